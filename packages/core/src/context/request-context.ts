@@ -1,0 +1,125 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { randomUUID } from 'node:crypto'
+import type { Key } from '../di/token.js'
+
+/**
+ * Who is making the request. Empty here: an app or an auth package declares its fields by
+ * declaration merging.
+ *
+ * @example
+ * ```ts
+ * declare module '@mortar/core' {
+ *   interface Principal { id: string; roles: readonly string[] }
+ * }
+ * ```
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled by declaration merging
+export interface Principal {}
+
+/**
+ * Typed slots of the request context. Packages add their own by declaration merging, so
+ * `context.get('session')` is typed wherever it is read.
+ *
+ * @example
+ * ```ts
+ * declare module '@mortar/core' {
+ *   interface ContextSlots { tenantId: string }
+ * }
+ * requestContext().set('tenantId', 'acme')
+ * ```
+ */
+export interface ContextSlots {
+  principal: Principal
+}
+
+/** A per-request child of the app's container; resolves scoped providers once per request. */
+export interface RequestScope {
+  resolve<T>(key: Key<T>): T
+  dispose(): Promise<void>
+}
+
+/** What an HTTP adapter knows when a request arrives. */
+export interface RequestContextInit {
+  /** The incoming `x-request-id`; used only if it is a sane token, otherwise a new one is made. */
+  readonly requestId?: string | undefined
+  readonly ip?: string | undefined
+  readonly userAgent?: string | undefined
+  /** The raw `accept-language` header; the first tag becomes `locale`. */
+  readonly acceptLanguage?: string | undefined
+  readonly signal?: AbortSignal
+  /** Creates the request's scope; called at most once, on first use. */
+  readonly createScope: () => RequestScope
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+/** The state of one request, reachable from anywhere below the adapter through {@link requestContext}. */
+export class RequestContext {
+  readonly requestId: string
+  readonly ip: string | undefined
+  readonly userAgent: string | undefined
+  readonly locale: string | undefined
+  readonly signal: AbortSignal
+  #slots = new Map<keyof ContextSlots, unknown>()
+  #createScope: () => RequestScope
+  #scope: RequestScope | undefined
+
+  constructor(init: RequestContextInit) {
+    // An echoed id goes into logs and headers: accept only a plain token.
+    this.requestId = init.requestId && REQUEST_ID.test(init.requestId) ? init.requestId : randomUUID()
+    this.ip = init.ip
+    this.userAgent = init.userAgent
+    this.locale = init.acceptLanguage?.split(',')[0]?.split(';')[0]?.trim() || undefined
+    this.signal = init.signal ?? new AbortController().signal
+    this.#createScope = init.createScope
+  }
+
+  /** Reads a slot; `undefined` when nothing was set. */
+  get<K extends keyof ContextSlots>(key: K): ContextSlots[K] | undefined {
+    return this.#slots.get(key) as ContextSlots[K] | undefined
+  }
+
+  /** Sets a slot for the rest of this request. */
+  set<K extends keyof ContextSlots>(key: K, value: ContextSlots[K]): void {
+    this.#slots.set(key, value)
+  }
+
+  /** Resolves a provider in this request's scope (created on first use, so unused it costs nothing). */
+  resolve<T>(key: Key<T>): T {
+    this.#scope ??= this.#createScope()
+    return this.#scope.resolve(key)
+  }
+
+  /** Disposes the request's scope, if one was created. Adapters call it when the response ends. */
+  async dispose(): Promise<void> {
+    const scope = this.#scope
+    this.#scope = undefined
+    if (scope) await scope.dispose()
+  }
+}
+
+// One store per process even when both the ESM and the CJS build of core are loaded.
+const STORAGE_KEY = Symbol.for('mortar.requestContext')
+const globalStore = globalThis as unknown as Record<symbol, AsyncLocalStorage<RequestContext> | undefined>
+const storage: AsyncLocalStorage<RequestContext> = (globalStore[STORAGE_KEY] ??= new AsyncLocalStorage())
+
+/** Runs `fn` with `context` as the current request context. */
+export function runInRequestContext<R>(context: RequestContext, fn: () => R): R {
+  return storage.run(context, fn)
+}
+
+/** The current request context, or `undefined` outside a request. */
+export function currentRequestContext(): RequestContext | undefined {
+  return storage.getStore()
+}
+
+/** The current request context; throws when called outside a request. */
+export function requestContext(): RequestContext {
+  const context = storage.getStore()
+  if (!context) {
+    throw new Error(
+      'No request context: this code ran outside a request. Use currentRequestContext() where that can happen.',
+    )
+  }
+  return context
+}
