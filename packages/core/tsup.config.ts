@@ -8,6 +8,7 @@ export default defineConfig({
     'http/node/index': 'src/http/node/index.ts',
     'http/express/index': 'src/http/express/index.ts',
     'testing/index': 'src/testing/index.ts',
+    'cli/mortar': 'src/cli/mortar.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,
@@ -21,5 +22,16 @@ export default defineConfig({
   removeNodeProtocol: false,
   // tsup's SWC step (used because emitDecoratorMetadata is on) ignores the tsconfig flag.
   swc: { jsc: { transform: { useDefineForClassFields: false } } },
-  external: ['tsyringe', 'reflect-metadata', 'zod', 'pino', 'fastify', 'hono', 'express'],
+  external: [
+    'tsyringe',
+    'reflect-metadata',
+    'zod',
+    'pino',
+    'fastify',
+    'hono',
+    'express',
+    'kysely',
+    'pg',
+    'mysql2',
+  ],
 })

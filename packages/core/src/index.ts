@@ -29,15 +29,137 @@ export {
   requestContext,
   runInRequestContext,
 } from './context/index.js'
-export type { ContextSlots, Principal, RequestContextInit, RequestScope } from './context/index.js'
+export type {
+  ContextSlots,
+  HttpExchange,
+  Principal,
+  RequestContextInit,
+  RequestScope,
+} from './context/index.js'
+
+// request start hooks (modules that act before every handler, such as sessions)
+export { onRequestStart, runRequestStartHooks } from './context/index.js'
+export type { RequestHook } from './context/index.js'
 
 // dependency injection
-export { token } from './di/token.js'
-export type { Constructor, Key, Resolved, Token } from './di/token.js'
+export { inject, injectable, ResolutionError, token } from './di/index.js'
+export type {
+  Binder,
+  ClassProvider,
+  Constructor,
+  FactoryProvider,
+  Key,
+  Lifetime,
+  Provider,
+  Resolved,
+  ResolvedKeys,
+  SelfBindingOptions,
+  Token,
+  ValueProvider,
+} from './di/index.js'
 
 // app and modules
-export type { App, AppState, StopOptions } from './app/app.js'
+export {
+  APP_CONFIG,
+  createApp,
+  defineModule,
+  ShutdownError,
+  StartupError,
+} from './app/index.js'
+export type {
+  App,
+  AppConfig,
+  AppState,
+  CreateAppOptions,
+  Module,
+  ModuleDefinition,
+  StopOptions,
+} from './app/index.js'
 
 // logger
-export { LOGGER } from './logger/logger.js'
-export type { LogFn, Logger } from './logger/logger.js'
+export { createLogger, DEFAULT_REDACT_PATHS, LOGGER } from './logger/index.js'
+export type { LogDestination, LogFn, Logger, LoggerOptions, LogLevel } from './logger/index.js'
+
+// config
+export { ConfigError, defineConfig, Secret, secret } from './config/index.js'
+export type { ConfigIssue, DefineConfigOptions, SecretSchema } from './config/index.js'
+
+// clock
+export { CLOCK, SystemClock } from './clock/index.js'
+export type { Clock } from './clock/index.js'
+
+// events
+export { EVENT_BUS, EventBus } from './events/index.js'
+export type { EventHandler, EventMap } from './events/index.js'
+
+// persistence: engines, migrations, transactions
+export {
+  DATABASE,
+  Database,
+  DatabaseError,
+  databaseToken,
+  parseDatabaseUrl,
+  resolveDatabase,
+} from './persistence/database/index.js'
+export type {
+  AppDatabaseOption,
+  AppHealth,
+  DatabaseEngine,
+  DatabaseErrorCode,
+  DatabaseHealth,
+  DatabaseInit,
+  DatabaseOptions,
+  HealthCheck,
+  MigrateOptions,
+  ParsedDatabaseUrl,
+  Resolver,
+  TransactionOptions,
+  TransactionPropagation,
+} from './persistence/database/index.js'
+export { ModuleMigrator } from './persistence/migrations/index.js'
+export type {
+  Migration,
+  MigrationDatabase,
+  MigrationReport,
+  MigrationSource,
+  MigrationStatus,
+  ModuleMigrations,
+  ModuleMigratorOptions,
+} from './persistence/migrations/index.js'
+export { NodeSqliteDatabase, NodeSqliteDialect } from './persistence/sqlite/index.js'
+export type { NodeSqliteDialectConfig } from './persistence/sqlite/index.js'
+export {
+  afterCommit,
+  publishAfterCommit,
+  Transactional,
+  transaction,
+  useDefaultDatabase,
+} from './persistence/transactions/index.js'
+export type { TransactionCallOptions } from './persistence/transactions/index.js'
+
+// persistence: pagination and vault
+export { PAGINATOR, Paginator, paginate } from './persistence/pagination/index.js'
+export type {
+  Page,
+  PageRequest,
+  PaginateOptions,
+  PaginationKey,
+  PaginationKeys,
+  PaginatorOptions,
+  SortableColumn,
+  SortDirection,
+  SortKey,
+  UniqueKeyOption,
+} from './persistence/pagination/index.js'
+export { reencryptColumn, VAULT, Vault, VaultError } from './persistence/vault/index.js'
+export type {
+  ReencryptColumnOptions,
+  ReencryptProgress,
+  VaultContext,
+  VaultErrorCode,
+  VaultErrorOptions,
+  VaultKeyEntry,
+  VaultKeyMaterial,
+  VaultKeys,
+  VaultOptions,
+} from './persistence/vault/index.js'

@@ -2,6 +2,8 @@ import type { DependencyContainer } from 'tsyringe'
 import type { RequestScope } from '../context/request-context.js'
 import type { Key } from '../di/token.js'
 import type { Logger } from '../logger/logger.js'
+import type { AppHealth, MigrateOptions } from '../persistence/database/app-database.js'
+import type { MigrationReport, MigrationStatus } from '../persistence/migrations/index.js'
 
 /** Where an {@link App} is in its life. */
 export type AppState = 'created' | 'starting' | 'started' | 'stopping' | 'stopped'
@@ -31,6 +33,20 @@ export interface App<C = undefined> {
   resolve<T>(key: Key<T>): T
   /** A child scope for one request or job; HTTP adapters create one per request. */
   createScope(): RequestScope
-  /** Makes SIGTERM and SIGINT call `stop()`; returns a function that removes the handlers. */
+  /**
+   * Makes SIGTERM and SIGINT call `stop(options)`, then exit the process: with code 0 when every
+   * module stopped cleanly, 1 when one failed or missed its deadline. Returns a function that
+   * removes the handlers.
+   */
   handleSignals(options?: StopOptions): () => void
+  /**
+   * Applies the modules' pending migrations in module order (or, with `{ direction: 'down' }`,
+   * reverts the newest), under a lock so concurrent processes apply each once. Works before
+   * `start()`; returns what ran.
+   */
+  migrate(options?: MigrateOptions): Promise<MigrationReport>
+  /** Every migration of the app's modules, with when it was applied. */
+  migrationStatus(): Promise<MigrationStatus[]>
+  /** `{ status, checks: { database: { status, latencyMs } } }`; never throws. */
+  health(): Promise<AppHealth>
 }

@@ -4,4 +4,12 @@ export {
   requestContext,
   runInRequestContext,
 } from './request-context.js'
-export type { ContextSlots, Principal, RequestContextInit, RequestScope } from './request-context.js'
+export type {
+  ContextSlots,
+  HttpExchange,
+  Principal,
+  RequestContextInit,
+  RequestScope,
+} from './request-context.js'
+export type { RequestHook } from './request-hooks.js'
+export { onRequestStart, runRequestStartHooks } from './request-hooks.js'

@@ -38,6 +38,22 @@ export interface RequestScope {
   dispose(): Promise<void>
 }
 
+/**
+ * The framework-neutral view of the HTTP exchange that an adapter gives the context, so that
+ * packages such as sessions read request headers and set response headers the same way under
+ * Fastify, Hono, Express and node:http.
+ */
+export interface HttpExchange {
+  /** The request method, upper case. */
+  readonly method: string
+  /** The request path and query, as received. */
+  readonly url: string
+  /** A request header by lower-case name; repeated headers are joined with `, `. */
+  header(name: string): string | undefined
+  /** Adds a response header (`set-cookie` may be appended many times). Call before the response is sent. */
+  appendResponseHeader(name: string, value: string): void
+}
+
 /** What an HTTP adapter knows when a request arrives. */
 export interface RequestContextInit {
   /** The incoming `x-request-id`; used only if it is a sane token, otherwise a new one is made. */
@@ -47,6 +63,8 @@ export interface RequestContextInit {
   /** The raw `accept-language` header; the first tag becomes `locale`. */
   readonly acceptLanguage?: string | undefined
   readonly signal?: AbortSignal
+  /** The HTTP exchange; absent for work that is not an HTTP request (a job, a script). */
+  readonly http?: HttpExchange
   /** Creates the request's scope; called at most once, on first use. */
   readonly createScope: () => RequestScope
 }
@@ -60,17 +78,21 @@ export class RequestContext {
   readonly userAgent: string | undefined
   readonly locale: string | undefined
   readonly signal: AbortSignal
+  /** The HTTP exchange, when this context serves an HTTP request. */
+  readonly http: HttpExchange | undefined
   #slots = new Map<keyof ContextSlots, unknown>()
   #createScope: () => RequestScope
   #scope: RequestScope | undefined
 
   constructor(init: RequestContextInit) {
     // An echoed id goes into logs and headers: accept only a plain token.
-    this.requestId = init.requestId && REQUEST_ID.test(init.requestId) ? init.requestId : randomUUID()
+    this.requestId =
+      init.requestId && REQUEST_ID.test(init.requestId) ? init.requestId : randomUUID()
     this.ip = init.ip
     this.userAgent = init.userAgent
     this.locale = init.acceptLanguage?.split(',')[0]?.split(';')[0]?.trim() || undefined
     this.signal = init.signal ?? new AbortController().signal
+    this.http = init.http
     this.#createScope = init.createScope
   }
 
@@ -100,8 +122,12 @@ export class RequestContext {
 
 // One store per process even when both the ESM and the CJS build of core are loaded.
 const STORAGE_KEY = Symbol.for('mortar.requestContext')
-const globalStore = globalThis as unknown as Record<symbol, AsyncLocalStorage<RequestContext> | undefined>
-const storage: AsyncLocalStorage<RequestContext> = (globalStore[STORAGE_KEY] ??= new AsyncLocalStorage())
+const globalStore = globalThis as unknown as Record<
+  symbol,
+  AsyncLocalStorage<RequestContext> | undefined
+>
+globalStore[STORAGE_KEY] ??= new AsyncLocalStorage()
+const storage: AsyncLocalStorage<RequestContext> = globalStore[STORAGE_KEY]
 
 /** Runs `fn` with `context` as the current request context. */
 export function runInRequestContext<R>(context: RequestContext, fn: () => R): R {

@@ -74,8 +74,15 @@ export interface FieldIssue {
 export class ValidationError extends MortarError {
   readonly issues: readonly FieldIssue[]
 
-  constructor(issues: readonly FieldIssue[], message = 'The input is invalid.', options?: MortarErrorOptions) {
-    super('E_VALIDATION', 422, message, { ...options, details: { ...options?.details, errors: issues } })
+  constructor(
+    issues: readonly FieldIssue[],
+    message = 'The input is invalid.',
+    options?: MortarErrorOptions,
+  ) {
+    super('E_VALIDATION', 422, message, {
+      ...options,
+      details: { ...options?.details, errors: issues },
+    })
     this.issues = issues
   }
 

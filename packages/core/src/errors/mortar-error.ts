@@ -50,6 +50,8 @@ export class MortarError extends Error {
 export function isMortarError(value: unknown): value is MortarError {
   return (
     value instanceof MortarError ||
-    (typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true)
+    (typeof value === 'object' &&
+      value !== null &&
+      (value as Record<symbol, unknown>)[BRAND] === true)
   )
 }

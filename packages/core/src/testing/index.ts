@@ -1,1 +1,3 @@
-export {}
+export { FakeClock } from '../clock/fake-clock.js'
+export type { CreateTestAppOptions, TestApp } from './create-test-app.js'
+export { createTestApp } from './create-test-app.js'

@@ -1,1 +1,6 @@
-export {}
+export type { MortarErrorHandlerOptions } from './mortar-express.js'
+export {
+  mortarErrorHandler,
+  mortarExpress,
+  mortarNotFound,
+} from './mortar-express.js'

@@ -1,1 +1,2 @@
-export {}
+export type { MortarFastifyOptions } from './mortar-fastify.js'
+export { mortarFastify } from './mortar-fastify.js'

@@ -1,1 +1,5 @@
-export {}
+export { PayloadTooLargeError, UnsupportedMediaTypeError } from '../shared/index.js'
+export type { ReadJsonOptions } from './read-json.js'
+export { readJson } from './read-json.js'
+export type { NodeHandler } from './with-mortar.js'
+export { withMortar } from './with-mortar.js'

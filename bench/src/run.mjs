@@ -1,0 +1,8 @@
+// Runs every bench in turn. Add a bench by appending its module: it exports `run()`.
+const benches = ['./http-fastify.mjs', './keyset.mjs', './transactional.mjs', './session.mjs']
+
+for (const bench of benches) {
+  const { run } = await import(bench)
+  await run()
+  console.log()
+}

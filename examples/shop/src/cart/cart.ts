@@ -1,0 +1,52 @@
+import { MortarError } from '@mortar/core'
+import { z } from 'zod'
+
+/** At most this many distinct products in a cart: the cart lives in a cookie of at most 4 KB. */
+export const MAX_CART_LINES = 50
+
+/** At most this many of one product in a cart. */
+export const MAX_QUANTITY = 99
+
+/** One line of a cart: a product id and how many of it. */
+export const cartItemSchema = z.object({
+  productId: z.number().int().positive(),
+  quantity: z.number().int().min(1).max(MAX_QUANTITY),
+})
+
+/** A cart line. */
+export type CartItem = z.output<typeof cartItemSchema>
+
+/** A cart: its lines, one per product, kept in the visitor's sealed session cookie. */
+export const cartSchema = z.array(cartItemSchema).max(MAX_CART_LINES)
+
+/** What the shop keeps in its session: the cart (empty for a new visitor). */
+export const cartSessionSchema = z.object({ cart: cartSchema.default([]) })
+
+/** The session data {@link cartSessionSchema} gives. */
+export type CartSessionData = z.output<typeof cartSessionSchema>
+
+/** A cart: one line per product, in the order the products were first added. */
+export type Cart = CartItem[]
+
+/**
+ * The cart with `quantity` more of `productId` (a new line, or added to its line), capped at
+ * {@link MAX_QUANTITY}. Returns a new cart; the one given is left as it was. Throws
+ * {@link CartFullError} for a new product when the cart is full.
+ */
+export function addToCart(cart: Cart, item: CartItem): Cart {
+  const existing = cart.find((line) => line.productId === item.productId)
+  if (existing === undefined) {
+    if (cart.length >= MAX_CART_LINES) throw new CartFullError()
+    return [...cart, { ...item }]
+  }
+  return cart.map((line) =>
+    line.productId === item.productId
+      ? { productId: line.productId, quantity: Math.min(MAX_QUANTITY, line.quantity + item.quantity) }
+      : line,
+  )
+}
+
+/** The cart without the line of `productId` (the same cart when it has none). */
+export function removeFromCart(cart: Cart, productId: number): Cart {
+  return cart.filter((line) => line.productId !== productId)
+}

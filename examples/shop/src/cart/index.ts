@@ -1,0 +1,14 @@
+export {
+  addToCart,
+  type Cart,
+  CartFullError,
+  type CartItem,
+  type CartSessionData,
+  cartItemSchema,
+  cartSchema,
+  cartSessionSchema,
+  MAX_CART_LINES,
+  MAX_QUANTITY,
+  removeFromCart,
+} from './cart.js'
+export { type CartRoutesOptions, cartRoutes } from './cart-routes.js'

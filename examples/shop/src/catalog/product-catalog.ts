@@ -1,0 +1,71 @@
+import { NotFoundError, type Page, type Paginator, token } from '@mortar/core'
+import { type Kysely, sql } from 'kysely'
+import type { CatalogDb, ProductsTable } from './catalog-db.js'
+
+/** A product as the API shows it. */
+export interface Product {
+  readonly id: number
+  readonly name: string
+  readonly description: string
+  readonly priceCents: number
+}
+
+/** What `GET /products` asks for. */
+export interface ProductQuery {
+  readonly after?: string
+  readonly limit: number
+  /** Case-insensitive substring of the name. */
+  readonly q?: string
+}
+
+function toProduct(row: ProductsTable): Product {
+  return { id: row.id, name: row.name, description: row.description, priceCents: row.price_cents }
+}
+
+// LIKE treats % and _ as wildcards; '!' escapes them (a backslash would need per-engine quoting).
+function containsPattern(text: string): string {
+  return `%${text.toLowerCase().replace(/[!%_]/g, (char) => `!${char}`)}%`
+}
+
+/** Reads the catalog: a keyset-paginated listing by name, with search, and single products. */
+export class ProductCatalog {
+  readonly #db: Kysely<CatalogDb>
+  readonly #paginator: Paginator
+
+  constructor(db: Kysely<CatalogDb>, paginator: Paginator) {
+    this.#db = db
+    this.#paginator = paginator
+  }
+
+  /** One page of products by name (then id); `nextCursor` continues it. */
+  async list(query: ProductQuery): Promise<Page<Product>> {
+    let select = this.#db
+      .selectFrom('products')
+      .select(['id', 'name', 'description', 'price_cents'])
+    if (query.q !== undefined && query.q !== '') {
+      select = select.where(
+        sql<boolean>`lower(${sql.ref('name')}) like ${containsPattern(query.q)} escape '!'`,
+      )
+    }
+    const page = await this.#paginator.paginate(select, {
+      orderBy: ['name'],
+      after: query.after ?? null,
+      limit: query.limit,
+    })
+    return { items: page.items.map(toProduct), nextCursor: page.nextCursor }
+  }
+
+  /** One product; a 404 problem when there is none with this id. */
+  async get(id: number): Promise<Product> {
+    const row = await this.#db
+      .selectFrom('products')
+      .select(['id', 'name', 'description', 'price_cents'])
+      .where('id', '=', id)
+      .executeTakeFirst()
+    if (!row) throw new NotFoundError(`There is no product ${id}.`)
+    return toProduct(row)
+  }
+}
+
+/** The shop's {@link ProductCatalog}. */
+export const PRODUCT_CATALOG = token<ProductCatalog>('shop.catalog')

@@ -1,0 +1,24 @@
+import { loadShopConfig } from './config.js'
+import { buildShop } from './server.js'
+
+const config = loadShopConfig()
+const { app, server } = await buildShop(config)
+
+let closing = false
+async function shutdown(signal: NodeJS.Signals): Promise<void> {
+  if (closing) return
+  closing = true
+  app.logger.info({ signal }, 'shop: shutting down')
+  try {
+    await server.close()
+    process.exit(0)
+  } catch (error) {
+    app.logger.error({ err: error }, 'shop: shutdown failed')
+    process.exit(1)
+  }
+}
+process.once('SIGTERM', shutdown)
+process.once('SIGINT', shutdown)
+
+const address = await server.listen({ port: config.port, host: config.host })
+console.log(`shop listening on ${address}`)

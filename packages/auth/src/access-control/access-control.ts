@@ -1,0 +1,448 @@
+import type { Principal } from '@mortar/core'
+import { type Expression, type Kysely, type RawBuilder, type SqlBool, sql } from 'kysely'
+import { markAuthorized } from '../authorize/authorization-record.js'
+import { AccessDeniedError, HiddenResourceError, PolicyNeedsDataError } from '../errors.js'
+import type { ColumnOf, ConditionNode } from '../policy/condition.js'
+import {
+  answeredResolver,
+  compileSql,
+  type RelatedRows,
+  type RelationResolver,
+  relatedRowsResolver,
+  type Row,
+  sqlConstant,
+  sqlJunction,
+  sqlNot,
+  type Truth,
+} from '../policy/compile-condition.js'
+import type { CompiledRule, Policy, RuleSet } from '../policy/policy.js'
+
+/**
+ * The answer of a check without a row: `'always'` for every row, `'never'` for none,
+ * `'conditional'` when it depends on the row (filter the query with `where`). Never a bare
+ * `true` for a conditional rule, which is how whole tables leak.
+ */
+export type Capability = 'always' | 'never' | 'conditional'
+
+/** Options of an {@link AccessControl}. */
+export interface AccessControlOptions<DB, P, A extends string> {
+  readonly policy: Policy<DB, P, A>
+  /** Runs relation conditions (`exists`) of point checks in `canAsync` and `authorize`. */
+  readonly db?: Kysely<DB>
+}
+
+/** Options of a synchronous point check. */
+export interface CheckOptions {
+  /** Rows of the tables that relation conditions read, by table. */
+  readonly related?: RelatedRows
+}
+
+/** Options of `where` and `filter`. */
+export interface WhereOptions {
+  /** The alias the query gives the resource's table (`selectFrom('trip as t')` → `'t'`). */
+  readonly as?: string
+}
+
+/** How one rule took part in a decision. */
+export interface RuleVerdict {
+  readonly id: string
+  readonly effect: 'allow' | 'deny' | 'tenant'
+  readonly role: string | undefined
+  readonly reason: string | undefined
+  /**
+   * `matched`/`unmatched`/`unknown` (a NULL made it undecided) for a row; `always`/`never`/
+   * `conditional` without one; `missing-principal-value` when the principal lacks a value the
+   * rule reads (an allow then never matches, a deny always does).
+   */
+  readonly outcome:
+    | 'matched'
+    | 'unmatched'
+    | 'unknown'
+    | 'always'
+    | 'never'
+    | 'conditional'
+    | 'missing-principal-value'
+}
+
+/** What `explain` returns: the decision, the deciding rule and every rule considered. */
+export interface Explanation {
+  /** For a row, whether it is allowed; without one, the {@link Capability}. */
+  readonly decision: boolean | Capability
+  /** The deciding rule: the matching allow, the deny or tenant rule, or `default-deny`. */
+  readonly ruleId: string
+  readonly reason: string
+  /** The principal's roles, inherited ones included. */
+  readonly roles: readonly string[]
+  readonly rules: readonly RuleVerdict[]
+}
+
+interface Decision {
+  readonly allowed: boolean
+  readonly ruleId: string
+  readonly reason: string
+}
+
+type ExistsNode = Extract<ConditionNode, { kind: 'exists' }>
+
+function missingValue(rule: CompiledRule, principal: unknown): boolean {
+  for (const get of rule.refs) {
+    const value = get(principal)
+    if (value === null || value === undefined) return true
+  }
+  return false
+}
+
+// Top-level relations of a rule (nested ones run inside their parent's SQL).
+function relationsOf(node: ConditionNode, into: ExistsNode[] = []): ExistsNode[] {
+  if (node.kind === 'exists') into.push(node)
+  else if (node.kind === 'and' || node.kind === 'or') for (const item of node.items) relationsOf(item, into)
+  else if (node.kind === 'not') relationsOf(node.item, into)
+  return into
+}
+
+const NO_RELATIONS = relatedRowsResolver(undefined)
+
+/** Decides a point check over one row; `undefined` for a rule set means nothing applies. */
+function decideRow(set: RuleSet, principal: unknown, row: Row, relations: RelationResolver): Decision {
+  const { tenant } = set
+  if (tenant !== undefined) {
+    if (missingValue(tenant, principal) || tenant.predicate(row, principal, relations, undefined) !== true) {
+      return { allowed: false, ruleId: tenant.id, reason: tenant.reason ?? 'tenant mismatch' }
+    }
+  }
+  let allowedBy: CompiledRule | undefined
+  for (const rule of set.allows) {
+    if (missingValue(rule, principal)) continue
+    if (rule.predicate(row, principal, relations, undefined) === true) {
+      allowedBy = rule
+      break
+    }
+  }
+  if (allowedBy === undefined) return defaultDeny(set)
+  for (const rule of set.denies) {
+    // A deny that is unknown for the row still excludes it, as NOT(unknown) does in SQL.
+    if (missingValue(rule, principal) || rule.predicate(row, principal, relations, undefined) !== false) {
+      return { allowed: false, ruleId: rule.id, reason: rule.reason ?? `denied by rule '${rule.id}'` }
+    }
+  }
+  return { allowed: true, ruleId: allowedBy.id, reason: allowedBy.reason ?? `allowed by rule '${allowedBy.id}'` }
+}
+
+function defaultDeny(set: RuleSet): Decision {
+  return {
+    allowed: false,
+    ruleId: 'default-deny',
+    reason: `no rule allows '${set.action}' on '${set.resource}' for this principal`,
+  }
+}
+
+function capabilityOf(set: RuleSet, principal: unknown): Decision & { capability: Capability } {
+  const never = (decision: Decision) => ({ ...decision, capability: 'never' as const })
+  let conditional = false
+  if (set.tenant !== undefined) {
+    if (missingValue(set.tenant, principal)) {
+      return never({ allowed: false, ruleId: set.tenant.id, reason: 'the principal has no tenant' })
+    }
+    conditional = true
+  }
+  let always: CompiledRule | undefined
+  let some: CompiledRule | undefined
+  for (const rule of set.allows) {
+    if (missingValue(rule, principal) || rule.constant === false) continue
+    some ??= rule
+    if (rule.constant === true) always ??= rule
+  }
+  if (some === undefined) return never(defaultDeny(set))
+  for (const rule of set.denies) {
+    if (rule.constant === false) continue
+    if (missingValue(rule, principal) || rule.constant === true) {
+      return never({ allowed: false, ruleId: rule.id, reason: rule.reason ?? `denied by rule '${rule.id}'` })
+    }
+    conditional = true
+  }
+  const rule = always ?? some
+  const capability: Capability = always !== undefined && !conditional ? 'always' : 'conditional'
+  return { allowed: true, ruleId: rule.id, reason: rule.reason ?? `allowed by rule '${rule.id}'`, capability }
+}
+
+function ruleSql(rule: CompiledRule, principal: unknown, alias: string, failClosed: boolean): RawBuilder<SqlBool> {
+  if (missingValue(rule, principal)) return sqlConstant(failClosed)
+  return compileSql(rule.condition, principal, { alias, depth: 0 })
+}
+
+/** The SQL condition of a rule set: tenant AND (any allow) AND NOT (any deny). */
+function setSql(set: RuleSet, principal: unknown, alias: string): RawBuilder<SqlBool> {
+  const parts: RawBuilder<SqlBool>[] = []
+  if (set.tenant !== undefined) parts.push(ruleSql(set.tenant, principal, alias, false))
+  parts.push(sqlJunction('or', set.allows.map((rule) => ruleSql(rule, principal, alias, false))))
+  if (set.denies.length > 0) {
+    parts.push(sqlNot(sqlJunction('or', set.denies.map((rule) => ruleSql(rule, principal, alias, true)))))
+  }
+  return sqlJunction('and', parts)
+}
+
+/** A query builder that takes a SQL condition: Kysely's select, update and delete builders. */
+export interface Filterable<Q> {
+  where(expression: Expression<SqlBool>): Q
+}
+
+/**
+ * Answers access questions from a {@link Policy}: point checks over a row (`can`,
+ * `authorize`), capabilities without a row, query filters for select, update and delete
+ * (`where`, `filter`) and readable columns (`permittedFields`). Point checks and filters read
+ * the same compiled rules, so they agree (the agreement kit in `@mortar/auth/testing` proves
+ * it for a policy).
+ *
+ * @example
+ * ```ts
+ * import { AccessControl } from '@mortar/auth'
+ *
+ * const access = new AccessControl({ policy: ridesPolicy, db })
+ * const trips = await access.filter(db.selectFrom('trip').selectAll(), user, 'read', 'trip').execute()
+ * await access.authorize(user, 'cancel', 'trip', trip)
+ * ```
+ */
+export class AccessControl<DB = unknown, P = Principal, A extends string = string> {
+  /** The policy this service answers from. */
+  readonly policy: Policy<DB, P, A>
+  readonly #db: Kysely<DB> | undefined
+
+  constructor(options: AccessControlOptions<DB, P, A>) {
+    this.policy = options.policy
+    this.#db = options.db
+  }
+
+  /**
+   * Without a row: whether `principal` may `action` some `resource` rows (`'always'`, `'never'`,
+   * `'conditional'`). With a row: whether it may on this one. Relation conditions need their
+   * rows in `options.related`, or use {@link canAsync}.
+   */
+  can<T extends keyof DB & string>(principal: P | null | undefined, action: A, resource: T): Capability
+  can<T extends keyof DB & string>(
+    principal: P | null | undefined,
+    action: A,
+    resource: T,
+    row: Row,
+    options?: CheckOptions,
+  ): boolean
+  can(
+    principal: P | null | undefined,
+    action: A,
+    resource: string,
+    row?: Row,
+    options?: CheckOptions,
+  ): boolean | Capability {
+    markAuthorized()
+    const set = this.#set(principal, action, resource)
+    if (row === undefined) return capabilityOf(set, principal).capability
+    const relations = options?.related === undefined ? NO_RELATIONS : relatedRowsResolver(options.related)
+    return decideRow(set, principal, row, relations).allowed
+  }
+
+  /** A point check that runs relation conditions on the database given to the constructor. */
+  async canAsync<T extends keyof DB & string>(
+    principal: P | null | undefined,
+    action: A,
+    resource: T,
+    row: Row,
+  ): Promise<boolean> {
+    markAuthorized()
+    const set = this.#set(principal, action, resource)
+    return decideRow(set, principal, row, await this.#relations(set, principal, row)).allowed
+  }
+
+  /**
+   * Throws unless `principal` may `action` this `row` (or, without a row, some rows):
+   * {@link AccessDeniedError} (403) carrying the deciding rule's id and reason, or
+   * {@link HiddenResourceError} (404) where the policy hides the resource's existence.
+   */
+  async authorize<T extends keyof DB & string>(
+    principal: P | null | undefined,
+    action: A,
+    resource: T,
+    row?: Row,
+  ): Promise<void> {
+    markAuthorized()
+    const set = this.#set(principal, action, resource)
+    const decision =
+      row === undefined
+        ? capabilityOf(set, principal)
+        : decideRow(set, principal, row, await this.#relations(set, principal, row))
+    if (decision.allowed) return
+    const info = { action, resource, ruleId: decision.ruleId, reason: decision.reason }
+    throw row !== undefined && set.hidden ? new HiddenResourceError(info) : new AccessDeniedError(info)
+  }
+
+  /** Which rules matched and why; relation conditions need `options.related` for a row. */
+  explain<T extends keyof DB & string>(
+    principal: P | null | undefined,
+    action: A,
+    resource: T,
+    row?: Row,
+    options?: CheckOptions,
+  ): Explanation {
+    const roles = this.policy.rolesOf(principal)
+    const set = this.policy.ruleSet(roles, resource, action)
+    const relations = relatedRowsResolver(options?.related)
+    const verdict = (rule: CompiledRule, effect: RuleVerdict['effect']): RuleVerdict => {
+      const base = { id: rule.id, effect, role: rule.role, reason: rule.reason }
+      if (missingValue(rule, principal)) return { ...base, outcome: 'missing-principal-value' }
+      if (row === undefined) {
+        const outcome = rule.constant === undefined ? 'conditional' : rule.constant ? 'always' : 'never'
+        return { ...base, outcome }
+      }
+      const truth: Truth = rule.predicate(row, principal, relations, undefined)
+      return { ...base, outcome: truth === null ? 'unknown' : truth ? 'matched' : 'unmatched' }
+    }
+    const rules = [
+      ...(set.tenant === undefined ? [] : [verdict(set.tenant, 'tenant')]),
+      ...set.allows.map((rule) => verdict(rule, 'allow')),
+      ...set.denies.map((rule) => verdict(rule, 'deny')),
+    ]
+    if (row === undefined) {
+      const decision = capabilityOf(set, principal)
+      return { decision: decision.capability, ruleId: decision.ruleId, reason: decision.reason, roles, rules }
+    }
+    const decision = decideRow(set, principal, row, relations)
+    return { decision: decision.allowed, ruleId: decision.ruleId, reason: decision.reason, roles, rules }
+  }
+
+  /**
+   * The policy as a SQL condition for `principal`: pass it to `where` of a select, update or
+   * delete on `resource`. Exactly the rows `can` allows pass it.
+   */
+  where<T extends keyof DB & string>(
+    principal: P | null | undefined,
+    action: A,
+    resource: T,
+    options?: WhereOptions,
+  ): Expression<SqlBool> {
+    markAuthorized()
+    const set = this.#set(principal, action, resource)
+    return setSql(set, principal, options?.as ?? resource)
+  }
+
+  /** Applies {@link where} to a select, update or delete query on `resource`. */
+  filter<Q extends Filterable<Q>, T extends keyof DB & string>(
+    query: Q,
+    principal: P | null | undefined,
+    action: A,
+    resource: T,
+    options?: WhereOptions,
+  ): Q {
+    return query.where(this.where(principal, action, resource, options))
+  }
+
+  /**
+   * The columns of `resource` that `principal` may read, for a select list; `undefined` when the
+   * policy sets no field rules on `resource` (every column), `[]` when none of its roles has any.
+   */
+  permittedFields<T extends keyof DB & string>(
+    principal: P | null | undefined,
+    resource: T,
+  ): readonly ColumnOf<DB, T>[] | undefined {
+    return this.policy.fieldsFor(this.policy.rolesOf(principal), resource) as
+      | readonly ColumnOf<DB, T>[]
+      | undefined
+  }
+
+  /**
+   * Binds a principal once for many checks (a request): roles are expanded and rule sets looked
+   * up once per resource and action.
+   */
+  for(principal: P | null | undefined): BoundAccessControl<DB, P, A> {
+    return new BoundAccessControl(this, principal)
+  }
+
+  #set(principal: P | null | undefined, action: string, resource: string): RuleSet {
+    return this.policy.ruleSet(this.policy.rolesOf(principal), resource, action)
+  }
+
+  async #relations(set: RuleSet, principal: unknown, row: Row): Promise<RelationResolver> {
+    const rules = [...(set.tenant === undefined ? [] : [set.tenant]), ...set.allows, ...set.denies]
+    const nodes = rules.flatMap((rule) => relationsOf(rule.condition))
+    if (nodes.length === 0) return NO_RELATIONS
+    const db = this.#db
+    if (db === undefined) throw new PolicyNeedsDataError((nodes[0] as ExistsNode).table)
+    const answers = new Map<ExistsNode, boolean>()
+    for (const node of nodes) {
+      const alias = `${node.table}_1`
+      const where = compileSql(node.where, principal, {
+        alias,
+        depth: 1,
+        outer: { alias: set.resource, row },
+      })
+      const result = await sql`select 1 as found from ${sql.table(node.table)} as ${sql.id(alias)} where ${where} limit 1`.execute(
+        db,
+      )
+      answers.set(node, result.rows.length > 0)
+    }
+    return answeredResolver(answers)
+  }
+}
+
+/**
+ * An {@link AccessControl} bound to one principal, made by `access.for(principal)`: the same
+ * checks without the principal argument, each rule set looked up once.
+ *
+ * @example
+ * ```ts
+ * import { AccessControl } from '@mortar/auth'
+ *
+ * const mine = new AccessControl({ policy }).for(user)
+ * if (mine.can('read', 'trip', trip)) console.log(trip.id)
+ * ```
+ */
+export class BoundAccessControl<DB = unknown, P = Principal, A extends string = string> {
+  readonly #access: AccessControl<DB, P, A>
+  readonly #principal: P | null | undefined
+  readonly #roles: readonly string[]
+  readonly #sets = new Map<string, RuleSet>()
+
+  constructor(access: AccessControl<DB, P, A>, principal: P | null | undefined) {
+    this.#access = access
+    this.#principal = principal
+    this.#roles = access.policy.rolesOf(principal)
+  }
+
+  /** See {@link AccessControl.can}. */
+  can<T extends keyof DB & string>(action: A, resource: T): Capability
+  can<T extends keyof DB & string>(action: A, resource: T, row: Row, options?: CheckOptions): boolean
+  can(action: A, resource: string, row?: Row, options?: CheckOptions): boolean | Capability {
+    markAuthorized()
+    const key = `${resource}\u0001${action}`
+    let set = this.#sets.get(key)
+    if (set === undefined) {
+      set = this.#access.policy.ruleSet(this.#roles, resource, action)
+      this.#sets.set(key, set)
+    }
+    if (row === undefined) return capabilityOf(set, this.#principal).capability
+    const relations = options?.related === undefined ? NO_RELATIONS : relatedRowsResolver(options.related)
+    return decideRow(set, this.#principal, row, relations).allowed
+  }
+
+  /** See {@link AccessControl.authorize}. */
+  authorize<T extends keyof DB & string>(action: A, resource: T, row?: Row): Promise<void> {
+    return this.#access.authorize(this.#principal, action, resource, row)
+  }
+
+  /** See {@link AccessControl.where}. */
+  where<T extends keyof DB & string>(action: A, resource: T, options?: WhereOptions): Expression<SqlBool> {
+    return this.#access.where(this.#principal, action, resource, options)
+  }
+
+  /** See {@link AccessControl.filter}. */
+  filter<Q extends Filterable<Q>, T extends keyof DB & string>(
+    query: Q,
+    action: A,
+    resource: T,
+    options?: WhereOptions,
+  ): Q {
+    return query.where(this.where(action, resource, options))
+  }
+
+  /** See {@link AccessControl.permittedFields}. */
+  permittedFields<T extends keyof DB & string>(resource: T): readonly ColumnOf<DB, T>[] | undefined {
+    return this.#access.permittedFields(this.#principal, resource)
+  }
+}

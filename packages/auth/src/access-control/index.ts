@@ -1,0 +1,10 @@
+export type {
+  AccessControlOptions,
+  Capability,
+  CheckOptions,
+  Explanation,
+  Filterable,
+  RuleVerdict,
+  WhereOptions,
+} from './access-control.js'
+export { AccessControl, BoundAccessControl } from './access-control.js'

@@ -1,0 +1,67 @@
+import { currentRequestContext } from '@mortar/core'
+
+/** What a request did about authorization, kept in the request context's `authorization` slot. */
+export interface AuthorizationRecord {
+  /** Set by every check, filter or `where` of an AccessControl during the request. */
+  checked: boolean
+  /** Set by `@Public()` or {@link markPublic}: the handler serves data anyone may read. */
+  public: boolean
+}
+
+declare module '@mortar/core' {
+  interface ContextSlots {
+    authorization: AuthorizationRecord
+  }
+}
+
+function record(): AuthorizationRecord | undefined {
+  const context = currentRequestContext()
+  if (context === undefined) return undefined
+  let current = context.get('authorization')
+  if (current === undefined) {
+    current = { checked: false, public: false }
+    context.set('authorization', current)
+  }
+  return current
+}
+
+/** Records that the current request made an authorization call; outside a request it does nothing. */
+export function markAuthorized(): void {
+  const current = record()
+  if (current !== undefined) current.checked = true
+}
+
+/**
+ * Marks the current request as public: it may read protected tables without an authorization
+ * call. The function form of `@Public()`, for handlers that are not class methods.
+ *
+ * @example
+ * ```ts
+ * import { markPublic } from '@mortar/auth'
+ *
+ * app.get('/cities', async () => {
+ *   markPublic()
+ *   return listCities()
+ * })
+ * ```
+ */
+export function markPublic(): void {
+  const current = record()
+  if (current !== undefined) current.public = true
+}
+
+/**
+ * Whether the current request made an authorization call or was marked public; `true` outside a
+ * request (a job or a script decides for itself).
+ *
+ * @example
+ * ```ts
+ * import { isAuthorizationVerified } from '@mortar/auth'
+ *
+ * afterEach(() => expect(isAuthorizationVerified()).toBe(true))
+ * ```
+ */
+export function isAuthorizationVerified(): boolean {
+  const current = record()
+  return current === undefined || current.checked || current.public
+}

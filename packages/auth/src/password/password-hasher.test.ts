@@ -1,0 +1,132 @@
+import * as crypto from 'node:crypto'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { InvalidPasswordHashError, PasswordHasherConfigError } from '../errors.js'
+import { OWASP_SCRYPT_COST, PasswordHasher } from './password-hasher.js'
+
+// Spy on scrypt to see which parameters each call derives with: the unknown-account path must
+// do the same work as a real verification, which a test can check without measuring time.
+vi.mock('node:crypto', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:crypto')>()
+  return { ...actual, scrypt: vi.fn(actual.scrypt) }
+})
+
+const scryptSpy = vi.mocked(crypto.scrypt)
+
+// Cheap parameters keep the suite fast; the default (OWASP) cost is exercised once below.
+const fast = () => new PasswordHasher({ cost: { logN: 10 } })
+
+afterEach(() => {
+  scryptSpy.mockClear()
+})
+
+function derivations(): Array<{ keyLength: unknown; options: unknown }> {
+  return scryptSpy.mock.calls.map((call) => ({ keyLength: call[2], options: call[3] }))
+}
+
+describe('PasswordHasher', () => {
+  it('hashes to a PHC string with OWASP parameters by default and verifies it', async () => {
+    const hasher = new PasswordHasher()
+    const stored = await hasher.hash('correct horse battery staple')
+    expect(stored).toMatch(/^\$scrypt\$ln=17,r=8,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/)
+    expect(OWASP_SCRYPT_COST).toEqual({ logN: 17, r: 8, p: 1 })
+    expect(await hasher.verify(stored, 'correct horse battery staple')).toBe(true)
+    expect(derivations()[0]).toMatchObject({ keyLength: 32, options: { N: 131072, r: 8, p: 1 } })
+  })
+
+  it('refuses a wrong password and salts every hash differently', async () => {
+    const hasher = fast()
+    const first = await hasher.hash('hunter22')
+    const second = await hasher.hash('hunter22')
+    expect(first).not.toBe(second)
+    expect(await hasher.verify(first, 'hunter23')).toBe(false)
+    expect(await hasher.verify(first, 'Hunter22')).toBe(false)
+    expect(await hasher.verify(second, 'hunter22')).toBe(true)
+  })
+
+  it('verifies with the parameters recorded in the string, not its own', async () => {
+    const old = await new PasswordHasher({ cost: { logN: 8, r: 4 } }).hash('s3cret-pass')
+    expect(old).toContain('$ln=8,r=4,p=1$')
+    expect(await fast().verify(old, 's3cret-pass')).toBe(true)
+  })
+
+  it('matches the same password typed in another Unicode normal form', async () => {
+    const hasher = fast()
+    const stored = await hasher.hash('caf\u00e9-au-lait')
+    expect(await hasher.verify(stored, 'cafe\u0301-au-lait')).toBe(true)
+  })
+
+  it('reports a hash made with a lower cost, key or salt as needing a rehash', async () => {
+    const current = new PasswordHasher({ cost: { logN: 10 } })
+    expect(current.needsRehash(await current.hash('pw-123456'))).toBe(false)
+    expect(current.needsRehash(await new PasswordHasher({ cost: { logN: 9 } }).hash('x'))).toBe(
+      true,
+    )
+    expect(
+      current.needsRehash(await new PasswordHasher({ cost: { logN: 10, r: 4 } }).hash('x')),
+    ).toBe(true)
+    expect(current.needsRehash(await new PasswordHasher({ cost: { logN: 11 } }).hash('x'))).toBe(
+      false,
+    )
+    const stronger = new PasswordHasher({ cost: { logN: 10, p: 2 } })
+    expect(stronger.needsRehash(await current.hash('x'))).toBe(true)
+    const longerKey = new PasswordHasher({ cost: { logN: 10 }, keyLength: 64 })
+    expect(longerKey.needsRehash(await current.hash('x'))).toBe(true)
+  })
+
+  it('rehashes: an old hash verifies, is flagged, and its replacement is not', async () => {
+    const legacy = await new PasswordHasher({ cost: { logN: 9 } }).hash('rehash-me')
+    const hasher = fast()
+    expect(await hasher.verify(legacy, 'rehash-me')).toBe(true)
+    expect(hasher.needsRehash(legacy)).toBe(true)
+    const upgraded = await hasher.hash('rehash-me')
+    expect(hasher.needsRehash(upgraded)).toBe(false)
+    expect(await hasher.verify(upgraded, 'rehash-me')).toBe(true)
+  })
+
+  it('spends a full derivation with the current cost on an unknown account and answers false', async () => {
+    const hasher = new PasswordHasher({ cost: { logN: 11, r: 8, p: 1 } })
+    const known = await hasher.hash('known-user-pw')
+    scryptSpy.mockClear()
+    expect(await hasher.verifyOrDummy(known, 'known-user-pw')).toBe(true)
+    expect(await hasher.verifyOrDummy(undefined, 'known-user-pw')).toBe(false)
+    expect(await hasher.verifyOrDummy(null, 'anything')).toBe(false)
+    expect(await hasher.dummyVerify('anything')).toBe(false)
+    const [real, ...dummies] = derivations()
+    expect(dummies).toHaveLength(3)
+    for (const dummy of dummies) expect(dummy).toEqual(real)
+    expect(real).toMatchObject({ keyLength: 32, options: { N: 2048, r: 8, p: 1 } })
+  })
+
+  it('throws InvalidPasswordHashError for strings that are not scrypt PHC hashes', async () => {
+    const hasher = fast()
+    const valid = await hasher.hash('x')
+    const bad = [
+      '',
+      'plaintext',
+      '$2b$10$abcdefghijklmnopqrstuv',
+      '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g',
+      valid.replace('ln=10', 'ln=30'),
+      valid.replace('r=8', 'r=500'),
+      valid.replace(/\$[^$]+$/, '$AAAA'),
+      valid.replace(/\$[^$]+$/, '$not*base64'),
+      `${valid}$extra`,
+    ]
+    for (const stored of bad) {
+      await expect(hasher.verify(stored, 'x'), stored).rejects.toBeInstanceOf(
+        InvalidPasswordHashError,
+      )
+      expect(() => hasher.needsRehash(stored)).toThrow(InvalidPasswordHashError)
+    }
+    const error = await hasher.verify('$scrypt$ln=10,r=8,p=1$c2VjcmV0$x', 'x').catch((e) => e)
+    expect(error).toMatchObject({ code: 'E_AUTH_PASSWORD_HASH_INVALID', status: 500 })
+    expect(error.message).not.toContain('c2VjcmV0')
+  })
+
+  it('refuses settings outside scrypt’s safe range at construction', () => {
+    expect(() => new PasswordHasher({ cost: { logN: 0 } })).toThrow(PasswordHasherConfigError)
+    expect(() => new PasswordHasher({ cost: { logN: 25 } })).toThrow(PasswordHasherConfigError)
+    expect(() => new PasswordHasher({ cost: { logN: 20, r: 64 } })).toThrow(/1 GiB/)
+    expect(() => new PasswordHasher({ keyLength: 8 })).toThrow(PasswordHasherConfigError)
+    expect(() => new PasswordHasher({ saltLength: 4 })).toThrow(PasswordHasherConfigError)
+  })
+})

@@ -1,0 +1,180 @@
+import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
+import { token } from '@mortar/core'
+import { PasswordHasherConfigError } from '../errors.js'
+import {
+  checkCost,
+  formatScryptPhc,
+  parseScryptPhc,
+  type ScryptCost,
+  scryptMemory,
+} from './scrypt-phc.js'
+
+/**
+ * OWASP's scrypt recommendation (Password Storage Cheat Sheet, checked November 2026): N = 2^17,
+ * r = 8, p = 1. Each hash takes 128 MiB of memory and a few hundred ms of one libuv thread.
+ */
+export const OWASP_SCRYPT_COST: ScryptCost = Object.freeze({ logN: 17, r: 8, p: 1 })
+
+/** Options of {@link PasswordHasher}. */
+export interface PasswordHasherOptions {
+  /**
+   * The cost of new hashes; {@link OWASP_SCRYPT_COST} by default. Lower it only in tests: hashes
+   * below the default are reported by `needsRehash` once it is raised again.
+   */
+  readonly cost?: Partial<ScryptCost>
+  /** Length of the derived key in bytes; 32 by default. */
+  readonly keyLength?: number
+  /** Length of the random salt in bytes; 16 by default. */
+  readonly saltLength?: number
+}
+
+/**
+ * Hashes and verifies passwords with scrypt from `node:crypto`, stored as PHC strings
+ * (`$scrypt$ln=17,r=8,p=1$<salt>$<hash>`) that carry their own parameters, so the cost can be
+ * raised without breaking older hashes. Verification compares in constant time, and
+ * {@link PasswordHasher.verifyOrDummy} spends a full hash on an unknown account, so a login with an
+ * unknown email takes as long as one with a known email. Passwords are normalised to Unicode NFC
+ * first, so the same password typed on any keyboard matches.
+ *
+ * @example
+ * ```ts
+ * import { PasswordHasher } from '@mortar/auth'
+ *
+ * const hasher = new PasswordHasher()
+ * const stored = await hasher.hash('correct horse battery staple')
+ *
+ * const user = await users.findByEmail(email) // may be undefined
+ * const ok = await hasher.verifyOrDummy(user?.passwordHash, password)
+ * if (ok && user && hasher.needsRehash(user.passwordHash)) {
+ *   await users.setPasswordHash(user.id, await hasher.hash(password))
+ * }
+ * ```
+ */
+export class PasswordHasher {
+  readonly #cost: ScryptCost
+  readonly #keyLength: number
+  readonly #saltLength: number
+  // Random bytes in the shape of a real hash: verifying against it costs a full derivation.
+  readonly #dummy: string
+
+  constructor(options: PasswordHasherOptions = {}) {
+    this.#cost = { ...OWASP_SCRYPT_COST, ...options.cost }
+    this.#keyLength = options.keyLength ?? 32
+    this.#saltLength = options.saltLength ?? 16
+    const fail = (reason: string) => new PasswordHasherConfigError(`PasswordHasher: ${reason}.`)
+    checkCost(this.#cost, fail)
+    if (!Number.isInteger(this.#keyLength) || this.#keyLength < 16 || this.#keyLength > 128) {
+      throw fail('keyLength must be an integer from 16 to 128 bytes')
+    }
+    if (!Number.isInteger(this.#saltLength) || this.#saltLength < 16 || this.#saltLength > 64) {
+      throw fail('saltLength must be an integer from 16 to 64 bytes')
+    }
+    this.#dummy = formatScryptPhc({
+      cost: this.#cost,
+      salt: randomBytes(this.#saltLength),
+      hash: randomBytes(this.#keyLength),
+    })
+  }
+
+  /** The cost of new hashes. */
+  get cost(): ScryptCost {
+    return { ...this.#cost }
+  }
+
+  /** Hashes `password` with a fresh random salt and returns the PHC string to store. */
+  async hash(password: string): Promise<string> {
+    const salt = randomBytes(this.#saltLength)
+    const hash = await derive(normalize(password), salt, this.#keyLength, this.#cost)
+    return formatScryptPhc({ cost: this.#cost, salt, hash })
+  }
+
+  /**
+   * True when `password` matches the stored PHC string, compared in constant time with the
+   * parameters the string records. A string that is not an scrypt PHC string throws
+   * `InvalidPasswordHashError` rather than answering false, so corrupted data is noticed.
+   */
+  async verify(stored: string, password: string): Promise<boolean> {
+    const phc = parseScryptPhc(stored)
+    const candidate = await derive(normalize(password), phc.salt, phc.hash.length, phc.cost)
+    return timingSafeEqual(candidate, phc.hash)
+  }
+
+  /**
+   * {@link PasswordHasher.verify} when there is a stored hash; otherwise (unknown account, or one
+   * without a password) a full verification against a dummy hash, answering false. Use it in
+   * every login, so the response time does not tell which emails have accounts.
+   */
+  async verifyOrDummy(stored: string | null | undefined, password: string): Promise<boolean> {
+    if (stored === undefined || stored === null) {
+      await this.verify(this.#dummy, password)
+      return false
+    }
+    return this.verify(stored, password)
+  }
+
+  /** Spends one full verification and answers false: {@link PasswordHasher.verifyOrDummy} without a hash. */
+  async dummyVerify(password: string): Promise<false> {
+    await this.verify(this.#dummy, password)
+    return false
+  }
+
+  /**
+   * True when the stored hash was made with weaker settings than this hasher's (a lower N, r or
+   * p, a shorter key or salt): after a successful login, hash the password again and store it.
+   */
+  needsRehash(stored: string): boolean {
+    const { cost, salt, hash } = parseScryptPhc(stored)
+    return (
+      cost.logN < this.#cost.logN ||
+      cost.r < this.#cost.r ||
+      cost.p < this.#cost.p ||
+      hash.length < this.#keyLength ||
+      salt.length < this.#saltLength
+    )
+  }
+}
+
+/**
+ * The app's {@link PasswordHasher}. Bind it once (`binder.bind(PASSWORD_HASHER, { useValue: new
+ * PasswordHasher() })`) and inject it wherever passwords are set or checked.
+ *
+ * @example
+ * ```ts
+ * import { PASSWORD_HASHER, PasswordHasher } from '@mortar/auth'
+ * import { defineModule } from '@mortar/core'
+ *
+ * export const usersModule = defineModule({
+ *   name: 'users',
+ *   register(binder) {
+ *     binder.bind(PASSWORD_HASHER, { useValue: new PasswordHasher() })
+ *   },
+ * })
+ * ```
+ */
+export const PASSWORD_HASHER = token<PasswordHasher>('mortar.auth.password_hasher')
+
+function normalize(password: string): string {
+  if (typeof password !== 'string') throw new TypeError('A password must be a string.')
+  return password.normalize('NFC')
+}
+
+function derive(
+  password: string,
+  salt: Buffer,
+  keyLength: number,
+  cost: ScryptCost,
+): Promise<Buffer> {
+  const options = {
+    N: 2 ** cost.logN,
+    r: cost.r,
+    p: cost.p,
+    // Node's default cap is 32 MiB; N = 2^17, r = 8 needs 128 MiB.
+    maxmem: scryptMemory(cost) + 1024 * 1024,
+  }
+  return new Promise((resolve, reject) => {
+    scrypt(password, salt, keyLength, options, (error, key) => {
+      if (error) reject(error)
+      else resolve(key)
+    })
+  })
+}

@@ -1,0 +1,261 @@
+// Compiles one condition tree twice: to a row predicate for point checks and to a SQL expression
+// for lists, updates and deletes. Both follow SQL's three-valued logic (null = unknown), and only
+// `true` lets a row through, so a NULL column never matches in one and not in the other.
+import { type RawBuilder, type SqlBool, sql } from 'kysely'
+import { PolicyNeedsDataError } from '../errors.js'
+import type { CompareOperator, ConditionNode, OperandNode } from './condition.js'
+import { pathGetter } from './principal-ref.js'
+
+/** Three-valued truth: `null` is SQL's unknown. */
+export type Truth = boolean | null
+
+/** A row as a point check sees it. */
+export type Row = Readonly<Record<string, unknown>>
+
+/** Related rows by table, for point checks over relation conditions. */
+export type RelatedRows = Readonly<Record<string, readonly Row[] | undefined>>
+
+type ExistsNode = Extract<ConditionNode, { kind: 'exists' }>
+
+/** Decides relation conditions during a point check. */
+export interface RelationResolver {
+  exists(node: ExistsNode, outer: Row, principal: unknown, inner: RowPredicate): boolean
+}
+
+/** A compiled condition over one row (`outer` is the enclosing row inside a relation). */
+export type RowPredicate = (
+  row: Row,
+  principal: unknown,
+  relations: RelationResolver,
+  outer: Row | undefined,
+) => Truth
+
+/** Resolves relations from rows the caller loaded; throws when a table was not given. */
+export function relatedRowsResolver(related: RelatedRows | undefined): RelationResolver {
+  return {
+    exists(node, outer, principal, inner) {
+      const rows = related?.[node.table]
+      if (rows === undefined) throw new PolicyNeedsDataError(node.table)
+      for (const row of rows) if (inner(row, principal, this, outer) === true) return true
+      return false
+    },
+  }
+}
+
+/** Resolves relations from answers computed beforehand (by the database). */
+export function answeredResolver(answers: ReadonlyMap<ExistsNode, boolean>): RelationResolver {
+  return {
+    exists(node) {
+      const answer = answers.get(node)
+      if (answer === undefined) throw new PolicyNeedsDataError(node.table)
+      return answer
+    },
+  }
+}
+
+// Values read back from different engines differ in type (MariaDB and SQLite booleans are 0/1,
+// PostgreSQL bigints are strings): compare them as the database would.
+function normalize(value: unknown): unknown {
+  if (value instanceof Date) return value.getTime()
+  if (typeof value === 'boolean') return value ? 1 : 0
+  if (typeof value === 'bigint') return Number(value)
+  return value
+}
+
+function compareValues(left: unknown, right: unknown): number {
+  let a = normalize(left)
+  let b = normalize(right)
+  if (typeof a !== typeof b) {
+    a = Number(a)
+    b = Number(b)
+  }
+  return (a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0
+}
+
+const TESTS: Record<CompareOperator, (order: number) => boolean> = {
+  '=': (order) => order === 0,
+  '<>': (order) => order !== 0,
+  '<': (order) => order < 0,
+  '<=': (order) => order <= 0,
+  '>': (order) => order > 0,
+  '>=': (order) => order >= 0,
+}
+
+function operandGetter(node: OperandNode): (principal: unknown) => unknown {
+  if (node.kind === 'value') {
+    const value = node.value
+    return () => value
+  }
+  return pathGetter(node.path)
+}
+
+/** Values of an `in` list without nulls (`x in (null)` is never true). */
+export function listValues(value: unknown): unknown[] {
+  const list = Array.isArray(value) ? value : [value]
+  return list.filter((item) => item !== null && item !== undefined)
+}
+
+/** Compiles a condition tree to a row predicate. */
+export function compilePredicate(node: ConditionNode): RowPredicate {
+  switch (node.kind) {
+    case 'const': {
+      const value = node.value
+      return () => value
+    }
+    case 'compare': {
+      const { column } = node
+      const get = operandGetter(node.operand)
+      const test = TESTS[node.op]
+      return (row, principal) => {
+        const left = row[column]
+        const right = get(principal)
+        if (left === null || left === undefined || right === null || right === undefined) return null
+        return test(compareValues(left, right))
+      }
+    }
+    case 'in': {
+      const { column } = node
+      const get = operandGetter(node.operand)
+      return (row, principal) => {
+        const values = listValues(get(principal))
+        if (values.length === 0) return false
+        const left = row[column]
+        if (left === null || left === undefined) return null
+        for (const value of values) if (compareValues(left, value) === 0) return true
+        return false
+      }
+    }
+    case 'null': {
+      const { column, isNull } = node
+      return (row) => (row[column] === null || row[column] === undefined) === isNull
+    }
+    case 'and': {
+      const items = node.items.map(compilePredicate)
+      return (row, principal, relations, outer) => {
+        let result: Truth = true
+        for (const item of items) {
+          const value = item(row, principal, relations, outer)
+          if (value === false) return false
+          if (value === null) result = null
+        }
+        return result
+      }
+    }
+    case 'or': {
+      const items = node.items.map(compilePredicate)
+      return (row, principal, relations, outer) => {
+        let result: Truth = false
+        for (const item of items) {
+          const value = item(row, principal, relations, outer)
+          if (value === true) return true
+          if (value === null) result = null
+        }
+        return result
+      }
+    }
+    case 'not': {
+      const item = compilePredicate(node.item)
+      return (row, principal, relations, outer) => {
+        const value = item(row, principal, relations, outer)
+        return value === null ? null : !value
+      }
+    }
+    case 'exists': {
+      const inner = compilePredicate(node.where)
+      return (row, principal, relations) => relations.exists(node, row, principal, inner)
+    }
+    case 'outer': {
+      const { column, outerColumn } = node
+      return (row, _principal, _relations, outer) => {
+        const left = row[column]
+        const right = outer?.[outerColumn]
+        if (left === null || left === undefined || right === null || right === undefined) return null
+        return compareValues(left, right) === 0
+      }
+    }
+  }
+}
+
+/** Where a SQL condition's columns live: the table alias, and the enclosing query's. */
+export interface SqlScope {
+  readonly alias: string
+  readonly depth: number
+  /** The enclosing table inside a relation; `row` when the outer row is known (a point check). */
+  readonly outer?: { readonly alias: string; readonly row?: Row | undefined }
+}
+
+const TRUE = sql<SqlBool>`${sql.lit(true)}`
+const FALSE = sql<SqlBool>`${sql.lit(false)}`
+
+/** The SQL constant for a boolean. */
+export function sqlConstant(value: boolean): RawBuilder<SqlBool> {
+  return value ? TRUE : FALSE
+}
+
+/** Joins conditions with `and`/`or`, folding constants away. */
+export function sqlJunction(
+  kind: 'and' | 'or',
+  parts: readonly RawBuilder<SqlBool>[],
+): RawBuilder<SqlBool> {
+  const neutral = kind === 'and' ? TRUE : FALSE
+  const absorbing = kind === 'and' ? FALSE : TRUE
+  if (parts.includes(absorbing)) return absorbing
+  const kept = parts.filter((part) => part !== neutral)
+  if (kept.length === 0) return neutral
+  if (kept.length === 1) return kept[0] as RawBuilder<SqlBool>
+  return sql<SqlBool>`(${sql.join(kept, sql.raw(` ${kind} `))})`
+}
+
+/** The negation of a SQL condition. */
+export function sqlNot(part: RawBuilder<SqlBool>): RawBuilder<SqlBool> {
+  if (part === TRUE) return FALSE
+  if (part === FALSE) return TRUE
+  return sql<SqlBool>`not (${part})`
+}
+
+/** Compiles a condition tree to SQL for one principal. */
+export function compileSql(
+  node: ConditionNode,
+  principal: unknown,
+  scope: SqlScope,
+): RawBuilder<SqlBool> {
+  const column = (name: string) => sql.ref(`${scope.alias}.${name}`)
+  switch (node.kind) {
+    case 'const':
+      return sqlConstant(node.value)
+    case 'compare':
+      return sql<SqlBool>`${column(node.column)} ${sql.raw(node.op)} ${operandGetter(node.operand)(principal)}`
+    case 'in': {
+      const values = listValues(operandGetter(node.operand)(principal))
+      if (values.length === 0) return FALSE
+      return sql<SqlBool>`${column(node.column)} in (${sql.join(values)})`
+    }
+    case 'null':
+      return sql<SqlBool>`${column(node.column)} ${sql.raw(node.isNull ? 'is null' : 'is not null')}`
+    case 'and':
+    case 'or':
+      return sqlJunction(
+        node.kind,
+        node.items.map((item) => compileSql(item, principal, scope)),
+      )
+    case 'not':
+      return sqlNot(compileSql(node.item, principal, scope))
+    case 'exists': {
+      const alias = `${node.table}_${scope.depth + 1}`
+      const where = compileSql(node.where, principal, {
+        alias,
+        depth: scope.depth + 1,
+        outer: { alias: scope.alias },
+      })
+      return sql<SqlBool>`exists (select 1 from ${sql.table(node.table)} as ${sql.id(alias)} where ${where})`
+    }
+    case 'outer': {
+      const outer = scope.outer
+      if (outer?.row !== undefined) {
+        const value = outer.row[node.outerColumn]
+        return sql<SqlBool>`${column(node.column)} = ${value ?? null}`
+      }
+      return sql<SqlBool>`${column(node.column)} = ${sql.ref(`${outer?.alias}.${node.outerColumn}`)}`
+    }
+  }
+}

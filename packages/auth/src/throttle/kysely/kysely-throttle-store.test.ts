@@ -1,0 +1,79 @@
+import { type App, createApp, DATABASE, resolveDatabase } from '@mortar/core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { privateDatabaseUrl, testEngines } from '../../sql/private-database-url.js'
+import { throttleStoreConformance } from '../../testing/index.js'
+import { LOGIN_THROTTLE } from '../login-throttle.js'
+import { loginThrottleModule } from '../login-throttle-module.js'
+import { KyselyThrottleStore } from './kysely-throttle-store.js'
+
+async function startApp(url: string): Promise<App> {
+  const app = createApp({ database: url, modules: [loginThrottleModule({ store: 'database' })] })
+  await app.migrate()
+  await app.start()
+  return app
+}
+
+for (const engine of testEngines()) {
+  throttleStoreConformance(
+    `Kysely on ${engine.title}`,
+    async () => {
+      const database = await privateDatabaseUrl(engine)
+      const app = await startApp(database.url)
+      return {
+        store: new KyselyThrottleStore({ db: resolveDatabase(app) }),
+        async dispose() {
+          await app.stop()
+          await database.drop()
+        },
+      }
+    },
+    { skip: engine.skip },
+  )
+
+  describe.skipIf(engine.skip !== undefined)(`KyselyThrottleStore on ${engine.title}`, () => {
+    let app: App
+    let drop: () => Promise<void>
+
+    beforeAll(async () => {
+      const database = await privateDatabaseUrl(engine)
+      drop = database.drop
+      app = await startApp(database.url)
+    })
+
+    afterAll(async () => {
+      await app?.stop()
+      await drop?.()
+    })
+
+    it('locks an account through the module after five failures, counted in the table', async () => {
+      const throttle = app.resolve(LOGIN_THROTTLE)
+      const attempt = { account: `ada-${engine.engine}@example.com`, ip: '198.51.100.4' }
+      for (let i = 0; i < 4; i++) await throttle.recordFailure(attempt)
+      await throttle.check(attempt)
+      expect(await throttle.recordFailure(attempt)).toMatchObject({ locked: true })
+      await expect(throttle.check(attempt)).rejects.toMatchObject({ code: 'E_LOGIN_THROTTLED' })
+      const db = resolveDatabase<{ mortar_login_throttle: { key: string } }>(app)
+      const keys = await db.selectFrom('mortar_login_throttle').select('key').execute()
+      // Digests only: the table never holds the account or the address.
+      expect(keys.some(({ key }) => key.includes('ada') || key.includes('198.51'))).toBe(false)
+      expect(keys.some(({ key }) => key.startsWith('l:'))).toBe(true)
+    })
+
+    it('prunes expired rows', async () => {
+      const store = new KyselyThrottleStore({ db: resolveDatabase(app) })
+      await store.increment('c:old', { nowMs: 1_000, ttlMs: 1_000 })
+      await store.setLock('l:old', { untilMs: 1_500, lockouts: 1 }, { nowMs: 1_000, ttlMs: 1_000 })
+      await store.increment('c:new', { nowMs: 1_000, ttlMs: 60_000 })
+      expect(await store.pruneExpired(10_000)).toBe(2)
+      expect(await store.counts(['c:old', 'c:new'])).toEqual([0, 1])
+    })
+
+    it('migrates down by dropping its table', async () => {
+      const report = await app.migrate({ direction: 'down' })
+      expect(report.ran).toEqual(['login-throttle/0001_create_mortar_login_throttle'])
+      const tables = await app.resolve(DATABASE).root.introspection.getTables()
+      expect(tables.map((table) => table.name)).not.toContain('mortar_login_throttle')
+      await app.migrate()
+    })
+  })
+}

@@ -1,0 +1,229 @@
+import { createLogger, EventBus, TooManyRequestsError, toProblem } from '@mortar/core'
+import { createTestApp, FakeClock } from '@mortar/core/testing'
+import { describe, expect, it } from 'vitest'
+import { LoginThrottleConfigError, LoginThrottledError } from '../errors.js'
+import {
+  addressKey,
+  LOGIN_THROTTLE,
+  LoginThrottle,
+  type LoginThrottleOptions,
+} from './login-throttle.js'
+import { loginThrottleModule } from './login-throttle-module.js'
+import { MemoryThrottleStore } from './memory/index.js'
+import { type SuspiciousActivity, suspiciousActivitySchema } from './suspicious-activity.js'
+import type { ThrottleStore } from './throttle-store.js'
+
+function setup(options: Partial<LoginThrottleOptions> = {}) {
+  const clock = new FakeClock('2026-01-01T00:00:00Z')
+  const events = new EventBus(createLogger())
+  events.define('security.suspicious_activity', suspiciousActivitySchema)
+  const alerts: SuspiciousActivity[] = []
+  events.subscribe('security.suspicious_activity', (event) => void alerts.push(event))
+  const throttle = new LoginThrottle({
+    store: new MemoryThrottleStore(),
+    clock,
+    events,
+    ...options,
+  })
+  return { clock, throttle, alerts }
+}
+
+async function fail(
+  throttle: LoginThrottle,
+  times: number,
+  attempt: { account: string; ip?: string },
+) {
+  for (let i = 0; i < times; i++) await throttle.recordFailure(attempt)
+}
+
+async function retryAfter(throttle: LoginThrottle, attempt: { account: string; ip?: string }) {
+  const error = await throttle.check(attempt).then(
+    () => undefined,
+    (caught: unknown) => caught,
+  )
+  return error instanceof LoginThrottledError ? error.retryAfterSeconds : 0
+}
+
+const ada = { account: 'ada@example.com', ip: '203.0.113.7' }
+
+describe('LoginThrottle', () => {
+  it('locks an account on the fifth failure with a 429 and Retry-After, and lifts it after a minute', async () => {
+    const { clock, throttle } = setup()
+    await fail(throttle, 4, ada)
+    await expect(throttle.check(ada)).resolves.toBeUndefined()
+    expect(await throttle.recordFailure(ada)).toEqual({ locked: true, retryAfterSeconds: 60 })
+    const error = await throttle.check(ada).catch((caught: unknown) => caught)
+    expect(error).toBeInstanceOf(LoginThrottledError)
+    expect(error).toBeInstanceOf(TooManyRequestsError)
+    const problem = toProblem(error as Error, { requestId: 'r-1' })
+    expect(problem.status).toBe(429)
+    expect(problem.headers['retry-after']).toBe('60')
+    expect(problem.body).toMatchObject({ code: 'E_LOGIN_THROTTLED' })
+    clock.advance(45_000)
+    expect(await retryAfter(throttle, ada)).toBe(15)
+    clock.advance(15_000)
+    await expect(throttle.check(ada)).resolves.toBeUndefined()
+  })
+
+  it('locks by account whatever the case or spacing, and from any address', async () => {
+    const { throttle } = setup()
+    await fail(throttle, 5, { account: ' ADA@example.com', ip: '198.51.100.1' })
+    expect(await retryAfter(throttle, { account: 'ada@EXAMPLE.com', ip: '192.0.2.99' })).toBe(60)
+    expect(await retryAfter(throttle, { account: 'bob@example.com', ip: '198.51.100.1' })).toBe(0)
+  })
+
+  it('doubles each lockout in a row up to the maximum, and forgets them after a quiet day', async () => {
+    const { clock, throttle } = setup({ lockout: { seconds: 60, maxSeconds: 300 } })
+    const lockouts: number[] = []
+    for (let i = 0; i < 4; i++) {
+      await fail(throttle, 5, ada)
+      const seconds = await retryAfter(throttle, ada)
+      lockouts.push(seconds)
+      clock.advance(seconds * 1000)
+    }
+    expect(lockouts).toEqual([60, 120, 240, 300])
+    clock.advance(24 * 60 * 60 * 1000)
+    await fail(throttle, 5, ada)
+    expect(await retryAfter(throttle, ada)).toBe(60)
+  })
+
+  it('counts failures in a sliding window, across the edge of a fixed one', async () => {
+    const { clock, throttle } = setup()
+    clock.set('2026-01-01T00:14:00Z')
+    await fail(throttle, 4, ada)
+    // Two minutes later a fixed 15-minute window has restarted; the sliding one still sees ~3.7.
+    clock.set('2026-01-01T00:16:00Z')
+    await fail(throttle, 1, ada)
+    expect(await retryAfter(throttle, ada)).toBe(0)
+    await fail(throttle, 1, ada)
+    expect(await retryAfter(throttle, ada)).toBe(60)
+  })
+
+  it('forgets failures older than the window', async () => {
+    const { clock, throttle } = setup()
+    await fail(throttle, 4, ada)
+    clock.advance(30 * 60 * 1000)
+    await fail(throttle, 4, ada)
+    expect(await retryAfter(throttle, ada)).toBe(0)
+  })
+
+  it('locks an address that fails on many accounts, and not other addresses', async () => {
+    const { throttle, alerts } = setup({ ip: { maxFailures: 6 } })
+    for (let i = 0; i < 6; i++) {
+      await throttle.recordFailure({ account: `user${i}@example.com`, ip: '203.0.113.50' })
+    }
+    expect(await retryAfter(throttle, { account: 'new@example.com', ip: '203.0.113.50' })).toBe(60)
+    expect(await retryAfter(throttle, { account: 'new@example.com', ip: '203.0.113.51' })).toBe(0)
+    expect(alerts).toMatchObject([
+      { scope: 'ip', ip: '203.0.113.50', account: 'user5@example.com' },
+    ])
+  })
+
+  it('counts IPv6 clients by their /64', async () => {
+    const { throttle } = setup({ ip: { maxFailures: 3 } })
+    await throttle.recordFailure({ account: 'a@x.io', ip: '2001:db8:1:2::1' })
+    await throttle.recordFailure({ account: 'b@x.io', ip: '2001:db8:1:2:ffff::9' })
+    await throttle.recordFailure({
+      account: 'c@x.io',
+      ip: '2001:0db8:0001:0002:aaaa:bbbb:cccc:dddd',
+    })
+    expect(await retryAfter(throttle, { account: 'd@x.io', ip: '2001:db8:1:2::42' })).toBe(60)
+    expect(await retryAfter(throttle, { account: 'd@x.io', ip: '2001:db8:1:3::42' })).toBe(0)
+    expect(addressKey('::ffff:192.0.2.1')).toBe('192.0.2.1')
+    expect(addressKey('::1')).toBe('0:0:0:0::/64')
+  })
+
+  it('forgets the account’s failures after a success, but not the address’s', async () => {
+    const { throttle } = setup({ ip: { maxFailures: 9 } })
+    await fail(throttle, 4, ada)
+    await throttle.recordSuccess(ada)
+    await fail(throttle, 4, ada)
+    expect(await retryAfter(throttle, ada)).toBe(0)
+    // The address has seen eight failures by now: the ninth, on another account, locks it.
+    await throttle.recordFailure({ account: 'eve@example.com', ip: ada.ip })
+    expect(await retryAfter(throttle, { account: 'zed@example.com', ip: ada.ip })).toBe(60)
+  })
+
+  it('publishes security.suspicious_activity once per lockout, not per failure', async () => {
+    const { clock, throttle, alerts } = setup()
+    await fail(throttle, 5, ada)
+    // Failures during the lockout (a caller that skipped check) neither extend it nor alert.
+    await fail(throttle, 3, ada)
+    expect(await retryAfter(throttle, ada)).toBe(60)
+    expect(alerts).toEqual([
+      {
+        kind: 'login_lockout',
+        scope: 'account',
+        account: 'ada@example.com',
+        ip: '203.0.113.7',
+        lockouts: 1,
+        lockedUntil: '2026-01-01T00:01:00.000Z',
+        at: '2026-01-01T00:00:00.000Z',
+      },
+    ])
+    clock.advance(60_000)
+    await fail(throttle, 5, ada)
+    expect(alerts.map((alert) => alert.lockouts)).toEqual([1, 2])
+  })
+
+  it('alerts only from the configured lockout in a row on', async () => {
+    const { clock, throttle, alerts } = setup({ alertAfterLockouts: 2 })
+    await fail(throttle, 5, ada)
+    expect(alerts).toHaveLength(0)
+    clock.advance(60_000)
+    await fail(throttle, 5, ada)
+    expect(alerts).toMatchObject([{ lockouts: 2, scope: 'account' }])
+  })
+
+  it('fails closed with a 503 when the store is unreachable', async () => {
+    const broken: ThrottleStore = {
+      increment: () => Promise.reject(new Error('ECONNREFUSED 10.0.0.1')),
+      counts: () => Promise.reject(new Error('ECONNREFUSED')),
+      getLock: () => Promise.reject(new Error('ECONNREFUSED')),
+      setLock: () => Promise.reject(new Error('ECONNREFUSED')),
+      delete: () => Promise.reject(new Error('ECONNREFUSED')),
+    }
+    const throttle = new LoginThrottle({ store: broken, clock: new FakeClock() })
+    await expect(throttle.check(ada)).rejects.toMatchObject({
+      code: 'E_LOGIN_THROTTLE_UNAVAILABLE',
+      status: 503,
+    })
+    await expect(throttle.recordFailure(ada)).rejects.toMatchObject({ status: 503 })
+  })
+
+  it('refuses limits it cannot work with', () => {
+    const base = { store: new MemoryThrottleStore(), clock: new FakeClock() }
+    expect(() => new LoginThrottle({ ...base, account: { maxFailures: 0 } })).toThrow(
+      LoginThrottleConfigError,
+    )
+    expect(() => new LoginThrottle({ ...base, ip: { windowSeconds: 0.5 } })).toThrow(
+      LoginThrottleConfigError,
+    )
+    expect(() => new LoginThrottle({ ...base, lockout: { seconds: 600, maxSeconds: 60 } })).toThrow(
+      LoginThrottleConfigError,
+    )
+    expect(() => new LoginThrottle({ ...base, alertAfterLockouts: 0 })).toThrow(
+      LoginThrottleConfigError,
+    )
+  })
+})
+
+describe('loginThrottleModule', () => {
+  it('binds a throttle on the app’s clock and bus, and gives the event its schema', async () => {
+    const app = createTestApp({ modules: [loginThrottleModule({ store: 'memory', ip: false })] })
+    await app.start()
+    const { EVENT_BUS } = await import('@mortar/core')
+    const bus = app.resolve(EVENT_BUS)
+    const alerts: SuspiciousActivity[] = []
+    bus.subscribe('security.suspicious_activity', (event) => void alerts.push(event))
+    const throttle = app.resolve(LOGIN_THROTTLE)
+    await fail(throttle, 5, ada)
+    expect(alerts).toMatchObject([{ scope: 'account', at: '2026-01-01T00:00:00.000Z' }])
+    app.clock.advance(60_000)
+    await expect(throttle.check(ada)).resolves.toBeUndefined()
+    await expect(
+      bus.publish('security.suspicious_activity', { kind: 'login_lockout' } as SuspiciousActivity),
+    ).rejects.toMatchObject({ code: 'E_VALIDATION' })
+    await app.stop()
+  })
+})

@@ -1,0 +1,1 @@
+export { MemoryThrottleStore } from './memory-throttle-store.js'

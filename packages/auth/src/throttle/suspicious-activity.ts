@@ -1,0 +1,52 @@
+import { z } from 'zod'
+
+/**
+ * The payload of `security.suspicious_activity`, published on core's event bus. `kind` says what
+ * happened, so subscribers (notify's admin alerts) can switch on it as kinds are added.
+ */
+export interface SuspiciousActivity {
+  /** `login_lockout`: too many failed logins locked an account or an address. */
+  readonly kind: 'login_lockout'
+  /** What was locked: the account, or every login from the address. */
+  readonly scope: 'account' | 'ip'
+  /** The account tried (normalised as the throttle keys it), when known. */
+  readonly account?: string
+  /** The client address, when known. */
+  readonly ip?: string
+  /** Lockouts in a row for this account or address, this one included. */
+  readonly lockouts: number
+  /** When the lockout ends (ISO 8601). */
+  readonly lockedUntil: string
+  /** When it was detected (ISO 8601). */
+  readonly at: string
+}
+
+declare module '@mortar/core' {
+  interface EventMap {
+    'security.suspicious_activity': SuspiciousActivity
+  }
+}
+
+/**
+ * The schema of {@link SuspiciousActivity}. `loginThrottleModule` defines it on the app's bus at
+ * start-up, so a malformed payload is refused before any subscriber runs.
+ *
+ * @example
+ * ```ts
+ * import { suspiciousActivitySchema } from '@mortar/auth'
+ * import { EventBus, createLogger } from '@mortar/core'
+ *
+ * const bus = new EventBus(createLogger())
+ * bus.define('security.suspicious_activity', suspiciousActivitySchema)
+ * bus.subscribe('security.suspicious_activity', (event) => console.warn(event.kind, event.scope))
+ * ```
+ */
+export const suspiciousActivitySchema: z.ZodType<SuspiciousActivity> = z.object({
+  kind: z.literal('login_lockout'),
+  scope: z.enum(['account', 'ip']),
+  account: z.string().min(1).optional(),
+  ip: z.string().min(1).optional(),
+  lockouts: z.number().int().positive(),
+  lockedUntil: z.iso.datetime(),
+  at: z.iso.datetime(),
+})

@@ -1,0 +1,375 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { CLOCK, SystemClock } from '../clock/clock.js'
+import { token } from '../di/token.js'
+import { inject, injectable } from '../di/tsyringe.js'
+import { EVENT_BUS, EventBus } from '../events/event-bus.js'
+import { LOGGER, type LogFn, type Logger } from '../logger/logger.js'
+import { APP_CONFIG } from './app-config.js'
+import { createApp } from './create-app.js'
+import { defineModule, type Module } from './define-module.js'
+import { ShutdownError } from './shutdown-error.js'
+
+interface Entry {
+  readonly level: string
+  readonly args: readonly unknown[]
+}
+
+function recordingLogger(entries: Entry[] = []): Logger & { entries: Entry[] } {
+  const at =
+    (level: string): LogFn =>
+    (...args: unknown[]) =>
+      void entries.push({ level, args })
+  const logger = {
+    entries,
+    trace: at('trace'),
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    fatal: at('fatal'),
+    child: () => logger,
+  }
+  return logger
+}
+
+function tracked(
+  name: string,
+  calls: string[],
+  hooks: { start?: () => unknown; stop?: () => unknown } = {},
+): Module {
+  return defineModule({
+    name,
+    register: () => undefined,
+    onStart: async () => {
+      calls.push(`start ${name}`)
+      await hooks.start?.()
+    },
+    onStop: async () => {
+      calls.push(`stop ${name}`)
+      await hooks.stop?.()
+    },
+  })
+}
+
+describe('createApp lifecycle', () => {
+  it('starts modules in order and stops them in reverse', async () => {
+    const calls: string[] = []
+    const app = createApp({
+      modules: [tracked('a', calls), tracked('b', calls), tracked('c', calls)],
+    })
+    expect(app.state).toBe('created')
+    await app.start()
+    expect(app.state).toBe('started')
+    await app.stop()
+    expect(app.state).toBe('stopped')
+    expect(calls).toEqual(['start a', 'start b', 'start c', 'stop c', 'stop b', 'stop a'])
+  })
+
+  it('stops the modules already started, in reverse, when one fails to start, and rethrows', async () => {
+    const calls: string[] = []
+    const boom = new Error('port in use')
+    const app = createApp({
+      modules: [
+        tracked('a', calls),
+        tracked('b', calls),
+        tracked('c', calls, {
+          start: () => {
+            throw boom
+          },
+        }),
+        tracked('d', calls),
+      ],
+      logger: recordingLogger(),
+    })
+    await expect(app.start()).rejects.toBe(boom)
+    expect(calls).toEqual(['start a', 'start b', 'start c', 'stop b', 'stop a'])
+    expect(app.state).toBe('stopped')
+    await app.stop()
+    expect(calls).toHaveLength(5)
+  })
+
+  it('runs stop once when called twice; the second call awaits the first', async () => {
+    const calls: string[] = []
+    let release: () => void = () => undefined
+    const app = createApp({
+      modules: [tracked('a', calls, { stop: () => new Promise<void>((r) => (release = r)) })],
+    })
+    await app.start()
+    const first = app.stop()
+    const second = app.stop()
+    expect(second).toBe(first)
+    let settled = false
+    void second.then(() => (settled = true))
+    await vi.waitFor(() => expect(calls).toContain('stop a'))
+    expect(settled).toBe(false)
+    release()
+    await second
+    expect(calls).toEqual(['start a', 'stop a'])
+  })
+
+  it('logs and skips past an onStop that misses its deadline, then fails stop with E_SHUTDOWN', async () => {
+    const calls: string[] = []
+    const logger = recordingLogger()
+    const app = createApp({
+      modules: [
+        tracked('a', calls),
+        tracked('hung', calls, { stop: () => new Promise(() => undefined) }),
+      ],
+      logger,
+    })
+    await app.start()
+    const error = await app.stop({ timeoutMs: 5 }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ShutdownError)
+    expect((error as ShutdownError).code).toBe('E_SHUTDOWN')
+    expect((error as ShutdownError).failures).toEqual([
+      "Module 'hung' onStop did not finish within 5 ms; moved on without it.",
+    ])
+    expect(calls).toEqual(['start a', 'start hung', 'stop hung', 'stop a'])
+    expect(logger.entries).toContainEqual({
+      level: 'error',
+      args: [
+        { timeoutMs: 5 },
+        "Module 'hung' onStop did not finish within 5 ms; moved on without it.",
+      ],
+    })
+    expect(app.state).toBe('stopped')
+  })
+
+  it('keeps stopping the other modules when an onStop throws', async () => {
+    const calls: string[] = []
+    const app = createApp({
+      modules: [
+        tracked('a', calls),
+        tracked('b', calls, {
+          stop: () => {
+            throw new Error('socket already closed')
+          },
+        }),
+      ],
+      logger: recordingLogger(),
+    })
+    await app.start()
+    await expect(app.stop()).rejects.toThrow("Module 'b' onStop failed: socket already closed")
+    expect(calls).toEqual(['start a', 'start b', 'stop b', 'stop a'])
+  })
+
+  it('makes stop before start a no-op and refuses to start a stopped app', async () => {
+    const calls: string[] = []
+    const app = createApp({ modules: [tracked('a', calls)] })
+    await app.stop()
+    expect(app.state).toBe('stopped')
+    await expect(app.start()).rejects.toMatchObject({ code: 'E_STARTUP' })
+    expect(calls).toEqual([])
+  })
+
+  it('hands the app to onStart, with singletons already created', async () => {
+    const GREETING = token<string>('greeting')
+    let seen: string | undefined
+    const app = createApp({
+      modules: [
+        defineModule({
+          name: 'greeting',
+          register: (binder) => binder.bind(GREETING, { useFactory: async () => 'hello' }),
+          onStart: (started) => {
+            seen = started.resolve(GREETING)
+          },
+        }),
+      ],
+    })
+    await app.start()
+    expect(seen).toBe('hello')
+    await app.stop()
+  })
+})
+
+describe('createApp providers', () => {
+  it('awaits an async singleton factory during start and injects its result', async () => {
+    class Pool {
+      constructor(readonly url: string) {}
+    }
+    const POOL = token<Pool>('pool')
+    const URL = token<string>('url')
+    @injectable()
+    class Repo {
+      constructor(@inject(POOL) readonly pool: Pool) {}
+    }
+    const factory = vi.fn(async (url: string) => {
+      await new Promise((resolve) => setImmediate(resolve))
+      return new Pool(url)
+    })
+    const app = createApp({
+      modules: [
+        defineModule({
+          name: 'db',
+          register(binder) {
+            binder.bind(Repo)
+            binder.bind(POOL, { inject: [URL], useFactory: factory })
+            binder.bind(URL, { useValue: 'sqlite::memory:' })
+          },
+        }),
+      ],
+    })
+    await app.start()
+    const repo = app.resolve(Repo)
+    expect(repo.pool).toBeInstanceOf(Pool)
+    expect(repo.pool.url).toBe('sqlite::memory:')
+    expect(app.resolve(POOL)).toBe(repo.pool)
+    expect(app.resolve(Repo)).toBe(repo)
+    expect(factory).toHaveBeenCalledOnce()
+    await app.stop()
+  })
+
+  it('fails start, naming the provider, when a singleton cannot be created', async () => {
+    const calls: string[] = []
+    const POOL = token<object>('pool')
+    const app = createApp({
+      modules: [
+        defineModule({
+          name: 'db',
+          register: (binder) =>
+            binder.bind(POOL, {
+              useFactory: async () => {
+                throw new Error('connection refused')
+              },
+            }),
+          onStart: () => void calls.push('start db'),
+        }),
+      ],
+    })
+    const error = await app.start().catch((e: unknown) => e)
+    expect(error).toMatchObject({
+      code: 'E_RESOLUTION',
+      message:
+        "Creating singleton factory of token 'pool' in module 'db' failed: connection refused",
+      cause: new Error('connection refused'),
+    })
+    expect(calls).toEqual([])
+    expect(app.state).toBe('stopped')
+  })
+
+  it('refuses to resolve a singleton before start', () => {
+    class Service {}
+    const app = createApp({
+      modules: [defineModule({ name: 's', register: (binder) => binder.bind(Service) })],
+    })
+    expect(() => app.resolve(Service)).toThrow(
+      "Singleton class Service in module 's' is created by app.start(); await app.start() before resolving it.",
+    )
+  })
+
+  it('creates a transient on every resolution', async () => {
+    class Draft {}
+    const app = createApp({
+      modules: [
+        defineModule({
+          name: 'd',
+          register: (binder) => binder.bind(Draft, { lifetime: 'transient' }),
+        }),
+      ],
+    })
+    await app.start()
+    expect(app.resolve(Draft)).not.toBe(app.resolve(Draft))
+    await app.stop()
+  })
+
+  it('throws a clear error for a key nobody bound', async () => {
+    const app = createApp({ modules: [] })
+    await app.start()
+    expect(() => app.resolve(token('nowhere'))).toThrow(
+      "Nothing is bound to token 'nowhere'; bind it in a module's register() (binder.bind(...)).",
+    )
+  })
+
+  it('binds the config, logger, clock and event bus before the modules', async () => {
+    const logger = recordingLogger()
+    const config = { port: 3000 }
+    const app = createApp({ modules: [], config, logger })
+    await app.start()
+    expect(app.resolve(APP_CONFIG)).toBe(config)
+    expect(app.config).toBe(config)
+    expect(app.resolve(LOGGER)).toBe(logger)
+    expect(app.resolve(CLOCK)).toBeInstanceOf(SystemClock)
+    expect(app.resolve(EVENT_BUS)).toBeInstanceOf(EventBus)
+    await app.stop()
+  })
+
+  it('lets a module rebind a built-in, the last binding winning', async () => {
+    const clock = { now: () => new Date(0), nowMs: () => 0 }
+    const app = createApp({
+      modules: [
+        defineModule({
+          name: 'time',
+          register: (binder) => binder.bind(CLOCK, { useValue: clock }),
+        }),
+      ],
+    })
+    await app.start()
+    expect(app.resolve(CLOCK)).toBe(clock)
+    await app.stop()
+  })
+
+  it('disposes the singletons it constructed when the app stops, after onStop', async () => {
+    const calls: string[] = []
+    class Pool {
+      dispose(): void {
+        calls.push('dispose pool')
+      }
+    }
+    const app = createApp({
+      modules: [
+        defineModule({
+          name: 'db',
+          register: (binder) => binder.bind(Pool),
+          onStop: () => void calls.push('stop db'),
+        }),
+      ],
+    })
+    await app.start()
+    await app.stop()
+    expect(calls).toEqual(['stop db', 'dispose pool'])
+  })
+})
+
+describe('App.handleSignals', () => {
+  afterEach(() => {
+    vi.restoreAllMocks()
+  })
+
+  it('stops the app on SIGTERM, exits with 0, and removes its handlers on request', async () => {
+    const exit = vi.spyOn(process, 'exit').mockImplementation(() => undefined as never)
+    const calls: string[] = []
+    const app = createApp({ modules: [tracked('a', calls)], logger: recordingLogger() })
+    await app.start()
+    const before = process.listenerCount('SIGTERM')
+    const remove = app.handleSignals()
+    expect(process.listenerCount('SIGTERM')).toBe(before + 1)
+    expect(process.listenerCount('SIGINT')).toBeGreaterThan(0)
+    process.emit('SIGTERM', 'SIGTERM')
+    await vi.waitFor(() => expect(exit).toHaveBeenCalledWith(0))
+    expect(calls).toEqual(['start a', 'stop a'])
+    expect(app.state).toBe('stopped')
+    remove()
+    expect(process.listenerCount('SIGTERM')).toBe(before)
+  })
+
+  it('exits with 1 when the app does not stop cleanly', async () => {
+    const exit = vi.spyOn(process, 'exit').mockImplementation(() => undefined as never)
+    const logger = recordingLogger()
+    const app = createApp({
+      modules: [
+        tracked('a', [], {
+          stop: () => {
+            throw new Error('flush failed')
+          },
+        }),
+      ],
+      logger,
+    })
+    await app.start()
+    const remove = app.handleSignals()
+    process.emit('SIGINT', 'SIGINT')
+    await vi.waitFor(() => expect(exit).toHaveBeenCalledWith(1))
+    expect(logger.entries.some((e) => e.level === 'fatal')).toBe(true)
+    remove()
+  })
+})

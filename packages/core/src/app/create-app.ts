@@ -1,0 +1,319 @@
+import type { DependencyContainer } from 'tsyringe'
+import { CLOCK, SystemClock } from '../clock/clock.js'
+import type { RequestScope } from '../context/request-context.js'
+import type { Binder } from '../di/binder.js'
+import { ProviderRegistry } from '../di/provider-registry.js'
+import type { Key } from '../di/token.js'
+import { container as rootContainer } from '../di/tsyringe.js'
+import { EVENT_BUS, EventBus } from '../events/event-bus.js'
+import { createLogger } from '../logger/create-logger.js'
+import { LOGGER, type Logger } from '../logger/logger.js'
+import type { Database } from '../persistence/database/database.js'
+import { DatabaseError } from '../persistence/database/database-error.js'
+import {
+  type AppDatabaseOption,
+  type AppHealth,
+  appHealth,
+  appMigrationStatus,
+  bindAppDatabase,
+  createAppDatabase,
+  type MigrateOptions,
+  migrateAppDatabase,
+  migrationSources,
+  startAppDatabase,
+} from '../persistence/database/app-database.js'
+import type { MigrationReport, MigrationStatus } from '../persistence/migrations/index.js'
+import type { App, AppState, StopOptions } from './app.js'
+import { APP_CONFIG } from './app-config.js'
+import type { Module } from './define-module.js'
+import { ShutdownError } from './shutdown-error.js'
+import { StartupError } from './startup-error.js'
+
+/** Options of {@link createApp}. */
+export interface CreateAppOptions<C> {
+  /** The modules, in start order; they stop in reverse. */
+  readonly modules: readonly Module<NoInfer<C>>[]
+  /** The app's config; bound under `APP_CONFIG` and handed to each module's `register`. */
+  readonly config?: C
+  /** The logger bound under `LOGGER`; `createLogger()` by default. */
+  readonly logger?: Logger
+  /**
+   * Rebinds keys after every module registered, for tests: an override replaces the key's
+   * provider, and the start-up check does not ask for the override's own dependencies.
+   */
+  readonly overrides?: (binder: Binder<C>) => void
+  /**
+   * The app's database URL (`sqlite:./var/app.db`, `postgres://…`, `mysql://…`) or options;
+   * `DATABASE_URL` when omitted. Binds `DATABASE` and `databaseToken()`, connects on `start()`,
+   * closes the pool on `stop()`.
+   */
+  readonly database?: AppDatabaseOption
+}
+
+const DEFAULT_STOP_TIMEOUT_MS = 10_000
+const BUILT_IN = 'mortar'
+
+/**
+ * Composes modules into an {@link App}. It binds `APP_CONFIG`, `LOGGER`, `CLOCK` and `EVENT_BUS`,
+ * then runs each module's `register` in order; `start()` checks the dependency graph, creates
+ * the singletons (awaiting async factories) and runs each `onStart`.
+ *
+ * @example
+ * ```ts
+ * import { createApp, defineModule } from '@mortar/core'
+ *
+ * class Greeter { greet(name: string) { return `Hello, ${name}` } }
+ * const greeting = defineModule({ name: 'greeting', register: (binder) => binder.bind(Greeter) })
+ *
+ * const app = createApp({ modules: [greeting], config: { port: 3000 } })
+ * await app.start()
+ * app.resolve(Greeter).greet('Ada')
+ * app.handleSignals()
+ * ```
+ */
+export function createApp<C = undefined>(options: CreateAppOptions<C>): App<C> {
+  return new MortarApp(options)
+}
+
+const registries = new WeakMap<object, ProviderRegistry>()
+
+/** The provider registry behind an app made by {@link createApp}. Internal: for the testing helpers. */
+export function registryOf(app: App<unknown>): ProviderRegistry {
+  const registry = registries.get(app)
+  if (!registry) throw new TypeError('This app was not made by createApp from @mortar/core.')
+  return registry
+}
+
+class MortarApp<C> implements App<C> {
+  readonly config: C
+  readonly container: DependencyContainer
+  readonly logger: Logger
+  readonly #modules: readonly Module<C>[]
+  readonly #registry: ProviderRegistry
+  readonly #started: Module<C>[] = []
+  readonly #setupProblems: string[] = []
+  readonly #database: Database | undefined
+  #state: AppState = 'created'
+  #starting: Promise<void> | undefined
+  #stopping: Promise<void> | undefined
+
+  constructor(options: CreateAppOptions<C>) {
+    this.config = options.config as C
+    this.logger = options.logger ?? createLogger()
+    this.container = rootContainer.createChildContainer()
+    this.#modules = options.modules
+    this.#registry = new ProviderRegistry(this.container)
+    registries.set(this, this.#registry)
+
+    const builtIn = this.#registry.binder(BUILT_IN, this.config)
+    builtIn.bind(APP_CONFIG, { useValue: this.config as never })
+    builtIn.bind(LOGGER, { useValue: this.logger })
+    builtIn.bind(CLOCK, { useClass: SystemClock })
+    builtIn.bind(EVENT_BUS, { inject: [LOGGER], useFactory: (logger) => new EventBus(logger) })
+    this.#database = createAppDatabase(options.database, this.logger)
+    if (this.#database) bindAppDatabase(builtIn, this.#database)
+
+    const names = new Set<string>([BUILT_IN])
+    for (const module of this.#modules) {
+      if (names.has(module.name)) {
+        this.#setupProblems.push(
+          `Two modules are named '${module.name}' (or one is added twice); give each module a unique name.`,
+        )
+      }
+      names.add(module.name)
+      module.register(this.#registry.binder(module.name, this.config))
+    }
+    options.overrides?.(this.#registry.binder('overrides', this.config, { overridden: true }))
+    this.#registry.install()
+  }
+
+  get state(): AppState {
+    return this.#state
+  }
+
+  start(): Promise<void> {
+    this.#starting ??= this.#start()
+    return this.#starting
+  }
+
+  async #start(): Promise<void> {
+    if (this.#state !== 'created') {
+      throw new StartupError([`The app is ${this.#state}; an app starts once, create a new one.`])
+    }
+    this.#state = 'starting'
+    const report = this.#registry.check()
+    const problems = [...this.#setupProblems, ...report.problems]
+    if (problems.length > 0) {
+      this.#state = 'stopped'
+      throw new StartupError(problems)
+    }
+    try {
+      // Before the singletons, so a factory may query; a bad URL fails here with a DatabaseError.
+      if (this.#database) await startAppDatabase(this.#database, this.logger)
+      await this.#registry.createSingletons(report.singletonOrder)
+    } catch (error) {
+      this.#state = 'stopped'
+      await this.#database?.destroy()
+      await this.#disposeSingletons(DEFAULT_STOP_TIMEOUT_MS)
+      throw error
+    }
+    for (const module of this.#modules) {
+      try {
+        await module.onStart?.(this)
+      } catch (error) {
+        this.logger.error(
+          { err: error, module: module.name },
+          `Module '${module.name}' failed to start; stopping the modules already started`,
+        )
+        await this.#stopModules(DEFAULT_STOP_TIMEOUT_MS)
+        await this.#disposeSingletons(DEFAULT_STOP_TIMEOUT_MS)
+        await this.#database?.destroy()
+        this.#state = 'stopped'
+        throw error
+      }
+      this.#started.push(module)
+    }
+    this.#state = 'started'
+    this.logger.debug({ modules: this.#modules.map((m) => m.name) }, 'App started')
+  }
+
+  stop(options: StopOptions = {}): Promise<void> {
+    this.#stopping ??= this.#stop(options.timeoutMs ?? DEFAULT_STOP_TIMEOUT_MS)
+    return this.#stopping
+  }
+
+  async #stop(timeoutMs: number): Promise<void> {
+    // Stopping while starting waits for start to settle; a failed start has already rolled back.
+    await this.#starting?.catch(() => undefined)
+    if (this.#state !== 'started') {
+      this.#state = 'stopped'
+      // An app used only for `migrate()` never started, but its pool may be open.
+      await this.#database?.destroy()
+      return
+    }
+    this.#state = 'stopping'
+    const failures = [
+      ...(await this.#stopModules(timeoutMs)),
+      ...(await this.#disposeSingletons(timeoutMs)),
+    ]
+    // Last: modules and singletons may still write while they stop.
+    const database = this.#database
+    if (database) {
+      const failure = await this.#withDeadline('Closing the database', timeoutMs, () =>
+        database.destroy(),
+      )
+      if (failure) failures.push(failure)
+    }
+    this.#state = 'stopped'
+    if (failures.length > 0) throw new ShutdownError(failures)
+    this.logger.debug('App stopped')
+  }
+
+  /** Runs `onStop` of the started modules, newest first, each within the deadline. */
+  async #stopModules(timeoutMs: number): Promise<string[]> {
+    const failures: string[] = []
+    while (this.#started.length > 0) {
+      const module = this.#started.pop() as Module<C>
+      const onStop = module.onStop
+      if (!onStop) continue
+      const failure = await this.#withDeadline(`Module '${module.name}' onStop`, timeoutMs, () =>
+        onStop(this),
+      )
+      if (failure) failures.push(failure)
+    }
+    return failures
+  }
+
+  /** Disposes the singletons the container constructed, newest first. */
+  async #disposeSingletons(timeoutMs: number): Promise<string[]> {
+    const failures: string[] = []
+    for (const disposable of this.#registry.disposableSingletons()) {
+      const name = (disposable as object).constructor?.name || 'a singleton'
+      const failure = await this.#withDeadline(`dispose() of ${name}`, timeoutMs, () =>
+        disposable.dispose(),
+      )
+      if (failure) failures.push(failure)
+    }
+    return failures
+  }
+
+  // A hung step must not keep the process alive: after the deadline it is logged and left behind.
+  async #withDeadline(
+    what: string,
+    timeoutMs: number,
+    step: () => unknown,
+  ): Promise<string | undefined> {
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs)
+      timer.unref()
+    })
+    try {
+      const outcome = await Promise.race([Promise.resolve().then(step), deadline])
+      if (outcome !== 'timeout') return undefined
+      const failure = `${what} did not finish within ${timeoutMs} ms; moved on without it.`
+      this.logger.error({ timeoutMs }, failure)
+      return failure
+    } catch (error) {
+      const failure = `${what} failed: ${error instanceof Error ? error.message : String(error)}`
+      this.logger.error({ err: error }, failure)
+      return failure
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  resolve<T>(key: Key<T>): T {
+    return this.#registry.resolve(key)
+  }
+
+  async migrate(options?: MigrateOptions): Promise<MigrationReport> {
+    return migrateAppDatabase(
+      this.#requireDatabase('migrate'),
+      migrationSources(this.#modules),
+      options,
+    )
+  }
+
+  async migrationStatus(): Promise<MigrationStatus[]> {
+    return appMigrationStatus(
+      this.#requireDatabase('migrationStatus'),
+      migrationSources(this.#modules),
+    )
+  }
+
+  health(): Promise<AppHealth> {
+    return appHealth(this.#database)
+  }
+
+  #requireDatabase(what: string): Database {
+    if (this.#database) return this.#database
+    throw new DatabaseError(
+      'E_DATABASE_URL',
+      `app.${what}() needs a database: pass createApp({ database: 'sqlite:./var/app.db' }) or set DATABASE_URL.`,
+    )
+  }
+
+  createScope(): RequestScope {
+    return this.#registry.createScope()
+  }
+
+  handleSignals(options: StopOptions = {}): () => void {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      this.logger.info({ signal }, `Received ${signal}; stopping the app`)
+      this.stop(options).then(
+        () => process.exit(0),
+        (error: unknown) => {
+          this.logger.fatal({ err: error }, 'The app did not stop cleanly')
+          process.exit(1)
+        },
+      )
+    }
+    process.on('SIGTERM', onSignal)
+    process.on('SIGINT', onSignal)
+    return () => {
+      process.off('SIGTERM', onSignal)
+      process.off('SIGINT', onSignal)
+    }
+  }
+}

@@ -1,0 +1,4 @@
+export type { Clock } from './clock.js'
+export { CLOCK, SystemClock } from './clock.js'
+// For '@mortar/core/testing' only; the main index does not export it.
+export { FakeClock } from './fake-clock.js'

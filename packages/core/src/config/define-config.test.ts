@@ -1,0 +1,254 @@
+import { inspect } from 'node:util'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { isMortarError } from '../errors/index.js'
+import { ConfigError } from './config-error.js'
+import { defineConfig, envVarName } from './define-config.js'
+import { Secret, secret } from './secret.js'
+
+function configError(run: () => unknown): ConfigError {
+  try {
+    run()
+  } catch (error) {
+    if (error instanceof ConfigError) return error
+    throw error
+  }
+  throw new Error('expected a ConfigError')
+}
+
+describe('defineConfig', () => {
+  it('maps camelCase keys to prefixed SNAKE_CASE variables', () => {
+    const config = defineConfig(z.object({ databaseUrl: z.string(), apiV2Key: z.string() }), {
+      prefix: 'SHOP_',
+      env: { SHOP_DATABASE_URL: 'postgres://db', SHOP_API_V2_KEY: 'k', DATABASE_URL: 'wrong' },
+    })
+    expect(config).toEqual({ databaseUrl: 'postgres://db', apiV2Key: 'k' })
+  })
+
+  it('reads without a prefix when none is given', () => {
+    const config = defineConfig(z.object({ logLevel: z.string() }), { env: { LOG_LEVEL: 'debug' } })
+    expect(config.logLevel).toBe('debug')
+  })
+
+  it('converts strings for number, boolean, bigint, date and list schemas', () => {
+    const config = defineConfig(
+      z.object({
+        port: z.number().int(),
+        ratio: z.number(),
+        debug: z.boolean(),
+        pooled: z.boolean(),
+        cache: z.boolean(),
+        big: z.bigint(),
+        since: z.date(),
+        hosts: z.array(z.string()),
+        weights: z.array(z.number()),
+      }),
+      {
+        env: {
+          PORT: ' 8080 ',
+          RATIO: '0.5',
+          DEBUG: 'true',
+          POOLED: '0',
+          CACHE: 'ON',
+          BIG: '9007199254740993',
+          SINCE: '2026-01-01T00:00:00Z',
+          HOSTS: 'a.example, b.example',
+          WEIGHTS: '1,2.5',
+        },
+      },
+    )
+    expect(config).toEqual({
+      port: 8080,
+      ratio: 0.5,
+      debug: true,
+      pooled: false,
+      cache: true,
+      big: 9007199254740993n,
+      since: new Date('2026-01-01T00:00:00Z'),
+      hosts: ['a.example', 'b.example'],
+      weights: [1, 2.5],
+    })
+  })
+
+  it('applies defaults for unset or empty variables', () => {
+    const config = defineConfig(
+      z.object({ port: z.number().default(3000), host: z.string().default('0.0.0.0') }),
+      { env: { HOST: '' } },
+    )
+    expect(config).toEqual({ port: 3000, host: '0.0.0.0' })
+  })
+
+  it('reads nested objects through double underscores', () => {
+    const schema = z.object({
+      database: z.object({ url: z.string(), poolSize: z.number() }),
+      cache: z.object({ ttlSeconds: z.number() }).optional(),
+    })
+    const config = defineConfig(schema, {
+      prefix: 'APP_',
+      env: { APP_DATABASE__URL: 'sqlite::memory:', APP_DATABASE__POOL_SIZE: '4' },
+    })
+    expect(config).toEqual({ database: { url: 'sqlite::memory:', poolSize: 4 } })
+
+    const error = configError(() => defineConfig(schema, { prefix: 'APP_', env: {} }))
+    expect(error.issues.map((issue) => `${issue.envVar}: ${issue.reason}`)).toEqual([
+      'APP_DATABASE__URL: missing',
+      'APP_DATABASE__POOL_SIZE: missing',
+    ])
+  })
+
+  it('returns a frozen object', () => {
+    const config = defineConfig(z.object({ mail: z.object({ from: z.string() }) }), {
+      env: { MAIL__FROM: 'shop@example.com' },
+    })
+    expect(Object.isFrozen(config)).toBe(true)
+    expect(Object.isFrozen(config.mail)).toBe(true)
+  })
+
+  it('wraps secret values so they print as [secret] and reveal on demand', () => {
+    const config = defineConfig(z.object({ sessionSecret: secret(z.string().min(8)) }), {
+      env: { SESSION_SECRET: 'hunter2-hunter2' },
+    })
+    expect(config.sessionSecret).toBeInstanceOf(Secret)
+    expect(config.sessionSecret.reveal()).toBe('hunter2-hunter2')
+    expect(JSON.stringify(config)).toBe('{"sessionSecret":"[secret]"}')
+  })
+
+  it('lists every missing, mistyped and too short value in one ConfigError', () => {
+    const value = 'short-but-visible'
+    const error = configError(() =>
+      defineConfig(
+        z.object({
+          port: z.number(),
+          debug: z.boolean(),
+          sessionSecret: secret(z.string().min(32)),
+          apiToken: secret(z.string()),
+          databaseUrl: z.string(),
+        }),
+        {
+          prefix: 'SHOP_',
+          env: { SHOP_PORT: 'eighty', SHOP_DEBUG: 'maybe', SHOP_SESSION_SECRET: value },
+        },
+      ),
+    )
+    expect(isMortarError(error)).toBe(true)
+    expect(error.code).toBe('E_CONFIG')
+    expect(error.status).toBe(500)
+    expect(error.issues).toEqual([
+      { envVar: 'SHOP_PORT', path: 'port', reason: 'expected a number', secret: false },
+      {
+        envVar: 'SHOP_DEBUG',
+        path: 'debug',
+        reason: 'expected a boolean (true, false, 1, 0, yes, no, on, off)',
+        secret: false,
+      },
+      {
+        envVar: 'SHOP_SESSION_SECRET',
+        path: 'sessionSecret',
+        reason: 'must be at least 32 characters',
+        secret: true,
+      },
+      { envVar: 'SHOP_API_TOKEN', path: 'apiToken', reason: 'missing', secret: true },
+      { envVar: 'SHOP_DATABASE_URL', path: 'databaseUrl', reason: 'missing', secret: false },
+    ])
+    expect(error.message).toContain('SHOP_PORT: expected a number')
+    expect(error.message).toContain('SHOP_SESSION_SECRET: must be at least 32 characters')
+    expect(error.message).toContain('SHOP_API_TOKEN: missing')
+    expect(error.message).not.toContain(value)
+    expect(error.message).not.toContain('eighty')
+    expect(JSON.stringify(error.issues)).not.toContain(value)
+    expect(inspect(error)).not.toContain(value)
+  })
+
+  it('hides custom check messages and allowed values for secrets, keeps them for others', () => {
+    const error = configError(() =>
+      defineConfig(
+        z.object({
+          region: z.enum(['eu', 'us']),
+          mode: z.string().refine((v) => v.startsWith('m-'), { message: 'must start with m-' }),
+          key: secret(
+            z.string().refine((v) => v.startsWith('sk_'), { error: (i) => `bad ${i.input}` }),
+          ),
+        }),
+        { env: { REGION: 'mars', MODE: 'x', KEY: 'pk_leaky_value' } },
+      ),
+    )
+    expect(error.issues.map((issue) => `${issue.envVar}: ${issue.reason}`)).toEqual([
+      'REGION: must be one of: eu, us',
+      'MODE: must start with m-',
+      'KEY: is invalid',
+    ])
+    expect(error.message).not.toContain('pk_leaky_value')
+  })
+
+  it('explains limits and formats in words', () => {
+    const error = configError(() =>
+      defineConfig(
+        z.object({
+          workers: z.number().int(),
+          retries: z.number().positive(),
+          name: z.string().min(1).max(3),
+          homepage: z.url(),
+          apiKey: secret(z.string().startsWith('sk_')),
+        }),
+        {
+          env: {
+            WORKERS: '1.5',
+            RETRIES: '0',
+            NAME: 'toolong',
+            HOMEPAGE: 'nope',
+            API_KEY: 'pk_live_1',
+          },
+        },
+      ),
+    )
+    expect(error.issues.map((issue) => `${issue.envVar}: ${issue.reason}`)).toEqual([
+      'WORKERS: expected an integer',
+      'RETRIES: must be greater than 0',
+      'NAME: must be at most 3 characters',
+      'HOMEPAGE: must be a valid URL',
+      'API_KEY: must start with "sk_"',
+    ])
+    expect(error.message).not.toContain('pk_live_1')
+  })
+
+  it('names the list item that failed', () => {
+    const error = configError(() =>
+      defineConfig(z.object({ ports: z.array(z.number()) }), { env: { PORTS: '80,http' } }),
+    )
+    expect(error.issues[0]).toMatchObject({ envVar: 'PORTS', reason: 'at 1: expected a number' })
+  })
+
+  it('never shows a random secret value in the error', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 8, maxLength: 31 }).filter((s) => s.trim() !== ''),
+        fc.constantFrom('', 'not-a-number'),
+        (value, port) => {
+          const error = configError(() =>
+            defineConfig(
+              z.object({ port: z.number(), secretKey: secret(z.string().min(32).regex(/^\w+$/)) }),
+              { prefix: 'APP_', env: { APP_SECRET_KEY: value, APP_PORT: port } },
+            ),
+          )
+          const output = [
+            error.message,
+            JSON.stringify(error.issues),
+            inspect(error),
+            String(error.stack),
+          ]
+          for (const text of output) expect(text).not.toContain(value)
+          expect(error.issues.some((issue) => issue.envVar === 'APP_SECRET_KEY')).toBe(true)
+        },
+      ),
+    )
+  })
+})
+
+describe('envVarName', () => {
+  it('splits camelCase words and acronyms', () => {
+    expect(envVarName('sessionSecret')).toBe('SESSION_SECRET')
+    expect(envVarName('HTTPPort')).toBe('HTTP_PORT')
+    expect(envVarName('smtp-host')).toBe('SMTP_HOST')
+  })
+})

@@ -1,0 +1,225 @@
+import type { z } from 'zod'
+import { ConfigError, type ConfigIssue } from './config-error.js'
+import { describeIssue } from './describe-issue.js'
+import { isSecretSchema } from './secret.js'
+
+/** Options of {@link defineConfig}. */
+export interface DefineConfigOptions {
+  /** Where to read from; `process.env` by default. Pass a plain object in tests. */
+  readonly env?: Readonly<Record<string, string | undefined>>
+  /** Prepended to every variable name: `'SHOP_'` maps `databaseUrl` to `SHOP_DATABASE_URL`. */
+  readonly prefix?: string
+}
+
+/**
+ * Reads the environment into a typed, frozen config object, validated by a zod object schema.
+ *
+ * Each key `fooBar` reads `${prefix}FOO_BAR`; a nested `z.object` reads its keys with `__`
+ * (`database: z.object({ poolSize })` reads `SHOP_DATABASE__POOL_SIZE`). An empty variable counts
+ * as unset, so `.default()` and `.optional()` apply. Strings are converted before validation
+ * according to the schema they meet, so plain `z.number()` and `z.boolean()` work:
+ * - number and bigint: the trimmed text as a number (`'8080'` → `8080`);
+ * - boolean: `true`/`1`/`yes`/`on` → `true`, `false`/`0`/`no`/`off` → `false` (any case);
+ * - date: parsed with `new Date()`;
+ * - array: split on commas, each item converted by the element schema.
+ * Anything else is left as text and rejected by the schema (`SHOP_PORT: expected a number`).
+ *
+ * Wrap sensitive values in {@link secret}. On failure one {@link ConfigError} lists every bad or
+ * missing variable; its reasons are written from the issue kind and never contain a received
+ * value.
+ *
+ * @example
+ * ```ts
+ * import { defineConfig, secret } from '@mortar/core'
+ * import { z } from 'zod'
+ *
+ * export const config = defineConfig(
+ *   z.object({
+ *     port: z.number().int().default(3000),
+ *     databaseUrl: z.string().default('sqlite:./var/shop.db'),
+ *     sessionSecret: secret(z.string().min(32)),
+ *     mail: z.object({ from: z.email(), pooled: z.boolean().default(true) }),
+ *   }),
+ *   { prefix: 'SHOP_' },
+ * )
+ * // reads SHOP_PORT, SHOP_DATABASE_URL, SHOP_SESSION_SECRET, SHOP_MAIL__FROM, SHOP_MAIL__POOLED
+ * ```
+ */
+export function defineConfig<S extends z.ZodObject>(
+  schema: S,
+  options: DefineConfigOptions = {},
+): Readonly<z.output<S>> {
+  const env = options.env ?? process.env
+  const fields = new Map<string, Field>()
+  const input = readObject(shapeOf(schema), env, options.prefix ?? '', [], false, fields).value
+  const result = schema.safeParse(input)
+  if (result.success) return deepFreeze(result.data)
+  throw new ConfigError(result.error.issues.map((issue) => toConfigIssue(issue, fields)))
+}
+
+/** Converts a camelCase key to the SNAKE_CASE part of a variable name (`apiV2Key` → `API_V2_KEY`). */
+export function envVarName(key: string): string {
+  return key
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/([A-Z])([A-Z][a-z])/g, '$1_$2')
+    .replace(/[^A-Za-z0-9]+/g, '_')
+    .toUpperCase()
+}
+
+interface Field {
+  readonly envVar: string
+  readonly secret: boolean
+  /** Whether the variable (or, for an object, any of its variables) was set. */
+  readonly present: boolean
+}
+
+// The few parts of zod's internal definition this module reads; zod keeps `_zod.def` stable
+// across 4.x because its own JSON Schema generator walks it.
+interface Def {
+  readonly type: string
+  readonly innerType?: z.ZodType
+  readonly in?: z.ZodType
+  readonly element?: z.ZodType
+  readonly shape?: Readonly<Record<string, z.ZodType>>
+  readonly getter?: () => z.ZodType
+}
+
+const WRAPPERS = new Set([
+  'optional',
+  'nullable',
+  'default',
+  'prefault',
+  'catch',
+  'readonly',
+  'nonoptional',
+])
+
+function defOf(schema: z.ZodType): Def {
+  return schema._zod.def as unknown as Def
+}
+
+function shapeOf(schema: z.ZodType): Readonly<Record<string, z.ZodType>> {
+  return defOf(schema).shape ?? {}
+}
+
+/** The schema that first meets the raw value, past wrappers and pipes, and whether one was secret. */
+function unwrap(schema: z.ZodType): { base: z.ZodType; secret: boolean } {
+  let current = schema
+  let secret = false
+  for (let depth = 0; depth < 32; depth++) {
+    secret ||= isSecretSchema(current)
+    const def = defOf(current)
+    const next = WRAPPERS.has(def.type)
+      ? def.innerType
+      : def.type === 'pipe'
+        ? def.in
+        : def.type === 'lazy'
+          ? def.getter?.()
+          : undefined
+    if (!next) break
+    current = next
+  }
+  return { base: current, secret }
+}
+
+function readObject(
+  shape: Readonly<Record<string, z.ZodType>>,
+  env: Readonly<Record<string, string | undefined>>,
+  prefix: string,
+  path: readonly string[],
+  secretAbove: boolean,
+  fields: Map<string, Field>,
+): { value: Record<string, unknown>; present: boolean } {
+  const value: Record<string, unknown> = {}
+  let present = false
+  for (const [key, child] of Object.entries(shape)) {
+    const name = prefix + envVarName(key)
+    const childPath = [...path, key]
+    const { base, secret: own } = unwrap(child)
+    const secret = secretAbove || own
+    if (defOf(base).type === 'object') {
+      const nested = readObject(shapeOf(base), env, `${name}__`, childPath, secret, fields)
+      fields.set(pathKey(childPath), { envVar: `${name}__*`, secret, present: nested.present })
+      // An absent optional group stays undefined; a required one is parsed so each of its keys
+      // is reported as missing by name.
+      if (nested.present || !child.safeParse(undefined).success) value[key] = nested.value
+      present ||= nested.present
+      continue
+    }
+    const raw = env[name]
+    const set = raw !== undefined && raw !== ''
+    fields.set(pathKey(childPath), { envVar: name, secret, present: set })
+    if (set) value[key] = coerce(base, raw)
+    present ||= set
+  }
+  return { value, present }
+}
+
+const TRUE = new Set(['true', '1', 'yes', 'on'])
+const FALSE = new Set(['false', '0', 'no', 'off'])
+
+function coerce(schema: z.ZodType, raw: string): unknown {
+  const text = raw.trim()
+  switch (defOf(schema).type) {
+    case 'number': {
+      const number = Number(text)
+      return text !== '' && !Number.isNaN(number) ? number : raw
+    }
+    case 'bigint':
+      try {
+        return BigInt(text)
+      } catch {
+        return raw
+      }
+    case 'boolean': {
+      const lower = text.toLowerCase()
+      return TRUE.has(lower) ? true : FALSE.has(lower) ? false : raw
+    }
+    case 'date': {
+      const date = new Date(text)
+      return Number.isNaN(date.getTime()) ? raw : date
+    }
+    case 'array': {
+      const element = defOf(schema).element
+      const items = text === '' ? [] : text.split(',').map((item) => item.trim())
+      return element ? items.map((item) => coerce(unwrap(element).base, item)) : items
+    }
+    default:
+      return raw
+  }
+}
+
+function pathKey(path: readonly PropertyKey[]): string {
+  return path.map(String).join('.')
+}
+
+function toConfigIssue(issue: z.core.$ZodIssue, fields: ReadonlyMap<string, Field>): ConfigIssue {
+  // The deepest config key on the issue's path; what is left is a position inside its value.
+  let depth = issue.path.length
+  while (depth > 0 && !fields.has(pathKey(issue.path.slice(0, depth)))) depth--
+  const field = depth > 0 ? fields.get(pathKey(issue.path.slice(0, depth))) : undefined
+  const rest = issue.path.slice(depth)
+  const secret = field?.secret ?? false
+  let reason =
+    field && !field.present && rest.length === 0 && issue.code === 'invalid_type'
+      ? 'missing'
+      : describeIssue(issue, secret)
+  if (rest.length > 0) reason = `at ${pathKey(rest)}: ${reason}`
+  return { envVar: field?.envVar ?? '', path: pathKey(issue.path), reason, secret }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (Array.isArray(value)) {
+    for (const item of value) deepFreeze(item)
+    return Object.freeze(value)
+  }
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    Object.getPrototypeOf(value) === Object.prototype
+  ) {
+    for (const item of Object.values(value)) deepFreeze(item)
+    return Object.freeze(value)
+  }
+  return value
+}

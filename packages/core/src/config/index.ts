@@ -1,0 +1,6 @@
+export type { ConfigIssue } from './config-error.js'
+export { ConfigError } from './config-error.js'
+export type { DefineConfigOptions } from './define-config.js'
+export { defineConfig } from './define-config.js'
+export type { SecretSchema } from './secret.js'
+export { Secret, secret } from './secret.js'

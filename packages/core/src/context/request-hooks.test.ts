@@ -1,0 +1,63 @@
+import Fastify from 'fastify'
+import { describe, expect, it } from 'vitest'
+import { createApp } from '../app/create-app.js'
+import { ForbiddenError } from '../errors/index.js'
+import { mortarFastify } from '../http/fastify/index.js'
+import { RequestContext, requestContext } from './request-context.js'
+import { onRequestStart, runRequestStartHooks } from './request-hooks.js'
+
+declare module '@mortar/core' {
+  interface ContextSlots {
+    hookTrace: string[]
+  }
+}
+
+const noScope = () => {
+  throw new Error('no scope in this test')
+}
+
+describe('request start hooks', () => {
+  it('is undefined (synchronous) for an app without hooks', () => {
+    const context = new RequestContext({ createScope: noScope })
+    expect(runRequestStartHooks({}, context)).toBeUndefined()
+  })
+
+  it('runs the hooks of that app in order, each awaited, and stops running removed ones', async () => {
+    const app = {}
+    const other = {}
+    const context = new RequestContext({ createScope: noScope })
+    context.set('hookTrace', [])
+    onRequestStart(app, async (ctx) => {
+      await new Promise((resolve) => setImmediate(resolve))
+      ctx.get('hookTrace')?.push('first')
+    })
+    const remove = onRequestStart(app, (ctx) => {
+      ctx.get('hookTrace')?.push('second')
+    })
+    onRequestStart(other, (ctx) => {
+      ctx.get('hookTrace')?.push('other app')
+    })
+    await runRequestStartHooks(app, context)
+    expect(context.get('hookTrace')).toEqual(['first', 'second'])
+    remove()
+    await runRequestStartHooks(app, context)
+    expect(context.get('hookTrace')).toEqual(['first', 'second', 'first'])
+  })
+
+  it('runs before a Fastify handler, inside its context, and a throwing hook becomes a problem', async () => {
+    const app = createApp({ modules: [] })
+    onRequestStart(app, async (context) => {
+      if (context.http?.header('x-deny') === 'yes') throw new ForbiddenError('Denied by a hook.')
+      context.set('hookTrace', ['hook'])
+    })
+    const fastify = Fastify()
+    await fastify.register(mortarFastify, { app })
+    fastify.get('/', async () => requestContext().get('hookTrace'))
+    const ok = await fastify.inject({ url: '/' })
+    expect(ok.json()).toEqual(['hook'])
+    const denied = await fastify.inject({ url: '/', headers: { 'x-deny': 'yes' } })
+    expect(denied.statusCode).toBe(403)
+    expect(denied.json()).toMatchObject({ code: 'E_FORBIDDEN' })
+    await fastify.close()
+  })
+})

@@ -1,0 +1,14 @@
+export type { Binder } from './binder.js'
+export type {
+  ClassProvider,
+  FactoryProvider,
+  Lifetime,
+  Provider,
+  ResolvedKeys,
+  SelfBindingOptions,
+  ValueProvider,
+} from './provider.js'
+export { ResolutionError } from './resolution-error.js'
+export type { Constructor, Key, Resolved, Token } from './token.js'
+export { token } from './token.js'
+export { inject, injectable } from './tsyringe.js'

@@ -1,0 +1,2 @@
+export type { EventHandler, EventMap } from './event-bus.js'
+export { EVENT_BUS, EventBus } from './event-bus.js'

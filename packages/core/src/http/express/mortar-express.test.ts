@@ -1,0 +1,87 @@
+import type { AddressInfo } from 'node:net'
+import express from 'express'
+import { describe, expect, it } from 'vitest'
+import { adapterConformance, BODY_LIMIT } from '../shared/adapter-conformance.js'
+import { mortarErrorHandler, mortarExpress, mortarNotFound } from './mortar-express.js'
+
+type Express = ReturnType<typeof express>
+
+async function listen(server: Express): Promise<{ url: string; close(): Promise<void> }> {
+  const http = server.listen(0, '127.0.0.1')
+  await new Promise<void>((resolve) => http.once('listening', resolve))
+  const { port } = http.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => {
+      http.closeAllConnections()
+      return new Promise((resolve, reject) =>
+        http.close((error) => (error ? reject(error) : resolve())),
+      )
+    },
+  }
+}
+
+adapterConformance('express', async ({ app, routes }) => {
+  const server = express()
+  // Body parsers go before mortarExpress, so the context is opened after the body is read.
+  server.use(express.json({ limit: BODY_LIMIT }))
+  server.use(mortarExpress(app))
+  for (const route of routes) {
+    const method = route.method === 'GET' ? 'get' : 'post'
+    server[method](route.path, async (request, response) => {
+      const query = new URL(request.originalUrl, 'http://localhost').searchParams
+      response.json(await route.handle({ query, body: request.body }))
+    })
+  }
+  server.use(mortarNotFound())
+  server.use(mortarErrorHandler())
+  return listen(server)
+})
+
+describe('mortarErrorHandler', () => {
+  it('renders an error from middleware before mortarExpress, with a request id and a log entry', async () => {
+    const logged: unknown[] = []
+    const server = express()
+    server.use(() => {
+      throw new Error('early failure with a secret')
+    })
+    server.use(
+      mortarErrorHandler({
+        logger: { error: (fields: unknown) => logged.push(fields) } as never,
+      }),
+    )
+    const started = await listen(server)
+    try {
+      const response = await fetch(started.url, { headers: { 'x-request-id': 'early-1' } })
+      expect(response.status).toBe(500)
+      expect(response.headers.get('x-request-id')).toBe('early-1')
+      const text = await response.text()
+      expect(text).not.toContain('secret')
+      expect(JSON.parse(text)).toMatchObject({ code: 'E_INTERNAL', requestId: 'early-1' })
+      expect(logged).toEqual([expect.objectContaining({ requestId: 'early-1' })])
+    } finally {
+      await started.close()
+    }
+  })
+
+  it('maps an http-errors style 4xx status to a problem with a safe message', async () => {
+    const server = express()
+    server.use(() => {
+      throw Object.assign(new Error('Forbidden because of internal rule 17'), { status: 403 })
+    })
+    server.use(mortarErrorHandler())
+    const started = await listen(server)
+    try {
+      const response = await fetch(started.url)
+      expect(response.status).toBe(403)
+      const body = await response.json()
+      expect(body).toMatchObject({
+        code: 'E_FORBIDDEN',
+        detail: 'The request cannot be processed.',
+      })
+      expect(JSON.stringify(body)).not.toContain('rule 17')
+    } finally {
+      await started.close()
+    }
+  })
+})

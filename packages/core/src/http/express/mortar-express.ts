@@ -1,0 +1,181 @@
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express'
+import { RequestContext, runInRequestContext, runRequestStartHooks } from '../../context/index.js'
+import { NotFoundError } from '../../errors/index.js'
+import type { Logger } from '../../logger/logger.js'
+import {
+  type AdapterApp,
+  firstHeader,
+  NodeHttpExchange,
+  REQUEST_ID_HEADER,
+  renderHttpError,
+} from '../shared/index.js'
+
+const kContext = Symbol.for('mortar.express.context')
+const kApp = Symbol.for('mortar.express.app')
+
+interface MortarRequest extends Request {
+  [kContext]?: RequestContext
+  [kApp]?: AdapterApp
+}
+
+/**
+ * Express 5 middleware that runs the rest of the request inside a Mortar request context (request
+ * id, scope, slots), echoes `x-request-id`, and disposes the scope when the response ends or the
+ * client goes away (which also aborts the context's signal). Mount body parsers such as
+ * `express.json()` before it: a parser resumes the chain from a stream callback, which may run
+ * outside the context, so the context is opened after parsing. Add {@link mortarNotFound} and
+ * {@link mortarErrorHandler} after the routes.
+ *
+ * @example
+ * ```ts
+ * import express from 'express'
+ * import { createApp, requestContext } from '@mortar/core'
+ * import { mortarErrorHandler, mortarExpress, mortarNotFound } from '@mortar/core/express'
+ *
+ * const app = createApp({ modules: [] })
+ * const server = express()
+ * server.use(express.json({ limit: '100kb' }))
+ * server.use(mortarExpress(app))
+ * server.get('/me', (req, res) => {
+ *   res.json({ requestId: requestContext().requestId })
+ * })
+ * server.use(mortarNotFound())
+ * server.use(mortarErrorHandler())
+ * server.listen(3000)
+ * ```
+ */
+export function mortarExpress(app: AdapterApp): RequestHandler {
+  const createScope = () => app.createScope()
+  return function mortar(request, response, next) {
+    const req = request as MortarRequest
+    const abort = new AbortController()
+    const headers = request.headers
+    const context = new RequestContext({
+      requestId: firstHeader(headers[REQUEST_ID_HEADER]),
+      ip: request.socket.remoteAddress,
+      userAgent: headers['user-agent'],
+      acceptLanguage: headers['accept-language'],
+      signal: abort.signal,
+      http: new NodeHttpExchange(request, response),
+      createScope,
+    })
+    req[kContext] = context
+    req[kApp] = app
+    response.setHeader(REQUEST_ID_HEADER, context.requestId)
+    response.once('close', () => {
+      if (!response.writableFinished) abort.abort()
+      context.dispose().catch((error: unknown) => {
+        app.logger.error(
+          { err: error, requestId: context.requestId },
+          'Disposing the request scope failed',
+        )
+      })
+    })
+    runInRequestContext(context, () => {
+      // Modules' request-start hooks (session, principal) finish before any handler runs.
+      const started = runRequestStartHooks(app, context)
+      if (started === undefined) next()
+      else started.then(() => next(), next)
+    })
+  }
+}
+
+/**
+ * Options of {@link mortarErrorHandler}.
+ *
+ * @example
+ * ```ts
+ * import { createLogger } from '@mortar/core'
+ * import { mortarErrorHandler } from '@mortar/core/express'
+ *
+ * server.use(mortarErrorHandler({ logger: createLogger() }))
+ * ```
+ */
+export interface MortarErrorHandlerOptions {
+  /**
+   * Where 5xx errors are logged when the request failed before {@link mortarExpress} ran;
+   * after it, the app's logger is used.
+   */
+  readonly logger?: Logger
+}
+
+/**
+ * Express error middleware that renders any error as problem+json: a Mortar error with its
+ * status, code and detail; body-parser's malformed JSON as a 400 and too large body as a 413;
+ * another error with a 4xx `status` with that status and a safe message; anything else as a 500
+ * that shows nothing and is logged with the request id. Mount it last.
+ *
+ * @example
+ * ```ts
+ * import express from 'express'
+ * import { mortarErrorHandler } from '@mortar/core/express'
+ *
+ * const server = express()
+ * // ... body parsers, mortarExpress(app), routes, mortarNotFound()
+ * server.use(mortarErrorHandler())
+ * ```
+ */
+export function mortarErrorHandler(options: MortarErrorHandlerOptions = {}): ErrorRequestHandler {
+  return function mortarError(error: unknown, request, response, next) {
+    // Express's own handler closes a response that is already under way.
+    if (response.headersSent) return next(error)
+    sendProblem(error, request as MortarRequest, response, options.logger)
+  }
+}
+
+/**
+ * Express middleware for after the routes: answers every request that reached it with a 404
+ * problem (`E_NOT_FOUND`).
+ *
+ * @example
+ * ```ts
+ * import express from 'express'
+ * import { mortarNotFound } from '@mortar/core/express'
+ *
+ * const server = express()
+ * // ... mortarExpress(app), routes
+ * server.use(mortarNotFound())
+ * ```
+ */
+export function mortarNotFound(): RequestHandler {
+  return function notFound(request, response) {
+    sendProblem(
+      new NotFoundError('No route matches this method and path.'),
+      request as MortarRequest,
+      response,
+      undefined,
+    )
+  }
+}
+
+function sendProblem(
+  error: unknown,
+  request: MortarRequest,
+  response: Response,
+  logger: Logger | undefined,
+): void {
+  const requestId =
+    request[kContext]?.requestId ??
+    new RequestContext({
+      requestId: firstHeader(request.headers[REQUEST_ID_HEADER]),
+      createScope: noScope,
+    }).requestId
+  const problem = renderHttpError(error, {
+    logger: request[kApp]?.logger ?? logger,
+    requestId,
+    method: request.method,
+    url: request.originalUrl,
+  })
+  response.removeHeader('content-length')
+  response.removeHeader('content-encoding')
+  response.status(problem.status)
+  response.set(problem.headers)
+  response.set(REQUEST_ID_HEADER, requestId)
+  response.send(JSON.stringify(problem.body))
+}
+
+function noScope(): never {
+  throw new Error(
+    'This request failed before mortarExpress(app) opened its context; it has no scope.',
+  )
+}

@@ -1,0 +1,115 @@
+import type { AddressInfo } from 'node:net'
+import { serve } from '@hono/node-server'
+import { Hono } from 'hono'
+import { bearerAuth } from 'hono/bearer-auth'
+import { bodyLimit } from 'hono/body-limit'
+import { HTTPException } from 'hono/http-exception'
+import { describe, expect, it, vi } from 'vitest'
+import type { Logger } from '../../logger/logger.js'
+import { adapterConformance, BODY_LIMIT } from '../shared/adapter-conformance.js'
+import { PayloadTooLargeError } from '../shared/index.js'
+import { mortarHono, useMortar } from './mortar-hono.js'
+
+function listen(hono: Hono): Promise<{ url: string; close(): Promise<void> }> {
+  return new Promise((resolve) => {
+    const server = serve(
+      { fetch: hono.fetch, port: 0, hostname: '127.0.0.1' },
+      (info: AddressInfo) => {
+        resolve({
+          url: `http://127.0.0.1:${info.port}`,
+          close: () =>
+            new Promise<void>((done, fail) =>
+              server.close((error) => (error ? fail(error) : done())),
+            ),
+        })
+      },
+    )
+  })
+}
+
+adapterConformance('hono', async ({ app, routes }) => {
+  const hono = new Hono()
+  useMortar(hono, app)
+  for (const route of routes) {
+    if (route.method === 'GET') {
+      hono.get(route.path, async (c) =>
+        c.json(await route.handle({ query: new URL(c.req.url).searchParams, body: undefined })),
+      )
+    } else {
+      hono.post(
+        route.path,
+        bodyLimit({
+          maxSize: BODY_LIMIT,
+          onError: () => {
+            throw new PayloadTooLargeError()
+          },
+        }),
+        async (c) =>
+          c.json(
+            await route.handle({
+              query: new URL(c.req.url).searchParams,
+              body: await c.req.json(),
+            }),
+          ),
+      )
+    }
+  }
+  return listen(hono)
+})
+
+const quietApp = {
+  logger: { error: () => undefined } as unknown as Logger,
+  createScope: () => {
+    throw new Error('no scope in this test')
+  },
+}
+
+describe('useMortar', () => {
+  it('keeps the status and message of an HTTPException and its prepared headers', async () => {
+    const hono = new Hono()
+    useMortar(hono, quietApp)
+    hono.get('/teapot', () => {
+      throw new HTTPException(418, { message: 'I am a teapot.' })
+    })
+    hono.get('/private', bearerAuth({ token: 'secret-token' }), (c) => c.text('ok'))
+    const server = await listen(hono)
+    try {
+      const teapot = await fetch(`${server.url}/teapot`)
+      expect(teapot.status).toBe(418)
+      expect(teapot.headers.get('content-type')).toBe('application/problem+json')
+      expect(await teapot.json()).toMatchObject({ code: 'E_HTTP_418', detail: 'I am a teapot.' })
+      const denied = await fetch(`${server.url}/private`)
+      expect(denied.status).toBe(401)
+      expect(denied.headers.get('www-authenticate')).toMatch(/^Bearer/)
+      expect(await denied.json()).toMatchObject({ code: 'E_UNAUTHORIZED' })
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('renders a handler error as a problem even without mortarOnError installed', async () => {
+    // Hono's own error handler, which runs first here, prints the error.
+    vi.spyOn(console, 'error').mockImplementation(() => undefined)
+    const hono = new Hono()
+    hono.use(mortarHono(quietApp))
+    hono.get('/fail', () => {
+      throw new Error('internal detail')
+    })
+    const response = await hono.request('/fail', { headers: { 'x-request-id': 'solo-1' } })
+    expect(response.status).toBe(500)
+    expect(response.headers.get('content-type')).toBe('application/problem+json')
+    expect(response.headers.get('x-request-id')).toBe('solo-1')
+    const text = await response.text()
+    expect(text).not.toContain('internal detail')
+    expect(JSON.parse(text)).toMatchObject({ code: 'E_INTERNAL', requestId: 'solo-1' })
+  })
+
+  it('adds x-request-id to a response whose headers are immutable', async () => {
+    const hono = new Hono()
+    hono.use(mortarHono(quietApp))
+    hono.get('/proxied', () => Response.redirect('http://127.0.0.1/elsewhere', 302))
+    const response = await hono.request('/proxied', { headers: { 'x-request-id': 'im-1' } })
+    expect(response.status).toBe(302)
+    expect(response.headers.get('x-request-id')).toBe('im-1')
+  })
+})

@@ -1,0 +1,235 @@
+import type {
+  Context,
+  Env,
+  ErrorHandler,
+  Hono,
+  MiddlewareHandler,
+  NotFoundHandler,
+  Schema,
+} from 'hono'
+import {
+  currentRequestContext,
+  RequestContext,
+  runInRequestContext,
+  runRequestStartHooks,
+} from '../../context/index.js'
+import { MortarError, NotFoundError, type RenderedProblem } from '../../errors/index.js'
+import {
+  type AdapterApp,
+  codeForStatus,
+  REQUEST_ID_HEADER,
+  renderHttpError,
+} from '../shared/index.js'
+import { HonoHttpExchange } from './hono-http-exchange.js'
+
+// Responses this adapter rendered, so the middleware does not render an error a second time.
+const rendered = new WeakSet<Response>()
+
+/**
+ * Hono middleware that runs the rest of the request inside a Mortar request context (request id,
+ * scope, slots), echoes `x-request-id`, disposes the scope when the handler is done, and renders
+ * an error a handler threw as problem+json. Register it before the routes; {@link useMortar}
+ * installs it with the error and not-found handlers.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from 'hono'
+ * import { createApp } from '@mortar/core'
+ * import { mortarHono, mortarNotFound, mortarOnError } from '@mortar/core/hono'
+ *
+ * const app = createApp({ modules: [] })
+ * const hono = new Hono()
+ * hono.use(mortarHono(app))
+ * hono.onError(mortarOnError(app))
+ * hono.notFound(mortarNotFound())
+ * ```
+ */
+export function mortarHono(app: AdapterApp): MiddlewareHandler {
+  const createScope = () => app.createScope()
+  return async function mortar(c, next) {
+    const context = new RequestContext({
+      requestId: c.req.header(REQUEST_ID_HEADER),
+      ip: remoteAddress(c),
+      userAgent: c.req.header('user-agent'),
+      acceptLanguage: c.req.header('accept-language'),
+      signal: c.req.raw.signal,
+      http: new HonoHttpExchange(c),
+      createScope,
+    })
+    try {
+      await runInRequestContext(context, async () => {
+        // Modules' request-start hooks (session, principal) finish before any handler runs.
+        try {
+          await runRequestStartHooks(app, context)
+        } catch (error) {
+          setResponse(c, problemResponse(c, error, context.requestId, app))
+          return
+        }
+        await next()
+      })
+      if (c.error && !rendered.has(c.res)) {
+        setResponse(c, problemResponse(c, c.error, context.requestId, app))
+      }
+    } catch (error) {
+      // Hono hands only Error instances to onError; anything else thrown lands here.
+      setResponse(c, problemResponse(c, error, context.requestId, app))
+    } finally {
+      setRequestId(c, context.requestId)
+      context.dispose().catch((error: unknown) => {
+        app.logger.error(
+          { err: error, requestId: context.requestId },
+          'Disposing the request scope failed',
+        )
+      })
+    }
+  }
+}
+
+/**
+ * A Hono error handler that renders any error as problem+json: a Mortar error with its status,
+ * code and detail, an `HTTPException` with its status (and the headers of its prepared response),
+ * a malformed JSON body as a 400, anything else as a 500 that shows nothing and is logged.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from 'hono'
+ * import { createApp } from '@mortar/core'
+ * import { mortarOnError } from '@mortar/core/hono'
+ *
+ * const app = createApp({ modules: [] })
+ * new Hono().onError(mortarOnError(app))
+ * ```
+ */
+export function mortarOnError(app: Pick<AdapterApp, 'logger'>): ErrorHandler {
+  return (error, c) => {
+    const requestId = currentRequestContext()?.requestId ?? contextlessId(c)
+    const response = problemResponse(c, error, requestId, app)
+    rendered.add(response)
+    return response
+  }
+}
+
+/**
+ * A Hono not-found handler that answers an unknown route with a 404 problem (`E_NOT_FOUND`).
+ *
+ * @example
+ * ```ts
+ * import { Hono } from 'hono'
+ * import { mortarNotFound } from '@mortar/core/hono'
+ *
+ * new Hono().notFound(mortarNotFound())
+ * ```
+ */
+export function mortarNotFound(): NotFoundHandler {
+  return (c) => {
+    const requestId = currentRequestContext()?.requestId ?? contextlessId(c)
+    const error = new NotFoundError('No route matches this method and path.')
+    const response = problemResponse(c, error, requestId, undefined)
+    rendered.add(response)
+    return response
+  }
+}
+
+/**
+ * Installs {@link mortarHono}, {@link mortarOnError} and {@link mortarNotFound} on a Hono app.
+ * Call it before defining routes: Hono runs middleware in the order it was added.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from 'hono'
+ * import { createApp, requestContext } from '@mortar/core'
+ * import { useMortar } from '@mortar/core/hono'
+ *
+ * const app = createApp({ modules: [] })
+ * const hono = new Hono()
+ * useMortar(hono, app)
+ * hono.get('/me', (c) => c.json({ requestId: requestContext().requestId }))
+ * ```
+ */
+export function useMortar<E extends Env, S extends Schema, B extends string>(
+  hono: Hono<E, S, B>,
+  app: AdapterApp,
+): void {
+  hono.use(mortarHono(app))
+  hono.onError(mortarOnError(app))
+  hono.notFound(mortarNotFound())
+}
+
+// Hono's HTTPException, known by shape so that hono is never loaded at run time.
+interface HttpExceptionLike extends Error {
+  readonly status: number
+  getResponse(): Response
+}
+
+function isHttpException(error: unknown): error is HttpExceptionLike {
+  return (
+    error instanceof Error &&
+    typeof (error as Partial<HttpExceptionLike>).getResponse === 'function' &&
+    typeof (error as Partial<HttpExceptionLike>).status === 'number'
+  )
+}
+
+function problemResponse(
+  c: Context,
+  error: unknown,
+  requestId: string,
+  app: Pick<AdapterApp, 'logger'> | undefined,
+): Response {
+  let headers: Headers | undefined
+  let renderable = error
+  if (isHttpException(error)) {
+    // Its message was written for the client (Hono shows it too); 5xx ones stay hidden anyway.
+    renderable = new MortarError(
+      codeForStatus(error.status),
+      error.status,
+      error.message || 'The request cannot be processed.',
+      { cause: error },
+    )
+    // Keep the prepared response's headers, such as bearerAuth's WWW-Authenticate.
+    headers = new Headers(error.getResponse().headers)
+    headers.delete('content-type')
+    headers.delete('content-length')
+  }
+  const problem: RenderedProblem = renderHttpError(renderable, {
+    logger: app?.logger,
+    requestId,
+    method: c.req.method,
+    url: c.req.path,
+  })
+  headers ??= new Headers()
+  for (const [name, value] of Object.entries(problem.headers)) headers.set(name, value)
+  headers.set(REQUEST_ID_HEADER, requestId)
+  return new Response(JSON.stringify(problem.body), { status: problem.status, headers })
+}
+
+function setResponse(c: Context, response: Response): void {
+  // Clearing first stops Hono merging the replaced response's headers into the problem.
+  c.res = undefined
+  c.res = response
+  rendered.add(response)
+}
+
+function setRequestId(c: Context, requestId: string): void {
+  try {
+    c.res.headers.set(REQUEST_ID_HEADER, requestId)
+  } catch {
+    // A response passed through from fetch() has immutable headers: copy it.
+    c.res = new Response(c.res.body, c.res)
+    c.res.headers.set(REQUEST_ID_HEADER, requestId)
+  }
+}
+
+// @hono/node-server exposes the Node request as env.incoming; other runtimes have no socket here.
+function remoteAddress(c: Context): string | undefined {
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined
+  return env?.incoming?.socket?.remoteAddress
+}
+
+function contextlessId(c: Context): string {
+  return new RequestContext({ requestId: c.req.header(REQUEST_ID_HEADER), createScope: noScope })
+    .requestId
+}
+
+function noScope(): never {
+  throw new Error('This request has no Mortar context: add mortarHono(app) before the routes.')
+}

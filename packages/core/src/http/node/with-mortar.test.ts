@@ -1,0 +1,131 @@
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { describe, expect, it } from 'vitest'
+import { requestContext } from '../../context/index.js'
+import type { Logger } from '../../logger/logger.js'
+import { adapterConformance, BODY_LIMIT } from '../shared/adapter-conformance.js'
+import { readJson } from './read-json.js'
+import { type NodeHandler, withMortar } from './with-mortar.js'
+
+async function listen(server: Server): Promise<{ url: string; close(): Promise<void> }> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => {
+      server.closeAllConnections()
+      return new Promise((resolve, reject) =>
+        server.close((error) => (error ? reject(error) : resolve())),
+      )
+    },
+  }
+}
+
+adapterConformance('node:http', async ({ app, routes }) => {
+  const handler: NodeHandler = async (request, response) => {
+    const url = new URL(request.url ?? '/', 'http://localhost')
+    const route = routes.find(
+      (candidate) => candidate.method === request.method && candidate.path === url.pathname,
+    )
+    if (!route) return
+    const body =
+      request.method === 'POST' ? await readJson(request, { limit: BODY_LIMIT }) : undefined
+    const result = await route.handle({ query: url.searchParams, body })
+    response.setHeader('content-type', 'application/json')
+    response.end(JSON.stringify(result))
+  }
+  return listen(createServer(withMortar(app, handler)))
+})
+
+const quietApp = {
+  logger: { error: () => undefined } as unknown as Logger,
+  createScope: () => {
+    throw new Error('no scope in this test')
+  },
+}
+
+describe('readJson', () => {
+  const echo = (limit?: number) =>
+    listen(
+      createServer(
+        withMortar(quietApp, async (request, response) => {
+          const body = await readJson(request, limit === undefined ? {} : { limit })
+          response.end(JSON.stringify({ body, requestId: requestContext().requestId }))
+        }),
+      ),
+    )
+
+  it('rejects a body declared as another media type with a 415 problem', async () => {
+    const server = await echo()
+    try {
+      const response = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain' },
+        body: '{}',
+      })
+      expect(response.status).toBe(415)
+      expect(await response.json()).toMatchObject({ code: 'E_UNSUPPORTED_MEDIA_TYPE' })
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('accepts +json media types and a body right at the limit', async () => {
+    const server = await echo(13)
+    try {
+      const response = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/merge-patch+json; charset=utf-8' },
+        body: '{"a":"12345"}',
+      })
+      expect(response.status).toBe(200)
+      expect(await response.json()).toMatchObject({ body: { a: '12345' } })
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('refuses a chunked body that grows past the limit without a content-length', async () => {
+    const server = await echo(8)
+    try {
+      const chunks = ['{"a":', '"123456789"}']
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          const chunk = chunks.shift()
+          if (chunk === undefined) controller.close()
+          else controller.enqueue(new TextEncoder().encode(chunk))
+        },
+      })
+      const response = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        duplex: 'half',
+      } as RequestInit)
+      expect(response.status).toBe(413)
+      expect(await response.json()).toMatchObject({ code: 'E_PAYLOAD_TOO_LARGE' })
+    } finally {
+      await server.close()
+    }
+  })
+})
+
+describe('withMortar', () => {
+  it('cuts a response short when the handler fails after it started answering', async () => {
+    const server = await listen(
+      createServer(
+        withMortar(quietApp, async (_request, response) => {
+          response.writeHead(200, { 'content-type': 'text/plain' })
+          response.write('partial')
+          throw new Error('late failure')
+        }),
+      ),
+    )
+    try {
+      // Whether the headers got out first or not, the client never sees a complete response.
+      await expect(fetch(server.url).then((response) => response.text())).rejects.toThrow()
+    } finally {
+      await server.close()
+    }
+  })
+})

@@ -1,0 +1,134 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { RequestContext, runInRequestContext, runRequestStartHooks } from '../../context/index.js'
+import { NotFoundError } from '../../errors/index.js'
+import {
+  type AdapterApp,
+  firstHeader,
+  NodeHttpExchange,
+  REQUEST_ID_HEADER,
+  renderHttpError,
+} from '../shared/index.js'
+
+/**
+ * A node:http handler for {@link withMortar}. Return a promise that settles once it has
+ * responded: a handler that settles without responding gets a 404 problem.
+ *
+ * @example
+ * ```ts
+ * import type { NodeHandler } from '@mortar/core/node'
+ *
+ * const health: NodeHandler = async (req, res) => {
+ *   if (req.url === '/health') res.end('ok')
+ * }
+ * ```
+ */
+export type NodeHandler = (
+  request: IncomingMessage,
+  response: ServerResponse,
+) => void | Promise<void>
+
+/**
+ * Wraps a node:http handler so that it runs inside a Mortar request context (request id, scope,
+ * slots): `x-request-id` is echoed, a thrown error is rendered as problem+json, a handler that
+ * settles without responding gets a 404 problem, and the scope is disposed when the response ends
+ * or the client goes away (which also aborts the context's signal).
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http'
+ * import { createApp, requestContext } from '@mortar/core'
+ * import { withMortar } from '@mortar/core/node'
+ *
+ * const app = createApp({ modules: [] })
+ * const server = createServer(
+ *   withMortar(app, async (req, res) => {
+ *     if (req.url !== '/me') return // answered with a 404 problem
+ *     res.setHeader('content-type', 'application/json')
+ *     res.end(JSON.stringify({ requestId: requestContext().requestId }))
+ *   }),
+ * )
+ * server.listen(3000)
+ * ```
+ */
+export function withMortar(
+  app: AdapterApp,
+  handler: NodeHandler,
+): (request: IncomingMessage, response: ServerResponse) => void {
+  const createScope = () => app.createScope()
+  return function mortarListener(request, response) {
+    const abort = new AbortController()
+    const headers = request.headers
+    const context = new RequestContext({
+      requestId: firstHeader(headers[REQUEST_ID_HEADER]),
+      ip: request.socket.remoteAddress,
+      userAgent: headers['user-agent'],
+      acceptLanguage: headers['accept-language'],
+      signal: abort.signal,
+      http: new NodeHttpExchange(request, response),
+      createScope,
+    })
+    response.setHeader(REQUEST_ID_HEADER, context.requestId)
+    response.once('close', () => {
+      if (!response.writableFinished) abort.abort()
+      context.dispose().catch((error: unknown) => {
+        app.logger.error(
+          { err: error, requestId: context.requestId },
+          'Disposing the request scope failed',
+        )
+      })
+    })
+    runInRequestContext(context, () => {
+      void serve(handler, request, response, context, app)
+    })
+  }
+}
+
+async function serve(
+  handler: NodeHandler,
+  request: IncomingMessage,
+  response: ServerResponse,
+  context: RequestContext,
+  app: AdapterApp,
+): Promise<void> {
+  try {
+    // Modules' request-start hooks (session, principal) finish before the handler runs.
+    await runRequestStartHooks(app, context)
+    await handler(request, response)
+    if (!response.headersSent && !response.writableEnded) {
+      sendProblem(
+        new NotFoundError('No route matches this method and path.'),
+        request,
+        response,
+        context,
+        app,
+      )
+    }
+  } catch (error) {
+    sendProblem(error, request, response, context, app)
+  }
+}
+
+function sendProblem(
+  error: unknown,
+  request: IncomingMessage,
+  response: ServerResponse,
+  context: RequestContext,
+  app: AdapterApp,
+): void {
+  const problem = renderHttpError(error, {
+    logger: app.logger,
+    requestId: context.requestId,
+    method: request.method ?? 'GET',
+    url: request.url ?? '/',
+  })
+  if (response.headersSent || response.destroyed) {
+    // Part of another response is already out: all we can do is cut it short.
+    response.destroy()
+    return
+  }
+  response.removeHeader('content-length')
+  response.removeHeader('content-encoding')
+  response.statusCode = problem.status
+  for (const [name, value] of Object.entries(problem.headers)) response.setHeader(name, value)
+  response.end(JSON.stringify(problem.body))
+}

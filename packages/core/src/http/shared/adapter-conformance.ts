@@ -1,0 +1,548 @@
+// The behaviour every HTTP adapter must have, written once. Each adapter's test calls
+// `adapterConformance` with a function that serves `conformanceRoutes` on a real server.
+import { randomUUID } from 'node:crypto'
+import { setImmediate as nextTick, setTimeout as sleep } from 'node:timers/promises'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { createApp, defineModule } from '../../app/index.js'
+import {
+  currentRequestContext,
+  onRequestStart,
+  type Principal,
+  requestContext,
+} from '../../context/index.js'
+import { token } from '../../di/token.js'
+import {
+  ForbiddenError,
+  MortarError,
+  NotFoundError,
+  TooManyRequestsError,
+} from '../../errors/index.js'
+import type { Logger } from '../../logger/logger.js'
+import type { AdapterApp } from './adapter-app.js'
+
+/** What a conformance route receives: the query string and, for POST, the parsed body. */
+export interface ConformanceInput {
+  readonly query: URLSearchParams
+  readonly body: unknown
+}
+
+/** A route every adapter serves in the conformance suite; its result is sent as JSON. */
+export interface ConformanceRoute {
+  readonly method: 'GET' | 'POST'
+  readonly path: string
+  handle(input: ConformanceInput): unknown
+}
+
+/** A server an adapter's test started for the suite. */
+export interface StartedServer {
+  /** Base URL, e.g. `http://127.0.0.1:43121`. */
+  readonly url: string
+  close(): Promise<void>
+}
+
+/**
+ * Starts a real server of the adapter's framework on loopback that serves `routes` through the
+ * adapter, parses JSON bodies for POST routes with a limit of {@link BODY_LIMIT} bytes, and
+ * answers unknown routes with the adapter's 404.
+ */
+export type StartServer = (setup: {
+  readonly app: AdapterApp
+  readonly routes: readonly ConformanceRoute[]
+}) => Promise<StartedServer>
+
+/** The body limit, in bytes, each adapter's test configures. */
+export const BODY_LIMIT = 1024
+
+interface Scoped {
+  readonly scopeId: number
+  readonly disposed: boolean
+}
+const SCOPED = token<Scoped>('conformance.scoped')
+
+// A real app with one scoped provider that records its disposal, and a logger that records what
+// it is asked to log.
+function conformanceApp() {
+  const instances: Scoped[] = []
+  const logged: { level: string; fields: unknown; message: unknown }[] = []
+  const log = (level: string) => (fields: unknown, message?: unknown) => {
+    logged.push({ level, fields, message })
+  }
+  const logger: Logger = {
+    trace: log('trace'),
+    debug: log('debug'),
+    info: log('info'),
+    warn: log('warn'),
+    error: log('error'),
+    fatal: log('fatal'),
+    child: () => logger,
+  }
+  class ScopedThing implements Scoped {
+    readonly scopeId = instances.length + 1
+    disposed = false
+    dispose(): void {
+      this.disposed = true
+    }
+  }
+  const app = createApp({
+    logger,
+    modules: [
+      defineModule({
+        name: 'conformance',
+        // A request-start hook as a session module would add one: it reads a request header,
+        // fills the principal, sets a response header, and may refuse the request.
+        onStart(app) {
+          onRequestStart(app, async (context) => {
+            const rider = context.http?.header('x-conformance-rider')
+            if (rider === undefined) return
+            await nextTick()
+            if (rider === 'banned') throw new ForbiddenError('This rider is banned.')
+            context.set('principal', { id: rider } as unknown as Principal)
+            context.http?.appendResponseHeader('x-conformance-hook', 'ran')
+          })
+        },
+        register(binder) {
+          binder.bind(SCOPED, {
+            lifetime: 'scoped',
+            useFactory: () => {
+              const thing = new ScopedThing()
+              instances.push(thing)
+              return thing
+            },
+          })
+        },
+      }),
+    ],
+  })
+  return { app, instances, logged }
+}
+
+// Lets the handlers of one wave wait until all of them are in flight at once.
+class Barrier {
+  #waiting = 0
+  #release!: () => void
+  readonly #opened = new Promise<void>((resolve) => {
+    this.#release = resolve
+  })
+  constructor(readonly size: number) {}
+  arrive(): Promise<void> {
+    this.#waiting += 1
+    if (this.#waiting === this.size) this.#release()
+    return this.#opened
+  }
+}
+
+// The bleed test stores its value under a key of its own, outside the typed slots.
+interface UntypedSlots {
+  set(key: string, value: unknown): void
+  get(key: string): unknown
+}
+const slots = () => requestContext() as unknown as UntypedSlots
+
+class PaymentDeclinedError extends MortarError {
+  constructor() {
+    super('E_PAYMENT_DECLINED', 402, 'The card was declined; try another payment method.', {
+      details: { retryable: false },
+    })
+  }
+}
+
+const SECRET = 'postgres://admin:hunter2@db.internal/prod'
+const WAVES = 5
+const WAVE_SIZE = 200
+
+/** Registers the shared describe blocks for one adapter. */
+export function adapterConformance(name: string, start: StartServer): void {
+  describe(`${name} adapter (conformance)`, () => {
+    const { app, instances, logged } = conformanceApp()
+    const createScope = vi.spyOn(app, 'createScope')
+    const barriers = new Map<string, Barrier>()
+    let inFlight = 0
+    let maxInFlight = 0
+    let abortSeen: ((aborted: boolean) => void) | undefined
+    let abortStarted: (() => void) | undefined
+    let server: StartedServer
+
+    const routes: ConformanceRoute[] = [
+      { method: 'GET', path: '/hello', handle: () => ({ hello: 'world' }) },
+      {
+        method: 'GET',
+        path: '/context',
+        handle: async () => {
+          const context = requestContext()
+          await sleep(1)
+          await nextTick()
+          return {
+            requestId: context.requestId,
+            awaitedRequestId: currentRequestContext()?.requestId,
+            locale: context.locale,
+            userAgent: context.userAgent,
+            ip: context.ip,
+          }
+        },
+      },
+      {
+        method: 'GET',
+        path: '/principal',
+        handle: async ({ query }) => {
+          requestContext().set('principal', { id: query.get('id') } as unknown as Principal)
+          await sleep(1)
+          return { principal: requestContext().get('principal') }
+        },
+      },
+      {
+        method: 'GET',
+        path: '/exchange',
+        handle: () => {
+          const http = requestContext().http
+          http?.appendResponseHeader('set-cookie', 'a=1; Path=/')
+          http?.appendResponseHeader('set-cookie', 'b=2; Path=/')
+          return {
+            method: http?.method,
+            url: http?.url,
+            header: http?.header('X-Conformance'),
+            principal: requestContext().get('principal') ?? null,
+          }
+        },
+      },
+      {
+        method: 'GET',
+        path: '/scoped',
+        handle: async () => {
+          const first = requestContext().resolve(SCOPED)
+          await nextTick()
+          const second = requestContext().resolve(SCOPED)
+          return { scopeId: first.scopeId, same: first === second }
+        },
+      },
+      {
+        method: 'GET',
+        path: '/bleed',
+        handle: async ({ query }) => {
+          const value = query.get('value')
+          slots().set('conformance', value)
+          inFlight += 1
+          maxInFlight = Math.max(maxInFlight, inFlight)
+          const wave = query.get('wave') ?? ''
+          let barrier = barriers.get(wave)
+          if (!barrier) {
+            barrier = new Barrier(WAVE_SIZE)
+            barriers.set(wave, barrier)
+          }
+          await barrier.arrive()
+          inFlight -= 1
+          await sleep(Number(query.get('delay')))
+          return { value: slots().get('conformance') }
+        },
+      },
+      {
+        method: 'GET',
+        path: '/fail',
+        handle: async ({ query }) => {
+          const kind = query.get('kind')
+          if (kind === 'after-await') await sleep(1)
+          if (kind === 'not-found') throw new NotFoundError('The trip does not exist.')
+          if (kind === 'too-many') throw new TooManyRequestsError(30)
+          if (kind === 'custom') throw new PaymentDeclinedError()
+          throw new Error(`Connection to ${SECRET} refused`)
+        },
+      },
+      {
+        method: 'POST',
+        path: '/echo',
+        handle: ({ body }) => ({ body, requestId: currentRequestContext()?.requestId }),
+      },
+      {
+        method: 'GET',
+        path: '/abort',
+        handle: async () => {
+          const context = requestContext()
+          context.resolve(SCOPED)
+          const aborted = new Promise<boolean>((resolve) => {
+            context.signal.addEventListener('abort', () => resolve(true), { once: true })
+          })
+          abortStarted?.()
+          abortSeen?.(await aborted)
+          return {}
+        },
+      },
+    ]
+
+    beforeAll(async () => {
+      await app.start()
+      server = await start({ app, routes })
+    })
+    afterAll(async () => {
+      await server?.close()
+      await app.stop()
+    })
+
+    const get = (path: string, headers?: Record<string, string>) =>
+      fetch(`${server.url}${path}`, { headers })
+    const postJson = (path: string, body: string) =>
+      fetch(`${server.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      })
+    const expectProblem = async (response: Response, status: number, code: string) => {
+      expect(response.status).toBe(status)
+      expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/)
+      const body = (await response.json()) as Record<string, unknown>
+      expect(body).toMatchObject({ type: 'about:blank', status, code })
+      expect(body.requestId).toBe(response.headers.get('x-request-id'))
+      return body
+    }
+    const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+    describe('request id', () => {
+      it('echoes a sane x-request-id', async () => {
+        const response = await get('/context', { 'x-request-id': 'req-123.abc' })
+        expect(response.headers.get('x-request-id')).toBe('req-123.abc')
+        expect(await response.json()).toMatchObject({ requestId: 'req-123.abc' })
+      })
+
+      it('generates one when the request has none', async () => {
+        const response = await get('/context')
+        const id = response.headers.get('x-request-id')
+        expect(id).toMatch(UUID)
+        expect(await response.json()).toMatchObject({ requestId: id })
+      })
+
+      it('replaces a hostile x-request-id instead of echoing it', async () => {
+        for (const hostile of ['a b<script>', 'x'.repeat(300), 'id"; drop']) {
+          const response = await get('/context', { 'x-request-id': hostile })
+          expect(response.headers.get('x-request-id')).toMatch(UUID)
+          await response.body?.cancel()
+        }
+      })
+
+      it('sets it on error responses too', async () => {
+        const response = await get('/fail?kind=not-found', { 'x-request-id': 'err-1' })
+        expect(response.headers.get('x-request-id')).toBe('err-1')
+        expect(await expectProblem(response, 404, 'E_NOT_FOUND')).toMatchObject({
+          requestId: 'err-1',
+        })
+      })
+    })
+
+    describe('request context', () => {
+      it('is available in the handler and in awaited code, with the request facts', async () => {
+        const response = await get('/context', {
+          'x-request-id': 'ctx-1',
+          'user-agent': 'conformance/1.0',
+          'accept-language': 'fr-CH, fr;q=0.9',
+        })
+        expect(await response.json()).toMatchObject({
+          requestId: 'ctx-1',
+          awaitedRequestId: 'ctx-1',
+          locale: 'fr-CH',
+          userAgent: 'conformance/1.0',
+          ip: expect.stringMatching(/127\.0\.0\.1/),
+        })
+      })
+
+      it('keeps the principal slot for the rest of the request', async () => {
+        const response = await get('/principal?id=rider-7')
+        expect(await response.json()).toEqual({ principal: { id: 'rider-7' } })
+      })
+
+      it('is still available after a JSON body was parsed', async () => {
+        const response = await postJson('/echo', '{"trip":42}')
+        expect(response.status).toBe(200)
+        const body = (await response.json()) as { body: unknown; requestId: string }
+        expect(body).toEqual({
+          body: { trip: 42 },
+          requestId: response.headers.get('x-request-id'),
+        })
+      })
+
+      it('is still available after a JSON body that arrived in several chunks', async () => {
+        const encoder = new TextEncoder()
+        const chunks = ['{"trip"', ':', '42}']
+        const body = new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            const chunk = chunks.shift()
+            if (chunk === undefined) return controller.close()
+            // Let each chunk reach the server on its own, so parsing spans several socket reads.
+            await sleep(10)
+            controller.enqueue(encoder.encode(chunk))
+          },
+        })
+        const response = await fetch(`${server.url}/echo`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+          duplex: 'half',
+        } as RequestInit)
+        expect(response.status).toBe(200)
+        const parsed = (await response.json()) as { body: unknown; requestId: string }
+        expect(parsed).toEqual({
+          body: { trip: 42 },
+          requestId: response.headers.get('x-request-id'),
+        })
+      })
+
+      it(`keeps ${WAVES * WAVE_SIZE} concurrent requests apart (no context bleed)`, async () => {
+        maxInFlight = 0
+        const mismatches: string[] = []
+        for (let wave = 0; wave < WAVES; wave += 1) {
+          // Each wave's handlers all wait at a barrier, so WAVE_SIZE are truly in flight together.
+          const waveId = randomUUID()
+          await Promise.all(
+            Array.from({ length: WAVE_SIZE }, async () => {
+              const value = randomUUID()
+              const delay = Math.floor(Math.random() * 5)
+              const response = await get(`/bleed?wave=${waveId}&value=${value}&delay=${delay}`)
+              const body = (await response.json()) as { value: string }
+              if (body.value !== value) mismatches.push(`${value} -> ${body.value}`)
+            }),
+          )
+        }
+        expect(mismatches).toEqual([])
+        expect(maxInFlight).toBe(WAVE_SIZE)
+      })
+    })
+
+    describe('HTTP exchange and request-start hooks', () => {
+      it('gives the context the request method, url and headers, and appends response headers', async () => {
+        const response = await get('/exchange?page=2', { 'x-conformance': 'yes' })
+        expect(response.status).toBe(200)
+        expect(response.headers.getSetCookie()).toEqual(['a=1; Path=/', 'b=2; Path=/'])
+        expect(await response.json()).toEqual({
+          method: 'GET',
+          url: '/exchange?page=2',
+          header: 'yes',
+          principal: null,
+        })
+      })
+
+      it('runs request-start hooks inside the context before the handler', async () => {
+        const response = await get('/exchange', { 'x-conformance-rider': 'rider-9' })
+        expect(response.headers.get('x-conformance-hook')).toBe('ran')
+        expect(await response.json()).toMatchObject({ principal: { id: 'rider-9' } })
+      })
+
+      it('renders an error thrown by a request-start hook as a problem', async () => {
+        const response = await get('/exchange', {
+          'x-conformance-rider': 'banned',
+          'x-request-id': 'hook-1',
+        })
+        expect(response.headers.get('x-request-id')).toBe('hook-1')
+        const body = await expectProblem(response, 403, 'E_FORBIDDEN')
+        expect(body.detail).toBe('This rider is banned.')
+      })
+    })
+
+    describe('request scope', () => {
+      it('resolves a scoped provider once per request and disposes the scope at the end', async () => {
+        const first = (await (await get('/scoped')).json()) as { scopeId: number; same: boolean }
+        const second = (await (await get('/scoped')).json()) as { scopeId: number; same: boolean }
+        expect(first.same).toBe(true)
+        expect(second.same).toBe(true)
+        expect(first.scopeId).not.toBe(second.scopeId)
+        await vi.waitFor(() => {
+          expect(instances.find((scoped) => scoped.scopeId === first.scopeId)?.disposed).toBe(true)
+          expect(instances.find((scoped) => scoped.scopeId === second.scopeId)?.disposed).toBe(true)
+        })
+      })
+
+      it('creates no scope for a request that does not use one', async () => {
+        createScope.mockClear()
+        await (await get('/hello')).json()
+        await (await get('/scoped')).json()
+        // Only the request that resolved something asked the app for a scope.
+        expect(createScope).toHaveBeenCalledTimes(1)
+      })
+
+      it('aborts the context signal and disposes the scope when the client goes away', async () => {
+        const started = new Promise<void>((resolve) => {
+          abortStarted = resolve
+        })
+        const seen = new Promise<boolean>((resolve) => {
+          abortSeen = resolve
+        })
+        const client = new AbortController()
+        const request = fetch(`${server.url}/abort`, { signal: client.signal }).catch(
+          () => undefined,
+        )
+        await started
+        const scoped = instances.at(-1)
+        client.abort()
+        expect(await seen).toBe(true)
+        await request
+        await vi.waitFor(() => expect(scoped?.disposed).toBe(true))
+      })
+    })
+
+    describe('errors', () => {
+      it('renders a MortarError with its status, code, detail and details', async () => {
+        const body = await expectProblem(await get('/fail?kind=custom'), 402, 'E_PAYMENT_DECLINED')
+        expect(body).toMatchObject({
+          detail: 'The card was declined; try another payment method.',
+          retryable: false,
+          instance: '/fail',
+        })
+      })
+
+      it('renders a NotFoundError thrown by a handler as a 404 with its detail', async () => {
+        const body = await expectProblem(await get('/fail?kind=not-found'), 404, 'E_NOT_FOUND')
+        expect(body.detail).toBe('The trip does not exist.')
+      })
+
+      it('sets retry-after for TooManyRequestsError', async () => {
+        const response = await get('/fail?kind=too-many')
+        expect(response.headers.get('retry-after')).toBe('30')
+        expect(await expectProblem(response, 429, 'E_TOO_MANY_REQUESTS')).toMatchObject({
+          retryAfter: 30,
+        })
+      })
+
+      it('renders an unknown error as a 500 that shows nothing internal, and logs it', async () => {
+        for (const kind of ['boom', 'after-await']) {
+          logged.length = 0
+          const response = await get(`/fail?kind=${kind}&token=s3cr3t`, {
+            'x-request-id': `boom-${kind}`,
+          })
+          const text = await response.clone().text()
+          expect(text).not.toContain('hunter2')
+          expect(text).not.toContain('refused')
+          expect(text).not.toContain('s3cr3t')
+          const body = await expectProblem(response, 500, 'E_INTERNAL')
+          expect(body.detail).toBe('An unexpected error occurred.')
+          expect(body.instance).toBe('/fail')
+          expect(logged).toEqual([
+            expect.objectContaining({
+              level: 'error',
+              fields: expect.objectContaining({ requestId: `boom-${kind}` }),
+            }),
+          ])
+        }
+      })
+
+      it('does not log client errors', async () => {
+        logged.length = 0
+        await (await get('/fail?kind=not-found')).body?.cancel()
+        await (await get('/nowhere')).body?.cancel()
+        expect(logged).toEqual([])
+      })
+
+      it('renders malformed JSON as a 400 problem', async () => {
+        const body = await expectProblem(await postJson('/echo', '{"trip": '), 400, 'E_BAD_REQUEST')
+        expect(body.detail).toMatch(/not valid JSON/)
+        expect(JSON.stringify(body)).not.toContain('"trip"')
+      })
+
+      it('renders a body over the limit as a 413 problem', async () => {
+        const big = JSON.stringify({ text: 'x'.repeat(BODY_LIMIT * 4) })
+        await expectProblem(await postJson('/echo', big), 413, 'E_PAYLOAD_TOO_LARGE')
+      })
+
+      it('renders an unknown route as a 404 problem', async () => {
+        const response = await get('/nowhere/at/all?q=1', { 'x-request-id': 'nf-1' })
+        expect(response.headers.get('x-request-id')).toBe('nf-1')
+        const body = await expectProblem(response, 404, 'E_NOT_FOUND')
+        expect(body.instance).toBe('/nowhere/at/all')
+      })
+    })
+  })
+}

@@ -1,0 +1,30 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { HttpExchange } from '../../context/index.js'
+
+/** The {@link HttpExchange} of a node:http request, also used under Express. */
+export class NodeHttpExchange implements HttpExchange {
+  readonly #request: IncomingMessage
+  readonly #response: ServerResponse
+
+  constructor(request: IncomingMessage, response: ServerResponse) {
+    this.#request = request
+    this.#response = response
+  }
+
+  get method(): string {
+    return this.#request.method ?? 'GET'
+  }
+
+  get url(): string {
+    return this.#request.url ?? '/'
+  }
+
+  header(name: string): string | undefined {
+    const value = this.#request.headers[name.toLowerCase()]
+    return Array.isArray(value) ? value.join(', ') : value
+  }
+
+  appendResponseHeader(name: string, value: string): void {
+    this.#response.appendHeader(name, value)
+  }
+}

@@ -1,0 +1,61 @@
+import type { Dialect } from 'kysely'
+import { MysqlDialect, PostgresDialect } from 'kysely'
+import { NodeSqliteDialect } from '../sqlite/index.js'
+import { DatabaseError } from './database-error.js'
+import type { ParsedDatabaseUrl } from './database-url.js'
+
+/** Called with a pool's background errors (an idle connection dropped by the server). */
+export type PoolErrorHandler = (error: Error) => void
+
+/**
+ * The Kysely dialect for a parsed URL. Drivers load inside the pool factory, on the first
+ * query: an app on SQLite never loads `pg` or `mysql2`.
+ */
+export function createDialect(config: ParsedDatabaseUrl, onPoolError: PoolErrorHandler): Dialect {
+  switch (config.engine) {
+    case 'sqlite': {
+      const options =
+        config.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: config.busyTimeoutMs }
+      return new NodeSqliteDialect({ filename: config.filename, ...options })
+    }
+    case 'postgres':
+      return new PostgresDialect({
+        pool: async () => {
+          const pg = await loadDriver('pg', () => import('pg'))
+          const Pool = pg.Pool ?? pg.default.Pool
+          const pool = new Pool({
+            connectionString: config.connectionUrl,
+            max: config.pool,
+            connectionTimeoutMillis: config.connectTimeoutMs,
+          })
+          // Without a listener, an idle client dropped by the server crashes the process.
+          pool.on('error', onPoolError)
+          return pool
+        },
+      })
+    case 'mysql':
+      return new MysqlDialect({
+        pool: async () => {
+          const mysql = await loadDriver('mysql2', () => import('mysql2'))
+          const createPool = mysql.createPool ?? mysql.default.createPool
+          return createPool({
+            uri: config.connectionUrl,
+            connectionLimit: config.pool,
+            connectTimeout: config.connectTimeoutMs,
+          })
+        },
+      })
+  }
+}
+
+async function loadDriver<M>(name: string, load: () => Promise<M>): Promise<M> {
+  try {
+    return await load()
+  } catch (error) {
+    throw new DatabaseError(
+      'E_DATABASE_DRIVER',
+      `The database driver '${name}' is not installed: run \`npm i ${name}\`.`,
+      { cause: error },
+    )
+  }
+}

@@ -1,0 +1,184 @@
+import { DatabaseError } from './database-error.js'
+
+/** The engines a database URL can pick. */
+export type DatabaseEngine = 'sqlite' | 'postgres' | 'mysql'
+
+/**
+ * How to reach the app's database: a URL, plus options that override what the URL says.
+ *
+ * - `sqlite:./var/app.db`, `sqlite::memory:` (Node's built-in `node:sqlite`)
+ * - `postgres://user:password@host:5432/db?pool=10` (`pg`)
+ * - `mysql://user:password@host:3306/db?pool=10` (`mysql2`; `mariadb://` works too)
+ *
+ * @example
+ * ```ts
+ * import { createApp } from '@mortar/core'
+ *
+ * const app = createApp({ modules: [shop], database: { url: process.env.DATABASE_URL!, pool: 20 } })
+ * ```
+ */
+export interface DatabaseOptions {
+  readonly url: string
+  /** Connections in the pool of a server engine (default 10, or the URL's `?pool=`). */
+  readonly pool?: number
+  /** How long to wait for a server to accept a connection, in milliseconds (default 10,000). */
+  readonly connectTimeoutMs?: number
+  /** SQLite: how long a write waits for another process's lock, in milliseconds (default 5,000). */
+  readonly busyTimeoutMs?: number
+}
+
+/** A parsed database URL; `connectionUrl` still holds the password, `display` never does. */
+export interface ParsedDatabaseUrl {
+  readonly engine: DatabaseEngine
+  /** SQLite: the file, or `:memory:`. */
+  readonly filename: string
+  /** Server engines: the URL given to the driver, without Mortar's own parameters. */
+  readonly connectionUrl: string
+  readonly host: string
+  readonly port: number | undefined
+  readonly database: string
+  readonly pool: number
+  readonly connectTimeoutMs: number
+  readonly busyTimeoutMs: number | undefined
+  /** The URL as it may be logged: the password replaced by `***`. */
+  readonly display: string
+  /** Strings that must never appear in a message: the password, raw and decoded. */
+  readonly secrets: readonly string[]
+}
+
+const DEFAULT_POOL = 10
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
+const SCHEMES: Readonly<Record<string, DatabaseEngine>> = {
+  'postgres:': 'postgres',
+  'postgresql:': 'postgres',
+  'mysql:': 'mysql',
+  'mariadb:': 'mysql',
+}
+
+/**
+ * Parses a database URL (or {@link DatabaseOptions}) and checks it; throws a
+ * {@link DatabaseError} `E_DATABASE_URL` that names the problem but never the password.
+ *
+ * @example
+ * ```ts
+ * import { parseDatabaseUrl } from '@mortar/core'
+ *
+ * parseDatabaseUrl('postgres://app:secret@db:5432/shop?pool=20').display
+ * // 'postgres://app:***@db:5432/shop?pool=20'
+ * ```
+ */
+export function parseDatabaseUrl(input: string | DatabaseOptions): ParsedDatabaseUrl {
+  const options: DatabaseOptions = typeof input === 'string' ? { url: input } : input
+  const url = options.url?.trim()
+  if (!url) {
+    throw new DatabaseError(
+      'E_DATABASE_URL',
+      'No database URL: pass `database` to createApp or set DATABASE_URL (e.g. sqlite:./var/app.db).',
+    )
+  }
+  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
+  if (url.startsWith('sqlite:')) return parseSqlite(url, options, connectTimeoutMs)
+
+  const scheme = /^([a-z][a-z0-9+.-]*:)/i.exec(url)?.[1]?.toLowerCase()
+  const engine = scheme === undefined ? undefined : SCHEMES[scheme]
+  if (scheme === undefined || engine === undefined) {
+    throw new DatabaseError(
+      'E_DATABASE_URL',
+      `Unknown database URL scheme ${scheme === undefined ? '(none)' : `'${scheme}'`}: use sqlite:, postgres:// or mysql://.`,
+    )
+  }
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    // The URL parser's own error echoes the whole input, password included: not kept as cause.
+    throw new DatabaseError(
+      'E_DATABASE_URL',
+      `The ${engine} database URL is malformed: expected ${scheme}//user:password@host:port/database.`,
+    )
+  }
+  const secrets = passwordSecrets(parsed.password)
+  if (!parsed.hostname) {
+    throw new DatabaseError(
+      'E_DATABASE_URL',
+      `The ${engine} database URL has no host: expected ${scheme}//user:password@host:port/database.`,
+    )
+  }
+  const pool = readPool(parsed, options.pool, engine)
+  parsed.searchParams.delete('pool')
+  const display = redact(parsed)
+  return {
+    engine,
+    filename: '',
+    connectionUrl: parsed.toString(),
+    host: parsed.hostname,
+    port: parsed.port === '' ? undefined : Number(parsed.port),
+    database: decodeURIComponent(parsed.pathname.replace(/^\//, '')),
+    pool,
+    connectTimeoutMs,
+    busyTimeoutMs: undefined,
+    display,
+    secrets,
+  }
+}
+
+function parseSqlite(
+  url: string,
+  options: DatabaseOptions,
+  connectTimeoutMs: number,
+): ParsedDatabaseUrl {
+  let filename = url.slice('sqlite:'.length)
+  // sqlite:///abs/path and sqlite://./rel are common spellings of the same file.
+  if (filename.startsWith('//')) filename = filename.slice(2)
+  const query = filename.indexOf('?')
+  if (query !== -1) filename = filename.slice(0, query)
+  if (filename === '') {
+    throw new DatabaseError(
+      'E_DATABASE_URL',
+      'The SQLite URL names no file: use sqlite:./var/app.db or sqlite::memory:.',
+    )
+  }
+  return {
+    engine: 'sqlite',
+    filename,
+    connectionUrl: '',
+    host: 'localhost',
+    port: undefined,
+    database: filename,
+    pool: 1,
+    connectTimeoutMs,
+    busyTimeoutMs: options.busyTimeoutMs,
+    display: `sqlite:${filename}`,
+    secrets: [],
+  }
+}
+
+function readPool(parsed: URL, override: number | undefined, engine: DatabaseEngine): number {
+  const raw = parsed.searchParams.get('pool')
+  const pool = override ?? (raw === null ? DEFAULT_POOL : Number(raw))
+  if (!Number.isInteger(pool) || pool < 1 || pool > 1000) {
+    throw new DatabaseError(
+      'E_DATABASE_URL',
+      `The ${engine} pool size must be a whole number from 1 to 1000 (got ${raw ?? String(override)}).`,
+    )
+  }
+  return pool
+}
+
+function passwordSecrets(password: string): string[] {
+  if (password === '') return []
+  const secrets = [password]
+  try {
+    const decoded = decodeURIComponent(password)
+    if (decoded !== password) secrets.push(decoded)
+  } catch {
+    // An undecodable password is only ever used raw.
+  }
+  return secrets
+}
+
+function redact(parsed: URL): string {
+  const copy = new URL(parsed.toString())
+  if (copy.password) copy.password = '***'
+  return copy.toString()
+}

@@ -1,0 +1,167 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { enginesUnderTest, privateDatabaseUrl } from '../testing/test-database-urls.js'
+import { Database } from './database.js'
+import { DatabaseError } from './database-error.js'
+import { parseDatabaseUrl } from './database-url.js'
+
+const PASSWORD = 's3cr3t-Pa55word'
+
+/** Everything an error exposes: message, stack and the whole cause chain. */
+function exposed(error: unknown): string {
+  const parts: string[] = []
+  let current: unknown = error
+  while (current instanceof Error) {
+    parts.push(current.message, current.stack ?? '', JSON.stringify(current))
+    if (current instanceof AggregateError)
+      parts.push(...current.errors.map((inner) => exposed(inner)))
+    current = current.cause
+  }
+  return parts.join('\n')
+}
+
+async function startFailure(url: string): Promise<DatabaseError> {
+  const database = new Database(url)
+  try {
+    await database.connect()
+  } catch (error) {
+    expect(error).toBeInstanceOf(DatabaseError)
+    return error as DatabaseError
+  } finally {
+    await database.destroy()
+  }
+  throw new Error('connect() should have failed')
+}
+
+describe('parseDatabaseUrl', () => {
+  it('reads the engine, host, database and pool size, and hides the password when displayed', () => {
+    const parsed = parseDatabaseUrl(`postgres://app:${PASSWORD}@db.internal:5433/shop?pool=20`)
+    expect(parsed).toMatchObject({
+      engine: 'postgres',
+      host: 'db.internal',
+      port: 5433,
+      database: 'shop',
+      pool: 20,
+    })
+    expect(parsed.display).toBe('postgres://app:***@db.internal:5433/shop')
+    expect(parsed.connectionUrl).not.toContain('pool=')
+  })
+
+  it('lets the options object override the pool size of the URL', () => {
+    expect(parseDatabaseUrl({ url: 'mysql://root@localhost/app?pool=3', pool: 7 }).pool).toBe(7)
+    expect(parseDatabaseUrl('mariadb://root@localhost/app').engine).toBe('mysql')
+  })
+
+  it('reads sqlite file and memory URLs', () => {
+    expect(parseDatabaseUrl('sqlite:./var/app.db')).toMatchObject({
+      engine: 'sqlite',
+      filename: './var/app.db',
+    })
+    expect(parseDatabaseUrl('sqlite::memory:')).toMatchObject({
+      engine: 'sqlite',
+      filename: ':memory:',
+    })
+    expect(parseDatabaseUrl('sqlite:///srv/app.db').filename).toBe('/srv/app.db')
+  })
+
+  it('rejects a pool size that is not a whole number', () => {
+    expect(() => parseDatabaseUrl('postgres://h/db?pool=lots')).toThrow(/pool size/)
+  })
+})
+
+describe('Database with a bad URL', () => {
+  it('fails to connect with E_DATABASE_URL for an unknown scheme, without the password', async () => {
+    const error = await startFailure(`oracle://scott:${PASSWORD}@127.0.0.1:1521/orcl`)
+    expect(error.code).toBe('E_DATABASE_URL')
+    expect(error.message).toMatch(/oracle:/)
+    expect(exposed(error)).not.toContain(PASSWORD)
+  })
+
+  it('fails to connect with E_DATABASE_URL for a malformed URL, without the password', async () => {
+    const error = await startFailure(`postgres://app:${PASSWORD}@127.0.0.1:notaport/db`)
+    expect(error.code).toBe('E_DATABASE_URL')
+    expect(error.message).toMatch(/malformed/)
+    expect(exposed(error)).not.toContain(PASSWORD)
+  })
+
+  it('fails to connect with E_DATABASE_URL when no URL is given', async () => {
+    const error = await startFailure('')
+    expect(error.code).toBe('E_DATABASE_URL')
+    expect(error.message).toMatch(/DATABASE_URL/)
+  })
+
+  it('fails with E_DATABASE_CONNECT naming the file when SQLite cannot create it', async () => {
+    // A plain file where the parent directory should be: the directory cannot be made.
+    const dir = mkdtempSync(join(tmpdir(), 'mortar-bad-'))
+    const notADirectory = join(dir, 'file')
+    writeFileSync(notADirectory, '')
+    try {
+      const error = await startFailure(`sqlite:${notADirectory}/app.db`)
+      expect(error.code).toBe('E_DATABASE_CONNECT')
+      expect(error.message).toContain(`${notADirectory}/app.db`)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  for (const scheme of ['postgres', 'mysql'] as const) {
+    it(`fails with E_DATABASE_UNREACHABLE naming the host when no ${scheme} server listens, without the password`, async () => {
+      // Port 1 on the loopback: nothing listens there, so the connection is refused at once.
+      const error = await startFailure(`${scheme}://app:${PASSWORD}@127.0.0.1:1/app`)
+      expect(error.code).toBe('E_DATABASE_UNREACHABLE')
+      expect(error.status).toBe(503)
+      expect(error.message).toContain('127.0.0.1:1')
+      expect(exposed(error)).not.toContain(PASSWORD)
+      expect(error.cause).toBeInstanceOf(Error)
+    })
+  }
+})
+
+describe('Database on SQLite', () => {
+  it('creates the parent directory of the file and turns on WAL and foreign keys', async () => {
+    const target = await privateDatabaseUrl({ engine: 'sqlite' })
+    const database = new Database(target.url)
+    try {
+      await database.connect()
+      expect(existsSync(dirname(parseDatabaseUrl(target.url).filename))).toBe(true)
+      const raw = database.root
+      const { sql } = await import('kysely')
+      const journal = await sql<{ journal_mode: string }>`pragma journal_mode`.execute(raw)
+      expect(journal.rows[0]?.journal_mode).toBe('wal')
+      const keys = await sql<{ foreign_keys: number }>`pragma foreign_keys`.execute(raw)
+      expect(keys.rows[0]?.foreign_keys).toBe(1)
+    } finally {
+      await database.destroy()
+      await target.drop()
+    }
+  })
+
+  it('refuses queries after destroy() with a clear error', async () => {
+    const database = new Database('sqlite::memory:')
+    await database.connect()
+    await database.destroy()
+    await expect(database.ping()).rejects.toMatchObject({ code: 'E_DATABASE_CONNECT' })
+  })
+})
+
+for (const engine of enginesUnderTest()) {
+  describe.skipIf(engine.skipReason !== undefined)(`Database on ${engine.engine}`, () => {
+    if (engine.skipReason) console.info(engine.skipReason)
+    it(`connects, answers a health check and closes its pool on ${engine.engine}`, async () => {
+      const target = await privateDatabaseUrl(engine)
+      const database = new Database(target.url)
+      try {
+        await database.connect()
+        expect(database.engine).toBe(engine.engine)
+        expect(await database.health()).toMatchObject({ status: 'ok' })
+        await database.destroy()
+        expect(await database.health()).toMatchObject({ status: 'error' })
+      } finally {
+        await database.destroy()
+        await target.drop()
+      }
+    })
+  })
+}

@@ -1,0 +1,352 @@
+import type { AccessMode, IsolationLevel, Transaction } from 'kysely'
+import { Kysely, sql } from 'kysely'
+import type { Logger } from '../../logger/logger.js'
+import {
+  findFrame,
+  removeDefaultDatabase,
+  type TransactionFrame,
+  transactionStorage,
+} from '../transactions/transaction-store.js'
+import { createDialect } from './create-dialect.js'
+import { DatabaseError, scrubError } from './database-error.js'
+import {
+  type DatabaseEngine,
+  type DatabaseOptions,
+  type ParsedDatabaseUrl,
+  parseDatabaseUrl,
+} from './database-url.js'
+
+/**
+ * How a transaction relates to one already open on the same database:
+ * - `'join'` (default): run inside it; its commit or rollback decides.
+ * - `'savepoint'`: run in a savepoint of it; a throw rolls back only this part.
+ * - `'new'`: open a second, independent transaction on another connection (not on SQLite,
+ *   whose single connection is taken by the outer one).
+ */
+export type TransactionPropagation = 'join' | 'savepoint' | 'new'
+
+/** Options of {@link Database.transaction}, `transaction()` and `@Transactional()`. */
+export interface TransactionOptions {
+  readonly propagation?: TransactionPropagation
+  /** Isolation level of a new transaction (ignored when joining). */
+  readonly isolationLevel?: IsolationLevel
+  readonly accessMode?: AccessMode
+}
+
+/** The result of {@link Database.health}. */
+export interface DatabaseHealth {
+  readonly status: 'ok' | 'error'
+  readonly latencyMs: number
+  /** Why the ping failed; never contains the password. */
+  readonly error?: string
+}
+
+/** Options of {@link Database} beyond the URL. */
+export interface DatabaseInit extends DatabaseOptions {
+  /** Receives pool background errors; without it they are dropped after scrubbing. */
+  readonly logger?: Logger
+}
+
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNRESET',
+  'PROTOCOL_CONNECTION_LOST',
+])
+
+/**
+ * The app's database: one Kysely instance on SQLite, PostgreSQL or MySQL/MariaDB picked by URL,
+ * and the transactions opened on it. {@link Database.kysely} is transaction-aware: inside
+ * {@link Database.transaction} (or `transaction()`, `@Transactional()`) it runs queries in the
+ * open transaction, elsewhere on the pool, so services never pass a `trx` around.
+ *
+ * @example
+ * ```ts
+ * import { Database } from '@mortar/core'
+ *
+ * const database = new Database<ShopDb>('sqlite:./var/shop.db')
+ * await database.connect()
+ * await database.transaction(async () => {
+ *   await database.kysely.insertInto('product').values({ name: 'Tea' }).execute()
+ * })
+ * await database.destroy()
+ * ```
+ */
+export class Database<DB = unknown> {
+  readonly #config: ParsedDatabaseUrl | undefined
+  readonly #configError: DatabaseError | undefined
+  readonly #logger: Logger | undefined
+  #root: Kysely<DB> | undefined
+  #destroyed = false
+  /** The transaction-aware Kysely: see the class description. */
+  readonly kysely: Kysely<DB>
+
+  constructor(options: string | DatabaseInit) {
+    // A bad URL is reported by connect() (so app.start() fails with it), not by construction.
+    try {
+      this.#config = parseDatabaseUrl(options)
+    } catch (error) {
+      if (!(error instanceof DatabaseError)) throw error
+      this.#configError = error
+    }
+    this.#logger = typeof options === 'string' ? undefined : options.logger
+    this.kysely = createTransactionAwareKysely(this)
+  }
+
+  /** The engine the URL picked; `undefined` when the URL is invalid. */
+  get engine(): DatabaseEngine | undefined {
+    return this.#config?.engine
+  }
+
+  /** The URL as it may be logged, with the password replaced by `***`. */
+  get display(): string {
+    return this.#config?.display ?? '(invalid database URL)'
+  }
+
+  /** The underlying Kysely on the pool, never in a transaction. Prefer {@link Database.kysely}. */
+  get root(): Kysely<DB> {
+    if (this.#root === undefined) {
+      const config = this.#requireConfig()
+      this.#root = new Kysely<DB>({
+        dialect: createDialect(config, (error) => {
+          this.#logger?.error(
+            { err: scrubError(error, config.secrets) },
+            `database pool error (${config.display})`,
+          )
+        }),
+      })
+    }
+    return this.#root
+  }
+
+  /** The open transaction of this database in the current async context, else the pool. */
+  get current(): Kysely<DB> {
+    const frame = findFrame(this)
+    return frame === undefined ? this.root : (frame.trx as Kysely<DB>)
+  }
+
+  /** True when the calling code runs inside a transaction of this database. */
+  get inTransaction(): boolean {
+    return findFrame(this) !== undefined
+  }
+
+  /**
+   * Checks the URL and reaches the server (a `select 1`); throws a {@link DatabaseError}
+   * naming the host, never the password. `app.start()` calls it.
+   */
+  async connect(): Promise<void> {
+    await this.ping()
+  }
+
+  /** Runs `select 1` and returns how long it took; throws like {@link Database.connect}. */
+  async ping(): Promise<number> {
+    const config = this.#requireConfig()
+    const started = performance.now()
+    try {
+      await sql`select 1`.execute(this.root)
+    } catch (error) {
+      throw connectionError(config, error)
+    }
+    return Math.round((performance.now() - started) * 100) / 100
+  }
+
+  /** A ping as a health check: `{ status, latencyMs }`, never throwing. */
+  async health(): Promise<DatabaseHealth> {
+    const started = performance.now()
+    try {
+      const latencyMs = await this.ping()
+      return { status: 'ok', latencyMs }
+    } catch (error) {
+      const latencyMs = Math.round((performance.now() - started) * 100) / 100
+      return { status: 'error', latencyMs, error: (error as Error).message }
+    }
+  }
+
+  /**
+   * Runs `fn` in a transaction: commits when it resolves, rolls back when it throws. Inside,
+   * {@link Database.kysely} (and every service using it) runs in the transaction. An open
+   * transaction is joined unless `propagation` says otherwise; `afterCommit` callbacks run
+   * once the outermost transaction has committed.
+   */
+  async transaction<R>(
+    fn: (trx: Transaction<DB>) => Promise<R>,
+    options: TransactionOptions = {},
+  ): Promise<R> {
+    const outer = findFrame(this)
+    const propagation = options.propagation ?? 'join'
+    if (outer !== undefined) {
+      if (propagation === 'join') return fn(outer.trx as Transaction<DB>)
+      if (propagation === 'savepoint') return this.#savepoint(outer, fn)
+      if (this.#config?.engine === 'sqlite') {
+        throw new DatabaseError(
+          'E_TRANSACTION',
+          "SQLite has one connection, held by the open transaction: propagation 'new' would wait for itself. Use 'savepoint' or 'join'.",
+        )
+      }
+    }
+    return this.#begin(fn, options)
+  }
+
+  /**
+   * Closes the pool (or the SQLite file) and stops being the default database. Idempotent;
+   * `app.stop()` calls it.
+   */
+  async destroy(): Promise<void> {
+    if (this.#destroyed) return
+    this.#destroyed = true
+    removeDefaultDatabase(this)
+    const root = this.#root
+    if (root !== undefined) await root.destroy()
+  }
+
+  async #begin<R>(
+    fn: (trx: Transaction<DB>) => Promise<R>,
+    options: TransactionOptions,
+  ): Promise<R> {
+    let builder = this.root.transaction()
+    if (options.isolationLevel !== undefined)
+      builder = builder.setIsolationLevel(options.isolationLevel)
+    if (options.accessMode !== undefined) builder = builder.setAccessMode(options.accessMode)
+    const parent = transactionStorage.getStore()
+    const callbacks: Array<() => unknown> = []
+    // Kysely's callback transaction rather than a controlled one: measurably cheaper per
+    // transaction, and savepoints are plain SQL that all three engines share.
+    const result = await builder.execute((trx) => {
+      const frame: TransactionFrame = {
+        owner: this,
+        trx,
+        callbacks,
+        parent,
+        root: undefined,
+        savepoints: 0,
+      }
+      return transactionStorage.run(frame, () => fn(trx))
+    })
+    if (callbacks.length > 0) await runCallbacks(callbacks, parent)
+    return result
+  }
+
+  async #savepoint<R>(
+    outer: TransactionFrame,
+    fn: (trx: Transaction<DB>) => Promise<R>,
+  ): Promise<R> {
+    const root = outer.root ?? outer
+    const name = sql.id(`mortar_sp_${++root.savepoints}`)
+    const trx = outer.trx as Transaction<DB>
+    await sql`savepoint ${name}`.execute(trx)
+    const frame: TransactionFrame = {
+      owner: this,
+      trx,
+      callbacks: [],
+      parent: transactionStorage.getStore(),
+      root,
+      savepoints: 0,
+    }
+    let result: R
+    try {
+      result = await transactionStorage.run(frame, () => fn(trx))
+    } catch (error) {
+      // Callbacks registered inside are dropped with the work they announced.
+      await rollbackQuietly(() => sql`rollback to savepoint ${name}`.execute(trx))
+      throw error
+    }
+    await sql`release savepoint ${name}`.execute(trx)
+    outer.callbacks.push(...frame.callbacks)
+    return result
+  }
+
+  #requireConfig(): ParsedDatabaseUrl {
+    if (this.#configError !== undefined) throw this.#configError
+    if (this.#destroyed) {
+      throw new DatabaseError(
+        'E_DATABASE_CONNECT',
+        'The database was closed (app.stop() ran); start a new app.',
+      )
+    }
+    return this.#config as ParsedDatabaseUrl
+  }
+}
+
+async function rollbackQuietly(rollback: () => Promise<unknown>): Promise<void> {
+  try {
+    await rollback()
+  } catch {
+    // The connection is likely gone; the original error says more than the failed rollback.
+  }
+}
+
+/** Runs after-commit callbacks outside the finished transaction; every one runs even if one throws. */
+async function runCallbacks(
+  callbacks: ReadonlyArray<() => unknown>,
+  parent: TransactionFrame | undefined,
+): Promise<void> {
+  if (callbacks.length === 0) return
+  const errors: unknown[] = []
+  await transactionStorage.run(parent, async () => {
+    for (const callback of callbacks) {
+      try {
+        await callback()
+      } catch (error) {
+        errors.push(error)
+      }
+    }
+  })
+  if (errors.length === 1) throw errors[0]
+  if (errors.length > 1) throw new AggregateError(errors, 'Several afterCommit callbacks failed.')
+}
+
+function connectionError(config: ParsedDatabaseUrl, error: unknown): DatabaseError {
+  if (error instanceof DatabaseError) return error
+  const cause = scrubError(error, config.secrets)
+  const code = errorCode(error)
+  const where = `${config.host}${config.port === undefined ? '' : `:${config.port}`}`
+  const engine = config.engine === 'postgres' ? 'PostgreSQL' : 'MySQL/MariaDB'
+  if (config.engine === 'sqlite') {
+    return new DatabaseError(
+      'E_DATABASE_CONNECT',
+      `Cannot open the SQLite database ${config.filename}: ${cause.message}. Check the path and its permissions.`,
+      { cause },
+    )
+  }
+  if ((code !== undefined && UNREACHABLE_CODES.has(code)) || /timeout/i.test(cause.message)) {
+    return new DatabaseError(
+      'E_DATABASE_UNREACHABLE',
+      `Cannot reach the ${engine} server at ${where} (${code ?? cause.message}): check that it is running and that the database URL names the right host and port.`,
+      { cause },
+    )
+  }
+  return new DatabaseError(
+    'E_DATABASE_CONNECT',
+    `The ${engine} server at ${where} refused the connection to database '${config.database}': ${cause.message}. Check the user, password and database name.`,
+    { cause },
+  )
+}
+
+function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code
+  if (typeof code === 'string') return code
+  const inner = (error as { errors?: unknown } | null)?.errors
+  if (Array.isArray(inner)) return errorCode(inner[0])
+  return undefined
+}
+
+/**
+ * A Kysely that forwards every call to the database's current transaction, or to the pool
+ * outside one. A proxy rather than a subclass: the target changes per async context.
+ */
+function createTransactionAwareKysely<DB>(database: Database<DB>): Kysely<DB> {
+  return new Proxy(Object.create(Kysely.prototype) as Kysely<DB>, {
+    get(_target, property) {
+      const current = database.current
+      const value = Reflect.get(current, property, current)
+      return typeof value === 'function' ? value.bind(current) : value
+    },
+    has(_target, property) {
+      return Reflect.has(database.current, property)
+    },
+  })
+}

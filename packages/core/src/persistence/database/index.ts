@@ -1,0 +1,14 @@
+export type { AppDatabaseOption, AppHealth, HealthCheck, MigrateOptions } from './app-database.js'
+export { Database } from './database.js'
+export type {
+  DatabaseHealth,
+  DatabaseInit,
+  TransactionOptions,
+  TransactionPropagation,
+} from './database.js'
+export { DatabaseError } from './database-error.js'
+export type { DatabaseErrorCode } from './database-error.js'
+export { DATABASE, databaseToken, resolveDatabase } from './database-tokens.js'
+export type { Resolver } from './database-tokens.js'
+export { parseDatabaseUrl } from './database-url.js'
+export type { DatabaseEngine, DatabaseOptions, ParsedDatabaseUrl } from './database-url.js'

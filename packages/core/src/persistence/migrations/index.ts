@@ -1,0 +1,10 @@
+export type {
+  Migration,
+  MigrationDatabase,
+  MigrationReport,
+  MigrationSource,
+  MigrationStatus,
+  ModuleMigrations,
+} from './migration.js'
+export { ModuleMigrator } from './module-migrator.js'
+export type { ModuleMigratorOptions } from './module-migrator.js'

@@ -1,0 +1,60 @@
+import type { Kysely } from 'kysely'
+
+/**
+ * The Kysely a migration receives: any table, any column. Migrations describe the schema as it
+ * was when they were written, so they are not typed by today's database interface.
+ */
+export type MigrationDatabase = Kysely<Record<string, Record<string, unknown>>>
+
+/**
+ * One schema change: `up` applies it, `down` undoes it (optional; without it `migrate down`
+ * stops there). On PostgreSQL and SQLite a batch runs in one transaction; on MySQL/MariaDB
+ * DDL commits by itself, so keep each migration small.
+ *
+ * @example
+ * ```ts
+ * import type { Migration } from '@mortar/core'
+ *
+ * export const createProducts: Migration = {
+ *   async up(db) {
+ *     await db.schema.createTable('product')
+ *       .addColumn('id', 'integer', (c) => c.primaryKey())
+ *       .addColumn('name', 'varchar(200)', (c) => c.notNull())
+ *       .execute()
+ *   },
+ *   async down(db) {
+ *     await db.schema.dropTable('product').execute()
+ *   },
+ * }
+ * ```
+ */
+export interface Migration {
+  up(db: MigrationDatabase): Promise<void>
+  down?(db: MigrationDatabase): Promise<void>
+}
+
+/** A module's migrations by name; names sort in the order they run (`0001_…`, `0002_…`). */
+export type ModuleMigrations = Readonly<Record<string, Migration>>
+
+/** The migrations of one module, in the order modules are given to the app. */
+export interface MigrationSource {
+  /** The module name; a migration is recorded as `<module>/<name>`. */
+  readonly module: string
+  readonly migrations: ModuleMigrations
+}
+
+/** One migration's state in {@link ModuleMigrator.status}. */
+export interface MigrationStatus {
+  /** `<module>/<name>`. */
+  readonly name: string
+  readonly module: string
+  /** When it was applied (ISO 8601), or `undefined` while pending. */
+  readonly appliedAt: string | undefined
+}
+
+/** What one `migrate up` or `migrate down` did. */
+export interface MigrationReport {
+  readonly direction: 'up' | 'down'
+  /** The migrations applied (up) or reverted (down), in the order they ran. */
+  readonly ran: readonly string[]
+}

@@ -1,0 +1,153 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Database } from '../database/index.js'
+import {
+  enginesUnderTest,
+  type PrivateDatabaseUrl,
+  privateDatabaseUrl,
+} from '../testing/test-database-urls.js'
+import type { MigrationSource } from './migration.js'
+import { ModuleMigrator } from './module-migrator.js'
+
+// 'shop' comes before 'auth' on purpose: module order, not alphabetical order, decides.
+function sources(log: string[] = []): MigrationSource[] {
+  return [
+    {
+      module: 'shop',
+      migrations: {
+        '0002_seed_products': {
+          async up(db) {
+            log.push('shop/0002')
+            await db.insertInto('product').values({ id: 1, name: 'Tea' }).execute()
+          },
+          async down(db) {
+            await db.deleteFrom('product').execute()
+          },
+        },
+        '0001_create_products': {
+          async up(db) {
+            log.push('shop/0001')
+            await db.schema
+              .createTable('product')
+              .addColumn('id', 'integer', (c) => c.primaryKey())
+              .addColumn('name', 'varchar(100)', (c) => c.notNull())
+              .execute()
+          },
+          async down(db) {
+            await db.schema.dropTable('product').execute()
+          },
+        },
+      },
+    },
+    {
+      module: 'auth',
+      migrations: {
+        '0001_create_users': {
+          async up(db) {
+            log.push('auth/0001')
+            await db.schema
+              .createTable('app_user')
+              .addColumn('id', 'integer', (c) => c.primaryKey())
+              // Depends on shop's table: fails if auth ran first.
+              .addColumn('favourite_product', 'integer', (c) => c.references('product.id'))
+              .execute()
+          },
+          async down(db) {
+            await db.schema.dropTable('app_user').execute()
+          },
+        },
+      },
+    },
+  ]
+}
+
+const ALL = ['shop/0001_create_products', 'shop/0002_seed_products', 'auth/0001_create_users']
+
+for (const engine of enginesUnderTest()) {
+  describe.skipIf(engine.skipReason !== undefined)(`module migrations on ${engine.engine}`, () => {
+    if (engine.skipReason) console.info(engine.skipReason)
+    let target: PrivateDatabaseUrl
+    let first: Database
+    let second: Database
+
+    beforeAll(async () => {
+      target = await privateDatabaseUrl(engine)
+      first = new Database(target.url)
+      second = new Database(target.url)
+    })
+
+    afterAll(async () => {
+      await first?.destroy()
+      await second?.destroy()
+      await target?.drop()
+    })
+
+    it(`applies each migration once when two instances migrate a fresh ${engine.engine} database at once`, async () => {
+      const logA: string[] = []
+      const logB: string[] = []
+      const [a, b] = await Promise.all([
+        new ModuleMigrator({ db: first.root, sources: sources(logA) }).up(),
+        new ModuleMigrator({ db: second.root, sources: sources(logB) }).up(),
+      ])
+      // One of them did all the work in module order, the other found nothing pending.
+      const ran = [...a.ran, ...b.ran]
+      expect(ran).toEqual(ALL)
+      expect([...logA, ...logB]).toEqual(['shop/0001', 'shop/0002', 'auth/0001'])
+      const products = await first.root
+        .selectFrom('product' as never)
+        .selectAll()
+        .execute()
+      expect(products).toHaveLength(1)
+    })
+
+    it(`does nothing when migrating an up-to-date ${engine.engine} database again`, async () => {
+      const log: string[] = []
+      const report = await new ModuleMigrator({ db: first.root, sources: sources(log) }).up()
+      expect(report).toEqual({ direction: 'up', ran: [] })
+      expect(log).toEqual([])
+    })
+
+    it(`lists every migration with its state on ${engine.engine}`, async () => {
+      const status = await new ModuleMigrator({ db: first.root, sources: sources() }).status()
+      expect(status.map((entry) => entry.name)).toEqual(ALL)
+      expect(status.every((entry) => typeof entry.appliedAt === 'string')).toBe(true)
+    })
+
+    it(`reverts the newest migrations first and re-applies them on ${engine.engine}`, async () => {
+      const migrator = new ModuleMigrator({ db: first.root, sources: sources() })
+      const down = await migrator.down({ steps: 2 })
+      expect(down).toEqual({
+        direction: 'down',
+        ran: ['auth/0001_create_users', 'shop/0002_seed_products'],
+      })
+      const status = await migrator.status()
+      expect(
+        status.filter((entry) => entry.appliedAt === undefined).map((entry) => entry.name),
+      ).toEqual(['shop/0002_seed_products', 'auth/0001_create_users'])
+      const up = await migrator.up()
+      expect(up.ran).toEqual(['shop/0002_seed_products', 'auth/0001_create_users'])
+    })
+
+    it(`reports a failing migration with its name on ${engine.engine} and records nothing for it`, async () => {
+      const broken: MigrationSource[] = [
+        ...sources(),
+        {
+          module: 'broken',
+          migrations: {
+            '0001_bad': {
+              async up(db) {
+                await db.insertInto('no_such_table').values({ id: 1 }).execute()
+              },
+            },
+          },
+        },
+      ]
+      const migrator = new ModuleMigrator({ db: first.root, sources: broken })
+      await expect(migrator.up()).rejects.toMatchObject({
+        code: 'E_MIGRATION',
+        message: expect.stringContaining('broken/0001_bad'),
+      })
+      const status = await migrator.status()
+      expect(status.find((entry) => entry.name === 'broken/0001_bad')?.appliedAt).toBeUndefined()
+    })
+  })
+}

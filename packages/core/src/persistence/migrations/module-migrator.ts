@@ -1,0 +1,219 @@
+import type { Kysely, Transaction } from 'kysely'
+import { DatabaseError } from '../database/database-error.js'
+import type {
+  MigrationDatabase,
+  MigrationReport,
+  MigrationSource,
+  MigrationStatus,
+} from './migration.js'
+
+/** Options of {@link ModuleMigrator}. */
+export interface ModuleMigratorOptions {
+  /** The database to migrate; pass the pool, not a transaction. */
+  readonly db: Kysely<unknown>
+  /** Modules in app order; each module's migrations run in name order. */
+  readonly sources: readonly MigrationSource[]
+  /** The history table (default `mortar_migration`). */
+  readonly table?: string
+}
+
+interface Planned {
+  readonly name: string
+  readonly module: string
+  readonly up: (db: MigrationDatabase) => Promise<void>
+  readonly down: ((db: MigrationDatabase) => Promise<void>) | undefined
+}
+
+interface HistoryRow {
+  name: string
+  module: string
+  seq: number | string
+  applied_at: string
+}
+
+const LOCK_ROW_ID = 'migration_lock'
+
+/**
+ * Runs module migrations in module order under Kysely's migration lock (a PostgreSQL advisory
+ * lock, MySQL `GET_LOCK`, SQLite's write lock), so two processes migrating at once apply each
+ * migration once. Kysely's own `Migrator` sorts every name alphabetically, which would run
+ * `auth/…` before `shop/…` whatever the module order; this runner keeps the order and uses the
+ * same lock.
+ *
+ * @example
+ * ```ts
+ * import { ModuleMigrator } from '@mortar/core'
+ *
+ * const migrator = new ModuleMigrator({
+ *   db: database.root,
+ *   sources: [{ module: 'shop', migrations: { '0001_create_products': createProducts } }],
+ * })
+ * const { ran } = await migrator.up() // ['shop/0001_create_products']
+ * ```
+ */
+export class ModuleMigrator {
+  readonly #db: Kysely<unknown>
+  readonly #plan: readonly Planned[]
+  readonly #table: string
+
+  constructor(options: ModuleMigratorOptions) {
+    this.#db = options.db
+    this.#table = options.table ?? 'mortar_migration'
+    this.#plan = plan(options.sources)
+  }
+
+  /** Every known migration with when it was applied; pending ones last. */
+  async status(): Promise<MigrationStatus[]> {
+    return this.#locked(async (db) => {
+      const applied = new Map((await this.#history(db)).map((row) => [row.name, row.applied_at]))
+      return this.#plan.map((step) => ({
+        name: step.name,
+        module: step.module,
+        appliedAt: applied.get(step.name),
+      }))
+    })
+  }
+
+  /** Applies every pending migration, modules in order; returns what ran. */
+  async up(): Promise<MigrationReport> {
+    return this.#locked(async (db) => {
+      const history = await this.#history(db)
+      const applied = new Set(history.map((row) => row.name))
+      let seq = history.reduce((max, row) => Math.max(max, Number(row.seq)), 0)
+      const ran: string[] = []
+      for (const step of this.#plan) {
+        if (applied.has(step.name)) continue
+        await this.#run(step, 'up', db, ran)
+        await db
+          .insertInto(this.#table)
+          .values({
+            name: step.name,
+            module: step.module,
+            seq: ++seq,
+            applied_at: new Date().toISOString(),
+          })
+          .execute()
+        ran.push(step.name)
+      }
+      return { direction: 'up', ran }
+    })
+  }
+
+  /** Reverts the last `steps` applied migrations (default 1), newest first; returns what ran. */
+  async down(options: { readonly steps?: number } = {}): Promise<MigrationReport> {
+    const steps = options.steps ?? 1
+    return this.#locked(async (db) => {
+      const history = (await this.#history(db)).sort((a, b) => Number(b.seq) - Number(a.seq))
+      const byName = new Map(this.#plan.map((step) => [step.name, step]))
+      const ran: string[] = []
+      for (const row of history.slice(0, steps)) {
+        const step = byName.get(row.name)
+        if (step === undefined) {
+          throw new DatabaseError(
+            'E_MIGRATION',
+            `Cannot revert ${row.name}: no module of this app defines it. Add its module back, or remove its row from ${this.#table}.`,
+          )
+        }
+        await this.#run(step, 'down', db, ran)
+        await db.deleteFrom(this.#table).where('name', '=', step.name).execute()
+        ran.push(step.name)
+      }
+      return { direction: 'down', ran }
+    })
+  }
+
+  async #run(
+    step: Planned,
+    direction: 'up' | 'down',
+    db: MigrationDatabase,
+    ran: readonly string[],
+  ): Promise<void> {
+    const fn = direction === 'up' ? step.up : step.down
+    if (fn === undefined) {
+      throw new DatabaseError(
+        'E_MIGRATION',
+        `Migration ${step.name} has no down(); it cannot be reverted automatically.`,
+        { details: { ran } },
+      )
+    }
+    try {
+      await fn(db)
+    } catch (error) {
+      const transactional = this.#db.getExecutor().adapter.supportsTransactionalDdl
+      throw new DatabaseError(
+        'E_MIGRATION',
+        `Migration ${step.name} (${direction}) failed: ${(error as Error).message}. ${
+          transactional
+            ? 'The batch was rolled back; nothing was applied.'
+            : `Already ${direction === 'up' ? 'applied' : 'reverted'} in this run: ${ran.join(', ') || 'none'}; the failed one may be half done (this engine does not roll back DDL).`
+        }`,
+        { cause: error, details: { failed: step.name, ran } },
+      )
+    }
+  }
+
+  /** One connection, Kysely's migration lock, and a transaction where DDL is transactional. */
+  async #locked<R>(work: (db: MigrationDatabase) => Promise<R>): Promise<R> {
+    const adapter = this.#db.getExecutor().adapter
+    const lock = { lockTable: `${this.#table}_lock`, lockRowId: LOCK_ROW_ID }
+    return this.#db.connection().execute(async (connection) => {
+      await adapter.acquireMigrationLock(connection, lock)
+      try {
+        const inside = async (db: Kysely<unknown> | Transaction<unknown>) => {
+          // Created under the lock: two processes never race to create the history table.
+          await this.#ensureTable(db)
+          return work(db as MigrationDatabase)
+        }
+        return adapter.supportsTransactionalDdl
+          ? await connection.transaction().execute(inside)
+          : await inside(connection)
+      } finally {
+        await adapter.releaseMigrationLock(connection, lock)
+      }
+    })
+  }
+
+  async #ensureTable(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable(this.#table)
+      .ifNotExists()
+      .addColumn('name', 'varchar(255)', (column) => column.primaryKey())
+      .addColumn('module', 'varchar(255)', (column) => column.notNull())
+      .addColumn('seq', 'integer', (column) => column.notNull())
+      .addColumn('applied_at', 'varchar(32)', (column) => column.notNull())
+      .execute()
+  }
+
+  async #history(db: MigrationDatabase): Promise<HistoryRow[]> {
+    const rows = await db
+      .selectFrom(this.#table)
+      .select(['name', 'module', 'seq', 'applied_at'])
+      .execute()
+    return rows as unknown as HistoryRow[]
+  }
+}
+
+function plan(sources: readonly MigrationSource[]): Planned[] {
+  const steps: Planned[] = []
+  const seen = new Set<string>()
+  for (const source of sources) {
+    if (seen.has(source.module)) {
+      throw new DatabaseError(
+        'E_MIGRATION',
+        `Two modules are named '${source.module}'; module names must be unique.`,
+      )
+    }
+    seen.add(source.module)
+    for (const key of Object.keys(source.migrations).sort()) {
+      const migration = source.migrations[key]
+      if (migration === undefined) continue
+      steps.push({
+        name: `${source.module}/${key}`,
+        module: source.module,
+        up: migration.up.bind(migration),
+        down: migration.down?.bind(migration),
+      })
+    }
+  }
+  return steps
+}

@@ -1,0 +1,63 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { ValidationError } from '../../errors/http-errors.js'
+import { isMortarError } from '../../errors/mortar-error.js'
+import { decodeCursor, encodeCursor, fingerprint } from './cursor-codec.js'
+
+const KEY = [Buffer.alloc(32, 7)]
+const LISTING = fingerprint('select "id" from "items"', ['id asc'])
+
+function codeOf(run: () => unknown): string | undefined {
+  try {
+    run()
+  } catch (error) {
+    return isMortarError(error) ? error.code : 'not a MortarError'
+  }
+  return undefined
+}
+
+describe('page cursors', () => {
+  it('carry strings, numbers, booleans, bigints and dates unchanged', () => {
+    const value = fc.oneof(
+      fc.string(),
+      // JSON turns -0 into 0, which compares equal in SQL.
+      fc
+        .double({ noNaN: true, noDefaultInfinity: true })
+        .filter((n) => !Number.isInteger(n) || Number.isSafeInteger(n))
+        .map((n) => (Object.is(n, -0) ? 0 : n)),
+      fc.boolean(),
+      fc.bigInt(),
+      fc.date({ noInvalidDate: true }),
+    )
+    fc.assert(
+      fc.property(fc.array(value, { minLength: 1, maxLength: 4 }), (values) => {
+        const columns = values.map((_, index) => `c${index}`)
+        const cursor = encodeCursor(KEY, LISTING, columns, values)
+        expect(cursor).toMatch(/^[A-Za-z0-9_-]+$/)
+        expect(decodeCursor(KEY, LISTING, values.length, cursor)).toEqual(values)
+      }),
+    )
+  })
+
+  it('refuse integers a driver already rounded, and values they cannot carry', () => {
+    expect(codeOf(() => encodeCursor(KEY, LISTING, ['id'], [2 ** 60]))).toBe(
+      'E_PAGINATION_SORT_VALUE',
+    )
+    expect(codeOf(() => encodeCursor(KEY, LISTING, ['blob'], [Buffer.from('x')]))).toBe(
+      'E_PAGINATION_SORT_VALUE',
+    )
+    expect(codeOf(() => encodeCursor(KEY, LISTING, ['n'], [Number.NaN]))).toBe(
+      'E_PAGINATION_SORT_VALUE',
+    )
+    expect(codeOf(() => encodeCursor(KEY, LISTING, ['note'], [null]))).toBe(
+      'E_PAGINATION_NULL_SORT_VALUE',
+    )
+  })
+
+  it('bind the listing: another fingerprint or key count is refused', () => {
+    const cursor = encodeCursor(KEY, LISTING, ['id'], [5])
+    const other = fingerprint('select "id" from "items"', ['id desc'])
+    expect(() => decodeCursor(KEY, other, 1, cursor)).toThrow(ValidationError)
+    expect(() => decodeCursor(KEY, LISTING, 2, cursor)).toThrow(ValidationError)
+  })
+})

@@ -1,0 +1,341 @@
+import fc from 'fast-check'
+import { type Kysely, sql } from 'kysely'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ValidationError } from '../../errors/http-errors.js'
+import { isMortarError } from '../../errors/mortar-error.js'
+import { openTestDatabase, type TestDatabase, testEngineCases } from '../testing/test-databases.js'
+import { type Page, paginate } from './paginate.js'
+import { Paginator } from './paginator.js'
+
+interface Db {
+  items: { id: number; score: number; label: string; note: string | null }
+}
+
+type Direction = 'asc' | 'desc'
+type Column = 'score' | 'label'
+
+const KEY = 'k'.repeat(32)
+const OTHER_KEY = 'o'.repeat(32)
+
+async function fill(
+  db: Kysely<Db>,
+  rows: readonly { score: number; label: string }[],
+): Promise<void> {
+  await db.deleteFrom('items').execute()
+  for (let start = 0; start < rows.length; start += 100) {
+    const batch = rows
+      .slice(start, start + 100)
+      .map((row, index) => ({ id: start + index + 1, ...row, note: null }))
+    if (batch.length > 0) await db.insertInto('items').values(batch).execute()
+  }
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => {
+      throw new Error('expected a rejection')
+    },
+    (error: unknown) => error,
+  )
+}
+
+for (const testCase of testEngineCases()) {
+  if (testCase.skipReason) console.info(testCase.skipReason)
+
+  describe.skipIf(testCase.skipReason !== undefined)(`paginate on ${testCase.engine}`, () => {
+    let handle: TestDatabase<Db>
+    let db: Kysely<Db>
+    const paginator = new Paginator({ key: KEY })
+    const selection = () => db.selectFrom('items').select(['id', 'score', 'label'])
+
+    beforeAll(async () => {
+      handle = await openTestDatabase<Db>(testCase)
+      db = handle.db
+      await db.schema
+        .createTable('items')
+        .addColumn('id', 'integer', (column) => column.primaryKey())
+        .addColumn('score', 'integer', (column) => column.notNull())
+        .addColumn('label', 'varchar(8)', (column) => column.notNull())
+        .addColumn('note', 'varchar(8)')
+        .execute()
+    })
+
+    afterAll(async () => {
+      await handle?.destroy()
+    })
+
+    it(`[${testCase.engine}] pages through random data with duplicates, every row once and in order`, async () => {
+      const row = fc.record({
+        score: fc.integer({ min: 0, max: 4 }),
+        label: fc.string({ unit: fc.constantFrom('a', 'b', 'c'), maxLength: 3 }),
+      })
+      const key = fc.record({
+        column: fc.constantFrom<Column>('score', 'label'),
+        direction: fc.constantFrom<Direction>('asc', 'desc'),
+      })
+      const ordering = fc.uniqueArray(key, {
+        minLength: 1,
+        maxLength: 2,
+        selector: (k) => k.column,
+      })
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(row, { maxLength: 40 }),
+          fc.integer({ min: 1, max: 7 }),
+          ordering,
+          fc.constantFrom<Direction>('asc', 'desc'),
+          async (rows, limit, orderBy, idDirection) => {
+            await fill(db, rows)
+            const keys = [...orderBy, { column: 'id' as const, direction: idDirection }]
+            let expected = selection()
+            for (const k of keys) expected = expected.orderBy(k.column, k.direction)
+            const all = await expected.execute()
+
+            const seen: (typeof all)[number][] = []
+            let after: string | null = null
+            for (let pages = 0; pages <= rows.length + 1; pages++) {
+              const page: Page<(typeof all)[number]> = await paginator.paginate(selection(), {
+                orderBy: keys,
+                after,
+                limit,
+              })
+              expect(page.items.length).toBeLessThanOrEqual(limit)
+              seen.push(...page.items)
+              after = page.nextCursor
+              if (after === null) break
+            }
+            expect(after).toBeNull()
+            expect(seen.map((item) => item.id)).toEqual(all.map((item) => item.id))
+            expect(new Set(seen.map((item) => item.id)).size).toBe(rows.length)
+            // The database's own order, checked independently where JS compares like SQL does.
+            const first = keys[0]
+            if (first?.column === 'score') {
+              const scores = seen.map((item) => item.score)
+              const sorted = [...scores].sort((a, b) => (first.direction === 'asc' ? a - b : b - a))
+              expect(scores).toEqual(sorted)
+            }
+          },
+        ),
+        { numRuns: 30 },
+      )
+    })
+
+    it(`[${testCase.engine}] returns a next cursor only when more rows follow`, async () => {
+      await fill(db, [
+        { score: 1, label: 'a' },
+        { score: 1, label: 'b' },
+        { score: 2, label: 'c' },
+      ])
+      const first = await paginator.paginate(selection(), { orderBy: ['score'], limit: 2 })
+      expect(first.items.map((item) => item.id)).toEqual([1, 2])
+      expect(first.nextCursor).toEqual(expect.any(String))
+      const second = await paginator.paginate(selection(), {
+        orderBy: ['score'],
+        limit: 2,
+        after: first.nextCursor,
+      })
+      expect(second.items.map((item) => item.id)).toEqual([3])
+      expect(second.nextCursor).toBeNull()
+      const exact = await paginator.paginate(selection(), { orderBy: ['score'], limit: 3 })
+      expect(exact.nextCursor).toBeNull()
+    })
+
+    it(`[${testCase.engine}] the paginate function signs with the key in its options`, async () => {
+      await fill(db, [
+        { score: 1, label: 'a' },
+        { score: 2, label: 'b' },
+      ])
+      const first = await paginate(selection(), { orderBy: ['score'], limit: 1, key: KEY })
+      const second = await paginator.paginate(selection(), {
+        orderBy: ['score'],
+        limit: 1,
+        after: first.nextCursor,
+      })
+      expect(second.items.map((item) => item.id)).toEqual([2])
+    })
+
+    describe(`[${testCase.engine}] refuses cursors it did not issue for this listing`, () => {
+      let cursor: string
+      beforeAll(async () => {
+        await fill(db, [
+          { score: 3, label: 'a' },
+          { score: 2, label: 'b' },
+          { score: 1, label: 'c' },
+        ])
+        const page = await paginator.paginate(selection(), { orderBy: ['score'], limit: 1 })
+        cursor = page.nextCursor ?? ''
+        expect(cursor).not.toBe('')
+      })
+
+      const expectInvalid = async (after: string, request = () => selection()) => {
+        const error = await rejection(
+          paginator.paginate(request(), { orderBy: ['score'], limit: 1, after }),
+        )
+        expect(error).toBeInstanceOf(ValidationError)
+        const validation = error as ValidationError
+        expect(validation.status).toBe(422)
+        expect(validation.issues[0]).toMatchObject({ path: 'after', code: 'invalid_cursor' })
+        expect(validation.message).not.toContain(String(after).slice(0, 12) || '\u0000')
+      }
+
+      it('rejects a cursor with any single byte flipped', async () => {
+        const bytes = Buffer.from(cursor, 'base64url')
+        await fc.assert(
+          fc.asyncProperty(
+            fc.integer({ min: 0, max: bytes.length - 1 }),
+            fc.integer({ min: 1, max: 255 }),
+            async (index, mask) => {
+              const forged = Buffer.from(bytes)
+              forged[index] = (forged[index] ?? 0) ^ mask
+              await expectInvalid(forged.toString('base64url'))
+            },
+          ),
+          { numRuns: 50 },
+        )
+      })
+
+      it('accepts a cursor signed by a key rotated to second place', async () => {
+        const rotated = new Paginator({ key: [OTHER_KEY, KEY] })
+        const page = await rotated.paginate(selection(), {
+          orderBy: ['score'],
+          limit: 1,
+          after: cursor,
+        })
+        expect(page.items.map((item) => item.score)).toEqual([2])
+        const fresh = await rotated.paginate(selection(), { orderBy: ['score'], limit: 1 })
+        // New cursors are signed by the first key, so the old paginator refuses them.
+        await expectInvalid(fresh.nextCursor ?? '')
+      })
+
+      it('rejects a cursor signed with another key', async () => {
+        const other = new Paginator({ key: OTHER_KEY })
+        const page = await other.paginate(selection(), { orderBy: ['score'], limit: 1 })
+        await expectInvalid(page.nextCursor ?? '')
+      })
+
+      it("rejects another query's cursor and another ordering's cursor", async () => {
+        await expectInvalid(cursor, () => selection().where('score', '>', 0))
+        const error = await rejection(
+          paginator.paginate(selection(), {
+            orderBy: [{ column: 'score', direction: 'desc' }],
+            limit: 1,
+            after: cursor,
+          }),
+        )
+        expect(error).toBeInstanceOf(ValidationError)
+      })
+
+      it('rejects garbage, short base64 and the empty string', async () => {
+        await expectInvalid('not a cursor!')
+        await expectInvalid('aGVsbG8')
+        await expectInvalid(Buffer.alloc(40, 1).toString('base64url'))
+        await expectInvalid('')
+        await expectInvalid('A'.repeat(5000))
+        // A query string parser may hand over a number or an array instead of a string.
+        await expectInvalid(123456 as never)
+        await expectInvalid(['a', 'b'] as never)
+      })
+    })
+
+    it(`[${testCase.engine}] sorts by an aliased column through its ref`, async () => {
+      await fill(db, [
+        { score: 1, label: 'b' },
+        { score: 2, label: 'a' },
+        { score: 3, label: 'b' },
+      ])
+      const titled = () => db.selectFrom('items').select(['id', 'label as title'])
+      const request = {
+        orderBy: [
+          { column: 'title' as const, direction: 'desc' as const, ref: 'items.label' as const },
+        ],
+        limit: 2,
+      }
+      const first = await paginator.paginate(titled(), request)
+      const second = await paginator.paginate(titled(), { ...request, after: first.nextCursor })
+      expect([...first.items, ...second.items].map((item) => item.id)).toEqual([3, 1, 2])
+    })
+
+    // SQLite has no date or bigint column type: its drivers hand back strings and numbers.
+    if (testCase.engine !== 'sqlite') {
+      it(`[${testCase.engine}] carries timestamps and bigints through the cursor`, async () => {
+        interface Events {
+          events: { id: string; at: Date }
+        }
+        const events = db as unknown as Kysely<Events>
+        await events.schema.dropTable('events').ifExists().execute()
+        await events.schema
+          .createTable('events')
+          .addColumn('id', 'bigint', (column) => column.primaryKey())
+          .addColumn(
+            'at',
+            testCase.engine === 'postgres' ? sql`timestamptz(3)` : sql`datetime(3)`,
+            (column) => column.notNull(),
+          )
+          .execute()
+        const base = Date.UTC(2026, 0, 1)
+        const rows = [0, 1, 1, 2, 3, 3, 3, 4].map((step, index) => ({
+          id: String(9_007_199_254_740_993n + BigInt(index)),
+          at: new Date(base + step * 1500 + 7),
+        }))
+        await events.insertInto('events').values(rows).execute()
+        const seen: string[] = []
+        let after: string | null = null
+        do {
+          const page: Page<{ id: string; at: Date }> = await paginator.paginate(
+            events.selectFrom('events').select(['id', 'at']),
+            { orderBy: [{ column: 'at', direction: 'desc' }], after, limit: 3 },
+          )
+          seen.push(...page.items.map((item) => String(item.id)))
+          after = page.nextCursor
+        } while (after !== null)
+        const expected = [...rows]
+          .sort((a, b) => b.at.getTime() - a.at.getTime() || (BigInt(b.id) > BigInt(a.id) ? 1 : -1))
+          .map((row) => row.id)
+        expect(seen).toEqual(expected)
+      })
+    }
+
+    it(`[${testCase.engine}] reports a null sort value as a typed server error`, async () => {
+      await fill(db, [
+        { score: 1, label: 'a' },
+        { score: 2, label: 'b' },
+      ])
+      // The type refuses the nullable column; an `as never` stands in for an untyped caller.
+      const error = await rejection(
+        paginator.paginate(db.selectFrom('items').select(['id', 'note']), {
+          orderBy: ['note' as never],
+          limit: 1,
+        }),
+      )
+      expect(isMortarError(error) && error.code).toBe('E_PAGINATION_NULL_SORT_VALUE')
+    })
+  })
+}
+
+describe('Paginator', () => {
+  it('refuses a key shorter than 32 bytes without showing it', () => {
+    expect(() => new Paginator({ key: 'short-secret' })).toThrow(/at least 32 bytes/)
+    expect(() => new Paginator({ key: [KEY, 'short-secret'] })).toThrow(/at least 32 bytes/)
+    expect(() => new Paginator({ key: [] })).toThrow(/at least one key/)
+    try {
+      new Paginator({ key: 'short-secret' })
+    } catch (error) {
+      expect(String(error)).not.toContain('short-secret')
+    }
+  })
+
+  it('never shows its key when printed or logged', () => {
+    const paginator = new Paginator({ key: KEY })
+    expect(`${paginator}`).not.toContain(KEY)
+    expect(JSON.stringify({ paginator })).not.toContain(KEY)
+  })
+
+  it('rejects a page size that is not a positive integer', async () => {
+    const paginator = new Paginator({ key: KEY })
+    const fake = { clearOrderBy: () => fake } as never
+    for (const limit of [0, -1, 1.5, Number.NaN]) {
+      const error = await rejection(paginator.paginate(fake, { orderBy: [], limit } as never))
+      expect(error).toBeInstanceOf(ValidationError)
+    }
+  })
+})

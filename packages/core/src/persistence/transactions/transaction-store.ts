@@ -1,0 +1,47 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+
+/** One open transaction or savepoint of one database, as seen by the code running inside it. */
+export interface TransactionFrame {
+  /** The database the transaction belongs to (a `Database`, compared by identity). */
+  readonly owner: object
+  /** Kysely's controlled transaction (or savepoint) for this frame. */
+  readonly trx: unknown
+  /** `afterCommit` callbacks registered in this frame. */
+  readonly callbacks: Array<() => unknown>
+  /** The enclosing frame, of this or another database. */
+  readonly parent: TransactionFrame | undefined
+  /** The outermost frame of this transaction; holds the savepoint counter. */
+  readonly root: TransactionFrame | undefined
+  savepoints: number
+}
+
+// One store per process even when both the ESM and the CJS build of core are loaded.
+const STORAGE_KEY = Symbol.for('mortar.transaction')
+const globalStore = globalThis as unknown as Record<
+  symbol,
+  AsyncLocalStorage<TransactionFrame | undefined> | undefined
+>
+globalStore[STORAGE_KEY] ??= new AsyncLocalStorage()
+export const transactionStorage = globalStore[STORAGE_KEY] as AsyncLocalStorage<
+  TransactionFrame | undefined
+>
+
+/** The innermost open frame of `owner`, or `undefined` outside its transactions. */
+export function findFrame(owner: object): TransactionFrame | undefined {
+  let frame = transactionStorage.getStore()
+  while (frame !== undefined && frame.owner !== owner) frame = frame.parent
+  return frame
+}
+
+// Apps register their database at start and remove it when it is destroyed; the last one is
+// the default of `transaction()`. Kept on globalThis so the ESM and the CJS build share it.
+const DEFAULTS_KEY = Symbol.for('mortar.defaultDatabases')
+const defaultsStore = globalThis as unknown as Record<symbol, object[] | undefined>
+defaultsStore[DEFAULTS_KEY] ??= []
+export const defaultDatabases = defaultsStore[DEFAULTS_KEY] as object[]
+
+/** Removes the last registration of `database` as a default. */
+export function removeDefaultDatabase(database: object): void {
+  const index = defaultDatabases.lastIndexOf(database)
+  if (index !== -1) defaultDatabases.splice(index, 1)
+}

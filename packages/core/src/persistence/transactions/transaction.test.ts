@@ -1,0 +1,270 @@
+import { sql } from 'kysely'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Database } from '../database/index.js'
+import {
+  enginesUnderTest,
+  type PrivateDatabaseUrl,
+  privateDatabaseUrl,
+} from '../testing/test-database-urls.js'
+import { afterCommit, transaction, useDefaultDatabase } from './transaction.js'
+import { Transactional } from './transactional.js'
+
+interface TestDb {
+  item: { id: number; name: string }
+  counter: { id: number; value: number }
+}
+
+for (const engine of enginesUnderTest()) {
+  describe.skipIf(engine.skipReason !== undefined)(`transactions on ${engine.engine}`, () => {
+    if (engine.skipReason) console.info(engine.skipReason)
+    let target: PrivateDatabaseUrl
+    let database: Database<TestDb>
+    let release: () => void
+
+    beforeAll(async () => {
+      target = await privateDatabaseUrl(engine)
+      database = new Database<TestDb>({ url: target.url, pool: 4 })
+      await database.connect()
+      release = useDefaultDatabase(database)
+      await database.root.schema
+        .createTable('item')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('name', 'varchar(100)', (c) => c.notNull())
+        .execute()
+      await database.root.schema
+        .createTable('counter')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('value', 'integer', (c) => c.notNull())
+        .execute()
+    })
+
+    afterAll(async () => {
+      release?.()
+      await database?.destroy()
+      await target?.drop()
+    })
+
+    async function names(): Promise<string[]> {
+      const rows = await database.root.selectFrom('item').select('name').orderBy('id').execute()
+      return rows.map((row) => row.name)
+    }
+
+    async function reset(): Promise<void> {
+      await database.root.deleteFrom('item').execute()
+      await database.root.deleteFrom('counter').execute()
+    }
+
+    it(`commits on ${engine.engine} when the function resolves, and the shared kysely runs inside`, async () => {
+      await reset()
+      const result = await transaction(async () => {
+        await database.kysely.insertInto('item').values({ id: 1, name: 'a' }).execute()
+        expect(database.inTransaction).toBe(true)
+        // The transaction-aware instance sees its own uncommitted row.
+        const inside = await database.kysely.selectFrom('item').select('name').execute()
+        expect(inside).toEqual([{ name: 'a' }])
+        return 'done'
+      })
+      expect(result).toBe('done')
+      expect(database.inTransaction).toBe(false)
+      expect(await names()).toEqual(['a'])
+    })
+
+    it(`rolls back on ${engine.engine} when the function throws`, async () => {
+      await reset()
+      await expect(
+        transaction(async () => {
+          await database.kysely.insertInto('item').values({ id: 1, name: 'a' }).execute()
+          throw new Error('boom')
+        }),
+      ).rejects.toThrow('boom')
+      expect(await names()).toEqual([])
+    })
+
+    it(`joins the outer transaction on ${engine.engine} by default, so an outer throw undoes inner work`, async () => {
+      await reset()
+      await expect(
+        transaction(async () => {
+          await transaction(async () => {
+            await database.kysely.insertInto('item').values({ id: 1, name: 'inner' }).execute()
+          })
+          throw new Error('outer fails')
+        }),
+      ).rejects.toThrow('outer fails')
+      expect(await names()).toEqual([])
+    })
+
+    it(`rolls back only a failed savepoint on ${engine.engine} and keeps the outer work`, async () => {
+      await reset()
+      await transaction(async () => {
+        await database.kysely.insertInto('item').values({ id: 1, name: 'outer' }).execute()
+        await expect(
+          transaction(
+            async () => {
+              await database.kysely.insertInto('item').values({ id: 2, name: 'inner' }).execute()
+              throw new Error('inner fails')
+            },
+            { propagation: 'savepoint' },
+          ),
+        ).rejects.toThrow('inner fails')
+        await transaction(
+          async () => {
+            await database.kysely.insertInto('item').values({ id: 3, name: 'kept' }).execute()
+          },
+          { propagation: 'savepoint' },
+        )
+      })
+      expect(await names()).toEqual(['outer', 'kept'])
+    })
+
+    it(`runs afterCommit on ${engine.engine} only after the outermost commit`, async () => {
+      await reset()
+      const seen: string[] = []
+      await transaction(async () => {
+        await transaction(async () => {
+          await afterCommit(() => {
+            seen.push('callback')
+          })
+        })
+        seen.push('end of outer')
+        await database.kysely.insertInto('item').values({ id: 1, name: 'a' }).execute()
+      })
+      expect(seen).toEqual(['end of outer', 'callback'])
+    })
+
+    it(`skips afterCommit on ${engine.engine} when the transaction rolls back`, async () => {
+      await reset()
+      const seen: string[] = []
+      await expect(
+        transaction(async () => {
+          await afterCommit(() => {
+            seen.push('must not run')
+          })
+          throw new Error('rollback')
+        }),
+      ).rejects.toThrow('rollback')
+      expect(seen).toEqual([])
+    })
+
+    it(`drops the afterCommit callbacks of a rolled-back savepoint on ${engine.engine}`, async () => {
+      await reset()
+      const seen: string[] = []
+      await transaction(async () => {
+        await afterCommit(() => {
+          seen.push('outer')
+        })
+        await transaction(
+          async () => {
+            await afterCommit(() => {
+              seen.push('released savepoint')
+            })
+          },
+          { propagation: 'savepoint' },
+        )
+        await transaction(
+          async () => {
+            await afterCommit(() => {
+              seen.push('rolled-back savepoint')
+            })
+            throw new Error('undo')
+          },
+          { propagation: 'savepoint' },
+        ).catch(() => undefined)
+      })
+      expect(seen).toEqual(['outer', 'released savepoint'])
+    })
+
+    it(`wraps a method in a transaction with @Transactional() on ${engine.engine}`, async () => {
+      await reset()
+      class Inventory {
+        constructor(readonly db: Database<TestDb>) {}
+
+        @Transactional()
+        async addTwo(failAfterFirst: boolean): Promise<void> {
+          await this.db.kysely.insertInto('item').values({ id: 1, name: 'first' }).execute()
+          if (failAfterFirst) throw new Error('second failed')
+          await this.db.kysely.insertInto('item').values({ id: 2, name: 'second' }).execute()
+        }
+      }
+      const inventory = new Inventory(database)
+      await expect(inventory.addTwo(true)).rejects.toThrow('second failed')
+      expect(await names()).toEqual([])
+      await inventory.addTwo(false)
+      expect(await names()).toEqual(['first', 'second'])
+    })
+
+    if (engine.engine === 'sqlite') {
+      it('refuses a second independent transaction on SQLite instead of deadlocking', async () => {
+        await expect(
+          transaction(() => transaction(async () => 1, { propagation: 'new' })),
+        ).rejects.toMatchObject({ code: 'E_TRANSACTION' })
+      })
+    } else {
+      it(`commits two concurrent transactions with distinct rows on ${engine.engine}`, async () => {
+        await reset()
+        let release!: () => void
+        const gate = new Promise<void>((resolve) => {
+          release = resolve
+        })
+        const first = transaction(async () => {
+          await database.kysely.insertInto('item').values({ id: 1, name: 'one' }).execute()
+          await gate
+        })
+        const second = transaction(async () => {
+          await database.kysely.insertInto('item').values({ id: 2, name: 'two' }).execute()
+          release()
+        })
+        await Promise.all([first, second])
+        expect(await names()).toEqual(['one', 'two'])
+      })
+
+      it(`serializes two conflicting updates on ${engine.engine} so no increment is lost`, async () => {
+        await reset()
+        await database.root.insertInto('counter').values({ id: 1, value: 0 }).execute()
+        const increment = () =>
+          transaction(async () => {
+            const row = await database.kysely
+              .selectFrom('counter')
+              .select('value')
+              .where('id', '=', 1)
+              .forUpdate()
+              .executeTakeFirstOrThrow()
+            await database.kysely
+              .updateTable('counter')
+              .set({ value: row.value + 1 })
+              .where('id', '=', 1)
+              .execute()
+          })
+        await Promise.all([increment(), increment(), increment()])
+        const row = await database.root
+          .selectFrom('counter')
+          .select('value')
+          .executeTakeFirstOrThrow()
+        expect(row.value).toBe(3)
+      })
+
+      it(`runs an independent transaction with propagation 'new' on ${engine.engine}`, async () => {
+        await reset()
+        await expect(
+          transaction(async () => {
+            await transaction(
+              async () => {
+                await database.kysely.insertInto('item').values({ id: 1, name: 'audit' }).execute()
+              },
+              { propagation: 'new' },
+            )
+            throw new Error('outer rolls back')
+          }),
+        ).rejects.toThrow('outer rolls back')
+        expect(await names()).toEqual(['audit'])
+      })
+    }
+
+    it(`reports a healthy ping on ${engine.engine}`, async () => {
+      const health = await database.health()
+      expect(health.status).toBe('ok')
+      expect(typeof health.latencyMs).toBe('number')
+      const value = await sql<{ one: number }>`select 1 as one`.execute(database.kysely)
+      expect(Number(value.rows[0]?.one)).toBe(1)
+    })
+  })
+}

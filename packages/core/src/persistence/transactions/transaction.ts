@@ -1,0 +1,92 @@
+import type { Transaction } from 'kysely'
+import type { Database, TransactionOptions } from '../database/database.js'
+import { DatabaseError } from '../database/database-error.js'
+import { defaultDatabases, removeDefaultDatabase, transactionStorage } from './transaction-store.js'
+
+/** Options of {@link transaction} and `@Transactional()`: a {@link TransactionOptions} and which database. */
+export interface TransactionCallOptions<DB = unknown> extends TransactionOptions {
+  /** The database to use; by default the one of the open transaction, else the running app's. */
+  readonly database?: Database<DB>
+}
+
+/**
+ * Makes `database` the one {@link transaction} and `@Transactional()` use when nothing else
+ * says which; returns a function that undoes it (so does `database.destroy()`). `app.start()`
+ * calls it for the app's database.
+ *
+ * @example
+ * ```ts
+ * import { Database, useDefaultDatabase } from '@mortar/core'
+ *
+ * const release = useDefaultDatabase(new Database('sqlite::memory:'))
+ * // … later
+ * release()
+ * ```
+ */
+export function useDefaultDatabase<DB>(database: Database<DB>): () => void {
+  defaultDatabases.push(database)
+  return () => removeDefaultDatabase(database)
+}
+
+function pickDatabase<DB>(options: TransactionCallOptions<DB>): Database<DB> {
+  if (options.database !== undefined) return options.database
+  const frame = transactionStorage.getStore()
+  if (frame !== undefined) return frame.owner as Database<DB>
+  const fallback = defaultDatabases[defaultDatabases.length - 1]
+  if (fallback === undefined) {
+    throw new DatabaseError(
+      'E_TRANSACTION',
+      'No database for this transaction: start an app with a database, or pass { database }.',
+    )
+  }
+  return fallback as Database<DB>
+}
+
+/**
+ * Runs `fn` in a transaction of the app's database: commits when it resolves, rolls back when
+ * it throws. Code inside that uses the database (the `Kysely` from `databaseToken()` or
+ * `Database.kysely`) runs in the transaction, on every engine; on SQLite this is also what
+ * keeps its single connection from waiting for itself. An open transaction is joined by
+ * default; `{ propagation: 'savepoint' }` nests a savepoint, `{ propagation: 'new' }` opens an
+ * independent one.
+ *
+ * @example
+ * ```ts
+ * import { afterCommit, transaction } from '@mortar/core'
+ *
+ * const orderId = await transaction(async (trx) => {
+ *   const order = await trx.insertInto('order').values(input).returning('id').executeTakeFirstOrThrow()
+ *   afterCommit(() => mailer.sendConfirmation(order.id))
+ *   return order.id
+ * })
+ * ```
+ */
+export function transaction<R, DB = unknown>(
+  fn: (trx: Transaction<DB>) => Promise<R>,
+  options: TransactionCallOptions<DB> = {},
+): Promise<R> {
+  return pickDatabase(options).transaction(fn, options)
+}
+
+/**
+ * Runs `callback` once the outermost transaction around the caller has committed; never after
+ * a rollback, and a savepoint that rolls back drops the callbacks registered inside it. Outside
+ * a transaction it runs now. The returned promise settles when the callback is registered (or,
+ * outside a transaction, when it has run); a callback that fails after commit makes the
+ * transaction call reject, the data staying committed.
+ *
+ * @example
+ * ```ts
+ * import { afterCommit } from '@mortar/core'
+ *
+ * afterCommit(() => search.reindex(productId))
+ * ```
+ */
+export function afterCommit(callback: () => unknown): Promise<void> {
+  const frame = transactionStorage.getStore()
+  if (frame === undefined) return Promise.resolve().then(callback).then(noop)
+  frame.callbacks.push(callback)
+  return Promise.resolve()
+}
+
+function noop(): void {}

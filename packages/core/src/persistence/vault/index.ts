@@ -1,0 +1,7 @@
+export type { ReencryptColumnOptions, ReencryptProgress } from './reencrypt-column.js'
+export { reencryptColumn } from './reencrypt-column.js'
+export type { VaultContext, VaultOptions } from './vault.js'
+export { VAULT, Vault } from './vault.js'
+export type { VaultErrorCode, VaultErrorOptions } from './vault-error.js'
+export { VaultError } from './vault-error.js'
+export type { VaultKeyEntry, VaultKeyMaterial, VaultKeys } from './vault-key-ring.js'

@@ -1,0 +1,130 @@
+import fc from 'fast-check'
+import { sealData } from 'iron-session'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { newCsrfToken, newSessionId, SessionCodec, type SessionPayload } from './session-codec.js'
+import { resolveSessionConfig } from './session-config.js'
+
+// 10,000 cases by default; MORTAR_FUZZ_RUNS=100000 npx vitest run packages/session for more.
+const RUNS = Number(process.env.MORTAR_FUZZ_RUNS ?? 10_000)
+const KEY_1 = 'k1-0123456789abcdef0123456789abcdef'
+const KEY_2 = 'k2-0123456789abcdef0123456789abcdef'
+const FOREIGN = 'foreign-0123456789abcdef0123456789abcdef'
+const NOW = Date.UTC(2026, 5, 1)
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+
+const schema = z.object({
+  role: z.enum(['customer', 'admin']).default('customer'),
+  cart: z.array(z.string()).default([]),
+})
+const config = resolveSessionConfig({ password: { 1: KEY_1, 2: KEY_2 }, schema, development: true })
+const codec = new SessionCodec(config, schema)
+
+function payload(data: z.output<typeof schema>): SessionPayload {
+  return {
+    id: newSessionId(),
+    createdAt: NOW - 1000,
+    issuedAt: NOW - 1000,
+    userId: 'user-1',
+    data,
+    flash: undefined,
+    csrfToken: newCsrfToken(),
+  }
+}
+
+describe('SessionCodec', () => {
+  const genuine: { sealed: string; payload: SessionPayload }[] = []
+
+  beforeAll(async () => {
+    for (const data of [
+      { role: 'customer' as const, cart: [] },
+      { role: 'customer' as const, cart: ['sku-1', 'sku-2'] },
+      { role: 'admin' as const, cart: ['x'.repeat(300)] },
+    ]) {
+      const sealedPayload = payload(data)
+      genuine.push({ sealed: await codec.seal(sealedPayload), payload: sealedPayload })
+    }
+  })
+
+  it('opens what it sealed', async () => {
+    for (const { sealed, payload: expected } of genuine) {
+      const opened = await codec.open(sealed, NOW)
+      expect(opened).toEqual({ ok: true, keyId: '2', payload: expected })
+    }
+  })
+
+  it(`never throws and never accepts forged data (${RUNS} tampered, truncated, oversized, re-keyed and random cookies)`, async () => {
+    const original = fc.constantFrom(...genuine)
+    const tampered = fc
+      .tuple(original, fc.nat(), fc.constantFrom(...BASE64URL))
+      .map(([{ sealed, payload }, at, char]) => {
+        const index = at % sealed.length
+        return { value: sealed.slice(0, index) + char + sealed.slice(index + 1), payload }
+      })
+    const truncated = fc
+      .tuple(original, fc.nat())
+      .map(([{ sealed, payload }, at]) => ({ value: sealed.slice(0, at % sealed.length), payload }))
+    const oversized = fc
+      .tuple(original, fc.string({ minLength: 1, maxLength: 5000 }), fc.boolean())
+      .map(([{ sealed, payload }, extra, front]) => ({
+        value: front ? extra + sealed : sealed + extra.repeat(Math.ceil(4100 / extra.length)),
+        payload,
+      }))
+    const random = fc.oneof(
+      fc.string({ maxLength: 300 }),
+      fc.string({ unit: 'binary', maxLength: 300 }),
+      fc
+        .array(fc.string({ unit: fc.constantFrom(...BASE64URL), maxLength: 40 }), { maxLength: 9 })
+        .map((parts) => `Fe26.2*${parts.join('*')}~2`),
+    )
+
+    // Sealing under an unknown key is slow (real crypto): seal a small pool once, pick from it.
+    const rekeyedPool: string[] = []
+    for (const id of ['1', '2', '3', '99']) {
+      for (const role of ['admin', 'root']) {
+        const envelope = {
+          v: 1,
+          id: newSessionId(),
+          c: NOW,
+          i: NOW,
+          u: 'attacker',
+          d: { role },
+          t: newCsrfToken(),
+        }
+        rekeyedPool.push(await sealData(envelope, { password: { [id]: FOREIGN } }))
+      }
+    }
+
+    const cases = fc.oneof(
+      tampered.map((c) => ({ kind: 'tampered' as const, ...c })),
+      truncated.map((c) => ({ kind: 'truncated' as const, ...c })),
+      oversized.map((c) => ({ kind: 'oversized' as const, ...c })),
+      fc.constantFrom(...rekeyedPool).map((value) => ({
+        kind: 'rekeyed' as const,
+        value,
+        payload: undefined,
+      })),
+      random.map((value) => ({ kind: 'random' as const, value, payload: undefined })),
+    )
+
+    await fc.assert(
+      fc.asyncProperty(cases, async ({ kind, value, payload: source }) => {
+        const opened = await codec.open(value, NOW)
+        if (!opened.ok) return
+        // Only a cookie that still carries its original, untouched content may open (a change
+        // in iron-session's unauthenticated `~2` suffix or in base64 padding bits is not one).
+        expect(kind).toMatch(/tampered|truncated/)
+        expect(opened.payload).toEqual(source)
+      }),
+      { numRuns: RUNS },
+    )
+  })
+
+  it('refuses a seal whose envelope is not a Mortar session', async () => {
+    const foreignShape = await sealData(
+      { user: { id: 1, admin: true } },
+      { password: { 2: KEY_2 } },
+    )
+    expect(await codec.open(foreignShape, NOW)).toEqual({ ok: false, reason: 'malformed' })
+  })
+})

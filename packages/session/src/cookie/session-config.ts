@@ -1,0 +1,240 @@
+import { type Principal, Secret } from '@mortar/core'
+import type { z } from 'zod'
+import type { CsrfOptions } from '../csrf/csrf-options.js'
+import { SessionConfigError } from '../errors.js'
+import type { SessionRegistry } from '../registry/session-registry.js'
+
+/** One session secret: a string of at least 32 characters, or core's `Secret` wrapping one. */
+export type SessionSecret = string | Secret<string>
+
+/**
+ * The session password: one secret, or a map of key id (a positive integer) to secret for
+ * rotation. The highest id seals new cookies; every id unseals. Remove an id to log out everyone
+ * whose cookie was sealed with it.
+ *
+ * @example
+ * ```ts
+ * import type { SessionPassword } from '@mortar/session'
+ *
+ * const password: SessionPassword = { 1: process.env.OLD_KEY ?? '', 2: process.env.NEW_KEY ?? '' }
+ * ```
+ */
+export type SessionPassword = SessionSecret | Readonly<Record<number | string, SessionSecret>>
+
+/**
+ * Attributes of the session cookie. `httpOnly` and `sameSite: 'lax'` are on by default;
+ * `secure` defaults to on outside development (see {@link SessionModuleOptions.development}).
+ *
+ * @example
+ * ```ts
+ * import type { SessionCookieOptions } from '@mortar/session'
+ *
+ * const cookie: SessionCookieOptions = { domain: 'shop.example', sameSite: 'strict' }
+ * ```
+ */
+export interface SessionCookieOptions {
+  readonly path?: string
+  readonly domain?: string
+  readonly sameSite?: 'lax' | 'strict' | 'none'
+  readonly secure?: boolean
+  readonly httpOnly?: boolean
+}
+
+/** What {@link SessionModuleOptions.onInvalidData} is told about a cookie that was dropped. */
+export interface InvalidSessionEvent {
+  /**
+   * `invalid-seal`: not a seal, or tampered with; `unknown-key`: sealed with a key id that is not
+   * configured (a removed key, or a foreign cookie); `malformed`: a valid seal whose envelope is
+   * not a Mortar session; `schema`: the data does not fit the schema (an old shape).
+   */
+  readonly reason: 'invalid-seal' | 'unknown-key' | 'malformed' | 'schema'
+  /** For `schema`: the fields that did not fit (paths and messages, never values). */
+  readonly issues?: readonly { readonly path: string; readonly message: string }[]
+}
+
+/** What {@link SessionModuleOptions.resolvePrincipal} receives beside the session data. */
+export interface SessionIdentity {
+  readonly sessionId: string
+  /** Set by `session.login(userId)`; undefined for an anonymous session. */
+  readonly userId: string | undefined
+}
+
+/**
+ * Options of `sessionModule`.
+ *
+ * @example
+ * ```ts
+ * import { sessionModule } from '@mortar/session'
+ * import { z } from 'zod'
+ *
+ * export const sessions = sessionModule({
+ *   password: process.env.SESSION_PASSWORD ?? '',
+ *   schema: z.object({ cart: z.array(z.string()).default([]) }),
+ *   rolling: 300,
+ *   resolvePrincipal: (_data, { userId }) => (userId ? { id: userId } : undefined),
+ * })
+ * ```
+ */
+export interface SessionModuleOptions<S extends z.ZodType = z.ZodType> {
+  /** One secret (at least 32 characters) or a map of key id to secret; checked at creation. */
+  readonly password: SessionPassword
+  /**
+   * The zod schema of `session.data`. It must accept `{}` (optional fields or defaults): that is
+   * what an empty session holds. Data that no longer fits is dropped, never an error page.
+   */
+  readonly schema: S
+  /** Default `'mortar.session'`. */
+  readonly cookieName?: string
+  /** Seconds a session lives after its cookie was last issued. Default 14 days. */
+  readonly ttl?: number
+  /** Seconds a session may live from its creation, however active. Default 30 days. */
+  readonly absoluteTtl?: number
+  /**
+   * Sliding expiry: re-issue the cookie on a request that uses it, at most every `n` seconds
+   * (`true` means every 60 s). Off by default: then a session ends `ttl` after its last save.
+   */
+  readonly rolling?: boolean | number
+  readonly cookie?: SessionCookieOptions
+  /**
+   * Development mode drops the `Secure` cookie default so the cookie works on plain
+   * `http://localhost`. Default: `process.env.NODE_ENV !== 'production'`.
+   */
+  readonly development?: boolean
+  /**
+   * Records the sessions of logged-in users so they can be listed and revoked. A
+   * {@link SessionRegistry} instance, or `'database'` / `'redis'` for the registry that the
+   * matching registry module binds under `SESSION_REGISTRY`. Off by default.
+   */
+  readonly registry?: 'database' | 'redis' | SessionRegistry
+  /** How often a registered session's last-seen time is written. Default 60,000 ms. */
+  readonly touchIntervalMs?: number
+  /** Fills the request's `principal` slot from the session, before any handler runs. */
+  readonly resolvePrincipal?: (
+    data: z.output<S>,
+    identity: SessionIdentity,
+  ) => Principal | undefined | Promise<Principal | undefined>
+  /** Called when a cookie is dropped as invalid; by default a warning is logged. Must not throw. */
+  readonly onInvalidData?: (event: InvalidSessionEvent) => void
+  /** The CSRF guard for cookie-authenticated unsafe requests; on by default, `false` turns it off. */
+  readonly csrf?: CsrfOptions | false
+}
+
+/** {@link SessionModuleOptions} with every default filled and every secret checked. */
+export interface ResolvedSessionConfig {
+  /** Key id → secret, with a null prototype: a seal's key id is attacker input. */
+  readonly passwords: Readonly<Record<string, string>>
+  readonly newestKeyId: string
+  readonly cookieName: string
+  readonly ttlSeconds: number
+  readonly absoluteTtlSeconds: number
+  /** 0 when rolling is off. */
+  readonly rollingSeconds: number
+  readonly path: string
+  readonly domain: string | undefined
+  readonly sameSite: 'lax' | 'strict' | 'none'
+  readonly secure: boolean
+  readonly httpOnly: boolean
+  readonly touchIntervalMs: number
+}
+
+const MIN_SECRET_LENGTH = 32
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+const DAY = 24 * 60 * 60
+
+/** Checks the options and fills the defaults; throws {@link SessionConfigError}. */
+export function resolveSessionConfig(options: SessionModuleOptions): ResolvedSessionConfig {
+  const { passwords, newestKeyId } = resolvePasswords(options.password)
+  const cookieName = options.cookieName ?? 'mortar.session'
+  if (!COOKIE_NAME.test(cookieName)) {
+    throw new SessionConfigError(
+      `cookieName '${cookieName}' is not a valid cookie name; use letters, digits and . _ -.`,
+    )
+  }
+  const ttlSeconds = positive('ttl', options.ttl ?? 14 * DAY)
+  const absoluteTtlSeconds = positive('absoluteTtl', options.absoluteTtl ?? 30 * DAY)
+  const rolling = options.rolling ?? false
+  const rollingSeconds =
+    rolling === true ? 60 : rolling === false ? 0 : nonNegative('rolling', rolling)
+  const development = options.development ?? process.env.NODE_ENV !== 'production'
+  const sameSite = options.cookie?.sameSite ?? 'lax'
+  const secure = options.cookie?.secure ?? !development
+  if (sameSite === 'none' && !secure) {
+    throw new SessionConfigError(
+      "cookie.sameSite 'none' needs a Secure cookie (browsers drop it otherwise); set cookie.secure: true.",
+    )
+  }
+  return {
+    passwords,
+    newestKeyId,
+    cookieName,
+    ttlSeconds,
+    absoluteTtlSeconds,
+    rollingSeconds,
+    path: options.cookie?.path ?? '/',
+    domain: options.cookie?.domain,
+    sameSite,
+    secure,
+    httpOnly: options.cookie?.httpOnly ?? true,
+    touchIntervalMs: nonNegative('touchIntervalMs', options.touchIntervalMs ?? 60_000),
+  }
+}
+
+function resolvePasswords(password: SessionPassword): {
+  passwords: Record<string, string>
+  newestKeyId: string
+} {
+  const passwords: Record<string, string> = Object.create(null)
+  if (typeof password === 'string' || Secret.isSecret(password)) {
+    passwords['1'] = checkSecret('password', password)
+    return { passwords, newestKeyId: '1' }
+  }
+  if (typeof password !== 'object' || password === null) {
+    throw new SessionConfigError(
+      'password must be a secret of at least 32 characters, or a map of key id to secret.',
+    )
+  }
+  const ids = Object.keys(password)
+  if (ids.length === 0) {
+    throw new SessionConfigError('password is an empty map; give at least one key id and secret.')
+  }
+  let newest = 0
+  for (const id of ids) {
+    // iron-session seals with the numerically highest id, so ids must be plain integers.
+    if (!/^[1-9][0-9]{0,8}$/.test(id)) {
+      throw new SessionConfigError(
+        `password key id '${id.slice(0, 20)}' is not a positive integer; number your keys 1, 2, 3… (the highest seals).`,
+      )
+    }
+    passwords[id] = checkSecret(`password[${id}]`, (password as Record<string, SessionSecret>)[id])
+    newest = Math.max(newest, Number(id))
+  }
+  return { passwords, newestKeyId: String(newest) }
+}
+
+function checkSecret(name: string, value: SessionSecret | undefined): string {
+  const revealed = Secret.isSecret(value) ? (value as Secret<unknown>).reveal() : value
+  if (typeof revealed !== 'string') {
+    throw new SessionConfigError(`${name} must be a string secret; got ${typeof revealed}.`)
+  }
+  if (revealed.length < MIN_SECRET_LENGTH) {
+    // The length is safe to show; the value never is.
+    throw new SessionConfigError(
+      `${name} is ${revealed.length} characters; a session secret needs at least ${MIN_SECRET_LENGTH}. Generate one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"`,
+    )
+  }
+  return revealed
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new SessionConfigError(`${name} must be a positive number of seconds; got ${value}.`)
+  }
+  return value
+}
+
+function nonNegative(name: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0) {
+    throw new SessionConfigError(`${name} must be zero or a positive number; got ${value}.`)
+  }
+  return value
+}

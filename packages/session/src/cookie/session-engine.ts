@@ -1,0 +1,280 @@
+import type { Clock, Logger, Principal, RequestContext } from '@mortar/core'
+import type { z } from 'zod'
+import { checkCsrf, type ResolvedCsrfOptions } from '../csrf/csrf-guard.js'
+import { CsrfError, SessionDataError } from '../errors.js'
+import type { SessionRecord, SessionRegistry } from '../registry/session-registry.js'
+import { readCookie, serializeCookie } from './cookie-header.js'
+import { Session } from './session.js'
+import {
+  newCsrfToken,
+  newSessionId,
+  type OpenedSession,
+  SessionCodec,
+  type SessionPayload,
+  splitCookieValue,
+} from './session-codec.js'
+import type {
+  InvalidSessionEvent,
+  ResolvedSessionConfig,
+  SessionIdentity,
+} from './session-config.js'
+
+/** What the engine needs besides the resolved config. */
+export interface SessionEngineInit {
+  readonly config: ResolvedSessionConfig
+  readonly schema: z.ZodType
+  readonly clock: Clock
+  readonly logger: Logger
+  readonly registry: SessionRegistry | undefined
+  readonly csrf: ResolvedCsrfOptions | undefined
+  readonly resolvePrincipal:
+    | ((
+        data: never,
+        identity: SessionIdentity,
+      ) => Principal | undefined | Promise<Principal | undefined>)
+    | undefined
+  readonly onInvalidData: ((event: InvalidSessionEvent) => void) | undefined
+}
+
+/**
+ * Loads the session at the start of each request (cookie → unseal → registry → flash, rolling
+ * and key rotation → CSRF → principal) and does the I/O behind {@link Session}'s methods.
+ * Internal to the package: apps see `Session`, `session()` and `SessionManager`.
+ */
+export class SessionEngine {
+  readonly codec: SessionCodec
+  readonly #config: ResolvedSessionConfig
+  readonly #schema: z.ZodType
+  readonly #clock: Clock
+  readonly #logger: Logger
+  readonly #registry: SessionRegistry | undefined
+  readonly #csrf: ResolvedCsrfOptions | undefined
+  readonly #resolvePrincipal: SessionEngineInit['resolvePrincipal']
+  readonly #onInvalidData: SessionEngineInit['onInvalidData']
+
+  constructor(init: SessionEngineInit) {
+    this.#config = init.config
+    this.#schema = init.schema
+    this.#clock = init.clock
+    this.#logger = init.logger
+    this.#registry = init.registry
+    this.#csrf = init.csrf
+    this.#resolvePrincipal = init.resolvePrincipal
+    this.#onInvalidData = init.onInvalidData
+    this.codec = new SessionCodec(init.config, init.schema)
+  }
+
+  /** The registry sessions are recorded in, if one is configured. */
+  get registry(): SessionRegistry | undefined {
+    return this.#registry
+  }
+
+  /** The request-start hook: loads the session into the `session` slot. */
+  async load(context: RequestContext): Promise<void> {
+    const http = context.http
+    if (http === undefined) return
+    const now = this.#clock.nowMs()
+    const raw = readCookie(http.header('cookie'), this.#config.cookieName)
+    let payload: SessionPayload | undefined
+    let clear = false
+    let reissue = false
+    let registered = false
+    let early: Promise<SessionRecord | undefined> | undefined
+    if (raw !== undefined) {
+      const { hint, seal } = splitCookieValue(raw)
+      // A logged-in cookie names its id in clear, so the registry lookup overlaps the unsealing.
+      if (hint !== undefined && this.#registry !== undefined) {
+        early = this.#registry.find(hint)
+        early.catch(() => undefined) // awaited below, or dropped with the cookie
+      }
+      let opened = await this.codec.open(seal, now)
+      if (opened.ok && hint !== undefined && hint !== opened.payload.id) {
+        opened = { ok: false, reason: 'invalid-seal' }
+      }
+      if (opened.ok) {
+        payload = opened.payload
+        // Sealed with an older key: re-seal with the newest, so the old key can be retired.
+        if (opened.keyId !== this.#config.newestKeyId) reissue = true
+      } else {
+        clear = true
+        this.#reportInvalid(opened)
+      }
+    }
+    if (payload?.userId !== undefined && this.#registry !== undefined) {
+      const record = await (early ?? this.#registry.find(payload.id))
+      if (record === undefined || record.userId !== payload.userId) {
+        // Revoked (or never recorded): refused, and the browser is told to drop the cookie.
+        payload = undefined
+        clear = true
+      } else {
+        registered = true
+        if (now - record.lastSeenAt.getTime() >= this.#config.touchIntervalMs) {
+          await this.#touch(payload.id, now)
+        }
+      }
+    }
+    if (payload !== undefined) {
+      if (payload.flash !== undefined && Object.keys(payload.flash).length > 0) reissue = true
+      const rolling = this.#config.rollingSeconds
+      if (rolling > 0 && now - payload.issuedAt >= rolling * 1000) reissue = true
+    }
+    const current = new Session(this, context, {
+      payload: payload ?? this.freshPayload(),
+      registered,
+    })
+    context.set('session', current)
+    if (payload !== undefined && reissue) await this.#reissue(current)
+    else if (clear) this.clearCookie(context)
+
+    // Only a valid session makes a request cookie-authenticated; an empty one has nothing to steal.
+    if (payload !== undefined && this.#csrf !== undefined) {
+      const verdict = checkCsrf(http, payload.csrfToken, this.#csrf)
+      if (verdict === 'form-token') {
+        current.csrfPending = true
+        return // the principal waits for verifyCsrfForm
+      }
+      if (verdict !== 'pass') throw new CsrfError(verdict.reject)
+    }
+    await this.fillPrincipal(context, current)
+  }
+
+  /** Fills the `principal` slot from the session, when a resolver is configured. */
+  async fillPrincipal(context: RequestContext, current: Session<unknown>): Promise<void> {
+    if (this.#resolvePrincipal === undefined) return
+    const principal = await this.#resolvePrincipal(current.data as never, {
+      sessionId: current.id,
+      userId: current.userId,
+    })
+    if (principal !== undefined) context.set('principal', principal)
+  }
+
+  /** The CSRF options, when the guard is on. */
+  get csrf(): ResolvedCsrfOptions | undefined {
+    return this.#csrf
+  }
+
+  now(): number {
+    return this.#clock.nowMs()
+  }
+
+  /** An empty session: a new id and token, and the schema's output for `{}`. */
+  freshPayload(): SessionPayload {
+    const now = this.#clock.nowMs()
+    return {
+      id: newSessionId(),
+      createdAt: now,
+      issuedAt: now,
+      userId: undefined,
+      data: this.#schema.parse({}),
+      flash: undefined,
+      csrfToken: newCsrfToken(),
+    }
+  }
+
+  /** The data as the schema outputs it; throws {@link SessionDataError} when it does not fit. */
+  validate(data: unknown): unknown {
+    const parsed = this.#schema.safeParse(data)
+    if (parsed.success) return parsed.data
+    throw new SessionDataError(
+      parsed.error.issues.map((issue) => ({
+        path: issue.path.map(String).join('.'),
+        message: issue.message,
+      })),
+    )
+  }
+
+  /** The cookie value for `payload`; a registered user's starts with its id (see load). */
+  seal(payload: SessionPayload): Promise<string> {
+    const idHint = payload.userId !== undefined && this.#registry !== undefined
+    return this.codec.seal(payload, { idHint })
+  }
+
+  async register(payload: SessionPayload, context: RequestContext): Promise<void> {
+    if (this.#registry === undefined || payload.userId === undefined) return
+    const now = new Date(this.#clock.nowMs())
+    await this.#registry.create({
+      id: payload.id,
+      userId: payload.userId,
+      createdAt: new Date(payload.createdAt),
+      lastSeenAt: now,
+      ip: context.ip,
+      userAgent: context.userAgent,
+    })
+  }
+
+  async revoke(id: string): Promise<void> {
+    await this.#registry?.revoke(id)
+  }
+
+  writeCookie(context: RequestContext, sealed: string, payload: SessionPayload): void {
+    const config = this.#config
+    // The cookie outlives neither the idle ttl nor what is left of the absolute maximum age.
+    const remainingMs = payload.createdAt + config.absoluteTtlSeconds * 1000 - this.#clock.nowMs()
+    const maxAge = Math.min(config.ttlSeconds, Math.floor(remainingMs / 1000))
+    this.#http(context).appendResponseHeader(
+      'set-cookie',
+      serializeCookie(config.cookieName, sealed, { ...this.#attributes(), maxAge }),
+    )
+  }
+
+  clearCookie(context: RequestContext): void {
+    this.#http(context).appendResponseHeader(
+      'set-cookie',
+      serializeCookie(this.#config.cookieName, '', { ...this.#attributes(), maxAge: 0 }),
+    )
+  }
+
+  #attributes() {
+    const config = this.#config
+    return {
+      path: config.path,
+      domain: config.domain,
+      sameSite: config.sameSite,
+      secure: config.secure,
+      httpOnly: config.httpOnly,
+    }
+  }
+
+  #http(context: RequestContext) {
+    const http = context.http
+    if (http === undefined) {
+      throw new Error('This request has no HTTP exchange; a session cookie cannot be set.')
+    }
+    return http
+  }
+
+  async #reissue(current: Session<unknown>): Promise<void> {
+    try {
+      await current.save()
+    } catch (error) {
+      // The request still has its session; only the refresh of the cookie is lost.
+      this.#logger.warn({ err: error }, 'Re-issuing the session cookie failed')
+    }
+  }
+
+  async #touch(id: string, nowMs: number): Promise<void> {
+    try {
+      await this.#registry?.touch(id, new Date(nowMs))
+    } catch (error) {
+      // Last-seen is informational: a registry hiccup must not fail the request.
+      this.#logger.warn({ err: error }, 'Updating the session last-seen time failed')
+    }
+  }
+
+  #reportInvalid(opened: Extract<OpenedSession, { ok: false }>): void {
+    if (opened.reason === 'expired') return
+    const event: InvalidSessionEvent =
+      opened.issues === undefined
+        ? { reason: opened.reason }
+        : { reason: opened.reason, issues: opened.issues }
+    if (this.#onInvalidData === undefined) {
+      this.#logger.warn({ reason: event.reason }, 'Dropped a session cookie that could not be used')
+      return
+    }
+    try {
+      this.#onInvalidData(event)
+    } catch (error) {
+      this.#logger.error({ err: error }, 'onInvalidData threw; the session is empty anyway')
+    }
+  }
+}

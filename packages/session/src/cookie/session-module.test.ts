@@ -1,0 +1,400 @@
+import { requestContext, Secret } from '@mortar/core'
+import { createTestApp, type TestApp } from '@mortar/core/testing'
+import { sealData } from 'iron-session'
+import { afterEach, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { SessionConfigError, SessionTooLargeError } from '../errors.js'
+import { MemorySessionRegistry } from '../registry/memory/memory-session-registry.js'
+import { FakeBrowser } from './fake-browser.js'
+import { session } from './session.js'
+import type { InvalidSessionEvent, SessionModuleOptions } from './session-config.js'
+import { SESSIONS } from './session-manager.js'
+import { sessionModule } from './session-module.js'
+
+declare module '@mortar/core' {
+  interface Principal {
+    id?: string
+  }
+}
+
+const KEY_1 = 'k1-0123456789abcdef0123456789abcdef'
+const KEY_2 = 'k2-0123456789abcdef0123456789abcdef'
+const COOKIE = 'mortar.session'
+const schema = z.object({
+  cart: z.array(z.string()).default([]),
+  theme: z.enum(['light', 'dark']).optional(),
+  note: z.string().optional(),
+})
+type Data = z.output<typeof schema>
+
+const apps: TestApp[] = []
+afterEach(async () => {
+  await Promise.all(apps.splice(0).map((app) => app.stop()))
+})
+
+async function start(
+  options: Partial<SessionModuleOptions<typeof schema>> = {},
+  app?: TestApp,
+): Promise<{ app: TestApp; browser: FakeBrowser }> {
+  const module = sessionModule({ password: KEY_1, schema, ...options })
+  const created = app ?? createTestApp({ modules: [module] })
+  apps.push(created)
+  await created.start()
+  return { app: created, browser: new FakeBrowser(created) }
+}
+
+const current = () => session() as unknown as ReturnType<typeof session> & { data: Data }
+
+describe('sessionModule options', () => {
+  it('refuses a secret shorter than 32 characters without showing it', () => {
+    const attempt = () => sessionModule({ password: 'hunter2-hunter2', schema })
+    expect(attempt).toThrow(SessionConfigError)
+    expect(attempt).toThrow(/15 characters; a session secret needs at least 32/)
+    expect(attempt).not.toThrow(/hunter2/)
+  })
+
+  it('checks every key of a rotation map and names the key id, not the secret', () => {
+    expect(() => sessionModule({ password: { 1: KEY_1, 2: 'short-secret' }, schema })).toThrow(
+      /password\[2\] is 12 characters/,
+    )
+    expect(() => sessionModule({ password: { current: KEY_1 }, schema })).toThrow(
+      /key id 'current' is not a positive integer/,
+    )
+  })
+
+  it("accepts core's Secret values", () => {
+    expect(() => sessionModule({ password: new Secret(KEY_1), schema })).not.toThrow()
+    expect(() => sessionModule({ password: { 1: new Secret('x'.repeat(31)) }, schema })).toThrow(
+      /31 characters/,
+    )
+  })
+
+  it('refuses a schema that does not accept an empty session', () => {
+    expect(() =>
+      sessionModule({ password: KEY_1, schema: z.object({ userName: z.string() }) }),
+    ).toThrow(/schema must accept an empty object/)
+  })
+})
+
+describe('session cookie', () => {
+  it('saves data in a sealed cookie and reads it back typed on the next request', async () => {
+    const { browser } = await start()
+    await browser.request({ method: 'POST' }, async () => {
+      current().data.cart.push('sku-1')
+      await current().save()
+    })
+    const sealed = browser.cookie(COOKIE)
+    expect(sealed).toMatch(/^Fe26\.2\*1\*/)
+    expect(sealed).not.toContain('sku-1')
+    const { body } = await browser.request({}, () => current().data.cart)
+    expect(body).toEqual(['sku-1'])
+  })
+
+  it('sets HttpOnly and SameSite=Lax, and Secure only outside development', async () => {
+    const dev = await start({ development: true })
+    const devResponse = await dev.browser.request({}, () => current().save())
+    expect(devResponse.setCookies[0]).toMatch(/; HttpOnly; SameSite=Lax$/)
+    expect(devResponse.setCookies[0]).not.toContain('Secure')
+
+    const prod = await start({ development: false })
+    const prodResponse = await prod.browser.request({}, () => current().save())
+    expect(prodResponse.setCookies[0]).toMatch(/; HttpOnly; Secure; SameSite=Lax$/)
+  })
+
+  it('gives each session a random 128-bit base64url id', async () => {
+    const { browser } = await start()
+    const first = await browser.request({}, () => current().id)
+    const second = await new FakeBrowser(apps[0] as TestApp).request({}, () => current().id)
+    expect(first.body).toMatch(/^[A-Za-z0-9_-]{22}$/)
+    expect(second.body).not.toBe(first.body)
+  })
+
+  it('refuses at save() a sealed cookie over 4096 bytes', async () => {
+    const { browser } = await start()
+    const small = await browser.request({ method: 'POST' }, async () => {
+      current().data.note = 'x'.repeat(2000)
+      await current().save()
+    })
+    expect(small.error).toBeUndefined()
+    const large = await browser.request(
+      { method: 'POST', headers: { 'sec-fetch-site': 'same-origin' } },
+      async () => {
+        current().data.note = 'x'.repeat(4000)
+        await current().save()
+      },
+    )
+    expect(large.error).toBeInstanceOf(SessionTooLargeError)
+    expect((large.error as SessionTooLargeError).code).toBe('E_SESSION_TOO_LARGE')
+    expect(large.setCookies).toEqual([])
+  })
+
+  it('treats data that no longer fits the schema as an empty session and calls the hook', async () => {
+    const events: InvalidSessionEvent[] = []
+    const { browser } = await start({ onInvalidData: (event) => events.push(event) })
+    // A cookie sealed with the right key by an older release whose cart held numbers.
+    const old = await sealData(
+      {
+        v: 1,
+        id: 'A'.repeat(22),
+        c: Date.UTC(2026, 0, 1),
+        i: Date.UTC(2026, 0, 1),
+        d: { cart: [1, 2] },
+        t: 'T'.repeat(22),
+      },
+      { password: { 1: KEY_1 } },
+    )
+    browser.setCookie(COOKIE, old)
+    const response = await browser.request({}, () => ({
+      id: current().id,
+      cart: current().data.cart,
+    }))
+    expect(response.status).toBe(200)
+    expect(response.body?.cart).toEqual([])
+    expect(response.body?.id).not.toBe('A'.repeat(22))
+    expect(events).toEqual([
+      {
+        reason: 'schema',
+        issues: expect.arrayContaining([expect.objectContaining({ path: 'cart.0' })]),
+      },
+    ])
+    expect(response.setCookies[0]).toMatch(/^mortar\.session=; Max-Age=0/)
+  })
+
+  it('treats a tampered cookie as an empty session, never an error', async () => {
+    const events: InvalidSessionEvent[] = []
+    const { browser } = await start({ onInvalidData: (event) => events.push(event) })
+    await browser.request({}, async () => {
+      current().data.theme = 'dark'
+      await current().save()
+    })
+    const sealed = browser.cookie(COOKIE) ?? ''
+    const flipped = sealed.slice(0, 60) + (sealed[60] === 'A' ? 'B' : 'A') + sealed.slice(61)
+    browser.setCookie(COOKIE, flipped)
+    const response = await browser.request({}, () => current().data.theme)
+    expect(response.status).toBe(200)
+    expect(response.body).toBeUndefined()
+    expect(events).toEqual([{ reason: 'invalid-seal' }])
+  })
+})
+
+describe('key rotation', () => {
+  it('unseals with an old key, seals with the newest, and logs out cookies of a removed key', async () => {
+    const before = await start({ password: { 1: KEY_1 } })
+    await before.browser.request({}, async () => {
+      current().data.theme = 'dark'
+      await current().save()
+    })
+    const sealedWithKey1 = before.browser.cookie(COOKIE) ?? ''
+    expect(sealedWithKey1).toMatch(/^Fe26\.2\*1\*/)
+
+    const rotated = await start({ password: { 1: KEY_1, 2: KEY_2 } })
+    rotated.browser.setCookie(COOKIE, sealedWithKey1)
+    const read = await rotated.browser.request({}, () => current().data.theme)
+    expect(read.body).toBe('dark')
+    // Re-sealed with the newest key on that request, so key 1 can be retired.
+    expect(rotated.browser.cookie(COOKIE)).toMatch(/^Fe26\.2\*2\*/)
+
+    const events: InvalidSessionEvent[] = []
+    const retired = await start({ password: { 2: KEY_2 }, onInvalidData: (e) => events.push(e) })
+    retired.browser.setCookie(COOKIE, sealedWithKey1)
+    const loggedOut = await retired.browser.request({}, () => current().data.theme)
+    expect(loggedOut.body).toBeUndefined()
+    expect(events).toEqual([{ reason: 'unknown-key' }])
+    retired.browser.setCookie(COOKIE, rotated.browser.cookie(COOKIE))
+    const stillIn = await retired.browser.request({}, () => current().data.theme)
+    expect(stillIn.body).toBe('dark')
+  })
+})
+
+describe('expiry', () => {
+  it('slides with rolling but ends at the absolute maximum age', async () => {
+    const { app, browser } = await start({ ttl: 3600, rolling: 60, absoluteTtl: 3 * 3600 })
+    await browser.request({}, async () => {
+      current().data.theme = 'dark'
+      await current().save()
+    })
+    // Within the rolling interval: nothing is re-issued.
+    app.clock.advance(30_000)
+    expect((await browser.request({}, () => current().data.theme)).setCookies).toEqual([])
+    // Used every 50 minutes, the session outlives its one-hour ttl...
+    for (let step = 0; step < 3; step += 1) {
+      app.clock.advance(50 * 60_000)
+      const used = await browser.request({}, () => current().data.theme)
+      expect(used.body).toBe('dark')
+      expect(used.setCookies).toHaveLength(1)
+    }
+    // ...but not its three-hour absolute maximum.
+    app.clock.advance(40 * 60_000)
+    const expired = await browser.request({}, () => current().data.theme)
+    expect(expired.body).toBeUndefined()
+  })
+
+  it('without rolling, ends ttl after the last save', async () => {
+    const { app, browser } = await start({ ttl: 3600 })
+    await browser.request({}, async () => {
+      current().data.theme = 'dark'
+      await current().save()
+    })
+    app.clock.advance(59 * 60_000)
+    const used = await browser.request({}, () => current().data.theme)
+    expect(used.body).toBe('dark')
+    expect(used.setCookies).toEqual([])
+    app.clock.advance(2 * 60_000)
+    expect((await browser.request({}, () => current().data.theme)).body).toBeUndefined()
+  })
+})
+
+describe('flash messages', () => {
+  it('live for exactly the next request', async () => {
+    const { browser } = await start()
+    await browser.request({ method: 'POST' }, async () => {
+      current().flash('notice', 'Saved')
+      await current().save()
+    })
+    const next = await browser.request({}, () => [
+      current().consumeFlash('notice'),
+      current().consumeFlash('notice'),
+    ])
+    expect(next.body).toEqual(['Saved', undefined])
+    const afterwards = await browser.request({}, () => current().consumeFlash('notice'))
+    expect(afterwards.body).toBeUndefined()
+  })
+
+  it('are gone after the next request even when it did not read them', async () => {
+    const { browser } = await start()
+    await browser.request({}, async () => {
+      current().flash('notice', 'Saved')
+      await current().save()
+    })
+    await browser.request({})
+    expect((await browser.request({}, () => current().consumeFlash('notice'))).body).toBeUndefined()
+  })
+})
+
+describe('login, registry and principal', () => {
+  it('regenerate changes the id and revokes the old id in the registry', async () => {
+    const registry = new MemorySessionRegistry()
+    const { browser } = await start({ registry })
+    const login = await browser.request({}, async () => {
+      await current().login('user-1')
+      return current().id
+    })
+    const firstId = login.body ?? ''
+    expect(await registry.find(firstId)).toMatchObject({ userId: 'user-1', ip: '203.0.113.7' })
+    const regenerated = await browser.request({}, async () => {
+      await current().regenerate()
+      return current().id
+    })
+    expect(regenerated.body).not.toBe(firstId)
+    expect(await registry.find(firstId)).toBeUndefined()
+    expect(await registry.find(regenerated.body ?? '')).toMatchObject({ userId: 'user-1' })
+  })
+
+  it('login regenerates an anonymous session id, against fixation', async () => {
+    const { browser } = await start()
+    const anonymous = await browser.request({}, async () => {
+      await current().save()
+      return current().id
+    })
+    const loggedIn = await browser.request({}, async () => {
+      await current().login('user-1')
+      return [current().id, current().userId]
+    })
+    expect(loggedIn.body?.[0]).not.toBe(anonymous.body)
+    expect(loggedIn.body?.[1]).toBe('user-1')
+  })
+
+  it('refuses a revoked session on its next request and clears the cookie', async () => {
+    const registry = new MemorySessionRegistry()
+    const { app, browser } = await start({ registry })
+    const { body: id } = await browser.request({}, async () => {
+      await current().login('user-1')
+      current().data.theme = 'dark'
+      await current().save()
+      return current().id
+    })
+    expect(await app.resolve(SESSIONS).revoke(id ?? '')).toBe(true)
+    const next = await browser.request({}, () => [current().userId, current().data.theme])
+    expect(next.body).toEqual([undefined, undefined])
+    expect(next.setCookies[0]).toMatch(/^mortar\.session=; Max-Age=0/)
+    expect(browser.cookie(COOKIE)).toBeUndefined()
+  })
+
+  it("refuses a cookie whose clear id does not match its sealed one (another user's id swapped in)", async () => {
+    const registry = new MemorySessionRegistry()
+    const events: InvalidSessionEvent[] = []
+    const { app, browser } = await start({ registry, onInvalidData: (event) => events.push(event) })
+    const victim = new FakeBrowser(app)
+    const { body: victimId } = await victim.request({}, async () => {
+      await current().login('victim')
+      return current().id
+    })
+    await browser.request({}, () => current().login('attacker'))
+    const cookie = browser.cookie(COOKIE) ?? ''
+    expect(cookie.slice(0, 23)).toMatch(/^[A-Za-z0-9_-]{22}\.$/)
+    browser.setCookie(COOKIE, `${victimId}.${cookie.slice(23)}`)
+    const swapped = await browser.request({}, () => current().userId)
+    expect(swapped.body).toBeUndefined()
+    expect(events).toEqual([{ reason: 'invalid-seal' }])
+  })
+
+  it('lists sessions and logs out everywhere but here', async () => {
+    const registry = new MemorySessionRegistry()
+    const { app, browser } = await start({ registry })
+    const phone = new FakeBrowser(app)
+    await phone.request({ userAgent: 'Phone' }, () => current().login('user-1'))
+    const { body: hereId } = await browser.request({}, async () => {
+      await current().login('user-1')
+      return current().id
+    })
+    const sessions = app.resolve(SESSIONS)
+    expect((await sessions.listSessions('user-1')).map((s) => s.userAgent).sort()).toEqual([
+      'FakeBrowser/1.0',
+      'Phone',
+    ])
+    expect(await sessions.revokeAll('user-1', { except: hereId ?? '' })).toBe(1)
+    expect((await phone.request({}, () => current().userId)).body).toBeUndefined()
+    expect((await browser.request({}, () => current().userId)).body).toBe('user-1')
+  })
+
+  it('touches last-seen at most once per touchIntervalMs', async () => {
+    const registry = new MemorySessionRegistry()
+    const { app, browser } = await start({ registry, touchIntervalMs: 60_000 })
+    const { body: id } = await browser.request({}, async () => {
+      await current().login('user-1')
+      return current().id
+    })
+    const lastSeen = async () => (await registry.find(id ?? ''))?.lastSeenAt.getTime()
+    const loggedInAt = await lastSeen()
+    app.clock.advance(30_000)
+    await browser.request({})
+    expect(await lastSeen()).toBe(loggedInAt)
+    app.clock.advance(30_000)
+    await browser.request({})
+    expect(await lastSeen()).toBe(app.clock.nowMs())
+  })
+
+  it('fills the principal slot before the handler runs', async () => {
+    const { browser } = await start({
+      resolvePrincipal: (data, { userId }) =>
+        userId ? { id: `${userId}:${data.theme}` } : undefined,
+    })
+    await browser.request({}, async () => {
+      current().data.theme = 'dark'
+      await current().login('user-1')
+    })
+    const seen = await browser.request({}, () => requestContext().get('principal'))
+    expect(seen.body).toEqual({ id: 'user-1:dark' })
+    await browser.request({}, () => current().logout())
+    expect(
+      (await browser.request({}, () => requestContext().get('principal'))).body,
+    ).toBeUndefined()
+  })
+
+  it('SessionManager explains that it needs a registry', async () => {
+    const { app } = await start()
+    await expect(app.resolve(SESSIONS).listSessions('user-1')).rejects.toThrow(
+      /needs a session registry/,
+    )
+  })
+})

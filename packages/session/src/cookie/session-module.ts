@@ -1,0 +1,127 @@
+import {
+  CLOCK,
+  defineModule,
+  LOGGER,
+  type Module,
+  onRequestStart,
+  type Token,
+  token,
+} from '@mortar/core'
+import type { z } from 'zod'
+import { resolveCsrfOptions } from '../csrf/csrf-guard.js'
+import { SessionConfigError } from '../errors.js'
+import { SESSION_REGISTRY, type SessionRegistry } from '../registry/session-registry.js'
+import { type Session, session } from './session.js'
+import { resolveSessionConfig, type SessionModuleOptions } from './session-config.js'
+import { SessionEngine, type SessionEngineInit } from './session-engine.js'
+import { SessionManager, SESSIONS } from './session-manager.js'
+
+/** A module made by {@link sessionModule}, with an accessor typed by its schema. */
+export type SessionModule<S extends z.ZodType> = Module & {
+  /** The current request's session, its data typed by the module's schema. */
+  readonly current: () => Session<z.output<S>>
+}
+
+// Internal: the engine is reached through the request hook and `session()`, never resolved by apps.
+const SESSION_ENGINE: Token<SessionEngine> = token<SessionEngine>('mortar.session.engine')
+
+/**
+ * Sealed cookie sessions on iron-session. Every request behind a Mortar HTTP adapter gets its
+ * session loaded before the handler (from the cookie, checked against the schema, the expiry,
+ * the registry and the CSRF guard), the `principal` slot filled by `resolvePrincipal`, and
+ * {@link session} to reach it. Binds {@link SESSIONS}. Throws `SessionConfigError` at once for a
+ * short secret or a schema that refuses `{}`.
+ *
+ * @example
+ * ```ts
+ * import Fastify from 'fastify'
+ * import { createApp } from '@mortar/core'
+ * import { mortarFastify } from '@mortar/core/fastify'
+ * import { sessionModule } from '@mortar/session'
+ * import { z } from 'zod'
+ *
+ * const sessions = sessionModule({
+ *   password: process.env.SESSION_PASSWORD ?? '',
+ *   schema: z.object({ cart: z.array(z.string()).default([]) }),
+ *   resolvePrincipal: (_data, { userId }) => (userId ? { id: userId } : undefined),
+ * })
+ * const app = createApp({ modules: [sessions] })
+ * await app.start()
+ * const fastify = Fastify()
+ * await fastify.register(mortarFastify, { app })
+ * fastify.post('/cart/:sku', async (request) => {
+ *   const current = sessions.current()
+ *   current.data.cart.push((request.params as { sku: string }).sku)
+ *   await current.save()
+ *   return { cart: current.data.cart }
+ * })
+ * ```
+ */
+export function sessionModule<S extends z.ZodType>(
+  options: SessionModuleOptions<S>,
+): SessionModule<S> {
+  const config = resolveSessionConfig(options as SessionModuleOptions)
+  const schema = options.schema
+  if (typeof schema?.safeParse !== 'function') {
+    throw new SessionConfigError('schema must be a zod schema of the session data.')
+  }
+  if (!schema.safeParse({}).success) {
+    throw new SessionConfigError(
+      'schema must accept an empty object, which is what a new session holds: make its fields optional or give them defaults.',
+    )
+  }
+  const csrf = options.csrf === false ? undefined : resolveCsrfOptions(options.csrf)
+  const registryOption = options.registry
+  const init = (
+    clock: SessionEngineInit['clock'],
+    logger: SessionEngineInit['logger'],
+    registry: SessionRegistry | undefined,
+  ): SessionEngine =>
+    new SessionEngine({
+      config,
+      schema,
+      clock,
+      logger: logger.child({ module: 'session' }),
+      registry,
+      csrf,
+      resolvePrincipal: options.resolvePrincipal as SessionEngineInit['resolvePrincipal'],
+      onInvalidData: options.onInvalidData,
+    })
+
+  // One module value may serve several apps (tests do that): each app's hook is removed on its stop.
+  const removers = new WeakMap<object, () => void>()
+  const module = defineModule({
+    name: 'session',
+    register(binder) {
+      if (registryOption === 'database' || registryOption === 'redis') {
+        // Bound by databaseSessionRegistry() or redisSessionRegistry(); the start-up check names
+        // the token if the app forgot that module.
+        binder.bind(SESSION_ENGINE, {
+          inject: [CLOCK, LOGGER, SESSION_REGISTRY],
+          useFactory: init,
+        })
+      } else {
+        binder.bind(SESSION_ENGINE, {
+          inject: [CLOCK, LOGGER],
+          useFactory: (clock, logger) => init(clock, logger, registryOption),
+        })
+      }
+      binder.bind(SESSIONS, {
+        inject: [SESSION_ENGINE],
+        useFactory: (engine) => new SessionManager(engine.registry),
+      })
+    },
+    onStart(app) {
+      const engine = app.resolve(SESSION_ENGINE)
+      removers.set(
+        app,
+        onRequestStart(app, (context) => engine.load(context)),
+      )
+    },
+    onStop(app) {
+      removers.get(app)?.()
+      removers.delete(app)
+    },
+  })
+  return Object.freeze({ ...module, current: () => session() as Session<z.output<S>> })
+}

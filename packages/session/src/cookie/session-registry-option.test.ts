@@ -1,0 +1,79 @@
+import { randomBytes } from 'node:crypto'
+import { createTestApp, type TestApp } from '@mortar/core/testing'
+import { Redis } from 'ioredis'
+import { afterAll, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { databaseSessionRegistry } from '../registry/kysely/kysely-session-registry.js'
+import { redisSessionRegistry } from '../registry/redis/redis-session-registry.js'
+import { FakeBrowser } from './fake-browser.js'
+import { session } from './session.js'
+import { SESSIONS } from './session-manager.js'
+import { sessionModule } from './session-module.js'
+
+const KEY = 'registry-0123456789abcdef0123456789ab'
+const redisUrl = process.env.MORTAR_TEST_REDIS_URL
+if (!redisUrl)
+  console.info('[skipped] sessionModule with the Redis registry: MORTAR_TEST_REDIS_URL is unset')
+const redisPrefix = `mortar-test-${randomBytes(6).toString('hex')}:`
+
+const apps: TestApp[] = []
+afterAll(async () => {
+  await Promise.all(apps.map((app) => app.stop()))
+  if (redisUrl) {
+    // Leave nothing behind: every key this run wrote starts with its private prefix.
+    const client = new Redis(redisUrl)
+    const keys = await client.keys(`${redisPrefix}*`)
+    if (keys.length > 0) await client.del(...keys)
+    await client.quit()
+  }
+})
+
+async function scenario(app: TestApp): Promise<void> {
+  apps.push(app)
+  await app.start()
+  const laptop = new FakeBrowser(app)
+  const phone = new FakeBrowser(app)
+  const { body: laptopId } = await laptop.request({}, async () => {
+    await session().login('user-1')
+    return session().id
+  })
+  await phone.request({ userAgent: 'Phone' }, () => session().login('user-1'))
+  const manager = app.resolve(SESSIONS)
+  expect(await manager.listSessions('user-1')).toHaveLength(2)
+  expect(await manager.revokeAll('user-1', { except: laptopId ?? '' })).toBe(1)
+  expect((await phone.request({}, () => session().userId)).body).toBeUndefined()
+  expect((await laptop.request({}, () => session().userId)).body).toBe('user-1')
+  await laptop.request({}, () => session().logout())
+  expect(await manager.listSessions('user-1')).toEqual([])
+}
+
+describe('sessionModule registry option', () => {
+  it("'database' records, lists and revokes sessions in the app database (SQLite)", async () => {
+    const app = createTestApp({
+      database: 'sqlite::memory:',
+      modules: [
+        databaseSessionRegistry(),
+        sessionModule({ password: KEY, schema: z.object({}), registry: 'database' }),
+      ],
+    })
+    await app.migrate()
+    await scenario(app)
+  })
+
+  it.skipIf(!redisUrl)("'redis' records, lists and revokes sessions in Redis", async () => {
+    const app = createTestApp({
+      modules: [
+        redisSessionRegistry({ url: redisUrl as string, prefix: redisPrefix }),
+        sessionModule({ password: KEY, schema: z.object({}), registry: 'redis' }),
+      ],
+    })
+    await scenario(app)
+  })
+
+  it("fails at start with a clear error when 'database' is chosen without its module", async () => {
+    const app = createTestApp({
+      modules: [sessionModule({ password: KEY, schema: z.object({}), registry: 'database' })],
+    })
+    await expect(app.start()).rejects.toThrow(/mortar\.session\.registry/)
+  })
+})

@@ -1,0 +1,277 @@
+import { currentRequestContext, type RequestContext } from '@mortar/core'
+import { tokensMatch } from '../csrf/csrf-guard.js'
+import { CsrfError, SessionUnavailableError } from '../errors.js'
+import { newCsrfToken, newSessionId, type SessionPayload } from './session-codec.js'
+import type { SessionEngine } from './session-engine.js'
+
+/**
+ * Types the app's session data for {@link session}, by declaration merging. Declare `data` as
+ * the output type of the schema given to `sessionModule`.
+ *
+ * @example
+ * ```ts
+ * import { z } from 'zod'
+ *
+ * export const sessionSchema = z.object({ cart: z.array(z.string()).default([]) })
+ * declare module '@mortar/session' {
+ *   interface SessionTypes { data: z.output<typeof sessionSchema> }
+ * }
+ * ```
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled by declaration merging
+export interface SessionTypes {}
+
+/** The app's session data: `SessionTypes['data']` once declared, a plain record before. */
+export type AppSessionData = SessionTypes extends { data: infer D } ? D : Record<string, unknown>
+
+declare module '@mortar/core' {
+  interface ContextSlots {
+    /** The request's session, loaded by `sessionModule` before any handler runs. */
+    session: Session<AppSessionData>
+  }
+}
+
+/** Where a {@link Session} starts: its unsealed state and what the registry said about it. */
+interface SessionStart {
+  readonly payload: SessionPayload
+  readonly registered: boolean
+}
+
+/**
+ * One visitor's session: typed `data` sealed into an encrypted, signed cookie (iron-session), a
+ * random id, an optional user id set by {@link Session.login}, one-request flash messages and a
+ * CSRF token. Get it with {@link session}; changes are sent by {@link Session.save}.
+ *
+ * @example
+ * ```ts
+ * import { session } from '@mortar/session'
+ *
+ * const current = session()
+ * current.data.cart = [...(current.data.cart ?? []), 'sku-42']
+ * current.flash('notice', 'Added to your cart')
+ * await current.save()
+ * ```
+ */
+export class Session<T = AppSessionData> {
+  readonly #engine: SessionEngine
+  readonly #context: RequestContext
+  #id: string
+  #createdAt: number
+  #userId: string | undefined
+  #csrfToken: string
+  #data: T
+  #registered: boolean
+  #incomingFlash: Record<string, string>
+  #outgoingFlash: Record<string, string> = {}
+  #csrfPending = false
+
+  /** @internal Sessions are made by the session module; use {@link session} to get one. */
+  constructor(engine: SessionEngine, context: RequestContext, start: SessionStart) {
+    this.#engine = engine
+    this.#context = context
+    this.#id = start.payload.id
+    this.#createdAt = start.payload.createdAt
+    this.#userId = start.payload.userId
+    this.#csrfToken = start.payload.csrfToken
+    this.#data = start.payload.data as T
+    this.#registered = start.registered
+    this.#incomingFlash = { ...start.payload.flash }
+  }
+
+  /** The session id: 128 random bits, base64url. It changes on `regenerate`, `login` and `destroy`. */
+  get id(): string {
+    return this.#id
+  }
+
+  /** The user this session was logged in for by {@link Session.login}; undefined when anonymous. */
+  get userId(): string | undefined {
+    return this.#userId
+  }
+
+  /** When this session began (the absolute maximum age counts from it). */
+  get createdAt(): Date {
+    return new Date(this.#createdAt)
+  }
+
+  /** The session's data, typed by the module's schema. Change it, then call {@link Session.save}. */
+  get data(): T {
+    this.#assertNotPending()
+    return this.#data
+  }
+
+  set data(value: T) {
+    this.#assertNotPending()
+    this.#data = value
+  }
+
+  /**
+   * Validates the data against the schema, seals it and sets the cookie (Set-Cookie on the
+   * response, so call it before the response is sent). A logged-in session is recorded in the
+   * registry the first time it is saved. Throws `SessionTooLargeError` over 4 KB and
+   * `SessionDataError` when the data does not fit the schema.
+   */
+  async save(): Promise<void> {
+    this.#assertNotPending()
+    const data = this.#engine.validate(this.#data)
+    const now = this.#engine.now()
+    const payload: SessionPayload = {
+      id: this.#id,
+      createdAt: this.#createdAt,
+      issuedAt: now,
+      userId: this.#userId,
+      data,
+      flash: this.#outgoingFlash,
+      csrfToken: this.#csrfToken,
+    }
+    const sealed = await this.#engine.seal(payload)
+    if (this.#userId !== undefined && !this.#registered) {
+      await this.#engine.register(payload, this.#context)
+      this.#registered = true
+    }
+    this.#engine.writeCookie(this.#context, sealed, payload)
+  }
+
+  /**
+   * Ends the session: revokes it in the registry, empties it (new id, no user, empty data) and
+   * clears the cookie.
+   */
+  async destroy(): Promise<void> {
+    this.#assertNotPending()
+    await this.#revokeCurrent()
+    const fresh = this.#engine.freshPayload()
+    this.#id = fresh.id
+    this.#createdAt = fresh.createdAt
+    this.#userId = undefined
+    this.#csrfToken = fresh.csrfToken
+    this.#data = fresh.data as T
+    this.#incomingFlash = {}
+    this.#outgoingFlash = {}
+    this.#engine.clearCookie(this.#context)
+  }
+
+  /**
+   * Gives the session a new id and CSRF token, keeping its data, revokes the old id in the
+   * registry and saves. Call it when privileges change, against session fixation;
+   * {@link Session.login} does it for you.
+   */
+  async regenerate(): Promise<void> {
+    this.#assertNotPending()
+    await this.#renew()
+    await this.save()
+  }
+
+  /**
+   * Logs `userId` in: regenerates the session (new id, new CSRF token), records the user id in
+   * the sealed cookie and in the registry, saves, and fills the `principal` slot for the rest of
+   * this request.
+   */
+  async login(userId: string): Promise<void> {
+    this.#assertNotPending()
+    if (typeof userId !== 'string' || userId === '') {
+      throw new TypeError('session.login(userId) needs a non-empty string user id.')
+    }
+    await this.#renew()
+    this.#userId = userId
+    await this.save()
+    await this.#engine.fillPrincipal(this.#context, this)
+  }
+
+  /** Logs out: the same as {@link Session.destroy}. */
+  async logout(): Promise<void> {
+    await this.destroy()
+  }
+
+  /** Keeps `message` under `key` for the next request only; sent by the next {@link Session.save}. */
+  flash(key: string, message: string): void {
+    this.#outgoingFlash[key] = message
+  }
+
+  /** Takes the flash message the previous request left under `key`; later calls get undefined. */
+  consumeFlash(key: string): string | undefined {
+    if (!Object.hasOwn(this.#incomingFlash, key)) return undefined
+    const message = this.#incomingFlash[key]
+    delete this.#incomingFlash[key]
+    return message
+  }
+
+  /** The session's CSRF token, to embed in forms (`_csrf`) or send as `x-csrf-token`. */
+  csrfToken(): string {
+    return this.#csrfToken
+  }
+
+  /**
+   * @internal For `verifyCsrfForm`: checks the form's token field against this session's token,
+   * then fills the principal that the guard held back.
+   */
+  async settleCsrf(body: unknown): Promise<void> {
+    if (!this.#csrfPending) return
+    const field = this.#engine.csrf?.fieldName ?? '_csrf'
+    const presented =
+      typeof body === 'object' && body !== null && Object.hasOwn(body, field)
+        ? (body as Record<string, unknown>)[field]
+        : undefined
+    if (presented === undefined) throw new CsrfError('missing-token')
+    if (!tokensMatch(presented, this.#csrfToken)) throw new CsrfError('bad-token')
+    this.#csrfPending = false
+    await this.#engine.fillPrincipal(this.#context, this)
+  }
+
+  /** @internal True while an unsafe form request still waits for `verifyCsrfForm`. */
+  get csrfPending(): boolean {
+    return this.#csrfPending
+  }
+
+  /** @internal Set by the CSRF guard; cleared by `verifyCsrfForm`. */
+  set csrfPending(pending: boolean) {
+    this.#csrfPending = pending
+  }
+
+  async #renew(): Promise<void> {
+    await this.#revokeCurrent()
+    this.#id = newSessionId()
+    this.#csrfToken = newCsrfToken()
+    this.#createdAt = this.#engine.now()
+  }
+
+  async #revokeCurrent(): Promise<void> {
+    if (this.#registered) await this.#engine.revoke(this.#id)
+    this.#registered = false
+  }
+
+  #assertNotPending(): void {
+    // Fail closed: a form request that has not shown its CSRF token gets no session at all.
+    if (this.#csrfPending) throw new CsrfError('missing-token')
+  }
+}
+
+/**
+ * The current request's {@link Session}, loaded by `sessionModule` before the handler ran.
+ * Throws `SessionUnavailableError` outside a request or without the module.
+ *
+ * @example
+ * ```ts
+ * import { session } from '@mortar/session'
+ *
+ * fastify.post('/cart', async () => {
+ *   const current = session()
+ *   current.data.cart = [...(current.data.cart ?? []), 'sku-42']
+ *   await current.save()
+ *   return { items: current.data.cart }
+ * })
+ * ```
+ */
+export function session(): Session<AppSessionData> {
+  const context = currentRequestContext()
+  if (context === undefined) {
+    throw new SessionUnavailableError(
+      'session() was called outside a request; call it from a handler behind a Mortar HTTP adapter.',
+    )
+  }
+  const current = context.get('session')
+  if (current === undefined) {
+    throw new SessionUnavailableError(
+      'This request has no session: add sessionModule(...) to createApp({ modules }) and serve through a Mortar HTTP adapter (mortarFastify, mortarHono, withMortar, mortarExpress).',
+    )
+  }
+  return current
+}

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest'
+import { type CsrfRequest, checkCsrf, resolveCsrfOptions } from './csrf-guard.js'
+
+const TOKEN = 'tok_0123456789abcdefghij'
+const options = resolveCsrfOptions({ trustedOrigins: ['https://admin.shop.example'] })
+
+function request(method: string, headers: Record<string, string>): CsrfRequest {
+  const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]))
+  return { method, header: (name) => lower[name] }
+}
+
+const host = { host: 'shop.example' }
+
+describe('checkCsrf', () => {
+  it.each(['GET', 'HEAD', 'OPTIONS'])('lets a safe %s through whatever its origin', (method) => {
+    expect(checkCsrf(request(method, { 'sec-fetch-site': 'cross-site' }), TOKEN, options)).toBe(
+      'pass',
+    )
+  })
+
+  it.each([
+    ['same origin', { ...host, origin: 'https://shop.example' }],
+    [
+      'same origin, explicit default port',
+      { host: 'shop.example:443', origin: 'https://shop.example' },
+    ],
+    ['a trusted origin', { ...host, origin: 'https://admin.shop.example' }],
+    ['sec-fetch-site same-origin', { 'sec-fetch-site': 'same-origin' }],
+    ['sec-fetch-site none (typed by the user)', { 'sec-fetch-site': 'none' }],
+    [
+      'same-site from a trusted origin',
+      { 'sec-fetch-site': 'same-site', origin: 'https://admin.shop.example' },
+    ],
+    ['no origin headers and the right token', { 'x-csrf-token': TOKEN }],
+  ])('accepts a POST from %s', (_name, headers) => {
+    expect(checkCsrf(request('POST', headers), TOKEN, options)).toBe('pass')
+  })
+
+  it.each([
+    ['cross origin', { ...host, origin: 'https://evil.example' }, 'untrusted-origin'],
+    ['origin null', { ...host, origin: 'null' }, 'untrusted-origin'],
+    [
+      'an origin on another port',
+      { ...host, origin: 'https://shop.example:8443' },
+      'untrusted-origin',
+    ],
+    ['sec-fetch-site cross-site', { 'sec-fetch-site': 'cross-site' }, 'cross-site'],
+    [
+      'sec-fetch-site cross-site with our token',
+      { 'sec-fetch-site': 'cross-site', 'x-csrf-token': TOKEN },
+      'cross-site',
+    ],
+    [
+      'sec-fetch-site same-site (a sibling subdomain)',
+      { 'sec-fetch-site': 'same-site', origin: 'https://blog.shop.example' },
+      'cross-site',
+    ],
+    ['no origin headers and no token', {}, 'missing-token'],
+    [
+      'no origin headers and a wrong token',
+      { 'x-csrf-token': `${TOKEN.slice(0, -1)}X` },
+      'bad-token',
+    ],
+    ['no origin headers and a short token', { 'x-csrf-token': 'tok' }, 'bad-token'],
+  ])('refuses a DELETE from %s', (_name, headers, reason) => {
+    expect(checkCsrf(request('DELETE', headers), TOKEN, options)).toEqual({ reject: reason })
+  })
+
+  it('leaves a form post without origin headers to the _csrf field', () => {
+    const form = { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }
+    expect(checkCsrf(request('POST', form), TOKEN, options)).toBe('form-token')
+    expect(
+      checkCsrf(request('PUT', { 'content-type': 'application/json' }), TOKEN, options),
+    ).toEqual({
+      reject: 'missing-token',
+    })
+  })
+
+  it('refuses a trusted origin that is not an origin', () => {
+    expect(() => resolveCsrfOptions({ trustedOrigins: ['admin.shop.example'] })).toThrow(
+      /is not an origin/,
+    )
+  })
+})

@@ -1,0 +1,15 @@
+export {
+  databaseSessionRegistry,
+  KyselySessionRegistry,
+  sessionRegistryMigrations,
+} from './kysely/index.js'
+export type { KyselySessionRegistryOptions } from './kysely/index.js'
+export { MemorySessionRegistry, memorySessionRegistry } from './memory/index.js'
+export { RedisSessionRegistry, redisSessionRegistry } from './redis/index.js'
+export type {
+  RedisLike,
+  RedisSessionRegistryModuleOptions,
+  RedisSessionRegistryOptions,
+} from './redis/index.js'
+export { SESSION_REGISTRY } from './session-registry.js'
+export type { SessionRecord, SessionRegistry } from './session-registry.js'

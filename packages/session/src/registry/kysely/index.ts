@@ -1,0 +1,6 @@
+export {
+  databaseSessionRegistry,
+  KyselySessionRegistry,
+  sessionRegistryMigrations,
+} from './kysely-session-registry.js'
+export type { KyselySessionRegistryOptions } from './kysely-session-registry.js'

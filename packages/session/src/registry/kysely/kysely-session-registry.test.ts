@@ -1,0 +1,65 @@
+import { type App, createApp, resolveDatabase } from '@mortar/core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { privateDatabaseUrl, testEngines } from '../../sql/private-database-url.js'
+import { makeSessionRecord, sessionRegistryConformance } from '../../testing/index.js'
+import { SESSION_REGISTRY } from '../session-registry.js'
+import { databaseSessionRegistry, KyselySessionRegistry } from './kysely-session-registry.js'
+
+async function startApp(url: string): Promise<App> {
+  const app = createApp({ database: url, modules: [databaseSessionRegistry()] })
+  await app.migrate()
+  await app.start()
+  return app
+}
+
+for (const engine of testEngines()) {
+  sessionRegistryConformance(
+    `Kysely on ${engine.title}`,
+    async () => {
+      const database = await privateDatabaseUrl(engine)
+      const app = await startApp(database.url)
+      return {
+        registry: app.resolve(SESSION_REGISTRY),
+        async dispose() {
+          await app.stop()
+          await database.drop()
+        },
+      }
+    },
+    { skip: engine.skip },
+  )
+
+  describe.skipIf(engine.skip !== undefined)(`KyselySessionRegistry on ${engine.title}`, () => {
+    let app: App
+    let drop: () => Promise<void>
+
+    beforeAll(async () => {
+      const database = await privateDatabaseUrl(engine)
+      drop = database.drop
+      app = await startApp(database.url)
+    })
+
+    afterAll(async () => {
+      await app?.stop()
+      await drop?.()
+    })
+
+    it('pruneIdle deletes the sessions not seen since the given time', async () => {
+      const registry = new KyselySessionRegistry({ db: resolveDatabase(app) })
+      const idle = makeSessionRecord({ lastSeenAt: new Date(1_000_000) })
+      const active = makeSessionRecord({ lastSeenAt: new Date(3_000_000) })
+      await registry.create(idle)
+      await registry.create(active)
+      expect(await registry.pruneIdle(new Date(2_000_000))).toBe(1)
+      expect(await registry.find(idle.id)).toBeUndefined()
+      expect(await registry.find(active.id)).toEqual(active)
+    })
+
+    it('migrates down by dropping its table', async () => {
+      const report = await app.migrate({ direction: 'down' })
+      expect(report.ran).toEqual(['session-registry/0001_create_mortar_session'])
+      await expect(app.resolve(SESSION_REGISTRY).find('x')).rejects.toThrow()
+      await app.migrate()
+    })
+  })
+}

@@ -1,0 +1,1 @@
+export { MemorySessionRegistry, memorySessionRegistry } from './memory-session-registry.js'

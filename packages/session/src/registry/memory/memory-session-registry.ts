@@ -1,0 +1,95 @@
+import { defineModule, type Module } from '@mortar/core'
+import { SessionExistsError } from '../../errors.js'
+import {
+  SESSION_REGISTRY,
+  SESSION_REGISTRY_MODULE,
+  type SessionRecord,
+  type SessionRegistry,
+} from '../session-registry.js'
+
+/**
+ * A {@link SessionRegistry} in this process's memory: for tests and single-process apps that
+ * accept losing every registration on restart. Records are copied in and out, so callers
+ * cannot change what is stored.
+ *
+ * @example
+ * ```ts
+ * import { MemorySessionRegistry } from '@mortar/session'
+ *
+ * const registry = new MemorySessionRegistry()
+ * await registry.create({ id: 's1', userId: 'u1', createdAt: new Date(), lastSeenAt: new Date() })
+ * await registry.revoke('s1') // true
+ * ```
+ */
+export class MemorySessionRegistry implements SessionRegistry {
+  readonly #records = new Map<string, SessionRecord>()
+
+  async create(record: SessionRecord): Promise<void> {
+    if (this.#records.has(record.id)) throw new SessionExistsError()
+    this.#records.set(record.id, copy(record))
+  }
+
+  async find(id: string): Promise<SessionRecord | undefined> {
+    const record = this.#records.get(id)
+    return record === undefined ? undefined : copy(record)
+  }
+
+  async touch(id: string, lastSeenAt: Date): Promise<void> {
+    const record = this.#records.get(id)
+    if (record === undefined || record.lastSeenAt.getTime() >= lastSeenAt.getTime()) return
+    this.#records.set(id, { ...record, lastSeenAt: new Date(lastSeenAt.getTime()) })
+  }
+
+  async list(userId: string): Promise<readonly SessionRecord[]> {
+    return [...this.#records.values()]
+      .filter((record) => record.userId === userId)
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())
+      .map(copy)
+  }
+
+  async revoke(id: string): Promise<boolean> {
+    return this.#records.delete(id)
+  }
+
+  async revokeAll(userId: string, options: { readonly except?: string } = {}): Promise<number> {
+    let revoked = 0
+    for (const record of [...this.#records.values()]) {
+      if (record.userId !== userId || record.id === options.except) continue
+      this.#records.delete(record.id)
+      revoked++
+    }
+    return revoked
+  }
+}
+
+function copy(record: SessionRecord): SessionRecord {
+  return {
+    id: record.id,
+    userId: record.userId,
+    createdAt: new Date(record.createdAt.getTime()),
+    lastSeenAt: new Date(record.lastSeenAt.getTime()),
+    ip: record.ip,
+    userAgent: record.userAgent,
+  }
+}
+
+/**
+ * A module binding `SESSION_REGISTRY` to a {@link MemorySessionRegistry}: the registry for tests
+ * and for one-process apps that need no persistence.
+ *
+ * @example
+ * ```ts
+ * import { createApp } from '@mortar/core'
+ * import { memorySessionRegistry } from '@mortar/session'
+ *
+ * const app = createApp({ modules: [memorySessionRegistry()] })
+ * ```
+ */
+export function memorySessionRegistry(): Module {
+  return defineModule({
+    name: SESSION_REGISTRY_MODULE,
+    register(binder) {
+      binder.bind(SESSION_REGISTRY, { useFactory: () => new MemorySessionRegistry() })
+    },
+  })
+}

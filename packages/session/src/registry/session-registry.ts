@@ -1,0 +1,100 @@
+import { type Token, token } from '@mortar/core'
+
+/**
+ * One session as the registry knows it: who it belongs to, when it began and was last seen,
+ * and where from. Values are plain and immutable; the registry never stores session data
+ * itself (that lives in the sealed cookie).
+ *
+ * @example
+ * ```ts
+ * import type { SessionRecord } from '@mortar/session'
+ *
+ * const record: SessionRecord = {
+ *   id: 'b9f4c2…',
+ *   userId: 'user-42',
+ *   createdAt: new Date(),
+ *   lastSeenAt: new Date(),
+ *   ip: '203.0.113.7',
+ *   userAgent: 'Mozilla/5.0',
+ * }
+ * ```
+ */
+export interface SessionRecord {
+  /** Random and unguessable; unique across all users. */
+  readonly id: string
+  readonly userId: string
+  readonly createdAt: Date
+  readonly lastSeenAt: Date
+  readonly ip?: string | undefined
+  readonly userAgent?: string | undefined
+}
+
+/**
+ * Where the sessions of signed-in users are recorded, so a user can list their devices and a
+ * session can be revoked: a revoked session is refused on its next request, because `find`
+ * no longer returns it. Built in: {@link MemorySessionRegistry}, {@link KyselySessionRegistry}
+ * (the app database) and {@link RedisSessionRegistry}.
+ *
+ * For plugin authors: keep each method one round trip where the engine allows, make the
+ * methods marked atomic atomic, and run `sessionRegistryConformance` from
+ * `@mortar/session/testing` on your implementation. Dates keep millisecond precision.
+ *
+ * @example
+ * ```ts
+ * import { SESSION_REGISTRY } from '@mortar/session'
+ *
+ * const registry = app.resolve(SESSION_REGISTRY)
+ * const devices = await registry.list(userId)
+ * await registry.revokeAll(userId, { except: currentSessionId })
+ * ```
+ */
+export interface SessionRegistry {
+  /**
+   * Records a new session. Fails with `SessionExistsError` (E_SESSION_EXISTS) when the id is
+   * already registered, without changing the stored record; an id that was revoked may be
+   * registered again. Atomic: of two concurrent creates of one id, exactly one succeeds.
+   */
+  create(record: SessionRecord): Promise<void>
+  /**
+   * The live record, or undefined if unknown or revoked. Called on every request that carries
+   * a registered session, so it must be a single cheap lookup by id.
+   */
+  find(id: string): Promise<SessionRecord | undefined>
+  /**
+   * Sets `lastSeenAt` in one write (an UPDATE, a SET). Idempotent; never moves `lastSeenAt`
+   * backwards; a no-op for an unknown or revoked id (it must not bring one back). Callers
+   * throttle it (once a minute per session, say).
+   */
+  touch(id: string, lastSeenAt: Date): Promise<void>
+  /** The user's live sessions, newest `createdAt` first; empty for an unknown user. */
+  list(userId: string): Promise<readonly SessionRecord[]>
+  /**
+   * Revokes one session: `find` stops returning it, at once and for every process. Returns
+   * true if it was live, false if it was unknown or already revoked (so it is idempotent).
+   */
+  revoke(id: string): Promise<boolean>
+  /**
+   * Revokes every live session of a user, but `except` (typically the current one, for "log
+   * out my other devices"). Returns how many were revoked. Atomic per session: when two run at
+   * once, each session is counted by exactly one of them.
+   */
+  revokeAll(userId: string, options?: { readonly except?: string }): Promise<number>
+}
+
+/**
+ * The token of the app's {@link SessionRegistry}; bound by {@link memorySessionRegistry},
+ * {@link databaseSessionRegistry} or {@link redisSessionRegistry}.
+ *
+ * @example
+ * ```ts
+ * import { SESSION_REGISTRY } from '@mortar/session'
+ *
+ * const record = await app.resolve(SESSION_REGISTRY).find(sessionId)
+ * if (record === undefined) throw new UnauthorizedError('This session was revoked; sign in again.')
+ * ```
+ */
+export const SESSION_REGISTRY: Token<SessionRegistry> =
+  token<SessionRegistry>('mortar.session.registry')
+
+/** The module name the built-in registries use: an app has one registry. */
+export const SESSION_REGISTRY_MODULE = 'session-registry'

@@ -1,0 +1,93 @@
+import { DATABASE, resolveDatabase } from '@mortar/core'
+import { createTestApp, type TestApp } from '@mortar/core/testing'
+import { sql } from 'kysely'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { StateConflictError } from '../errors.js'
+import { privateDatabaseUrl, testEngines } from '../sql/private-database-url.js'
+import { stateStoreConformance } from '../testing/index.js'
+import { stateModule } from './state-module.js'
+import { STATE_STORE, type StateStore } from './state-store.js'
+
+const game = z.object({ board: z.string().length(9) })
+
+for (const engine of testEngines()) {
+  stateStoreConformance(
+    `Kysely on ${engine.title}`,
+    async (clock) => {
+      const database = await privateDatabaseUrl(engine)
+      const app = createTestApp({ clock, database: database.url, modules: [stateModule()] })
+      await app.migrate()
+      await app.start()
+      return {
+        store: app.resolve(STATE_STORE),
+        async dispose() {
+          await app.stop()
+          await database.drop()
+        },
+      }
+    },
+    { skip: engine.skip },
+  )
+
+  describe.skipIf(engine.skip !== undefined)(`KyselyStateStore on ${engine.title}`, () => {
+    let app: TestApp
+    let state: StateStore
+    let drop: () => Promise<void>
+
+    beforeAll(async () => {
+      const database = await privateDatabaseUrl(engine)
+      drop = database.drop
+      app = createTestApp({ database: database.url, modules: [stateModule()] })
+      await app.migrate()
+      await app.start()
+      state = app.resolve(STATE_STORE)
+    })
+
+    afterAll(async () => {
+      await app?.stop()
+      await drop?.()
+    })
+
+    it('reports a stored value that is not JSON as E_STATE_CORRUPTED', async () => {
+      const profile = state.namespace('profile', z.object({ name: z.string() }))
+      await profile.put('owner-json', 'me', { name: 'Ada' })
+      await sql`update mortar_state set value = ${'{not json'} where owner = ${'owner-json'}`.execute(
+        resolveDatabase(app),
+      )
+      await expect(profile.get('owner-json', 'me')).rejects.toMatchObject({
+        code: 'E_STATE_CORRUPTED',
+      })
+    })
+
+    it('joins the open transaction: a rollback undoes the save, and a conflict leaves it usable', async () => {
+      const games = state.namespace('games', game)
+      const database = app.resolve(DATABASE)
+      await expect(
+        database.transaction(async () => {
+          await games.put('owner-tx', 'tx', { board: 'x........' })
+          throw new Error('roll back')
+        }),
+      ).rejects.toThrow('roll back')
+      expect(await games.get('owner-tx', 'tx')).toBeUndefined()
+
+      await games.put('owner-tx', 'taken', { board: 'x........' })
+      await database.transaction(async () => {
+        await expect(
+          games.put('owner-tx', 'taken', { board: 'o........' }, { expectedVersion: 0 }),
+        ).rejects.toBeInstanceOf(StateConflictError)
+        await games.put('owner-tx', 'tx', { board: 'o........' }, { expectedVersion: 0 })
+      })
+      expect((await games.get('owner-tx', 'tx'))?.value.board).toBe('o........')
+    })
+
+    it('migrates down by dropping its table, and up again', async () => {
+      expect((await app.migrate({ direction: 'down' })).ran).toEqual([
+        'state/0001_create_mortar_state',
+      ])
+      await expect(state.namespace('games', game).get('o', 'k')).rejects.toThrow()
+      expect((await app.migrate()).ran).toEqual(['state/0001_create_mortar_state'])
+      expect(await state.namespace('games', game).get('o', 'k')).toBeUndefined()
+    })
+  })
+}

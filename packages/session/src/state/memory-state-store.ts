@@ -1,0 +1,173 @@
+import { type Clock, SystemClock } from '@mortar/core'
+import type { z } from 'zod'
+import { StateConflictError } from '../errors.js'
+import type {
+  StateDeleteOptions,
+  StateEntry,
+  StateNamespace,
+  StateNamespaceOptions,
+  StatePutOptions,
+  StateStore,
+} from './state-store.js'
+import {
+  checkExpectedVersion,
+  checkMaxBytes,
+  checkNamespaceName,
+  checkStateIds,
+  DEFAULT_STATE_MAX_BYTES,
+  decodeState,
+  encodeState,
+} from './state-values.js'
+
+/** Options of {@link MemoryStateStore}. */
+export interface MemoryStateStoreOptions {
+  /** Stamps `updatedAt`; the system clock by default. */
+  readonly clock?: Clock
+  /** The default size limit of a value, in UTF-8 bytes of JSON (64 KiB). */
+  readonly maxBytes?: number
+}
+
+interface StoredState {
+  readonly json: string
+  readonly version: number
+  readonly updatedAt: number
+}
+
+/**
+ * A {@link StateStore} in this process's memory, for tests and demos. It behaves as the
+ * database store does (versions, conflicts, size limit, validation on put and read) and keeps
+ * values as JSON, so what a test reads went through the same round trip.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStateStore } from '@mortar/session'
+ * import { z } from 'zod'
+ *
+ * const preferences = new MemoryStateStore().namespace('preferences', z.object({ theme: z.string() }))
+ * await preferences.put('user-1', 'ui', { theme: 'dark' })
+ * ```
+ */
+export class MemoryStateStore implements StateStore {
+  // Shared by every namespace handle, as the table is in the database store: entries by key,
+  // grouped by owner and namespace (a JSON pair, so no separator can be forged).
+  readonly #entries = new Map<string, Map<string, StoredState>>()
+  readonly #clock: Clock
+  readonly #maxBytes: number
+
+  constructor(options: MemoryStateStoreOptions = {}) {
+    this.#clock = options.clock ?? new SystemClock()
+    this.#maxBytes = checkMaxBytes(options.maxBytes ?? DEFAULT_STATE_MAX_BYTES)
+  }
+
+  namespace<S extends z.ZodType>(
+    name: string,
+    schema: S,
+    options: StateNamespaceOptions = {},
+  ): StateNamespace<z.output<S>, z.input<S>> {
+    return new MemoryStateNamespace<z.output<S>, z.input<S>>(
+      this.#entries,
+      this.#clock,
+      checkNamespaceName(name),
+      schema,
+      checkMaxBytes(options.maxBytes ?? this.#maxBytes),
+    )
+  }
+}
+
+class MemoryStateNamespace<T, I> implements StateNamespace<T, I> {
+  readonly name: string
+  readonly #entries: Map<string, Map<string, StoredState>>
+  readonly #clock: Clock
+  readonly #schema: z.ZodType
+  readonly #maxBytes: number
+
+  constructor(
+    entries: Map<string, Map<string, StoredState>>,
+    clock: Clock,
+    name: string,
+    schema: z.ZodType,
+    maxBytes: number,
+  ) {
+    this.#entries = entries
+    this.#clock = clock
+    this.name = name
+    this.#schema = schema
+    this.#maxBytes = maxBytes
+  }
+
+  async get(owner: string, key: string): Promise<StateEntry<T> | undefined> {
+    checkStateIds({ owner, key })
+    const stored = this.#group(owner)?.get(key)
+    return stored === undefined ? undefined : this.#toEntry(key, stored)
+  }
+
+  async put(
+    owner: string,
+    key: string,
+    value: I,
+    options: StatePutOptions = {},
+  ): Promise<StateEntry<T>> {
+    checkStateIds({ owner, key })
+    const { data, json } = encodeState(
+      { namespace: this.name, key },
+      this.#schema,
+      this.#maxBytes,
+      value,
+    )
+    // No await from the read to the write: the check and the save are one step.
+    const actualVersion = this.#group(owner)?.get(key)?.version ?? 0
+    if (options.expectedVersion !== undefined) {
+      const expectedVersion = checkExpectedVersion(options.expectedVersion)
+      if (expectedVersion !== actualVersion) {
+        throw new StateConflictError({ namespace: this.name, key, expectedVersion, actualVersion })
+      }
+    }
+    const updatedAt = this.#clock.nowMs()
+    const version = actualVersion + 1
+    this.#writableGroup(owner).set(key, { json, version, updatedAt })
+    return { key, value: data as T, version, updatedAt: new Date(updatedAt) }
+  }
+
+  async delete(owner: string, key: string, options: StateDeleteOptions = {}): Promise<boolean> {
+    checkStateIds({ owner, key })
+    const group = this.#group(owner)
+    const actualVersion = group?.get(key)?.version ?? 0
+    if (options.expectedVersion !== undefined) {
+      const expectedVersion = checkExpectedVersion(options.expectedVersion)
+      if (expectedVersion !== actualVersion) {
+        throw new StateConflictError({ namespace: this.name, key, expectedVersion, actualVersion })
+      }
+    }
+    return group?.delete(key) ?? false
+  }
+
+  async list(owner: string): Promise<readonly StateEntry<T>[]> {
+    checkStateIds({ owner })
+    return [...(this.#group(owner) ?? [])]
+      .map(([key, stored]) => this.#toEntry(key, stored))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  }
+
+  #group(owner: string): Map<string, StoredState> | undefined {
+    return this.#entries.get(JSON.stringify([owner, this.name]))
+  }
+
+  #writableGroup(owner: string): Map<string, StoredState> {
+    const id = JSON.stringify([owner, this.name])
+    let group = this.#entries.get(id)
+    if (group === undefined) {
+      group = new Map()
+      this.#entries.set(id, group)
+    }
+    return group
+  }
+
+  #toEntry(key: string, stored: StoredState): StateEntry<T> {
+    return {
+      key,
+      value: decodeState({ namespace: this.name, key }, this.#schema, stored.json) as T,
+      version: stored.version,
+      updatedAt: new Date(stored.updatedAt),
+    }
+  }
+}

@@ -1,0 +1,286 @@
+import { randomBytes } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { SessionRecord, SessionRegistry } from '../registry/index.js'
+
+/** What a conformance setup returns: the registry, and how to release it after the suite. */
+export interface SessionRegistrySubject {
+  readonly registry: SessionRegistry
+  /** Runs after the suite: drop the schema, delete the keys, close the client. */
+  dispose?(): void | Promise<void>
+}
+
+/** Options of {@link sessionRegistryConformance}. */
+export interface SessionRegistryConformanceOptions {
+  /**
+   * Set to skip the suite, with a one-line notice saying why (the variable naming the server
+   * is unset, say). The suite still appears, skipped, in the report.
+   */
+  readonly skip?: string | undefined
+}
+
+/**
+ * Registers vitest `describe`/`it` blocks that check a {@link SessionRegistry} against the
+ * contract: round trips, exact ids, duplicate creates, `touch` semantics, ordering, revocation
+ * and the atomicity of concurrent calls. Every built-in registry runs it; run it on yours.
+ * `setup` runs once before the suite; the tests use fresh random ids and users, so a shared
+ * registry (one table, one key prefix) is fine. vitest is an optional peer of this package.
+ *
+ * @example
+ * ```ts
+ * import { sessionRegistryConformance } from '@mortar/session/testing'
+ * import { MyRegistry } from './my-registry.js'
+ *
+ * sessionRegistryConformance('MyRegistry', async () => {
+ *   const registry = await MyRegistry.connect(process.env.MY_URL)
+ *   return { registry, dispose: () => registry.close() }
+ * })
+ * ```
+ */
+export function sessionRegistryConformance(
+  name: string,
+  setup: () =>
+    | SessionRegistry
+    | SessionRegistrySubject
+    | Promise<SessionRegistry | SessionRegistrySubject>,
+  options: SessionRegistryConformanceOptions = {},
+): void {
+  if (options.skip !== undefined) {
+    console.info(`[skipped] ${name} session registry conformance: ${options.skip}`)
+    describe.skip(`${name} session registry conformance (${options.skip})`, () => {
+      it('is skipped', () => {})
+    })
+    return
+  }
+
+  describe(`${name} session registry conformance`, () => {
+    let subject: SessionRegistrySubject | undefined
+    const registry = (): SessionRegistry => {
+      if (subject === undefined) throw new Error('The conformance setup did not finish.')
+      return subject.registry
+    }
+
+    beforeAll(async () => {
+      const made = await setup()
+      subject = 'registry' in made ? made : { registry: made }
+    })
+
+    afterAll(async () => {
+      await subject?.dispose?.()
+    })
+
+    it('finds a created session with every field, to the millisecond', async () => {
+      const record = makeSessionRecord({
+        createdAt: new Date(1_700_000_000_123),
+        lastSeenAt: new Date(1_700_000_050_456),
+        ip: '2001:db8::ff00:42:8329',
+        userAgent: 'Mozilla/5.0 (X11; Linux x86_64) – "quoted" ünïcode',
+      })
+      await registry().create(record)
+      expect(await registry().find(record.id)).toEqual(record)
+    })
+
+    it('returns ip and user agent as undefined when they were not given', async () => {
+      const record = makeSessionRecord({ ip: undefined, userAgent: undefined })
+      await registry().create(record)
+      const found = await registry().find(record.id)
+      expect(found?.ip).toBeUndefined()
+      expect(found?.userAgent).toBeUndefined()
+    })
+
+    it('keeps a long user agent whole', async () => {
+      const record = makeSessionRecord({ userAgent: `Agent/${'x'.repeat(1500)}` })
+      await registry().create(record)
+      expect((await registry().find(record.id))?.userAgent).toBe(record.userAgent)
+    })
+
+    it('returns undefined for an unknown id', async () => {
+      expect(await registry().find(randomId())).toBeUndefined()
+    })
+
+    it('matches ids exactly, letter case included', async () => {
+      const record = makeSessionRecord({ id: `aBcD-${randomId()}` })
+      await registry().create(record)
+      expect(await registry().find(record.id.toUpperCase())).toBeUndefined()
+      expect(await registry().find(record.id.toLowerCase())).toBeUndefined()
+      expect(await registry().revoke(record.id.toLowerCase())).toBe(false)
+      expect(await registry().find(record.id)).toBeDefined()
+    })
+
+    it('refuses to create an id that is registered and keeps the first record', async () => {
+      const first = makeSessionRecord()
+      await registry().create(first)
+      const second = makeSessionRecord({ id: first.id })
+      await expect(registry().create(second)).rejects.toMatchObject({ code: 'E_SESSION_EXISTS' })
+      expect(await registry().find(first.id)).toEqual(first)
+    })
+
+    it('lets exactly one of two concurrent creates of one id succeed', async () => {
+      const id = randomId()
+      const results = await Promise.allSettled([
+        registry().create(makeSessionRecord({ id })),
+        registry().create(makeSessionRecord({ id })),
+      ])
+      expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1)
+    })
+
+    it('touch moves lastSeenAt forward', async () => {
+      const record = makeSessionRecord()
+      await registry().create(record)
+      const later = new Date(record.lastSeenAt.getTime() + 61_000)
+      await registry().touch(record.id, later)
+      const found = await registry().find(record.id)
+      expect(found?.lastSeenAt).toEqual(later)
+      expect(found?.createdAt).toEqual(record.createdAt)
+    })
+
+    it('touch never moves lastSeenAt backwards', async () => {
+      const record = makeSessionRecord()
+      await registry().create(record)
+      await registry().touch(record.id, new Date(record.lastSeenAt.getTime() - 5_000))
+      expect((await registry().find(record.id))?.lastSeenAt).toEqual(record.lastSeenAt)
+    })
+
+    it('touch of an unknown or revoked id registers nothing', async () => {
+      const unknown = randomId()
+      await registry().touch(unknown, new Date())
+      expect(await registry().find(unknown)).toBeUndefined()
+
+      const record = makeSessionRecord()
+      await registry().create(record)
+      await registry().revoke(record.id)
+      await registry().touch(record.id, new Date(record.lastSeenAt.getTime() + 1_000))
+      expect(await registry().find(record.id)).toBeUndefined()
+      expect(await registry().list(record.userId)).toEqual([])
+    })
+
+    it("lists a user's sessions newest first, and no one else's", async () => {
+      const userId = randomId()
+      const base = 1_750_000_000_000
+      const older = makeSessionRecord({ userId, createdAt: new Date(base) })
+      const newest = makeSessionRecord({ userId, createdAt: new Date(base + 2_000) })
+      const middle = makeSessionRecord({ userId, createdAt: new Date(base + 1_000) })
+      const someoneElse = makeSessionRecord({ createdAt: new Date(base + 1_500) })
+      for (const record of [older, newest, someoneElse, middle]) await registry().create(record)
+      expect(await registry().list(userId)).toEqual([newest, middle, older])
+    })
+
+    it('lists nothing for an unknown user', async () => {
+      expect(await registry().list(randomId())).toEqual([])
+    })
+
+    it('refuses a revoked session: find returns undefined and list omits it', async () => {
+      const userId = randomId()
+      const revoked = makeSessionRecord({ userId })
+      const kept = makeSessionRecord({ userId })
+      await registry().create(revoked)
+      await registry().create(kept)
+      expect(await registry().revoke(revoked.id)).toBe(true)
+      expect(await registry().find(revoked.id)).toBeUndefined()
+      expect((await registry().list(userId)).map((record) => record.id)).toEqual([kept.id])
+      expect(await registry().find(kept.id)).toEqual(kept)
+    })
+
+    it('revoke is idempotent: false for an unknown or already revoked id', async () => {
+      const record = makeSessionRecord()
+      await registry().create(record)
+      expect(await registry().revoke(record.id)).toBe(true)
+      expect(await registry().revoke(record.id)).toBe(false)
+      expect(await registry().revoke(randomId())).toBe(false)
+    })
+
+    it('registers a revoked id again when asked to', async () => {
+      const record = makeSessionRecord()
+      await registry().create(record)
+      await registry().revoke(record.id)
+      const again = makeSessionRecord({ id: record.id })
+      await registry().create(again)
+      expect(await registry().find(record.id)).toEqual(again)
+    })
+
+    it('revokeAll revokes every session of the user but the one excepted, and counts them', async () => {
+      const userId = randomId()
+      const sessions = [1, 2, 3].map(() => makeSessionRecord({ userId }))
+      const other = makeSessionRecord()
+      for (const record of [...sessions, other]) await registry().create(record)
+      const [current, ...rest] = sessions as [SessionRecord, ...SessionRecord[]]
+
+      expect(await registry().revokeAll(userId, { except: current.id })).toBe(rest.length)
+      for (const record of rest) expect(await registry().find(record.id)).toBeUndefined()
+      expect(await registry().find(current.id)).toEqual(current)
+      expect(await registry().find(other.id)).toEqual(other)
+      expect((await registry().list(userId)).map((record) => record.id)).toEqual([current.id])
+
+      expect(await registry().revokeAll(userId)).toBe(1)
+      expect(await registry().list(userId)).toEqual([])
+      expect(await registry().revokeAll(userId)).toBe(0)
+    })
+
+    it('revokeAll ignores an except that belongs to someone else', async () => {
+      const userId = randomId()
+      const mine = makeSessionRecord({ userId })
+      const theirs = makeSessionRecord()
+      await registry().create(mine)
+      await registry().create(theirs)
+      expect(await registry().revokeAll(userId, { except: theirs.id })).toBe(1)
+      expect(await registry().find(theirs.id)).toEqual(theirs)
+    })
+
+    it('revokeAll returns 0 for an unknown user', async () => {
+      expect(await registry().revokeAll(randomId())).toBe(0)
+    })
+
+    it('counts each session once when revokeAll and revoke race', async () => {
+      const userId = randomId()
+      const sessions = [1, 2, 3, 4, 5].map(() => makeSessionRecord({ userId }))
+      for (const record of sessions) await registry().create(record)
+      const [all, again, one] = await Promise.all([
+        registry().revokeAll(userId),
+        registry().revokeAll(userId),
+        registry().revoke((sessions[0] as SessionRecord).id),
+      ])
+      expect(all + again + (one ? 1 : 0)).toBe(sessions.length)
+      expect(await registry().list(userId)).toEqual([])
+    })
+  })
+}
+
+/**
+ * A fresh random session id as the built-in session manager makes them (128 bits, base64url),
+ * for tests.
+ *
+ * @example
+ * ```ts
+ * import { randomSessionId } from '@mortar/session/testing'
+ *
+ * await registry.find(randomSessionId()) // undefined
+ * ```
+ */
+export function randomSessionId(): string {
+  return randomBytes(16).toString('base64url')
+}
+
+const randomId = randomSessionId
+
+/**
+ * A valid {@link SessionRecord} for tests: a random id and user, times to the millisecond, an
+ * ip and a user agent; `overrides` replace any field.
+ *
+ * @example
+ * ```ts
+ * import { makeSessionRecord } from '@mortar/session/testing'
+ *
+ * await registry.create(makeSessionRecord({ userId: 'user-1' }))
+ * ```
+ */
+export function makeSessionRecord(overrides: Partial<SessionRecord> = {}): SessionRecord {
+  const createdAt = new Date(1_760_000_000_000 + Math.floor(Math.random() * 1_000_000))
+  return {
+    id: randomSessionId(),
+    userId: `user-${randomSessionId()}`,
+    createdAt,
+    lastSeenAt: new Date(createdAt.getTime() + 1_000),
+    ip: '203.0.113.7',
+    userAgent: 'Mozilla/5.0 (conformance)',
+    ...overrides,
+  }
+}

@@ -1,0 +1,308 @@
+import { FakeClock } from '@mortar/core/testing'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { StateConflictError, StateCorruptedError, StateTooLargeError } from '../errors.js'
+import type { StateStore } from '../state/index.js'
+
+/** What a state store conformance setup returns: the store, and how to release it. */
+export interface StateStoreSubject {
+  readonly store: StateStore
+  /** Runs after the suite: drop the schema, close the pool. */
+  dispose?(): void | Promise<void>
+}
+
+/** Options of {@link stateStoreConformance}. */
+export interface StateStoreConformanceOptions {
+  /** Set to skip the suite with a one-line notice saying why (an unset variable, say). */
+  readonly skip?: string | undefined
+}
+
+const game = z.object({
+  board: z.string().length(9),
+  turn: z.enum(['x', 'o']).default('x'),
+})
+
+/**
+ * Registers vitest blocks that check a {@link StateStore} against the contract: round trips,
+ * versions, conflicts (stale versions, concurrent saves where exactly one wins), the size limit
+ * and validation on put and on read. `setup` gets the {@link FakeClock} the store must stamp
+ * `updatedAt` with, and must keep the default size limit (64 KiB). Tests use fresh owners, so
+ * one shared table is fine.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStateStore } from '@mortar/session'
+ * import { stateStoreConformance } from '@mortar/session/testing'
+ *
+ * stateStoreConformance('memory', (clock) => new MemoryStateStore({ clock }))
+ * ```
+ */
+export function stateStoreConformance(
+  name: string,
+  setup: (
+    clock: FakeClock,
+  ) => StateStore | StateStoreSubject | Promise<StateStore | StateStoreSubject>,
+  options: StateStoreConformanceOptions = {},
+): void {
+  if (options.skip !== undefined) {
+    console.info(`[skipped] ${name} state store conformance: ${options.skip}`)
+    describe.skip(`${name} state store conformance (${options.skip})`, () => {
+      it('is skipped', () => {})
+    })
+    return
+  }
+
+  describe(`${name} state store conformance`, () => {
+    const clock = new FakeClock('2026-03-01T10:00:00.000Z')
+    let subject: StateStoreSubject | undefined
+    let counter = 0
+    const state = (): StateStore => {
+      if (subject === undefined) throw new Error('The conformance setup did not finish.')
+      return subject.store
+    }
+    /** A fresh owner per test, so tests sharing one table never see each other's rows. */
+    const owner = (): string => `owner-${++counter}-${Math.random().toString(36).slice(2)}`
+
+    beforeAll(async () => {
+      const made = await setup(clock)
+      subject = 'store' in made ? made : { store: made }
+    })
+
+    afterAll(async () => {
+      await subject?.dispose?.()
+    })
+
+    it('round-trips a value with version 1, stamped by the clock, then counts versions up', async () => {
+      const games = state().namespace('games', game)
+      const who = owner()
+      clock.set('2026-03-01T10:00:00.123Z')
+      const first = await games.put(who, 'current', { board: 'x........' })
+      expect(first).toEqual({
+        key: 'current',
+        value: { board: 'x........', turn: 'x' },
+        version: 1,
+        updatedAt: new Date('2026-03-01T10:00:00.123Z'),
+      })
+      expect(await games.get(who, 'current')).toEqual(first)
+
+      clock.advance(1_000)
+      const second = await games.put(who, 'current', { board: 'xo.......', turn: 'x' })
+      expect(second).toMatchObject({ version: 2, updatedAt: new Date('2026-03-01T10:00:01.123Z') })
+      expect(await games.get(who, 'current')).toEqual(second)
+    })
+
+    it('returns undefined for a key never saved', async () => {
+      expect(await state().namespace('games', game).get(owner(), 'nothing')).toBeUndefined()
+    })
+
+    it("lists an owner's entries of one namespace, by key", async () => {
+      const who = owner()
+      const games = state().namespace('games', game)
+      const prefs = state().namespace('preferences', z.object({ theme: z.string() }))
+      await games.put(who, 'slot-b', { board: 'o........' })
+      await games.put(who, 'slot-a', { board: 'x........' })
+      await games.put(owner(), 'slot-c', { board: 'x........' })
+      await prefs.put(who, 'slot-a', { theme: 'dark' })
+      expect((await games.list(who)).map((entry) => [entry.key, entry.value.board])).toEqual([
+        ['slot-a', 'x........'],
+        ['slot-b', 'o........'],
+      ])
+      expect((await prefs.get(who, 'slot-a'))?.value).toEqual({ theme: 'dark' })
+      expect(await games.list(owner())).toEqual([])
+    })
+
+    it('deletes an entry, returning whether there was one', async () => {
+      const who = owner()
+      const games = state().namespace('games', game)
+      await games.put(who, 'current', { board: 'x........' })
+      expect(await games.delete(who, 'current')).toBe(true)
+      expect(await games.get(who, 'current')).toBeUndefined()
+      expect(await games.delete(who, 'current')).toBe(false)
+    })
+
+    it('refuses a delete with a stale expectedVersion as a conflict, keeping the entry', async () => {
+      const who = owner()
+      const games = state().namespace('games', game)
+      await games.put(who, 'current', { board: 'x........' })
+      await games.put(who, 'current', { board: 'xo.......' })
+      await expect(games.delete(who, 'current', { expectedVersion: 1 })).rejects.toBeInstanceOf(
+        StateConflictError,
+      )
+      await expect(games.delete(who, 'current', { expectedVersion: 0 })).rejects.toMatchObject({
+        code: 'E_STATE_CONFLICT',
+        expectedVersion: 0,
+        actualVersion: 2,
+      })
+      expect(await games.delete(who, 'current', { expectedVersion: 2 })).toBe(true)
+      expect(await games.delete(who, 'current', { expectedVersion: 0 })).toBe(false)
+      await expect(games.delete(who, 'current', { expectedVersion: 2 })).rejects.toBeInstanceOf(
+        StateConflictError,
+      )
+    })
+
+    it('expectedVersion 0 saves only when the entry is absent', async () => {
+      const who = owner()
+      const games = state().namespace('games', game)
+      const first = await games.put(who, 'new', { board: 'x........' }, { expectedVersion: 0 })
+      expect(first.version).toBe(1)
+      await expect(
+        games.put(who, 'new', { board: 'o........' }, { expectedVersion: 0 }),
+      ).rejects.toMatchObject({
+        code: 'E_STATE_CONFLICT',
+        status: 409,
+        expectedVersion: 0,
+        actualVersion: 1,
+      })
+      expect((await games.get(who, 'new'))?.value.board).toBe('x........')
+    })
+
+    it('refuses a save with a stale version and keeps what the other writer saved', async () => {
+      const who = owner()
+      const games = state().namespace('games', game)
+      const read = await games.put(who, 'current', { board: 'x........' })
+      await games.put(who, 'current', { board: 'xo.......' }, { expectedVersion: read.version })
+      await expect(
+        games.put(who, 'current', { board: 'x.o......' }, { expectedVersion: read.version }),
+      ).rejects.toMatchObject({ code: 'E_STATE_CONFLICT', expectedVersion: 1, actualVersion: 2 })
+      expect((await games.get(who, 'current'))?.value.board).toBe('xo.......')
+    })
+
+    it('refuses a save expecting a version of an entry that does not exist', async () => {
+      await expect(
+        state()
+          .namespace('games', game)
+          .put(owner(), 'gone', { board: 'x........' }, { expectedVersion: 3 }),
+      ).rejects.toMatchObject({ code: 'E_STATE_CONFLICT', expectedVersion: 3, actualVersion: 0 })
+    })
+
+    it('lets exactly one of many concurrent first saves (expectedVersion 0) win', async () => {
+      const who = owner()
+      const games = state().namespace('games', game)
+      const boards = ['x........', '.x.......', '..x......', '...x.....', '....x....', '.....x...']
+      const results = await Promise.allSettled(
+        boards.map((board) => games.put(who, 'race', { board }, { expectedVersion: 0 })),
+      )
+      const won = results.filter((result) => result.status === 'fulfilled')
+      expect(won).toHaveLength(1)
+      for (const result of results) {
+        if (result.status === 'rejected') expect(result.reason).toBeInstanceOf(StateConflictError)
+      }
+      const stored = await games.get(who, 'race')
+      expect(stored?.version).toBe(1)
+      expect(stored?.value.board).toBe(
+        (won[0] as PromiseFulfilledResult<{ value: { board: string } }>).value.value.board,
+      )
+    })
+
+    it('lets exactly one of many concurrent saves with the same expectedVersion win', async () => {
+      const who = owner()
+      const games = state().namespace('games', game)
+      const base = await games.put(who, 'race', { board: '.........' })
+      const boards = ['x........', '.x.......', '..x......', '...x.....', '....x....', '.....x...']
+      const results = await Promise.allSettled(
+        boards.map((board) => games.put(who, 'race', { board }, { expectedVersion: base.version })),
+      )
+      const won = results.filter((result) => result.status === 'fulfilled')
+      expect(won).toHaveLength(1)
+      const stored = await games.get(who, 'race')
+      expect(stored?.version).toBe(2)
+      expect(stored?.value.board).toBe(
+        (won[0] as PromiseFulfilledResult<{ value: { board: string } }>).value.value.board,
+      )
+    })
+
+    it('applies concurrent saves without a version one after another', async () => {
+      const who = owner()
+      const games = state().namespace('games', game)
+      const saved = await Promise.all(
+        ['x........', '.x.......', '..x......', '...x.....'].map((board) =>
+          games.put(who, 'lww', { board }),
+        ),
+      )
+      expect(saved.map((entry) => entry.version).sort()).toEqual([1, 2, 3, 4])
+      expect((await games.get(who, 'lww'))?.version).toBe(4)
+    })
+
+    it('stores a value just under the 64 KiB default and refuses one over it with E_STATE_TOO_LARGE', async () => {
+      const notes = state().namespace('notes', z.object({ text: z.string() }))
+      const who = owner()
+      const fits = { text: 'é'.repeat(32_000) } // 64 000 bytes of UTF-8, plus the JSON around it
+      await notes.put(who, 'big', fits)
+      expect((await notes.get(who, 'big'))?.value).toEqual(fits)
+
+      const error = await notes
+        .put(who, 'big', { text: 'é'.repeat(33_000) })
+        .catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(StateTooLargeError)
+      expect(error).toMatchObject({
+        code: 'E_STATE_TOO_LARGE',
+        status: 413,
+        bytes: 66_011,
+        limit: 65_536,
+      })
+      expect((await notes.get(who, 'big'))?.version).toBe(1)
+    })
+
+    it('applies a namespace size limit of its own', async () => {
+      const tiny = state().namespace('tiny', z.string(), { maxBytes: 10 })
+      await tiny.put(owner(), 'k', '12345678')
+      await expect(tiny.put(owner(), 'k', '123456789')).rejects.toMatchObject({
+        limit: 10,
+        bytes: 11,
+      })
+    })
+
+    it('validates a value on put with the namespace schema and stores nothing when it fails', async () => {
+      const who = owner()
+      const games = state().namespace('games', game)
+      const error = await games.put(who, 'bad', { board: 'short' }).catch((e: unknown) => e)
+      expect(error).toMatchObject({ code: 'E_VALIDATION', status: 422 })
+      expect((error as { issues: { path: string }[] }).issues.map((issue) => issue.path)).toEqual([
+        'board',
+      ])
+      expect(await games.get(who, 'bad')).toBeUndefined()
+    })
+
+    it('reports stored data that no longer fits the schema as E_STATE_CORRUPTED, in get and list', async () => {
+      const who = owner()
+      await state()
+        .namespace('profile', z.object({ name: z.string() }))
+        .put(who, 'me', { name: 'Ada' })
+      const stricter = state().namespace('profile', z.object({ name: z.string(), age: z.number() }))
+      const error = await stricter.get(who, 'me').catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(StateCorruptedError)
+      expect(error).toMatchObject({ code: 'E_STATE_CORRUPTED', status: 500, paths: ['age'] })
+      expect(JSON.stringify((error as StateCorruptedError).details)).not.toContain('Ada')
+      await expect(stricter.list(who)).rejects.toBeInstanceOf(StateCorruptedError)
+    })
+
+    it('refuses an empty or over-long owner or key as a validation error', async () => {
+      const games = state().namespace('games', game)
+      await expect(games.get('', 'k')).rejects.toMatchObject({ code: 'E_VALIDATION' })
+      await expect(games.list('')).rejects.toMatchObject({ code: 'E_VALIDATION' })
+      await expect(
+        games.put(owner(), 'k'.repeat(256), { board: 'x........' }),
+      ).rejects.toMatchObject({ code: 'E_VALIDATION' })
+      const longest = 'k'.repeat(255)
+      const who = owner()
+      await games.put(who, longest, { board: 'x........' })
+      expect((await games.get(who, longest))?.key).toBe(longest)
+    })
+
+    it('keeps keys apart that differ only in letter case', async () => {
+      const who = owner()
+      const prefs = state().namespace('preferences', z.string())
+      await prefs.put(who, 'Theme', 'dark', { expectedVersion: 0 })
+      await prefs.put(who, 'theme', 'light', { expectedVersion: 0 })
+      expect((await prefs.get(who, 'Theme'))?.value).toBe('dark')
+      expect((await prefs.get(who, 'theme'))?.value).toBe('light')
+    })
+
+    it('refuses a bad namespace name or size limit at once', () => {
+      expect(() => state().namespace('a/b', z.string())).toThrow(TypeError)
+      expect(() => state().namespace('', z.string())).toThrow(TypeError)
+      expect(() => state().namespace('x'.repeat(101), z.string())).toThrow(TypeError)
+      expect(() => state().namespace('ok', z.string(), { maxBytes: 0 })).toThrow(RangeError)
+    })
+  })
+}
