@@ -10,5 +10,5 @@ export default defineConfig({
   removeNodeProtocol: false,
   swc: { jsc: { transform: { useDefineForClassFields: false } } },
   // The app runs against the installed packages, as a copy of this example would.
-  external: [/^@mortar\//, 'fastify', 'tsyringe', 'reflect-metadata', 'zod', 'pino'],
+  external: [/^@mortar\//, 'fastify', 'tsyringe', 'reflect-metadata', 'zod', 'pino', 'kysely'],
 })

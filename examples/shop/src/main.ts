@@ -1,8 +1,16 @@
 import { loadShopConfig } from './config.js'
+import { developmentSecretsIn } from './secrets/index.js'
 import { buildShop } from './server.js'
 
 const config = loadShopConfig()
 const { app, server } = await buildShop(config)
+const developmentSecrets = developmentSecretsIn(config)
+if (developmentSecrets.length > 0) {
+  app.logger.warn(
+    { variables: developmentSecrets },
+    'shop: using public development secrets; set these variables (refused when NODE_ENV=production)',
+  )
+}
 
 let closing = false
 async function shutdown(signal: NodeJS.Signals): Promise<void> {

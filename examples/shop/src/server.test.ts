@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest'
+import { loadShopConfig } from './config.js'
 import { buildShop } from './server.js'
 
 describe('shop server', () => {
   it('answers GET /health over HTTP and echoes a request id', async () => {
-    const { server } = await buildShop({ port: 0, host: '127.0.0.1' })
+    const { server } = await buildShop(loadShopConfig({ DATABASE_URL: 'sqlite::memory:' }))
     try {
       const address = await server.listen({ port: 0, host: '127.0.0.1' })
       const response = await fetch(`${address}/health`, { headers: { 'x-request-id': 'probe-1' } })
@@ -16,7 +17,7 @@ describe('shop server', () => {
   })
 
   it('answers an unknown route with a 404 problem', async () => {
-    const { server } = await buildShop({ port: 0, host: '127.0.0.1' })
+    const { server } = await buildShop(loadShopConfig({ DATABASE_URL: 'sqlite::memory:' }))
     try {
       const address = await server.listen({ port: 0, host: '127.0.0.1' })
       const response = await fetch(`${address}/nope`)

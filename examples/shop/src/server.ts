@@ -1,9 +1,15 @@
 import 'reflect-metadata'
+import { loginThrottleModule } from '@mortar/auth'
 import { type App, createApp } from '@mortar/core'
 import { mortarFastify } from '@mortar/core/fastify'
+import { databaseSessionRegistry } from '@mortar/session'
 import Fastify, { type FastifyInstance } from 'fastify'
+import { accountRoutes, accountsModule, shopSessionModule } from './accounts/index.js'
+import { cartRoutes } from './cart/index.js'
 import type { ShopConfig } from './config.js'
 import { healthRoutes } from './health/health-routes.js'
+import { paymentRoutes, paymentsModule } from './payments/index.js'
+import { vaultKeyRing } from './secrets/index.js'
 
 /** The shop: a Mortar app and the Fastify server in front of it. */
 export interface Shop {
@@ -11,13 +17,32 @@ export interface Shop {
   readonly server: FastifyInstance
 }
 
-/** Builds and starts the shop without listening, so tests can listen on any port. */
+/**
+ * Builds the shop, migrates its database and starts the app without listening, so tests can
+ * listen on any port.
+ */
 export async function buildShop(config: ShopConfig): Promise<Shop> {
-  const app = createApp({ modules: [], config })
+  const sessions = shopSessionModule({ password: config.sessionPassword })
+  const app = createApp({
+    config,
+    database: config.databaseUrl,
+    modules: [
+      databaseSessionRegistry(),
+      sessions,
+      // Failed logins are counted in the database: 5 per account in 15 minutes, then a lockout.
+      loginThrottleModule({ store: 'database' }),
+      accountsModule({ passwordCost: { logN: config.passwordHashLogN } }),
+      paymentsModule({ vaultKeys: vaultKeyRing(config.vaultKeys) }),
+    ],
+  })
+  await app.migrate()
   await app.start()
   const server = Fastify()
   await server.register(mortarFastify, { app })
   await server.register(healthRoutes)
+  await server.register(accountRoutes, { session: sessions.current })
+  await server.register(cartRoutes, { session: sessions.current })
+  await server.register(paymentRoutes, { session: sessions.current })
   // The server closes first so no request runs against a stopped app.
   server.addHook('onClose', async () => {
     await app.stop()

@@ -1,6 +1,3 @@
-// The whole public API of @mortar/auth. Each section re-exports one concern's face.
-export {}
-
 // passwords
 export { OWASP_SCRYPT_COST, PASSWORD_HASHER, PasswordHasher } from './password/index.js'
 export type { PasswordHasherOptions, ScryptCost } from './password/index.js'
@@ -41,3 +38,81 @@ export {
   LoginThrottleUnavailableError,
   PasswordHasherConfigError,
 } from './errors.js'
+
+// policies: rules written once, compiled to point checks and to SQL
+export {
+  ConditionBuilder,
+  definePolicy,
+  Policy,
+  PolicyBuilder,
+  RelationBuilder,
+  RoleBuilder,
+} from './policy/index.js'
+export type {
+  ColumnOf,
+  CompareOperator,
+  CompiledRule,
+  Condition,
+  ConditionNode,
+  DefinePolicyOptions,
+  Operand,
+  OperandNode,
+  PolicyDefinition,
+  PolicyRule,
+  PrincipalRef,
+  PrincipalRefs,
+  RelatedRows,
+  RoleOptions,
+  Row,
+  RuleBody,
+  RuleOptions,
+  RuleSet,
+  TenantDefinition,
+  TenantOptions,
+  Truth,
+  ValueOf,
+} from './policy/index.js'
+
+// access control service
+export { AccessControl, accessControlModule, BoundAccessControl } from './access-control/index.js'
+export type {
+  AccessControlModuleOptions,
+  AccessControlOptions,
+  Capability,
+  CheckOptions,
+  Explanation,
+  Filterable,
+  RowOf,
+  RuleVerdict,
+  WhereOptions,
+} from './access-control/index.js'
+
+// decorators and verification that requests authorized what they read
+export {
+  ACCESS_CONTROL,
+  AuthorizationGuardPlugin,
+  Authorize,
+  isAuthorizationVerified,
+  markAuthorized,
+  markPublic,
+  Public,
+  VerifyAuthorized,
+  verifyAuthorized,
+} from './authorize/index.js'
+export type {
+  AnyAccessControl,
+  AuthorizationGuardOptions,
+  AuthorizationRecord,
+  AuthorizeOptions,
+  VerifyAuthorizedOptions,
+} from './authorize/index.js'
+
+// errors of access control
+export {
+  AccessDeniedError,
+  AuthorizationNotVerifiedError,
+  HiddenResourceError,
+  PolicyDefinitionError,
+  PolicyNeedsDataError,
+} from './errors.js'
+export type { DenialInfo } from './errors.js'

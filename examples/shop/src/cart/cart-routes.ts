@@ -2,7 +2,13 @@ import { NotFoundError, ValidationError } from '@mortar/core'
 import type { Session } from '@mortar/session'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
-import { addToCart, type CartItem, type CartSessionData, removeFromCart } from './cart.js'
+import {
+  addToCart,
+  type CartItem,
+  type CartSessionData,
+  cartItemSchema,
+  removeFromCart,
+} from './cart.js'
 
 /** What the cart routes need. */
 export interface CartRoutesOptions {
@@ -16,10 +22,10 @@ export interface CartRoutesOptions {
 }
 
 const addBody = z.object({
-  productId: z.number().int().positive(),
-  quantity: z.number().int().min(1).max(99).default(1),
+  productId: cartItemSchema.shape.productId,
+  quantity: cartItemSchema.shape.quantity.default(1),
 })
-const lineParams = z.object({ productId: z.coerce.number().int().positive() })
+const lineParams = z.object({ productId: z.coerce.number().pipe(cartItemSchema.shape.productId) })
 
 function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const parsed = schema.safeParse(input)
@@ -36,7 +42,10 @@ function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
  * - `DELETE /cart/:productId`: removes the product's line (404 when the cart has none).
  * - `DELETE /cart`: empties the cart.
  */
-export async function cartRoutes(server: FastifyInstance, options: CartRoutesOptions): Promise<void> {
+export async function cartRoutes(
+  server: FastifyInstance,
+  options: CartRoutesOptions,
+): Promise<void> {
   const { session, productExists } = options
   const answer = (items: readonly CartItem[]) => ({ items })
 

@@ -4,12 +4,16 @@ import { z } from 'zod'
 /** At most this many distinct products in a cart: the cart lives in a cookie of at most 4 KB. */
 export const MAX_CART_LINES = 50
 
+/** The largest product id a cart takes (the largest int32). */
+export const MAX_PRODUCT_ID = 2_147_483_647
+
 /** At most this many of one product in a cart. */
 export const MAX_QUANTITY = 99
 
 /** One line of a cart: a product id and how many of it. */
 export const cartItemSchema = z.object({
-  productId: z.number().int().positive(),
+  // An int32, as the catalog's ids are; it also bounds the cookie's size.
+  productId: z.number().int().positive().max(MAX_PRODUCT_ID),
   quantity: z.number().int().min(1).max(MAX_QUANTITY),
 })
 
@@ -28,6 +32,17 @@ export type CartSessionData = z.output<typeof cartSessionSchema>
 /** A cart: one line per product, in the order the products were first added. */
 export type Cart = CartItem[]
 
+/** A product added to a cart that already holds {@link MAX_CART_LINES} other products. */
+export class CartFullError extends MortarError {
+  constructor() {
+    super(
+      'E_CART_FULL',
+      422,
+      `A cart holds at most ${MAX_CART_LINES} different products; remove one before adding another.`,
+    )
+  }
+}
+
 /**
  * The cart with `quantity` more of `productId` (a new line, or added to its line), capped at
  * {@link MAX_QUANTITY}. Returns a new cart; the one given is left as it was. Throws
@@ -41,7 +56,10 @@ export function addToCart(cart: Cart, item: CartItem): Cart {
   }
   return cart.map((line) =>
     line.productId === item.productId
-      ? { productId: line.productId, quantity: Math.min(MAX_QUANTITY, line.quantity + item.quantity) }
+      ? {
+          productId: line.productId,
+          quantity: Math.min(MAX_QUANTITY, line.quantity + item.quantity),
+        }
       : line,
   )
 }

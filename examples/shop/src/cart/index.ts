@@ -8,6 +8,7 @@ export {
   cartSchema,
   cartSessionSchema,
   MAX_CART_LINES,
+  MAX_PRODUCT_ID,
   MAX_QUANTITY,
   removeFromCart,
 } from './cart.js'

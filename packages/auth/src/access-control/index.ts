@@ -4,7 +4,10 @@ export type {
   CheckOptions,
   Explanation,
   Filterable,
+  RowOf,
   RuleVerdict,
   WhereOptions,
 } from './access-control.js'
 export { AccessControl, BoundAccessControl } from './access-control.js'
+export type { AccessControlModuleOptions } from './access-control-module.js'
+export { accessControlModule } from './access-control-module.js'

@@ -6,6 +6,8 @@ export interface AuthorizationRecord {
   checked: boolean
   /** Set by `@Public()` or {@link markPublic}: the handler serves data anyone may read. */
   public: boolean
+  /** Protected tables the request read, recorded by the {@link AuthorizationGuardPlugin}. */
+  readonly reads: Set<string>
 }
 
 declare module '@mortar/core' {
@@ -14,12 +16,13 @@ declare module '@mortar/core' {
   }
 }
 
-function record(): AuthorizationRecord | undefined {
+/** The current request's record, created on first use; `undefined` outside a request. */
+export function authorizationRecord(): AuthorizationRecord | undefined {
   const context = currentRequestContext()
   if (context === undefined) return undefined
   let current = context.get('authorization')
   if (current === undefined) {
-    current = { checked: false, public: false }
+    current = { checked: false, public: false, reads: new Set() }
     context.set('authorization', current)
   }
   return current
@@ -27,7 +30,7 @@ function record(): AuthorizationRecord | undefined {
 
 /** Records that the current request made an authorization call; outside a request it does nothing. */
 export function markAuthorized(): void {
-  const current = record()
+  const current = authorizationRecord()
   if (current !== undefined) current.checked = true
 }
 
@@ -46,7 +49,7 @@ export function markAuthorized(): void {
  * ```
  */
 export function markPublic(): void {
-  const current = record()
+  const current = authorizationRecord()
   if (current !== undefined) current.public = true
 }
 
@@ -62,6 +65,6 @@ export function markPublic(): void {
  * ```
  */
 export function isAuthorizationVerified(): boolean {
-  const current = record()
+  const current = authorizationRecord()
   return current === undefined || current.checked || current.public
 }

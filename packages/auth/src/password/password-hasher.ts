@@ -12,6 +12,14 @@ import {
 /**
  * OWASP's scrypt recommendation (Password Storage Cheat Sheet, checked November 2026): N = 2^17,
  * r = 8, p = 1. Each hash takes 128 MiB of memory and a few hundred ms of one libuv thread.
+ *
+ * @example
+ * ```ts
+ * import { OWASP_SCRYPT_COST, PasswordHasher } from '@mortar/auth'
+ *
+ * // Twice the memory of the recommendation, for a server that can afford it.
+ * const hasher = new PasswordHasher({ cost: { ...OWASP_SCRYPT_COST, logN: OWASP_SCRYPT_COST.logN + 1 } })
+ * ```
  */
 export const OWASP_SCRYPT_COST: ScryptCost = Object.freeze({ logN: 17, r: 8, p: 1 })
 

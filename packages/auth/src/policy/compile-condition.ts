@@ -63,6 +63,11 @@ function normalize(value: unknown): unknown {
 }
 
 function compareValues(left: unknown, right: unknown): number {
+  const type = typeof left
+  // The common case, two strings or two numbers, skips normalisation.
+  if (type === typeof right && (type === 'string' || type === 'number')) {
+    return (left as number) < (right as number) ? -1 : (left as number) > (right as number) ? 1 : 0
+  }
   let a = normalize(left)
   let b = normalize(right)
   if (typeof a !== typeof b) {
@@ -109,7 +114,8 @@ export function compilePredicate(node: ConditionNode): RowPredicate {
       return (row, principal) => {
         const left = row[column]
         const right = get(principal)
-        if (left === null || left === undefined || right === null || right === undefined) return null
+        if (left === null || left === undefined || right === null || right === undefined)
+          return null
         return test(compareValues(left, right))
       }
     }
@@ -169,7 +175,8 @@ export function compilePredicate(node: ConditionNode): RowPredicate {
       return (row, _principal, _relations, outer) => {
         const left = row[column]
         const right = outer?.[outerColumn]
-        if (left === null || left === undefined || right === null || right === undefined) return null
+        if (left === null || left === undefined || right === null || right === undefined)
+          return null
         return compareValues(left, right) === 0
       }
     }

@@ -121,7 +121,9 @@ export class ConditionBuilder<DB, T extends keyof DB & string> {
   /** `column in (…values)`; an empty list matches nothing. */
   in<C extends ColumnOf<DB, T>>(
     column: C,
-    values: readonly ValueOf<DB, T, C>[] | PrincipalRef<readonly ValueOf<DB, T, C>[] | null | undefined>,
+    values:
+      | readonly ValueOf<DB, T, C>[]
+      | PrincipalRef<readonly ValueOf<DB, T, C>[] | null | undefined>,
   ): Condition<T> {
     const node = operand(values, `in('${column}')`)
     if (node.kind === 'value') {

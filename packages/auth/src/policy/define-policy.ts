@@ -58,7 +58,9 @@ const builders = new Map<string, ConditionBuilder<unknown, never>>()
 function bodyToNode(body: unknown, resource: string): ConditionNode {
   if (typeof body === 'boolean') return { kind: 'const', value: body }
   if (typeof body !== 'function') {
-    throw new PolicyDefinitionError(`A rule on '${resource}' needs true, false or a condition function.`)
+    throw new PolicyDefinitionError(
+      `A rule on '${resource}' needs true, false or a condition function.`,
+    )
   }
   let builder = builders.get(resource)
   if (builder === undefined) {
@@ -141,7 +143,10 @@ export class RoleBuilder<DB, P, A extends string> {
   }
 
   /** The columns of `resource` this role may read; the union over a principal's roles is its select list. */
-  fields<T extends keyof DB & string>(resource: T, columns: readonly ColumnOf<DB, T>[]): RoleBuilder<DB, P, A> {
+  fields<T extends keyof DB & string>(
+    resource: T,
+    columns: readonly ColumnOf<DB, T>[],
+  ): RoleBuilder<DB, P, A> {
     const fields = new Map(this.#draft.fields)
     const byRole = new Map(fields.get(resource) ?? [])
     byRole.set(this.#role, [...(byRole.get(this.#role) ?? []), ...columns])
@@ -186,7 +191,10 @@ export class PolicyBuilder<DB, P = Principal, A extends string = string> {
   }
 
   /** Adds a role and its rules; `inherits` names roles whose rules it also gets. */
-  role(name: string, build: (role: RoleBuilder<DB, P, A>) => RoleBuilder<DB, P, A>): PolicyBuilder<DB, P, A>
+  role(
+    name: string,
+    build: (role: RoleBuilder<DB, P, A>) => RoleBuilder<DB, P, A>,
+  ): PolicyBuilder<DB, P, A>
   role(
     name: string,
     options: RoleOptions,
@@ -199,7 +207,8 @@ export class PolicyBuilder<DB, P = Principal, A extends string = string> {
   ): PolicyBuilder<DB, P, A> {
     const options = typeof optionsOrBuild === 'function' ? {} : optionsOrBuild
     const build = typeof optionsOrBuild === 'function' ? optionsOrBuild : maybeBuild
-    if (build === undefined) throw new PolicyDefinitionError(`Role '${name}' needs a build function.`)
+    if (build === undefined)
+      throw new PolicyDefinitionError(`Role '${name}' needs a build function.`)
     if (this.#draft.inherits.has(name)) {
       throw new PolicyDefinitionError(`Role '${name}' is defined twice: define each role once.`)
     }
@@ -216,7 +225,9 @@ export class PolicyBuilder<DB, P = Principal, A extends string = string> {
     rule: RuleBody<DB, P, T>,
     options?: RuleOptions,
   ): PolicyBuilder<DB, P, A> {
-    return new PolicyBuilder(addRule(this.#draft, 'allow', undefined, action, resource, rule, options))
+    return new PolicyBuilder(
+      addRule(this.#draft, 'allow', undefined, action, resource, rule, options),
+    )
   }
 
   /** Denies `action` on `resource` to every principal where `rule` holds; wins over every allow. */
@@ -226,7 +237,9 @@ export class PolicyBuilder<DB, P = Principal, A extends string = string> {
     rule: RuleBody<DB, P, T>,
     options?: RuleOptions,
   ): PolicyBuilder<DB, P, A> {
-    return new PolicyBuilder(addRule(this.#draft, 'deny', undefined, action, resource, rule, options))
+    return new PolicyBuilder(
+      addRule(this.#draft, 'deny', undefined, action, resource, rule, options),
+    )
   }
 
   /**
@@ -241,7 +254,9 @@ export class PolicyBuilder<DB, P = Principal, A extends string = string> {
   ): PolicyBuilder<DB, P, A> {
     const path = refPath(value(principalRefs()))
     if (path === undefined) {
-      throw new PolicyDefinitionError(`The tenant of '${resource}' must be read from the principal: (p) => p.tenantId.`)
+      throw new PolicyDefinitionError(
+        `The tenant of '${resource}' must be read from the principal: (p) => p.tenantId.`,
+      )
     }
     if (this.#draft.tenants.some((tenant) => tenant.resource === resource)) {
       throw new PolicyDefinitionError(`'${resource}' has two tenant conditions: keep one.`)
@@ -255,7 +270,10 @@ export class PolicyBuilder<DB, P = Principal, A extends string = string> {
   }
 
   /** Denials on `resource` (for `actions`, or all) become 404s, so a client cannot probe for ids. */
-  hideExistence<T extends keyof DB & string>(resource: T, actions?: readonly A[]): PolicyBuilder<DB, P, A> {
+  hideExistence<T extends keyof DB & string>(
+    resource: T,
+    actions?: readonly A[],
+  ): PolicyBuilder<DB, P, A> {
     const hidden = new Map(this.#draft.hidden)
     hidden.set(resource, actions === undefined ? undefined : [...actions])
     return new PolicyBuilder({ ...this.#draft, hidden })
@@ -267,7 +285,9 @@ export class PolicyBuilder<DB, P = Principal, A extends string = string> {
     role: string,
     columns: readonly ColumnOf<DB, T>[],
   ): PolicyBuilder<DB, P, A> {
-    return new PolicyBuilder(new RoleBuilder<DB, P, A>(role, this.#draft).fields(resource, columns).toDraft())
+    return new PolicyBuilder(
+      new RoleBuilder<DB, P, A>(role, this.#draft).fields(resource, columns).toDraft(),
+    )
   }
 
   /** Checks the policy (roles, inheritance, ids) and compiles it once. */
@@ -276,7 +296,9 @@ export class PolicyBuilder<DB, P = Principal, A extends string = string> {
     for (const [role, parents] of draft.inherits) {
       for (const parent of parents) {
         if (!draft.inherits.has(parent)) {
-          throw new PolicyDefinitionError(`Role '${role}' inherits '${parent}', which is not defined: define it or fix the name.`)
+          throw new PolicyDefinitionError(
+            `Role '${role}' inherits '${parent}', which is not defined: define it or fix the name.`,
+          )
         }
       }
     }
@@ -285,7 +307,9 @@ export class PolicyBuilder<DB, P = Principal, A extends string = string> {
     const visit = (role: string, chain: readonly string[]) => {
       if (done.has(role)) return
       if (visiting.has(role)) {
-        throw new PolicyDefinitionError(`Roles inherit in a cycle: ${[...chain, role].join(' -> ')}.`)
+        throw new PolicyDefinitionError(
+          `Roles inherit in a cycle: ${[...chain, role].join(' -> ')}.`,
+        )
       }
       visiting.add(role)
       for (const parent of draft.inherits.get(role) ?? []) visit(parent, [...chain, role])
@@ -295,13 +319,16 @@ export class PolicyBuilder<DB, P = Principal, A extends string = string> {
     for (const role of draft.inherits.keys()) visit(role, [])
     const ids = new Set<string>()
     for (const rule of draft.rules) {
-      if (ids.has(rule.id)) throw new PolicyDefinitionError(`Two rules have the id '${rule.id}': ids must be unique.`)
+      if (ids.has(rule.id))
+        throw new PolicyDefinitionError(`Two rules have the id '${rule.id}': ids must be unique.`)
       ids.add(rule.id)
     }
     for (const tenant of draft.tenants) {
       for (const role of tenant.exceptRoles) {
         if (!draft.inherits.has(role)) {
-          throw new PolicyDefinitionError(`The tenant of '${tenant.resource}' exempts '${role}', which is not a defined role.`)
+          throw new PolicyDefinitionError(
+            `The tenant of '${tenant.resource}' exempts '${role}', which is not a defined role.`,
+          )
         }
       }
     }

@@ -17,6 +17,12 @@ export type {
   TenantOptions,
 } from './define-policy.js'
 export { definePolicy, PolicyBuilder, RoleBuilder } from './define-policy.js'
-export type { CompiledRule, PolicyDefinition, PolicyRule, RuleSet, TenantDefinition } from './policy.js'
+export type {
+  CompiledRule,
+  PolicyDefinition,
+  PolicyRule,
+  RuleSet,
+  TenantDefinition,
+} from './policy.js'
 export { Policy } from './policy.js'
 export type { PrincipalRef, PrincipalRefs } from './principal-ref.js'

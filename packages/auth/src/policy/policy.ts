@@ -23,6 +23,8 @@ export interface CompiledRule extends PolicyRule {
   readonly refs: readonly ((principal: unknown) => unknown)[]
   /** The rule's constant answer when its condition reads no column. */
   readonly constant: boolean | undefined
+  /** Whether the condition reads related tables (`exists`); such rules are tried last. */
+  readonly relational: boolean
 }
 
 /** The rules that decide one action on one resource for one set of roles. */
@@ -40,6 +42,11 @@ export interface TenantDefinition {
   readonly resource: string
   readonly condition: ConditionNode
   readonly exceptRoles: readonly string[]
+}
+
+interface RolesEntry {
+  readonly roles: readonly string[]
+  readonly sets: Map<string, Map<string, RuleSet>>
 }
 
 /** What {@link definePolicy}'s builder hands to the {@link Policy} it builds. */
@@ -77,8 +84,12 @@ function compileRule(rule: PolicyRule): CompiledRule {
   const refs: ((principal: unknown) => unknown)[] = []
   collectRefs(rule.condition, refs)
   const constant = rule.condition.kind === 'const' ? rule.condition.value : undefined
-  return { ...rule, predicate: compilePredicate(rule.condition), refs, constant }
+  const relational = JSON.stringify(rule.condition).includes('"kind":"exists"')
+  return { ...rule, predicate: compilePredicate(rule.condition), refs, constant, relational }
 }
+
+// Rules that need related rows go last: an OR decided by a column needs no extra data.
+const byCost = (a: CompiledRule, b: CompiledRule) => Number(a.relational) - Number(b.relational)
 
 const CACHE_LIMIT = 4096
 
@@ -100,6 +111,8 @@ const CACHE_LIMIT = 4096
 export class Policy<DB = unknown, P = Principal, A extends string = string> {
   /** Every rule, in definition order. */
   readonly rules: readonly PolicyRule[]
+  /** The tables the policy has rules or a tenant for: what the authorization guard watches. */
+  readonly resources: readonly string[]
   #byResource = new Map<string, Map<string, CompiledRule[]>>()
   #tenants = new Map<string, { rule: CompiledRule; except: ReadonlySet<string> }>()
   #hidden: ReadonlyMap<string, readonly string[] | undefined>
@@ -108,11 +121,21 @@ export class Policy<DB = unknown, P = Principal, A extends string = string> {
   #roles: (principal: P) => readonly string[] | undefined
   #ruleSets = new Map<string, RuleSet>()
   #expanded = new Map<string, readonly string[]>()
+  // Keyed by the identity of a principal's roles array: a check then costs two map lookups
+  // instead of joining role names into a key.
+  #byRoles = new WeakMap<readonly string[], RolesEntry>()
+  #anonymous: RolesEntry = { roles: [], sets: new Map() }
   declare readonly __types?: { db: DB; principal: P; action: A }
 
   /** Prefer {@link definePolicy}; this takes its checked definition. */
   constructor(definition: PolicyDefinition<P>) {
     this.rules = definition.rules
+    this.resources = [
+      ...new Set([
+        ...definition.rules.map((rule) => rule.resource),
+        ...definition.tenants.map((tenant) => tenant.resource),
+      ]),
+    ]
     this.#hidden = definition.hidden
     this.#fields = definition.fields
     this.#inherits = definition.inherits
@@ -144,9 +167,42 @@ export class Policy<DB = unknown, P = Principal, A extends string = string> {
     }
   }
 
+  /**
+   * The rules deciding `action` on `resource` for `principal`. Cached by the identity of the
+   * principal's roles array, which must therefore not be changed in place.
+   */
+  ruleSetFor(principal: P | null | undefined, resource: string, action: string): RuleSet {
+    const entry = this.#entry(principal)
+    let byAction = entry.sets.get(resource)
+    if (byAction === undefined) {
+      byAction = new Map()
+      entry.sets.set(resource, byAction)
+    }
+    let set = byAction.get(action)
+    if (set === undefined) {
+      set = this.ruleSet(entry.roles, resource, action)
+      byAction.set(action, set)
+    }
+    return set
+  }
+
+  #entry(principal: P | null | undefined): RolesEntry {
+    const own = principal === null || principal === undefined ? undefined : this.#roles(principal)
+    if (own === undefined) return this.#anonymous
+    let entry = this.#byRoles.get(own)
+    if (entry === undefined) {
+      entry = { roles: this.#expand(own), sets: new Map() }
+      this.#byRoles.set(own, entry)
+    }
+    return entry
+  }
+
   /** The principal's roles with every inherited role, each once. */
   rolesOf(principal: P | null | undefined): readonly string[] {
-    const own = principal === null || principal === undefined ? [] : (this.#roles(principal) ?? [])
+    return this.#entry(principal).roles
+  }
+
+  #expand(own: readonly string[]): readonly string[] {
     const key = own.join('\u0000')
     let expanded = this.#expanded.get(key)
     if (expanded === undefined) {
@@ -179,9 +235,11 @@ export class Policy<DB = unknown, P = Principal, A extends string = string> {
         resource,
         action,
         tenant: tenant === undefined || exempt ? undefined : tenant.rule,
-        allows: rules.filter((rule) => rule.effect === 'allow' && applies(rule)),
-        denies: rules.filter((rule) => rule.effect === 'deny' && applies(rule)),
-        hidden: this.#hidden.has(resource) && (hiddenActions === undefined || hiddenActions.includes(action)),
+        allows: rules.filter((rule) => rule.effect === 'allow' && applies(rule)).sort(byCost),
+        denies: rules.filter((rule) => rule.effect === 'deny' && applies(rule)).sort(byCost),
+        hidden:
+          this.#hidden.has(resource) &&
+          (hiddenActions === undefined || hiddenActions.includes(action)),
       }
       if (this.#ruleSets.size >= CACHE_LIMIT) this.#ruleSets.clear()
       this.#ruleSets.set(key, set)

@@ -105,7 +105,7 @@ async function compare<DB, P, A extends string>(
   const { access, resource, action, key, principal } = options
   const db = options.db as unknown as Kysely<LooseDb>
   const byCan = rows
-    .filter((row) => access.can(principal, action, resource, row, { related }))
+    .filter((row) => access.can(principal, action, resource, row as never, { related }))
     .map((row) => String(row[key]))
   const byWhere = (
     await db
@@ -126,7 +126,11 @@ async function compare<DB, P, A extends string>(
 export async function insertWorld<DB>(db: Kysely<DB>, world: World): Promise<void> {
   const loose = db as unknown as Kysely<LooseDb>
   for (const [table, rows] of Object.entries(world)) {
-    if (rows.length > 0) await loose.insertInto(table).values(rows as Record<string, unknown>[]).execute()
+    if (rows.length > 0)
+      await loose
+        .insertInto(table)
+        .values(rows as Record<string, unknown>[])
+        .execute()
   }
 }
 
@@ -177,6 +181,9 @@ export async function assertPolicyAgreement<DB, P, A extends string>(
         await clearWorld(db, world)
       }
     }),
-    { numRuns: options.numRuns ?? 50, ...(options.seed === undefined ? {} : { seed: options.seed }) },
+    {
+      numRuns: options.numRuns ?? 50,
+      ...(options.seed === undefined ? {} : { seed: options.seed }),
+    },
   )
 }

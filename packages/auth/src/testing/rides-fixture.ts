@@ -28,7 +28,13 @@ export interface RidesPrincipal {
 
 export type RidesAction = 'read' | 'cancel' | 'accept' | 'complete' | 'delete'
 
-export const RIDES_ACTIONS: readonly RidesAction[] = ['read', 'cancel', 'accept', 'complete', 'delete']
+export const RIDES_ACTIONS: readonly RidesAction[] = [
+  'read',
+  'cancel',
+  'accept',
+  'complete',
+  'delete',
+]
 
 export const USERS = ['u1', 'u2', 'u3'] as const
 export const STATUSES = ['requested', 'accepted', 'done', 'cancelled'] as const
@@ -45,31 +51,51 @@ export const ridesPolicy = definePolicy<RidesDb, RidesPrincipal, RidesAction>()
           t.exists('trip_share', (s) => s.and(s.matches('trip_id', 'id'), s.eq('user_id', p.id))),
         { id: 'rider-shared-trips' },
       )
-      .allow('cancel', 'trip', (t, p) => t.and(t.eq('rider_id', p.id), t.eq('status', 'requested')), {
-        id: 'rider-cancel-requested',
-      })
+      .allow(
+        'cancel',
+        'trip',
+        (t, p) => t.and(t.eq('rider_id', p.id), t.eq('status', 'requested')),
+        {
+          id: 'rider-cancel-requested',
+        },
+      )
       .fields('trip', ['id', 'status', 'city_id', 'rider_id', 'driver_id', 'fare']),
   )
   .role('driver', (r) =>
     r
       .allow('read', 'trip', (t, p) => t.eq('driver_id', p.id), { id: 'driver-own-trips' })
-      .allow(['read', 'accept'], 'trip', (t) => t.and(t.eq('status', 'requested'), t.isNull('driver_id')), {
-        id: 'driver-open-requests',
-      })
-      .allow('complete', 'trip', (t, p) => t.and(t.eq('driver_id', p.id), t.eq('status', 'accepted')), {
-        id: 'driver-complete',
-      })
+      .allow(
+        ['read', 'accept'],
+        'trip',
+        (t) => t.and(t.eq('status', 'requested'), t.isNull('driver_id')),
+        {
+          id: 'driver-open-requests',
+        },
+      )
+      .allow(
+        'complete',
+        'trip',
+        (t, p) => t.and(t.eq('driver_id', p.id), t.eq('status', 'accepted')),
+        {
+          id: 'driver-complete',
+        },
+      )
       .fields('trip', ['id', 'status', 'city_id', 'driver_id']),
   )
   .role('support', { inherits: ['rider'] }, (r) =>
     r
       .allow('read', 'trip', true, { id: 'support-read-all' })
-      .allow('cancel', 'trip', (t) => t.in('status', ['requested', 'accepted']), { id: 'support-cancel' }),
+      .allow('cancel', 'trip', (t) => t.in('status', ['requested', 'accepted']), {
+        id: 'support-cancel',
+      }),
   )
   .role('admin', { inherits: ['support'] }, (r) =>
     r.allow(['read', 'cancel', 'accept', 'complete', 'delete'], 'trip', true, { id: 'admin-all' }),
   )
-  .deny('read', 'trip', (t) => t.eq('deleted', true), { id: 'no-deleted-trips', reason: 'the trip was deleted' })
+  .deny('read', 'trip', (t) => t.eq('deleted', true), {
+    id: 'no-deleted-trips',
+    reason: 'the trip was deleted',
+  })
   .deny(['cancel', 'complete'], 'trip', (t) => t.gte('fare', 1000), {
     id: 'no-large-fare-changes',
     reason: 'trips over 1000 need a manual review',
@@ -123,10 +149,13 @@ export const ridesWorlds: fc.Arbitrary<World> = fc
     const share =
       rows.length === 0
         ? fc.constant([])
-        : fc.uniqueArray(fc.record({ trip_id: fc.integer({ min: 1, max: rows.length }), user_id: user }), {
-            maxLength: 6,
-            selector: (row) => `${row.trip_id}:${row.user_id}`,
-          })
+        : fc.uniqueArray(
+            fc.record({ trip_id: fc.integer({ min: 1, max: rows.length }), user_id: user }),
+            {
+              maxLength: 6,
+              selector: (row) => `${row.trip_id}:${row.user_id}`,
+            },
+          )
     return share.map((shares) => ({ trip: rows, trip_share: shares }))
   })
 

@@ -3,6 +3,16 @@ import { z } from 'zod'
 /**
  * The payload of `security.suspicious_activity`, published on core's event bus. `kind` says what
  * happened, so subscribers (notify's admin alerts) can switch on it as kinds are added.
+ *
+ * @example
+ * ```ts
+ * import type { SuspiciousActivity } from '@mortar/auth'
+ * import { EVENT_BUS } from '@mortar/core'
+ *
+ * app.resolve(EVENT_BUS).subscribe('security.suspicious_activity', (event: SuspiciousActivity) => {
+ *   if (event.scope === 'ip') console.warn(`login lockout for ${event.ip} until ${event.lockedUntil}`)
+ * })
+ * ```
  */
 export interface SuspiciousActivity {
   /** `login_lockout`: too many failed logins locked an account or an address. */

@@ -62,6 +62,7 @@ export interface RequestContextInit {
   readonly userAgent?: string | undefined
   /** The raw `accept-language` header; the first tag becomes `locale`. */
   readonly acceptLanguage?: string | undefined
+  /** The framework's own abort signal, if it has one; otherwise the context makes one on demand. */
   readonly signal?: AbortSignal
   /** The HTTP exchange; absent for work that is not an HTTP request (a job, a script). */
   readonly http?: HttpExchange
@@ -76,11 +77,15 @@ export class RequestContext {
   readonly requestId: string
   readonly ip: string | undefined
   readonly userAgent: string | undefined
-  readonly locale: string | undefined
-  readonly signal: AbortSignal
   /** The HTTP exchange, when this context serves an HTTP request. */
   readonly http: HttpExchange | undefined
-  #slots = new Map<keyof ContextSlots, unknown>()
+  // Everything below is made on first use: most requests never read the signal, the locale or
+  // a slot, and the adapters' overhead per request is measured against bare frameworks.
+  #acceptLanguage: string | undefined
+  #slots: Map<keyof ContextSlots, unknown> | undefined
+  #signal: AbortSignal | undefined
+  #controller: AbortController | undefined
+  #aborted = false
   #createScope: () => RequestScope
   #scope: RequestScope | undefined
 
@@ -90,19 +95,44 @@ export class RequestContext {
       init.requestId && REQUEST_ID.test(init.requestId) ? init.requestId : randomUUID()
     this.ip = init.ip
     this.userAgent = init.userAgent
-    this.locale = init.acceptLanguage?.split(',')[0]?.split(';')[0]?.trim() || undefined
-    this.signal = init.signal ?? new AbortController().signal
+    this.#acceptLanguage = init.acceptLanguage
+    this.#signal = init.signal
     this.http = init.http
     this.#createScope = init.createScope
   }
 
+  /** The first language tag of `accept-language` (`'fr-CH'`), or `undefined`. */
+  get locale(): string | undefined {
+    return this.#acceptLanguage?.split(',')[0]?.split(';')[0]?.trim() || undefined
+  }
+
+  /** Aborted when the client goes away before the response is complete. */
+  get signal(): AbortSignal {
+    if (this.#signal === undefined) {
+      this.#controller = new AbortController()
+      if (this.#aborted) this.#controller.abort()
+      this.#signal = this.#controller.signal
+    }
+    return this.#signal
+  }
+
+  /**
+   * For adapters: the client went away. Aborts {@link RequestContext.signal}, now or when it is
+   * first read. Has no effect on a signal given in {@link RequestContextInit}.
+   */
+  abort(): void {
+    this.#aborted = true
+    this.#controller?.abort()
+  }
+
   /** Reads a slot; `undefined` when nothing was set. */
   get<K extends keyof ContextSlots>(key: K): ContextSlots[K] | undefined {
-    return this.#slots.get(key) as ContextSlots[K] | undefined
+    return this.#slots?.get(key) as ContextSlots[K] | undefined
   }
 
   /** Sets a slot for the rest of this request. */
   set<K extends keyof ContextSlots>(key: K, value: ContextSlots[K]): void {
+    this.#slots ??= new Map()
     this.#slots.set(key, value)
   }
 
@@ -110,6 +140,11 @@ export class RequestContext {
   resolve<T>(key: Key<T>): T {
     this.#scope ??= this.#createScope()
     return this.#scope.resolve(key)
+  }
+
+  /** Whether the request's scope was created (so {@link RequestContext.dispose} has work to do). */
+  get hasScope(): boolean {
+    return this.#scope !== undefined
   }
 
   /** Disposes the request's scope, if one was created. Adapters call it when the response ends. */

@@ -48,14 +48,12 @@ export function mortarExpress(app: AdapterApp): RequestHandler {
   const createScope = () => app.createScope()
   return function mortar(request, response, next) {
     const req = request as MortarRequest
-    const abort = new AbortController()
     const headers = request.headers
     const context = new RequestContext({
       requestId: firstHeader(headers[REQUEST_ID_HEADER]),
       ip: request.socket.remoteAddress,
       userAgent: headers['user-agent'],
       acceptLanguage: headers['accept-language'],
-      signal: abort.signal,
       http: new NodeHttpExchange(request, response),
       createScope,
     })
@@ -63,7 +61,8 @@ export function mortarExpress(app: AdapterApp): RequestHandler {
     req[kApp] = app
     response.setHeader(REQUEST_ID_HEADER, context.requestId)
     response.once('close', () => {
-      if (!response.writableFinished) abort.abort()
+      if (!response.writableFinished) context.abort()
+      if (!context.hasScope) return
       context.dispose().catch((error: unknown) => {
         app.logger.error(
           { err: error, requestId: context.requestId },

@@ -39,8 +39,6 @@ export interface MortarFastifyOptions {
 }
 
 const kContext = Symbol('mortar.context')
-const kAbort = Symbol('mortar.abort')
-const kLogger = Symbol('mortar.logger')
 
 interface MortarRequest extends FastifyRequest {
   [kContext]: RequestContext | null
@@ -50,8 +48,6 @@ interface MortarRequest extends FastifyRequest {
 // with the response as `this`) serves every request without a closure of its own.
 interface MortarResponse extends ServerResponse {
   [kContext]?: RequestContext
-  [kAbort]?: AbortController
-  [kLogger]?: Logger
 }
 
 /**
@@ -89,6 +85,19 @@ export function mortarFastify(
   }
   const createScope = () => app.createScope()
   const logger = app.logger
+  // Made once per registration, not per request: 'close' listeners get the response as `this`.
+  const onResponseClose = function (this: MortarResponse): void {
+    const context = this[kContext]
+    if (context === undefined) return
+    if (!this.writableFinished) context.abort()
+    if (!context.hasScope) return
+    context.dispose().catch((error: unknown) => {
+      logger.error(
+        { err: error, requestId: context.requestId },
+        'Disposing the request scope failed',
+      )
+    })
+  }
 
   fastify.decorateRequest(kContext, null)
 
@@ -101,21 +110,17 @@ export function mortarFastify(
     'onRequest',
     (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction) => {
       const headers = request.headers
-      const abort = new AbortController()
       const context = new RequestContext({
         requestId: firstHeader(headers[REQUEST_ID_HEADER]),
         ip: request.ip,
         userAgent: headers['user-agent'],
         acceptLanguage: headers['accept-language'],
-        signal: abort.signal,
         http: new FastifyHttpExchange(request, reply),
         createScope,
       })
       ;(request as MortarRequest)[kContext] = context
       const raw = reply.raw as MortarResponse
       raw[kContext] = context
-      raw[kAbort] = abort
-      raw[kLogger] = logger
       // 'close' follows 'finish', or comes alone when the client went away: one listener does
       // the work of onResponse and onRequestAbort hooks at less cost per request.
       raw.on('close', onResponseClose)
@@ -160,19 +165,6 @@ function startRequest(
   const started = runRequestStartHooks(app, context)
   if (started === undefined) next()
   else started.then(() => next(), next)
-}
-
-function onResponseClose(this: MortarResponse): void {
-  const context = this[kContext]
-  if (context === undefined) return
-  if (!this.writableFinished) this[kAbort]?.abort()
-  const logger = this[kLogger]
-  context.dispose().catch((error: unknown) => {
-    logger?.error(
-      { err: error, requestId: context.requestId },
-      'Disposing the request scope failed',
-    )
-  })
 }
 
 function sendProblem(

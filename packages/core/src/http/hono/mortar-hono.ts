@@ -75,12 +75,13 @@ export function mortarHono(app: AdapterApp): MiddlewareHandler {
       setResponse(c, problemResponse(c, error, context.requestId, app))
     } finally {
       setRequestId(c, context.requestId)
-      context.dispose().catch((error: unknown) => {
-        app.logger.error(
-          { err: error, requestId: context.requestId },
-          'Disposing the request scope failed',
-        )
-      })
+      if (context.hasScope)
+        context.dispose().catch((error: unknown) => {
+          app.logger.error(
+            { err: error, requestId: context.requestId },
+            'Disposing the request scope failed',
+          )
+        })
     }
   }
 }

@@ -56,20 +56,19 @@ export function withMortar(
 ): (request: IncomingMessage, response: ServerResponse) => void {
   const createScope = () => app.createScope()
   return function mortarListener(request, response) {
-    const abort = new AbortController()
     const headers = request.headers
     const context = new RequestContext({
       requestId: firstHeader(headers[REQUEST_ID_HEADER]),
       ip: request.socket.remoteAddress,
       userAgent: headers['user-agent'],
       acceptLanguage: headers['accept-language'],
-      signal: abort.signal,
       http: new NodeHttpExchange(request, response),
       createScope,
     })
     response.setHeader(REQUEST_ID_HEADER, context.requestId)
     response.once('close', () => {
-      if (!response.writableFinished) abort.abort()
+      if (!response.writableFinished) context.abort()
+      if (!context.hasScope) return
       context.dispose().catch((error: unknown) => {
         app.logger.error(
           { err: error, requestId: context.requestId },

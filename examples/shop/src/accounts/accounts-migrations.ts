@@ -1,0 +1,21 @@
+import type { ModuleMigrations } from '@mortar/core'
+
+/** The accounts' schema, by migration; recorded as `accounts/<name>`. */
+export const accountsMigrations: ModuleMigrations = {
+  '0001_create_users': {
+    async up(db) {
+      await db.schema
+        .createTable('users')
+        .addColumn('id', 'varchar(36)', (column) => column.primaryKey())
+        .addColumn('email', 'varchar(254)', (column) => column.notNull())
+        .addColumn('password_hash', 'varchar(255)', (column) => column.notNull())
+        .addColumn('created_at', 'varchar(32)', (column) => column.notNull())
+        .execute()
+      // Emails are stored lower-cased, so a plain unique index makes sign-up race-safe.
+      await db.schema.createIndex('users_email').unique().on('users').column('email').execute()
+    },
+    async down(db) {
+      await db.schema.dropTable('users').execute()
+    },
+  },
+}

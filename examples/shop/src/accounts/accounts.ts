@@ -1,0 +1,111 @@
+import { randomUUID } from 'node:crypto'
+import type { PasswordHasher } from '@mortar/auth'
+import { type Clock, MortarError, token } from '@mortar/core'
+import type { Kysely } from 'kysely'
+import type { AccountsDb, UsersTable } from './accounts-db.js'
+
+/** An account as the API shows it: never its password hash. */
+export interface Account {
+  readonly id: string
+  readonly email: string
+  readonly createdAt: string
+}
+
+/** What signing up takes. */
+export interface SignUp {
+  readonly email: string
+  readonly password: string
+}
+
+/** Sign-up with an email that already has an account. */
+export class AccountExistsError extends MortarError {
+  constructor(options: { readonly cause?: unknown } = {}) {
+    super(
+      'E_ACCOUNT_EXISTS',
+      409,
+      'An account with this email already exists; log in with POST /auth/login instead.',
+      options,
+    )
+  }
+}
+
+function toAccount(row: Pick<UsersTable, 'id' | 'email' | 'created_at'>): Account {
+  return { id: row.id, email: row.email, createdAt: row.created_at }
+}
+
+/** Emails compare trimmed and lower-cased, so `Ada@Example.com ` is `ada@example.com`. */
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase()
+}
+
+/**
+ * The shop's accounts: sign-up and password checks against the `users` table, with passwords
+ * hashed by `@mortar/auth`'s PasswordHasher (scrypt).
+ */
+export class Accounts {
+  readonly #db: Kysely<AccountsDb>
+  readonly #hasher: PasswordHasher
+  readonly #clock: Clock
+
+  constructor(db: Kysely<AccountsDb>, hasher: PasswordHasher, clock: Clock) {
+    this.#db = db
+    this.#hasher = hasher
+    this.#clock = clock
+  }
+
+  /** Creates an account; {@link AccountExistsError} (409) when the email is taken. */
+  async signUp(input: SignUp): Promise<Account> {
+    const email = normalizeEmail(input.email)
+    if (await this.#findByEmail(email)) throw new AccountExistsError()
+    const row: UsersTable = {
+      id: randomUUID(),
+      email,
+      password_hash: await this.#hasher.hash(input.password),
+      created_at: new Date(this.#clock.nowMs()).toISOString(),
+    }
+    try {
+      await this.#db.insertInto('users').values(row).execute()
+    } catch (error) {
+      // Two sign-ups with one email at once: the unique index refuses the second.
+      if (await this.#findByEmail(email)) throw new AccountExistsError({ cause: error })
+      throw error
+    }
+    return toAccount(row)
+  }
+
+  /**
+   * The account whose password this is, or undefined. An unknown email costs a full hash too,
+   * so the response time does not tell which emails have accounts.
+   */
+  async authenticate(emailInput: string, password: string): Promise<Account | undefined> {
+    const row = await this.#findByEmail(normalizeEmail(emailInput))
+    const ok = await this.#hasher.verifyOrDummy(row?.password_hash, password)
+    if (!ok || row === undefined) return undefined
+    if (this.#hasher.needsRehash(row.password_hash)) {
+      // The cost was raised since this hash was made: store one at today's cost.
+      await this.#db
+        .updateTable('users')
+        .set({ password_hash: await this.#hasher.hash(password) })
+        .where('id', '=', row.id)
+        .execute()
+    }
+    return toAccount(row)
+  }
+
+  /** The account with this id, or undefined (deleted, or never was). */
+  async find(id: string): Promise<Account | undefined> {
+    const row = await this.#db
+      .selectFrom('users')
+      .select(['id', 'email', 'created_at'])
+      .where('id', '=', id)
+      .executeTakeFirst()
+    return row === undefined ? undefined : toAccount(row)
+  }
+
+  #findByEmail(email: string): Promise<UsersTable | undefined> {
+    return this.#db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst()
+  }
+}
+
+/** The shop's {@link Accounts}. */
+export const ACCOUNTS = token<Accounts>('shop.accounts')

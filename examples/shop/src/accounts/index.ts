@@ -1,0 +1,13 @@
+export type { AccountsDb, UsersTable } from './accounts-db.js'
+export { accountsMigrations } from './accounts-migrations.js'
+export {
+  type Account,
+  ACCOUNTS,
+  AccountExistsError,
+  Accounts,
+  normalizeEmail,
+  type SignUp,
+} from './accounts.js'
+export { type AccountsModuleOptions, accountsModule } from './accounts-module.js'
+export { type AccountRoutesOptions, accountRoutes, type Device } from './account-routes.js'
+export { type ShopSessionModuleOptions, shopSessionModule } from './shop-session-module.js'

@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CookieJar } from '../testing/cookie-jar.js'
+import { MAX_PRODUCT_ID } from './cart.js'
+import { startTestShop, type TestShop } from '../testing/test-shop.js'
+
+// The cart lives in the session cookie, so one engine is enough: the accounts suite covers the
+// session registry on every engine.
+describe('the cart over HTTP', () => {
+  let shop: TestShop
+  const browser = () => new CookieJar({ base: shop.base })
+
+  beforeAll(async () => {
+    shop = await startTestShop({ engine: 'sqlite', title: 'SQLite' })
+  })
+
+  afterAll(async () => {
+    await shop?.close()
+  })
+
+  it('keeps an anonymous visitor’s cart across requests, and only theirs', async () => {
+    const visitor = browser()
+    expect((await visitor.request('GET', '/cart')).json).toEqual({ items: [] })
+    const added = await visitor.request('POST', '/cart', { productId: 12, quantity: 2 })
+    expect(added.status).toBe(201)
+    await visitor.request('POST', '/cart', { productId: 30 })
+    await visitor.request('POST', '/cart', { productId: 12, quantity: 1 })
+    expect((await visitor.request('GET', '/cart')).json).toEqual({
+      items: [
+        { productId: 12, quantity: 3 },
+        { productId: 30, quantity: 1 },
+      ],
+    })
+    expect((await browser().request('GET', '/cart')).json).toEqual({ items: [] })
+  })
+
+  it('keeps the cart through sign-up and login, and empties it at logout', async () => {
+    const visitor = browser()
+    await visitor.request('POST', '/cart', { productId: 5, quantity: 4 })
+    const email = `cart-${Date.now()}@example.com`
+    const signup = await visitor.request('POST', '/auth/signup', {
+      email,
+      password: 'correct horse battery',
+    })
+    expect(signup.status).toBe(201)
+    expect((await visitor.request('GET', '/cart')).json).toEqual({
+      items: [{ productId: 5, quantity: 4 }],
+    })
+    await visitor.request('POST', '/cart', { productId: 6 })
+    expect((await visitor.request('GET', '/cart')).json.items).toHaveLength(2)
+
+    await visitor.request('POST', '/auth/logout')
+    expect((await visitor.request('GET', '/cart')).json).toEqual({ items: [] })
+  })
+
+  it('removes one product and empties the cart', async () => {
+    const visitor = browser()
+    await visitor.request('POST', '/cart', { productId: 1 })
+    await visitor.request('POST', '/cart', { productId: 2 })
+    const removed = await visitor.request('DELETE', '/cart/1')
+    expect(removed.json).toEqual({ items: [{ productId: 2, quantity: 1 }] })
+    const missing = await visitor.request('DELETE', '/cart/1')
+    expect(missing.status).toBe(404)
+    expect(missing.json).toMatchObject({ code: 'E_NOT_FOUND' })
+    expect((await visitor.request('DELETE', '/cart')).json).toEqual({ items: [] })
+    expect((await visitor.request('GET', '/cart')).json).toEqual({ items: [] })
+  })
+
+  it('refuses a malformed line with a 422 problem and leaves the cart as it was', async () => {
+    const visitor = browser()
+    await visitor.request('POST', '/cart', { productId: 3 })
+    for (const body of [
+      { productId: -1 },
+      { productId: 1.5 },
+      { productId: '3' },
+      { productId: 3, quantity: 0 },
+      { productId: 3, quantity: 100 },
+      { productId: MAX_PRODUCT_ID + 1 },
+      {},
+    ]) {
+      const response = await visitor.request('POST', '/cart', body)
+      expect(response.status).toBe(422)
+      expect(response.json).toMatchObject({ code: 'E_VALIDATION' })
+    }
+    expect((await visitor.request('GET', '/cart')).json).toEqual({
+      items: [{ productId: 3, quantity: 1 }],
+    })
+  })
+
+  it('refuses a 51st product with E_CART_FULL', async () => {
+    const visitor = browser()
+    // The largest ids and quantities: a full cart still fits the 4 KB cookie.
+    for (let line = 1; line <= 50; line += 1) {
+      const productId = MAX_PRODUCT_ID - line
+      expect((await visitor.request('POST', '/cart', { productId, quantity: 99 })).status).toBe(201)
+    }
+    const full = await visitor.request('POST', '/cart', { productId: 51 })
+    expect(full.status).toBe(422)
+    expect(full.json).toMatchObject({ code: 'E_CART_FULL' })
+    expect((await visitor.request('GET', '/cart')).json.items).toHaveLength(50)
+  })
+})

@@ -1,0 +1,142 @@
+import { resolveDatabase, VAULT } from '@mortar/core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CookieJar } from '../testing/cookie-jar.js'
+import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
+import { PAYMENT_METHODS, tokenAad } from './payment-methods.js'
+import type { PaymentsDb } from './payments-db.js'
+
+const TOKEN = 'tok_visa_4242_9f8e7d6c5b4a'
+
+for (const engine of shopTestEngines()) {
+  describe.skipIf(engine.skip !== undefined)(
+    `saved payment methods on ${engine.describeTitle}`,
+    () => {
+      let shop: TestShop
+      let accounts = 0
+
+      async function loggedIn(): Promise<{ jar: CookieJar; userId: string }> {
+        accounts += 1
+        const jar = new CookieJar({ base: shop.base })
+        const signup = await jar.request('POST', '/auth/signup', {
+          email: `payer-${accounts}-${Date.now()}@example.com`,
+          password: 'correct horse battery',
+        })
+        expect(signup.status).toBe(201)
+        return { jar, userId: (signup.json.user as { id: string }).id }
+      }
+
+      async function rawRow(id: string) {
+        return resolveDatabase<PaymentsDb>(shop.app)
+          .selectFrom('payment_methods')
+          .selectAll()
+          .where('id', '=', id)
+          .executeTakeFirstOrThrow()
+      }
+
+      beforeAll(async () => {
+        shop = await startTestShop(engine)
+      })
+
+      afterAll(async () => {
+        await shop?.close()
+      })
+
+      it('stores the token encrypted and shows only the brand and last four digits', async () => {
+        const { jar, userId } = await loggedIn()
+        const saved = await jar.request('POST', '/payment-methods', {
+          token: TOKEN,
+          last4: '4242',
+          brand: 'visa',
+        })
+        expect(saved.status).toBe(201)
+        expect(Object.keys(saved.json).sort()).toEqual(['brand', 'createdAt', 'id', 'last4'])
+        expect(saved.json).toMatchObject({ brand: 'visa', last4: '4242' })
+        const id = saved.json.id as string
+
+        const listed = await jar.request('GET', '/payment-methods')
+        expect(listed.json).toEqual({ items: [saved.json] })
+        expect(JSON.stringify(listed.json)).not.toContain(TOKEN)
+
+        const row = await rawRow(id)
+        expect(row.user_id).toBe(userId)
+        expect(row.token_ciphertext).not.toBe(TOKEN)
+        expect(row.token_ciphertext).not.toContain(TOKEN)
+        expect(row.token_ciphertext).not.toContain('tok_visa')
+        // Only the Vault, with the row's own associated data, gets the token back.
+        expect(await shop.app.resolve(PAYMENT_METHODS).providerToken(userId, id)).toBe(TOKEN)
+        expect(shop.app.resolve(VAULT).decrypt(row.token_ciphertext, { aad: tokenAad(row) })).toBe(
+          TOKEN,
+        )
+      })
+
+      it('refuses a ciphertext copied onto another user’s row', async () => {
+        const victim = await loggedIn()
+        const thief = await loggedIn()
+        const victimCard = await victim.jar.request('POST', '/payment-methods', {
+          token: TOKEN,
+          last4: '4242',
+          brand: 'visa',
+        })
+        const thiefCard = await thief.jar.request('POST', '/payment-methods', {
+          token: 'tok_thief_0000',
+          last4: '0000',
+          brand: 'mastercard',
+        })
+        const stolen = (await rawRow(victimCard.json.id as string)).token_ciphertext
+        await resolveDatabase<PaymentsDb>(shop.app)
+          .updateTable('payment_methods')
+          .set({ token_ciphertext: stolen })
+          .where('id', '=', thiefCard.json.id as string)
+          .execute()
+        await expect(
+          shop.app
+            .resolve(PAYMENT_METHODS)
+            .providerToken(thief.userId, thiefCard.json.id as string),
+        ).rejects.toMatchObject({ code: 'E_VAULT_DECRYPT' })
+      })
+
+      it('keeps each user’s payment methods to themselves and deletes them', async () => {
+        const owner = await loggedIn()
+        const other = await loggedIn()
+        const card = await owner.jar.request('POST', '/payment-methods', {
+          token: TOKEN,
+          last4: '1881',
+          brand: 'amex',
+        })
+        const id = card.json.id as string
+        expect((await other.jar.request('GET', '/payment-methods')).json).toEqual({ items: [] })
+        const foreign = await other.jar.request('DELETE', `/payment-methods/${id}`)
+        expect(foreign.status).toBe(404)
+
+        const deleted = await owner.jar.request('DELETE', `/payment-methods/${id}`)
+        expect(deleted.status).toBe(204)
+        expect((await owner.jar.request('GET', '/payment-methods')).json).toEqual({ items: [] })
+        expect((await owner.jar.request('DELETE', `/payment-methods/${id}`)).status).toBe(404)
+      })
+
+      it('needs a login and a well-formed card, and never echoes the token in a problem', async () => {
+        const anonymous = new CookieJar({ base: shop.base })
+        expect((await anonymous.request('GET', '/payment-methods')).status).toBe(401)
+        const refused = await anonymous.request('POST', '/payment-methods', {
+          token: TOKEN,
+          last4: '4242',
+          brand: 'visa',
+        })
+        expect(refused.status).toBe(401)
+
+        const { jar } = await loggedIn()
+        for (const body of [
+          { token: `${TOKEN} with spaces`, last4: '4242', brand: 'visa' },
+          { token: TOKEN, last4: '42', brand: 'visa' },
+          { token: TOKEN, last4: '4242', brand: 'diners-club-deluxe' },
+          { last4: '4242', brand: 'visa' },
+        ]) {
+          const response = await jar.request('POST', '/payment-methods', body)
+          expect(response.status).toBe(422)
+          expect(JSON.stringify(response.json)).not.toContain(TOKEN)
+        }
+        expect((await jar.request('GET', '/payment-methods')).json).toEqual({ items: [] })
+      })
+    },
+  )
+}

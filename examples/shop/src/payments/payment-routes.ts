@@ -1,0 +1,57 @@
+import { requestContext, UnauthorizedError, ValidationError } from '@mortar/core'
+import type { Session } from '@mortar/session'
+import type { FastifyInstance } from 'fastify'
+import { z } from 'zod'
+import { newPaymentMethodSchema, PAYMENT_METHODS } from './payment-methods.js'
+
+/** What the payment routes need. */
+export interface PaymentRoutesOptions {
+  /** The request's session; its user owns the payment methods. */
+  readonly session: () => Session<unknown>
+}
+
+// A malformed id names no payment method: the same 404 as a missing one.
+const methodParams = z.object({ id: z.string().max(64) })
+
+function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const parsed = schema.safeParse(input)
+  if (!parsed.success) throw ValidationError.fromZod(parsed.error)
+  return parsed.data
+}
+
+/**
+ * The logged-in user's saved payment methods. Responses show the brand and last four digits;
+ * the provider token goes into the Vault and never comes back out over HTTP.
+ *
+ * - `GET /payment-methods`: `{ items: [{ id, brand, last4, createdAt }] }`.
+ * - `POST /payment-methods` `{ token, last4, brand }`: saves one (201).
+ * - `DELETE /payment-methods/:id`: deletes one (204); 404 when the user has none with this id.
+ */
+export async function paymentRoutes(
+  server: FastifyInstance,
+  options: PaymentRoutesOptions,
+): Promise<void> {
+  const methods = () => requestContext().resolve(PAYMENT_METHODS)
+  function userId(): string {
+    const id = options.session().userId
+    if (id === undefined) throw new UnauthorizedError('Log in first: POST /auth/login.')
+    return id
+  }
+
+  server.get('/payment-methods', async () => ({ items: await methods().list(userId()) }))
+
+  server.post('/payment-methods', async (request, reply) => {
+    const owner = userId()
+    const input = parse(newPaymentMethodSchema, request.body)
+    reply.code(201)
+    return methods().add(owner, input)
+  })
+
+  server.delete('/payment-methods/:id', async (request, reply) => {
+    const owner = userId()
+    const { id } = parse(methodParams, request.params)
+    await methods().remove(owner, id)
+    reply.code(204)
+    return null
+  })
+}

@@ -1,0 +1,62 @@
+import { ConfigError, Vault } from '@mortar/core'
+import { describe, expect, it } from 'vitest'
+import { loadShopConfig } from '../config.js'
+import { DEVELOPMENT_SESSION_PASSWORD, developmentSecretsIn, vaultKeyRing } from './index.js'
+
+const KEY_A = Vault.generateKey()
+const KEY_B = Vault.generateKey()
+const OWN = {
+  SESSION_PASSWORD: 'an-own-session-password-of-40-characters!',
+  VAULT_KEYS: `k2025:${KEY_A},k2026:${KEY_B}`,
+}
+
+describe('the shop config', () => {
+  it('runs with no environment at all, on the development defaults, and says which apply', () => {
+    const config = loadShopConfig({})
+    expect(config.sessionPassword.reveal()).toBe(DEVELOPMENT_SESSION_PASSWORD)
+    expect(config.passwordHashLogN).toBe(17)
+    expect(developmentSecretsIn(config)).toEqual(['SESSION_PASSWORD', 'VAULT_KEYS'])
+    // The development key ring is a valid one.
+    expect(new Vault({ keys: vaultKeyRing(config.vaultKeys) }).keyIds).toEqual(['dev'])
+  })
+
+  it('refuses the development defaults and a weak password hash cost in production', () => {
+    let error: unknown
+    try {
+      loadShopConfig({ NODE_ENV: 'production', PASSWORD_HASH_LOG_N: '12' })
+    } catch (caught) {
+      error = caught
+    }
+    expect(error).toBeInstanceOf(ConfigError)
+    expect((error as ConfigError).issues.map((issue) => issue.envVar)).toEqual([
+      'SESSION_PASSWORD',
+      'VAULT_KEYS',
+      'PASSWORD_HASH_LOG_N',
+    ])
+    expect(String(error)).not.toContain(DEVELOPMENT_SESSION_PASSWORD)
+  })
+
+  it('accepts secrets of its own in production and reads the key ring, the last key encrypting', () => {
+    const config = loadShopConfig({ NODE_ENV: 'production', ...OWN })
+    expect(developmentSecretsIn(config)).toEqual([])
+    const vault = new Vault({ keys: vaultKeyRing(config.vaultKeys) })
+    expect(vault.keyIds).toEqual(['k2025', 'k2026'])
+    expect(vault.primaryKeyId).toBe('k2026')
+  })
+
+  it('refuses a short session password and a malformed key ring without echoing them', () => {
+    let error: unknown
+    try {
+      loadShopConfig({ SESSION_PASSWORD: 'too-short-secret', VAULT_KEYS: 'no-colon-here' })
+    } catch (caught) {
+      error = caught
+    }
+    expect(error).toBeInstanceOf(ConfigError)
+    expect((error as ConfigError).issues.map((issue) => issue.envVar)).toEqual([
+      'SESSION_PASSWORD',
+      'VAULT_KEYS',
+    ])
+    expect(String(error)).not.toContain('too-short-secret')
+    expect(String(error)).not.toContain('no-colon-here')
+  })
+})

@@ -1,0 +1,69 @@
+import { ConfigError, type ConfigIssue, type Secret, type VaultKeyEntry } from '@mortar/core'
+
+/**
+ * The session password used when `SESSION_PASSWORD` is unset, so a fresh clone runs with no
+ * setup. It is public (it is in this file): refused when `NODE_ENV=production`.
+ */
+export const DEVELOPMENT_SESSION_PASSWORD = 'DEVELOPMENT-ONLY shop session password, public!'
+
+/**
+ * The vault key ring used when `VAULT_KEYS` is unset, in the `id:base64key` form of that
+ * variable. Public as well, so refused when `NODE_ENV=production`.
+ */
+export const DEVELOPMENT_VAULT_KEY = 'dev:bl3CSKqTGIzuNDye1HlHflvR/Iwxb4WkmuZR/dyOuQw='
+
+/** OWASP's scrypt cost, log2(N); lower costs are for tests and refused in production. */
+export const PRODUCTION_MIN_PASSWORD_HASH_LOG_N = 17
+
+/** The settings that have development defaults. */
+export interface DevelopmentSettings {
+  readonly sessionPassword: Secret<string>
+  readonly vaultKeys: Secret<readonly string[]>
+  readonly passwordHashLogN: number
+}
+
+/** The environment variables still set to a public development default. */
+export function developmentSecretsIn(config: DevelopmentSettings): string[] {
+  const found: string[] = []
+  if (config.sessionPassword.reveal() === DEVELOPMENT_SESSION_PASSWORD)
+    found.push('SESSION_PASSWORD')
+  if (config.vaultKeys.reveal().includes(DEVELOPMENT_VAULT_KEY)) found.push('VAULT_KEYS')
+  return found
+}
+
+/**
+ * Throws a {@link ConfigError} when production (`NODE_ENV=production`) would run on a public
+ * development secret or on a password hash cost below OWASP's.
+ */
+export function refuseDevelopmentDefaultsInProduction(
+  config: DevelopmentSettings,
+  env: Readonly<Record<string, string | undefined>>,
+): void {
+  if (env.NODE_ENV !== 'production') return
+  const issues: ConfigIssue[] = developmentSecretsIn(config).map((envVar) => ({
+    envVar,
+    path: envVar === 'SESSION_PASSWORD' ? 'sessionPassword' : 'vaultKeys',
+    reason: 'is unset, so the public development default applies; set a secret of your own',
+    secret: true,
+  }))
+  if (config.passwordHashLogN < PRODUCTION_MIN_PASSWORD_HASH_LOG_N) {
+    issues.push({
+      envVar: 'PASSWORD_HASH_LOG_N',
+      path: 'passwordHashLogN',
+      reason: `must be at least ${PRODUCTION_MIN_PASSWORD_HASH_LOG_N} in production (OWASP's scrypt cost)`,
+      secret: false,
+    })
+  }
+  if (issues.length > 0) throw new ConfigError(issues)
+}
+
+/**
+ * Reads `VAULT_KEYS` entries (`id:base64key`, comma-separated, the last one encrypting) into the
+ * Vault's key ring.
+ */
+export function vaultKeyRing(entries: Secret<readonly string[]>): VaultKeyEntry[] {
+  return entries.reveal().map((entry) => {
+    const separator = entry.indexOf(':')
+    return { id: entry.slice(0, separator), key: entry.slice(separator + 1) }
+  })
+}

@@ -1,0 +1,9 @@
+export {
+  DEVELOPMENT_SESSION_PASSWORD,
+  DEVELOPMENT_VAULT_KEY,
+  type DevelopmentSettings,
+  developmentSecretsIn,
+  PRODUCTION_MIN_PASSWORD_HASH_LOG_N,
+  refuseDevelopmentDefaultsInProduction,
+  vaultKeyRing,
+} from './development-defaults.js'

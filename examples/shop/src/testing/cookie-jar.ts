@@ -1,0 +1,68 @@
+/** A response as a test reads it. */
+export interface JarResponse {
+  readonly status: number
+  readonly headers: Headers
+  readonly json: Record<string, unknown>
+}
+
+/** Options of {@link CookieJar}. */
+export interface CookieJarOptions {
+  /** The server's base URL (`http://127.0.0.1:1234`). */
+  readonly base: string
+  /** Sent as `Origin`, as browsers do on writes; `null` sends none (a script, curl). */
+  readonly origin?: string | null
+  /** Sent as `User-Agent`, so the device list tells the jars apart. */
+  readonly userAgent?: string
+}
+
+/**
+ * A browser over real HTTP, for tests: keeps what `Set-Cookie` sends and sends it back, and sends
+ * `Origin` (the server's own, unless told otherwise) so the session module's CSRF guard passes.
+ */
+export class CookieJar {
+  readonly #cookies = new Map<string, string>()
+  readonly #base: string
+  readonly #origin: string | null
+  readonly #userAgent: string | undefined
+
+  constructor(options: CookieJarOptions) {
+    this.#base = options.base
+    this.#origin = options.origin === undefined ? options.base : options.origin
+    this.#userAgent = options.userAgent
+  }
+
+  /** Sends a request with this jar's cookies; `headers` adds or overrides headers. */
+  async request(
+    method: 'GET' | 'POST' | 'DELETE',
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<JarResponse> {
+    const sent: Record<string, string> = {}
+    if (this.cookieHeader !== '') sent.cookie = this.cookieHeader
+    if (this.#origin !== null) sent.origin = this.#origin
+    if (this.#userAgent !== undefined) sent['user-agent'] = this.#userAgent
+    if (body !== undefined) sent['content-type'] = 'application/json'
+    const response = await fetch(`${this.#base}${path}`, {
+      method,
+      headers: { ...sent, ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+    for (const line of response.headers.getSetCookie()) {
+      const [pair = '', ...attributes] = line.split(';')
+      const name = pair.slice(0, pair.indexOf('=')).trim()
+      const value = pair.slice(pair.indexOf('=') + 1).trim()
+      const expired = attributes.some((attribute) => /^\s*max-age=0\s*$/i.test(attribute))
+      if (expired || value === '') this.#cookies.delete(name)
+      else this.#cookies.set(name, value)
+    }
+    const text = await response.text()
+    const json = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>)
+    return { status: response.status, headers: response.headers, json }
+  }
+
+  /** The `Cookie` header this jar sends. */
+  get cookieHeader(): string {
+    return [...this.#cookies].map(([name, value]) => `${name}=${value}`).join('; ')
+  }
+}

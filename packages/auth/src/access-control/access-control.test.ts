@@ -1,0 +1,278 @@
+import { Database } from '@mortar/core'
+import type { Kysely } from 'kysely'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { AccessDeniedError, HiddenResourceError, PolicyNeedsDataError } from '../errors.js'
+import { definePolicy } from '../policy/define-policy.js'
+import {
+  createRidesTables,
+  type RidesDb,
+  type RidesPrincipal,
+  ridesPolicy,
+  type TripTable,
+} from '../testing/rides-fixture.js'
+import { AccessControl } from './access-control.js'
+
+const trip = (overrides: Partial<TripTable>): TripTable => ({
+  id: 1,
+  rider_id: 'ann',
+  driver_id: null,
+  city_id: 1,
+  status: 'requested',
+  fare: 100,
+  deleted: false,
+  ...overrides,
+})
+
+const ann: RidesPrincipal = { id: 'ann', roles: ['rider'], cityId: 1 }
+const bob: RidesPrincipal = { id: 'bob', roles: ['rider'], cityId: 1 }
+const dan: RidesPrincipal = { id: 'dan', roles: ['driver'], cityId: 1 }
+const admin: RidesPrincipal = { id: 'root', roles: ['admin'] }
+const access = new AccessControl({ policy: ridesPolicy })
+
+describe('AccessControl point checks', () => {
+  it('lets a rider read her own trip and not another rider’s', () => {
+    expect(access.can(ann, 'read', 'trip', trip({}), { related: { trip_share: [] } })).toBe(true)
+    expect(access.can(bob, 'read', 'trip', trip({}), { related: { trip_share: [] } })).toBe(false)
+  })
+
+  it('answers always, never or conditional without a row, never a bare true', () => {
+    expect(access.can(ann, 'read', 'trip')).toBe('conditional')
+    expect(access.can(admin, 'delete', 'trip')).toBe('always')
+    expect(access.can(admin, 'read', 'trip')).toBe('conditional')
+    expect(access.can(ann, 'delete', 'trip')).toBe('never')
+    expect(access.can(undefined, 'read', 'trip')).toBe('never')
+  })
+
+  it('lets a deny rule win over every allow', () => {
+    expect(access.can(admin, 'read', 'trip', trip({ deleted: true }))).toBe(false)
+    expect(access.can(admin, 'cancel', 'trip', trip({ fare: 1500 }))).toBe(false)
+    expect(access.can(admin, 'cancel', 'trip', trip({ fare: 10 }))).toBe(true)
+  })
+
+  it('bounds every rule by the tenant, except for exempt roles', () => {
+    const elsewhere = trip({ city_id: 2 })
+    expect(access.can(ann, 'cancel', 'trip', elsewhere)).toBe(false)
+    expect(access.can(admin, 'cancel', 'trip', elsewhere)).toBe(true)
+  })
+
+  it('fails closed when the principal lacks a value a rule reads', () => {
+    const noCity: RidesPrincipal = { id: 'ann', roles: ['rider'] }
+    expect(access.can(noCity, 'cancel', 'trip', trip({}))).toBe(false)
+    expect(access.can(noCity, 'cancel', 'trip')).toBe('never')
+    const noId = { roles: ['rider'], cityId: 1 } as unknown as RidesPrincipal
+    expect(access.can(noId, 'cancel', 'trip', trip({}))).toBe(false)
+  })
+
+  it('gives inherited roles the rules of their parents', () => {
+    const support: RidesPrincipal = { id: 'sue', roles: ['support'], cityId: 1 }
+    expect(access.can(support, 'read', 'trip', trip({ rider_id: 'other' }))).toBe(true)
+    expect(access.policy.rolesOf(admin)).toEqual(['admin', 'support', 'rider'])
+  })
+
+  it('asks for related rows when a relation decides a synchronous check', () => {
+    const shared = trip({ rider_id: 'bob' })
+    expect(() => access.can(ann, 'read', 'trip', shared)).toThrow(PolicyNeedsDataError)
+    const share = { trip_id: 1, user_id: 'ann' }
+    expect(access.can(ann, 'read', 'trip', shared, { related: { trip_share: [share] } })).toBe(true)
+    expect(access.can(ann, 'read', 'trip', shared, { related: { trip_share: [] } })).toBe(false)
+  })
+
+  it('binds a principal once and answers like the unbound service', () => {
+    const bound = access.for(dan)
+    const open = trip({ rider_id: 'ann' })
+    expect(bound.can('accept', 'trip', open)).toBe(true)
+    expect(bound.can('complete', 'trip', open)).toBe(false)
+    expect(bound.can('complete', 'trip', trip({ driver_id: 'dan', status: 'accepted' }))).toBe(true)
+    expect(bound.can('accept', 'trip')).toBe('conditional')
+  })
+})
+
+describe('AccessControl.authorize', () => {
+  it('throws an AccessDeniedError carrying the deny rule’s id and reason', async () => {
+    const error = await access
+      .authorize(ann, 'cancel', 'trip', trip({ fare: 1200 }))
+      .catch((e) => e)
+    expect(error).toBeInstanceOf(AccessDeniedError)
+    expect(error).toMatchObject({
+      status: 403,
+      code: 'E_POLICY_DENIED',
+      ruleId: 'no-large-fare-changes',
+      reason: 'trips over 1000 need a manual review',
+    })
+  })
+
+  it('names the default deny when no rule allows', async () => {
+    const error = await access.authorize(dan, 'delete', 'trip').catch((e) => e)
+    expect(error).toMatchObject({ code: 'E_POLICY_DENIED', ruleId: 'default-deny' })
+  })
+
+  it('hides existence with a plain 404 where the policy says so', async () => {
+    const error = await access
+      .authorize(dan, 'read', 'trip', trip({ driver_id: 'eve' }))
+      .catch((e) => e)
+    expect(error).toBeInstanceOf(HiddenResourceError)
+    expect(error).toMatchObject({
+      status: 404,
+      code: 'E_NOT_FOUND',
+      message: 'Not found.',
+      details: undefined,
+    })
+    expect(error.ruleId).toBe('default-deny')
+  })
+
+  it('resolves when allowed', async () => {
+    await expect(access.authorize(ann, 'cancel', 'trip', trip({}))).resolves.toBeUndefined()
+  })
+})
+
+describe('AccessControl.explain', () => {
+  it('lists every rule considered with its outcome and the deciding rule', () => {
+    const explanation = access.explain(admin, 'read', 'trip', trip({ deleted: true }))
+    expect(explanation.decision).toBe(false)
+    expect(explanation.ruleId).toBe('no-deleted-trips')
+    expect(explanation.rules).toContainEqual(
+      expect.objectContaining({ id: 'admin-all', effect: 'allow', outcome: 'matched' }),
+    )
+    expect(explanation.rules).toContainEqual(
+      expect.objectContaining({ id: 'no-deleted-trips', effect: 'deny', outcome: 'matched' }),
+    )
+  })
+
+  it('marks rules the principal cannot satisfy', () => {
+    const explanation = access.explain({ id: 'ann', roles: ['rider'] }, 'cancel', 'trip')
+    expect(explanation.decision).toBe('never')
+    expect(explanation.rules[0]).toMatchObject({
+      id: 'tenant:trip',
+      outcome: 'missing-principal-value',
+    })
+  })
+})
+
+describe('AccessControl.permittedFields', () => {
+  it('returns the union of the principal’s roles’ columns', () => {
+    expect(access.permittedFields(dan, 'trip')).toEqual(['id', 'status', 'city_id', 'driver_id'])
+    expect(access.permittedFields({ id: 'x', roles: ['driver', 'rider'] }, 'trip')).toEqual([
+      'id',
+      'status',
+      'city_id',
+      'driver_id',
+      'rider_id',
+      'fare',
+    ])
+    expect(access.permittedFields(undefined, 'trip')).toEqual([])
+    expect(access.permittedFields(ann, 'trip_share')).toBeUndefined()
+  })
+})
+
+describe('AccessControl on a database', () => {
+  let database: Database<RidesDb>
+  let db: Kysely<RidesDb>
+  let withDb: AccessControl<
+    RidesDb,
+    RidesPrincipal,
+    'read' | 'cancel' | 'accept' | 'complete' | 'delete'
+  >
+
+  beforeAll(async () => {
+    database = new Database<RidesDb>('sqlite::memory:')
+    db = database.kysely
+    await createRidesTables(db)
+    await db
+      .insertInto('trip')
+      .values([
+        trip({ id: 1 }),
+        trip({ id: 2, rider_id: 'bob' }),
+        trip({ id: 3, rider_id: 'bob', status: 'done' }),
+        trip({ id: 4, rider_id: 'ann', city_id: 2 }),
+      ])
+      .execute()
+    await db.insertInto('trip_share').values({ trip_id: 2, user_id: 'ann' }).execute()
+    withDb = new AccessControl({ policy: ridesPolicy, db })
+  })
+
+  afterAll(() => database.destroy())
+
+  it('filters a list to the rows the point check allows', async () => {
+    const rows = await withDb
+      .filter(db.selectFrom('trip').select('id').orderBy('id'), ann, 'read', 'trip')
+      .execute()
+    expect(rows.map((row) => row.id)).toEqual([1, 2])
+  })
+
+  it('filters updates and deletes, and follows a table alias', async () => {
+    const updated = await withDb
+      .filter(db.updateTable('trip').set({ status: 'cancelled' }), bob, 'cancel', 'trip')
+      .executeTakeFirst()
+    expect(Number(updated.numUpdatedRows)).toBe(1)
+    const deleted = await withDb
+      .filter(db.deleteFrom('trip'), bob, 'delete', 'trip')
+      .executeTakeFirst()
+    expect(Number(deleted.numDeletedRows)).toBe(0)
+    const aliased = await db
+      .selectFrom('trip as t')
+      .select('t.id')
+      .where(withDb.where(bob, 'read', 'trip', { as: 't' }))
+      .orderBy('t.id')
+      .execute()
+    expect(aliased.map((row) => row.id)).toEqual([2, 3])
+  })
+
+  it('runs relation conditions on the database in canAsync and authorize', async () => {
+    const shared = trip({ id: 2, rider_id: 'bob' })
+    expect(await withDb.canAsync(ann, 'read', 'trip', shared)).toBe(true)
+    expect(
+      await withDb.canAsync({ id: 'cat', roles: ['rider'], cityId: 1 }, 'read', 'trip', shared),
+    ).toBe(false)
+    await expect(withDb.authorize(ann, 'read', 'trip', shared)).resolves.toBeUndefined()
+  })
+
+  it('refuses a relation check without a database', async () => {
+    await expect(access.canAsync(ann, 'read', 'trip', trip({ rider_id: 'bob' }))).rejects.toThrow(
+      PolicyNeedsDataError,
+    )
+  })
+
+  it('filters to nothing for a principal no rule allows', async () => {
+    const rows = await withDb
+      .filter(db.selectFrom('trip').select('id'), undefined, 'read', 'trip')
+      .execute()
+    expect(rows).toEqual([])
+  })
+})
+
+describe('definePolicy', () => {
+  it('refuses unknown inherited roles, cycles and duplicate ids at build', () => {
+    expect(() =>
+      definePolicy<RidesDb>()
+        .role('a', { inherits: ['ghost'] }, (r) => r)
+        .build(),
+    ).toThrow(/'ghost', which is not defined/)
+    expect(() =>
+      definePolicy<RidesDb>()
+        .role('a', { inherits: ['b'] }, (r) => r)
+        .role('b', { inherits: ['a'] }, (r) => r)
+        .build(),
+    ).toThrow(/cycle/)
+    expect(() =>
+      definePolicy<RidesDb>()
+        .allow('read', 'trip', true, { id: 'x' })
+        .allow('read', 'trip', false, { id: 'x' })
+        .build(),
+    ).toThrow(/'x'/)
+  })
+
+  it('refuses a null literal, pointing to isNull', () => {
+    expect(() =>
+      definePolicy<RidesDb>().allow('read', 'trip', (t) =>
+        t.eq('driver_id', null as unknown as string),
+      ),
+    ).toThrow(/isNull/)
+  })
+
+  it('returns a new builder from every call', () => {
+    const base = definePolicy<RidesDb>()
+    const withRule = base.allow('read', 'trip', true)
+    expect(base.build().rules).toHaveLength(0)
+    expect(withRule.build().rules).toHaveLength(1)
+  })
+})

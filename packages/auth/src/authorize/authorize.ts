@@ -1,0 +1,120 @@
+import { currentRequestContext, type Principal, token, UnauthorizedError } from '@mortar/core'
+import type { AccessControl } from '../access-control/access-control.js'
+import type { Row } from '../policy/compile-condition.js'
+import { markPublic } from './authorization-record.js'
+
+/**
+ * The app's {@link AccessControl}, which `@Authorize` resolves from the request's scope. Bind it
+ * with {@link accessControlModule}.
+ *
+ * @example
+ * ```ts
+ * import { ACCESS_CONTROL } from '@mortar/auth'
+ *
+ * const access = app.resolve(ACCESS_CONTROL)
+ * ```
+ */
+export const ACCESS_CONTROL = token<AnyAccessControl>('auth.accessControl')
+
+/** An {@link AccessControl} over any database, as the {@link ACCESS_CONTROL} token holds it. */
+export type AnyAccessControl = AccessControl<
+  Record<string, Record<string, unknown>>,
+  Principal,
+  string
+>
+
+/** Options of {@link Authorize}. */
+export interface AuthorizeOptions<Args extends readonly unknown[]> {
+  /**
+   * The row the method acts on, from its arguments (loaded if need be). Without it the check is
+   * row-less: it passes unless the principal may never do the action, and the method must then
+   * filter its queries with `access.filter`.
+   */
+  readonly row?: (...args: Args) => object | undefined | Promise<object | undefined>
+}
+
+type Method<Args extends readonly unknown[]> = (this: unknown, ...args: Args) => unknown
+
+/**
+ * Authorizes a service method before it runs: reads the principal from the request context,
+ * resolves {@link ACCESS_CONTROL} from the request's scope and calls `authorize(principal,
+ * action, resource, row)`. An anonymous caller that is denied gets a 401; others get the
+ * policy's 403 or 404. The method's result is returned unchanged.
+ *
+ * @example
+ * ```ts
+ * import { Authorize } from '@mortar/auth'
+ *
+ * class TripService {
+ *   @Authorize('cancel', 'trip', { row: (trip: Trip) => trip })
+ *   async cancel(trip: Trip) {
+ *     await this.trips.setStatus(trip.id, 'cancelled')
+ *   }
+ * }
+ * ```
+ */
+export function Authorize<Args extends readonly unknown[]>(
+  action: string,
+  resource: string,
+  options: AuthorizeOptions<Args> = {},
+) {
+  return <T extends Method<Args>>(
+    _target: object,
+    _key: string | symbol,
+    descriptor: TypedPropertyDescriptor<T>,
+  ): TypedPropertyDescriptor<T> => {
+    const method = descriptor.value
+    if (method === undefined) return descriptor
+    const wrapped = async function (this: unknown, ...args: Args) {
+      const context = currentRequestContext()
+      if (context === undefined) {
+        throw new UnauthorizedError(
+          `@Authorize('${action}', '${resource}') ran outside a request: there is no principal to check. Call the method from a request, or use AccessControl directly.`,
+        )
+      }
+      const principal = context.get('principal')
+      const access = context.resolve(ACCESS_CONTROL)
+      const row = (options.row === undefined ? undefined : await options.row(...args)) as
+        | Row
+        | undefined
+      if (principal === undefined && access.can(undefined, action, resource) === 'never') {
+        throw new UnauthorizedError()
+      }
+      await access.authorize(principal, action, resource, row)
+      return Reflect.apply(method, this, args)
+    }
+    return { ...descriptor, value: wrapped as unknown as T }
+  }
+}
+
+/**
+ * Marks a handler method public: it may read protected tables without an authorization call
+ * (see `verifyAuthorized`). Use it for data anyone may see, such as a list of cities.
+ *
+ * @example
+ * ```ts
+ * import { Public } from '@mortar/auth'
+ *
+ * class CityController {
+ *   @Public()
+ *   list() {
+ *     return this.cities.all()
+ *   }
+ * }
+ * ```
+ */
+export function Public() {
+  return <T extends (this: unknown, ...args: never[]) => unknown>(
+    _target: object,
+    _key: string | symbol,
+    descriptor: TypedPropertyDescriptor<T>,
+  ): TypedPropertyDescriptor<T> => {
+    const method = descriptor.value
+    if (method === undefined) return descriptor
+    const wrapped = function (this: unknown, ...args: Parameters<T>) {
+      markPublic()
+      return method.apply(this, args)
+    }
+    return { ...descriptor, value: wrapped as unknown as T }
+  }
+}

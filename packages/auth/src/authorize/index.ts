@@ -1,0 +1,8 @@
+export type { AuthorizationGuardOptions } from './authorization-guard-plugin.js'
+export { AuthorizationGuardPlugin } from './authorization-guard-plugin.js'
+export type { AuthorizationRecord } from './authorization-record.js'
+export { isAuthorizationVerified, markAuthorized, markPublic } from './authorization-record.js'
+export type { AnyAccessControl, AuthorizeOptions } from './authorize.js'
+export { ACCESS_CONTROL, Authorize, Public } from './authorize.js'
+export type { VerifyAuthorizedOptions } from './verify-authorized.js'
+export { VerifyAuthorized, verifyAuthorized } from './verify-authorized.js'
