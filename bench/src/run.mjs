@@ -1,5 +1,11 @@
 // Runs every bench in turn. Add a bench by appending its module: it exports `run()`.
-const benches = ['./http-fastify.mjs', './keyset.mjs', './transactional.mjs', './session.mjs']
+const benches = [
+  './http-fastify.mjs',
+  './keyset.mjs',
+  './transactional.mjs',
+  './session.mjs',
+  './policy.mjs',
+]
 
 for (const bench of benches) {
   const { run } = await import(bench)

@@ -8,10 +8,12 @@ export {
   isMortarError,
   MortarError,
   NotFoundError,
+  PayloadTooLargeError,
   PROBLEM_CONTENT_TYPE,
   TooManyRequestsError,
   toProblem,
   UnauthorizedError,
+  UnsupportedMediaTypeError,
   ValidationError,
 } from './errors/index.js'
 export type {
@@ -37,8 +39,15 @@ export type {
   RequestScope,
 } from './context/index.js'
 
-// request start hooks (modules that act before every handler, such as sessions)
-export { onRequestStart, runRequestStartHooks } from './context/index.js'
+// request start hooks (modules that act before every handler, such as sessions) and
+// before-response hooks (modules that check a handler's result before it is sent)
+export {
+  hasBeforeResponseHooks,
+  onBeforeResponse,
+  onRequestStart,
+  runBeforeResponseHooks,
+  runRequestStartHooks,
+} from './context/index.js'
 export type { RequestHook } from './context/index.js'
 
 // dependency injection
@@ -67,6 +76,7 @@ export {
   StartupError,
 } from './app/index.js'
 export type {
+  AdapterApp,
   App,
   AppConfig,
   AppState,

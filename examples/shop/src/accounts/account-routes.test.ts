@@ -3,6 +3,7 @@ import { CookieJar } from '../testing/cookie-jar.js'
 import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
 
 const PASSWORD = 'correct horse battery'
+const CARD = { token: 'tok_visa_4242', last4: '4242', brand: 'visa' }
 
 for (const engine of shopTestEngines()) {
   describe.skipIf(engine.skip !== undefined)(`shop accounts on ${engine.describeTitle}`, () => {
@@ -184,7 +185,7 @@ for (const engine of shopTestEngines()) {
         password: PASSWORD,
       })
       expect(signup.status).toBe(201)
-      const refused = await script.request('POST', '/cart', { productId: 1 })
+      const refused = await script.request('POST', '/payment-methods', CARD)
       expect(refused.status).toBe(403)
       expect(refused.json).toMatchObject({ code: 'E_CSRF_REJECTED', reason: 'missing-token' })
       const crossSite = await script.request(

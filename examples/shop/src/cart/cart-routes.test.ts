@@ -1,20 +1,53 @@
+import 'reflect-metadata'
+import { loginThrottleModule } from '@mortar/auth'
+import { createApp } from '@mortar/core'
+import { mortarFastify } from '@mortar/core/fastify'
+import { databaseSessionRegistry } from '@mortar/session'
+import Fastify, { type FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { accountRoutes, accountsModule, shopSessionModule } from '../accounts/index.js'
+import { loadShopConfig } from '../config.js'
 import { CookieJar } from '../testing/cookie-jar.js'
 import { MAX_PRODUCT_ID } from './cart.js'
-import { startTestShop, type TestShop } from '../testing/test-shop.js'
+import { cartRoutes } from './cart-routes.js'
 
-// The cart lives in the session cookie, so one engine is enough: the accounts suite covers the
-// session registry on every engine.
+// Products the stub catalog knows: the small ids, and the largest ones (to fill a cart to its
+// worst-case cookie size).
+const knownProduct = async (id: number) => id < 1_000 || id > MAX_PRODUCT_ID - 100
+
+// The cart lives in the session cookie, so SQLite is enough (the accounts suite covers the
+// session registry on every engine); the shop's own catalog is stubbed, so any seed works.
 describe('the cart over HTTP', () => {
-  let shop: TestShop
-  const browser = () => new CookieJar({ base: shop.base })
+  let server: FastifyInstance
+  let base = ''
+  const browser = () => new CookieJar({ base })
 
   beforeAll(async () => {
-    shop = await startTestShop({ engine: 'sqlite', title: 'SQLite' })
+    const config = loadShopConfig({ DATABASE_URL: 'sqlite::memory:' })
+    const sessions = shopSessionModule({ password: config.sessionPassword })
+    const app = createApp({
+      database: config.databaseUrl,
+      modules: [
+        databaseSessionRegistry(),
+        loginThrottleModule({ store: 'memory' }),
+        sessions,
+        accountsModule({ passwordCost: { logN: 10 } }),
+      ],
+    })
+    await app.migrate()
+    await app.start()
+    server = Fastify()
+    await server.register(mortarFastify, { app })
+    await server.register(accountRoutes, { session: sessions.current })
+    await server.register(cartRoutes, { session: sessions.current, productExists: knownProduct })
+    server.addHook('onClose', async () => {
+      await app.stop()
+    })
+    base = await server.listen({ port: 0, host: '127.0.0.1' })
   })
 
   afterAll(async () => {
-    await shop?.close()
+    await server?.close()
   })
 
   it('keeps an anonymous visitor’s cart across requests, and only theirs', async () => {
@@ -84,6 +117,17 @@ describe('the cart over HTTP', () => {
     expect((await visitor.request('GET', '/cart')).json).toEqual({
       items: [{ productId: 3, quantity: 1 }],
     })
+  })
+
+  it('refuses a product the catalog does not know with a 422 problem', async () => {
+    const visitor = browser()
+    const unknown = await visitor.request('POST', '/cart', { productId: 5_000 })
+    expect(unknown.status).toBe(422)
+    expect(unknown.json).toMatchObject({
+      code: 'E_VALIDATION',
+      errors: [{ path: 'productId', code: 'unknown_product' }],
+    })
+    expect((await visitor.request('GET', '/cart')).json).toEqual({ items: [] })
   })
 
   it('refuses a 51st product with E_CART_FULL', async () => {

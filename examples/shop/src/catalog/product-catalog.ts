@@ -55,6 +55,16 @@ export class ProductCatalog {
     return { items: page.items.map(toProduct), nextCursor: page.nextCursor }
   }
 
+  /** Whether a product exists; the cart can use it to refuse ids the catalog does not know. */
+  async exists(id: number): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('products')
+      .select('id')
+      .where('id', '=', id)
+      .executeTakeFirst()
+    return row !== undefined
+  }
+
   /** One product; a 404 problem when there is none with this id. */
   async get(id: number): Promise<Product> {
     const row = await this.#db

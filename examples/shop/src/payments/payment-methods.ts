@@ -29,11 +29,12 @@ export interface PaymentMethod {
 }
 
 /**
- * The associated data binding a token to its row and owner: a ciphertext copied to another row
- * or another user's row fails to decrypt instead of charging someone else's card.
+ * The associated data binding a token to its row: a ciphertext copied to another row (another
+ * user's card) fails to decrypt instead of charging the wrong card. It is built from the row id
+ * alone, so core's `reencryptColumn` (which reads only the id and the value) can rotate keys.
  */
-export function tokenAad(row: { readonly id: string; readonly user_id: string }): string {
-  return `payment_methods:${row.id}:${row.user_id}:token`
+export function tokenAad(row: { readonly id: string }): string {
+  return `payment_methods:${row.id}:token`
 }
 
 function toPaymentMethod(
@@ -67,7 +68,7 @@ export class PaymentMethods {
       brand: input.brand,
       last4: input.last4,
       token_ciphertext: this.#vault.encrypt(input.token, {
-        aad: tokenAad({ id, user_id: userId }),
+        aad: tokenAad({ id }),
       }),
       created_at: new Date(this.#clock.nowMs()).toISOString(),
     }

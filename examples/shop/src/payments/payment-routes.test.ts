@@ -1,5 +1,6 @@
-import { resolveDatabase, VAULT } from '@mortar/core'
+import { reencryptColumn, resolveDatabase, VAULT, Vault } from '@mortar/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { vaultKeyRing } from '../secrets/index.js'
 import { CookieJar } from '../testing/cookie-jar.js'
 import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
 import { PAYMENT_METHODS, tokenAad } from './payment-methods.js'
@@ -67,6 +68,40 @@ for (const engine of shopTestEngines()) {
         expect(shop.app.resolve(VAULT).decrypt(row.token_ciphertext, { aad: tokenAad(row) })).toBe(
           TOKEN,
         )
+      })
+
+      it('rotates the vault key with reencryptColumn, old tokens still readable', async () => {
+        const { jar, userId } = await loggedIn()
+        const saved = await jar.request('POST', '/payment-methods', {
+          token: TOKEN,
+          last4: '4242',
+          brand: 'visa',
+        })
+        const id = saved.json.id as string
+        const oldVault = shop.app.resolve(VAULT)
+        // A new primary key appended to the ring, as VAULT_KEYS=dev:…,k2027:… would give.
+        const vault = new Vault({
+          keys: [
+            ...vaultKeyRing(shop.app.config.vaultKeys),
+            { id: 'k2027', key: Vault.generateKey() },
+          ],
+        })
+        const db = resolveDatabase<PaymentsDb>(shop.app)
+        const progress = await reencryptColumn(db, {
+          vault,
+          table: 'payment_methods',
+          idColumn: 'id',
+          column: 'token_ciphertext',
+          aad: tokenAad,
+        })
+        expect(progress.reencrypted).toBeGreaterThan(0)
+        const row = await rawRow(id)
+        expect(vault.keyIdOf(row.token_ciphertext)).toBe('k2027')
+        expect(vault.decrypt(row.token_ciphertext, { aad: tokenAad(row) })).toBe(TOKEN)
+        expect(() => oldVault.decrypt(row.token_ciphertext, { aad: tokenAad(row) })).toThrow(
+          expect.objectContaining({ code: 'E_VAULT_UNKNOWN_KEY' }),
+        )
+        expect(row.user_id).toBe(userId)
       })
 
       it('refuses a ciphertext copied onto another user’s row', async () => {

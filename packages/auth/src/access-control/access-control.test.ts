@@ -1,4 +1,5 @@
 import { Database } from '@mortar/core'
+import fc from 'fast-check'
 import type { Kysely } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AccessDeniedError, HiddenResourceError, PolicyNeedsDataError } from '../errors.js'
@@ -7,7 +8,11 @@ import {
   createRidesTables,
   type RidesDb,
   type RidesPrincipal,
+  RIDES_ACTIONS,
+  type RidesAction,
   ridesPolicy,
+  ridesPrincipals,
+  ridesWorlds,
   type TripTable,
 } from '../testing/rides-fixture.js'
 import { AccessControl } from './access-control.js'
@@ -61,6 +66,13 @@ describe('AccessControl point checks', () => {
     expect(access.can(noCity, 'cancel', 'trip')).toBe('never')
     const noId = { roles: ['rider'], cityId: 1 } as unknown as RidesPrincipal
     expect(access.can(noId, 'cancel', 'trip', trip({}))).toBe(false)
+  })
+
+  it('fails closed on a row that lacks a column a rule reads, NULL checks included', () => {
+    const partial = { id: 1, city_id: 1, status: 'requested' }
+    expect(access.can(dan, 'accept', 'trip', partial)).toBe(false)
+    expect(access.can(dan, 'accept', 'trip', { ...partial, driver_id: null })).toBe(true)
+    expect(access.can(admin, 'read', 'trip', { id: 1 })).toBe(false)
   })
 
   it('gives inherited roles the rules of their parents', () => {
@@ -259,6 +271,9 @@ describe('definePolicy', () => {
         .allow('read', 'trip', false, { id: 'x' })
         .build(),
     ).toThrow(/'x'/)
+    expect(() => definePolicy<RidesDb>().fields('trip', 'ghost', ['id']).build()).toThrow(
+      /'ghost', which is not a defined role/,
+    )
   })
 
   it('refuses a null literal, pointing to isNull', () => {
@@ -274,5 +289,40 @@ describe('definePolicy', () => {
     const withRule = base.allow('read', 'trip', true)
     expect(base.build().rules).toHaveLength(0)
     expect(withRule.build().rules).toHaveLength(1)
+  })
+})
+
+describe('AccessControl answers consistently', () => {
+  const tenanted = new AccessControl({
+    policy: definePolicy<RidesDb, RidesPrincipal, RidesAction>()
+      .allow(['read', 'delete'], 'trip', true)
+      .deny('delete', 'trip', (t) => t.eq('deleted', true))
+      .tenant('trip', 'city_id', (p) => p.cityId)
+      .build(),
+  })
+
+  it.each([
+    ['the rides policy', access],
+    ['a tenant-bounded policy', tenanted],
+  ])('%s explains the decision can gives, and its capability bounds every row', (_name, access) => {
+    fc.assert(
+      fc.property(ridesWorlds, (world) => {
+        const related = { trip_share: world.trip_share ?? [] }
+        for (const principal of ridesPrincipals()) {
+          for (const action of RIDES_ACTIONS) {
+            const capability = access.can(principal, action, 'trip')
+            for (const row of (world.trip ?? []) as unknown as TripTable[]) {
+              const allowed = access.can(principal, action, 'trip', row, { related })
+              expect(access.explain(principal, action, 'trip', row, { related }).decision).toBe(
+                allowed,
+              )
+              if (capability === 'never') expect(allowed).toBe(false)
+              if (capability === 'always') expect(allowed).toBe(true)
+            }
+          }
+        }
+      }),
+      { numRuns: 100 },
+    )
   })
 })

@@ -32,8 +32,8 @@ import type { CompiledRule, Policy, RuleSet } from '../policy/policy.js'
 export type Capability = 'always' | 'never' | 'conditional'
 
 /**
- * A row of table `T` as point checks take it: any subset of its columns (a column left out reads
- * as NULL, which never matches a condition, so a partial row fails closed).
+ * A row of table `T` as point checks take it: any subset of its columns. A column left out is
+ * unknown (not NULL), so a rule that reads it fails closed; give NULL columns as `null`.
  */
 export type RowOf<DB, T extends keyof DB> = Readonly<Partial<Selectable<DB[T]>>>
 
@@ -120,7 +120,7 @@ function relationsOf(node: ConditionNode, into: ExistsNode[] = []): ExistsNode[]
 
 const NO_RELATIONS = relatedRowsResolver(undefined)
 
-/** Decides a point check over one row; `undefined` for a rule set means nothing applies. */
+/** Decides a point check over one row, naming the deciding rule (for authorize and explain). */
 function decideRow(
   set: RuleSet,
   principal: unknown,
@@ -165,17 +165,23 @@ function decideRow(
   }
 }
 
-// The allocation-free twin of decideRow for `can`: same order, same three-valued logic.
-function allowsRow(set: RuleSet, principal: unknown, row: Row, relations: RelationResolver): boolean {
+// The allocation-free twin of decideRow for `can`: same order, same three-valued logic; it
+// skips the missing-value scan where the predicate already fails closed (see checkRefs).
+function allowsRow(
+  set: RuleSet,
+  principal: unknown,
+  row: Row,
+  relations: RelationResolver,
+): boolean {
   const { tenant } = set
   if (tenant !== undefined) {
-    if (missingValue(tenant, principal) || tenant.predicate(row, principal, relations, undefined) !== true) {
+    if (tenant.predicate(row, principal, relations, undefined) !== true) {
       return false
     }
   }
   let allowed = false
   for (const rule of set.allows) {
-    if (missingValue(rule, principal)) continue
+    if (rule.checkRefs && missingValue(rule, principal)) continue
     if (rule.predicate(row, principal, relations, undefined) === true) {
       allowed = true
       break
@@ -183,7 +189,10 @@ function allowsRow(set: RuleSet, principal: unknown, row: Row, relations: Relati
   }
   if (!allowed) return false
   for (const rule of set.denies) {
-    if (missingValue(rule, principal) || rule.predicate(row, principal, relations, undefined) !== false) {
+    if (
+      (rule.checkRefs && missingValue(rule, principal)) ||
+      rule.predicate(row, principal, relations, undefined) !== false
+    ) {
       return false
     }
   }

@@ -28,7 +28,18 @@ export function authorizationRecord(): AuthorizationRecord | undefined {
   return current
 }
 
-/** Records that the current request made an authorization call; outside a request it does nothing. */
+/**
+ * Records that the current request made an authorization call; outside a request it does
+ * nothing. AccessControl calls it; call it yourself after a check of your own.
+ *
+ * @example
+ * ```ts
+ * import { markAuthorized } from '@mortar/auth'
+ *
+ * if (trip.riderId !== user.id) throw new ForbiddenError()
+ * markAuthorized()
+ * ```
+ */
 export function markAuthorized(): void {
   const current = authorizationRecord()
   if (current !== undefined) current.checked = true

@@ -170,6 +170,22 @@ describe('verifying authorization', () => {
 })
 
 describe('accessControlModule', () => {
+  it('lets @Authorize resolve the app’s AccessControl from the request scope', async () => {
+    const app = createApp({ modules: [accessControlModule({ policy: ridesPolicy })] })
+    await app.start()
+    try {
+      const context = new RequestContext({ createScope: () => app.createScope() })
+      context.set('principal', { id: 'bob', roles: ['rider'], cityId: 1 } as never)
+      const service = new TripService()
+      await expect(runInRequestContext(context, () => service.cancel(trip))).rejects.toBeInstanceOf(
+        AccessDeniedError,
+      )
+      await context.dispose()
+    } finally {
+      await app.stop()
+    }
+  })
+
   it('binds ACCESS_CONTROL to an AccessControl over the policy', () => {
     const app = createApp({ modules: [accessControlModule({ policy: ridesPolicy })] })
     const bound = app.resolve(ACCESS_CONTROL)

@@ -111,6 +111,19 @@ export function compilePredicate(node: ConditionNode): RowPredicate {
       const { column } = node
       const get = operandGetter(node.operand)
       const test = TESTS[node.op]
+      if (node.op === '=') {
+        // Equality is most rules' test: decide same-typed strings and numbers without normalising.
+        return (row, principal) => {
+          const left = row[column]
+          const right = get(principal)
+          if (left === null || left === undefined || right === null || right === undefined)
+            return null
+          if (left === right) return true
+          const type = typeof left
+          if (type === typeof right && (type === 'string' || type === 'number')) return false
+          return compareValues(left, right) === 0
+        }
+      }
       return (row, principal) => {
         const left = row[column]
         const right = get(principal)
@@ -133,7 +146,11 @@ export function compilePredicate(node: ConditionNode): RowPredicate {
     }
     case 'null': {
       const { column, isNull } = node
-      return (row) => (row[column] === null || row[column] === undefined) === isNull
+      // A column absent from the row (undefined) is unknown, not NULL: a partial row fails closed.
+      return (row) => {
+        const value = row[column]
+        return value === undefined ? null : (value === null) === isNull
+      }
     }
     case 'and': {
       const items = node.items.map(compilePredicate)
@@ -199,6 +216,8 @@ export function sqlConstant(value: boolean): RawBuilder<SqlBool> {
   return value ? TRUE : FALSE
 }
 
+const SEPARATORS = { and: sql.raw(' and '), or: sql.raw(' or ') }
+
 /** Joins conditions with `and`/`or`, folding constants away. */
 export function sqlJunction(
   kind: 'and' | 'or',
@@ -210,7 +229,7 @@ export function sqlJunction(
   const kept = parts.filter((part) => part !== neutral)
   if (kept.length === 0) return neutral
   if (kept.length === 1) return kept[0] as RawBuilder<SqlBool>
-  return sql<SqlBool>`(${sql.join(kept, sql.raw(` ${kind} `))})`
+  return sql<SqlBool>`(${sql.join(kept, SEPARATORS[kind])})`
 }
 
 /** The negation of a SQL condition. */
@@ -220,49 +239,123 @@ export function sqlNot(part: RawBuilder<SqlBool>): RawBuilder<SqlBool> {
   return sql<SqlBool>`not (${part})`
 }
 
+/** SQL for one principal, from a condition compiled once per table alias. */
+export type SqlFactory = (principal: unknown) => RawBuilder<SqlBool>
+
+const factories = new WeakMap<ConditionNode, Map<string, SqlFactory>>()
+
+/**
+ * Compiles a condition tree to a function of the principal. Everything that does not read the
+ * principal (column references, literals, whole subtrees) is built once, so a request only
+ * builds the nodes that hold its own values. Cached per tree and alias unless an outer row is
+ * given (a point check's relation query).
+ */
+export function sqlFactory(node: ConditionNode, scope: SqlScope): SqlFactory {
+  if (scope.depth !== 0 || scope.outer !== undefined) return buildFactory(node, scope)
+  let byAlias = factories.get(node)
+  if (byAlias === undefined) {
+    byAlias = new Map()
+    factories.set(node, byAlias)
+  }
+  let factory = byAlias.get(scope.alias)
+  if (factory === undefined) {
+    factory = buildFactory(node, scope)
+    byAlias.set(scope.alias, factory)
+  }
+  return factory
+}
+
 /** Compiles a condition tree to SQL for one principal. */
 export function compileSql(
   node: ConditionNode,
   principal: unknown,
   scope: SqlScope,
 ): RawBuilder<SqlBool> {
+  return sqlFactory(node, scope)(principal)
+}
+
+function constant(value: RawBuilder<SqlBool>): SqlFactory {
+  const factory: SqlFactory = () => value
+  constants.add(factory)
+  return factory
+}
+
+const constants = new WeakSet<SqlFactory>()
+
+function buildFactory(node: ConditionNode, scope: SqlScope): SqlFactory {
   const column = (name: string) => sql.ref(`${scope.alias}.${name}`)
   switch (node.kind) {
     case 'const':
-      return sqlConstant(node.value)
-    case 'compare':
-      return sql<SqlBool>`${column(node.column)} ${sql.raw(node.op)} ${operandGetter(node.operand)(principal)}`
+      return constant(sqlConstant(node.value))
+    case 'compare': {
+      const left = column(node.column)
+      const op = sql.raw(node.op)
+      const { operand } = node
+      if (operand.kind === 'value') return constant(sql<SqlBool>`${left} ${op} ${operand.value}`)
+      const get = pathGetter(operand.path)
+      return (principal) => sql<SqlBool>`${left} ${op} ${get(principal)}`
+    }
     case 'in': {
-      const values = listValues(operandGetter(node.operand)(principal))
-      if (values.length === 0) return FALSE
-      return sql<SqlBool>`${column(node.column)} in (${sql.join(values)})`
+      const left = column(node.column)
+      const { operand } = node
+      const build = (value: unknown) => {
+        const values = listValues(value)
+        return values.length === 0 ? FALSE : sql<SqlBool>`${left} in (${sql.join(values)})`
+      }
+      if (operand.kind === 'value') return constant(build(operand.value))
+      const get = pathGetter(operand.path)
+      return (principal) => build(get(principal))
     }
     case 'null':
-      return sql<SqlBool>`${column(node.column)} ${sql.raw(node.isNull ? 'is null' : 'is not null')}`
-    case 'and':
-    case 'or':
-      return sqlJunction(
-        node.kind,
-        node.items.map((item) => compileSql(item, principal, scope)),
+      return constant(
+        sql<SqlBool>`${column(node.column)} ${sql.raw(node.isNull ? 'is null' : 'is not null')}`,
       )
-    case 'not':
-      return sqlNot(compileSql(node.item, principal, scope))
+    case 'and':
+    case 'or': {
+      const kind = node.kind
+      const items = node.items.map((item) => buildFactory(item, scope))
+      if (items.every((item) => constants.has(item))) {
+        return constant(
+          sqlJunction(
+            kind,
+            items.map((item) => item(undefined)),
+          ),
+        )
+      }
+      return (principal) =>
+        sqlJunction(
+          kind,
+          items.map((item) => item(principal)),
+        )
+    }
+    case 'not': {
+      const item = buildFactory(node.item, scope)
+      if (constants.has(item)) return constant(sqlNot(item(undefined)))
+      return (principal) => sqlNot(item(principal))
+    }
     case 'exists': {
       const alias = `${node.table}_${scope.depth + 1}`
-      const where = compileSql(node.where, principal, {
+      const where = buildFactory(node.where, {
         alias,
         depth: scope.depth + 1,
         outer: { alias: scope.alias },
       })
-      return sql<SqlBool>`exists (select 1 from ${sql.table(node.table)} as ${sql.id(alias)} where ${where})`
+      const from = sql`${sql.table(node.table)} as ${sql.id(alias)}`
+      const build = (condition: RawBuilder<SqlBool>) =>
+        sql<SqlBool>`exists (select 1 from ${from} where ${condition})`
+      if (constants.has(where)) return constant(build(where(undefined)))
+      return (principal) => build(where(principal))
     }
     case 'outer': {
       const outer = scope.outer
       if (outer?.row !== undefined) {
-        const value = outer.row[node.outerColumn]
-        return sql<SqlBool>`${column(node.column)} = ${value ?? null}`
+        return constant(
+          sql<SqlBool>`${column(node.column)} = ${outer.row[node.outerColumn] ?? null}`,
+        )
       }
-      return sql<SqlBool>`${column(node.column)} = ${sql.ref(`${outer?.alias}.${node.outerColumn}`)}`
+      return constant(
+        sql<SqlBool>`${column(node.column)} = ${sql.ref(`${outer?.alias}.${node.outerColumn}`)}`,
+      )
     }
   }
 }

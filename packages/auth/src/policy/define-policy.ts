@@ -323,6 +323,15 @@ export class PolicyBuilder<DB, P = Principal, A extends string = string> {
         throw new PolicyDefinitionError(`Two rules have the id '${rule.id}': ids must be unique.`)
       ids.add(rule.id)
     }
+    for (const [resource, byRole] of draft.fields) {
+      for (const role of byRole.keys()) {
+        if (!draft.inherits.has(role)) {
+          throw new PolicyDefinitionError(
+            `Fields of '${resource}' are given to '${role}', which is not a defined role.`,
+          )
+        }
+      }
+    }
     for (const tenant of draft.tenants) {
       for (const role of tenant.exceptRoles) {
         if (!draft.inherits.has(role)) {

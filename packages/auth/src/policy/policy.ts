@@ -21,6 +21,12 @@ export interface CompiledRule extends PolicyRule {
   readonly predicate: RowPredicate
   /** Getters of every principal value the rule reads: a missing one makes the rule fail closed. */
   readonly refs: readonly ((principal: unknown) => unknown)[]
+  /**
+   * Whether a point check must look for missing principal values before the predicate. Not
+   * needed for an allow whose principal values sit only under `and`: a missing value makes its
+   * comparison unknown, and an unknown allow does not match, which is failing closed already.
+   */
+  readonly checkRefs: boolean
   /** The rule's constant answer when its condition reads no column. */
   readonly constant: boolean | undefined
   /** Whether the condition reads related tables (`exists`); such rules are tried last. */
@@ -80,12 +86,45 @@ function collectRefs(node: ConditionNode, into: ((principal: unknown) => unknown
   }
 }
 
+function readsRelations(node: ConditionNode): boolean {
+  switch (node.kind) {
+    case 'exists':
+      return true
+    case 'and':
+    case 'or':
+      return node.items.some(readsRelations)
+    case 'not':
+      return readsRelations(node.item)
+    default:
+      return false
+  }
+}
+
+// True when every principal value sits under `and` only (no `or`, `not` or relation above it).
+function refsOnlyUnderAnd(node: ConditionNode): boolean {
+  switch (node.kind) {
+    case 'and':
+      return node.items.every(refsOnlyUnderAnd)
+    case 'compare':
+    case 'in':
+      return true
+    default: {
+      const refs: ((principal: unknown) => unknown)[] = []
+      collectRefs(node, refs)
+      return refs.length === 0
+    }
+  }
+}
+
 function compileRule(rule: PolicyRule): CompiledRule {
   const refs: ((principal: unknown) => unknown)[] = []
   collectRefs(rule.condition, refs)
   const constant = rule.condition.kind === 'const' ? rule.condition.value : undefined
-  const relational = JSON.stringify(rule.condition).includes('"kind":"exists"')
-  return { ...rule, predicate: compilePredicate(rule.condition), refs, constant, relational }
+  const relational = readsRelations(rule.condition)
+  const checkRefs =
+    refs.length > 0 && !(rule.effect === 'allow' && refsOnlyUnderAnd(rule.condition))
+  const predicate = compilePredicate(rule.condition)
+  return { ...rule, predicate, refs, checkRefs, constant, relational }
 }
 
 // Rules that need related rows go last: an OR decided by a column needs no extra data.

@@ -231,8 +231,49 @@ for (const engine of testEngines()) {
             await clearWorld(db, world)
           }
         }),
-        { numRuns: 60 },
+        { numRuns: 300 },
       )
+    })
+
+    it('updates and deletes exactly the rows the point check allows', async () => {
+      const access = new AccessControl({ policy: ridesPolicy })
+      // The largest of a few sampled worlds, so the counts below are not trivially zero.
+      const world = fc
+        .sample(ridesWorlds, { numRuns: 50, seed: 7 })
+        .reduce((best, next) => ((next.trip?.length ?? 0) > (best.trip?.length ?? 0) ? next : best))
+      expect(world.trip?.length).toBeGreaterThan(3)
+      let changed = 0
+      for (const principal of ridesPrincipals().filter((_, index) => index % 5 === 0)) {
+        await insertWorld(db, world)
+        try {
+          const trips = await db.selectFrom('trip').selectAll().execute()
+          const shares = await db.selectFrom('trip_share').selectAll().execute()
+          const related = { trip_share: shares }
+          const cancellable = trips.filter((trip) =>
+            access.can(principal, 'cancel', 'trip', trip, { related }),
+          )
+          const deletable = trips.filter((trip) =>
+            access.can(principal, 'delete', 'trip', trip, { related }),
+          )
+          const updated = await access
+            .filter(
+              db.updateTable('trip').set({ status: 'cancelled' }),
+              principal,
+              'cancel',
+              'trip',
+            )
+            .executeTakeFirst()
+          expect(Number(updated.numUpdatedRows)).toBe(cancellable.length)
+          const deleted = await access
+            .filter(db.deleteFrom('trip'), principal, 'delete', 'trip')
+            .executeTakeFirst()
+          expect(Number(deleted.numDeletedRows)).toBe(deletable.length)
+          changed += cancellable.length + deletable.length
+        } finally {
+          await clearWorld(db, world)
+        }
+      }
+      expect(changed).toBeGreaterThan(0)
     })
 
     it('a negation over a NULL column denies in the point check as in the filter', async () => {

@@ -122,7 +122,17 @@ async function compare<DB, P, A extends string>(
   }
 }
 
-/** Inserts a world's rows, table by table in key order. */
+/**
+ * Inserts a world's rows, table by table in key order.
+ *
+ * @example
+ * ```ts
+ * import { clearWorld, insertWorld } from '@mortar/auth/testing'
+ *
+ * await insertWorld(db, { trip: [{ id: 1, rider_id: 'u1' }] })
+ * await clearWorld(db, { trip: [] })
+ * ```
+ */
 export async function insertWorld<DB>(db: Kysely<DB>, world: World): Promise<void> {
   const loose = db as unknown as Kysely<LooseDb>
   for (const [table, rows] of Object.entries(world)) {
@@ -134,7 +144,16 @@ export async function insertWorld<DB>(db: Kysely<DB>, world: World): Promise<voi
   }
 }
 
-/** Deletes every row of a world's tables, in reverse key order (children first). */
+/**
+ * Deletes every row of a world's tables, in reverse key order (children first).
+ *
+ * @example
+ * ```ts
+ * import { clearWorld } from '@mortar/auth/testing'
+ *
+ * await clearWorld(db, { trip: [], trip_share: [] })
+ * ```
+ */
 export async function clearWorld<DB>(db: Kysely<DB>, world: World): Promise<void> {
   const loose = db as unknown as Kysely<LooseDb>
   for (const table of Object.keys(world).reverse()) await loose.deleteFrom(table).execute()

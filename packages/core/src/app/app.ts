@@ -50,3 +50,9 @@ export interface App<C = undefined> {
   /** `{ status, checks: { database: { status, latencyMs } } }`; never throws. */
   health(): Promise<AppHealth>
 }
+
+/**
+ * The part of an {@link App} an HTTP adapter uses: a scope per request and the logger. Adapters
+ * for other frameworks take this, so they can be tested with a small stand-in.
+ */
+export type AdapterApp = Pick<App<unknown>, 'createScope' | 'logger'>

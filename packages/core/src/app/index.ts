@@ -1,4 +1,4 @@
-export type { App, AppState, StopOptions } from './app.js'
+export type { AdapterApp, App, AppState, StopOptions } from './app.js'
 export type { AppConfig } from './app-config.js'
 export { APP_CONFIG } from './app-config.js'
 export type { CreateAppOptions } from './create-app.js'

@@ -12,4 +12,10 @@ export type {
   RequestScope,
 } from './request-context.js'
 export type { RequestHook } from './request-hooks.js'
-export { onRequestStart, runRequestStartHooks } from './request-hooks.js'
+export {
+  hasBeforeResponseHooks,
+  onBeforeResponse,
+  onRequestStart,
+  runBeforeResponseHooks,
+  runRequestStartHooks,
+} from './request-hooks.js'

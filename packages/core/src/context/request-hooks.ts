@@ -19,6 +19,21 @@ export type RequestHook = (context: RequestContext) => void | Promise<void>
 // Keyed by the app object itself: adapters receive the app, modules get it in onStart, and an
 // app needs no new method for it. A WeakMap lets a stopped app and its hooks be collected.
 const hooksByApp = new WeakMap<object, RequestHook[]>()
+const beforeResponseHooksByApp = new WeakMap<object, RequestHook[]>()
+
+function addHook(
+  registry: WeakMap<object, RequestHook[]>,
+  app: object,
+  hook: RequestHook,
+): () => void {
+  const hooks = registry.get(app) ?? []
+  hooks.push(hook)
+  registry.set(app, hooks)
+  return () => {
+    const index = hooks.indexOf(hook)
+    if (index !== -1) hooks.splice(index, 1)
+  }
+}
 
 /**
  * Adds a hook that every HTTP adapter awaits after opening a request's context and before the
@@ -41,13 +56,7 @@ const hooksByApp = new WeakMap<object, RequestHook[]>()
  * ```
  */
 export function onRequestStart(app: object, hook: RequestHook): () => void {
-  const hooks = hooksByApp.get(app) ?? []
-  hooks.push(hook)
-  hooksByApp.set(app, hooks)
-  return () => {
-    const index = hooks.indexOf(hook)
-    if (index !== -1) hooks.splice(index, 1)
-  }
+  return addHook(hooksByApp, app, hook)
 }
 
 /**
@@ -74,4 +83,85 @@ export function runRequestStartHooks(
 
 async function runAll(hooks: readonly RequestHook[], context: RequestContext): Promise<void> {
   for (const hook of hooks) await hook(context)
+}
+
+/**
+ * Adds a hook that every HTTP adapter runs inside a request's context after the handler produced
+ * a successful result and before anything of the response is sent, in the order hooks were added.
+ * A hook that throws replaces the response with the error's problem+json, so it can stop a
+ * response that should not leave: `@mortar/auth` fails a request that read a protected table
+ * without authorizing. Errors a handler threw do not run these hooks. Call it from a module's
+ * `onStart`. Returns a function that removes the hook.
+ *
+ * @example
+ * ```ts
+ * import { defineModule, MortarError, onBeforeResponse } from '@mortar/core'
+ *
+ * export const auditModule = defineModule({
+ *   name: 'audit',
+ *   register() {},
+ *   onStart(app) {
+ *     onBeforeResponse(app, (context) => {
+ *       if (context.get('principal') === undefined && context.http?.method !== 'GET') {
+ *         throw new MortarError('E_ANONYMOUS_WRITE', 500, 'Writes need a principal: log in first.')
+ *       }
+ *     })
+ *   },
+ * })
+ * ```
+ */
+export function onBeforeResponse(app: object, hook: RequestHook): () => void {
+  return addHook(beforeResponseHooksByApp, app, hook)
+}
+
+/**
+ * Whether `app` has hooks added with {@link onBeforeResponse}: one WeakMap lookup, so that an
+ * adapter pays for the hooks only in apps that have some.
+ *
+ * @example
+ * ```ts
+ * import { hasBeforeResponseHooks } from '@mortar/core'
+ *
+ * if (hasBeforeResponseHooks(app)) guardResponse(response)
+ * ```
+ */
+export function hasBeforeResponseHooks(app: object): boolean {
+  const hooks = beforeResponseHooksByApp.get(app)
+  return hooks !== undefined && hooks.length > 0
+}
+
+/**
+ * Runs the hooks added with {@link onBeforeResponse} for `app`, in order. For HTTP adapters:
+ * call it inside the request's context, once the handler succeeded and before sending. Hooks
+ * that finish synchronously keep it synchronous: it returns `undefined` (always so for an app
+ * without hooks) or throws the error of the hook that threw; once a hook returns a promise, it
+ * returns a promise of the rest.
+ *
+ * @example
+ * ```ts
+ * import { runBeforeResponseHooks } from '@mortar/core'
+ *
+ * try {
+ *   const checked = runBeforeResponseHooks(app, context)
+ *   if (checked) await checked
+ * } catch (error) {
+ *   return renderProblem(error)
+ * }
+ * ```
+ */
+export function runBeforeResponseHooks(
+  app: object,
+  context: RequestContext,
+): Promise<void> | undefined {
+  const hooks = beforeResponseHooksByApp.get(app)
+  if (hooks === undefined || hooks.length === 0) return undefined
+  // A copy, so a hook removed while the hooks run does not shift the ones after it.
+  const pending = [...hooks]
+  for (let index = 0; index < pending.length; index += 1) {
+    const result = (pending[index] as RequestHook)(context)
+    if (result !== undefined && typeof result.then === 'function') {
+      return result.then(() => runAll(pending.slice(index + 1), context))
+    }
+  }
+  return undefined
 }

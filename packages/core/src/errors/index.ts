@@ -5,8 +5,10 @@ export {
   ConflictError,
   ForbiddenError,
   NotFoundError,
+  PayloadTooLargeError,
   TooManyRequestsError,
   UnauthorizedError,
+  UnsupportedMediaTypeError,
   ValidationError,
 } from './http-errors.js'
 export type { FieldIssue } from './http-errors.js'

@@ -8,7 +8,9 @@ import type {
 } from 'fastify'
 import {
   currentRequestContext,
+  hasBeforeResponseHooks,
   RequestContext,
+  runBeforeResponseHooks,
   runInRequestContext,
   runRequestStartHooks,
 } from '../../context/index.js'
@@ -39,6 +41,10 @@ export interface MortarFastifyOptions {
 }
 
 const kContext = Symbol('mortar.context')
+
+// Replies that carry a problem this adapter rendered: before-response hooks are for successful
+// results only. Added to only on the error path, so the happy path pays nothing for it.
+const problems = new WeakSet<FastifyReply>()
 
 interface MortarRequest extends FastifyRequest {
   [kContext]: RequestContext | null
@@ -139,6 +145,21 @@ export function mortarFastify(
     },
   )
 
+  // Modules' before-response hooks (auth's verify-authorized) see every successful result before
+  // it is sent, whatever its type: onSend, because preSerialization skips strings and buffers.
+  // The app may get its hooks after this registration (in a module's onStart), so the check is
+  // made per request; without hooks it is one WeakMap lookup. A hook that throws goes to the
+  // error handler, whose problem replaces the payload.
+  fastify.addHook(
+    'onSend',
+    (request: FastifyRequest, reply: FastifyReply, _payload: unknown, next: OnSendDone) => {
+      const context = (request as MortarRequest)[kContext]
+      if (!hasBeforeResponseHooks(app) || context === null || problems.has(reply)) next()
+      else if (currentRequestContext() === context) checkResponse(app, context, next)
+      else runInRequestContext(context, () => checkResponse(app, context, next))
+    },
+  )
+
   fastify.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     sendProblem(error, request as MortarRequest, reply, logger)
   })
@@ -167,12 +188,32 @@ function startRequest(
   else started.then(() => next(), next)
 }
 
+type OnSendDone = (error?: Error | null) => void
+
+function checkResponse(app: AdapterApp, context: RequestContext, next: OnSendDone): void {
+  let checked: Promise<void> | undefined
+  try {
+    checked = runBeforeResponseHooks(app, context)
+  } catch (error) {
+    next(asError(error))
+    return
+  }
+  if (checked === undefined) next()
+  else checked.then(() => next(), (error: unknown) => next(asError(error)))
+}
+
+// Fastify treats a falsy or non-Error rejection as "no error": wrap it so it still fails.
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error('A before-response hook failed.', { cause: error })
+}
+
 function sendProblem(
   error: unknown,
   request: MortarRequest,
   reply: FastifyReply,
   logger: Logger,
 ): void {
+  problems.add(reply)
   // An error raised before onRequest (a malformed URL) has no context yet: give it an id anyway.
   const requestId = request[kContext]?.requestId ?? contextlessId(request)
   const problem = renderHttpError(error, {

@@ -9,7 +9,9 @@ import type {
 } from 'hono'
 import {
   currentRequestContext,
+  hasBeforeResponseHooks,
   RequestContext,
+  runBeforeResponseHooks,
   runInRequestContext,
   runRequestStartHooks,
 } from '../../context/index.js'
@@ -66,6 +68,15 @@ export function mortarHono(app: AdapterApp): MiddlewareHandler {
           return
         }
         await next()
+        // Modules' before-response hooks see a successful result before it is sent; one that
+        // throws replaces it with a problem. A rendered error or 404 is not a result.
+        if (!hasBeforeResponseHooks(app) || c.error || rendered.has(c.res)) return
+        try {
+          const checked = runBeforeResponseHooks(app, context)
+          if (checked) await checked
+        } catch (error) {
+          setResponse(c, problemResponse(c, error, context.requestId, app))
+        }
       })
       if (c.error && !rendered.has(c.res)) {
         setResponse(c, problemResponse(c, c.error, context.requestId, app))
