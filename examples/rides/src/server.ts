@@ -12,6 +12,7 @@ import {
   authRoutes,
   RIDES_DB,
   type RidesDb,
+  ridesAccessModule,
   ridesModule,
   seedRides,
   tripRoutes,
@@ -62,6 +63,7 @@ export async function buildRides(
     database: config.databaseUrl,
     modules: [
       ridesModule({ hasher: options.hasher }),
+      ridesAccessModule(),
       loginThrottleModule({ store: 'database' }),
       sessions,
     ],

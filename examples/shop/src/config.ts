@@ -23,6 +23,11 @@ export const shopConfigSchema = z.object({
       .min(1)
       .default([DEVELOPMENT_VAULT_KEY]),
   ),
+  /**
+   * `PAGINATION_KEY`: signs `GET /products` page cursors; 32+ characters, the same on every
+   * instance. Unset: a random key per process (logged), so cursors do not survive a restart.
+   */
+  paginationKey: secret(z.string().min(32)).optional(),
   /** `PASSWORD_HASH_LOG_N`: scrypt cost of new password hashes, log2(N); 17 (OWASP) or more in production. */
   passwordHashLogN: z.number().int().min(10).max(20).default(17),
 })

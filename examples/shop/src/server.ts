@@ -6,6 +6,7 @@ import { databaseSessionRegistry } from '@mortar/session'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { accountRoutes, accountsModule, shopSessionModule } from './accounts/index.js'
 import { cartRoutes } from './cart/index.js'
+import { catalogModule, catalogRoutes, PRODUCT_CATALOG } from './catalog/index.js'
 import type { ShopConfig } from './config.js'
 import { healthRoutes } from './health/health-routes.js'
 import { paymentRoutes, paymentsModule } from './payments/index.js'
@@ -33,6 +34,8 @@ export async function buildShop(config: ShopConfig): Promise<Shop> {
       loginThrottleModule({ store: 'database' }),
       accountsModule({ passwordCost: { logN: config.passwordHashLogN } }),
       paymentsModule({ vaultKeys: vaultKeyRing(config.vaultKeys) }),
+      // The products table, seeded with 10,000 demo products when empty; GET /products.
+      catalogModule({ paginationKey: config.paginationKey }),
     ],
   })
   await app.migrate()
@@ -41,7 +44,12 @@ export async function buildShop(config: ShopConfig): Promise<Shop> {
   await server.register(mortarFastify, { app })
   await server.register(healthRoutes)
   await server.register(accountRoutes, { session: sessions.current })
-  await server.register(cartRoutes, { session: sessions.current })
+  await server.register(catalogRoutes)
+  const catalog = app.resolve(PRODUCT_CATALOG)
+  await server.register(cartRoutes, {
+    session: sessions.current,
+    productExists: (productId) => catalog.exists(productId),
+  })
   await server.register(paymentRoutes, { session: sessions.current })
   // The server closes first so no request runs against a stopped app.
   server.addHook('onClose', async () => {

@@ -84,6 +84,7 @@ export type {
   Filterable,
   RowOf,
   RuleVerdict,
+  VerifyAuthorizedSetting,
   WhereOptions,
 } from './access-control/index.js'
 

@@ -1,7 +1,7 @@
 export { authRoutes } from './auth-routes.js'
 export { RIDES_DB } from './rides-db.js'
 export type { RidesDb, Role, Trip, TripStatus } from './rides-db.js'
-export { ridesModule } from './rides-module.js'
+export { ridesAccessModule, ridesModule } from './rides-module.js'
 export type { RidesModuleOptions } from './rides-module.js'
 export { RIDES_ACCESS, ridesPolicy } from './rides-policy.js'
 export type { RidesPrincipal, TripAction } from './rides-policy.js'

@@ -1,4 +1,4 @@
-import { AccessControl, PASSWORD_HASHER, PasswordHasher } from '@mortar/auth'
+import { accessControlModule, PASSWORD_HASHER, PasswordHasher } from '@mortar/auth'
 import { defineModule, type Module, PAGINATOR, Paginator } from '@mortar/core'
 import type { RidesConfig } from '../config.js'
 import { RIDES_DB } from './rides-db.js'
@@ -11,7 +11,10 @@ export interface RidesModuleOptions {
   readonly hasher?: PasswordHasher
 }
 
-/** The rides domain: its tables, its policy, the password hasher and the trip paginator. */
+/**
+ * The rides domain: its tables, the password hasher and the trip paginator. Its policy is served
+ * by `accessControlModule` (see {@link ridesAccessModule}).
+ */
 export function ridesModule(options: RidesModuleOptions = {}): Module<RidesConfig> {
   return defineModule<RidesConfig>({
     name: 'rides',
@@ -19,10 +22,14 @@ export function ridesModule(options: RidesModuleOptions = {}): Module<RidesConfi
     register(binder) {
       binder.bind(PASSWORD_HASHER, { useValue: options.hasher ?? new PasswordHasher() })
       binder.bind(PAGINATOR, { useValue: new Paginator({ key: binder.config.paginationKey }) })
-      binder.bind(RIDES_ACCESS, {
-        inject: [RIDES_DB],
-        useFactory: (db) => new AccessControl({ policy: ridesPolicy, db }),
-      })
     },
   })
+}
+
+/**
+ * The rides policy as the app's access control, under {@link RIDES_ACCESS}. Outside production
+ * it also fails any request that read `trips` without an authorization call.
+ */
+export function ridesAccessModule(): Module {
+  return accessControlModule({ policy: ridesPolicy, database: RIDES_DB, token: RIDES_ACCESS })
 }

@@ -8,6 +8,7 @@ const KEY_B = Vault.generateKey()
 const OWN = {
   SESSION_PASSWORD: 'an-own-session-password-of-40-characters!',
   VAULT_KEYS: `k2025:${KEY_A},k2026:${KEY_B}`,
+  PAGINATION_KEY: 'an-own-pagination-key-of-40-characters!!',
 }
 
 describe('the shop config', () => {
@@ -20,7 +21,7 @@ describe('the shop config', () => {
     expect(new Vault({ keys: vaultKeyRing(config.vaultKeys) }).keyIds).toEqual(['dev'])
   })
 
-  it('refuses the development defaults and a weak password hash cost in production', () => {
+  it('refuses the development defaults, a missing pagination key and a weak password hash cost in production', () => {
     let error: unknown
     try {
       loadShopConfig({ NODE_ENV: 'production', PASSWORD_HASH_LOG_N: '12' })
@@ -31,6 +32,7 @@ describe('the shop config', () => {
     expect((error as ConfigError).issues.map((issue) => issue.envVar)).toEqual([
       'SESSION_PASSWORD',
       'VAULT_KEYS',
+      'PAGINATION_KEY',
       'PASSWORD_HASH_LOG_N',
     ])
     expect(String(error)).not.toContain(DEVELOPMENT_SESSION_PASSWORD)

@@ -20,6 +20,7 @@ export interface DevelopmentSettings {
   readonly sessionPassword: Secret<string>
   readonly vaultKeys: Secret<readonly string[]>
   readonly passwordHashLogN: number
+  readonly paginationKey?: Secret<string> | undefined
 }
 
 /** The environment variables still set to a public development default. */
@@ -46,6 +47,15 @@ export function refuseDevelopmentDefaultsInProduction(
     reason: 'is unset, so the public development default applies; set a secret of your own',
     secret: true,
   }))
+  if (config.paginationKey === undefined) {
+    // A random key per process breaks cursors across instances and restarts.
+    issues.push({
+      envVar: 'PAGINATION_KEY',
+      path: 'paginationKey',
+      reason: 'is unset; set one key of 32+ characters, the same on every instance',
+      secret: true,
+    })
+  }
   if (config.passwordHashLogN < PRODUCTION_MIN_PASSWORD_HASH_LOG_N) {
     issues.push({
       envVar: 'PASSWORD_HASH_LOG_N',

@@ -1,6 +1,6 @@
 import { loadShopConfig } from '../config.js'
 import { buildShop, type Shop } from '../server.js'
-import { privateDatabaseUrl, type TestEngine, testEngines } from './private-database.js'
+import { privateDatabaseUrl, type TestEngine, testEngines } from '@mortar/core/testing'
 
 /** A shop listening on a free port over a private database, for tests over real HTTP. */
 export interface TestShop extends Shop {

@@ -9,5 +9,8 @@ export type {
   WhereOptions,
 } from './access-control.js'
 export { AccessControl, BoundAccessControl } from './access-control.js'
-export type { AccessControlModuleOptions } from './access-control-module.js'
+export type {
+  AccessControlModuleOptions,
+  VerifyAuthorizedSetting,
+} from './access-control-module.js'
 export { accessControlModule } from './access-control-module.js'

@@ -6,7 +6,7 @@ import { AccessControl } from '../access-control/access-control.js'
 import type { Condition, ConditionBuilder } from '../policy/condition.js'
 import { definePolicy, type RoleBuilder } from '../policy/define-policy.js'
 import type { PrincipalRefs } from '../policy/principal-ref.js'
-import { privateDatabaseUrl, testEngines } from '../sql/private-database-url.js'
+import { privateDatabaseUrl, testEngines } from '@mortar/core/testing'
 import {
   assertPolicyAgreement,
   clearWorld,

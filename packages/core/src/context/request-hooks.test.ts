@@ -4,7 +4,13 @@ import { createApp } from '../app/create-app.js'
 import { ForbiddenError } from '../errors/index.js'
 import { mortarFastify } from '../http/fastify/index.js'
 import { RequestContext, requestContext } from './request-context.js'
-import { onRequestStart, runRequestStartHooks } from './request-hooks.js'
+import {
+  hasBeforeResponseHooks,
+  onBeforeResponse,
+  onRequestStart,
+  runBeforeResponseHooks,
+  runRequestStartHooks,
+} from './request-hooks.js'
 
 declare module '@mortar/core' {
   interface ContextSlots {
@@ -59,5 +65,59 @@ describe('request start hooks', () => {
     expect(denied.statusCode).toBe(403)
     expect(denied.json()).toMatchObject({ code: 'E_FORBIDDEN' })
     await fastify.close()
+  })
+})
+
+describe('before-response hooks', () => {
+  it('are kept apart from request-start hooks and per app', () => {
+    const app = {}
+    onRequestStart(app, () => undefined)
+    expect(hasBeforeResponseHooks(app)).toBe(false)
+    expect(
+      runBeforeResponseHooks(app, new RequestContext({ createScope: noScope })),
+    ).toBeUndefined()
+    const remove = onBeforeResponse(app, () => undefined)
+    expect(hasBeforeResponseHooks(app)).toBe(true)
+    expect(hasBeforeResponseHooks({})).toBe(false)
+    remove()
+    expect(hasBeforeResponseHooks(app)).toBe(false)
+  })
+
+  it('stay synchronous while the hooks are, and throw the error of a hook that throws', () => {
+    const app = {}
+    const context = new RequestContext({ createScope: noScope })
+    context.set('hookTrace', [])
+    onBeforeResponse(app, (ctx) => {
+      ctx.get('hookTrace')?.push('first')
+    })
+    onBeforeResponse(app, (ctx) => {
+      if (ctx.get('hookTrace')?.length === 2) throw new ForbiddenError('Second time refused.')
+      ctx.get('hookTrace')?.push('second')
+    })
+    expect(runBeforeResponseHooks(app, context)).toBeUndefined()
+    expect(context.get('hookTrace')).toEqual(['first', 'second'])
+    context.set('hookTrace', ['x'])
+    expect(() => runBeforeResponseHooks(app, context)).toThrow('Second time refused.')
+  })
+
+  it('continue in order after a hook returns a promise, and reject with a later hook error', async () => {
+    const app = {}
+    const context = new RequestContext({ createScope: noScope })
+    context.set('hookTrace', [])
+    onBeforeResponse(app, async (ctx) => {
+      await new Promise((resolve) => setImmediate(resolve))
+      ctx.get('hookTrace')?.push('async')
+    })
+    onBeforeResponse(app, (ctx) => {
+      ctx.get('hookTrace')?.push('sync after')
+      if (ctx.get('hookTrace')?.length === 3) throw new ForbiddenError('Refused after the await.')
+    })
+    const pending = runBeforeResponseHooks(app, context)
+    expect(pending).toBeInstanceOf(Promise)
+    expect(context.get('hookTrace')).toEqual([])
+    await pending
+    expect(context.get('hookTrace')).toEqual(['async', 'sync after'])
+    context.set('hookTrace', ['x'])
+    await expect(runBeforeResponseHooks(app, context)).rejects.toThrow('Refused after the await.')
   })
 })

@@ -1,3 +1,10 @@
 export { FakeClock } from '../clock/fake-clock.js'
 export type { CreateTestAppOptions, TestApp } from './create-test-app.js'
 export { createTestApp } from './create-test-app.js'
+export type { PrivateDatabaseUrl, TestEngine } from './test-databases.js'
+export {
+  deleteRedisKeys,
+  privateDatabaseUrl,
+  privateRedisPrefix,
+  testEngines,
+} from './test-databases.js'

@@ -1,6 +1,6 @@
 import { type App, createApp, DATABASE, resolveDatabase } from '@mortar/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { privateDatabaseUrl, testEngines } from '../../sql/private-database-url.js'
+import { privateDatabaseUrl, testEngines } from '@mortar/core/testing'
 import { throttleStoreConformance } from '../../testing/index.js'
 import { LOGIN_THROTTLE } from '../login-throttle.js'
 import { loginThrottleModule } from '../login-throttle-module.js'

@@ -1,7 +1,7 @@
 import { createApp } from '@mortar/core'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { deleteRedisPrefix, privateRedisPrefix } from '../../sql/private-redis-prefix.js'
+import { deleteRedisKeys, privateRedisPrefix } from '@mortar/core/testing'
 import { throttleStoreConformance } from '../../testing/index.js'
 import { LOGIN_THROTTLE } from '../login-throttle.js'
 import { loginThrottleModule } from '../login-throttle-module.js'
@@ -18,7 +18,7 @@ throttleStoreConformance(
     return {
       store: new RedisThrottleStore({ client, prefix }),
       async dispose() {
-        await deleteRedisPrefix(client, prefix)
+        await deleteRedisKeys(url as string, prefix)
         await client.quit()
       },
     }
@@ -35,7 +35,7 @@ describe.skipIf(skip !== undefined)('RedisThrottleStore', () => {
   })
 
   afterAll(async () => {
-    await deleteRedisPrefix(client, prefix)
+    await deleteRedisKeys(url as string, prefix)
     await client.quit()
   })
 

@@ -1,11 +1,18 @@
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express'
-import { RequestContext, runInRequestContext, runRequestStartHooks } from '../../context/index.js'
+import {
+  hasBeforeResponseHooks,
+  RequestContext,
+  runInRequestContext,
+  runRequestStartHooks,
+} from '../../context/index.js'
 import { NotFoundError } from '../../errors/index.js'
 import type { Logger } from '../../logger/logger.js'
 import {
   type AdapterApp,
   firstHeader,
+  gateResponse,
   NodeHttpExchange,
+  openResponseGate,
   REQUEST_ID_HEADER,
   renderHttpError,
 } from '../shared/index.js'
@@ -21,7 +28,9 @@ interface MortarRequest extends Request {
 /**
  * Express 5 middleware that runs the rest of the request inside a Mortar request context (request
  * id, scope, slots), echoes `x-request-id`, and disposes the scope when the response ends or the
- * client goes away (which also aborts the context's signal). Mount body parsers such as
+ * client goes away (which also aborts the context's signal). When the app has before-response
+ * hooks, a route's response is held back when it starts to be sent (`res.json`, `res.end` …)
+ * until they pass; a hook that throws turns it into a problem. Mount body parsers such as
  * `express.json()` before it: a parser resumes the chain from a stream callback, which may run
  * outside the context, so the context is opened after parsing. Add {@link mortarNotFound} and
  * {@link mortarErrorHandler} after the routes.
@@ -70,6 +79,16 @@ export function mortarExpress(app: AdapterApp): RequestHandler {
         )
       })
     })
+    // Express has no result to check: the gate runs before-response hooks when a route starts
+    // its response. Installed only for an app that has such hooks.
+    if (hasBeforeResponseHooks(app)) {
+      gateResponse({
+        app,
+        context,
+        response,
+        sendProblem: (error) => sendProblem(error, req, response, undefined),
+      })
+    }
     runInRequestContext(context, () => {
       // Modules' request-start hooks (session, principal) finish before any handler runs.
       const started = runRequestStartHooks(app, context)
@@ -153,6 +172,8 @@ function sendProblem(
   response: Response,
   logger: Logger | undefined,
 ): void {
+  // An error is not a result to check; after a failed hook, its problem is already out.
+  if (!openResponseGate(response)) return
   const requestId =
     request[kContext]?.requestId ??
     new RequestContext({

@@ -199,12 +199,18 @@ function checkResponse(app: AdapterApp, context: RequestContext, next: OnSendDon
     return
   }
   if (checked === undefined) next()
-  else checked.then(() => next(), (error: unknown) => next(asError(error)))
+  else
+    checked.then(
+      () => next(),
+      (error: unknown) => next(asError(error)),
+    )
 }
 
 // Fastify treats a falsy or non-Error rejection as "no error": wrap it so it still fails.
 function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error('A before-response hook failed.', { cause: error })
+  return error instanceof Error
+    ? error
+    : new Error('A before-response hook failed.', { cause: error })
 }
 
 function sendProblem(

@@ -1,7 +1,9 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { setImmediate as nextTick } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
-import { requestContext } from '../../context/index.js'
+import { onBeforeResponse, requestContext } from '../../context/index.js'
+import { ForbiddenError } from '../../errors/index.js'
 import type { Logger } from '../../logger/logger.js'
 import { adapterConformance, BODY_LIMIT } from '../shared/adapter-conformance.js'
 import { readJson } from './read-json.js'
@@ -124,6 +126,75 @@ describe('withMortar', () => {
     try {
       // Whether the headers got out first or not, the client never sees a complete response.
       await expect(fetch(server.url).then((response) => response.text())).rejects.toThrow()
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('holds a streamed response until async before-response hooks pass, then sends it in order', async () => {
+    const app = { ...quietApp }
+    const seen: string[] = []
+    onBeforeResponse(app, async () => {
+      seen.push('hook')
+      await nextTick()
+      seen.push('hook done')
+    })
+    const server = await listen(
+      createServer(
+        withMortar(app, async (_request, response) => {
+          response.writeHead(201, { 'content-type': 'text/plain', 'x-stream': 'yes' })
+          seen.push(`write ${response.write('a')}`)
+          response.write('b')
+          response.end('c')
+          seen.push('handler done')
+        }),
+      ),
+    )
+    try {
+      const response = await fetch(server.url)
+      expect(response.status).toBe(201)
+      expect(response.headers.get('x-stream')).toBe('yes')
+      expect(await response.text()).toBe('abc')
+      expect(seen).toEqual(['hook', 'write true', 'handler done', 'hook done'])
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('replaces a streamed response with the problem of a failed hook and drops later writes', async () => {
+    const app = { ...quietApp }
+    let failed!: () => void
+    const hookFailed = new Promise<void>((resolve) => {
+      failed = resolve
+    })
+    onBeforeResponse(app, async () => {
+      await nextTick()
+      failed()
+      throw new ForbiddenError('Check the trip first.')
+    })
+    const server = await listen(
+      createServer(
+        withMortar(app, async (_request, response) => {
+          response.writeHead(200, { 'content-type': 'text/plain', etag: '"v1"' })
+          response.write('secret-1')
+          await hookFailed
+          await nextTick()
+          response.write('secret-2')
+          // A dropped end still calls back, so a handler awaiting it does not hang.
+          await new Promise<void>((resolve) => response.end(resolve))
+        }),
+      ),
+    )
+    try {
+      const response = await fetch(server.url)
+      expect(response.headers.get('etag')).toBeNull()
+      const text = await response.text()
+      expect(text).not.toContain('secret')
+      expect(response.status).toBe(403)
+      expect(JSON.parse(text)).toMatchObject({
+        code: 'E_FORBIDDEN',
+        detail: 'Check the trip first.',
+      })
     } finally {
       await server.close()
     }

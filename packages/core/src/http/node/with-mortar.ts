@@ -1,10 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { RequestContext, runInRequestContext, runRequestStartHooks } from '../../context/index.js'
+import {
+  hasBeforeResponseHooks,
+  RequestContext,
+  runInRequestContext,
+  runRequestStartHooks,
+} from '../../context/index.js'
 import { NotFoundError } from '../../errors/index.js'
 import {
   type AdapterApp,
   firstHeader,
+  gateResponse,
+  isResponseHeld,
   NodeHttpExchange,
+  openResponseGate,
   REQUEST_ID_HEADER,
   renderHttpError,
 } from '../shared/index.js'
@@ -31,7 +39,9 @@ export type NodeHandler = (
  * Wraps a node:http handler so that it runs inside a Mortar request context (request id, scope,
  * slots): `x-request-id` is echoed, a thrown error is rendered as problem+json, a handler that
  * settles without responding gets a 404 problem, and the scope is disposed when the response ends
- * or the client goes away (which also aborts the context's signal).
+ * or the client goes away (which also aborts the context's signal). When the app has
+ * before-response hooks, the response is held back at its first `writeHead`, `write`, `end` or
+ * `flushHeaders` until they pass; a hook that throws turns it into a problem.
  *
  * @example
  * ```ts
@@ -92,8 +102,18 @@ async function serve(
   try {
     // Modules' request-start hooks (session, principal) finish before the handler runs.
     await runRequestStartHooks(app, context)
+    // node:http has no result to check: the gate runs before-response hooks when the handler
+    // first writes. Installed only for an app that has such hooks.
+    if (hasBeforeResponseHooks(app)) {
+      gateResponse({
+        app,
+        context,
+        response,
+        sendProblem: (error) => sendProblem(error, request, response, context, app),
+      })
+    }
     await handler(request, response)
-    if (!response.headersSent && !response.writableEnded) {
+    if (!response.headersSent && !response.writableEnded && !isResponseHeld(response)) {
       sendProblem(
         new NotFoundError('No route matches this method and path.'),
         request,
@@ -114,6 +134,8 @@ function sendProblem(
   context: RequestContext,
   app: AdapterApp,
 ): void {
+  // An error is not a result to check; after a failed hook, its problem is already out.
+  if (!openResponseGate(response)) return
   const problem = renderHttpError(error, {
     logger: app.logger,
     requestId: context.requestId,

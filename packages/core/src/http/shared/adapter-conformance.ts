@@ -6,8 +6,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createApp, defineModule } from '../../app/index.js'
 import {
   currentRequestContext,
+  onBeforeResponse,
   onRequestStart,
   type Principal,
+  type RequestHook,
   requestContext,
 } from '../../context/index.js'
 import { token } from '../../di/token.js'
@@ -59,9 +61,39 @@ interface Scoped {
 }
 const SCOPED = token<Scoped>('conformance.scoped')
 
-// A real app with one scoped provider that records its disposal, and a logger that records what
-// it is asked to log.
+/** The slot a conformance route sets to say that its result must not leave. */
+declare module '@mortar/core' {
+  interface ContextSlots {
+    conformanceLeak: boolean
+  }
+}
+
+class LeakError extends MortarError {
+  constructor() {
+    super('E_CONFORMANCE_LEAK', 500, 'The handler read a secret without checking; check first.')
+  }
+}
+
+// A before-response hook as auth's verify-authorized adds one: it reads the request's context
+// (through the argument and the async context), stamps a response header, and refuses a result
+// the handler marked as leaking; with x-conformance-async it decides after an await.
+const checkLeak: RequestHook = async (context) => {
+  if (context.http?.header('x-conformance-async') === 'yes') await nextTick()
+  const same = currentRequestContext() === context
+  context.http?.appendResponseHeader('x-conformance-checked', same ? context.requestId : 'other')
+  if (context.get('conformanceLeak') === true) throw new LeakError()
+}
+const checkLeakNow: RequestHook = (context) => {
+  if (context.http?.header('x-conformance-async') === 'yes') return checkLeak(context)
+  const same = currentRequestContext() === context
+  context.http?.appendResponseHeader('x-conformance-checked', same ? context.requestId : 'other')
+  if (context.get('conformanceLeak') === true) throw new LeakError()
+}
+
+// A real app with one scoped provider that records its disposal, a logger that records what it
+// is asked to log, and a before-response hook that a test may remove and add back.
 function conformanceApp() {
+  const beforeResponse = { remove: () => {}, add: () => {} }
   const instances: Scoped[] = []
   const logged: { level: string; fields: unknown; message: unknown }[] = []
   const log = (level: string) => (fields: unknown, message?: unknown) => {
@@ -91,6 +123,10 @@ function conformanceApp() {
         // A request-start hook as a session module would add one: it reads a request header,
         // fills the principal, sets a response header, and may refuse the request.
         onStart(app) {
+          beforeResponse.add = () => {
+            beforeResponse.remove = onBeforeResponse(app, checkLeakNow)
+          }
+          beforeResponse.add()
           onRequestStart(app, async (context) => {
             const rider = context.http?.header('x-conformance-rider')
             if (rider === undefined) return
@@ -113,7 +149,7 @@ function conformanceApp() {
       }),
     ],
   })
-  return { app, instances, logged }
+  return { app, instances, logged, beforeResponse }
 }
 
 // Lets the handlers of one wave wait until all of them are in flight at once.
@@ -153,7 +189,7 @@ const WAVE_SIZE = 200
 /** Registers the shared describe blocks for one adapter. */
 export function adapterConformance(name: string, start: StartServer): void {
   describe(`${name} adapter (conformance)`, () => {
-    const { app, instances, logged } = conformanceApp()
+    const { app, instances, logged, beforeResponse } = conformanceApp()
     const createScope = vi.spyOn(app, 'createScope')
     const barriers = new Map<string, Barrier>()
     let inFlight = 0
@@ -244,6 +280,15 @@ export function adapterConformance(name: string, start: StartServer): void {
           if (kind === 'too-many') throw new TooManyRequestsError(30)
           if (kind === 'custom') throw new PaymentDeclinedError()
           throw new Error(`Connection to ${SECRET} refused`)
+        },
+      },
+      {
+        method: 'GET',
+        path: '/guarded',
+        handle: async ({ query }) => {
+          await nextTick()
+          if (query.get('leak') === 'yes') requestContext().set('conformanceLeak', true)
+          return { secret: 'trip-42-pickup', principal: requestContext().get('principal') ?? null }
         },
       },
       {
@@ -430,6 +475,66 @@ export function adapterConformance(name: string, start: StartServer): void {
         expect(response.headers.get('x-request-id')).toBe('hook-1')
         const body = await expectProblem(response, 403, 'E_FORBIDDEN')
         expect(body.detail).toBe('This rider is banned.')
+      })
+    })
+
+    describe('before-response hooks', () => {
+      it('run inside the request context before the response is sent', async () => {
+        for (const async of ['no', 'yes']) {
+          const response = await get('/guarded', {
+            'x-request-id': `br-${async}`,
+            'x-conformance-async': async,
+            'x-conformance-rider': 'rider-3',
+          })
+          expect(response.status).toBe(200)
+          // Set by the hook, so it ran before the head left; it saw this request's context.
+          expect(response.headers.get('x-conformance-checked')).toBe(`br-${async}`)
+          expect(await response.json()).toEqual({
+            secret: 'trip-42-pickup',
+            principal: { id: 'rider-3' },
+          })
+        }
+      })
+
+      it('replace the response with the problem a hook throws, sending nothing of the result', async () => {
+        for (const async of ['no', 'yes']) {
+          logged.length = 0
+          const response = await get('/guarded?leak=yes', {
+            'x-request-id': `leak-${async}`,
+            'x-conformance-async': async,
+          })
+          expect(response.headers.get('x-request-id')).toBe(`leak-${async}`)
+          expect(await response.clone().text()).not.toContain('trip-42')
+          const body = await expectProblem(response, 500, 'E_CONFORMANCE_LEAK')
+          expect(body.detail).toBe('An unexpected error occurred.')
+          expect(logged).toEqual([
+            expect.objectContaining({
+              level: 'error',
+              fields: expect.objectContaining({ requestId: `leak-${async}` }),
+            }),
+          ])
+        }
+      })
+
+      it('do not run for an error the handler threw or an unknown route', async () => {
+        const failed = await get('/fail?kind=not-found')
+        expect(failed.headers.get('x-conformance-checked')).toBeNull()
+        await expectProblem(failed, 404, 'E_NOT_FOUND')
+        const unknown = await get('/nowhere')
+        expect(unknown.headers.get('x-conformance-checked')).toBeNull()
+        await expectProblem(unknown, 404, 'E_NOT_FOUND')
+      })
+
+      it('leave the response unchanged once the app has none', async () => {
+        beforeResponse.remove()
+        try {
+          const response = await get('/guarded?leak=yes')
+          expect(response.status).toBe(200)
+          expect(response.headers.get('x-conformance-checked')).toBeNull()
+          expect(await response.json()).toEqual({ secret: 'trip-42-pickup', principal: null })
+        } finally {
+          beforeResponse.add()
+        }
       })
     })
 

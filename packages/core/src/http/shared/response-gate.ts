@@ -24,11 +24,14 @@ const REPRESENTATION_HEADERS = [
 ]
 
 interface Gate {
-  state: 'closed' | 'checking' | 'failed'
+  state: 'closed' | 'checking' | 'open' | 'failed'
   readonly queue: Call[]
 }
 
 const gates = new WeakMap<ServerResponse, Gate>()
+
+// What a check returns when the calls it queued were not replayed at once.
+const HELD = Symbol('held')
 
 /** What {@link gateResponse} needs: the app, the request's context, and how to send a problem. */
 export interface ResponseGateOptions {
@@ -56,6 +59,7 @@ export function gateResponse(options: ResponseGateOptions): void {
   const pass = (): unknown => {
     if (gates.get(response) !== gate) return undefined
     release(response)
+    gate.state = 'open'
     let result: unknown
     for (const [method, args] of gate.queue) {
       result = Reflect.apply(response[method], response, args)
@@ -66,6 +70,7 @@ export function gateResponse(options: ResponseGateOptions): void {
   const fail = (error: unknown): void => {
     if (gates.get(response) !== gate) return
     release(response)
+    for (const [, args] of gate.queue) settleCallback(args)
     gate.queue.length = 0
     for (const name of REPRESENTATION_HEADERS) response.removeHeader(name)
     sendProblem(error)
@@ -73,7 +78,10 @@ export function gateResponse(options: ResponseGateOptions): void {
     gate.state = 'failed'
     gates.set(response, gate)
     for (const method of METHODS) {
-      Reflect.set(response, method, method === 'write' ? () => true : () => response)
+      Reflect.set(response, method, (...args: unknown[]) => {
+        settleCallback(args)
+        return method === 'write' ? true : response
+      })
     }
   }
   const check = (): unknown => {
@@ -83,11 +91,11 @@ export function gateResponse(options: ResponseGateOptions): void {
       checked = runBeforeResponseHooks(app, context)
     } catch (error) {
       fail(error)
-      return undefined
+      return HELD
     }
     if (checked === undefined) return pass()
     checked.then(pass, fail)
-    return undefined
+    return HELD
   }
 
   for (const method of METHODS) {
@@ -97,9 +105,7 @@ export function gateResponse(options: ResponseGateOptions): void {
         const result =
           currentRequestContext() === context ? check() : runInRequestContext(context, check)
         // Replayed at once: return what the real call returned.
-        if (gate.state !== 'checking' || gates.get(response) !== gate) {
-          return result ?? (method === 'write' ? true : response)
-        }
+        if (result !== HELD) return result
       }
       return method === 'write' ? true : response
     })
@@ -117,13 +123,22 @@ export function isResponseHeld(response: ServerResponse): boolean {
 
 /**
  * Removes the gate without running the hooks, for a response that is an error the adapter
- * renders itself (before-response hooks are for successful results). Drops what it held back.
+ * renders itself (before-response hooks are for successful results), and drops what it held
+ * back. Returns `false` when a hook already failed and its problem was sent: send nothing more.
  */
-export function openResponseGate(response: ServerResponse): void {
+export function openResponseGate(response: ServerResponse): boolean {
   const gate = gates.get(response)
-  if (gate === undefined) return
+  if (gate === undefined) return true
+  if (gate.state === 'failed') return false
   gate.queue.length = 0
   release(response)
+  return true
+}
+
+// A dropped write or end still calls its callback, so a handler awaiting it does not hang.
+function settleCallback(args: readonly unknown[]): void {
+  const callback = args.at(-1)
+  if (typeof callback === 'function') process.nextTick(callback as () => void)
 }
 
 function release(response: ServerResponse): void {

@@ -4,10 +4,10 @@ import { createApp } from '../../app/create-app.js'
 import { defineModule } from '../../app/define-module.js'
 import { createLogger } from '../../logger/create-logger.js'
 import {
-  enginesUnderTest,
+  testEngines,
   type PrivateDatabaseUrl,
   privateDatabaseUrl,
-} from '../testing/test-database-urls.js'
+} from '../../testing/test-databases.js'
 import { afterCommit, transaction } from '../transactions/transaction.js'
 import { DATABASE, databaseToken, resolveDatabase } from './database-tokens.js'
 import { DatabaseError } from './database-error.js'
@@ -74,9 +74,9 @@ describe('createApp with a database', () => {
   })
 })
 
-for (const engine of enginesUnderTest()) {
-  describe.skipIf(engine.skipReason !== undefined)(`an app on ${engine.engine}`, () => {
-    if (engine.skipReason) console.info(engine.skipReason)
+for (const engine of testEngines()) {
+  describe.skipIf(engine.skip !== undefined)(`an app on ${engine.engine}`, () => {
+    if (engine.skip) console.info(engine.skip)
     let target: PrivateDatabaseUrl
 
     beforeAll(async () => {

@@ -42,6 +42,9 @@ export function createDialect(config: ParsedDatabaseUrl, onPoolError: PoolErrorH
             uri: config.connectionUrl,
             connectionLimit: config.pool,
             connectTimeout: config.connectTimeoutMs,
+            // BIGINT as strings, as pg returns int8: a JS number would round values past 2^53.
+            supportBigNumbers: true,
+            bigNumberStrings: true,
           })
         },
       })

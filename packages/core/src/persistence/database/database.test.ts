@@ -1,8 +1,9 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import type { KyselyPlugin } from 'kysely'
 import { describe, expect, it } from 'vitest'
-import { enginesUnderTest, privateDatabaseUrl } from '../testing/test-database-urls.js'
+import { testEngines, privateDatabaseUrl } from '../../testing/test-databases.js'
 import { Database } from './database.js'
 import { DatabaseError } from './database-error.js'
 import { parseDatabaseUrl } from './database-url.js'
@@ -146,9 +147,9 @@ describe('Database on SQLite', () => {
   })
 })
 
-for (const engine of enginesUnderTest()) {
-  describe.skipIf(engine.skipReason !== undefined)(`Database on ${engine.engine}`, () => {
-    if (engine.skipReason) console.info(engine.skipReason)
+for (const engine of testEngines()) {
+  describe.skipIf(engine.skip !== undefined)(`Database on ${engine.engine}`, () => {
+    if (engine.skip) console.info(engine.skip)
     it(`connects, answers a health check and closes its pool on ${engine.engine}`, async () => {
       const target = await privateDatabaseUrl(engine)
       const database = new Database(target.url)
@@ -165,3 +166,36 @@ for (const engine of enginesUnderTest()) {
     })
   })
 }
+
+describe('Database plugins', () => {
+  it('runs a plugin added before or after connecting on every query, in transactions too', async () => {
+    const { sql } = await import('kysely')
+    const seen: string[][] = []
+    const recorder = (name: string): KyselyPlugin => ({
+      transformQuery: (args) => {
+        if (args.node.kind === 'SelectQueryNode') seen.push([name, args.node.kind])
+        return args.node
+      },
+      transformResult: async (args) => args.result,
+    })
+    const database = new Database<{ trip: { id: number } }>('sqlite::memory:')
+    database.addPlugin(recorder('early'))
+    try {
+      await database.connect()
+      await sql`create table trip (id integer primary key)`.execute(database.root)
+      database.addPlugin(recorder('late'))
+      await database.kysely.selectFrom('trip').selectAll().execute()
+      await database.transaction(async () => {
+        await database.kysely.selectFrom('trip').selectAll().execute()
+      })
+      expect(seen).toEqual([
+        ['early', 'SelectQueryNode'],
+        ['late', 'SelectQueryNode'],
+        ['early', 'SelectQueryNode'],
+        ['late', 'SelectQueryNode'],
+      ])
+    } finally {
+      await database.destroy()
+    }
+  })
+})

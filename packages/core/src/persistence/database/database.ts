@@ -1,4 +1,4 @@
-import type { AccessMode, IsolationLevel, Transaction } from 'kysely'
+import type { AccessMode, IsolationLevel, KyselyPlugin, Transaction } from 'kysely'
 import { Kysely, sql } from 'kysely'
 import type { Logger } from '../../logger/logger.js'
 import {
@@ -81,6 +81,7 @@ export class Database<DB = unknown> {
   readonly #configError: DatabaseError | undefined
   readonly #logger: Logger | undefined
   #root: Kysely<DB> | undefined
+  readonly #plugins: KyselyPlugin[] = []
   #destroyed = false
   /** The transaction-aware Kysely: see the class description. */
   readonly kysely: Kysely<DB>
@@ -118,9 +119,31 @@ export class Database<DB = unknown> {
             `database pool error (${config.display})`,
           )
         }),
+        plugins: [...this.#plugins],
       })
     }
     return this.#root
+  }
+
+  /**
+   * Adds a Kysely plugin to every query this database runs from now on, on the pool and in
+   * transactions, through {@link Database.kysely} and {@link Database.root} alike. For modules
+   * that watch or rewrite queries app-wide (`@mortar/auth` records which protected tables a
+   * request read); call it from a module's `onStart`. A `Kysely` someone kept from `root`
+   * before the call runs without it.
+   *
+   * @example
+   * ```ts
+   * import { DATABASE } from '@mortar/core'
+   * import { CamelCasePlugin } from 'kysely'
+   *
+   * app.resolve(DATABASE).addPlugin(new CamelCasePlugin())
+   * ```
+   */
+  addPlugin(plugin: KyselyPlugin): void {
+    this.#plugins.push(plugin)
+    // withPlugin shares the driver and pool: nothing reconnects, and destroy() still closes it.
+    if (this.#root !== undefined) this.#root = this.#root.withPlugin(plugin)
   }
 
   /** The open transaction of this database in the current async context, else the pool. */

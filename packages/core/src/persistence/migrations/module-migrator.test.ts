@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Database } from '../database/index.js'
 import {
-  enginesUnderTest,
+  testEngines,
   type PrivateDatabaseUrl,
   privateDatabaseUrl,
-} from '../testing/test-database-urls.js'
+} from '../../testing/test-databases.js'
 import type { MigrationSource } from './migration.js'
 import { ModuleMigrator } from './module-migrator.js'
 
@@ -62,9 +62,9 @@ function sources(log: string[] = []): MigrationSource[] {
 
 const ALL = ['shop/0001_create_products', 'shop/0002_seed_products', 'auth/0001_create_users']
 
-for (const engine of enginesUnderTest()) {
-  describe.skipIf(engine.skipReason !== undefined)(`module migrations on ${engine.engine}`, () => {
-    if (engine.skipReason) console.info(engine.skipReason)
+for (const engine of testEngines()) {
+  describe.skipIf(engine.skip !== undefined)(`module migrations on ${engine.engine}`, () => {
+    if (engine.skip) console.info(engine.skip)
     let target: PrivateDatabaseUrl
     let first: Database
     let second: Database

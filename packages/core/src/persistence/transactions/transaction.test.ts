@@ -2,10 +2,10 @@ import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Database } from '../database/index.js'
 import {
-  enginesUnderTest,
+  testEngines,
   type PrivateDatabaseUrl,
   privateDatabaseUrl,
-} from '../testing/test-database-urls.js'
+} from '../../testing/test-databases.js'
 import { afterCommit, transaction, useDefaultDatabase } from './transaction.js'
 import { Transactional } from './transactional.js'
 
@@ -14,9 +14,9 @@ interface TestDb {
   counter: { id: number; value: number }
 }
 
-for (const engine of enginesUnderTest()) {
-  describe.skipIf(engine.skipReason !== undefined)(`transactions on ${engine.engine}`, () => {
-    if (engine.skipReason) console.info(engine.skipReason)
+for (const engine of testEngines()) {
+  describe.skipIf(engine.skip !== undefined)(`transactions on ${engine.engine}`, () => {
+    if (engine.skip) console.info(engine.skip)
     let target: PrivateDatabaseUrl
     let database: Database<TestDb>
     let release: () => void

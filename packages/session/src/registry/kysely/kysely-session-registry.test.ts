@@ -1,6 +1,6 @@
 import { type App, createApp, resolveDatabase } from '@mortar/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { privateDatabaseUrl, testEngines } from '../../sql/private-database-url.js'
+import { privateDatabaseUrl, testEngines } from '@mortar/core/testing'
 import { makeSessionRecord, sessionRegistryConformance } from '../../testing/index.js'
 import { SESSION_REGISTRY } from '../session-registry.js'
 import { databaseSessionRegistry, KyselySessionRegistry } from './kysely-session-registry.js'
