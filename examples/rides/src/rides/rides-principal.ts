@@ -3,11 +3,9 @@ import type { Role } from './rides-db.js'
 import type { RidesPrincipal } from './rides-policy.js'
 
 declare module '@mortar/core' {
-  // Optional fields, as the session package's own tests declare `id`: every declaration of a
-  // merged field must agree within one TypeScript program.
   interface Principal {
-    id?: string
-    roles?: readonly string[]
+    id: string
+    roles: readonly string[]
   }
 }
 
@@ -15,5 +13,5 @@ declare module '@mortar/core' {
 export function currentPrincipal(): RidesPrincipal {
   const principal = requestContext().get('principal')
   if (principal?.id === undefined) throw new UnauthorizedError('Log in first: POST /login.')
-  return { id: principal.id, roles: (principal.roles ?? []) as readonly Role[] }
+  return { id: principal.id, roles: principal.roles as readonly Role[] }
 }

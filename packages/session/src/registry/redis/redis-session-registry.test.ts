@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto'
 import { createApp } from '@mortar/core'
+import { deleteRedisKeys, privateRedisPrefix } from '@mortar/core/testing'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { makeSessionRecord, sessionRegistryConformance } from '../../testing/index.js'
@@ -9,31 +9,15 @@ import { RedisSessionRegistry, redisSessionRegistry } from './redis-session-regi
 const url = process.env.MORTAR_TEST_REDIS_URL
 const skip = url ? undefined : 'MORTAR_TEST_REDIS_URL is unset'
 
-function privatePrefix(): string {
-  return `mortar-test-${randomBytes(6).toString('hex')}:`
-}
-
-/** Deletes every key under `prefix` (SCAN + DEL), so a test run leaves nothing behind. */
-async function deletePrefix(client: Redis, prefix: string): Promise<number> {
-  let cursor = '0'
-  let deleted = 0
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500)
-    cursor = next
-    if (keys.length > 0) deleted += await client.del(...keys)
-  } while (cursor !== '0')
-  return deleted
-}
-
 sessionRegistryConformance(
   'Redis',
   () => {
     const client = new Redis(url as string)
-    const prefix = privatePrefix()
+    const prefix = privateRedisPrefix()
     return {
       registry: new RedisSessionRegistry({ client, prefix }),
       async dispose() {
-        await deletePrefix(client, prefix)
+        await deleteRedisKeys(url as string, prefix)
         await client.quit()
       },
     }
@@ -43,14 +27,14 @@ sessionRegistryConformance(
 
 describe.skipIf(skip !== undefined)('RedisSessionRegistry', () => {
   let client: Redis
-  const prefix = privatePrefix()
+  const prefix = privateRedisPrefix()
 
   beforeAll(() => {
     client = new Redis(url as string)
   })
 
   afterAll(async () => {
-    await deletePrefix(client, prefix)
+    await deleteRedisKeys(url as string, prefix)
     await client.quit()
   })
 
@@ -97,7 +81,7 @@ describe.skipIf(skip !== undefined)('RedisSessionRegistry', () => {
 
 describe.skipIf(skip !== undefined)('redisSessionRegistry', () => {
   it('connects from a URL on start, binds SESSION_REGISTRY and quits on stop', async () => {
-    const prefix = privatePrefix()
+    const prefix = privateRedisPrefix()
     const app = createApp({ modules: [redisSessionRegistry({ url: url as string, prefix })] })
     await app.start()
     const record = makeSessionRecord()
@@ -105,12 +89,12 @@ describe.skipIf(skip !== undefined)('redisSessionRegistry', () => {
     expect(await app.resolve(SESSION_REGISTRY).find(record.id)).toEqual(record)
     await app.stop()
     const client = new Redis(url as string)
-    expect(await deletePrefix(client, prefix)).toBe(2)
+    expect(await deleteRedisKeys(url as string, prefix)).toBe(2)
     await client.quit()
   })
 
   it('gives each app its own connection, so stopping one app leaves the other working', async () => {
-    const prefix = privatePrefix()
+    const prefix = privateRedisPrefix()
     const module = redisSessionRegistry({ url: url as string, prefix })
     const first = createApp({ modules: [module] })
     const second = createApp({ modules: [module] })
@@ -122,19 +106,19 @@ describe.skipIf(skip !== undefined)('redisSessionRegistry', () => {
     expect(await second.resolve(SESSION_REGISTRY).find(record.id)).toEqual(record)
     await second.stop()
     const client = new Redis(url as string)
-    await deletePrefix(client, prefix)
+    await deleteRedisKeys(url as string, prefix)
     await client.quit()
   })
 
   it('uses a client it is given, and leaves it open on stop', async () => {
     const client = new Redis(url as string)
-    const prefix = privatePrefix()
+    const prefix = privateRedisPrefix()
     const app = createApp({ modules: [redisSessionRegistry({ client, prefix })] })
     await app.start()
     await app.resolve(SESSION_REGISTRY).create(makeSessionRecord())
     await app.stop()
     expect(await client.ping()).toBe('PONG')
-    await deletePrefix(client, prefix)
+    await deleteRedisKeys(url as string, prefix)
     await client.quit()
   })
 
