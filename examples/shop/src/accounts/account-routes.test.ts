@@ -6,6 +6,7 @@ const PASSWORD = 'correct horse battery'
 const CARD = { token: 'tok_visa_4242', last4: '4242', brand: 'visa' }
 
 for (const engine of shopTestEngines()) {
+  // Skipped only when this engine's MORTAR_TEST_*_URL variable is unset (the notice names it); .ci/run sets all three, so CI runs it.
   describe.skipIf(engine.skip !== undefined)(`shop accounts on ${engine.describeTitle}`, () => {
     let shop: TestShop
     let email = ''

@@ -9,6 +9,7 @@ import type { PaymentsDb } from './payments-db.js'
 const TOKEN = 'tok_visa_4242_9f8e7d6c5b4a'
 
 for (const engine of shopTestEngines()) {
+  // Skipped only when this engine's MORTAR_TEST_*_URL variable is unset (the notice names it); .ci/run sets all three, so CI runs it.
   describe.skipIf(engine.skip !== undefined)(
     `saved payment methods on ${engine.describeTitle}`,
     () => {

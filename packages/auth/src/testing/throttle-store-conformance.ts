@@ -37,6 +37,7 @@ export function throttleStoreConformance(
   options: ThrottleStoreConformanceOptions = {},
 ): void {
   if (options.skip !== undefined) {
+    // The caller passes `skip` only when its server is not configured (an unset MORTAR_TEST_* variable); the reason is printed and shown in the title.
     describe.skip(`ThrottleStore conformance: ${name} (${options.skip})`, () => {
       it('is skipped', () => {})
     })

@@ -46,6 +46,7 @@ export function sessionRegistryConformance(
 ): void {
   if (options.skip !== undefined) {
     console.info(`[skipped] ${name} session registry conformance: ${options.skip}`)
+    // The caller passes `skip` only when its server is not configured (an unset MORTAR_TEST_* variable); the reason is printed and shown in the title.
     describe.skip(`${name} session registry conformance (${options.skip})`, () => {
       it('is skipped', () => {})
     })

@@ -46,6 +46,7 @@ export function stateStoreConformance(
 ): void {
   if (options.skip !== undefined) {
     console.info(`[skipped] ${name} state store conformance: ${options.skip}`)
+    // The caller passes `skip` only when its server is not configured (an unset MORTAR_TEST_* variable); the reason is printed and shown in the title.
     describe.skip(`${name} state store conformance (${options.skip})`, () => {
       it('is skipped', () => {})
     })

@@ -25,6 +25,7 @@ sessionRegistryConformance(
   { skip },
 )
 
+// Skipped only when MORTAR_TEST_REDIS_URL is unset (a notice names it); .ci/run sets it, so CI runs it.
 describe.skipIf(skip !== undefined)('RedisSessionRegistry', () => {
   let client: Redis
   const prefix = privateRedisPrefix()
@@ -79,6 +80,7 @@ describe.skipIf(skip !== undefined)('RedisSessionRegistry', () => {
   })
 })
 
+// Skipped only when MORTAR_TEST_REDIS_URL is unset (a notice names it); .ci/run sets it, so CI runs it.
 describe.skipIf(skip !== undefined)('redisSessionRegistry', () => {
   it('connects from a URL on start, binds SESSION_REGISTRY and quits on stop', async () => {
     const prefix = privateRedisPrefix()
