@@ -7,8 +7,8 @@ import autocannon from 'autocannon'
 export const settings = {
   connections: Number(process.env.BENCH_CONNECTIONS ?? 50),
   warmupSeconds: Number(process.env.BENCH_WARMUP ?? 3),
-  durationSeconds: Number(process.env.BENCH_DURATION ?? 5),
-  rounds: Number(process.env.BENCH_ROUNDS ?? 3),
+  durationSeconds: Number(process.env.BENCH_DURATION ?? 2),
+  rounds: Number(process.env.BENCH_ROUNDS ?? 10),
 }
 
 /**
@@ -59,9 +59,11 @@ const median = (values) => {
 
 /**
  * Compares variants served by their own child processes: warms each up, then measures them in
- * interleaved rounds (the order flips every round so neither always runs first). Resolves, by
- * variant name, to the mean and per-round requests per second, and the median server CPU time
- * per request in microseconds, which other load on the machine disturbs much less.
+ * interleaved rounds (the order flips every round so none always runs first). Resolves, by
+ * variant name, to the mean and per-round requests per second, the median server CPU time per
+ * request in microseconds, and the median over rounds of its rate divided by the first variant's
+ * rate in the same round: a burst of other load on the machine hits both sides of a round, so
+ * that ratio moves much less than either rate.
  */
 export async function compare(variants) {
   const servers = []
@@ -81,6 +83,7 @@ export async function compare(variants) {
         server.cpuPerRequest.push((after - before) / requests)
       }
     }
+    const [first] = servers
     return Object.fromEntries(
       servers.map((server) => [
         server.name,
@@ -88,6 +91,7 @@ export async function compare(variants) {
           rate: server.rates.reduce((sum, value) => sum + value, 0) / server.rates.length,
           rates: server.rates,
           cpuPerRequest: median(server.cpuPerRequest),
+          ratioToFirst: median(server.rates.map((rate, round) => rate / first.rates[round])),
         },
       ]),
     )

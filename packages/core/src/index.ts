@@ -42,6 +42,7 @@ export type {
 // request start hooks (modules that act before every handler, such as sessions) and
 // before-response hooks (modules that check a handler's result before it is sent)
 export {
+  claimBeforeResponseHooks,
   hasBeforeResponseHooks,
   onBeforeResponse,
   onRequestStart,

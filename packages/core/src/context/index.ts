@@ -1,5 +1,6 @@
 export {
   currentRequestContext,
+  enterRequestContext,
   RequestContext,
   requestContext,
   runInRequestContext,
@@ -13,6 +14,7 @@ export type {
 } from './request-context.js'
 export type { RequestHook } from './request-hooks.js'
 export {
+  claimBeforeResponseHooks,
   hasBeforeResponseHooks,
   onBeforeResponse,
   onRequestStart,

@@ -4,7 +4,9 @@ import { createApp } from '../app/create-app.js'
 import { ForbiddenError } from '../errors/index.js'
 import { mortarFastify } from '../http/fastify/index.js'
 import { RequestContext, requestContext } from './request-context.js'
+import { StartupError } from '../app/startup-error.js'
 import {
+  claimBeforeResponseHooks,
   hasBeforeResponseHooks,
   onBeforeResponse,
   onRequestStart,
@@ -119,5 +121,19 @@ describe('before-response hooks', () => {
     expect(context.get('hookTrace')).toEqual(['async', 'sync after'])
     context.set('hookTrace', ['x'])
     await expect(runBeforeResponseHooks(app, context)).rejects.toThrow('Refused after the await.')
+  })
+
+  it('are claimed by an adapter: with none at that point, adding one later is refused', () => {
+    const withHooks = {}
+    onBeforeResponse(withHooks, () => undefined)
+    expect(claimBeforeResponseHooks(withHooks, 'testAdapter')).toBe(true)
+    expect(() => onBeforeResponse(withHooks, () => undefined)).not.toThrow()
+
+    const without = {}
+    expect(claimBeforeResponseHooks(without, 'testAdapter')).toBe(false)
+    const late = () => onBeforeResponse(without, () => undefined)
+    expect(late).toThrow(StartupError)
+    expect(late).toThrow(/added after testAdapter was registered/)
+    expect(hasBeforeResponseHooks(without)).toBe(false)
   })
 })

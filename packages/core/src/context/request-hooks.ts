@@ -1,3 +1,4 @@
+import { StartupError } from '../app/startup-error.js'
 import type { RequestContext } from './request-context.js'
 
 /**
@@ -20,6 +21,9 @@ export type RequestHook = (context: RequestContext) => void | Promise<void>
 // app needs no new method for it. A WeakMap lets a stopped app and its hooks be collected.
 const hooksByApp = new WeakMap<object, RequestHook[]>()
 const beforeResponseHooksByApp = new WeakMap<object, RequestHook[]>()
+// Apps an adapter was registered for while they had no before-response hooks, by adapter name:
+// that adapter listens for none, so a hook added later would never run and is refused instead.
+const adaptersWithoutBeforeResponse = new WeakMap<object, string>()
 
 function addHook(
   registry: WeakMap<object, RequestHook[]>,
@@ -111,7 +115,32 @@ async function runAll(hooks: readonly RequestHook[], context: RequestContext): P
  * ```
  */
 export function onBeforeResponse(app: object, hook: RequestHook): () => void {
+  const adapter = adaptersWithoutBeforeResponse.get(app)
+  if (adapter !== undefined) {
+    throw new StartupError([
+      `A before-response hook was added after ${adapter} was registered for an app that had none, so it would never run: start the app (its modules add these hooks in onStart) before registering ${adapter}.`,
+    ])
+  }
   return addHook(beforeResponseHooksByApp, app, hook)
+}
+
+/**
+ * For adapters that skip the before-response step when an app has no hooks, so that its requests
+ * pay nothing for it: call once, when the adapter is registered. Returns whether the app has
+ * before-response hooks; when it has none, adding one later throws a {@link StartupError} that
+ * names `adapter`, instead of the hook silently never running.
+ *
+ * @example
+ * ```ts
+ * import { claimBeforeResponseHooks } from '@mortar/core'
+ *
+ * if (claimBeforeResponseHooks(app, 'myAdapter')) framework.onBeforeSend(checkResponse)
+ * ```
+ */
+export function claimBeforeResponseHooks(app: object, adapter: string): boolean {
+  if (hasBeforeResponseHooks(app)) return true
+  adaptersWithoutBeforeResponse.set(app, adapter)
+  return false
 }
 
 /**

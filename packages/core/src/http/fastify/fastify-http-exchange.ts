@@ -1,14 +1,26 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { HttpExchange } from '../../context/index.js'
+import type {
+  HttpExchange,
+  RequestContext,
+  RequestContextInit,
+  RequestScope,
+} from '../../context/index.js'
+import type { AdapterApp } from '../shared/index.js'
+import { firstHeader, REQUEST_ID_HEADER } from '../shared/index.js'
 
-/** The {@link HttpExchange} of a Fastify request. */
-export class FastifyHttpExchange implements HttpExchange {
+/**
+ * The {@link HttpExchange} of a Fastify request, which is also what its request context is built
+ * from: one object per request, whose facts are read only when someone asks for them.
+ */
+export class FastifyHttpExchange implements HttpExchange, RequestContextInit {
   readonly #request: FastifyRequest
   readonly #reply: FastifyReply
+  readonly #app: AdapterApp
 
-  constructor(request: FastifyRequest, reply: FastifyReply) {
+  constructor(request: FastifyRequest, reply: FastifyReply, app: AdapterApp) {
     this.#request = request
     this.#reply = reply
+    this.#app = app
   }
 
   get method(): string {
@@ -29,5 +41,51 @@ export class FastifyHttpExchange implements HttpExchange {
     const existing = this.#reply.getHeader(name)
     const append = existing !== undefined && name.toLowerCase() !== 'set-cookie'
     this.#reply.header(name, append ? `${String(existing)}, ${value}` : value)
+  }
+
+  get requestId(): string | undefined {
+    return firstHeader(this.#request.headers[REQUEST_ID_HEADER])
+  }
+
+  get ip(): string | undefined {
+    return this.#request.ip
+  }
+
+  get userAgent(): string | undefined {
+    return this.#request.headers['user-agent']
+  }
+
+  get acceptLanguage(): string | undefined {
+    return this.#request.headers['accept-language']
+  }
+
+  get http(): HttpExchange {
+    return this
+  }
+
+  createScope(): RequestScope {
+    return this.#app.createScope()
+  }
+
+  // Listening for the end of the response costs a listener per request, so it starts only when
+  // the request reads its abort signal or creates its scope.
+  watchEnd(context: RequestContext): void {
+    const response = this.#reply.raw
+    // Already over (work the handler left running): abort if the client went away. A scope made
+    // now has no response end left to wait for, as one made after 'close' never had.
+    if (response.closed) {
+      if (!response.writableFinished) context.abort()
+      return
+    }
+    response.once('close', () => {
+      if (!response.writableFinished) context.abort()
+      if (!context.hasScope) return
+      context.dispose().catch((error: unknown) => {
+        this.#app.logger.error(
+          { err: error, requestId: context.requestId },
+          'Disposing the request scope failed',
+        )
+      })
+    })
   }
 }

@@ -1,5 +1,9 @@
 import Fastify from 'fastify'
 import { describe, expect, it } from 'vitest'
+import { createApp } from '../../app/create-app.js'
+import { StartupError } from '../../app/startup-error.js'
+import { requestContext } from '../../context/index.js'
+import { onBeforeResponse } from '../../context/request-hooks.js'
 import { adapterConformance, BODY_LIMIT } from '../shared/adapter-conformance.js'
 import { mortarFastify } from './mortar-fastify.js'
 
@@ -57,5 +61,66 @@ describe('mortarFastify', () => {
   it('refuses to register without an app', async () => {
     const fastify = Fastify()
     await expect(fastify.register(mortarFastify, {} as never)).rejects.toThrow(/needs \{ app \}/)
+  })
+
+  it('adds no response check for an app without before-response hooks, and refuses one added later', async () => {
+    const app = createApp({ modules: [] })
+    await app.start()
+    const fastify = Fastify()
+    await fastify.register(mortarFastify, { app })
+    fastify.get('/', async () => 'ok')
+    await fastify.ready()
+    expect(() => onBeforeResponse(app, () => undefined)).toThrow(StartupError)
+    const response = await fastify.inject({ method: 'GET', url: '/' })
+    expect(response.body).toBe('ok')
+    await fastify.close()
+    await app.stop()
+  })
+
+  it('listens for the end of a response only for a request that reads its signal or scope', async () => {
+    const app = createApp({ modules: [] })
+    await app.start()
+    const fastify = Fastify()
+    await fastify.register(mortarFastify, { app })
+    fastify.get('/plain', async (_request, reply) => reply.raw.listenerCount('close'))
+    fastify.get('/signal', async (_request, reply) => {
+      const before = reply.raw.listenerCount('close')
+      const { aborted } = requestContext().signal
+      return { added: reply.raw.listenerCount('close') - before, aborted }
+    })
+    await fastify.listen({ port: 0, host: '127.0.0.1' })
+    const address = fastify.server.address()
+    if (address === null || typeof address === 'string') throw new Error('no port')
+    const url = `http://127.0.0.1:${address.port}`
+    const plain = Number(await (await fetch(`${url}/plain`)).text())
+    const signal = (await (await fetch(`${url}/signal`)).json()) as {
+      added: number
+      aborted: boolean
+    }
+    expect(signal).toEqual({ added: 1, aborted: false })
+    // Node and Fastify add their own listeners; on a second plain request Mortar has added none.
+    expect(Number(await (await fetch(`${url}/plain`)).text())).toBe(plain)
+    await fastify.close()
+    await app.stop()
+  })
+
+  it('aborts the signal of work that outlives a response only if the client went away', async () => {
+    const app = createApp({ modules: [] })
+    await app.start()
+    const fastify = Fastify()
+    await fastify.register(mortarFastify, { app })
+    let late: Promise<boolean> | undefined
+    fastify.get('/', async () => {
+      const context = requestContext()
+      late = new Promise((resolve) => setTimeout(() => resolve(context.signal.aborted), 20))
+      return 'sent'
+    })
+    await fastify.listen({ port: 0, host: '127.0.0.1' })
+    const address = fastify.server.address()
+    if (address === null || typeof address === 'string') throw new Error('no port')
+    expect(await (await fetch(`http://127.0.0.1:${address.port}/`)).text()).toBe('sent')
+    expect(await late).toBe(false)
+    await fastify.close()
+    await app.stop()
   })
 })

@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http'
 import type {
   FastifyError,
   FastifyInstance,
@@ -7,7 +6,9 @@ import type {
   HookHandlerDoneFunction,
 } from 'fastify'
 import {
+  claimBeforeResponseHooks,
   currentRequestContext,
+  enterRequestContext,
   hasBeforeResponseHooks,
   RequestContext,
   runBeforeResponseHooks,
@@ -50,16 +51,12 @@ interface MortarRequest extends FastifyRequest {
   [kContext]: RequestContext | null
 }
 
-// Per-request state also sits on the raw response, so that one shared 'close' listener (called
-// with the response as `this`) serves every request without a closure of its own.
-interface MortarResponse extends ServerResponse {
-  [kContext]?: RequestContext
-}
-
 /**
  * A Fastify plugin that gives every request a Mortar request context (request id, scope, slots),
  * echoes `x-request-id`, and renders every error and unknown route as problem+json. It is not
  * encapsulated, so it covers the routes of the instance it is registered on and its children.
+ * Start the app before registering it: modules add their before-response hooks in `onStart`, and
+ * the plugin adds its own response check only for an app that has some.
  *
  * @example
  * ```ts
@@ -89,76 +86,42 @@ export function mortarFastify(
     )
     return
   }
-  const createScope = () => app.createScope()
   const logger = app.logger
-  // Made once per registration, not per request: 'close' listeners get the response as `this`.
-  const onResponseClose = function (this: MortarResponse): void {
-    const context = this[kContext]
-    if (context === undefined) return
-    if (!this.writableFinished) context.abort()
-    if (!context.hasScope) return
-    context.dispose().catch((error: unknown) => {
-      logger.error(
-        { err: error, requestId: context.requestId },
-        'Disposing the request scope failed',
-      )
-    })
-  }
 
   fastify.decorateRequest(kContext, null)
 
-  // The approach of @fastify/request-context: open the context around the rest of the hook chain,
-  // and re-enter it in preValidation, since the body may be parsed in a stream callback outside
-  // it. The store is kept on the request, so re-entering is a plain run(), not an AsyncResource.
-  // Modules' request-start hooks run in preValidation too: it is in the context anyway, and
-  // onRequest stays free of a closure per request.
+  // The context is entered, not run around the rest of the hook chain: Fastify calls onRequest
+  // inside Node's callback for the request, which restores the previous context when it returns,
+  // and entering builds one frame where run() builds two. The modules' request-start hooks
+  // (session, principal) run here, in the context, before the body is read.
   fastify.addHook(
     'onRequest',
     (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction) => {
-      const headers = request.headers
-      const context = new RequestContext({
-        requestId: firstHeader(headers[REQUEST_ID_HEADER]),
-        ip: request.ip,
-        userAgent: headers['user-agent'],
-        acceptLanguage: headers['accept-language'],
-        http: new FastifyHttpExchange(request, reply),
-        createScope,
-      })
+      const context = new RequestContext(new FastifyHttpExchange(request, reply, app))
       ;(request as MortarRequest)[kContext] = context
-      const raw = reply.raw as MortarResponse
-      raw[kContext] = context
-      // 'close' follows 'finish', or comes alone when the client went away: one listener does
-      // the work of onResponse and onRequestAbort hooks at less cost per request.
-      raw.on('close', onResponseClose)
       reply.header(REQUEST_ID_HEADER, context.requestId)
-      runInRequestContext(context, next)
-    },
-  )
-
-  fastify.addHook(
-    'preValidation',
-    (request: FastifyRequest, _reply: FastifyReply, next: HookHandlerDoneFunction) => {
-      const context = (request as MortarRequest)[kContext]
-      if (context === null) next()
-      else if (currentRequestContext() === context) startRequest(app, context, next)
-      else runInRequestContext(context, () => startRequest(app, context, next))
+      enterRequestContext(context)
+      const started = runRequestStartHooks(app, context)
+      if (started === undefined) next()
+      else started.then(() => next(), next)
     },
   )
 
   // Modules' before-response hooks (auth's verify-authorized) see every successful result before
   // it is sent, whatever its type: onSend, because preSerialization skips strings and buffers.
-  // The app may get its hooks after this registration (in a module's onStart), so the check is
-  // made per request; without hooks it is one WeakMap lookup. A hook that throws goes to the
-  // error handler, whose problem replaces the payload.
-  fastify.addHook(
-    'onSend',
-    (request: FastifyRequest, reply: FastifyReply, _payload: unknown, next: OnSendDone) => {
-      const context = (request as MortarRequest)[kContext]
-      if (!hasBeforeResponseHooks(app) || context === null || problems.has(reply)) next()
-      else if (currentRequestContext() === context) checkResponse(app, context, next)
-      else runInRequestContext(context, () => checkResponse(app, context, next))
-    },
-  )
+  // An app without such hooks gets no onSend hook at all. A hook that throws goes to the error
+  // handler, whose problem replaces the payload.
+  if (claimBeforeResponseHooks(app, 'mortarFastify')) {
+    fastify.addHook(
+      'onSend',
+      (request: FastifyRequest, reply: FastifyReply, _payload: unknown, next: OnSendDone) => {
+        const context = (request as MortarRequest)[kContext]
+        if (!hasBeforeResponseHooks(app) || context === null || problems.has(reply)) next()
+        else if (currentRequestContext() === context) checkResponse(app, context, next)
+        else runInRequestContext(context, () => checkResponse(app, context, next))
+      },
+    )
+  }
 
   fastify.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     sendProblem(error, request as MortarRequest, reply, logger)
@@ -175,18 +138,6 @@ export function mortarFastify(
 // What fastify-plugin does, without depending on it: run in the parent's scope, under a name.
 Object.defineProperty(mortarFastify, Symbol.for('skip-override'), { value: true })
 Object.defineProperty(mortarFastify, Symbol.for('fastify.display-name'), { value: 'mortar' })
-
-// Runs the modules' request-start hooks (session, principal) before any handler; a failing hook
-// goes to the error handler.
-function startRequest(
-  app: AdapterApp,
-  context: RequestContext,
-  next: HookHandlerDoneFunction,
-): void {
-  const started = runRequestStartHooks(app, context)
-  if (started === undefined) next()
-  else started.then(() => next(), next)
-}
 
 type OnSendDone = (error?: Error | null) => void
 

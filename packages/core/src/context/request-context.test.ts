@@ -1,0 +1,61 @@
+import { describe, expect, it, vi } from 'vitest'
+import { RequestContext, type RequestContextInit } from './request-context.js'
+
+const scope = () => ({ resolve: () => 'resolved' as never, dispose: async () => undefined })
+
+describe('RequestContext', () => {
+  it('reads the request facts from its init only when asked', () => {
+    const ip = vi.fn(() => '10.0.0.7')
+    const init = {
+      requestId: 'req-1',
+      get ip() {
+        return ip()
+      },
+      userAgent: 'curl/8',
+      acceptLanguage: 'fr-CH;q=0.9, en;q=0.8',
+      createScope: scope,
+    } satisfies RequestContextInit
+    const context = new RequestContext(init)
+    expect(ip).not.toHaveBeenCalled()
+    expect(context.ip).toBe('10.0.0.7')
+    expect(context.userAgent).toBe('curl/8')
+    expect(context.locale).toBe('fr-CH')
+    expect(context.requestId).toBe('req-1')
+  })
+
+  it('asks the adapter to watch the end of the request once, on the first signal or scope use', () => {
+    const watchEnd = vi.fn()
+    const untouched = new RequestContext({ createScope: scope, watchEnd })
+    expect(untouched.requestId).toMatch(/^[0-9a-f-]{36}$/)
+    expect(watchEnd).not.toHaveBeenCalled()
+
+    const bySignal = new RequestContext({ createScope: scope, watchEnd })
+    void bySignal.signal
+    void bySignal.signal
+    bySignal.resolve('key' as never)
+    expect(watchEnd).toHaveBeenCalledTimes(1)
+    expect(watchEnd).toHaveBeenCalledWith(bySignal)
+
+    const byScope = new RequestContext({ createScope: scope, watchEnd })
+    byScope.resolve('key' as never)
+    expect(byScope.hasScope).toBe(true)
+    expect(watchEnd).toHaveBeenCalledTimes(2)
+  })
+
+  it('aborts a signal first read after the adapter reported the client gone', () => {
+    const context = new RequestContext({ createScope: scope, watchEnd: (c) => c.abort() })
+    expect(context.signal.aborted).toBe(true)
+  })
+
+  it("uses the framework's own signal without watching the end", () => {
+    const watchEnd = vi.fn()
+    const controller = new AbortController()
+    const context = new RequestContext({
+      createScope: scope,
+      signal: controller.signal,
+      watchEnd,
+    })
+    expect(context.signal).toBe(controller.signal)
+    expect(watchEnd).not.toHaveBeenCalled()
+  })
+})
