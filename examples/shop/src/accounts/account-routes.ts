@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto'
 import { LOGIN_THROTTLE } from '@mortar/auth'
-import { NotFoundError, requestContext, UnauthorizedError, ValidationError } from '@mortar/core'
+import {
+  NotFoundError,
+  requestContext,
+  safeText,
+  UnauthorizedError,
+  ValidationError,
+} from '@mortar/core'
 import { type Session, type SessionRecord, SESSIONS } from '@mortar/session'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
@@ -15,15 +21,15 @@ export interface AccountRoutesOptions {
 
 const credentials = z.object({
   // Trimmed and lower-cased before the check, as Accounts stores it.
-  email: z.string().trim().toLowerCase().pipe(z.email().max(254)),
+  email: safeText({ max: 254 }).trim().toLowerCase().pipe(z.email()),
   // scrypt takes any length; the cap keeps one request from costing a long hash of megabytes.
-  password: z.string().min(10).max(200),
+  password: safeText({ min: 10, max: 200 }),
 })
-const loginBody = z.object({ email: z.string().max(254), password: z.string().max(200) })
+const loginBody = z.object({ email: safeText({ max: 254 }), password: safeText({ max: 200 }) })
 const logoutEverywhereBody = z.object({ keepCurrent: z.boolean().default(false) }).default({
   keepCurrent: false,
 })
-const deviceParams = z.object({ device: z.string().max(64) })
+const deviceParams = z.object({ device: safeText({ max: 64 }) })
 
 function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const parsed = schema.safeParse(input)

@@ -1,4 +1,4 @@
-import { NotFoundError, ValidationError } from '@mortar/core'
+import { integerId, NotFoundError, ValidationError } from '@mortar/core'
 import type { Session } from '@mortar/session'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
@@ -7,6 +7,7 @@ import {
   type CartItem,
   type CartSessionData,
   cartItemSchema,
+  MAX_PRODUCT_ID,
   removeFromCart,
 } from './cart.js'
 
@@ -25,7 +26,7 @@ const addBody = z.object({
   productId: cartItemSchema.shape.productId,
   quantity: cartItemSchema.shape.quantity.default(1),
 })
-const lineParams = z.object({ productId: z.coerce.number().pipe(cartItemSchema.shape.productId) })
+const lineParams = z.object({ productId: integerId({ max: MAX_PRODUCT_ID }) })
 
 function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const parsed = schema.safeParse(input)

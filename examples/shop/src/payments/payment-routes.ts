@@ -1,4 +1,4 @@
-import { requestContext, UnauthorizedError, ValidationError } from '@mortar/core'
+import { requestContext, safeText, UnauthorizedError, ValidationError } from '@mortar/core'
 import type { Session } from '@mortar/session'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
@@ -11,7 +11,7 @@ export interface PaymentRoutesOptions {
 }
 
 // A malformed id names no payment method: the same 404 as a missing one.
-const methodParams = z.object({ id: z.string().max(64) })
+const methodParams = z.object({ id: safeText({ max: 64 }) })
 
 function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const parsed = schema.safeParse(input)

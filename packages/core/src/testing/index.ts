@@ -10,3 +10,13 @@ export {
 } from './test-databases.js'
 export type { LaunchTestBrowserOptions, TestBrowser } from './launch-test-browser.js'
 export { launchTestBrowser } from './launch-test-browser.js'
+export type {
+  FuzzAnswer,
+  FuzzFailure,
+  FuzzReport,
+  FuzzRequest,
+  FuzzRoutesOptions,
+} from './fuzz-routes.js'
+export { fuzzRoutes } from './fuzz-routes.js'
+export type { FastifyRoutesLike, HonoRoutesLike, RouteInfo } from './list-routes.js'
+export { listRoutes } from './list-routes.js'

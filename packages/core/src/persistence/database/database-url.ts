@@ -102,7 +102,7 @@ const SERVER_PARAMETERS: Readonly<Record<'postgres' | 'mysql', ReadonlySet<strin
 }
 const SQLITE_MODES: ReadonlySet<string> = new Set(['rwc', 'rw', 'ro'])
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
-const SCHEMES: Readonly<Record<string, DatabaseEngine>> = {
+const SCHEMES: Readonly<Record<string, 'postgres' | 'mysql'>> = {
   'postgres:': 'postgres',
   'postgresql:': 'postgres',
   'mysql:': 'mysql',

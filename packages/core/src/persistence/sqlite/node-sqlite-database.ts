@@ -1,5 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import type { SqliteDatabase, SqliteStatement } from 'kysely'
+import { DatabaseInputError } from '../database/database-input-error.js'
 
 /** What SQLite can bind; node:sqlite rejects booleans, dates and `undefined`, the other engines take them. */
 type Bindable = null | number | bigint | string | NodeJS.ArrayBufferView
@@ -120,6 +121,8 @@ class NodeSqliteStatement implements SqliteStatement {
 // also write, so those take the writer's path).
 const SELECT = /^\s*select\b/i
 const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER)
+const MIN_INT64 = -(2n ** 63n)
+const MAX_INT64 = 2n ** 63n - 1n
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 
 function normalizeIntegers(row: Record<string, unknown>): Record<string, unknown> {
@@ -142,7 +145,10 @@ function toBindable(value: unknown): Bindable {
   switch (typeof value) {
     case 'string':
     case 'number':
+      return value
     case 'bigint':
+      // SQLite integers are 64-bit; node:sqlite would throw a bare TypeError.
+      if (value < MIN_INT64 || value > MAX_INT64) throw new DatabaseInputError('out_of_range')
       return value
     case 'boolean':
       return value ? 1 : 0
