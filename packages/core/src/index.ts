@@ -51,6 +51,9 @@ export {
 } from './context/index.js'
 export type { RequestHook } from './context/index.js'
 
+// pages served by packages: a Fetch API handler any adapter mounts under a prefix
+export type { FetchHandler } from './http/shared/index.js'
+
 // dependency injection
 export { inject, injectable, ResolutionError, token } from './di/index.js'
 export type {
