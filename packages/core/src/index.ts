@@ -149,7 +149,10 @@ export {
   transaction,
   useDefaultDatabase,
 } from './persistence/transactions/index.js'
-export type { TransactionCallOptions } from './persistence/transactions/index.js'
+export type {
+  AfterCommitFailure,
+  TransactionCallOptions,
+} from './persistence/transactions/index.js'
 
 // persistence: pagination and vault
 export { PAGINATOR, Paginator, paginate } from './persistence/pagination/index.js'
