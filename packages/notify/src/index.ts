@@ -8,6 +8,7 @@ export {
   defineTranslations,
   isOnDemand,
   Notification,
+  notificationFields,
   notificationType,
   renderMessage,
   route,
@@ -21,6 +22,7 @@ export type {
   DeliveryOutcome,
   DigestEntry,
   NotificationDefinition,
+  NotificationFields,
   Notifier,
   NotifyResult,
   OnDemandRecipient,
@@ -104,9 +106,27 @@ export type {
   WebhookMessage,
 } from './channels/index.js'
 
+// preferences and quiet hours
+export {
+  createPreferenceTable,
+  decidePreference,
+  isTimeZone,
+  nextTimeOfDay,
+  PREFERENCE_TABLE,
+  Preferences,
+  quietHoursEnd,
+} from './preferences/index.js'
+export type {
+  CategoryOptions,
+  PreferenceChoice,
+  PreferenceDecision,
+  PreferenceEntry,
+  QuietHours,
+} from './preferences/index.js'
+
 // HTML templates and pages
 export { escapeHtml, html, SafeHtml, unsafeHtml } from './html/index.js'
-export type { FetchHandler, PageGuard } from './pages/index.js'
+export type { PageGuard } from './pages/index.js'
 
 // errors
 export {

@@ -1,7 +1,12 @@
 import { ValidationError } from '@mortar/core'
 import type { z } from 'zod'
 import type { ChannelMessages, ChannelName, RendererName } from '../channels/channel.js'
-import { type DigestEntry, Notification, type RenderContext } from './notification.js'
+import {
+  type DigestEntry,
+  Notification,
+  type NotificationFields,
+  type RenderContext,
+} from './notification.js'
 import type { Recipient } from './recipient.js'
 
 /** The options of {@link defineNotification} besides the renderers. */
@@ -47,15 +52,16 @@ export type DefinedNotification<
   S extends z.ZodType,
   R extends Recipient,
   C extends ChannelName,
-> = Notification<R> & {
-  readonly data: z.output<S>
-  via(recipient: R): readonly C[]
-} & {
-  readonly [K in C as RendererName<K>]: (
-    recipient: R,
-    context: RenderContext,
-  ) => ChannelMessages[K] | Promise<ChannelMessages[K]>
-}
+> = Notification<R> &
+  NotificationFields & {
+    readonly data: z.output<S>
+    via(recipient: R): readonly C[]
+  } & {
+    readonly [K in C as RendererName<K>]: (
+      recipient: R,
+      context: RenderContext,
+    ) => ChannelMessages[K] | Promise<ChannelMessages[K]>
+  }
 
 /** The class {@link defineNotification} returns. */
 export interface DefinedNotificationClass<

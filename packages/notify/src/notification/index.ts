@@ -5,11 +5,12 @@ export type {
   DefinedRenderers,
   NotificationDefinition,
 } from './define-notification.js'
-export { Notification, notificationType } from './notification.js'
+export { Notification, notificationFields, notificationType } from './notification.js'
 export type {
   ChannelsOf,
   CheckNotification,
   DigestEntry,
+  NotificationFields,
   RecipientOf,
   RenderContext,
   Renderer,

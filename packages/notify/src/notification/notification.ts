@@ -30,6 +30,7 @@ export interface DigestEntry {
  * import { Notification, type RenderContext, type Recipient } from '@mortar/notify'
  *
  * export class OrderShipped extends Notification {
+ *   readonly type = 'order.shipped'
  *   readonly category = 'orders'
  *   constructor(readonly order: { id: string; carrier: string }) { super() }
  *
@@ -46,26 +47,23 @@ export interface DigestEntry {
  * ```
  */
 export abstract class Notification<R extends Recipient = Recipient> {
-  /**
-   * The type the ledger and events record (`'order.shipped'`); the class name when unset. Set it
-   * when the class name may change (minified builds, renames).
-   */
-  readonly type?: string | undefined
-
-  /** The category preferences, quiet hours and throttles apply to; `'default'` when unset. */
-  readonly category?: string | undefined
-
-  /**
-   * The idempotency key: the same key to the same recipient on the same channel is delivered
-   * once, however often `notify()` runs (a retried request, a redelivered event).
-   */
-  readonly key?: string | undefined
-
-  /** Makes this notification part of a digest instead of a message of its own. */
-  readonly digest?: DigestEntry | undefined
-
   /** The channels to send on for this recipient. */
   abstract via(recipient: R): readonly ChannelName[]
+}
+
+/**
+ * What a notification may declare besides `via()` and its renderers, as plain fields (no
+ * `override` needed): `type`, recorded in the ledger and events (the class name when unset; set
+ * it when the name may change in a minified build); `category`, which preferences, quiet hours
+ * and throttles apply to (`'default'` when unset); `key`, the idempotency key (the same key to
+ * the same recipient on the same channel is delivered once however often `notify()` runs);
+ * `digest`, which makes it part of a digest instead of a message of its own.
+ */
+export interface NotificationFields {
+  readonly type?: string | undefined
+  readonly category?: string | undefined
+  readonly key?: string | undefined
+  readonly digest?: DigestEntry | undefined
 }
 
 /** The channels a notification's `via()` can return. */
@@ -98,7 +96,41 @@ type Problems<N> = { [C in ChannelsOf<N>]: RendererProblem<N, C> }[ChannelsOf<N>
  */
 export type CheckNotification<N> = [Problems<N>] extends [never] ? unknown : Problems<N>
 
+/** The fields of a notification (see {@link NotificationFields}), checked: a wrong type is a `TypeError`. */
+export function notificationFields(notification: Notification<never>): {
+  readonly type: string
+  readonly category: string
+  readonly key: string | undefined
+  readonly digest: DigestEntry | undefined
+} {
+  const fields = notification as NotificationFields
+  const text = (name: keyof NotificationFields, max: number): string | undefined => {
+    const value = fields[name]
+    if (value === undefined || value === null) return undefined
+    if (typeof value !== 'string' || value === '' || value.length > max) {
+      throw new TypeError(
+        `${notification.constructor.name}.${name} must be a non-empty string of at most ${max} characters.`,
+      )
+    }
+    return value
+  }
+  const digest = fields.digest ?? undefined
+  if (
+    digest !== undefined &&
+    (typeof digest !== 'object' || typeof digest.key !== 'string' || digest.key === '')
+  ) {
+    throw new TypeError(`${notification.constructor.name}.digest must be { key, item }.`)
+  }
+  return {
+    type: text('type', 191) ?? notification.constructor.name,
+    category: text('category', 191) ?? 'default',
+    key: text('key', 191),
+    digest,
+  }
+}
+
 /** The type a notification is recorded under: its `type`, else its class name. */
 export function notificationType(notification: Notification<never>): string {
-  return notification.type ?? notification.constructor.name
+  const type = (notification as NotificationFields).type
+  return typeof type === 'string' && type !== '' ? type : notification.constructor.name
 }

@@ -1,10 +1,12 @@
-import { currentRequestContext, ForbiddenError, type RequestContext, toProblem } from '@mortar/core'
+import {
+  currentRequestContext,
+  type FetchHandler,
+  ForbiddenError,
+  type RequestContext,
+  toProblem,
+} from '@mortar/core'
 
-/**
- * A web-standard request handler, as core's HTTP adapters mount one under a prefix
- * (structurally the same type as core's `FetchHandler`).
- */
-export type FetchHandler = (request: Request) => Response | Promise<Response>
+export type { FetchHandler }
 
 /** Decides whether the current request may see a page; deny by default. */
 export type PageGuard = (context: RequestContext) => boolean | Promise<boolean>

@@ -1,8 +1,7 @@
-import http from 'node:http'
-import https from 'node:https'
 import type { Channel, ChannelResult, Outgoing } from '../channel.js'
 import { AddressGuard, type AddressGuardOptions } from '../http/address-guard.js'
 import { classifyHttpResult } from '../http/classify-response.js'
+import { keepAliveAgents } from '../http/keep-alive-agents.js'
 import { httpPost, type Lookup } from '../http/http-post.js'
 import type { ChatMessage } from './chat-message.js'
 
@@ -27,10 +26,7 @@ export class ChatChannel implements Channel<'chat'> {
   readonly name = 'chat'
   readonly #options: ChatChannelOptions
   readonly #guard: AddressGuard
-  readonly #agents = {
-    http: new http.Agent({ keepAlive: true }),
-    https: new https.Agent({ keepAlive: true }),
-  }
+  readonly #agents = keepAliveAgents()
 
   constructor(options: ChatChannelOptions = {}) {
     this.#options = options
@@ -72,8 +68,7 @@ export class ChatChannel implements Channel<'chat'> {
   }
 
   async close(): Promise<void> {
-    this.#agents.http.destroy()
-    this.#agents.https.destroy()
+    this.#agents.destroy()
   }
 }
 

@@ -1,8 +1,7 @@
-import http from 'node:http'
-import https from 'node:https'
 import { NotifyConfigError } from '../../errors.js'
 import type { Channel, ChannelResult, Outgoing } from '../channel.js'
 import { classifyHttpResult } from '../http/classify-response.js'
+import { keepAliveAgents } from '../http/keep-alive-agents.js'
 import { httpPost } from '../http/http-post.js'
 import type { SmsMessage } from './sms-message.js'
 
@@ -33,10 +32,7 @@ export class SmsChannel implements Channel<'sms'> {
   readonly #authorization: string
   readonly #from: string
   readonly #timeoutMs: number
-  readonly #agents = {
-    http: new http.Agent({ keepAlive: true }),
-    https: new https.Agent({ keepAlive: true }),
-  }
+  readonly #agents = keepAliveAgents()
 
   constructor(options: SmsChannelOptions) {
     let base: URL
@@ -105,8 +101,7 @@ export class SmsChannel implements Channel<'sms'> {
   }
 
   async close(): Promise<void> {
-    this.#agents.http.destroy()
-    this.#agents.https.destroy()
+    this.#agents.destroy()
   }
 }
 

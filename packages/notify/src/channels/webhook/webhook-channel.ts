@@ -1,9 +1,8 @@
-import http from 'node:http'
-import https from 'node:https'
 import { NotifyConfigError } from '../../errors.js'
 import type { Channel, ChannelResult, Outgoing } from '../channel.js'
 import { AddressGuard, type AddressGuardOptions } from '../http/address-guard.js'
 import { classifyHttpResult } from '../http/classify-response.js'
+import { keepAliveAgents } from '../http/keep-alive-agents.js'
 import { httpPost, type Lookup } from '../http/http-post.js'
 import { signWebhook, webhookKey } from './standard-webhooks.js'
 import type { WebhookMessage } from './webhook-message.js'
@@ -41,10 +40,7 @@ export class WebhookChannel implements Channel<'webhook'> {
   readonly name = 'webhook'
   readonly #options: WebhookChannelOptions
   readonly #guard: AddressGuard
-  readonly #agents = {
-    http: new http.Agent({ keepAlive: true }),
-    https: new https.Agent({ keepAlive: true }),
-  }
+  readonly #agents = keepAliveAgents()
 
   constructor(options: WebhookChannelOptions) {
     if (typeof options.secret === 'string') webhookKey(options.secret)
@@ -102,8 +98,7 @@ export class WebhookChannel implements Channel<'webhook'> {
   }
 
   async close(): Promise<void> {
-    this.#agents.http.destroy()
-    this.#agents.https.destroy()
+    this.#agents.destroy()
   }
 }
 
