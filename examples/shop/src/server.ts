@@ -5,6 +5,7 @@ import { mortarFastify } from '@mortar/core/fastify'
 import { databaseSessionRegistry } from '@mortar/session'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { shopAccessModule } from './access/index.js'
+import { adminPages } from './admin/index.js'
 import { accountRoutes, accountsModule, shopSessionModule } from './accounts/index.js'
 import { cartRoutes } from './cart/index.js'
 import { catalogModule, catalogRoutes, PRODUCT_CATALOG } from './catalog/index.js'
@@ -13,6 +14,7 @@ import { healthRoutes } from './health/health-routes.js'
 import { orderRoutes, ordersModule } from './orders/index.js'
 import { paymentRoutes, paymentsModule } from './payments/index.js'
 import { vaultKeyRing } from './secrets/index.js'
+import { storefrontRoutes } from './storefront/index.js'
 
 /** The shop: a Mortar app and the Fastify server in front of it. */
 export interface Shop {
@@ -60,6 +62,14 @@ export async function buildShop(config: ShopConfig): Promise<Shop> {
   })
   await server.register(paymentRoutes, { session: sessions.current })
   await server.register(orderRoutes, { session: sessions.current })
+  // The storefront: HTML pages for people, beside the JSON API above.
+  await server.register(storefrontRoutes, {
+    prefix: '/store',
+    session: sessions.current,
+    productExists: (productId) => catalog.exists(productId),
+  })
+  await server.register(adminPages, { prefix: '/admin', session: sessions.current })
+  server.get('/', (_request, reply) => reply.redirect('/store'))
   // The server closes first so no request runs against a stopped app.
   server.addHook('onClose', async () => {
     await app.stop()

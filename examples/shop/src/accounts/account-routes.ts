@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto'
-import { LOGIN_THROTTLE } from '@mortar/auth'
 import { NotFoundError, requestContext, UnauthorizedError, ValidationError } from '@mortar/core'
 import { type Session, type SessionRecord, SESSIONS } from '@mortar/session'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import type { CartSessionData } from '../cart/index.js'
 import { type Account, ACCOUNTS } from './accounts.js'
+import { logInWithPassword, signUpWithPassword } from './sign-in.js'
 
 /** What the account routes need. */
 export interface AccountRoutesOptions {
@@ -13,13 +13,6 @@ export interface AccountRoutesOptions {
   readonly session: () => Session<CartSessionData>
 }
 
-const credentials = z.object({
-  // Trimmed and lower-cased before the check, as Accounts stores it.
-  email: z.string().trim().toLowerCase().pipe(z.email().max(254)),
-  // scrypt takes any length; the cap keeps one request from costing a long hash of megabytes.
-  password: z.string().min(10).max(200),
-})
-const loginBody = z.object({ email: z.string().max(254), password: z.string().max(200) })
 const logoutEverywhereBody = z.object({ keepCurrent: z.boolean().default(false) }).default({
   keepCurrent: false,
 })
@@ -90,30 +83,14 @@ export async function accountRoutes(
   }
 
   server.post('/auth/signup', async (request, reply) => {
-    const input = parse(credentials, request.body)
-    const account = await accounts().signUp(input)
-    await session().login(account.id)
+    const account = await signUpWithPassword(session(), request.body)
     reply.code(201)
     return answer(account)
   })
 
-  server.post('/auth/login', async (request) => {
-    const { email, password } = parse(loginBody, request.body)
-    const context = requestContext()
-    const throttle = context.resolve(LOGIN_THROTTLE)
-    const attempt = { account: email, ip: context.ip }
-    // A locked-out account or address is refused before its password costs a hash.
-    await throttle.check(attempt)
-    const account = await accounts().authenticate(email, password)
-    if (account === undefined) {
-      await throttle.recordFailure(attempt)
-      throw new UnauthorizedError('Wrong email or password.')
-    }
-    await throttle.recordSuccess(attempt)
-    // A new session id and CSRF token (against fixation); the cart comes along.
-    await session().login(account.id)
-    return answer(account)
-  })
+  server.post('/auth/login', async (request) =>
+    answer(await logInWithPassword(session(), request.body)),
+  )
 
   server.post('/auth/logout', async () => {
     await currentAccount()

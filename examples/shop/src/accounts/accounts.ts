@@ -106,6 +106,17 @@ export class Accounts {
     return row === undefined ? undefined : toAccount(row)
   }
 
+  /** The emails of these accounts, by id (one query); ids without an account are left out. */
+  async emails(ids: readonly string[]): Promise<Map<string, string>> {
+    if (ids.length === 0) return new Map()
+    const rows = await this.#db
+      .selectFrom('users')
+      .select(['id', 'email'])
+      .where('id', 'in', [...ids])
+      .execute()
+    return new Map(rows.map((row) => [row.id, row.email]))
+  }
+
   /**
    * Creates the admin account `email` when no account has it, so a fresh shop has someone who
    * reaches the admin pages. An existing account is left as it is, never promoted: whoever

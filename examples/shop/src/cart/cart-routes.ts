@@ -1,14 +1,9 @@
-import { NotFoundError, ValidationError } from '@mortar/core'
+import { ValidationError } from '@mortar/core'
 import type { Session } from '@mortar/session'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
-import {
-  addToCart,
-  type CartItem,
-  type CartSessionData,
-  cartItemSchema,
-  removeFromCart,
-} from './cart.js'
+import { type CartItem, type CartSessionData, cartItemSchema } from './cart.js'
+import { addToSessionCart, type ProductExists, removeFromSessionCart } from './cart-session.js'
 
 /** What the cart routes need. */
 export interface CartRoutesOptions {
@@ -18,7 +13,7 @@ export interface CartRoutesOptions {
    * Whether a product exists, so a cart cannot hold ids the catalog does not know; without it,
    * any positive integer id is accepted.
    */
-  readonly productExists?: (productId: number) => Promise<boolean>
+  readonly productExists?: ProductExists
 }
 
 const addBody = z.object({
@@ -53,28 +48,14 @@ export async function cartRoutes(
 
   server.post('/cart', async (request, reply) => {
     const item = parse(addBody, request.body)
-    if (productExists !== undefined && !(await productExists(item.productId))) {
-      throw new ValidationError(
-        [{ path: 'productId', code: 'unknown_product', message: 'There is no such product.' }],
-        `There is no product ${item.productId}; pick one from GET /products.`,
-      )
-    }
-    const current = session()
-    current.data.cart = addToCart(current.data.cart, item)
-    await current.save()
+    const cart = await addToSessionCart(session(), item, productExists)
     reply.code(201)
-    return answer(current.data.cart)
+    return answer(cart)
   })
 
   server.delete('/cart/:productId', async (request) => {
     const { productId } = parse(lineParams, request.params)
-    const current = session()
-    if (!current.data.cart.some((line) => line.productId === productId)) {
-      throw new NotFoundError(`Product ${productId} is not in your cart.`)
-    }
-    current.data.cart = removeFromCart(current.data.cart, productId)
-    await current.save()
-    return answer(current.data.cart)
+    return answer(await removeFromSessionCart(session(), productId))
   })
 
   server.delete('/cart', async () => {

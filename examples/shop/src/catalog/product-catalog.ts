@@ -73,6 +73,17 @@ export class ProductCatalog {
     return row !== undefined
   }
 
+  /** The products with these ids that exist, by id; one query. */
+  async findMany(ids: readonly number[]): Promise<Map<number, Product>> {
+    if (ids.length === 0) return new Map()
+    const rows = await this.#db
+      .selectFrom('products')
+      .select(PRODUCT_COLUMNS)
+      .where('id', 'in', [...ids])
+      .execute()
+    return new Map(rows.map((row) => [Number(row.id), toProduct(row)]))
+  }
+
   /** One product; a 404 problem when there is none with this id. */
   async get(id: number): Promise<Product> {
     const row = await this.#db

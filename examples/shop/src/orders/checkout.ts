@@ -87,6 +87,11 @@ export class Checkout {
    * then.
    */
   async place(input: PlaceOrder): Promise<PlacedOrder> {
+    // A key seen before (a form sent again after its order emptied the cart) finds its order.
+    if (input.checkoutKey !== undefined) {
+      const placed = await this.#findByKey(input.userId, input.checkoutKey)
+      if (placed !== undefined) return { order: placed, created: false }
+    }
     if (input.cart.length === 0) throw new EmptyCartError()
     const key = input.checkoutKey ?? randomUUID()
     try {

@@ -6,6 +6,7 @@ export {
   type PlacedOrder,
   type PlaceOrder,
 } from './checkout.js'
+export { type CheckoutChoice, checkoutCart } from './checkout-cart.js'
 export {
   FULFILMENT,
   Fulfilment,
@@ -16,6 +17,7 @@ export { ORDER_COLUMNS, type Order, type OrderLine, type OrderRow, toOrder } fro
 export { ORDER_HISTORY, OrderHistory, type OrderPageRequest } from './order-history.js'
 export type { OrderListener } from './order-listener.js'
 export {
+  checkoutBody,
   checkoutKeySchema,
   type OrderRoutesOptions,
   orderIdSchema,

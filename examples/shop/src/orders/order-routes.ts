@@ -3,9 +3,8 @@ import type { Session } from '@mortar/session'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { requirePrincipal } from '../accounts/index.js'
-import { SHOP_ACCESS } from '../access/index.js'
 import type { CartSessionData } from '../cart/index.js'
-import { CHECKOUT } from './checkout.js'
+import { checkoutCart } from './checkout-cart.js'
 import { ORDER_HISTORY } from './order-history.js'
 
 /** What the order routes need. */
@@ -21,7 +20,8 @@ export const orderIdSchema = z.uuid()
 export const checkoutKeySchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/)
 
 const orderParams = z.object({ id: orderIdSchema })
-const checkoutBody = z.object({
+/** What a checkout takes, from JSON or the checkout form. */
+export const checkoutBody = z.object({
   paymentMethodId: z.string().min(1).max(64),
   checkoutKey: checkoutKeySchema.optional(),
 })
@@ -55,19 +55,10 @@ export async function orderRoutes(
     const header = request.headers['idempotency-key']
     const checkoutKey =
       body.checkoutKey ?? (header === undefined ? undefined : parse(checkoutKeySchema, header))
-    const current = options.session()
-    const context = requestContext()
-    const { order, created } = await context.resolve(CHECKOUT).place({
-      userId: me.id,
-      cart: current.data.cart,
+    const { order, created } = await checkoutCart(options.session(), me, {
       paymentMethodId: body.paymentMethodId,
       checkoutKey,
     })
-    await context.resolve(SHOP_ACCESS).authorize(me, 'read', 'orders', { user_id: order.userId })
-    if (created) {
-      current.data.cart = []
-      await current.save()
-    }
     reply.code(created ? 201 : 200)
     return order
   })
