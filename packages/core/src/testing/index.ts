@@ -8,3 +8,5 @@ export {
   privateRedisPrefix,
   testEngines,
 } from './test-databases.js'
+export type { LaunchTestBrowserOptions, TestBrowser } from './launch-test-browser.js'
+export { launchTestBrowser } from './launch-test-browser.js'
