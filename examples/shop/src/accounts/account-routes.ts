@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto'
-import { NotFoundError, requestContext, UnauthorizedError, ValidationError } from '@mortar/core'
+import { NotFoundError, requestContext, UnauthorizedError } from '@mortar/core'
 import { type Session, type SessionRecord, SESSIONS } from '@mortar/session'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import type { CartSessionData } from '../cart/index.js'
 import { type Account, ACCOUNTS } from './accounts.js'
 import { logInWithPassword, signUpWithPassword } from './sign-in.js'
+import { parseInput } from '../validation/index.js'
 
 /** What the account routes need. */
 export interface AccountRoutesOptions {
@@ -17,12 +18,6 @@ const logoutEverywhereBody = z.object({ keepCurrent: z.boolean().default(false) 
   keepCurrent: false,
 })
 const deviceParams = z.object({ device: z.string().max(64) })
-
-function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const parsed = schema.safeParse(input)
-  if (!parsed.success) throw ValidationError.fromZod(parsed.error)
-  return parsed.data
-}
 
 // Devices are named by a digest of their session id: enough to revoke one, never the id itself.
 function deviceId(sessionId: string): string {
@@ -100,7 +95,7 @@ export async function accountRoutes(
 
   server.post('/auth/logout-everywhere', async (request) => {
     const account = await currentAccount()
-    const { keepCurrent } = parse(logoutEverywhereBody, request.body ?? undefined)
+    const { keepCurrent } = parseInput(logoutEverywhereBody, request.body ?? undefined)
     const current = session()
     const revoked = await sessions().revokeAll(
       account.id,
@@ -119,7 +114,7 @@ export async function accountRoutes(
 
   server.delete('/auth/sessions/:device', async (request) => {
     const account = await currentAccount()
-    const { device } = parse(deviceParams, request.params)
+    const { device } = parseInput(deviceParams, request.params)
     const records = await sessions().listSessions(account.id)
     const target = records.find((record) => deviceId(record.id) === device)
     if (target === undefined) throw new NotFoundError('You have no logged-in device with this id.')

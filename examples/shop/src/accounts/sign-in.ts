@@ -1,8 +1,9 @@
 import { LOGIN_THROTTLE } from '@mortar/auth'
-import { requestContext, UnauthorizedError, ValidationError } from '@mortar/core'
+import { requestContext, UnauthorizedError } from '@mortar/core'
 import type { Session } from '@mortar/session'
 import { z } from 'zod'
 import { type Account, ACCOUNTS } from './accounts.js'
+import { parseInput } from '../validation/index.js'
 
 /** What sign-up takes, from JSON or a form. */
 export const signUpSchema = z.object({
@@ -15,12 +16,6 @@ export const signUpSchema = z.object({
 /** What login takes: any strings within bounds, so a malformed email is a plain wrong login. */
 export const logInSchema = z.object({ email: z.string().max(254), password: z.string().max(200) })
 
-function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const parsed = schema.safeParse(input)
-  if (!parsed.success) throw ValidationError.fromZod(parsed.error)
-  return parsed.data
-}
-
 /**
  * Creates an account from `input` (`{ email, password }`) and logs `session` in as it. 422
  * `E_VALIDATION` for a bad email or a short password, 409 `E_ACCOUNT_EXISTS`.
@@ -29,7 +24,7 @@ export async function signUpWithPassword(
   session: Session<unknown>,
   input: unknown,
 ): Promise<Account> {
-  const credentials = parse(signUpSchema, input)
+  const credentials = parseInput(signUpSchema, input)
   const account = await requestContext().resolve(ACCOUNTS).signUp(credentials)
   await session.login(account.id)
   return account
@@ -45,7 +40,7 @@ export async function logInWithPassword(
   session: Session<unknown>,
   input: unknown,
 ): Promise<Account> {
-  const { email, password } = parse(logInSchema, input)
+  const { email, password } = parseInput(logInSchema, input)
   const context = requestContext()
   const throttle = context.resolve(LOGIN_THROTTLE)
   const attempt = { account: email, ip: context.ip }

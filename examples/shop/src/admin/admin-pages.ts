@@ -1,4 +1,4 @@
-import { NotFoundError, requestContext, ValidationError } from '@mortar/core'
+import { NotFoundError, requestContext } from '@mortar/core'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { ACCOUNTS } from '../accounts/index.js'
@@ -19,6 +19,7 @@ import {
   when,
 } from '../storefront/index.js'
 import { requireAdmin } from './admin-guard.js'
+import { parseInput } from '../validation/index.js'
 
 /** A link on the admin overview to a page another module serves (the dashboard, the mailbox). */
 export interface AdminLink {
@@ -94,12 +95,11 @@ export async function adminPages(
     '/orders',
     admin(async (request) => {
       const me = requireAdmin()
-      const parsed = listQuery.safeParse(request.query)
-      if (!parsed.success) throw ValidationError.fromZod(parsed.error)
+      const parsed = parseInput(listQuery, request.query)
       const context = requestContext()
       const result = await context
         .resolve(ORDER_HISTORY)
-        .list(me, { after: parsed.data.after, limit: 50 })
+        .list(me, { after: parsed.after, limit: 50 })
       const buyers = await context
         .resolve(ACCOUNTS)
         .emails([...new Set(result.items.map((order) => order.userId))])
@@ -142,9 +142,8 @@ export async function adminPages(
       const me = requireAdmin()
       const params = orderParams.safeParse(request.params)
       if (!params.success) throw new NotFoundError('There is no order with this id.')
-      const body = statusBody.safeParse(request.body)
-      if (!body.success) throw ValidationError.fromZod(body.error)
-      const order = await requestContext().resolve(FULFILMENT).update(me, params.data.id, body.data)
+      const body = parseInput(statusBody, request.body)
+      const order = await requestContext().resolve(FULFILMENT).update(me, params.data.id, body)
       if (request.headers['content-type']?.startsWith('application/json')) {
         return reply.send(order)
       }

@@ -1,9 +1,9 @@
-import { ValidationError } from '@mortar/core'
 import type { Session } from '@mortar/session'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { type CartItem, type CartSessionData, cartItemSchema } from './cart.js'
 import { addToSessionCart, type ProductExists, removeFromSessionCart } from './cart-session.js'
+import { parseInput } from '../validation/index.js'
 
 /** What the cart routes need. */
 export interface CartRoutesOptions {
@@ -21,12 +21,6 @@ const addBody = z.object({
   quantity: cartItemSchema.shape.quantity.default(1),
 })
 const lineParams = z.object({ productId: z.coerce.number().pipe(cartItemSchema.shape.productId) })
-
-function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const parsed = schema.safeParse(input)
-  if (!parsed.success) throw ValidationError.fromZod(parsed.error)
-  return parsed.data
-}
 
 /**
  * The cart, kept in the visitor's sealed session cookie, so it works before login, survives it
@@ -47,14 +41,14 @@ export async function cartRoutes(
   server.get('/cart', async () => answer(session().data.cart))
 
   server.post('/cart', async (request, reply) => {
-    const item = parse(addBody, request.body)
+    const item = parseInput(addBody, request.body)
     const cart = await addToSessionCart(session(), item, productExists)
     reply.code(201)
     return answer(cart)
   })
 
   server.delete('/cart/:productId', async (request) => {
-    const { productId } = parse(lineParams, request.params)
+    const { productId } = parseInput(lineParams, request.params)
     return answer(await removeFromSessionCart(session(), productId))
   })
 

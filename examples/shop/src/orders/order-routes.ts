@@ -1,4 +1,4 @@
-import { NotFoundError, requestContext, ValidationError } from '@mortar/core'
+import { NotFoundError, requestContext } from '@mortar/core'
 import type { Session } from '@mortar/session'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
@@ -6,6 +6,7 @@ import { requirePrincipal } from '../accounts/index.js'
 import type { CartSessionData } from '../cart/index.js'
 import { checkoutCart } from './checkout-cart.js'
 import { ORDER_HISTORY } from './order-history.js'
+import { parseInput } from '../validation/index.js'
 
 /** What the order routes need. */
 export interface OrderRoutesOptions {
@@ -30,12 +31,6 @@ const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
 })
 
-function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const parsed = schema.safeParse(input)
-  if (!parsed.success) throw ValidationError.fromZod(parsed.error)
-  return parsed.data
-}
-
 /**
  * Orders over HTTP (JSON), for the logged-in user.
  *
@@ -51,10 +46,10 @@ export async function orderRoutes(
 ): Promise<void> {
   server.post('/orders', async (request, reply) => {
     const me = requirePrincipal()
-    const body = parse(checkoutBody, request.body)
+    const body = parseInput(checkoutBody, request.body)
     const header = request.headers['idempotency-key']
     const checkoutKey =
-      body.checkoutKey ?? (header === undefined ? undefined : parse(checkoutKeySchema, header))
+      body.checkoutKey ?? (header === undefined ? undefined : parseInput(checkoutKeySchema, header))
     const { order, created } = await checkoutCart(options.session(), me, {
       paymentMethodId: body.paymentMethodId,
       checkoutKey,
@@ -65,7 +60,7 @@ export async function orderRoutes(
 
   server.get('/orders', async (request) => {
     const me = requirePrincipal()
-    const { after, limit } = parse(listQuery, request.query)
+    const { after, limit } = parseInput(listQuery, request.query)
     return requestContext().resolve(ORDER_HISTORY).list(me, { after, limit })
   })
 

@@ -1,4 +1,4 @@
-import { isMortarError, requestContext, ValidationError } from '@mortar/core'
+import { isMortarError, requestContext } from '@mortar/core'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { logInWithPassword, requirePrincipal, signUpWithPassword } from '../accounts/index.js'
@@ -20,6 +20,7 @@ import {
   seeOther,
   sendHtml,
 } from './page.js'
+import { parseInput } from '../validation/index.js'
 
 /** What the account pages need beyond the storefront's options. */
 export interface AccountPagesOptions extends StorefrontOptions {
@@ -150,9 +151,8 @@ export async function accountPages(
     '/account/payment-methods',
     page(options, async (request, reply) => {
       const me = requirePrincipal()
-      const parsed = newPaymentMethodSchema.safeParse(request.body)
-      if (!parsed.success) throw ValidationError.fromZod(parsed.error)
-      await requestContext().resolve(PAYMENT_METHODS).add(me.id, parsed.data)
+      const parsed = parseInput(newPaymentMethodSchema, request.body)
+      await requestContext().resolve(PAYMENT_METHODS).add(me.id, parsed)
       await flash(options, 'Card saved.')
       return seeOther(reply, '/store/account')
     }),
@@ -162,9 +162,8 @@ export async function accountPages(
     '/account/payment-methods/:id/delete',
     page(options, async (request, reply) => {
       const me = requirePrincipal()
-      const parsed = methodParams.safeParse(request.params)
-      if (!parsed.success) throw ValidationError.fromZod(parsed.error)
-      await requestContext().resolve(PAYMENT_METHODS).remove(me.id, parsed.data.id)
+      const parsed = parseInput(methodParams, request.params)
+      await requestContext().resolve(PAYMENT_METHODS).remove(me.id, parsed.id)
       await flash(options, 'Card deleted.')
       return seeOther(reply, '/store/account')
     }),

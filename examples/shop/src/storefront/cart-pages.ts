@@ -1,4 +1,4 @@
-import { requestContext, ValidationError } from '@mortar/core'
+import { requestContext } from '@mortar/core'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import {
@@ -13,6 +13,7 @@ import { money } from './format.js'
 import { html } from './html.js'
 import { csrfField, layout } from './layout.js'
 import { page, pageChrome, type StorefrontOptions, seeOther } from './page.js'
+import { parseInput } from '../validation/index.js'
 
 /** What the cart pages need beyond the storefront's options. */
 export interface CartPagesOptions extends StorefrontOptions {
@@ -74,12 +75,11 @@ export async function cartPages(server: FastifyInstance, options: CartPagesOptio
   server.post(
     '/cart',
     page(options, async (request, reply) => {
-      const parsed = addForm.safeParse(request.body)
-      if (!parsed.success) throw ValidationError.fromZod(parsed.error)
+      const parsed = parseInput(addForm, request.body)
       const session = options.session()
       session.flash('notice', 'Added to your cart.')
-      await addToSessionCart(session, parsed.data, options.productExists)
-      options.onAdded?.(parsed.data.productId, parsed.data.quantity)
+      await addToSessionCart(session, parsed, options.productExists)
+      options.onAdded?.(parsed.productId, parsed.quantity)
       return seeOther(reply, '/store/cart')
     }),
   )
@@ -87,9 +87,8 @@ export async function cartPages(server: FastifyInstance, options: CartPagesOptio
   server.post(
     '/cart/:productId/remove',
     page(options, async (request, reply) => {
-      const parsed = lineParams.safeParse(request.params)
-      if (!parsed.success) throw ValidationError.fromZod(parsed.error)
-      await removeFromSessionCart(options.session(), parsed.data.productId)
+      const parsed = parseInput(lineParams, request.params)
+      await removeFromSessionCart(options.session(), parsed.productId)
       return seeOther(reply, '/store/cart')
     }),
   )

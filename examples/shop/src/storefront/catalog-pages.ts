@@ -1,4 +1,4 @@
-import { requestContext, ValidationError } from '@mortar/core'
+import { requestContext } from '@mortar/core'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { MAX_PRODUCT_ID } from '../cart/index.js'
@@ -7,6 +7,7 @@ import { money } from './format.js'
 import { type Html, html } from './html.js'
 import { csrfField, layout, type PageChrome } from './layout.js'
 import { page, pageChrome, type StorefrontOptions } from './page.js'
+import { parseInput } from '../validation/index.js'
 
 /** What the catalog pages need beyond the storefront's options. */
 export interface CatalogPagesOptions extends StorefrontOptions {
@@ -62,9 +63,8 @@ export async function catalogPages(
   server.get(
     '/',
     page(options, async (request) => {
-      const parsed = listQuery.safeParse(request.query)
-      if (!parsed.success) throw ValidationError.fromZod(parsed.error)
-      const { q, after } = parsed.data
+      const parsed = parseInput(listQuery, request.query)
+      const { q, after } = parsed
       const result = await catalog().list({
         limit: 20,
         ...(q === '' ? {} : { q }),

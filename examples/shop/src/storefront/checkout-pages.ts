@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { isMortarError, requestContext, ValidationError } from '@mortar/core'
+import { isMortarError, requestContext } from '@mortar/core'
 import type { FastifyInstance } from 'fastify'
 import { requirePrincipal } from '../accounts/index.js'
 import { PRODUCT_CATALOG } from '../catalog/index.js'
@@ -9,6 +9,7 @@ import { money } from './format.js'
 import { html } from './html.js'
 import { csrfField, layout } from './layout.js'
 import { flash, page, pageChrome, type StorefrontOptions, seeOther } from './page.js'
+import { parseInput } from '../validation/index.js'
 
 /**
  * Checkout in HTML: `GET /store/checkout` shows the cart's total and the saved cards to pay
@@ -75,10 +76,9 @@ export async function checkoutPages(
     '/checkout',
     page(options, async (request, reply) => {
       const me = requirePrincipal()
-      const parsed = checkoutBody.safeParse(request.body)
-      if (!parsed.success) throw ValidationError.fromZod(parsed.error)
+      const parsed = parseInput(checkoutBody, request.body)
       try {
-        const { order } = await checkoutCart(options.session(), me, parsed.data)
+        const { order } = await checkoutCart(options.session(), me, parsed)
         await flash(options, 'Thank you! Your order is placed; a confirmation is on its way.')
         return seeOther(reply, `/store/orders/${order.id}`)
       } catch (error) {

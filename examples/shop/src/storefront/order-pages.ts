@@ -1,4 +1,4 @@
-import { NotFoundError, requestContext, ValidationError } from '@mortar/core'
+import { NotFoundError, requestContext } from '@mortar/core'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { requirePrincipal } from '../accounts/index.js'
@@ -7,6 +7,7 @@ import { money, when } from './format.js'
 import { type Html, html } from './html.js'
 import { layout } from './layout.js'
 import { page, pageChrome, type StorefrontOptions } from './page.js'
+import { parseInput } from '../validation/index.js'
 
 const listQuery = z.object({ after: z.string().min(1).max(4096).optional() })
 const orderParams = z.object({ id: orderIdSchema })
@@ -40,9 +41,8 @@ export async function orderPages(
     '/orders',
     page(options, async (request) => {
       const me = requirePrincipal()
-      const parsed = listQuery.safeParse(request.query)
-      if (!parsed.success) throw ValidationError.fromZod(parsed.error)
-      const result = await history().list(me, { after: parsed.data.after, limit: 20 })
+      const parsed = parseInput(listQuery, request.query)
+      const result = await history().list(me, { after: parsed.after, limit: 20 })
       const chrome = await pageChrome(options)
       if (result.items.length === 0) {
         return layout(
