@@ -33,5 +33,6 @@ export default defineConfig({
     'kysely',
     'pg',
     'mysql2',
+    'vitest',
   ],
 })

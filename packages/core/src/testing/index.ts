@@ -8,3 +8,13 @@ export {
   privateRedisPrefix,
   testEngines,
 } from './test-databases.js'
+export type {
+  QueueConformanceCase,
+  QueueConformanceOptions,
+  QueueSubject,
+} from './queue-conformance.js'
+export {
+  failingQueueConformanceCases,
+  queueConformance,
+  queueConformanceCases,
+} from './queue-conformance.js'
