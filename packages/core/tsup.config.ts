@@ -33,6 +33,7 @@ export default defineConfig({
     'kysely',
     'pg',
     'mysql2',
+    'playwright-core',
     'vitest',
   ],
 })

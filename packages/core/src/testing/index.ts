@@ -8,6 +8,8 @@ export {
   privateRedisPrefix,
   testEngines,
 } from './test-databases.js'
+export type { LaunchTestBrowserOptions, TestBrowser } from './launch-test-browser.js'
+export { launchTestBrowser } from './launch-test-browser.js'
 export type {
   QueueConformanceCase,
   QueueConformanceOptions,
