@@ -55,6 +55,9 @@ export {
 } from './context/index.js'
 export type { RequestHook } from './context/index.js'
 
+// pages served by packages: a Fetch API handler any adapter mounts under a prefix
+export type { FetchHandler } from './http/shared/index.js'
+
 // dependency injection
 export { inject, injectable, ResolutionError, token } from './di/index.js'
 export type {
@@ -183,3 +186,45 @@ export type {
   VaultKeys,
   VaultOptions,
 } from './persistence/vault/index.js'
+
+// background jobs: definitions, the queue, engines
+export {
+  defineJob,
+  enqueue,
+  InlineQueue,
+  JOBS,
+  JobError,
+  PermanentJobError,
+  SqlQueue,
+  sqlQueueMigrations,
+} from './jobs/index.js'
+export type {
+  AttemptError,
+  BackoffOptions,
+  ClaimedJob,
+  ClaimRequest,
+  DrainOptions,
+  EnqueueItem,
+  EnqueueOptions,
+  FailOutcome,
+  JobContext,
+  JobCount,
+  JobDefinition,
+  JobDefinitionInit,
+  JobErrorCode,
+  JobHandler,
+  JobInfo,
+  JobPayload,
+  JobProgress,
+  JobQueue,
+  JobState,
+  JobsOptions,
+  JobsStatus,
+  JsonValue,
+  ListRequest,
+  NewJob,
+  QueueAdapter,
+  QueueAdapterContext,
+  SqlQueueOptions,
+  WorkerSettings,
+} from './jobs/index.js'

@@ -20,3 +20,13 @@ export type {
 export { fuzzRoutes } from './fuzz-routes.js'
 export type { FastifyRoutesLike, HonoRoutesLike, RouteInfo } from './list-routes.js'
 export { listRoutes } from './list-routes.js'
+export type {
+  QueueConformanceCase,
+  QueueConformanceOptions,
+  QueueSubject,
+} from './queue-conformance.js'
+export {
+  failingQueueConformanceCases,
+  queueConformance,
+  queueConformanceCases,
+} from './queue-conformance.js'
