@@ -144,13 +144,18 @@ function withQuery(path: string, names: readonly string[], value: string): strin
 }
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+// Values no well-typed input takes as it is: a route that reads the input answers differently.
+const QUERY_PROBES: readonly string[] = ['%00', encodeURIComponent(LONG)]
+const BODY_PROBES: readonly unknown[] = [{ probe: [] }, '\u0000', LONG]
 
 /**
  * Sends every route hostile input (NUL bytes, numbers past every integer range, negative,
  * fractional and hex ids, long strings, odd Unicode, malformed percent-encodings, values of
  * the wrong JSON type) in its path, its query and its JSON body, and reports each answer of
  * 500 or above, and each 422 `E_DATABASE_INPUT` (a value only the database refused). A server
- * that validates input before its queries answers neither. Each route's requests go one at a time, in a fixed order, so a failure can be
+ * that validates input before its queries answers neither. Every path parameter and whole body
+ * gets every value; a query parameter or body field gets them all once a probe shows the route
+ * reads it (its answer changes), so inputs a route ignores cost a few requests, not hundreds. Each route's requests go one at a time, in a fixed order, so a failure can be
  * replayed; a few routes run side by side.
  *
  * @example
@@ -178,7 +183,8 @@ export async function fuzzRoutes(options: FuzzRoutesOptions): Promise<FuzzReport
   const refusedByDatabase: FuzzFailure[] = []
   let requests = 0
 
-  const attempt = async (route: RouteInfo, url: string, body?: unknown): Promise<void> => {
+  /** Sends one request, records it when it fails, and returns the status it got. */
+  const attempt = async (route: RouteInfo, url: string, body?: unknown): Promise<number> => {
     requests++
     const request: FuzzRequest =
       body === undefined
@@ -200,6 +206,14 @@ export async function fuzzRoutes(options: FuzzRoutesOptions): Promise<FuzzReport
         answer: answer.body.slice(0, 300),
       })
     }
+    return answer.status
+  }
+
+  // Whether the route reads an input: probes that change its answer from the baseline's
+  // status. An input nothing reads is not worth every hostile value; one that is read gets all.
+  const reads = async (baseline: number, probes: ReadonlyArray<() => Promise<number>>) => {
+    for (const probe of probes) if ((await probe()) !== baseline) return true
+    return false
   }
 
   const fuzzRoute = async (route: RouteInfo): Promise<void> => {
@@ -208,18 +222,32 @@ export async function fuzzRoutes(options: FuzzRoutesOptions): Promise<FuzzReport
     if (hasParameters) {
       for (const value of paths) await attempt(route, withPathValue(route.path, value))
     }
-    for (const value of paths) {
-      await attempt(route, withQuery(plain, names, value))
-      // One at a time too: a parameter checked first (a cursor) must not shield the others.
-      if (route.method === 'GET') {
-        for (const name of names) await attempt(route, withQuery(plain, [name], value))
-      }
-    }
     await attempt(route, `${plain}?${names.map((name) => `${name}=a&${name}=b`).join('&')}`)
     await attempt(route, `${plain}?${names.map((name) => `${name}[x]=1`).join('&')}`)
+    // Each parameter the route reads alone (one checked first, a cursor, must not shield the
+    // others), then all of them at once.
+    const baseline = await attempt(route, plain)
+    const read: string[] = []
+    for (const name of names) {
+      const probes = QUERY_PROBES.map(
+        (value) => () => attempt(route, withQuery(plain, [name], value)),
+      )
+      if (await reads(baseline, probes)) read.push(name)
+    }
+    for (const name of read) {
+      for (const value of paths) await attempt(route, withQuery(plain, [name], value))
+    }
+    if (read.length > 1) {
+      for (const value of paths) await attempt(route, withQuery(plain, read, value))
+    }
     if (!BODY_METHODS.has(route.method)) return
     for (const value of bodyValues) await attempt(route, plain, value)
+    const plausible = await attempt(route, plain, fields)
     for (const field of Object.keys(fields)) {
+      const probes = BODY_PROBES.map(
+        (value) => () => attempt(route, plain, { ...fields, [field]: value }),
+      )
+      if (!(await reads(plausible, probes))) continue
       for (const value of bodyValues) await attempt(route, plain, { ...fields, [field]: value })
     }
   }
