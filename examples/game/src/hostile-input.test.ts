@@ -5,6 +5,7 @@ import {
   listRoutes,
   type PrivateDatabaseUrl,
   privateDatabaseUrl,
+  TestCookies,
   testEngines,
 } from '@mortar/core/testing'
 import fc from 'fast-check'
@@ -18,7 +19,7 @@ const FIELDS = { username: 'fuzzer', password: DEMO_PASSWORD, cell: 4, version: 
 
 /** A logged-in player's browser, injected: keeps the session cookie and the CSRF token. */
 class Player {
-  readonly #cookies = new Map<string, string>()
+  readonly #cookies = new TestCookies()
   #csrfToken = ''
   constructor(readonly server: GameServer['server']) {}
 
@@ -27,26 +28,18 @@ class Player {
     url: string,
     body?: unknown,
   ): Promise<{ status: number; body: string }> {
-    const headers: Record<string, string> = { 'x-csrf-token': this.#csrfToken }
-    const cookie = [...this.#cookies].map(([name, value]) => `${name}=${value}`).join('; ')
-    if (cookie !== '') headers.cookie = cookie
-    if (body !== undefined) headers['content-type'] = 'application/json'
     const response = await this.server.inject({
       method: method as 'GET',
       url,
-      headers,
+      headers: {
+        'x-csrf-token': this.#csrfToken,
+        cookie: this.#cookies.header,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
     })
-    const setCookie = response.headers['set-cookie'] ?? []
-    for (const line of Array.isArray(setCookie) ? setCookie : [setCookie]) {
-      const [pair = ''] = line.split(';')
-      const name = pair.slice(0, pair.indexOf('=')).trim()
-      const value = pair.slice(pair.indexOf('=') + 1).trim()
-      if (value === '' || /max-age=0/i.test(line)) this.#cookies.delete(name)
-      else this.#cookies.set(name, value)
-    }
-    const token = /"csrfToken":"([^"]+)"/.exec(response.body)?.[1]
-    if (token !== undefined) this.#csrfToken = token
+    this.#cookies.receive(response.headers['set-cookie'])
+    this.#csrfToken = /"csrfToken":"([^"]+)"/.exec(response.body)?.[1] ?? this.#csrfToken
     return { status: response.statusCode, body: response.body }
   }
 }

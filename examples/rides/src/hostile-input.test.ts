@@ -6,6 +6,7 @@ import {
   listRoutes,
   type PrivateDatabaseUrl,
   privateDatabaseUrl,
+  TestCookies,
   testEngines,
 } from '@mortar/core/testing'
 import fc from 'fast-check'
@@ -20,7 +21,7 @@ const FIELDS = { email: 'admin@rides.example', password: DEMO_PASSWORD, pickup: 
 
 /** A logged-in user's browser, in process: keeps the session cookie and the CSRF token. */
 class Visitor {
-  readonly #cookies = new Map<string, string>()
+  readonly #cookies = new TestCookies()
   #csrfToken = ''
   constructor(readonly rides: RidesServer) {}
 
@@ -29,25 +30,18 @@ class Visitor {
     url: string,
     body?: unknown,
   ): Promise<{ status: number; body: string }> {
-    const headers: Record<string, string> = { 'x-csrf-token': this.#csrfToken }
-    const cookie = [...this.#cookies].map(([name, value]) => `${name}=${value}`).join('; ')
-    if (cookie !== '') headers.cookie = cookie
-    if (body !== undefined) headers['content-type'] = 'application/json'
     const response = await this.rides.hono.request(`http://rides.test${url}`, {
       method,
-      headers,
+      headers: {
+        'x-csrf-token': this.#csrfToken,
+        cookie: this.#cookies.header,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     })
-    for (const line of response.headers.getSetCookie()) {
-      const [pair = ''] = line.split(';')
-      const name = pair.slice(0, pair.indexOf('=')).trim()
-      const value = pair.slice(pair.indexOf('=') + 1).trim()
-      if (value === '' || /max-age=0/i.test(line)) this.#cookies.delete(name)
-      else this.#cookies.set(name, value)
-    }
+    this.#cookies.receive(response.headers.getSetCookie())
     const text = await response.text()
-    const token = /"csrfToken":"([^"]+)"/.exec(text)?.[1]
-    if (token !== undefined) this.#csrfToken = token
+    this.#csrfToken = /"csrfToken":"([^"]+)"/.exec(text)?.[1] ?? this.#csrfToken
     return { status: response.status, body: text }
   }
 }

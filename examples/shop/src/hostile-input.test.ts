@@ -1,4 +1,4 @@
-import { type FuzzRequest, fuzzRoutes, listRoutes } from '@mortar/core/testing'
+import { type FuzzRequest, fuzzRoutes, listRoutes, TestCookies } from '@mortar/core/testing'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { shopTestEngines, startTestShop, type TestShop } from './testing/test-shop.js'
@@ -19,7 +19,7 @@ const FIELDS = {
 
 /** A visitor per route, logged in to an account of its own; requests are injected, not sent. */
 class Visitor {
-  readonly #cookies = new Map<string, string>()
+  readonly #cookies = new TestCookies()
   constructor(readonly server: TestShop['server']) {}
 
   async send(
@@ -27,25 +27,19 @@ class Visitor {
     url: string,
     body?: unknown,
   ): Promise<{ status: number; body: string }> {
-    // Same-origin, as a browser's write: the CSRF guard lets it through to the handler.
-    const headers: Record<string, string> = { host: 'shop.test', origin: 'http://shop.test' }
-    const cookie = [...this.#cookies].map(([name, value]) => `${name}=${value}`).join('; ')
-    if (cookie !== '') headers.cookie = cookie
-    if (body !== undefined) headers['content-type'] = 'application/json'
     const response = await this.server.inject({
       method: method as 'GET',
       url,
-      headers,
+      // Same-origin, as a browser's write: the CSRF guard lets it through to the handler.
+      headers: {
+        host: 'shop.test',
+        origin: 'http://shop.test',
+        cookie: this.#cookies.header,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
     })
-    const setCookie = response.headers['set-cookie'] ?? []
-    for (const line of Array.isArray(setCookie) ? setCookie : [setCookie]) {
-      const [pair = ''] = line.split(';')
-      const name = pair.slice(0, pair.indexOf('=')).trim()
-      const value = pair.slice(pair.indexOf('=') + 1).trim()
-      if (value === '' || /max-age=0/i.test(line)) this.#cookies.delete(name)
-      else this.#cookies.set(name, value)
-    }
+    this.#cookies.receive(response.headers['set-cookie'])
     return { status: response.statusCode, body: response.body }
   }
 }

@@ -30,3 +30,4 @@ export {
   queueConformance,
   queueConformanceCases,
 } from './queue-conformance.js'
+export { TestCookies } from './test-cookies.js'
