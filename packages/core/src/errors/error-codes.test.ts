@@ -47,6 +47,7 @@ describe('core error codes', () => {
       'ConflictError',
       'DatabaseError',
       'ForbiddenError',
+      'NoRequestContextError',
       'NotFoundError',
       'PayloadTooLargeError',
       'ResolutionError',
