@@ -32,18 +32,21 @@ export async function typedData(): Promise<void> {
 // @ts-expect-error: the schema is required
 sessionModule({ cookieName: 'test.session', password: PASSWORD })
 
-// @ts-expect-error: rolling is seconds or a boolean, not a string
 sessionModule({
   cookieName: 'test.session',
   password: PASSWORD,
   schema: z.object({}),
+  // @ts-expect-error: rolling is seconds or a boolean, not a string
   rolling: '5m',
 })
 
-// @ts-expect-error: 'memory' is not a registry choice; pass a registry instance instead
 sessionModule({
   cookieName: 'test.session',
   password: PASSWORD,
   schema: z.object({}),
+  // @ts-expect-error: 'memory' is not a registry choice; pass a registry instance instead
   registry: 'memory',
 })
+
+// @ts-expect-error: the cookie name is required (one per app on a host)
+sessionModule({ password: PASSWORD, schema: z.object({}) })
