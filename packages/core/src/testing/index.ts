@@ -13,3 +13,13 @@ export { launchTestBrowser } from './launch-test-browser.js'
 export type { FastifyRoutesLike, HonoRoutesLike, RouteEntry } from './list-routes.js'
 export { listRoutes } from './list-routes.js'
 export { snapshotTables } from './snapshot-tables.js'
+export type {
+  QueueConformanceCase,
+  QueueConformanceOptions,
+  QueueSubject,
+} from './queue-conformance.js'
+export {
+  failingQueueConformanceCases,
+  queueConformance,
+  queueConformanceCases,
+} from './queue-conformance.js'
