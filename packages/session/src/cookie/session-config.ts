@@ -69,6 +69,7 @@ export interface SessionIdentity {
  * import { z } from 'zod'
  *
  * export const sessions = sessionModule({
+ *   cookieName: 'shop.session',
  *   password: process.env.SESSION_PASSWORD ?? '',
  *   schema: z.object({ cart: z.array(z.string()).default([]) }),
  *   rolling: 300,
