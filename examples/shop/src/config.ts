@@ -13,6 +13,13 @@ export const shopConfigSchema = z.object({
   host: z.string().default('127.0.0.1'),
   /** `DATABASE_URL`: `sqlite:./var/shop.db` (the default), `postgres://…` or `mysql://…`. */
   databaseUrl: z.string().default('sqlite:./var/shop.db'),
+  /**
+   * `REDIS_URL`: `redis://host:6379`. Unset, everything lives in the database; set, the session
+   * registry and the login throttle move to Redis.
+   */
+  redisUrl: z.string().optional(),
+  /** `REDIS_PREFIX`: put before every key, so several shops (or test runs) share one Redis. */
+  redisPrefix: z.string().min(1).max(64).default('shop:'),
   // Accounts and payments. Unset secrets fall back to public development defaults, which
   // loadShopConfig refuses when NODE_ENV=production.
   /** `SESSION_PASSWORD`: seals session cookies; 32+ characters. */

@@ -31,6 +31,10 @@ export interface AccountPagesOptions extends StorefrontOptions {
 const nextQuery = z.object({ next: z.string().max(2000).optional() })
 const methodParams = z.object({ id: z.string().min(1).max(64) })
 
+function withNext(path: string, next: string | undefined): string {
+  return next === undefined ? path : `${path}?next=${encodeURIComponent(next)}`
+}
+
 function credentialsForm(
   chrome: PageChrome,
   action: 'login' | 'signup',
@@ -47,8 +51,8 @@ function credentialsForm(
   </form>
   ${
     action === 'login'
-      ? html`<p>New here? <a href="/store/signup">Sign up</a>.</p>`
-      : html`<p>Have an account? <a href="/store/login">Log in</a>.</p>`
+      ? html`<p>New here? <a href="${withNext('/store/signup', next)}">Sign up</a>.</p>`
+      : html`<p>Have an account? <a href="${withNext('/store/login', next)}">Log in</a>.</p>`
   }`
 }
 
