@@ -2,7 +2,7 @@ import 'reflect-metadata'
 import type { App } from '@mortar/core'
 import { mortarFastify } from '@mortar/core/fastify'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { accountRoutes } from './accounts/index.js'
+import { accountRoutes, currentPrincipal } from './accounts/index.js'
 import { adminPages } from './admin/index.js'
 import { createShopApp } from './app.js'
 import { cartRoutes } from './cart/index.js'
@@ -29,7 +29,7 @@ export async function buildShop(config: ShopConfig): Promise<Shop> {
   await app.start()
   const session = sessions.current
   const catalog = app.resolve(PRODUCT_CATALOG)
-  const productExists = (productId: number) => catalog.exists(productId)
+  const productExists = (productId: number) => catalog.exists(currentPrincipal(), productId)
   const server = Fastify()
   await server.register(mortarFastify, { app })
   // The JSON API.
