@@ -11,12 +11,15 @@ import type { ShopConfig } from './config.js'
 import { healthRoutes } from './health/health-routes.js'
 import { orderRoutes } from './orders/index.js'
 import { paymentRoutes } from './payments/index.js'
+import { SMS_STUB_PREFIX, SmsOutbox, servesSmsStub, smsStubRoutes } from './sms-stub/index.js'
 import { storefrontRoutes } from './storefront/index.js'
 
 /** The shop: a Mortar app and the Fastify server in front of it. */
 export interface Shop {
   readonly app: App<ShopConfig>
   readonly server: FastifyInstance
+  /** What the development SMS stand-in took, when the shop serves it (no `SMS_URL`). */
+  readonly smsOutbox: SmsOutbox | undefined
 }
 
 /**
@@ -42,10 +45,19 @@ export async function buildShop(config: ShopConfig): Promise<Shop> {
   // The storefront and the admin pages: HTML for people.
   await server.register(storefrontRoutes, { prefix: '/store', session, productExists })
   await server.register(adminPages, { prefix: '/admin', session })
+  const smsOutbox = servesSmsStub(config) ? new SmsOutbox() : undefined
+  if (smsOutbox !== undefined) {
+    await server.register(smsStubRoutes, {
+      prefix: SMS_STUB_PREFIX,
+      outbox: smsOutbox,
+      accountSid: config.smsAccountSid,
+      authToken: config.smsAuthToken.reveal(),
+    })
+  }
   server.get('/', (_request, reply) => reply.redirect('/store'))
   // The server closes first so no request runs against a stopped app.
   server.addHook('onClose', async () => {
     await app.stop()
   })
-  return { app, server }
+  return { app, server, smsOutbox }
 }

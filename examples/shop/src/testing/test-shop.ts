@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net'
 import {
   deleteRedisKeys,
   privateDatabaseUrl,
@@ -21,6 +22,18 @@ export interface TestShopOptions {
   readonly redisUrl?: string
   /** More environment variables for the shop's config. */
   readonly env?: Readonly<Record<string, string>>
+}
+
+/** A port no one listens on now: the system's pick for a server that is closed at once. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer()
+    probe.once('error', reject)
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo
+      probe.close(() => resolve(port))
+    })
+  })
 }
 
 /** The engines a shop test runs on, titled with the one-line notice of why one is skipped. */
@@ -50,9 +63,13 @@ export async function startTestShop(
     }
   }
   try {
+    // The port is known before the app is built, since the SMS channel is sent to the shop's own
+    // SMS stand-in on it.
+    const port = await freePort()
     const shop = await buildShop(
       loadShopConfig({
         DATABASE_URL: database.url,
+        PORT: String(port),
         PASSWORD_HASH_LOG_N: '10',
         ...(options.redisUrl === undefined
           ? {}
@@ -60,7 +77,7 @@ export async function startTestShop(
         ...options.env,
       }),
     )
-    const base = await shop.server.listen({ port: 0, host: '127.0.0.1' })
+    const base = await shop.server.listen({ port, host: '127.0.0.1' })
     return {
       ...shop,
       base,
