@@ -1,0 +1,3 @@
+export type { ConsentOptions } from './consent.js'
+export { Suppressions } from './suppressions.js'
+export { utcDay, VisitorIds } from './visitor-ids.js'
