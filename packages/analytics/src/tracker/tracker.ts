@@ -119,6 +119,7 @@ interface PendingEvent extends BufferItem {
 }
 
 const MAX_EVENT_BYTES = 32_768
+const MAX_ID_LENGTH = 255
 const DROP_REASONS: readonly DropReason[] = ['overflow', 'write-failed', 'shutdown', 'closed']
 
 /**
@@ -337,8 +338,8 @@ export class Tracker {
           id,
           name: item.name.slice(0, 255),
           occurredAt: item.at,
-          userId,
-          anonymousId,
+          userId: userId?.slice(0, MAX_ID_LENGTH) ?? null,
+          anonymousId: anonymousId?.slice(0, MAX_ID_LENGTH) ?? null,
           reason: outcome.reason,
           properties: item.json === undefined ? null : item.json.slice(0, MAX_EVENT_BYTES),
         })
@@ -402,6 +403,15 @@ type Validation =
 function validate(events: EventSchemas, item: PendingEvent): Validation {
   if (item.json === undefined) {
     return { ok: false, reason: item.error ?? 'The properties could not be serialised.' }
+  }
+  for (const [field, value] of [
+    ['user id', item.userId],
+    ['anonymous id', item.anonymousId],
+    ['session id', item.sessionId],
+  ] as const) {
+    if (value !== undefined && (value.length === 0 || value.length > MAX_ID_LENGTH)) {
+      return { ok: false, reason: `The ${field} must be 1 to ${MAX_ID_LENGTH} characters.` }
+    }
   }
   if (item.json.length > MAX_EVENT_BYTES) {
     return {

@@ -42,7 +42,7 @@ const CHUNK_ROWS = 500
  * batch log (which the rollup folds in, then deletes), its failed events and its identity links.
  * Writing a batch again stores nothing twice: the batch log's key short-circuits a retry, and a
  * retry after the rollup removed that row finds every event id taken (`ON CONFLICT DO NOTHING`,
- * MariaDB's no-op `ON DUPLICATE KEY UPDATE`).
+ * MariaDB's `INSERT IGNORE`).
  *
  * @example
  * ```ts
@@ -221,11 +221,13 @@ function insertSql(
       const values = columns.map((_, c) => placeholder(r * columns.length + c))
       tuples.push(`(${values.join(', ')})`)
     }
-    const conflict =
+    // MariaDB: IGNORE, because mysql2 counts a no-op ON DUPLICATE KEY UPDATE as a written row
+    // (CLIENT_FOUND_ROWS) and the retry logic needs the true count. What IGNORE would also
+    // hide (a value too long) is ruled out before: the tracker checks lengths.
+    text =
       engine === 'mysql'
-        ? ` on duplicate key update ${key[0]} = ${key[0]}`
-        : ` on conflict (${key.join(', ')}) do nothing`
-    text = `insert into ${table} (${columns.join(', ')}) values ${tuples.join(', ')}${conflict}`
+        ? `insert ignore into ${table} (${columns.join(', ')}) values ${tuples.join(', ')}`
+        : `insert into ${table} (${columns.join(', ')}) values ${tuples.join(', ')} on conflict (${key.join(', ')}) do nothing`
     if (statements.size > 256) statements.clear()
     statements.set(cacheKey, text)
   }
