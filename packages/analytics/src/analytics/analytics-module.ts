@@ -11,8 +11,20 @@ import type { BufferOptions } from '../buffer/index.js'
 import type { EventSchemas } from '../catalog/define-events.js'
 import { AnalyticsConfigError } from '../errors.js'
 import type { ConsentOptions } from '../privacy/consent.js'
+import { forgetUser, purgeEventsBefore } from '../privacy/forget-user.js'
 import { Suppressions } from '../privacy/suppressions.js'
 import { VisitorIds } from '../privacy/visitor-ids.js'
+import { AnalyticsQueries } from '../queries/analytics-queries.js'
+import type { QueryScope } from '../queries/query-scope.js'
+import { Recommendations } from '../recommendations/recommendations.js'
+import {
+  type CountsConfig,
+  type RecommendationsConfig,
+  Rollups,
+  rollupPlan,
+} from '../rollups/index.js'
+import { engineOf } from '../storage/sql-dialect.js'
+import { checkTimeZone } from '../time/zoned-time.js'
 import type { EventSink } from '../sinks/event-sink.js'
 import { SqlEventSink } from '../sinks/sql/sql-event-sink.js'
 import { analyticsMigrations } from '../storage/analytics-migrations.js'
@@ -40,6 +52,16 @@ export interface AnalyticsModuleOptions<E extends EventSchemas> {
   readonly onDrop?: (report: DropReport) => void
   /** How long `app.stop()` flushes before dropping (and reporting) what is left, in ms (default 5,000). */
   readonly flushOnStopMs?: number
+  /** The IANA time zone of the daily rollups and the queries' default (default `'UTC'`). */
+  readonly timeZone?: string
+  /** Properties counted per day for `top()` and filtered `series()`, per event. */
+  readonly counts?: CountsConfig<E>
+  /** The events behind `alsoViewed` and `alsoBought`. */
+  readonly recommendations?: RecommendationsConfig<E>
+  /** The page script's heartbeat interval, in seconds (default 15); `dwell()` counts one per heartbeat. */
+  readonly heartbeatSeconds?: number
+  /** Events older than this many days are deleted by the retention run (default 395, 13 months). */
+  readonly retentionDays?: number
 }
 
 /** The identity resolver used when none is given: the principal's `id`, if it has one. */
@@ -74,6 +96,23 @@ export function analyticsModule<const E extends EventSchemas>(
   if (!Number.isFinite(flushOnStopMs) || flushOnStopMs < 0) {
     throw new AnalyticsConfigError('flushOnStopMs must be a non-negative number of milliseconds.')
   }
+  const timeZone = options.timeZone ?? 'UTC'
+  checkTimeZone(timeZone)
+  const heartbeatSeconds = options.heartbeatSeconds ?? 15
+  const retentionDays = options.retentionDays ?? 395
+  for (const [name, value] of [
+    ['heartbeatSeconds', heartbeatSeconds],
+    ['retentionDays', retentionDays],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new AnalyticsConfigError(`${name} must be a positive integer; got ${value}.`)
+    }
+  }
+  const plan = rollupPlan({
+    timeZone,
+    counts: options.counts,
+    recommendations: options.recommendations,
+  })
   let tracker: Tracker | undefined
   return defineModule({
     name: 'analytics',
@@ -83,21 +122,42 @@ export function analyticsModule<const E extends EventSchemas>(
         inject: [DATABASE, CLOCK, LOGGER, EVENT_BUS],
         useFactory: (database, clock, logger, bus) => {
           const db = database.kysely
-          tracker = new Tracker({
+          const scope: QueryScope = { db, engine: engineOf(db), timeZone }
+          const visitorIds = new VisitorIds(db, options.site ?? 'default', clock)
+          const suppressions = new Suppressions(db)
+          const rollups = new Rollups(scope, plan)
+          const made = new Tracker({
             events: options.events,
             sink: options.sink ?? new SqlEventSink({ db }),
             clock,
             logger,
             bus,
             database,
-            visitorIds: new VisitorIds(db, options.site ?? 'default', clock),
-            suppressions: new Suppressions(db),
+            visitorIds,
+            suppressions,
             buffer: options.buffer,
             identity: options.identity ?? principalIdentity,
             consent: options.consent,
             onDrop: options.onDrop,
           })
-          return new Analytics({ tracker, now: () => clock.nowMs() })
+          tracker = made
+          return new Analytics({
+            tracker: made,
+            now: () => clock.nowMs(),
+            queries: new AnalyticsQueries(scope, plan, heartbeatSeconds * 1_000),
+            recommendations: new Recommendations(scope),
+            rollup: () => rollups.run(),
+            async forgetUser(userId) {
+              // Buffered events of theirs are filtered from now on, and written ones deleted below.
+              suppressions.remember(userId)
+              await made.flush()
+              return forgetUser(scope, plan, userId, clock.nowMs())
+            },
+            async applyRetention() {
+              await visitorIds.deleteExpiredSalts()
+              return purgeEventsBefore(scope, clock.nowMs() - retentionDays * 86_400_000)
+            },
+          })
         },
       })
     },

@@ -120,20 +120,20 @@ const createRollupTables: Migration = {
       await db.schema
         .createTable(table)
         .addColumn('name', textKey(engine, 100), (c) => c.notNull())
-        .addColumn('key', textKey(engine, 64), (c) => c.notNull())
+        .addColumn('prop', textKey(engine, 64), (c) => c.notNull())
         .addColumn('day', textKey(engine, 10), (c) => c.notNull())
         .addColumn('value', textKey(engine, 255), (c) => c.notNull())
         .addColumn('count', 'bigint', (c) => c.notNull())
-        .addPrimaryKeyConstraint(`${table}_pk`, ['name', 'key', 'day', 'value'])
+        .addPrimaryKeyConstraint(`${table}_pk`, ['name', 'prop', 'day', 'value'])
         .execute()
     }
     await db.schema
       .createTable(TOP_DAY_TABLE)
       .addColumn('name', textKey(engine, 100), (c) => c.notNull())
-      .addColumn('key', textKey(engine, 64), (c) => c.notNull())
+      .addColumn('prop', textKey(engine, 64), (c) => c.notNull())
       .addColumn('day', textKey(engine, 10), (c) => c.notNull())
       .addColumn('threshold', 'bigint', (c) => c.notNull())
-      .addPrimaryKeyConstraint(`${TOP_DAY_TABLE}_pk`, ['name', 'key', 'day'])
+      .addPrimaryKeyConstraint(`${TOP_DAY_TABLE}_pk`, ['name', 'prop', 'day'])
       .execute()
     await db.schema
       .createTable(UNIT_ITEM_TABLE)

@@ -72,7 +72,7 @@ export interface StateRow {
 
 export interface DailyRow {
   name: string
-  key: string
+  prop: string
   day: string
   value: string
   count: DbInt
@@ -80,7 +80,7 @@ export interface DailyRow {
 
 export interface TopDayRow {
   name: string
-  key: string
+  prop: string
   day: string
   /** The count of the last value kept in the day's list; any value not kept has at most this. */
   threshold: DbInt
