@@ -10,6 +10,8 @@ export default defineConfig({
   platform: 'node',
   target: 'node22',
   removeNodeProtocol: false,
+  // The dashboard finds chart.js from import.meta.url; the CJS build needs it shimmed.
+  shims: true,
   swc: { jsc: { transform: { useDefineForClassFields: false } } },
   external: [
     /^@mortar\//,

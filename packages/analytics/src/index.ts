@@ -2,7 +2,37 @@
 
 // the module and the analytics facade
 export { ANALYTICS, Analytics, analyticsModule, principalIdentity } from './analytics/index.js'
-export type { AnalyticsModuleOptions, PageView } from './analytics/index.js'
+export type {
+  AnalyticsModuleOptions,
+  DashboardOptions,
+  DashboardTop,
+  DwellOptions,
+  EventStep,
+  FunnelOptions,
+  PageView,
+  QueryableEvents,
+  RetentionOptions,
+  SeriesOptions,
+  TopOptions,
+} from './analytics/index.js'
+
+// answers
+export type {
+  FunnelStepResult,
+  PageDwell,
+  RetentionCohort,
+  SeriesPoint,
+  TimeRange,
+  TopValue,
+} from './queries/index.js'
+export type { Recommendation, RecommendOptions } from './recommendations/index.js'
+export type {
+  ArrayKey,
+  CountsConfig,
+  ItemSource,
+  RecommendationsConfig,
+  RollupReport,
+} from './rollups/index.js'
 
 // the event catalogue
 export { BUILT_IN_EVENTS, defineEvents } from './catalog/index.js'
@@ -45,7 +75,7 @@ export type {
 export { analyticsMigrations } from './storage/index.js'
 
 // privacy
-export type { ConsentOptions } from './privacy/index.js'
+export type { ConsentOptions, ForgetReport } from './privacy/index.js'
 
 // errors
 export {

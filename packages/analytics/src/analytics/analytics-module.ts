@@ -144,6 +144,8 @@ export function analyticsModule<const E extends EventSchemas>(
           return new Analytics({
             tracker: made,
             now: () => clock.nowMs(),
+            timeZone,
+            heartbeatSeconds,
             queries: new AnalyticsQueries(scope, plan, heartbeatSeconds * 1_000),
             recommendations: new Recommendations(scope),
             rollup: () => rollups.run(),

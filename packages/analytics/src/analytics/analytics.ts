@@ -1,4 +1,4 @@
-import { currentRequestContext, token } from '@mortar/core'
+import { currentRequestContext, type FetchHandler, type RequestContext, token } from '@mortar/core'
 import type { BUILT_IN_EVENTS } from '../catalog/built-in-events.js'
 import type {
   AppEvents,
@@ -8,6 +8,7 @@ import type {
   PropertyFilter,
   ScalarKey,
 } from '../catalog/define-events.js'
+import { collectorHandler, dashboardHandler, heartbeatTag } from '../dashboard/index.js'
 import type { ForgetReport } from '../privacy/forget-user.js'
 import type {
   AnalyticsQueries,
@@ -71,6 +72,35 @@ export interface RetentionOptions<E extends EventSchemas> extends TimeRange {
   readonly timeZone?: string
 }
 
+/** A top list on the dashboard. */
+export type DashboardTop<E extends EventSchemas> = {
+  [K in EventName<QueryableEvents<E>>]: {
+    readonly event: K
+    readonly key: ScalarKey<QueryableEvents<E>, K>
+    readonly limit?: number
+  }
+}[EventName<QueryableEvents<E>>]
+
+/** Options of {@link Analytics.dashboard}. */
+export interface DashboardOptions<E extends EventSchemas> {
+  /**
+   * Who may see the page, decided from the request context (your auth's principal). Required:
+   * when it returns false (or throws) the page answers 403.
+   */
+  readonly guard: (context: RequestContext) => boolean | Promise<boolean>
+  /** The page title (default `'Analytics'`). */
+  readonly title?: string
+  /** Events charted per day. */
+  readonly series?: readonly EventName<QueryableEvents<E>>[]
+  /** Top values of event properties (top searches, say). */
+  readonly top?: readonly DashboardTop<E>[]
+  /** A funnel to show, with its window. */
+  readonly funnel?: {
+    readonly steps: readonly [EventStep<E>, ...EventStep<E>[]]
+    readonly windowMs: number
+  }
+}
+
 /** Options of {@link Analytics.dwell}. */
 export interface DwellOptions extends TimeRange {
   /** How many paths, most engaged time first (default 20). */
@@ -93,6 +123,8 @@ export interface AnalyticsParts {
   readonly rollup: () => Promise<RollupReport>
   readonly forgetUser: (userId: string) => Promise<ForgetReport>
   readonly applyRetention: () => Promise<number>
+  readonly timeZone: string
+  readonly heartbeatSeconds: number
 }
 
 /**
@@ -401,6 +433,69 @@ export class Analytics<E extends EventSchemas = AppEvents> {
    */
   applyRetention(): Promise<number> {
     return this.#parts.applyRetention()
+  }
+
+  /**
+   * The dashboard page as a `FetchHandler`, to mount under a prefix with your HTTP adapter:
+   * visitors, events per day charted with Chart.js (served by the handler, no front-end build),
+   * top values, a funnel, engaged time per page and "also bought" for an item, over the last 1
+   * to 90 days. Every request goes through `guard`, deny by default.
+   *
+   * @example
+   * ```ts
+   * import { mountFetch } from '@mortar/core/fastify'
+   *
+   * await mountFetch(server, '/admin/analytics', analytics.dashboard({
+   *   guard: (context) => context.get('principal')?.roles.includes('admin') ?? false,
+   *   series: ['product_viewed'],
+   *   top: [{ event: 'product_searched', key: 'query' }],
+   * }))
+   * ```
+   */
+  dashboard(options: DashboardOptions<E>): FetchHandler {
+    const parts = this.#parts
+    const queries = parts.queries
+    return dashboardHandler(
+      {
+        now: parts.now,
+        timeZone: parts.timeZone,
+        series: (event, from, to) => queries.series(event, { from, to }),
+        top: (event, key, from, to, limit) => queries.top(event, key, { from, to, limit }),
+        funnel: (steps, from, to, windowMs) => queries.funnel(steps, { from, to, windowMs }),
+        uniques: (from, to) => queries.uniques([], { from, to }),
+        dwell: (from, to) => queries.dwell({ from, to }),
+        alsoBought: (item) => parts.recommendations.recommend('bought', item, { limit: 10 }),
+      },
+      options,
+    )
+  }
+
+  /**
+   * The endpoint of the page script, as a `FetchHandler`: `GET …/script.js` serves the script,
+   * `POST …/collect` records its heartbeats and page-leaves for `dwell()`. Mount it where the
+   * storefront can post to it (exempt it from CSRF checks: beacons carry no token) and put
+   * {@link Analytics.heartbeatTag} in each page.
+   *
+   * @example
+   * ```ts
+   * await mountFetch(server, '/a', analytics.collector())
+   * ```
+   */
+  collector(): FetchHandler {
+    return collectorHandler(this.#parts.tracker)
+  }
+
+  /**
+   * The `<script>` tag that sends heartbeats for a page view, given where {@link
+   * Analytics.collector} is mounted.
+   *
+   * @example
+   * ```ts
+   * const html = `<body>…${analytics.heartbeatTag(analytics.page(), '/a')}</body>`
+   * ```
+   */
+  heartbeatTag(pageViewId: string, collectorPath: string): string {
+    return heartbeatTag(pageViewId, collectorPath, this.#parts.heartbeatSeconds)
   }
 
   /**
