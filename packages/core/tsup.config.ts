@@ -34,5 +34,6 @@ export default defineConfig({
     'pg',
     'mysql2',
     'playwright-core',
+    'vitest',
   ],
 })

@@ -10,3 +10,13 @@ export {
 } from './test-databases.js'
 export type { LaunchTestBrowserOptions, TestBrowser } from './launch-test-browser.js'
 export { launchTestBrowser } from './launch-test-browser.js'
+export type {
+  QueueConformanceCase,
+  QueueConformanceOptions,
+  QueueSubject,
+} from './queue-conformance.js'
+export {
+  failingQueueConformanceCases,
+  queueConformance,
+  queueConformanceCases,
+} from './queue-conformance.js'
