@@ -6,6 +6,7 @@ import {
   type Module,
   type RequestContext,
   defineModule,
+  schedule,
 } from '@mortar/core'
 import type { BufferOptions } from '../buffer/index.js'
 import type { EventSchemas } from '../catalog/define-events.js'
@@ -62,6 +63,8 @@ export interface AnalyticsModuleOptions<E extends EventSchemas> {
   readonly heartbeatSeconds?: number
   /** Events older than this many days are deleted by the retention run (default 395, 13 months). */
   readonly retentionDays?: number
+  /** How often the rollup schedule runs: milliseconds or `'30s'`, `'5m'` (default `'1m'`). */
+  readonly rollupEvery?: number | string
 }
 
 /** The identity resolver used when none is given: the principal's `id`, if it has one. */
@@ -72,8 +75,9 @@ export function principalIdentity(context: RequestContext): { userId?: string } 
 
 /**
  * The analytics module: binds `ANALYTICS`, carries the migrations of its tables (`app.migrate()`
- * runs them) and, on `app.stop()`, flushes the buffer within `flushOnStopMs`. It needs the app
- * database (`createApp({ database })`).
+ * runs them), schedules the rollup (every `rollupEvery`) and the retention (daily at 03:15 in
+ * `timeZone`) on core's jobs, and on `app.stop()` flushes the buffer within `flushOnStopMs`. It
+ * needs the app database (`createApp({ database })`).
  *
  * @example
  * ```ts
@@ -163,6 +167,17 @@ export function analyticsModule<const E extends EventSchemas>(
         },
       })
     },
+    // Core's schedules: each tick runs once across every process of the app.
+    schedules: [
+      schedule('analytics.rollup', { every: options.rollupEvery ?? '1m' }, async (_tick, job) => {
+        const report = await job.resolve(ANALYTICS).rollup()
+        if (report.batches > 0) job.logger.debug(report, 'Analytics rollup')
+      }),
+      schedule('analytics.retention', { cron: '15 3 * * *', timeZone }, async (_tick, job) => {
+        const deleted = await job.resolve(ANALYTICS).applyRetention()
+        job.logger.info({ deleted, retentionDays }, 'Analytics retention applied')
+      }),
+    ],
     async onStop() {
       await tracker?.close(flushOnStopMs)
     },

@@ -1,4 +1,4 @@
-import { transaction } from '@mortar/core'
+import { JOBS, transaction } from '@mortar/core'
 import { testEngines } from '@mortar/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
@@ -127,6 +127,38 @@ for (const engine of testEngines()) {
         typeof row.properties === 'string' ? JSON.parse(row.properties) : row.properties
       expect(row.name).toBe('$page')
       expect(properties).toEqual({ path: '/products/p-9', title: 'Tea' })
+    })
+
+    it('rolls up on its schedule and applies the retention daily', async () => {
+      const { analytics, app, clock, db } = subject
+      analytics.track('product_viewed', { productId: 'scheduled' })
+      analytics.track(
+        'product_viewed',
+        { productId: 'ancient' },
+        { timestamp: Date.parse('2024-01-01T00:00:00Z') },
+      )
+      await analytics.flush()
+      expect(
+        await db.selectFrom('mortar_analytics_batch').select('batch_id').execute(),
+      ).not.toEqual([])
+      clock.advance(60_000)
+      await app.resolve(JOBS).drain()
+      expect(await db.selectFrom('mortar_analytics_batch').select('batch_id').execute()).toEqual([])
+      const daily = await db
+        .selectFrom('mortar_analytics_daily')
+        .select('count')
+        .where('name', '=', 'product_viewed')
+        .where('day', '=', '2024-01-01')
+        .execute()
+      expect(daily.map((row) => Number(row.count))).toEqual([1])
+      clock.set('2026-03-03T03:20:00Z')
+      await app.resolve(JOBS).drain()
+      const old = await db
+        .selectFrom('mortar_analytics_event')
+        .select('id')
+        .where('occurred_at', '<', Date.parse('2025-01-01T00:00:00Z'))
+        .execute()
+      expect(old).toEqual([])
     })
   })
 }

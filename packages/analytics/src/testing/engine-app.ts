@@ -41,6 +41,8 @@ export async function startEngineApp<const E extends EventSchemas>(
   const app = createTestApp({
     database: database.url,
     clock,
+    // Schedules run when a test drains the queue, on the fake clock.
+    jobs: { workers: false },
     modules: [analyticsModule(options), ...(extra.modules ?? [])],
   })
   await app.migrate()
