@@ -31,6 +31,7 @@ export type { IntegerIdOptions, SafeTextOptions } from './validation/index.js'
 // request context
 export {
   currentRequestContext,
+  NoRequestContextError,
   RequestContext,
   requestContext,
   runInRequestContext,
@@ -72,6 +73,7 @@ export type {
   ResolvedKeys,
   SelfBindingOptions,
   Token,
+  TokenOptions,
   ValueProvider,
 } from './di/index.js'
 
@@ -194,8 +196,10 @@ export {
   InlineQueue,
   JOBS,
   JobError,
+  MemoryScheduleStore,
   PermanentJobError,
   SqlQueue,
+  schedule,
   sqlQueueMigrations,
 } from './jobs/index.js'
 export type {
@@ -225,6 +229,16 @@ export type {
   NewJob,
   QueueAdapter,
   QueueAdapterContext,
+  ScheduleDefinition,
+  ScheduleHandler,
+  ScheduleJobOptions,
+  ScheduleRow,
+  ScheduleStore,
+  ScheduleTick,
+  ScheduleTiming,
   SqlQueueOptions,
   WorkerSettings,
 } from './jobs/index.js'
+
+// the `mortar` bin: commands modules add
+export type { CliCommand, CliContext } from './cli/index.js'

@@ -49,6 +49,7 @@ describe('core error codes', () => {
       'DatabaseInputError',
       'ForbiddenError',
       'JobError',
+      'NoRequestContextError',
       'NotFoundError',
       'PayloadTooLargeError',
       'PermanentJobError',

@@ -1,8 +1,8 @@
-import type { RouteInfo } from './list-routes.js'
+import type { RouteEntry } from './list-routes.js'
 
 /** One request {@link fuzzRoutes} asks the test to send. */
 export interface FuzzRequest {
-  readonly route: RouteInfo
+  readonly route: RouteEntry
   readonly method: string
   /** Path and query, already encoded (some on purpose badly: `%ED%A0%80`, `%zz`). */
   readonly url: string
@@ -30,7 +30,7 @@ export interface FuzzFailure {
 /** Options of {@link fuzzRoutes}. */
 export interface FuzzRoutesOptions {
   /** The routes to walk, usually `listRoutes(server)`. */
-  readonly routes: readonly RouteInfo[]
+  readonly routes: readonly RouteEntry[]
   /**
    * Sends one request and returns the answer: `server.inject`, `app.request` or `fetch`, with
    * whatever session, cookies and CSRF token the test keeps per route.
@@ -184,7 +184,7 @@ export async function fuzzRoutes(options: FuzzRoutesOptions): Promise<FuzzReport
   let requests = 0
 
   /** Sends one request, records it when it fails, and returns the status it got. */
-  const attempt = async (route: RouteInfo, url: string, body?: unknown): Promise<number> => {
+  const attempt = async (route: RouteEntry, url: string, body?: unknown): Promise<number> => {
     requests++
     const request: FuzzRequest =
       body === undefined
@@ -216,7 +216,7 @@ export async function fuzzRoutes(options: FuzzRoutesOptions): Promise<FuzzReport
     return false
   }
 
-  const fuzzRoute = async (route: RouteInfo): Promise<void> => {
+  const fuzzRoute = async (route: RouteEntry): Promise<void> => {
     const hasParameters = /:[A-Za-z0-9_]+|\*/.test(route.path)
     const plain = withPathValue(route.path, '1')
     if (hasParameters) {

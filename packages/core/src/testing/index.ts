@@ -10,6 +10,9 @@ export {
 } from './test-databases.js'
 export type { LaunchTestBrowserOptions, TestBrowser } from './launch-test-browser.js'
 export { launchTestBrowser } from './launch-test-browser.js'
+export type { FastifyRoutesLike, HonoRoutesLike, RouteEntry } from './list-routes.js'
+export { listRoutes } from './list-routes.js'
+export { snapshotTables } from './snapshot-tables.js'
 export type {
   FuzzAnswer,
   FuzzFailure,
@@ -18,8 +21,6 @@ export type {
   FuzzRoutesOptions,
 } from './fuzz-routes.js'
 export { fuzzRoutes } from './fuzz-routes.js'
-export type { FastifyRoutesLike, HonoRoutesLike, RouteInfo } from './list-routes.js'
-export { listRoutes } from './list-routes.js'
 export type {
   QueueConformanceCase,
   QueueConformanceOptions,
