@@ -39,7 +39,7 @@ export class Batcher<I, O> {
     this.#pending = []
     this.#run(batch.map((entry) => entry.input)).then(
       (outputs) => {
-        batch.forEach((entry, index) => entry.resolve(outputs[index] as O))
+        for (const [index, entry] of batch.entries()) entry.resolve(outputs[index] as O)
       },
       (error: unknown) => {
         for (const entry of batch) entry.reject(error)

@@ -25,18 +25,12 @@ import type {
   NotifyResult,
   Recipients,
 } from '../notification/notifier.js'
-import { addressOf, isOnDemand, type Recipient } from '../notification/recipient.js'
+import { addressOf, type Recipient } from '../notification/recipient.js'
 import { channelsFor, renderMessage } from '../notification/render.js'
-import {
-  type CategoryOptions,
-  decidePreference,
-  type PreferenceEntry,
-} from '../preferences/preference-policy.js'
-import type { Preferences } from '../preferences/preference-store.js'
+import { type CategoryOptions } from '../preferences/preference-policy.js'
 import { nextTimeOfDay, quietHoursEnd } from '../preferences/quiet-hours.js'
 import type { DeliveryLedger } from './delivery-ledger.js'
 import type { DeliveryRow } from './delivery-table.js'
-import { countDelivery } from './throttle-counter.js'
 
 /** What a {@link LedgerNotifier} is made of. */
 export interface LedgerNotifierInit {
@@ -48,7 +42,6 @@ export interface LedgerNotifierInit {
   readonly clock: Clock
   readonly bus: EventBus
   readonly channels: ReadonlyMap<ChannelName, AnyChannel>
-  readonly preferences: Preferences
   readonly categories: Readonly<Record<string, CategoryOptions>>
   readonly digests: ReadonlyMap<string, Digest>
   readonly defaultLocale: string
@@ -64,10 +57,11 @@ interface Planned {
 }
 
 /**
- * The notify module's {@link Notifier}: writes one delivery per recipient × channel to the
- * ledger in the caller's transaction (or a transaction of its own), and enqueues one delivery
- * job per delivery to send in the same transaction. Deliveries that cannot be sent are recorded
- * with the reason (suppressed or dead) and never block the others.
+ * The notify module's {@link Notifier}: renders each recipient × channel, writes one delivery
+ * per pair to the ledger in the caller's transaction (or a transaction of its own) and enqueues
+ * one delivery job per delivery in the same transaction: two statements, whatever the number of
+ * recipients. Deliveries that cannot be sent (no channel, no address, a renderer that throws)
+ * are recorded with the reason and never block the others.
  */
 export class LedgerNotifier implements Notifier {
   readonly #init: LedgerNotifierInit
@@ -104,13 +98,6 @@ export class LedgerNotifier implements Notifier {
     const category = init.categories[fields.category] ?? {}
     const now = init.clock.nowMs()
     const notificationId = randomUUID()
-    const preferences =
-      category.critical === true || category.required === true
-        ? new Map<string, PreferenceEntry[]>()
-        : await init.preferences.forRecipients(
-            recipients.filter((r) => !isOnDemand(r)).map((r) => r.id),
-          )
-
     const planned: Planned[] = []
     for (const recipient of recipients) {
       for (const channelName of channelsFor(notification, recipient)) {
@@ -153,16 +140,6 @@ export class LedgerNotifier implements Notifier {
           continue
         }
         row.address = address
-        const decision = decidePreference(
-          fields.category,
-          channelName,
-          category,
-          preferences.get(recipient.id) ?? [],
-        )
-        if (!decision.send) {
-          settle('suppressed', decision.reason)
-          continue
-        }
         const rendered = await renderMessage(notification, recipient, channelName, {
           locale: init.defaultLocale,
         })
@@ -176,25 +153,10 @@ export class LedgerNotifier implements Notifier {
           continue
         }
         row.message = JSON.stringify(rendered.message)
-        if (category.throttle !== undefined) {
-          const { limit, windowMs } = category.throttle
-          const windowStart = now - (now % windowMs)
-          const count = await countDelivery(
-            init.database.kysely as Kysely<unknown>,
-            { recipientId: recipient.id, category: fields.category, channel: channelName },
-            windowStart,
-          )
-          if (count > limit) {
-            settle(
-              'suppressed',
-              `throttled: more than ${limit} '${fields.category}' on ${channelName} per ${windowMs} ms`,
-            )
-            continue
-          }
-        }
-        const until = decision.bypassQuietHours
-          ? undefined
-          : this.#quietUntil(recipient, channelName, now)
+        // Quiet hours are arithmetic, decided here; preferences and throttles need the database
+        // and are decided by the delivery job (which also honours an opt-out made meanwhile).
+        const until =
+          category.critical === true ? undefined : this.#quietUntil(recipient, channelName, now)
         if (until !== undefined) row.run_at = until
         planned.push({
           row,

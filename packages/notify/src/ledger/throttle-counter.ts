@@ -36,6 +36,11 @@ export async function countDelivery(
   }
   const insert = typed.insertInto(THROTTLE_TABLE).values(row)
   if (sqlEngine(db) === 'mysql') {
+    // Two statements: in one transaction, so the read sees our increment and no one else's.
+    if (!typed.isTransaction)
+      return typed
+        .transaction()
+        .execute((trx) => countDelivery(trx as unknown as Kysely<unknown>, key, windowStart))
     await insert.onDuplicateKeyUpdate({ count: sql<number>`count + 1` }).execute()
     // The upsert holds the row's lock until commit: this read sees our own increment.
     const counted = await typed

@@ -297,6 +297,9 @@ for (const engine of testEngines()) {
     })
 
     it('records suppressed deliveries: opted out, throttled, no address, recipient deleted', async () => {
+      const deliveries = app.resolve(DELIVERIES)
+      const lastOf = async (recipientId: string, type: string) =>
+        (await deliveries.list(recipientId)).find((d) => d.type === type)
       const carol: Recipient = { id: 'carol', email: 'carol@example.com', phone: '+15550101' }
       await app
         .resolve(PREFERENCES)
@@ -306,23 +309,35 @@ for (const engine of testEngines()) {
       ).rejects.toMatchObject({
         code: 'E_PREFERENCE_REQUIRED',
       })
-      expect((await notify(carol, new Promo())).deliveries[0]).toMatchObject({
+      await notify(carol, new Promo())
+      await drain()
+      expect(await lastOf('carol', 'promo')).toMatchObject({
         status: 'suppressed',
-        reason: "opted out of 'marketing' on sms",
+        lastError: "opted out of 'marketing' on sms",
       })
-      // critical ignores a global opt-out
+      // critical ignores a global opt-out; the opt-out applies to what was queued before it too
+      await notify(carol, new LoginAlert())
+      await notify(carol, new Promo())
       await app.resolve(PREFERENCES).set('carol', { category: '*', enabled: false })
-      expect((await notify(carol, new LoginAlert())).deliveries[0]).toMatchObject({
-        status: 'queued',
-      })
+      await drain()
+      expect(sms.sent.map((s) => s.type)).toEqual(['security.login'])
 
       const dan: Recipient = { id: 'dan', phone: '+15550102' }
-      const throttled = []
-      for (let i = 0; i < 4; i++)
-        throttled.push(...(await notify(dan, new Promo())).deliveries.map((d) => d.status))
-      expect(throttled).toEqual(['queued', 'queued', 'suppressed', 'suppressed'])
+      for (let i = 0; i < 4; i++) await notify(dan, new Promo())
+      await drain()
+      expect((await deliveries.list('dan')).map((d) => d.status).sort()).toEqual([
+        'sent',
+        'sent',
+        'suppressed',
+        'suppressed',
+      ])
+      expect((await deliveries.list('dan', { status: 'suppressed' }))[0]?.lastError).toMatch(
+        /^throttled: more than 2/,
+      )
       app.clock.advance(3_600_000)
-      expect((await notify(dan, new Promo())).deliveries[0]?.status).toBe('queued')
+      await notify(dan, new Promo())
+      await drain()
+      expect(await deliveries.list('dan', { status: 'sent' })).toHaveLength(3)
 
       expect((await notify(dan, new OrderShipped('o-noemail'))).deliveries[0]).toMatchObject({
         channel: 'mail',
@@ -333,12 +348,11 @@ for (const engine of testEngines()) {
       await notify({ id: 'erin', email: 'erin@example.com' }, new OrderShipped('o-deleted'))
       deleted.add('erin')
       await drain()
-      const erin = await app.resolve(DELIVERIES).list('erin')
-      expect(erin.map((d) => [d.status, d.lastError])).toEqual([
+      expect((await deliveries.list('erin')).map((d) => [d.status, d.lastError])).toEqual([
         ['suppressed', 'recipient deleted before delivery'],
         ['suppressed', 'recipient deleted before delivery'],
       ])
-      const status = await app.resolve(DELIVERIES).status()
+      const status = await deliveries.status()
       expect(
         status.counts.find((c) => c.channel === 'sms' && c.status === 'suppressed')?.count,
       ).toBeGreaterThanOrEqual(3)

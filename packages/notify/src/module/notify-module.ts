@@ -132,8 +132,8 @@ export function notifyModule(options: NotifyModuleOptions): Module {
           new Preferences(db as Kysely<unknown>, clock, categories, [...channels.keys()]),
       })
       binder.bind(NOTIFIER, {
-        inject: [DATABASE, LEDGER, JOBS, CLOCK, EVENT_BUS, PREFERENCES],
-        useFactory: (database, ledger, jobs, clock, bus, preferences) =>
+        inject: [DATABASE, LEDGER, JOBS, CLOCK, EVENT_BUS],
+        useFactory: (database, ledger, jobs, clock, bus) =>
           new LedgerNotifier({
             database: database as Database,
             ledger,
@@ -143,7 +143,6 @@ export function notifyModule(options: NotifyModuleOptions): Module {
             clock,
             bus,
             channels,
-            preferences,
             categories,
             digests,
             defaultLocale,
@@ -152,14 +151,18 @@ export function notifyModule(options: NotifyModuleOptions): Module {
           }),
       })
       binder.bind(DISPATCHER, {
-        inject: [LEDGER, EVENT_BUS, LOGGER],
-        useFactory: (ledger, bus, logger) =>
+        inject: [LEDGER, EVENT_BUS, LOGGER, PREFERENCES, CLOCK, DATABASE],
+        useFactory: (ledger, bus, logger, preferences, clock, database) =>
           new DeliveryDispatcher({
             ledger,
             channels,
             bus,
             logger,
             recipientExists: options.recipientExists,
+            preferences,
+            categories,
+            clock,
+            root: (database as Database).root as Kysely<unknown>,
           }),
       })
       binder.bind(DELIVERIES, {
