@@ -188,8 +188,10 @@ export {
   InlineQueue,
   JOBS,
   JobError,
+  MemoryScheduleStore,
   PermanentJobError,
   SqlQueue,
+  schedule,
   sqlQueueMigrations,
 } from './jobs/index.js'
 export type {
@@ -219,6 +221,16 @@ export type {
   NewJob,
   QueueAdapter,
   QueueAdapterContext,
+  ScheduleDefinition,
+  ScheduleHandler,
+  ScheduleJobOptions,
+  ScheduleRow,
+  ScheduleStore,
+  ScheduleTick,
+  ScheduleTiming,
   SqlQueueOptions,
   WorkerSettings,
 } from './jobs/index.js'
+
+// the `mortar` bin: commands modules add
+export type { CliCommand, CliContext } from './cli/index.js'

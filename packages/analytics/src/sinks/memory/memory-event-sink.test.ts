@@ -1,0 +1,10 @@
+import { eventSinkConformance } from '../../testing/index.js'
+import { MemoryEventSink } from './memory-event-sink.js'
+
+eventSinkConformance('MemoryEventSink', () => {
+  const sink = new MemoryEventSink()
+  return {
+    sink,
+    read: async () => ({ events: sink.events, failed: sink.failed, links: sink.links }),
+  }
+})
