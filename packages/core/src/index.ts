@@ -165,6 +165,7 @@ export type {
 // persistence: pagination and vault
 export { PAGINATOR, Paginator, paginate } from './persistence/pagination/index.js'
 export type {
+  NullableColumn,
   Page,
   PageRequest,
   PaginateOptions,

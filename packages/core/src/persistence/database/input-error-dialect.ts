@@ -17,20 +17,17 @@ export function withInputErrors(dialect: Dialect): Dialect {
 
 const wrapped = new WeakSet<DatabaseConnection>()
 
+// Patched in place rather than proxied: a proxy's `get` would run (and bind) on every driver
+// call of every query; this costs one `then` per acquisition.
 function wrapDriver(driver: Driver): Driver {
-  return new Proxy(driver, {
-    get(target, property) {
-      if (property === 'acquireConnection') {
-        return async (...args: Parameters<Driver['acquireConnection']>) => {
-          const connection = await target.acquireConnection(...args)
-          if (!wrapped.has(connection)) wrapConnection(connection)
-          return connection
-        }
-      }
-      const value = Reflect.get(target, property, target)
-      return typeof value === 'function' ? value.bind(target) : value
-    },
-  })
+  const acquire = driver.acquireConnection.bind(driver)
+  driver.acquireConnection = (options) => acquire(options).then(ensureWrapped)
+  return driver
+}
+
+function ensureWrapped(connection: DatabaseConnection): DatabaseConnection {
+  if (!wrapped.has(connection)) wrapConnection(connection)
+  return connection
 }
 
 function translate(error: unknown): never {

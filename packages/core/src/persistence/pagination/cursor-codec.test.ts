@@ -54,6 +54,11 @@ describe('page cursors', () => {
     )
   })
 
+  it('carry a NULL for a key marked nullable', () => {
+    const cursor = encodeCursor(KEY, LISTING, ['note', 'id'], [null, 7], [true, false])
+    expect(decodeCursor(KEY, LISTING, 2, cursor)).toEqual([null, 7])
+  })
+
   it('bind the listing: another fingerprint or key count is refused', () => {
     const cursor = encodeCursor(KEY, LISTING, ['id'], [5])
     const other = fingerprint('select "id" from "items"', ['id desc'])

@@ -2,10 +2,16 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import { ValidationError } from '../../errors/http-errors.js'
 import { MortarError } from '../../errors/mortar-error.js'
 
-/** A sort value as it travels inside a cursor. */
-export type CursorValue = string | number | boolean | bigint | Date
+/** A sort value as it travels inside a cursor; `null` only for a key marked nullable. */
+export type CursorValue = string | number | boolean | bigint | Date | null
 
-type EncodedValue = string | number | boolean | { readonly b: string } | { readonly d: string }
+type EncodedValue =
+  | string
+  | number
+  | boolean
+  | null
+  | { readonly b: string }
+  | { readonly d: string }
 
 interface CursorPayload {
   /** Fingerprint of the query and its ordering: a cursor only continues the listing it came from. */
@@ -38,7 +44,18 @@ export function fingerprint(sqlText: string, ordering: readonly string[]): strin
     .slice(0, 22)
 }
 
-function encodeValue(column: string, value: unknown): EncodedValue {
+/** The 500 for a NULL in a sort key not marked nullable; it says how to mark it. */
+export function nullSortValue(column: string): MortarError {
+  return new MortarError(
+    'E_PAGINATION_NULL_SORT_VALUE',
+    500,
+    `Sort column '${column}' is null in a row, but its sort key is not marked nullable: ` +
+      `declare it as { column: '${column}', nullable: true } (NULLs sort last ascending, first ` +
+      'descending), or make the column NOT NULL.',
+  )
+}
+
+function encodeValue(column: string, value: unknown, nullable: boolean): EncodedValue {
   if (typeof value === 'string' || typeof value === 'boolean') return value
   if (typeof value === 'number' && Number.isFinite(value)) {
     if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
@@ -55,24 +72,20 @@ function encodeValue(column: string, value: unknown): EncodedValue {
   }
   if (typeof value === 'bigint') return { b: value.toString() }
   if (value instanceof Date && !Number.isNaN(value.getTime())) return { d: value.toISOString() }
-  if (value === null || value === undefined) {
-    throw new MortarError(
-      'E_PAGINATION_NULL_SORT_VALUE',
-      500,
-      `Sort column '${column}' is null in a row; keyset pagination needs NOT NULL sort columns. ` +
-        'Filter the nulls out or sort by coalesce(column, …) selected under an alias.',
-    )
+  if (value === null) {
+    if (nullable) return null
+    throw nullSortValue(column)
   }
   throw new MortarError(
     'E_PAGINATION_SORT_VALUE',
     500,
     `Sort column '${column}' holds a value a cursor cannot carry; sort by strings, numbers, ` +
-      'bigints, booleans or dates.',
+      'bigints, booleans or dates (or mark a nullable column nullable: true).',
   )
 }
 
 function decodeValue(value: unknown): CursorValue {
-  if (typeof value === 'string' || typeof value === 'boolean') return value
+  if (typeof value === 'string' || typeof value === 'boolean' || value === null) return value
   if (typeof value === 'number' && Number.isFinite(value)) return value
   if (typeof value === 'object' && value !== null) {
     const tagged = value as Record<string, unknown>
@@ -99,10 +112,13 @@ export function encodeCursor(
   listing: string,
   columns: readonly string[],
   values: readonly unknown[],
+  nullable: readonly boolean[] = [],
 ): string {
   const payload: CursorPayload = {
     o: listing,
-    v: values.map((value, index) => encodeValue(columns[index] ?? '?', value)),
+    v: values.map((value, index) =>
+      encodeValue(columns[index] ?? '?', value, nullable[index] === true),
+    ),
   }
   const body = Buffer.concat([Buffer.of(VERSION), Buffer.from(JSON.stringify(payload), 'utf8')])
   // The first key signs; the others only verify, so a rotated-out key keeps open listings alive.

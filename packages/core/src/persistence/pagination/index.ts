@@ -1,6 +1,7 @@
 export type {
   Page,
   PageRequest,
+  NullableColumn,
   PaginateOptions,
   SortableColumn,
   SortDirection,

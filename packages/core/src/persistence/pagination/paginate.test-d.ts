@@ -27,6 +27,11 @@ export async function accepted(): Promise<void> {
     orderBy: [{ column: 'title', ref: 'products.name' }],
     limit: 20,
   })
+  // A nullable column sorts when marked nullable (NULLs last ascending, first descending).
+  await paginator.paginate(db.selectFrom('products').select(['id', 'description']), {
+    orderBy: [{ column: 'description', direction: 'desc', nullable: true }],
+    limit: 20,
+  })
   // Without an `id`, a unique column is named explicitly.
   await paginator.paginate(db.selectFrom('tags').select(['slug', 'label']), {
     orderBy: ['label'],
@@ -44,6 +49,16 @@ export async function rejected(): Promise<void> {
   await paginator.paginate(db.selectFrom('products').select(['id', 'description']), {
     // @ts-expect-error a nullable column cannot be a sort key
     orderBy: ['description'],
+    limit: 20,
+  })
+  await paginator.paginate(db.selectFrom('products').select(['id', 'description']), {
+    // @ts-expect-error a nullable column must be marked nullable
+    orderBy: [{ column: 'description' }],
+    limit: 20,
+  })
+  await paginator.paginate(db.selectFrom('products').select(['id', 'description']), {
+    // @ts-expect-error marked nullable: false, it still may hold NULL
+    orderBy: [{ column: 'description', nullable: false }],
     limit: 20,
   })
   await paginator.paginate(products, {

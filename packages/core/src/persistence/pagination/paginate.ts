@@ -7,24 +7,31 @@ import {
   sql,
 } from 'kysely'
 import { ValidationError } from '../../errors/http-errors.js'
-import { decodeCursor, encodeCursor, fingerprint } from './cursor-codec.js'
+import { MortarError } from '../../errors/mortar-error.js'
+import { decodeCursor, encodeCursor, fingerprint, nullSortValue } from './cursor-codec.js'
 import { type PaginationKeys, toKeyRing } from './pagination-key.js'
 
 /** Which way a sort key runs. */
 export type SortDirection = 'asc' | 'desc'
 
 /**
- * The selected columns a listing may be sorted by: those whose type excludes `null` (a null has
- * no place in a `>` comparison, so nullable columns are refused at compile time).
+ * The selected columns a listing may be sorted by as they are: those whose type excludes `null`.
+ * A nullable column is a sort key only when marked `nullable: true` (see {@link SortKey}).
  */
 export type SortableColumn<O> = {
   [K in keyof O & string]: null extends O[K] ? never : undefined extends O[K] ? never : K
 }[keyof O & string]
 
+/** The selected columns whose type includes `null`: sort keys marked `nullable: true`. */
+export type NullableColumn<O> = {
+  [K in keyof O & string]: null extends O[K] ? K : never
+}[keyof O & string]
+
 /**
  * One sort key: a selected column, ascending by default. `ref` names the expression behind the
  * column when the selection renames it (`p.name as title`) or a join makes it ambiguous, because
- * a `WHERE` clause cannot see select aliases.
+ * a `WHERE` clause cannot see select aliases. A column that may hold NULL needs
+ * `nullable: true`: its NULLs sort last ascending and first descending, on every engine.
  */
 export type SortKey<DB, TB extends keyof DB, O> =
   | SortableColumn<O>
@@ -32,6 +39,13 @@ export type SortKey<DB, TB extends keyof DB, O> =
       readonly column: SortableColumn<O>
       readonly direction?: SortDirection
       readonly ref?: StringReference<DB, TB> | Expression<unknown>
+      readonly nullable?: boolean
+    }
+  | {
+      readonly column: NullableColumn<O>
+      readonly direction?: SortDirection
+      readonly ref?: StringReference<DB, TB> | Expression<unknown>
+      readonly nullable: true
     }
 
 /** The `unique` option is required when the selection has no `id` to break ties with. */
@@ -73,6 +87,7 @@ interface ResolvedKey {
   readonly column: string
   readonly direction: SortDirection
   readonly ref: Expression<unknown>
+  readonly nullable: boolean
 }
 
 function resolveKeys(orderBy: readonly unknown[], unique: string): ResolvedKey[] {
@@ -84,6 +99,7 @@ function resolveKeys(orderBy: readonly unknown[], unique: string): ResolvedKey[]
             column: string
             direction?: SortDirection
             ref?: string | Expression<unknown>
+            nullable?: boolean
           })
     const direction = spec.direction ?? 'asc'
     if (direction !== 'asc' && direction !== 'desc') {
@@ -99,32 +115,99 @@ function resolveKeys(orderBy: readonly unknown[], unique: string): ResolvedKey[]
       )
     }
     const ref = spec.ref ?? spec.column
-    return { column: spec.column, direction, ref: typeof ref === 'string' ? sql.ref(ref) : ref }
+    return {
+      column: spec.column,
+      direction,
+      ref: typeof ref === 'string' ? sql.ref(ref) : ref,
+      nullable: spec.nullable === true,
+    }
   })
-  if (!keys.some((key) => key.column === unique)) {
+  const last = keys.find((key) => key.column === unique)
+  if (last?.nullable) {
+    throw new MortarError(
+      'E_PAGINATION_SORT_VALUE',
+      500,
+      `The unique column '${unique}' ends the ordering and breaks ties, so it cannot be nullable.`,
+    )
+  }
+  if (last === undefined) {
     // The tie-breaker follows the last key's direction, so one composite index serves the scan.
-    keys.push({ column: unique, direction: keys.at(-1)?.direction ?? 'asc', ref: sql.ref(unique) })
+    keys.push({
+      column: unique,
+      direction: keys.at(-1)?.direction ?? 'asc',
+      ref: sql.ref(unique),
+      nullable: false,
+    })
   }
   return keys
 }
 
+// NULL sorts as if larger than every value: last ascending, first descending (PostgreSQL's own
+// order, so its indexes serve it as they are).
+function equalTo(key: ResolvedKey, value: unknown): RawBuilder<SqlBool> {
+  return value === null ? sql`${key.ref} is null` : sql`${key.ref} = ${value}`
+}
+
+/** Rows past `value` in this key alone; `undefined` when none can be (ascending past a NULL). */
+function pastIn(key: ResolvedKey, value: unknown): RawBuilder<SqlBool> | undefined {
+  if (key.direction === 'asc') {
+    if (value === null) return undefined
+    const greater = sql<SqlBool>`${key.ref} > ${value}`
+    return key.nullable ? sql`(${greater} or ${key.ref} is null)` : greater
+  }
+  return value === null ? sql`${key.ref} is not null` : sql`${key.ref} < ${value}`
+}
+
 /**
  * The keyset condition in its expanded form, `(a > x) OR (a = x AND b > y) …`, because row-value
- * comparison `(a, b) > (x, y)` cannot mix directions and is missing or unindexed on some engines.
- * A leading `a >= x` bound lets planners range-scan the first key's index.
+ * comparison `(a, b) > (x, y)` cannot mix directions, has no NULL order, and is missing or
+ * unindexed on some engines. A leading `a >= x` bound lets planners range-scan the first key's
+ * index where the first value allows one.
  */
 function afterCondition(
   keys: readonly ResolvedKey[],
   values: readonly unknown[],
 ): RawBuilder<SqlBool> {
-  const branches = keys.map((key, index) => {
-    const strict = sql`${key.ref} ${sql.raw(key.direction === 'asc' ? '>' : '<')} ${values[index]}`
-    const equal = keys.slice(0, index).map((previous, j) => sql`${previous.ref} = ${values[j]}`)
-    return sql`(${sql.join([...equal, strict], sql` and `)})`
+  const branches: RawBuilder<SqlBool>[] = []
+  keys.forEach((key, index) => {
+    const past = pastIn(key, values[index])
+    if (past === undefined) return
+    const equal = keys.slice(0, index).map((previous, j) => equalTo(previous, values[j]))
+    branches.push(sql`(${sql.join([...equal, past], sql` and `)})`)
   })
+  const condition = sql<SqlBool>`(${sql.join(branches, sql` or `)})`
   const [first] = keys
-  const bound = sql`${first?.ref} ${sql.raw(first?.direction === 'asc' ? '>=' : '<=')} ${values[0]}`
-  return sql<SqlBool>`(${bound} and (${sql.join(branches, sql` or `)}))`
+  const start = values[0]
+  if (first === undefined) return condition
+  if (first.direction === 'asc' && start === null) {
+    return sql`(${first.ref} is null and ${condition})`
+  }
+  if (start === null || (first.nullable && first.direction === 'asc')) return condition
+  const bound = sql`${first.ref} ${sql.raw(first.direction === 'asc' ? '>=' : '<=')} ${start}`
+  return sql<SqlBool>`(${bound} and ${condition})`
+}
+
+/**
+ * Orders by `key`, NULLs last ascending and first descending. PostgreSQL and SQLite say so in
+ * the `ORDER BY`; MySQL and MariaDB have no `NULLS LAST` and sort by `key IS NULL` first.
+ */
+function orderByKey<DB, TB extends keyof DB, O>(
+  query: SelectQueryBuilder<DB, TB, O>,
+  key: ResolvedKey,
+  mysql: boolean,
+): SelectQueryBuilder<DB, TB, O> {
+  if (!key.nullable) return query.orderBy(key.ref, key.direction)
+  if (mysql) {
+    return query.orderBy(sql`${key.ref} is null`, key.direction).orderBy(key.ref, key.direction)
+  }
+  return query.orderBy(key.ref, (order) =>
+    key.direction === 'asc' ? order.asc().nullsLast() : order.desc().nullsFirst(),
+  )
+}
+
+// A query builder does not say its dialect; MySQL's compiler quotes identifiers with backticks.
+function isMysql(query: SelectQueryBuilder<unknown, never, unknown>): boolean {
+  return query.where(sql.ref('mortar_dialect_probe'), '=', 0).compile().sql.includes('`')
 }
 
 /**
@@ -135,8 +218,10 @@ function afterCondition(
  * {@link ValidationError} (422, issue path `after`), never a 500.
  *
  * Rules: `paginate` owns the query's `ORDER BY` and `LIMIT` (existing ones are replaced); sort
- * columns must be selected and NOT NULL; a unique column (`id` unless `unique` says otherwise)
- * ends the ordering so ties never split or repeat rows. Timestamps travel as JS dates, so sort by
+ * columns must be selected; a column that may hold NULL is marked `nullable: true` and its NULLs
+ * sort last ascending, first descending, on every engine (a NULL in an unmarked key is refused
+ * with `E_PAGINATION_NULL_SORT_VALUE`, never skipped); a unique column (`id` unless `unique` says
+ * otherwise) ends the ordering so ties never split or repeat rows. Timestamps travel as JS dates, so sort by
  * millisecond-precision columns (PostgreSQL `timestamptz(3)`), or a sub-millisecond row may repeat.
  *
  * @example
@@ -177,26 +262,72 @@ export async function paginateWithKey<DB, TB extends keyof DB, O>(
   const base = query.clearOrderBy().clearLimit().clearOffset()
   const listing = fingerprint(
     base.compile().sql,
-    keys.map((key) => `${key.column} ${key.direction}`),
+    keys.map((key) => `${key.column} ${key.direction}${key.nullable ? ' nullable' : ''}`),
   )
   let paged = base
   if (after !== undefined && after !== null) {
     const values = decodeCursor(signing, listing, keys.length, after)
     paged = paged.where(afterCondition(keys, values))
   }
-  for (const sortKey of keys) paged = paged.orderBy(sortKey.ref, sortKey.direction)
+  const mysql = keys.some((key) => key.nullable) && isMysql(base as never)
+  for (const sortKey of keys) paged = orderByKey(paged, sortKey, mysql)
   // One extra row tells whether a next page exists without a COUNT.
-  const rows = await paged.limit(limit + 1).execute()
-  const items = rows.slice(0, limit)
-  const last = items.at(-1) as Record<string, unknown> | undefined
-  const nextCursor =
-    rows.length > limit && last
-      ? encodeCursor(
-          signing,
-          listing,
-          keys.map((sortKey) => sortKey.column),
-          keys.map((sortKey) => last[sortKey.column]),
+  const rows = (await paged.limit(limit + 1).execute()) as Record<string, unknown>[]
+  // A NULL in a key not marked nullable would be skipped or repeated by the next page's
+  // condition: refused, whichever row holds it.
+  const strict = keys.filter((key) => !key.nullable)
+  for (const row of rows) {
+    for (const key of keys) {
+      if (!(key.column in row)) {
+        throw new MortarError(
+          'E_PAGINATION_SORT_VALUE',
+          500,
+          `Sort column '${key.column}' is not in the selection; select it (under that name).`,
         )
-      : null
-  return { items, nextCursor }
+      }
+    }
+    for (const key of strict) if (row[key.column] === null) throw nullSortValue(key.column)
+  }
+  const items = rows.slice(0, limit)
+  const last = items.at(-1)
+  const hasMore = rows.length > limit && last !== undefined
+  if (!hasMore && after !== undefined && after !== null) {
+    await refuseHiddenNulls(base, strict, unique)
+  }
+  const nextCursor = hasMore
+    ? encodeCursor(
+        signing,
+        listing,
+        keys.map((sortKey) => sortKey.column),
+        keys.map((sortKey) => last[sortKey.column]),
+        keys.map((sortKey) => sortKey.nullable),
+      )
+    : null
+  return { items: items as O[], nextCursor }
+}
+
+/**
+ * At the end of a listing, checks that no row was left out for a NULL in a key not marked
+ * nullable (the type said NOT NULL, the database did not): such rows fail every keyset
+ * comparison, so the pages never show them. One indexed query per listing walked to its end.
+ */
+async function refuseHiddenNulls<DB, TB extends keyof DB, O>(
+  base: SelectQueryBuilder<DB, TB, O>,
+  strict: readonly ResolvedKey[],
+  unique: string,
+): Promise<void> {
+  const checked = strict.filter((key) => key.column !== unique)
+  if (checked.length === 0) return
+  const anyNull = sql.join(
+    checked.map((key) => sql`${key.ref} is null`),
+    sql` or `,
+  )
+  const found = (await base.where(sql<SqlBool>`(${anyNull})`).limit(1).execute()) as Record<
+    string,
+    unknown
+  >[]
+  const row = found[0]
+  if (row === undefined) return
+  const column = checked.find((key) => row[key.column] === null)?.column ?? checked[0]?.column
+  throw nullSortValue(column ?? unique)
 }
