@@ -6,6 +6,7 @@ const benches = [
   './session.mjs',
   './policy.mjs',
   './jobs.mjs',
+  './notify.mjs',
 ]
 
 for (const bench of benches) {
