@@ -12,7 +12,7 @@ import { analyticsModule } from './analytics-module.js'
 const events = defineEvents({ heartbeat: z.object({ n: z.int() }) })
 
 /** A TCP proxy to the database server that can be cut (connections reset, new ones refused). */
-class Proxy {
+class CuttableProxy {
   #server: Server | undefined
   readonly #sockets = new Set<Socket>()
   port = 0
@@ -59,7 +59,7 @@ for (const engine of testEngines().filter((e) => e.engine !== 'sqlite')) {
       async function run(capacity: number, downMs: number) {
         const database = await privateDatabaseUrl(engine)
         const real = new URL(database.url)
-        const proxy = new Proxy(
+        const proxy = new CuttableProxy(
           real.hostname,
           Number(real.port || (engine.engine === 'postgres' ? 5432 : 3306)),
         )
