@@ -50,7 +50,8 @@ const median = (values) => {
   const middle = Math.floor(sorted.length / 2)
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }
-const fmt = (n, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+const fmt = (n, digits = 0) =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
 
 // A deterministic shop: Zipf-like popularity, baskets drawn around a theme so items co-occur.
 function random(seed) {
@@ -72,14 +73,29 @@ function makeEvents(count, { days = 30, now = Date.now(), seed = 1 } = {}) {
     const userId = `u-${Math.floor(next() * 20_000)}`
     const roll = next()
     const product = `p-${zipf(2_000)}`
-    if (roll < 0.25) list.push({ name: 'product_searched', properties: { query: `query ${zipf(5_000)}` }, userId, at })
-    else if (roll < 0.75) list.push({ name: 'product_viewed', properties: { productId: product }, userId, at })
-    else if (roll < 0.9) list.push({ name: 'cart_added', properties: { productId: product }, userId, at })
+    if (roll < 0.25)
+      list.push({
+        name: 'product_searched',
+        properties: { query: `query ${zipf(5_000)}` },
+        userId,
+        at,
+      })
+    else if (roll < 0.75)
+      list.push({ name: 'product_viewed', properties: { productId: product }, userId, at })
+    else if (roll < 0.9)
+      list.push({ name: 'cart_added', properties: { productId: product }, userId, at })
     else {
       const theme = zipf(200)
       const size = 1 + Math.floor(next() * 3)
-      const productIds = [...new Set(Array.from({ length: size }, () => `p-${theme * 10 + Math.floor(next() * 10)}`))]
-      list.push({ name: 'order_completed', properties: { orderId: `o-${i}`, productIds }, userId, at })
+      const productIds = [
+        ...new Set(Array.from({ length: size }, () => `p-${theme * 10 + Math.floor(next() * 10)}`)),
+      ]
+      list.push({
+        name: 'order_completed',
+        properties: { orderId: `o-${i}`, productIds },
+        userId,
+        at,
+      })
     }
   }
   return list
@@ -130,12 +146,25 @@ async function startAnalytics(database, buffer, extra = {}) {
 
 function silentLogger() {
   const noop = () => {}
-  const logger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, fatal: noop, level: 'silent' }
+  const logger = {
+    trace: noop,
+    debug: noop,
+    info: noop,
+    warn: noop,
+    error: noop,
+    fatal: noop,
+    level: 'silent',
+  }
   logger.child = () => logger
   return logger
 }
 
-const BIG = { capacity: 2_000_000, batchSize: 10_000, batchBytes: 64 * 1024 * 1024, maxAgeMs: 60_000 }
+const BIG = {
+  capacity: 2_000_000,
+  batchSize: 10_000,
+  batchBytes: 64 * 1024 * 1024,
+  maxAgeMs: 60_000,
+}
 
 async function trackAll(analytics, list) {
   for (const e of list) analytics.track(e.name, e.properties, { userId: e.userId, timestamp: e.at })
@@ -169,9 +198,14 @@ async function ingestPostgres() {
           await trackAll(analytics, list)
         } else {
           for (let i = 0; i < list.length; i += 10_000) {
-            const text = list.slice(i, i + 10_000).map(copyLine).join('')
+            const text = list
+              .slice(i, i + 10_000)
+              .map(copyLine)
+              .join('')
             const stream = client.query(
-              copyFrom('copy mortar_analytics_event (occurred_at, id, batch_id, name, user_id, anonymous_id, session_id, properties) from stdin'),
+              copyFrom(
+                'copy mortar_analytics_event (occurred_at, id, batch_id, name, user_id, anonymous_id, session_id, properties) from stdin',
+              ),
             )
             await pipeline(Readable.from([text]), stream)
           }
@@ -222,7 +256,16 @@ async function ingestSqlite() {
           for (let i = 0; i < list.length; i += 10_000) {
             db.exec('begin')
             for (const e of list.slice(i, i + 10_000)) {
-              insert.run(e.at, randomUUID(), 1, e.name, e.userId, null, null, JSON.stringify(e.properties))
+              insert.run(
+                e.at,
+                randomUUID(),
+                1,
+                e.name,
+                e.userId,
+                null,
+                null,
+                JSON.stringify(e.properties),
+              )
             }
             db.exec('commit')
           }
@@ -293,7 +336,9 @@ async function trackCost() {
   const results = { mortar: [], posthog: [], segment: [] }
   try {
     for (let round = -1; round < ROUNDS; round++) {
-      for (const variant of round % 2 === 0 ? ['mortar', 'posthog', 'segment'] : ['segment', 'posthog', 'mortar']) {
+      for (const variant of round % 2 === 0
+        ? ['mortar', 'posthog', 'segment']
+        : ['segment', 'posthog', 'mortar']) {
         await collector.reset()
         const cpu = cpuMicros()
         let callUs
@@ -301,7 +346,9 @@ async function trackCost() {
         if (variant === 'mortar') {
           const { app, analytics, db } = await startAnalytics(database.url, { batchSize: 5_000 })
           const startCpu = cpuMicros()
-          callUs = await calls(CALLS, (i) => analytics.track('product_viewed', properties, { userId: `u-${i % 1000}` }))
+          callUs = await calls(CALLS, (i) =>
+            analytics.track('product_viewed', properties, { userId: `u-${i % 1000}` }),
+          )
           await analytics.flush()
           const used = cpuMicros() - startCpu
           stored = analytics.stats().stored
@@ -312,16 +359,30 @@ async function trackCost() {
           continue
         }
         if (variant === 'posthog') {
-          const client = new PostHog('phc_bench', { host: collector.url, flushAt: 100, flushInterval: 500 })
-          callUs = await calls(CALLS, (i) => client.capture({ distinctId: `u-${i % 1000}`, event: 'product_viewed', properties }))
+          const client = new PostHog('phc_bench', {
+            host: collector.url,
+            flushAt: 100,
+            flushInterval: 500,
+          })
+          callUs = await calls(CALLS, (i) =>
+            client.capture({ distinctId: `u-${i % 1000}`, event: 'product_viewed', properties }),
+          )
           await client.shutdown()
         } else {
-          const client = new Segment({ writeKey: 'bench', host: collector.url, flushAt: 100, flushInterval: 500 })
-          callUs = await calls(CALLS, (i) => client.track({ userId: `u-${i % 1000}`, event: 'product_viewed', properties }))
+          const client = new Segment({
+            writeKey: 'bench',
+            host: collector.url,
+            flushAt: 100,
+            flushInterval: 500,
+          })
+          callUs = await calls(CALLS, (i) =>
+            client.track({ userId: `u-${i % 1000}`, event: 'product_viewed', properties }),
+          )
           await client.closeAndFlush()
         }
         stored = await collector.received()
-        if (round >= 0) results[variant].push({ callUs, cpuPerEvent: (cpuMicros() - cpu) / stored, stored })
+        if (round >= 0)
+          results[variant].push({ callUs, cpuPerEvent: (cpuMicros() - cpu) / stored, stored })
       }
     }
   } finally {
@@ -354,8 +415,11 @@ async function burst() {
   const properties = { productId: 'p-42' }
   try {
     const dropped = []
-    const fast = await startAnalytics(database.url, undefined, { onDrop: (report) => dropped.push(report.count) })
-    for (let i = 0; i < 100_000; i++) fast.analytics.track('product_viewed', properties, { userId: `u-${i % 1000}` })
+    const fast = await startAnalytics(database.url, undefined, {
+      onDrop: (report) => dropped.push(report.count),
+    })
+    for (let i = 0; i < 100_000; i++)
+      fast.analytics.track('product_viewed', properties, { userId: `u-${i % 1000}` })
     await fast.analytics.flush()
     await new Promise((resolve) => setTimeout(resolve, 20))
     const reported = dropped.reduce((a, b) => a + b, 0)
@@ -366,25 +430,42 @@ async function burst() {
     await fast.app.stop()
     const blocking = await startAnalytics(database.url, { overflow: 'block' })
     for (let i = 0; i < 100_000; i++) {
-      const wait = blocking.analytics.track('product_viewed', properties, { userId: `u-${i % 1000}` })
+      const wait = blocking.analytics.track('product_viewed', properties, {
+        userId: `u-${i % 1000}`,
+      })
       if (wait) await wait
     }
     await blocking.analytics.flush()
-    console.log(`burst of 100,000, mortar overflow 'block' (awaited): ${fmt(blocking.analytics.stats().stored)} stored, 0 dropped`)
+    console.log(
+      `burst of 100,000, mortar overflow 'block' (awaited): ${fmt(blocking.analytics.stats().stored)} stored, 0 dropped`,
+    )
     await blocking.app.stop()
     for (const name of ['posthog', 'segment']) {
       await collector.reset()
       if (name === 'posthog') {
-        const client = new PostHog('phc_bench', { host: collector.url, flushAt: 100, flushInterval: 500 })
-        for (let i = 0; i < 100_000; i++) client.capture({ distinctId: `u-${i % 1000}`, event: 'product_viewed', properties })
+        const client = new PostHog('phc_bench', {
+          host: collector.url,
+          flushAt: 100,
+          flushInterval: 500,
+        })
+        for (let i = 0; i < 100_000; i++)
+          client.capture({ distinctId: `u-${i % 1000}`, event: 'product_viewed', properties })
         await client.shutdown(120_000)
       } else {
-        const client = new Segment({ writeKey: 'bench', host: collector.url, flushAt: 100, flushInterval: 500 })
-        for (let i = 0; i < 100_000; i++) client.track({ userId: `u-${i % 1000}`, event: 'product_viewed', properties })
+        const client = new Segment({
+          writeKey: 'bench',
+          host: collector.url,
+          flushAt: 100,
+          flushInterval: 500,
+        })
+        for (let i = 0; i < 100_000; i++)
+          client.track({ userId: `u-${i % 1000}`, event: 'product_viewed', properties })
         await client.closeAndFlush({ timeout: 120_000 })
       }
       const received = await collector.received()
-      console.log(`burst of 100,000, ${name} (200 ms server): ${fmt(received)} delivered, ${fmt(100_000 - received)} lost without a report`)
+      console.log(
+        `burst of 100,000, ${name} (200 ms server): ${fmt(received)} delivered, ${fmt(100_000 - received)} lost without a report`,
+      )
     }
   } finally {
     collector.stop()
@@ -415,7 +496,10 @@ async function queries(engine) {
     const now = Date.now()
     let start = performance.now()
     for (let i = 0; i < QUERY_EVENTS; i += 100_000) {
-      await trackAll(analytics, makeEvents(Math.min(100_000, QUERY_EVENTS - i), { now, seed: 100 + i }))
+      await trackAll(
+        analytics,
+        makeEvents(Math.min(100_000, QUERY_EVENTS - i), { now, seed: 100 + i }),
+      )
     }
     const ingestS = (performance.now() - start) / 1_000
     start = performance.now()
@@ -430,10 +514,17 @@ async function queries(engine) {
     const to = new Date(today + DAY)
     const sql = db.kysely
     const { sql: tag } = await import('kysely')
-    const prop = (key) => (engine === 'postgres' ? tag.raw(`properties ->> '${key}'`) : tag.raw(`json_extract(properties, '$.${key}')`))
-    const topRollup = await timeIt(() => analytics.top('product_searched', 'query', { from, to, limit: 10, timeZone: zone }))
+    const prop = (key) =>
+      engine === 'postgres'
+        ? tag.raw(`properties ->> '${key}'`)
+        : tag.raw(`json_extract(properties, '$.${key}')`)
+    const topRollup = await timeIt(() =>
+      analytics.top('product_searched', 'query', { from, to, limit: 10, timeZone: zone }),
+    )
     const topLive = await timeIt(() =>
-      tag`select ${prop('query')} as q, count(*) as n from mortar_analytics_event where name = 'product_searched' and occurred_at >= ${from.getTime()} and occurred_at < ${to.getTime()} group by 1 order by 2 desc limit 10`.execute(sql),
+      tag`select ${prop('query')} as q, count(*) as n from mortar_analytics_event where name = 'product_searched' and occurred_at >= ${from.getTime()} and occurred_at < ${to.getTime()} group by 1 order by 2 desc limit 10`.execute(
+        sql,
+      ),
     )
     console.log(
       `  top-10 searches over 7 days: rollups ${topRollup.toFixed(2)} ms, live SQL ${topLive.toFixed(1)} ms (${(topLive / topRollup).toFixed(0)}x; goal <= 50 ms)`,
