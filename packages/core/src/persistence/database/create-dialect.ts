@@ -16,7 +16,11 @@ export function createDialect(config: ParsedDatabaseUrl, onPoolError: PoolErrorH
     case 'sqlite': {
       const options =
         config.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: config.busyTimeoutMs }
-      return new NodeSqliteDialect({ filename: config.filename, ...options })
+      return new NodeSqliteDialect({
+        filename: config.filename,
+        mode: config.sqliteMode,
+        ...options,
+      })
     }
     case 'postgres':
       return new PostgresDialect({
