@@ -7,6 +7,7 @@ const benches = [
   './policy.mjs',
   './jobs.mjs',
   './notify.mjs',
+  './analytics.mjs',
 ]
 
 for (const bench of benches) {

@@ -1,6 +1,6 @@
 // A worker process for the multi-process tests (chaos.test.ts): an app whose jobs record each
 // run in tables with unique keys, so the test counts runs, duplicates and schedule ticks.
-// Started with `node --import scripts/ts-loader.mjs chaos-worker.ts '<settings as JSON>'`.
+// Started with `node --import scripts/run-ts/register.mjs chaos-worker.ts '<settings as JSON>'`.
 import 'reflect-metadata'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type Kysely, sql } from 'kysely'

@@ -14,7 +14,7 @@ import { JOBS } from '../job-queue.js'
 
 // Real processes: workers killed with SIGKILL, three of them on one queue, one schedule.
 const program = fileURLToPath(new URL('./chaos-worker.ts', import.meta.url))
-const loader = fileURLToPath(new URL('../../../../../scripts/ts-loader.mjs', import.meta.url))
+const loader = fileURLToPath(new URL('../../../../../scripts/run-ts/register.mjs', import.meta.url))
 
 // The parent enqueues through the same names as the workers, with no worker of its own.
 const record = defineJob({
