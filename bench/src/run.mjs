@@ -5,7 +5,9 @@ const benches = [
   './transactional.mjs',
   './session.mjs',
   './policy.mjs',
+  './jobs.mjs',
   './notify.mjs',
+  './analytics.mjs',
 ]
 
 for (const bench of benches) {
