@@ -33,5 +33,7 @@ export default defineConfig({
     'kysely',
     'pg',
     'mysql2',
+    'ioredis',
+    'vitest',
   ],
 })

@@ -52,7 +52,7 @@ export {
 export type { RequestHook } from './context/index.js'
 
 // dependency injection
-export { inject, injectable, ResolutionError, token } from './di/index.js'
+export { globalToken, inject, injectable, ResolutionError, token } from './di/index.js'
 export type {
   Binder,
   ClassProvider,

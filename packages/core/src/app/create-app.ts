@@ -1,3 +1,4 @@
+import { processGlobal } from '../global/index.js'
 import type { DependencyContainer } from 'tsyringe'
 import { CLOCK, SystemClock } from '../clock/clock.js'
 import type { RequestScope } from '../context/request-context.js'
@@ -75,7 +76,8 @@ export function createApp<C = undefined>(options: CreateAppOptions<C>): App<C> {
   return new MortarApp(options)
 }
 
-const registries = new WeakMap<object, ProviderRegistry>()
+// Process-wide, so the testing helpers of either build find the registry of an app of the other.
+const registries = processGlobal('mortar.registries', () => new WeakMap<object, ProviderRegistry>())
 
 /** The provider registry behind an app made by {@link createApp}. Internal: for the testing helpers. */
 export function registryOf(app: App<unknown>): ProviderRegistry {

@@ -23,9 +23,32 @@ export type Key<T> = Token<T> | Constructor<T>
 /** The type a {@link Key} resolves to. */
 export type Resolved<K> = K extends Token<infer T> ? T : K extends Constructor<infer T> ? T : never
 
-/** Creates a {@link Token}; `name` appears in every error that mentions it. */
+/**
+ * Creates a {@link Token}, unique even among tokens of the same name; `name` appears in every
+ * error that mentions it. For a token a published package exports, use {@link globalToken}.
+ */
 export function token<T>(name: string): Token<T> {
   return Symbol(name) as Token<T>
+}
+
+/**
+ * Creates the process-wide {@link Token} named `name`: every call with the same name returns the
+ * same symbol (`Symbol.for`). A package shipped as ESM and CJS evaluates its modules once per
+ * build, and an app can load both (an ESM app with a CommonJS plugin or test runner): a plain
+ * {@link token} would then be two tokens, one bound, one resolved ("nothing is bound to …").
+ * Every Mortar package declares its tokens this way; do the same for a package you publish, and
+ * put its name in the token's so no other package can pick the same one.
+ *
+ * @example
+ * ```ts
+ * import { globalToken } from '@mortar/core'
+ *
+ * interface SmsGateway { send(to: string, text: string): Promise<void> }
+ * export const SMS_GATEWAY = globalToken<SmsGateway>('@acme/mortar-sms.gateway')
+ * ```
+ */
+export function globalToken<T>(name: string): Token<T> {
+  return Symbol.for(name) as Token<T>
 }
 
 /** A readable name for a key, for error messages. */

@@ -8,3 +8,4 @@ export {
   privateRedisPrefix,
   testEngines,
 } from './test-databases.js'
+export type { VitestApi } from './vitest-api.js'

@@ -1,4 +1,4 @@
-import { type Token, token } from '@mortar/core'
+import { type Token, globalToken } from '@mortar/core'
 
 /**
  * One session as the registry knows it: who it belongs to, when it began and was last seen,
@@ -94,7 +94,7 @@ export interface SessionRegistry {
  * ```
  */
 export const SESSION_REGISTRY: Token<SessionRegistry> =
-  token<SessionRegistry>('mortar.session.registry')
+  globalToken<SessionRegistry>('mortar.session.registry')
 
 /** The module name the built-in registries use: an app has one registry. */
 export const SESSION_REGISTRY_MODULE = 'session-registry'

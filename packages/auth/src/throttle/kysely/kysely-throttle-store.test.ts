@@ -1,5 +1,6 @@
 import { type App, createApp, DATABASE, resolveDatabase } from '@mortar/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import * as vitest from 'vitest'
 import { privateDatabaseUrl, testEngines } from '@mortar/core/testing'
 import { throttleStoreConformance } from '../../testing/index.js'
 import { LOGIN_THROTTLE } from '../login-throttle.js'
@@ -15,6 +16,7 @@ async function startApp(url: string): Promise<App> {
 
 for (const engine of testEngines()) {
   throttleStoreConformance(
+    vitest,
     `Kysely on ${engine.title}`,
     async () => {
       const database = await privateDatabaseUrl(engine)

@@ -1,3 +1,4 @@
+import { processGlobal } from '../../global/index.js'
 import type {
   Context,
   Env,
@@ -25,7 +26,7 @@ import {
 import { HonoHttpExchange } from './hono-http-exchange.js'
 
 // Responses this adapter rendered, so the middleware does not render an error a second time.
-const rendered = new WeakSet<Response>()
+const rendered = processGlobal('mortar.hono.rendered', () => new WeakSet<Response>())
 
 /**
  * Hono middleware that runs the rest of the request inside a Mortar request context (request id,
