@@ -35,5 +35,6 @@ export default defineConfig({
     'mysql2',
     'ioredis',
     'vitest',
+    'playwright-core',
   ],
 })

@@ -51,6 +51,9 @@ export {
 } from './context/index.js'
 export type { RequestHook } from './context/index.js'
 
+// pages served by packages: a Fetch API handler any adapter mounts under a prefix
+export type { FetchHandler } from './http/shared/index.js'
+
 // dependency injection
 export { globalToken, inject, injectable, ResolutionError, token } from './di/index.js'
 export type {
@@ -146,7 +149,10 @@ export {
   transaction,
   useDefaultDatabase,
 } from './persistence/transactions/index.js'
-export type { TransactionCallOptions } from './persistence/transactions/index.js'
+export type {
+  AfterCommitFailure,
+  TransactionCallOptions,
+} from './persistence/transactions/index.js'
 
 // persistence: pagination and vault
 export { PAGINATOR, Paginator, paginate } from './persistence/pagination/index.js'

@@ -24,6 +24,7 @@ import {
   startAppDatabase,
 } from '../persistence/database/app-database.js'
 import type { MigrationReport, MigrationStatus } from '../persistence/migrations/index.js'
+import type { AfterCommitFailure } from '../persistence/transactions/after-commit-failure.js'
 import type { App, AppState, StopOptions } from './app.js'
 import { APP_CONFIG } from './app-config.js'
 import type { Module } from './define-module.js'
@@ -112,7 +113,9 @@ class MortarApp<C> implements App<C> {
     builtIn.bind(LOGGER, { useValue: this.logger })
     builtIn.bind(CLOCK, { useClass: SystemClock })
     builtIn.bind(EVENT_BUS, { inject: [LOGGER], useFactory: (logger) => new EventBus(logger) })
-    this.#database = createAppDatabase(options.database, this.logger)
+    this.#database = createAppDatabase(options.database, this.logger, (failure) =>
+      this.#publishAfterCommitFailure(failure),
+    )
     if (this.#database) bindAppDatabase(builtIn, this.#database)
 
     const names = new Set<string>([BUILT_IN])
@@ -286,6 +289,17 @@ class MortarApp<C> implements App<C> {
 
   health(): Promise<AppHealth> {
     return appHealth(this.#database)
+  }
+
+  async #publishAfterCommitFailure(failure: AfterCommitFailure): Promise<void> {
+    let bus: EventBus
+    try {
+      bus = this.resolve(EVENT_BUS)
+    } catch {
+      // Before start (a migration's transaction) the bus does not exist yet; the failure was logged.
+      return
+    }
+    await bus.publish('mortar.after_commit_failed', failure)
   }
 
   #requireDatabase(what: string): Database {

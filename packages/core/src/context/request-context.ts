@@ -54,6 +54,11 @@ export interface HttpExchange {
   header(name: string): string | undefined
   /** Adds a response header (`set-cookie` may be appended many times). Call before the response is sent. */
   appendResponseHeader(name: string, value: string): void
+  /**
+   * The largest request body the adapter accepts, in bytes; readers such as `readJson` and
+   * mounted fetch handlers use it. Absent: 1 MiB.
+   */
+  readonly bodyLimit?: number
 }
 
 /** What an HTTP adapter knows when a request arrives. */

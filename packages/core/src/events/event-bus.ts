@@ -2,10 +2,12 @@ import type { z } from 'zod'
 import { globalToken } from '../di/token.js'
 import { MortarError, ValidationError } from '../errors/index.js'
 import type { Logger } from '../logger/logger.js'
+import type { AfterCommitFailure } from '../persistence/transactions/after-commit-failure.js'
 
 /**
- * The events an app can publish, by name, with their payload types. Empty here: each package or
- * app adds its own events by declaration merging, so `publish` and `subscribe` are typed.
+ * The events an app can publish, by name, with their payload types. Core declares its own
+ * (`mortar.*`); each package or app adds its events by declaration merging, so `publish` and
+ * `subscribe` are typed.
  *
  * @example
  * ```ts
@@ -16,8 +18,10 @@ import type { Logger } from '../logger/logger.js'
  * }
  * ```
  */
-// biome-ignore lint/suspicious/noEmptyInterface: filled by declaration merging
-export interface EventMap {}
+export interface EventMap {
+  /** An `afterCommit` callback failed after its transaction committed (the call resolved). */
+  'mortar.after_commit_failed': AfterCommitFailure
+}
 
 /** A subscriber to the event `K`; it may return a promise, which `publish` awaits. */
 export type EventHandler<K extends keyof EventMap> = (

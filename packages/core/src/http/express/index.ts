@@ -1,4 +1,6 @@
-export type { MortarErrorHandlerOptions } from './mortar-express.js'
+export type { ToNodeHandlerOptions } from '../node/to-node-handler.js'
+export { toNodeHandler } from '../node/to-node-handler.js'
+export type { MortarErrorHandlerOptions, MortarExpressOptions } from './mortar-express.js'
 export {
   mortarErrorHandler,
   mortarExpress,

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net'
 import express from 'express'
 import { describe, expect, it } from 'vitest'
 import { adapterConformance, BODY_LIMIT } from '../shared/adapter-conformance.js'
+import { toNodeHandler } from '../node/to-node-handler.js'
 import { mortarErrorHandler, mortarExpress, mortarNotFound } from './mortar-express.js'
 
 type Express = ReturnType<typeof express>
@@ -21,11 +22,12 @@ async function listen(server: Express): Promise<{ url: string; close(): Promise<
   }
 }
 
-adapterConformance('express', async ({ app, routes }) => {
+adapterConformance('express', async ({ app, routes, mount }) => {
   const server = express()
   // Body parsers go before mortarExpress, so the context is opened after the body is read.
   server.use(express.json({ limit: BODY_LIMIT }))
-  server.use(mortarExpress(app))
+  server.use(mortarExpress(app, { bodyLimit: BODY_LIMIT }))
+  server.use(mount.prefix, toNodeHandler(mount.handler))
   for (const route of routes) {
     const method = route.method === 'GET' ? 'get' : 'post'
     server[method](route.path, async (request, response) => {

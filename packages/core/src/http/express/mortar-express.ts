@@ -9,12 +9,14 @@ import { NotFoundError } from '../../errors/index.js'
 import type { Logger } from '../../logger/logger.js'
 import {
   type AdapterApp,
+  declaredTooLarge,
   firstHeader,
   gateResponse,
   NodeHttpExchange,
   openResponseGate,
   REQUEST_ID_HEADER,
   renderHttpError,
+  resolveBodyLimit,
 } from '../shared/index.js'
 
 const kContext = Symbol.for('mortar.express.context')
@@ -23,6 +25,26 @@ const kApp = Symbol.for('mortar.express.app')
 interface MortarRequest extends Request {
   [kContext]?: RequestContext
   [kApp]?: AdapterApp
+}
+
+/**
+ * Options of {@link mortarExpress}.
+ *
+ * @example
+ * ```ts
+ * import { mortarExpress, type MortarExpressOptions } from '@mortar/core/express'
+ *
+ * const options: MortarExpressOptions = { bodyLimit: 64 * 1024 }
+ * server.use(mortarExpress(app, options))
+ * ```
+ */
+export interface MortarExpressOptions {
+  /**
+   * The largest request body accepted, in bytes (default 1 MiB): a request that declares more is
+   * answered 413 before any route runs, and mounted fetch handlers stop reading a chunked body
+   * past it. Body parsers mounted before keep their own limits (`express.json()`: 100 KB).
+   */
+  readonly bodyLimit?: number
 }
 
 /**
@@ -53,8 +75,9 @@ interface MortarRequest extends Request {
  * server.listen(3000)
  * ```
  */
-export function mortarExpress(app: AdapterApp): RequestHandler {
+export function mortarExpress(app: AdapterApp, options: MortarExpressOptions = {}): RequestHandler {
   const createScope = () => app.createScope()
+  const bodyLimit = resolveBodyLimit(options.bodyLimit)
   return function mortar(request, response, next) {
     const req = request as MortarRequest
     const headers = request.headers
@@ -63,7 +86,7 @@ export function mortarExpress(app: AdapterApp): RequestHandler {
       ip: request.socket.remoteAddress,
       userAgent: headers['user-agent'],
       acceptLanguage: headers['accept-language'],
-      http: new NodeHttpExchange(request, response),
+      http: new NodeHttpExchange(request, response, bodyLimit),
       createScope,
     })
     req[kContext] = context
@@ -90,6 +113,8 @@ export function mortarExpress(app: AdapterApp): RequestHandler {
       })
     }
     runInRequestContext(context, () => {
+      const tooLarge = declaredTooLarge(headers, bodyLimit)
+      if (tooLarge) return next(tooLarge)
       // Modules' request-start hooks (session, principal) finish before any handler runs.
       const started = runRequestStartHooks(app, context)
       if (started === undefined) next()

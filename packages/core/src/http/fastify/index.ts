@@ -1,2 +1,3 @@
+export { mountFetch } from './mount-fetch.js'
 export type { MortarFastifyOptions } from './mortar-fastify.js'
 export { mortarFastify } from './mortar-fastify.js'

@@ -6,8 +6,9 @@ import { requestContext } from '../../context/index.js'
 import { onBeforeResponse } from '../../context/request-hooks.js'
 import { adapterConformance, BODY_LIMIT } from '../shared/adapter-conformance.js'
 import { mortarFastify } from './mortar-fastify.js'
+import { mountFetch } from './mount-fetch.js'
 
-adapterConformance('fastify', async ({ app, routes }) => {
+adapterConformance('fastify', async ({ app, routes, mount }) => {
   const fastify = Fastify({ bodyLimit: BODY_LIMIT })
   await fastify.register(mortarFastify, { app })
   for (const route of routes) {
@@ -21,6 +22,7 @@ adapterConformance('fastify', async ({ app, routes }) => {
         }),
     })
   }
+  await mountFetch(fastify, mount.prefix, mount.handler)
   await fastify.listen({ port: 0, host: '127.0.0.1' })
   const address = fastify.server.address()
   if (address === null || typeof address === 'string') throw new Error('no port')

@@ -4,6 +4,7 @@ import { Hono } from 'hono'
 import { bearerAuth } from 'hono/bearer-auth'
 import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
+import { mount } from 'hono/mount'
 import { describe, expect, it, vi } from 'vitest'
 import type { Logger } from '../../logger/logger.js'
 import { adapterConformance, BODY_LIMIT } from '../shared/adapter-conformance.js'
@@ -27,30 +28,29 @@ function listen(hono: Hono): Promise<{ url: string; close(): Promise<void> }> {
   })
 }
 
-adapterConformance('hono', async ({ app, routes }) => {
+adapterConformance('hono', async ({ app, routes, mount: mounted }) => {
   const hono = new Hono()
   useMortar(hono, app)
+  const limit = bodyLimit({
+    maxSize: BODY_LIMIT,
+    onError: () => {
+      throw new PayloadTooLargeError()
+    },
+  })
+  hono.all(`${mounted.prefix}/*`, limit, mount(mounted.handler))
   for (const route of routes) {
     if (route.method === 'GET') {
       hono.get(route.path, async (c) =>
         c.json(await route.handle({ query: new URL(c.req.url).searchParams, body: undefined })),
       )
     } else {
-      hono.post(
-        route.path,
-        bodyLimit({
-          maxSize: BODY_LIMIT,
-          onError: () => {
-            throw new PayloadTooLargeError()
-          },
-        }),
-        async (c) =>
-          c.json(
-            await route.handle({
-              query: new URL(c.req.url).searchParams,
-              body: await c.req.json(),
-            }),
-          ),
+      hono.post(route.path, limit, async (c) =>
+        c.json(
+          await route.handle({
+            query: new URL(c.req.url).searchParams,
+            body: await c.req.json(),
+          }),
+        ),
       )
     }
   }

@@ -50,13 +50,14 @@ const rendered = processGlobal('mortar.hono.rendered', () => new WeakSet<Respons
 export function mortarHono(app: AdapterApp): MiddlewareHandler {
   const createScope = () => app.createScope()
   return async function mortar(c, next) {
+    const http = new HonoHttpExchange(c)
     const context = new RequestContext({
       requestId: c.req.header(REQUEST_ID_HEADER),
       ip: remoteAddress(c),
       userAgent: c.req.header('user-agent'),
       acceptLanguage: c.req.header('accept-language'),
       signal: c.req.raw.signal,
-      http: new HonoHttpExchange(c),
+      http,
       createScope,
     })
     try {
@@ -69,9 +70,12 @@ export function mortarHono(app: AdapterApp): MiddlewareHandler {
           return
         }
         await next()
-        // Modules' before-response hooks see a successful result before it is sent; one that
-        // throws replaces it with a problem. A rendered error or 404 is not a result.
-        if (!hasBeforeResponseHooks(app) || c.error || rendered.has(c.res)) return
+        // A rendered error or 404 is not a result: it gets neither the held headers nor the
+        // before-response hooks, which see a successful result before it is sent (one that
+        // throws replaces it with a problem).
+        if (c.error || rendered.has(c.res)) return
+        http.flush()
+        if (!hasBeforeResponseHooks(app)) return
         try {
           const checked = runBeforeResponseHooks(app, context)
           if (checked) await checked

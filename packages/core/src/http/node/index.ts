@@ -1,5 +1,7 @@
 export { PayloadTooLargeError, UnsupportedMediaTypeError } from '../shared/index.js'
 export type { ReadJsonOptions } from './read-json.js'
 export { readJson } from './read-json.js'
-export type { NodeHandler } from './with-mortar.js'
+export type { ToNodeHandlerOptions } from './to-node-handler.js'
+export { toNodeHandler } from './to-node-handler.js'
+export type { NodeHandler, WithMortarOptions } from './with-mortar.js'
 export { withMortar } from './with-mortar.js'

@@ -1,8 +1,10 @@
 import type { IncomingMessage } from 'node:http'
+import { currentRequestContext } from '../../context/index.js'
 import { BadRequestError } from '../../errors/index.js'
 import {
+  DEFAULT_BODY_LIMIT,
   MALFORMED_JSON_MESSAGE,
-  PayloadTooLargeError,
+  readBody,
   UnsupportedMediaTypeError,
 } from '../shared/index.js'
 
@@ -18,11 +20,10 @@ import {
  * ```
  */
 export interface ReadJsonOptions {
-  /** Largest body accepted, in bytes (default 1 MiB). */
+  /** Largest body accepted, in bytes; by default the adapter's body limit (1 MiB unless set). */
   readonly limit?: number
 }
 
-const DEFAULT_LIMIT = 1024 * 1024
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
 
 /**
@@ -45,48 +46,13 @@ export async function readJson(
   request: IncomingMessage,
   options: ReadJsonOptions = {},
 ): Promise<unknown> {
-  const limit = options.limit ?? DEFAULT_LIMIT
+  const limit = options.limit ?? currentRequestContext()?.http?.bodyLimit ?? DEFAULT_BODY_LIMIT
   const type = request.headers['content-type']
   if (type !== undefined && !JSON_TYPE.test(type)) throw new UnsupportedMediaTypeError()
-  const declared = Number(request.headers['content-length'])
-  if (declared > limit) throw new PayloadTooLargeError()
-  const text = await readText(request, limit)
+  const text = (await readBody(request, limit)).toString('utf8')
   try {
     return JSON.parse(text)
   } catch (error) {
     throw new BadRequestError(MALFORMED_JSON_MESSAGE, { cause: error })
   }
-}
-
-function readText(request: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    const cleanup = () => {
-      request.off('data', onData)
-      request.off('end', onEnd)
-      request.off('error', onError)
-    }
-    const onData = (chunk: Buffer) => {
-      size += chunk.length
-      if (size > limit) {
-        // Stop buffering; Node discards the rest of the body once the 413 is sent.
-        cleanup()
-        reject(new PayloadTooLargeError())
-        return
-      }
-      chunks.push(chunk)
-    }
-    const onEnd = () => {
-      cleanup()
-      resolve(Buffer.concat(chunks).toString('utf8'))
-    }
-    const onError = (error: Error) => {
-      cleanup()
-      reject(new BadRequestError('The request body could not be read.', { cause: error }))
-    }
-    request.on('data', onData)
-    request.on('end', onEnd)
-    request.on('error', onError)
-  })
 }

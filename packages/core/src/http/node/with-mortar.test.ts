@@ -7,6 +7,7 @@ import { ForbiddenError } from '../../errors/index.js'
 import type { Logger } from '../../logger/logger.js'
 import { adapterConformance, BODY_LIMIT } from '../shared/adapter-conformance.js'
 import { readJson } from './read-json.js'
+import { toNodeHandler } from './to-node-handler.js'
 import { type NodeHandler, withMortar } from './with-mortar.js'
 
 async function listen(server: Server): Promise<{ url: string; close(): Promise<void> }> {
@@ -23,9 +24,11 @@ async function listen(server: Server): Promise<{ url: string; close(): Promise<v
   }
 }
 
-adapterConformance('node:http', async ({ app, routes }) => {
+adapterConformance('node:http', async ({ app, routes, mount }) => {
+  const pages = toNodeHandler(mount.handler, { prefix: mount.prefix })
   const handler: NodeHandler = async (request, response) => {
     const url = new URL(request.url ?? '/', 'http://localhost')
+    if (url.pathname.startsWith(mount.prefix)) return pages(request, response)
     const route = routes.find(
       (candidate) => candidate.method === request.method && candidate.path === url.pathname,
     )
@@ -36,7 +39,7 @@ adapterConformance('node:http', async ({ app, routes }) => {
     response.setHeader('content-type', 'application/json')
     response.end(JSON.stringify(result))
   }
-  return listen(createServer(withMortar(app, handler)))
+  return listen(createServer(withMortar(app, handler, { bodyLimit: BODY_LIMIT })))
 })
 
 const quietApp = {

@@ -8,6 +8,7 @@ import {
 import { NotFoundError } from '../../errors/index.js'
 import {
   type AdapterApp,
+  declaredTooLarge,
   firstHeader,
   gateResponse,
   isResponseHeld,
@@ -15,6 +16,7 @@ import {
   openResponseGate,
   REQUEST_ID_HEADER,
   renderHttpError,
+  resolveBodyLimit,
 } from '../shared/index.js'
 
 /**
@@ -36,10 +38,30 @@ export type NodeHandler = (
 ) => void | Promise<void>
 
 /**
+ * Options of {@link withMortar}.
+ *
+ * @example
+ * ```ts
+ * import { withMortar, type WithMortarOptions } from '@mortar/core/node'
+ *
+ * const options: WithMortarOptions = { bodyLimit: 64 * 1024 }
+ * const listener = withMortar(app, handler, options)
+ * ```
+ */
+export interface WithMortarOptions {
+  /**
+   * The largest request body accepted, in bytes (default 1 MiB): a request that declares more is
+   * answered 413 before the handler runs, and `readJson` and mounted fetch handlers stop reading
+   * a chunked body past it.
+   */
+  readonly bodyLimit?: number
+}
+
+/**
  * Wraps a node:http handler so that it runs inside a Mortar request context (request id, scope,
- * slots): `x-request-id` is echoed, a thrown error is rendered as problem+json, a handler that
- * settles without responding gets a 404 problem, and the scope is disposed when the response ends
- * or the client goes away (which also aborts the context's signal). When the app has
+ * slots): `x-request-id` is echoed, a body declared over the limit is refused with a 413 problem,
+ * a thrown error is rendered as problem+json, a handler that settles without responding gets a
+ * 404 problem, and the scope is disposed when the response ends or the client goes away (which also aborts the context's signal). When the app has
  * before-response hooks, the response is held back at its first `writeHead`, `write`, `end` or
  * `flushHeaders` until they pass; a hook that throws turns it into a problem.
  *
@@ -63,8 +85,10 @@ export type NodeHandler = (
 export function withMortar(
   app: AdapterApp,
   handler: NodeHandler,
+  options: WithMortarOptions = {},
 ): (request: IncomingMessage, response: ServerResponse) => void {
   const createScope = () => app.createScope()
+  const bodyLimit = resolveBodyLimit(options.bodyLimit)
   return function mortarListener(request, response) {
     const headers = request.headers
     const context = new RequestContext({
@@ -72,7 +96,7 @@ export function withMortar(
       ip: request.socket.remoteAddress,
       userAgent: headers['user-agent'],
       acceptLanguage: headers['accept-language'],
-      http: new NodeHttpExchange(request, response),
+      http: new NodeHttpExchange(request, response, bodyLimit),
       createScope,
     })
     response.setHeader(REQUEST_ID_HEADER, context.requestId)
@@ -87,7 +111,7 @@ export function withMortar(
       })
     })
     runInRequestContext(context, () => {
-      void serve(handler, request, response, context, app)
+      void serve(handler, request, response, context, app, bodyLimit)
     })
   }
 }
@@ -98,8 +122,11 @@ async function serve(
   response: ServerResponse,
   context: RequestContext,
   app: AdapterApp,
+  bodyLimit: number,
 ): Promise<void> {
   try {
+    const tooLarge = declaredTooLarge(request.headers, bodyLimit)
+    if (tooLarge) throw tooLarge
     // Modules' request-start hooks (session, principal) finish before the handler runs.
     await runRequestStartHooks(app, context)
     // node:http has no result to check: the gate runs before-response hooks when the handler

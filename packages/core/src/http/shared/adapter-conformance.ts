@@ -21,6 +21,7 @@ import {
 } from '../../errors/index.js'
 import type { Logger } from '../../logger/logger.js'
 import type { AdapterApp } from './adapter-app.js'
+import type { FetchHandler } from './fetch-handler.js'
 
 /** What a conformance route receives: the query string and, for POST, the parsed body. */
 export interface ConformanceInput {
@@ -44,16 +45,21 @@ export interface StartedServer {
 
 /**
  * Starts a real server of the adapter's framework on loopback that serves `routes` through the
- * adapter, parses JSON bodies for POST routes with a limit of {@link BODY_LIMIT} bytes, and
- * answers unknown routes with the adapter's 404.
+ * adapter, parses JSON bodies for POST routes with a limit of {@link BODY_LIMIT} bytes, mounts
+ * `mount.handler` under `mount.prefix` the way the adapter's README shows, and answers unknown
+ * routes with the adapter's 404.
  */
 export type StartServer = (setup: {
   readonly app: AdapterApp
   readonly routes: readonly ConformanceRoute[]
+  readonly mount: { readonly prefix: string; readonly handler: FetchHandler }
 }) => Promise<StartedServer>
 
 /** The body limit, in bytes, each adapter's test configures. */
 export const BODY_LIMIT = 1024
+
+/** Where each adapter's test mounts the suite's fetch handler. */
+export const MOUNT = '/mounted'
 
 interface Scoped {
   readonly scopeId: number
@@ -312,9 +318,57 @@ export function adapterConformance(name: string, start: StartServer): void {
       },
     ]
 
+    // Mounted under MOUNT: answers by the path it sees, which has the prefix removed.
+    let mountCalls = 0
+    const mounted: FetchHandler = async (request) => {
+      mountCalls += 1
+      const url = new URL(request.url)
+      const context = requestContext()
+      if (url.pathname === '/echo') {
+        const type = request.headers.get('content-type') ?? ''
+        const body = type.startsWith('application/x-www-form-urlencoded')
+          ? Object.fromEntries(await request.formData())
+          : type.startsWith('application/json')
+            ? await request.json()
+            : await request.text()
+        return Response.json({ method: request.method, body })
+      }
+      if (url.pathname === '/stream') {
+        const chunks = ['a', 'b', 'c']
+        const body = new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            const chunk = chunks.shift()
+            if (chunk === undefined) return controller.close()
+            await nextTick()
+            controller.enqueue(new TextEncoder().encode(chunk))
+          },
+        })
+        const headers = new Headers({ 'content-type': 'text/plain', 'x-mounted': 'yes' })
+        headers.append('set-cookie', 'm1=1; Path=/')
+        headers.append('set-cookie', 'm2=2; Path=/')
+        return new Response(body, { status: 201, headers })
+      }
+      if (url.pathname === '/fail') {
+        await nextTick()
+        if (url.searchParams.get('kind') === 'not-found') throw new NotFoundError('No such page.')
+        throw new Error(`Connection to ${SECRET} refused`)
+      }
+      if (url.pathname === '/leak') context.set('conformanceLeak', true)
+      await sleep(1)
+      return Response.json({
+        path: url.pathname,
+        search: url.search,
+        method: request.method,
+        header: request.headers.get('x-conformance'),
+        requestId: context.requestId,
+        sameContext: currentRequestContext() === context,
+        principal: context.get('principal') ?? null,
+      })
+    }
+
     beforeAll(async () => {
       await app.start()
-      server = await start({ app, routes })
+      server = await start({ app, routes, mount: { prefix: MOUNT, handler: mounted } })
     })
     afterAll(async () => {
       await server?.close()
@@ -576,6 +630,106 @@ export function adapterConformance(name: string, start: StartServer): void {
         expect(await seen).toBe(true)
         await request
         await vi.waitFor(() => expect(scoped?.disposed).toBe(true))
+      })
+    })
+
+    describe('fetch mount', () => {
+      it('serves a fetch handler under its prefix, inside the request context', async () => {
+        const response = await get(`${MOUNT}/page?day=1`, {
+          'x-request-id': 'mnt-1',
+          'x-conformance': 'yes',
+          'x-conformance-rider': 'rider-5',
+        })
+        expect(response.status).toBe(200)
+        expect(response.headers.get('x-request-id')).toBe('mnt-1')
+        // The request-start hook ran before it, the before-response hook after it.
+        expect(response.headers.get('x-conformance-hook')).toBe('ran')
+        expect(response.headers.get('x-conformance-checked')).toBe('mnt-1')
+        expect(await response.json()).toEqual({
+          path: '/page',
+          search: '?day=1',
+          method: 'GET',
+          header: 'yes',
+          requestId: 'mnt-1',
+          sameContext: true,
+          principal: { id: 'rider-5' },
+        })
+      })
+
+      it('gives the prefix itself as /', async () => {
+        const response = await get(MOUNT)
+        expect(await response.json()).toMatchObject({ path: '/', search: '' })
+      })
+
+      it('passes form and JSON bodies to the handler', async () => {
+        const form = await fetch(`${server.url}${MOUNT}/echo`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'trip=42&note=caf%C3%A9',
+        })
+        expect(await form.json()).toEqual({ method: 'POST', body: { trip: '42', note: 'café' } })
+        const json = await fetch(`${server.url}${MOUNT}/echo`, {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: '{"trip":42}',
+        })
+        expect(await json.json()).toEqual({ method: 'PUT', body: { trip: 42 } })
+        const text = await fetch(`${server.url}${MOUNT}/echo`, {
+          method: 'POST',
+          headers: { 'content-type': 'text/plain' },
+          body: 'plain words',
+        })
+        expect(await text.json()).toEqual({ method: 'POST', body: 'plain words' })
+      })
+
+      it('sends the status, headers, every set-cookie and a streamed body', async () => {
+        const response = await get(`${MOUNT}/stream`)
+        expect(response.status).toBe(201)
+        expect(response.headers.get('x-mounted')).toBe('yes')
+        expect(response.headers.getSetCookie()).toEqual(['m1=1; Path=/', 'm2=2; Path=/'])
+        expect(await response.text()).toBe('abc')
+      })
+
+      it('renders what the handler throws as a problem', async () => {
+        const missing = await get(`${MOUNT}/fail?kind=not-found`, { 'x-request-id': 'mnt-404' })
+        expect(await expectProblem(missing, 404, 'E_NOT_FOUND')).toMatchObject({
+          detail: 'No such page.',
+          instance: `${MOUNT}/fail`,
+          requestId: 'mnt-404',
+        })
+        logged.length = 0
+        const broken = await get(`${MOUNT}/fail`)
+        expect(await broken.clone().text()).not.toContain('hunter2')
+        await expectProblem(broken, 500, 'E_INTERNAL')
+        expect(logged).toEqual([expect.objectContaining({ level: 'error' })])
+      })
+
+      it('lets a before-response hook replace its response', async () => {
+        const response = await get(`${MOUNT}/leak`)
+        expect(await response.clone().text()).not.toContain('rider')
+        await expectProblem(response, 500, 'E_CONFORMANCE_LEAK')
+      })
+
+      it('is never reached by a request a request-start hook refused', async () => {
+        const before = mountCalls
+        const response = await fetch(`${server.url}${MOUNT}/echo`, {
+          method: 'POST',
+          headers: { 'x-conformance-rider': 'banned', 'content-type': 'text/plain' },
+          body: 'x',
+        })
+        await expectProblem(response, 403, 'E_FORBIDDEN')
+        expect(mountCalls).toBe(before)
+      })
+
+      it('refuses a body over the limit with a 413 problem, before the handler', async () => {
+        const before = mountCalls
+        const response = await fetch(`${server.url}${MOUNT}/echo`, {
+          method: 'POST',
+          headers: { 'content-type': 'text/plain' },
+          body: 'x'.repeat(BODY_LIMIT * 4),
+        })
+        await expectProblem(response, 413, 'E_PAYLOAD_TOO_LARGE')
+        expect(mountCalls).toBe(before)
       })
     })
 

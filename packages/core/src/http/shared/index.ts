@@ -1,4 +1,15 @@
 export type { AdapterApp } from './adapter-app.js'
+export { DEFAULT_BODY_LIMIT, declaredTooLarge, resolveBodyLimit } from './body-limit.js'
+export type { FetchRequestInit } from './fetch-bridge.js'
+export {
+  alreadyReadBody,
+  mountedTarget,
+  normalizeMountPrefix,
+  originOf,
+  sendFetchResponse,
+  toFetchRequest,
+} from './fetch-bridge.js'
+export type { FetchHandler } from './fetch-handler.js'
 export {
   MALFORMED_JSON_MESSAGE,
   PayloadTooLargeError,
@@ -8,6 +19,7 @@ export { codeForStatus, normalizeHttpError } from './normalize-http-error.js'
 export type { RenderHttpErrorOptions } from './render-http-error.js'
 export { pathOf, renderHttpError } from './render-http-error.js'
 export { NodeHttpExchange } from './node-http-exchange.js'
+export { readBody } from './read-body.js'
 export { firstHeader, REQUEST_ID_HEADER } from './request-id-header.js'
 export type { ResponseGateOptions } from './response-gate.js'
 export { gateResponse, isResponseHeld, openResponseGate } from './response-gate.js'

@@ -5,10 +5,12 @@ import type { HttpExchange } from '../../context/index.js'
 export class NodeHttpExchange implements HttpExchange {
   readonly #request: IncomingMessage
   readonly #response: ServerResponse
+  readonly bodyLimit: number
 
-  constructor(request: IncomingMessage, response: ServerResponse) {
+  constructor(request: IncomingMessage, response: ServerResponse, bodyLimit: number) {
     this.#request = request
     this.#response = response
+    this.bodyLimit = bodyLimit
   }
 
   get method(): string {

@@ -7,6 +7,7 @@ import type {
   ModuleMigrations,
 } from '../migrations/index.js'
 import { ModuleMigrator } from '../migrations/index.js'
+import type { AfterCommitFailure } from '../transactions/after-commit-failure.js'
 import { useDefaultDatabase } from '../transactions/transaction.js'
 import { Database } from './database.js'
 import { DATABASE, databaseToken } from './database-tokens.js'
@@ -43,11 +44,12 @@ export type AppDatabaseOption = string | DatabaseOptions
 export function createAppDatabase(
   option: AppDatabaseOption | undefined,
   logger: Logger,
+  onAfterCommitError: (failure: AfterCommitFailure) => Promise<void>,
 ): Database | undefined {
   const chosen = option ?? process.env.DATABASE_URL
   if (chosen === undefined || chosen === '') return undefined
   const options: DatabaseOptions = typeof chosen === 'string' ? { url: chosen } : chosen
-  return new Database({ ...options, logger })
+  return new Database({ ...options, logger, onAfterCommitError })
 }
 
 /** Binds `DATABASE` and the transaction-aware `Kysely` of `databaseToken()`. */

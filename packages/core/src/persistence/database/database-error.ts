@@ -12,6 +12,8 @@ export type DatabaseErrorCode =
   | 'E_DATABASE_CONNECT'
   /** A transaction was used in a way the engine cannot do. */
   | 'E_TRANSACTION'
+  /** A joined transaction failed and was caught, so the transaction rolled back instead of committing. */
+  | 'E_TRANSACTION_ROLLBACK_ONLY'
   /** A migration failed or the migration history does not match the code. */
   | 'E_MIGRATION'
 

@@ -1,6 +1,8 @@
 import type { AccessMode, IsolationLevel, KyselyPlugin, Transaction } from 'kysely'
 import { Kysely, sql } from 'kysely'
+import { createLogger } from '../../logger/create-logger.js'
 import type { Logger } from '../../logger/logger.js'
+import type { AfterCommitFailure } from '../transactions/after-commit-failure.js'
 import {
   findFrame,
   removeDefaultDatabase,
@@ -43,8 +45,17 @@ export interface DatabaseHealth {
 
 /** Options of {@link Database} beyond the URL. */
 export interface DatabaseInit extends DatabaseOptions {
-  /** Receives pool background errors; without it they are dropped after scrubbing. */
+  /**
+   * Receives pool background errors and failed `afterCommit` callbacks; a default logger
+   * (`createLogger()`) when omitted.
+   */
   readonly logger?: Logger
+  /**
+   * Called for each `afterCommit` callback that failed, after it was logged; the transaction
+   * has committed and its call resolves anyway. `createApp` publishes these as the
+   * `mortar.after_commit_failed` event.
+   */
+  readonly onAfterCommitError?: (failure: AfterCommitFailure) => void | Promise<void>
 }
 
 const UNREACHABLE_CODES = new Set([
@@ -80,6 +91,7 @@ export class Database<DB = unknown> {
   readonly #config: ParsedDatabaseUrl | undefined
   readonly #configError: DatabaseError | undefined
   readonly #logger: Logger | undefined
+  readonly #onAfterCommitError: DatabaseInit['onAfterCommitError']
   #root: Kysely<DB> | undefined
   readonly #plugins: KyselyPlugin[] = []
   #destroyed = false
@@ -95,6 +107,7 @@ export class Database<DB = unknown> {
       this.#configError = error
     }
     this.#logger = typeof options === 'string' ? undefined : options.logger
+    this.#onAfterCommitError = typeof options === 'string' ? undefined : options.onAfterCommitError
     this.kysely = createTransactionAwareKysely(this)
   }
 
@@ -114,7 +127,7 @@ export class Database<DB = unknown> {
       const config = this.#requireConfig()
       this.#root = new Kysely<DB>({
         dialect: createDialect(config, (error) => {
-          this.#logger?.error(
+          this.#log().error(
             { err: scrubError(error, config.secrets) },
             `database pool error (${config.display})`,
           )
@@ -194,6 +207,11 @@ export class Database<DB = unknown> {
    * {@link Database.kysely} (and every service using it) runs in the transaction. An open
    * transaction is joined unless `propagation` says otherwise; `afterCommit` callbacks run
    * once the outermost transaction has committed.
+   *
+   * A joined call that throws marks the transaction it joined rollback-only, even when the
+   * caller catches the error: that transaction then rolls back and rejects with
+   * `E_TRANSACTION_ROLLBACK_ONLY` instead of committing half the work. Use
+   * `{ propagation: 'savepoint' }` for a part whose failure the caller recovers from.
    */
   async transaction<R>(
     fn: (trx: Transaction<DB>) => Promise<R>,
@@ -202,7 +220,7 @@ export class Database<DB = unknown> {
     const outer = findFrame(this)
     const propagation = options.propagation ?? 'join'
     if (outer !== undefined) {
-      if (propagation === 'join') return fn(outer.trx as Transaction<DB>)
+      if (propagation === 'join') return join(outer, fn)
       if (propagation === 'savepoint') return this.#savepoint(outer, fn)
       if (this.#config?.engine === 'sqlite') {
         throw new DatabaseError(
@@ -246,11 +264,54 @@ export class Database<DB = unknown> {
         parent,
         root: undefined,
         savepoints: 0,
+        rollbackOnly: undefined,
       }
-      return transactionStorage.run(frame, () => fn(trx))
+      return transactionStorage.run(frame, async () => {
+        const value = await fn(trx)
+        // Thrown inside Kysely's callback, so Kysely rolls back.
+        if (frame.rollbackOnly !== undefined) throw rollbackOnlyError(frame.rollbackOnly.cause)
+        return value
+      })
     })
-    if (callbacks.length > 0) await runCallbacks(callbacks, parent)
+    if (callbacks.length > 0) await this.#runCallbacks(callbacks, parent)
     return result
+  }
+
+  /**
+   * Runs after-commit callbacks outside the finished transaction, every one even if one fails.
+   * The data has committed, so a failure must not reject the call (a caller that retries would
+   * write twice): it is logged and handed to `onAfterCommitError`.
+   */
+  async #runCallbacks(
+    callbacks: ReadonlyArray<() => unknown>,
+    parent: TransactionFrame | undefined,
+  ): Promise<void> {
+    await transactionStorage.run(parent, async () => {
+      for (const callback of callbacks) {
+        try {
+          await callback()
+        } catch (error) {
+          await this.#reportAfterCommitFailure(error)
+        }
+      }
+    })
+  }
+
+  async #reportAfterCommitFailure(error: unknown): Promise<void> {
+    const failure: AfterCommitFailure = { code: 'E_AFTER_COMMIT', error, database: this.display }
+    this.#log().error(
+      { err: error, code: failure.code, database: failure.database },
+      'An afterCommit callback failed after its transaction committed; the data is saved.',
+    )
+    try {
+      await this.#onAfterCommitError?.(failure)
+    } catch (hookError) {
+      this.#log().error({ err: hookError }, 'The onAfterCommitError hook failed.')
+    }
+  }
+
+  #log(): Logger {
+    return this.#logger ?? defaultLogger()
   }
 
   async #savepoint<R>(
@@ -268,10 +329,12 @@ export class Database<DB = unknown> {
       parent: transactionStorage.getStore(),
       root,
       savepoints: 0,
+      rollbackOnly: undefined,
     }
     let result: R
     try {
       result = await transactionStorage.run(frame, () => fn(trx))
+      if (frame.rollbackOnly !== undefined) throw rollbackOnlyError(frame.rollbackOnly.cause)
     } catch (error) {
       // Callbacks registered inside are dropped with the work they announced.
       await rollbackQuietly(() => sql`rollback to savepoint ${name}`.execute(trx))
@@ -302,24 +365,36 @@ async function rollbackQuietly(rollback: () => Promise<unknown>): Promise<void> 
   }
 }
 
-/** Runs after-commit callbacks outside the finished transaction; every one runs even if one throws. */
-async function runCallbacks(
-  callbacks: ReadonlyArray<() => unknown>,
-  parent: TransactionFrame | undefined,
-): Promise<void> {
-  if (callbacks.length === 0) return
-  const errors: unknown[] = []
-  await transactionStorage.run(parent, async () => {
-    for (const callback of callbacks) {
-      try {
-        await callback()
-      } catch (error) {
-        errors.push(error)
-      }
-    }
-  })
-  if (errors.length === 1) throw errors[0]
-  if (errors.length > 1) throw new AggregateError(errors, 'Several afterCommit callbacks failed.')
+/**
+ * Runs `fn` inside the open frame. A failure marks the frame rollback-only before it propagates:
+ * the caller may catch it, but the half-done work must not commit.
+ */
+async function join<R, DB>(
+  outer: TransactionFrame,
+  fn: (trx: Transaction<DB>) => Promise<R>,
+): Promise<R> {
+  try {
+    return await fn(outer.trx as Transaction<DB>)
+  } catch (error) {
+    outer.rollbackOnly ??= { cause: error }
+    throw error
+  }
+}
+
+function rollbackOnlyError(cause: unknown): DatabaseError {
+  return new DatabaseError(
+    'E_TRANSACTION_ROLLBACK_ONLY',
+    'The transaction was rolled back: a transaction() or @Transactional() call that joined it failed, ' +
+      'and committing the rest would save half of its work. Let that error propagate, or run the ' +
+      "part you recover from with { propagation: 'savepoint' }.",
+    { cause },
+  )
+}
+
+let fallbackLogger: Logger | undefined
+function defaultLogger(): Logger {
+  fallbackLogger ??= createLogger()
+  return fallbackLogger
 }
 
 function connectionError(config: ParsedDatabaseUrl, error: unknown): DatabaseError {

@@ -1,3 +1,4 @@
+export type { AfterCommitFailure } from './after-commit-failure.js'
 export { publishAfterCommit } from './publish-after-commit.js'
 export { afterCommit, transaction, useDefaultDatabase } from './transaction.js'
 export type { TransactionCallOptions } from './transaction.js'

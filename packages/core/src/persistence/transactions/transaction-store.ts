@@ -14,6 +14,11 @@ export interface TransactionFrame {
   /** The outermost frame of this transaction; holds the savepoint counter. */
   readonly root: TransactionFrame | undefined
   savepoints: number
+  /**
+   * Set when a joined transaction failed inside this frame: its work is half done, so the frame
+   * may only roll back (as Spring marks a transaction rollback-only). Holds the failure.
+   */
+  rollbackOnly: { readonly cause: unknown } | undefined
 }
 
 // One store per process even when both the ESM and the CJS build of core are loaded.

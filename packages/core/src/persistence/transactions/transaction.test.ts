@@ -1,6 +1,10 @@
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createApp } from '../../app/create-app.js'
+import { EVENT_BUS } from '../../events/index.js'
+import { createLogger } from '../../logger/create-logger.js'
 import { Database } from '../database/index.js'
+import type { AfterCommitFailure } from './after-commit-failure.js'
 import {
   testEngines,
   type PrivateDatabaseUrl,
@@ -21,10 +25,22 @@ for (const engine of testEngines()) {
     let target: PrivateDatabaseUrl
     let database: Database<TestDb>
     let release: () => void
+    const failures: AfterCommitFailure[] = []
+    const logLines: string[] = []
 
     beforeAll(async () => {
       target = await privateDatabaseUrl(engine)
-      database = new Database<TestDb>({ url: target.url, pool: 4 })
+      database = new Database<TestDb>({
+        url: target.url,
+        pool: 4,
+        logger: createLogger({
+          level: 'error',
+          destination: { write: (line) => logLines.push(line) },
+        }),
+        onAfterCommitError: (failure) => {
+          failures.push(failure)
+        },
+      })
       await database.connect()
       release = useDefaultDatabase(database)
       await database.root.schema
@@ -174,6 +190,95 @@ for (const engine of testEngines()) {
       expect(seen).toEqual(['outer', 'released savepoint'])
     })
 
+    it(`rolls back on ${engine.engine} when a joined transaction failed and the caller caught it`, async () => {
+      await reset()
+      const seen: string[] = []
+      const inner = new Error('inner fails')
+      const error = await transaction(async () => {
+        await database.kysely.insertInto('item').values({ id: 1, name: 'outer' }).execute()
+        await transaction(async () => {
+          await database.kysely.insertInto('item').values({ id: 2, name: 'inner' }).execute()
+          await afterCommit(() => {
+            seen.push('inner callback')
+          })
+          throw inner
+        }).catch(() => undefined)
+        await afterCommit(() => {
+          seen.push('outer callback')
+        })
+        return 'resolved'
+      }).catch((caught: unknown) => caught)
+      expect(error).toMatchObject({ code: 'E_TRANSACTION_ROLLBACK_ONLY', cause: inner })
+      expect(await names()).toEqual([])
+      expect(seen).toEqual([])
+    })
+
+    it(`marks the transaction rollback-only on ${engine.engine} when a caught @Transactional() method joined it and threw`, async () => {
+      await reset()
+      class Stock {
+        @Transactional()
+        async reserve(): Promise<void> {
+          await database.kysely.insertInto('item').values({ id: 2, name: 'reserved' }).execute()
+          throw new Error('out of stock')
+        }
+      }
+      const stock = new Stock()
+      await expect(
+        transaction(async () => {
+          await database.kysely.insertInto('item').values({ id: 1, name: 'order' }).execute()
+          await stock.reserve().catch(() => undefined)
+        }),
+      ).rejects.toMatchObject({ code: 'E_TRANSACTION_ROLLBACK_ONLY' })
+      expect(await names()).toEqual([])
+      // A failure that propagates keeps its own error: nothing is wrapped.
+      await expect(transaction(() => stock.reserve())).rejects.toThrow('out of stock')
+    })
+
+    it(`confines a caught joined failure to its savepoint on ${engine.engine}`, async () => {
+      await reset()
+      await transaction(async () => {
+        await database.kysely.insertInto('item').values({ id: 1, name: 'outer' }).execute()
+        await expect(
+          transaction(
+            async () => {
+              await database.kysely.insertInto('item').values({ id: 2, name: 'inner' }).execute()
+              await transaction(async () => {
+                throw new Error('joined the savepoint and failed')
+              }).catch(() => undefined)
+            },
+            { propagation: 'savepoint' },
+          ),
+        ).rejects.toMatchObject({ code: 'E_TRANSACTION_ROLLBACK_ONLY' })
+        await database.kysely.insertInto('item').values({ id: 3, name: 'after' }).execute()
+      })
+      expect(await names()).toEqual(['outer', 'after'])
+    })
+
+    it(`resolves on ${engine.engine} when an afterCommit callback fails, runs the others, and reports it`, async () => {
+      await reset()
+      failures.length = 0
+      logLines.length = 0
+      const seen: string[] = []
+      const boom = new Error('mail server down')
+      const result = await transaction(async () => {
+        await database.kysely.insertInto('item').values({ id: 1, name: 'paid' }).execute()
+        await afterCommit(() => {
+          throw boom
+        })
+        await afterCommit(async () => {
+          seen.push('second callback')
+        })
+        return 'order-1'
+      })
+      expect(result).toBe('order-1')
+      expect(await names()).toEqual(['paid'])
+      expect(seen).toEqual(['second callback'])
+      expect(failures).toEqual([
+        { code: 'E_AFTER_COMMIT', error: boom, database: database.display },
+      ])
+      expect(logLines.join('')).toContain('E_AFTER_COMMIT')
+    })
+
     it(`wraps a method in a transaction with @Transactional() on ${engine.engine}`, async () => {
       await reset()
       class Inventory {
@@ -269,3 +374,28 @@ for (const engine of testEngines()) {
     })
   })
 }
+
+describe('afterCommit failures in an app', () => {
+  it('publishes mortar.after_commit_failed on the event bus while the transaction resolves', async () => {
+    const app = createApp({ modules: [], database: 'sqlite::memory:' })
+    await app.start()
+    try {
+      const heard: AfterCommitFailure[] = []
+      app.resolve(EVENT_BUS).subscribe('mortar.after_commit_failed', (failure) => {
+        heard.push(failure)
+      })
+      const boom = new Error('cache purge failed')
+      await expect(
+        transaction(async () => {
+          await afterCommit(() => {
+            throw boom
+          })
+          return 42
+        }),
+      ).resolves.toBe(42)
+      expect(heard).toEqual([{ code: 'E_AFTER_COMMIT', error: boom, database: 'sqlite::memory:' }])
+    } finally {
+      await app.stop()
+    }
+  })
+})

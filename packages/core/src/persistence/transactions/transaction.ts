@@ -48,7 +48,9 @@ function pickDatabase<DB>(options: TransactionCallOptions<DB>): Database<DB> {
  * `Database.kysely`) runs in the transaction, on every engine; on SQLite this is also what
  * keeps its single connection from waiting for itself. An open transaction is joined by
  * default; `{ propagation: 'savepoint' }` nests a savepoint, `{ propagation: 'new' }` opens an
- * independent one.
+ * independent one. A joined call that throws leaves the transaction rollback-only, even if
+ * the caller catches the error: it then rejects with `E_TRANSACTION_ROLLBACK_ONLY` instead of
+ * committing (use a savepoint for a part whose failure is recovered from).
  *
  * @example
  * ```ts
@@ -72,8 +74,9 @@ export function transaction<R, DB = unknown>(
  * Runs `callback` once the outermost transaction around the caller has committed; never after
  * a rollback, and a savepoint that rolls back drops the callbacks registered inside it. Outside
  * a transaction it runs now. The returned promise settles when the callback is registered (or,
- * outside a transaction, when it has run); a callback that fails after commit makes the
- * transaction call reject, the data staying committed.
+ * outside a transaction, when it has run). A callback that fails after commit does not reject
+ * the transaction's call (the data is saved; a caller that retried would write twice): the
+ * failure is logged and, in an app, published as the `mortar.after_commit_failed` event.
  *
  * @example
  * ```ts

@@ -1,0 +1,151 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
+import { BadRequestError } from '../../errors/index.js'
+
+/**
+ * The path and query a handler mounted at `prefix` sees for the raw request target `url`: the
+ * prefix removed (`/admin/stats?day=1` at `/admin` → `/stats?day=1`, `/admin` → `/`), as Hono's
+ * `mount()` does; `undefined` when `url` is not under `prefix`. `prefix` has no trailing slash.
+ */
+export function mountedTarget(url: string, prefix: string): string | undefined {
+  if (!url.startsWith(prefix)) return undefined
+  const rest = url.slice(prefix.length)
+  if (rest === '' || rest.startsWith('?')) return `/${rest}`
+  return rest.startsWith('/') ? rest : undefined
+}
+
+/**
+ * Checks a mount prefix and returns it without a trailing slash (`''` for the root), so a
+ * mistake such as `'admin'` fails when the mount is made, not on the first request.
+ */
+export function normalizeMountPrefix(prefix: string): string {
+  if (typeof prefix !== 'string' || !/^\/[^?#*:]*$/.test(prefix)) {
+    throw new TypeError(
+      `A mount prefix is a path such as '/admin/analytics'; got ${JSON.stringify(prefix)}.`,
+    )
+  }
+  return prefix.replace(/\/+$/, '')
+}
+
+/** What {@link toFetchRequest} needs besides the request's method and headers. */
+export interface FetchRequestInit {
+  readonly method: string
+  readonly headers: IncomingHttpHeaders
+  /** `http://host[:port]`, from which the URL is built. */
+  readonly origin: string
+  /** The path and query the handler sees. */
+  readonly target: string
+  readonly body: Uint8Array | undefined
+  readonly signal: AbortSignal | undefined
+}
+
+/** Builds the `Request` a mounted {@link FetchHandler} receives. */
+export function toFetchRequest(init: FetchRequestInit): Request {
+  const headers = new Headers()
+  for (const [name, value] of Object.entries(init.headers)) {
+    // HTTP/2 pseudo-headers (`:path`) are not headers a Request may carry.
+    if (value === undefined || name.startsWith(':')) continue
+    if (Array.isArray(value)) for (const item of value) headers.append(name, item)
+    else headers.append(name, value)
+  }
+  const method = init.method.toUpperCase()
+  const hasBody = method !== 'GET' && method !== 'HEAD' && init.body !== undefined
+  // Concatenated, never resolved against the origin: a target of `//evil.example` stays a path.
+  return new Request(`${init.origin}${init.target}`, {
+    method,
+    headers,
+    body: hasBody && init.body !== undefined && init.body.length > 0 ? init.body : null,
+    signal: init.signal ?? null,
+  })
+}
+
+const HOST = /^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/
+
+/** The origin of a node:http request, from its socket and a sane `Host` header. */
+export function originOf(request: IncomingMessage): string {
+  const secure = (request.socket as { encrypted?: boolean } | undefined)?.encrypted === true
+  const host = request.headers.host
+  return `${secure ? 'https' : 'http'}://${host !== undefined && HOST.test(host) ? host : 'localhost'}`
+}
+
+/**
+ * The body of a node:http request that a parser mounted earlier (Express's `express.json()`,
+ * `express.urlencoded()`, `express.text()`, `express.raw()`) already read, written back as the
+ * bytes it came from, or `undefined` when the stream is still unread. A parsed value that cannot
+ * be written back (nested form fields) is a 400: mount the page before that parser.
+ */
+export function alreadyReadBody(request: IncomingMessage): Uint8Array | undefined {
+  if (!(request.complete && !request.readable)) return undefined
+  const parsed = (request as { body?: unknown }).body
+  if (parsed === undefined || parsed === null) return new Uint8Array()
+  if (parsed instanceof Uint8Array) return parsed
+  if (typeof parsed === 'string') return Buffer.from(parsed)
+  const type = request.headers['content-type']?.split(';')[0]?.trim().toLowerCase()
+  if (type === 'application/x-www-form-urlencoded' && typeof parsed === 'object') {
+    const form = new URLSearchParams()
+    for (const [name, value] of Object.entries(parsed)) {
+      const values: unknown[] = Array.isArray(value) ? value : [value]
+      if (!values.every((item) => typeof item === 'string')) return unreadable()
+      for (const item of values) form.append(name, item as string)
+    }
+    return Buffer.from(form.toString())
+  }
+  if (type !== undefined && /^application\/(?:[\w.+-]+\+)?json$/.test(type)) {
+    return Buffer.from(JSON.stringify(parsed))
+  }
+  return unreadable()
+}
+
+function unreadable(): never {
+  throw new BadRequestError(
+    'This request body was parsed before the mounted handler and cannot be passed on.',
+  )
+}
+
+/**
+ * Sends a `Response` through a node:http response: status, headers (each `set-cookie` on its
+ * own), then the body as it streams, waiting for the socket to drain. Stops reading the body when
+ * the client goes away.
+ */
+export async function sendFetchResponse(
+  response: ServerResponse,
+  answer: Response,
+  method: string,
+): Promise<void> {
+  response.statusCode = answer.status
+  if (answer.statusText !== '') response.statusMessage = answer.statusText
+  answer.headers.forEach((value, name) => {
+    if (name !== 'set-cookie') response.setHeader(name, value)
+  })
+  for (const cookie of answer.headers.getSetCookie()) response.appendHeader('set-cookie', cookie)
+  const body = answer.body
+  if (body === null || method.toUpperCase() === 'HEAD') {
+    await body?.cancel()
+    response.end()
+    return
+  }
+  const reader = body.getReader()
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      if (response.destroyed) return
+      if (!response.write(value)) await drained(response)
+    }
+    response.end()
+  } finally {
+    // A body left unread (the client went away) is cancelled, so its source stops producing.
+    reader.cancel().catch(() => undefined)
+  }
+}
+
+function drained(response: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      response.off('drain', done)
+      response.off('close', done)
+      resolve()
+    }
+    response.on('drain', done)
+    response.on('close', done)
+  })
+}
