@@ -8,9 +8,6 @@ export {
   privateRedisPrefix,
   testEngines,
 } from './test-databases.js'
-<<<<<<< HEAD
-export type { VitestApi } from './vitest-api.js'
-=======
 export type { LaunchTestBrowserOptions, TestBrowser } from './launch-test-browser.js'
 export { launchTestBrowser } from './launch-test-browser.js'
->>>>>>> main
+export type { VitestApi } from './vitest-api.js'
