@@ -36,5 +36,6 @@ export default defineConfig({
     'ioredis',
     'vitest',
     'playwright-core',
+    'vitest',
   ],
 })

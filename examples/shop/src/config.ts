@@ -1,6 +1,7 @@
 import { defineConfig, secret } from '@mortar/core'
 import { z } from 'zod'
 import {
+  DEVELOPMENT_ADMIN_PASSWORD,
   DEVELOPMENT_SESSION_PASSWORD,
   DEVELOPMENT_VAULT_KEY,
   refuseDevelopmentDefaultsInProduction,
@@ -28,6 +29,10 @@ export const shopConfigSchema = z.object({
    * instance. Unset: a random key per process (logged), so cursors do not survive a restart.
    */
   paginationKey: secret(z.string().min(32)).optional(),
+  /** `ADMIN_EMAIL`: the admin account created at start when no account has this email. */
+  adminEmail: z.email().default('admin@shop.example'),
+  /** `ADMIN_PASSWORD`: that account's password when it is created; 10+ characters. */
+  adminPassword: secret(z.string().min(10).max(200).default(DEVELOPMENT_ADMIN_PASSWORD)),
   /** `PASSWORD_HASH_LOG_N`: scrypt cost of new password hashes, log2(N); 17 (OWASP) or more in production. */
   passwordHashLogN: z.number().int().min(10).max(20).default(17),
 })

@@ -29,4 +29,10 @@ process.once('SIGTERM', shutdown)
 process.once('SIGINT', shutdown)
 
 const address = await server.listen({ port: config.port, host: config.host })
-console.log(`shop listening on ${address}`)
+console.log(`shop listening on ${address}: the storefront is ${address}/store`)
+if (developmentSecrets.includes('ADMIN_PASSWORD')) {
+  // Public anyway (it is in the source); printed so a fresh clone can reach the admin pages.
+  console.log(
+    `admin pages: ${address}/admin, log in as ${config.adminEmail} / ${config.adminPassword.reveal()}`,
+  )
+}

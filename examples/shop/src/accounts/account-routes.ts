@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto'
-import { LOGIN_THROTTLE } from '@mortar/auth'
-import { NotFoundError, requestContext, UnauthorizedError, ValidationError } from '@mortar/core'
+import { NotFoundError, requestContext, UnauthorizedError } from '@mortar/core'
 import { type Session, type SessionRecord, SESSIONS } from '@mortar/session'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import type { CartSessionData } from '../cart/index.js'
 import { type Account, ACCOUNTS } from './accounts.js'
+import { logInWithPassword, signUpWithPassword } from './sign-in.js'
+import { parseInput } from '../validation/index.js'
 
 /** What the account routes need. */
 export interface AccountRoutesOptions {
@@ -13,23 +14,10 @@ export interface AccountRoutesOptions {
   readonly session: () => Session<CartSessionData>
 }
 
-const credentials = z.object({
-  // Trimmed and lower-cased before the check, as Accounts stores it.
-  email: z.string().trim().toLowerCase().pipe(z.email().max(254)),
-  // scrypt takes any length; the cap keeps one request from costing a long hash of megabytes.
-  password: z.string().min(10).max(200),
-})
-const loginBody = z.object({ email: z.string().max(254), password: z.string().max(200) })
 const logoutEverywhereBody = z.object({ keepCurrent: z.boolean().default(false) }).default({
   keepCurrent: false,
 })
 const deviceParams = z.object({ device: z.string().max(64) })
-
-function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const parsed = schema.safeParse(input)
-  if (!parsed.success) throw ValidationError.fromZod(parsed.error)
-  return parsed.data
-}
 
 // Devices are named by a digest of their session id: enough to revoke one, never the id itself.
 function deviceId(sessionId: string): string {
@@ -90,30 +78,14 @@ export async function accountRoutes(
   }
 
   server.post('/auth/signup', async (request, reply) => {
-    const input = parse(credentials, request.body)
-    const account = await accounts().signUp(input)
-    await session().login(account.id)
+    const account = await signUpWithPassword(session(), request.body)
     reply.code(201)
     return answer(account)
   })
 
-  server.post('/auth/login', async (request) => {
-    const { email, password } = parse(loginBody, request.body)
-    const context = requestContext()
-    const throttle = context.resolve(LOGIN_THROTTLE)
-    const attempt = { account: email, ip: context.ip }
-    // A locked-out account or address is refused before its password costs a hash.
-    await throttle.check(attempt)
-    const account = await accounts().authenticate(email, password)
-    if (account === undefined) {
-      await throttle.recordFailure(attempt)
-      throw new UnauthorizedError('Wrong email or password.')
-    }
-    await throttle.recordSuccess(attempt)
-    // A new session id and CSRF token (against fixation); the cart comes along.
-    await session().login(account.id)
-    return answer(account)
-  })
+  server.post('/auth/login', async (request) =>
+    answer(await logInWithPassword(session(), request.body)),
+  )
 
   server.post('/auth/logout', async () => {
     await currentAccount()
@@ -123,7 +95,7 @@ export async function accountRoutes(
 
   server.post('/auth/logout-everywhere', async (request) => {
     const account = await currentAccount()
-    const { keepCurrent } = parse(logoutEverywhereBody, request.body ?? undefined)
+    const { keepCurrent } = parseInput(logoutEverywhereBody, request.body ?? undefined)
     const current = session()
     const revoked = await sessions().revokeAll(
       account.id,
@@ -142,7 +114,7 @@ export async function accountRoutes(
 
   server.delete('/auth/sessions/:device', async (request) => {
     const account = await currentAccount()
-    const { device } = parse(deviceParams, request.params)
+    const { device } = parseInput(deviceParams, request.params)
     const records = await sessions().listSessions(account.id)
     const target = records.find((record) => deviceId(record.id) === device)
     if (target === undefined) throw new NotFoundError('You have no logged-in device with this id.')

@@ -1,3 +1,8 @@
+import type { ColumnType } from 'kysely'
+
+/** What a user may do: shoppers are customers; admins also reach the admin pages. */
+export type Role = 'customer' | 'admin'
+
 /** The `users` table: one row per account. */
 export interface UsersTable {
   /** A random UUID. */
@@ -6,6 +11,8 @@ export interface UsersTable {
   email: string
   /** An scrypt PHC string from `@mortar/auth`'s PasswordHasher; never the password. */
   password_hash: string
+  /** `customer` unless written otherwise (the column's default). */
+  role: ColumnType<Role, Role | undefined, Role>
   /** ISO 8601, UTC. */
   created_at: string
 }

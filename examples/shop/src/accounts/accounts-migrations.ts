@@ -18,4 +18,15 @@ export const accountsMigrations: ModuleMigrations = {
       await db.schema.dropTable('users').execute()
     },
   },
+  '0002_add_user_role': {
+    async up(db) {
+      await db.schema
+        .alterTable('users')
+        .addColumn('role', 'varchar(20)', (column) => column.notNull().defaultTo('customer'))
+        .execute()
+    },
+    async down(db) {
+      await db.schema.alterTable('users').dropColumn('role').execute()
+    },
+  },
 }

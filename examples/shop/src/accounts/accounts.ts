@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import type { PasswordHasher } from '@mortar/auth'
 import { type Clock, MortarError, token } from '@mortar/core'
-import type { Kysely } from 'kysely'
-import type { AccountsDb, UsersTable } from './accounts-db.js'
+import type { Kysely, Selectable } from 'kysely'
+import type { AccountsDb, Role, UsersTable } from './accounts-db.js'
 
 /** An account as the API shows it: never its password hash. */
 export interface Account {
   readonly id: string
   readonly email: string
+  readonly role: Role
   readonly createdAt: string
 }
 
@@ -29,8 +30,10 @@ export class AccountExistsError extends MortarError {
   }
 }
 
-function toAccount(row: Pick<UsersTable, 'id' | 'email' | 'created_at'>): Account {
-  return { id: row.id, email: row.email, createdAt: row.created_at }
+type AccountRow = Pick<Selectable<UsersTable>, 'id' | 'email' | 'role' | 'created_at'>
+
+function toAccount(row: AccountRow): Account {
+  return { id: row.id, email: row.email, role: row.role, createdAt: row.created_at }
 }
 
 /** Emails compare trimmed and lower-cased, so `Ada@Example.com ` is `ada@example.com`. */
@@ -54,13 +57,14 @@ export class Accounts {
   }
 
   /** Creates an account; {@link AccountExistsError} (409) when the email is taken. */
-  async signUp(input: SignUp): Promise<Account> {
+  async signUp(input: SignUp, role: Role = 'customer'): Promise<Account> {
     const email = normalizeEmail(input.email)
     if (await this.#findByEmail(email)) throw new AccountExistsError()
-    const row: UsersTable = {
+    const row = {
       id: randomUUID(),
       email,
       password_hash: await this.#hasher.hash(input.password),
+      role,
       created_at: new Date(this.#clock.nowMs()).toISOString(),
     }
     try {
@@ -96,13 +100,42 @@ export class Accounts {
   async find(id: string): Promise<Account | undefined> {
     const row = await this.#db
       .selectFrom('users')
-      .select(['id', 'email', 'created_at'])
+      .select(['id', 'email', 'role', 'created_at'])
       .where('id', '=', id)
       .executeTakeFirst()
     return row === undefined ? undefined : toAccount(row)
   }
 
-  #findByEmail(email: string): Promise<UsersTable | undefined> {
+  /** The emails of these accounts, by id (one query); ids without an account are left out. */
+  async emails(ids: readonly string[]): Promise<Map<string, string>> {
+    if (ids.length === 0) return new Map()
+    const rows = await this.#db
+      .selectFrom('users')
+      .select(['id', 'email'])
+      .where('id', 'in', [...ids])
+      .execute()
+    return new Map(rows.map((row) => [row.id, row.email]))
+  }
+
+  /**
+   * Creates the admin account `email` when no account has it, so a fresh shop has someone who
+   * reaches the admin pages. An existing account is left as it is, never promoted: whoever
+   * signed up with that email chose its password. Returns what it did.
+   */
+  async ensureAdmin(input: SignUp): Promise<'created' | 'exists' | 'taken-by-customer'> {
+    const existing = await this.#findByEmail(normalizeEmail(input.email))
+    if (existing !== undefined) return existing.role === 'admin' ? 'exists' : 'taken-by-customer'
+    try {
+      await this.signUp(input, 'admin')
+      return 'created'
+    } catch (error) {
+      // Another instance starting at the same time created it first.
+      if (error instanceof AccountExistsError) return 'exists'
+      throw error
+    }
+  }
+
+  #findByEmail(email: string): Promise<Selectable<UsersTable> | undefined> {
     return this.#db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst()
   }
 }

@@ -1,4 +1,4 @@
-export type { AccountsDb, UsersTable } from './accounts-db.js'
+export type { AccountsDb, Role, UsersTable } from './accounts-db.js'
 export { accountsMigrations } from './accounts-migrations.js'
 export {
   type Account,
@@ -11,3 +11,5 @@ export {
 export { type AccountsModuleOptions, accountsModule } from './accounts-module.js'
 export { type AccountRoutesOptions, accountRoutes, type Device } from './account-routes.js'
 export { type ShopSessionModuleOptions, shopSessionModule } from './shop-session-module.js'
+export { currentPrincipal, requirePrincipal, type ShopPrincipal } from './shop-principal.js'
+export { logInSchema, logInWithPassword, signUpSchema, signUpWithPassword } from './sign-in.js'

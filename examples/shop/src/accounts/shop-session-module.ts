@@ -1,6 +1,7 @@
-import type { Secret } from '@mortar/core'
+import { requestContext, resolveDatabase, type Secret } from '@mortar/core'
 import { type SessionModule, sessionModule } from '@mortar/session'
 import { cartSessionSchema } from '../cart/index.js'
+import type { AccountsDb } from './accounts-db.js'
 
 /** Options of {@link shopSessionModule}. */
 export interface ShopSessionModuleOptions {
@@ -11,6 +12,8 @@ export interface ShopSessionModuleOptions {
 /**
  * The shop's sessions: the cart in a sealed cookie, logged-in sessions recorded in the database
  * registry (so they can be listed and revoked), the session's user as the request's principal.
+ * The role is read from the database on each request, so a demoted admin is demoted at once and
+ * a deleted account is logged out.
  */
 export function shopSessionModule(
   options: ShopSessionModuleOptions,
@@ -21,6 +24,14 @@ export function shopSessionModule(
     registry: 'database',
     // Re-issue the cookie on use at most every 5 minutes, so an active visitor stays logged in.
     rolling: 300,
-    resolvePrincipal: (_data, { userId }) => (userId === undefined ? undefined : { id: userId }),
+    resolvePrincipal: async (_data, { userId }) => {
+      if (userId === undefined) return undefined
+      const user = await resolveDatabase<AccountsDb>(requestContext())
+        .selectFrom('users')
+        .select(['id', 'role'])
+        .where('id', '=', userId)
+        .executeTakeFirst()
+      return user === undefined ? undefined : { id: user.id, roles: [user.role] }
+    },
   })
 }

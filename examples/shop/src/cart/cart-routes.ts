@@ -1,14 +1,9 @@
-import { NotFoundError, ValidationError } from '@mortar/core'
 import type { Session } from '@mortar/session'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
-import {
-  addToCart,
-  type CartItem,
-  type CartSessionData,
-  cartItemSchema,
-  removeFromCart,
-} from './cart.js'
+import { type CartItem, type CartSessionData, cartItemSchema } from './cart.js'
+import { addToSessionCart, type ProductExists, removeFromSessionCart } from './cart-session.js'
+import { parseInput } from '../validation/index.js'
 
 /** What the cart routes need. */
 export interface CartRoutesOptions {
@@ -18,7 +13,7 @@ export interface CartRoutesOptions {
    * Whether a product exists, so a cart cannot hold ids the catalog does not know; without it,
    * any positive integer id is accepted.
    */
-  readonly productExists?: (productId: number) => Promise<boolean>
+  readonly productExists?: ProductExists
 }
 
 const addBody = z.object({
@@ -26,12 +21,6 @@ const addBody = z.object({
   quantity: cartItemSchema.shape.quantity.default(1),
 })
 const lineParams = z.object({ productId: z.coerce.number().pipe(cartItemSchema.shape.productId) })
-
-function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const parsed = schema.safeParse(input)
-  if (!parsed.success) throw ValidationError.fromZod(parsed.error)
-  return parsed.data
-}
 
 /**
  * The cart, kept in the visitor's sealed session cookie, so it works before login, survives it
@@ -52,29 +41,15 @@ export async function cartRoutes(
   server.get('/cart', async () => answer(session().data.cart))
 
   server.post('/cart', async (request, reply) => {
-    const item = parse(addBody, request.body)
-    if (productExists !== undefined && !(await productExists(item.productId))) {
-      throw new ValidationError(
-        [{ path: 'productId', code: 'unknown_product', message: 'There is no such product.' }],
-        `There is no product ${item.productId}; pick one from GET /products.`,
-      )
-    }
-    const current = session()
-    current.data.cart = addToCart(current.data.cart, item)
-    await current.save()
+    const item = parseInput(addBody, request.body)
+    const cart = await addToSessionCart(session(), item, productExists)
     reply.code(201)
-    return answer(current.data.cart)
+    return answer(cart)
   })
 
   server.delete('/cart/:productId', async (request) => {
-    const { productId } = parse(lineParams, request.params)
-    const current = session()
-    if (!current.data.cart.some((line) => line.productId === productId)) {
-      throw new NotFoundError(`Product ${productId} is not in your cart.`)
-    }
-    current.data.cart = removeFromCart(current.data.cart, productId)
-    await current.save()
-    return answer(current.data.cart)
+    const { productId } = parseInput(lineParams, request.params)
+    return answer(await removeFromSessionCart(session(), productId))
   })
 
   server.delete('/cart', async () => {

@@ -13,3 +13,8 @@ export {
   removeFromCart,
 } from './cart.js'
 export { type CartRoutesOptions, cartRoutes } from './cart-routes.js'
+export {
+  addToSessionCart,
+  type ProductExists,
+  removeFromSessionCart,
+} from './cart-session.js'

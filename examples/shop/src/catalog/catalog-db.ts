@@ -4,6 +4,8 @@ export interface ProductsTable {
   name: string
   description: string
   price_cents: number
+  /** Units on hand; checkout takes from it and a CHECK keeps it at zero or more. */
+  stock: number
 }
 
 /** The tables of the catalog module. */

@@ -1,4 +1,5 @@
 import type { ModuleMigrations } from '@mortar/core'
+import { sql } from 'kysely'
 
 /** The catalog's schema, by migration; recorded as `catalog/<name>`. */
 export const catalogMigrations: ModuleMigrations = {
@@ -20,6 +21,22 @@ export const catalogMigrations: ModuleMigrations = {
     },
     async down(db) {
       await db.schema.dropTable('products').execute()
+    },
+  },
+  '0002_add_product_stock': {
+    async up(db) {
+      // The CHECK is the last line of defence; checkout's conditional update is the first.
+      await db.schema
+        .alterTable('products')
+        .addColumn('stock', 'integer', (column) =>
+          column.notNull().defaultTo(0).check(sql`stock >= 0`),
+        )
+        .execute()
+      // Products listed before stock was counted stay buyable.
+      await db.updateTable('products').set({ stock: 20 }).execute()
+    },
+    async down(db) {
+      await db.schema.alterTable('products').dropColumn('stock').execute()
     },
   },
 }

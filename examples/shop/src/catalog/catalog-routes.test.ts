@@ -142,6 +142,7 @@ for (const engine of shopTestEngines()) {
           name: expected?.name,
           description: expected?.description,
           priceCents: expected?.price_cents,
+          stock: expected?.stock,
         })
       })
 

@@ -8,6 +8,8 @@ export interface Product {
   readonly name: string
   readonly description: string
   readonly priceCents: number
+  /** Units on hand. */
+  readonly stock: number
 }
 
 /** What `GET /products` asks for. */
@@ -19,13 +21,21 @@ export interface ProductQuery {
 }
 
 function toProduct(row: ProductsTable): Product {
-  return { id: row.id, name: row.name, description: row.description, priceCents: row.price_cents }
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    priceCents: row.price_cents,
+    stock: row.stock,
+  }
 }
 
 // LIKE treats % and _ as wildcards; '!' escapes them (a backslash would need per-engine quoting).
 function containsPattern(text: string): string {
   return `%${text.toLowerCase().replace(/[!%_]/g, (char) => `!${char}`)}%`
 }
+
+const PRODUCT_COLUMNS = ['id', 'name', 'description', 'price_cents', 'stock'] as const
 
 /** Reads the catalog: a keyset-paginated listing by name, with search, and single products. */
 export class ProductCatalog {
@@ -39,9 +49,7 @@ export class ProductCatalog {
 
   /** One page of products by name (then id); `nextCursor` continues it. */
   async list(query: ProductQuery): Promise<Page<Product>> {
-    let select = this.#db
-      .selectFrom('products')
-      .select(['id', 'name', 'description', 'price_cents'])
+    let select = this.#db.selectFrom('products').select(PRODUCT_COLUMNS)
     if (query.q !== undefined && query.q !== '') {
       select = select.where(
         sql<boolean>`lower(${sql.ref('name')}) like ${containsPattern(query.q)} escape '!'`,
@@ -65,11 +73,22 @@ export class ProductCatalog {
     return row !== undefined
   }
 
+  /** The products with these ids that exist, by id; one query. */
+  async findMany(ids: readonly number[]): Promise<Map<number, Product>> {
+    if (ids.length === 0) return new Map()
+    const rows = await this.#db
+      .selectFrom('products')
+      .select(PRODUCT_COLUMNS)
+      .where('id', 'in', [...ids])
+      .execute()
+    return new Map(rows.map((row) => [Number(row.id), toProduct(row)]))
+  }
+
   /** One product; a 404 problem when there is none with this id. */
   async get(id: number): Promise<Product> {
     const row = await this.#db
       .selectFrom('products')
-      .select(['id', 'name', 'description', 'price_cents'])
+      .select(PRODUCT_COLUMNS)
       .where('id', '=', id)
       .executeTakeFirst()
     if (!row) throw new NotFoundError(`There is no product ${id}.`)

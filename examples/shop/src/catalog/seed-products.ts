@@ -65,6 +65,8 @@ function mulberry32(seed: number): () => number {
 /** The products {@link seedProducts} inserts, computed without a database. */
 export function generateProducts(count: number, seed: number): ProductsTable[] {
   const random = mulberry32(seed)
+  // Stock draws from a stream of its own, so names and prices stay what they were before it.
+  const randomStock = mulberry32(seed ^ 0x5eed)
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T
   return Array.from({ length: count }, (_, index) => {
     const name = `${pick(ADJECTIVES)} ${pick(MATERIALS)} ${pick(NOUNS)}`
@@ -73,6 +75,8 @@ export function generateProducts(count: number, seed: number): ProductsTable[] {
       name,
       description: `A ${name.toLowerCase()} from the Mortar demo catalog.`,
       price_cents: 199 + Math.floor(random() * 30_000),
+      // One product in ten is sold out; the others have 1 to 40.
+      stock: randomStock() < 0.1 ? 0 : 1 + Math.floor(randomStock() * 40),
     }
   })
 }

@@ -88,6 +88,18 @@ export class PaymentMethods {
     return rows.map(toPaymentMethod)
   }
 
+  /** One of the user's payment methods; a 404 when the user has none with this id. */
+  async get(userId: string, id: string): Promise<PaymentMethod> {
+    const row = await this.#db
+      .selectFrom('payment_methods')
+      .select(['id', 'brand', 'last4', 'created_at'])
+      .where('id', '=', id)
+      .where('user_id', '=', userId)
+      .executeTakeFirst()
+    if (row === undefined) throw this.#notFound()
+    return toPaymentMethod(row)
+  }
+
   /** Deletes one of the user's payment methods; a 404 when the user has none with this id. */
   async remove(userId: string, id: string): Promise<void> {
     const result = await this.#db

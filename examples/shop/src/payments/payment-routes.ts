@@ -1,8 +1,9 @@
-import { requestContext, UnauthorizedError, ValidationError } from '@mortar/core'
+import { requestContext, UnauthorizedError } from '@mortar/core'
 import type { Session } from '@mortar/session'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { newPaymentMethodSchema, PAYMENT_METHODS } from './payment-methods.js'
+import { parseInput } from '../validation/index.js'
 
 /** What the payment routes need. */
 export interface PaymentRoutesOptions {
@@ -12,12 +13,6 @@ export interface PaymentRoutesOptions {
 
 // A malformed id names no payment method: the same 404 as a missing one.
 const methodParams = z.object({ id: z.string().max(64) })
-
-function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  const parsed = schema.safeParse(input)
-  if (!parsed.success) throw ValidationError.fromZod(parsed.error)
-  return parsed.data
-}
 
 /**
  * The logged-in user's saved payment methods. Responses show the brand and last four digits;
@@ -42,14 +37,14 @@ export async function paymentRoutes(
 
   server.post('/payment-methods', async (request, reply) => {
     const owner = userId()
-    const input = parse(newPaymentMethodSchema, request.body)
+    const input = parseInput(newPaymentMethodSchema, request.body)
     reply.code(201)
     return methods().add(owner, input)
   })
 
   server.delete('/payment-methods/:id', async (request, reply) => {
     const owner = userId()
-    const { id } = parse(methodParams, request.params)
+    const { id } = parseInput(methodParams, request.params)
     await methods().remove(owner, id)
     reply.code(204)
     return null

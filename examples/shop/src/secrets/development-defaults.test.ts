@@ -9,6 +9,7 @@ const OWN = {
   SESSION_PASSWORD: 'an-own-session-password-of-40-characters!',
   VAULT_KEYS: `k2025:${KEY_A},k2026:${KEY_B}`,
   PAGINATION_KEY: 'an-own-pagination-key-of-40-characters!!',
+  ADMIN_PASSWORD: 'an own admin password',
 }
 
 describe('the shop config', () => {
@@ -16,7 +17,11 @@ describe('the shop config', () => {
     const config = loadShopConfig({})
     expect(config.sessionPassword.reveal()).toBe(DEVELOPMENT_SESSION_PASSWORD)
     expect(config.passwordHashLogN).toBe(17)
-    expect(developmentSecretsIn(config)).toEqual(['SESSION_PASSWORD', 'VAULT_KEYS'])
+    expect(developmentSecretsIn(config)).toEqual([
+      'SESSION_PASSWORD',
+      'VAULT_KEYS',
+      'ADMIN_PASSWORD',
+    ])
     // The development key ring is a valid one.
     expect(new Vault({ keys: vaultKeyRing(config.vaultKeys) }).keyIds).toEqual(['dev'])
   })
@@ -32,6 +37,7 @@ describe('the shop config', () => {
     expect((error as ConfigError).issues.map((issue) => issue.envVar)).toEqual([
       'SESSION_PASSWORD',
       'VAULT_KEYS',
+      'ADMIN_PASSWORD',
       'PAGINATION_KEY',
       'PASSWORD_HASH_LOG_N',
     ])

@@ -12,6 +12,13 @@ export const DEVELOPMENT_SESSION_PASSWORD = 'DEVELOPMENT-ONLY shop session passw
  */
 export const DEVELOPMENT_VAULT_KEY = 'dev:bl3CSKqTGIzuNDye1HlHflvR/Iwxb4WkmuZR/dyOuQw='
 
+/**
+ * The password of the admin account created when `ADMIN_PASSWORD` is unset, so a fresh clone
+ * has an admin who reaches the admin pages; `npm start` prints it. Public: refused in
+ * production.
+ */
+export const DEVELOPMENT_ADMIN_PASSWORD = 'development-admin-password'
+
 /** OWASP's scrypt cost, log2(N); lower costs are for tests and refused in production. */
 export const PRODUCTION_MIN_PASSWORD_HASH_LOG_N = 17
 
@@ -19,8 +26,15 @@ export const PRODUCTION_MIN_PASSWORD_HASH_LOG_N = 17
 export interface DevelopmentSettings {
   readonly sessionPassword: Secret<string>
   readonly vaultKeys: Secret<readonly string[]>
+  readonly adminPassword: Secret<string>
   readonly passwordHashLogN: number
   readonly paginationKey?: Secret<string> | undefined
+}
+
+const SETTING_OF: Readonly<Record<string, string>> = {
+  SESSION_PASSWORD: 'sessionPassword',
+  VAULT_KEYS: 'vaultKeys',
+  ADMIN_PASSWORD: 'adminPassword',
 }
 
 /** The environment variables still set to a public development default. */
@@ -29,6 +43,7 @@ export function developmentSecretsIn(config: DevelopmentSettings): string[] {
   if (config.sessionPassword.reveal() === DEVELOPMENT_SESSION_PASSWORD)
     found.push('SESSION_PASSWORD')
   if (config.vaultKeys.reveal().includes(DEVELOPMENT_VAULT_KEY)) found.push('VAULT_KEYS')
+  if (config.adminPassword.reveal() === DEVELOPMENT_ADMIN_PASSWORD) found.push('ADMIN_PASSWORD')
   return found
 }
 
@@ -43,7 +58,7 @@ export function refuseDevelopmentDefaultsInProduction(
   if (env.NODE_ENV !== 'production') return
   const issues: ConfigIssue[] = developmentSecretsIn(config).map((envVar) => ({
     envVar,
-    path: envVar === 'SESSION_PASSWORD' ? 'sessionPassword' : 'vaultKeys',
+    path: SETTING_OF[envVar] ?? envVar,
     reason: 'is unset, so the public development default applies; set a secret of your own',
     secret: true,
   }))

@@ -2,7 +2,10 @@
 export interface JarResponse {
   readonly status: number
   readonly headers: Headers
+  /** The body parsed, when it is JSON (problem+json included); `{}` otherwise. */
   readonly json: Record<string, unknown>
+  /** The body as text (an HTML page). */
+  readonly text: string
 }
 
 /** Options of {@link CookieJar}. */
@@ -31,7 +34,11 @@ export class CookieJar {
     this.#userAgent = options.userAgent
   }
 
-  /** Sends a request with this jar's cookies; `headers` adds or overrides headers. */
+  /**
+   * Sends a request with this jar's cookies; `headers` adds or overrides headers. A body is sent
+   * as JSON, or as a form (`application/x-www-form-urlencoded`) when it is `URLSearchParams`.
+   * Redirects are not followed: the answer is the redirect.
+   */
   async request(
     method: 'GET' | 'POST' | 'DELETE',
     path: string,
@@ -42,11 +49,15 @@ export class CookieJar {
     if (this.cookieHeader !== '') sent.cookie = this.cookieHeader
     if (this.#origin !== null) sent.origin = this.#origin
     if (this.#userAgent !== undefined) sent['user-agent'] = this.#userAgent
-    if (body !== undefined) sent['content-type'] = 'application/json'
+    const form = body instanceof URLSearchParams
+    if (body !== undefined) {
+      sent['content-type'] = form ? 'application/x-www-form-urlencoded' : 'application/json'
+    }
     const response = await fetch(`${this.#base}${path}`, {
       method,
       headers: { ...sent, ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : form ? body.toString() : JSON.stringify(body),
+      redirect: 'manual',
     })
     for (const line of response.headers.getSetCookie()) {
       const [pair = '', ...attributes] = line.split(';')
@@ -57,8 +68,9 @@ export class CookieJar {
       else this.#cookies.set(name, value)
     }
     const text = await response.text()
-    const json = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>)
-    return { status: response.status, headers: response.headers, json }
+    const isJson = /json/.test(response.headers.get('content-type') ?? '') && text !== ''
+    const json = isJson ? (JSON.parse(text) as Record<string, unknown>) : {}
+    return { status: response.status, headers: response.headers, json, text }
   }
 
   /** The `Cookie` header this jar sends. */

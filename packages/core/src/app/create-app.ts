@@ -24,6 +24,8 @@ import {
   startAppDatabase,
 } from '../persistence/database/app-database.js'
 import type { MigrationReport, MigrationStatus } from '../persistence/migrations/index.js'
+import { type AppJobs, createAppJobs, type JobsOptions } from '../jobs/app-jobs.js'
+import { parseDatabaseUrl } from '../persistence/database/database-url.js'
 import type { AfterCommitFailure } from '../persistence/transactions/after-commit-failure.js'
 import type { App, AppState, StopOptions } from './app.js'
 import { APP_CONFIG } from './app-config.js'
@@ -50,6 +52,12 @@ export interface CreateAppOptions<C> {
    * closes the pool on `stop()`.
    */
   readonly database?: AppDatabaseOption
+  /**
+   * Background jobs: the engine and whether this process runs workers. Apps whose modules
+   * declare `jobs` get them without this option (the SQL queue in the app's database, or the
+   * inline queue without one); `JOBS` is then bound.
+   */
+  readonly jobs?: JobsOptions
 }
 
 const DEFAULT_STOP_TIMEOUT_MS = 10_000
@@ -96,6 +104,7 @@ class MortarApp<C> implements App<C> {
   readonly #started: Module<C>[] = []
   readonly #setupProblems: string[] = []
   readonly #database: Database | undefined
+  readonly #jobs: AppJobs | undefined
   #state: AppState = 'created'
   #starting: Promise<void> | undefined
   #stopping: Promise<void> | undefined
@@ -117,6 +126,15 @@ class MortarApp<C> implements App<C> {
       this.#publishAfterCommitFailure(failure),
     )
     if (this.#database) bindAppDatabase(builtIn, this.#database)
+    this.#jobs = createAppJobs(
+      options.jobs,
+      this.#modules,
+      this.#database,
+      listenUrl(this.#database, options.database),
+      this.logger,
+      this.#setupProblems,
+    )
+    this.#jobs?.bind(builtIn as Binder<unknown>, () => this)
 
     const names = new Set<string>([BUILT_IN])
     for (const module of this.#modules) {
@@ -178,6 +196,18 @@ class MortarApp<C> implements App<C> {
       }
       this.#started.push(module)
     }
+    try {
+      // Last: handlers may use anything the modules started.
+      await this.#jobs?.start(this)
+    } catch (error) {
+      this.logger.error({ err: error }, 'Jobs failed to start; stopping the modules')
+      await this.#jobs?.stop(this, 0).catch(() => undefined)
+      await this.#stopModules(DEFAULT_STOP_TIMEOUT_MS)
+      await this.#disposeSingletons(DEFAULT_STOP_TIMEOUT_MS)
+      await this.#database?.destroy()
+      this.#state = 'stopped'
+      throw error
+    }
     this.#state = 'started'
     this.logger.debug({ modules: this.#modules.map((m) => m.name) }, 'App started')
   }
@@ -197,7 +227,17 @@ class MortarApp<C> implements App<C> {
       return
     }
     this.#state = 'stopping'
+    const jobs = this.#jobs
+    // First: running jobs may use what the modules own. They get most of the deadline; the
+    // rest is for aborting the stragglers and giving their jobs back.
+    const jobsFailure =
+      jobs === undefined
+        ? undefined
+        : await this.#withDeadline('Stopping the job workers', timeoutMs, () =>
+            jobs.stop(this, Math.max(0, timeoutMs - Math.min(1_000, timeoutMs / 4))),
+          )
     const failures = [
+      ...(jobsFailure === undefined ? [] : [jobsFailure]),
       ...(await this.#stopModules(timeoutMs)),
       ...(await this.#disposeSingletons(timeoutMs)),
     ]
@@ -273,18 +313,17 @@ class MortarApp<C> implements App<C> {
   }
 
   async migrate(options?: MigrateOptions): Promise<MigrationReport> {
-    return migrateAppDatabase(
-      this.#requireDatabase('migrate'),
-      migrationSources(this.#modules),
-      options,
-    )
+    return migrateAppDatabase(this.#requireDatabase('migrate'), this.#migrationSources(), options)
   }
 
   async migrationStatus(): Promise<MigrationStatus[]> {
-    return appMigrationStatus(
-      this.#requireDatabase('migrationStatus'),
-      migrationSources(this.#modules),
-    )
+    return appMigrationStatus(this.#requireDatabase('migrationStatus'), this.#migrationSources())
+  }
+
+  /** The engine's tables first, then the modules' migrations in module order. */
+  #migrationSources() {
+    const jobs = this.#jobs?.migrations
+    return [...(jobs === undefined ? [] : [jobs]), ...migrationSources(this.#modules)]
   }
 
   health(): Promise<AppHealth> {
@@ -331,5 +370,19 @@ class MortarApp<C> implements App<C> {
       process.off('SIGTERM', onSignal)
       process.off('SIGINT', onSignal)
     }
+  }
+}
+
+/** PostgreSQL: the URL the job listener connects with; nothing for other engines. */
+function listenUrl(
+  database: Database | undefined,
+  option: AppDatabaseOption | undefined,
+): string | undefined {
+  if (database?.engine !== 'postgres') return undefined
+  try {
+    return parseDatabaseUrl(option ?? process.env.DATABASE_URL ?? '').connectionUrl
+  } catch {
+    // The same URL fails start with a clear DatabaseError.
+    return undefined
   }
 }

@@ -1,4 +1,5 @@
 import type { Binder } from '../di/binder.js'
+import type { JobDefinition } from '../jobs/define-job.js'
 import type { ModuleMigrations } from '../persistence/migrations/index.js'
 import type { App } from './app.js'
 
@@ -20,6 +21,11 @@ export interface ModuleDefinition<C = unknown> {
    * `<module>/<name>`; `app.migrate()` runs them in module order, each module's in name order.
    */
   readonly migrations?: ModuleMigrations
+  /**
+   * The background jobs this module runs (made by `defineJob`). Names are unique in the app;
+   * workers of this app run them, and `enqueue` refuses a job no module declares.
+   */
+  readonly jobs?: readonly JobDefinition[]
 }
 
 /** A module made by {@link defineModule}. */

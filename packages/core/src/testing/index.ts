@@ -10,4 +10,14 @@ export {
 } from './test-databases.js'
 export type { LaunchTestBrowserOptions, TestBrowser } from './launch-test-browser.js'
 export { launchTestBrowser } from './launch-test-browser.js'
+export type {
+  QueueConformanceCase,
+  QueueConformanceOptions,
+  QueueSubject,
+} from './queue-conformance.js'
+export {
+  failingQueueConformanceCases,
+  queueConformance,
+  queueConformanceCases,
+} from './queue-conformance.js'
 export type { VitestApi } from './vitest-api.js'

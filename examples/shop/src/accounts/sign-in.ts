@@ -1,0 +1,57 @@
+import { LOGIN_THROTTLE } from '@mortar/auth'
+import { requestContext, UnauthorizedError } from '@mortar/core'
+import type { Session } from '@mortar/session'
+import { z } from 'zod'
+import { type Account, ACCOUNTS } from './accounts.js'
+import { parseInput } from '../validation/index.js'
+
+/** What sign-up takes, from JSON or a form. */
+export const signUpSchema = z.object({
+  // Trimmed and lower-cased before the check, as Accounts stores it.
+  email: z.string().trim().toLowerCase().pipe(z.email().max(254)),
+  // scrypt takes any length; the cap keeps one request from costing a long hash of megabytes.
+  password: z.string().min(10).max(200),
+})
+
+/** What login takes: any strings within bounds, so a malformed email is a plain wrong login. */
+export const logInSchema = z.object({ email: z.string().max(254), password: z.string().max(200) })
+
+/**
+ * Creates an account from `input` (`{ email, password }`) and logs `session` in as it. 422
+ * `E_VALIDATION` for a bad email or a short password, 409 `E_ACCOUNT_EXISTS`.
+ */
+export async function signUpWithPassword(
+  session: Session<unknown>,
+  input: unknown,
+): Promise<Account> {
+  const credentials = parseInput(signUpSchema, input)
+  const account = await requestContext().resolve(ACCOUNTS).signUp(credentials)
+  await session.login(account.id)
+  return account
+}
+
+/**
+ * Logs `session` in as the account of `input` (`{ email, password }`), through the login
+ * throttle: 401 `E_UNAUTHORIZED` for a wrong email or password alike, 429 `E_LOGIN_THROTTLED`
+ * once the account or the address has failed too often. The session gets a new id and CSRF
+ * token (against fixation) and keeps its data (the cart).
+ */
+export async function logInWithPassword(
+  session: Session<unknown>,
+  input: unknown,
+): Promise<Account> {
+  const { email, password } = parseInput(logInSchema, input)
+  const context = requestContext()
+  const throttle = context.resolve(LOGIN_THROTTLE)
+  const attempt = { account: email, ip: context.ip }
+  // A locked-out account or address is refused before its password costs a hash.
+  await throttle.check(attempt)
+  const account = await context.resolve(ACCOUNTS).authenticate(email, password)
+  if (account === undefined) {
+    await throttle.recordFailure(attempt)
+    throw new UnauthorizedError('Wrong email or password.')
+  }
+  await throttle.recordSuccess(attempt)
+  await session.login(account.id)
+  return account
+}

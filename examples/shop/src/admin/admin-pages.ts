@@ -1,0 +1,154 @@
+import { NotFoundError, requestContext } from '@mortar/core'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { z } from 'zod'
+import { ACCOUNTS } from '../accounts/index.js'
+import { FULFILMENT, ORDER_HISTORY, type Order, orderIdSchema } from '../orders/index.js'
+import {
+  acceptForms,
+  csrfField,
+  flash,
+  type Html,
+  html,
+  layout,
+  money,
+  orderDetails,
+  page,
+  pageChrome,
+  type StorefrontOptions,
+  seeOther,
+  when,
+} from '../storefront/index.js'
+import { requireAdmin } from './admin-guard.js'
+import { parseInput } from '../validation/index.js'
+
+/** A link on the admin overview to a page another module serves (the dashboard, the mailbox). */
+export interface AdminLink {
+  readonly href: string
+  readonly label: string
+}
+
+/** What the admin pages need. */
+export interface AdminPagesOptions extends StorefrontOptions {
+  /** Pages mounted beside these (the analytics dashboard, the dev mailbox), for the overview. */
+  readonly links?: readonly AdminLink[]
+}
+
+const listQuery = z.object({ after: z.string().min(1).max(4096).optional() })
+const orderParams = z.object({ id: orderIdSchema })
+const statusBody = z.object({
+  status: z.enum(['shipped', 'delivered']),
+  trackingCode: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9-]{0,64}$/)
+    .optional()
+    .transform((code) => (code === '' ? undefined : code)),
+})
+
+function statusForm(order: Order, csrf: Html): Html {
+  if (order.status === 'delivered') return html`<p>Delivered: nothing left to do.</p>`
+  const shipping = order.status === 'placed'
+  return html`<form method="post" action="/admin/orders/${order.id}/status" class="stack">
+    ${csrf}
+    <input type="hidden" name="status" value="${shipping ? 'shipped' : 'delivered'}">
+    ${shipping ? html`<label>Tracking code <input name="trackingCode" maxlength="64" pattern="[A-Za-z0-9\\-]*"></label>` : ''}
+    <button id="advance-order">${shipping ? 'Mark shipped' : 'Mark delivered'}</button>
+  </form>`
+}
+
+/**
+ * The admin pages, under `/admin`, each for admins only (the policy's `enter` on
+ * `admin_pages`; a visitor is sent to log in, a customer gets a 403 page):
+ *
+ * - `GET /admin`: links to the admin pages.
+ * - `GET /admin/orders`: every order, newest first, with its buyer.
+ * - `GET /admin/orders/:id`: one order and the form that moves it along.
+ * - `POST /admin/orders/:id/status` `{ status: 'shipped' | 'delivered', trackingCode? }`: the
+ *   shipping update, which notifies the buyer; a form gets a redirect back, JSON the order.
+ */
+export async function adminPages(
+  server: FastifyInstance,
+  options: AdminPagesOptions,
+): Promise<void> {
+  acceptForms(server)
+  const admin = (handler: Parameters<typeof page>[1]) =>
+    page(options, async (request: FastifyRequest, reply: FastifyReply) => {
+      requireAdmin()
+      return handler(request, reply)
+    })
+
+  server.get(
+    '/',
+    admin(async () =>
+      layout(
+        'Admin',
+        await pageChrome(options),
+        html`<ul>
+          <li><a href="/admin/orders">Orders</a></li>
+          ${(options.links ?? []).map((link) => html`<li><a href="${link.href}">${link.label}</a></li>`)}
+        </ul>`,
+      ),
+    ),
+  )
+
+  server.get(
+    '/orders',
+    admin(async (request) => {
+      const me = requireAdmin()
+      const parsed = parseInput(listQuery, request.query)
+      const context = requestContext()
+      const result = await context
+        .resolve(ORDER_HISTORY)
+        .list(me, { after: parsed.after, limit: 50 })
+      const buyers = await context
+        .resolve(ACCOUNTS)
+        .emails([...new Set(result.items.map((order) => order.userId))])
+      return layout(
+        'Admin · Orders',
+        await pageChrome(options),
+        html`<table id="admin-orders"><thead><tr><th>Placed</th><th>Order</th><th>Buyer</th><th>Total</th><th>Status</th></tr></thead>
+          <tbody>${result.items.map(
+            (
+              order,
+            ) => html`<tr><td>${when(order.createdAt)}</td><td><a href="/admin/orders/${order.id}">${order.id.slice(0, 8)}</a></td>
+              <td>${buyers.get(order.userId) ?? 'deleted account'}</td><td>${money(order.totalCents)}</td><td>${order.status}</td></tr>`,
+          )}</tbody></table>
+          ${result.nextCursor === null ? '' : html`<p class="pager"><a rel="next" href="/admin/orders?after=${encodeURIComponent(result.nextCursor)}">Older orders →</a></p>`}`,
+      )
+    }),
+  )
+
+  server.get(
+    '/orders/:id',
+    admin(async (request) => {
+      const me = requireAdmin()
+      const parsed = orderParams.safeParse(request.params)
+      if (!parsed.success) throw new NotFoundError('There is no order with this id.')
+      const context = requestContext()
+      const order = await context.resolve(ORDER_HISTORY).get(me, parsed.data.id)
+      const buyer = (await context.resolve(ACCOUNTS).emails([order.userId])).get(order.userId)
+      const chrome = await pageChrome(options)
+      return layout(
+        `Admin · Order ${order.id.slice(0, 8)}`,
+        chrome,
+        html`<p>Buyer: ${buyer ?? 'deleted account'}</p>${orderDetails(order)}${statusForm(order, csrfField(chrome))}`,
+      )
+    }),
+  )
+
+  server.post(
+    '/orders/:id/status',
+    admin(async (request, reply) => {
+      const me = requireAdmin()
+      const params = orderParams.safeParse(request.params)
+      if (!params.success) throw new NotFoundError('There is no order with this id.')
+      const body = parseInput(statusBody, request.body)
+      const order = await requestContext().resolve(FULFILMENT).update(me, params.data.id, body)
+      if (request.headers['content-type']?.startsWith('application/json')) {
+        return reply.send(order)
+      }
+      await flash(options, `Order ${order.id.slice(0, 8)} is ${order.status}; the buyer is told.`)
+      return seeOther(reply, `/admin/orders/${order.id}`)
+    }),
+  )
+}

@@ -1,0 +1,39 @@
+import { requestContext } from '@mortar/core'
+import type { Session } from '@mortar/session'
+import type { ShopPrincipal } from '../accounts/index.js'
+import { SHOP_ACCESS } from '../access/index.js'
+import type { CartSessionData } from '../cart/index.js'
+import { CHECKOUT, type PlacedOrder } from './checkout.js'
+
+/** What the shopper chose at checkout. */
+export interface CheckoutChoice {
+  readonly paymentMethodId: string
+  readonly checkoutKey?: string | undefined
+}
+
+/**
+ * Checks out the session's cart for `principal` (the JSON API and the checkout page alike):
+ * places the order, checks the answer against the policy, and empties the cart once the order
+ * is placed.
+ */
+export async function checkoutCart(
+  session: Session<CartSessionData>,
+  principal: ShopPrincipal,
+  choice: CheckoutChoice,
+): Promise<PlacedOrder> {
+  const context = requestContext()
+  const placed = await context.resolve(CHECKOUT).place({
+    userId: principal.id,
+    cart: session.data.cart,
+    paymentMethodId: choice.paymentMethodId,
+    checkoutKey: choice.checkoutKey,
+  })
+  await context
+    .resolve(SHOP_ACCESS)
+    .authorize(principal, 'read', 'orders', { user_id: placed.order.userId })
+  if (placed.created) {
+    session.data.cart = []
+    await session.save()
+  }
+  return placed
+}

@@ -1,0 +1,196 @@
+import { randomUUID } from 'node:crypto'
+import { type Clock, MortarError, token, transaction } from '@mortar/core'
+import type { Kysely } from 'kysely'
+import type { CartItem } from '../cart/index.js'
+import type { CatalogDb } from '../catalog/index.js'
+import type { PaymentMethods } from '../payments/index.js'
+import { ORDER_COLUMNS, type Order, toOrder } from './order.js'
+import type { OrderListener } from './order-listener.js'
+import type { OrderLinesTable, OrdersDb } from './orders-db.js'
+
+/** Checkout with an empty cart. */
+export class EmptyCartError extends MortarError {
+  constructor() {
+    super('E_CART_EMPTY', 422, 'Your cart is empty; add a product before checking out.')
+  }
+}
+
+/** A product in the cart has fewer units left than the cart asks for (or is no longer sold). */
+export class OutOfStockError extends MortarError {
+  /** The product short of stock. */
+  readonly productId: number
+  /** Units left when the checkout failed. */
+  readonly available: number
+
+  constructor(productId: number, available: number) {
+    super(
+      'E_OUT_OF_STOCK',
+      409,
+      available === 0
+        ? `Product ${productId} is sold out; remove it from your cart.`
+        : `Only ${available} of product ${productId} left; lower the quantity in your cart.`,
+      { details: { productId, available } },
+    )
+    this.productId = productId
+    this.available = available
+  }
+}
+
+/** What a checkout takes. */
+export interface PlaceOrder {
+  readonly userId: string
+  readonly cart: readonly CartItem[]
+  readonly paymentMethodId: string
+  /**
+   * The checkout form's key or the `Idempotency-Key` header: a second checkout with the key
+   * returns the first one's order instead of placing another. Absent, every call places one.
+   */
+  readonly checkoutKey?: string | undefined
+}
+
+/** What a checkout did: the order, and whether this call placed it or found it placed. */
+export interface PlacedOrder {
+  readonly order: Order
+  readonly created: boolean
+}
+
+type CheckoutDb = OrdersDb & CatalogDb
+
+/**
+ * Turns a cart into an order in one transaction: the order and its lines, the stock taken by a
+ * conditional update per product (`stock = stock - n WHERE stock >= n`), so concurrent
+ * checkouts never take it below zero, and the {@link OrderListener}s (the confirmation's
+ * ledger rows, the purchase's tracking) in the same transaction. Any failure rolls all of it
+ * back: no order, no mail, no event.
+ */
+export class Checkout {
+  readonly #db: Kysely<CheckoutDb>
+  readonly #payments: PaymentMethods
+  readonly #clock: Clock
+  readonly #listeners: readonly OrderListener[]
+
+  constructor(
+    db: Kysely<CheckoutDb>,
+    payments: PaymentMethods,
+    clock: Clock,
+    listeners: readonly OrderListener[] = [],
+  ) {
+    this.#db = db
+    this.#payments = payments
+    this.#clock = clock
+    this.#listeners = listeners
+  }
+
+  /**
+   * Places the order of `input.cart`, paid by one of the user's saved payment methods (a 404 for
+   * anyone else's). Throws {@link EmptyCartError} or {@link OutOfStockError}; nothing is written
+   * then.
+   */
+  async place(input: PlaceOrder): Promise<PlacedOrder> {
+    // A key seen before (a form sent again after its order emptied the cart) finds its order.
+    if (input.checkoutKey !== undefined) {
+      const placed = await this.#findByKey(input.userId, input.checkoutKey)
+      if (placed !== undefined) return { order: placed, created: false }
+    }
+    if (input.cart.length === 0) throw new EmptyCartError()
+    const key = input.checkoutKey ?? randomUUID()
+    try {
+      return { order: await transaction(() => this.#place(input, key)), created: true }
+    } catch (error) {
+      // The same key placed an order already (a double submit): that order is the answer,
+      // whatever stopped this one (the key's unique index, or the stock the first one took).
+      if (input.checkoutKey !== undefined) {
+        const placed = await this.#findByKey(input.userId, key)
+        if (placed !== undefined) return { order: placed, created: false }
+      }
+      throw error
+    }
+  }
+
+  async #place(input: PlaceOrder, key: string): Promise<Order> {
+    const payment = await this.#payments.get(input.userId, input.paymentMethodId)
+    // Lines in product order: two checkouts lock their rows in the same order, so they queue
+    // instead of deadlocking.
+    const cart = [...input.cart].sort((a, b) => a.productId - b.productId)
+    const products = await this.#db
+      .selectFrom('products')
+      .select(['id', 'name', 'price_cents'])
+      .where(
+        'id',
+        'in',
+        cart.map((line) => line.productId),
+      )
+      .execute()
+    const byId = new Map(products.map((product) => [Number(product.id), product]))
+    const now = new Date(this.#clock.nowMs()).toISOString()
+    const orderId = randomUUID()
+    const lines: OrderLinesTable[] = cart.map((line) => {
+      const product = byId.get(line.productId)
+      if (product === undefined) throw new OutOfStockError(line.productId, 0)
+      return {
+        order_id: orderId,
+        product_id: line.productId,
+        product_name: product.name,
+        unit_price_cents: Number(product.price_cents),
+        quantity: line.quantity,
+      }
+    })
+    const row = {
+      id: orderId,
+      user_id: input.userId,
+      status: 'placed' as const,
+      total_cents: lines.reduce((sum, line) => sum + line.unit_price_cents * line.quantity, 0),
+      payment_method_id: payment.id,
+      payment_label: `${payment.brand} •••• ${payment.last4}`,
+      checkout_key: key,
+      tracking_code: null,
+      created_at: now,
+      updated_at: now,
+    }
+    // The order first: a repeated key fails here, before any stock is touched.
+    await this.#db.insertInto('orders').values(row).execute()
+    await this.#db.insertInto('order_lines').values(lines).execute()
+    for (const line of cart) await this.#take(line)
+    const order = toOrder(row, lines)
+    for (const listener of this.#listeners) await listener.orderPlaced?.(order)
+    return order
+  }
+
+  // Takes the units or throws: the row is locked by the update, so a concurrent checkout waits
+  // and then sees what this one left.
+  async #take(line: CartItem): Promise<void> {
+    const result = await this.#db
+      .updateTable('products')
+      .set((eb) => ({ stock: eb('stock', '-', line.quantity) }))
+      .where('id', '=', line.productId)
+      .where('stock', '>=', line.quantity)
+      .executeTakeFirst()
+    if (result.numUpdatedRows > 0n) return
+    const left = await this.#db
+      .selectFrom('products')
+      .select('stock')
+      .where('id', '=', line.productId)
+      .executeTakeFirst()
+    throw new OutOfStockError(line.productId, left === undefined ? 0 : Number(left.stock))
+  }
+
+  async #findByKey(userId: string, key: string): Promise<Order | undefined> {
+    const row = await this.#db
+      .selectFrom('orders')
+      .select(ORDER_COLUMNS)
+      .where('user_id', '=', userId)
+      .where('checkout_key', '=', key)
+      .executeTakeFirst()
+    if (row === undefined) return undefined
+    const lines = await this.#db
+      .selectFrom('order_lines')
+      .selectAll()
+      .where('order_id', '=', row.id)
+      .orderBy('product_id')
+      .execute()
+    return toOrder(row, lines)
+  }
+}
+
+/** The shop's {@link Checkout}. */
+export const CHECKOUT = token<Checkout>('shop.checkout')

@@ -1,0 +1,95 @@
+import { requestContext } from '@mortar/core'
+import type { FastifyInstance } from 'fastify'
+import { z } from 'zod'
+import {
+  addToSessionCart,
+  cartItemSchema,
+  MAX_PRODUCT_ID,
+  type ProductExists,
+  removeFromSessionCart,
+} from '../cart/index.js'
+import { PRODUCT_CATALOG } from '../catalog/index.js'
+import { money } from './format.js'
+import { html } from './html.js'
+import { csrfField, layout } from './layout.js'
+import { page, pageChrome, type StorefrontOptions, seeOther } from './page.js'
+import { parseInput } from '../validation/index.js'
+
+/** What the cart pages need beyond the storefront's options. */
+export interface CartPagesOptions extends StorefrontOptions {
+  readonly productExists?: ProductExists
+  /** Runs after a product was added (tracking). */
+  readonly onAdded?: (productId: number, quantity: number) => void
+}
+
+// Form fields arrive as text.
+const addForm = z.object({
+  productId: z.coerce.number().pipe(cartItemSchema.shape.productId),
+  quantity: z.coerce.number().pipe(cartItemSchema.shape.quantity).default(1),
+})
+const lineParams = z.object({ productId: z.coerce.number().int().positive().max(MAX_PRODUCT_ID) })
+
+/**
+ * The cart in HTML: `GET /store/cart` shows it with prices from the catalog; `POST /store/cart`
+ * (`productId`, `quantity`) adds to it and `POST /store/cart/:productId/remove` removes a line,
+ * each answering with a redirect back to the cart.
+ */
+export async function cartPages(server: FastifyInstance, options: CartPagesOptions): Promise<void> {
+  server.get(
+    '/cart',
+    page(options, async () => {
+      const chrome = await pageChrome(options)
+      const cart = options.session().data.cart
+      const products = await requestContext()
+        .resolve(PRODUCT_CATALOG)
+        .findMany(cart.map((line) => line.productId))
+      if (cart.length === 0) {
+        return layout(
+          'Your cart',
+          chrome,
+          html`<p>Your cart is empty. <a href="/store">Browse the products</a>.</p>`,
+        )
+      }
+      let total = 0
+      const rows = cart.map((line) => {
+        const product = products.get(line.productId)
+        const price = product?.priceCents ?? 0
+        total += price * line.quantity
+        return html`<tr>
+          <td>${product === undefined ? `Product ${line.productId} (no longer sold)` : html`<a href="/store/products/${line.productId}">${product.name}</a>`}</td>
+          <td>${line.quantity}</td><td>${money(price)}</td><td>${money(price * line.quantity)}</td>
+          <td><form method="post" action="/store/cart/${line.productId}/remove">${csrfField(chrome)}<button class="link">Remove</button></form></td>
+        </tr>`
+      })
+      return layout(
+        'Your cart',
+        chrome,
+        html`<table><thead><tr><th>Product</th><th>Quantity</th><th>Price</th><th>Subtotal</th><th></th></tr></thead>
+          <tbody>${rows}</tbody>
+          <tfoot><tr><th colspan="3">Total</th><th id="cart-total">${money(total)}</th><th></th></tr></tfoot></table>
+          <p><a href="/store/checkout" id="checkout-link">Check out →</a></p>`,
+      )
+    }),
+  )
+
+  server.post(
+    '/cart',
+    page(options, async (request, reply) => {
+      const parsed = parseInput(addForm, request.body)
+      const session = options.session()
+      session.flash('notice', 'Added to your cart.')
+      await addToSessionCart(session, parsed, options.productExists)
+      options.onAdded?.(parsed.productId, parsed.quantity)
+      return seeOther(reply, '/store/cart')
+    }),
+  )
+
+  server.post(
+    '/cart/:productId/remove',
+    page(options, async (request, reply) => {
+      const parsed = parseInput(lineParams, request.params)
+      await removeFromSessionCart(options.session(), parsed.productId)
+      return seeOther(reply, '/store/cart')
+    }),
+  )
+}

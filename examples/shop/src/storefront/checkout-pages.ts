@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto'
+import { isMortarError, requestContext } from '@mortar/core'
+import type { FastifyInstance } from 'fastify'
+import { requirePrincipal } from '../accounts/index.js'
+import { PRODUCT_CATALOG } from '../catalog/index.js'
+import { checkoutBody, checkoutCart } from '../orders/index.js'
+import { PAYMENT_METHODS } from '../payments/index.js'
+import { money } from './format.js'
+import { html } from './html.js'
+import { csrfField, layout } from './layout.js'
+import { flash, page, pageChrome, type StorefrontOptions, seeOther } from './page.js'
+import { parseInput } from '../validation/index.js'
+
+/**
+ * Checkout in HTML: `GET /store/checkout` shows the cart's total and the saved cards to pay
+ * with; `POST /store/checkout` places the order and goes to its page. The form carries a fresh
+ * checkout key, so a double-submitted form places one order. A cart that cannot be ordered (sold
+ * out, empty) goes back to the cart page with the reason.
+ */
+export async function checkoutPages(
+  server: FastifyInstance,
+  options: StorefrontOptions,
+): Promise<void> {
+  server.get(
+    '/checkout',
+    page(options, async () => {
+      const me = requirePrincipal()
+      const chrome = await pageChrome(options)
+      const cart = options.session().data.cart
+      if (cart.length === 0) {
+        return layout(
+          'Checkout',
+          chrome,
+          html`<p>Your cart is empty. <a href="/store">Browse the products</a>.</p>`,
+        )
+      }
+      const context = requestContext()
+      const [products, methods] = await Promise.all([
+        context.resolve(PRODUCT_CATALOG).findMany(cart.map((line) => line.productId)),
+        context.resolve(PAYMENT_METHODS).list(me.id),
+      ])
+      const total = cart.reduce(
+        (sum, line) => sum + (products.get(line.productId)?.priceCents ?? 0) * line.quantity,
+        0,
+      )
+      if (methods.length === 0) {
+        return layout(
+          'Checkout',
+          chrome,
+          html`<p>Total: <strong>${money(total)}</strong></p>
+            <p>Save a card first: <a href="/store/account">your account</a>.</p>`,
+        )
+      }
+      return layout(
+        'Checkout',
+        chrome,
+        html`<ul>${cart.map((line) => html`<li>${line.quantity} × ${products.get(line.productId)?.name ?? `product ${line.productId}`}</li>`)}</ul>
+        <p>Total: <strong id="checkout-total">${money(total)}</strong></p>
+        <form method="post" action="/store/checkout" class="stack">
+          ${csrfField(chrome)}
+          <input type="hidden" name="checkoutKey" value="${randomBytes(16).toString('base64url')}">
+          <fieldset><legend>Pay with</legend>
+          ${methods.map(
+            (method, index) =>
+              html`<label class="row"><input type="radio" name="paymentMethodId" value="${method.id}" ${index === 0 ? 'checked' : ''}>
+                ${method.brand} •••• ${method.last4}</label>`,
+          )}
+          </fieldset>
+          <button id="place-order">Place order</button>
+        </form>`,
+      )
+    }),
+  )
+
+  server.post(
+    '/checkout',
+    page(options, async (request, reply) => {
+      const me = requirePrincipal()
+      const parsed = parseInput(checkoutBody, request.body)
+      try {
+        const { order } = await checkoutCart(options.session(), me, parsed)
+        await flash(options, 'Thank you! Your order is placed; a confirmation is on its way.')
+        return seeOther(reply, `/store/orders/${order.id}`)
+      } catch (error) {
+        if (
+          isMortarError(error) &&
+          (error.code === 'E_OUT_OF_STOCK' || error.code === 'E_CART_EMPTY')
+        ) {
+          await flash(options, error.message, 'alert')
+          return seeOther(reply, '/store/cart')
+        }
+        throw error
+      }
+    }),
+  )
+}

@@ -1,0 +1,15 @@
+export { acceptForms } from './form-support.js'
+export { escapeHtml, Html, html, unsafeHtml } from './html.js'
+export { csrfField, layout, type PageChrome } from './layout.js'
+export { orderDetails } from './order-pages.js'
+export {
+  flash,
+  isLocalPath,
+  page,
+  pageChrome,
+  type StorefrontOptions,
+  seeOther,
+  sendHtml,
+} from './page.js'
+export { type StorefrontRoutesOptions, storefrontRoutes } from './storefront-routes.js'
+export { money, when } from './format.js'

@@ -1,0 +1,101 @@
+import { markAuthorized } from '@mortar/auth'
+import { toProblem } from '@mortar/core'
+import type { Session } from '@mortar/session'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { currentPrincipal } from '../accounts/index.js'
+import type { CartSessionData } from '../cart/index.js'
+import { Html, html } from './html.js'
+import { layout, type PageChrome } from './layout.js'
+
+/** What the storefront's pages need from the app. */
+export interface StorefrontOptions {
+  /** The request's session: the cart, the flash messages, the CSRF token. */
+  readonly session: () => Session<CartSessionData>
+  /** The logged-in user's unread inbox items; without it, no count is shown. */
+  readonly unreadCount?: (userId: string) => Promise<number>
+}
+
+/** The chrome of the current request's page; takes the flash messages the last request left. */
+export async function pageChrome(options: StorefrontOptions, query = ''): Promise<PageChrome> {
+  const current = options.session()
+  const principal = currentPrincipal()
+  return {
+    principal,
+    cartCount: current.data.cart.reduce((units, line) => units + line.quantity, 0),
+    unread:
+      principal === undefined || options.unreadCount === undefined
+        ? 0
+        : await options.unreadCount(principal.id),
+    csrfToken: current.csrfToken(),
+    query,
+    notice: current.consumeFlash('notice'),
+    alert: current.consumeFlash('alert'),
+  }
+}
+
+/** Leaves `message` for the next page (a notice, or an alert) and saves the session. */
+export async function flash(
+  options: StorefrontOptions,
+  message: string,
+  kind: 'notice' | 'alert' = 'notice',
+): Promise<void> {
+  const session = options.session()
+  session.flash(kind, message)
+  await session.save()
+}
+
+/** Sends `document` as the HTML answer. */
+export function sendHtml(reply: FastifyReply, document: Html, status = 200): FastifyReply {
+  return reply.code(status).type('text/html; charset=utf-8').send(document.toString())
+}
+
+/** Answers a form post with "see other": the browser loads `location` with a GET. */
+export function seeOther(reply: FastifyReply, location: string): FastifyReply {
+  return reply.code(303).header('location', location).send()
+}
+
+/** Whether `path` is one of the shop's own pages, so a `next` parameter cannot send a visitor away. */
+export function isLocalPath(path: string | undefined): path is string {
+  return path !== undefined && /^\/(store|admin)(\/[\w\-/.%?=&]*)?$/.test(path)
+}
+
+function sentJson(request: FastifyRequest): boolean {
+  return request.headers['content-type']?.toLowerCase().startsWith('application/json') === true
+}
+
+type PageHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<Html | FastifyReply>
+
+/**
+ * A storefront route: `handler` returns the page (sent as HTML) or a reply it sent itself (a
+ * redirect). A client error becomes an HTML page with the problem's title and detail, and a 401
+ * a redirect to the login page that comes back here; a server error, or an error of a request
+ * that sent JSON, goes on to Mortar's problem+json handler (which logs server errors with the
+ * request id).
+ */
+export function page(options: StorefrontOptions, handler: PageHandler): PageHandler {
+  return async (request, reply) => {
+    try {
+      const result = await handler(request, reply)
+      return result instanceof Html ? sendHtml(reply, result) : result
+    } catch (error) {
+      const problem = toProblem(error, { instance: request.url.split('?')[0] ?? '' })
+      // Server errors, and any error of a JSON request, go on as problem+json.
+      if (problem.status >= 500 || sentJson(request)) throw error
+      // An error page shows only the problem, nothing the handler read.
+      markAuthorized()
+      if (problem.status === 401) {
+        const next = request.method === 'GET' ? request.url : '/store'
+        return seeOther(reply, `/store/login?next=${encodeURIComponent(next)}`)
+      }
+      const retryAfter = problem.headers['retry-after']
+      if (retryAfter !== undefined) reply.header('retry-after', retryAfter)
+      const body = html`<p>${String(problem.body.detail ?? problem.body.title)}</p>
+        <p><a href="/store">Back to the shop</a></p>`
+      return sendHtml(
+        reply,
+        layout(String(problem.body.title), await pageChrome(options), body),
+        problem.status,
+      )
+    }
+  }
+}

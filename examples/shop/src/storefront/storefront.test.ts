@@ -1,0 +1,171 @@
+import { resolveDatabase } from '@mortar/core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { CatalogDb } from '../catalog/index.js'
+import { CookieJar } from '../testing/cookie-jar.js'
+import { inputValue } from '../testing/html-form.js'
+import { SHOPPER_PASSWORD } from '../testing/shopper.js'
+import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
+
+const sqlite = shopTestEngines()[0]
+
+describe('the storefront over HTTP (forms, as a browser without script sends them)', () => {
+  let shop: TestShop
+  let browser: CookieJar
+
+  beforeAll(async () => {
+    if (sqlite === undefined) throw new Error('no SQLite engine')
+    shop = await startTestShop(sqlite)
+    await resolveDatabase<CatalogDb>(shop.app)
+      .updateTable('products')
+      .set({ stock: 3 })
+      .where('id', '=', 42)
+      .execute()
+    browser = new CookieJar({ base: shop.base, userAgent: 'storefront-test' })
+  })
+
+  afterAll(async () => {
+    await shop?.close()
+  })
+
+  const form = (page: string, fields: Record<string, string>) =>
+    new URLSearchParams({ _csrf: inputValue(page, '_csrf') ?? '', ...fields })
+
+  it('sends / to the storefront and serves its stylesheet and script', async () => {
+    expect((await browser.request('GET', '/')).headers.get('location')).toBe('/store')
+    const script = await browser.request('GET', '/store/assets/shop.js')
+    expect(script.headers.get('content-type')).toContain('text/javascript')
+    expect(script.text).toContain('/store/heartbeat')
+    const etag = script.headers.get('etag') ?? ''
+    expect(
+      (await browser.request('GET', '/store/assets/shop.js', undefined, { 'if-none-match': etag }))
+        .status,
+    ).toBe(304)
+  })
+
+  it('searches, escaping the query it shows, and pages on with a cursor', async () => {
+    const found = await browser.request('GET', '/store?q=%3Cb%3ELamp')
+    expect(found.status).toBe(200)
+    expect(found.text).toContain('&lt;b&gt;Lamp')
+    expect(found.text).not.toContain('<b>Lamp')
+    const lamps = await browser.request('GET', '/store?q=lamp')
+    const next = /href="(\/store\?[^"]*after=[^"]*)"/
+      .exec(lamps.text)?.[1]
+      ?.replaceAll('&amp;', '&')
+    expect(next).toBeDefined()
+    const second = await browser.request('GET', next ?? '')
+    expect(second.status).toBe(200)
+    expect(second.text).toContain('Lamp')
+    const forged = await browser.request('GET', '/store?after=forged')
+    expect(forged.status).toBe(422)
+    expect(forged.headers.get('content-type')).toContain('text/html')
+  })
+
+  it('shows a product and a 404 page for a missing one', async () => {
+    const product = await browser.request('GET', '/store/products/42')
+    expect(product.text).toContain('3 in stock')
+    expect((await browser.request('GET', '/store/products/99999')).status).toBe(404)
+    expect((await browser.request('GET', '/store/products/abc')).status).toBe(404)
+  })
+
+  it('adds to the cart, signs up, saves a card, checks out once and shows the order', async () => {
+    const product = await browser.request('GET', '/store/products/42')
+    const added = await browser.request(
+      'POST',
+      '/store/cart',
+      form(product.text, { productId: '42', quantity: '2' }),
+    )
+    expect(added.status).toBe(303)
+    expect(added.headers.get('location')).toBe('/store/cart')
+    const cart = await browser.request('GET', '/store/cart')
+    expect(cart.text).toContain('Added to your cart.')
+    expect(cart.text).toContain('id="cart-count">2<')
+
+    const checkout = await browser.request('GET', '/store/checkout')
+    expect(checkout.headers.get('location')).toBe('/store/login?next=%2Fstore%2Fcheckout')
+    const signupPage = await browser.request('GET', '/store/signup?next=/store/checkout')
+    const email = `form-${Date.now()}@example.com`
+    const signedUp = await browser.request(
+      'POST',
+      '/store/signup',
+      form(signupPage.text, { email, password: SHOPPER_PASSWORD, next: '/store/checkout' }),
+    )
+    expect(signedUp.headers.get('location')).toBe('/store/checkout')
+
+    const account = await browser.request('GET', '/store/account')
+    const saved = await browser.request(
+      'POST',
+      '/store/account/payment-methods',
+      form(account.text, { token: 'tok_visa_4242', last4: '4242', brand: 'visa' }),
+    )
+    expect(saved.status).toBe(303)
+
+    const ready = await browser.request('GET', '/store/checkout')
+    const fields = {
+      checkoutKey: inputValue(ready.text, 'checkoutKey') ?? '',
+      paymentMethodId: inputValue(ready.text, 'paymentMethodId') ?? '',
+    }
+    const placed = await browser.request('POST', '/store/checkout', form(ready.text, fields))
+    const orderPath = placed.headers.get('location') ?? ''
+    expect(orderPath).toMatch(/^\/store\/orders\/[0-9a-f-]{36}$/)
+    // The same form again (a double submit): the same order, not a second one.
+    const again = await browser.request('POST', '/store/checkout', form(ready.text, fields))
+    expect(again.headers.get('location')).toBe(orderPath)
+
+    const order = await browser.request('GET', orderPath)
+    expect(order.text).toContain('Thank you!')
+    expect(order.text).toContain('<strong class="status">placed</strong>')
+    const history = await browser.request('GET', '/store/orders')
+    expect(history.text.match(/href="\/store\/orders\/[0-9a-f-]{36}"/g)).toHaveLength(1)
+    expect((await browser.request('GET', '/store/cart')).text).toContain('Your cart is empty')
+  })
+
+  it('shows a wrong password on the login form again, and logs out', async () => {
+    const loginPage = await browser.request('GET', '/store/login')
+    const wrong = await new CookieJar({ base: shop.base }).request(
+      'POST',
+      '/store/login',
+      form(loginPage.text, { email: 'nobody@example.com', password: 'wrong password' }),
+    )
+    expect(wrong.status).toBe(401)
+    expect(wrong.text).toContain('Wrong email or password.')
+    expect(wrong.text).toContain('value="nobody@example.com"')
+    const page = await browser.request('GET', '/store')
+    const out = await browser.request('POST', '/store/logout', form(page.text, {}))
+    expect(out.headers.get('location')).toBe('/store')
+    expect((await browser.request('GET', '/store')).text).toContain('You are logged out.')
+  })
+
+  it('refuses a logged-in form post that carries neither Origin nor the CSRF token', async () => {
+    const shopper = new CookieJar({ base: shop.base, origin: null })
+    const page = await shopper.request('GET', '/store/signup')
+    await shopper.request(
+      'POST',
+      '/store/signup',
+      form(page.text, { email: `csrf-${Date.now()}@example.com`, password: SHOPPER_PASSWORD }),
+    )
+    const forged = await shopper.request(
+      'POST',
+      '/store/cart',
+      new URLSearchParams({ productId: '42', quantity: '1' }),
+    )
+    expect(forged.status).toBe(403)
+    expect(forged.json).toMatchObject({ code: 'E_CSRF_REJECTED' })
+    expect((await shopper.request('GET', '/cart')).json).toEqual({ items: [] })
+  })
+
+  it('keeps customers out of the admin pages and lets the admin in', async () => {
+    expect((await browser.request('GET', '/admin')).status).toBe(303)
+    const config = shop.app.config
+    const admin = new CookieJar({ base: shop.base })
+    const loginPage = await admin.request('GET', '/store/login')
+    await admin.request(
+      'POST',
+      '/store/login',
+      form(loginPage.text, { email: config.adminEmail, password: config.adminPassword.reveal() }),
+    )
+    const overview = await admin.request('GET', '/admin')
+    expect(overview.status).toBe(200)
+    const orders = await admin.request('GET', '/admin/orders')
+    expect(orders.text).toContain('id="admin-orders"')
+  })
+})

@@ -1,0 +1,169 @@
+import type { App } from '../app/app.js'
+import { CLOCK } from '../clock/clock.js'
+import type { Binder } from '../di/binder.js'
+import type { Logger } from '../logger/logger.js'
+import type { Database } from '../persistence/database/database.js'
+import type { MigrationSource } from '../persistence/migrations/index.js'
+import type { JobDefinition } from './define-job.js'
+import { InlineQueue } from './inline/index.js'
+import { JOBS } from './job-queue.js'
+import { JobQueueService } from './job-queue-service.js'
+import type { QueueAdapter } from './queue-adapter.js'
+import { SqlQueue } from './sql/index.js'
+import { DEFAULT_WORKER_SETTINGS, type WorkerSettings } from './worker/worker.js'
+
+/** What a custom engine's factory receives. */
+export interface QueueAdapterContext {
+  /** The app's database, when it has one. */
+  readonly database: Database | undefined
+  readonly logger: Logger
+}
+
+/**
+ * The `jobs` option of `createApp`.
+ *
+ * @example
+ * ```ts
+ * import { createApp } from '@mortar/core'
+ *
+ * const app = createApp({
+ *   database: 'postgres://…',
+ *   modules: [shopModule],
+ *   jobs: { engine: 'database', workers: { concurrency: 20 } },
+ * })
+ * ```
+ */
+export interface JobsOptions {
+  /**
+   * Where jobs are stored: `'database'` (the SQL queue in the app's database; the default when
+   * the app has one), `'inline'` (this process's memory; the default without a database) or a
+   * factory of a plugin's {@link QueueAdapter}.
+   */
+  readonly engine?: 'database' | 'inline' | ((context: QueueAdapterContext) => QueueAdapter)
+  /**
+   * Whether this process runs workers (and schedules): `true` by default, `false` for a
+   * web-only process. The `MORTAR_WORKERS` variable (`true`/`false`) overrides it, which is how
+   * `mortar worker` runs the same app file as a worker. An object turns them on with settings.
+   */
+  readonly workers?: boolean | Partial<WorkerSettings>
+}
+
+/** A module's view for {@link createAppJobs}: its name and what it declares. */
+interface JobModule {
+  readonly name: string
+  readonly jobs?: readonly JobDefinition[]
+}
+
+/** The jobs part of an app: its queue, its tables, its worker. */
+export interface AppJobs {
+  /** The engine's migrations, run before the modules' own. */
+  readonly migrations: MigrationSource | undefined
+  bind(binder: Binder<unknown>, app: () => App<unknown>): void
+  start(app: App<unknown>): Promise<void>
+  stop(app: App<unknown>, graceMs: number): Promise<void>
+}
+
+/** The module name the engine's migrations are recorded under. */
+export const JOBS_MODULE = 'mortar.jobs'
+
+/**
+ * The app's jobs, or `undefined` for an app that declares none and has no `jobs` option.
+ * Problems (a name declared twice, an engine without what it needs) go to `problems`, so
+ * `start()` reports them with the rest.
+ */
+export function createAppJobs(
+  options: JobsOptions | undefined,
+  modules: readonly JobModule[],
+  database: Database | undefined,
+  listenUrl: string | undefined,
+  logger: Logger,
+  problems: string[],
+): AppJobs | undefined {
+  const jobs = new Map<string, JobDefinition>()
+  const owners = new Map<string, string>()
+  for (const module of modules) {
+    for (const job of module.jobs ?? []) {
+      const owner = owners.get(job.name)
+      if (owner !== undefined) {
+        problems.push(
+          `Two jobs are named '${job.name}' (in modules '${owner}' and '${module.name}'); a job name must be unique in the app.`,
+        )
+        continue
+      }
+      owners.set(job.name, module.name)
+      jobs.set(job.name, job)
+    }
+  }
+  if (jobs.size === 0 && options === undefined) return undefined
+
+  const engine = options?.engine ?? (database === undefined ? 'inline' : 'database')
+  let adapter: QueueAdapter
+  if (engine === 'inline') adapter = new InlineQueue()
+  else if (engine === 'database') {
+    if (database === undefined) {
+      problems.push(
+        "The jobs engine 'database' needs the app's database: pass createApp({ database }) or set DATABASE_URL, or choose engine 'inline'.",
+      )
+      adapter = new InlineQueue()
+    } else {
+      adapter = new SqlQueue({ database, listenUrl, logger })
+    }
+  } else adapter = engine({ database, logger })
+
+  const workers = workerSettings(options?.workers, process.env.MORTAR_WORKERS, problems)
+  let service: JobQueueService | undefined
+  return {
+    migrations:
+      adapter.migrations === undefined
+        ? undefined
+        : { module: JOBS_MODULE, migrations: adapter.migrations },
+    bind(binder, app) {
+      binder.bind(JOBS, {
+        inject: [CLOCK],
+        useFactory: (clock) => {
+          service = new JobQueueService({
+            adapter,
+            jobs,
+            clock,
+            logger,
+            createScope: () => app().createScope(),
+            worker: workers.settings,
+          })
+          return service
+        },
+      })
+    },
+    async start(app) {
+      if (engine === 'inline' && !workers.enabled) {
+        logger.debug("Jobs: engine 'inline' with workers off; jobs run only through drain()")
+      }
+      await (app.resolve(JOBS) as JobQueueService).start(workers.enabled)
+    },
+    async stop(_app, graceMs) {
+      await service?.stop(graceMs)
+    },
+  }
+}
+
+function workerSettings(
+  option: boolean | Partial<WorkerSettings> | undefined,
+  env: string | undefined,
+  problems: string[],
+): { enabled: boolean; settings: WorkerSettings } {
+  let enabled = option !== false
+  if (env !== undefined && env !== '') {
+    if (env === 'true' || env === '1') enabled = true
+    else if (env === 'false' || env === '0') enabled = false
+    else problems.push(`MORTAR_WORKERS must be 'true' or 'false' (got '${env}').`)
+  }
+  const given = typeof option === 'object' ? option : {}
+  const settings = { ...DEFAULT_WORKER_SETTINGS, ...given }
+  for (const [name, value] of Object.entries(settings)) {
+    if (!(Number.isInteger(value) && value >= 1)) {
+      problems.push(
+        `jobs.workers.${name} must be a whole number of 1 or more (got ${String(value)}).`,
+      )
+    }
+  }
+  return { enabled, settings }
+}

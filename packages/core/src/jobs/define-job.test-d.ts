@@ -1,0 +1,60 @@
+// Type tests: checked by `tsc -p tsconfig.json`, never run. Each @ts-expect-error must fail to compile.
+import { z } from 'zod'
+import { defineModule } from '../app/define-module.js'
+import { defineJob } from './define-job.js'
+import type { JobQueue } from './job-queue.js'
+import { enqueue } from './running-queues.js'
+
+const sendReceipt = defineJob({
+  name: 'shop.send-receipt',
+  schema: z.object({ orderId: z.string(), copies: z.number().default(1) }),
+  async handler(payload, job) {
+    // The handler gets the schema's output: defaults applied.
+    const copies: number = payload.copies
+    const id: string = job.id
+    void copies
+    void id
+  },
+})
+const reindex = defineJob({
+  name: 'search.reindex',
+  schema: z.object({ from: z.number() }),
+  handler() {},
+})
+
+declare const jobs: JobQueue
+
+export async function accepted(): Promise<void> {
+  // The payload is the schema's input: a field with a default may be left out.
+  await jobs.enqueue(sendReceipt, { orderId: 'o-1' })
+  await jobs.enqueue(sendReceipt, { orderId: 'o-1', copies: 2 }, { delay: 5_000, key: 'o-1' })
+  await jobs.enqueue(sendReceipt, { orderId: 'o-1' }, { runAt: new Date() })
+  await jobs.enqueueMany(reindex, [
+    { payload: { from: 0 } },
+    { payload: { from: 10 }, options: { key: 'x' } },
+  ])
+  const id: string | undefined = await enqueue(reindex, { from: 1 })
+  void id
+  defineModule({ name: 'shop', register() {}, jobs: [sendReceipt, reindex] })
+}
+
+export async function rejected(): Promise<void> {
+  // @ts-expect-error orderId must be a string
+  await jobs.enqueue(sendReceipt, { orderId: 1 })
+  // @ts-expect-error a payload without the required field
+  await jobs.enqueue(sendReceipt, {})
+  // @ts-expect-error delay and runAt are either/or
+  await jobs.enqueue(sendReceipt, { orderId: 'o-1' }, { delay: 1, runAt: new Date() })
+  // @ts-expect-error the payload of another job
+  await enqueue(reindex, { orderId: 'o-1' })
+  // @ts-expect-error every item is checked against the job's schema
+  await jobs.enqueueMany(reindex, [{ payload: { from: 'zero' } }])
+  defineJob({
+    name: 'bad',
+    schema: z.object({ n: z.number() }),
+    // @ts-expect-error the handler's payload is the schema's output
+    handler(payload: { n: string }) {
+      void payload
+    },
+  })
+}

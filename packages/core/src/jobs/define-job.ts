@@ -1,0 +1,112 @@
+import type { z } from 'zod'
+import { type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js'
+import type { JobContext } from './job-context.js'
+
+/** What a job's handler does with one payload; a throw fails the attempt. */
+export type JobHandler<S extends z.ZodType> = (
+  payload: z.output<S>,
+  job: JobContext,
+) => Promise<void> | void
+
+/** Options of {@link defineJob}. */
+export interface JobDefinitionInit<S extends z.ZodType> {
+  /** Unique in the app, at most 191 characters; stored with each job, so keep it stable. */
+  readonly name: string
+  /** Validates the payload at enqueue (a `ValidationError` then) and parses it again at run. */
+  readonly schema: S
+  /** Attempts in all, the first included (default 5); after the last failure the job is dead. */
+  readonly attempts?: number
+  /** The wait between attempts: exponential with full jitter (defaults: 1 s base, 1 h cap). */
+  readonly backoff?: BackoffOptions
+  /** Milliseconds one attempt may take; then `job.signal` aborts and the attempt fails. */
+  readonly timeout?: number
+  readonly handler: JobHandler<S>
+}
+
+/**
+ * A job made by {@link defineJob}: its name, schema and settings, and the handler that runs it.
+ * A module lists it in `jobs`; `enqueue` takes it with a payload typed from its schema.
+ */
+export interface JobDefinition<S extends z.ZodType = z.ZodType> {
+  readonly name: string
+  readonly schema: S
+  readonly attempts: number
+  readonly backoff: Required<BackoffOptions>
+  readonly timeout: number | undefined
+  // Method syntax: a list of jobs with different payloads stays assignable to JobDefinition[].
+  handler(payload: z.output<S>, job: JobContext): Promise<void> | void
+}
+
+/** The payload `enqueue` takes for a job: its schema's input type. */
+export type JobPayload<J> = J extends JobDefinition<infer S> ? z.input<S> : never
+
+const DEFAULT_ATTEMPTS = 5
+const MAX_NAME_LENGTH = 191
+
+/**
+ * Defines a background job: a name, a zod schema for its payload and a handler. Payloads are
+ * validated when enqueued, so a bad one is an error at the call, never a job that fails later.
+ * Execution is at least once: a handler must be safe to run again for the same payload.
+ *
+ * @example
+ * ```ts
+ * import { defineJob, defineModule, PermanentJobError } from '@mortar/core'
+ * import { z } from 'zod'
+ *
+ * export const sendReceipt = defineJob({
+ *   name: 'shop.send-receipt',
+ *   schema: z.object({ orderId: z.string() }),
+ *   attempts: 5,
+ *   backoff: { baseMs: 1_000, maxMs: 3_600_000 },
+ *   timeout: 30_000,
+ *   async handler({ orderId }, job) {
+ *     const mailer = job.resolve(MAILER)
+ *     if (!(await mailer.canReach(orderId))) throw new PermanentJobError('bad address')
+ *     await mailer.sendReceipt(orderId, { signal: job.signal })
+ *   },
+ * })
+ *
+ * export const shopModule = defineModule({ name: 'shop', register() {}, jobs: [sendReceipt] })
+ * ```
+ */
+export function defineJob<S extends z.ZodType>(init: JobDefinitionInit<S>): JobDefinition<S> {
+  const { name, schema, handler } = init
+  if (typeof name !== 'string' || name.trim() === '' || name.length > MAX_NAME_LENGTH) {
+    throw new TypeError(
+      `defineJob needs a non-empty name of at most ${MAX_NAME_LENGTH} characters; got ${JSON.stringify(name)}.`,
+    )
+  }
+  if (typeof schema?.safeParse !== 'function') {
+    throw new TypeError(`Job '${name}' needs a zod schema for its payload.`)
+  }
+  if (typeof handler !== 'function') {
+    throw new TypeError(`Job '${name}' needs a handler(payload, job) function.`)
+  }
+  const attempts = init.attempts ?? DEFAULT_ATTEMPTS
+  if (!Number.isInteger(attempts) || attempts < 1) {
+    throw new TypeError(
+      `Job '${name}': attempts must be a whole number of 1 or more; got ${attempts}.`,
+    )
+  }
+  const backoff = { ...DEFAULT_BACKOFF, ...init.backoff }
+  if (
+    !(backoff.baseMs >= 0 && Number.isFinite(backoff.baseMs)) ||
+    !(backoff.maxMs >= backoff.baseMs)
+  ) {
+    throw new TypeError(
+      `Job '${name}': backoff needs 0 <= baseMs <= maxMs, finite; got ${JSON.stringify(init.backoff)}.`,
+    )
+  }
+  const timeout = init.timeout
+  if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0)) {
+    throw new TypeError(`Job '${name}': timeout must be a positive number of ms; got ${timeout}.`)
+  }
+  return Object.freeze({
+    name,
+    schema,
+    attempts,
+    backoff: Object.freeze(backoff),
+    timeout,
+    handler,
+  })
+}

@@ -1,0 +1,33 @@
+export type { AppJobs, JobsOptions, QueueAdapterContext } from './app-jobs.js'
+export { createAppJobs, JOBS_MODULE } from './app-jobs.js'
+export type { BackoffOptions } from './backoff.js'
+export { defineJob } from './define-job.js'
+export type { JobDefinition, JobDefinitionInit, JobHandler, JobPayload } from './define-job.js'
+export type { JobContext, JobProgress, JsonValue } from './job-context.js'
+export { isPermanentJobError, JobError, PermanentJobError } from './job-errors.js'
+export type { JobErrorCode } from './job-errors.js'
+export { JOBS } from './job-queue.js'
+export type {
+  DrainOptions,
+  EnqueueItem,
+  EnqueueOptions,
+  JobQueue,
+  JobsStatus,
+} from './job-queue.js'
+export { InlineQueue } from './inline/index.js'
+export type {
+  AttemptError,
+  ClaimedJob,
+  ClaimRequest,
+  FailOutcome,
+  JobCount,
+  JobInfo,
+  JobState,
+  ListRequest,
+  NewJob,
+  QueueAdapter,
+} from './queue-adapter.js'
+export { enqueue } from './running-queues.js'
+export { SqlQueue, sqlQueueMigrations } from './sql/index.js'
+export type { SqlQueueOptions } from './sql/index.js'
+export type { WorkerSettings } from './worker/worker.js'

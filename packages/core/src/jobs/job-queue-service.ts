@@ -1,0 +1,310 @@
+import type { z } from 'zod'
+import type { Clock } from '../clock/clock.js'
+import type { RequestScope } from '../context/request-context.js'
+import { ValidationError } from '../errors/http-errors.js'
+import type { Logger } from '../logger/logger.js'
+import { afterCommit } from '../persistence/transactions/transaction.js'
+import type { JobDefinition } from './define-job.js'
+import { JobError } from './job-errors.js'
+import type {
+  DrainOptions,
+  EnqueueItem,
+  EnqueueOptions,
+  JobQueue,
+  JobsStatus,
+} from './job-queue.js'
+import type { JobInfo, JobState, NewJob, QueueAdapter } from './queue-adapter.js'
+import { useRunningQueue } from './running-queues.js'
+import { serializePayload } from './serialize-payload.js'
+import { Worker, type WorkerSettings } from './worker/worker.js'
+
+const MAX_KEY_LENGTH = 191
+const DEFAULT_LIST_LIMIT = 100
+const DEFAULT_DRAIN_TIMEOUT_MS = 30_000
+const UNKNOWN_CHECK_MS = 60_000
+
+/** Something `drain()` runs first: the scheduler's due ticks. */
+export interface DrainHook {
+  runDue(): Promise<void>
+}
+
+/** What a {@link JobQueueService} is built from. */
+export interface JobQueueServiceInit {
+  readonly adapter: QueueAdapter
+  readonly jobs: ReadonlyMap<string, JobDefinition>
+  readonly clock: Clock
+  readonly logger: Logger
+  readonly createScope: () => RequestScope
+  /** Settings of the worker (when this process runs one) and of `drain()`. */
+  readonly worker: WorkerSettings
+}
+
+/**
+ * The {@link JobQueue} behind `JOBS`: validates and enqueues through the adapter, wakes the
+ * local worker after the enqueuing transaction commits and tells other processes; owns this
+ * process's worker when it runs one.
+ */
+export class JobQueueService implements JobQueue {
+  readonly #adapter: QueueAdapter
+  readonly #jobs: ReadonlyMap<string, JobDefinition>
+  readonly #clock: Clock
+  readonly #logger: Logger
+  readonly #createScope: () => RequestScope
+  readonly #settings: WorkerSettings
+  #worker: Worker | undefined
+  #drainHook: DrainHook | undefined
+  #unsubscribe: (() => Promise<void>) | undefined
+  #releaseRunning: (() => void) | undefined
+  #unknownTimer: NodeJS.Timeout | undefined
+  readonly #warnedUnknown = new Set<string>()
+  #announcing = false
+  #announceAgain = false
+  readonly #committed = (): void => {
+    this.#worker?.wake()
+    this.#announce()
+  }
+
+  constructor(init: JobQueueServiceInit) {
+    this.#adapter = init.adapter
+    this.#jobs = init.jobs
+    this.#clock = init.clock
+    this.#logger = init.logger
+    this.#createScope = init.createScope
+    this.#settings = init.worker
+  }
+
+  get engine(): string {
+    return this.#adapter.engine
+  }
+
+  /** The adapter, for the scheduler and the CLI. */
+  get adapter(): QueueAdapter {
+    return this.#adapter
+  }
+
+  /** The job definitions this app declares, by name. */
+  get jobs(): ReadonlyMap<string, JobDefinition> {
+    return this.#jobs
+  }
+
+  /** Lets `drain()` run the scheduler's due ticks first. */
+  setDrainHook(hook: DrainHook): void {
+    this.#drainHook = hook
+  }
+
+  /** Makes this the queue of `enqueue()`; with `workers`, starts this process's worker. */
+  async start(workers: boolean): Promise<void> {
+    this.#releaseRunning = useRunningQueue(this)
+    if (!workers) return
+    const worker = this.#ensureWorker()
+    if (this.#adapter.subscribe) {
+      this.#unsubscribe = await this.#adapter.subscribe(() => worker.wake())
+    }
+    worker.start()
+    void this.#warnUnknownNames()
+    this.#unknownTimer = setInterval(() => void this.#warnUnknownNames(), UNKNOWN_CHECK_MS)
+    this.#unknownTimer.unref()
+  }
+
+  /**
+   * Jobs whose name no module declares (rows written by older or newer code) stay pending,
+   * never dropped: a deploy that brings the handler back runs them. Said once per name.
+   */
+  async #warnUnknownNames(): Promise<void> {
+    let unknown: readonly string[]
+    try {
+      unknown = (await this.status()).unknownNames
+    } catch {
+      return // the claim loop reports an unreachable queue
+    }
+    for (const name of unknown) {
+      if (this.#warnedUnknown.has(name)) continue
+      this.#warnedUnknown.add(name)
+      this.#logger.warn(
+        { job: name },
+        `Jobs named '${name}' are waiting but no module of this app declares them; they stay in the queue until code that declares '${name}' runs`,
+      )
+    }
+  }
+
+  /** Stops the worker (see `Worker.stop`) and stops being the queue of `enqueue()`. */
+  async stop(graceMs: number): Promise<void> {
+    this.#releaseRunning?.()
+    this.#releaseRunning = undefined
+    clearInterval(this.#unknownTimer)
+    const unsubscribe = this.#unsubscribe
+    this.#unsubscribe = undefined
+    await unsubscribe?.().catch((error: unknown) => {
+      this.#logger.warn({ err: error }, 'Closing the job notification listener failed')
+    })
+    await this.#worker?.stop(graceMs)
+    await this.#adapter.close?.()
+  }
+
+  async enqueue<S extends z.ZodType>(
+    job: JobDefinition<S>,
+    payload: z.input<S>,
+    options?: EnqueueOptions,
+  ): Promise<string | undefined> {
+    const row = this.#prepare(job as JobDefinition, payload, options, this.#clock.nowMs())
+    const [id] = await this.#adapter.enqueue([row])
+    void afterCommit(this.#committed)
+    return id
+  }
+
+  async enqueueMany<S extends z.ZodType>(
+    job: JobDefinition<S>,
+    items: readonly EnqueueItem<S>[],
+  ): Promise<readonly (string | undefined)[]> {
+    if (items.length === 0) return []
+    const nowMs = this.#clock.nowMs()
+    const rows = items.map((item) =>
+      this.#prepare(job as JobDefinition, item.payload, item.options, nowMs),
+    )
+    const ids = await this.#adapter.enqueue(rows)
+    void afterCommit(this.#committed)
+    return ids
+  }
+
+  async status(): Promise<JobsStatus> {
+    const nowMs = this.#clock.nowMs()
+    const [counts, running] = await Promise.all([
+      this.#adapter.counts(nowMs),
+      this.#adapter.list({ state: 'running', limit: DEFAULT_LIST_LIMIT, nowMs }),
+    ])
+    const unknownNames = [
+      ...new Set(
+        counts
+          .filter((count) => count.state !== 'dead' && !this.#jobs.has(count.name))
+          .map((count) => count.name),
+      ),
+    ]
+    return { engine: this.engine, counts, running, unknownNames }
+  }
+
+  list(
+    options: { readonly state?: JobState; readonly name?: string; readonly limit?: number } = {},
+  ): Promise<readonly JobInfo[]> {
+    return this.#adapter.list({
+      ...options,
+      limit: options.limit ?? DEFAULT_LIST_LIMIT,
+      nowMs: this.#clock.nowMs(),
+    })
+  }
+
+  get(id: string): Promise<JobInfo | undefined> {
+    return this.#adapter.get(id, this.#clock.nowMs())
+  }
+
+  async retry(ids: string | readonly string[] | 'all'): Promise<number> {
+    const list = ids === 'all' ? 'all' : typeof ids === 'string' ? [ids] : ids
+    const retried = await this.#adapter.retry(list, this.#clock.nowMs())
+    if (typeof ids === 'string' && ids !== 'all' && retried === 0) {
+      throw new JobError(
+        'E_JOB_NOT_FOUND',
+        `No dead job has id ${ids}: list them with status() or \`mortar jobs dead\`.`,
+      )
+    }
+    if (retried > 0) this.#committed()
+    return retried
+  }
+
+  purge(states: readonly ('dead' | 'pending' | 'scheduled')[] = ['dead']): Promise<number> {
+    return this.#adapter.purge(states, this.#clock.nowMs())
+  }
+
+  async drain(options: DrainOptions = {}): Promise<void> {
+    await this.#drainHook?.runDue()
+    await this.#ensureWorker().drain(options.timeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS)
+  }
+
+  #ensureWorker(): Worker {
+    this.#worker ??= new Worker({
+      ...this.#settings,
+      adapter: this.#adapter,
+      jobs: this.#jobs,
+      clock: this.#clock,
+      logger: this.#logger,
+      createScope: this.#createScope,
+    })
+    return this.#worker
+  }
+
+  #prepare(
+    job: JobDefinition,
+    payload: unknown,
+    options: EnqueueOptions | undefined,
+    nowMs: number,
+  ): NewJob {
+    const declared = this.#jobs.get(job?.name)
+    if (declared === undefined) {
+      throw new JobError(
+        'E_JOB_UNDECLARED',
+        `No module of this app declares the job '${job?.name}', so no worker would run it: add it to a module's \`jobs\`.`,
+      )
+    }
+    return {
+      name: job.name,
+      payload: serializePayload(declared, payload),
+      runAtMs: runAt(job.name, options, nowMs),
+      createdAtMs: nowMs,
+      maxAttempts: declared.attempts,
+      key: dedupKey(job.name, options?.key),
+    }
+  }
+
+  #announce(): void {
+    const announce = this.#adapter.announce
+    if (announce === undefined) return
+    if (this.#announcing) {
+      this.#announceAgain = true
+      return
+    }
+    this.#announcing = true
+    announce
+      .call(this.#adapter)
+      .catch((error: unknown) => {
+        this.#logger.warn(
+          { err: error },
+          'Telling other processes about new jobs failed; they find them by polling',
+        )
+      })
+      .finally(() => {
+        this.#announcing = false
+        if (this.#announceAgain) {
+          this.#announceAgain = false
+          this.#announce()
+        }
+      })
+  }
+}
+
+function runAt(name: string, options: EnqueueOptions | undefined, nowMs: number): number {
+  if (options?.delay !== undefined) {
+    if (!(Number.isFinite(options.delay) && options.delay >= 0)) {
+      throw invalidOption(name, 'delay', 'a finite number of ms, 0 or more')
+    }
+    return nowMs + Math.round(options.delay)
+  }
+  if (options?.runAt !== undefined) {
+    const ms = options.runAt instanceof Date ? options.runAt.getTime() : Number.NaN
+    if (!Number.isFinite(ms)) throw invalidOption(name, 'runAt', 'a valid Date')
+    return ms
+  }
+  return nowMs
+}
+
+function dedupKey(name: string, key: string | undefined): string | undefined {
+  if (key === undefined) return undefined
+  if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) {
+    throw invalidOption(name, 'key', `a non-empty string of at most ${MAX_KEY_LENGTH} characters`)
+  }
+  return key
+}
+
+function invalidOption(name: string, option: string, expected: string): ValidationError {
+  return new ValidationError(
+    [{ path: option, message: `expected ${expected}`, code: 'invalid_option' }],
+    `Enqueueing job '${name}': ${option} must be ${expected}.`,
+  )
+}

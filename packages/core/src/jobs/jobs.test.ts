@@ -1,0 +1,484 @@
+import { sql } from 'kysely'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { defineModule, type Module } from '../app/define-module.js'
+import { token } from '../di/token.js'
+import { createLogger } from '../logger/create-logger.js'
+import { DATABASE } from '../persistence/database/index.js'
+import { Transactional, transaction } from '../persistence/transactions/index.js'
+import {
+  createTestApp,
+  type PrivateDatabaseUrl,
+  privateDatabaseUrl,
+  type TestApp,
+  testEngines,
+} from '../testing/index.js'
+import { defineJob, type JobDefinition } from './define-job.js'
+import { JobError, PermanentJobError } from './job-errors.js'
+import { JOBS, type JobQueue } from './job-queue.js'
+import type { JobQueueService } from './job-queue-service.js'
+import type { JobsOptions } from './app-jobs.js'
+import { enqueue } from './running-queues.js'
+
+interface Case {
+  readonly title: string
+  readonly engine: JobsOptions['engine']
+  readonly base: 'sqlite' | 'postgres' | 'mysql'
+  readonly skip?: string
+}
+
+// The inline engine keeps jobs in memory, with SQLite only for the app's transactions.
+const cases: Case[] = [
+  { title: 'inline', engine: 'inline', base: 'sqlite' },
+  ...testEngines().map((engine) => ({
+    title: `database on ${engine.title}`,
+    engine: 'database' as const,
+    base: engine.engine,
+    ...(engine.skip === undefined ? {} : { skip: engine.skip }),
+  })),
+]
+
+const silent = createLogger({ level: 'silent' })
+
+/** Writes a job row as other code would, bypassing this app's declarations. */
+function raw(jobs: JobQueue, name: string, payload: object) {
+  const nowMs = Date.UTC(2026, 0, 1)
+  return (jobs as JobQueueService).adapter.enqueue([
+    {
+      name,
+      payload: JSON.stringify(payload),
+      runAtMs: nowMs,
+      createdAtMs: nowMs,
+      maxAttempts: 5,
+      key: undefined,
+    },
+  ])
+}
+
+function module(...jobs: JobDefinition[]): Module {
+  return defineModule({ name: 'test', register() {}, jobs })
+}
+
+for (const testCase of cases) {
+  // Skipped only when this engine's MORTAR_TEST_*_URL variable is unset (the notice names it); .ci/run sets all three, so CI runs it.
+  describe.skipIf(testCase.skip !== undefined)(`jobs: ${testCase.title}`, () => {
+    if (testCase.skip) console.info(testCase.skip)
+    let target: PrivateDatabaseUrl
+    const apps: TestApp[] = []
+
+    beforeAll(async () => {
+      const engine = testEngines().find((e) => e.engine === testCase.base)
+      target = await privateDatabaseUrl(engine ?? { engine: 'sqlite' })
+    })
+
+    afterAll(async () => {
+      for (const app of apps) await app.stop().catch(() => undefined)
+      await target?.drop()
+    })
+
+    /** A started app on the private database, its queue table emptied first. */
+    async function start(
+      modules: Module[],
+      options: {
+        workers?: JobsOptions['workers']
+        logger?: ReturnType<typeof createLogger>
+        keepRows?: boolean
+      } = {},
+    ): Promise<{ app: TestApp; jobs: JobQueue }> {
+      const app = createTestApp({
+        modules,
+        database: target.url,
+        jobs: { engine: testCase.engine, workers: options.workers ?? false },
+        logger: options.logger ?? silent,
+      })
+      apps.push(app)
+      await app.migrate()
+      if (testCase.engine === 'database' && !options.keepRows) {
+        const database = app.resolve(DATABASE)
+        await database.connect()
+        await sql`delete from mortar_job`.execute(database.root)
+      }
+      await app.start()
+      return { app, jobs: app.resolve(JOBS) }
+    }
+
+    it('runs a job enqueued in a committed transaction, never one from a rolled-back one', async () => {
+      const ran: string[] = []
+      const note = defineJob({
+        name: 'test.note',
+        schema: z.object({ text: z.string() }),
+        handler: ({ text }) => {
+          ran.push(text)
+        },
+      })
+      const { jobs } = await start([module(note)])
+      await transaction(async () => {
+        await jobs.enqueue(note, { text: 'committed' })
+      })
+      await expect(
+        transaction(async () => {
+          await jobs.enqueue(note, { text: 'rolled back' })
+          throw new Error('payment declined')
+        }),
+      ).rejects.toThrow('payment declined')
+      class Checkout {
+        @Transactional()
+        async place(fail: boolean): Promise<void> {
+          await enqueue(note, { text: fail ? 'decorated, rolled back' : 'decorated' })
+          if (fail) throw new Error('out of stock')
+        }
+      }
+      await new Checkout().place(false)
+      await expect(new Checkout().place(true)).rejects.toThrow('out of stock')
+      await jobs.drain()
+      expect(ran.sort()).toEqual(['committed', 'decorated'])
+      expect((await jobs.status()).counts).toEqual([])
+    })
+
+    it('runs jobs on the started worker as soon as their transaction commits', async () => {
+      const done: number[] = []
+      let resolveAll!: () => void
+      const all = new Promise<void>((resolve) => {
+        resolveAll = resolve
+      })
+      const count = defineJob({
+        name: 'test.count',
+        schema: z.object({ n: z.number().int() }),
+        handler: ({ n }) => {
+          done.push(n)
+          if (done.length === 50) resolveAll()
+        },
+      })
+      const { jobs } = await start([module(count)], { workers: { concurrency: 4, pollMs: 60_000 } })
+      await jobs.enqueueMany(
+        count,
+        Array.from({ length: 50 }, (_, n) => ({ payload: { n } })),
+      )
+      // The poll is a minute away: only the after-commit wake-up can have started them.
+      await all
+      expect(done.sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, n) => n))
+    })
+
+    it('refuses a bad payload, a non-JSON one and an undeclared job at enqueue, storing nothing', async () => {
+      const typed = defineJob({
+        name: 'test.typed',
+        schema: z.object({ email: z.email(), at: z.iso.datetime().optional() }),
+        handler: () => undefined,
+      })
+      const dated = defineJob({
+        name: 'test.dated',
+        schema: z.object({ at: z.date() }),
+        handler: () => undefined,
+      })
+      const stray = defineJob({
+        name: 'test.stray',
+        schema: z.object({}),
+        handler: () => undefined,
+      })
+      const { jobs } = await start([module(typed, dated)])
+      await expect(jobs.enqueue(typed, { email: 'not an address' })).rejects.toMatchObject({
+        code: 'E_VALIDATION',
+        issues: [expect.objectContaining({ path: 'email' })],
+      })
+      await expect(jobs.enqueue(dated, { at: new Date() })).rejects.toMatchObject({
+        code: 'E_VALIDATION',
+        message: expect.stringContaining('round trip through JSON'),
+      })
+      await expect(
+        jobs.enqueue(typed, { email: 'a@b.co' }, { delay: Number.NaN }),
+      ).rejects.toMatchObject({ code: 'E_VALIDATION' })
+      await expect(jobs.enqueue(stray, {})).rejects.toBeInstanceOf(JobError)
+      await expect(jobs.enqueue(stray, {})).rejects.toMatchObject({ code: 'E_JOB_UNDECLARED' })
+      expect((await jobs.status()).counts).toEqual([])
+    })
+
+    it('retries with backoff, then keeps the dead job with every attempt’s error', async () => {
+      let calls = 0
+      const flaky = defineJob({
+        name: 'test.flaky',
+        schema: z.object({}),
+        attempts: 3,
+        backoff: { baseMs: 1_000, maxMs: 1_000 },
+        handler: () => {
+          calls += 1
+          throw new Error(`failure ${calls}`)
+        },
+      })
+      const { app, jobs } = await start([module(flaky)])
+      const id = await jobs.enqueue(flaky, {})
+      await jobs.drain()
+      const waiting = await jobs.get(id as string)
+      // Full jitter may pick a wait of 0, in which case the retry already ran.
+      if (calls === 1) {
+        expect(waiting?.state).toBe('scheduled')
+        expect(waiting?.runAt.getTime()).toBeLessThanOrEqual(app.clock.nowMs() + 1_000)
+      }
+      for (let tick = 0; tick < 5 && calls < 3; tick++) {
+        app.clock.advance(1_000)
+        await jobs.drain()
+      }
+      expect(calls).toBe(3)
+      const dead = await jobs.get(id as string)
+      expect(dead?.state).toBe('dead')
+      expect(dead?.errors.map((error) => [error.attempt, error.message])).toEqual([
+        [1, 'failure 1'],
+        [2, 'failure 2'],
+        [3, 'failure 3'],
+      ])
+      app.clock.advance(3_600_000)
+      await jobs.drain()
+      expect(calls).toBe(3)
+      expect(await jobs.retry(id as string)).toBe(1)
+      await jobs.drain()
+      expect(calls).toBeGreaterThanOrEqual(4)
+      await expect(jobs.retry('999999')).rejects.toMatchObject({ code: 'E_JOB_NOT_FOUND' })
+    })
+
+    it('buries a job at once on a PermanentJobError and on a payload its schema no longer takes', async () => {
+      let calls = 0
+      const permanent = defineJob({
+        name: 'test.permanent',
+        schema: z.object({}),
+        handler: () => {
+          calls += 1
+          throw new PermanentJobError('bad address')
+        },
+      })
+      const strict = defineJob({
+        name: 'test.strict',
+        schema: z.object({ n: z.number() }),
+        handler: () => {
+          calls += 1
+        },
+      })
+      const { jobs } = await start([module(permanent, strict)])
+      const permanentId = await jobs.enqueue(permanent, {})
+      // Written by older code, when the payload had another shape.
+      const [staleId] = await raw(jobs, 'test.strict', { n: 'one' })
+      await jobs.drain()
+      expect(calls).toBe(1)
+      expect((await jobs.get(permanentId as string))?.errors).toEqual([
+        expect.objectContaining({
+          attempt: 1,
+          name: 'PermanentJobError',
+          message: 'bad address',
+          code: 'E_JOB_PERMANENT',
+        }),
+      ])
+      const stale = await jobs.get(staleId as string)
+      expect(stale?.state).toBe('dead')
+      expect(stale?.errors).toEqual([
+        expect.objectContaining({ attempt: 1, code: 'E_JOB_PAYLOAD' }),
+      ])
+    })
+
+    it('aborts the signal and fails the attempt when a job passes its timeout', async () => {
+      let aborted: unknown
+      const slow = defineJob({
+        name: 'test.slow',
+        schema: z.object({}),
+        attempts: 1,
+        timeout: 50,
+        handler: (_payload, job) =>
+          new Promise<void>((resolve) => {
+            job.signal.addEventListener('abort', () => {
+              aborted = job.signal.reason
+              setTimeout(resolve, 10_000).unref()
+            })
+          }),
+      })
+      const { jobs } = await start([module(slow)])
+      const id = await jobs.enqueue(slow, {})
+      await jobs.drain()
+      expect(aborted).toMatchObject({ code: 'E_JOB_TIMEOUT' })
+      const dead = await jobs.get(id as string)
+      expect(dead?.errors).toEqual([expect.objectContaining({ code: 'E_JOB_TIMEOUT' })])
+    })
+
+    it('shows a running job’s progress in status()', async () => {
+      let release!: () => void
+      const gate = new Promise<void>((resolve) => {
+        release = resolve
+      })
+      let reported!: () => void
+      const progressed = new Promise<void>((resolve) => {
+        reported = resolve
+      })
+      const long = defineJob({
+        name: 'test.long',
+        schema: z.object({}),
+        async handler(_payload, job) {
+          await expect(job.progress(Number.NaN)).rejects.toMatchObject({ code: 'E_VALIDATION' })
+          await job.progress({ done: 3, of: 10 })
+          reported()
+          await gate
+        },
+      })
+      const { jobs } = await start([module(long)])
+      const id = await jobs.enqueue(long, {})
+      const drained = jobs.drain()
+      await progressed
+      const status = await jobs.status()
+      expect(status.running.map((job) => [job.id, job.progress])).toEqual([
+        [id, { done: 3, of: 10 }],
+      ])
+      expect(status.counts).toEqual([{ name: 'test.long', state: 'running', count: 1 }])
+      release()
+      await drained
+    })
+
+    it('keeps one live job per key', async () => {
+      const keyed = defineJob({
+        name: 'test.keyed',
+        schema: z.object({}),
+        handler: () => undefined,
+      })
+      const { jobs } = await start([module(keyed)])
+      const first = await jobs.enqueue(keyed, {}, { key: 'order:1' })
+      expect(first).toBeDefined()
+      expect(await jobs.enqueue(keyed, {}, { key: 'order:1' })).toBeUndefined()
+      await jobs.drain()
+      expect(await jobs.enqueue(keyed, {}, { key: 'order:1' })).toBeDefined()
+    })
+
+    it('runs a delayed job only once the clock reaches it', async () => {
+      const ran: string[] = []
+      const later = defineJob({
+        name: 'test.later',
+        schema: z.object({ label: z.string() }),
+        handler: ({ label }) => {
+          ran.push(label)
+        },
+      })
+      const { app, jobs } = await start([module(later)])
+      await jobs.enqueue(later, { label: 'delay' }, { delay: 60_000 })
+      await jobs.enqueue(
+        later,
+        { label: 'runAt' },
+        { runAt: new Date(app.clock.nowMs() + 120_000) },
+      )
+      await jobs.drain()
+      expect(ran).toEqual([])
+      app.clock.advance(60_000)
+      await jobs.drain()
+      expect(ran).toEqual(['delay'])
+      app.clock.advance(60_000)
+      await jobs.drain()
+      expect(ran).toEqual(['delay', 'runAt'])
+    })
+
+    it('leaves a job no module declares in the queue and says so', async () => {
+      const lines: string[] = []
+      const logger = createLogger({
+        level: 'warn',
+        destination: { write: (line: string) => void lines.push(line) },
+      })
+      const current = defineJob({
+        name: 'test.current',
+        schema: z.object({}),
+        handler: () => undefined,
+      })
+      const first = await start([module(current)])
+      // Written by code that declared 'test.legacy', then deployed away.
+      await raw(first.jobs, 'test.legacy', {})
+      const { jobs } =
+        testCase.engine === 'inline'
+          ? first // memory dies with its process: there is no later deploy to read it
+          : await start([module(current)], { workers: { pollMs: 60_000 }, logger, keepRows: true })
+      await jobs.drain()
+      const status = await jobs.status()
+      expect(status.unknownNames).toEqual(['test.legacy'])
+      expect(status.counts).toEqual([{ name: 'test.legacy', state: 'pending', count: 1 }])
+      if (testCase.engine !== 'inline') {
+        await expect.poll(() => lines.join('')).toContain('no module of this app declares them')
+      }
+    })
+
+    it('gives each job its own scope for scoped providers', async () => {
+      const SCOPED = token<{ id: number }>('test.scoped')
+      let next = 0
+      const seen: number[] = []
+      const scoped = defineJob({
+        name: 'test.scoped',
+        schema: z.object({}),
+        handler: (_payload, job) => {
+          seen.push(job.resolve(SCOPED).id, job.resolve(SCOPED).id)
+        },
+      })
+      const { jobs } = await start([
+        defineModule({
+          name: 'scoped',
+          register: (binder) =>
+            binder.bind(SCOPED, { useFactory: () => ({ id: ++next }), lifetime: 'scoped' }),
+          jobs: [scoped],
+        }),
+      ])
+      await jobs.enqueueMany(scoped, [{ payload: {} }, { payload: {} }])
+      await jobs.drain()
+      expect(seen.sort()).toEqual([1, 1, 2, 2])
+    })
+
+    it('on stop, lets a running job finish before the deadline and gives back one that does not', async () => {
+      let finished = 0
+      let abortedBy: unknown
+      const quick = defineJob({
+        name: 'test.quick',
+        schema: z.object({}),
+        handler: () =>
+          new Promise<void>((resolve) => setTimeout(() => resolve(void finished++), 100)),
+      })
+      const stubborn = defineJob({
+        name: 'test.stubborn',
+        schema: z.object({}),
+        handler: (_payload, job) =>
+          new Promise<void>((_, reject) => {
+            job.signal.addEventListener('abort', () => {
+              abortedBy = job.signal.reason
+              reject(job.signal.reason)
+            })
+          }),
+      })
+      const { app, jobs } = await start([module(quick, stubborn)], { workers: { pollMs: 20 } })
+      await jobs.enqueue(quick, {})
+      const stubbornId = await jobs.enqueue(stubborn, {})
+      await expect.poll(async () => (await jobs.status()).running.length).toBe(2)
+      await app.stop({ timeoutMs: 1_000 })
+      expect(finished).toBe(1)
+      expect(abortedBy).toMatchObject({ code: 'E_JOBS_NOT_RUNNING' })
+      // Back in the queue, due now, the interrupted attempt not counted.
+      const next = await startFresh()
+      const back = await next.get(stubbornId as string)
+      expect(back).toMatchObject({ state: 'pending', attempts: 0, errors: [] })
+
+      async function startFresh(): Promise<JobQueue> {
+        if (testCase.engine === 'inline') {
+          // The inline queue lives in the stopped app's memory: read it there.
+          return jobs
+        }
+        return (await start([module(quick, stubborn)], { keepRows: true })).jobs
+      }
+    })
+
+    it('runs at most `concurrency` handlers at once', async () => {
+      let running = 0
+      let most = 0
+      const busy = defineJob({
+        name: 'test.busy',
+        schema: z.object({}),
+        handler: async () => {
+          running += 1
+          most = Math.max(most, running)
+          await new Promise((resolve) => setTimeout(resolve, 5))
+          running -= 1
+        },
+      })
+      const { jobs } = await start([module(busy)], { workers: { concurrency: 3, pollMs: 60_000 } })
+      await jobs.enqueueMany(
+        busy,
+        Array.from({ length: 30 }, () => ({ payload: {} })),
+      )
+      await jobs.drain()
+      expect(most).toBe(3)
+    })
+  })
+}

@@ -1,0 +1,159 @@
+import type { ModuleMigrations } from '../persistence/migrations/index.js'
+import type { JsonValue } from './job-context.js'
+
+/**
+ * Where a job is in its life:
+ * - `pending`: due, waiting for a worker;
+ * - `scheduled`: waiting for its time (a delay, `runAt`, or the backoff before a retry);
+ * - `running`: held by a worker whose lease is current;
+ * - `stalled`: held by a worker whose lease expired (it died, or lost the database): the next
+ *   claim takes it again;
+ * - `dead`: failed its last attempt or failed permanently; kept with every attempt's error
+ *   until retried or purged.
+ */
+export type JobState = 'pending' | 'scheduled' | 'running' | 'stalled' | 'dead'
+
+/** One failed attempt, as the queue keeps it. */
+export interface AttemptError {
+  readonly attempt: number
+  /** When it failed (ISO 8601). */
+  readonly at: string
+  /** The error's class name (`TypeError`, `PermanentJobError`). */
+  readonly name: string
+  readonly message: string
+  /** The error's `code`, when it has one. */
+  readonly code?: string
+}
+
+/** A job as an adapter stores it: already validated and serialized. */
+export interface NewJob {
+  readonly name: string
+  /** The payload as JSON. */
+  readonly payload: string
+  readonly runAtMs: number
+  readonly createdAtMs: number
+  readonly maxAttempts: number
+  /** At most one live (not dead, not finished) job per key: a second enqueue is dropped. */
+  readonly key: string | undefined
+}
+
+/** A job a worker holds under a lease. */
+export interface ClaimedJob {
+  readonly id: string
+  readonly name: string
+  /** The payload as JSON. */
+  readonly payload: string
+  /** This attempt, from 1: the number of times the job was claimed, this time included. */
+  readonly attempt: number
+  readonly maxAttempts: number
+}
+
+/** What a worker asks {@link QueueAdapter.claim} for. */
+export interface ClaimRequest {
+  /** The worker's id; the lease is held in this name. */
+  readonly worker: string
+  /** Only jobs of these names: a worker never takes a job it has no handler for. */
+  readonly names: readonly string[]
+  /** At most this many jobs, oldest due first. */
+  readonly limit: number
+  readonly nowMs: number
+  /** The lease ends at this instant unless renewed. */
+  readonly leaseUntilMs: number
+}
+
+/** What becomes of a failed attempt: a retry at a time, or death. */
+export type FailOutcome = { readonly retryAtMs: number } | { readonly deadAtMs: number }
+
+/** A job as `status`, `list` and `get` show it. */
+export interface JobInfo {
+  readonly id: string
+  readonly name: string
+  readonly state: JobState
+  /** The payload as it was enqueued. */
+  readonly payload: JsonValue
+  readonly key: string | undefined
+  /** Attempts made so far (the current one included while running). */
+  readonly attempts: number
+  readonly maxAttempts: number
+  readonly createdAt: Date
+  /** When it is due (pending, scheduled), or when its lease ends (running, stalled). */
+  readonly runAt: Date
+  readonly deadAt: Date | undefined
+  /** The worker holding it (running, stalled). */
+  readonly worker: string | undefined
+  /** The last progress its handler reported in the current attempt. */
+  readonly progress: JsonValue | undefined
+  /** Every failed attempt's error, oldest first. */
+  readonly errors: readonly AttemptError[]
+}
+
+/** How many jobs of one name are in one state. */
+export interface JobCount {
+  readonly name: string
+  readonly state: JobState
+  readonly count: number
+}
+
+/** A filter of {@link QueueAdapter.list}. */
+export interface ListRequest {
+  readonly state?: JobState
+  readonly name?: string
+  /** At most this many, by id. */
+  readonly limit: number
+  readonly nowMs: number
+}
+
+/**
+ * A queue engine: where jobs are stored and how workers lease them. Mortar's workers, retries,
+ * timeouts and schedules run on top of it, so an adapter only stores and leases. The SQL
+ * queue, the BullMQ engine and the inline (in-memory) queue implement it; a plugin author's
+ * RabbitMQ or SQS adapter does too, and proves it with `queueConformance` from
+ * `@mortar/core/testing`.
+ *
+ * The rules every adapter keeps (the conformance kit checks each):
+ * - `enqueue` inside an open transaction of the app's database belongs to it: rolled back, the
+ *   jobs never existed; committed, they will run.
+ * - `claim` hands a job to one worker at a time; a job whose lease expired is claimable again
+ *   (by another worker), and each claim counts an attempt.
+ * - `complete`, `fail`, `renew`, `progress` and `release` act only on jobs the worker still
+ *   holds: once another worker took a job over, the first one's calls do nothing to it.
+ * - A key holds at most one live job; dead jobs do not hold their key.
+ */
+export interface QueueAdapter {
+  /** The engine's name, as `JobQueue.engine` and `mortar jobs status` show it. */
+  readonly engine: string
+  /** Tables the adapter needs, applied by `app.migrate()` before the modules' own. */
+  readonly migrations?: ModuleMigrations
+  /** Adds jobs; returns each one's id, or `undefined` for one dropped as a duplicate key. */
+  enqueue(jobs: readonly NewJob[]): Promise<readonly (string | undefined)[]>
+  /** Leases up to `limit` due jobs of the given names to the worker. */
+  claim(request: ClaimRequest): Promise<readonly ClaimedJob[]>
+  /** Extends the worker's leases on these jobs (one heartbeat for all of them). */
+  renew(worker: string, ids: readonly string[], leaseUntilMs: number): Promise<void>
+  /** Finishes jobs the worker holds; returns the ids it finished (the others were lost). */
+  complete(worker: string, ids: readonly string[]): Promise<readonly string[]>
+  /** Records a failed attempt and retries or buries the job; false when the lease was lost. */
+  fail(worker: string, id: string, error: AttemptError, outcome: FailOutcome): Promise<boolean>
+  /** Gives jobs back unfinished (shutdown): due now, and the attempt does not count. */
+  release(worker: string, ids: readonly string[], nowMs: number): Promise<void>
+  /** Stores the handler's progress; false when the lease was lost. */
+  progress(worker: string, id: string, progress: JsonValue): Promise<boolean>
+  /** Counts by name and state. */
+  counts(nowMs: number): Promise<readonly JobCount[]>
+  /** Jobs by state and name, oldest first. */
+  list(request: ListRequest): Promise<readonly JobInfo[]>
+  get(id: string, nowMs: number): Promise<JobInfo | undefined>
+  /** Makes dead jobs pending again with fresh attempts; `'all'` retries every dead job. */
+  retry(ids: readonly string[] | 'all', nowMs: number): Promise<number>
+  /** Deletes jobs in these states (never running ones); returns how many. */
+  purge(states: readonly ('dead' | 'pending' | 'scheduled')[], nowMs: number): Promise<number>
+  /**
+   * Engines that can tell other processes about new jobs: called after each commit that
+   * enqueued (debounced by the caller). Never inside the caller's transaction.
+   */
+  announce?(): Promise<void>
+  /** Engines that can hear {@link QueueAdapter.announce} from other processes. */
+  subscribe?(onJobs: () => void): Promise<() => Promise<void>>
+  /** Releases what the adapter opened; the app's database is closed by the app. */
+  close?(): Promise<void>
+}

@@ -1,0 +1,80 @@
+import { sql } from 'kysely'
+import type { Migration, ModuleMigrations } from '../../persistence/migrations/index.js'
+import { sqlEngineOf } from './sql-engine.js'
+
+/**
+ * `mortar_job`: one row per job until it finishes (then deleted) or dies (then kept). A running
+ * job's `run_at` is its lease's end, so "due" and "lease expired" are one condition and one
+ * index. `dedup_key` is unique among live jobs: a partial index on PostgreSQL and SQLite; MariaDB
+ * has no partial indexes, so a stored generated column holds the key only while the job lives,
+ * and NULLs never collide in a unique index.
+ */
+const createJobTable: Migration = {
+  async up(db) {
+    const engine = sqlEngineOf(db)
+    if (engine === 'postgres') {
+      await sql`create table mortar_job (
+        id bigint generated always as identity primary key,
+        name varchar(191) not null,
+        payload text not null,
+        dedup_key varchar(191),
+        run_at bigint not null,
+        attempts integer not null default 0,
+        max_attempts integer not null,
+        locked_by varchar(64),
+        progress text,
+        errors text,
+        created_at bigint not null,
+        dead_at bigint
+      )`.execute(db)
+    } else if (engine === 'mysql') {
+      await sql`create table mortar_job (
+        id bigint not null auto_increment primary key,
+        name varchar(191) not null,
+        payload mediumtext not null,
+        dedup_key varchar(191) null,
+        run_at bigint not null,
+        attempts int not null default 0,
+        max_attempts int not null,
+        locked_by varchar(64) null,
+        progress text null,
+        errors mediumtext null,
+        created_at bigint not null,
+        dead_at bigint null,
+        live_key varchar(191) as (if(dead_at is null, dedup_key, null)) stored,
+        unique key mortar_job_live_key (live_key),
+        key mortar_job_due (dead_at, run_at, id)
+      ) engine = InnoDB default charset = utf8mb4 collate = utf8mb4_bin`.execute(db)
+      return
+    } else {
+      await sql`create table mortar_job (
+        id integer primary key autoincrement,
+        name text not null,
+        payload text not null,
+        dedup_key text,
+        run_at integer not null,
+        attempts integer not null default 0,
+        max_attempts integer not null,
+        locked_by text,
+        progress text,
+        errors text,
+        created_at integer not null,
+        dead_at integer
+      )`.execute(db)
+    }
+    await sql`create index mortar_job_due on mortar_job (run_at, id) where dead_at is null`.execute(
+      db,
+    )
+    await sql`create unique index mortar_job_live_key on mortar_job (dedup_key) where dead_at is null and dedup_key is not null`.execute(
+      db,
+    )
+  },
+  async down(db) {
+    await db.schema.dropTable('mortar_job').execute()
+  },
+}
+
+/** The migrations of the SQL job queue's tables, recorded under the `mortar.jobs` module. */
+export const sqlQueueMigrations: ModuleMigrations = Object.freeze({
+  '0001_create_mortar_job': createJobTable,
+})

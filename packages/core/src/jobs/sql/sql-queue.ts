@@ -1,0 +1,463 @@
+import { type Kysely, type RawBuilder, sql } from 'kysely'
+import type { Logger } from '../../logger/logger.js'
+import type { Database } from '../../persistence/database/database.js'
+import type { JsonValue } from '../job-context.js'
+import { errorLine, jobState, parseErrors } from '../job-state.js'
+import type {
+  AttemptError,
+  ClaimedJob,
+  ClaimRequest,
+  FailOutcome,
+  JobCount,
+  JobInfo,
+  JobState,
+  ListRequest,
+  NewJob,
+  QueueAdapter,
+} from '../queue-adapter.js'
+import { PostgresListener } from './postgres-listener.js'
+import type { SqlEngine } from './sql-engine.js'
+import { sqlQueueMigrations } from './sql-queue-migrations.js'
+
+/** Options of {@link SqlQueue}. */
+export interface SqlQueueOptions {
+  /** The app's database; enqueues join its open transaction. */
+  readonly database: Database
+  /**
+   * PostgreSQL: the connection URL for a listener that hears other processes' new jobs
+   * (`LISTEN`), so their workers start at once instead of at the next poll. Without it,
+   * workers poll.
+   */
+  readonly listenUrl?: string
+  /** Receives the listener's connection errors. */
+  readonly logger?: Logger
+}
+
+// Rows per statement: under every engine's parameter limit (SQLite's 32,766 the lowest).
+const CHUNK = 1_000
+// PostgreSQL here runs without autovacuum: after this many finished jobs, the queue vacuums
+// its own table (skipping it if another process is at it), so it stays a few pages long.
+const VACUUM_EVERY = 10_000
+const CHANNEL = 'mortar_jobs'
+
+interface JobRow {
+  id: string | number | bigint
+  name: string
+  payload: string
+  dedup_key: string | null
+  run_at: string | number | bigint
+  attempts: string | number
+  max_attempts: string | number
+  locked_by: string | null
+  progress: string | null
+  errors: string | null
+  created_at: string | number | bigint
+  dead_at: string | number | bigint | null
+}
+
+/**
+ * The `'database'` engine: jobs as rows of `mortar_job` in the app's own database (SQLite,
+ * PostgreSQL, MariaDB 10.6+). Enqueue is a plain INSERT through the transaction-aware Kysely,
+ * so a job enqueued in a transaction commits or rolls back with it. Workers claim due jobs in
+ * batches with `FOR UPDATE SKIP LOCKED` (one statement on PostgreSQL and SQLite, a short
+ * transaction on MariaDB), hold them under a lease that one heartbeat per worker renews, and
+ * delete finished ones in batches.
+ *
+ * @example
+ * ```ts
+ * import { Database, SqlQueue } from '@mortar/core'
+ *
+ * const queue = new SqlQueue({ database: new Database('sqlite:./var/app.db') })
+ * // createApp({ database, jobs: { engine: 'database' } }) builds this one for you.
+ * ```
+ */
+export class SqlQueue implements QueueAdapter {
+  readonly engine = 'database'
+  readonly migrations = sqlQueueMigrations
+  readonly #database: Database
+  readonly #listenUrl: string | undefined
+  readonly #logger: Logger | undefined
+  #finished = 0
+  #vacuuming = false
+  #schema: Promise<string> | undefined
+
+  constructor(options: SqlQueueOptions) {
+    this.#database = options.database
+    this.#listenUrl = options.listenUrl
+    this.#logger = options.logger
+  }
+
+  get #engine(): SqlEngine {
+    const engine = this.#database.engine
+    if (engine === undefined) throw new TypeError('The job queue needs a valid database URL.')
+    return engine
+  }
+
+  /**
+   * Where workers run their statements: the pool, outside any transaction, on server engines;
+   * on SQLite the transaction-aware instance, since its single connection may be held by the
+   * transaction of the very handler that reports progress.
+   */
+  get #db(): Kysely<unknown> {
+    return (
+      this.#engine === 'sqlite' ? this.#database.kysely : this.#database.root
+    ) as Kysely<unknown>
+  }
+
+  async enqueue(jobs: readonly NewJob[]): Promise<readonly (string | undefined)[]> {
+    const ids: (string | undefined)[] = []
+    const run = async (): Promise<void> => {
+      for (let start = 0; start < jobs.length; start += CHUNK) {
+        ids.push(...(await this.#insert(jobs.slice(start, start + CHUNK))))
+      }
+    }
+    // Several statements are one unit: inside the caller's transaction, or a transaction of ours.
+    if (jobs.length > CHUNK) await this.#database.transaction(run)
+    else await run()
+    return ids
+  }
+
+  async #insert(jobs: readonly NewJob[]): Promise<(string | undefined)[]> {
+    const db = this.#database.kysely as Kysely<unknown>
+    const values = sql.join(
+      jobs.map(
+        (job) =>
+          sql`(${job.name}, ${job.payload}, ${job.key ?? null}, ${job.runAtMs}, ${job.maxAttempts}, ${job.createdAtMs})`,
+      ),
+    )
+    const columns = sql`mortar_job (name, payload, dedup_key, run_at, max_attempts, created_at)`
+    // A duplicate key is skipped, never an error that would abort the caller's transaction.
+    // MariaDB: IGNORE only downgrades the duplicate key here: every other value was checked.
+    const statement =
+      this.#engine === 'mysql'
+        ? sql<{
+            id: string
+            dedup_key: string | null
+          }>`insert ignore into ${columns} values ${values} returning id, dedup_key`
+        : sql<{
+            id: string
+            dedup_key: string | null
+          }>`insert into ${columns} values ${values} on conflict do nothing returning id, dedup_key`
+    const { rows } = await statement.execute(db)
+    // Identities are drawn in VALUES order: sorted by id, the rows line up with the jobs.
+    const inserted = [...rows].sort((a, b) => compareIds(String(a.id), String(b.id)))
+    let next = 0
+    return jobs.map((job) => {
+      const row = inserted[next]
+      if (row !== undefined && (row.dedup_key ?? undefined) === job.key) {
+        next += 1
+        return String(row.id)
+      }
+      return undefined
+    })
+  }
+
+  async claim(request: ClaimRequest): Promise<readonly ClaimedJob[]> {
+    const { worker, names, limit, nowMs, leaseUntilMs } = request
+    if (names.length === 0 || limit <= 0) return []
+    const due = sql`dead_at is null and run_at <= ${nowMs} and (locked_by is null or locked_by <> ${worker}) and name in (${sql.join(names)})`
+    const engine = this.#engine
+    if (engine === 'postgres') {
+      const { rows } = await sql<JobRow>`with next as (
+          select id from mortar_job where ${due} order by run_at, id limit ${limit} for update skip locked
+        )
+        update mortar_job as j set locked_by = ${worker}, run_at = ${leaseUntilMs}, attempts = j.attempts + 1, progress = null
+        from next where j.id = next.id
+        returning j.id, j.name, j.payload, j.attempts, j.max_attempts`.execute(this.#db)
+      return rows.map(claimed)
+    }
+    if (engine === 'sqlite') {
+      const { rows } = await sql<JobRow>`update mortar_job
+        set locked_by = ${worker}, run_at = ${leaseUntilMs}, attempts = attempts + 1, progress = null
+        where id in (select id from mortar_job where ${due} order by run_at, id limit ${limit})
+        returning id, name, payload, attempts, max_attempts`.execute(this.#db)
+      return rows.map(claimed)
+    }
+    // MariaDB has no UPDATE … RETURNING: lock, then update, in one short transaction. Read
+    // committed takes no gap locks, so concurrent enqueues never wait for a claim.
+    return this.#database.root
+      .transaction()
+      .setIsolationLevel('read committed')
+      .execute(async (trx) => {
+        const { rows } =
+          await sql<JobRow>`select id, name, payload, attempts, max_attempts from mortar_job
+          where ${due} order by run_at, id limit ${limit} for update skip locked`.execute(trx)
+        if (rows.length === 0) return []
+        await sql`update mortar_job set locked_by = ${worker}, run_at = ${leaseUntilMs}, attempts = attempts + 1, progress = null
+          where id in (${sql.join(rows.map((row) => row.id))})`.execute(trx)
+        return rows.map((row) => claimed({ ...row, attempts: Number(row.attempts) + 1 }))
+      })
+  }
+
+  async renew(worker: string, ids: readonly string[], leaseUntilMs: number): Promise<void> {
+    for (const chunk of chunks(ids)) {
+      await sql`update mortar_job set run_at = ${leaseUntilMs}
+        where locked_by = ${worker} and ${this.#idIn(chunk)}`.execute(this.#db)
+    }
+  }
+
+  async complete(worker: string, ids: readonly string[]): Promise<readonly string[]> {
+    const done: string[] = []
+    for (const chunk of chunks(ids)) {
+      const { rows } = await sql<{ id: string }>`delete from mortar_job
+        where locked_by = ${worker} and ${this.#idIn(chunk)} returning id`.execute(this.#db)
+      for (const row of rows) done.push(String(row.id))
+    }
+    this.#finished += done.length
+    if (this.#finished >= VACUUM_EVERY && this.#engine === 'postgres') {
+      this.#finished = 0
+      void this.#vacuum()
+    }
+    return done
+  }
+
+  async #vacuum(): Promise<void> {
+    if (this.#vacuuming) return
+    this.#vacuuming = true
+    try {
+      await sql`vacuum (skip_locked) mortar_job`.execute(this.#database.root)
+    } catch (error) {
+      this.#logger?.warn({ err: error }, 'Vacuuming mortar_job failed; it is tried again later')
+    } finally {
+      this.#vacuuming = false
+    }
+  }
+
+  async fail(
+    worker: string,
+    id: string,
+    error: AttemptError,
+    outcome: FailOutcome,
+  ): Promise<boolean> {
+    const errors = this.#append(errorLine(error))
+    const set =
+      'deadAtMs' in outcome
+        ? sql`dead_at = ${outcome.deadAtMs}`
+        : sql`run_at = ${outcome.retryAtMs}, progress = null`
+    const result = await sql`update mortar_job set locked_by = null, ${set}, errors = ${errors}
+      where id = ${this.#id(id)} and locked_by = ${worker}`.execute(this.#db)
+    return Number(result.numAffectedRows ?? 0) > 0
+  }
+
+  async release(worker: string, ids: readonly string[], nowMs: number): Promise<void> {
+    for (const chunk of chunks(ids)) {
+      await sql`update mortar_job set locked_by = null, run_at = ${nowMs}, attempts = attempts - 1, progress = null
+        where locked_by = ${worker} and ${this.#idIn(chunk)}`.execute(this.#db)
+    }
+  }
+
+  async progress(worker: string, id: string, progress: JsonValue): Promise<boolean> {
+    const result = await sql`update mortar_job set progress = ${JSON.stringify(progress)}
+      where id = ${this.#id(id)} and locked_by = ${worker}`.execute(this.#db)
+    return Number(result.numAffectedRows ?? 0) > 0
+  }
+
+  async counts(nowMs: number): Promise<readonly JobCount[]> {
+    const { rows } = await sql<{
+      name: string
+      dead: unknown
+      locked: unknown
+      later: unknown
+      count: string | number
+    }>`select name, case when dead_at is null then 0 else 1 end as dead,
+        case when locked_by is null then 0 else 1 end as locked,
+        case when run_at > ${nowMs} then 1 else 0 end as later, count(*) as count
+      from mortar_job group by name, dead, locked, later`.execute(this.#db)
+    const counts = new Map<string, JobCount>()
+    for (const row of rows) {
+      const state = jobState(
+        {
+          deadAtMs: Number(row.dead) === 1 ? 0 : null,
+          worker: Number(row.locked) === 1 ? '' : null,
+          runAtMs: Number(row.later) === 1 ? nowMs + 1 : nowMs,
+        },
+        nowMs,
+      )
+      const key = `${row.name}\n${state}`
+      counts.set(key, {
+        name: row.name,
+        state,
+        count: (counts.get(key)?.count ?? 0) + Number(row.count),
+      })
+    }
+    return [...counts.values()]
+  }
+
+  async list(request: ListRequest): Promise<readonly JobInfo[]> {
+    const conditions: RawBuilder<unknown>[] = []
+    if (request.state !== undefined) conditions.push(stateCondition(request.state, request.nowMs))
+    if (request.name !== undefined) conditions.push(sql`name = ${request.name}`)
+    const where = conditions.length === 0 ? sql`` : sql`where ${sql.join(conditions, sql` and `)}`
+    const { rows } =
+      await sql<JobRow>`select * from mortar_job ${where} order by id limit ${request.limit}`.execute(
+        this.#db,
+      )
+    return rows.map((row) => info(row, request.nowMs))
+  }
+
+  async get(id: string, nowMs: number): Promise<JobInfo | undefined> {
+    if (!/^\d{1,19}$/.test(id)) return undefined
+    const { rows } = await sql<JobRow>`select * from mortar_job where id = ${this.#id(id)}`.execute(
+      this.#db,
+    )
+    const row = rows[0]
+    return row === undefined ? undefined : info(row, nowMs)
+  }
+
+  async retry(ids: readonly string[] | 'all', nowMs: number): Promise<number> {
+    const valid = ids === 'all' ? 'all' : ids.filter((id) => /^\d{1,19}$/.test(id))
+    if (valid !== 'all' && valid.length === 0) return 0
+    const which = valid === 'all' ? sql`` : sql`and ${this.#idIn(valid)}`
+    const revive = sql`dead_at = null, locked_by = null, attempts = 0, progress = null, run_at = ${nowMs}`
+    let retried = Number(
+      (
+        await sql`update mortar_job set ${revive} where dead_at is not null and dedup_key is null ${which}`.execute(
+          this.#db,
+        )
+      ).numAffectedRows ?? 0,
+    )
+    // A keyed job comes back only while no live job holds its key: one at a time, a clash skipped.
+    const { rows } = await sql<{ id: string }>`select id from mortar_job
+      where dead_at is not null and dedup_key is not null ${which}`.execute(this.#db)
+    for (const row of rows) {
+      try {
+        const result =
+          await sql`update mortar_job set ${revive} where id = ${row.id} and dead_at is not null`.execute(
+            this.#db,
+          )
+        retried += Number(result.numAffectedRows ?? 0)
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error
+      }
+    }
+    return retried
+  }
+
+  async purge(
+    states: readonly ('dead' | 'pending' | 'scheduled')[],
+    nowMs: number,
+  ): Promise<number> {
+    if (states.length === 0) return 0
+    const conditions = states.map((state) => sql`(${stateCondition(state, nowMs)})`)
+    const result =
+      await sql`delete from mortar_job where ${sql.join(conditions, sql` or `)}`.execute(this.#db)
+    return Number(result.numAffectedRows ?? 0)
+  }
+
+  async announce(): Promise<void> {
+    if (this.#engine !== 'postgres') return
+    // After the commit and on a pool connection of our own: a NOTIFY inside the caller's
+    // transaction would serialize every committing transaction on PostgreSQL's notify lock.
+    await sql`select pg_notify(${CHANNEL}, ${await this.#currentSchema()})`.execute(
+      this.#database.root,
+    )
+  }
+
+  async subscribe(onJobs: () => void): Promise<() => Promise<void>> {
+    if (this.#engine !== 'postgres' || this.#listenUrl === undefined) return async () => {}
+    const schema = await this.#currentSchema()
+    const listener = new PostgresListener({
+      url: this.#listenUrl,
+      channel: CHANNEL,
+      // Apps in other schemas of the same database share the channel: only ours wake us.
+      onNotify: (payload) => {
+        if (payload === schema) onJobs()
+      },
+      onError: (error) =>
+        this.#logger?.warn(
+          { err: error },
+          'The job listener lost PostgreSQL; reconnecting, polling meanwhile',
+        ),
+    })
+    await listener.start()
+    return () => listener.stop()
+  }
+
+  #currentSchema(): Promise<string> {
+    this.#schema ??= sql<{ schema: string }>`select current_schema() as schema`
+      .execute(this.#database.root)
+      .then(({ rows }) => rows[0]?.schema ?? 'public')
+    return this.#schema
+  }
+
+  /** An id as the engine compares it best: SQLite matches integers only with integers. */
+  #id(id: string): string | number {
+    return this.#engine === 'sqlite' ? Number(id) : id
+  }
+
+  #idIn(ids: readonly string[]): RawBuilder<unknown> {
+    return sql`id in (${sql.join(ids.map((id) => this.#id(id)))})`
+  }
+
+  #append(line: string): RawBuilder<unknown> {
+    return this.#engine === 'mysql'
+      ? sql`concat(coalesce(errors, ''), ${line})`
+      : sql`coalesce(errors, '') || ${line}`
+  }
+}
+
+function chunks(ids: readonly string[]): string[][] {
+  const out: string[][] = []
+  for (let start = 0; start < ids.length; start += CHUNK) out.push(ids.slice(start, start + CHUNK))
+  return out
+}
+
+function compareIds(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0)
+}
+
+function claimed(row: JobRow): ClaimedJob {
+  return {
+    id: String(row.id),
+    name: row.name,
+    payload: row.payload,
+    attempt: Number(row.attempts),
+    maxAttempts: Number(row.max_attempts),
+  }
+}
+
+function stateCondition(state: JobState, nowMs: number): RawBuilder<unknown> {
+  switch (state) {
+    case 'dead':
+      return sql`dead_at is not null`
+    case 'running':
+      return sql`dead_at is null and locked_by is not null and run_at > ${nowMs}`
+    case 'stalled':
+      return sql`dead_at is null and locked_by is not null and run_at <= ${nowMs}`
+    case 'scheduled':
+      return sql`dead_at is null and locked_by is null and run_at > ${nowMs}`
+    case 'pending':
+      return sql`dead_at is null and locked_by is null and run_at <= ${nowMs}`
+  }
+}
+
+function info(row: JobRow, nowMs: number): JobInfo {
+  const deadAtMs = row.dead_at === null ? null : Number(row.dead_at)
+  const runAtMs = Number(row.run_at)
+  return {
+    id: String(row.id),
+    name: row.name,
+    state: jobState({ deadAtMs, worker: row.locked_by, runAtMs }, nowMs),
+    payload: JSON.parse(row.payload) as JsonValue,
+    key: row.dedup_key ?? undefined,
+    attempts: Number(row.attempts),
+    maxAttempts: Number(row.max_attempts),
+    createdAt: new Date(Number(row.created_at)),
+    runAt: new Date(runAtMs),
+    deadAt: deadAtMs === null ? undefined : new Date(deadAtMs),
+    worker: row.locked_by ?? undefined,
+    progress: row.progress === null ? undefined : (JSON.parse(row.progress) as JsonValue),
+    errors: parseErrors(row.errors),
+  }
+}
+
+/** A unique-index violation on PostgreSQL (23505), SQLite or MariaDB (1062). */
+export function isUniqueViolation(error: unknown): boolean {
+  const fields = error as { code?: unknown; errno?: unknown; message?: unknown } | null
+  return (
+    fields?.code === '23505' ||
+    fields?.code === 'ER_DUP_ENTRY' ||
+    fields?.errno === 1062 ||
+    (typeof fields?.message === 'string' && fields.message.includes('UNIQUE constraint failed'))
+  )
+}

@@ -1,0 +1,173 @@
+import {
+  RequestContext,
+  type RequestScope,
+  runInRequestContext,
+} from '../../context/request-context.js'
+import type { Key } from '../../di/token.js'
+import { ValidationError } from '../../errors/http-errors.js'
+import type { Logger } from '../../logger/logger.js'
+import type { JobDefinition } from '../define-job.js'
+import type { JobContext, JobProgress, JsonValue } from '../job-context.js'
+import { JobError } from '../job-errors.js'
+import type { ClaimedJob } from '../queue-adapter.js'
+
+const MAX_PROGRESS_CHARS = 4_096
+
+/** What an execution needs from its worker. */
+export interface ExecutionHost {
+  readonly logger: Logger
+  readonly createScope: () => RequestScope
+  progress(id: string, value: JsonValue): Promise<void>
+}
+
+/**
+ * One attempt of one job: the {@link JobContext} its handler sees, and the means to interrupt
+ * it on timeout or shutdown. The signal, logger and scope are made on first use: a no-op job
+ * pays for none of them.
+ */
+export class JobExecution implements JobContext {
+  readonly id: string
+  readonly name: string
+  readonly attempt: number
+  readonly maxAttempts: number
+  /** Set when the worker interrupted the attempt to shut down: the job goes back unfinished. */
+  shutdown = false
+  readonly #host: ExecutionHost
+  #context: RequestContext | undefined
+  #controller: AbortController | undefined
+  #logger: Logger | undefined
+  #interrupt: ((error: unknown) => void) | undefined
+  #timer: NodeJS.Timeout | undefined
+
+  constructor(job: ClaimedJob, host: ExecutionHost) {
+    this.id = job.id
+    this.name = job.name
+    this.attempt = job.attempt
+    this.maxAttempts = job.maxAttempts
+    this.#host = host
+  }
+
+  get signal(): AbortSignal {
+    this.#controller ??= new AbortController()
+    return this.#controller.signal
+  }
+
+  get logger(): Logger {
+    this.#logger ??= this.#host.logger.child({
+      job: this.name,
+      jobId: this.id,
+      attempt: this.attempt,
+    })
+    return this.#logger
+  }
+
+  resolve<T>(key: Key<T>): T {
+    return this.#requestContext().resolve(key)
+  }
+
+  async progress(value: JobProgress): Promise<void> {
+    await this.#host.progress(this.id, checkProgress(this.name, value))
+  }
+
+  /**
+   * Runs the handler in a request context of its own (so scoped providers and
+   * `currentRequestContext()` work as in a request); settles early when interrupted.
+   */
+  run<S extends JobDefinition>(definition: S, payload: unknown): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#interrupt = reject
+      if (definition.timeout !== undefined) {
+        this.#timer = setTimeout(() => {
+          this.interrupt(
+            new JobError(
+              'E_JOB_TIMEOUT',
+              `Job '${this.name}' (id ${this.id}) ran past its timeout of ${definition.timeout} ms.`,
+            ),
+          )
+        }, definition.timeout)
+        this.#timer.unref()
+      }
+      const settle = (error?: unknown): void => {
+        this.#stopTimer()
+        this.#interrupt = undefined
+        if (error === undefined) resolve()
+        else reject(error)
+      }
+      try {
+        const result = runInRequestContext(this.#requestContext(), () =>
+          definition.handler(payload, this),
+        )
+        if (result instanceof Promise)
+          result.then(
+            () => settle(),
+            (error) => settle(error ?? new Error('The handler rejected with nothing.')),
+          )
+        else settle()
+      } catch (error) {
+        settle(error ?? new Error('The handler threw nothing.'))
+      }
+    })
+  }
+
+  /** Aborts the signal with `error` and makes {@link JobExecution.run} reject with it now. */
+  interrupt(error: unknown): void {
+    const interrupt = this.#interrupt
+    if (interrupt === undefined) return
+    this.#interrupt = undefined
+    this.#stopTimer()
+    this.#controller ??= new AbortController()
+    this.#controller.abort(error)
+    interrupt(error)
+  }
+
+  #stopTimer(): void {
+    if (this.#timer === undefined) return
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+  }
+
+  /** Disposes the job's scope, if it made one. */
+  async dispose(): Promise<void> {
+    if (this.#context?.hasScope) await this.#context.dispose()
+  }
+
+  #requestContext(): RequestContext {
+    if (this.#context === undefined) {
+      const execution = this
+      this.#context = new RequestContext({
+        requestId: `job-${this.id}`,
+        createScope: this.#host.createScope,
+        // Read lazily by the context: code that asks the request's signal gets the job's.
+        get signal() {
+          return execution.signal
+        },
+      })
+    }
+    return this.#context
+  }
+}
+
+function checkProgress(name: string, value: JobProgress): JsonValue {
+  if (typeof value === 'number') {
+    if (Number.isFinite(value)) return value
+  } else if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    let json: string | undefined
+    try {
+      json = JSON.stringify(value)
+    } catch {
+      json = undefined
+    }
+    if (json !== undefined && json.length <= MAX_PROGRESS_CHARS)
+      return JSON.parse(json) as JsonValue
+  }
+  throw new ValidationError(
+    [
+      {
+        path: 'progress',
+        message: 'a finite number or a JSON object of at most 4 KB',
+        code: 'invalid_progress',
+      },
+    ],
+    `Job '${name}' reported a progress that is neither a finite number nor a JSON object of at most 4 KB.`,
+  )
+}

@@ -1,0 +1,443 @@
+import { AsyncResource } from 'node:async_hooks'
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
+import type { Clock } from '../../clock/clock.js'
+import type { RequestScope } from '../../context/request-context.js'
+import { isMortarError } from '../../errors/mortar-error.js'
+import type { Logger } from '../../logger/logger.js'
+import { backoffDelay } from '../backoff.js'
+import type { JobDefinition } from '../define-job.js'
+import type { JsonValue } from '../job-context.js'
+import { isPermanentJobError, JobError } from '../job-errors.js'
+import type { AttemptError, ClaimedJob, FailOutcome, QueueAdapter } from '../queue-adapter.js'
+import { JobExecution } from './job-execution.js'
+
+/** How a worker runs: its share of the machine and its timings. */
+export interface WorkerSettings {
+  /** Handlers running at once (default 10). */
+  readonly concurrency: number
+  /** Jobs claimed per statement, held in a local buffer until a slot frees (default 50). */
+  readonly batchSize: number
+  /** How long a claim holds a job without a heartbeat, in ms (default 30,000). */
+  readonly leaseMs: number
+  /** How often an idle worker looks for due jobs, in ms (default 1,000). */
+  readonly pollMs: number
+}
+
+export const DEFAULT_WORKER_SETTINGS: WorkerSettings = {
+  concurrency: 10,
+  batchSize: 50,
+  leaseMs: 30_000,
+  pollMs: 1_000,
+}
+
+/** What a {@link Worker} is built from. */
+export interface WorkerInit extends WorkerSettings {
+  readonly adapter: QueueAdapter
+  readonly jobs: ReadonlyMap<string, JobDefinition>
+  readonly clock: Clock
+  readonly logger: Logger
+  readonly createScope: () => RequestScope
+}
+
+const FLUSH_RETRY_MS = 1_000
+const SHUTDOWN_GRACE_MS = 100
+
+/**
+ * Runs jobs from a queue adapter: claims them in batches into a local buffer, runs up to
+ * `concurrency` handlers at once, finishes them in batches, renews every lease it holds with
+ * one heartbeat, retries failures with backoff and gives unfinished jobs back on stop.
+ */
+export class Worker {
+  /** Unique per process and start: leases are held in this name. */
+  readonly id = `${hostname().slice(0, 32)}:${process.pid}:${randomBytes(4).toString('hex')}`
+  readonly logger: Logger
+  readonly createScope: () => RequestScope
+  readonly #adapter: QueueAdapter
+  readonly #jobs: ReadonlyMap<string, JobDefinition>
+  readonly #names: readonly string[]
+  readonly #clock: Clock
+  readonly #settings: WorkerSettings
+  readonly #buffer: ClaimedJob[] = []
+  readonly #running = new Map<string, { execution: JobExecution; done: Promise<void> }>()
+  #completed: string[] = []
+  #flushScheduled = false
+  #flushing: Promise<void> | undefined
+  #claiming = false
+  #again = false
+  #lastClaimEmpty = false
+  #active = false
+  #draining = 0
+  #idleWaiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = []
+  #pollTimer: NodeJS.Timeout | undefined
+  #heartbeatTimer: NodeJS.Timeout | undefined
+  #claimFailures = 0
+  /** Runs a fill outside the caller's async context (a request's, a transaction's). */
+  readonly #fillDetached: () => void
+
+  constructor(init: WorkerInit) {
+    this.#adapter = init.adapter
+    this.#jobs = init.jobs
+    this.#names = [...init.jobs.keys()]
+    this.#clock = init.clock
+    this.logger = init.logger
+    this.createScope = init.createScope
+    this.#settings = {
+      concurrency: init.concurrency,
+      batchSize: init.batchSize,
+      leaseMs: init.leaseMs,
+      pollMs: init.pollMs,
+    }
+    this.#fillDetached = AsyncResource.bind(() => this.#fill())
+  }
+
+  /** True between {@link Worker.start} and {@link Worker.stop}. */
+  get active(): boolean {
+    return this.#active
+  }
+
+  /** Starts polling and the heartbeat, and claims at once. */
+  start(): void {
+    if (this.#active || this.#names.length === 0) return
+    this.#active = true
+    this.#pollTimer = setInterval(this.#fillDetached, this.#settings.pollMs)
+    this.#pollTimer.unref()
+    this.#startHeartbeat()
+    this.#fillDetached()
+  }
+
+  /** Looks for jobs now: called after a commit that enqueued, and on a notice from elsewhere. */
+  wake(): void {
+    if (this.#active || this.#draining > 0) this.#fillDetached()
+  }
+
+  /**
+   * Runs every due job until a claim finds none and nothing runs; works whether or not the
+   * worker was started.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    this.#draining += 1
+    if (this.#draining === 1 && !this.#active) this.#startHeartbeat()
+    let timer: NodeJS.Timeout | undefined
+    try {
+      const idle = new Promise<void>((resolve, reject) => {
+        this.#lastClaimEmpty = false
+        this.#idleWaiters.push({ resolve, reject })
+      })
+      this.#fillDetached()
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new JobError(
+                'E_JOBS_NOT_RUNNING',
+                `drain() gave up after ${timeoutMs} ms with jobs still running or due.`,
+              ),
+            ),
+          timeoutMs,
+        )
+      })
+      await Promise.race([idle, timeout])
+    } finally {
+      clearTimeout(timer)
+      this.#draining -= 1
+      if (this.#draining === 0 && !this.#active) this.#stopHeartbeat()
+    }
+  }
+
+  /**
+   * Stops claiming and gives back the buffered jobs; lets running handlers finish until
+   * `graceMs`, then aborts them and gives their jobs back; flushes the finished ones.
+   */
+  async stop(graceMs: number): Promise<void> {
+    if (!this.#active) return
+    this.#active = false
+    clearInterval(this.#pollTimer)
+    await this.#releaseBuffered()
+    const running = () => [...this.#running.values()].map((entry) => entry.done)
+    if (this.#running.size > 0) {
+      await settleWithin(Promise.allSettled(running()), graceMs)
+    }
+    if (this.#running.size > 0) {
+      const left = [...this.#running.values()]
+      this.logger.warn(
+        { jobs: left.map((entry) => entry.execution.id) },
+        `Stopping: ${left.length} job(s) still running at the deadline; aborting them and giving them back to the queue`,
+      )
+      for (const { execution } of left) {
+        execution.shutdown = true
+        execution.interrupt(new JobError('E_JOBS_NOT_RUNNING', 'The worker is shutting down.'))
+      }
+      await settleWithin(Promise.allSettled(running()), SHUTDOWN_GRACE_MS)
+    }
+    // Handlers that ignore the abort are left behind: their jobs were released above.
+    await this.#flush()
+    this.#stopHeartbeat()
+  }
+
+  #startHeartbeat(): void {
+    if (this.#heartbeatTimer !== undefined) return
+    this.#heartbeatTimer = setInterval(
+      AsyncResource.bind(() => void this.#heartbeat()),
+      Math.max(1, Math.floor(this.#settings.leaseMs / 3)),
+    )
+    this.#heartbeatTimer.unref()
+  }
+
+  #stopHeartbeat(): void {
+    clearInterval(this.#heartbeatTimer)
+    this.#heartbeatTimer = undefined
+  }
+
+  async #heartbeat(): Promise<void> {
+    const ids = [...this.#buffer.map((job) => job.id), ...this.#running.keys(), ...this.#completed]
+    if (ids.length === 0) return
+    try {
+      await this.#adapter.renew(this.id, ids, this.#clock.nowMs() + this.#settings.leaseMs)
+    } catch (error) {
+      this.logger.warn(
+        { err: error, jobs: ids.length },
+        'Job heartbeat failed; leases not renewed in time expire and their jobs run again',
+      )
+    }
+  }
+
+  #fill(): void {
+    if (!this.#active && this.#draining === 0) return
+    if (this.#claiming) {
+      this.#again = true
+      return
+    }
+    const { concurrency, batchSize } = this.#settings
+    const want = concurrency - this.#running.size + batchSize - this.#buffer.length
+    if (want <= 0 || (this.#buffer.length >= batchSize / 2 && this.#draining === 0)) return
+    this.#claiming = true
+    this.#again = false
+    void this.#claim(Math.min(want, batchSize))
+  }
+
+  async #claim(limit: number): Promise<void> {
+    let claimed: readonly ClaimedJob[] = []
+    try {
+      const nowMs = this.#clock.nowMs()
+      claimed = await this.#adapter.claim({
+        worker: this.id,
+        names: this.#names,
+        limit,
+        nowMs,
+        leaseUntilMs: nowMs + this.#settings.leaseMs,
+      })
+      this.#claimFailures = 0
+    } catch (error) {
+      if (this.#draining > 0) {
+        const waiters = this.#idleWaiters.splice(0)
+        for (const waiter of waiters) waiter.reject(error)
+      }
+      // Logged once per outage, not once per poll.
+      if (this.#claimFailures++ === 0) {
+        this.logger.error({ err: error }, 'Claiming jobs failed; retrying on the next poll')
+      }
+    } finally {
+      this.#claiming = false
+    }
+    if (!this.#active && this.#draining === 0) {
+      // Stopped while the claim was in flight: these jobs go back at once.
+      if (claimed.length > 0) await this.#release(claimed.map((job) => job.id))
+      return
+    }
+    this.#buffer.push(...claimed)
+    this.#lastClaimEmpty = claimed.length === 0 && !this.#again
+    this.#dispatch()
+    if (claimed.length === limit || this.#again) setImmediate(this.#fillDetached)
+    this.#checkIdle()
+  }
+
+  #dispatch(): void {
+    while (this.#running.size < this.#settings.concurrency && this.#buffer.length > 0) {
+      const job = this.#buffer.shift() as ClaimedJob
+      const execution = new JobExecution(job, this)
+      const entry = { execution, done: Promise.resolve() }
+      this.#running.set(job.id, entry)
+      entry.done = this.#execute(job, execution)
+    }
+  }
+
+  async #execute(job: ClaimedJob, execution: JobExecution): Promise<void> {
+    const definition = this.#jobs.get(job.name) as JobDefinition
+    try {
+      await execution.run(definition, parsePayload(definition, job))
+      this.#complete(job.id)
+    } catch (error) {
+      if (execution.shutdown) await this.#release([job.id])
+      else await this.#fail(job, definition, error)
+    } finally {
+      this.#running.delete(job.id)
+      await execution.dispose().catch((error: unknown) => {
+        this.logger.warn({ err: error, jobId: job.id }, 'Disposing a job scope failed')
+      })
+    }
+    this.#dispatch()
+    if (this.#buffer.length < this.#settings.batchSize / 2 || this.#draining > 0) this.#fill()
+    this.#checkIdle()
+  }
+
+  #complete(id: string): void {
+    this.#completed.push(id)
+    if (this.#flushScheduled) return
+    this.#flushScheduled = true
+    setImmediate(() => void this.#flush())
+  }
+
+  /** Finishes the completed jobs in one statement; one flush at a time, the next batches up. */
+  async #flush(): Promise<void> {
+    this.#flushScheduled = false
+    while (this.#flushing !== undefined) await this.#flushing
+    if (this.#completed.length === 0) return
+    const ids = this.#completed
+    this.#completed = []
+    this.#flushing = (async () => {
+      try {
+        const done = await this.#adapter.complete(this.id, ids)
+        if (done.length < ids.length) {
+          const kept = new Set(done)
+          this.logger.warn(
+            { jobs: ids.filter((id) => !kept.has(id)) },
+            'Finished jobs whose lease had passed to another worker; they may run twice',
+          )
+        }
+      } catch (error) {
+        this.logger.error({ err: error, jobs: ids.length }, 'Finishing jobs failed; retrying')
+        this.#completed.unshift(...ids)
+        const retry = setTimeout(() => void this.#flush(), FLUSH_RETRY_MS)
+        retry.unref()
+      }
+    })()
+    try {
+      await this.#flushing
+    } finally {
+      this.#flushing = undefined
+    }
+    this.#checkIdle()
+  }
+
+  async #fail(job: ClaimedJob, definition: JobDefinition, error: unknown): Promise<void> {
+    const nowMs = this.#clock.nowMs()
+    const permanent =
+      isPermanentJobError(error) || (isMortarError(error) && error.code === 'E_JOB_PAYLOAD')
+    const outcome: FailOutcome =
+      permanent || job.attempt >= job.maxAttempts
+        ? { deadAtMs: nowMs }
+        : { retryAtMs: nowMs + backoffDelay(job.attempt, definition.backoff) }
+    const recorded = attemptError(job.attempt, nowMs, error)
+    const fields = { err: error, job: job.name, jobId: job.id, attempt: job.attempt }
+    if ('deadAtMs' in outcome) {
+      this.logger.error(
+        fields,
+        permanent
+          ? `Job '${job.name}' failed permanently; it is dead`
+          : `Job '${job.name}' failed its last attempt (${job.attempt}); it is dead`,
+      )
+    } else {
+      this.logger.warn(
+        { ...fields, retryAt: new Date(outcome.retryAtMs).toISOString() },
+        `Job '${job.name}' failed attempt ${job.attempt} of ${job.maxAttempts}; retrying`,
+      )
+    }
+    try {
+      const held = await this.#adapter.fail(this.id, job.id, recorded, outcome)
+      if (!held) {
+        this.logger.warn(
+          fields,
+          'A failed job had passed to another worker; its failure was not recorded',
+        )
+      }
+    } catch (failure) {
+      this.logger.error(
+        { err: failure, jobId: job.id },
+        'Recording a failed attempt failed; the job runs again when its lease expires',
+      )
+    }
+  }
+
+  async #releaseBuffered(): Promise<void> {
+    const ids = this.#buffer.splice(0).map((job) => job.id)
+    if (ids.length > 0) await this.#release(ids)
+  }
+
+  async #release(ids: readonly string[]): Promise<void> {
+    try {
+      await this.#adapter.release(this.id, ids, this.#clock.nowMs())
+    } catch (error) {
+      this.logger.warn(
+        { err: error, jobs: ids.length },
+        'Giving jobs back failed; they run again when their lease expires',
+      )
+    }
+  }
+
+  async progress(id: string, value: JsonValue): Promise<void> {
+    const held = await this.#adapter.progress(this.id, id, value)
+    if (!held) this.logger.debug({ jobId: id }, 'Progress of a job this worker no longer holds')
+  }
+
+  #checkIdle(): void {
+    if (this.#idleWaiters.length === 0) return
+    const idle =
+      this.#lastClaimEmpty &&
+      !this.#claiming &&
+      this.#buffer.length === 0 &&
+      this.#running.size === 0 &&
+      this.#completed.length === 0 &&
+      this.#flushing === undefined
+    if (!idle) return
+    for (const waiter of this.#idleWaiters.splice(0)) waiter.resolve()
+  }
+}
+
+function parsePayload(definition: JobDefinition, job: ClaimedJob): unknown {
+  let raw: unknown
+  try {
+    raw = JSON.parse(job.payload)
+  } catch (error) {
+    throw new JobError(
+      'E_JOB_PAYLOAD',
+      `The stored payload of job '${job.name}' (id ${job.id}) is not JSON.`,
+      {
+        cause: error,
+      },
+    )
+  }
+  const result = definition.schema.safeParse(raw)
+  if (result.success) return result.data
+  throw new JobError(
+    'E_JOB_PAYLOAD',
+    `The stored payload of job '${job.name}' (id ${job.id}) no longer fits its schema (the schema changed since it was enqueued): ${result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ')}. Fix the data or the schema, then retry it.`,
+    { cause: result.error },
+  )
+}
+
+function attemptError(attempt: number, nowMs: number, error: unknown): AttemptError {
+  const at = new Date(nowMs).toISOString()
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code
+    return {
+      attempt,
+      at,
+      name: error.name,
+      message: error.message,
+      ...(typeof code === 'string' ? { code } : {}),
+    }
+  }
+  return { attempt, at, name: 'NonError', message: String(error) }
+}
+
+async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([
+    promise,
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms)
+    }),
+  ])
+  clearTimeout(timer)
+}
