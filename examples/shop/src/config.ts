@@ -2,6 +2,7 @@ import { defineConfig, secret } from '@mortar/core'
 import { z } from 'zod'
 import {
   DEVELOPMENT_ADMIN_PASSWORD,
+  DEVELOPMENT_SMS_AUTH_TOKEN,
   DEVELOPMENT_SESSION_PASSWORD,
   DEVELOPMENT_VAULT_KEY,
   refuseDevelopmentDefaultsInProduction,
@@ -13,6 +14,13 @@ export const shopConfigSchema = z.object({
   host: z.string().default('127.0.0.1'),
   /** `DATABASE_URL`: `sqlite:./var/shop.db` (the default), `postgres://…` or `mysql://…`. */
   databaseUrl: z.string().default('sqlite:./var/shop.db'),
+  /**
+   * `REDIS_URL`: `redis://host:6379`. Unset, everything lives in the database; set, the session
+   * registry and the login throttle move to Redis.
+   */
+  redisUrl: z.string().optional(),
+  /** `REDIS_PREFIX`: put before every key, so several shops (or test runs) share one Redis. */
+  redisPrefix: z.string().min(1).max(64).default('shop:'),
   // Accounts and payments. Unset secrets fall back to public development defaults, which
   // loadShopConfig refuses when NODE_ENV=production.
   /** `SESSION_PASSWORD`: seals session cookies; 32+ characters. */
@@ -33,6 +41,22 @@ export const shopConfigSchema = z.object({
   adminEmail: z.email().default('admin@shop.example'),
   /** `ADMIN_PASSWORD`: that account's password when it is created; 10+ characters. */
   adminPassword: secret(z.string().min(10).max(200).default(DEVELOPMENT_ADMIN_PASSWORD)),
+  /**
+   * `SMS_URL`: the Twilio-shaped SMS provider's API root. Unset outside production, the shop's
+   * own stand-in at `/dev/sms` takes the messages (the admin pages list them); unset in
+   * production, no SMS is sent.
+   */
+  smsUrl: z.url().optional(),
+  /** `SMS_ACCOUNT_SID`, `SMS_AUTH_TOKEN`: the provider account; `SMS_FROM`: the sending number. */
+  smsAccountSid: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{2,64}$/)
+    .default('ACdevelopment'),
+  smsAuthToken: secret(z.string().min(8).max(200).default(DEVELOPMENT_SMS_AUTH_TOKEN)),
+  smsFrom: z
+    .string()
+    .regex(/^\+[1-9]\d{6,14}$/)
+    .default('+15550100'),
   /** `PASSWORD_HASH_LOG_N`: scrypt cost of new password hashes, log2(N); 17 (OWASP) or more in production. */
   passwordHashLogN: z.number().int().min(10).max(20).default(17),
 })

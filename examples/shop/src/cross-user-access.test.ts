@@ -104,6 +104,23 @@ const CASES: Record<string, Case> = {
       status: 'shipped',
     })
   },
+  'POST /dev/sms/2010-04-01/Accounts/:sid/Messages.json': async (w) => {
+    // Not a user's resource: the development SMS stand-in, which takes only its own account.
+    const config = w.shop.app.config
+    const send = (sid: string, token: string) =>
+      fetch(`${w.shop.base}/dev/sms/2010-04-01/Accounts/${sid}/Messages.json`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${sid}:${token}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({ To: '+15550123', From: config.smsFrom, Body: 'hi' }).toString(),
+      })
+    expect((await send('ACother', config.smsAuthToken.reveal())).status).toBe(401)
+    expect((await send(config.smsAccountSid, 'wrong-token')).status).toBe(401)
+    expect((await send(config.smsAccountSid, config.smsAuthToken.reveal())).status).toBe(201)
+    expect(w.shop.smsOutbox?.list()).toHaveLength(1)
+  },
   'GET /products/:id': async (w) => {
     const [bob, ada] = await Promise.all([
       w.bob.jar.request('GET', '/products/7'),

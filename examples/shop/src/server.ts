@@ -1,25 +1,25 @@
 import 'reflect-metadata'
-import { loginThrottleModule } from '@mortar/auth'
-import { type App, createApp } from '@mortar/core'
+import type { App } from '@mortar/core'
 import { mortarFastify } from '@mortar/core/fastify'
-import { databaseSessionRegistry } from '@mortar/session'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { shopAccessModule } from './access/index.js'
+import { accountRoutes, currentPrincipal } from './accounts/index.js'
 import { adminPages } from './admin/index.js'
-import { accountRoutes, accountsModule, shopSessionModule } from './accounts/index.js'
+import { createShopApp } from './app.js'
 import { cartRoutes } from './cart/index.js'
-import { catalogModule, catalogRoutes, PRODUCT_CATALOG } from './catalog/index.js'
+import { catalogRoutes, PRODUCT_CATALOG } from './catalog/index.js'
 import type { ShopConfig } from './config.js'
 import { healthRoutes } from './health/health-routes.js'
-import { orderRoutes, ordersModule } from './orders/index.js'
-import { paymentRoutes, paymentsModule } from './payments/index.js'
-import { vaultKeyRing } from './secrets/index.js'
+import { orderRoutes } from './orders/index.js'
+import { paymentRoutes } from './payments/index.js'
+import { SMS_STUB_PREFIX, SmsOutbox, servesSmsStub, smsStubRoutes } from './sms-stub/index.js'
 import { storefrontRoutes } from './storefront/index.js'
 
 /** The shop: a Mortar app and the Fastify server in front of it. */
 export interface Shop {
   readonly app: App<ShopConfig>
   readonly server: FastifyInstance
+  /** What the development SMS stand-in took, when the shop serves it (no `SMS_URL`). */
+  readonly smsOutbox: SmsOutbox | undefined
 }
 
 /**
@@ -27,52 +27,37 @@ export interface Shop {
  * listen on any port.
  */
 export async function buildShop(config: ShopConfig): Promise<Shop> {
-  const sessions = shopSessionModule({ password: config.sessionPassword })
-  const app = createApp({
-    config,
-    database: config.databaseUrl,
-    modules: [
-      databaseSessionRegistry(),
-      sessions,
-      // Failed logins are counted in the database: 5 per account in 15 minutes, then a lockout.
-      loginThrottleModule({ store: 'database' }),
-      accountsModule({
-        passwordCost: { logN: config.passwordHashLogN },
-        admin: { email: config.adminEmail, password: config.adminPassword.reveal() },
-      }),
-      paymentsModule({ vaultKeys: vaultKeyRing(config.vaultKeys) }),
-      // The products table, seeded with 10,000 demo products when empty; GET /products.
-      catalogModule({ paginationKey: config.paginationKey }),
-      // Who may read which order and enter the admin pages: one policy, src/access.
-      shopAccessModule(),
-      ordersModule(),
-    ],
-  })
+  const { app, sessions } = createShopApp(config)
   await app.migrate()
   await app.start()
+  const session = sessions.current
+  const catalog = app.resolve(PRODUCT_CATALOG)
+  const productExists = (productId: number) => catalog.exists(currentPrincipal(), productId)
   const server = Fastify()
   await server.register(mortarFastify, { app })
+  // The JSON API.
   await server.register(healthRoutes)
-  await server.register(accountRoutes, { session: sessions.current })
+  await server.register(accountRoutes, { session })
   await server.register(catalogRoutes)
-  const catalog = app.resolve(PRODUCT_CATALOG)
-  await server.register(cartRoutes, {
-    session: sessions.current,
-    productExists: (productId) => catalog.exists(productId),
-  })
-  await server.register(paymentRoutes, { session: sessions.current })
-  await server.register(orderRoutes, { session: sessions.current })
-  // The storefront: HTML pages for people, beside the JSON API above.
-  await server.register(storefrontRoutes, {
-    prefix: '/store',
-    session: sessions.current,
-    productExists: (productId) => catalog.exists(productId),
-  })
-  await server.register(adminPages, { prefix: '/admin', session: sessions.current })
+  await server.register(cartRoutes, { session, productExists })
+  await server.register(paymentRoutes, { session })
+  await server.register(orderRoutes, { session })
+  // The storefront and the admin pages: HTML for people.
+  await server.register(storefrontRoutes, { prefix: '/store', session, productExists })
+  await server.register(adminPages, { prefix: '/admin', session })
+  const smsOutbox = servesSmsStub(config) ? new SmsOutbox() : undefined
+  if (smsOutbox !== undefined) {
+    await server.register(smsStubRoutes, {
+      prefix: SMS_STUB_PREFIX,
+      outbox: smsOutbox,
+      accountSid: config.smsAccountSid,
+      authToken: config.smsAuthToken.reveal(),
+    })
+  }
   server.get('/', (_request, reply) => reply.redirect('/store'))
   // The server closes first so no request runs against a stopped app.
   server.addHook('onClose', async () => {
     await app.stop()
   })
-  return { app, server }
+  return { app, server, smsOutbox }
 }

@@ -188,8 +188,10 @@ export {
   InlineQueue,
   JOBS,
   JobError,
+  MemoryScheduleStore,
   PermanentJobError,
   SqlQueue,
+  schedule,
   sqlQueueMigrations,
 } from './jobs/index.js'
 export type {
@@ -219,6 +221,13 @@ export type {
   NewJob,
   QueueAdapter,
   QueueAdapterContext,
+  ScheduleDefinition,
+  ScheduleHandler,
+  ScheduleJobOptions,
+  ScheduleRow,
+  ScheduleStore,
+  ScheduleTick,
+  ScheduleTiming,
   SqlQueueOptions,
   WorkerSettings,
 } from './jobs/index.js'

@@ -40,6 +40,7 @@ export {
   sessionRegistryMigrations,
 } from './registry/index.js'
 export type {
+  DatabaseSessionRegistryOptions,
   KyselySessionRegistryOptions,
   RedisLike,
   RedisSessionRegistryModuleOptions,

@@ -1,6 +1,7 @@
 import { type AccessControl, definePolicy } from '@mortar/auth'
 import { token } from '@mortar/core'
 import type { ShopPrincipal } from '../accounts/index.js'
+import type { CatalogDb } from '../catalog/catalog-db.js'
 import type { OrdersDb } from '../orders/orders-db.js'
 
 /**
@@ -12,10 +13,13 @@ export interface AdminPagesResource {
   admin_pages: { page: string }
 }
 
-/** What the policy speaks of: the orders, and the admin pages. */
-export type ShopPolicyDb = Pick<OrdersDb, 'orders'> & AdminPagesResource
+/** What the policy speaks of: the products, the orders, and the admin pages. */
+export type ShopPolicyDb = CatalogDb & Pick<OrdersDb, 'orders'> & AdminPagesResource
 
-/** What can be done: read an order, move it along (ship, deliver), enter the admin pages. */
+/**
+ * What can be done: read a product or an order, move an order along (ship, deliver), enter the
+ * admin pages.
+ */
 export type ShopAction = 'read' | 'ship' | 'enter'
 
 /**
@@ -24,6 +28,8 @@ export type ShopAction = 'read' | 'ship' | 'enter'
  * refuses; another user's order answers 404, exactly like a missing one.
  */
 export const shopPolicy = definePolicy<ShopPolicyDb, ShopPrincipal, ShopAction>()
+  // The catalog is public, visitors included; stated here, since anything unstated is denied.
+  .allow('read', 'products', true, { id: 'anyone-reads-products' })
   .role('customer', (r) =>
     r.allow('read', 'orders', (o, p) => o.eq('user_id', p.id), {
       id: 'customer-reads-own-orders',
@@ -38,6 +44,7 @@ export const shopPolicy = definePolicy<ShopPolicyDb, ShopPrincipal, ShopAction>(
       .allow('enter', 'admin_pages', true, { id: 'admin-enters-admin-pages' }),
   )
   .hideExistence('orders', ['read'])
+  .hideExistence('products', ['read'])
   .build()
 
 /** An access control over {@link shopPolicy}. */

@@ -13,6 +13,13 @@ export interface UsersTable {
   password_hash: string
   /** `customer` unless written otherwise (the column's default). */
   role: ColumnType<Role, Role | undefined, Role>
+  /** A phone number in E.164 form (`+15550100`), for text messages; null when not given. */
+  phone: ColumnType<string | null, string | null | undefined, string | null>
+  /**
+   * Whether the user agreed to text messages (shipping updates) on that number; false unless
+   * they said so. 0/1 on SQLite and MariaDB.
+   */
+  sms_opt_in: ColumnType<boolean | number, boolean | undefined, boolean>
   /** ISO 8601, UTC. */
   created_at: string
 }

@@ -29,4 +29,17 @@ export const accountsMigrations: ModuleMigrations = {
       await db.schema.alterTable('users').dropColumn('role').execute()
     },
   },
+  '0003_add_user_phone': {
+    async up(db) {
+      await db.schema.alterTable('users').addColumn('phone', 'varchar(16)').execute()
+      await db.schema
+        .alterTable('users')
+        .addColumn('sms_opt_in', 'boolean', (column) => column.notNull().defaultTo(false))
+        .execute()
+    },
+    async down(db) {
+      await db.schema.alterTable('users').dropColumn('sms_opt_in').execute()
+      await db.schema.alterTable('users').dropColumn('phone').execute()
+    },
+  },
 }

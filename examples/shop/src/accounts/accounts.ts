@@ -12,6 +12,18 @@ export interface Account {
   readonly createdAt: string
 }
 
+/** How to reach an account: its email, and its phone when the user agreed to text messages. */
+export interface Contact {
+  readonly id: string
+  readonly email: string
+  /** The number as given, whether or not texts are allowed. */
+  readonly phone: string | null
+  readonly smsOptIn: boolean
+}
+
+/** A phone number in E.164 form: `+`, a country code, up to 15 digits. */
+export const PHONE_PATTERN = /^\+[1-9]\d{6,14}$/
+
 /** What signing up takes. */
 export interface SignUp {
   readonly email: string
@@ -106,15 +118,35 @@ export class Accounts {
     return row === undefined ? undefined : toAccount(row)
   }
 
-  /** The emails of these accounts, by id (one query); ids without an account are left out. */
-  async emails(ids: readonly string[]): Promise<Map<string, string>> {
+  /** How to reach these accounts, by id (one query); ids without an account are left out. */
+  async contacts(ids: readonly string[]): Promise<Map<string, Contact>> {
     if (ids.length === 0) return new Map()
     const rows = await this.#db
       .selectFrom('users')
-      .select(['id', 'email'])
+      .select(['id', 'email', 'phone', 'sms_opt_in'])
       .where('id', 'in', [...ids])
       .execute()
-    return new Map(rows.map((row) => [row.id, row.email]))
+    return new Map(
+      rows.map((row) => [
+        row.id,
+        { id: row.id, email: row.email, phone: row.phone, smsOptIn: Boolean(row.sms_opt_in) },
+      ]),
+    )
+  }
+
+  /**
+   * Sets the account's phone number (`null` removes it) and whether texts may go to it; texts
+   * need a number, so no number means no texts.
+   */
+  async setPhone(id: string, phone: string | null, smsOptIn: boolean): Promise<void> {
+    if (phone !== null && !PHONE_PATTERN.test(phone)) {
+      throw new TypeError('setPhone: the number must be in E.164 form (+15550100).')
+    }
+    await this.#db
+      .updateTable('users')
+      .set({ phone, sms_opt_in: phone !== null && smsOptIn })
+      .where('id', '=', id)
+      .execute()
   }
 
   /**

@@ -5,6 +5,8 @@ export {
   ACCOUNTS,
   AccountExistsError,
   Accounts,
+  type Contact,
+  PHONE_PATTERN,
   normalizeEmail,
   type SignUp,
 } from './accounts.js'

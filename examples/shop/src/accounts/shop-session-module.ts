@@ -7,11 +7,13 @@ import type { AccountsDb } from './accounts-db.js'
 export interface ShopSessionModuleOptions {
   /** Seals the cookie: 32+ characters, from `SESSION_PASSWORD`. */
   readonly password: Secret<string>
+  /** Where logged-in sessions are recorded: the app's `databaseSessionRegistry()` or `redisSessionRegistry()`. */
+  readonly registry: 'database' | 'redis'
 }
 
 /**
- * The shop's sessions: the cart in a sealed cookie, logged-in sessions recorded in the database
- * registry (so they can be listed and revoked), the session's user as the request's principal.
+ * The shop's sessions: the cart in a sealed cookie, logged-in sessions recorded in a registry
+ * (so they can be listed and revoked), the session's user as the request's principal.
  * The role is read from the database on each request, so a demoted admin is demoted at once and
  * a deleted account is logged out.
  */
@@ -21,7 +23,7 @@ export function shopSessionModule(
   return sessionModule({
     password: options.password,
     schema: cartSessionSchema,
-    registry: 'database',
+    registry: options.registry,
     // Re-issue the cookie on use at most every 5 minutes, so an active visitor stays logged in.
     rolling: 300,
     resolvePrincipal: async (_data, { userId }) => {

@@ -102,7 +102,7 @@ export async function adminPages(
         .list(me, { after: parsed.after, limit: 50 })
       const buyers = await context
         .resolve(ACCOUNTS)
-        .emails([...new Set(result.items.map((order) => order.userId))])
+        .contacts([...new Set(result.items.map((order) => order.userId))])
       return layout(
         'Admin · Orders',
         await pageChrome(options),
@@ -111,7 +111,7 @@ export async function adminPages(
             (
               order,
             ) => html`<tr><td>${when(order.createdAt)}</td><td><a href="/admin/orders/${order.id}">${order.id.slice(0, 8)}</a></td>
-              <td>${buyers.get(order.userId) ?? 'deleted account'}</td><td>${money(order.totalCents)}</td><td>${order.status}</td></tr>`,
+              <td>${buyers.get(order.userId)?.email ?? 'deleted account'}</td><td>${money(order.totalCents)}</td><td>${order.status}</td></tr>`,
           )}</tbody></table>
           ${result.nextCursor === null ? '' : html`<p class="pager"><a rel="next" href="/admin/orders?after=${encodeURIComponent(result.nextCursor)}">Older orders →</a></p>`}`,
       )
@@ -126,12 +126,12 @@ export async function adminPages(
       if (!parsed.success) throw new NotFoundError('There is no order with this id.')
       const context = requestContext()
       const order = await context.resolve(ORDER_HISTORY).get(me, parsed.data.id)
-      const buyer = (await context.resolve(ACCOUNTS).emails([order.userId])).get(order.userId)
+      const buyer = (await context.resolve(ACCOUNTS).contacts([order.userId])).get(order.userId)
       const chrome = await pageChrome(options)
       return layout(
         `Admin · Order ${order.id.slice(0, 8)}`,
         chrome,
-        html`<p>Buyer: ${buyer ?? 'deleted account'}</p>${orderDetails(order)}${statusForm(order, csrfField(chrome))}`,
+        html`<p>Buyer: ${buyer?.email ?? 'deleted account'}</p>${orderDetails(order)}${statusForm(order, csrfField(chrome))}`,
       )
     }),
   )

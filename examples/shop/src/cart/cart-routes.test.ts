@@ -24,7 +24,7 @@ describe('the cart over HTTP', () => {
 
   beforeAll(async () => {
     const config = loadShopConfig({ DATABASE_URL: 'sqlite::memory:' })
-    const sessions = shopSessionModule({ password: config.sessionPassword })
+    const sessions = shopSessionModule({ password: config.sessionPassword, registry: 'database' })
     const app = createApp({
       database: config.databaseUrl,
       modules: [

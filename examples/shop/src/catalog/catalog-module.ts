@@ -9,6 +9,7 @@ import {
   Paginator,
   resolveDatabase,
 } from '@mortar/core'
+import { SHOP_ACCESS } from '../access/index.js'
 import type { CatalogDb } from './catalog-db.js'
 import { catalogMigrations } from './catalog-migrations.js'
 import { PRODUCT_CATALOG, ProductCatalog } from './product-catalog.js'
@@ -40,8 +41,8 @@ export function catalogModule(options: CatalogModuleOptions = {}): Module {
         },
       })
       binder.bind(PRODUCT_CATALOG, {
-        inject: [databaseToken<CatalogDb>(), PAGINATOR],
-        useFactory: (db, paginator) => new ProductCatalog(db, paginator),
+        inject: [databaseToken<CatalogDb>(), PAGINATOR, SHOP_ACCESS],
+        useFactory: (db, paginator, access) => new ProductCatalog(db, paginator, access),
       })
     },
     async onStart(app) {

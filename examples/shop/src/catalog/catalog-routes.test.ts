@@ -157,8 +157,8 @@ for (const engine of shopTestEngines()) {
 
       it('tells whether a product exists', async () => {
         const products = shop.app.resolve(PRODUCT_CATALOG)
-        expect(await products.exists(1)).toBe(true)
-        expect(await products.exists(10_001)).toBe(false)
+        expect(await products.exists(undefined, 1)).toBe(true)
+        expect(await products.exists(undefined, 10_001)).toBe(false)
       })
     },
   )

@@ -1,6 +1,7 @@
 import { requestContext, ValidationError } from '@mortar/core'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
+import { currentPrincipal } from '../accounts/index.js'
 import { PRODUCT_CATALOG } from './product-catalog.js'
 
 const listQuery = z.object({
@@ -22,13 +23,17 @@ export async function catalogRoutes(server: FastifyInstance): Promise<void> {
     const { after, limit, q } = parsed.data
     return requestContext()
       .resolve(PRODUCT_CATALOG)
-      .list({ limit, ...(after === undefined ? {} : { after }), ...(q === undefined ? {} : { q }) })
+      .list(currentPrincipal(), {
+        limit,
+        ...(after === undefined ? {} : { after }),
+        ...(q === undefined ? {} : { q }),
+      })
   })
 
   server.get('/products/:id', async (request) => {
     const parsed = productParams.safeParse(request.params)
     // A malformed id names no product: the same 404 as a missing one.
     const id = parsed.success ? parsed.data.id : 0
-    return requestContext().resolve(PRODUCT_CATALOG).get(id)
+    return requestContext().resolve(PRODUCT_CATALOG).get(currentPrincipal(), id)
   })
 }

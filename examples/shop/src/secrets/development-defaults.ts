@@ -19,6 +19,9 @@ export const DEVELOPMENT_VAULT_KEY = 'dev:bl3CSKqTGIzuNDye1HlHflvR/Iwxb4WkmuZR/d
  */
 export const DEVELOPMENT_ADMIN_PASSWORD = 'development-admin-password'
 
+/** The development SMS provider's token (the shop's stub takes it). Public: refused in production. */
+export const DEVELOPMENT_SMS_AUTH_TOKEN = 'development-sms-token'
+
 /** OWASP's scrypt cost, log2(N); lower costs are for tests and refused in production. */
 export const PRODUCTION_MIN_PASSWORD_HASH_LOG_N = 17
 
@@ -27,6 +30,8 @@ export interface DevelopmentSettings {
   readonly sessionPassword: Secret<string>
   readonly vaultKeys: Secret<readonly string[]>
   readonly adminPassword: Secret<string>
+  readonly smsUrl?: string | undefined
+  readonly smsAuthToken: Secret<string>
   readonly passwordHashLogN: number
   readonly paginationKey?: Secret<string> | undefined
 }
@@ -35,6 +40,7 @@ const SETTING_OF: Readonly<Record<string, string>> = {
   SESSION_PASSWORD: 'sessionPassword',
   VAULT_KEYS: 'vaultKeys',
   ADMIN_PASSWORD: 'adminPassword',
+  SMS_AUTH_TOKEN: 'smsAuthToken',
 }
 
 /** The environment variables still set to a public development default. */
@@ -44,6 +50,10 @@ export function developmentSecretsIn(config: DevelopmentSettings): string[] {
     found.push('SESSION_PASSWORD')
   if (config.vaultKeys.reveal().includes(DEVELOPMENT_VAULT_KEY)) found.push('VAULT_KEYS')
   if (config.adminPassword.reveal() === DEVELOPMENT_ADMIN_PASSWORD) found.push('ADMIN_PASSWORD')
+  // The token matters only with a real provider; the stub takes the public one.
+  if (config.smsUrl !== undefined && config.smsAuthToken.reveal() === DEVELOPMENT_SMS_AUTH_TOKEN) {
+    found.push('SMS_AUTH_TOKEN')
+  }
   return found
 }
 

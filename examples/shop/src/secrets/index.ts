@@ -1,6 +1,7 @@
 export {
   DEVELOPMENT_ADMIN_PASSWORD,
   DEVELOPMENT_SESSION_PASSWORD,
+  DEVELOPMENT_SMS_AUTH_TOKEN,
   DEVELOPMENT_VAULT_KEY,
   type DevelopmentSettings,
   developmentSecretsIn,

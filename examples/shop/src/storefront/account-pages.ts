@@ -1,7 +1,14 @@
 import { isMortarError, requestContext } from '@mortar/core'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
-import { logInWithPassword, requirePrincipal, signUpWithPassword } from '../accounts/index.js'
+import {
+  ACCOUNTS,
+  type Contact,
+  logInWithPassword,
+  PHONE_PATTERN,
+  requirePrincipal,
+  signUpWithPassword,
+} from '../accounts/index.js'
 import {
   CARD_BRANDS,
   newPaymentMethodSchema,
@@ -29,7 +36,19 @@ export interface AccountPagesOptions extends StorefrontOptions {
 }
 
 const nextQuery = z.object({ next: z.string().max(2000).optional() })
+const phoneForm = z.object({
+  phone: z
+    .string()
+    .trim()
+    .transform((phone) => phone.replace(/[\s().-]/g, ''))
+    .pipe(z.union([z.literal(''), z.string().regex(PHONE_PATTERN, 'must look like +15550100')])),
+  smsOptIn: z.literal('on').optional(),
+})
 const methodParams = z.object({ id: z.string().min(1).max(64) })
+
+function withNext(path: string, next: string | undefined): string {
+  return next === undefined ? path : `${path}?next=${encodeURIComponent(next)}`
+}
 
 function credentialsForm(
   chrome: PageChrome,
@@ -47,9 +66,19 @@ function credentialsForm(
   </form>
   ${
     action === 'login'
-      ? html`<p>New here? <a href="/store/signup">Sign up</a>.</p>`
-      : html`<p>Have an account? <a href="/store/login">Log in</a>.</p>`
+      ? html`<p>New here? <a href="${withNext('/store/signup', next)}">Sign up</a>.</p>`
+      : html`<p>Have an account? <a href="${withNext('/store/login', next)}">Log in</a>.</p>`
   }`
+}
+
+function phoneSection(chrome: PageChrome, contact: Contact | undefined): Html {
+  return html`<section><h2>Text messages</h2>
+    <form method="post" action="/store/account/phone" class="stack">
+      ${csrfField(chrome)}
+      <label>Mobile number <input name="phone" type="tel" value="${contact?.phone ?? ''}" placeholder="+15550100" maxlength="20"></label>
+      <label class="row"><input type="checkbox" name="smsOptIn" ${contact?.smsOptIn ? 'checked' : ''}> Text me shipping updates</label>
+      <button>Save</button>
+    </form></section>`
 }
 
 function methodRow(method: PaymentMethod, chrome: PageChrome): Html {
@@ -124,7 +153,11 @@ export async function accountPages(
     page(options, async () => {
       const me = requirePrincipal()
       const chrome = await pageChrome(options)
-      const methods = await requestContext().resolve(PAYMENT_METHODS).list(me.id)
+      const context = requestContext()
+      const [methods, contacts] = await Promise.all([
+        context.resolve(PAYMENT_METHODS).list(me.id),
+        context.resolve(ACCOUNTS).contacts([me.id]),
+      ])
       const sections = await Promise.all(
         (options.accountSections ?? []).map((section) => section(chrome, me.id)),
       )
@@ -142,8 +175,22 @@ export async function accountPages(
             <label>Brand <select name="brand">${CARD_BRANDS.map((brand) => html`<option>${brand}</option>`)}</select></label>
             <button>Save card</button>
           </form></section>
+        ${phoneSection(chrome, contacts.get(me.id))}
         ${sections}`,
       )
+    }),
+  )
+
+  server.post(
+    '/account/phone',
+    page(options, async (request, reply) => {
+      const me = requirePrincipal()
+      const { phone, smsOptIn } = parseInput(phoneForm, request.body)
+      await requestContext()
+        .resolve(ACCOUNTS)
+        .setPhone(me.id, phone === '' ? null : phone, smsOptIn === 'on')
+      await flash(options, phone === '' ? 'Number removed.' : 'Number saved.')
+      return seeOther(reply, '/store/account')
     }),
   )
 

@@ -42,7 +42,10 @@ export async function cartPages(server: FastifyInstance, options: CartPagesOptio
       const cart = options.session().data.cart
       const products = await requestContext()
         .resolve(PRODUCT_CATALOG)
-        .findMany(cart.map((line) => line.productId))
+        .findMany(
+          chrome.principal,
+          cart.map((line) => line.productId),
+        )
       if (cart.length === 0) {
         return layout(
           'Your cart',

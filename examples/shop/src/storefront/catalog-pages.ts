@@ -1,6 +1,7 @@
 import { requestContext } from '@mortar/core'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
+import { currentPrincipal } from '../accounts/index.js'
 import { MAX_PRODUCT_ID } from '../cart/index.js'
 import { PRODUCT_CATALOG, type Product } from '../catalog/index.js'
 import { money } from './format.js'
@@ -65,7 +66,7 @@ export async function catalogPages(
     page(options, async (request) => {
       const parsed = parseInput(listQuery, request.query)
       const { q, after } = parsed
-      const result = await catalog().list({
+      const result = await catalog().list(currentPrincipal(), {
         limit: 20,
         ...(q === '' ? {} : { q }),
         ...(after === undefined ? {} : { after }),
@@ -92,7 +93,7 @@ export async function catalogPages(
     page(options, async (request) => {
       const parsed = productParams.safeParse(request.params)
       // A malformed id names no product: the same 404 as a missing one.
-      const product = await catalog().get(parsed.success ? parsed.data.id : 0)
+      const product = await catalog().get(currentPrincipal(), parsed.success ? parsed.data.id : 0)
       const chrome = await pageChrome(options)
       const also =
         options.alsoBought === undefined

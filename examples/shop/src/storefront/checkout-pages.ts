@@ -36,7 +36,10 @@ export async function checkoutPages(
       }
       const context = requestContext()
       const [products, methods] = await Promise.all([
-        context.resolve(PRODUCT_CATALOG).findMany(cart.map((line) => line.productId)),
+        context.resolve(PRODUCT_CATALOG).findMany(
+          me,
+          cart.map((line) => line.productId),
+        ),
         context.resolve(PAYMENT_METHODS).list(me.id),
       ])
       const total = cart.reduce(

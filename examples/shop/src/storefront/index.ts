@@ -1,4 +1,4 @@
-export { acceptForms } from './form-support.js'
+export { acceptForms, parseForms } from './form-support.js'
 export { escapeHtml, Html, html, unsafeHtml } from './html.js'
 export { csrfField, layout, type PageChrome } from './layout.js'
 export { orderDetails } from './order-pages.js'

@@ -119,6 +119,34 @@ describe('the storefront over HTTP (forms, as a browser without script sends the
     expect((await browser.request('GET', '/store/cart')).text).toContain('Your cart is empty')
   })
 
+  it('saves a mobile number and the consent to texts, and refuses a malformed number', async () => {
+    const account = await browser.request('GET', '/store/account')
+    const saved = await browser.request(
+      'POST',
+      '/store/account/phone',
+      form(account.text, { phone: '+1 (555) 010-0123', smsOptIn: 'on' }),
+    )
+    expect(saved.status).toBe(303)
+    const after = await browser.request('GET', '/store/account')
+    expect(inputValue(after.text, 'phone')).toBe('+15550100123')
+    expect(after.text).toMatch(/name="smsOptIn" checked/)
+    const bad = await browser.request(
+      'POST',
+      '/store/account/phone',
+      form(after.text, { phone: '555-CALL-NOW' }),
+    )
+    expect(bad.status).toBe(422)
+    const cleared = await browser.request(
+      'POST',
+      '/store/account/phone',
+      form(after.text, { phone: '' }),
+    )
+    expect(cleared.status).toBe(303)
+    expect((await browser.request('GET', '/store/account')).text).not.toMatch(
+      /name="smsOptIn" checked/,
+    )
+  })
+
   it('shows a wrong password on the login form again, and logs out', async () => {
     const loginPage = await browser.request('GET', '/store/login')
     const wrong = await new CookieJar({ base: shop.base }).request(

@@ -1,12 +1,39 @@
+import { createServer, type AddressInfo } from 'node:net'
+import {
+  deleteRedisKeys,
+  privateDatabaseUrl,
+  privateRedisPrefix,
+  type TestEngine,
+  testEngines,
+} from '@mortar/core/testing'
 import { loadShopConfig } from '../config.js'
 import { buildShop, type Shop } from '../server.js'
-import { privateDatabaseUrl, type TestEngine, testEngines } from '@mortar/core/testing'
 
 /** A shop listening on a free port over a private database, for tests over real HTTP. */
 export interface TestShop extends Shop {
   readonly base: string
-  /** Closes the server (stopping the app) and drops the private database. */
+  /** Closes the server (stopping the app), drops the private database and Redis keys. */
   close(): Promise<void>
+}
+
+/** Options of {@link startTestShop}. */
+export interface TestShopOptions {
+  /** A Redis URL: sessions and the login throttle go there, under a private prefix. */
+  readonly redisUrl?: string
+  /** More environment variables for the shop's config. */
+  readonly env?: Readonly<Record<string, string>>
+}
+
+/** A port no one listens on now: the system's pick for a server that is closed at once. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer()
+    probe.once('error', reject)
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo
+      probe.close(() => resolve(port))
+    })
+  })
 }
 
 /** The engines a shop test runs on, titled with the one-line notice of why one is skipped. */
@@ -22,13 +49,35 @@ export function shopTestEngines(): (TestEngine & { readonly describeTitle: strin
  * Starts the shop on a private database of `engine`, with a cheap password hash (the cost is a
  * setting; production refuses it) and the development secrets.
  */
-export async function startTestShop(engine: TestEngine): Promise<TestShop> {
+export async function startTestShop(
+  engine: TestEngine,
+  options: TestShopOptions = {},
+): Promise<TestShop> {
   const database = await privateDatabaseUrl(engine)
+  const prefix = privateRedisPrefix()
+  const cleanUp = async () => {
+    try {
+      await database.drop()
+    } finally {
+      if (options.redisUrl !== undefined) await deleteRedisKeys(options.redisUrl, prefix)
+    }
+  }
   try {
+    // The port is known before the app is built, since the SMS channel is sent to the shop's own
+    // SMS stand-in on it.
+    const port = await freePort()
     const shop = await buildShop(
-      loadShopConfig({ DATABASE_URL: database.url, PASSWORD_HASH_LOG_N: '10' }),
+      loadShopConfig({
+        DATABASE_URL: database.url,
+        PORT: String(port),
+        PASSWORD_HASH_LOG_N: '10',
+        ...(options.redisUrl === undefined
+          ? {}
+          : { REDIS_URL: options.redisUrl, REDIS_PREFIX: prefix }),
+        ...options.env,
+      }),
     )
-    const base = await shop.server.listen({ port: 0, host: '127.0.0.1' })
+    const base = await shop.server.listen({ port, host: '127.0.0.1' })
     return {
       ...shop,
       base,
@@ -36,12 +85,12 @@ export async function startTestShop(engine: TestEngine): Promise<TestShop> {
         try {
           await shop.server.close()
         } finally {
-          await database.drop()
+          await cleanUp()
         }
       },
     }
   } catch (error) {
-    await database.drop()
+    await cleanUp()
     throw error
   }
 }

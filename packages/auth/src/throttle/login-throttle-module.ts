@@ -8,6 +8,7 @@ import {
   LOGGER,
   type Logger,
   type Module,
+  schedule,
 } from '@mortar/core'
 import type { Kysely } from 'kysely'
 import { LoginThrottleUnavailableError } from '../errors.js'
@@ -58,7 +59,8 @@ interface OwnedClient extends RedisThrottleClient {
 
 /**
  * A module binding `LOGIN_THROTTLE` to a {@link LoginThrottle} on the app's clock and event bus,
- * with its store. `'database'` adds the `mortar_login_throttle` migration to the app's; Redis
+ * with its store. `'database'` adds the `mortar_login_throttle` migration to the app's, and an
+ * hourly schedule (`login-throttle.prune-expired`) that deletes expired rows; Redis
  * loads ioredis (an optional peer) only when chosen. At start-up it gives
  * `security.suspicious_activity` its schema on the bus.
  *
@@ -80,7 +82,9 @@ export function loginThrottleModule(options: LoginThrottleModuleOptions): Module
   let owned: OwnedClient | undefined
   return defineModule({
     name: 'login-throttle',
-    ...(store === 'database' ? { migrations: loginThrottleMigrations } : {}),
+    ...(store === 'database'
+      ? { migrations: loginThrottleMigrations, schedules: [pruneExpiredRows] }
+      : {}),
     register(binder) {
       if (store === 'database') {
         binder.bind(LOGIN_THROTTLE, {
@@ -134,6 +138,19 @@ export function loginThrottleModule(options: LoginThrottleModuleOptions): Module
     },
   })
 }
+
+// Expired counters and lockouts are also deleted every few hundred increments; this schedule
+// cleans up after traffic that stopped, so the table never keeps rows nobody will read.
+const pruneExpiredRows = schedule(
+  'login-throttle.prune-expired',
+  { every: '1h' },
+  async (tick, job) => {
+    const database = job.resolve(DATABASE)
+    const store = new KyselyThrottleStore({ db: database.root as Kysely<unknown> })
+    const pruned = await store.pruneExpired(tick.at.getTime())
+    job.logger.debug({ pruned }, 'Expired login-throttle rows pruned')
+  },
+)
 
 function defineEvent(bus: EventBus): void {
   try {

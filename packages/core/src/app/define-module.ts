@@ -1,5 +1,6 @@
 import type { Binder } from '../di/binder.js'
 import type { JobDefinition } from '../jobs/define-job.js'
+import type { ScheduleDefinition } from '../jobs/schedules/schedule.js'
 import type { ModuleMigrations } from '../persistence/migrations/index.js'
 import type { App } from './app.js'
 
@@ -26,6 +27,11 @@ export interface ModuleDefinition<C = unknown> {
    * workers of this app run them, and `enqueue` refuses a job no module declares.
    */
   readonly jobs?: readonly JobDefinition[]
+  /**
+   * Recurring work (made by `schedule`): each tick runs once across every process of the app.
+   * Names share the namespace of job names.
+   */
+  readonly schedules?: readonly ScheduleDefinition[]
 }
 
 /** A module made by {@link defineModule}. */

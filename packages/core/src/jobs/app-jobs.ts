@@ -9,6 +9,8 @@ import { InlineQueue } from './inline/index.js'
 import { JOBS } from './job-queue.js'
 import { JobQueueService } from './job-queue-service.js'
 import type { QueueAdapter } from './queue-adapter.js'
+import type { ScheduleDefinition } from './schedules/schedule.js'
+import { Scheduler } from './schedules/scheduler.js'
 import { SqlQueue } from './sql/index.js'
 import { DEFAULT_WORKER_SETTINGS, type WorkerSettings } from './worker/worker.js'
 
@@ -52,6 +54,7 @@ export interface JobsOptions {
 interface JobModule {
   readonly name: string
   readonly jobs?: readonly JobDefinition[]
+  readonly schedules?: readonly ScheduleDefinition[]
 }
 
 /** The jobs part of an app: its queue, its tables, its worker. */
@@ -80,18 +83,24 @@ export function createAppJobs(
   problems: string[],
 ): AppJobs | undefined {
   const jobs = new Map<string, JobDefinition>()
+  const schedules: ScheduleDefinition[] = []
   const owners = new Map<string, string>()
+  const declare = (job: JobDefinition, module: string, what: string): boolean => {
+    const owner = owners.get(job.name)
+    if (owner !== undefined) {
+      problems.push(
+        `Two jobs or schedules are named '${job.name}' (in modules '${owner}' and '${module}'); ${what} names must be unique in the app.`,
+      )
+      return false
+    }
+    owners.set(job.name, module)
+    jobs.set(job.name, job)
+    return true
+  }
   for (const module of modules) {
-    for (const job of module.jobs ?? []) {
-      const owner = owners.get(job.name)
-      if (owner !== undefined) {
-        problems.push(
-          `Two jobs are named '${job.name}' (in modules '${owner}' and '${module.name}'); a job name must be unique in the app.`,
-        )
-        continue
-      }
-      owners.set(job.name, module.name)
-      jobs.set(job.name, job)
+    for (const job of module.jobs ?? []) declare(job, module.name, 'job and schedule')
+    for (const definition of module.schedules ?? []) {
+      if (declare(definition.job, module.name, 'job and schedule')) schedules.push(definition)
     }
   }
   if (jobs.size === 0 && options === undefined) return undefined
@@ -110,8 +119,15 @@ export function createAppJobs(
     }
   } else adapter = engine({ database, logger })
 
+  const store = adapter.schedules
+  if (schedules.length > 0 && store === undefined) {
+    problems.push(
+      `The jobs engine '${adapter.engine}' keeps no schedules, but modules declare ${schedules.map((s) => `'${s.name}'`).join(', ')}: use an engine with a schedule store.`,
+    )
+  }
   const workers = workerSettings(options?.workers, process.env.MORTAR_WORKERS, problems)
   let service: JobQueueService | undefined
+  let scheduler: Scheduler | undefined
   return {
     migrations:
       adapter.migrations === undefined
@@ -137,9 +153,18 @@ export function createAppJobs(
       if (engine === 'inline' && !workers.enabled) {
         logger.debug("Jobs: engine 'inline' with workers off; jobs run only through drain()")
       }
-      await (app.resolve(JOBS) as JobQueueService).start(workers.enabled)
+      const queue = app.resolve(JOBS) as JobQueueService
+      if (store !== undefined && schedules.length > 0) {
+        scheduler = new Scheduler({ schedules, store, queue, clock: app.resolve(CLOCK), logger })
+        queue.setDrainHook(scheduler)
+        await scheduler.register()
+      }
+      await queue.start(workers.enabled)
+      // Only processes that run workers fire schedules; a web-only one leaves them to those.
+      if (workers.enabled) await scheduler?.start()
     },
     async stop(_app, graceMs) {
+      await scheduler?.stop()
       await service?.stop(graceMs)
     },
   }

@@ -31,3 +31,13 @@ export { enqueue } from './running-queues.js'
 export { SqlQueue, sqlQueueMigrations } from './sql/index.js'
 export type { SqlQueueOptions } from './sql/index.js'
 export type { WorkerSettings } from './worker/worker.js'
+export type {
+  ScheduleDefinition,
+  ScheduleHandler,
+  ScheduleJobOptions,
+  ScheduleRow,
+  ScheduleStore,
+  ScheduleTick,
+  ScheduleTiming,
+} from './schedules/index.js'
+export { MemoryScheduleStore, schedule } from './schedules/index.js'

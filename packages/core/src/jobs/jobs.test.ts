@@ -8,6 +8,7 @@ import { DATABASE } from '../persistence/database/index.js'
 import { Transactional, transaction } from '../persistence/transactions/index.js'
 import {
   createTestApp,
+  FakeClock,
   type PrivateDatabaseUrl,
   privateDatabaseUrl,
   type TestApp,
@@ -19,6 +20,7 @@ import { JOBS, type JobQueue } from './job-queue.js'
 import type { JobQueueService } from './job-queue-service.js'
 import type { JobsOptions } from './app-jobs.js'
 import { enqueue } from './running-queues.js'
+import { schedule } from './schedules/index.js'
 
 interface Case {
   readonly title: string
@@ -83,10 +85,12 @@ for (const testCase of cases) {
         workers?: JobsOptions['workers']
         logger?: ReturnType<typeof createLogger>
         keepRows?: boolean
+        clock?: FakeClock
       } = {},
     ): Promise<{ app: TestApp; jobs: JobQueue }> {
       const app = createTestApp({
         modules,
+        ...(options.clock === undefined ? {} : { clock: options.clock }),
         database: target.url,
         jobs: { engine: testCase.engine, workers: options.workers ?? false },
         logger: options.logger ?? silent,
@@ -97,6 +101,7 @@ for (const testCase of cases) {
         const database = app.resolve(DATABASE)
         await database.connect()
         await sql`delete from mortar_job`.execute(database.root)
+        await sql`delete from mortar_schedule`.execute(database.root)
       }
       await app.start()
       return { app, jobs: app.resolve(JOBS) }
@@ -419,29 +424,34 @@ for (const testCase of cases) {
     })
 
     it('on stop, lets a running job finish before the deadline and gives back one that does not', async () => {
+      let started = 0
       let finished = 0
       let abortedBy: unknown
       const quick = defineJob({
         name: 'test.quick',
         schema: z.object({}),
-        handler: () =>
-          new Promise<void>((resolve) => setTimeout(() => resolve(void finished++), 100)),
+        handler: () => {
+          started += 1
+          return new Promise<void>((resolve) => setTimeout(() => resolve(void finished++), 100))
+        },
       })
       const stubborn = defineJob({
         name: 'test.stubborn',
         schema: z.object({}),
-        handler: (_payload, job) =>
-          new Promise<void>((_, reject) => {
+        handler: (_payload, job) => {
+          started += 1
+          return new Promise<void>((_, reject) => {
             job.signal.addEventListener('abort', () => {
               abortedBy = job.signal.reason
               reject(job.signal.reason)
             })
-          }),
+          })
+        },
       })
       const { app, jobs } = await start([module(quick, stubborn)], { workers: { pollMs: 20 } })
       await jobs.enqueue(quick, {})
       const stubbornId = await jobs.enqueue(stubborn, {})
-      await expect.poll(async () => (await jobs.status()).running.length).toBe(2)
+      await expect.poll(() => started).toBe(2)
       await app.stop({ timeoutMs: 1_000 })
       expect(finished).toBe(1)
       expect(abortedBy).toMatchObject({ code: 'E_JOBS_NOT_RUNNING' })
@@ -480,5 +490,71 @@ for (const testCase of cases) {
       await jobs.drain()
       expect(most).toBe(3)
     })
+
+    it('fires each tick once across processes, with the FakeClock driving', async () => {
+      const fired: string[] = []
+      const clock = new FakeClock('2026-03-01T09:00:30Z')
+      const every = () =>
+        defineModule({
+          name: 'ticks',
+          register() {},
+          schedules: [
+            schedule(
+              'test.every-minute',
+              { every: '1m' },
+              (tick) => void fired.push(tick.at.toISOString()),
+            ),
+          ],
+        })
+      // Three apps on one database stand for three processes; the inline queue is one process.
+      const processes = testCase.engine === 'inline' ? 1 : 3
+      const running: JobQueue[] = []
+      for (let p = 0; p < processes; p++) {
+        running.push((await start([every()], { clock, keepRows: p > 0 })).jobs)
+      }
+      for (let tick = 0; tick < 20; tick++) {
+        clock.advance(60_000)
+        await Promise.all(running.map((jobs) => jobs.drain()))
+      }
+      const expected = Array.from({ length: 20 }, (_, n) =>
+        new Date(Date.parse('2026-03-01T09:01:00Z') + n * 60_000).toISOString(),
+      )
+      expect(fired.sort()).toEqual(expected)
+    })
+
+    // Not on the inline queue: its schedules live in one process's memory, so there is no restart to survive.
+    it.skipIf(testCase.engine === 'inline')(
+      'fires ticks missed while no process ran once, on start, and never twice after a restart',
+      async () => {
+        const fired: string[] = []
+        const clock = new FakeClock('2026-03-01T09:00:30Z')
+        const nightly = () =>
+          defineModule({
+            name: 'nightly',
+            register() {},
+            schedules: [
+              schedule(
+                'test.hourly',
+                { cron: '0 * * * *' },
+                (tick) => void fired.push(tick.at.toISOString()),
+              ),
+            ],
+          })
+        const first = await start([nightly()], { clock })
+        await first.jobs.drain()
+        await first.app.stop()
+        clock.advance(5 * 3_600_000) // five ticks pass with nothing running
+        const second = await start([nightly()], { clock, keepRows: true })
+        await second.jobs.drain()
+        expect(fired).toEqual(['2026-03-01T10:00:00.000Z'])
+        await second.app.stop()
+        const third = await start([nightly()], { clock, keepRows: true })
+        await third.jobs.drain()
+        expect(fired).toEqual(['2026-03-01T10:00:00.000Z'])
+        clock.set('2026-03-01T15:00:00Z')
+        await third.jobs.drain()
+        expect(fired).toEqual(['2026-03-01T10:00:00.000Z', '2026-03-01T15:00:00.000Z'])
+      },
+    )
   })
 }

@@ -1,5 +1,6 @@
 import type { ModuleMigrations } from '../persistence/migrations/index.js'
 import type { JsonValue } from './job-context.js'
+import type { ScheduleStore } from './schedules/schedule-store.js'
 
 /**
  * Where a job is in its life:
@@ -124,6 +125,12 @@ export interface QueueAdapter {
   readonly engine: string
   /** Tables the adapter needs, applied by `app.migrate()` before the modules' own. */
   readonly migrations?: ModuleMigrations
+  /**
+   * Where schedules keep their next tick, shared by every process using this queue; its
+   * `claim` must enqueue the tick atomically with moving the schedule on. Required for apps
+   * that declare schedules.
+   */
+  readonly schedules?: ScheduleStore
   /** Adds jobs; returns each one's id, or `undefined` for one dropped as a duplicate key. */
   enqueue(jobs: readonly NewJob[]): Promise<readonly (string | undefined)[]>
   /** Leases up to `limit` due jobs of the given names to the worker. */

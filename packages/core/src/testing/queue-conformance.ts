@@ -379,6 +379,38 @@ export const queueConformanceCases: readonly QueueConformanceCase[] = [
       )
     },
   },
+  {
+    title: 'lets one of many concurrent claims of a schedule tick win, and enqueues its job once',
+    async run({ adapter }) {
+      const store = adapter.schedules
+      if (store === undefined) return
+      const row = { name: 'conformance.tick', spec: 'every 60000', nextAtMs: T0 }
+      await store.register([row])
+      await store.register([{ ...row, nextAtMs: T0 + 60_000 }])
+      deepStrictEqual(await store.due([row.name], T0 - 1), [])
+      deepStrictEqual(
+        (await store.due([row.name], T0)).map((due) => due.nextAtMs),
+        [T0],
+        'registering again moved an existing schedule',
+      )
+      const wins = await Promise.all(
+        Array.from({ length: 6 }, () =>
+          store.claim(row, T0 + 60_000, () =>
+            add(adapter, [job({ name: A, payload: '{"tick":1}' })]),
+          ),
+        ),
+      )
+      strictEqual(wins.filter(Boolean).length, 1, 'a tick fired more than once, or never')
+      strictEqual((await claim(adapter, 'w1')).length, 1)
+      deepStrictEqual(await store.due([row.name], T0 + 59_999), [])
+      await store.register([{ ...row, spec: 'every 1000', nextAtMs: T0 + 1_000 }])
+      deepStrictEqual(
+        (await store.due([row.name], T0 + 1_000)).map((due) => due.nextAtMs),
+        [T0 + 1_000],
+        'a changed timing kept the old next tick',
+      )
+    },
+  },
 ]
 
 class RollbackSignal extends Error {}

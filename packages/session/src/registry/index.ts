@@ -3,7 +3,10 @@ export {
   KyselySessionRegistry,
   sessionRegistryMigrations,
 } from './kysely/index.js'
-export type { KyselySessionRegistryOptions } from './kysely/index.js'
+export type {
+  DatabaseSessionRegistryOptions,
+  KyselySessionRegistryOptions,
+} from './kysely/index.js'
 export { MemorySessionRegistry, memorySessionRegistry } from './memory/index.js'
 export { RedisSessionRegistry, redisSessionRegistry } from './redis/index.js'
 export type {

@@ -1,7 +1,7 @@
-import { type App, createApp, resolveDatabase } from '@mortar/core'
+import { type App, createApp, JOBS, resolveDatabase } from '@mortar/core'
+import { createTestApp, privateDatabaseUrl, testEngines } from '@mortar/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as vitest from 'vitest'
-import { privateDatabaseUrl, testEngines } from '@mortar/core/testing'
 import { throttleStoreConformance } from '../../testing/index.js'
 import { LOGIN_THROTTLE } from '../login-throttle.js'
 import { loginThrottleModule } from '../login-throttle-module.js'
@@ -78,6 +78,29 @@ for (const engine of testEngines()) {
       const db = resolveDatabase<{ mortar_login_throttle: { key: string } }>(app)
       await expect(db.selectFrom('mortar_login_throttle').select('key').execute()).rejects.toThrow()
       await app.migrate()
+    })
+
+    it('deletes expired rows on its hourly schedule', async () => {
+      const target = await privateDatabaseUrl(engine)
+      const scheduled = createTestApp({
+        database: target.url,
+        modules: [loginThrottleModule({ store: 'database' })],
+        jobs: { workers: false },
+      })
+      try {
+        await scheduled.migrate()
+        await scheduled.start()
+        const store = new KyselyThrottleStore({ db: resolveDatabase(scheduled) })
+        const nowMs = scheduled.clock.nowMs()
+        await store.increment('expires-soon', { nowMs, ttlMs: 60_000 })
+        await store.increment('lasts-a-day', { nowMs, ttlMs: 86_400_000 })
+        scheduled.clock.advance(3_600_000)
+        await scheduled.resolve(JOBS).drain()
+        expect(await store.counts(['expires-soon', 'lasts-a-day'])).toEqual([0, 1])
+      } finally {
+        await scheduled.stop()
+        await target.drop()
+      }
     })
   })
 }

@@ -1,6 +1,7 @@
 import { transactionStorage } from '../../persistence/transactions/transaction-store.js'
 import { afterCommit } from '../../persistence/transactions/transaction.js'
 import type { JsonValue } from '../job-context.js'
+import { MemoryScheduleStore } from '../schedules/schedule-store.js'
 import { errorLine, jobState, parseErrors } from '../job-state.js'
 import type {
   AttemptError,
@@ -47,6 +48,7 @@ interface Row {
  */
 export class InlineQueue implements QueueAdapter {
   readonly engine = 'inline'
+  readonly schedules = new MemoryScheduleStore()
   readonly #rows = new Map<string, Row>()
   readonly #liveKeys = new Map<string, string>()
   #nextId = 1

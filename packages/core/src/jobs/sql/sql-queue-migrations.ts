@@ -74,7 +74,26 @@ const createJobTable: Migration = {
   },
 }
 
+/** `mortar_schedule`: each schedule's next tick, the row every process races to move on. */
+const createScheduleTable: Migration = {
+  async up(db) {
+    const mysql = sqlEngineOf(db) === 'mysql'
+    await db.schema
+      .createTable('mortar_schedule')
+      .addColumn('name', 'varchar(191)', (column) => column.primaryKey())
+      .addColumn('spec', 'varchar(400)', (column) => column.notNull())
+      .addColumn('next_at', 'bigint', (column) => column.notNull())
+      .addColumn('last_at', 'bigint')
+      .$call((builder) => (mysql ? builder.modifyEnd(sql`collate = utf8mb4_bin`) : builder))
+      .execute()
+  },
+  async down(db) {
+    await db.schema.dropTable('mortar_schedule').execute()
+  },
+}
+
 /** The migrations of the SQL job queue's tables, recorded under the `mortar.jobs` module. */
 export const sqlQueueMigrations: ModuleMigrations = Object.freeze({
   '0001_create_mortar_job': createJobTable,
+  '0002_create_mortar_schedule': createScheduleTable,
 })

@@ -17,6 +17,7 @@ import type {
 } from '../queue-adapter.js'
 import { PostgresListener } from './postgres-listener.js'
 import type { SqlEngine } from './sql-engine.js'
+import { SqlScheduleStore } from './sql-schedule-store.js'
 import { sqlQueueMigrations } from './sql-queue-migrations.js'
 
 /** Options of {@link SqlQueue}. */
@@ -74,6 +75,7 @@ interface JobRow {
 export class SqlQueue implements QueueAdapter {
   readonly engine = 'database'
   readonly migrations = sqlQueueMigrations
+  readonly schedules: SqlScheduleStore
   readonly #database: Database
   readonly #listenUrl: string | undefined
   readonly #logger: Logger | undefined
@@ -83,6 +85,7 @@ export class SqlQueue implements QueueAdapter {
 
   constructor(options: SqlQueueOptions) {
     this.#database = options.database
+    this.schedules = new SqlScheduleStore(options.database)
     this.#listenUrl = options.listenUrl
     this.#logger = options.logger
   }

@@ -3,4 +3,7 @@ export {
   KyselySessionRegistry,
   sessionRegistryMigrations,
 } from './kysely-session-registry.js'
-export type { KyselySessionRegistryOptions } from './kysely-session-registry.js'
+export type {
+  DatabaseSessionRegistryOptions,
+  KyselySessionRegistryOptions,
+} from './kysely-session-registry.js'

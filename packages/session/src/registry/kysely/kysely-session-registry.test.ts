@@ -1,7 +1,7 @@
-import { type App, createApp, resolveDatabase } from '@mortar/core'
+import { type App, createApp, JOBS, resolveDatabase } from '@mortar/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as vitest from 'vitest'
-import { privateDatabaseUrl, testEngines } from '@mortar/core/testing'
+import { createTestApp, privateDatabaseUrl, testEngines } from '@mortar/core/testing'
 import { makeSessionRecord, sessionRegistryConformance } from '../../testing/index.js'
 import { SESSION_REGISTRY } from '../session-registry.js'
 import { databaseSessionRegistry, KyselySessionRegistry } from './kysely-session-registry.js'
@@ -56,6 +56,32 @@ for (const engine of testEngines()) {
       expect(await registry.pruneIdle(new Date(2_000_000))).toBe(1)
       expect(await registry.find(idle.id)).toBeUndefined()
       expect(await registry.find(active.id)).toEqual(active)
+    })
+
+    it('prunes sessions idle past pruneIdleAfter on its hourly schedule', async () => {
+      const target = await privateDatabaseUrl(engine)
+      const scheduled = createTestApp({
+        database: target.url,
+        modules: [databaseSessionRegistry({ pruneIdleAfter: 3_600 })],
+        jobs: { workers: false },
+      })
+      try {
+        await scheduled.migrate()
+        await scheduled.start()
+        const now = scheduled.clock.nowMs()
+        const registry = scheduled.resolve(SESSION_REGISTRY)
+        const idle = makeSessionRecord({ lastSeenAt: new Date(now - 2 * 3_600_000) })
+        const recent = makeSessionRecord({ lastSeenAt: new Date(now + 60_000) })
+        await registry.create(idle)
+        await registry.create(recent)
+        scheduled.clock.advance(3_600_000)
+        await scheduled.resolve(JOBS).drain()
+        expect(await registry.find(idle.id)).toBeUndefined()
+        expect(await registry.find(recent.id)).toEqual(recent)
+      } finally {
+        await scheduled.stop()
+        await target.drop()
+      }
     })
 
     it('migrates down by dropping its table', async () => {

@@ -4,6 +4,7 @@ import {
   type Migration,
   type Module,
   type ModuleMigrations,
+  schedule,
 } from '@mortar/core'
 import type { Kysely } from 'kysely'
 import { SessionExistsError } from '../../errors.js'
@@ -176,22 +177,42 @@ export const sessionRegistryMigrations: ModuleMigrations = {
   '0001_create_mortar_session': createSessionTable,
 }
 
+/** Options of {@link databaseSessionRegistry}. */
+export interface DatabaseSessionRegistryOptions {
+  /**
+   * Sessions not seen for this many seconds are deleted by an hourly schedule (default 30 days,
+   * the cookie's default absolute lifetime: no session that old can still be valid).
+   */
+  readonly pruneIdleAfter?: number
+}
+
+const DAY_SECONDS = 86_400
+
 /**
  * A module binding `SESSION_REGISTRY` to a {@link KyselySessionRegistry} on the app database,
- * with the migration that creates its table (`app.migrate()` runs it). The embedded default:
- * nothing to run beside the app.
+ * with the migration that creates its table (`app.migrate()` runs it), and an hourly schedule
+ * (`session-registry.prune-idle`, run by the app's workers) that deletes sessions idle for
+ * longer than `pruneIdleAfter`, so the table does not grow with abandoned sessions. The
+ * embedded default: nothing to run beside the app.
  *
  * @example
  * ```ts
  * import { createApp } from '@mortar/core'
  * import { databaseSessionRegistry } from '@mortar/session'
  *
- * const app = createApp({ database: 'sqlite:./var/app.db', modules: [databaseSessionRegistry()] })
+ * const app = createApp({
+ *   database: 'sqlite:./var/app.db',
+ *   modules: [databaseSessionRegistry({ pruneIdleAfter: 14 * 86_400 })],
+ * })
  * await app.migrate()
  * await app.start()
  * ```
  */
-export function databaseSessionRegistry(): Module {
+export function databaseSessionRegistry(options: DatabaseSessionRegistryOptions = {}): Module {
+  const idleSeconds = options.pruneIdleAfter ?? 30 * DAY_SECONDS
+  if (!(Number.isFinite(idleSeconds) && idleSeconds > 0)) {
+    throw new RangeError(`pruneIdleAfter must be a positive number of seconds; got ${idleSeconds}.`)
+  }
   return defineModule({
     name: SESSION_REGISTRY_MODULE,
     migrations: sessionRegistryMigrations,
@@ -201,5 +222,12 @@ export function databaseSessionRegistry(): Module {
         useFactory: (db) => new KyselySessionRegistry({ db }),
       })
     },
+    schedules: [
+      schedule('session-registry.prune-idle', { every: '1h' }, async (tick, job) => {
+        const registry = job.resolve(SESSION_REGISTRY) as KyselySessionRegistry
+        const pruned = await registry.pruneIdle(new Date(tick.at.getTime() - idleSeconds * 1_000))
+        job.logger.debug({ pruned }, 'Idle sessions pruned')
+      }),
+    ],
   })
 }

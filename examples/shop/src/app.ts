@@ -1,0 +1,59 @@
+import 'reflect-metadata'
+import { loginThrottleModule } from '@mortar/auth'
+import { type App, createApp } from '@mortar/core'
+import { databaseSessionRegistry, redisSessionRegistry } from '@mortar/session'
+import { shopAccessModule } from './access/index.js'
+import { accountsModule, shopSessionModule } from './accounts/index.js'
+import { catalogModule } from './catalog/index.js'
+import type { ShopConfig } from './config.js'
+import { ordersModule } from './orders/index.js'
+import { paymentsModule } from './payments/index.js'
+import { vaultKeyRing } from './secrets/index.js'
+
+/** The shop's Mortar app and its session module, whose accessor the routes use. */
+export interface ShopApp {
+  readonly app: App<ShopConfig>
+  readonly sessions: ReturnType<typeof shopSessionModule>
+}
+
+/**
+ * The shop as a Mortar app: its modules, on the engines `config` names (SQLite by default;
+ * `DATABASE_URL`, `REDIS_URL`). The web process (`main.ts`) and the worker process
+ * (`worker.ts`) both build it; neither starts it here.
+ */
+export function createShopApp(config: ShopConfig): ShopApp {
+  const redis =
+    config.redisUrl === undefined ? undefined : { url: config.redisUrl, prefix: config.redisPrefix }
+  const sessions = shopSessionModule({
+    password: config.sessionPassword,
+    registry: redis === undefined ? 'database' : 'redis',
+  })
+  const app = createApp({
+    config,
+    database: config.databaseUrl,
+    modules: [
+      redis === undefined
+        ? databaseSessionRegistry()
+        : redisSessionRegistry({ url: redis.url, prefix: `${redis.prefix}session:` }),
+      sessions,
+      // 5 failed logins per account in 15 minutes (50 per address), then a lockout.
+      loginThrottleModule({
+        store:
+          redis === undefined
+            ? 'database'
+            : { redis: { url: redis.url, prefix: `${redis.prefix}throttle:` } },
+      }),
+      accountsModule({
+        passwordCost: { logN: config.passwordHashLogN },
+        admin: { email: config.adminEmail, password: config.adminPassword.reveal() },
+      }),
+      paymentsModule({ vaultKeys: vaultKeyRing(config.vaultKeys) }),
+      // The products table, seeded with 10,000 demo products when empty.
+      catalogModule({ paginationKey: config.paginationKey }),
+      // Who may read which order and enter the admin pages: one policy, src/access.
+      shopAccessModule(),
+      ordersModule(),
+    ],
+  })
+  return { app, sessions }
+}

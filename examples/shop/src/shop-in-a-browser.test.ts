@@ -1,0 +1,109 @@
+import { launchTestBrowser, type TestBrowser } from '@mortar/core/testing'
+import type { Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { SHOPPER_PASSWORD } from './testing/shopper.js'
+import { shopTestEngines, startTestShop, type TestShop } from './testing/test-shop.js'
+
+const sqlite = shopTestEngines()[0]
+
+/**
+ * The shop as people use it, in headless Chromium: a visitor searches, opens a product, adds it
+ * to the cart, signs up on the way to checkout, saves a card and orders; another shopper cannot
+ * see that order; the admin sees it and ships it.
+ */
+describe('the shop in a real browser', () => {
+  let shop: TestShop
+  let chromium: TestBrowser
+  let orderPath = ''
+
+  beforeAll(async () => {
+    if (sqlite === undefined) throw new Error('no SQLite engine')
+    shop = await startTestShop(sqlite)
+    chromium = await launchTestBrowser()
+  }, 60_000)
+
+  afterAll(async () => {
+    await chromium?.close()
+    await shop?.close()
+  })
+
+  async function visitor(): Promise<Page> {
+    const context = await chromium.browser.newContext({ baseURL: shop.base })
+    const page = await context.newPage()
+    page.setDefaultTimeout(8_000)
+    return page
+  }
+
+  it('lets a visitor search, add to the cart, sign up, save a card and check out', async () => {
+    const page = await visitor()
+    await page.goto('/')
+    await page.fill('input[name="q"]', 'lamp')
+    await page.press('input[name="q"]', 'Enter')
+    await page.waitForURL(/\/store\?q=lamp/)
+    expect(await page.textContent('h1')).toContain('lamp')
+
+    await page.click('li.card:has(button:text("Add to cart")) h2 a')
+    await page.waitForURL(/\/store\/products\/\d+$/)
+    const productName = (await page.textContent('h1')) ?? ''
+    await page.selectOption('select[name="quantity"]', '2')
+    await page.click('button:text("Add to cart")')
+    await page.waitForURL(/\/store\/cart$/)
+    expect(await page.textContent('#cart-count')).toBe('2')
+    expect(await page.textContent('table')).toContain(productName)
+
+    await page.click('#checkout-link')
+    await page.waitForURL(/\/store\/login\?next=/)
+    await page.click('main a:text("Sign up")')
+    await page.fill('input[name="email"]', `browser-${Date.now()}@example.com`)
+    await page.fill('input[name="password"]', SHOPPER_PASSWORD)
+    await page.click('button:text("Sign up")')
+    await page.waitForURL(/\/store\/checkout$/)
+
+    await page.click('main a:text("your account")')
+    await page.fill('input[name="token"]', 'tok_visa_4242')
+    await page.fill('input[name="last4"]', '4242')
+    await page.click('button:text("Save card")')
+    await page.waitForSelector('#payment-methods')
+
+    await page.goto('/store/checkout')
+    await page.click('#place-order')
+    await page.waitForURL(/\/store\/orders\/[0-9a-f-]{36}$/)
+    orderPath = new URL(page.url()).pathname
+    expect(await page.textContent('.notice')).toContain('Thank you')
+    expect(await page.textContent('.status')).toBe('placed')
+    expect(await page.textContent('table')).toContain(productName)
+    expect(await page.$('#cart-count')).toBeNull()
+  })
+
+  it('does not show the first shopper’s order to a second one', async () => {
+    const page = await visitor()
+    await page.goto('/store/signup')
+    await page.fill('input[name="email"]', `second-${Date.now()}@example.com`)
+    await page.fill('input[name="password"]', SHOPPER_PASSWORD)
+    await page.click('button:text("Sign up")')
+    await page.waitForURL(/\/store$/)
+    const response = await page.goto(orderPath)
+    expect(response?.status()).toBe(404)
+    expect(await page.textContent('main')).not.toContain(orderPath.slice(-36, -28))
+    await page.goto('/store/orders')
+    expect(await page.textContent('main')).toContain('No order yet')
+  })
+
+  it('shows the order to the admin, who ships it', async () => {
+    const page = await visitor()
+    const config = shop.app.config
+    await page.goto('/admin/orders')
+    await page.waitForURL(/\/store\/login\?next=/)
+    await page.fill('input[name="email"]', config.adminEmail)
+    await page.fill('input[name="password"]', config.adminPassword.reveal())
+    await page.click('button:text("Log in")')
+    await page.waitForURL(/\/admin\/orders$/)
+    const orderId = orderPath.slice(-36)
+    await page.click(`a[href="/admin/orders/${orderId}"]`)
+    await page.fill('input[name="trackingCode"]', 'TRACK-42')
+    await page.click('#advance-order')
+    await page.waitForSelector('.notice')
+    expect(await page.textContent('.status')).toBe('shipped')
+    expect(await page.textContent('main')).toContain('TRACK-42')
+  })
+})

@@ -1,0 +1,244 @@
+/**
+ * A parsed cron expression: five fields (minute, hour, day of month, month, day of week), with
+ * `*`, lists, ranges, steps, month and day names, 7 as Sunday, and the macros `@yearly`,
+ * `@monthly`, `@weekly`, `@daily` (`@midnight`) and `@hourly`. When both day fields are
+ * restricted, a day matches either (as in Vixie cron). Read in a time zone; a wall time that a
+ * daylight-saving jump skips does not occur, and one it repeats fires once.
+ */
+export class Cron {
+  readonly expression: string
+  readonly timeZone: string
+  readonly #minutes: ReadonlySet<number>
+  readonly #hours: ReadonlySet<number>
+  readonly #days: ReadonlySet<number>
+  readonly #months: ReadonlySet<number>
+  readonly #weekdays: ReadonlySet<number>
+  readonly #anyDay: boolean
+  readonly #anyWeekday: boolean
+  readonly #everyHour: boolean
+  readonly #clock: WallClock
+
+  /** Throws a `TypeError` naming the field for an expression it cannot read. */
+  constructor(expression: string, timeZone = 'UTC') {
+    this.expression = expression
+    this.timeZone = timeZone
+    const fields = (MACROS[expression.trim().toLowerCase()] ?? expression).trim().split(/\s+/)
+    if (fields.length !== 5) {
+      throw new TypeError(
+        `Cron '${expression}' needs 5 fields (minute hour day-of-month month day-of-week), or a macro such as @daily.`,
+      )
+    }
+    const [minute, hour, day, month, weekday] = fields as [string, string, string, string, string]
+    this.#minutes = parseField(expression, 'minute', minute, 0, 59)
+    this.#hours = parseField(expression, 'hour', hour, 0, 23)
+    this.#days = parseField(expression, 'day of month', day, 1, 31)
+    this.#months = parseField(expression, 'month', month, 1, 12, MONTHS)
+    const weekdays = parseField(expression, 'day of week', weekday, 0, 7, WEEKDAYS)
+    this.#weekdays = new Set([...weekdays].map((d) => d % 7))
+    this.#anyDay = day === '*' || day === '?'
+    this.#anyWeekday = weekday === '*' || weekday === '?'
+    this.#everyHour = this.#hours.size === 24
+    this.#clock = wallClock(timeZone)
+  }
+
+  /** The first instant strictly after `afterMs` that the expression names (whole minutes). */
+  next(afterMs: number): number {
+    let t = Math.floor(afterMs / 60_000) * 60_000 + 60_000
+    // Four years of candidate days covers Feb 29; each step jumps a month, day, hour or minute.
+    for (let step = 0; step < 100_000; step++) {
+      const wall = this.#clock(t)
+      if (!this.#months.has(wall.month)) {
+        t = this.#instant(wall.year, wall.month + 1, 1, 0, 0, t)
+      } else if (!this.#dayMatches(wall)) {
+        t = this.#instant(wall.year, wall.month, wall.day + 1, 0, 0, t)
+      } else if (!this.#hours.has(wall.hour)) {
+        t = this.#instant(wall.year, wall.month, wall.day, wall.hour + 1, 0, t)
+      } else if (!this.#minutes.has(wall.minute) || this.#repeats(t, wall)) {
+        t += 60_000
+      } else {
+        return t
+      }
+    }
+    throw new RangeError(`Cron '${this.expression}' names no instant in the next years.`)
+  }
+
+  /**
+   * True when `t` is the second occurrence of its wall time, after a clock moved back. An
+   * expression that runs every hour runs through the repeated hour too, as cron does.
+   */
+  #repeats(t: number, wall: Wall): boolean {
+    if (this.#everyHour) return false
+    const before = this.#clock(t - 3 * 3_600_000).offsetMs
+    if (before <= wall.offsetMs) return false
+    const first = this.#clock(t - (before - wall.offsetMs))
+    return first.day === wall.day && first.hour === wall.hour && first.minute === wall.minute
+  }
+
+  #dayMatches(wall: Wall): boolean {
+    const day = this.#days.has(wall.day)
+    const weekday = this.#weekdays.has(wall.weekday)
+    if (this.#anyDay && this.#anyWeekday) return true
+    if (this.#anyDay) return weekday
+    if (this.#anyWeekday) return day
+    return day || weekday
+  }
+
+  /**
+   * The instant of a wall time in the zone (fields may overflow: month 13 is next January):
+   * the first of the two when a daylight-saving change repeats it, the end of the gap when one
+   * skips it. Never before `floor` + 1 minute, so the search always moves forward.
+   */
+  #instant(
+    year: number,
+    month: number,
+    day: number,
+    hour: number,
+    minute: number,
+    floor: number,
+  ): number {
+    const naive = Date.UTC(year, month - 1, day, hour, minute)
+    const target = this.#clock(naive - this.#clock(naive).offsetMs)
+    const candidates = [
+      naive - this.#clock(naive - DAY).offsetMs,
+      naive - this.#clock(naive + DAY).offsetMs,
+    ]
+    const exact = candidates.filter((instant) => {
+      const wall = this.#clock(instant)
+      return wall.hour === target.hour && wall.minute === target.minute && wall.day === target.day
+    })
+    const instant = exact.length > 0 ? Math.min(...exact) : Math.max(...candidates)
+    return Math.max(instant, floor + 60_000)
+  }
+}
+
+const DAY = 86_400_000
+
+interface Wall {
+  readonly year: number
+  readonly month: number
+  readonly day: number
+  readonly hour: number
+  readonly minute: number
+  readonly weekday: number
+  /** Wall time minus UTC at this instant. */
+  readonly offsetMs: number
+}
+
+type WallClock = (ms: number) => Wall
+
+const clocks = new Map<string, WallClock>()
+
+/** Reads instants as wall time in a zone; throws a `RangeError` for an unknown zone. */
+function wallClock(timeZone: string): WallClock {
+  const cached = clocks.get(timeZone)
+  if (cached !== undefined) return cached
+  const format = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: 'numeric',
+    weekday: 'short',
+  })
+  const clock: WallClock = (ms) => {
+    const parts: Record<string, string> = {}
+    for (const part of format.formatToParts(ms)) parts[part.type] = part.value
+    const year = Number(parts.year)
+    const month = Number(parts.month)
+    const day = Number(parts.day)
+    const hour = Number(parts.hour)
+    const minute = Number(parts.minute)
+    const wallMs = Date.UTC(year, month - 1, day, hour, minute)
+    return {
+      year,
+      month,
+      day,
+      hour,
+      minute,
+      weekday: WEEKDAYS[(parts.weekday ?? '').toLowerCase()] ?? 0,
+      offsetMs: wallMs - (ms - (((ms % 60_000) + 60_000) % 60_000)),
+    }
+  }
+  clocks.set(timeZone, clock)
+  return clock
+}
+
+const MACROS: Readonly<Record<string, string>> = {
+  '@yearly': '0 0 1 1 *',
+  '@annually': '0 0 1 1 *',
+  '@monthly': '0 0 1 * *',
+  '@weekly': '0 0 * * 0',
+  '@daily': '0 0 * * *',
+  '@midnight': '0 0 * * *',
+  '@hourly': '0 * * * *',
+}
+
+const MONTHS: Readonly<Record<string, number>> = {
+  jan: 1,
+  feb: 2,
+  mar: 3,
+  apr: 4,
+  may: 5,
+  jun: 6,
+  jul: 7,
+  aug: 8,
+  sep: 9,
+  oct: 10,
+  nov: 11,
+  dec: 12,
+}
+const WEEKDAYS: Readonly<Record<string, number>> = {
+  sun: 0,
+  mon: 1,
+  tue: 2,
+  wed: 3,
+  thu: 4,
+  fri: 5,
+  sat: 6,
+}
+
+function parseField(
+  expression: string,
+  field: string,
+  text: string,
+  min: number,
+  max: number,
+  names: Readonly<Record<string, number>> = {},
+): Set<number> {
+  const fail = (why: string): never => {
+    throw new TypeError(`Cron '${expression}': the ${field} field '${text}' ${why}.`)
+  }
+  const value = (token: string): number => {
+    const named = names[token.toLowerCase()]
+    if (named !== undefined) return named
+    if (!/^\d+$/.test(token)) fail(`has '${token}', not a number`)
+    const number = Number(token)
+    if (number < min || number > max) fail(`has ${number}, outside ${min}-${max}`)
+    return number
+  }
+  const values = new Set<number>()
+  for (const part of text.split(',')) {
+    const [range, stepText, extra] = part.split('/')
+    if (range === undefined || range === '' || extra !== undefined) fail('is malformed')
+    const step = stepText === undefined ? 1 : Number(stepText)
+    if (!Number.isInteger(step) || step < 1) fail(`has step '${stepText}'`)
+    let from: number
+    let to: number
+    if (range === '*' || range === '?') {
+      from = min
+      to = max
+    } else if (range?.includes('-')) {
+      const [a, b] = range.split('-') as [string, string]
+      from = value(a)
+      to = value(b)
+      if (from > to) fail(`has the range ${range} backwards`)
+    } else {
+      from = value(range as string)
+      to = stepText === undefined ? from : max
+    }
+    for (let v = from; v <= to; v += step) values.add(v)
+  }
+  return values
+}

@@ -1,0 +1,57 @@
+/** A schedule's stored state: when its next tick is due, and under which timing. */
+export interface ScheduleRow {
+  readonly name: string
+  readonly spec: string
+  readonly nextAtMs: number
+}
+
+/**
+ * Where schedules keep their next tick, shared by every process of the app. `claim` is the one
+ * conditional update that lets exactly one process fire a tick: it moves `nextAtMs` from the
+ * value the caller saw to the next one and runs `enqueue` in the same transaction, or changes
+ * nothing when another process moved it first.
+ */
+export interface ScheduleStore {
+  /** Adds rows for schedules that have none; resets a row whose timing changed. */
+  register(rows: readonly ScheduleRow[]): Promise<void>
+  /** The rows of these schedules due by `nowMs`. */
+  due(names: readonly string[], nowMs: number): Promise<readonly ScheduleRow[]>
+  /** Moves a due row on and enqueues its tick atomically; false when another process won. */
+  claim(row: ScheduleRow, nextAtMs: number, enqueue: () => Promise<unknown>): Promise<boolean>
+}
+
+/** A {@link ScheduleStore} in memory, for the inline engine: one process, nothing persisted. */
+export class MemoryScheduleStore implements ScheduleStore {
+  readonly #rows = new Map<string, ScheduleRow>()
+
+  async register(rows: readonly ScheduleRow[]): Promise<void> {
+    for (const row of rows) {
+      const current = this.#rows.get(row.name)
+      if (current === undefined || current.spec !== row.spec) this.#rows.set(row.name, row)
+    }
+  }
+
+  async due(names: readonly string[], nowMs: number): Promise<readonly ScheduleRow[]> {
+    return names.flatMap((name) => {
+      const row = this.#rows.get(name)
+      return row !== undefined && row.nextAtMs <= nowMs ? [row] : []
+    })
+  }
+
+  async claim(
+    row: ScheduleRow,
+    nextAtMs: number,
+    enqueue: () => Promise<unknown>,
+  ): Promise<boolean> {
+    const current = this.#rows.get(row.name)
+    if (current?.nextAtMs !== row.nextAtMs) return false
+    this.#rows.set(row.name, { ...row, nextAtMs })
+    try {
+      await enqueue()
+    } catch (error) {
+      this.#rows.set(row.name, current)
+      throw error
+    }
+    return true
+  }
+}

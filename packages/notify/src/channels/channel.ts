@@ -1,0 +1,122 @@
+import type { Key } from '@mortar/core'
+import type { Recipient } from '../notification/recipient.js'
+import type { ChatMessage } from './chat/chat-message.js'
+import type { InboxMessage } from './inbox/inbox-message.js'
+import type { MailMessage } from './mail/mail-message.js'
+import type { SmsMessage } from './sms/sms-message.js'
+import type { WebhookMessage } from './webhook/webhook-message.js'
+
+/**
+ * The message each channel sends, by channel name. A notification's `toMail()` returns
+ * `ChannelMessages['mail']`, and so on. A plugin adds a channel by declaration merging; its
+ * renderer is then `to` + the capitalised name (`push` → `toPush()`).
+ *
+ * @example
+ * ```ts
+ * declare module '@mortar/notify' {
+ *   interface ChannelMessages {
+ *     push: { title: string; body: string }
+ *   }
+ * }
+ * ```
+ */
+export interface ChannelMessages {
+  mail: MailMessage
+  sms: SmsMessage
+  webhook: WebhookMessage
+  chat: ChatMessage
+  inbox: InboxMessage
+}
+
+/** The name of a channel: a key of {@link ChannelMessages}. */
+export type ChannelName = keyof ChannelMessages & string
+
+/** The renderer method a notification needs for channel `C`: `'mail'` → `'toMail'`. */
+export type RendererName<C extends ChannelName> = `to${Capitalize<C>}`
+
+/** One message on its way out through a {@link Channel}. */
+export interface Outgoing<M> {
+  /**
+   * The delivery's id: the same on every retry of this delivery. A channel whose provider takes an
+   * idempotency key sends it, so a retry after a crash is not a second message there.
+   */
+  readonly id: string
+  /** Where to send: an address, a phone number, a URL, a recipient id (the inbox). */
+  readonly to: string
+  /** The rendered message. */
+  readonly message: M
+  /** The recipient's id (their key in the ledger, the inbox and preferences). */
+  readonly recipientId: string
+  /** The notification's type, as the ledger records it (`'order.shipped'`). */
+  readonly type: string
+  /** 1 on the first try, then 2, 3… */
+  readonly attempt: number
+  /** Aborted when the delivery's job times out or the worker stops. */
+  readonly signal: AbortSignal
+}
+
+/**
+ * What a channel reports for one send:
+ * - `accepted`: the provider took the message (with its id, when it gives one);
+ * - `transient`: it may work later (a 5xx, a timeout after the request went out): retried with
+ *   backoff, never handed to a fallback provider, since the first one may have accepted it;
+ * - `permanent`: it will never work (a bad address, a 4xx): dead at once, not retried;
+ * - `not-accepted`: the provider certainly did not take it (connection refused, 429, 503,
+ *   a 4xx SMTP reply): a fallback provider may be tried at once, otherwise retried.
+ */
+export type ChannelResult =
+  | { readonly status: 'accepted'; readonly providerMessageId?: string | undefined }
+  | { readonly status: 'transient'; readonly reason: string; readonly retryAfterMs?: number }
+  | { readonly status: 'permanent'; readonly reason: string }
+  | { readonly status: 'not-accepted'; readonly reason: string; readonly retryAfterMs?: number }
+
+/**
+ * One way of reaching people: mail, SMS, a webhook, a chat room, the in-app inbox. Built-in
+ * channels and plugins implement this interface and are checked by the same conformance kit
+ * (`channelConformance` from `@mortar/notify/testing`).
+ *
+ * `send` reports every outcome as a {@link ChannelResult} and should not throw; a throw is
+ * recorded as a transient failure (the message may or may not have left).
+ *
+ * @example
+ * ```ts
+ * import type { Channel, ChannelResult, Outgoing } from '@mortar/notify'
+ *
+ * class ConsoleSmsChannel implements Channel<'sms'> {
+ *   readonly name = 'sms'
+ *   route(recipient: { phone?: string }) { return recipient.phone }
+ *   async send(outgoing: Outgoing<{ text: string }>): Promise<ChannelResult> {
+ *     console.log(outgoing.to, outgoing.message.text)
+ *     return { status: 'accepted' }
+ *   }
+ * }
+ * ```
+ */
+export interface Channel<C extends ChannelName = ChannelName> {
+  /** The channel's name; notifications name it in `via()`. */
+  readonly name: C
+  /**
+   * The recipient's address on this channel when their `routes` do not name one (`email` for
+   * mail, `phone` for SMS); `undefined` when they have none, which suppresses the delivery.
+   */
+  route(recipient: Recipient): string | undefined
+  /** Checks a rendered message before it is stored: the reason it can never be sent, else undefined. */
+  validate?(message: ChannelMessages[C], to: string): string | undefined
+  /** Sends one message. */
+  send(outgoing: Outgoing<ChannelMessages[C]>): Promise<ChannelResult>
+  /**
+   * Prepares the channel when the notify module starts: loads a driver, resolves what it needs
+   * from the app (the inbox its store). A failure here fails `app.start()`.
+   */
+  open?(app: ChannelHost): Promise<void>
+  /** Releases pools and sockets; the notify module calls it on `app.stop()`. */
+  close?(): Promise<void>
+}
+
+/** Any channel, whatever its name. */
+export type AnyChannel = { [C in ChannelName]: Channel<C> }[ChannelName]
+
+/** What {@link Channel.open} may use of the app: its providers. */
+export interface ChannelHost {
+  resolve<T>(key: Key<T>): T
+}

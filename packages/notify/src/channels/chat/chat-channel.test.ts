@@ -1,0 +1,96 @@
+import { randomUUID } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import * as vitest from 'vitest'
+import { closedPort, type LocalServer, startLocalServer } from '../../test-support/local-server.js'
+import { channelConformance } from '../../testing/channel-conformance.js'
+import type { Outgoing } from '../channel.js'
+import { chatChannel } from './chat-channel.js'
+import type { ChatMessage } from './chat-message.js'
+
+const allowTestServer = { allow: ['127.0.0.1/32'] }
+
+/** A Slack-style incoming webhook: 200 "ok", 404 "no_service" for unknown hooks. */
+async function startChatServer(): Promise<LocalServer> {
+  return startLocalServer((request, response) => {
+    if (!request.url.startsWith('/services/')) {
+      response.statusCode = 404
+      return response.end('no_service')
+    }
+    response.statusCode = 200
+    response.end('ok')
+  })
+}
+
+function outgoing(
+  to: string,
+  message: ChatMessage = { text: 'Heap above 90%' },
+): Outgoing<ChatMessage> {
+  return {
+    id: randomUUID(),
+    to,
+    message,
+    recipientId: 'ops',
+    type: 'alert',
+    attempt: 1,
+    signal: new AbortController().signal,
+  }
+}
+
+describe('chatChannel', () => {
+  let server: LocalServer
+  beforeAll(async () => {
+    server = await startChatServer()
+  })
+  afterAll(() => server.close())
+
+  it('posts { text, blocks } as JSON to the incoming webhook', async () => {
+    const channel = chatChannel({ addressGuard: allowTestServer })
+    const blocks = [{ type: 'section', text: { type: 'mrkdwn', text: '*Heap*' } }]
+    expect(
+      await channel.send(outgoing(`${server.url}/services/T1/B1/x`, { text: 'Heap', blocks })),
+    ).toEqual({
+      status: 'accepted',
+    })
+    expect(JSON.parse(server.requests.at(-1)?.body ?? '')).toEqual({ text: 'Heap', blocks })
+    await channel.close()
+  })
+
+  it("uses defaultUrl for recipients without their own room, and a recipient's room first", () => {
+    const channel = chatChannel({ defaultUrl: 'https://hooks.example/services/ops' })
+    expect(channel.route()).toBe('https://hooks.example/services/ops')
+  })
+
+  it('guards against private addresses like webhooks do', async () => {
+    const channel = chatChannel()
+    expect(await channel.send(outgoing(`${server.url}/services/x`))).toMatchObject({
+      status: 'permanent',
+      reason: expect.stringContaining('loopback'),
+    })
+    await channel.close()
+  })
+
+  it('refuses a message without text', async () => {
+    const channel = chatChannel({ addressGuard: allowTestServer })
+    expect(await channel.send(outgoing(`${server.url}/services/x`, { text: ' ' }))).toMatchObject({
+      status: 'permanent',
+    })
+    await channel.close()
+  })
+})
+
+channelConformance(vitest, 'chat', async () => {
+  const server = await startChatServer()
+  const down = await closedPort()
+  return {
+    channel: chatChannel({ addressGuard: allowTestServer }),
+    message: { text: 'conformance' },
+    to: `${server.url}/services/T/B/c`,
+    invalidTo: `${server.url}/gone`,
+    received: () => server.requests.filter((request) => request.url.startsWith('/services/')),
+    unreachable: {
+      channel: chatChannel({ addressGuard: allowTestServer }),
+      to: `http://127.0.0.1:${down}/services/x`,
+    },
+    dispose: () => server.close(),
+  }
+})

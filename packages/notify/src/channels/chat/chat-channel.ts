@@ -1,0 +1,88 @@
+import type { Channel, ChannelResult, Outgoing } from '../channel.js'
+import { AddressGuard, type AddressGuardOptions } from '../http/address-guard.js'
+import { classifyHttpResult } from '../http/classify-response.js'
+import { keepAliveAgents } from '../http/keep-alive-agents.js'
+import { httpPost, type Lookup } from '../http/http-post.js'
+import type { ChatMessage } from './chat-message.js'
+
+/** Options of {@link chatChannel}. */
+export interface ChatChannelOptions {
+  /** The incoming-webhook URL used when a recipient has no `routes.chat` (an ops room). */
+  readonly defaultUrl?: string
+  /** Give up on an answer after this many ms; 10 000 by default. */
+  readonly timeoutMs?: number
+  /** The SSRF guard (as for webhooks); `allow` lists CIDR ranges to let through. */
+  readonly addressGuard?: AddressGuardOptions
+  /** The DNS lookup; `dns.lookup` by default. */
+  readonly lookup?: Lookup
+}
+
+/**
+ * A Slack-style chat channel: POSTs `{ text, blocks }` to an incoming-webhook URL (Slack,
+ * Mattermost, Rocket.Chat and Discord's `/slack` endpoints take this shape). Such webhooks take no
+ * idempotency key: a retry after an ambiguous timeout may post twice. See {@link chatChannel}.
+ */
+export class ChatChannel implements Channel<'chat'> {
+  readonly name = 'chat'
+  readonly #options: ChatChannelOptions
+  readonly #guard: AddressGuard
+  readonly #agents = keepAliveAgents()
+
+  constructor(options: ChatChannelOptions = {}) {
+    this.#options = options
+    this.#guard = new AddressGuard(options.addressGuard)
+  }
+
+  route(): string | undefined {
+    return this.#options.defaultUrl
+  }
+
+  validate(message: ChatMessage, to: string): string | undefined {
+    if (typeof message.text !== 'string' || message.text.trim() === '')
+      return 'the chat message has no text'
+    try {
+      const url = new URL(to)
+      if (url.protocol !== 'https:' && url.protocol !== 'http:')
+        return `'${to}' is not an http(s) URL`
+    } catch {
+      return `'${to}' is not a URL`
+    }
+    return undefined
+  }
+
+  async send(outgoing: Outgoing<ChatMessage>): Promise<ChannelResult> {
+    const invalid = this.validate(outgoing.message, outgoing.to)
+    if (invalid !== undefined) return { status: 'permanent', reason: invalid }
+    const { text, blocks } = outgoing.message
+    const result = await httpPost({
+      url: outgoing.to,
+      headers: { 'content-type': 'application/json', 'user-agent': 'mortar-notify' },
+      body: JSON.stringify(blocks === undefined ? { text } : { text, blocks }),
+      signal: outgoing.signal,
+      timeoutMs: this.#options.timeoutMs ?? 10_000,
+      guard: this.#guard,
+      lookup: this.#options.lookup,
+      agents: this.#agents,
+    })
+    return classifyHttpResult(result)
+  }
+
+  async close(): Promise<void> {
+    this.#agents.destroy()
+  }
+}
+
+/**
+ * The chat channel. A recipient's room is `routes.chat`; `defaultUrl` serves recipients
+ * without one (admins' alerts to an ops room).
+ *
+ * @example
+ * ```ts
+ * import { chatChannel, notifyModule } from '@mortar/notify'
+ *
+ * notifyModule({ channels: [chatChannel({ defaultUrl: process.env.SLACK_WEBHOOK_URL })] })
+ * ```
+ */
+export function chatChannel(options: ChatChannelOptions = {}): ChatChannel {
+  return new ChatChannel(options)
+}

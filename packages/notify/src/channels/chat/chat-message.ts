@@ -1,0 +1,15 @@
+/**
+ * What `toChat()` returns: a Slack-style incoming-webhook message, `text` and optional
+ * `blocks` passed through as given.
+ *
+ * @example
+ * ```ts
+ * import type { ChatMessage } from '@mortar/notify'
+ *
+ * const message: ChatMessage = { text: ':rotating_light: Heap above 90%' }
+ * ```
+ */
+export interface ChatMessage {
+  readonly text: string
+  readonly blocks?: readonly unknown[] | undefined
+}

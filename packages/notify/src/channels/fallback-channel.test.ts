@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest'
+import type { Channel, ChannelResult, Outgoing } from './channel.js'
+import { fallbackChannel } from './fallback-channel.js'
+import type { SmsMessage } from './sms/sms-message.js'
+
+function provider(name: string, result: ChannelResult, calls: string[]): Channel<'sms'> {
+  return {
+    name: 'sms',
+    route: (recipient) => recipient.phone,
+    async send() {
+      calls.push(name)
+      return result
+    },
+  }
+}
+
+const message: Outgoing<SmsMessage> = {
+  id: 'd-1',
+  to: '+15550100',
+  message: { text: 'hi' },
+  recipientId: 'u',
+  type: 't',
+  attempt: 1,
+  signal: new AbortController().signal,
+}
+
+describe('fallbackChannel', () => {
+  it('tries the next provider only after a known refusal (not-accepted)', async () => {
+    const calls: string[] = []
+    const channel = fallbackChannel([
+      provider('a', { status: 'not-accepted', reason: 'ECONNREFUSED' }, calls),
+      provider('b', { status: 'accepted', providerMessageId: 'b-1' }, calls),
+    ])
+    expect(await channel.send(message)).toEqual({ status: 'accepted', providerMessageId: 'b-1' })
+    expect(calls).toEqual(['a', 'b'])
+  })
+
+  it('never tries another provider after an ambiguous failure (it may have been sent)', async () => {
+    const calls: string[] = []
+    const channel = fallbackChannel([
+      provider('a', { status: 'transient', reason: 'timeout after sending' }, calls),
+      provider('b', { status: 'accepted' }, calls),
+    ])
+    expect(await channel.send(message)).toMatchObject({ status: 'transient' })
+    expect(calls).toEqual(['a'])
+  })
+
+  it('stops at a permanent failure, and reports not-accepted when every provider refused', async () => {
+    const calls: string[] = []
+    const permanent = fallbackChannel([
+      provider('a', { status: 'permanent', reason: 'bad number' }, calls),
+      provider('b', { status: 'accepted' }, calls),
+    ])
+    expect(await permanent.send(message)).toMatchObject({ status: 'permanent' })
+    const refused = fallbackChannel([
+      provider('c', { status: 'not-accepted', reason: 'down' }, calls),
+      provider('d', { status: 'not-accepted', reason: 'also down' }, calls),
+    ])
+    expect(await refused.send(message)).toEqual({
+      status: 'not-accepted',
+      reason: 'down; also down',
+    })
+    expect(calls).toEqual(['a', 'c', 'd'])
+  })
+
+  it('refuses an empty list or providers of different channels', () => {
+    expect(() => fallbackChannel([])).toThrow(/at least one/)
+    const mail = {
+      name: 'mail',
+      route: () => undefined,
+      send: async () => ({ status: 'accepted' }),
+    } as unknown as Channel<'sms'>
+    expect(() => fallbackChannel([provider('a', { status: 'accepted' }, []), mail])).toThrow(
+      /every provider/,
+    )
+  })
+})

@@ -1,0 +1,55 @@
+import { NotifyConfigError } from '../errors.js'
+import type { Channel, ChannelMessages, ChannelName, ChannelResult, Outgoing } from './channel.js'
+import type { Recipient } from '../notification/recipient.js'
+
+/**
+ * One channel over several providers, tried in order. The next provider is tried only when the
+ * previous one reported `not-accepted` (it certainly did not take the message); after
+ * `transient` (a timeout once the request was out: it may have been accepted) the delivery is
+ * retried later on the first provider, so a fallback never makes a double send.
+ *
+ * @example
+ * ```ts
+ * import { fallbackChannel, smsChannel } from '@mortar/notify'
+ *
+ * const sms = fallbackChannel([
+ *   smsChannel({ baseUrl: 'https://api.twilio.com', accountSid, authToken, from }),
+ *   smsChannel({ baseUrl: 'https://sms.backup.example', accountSid: backupSid, authToken: backupToken, from }),
+ * ])
+ * ```
+ */
+export function fallbackChannel<C extends ChannelName>(
+  providers: readonly Channel<C>[],
+): Channel<C> {
+  const [first] = providers
+  if (first === undefined)
+    throw new NotifyConfigError('fallbackChannel needs at least one provider.')
+  for (const provider of providers) {
+    if (provider.name !== first.name) {
+      throw new NotifyConfigError(
+        `fallbackChannel: every provider must be a '${first.name}' channel, not '${provider.name}'.`,
+      )
+    }
+  }
+  return {
+    name: first.name,
+    route: (recipient: Recipient) => first.route(recipient),
+    validate: (message: ChannelMessages[C], to: string) => first.validate?.(message, to),
+    async send(outgoing: Outgoing<ChannelMessages[C]>): Promise<ChannelResult> {
+      const reasons: string[] = []
+      for (const provider of providers) {
+        const result = await provider.send(outgoing)
+        if (result.status !== 'not-accepted') {
+          return reasons.length === 0 || result.status === 'accepted'
+            ? result
+            : { ...result, reason: `${reasons.join('; ')}; ${result.reason}` }
+        }
+        reasons.push(result.reason)
+      }
+      return { status: 'not-accepted', reason: reasons.join('; ') }
+    },
+    async close() {
+      await Promise.all(providers.map((provider) => provider.close?.()))
+    },
+  }
+}

@@ -1,0 +1,148 @@
+import { BlockList, isIP } from 'node:net'
+
+/** Options of the SSRF guard: which otherwise refused addresses to allow (CIDR, `'10.1.0.0/16'`). */
+export interface AddressGuardOptions {
+  readonly allow?: readonly string[] | undefined
+}
+
+// Every range a request from the server must not reach by default: this host, private networks,
+// link-local (cloud metadata at 169.254.169.254 included), shared, multicast and reserved space.
+const REFUSED_V4: readonly (readonly [string, number, string])[] = [
+  ['0.0.0.0', 8, 'unspecified'],
+  ['10.0.0.0', 8, 'private'],
+  ['100.64.0.0', 10, 'shared (carrier-grade NAT)'],
+  ['127.0.0.0', 8, 'loopback'],
+  ['169.254.0.0', 16, 'link-local (cloud metadata)'],
+  ['172.16.0.0', 12, 'private'],
+  ['192.0.0.0', 24, 'reserved'],
+  ['192.168.0.0', 16, 'private'],
+  ['198.18.0.0', 15, 'reserved (benchmarking)'],
+  ['224.0.0.0', 4, 'multicast'],
+  ['240.0.0.0', 4, 'reserved'],
+]
+const REFUSED_V6: readonly (readonly [string, number, string])[] = [
+  ['::', 128, 'unspecified'],
+  ['::1', 128, 'loopback'],
+  ['fc00::', 7, 'private (unique local, cloud metadata)'],
+  ['fe80::', 10, 'link-local'],
+  ['fec0::', 10, 'site-local'],
+  ['ff00::', 8, 'multicast'],
+]
+
+/**
+ * Decides whether the server may connect to an IP address: loopback, private, link-local,
+ * metadata and reserved addresses are refused unless allowed. IPv6 forms that carry an IPv4
+ * address (`::ffff:127.0.0.1`, NAT64 `64:ff9b::7f00:1`, 6to4 `2002:7f00:1::`) are judged by it.
+ *
+ * @example
+ * ```ts
+ * import { AddressGuard } from '@mortar/notify'
+ *
+ * const guard = new AddressGuard({ allow: ['10.20.0.0/16'] })
+ * guard.refusal('127.0.0.1') // 'loopback'
+ * guard.refusal('10.20.1.5') // undefined: allowed
+ * ```
+ */
+export class AddressGuard {
+  readonly #allow = new BlockList()
+  readonly #hasAllow: boolean
+
+  constructor(options: AddressGuardOptions = {}) {
+    const allow = options.allow ?? []
+    for (const cidr of allow) {
+      const [address, bits] = cidr.split('/')
+      const family = address === undefined ? 0 : isIP(address)
+      const prefix = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits)
+      if (
+        family === 0 ||
+        !Number.isInteger(prefix) ||
+        prefix < 0 ||
+        prefix > (family === 6 ? 128 : 32)
+      ) {
+        throw new TypeError(`'${cidr}' is not an IP address or CIDR range (such as '10.0.0.0/8').`)
+      }
+      this.#allow.addSubnet(address as string, prefix, family === 6 ? 'ipv6' : 'ipv4')
+    }
+    this.#hasAllow = allow.length > 0
+  }
+
+  /** Why `address` is refused (`'loopback'`, `'private'`, …), or `undefined` when it may be reached. */
+  refusal(address: string): string | undefined {
+    const family = isIP(address)
+    if (family === 0) return 'not an IP address'
+    if (this.#hasAllow && this.#allow.check(address, family === 6 ? 'ipv6' : 'ipv4'))
+      return undefined
+    if (family === 4) return refusedV4(address)
+    const embedded = embeddedV4(address)
+    if (embedded !== undefined) {
+      if (this.#hasAllow && this.#allow.check(embedded, 'ipv4')) return undefined
+      return refusedV4(embedded) ?? undefined
+    }
+    return REFUSED_V6_LIST.find(([list]) => list.check(address, 'ipv6'))?.[1]
+  }
+}
+
+const REFUSED_V4_LIST = REFUSED_V4.map(([address, prefix, reason]) => {
+  const list = new BlockList()
+  list.addSubnet(address, prefix, 'ipv4')
+  return [list, reason] as const
+})
+const REFUSED_V6_LIST = REFUSED_V6.map(([address, prefix, reason]) => {
+  const list = new BlockList()
+  list.addSubnet(address, prefix, 'ipv6')
+  return [list, reason] as const
+})
+
+function refusedV4(address: string): string | undefined {
+  if (address === '255.255.255.255') return 'broadcast'
+  return REFUSED_V4_LIST.find(([list]) => list.check(address, 'ipv4'))?.[1]
+}
+
+/** The IPv4 address inside an IPv4-mapped, IPv4-compatible, NAT64 or 6to4 IPv6 address. */
+function embeddedV4(address: string): string | undefined {
+  const words = expandV6(address)
+  if (words === undefined) return undefined
+  const v4 = (high: number, low: number) => `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`
+  const zero = (from: number, to: number) => words.slice(from, to).every((word) => word === 0)
+  // ::ffff:a.b.c.d (mapped) and ::a.b.c.d (compatible, deprecated but still parsed by stacks)
+  if (
+    zero(0, 5) &&
+    (words[5] === 0xffff || words[5] === 0) &&
+    !(zero(5, 7) && (words[7] ?? 0) <= 1)
+  ) {
+    return v4(words[6] ?? 0, words[7] ?? 0)
+  }
+  // 64:ff9b::/96 (NAT64)
+  if (words[0] === 0x64 && words[1] === 0xff9b && zero(2, 6))
+    return v4(words[6] ?? 0, words[7] ?? 0)
+  // 2002::/16 (6to4): the IPv4 address is in words 1 and 2
+  if (words[0] === 0x2002) return v4(words[1] ?? 0, words[2] ?? 0)
+  return undefined
+}
+
+/** The eight 16-bit words of an IPv6 address (a trailing dotted IPv4 part included). */
+function expandV6(address: string): number[] | undefined {
+  let text = address.toLowerCase().split('%')[0] ?? ''
+  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text)
+  if (dotted?.[1] !== undefined) {
+    const parts = dotted[1].split('.').map(Number)
+    const high = (((parts[0] ?? 0) << 8) | (parts[1] ?? 0)).toString(16)
+    const low = (((parts[2] ?? 0) << 8) | (parts[3] ?? 0)).toString(16)
+    text = `${text.slice(0, -dotted[1].length)}${high}:${low}`
+  }
+  const halves = text.split('::')
+  if (halves.length > 2) return undefined
+  const head = halves[0] === '' ? [] : (halves[0] ?? '').split(':')
+  const tail = halves.length === 2 ? (halves[1] === '' ? [] : (halves[1] ?? '').split(':')) : []
+  const missing = 8 - head.length - tail.length
+  if (halves.length === 1 ? head.length !== 8 : missing < 0) return undefined
+  const words = [
+    ...head,
+    ...Array<string>(halves.length === 2 ? missing : 0).fill('0'),
+    ...tail,
+  ].map((word) => Number.parseInt(word, 16))
+  return words.length === 8 &&
+    words.every((word) => Number.isInteger(word) && word >= 0 && word <= 0xffff)
+    ? words
+    : undefined
+}

@@ -1,0 +1,39 @@
+import type { ChannelResult } from '../channel.js'
+import type { HttpPostResult } from './http-post.js'
+
+/**
+ * Maps an HTTP outcome to a channel result, as the built-in HTTP channels do: 2xx accepted; 408,
+ * 429 and 503 refusals (the message was not taken); 5xx may have been processed (transient);
+ * other 4xx and unfollowed redirects will never work (permanent); a refused address is
+ * permanent; no connection at all is `not-accepted`, a failure after connecting is transient.
+ */
+export function classifyHttpResult(
+  result: HttpPostResult,
+  accepted: (status: number, body: string) => ChannelResult = () => ({ status: 'accepted' }),
+): ChannelResult {
+  if (result.kind === 'refused') return { status: 'permanent', reason: result.reason }
+  if (result.kind === 'failed') {
+    return result.connected
+      ? { status: 'transient', reason: `${result.code}: ${result.reason}` }
+      : { status: 'not-accepted', reason: `${result.code}: ${result.reason}` }
+  }
+  const { status, body } = result
+  const detail = `HTTP ${status}${body ? `: ${body.slice(0, 200)}` : ''}`
+  if (status >= 200 && status < 300) return accepted(status, body)
+  if (status === 408 || status === 429 || status === 503) {
+    const retryAfterMs = retryAfter(result.headers['retry-after'])
+    return retryAfterMs === undefined
+      ? { status: 'not-accepted', reason: detail }
+      : { status: 'not-accepted', reason: detail, retryAfterMs }
+  }
+  if (status >= 500) return { status: 'transient', reason: detail }
+  return { status: 'permanent', reason: detail }
+}
+
+function retryAfter(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined
+  const seconds = Number(header)
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000
+  const date = Date.parse(header)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
+}

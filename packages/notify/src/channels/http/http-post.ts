@@ -1,0 +1,212 @@
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
+import http from 'node:http'
+import https from 'node:https'
+import { isIP, type LookupFunction } from 'node:net'
+import type { AddressGuard } from './address-guard.js'
+
+/** A DNS lookup with the signature of `dns.lookup` (tests pass their own). */
+export type Lookup = (
+  hostname: string,
+  options: { all: true; family?: number },
+  callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void
+
+/** Options of {@link httpPost}. */
+export interface HttpPostOptions {
+  readonly url: string
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: string
+  readonly signal: AbortSignal
+  /** Abort the request after this many ms. */
+  readonly timeoutMs: number
+  /** Refuses private and loopback addresses, after DNS resolution and on every redirect. */
+  readonly guard?: AddressGuard | undefined
+  readonly lookup?: Lookup | undefined
+  /** Redirects followed (each re-checked by the guard); the body is posted again. 0 by default. */
+  readonly maxRedirects?: number | undefined
+  readonly agents?: { readonly http: http.Agent; readonly https: https.Agent } | undefined
+}
+
+/**
+ * The outcome of a POST:
+ * - `response`: the server answered (status, headers, the first 16 KiB of the body);
+ * - `refused`: the guard refused the address or the URL (never connected);
+ * - `failed`: no answer; `connected` says whether the request may have reached the server
+ *   (a refused connection or a DNS failure did not; a timeout or reset after connecting may).
+ */
+export type HttpPostResult =
+  | {
+      readonly kind: 'response'
+      readonly status: number
+      readonly headers: http.IncomingHttpHeaders
+      readonly body: string
+    }
+  | { readonly kind: 'refused'; readonly reason: string }
+  | {
+      readonly kind: 'failed'
+      readonly connected: boolean
+      readonly code: string
+      readonly reason: string
+    }
+
+const BODY_LIMIT = 16 * 1024
+const REDIRECTS = new Set([301, 302, 303, 307, 308])
+
+/**
+ * POSTs a body with `node:http`, the address checked by the guard at connection time (after
+ * DNS resolution, so a name that resolves to 127.0.0.1 is refused, and no second lookup can
+ * swap the address), and reports every outcome as a value.
+ */
+export async function httpPost(options: HttpPostOptions): Promise<HttpPostResult> {
+  let url: URL
+  try {
+    url = new URL(options.url)
+  } catch {
+    return { kind: 'refused', reason: 'the URL is not valid' }
+  }
+  for (let redirects = 0; ; redirects++) {
+    const result = await postOnce(url, options)
+    if (result.kind !== 'response' || !REDIRECTS.has(result.status)) return result
+    const location = result.headers.location
+    if (location === undefined) return result
+    if (redirects >= (options.maxRedirects ?? 0)) {
+      return {
+        kind: 'refused',
+        reason: `redirected (${result.status}) more than ${options.maxRedirects ?? 0} times`,
+      }
+    }
+    try {
+      url = new URL(location, url)
+    } catch {
+      return { kind: 'refused', reason: 'redirected to an invalid URL' }
+    }
+  }
+}
+
+function postOnce(url: URL, options: HttpPostOptions): Promise<HttpPostResult> {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return Promise.resolve({
+      kind: 'refused',
+      reason: `the URL scheme ${url.protocol} is not http(s)`,
+    })
+  }
+  if (url.username !== '' || url.password !== '') {
+    return Promise.resolve({ kind: 'refused', reason: 'the URL carries credentials' })
+  }
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
+  const guard = options.guard
+  // Node connects to a literal IP without calling `lookup`: check it here.
+  if (guard !== undefined && isIP(host) !== 0) {
+    const refusal = guard.refusal(host)
+    if (refusal !== undefined) {
+      return Promise.resolve({ kind: 'refused', reason: `the address ${host} is ${refusal}` })
+    }
+  }
+  return new Promise((resolve) => {
+    let connected = false
+    let refusedReason: string | undefined
+    let settled = false
+    const finish = (result: HttpPostResult) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      options.signal.removeEventListener('abort', onAbort)
+      resolve(result)
+    }
+    const resolver = options.lookup ?? (dnsLookup as unknown as Lookup)
+    const lookup: LookupFunction = (hostname, lookupOptions, callback) => {
+      resolver(
+        hostname,
+        { all: true, family: lookupOptions.family as number | undefined },
+        (error, addresses) => {
+          if (error) return callback(error, '', 0)
+          const first = addresses[0]
+          if (first === undefined)
+            return callback(
+              Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }),
+              '',
+              0,
+            )
+          if (guard !== undefined) {
+            for (const { address } of addresses) {
+              const refusal = guard.refusal(address)
+              if (refusal !== undefined) {
+                refusedReason = `${hostname} resolves to ${address}, which is ${refusal}`
+                return callback(
+                  Object.assign(new Error(refusedReason), { code: 'E_ADDRESS_REFUSED' }),
+                  '',
+                  0,
+                )
+              }
+            }
+          }
+          if ((lookupOptions as { all?: boolean }).all) {
+            return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses)
+          }
+          callback(null, first.address, first.family)
+        },
+      )
+    }
+    const secure = url.protocol === 'https:'
+    const request = (secure ? https : http).request(url, {
+      method: 'POST',
+      headers: { ...options.headers, 'content-length': Buffer.byteLength(options.body) },
+      lookup,
+      agent:
+        options.agents === undefined
+          ? undefined
+          : secure
+            ? options.agents.https
+            : options.agents.http,
+    })
+    const timer = setTimeout(
+      () =>
+        request.destroy(
+          Object.assign(new Error(`no answer within ${options.timeoutMs} ms`), {
+            code: 'ETIMEDOUT',
+          }),
+        ),
+      options.timeoutMs,
+    )
+    const onAbort = () =>
+      request.destroy(Object.assign(new Error('aborted'), { code: 'ABORT_ERR' }))
+    options.signal.addEventListener('abort', onAbort, { once: true })
+    if (options.signal.aborted) onAbort()
+    request.on('socket', (socket) => {
+      // A pooled socket is already connected: whatever fails now may have reached the server.
+      if (!socket.connecting) connected = true
+      socket.once(secure ? 'secureConnect' : 'connect', () => {
+        connected = true
+      })
+    })
+    request.on('response', (response) => {
+      const chunks: Buffer[] = []
+      let size = 0
+      response.on('data', (chunk: Buffer) => {
+        if (size < BODY_LIMIT) chunks.push(chunk)
+        size += chunk.length
+      })
+      response.on('end', () =>
+        finish({
+          kind: 'response',
+          status: response.statusCode ?? 0,
+          headers: response.headers,
+          body: Buffer.concat(chunks).toString('utf8').slice(0, BODY_LIMIT),
+        }),
+      )
+      response.on('error', (error) =>
+        finish({ kind: 'failed', connected: true, code: codeOf(error), reason: error.message }),
+      )
+    })
+    request.on('error', (error) => {
+      if (refusedReason !== undefined) return finish({ kind: 'refused', reason: refusedReason })
+      finish({ kind: 'failed', connected, code: codeOf(error), reason: error.message })
+    })
+    request.end(options.body)
+  })
+}
+
+function codeOf(error: Error): string {
+  const code = (error as NodeJS.ErrnoException).code
+  return typeof code === 'string' ? code : 'EUNKNOWN'
+}

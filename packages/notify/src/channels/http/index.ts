@@ -1,0 +1,5 @@
+export { AddressGuard } from './address-guard.js'
+export type { AddressGuardOptions } from './address-guard.js'
+export { classifyHttpResult } from './classify-response.js'
+export { httpPost } from './http-post.js'
+export type { HttpPostOptions, HttpPostResult, Lookup } from './http-post.js'

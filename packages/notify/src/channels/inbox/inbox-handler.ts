@@ -1,0 +1,203 @@
+import {
+  BadRequestError,
+  CLOCK,
+  currentRequestContext,
+  NotFoundError,
+  type RequestContext,
+  UnauthorizedError,
+  ValidationError,
+} from '@mortar/core'
+import { type FetchHandler, jsonResponse, problemResponse } from '../../pages/fetch-handler.js'
+import { INBOX } from './inbox-channel.js'
+import type { Inbox, InboxItem, InboxStatus } from './inbox-store.js'
+import { InboxStreamHub } from './inbox-stream.js'
+
+/** Options of {@link inboxHandler}. */
+export interface InboxHandlerOptions {
+  /**
+   * The recipient id of the request's signed-in user, read from the request context (its
+   * principal); `undefined` refuses the request (401). Notify never imports an auth package:
+   * this is where the app says who the user is.
+   */
+  readonly recipient: (context: RequestContext) => string | undefined | Promise<string | undefined>
+  /** How often live streams look for items written by other processes; 2 000 ms by default. */
+  readonly pollMs?: number
+  /** Seconds between keep-alive comments on a live stream; 25 by default. */
+  readonly heartbeatSeconds?: number
+}
+
+const STATUSES = new Set(['unread', 'read', 'archived', 'inbox'])
+const hubs = new WeakMap<Inbox, InboxStreamHub>()
+
+/**
+ * The in-app inbox over HTTP, a {@link FetchHandler} to mount under a prefix (`/inbox`), for the
+ * signed-in recipient only:
+ * - `GET /` — `{ items, nextCursor, counts }`; `?status=unread|read|archived`, `?limit`, `?cursor`;
+ * - `GET /counts` — `{ unread, read, archived }`;
+ * - `POST /read`, `POST /unread`, `POST /archive` with `{ "ids": [...] }` — `{ changed }`;
+ * - `POST /read-all` — `{ changed }`;
+ * - `GET /stream` — server-sent events: `item` for each new item, `counts` after them.
+ *
+ * Mount it inside the app's request context (core's adapters do), after the session that sets
+ * the principal; its POSTs are protected by the app's CSRF guard like any other route.
+ *
+ * @example
+ * ```ts
+ * import { mountFetch } from '@mortar/core/fastify'
+ * import { inboxHandler } from '@mortar/notify'
+ *
+ * mountFetch(server, '/inbox', inboxHandler({ recipient: (context) => context.get('principal')?.id }))
+ * ```
+ */
+export function inboxHandler(options: InboxHandlerOptions): FetchHandler {
+  return async (request) => {
+    const context = currentRequestContext()
+    try {
+      const recipientId = context === undefined ? undefined : await options.recipient(context)
+      if (context === undefined || recipientId === undefined || recipientId === '') {
+        throw new UnauthorizedError('Sign in to see your notifications.')
+      }
+      const inbox = context.resolve(INBOX)
+      const path = new URL(request.url).pathname.replace(/\/+$/, '') || '/'
+      const query = new URL(request.url).searchParams
+      if (request.method === 'GET' || request.method === 'HEAD') {
+        if (path === '/') {
+          const status = query.get('status') ?? 'inbox'
+          if (!STATUSES.has(status))
+            throw invalid('status', 'One of unread, read, archived, inbox.')
+          const limit = query.get('limit')
+          if (limit !== null && !/^\d{1,3}$/.test(limit))
+            throw invalid('limit', 'A whole number from 1 to 100.')
+          const [page, counts] = [
+            await inbox.list(recipientId, {
+              status: status as InboxStatus | 'inbox',
+              limit: limit === null ? undefined : Number(limit),
+              cursor: query.get('cursor'),
+            }),
+            await inbox.counts(recipientId),
+          ]
+          return jsonResponse({ ...page, counts })
+        }
+        if (path === '/counts') return jsonResponse(await inbox.counts(recipientId))
+        if (path === '/stream') {
+          const clock = context.resolve(CLOCK)
+          let hub = hubs.get(inbox)
+          if (hub === undefined) {
+            hub = new InboxStreamHub(inbox, {
+              pollMs: options.pollMs ?? 2_000,
+              now: () => clock.nowMs(),
+            })
+            hubs.set(inbox, hub)
+          }
+          return stream(request, inbox, hub, recipientId, options.heartbeatSeconds ?? 25)
+        }
+        throw new NotFoundError()
+      }
+      if (request.method !== 'POST') {
+        return new Response(null, { status: 405, headers: { allow: 'GET, HEAD, POST' } })
+      }
+      if (path === '/read-all')
+        return jsonResponse({ changed: await inbox.markAllRead(recipientId) })
+      const ids = await readIds(request)
+      if (path === '/read') return jsonResponse({ changed: await inbox.markRead(recipientId, ids) })
+      if (path === '/unread')
+        return jsonResponse({ changed: await inbox.markUnread(recipientId, ids) })
+      if (path === '/archive')
+        return jsonResponse({ changed: await inbox.archive(recipientId, ids) })
+      throw new NotFoundError()
+    } catch (error) {
+      return problemResponse(error, request)
+    }
+  }
+}
+
+function invalid(path: string, message: string): ValidationError {
+  return new ValidationError(
+    [{ path, message, code: 'invalid' }],
+    `The inbox parameter '${path}' is invalid.`,
+  )
+}
+
+async function readIds(request: Request): Promise<string[]> {
+  const type = request.headers.get('content-type') ?? ''
+  if (!type.startsWith('application/json')) {
+    throw new BadRequestError('Send { "ids": [...] } as application/json.')
+  }
+  const text = await request.text()
+  if (text.length > 64 * 1024) throw new BadRequestError('The list of ids is too long.')
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch {
+    throw new BadRequestError('The body is not JSON.')
+  }
+  const ids = (body as { ids?: unknown } | null)?.ids
+  if (
+    !Array.isArray(ids) ||
+    ids.length > 500 ||
+    !ids.every((id) => typeof id === 'string' && id.length <= 64)
+  ) {
+    throw invalid('ids', 'An array of at most 500 item ids.')
+  }
+  return ids as string[]
+}
+
+function stream(
+  request: Request,
+  inbox: Inbox,
+  hub: InboxStreamHub,
+  recipientId: string,
+  heartbeatSeconds: number,
+): Response {
+  const encoder = new TextEncoder()
+  let cleanup = () => {}
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      const write = (text: string) => {
+        try {
+          controller.enqueue(encoder.encode(text))
+        } catch {
+          cleanup()
+        }
+      }
+      const sendCounts = async () => {
+        try {
+          write(`event: counts\ndata: ${JSON.stringify(await inbox.counts(recipientId))}\n\n`)
+        } catch {
+          // the next item sends them again
+        }
+      }
+      const unsubscribe = hub.subscribe(recipientId, (items: readonly InboxItem[]) => {
+        for (const item of items)
+          write(`id: ${item.id}\nevent: item\ndata: ${JSON.stringify(item)}\n\n`)
+        void sendCounts()
+      })
+      const heartbeat = setInterval(() => write(': keep-alive\n\n'), heartbeatSeconds * 1000)
+      heartbeat.unref()
+      cleanup = () => {
+        clearInterval(heartbeat)
+        unsubscribe()
+        request.signal.removeEventListener('abort', onAbort)
+        try {
+          controller.close()
+        } catch {
+          // already closed
+        }
+      }
+      const onAbort = () => cleanup()
+      request.signal.addEventListener('abort', onAbort, { once: true })
+      write('retry: 3000\n\n')
+      void sendCounts()
+    },
+    cancel() {
+      cleanup()
+    },
+  })
+  return new Response(body, {
+    headers: {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no',
+    },
+  })
+}

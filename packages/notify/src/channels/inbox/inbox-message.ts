@@ -1,0 +1,18 @@
+/**
+ * What `toInbox()` returns: an item of the recipient's in-app inbox.
+ *
+ * @example
+ * ```ts
+ * import type { InboxMessage } from '@mortar/notify'
+ *
+ * const message: InboxMessage = { title: 'Order shipped', body: 'Order o-1 is on its way.', url: '/orders/o-1' }
+ * ```
+ */
+export interface InboxMessage {
+  readonly title: string
+  readonly body?: string | undefined
+  /** Where the item leads when clicked (a path of the app). */
+  readonly url?: string | undefined
+  /** Anything else the app's inbox view needs (JSON). */
+  readonly data?: Readonly<Record<string, unknown>> | undefined
+}

@@ -1,0 +1,315 @@
+import { afterCommit, type Clock, type Migration, ValidationError } from '@mortar/core'
+import type { Kysely } from 'kysely'
+import { idColumn, insertIgnoringDuplicates, longText } from '../../sql/index.js'
+import type { InboxMessage } from './inbox-message.js'
+
+/** Where an inbox item stands: new, seen, or put away. */
+export type InboxStatus = 'unread' | 'read' | 'archived'
+
+/** An item of a recipient's in-app inbox. */
+export interface InboxItem extends InboxMessage {
+  /** The delivery's id, so a retried delivery never makes a second item. */
+  readonly id: string
+  readonly recipientId: string
+  readonly type: string
+  readonly status: InboxStatus
+  readonly createdAt: Date
+  readonly readAt?: Date | undefined
+}
+
+/** The recipient's inbox counts by status. */
+export interface InboxCounts {
+  readonly unread: number
+  readonly read: number
+  readonly archived: number
+}
+
+/** A page of {@link Inbox.list}: the items, newest first, and the cursor of the next page. */
+export interface InboxPage {
+  readonly items: readonly InboxItem[]
+  readonly nextCursor: string | null
+}
+
+/** Options of {@link Inbox.list}. */
+export interface InboxListOptions {
+  /** `unread`, `read`, `archived`, or `inbox` (unread and read; the default). */
+  readonly status?: InboxStatus | 'inbox'
+  /** Items per page, 1 to 100; 20 by default. */
+  readonly limit?: number
+  /** The `nextCursor` of the previous page. */
+  readonly cursor?: string | null
+}
+
+export const INBOX_TABLE = 'mortar_inbox'
+
+interface InboxRow {
+  id: string
+  recipient_id: string
+  type: string
+  title: string
+  body: string | null
+  url: string | null
+  data: string | null
+  status: InboxStatus
+  created_at: number | string | bigint
+  read_at: number | string | bigint | null
+}
+
+interface InboxTables {
+  mortar_inbox: InboxRow
+}
+
+/**
+ * The in-app inbox in the app's database (`mortar_inbox`): items per recipient, unread, read or
+ * archived, with counts. Every method takes the recipient's id and touches only their items, so
+ * a handler that passes the signed-in user's id can never read or change someone else's.
+ *
+ * @example
+ * ```ts
+ * import { INBOX } from '@mortar/notify'
+ *
+ * const inbox = app.resolve(INBOX)
+ * const { unread } = await inbox.counts(user.id)
+ * const page = await inbox.list(user.id, { status: 'unread', limit: 10 })
+ * await inbox.markAllRead(user.id)
+ * ```
+ */
+export class Inbox {
+  readonly #db: Kysely<InboxTables>
+  readonly #clock: Clock
+  readonly #listeners = new Set<(item: InboxItem) => void>()
+
+  constructor(db: Kysely<unknown>, clock: Clock) {
+    this.#db = db as Kysely<InboxTables>
+    this.#clock = clock
+  }
+
+  /** Adds an item unless one with its id exists (the inbox channel's idempotent write). */
+  async add(item: {
+    readonly id: string
+    readonly recipientId: string
+    readonly type: string
+    readonly message: InboxMessage
+  }): Promise<void> {
+    const { message } = item
+    const row: InboxRow = {
+      id: item.id,
+      recipient_id: item.recipientId,
+      type: item.type,
+      title: message.title,
+      body: message.body ?? null,
+      url: message.url ?? null,
+      data: message.data === undefined ? null : JSON.stringify(message.data),
+      status: 'unread',
+      created_at: this.#clock.nowMs(),
+      read_at: null,
+    }
+    await insertIgnoringDuplicates(this.#db as Kysely<unknown>, INBOX_TABLE, [row])
+    if (this.#listeners.size > 0) {
+      // Live streams in this process hear of it at once (after commit); others poll.
+      await afterCommit(() => {
+        const added = toItem(row)
+        for (const listener of this.#listeners) listener(added)
+      })
+    }
+  }
+
+  /** Calls `listener` with each item this process adds, once committed; returns an unsubscribe. */
+  onAdded(listener: (item: InboxItem) => void): () => void {
+    this.#listeners.add(listener)
+    return () => {
+      this.#listeners.delete(listener)
+    }
+  }
+
+  /** The recipient's items, newest first, a page at a time. */
+  async list(recipientId: string, options: InboxListOptions = {}): Promise<InboxPage> {
+    const limit = Math.min(100, Math.max(1, Math.trunc(options.limit ?? 20)))
+    const status = options.status ?? 'inbox'
+    let query = this.#db
+      .selectFrom(INBOX_TABLE)
+      .selectAll()
+      .where('recipient_id', '=', recipientId)
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit + 1)
+    query =
+      status === 'inbox'
+        ? query.where('status', 'in', ['unread', 'read'])
+        : query.where('status', '=', status)
+    const after = decodeCursor(options.cursor)
+    if (after !== undefined) {
+      query = query.where((eb) =>
+        eb.or([
+          eb('created_at', '<', after.createdAt),
+          eb.and([eb('created_at', '=', after.createdAt), eb('id', '<', after.id)]),
+        ]),
+      )
+    }
+    const rows = await query.execute()
+    const items = rows.slice(0, limit).map(toItem)
+    const last = items.at(-1)
+    return {
+      items,
+      nextCursor:
+        rows.length > limit && last ? encodeCursor(last.createdAt.getTime(), last.id) : null,
+    }
+  }
+
+  /** Items of these recipients created at or after `sinceMs`, oldest first (for live streams). */
+  async since(recipientIds: readonly string[], sinceMs: number): Promise<readonly InboxItem[]> {
+    if (recipientIds.length === 0) return []
+    const rows = await this.#db
+      .selectFrom(INBOX_TABLE)
+      .selectAll()
+      .where('recipient_id', 'in', [...recipientIds])
+      .where('created_at', '>=', sinceMs)
+      .orderBy('created_at', 'asc')
+      .orderBy('id', 'asc')
+      .limit(500)
+      .execute()
+    return rows.map(toItem)
+  }
+
+  /** The recipient's counts by status, in one query. */
+  async counts(recipientId: string): Promise<InboxCounts> {
+    const rows = await this.#db
+      .selectFrom(INBOX_TABLE)
+      .select(['status', (eb) => eb.fn.countAll<number | string | bigint>().as('count')])
+      .where('recipient_id', '=', recipientId)
+      .groupBy('status')
+      .execute()
+    const counts = { unread: 0, read: 0, archived: 0 }
+    for (const row of rows) counts[row.status] = Number(row.count)
+    return counts
+  }
+
+  /** Marks the recipient's items read; returns how many changed. */
+  async markRead(recipientId: string, ids: readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0
+    return this.#update(recipientId, ids, 'unread', {
+      status: 'read',
+      read_at: this.#clock.nowMs(),
+    })
+  }
+
+  /** Marks the recipient's read items unread again; returns how many changed. */
+  async markUnread(recipientId: string, ids: readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0
+    return this.#update(recipientId, ids, 'read', { status: 'unread', read_at: null })
+  }
+
+  /** Marks every unread item of the recipient read; returns how many changed. */
+  async markAllRead(recipientId: string): Promise<number> {
+    return this.#update(recipientId, undefined, 'unread', {
+      status: 'read',
+      read_at: this.#clock.nowMs(),
+    })
+  }
+
+  /** Archives the recipient's items (read or not); returns how many changed. */
+  async archive(recipientId: string, ids: readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0
+    const result = await this.#db
+      .updateTable(INBOX_TABLE)
+      .set({ status: 'archived' })
+      .where('recipient_id', '=', recipientId)
+      .where('id', 'in', [...ids])
+      .where('status', '<>', 'archived')
+      .executeTakeFirst()
+    return Number(result.numUpdatedRows)
+  }
+
+  async #update(
+    recipientId: string,
+    ids: readonly string[] | undefined,
+    from: InboxStatus,
+    set: Partial<InboxRow>,
+  ): Promise<number> {
+    let query = this.#db
+      .updateTable(INBOX_TABLE)
+      .set(set)
+      .where('recipient_id', '=', recipientId)
+      .where('status', '=', from)
+    if (ids !== undefined) query = query.where('id', 'in', [...ids])
+    const result = await query.executeTakeFirst()
+    return Number(result.numUpdatedRows)
+  }
+}
+
+function toItem(row: InboxRow): InboxItem {
+  return {
+    id: row.id,
+    recipientId: row.recipient_id,
+    type: row.type,
+    title: row.title,
+    body: row.body ?? undefined,
+    url: row.url ?? undefined,
+    data: row.data === null ? undefined : (JSON.parse(row.data) as Record<string, unknown>),
+    status: row.status,
+    createdAt: new Date(Number(row.created_at)),
+    readAt: row.read_at === null ? undefined : new Date(Number(row.read_at)),
+  }
+}
+
+function encodeCursor(createdAt: number, id: string): string {
+  return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url')
+}
+
+function decodeCursor(
+  cursor: string | null | undefined,
+): { createdAt: number; id: string } | undefined {
+  if (cursor === undefined || cursor === null || cursor === '') return undefined
+  try {
+    const [createdAt, id] = JSON.parse(
+      Buffer.from(cursor, 'base64url').toString('utf8'),
+    ) as unknown[]
+    if (
+      typeof createdAt === 'number' &&
+      Number.isSafeInteger(createdAt) &&
+      typeof id === 'string'
+    ) {
+      return { createdAt, id }
+    }
+  } catch {
+    // reported below
+  }
+  throw new ValidationError(
+    [
+      {
+        path: 'cursor',
+        message: 'Not a cursor of this inbox; pass nextCursor as given.',
+        code: 'invalid_cursor',
+      },
+    ],
+    'The inbox cursor is malformed.',
+  )
+}
+
+/** The migration creating `mortar_inbox`. */
+export const createInboxTable: Migration = {
+  async up(db) {
+    const id = idColumn(db as Kysely<unknown>, 191)
+    await db.schema
+      .createTable(INBOX_TABLE)
+      .addColumn('id', idColumn(db as Kysely<unknown>, 64), (column) => column.primaryKey())
+      .addColumn('recipient_id', id, (column) => column.notNull())
+      .addColumn('type', 'varchar(191)', (column) => column.notNull())
+      .addColumn('title', 'text', (column) => column.notNull())
+      .addColumn('body', longText(db as Kysely<unknown>))
+      .addColumn('url', 'text')
+      .addColumn('data', longText(db as Kysely<unknown>))
+      .addColumn('status', 'varchar(16)', (column) => column.notNull())
+      .addColumn('created_at', 'bigint', (column) => column.notNull())
+      .addColumn('read_at', 'bigint')
+      .execute()
+    await db.schema
+      .createIndex('mortar_inbox_recipient_created')
+      .on(INBOX_TABLE)
+      .columns(['recipient_id', 'created_at'])
+      .execute()
+  },
+  async down(db) {
+    await db.schema.dropTable(INBOX_TABLE).execute()
+  },
+}

@@ -1,0 +1,88 @@
+import type { Inbox, InboxItem } from './inbox-store.js'
+
+interface Subscriber {
+  readonly recipientId: string
+  readonly sinceMs: number
+  readonly seen: Map<string, number>
+  readonly push: (items: readonly InboxItem[]) => void
+}
+
+// Items are stamped when written and may commit a little later: each poll looks back this far.
+const LOOKBACK_MS = 10_000
+
+/**
+ * Fans new inbox items out to the live streams of this process: at once for items this process
+ * writes, and by one shared poll (every `pollMs`, only while someone listens) for items other
+ * processes write. Each stream gets an item once.
+ */
+export class InboxStreamHub {
+  readonly #inbox: Inbox
+  readonly #pollMs: number
+  readonly #now: () => number
+  readonly #subscribers = new Set<Subscriber>()
+  #timer: NodeJS.Timeout | undefined
+  #unlisten: (() => void) | undefined
+  #polling = false
+
+  constructor(inbox: Inbox, options: { readonly pollMs: number; readonly now: () => number }) {
+    this.#inbox = inbox
+    this.#pollMs = options.pollMs
+    this.#now = options.now
+  }
+
+  /** Starts sending the recipient's new items to `push`; returns the function that stops it. */
+  subscribe(recipientId: string, push: (items: readonly InboxItem[]) => void): () => void {
+    const subscriber: Subscriber = { recipientId, sinceMs: this.#now(), seen: new Map(), push }
+    this.#subscribers.add(subscriber)
+    if (this.#subscribers.size === 1) this.#start()
+    return () => {
+      this.#subscribers.delete(subscriber)
+      if (this.#subscribers.size === 0) this.#stop()
+    }
+  }
+
+  #start(): void {
+    this.#unlisten = this.#inbox.onAdded((item) => this.#deliver([item]))
+    this.#timer = setInterval(() => void this.#poll(), this.#pollMs)
+    this.#timer.unref()
+  }
+
+  #stop(): void {
+    clearInterval(this.#timer)
+    this.#timer = undefined
+    this.#unlisten?.()
+    this.#unlisten = undefined
+  }
+
+  async #poll(): Promise<void> {
+    if (this.#polling || this.#subscribers.size === 0) return
+    this.#polling = true
+    try {
+      const recipients = [...new Set([...this.#subscribers].map((s) => s.recipientId))]
+      const oldest = Math.min(...[...this.#subscribers].map((s) => s.sinceMs))
+      const items = await this.#inbox.since(recipients, Math.max(oldest, this.#now() - LOOKBACK_MS))
+      this.#deliver(items)
+    } catch {
+      // The next poll tries again; a stream is best effort on top of the stored inbox.
+    } finally {
+      this.#polling = false
+    }
+  }
+
+  #deliver(items: readonly InboxItem[]): void {
+    const now = this.#now()
+    for (const subscriber of this.#subscribers) {
+      const fresh = items.filter(
+        (item) =>
+          item.recipientId === subscriber.recipientId &&
+          item.createdAt.getTime() >= subscriber.sinceMs &&
+          !subscriber.seen.has(item.id),
+      )
+      for (const [id, at] of subscriber.seen)
+        if (at < now - 2 * LOOKBACK_MS) subscriber.seen.delete(id)
+      if (fresh.length === 0) continue
+      for (const item of fresh) subscriber.seen.set(item.id, item.createdAt.getTime())
+      subscriber.push(fresh)
+    }
+  }
+}

@@ -1,0 +1,106 @@
+import { RequestContext, runInRequestContext } from '@mortar/core'
+import { describe, expect, it } from 'vitest'
+import { devMailbox } from './dev-mailbox.js'
+import { devMailboxPage } from './dev-mailbox-page.js'
+
+function inRequest(
+  handler: (request: Request) => Response | Promise<Response>,
+  url: string,
+  admin: boolean,
+) {
+  const context = new RequestContext({
+    createScope: () => ({ resolve: () => undefined as never, dispose: async () => {} }),
+  })
+  context.set('principal', { admin } as never)
+  return runInRequestContext(context, () => handler(new Request(url)))
+}
+
+async function capture() {
+  const mailbox = devMailbox()
+  await mailbox.send({
+    messageId: '<d-1@shop.example>',
+    from: 'Shop <no-reply@shop.example>',
+    to: 'ada@example.com',
+    subject: 'Your order <script>alert(1)</script>',
+    text: 'Thanks & bye',
+    html: '<p onclick="x()">Thanks</p><script>alert(2)</script>',
+  })
+  return mailbox
+}
+
+describe('devMailboxPage', () => {
+  const isAdmin = (context: RequestContext) =>
+    (context.get('principal') as { admin?: boolean } | undefined)?.admin === true
+
+  it('refuses without a guard outside development, and outside a request context', async () => {
+    const page = devMailboxPage(await capture(), { env: { NODE_ENV: 'production' } })
+    expect((await inRequest(page, 'http://x/', true)).status).toBe(403)
+    const unset = devMailboxPage(await capture(), { env: {} })
+    const response = await inRequest(unset, 'http://x/', true)
+    expect(response.status).toBe(403)
+    expect(response.headers.get('content-type')).toBe('application/problem+json')
+    expect(((await response.json()) as { code: string }).code).toBe('E_FORBIDDEN')
+    const guarded = devMailboxPage(await capture(), { guard: () => true })
+    expect((await guarded(new Request('http://x/'))).status).toBe(403)
+  })
+
+  it('answers in development without a guard, and follows the guard when there is one', async () => {
+    const dev = devMailboxPage(await capture(), { env: { NODE_ENV: 'development' } })
+    expect((await inRequest(dev, 'http://x/', false)).status).toBe(200)
+    const guarded = devMailboxPage(await capture(), {
+      guard: isAdmin,
+      env: { NODE_ENV: 'development' },
+    })
+    expect((await inRequest(guarded, 'http://x/', false)).status).toBe(403)
+    expect((await inRequest(guarded, 'http://x/', true)).status).toBe(200)
+    const throwing = devMailboxPage(await capture(), {
+      guard: () => {
+        throw new Error('no session')
+      },
+    })
+    expect((await inRequest(throwing, 'http://x/', true)).status).toBe(403)
+  })
+
+  it('lists mail with every captured field escaped, and shows HTML only in a sandboxed frame', async () => {
+    const mailbox = await capture()
+    const page = devMailboxPage(mailbox, { guard: isAdmin })
+    const list = await (await inRequest(page, 'http://x/dev/mailbox', true)).text()
+    expect(list).toContain('Your order &lt;script&gt;alert(1)&lt;/script&gt;')
+    expect(list).not.toContain('<script>alert(1)')
+    const id = mailbox.messages()[0]?.id ?? ''
+    expect(list).toContain(`href="?id=${id}"`)
+    const view = await inRequest(page, `http://x/?id=${id}`, true)
+    expect(view.headers.get('content-security-policy')).toContain("default-src 'none'")
+    const body = await view.text()
+    expect(body).toContain(
+      '<iframe title="HTML body" sandbox="" srcdoc="&lt;p onclick=&quot;x()&quot;&gt;',
+    )
+    expect(body).not.toContain('<script>alert(2)')
+    expect(body).toContain('Thanks &amp; bye')
+  })
+
+  it('serves JSON for tests and 404 for an unknown mail', async () => {
+    const mailbox = await capture()
+    const page = devMailboxPage(mailbox, { guard: isAdmin })
+    const json = await (await inRequest(page, 'http://x/?format=json', true)).json()
+    expect(json).toMatchObject([{ to: 'ada@example.com', messageId: '<d-1@shop.example>' }])
+    expect((await inRequest(page, 'http://x/?id=nope', true)).status).toBe(404)
+  })
+
+  it('keeps only the newest mails up to its capacity, and waits for one to arrive', async () => {
+    const mailbox = devMailbox({ capacity: 2 })
+    const arriving = mailbox.waitFor((mail) => mail.to === 'c@example.com')
+    for (const to of ['a@example.com', 'b@example.com', 'c@example.com']) {
+      await mailbox.send({
+        messageId: `<${to}>`,
+        from: 'x@example.com',
+        to,
+        subject: 's',
+        text: 't',
+      })
+    }
+    expect((await arriving).to).toBe('c@example.com')
+    expect(mailbox.messages().map((mail) => mail.to)).toEqual(['c@example.com', 'b@example.com'])
+    await expect(mailbox.waitFor(() => false, 20)).rejects.toThrow(/within 20 ms/)
+  })
+})

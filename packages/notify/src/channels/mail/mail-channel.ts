@@ -1,0 +1,144 @@
+import { NotifyConfigError } from '../../errors.js'
+import type { Channel, ChannelResult, Outgoing } from '../channel.js'
+import type { MailMessage } from './mail-message.js'
+import type { MailTransport } from './mail-transport.js'
+
+/** Options of {@link mailChannel}. */
+export interface MailChannelOptions {
+  /** The default sender, `'Shop <no-reply@shop.example>'`; a message's own `from` wins. */
+  readonly from: string
+  /** Where mail goes: {@link smtpTransport}, a {@link DevMailbox}, or a plugin's transport. */
+  readonly transport: MailTransport
+}
+
+// Pragmatic, not RFC 5322: one @, no spaces, control characters, quotes or brackets (which is
+// also what keeps header injection out), a dot in the domain or `localhost`.
+const LOCAL_PART = /^[^\s@<>()[\]\\,;:"]+$/
+const DOMAIN_LABEL = /^[^\s@<>()[\]\\,;:".]+$/
+const NAMED = /^(?:"[^"\r\n]*"|[^<>"\r\n]*)\s*<([^<>\r\n]+)>$/
+
+function hasControlCharacter(text: string): boolean {
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index)
+    if (code < 32 || code === 127) return true
+  }
+  return false
+}
+
+function isBareAddress(address: string): boolean {
+  if (address.length > 254 || hasControlCharacter(address)) return false
+  const at = address.lastIndexOf('@')
+  if (at < 1) return false
+  const local = address.slice(0, at)
+  const labels = address.slice(at + 1).split('.')
+  return LOCAL_PART.test(local) && labels.every((label) => DOMAIN_LABEL.test(label))
+}
+
+/** True when `address` (`a@b.example` or `Name <a@b.example>`) is a mail address the channel sends to. */
+export function isMailAddress(address: string): boolean {
+  if (address.length > 320 || hasControlCharacter(address)) return false
+  return isBareAddress(NAMED.exec(address.trim())?.[1] ?? address)
+}
+
+/**
+ * The mail channel: composes a {@link MailMessage} (sender, Message-ID from the delivery id) and
+ * hands it to its transport. Recipients' addresses come from `email`. See {@link mailChannel}.
+ */
+export class MailChannel implements Channel<'mail'> {
+  readonly name = 'mail'
+  readonly #from: string
+  readonly #domain: string
+  readonly #transport: MailTransport
+
+  constructor(options: MailChannelOptions) {
+    if (typeof options.from !== 'string' || !isMailAddress(options.from)) {
+      throw new NotifyConfigError(
+        `mailChannel: from '${String(options.from)}' is not a mail address.`,
+      )
+    }
+    if (options.transport === undefined || typeof options.transport.send !== 'function') {
+      throw new NotifyConfigError(
+        'mailChannel needs a transport: smtpTransport({ url }) or devMailbox().',
+      )
+    }
+    this.#from = options.from
+    const bare = NAMED.exec(options.from.trim())?.[1] ?? options.from
+    this.#domain = bare.slice(bare.lastIndexOf('@') + 1)
+    this.#transport = options.transport
+  }
+
+  route(recipient: { readonly email?: string | undefined }): string | undefined {
+    return recipient.email
+  }
+
+  validate(message: MailMessage, to: string): string | undefined {
+    if (!isMailAddress(to)) return `'${to}' is not a mail address`
+    if (typeof message.subject !== 'string' || message.subject.trim() === '')
+      return 'the mail has no subject'
+    if (/[\r\n]/.test(message.subject)) return 'the subject has a line break'
+    if (message.text === undefined && message.html === undefined)
+      return 'the mail has neither text nor html'
+    for (const address of [
+      message.from,
+      message.replyTo,
+      ...(message.cc ?? []),
+      ...(message.bcc ?? []),
+    ]) {
+      if (address !== undefined && !isMailAddress(address))
+        return `'${address}' is not a mail address`
+    }
+    return undefined
+  }
+
+  async open(): Promise<void> {
+    await this.#transport.open?.()
+  }
+
+  async send(outgoing: Outgoing<MailMessage>): Promise<ChannelResult> {
+    const invalid = this.validate(outgoing.message, outgoing.to)
+    if (invalid !== undefined) return { status: 'permanent', reason: invalid }
+    const message = outgoing.message
+    return this.#transport.send(
+      {
+        messageId: `<${outgoing.id}@${this.#domain}>`,
+        from: message.from ?? this.#from,
+        to: outgoing.to,
+        subject: message.subject,
+        text: message.text,
+        html: message.html,
+        replyTo: message.replyTo,
+        cc: message.cc,
+        bcc: message.bcc,
+        attachments: message.attachments,
+        headers: message.headers,
+      },
+      outgoing.signal,
+    )
+  }
+
+  async close(): Promise<void> {
+    await this.#transport.close?.()
+  }
+}
+
+/**
+ * The mail channel.
+ *
+ * @example
+ * ```ts
+ * import { devMailbox, mailChannel, notifyModule, smtpTransport } from '@mortar/notify'
+ *
+ * const mailbox = devMailbox()
+ * notifyModule({
+ *   channels: [
+ *     mailChannel({
+ *       from: 'Shop <no-reply@shop.example>',
+ *       transport: process.env.SMTP_URL ? smtpTransport({ url: process.env.SMTP_URL }) : mailbox,
+ *     }),
+ *   ],
+ * })
+ * ```
+ */
+export function mailChannel(options: MailChannelOptions): MailChannel {
+  return new MailChannel(options)
+}

@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import * as vitest from 'vitest'
+import { closedPort } from '../../test-support/local-server.js'
+import { type SmtpTestServer, startSmtpTestServer } from '../../test-support/smtp-test-server.js'
+import { channelConformance } from '../../testing/channel-conformance.js'
+import type { Outgoing } from '../channel.js'
+import { mailChannel } from './mail-channel.js'
+import type { MailMessage } from './mail-message.js'
+import { smtpTransport } from './smtp-transport.js'
+
+const from = 'Shop <no-reply@shop.example>'
+
+function outgoing(
+  to: string,
+  message: MailMessage = { subject: 'Hello', text: 'Hi' },
+): Outgoing<MailMessage> {
+  return {
+    id: randomUUID(),
+    to,
+    message,
+    recipientId: 'u-1',
+    type: 'welcome',
+    attempt: 1,
+    signal: new AbortController().signal,
+  }
+}
+
+describe('mail over SMTP (nodemailer, pooled)', () => {
+  let server: SmtpTestServer
+  beforeAll(async () => {
+    server = await startSmtpTestServer()
+  })
+  afterAll(() => server.close())
+
+  it('delivers subject, text, HTML and attachments, parsed back from the wire', async () => {
+    const channel = mailChannel({ from, transport: smtpTransport({ url: server.url }) })
+    const message = outgoing('ada@example.com', {
+      subject: 'Your receipt — n°42',
+      text: 'Thanks for your order.',
+      html: '<p>Thanks for your <b>order</b>.</p>',
+      replyTo: 'help@shop.example',
+      attachments: [
+        { filename: 'receipt.txt', content: 'Total: 12.00 EUR' },
+        {
+          filename: 'logo.png',
+          content: { base64: Buffer.from([137, 80, 78, 71]).toString('base64') },
+          contentType: 'image/png',
+        },
+      ],
+      headers: { 'X-Order': '42' },
+    })
+    const result = await channel.send(message)
+    expect(result).toMatchObject({ status: 'accepted' })
+    const mail = server.mails.at(-1)
+    expect(mail?.subject).toBe('Your receipt — n°42')
+    expect(mail?.from?.value).toEqual([{ name: 'Shop', address: 'no-reply@shop.example' }])
+    expect(mail?.to && 'text' in mail.to ? mail.to.text : undefined).toBe('ada@example.com')
+    expect(mail?.text?.trim()).toBe('Thanks for your order.')
+    expect(mail?.html).toContain('<b>order</b>')
+    expect(mail?.replyTo?.text).toBe('help@shop.example')
+    expect(mail?.messageId).toBe(`<${message.id}@shop.example>`)
+    expect(mail?.headers.get('x-order')).toBe('42')
+    expect(mail?.attachments.map((a) => [a.filename, a.content.toString('base64')])).toEqual([
+      ['receipt.txt', Buffer.from('Total: 12.00 EUR').toString('base64')],
+      ['logo.png', Buffer.from([137, 80, 78, 71]).toString('base64')],
+    ])
+    await channel.close()
+  })
+
+  it('reuses pooled connections: 30 mails over at most 3', async () => {
+    const channel = mailChannel({
+      from,
+      transport: smtpTransport({ url: server.url, maxConnections: 3 }),
+    })
+    const before = server.connections()
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => channel.send(outgoing(`n${i}@example.com`))),
+    )
+    expect(results.every((result) => result.status === 'accepted')).toBe(true)
+    expect(server.connections() - before).toBeLessThanOrEqual(3)
+    await channel.close()
+  })
+
+  it('reports a 550 for the recipient as permanent, with the reply', async () => {
+    server.rcptReplies.set('gone@example.com', { code: 550, text: 'Mailbox unavailable' })
+    const channel = mailChannel({ from, transport: smtpTransport({ url: server.url }) })
+    expect(await channel.send(outgoing('gone@example.com'))).toMatchObject({
+      status: 'permanent',
+      reason: expect.stringContaining('550'),
+    })
+    await channel.close()
+  })
+
+  it('reports a 451 as not-accepted (the server said: not now)', async () => {
+    server.rcptReplies.set('later@example.com', { code: 451, text: 'Try again later' })
+    const channel = mailChannel({ from, transport: smtpTransport({ url: server.url }) })
+    expect(await channel.send(outgoing('later@example.com'))).toMatchObject({
+      status: 'not-accepted',
+    })
+    await channel.close()
+  })
+
+  it('reports a server that is down as not-accepted: nothing was handed over', async () => {
+    const port = await closedPort()
+    const channel = mailChannel({
+      from,
+      transport: smtpTransport({ url: `smtp://127.0.0.1:${port}` }),
+    })
+    expect(await channel.send(outgoing('ada@example.com'))).toMatchObject({
+      status: 'not-accepted',
+    })
+    await channel.close()
+  })
+
+  it('reports a silence after the message was sent as transient: the server may have taken it', async () => {
+    const hanging = await startSmtpTestServer()
+    hanging.hangOnData = true
+    const channel = mailChannel({
+      from,
+      transport: smtpTransport({ url: hanging.url, timeoutMs: 300 }),
+    })
+    expect(await channel.send(outgoing('ada@example.com'))).toMatchObject({ status: 'transient' })
+    await channel.close()
+    await hanging.close()
+  })
+
+  it('reports refused credentials as not-accepted', async () => {
+    const guarded = await startSmtpTestServer({ auth: { user: 'shop', pass: 'right' } })
+    const channel = mailChannel({
+      from,
+      transport: smtpTransport({ url: guarded.url.replace('shop:right', 'shop:wrong') }),
+    })
+    expect(await channel.send(outgoing('ada@example.com'))).toMatchObject({
+      status: 'not-accepted',
+    })
+    const good = mailChannel({ from, transport: smtpTransport({ url: guarded.url }) })
+    expect(await good.send(outgoing('ada@example.com'))).toMatchObject({ status: 'accepted' })
+    await channel.close()
+    await good.close()
+    await guarded.close()
+  })
+
+  it('refuses invalid addresses and header injection before talking to the server', async () => {
+    const channel = mailChannel({ from, transport: smtpTransport({ url: server.url }) })
+    const before = server.mails.length
+    for (const to of [
+      'not-an-address',
+      'a@b.example\r\nBcc: x@evil.example',
+      'a b@example.com',
+      '',
+    ]) {
+      expect(await channel.send(outgoing(to))).toMatchObject({ status: 'permanent' })
+    }
+    expect(
+      await channel.send(
+        outgoing('ada@example.com', { subject: 'Hi\r\nBcc: x@evil.example', text: 'x' }),
+      ),
+    ).toMatchObject({
+      status: 'permanent',
+    })
+    expect(await channel.send(outgoing('ada@example.com', { subject: 'No body' }))).toMatchObject({
+      status: 'permanent',
+    })
+    expect(server.mails.length).toBe(before)
+    await channel.close()
+  })
+
+  it('refuses a bad URL or sender at creation', () => {
+    expect(() => smtpTransport({ url: 'http://mail.example' })).toThrow(/smtp: or smtps:/)
+    expect(() =>
+      mailChannel({ from: 'nobody', transport: smtpTransport({ url: server.url }) }),
+    ).toThrow(/not a mail address/)
+  })
+})
+
+channelConformance(vitest, 'mail (SMTP)', async () => {
+  const server = await startSmtpTestServer()
+  server.rcptReplies.set('unknown@example.com', { code: 550, text: 'No such user' })
+  const down = await closedPort()
+  return {
+    channel: mailChannel({ from, transport: smtpTransport({ url: server.url }) }),
+    message: { subject: 'Conformance', text: 'Hello' },
+    to: 'ada@example.com',
+    invalidTo: 'unknown@example.com',
+    received: () => server.mails,
+    unreachable: {
+      channel: mailChannel({ from, transport: smtpTransport({ url: `smtp://127.0.0.1:${down}` }) }),
+      to: 'ada@example.com',
+    },
+    routed: {
+      recipient: { id: 'u', email: 'ada@example.com' },
+      address: 'ada@example.com',
+      unrouted: { id: 'v' },
+    },
+    dispose: () => server.close(),
+  }
+})

@@ -1,0 +1,189 @@
+import { NotifyConfigError, NotifyUnavailableError } from '../../errors.js'
+import type { ChannelResult } from '../channel.js'
+import type { ComposedMail, MailTransport } from './mail-transport.js'
+
+/** Options of {@link smtpTransport}. */
+export interface SmtpTransportOptions {
+  /**
+   * The server: `smtp://user:pass@host:587` (STARTTLS when offered) or `smtps://…:465`. The
+   * password is never logged.
+   */
+  readonly url: string
+  /** Connections kept open and reused; 5 by default. */
+  readonly maxConnections?: number
+  /** Messages sent over one connection before it is replaced; 100 by default. */
+  readonly maxMessages?: number
+  /** Give up connecting, on the greeting or on a silent socket after this many ms; 30 000 by default. */
+  readonly timeoutMs?: number
+  /** TLS options passed to the socket (a private CA, `rejectUnauthorized: false` for a test server). */
+  readonly tls?: { readonly rejectUnauthorized?: boolean; readonly ca?: string }
+}
+
+// The few members of nodemailer's pooled transport we call, so nodemailer stays an optional peer.
+interface PooledTransport {
+  sendMail(mail: Record<string, unknown>): Promise<{ messageId?: string; response?: string }>
+  close(): void
+}
+
+interface NodemailerError extends Error {
+  code?: string
+  originalCode?: string
+  responseCode?: number
+  permanent?: boolean
+  command?: string
+  timeoutType?: string
+}
+
+/**
+ * SMTP through nodemailer's pooled transport (`nodemailer` is an optional peer, loaded when the
+ * notify module starts). Replies and failures map to channel results: 5xx replies are
+ * permanent; 4xx replies and failures before the server took anything (refused connection,
+ * DNS, TLS, credentials, a connect or greeting timeout) are `not-accepted`; a failure once the
+ * message was on its way is transient, since the server may have accepted it. Attachments are
+ * content only: nodemailer's file and URL access is turned off.
+ *
+ * @example
+ * ```ts
+ * import { mailChannel, smtpTransport } from '@mortar/notify'
+ *
+ * const mail = mailChannel({
+ *   from: 'Shop <no-reply@shop.example>',
+ *   transport: smtpTransport({ url: process.env.SMTP_URL ?? 'smtp://127.0.0.1:2525' }),
+ * })
+ * ```
+ */
+export function smtpTransport(options: SmtpTransportOptions): MailTransport {
+  let url: URL
+  try {
+    url = new URL(options.url)
+  } catch {
+    throw new NotifyConfigError('smtpTransport: url is not a URL (smtp://user:pass@host:587).')
+  }
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') {
+    throw new NotifyConfigError(
+      `smtpTransport: the URL scheme must be smtp: or smtps:, not ${url.protocol}`,
+    )
+  }
+  const timeout = options.timeoutMs ?? 30_000
+  let transport: PooledTransport | undefined
+  let opening: Promise<PooledTransport> | undefined
+
+  const open = (): Promise<PooledTransport> => {
+    opening ??= (async () => {
+      let nodemailer: { createTransport(options: Record<string, unknown>): PooledTransport }
+      try {
+        const loaded = (await import('nodemailer')) as unknown as {
+          default?: typeof nodemailer
+          createTransport?: typeof nodemailer.createTransport
+        }
+        nodemailer = loaded.createTransport
+          ? (loaded as typeof nodemailer)
+          : (loaded.default as typeof nodemailer)
+      } catch (error) {
+        throw new NotifyUnavailableError(
+          'smtpTransport needs the nodemailer package: npm i nodemailer',
+          {
+            cause: error,
+          },
+        )
+      }
+      transport = nodemailer.createTransport({
+        url: options.url,
+        pool: true,
+        maxConnections: options.maxConnections ?? 5,
+        maxMessages: options.maxMessages ?? 100,
+        connectionTimeout: timeout,
+        greetingTimeout: timeout,
+        socketTimeout: timeout,
+        disableFileAccess: true,
+        disableUrlAccess: true,
+        ...(options.tls === undefined ? {} : { tls: { ...options.tls } }),
+      })
+      return transport
+    })()
+    return opening
+  }
+
+  return {
+    async open() {
+      await open()
+    },
+    async send(mail: ComposedMail): Promise<ChannelResult> {
+      const pool = await open()
+      try {
+        const info = await pool.sendMail({
+          messageId: mail.messageId,
+          from: mail.from,
+          to: mail.to,
+          subject: mail.subject,
+          text: mail.text,
+          html: mail.html,
+          replyTo: mail.replyTo,
+          cc: mail.cc,
+          bcc: mail.bcc,
+          headers: mail.headers,
+          attachments: mail.attachments?.map((attachment) => ({
+            filename: attachment.filename,
+            contentType: attachment.contentType,
+            ...(typeof attachment.content === 'string'
+              ? { content: attachment.content }
+              : { content: attachment.content.base64, encoding: 'base64' }),
+          })),
+        })
+        return { status: 'accepted', providerMessageId: info.messageId ?? mail.messageId }
+      } catch (error) {
+        return classifySmtpError(error as NodemailerError)
+      }
+    },
+    async close() {
+      transport?.close()
+    },
+  }
+}
+
+const REFUSED_CONNECTION = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+])
+const BEFORE_SENDING = new Set([
+  'EDNS',
+  'ETLS',
+  'EAUTH',
+  'ENOAUTH',
+  'EPROXY',
+  'EREQUIRETLS',
+  'ECONFIG',
+])
+const BAD_MESSAGE = new Set([
+  'EENVELOPE',
+  'EMESSAGE',
+  'EMAXRECIPIENTS',
+  'EFILEACCESS',
+  'EURLACCESS',
+  'ESTREAM',
+])
+const EARLY_TIMEOUTS = new Set(['CONNECT_TIMEOUT', 'GREETING_TIMEOUT', 'UPGRADE_TIMEOUT'])
+
+/** Maps a nodemailer error to a channel result (see {@link smtpTransport}). */
+export function classifySmtpError(error: NodemailerError): ChannelResult {
+  const reason = `${error.code ?? 'ERROR'}${error.responseCode ? ` ${error.responseCode}` : ''}: ${error.message}`
+  if (error.code === 'EAUTH' || error.code === 'ENOAUTH') return { status: 'not-accepted', reason }
+  if (error.responseCode !== undefined) {
+    return error.permanent === true ||
+      (error.permanent === undefined && error.responseCode >= 500 && error.responseCode !== 503)
+      ? { status: 'permanent', reason }
+      : { status: 'not-accepted', reason }
+  }
+  if (
+    BEFORE_SENDING.has(error.code ?? '') ||
+    REFUSED_CONNECTION.has(error.originalCode ?? error.code ?? '') ||
+    EARLY_TIMEOUTS.has(error.timeoutType ?? '')
+  ) {
+    return { status: 'not-accepted', reason }
+  }
+  if (BAD_MESSAGE.has(error.code ?? '')) return { status: 'permanent', reason }
+  return { status: 'transient', reason }
+}

@@ -1,0 +1,138 @@
+import { NotifyConfigError } from '../../errors.js'
+import type { Channel, ChannelResult, Outgoing } from '../channel.js'
+import { classifyHttpResult } from '../http/classify-response.js'
+import { keepAliveAgents } from '../http/keep-alive-agents.js'
+import { httpPost } from '../http/http-post.js'
+import type { SmsMessage } from './sms-message.js'
+
+/** Options of {@link smsChannel}: a Twilio-shaped Messages API. */
+export interface SmsChannelOptions {
+  /** The provider's API root: `https://api.twilio.com`, or a local stub in development and tests. */
+  readonly baseUrl: string
+  readonly accountSid: string
+  /** The API secret; validated at creation, never logged. */
+  readonly authToken: string
+  /** The sending number (E.164) or messaging service id (`MG…`). */
+  readonly from: string
+  /** Give up on an answer after this many ms; 10 000 by default. */
+  readonly timeoutMs?: number
+}
+
+const E164 = /^\+[1-9]\d{6,14}$/
+
+/**
+ * SMS through a Twilio-shaped HTTP API: `POST {baseUrl}/2010-04-01/Accounts/{sid}/Messages.json`
+ * with `To`, `From` (or `MessagingServiceSid`) and `Body`, HTTP basic auth, and the delivery's id
+ * as the `Idempotency-Key` header. The provider's message `sid` becomes the delivery's provider
+ * id. See {@link smsChannel}.
+ */
+export class SmsChannel implements Channel<'sms'> {
+  readonly name = 'sms'
+  readonly #endpoint: string
+  readonly #authorization: string
+  readonly #from: string
+  readonly #timeoutMs: number
+  readonly #agents = keepAliveAgents()
+
+  constructor(options: SmsChannelOptions) {
+    let base: URL
+    try {
+      base = new URL(options.baseUrl)
+    } catch {
+      throw new NotifyConfigError(`smsChannel: baseUrl '${options.baseUrl}' is not a URL.`)
+    }
+    if (!/^[A-Za-z0-9_-]+$/.test(options.accountSid ?? '')) {
+      throw new NotifyConfigError('smsChannel needs an accountSid.')
+    }
+    if (typeof options.authToken !== 'string' || options.authToken.length < 8) {
+      throw new NotifyConfigError('smsChannel needs an authToken of at least 8 characters.')
+    }
+    if (!E164.test(options.from) && !/^MG[0-9a-zA-Z]+$/.test(options.from)) {
+      throw new NotifyConfigError(
+        `smsChannel: from must be a number in E.164 form (+15550100) or a messaging service id (MG…).`,
+      )
+    }
+    const path = `${base.pathname.replace(/\/$/, '')}/2010-04-01/Accounts/${encodeURIComponent(options.accountSid)}/Messages.json`
+    this.#endpoint = new URL(path, base).toString()
+    this.#authorization = `Basic ${Buffer.from(`${options.accountSid}:${options.authToken}`).toString('base64')}`
+    this.#from = options.from
+    this.#timeoutMs = options.timeoutMs ?? 10_000
+  }
+
+  route(recipient: { readonly phone?: string | undefined }): string | undefined {
+    return recipient.phone
+  }
+
+  validate(message: SmsMessage, to: string): string | undefined {
+    if (!E164.test(to)) return `'${to}' is not a phone number in E.164 form (+15550100)`
+    if (typeof message.text !== 'string' || message.text.trim() === '') return 'the SMS has no text'
+    return undefined
+  }
+
+  async send(outgoing: Outgoing<SmsMessage>): Promise<ChannelResult> {
+    const invalid = this.validate(outgoing.message, outgoing.to)
+    if (invalid !== undefined) return { status: 'permanent', reason: invalid }
+    const form = new URLSearchParams({ To: outgoing.to, Body: outgoing.message.text })
+    form.set(this.#from.startsWith('MG') ? 'MessagingServiceSid' : 'From', this.#from)
+    const result = await httpPost({
+      url: this.#endpoint,
+      headers: {
+        authorization: this.#authorization,
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+        'idempotency-key': outgoing.id,
+      },
+      body: form.toString(),
+      signal: outgoing.signal,
+      timeoutMs: this.#timeoutMs,
+      agents: this.#agents,
+    })
+    // Bad credentials are the provider refusing us, not the message: a fallback may take it.
+    if (result.kind === 'response' && (result.status === 401 || result.status === 403)) {
+      return {
+        status: 'not-accepted',
+        reason: `HTTP ${result.status}: the provider refused the credentials`,
+      }
+    }
+    return classifyHttpResult(result, (_status, body) => {
+      const sid = parseSid(body)
+      return { status: 'accepted', providerMessageId: sid }
+    })
+  }
+
+  async close(): Promise<void> {
+    this.#agents.destroy()
+  }
+}
+
+function parseSid(body: string): string | undefined {
+  try {
+    const sid = (JSON.parse(body) as { sid?: unknown }).sid
+    return typeof sid === 'string' ? sid : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The SMS channel over a Twilio-shaped API. Recipients' numbers come from `phone` (E.164).
+ *
+ * @example
+ * ```ts
+ * import { notifyModule, smsChannel } from '@mortar/notify'
+ *
+ * notifyModule({
+ *   channels: [
+ *     smsChannel({
+ *       baseUrl: process.env.SMS_URL ?? 'https://api.twilio.com',
+ *       accountSid: process.env.TWILIO_SID ?? '',
+ *       authToken: process.env.TWILIO_TOKEN ?? '',
+ *       from: '+15550100',
+ *     }),
+ *   ],
+ * })
+ * ```
+ */
+export function smsChannel(options: SmsChannelOptions): SmsChannel {
+  return new SmsChannel(options)
+}

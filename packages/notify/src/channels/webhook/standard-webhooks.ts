@@ -1,0 +1,134 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { WebhookSignatureError } from '../../errors.js'
+
+/** The three headers of a Standard Webhooks message. */
+export type WebhookHeaders = {
+  readonly 'webhook-id': string
+  readonly 'webhook-timestamp': string
+  readonly 'webhook-signature': string
+}
+
+const PREFIX = 'whsec_'
+const MIN_KEY_BYTES = 24
+
+/**
+ * A new signing secret, `whsec_` and 32 random bytes in base64: give it to the receiver and to
+ * the webhook channel.
+ *
+ * @example
+ * ```ts
+ * import { generateWebhookSecret } from '@mortar/notify'
+ *
+ * const secret = generateWebhookSecret() // 'whsec_…'
+ * ```
+ */
+export function generateWebhookSecret(): string {
+  return `${PREFIX}${randomBytes(32).toString('base64')}`
+}
+
+/** The HMAC key of a `whsec_…` secret; throws a {@link WebhookSignatureError} when it is malformed. */
+export function webhookKey(secret: string): Buffer {
+  const encoded = secret.startsWith(PREFIX) ? secret.slice(PREFIX.length) : secret
+  const key = Buffer.from(encoded, 'base64')
+  if (
+    key.length < MIN_KEY_BYTES ||
+    key.toString('base64').replace(/=+$/, '') !== encoded.replace(/=+$/, '')
+  ) {
+    throw new WebhookSignatureError(
+      'config',
+      `The webhook secret must be 'whsec_' and at least ${MIN_KEY_BYTES} bytes in base64; make one with generateWebhookSecret().`,
+    )
+  }
+  return key
+}
+
+/**
+ * Signs a webhook per Standard Webhooks: HMAC-SHA256 of `id.timestamp.body` under the secret's
+ * key, sent as `webhook-signature: v1,<base64>`.
+ *
+ * @example
+ * ```ts
+ * import { signWebhook } from '@mortar/notify'
+ *
+ * const headers = signWebhook(secret, { id: 'msg_1', timestamp: new Date(), body: '{"type":"ping"}' })
+ * ```
+ */
+export function signWebhook(
+  secret: string | Buffer,
+  message: { readonly id: string; readonly timestamp: Date; readonly body: string },
+): WebhookHeaders {
+  const key = typeof secret === 'string' ? webhookKey(secret) : secret
+  const seconds = Math.floor(message.timestamp.getTime() / 1000).toString()
+  const signature = createHmac('sha256', key)
+    .update(`${message.id}.${seconds}.${message.body}`)
+    .digest('base64')
+  return {
+    'webhook-id': message.id,
+    'webhook-timestamp': seconds,
+    'webhook-signature': `v1,${signature}`,
+  }
+}
+
+/** Options of {@link verifyWebhook}. */
+export interface VerifyWebhookOptions {
+  /** How far the timestamp may be from now, in seconds; 300 by default (replay protection). */
+  readonly toleranceSeconds?: number
+  /** The current time; `new Date()` by default. */
+  readonly now?: Date
+}
+
+/**
+ * Checks a received webhook: the three headers are present, the timestamp is within the
+ * tolerance, and one of the `v1` signatures matches (compared in constant time). Returns the
+ * message id (drop a repeat by it); throws a {@link WebhookSignatureError} otherwise. Pass the
+ * raw body, before JSON parsing.
+ *
+ * @example
+ * ```ts
+ * import { verifyWebhook } from '@mortar/notify'
+ *
+ * const id = verifyWebhook(secret, request.headers, rawBody)
+ * if (await seen(id)) return new Response(null, { status: 204 })
+ * ```
+ */
+export function verifyWebhook(
+  secrets: string | readonly string[],
+  headers: Headers | { readonly [name: string]: string | readonly string[] | undefined },
+  body: string,
+  options: VerifyWebhookOptions = {},
+): string {
+  const read = (name: keyof WebhookHeaders): string | undefined => {
+    const value = headers instanceof Headers ? headers.get(name) : headers[name]
+    return typeof value === 'string' ? value : (value?.[0] ?? undefined)
+  }
+  const id = read('webhook-id')
+  const timestamp = read('webhook-timestamp')
+  const signatures = read('webhook-signature')
+  if (!id || !timestamp || !signatures) throw new WebhookSignatureError('missing-headers')
+  const seconds = Number(timestamp)
+  const now = Math.floor((options.now ?? new Date()).getTime() / 1000)
+  if (!/^\d+$/.test(timestamp) || Math.abs(now - seconds) > (options.toleranceSeconds ?? 300)) {
+    throw new WebhookSignatureError('timestamp')
+  }
+  const expected = (Array.isArray(secrets) ? secrets : [secrets]).map((secret) =>
+    Buffer.from(
+      signWebhook(secret, { id, timestamp: new Date(seconds * 1000), body })[
+        'webhook-signature'
+      ].slice(3),
+      'base64',
+    ),
+  )
+  for (const entry of signatures.split(' ')) {
+    const [version, value] = entry.split(',', 2)
+    if (version !== 'v1' || value === undefined) continue
+    const given = Buffer.from(value, 'base64')
+    if (
+      expected.some(
+        (signature) => signature.length === given.length && timingSafeEqual(signature, given),
+      )
+    ) {
+      return id
+    }
+  }
+  throw new WebhookSignatureError('signature')
+}

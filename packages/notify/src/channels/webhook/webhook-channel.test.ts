@@ -1,0 +1,260 @@
+import { randomUUID } from 'node:crypto'
+import type { LookupAddress } from 'node:dns'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import * as vitest from 'vitest'
+import { closedPort, type LocalServer, startLocalServer } from '../../test-support/local-server.js'
+import { channelConformance } from '../../testing/channel-conformance.js'
+import type { Outgoing } from '../channel.js'
+import { generateWebhookSecret, verifyWebhook } from './standard-webhooks.js'
+import { webhookChannel } from './webhook-channel.js'
+import type { WebhookMessage } from './webhook-message.js'
+
+const secret = generateWebhookSecret()
+// Only loopback addresses are ever connected to; the guard is what refuses everything else.
+const allowTestServer = { allow: ['127.0.0.1/32'] }
+
+function outgoing(
+  to: string,
+  overrides: Partial<Outgoing<WebhookMessage>> = {},
+): Outgoing<WebhookMessage> {
+  return {
+    id: randomUUID(),
+    to,
+    message: { type: 'order.shipped', data: { orderId: 'o-1' } },
+    recipientId: 'partner-1',
+    type: 'order.shipped',
+    attempt: 1,
+    signal: new AbortController().signal,
+    ...overrides,
+  }
+}
+
+/** A lookup that resolves every name to the given addresses, as a hostile DNS could. */
+function lookupTo(...addresses: string[]) {
+  return (
+    _hostname: string,
+    _options: { all: true },
+    callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+  ) =>
+    callback(
+      null,
+      addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })),
+    )
+}
+
+describe('webhookChannel', () => {
+  let receiver: LocalServer
+  const verified: string[] = []
+
+  beforeAll(async () => {
+    // A receiver as users write one: verify the signature on the raw body, answer 2xx.
+    receiver = await startLocalServer((request, response) => {
+      try {
+        verified.push(verifyWebhook(secret, request.headers, request.body))
+        response.statusCode = 204
+      } catch {
+        response.statusCode = 401
+      }
+      response.end()
+    })
+  })
+  afterAll(() => receiver.close())
+
+  it('posts { type, timestamp, data } signed per Standard Webhooks, the delivery id as webhook-id', async () => {
+    const channel = webhookChannel({ secret, addressGuard: allowTestServer })
+    const message = outgoing(`${receiver.url}/hooks`)
+    const result = await channel.send(message)
+    expect(result).toEqual({ status: 'accepted' })
+    const request = receiver.requests.at(-1)
+    expect(request?.headers['webhook-id']).toBe(message.id)
+    expect(verified.at(-1)).toBe(message.id)
+    const body = JSON.parse(request?.body ?? '{}')
+    expect(body).toMatchObject({ type: 'order.shipped', data: { orderId: 'o-1' } })
+    expect(new Date(body.timestamp).toString()).not.toBe('Invalid Date')
+    await channel.close()
+  })
+
+  it('is refused by the receiver when signed with another secret', async () => {
+    const channel = webhookChannel({
+      secret: generateWebhookSecret(),
+      addressGuard: allowTestServer,
+    })
+    const result = await channel.send(outgoing(`${receiver.url}/hooks`))
+    expect(result).toMatchObject({ status: 'permanent', reason: expect.stringContaining('401') })
+    await channel.close()
+  })
+
+  it('refuses a malformed secret at creation', () => {
+    expect(() => webhookChannel({ secret: 'whsec_short' })).toThrow(/at least 24 bytes/)
+  })
+
+  describe('SSRF guard (on by default)', () => {
+    const channel = webhookChannel({ secret })
+    afterAll(() => channel.close())
+
+    it.each([
+      ['loopback', 'http://127.0.0.1:9/'],
+      ['loopback in another form', 'http://127.1:9/'],
+      ['a decimal loopback', 'http://2130706433:9/'],
+      ['IPv6 loopback', 'http://[::1]:9/'],
+      ['IPv4-mapped loopback', 'http://[::ffff:127.0.0.1]:9/'],
+      ['the unspecified address', 'http://0.0.0.0:9/'],
+    ])('refuses %s as a literal address, before connecting', async (_kind, url) => {
+      const before = receiver.requests.length
+      const result = await channel.send(outgoing(url))
+      expect(result).toMatchObject({
+        status: 'permanent',
+        reason: expect.stringMatching(/loopback|unspecified/),
+      })
+      expect(receiver.requests.length).toBe(before)
+    })
+
+    it('refuses a name that resolves to a loopback address', async () => {
+      const guarded = webhookChannel({ secret, lookup: lookupTo('127.0.0.1') })
+      const port = receiver.port
+      const before = receiver.requests.length
+      const result = await guarded.send(outgoing(`http://hooks.partner.example:${port}/`))
+      expect(result).toMatchObject({
+        status: 'permanent',
+        reason: expect.stringContaining('resolves to 127.0.0.1'),
+      })
+      expect(receiver.requests.length).toBe(before)
+      await guarded.close()
+    })
+
+    it('refuses a name when any of its addresses is private (a mixed answer)', async () => {
+      const guarded = webhookChannel({ secret, lookup: lookupTo('93.184.215.14', '10.0.0.7') })
+      const result = await guarded.send(outgoing('http://mixed.example/'))
+      expect(result).toMatchObject({
+        status: 'permanent',
+        reason: expect.stringContaining('10.0.0.7'),
+      })
+      await guarded.close()
+    })
+
+    it('re-checks every redirect: an allowed receiver redirecting to loopback is refused', async () => {
+      const redirector = await startLocalServer((_request, response) => {
+        response.statusCode = 307
+        response.setHeader('location', `http://127.0.0.2:${receiver.port}/internal`)
+        response.end()
+      })
+      const guarded = webhookChannel({ secret, addressGuard: { allow: ['127.0.0.1/32'] } })
+      const before = receiver.requests.length
+      const result = await guarded.send(outgoing(`${redirector.url}/hook`))
+      expect(result).toMatchObject({
+        status: 'permanent',
+        reason: expect.stringContaining('127.0.0.2'),
+      })
+      expect(receiver.requests.length).toBe(before)
+      await guarded.close()
+      await redirector.close()
+    })
+
+    it('re-checks a redirect to a name that resolves to loopback', async () => {
+      const redirector = await startLocalServer((_request, response) => {
+        response.statusCode = 308
+        response.setHeader('location', `http://internal.example:${receiver.port}/`)
+        response.end()
+      })
+      // The redirector's own address is allowed; the name it points at resolves to 127.0.0.3.
+      const guarded = webhookChannel({
+        secret,
+        addressGuard: { allow: ['127.0.0.1/32'] },
+        lookup: lookupTo('127.0.0.3'),
+      })
+      const result = await guarded.send(outgoing(`${redirector.url}/`))
+      expect(result).toMatchObject({
+        status: 'permanent',
+        reason: expect.stringContaining('resolves to 127.0.0.3'),
+      })
+      await guarded.close()
+      await redirector.close()
+    })
+
+    it('follows an allowed redirect and posts the signed body again', async () => {
+      const redirector = await startLocalServer((_request, response) => {
+        response.statusCode = 307
+        response.setHeader('location', `${receiver.url}/moved`)
+        response.end()
+      })
+      const guarded = webhookChannel({ secret, addressGuard: allowTestServer })
+      const message = outgoing(`${redirector.url}/`)
+      expect(await guarded.send(message)).toEqual({ status: 'accepted' })
+      expect(receiver.requests.at(-1)?.url).toBe('/moved')
+      expect(verified.at(-1)).toBe(message.id)
+      await guarded.close()
+      await redirector.close()
+    })
+
+    it('refuses non-http schemes and URLs with credentials', async () => {
+      expect(await channel.send(outgoing('file:///etc/passwd'))).toMatchObject({
+        status: 'permanent',
+      })
+      expect(await channel.send(outgoing('http://user:pass@example.com/'))).toMatchObject({
+        status: 'permanent',
+      })
+    })
+  })
+
+  describe('results', () => {
+    it.each([
+      [500, 'transient'],
+      [503, 'not-accepted'],
+      [429, 'not-accepted'],
+      [410, 'permanent'],
+      [400, 'permanent'],
+    ])('maps HTTP %i to %s', async (status, expected) => {
+      const server = await startLocalServer((_request, response) => {
+        response.statusCode = status
+        response.end('nope')
+      })
+      const channel = webhookChannel({ secret, addressGuard: allowTestServer })
+      expect(await channel.send(outgoing(server.url))).toMatchObject({ status: expected })
+      await channel.close()
+      await server.close()
+    })
+
+    it('reports a receiver that is down as not-accepted', async () => {
+      const channel = webhookChannel({ secret, addressGuard: allowTestServer })
+      const port = await closedPort()
+      expect(await channel.send(outgoing(`http://127.0.0.1:${port}/`))).toMatchObject({
+        status: 'not-accepted',
+        reason: expect.stringContaining('ECONNREFUSED'),
+      })
+      await channel.close()
+    })
+
+    it('reports a receiver that does not answer in time as transient (it may have processed it)', async () => {
+      const server = await startLocalServer(() => {
+        // never answers
+      })
+      const channel = webhookChannel({ secret, addressGuard: allowTestServer, timeoutMs: 150 })
+      expect(await channel.send(outgoing(server.url))).toMatchObject({ status: 'transient' })
+      await channel.close()
+      await server.close()
+    })
+  })
+})
+
+channelConformance(vitest, 'webhook', async () => {
+  const received: { key?: string }[] = []
+  const server = await startLocalServer((request, response) => {
+    received.push({ key: verifyWebhook(secret, request.headers, request.body) })
+    response.statusCode = 200
+    response.end()
+  })
+  const down = await closedPort()
+  return {
+    channel: webhookChannel({ secret, addressGuard: allowTestServer }),
+    message: { type: 'conformance', data: { n: 1 } },
+    to: `${server.url}/hook`,
+    invalidTo: 'not a url',
+    received: () => received,
+    unreachable: {
+      channel: webhookChannel({ secret, addressGuard: allowTestServer }),
+      to: `http://127.0.0.1:${down}/`,
+    },
+    takesIdempotencyKey: true,
+    dispose: () => server.close(),
+  }
+})

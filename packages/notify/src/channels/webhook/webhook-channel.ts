@@ -1,0 +1,121 @@
+import { NotifyConfigError } from '../../errors.js'
+import type { Channel, ChannelResult, Outgoing } from '../channel.js'
+import { AddressGuard, type AddressGuardOptions } from '../http/address-guard.js'
+import { classifyHttpResult } from '../http/classify-response.js'
+import { keepAliveAgents } from '../http/keep-alive-agents.js'
+import { httpPost, type Lookup } from '../http/http-post.js'
+import { signWebhook, webhookKey } from './standard-webhooks.js'
+import type { WebhookMessage } from './webhook-message.js'
+
+/** Options of {@link webhookChannel}. */
+export interface WebhookChannelOptions {
+  /**
+   * The `whsec_…` signing secret, or a function giving each endpoint's (by URL and recipient).
+   * Checked at creation when it is a string.
+   */
+  readonly secret: string | ((url: string, recipientId: string) => string | Promise<string>)
+  /** Give up on an answer after this many ms; 10 000 by default. */
+  readonly timeoutMs?: number
+  /**
+   * The SSRF guard, always on: loopback, private, link-local and metadata addresses are refused
+   * after DNS resolution and on every redirect. `allow` lists CIDR ranges to let through (an
+   * internal receiver, a test server on 127.0.0.1).
+   */
+  readonly addressGuard?: AddressGuardOptions
+  /** Redirects to follow, each re-checked by the guard; 3 by default. */
+  readonly maxRedirects?: number
+  /** The DNS lookup; `dns.lookup` by default (tests pass their own). */
+  readonly lookup?: Lookup
+  /** The current time, for the signature's timestamp. */
+  readonly now?: () => Date
+}
+
+/**
+ * The webhook channel: POSTs `{ type, timestamp, data }` as JSON to the recipient's
+ * `routes.webhook` URL, signed per Standard Webhooks, with the delivery's id as `webhook-id`
+ * (the receiver's idempotency key: a retry is never a second event there). See
+ * {@link webhookChannel}.
+ */
+export class WebhookChannel implements Channel<'webhook'> {
+  readonly name = 'webhook'
+  readonly #options: WebhookChannelOptions
+  readonly #guard: AddressGuard
+  readonly #agents = keepAliveAgents()
+
+  constructor(options: WebhookChannelOptions) {
+    if (typeof options.secret === 'string') webhookKey(options.secret)
+    else if (typeof options.secret !== 'function') {
+      throw new NotifyConfigError('webhookChannel needs a secret: a whsec_… string or a function.')
+    }
+    this.#options = options
+    this.#guard = new AddressGuard(options.addressGuard)
+  }
+
+  route(): undefined {
+    return undefined
+  }
+
+  validate(_message: WebhookMessage, to: string): string | undefined {
+    let url: URL
+    try {
+      url = new URL(to)
+    } catch {
+      return `'${to}' is not a URL`
+    }
+    return url.protocol === 'http:' || url.protocol === 'https:'
+      ? undefined
+      : `'${to}' is not an http(s) URL`
+  }
+
+  async send(outgoing: Outgoing<WebhookMessage>): Promise<ChannelResult> {
+    const invalid = this.validate(outgoing.message, outgoing.to)
+    if (invalid !== undefined) return { status: 'permanent', reason: invalid }
+    const now = this.#options.now?.() ?? new Date()
+    const body = JSON.stringify({
+      type: outgoing.message.type,
+      timestamp: now.toISOString(),
+      data: outgoing.message.data,
+    })
+    const secret = this.#options.secret
+    const key =
+      typeof secret === 'string' ? secret : await secret(outgoing.to, outgoing.recipientId)
+    const result = await httpPost({
+      url: outgoing.to,
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'mortar-notify',
+        ...signWebhook(key, { id: outgoing.id, timestamp: now, body }),
+      },
+      body,
+      signal: outgoing.signal,
+      timeoutMs: this.#options.timeoutMs ?? 10_000,
+      guard: this.#guard,
+      lookup: this.#options.lookup,
+      maxRedirects: this.#options.maxRedirects ?? 3,
+      agents: this.#agents,
+    })
+    return classifyHttpResult(result)
+  }
+
+  async close(): Promise<void> {
+    this.#agents.destroy()
+  }
+}
+
+/**
+ * The webhook channel. Recipients give their endpoint as `routes.webhook`; receivers check the
+ * signature with {@link verifyWebhook} and drop repeats by the `webhook-id` header.
+ *
+ * @example
+ * ```ts
+ * import { notifyModule, webhookChannel } from '@mortar/notify'
+ *
+ * notifyModule({
+ *   channels: [webhookChannel({ secret: process.env.WEBHOOK_SECRET ?? '' })],
+ * })
+ * // a recipient: { id: 'partner-1', routes: { webhook: 'https://partner.example/hooks' } }
+ * ```
+ */
+export function webhookChannel(options: WebhookChannelOptions): WebhookChannel {
+  return new WebhookChannel(options)
+}

@@ -1,0 +1,135 @@
+// Every error of @mortar/notify. The README lists each code; errors.test.ts checks the list.
+import { MortarError, type MortarErrorOptions } from '@mortar/core'
+
+/**
+ * The notify module or a channel was given options it cannot work with: a missing sender, a
+ * malformed URL, two channels of one name, a category that is both critical and unknown. Raised
+ * when the module or channel is created, so a bad deployment fails at start-up. The message
+ * names the option, never a secret's value.
+ *
+ * @example
+ * ```ts
+ * import { NotifyConfigError, smsChannel } from '@mortar/notify'
+ *
+ * try {
+ *   smsChannel({ baseUrl: 'not a url', accountSid: 'AC1', authToken: '', from: '+15550100' })
+ * } catch (error) {
+ *   if (error instanceof NotifyConfigError) console.error(error.message)
+ * }
+ * ```
+ */
+export class NotifyConfigError extends MortarError {
+  constructor(message: string, options?: MortarErrorOptions) {
+    super('E_NOTIFY_CONFIG', 500, message, options)
+  }
+}
+
+/**
+ * 503: a part of notify cannot run: its driver is not installed (`nodemailer` for SMTP), or
+ * `notify()` was called where no app with the notify module is running.
+ *
+ * @example
+ * ```ts
+ * import { NotifyUnavailableError } from '@mortar/notify'
+ *
+ * throw new NotifyUnavailableError('Install nodemailer to send mail over SMTP: npm i nodemailer')
+ * ```
+ */
+export class NotifyUnavailableError extends MortarError {
+  constructor(message: string, options?: MortarErrorOptions) {
+    super('E_NOTIFY_UNAVAILABLE', 503, message, options)
+  }
+}
+
+/** Why {@link verifyWebhook} refused a webhook. */
+export type WebhookRejection = 'missing-headers' | 'timestamp' | 'signature' | 'config'
+
+const WEBHOOK_MESSAGES: Record<WebhookRejection, string> = {
+  'missing-headers':
+    'The webhook has no webhook-id, webhook-timestamp or webhook-signature header.',
+  timestamp: 'The webhook timestamp is missing, malformed or too far from now (a replay?).',
+  signature: 'No webhook signature matches: the body was changed or the secret is wrong.',
+  config: 'The webhook secret is malformed.',
+}
+
+/**
+ * 401: a received webhook failed verification (missing headers, a stale timestamp, no matching
+ * signature), or a signing secret is malformed (`reason: 'config'`).
+ *
+ * @example
+ * ```ts
+ * import { verifyWebhook, WebhookSignatureError } from '@mortar/notify'
+ *
+ * try {
+ *   verifyWebhook(secret, headers, body)
+ * } catch (error) {
+ *   if (error instanceof WebhookSignatureError) return new Response(null, { status: 401 })
+ * }
+ * ```
+ */
+export class WebhookSignatureError extends MortarError {
+  readonly reason: WebhookRejection
+
+  constructor(reason: WebhookRejection, message = WEBHOOK_MESSAGES[reason]) {
+    super('E_WEBHOOK_SIGNATURE', reason === 'config' ? 500 : 401, message, { details: { reason } })
+    this.reason = reason
+  }
+}
+
+/**
+ * 404: no delivery has this id (`replay`, `delivery`).
+ *
+ * @example
+ * ```ts
+ * import { DeliveryNotFoundError } from '@mortar/notify'
+ *
+ * throw new DeliveryNotFoundError('d-1')
+ * ```
+ */
+export class DeliveryNotFoundError extends MortarError {
+  constructor(id: string) {
+    super('E_DELIVERY_NOT_FOUND', 404, `No delivery has the id '${id}'.`, { details: { id } })
+  }
+}
+
+/**
+ * 409: only dead deliveries can be replayed; this one is `status`.
+ *
+ * @example
+ * ```ts
+ * import { DeliveryNotReplayableError } from '@mortar/notify'
+ *
+ * throw new DeliveryNotReplayableError('d-1', 'sent')
+ * ```
+ */
+export class DeliveryNotReplayableError extends MortarError {
+  constructor(id: string, status: string) {
+    super(
+      'E_DELIVERY_NOT_REPLAYABLE',
+      409,
+      `Delivery '${id}' is ${status}; only dead deliveries can be replayed.`,
+      { details: { id, status } },
+    )
+  }
+}
+
+/**
+ * 422: a recipient tried to turn off a category marked required (account security, receipts).
+ *
+ * @example
+ * ```ts
+ * import { PreferenceRequiredError } from '@mortar/notify'
+ *
+ * throw new PreferenceRequiredError('security')
+ * ```
+ */
+export class PreferenceRequiredError extends MortarError {
+  constructor(category: string) {
+    super(
+      'E_PREFERENCE_REQUIRED',
+      422,
+      `Notifications of category '${category}' are required and cannot be turned off.`,
+      { details: { category } },
+    )
+  }
+}

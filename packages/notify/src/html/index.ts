@@ -1,0 +1,1 @@
+export { escapeHtml, html, SafeHtml, unsafeHtml } from './html.js'

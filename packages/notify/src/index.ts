@@ -1,0 +1,140 @@
+// The whole public API of @mortar/notify. Each section re-exports one concern's face.
+
+// notifications
+export {
+  addressOf,
+  channelsFor,
+  defineNotification,
+  defineTranslations,
+  isOnDemand,
+  Notification,
+  notificationFields,
+  notificationType,
+  renderMessage,
+  route,
+} from './notification/index.js'
+export type {
+  ChannelsOf,
+  CheckNotification,
+  DefinedNotification,
+  DefinedNotificationClass,
+  DefinedRenderers,
+  DeliveryOutcome,
+  DigestEntry,
+  NotificationDefinition,
+  NotificationFields,
+  Notifier,
+  NotifyResult,
+  OnDemandRecipient,
+  Recipient,
+  RecipientOf,
+  Recipients,
+  Rendered,
+  RenderContext,
+  Renderer,
+  Translations,
+} from './notification/index.js'
+
+// channels
+export {
+  AddressGuard,
+  ChatChannel,
+  chatChannel,
+  classifyHttpResult,
+  classifySmtpError,
+  createInboxTable,
+  DevMailbox,
+  devMailbox,
+  devMailboxPage,
+  fallbackChannel,
+  generateWebhookSecret,
+  httpPost,
+  INBOX,
+  INBOX_TABLE,
+  Inbox,
+  InboxChannel,
+  inboxChannel,
+  inboxHandler,
+  isMailAddress,
+  MailChannel,
+  mailChannel,
+  SmsChannel,
+  smsChannel,
+  signWebhook,
+  smtpTransport,
+  verifyWebhook,
+  WebhookChannel,
+  webhookChannel,
+  webhookKey,
+} from './channels/index.js'
+export type {
+  AddressGuardOptions,
+  AnyChannel,
+  CapturedMail,
+  Channel,
+  ChannelHost,
+  ChannelMessages,
+  ChannelName,
+  ChannelResult,
+  ChatChannelOptions,
+  ChatMessage,
+  ComposedMail,
+  DevMailboxOptions,
+  DevMailboxPageOptions,
+  HttpPostOptions,
+  HttpPostResult,
+  InboxCounts,
+  InboxHandlerOptions,
+  InboxItem,
+  InboxListOptions,
+  InboxMessage,
+  InboxPage,
+  InboxStatus,
+  Lookup,
+  MailAttachment,
+  MailChannelOptions,
+  MailMessage,
+  MailTransport,
+  Outgoing,
+  RendererName,
+  SmsChannelOptions,
+  SmsMessage,
+  SmtpTransportOptions,
+  VerifyWebhookOptions,
+  WebhookChannelOptions,
+  WebhookHeaders,
+  WebhookMessage,
+} from './channels/index.js'
+
+// preferences and quiet hours
+export {
+  createPreferenceTable,
+  decidePreference,
+  isTimeZone,
+  nextTimeOfDay,
+  PREFERENCE_TABLE,
+  Preferences,
+  quietHoursEnd,
+} from './preferences/index.js'
+export type {
+  CategoryOptions,
+  PreferenceChoice,
+  PreferenceDecision,
+  PreferenceEntry,
+  QuietHours,
+} from './preferences/index.js'
+
+// HTML templates and pages
+export { escapeHtml, html, SafeHtml, unsafeHtml } from './html/index.js'
+export type { PageGuard } from './pages/index.js'
+
+// errors
+export {
+  DeliveryNotFoundError,
+  DeliveryNotReplayableError,
+  NotifyConfigError,
+  NotifyUnavailableError,
+  PreferenceRequiredError,
+  WebhookSignatureError,
+} from './errors.js'
+export type { WebhookRejection } from './errors.js'

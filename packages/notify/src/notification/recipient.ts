@@ -1,0 +1,85 @@
+import type { ChannelName } from '../channels/channel.js'
+
+/**
+ * Someone a notification goes to. `id` is their stable key: the ledger, the in-app inbox,
+ * preferences, throttles and digests are all kept by it. Channels find their address in
+ * `routes` first, then in the typed fields (`email` for mail, `phone` for SMS). `locale` picks
+ * the language of the rendered messages, `timeZone` (IANA, `'Europe/Paris'`) places quiet
+ * hours and daily digests. An app's user type can simply have these fields.
+ *
+ * @example
+ * ```ts
+ * import type { Recipient } from '@mortar/notify'
+ *
+ * const ada: Recipient = { id: 'user-1', email: 'ada@example.com', locale: 'fr', timeZone: 'Europe/Paris' }
+ * ```
+ */
+export interface Recipient {
+  readonly id: string
+  readonly email?: string | undefined
+  readonly phone?: string | undefined
+  readonly locale?: string | undefined
+  readonly timeZone?: string | undefined
+  /** Addresses per channel, for channels without a typed field (a webhook URL, a chat URL). */
+  readonly routes?: { readonly [C in ChannelName]?: string | undefined } | undefined
+}
+
+/**
+ * A recipient made of addresses alone, for someone who is not a user of the app (Laravel's
+ * on-demand notifications). Its `id` is derived from the addresses, so idempotency keys,
+ * throttles and digests still apply to it.
+ */
+export interface OnDemandRecipient extends Recipient {
+  /** Adds an address on another channel; returns a new recipient. */
+  route(channel: ChannelName, address: string): OnDemandRecipient
+}
+
+/**
+ * An on-demand recipient: `route('mail', 'ops@example.com').route('sms', '+15550100')`.
+ *
+ * @example
+ * ```ts
+ * import { notify, route } from '@mortar/notify'
+ *
+ * await notify(route('mail', 'ops@example.com'), new DailyReport(stats))
+ * ```
+ */
+export function route(channel: ChannelName, address: string): OnDemandRecipient {
+  return onDemand({ [channel]: address })
+}
+
+const ON_DEMAND = Symbol.for('mortar.notify.onDemand')
+
+/** True for a recipient made by {@link route}: addresses only, no user behind it. */
+export function isOnDemand(recipient: Recipient): boolean {
+  return (recipient as { readonly [ON_DEMAND]?: true })[ON_DEMAND] === true
+}
+
+function onDemand(routes: { readonly [C in ChannelName]?: string }): OnDemandRecipient {
+  for (const [channel, address] of Object.entries(routes)) {
+    if (typeof address !== 'string' || address.trim() === '') {
+      throw new TypeError(`route('${channel}', …) needs a non-empty address.`)
+    }
+  }
+  const id = Object.entries(routes)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([channel, address]) => `${channel}:${address}`)
+    .join('|')
+  return Object.freeze({
+    [ON_DEMAND]: true,
+    id: `route:${id}`,
+    routes: Object.freeze({ ...routes }),
+    route: (channel: ChannelName, address: string) => onDemand({ ...routes, [channel]: address }),
+  })
+}
+
+/** The recipient's address on `channel`: their explicit route, else what the channel derives. */
+export function addressOf(
+  recipient: Recipient,
+  channel: { readonly name: ChannelName; route(recipient: Recipient): string | undefined },
+): string | undefined {
+  const explicit = recipient.routes?.[channel.name]
+  if (explicit !== undefined && explicit !== '') return explicit
+  const derived = channel.route(recipient)
+  return derived === '' ? undefined : derived
+}

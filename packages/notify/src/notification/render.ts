@@ -1,0 +1,59 @@
+import type { ChannelMessages, ChannelName } from '../channels/channel.js'
+import type { Notification, RenderContext } from './notification.js'
+import type { Recipient } from './recipient.js'
+
+/** A renderer's result: the message, or why there is none. */
+export type Rendered<C extends ChannelName> =
+  | { readonly ok: true; readonly message: ChannelMessages[C] }
+  | { readonly ok: false; readonly reason: string }
+
+/** The channels of `notification` for `recipient`, deduplicated, in `via()` order. */
+export function channelsFor(
+  notification: Notification<never>,
+  recipient: Recipient,
+): ChannelName[] {
+  const channels = (notification as Notification<Recipient>).via(recipient)
+  if (!Array.isArray(channels)) {
+    throw new TypeError(
+      `${notification.constructor.name}.via() must return an array of channel names.`,
+    )
+  }
+  return [...new Set(channels)]
+}
+
+/**
+ * Calls the notification's renderer for `channel`. A missing renderer or one that throws is a
+ * reason, not an exception: the ledger records that delivery as dead and sends the others.
+ */
+export async function renderMessage<C extends ChannelName>(
+  notification: Notification<never>,
+  recipient: Recipient,
+  channel: C,
+  defaults: { readonly locale: string },
+): Promise<Rendered<C>> {
+  const name = `to${channel[0]?.toUpperCase()}${channel.slice(1)}`
+  const renderer = (notification as unknown as Record<string, unknown>)[name]
+  if (typeof renderer !== 'function') {
+    return { ok: false, reason: `${notification.constructor.name} has no ${name}()` }
+  }
+  const context: RenderContext = {
+    locale: recipient.locale ?? defaults.locale,
+    timeZone: recipient.timeZone ?? 'UTC',
+    channel,
+  }
+  try {
+    const message = (await renderer.call(notification, recipient, context)) as ChannelMessages[C]
+    if (message === null || typeof message !== 'object') {
+      return {
+        ok: false,
+        reason: `${name}() returned ${message === null ? 'null' : typeof message}, not a message`,
+      }
+    }
+    return { ok: true, message }
+  } catch (error) {
+    return {
+      ok: false,
+      reason: `${name}() threw: ${error instanceof Error ? error.message : String(error)}`,
+    }
+  }
+}

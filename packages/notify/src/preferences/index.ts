@@ -1,0 +1,6 @@
+export { decidePreference } from './preference-policy.js'
+export type { CategoryOptions, PreferenceDecision, PreferenceEntry } from './preference-policy.js'
+export { createPreferenceTable, PREFERENCE_TABLE, Preferences } from './preference-store.js'
+export type { PreferenceChoice } from './preference-store.js'
+export { isTimeZone, minutesOfDay, nextTimeOfDay, quietHoursEnd } from './quiet-hours.js'
+export type { QuietHours } from './quiet-hours.js'

@@ -1,0 +1,115 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { minutesOfDay, nextTimeOfDay, quietHoursEnd } from './quiet-hours.js'
+
+const night = { start: '22:00', end: '07:00' }
+
+function localMinutes(instant: Date, timeZone: string): number {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    hourCycle: 'h23',
+    hour: 'numeric',
+    minute: 'numeric',
+  }).formatToParts(instant)
+  const value = (type: string) => Number(parts.find((part) => part.type === type)?.value)
+  return value('hour') * 60 + value('minute')
+}
+
+describe('quietHoursEnd', () => {
+  it("delays to the window's end in the recipient's time zone", () => {
+    // 23:30 in Paris (UTC+2 in June) → 07:00 Paris the next morning.
+    expect(quietHoursEnd(new Date('2026-06-01T21:30:00Z'), 'Europe/Paris', night)).toEqual(
+      new Date('2026-06-02T05:00:00Z'),
+    )
+    // 03:00 in New York (UTC-4) → 07:00 the same morning.
+    expect(quietHoursEnd(new Date('2026-06-01T07:00:00Z'), 'America/New_York', night)).toEqual(
+      new Date('2026-06-01T11:00:00Z'),
+    )
+  })
+
+  it('does not delay outside the window, nor when start equals end', () => {
+    expect(quietHoursEnd(new Date('2026-06-01T12:00:00Z'), 'Europe/Paris', night)).toBeUndefined()
+    expect(
+      quietHoursEnd(new Date('2026-06-01T12:00:00Z'), 'UTC', { start: '09:00', end: '09:00' }),
+    ).toBeUndefined()
+  })
+
+  it('handles a window within one day', () => {
+    expect(
+      quietHoursEnd(new Date('2026-06-01T13:30:00Z'), 'UTC', { start: '13:00', end: '14:00' }),
+    ).toEqual(new Date('2026-06-01T14:00:00Z'))
+  })
+
+  it('lands on the real local end across a daylight-saving change', () => {
+    // Night of 28–29 March 2026 in Paris: clocks go from 02:00 to 03:00. 07:00 local is 05:00Z.
+    expect(quietHoursEnd(new Date('2026-03-28T23:30:00Z'), 'Europe/Paris', night)).toEqual(
+      new Date('2026-03-29T05:00:00Z'),
+    )
+    // An end inside the skipped hour moves later by the jump (02:30 → 03:30 = 01:30Z), as
+    // Temporal's 'compatible' disambiguation does.
+    expect(
+      quietHoursEnd(new Date('2026-03-28T23:30:00Z'), 'Europe/Paris', {
+        start: '22:00',
+        end: '02:30',
+      }),
+    ).toEqual(new Date('2026-03-29T01:30:00Z'))
+  })
+
+  it('for any instant and zone: undefined outside, else a later instant at the local end within a day', () => {
+    const zones = [
+      'UTC',
+      'Europe/Paris',
+      'America/New_York',
+      'Asia/Kolkata',
+      'Australia/Lord_Howe',
+      'Pacific/Chatham',
+    ]
+    const time = fc
+      .tuple(fc.integer({ min: 0, max: 23 }), fc.integer({ min: 0, max: 59 }))
+      .map(([h, m]) => `${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}`)
+    fc.assert(
+      fc.property(
+        fc.date({ min: new Date('2020-01-01'), max: new Date('2035-01-01'), noInvalidDate: true }),
+        fc.constantFrom(...zones),
+        time,
+        time,
+        (now, zone, start, end) => {
+          const result = quietHoursEnd(now, zone, { start, end })
+          const local = localMinutes(now, zone)
+          const [s, e] = [minutesOfDay(start), minutesOfDay(end)]
+          const inside = s === e ? false : s < e ? local >= s && local < e : local >= s || local < e
+          if (!inside) {
+            expect(result).toBeUndefined()
+            return
+          }
+          expect(result).toBeDefined()
+          const at = result as Date
+          expect(at.getTime()).toBeGreaterThan(now.getTime() - 60_000)
+          expect(at.getTime() - now.getTime()).toBeLessThanOrEqual(25 * 3_600_000)
+          const reached = localMinutes(at, zone)
+          // The local end, or just after it when a daylight-saving jump skipped it.
+          expect((reached - e + 1440) % 1440).toBeLessThanOrEqual(60)
+        },
+      ),
+      { numRuns: 400 },
+    )
+  })
+
+  it('refuses a malformed time', () => {
+    expect(() => quietHoursEnd(new Date(), 'UTC', { start: '25:00', end: '07:00' })).toThrow(
+      /HH:MM/,
+    )
+  })
+})
+
+describe('nextTimeOfDay', () => {
+  it('is today when the time is still ahead, else tomorrow, in the zone', () => {
+    // 10:00Z is 06:00 in New York (UTC-4 in June).
+    expect(nextTimeOfDay(new Date('2026-06-01T10:00:00Z'), 'America/New_York', '08:00')).toEqual(
+      new Date('2026-06-01T12:00:00Z'),
+    )
+    expect(nextTimeOfDay(new Date('2026-06-01T10:00:00Z'), 'America/New_York', '05:00')).toEqual(
+      new Date('2026-06-02T09:00:00Z'),
+    )
+  })
+})

@@ -1,0 +1,159 @@
+/** A daily window of local wall-clock time, `'22:00'` to `'07:00'` (it may run past midnight). */
+export interface QuietHours {
+  readonly start: string
+  readonly end: string
+}
+
+const TIME = /^([01]\d|2[0-3]):([0-5]\d)$/
+
+/** Minutes since midnight of `'HH:MM'`; throws a `TypeError` for anything else. */
+export function minutesOfDay(time: string): number {
+  const match = TIME.exec(time)
+  if (match === null)
+    throw new TypeError(`'${time}' is not a time of day as HH:MM (00:00 to 23:59).`)
+  return Number(match[1]) * 60 + Number(match[2])
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>()
+
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let format = formatters.get(timeZone)
+  if (format === undefined) {
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    })
+    formatters.set(timeZone, format)
+  }
+  return format
+}
+
+/** True when `timeZone` is an IANA zone this runtime knows (`'Europe/Paris'`, `'UTC'`). */
+export function isTimeZone(timeZone: string): boolean {
+  try {
+    formatter(timeZone)
+    return true
+  } catch {
+    return false
+  }
+}
+
+interface LocalTime {
+  readonly year: number
+  readonly month: number
+  readonly day: number
+  readonly minutes: number
+  readonly seconds: number
+}
+
+function localTime(instant: number, timeZone: string): LocalTime {
+  const parts: Record<string, number> = {}
+  for (const part of formatter(timeZone).formatToParts(new Date(instant))) {
+    if (part.type !== 'literal') parts[part.type] = Number(part.value)
+  }
+  return {
+    year: parts.year ?? 1970,
+    month: parts.month ?? 1,
+    day: parts.day ?? 1,
+    minutes: (parts.hour ?? 0) * 60 + (parts.minute ?? 0),
+    seconds: parts.second ?? 0,
+  }
+}
+
+/** The zone's offset from UTC at `instant`, in ms. */
+function offsetAt(instant: number, timeZone: string): number {
+  const local = localTime(instant, timeZone)
+  const asUtc = Date.UTC(local.year, local.month - 1, local.day, 0, local.minutes, local.seconds)
+  return asUtc - Math.floor(instant / 1000) * 1000
+}
+
+/**
+ * The instant the local clock in `timeZone` shows `minutes` past midnight of the given day. A
+ * time skipped by a daylight-saving jump moves later by the jump (02:30 → 03:30), a repeated
+ * one takes its first occurrence, as Temporal's 'compatible' disambiguation does.
+ */
+function instantOfLocal(
+  year: number,
+  month: number,
+  day: number,
+  minutes: number,
+  timeZone: string,
+): number {
+  const wall = Date.UTC(year, month - 1, day, 0, minutes)
+  // The offsets just before and after: the earlier candidate that shows the wall time wins, and
+  // when neither does (a gap) the one under the offset from before the jump.
+  const before = wall - offsetAt(wall - 86_400_000, timeZone)
+  const after = wall - offsetAt(wall + 86_400_000, timeZone)
+  const shows = (instant: number) => {
+    const local = localTime(instant, timeZone)
+    return Date.UTC(local.year, local.month - 1, local.day, 0, local.minutes) === wall
+  }
+  const candidates = [Math.min(before, after), Math.max(before, after)].filter(shows)
+  return candidates[0] ?? before
+}
+
+/**
+ * When quiet hours end for someone in `timeZone`, if `now` falls inside them; `undefined` when
+ * it does not. A window whose start and end are equal is empty.
+ *
+ * @example
+ * ```ts
+ * import { quietHoursEnd } from '@mortar/notify'
+ *
+ * // 23:30 in Paris, quiet from 22:00 to 07:00: sent at 07:00 Paris time
+ * quietHoursEnd(new Date('2026-06-01T21:30:00Z'), 'Europe/Paris', { start: '22:00', end: '07:00' })
+ * // → 2026-06-02T05:00:00.000Z
+ * ```
+ */
+export function quietHoursEnd(now: Date, timeZone: string, window: QuietHours): Date | undefined {
+  const start = minutesOfDay(window.start)
+  const end = minutesOfDay(window.end)
+  if (start === end) return undefined
+  const instant = now.getTime()
+  const local = localTime(instant, timeZone)
+  const inside =
+    start < end
+      ? local.minutes >= start && local.minutes < end
+      : local.minutes >= start || local.minutes < end
+  if (!inside) return undefined
+  // The end is later today, or tomorrow when the window runs past midnight and it is evening.
+  const tomorrow = start > end && local.minutes >= start
+  const day = new Date(Date.UTC(local.year, local.month - 1, local.day + (tomorrow ? 1 : 0)))
+  return new Date(
+    instantOfLocal(day.getUTCFullYear(), day.getUTCMonth() + 1, day.getUTCDate(), end, timeZone),
+  )
+}
+
+/**
+ * The next instant after `now` when the local clock in `timeZone` shows `time` (`'08:00'`): for
+ * digests sent at a fixed time of day.
+ *
+ * @example
+ * ```ts
+ * import { nextTimeOfDay } from '@mortar/notify'
+ *
+ * nextTimeOfDay(new Date('2026-06-01T10:00:00Z'), 'America/New_York', '08:00') // 2026-06-02T12:00:00.000Z
+ * ```
+ */
+export function nextTimeOfDay(now: Date, timeZone: string, time: string): Date {
+  const minutes = minutesOfDay(time)
+  const local = localTime(now.getTime(), timeZone)
+  for (let add = 0; add < 3; add++) {
+    const day = new Date(Date.UTC(local.year, local.month - 1, local.day + add))
+    const at = instantOfLocal(
+      day.getUTCFullYear(),
+      day.getUTCMonth() + 1,
+      day.getUTCDate(),
+      minutes,
+      timeZone,
+    )
+    if (at > now.getTime()) return new Date(at)
+  }
+  throw new Error(`No ${time} in ${timeZone} within two days of ${now.toISOString()}.`)
+}

@@ -1,0 +1,78 @@
+// A real SMTP server in-process (the smtp-server package) whose mail is parsed back with mailparser.
+import type { AddressInfo } from 'node:net'
+import { type ParsedMail, simpleParser } from 'mailparser'
+import { SMTPServer } from 'smtp-server'
+
+export interface SmtpTestServer {
+  readonly url: string
+  readonly port: number
+  readonly mails: ParsedMail[]
+  /** Connections opened so far (a pooled transport reuses them). */
+  readonly connections: () => number
+  /** Replies to RCPT TO for an address: an SMTP code and text (550 refuses for good, 451 for now). */
+  readonly rcptReplies: Map<string, { code: number; text: string }>
+  /** When set, DATA is read but never answered (the client times out after sending). */
+  hangOnData: boolean
+  close(): Promise<void>
+}
+
+export async function startSmtpTestServer(
+  options: { readonly auth?: { user: string; pass: string } } = {},
+): Promise<SmtpTestServer> {
+  const mails: ParsedMail[] = []
+  const rcptReplies = new Map<string, { code: number; text: string }>()
+  let connections = 0
+  const state = { hangOnData: false }
+  const server = new SMTPServer({
+    authOptional: options.auth === undefined,
+    disabledCommands: options.auth === undefined ? ['STARTTLS', 'AUTH'] : ['STARTTLS'],
+    allowInsecureAuth: true,
+    logger: false,
+    onConnect(_session, callback) {
+      connections += 1
+      callback()
+    },
+    onAuth(auth, _session, callback) {
+      if (auth.username === options.auth?.user && auth.password === options.auth?.pass) {
+        return callback(null, { user: auth.username })
+      }
+      callback(Object.assign(new Error('Invalid credentials'), { responseCode: 535 }))
+    },
+    onRcptTo(address, _session, callback) {
+      const reply = rcptReplies.get(address.address)
+      if (reply) return callback(Object.assign(new Error(reply.text), { responseCode: reply.code }))
+      callback()
+    },
+    onData(stream, _session, callback) {
+      simpleParser(stream).then(
+        (mail) => {
+          if (state.hangOnData) return
+          mails.push(mail)
+          callback()
+        },
+        (error: Error) => callback(error),
+      )
+    },
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.server.address() as AddressInfo).port
+  const credentials = options.auth ? `${options.auth.user}:${options.auth.pass}@` : ''
+  return {
+    url: `smtp://${credentials}127.0.0.1:${port}`,
+    port,
+    mails,
+    connections: () => connections,
+    rcptReplies,
+    get hangOnData() {
+      return state.hangOnData
+    },
+    set hangOnData(value: boolean) {
+      state.hangOnData = value
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const connection of server.connections) connection.close()
+        server.close(() => resolve())
+      }),
+  }
+}

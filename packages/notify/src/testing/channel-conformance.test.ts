@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest'
+import * as vitest from 'vitest'
+import type { Channel, ChannelResult } from '../channels/channel.js'
+import { DevMailbox } from '../channels/mail/dev-mailbox.js'
+import { mailChannel } from '../channels/mail/mail-channel.js'
+import {
+  type ChannelConformanceSubject,
+  channelChecks,
+  channelConformance,
+} from './channel-conformance.js'
+
+async function failures(subject: ChannelConformanceSubject<'sms'>): Promise<string[]> {
+  const failed: string[] = []
+  for (const check of channelChecks) {
+    try {
+      await check.run(subject)
+    } catch {
+      failed.push(check.title)
+    }
+  }
+  return failed
+}
+
+function brokenSubject(
+  channel: Channel<'sms'>,
+  received: object[],
+): ChannelConformanceSubject<'sms'> {
+  return {
+    channel,
+    message: { text: 'hi' },
+    to: '+15550100',
+    invalidTo: 'nope',
+    received: () => received,
+    unreachable: { channel, to: '+15550199' },
+    takesIdempotencyKey: true,
+    routed: {
+      recipient: { id: 'a', phone: '+15550100' },
+      address: '+15550100',
+      unrouted: { id: 'b' },
+    },
+  }
+}
+
+describe('the channel conformance kit', () => {
+  it('fails a channel that reports accepted without sending, throws when down and drops keys', async () => {
+    const received: object[] = []
+    const broken: Channel<'sms'> = {
+      name: 'sms',
+      route: (recipient) => recipient.phone,
+      async send(outgoing): Promise<ChannelResult> {
+        if (outgoing.to === '+15550199') throw new Error('ECONNREFUSED')
+        if (outgoing.to !== 'nope') received.push({ key: 'always-the-same' })
+        return { status: 'accepted' }
+      },
+    }
+    const failed = await failures(brokenSubject(broken, received))
+    expect(failed).toEqual(
+      expect.arrayContaining([
+        'reports an address that can never work as permanent and sends nothing',
+        'reports a provider that is down as not-accepted or transient, never accepted, and never throws',
+        'passes the delivery id to the provider as its idempotency key',
+      ]),
+    )
+  })
+
+  it('fails a channel that sends twice per call, or whose failures carry no reason', async () => {
+    const received: object[] = []
+    const doubled: Channel<'sms'> = {
+      name: 'sms',
+      route: () => undefined,
+      async send(outgoing): Promise<ChannelResult> {
+        if (outgoing.to === 'nope') return { status: 'permanent', reason: '' }
+        received.push({ key: outgoing.id }, { key: outgoing.id })
+        return { status: 'accepted' }
+      },
+    }
+    const failed = await failures(brokenSubject(doubled, received))
+    expect(failed).toEqual(
+      expect.arrayContaining([
+        'sends a message the receiver gets exactly once, and reports it accepted',
+        'reports an address that can never work as permanent and sends nothing',
+        'finds the address of a recipient who has one, and none for a recipient without',
+        'sends one message per call under concurrency',
+      ]),
+    )
+  })
+})
+
+// The dev mailbox keeps everything it is given; the mail channel refuses invalid addresses.
+channelConformance(vitest, 'mail (dev mailbox)', () => {
+  const mailbox = new DevMailbox()
+  return {
+    channel: mailChannel({ from: 'Shop <no-reply@shop.example>', transport: mailbox }),
+    message: { subject: 'Hello', text: 'Hi' },
+    to: 'ada@example.com',
+    invalidTo: 'ada at example',
+    received: () => mailbox.messages(),
+    routed: {
+      recipient: { id: 'a', email: 'ada@example.com' },
+      address: 'ada@example.com',
+      unrouted: { id: 'b' },
+    },
+  }
+})

@@ -1,0 +1,129 @@
+import { createLogger, Database, transaction, useDefaultDatabase } from '@mortar/core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { defineNotification } from '../notification/define-notification.js'
+import { Notification, type RenderContext } from '../notification/notification.js'
+import type { Recipient } from '../notification/recipient.js'
+import { defineTranslations } from '../notification/translations.js'
+import { NotificationFake } from './notification-fake.js'
+
+const messages = defineTranslations('en', {
+  en: { shipped: (id: string) => `Order ${id} shipped` },
+  fr: { shipped: (id: string) => `Commande ${id} expédiée` },
+})
+
+class OrderShipped extends Notification {
+  readonly category = 'orders'
+  constructor(readonly orderId: string) {
+    super()
+  }
+  via(recipient: Recipient) {
+    return recipient.phone ? (['mail', 'sms'] as const) : (['mail'] as const)
+  }
+  toMail(_recipient: Recipient, { locale }: RenderContext) {
+    return { subject: messages.for(locale).shipped(this.orderId), text: 'On its way.' }
+  }
+  toSms() {
+    return { text: `Order ${this.orderId} is on its way.` }
+  }
+}
+
+const Welcome = defineNotification({
+  type: 'user.welcome',
+  schema: z.object({ name: z.string().min(1) }),
+  channels: ['inbox'],
+  toInbox: (data) => ({ title: `Welcome, ${data.name}` }),
+})
+
+const ada: Recipient = { id: 'ada', email: 'ada@example.com', phone: '+15550100', locale: 'fr-CH' }
+const bob: Recipient = { id: 'bob', email: 'bob@example.com' }
+
+describe('NotificationFake', () => {
+  it('records each recipient with typed access to every rendered message, in their locale', async () => {
+    const fake = new NotificationFake()
+    await fake.notify([ada, bob], new OrderShipped('o-1'))
+    fake.assertSentTo(ada, OrderShipped)
+    fake.assertSentTo(
+      'bob',
+      OrderShipped,
+      (sent) => sent.message('mail').subject === 'Order o-1 shipped',
+    )
+    fake.assertSentTimes(OrderShipped, 2)
+    const [toAda] = fake.sent(OrderShipped, ada)
+    expect(toAda?.channels).toEqual(['mail', 'sms'])
+    expect(toAda?.message('mail').subject).toBe('Commande o-1 expédiée')
+    expect(toAda?.message('sms').text).toBe('Order o-1 is on its way.')
+    expect(toAda?.notification.orderId).toBe('o-1')
+    const [toBob] = fake.sent(OrderShipped, bob)
+    expect(() => toBob?.message('sms')).toThrow(/did not go to 'bob' on 'sms'/)
+  })
+
+  it('fails each assertion with a message saying what was sent', async () => {
+    const fake = new NotificationFake()
+    fake.assertNothingSent()
+    await fake.notify(bob, new Welcome({ name: 'Bob' }))
+    expect(() => fake.assertNothingSent()).toThrow(/user\.welcome to 'bob'/)
+    expect(() => fake.assertSentTo(ada, Welcome)).toThrow(
+      /Expected user\.welcome to be sent to 'ada'; sent: user\.welcome to 'bob'/,
+    )
+    expect(() => fake.assertNotSentTo(bob, Welcome)).toThrow(/not to be sent to 'bob'/)
+    expect(() => fake.assertSentTimes(Welcome, 2)).toThrow(/2 time\(s\), but it was 1/)
+    fake.assertNotSentTo(ada, Welcome)
+    fake.assertSentTo(bob, Welcome, (sent) => sent.message('inbox').title === 'Welcome, Bob')
+    fake.reset()
+    fake.assertNothingSent()
+  })
+
+  describe('in transactions', () => {
+    let database: Database
+    let release: () => void
+    beforeAll(async () => {
+      database = new Database({ url: 'sqlite::memory:', logger: createLogger({ level: 'silent' }) })
+      await database.connect()
+      release = useDefaultDatabase(database)
+    })
+    afterAll(async () => {
+      release()
+      await database.destroy()
+    })
+
+    it('records nothing for a rolled-back transaction, and records once it commits', async () => {
+      const fake = new NotificationFake()
+      await expect(
+        transaction(async () => {
+          await fake.notify(ada, new OrderShipped('o-2'))
+          throw new Error('checkout failed')
+        }),
+      ).rejects.toThrow('checkout failed')
+      fake.assertNothingSent()
+      await transaction(async () => {
+        await fake.notify(ada, new OrderShipped('o-3'))
+        fake.assertNothingSent()
+      })
+      fake.assertSentTo(ada, OrderShipped, (sent) => sent.notification.orderId === 'o-3')
+    })
+  })
+
+  it('reports a renderer that throws as dead, and the message access says why', async () => {
+    class Broken extends Notification {
+      via() {
+        return ['mail', 'inbox'] as const
+      }
+      toMail(): { subject: string } {
+        throw new Error('template exploded')
+      }
+      toInbox() {
+        return { title: 'still here' }
+      }
+    }
+    const fake = new NotificationFake()
+    const result = await fake.notify(bob, new Broken())
+    expect(result.deliveries.map((d) => [d.channel, d.status])).toEqual([
+      ['mail', 'dead'],
+      ['inbox', 'queued'],
+    ])
+    const [sent] = fake.sent(Broken)
+    expect(() => sent?.message('mail')).toThrow(/template exploded/)
+    expect(sent?.message('inbox').title).toBe('still here')
+  })
+})

@@ -1,0 +1,215 @@
+import { AssertionError } from 'node:assert'
+import { afterCommit } from '@mortar/core'
+import type { ChannelMessages, ChannelName } from '../channels/channel.js'
+import type {
+  ChannelsOf,
+  CheckNotification,
+  Notification,
+  RecipientOf,
+} from '../notification/notification.js'
+import { notificationType } from '../notification/notification.js'
+import type {
+  DeliveryOutcome,
+  Notifier,
+  NotifyResult,
+  Recipients,
+} from '../notification/notifier.js'
+import type { Recipient } from '../notification/recipient.js'
+import { channelsFor, renderMessage } from '../notification/render.js'
+
+/** A notification the {@link NotificationFake} recorded for one recipient, with its rendered messages. */
+export interface SentNotification<N> {
+  readonly notification: N
+  readonly recipient: RecipientOf<N> & Recipient
+  /** The channels `via()` returned for this recipient. */
+  readonly channels: readonly ChannelsOf<N>[]
+  /**
+   * The message rendered for `channel`, typed by the channel (`message('mail').subject`). Throws
+   * when the notification did not go to this recipient on that channel, or its renderer failed.
+   */
+  message<C extends ChannelsOf<N>>(channel: C): ChannelMessages[C]
+}
+
+/** A class of notifications (`OrderShipped`), as the fake's assertions take it. */
+export type NotificationClass<N> = abstract new (...args: never[]) => N
+
+/** Options of {@link NotificationFake}. */
+export interface NotificationFakeOptions {
+  /** The locale renderers get when a recipient has none; `'en'` by default. */
+  readonly defaultLocale?: string
+}
+
+interface Recorded {
+  readonly notification: Notification<never>
+  readonly recipient: Recipient
+  readonly channels: readonly ChannelName[]
+  readonly messages: ReadonlyMap<
+    ChannelName,
+    { ok: true; message: unknown } | { ok: false; reason: string }
+  >
+}
+
+/**
+ * A {@link Notifier} for tests (Laravel's `Notification::fake()`): sends nothing, records each
+ * notification per recipient with every channel's rendered message, once the surrounding
+ * transaction commits (a rolled-back transaction records nothing, as the ledger would send
+ * nothing). Bind it over `NOTIFIER` and assert.
+ *
+ * @example
+ * ```ts
+ * import { NOTIFIER } from '@mortar/notify'
+ * import { NotificationFake } from '@mortar/notify/testing'
+ * import { createTestApp } from '@mortar/core/testing'
+ *
+ * const fake = new NotificationFake()
+ * const app = createTestApp({ modules, overrides: (b) => b.bind(NOTIFIER, { useValue: fake }) })
+ * await app.start()
+ * await app.resolve(Checkout).placeOrder(ada, cart)
+ * fake.assertSentTo(ada, OrderPlaced, (sent) => sent.message('mail').subject.includes('o-1'))
+ * fake.assertSentTimes(OrderPlaced, 1)
+ * ```
+ */
+export class NotificationFake implements Notifier {
+  readonly #defaultLocale: string
+  #recorded: Recorded[] = []
+
+  constructor(options: NotificationFakeOptions = {}) {
+    this.#defaultLocale = options.defaultLocale ?? 'en'
+  }
+
+  async notify<N extends Notification<never>>(
+    recipients: Recipients<N>,
+    notification: N & CheckNotification<N>,
+  ): Promise<NotifyResult> {
+    const list: readonly Recipient[] = Array.isArray(recipients)
+      ? recipients
+      : [recipients as Recipient]
+    const recorded: Recorded[] = []
+    const deliveries: DeliveryOutcome[] = []
+    for (const recipient of list) {
+      const channels = channelsFor(notification, recipient)
+      const messages = new Map<
+        ChannelName,
+        { ok: true; message: unknown } | { ok: false; reason: string }
+      >()
+      for (const channel of channels) {
+        const rendered = await renderMessage(notification, recipient, channel, {
+          locale: this.#defaultLocale,
+        })
+        messages.set(channel, rendered)
+        deliveries.push({
+          id: `fake-${this.#recorded.length + recorded.length}-${channel}`,
+          recipientId: recipient.id,
+          channel,
+          status: rendered.ok ? 'queued' : 'dead',
+          reason: rendered.ok ? undefined : rendered.reason,
+        })
+      }
+      recorded.push({ notification, recipient, channels, messages })
+    }
+    await afterCommit(() => {
+      this.#recorded.push(...recorded)
+    })
+    return { deliveries }
+  }
+
+  /** What was recorded of `type`, for `recipient` (or its id) when given, in order. */
+  sent<N>(type: NotificationClass<N>, recipient?: Recipient | string): SentNotification<N>[] {
+    const id = typeof recipient === 'string' ? recipient : recipient?.id
+    return this.#recorded
+      .filter(
+        (entry) =>
+          entry.notification instanceof type && (id === undefined || entry.recipient.id === id),
+      )
+      .map((entry) => toSent<N>(entry))
+  }
+
+  /** Fails unless `recipient` got a notification of `type` (that `matches`, when given). */
+  assertSentTo<N>(
+    recipient: Recipient | string,
+    type: NotificationClass<N>,
+    matches?: (sent: SentNotification<N>) => boolean,
+  ): void {
+    const found = this.sent(type, recipient).filter((sent) => matches?.(sent) ?? true)
+    if (found.length === 0) {
+      throw new AssertionError({
+        message: `Expected ${describe(type)} to be sent to '${idOf(recipient)}'${matches ? ' matching the predicate' : ''}; ${this.#summary()}`,
+      })
+    }
+  }
+
+  /** Fails when `recipient` got a notification of `type` (that `matches`, when given). */
+  assertNotSentTo<N>(
+    recipient: Recipient | string,
+    type: NotificationClass<N>,
+    matches?: (sent: SentNotification<N>) => boolean,
+  ): void {
+    const found = this.sent(type, recipient).filter((sent) => matches?.(sent) ?? true)
+    if (found.length > 0) {
+      throw new AssertionError({
+        message: `Expected ${describe(type)} not to be sent to '${idOf(recipient)}', but it was ${found.length} time(s).`,
+      })
+    }
+  }
+
+  /** Fails unless notifications of `type` were recorded exactly `times` times (one per recipient). */
+  assertSentTimes<N>(type: NotificationClass<N>, times: number): void {
+    const count = this.sent(type).length
+    if (count !== times) {
+      throw new AssertionError({
+        message: `Expected ${describe(type)} to be sent ${times} time(s), but it was ${count}.`,
+        actual: count,
+        expected: times,
+      })
+    }
+  }
+
+  /** Fails when anything was recorded. */
+  assertNothingSent(): void {
+    if (this.#recorded.length > 0) {
+      throw new AssertionError({ message: `Expected no notification; ${this.#summary()}` })
+    }
+  }
+
+  /** Forgets everything recorded. */
+  reset(): void {
+    this.#recorded = []
+  }
+
+  #summary(): string {
+    if (this.#recorded.length === 0) return 'nothing was sent.'
+    return `sent: ${this.#recorded
+      .map((entry) => `${notificationType(entry.notification)} to '${entry.recipient.id}'`)
+      .join(', ')}.`
+  }
+}
+
+function toSent<N>(entry: Recorded): SentNotification<N> {
+  return {
+    notification: entry.notification as N,
+    recipient: entry.recipient as RecipientOf<N> & Recipient,
+    channels: entry.channels as ChannelsOf<N>[],
+    message<C extends ChannelsOf<N>>(channel: C): ChannelMessages[C] {
+      const rendered = entry.messages.get(channel)
+      if (rendered === undefined) {
+        throw new AssertionError({
+          message: `${notificationType(entry.notification)} did not go to '${entry.recipient.id}' on '${channel}' (only ${entry.channels.join(', ') || 'no channel'}).`,
+        })
+      }
+      if (!rendered.ok) {
+        throw new AssertionError({
+          message: `${notificationType(entry.notification)} could not render '${channel}': ${rendered.reason}`,
+        })
+      }
+      return rendered.message as ChannelMessages[C]
+    },
+  }
+}
+
+function describe(type: NotificationClass<unknown>): string {
+  return (type as unknown as { type?: string }).type ?? type.name
+}
+
+function idOf(recipient: Recipient | string): string {
+  return typeof recipient === 'string' ? recipient : recipient.id
+}
