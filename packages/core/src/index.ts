@@ -231,3 +231,6 @@ export type {
   SqlQueueOptions,
   WorkerSettings,
 } from './jobs/index.js'
+
+// the `mortar` bin: commands modules add
+export type { CliCommand, CliContext } from './cli/index.js'

@@ -85,8 +85,17 @@ export function createApp<C = undefined>(options: CreateAppOptions<C>): App<C> {
   return new MortarApp(options)
 }
 
-// Process-wide, so the testing helpers of either build find the registry of an app of the other.
+// Process-wide, so the testing helpers and the CLI of either build find an app of the other.
 const registries = processGlobal('mortar.registries', () => new WeakMap<object, ProviderRegistry>())
+const appModules = processGlobal(
+  'mortar.appModules',
+  () => new WeakMap<object, readonly Module<never>[]>(),
+)
+
+/** The modules of an app made by {@link createApp}, or `undefined`. Internal: for the CLI. */
+export function modulesOf(app: object): readonly Module<never>[] | undefined {
+  return appModules.get(app)
+}
 
 /** The provider registry behind an app made by {@link createApp}. Internal: for the testing helpers. */
 export function registryOf(app: App<unknown>): ProviderRegistry {
@@ -116,6 +125,7 @@ class MortarApp<C> implements App<C> {
     this.#modules = options.modules
     this.#registry = new ProviderRegistry(this.container)
     registries.set(this, this.#registry)
+    appModules.set(this, this.#modules as readonly Module<never>[])
 
     const builtIn = this.#registry.binder(BUILT_IN, this.config)
     builtIn.bind(APP_CONFIG, { useValue: this.config as never })

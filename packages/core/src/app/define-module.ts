@@ -1,3 +1,4 @@
+import type { CliCommand } from '../cli/cli-command.js'
 import type { Binder } from '../di/binder.js'
 import type { JobDefinition } from '../jobs/define-job.js'
 import type { ScheduleDefinition } from '../jobs/schedules/schedule.js'
@@ -32,6 +33,8 @@ export interface ModuleDefinition<C = unknown> {
    * Names share the namespace of job names.
    */
   readonly schedules?: readonly ScheduleDefinition[]
+  /** Commands this module adds to the `mortar` bin (`mortar notify status`). */
+  readonly commands?: readonly CliCommand[]
 }
 
 /** A module made by {@link defineModule}. */

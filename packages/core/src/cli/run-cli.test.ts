@@ -2,6 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { App } from '../app/app.js'
+import type { JobDefinition } from '../jobs/define-job.js'
+import { JOBS } from '../jobs/job-queue.js'
 import { runCli } from './run-cli.js'
 
 const src = resolve(import.meta.dirname, '..')
@@ -89,5 +92,119 @@ export default () => createApp({ modules: [shop], logger: createLogger({ level: 
     const run = io()
     expect(await runCli(['migrate', 'up', '--app', bad], run.io)).toBe(1)
     expect(run.err[0]).toMatch(/neither an App nor a function/)
+  })
+})
+
+describe('mortar worker and mortar jobs', () => {
+  let dir: string
+  let appFile: string
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mortar-cli-jobs-'))
+    appFile = join(dir, 'app.ts')
+    writeFileSync(
+      appFile,
+      `import { z } from 'zod'
+import { createApp } from '${src}/app/create-app.js'
+import { defineModule } from '${src}/app/define-module.js'
+import { createLogger } from '${src}/logger/create-logger.js'
+import { defineJob } from '${src}/jobs/define-job.js'
+import { PermanentJobError } from '${src}/jobs/job-errors.js'
+import { JOBS } from '${src}/jobs/job-queue.js'
+export const ran: string[] = []
+export const echo = defineJob({
+  name: 'cli.echo',
+  schema: z.object({ text: z.string() }),
+  attempts: 1,
+  handler: ({ text }) => {
+    if (text === 'fail') throw new PermanentJobError('told to fail')
+    ran.push(text)
+  },
+})
+const shop = defineModule({
+  name: 'shop',
+  register() {},
+  jobs: [echo],
+  commands: [{
+    name: 'shop hello',
+    summary: 'says hello with the queue engine',
+    async run({ app, args, stdout }) {
+      stdout(\`hello \${args.join(' ')} on \${app.resolve(JOBS).engine}\`)
+      return 0
+    },
+  }],
+})
+export default () => createApp({ modules: [shop], logger: createLogger({ level: 'silent' }), database: 'sqlite:${join(dir, 'app.db')}', jobs: { workers: { pollMs: 20 } } })
+`,
+    )
+  })
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  it('runs workers until stopped, and shows, retries and purges jobs', async () => {
+    expect(await runCli(['migrate', 'up', '--app', appFile], io().io)).toBe(0)
+    const module = (await import(appFile)) as {
+      default: () => App<unknown>
+      echo: JobDefinition
+      ran: string[]
+    }
+    // Jobs enqueued by a web-only process (workers off), then run by `mortar worker`.
+    process.env.MORTAR_WORKERS = 'false'
+    const web = module.default()
+    delete process.env.MORTAR_WORKERS
+    await web.start()
+    await web.resolve(JOBS).enqueue(module.echo, { text: 'one' })
+    await web.resolve(JOBS).enqueue(module.echo, { text: 'fail' })
+    await web.stop()
+
+    const before = io({ MORTAR_APP: appFile })
+    expect(await runCli(['jobs', 'status'], before.io)).toBe(0)
+    expect(before.out[0]).toBe('engine: database')
+    expect(before.out[2]).toMatch(/^cli\.echo +2 +0 +0 +0 +0$/)
+
+    let stop!: () => void
+    const stopSignal = new Promise<void>((resolve) => {
+      stop = resolve
+    })
+    const run = io({ MORTAR_APP: appFile })
+    const worker = runCli(['worker'], { ...run.io, stopSignal })
+    await expect.poll(() => module.ran).toEqual(['one'])
+    stop()
+    expect(await worker).toBe(0)
+    expect(run.out).toEqual([expect.stringMatching(/^Worker started/), 'Worker stopped.'])
+
+    const dead = io({ MORTAR_APP: appFile })
+    expect(await runCli(['jobs', 'dead'], dead.io)).toBe(0)
+    expect(dead.out[0]).toMatch(/^#\d+ cli\.echo {2}attempt 1\/1 {2}died /)
+    expect(dead.out[1]).toBe('  payload {"text":"fail"}')
+    expect(dead.out[2]).toMatch(
+      /attempt 1 at .*: PermanentJobError \[E_JOB_PERMANENT\]: told to fail$/,
+    )
+    const id = /^#(\d+)/.exec(dead.out[0] as string)?.[1] as string
+
+    const retried = io({ MORTAR_APP: appFile })
+    expect(await runCli(['jobs', 'retry', id], retried.io)).toBe(0)
+    expect(retried.out).toEqual(['Retried 1 dead job.'])
+    const pending = io({ MORTAR_APP: appFile })
+    await runCli(['jobs', 'status'], pending.io)
+    expect(pending.out[2]).toMatch(/^cli\.echo +1 +0 +0 +0 +0$/)
+
+    const purged = io({ MORTAR_APP: appFile })
+    expect(await runCli(['jobs', 'purge', '--waiting'], purged.io)).toBe(0)
+    expect(purged.out).toEqual(['Deleted 1 job.'])
+  })
+
+  it('runs a module’s own command, lists it in help, and refuses unknown ones', async () => {
+    const hello = io()
+    expect(await runCli(['shop', 'hello', 'there', '--app', appFile], hello.io)).toBe(0)
+    expect(hello.out).toEqual(['hello there on database'])
+    const help = io()
+    expect(await runCli(['help', '--app', appFile], help.io)).toBe(0)
+    expect(help.out.join('\n')).toMatch(/shop hello +says hello with the queue engine/)
+    const unknown = io()
+    expect(await runCli(['shop', 'bye', '--app', appFile], unknown.io)).toBe(2)
+    expect(unknown.err[0]).toMatch(/Unknown command: shop bye/)
+    const retry = io()
+    expect(await runCli(['jobs', 'retry', '--app', appFile], retry.io)).toBe(2)
   })
 })

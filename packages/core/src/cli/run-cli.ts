@@ -1,39 +1,70 @@
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { App } from '../app/app.js'
+import { modulesOf } from '../app/create-app.js'
 import { isMortarError } from '../errors/index.js'
+import { jobsCommands } from '../jobs/jobs-commands.js'
+import type { CliCommand } from './cli-command.js'
 
 /** Where {@link runCli} writes; the process streams by default. */
 export interface CliIo {
   readonly stdout: (line: string) => void
   readonly stderr: (line: string) => void
   readonly env: Readonly<Record<string, string | undefined>>
+  /**
+   * Resolves when `mortar worker` should stop; by default the first SIGTERM or SIGINT. Tests
+   * pass their own.
+   */
+  readonly stopSignal?: Promise<unknown>
 }
 
-const USAGE = `Usage: mortar migrate <up|down|status> [--app <file>] [--steps <n>]
+const USAGE = `Usage: mortar <command> [--app <file>]
 
-  up       apply every pending migration, modules in order
-  down     revert the newest migration (or --steps n of them)
-  status   list every migration and whether it is applied
+  migrate up             apply every pending migration, modules in order
+  migrate down           revert the newest migration (or --steps n of them)
+  migrate status         list every migration and whether it is applied
+  worker                 run the app's job workers and schedules until SIGTERM or SIGINT
+  jobs status            jobs by name and state, running jobs with their progress
+  jobs dead [--limit n]  dead jobs with every attempt's error
+  jobs retry <id…|all>   make dead jobs pending again
+  jobs purge [--waiting] delete dead jobs (and waiting ones)
 
+Modules may add commands: \`mortar help --app <file>\` lists them.
 The app file (--app, or MORTAR_APP) default-exports an App or a function returning one.`
 
 type AppLike = Pick<App<unknown>, 'migrate' | 'migrationStatus' | 'stop'>
 
 /**
- * The `mortar` command: `mortar migrate up|down|status --app ./dist/app.js`. Returns the exit
- * code (0 done, 1 failed, 2 wrong usage) instead of exiting, so it can be tested.
+ * The `mortar` command: migrations, job workers, job operations, and the commands of the app's
+ * modules. Returns the exit code (0 done, 1 failed, 2 wrong usage) instead of exiting, so it
+ * can be tested.
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const args = [...argv]
   const appPath = takeOption(args, '--app') ?? io.env.MORTAR_APP
-  const stepsText = takeOption(args, '--steps')
   const [command, action] = args
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     io.stdout(USAGE)
+    if (command !== undefined && appPath !== undefined) await listModuleCommands(appPath, io)
     return command === undefined ? 2 : 0
   }
-  if (command !== 'migrate' || (action !== 'up' && action !== 'down' && action !== 'status')) {
+  if (command === 'migrate') return migrate(args, action, appPath, io)
+  if (appPath === undefined) {
+    io.stderr(`No app file: pass --app <file> or set MORTAR_APP.\n\n${USAGE}`)
+    return 2
+  }
+  if (command === 'worker') return worker(appPath, io)
+  return appCommand(args, appPath, io)
+}
+
+async function migrate(
+  args: string[],
+  action: string | undefined,
+  appPath: string | undefined,
+  io: CliIo,
+): Promise<number> {
+  const stepsText = takeOption(args, '--steps')
+  if (action !== 'up' && action !== 'down' && action !== 'status') {
     io.stderr(`Unknown command: ${args.join(' ')}\n\n${USAGE}`)
     return 2
   }
@@ -46,10 +77,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stderr(`No app file: pass --app <file> or set MORTAR_APP.\n\n${USAGE}`)
     return 2
   }
-
   let app: AppLike
   try {
-    app = await loadApp(appPath)
+    app = await loadApp(appPath, 'false')
   } catch (error) {
     io.stderr(`Cannot load the app from ${appPath}: ${describe(error)}`)
     return 1
@@ -90,14 +120,137 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
 }
 
-async function loadApp(path: string): Promise<AppLike> {
-  const loaded = (await import(pathToFileURL(resolve(path)).href)) as { default?: unknown }
-  let candidate = loaded.default
-  if (typeof candidate === 'function') candidate = await (candidate as () => unknown)()
-  if (!isAppLike(candidate)) {
-    throw new Error('its default export is neither an App nor a function returning one.')
+/** `mortar worker`: the app with its workers and schedules on, until a signal. */
+async function worker(appPath: string, io: CliIo): Promise<number> {
+  let app: App<unknown>
+  try {
+    app = (await loadApp(appPath, 'true')) as App<unknown>
+    await app.start()
+  } catch (error) {
+    io.stderr(`Cannot start the app from ${appPath}: ${describe(error)}`)
+    return 1
   }
-  return candidate
+  io.stdout(`Worker started (pid ${process.pid}); SIGTERM or SIGINT stops it.`)
+  // The workers' timers do not hold the process open by themselves: this does, until a signal.
+  const keepAlive = setInterval(() => undefined, 1 << 30)
+  await (io.stopSignal ?? nextSignal())
+  clearInterval(keepAlive)
+  try {
+    await app.stop()
+    io.stdout('Worker stopped.')
+    return 0
+  } catch (error) {
+    io.stderr(`The worker did not stop cleanly: ${describe(error)}`)
+    return 1
+  }
+}
+
+function nextSignal(): Promise<unknown> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off('SIGTERM', onSignal)
+      process.off('SIGINT', onSignal)
+      resolve(signal)
+    }
+    process.on('SIGTERM', onSignal)
+    process.on('SIGINT', onSignal)
+  })
+}
+
+/** A built-in jobs command or a module's command, with the app started and workers off. */
+async function appCommand(args: string[], appPath: string, io: CliIo): Promise<number> {
+  let app: App<unknown>
+  try {
+    app = (await loadApp(appPath, 'false')) as App<unknown>
+  } catch (error) {
+    io.stderr(`Cannot load the app from ${appPath}: ${describe(error)}`)
+    return 1
+  }
+  const match = findCommand(commandsOf(app), args)
+  if (match === undefined) {
+    io.stderr(`Unknown command: ${args.join(' ')}\n\n${USAGE}`)
+    await app.stop().catch(() => undefined)
+    return 2
+  }
+  try {
+    await app.start()
+    const code = await match.command.run({
+      app,
+      args: match.rest,
+      stdout: io.stdout,
+      stderr: io.stderr,
+    })
+    return code ?? 0
+  } catch (error) {
+    io.stderr(`${match.command.name} failed: ${describe(error)}`)
+    return 1
+  } finally {
+    await app
+      .stop()
+      .catch((error: unknown) => io.stderr(`Stopping the app failed: ${describe(error)}`))
+  }
+}
+
+function commandsOf(app: object): CliCommand[] {
+  const modules = modulesOf(app) ?? []
+  return [...jobsCommands, ...modules.flatMap((module) => module.commands ?? [])]
+}
+
+/** The command whose name is the longest run of leading words; the words after are its args. */
+function findCommand(
+  commands: readonly CliCommand[],
+  args: readonly string[],
+): { command: CliCommand; rest: string[] } | undefined {
+  let best: { command: CliCommand; rest: string[] } | undefined
+  let bestLength = 0
+  for (const command of commands) {
+    const words = command.name.split(' ')
+    if (words.length <= bestLength) continue
+    if (words.every((word, index) => args[index] === word)) {
+      best = { command, rest: args.slice(words.length) }
+      bestLength = words.length
+    }
+  }
+  return best
+}
+
+async function listModuleCommands(appPath: string, io: CliIo): Promise<void> {
+  try {
+    const app = (await loadApp(appPath, 'false')) as App<unknown>
+    const commands = (modulesOf(app) ?? []).flatMap((module) => module.commands ?? [])
+    if (commands.length > 0) {
+      io.stdout('\nCommands of this app’s modules:')
+      for (const command of commands) {
+        io.stdout(
+          `  ${`${command.name} ${command.usage ?? ''}`.trim().padEnd(22)} ${command.summary}`,
+        )
+      }
+    }
+    await app.stop()
+  } catch (error) {
+    io.stderr(`Cannot load the app from ${appPath}: ${describe(error)}`)
+  }
+}
+
+/**
+ * Loads the app file with `MORTAR_WORKERS` set for the role (the app reads it when created),
+ * then puts the variable back.
+ */
+async function loadApp(path: string, workers: 'true' | 'false'): Promise<AppLike> {
+  const previous = process.env.MORTAR_WORKERS
+  process.env.MORTAR_WORKERS = workers
+  try {
+    const loaded = (await import(pathToFileURL(resolve(path)).href)) as { default?: unknown }
+    let candidate = loaded.default
+    if (typeof candidate === 'function') candidate = await (candidate as () => unknown)()
+    if (!isAppLike(candidate)) {
+      throw new Error('its default export is neither an App nor a function returning one.')
+    }
+    return candidate
+  } finally {
+    if (previous === undefined) delete process.env.MORTAR_WORKERS
+    else process.env.MORTAR_WORKERS = previous
+  }
 }
 
 function isAppLike(value: unknown): value is AppLike {

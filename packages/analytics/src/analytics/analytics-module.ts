@@ -1,0 +1,213 @@
+import {
+  CLOCK,
+  DATABASE,
+  EVENT_BUS,
+  LOGGER,
+  type Module,
+  type RequestContext,
+  defineModule,
+  schedule,
+} from '@mortar/core'
+import type { BufferOptions } from '../buffer/index.js'
+import type { EventSchemas } from '../catalog/define-events.js'
+import { AnalyticsConfigError } from '../errors.js'
+import type { ConsentOptions } from '../privacy/consent.js'
+import { forgetUser, purgeEventsBefore } from '../privacy/forget-user.js'
+import { Suppressions } from '../privacy/suppressions.js'
+import { VisitorIds } from '../privacy/visitor-ids.js'
+import { AnalyticsQueries } from '../queries/analytics-queries.js'
+import type { QueryScope } from '../queries/query-scope.js'
+import { Recommendations } from '../recommendations/recommendations.js'
+import {
+  type CountsConfig,
+  type RecommendationsConfig,
+  Rollups,
+  rollupPlan,
+} from '../rollups/index.js'
+import { engineOf } from '../storage/sql-dialect.js'
+import { checkTimeZone } from '../time/zoned-time.js'
+import type { EventSink } from '../sinks/event-sink.js'
+import { SqlEventSink } from '../sinks/sql/sql-event-sink.js'
+import { analyticsMigrations } from '../storage/analytics-migrations.js'
+import { type DropReport, type IdentityResolver, Tracker } from '../tracker/index.js'
+import { ANALYTICS, Analytics } from './analytics.js'
+
+/** Options of {@link analyticsModule}. */
+export interface AnalyticsModuleOptions<E extends EventSchemas> {
+  /** The event catalogue, from `defineEvents`. */
+  readonly events: E
+  /** Buffer sizes, flush triggers and the overflow policy. */
+  readonly buffer?: BufferOptions
+  /** Where events go; the app database by default (`SqlEventSink`). */
+  readonly sink?: EventSink
+  /**
+   * Who the visitor of a request is. By default the user id is the request principal's `id`
+   * (set by your auth), and the anonymous id a cookieless daily visitor id.
+   */
+  readonly identity?: IdentityResolver
+  /** Consent per request; without this option every event is recorded with its identity. */
+  readonly consent?: ConsentOptions
+  /** Mixed into cookieless visitor ids, so two sites on one database never share them (default `'default'`). */
+  readonly site?: string
+  /** Called with each report of dropped events (also published as `analytics.events_dropped`). */
+  readonly onDrop?: (report: DropReport) => void
+  /** How long `app.stop()` flushes before dropping (and reporting) what is left, in ms (default 5,000). */
+  readonly flushOnStopMs?: number
+  /** The IANA time zone of the daily rollups and the queries' default (default `'UTC'`). */
+  readonly timeZone?: string
+  /** Properties counted per day for `top()` and filtered `series()`, per event. */
+  readonly counts?: CountsConfig<E>
+  /** The events behind `alsoViewed` and `alsoBought`. */
+  readonly recommendations?: RecommendationsConfig<E>
+  /** The page script's heartbeat interval, in seconds (default 15); `dwell()` counts one per heartbeat. */
+  readonly heartbeatSeconds?: number
+  /** Events older than this many days are deleted by the retention run (default 395, 13 months). */
+  readonly retentionDays?: number
+  /** How often the rollup schedule runs: milliseconds or `'30s'`, `'5m'` (default `'1m'`). */
+  readonly rollupEvery?: number | string
+}
+
+/** The identity resolver used when none is given: the principal's `id`, if it has one. */
+export function principalIdentity(context: RequestContext): { userId?: string } | undefined {
+  const id = (context.get('principal') as { id?: unknown } | undefined)?.id
+  return typeof id === 'string' || typeof id === 'number' ? { userId: String(id) } : undefined
+}
+
+/**
+ * The analytics module: binds `ANALYTICS`, carries the migrations of its tables (`app.migrate()`
+ * runs them), schedules the rollup (every `rollupEvery`) and the retention (daily at 03:15 in
+ * `timeZone`) on core's jobs, and on `app.stop()` flushes the buffer within `flushOnStopMs`. It
+ * needs the app database (`createApp({ database })`).
+ *
+ * @example
+ * ```ts
+ * import { createApp } from '@mortar/core'
+ * import { analyticsModule, defineEvents } from '@mortar/analytics'
+ * import { z } from 'zod'
+ *
+ * const events = defineEvents({ product_viewed: z.object({ productId: z.string() }) })
+ * const app = createApp({ database: 'sqlite:./var/app.db', modules: [analyticsModule({ events })] })
+ * await app.migrate()
+ * await app.start()
+ * app.handleSignals()
+ * ```
+ */
+export function analyticsModule<const E extends EventSchemas>(
+  options: AnalyticsModuleOptions<E>,
+): Module {
+  const flushOnStopMs = options.flushOnStopMs ?? 5_000
+  checkBuffer(options.buffer)
+  if (!Number.isFinite(flushOnStopMs) || flushOnStopMs < 0) {
+    throw new AnalyticsConfigError('flushOnStopMs must be a non-negative number of milliseconds.')
+  }
+  const timeZone = options.timeZone ?? 'UTC'
+  checkTimeZone(timeZone)
+  const heartbeatSeconds = options.heartbeatSeconds ?? 15
+  const retentionDays = options.retentionDays ?? 395
+  for (const [name, value] of [
+    ['heartbeatSeconds', heartbeatSeconds],
+    ['retentionDays', retentionDays],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new AnalyticsConfigError(`${name} must be a positive integer; got ${value}.`)
+    }
+  }
+  const plan = rollupPlan({
+    timeZone,
+    counts: options.counts,
+    recommendations: options.recommendations,
+  })
+  let tracker: Tracker | undefined
+  return defineModule({
+    name: 'analytics',
+    migrations: analyticsMigrations,
+    register(binder) {
+      binder.bind(ANALYTICS, {
+        inject: [DATABASE, CLOCK, LOGGER, EVENT_BUS],
+        useFactory: (database, clock, logger, bus) => {
+          const db = database.kysely
+          const scope: QueryScope = { db, engine: engineOf(db), timeZone }
+          const visitorIds = new VisitorIds(db, options.site ?? 'default', clock)
+          const suppressions = new Suppressions(db)
+          const rollups = new Rollups(scope, plan)
+          const made = new Tracker({
+            events: options.events,
+            sink: options.sink ?? new SqlEventSink({ db }),
+            clock,
+            logger,
+            bus,
+            database,
+            visitorIds,
+            suppressions,
+            buffer: options.buffer,
+            identity: options.identity ?? principalIdentity,
+            consent: options.consent,
+            onDrop: options.onDrop,
+          })
+          tracker = made
+          return new Analytics({
+            tracker: made,
+            now: () => clock.nowMs(),
+            timeZone,
+            heartbeatSeconds,
+            queries: new AnalyticsQueries(scope, plan, heartbeatSeconds * 1_000),
+            recommendations: new Recommendations(scope),
+            rollup: () => rollups.run(),
+            async forgetUser(userId) {
+              // Buffered events of theirs are filtered from now on, and written ones deleted below.
+              suppressions.remember(userId)
+              await made.flush()
+              return forgetUser(scope, plan, userId, clock.nowMs())
+            },
+            async applyRetention() {
+              await visitorIds.deleteExpiredSalts()
+              return purgeEventsBefore(scope, clock.nowMs() - retentionDays * 86_400_000)
+            },
+          })
+        },
+      })
+    },
+    // Core's schedules: each tick runs once across every process of the app.
+    schedules: [
+      schedule('analytics.rollup', { every: options.rollupEvery ?? '1m' }, async (_tick, job) => {
+        const report = await job.resolve(ANALYTICS).rollup()
+        if (report.batches > 0) job.logger.debug(report, 'Analytics rollup')
+      }),
+      schedule('analytics.retention', { cron: '15 3 * * *', timeZone }, async (_tick, job) => {
+        const deleted = await job.resolve(ANALYTICS).applyRetention()
+        job.logger.info({ deleted, retentionDays }, 'Analytics retention applied')
+      }),
+    ],
+    async onStop() {
+      await tracker?.close(flushOnStopMs)
+    },
+  })
+}
+
+function checkBuffer(buffer: BufferOptions | undefined): void {
+  if (buffer === undefined) return
+  for (const key of [
+    'capacity',
+    'batchSize',
+    'batchBytes',
+    'maxAgeMs',
+    'retryBaseMs',
+    'retryMaxMs',
+  ] as const) {
+    const value = buffer[key]
+    if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+      throw new AnalyticsConfigError(`buffer.${key} must be a positive integer; got ${value}.`)
+    }
+  }
+  if (buffer.batchSize !== undefined && buffer.batchSize > (buffer.capacity ?? 10_000)) {
+    throw new AnalyticsConfigError(
+      `buffer.batchSize (${buffer.batchSize}) cannot exceed buffer.capacity (${buffer.capacity ?? 10_000}).`,
+    )
+  }
+  const overflow = buffer.overflow
+  if (overflow !== undefined && !['block', 'drop-oldest', 'drop-newest'].includes(overflow)) {
+    throw new AnalyticsConfigError(
+      `buffer.overflow must be 'block', 'drop-oldest' or 'drop-newest'; got '${overflow}'.`,
+    )
+  }
+}

@@ -1,0 +1,399 @@
+import { randomInt } from 'node:crypto'
+import { FlushTimeoutError } from '../errors.js'
+
+/**
+ * What a full buffer does with one more event:
+ * - `'drop-oldest'`: drops the oldest queued event to make room (the default: recent data wins);
+ * - `'drop-newest'`: drops the new event;
+ * - `'block'`: `track()` returns a promise that settles once the event is admitted, so a caller
+ *   that awaits it slows down to the database's pace; at most `capacity` callers wait, past
+ *   that the new event is dropped.
+ *
+ * Every drop is counted and reported (`onDrop` and the `analytics.events_dropped` event).
+ */
+export type OverflowPolicy = 'block' | 'drop-oldest' | 'drop-newest'
+
+/**
+ * Why events were dropped: `overflow` (the buffer was full), `write-failed` (the store refused
+ * a batch for a reason other than being unreachable, five times), `shutdown` (still buffered
+ * when `app.stop()`'s flush deadline passed), `closed` (tracked after the module stopped).
+ */
+export type DropReason = 'overflow' | 'write-failed' | 'shutdown' | 'closed'
+
+/** Options of the event buffer; every field has a default. */
+export interface BufferOptions {
+  /** The most events held at once, queued and being written (default 10,000). */
+  readonly capacity?: number
+  /** A write starts when this many events are queued, and takes at most this many (default 1,000). */
+  readonly batchSize?: number
+  /** A write starts when this many bytes of properties are queued, and takes at most this many (default 1 MiB). */
+  readonly batchBytes?: number
+  /** The longest an event waits before a write starts, in milliseconds (default 1,000). */
+  readonly maxAgeMs?: number
+  /** What a full buffer does; see {@link OverflowPolicy} (default `'drop-oldest'`). */
+  readonly overflow?: OverflowPolicy
+  /** First retry delay after a failed write, doubled each time up to `retryMaxMs` (default 100). */
+  readonly retryBaseMs?: number
+  /** Longest retry delay, in milliseconds (default 10,000). */
+  readonly retryMaxMs?: number
+}
+
+/** One item the buffer holds; `bytes` is what counts against `batchBytes`. */
+export interface BufferItem {
+  readonly bytes: number
+}
+
+/** A group of items written together; retried as a unit with the same id. */
+export interface Batch<T> {
+  /** Stable across retries, so a store can make the write idempotent. */
+  readonly id: number
+  readonly items: readonly T[]
+  /** Failed attempts so far. */
+  attempts: number
+  /** For the writer: what it prepared from the items on the first attempt. */
+  prepared?: unknown
+}
+
+/** What the buffer calls. */
+export interface BufferHooks<T> {
+  write(batch: Batch<T>): Promise<void>
+  /** Whether a write error may pass by itself (the database is unreachable): retried forever. */
+  isTransient(error: unknown): boolean
+  onDrop(reason: DropReason, items: readonly T[]): void
+  onWriteError(error: unknown, batch: Batch<T>, retryInMs: number | undefined): void
+}
+
+const MAX_ATTEMPTS = 5
+
+interface ResolvedOptions {
+  readonly capacity: number
+  readonly batchSize: number
+  readonly batchBytes: number
+  readonly maxAgeMs: number
+  readonly overflow: OverflowPolicy
+  readonly retryBaseMs: number
+  readonly retryMaxMs: number
+}
+
+interface InFlight<T> extends Batch<T> {
+  readonly firstSeq: number
+}
+
+interface FlushWaiter {
+  readonly target: number
+  readonly resolve: () => void
+}
+
+interface BlockedItem<T> {
+  readonly item: T
+  readonly resolve: () => void
+}
+
+/** Resolves {@link BufferOptions} with their defaults, checking them. */
+export function resolveBufferOptions(options: BufferOptions = {}): ResolvedOptions {
+  const resolved: ResolvedOptions = {
+    capacity: options.capacity ?? 10_000,
+    batchSize: options.batchSize ?? 1_000,
+    batchBytes: options.batchBytes ?? 1_048_576,
+    maxAgeMs: options.maxAgeMs ?? 1_000,
+    overflow: options.overflow ?? 'drop-oldest',
+    retryBaseMs: options.retryBaseMs ?? 100,
+    retryMaxMs: options.retryMaxMs ?? 10_000,
+  }
+  return resolved
+}
+
+/**
+ * A bounded FIFO of events written in batches by one writer at a time. A write starts when
+ * `batchSize` events or `batchBytes` bytes are queued, when the oldest has waited `maxAgeMs`, or
+ * on `flush()`. A failed write is retried with exponential backoff and full jitter while the
+ * events stay counted against `capacity`; the overflow policy decides what gives when it is
+ * full. Its timers are unref'd: they never keep a process alive.
+ */
+export class EventBuffer<T extends BufferItem> {
+  readonly #options: ResolvedOptions
+  readonly #hooks: BufferHooks<T>
+  #queue: T[] = []
+  #head = 0
+  #queuedBytes = 0
+  #blocked: BlockedItem<T>[] = []
+  /** Items ever admitted to the queue; an item's sequence number is this count after it. */
+  #admitted = 0
+  /** Items that left the queue (to a batch or dropped), in order. */
+  #dequeued = 0
+  #inFlight: InFlight<T> | undefined
+  #writing = false
+  #flushWaiters: FlushWaiter[] = []
+  #drainTarget = 0
+  #ageTimer: NodeJS.Timeout | undefined
+  #retryTimer: NodeJS.Timeout | undefined
+  #pumpScheduled = false
+  #closed = false
+  #abandoned = false
+
+  constructor(options: ResolvedOptions, hooks: BufferHooks<T>) {
+    this.#options = options
+    this.#hooks = hooks
+  }
+
+  /** Events queued, being written and waiting to be admitted. */
+  get held(): number {
+    return this.#queue.length - this.#head + (this.#inFlight?.items.length ?? 0)
+  }
+
+  /** Events waiting for room under the `block` policy. */
+  get blocked(): number {
+    return this.#blocked.length
+  }
+
+  /**
+   * Adds an item. Returns `undefined` once it is queued (or dropped and reported); under the
+   * `block` policy with a full buffer, a promise that settles when it is admitted.
+   */
+  push(item: T): Promise<void> | undefined {
+    if (this.#closed) {
+      this.#hooks.onDrop('closed', [item])
+      return undefined
+    }
+    if (this.held >= this.#options.capacity) {
+      switch (this.#options.overflow) {
+        case 'drop-newest':
+          this.#hooks.onDrop('overflow', [item])
+          return undefined
+        case 'drop-oldest': {
+          if (this.#queue.length - this.#head === 0) {
+            // Everything held is being written: the new one is the only one that can go.
+            this.#hooks.onDrop('overflow', [item])
+            return undefined
+          }
+          const oldest = this.#take(1)
+          this.#hooks.onDrop('overflow', oldest)
+          break
+        }
+        case 'block':
+          if (this.#blocked.length >= this.#options.capacity) {
+            this.#hooks.onDrop('overflow', [item])
+            return undefined
+          }
+          return new Promise<void>((resolve) => {
+            this.#blocked.push({ item, resolve })
+          })
+      }
+    }
+    this.#admit(item)
+    return undefined
+  }
+
+  /**
+   * Resolves once every item pushed before the call is written or dropped. With `timeoutMs`,
+   * rejects with a `FlushTimeoutError` past it, leaving the items buffered.
+   */
+  flush(options: { readonly timeoutMs?: number } = {}): Promise<void> {
+    const target = this.#admitted + this.#blocked.length
+    if (this.#flushedUpTo(target)) return Promise.resolve()
+    this.#drainTarget = Math.max(this.#drainTarget, target)
+    const done = new Promise<void>((resolve) => {
+      this.#flushWaiters.push({ target, resolve })
+    })
+    this.#schedulePump()
+    const timeoutMs = options.timeoutMs
+    if (timeoutMs === undefined) return done
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(
+        () => reject(new FlushTimeoutError(this.#pendingUpTo(target), timeoutMs)),
+        timeoutMs,
+      )
+      timer.unref()
+    })
+    return Promise.race([done, deadline]).finally(() => clearTimeout(timer))
+  }
+
+  /**
+   * Stops taking items (later ones are dropped as `closed`), flushes until `deadlineMs`, then
+   * drops what is left as `shutdown`. A write still running past the deadline is left to finish.
+   */
+  async close(deadlineMs: number): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    try {
+      await this.flush({ timeoutMs: deadlineMs })
+    } catch (error) {
+      if (!(error instanceof FlushTimeoutError)) throw error
+      this.#abandon()
+    } finally {
+      clearTimeout(this.#ageTimer)
+      this.#ageTimer = undefined
+    }
+  }
+
+  #abandon(): void {
+    this.#abandoned = true
+    clearTimeout(this.#retryTimer)
+    this.#retryTimer = undefined
+    const left: T[] = this.#take(this.#queue.length - this.#head)
+    for (const { item } of this.#blocked.splice(0)) left.push(item)
+    const stalled = this.#inFlight
+    if (stalled !== undefined && !this.#writing) {
+      // Waiting out a backoff, not writing: nothing will send it now.
+      this.#inFlight = undefined
+      left.unshift(...stalled.items)
+    }
+    for (const { resolve } of this.#flushWaiters.splice(0)) resolve()
+    if (left.length > 0) this.#hooks.onDrop('shutdown', left)
+  }
+
+  #admit(item: T): void {
+    const wasEmpty = this.#queue.length === this.#head
+    this.#queue.push(item)
+    this.#queuedBytes += item.bytes
+    this.#admitted++
+    const queued = this.#queue.length - this.#head
+    if (queued >= this.#options.batchSize || this.#queuedBytes >= this.#options.batchBytes) {
+      this.#schedulePump()
+    } else if (wasEmpty && this.#ageTimer === undefined) {
+      this.#ageTimer = setTimeout(this.#onAge, this.#options.maxAgeMs)
+      this.#ageTimer.unref()
+    }
+  }
+
+  readonly #onAge = (): void => {
+    this.#ageTimer = undefined
+    this.#drainTarget = Math.max(this.#drainTarget, this.#admitted)
+    this.#pump()
+  }
+
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return
+    this.#pumpScheduled = true
+    // Not synchronously: events tracked in the same tick join the batch.
+    setImmediate(this.#onScheduledPump).unref()
+  }
+
+  readonly #onScheduledPump = (): void => {
+    this.#pumpScheduled = false
+    this.#pump()
+  }
+
+  /** Takes `count` items off the head of the queue. */
+  #take(count: number): T[] {
+    const items = this.#queue.slice(this.#head, this.#head + count)
+    this.#head += items.length
+    this.#dequeued += items.length
+    for (const item of items) this.#queuedBytes -= item.bytes
+    if (this.#head > 1_024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head)
+      this.#head = 0
+    }
+    return items
+  }
+
+  #pump(): void {
+    if (this.#inFlight !== undefined) return
+    const queued = this.#queue.length - this.#head
+    if (queued === 0) {
+      this.#afterSettle()
+      return
+    }
+    const draining = this.#dequeued < this.#drainTarget
+    const full = queued >= this.#options.batchSize || this.#queuedBytes >= this.#options.batchBytes
+    if (!draining && !full) {
+      if (this.#ageTimer === undefined && !this.#closed) {
+        this.#ageTimer = setTimeout(this.#onAge, this.#options.maxAgeMs)
+        this.#ageTimer.unref()
+      }
+      return
+    }
+    let count = 0
+    let bytes = 0
+    const limit = Math.min(queued, this.#options.batchSize)
+    while (count < limit) {
+      const next = this.#queue[this.#head + count] as T
+      if (count > 0 && bytes + next.bytes > this.#options.batchBytes) break
+      bytes += next.bytes
+      count++
+    }
+    const firstSeq = this.#dequeued + 1
+    const items = this.#take(count)
+    this.#inFlight = { id: newBatchId(), items, attempts: 0, firstSeq }
+    this.#admitBlocked()
+    void this.#write(this.#inFlight)
+  }
+
+  async #write(batch: InFlight<T>): Promise<void> {
+    this.#writing = true
+    try {
+      await this.#hooks.write(batch)
+    } catch (error) {
+      this.#writing = false
+      if (this.#inFlight !== batch) return
+      batch.attempts++
+      const transient = this.#hooks.isTransient(error)
+      if (this.#abandoned || (!transient && batch.attempts >= MAX_ATTEMPTS)) {
+        this.#hooks.onWriteError(error, batch, undefined)
+        this.#inFlight = undefined
+        this.#hooks.onDrop(this.#abandoned ? 'shutdown' : 'write-failed', batch.items)
+        this.#afterSettle()
+        this.#pump()
+        return
+      }
+      const ceiling = Math.min(
+        this.#options.retryMaxMs,
+        this.#options.retryBaseMs * 2 ** Math.min(batch.attempts - 1, 30),
+      )
+      // Full jitter: processes that lost the database together do not return together.
+      const delay = Math.max(1, randomInt(Math.ceil(ceiling / 2), Math.ceil(ceiling) + 1))
+      this.#hooks.onWriteError(error, batch, delay)
+      this.#retryTimer = setTimeout(() => {
+        this.#retryTimer = undefined
+        if (this.#inFlight === batch) void this.#write(batch)
+      }, delay)
+      this.#retryTimer.unref()
+      return
+    }
+    this.#writing = false
+    if (this.#inFlight !== batch) return
+    this.#inFlight = undefined
+    this.#admitBlocked()
+    this.#afterSettle()
+    this.#pump()
+  }
+
+  #admitBlocked(): void {
+    while (this.#blocked.length > 0 && this.held < this.#options.capacity) {
+      const { item, resolve } = this.#blocked.shift() as BlockedItem<T>
+      this.#admit(item)
+      resolve()
+    }
+  }
+
+  #flushedUpTo(target: number): boolean {
+    if (this.#dequeued < target) return false
+    return this.#inFlight === undefined || this.#inFlight.firstSeq > target
+  }
+
+  #pendingUpTo(target: number): number {
+    const queued = Math.max(0, Math.min(target, this.#admitted) - this.#dequeued)
+    const blocked = Math.max(0, target - this.#admitted)
+    const inFlight =
+      this.#inFlight !== undefined && this.#inFlight.firstSeq <= target
+        ? this.#inFlight.items.length
+        : 0
+    return queued + blocked + inFlight
+  }
+
+  #afterSettle(): void {
+    if (this.#flushWaiters.length === 0) return
+    const waiting: FlushWaiter[] = []
+    for (const waiter of this.#flushWaiters) {
+      if (this.#flushedUpTo(waiter.target)) waiter.resolve()
+      else waiting.push(waiter)
+    }
+    this.#flushWaiters = waiting
+  }
+}
+
+/** A random positive safe integer: unique enough across processes for the batch log's key. */
+export function newBatchId(): number {
+  return randomInt(1, 2 ** 47) * 64 + randomInt(0, 64)
+}

@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { defineEvents } from '../catalog/define-events.js'
+import { type EngineApp, inRequest, startEngineApp } from '../testing/engine-app.js'
+
+const events = defineEvents({ product_viewed: z.object({ productId: z.string() }) })
+
+describe('the heartbeat collector', () => {
+  let subject: EngineApp<typeof events>
+  beforeAll(async () => {
+    subject = await startEngineApp(
+      { engine: 'sqlite', title: 'SQLite' },
+      { events, heartbeatSeconds: 10 },
+    )
+  })
+  afterAll(() => subject?.close())
+
+  const post = (body: string) =>
+    inRequest(subject.app, { principal: { id: 'u-7' } }, () =>
+      subject.analytics.collector()(
+        new Request('http://shop.test/a/collect', { method: 'POST', body }),
+      ),
+    )
+
+  it('serves the page script and a tag that starts it for a page view', async () => {
+    const response = await subject.analytics.collector()(
+      new Request('http://shop.test/a/script.js'),
+    )
+    expect(response.headers.get('content-type')).toMatch(/javascript/)
+    expect(await response.text()).toContain("addEventListener('pagehide'")
+    expect(subject.analytics.heartbeatTag('0190d1a5-0000-7000-8000-000000000000', '/a/')).toBe(
+      '<script src="/a/script.js" data-page-view="0190d1a5-0000-7000-8000-000000000000" data-endpoint="/a/collect" data-interval="10" defer></script>',
+    )
+  })
+
+  it('records heartbeats and page-leaves of the requesting visitor, and counts them in dwell', async () => {
+    subject.clock.set('2026-03-02T10:00:00Z')
+    const view = inRequest(subject.app, { principal: { id: 'u-7' }, url: '/p/1' }, () =>
+      subject.analytics.page(),
+    )
+    subject.clock.set('2026-03-02T10:00:10Z')
+    expect(
+      (await post(JSON.stringify({ type: 'heartbeat', pageViewId: view, seq: 1 }))).status,
+    ).toBe(204)
+    subject.clock.set('2026-03-02T10:00:14Z')
+    expect((await post(JSON.stringify({ type: 'leave', pageViewId: view }))).status).toBe(204)
+    await subject.analytics.flush()
+    const beats = await subject.db
+      .selectFrom('mortar_analytics_event')
+      .select(['name', 'user_id'])
+      .where('name', 'in', ['$heartbeat', '$page_leave'])
+      .execute()
+    expect(beats).toEqual([
+      { name: '$heartbeat', user_id: 'u-7' },
+      { name: '$page_leave', user_id: 'u-7' },
+    ])
+    const dwell = await subject.analytics.dwell({
+      from: new Date('2026-03-02T00:00:00Z'),
+      to: new Date('2026-03-03T00:00:00Z'),
+    })
+    expect(dwell).toEqual([{ path: '/p/1', views: 1, engagedMs: 14_000, averageMs: 14_000 }])
+  })
+
+  it('refuses what is not a beacon', async () => {
+    expect((await post('not json')).status).toBe(400)
+    expect(
+      (await post(JSON.stringify({ type: 'heartbeat', pageViewId: 'x', seq: 1 }))).status,
+    ).toBe(400)
+    expect((await post('x'.repeat(2_000))).status).toBe(413)
+    const wrong = await subject.analytics.collector()(
+      new Request('http://shop.test/a/other', { method: 'POST' }),
+    )
+    expect(wrong.status).toBe(404)
+  })
+})

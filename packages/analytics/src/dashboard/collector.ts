@@ -1,0 +1,110 @@
+import type { FetchHandler } from '@mortar/core'
+import { z } from 'zod'
+import type { Tracker } from '../tracker/index.js'
+
+const BEACON = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('heartbeat'),
+    pageViewId: z.uuid(),
+    seq: z.int().min(1).max(100_000),
+  }),
+  z.object({ type: z.literal('leave'), pageViewId: z.uuid() }),
+])
+
+const MAX_BODY = 1_024
+
+// The page script: a heartbeat every interval while the page is visible and was used (a key, a
+// click, a scroll, a touch, the mouse) since the last one, as Snowplow's activity tracking
+// does; a page-leave when the page is hidden for good. sendBeacon survives the unload.
+const SCRIPT = `(function () {
+  var me = document.currentScript
+  var view = me.getAttribute('data-page-view')
+  var endpoint = me.getAttribute('data-endpoint')
+  var interval = Number(me.getAttribute('data-interval')) * 1000
+  if (!view || !endpoint || !(interval > 0)) return
+  var active = false
+  var seq = 0
+  var left = false
+  function send(body) {
+    var text = JSON.stringify(body)
+    if (navigator.sendBeacon && navigator.sendBeacon(endpoint, text)) return
+    fetch(endpoint, { method: 'POST', body: text, keepalive: true, credentials: 'same-origin' })
+  }
+  ;['mousemove', 'keydown', 'scroll', 'touchstart', 'click'].forEach(function (name) {
+    addEventListener(name, function () { active = true }, { passive: true, capture: true })
+  })
+  setInterval(function () {
+    if (document.visibilityState !== 'visible' || !active) return
+    active = false
+    seq += 1
+    send({ type: 'heartbeat', pageViewId: view, seq: seq })
+  }, interval)
+  addEventListener('pagehide', function () {
+    if (left) return
+    left = true
+    send({ type: 'leave', pageViewId: view })
+  })
+})()
+`
+
+/**
+ * The endpoint of the page script: `GET …/script.js` serves it, `POST …/collect` takes its
+ * heartbeats and page-leaves (JSON, up to 1 KiB) and records them as `$heartbeat` and
+ * `$page_leave` events of the visitor making the request. Anything else is a 404; a malformed
+ * beacon a 400.
+ */
+export function collectorHandler(tracker: Tracker): FetchHandler {
+  return async (request) => {
+    const path = new URL(request.url).pathname.replace(/\/+$/, '')
+    if (request.method === 'GET' && path.endsWith('/script.js')) {
+      return new Response(SCRIPT, {
+        headers: {
+          'content-type': 'text/javascript; charset=utf-8',
+          'cache-control': 'public, max-age=3600',
+        },
+      })
+    }
+    if (request.method !== 'POST' || !path.endsWith('/collect')) {
+      return problem(404, 'Not found', 'The collector serves GET script.js and POST collect.')
+    }
+    const text = await request.text()
+    if (text.length > MAX_BODY)
+      return problem(413, 'Payload too large', 'A beacon is at most 1 KiB.')
+    let body: unknown
+    try {
+      body = JSON.parse(text)
+    } catch {
+      return problem(400, 'Bad request', 'The beacon is not JSON.')
+    }
+    const parsed = BEACON.safeParse(body)
+    if (!parsed.success)
+      return problem(400, 'Bad request', 'The beacon is not a heartbeat or a page-leave.')
+    const beacon = parsed.data
+    if (beacon.type === 'heartbeat') {
+      tracker.track('$heartbeat', { pageViewId: beacon.pageViewId, seq: beacon.seq })
+    } else {
+      tracker.track('$page_leave', { pageViewId: beacon.pageViewId })
+    }
+    return new Response(null, { status: 204 })
+  }
+}
+
+/** The script tag that starts heartbeats for one page view, given where the collector is mounted. */
+export function heartbeatTag(
+  pageViewId: string,
+  mountPath: string,
+  intervalSeconds: number,
+): string {
+  const base = mountPath.replace(/\/+$/, '')
+  const attribute = (value: string) =>
+    value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;')
+  return `<script src="${attribute(`${base}/script.js`)}" data-page-view="${attribute(pageViewId)}" data-endpoint="${attribute(`${base}/collect`)}" data-interval="${intervalSeconds}" defer></script>`
+}
+
+/** An RFC 9457 problem response. */
+export function problem(status: number, title: string, detail: string): Response {
+  return new Response(JSON.stringify({ type: 'about:blank', title, status, detail }), {
+    status,
+    headers: { 'content-type': 'application/problem+json' },
+  })
+}

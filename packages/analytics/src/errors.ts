@@ -1,0 +1,98 @@
+// Every error of @mortar/analytics. The README lists each code; errors.test.ts checks the list.
+import { MortarError, type MortarErrorOptions } from '@mortar/core'
+
+/**
+ * The analytics module was given options it cannot work with: a batch larger than the buffer,
+ * a time zone the runtime does not know, an event name that is not a valid identifier. Raised
+ * when the module is created, so a bad deployment fails at start-up.
+ *
+ * @example
+ * ```ts
+ * import { AnalyticsConfigError, analyticsModule, defineEvents } from '@mortar/analytics'
+ *
+ * try {
+ *   analyticsModule({ events: defineEvents({}), timeZone: 'Mars/Olympus' })
+ * } catch (error) {
+ *   if (error instanceof AnalyticsConfigError) console.error(error.message)
+ * }
+ * ```
+ */
+export class AnalyticsConfigError extends MortarError {
+  constructor(message: string, options?: MortarErrorOptions) {
+    super('E_ANALYTICS_CONFIG', 500, message, options)
+  }
+}
+
+/**
+ * `flush({ timeoutMs })` passed its deadline with events still buffered (the database is
+ * down, say). Nothing was dropped: the events stay buffered and are written when it is back.
+ *
+ * @example
+ * ```ts
+ * import { FlushTimeoutError } from '@mortar/analytics'
+ *
+ * try {
+ *   await analytics.flush({ timeoutMs: 2_000 })
+ * } catch (error) {
+ *   if (error instanceof FlushTimeoutError) console.warn(`${error.pending} events still buffered`)
+ * }
+ * ```
+ */
+export class FlushTimeoutError extends MortarError {
+  /** Events tracked before the flush call that were not written yet. */
+  readonly pending: number
+
+  constructor(pending: number, timeoutMs: number) {
+    super(
+      'E_ANALYTICS_FLUSH_TIMEOUT',
+      503,
+      `flush() waited ${timeoutMs} ms and ${pending} events are still buffered; they stay buffered and are retried (is the database reachable?).`,
+      { details: { pending, timeoutMs } },
+    )
+    this.pending = pending
+  }
+}
+
+/**
+ * A query was given arguments it cannot answer: a range whose end is not after its start, a
+ * funnel without steps, an unknown event name from untyped code.
+ *
+ * @example
+ * ```ts
+ * import { AnalyticsQueryError } from '@mortar/analytics'
+ *
+ * try {
+ *   await analytics.series('product_viewed', { from: to, to: from })
+ * } catch (error) {
+ *   if (error instanceof AnalyticsQueryError) console.error(error.message)
+ * }
+ * ```
+ */
+export class AnalyticsQueryError extends MortarError {
+  constructor(message: string, options?: MortarErrorOptions) {
+    super('E_ANALYTICS_QUERY', 422, message, options)
+  }
+}
+
+/**
+ * The analytics instance was used after `app.stop()` closed it: `trackNow()`, `flush()` or a
+ * query on a stopped app. (`track()` never throws: after close its events are counted as
+ * dropped with the reason `closed`.)
+ *
+ * @example
+ * ```ts
+ * import { AnalyticsClosedError } from '@mortar/analytics'
+ *
+ * await app.stop()
+ * await analytics.trackNow('job_finished', {}).catch((error) => error instanceof AnalyticsClosedError)
+ * ```
+ */
+export class AnalyticsClosedError extends MortarError {
+  constructor(what: string) {
+    super(
+      'E_ANALYTICS_CLOSED',
+      503,
+      `${what} was called after the analytics module stopped; start a new app.`,
+    )
+  }
+}

@@ -1,0 +1,154 @@
+import type { Kysely } from 'kysely'
+import { compile, Params, type QueryScope, run } from '../queries/query-scope.js'
+import type { RollupPlan } from '../rollups/rollup-config.js'
+import {
+  applyContributions,
+  lockRollups,
+  removeUnits,
+  type RollupEvent,
+} from '../rollups/rollups.js'
+import {
+  BATCH_TABLE,
+  type DbInt,
+  EVENT_TABLE,
+  FAILED_TABLE,
+  IDENTITY_TABLE,
+  SUPPRESSED_TABLE,
+} from '../storage/analytics-tables.js'
+
+/** What `forgetUser` removed. */
+export interface ForgetReport {
+  readonly events: number
+  readonly failedEvents: number
+  readonly identityLinks: number
+}
+
+/**
+ * Deletes everything recorded about a user in one transaction: their events and failed events
+ * (under their id and under every anonymous id linked to them), the links, and their share of
+ * the rollups (daily counts, top lists and co-occurrences are decremented by exactly what their
+ * rolled-up events added); then records the suppression, so their later events are never
+ * stored. Runs under the rollup lock, so a rollup cannot add their events back meanwhile.
+ */
+export async function forgetUser(
+  scope: QueryScope,
+  plan: RollupPlan,
+  userId: string,
+  now: number,
+): Promise<ForgetReport> {
+  return scope.db.transaction().execute(async (trx) => {
+    const tx: QueryScope = { ...scope, db: trx as Kysely<unknown> }
+    await lockRollups(tx)
+    const linkParams = new Params()
+    const links = await run<{ anonymous_id: string }>(
+      tx,
+      `select anonymous_id from ${IDENTITY_TABLE} where user_id = ${linkParams.add(userId)}`,
+      linkParams,
+    )
+    const anonymous = links.map((row) => row.anonymous_id)
+    const who = (params: Params) =>
+      anonymous.length === 0
+        ? `user_id = ${params.add(userId)}`
+        : `(user_id = ${params.add(userId)} or anonymous_id in ${params.list(anonymous)})`
+
+    const read = new Params()
+    const rows = await run<{
+      occurred_at: DbInt
+      name: string
+      anonymous_id: string | null
+      properties: string | Record<string, unknown>
+      batch_id: DbInt
+    }>(
+      tx,
+      `select occurred_at, name, anonymous_id, properties, batch_id from ${EVENT_TABLE} where ${who(read)}`,
+      read,
+    )
+    const pending = new Set(
+      (await run<{ batch_id: DbInt }>(tx, `select batch_id from ${BATCH_TABLE}`, new Params())).map(
+        (row) => Number(row.batch_id),
+      ),
+    )
+    // Only events already folded in are in the rollups; pending ones just disappear.
+    const rolled: RollupEvent[] = rows
+      .filter((row) => !pending.has(Number(row.batch_id)))
+      .map((row) => ({
+        occurredAt: Number(row.occurred_at),
+        name: row.name,
+        actor: userId,
+        userId,
+        properties:
+          typeof row.properties === 'string'
+            ? (JSON.parse(row.properties) as Record<string, unknown>)
+            : row.properties,
+      }))
+    await applyContributions(tx, plan, rolled, -1)
+    const actors = new Set([userId, ...anonymous])
+    for (const row of rows) if (row.anonymous_id !== null) actors.add(row.anonymous_id)
+    await removeUnits(tx, [...actors])
+
+    const deleteEvents = new Params()
+    const events = await trx.executeQuery(
+      compile(tx.engine, `delete from ${EVENT_TABLE} where ${who(deleteEvents)}`, deleteEvents),
+    )
+    const deleteFailed = new Params()
+    const failed = await trx.executeQuery(
+      compile(tx.engine, `delete from ${FAILED_TABLE} where ${who(deleteFailed)}`, deleteFailed),
+    )
+    const deleteLinks = new Params()
+    const removedLinks = await trx.executeQuery(
+      compile(
+        tx.engine,
+        `delete from ${IDENTITY_TABLE} where user_id = ${deleteLinks.add(userId)}`,
+        deleteLinks,
+      ),
+    )
+    const suppress = new Params()
+    const insert = `insert into ${SUPPRESSED_TABLE} (user_id, suppressed_at) values (${suppress.add(userId)}, ${suppress.add(now)})`
+    await trx.executeQuery(
+      compile(
+        tx.engine,
+        tx.engine === 'mysql'
+          ? insert.replace('insert into', 'insert ignore into')
+          : `${insert} on conflict (user_id) do nothing`,
+        suppress,
+      ),
+    )
+    return {
+      events: Number(events.numAffectedRows ?? 0n),
+      failedEvents: Number(failed.numAffectedRows ?? 0n),
+      identityLinks: Number(removedLinks.numAffectedRows ?? 0n),
+    }
+  })
+}
+
+/**
+ * Deletes events (and failed events) that happened before `before`, in slices of the key so no
+ * statement runs long; returns how many. The rollups keep their counts: retention limits the
+ * raw history, the daily totals stay.
+ */
+export async function purgeEventsBefore(scope: QueryScope, before: number): Promise<number> {
+  let deleted = 0
+  for (const table of [EVENT_TABLE, FAILED_TABLE]) {
+    for (;;) {
+      const params = new Params()
+      const [oldest] = await run<{ at: DbInt | null }>(
+        scope,
+        `select min(occurred_at) as at from ${table} where occurred_at < ${params.add(before)}`,
+        params,
+      )
+      if (oldest?.at === null || oldest?.at === undefined) break
+      // One day of events per statement.
+      const until = Math.min(before, Number(oldest.at) + 86_400_000)
+      const remove = new Params()
+      const result = await scope.db.executeQuery(
+        compile(
+          scope.engine,
+          `delete from ${table} where occurred_at < ${remove.add(until)}`,
+          remove,
+        ),
+      )
+      deleted += Number(result.numAffectedRows ?? 0n)
+    }
+  }
+  return deleted
+}

@@ -1,0 +1,5 @@
+export type { ConsentOptions } from './consent.js'
+export { Suppressions } from './suppressions.js'
+export { utcDay, VisitorIds } from './visitor-ids.js'
+export { forgetUser, purgeEventsBefore } from './forget-user.js'
+export type { ForgetReport } from './forget-user.js'

@@ -1,0 +1,541 @@
+import type { Kysely } from 'kysely'
+import { AnalyticsQueryError } from '../errors.js'
+import type { RollupPlan } from '../rollups/rollup-config.js'
+import { DAILY_TABLE, type DbInt, TOP_DAY_TABLE, TOP_TABLE } from '../storage/analytics-tables.js'
+import { type Interval, localDay, periodBounds } from '../time/zoned-time.js'
+import { type DwellEvent, type FoldEvent, foldDwell, foldFunnel, foldRetention } from './folds.js'
+import {
+  ACTOR_JOIN,
+  ACTOR_SQL,
+  EVENTS_FROM,
+  Params,
+  type PendingBatch,
+  type QueryScope,
+  pendingBatches,
+  pendingFilter,
+  propertySql,
+  rangeMs,
+  run,
+  scalarText,
+} from './query-scope.js'
+
+/** One bucket of a time series. */
+export interface SeriesPoint {
+  /** The start of the local hour or day. */
+  readonly start: Date
+  readonly count: number
+}
+
+/** One value of a top list. */
+export interface TopValue {
+  readonly value: string
+  readonly count: number
+}
+
+/** One step of a funnel's answer. */
+export interface FunnelStepResult {
+  readonly event: string
+  /** People who reached this step. */
+  readonly count: number
+  /** `count` over the first step's count (1 for the first step, 0 when nobody started). */
+  readonly conversion: number
+}
+
+/** One cohort of a retention answer. */
+export interface RetentionCohort {
+  /** The start of the cohort's local day or week. */
+  readonly start: Date
+  /** People whose first cohort event fell in this period. */
+  readonly size: number
+  /** `returned[k]` for k = 1..periods: how many of them came back in the k-th period after; `returned[0]` is the size. */
+  readonly returned: readonly number[]
+}
+
+/** Engaged time on one path. */
+export interface PageDwell {
+  readonly path: string
+  readonly views: number
+  readonly engagedMs: number
+  /** `engagedMs / views`, rounded to the millisecond. */
+  readonly averageMs: number
+}
+
+/** A raw step as the queries take it (the typed facade narrows these). */
+export interface StepSpec {
+  readonly event: string
+  readonly where?: Readonly<Record<string, unknown>>
+}
+
+const SLOT = 900_000
+
+/**
+ * The answers, on the app database. Each reads the rollups where they answer it exactly (daily
+ * buckets in the rollup time zone, properties counted daily) plus the events of batches not
+ * rolled up yet, in one snapshot; otherwise it scans the events. See each method for its
+ * semantics; the README lists them all.
+ */
+export class AnalyticsQueries {
+  readonly #scope: QueryScope
+  readonly #plan: RollupPlan
+  readonly #heartbeatMs: number
+
+  constructor(scope: QueryScope, plan: RollupPlan, heartbeatMs: number) {
+    this.#scope = scope
+    this.#plan = plan
+    this.#heartbeatMs = heartbeatMs
+  }
+
+  /** Runs `fn` in one snapshot: a rollup committing between two reads cannot count twice. */
+  #snapshot<R>(fn: (scope: QueryScope) => Promise<R>): Promise<R> {
+    if (this.#scope.db.isTransaction) return fn(this.#scope)
+    let builder = this.#scope.db.transaction()
+    if (this.#scope.engine !== 'sqlite') builder = builder.setIsolationLevel('repeatable read')
+    return builder.execute((trx) => fn({ ...this.#scope, db: trx as Kysely<unknown> }))
+  }
+
+  async series(
+    event: string,
+    options: {
+      readonly from: Date
+      readonly to: Date
+      readonly interval?: 'hour' | 'day'
+      readonly timeZone?: string
+      readonly where?: Readonly<Record<string, unknown>>
+    },
+  ): Promise<SeriesPoint[]> {
+    const { from, to } = rangeMs(options)
+    const interval = options.interval ?? 'day'
+    const timeZone = options.timeZone ?? this.#scope.timeZone
+    const bounds = periodBounds(interval, from, to, timeZone)
+    const filter = whereEntries(options.where)
+    const key = this.#rolledKey(event, filter)
+    const aligned = bounds[0] === from && bounds.at(-1) === to
+    if (interval === 'day' && timeZone === this.#plan.timeZone && aligned && key !== undefined) {
+      return this.#snapshot(async (scope) => {
+        const counts = new Array<number>(bounds.length - 1).fill(0)
+        const days = bounds.slice(0, -1).map((start) => localDay(start, timeZone))
+        const params = new Params()
+        const rows = await run<{ day: string; n: DbInt }>(
+          scope,
+          `select day, sum(count) as n from ${DAILY_TABLE} where name = ${params.add(event)} and prop = ${params.add(key.key)} and value = ${params.add(key.value)} and day >= ${params.add(days[0])} and day <= ${params.add(days.at(-1))} group by day`,
+          params,
+        )
+        const index = new Map(days.map((day, i) => [day, i]))
+        for (const row of rows) {
+          const i = index.get(row.day)
+          if (i !== undefined) counts[i] = (counts[i] as number) + Number(row.n)
+        }
+        const pending = await pendingBatches(scope)
+        await this.#slotCounts(scope, event, filter, from, to, pending, bounds, counts)
+        return points(bounds, counts)
+      })
+    }
+    return this.rawSeries(event, { from, to, interval, timeZone, filter })
+  }
+
+  /** The series computed from the events alone (what the rollups must equal). */
+  async rawSeries(
+    event: string,
+    options: {
+      readonly from: number
+      readonly to: number
+      readonly interval: 'hour' | 'day'
+      readonly timeZone: string
+      readonly filter: readonly [string, string][]
+    },
+  ): Promise<SeriesPoint[]> {
+    const bounds = periodBounds(options.interval, options.from, options.to, options.timeZone)
+    const counts = new Array<number>(bounds.length - 1).fill(0)
+    await this.#slotCounts(
+      this.#scope,
+      event,
+      options.filter,
+      options.from,
+      options.to,
+      undefined,
+      bounds,
+      counts,
+    )
+    return points(bounds, counts)
+  }
+
+  /**
+   * Counts events per quarter hour in SQL (every time zone's hours and days are made of whole
+   * quarter hours) and folds them into the buckets; only pending batches when given.
+   */
+  async #slotCounts(
+    scope: QueryScope,
+    event: string,
+    filter: readonly [string, string][],
+    from: number,
+    to: number,
+    pending: readonly PendingBatch[] | undefined,
+    bounds: readonly number[],
+    counts: number[],
+  ): Promise<void> {
+    const params = new Params()
+    const origin = Math.floor(from / SLOT) * SLOT
+    const slot =
+      scope.engine === 'mysql'
+        ? `(e.occurred_at - ${params.add(origin)}) div ${SLOT}`
+        : `(e.occurred_at - ${params.add(origin)}) / ${SLOT}`
+    const where = [`e.name = ${params.add(event)}`]
+    if (pending === undefined) {
+      where.push(`e.occurred_at >= ${params.add(from)}`, `e.occurred_at < ${params.add(to)}`)
+    } else {
+      const tail = pendingFilter(pending, from, to, params)
+      if (tail === undefined) return
+      where.push(tail)
+    }
+    for (const [key, value] of filter)
+      where.push(`${propertySql(scope.engine, key, params)} = ${params.add(value)}`)
+    const rows = await run<{ slot: DbInt; n: DbInt }>(
+      scope,
+      `select ${slot} as slot, count(*) as n from ${EVENTS_FROM} where ${where.join(' and ')} group by slot`,
+      params,
+    )
+    for (const row of rows) {
+      const start = origin + Number(row.slot) * SLOT
+      const i = bucketIndex(bounds, start)
+      if (i >= 0) counts[i] = (counts[i] as number) + Number(row.n)
+    }
+  }
+
+  async top(
+    event: string,
+    key: string,
+    options: {
+      readonly from: Date
+      readonly to: Date
+      readonly limit?: number
+      readonly timeZone?: string
+    },
+  ): Promise<TopValue[]> {
+    const { from, to } = rangeMs(options)
+    const limit = options.limit ?? 10
+    if (!Number.isInteger(limit) || limit < 1 || limit > this.#plan.topSize) {
+      throw new AnalyticsQueryError(
+        `top() takes a limit from 1 to ${this.#plan.topSize}; got ${limit}.`,
+      )
+    }
+    const timeZone = options.timeZone ?? this.#scope.timeZone
+    const bounds = periodBounds('day', from, to, timeZone)
+    const aligned = bounds[0] === from && bounds.at(-1) === to
+    if (
+      !(aligned && timeZone === this.#plan.timeZone && this.#plan.counts.get(event)?.includes(key))
+    ) {
+      return this.rawTop(event, key, { from, to, limit })
+    }
+    const days = bounds.slice(0, -1).map((start) => localDay(start, timeZone))
+    return this.#snapshot(async (scope) => {
+      const tail = await this.#tailValues(scope, event, key, from, to)
+      const dayRange = (params: Params) =>
+        `name = ${params.add(event)} and prop = ${params.add(key)} and day >= ${params.add(days[0])} and day <= ${params.add(days.at(-1))}`
+      const listed = new Params()
+      const candidates = await run<{ value: string }>(
+        scope,
+        `select distinct value from ${TOP_TABLE} where ${dayRange(listed)}`,
+        listed,
+      )
+      const values = new Set([...candidates.map((row) => row.value), ...tail.keys()])
+      const totals = new Map<string, number>(tail)
+      const list = [...values]
+      for (let start = 0; start < list.length; start += 500) {
+        const params = new Params()
+        const rows = await run<{ value: string; n: DbInt }>(
+          scope,
+          `select value, sum(count) as n from ${DAILY_TABLE} where ${dayRange(params)} and value in ${params.list(list.slice(start, start + 500))} group by value`,
+          params,
+        )
+        for (const row of rows) totals.set(row.value, (totals.get(row.value) ?? 0) + Number(row.n))
+      }
+      const ranked = rank(totals, limit)
+      const meta = new Params()
+      const [threshold] = await run<{ n: DbInt | null }>(
+        scope,
+        `select sum(threshold) as n from ${TOP_DAY_TABLE} where ${dayRange(meta)}`,
+        meta,
+      )
+      // A value in no day's list has at most the sum of the days' thresholds: when the last
+      // value returned has more, the list is exact. Otherwise add up every value.
+      const bound = Number(threshold?.n ?? 0)
+      const last = ranked.at(-1)
+      if (ranked.length === limit ? (last?.count ?? 0) > bound : bound === 0) return ranked
+      const params = new Params()
+      const rows = await run<{ value: string; n: DbInt }>(
+        scope,
+        `select value, sum(count) as n from ${DAILY_TABLE} where ${dayRange(params)} group by value`,
+        params,
+      )
+      const all = new Map<string, number>(tail)
+      for (const row of rows) all.set(row.value, (all.get(row.value) ?? 0) + Number(row.n))
+      return rank(all, limit)
+    })
+  }
+
+  async #tailValues(
+    scope: QueryScope,
+    event: string,
+    key: string,
+    from: number,
+    to: number,
+  ): Promise<Map<string, number>> {
+    const totals = new Map<string, number>()
+    const pending = await pendingBatches(scope)
+    const params = new Params()
+    const tail = pendingFilter(pending, from, to, params)
+    if (tail === undefined) return totals
+    const value = propertySql(scope.engine, key, params)
+    const rows = await run<{ value: string | null; n: DbInt }>(
+      scope,
+      `select ${value} as value, count(*) as n from ${EVENTS_FROM} where e.name = ${params.add(event)} and ${tail} group by value`,
+      params,
+    )
+    for (const row of rows) {
+      const text = row.value === null ? undefined : scalarText(row.value)
+      if (text !== undefined) totals.set(text, (totals.get(text) ?? 0) + Number(row.n))
+    }
+    return totals
+  }
+
+  /** The top values computed from the events alone. */
+  async rawTop(
+    event: string,
+    key: string,
+    options: { readonly from: number; readonly to: number; readonly limit: number },
+  ): Promise<TopValue[]> {
+    const params = new Params()
+    const value = propertySql(this.#scope.engine, key, params)
+    const rows = await run<{ value: string | null; n: DbInt }>(
+      this.#scope,
+      `select ${value} as value, count(*) as n from ${EVENTS_FROM} where e.name = ${params.add(event)} and e.occurred_at >= ${params.add(options.from)} and e.occurred_at < ${params.add(options.to)} group by value`,
+      params,
+    )
+    const totals = new Map<string, number>()
+    for (const row of rows) {
+      const text = row.value === null ? undefined : scalarText(row.value)
+      if (text !== undefined) totals.set(text, (totals.get(text) ?? 0) + Number(row.n))
+    }
+    return rank(totals, options.limit)
+  }
+
+  async uniques(
+    events: readonly string[],
+    options: { readonly from: Date; readonly to: Date },
+  ): Promise<number> {
+    const { from, to } = rangeMs(options)
+    const params = new Params()
+    const names = events.length === 0 ? '' : ` and e.name in ${params.list(events)}`
+    const [row] = await run<{ n: DbInt }>(
+      this.#scope,
+      `select count(distinct ${ACTOR_SQL}) as n from ${EVENTS_FROM} ${ACTOR_JOIN} where e.occurred_at >= ${params.add(from)} and e.occurred_at < ${params.add(to)}${names}`,
+      params,
+    )
+    return Number(row?.n ?? 0)
+  }
+
+  async funnel(
+    steps: readonly StepSpec[],
+    options: { readonly from: Date; readonly to: Date; readonly windowMs: number },
+  ): Promise<FunnelStepResult[]> {
+    if (steps.length === 0) throw new AnalyticsQueryError('A funnel needs at least one step.')
+    const windowMs = options.windowMs
+    if (!Number.isFinite(windowMs) || windowMs <= 0) {
+      throw new AnalyticsQueryError(
+        'A funnel needs a positive windowMs (how long after step 1 the last step may come).',
+      )
+    }
+    const { from, to } = rangeMs(options)
+    const events = await this.#actorEvents(steps, from, to + windowMs)
+    const reached = foldFunnel(events, steps.length, { from, to }, windowMs)
+    const first = reached[0] ?? 0
+    return steps.map((step, i) => ({
+      event: step.event,
+      count: reached[i] ?? 0,
+      conversion: first === 0 ? 0 : (reached[i] ?? 0) / first,
+    }))
+  }
+
+  async retention(options: {
+    readonly cohort: StepSpec
+    readonly returning: StepSpec
+    readonly from: Date
+    readonly to: Date
+    readonly period?: 'day' | 'week'
+    readonly periods: number
+    readonly timeZone?: string
+  }): Promise<RetentionCohort[]> {
+    const { from, to } = rangeMs(options)
+    const period: Interval = options.period ?? 'day'
+    const periods = options.periods
+    if (!Number.isInteger(periods) || periods < 1 || periods > 366) {
+      throw new AnalyticsQueryError(
+        'retention() needs `periods`: how many periods after the cohort to count (1 to 366).',
+      )
+    }
+    const timeZone = options.timeZone ?? this.#scope.timeZone
+    const cohortBounds = periodBounds(period, from, to, timeZone)
+    const cohorts = cohortBounds.length - 1
+    const bounds = [...cohortBounds]
+    for (let i = 0; i < periods; i++)
+      bounds.push(
+        periodBounds(
+          period,
+          bounds.at(-1) as number,
+          (bounds.at(-1) as number) + 1,
+          timeZone,
+        )[1] as number,
+      )
+    const events = await this.#actorEvents(
+      [options.cohort, options.returning],
+      bounds[0] as number,
+      bounds.at(-1) as number,
+    )
+    return foldRetention(events, bounds, cohorts, periods).map((cohort) => ({
+      start: new Date(bounds[cohort.period] as number),
+      size: cohort.size,
+      returned: cohort.returned,
+    }))
+  }
+
+  /** The events matching any step, in time order, with their actor and the steps they match. */
+  async #actorEvents(steps: readonly StepSpec[], from: number, to: number): Promise<FoldEvent[]> {
+    const names = [...new Set(steps.map((step) => step.event))]
+    const filtered = steps.some((step) => whereEntries(step.where).length > 0)
+    const params = new Params()
+    const rows = await run<{
+      at: DbInt
+      name: string
+      actor: string | null
+      properties?: string | Record<string, unknown>
+    }>(
+      this.#scope,
+      `select e.occurred_at as at, e.name, ${ACTOR_SQL} as actor${filtered ? ', e.properties' : ''} from ${EVENTS_FROM} ${ACTOR_JOIN} where e.occurred_at >= ${params.add(from)} and e.occurred_at < ${params.add(to)} and e.name in ${params.list(names)} order by e.occurred_at, e.id`,
+      params,
+    )
+    const filters = steps.map((step) => whereEntries(step.where))
+    const events: FoldEvent[] = []
+    for (const row of rows) {
+      if (row.actor === null) continue
+      let properties: Record<string, unknown> | undefined
+      const matches: number[] = []
+      steps.forEach((step, i) => {
+        if (step.event !== row.name) return
+        const filter = filters[i] as [string, string][]
+        if (filter.length > 0) {
+          properties ??=
+            typeof row.properties === 'string'
+              ? (JSON.parse(row.properties) as Record<string, unknown>)
+              : (row.properties ?? {})
+          for (const [key, value] of filter) if (scalarText(properties[key]) !== value) return
+        }
+        matches.push(i)
+      })
+      if (matches.length > 0) events.push({ at: Number(row.at), actor: row.actor, matches })
+    }
+    return events
+  }
+
+  async dwell(options: {
+    readonly from: Date
+    readonly to: Date
+    readonly limit?: number
+  }): Promise<PageDwell[]> {
+    const { from, to } = rangeMs(options)
+    // Heartbeats of a view that started before `to` may come after it; six hours covers a
+    // page left open all afternoon.
+    const params = new Params()
+    const rows = await run<{
+      id: string
+      at: DbInt
+      name: string
+      properties: string | Record<string, unknown>
+    }>(
+      this.#scope,
+      `select e.id, e.occurred_at as at, e.name, e.properties from ${EVENTS_FROM} where e.occurred_at >= ${params.add(from)} and e.occurred_at < ${params.add(to + 6 * 3_600_000)} and e.name in ${params.list(['$page', '$heartbeat', '$page_leave'])} order by e.occurred_at, e.id`,
+      params,
+    )
+    const events: DwellEvent[] = []
+    for (const row of rows) {
+      const at = Number(row.at)
+      const properties = (
+        typeof row.properties === 'string' ? JSON.parse(row.properties) : row.properties
+      ) as Record<string, unknown>
+      if (row.name === '$page') {
+        if (at < to) events.push({ kind: 'view', id: row.id, at, path: String(properties.path) })
+      } else if (row.name === '$heartbeat') {
+        events.push({
+          kind: 'beat',
+          view: String(properties.pageViewId),
+          at,
+          seq: Number(properties.seq),
+        })
+      } else {
+        events.push({ kind: 'leave', view: String(properties.pageViewId), at })
+      }
+    }
+    const byPath = new Map<string, { views: number; engagedMs: number }>()
+    for (const view of foldDwell(events, this.#heartbeatMs).values()) {
+      const entry = byPath.get(view.path) ?? { views: 0, engagedMs: 0 }
+      entry.views++
+      entry.engagedMs += view.engagedMs
+      byPath.set(view.path, entry)
+    }
+    return [...byPath]
+      .map(([path, { views, engagedMs }]) => ({
+        path,
+        views,
+        engagedMs,
+        averageMs: Math.round(engagedMs / views),
+      }))
+      .sort((a, b) => b.engagedMs - a.engagedMs || a.path.localeCompare(b.path))
+      .slice(0, options.limit ?? 20)
+  }
+
+  /** The daily-count key answering a series with this filter, if the rollups keep it. */
+  #rolledKey(
+    event: string,
+    filter: readonly [string, string][],
+  ): { key: string; value: string } | undefined {
+    if (filter.length === 0) return { key: '', value: '' }
+    if (filter.length > 1) return undefined
+    const [key, value] = filter[0] as [string, string]
+    return this.#plan.counts.get(event)?.includes(key) ? { key, value } : undefined
+  }
+}
+
+function whereEntries(where: Readonly<Record<string, unknown>> | undefined): [string, string][] {
+  const entries: [string, string][] = []
+  for (const [key, value] of Object.entries(where ?? {})) {
+    if (value === undefined) continue
+    const text = scalarText(value)
+    if (text === undefined)
+      throw new AnalyticsQueryError(`where.${key} must be a string, a finite number or a boolean.`)
+    entries.push([key, text])
+  }
+  return entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+}
+
+function bucketIndex(bounds: readonly number[], at: number): number {
+  let lo = 0
+  let hi = bounds.length - 1
+  if (at < (bounds[0] as number) || at >= (bounds[hi] as number)) return -1
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1
+    if (at >= (bounds[mid] as number)) lo = mid
+    else hi = mid
+  }
+  return lo
+}
+
+function points(bounds: readonly number[], counts: readonly number[]): SeriesPoint[] {
+  return counts.map((count, i) => ({ start: new Date(bounds[i] as number), count }))
+}
+
+function rank(totals: ReadonlyMap<string, number>, limit: number): TopValue[] {
+  return [...totals]
+    .filter(([, count]) => count > 0)
+    .map(([value, count]) => ({ value, count }))
+    .sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0))
+    .slice(0, limit)
+}

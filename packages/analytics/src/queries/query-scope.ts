@@ -1,0 +1,162 @@
+import type { DatabaseEngine } from '@mortar/core'
+import { CompiledQuery, type Kysely } from 'kysely'
+import { AnalyticsQueryError } from '../errors.js'
+import {
+  BATCH_TABLE,
+  type DbInt,
+  EVENT_TABLE,
+  IDENTITY_TABLE,
+} from '../storage/analytics-tables.js'
+
+/** What every query runs with. */
+export interface QueryScope {
+  readonly db: Kysely<unknown>
+  readonly engine: DatabaseEngine
+  /** The rollups' time zone, and the queries' default. */
+  readonly timeZone: string
+}
+
+/** A time range: `from` inclusive, `to` exclusive. */
+export interface TimeRange {
+  readonly from: Date
+  readonly to: Date
+}
+
+/** Checks a range and returns it in milliseconds. */
+export function rangeMs(range: TimeRange): { readonly from: number; readonly to: number } {
+  const from = range.from?.getTime?.()
+  const to = range.to?.getTime?.()
+  if (!Number.isFinite(from) || !Number.isFinite(to)) {
+    throw new AnalyticsQueryError('A query range needs `from` and `to` as valid Dates.')
+  }
+  if ((to as number) <= (from as number)) {
+    throw new AnalyticsQueryError(
+      'A query range needs `to` after `from` (`from` is included, `to` is not).',
+    )
+  }
+  return { from: from as number, to: to as number }
+}
+
+/**
+ * The parameters of a statement built as text. Markers are always PostgreSQL's `$n`, so a value
+ * can be referred to twice and fragments can be built in any order; {@link compile} turns them
+ * into `?` with the values in text order for the other engines.
+ */
+export class Params {
+  readonly values: unknown[] = []
+
+  add(value: unknown): string {
+    this.values.push(value)
+    return `$${this.values.length}`
+  }
+
+  list(values: readonly unknown[]): string {
+    return `(${values.map((value) => this.add(value)).join(', ')})`
+  }
+}
+
+/** A statement built as text with {@link Params}, compiled for the engine. */
+export function compile(engine: DatabaseEngine, text: string, params: Params): CompiledQuery {
+  if (engine === 'postgres') return CompiledQuery.raw(text, params.values)
+  const values: unknown[] = []
+  const sql = text.replace(/\$(\d+)/g, (_marker, n: string) => {
+    values.push(params.values[Number(n) - 1])
+    return '?'
+  })
+  return CompiledQuery.raw(sql, values)
+}
+
+/** Runs a statement built as text. */
+export async function run<R>(scope: QueryScope, text: string, params: Params): Promise<R[]> {
+  const result = await scope.db.executeQuery(compile(scope.engine, text, params))
+  return result.rows as R[]
+}
+
+/**
+ * Who an event is about, as SQL over `e` (events) left-joined to `i` (identity links): the user,
+ * else the user its anonymous id is linked to, else the anonymous id. Events with none of them
+ * (recorded without consent) belong to no one and count in no per-person answer.
+ */
+export const ACTOR_SQL = 'coalesce(e.user_id, i.user_id, e.anonymous_id)'
+export const ACTOR_JOIN = `left join ${IDENTITY_TABLE} i on e.user_id is null and i.anonymous_id = e.anonymous_id`
+export const EVENTS_FROM = `${EVENT_TABLE} e`
+
+/** SQL reading a scalar property of `e.properties` as the text the rollups store. */
+export function propertySql(engine: DatabaseEngine, key: string, params: Params): string {
+  const path = params.add(engine === 'postgres' ? key : `$.${JSON.stringify(key)}`)
+  if (engine === 'postgres') return `(e.properties ->> ${path})`
+  if (engine === 'mysql') return `json_unquote(json_extract(e.properties, ${path}))`
+  // SQLite: json_extract gives 1 for true and numbers as numbers; the rollups store text.
+  return `(case json_type(e.properties, ${path}) when 'true' then 'true' when 'false' then 'false' when 'object' then null when 'array' then null else cast(json_extract(e.properties, ${path}) as text) end)`
+}
+
+/** A scalar as the rollups store it. */
+export function scalarText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value.slice(0, 255)
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : undefined
+  if (typeof value === 'boolean') return value ? 'true' : 'false'
+  return undefined
+}
+
+/** A pending batch: written, not folded into the rollups yet. */
+export interface PendingBatch {
+  readonly id: number
+  readonly first: number
+  readonly last: number
+}
+
+/** The batches not rolled up yet. */
+export async function pendingBatches(scope: QueryScope, limit?: number): Promise<PendingBatch[]> {
+  const params = new Params()
+  const rows = await run<{ batch_id: DbInt; first_at: DbInt; last_at: DbInt }>(
+    scope,
+    `select batch_id, first_at, last_at from ${BATCH_TABLE} order by batch_id${limit === undefined ? '' : ` limit ${Math.floor(limit)}`}`,
+    params,
+  )
+  return rows.map((row) => ({
+    id: Number(row.batch_id),
+    first: Number(row.first_at),
+    last: Number(row.last_at),
+  }))
+}
+
+/** Time windows holding the batches' events, overlapping ones merged, each with its batch ids. */
+export function batchWindows(
+  batches: readonly PendingBatch[],
+): { readonly first: number; readonly last: number; readonly ids: number[] }[] {
+  const sorted = [...batches].sort((a, b) => a.first - b.first)
+  const windows: { first: number; last: number; ids: number[] }[] = []
+  for (const batch of sorted) {
+    const open = windows.at(-1)
+    // Joined when close: one range scan reads both.
+    if (open !== undefined && batch.first <= open.last + 60_000) {
+      open.last = Math.max(open.last, batch.last)
+      open.ids.push(batch.id)
+    } else {
+      windows.push({ first: batch.first, last: batch.last, ids: [batch.id] })
+    }
+  }
+  return windows
+}
+
+/**
+ * SQL and parameters selecting the events of pending batches inside `[from, to)`: one range
+ * per window of the key, filtered by batch id. `undefined` when no pending batch overlaps.
+ */
+export function pendingFilter(
+  batches: readonly PendingBatch[],
+  from: number,
+  to: number,
+  params: Params,
+): string | undefined {
+  const parts: string[] = []
+  for (const window of batchWindows(batches)) {
+    const start = Math.max(window.first, from)
+    const end = Math.min(window.last + 1, to)
+    if (start >= end) continue
+    parts.push(
+      `(e.occurred_at >= ${params.add(start)} and e.occurred_at < ${params.add(end)} and e.batch_id in ${params.list(window.ids)})`,
+    )
+  }
+  return parts.length === 0 ? undefined : `(${parts.join(' or ')})`
+}

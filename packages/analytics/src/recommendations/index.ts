@@ -1,0 +1,2 @@
+export { Recommendations } from './recommendations.js'
+export type { Recommendation, RecommendOptions } from './recommendations.js'

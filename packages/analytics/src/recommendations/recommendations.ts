@@ -1,0 +1,100 @@
+import { AnalyticsQueryError } from '../errors.js'
+import { Params, type QueryScope, run } from '../queries/query-scope.js'
+import type { ItemKind } from '../rollups/rollup-config.js'
+import {
+  type DbInt,
+  IDENTITY_TABLE,
+  ITEM_TABLE,
+  PAIR_TABLE,
+  UNIT_ITEM_TABLE,
+} from '../storage/analytics-tables.js'
+
+/** Options of `alsoViewed` and `alsoBought`. */
+export interface RecommendOptions {
+  /** How many items to return (default 10, at most 100). */
+  readonly limit?: number
+  /** The fewest people who must share both items for a pair to count (default 2). */
+  readonly minSupport?: number
+  /** Items never to return (the cart, say). */
+  readonly exclude?: readonly string[]
+  /** Leave out what this user already bought. */
+  readonly excludeBoughtBy?: string
+}
+
+/** One recommended item. */
+export interface Recommendation {
+  readonly item: string
+  /** Cosine similarity of the two items' audiences: `together / sqrt(withItem × withOther)`, from 0 to 1. */
+  readonly score: number
+  /** People (or person-days, for views) who had both items. */
+  readonly together: number
+}
+
+/**
+ * "Also viewed" and "also bought" from the co-occurrence rollups. Raw co-occurrence counts
+ * favour what everyone views; dividing by the geometric mean of both items' audiences (cosine
+ * similarity over the people × items matrix) ranks an item by how much of its audience it
+ * shares, so popular items do not swamp the list. Pairs seen fewer than `minSupport` times are
+ * left out: one shared shopper is noise. Reads two indexed ranges: a few milliseconds.
+ */
+export class Recommendations {
+  readonly #scope: QueryScope
+
+  constructor(scope: QueryScope) {
+    this.#scope = scope
+  }
+
+  async recommend(
+    kind: ItemKind,
+    item: string,
+    options: RecommendOptions = {},
+  ): Promise<Recommendation[]> {
+    const limit = options.limit ?? 10
+    const minSupport = options.minSupport ?? 2
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+      throw new AnalyticsQueryError(`The limit must be an integer from 1 to 100; got ${limit}.`)
+    }
+    if (!Number.isInteger(minSupport) || minSupport < 1) {
+      throw new AnalyticsQueryError(`minSupport must be a positive integer; got ${minSupport}.`)
+    }
+    const scope = this.#scope
+    const own = new Params()
+    const [base] = await run<{ units: DbInt }>(
+      scope,
+      `select units from ${ITEM_TABLE} where kind = ${own.add(kind)} and item = ${own.add(item)}`,
+      own,
+    )
+    const units = Number(base?.units ?? 0)
+    if (units === 0) return []
+    const excluded = new Set(options.exclude ?? [])
+    excluded.add(item)
+    if (options.excludeBoughtBy !== undefined) {
+      for (const bought of await this.#boughtBy(options.excludeBoughtBy)) excluded.add(bought)
+    }
+    const params = new Params()
+    const rows = await run<{ other: string; together: DbInt; units: DbInt }>(
+      scope,
+      `select p.other, p.count as together, i.units from ${PAIR_TABLE} p join ${ITEM_TABLE} i on i.kind = p.kind and i.item = p.other where p.kind = ${params.add(kind)} and p.item = ${params.add(item)} and p.count >= ${params.add(minSupport)}`,
+      params,
+    )
+    return rows
+      .filter((row) => !excluded.has(row.other))
+      .map((row) => {
+        const together = Number(row.together)
+        return { item: row.other, together, score: together / Math.sqrt(units * Number(row.units)) }
+      })
+      .sort((a, b) => b.score - a.score || b.together - a.together || (a.item < b.item ? -1 : 1))
+      .slice(0, limit)
+  }
+
+  /** What a user bought, under their id and the anonymous ids linked to it. */
+  async #boughtBy(userId: string): Promise<string[]> {
+    const params = new Params()
+    const rows = await run<{ item: string }>(
+      this.#scope,
+      `select distinct item from ${UNIT_ITEM_TABLE} where kind = 'bought' and (actor = ${params.add(userId)} or actor in (select anonymous_id from ${IDENTITY_TABLE} where user_id = ${params.add(userId)}))`,
+      params,
+    )
+    return rows.map((row) => row.item)
+  }
+}

@@ -1,0 +1,81 @@
+import type {
+  EventName,
+  EventProperties,
+  EventSchemas,
+  ScalarKey,
+} from '../catalog/define-events.js'
+
+/** Property names of an event whose values are arrays of strings or numbers. */
+export type ArrayKey<E extends EventSchemas, K extends EventName<E>> = {
+  [P in keyof EventProperties<E, K> & string]-?: NonNullable<
+    EventProperties<E, K>[P]
+  > extends readonly (string | number)[]
+    ? P
+    : never
+}[keyof EventProperties<E, K> & string]
+
+/**
+ * Which properties get daily counts, per event (every event gets its daily total). `top()` and
+ * `series(…, { where })` on these read the rollups; on others they scan events.
+ */
+export type CountsConfig<E extends EventSchemas> = {
+  readonly [K in EventName<E>]?: readonly ScalarKey<E, K>[]
+}
+
+/** Where the items of a recommendation come from: one item per event, or a list per event. */
+export type ItemSource<E extends EventSchemas> = {
+  [K in EventName<E>]:
+    | { readonly event: K; readonly item: ScalarKey<E, K> }
+    | { readonly event: K; readonly items: ArrayKey<E, K> }
+}[EventName<E>]
+
+/**
+ * The events behind `alsoViewed` and `alsoBought`. Viewed items co-occur when one person views
+ * both on the same local day; bought items when one person ever bought both.
+ */
+export interface RecommendationsConfig<E extends EventSchemas> {
+  readonly viewed?: ItemSource<E>
+  readonly bought?: ItemSource<E>
+}
+
+/** The kinds of co-occurrence the rollups keep. */
+export type ItemKind = 'viewed' | 'bought'
+
+/** The rollup settings in a form the runner uses. */
+export interface RollupPlan {
+  readonly timeZone: string
+  /** Event name to the property keys counted daily. */
+  readonly counts: ReadonlyMap<string, readonly string[]>
+  /** Kind to where its items come from. */
+  readonly items: ReadonlyMap<
+    ItemKind,
+    { readonly event: string; readonly key: string; readonly list: boolean }
+  >
+  /** Values kept per day in the top lists (default 100). */
+  readonly topSize: number
+  /** Distinct items one unit (a person's day of views, a person's purchases) contributes (50). */
+  readonly unitCap: number
+}
+
+/** Builds the runner's plan from the module options. */
+export function rollupPlan<E extends EventSchemas>(options: {
+  readonly timeZone: string
+  readonly counts?: CountsConfig<E>
+  readonly recommendations?: RecommendationsConfig<E>
+}): RollupPlan {
+  const counts = new Map<string, readonly string[]>()
+  for (const [name, keys] of Object.entries(options.counts ?? {})) {
+    if (Array.isArray(keys) && keys.length > 0) counts.set(name, [...new Set(keys as string[])])
+  }
+  const items = new Map<ItemKind, { event: string; key: string; list: boolean }>()
+  for (const kind of ['viewed', 'bought'] as const) {
+    const source = options.recommendations?.[kind] as
+      | { event: string; item?: string; items?: string }
+      | undefined
+    if (source === undefined) continue
+    const key = source.item ?? source.items
+    if (key !== undefined)
+      items.set(kind, { event: source.event, key, list: source.items !== undefined })
+  }
+  return { timeZone: options.timeZone, counts, items, topSize: 100, unitCap: 50 }
+}

@@ -1,0 +1,73 @@
+/** One validated event as a sink stores it. */
+export interface StoredEvent {
+  /** A UUIDv7 made when the event was tracked; its timestamp is `occurredAt`. */
+  readonly id: string
+  readonly name: string
+  /** When it happened, in milliseconds since the epoch. */
+  readonly occurredAt: number
+  readonly userId: string | null
+  /** The visitor before sign-in: a cookieless daily id, or one the app supplied. */
+  readonly anonymousId: string | null
+  readonly sessionId: string | null
+  /** The properties as JSON, after the catalogue's schema (defaults applied, unknown keys stripped). */
+  readonly properties: string
+}
+
+/** An event its schema refused, kept with the reason as Snowplow keeps failed events. */
+export interface FailedEvent {
+  readonly id: string
+  readonly name: string
+  readonly occurredAt: number
+  readonly userId: string | null
+  readonly anonymousId: string | null
+  /** Why it failed: the schema's issues, or why the properties could not be serialised. */
+  readonly reason: string
+  /** The properties as tracked (JSON), or `null` when they could not be serialised. */
+  readonly properties: string | null
+}
+
+/** An anonymous id known to belong to a user (from `identify` or `alias`). */
+export interface IdentityLink {
+  readonly anonymousId: string
+  readonly userId: string
+  readonly linkedAt: number
+}
+
+/** What one flush hands a sink; written as a unit and retried with the same `id`. */
+export interface EventBatch {
+  /** Unique per batch and stable across retries of it. */
+  readonly id: number
+  readonly events: readonly StoredEvent[]
+  readonly failed: readonly FailedEvent[]
+  readonly links: readonly IdentityLink[]
+}
+
+/**
+ * Where flushed events go. `write` stores a batch all or nothing and is idempotent: writing a
+ * batch again (a retry after an unknown outcome) stores no event, failed event or link twice.
+ * It rejects when the store is unreachable; the buffer keeps the batch and retries with
+ * backoff. The built-in sink writes to the app's database (`COPY` on PostgreSQL, chunked
+ * multi-row inserts on SQLite and MariaDB); `eventSinkConformance` from
+ * `@mortar/analytics/testing` checks a sink of your own (a ClickHouse one, say).
+ *
+ * @example
+ * ```ts
+ * import type { EventBatch, EventSink } from '@mortar/analytics'
+ *
+ * class ConsoleSink implements EventSink {
+ *   readonly seen = new Set<string>()
+ *   async write(batch: EventBatch) {
+ *     for (const event of batch.events) {
+ *       if (this.seen.has(event.id)) continue
+ *       this.seen.add(event.id)
+ *       console.log(event.name, event.properties)
+ *     }
+ *   }
+ * }
+ * ```
+ */
+export interface EventSink {
+  write(batch: EventBatch): Promise<void>
+  /** Whether a write error may pass by itself (an unreachable server): retried without limit. */
+  isTransient?(error: unknown): boolean
+}

@@ -1,0 +1,11 @@
+export type {
+  EventBatch,
+  EventSink,
+  FailedEvent,
+  IdentityLink,
+  StoredEvent,
+} from './event-sink.js'
+export { MemoryEventSink } from './memory/memory-event-sink.js'
+export { SqlEventSink } from './sql/sql-event-sink.js'
+export type { SqlEventSinkOptions } from './sql/sql-event-sink.js'
+export { isTransientDatabaseError } from './sql/transient-error.js'

@@ -1,0 +1,51 @@
+import type {
+  EventBatch,
+  EventSink,
+  FailedEvent,
+  IdentityLink,
+  StoredEvent,
+} from '../event-sink.js'
+
+/**
+ * An {@link EventSink} in memory, for tests and for plugin authors checking the conformance
+ * kit against a known-good sink. Idempotent by event id and anonymous id like the SQL sink.
+ *
+ * @example
+ * ```ts
+ * import { MemoryEventSink } from '@mortar/analytics'
+ *
+ * const sink = new MemoryEventSink()
+ * await sink.write({ id: 1, events: [], failed: [], links: [] })
+ * sink.events // []
+ * ```
+ */
+export class MemoryEventSink implements EventSink {
+  readonly #events = new Map<string, StoredEvent>()
+  readonly #failed = new Map<string, FailedEvent>()
+  readonly #links = new Map<string, IdentityLink>()
+
+  /** Every stored event, in the order first written. */
+  get events(): readonly StoredEvent[] {
+    return [...this.#events.values()]
+  }
+
+  /** Every failed event, in the order first written. */
+  get failed(): readonly FailedEvent[] {
+    return [...this.#failed.values()]
+  }
+
+  /** Every identity link, the first per anonymous id. */
+  get links(): readonly IdentityLink[] {
+    return [...this.#links.values()]
+  }
+
+  async write(batch: EventBatch): Promise<void> {
+    for (const event of batch.events)
+      if (!this.#events.has(event.id)) this.#events.set(event.id, event)
+    for (const failed of batch.failed)
+      if (!this.#failed.has(failed.id)) this.#failed.set(failed.id, failed)
+    for (const link of batch.links) {
+      if (!this.#links.has(link.anonymousId)) this.#links.set(link.anonymousId, link)
+    }
+  }
+}

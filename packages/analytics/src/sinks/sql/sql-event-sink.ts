@@ -1,0 +1,261 @@
+import type { DatabaseEngine } from '@mortar/core'
+import { CompiledQuery, type Kysely, sql } from 'kysely'
+import {
+  BATCH_TABLE,
+  EVENT_TABLE,
+  FAILED_TABLE,
+  IDENTITY_TABLE,
+} from '../../storage/analytics-tables.js'
+import { engineOf } from '../../storage/sql-dialect.js'
+import type { EventBatch, EventSink, StoredEvent } from '../event-sink.js'
+import { CopyUnsupportedError, copyInto, copyText } from './postgres-copy.js'
+import { isTransientDatabaseError } from './transient-error.js'
+
+/** Options of {@link SqlEventSink}. */
+export interface SqlEventSinkOptions {
+  /**
+   * The Kysely to write with, where `analyticsMigrations` ran: in an app, the transaction-aware
+   * one of `databaseToken()`, so `trackNow()` inside a transaction commits with it.
+   */
+  readonly db: Kysely<unknown>
+}
+
+const EVENT_COLUMNS = [
+  'occurred_at',
+  'id',
+  'batch_id',
+  'name',
+  'user_id',
+  'anonymous_id',
+  'session_id',
+  'properties',
+] as const
+
+// Rows per multi-row INSERT on SQLite and MariaDB: 4,000 parameters, under every engine's limit,
+// and one cached statement text for every full chunk.
+const CHUNK_ROWS = 500
+
+/**
+ * The built-in {@link EventSink}: the app's own database, one transaction per batch, set-based
+ * writes per engine. PostgreSQL takes the events by `COPY … FROM STDIN` on the connection Kysely
+ * holds; SQLite and MariaDB by multi-row inserts of 500 rows. A batch also writes one row to the
+ * batch log (which the rollup folds in, then deletes), its failed events and its identity links.
+ * Writing a batch again stores nothing twice: the batch log's key short-circuits a retry, and a
+ * retry after the rollup removed that row finds every event id taken (`ON CONFLICT DO NOTHING`,
+ * MariaDB's `INSERT IGNORE`).
+ *
+ * @example
+ * ```ts
+ * import { SqlEventSink } from '@mortar/analytics'
+ * import { resolveDatabase } from '@mortar/core'
+ *
+ * const sink = new SqlEventSink({ db: resolveDatabase(app) })
+ * ```
+ */
+export class SqlEventSink implements EventSink {
+  readonly #db: Kysely<unknown>
+  readonly #engine: DatabaseEngine
+  #copyWorks = true
+
+  constructor(options: SqlEventSinkOptions) {
+    this.#db = options.db
+    this.#engine = engineOf(options.db)
+  }
+
+  isTransient(error: unknown): boolean {
+    return isTransientDatabaseError(error)
+  }
+
+  async write(batch: EventBatch): Promise<void> {
+    if (batch.events.length === 0 && batch.failed.length === 0 && batch.links.length === 0) return
+    const db = this.#db
+    // Inside the caller's transaction (trackNow in a checkout): join it, and never risk a
+    // failed COPY aborting it.
+    if (db.isTransaction) return this.#writeIn(db, batch, false)
+    const fast = this.#engine === 'postgres' && this.#copyWorks
+    try {
+      await db.transaction().execute((trx) => this.#writeIn(trx, batch, fast))
+    } catch (error) {
+      if (error instanceof CopyUnsupportedError) {
+        this.#copyWorks = false
+      } else if (!(fast && isUniqueViolation(error))) {
+        throw error
+      }
+      // A retry of a batch whose first write committed after the rollup removed its log row:
+      // every event is there already; the set-based path skips them.
+      await db.transaction().execute((trx) => this.#writeIn(trx, batch, false))
+    }
+  }
+
+  async #writeIn(db: Kysely<unknown>, batch: EventBatch, copy: boolean): Promise<void> {
+    const { events } = batch
+    if (events.length > 0) {
+      let first = Number.POSITIVE_INFINITY
+      let last = Number.NEGATIVE_INFINITY
+      for (const event of events) {
+        if (event.occurredAt < first) first = event.occurredAt
+        if (event.occurredAt > last) last = event.occurredAt
+      }
+      const logged = await this.#insertIgnore(
+        db,
+        BATCH_TABLE,
+        ['batch_id', 'first_at', 'last_at', 'events', 'created_at'],
+        ['batch_id'],
+        [[batch.id, first, last, events.length, Date.now()]],
+      )
+      // The batch is in the log: this batch was written before and not rolled up yet.
+      if (logged === 0) return
+      const inserted = copy
+        ? await copyInto(db, EVENT_TABLE, EVENT_COLUMNS, copyData(events, batch.id))
+        : await this.#insertEvents(db, events, batch.id)
+      if (inserted === 0) {
+        // Written before and already rolled up: a log row now would count it twice.
+        await sql`delete from ${sql.table(BATCH_TABLE)} where batch_id = ${batch.id}`.execute(db)
+      }
+    }
+    if (batch.failed.length > 0) {
+      await this.#insertIgnore(
+        db,
+        FAILED_TABLE,
+        [
+          'id',
+          'occurred_at',
+          'batch_id',
+          'name',
+          'user_id',
+          'anonymous_id',
+          'reason',
+          'properties',
+        ],
+        ['id'],
+        batch.failed.map((f) => [
+          f.id,
+          f.occurredAt,
+          batch.id,
+          f.name,
+          f.userId,
+          f.anonymousId,
+          f.reason,
+          f.properties,
+        ]),
+      )
+    }
+    if (batch.links.length > 0) {
+      // The first link of an anonymous id wins: a shared computer never merges two users.
+      await this.#insertIgnore(
+        db,
+        IDENTITY_TABLE,
+        ['anonymous_id', 'user_id', 'linked_at'],
+        ['anonymous_id'],
+        batch.links.map((l) => [l.anonymousId, l.userId, l.linkedAt]),
+      )
+    }
+  }
+
+  async #insertEvents(
+    db: Kysely<unknown>,
+    events: readonly StoredEvent[],
+    batchId: number,
+  ): Promise<number> {
+    if (this.#engine === 'postgres') {
+      // One statement for the whole batch, arrays bound as eight parameters.
+      const columns: unknown[][] = EVENT_COLUMNS.map(() => new Array(events.length))
+      events.forEach((event, i) => {
+        const row = eventRow(event, batchId)
+        for (let c = 0; c < row.length; c++) (columns[c] as unknown[])[i] = row[c]
+      })
+      const result = await db.executeQuery(
+        CompiledQuery.raw(
+          `insert into ${EVENT_TABLE} (${EVENT_COLUMNS.join(', ')}) select * from unnest($1::bigint[], $2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[]) on conflict do nothing`,
+          columns,
+        ),
+      )
+      return Number(result.numAffectedRows ?? 0n)
+    }
+    return this.#insertIgnore(
+      db,
+      EVENT_TABLE,
+      EVENT_COLUMNS,
+      ['occurred_at', 'id'],
+      events.map((event) => eventRow(event, batchId)),
+    )
+  }
+
+  /** Multi-row inserts in chunks, skipping rows whose key exists; returns the rows inserted. */
+  async #insertIgnore(
+    db: Kysely<unknown>,
+    table: string,
+    columns: readonly string[],
+    key: readonly string[],
+    rows: readonly (readonly unknown[])[],
+  ): Promise<number> {
+    let inserted = 0
+    for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
+      const chunk = rows.slice(start, start + CHUNK_ROWS)
+      const parameters: unknown[] = []
+      for (const row of chunk) for (const value of row) parameters.push(value)
+      const result = await db.executeQuery(
+        CompiledQuery.raw(insertSql(this.#engine, table, columns, key, chunk.length), parameters),
+      )
+      inserted += Number(result.numAffectedRows ?? 0n)
+    }
+    return inserted
+  }
+}
+
+const statements = new Map<string, string>()
+
+function insertSql(
+  engine: DatabaseEngine,
+  table: string,
+  columns: readonly string[],
+  key: readonly string[],
+  rows: number,
+): string {
+  const cacheKey = `${engine}:${table}:${rows}`
+  let text = statements.get(cacheKey)
+  if (text === undefined) {
+    const placeholder = engine === 'postgres' ? (i: number) => `$${i + 1}` : () => '?'
+    const tuples: string[] = []
+    for (let r = 0; r < rows; r++) {
+      const values = columns.map((_, c) => placeholder(r * columns.length + c))
+      tuples.push(`(${values.join(', ')})`)
+    }
+    // MariaDB: IGNORE, because mysql2 counts a no-op ON DUPLICATE KEY UPDATE as a written row
+    // (CLIENT_FOUND_ROWS) and the retry logic needs the true count. What IGNORE would also
+    // hide (a value too long) is ruled out before: the tracker checks lengths.
+    text =
+      engine === 'mysql'
+        ? `insert ignore into ${table} (${columns.join(', ')}) values ${tuples.join(', ')}`
+        : `insert into ${table} (${columns.join(', ')}) values ${tuples.join(', ')} on conflict (${key.join(', ')}) do nothing`
+    if (statements.size > 256) statements.clear()
+    statements.set(cacheKey, text)
+  }
+  return text
+}
+
+function eventRow(event: StoredEvent, batchId: number): unknown[] {
+  return [
+    event.occurredAt,
+    event.id,
+    batchId,
+    event.name,
+    event.userId,
+    event.anonymousId,
+    event.sessionId,
+    event.properties,
+  ]
+}
+
+function copyData(events: readonly StoredEvent[], batchId: number): Buffer {
+  const batch = String(batchId)
+  let text = ''
+  for (const e of events) {
+    text += `${e.occurredAt}\t${e.id}\t${batch}\t${copyText(e.name)}\t${copyText(e.userId)}\t${copyText(e.anonymousId)}\t${copyText(e.sessionId)}\t${copyText(e.properties)}\n`
+  }
+  return Buffer.from(text, 'utf8')
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '23505'
+}

@@ -1,0 +1,191 @@
+import type { Migration, ModuleMigrations } from '@mortar/core'
+import type { Kysely } from 'kysely'
+import {
+  BATCH_TABLE,
+  DAILY_TABLE,
+  EVENT_TABLE,
+  FAILED_TABLE,
+  IDENTITY_TABLE,
+  ITEM_TABLE,
+  PAIR_TABLE,
+  SALT_TABLE,
+  STATE_TABLE,
+  SUPPRESSED_TABLE,
+  TOP_DAY_TABLE,
+  TOP_TABLE,
+  UNIT_ITEM_TABLE,
+} from './analytics-tables.js'
+import { engineOf, jsonType, longText, textKey, uuidType } from './sql-dialect.js'
+
+const createEventTables: Migration = {
+  async up(db) {
+    const engine = engineOf(db as Kysely<unknown>)
+    const id = textKey(engine, 255)
+    // Narrow and append-only. The key starts with the time, so range scans read one slice of
+    // it (and InnoDB clusters rows in time order); the id in it makes writes idempotent.
+    await db.schema
+      .createTable(EVENT_TABLE)
+      .addColumn('occurred_at', 'bigint', (c) => c.notNull())
+      .addColumn('id', uuidType(engine), (c) => c.notNull())
+      .addColumn('batch_id', 'bigint', (c) => c.notNull())
+      .addColumn('name', textKey(engine, 100), (c) => c.notNull())
+      .addColumn('user_id', id)
+      .addColumn('anonymous_id', id)
+      .addColumn('session_id', id)
+      .addColumn('properties', jsonType(engine), (c) => c.notNull())
+      .addPrimaryKeyConstraint(`${EVENT_TABLE}_pk`, ['occurred_at', 'id'])
+      .execute()
+    // For forgetUser and identity stitching; everything else reads by time.
+    await db.schema.createIndex(`${EVENT_TABLE}_user`).on(EVENT_TABLE).column('user_id').execute()
+    await db.schema
+      .createIndex(`${EVENT_TABLE}_anonymous`)
+      .on(EVENT_TABLE)
+      .column('anonymous_id')
+      .execute()
+
+    await db.schema
+      .createTable(FAILED_TABLE)
+      .addColumn('id', uuidType(engine), (c) => c.primaryKey())
+      .addColumn('occurred_at', 'bigint', (c) => c.notNull())
+      .addColumn('batch_id', 'bigint', (c) => c.notNull())
+      .addColumn('name', textKey(engine, 255), (c) => c.notNull())
+      .addColumn('user_id', id)
+      .addColumn('anonymous_id', id)
+      .addColumn('reason', longText(engine), (c) => c.notNull())
+      .addColumn('properties', longText(engine))
+      .execute()
+    await db.schema.createIndex(`${FAILED_TABLE}_user`).on(FAILED_TABLE).column('user_id').execute()
+
+    await db.schema
+      .createTable(IDENTITY_TABLE)
+      .addColumn('anonymous_id', id, (c) => c.primaryKey())
+      .addColumn('user_id', id, (c) => c.notNull())
+      .addColumn('linked_at', 'bigint', (c) => c.notNull())
+      .execute()
+    await db.schema
+      .createIndex(`${IDENTITY_TABLE}_user`)
+      .on(IDENTITY_TABLE)
+      .column('user_id')
+      .execute()
+
+    await db.schema
+      .createTable(SUPPRESSED_TABLE)
+      .addColumn('user_id', id, (c) => c.primaryKey())
+      .addColumn('suppressed_at', 'bigint', (c) => c.notNull())
+      .execute()
+
+    await db.schema
+      .createTable(SALT_TABLE)
+      .addColumn('day', textKey(engine, 10), (c) => c.primaryKey())
+      .addColumn('salt', textKey(engine, 64), (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute()
+
+    // One row per written batch until the rollup has folded it in: stays small by design.
+    await db.schema
+      .createTable(BATCH_TABLE)
+      .addColumn('batch_id', 'bigint', (c) => c.primaryKey())
+      .addColumn('first_at', 'bigint', (c) => c.notNull())
+      .addColumn('last_at', 'bigint', (c) => c.notNull())
+      .addColumn('events', 'integer', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute()
+
+    await db.schema
+      .createTable(STATE_TABLE)
+      .addColumn('name', textKey(engine, 64), (c) => c.primaryKey())
+      .addColumn('value', longText(engine), (c) => c.notNull())
+      .execute()
+    await db.insertInto(STATE_TABLE).values({ name: 'rollup', value: '{}' }).execute()
+  },
+  async down(db) {
+    for (const table of [
+      STATE_TABLE,
+      BATCH_TABLE,
+      SALT_TABLE,
+      SUPPRESSED_TABLE,
+      IDENTITY_TABLE,
+      FAILED_TABLE,
+      EVENT_TABLE,
+    ]) {
+      await db.schema.dropTable(table).execute()
+    }
+  },
+}
+
+const createRollupTables: Migration = {
+  async up(db) {
+    const engine = engineOf(db as Kysely<unknown>)
+    for (const table of [DAILY_TABLE, TOP_TABLE]) {
+      await db.schema
+        .createTable(table)
+        .addColumn('name', textKey(engine, 100), (c) => c.notNull())
+        .addColumn('prop', textKey(engine, 64), (c) => c.notNull())
+        .addColumn('day', textKey(engine, 10), (c) => c.notNull())
+        .addColumn('value', textKey(engine, 255), (c) => c.notNull())
+        .addColumn('count', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint(`${table}_pk`, ['name', 'prop', 'day', 'value'])
+        .execute()
+    }
+    await db.schema
+      .createTable(TOP_DAY_TABLE)
+      .addColumn('name', textKey(engine, 100), (c) => c.notNull())
+      .addColumn('prop', textKey(engine, 64), (c) => c.notNull())
+      .addColumn('day', textKey(engine, 10), (c) => c.notNull())
+      .addColumn('threshold', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint(`${TOP_DAY_TABLE}_pk`, ['name', 'prop', 'day'])
+      .execute()
+    await db.schema
+      .createTable(UNIT_ITEM_TABLE)
+      .addColumn('kind', textKey(engine, 16), (c) => c.notNull())
+      .addColumn('actor', textKey(engine, 255), (c) => c.notNull())
+      .addColumn('unit', textKey(engine, 32), (c) => c.notNull())
+      .addColumn('item', textKey(engine, 255), (c) => c.notNull())
+      .addPrimaryKeyConstraint(`${UNIT_ITEM_TABLE}_pk`, ['kind', 'actor', 'unit', 'item'])
+      .execute()
+    await db.schema
+      .createTable(PAIR_TABLE)
+      .addColumn('kind', textKey(engine, 16), (c) => c.notNull())
+      .addColumn('item', textKey(engine, 255), (c) => c.notNull())
+      .addColumn('other', textKey(engine, 255), (c) => c.notNull())
+      .addColumn('count', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint(`${PAIR_TABLE}_pk`, ['kind', 'item', 'other'])
+      .execute()
+    await db.schema
+      .createTable(ITEM_TABLE)
+      .addColumn('kind', textKey(engine, 16), (c) => c.notNull())
+      .addColumn('item', textKey(engine, 255), (c) => c.notNull())
+      .addColumn('units', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint(`${ITEM_TABLE}_pk`, ['kind', 'item'])
+      .execute()
+  },
+  async down(db) {
+    for (const table of [
+      ITEM_TABLE,
+      PAIR_TABLE,
+      UNIT_ITEM_TABLE,
+      TOP_DAY_TABLE,
+      TOP_TABLE,
+      DAILY_TABLE,
+    ]) {
+      await db.schema.dropTable(table).execute()
+    }
+  },
+}
+
+/**
+ * The migrations of the analytics tables; `analyticsModule` carries them (`app.migrate()` runs
+ * them). Use them directly only to run them under a module of your own.
+ *
+ * @example
+ * ```ts
+ * import { ModuleMigrator } from '@mortar/core'
+ * import { analyticsMigrations } from '@mortar/analytics'
+ *
+ * await new ModuleMigrator({ db, sources: [{ module: 'analytics', migrations: analyticsMigrations }] }).up()
+ * ```
+ */
+export const analyticsMigrations: ModuleMigrations = {
+  '0001_create_event_tables': createEventTables,
+  '0002_create_rollup_tables': createRollupTables,
+}

@@ -1,0 +1,124 @@
+// The tables of @mortar/analytics. Times are milliseconds since the epoch in `bigint` columns:
+// one portable type, exact, and cheap to compare.
+
+export const EVENT_TABLE = 'mortar_analytics_event'
+export const FAILED_TABLE = 'mortar_analytics_failed_event'
+export const IDENTITY_TABLE = 'mortar_analytics_identity'
+export const SUPPRESSED_TABLE = 'mortar_analytics_suppressed'
+export const SALT_TABLE = 'mortar_analytics_salt'
+export const BATCH_TABLE = 'mortar_analytics_batch'
+export const STATE_TABLE = 'mortar_analytics_state'
+export const DAILY_TABLE = 'mortar_analytics_daily'
+export const TOP_TABLE = 'mortar_analytics_top'
+export const TOP_DAY_TABLE = 'mortar_analytics_top_day'
+export const UNIT_ITEM_TABLE = 'mortar_analytics_unit_item'
+export const PAIR_TABLE = 'mortar_analytics_pair'
+export const ITEM_TABLE = 'mortar_analytics_item'
+
+/** Integers as the drivers return them: pg and mysql2 give `bigint` columns as strings. */
+export type DbInt = number | string | bigint
+
+export interface EventRow {
+  occurred_at: DbInt
+  id: string
+  batch_id: DbInt
+  name: string
+  user_id: string | null
+  anonymous_id: string | null
+  session_id: string | null
+  properties: string | Record<string, unknown>
+}
+
+export interface FailedEventRow {
+  id: string
+  occurred_at: DbInt
+  batch_id: DbInt
+  name: string
+  user_id: string | null
+  anonymous_id: string | null
+  reason: string
+  properties: string | null
+}
+
+export interface IdentityRow {
+  anonymous_id: string
+  user_id: string
+  linked_at: DbInt
+}
+
+export interface SuppressedRow {
+  user_id: string
+  suppressed_at: DbInt
+}
+
+export interface SaltRow {
+  day: string
+  salt: string
+  created_at: DbInt
+}
+
+export interface BatchRow {
+  batch_id: DbInt
+  first_at: DbInt
+  last_at: DbInt
+  events: DbInt
+  created_at: DbInt
+}
+
+export interface StateRow {
+  name: string
+  value: string
+}
+
+export interface DailyRow {
+  name: string
+  prop: string
+  day: string
+  value: string
+  count: DbInt
+}
+
+export interface TopDayRow {
+  name: string
+  prop: string
+  day: string
+  /** The count of the last value kept in the day's list; any value not kept has at most this. */
+  threshold: DbInt
+}
+
+export interface UnitItemRow {
+  kind: string
+  actor: string
+  unit: string
+  item: string
+}
+
+export interface PairRow {
+  kind: string
+  item: string
+  other: string
+  count: DbInt
+}
+
+export interface ItemRow {
+  kind: string
+  item: string
+  units: DbInt
+}
+
+/** The analytics tables, for typed Kysely queries. */
+export interface AnalyticsTables {
+  mortar_analytics_event: EventRow
+  mortar_analytics_failed_event: FailedEventRow
+  mortar_analytics_identity: IdentityRow
+  mortar_analytics_suppressed: SuppressedRow
+  mortar_analytics_salt: SaltRow
+  mortar_analytics_batch: BatchRow
+  mortar_analytics_state: StateRow
+  mortar_analytics_daily: DailyRow
+  mortar_analytics_top: DailyRow
+  mortar_analytics_top_day: TopDayRow
+  mortar_analytics_unit_item: UnitItemRow
+  mortar_analytics_pair: PairRow
+  mortar_analytics_item: ItemRow
+}

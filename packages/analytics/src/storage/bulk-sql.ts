@@ -1,0 +1,105 @@
+import type { DatabaseEngine } from '@mortar/core'
+import { CompiledQuery, type Kysely } from 'kysely'
+
+// Set-based statements built as text: Kysely's builder would make an operation node per value,
+// which costs more than the statement itself for rollup-sized row sets.
+
+const MAX_PARAMETERS = 4_000
+
+function placeholders(engine: DatabaseEngine, rows: number, columns: number): string {
+  const tuples: string[] = []
+  let n = 0
+  for (let r = 0; r < rows; r++) {
+    const values: string[] = []
+    for (let c = 0; c < columns; c++) values.push(engine === 'postgres' ? `$${++n}` : '?')
+    tuples.push(`(${values.join(', ')})`)
+  }
+  return tuples.join(', ')
+}
+
+async function chunked(
+  rows: readonly (readonly unknown[])[],
+  columns: number,
+  run: (chunk: readonly (readonly unknown[])[]) => Promise<void>,
+): Promise<void> {
+  const size = Math.max(1, Math.floor(MAX_PARAMETERS / columns))
+  for (let start = 0; start < rows.length; start += size) await run(rows.slice(start, start + size))
+}
+
+/**
+ * Adds each row's last value to the counter column of the row with the same key, inserting
+ * rows that do not exist yet: `INSERT … ON CONFLICT DO UPDATE SET n = n + excluded.n`, or
+ * MariaDB's `ON DUPLICATE KEY UPDATE`. Rows are sorted by key first, so two transactions
+ * adding to the same rows lock them in the same order and cannot deadlock.
+ */
+export async function addCounts(
+  db: Kysely<unknown>,
+  engine: DatabaseEngine,
+  table: string,
+  keys: readonly string[],
+  counter: string,
+  rows: readonly (readonly unknown[])[],
+): Promise<void> {
+  const sorted = [...rows].sort(compareKeys(keys.length))
+  const columns = [...keys, counter]
+  await chunked(sorted, columns.length, async (chunk) => {
+    const insert = `insert into ${table} (${columns.join(', ')}) values ${placeholders(engine, chunk.length, columns.length)}`
+    const text =
+      engine === 'mysql'
+        ? `${insert} on duplicate key update ${counter} = ${counter} + values(${counter})`
+        : `${insert} on conflict (${keys.join(', ')}) do update set ${counter} = ${table}.${counter} + excluded.${counter}`
+    await db.executeQuery(CompiledQuery.raw(text, chunk.flat()))
+  })
+}
+
+/** Inserts rows, skipping those whose key exists. */
+export async function insertMissing(
+  db: Kysely<unknown>,
+  engine: DatabaseEngine,
+  table: string,
+  columns: readonly string[],
+  keys: readonly string[],
+  rows: readonly (readonly unknown[])[],
+): Promise<void> {
+  await chunked(rows, columns.length, async (chunk) => {
+    const values = placeholders(engine, chunk.length, columns.length)
+    const text =
+      engine === 'mysql'
+        ? `insert ignore into ${table} (${columns.join(', ')}) values ${values}`
+        : `insert into ${table} (${columns.join(', ')}) values ${values} on conflict (${keys.join(', ')}) do nothing`
+    await db.executeQuery(CompiledQuery.raw(text, chunk.flat()))
+  })
+}
+
+/** Deletes the rows whose key columns match one of `keys` (tuples), in chunks. */
+export async function deleteKeys(
+  db: Kysely<unknown>,
+  engine: DatabaseEngine,
+  table: string,
+  columns: readonly string[],
+  keys: readonly (readonly unknown[])[],
+): Promise<void> {
+  await chunked(keys, columns.length, async (chunk) => {
+    const tuple = `(${columns.join(', ')})`
+    const text = `delete from ${table} where ${tuple} in (${placeholders(engine, chunk.length, columns.length)})`
+    await db.executeQuery(CompiledQuery.raw(text, chunk.flat()))
+  })
+}
+
+/** `column in (…)` with one placeholder per value, starting at parameter `offset` + 1. */
+export function inList(engine: DatabaseEngine, count: number, offset = 0): string {
+  const marks: string[] = []
+  for (let i = 0; i < count; i++) marks.push(engine === 'postgres' ? `$${offset + i + 1}` : '?')
+  return `(${marks.join(', ')})`
+}
+
+function compareKeys(length: number) {
+  return (a: readonly unknown[], b: readonly unknown[]): number => {
+    for (let i = 0; i < length; i++) {
+      const x = String(a[i])
+      const y = String(b[i])
+      if (x !== y) return x < y ? -1 : 1
+    }
+    return 0
+  }
+}

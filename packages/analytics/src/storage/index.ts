@@ -1,0 +1,3 @@
+export { analyticsMigrations } from './analytics-migrations.js'
+export * from './analytics-tables.js'
+export { engineOf, jsonText, jsonType, longText, textKey, uuidType } from './sql-dialect.js'

@@ -1,0 +1,61 @@
+import type { DatabaseEngine } from '@mortar/core'
+import { type Kysely, type RawBuilder, sql } from 'kysely'
+
+/** The engine under a Kysely, from its adapter's class name (which survives two kysely copies). */
+export function engineOf(db: Kysely<unknown>): DatabaseEngine {
+  const adapter = db.getExecutor().adapter
+  for (
+    let proto = Object.getPrototypeOf(adapter);
+    proto !== null;
+    proto = Object.getPrototypeOf(proto)
+  ) {
+    switch (proto.constructor?.name) {
+      case 'PostgresAdapter':
+        return 'postgres'
+      case 'MysqlAdapter':
+        return 'mysql'
+      case 'SqliteAdapter':
+        return 'sqlite'
+    }
+  }
+  throw new TypeError('@mortar/analytics runs on PostgreSQL, MySQL/MariaDB and SQLite.')
+}
+
+/**
+ * A text column compared byte for byte: MySQL/MariaDB compare text case-insensitively by
+ * default, which would merge the searches 'Shoes' and 'shoes' and the ids 'ab' and 'AB'.
+ */
+export function textKey(engine: DatabaseEngine, length: number): RawBuilder<unknown> {
+  return engine === 'mysql'
+    ? sql.raw(`varchar(${length}) character set utf8mb4 collate utf8mb4_bin`)
+    : sql.raw(`varchar(${length})`)
+}
+
+/** A UUID column: native on PostgreSQL, 36 ASCII characters elsewhere (sorts in time order). */
+export function uuidType(engine: DatabaseEngine): RawBuilder<unknown> {
+  if (engine === 'postgres') return sql.raw('uuid')
+  if (engine === 'mysql') return sql.raw('char(36) character set ascii collate ascii_bin')
+  return sql.raw('text')
+}
+
+/** A JSON document column: `jsonb` on PostgreSQL, text elsewhere (read with `json_extract`). */
+export function jsonType(engine: DatabaseEngine): RawBuilder<unknown> {
+  if (engine === 'postgres') return sql.raw('jsonb')
+  if (engine === 'mysql') return sql.raw('mediumtext')
+  return sql.raw('text')
+}
+
+/** Long free text (failure reasons). */
+export function longText(engine: DatabaseEngine): RawBuilder<unknown> {
+  return sql.raw(engine === 'mysql' ? 'mediumtext' : 'text')
+}
+
+/** SQL reading a scalar property of the `properties` JSON column as text. */
+export function jsonText(engine: DatabaseEngine, column: string, key: string): RawBuilder<string> {
+  const path = `$.${JSON.stringify(key)}`
+  if (engine === 'postgres') return sql<string>`(${sql.ref(column)} ->> ${key})`
+  if (engine === 'mysql') {
+    return sql<string>`json_unquote(json_extract(${sql.ref(column)}, ${path}))`
+  }
+  return sql<string>`json_extract(${sql.ref(column)}, ${path})`
+}

@@ -1,0 +1,193 @@
+import type { VitestApi } from '@mortar/core/testing'
+import type {
+  EventBatch,
+  EventSink,
+  FailedEvent,
+  IdentityLink,
+  StoredEvent,
+} from '../sinks/event-sink.js'
+import { uuidV7 } from '../tracker/uuid-v7.js'
+
+/** What a sink holds, read back by the setup so the kit can compare. */
+export interface EventSinkContents {
+  readonly events: readonly StoredEvent[]
+  readonly failed: readonly FailedEvent[]
+  readonly links: readonly IdentityLink[]
+}
+
+/** What a conformance setup returns: the sink, how to read it back, and how to release it. */
+export interface EventSinkSubject {
+  readonly sink: EventSink
+  /** Everything stored so far (any order; properties as JSON text). */
+  read(): Promise<EventSinkContents>
+  /** Runs after the suite: drop the schema, close the client. */
+  dispose?(): void | Promise<void>
+}
+
+/** Options of {@link eventSinkConformance}. */
+export interface EventSinkConformanceOptions {
+  /** Set to skip the suite with a one-line notice saying why (a server variable is unset). */
+  readonly skip?: string | undefined
+}
+
+let sequence = 0
+
+/** A valid stored event for tests, with a fresh id; fields may be overridden. */
+export function makeStoredEvent(overrides: Partial<StoredEvent> = {}): StoredEvent {
+  const occurredAt = overrides.occurredAt ?? Date.UTC(2026, 2, 1, 12) + ++sequence
+  return {
+    id: uuidV7(occurredAt),
+    name: 'product_viewed',
+    occurredAt,
+    userId: `user-${sequence}`,
+    anonymousId: null,
+    sessionId: null,
+    properties: JSON.stringify({ productId: `p-${sequence}` }),
+    ...overrides,
+  }
+}
+
+/** A batch id no other test uses. */
+export function makeBatchId(): number {
+  return Date.now() * 1_000 + (++sequence % 1_000)
+}
+
+/**
+ * Registers vitest blocks that check an {@link EventSink} against the contract: every field
+ * stored exactly (unicode, backslashes, tabs and newlines included), a batch written twice
+ * stored once, an event re-sent in another batch stored once, failed events and identity links
+ * (the first link of an anonymous id wins), concurrent batches, and large ones. Every built-in
+ * sink runs it; run it on yours (a ClickHouse sink, say). The first argument is vitest itself
+ * (see `VitestApi` in `@mortar/core/testing`): the kit does not import it, so this entry loads
+ * without vitest.
+ *
+ * @example
+ * ```ts
+ * import { eventSinkConformance } from '@mortar/analytics/testing'
+ * import * as vitest from 'vitest'
+ * import { ClickHouseSink } from './clickhouse-sink.js'
+ *
+ * eventSinkConformance(vitest, 'ClickHouseSink', async () => {
+ *   const sink = await ClickHouseSink.connect(process.env.CLICKHOUSE_URL!)
+ *   return { sink, read: () => sink.readAll(), dispose: () => sink.close() }
+ * })
+ * ```
+ */
+export function eventSinkConformance(
+  vitest: VitestApi,
+  name: string,
+  setup: () => EventSinkSubject | Promise<EventSinkSubject>,
+  options: EventSinkConformanceOptions = {},
+): void {
+  const { afterAll, beforeAll, describe, expect, it } = vitest
+  const skip = options.skip
+  if (skip !== undefined) console.info(`[skipped] ${name} event sink conformance: ${skip}`)
+  // Skipped only when the caller's server is not configured (an unset variable): the reason is
+  // printed above and shown in the title; .ci/run sets every variable, so CI runs it.
+  const title = `${name} event sink conformance${skip === undefined ? '' : ` (skipped: ${skip})`}`
+  describe.skipIf(skip !== undefined)(title, () => {
+    let subject: EventSinkSubject | undefined
+    const current = (): EventSinkSubject => {
+      if (subject === undefined) throw new Error('The conformance setup did not finish.')
+      return subject
+    }
+    const write = (batch: Partial<EventBatch>) =>
+      current().sink.write({ id: makeBatchId(), events: [], failed: [], links: [], ...batch })
+    const stored = async (ids: readonly string[]) => {
+      const wanted = new Set(ids)
+      return (await current().read()).events.filter((event) => wanted.has(event.id))
+    }
+
+    beforeAll(async () => {
+      subject = await setup()
+    })
+    afterAll(async () => {
+      await subject?.dispose?.()
+    })
+
+    it('stores every field of an event exactly, whatever characters it holds', async () => {
+      const tricky = makeStoredEvent({
+        name: 'search.done',
+        userId: 'üser\twith\\tab',
+        anonymousId: 'anon\nline',
+        sessionId: 'sess\r"quoted"',
+        properties: JSON.stringify({
+          query: 'a\\b\t"c"\n ünïcode 🍵',
+          n: 1.5,
+          nested: { x: [1, null] },
+        }),
+      })
+      const plain = makeStoredEvent()
+      await write({ events: [tricky, plain] })
+      const found = await stored([tricky.id, plain.id])
+      const byId = new Map(found.map((event) => [event.id, event]))
+      for (const expected of [tricky, plain]) {
+        const actual = byId.get(expected.id)
+        expect(actual).toBeDefined()
+        expect({ ...actual, properties: JSON.parse(actual!.properties) }).toEqual({
+          ...expected,
+          properties: JSON.parse(expected.properties),
+        })
+      }
+    })
+
+    it('stores a batch written twice once', async () => {
+      const events = [makeStoredEvent(), makeStoredEvent(), makeStoredEvent()]
+      const batch: EventBatch = { id: makeBatchId(), events, failed: [], links: [] }
+      await current().sink.write(batch)
+      await current().sink.write(batch)
+      expect(await stored(events.map((event) => event.id))).toHaveLength(3)
+    })
+
+    it('stores an event re-sent in another batch once, and the new events beside it', async () => {
+      const first = makeStoredEvent()
+      const second = makeStoredEvent()
+      await write({ events: [first] })
+      await write({ events: [first, second] })
+      expect(await stored([first.id, second.id])).toHaveLength(2)
+    })
+
+    it('stores failed events with their reason, once', async () => {
+      const failed: FailedEvent = {
+        id: uuidV7(Date.UTC(2026, 2, 1)),
+        name: 'product_viewed',
+        occurredAt: Date.UTC(2026, 2, 1),
+        userId: 'u-failed',
+        anonymousId: null,
+        reason: 'Invalid properties: productId: expected string',
+        properties: '{"productId":42}',
+      }
+      const batch: EventBatch = { id: makeBatchId(), events: [], failed: [failed], links: [] }
+      await current().sink.write(batch)
+      await current().sink.write(batch)
+      const found = (await current().read()).failed.filter((f) => f.id === failed.id)
+      expect(found).toEqual([failed])
+    })
+
+    it('keeps the first link of an anonymous id', async () => {
+      const anonymousId = `anon-${makeBatchId()}`
+      await write({ links: [{ anonymousId, userId: 'first', linkedAt: 1 }] })
+      await write({ links: [{ anonymousId, userId: 'second', linkedAt: 2 }] })
+      const links = (await current().read()).links.filter((l) => l.anonymousId === anonymousId)
+      expect(links.map((l) => l.userId)).toEqual(['first'])
+    })
+
+    it('stores concurrent batches completely', async () => {
+      const batches = Array.from({ length: 8 }, () =>
+        Array.from({ length: 50 }, () => makeStoredEvent()),
+      )
+      await Promise.all(batches.map((events) => write({ events })))
+      expect(await stored(batches.flat().map((event) => event.id))).toHaveLength(400)
+    })
+
+    it('stores a batch of 5,000 events', async () => {
+      const events = Array.from({ length: 5_000 }, () => makeStoredEvent())
+      await write({ events })
+      expect(await stored(events.map((event) => event.id))).toHaveLength(5_000)
+    })
+
+    it('accepts an empty batch', async () => {
+      await expect(write({})).resolves.toBeUndefined()
+    })
+  })
+}

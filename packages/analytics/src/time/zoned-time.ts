@@ -1,0 +1,139 @@
+import { AnalyticsConfigError } from '../errors.js'
+
+/** The bucket sizes of time series and retention periods. */
+export type Interval = 'hour' | 'day' | 'week'
+
+const MINUTE = 60_000
+const HOUR = 3_600_000
+const DAY = 86_400_000
+
+const formatters = new Map<string, Intl.DateTimeFormat>()
+
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let format = formatters.get(timeZone)
+  if (format === undefined) {
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    })
+    formatters.set(timeZone, format)
+  }
+  return format
+}
+
+/** Throws an `AnalyticsConfigError` when the runtime does not know the time zone. */
+export function checkTimeZone(timeZone: string): void {
+  try {
+    formatter(timeZone)
+  } catch (cause) {
+    throw new AnalyticsConfigError(
+      `Unknown time zone '${timeZone}': use an IANA name such as 'UTC' or 'Europe/Paris'.`,
+      { cause },
+    )
+  }
+}
+
+interface Wall {
+  readonly year: number
+  readonly month: number
+  readonly day: number
+  readonly hour: number
+  readonly minute: number
+}
+
+function wall(ms: number, timeZone: string): Wall {
+  const parts: Record<string, number> = {}
+  for (const part of formatter(timeZone).formatToParts(new Date(ms))) {
+    if (part.type !== 'literal') parts[part.type] = Number(part.value)
+  }
+  return {
+    year: parts.year as number,
+    month: parts.month as number,
+    day: parts.day as number,
+    hour: parts.hour as number,
+    minute: parts.minute as number,
+  }
+}
+
+/** The offset of `timeZone` from UTC at the instant `ms`, in milliseconds (a multiple of 15 min). */
+export function zoneOffset(ms: number, timeZone: string): number {
+  const w = wall(ms, timeZone)
+  const asUtc = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute)
+  return asUtc - Math.floor(ms / MINUTE) * MINUTE
+}
+
+/** The instant a wall-clock time in `timeZone` names (the later one in a repeated hour). */
+function instantOf(wallUtc: number, timeZone: string): number {
+  let guess = wallUtc - zoneOffset(wallUtc, timeZone)
+  guess = wallUtc - zoneOffset(guess, timeZone)
+  return guess
+}
+
+/** The start of the local hour, day or ISO week (Monday) holding `ms` in `timeZone`. */
+export function startOf(interval: Interval, ms: number, timeZone: string): number {
+  const w = wall(ms, timeZone)
+  if (interval === 'hour') {
+    return instantOf(Date.UTC(w.year, w.month - 1, w.day, w.hour), timeZone)
+  }
+  let date = Date.UTC(w.year, w.month - 1, w.day)
+  if (interval === 'week') date -= ((new Date(date).getUTCDay() + 6) % 7) * DAY
+  // A day that starts inside a skipped hour starts at the first instant that exists.
+  const start = instantOf(date, timeZone)
+  return start > ms ? startOf(interval, ms - HOUR, timeZone) : start
+}
+
+/** The start of the local hour, day or week after the one starting at `start`. */
+export function nextStart(interval: Interval, start: number, timeZone: string): number {
+  // Past every DST-shortened period and short of the one after a lengthened one.
+  const step = interval === 'hour' ? 1.5 * HOUR : interval === 'day' ? 1.5 * DAY : 7.5 * DAY
+  return startOf(interval, start + step, timeZone)
+}
+
+/** The starts of the local periods overlapping `[from, to)`, plus the end of the last one. */
+export function periodBounds(
+  interval: Interval,
+  from: number,
+  to: number,
+  timeZone: string,
+): number[] {
+  const bounds = [startOf(interval, from, timeZone)]
+  while ((bounds.at(-1) as number) < to)
+    bounds.push(nextStart(interval, bounds.at(-1) as number, timeZone))
+  return bounds
+}
+
+/** The local calendar day (`2026-03-01`) of `ms` in `timeZone`. */
+export function localDay(ms: number, timeZone: string): string {
+  const w = wall(ms, timeZone)
+  return `${w.year}-${String(w.month).padStart(2, '0')}-${String(w.day).padStart(2, '0')}`
+}
+
+/**
+ * `localDay` with a cache per quarter hour, for the rollup's loop over events: time-zone
+ * offsets change only on quarter hours.
+ */
+export class DayCache {
+  readonly #timeZone: string
+  readonly #days = new Map<number, string>()
+
+  constructor(timeZone: string) {
+    this.#timeZone = timeZone
+  }
+
+  dayOf(ms: number): string {
+    const slot = Math.floor(ms / (15 * MINUTE))
+    let day = this.#days.get(slot)
+    if (day === undefined) {
+      if (this.#days.size > 10_000) this.#days.clear()
+      day = localDay(slot * 15 * MINUTE, this.#timeZone)
+      this.#days.set(slot, day)
+    }
+    return day
+  }
+}

@@ -1,0 +1,10 @@
+export { Tracker } from './tracker.js'
+export type {
+  AnalyticsStats,
+  DropReport,
+  IdentityResolver,
+  RequestIdentity,
+  TrackerDeps,
+  TrackOptions,
+} from './tracker.js'
+export { uuidV7, uuidV7Time } from './uuid-v7.js'

@@ -1,0 +1,438 @@
+import { AsyncResource } from 'node:async_hooks'
+import {
+  afterCommit,
+  type Clock,
+  currentRequestContext,
+  type Database,
+  type EventBus,
+  type Logger,
+  type RequestContext,
+} from '@mortar/core'
+import type { z } from 'zod'
+import {
+  type Batch,
+  type BufferItem,
+  type BufferOptions,
+  type DropReason,
+  EventBuffer,
+  newBatchId,
+  resolveBufferOptions,
+} from '../buffer/index.js'
+import { BUILT_IN_EVENTS } from '../catalog/built-in-events.js'
+import type { EventSchemas } from '../catalog/define-events.js'
+import { AnalyticsClosedError } from '../errors.js'
+import type { ConsentOptions } from '../privacy/consent.js'
+import type { Suppressions } from '../privacy/suppressions.js'
+import type { VisitorIds } from '../privacy/visitor-ids.js'
+import type {
+  EventBatch,
+  EventSink,
+  FailedEvent,
+  IdentityLink,
+  StoredEvent,
+} from '../sinks/event-sink.js'
+import { uuidV7 } from './uuid-v7.js'
+
+/** Who an event is about, overriding what the request context says. */
+export interface TrackOptions {
+  readonly userId?: string
+  readonly anonymousId?: string
+  readonly sessionId?: string
+  /** When it happened; now by default (the app's `CLOCK`). */
+  readonly timestamp?: Date | number
+}
+
+/** What the app knows about the visitor of a request. */
+export interface RequestIdentity {
+  readonly userId?: string | undefined
+  /** A stable anonymous id of your own (a first-party cookie); a cookieless daily id otherwise. */
+  readonly anonymousId?: string | undefined
+  readonly sessionId?: string | undefined
+}
+
+/** Reads the visitor's identity from the request context. */
+export type IdentityResolver = (context: RequestContext) => RequestIdentity | undefined
+
+/** One report of dropped events, given to `onDrop` and published as `analytics.events_dropped`. */
+export interface DropReport {
+  readonly reason: DropReason
+  /** Events dropped for this reason since the last report. */
+  readonly count: number
+  /** Events dropped for this reason since the module started. */
+  readonly total: number
+}
+
+/** Counters since the module started. */
+export interface AnalyticsStats {
+  /** Calls to track, identify, page, alias (and trackNow) that produced an event. */
+  readonly tracked: number
+  /** Events written to the sink. */
+  readonly stored: number
+  /** Events written to the failed-events table (their schema refused them). */
+  readonly failed: number
+  /** Events lost, by reason; each was reported. */
+  readonly dropped: Readonly<Record<DropReason, number>>
+  /** Events not recorded on purpose: no consent (`without: 'drop'`), or a forgotten user. */
+  readonly skipped: { readonly consent: number; readonly suppressed: number }
+  /** Events in the buffer now, queued or being written. */
+  readonly buffered: number
+  /** Callers waiting for room under the `block` policy. */
+  readonly blocked: number
+}
+
+declare module '@mortar/core' {
+  interface EventMap {
+    /** Events were dropped (buffer full, store refusing, shutdown deadline); never silent. */
+    'analytics.events_dropped': DropReport
+  }
+}
+
+/** Everything the tracker is built from. */
+export interface TrackerDeps {
+  readonly events: EventSchemas
+  readonly sink: EventSink
+  readonly clock: Clock
+  readonly logger: Logger
+  readonly bus: EventBus | undefined
+  readonly database: Database | undefined
+  readonly visitorIds: VisitorIds | undefined
+  readonly suppressions: Suppressions | undefined
+  readonly buffer: BufferOptions | undefined
+  readonly identity: IdentityResolver
+  readonly consent: ConsentOptions | undefined
+  readonly onDrop: ((report: DropReport) => void) | undefined
+}
+
+interface PendingEvent extends BufferItem {
+  readonly name: string
+  /** Set for events whose id the caller needs at once (a page view's). */
+  readonly id: string | undefined
+  /** The properties as JSON, snapshotted at the call; `undefined` when they could not be. */
+  readonly json: string | undefined
+  readonly error: string | undefined
+  readonly at: number
+  readonly userId: string | undefined
+  readonly anonymousId: string | undefined
+  readonly sessionId: string | undefined
+  readonly ip: string | undefined
+  readonly userAgent: string | undefined
+}
+
+const MAX_EVENT_BYTES = 32_768
+const MAX_ID_LENGTH = 255
+const DROP_REASONS: readonly DropReason[] = ['overflow', 'write-failed', 'shutdown', 'closed']
+
+/**
+ * Records events without awaiting I/O: `track()` snapshots the properties (as JSON), reads who
+ * the visitor is from the request context and queues the event in a bounded buffer; the buffer
+ * writes batches to the sink, validating each event against the catalogue on the way (a
+ * refused event goes to the failed events with the reason). Inside a transaction of the app
+ * database an event is queued only once it commits: a rolled-back checkout tracks nothing.
+ */
+export class Tracker {
+  readonly #deps: TrackerDeps
+  readonly #buffer: EventBuffer<PendingEvent>
+  readonly #dropped: Record<DropReason, number> = {
+    overflow: 0,
+    'write-failed': 0,
+    shutdown: 0,
+    closed: 0,
+  }
+  readonly #unreported: Record<DropReason, number> = {
+    overflow: 0,
+    'write-failed': 0,
+    shutdown: 0,
+    closed: 0,
+  }
+  #reportScheduled = false
+  #tracked = 0
+  #stored = 0
+  #failed = 0
+  #skippedConsent = 0
+  #skippedSuppressed = 0
+  #closed = false
+  // Background writes run in the context the tracker was made in: never inside the request or
+  // the transaction whose track() call happened to fill the batch.
+  readonly #detached: <R>(fn: () => R) => R
+
+  constructor(deps: TrackerDeps) {
+    this.#deps = deps
+    const resource = new AsyncResource('mortar.analytics.flush')
+    this.#detached = (fn) => resource.runInAsyncScope(fn)
+    this.#buffer = new EventBuffer<PendingEvent>(resolveBufferOptions(deps.buffer), {
+      write: (batch) => this.#detached(() => this.#writeBatch(batch)),
+      isTransient: (error) => deps.sink.isTransient?.(error) ?? false,
+      onDrop: (reason, items) => this.#drop(reason, items.length),
+      onWriteError: (error, batch, retryInMs) => {
+        if (retryInMs === undefined) {
+          deps.logger.error(
+            { err: error, events: batch.items.length },
+            'Analytics events could not be written; the batch is dropped and reported',
+          )
+        } else if (batch.attempts === 1 || batch.attempts % 10 === 0) {
+          deps.logger.warn(
+            { err: error, events: batch.items.length, attempts: batch.attempts, retryInMs },
+            'Analytics events could not be written; they stay buffered and are retried',
+          )
+        }
+      },
+    })
+  }
+
+  /** Queues an event; see {@link Tracker}. Returns a promise only under the `block` policy with a full buffer. */
+  track(
+    name: string,
+    properties: unknown,
+    options?: TrackOptions,
+    id?: string,
+  ): Promise<void> | undefined {
+    const event = this.#capture(name, properties, options, id)
+    if (event === undefined) return undefined
+    const database = this.#deps.database
+    if (database?.inTransaction) {
+      void afterCommit(() => this.#buffer.push(event))
+      return undefined
+    }
+    return this.#buffer.push(event)
+  }
+
+  /**
+   * Writes one event now and resolves once it is stored (or recorded as failed): for scripts and
+   * jobs that end right after. Inside a transaction it is written in that transaction.
+   */
+  async trackNow(name: string, properties: unknown, options?: TrackOptions): Promise<void> {
+    if (this.#closed) throw new AnalyticsClosedError('trackNow()')
+    const event = this.#capture(name, properties, options, undefined)
+    if (event === undefined) return
+    const prepared = await this.#prepare([event], newBatchId())
+    await this.#deps.sink.write(prepared)
+    this.#count(prepared)
+  }
+
+  /** Resolves once every event tracked before the call is written, failed or reported dropped. */
+  flush(options?: { readonly timeoutMs?: number }): Promise<void> {
+    if (this.#closed) return Promise.reject(new AnalyticsClosedError('flush()'))
+    return this.#buffer.flush(options)
+  }
+
+  /** Stops taking events and flushes until `deadlineMs`; what is left then is dropped and reported. */
+  async close(deadlineMs: number): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.#buffer.close(deadlineMs)
+    this.#report()
+  }
+
+  stats(): AnalyticsStats {
+    return {
+      tracked: this.#tracked,
+      stored: this.#stored,
+      failed: this.#failed,
+      dropped: { ...this.#dropped },
+      skipped: { consent: this.#skippedConsent, suppressed: this.#skippedSuppressed },
+      buffered: this.#buffer.held,
+      blocked: this.#buffer.blocked,
+    }
+  }
+
+  #capture(
+    name: string,
+    properties: unknown,
+    options: TrackOptions | undefined,
+    id: string | undefined,
+  ): PendingEvent | undefined {
+    const deps = this.#deps
+    const context = currentRequestContext()
+    let who: RequestIdentity | undefined
+    let ip: string | undefined
+    let userAgent: string | undefined
+    if (context !== undefined) {
+      if (deps.consent !== undefined && !deps.consent.granted(context)) {
+        if (deps.consent.without === 'drop') {
+          this.#skippedConsent++
+          return undefined
+        }
+      } else {
+        who = deps.identity(context)
+        ip = context.ip
+        userAgent = context.userAgent
+      }
+    }
+    let json: string | undefined
+    let error: string | undefined
+    try {
+      json = JSON.stringify(properties ?? {})
+      if (json === undefined) error = 'The properties are not JSON-serialisable.'
+    } catch (cause) {
+      error = `The properties could not be serialised as JSON: ${(cause as Error).message}`
+    }
+    const timestamp = options?.timestamp
+    this.#tracked++
+    return {
+      name,
+      id,
+      json,
+      error,
+      bytes: (json?.length ?? 0) + name.length + 64,
+      at:
+        timestamp === undefined
+          ? deps.clock.nowMs()
+          : typeof timestamp === 'number'
+            ? timestamp
+            : timestamp.getTime(),
+      userId: options?.userId ?? who?.userId,
+      anonymousId: options?.anonymousId ?? who?.anonymousId,
+      sessionId: options?.sessionId ?? who?.sessionId,
+      ip,
+      userAgent,
+    }
+  }
+
+  async #writeBatch(batch: Batch<PendingEvent>): Promise<void> {
+    const prepared =
+      (batch.prepared as EventBatch | undefined) ?? (await this.#prepare(batch.items, batch.id))
+    batch.prepared = prepared
+    await this.#deps.sink.write(prepared)
+    this.#count(prepared)
+  }
+
+  #count(batch: EventBatch): void {
+    this.#stored += batch.events.length
+    this.#failed += batch.failed.length
+    if (batch.failed.length > 0) {
+      this.#deps.logger.warn(
+        { events: batch.failed.map((f) => f.name), reason: batch.failed[0]?.reason },
+        `${batch.failed.length} analytics events failed their schema; they are in mortar_analytics_failed_event`,
+      )
+    }
+  }
+
+  /** Validates, derives visitor ids, drops forgotten users and collects identity links. */
+  async #prepare(items: readonly PendingEvent[], batchId: number): Promise<EventBatch> {
+    const deps = this.#deps
+    const suppressed = deps.suppressions
+      ? await deps.suppressions.among(items.map((item) => item.userId))
+      : undefined
+    const events: StoredEvent[] = []
+    const failed: FailedEvent[] = []
+    const links: IdentityLink[] = []
+    for (const item of items) {
+      if (item.userId !== undefined && suppressed?.has(item.userId)) {
+        this.#skippedSuppressed++
+        continue
+      }
+      const id = item.id ?? uuidV7(item.at)
+      let anonymousId = item.anonymousId ?? null
+      if (
+        anonymousId === null &&
+        item.ip !== undefined &&
+        item.userAgent !== undefined &&
+        deps.visitorIds !== undefined
+      ) {
+        anonymousId = await deps.visitorIds.visitorId(item.at, item.ip, item.userAgent)
+      }
+      const userId = item.userId ?? null
+      const outcome = validate(deps.events, item)
+      if (!outcome.ok) {
+        failed.push({
+          id,
+          name: item.name.slice(0, 255),
+          occurredAt: item.at,
+          userId: userId?.slice(0, MAX_ID_LENGTH) ?? null,
+          anonymousId: anonymousId?.slice(0, MAX_ID_LENGTH) ?? null,
+          reason: outcome.reason,
+          properties: item.json === undefined ? null : item.json.slice(0, MAX_EVENT_BYTES),
+        })
+        continue
+      }
+      events.push({
+        id,
+        name: item.name,
+        occurredAt: item.at,
+        userId,
+        anonymousId,
+        sessionId: item.sessionId ?? null,
+        properties: outcome.json,
+      })
+      // identify() ties the visitor's anonymous id to the user; alias() ties the id it names.
+      const linked =
+        item.name === '$identify'
+          ? anonymousId
+          : item.name === '$alias'
+            ? (outcome.data as { previousId: string }).previousId
+            : null
+      if (userId !== null && linked !== null && linked !== userId) {
+        links.push({ anonymousId: linked, userId, linkedAt: item.at })
+      }
+    }
+    return { id: batchId, events, failed, links }
+  }
+
+  #drop(reason: DropReason, count: number): void {
+    this.#dropped[reason] += count
+    this.#unreported[reason] += count
+    if (this.#reportScheduled) return
+    this.#reportScheduled = true
+    // One report per reason per tick, however many events went.
+    setImmediate(() => this.#detached(() => this.#report()))
+  }
+
+  #report(): void {
+    this.#reportScheduled = false
+    for (const reason of DROP_REASONS) {
+      const count = this.#unreported[reason]
+      if (count === 0) continue
+      this.#unreported[reason] = 0
+      const report: DropReport = { reason, count, total: this.#dropped[reason] }
+      this.#deps.logger.warn(report, `${count} analytics events dropped (${reason})`)
+      try {
+        this.#deps.onDrop?.(report)
+      } catch (error) {
+        this.#deps.logger.error({ err: error }, 'The analytics onDrop hook threw')
+      }
+      void this.#deps.bus?.publish('analytics.events_dropped', report)
+    }
+  }
+}
+
+type Validation =
+  | { readonly ok: true; readonly json: string; readonly data: unknown }
+  | { readonly ok: false; readonly reason: string }
+
+/** The properties as stored (the schema's output as JSON), or why the event failed. */
+function validate(events: EventSchemas, item: PendingEvent): Validation {
+  if (item.json === undefined) {
+    return { ok: false, reason: item.error ?? 'The properties could not be serialised.' }
+  }
+  for (const [field, value] of [
+    ['user id', item.userId],
+    ['anonymous id', item.anonymousId],
+    ['session id', item.sessionId],
+  ] as const) {
+    if (value !== undefined && (value.length === 0 || value.length > MAX_ID_LENGTH)) {
+      return { ok: false, reason: `The ${field} must be 1 to ${MAX_ID_LENGTH} characters.` }
+    }
+  }
+  if (item.json.length > MAX_EVENT_BYTES) {
+    return {
+      ok: false,
+      reason: `The properties are ${item.json.length} characters of JSON, over the ${MAX_EVENT_BYTES} limit.`,
+    }
+  }
+  const schema: z.ZodType | undefined = item.name.startsWith('$')
+    ? (BUILT_IN_EVENTS as Readonly<Record<string, z.ZodType>>)[item.name]
+    : Object.hasOwn(events, item.name)
+      ? events[item.name]
+      : undefined
+  if (schema === undefined) {
+    return { ok: false, reason: `Unknown event '${item.name}': it is not in the event catalogue.` }
+  }
+  const parsed = schema.safeParse(JSON.parse(item.json))
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map(
+      (issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`,
+    )
+    return { ok: false, reason: `Invalid properties: ${issues.join('; ')}` }
+  }
+  return { ok: true, json: JSON.stringify(parsed.data), data: parsed.data }
+}
