@@ -5,6 +5,7 @@ const benches = [
   './transactional.mjs',
   './session.mjs',
   './policy.mjs',
+  './notify.mjs',
 ]
 
 for (const bench of benches) {

@@ -3,15 +3,21 @@
 // and only add noise). Each iteration reads the session from a Cookie header, changes one field
 // and saves it (one unseal, one seal, one Set-Cookie), on both sides. Mortar's iteration is what
 // an HTTP adapter runs: a request context with an HTTP exchange, the request-start hooks (load,
-// registry lookup, CSRF, principal), then the handler; raw iron-session's is getIronSession on
-// node:http's req/res with a session holding the same fields as Mortar's sealed envelope. Two
-// phases: one request at a time, then many clients in flight (as a server sees them). With Redis
-// reachable it also measures the Redis registry, where every request of a logged-in session
-// costs one registry lookup, and raw iron-session with that same lookup written by hand.
+// registry lookup, CSRF, principal), the handler, then the before-response hook that sets the
+// cookie; raw iron-session's is getIronSession on node:http's req/res with a session holding the
+// same fields as Mortar's sealed envelope. Two phases: one request at a time, then many clients
+// in flight (as a server sees them). With Redis reachable it also measures the Redis registry,
+// where every request of a logged-in session costs one registry lookup, and raw iron-session with that same lookup written by hand.
 import { randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
-import { createApp, RequestContext, runInRequestContext, runRequestStartHooks } from '@mortar/core'
+import {
+  createApp,
+  RequestContext,
+  runBeforeResponseHooks,
+  runInRequestContext,
+  runRequestStartHooks,
+} from '@mortar/core'
 import {
   MemorySessionRegistry,
   redisSessionRegistry,
@@ -143,6 +149,7 @@ async function mortarVariant(name, registry, clients) {
   }
   modules.push(
     sessionModule({
+      cookieName: 'bench.session',
       password: PASSWORD,
       schema,
       development: true,
@@ -154,7 +161,7 @@ async function mortarVariant(name, registry, clients) {
   await app.start()
   const cookies = []
   const request = async (j, handler) => {
-    const headers = cookies[j] ? { cookie: `mortar.session=${cookies[j]}` } : {}
+    const headers = cookies[j] ? { cookie: `bench.session=${cookies[j]}` } : {}
     const context = new RequestContext({
       http: {
         method: 'GET',
@@ -169,6 +176,8 @@ async function mortarVariant(name, registry, clients) {
     await runInRequestContext(context, async () => {
       await runRequestStartHooks(app, context)
       await handler()
+      // Where the session sets its cookie, once, before the response leaves.
+      await runBeforeResponseHooks(app, context)
     })
   }
   for (let j = 0; j < clients; j += 1) {

@@ -1,5 +1,7 @@
 import { Secret } from '@mortar/core'
+import { listRoutes, snapshotTables } from '@mortar/core/testing'
 import { STATE_STORE } from '@mortar/session'
+import { forgeUnsafeRequests } from '@mortar/session/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { GameConfig } from './config.js'
 import { gameSchema } from './game/tic-tac-toe.js'
@@ -74,7 +76,7 @@ describe('the game over HTTP', () => {
       version: null,
       user: null,
     })
-    expect(visitor.cookieHeader).toMatch(/^mortar\.session=/)
+    expect(visitor.cookieHeader).toMatch(/^game\.session=/)
 
     const moved = await visitor.request('POST', '/game/moves', { cell: 0 })
     expect(moved.status).toBe(200)
@@ -176,6 +178,31 @@ describe('the game over HTTP', () => {
     const taken = await visitor.request('POST', '/game/moves', { cell: 0 })
     expect(taken.status).toBe(422)
     expect(taken.json).toMatchObject({ code: 'E_GAME_ILLEGAL_MOVE' })
+  })
+
+  it('refuses forged cross-site requests on every unsafe route, whatever their content type, changing nothing', async () => {
+    const player = new CookieJar(base)
+    await player.request('GET', '/game')
+    const login = await player.request('POST', '/login', {
+      username: 'forged',
+      password: DEMO_PASSWORD,
+    })
+    await player.request('POST', '/game/moves', { cell: 4, version: login.json.version })
+    const board = (await player.request('GET', '/game')).json
+
+    const before = await snapshotTables(game.app)
+    const answers = await forgeUnsafeRequests({
+      url: base,
+      cookie: player.cookieHeader,
+      routes: listRoutes(game.server),
+      body: '{"cell":0,"version":2}',
+    })
+    expect(answers.map((answer) => `${answer.method} ${answer.path}`)).toEqual(
+      expect.arrayContaining(['POST /game/moves', 'POST /game/new', 'POST /login', 'POST /logout']),
+    )
+    expect(answers.filter((answer) => !answer.refused)).toEqual([])
+    expect(await snapshotTables(game.app)).toEqual(before)
+    expect((await player.request('GET', '/game')).json).toEqual(board)
   })
 
   it('refuses a POST without the CSRF token from a cookie-carrying visitor', async () => {

@@ -21,6 +21,8 @@ export interface GameServer {
  */
 export async function buildGame(config: GameConfig): Promise<GameServer> {
   const sessions = sessionModule({
+    // Its own name: another app on this host (the shop, rides) must not read it.
+    cookieName: 'game.session',
     password: config.sessionPassword,
     schema: z.object({ game: gameSchema.optional() }),
     // Logged-in sessions are recorded, so they can be listed and revoked.

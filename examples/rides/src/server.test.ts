@@ -1,5 +1,7 @@
 import { PasswordHasher, type SuspiciousActivity } from '@mortar/auth'
 import { EVENT_BUS, Secret } from '@mortar/core'
+import { listRoutes, snapshotTables } from '@mortar/core/testing'
+import { forgeUnsafeRequests } from '@mortar/session/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RidesConfig } from './config.js'
 import { RIDES_DB, type Role, SEED_USERS, seedTrips, type Trip } from './rides/index.js'
@@ -40,6 +42,11 @@ class Browser {
     const json = (await response.json()) as Record<string, unknown>
     if (typeof json.csrfToken === 'string') this.#csrfToken = json.csrfToken
     return { status: response.status, headers: response.headers, json }
+  }
+
+  /** The `Cookie` header this browser sends. */
+  get cookieHeader(): string {
+    return [...this.#cookies].map(([name, value]) => `${name}=${value}`).join('; ')
   }
 }
 
@@ -336,6 +343,43 @@ describe('the rides example over HTTP', () => {
     expect((await browser.request('POST', '/logout')).status).toBe(200)
     expect((await browser.request('GET', '/me')).json.user).toBeNull()
     expect((await browser.request('GET', '/trips')).status).toBe(401)
+  })
+
+  it('revokes the session at logout: a copy of the old cookie no longer works', async () => {
+    const browser = new Browser(server.url)
+    await browser.request('POST', '/login', { email: 'bob@rides.example', password: DEMO_PASSWORD })
+    const copied = browser.cookieHeader
+    expect((await fetch(`${server.url}/trips`, { headers: { cookie: copied } })).status).toBe(200)
+    expect((await browser.request('POST', '/logout')).status).toBe(200)
+    const replayed = await fetch(`${server.url}/me`, { headers: { cookie: copied } })
+    expect(((await replayed.json()) as { user: unknown }).user).toBeNull()
+    expect((await fetch(`${server.url}/trips`, { headers: { cookie: copied } })).status).toBe(401)
+  })
+
+  it('refuses forged cross-site requests on every unsafe route, whatever their content type, changing nothing', async () => {
+    const browser = new Browser(server.url)
+    await browser.request('POST', '/login', { email: 'cy@rides.example', password: DEMO_PASSWORD })
+    const mine = (await browser.request('GET', '/trips?limit=50')).json.trips as Trip[]
+    const open = mine.find((trip) => trip.status === 'requested')
+    const before = await snapshotTables(rides.app)
+    const answers = await forgeUnsafeRequests({
+      url: server.url,
+      cookie: browser.cookieHeader,
+      routes: listRoutes(rides.hono),
+      params: { id: open?.id ?? 'trip-001' },
+      body: '{"pickup":"Forged St","dropoff":"Elsewhere"}',
+    })
+    expect(answers.map((answer) => `${answer.method} ${answer.path}`)).toEqual(
+      expect.arrayContaining([
+        'POST /trips',
+        `POST /trips/${open?.id ?? 'trip-001'}/cancel`,
+        'POST /logout',
+        'POST /login',
+      ]),
+    )
+    expect(answers.filter((answer) => !answer.refused)).toEqual([])
+    expect(await snapshotTables(rides.app)).toEqual(before)
+    expect((await browser.request('GET', '/me')).json.user).toMatchObject({ id: 'u-cy' })
   })
 
   it('throttles logins: five failures lock the account with a 429 and Retry-After, and alert once', async () => {

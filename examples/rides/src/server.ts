@@ -4,7 +4,7 @@ import { serve } from '@hono/node-server'
 import { loginThrottleModule, PASSWORD_HASHER, type PasswordHasher } from '@mortar/auth'
 import { type App, createApp, requestContext, resolveDatabase } from '@mortar/core'
 import { useMortar } from '@mortar/core/hono'
-import { sessionModule } from '@mortar/session'
+import { databaseSessionRegistry, sessionModule } from '@mortar/session'
 import { Hono } from 'hono'
 import { z } from 'zod'
 import type { RidesConfig } from './config.js'
@@ -45,8 +45,12 @@ export async function buildRides(
   options: BuildRidesOptions = {},
 ): Promise<RidesServer> {
   const sessions = sessionModule({
+    // Its own name: another app on this host (the shop, the game) must not read it.
+    cookieName: 'rides.session',
     password: config.sessionPassword,
     schema: z.object({}),
+    // Logged-in sessions are recorded, so logout revokes the session, not only its cookie.
+    registry: 'database',
     // The role is read from the database on each request, so a demoted admin is demoted at once.
     resolvePrincipal: async (_data, { userId }) => {
       if (userId === undefined) return undefined
@@ -65,6 +69,7 @@ export async function buildRides(
       ridesModule({ hasher: options.hasher }),
       ridesAccessModule(),
       loginThrottleModule({ store: 'database' }),
+      databaseSessionRegistry(),
       sessions,
     ],
   })

@@ -27,6 +27,7 @@ export type {
 // request context
 export {
   currentRequestContext,
+  NoRequestContextError,
   RequestContext,
   requestContext,
   runInRequestContext,
@@ -68,6 +69,7 @@ export type {
   ResolvedKeys,
   SelfBindingOptions,
   Token,
+  TokenOptions,
   ValueProvider,
 } from './di/index.js'
 

@@ -93,7 +93,8 @@ export class DeliveryNotFoundError extends MortarError {
 }
 
 /**
- * 409: only dead deliveries can be replayed; this one is `status`.
+ * 409: only dead deliveries with a rendered message can be replayed; this one is `status` (or was
+ * dead when written: its renderer threw, so notify again once the notification is fixed).
  *
  * @example
  * ```ts
@@ -107,7 +108,7 @@ export class DeliveryNotReplayableError extends MortarError {
     super(
       'E_DELIVERY_NOT_REPLAYABLE',
       409,
-      `Delivery '${id}' is ${status}; only dead deliveries can be replayed.`,
+      `Delivery '${id}' is ${status}; only dead deliveries with a rendered message can be replayed.`,
       { details: { id, status } },
     )
   }

@@ -1,5 +1,29 @@
 // The whole public API of @mortar/notify. Each section re-exports one concern's face.
 
+// the module, the ledger and notify()
+export {
+  DELIVERIES,
+  NOTIFIER,
+  NOTIFY_JOBS,
+  notify,
+  notifyModule,
+  PREFERENCES,
+} from './module/index.js'
+export type { NotifyModuleOptions } from './module/index.js'
+export { Deliveries } from './ledger/index.js'
+export type {
+  DeliveryListOptions,
+  DeliveryRecord,
+  DeliveryStatus,
+  LedgerStatus,
+  NotificationFailedEvent,
+  NotificationSentEvent,
+} from './ledger/index.js'
+
+// digests
+export { defineDigest } from './digest/index.js'
+export type { Digest, DigestDefinition, DigestRenderers, DigestWindow } from './digest/index.js'
+
 // notifications
 export {
   addressOf,
@@ -42,7 +66,6 @@ export {
   chatChannel,
   classifyHttpResult,
   classifySmtpError,
-  createInboxTable,
   DevMailbox,
   devMailbox,
   devMailboxPage,
@@ -50,7 +73,6 @@ export {
   generateWebhookSecret,
   httpPost,
   INBOX,
-  INBOX_TABLE,
   Inbox,
   InboxChannel,
   inboxChannel,
@@ -108,11 +130,9 @@ export type {
 
 // preferences and quiet hours
 export {
-  createPreferenceTable,
   decidePreference,
   isTimeZone,
   nextTimeOfDay,
-  PREFERENCE_TABLE,
   Preferences,
   quietHoursEnd,
 } from './preferences/index.js'

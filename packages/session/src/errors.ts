@@ -14,7 +14,7 @@ import { MortarError, type MortarErrorOptions } from '@mortar/core'
  * import { z } from 'zod'
  *
  * try {
- *   sessionModule({ password: 'too short', schema: z.object({}) })
+ *   sessionModule({ cookieName: 'shop.session', password: 'too short', schema: z.object({}) })
  * } catch (error) {
  *   if (error instanceof SessionConfigError) console.error(error.message)
  * }

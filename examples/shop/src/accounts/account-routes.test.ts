@@ -35,7 +35,7 @@ for (const engine of shopTestEngines()) {
       expect(signup.status).toBe(201)
       expect(signup.json).toMatchObject({ user: { email }, csrfToken: expect.any(String) })
       expect(JSON.stringify(signup.json)).not.toContain(PASSWORD)
-      expect(laptop.cookieHeader).toMatch(/^mortar\.session=/)
+      expect(laptop.cookieHeader).toMatch(/^shop\.session=/)
       expect((await laptop.request('GET', '/me')).json).toMatchObject({ user: { email } })
 
       const again = await browser().request('POST', '/auth/signup', {

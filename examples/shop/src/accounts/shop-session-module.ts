@@ -21,6 +21,8 @@ export function shopSessionModule(
   options: ShopSessionModuleOptions,
 ): SessionModule<typeof cartSessionSchema> {
   return sessionModule({
+    // Its own name: another app on this host (rides and game on other ports) must not read it.
+    cookieName: 'shop.session',
     password: options.password,
     schema: cartSessionSchema,
     registry: options.registry,

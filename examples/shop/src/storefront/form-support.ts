@@ -16,9 +16,11 @@ export function parseForms(server: FastifyInstance): void {
 }
 
 /**
- * Lets the routes of `server`'s scope take HTML forms: {@link parseForms}, and a check of the
- * `_csrf` field of form posts from browsers that send neither `Origin` nor `Sec-Fetch-Site`
- * (`verifyCsrfForm`).
+ * Lets the routes of `server`'s scope take HTML forms: {@link parseForms}, and `verifyCsrfForm`,
+ * which checks the `_csrf` field of a form post that sent neither `Origin` nor `Sec-Fetch-Site`
+ * when the session module accepts form tokens (`csrf: { formField: '_csrf' }`). The shop leaves
+ * them off: every browser of this decade sends one of those headers, and a session request
+ * without either (nor the token header) is refused before any route runs.
  */
 export function acceptForms(server: FastifyInstance): void {
   parseForms(server)

@@ -16,8 +16,8 @@ export interface StorefrontRoutesOptions
 /**
  * The storefront: server-rendered HTML pages with plain forms (no front-end build), registered
  * under a prefix (`/store`). Forms are posted `application/x-www-form-urlencoded` and carry the
- * session's CSRF token in `_csrf`, checked by `verifyCsrfForm` for browsers that send neither
- * `Origin` nor `Sec-Fetch-Site`.
+ * session's CSRF token in `_csrf`, for an app that accepts form tokens from browsers sending
+ * neither `Origin` nor `Sec-Fetch-Site` (see `acceptForms`).
  */
 export async function storefrontRoutes(
   server: FastifyInstance,

@@ -276,7 +276,7 @@ describe('createApp providers', () => {
     const app = createApp({ modules: [] })
     await app.start()
     expect(() => app.resolve(token('nowhere'))).toThrow(
-      "Nothing is bound to token 'nowhere'; bind it in a module's register() (binder.bind(...)).",
+      "Nothing is bound to token 'nowhere'; bind it in a module's register() (binder.bind(...)) or add the module that does.",
     )
   })
 

@@ -1,3 +1,4 @@
+export { NoRequestContextError } from './no-request-context-error.js'
 export {
   currentRequestContext,
   enterRequestContext,

@@ -1,5 +1,11 @@
 import { describe, expect, it, vi } from 'vitest'
-import { RequestContext, type RequestContextInit } from './request-context.js'
+import { NoRequestContextError } from './no-request-context-error.js'
+import {
+  currentRequestContext,
+  RequestContext,
+  type RequestContextInit,
+  requestContext,
+} from './request-context.js'
 
 const scope = () => ({ resolve: () => 'resolved' as never, dispose: async () => undefined })
 
@@ -57,5 +63,35 @@ describe('RequestContext', () => {
     })
     expect(context.signal).toBe(controller.signal)
     expect(watchEnd).not.toHaveBeenCalled()
+  })
+
+  it('throws the given error on every read of a withheld slot until it is released', () => {
+    const context = new RequestContext({ createScope: scope })
+    const refused = new Error('prove it first')
+    context.set('principal', {})
+    const release = context.withhold('principal', refused)
+    expect(() => context.get('principal')).toThrow(refused)
+    // Setting it meanwhile does not make it readable.
+    context.set('principal', {})
+    expect(() => context.get('principal')).toThrow(refused)
+    release()
+    expect(context.get('principal')).toEqual({})
+  })
+
+  it('keeps a later hold when an earlier release runs', () => {
+    const context = new RequestContext({ createScope: scope })
+    const first = context.withhold('principal', new Error('first'))
+    const second = new Error('second')
+    context.withhold('principal', second)
+    first()
+    expect(() => context.get('principal')).toThrow(second)
+  })
+
+  it('throws a NoRequestContextError (E_NO_REQUEST_CONTEXT) outside a request', () => {
+    expect(currentRequestContext()).toBeUndefined()
+    expect(() => requestContext()).toThrow(NoRequestContextError)
+    expect(() => requestContext()).toThrow(
+      expect.objectContaining({ code: 'E_NO_REQUEST_CONTEXT' }),
+    )
   })
 })

@@ -2,6 +2,7 @@ import { processGlobal } from '../global/index.js'
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { Key } from '../di/token.js'
 import { holdNextTickShape } from './next-tick-shape.js'
+import { NoRequestContextError } from './no-request-context-error.js'
 import { newRequestId } from './request-id.js'
 
 /**
@@ -94,6 +95,7 @@ export class RequestContext {
   // bare frameworks.
   readonly #init: RequestContextInit
   #slots: Map<keyof ContextSlots, unknown> | undefined
+  #withheld: Map<keyof ContextSlots, Error> | undefined
   #signal: AbortSignal | undefined
   #controller: AbortController | undefined
   #aborted = false
@@ -153,9 +155,35 @@ export class RequestContext {
     this.#controller?.abort()
   }
 
-  /** Reads a slot; `undefined` when nothing was set. */
+  /** Reads a slot; `undefined` when nothing was set. Throws while the slot is withheld. */
   get<K extends keyof ContextSlots>(key: K): ContextSlots[K] | undefined {
+    const withheld = this.#withheld?.get(key)
+    if (withheld !== undefined) throw withheld
     return this.#slots?.get(key) as ContextSlots[K] | undefined
+  }
+
+  /**
+   * Withholds a slot: until the returned function is called, every read of it throws `error`,
+   * whether or not a value was set. For a module that learns only later in the request whether
+   * the request may act as someone: `@mortar/session` withholds the `principal` of a form post
+   * until its CSRF token is checked, so that no code can read it as anonymous meanwhile.
+   *
+   * @example
+   * ```ts
+   * import { ForbiddenError, requestContext } from '@mortar/core'
+   *
+   * const context = requestContext()
+   * const release = context.withhold('principal', new ForbiddenError('Confirm the code first.'))
+   * // … context.get('principal') throws until the code is confirmed:
+   * release()
+   * ```
+   */
+  withhold<K extends keyof ContextSlots>(key: K, error: Error): () => void {
+    this.#withheld ??= new Map()
+    this.#withheld.set(key, error)
+    return () => {
+      if (this.#withheld?.get(key) === error) this.#withheld.delete(key)
+    }
   }
 
   /** Sets a slot for the rest of this request. */
@@ -220,13 +248,9 @@ export function currentRequestContext(): RequestContext | undefined {
   return storage.getStore()
 }
 
-/** The current request context; throws when called outside a request. */
+/** The current request context; throws {@link NoRequestContextError} outside a request. */
 export function requestContext(): RequestContext {
   const context = storage.getStore()
-  if (!context) {
-    throw new Error(
-      'No request context: this code ran outside a request. Use currentRequestContext() where that can happen.',
-    )
-  }
+  if (!context) throw new NoRequestContextError()
   return context
 }

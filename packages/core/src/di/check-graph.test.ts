@@ -41,6 +41,24 @@ describe('start-up graph check', () => {
     expect(error.message).toContain(`\n- ${error.problems[0]}`)
   })
 
+  it("says what the missing token's own hint says to do", async () => {
+    const REGISTRY = token<string>('plugin.registry', {
+      whenMissing: 'add pluginRegistry() to createApp({ modules })',
+    })
+    const error = await startupProblems(
+      defineModule({
+        name: 'plugin',
+        register: (binder) =>
+          binder.bind(token<number>('plugin.engine'), { inject: [REGISTRY], useFactory: () => 1 }),
+      }),
+    )
+    expect(error.problems).toEqual([
+      expect.stringMatching(
+        /needs token 'plugin\.registry', which no module binds; add pluginRegistry\(\) to createApp\(\{ modules \}\)\.$/,
+      ),
+    ])
+  })
+
   it('names the inject entry of a factory whose key is missing', async () => {
     const error = await startupProblems(
       defineModule({

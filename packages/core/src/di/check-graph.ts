@@ -5,7 +5,7 @@ import {
   describeProvider,
   type Registration,
 } from './registration.js'
-import { type Key, keyName } from './token.js'
+import { type Key, keyName, whenMissing } from './token.js'
 
 /** What {@link checkGraph} found. Internal. */
 export interface GraphReport {
@@ -66,7 +66,7 @@ function parameterProblems(
       !registrations.has(dependency.key)
     ) {
       problems.push(
-        `${where} needs ${keyName(dependency.key)}, which no module binds; bind it in a module's register() (binder.bind(...)) or add the module that does.`,
+        `${where} needs ${keyName(dependency.key)}, which no module binds; ${whenMissing(dependency.key)}.`,
       )
     }
   }

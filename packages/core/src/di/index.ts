@@ -9,6 +9,6 @@ export type {
   ValueProvider,
 } from './provider.js'
 export { ResolutionError } from './resolution-error.js'
-export type { Constructor, Key, Resolved, Token } from './token.js'
+export type { Constructor, Key, Resolved, Token, TokenOptions } from './token.js'
 export { globalToken, token } from './token.js'
 export { inject, injectable } from './tsyringe.js'

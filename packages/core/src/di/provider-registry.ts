@@ -5,7 +5,7 @@ import { checkGraph, type GraphReport } from './check-graph.js'
 import type { Lifetime } from './provider.js'
 import { dependenciesOf, describeProvider, type Registration } from './registration.js'
 import { ResolutionError } from './resolution-error.js'
-import { type Constructor, type Key, keyName } from './token.js'
+import { type Constructor, type Key, keyName, whenMissing } from './token.js'
 
 /** Something with a `dispose()` to call when its owner ends (a scope, or the app). */
 export interface Disposable {
@@ -202,9 +202,7 @@ export class ProviderRegistry {
 
   #assertBound(key: Key<unknown>): void {
     if (!this.#registrations.has(key)) {
-      throw new ResolutionError(
-        `Nothing is bound to ${keyName(key)}; bind it in a module's register() (binder.bind(...)).`,
-      )
+      throw new ResolutionError(`Nothing is bound to ${keyName(key)}; ${whenMissing(key)}.`)
     }
   }
 

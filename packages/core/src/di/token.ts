@@ -1,3 +1,5 @@
+import { processGlobal } from '../global/index.js'
+
 declare const tokenType: unique symbol
 
 /**
@@ -23,12 +25,33 @@ export type Key<T> = Token<T> | Constructor<T>
 /** The type a {@link Key} resolves to. */
 export type Resolved<K> = K extends Token<infer T> ? T : K extends Constructor<infer T> ? T : never
 
+/** Options of {@link token} and {@link globalToken}. */
+export interface TokenOptions {
+  /**
+   * What to do when nothing binds the token, in the start-up error and at resolution: name the
+   * module that binds it, such as `'add databaseSessionRegistry() to createApp({ modules })'`.
+   */
+  readonly whenMissing?: string
+}
+
+// One map per process, so the ESM and CJS builds of core read the same hints.
+const hints = processGlobal('mortar.tokenHints', () => new Map<symbol, string>())
+
 /**
  * Creates a {@link Token}, unique even among tokens of the same name; `name` appears in every
- * error that mentions it. For a token a published package exports, use {@link globalToken}.
+ * error that mentions it, and `options.whenMissing` in the error raised when nothing binds it.
+ * For a token a published package exports, use {@link globalToken}.
+ *
+ * @example
+ * ```ts
+ * import { token } from '@mortar/core'
+ *
+ * interface Mailer { send(to: string, body: string): Promise<void> }
+ * export const MAILER = token<Mailer>('mailer', { whenMissing: 'add mailModule() to createApp({ modules })' })
+ * ```
  */
-export function token<T>(name: string): Token<T> {
-  return Symbol(name) as Token<T>
+export function token<T>(name: string, options: TokenOptions = {}): Token<T> {
+  return withHint(Symbol(name) as Token<T>, options)
 }
 
 /**
@@ -47,8 +70,21 @@ export function token<T>(name: string): Token<T> {
  * export const SMS_GATEWAY = globalToken<SmsGateway>('@acme/mortar-sms.gateway')
  * ```
  */
-export function globalToken<T>(name: string): Token<T> {
-  return Symbol.for(name) as Token<T>
+export function globalToken<T>(name: string, options: TokenOptions = {}): Token<T> {
+  return withHint(Symbol.for(name) as Token<T>, options)
+}
+
+function withHint<T>(created: Token<T>, options: TokenOptions): Token<T> {
+  if (options.whenMissing !== undefined) hints.set(created, options.whenMissing)
+  return created
+}
+
+/** What to do about a key that nothing binds: the token's own hint, or the general advice. */
+export function whenMissing(key: unknown): string {
+  return (
+    (typeof key === 'symbol' ? hints.get(key) : undefined) ??
+    "bind it in a module's register() (binder.bind(...)) or add the module that does"
+  )
 }
 
 /** A readable name for a key, for error messages. */

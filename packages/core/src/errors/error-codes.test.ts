@@ -48,6 +48,7 @@ describe('core error codes', () => {
       'DatabaseError',
       'ForbiddenError',
       'JobError',
+      'NoRequestContextError',
       'NotFoundError',
       'PayloadTooLargeError',
       'PermanentJobError',

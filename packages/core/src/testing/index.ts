@@ -10,6 +10,9 @@ export {
 } from './test-databases.js'
 export type { LaunchTestBrowserOptions, TestBrowser } from './launch-test-browser.js'
 export { launchTestBrowser } from './launch-test-browser.js'
+export type { FastifyRoutesLike, HonoRoutesLike, RouteEntry } from './list-routes.js'
+export { listRoutes } from './list-routes.js'
+export { snapshotTables } from './snapshot-tables.js'
 export type {
   QueueConformanceCase,
   QueueConformanceOptions,

@@ -20,6 +20,11 @@ export interface Recipient {
   readonly phone?: string | undefined
   readonly locale?: string | undefined
   readonly timeZone?: string | undefined
+  /**
+   * This recipient's own quiet hours in their time zone (`null`: none), instead of the notify
+   * module's default.
+   */
+  readonly quietHours?: { readonly start: string; readonly end: string } | null | undefined
   /** Addresses per channel, for channels without a typed field (a webhook URL, a chat URL). */
   readonly routes?: { readonly [C in ChannelName]?: string | undefined } | undefined
 }

@@ -3,6 +3,7 @@ import {
   isMortarError,
   RequestContext,
   type RequestScope,
+  runBeforeResponseHooks,
   runInRequestContext,
   runRequestStartHooks,
 } from '@mortar/core'
@@ -32,7 +33,8 @@ interface FakeApp {
 
 /**
  * Drives requests through exactly what an HTTP adapter does (a context with an HTTP exchange,
- * the request-start hooks, then the handler) and keeps cookies like a browser. For this
+ * the request-start hooks, the handler, then the before-response hooks for a result) and keeps
+ * cookies like a browser. For this
  * package's tests: no server, no port.
  */
 export class FakeBrowser {
@@ -84,7 +86,9 @@ export class FakeBrowser {
     try {
       body = await runInRequestContext(context, async () => {
         await runRequestStartHooks(app, context)
-        return handler()
+        const result = await handler()
+        await runBeforeResponseHooks(app, context)
+        return result
       })
     } catch (caught) {
       error = caught

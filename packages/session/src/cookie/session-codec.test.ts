@@ -17,7 +17,12 @@ const schema = z.object({
   role: z.enum(['customer', 'admin']).default('customer'),
   cart: z.array(z.string()).default([]),
 })
-const config = resolveSessionConfig({ password: { 1: KEY_1, 2: KEY_2 }, schema, development: true })
+const config = resolveSessionConfig({
+  cookieName: 'test.session',
+  password: { 1: KEY_1, 2: KEY_2 },
+  schema,
+  development: true,
+})
 const codec = new SessionCodec(config, schema)
 
 function payload(data: z.output<typeof schema>): SessionPayload {
@@ -123,8 +128,23 @@ describe('SessionCodec', () => {
   it('refuses a seal whose envelope is not a Mortar session', async () => {
     const foreignShape = await sealData(
       { user: { id: 1, admin: true } },
-      { password: { 2: KEY_2 } },
+      { password: { 2: config.passwords['2'] as string } },
     )
     expect(await codec.open(foreignShape, NOW)).toEqual({ ok: false, reason: 'malformed' })
+  })
+
+  it('never opens a seal made for another cookie name, even with the same password', async () => {
+    const other = new SessionCodec(
+      resolveSessionConfig({
+        cookieName: 'other.session',
+        password: { 1: KEY_1, 2: KEY_2 },
+        schema,
+        development: true,
+      }),
+      schema,
+    )
+    const sealed = await other.seal(payload({ role: 'admin', cart: [] }))
+    expect(await other.open(sealed, NOW)).toMatchObject({ ok: true })
+    expect(await codec.open(sealed, NOW)).toEqual({ ok: false, reason: 'invalid-seal' })
   })
 })

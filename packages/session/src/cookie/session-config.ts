@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto'
 import { type Principal, Secret } from '@mortar/core'
 import type { z } from 'zod'
 import type { CsrfOptions } from '../csrf/csrf-options.js'
@@ -68,6 +69,7 @@ export interface SessionIdentity {
  * import { z } from 'zod'
  *
  * export const sessions = sessionModule({
+ *   cookieName: 'shop.session',
  *   password: process.env.SESSION_PASSWORD ?? '',
  *   schema: z.object({ cart: z.array(z.string()).default([]) }),
  *   rolling: 300,
@@ -83,8 +85,14 @@ export interface SessionModuleOptions<S extends z.ZodType = z.ZodType> {
    * what an empty session holds. Data that no longer fits is dropped, never an error page.
    */
   readonly schema: S
-  /** Default `'mortar.session'`. */
-  readonly cookieName?: string
+  /**
+   * The session cookie's name, required and different for each app: browsers send a host's
+   * cookies to every port and path on it, so two apps on one host (`localhost:3000` and
+   * `localhost:3001`, or two apps behind one domain) see each other's cookies. Name it after the
+   * app (`'shop.session'`). Seals are bound to the name as well: a cookie sealed for one name
+   * never opens under another, even with the same password.
+   */
+  readonly cookieName: string
   /** Seconds a session lives after its cookie was last issued. Default 14 days. */
   readonly ttl?: number
   /** Seconds a session may live from its creation, however active. Default 30 days. */
@@ -143,13 +151,18 @@ const DAY = 24 * 60 * 60
 
 /** Checks the options and fills the defaults; throws {@link SessionConfigError}. */
 export function resolveSessionConfig(options: SessionModuleOptions): ResolvedSessionConfig {
-  const { passwords, newestKeyId } = resolvePasswords(options.password)
-  const cookieName = options.cookieName ?? 'mortar.session'
+  const cookieName: unknown = options.cookieName
+  if (typeof cookieName !== 'string' || cookieName === '') {
+    throw new SessionConfigError(
+      "cookieName is required: name the cookie after your app (cookieName: 'shop.session'). Browsers send a host's cookies to every port on it, so two apps on one host must not share a name.",
+    )
+  }
   if (!COOKIE_NAME.test(cookieName)) {
     throw new SessionConfigError(
       `cookieName '${cookieName}' is not a valid cookie name; use letters, digits and . _ -.`,
     )
   }
+  const { passwords, newestKeyId } = resolvePasswords(options.password, cookieName)
   const ttlSeconds = positive('ttl', options.ttl ?? 14 * DAY)
   const absoluteTtlSeconds = positive('absoluteTtl', options.absoluteTtl ?? 30 * DAY)
   const rolling = options.rolling ?? false
@@ -179,13 +192,16 @@ export function resolveSessionConfig(options: SessionModuleOptions): ResolvedSes
   }
 }
 
-function resolvePasswords(password: SessionPassword): {
+function resolvePasswords(
+  password: SessionPassword,
+  cookieName: string,
+): {
   passwords: Record<string, string>
   newestKeyId: string
 } {
   const passwords: Record<string, string> = Object.create(null)
   if (typeof password === 'string' || Secret.isSecret(password)) {
-    passwords['1'] = checkSecret('password', password)
+    passwords['1'] = forCookie(checkSecret('password', password), cookieName)
     return { passwords, newestKeyId: '1' }
   }
   if (typeof password !== 'object' || password === null) {
@@ -205,10 +221,22 @@ function resolvePasswords(password: SessionPassword): {
         `password key id '${id.slice(0, 20)}' is not a positive integer; number your keys 1, 2, 3… (the highest seals).`,
       )
     }
-    passwords[id] = checkSecret(`password[${id}]`, (password as Record<string, SessionSecret>)[id])
+    passwords[id] = forCookie(
+      checkSecret(`password[${id}]`, (password as Record<string, SessionSecret>)[id]),
+      cookieName,
+    )
     newest = Math.max(newest, Number(id))
   }
   return { passwords, newestKeyId: String(newest) }
+}
+
+// Each secret seals through a key of its own per cookie name, so a seal made for one app's cookie
+// never opens as another's, even where two apps share a password and a cookie is sent (by a
+// browser, or by hand) under the other app's name.
+function forCookie(secret: string, cookieName: string): string {
+  return createHmac('sha256', secret)
+    .update(`mortar.session.cookie:${cookieName}`)
+    .digest('base64url')
 }
 
 function checkSecret(name: string, value: SessionSecret | undefined): string {

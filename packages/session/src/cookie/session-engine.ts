@@ -79,6 +79,7 @@ export class SessionEngine {
     let clear = false
     let reissue = false
     let registered = false
+    let record: SessionRecord | undefined
     let early: Promise<SessionRecord | undefined> | undefined
     if (raw !== undefined) {
       const { hint, seal } = splitCookieValue(raw)
@@ -101,41 +102,59 @@ export class SessionEngine {
       }
     }
     if (payload?.userId !== undefined && this.#registry !== undefined) {
-      const record = await (early ?? this.#registry.find(payload.id))
+      record = await (early ?? this.#registry.find(payload.id))
       if (record === undefined || record.userId !== payload.userId) {
         // Revoked (or never recorded): refused, and the browser is told to drop the cookie.
         payload = undefined
         clear = true
       } else {
         registered = true
-        if (now - record.lastSeenAt.getTime() >= this.#config.touchIntervalMs) {
-          await this.#touch(payload.id, now)
-        }
       }
+    }
+
+    // Before anything is written: a request that fails the guard changes nothing, not even the
+    // last-seen time. Only a valid session can be forged with; one without is checked at login.
+    const verdict =
+      this.#csrf === undefined ? 'pass' : checkCsrf(http, payload?.csrfToken, this.#csrf)
+    if (payload !== undefined && verdict !== 'pass' && verdict !== 'form-token') {
+      throw new CsrfError(verdict.reject)
+    }
+    const current = new Session(this, context, {
+      payload: payload ?? this.freshPayload(),
+      registered,
+      crossSite: typeof verdict === 'object' ? verdict.reject : undefined,
+    })
+    context.set('session', current)
+    if (verdict === 'form-token') {
+      // Nothing of the session's identity until verifyCsrfForm finds the token in the body.
+      current.holdForCsrf(context.withhold('principal', new CsrfError('missing-token')))
+      return
+    }
+
+    if (record !== undefined && now - record.lastSeenAt.getTime() >= this.#config.touchIntervalMs) {
+      await this.#touch(record.id, now)
     }
     if (payload !== undefined) {
       if (payload.flash !== undefined && Object.keys(payload.flash).length > 0) reissue = true
       const rolling = this.#config.rollingSeconds
       if (rolling > 0 && now - payload.issuedAt >= rolling * 1000) reissue = true
-    }
-    const current = new Session(this, context, {
-      payload: payload ?? this.freshPayload(),
-      registered,
-    })
-    context.set('session', current)
-    if (payload !== undefined && reissue) await this.#reissue(current)
-    else if (clear) this.clearCookie(context)
-
-    // Only a valid session makes a request cookie-authenticated; an empty one has nothing to steal.
-    if (payload !== undefined && this.#csrf !== undefined) {
-      const verdict = checkCsrf(http, payload.csrfToken, this.#csrf)
-      if (verdict === 'form-token') {
-        current.csrfPending = true
-        return // the principal waits for verifyCsrfForm
-      }
-      if (verdict !== 'pass') throw new CsrfError(verdict.reject)
+      if (reissue) await this.#reissue(current)
+    } else if (clear) {
+      current.clearCookie()
     }
     await this.fillPrincipal(context, current)
+  }
+
+  /**
+   * The before-response hook: refuses a response to a form request that never showed its CSRF
+   * token, and otherwise sets the session's cookie, once, as the handler left it.
+   */
+  finish(context: RequestContext): void {
+    const current = context.get('session')
+    if (current === undefined) return
+    if (current.csrfPending) throw new CsrfError('missing-token')
+    const cookie = current.takeCookie()
+    if (cookie !== undefined) this.#http(context).appendResponseHeader('set-cookie', cookie)
   }
 
   /** Fills the `principal` slot from the session, when a resolver is configured. */
@@ -206,22 +225,23 @@ export class SessionEngine {
     await this.#registry?.revoke(id)
   }
 
-  writeCookie(context: RequestContext, sealed: string, payload: SessionPayload): void {
+  /** The `Set-Cookie` value that stores `sealed` for what is left of the session's life. */
+  cookieFor(sealed: string, payload: SessionPayload): string {
     const config = this.#config
     // The cookie outlives neither the idle ttl nor what is left of the absolute maximum age.
     const remainingMs = payload.createdAt + config.absoluteTtlSeconds * 1000 - this.#clock.nowMs()
     const maxAge = Math.min(config.ttlSeconds, Math.floor(remainingMs / 1000))
-    this.#http(context).appendResponseHeader(
-      'set-cookie',
-      serializeCookie(config.cookieName, sealed, { ...this.#attributes(), maxAge }),
-    )
+    return serializeCookie(config.cookieName, sealed, { ...this.#attributes(), maxAge })
   }
 
-  clearCookie(context: RequestContext): void {
-    this.#http(context).appendResponseHeader(
-      'set-cookie',
-      serializeCookie(this.#config.cookieName, '', { ...this.#attributes(), maxAge: 0 }),
-    )
+  /** The `Set-Cookie` value that makes the browser drop the session cookie. */
+  clearingCookie(): string {
+    return serializeCookie(this.#config.cookieName, '', { ...this.#attributes(), maxAge: 0 })
+  }
+
+  /** Sends a cookie set after the response was checked (the handler saved late): now or never. */
+  sendLate(context: RequestContext, cookie: string): void {
+    this.#http(context).appendResponseHeader('set-cookie', cookie)
   }
 
   #attributes() {

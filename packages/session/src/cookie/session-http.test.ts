@@ -21,10 +21,12 @@ const KEY = 'http-0123456789abcdef0123456789abcdef'
 const schema = z.object({ role: z.enum(['customer', 'admin']).default('customer') })
 
 const sessions = sessionModule({
+  cookieName: 'test.session',
   password: KEY,
   schema,
   development: true,
   registry: new MemorySessionRegistry(),
+  csrf: { formField: '_csrf' },
   resolvePrincipal: (data, { userId }) => (userId ? { id: `${userId}/${data.role}` } : undefined),
 })
 const app = createApp({ modules: [sessions], logger: silentLogger() })
@@ -81,14 +83,14 @@ describe('sessions over Fastify', () => {
   it('loads the session and fills the principal before the handler', async () => {
     const { cookie } = await loggedIn()
     // A registered session's cookie names its id in clear, so the registry lookup can start early.
-    expect(cookie).toMatch(/^mortar\.session=[A-Za-z0-9_-]{22}\.Fe26\.2\*1\*/)
+    expect(cookie).toMatch(/^test\.session=[A-Za-z0-9_-]{22}\.Fe26\.2\*1\*/)
     const me = await fastify.inject({ method: 'GET', url: '/me', headers: { cookie } })
     expect(me.json()).toMatchObject({ principal: { id: 'user-1/customer' }, role: 'customer' })
   })
 
   it(`answers ${HTTP_RUNS} tampered, truncated and random cookies with an anonymous session, never a 500`, async () => {
     const { cookie } = await loggedIn()
-    const sealed = cookie.slice('mortar.session='.length)
+    const sealed = cookie.slice('test.session='.length)
     const mangled = fc.oneof(
       fc.tuple(fc.nat(), fc.constantFrom(...'AZaz09-_*.~')).map(([at, char]) => {
         const index = at % sealed.length
@@ -103,7 +105,7 @@ describe('sessions over Fastify', () => {
         const response = await fastify.inject({
           method: 'GET',
           url: '/me',
-          headers: { cookie: `mortar.session=${value}` },
+          headers: { cookie: `test.session=${value}` },
         })
         expect(response.statusCode).toBe(200)
         const body = response.json()

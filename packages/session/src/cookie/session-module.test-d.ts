@@ -4,6 +4,7 @@ import { sessionModule } from './session-module.js'
 
 const PASSWORD = 'types-0123456789abcdef0123456789abcdef'
 const sessions = sessionModule({
+  cookieName: 'test.session',
   password: PASSWORD,
   schema: z.object({
     cart: z.array(z.string()).default([]),
@@ -29,10 +30,23 @@ export async function typedData(): Promise<void> {
 }
 
 // @ts-expect-error: the schema is required
-sessionModule({ password: PASSWORD })
+sessionModule({ cookieName: 'test.session', password: PASSWORD })
 
-// @ts-expect-error: rolling is seconds or a boolean, not a string
-sessionModule({ password: PASSWORD, schema: z.object({}), rolling: '5m' })
+sessionModule({
+  cookieName: 'test.session',
+  password: PASSWORD,
+  schema: z.object({}),
+  // @ts-expect-error: rolling is seconds or a boolean, not a string
+  rolling: '5m',
+})
 
-// @ts-expect-error: 'memory' is not a registry choice; pass a registry instance instead
-sessionModule({ password: PASSWORD, schema: z.object({}), registry: 'memory' })
+sessionModule({
+  cookieName: 'test.session',
+  password: PASSWORD,
+  schema: z.object({}),
+  // @ts-expect-error: 'memory' is not a registry choice; pass a registry instance instead
+  registry: 'memory',
+})
+
+// @ts-expect-error: the cookie name is required (one per app on a host)
+sessionModule({ password: PASSWORD, schema: z.object({}) })

@@ -7,7 +7,11 @@ import { SessionConfigError, SessionTooLargeError } from '../errors.js'
 import { MemorySessionRegistry } from '../registry/memory/memory-session-registry.js'
 import { FakeBrowser } from './fake-browser.js'
 import { session } from './session.js'
-import type { InvalidSessionEvent, SessionModuleOptions } from './session-config.js'
+import {
+  type InvalidSessionEvent,
+  resolveSessionConfig,
+  type SessionModuleOptions,
+} from './session-config.js'
 import { SESSIONS } from './session-manager.js'
 import { sessionModule } from './session-module.js'
 
@@ -19,7 +23,7 @@ declare module '@mortar/core' {
 
 const KEY_1 = 'k1-0123456789abcdef0123456789abcdef'
 const KEY_2 = 'k2-0123456789abcdef0123456789abcdef'
-const COOKIE = 'mortar.session'
+const COOKIE = 'test.session'
 const schema = z.object({
   cart: z.array(z.string()).default([]),
   theme: z.enum(['light', 'dark']).optional(),
@@ -36,42 +40,60 @@ async function start(
   options: Partial<SessionModuleOptions<typeof schema>> = {},
   app?: TestApp,
 ): Promise<{ app: TestApp; browser: FakeBrowser }> {
-  const module = sessionModule({ password: KEY_1, schema, ...options })
+  const module = sessionModule({ cookieName: COOKIE, password: KEY_1, schema, ...options })
   const created = app ?? createTestApp({ modules: [module] })
   apps.push(created)
   await created.start()
   return { app: created, browser: new FakeBrowser(created) }
 }
 
+const sealingKey = (secret: string) =>
+  resolveSessionConfig({ cookieName: COOKIE, password: secret, schema }).passwords['1'] as string
+
 const current = () => session() as unknown as ReturnType<typeof session> & { data: Data }
 
 describe('sessionModule options', () => {
   it('refuses a secret shorter than 32 characters without showing it', () => {
-    const attempt = () => sessionModule({ password: 'hunter2-hunter2', schema })
+    const attempt = () =>
+      sessionModule({ cookieName: 'test.session', password: 'hunter2-hunter2', schema })
     expect(attempt).toThrow(SessionConfigError)
     expect(attempt).toThrow(/15 characters; a session secret needs at least 32/)
     expect(attempt).not.toThrow(/hunter2/)
   })
 
   it('checks every key of a rotation map and names the key id, not the secret', () => {
-    expect(() => sessionModule({ password: { 1: KEY_1, 2: 'short-secret' }, schema })).toThrow(
-      /password\[2\] is 12 characters/,
-    )
-    expect(() => sessionModule({ password: { current: KEY_1 }, schema })).toThrow(
-      /key id 'current' is not a positive integer/,
-    )
+    expect(() =>
+      sessionModule({
+        cookieName: 'test.session',
+        password: { 1: KEY_1, 2: 'short-secret' },
+        schema,
+      }),
+    ).toThrow(/password\[2\] is 12 characters/)
+    expect(() =>
+      sessionModule({ cookieName: 'test.session', password: { current: KEY_1 }, schema }),
+    ).toThrow(/key id 'current' is not a positive integer/)
   })
 
   it("accepts core's Secret values", () => {
-    expect(() => sessionModule({ password: new Secret(KEY_1), schema })).not.toThrow()
-    expect(() => sessionModule({ password: { 1: new Secret('x'.repeat(31)) }, schema })).toThrow(
-      /31 characters/,
-    )
+    expect(() =>
+      sessionModule({ cookieName: 'test.session', password: new Secret(KEY_1), schema }),
+    ).not.toThrow()
+    expect(() =>
+      sessionModule({
+        cookieName: 'test.session',
+        password: { 1: new Secret('x'.repeat(31)) },
+        schema,
+      }),
+    ).toThrow(/31 characters/)
   })
 
   it('refuses a schema that does not accept an empty session', () => {
     expect(() =>
-      sessionModule({ password: KEY_1, schema: z.object({ userName: z.string() }) }),
+      sessionModule({
+        cookieName: 'test.session',
+        password: KEY_1,
+        schema: z.object({ userName: z.string() }),
+      }),
     ).toThrow(/schema must accept an empty object/)
   })
 })
@@ -141,7 +163,8 @@ describe('session cookie', () => {
         d: { cart: [1, 2] },
         t: 'T'.repeat(22),
       },
-      { password: { 1: KEY_1 } },
+      // The key the module seals with: the secret bound to this cookie name.
+      { password: { 1: sealingKey(KEY_1) } },
     )
     browser.setCookie(COOKIE, old)
     const response = await browser.request({}, () => ({
@@ -157,7 +180,7 @@ describe('session cookie', () => {
         issues: expect.arrayContaining([expect.objectContaining({ path: 'cart.0' })]),
       },
     ])
-    expect(response.setCookies[0]).toMatch(/^mortar\.session=; Max-Age=0/)
+    expect(response.setCookies[0]).toMatch(/^test\.session=; Max-Age=0/)
   })
 
   it('treats a tampered cookie as an empty session, never an error', async () => {
@@ -316,7 +339,7 @@ describe('login, registry and principal', () => {
     expect(await app.resolve(SESSIONS).revoke(id ?? '')).toBe(true)
     const next = await browser.request({}, () => [current().userId, current().data.theme])
     expect(next.body).toEqual([undefined, undefined])
-    expect(next.setCookies[0]).toMatch(/^mortar\.session=; Max-Age=0/)
+    expect(next.setCookies[0]).toMatch(/^test\.session=; Max-Age=0/)
     expect(browser.cookie(COOKIE)).toBeUndefined()
   })
 

@@ -3,6 +3,7 @@ import {
   defineModule,
   LOGGER,
   type Module,
+  onBeforeResponse,
   onRequestStart,
   type Token,
   globalToken,
@@ -29,8 +30,9 @@ const SESSION_ENGINE: Token<SessionEngine> = globalToken<SessionEngine>('mortar.
  * Sealed cookie sessions on iron-session. Every request behind a Mortar HTTP adapter gets its
  * session loaded before the handler (from the cookie, checked against the schema, the expiry,
  * the registry and the CSRF guard), the `principal` slot filled by `resolvePrincipal`, and
- * {@link session} to reach it. Binds {@link SESSIONS}. Throws `SessionConfigError` at once for a
- * short secret or a schema that refuses `{}`.
+ * {@link session} to reach it; the cookie is set once, just before the response is sent. Binds
+ * {@link SESSIONS}. Throws `SessionConfigError` at once for a missing cookie name, a short secret
+ * or a schema that refuses `{}`.
  *
  * @example
  * ```ts
@@ -41,6 +43,7 @@ const SESSION_ENGINE: Token<SessionEngine> = globalToken<SessionEngine>('mortar.
  * import { z } from 'zod'
  *
  * const sessions = sessionModule({
+ *   cookieName: 'shop.session',
  *   password: process.env.SESSION_PASSWORD ?? '',
  *   schema: z.object({ cart: z.array(z.string()).default([]) }),
  *   resolvePrincipal: (_data, { userId }) => (userId ? { id: userId } : undefined),
@@ -94,8 +97,8 @@ export function sessionModule<S extends z.ZodType>(
     name: 'session',
     register(binder) {
       if (registryOption === 'database' || registryOption === 'redis') {
-        // Bound by databaseSessionRegistry() or redisSessionRegistry(); the start-up check names
-        // the token if the app forgot that module.
+        // Bound by databaseSessionRegistry() or redisSessionRegistry(); if the app forgot that
+        // module, the start-up check says to add it (the token's whenMissing hint).
         binder.bind(SESSION_ENGINE, {
           inject: [CLOCK, LOGGER, SESSION_REGISTRY],
           useFactory: init,
@@ -113,10 +116,12 @@ export function sessionModule<S extends z.ZodType>(
     },
     onStart(app) {
       const engine = app.resolve(SESSION_ENGINE)
-      removers.set(
-        app,
-        onRequestStart(app, (context) => engine.load(context)),
-      )
+      const removeStart = onRequestStart(app, (context) => engine.load(context))
+      const removeFinish = onBeforeResponse(app, (context) => engine.finish(context))
+      removers.set(app, () => {
+        removeStart()
+        removeFinish()
+      })
     },
     onStop(app) {
       removers.get(app)?.()

@@ -53,7 +53,12 @@ describe('sessionModule registry option', () => {
       database: 'sqlite::memory:',
       modules: [
         databaseSessionRegistry(),
-        sessionModule({ password: KEY, schema: z.object({}), registry: 'database' }),
+        sessionModule({
+          cookieName: 'test.session',
+          password: KEY,
+          schema: z.object({}),
+          registry: 'database',
+        }),
       ],
     })
     await app.migrate()
@@ -65,7 +70,12 @@ describe('sessionModule registry option', () => {
     const app = createTestApp({
       modules: [
         redisSessionRegistry({ url: redisUrl as string, prefix: redisPrefix }),
-        sessionModule({ password: KEY, schema: z.object({}), registry: 'redis' }),
+        sessionModule({
+          cookieName: 'test.session',
+          password: KEY,
+          schema: z.object({}),
+          registry: 'redis',
+        }),
       ],
     })
     await scenario(app)
@@ -73,8 +83,17 @@ describe('sessionModule registry option', () => {
 
   it("fails at start with a clear error when 'database' is chosen without its module", async () => {
     const app = createTestApp({
-      modules: [sessionModule({ password: KEY, schema: z.object({}), registry: 'database' })],
+      modules: [
+        sessionModule({
+          cookieName: 'test.session',
+          password: KEY,
+          schema: z.object({}),
+          registry: 'database',
+        }),
+      ],
     })
-    await expect(app.start()).rejects.toThrow(/mortar\.session\.registry/)
+    await expect(app.start()).rejects.toThrow(
+      /which no module binds; add the module of the registry you chose to createApp\(\{ modules \}\): databaseSessionRegistry\(\) for sessionModule\(\{ registry: 'database' \}\)/,
+    )
   })
 })

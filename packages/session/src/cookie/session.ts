@@ -1,6 +1,6 @@
 import { currentRequestContext, type RequestContext } from '@mortar/core'
 import { tokensMatch } from '../csrf/csrf-guard.js'
-import { CsrfError, SessionUnavailableError } from '../errors.js'
+import { CsrfError, type CsrfRejection, SessionUnavailableError } from '../errors.js'
 import { newCsrfToken, newSessionId, type SessionPayload } from './session-codec.js'
 import type { SessionEngine } from './session-engine.js'
 
@@ -31,16 +31,22 @@ declare module '@mortar/core' {
   }
 }
 
-/** Where a {@link Session} starts: its unsealed state and what the registry said about it. */
+/** Where a {@link Session} starts: its unsealed state and what the guard and registry said. */
 interface SessionStart {
   readonly payload: SessionPayload
   readonly registered: boolean
+  /** Set when a browser said the request came from another site: it may not log in. */
+  readonly crossSite: CsrfRejection | undefined
 }
 
 /**
  * One visitor's session: typed `data` sealed into an encrypted, signed cookie (iron-session), a
  * random id, an optional user id set by {@link Session.login}, one-request flash messages and a
  * CSRF token. Get it with {@link session}; changes are sent by {@link Session.save}.
+ *
+ * The cookie goes out once per response, as the request leaves the session: whatever the
+ * handler called (`login()` then `save()`, `save()` twice, `destroy()`), the response carries one
+ * `Set-Cookie` for it, set just before the response is sent, and none on an error response.
  *
  * @example
  * ```ts
@@ -63,7 +69,13 @@ export class Session<T = AppSessionData> {
   #registered: boolean
   #incomingFlash: Record<string, string>
   #outgoingFlash: Record<string, string> = {}
-  #csrfPending = false
+  readonly #crossSite: CsrfRejection | undefined
+  /** While a form request has not shown its token: releases the withheld principal. */
+  #pendingCsrf: (() => void) | undefined
+  /** The Set-Cookie value for the end of the request, if the session changed. */
+  #cookie: string | undefined
+  /** True once the response was checked: a later change is sent at once (or fails loudly). */
+  #finished = false
 
   /** @internal Sessions are made by the session module; use {@link session} to get one. */
   constructor(engine: SessionEngine, context: RequestContext, start: SessionStart) {
@@ -76,42 +88,46 @@ export class Session<T = AppSessionData> {
     this.#data = start.payload.data as T
     this.#registered = start.registered
     this.#incomingFlash = { ...start.payload.flash }
+    this.#crossSite = start.crossSite
   }
 
   /** The session id: 128 random bits, base64url. It changes on `regenerate`, `login` and `destroy`. */
   get id(): string {
+    this.#assertProven()
     return this.#id
   }
 
   /** The user this session was logged in for by {@link Session.login}; undefined when anonymous. */
   get userId(): string | undefined {
+    this.#assertProven()
     return this.#userId
   }
 
   /** When this session began (the absolute maximum age counts from it). */
   get createdAt(): Date {
+    this.#assertProven()
     return new Date(this.#createdAt)
   }
 
   /** The session's data, typed by the module's schema. Change it, then call {@link Session.save}. */
   get data(): T {
-    this.#assertNotPending()
+    this.#assertProven()
     return this.#data
   }
 
   set data(value: T) {
-    this.#assertNotPending()
+    this.#assertProven()
     this.#data = value
   }
 
   /**
-   * Validates the data against the schema, seals it and sets the cookie (Set-Cookie on the
-   * response, so call it before the response is sent). A logged-in session is recorded in the
-   * registry the first time it is saved. Throws `SessionTooLargeError` over 4 KB and
-   * `SessionDataError` when the data does not fit the schema.
+   * Validates the data against the schema, seals it, and sets the session's cookie for the end of
+   * the request (see {@link Session}). A logged-in session is recorded in the registry the first
+   * time it is saved. Throws `SessionTooLargeError` over 4 KB and `SessionDataError` when the
+   * data does not fit the schema.
    */
   async save(): Promise<void> {
-    this.#assertNotPending()
+    this.#assertProven()
     const data = this.#engine.validate(this.#data)
     const now = this.#engine.now()
     const payload: SessionPayload = {
@@ -128,7 +144,7 @@ export class Session<T = AppSessionData> {
       await this.#engine.register(payload, this.#context)
       this.#registered = true
     }
-    this.#engine.writeCookie(this.#context, sealed, payload)
+    this.#setCookie(this.#engine.cookieFor(sealed, payload))
   }
 
   /**
@@ -136,7 +152,7 @@ export class Session<T = AppSessionData> {
    * clears the cookie.
    */
   async destroy(): Promise<void> {
-    this.#assertNotPending()
+    this.#assertProven()
     await this.#revokeCurrent()
     const fresh = this.#engine.freshPayload()
     this.#id = fresh.id
@@ -146,7 +162,7 @@ export class Session<T = AppSessionData> {
     this.#data = fresh.data as T
     this.#incomingFlash = {}
     this.#outgoingFlash = {}
-    this.#engine.clearCookie(this.#context)
+    this.#setCookie(this.#engine.clearingCookie())
   }
 
   /**
@@ -155,7 +171,7 @@ export class Session<T = AppSessionData> {
    * {@link Session.login} does it for you.
    */
   async regenerate(): Promise<void> {
-    this.#assertNotPending()
+    this.#assertProven()
     await this.#renew()
     await this.save()
   }
@@ -163,10 +179,12 @@ export class Session<T = AppSessionData> {
   /**
    * Logs `userId` in: regenerates the session (new id, new CSRF token), records the user id in
    * the sealed cookie and in the registry, saves, and fills the `principal` slot for the rest of
-   * this request.
+   * this request. Throws `CsrfError` when the browser said the request came from another site
+   * (login CSRF: a page elsewhere logging the visitor into an account of its choosing).
    */
   async login(userId: string): Promise<void> {
-    this.#assertNotPending()
+    this.#assertProven()
+    if (this.#crossSite !== undefined) throw new CsrfError(this.#crossSite)
     if (typeof userId !== 'string' || userId === '') {
       throw new TypeError('session.login(userId) needs a non-empty string user id.')
     }
@@ -183,47 +201,71 @@ export class Session<T = AppSessionData> {
 
   /** Keeps `message` under `key` for the next request only; sent by the next {@link Session.save}. */
   flash(key: string, message: string): void {
+    this.#assertProven()
     this.#outgoingFlash[key] = message
   }
 
   /** Takes the flash message the previous request left under `key`; later calls get undefined. */
   consumeFlash(key: string): string | undefined {
+    this.#assertProven()
     if (!Object.hasOwn(this.#incomingFlash, key)) return undefined
     const message = this.#incomingFlash[key]
     delete this.#incomingFlash[key]
     return message
   }
 
-  /** The session's CSRF token, to embed in forms (`_csrf`) or send as `x-csrf-token`. */
+  /** The session's CSRF token, to embed in forms or send as `x-csrf-token`. */
   csrfToken(): string {
+    this.#assertProven()
     return this.#csrfToken
   }
 
   /**
    * @internal For `verifyCsrfForm`: checks the form's token field against this session's token,
-   * then fills the principal that the guard held back.
+   * then releases the principal and fills it.
    */
   async settleCsrf(body: unknown): Promise<void> {
-    if (!this.#csrfPending) return
-    const field = this.#engine.csrf?.fieldName ?? '_csrf'
+    const release = this.#pendingCsrf
+    if (release === undefined) return
+    const field = this.#engine.csrf?.formField ?? ''
     const presented =
       typeof body === 'object' && body !== null && Object.hasOwn(body, field)
         ? (body as Record<string, unknown>)[field]
         : undefined
     if (presented === undefined) throw new CsrfError('missing-token')
     if (!tokensMatch(presented, this.#csrfToken)) throw new CsrfError('bad-token')
-    this.#csrfPending = false
+    this.#pendingCsrf = undefined
+    release()
     await this.#engine.fillPrincipal(this.#context, this)
   }
 
   /** @internal True while an unsafe form request still waits for `verifyCsrfForm`. */
   get csrfPending(): boolean {
-    return this.#csrfPending
+    return this.#pendingCsrf !== undefined
   }
 
-  /** @internal Set by the CSRF guard; cleared by `verifyCsrfForm`. */
-  set csrfPending(pending: boolean) {
-    this.#csrfPending = pending
+  /** @internal Set by the CSRF guard with the release of the withheld principal. */
+  holdForCsrf(release: () => void): void {
+    this.#pendingCsrf = release
+  }
+
+  /** @internal Drops the browser's cookie at the end of the request (an unusable one). */
+  clearCookie(): void {
+    this.#setCookie(this.#engine.clearingCookie())
+  }
+
+  /** @internal For the before-response hook: the one Set-Cookie value to send, if any. */
+  takeCookie(): string | undefined {
+    this.#finished = true
+    const cookie = this.#cookie
+    this.#cookie = undefined
+    return cookie
+  }
+
+  #setCookie(cookie: string): void {
+    // The latest state wins; after the response was checked, the change must go out now.
+    if (this.#finished) this.#engine.sendLate(this.#context, cookie)
+    else this.#cookie = cookie
   }
 
   async #renew(): Promise<void> {
@@ -238,9 +280,9 @@ export class Session<T = AppSessionData> {
     this.#registered = false
   }
 
-  #assertNotPending(): void {
-    // Fail closed: a form request that has not shown its CSRF token gets no session at all.
-    if (this.#csrfPending) throw new CsrfError('missing-token')
+  #assertProven(): void {
+    // Fail closed: a form request that has not shown its CSRF token gets nothing of its session.
+    if (this.#pendingCsrf !== undefined) throw new CsrfError('missing-token')
   }
 }
 

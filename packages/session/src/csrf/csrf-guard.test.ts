@@ -66,9 +66,22 @@ describe('checkCsrf', () => {
     expect(checkCsrf(request('DELETE', headers), TOKEN, options)).toEqual({ reject: reason })
   })
 
-  it('leaves a form post without origin headers to the _csrf field', () => {
+  it('leaves a form post without origin headers to the form field, when form tokens are on', () => {
     const form = { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }
-    expect(checkCsrf(request('POST', form), TOKEN, options)).toBe('form-token')
+    expect(checkCsrf(request('POST', form), TOKEN, options)).toEqual({ reject: 'missing-token' })
+    const forms = resolveCsrfOptions({ formField: '_csrf' })
+    for (const type of [
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'text/plain',
+    ]) {
+      expect(checkCsrf(request('POST', { 'content-type': type }), TOKEN, forms)).toBe('form-token')
+    }
+    expect(
+      checkCsrf(request('POST', { 'content-type': 'application/json' }), TOKEN, forms),
+    ).toEqual({
+      reject: 'missing-token',
+    })
     expect(
       checkCsrf(request('PUT', { 'content-type': 'application/json' }), TOKEN, options),
     ).toEqual({

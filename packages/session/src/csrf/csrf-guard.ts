@@ -10,7 +10,8 @@ export interface CsrfRequest {
 
 /**
  * The guard's answer: `pass`, a rejection reason, or `form-token` when only a form field could
- * still prove the request (no Origin, no Sec-Fetch-Site, no token header, a form body).
+ * still prove the request (no Origin, no Sec-Fetch-Site, no token header, a form body, and the
+ * app accepts form tokens).
  */
 export type CsrfVerdict = 'pass' | 'form-token' | { readonly reject: CsrfRejection }
 
@@ -18,10 +19,12 @@ export type CsrfVerdict = 'pass' | 'form-token' | { readonly reject: CsrfRejecti
 export interface ResolvedCsrfOptions {
   readonly trustedOrigins: ReadonlySet<string>
   readonly headerName: string
-  readonly fieldName: string
+  /** The form field that may carry the token; undefined when form tokens are off. */
+  readonly formField: string | undefined
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
+// The encodings an HTML form can send, so the ones a forged cross-site form can use.
 const FORM_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain']
 
 /** Fills the defaults of {@link CsrfOptions}, normalising each trusted origin. */
@@ -36,10 +39,14 @@ export function resolveCsrfOptions(options: CsrfOptions = {}): ResolvedCsrfOptio
     }
     trustedOrigins.add(normalised)
   }
+  const formField = options.formField
+  if (formField !== undefined && (typeof formField !== 'string' || formField === '')) {
+    throw new TypeError("csrf.formField must be a form field name, such as '_csrf'.")
+  }
   return {
     trustedOrigins,
     headerName: (options.headerName ?? 'x-csrf-token').toLowerCase(),
-    fieldName: options.fieldName ?? '_csrf',
+    formField,
   }
 }
 
@@ -49,13 +56,16 @@ export function isSafeMethod(method: string): boolean {
 }
 
 /**
- * Decides whether a cookie-authenticated request may proceed. Fetch metadata first
- * (`Sec-Fetch-Site`), then `Origin` against the request's own host and the trusted origins, then
- * the synchronizer token in the token header, for clients that send neither.
+ * Decides whether an unsafe request may proceed. Fetch metadata first (`Sec-Fetch-Site`), then
+ * `Origin` against the request's own host and the trusted origins: a browser that says the
+ * request comes from another site is refused whether or not it carries a session. Without either
+ * header (a script, or a browser from before 2020), a request with a session (`expectedToken`)
+ * must show its synchronizer token in the token header, or, when the app accepts form tokens, in
+ * the form field of a form body (`form-token`); one without a session has nothing to forge.
  */
 export function checkCsrf(
   request: CsrfRequest,
-  expectedToken: string,
+  expectedToken: string | undefined,
   options: ResolvedCsrfOptions,
 ): CsrfVerdict {
   if (isSafeMethod(request.method)) return 'pass'
@@ -71,12 +81,19 @@ export function checkCsrf(
     if (isSameOrigin(origin, request.header('host')) || isTrusted(origin, options)) return 'pass'
     return { reject: 'untrusted-origin' }
   }
+  if (expectedToken === undefined) return 'pass'
   const token = request.header(options.headerName)
   if (token !== undefined)
     return tokensMatch(token, expectedToken) ? 'pass' : { reject: 'bad-token' }
-  const type = request.header('content-type')?.split(';')[0]?.trim().toLowerCase()
-  if (type !== undefined && FORM_TYPES.includes(type)) return 'form-token'
+  if (options.formField !== undefined && isFormBody(request.header('content-type'))) {
+    return 'form-token'
+  }
   return { reject: 'missing-token' }
+}
+
+function isFormBody(contentType: string | undefined): boolean {
+  const type = contentType?.split(';')[0]?.trim().toLowerCase()
+  return type !== undefined && FORM_TYPES.includes(type)
 }
 
 /** Compares a presented token with the session's in constant time. */

@@ -1,11 +1,13 @@
 import { currentRequestContext } from '@mortar/core'
 
 /**
- * Completes the CSRF check of a form request that sent neither `Origin` nor `Sec-Fetch-Site`
- * nor the token header (old browsers): compares the form's `_csrf` field with the session's
- * token. Until it passes, such a request has no principal and its session refuses access
- * (fail closed). Call it once the body is parsed, for every request: it does nothing when no
- * check is pending. Throws `CsrfError` (403) on a missing or wrong token.
+ * Completes the CSRF check of a form post that sent neither `Origin` nor `Sec-Fetch-Site` nor
+ * the token header (browsers from before 2020), when the session module accepts form tokens
+ * (`csrf: { formField: '_csrf' }`): compares the form's field with the session's token. Until it
+ * passes, the request's principal and session throw `CsrfError` when read, and its response is
+ * replaced by a 403 (fail closed). Call it once the body is parsed and before the handler, for
+ * every request: it does nothing when no check is pending. Throws `CsrfError` (403) on a missing
+ * or wrong token.
  *
  * @example
  * ```ts

@@ -93,8 +93,13 @@ export interface SessionRegistry {
  * if (record === undefined) throw new UnauthorizedError('This session was revoked; sign in again.')
  * ```
  */
-export const SESSION_REGISTRY: Token<SessionRegistry> =
-  globalToken<SessionRegistry>('mortar.session.registry')
+export const SESSION_REGISTRY: Token<SessionRegistry> = globalToken<SessionRegistry>(
+  'mortar.session.registry',
+  {
+    whenMissing:
+      "add the module of the registry you chose to createApp({ modules }): databaseSessionRegistry() for sessionModule({ registry: 'database' }), redisSessionRegistry({ url }) for 'redis' (or memorySessionRegistry() in tests)",
+  },
+)
 
 /** The module name the built-in registries use: an app has one registry. */
 export const SESSION_REGISTRY_MODULE = 'session-registry'

@@ -17,3 +17,11 @@ export type {
   StateStoreConformanceOptions,
   StateStoreSubject,
 } from './state-store-conformance.js'
+
+// CSRF
+export type {
+  ForgeableRoute,
+  ForgedAnswer,
+  ForgeUnsafeRequestsOptions,
+} from './forge-unsafe-requests.js'
+export { FORGED_CONTENT_TYPES, forgeUnsafeRequests } from './forge-unsafe-requests.js'

@@ -1,0 +1,364 @@
+// @mortar/notify against what a user would otherwise run, in one process run with interleaved
+// rounds (order flipped each round), medians of per-round ratios:
+// 1. ledger: notifications through the delivery ledger to a no-op channel against core's bare
+//    jobs doing the same no-op, on PostgreSQL with the SQL queue (goal: >= 0.8x). Both sides
+//    write their rows first, then one drain() runs them with the same worker settings; the
+//    figure is the processing rate, and the write rate is printed beside it.
+// 2. request: a transaction inserting an order row and calling notify() for one recipient on
+//    two channels against the same transaction without notify() (goal: >= 0.8x).
+// 3. mail: mails to a local SMTP server (smtp-server, in-process) through the mail channel's
+//    pooled transport against nodemailer's pooled transport alone (goal: >= 0.9x).
+// The BullMQ comparison waits for core's BullMQ engine.
+import { randomBytes } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
+import { pathToFileURL } from 'node:url'
+import {
+  createApp,
+  createLogger,
+  DATABASE,
+  defineJob,
+  defineModule,
+  JOBS,
+  transaction,
+} from '@mortar/core'
+import {
+  DELIVERIES,
+  mailChannel,
+  Notification,
+  NOTIFIER,
+  notifyModule,
+  smtpTransport,
+} from '@mortar/notify'
+import nodemailer from 'nodemailer'
+import { SMTPServer } from 'smtp-server'
+import { z } from 'zod'
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
+const JOBS_PER_ROUND = Number(process.env.BENCH_NOTIFY_JOBS ?? 5_000)
+const REQUESTS = Number(process.env.BENCH_NOTIFY_REQUESTS ?? 2_000)
+const MAILS = Number(process.env.BENCH_NOTIFY_MAILS ?? 2_000)
+const REQUEST_WORKERS = 16
+const MAIL_CONCURRENCY = 20
+const silent = createLogger({ level: 'silent' })
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+const fmt = (value) => Math.round(value).toLocaleString('en')
+const verdict = (ratio, goal) =>
+  `ratio ${ratio.toFixed(3)} ${ratio >= goal ? `(goal >= ${goal} met)` : `(BELOW the ${goal} goal)`}`
+
+/** A channel that accepts everything at once. */
+function noopChannel(name) {
+  return { name, route: (recipient) => recipient.id, send: async () => ({ status: 'accepted' }) }
+}
+
+class Ping extends Notification {
+  type = 'bench.ping'
+  via() {
+    return ['sms']
+  }
+  toSms() {
+    return { text: 'ping' }
+  }
+}
+
+class OrderPlaced extends Notification {
+  type = 'bench.order_placed'
+  constructor(orderId) {
+    super()
+    this.orderId = orderId
+  }
+  via() {
+    return ['sms', 'chat']
+  }
+  toSms() {
+    return { text: `Order ${this.orderId} placed` }
+  }
+  toChat() {
+    return { text: `Order ${this.orderId} placed` }
+  }
+}
+
+async function privatePostgres(url) {
+  const { default: pg } = await import('pg')
+  const schema = `mortar_bench_${randomBytes(4).toString('hex')}`
+  const admin = new pg.Client({ connectionString: url })
+  await admin.connect()
+  await admin.query(`create schema ${schema}`)
+  const target = new URL(url)
+  target.searchParams.set('options', `-c search_path=${schema}`)
+  return {
+    url: target.toString(),
+    async drop() {
+      await admin.query(`drop schema ${schema} cascade`)
+      await admin.end()
+    },
+  }
+}
+
+async function ledgerVersusJobs(url) {
+  const noop = defineJob({ name: 'bench.noop', schema: z.object({ id: z.string() }), handler() {} })
+  const app = createApp({
+    database: { url, pool: REQUEST_WORKERS },
+    logger: silent,
+    jobs: { workers: false },
+    modules: [
+      defineModule({ name: 'bench', register() {}, jobs: [noop] }),
+      notifyModule({ channels: [noopChannel('sms'), noopChannel('chat')] }),
+    ],
+  })
+  await app.migrate()
+  await app.start()
+  const jobs = app.resolve(JOBS)
+  const notifier = app.resolve(NOTIFIER)
+  const deliveries = app.resolve(DELIVERIES)
+  const recipients = Array.from({ length: 100 }, (_, i) => ({ id: `user-${i}` }))
+  const variants = {
+    async jobs() {
+      const started = performance.now()
+      for (let i = 0; i < JOBS_PER_ROUND; i += 500) {
+        const count = Math.min(500, JOBS_PER_ROUND - i)
+        await jobs.enqueueMany(
+          noop,
+          Array.from({ length: count }, (_, j) => ({ payload: { id: String(i + j) } })),
+        )
+      }
+      const written = performance.now()
+      await jobs.drain({ timeoutMs: 600_000 })
+      return {
+        write: JOBS_PER_ROUND / ((written - started) / 1000),
+        run: JOBS_PER_ROUND / ((performance.now() - written) / 1000),
+      }
+    },
+    async ledger() {
+      const started = performance.now()
+      // One notify() per 100 recipients: 100 deliveries and 100 jobs per call.
+      for (let i = 0; i < JOBS_PER_ROUND; i += recipients.length)
+        await notifier.notify(recipients, new Ping())
+      const written = performance.now()
+      await jobs.drain({ timeoutMs: 600_000 })
+      const run = JOBS_PER_ROUND / ((performance.now() - written) / 1000)
+      // Same starting point every round: an empty ledger (PostgreSQL here has no autovacuum).
+      await deliveries.prune(new Date(Date.now() + 86_400_000))
+      return { write: JOBS_PER_ROUND / ((written - started) / 1000), run }
+    },
+  }
+  const rates = { jobs: [], ledger: [] }
+  const writes = { jobs: [], ledger: [] }
+  const ratios = []
+  try {
+    for (const one of Object.values(variants)) await one()
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? ['jobs', 'ledger'] : ['ledger', 'jobs']
+      const result = {}
+      for (const name of order) result[name] = await variants[name]()
+      for (const name of order) {
+        rates[name].push(result[name].run)
+        writes[name].push(result[name].write)
+      }
+      ratios.push(result.ledger.run / result.jobs.run)
+    }
+  } finally {
+    await app.stop()
+  }
+  console.log(
+    `ledger    PostgreSQL, SQL queue: bare jobs ${fmt(median(rates.jobs))} jobs/s, ledger ${fmt(median(rates.ledger))} notifications/s processed, ${verdict(median(ratios), 0.8)}`,
+  )
+  console.log(
+    `          written first: bare enqueueMany ${fmt(median(writes.jobs))} jobs/s, notify() to 100 recipients ${fmt(median(writes.ledger))} deliveries/s`,
+  )
+}
+
+async function requestTransaction(url) {
+  const receipt = defineJob({
+    name: 'bench.receipt',
+    schema: z.object({ id: z.string() }),
+    handler() {},
+  })
+  const app = createApp({
+    database: { url, pool: REQUEST_WORKERS },
+    logger: silent,
+    jobs: { workers: false },
+    modules: [
+      defineModule({
+        name: 'bench',
+        register() {},
+        jobs: [receipt],
+      }),
+      notifyModule({ channels: [noopChannel('sms'), noopChannel('chat')] }),
+    ],
+  })
+  await app.migrate()
+  await app.start()
+  const database = app.resolve(DATABASE)
+  await database.root.schema
+    .createTable('bench_order')
+    .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
+    .addColumn('total', 'integer', (c) => c.notNull())
+    .execute()
+  const notifier = app.resolve(NOTIFIER)
+  const jobs = app.resolve(JOBS)
+  const order = async (id) =>
+    database.kysely.insertInto('bench_order').values({ id, total: 42 }).execute()
+  let next = 0
+  const variants = {
+    plain: () => transaction(() => order(`o-${next++}`), { database }),
+    enqueue: () =>
+      transaction(
+        async () => {
+          const id = `o-${next++}`
+          await order(id)
+          await jobs.enqueue(receipt, { id })
+        },
+        { database },
+      ),
+    notify: () =>
+      transaction(
+        async () => {
+          const id = `o-${next++}`
+          await order(id)
+          await notifier.notify({ id: `user-${next % 50}` }, new OrderPlaced(id))
+        },
+        { database },
+      ),
+  }
+  const throughput = async (one) => {
+    const perWorker = Math.ceil(REQUESTS / REQUEST_WORKERS)
+    const started = performance.now()
+    await Promise.all(
+      Array.from({ length: REQUEST_WORKERS }, async () => {
+        for (let i = 0; i < perWorker; i++) await one()
+      }),
+    )
+    return (perWorker * REQUEST_WORKERS) / ((performance.now() - started) / 1000)
+  }
+  const rates = { plain: [], enqueue: [], notify: [] }
+  const ratios = { notify: [], enqueue: [] }
+  try {
+    for (const one of Object.values(variants)) await throughput(one)
+    for (let round = 0; round < ROUNDS; round++) {
+      const order2 =
+        round % 2 === 0 ? ['plain', 'enqueue', 'notify'] : ['notify', 'enqueue', 'plain']
+      const result = {}
+      for (const name of order2) result[name] = await throughput(variants[name])
+      for (const name of order2) rates[name].push(result[name])
+      ratios.notify.push(result.notify / result.plain)
+      ratios.enqueue.push(result.enqueue / result.plain)
+      await app.resolve(JOBS).purge(['pending', 'scheduled'])
+      await app.resolve(DELIVERIES).prune(new Date(Date.now() + 86_400_000))
+    }
+  } finally {
+    await app.stop()
+  }
+  console.log(
+    `request   PostgreSQL: transaction without notify() ${fmt(median(rates.plain))} tx/s, with notify() to 1 recipient on 2 channels ${fmt(median(rates.notify))} tx/s, ${verdict(median(ratios.notify), 0.8)}`,
+  )
+  console.log(
+    `          for scale: the same transaction enqueueing one bare job ${fmt(median(rates.enqueue))} tx/s, ratio ${median(ratios.enqueue).toFixed(3)}`,
+  )
+}
+
+async function mail() {
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    logger: false,
+    onData(stream, _session, callback) {
+      stream.on('data', () => {})
+      stream.on('end', () => callback())
+    },
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const url = `smtp://127.0.0.1:${server.server.address().port}`
+  const from = 'Shop <shop@example.com>'
+  const message = {
+    subject: 'Your receipt',
+    text: 'Thanks for your order.',
+    html: '<p>Thanks for your order.</p>',
+  }
+  const channel = mailChannel({
+    from,
+    transport: smtpTransport({ url, maxConnections: 5, maxMessages: 100 }),
+  })
+  await channel.open()
+  const transport = nodemailer.createTransport({
+    url,
+    pool: true,
+    maxConnections: 5,
+    maxMessages: 100,
+  })
+  let n = 0
+  const variants = {
+    nodemailer: () => transport.sendMail({ from, to: `user${n++}@example.com`, ...message }),
+    mortar: async () => {
+      const id = `d-${n++}`
+      const result = await channel.send({
+        id,
+        to: `user${n}@example.com`,
+        message,
+        recipientId: id,
+        type: 'receipt',
+        attempt: 1,
+        signal: AbortSignal.timeout(30_000),
+      })
+      if (result.status !== 'accepted') throw new Error(result.reason)
+    },
+  }
+  const throughput = async (one) => {
+    const per = Math.ceil(MAILS / MAIL_CONCURRENCY)
+    const started = performance.now()
+    await Promise.all(
+      Array.from({ length: MAIL_CONCURRENCY }, async () => {
+        for (let i = 0; i < per; i++) await one()
+      }),
+    )
+    return (per * MAIL_CONCURRENCY) / ((performance.now() - started) / 1000)
+  }
+  const rates = { nodemailer: [], mortar: [] }
+  const ratios = []
+  try {
+    for (const one of Object.values(variants)) await throughput(one)
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? ['nodemailer', 'mortar'] : ['mortar', 'nodemailer']
+      const result = {}
+      for (const name of order) result[name] = await throughput(variants[name])
+      rates.nodemailer.push(result.nodemailer)
+      rates.mortar.push(result.mortar)
+      ratios.push(result.mortar / result.nodemailer)
+    }
+  } finally {
+    transport.close()
+    await channel.close()
+    await new Promise((resolve) => server.close(resolve))
+  }
+  console.log(
+    `mail      local SMTP, pooled (5 connections): nodemailer alone ${fmt(median(rates.nodemailer))} mails/s, mail channel ${fmt(median(rates.mortar))} mails/s, ${verdict(median(ratios), 0.9)}`,
+  )
+}
+
+export async function run() {
+  console.log(`@mortar/notify (${ROUNDS} interleaved rounds, medians)`)
+  const url =
+    process.env.MORTAR_BENCH_POSTGRES_URL ??
+    process.env.MORTAR_TEST_POSTGRES_URL ??
+    'postgres://postgres@127.0.0.1:5432/test'
+  let target
+  try {
+    target = await privatePostgres(url)
+  } catch (error) {
+    console.log(
+      `ledger, request  skipped: PostgreSQL at ${new URL(url).host} is unreachable (${error.message})`,
+    )
+  }
+  if (target) {
+    try {
+      await ledgerVersusJobs(target.url)
+      await requestTransaction(target.url)
+    } finally {
+      await target.drop()
+    }
+  }
+  await mail()
+  console.log('bullmq    not measured yet: core has no BullMQ engine on main')
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await run()

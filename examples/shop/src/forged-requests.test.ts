@@ -1,0 +1,70 @@
+import { listRoutes, snapshotTables } from '@mortar/core/testing'
+import { forgeUnsafeRequests } from '@mortar/session/testing'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CookieJar } from './testing/cookie-jar.js'
+import { shopTestEngines, startTestShop, type TestShop } from './testing/test-shop.js'
+
+// The guard runs before any route and the same on every engine: SQLite is enough here.
+const sqlite = shopTestEngines()[0]
+
+describe('forged cross-site requests to the shop', () => {
+  let shop: TestShop
+
+  beforeAll(async () => {
+    if (sqlite === undefined) throw new Error('no SQLite engine')
+    shop = await startTestShop(sqlite)
+  })
+
+  afterAll(async () => {
+    await shop?.close()
+  })
+
+  it('are refused on every unsafe route, whatever their content type, and change nothing', async () => {
+    // A logged-in shopper with a card, a cart and two devices: what a forgery would go after.
+    const shopper = new CookieJar({ base: shop.base, userAgent: 'laptop' })
+    const email = `forged-${Date.now()}@example.com`
+    await shopper.request('POST', '/auth/signup', { email, password: 'correct horse battery' })
+    const phone = new CookieJar({ base: shop.base, userAgent: 'phone' })
+    await phone.request('POST', '/auth/login', { email, password: 'correct horse battery' })
+    const card = await shopper.request('POST', '/payment-methods', {
+      token: 'tok_visa_4242_forged',
+      last4: '4242',
+      brand: 'visa',
+    })
+    expect(card.status).toBe(201)
+    expect((await shopper.request('POST', '/cart', { productId: 42 })).status).toBe(201)
+    const devices = (await shopper.request('GET', '/auth/sessions')).json.devices as {
+      device: string
+      current: boolean
+    }[]
+    const phoneDevice = devices.find((device) => !device.current)?.device ?? ''
+
+    const routes = listRoutes(shop.server)
+    const before = await snapshotTables(shop.app)
+    const answers = await forgeUnsafeRequests({
+      url: shop.base,
+      cookie: shopper.cookieHeader,
+      routes,
+      params: { id: card.json.id as string, device: phoneDevice, productId: '42' },
+    })
+
+    // The routes came from the server: these are among them, and any added later will be too.
+    expect(answers.map((answer) => `${answer.method} ${answer.path}`)).toEqual(
+      expect.arrayContaining([
+        `DELETE /payment-methods/${card.json.id}`,
+        `DELETE /auth/sessions/${phoneDevice}`,
+        'POST /auth/logout-everywhere',
+        'DELETE /cart/42',
+        'POST /auth/login',
+      ]),
+    )
+    expect(answers.filter((answer) => !answer.refused)).toEqual([])
+    expect(await snapshotTables(shop.app)).toEqual(before)
+    // The shopper and the phone are still logged in, the card and the cart still there.
+    expect((await shopper.request('GET', '/payment-methods')).json.items).toHaveLength(1)
+    expect((await shopper.request('GET', '/cart')).json.items).toEqual([
+      { productId: 42, quantity: 1 },
+    ])
+    expect((await phone.request('GET', '/me')).status).toBe(200)
+  })
+})

@@ -1,0 +1,126 @@
+import { ValidationError } from '@mortar/core'
+import type { z } from 'zod'
+import type { ChannelMessages, ChannelName, RendererName } from '../channels/channel.js'
+import type { DigestEntry, RenderContext } from '../notification/notification.js'
+import type { Recipient } from '../notification/recipient.js'
+import { minutesOfDay } from '../preferences/quiet-hours.js'
+
+/** When a digest batch goes out: a window after its first item, or a fixed local time of day. */
+export type DigestWindow = { readonly minutes: number } | { readonly at: string }
+
+type AllDigestRenderers<S extends z.ZodType> = {
+  readonly [K in ChannelName as RendererName<K>]: (
+    items: readonly z.output<S>[],
+    recipient: Recipient,
+    context: RenderContext,
+  ) => ChannelMessages[K] | Promise<ChannelMessages[K]>
+}
+
+/** One renderer per channel of the digest, taking every item of the batch. */
+export type DigestRenderers<S extends z.ZodType, C extends ChannelName> = {
+  readonly [P in RendererName<C>]: AllDigestRenderers<S>[P & keyof AllDigestRenderers<S>]
+}
+
+/** The options of {@link defineDigest} besides the renderers. */
+export interface DigestDefinition<S extends z.ZodType, C extends ChannelName> {
+  /** Unique among the app's digests; stored with each batch, so keep it stable. */
+  readonly key: string
+  /** Validates each item when it joins a batch. */
+  readonly schema: S
+  /** `{ minutes: 60 }`: an hour after the batch's first item; `{ at: '08:00' }`: at 8 in the recipient's time zone. */
+  readonly window: DigestWindow
+  /** The category the digest's own deliveries are sent under (preferences, throttles). */
+  readonly category?: string
+  /** The channels the digest goes out on; each needs its renderer. */
+  readonly channels: readonly C[]
+}
+
+/** A digest made by {@link defineDigest}. */
+export interface Digest<S extends z.ZodType = z.ZodType, C extends ChannelName = ChannelName> {
+  readonly key: string
+  readonly window: DigestWindow
+  readonly category: string | undefined
+  readonly channels: readonly C[]
+  readonly schema: S
+  /** A notification's `digest` field: this item joins the recipient's open batch of this digest. */
+  entry(item: z.input<S>): DigestEntry
+  /** Renders the batch for `channel`. */
+  render(
+    channel: C,
+    items: readonly unknown[],
+    recipient: Recipient,
+    context: RenderContext,
+  ): unknown
+}
+
+/**
+ * Defines a digest: notifications that name it collect, per recipient, into one open batch (a
+ * unique row, so two concurrent triggers never open two) that goes out as one message when its
+ * window closes. Register it with the notify module (`digests: [commentDigest]`).
+ *
+ * @example
+ * ```ts
+ * import { defineDigest, Notification } from '@mortar/notify'
+ * import { z } from 'zod'
+ *
+ * export const commentDigest = defineDigest({
+ *   key: 'comments',
+ *   schema: z.object({ author: z.string(), text: z.string() }),
+ *   window: { minutes: 60 },
+ *   channels: ['mail'],
+ *   toMail: (items) => ({
+ *     subject: `${items.length} new comments`,
+ *     text: items.map((c) => `${c.author}: ${c.text}`).join('\n'),
+ *   }),
+ * })
+ *
+ * export class NewComment extends Notification {
+ *   readonly digest
+ *   constructor(author: string, text: string) {
+ *     super()
+ *     this.digest = commentDigest.entry({ author, text })
+ *   }
+ *   via() {
+ *     return [] as const // goes out in the digest only
+ *   }
+ * }
+ * ```
+ */
+export function defineDigest<S extends z.ZodType, const C extends ChannelName>(
+  definition: DigestDefinition<S, C> & DigestRenderers<S, C>,
+): Digest<S, C> {
+  const { key, schema, window, channels, category } = definition
+  if (typeof key !== 'string' || key.trim() === '' || key.length > 100) {
+    throw new TypeError('defineDigest needs a key of 1 to 100 characters.')
+  }
+  if ('minutes' in window) {
+    if (!(Number.isFinite(window.minutes) && window.minutes > 0)) {
+      throw new TypeError(`Digest '${key}': window.minutes must be a positive number.`)
+    }
+  } else minutesOfDay(window.at)
+  if (channels.length === 0) throw new TypeError(`Digest '${key}' needs at least one channel.`)
+  return Object.freeze({
+    key,
+    window,
+    category,
+    channels,
+    schema,
+    entry(item: z.input<S>): DigestEntry {
+      const parsed = schema.safeParse(item)
+      if (!parsed.success)
+        throw ValidationError.fromZod(parsed.error, `Digest '${key}' got an invalid item.`)
+      return { key, item: parsed.data }
+    },
+    render(
+      channel: C,
+      items: readonly unknown[],
+      recipient: Recipient,
+      context: RenderContext,
+    ): unknown {
+      const name = `to${channel[0]?.toUpperCase()}${channel.slice(1)}`
+      const renderer = (definition as unknown as Record<string, unknown>)[name]
+      if (typeof renderer !== 'function') throw new TypeError(`Digest '${key}' has no ${name}()`)
+      return renderer(items, recipient, context)
+    },
+  })
+}

@@ -1,0 +1,209 @@
+import { randomUUID } from 'node:crypto'
+import type { Migration } from '@mortar/core'
+import type { Kysely } from 'kysely'
+import type { Recipient } from '../notification/recipient.js'
+import { idColumn, insertIgnoringDuplicates, longText, sqlEngine } from '../sql/index.js'
+
+export const DIGEST_BATCH_TABLE = 'mortar_digest_batch'
+export const DIGEST_ITEM_TABLE = 'mortar_digest_item'
+
+type Millis = number | string | bigint
+
+interface BatchRow {
+  id: string
+  digest_key: string
+  recipient_id: string
+  /** `digest|recipient` while the batch is open, NULL once closed: unique, so one open batch each. */
+  open_key: string | null
+  recipient: string
+  status: 'open' | 'closed'
+  created_at: Millis
+  closes_at: Millis
+}
+
+interface ItemRow {
+  id: string
+  batch_id: string
+  item: string
+  created_at: Millis
+}
+
+interface DigestTables {
+  mortar_digest_batch: BatchRow
+  mortar_digest_item: ItemRow
+}
+
+/** Where an item landed: its batch, and whether this call opened it (and so schedules its close). */
+export interface DigestPlacement {
+  readonly batchId: string
+  readonly opened: boolean
+  readonly closesAt: number
+}
+
+function openKey(digestKey: string, recipientId: string): string {
+  return `${digestKey}|${recipientId}`
+}
+
+/**
+ * Adds an item to the recipient's open batch of the digest, opening one if there is none, in
+ * the caller's transaction. The open batch is a row with a unique `open_key`: of two concurrent
+ * calls one inserts it, the other's insert is skipped (after waiting for the first to commit)
+ * and it joins that batch.
+ */
+export async function addDigestItem(
+  db: Kysely<unknown>,
+  input: {
+    readonly digestKey: string
+    readonly recipient: Recipient
+    readonly item: unknown
+    readonly nowMs: number
+    readonly closesAt: number
+  },
+): Promise<DigestPlacement> {
+  const typed = db as Kysely<DigestTables>
+  const key = openKey(input.digestKey, input.recipient.id)
+  for (let tries = 0; tries < 3; tries++) {
+    const id = randomUUID()
+    await insertIgnoringDuplicates(db, DIGEST_BATCH_TABLE, [
+      {
+        id,
+        digest_key: input.digestKey,
+        recipient_id: input.recipient.id,
+        open_key: key,
+        recipient: JSON.stringify(snapshot(input.recipient)),
+        status: 'open',
+        created_at: input.nowMs,
+        closes_at: input.closesAt,
+      },
+    ])
+    let query = typed
+      .selectFrom(DIGEST_BATCH_TABLE)
+      .select(['id', 'closes_at'])
+      .where('open_key', '=', key)
+    // MySQL's repeatable read would show the snapshot; a locking read sees the committed batch.
+    if (sqlEngine(db) !== 'sqlite') query = query.forUpdate()
+    const batch = await query.executeTakeFirst()
+    // Closed between our insert and read: try again, which opens a new batch.
+    if (batch === undefined) continue
+    await typed
+      .insertInto(DIGEST_ITEM_TABLE)
+      .values({
+        id: randomUUID(),
+        batch_id: batch.id,
+        item: JSON.stringify(input.item ?? null),
+        created_at: input.nowMs,
+      })
+      .execute()
+    return { batchId: batch.id, opened: batch.id === id, closesAt: Number(batch.closes_at) }
+  }
+  throw new Error(
+    `Could not place an item in digest '${input.digestKey}' for '${input.recipient.id}'.`,
+  )
+}
+
+/** A closed batch: who it is for, which digest, and its items in order. */
+export interface ClosedBatch {
+  readonly id: string
+  readonly digestKey: string
+  readonly recipient: Recipient
+  readonly items: readonly unknown[]
+}
+
+/**
+ * Closes an open batch and returns it with its items, in the caller's transaction; `undefined`
+ * when it is closed already (a repeated close job does nothing).
+ */
+export async function closeDigestBatch(
+  db: Kysely<unknown>,
+  batchId: string,
+): Promise<ClosedBatch | undefined> {
+  const typed = db as Kysely<DigestTables>
+  let query = typed.selectFrom(DIGEST_BATCH_TABLE).selectAll().where('id', '=', batchId)
+  if (sqlEngine(db) !== 'sqlite') query = query.forUpdate()
+  const batch = await query.executeTakeFirst()
+  if (batch === undefined || batch.status !== 'open') return undefined
+  await typed
+    .updateTable(DIGEST_BATCH_TABLE)
+    .set({ status: 'closed', open_key: null })
+    .where('id', '=', batchId)
+    .execute()
+  const items = await typed
+    .selectFrom(DIGEST_ITEM_TABLE)
+    .select('item')
+    .where('batch_id', '=', batchId)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute()
+  return {
+    id: batch.id,
+    digestKey: batch.digest_key,
+    recipient: JSON.parse(batch.recipient) as Recipient,
+    items: items.map((row) => JSON.parse(row.item) as unknown),
+  }
+}
+
+/** The open batches of a recipient (for status and tests). */
+export async function openDigestBatches(
+  db: Kysely<unknown>,
+  recipientId: string,
+): Promise<readonly { readonly id: string; readonly digestKey: string; readonly items: number }[]> {
+  const typed = db as Kysely<DigestTables>
+  const rows = await typed
+    .selectFrom(DIGEST_BATCH_TABLE)
+    .leftJoin(DIGEST_ITEM_TABLE, `${DIGEST_ITEM_TABLE}.batch_id`, `${DIGEST_BATCH_TABLE}.id`)
+    .select((eb) => [
+      `${DIGEST_BATCH_TABLE}.id as id`,
+      `${DIGEST_BATCH_TABLE}.digest_key as digest_key`,
+      eb.fn.count<number | string | bigint>(`${DIGEST_ITEM_TABLE}.id`).as('items'),
+    ])
+    .where(`${DIGEST_BATCH_TABLE}.recipient_id`, '=', recipientId)
+    .where(`${DIGEST_BATCH_TABLE}.status`, '=', 'open')
+    .groupBy([`${DIGEST_BATCH_TABLE}.id`, `${DIGEST_BATCH_TABLE}.digest_key`])
+    .execute()
+  return rows.map((row) => ({ id: row.id, digestKey: row.digest_key, items: Number(row.items) }))
+}
+
+// What a digest needs of the recipient at close time: their addresses, language and zone.
+function snapshot(recipient: Recipient): Recipient {
+  const { id, email, phone, locale, timeZone, routes } = recipient
+  return { id, email, phone, locale, timeZone, routes }
+}
+
+/** The migration creating the digest tables. */
+export const createDigestTables: Migration = {
+  async up(db) {
+    const loose = db as Kysely<unknown>
+    await db.schema
+      .createTable(DIGEST_BATCH_TABLE)
+      .addColumn('id', idColumn(loose, 36), (column) => column.primaryKey())
+      .addColumn('digest_key', idColumn(loose, 100), (column) => column.notNull())
+      .addColumn('recipient_id', idColumn(loose, 191), (column) => column.notNull())
+      .addColumn('open_key', idColumn(loose, 292), (column) => column.unique())
+      .addColumn('recipient', longText(loose), (column) => column.notNull())
+      .addColumn('status', 'varchar(8)', (column) => column.notNull())
+      .addColumn('created_at', 'bigint', (column) => column.notNull())
+      .addColumn('closes_at', 'bigint', (column) => column.notNull())
+      .execute()
+    await db.schema
+      .createIndex('mortar_digest_batch_recipient')
+      .on(DIGEST_BATCH_TABLE)
+      .columns(['recipient_id', 'status'])
+      .execute()
+    await db.schema
+      .createTable(DIGEST_ITEM_TABLE)
+      .addColumn('id', idColumn(loose, 36), (column) => column.primaryKey())
+      .addColumn('batch_id', idColumn(loose, 36), (column) => column.notNull())
+      .addColumn('item', longText(loose), (column) => column.notNull())
+      .addColumn('created_at', 'bigint', (column) => column.notNull())
+      .execute()
+    await db.schema
+      .createIndex('mortar_digest_item_batch')
+      .on(DIGEST_ITEM_TABLE)
+      .columns(['batch_id'])
+      .execute()
+  },
+  async down(db) {
+    await db.schema.dropTable(DIGEST_ITEM_TABLE).execute()
+    await db.schema.dropTable(DIGEST_BATCH_TABLE).execute()
+  },
+}

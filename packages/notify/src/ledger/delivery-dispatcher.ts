@@ -1,0 +1,171 @@
+import type { Clock, EventBus, JobContext, Logger } from '@mortar/core'
+import type { Kysely } from 'kysely'
+import type { AnyChannel, ChannelName, ChannelResult } from '../channels/channel.js'
+import {
+  type CategoryOptions,
+  decidePreference,
+  type PreferenceEntry,
+} from '../preferences/preference-policy.js'
+import type { Preferences } from '../preferences/preference-store.js'
+import { Batcher } from './batcher.js'
+import type { AttemptOutcome, DeliveryLedger } from './delivery-ledger.js'
+import type { DeliveryRow } from './delivery-table.js'
+import { countDelivery } from './throttle-counter.js'
+
+/** What a {@link DeliveryDispatcher} is made of. */
+export interface DeliveryDispatcherInit {
+  readonly ledger: DeliveryLedger
+  readonly channels: ReadonlyMap<ChannelName, AnyChannel>
+  readonly bus: EventBus
+  readonly logger: Logger
+  readonly recipientExists: ((recipientId: string) => boolean | Promise<boolean>) | undefined
+  readonly preferences: Preferences
+  readonly categories: Readonly<Record<string, CategoryOptions>>
+  readonly clock: Clock
+  /** The pool (never a caller's transaction), for throttle counters. */
+  readonly root: Kysely<unknown>
+}
+
+/** Thrown to have the jobs engine retry a delivery later, with backoff. */
+export class RetryDeliveryError extends Error {
+  constructor(reason: string) {
+    super(reason)
+    this.name = 'RetryDeliveryError'
+  }
+}
+
+/**
+ * Runs one attempt of one delivery, from its job: claims the row (skipping a delivery already
+ * sent, dead or suppressed: a job that runs twice sends once), asks whether the recipient still
+ * exists, applies their preferences and the category's throttle (suppressed, with the reason),
+ * sends through the channel with the delivery's id, records the result and publishes
+ * `notification.sent` or `notification.failed`. A transient result throws so the job is
+ * retried with backoff; after the job's last attempt the delivery is dead.
+ */
+export class DeliveryDispatcher {
+  readonly #init: DeliveryDispatcherInit
+  readonly #preferences: Batcher<string, PreferenceEntry[]>
+
+  constructor(init: DeliveryDispatcherInit) {
+    this.#init = init
+    // One read of the preferences for every delivery that starts in the same turn.
+    this.#preferences = new Batcher(async (recipientIds) => {
+      const found = await init.preferences.forRecipients(recipientIds)
+      return recipientIds.map((id) => found.get(id) ?? [])
+    })
+  }
+
+  async deliver(
+    id: string,
+    job: Pick<JobContext, 'attempt' | 'maxAttempts' | 'signal'>,
+  ): Promise<void> {
+    const { ledger } = this.#init
+    const row = await ledger.claim(id)
+    if (row === undefined) return
+    const finish = async (outcome: Omit<AttemptOutcome, 'id'>) => ledger.finish({ id, ...outcome })
+
+    if (this.#init.recipientExists !== undefined && !row.recipient_id.startsWith('route:')) {
+      if (!(await this.#init.recipientExists(row.recipient_id))) {
+        await finish({ status: 'suppressed', error: 'recipient deleted before delivery' })
+        return
+      }
+    }
+    const suppressed = await this.#policy(row)
+    if (suppressed !== undefined) {
+      await finish({ status: 'suppressed', error: suppressed })
+      return
+    }
+    const channel = this.#init.channels.get(row.channel as ChannelName)
+    let result: ChannelResult
+    if (channel === undefined || row.address === null) {
+      result = {
+        status: 'permanent',
+        reason: `no '${row.channel}' channel is configured in the notify module`,
+      }
+    } else {
+      try {
+        result = await channel.send({
+          id,
+          to: row.address,
+          message: JSON.parse(row.message) as never,
+          recipientId: row.recipient_id,
+          type: row.type,
+          attempt: Number(row.attempts),
+          signal: job.signal,
+        })
+      } catch (error) {
+        // A channel should report results; a throw leaves us not knowing whether it went out.
+        result = { status: 'transient', reason: `the channel threw: ${(error as Error).message}` }
+      }
+    }
+
+    if (result.status === 'accepted') {
+      await finish({ status: 'sent', providerMessageId: result.providerMessageId })
+      await this.#publishSent(row, result.providerMessageId)
+      return
+    }
+    const final = result.status === 'permanent' || job.attempt >= job.maxAttempts
+    await finish({ status: final ? 'dead' : 'failed', error: `${result.status}: ${result.reason}` })
+    await this.#init.bus.publish('notification.failed', {
+      deliveryId: row.id,
+      notificationId: row.notification_id,
+      type: row.type,
+      category: row.category,
+      recipientId: row.recipient_id,
+      channel: row.channel as ChannelName,
+      reason: result.reason,
+      result: result.status,
+      attempts: Number(row.attempts),
+      final,
+    })
+    if (!final)
+      throw new RetryDeliveryError(
+        `${row.channel} delivery ${row.id}: ${result.status}: ${result.reason}`,
+      )
+  }
+
+  /** Why the recipient's preferences or the category's throttle hold this delivery back, if they do. */
+  async #policy(row: DeliveryRow): Promise<string | undefined> {
+    const category = this.#init.categories[row.category] ?? {}
+    const channel = row.channel as ChannelName
+    if (
+      category.critical !== true &&
+      category.required !== true &&
+      !row.recipient_id.startsWith('route:')
+    ) {
+      const decision = decidePreference(
+        row.category,
+        channel,
+        category,
+        await this.#preferences.call(row.recipient_id),
+      )
+      if (!decision.send) return decision.reason
+    }
+    const throttle = category.throttle
+    if (throttle !== undefined) {
+      const now = this.#init.clock.nowMs()
+      const count = await countDelivery(
+        this.#init.root,
+        { recipientId: row.recipient_id, category: row.category, channel },
+        now - (now % throttle.windowMs),
+      )
+      if (count > throttle.limit) {
+        return `throttled: more than ${throttle.limit} '${row.category}' on ${channel} per ${throttle.windowMs} ms`
+      }
+    }
+    return undefined
+  }
+
+  async #publishSent(row: DeliveryRow, providerMessageId: string | undefined): Promise<void> {
+    await this.#init.bus.publish('notification.sent', {
+      deliveryId: row.id,
+      notificationId: row.notification_id,
+      type: row.type,
+      category: row.category,
+      recipientId: row.recipient_id,
+      channel: row.channel as ChannelName,
+      providerMessageId,
+      attempts: Number(row.attempts),
+    })
+  }
+}

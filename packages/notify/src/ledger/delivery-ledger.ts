@@ -1,0 +1,320 @@
+import type { Clock, Database } from '@mortar/core'
+import { type Kysely, type RawBuilder, sql } from 'kysely'
+import type { ChannelName } from '../channels/channel.js'
+import { DeliveryNotFoundError, DeliveryNotReplayableError } from '../errors.js'
+import { insertIgnoringDuplicates, sqlEngine } from '../sql/index.js'
+import { Batcher } from './batcher.js'
+import {
+  DELIVERY_TABLE,
+  type DeliveryRecord,
+  type DeliveryRow,
+  type DeliveryStatus,
+  type LedgerTables,
+  toDeliveryRecord,
+} from './delivery-table.js'
+
+/** A delivery a worker claimed: its row as it is now (status `sending`, attempts counted). */
+export type ClaimedDelivery = DeliveryRow
+
+/** How an attempt ended, as the ledger records it. */
+export interface AttemptOutcome {
+  readonly id: string
+  readonly status: 'sent' | 'failed' | 'dead' | 'suppressed'
+  readonly providerMessageId?: string | undefined
+  readonly error?: string | undefined
+}
+
+/** Counts of the ledger by channel and status (the body of `mortar notify status`). */
+export interface LedgerStatus {
+  readonly counts: readonly {
+    readonly channel: ChannelName
+    readonly status: DeliveryStatus
+    readonly count: number
+  }[]
+  /** Attempts that may have sent a message twice (a worker died mid-send), by channel. */
+  readonly possibleDuplicates: readonly { readonly channel: ChannelName; readonly count: number }[]
+}
+
+/** Options of {@link DeliveryLedger.list}. */
+export interface DeliveryListOptions {
+  readonly status?: DeliveryStatus
+  readonly channel?: ChannelName
+  /** 50 by default, at most 500. */
+  readonly limit?: number
+}
+
+const CLAIMABLE: readonly DeliveryStatus[] = ['queued', 'failed', 'sending']
+const FINAL: ReadonlySet<DeliveryStatus> = new Set(['sent', 'dead', 'suppressed'])
+
+/**
+ * The delivery ledger's rows: written by `notify()` in the caller's transaction, claimed and
+ * finished by delivery jobs in batches (one statement for every job that starts in the same
+ * turn of the event loop), read by `deliveries()` and `mortar notify status`.
+ */
+export class DeliveryLedger {
+  readonly #database: Database
+  readonly #clock: Clock
+  readonly #claims: Batcher<string, ClaimedDelivery | undefined>
+  readonly #finishes: Batcher<AttemptOutcome, undefined>
+
+  constructor(database: Database, clock: Clock) {
+    this.#database = database
+    this.#clock = clock
+    this.#claims = new Batcher((ids) => this.#claimBatch(ids))
+    this.#finishes = new Batcher((outcomes) => this.#finishBatch(outcomes))
+  }
+
+  /** The transaction-aware Kysely: inside `transaction()` it writes in the caller's transaction. */
+  get #db(): Kysely<LedgerTables> {
+    return this.#database.kysely as Kysely<LedgerTables>
+  }
+
+  /** The pool, never a caller's transaction: for the workers' own statements. */
+  get #root(): Kysely<LedgerTables> {
+    return this.#database.root as Kysely<LedgerTables>
+  }
+
+  /** Writes rows; those that break an idempotency key are skipped. Returns the ids written. */
+  async insert(rows: readonly DeliveryRow[]): Promise<ReadonlySet<string>> {
+    if (rows.length === 0) return new Set()
+    const keyed = rows.some((row) => row.idempotency_key !== null)
+    await insertIgnoringDuplicates(this.#db as Kysely<unknown>, DELIVERY_TABLE, rows)
+    if (!keyed) return new Set(rows.map((row) => row.id))
+    // Our own rows are visible to us on every engine and isolation level: a missing one was skipped.
+    const written = await this.#db
+      .selectFrom(DELIVERY_TABLE)
+      .select('id')
+      .where(
+        'id',
+        'in',
+        rows.map((row) => row.id),
+      )
+      .execute()
+    return new Set(written.map((row) => row.id))
+  }
+
+  /** The ids of earlier deliveries with this idempotency key, by `recipient|channel`. */
+  async keyed(key: string, recipientIds: readonly string[]): Promise<Map<string, string>> {
+    let query = this.#db
+      .selectFrom(DELIVERY_TABLE)
+      .select(['id', 'recipient_id', 'channel'])
+      .where('idempotency_key', '=', key)
+      .where('recipient_id', 'in', [...new Set(recipientIds)])
+    // MySQL's repeatable read would hide a row committed by a concurrent notify(); a locking
+    // read sees it.
+    if (sqlEngine(this.#db as Kysely<unknown>) === 'mysql') query = query.forUpdate()
+    const rows = await query.execute()
+    return new Map(rows.map((row) => [`${row.recipient_id}|${row.channel}`, row.id]))
+  }
+
+  /**
+   * Claims a delivery for an attempt: `sending`, attempts + 1 (and a possible duplicate counted
+   * when it was already `sending`: an earlier worker died mid-send). `undefined` when there is
+   * nothing to send (sent, dead, suppressed or gone).
+   */
+  claim(id: string): Promise<ClaimedDelivery | undefined> {
+    return this.#claims.call(id)
+  }
+
+  /** Records how an attempt ended. */
+  async finish(outcome: AttemptOutcome): Promise<void> {
+    await this.#finishes.call(outcome)
+  }
+
+  async #claimBatch(ids: readonly string[]): Promise<(ClaimedDelivery | undefined)[]> {
+    const unique = [...new Set(ids)]
+    const now = this.#clock.nowMs()
+    const engine = sqlEngine(this.#root as Kysely<unknown>)
+    const claim = async (db: Kysely<LedgerTables>): Promise<DeliveryRow[]> => {
+      // SET order matters on MySQL, which reads columns already assigned: the duplicate count first.
+      const update = db
+        .updateTable(DELIVERY_TABLE)
+        .set({
+          possible_duplicates: sql<number>`possible_duplicates + case when status = 'sending' then 1 else 0 end`,
+          attempts: sql<number>`attempts + 1`,
+          status: 'sending',
+          updated_at: now,
+        })
+        .where('id', 'in', unique)
+        .where('status', 'in', CLAIMABLE)
+      if (engine !== 'mysql') return update.returningAll().execute()
+      await update.execute()
+      return db
+        .selectFrom(DELIVERY_TABLE)
+        .selectAll()
+        .where('id', 'in', unique)
+        .where('status', '=', 'sending')
+        .execute()
+    }
+    // The `sending` mark is a hint for status and duplicate counts; the job runs again whether or
+    // not it survives a database crash. So on PostgreSQL it does not wait for the disk: a commit
+    // is most of a small statement's cost.
+    const rows =
+      engine === 'postgres'
+        ? await this.#root.transaction().execute(async (trx) => {
+            await sql`set local synchronous_commit = off`.execute(trx)
+            return claim(trx)
+          })
+        : await claim(this.#root)
+    const byId = new Map(rows.map((row) => [row.id, row]))
+    return ids.map((id) => byId.get(id))
+  }
+
+  async #finishBatch(outcomes: readonly AttemptOutcome[]): Promise<undefined[]> {
+    const now = this.#clock.nowMs()
+    const caseOf = (
+      column: keyof DeliveryRow,
+      value: (outcome: AttemptOutcome) => unknown,
+    ): RawBuilder<unknown> =>
+      sql`case ${sql.ref('id')} ${sql.join(
+        outcomes.map((outcome) => sql`when ${outcome.id} then ${value(outcome)}`),
+        sql` `,
+      )} else ${sql.ref(column)} end`
+    await this.#root
+      .updateTable(DELIVERY_TABLE)
+      .set({
+        status: caseOf('status', (outcome) => outcome.status) as never,
+        provider_message_id: caseOf(
+          'provider_message_id',
+          (outcome) => outcome.providerMessageId ?? null,
+        ) as never,
+        last_error: caseOf('last_error', (outcome) => truncate(outcome.error)) as never,
+        sent_at: caseOf('sent_at', (outcome) => (outcome.status === 'sent' ? now : null)) as never,
+        updated_at: now,
+      })
+      .where(
+        'id',
+        'in',
+        outcomes.map((outcome) => outcome.id),
+      )
+      .where('status', '=', 'sending')
+      .execute()
+    return outcomes.map(() => undefined)
+  }
+
+  /** One delivery by id. */
+  async get(id: string): Promise<DeliveryRecord | undefined> {
+    const row = await this.#db
+      .selectFrom(DELIVERY_TABLE)
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst()
+    return row === undefined ? undefined : toDeliveryRecord(row)
+  }
+
+  /** The recipient's deliveries, newest first. */
+  async list(recipientId: string, options: DeliveryListOptions = {}): Promise<DeliveryRecord[]> {
+    let query = this.#db
+      .selectFrom(DELIVERY_TABLE)
+      .selectAll()
+      .where('recipient_id', '=', recipientId)
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(Math.min(500, Math.max(1, options.limit ?? 50)))
+    if (options.status !== undefined) query = query.where('status', '=', options.status)
+    if (options.channel !== undefined) query = query.where('channel', '=', options.channel)
+    return (await query.execute()).map(toDeliveryRecord)
+  }
+
+  /** Dead deliveries, oldest first. */
+  async dead(limit = 100): Promise<DeliveryRecord[]> {
+    const rows = await this.#db
+      .selectFrom(DELIVERY_TABLE)
+      .selectAll()
+      .where('status', '=', 'dead')
+      .orderBy('updated_at')
+      .limit(limit)
+      .execute()
+    return rows.map(toDeliveryRecord)
+  }
+
+  /** Counts by channel and status, and possible duplicates by channel. */
+  async status(): Promise<LedgerStatus> {
+    const counts = await this.#db
+      .selectFrom(DELIVERY_TABLE)
+      .select(['channel', 'status', (eb) => eb.fn.countAll<number | string | bigint>().as('count')])
+      .groupBy(['channel', 'status'])
+      .orderBy('channel')
+      .orderBy('status')
+      .execute()
+    const duplicates = await this.#db
+      .selectFrom(DELIVERY_TABLE)
+      .select([
+        'channel',
+        (eb) => eb.fn.sum<number | string | bigint>('possible_duplicates').as('count'),
+      ])
+      .where('possible_duplicates', '>', 0)
+      .groupBy('channel')
+      .orderBy('channel')
+      .execute()
+    return {
+      counts: counts.map((row) => ({
+        channel: row.channel as ChannelName,
+        status: row.status,
+        count: Number(row.count),
+      })),
+      possibleDuplicates: duplicates.map((row) => ({
+        channel: row.channel as ChannelName,
+        count: Number(row.count),
+      })),
+    }
+  }
+
+  /**
+   * Makes dead deliveries queued again (attempts kept, error kept until the next attempt) and
+   * returns their ids, for the caller to enqueue in the same transaction. An id that is not dead
+   * is refused with the reason.
+   */
+  async requeue(ids: readonly string[] | 'all-dead'): Promise<string[]> {
+    const now = this.#clock.nowMs()
+    let targets: string[]
+    if (ids === 'all-dead') {
+      targets = (
+        await this.#db
+          .selectFrom(DELIVERY_TABLE)
+          .select('id')
+          .where('status', '=', 'dead')
+          .where('message', '<>', '')
+          .execute()
+      ).map((row) => row.id)
+    } else {
+      const rows = await this.#db
+        .selectFrom(DELIVERY_TABLE)
+        .select(['id', 'status', 'message'])
+        .where('id', 'in', [...ids])
+        .execute()
+      const found = new Map(rows.map((row) => [row.id, row]))
+      for (const id of ids) {
+        const row = found.get(id)
+        if (row === undefined) throw new DeliveryNotFoundError(id)
+        if (row.status !== 'dead') throw new DeliveryNotReplayableError(id, row.status)
+        // Dead when written (its renderer threw, the message was invalid): nothing to send again.
+        if (row.message === '') throw new DeliveryNotReplayableError(id, 'dead without a message')
+      }
+      targets = [...new Set(ids)]
+    }
+    if (targets.length === 0) return []
+    await this.#db
+      .updateTable(DELIVERY_TABLE)
+      .set({ status: 'queued', run_at: now, updated_at: now })
+      .where('id', 'in', targets)
+      .where('status', '=', 'dead')
+      .execute()
+    return targets
+  }
+
+  /** Deletes finished deliveries (sent, dead, suppressed) last changed before `before`; returns how many. */
+  async prune(before: Date): Promise<number> {
+    const result = await this.#db
+      .deleteFrom(DELIVERY_TABLE)
+      .where('status', 'in', [...FINAL])
+      .where('updated_at', '<', before.getTime())
+      .executeTakeFirst()
+    return Number(result.numDeletedRows)
+  }
+}
+
+function truncate(text: string | undefined): string | null {
+  if (text === undefined) return null
+  return text.length > 2_000 ? `${text.slice(0, 1_997)}...` : text
+}

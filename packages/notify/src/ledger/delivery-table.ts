@@ -1,0 +1,143 @@
+import type { Migration } from '@mortar/core'
+import type { Kysely } from 'kysely'
+import type { ChannelName } from '../channels/channel.js'
+import { idColumn, longText } from '../sql/index.js'
+
+/**
+ * Where a delivery stands:
+ * - `queued`: written, its job will send it (at `runAt`);
+ * - `sending`: a worker is sending it now;
+ * - `failed`: the last attempt failed and another is scheduled;
+ * - `sent`: the provider accepted it;
+ * - `dead`: failed for good (a permanent failure, or every attempt used); replayable;
+ * - `suppressed`: recorded but never sent (opted out, throttled, no address, recipient deleted).
+ */
+export type DeliveryStatus = 'queued' | 'sending' | 'failed' | 'sent' | 'dead' | 'suppressed'
+
+/** One delivery of the ledger: one recipient × channel of a `notify()` call. */
+export interface DeliveryRecord {
+  readonly id: string
+  /** Shared by the deliveries of one `notify()` call. */
+  readonly notificationId: string
+  readonly type: string
+  readonly category: string
+  readonly recipientId: string
+  readonly channel: ChannelName
+  /** The address it was (or would have been) sent to. */
+  readonly address: string | undefined
+  readonly idempotencyKey: string | undefined
+  readonly status: DeliveryStatus
+  /** Attempts started so far. */
+  readonly attempts: number
+  /** Why it failed or was suppressed, for the last attempt. */
+  readonly lastError: string | undefined
+  readonly providerMessageId: string | undefined
+  /**
+   * Attempts that started while an earlier one was still marked as sending (its worker died):
+   * the message may have gone out twice on a channel without idempotency keys (mail, chat).
+   */
+  readonly possibleDuplicates: number
+  readonly runAt: Date
+  readonly createdAt: Date
+  readonly updatedAt: Date
+  readonly sentAt: Date | undefined
+}
+
+export const DELIVERY_TABLE = 'mortar_delivery'
+
+type Millis = number | string | bigint
+
+export interface DeliveryRow {
+  id: string
+  notification_id: string
+  type: string
+  category: string
+  recipient_id: string
+  channel: string
+  address: string | null
+  message: string
+  idempotency_key: string | null
+  status: DeliveryStatus
+  attempts: number
+  last_error: string | null
+  provider_message_id: string | null
+  possible_duplicates: number
+  run_at: Millis
+  created_at: Millis
+  updated_at: Millis
+  sent_at: Millis | null
+}
+
+export interface LedgerTables {
+  mortar_delivery: DeliveryRow
+}
+
+export function toDeliveryRecord(row: DeliveryRow): DeliveryRecord {
+  return {
+    id: row.id,
+    notificationId: row.notification_id,
+    type: row.type,
+    category: row.category,
+    recipientId: row.recipient_id,
+    channel: row.channel as ChannelName,
+    address: row.address ?? undefined,
+    idempotencyKey: row.idempotency_key ?? undefined,
+    status: row.status,
+    attempts: Number(row.attempts),
+    lastError: row.last_error ?? undefined,
+    providerMessageId: row.provider_message_id ?? undefined,
+    possibleDuplicates: Number(row.possible_duplicates),
+    runAt: new Date(Number(row.run_at)),
+    createdAt: new Date(Number(row.created_at)),
+    updatedAt: new Date(Number(row.updated_at)),
+    sentAt: row.sent_at === null ? undefined : new Date(Number(row.sent_at)),
+  }
+}
+
+/** The migration creating the delivery ledger. */
+export const createDeliveryTable: Migration = {
+  async up(db) {
+    const loose = db as Kysely<unknown>
+    await db.schema
+      .createTable(DELIVERY_TABLE)
+      .addColumn('id', idColumn(loose, 36), (column) => column.primaryKey())
+      .addColumn('notification_id', idColumn(loose, 36), (column) => column.notNull())
+      .addColumn('type', 'varchar(191)', (column) => column.notNull())
+      .addColumn('category', 'varchar(191)', (column) => column.notNull())
+      .addColumn('recipient_id', idColumn(loose, 191), (column) => column.notNull())
+      .addColumn('channel', 'varchar(32)', (column) => column.notNull())
+      .addColumn('address', 'text')
+      .addColumn('message', longText(loose), (column) => column.notNull())
+      .addColumn('idempotency_key', idColumn(loose, 191))
+      .addColumn('status', 'varchar(16)', (column) => column.notNull())
+      .addColumn('attempts', 'integer', (column) => column.notNull())
+      .addColumn('last_error', 'text')
+      .addColumn('provider_message_id', 'varchar(255)')
+      .addColumn('possible_duplicates', 'integer', (column) => column.notNull())
+      .addColumn('run_at', 'bigint', (column) => column.notNull())
+      .addColumn('created_at', 'bigint', (column) => column.notNull())
+      .addColumn('updated_at', 'bigint', (column) => column.notNull())
+      .addColumn('sent_at', 'bigint')
+      .execute()
+    // Several NULL keys never conflict, on every engine: only keyed notifications are unique.
+    await db.schema
+      .createIndex('mortar_delivery_idempotency')
+      .on(DELIVERY_TABLE)
+      .columns(['recipient_id', 'channel', 'idempotency_key'])
+      .unique()
+      .execute()
+    await db.schema
+      .createIndex('mortar_delivery_recipient_created')
+      .on(DELIVERY_TABLE)
+      .columns(['recipient_id', 'created_at'])
+      .execute()
+    await db.schema
+      .createIndex('mortar_delivery_status_updated')
+      .on(DELIVERY_TABLE)
+      .columns(['status', 'updated_at'])
+      .execute()
+  },
+  async down(db) {
+    await db.schema.dropTable(DELIVERY_TABLE).execute()
+  },
+}

@@ -1,0 +1,274 @@
+import { randomUUID } from 'node:crypto'
+import {
+  type Clock,
+  type Database,
+  type EventBus,
+  type JobDefinition,
+  type JobQueue,
+  publishAfterCommit,
+} from '@mortar/core'
+import type { Kysely } from 'kysely'
+import type { z } from 'zod'
+import type { AnyChannel, ChannelName } from '../channels/channel.js'
+import type { Digest } from '../digest/define-digest.js'
+import { addDigestItem } from '../digest/digest-store.js'
+import { NotifyConfigError } from '../errors.js'
+import {
+  type CheckNotification,
+  type DigestEntry,
+  type Notification,
+  notificationFields,
+} from '../notification/notification.js'
+import type {
+  DeliveryOutcome,
+  Notifier,
+  NotifyResult,
+  Recipients,
+} from '../notification/notifier.js'
+import { addressOf, type Recipient } from '../notification/recipient.js'
+import { channelsFor, renderMessage } from '../notification/render.js'
+import { type CategoryOptions } from '../preferences/preference-policy.js'
+import { nextTimeOfDay, quietHoursEnd } from '../preferences/quiet-hours.js'
+import type { DeliveryLedger } from './delivery-ledger.js'
+import type { DeliveryRow } from './delivery-table.js'
+
+/** What a {@link LedgerNotifier} is made of. */
+export interface LedgerNotifierInit {
+  readonly database: Database
+  readonly ledger: DeliveryLedger
+  readonly jobs: JobQueue
+  readonly deliverJob: JobDefinition<z.ZodType<{ id: string }>>
+  readonly closeDigestJob: JobDefinition<z.ZodType<{ batchId: string }>>
+  readonly clock: Clock
+  readonly bus: EventBus
+  readonly channels: ReadonlyMap<ChannelName, AnyChannel>
+  readonly categories: Readonly<Record<string, CategoryOptions>>
+  readonly digests: ReadonlyMap<string, Digest>
+  readonly defaultLocale: string
+  readonly defaultTimeZone: string
+  readonly quietHours:
+    | { readonly start: string; readonly end: string; readonly channels: ReadonlySet<ChannelName> }
+    | undefined
+}
+
+interface Planned {
+  readonly row: DeliveryRow
+  readonly outcome: Omit<DeliveryOutcome, 'id' | 'status'> & { status: DeliveryOutcome['status'] }
+}
+
+/**
+ * The notify module's {@link Notifier}: renders each recipient × channel, writes one delivery
+ * per pair to the ledger in the caller's transaction (or a transaction of its own) and enqueues
+ * one delivery job per delivery in the same transaction: two statements, whatever the number of
+ * recipients. Deliveries that cannot be sent (no channel, no address, a renderer that throws)
+ * are recorded with the reason and never block the others.
+ */
+export class LedgerNotifier implements Notifier {
+  readonly #init: LedgerNotifierInit
+
+  constructor(init: LedgerNotifierInit) {
+    this.#init = init
+  }
+
+  notify<N extends Notification<never>>(
+    recipients: Recipients<N>,
+    notification: N & CheckNotification<N>,
+  ): Promise<NotifyResult> {
+    const list: readonly Recipient[] = Array.isArray(recipients)
+      ? recipients
+      : [recipients as Recipient]
+    for (const recipient of list) {
+      if (typeof recipient?.id !== 'string' || recipient.id === '' || recipient.id.length > 191) {
+        return Promise.reject(
+          new TypeError('notify(): every recipient needs an id of 1 to 191 characters.'),
+        )
+      }
+    }
+    // Joins the caller's transaction, or opens one: rows and jobs commit together either way.
+    return this.#init.database.transaction(() => this.#write(list, notification))
+  }
+
+  async #write(
+    recipients: readonly Recipient[],
+    notification: Notification<never>,
+  ): Promise<NotifyResult> {
+    const init = this.#init
+    const fields = notificationFields(notification)
+    if (fields.digest !== undefined) return this.#digest(recipients, fields.digest)
+    const category = init.categories[fields.category] ?? {}
+    const now = init.clock.nowMs()
+    const notificationId = randomUUID()
+    const planned: Planned[] = []
+    for (const recipient of recipients) {
+      for (const channelName of channelsFor(notification, recipient)) {
+        const row: DeliveryRow = {
+          id: randomUUID(),
+          notification_id: notificationId,
+          type: fields.type,
+          category: fields.category,
+          recipient_id: recipient.id,
+          channel: channelName,
+          address: null,
+          message: '',
+          idempotency_key: fields.key ?? null,
+          status: 'queued',
+          attempts: 0,
+          last_error: null,
+          provider_message_id: null,
+          possible_duplicates: 0,
+          run_at: now,
+          created_at: now,
+          updated_at: now,
+          sent_at: null,
+        }
+        const settle = (status: 'suppressed' | 'dead', reason: string): void => {
+          row.status = status
+          row.last_error = reason
+          planned.push({
+            row,
+            outcome: { recipientId: recipient.id, channel: channelName, status, reason },
+          })
+        }
+        const channel = init.channels.get(channelName)
+        if (channel === undefined) {
+          settle('dead', `no '${channelName}' channel is configured in the notify module`)
+          continue
+        }
+        const address = addressOf(recipient, channel as never)
+        if (address === undefined) {
+          settle('suppressed', `the recipient has no ${channelName} address`)
+          continue
+        }
+        row.address = address
+        const rendered = await renderMessage(notification, recipient, channelName, {
+          locale: init.defaultLocale,
+        })
+        if (!rendered.ok) {
+          settle('dead', rendered.reason)
+          continue
+        }
+        const invalid = channel.validate?.(rendered.message as never, address)
+        if (invalid !== undefined) {
+          settle('dead', invalid)
+          continue
+        }
+        row.message = JSON.stringify(rendered.message)
+        // Quiet hours are arithmetic, decided here; preferences and throttles need the database
+        // and are decided by the delivery job (which also honours an opt-out made meanwhile).
+        const until =
+          category.critical === true ? undefined : this.#quietUntil(recipient, channelName, now)
+        if (until !== undefined) row.run_at = until
+        planned.push({
+          row,
+          outcome: {
+            recipientId: recipient.id,
+            channel: channelName,
+            status: 'queued',
+            runAt: until === undefined ? undefined : new Date(until),
+          },
+        })
+      }
+    }
+
+    const written = await init.ledger.insert(planned.map((p) => p.row))
+    const duplicates =
+      fields.key !== undefined && written.size < planned.length
+        ? await init.ledger.keyed(
+            fields.key,
+            recipients.map((r) => r.id),
+          )
+        : new Map<string, string>()
+    const toSend = planned.filter((p) => p.row.status === 'queued' && written.has(p.row.id))
+    if (toSend.length > 0) {
+      await init.jobs.enqueueMany(
+        init.deliverJob,
+        toSend.map((p) => ({
+          payload: { id: p.row.id },
+          options:
+            Number(p.row.run_at) > now ? { runAt: new Date(Number(p.row.run_at)) } : undefined,
+        })),
+      )
+    }
+    for (const p of planned) {
+      if (p.row.status === 'dead' && written.has(p.row.id)) {
+        await publishAfterCommit(init.bus, 'notification.failed', {
+          deliveryId: p.row.id,
+          notificationId,
+          type: fields.type,
+          category: fields.category,
+          recipientId: p.row.recipient_id,
+          channel: p.row.channel as ChannelName,
+          reason: p.row.last_error ?? '',
+          result: 'permanent',
+          attempts: 0,
+          final: true,
+        })
+      }
+    }
+    return {
+      deliveries: planned.map((p) =>
+        written.has(p.row.id)
+          ? { id: p.row.id, ...p.outcome }
+          : {
+              id: duplicates.get(`${p.row.recipient_id}|${p.row.channel}`) ?? p.row.id,
+              recipientId: p.row.recipient_id,
+              channel: p.row.channel as ChannelName,
+              status: 'duplicate' as const,
+              reason: `already notified with key '${fields.key}'`,
+            },
+      ),
+    }
+  }
+
+  #quietUntil(recipient: Recipient, channel: ChannelName, now: number): number | undefined {
+    const quiet = this.#init.quietHours
+    if (quiet === undefined || !quiet.channels.has(channel) || recipient.quietHours === null)
+      return undefined
+    const window = recipient.quietHours ?? quiet
+    const zone = recipient.timeZone ?? this.#init.defaultTimeZone
+    return quietHoursEnd(new Date(now), zone, window)?.getTime()
+  }
+
+  async #digest(recipients: readonly Recipient[], entry: DigestEntry): Promise<NotifyResult> {
+    const init = this.#init
+    const digest = init.digests.get(entry.key)
+    if (digest === undefined) {
+      throw new NotifyConfigError(
+        `No digest '${entry.key}' is registered: add it to notifyModule({ digests }).`,
+      )
+    }
+    const now = init.clock.nowMs()
+    const deliveries: DeliveryOutcome[] = []
+    for (const recipient of recipients) {
+      const zone = recipient.timeZone ?? init.defaultTimeZone
+      const closesAt =
+        'minutes' in digest.window
+          ? now + digest.window.minutes * 60_000
+          : nextTimeOfDay(new Date(now), zone, digest.window.at).getTime()
+      const placement = await addDigestItem(init.database.kysely as Kysely<unknown>, {
+        digestKey: digest.key,
+        recipient,
+        item: entry.item,
+        nowMs: now,
+        closesAt,
+      })
+      if (placement.opened) {
+        await init.jobs.enqueue(
+          init.closeDigestJob,
+          { batchId: placement.batchId },
+          { runAt: new Date(placement.closesAt) },
+        )
+      }
+      for (const channel of digest.channels) {
+        deliveries.push({
+          id: placement.batchId,
+          recipientId: recipient.id,
+          channel,
+          status: 'digested',
+          runAt: new Date(placement.closesAt),
+        })
+      }
+    }
+    return { deliveries }
+  }
+}

@@ -1,0 +1,38 @@
+import type { ChannelName } from '../channels/channel.js'
+
+/** The payload of `notification.sent`: a delivery the provider accepted. */
+export interface NotificationSentEvent {
+  readonly deliveryId: string
+  readonly notificationId: string
+  readonly type: string
+  readonly category: string
+  readonly recipientId: string
+  readonly channel: ChannelName
+  readonly providerMessageId: string | undefined
+  readonly attempts: number
+}
+
+/**
+ * The payload of `notification.failed`: an attempt failed. `final` says the delivery is now dead
+ * (a permanent failure or the last attempt); otherwise it is retried.
+ */
+export interface NotificationFailedEvent {
+  readonly deliveryId: string
+  readonly notificationId: string
+  readonly type: string
+  readonly category: string
+  readonly recipientId: string
+  readonly channel: ChannelName
+  readonly reason: string
+  /** The channel result: `transient`, `not-accepted` or `permanent`. */
+  readonly result: 'transient' | 'not-accepted' | 'permanent'
+  readonly attempts: number
+  readonly final: boolean
+}
+
+declare module '@mortar/core' {
+  interface EventMap {
+    'notification.sent': NotificationSentEvent
+    'notification.failed': NotificationFailedEvent
+  }
+}

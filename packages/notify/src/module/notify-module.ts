@@ -1,0 +1,279 @@
+import {
+  CLOCK,
+  DATABASE,
+  type Database,
+  databaseToken,
+  defineJob,
+  defineModule,
+  EVENT_BUS,
+  JOBS,
+  LOGGER,
+  type Module,
+  globalToken,
+} from '@mortar/core'
+import type { Kysely } from 'kysely'
+import { z } from 'zod'
+import type { AnyChannel, ChannelName } from '../channels/channel.js'
+import { INBOX } from '../channels/inbox/inbox-channel.js'
+import { createInboxTable, Inbox } from '../channels/inbox/inbox-store.js'
+import type { Digest } from '../digest/define-digest.js'
+import { closeDigestBatch, createDigestTables } from '../digest/digest-store.js'
+import { NotifyConfigError } from '../errors.js'
+import { Deliveries } from '../ledger/deliveries.js'
+import { DeliveryDispatcher } from '../ledger/delivery-dispatcher.js'
+import { DeliveryLedger } from '../ledger/delivery-ledger.js'
+import { createDeliveryTable } from '../ledger/delivery-table.js'
+import { LedgerNotifier } from '../ledger/ledger-notifier.js'
+import { createThrottleTable } from '../ledger/throttle-counter.js'
+import { Notification, type RenderContext } from '../notification/notification.js'
+import type { Recipient } from '../notification/recipient.js'
+import { createPreferenceTable, Preferences } from '../preferences/preference-store.js'
+import { isTimeZone, minutesOfDay } from '../preferences/quiet-hours.js'
+import type { NotifyModuleOptions } from './notify-options.js'
+import { DELIVERIES, NOTIFIER, PREFERENCES } from './notify-tokens.js'
+import { useRunningNotifier } from './running-notifiers.js'
+
+const LEDGER = globalToken<DeliveryLedger>('mortar.notify.ledger')
+const DISPATCHER = globalToken<DeliveryDispatcher>('mortar.notify.dispatcher')
+const DIGEST_CLOSER = globalToken<{ close(batchId: string): Promise<void> }>(
+  'mortar.notify.digestCloser',
+)
+
+/** The names of the jobs the notify module declares. */
+export const NOTIFY_JOBS = {
+  deliver: 'mortar.notify.deliver',
+  closeDigest: 'mortar.notify.close-digest',
+} as const
+
+/**
+ * The notify module: the delivery ledger and its jobs, the channels, preferences, the inbox,
+ * digests and the tables they live in (run `app.migrate()`). Needs the app's database and jobs
+ * (core binds `JOBS` for a module that declares jobs). Binds {@link NOTIFIER}, `DELIVERIES`,
+ * `PREFERENCES` and `INBOX`, and makes `notify()` use this app.
+ *
+ * @example
+ * ```ts
+ * import { createApp } from '@mortar/core'
+ * import { devMailbox, inboxChannel, mailChannel, notifyModule } from '@mortar/notify'
+ *
+ * const app = createApp({
+ *   database: 'sqlite:./var/app.db',
+ *   modules: [
+ *     notifyModule({
+ *       channels: [mailChannel({ from: 'Shop <no-reply@shop.example>', transport: devMailbox() }), inboxChannel()],
+ *       categories: { security: { critical: true }, receipts: { required: true }, marketing: { throttle: { limit: 2, windowMs: 86_400_000 } } },
+ *       quietHours: { start: '22:00', end: '07:00' },
+ *     }),
+ *   ],
+ * })
+ * await app.migrate()
+ * await app.start()
+ * ```
+ */
+export function notifyModule(options: NotifyModuleOptions): Module {
+  const channels = channelMap(options.channels)
+  const categories = options.categories ?? {}
+  const digests = digestMap(options.digests ?? [])
+  const defaultLocale = options.defaultLocale ?? 'en'
+  const defaultTimeZone = options.defaultTimeZone ?? 'UTC'
+  if (!isTimeZone(defaultTimeZone)) {
+    throw new NotifyConfigError(
+      `notifyModule: defaultTimeZone '${defaultTimeZone}' is not a time zone.`,
+    )
+  }
+  const quietHours = checkQuietHours(options.quietHours, channels)
+  for (const [name, category] of Object.entries(categories)) {
+    const throttle = category.throttle
+    if (
+      throttle !== undefined &&
+      !(Number.isInteger(throttle.limit) && throttle.limit >= 0 && throttle.windowMs > 0)
+    ) {
+      throw new NotifyConfigError(
+        `notifyModule: category '${name}' needs throttle.limit ≥ 0 and windowMs > 0.`,
+      )
+    }
+  }
+
+  const deliverJob = defineJob({
+    name: NOTIFY_JOBS.deliver,
+    schema: z.object({ id: z.string().min(1).max(36) }),
+    attempts: options.delivery?.attempts ?? 8,
+    backoff: options.delivery?.backoff ?? { baseMs: 5_000, maxMs: 3_600_000 },
+    timeout: options.delivery?.timeoutMs ?? 60_000,
+    handler: (payload, job) => job.resolve(DISPATCHER).deliver(payload.id, job),
+  })
+  const closeDigestJob = defineJob({
+    name: NOTIFY_JOBS.closeDigest,
+    schema: z.object({ batchId: z.string().min(1).max(36) }),
+    handler: (payload, job) => job.resolve(DIGEST_CLOSER).close(payload.batchId),
+  })
+
+  let release: (() => void) | undefined
+  return defineModule({
+    name: 'mortar.notify',
+    jobs: [deliverJob, closeDigestJob],
+    migrations: {
+      '0001_create_delivery': createDeliveryTable,
+      '0002_create_inbox': createInboxTable,
+      '0003_create_preference': createPreferenceTable,
+      '0004_create_throttle': createThrottleTable,
+      '0005_create_digest': createDigestTables,
+    },
+    register(binder) {
+      binder.bind(LEDGER, {
+        inject: [DATABASE, CLOCK],
+        useFactory: (database, clock) => new DeliveryLedger(database as Database, clock),
+      })
+      binder.bind(INBOX, {
+        inject: [databaseToken(), CLOCK],
+        useFactory: (db, clock) => new Inbox(db as Kysely<unknown>, clock),
+      })
+      binder.bind(PREFERENCES, {
+        inject: [databaseToken(), CLOCK],
+        useFactory: (db, clock) =>
+          new Preferences(db as Kysely<unknown>, clock, categories, [...channels.keys()]),
+      })
+      binder.bind(NOTIFIER, {
+        inject: [DATABASE, LEDGER, JOBS, CLOCK, EVENT_BUS],
+        useFactory: (database, ledger, jobs, clock, bus) =>
+          new LedgerNotifier({
+            database: database as Database,
+            ledger,
+            jobs,
+            deliverJob,
+            closeDigestJob,
+            clock,
+            bus,
+            channels,
+            categories,
+            digests,
+            defaultLocale,
+            defaultTimeZone,
+            quietHours,
+          }),
+      })
+      binder.bind(DISPATCHER, {
+        inject: [LEDGER, EVENT_BUS, LOGGER, PREFERENCES, CLOCK, DATABASE],
+        useFactory: (ledger, bus, logger, preferences, clock, database) =>
+          new DeliveryDispatcher({
+            ledger,
+            channels,
+            bus,
+            logger,
+            recipientExists: options.recipientExists,
+            preferences,
+            categories,
+            clock,
+            root: (database as Database).root as Kysely<unknown>,
+          }),
+      })
+      binder.bind(DELIVERIES, {
+        inject: [LEDGER, DATABASE, JOBS],
+        useFactory: (ledger, database, jobs) =>
+          new Deliveries(ledger, database as Database, jobs, deliverJob),
+      })
+      binder.bind(DIGEST_CLOSER, {
+        inject: [DATABASE, NOTIFIER],
+        useFactory: (database, notifier) => ({
+          close: (batchId: string) =>
+            (database as Database).transaction(async () => {
+              const batch = await closeDigestBatch(
+                (database as Database).kysely as Kysely<unknown>,
+                batchId,
+              )
+              if (batch === undefined) return
+              const digest = digests.get(batch.digestKey)
+              if (digest === undefined) {
+                throw new NotifyConfigError(
+                  `Digest '${batch.digestKey}' is no longer registered; its batch ${batchId} cannot be sent.`,
+                )
+              }
+              await notifier.notify(
+                batch.recipient as never,
+                digestNotification(digest, batch.id, batch.items) as never,
+              )
+            }),
+        }),
+      })
+    },
+    async onStart(app) {
+      for (const channel of channels.values()) await channel.open?.(app)
+      release = useRunningNotifier(app.resolve(NOTIFIER))
+    },
+    async onStop() {
+      release?.()
+      release = undefined
+      for (const channel of channels.values()) await channel.close?.()
+    },
+  })
+}
+
+function channelMap(list: readonly AnyChannel[]): ReadonlyMap<ChannelName, AnyChannel> {
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new NotifyConfigError(
+      'notifyModule needs at least one channel: channels: [mailChannel(…), inboxChannel()].',
+    )
+  }
+  const channels = new Map<ChannelName, AnyChannel>()
+  for (const channel of list) {
+    if (typeof channel?.send !== 'function' || typeof channel.name !== 'string') {
+      throw new NotifyConfigError('notifyModule: every channel needs a name and a send() method.')
+    }
+    if (channels.has(channel.name)) {
+      throw new NotifyConfigError(
+        `notifyModule: two '${channel.name}' channels; give one channel per name, or wrap providers in fallbackChannel([...]).`,
+      )
+    }
+    channels.set(channel.name, channel)
+  }
+  return channels
+}
+
+function digestMap(list: readonly Digest[]): ReadonlyMap<string, Digest> {
+  const digests = new Map<string, Digest>()
+  for (const digest of list) {
+    if (digests.has(digest.key))
+      throw new NotifyConfigError(`notifyModule: two digests named '${digest.key}'.`)
+    digests.set(digest.key, digest)
+  }
+  return digests
+}
+
+function checkQuietHours(
+  quietHours: NotifyModuleOptions['quietHours'],
+  channels: ReadonlyMap<ChannelName, AnyChannel>,
+): { start: string; end: string; channels: ReadonlySet<ChannelName> } | undefined {
+  if (quietHours === undefined) return undefined
+  try {
+    minutesOfDay(quietHours.start)
+    minutesOfDay(quietHours.end)
+  } catch (error) {
+    throw new NotifyConfigError(`notifyModule: quietHours ${(error as Error).message}`)
+  }
+  const on = quietHours.channels ?? [...channels.keys()].filter((name) => name !== 'inbox')
+  return { start: quietHours.start, end: quietHours.end, channels: new Set(on) }
+}
+
+/** A batch of a digest as a notification: its channels, its renderers over the items. */
+function digestNotification(
+  digest: Digest,
+  batchId: string,
+  items: readonly unknown[],
+): Notification<Recipient> {
+  class DigestNotification extends Notification<Recipient> {
+    readonly type = `digest.${digest.key}`
+    readonly category = digest.category
+    readonly key = `digest:${batchId}`
+    via() {
+      return digest.channels
+    }
+  }
+  const notification = new DigestNotification() as unknown as Record<string, unknown>
+  for (const channel of digest.channels) {
+    notification[`to${channel[0]?.toUpperCase()}${channel.slice(1)}`] = (
+      recipient: Recipient,
+      context: RenderContext,
+    ) => digest.render(channel, items, recipient, context)
+  }
+  return notification as unknown as Notification<Recipient>
+}

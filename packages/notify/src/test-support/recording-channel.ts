@@ -1,0 +1,31 @@
+// A channel for the ledger's own tests: records what it is given, answers as scripted.
+import type { Channel, ChannelName, ChannelResult, Outgoing } from '../channels/channel.js'
+import type { Recipient } from '../notification/recipient.js'
+
+export interface RecordingChannel<C extends ChannelName> extends Channel<C> {
+  readonly sent: Outgoing<unknown>[]
+  /** The result of the next sends, in order; `accepted` once they run out. */
+  readonly script: ChannelResult[]
+}
+
+export function recordingChannel<C extends ChannelName>(
+  name: C,
+  route: (recipient: Recipient) => string | undefined,
+): RecordingChannel<C> {
+  const sent: Outgoing<unknown>[] = []
+  const script: ChannelResult[] = []
+  return {
+    name,
+    sent,
+    script,
+    route,
+    async send(outgoing): Promise<ChannelResult> {
+      const result = script.shift() ?? {
+        status: 'accepted',
+        providerMessageId: `p-${sent.length + 1}`,
+      }
+      if (result.status === 'accepted') sent.push(outgoing as Outgoing<unknown>)
+      return result
+    },
+  }
+}
