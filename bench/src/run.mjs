@@ -6,6 +6,7 @@ const benches = [
   './session.mjs',
   './policy.mjs',
   './notify.mjs',
+  './analytics.mjs',
 ]
 
 for (const bench of benches) {

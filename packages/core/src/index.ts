@@ -24,6 +24,10 @@ export type {
   RenderedProblem,
 } from './errors/index.js'
 
+// input schemas (zod) that every engine stores as given
+export { integerId, MAX_SQL_INTEGER, safeText } from './validation/index.js'
+export type { IntegerIdOptions, SafeTextOptions } from './validation/index.js'
+
 // request context
 export {
   currentRequestContext,
@@ -113,6 +117,7 @@ export {
   DATABASE,
   Database,
   DatabaseError,
+  DatabaseInputError,
   databaseToken,
   parseDatabaseUrl,
   resolveDatabase,
@@ -124,6 +129,7 @@ export type {
   DatabaseErrorCode,
   DatabaseHealth,
   DatabaseInit,
+  DatabaseInputReason,
   DatabaseOptions,
   HealthCheck,
   MigrateOptions,

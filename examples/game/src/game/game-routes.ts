@@ -1,5 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { BadRequestError, type Secret, UnauthorizedError, ValidationError } from '@mortar/core'
+import {
+  BadRequestError,
+  MAX_SQL_INTEGER,
+  type Secret,
+  safeText,
+  UnauthorizedError,
+  ValidationError,
+} from '@mortar/core'
 import { type Session, StateConflictError } from '@mortar/session'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
@@ -14,10 +21,12 @@ export interface GameRoutesOptions {
   readonly demoPassword: Secret<string>
 }
 
-const moveBody = z.object({ cell: z.number().int(), version: z.number().int().min(0).optional() })
+// A version is a stored INTEGER: past its range it could never match, and the database refuses it.
+const gameVersion = z.number().int().min(0).max(MAX_SQL_INTEGER).optional()
+const moveBody = z.object({ cell: z.number().int(), version: gameVersion })
 const loginBody = z.object({
   username: z.string().regex(/^[a-z0-9_-]{1,40}$/),
-  password: z.string(),
+  password: safeText({ max: 200 }),
 })
 
 function parse<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
@@ -68,10 +77,7 @@ export async function gameRoutes(
   })
 
   server.post('/game/new', async (request) => {
-    const version = parse(
-      z.object({ version: z.number().int().min(0).optional() }),
-      request.body ?? {},
-    ).version
+    const version = parse(z.object({ version: gameVersion }), request.body ?? {}).version
     const current = await games.current(session())
     return answer(await games.save(session(), newGame(), version ?? current.version))
   })

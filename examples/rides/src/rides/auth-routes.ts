@@ -1,5 +1,11 @@
 import { LOGIN_THROTTLE, PASSWORD_HASHER } from '@mortar/auth'
-import { type App, requestContext, UnauthorizedError, ValidationError } from '@mortar/core'
+import {
+  type App,
+  requestContext,
+  safeText,
+  UnauthorizedError,
+  ValidationError,
+} from '@mortar/core'
 import { session } from '@mortar/session'
 import { Hono } from 'hono'
 import { z } from 'zod'
@@ -7,8 +13,8 @@ import type { RidesConfig } from '../config.js'
 import { RIDES_DB, type UsersTable } from './rides-db.js'
 
 const loginBody = z.object({
-  email: z.string().trim().toLowerCase().max(320).pipe(z.email()),
-  password: z.string().min(1).max(1024),
+  email: safeText({ max: 320 }).trim().toLowerCase().pipe(z.email()),
+  password: safeText({ min: 1, max: 1024 }),
 })
 
 /** Parses a JSON body with `schema`, or throws a 422 naming the bad fields (never their values). */

@@ -5,6 +5,7 @@ import {
   ConflictError,
   NotFoundError,
   PAGINATOR,
+  safeText,
   ValidationError,
 } from '@mortar/core'
 import { Hono } from 'hono'
@@ -21,9 +22,11 @@ const listQuery = z.object({
 })
 
 const requestBody = z.object({
-  pickup: z.string().trim().min(1).max(200),
-  dropoff: z.string().trim().min(1).max(200),
+  pickup: safeText({ max: 200 }).trim().min(1),
+  dropoff: safeText({ max: 200 }).trim().min(1),
 })
+
+const tripId = safeText({ min: 1, max: 64 })
 
 /**
  * The trip API. Every route asks the policy: lists are filtered by it in SQL, single trips are
@@ -36,8 +39,11 @@ export function tripRoutes(app: App<RidesConfig>): Hono {
   const paginator = app.resolve(PAGINATOR)
   const clock = app.resolve(CLOCK)
 
-  const findTrip = (id: string): Promise<Trip | undefined> =>
-    db.selectFrom('trips').select(TRIP_COLUMNS).where('id', '=', id).executeTakeFirst()
+  // A malformed id names no trip: the same 404 as a missing one, without a query.
+  const findTrip = async (id: string): Promise<Trip | undefined> => {
+    if (!tripId.safeParse(id).success) return undefined
+    return db.selectFrom('trips').select(TRIP_COLUMNS).where('id', '=', id).executeTakeFirst()
+  }
 
   // A refused action is explained (403) only to someone who may read the trip; to anyone else
   // the trip does not exist (404), so ids cannot be probed.

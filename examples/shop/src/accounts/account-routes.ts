@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { NotFoundError, requestContext, UnauthorizedError } from '@mortar/core'
+import { NotFoundError, requestContext, safeText, UnauthorizedError } from '@mortar/core'
 import { type Session, type SessionRecord, SESSIONS } from '@mortar/session'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
@@ -17,7 +17,7 @@ export interface AccountRoutesOptions {
 const logoutEverywhereBody = z.object({ keepCurrent: z.boolean().default(false) }).default({
   keepCurrent: false,
 })
-const deviceParams = z.object({ device: z.string().max(64) })
+const deviceParams = z.object({ device: safeText({ max: 64 }) })
 
 // Devices are named by a digest of their session id: enough to revoke one, never the id itself.
 function deviceId(sessionId: string): string {

@@ -1,5 +1,5 @@
 import { LOGIN_THROTTLE } from '@mortar/auth'
-import { requestContext, UnauthorizedError } from '@mortar/core'
+import { requestContext, safeText, UnauthorizedError } from '@mortar/core'
 import type { Session } from '@mortar/session'
 import { z } from 'zod'
 import { type Account, ACCOUNTS } from './accounts.js'
@@ -8,13 +8,16 @@ import { parseInput } from '../validation/index.js'
 /** What sign-up takes, from JSON or a form. */
 export const signUpSchema = z.object({
   // Trimmed and lower-cased before the check, as Accounts stores it.
-  email: z.string().trim().toLowerCase().pipe(z.email().max(254)),
+  email: safeText({ max: 254 }).trim().toLowerCase().pipe(z.email()),
   // scrypt takes any length; the cap keeps one request from costing a long hash of megabytes.
-  password: z.string().min(10).max(200),
+  password: safeText({ min: 10, max: 200 }),
 })
 
 /** What login takes: any strings within bounds, so a malformed email is a plain wrong login. */
-export const logInSchema = z.object({ email: z.string().max(254), password: z.string().max(200) })
+export const logInSchema = z.object({
+  email: safeText({ max: 254 }),
+  password: safeText({ max: 200 }),
+})
 
 /**
  * Creates an account from `input` (`{ email, password }`) and logs `session` in as it. 422

@@ -1,7 +1,8 @@
+import { integerId } from '@mortar/core'
 import type { Session } from '@mortar/session'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
-import { type CartItem, type CartSessionData, cartItemSchema } from './cart.js'
+import { type CartItem, type CartSessionData, cartItemSchema, MAX_PRODUCT_ID } from './cart.js'
 import { addToSessionCart, type ProductExists, removeFromSessionCart } from './cart-session.js'
 import { parseInput } from '../validation/index.js'
 
@@ -20,7 +21,7 @@ const addBody = z.object({
   productId: cartItemSchema.shape.productId,
   quantity: cartItemSchema.shape.quantity.default(1),
 })
-const lineParams = z.object({ productId: z.coerce.number().pipe(cartItemSchema.shape.productId) })
+const lineParams = z.object({ productId: integerId({ max: MAX_PRODUCT_ID }) })
 
 /**
  * The cart, kept in the visitor's sealed session cookie, so it works before login, survives it

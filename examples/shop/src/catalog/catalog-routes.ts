@@ -1,4 +1,4 @@
-import { requestContext, ValidationError } from '@mortar/core'
+import { integerId, requestContext, safeText, ValidationError } from '@mortar/core'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { currentPrincipal } from '../accounts/index.js'
@@ -7,10 +7,10 @@ import { PRODUCT_CATALOG } from './product-catalog.js'
 const listQuery = z.object({
   after: z.string().max(4096).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
-  q: z.string().trim().max(100).optional(),
+  q: safeText({ max: 100 }).trim().optional(),
 })
 
-const productParams = z.object({ id: z.coerce.number().int().positive() })
+const productParams = z.object({ id: integerId() })
 
 /**
  * `GET /products?after=&limit=&q=`: products by name, 20 a page (at most 100), `q` searching the

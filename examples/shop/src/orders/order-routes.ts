@@ -1,4 +1,4 @@
-import { NotFoundError, requestContext } from '@mortar/core'
+import { NotFoundError, requestContext, safeText } from '@mortar/core'
 import type { Session } from '@mortar/session'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
@@ -23,7 +23,7 @@ export const checkoutKeySchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/)
 const orderParams = z.object({ id: orderIdSchema })
 /** What a checkout takes, from JSON or the checkout form. */
 export const checkoutBody = z.object({
-  paymentMethodId: z.string().min(1).max(64),
+  paymentMethodId: safeText({ min: 1, max: 64 }),
   checkoutKey: checkoutKeySchema.optional(),
 })
 const listQuery = z.object({

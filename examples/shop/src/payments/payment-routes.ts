@@ -1,4 +1,4 @@
-import { requestContext, UnauthorizedError } from '@mortar/core'
+import { requestContext, safeText, UnauthorizedError } from '@mortar/core'
 import type { Session } from '@mortar/session'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
@@ -12,7 +12,7 @@ export interface PaymentRoutesOptions {
 }
 
 // A malformed id names no payment method: the same 404 as a missing one.
-const methodParams = z.object({ id: z.string().max(64) })
+const methodParams = z.object({ id: safeText({ max: 64 }) })
 
 /**
  * The logged-in user's saved payment methods. Responses show the brand and last four digits;

@@ -1,4 +1,4 @@
-import { isMortarError, requestContext } from '@mortar/core'
+import { isMortarError, requestContext, safeText } from '@mortar/core'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import {
@@ -44,7 +44,7 @@ const phoneForm = z.object({
     .pipe(z.union([z.literal(''), z.string().regex(PHONE_PATTERN, 'must look like +15550100')])),
   smsOptIn: z.literal('on').optional(),
 })
-const methodParams = z.object({ id: z.string().min(1).max(64) })
+const methodParams = z.object({ id: safeText({ min: 1, max: 64 }) })
 
 function withNext(path: string, next: string | undefined): string {
   return next === undefined ? path : `${path}?next=${encodeURIComponent(next)}`

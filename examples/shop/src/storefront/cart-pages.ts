@@ -1,4 +1,4 @@
-import { requestContext } from '@mortar/core'
+import { integerId, requestContext } from '@mortar/core'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import {
@@ -24,10 +24,10 @@ export interface CartPagesOptions extends StorefrontOptions {
 
 // Form fields arrive as text.
 const addForm = z.object({
-  productId: z.coerce.number().pipe(cartItemSchema.shape.productId),
+  productId: integerId({ max: MAX_PRODUCT_ID }),
   quantity: z.coerce.number().pipe(cartItemSchema.shape.quantity).default(1),
 })
-const lineParams = z.object({ productId: z.coerce.number().int().positive().max(MAX_PRODUCT_ID) })
+const lineParams = z.object({ productId: integerId({ max: MAX_PRODUCT_ID }) })
 
 /**
  * The cart in HTML: `GET /store/cart` shows it with prices from the catalog; `POST /store/cart`

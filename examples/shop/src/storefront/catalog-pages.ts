@@ -1,4 +1,4 @@
-import { requestContext } from '@mortar/core'
+import { integerId, requestContext, safeText } from '@mortar/core'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { currentPrincipal } from '../accounts/index.js'
@@ -17,10 +17,10 @@ export interface CatalogPagesOptions extends StorefrontOptions {
 }
 
 const listQuery = z.object({
-  q: z.string().trim().max(100).default(''),
+  q: safeText({ max: 100 }).trim().default(''),
   after: z.string().min(1).max(4096).optional(),
 })
-const productParams = z.object({ id: z.coerce.number().int().positive().max(MAX_PRODUCT_ID) })
+const productParams = z.object({ id: integerId({ max: MAX_PRODUCT_ID }) })
 
 function stockLabel(product: Product): Html {
   if (product.stock === 0) return html`<span class="sold-out">Sold out</span>`

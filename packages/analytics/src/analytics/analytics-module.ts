@@ -128,7 +128,7 @@ export function analyticsModule<const E extends EventSchemas>(
           const db = database.kysely
           const scope: QueryScope = { db, engine: engineOf(db), timeZone }
           const visitorIds = new VisitorIds(db, options.site ?? 'default', clock)
-          const suppressions = new Suppressions(db)
+          const suppressions = new Suppressions(db, clock)
           const rollups = new Rollups(scope, plan)
           const made = new Tracker({
             events: options.events,

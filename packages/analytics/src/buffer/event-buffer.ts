@@ -130,6 +130,8 @@ export class EventBuffer<T extends BufferItem> {
   #pumpScheduled = false
   #closed = false
   #abandoned = false
+  /** Referenced while someone awaits this buffer: the process must not exit under a flush. */
+  #keepAlive: NodeJS.Timeout | undefined
 
   constructor(options: ResolvedOptions, hooks: BufferHooks<T>) {
     this.#options = options
@@ -175,6 +177,7 @@ export class EventBuffer<T extends BufferItem> {
             this.#hooks.onDrop('overflow', [item])
             return undefined
           }
+          this.#holdProcess()
           return new Promise<void>((resolve) => {
             this.#blocked.push({ item, resolve })
           })
@@ -192,18 +195,23 @@ export class EventBuffer<T extends BufferItem> {
     const target = this.#admitted + this.#blocked.length
     if (this.#flushedUpTo(target)) return Promise.resolve()
     this.#drainTarget = Math.max(this.#drainTarget, target)
+    let waiter: FlushWaiter | undefined
     const done = new Promise<void>((resolve) => {
-      this.#flushWaiters.push({ target, resolve })
+      waiter = { target, resolve }
+      this.#flushWaiters.push(waiter)
     })
+    this.#holdProcess()
     this.#schedulePump()
     const timeoutMs = options.timeoutMs
     if (timeoutMs === undefined) return done
     let timer: NodeJS.Timeout | undefined
     const deadline = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(
-        () => reject(new FlushTimeoutError(this.#pendingUpTo(target), timeoutMs)),
-        timeoutMs,
-      )
+      timer = setTimeout(() => {
+        // A caller that gave up no longer holds the process.
+        this.#flushWaiters = this.#flushWaiters.filter((entry) => entry !== waiter)
+        this.#releaseProcess()
+        reject(new FlushTimeoutError(this.#pendingUpTo(target), timeoutMs))
+      }, timeoutMs)
       timer.unref()
     })
     return Promise.race([done, deadline]).finally(() => clearTimeout(timer))
@@ -240,7 +248,20 @@ export class EventBuffer<T extends BufferItem> {
       left.unshift(...stalled.items)
     }
     for (const { resolve } of this.#flushWaiters.splice(0)) resolve()
+    this.#releaseProcess()
     if (left.length > 0) this.#hooks.onDrop('shutdown', left)
+  }
+
+  // The timers are unref'd so an idle buffer never keeps a process alive; but a caller awaiting
+  // flush() (or a blocked track()) must get its answer before the process may end.
+  #holdProcess(): void {
+    this.#keepAlive ??= setInterval(() => {}, 1 << 30)
+  }
+
+  #releaseProcess(): void {
+    if (this.#flushWaiters.length > 0 || this.#blocked.length > 0) return
+    clearInterval(this.#keepAlive)
+    this.#keepAlive = undefined
   }
 
   #admit(item: T): void {
@@ -383,13 +404,15 @@ export class EventBuffer<T extends BufferItem> {
   }
 
   #afterSettle(): void {
-    if (this.#flushWaiters.length === 0) return
-    const waiting: FlushWaiter[] = []
-    for (const waiter of this.#flushWaiters) {
-      if (this.#flushedUpTo(waiter.target)) waiter.resolve()
-      else waiting.push(waiter)
+    if (this.#flushWaiters.length > 0) {
+      const waiting: FlushWaiter[] = []
+      for (const waiter of this.#flushWaiters) {
+        if (this.#flushedUpTo(waiter.target)) waiter.resolve()
+        else waiting.push(waiter)
+      }
+      this.#flushWaiters = waiting
     }
-    this.#flushWaiters = waiting
+    this.#releaseProcess()
   }
 }
 

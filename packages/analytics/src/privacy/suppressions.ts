@@ -1,38 +1,57 @@
+import type { Clock } from '@mortar/core'
 import { type Kysely, sql } from 'kysely'
-import { SUPPRESSED_TABLE } from '../storage/analytics-tables.js'
+import { type DbInt, SUPPRESSED_TABLE } from '../storage/analytics-tables.js'
+
+const REFRESH_MS = 1_000
+// Rows are read again this far back: another process's clock may lag ours.
+const SKEW_MS = 300_000
 
 /**
- * The users whose events are no longer recorded (`forgetUser` added them). Each batch asks the
- * table about the users in it, so every process of the app honours a suppression from its
- * next flush on; this process also remembers its own at once.
+ * The users whose events are no longer recorded (`forgetUser` added them), held in memory and
+ * refreshed from the table at most once a second with the rows suppressed since the last read:
+ * one small query, usually empty, instead of a lookup per batch. So every process of the app
+ * honours a suppression within a second or so; the rollup deletes anything of theirs written in
+ * that second, and this process remembers its own at once.
  */
 export class Suppressions {
   readonly #db: Kysely<unknown>
-  readonly #local = new Set<string>()
+  readonly #clock: Clock
+  readonly #users = new Set<string>()
+  #readUntil: number | undefined
+  #refreshedAt = Number.NEGATIVE_INFINITY
 
-  constructor(db: Kysely<unknown>) {
+  constructor(db: Kysely<unknown>, clock: Clock) {
     this.#db = db
+    this.#clock = clock
   }
 
   /** Marks a user as suppressed in this process (the table row is written by forgetUser). */
   remember(userId: string): void {
-    this.#local.add(userId)
+    this.#users.add(userId)
   }
 
   /** Which of these users are suppressed. */
   async among(userIds: readonly (string | undefined)[]): Promise<ReadonlySet<string>> {
-    const distinct = [...new Set(userIds.filter((id): id is string => id !== undefined))]
-    const found = new Set<string>()
-    for (let start = 0; start < distinct.length; start += 500) {
-      const chunk = distinct.slice(start, start + 500)
+    const now = performance.now()
+    if (now - this.#refreshedAt >= REFRESH_MS) {
+      const since = this.#readUntil
       const rows = await sql<{
         user_id: string
-      }>`select user_id from ${sql.table(SUPPRESSED_TABLE)} where user_id in (${sql.join(chunk)})`.execute(
-        this.#db,
-      )
-      for (const row of rows.rows) found.add(row.user_id)
+        suppressed_at: DbInt
+      }>`select user_id, suppressed_at from ${sql.table(SUPPRESSED_TABLE)} ${
+        since === undefined ? sql`` : sql`where suppressed_at >= ${since - SKEW_MS}`
+      }`.execute(this.#db)
+      let latest = since ?? this.#clock.nowMs()
+      for (const row of rows.rows) {
+        this.#users.add(row.user_id)
+        latest = Math.max(latest, Number(row.suppressed_at))
+      }
+      this.#readUntil = latest
+      this.#refreshedAt = now
     }
-    for (const id of distinct) if (this.#local.has(id)) found.add(id)
+    const found = new Set<string>()
+    if (this.#users.size === 0) return found
+    for (const id of userIds) if (id !== undefined && this.#users.has(id)) found.add(id)
     return found
   }
 }

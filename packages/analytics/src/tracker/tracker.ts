@@ -427,12 +427,31 @@ function validate(events: EventSchemas, item: PendingEvent): Validation {
   if (schema === undefined) {
     return { ok: false, reason: `Unknown event '${item.name}': it is not in the event catalogue.` }
   }
-  const parsed = schema.safeParse(JSON.parse(item.json))
+  const input: unknown = JSON.parse(item.json)
+  const parsed = schema.safeParse(input)
   if (!parsed.success) {
     const issues = parsed.error.issues.map(
       (issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`,
     )
     return { ok: false, reason: `Invalid properties: ${issues.join('; ')}` }
   }
-  return { ok: true, json: JSON.stringify(parsed.data), data: parsed.data }
+  // Most events come out of their schema unchanged: keep the snapshot instead of serialising again.
+  const json = sameFlatObject(input, parsed.data) ? item.json : JSON.stringify(parsed.data)
+  return { ok: true, json, data: parsed.data }
+}
+
+/** Whether two objects have the same keys holding the same primitive values. */
+function sameFlatObject(a: unknown, b: unknown): boolean {
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
+  const left = a as Record<string, unknown>
+  const right = b as Record<string, unknown>
+  let count = 0
+  for (const key in right) {
+    const value = right[key]
+    if (value !== null && typeof value === 'object') return false
+    if (left[key] !== value) return false
+    count++
+  }
+  for (const _ in left) count--
+  return count === 0
 }

@@ -46,6 +46,7 @@ describe('core error codes', () => {
       'ConfigError',
       'ConflictError',
       'DatabaseError',
+      'DatabaseInputError',
       'ForbiddenError',
       'JobError',
       'NoRequestContextError',

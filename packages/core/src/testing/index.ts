@@ -14,6 +14,14 @@ export type { FastifyRoutesLike, HonoRoutesLike, RouteEntry } from './list-route
 export { listRoutes } from './list-routes.js'
 export { snapshotTables } from './snapshot-tables.js'
 export type {
+  FuzzAnswer,
+  FuzzFailure,
+  FuzzReport,
+  FuzzRequest,
+  FuzzRoutesOptions,
+} from './fuzz-routes.js'
+export { fuzzRoutes } from './fuzz-routes.js'
+export type {
   QueueConformanceCase,
   QueueConformanceOptions,
   QueueSubject,
@@ -24,3 +32,4 @@ export {
   queueConformanceCases,
 } from './queue-conformance.js'
 export type { VitestApi } from './vitest-api.js'
+export { TestCookies } from './test-cookies.js'

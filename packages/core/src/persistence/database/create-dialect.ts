@@ -16,7 +16,11 @@ export function createDialect(config: ParsedDatabaseUrl, onPoolError: PoolErrorH
     case 'sqlite': {
       const options =
         config.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: config.busyTimeoutMs }
-      return new NodeSqliteDialect({ filename: config.filename, ...options })
+      return new NodeSqliteDialect({
+        filename: config.filename,
+        mode: config.sqliteMode,
+        ...options,
+      })
     }
     case 'postgres':
       return new PostgresDialect({
@@ -30,6 +34,15 @@ export function createDialect(config: ParsedDatabaseUrl, onPoolError: PoolErrorH
           })
           // Without a listener, an idle client dropped by the server crashes the process.
           pool.on('error', onPoolError)
+          // pg-pool listens only on idle clients: one checked out when its connection drops
+          // (a server restart mid-query) would emit an unhandled 'error' and crash the
+          // process. The query itself still fails and is reported to its caller.
+          pool.on(
+            'connect',
+            (client: { on(event: 'error', listener: (error: Error) => void): unknown }) => {
+              client.on('error', onPoolError)
+            },
+          )
           return pool
         },
       })

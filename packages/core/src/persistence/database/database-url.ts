@@ -6,9 +6,13 @@ export type DatabaseEngine = 'sqlite' | 'postgres' | 'mysql'
 /**
  * How to reach the app's database: a URL, plus options that override what the URL says.
  *
- * - `sqlite:./var/app.db`, `sqlite::memory:` (Node's built-in `node:sqlite`)
+ * - `sqlite:./var/app.db`, `sqlite::memory:` (Node's built-in `node:sqlite`);
+ *   `?mode=ro` opens an existing file read-only, `?mode=rw` an existing file read-write
  * - `postgres://user:password@host:5432/db?pool=10` (`pg`)
  * - `mysql://user:password@host:3306/db?pool=10` (`mysql2`; `mariadb://` works too)
+ *
+ * A URL parameter the engine's driver would ignore, or one Mortar sets itself, is refused
+ * with `E_DATABASE_URL` naming it, rather than silently not applied.
  *
  * @example
  * ```ts
@@ -40,15 +44,65 @@ export interface ParsedDatabaseUrl {
   readonly pool: number
   readonly connectTimeoutMs: number
   readonly busyTimeoutMs: number | undefined
+  /**
+   * SQLite: `rwc` (default) opens or creates the file, `rw` opens an existing file, `ro` opens
+   * an existing file read-only.
+   */
+  readonly sqliteMode: SqliteMode
   /** The URL as it may be logged: the password replaced by `***`. */
   readonly display: string
   /** Strings that must never appear in a message: the password, raw and decoded. */
   readonly secrets: readonly string[]
 }
 
+/** How a SQLite URL's `?mode=` opens the file. */
+export type SqliteMode = 'rwc' | 'rw' | 'ro'
+
 const DEFAULT_POOL = 10
+// The URL parameters each driver honours; anything else would be dropped without a word (pg)
+// or with a console warning (mysql2). Those Mortar sets itself (mysql2's connectTimeout,
+// connectionLimit, bigNumberStrings…) are left out: the URL would lose to Mortar's value.
+const SERVER_PARAMETERS: Readonly<Record<'postgres' | 'mysql', ReadonlySet<string>>> = {
+  postgres: new Set([
+    'pool',
+    'sslmode',
+    'ssl',
+    'sslcert',
+    'sslkey',
+    'sslrootcert',
+    'sslnegotiation',
+    'uselibpqcompat',
+    'application_name',
+    'fallback_application_name',
+    'options',
+    'client_encoding',
+    'statement_timeout',
+    'lock_timeout',
+    'idle_in_transaction_session_timeout',
+    'query_timeout',
+  ]),
+  mysql: new Set([
+    'pool',
+    'charset',
+    'timezone',
+    'ssl',
+    'compress',
+    'decimalNumbers',
+    'dateStrings',
+    'enableKeepAlive',
+    'keepAliveInitialDelay',
+    'maxIdle',
+    'idleTimeout',
+    'queueLimit',
+    'socketPath',
+    'maxPreparedStatements',
+    'multipleStatements',
+    'enableCleartextPlugin',
+  ]),
+}
+const SQLITE_MODES: ReadonlySet<string> = new Set(['rwc', 'rw', 'ro'])
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
-const SCHEMES: Readonly<Record<string, DatabaseEngine>> = {
+const SCHEMES: Readonly<Record<string, 'postgres' | 'mysql'>> = {
   'postgres:': 'postgres',
   'postgresql:': 'postgres',
   'mysql:': 'mysql',
@@ -104,6 +158,15 @@ export function parseDatabaseUrl(input: string | DatabaseOptions): ParsedDatabas
       `The ${engine} database URL has no host: expected ${scheme}//user:password@host:port/database.`,
     )
   }
+  refuseParameters(engine, [...parsed.searchParams.keys()], SERVER_PARAMETERS[engine])
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''))
+  if (engine === 'mysql' && database === '') {
+    // mysql2 connects without one, then every query fails with "No database selected".
+    throw new DatabaseError(
+      'E_DATABASE_URL',
+      `The mysql database URL names no database: expected ${scheme}//user:password@${parsed.host}/database.`,
+    )
+  }
   const pool = readPool(parsed, options.pool, engine)
   parsed.searchParams.delete('pool')
   const display = redact(parsed)
@@ -113,10 +176,11 @@ export function parseDatabaseUrl(input: string | DatabaseOptions): ParsedDatabas
     connectionUrl: parsed.toString(),
     host: parsed.hostname,
     port: parsed.port === '' ? undefined : Number(parsed.port),
-    database: decodeURIComponent(parsed.pathname.replace(/^\//, '')),
+    database,
     pool,
     connectTimeoutMs,
     busyTimeoutMs: undefined,
+    sqliteMode: 'rwc',
     display,
     secrets,
   }
@@ -131,11 +195,26 @@ function parseSqlite(
   // sqlite:///abs/path and sqlite://./rel are common spellings of the same file.
   if (filename.startsWith('//')) filename = filename.slice(2)
   const query = filename.indexOf('?')
+  const parameters = new URLSearchParams(query === -1 ? '' : filename.slice(query + 1))
   if (query !== -1) filename = filename.slice(0, query)
   if (filename === '') {
     throw new DatabaseError(
       'E_DATABASE_URL',
       'The SQLite URL names no file: use sqlite:./var/app.db or sqlite::memory:.',
+    )
+  }
+  refuseParameters('sqlite', [...parameters.keys()], new Set(['mode']))
+  const mode = parameters.get('mode') ?? 'rwc'
+  if (!SQLITE_MODES.has(mode) || parameters.getAll('mode').length > 1) {
+    throw new DatabaseError(
+      'E_DATABASE_URL',
+      "The SQLite URL's mode must be ro (read-only), rw (an existing file) or rwc (the default: create it when missing).",
+    )
+  }
+  if (filename === ':memory:' && mode !== 'rwc') {
+    throw new DatabaseError(
+      'E_DATABASE_URL',
+      `An in-memory SQLite database is created empty, so mode=${mode} cannot apply: drop the parameter.`,
     )
   }
   return {
@@ -148,9 +227,27 @@ function parseSqlite(
     pool: 1,
     connectTimeoutMs,
     busyTimeoutMs: options.busyTimeoutMs,
-    display: `sqlite:${filename}`,
+    sqliteMode: mode as SqliteMode,
+    display: mode === 'rwc' ? `sqlite:${filename}` : `sqlite:${filename}?mode=${mode}`,
     secrets: [],
   }
+}
+
+function refuseParameters(
+  engine: DatabaseEngine,
+  names: readonly string[],
+  known: ReadonlySet<string>,
+): void {
+  const unknown = [...new Set(names.filter((name) => !known.has(name)))]
+  if (unknown.length === 0) return
+  throw new DatabaseError(
+    'E_DATABASE_URL',
+    `The ${engine} database URL has ${unknown.length === 1 ? 'a parameter' : 'parameters'} Mortar cannot honour: ${unknown
+      .map((name) => `'${name}'`)
+      .join(
+        ', ',
+      )}. Remove ${unknown.length === 1 ? 'it' : 'them'}; supported: ${[...known].join(', ')}.`,
+  )
 }
 
 function readPool(parsed: URL, override: number | undefined, engine: DatabaseEngine): number {

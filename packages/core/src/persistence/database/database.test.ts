@@ -70,6 +70,66 @@ describe('parseDatabaseUrl', () => {
   it('rejects a pool size that is not a whole number', () => {
     expect(() => parseDatabaseUrl('postgres://h/db?pool=lots')).toThrow(/pool size/)
   })
+
+  it('refuses a MySQL URL that names no database', () => {
+    for (const url of [
+      'mysql://root@127.0.0.1:3306',
+      'mysql://root@127.0.0.1:3306/',
+      'mariadb://h',
+    ]) {
+      expect(() => parseDatabaseUrl(url), url).toThrow(
+        expect.objectContaining({
+          code: 'E_DATABASE_URL',
+          message: expect.stringMatching(/no database/),
+        }),
+      )
+    }
+  })
+
+  it('refuses every URL parameter the driver would not honour, naming it and never its value', () => {
+    const cases: [string, string][] = [
+      [`postgres://app:${PASSWORD}@h/db?sslmode=require&poolSize=5`, 'poolSize'],
+      [`postgres://h/db?connect_timeout=5`, 'connect_timeout'],
+      [`postgres://h/db?password=${PASSWORD}`, 'password'],
+      [`mysql://h/db?connectTimeout=1`, 'connectTimeout'],
+      [`mysql://h/db?bigNumberStrings=false`, 'bigNumberStrings'],
+      [`mysql://h/db?rowsAsArray=true`, 'rowsAsArray'],
+      ['sqlite:./var/app.db?cache=shared', 'cache'],
+      ['sqlite:./var/app.db?mode=ro&immutable=1', 'immutable'],
+    ]
+    for (const [url, name] of cases) {
+      let error: unknown
+      try {
+        parseDatabaseUrl(url)
+      } catch (caught) {
+        error = caught
+      }
+      expect(error, url).toBeInstanceOf(DatabaseError)
+      expect((error as DatabaseError).code).toBe('E_DATABASE_URL')
+      expect((error as DatabaseError).message).toContain(`'${name}'`)
+      expect(exposed(error)).not.toContain(PASSWORD)
+    }
+  })
+
+  it('accepts the parameters each driver honours', () => {
+    expect(
+      parseDatabaseUrl('postgres://h/db?sslmode=disable&application_name=shop&options=-c%20x=1')
+        .connectionUrl,
+    ).toContain('application_name=shop')
+    expect(parseDatabaseUrl('mysql://h/db?charset=utf8mb4&timezone=Z').connectionUrl).toContain(
+      'charset=utf8mb4',
+    )
+    expect(parseDatabaseUrl('sqlite:./var/app.db?mode=ro')).toMatchObject({
+      filename: './var/app.db',
+      sqliteMode: 'ro',
+      display: 'sqlite:./var/app.db?mode=ro',
+    })
+  })
+
+  it('refuses a SQLite mode it does not know, and a mode on an in-memory database', () => {
+    expect(() => parseDatabaseUrl('sqlite:./var/app.db?mode=memory')).toThrow(/mode must be/)
+    expect(() => parseDatabaseUrl('sqlite::memory:?mode=ro')).toThrow(/in-memory/)
+  })
 })
 
 describe('Database with a bad URL', () => {
@@ -136,6 +196,49 @@ describe('Database on SQLite', () => {
     } finally {
       await database.destroy()
       await target.drop()
+    }
+  })
+
+  it('honours ?mode=ro: reads work, every write fails, and nothing is written', async () => {
+    const target = await privateDatabaseUrl({ engine: 'sqlite' })
+    const { sql } = await import('kysely')
+    const writer = new Database(target.url)
+    await writer.connect()
+    await sql`create table note (id integer primary key)`.execute(writer.root)
+    await sql`insert into note values (1)`.execute(writer.root)
+    await writer.destroy()
+    const reader = new Database(`${target.url}?mode=ro`)
+    try {
+      await reader.connect()
+      const rows = await sql<{ id: number }>`select id from note`.execute(reader.root)
+      expect(rows.rows).toEqual([{ id: 1 }])
+      await expect(sql`insert into note values (2)`.execute(reader.root)).rejects.toThrow(
+        /readonly/,
+      )
+      await expect(
+        reader.transaction(async (trx) => {
+          await sql`delete from note`.execute(trx)
+        }),
+      ).rejects.toThrow(/readonly/)
+      const after = await sql<{ n: number }>`select count(*) as n from note`.execute(reader.root)
+      expect(after.rows).toEqual([{ n: 1 }])
+    } finally {
+      await reader.destroy()
+      await target.drop()
+    }
+  })
+
+  it('refuses ?mode=ro and ?mode=rw on a missing file instead of creating it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mortar-ro-'))
+    try {
+      for (const mode of ['ro', 'rw']) {
+        const error = await startFailure(`sqlite:${join(dir, 'missing', 'app.db')}?mode=${mode}`)
+        expect(error.code).toBe('E_DATABASE_CONNECT')
+        expect(error.message).toMatch(/does not exist/)
+      }
+      expect(existsSync(join(dir, 'missing'))).toBe(false)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 

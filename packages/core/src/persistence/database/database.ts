@@ -11,6 +11,7 @@ import {
 } from '../transactions/transaction-store.js'
 import { createDialect } from './create-dialect.js'
 import { DatabaseError, scrubError } from './database-error.js'
+import { withInputErrors } from './input-error-dialect.js'
 import {
   type DatabaseEngine,
   type DatabaseOptions,
@@ -126,12 +127,14 @@ export class Database<DB = unknown> {
     if (this.#root === undefined) {
       const config = this.#requireConfig()
       this.#root = new Kysely<DB>({
-        dialect: createDialect(config, (error) => {
-          this.#log().error(
-            { err: scrubError(error, config.secrets) },
-            `database pool error (${config.display})`,
-          )
-        }),
+        dialect: withInputErrors(
+          createDialect(config, (error) => {
+            this.#log().error(
+              { err: scrubError(error, config.secrets) },
+              `database pool error (${config.display})`,
+            )
+          }),
+        ),
         plugins: [...this.#plugins],
       })
     }

@@ -7,6 +7,8 @@ export type {
   TransactionPropagation,
 } from './database.js'
 export { DatabaseError } from './database-error.js'
+export { DatabaseInputError } from './database-input-error.js'
+export type { DatabaseInputReason } from './database-input-error.js'
 export type { DatabaseErrorCode } from './database-error.js'
 export { DATABASE, databaseToken, resolveDatabase } from './database-tokens.js'
 export type { Resolver } from './database-tokens.js'

@@ -1,5 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import type { SqliteDatabase, SqliteStatement } from 'kysely'
+import { DatabaseInputError } from '../database/database-input-error.js'
 
 /** What SQLite can bind; node:sqlite rejects booleans, dates and `undefined`, the other engines take them. */
 type Bindable = null | number | bigint | string | NodeJS.ArrayBufferView
@@ -57,10 +58,20 @@ export class NodeSqliteDatabase implements SqliteDatabase {
   }
 }
 
+/**
+ * Integers past 2^53 come back as strings, as PostgreSQL's `int8` and MariaDB's BIGINT (with
+ * `bigNumberStrings`) do; smaller ones stay numbers. node:sqlite alone either throws a
+ * RangeError on such a value or, with `readBigInts`, makes every integer a bigint.
+ */
 class NodeSqliteStatement implements SqliteStatement {
   readonly #db: DatabaseSync
   readonly #sql: string
   readonly #statement: StatementSync
+  // A SELECT reads plain numbers until a big integer shows up, then bigints for good: a
+  // SELECT can be run again after the RangeError. A writer cannot, since its write is done
+  // before a returned row is read, so it always reads bigints (which also keeps a large
+  // `lastInsertRowid` exact instead of rounded).
+  #bigInts: boolean
   readonly reader: boolean
 
   constructor(db: DatabaseSync, sql: string) {
@@ -68,10 +79,24 @@ class NodeSqliteStatement implements SqliteStatement {
     this.#sql = sql
     this.#statement = db.prepare(sql)
     this.reader = this.#statement.columns().length > 0
+    this.#bigInts = !SELECT.test(sql)
+    if (this.#bigInts) this.#statement.setReadBigInts(true)
   }
 
   all(parameters: ReadonlyArray<unknown>): unknown[] {
-    return this.#statement.all(...bind(parameters))
+    const bound = bind(parameters)
+    if (!this.#bigInts) {
+      try {
+        return this.#statement.all(...bound)
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== 'ERR_OUT_OF_RANGE') throw error
+        this.#bigInts = true
+        this.#statement.setReadBigInts(true)
+      }
+    }
+    const rows = this.#statement.all(...bound) as Record<string, unknown>[]
+    for (const row of rows) normalizeIntegers(row)
+    return rows
   }
 
   run(parameters: ReadonlyArray<unknown>): {
@@ -81,10 +106,33 @@ class NodeSqliteStatement implements SqliteStatement {
     return this.#statement.run(...bind(parameters))
   }
 
-  iterate(parameters: ReadonlyArray<unknown>): IterableIterator<unknown> {
+  *iterate(parameters: ReadonlyArray<unknown>): IterableIterator<unknown> {
     // A fresh statement: the cached one may be run again while this iterator is still open.
-    return this.#db.prepare(this.#sql).iterate(...bind(parameters))
+    // Rows already handed out cannot be read again, so a stream reads bigints from the start.
+    const statement = this.#db.prepare(this.#sql)
+    statement.setReadBigInts(true)
+    for (const row of statement.iterate(...bind(parameters))) {
+      yield normalizeIntegers(row as Record<string, unknown>)
+    }
   }
+}
+
+// Kysely's SQLite compiler starts every select with `select` (or `with` for CTEs, which may
+// also write, so those take the writer's path).
+const SELECT = /^\s*select\b/i
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER)
+const MIN_INT64 = -(2n ** 63n)
+const MAX_INT64 = 2n ** 63n - 1n
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+
+function normalizeIntegers(row: Record<string, unknown>): Record<string, unknown> {
+  for (const key in row) {
+    const value = row[key]
+    if (typeof value === 'bigint') {
+      row[key] = value >= MIN_SAFE && value <= MAX_SAFE ? Number(value) : value.toString()
+    }
+  }
+  return row
 }
 
 function bind(parameters: ReadonlyArray<unknown>): Bindable[] {
@@ -97,7 +145,10 @@ function toBindable(value: unknown): Bindable {
   switch (typeof value) {
     case 'string':
     case 'number':
+      return value
     case 'bigint':
+      // SQLite integers are 64-bit; node:sqlite would throw a bare TypeError.
+      if (value < MIN_INT64 || value > MAX_INT64) throw new DatabaseInputError('out_of_range')
       return value
     case 'boolean':
       return value ? 1 : 0

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type { DatabaseConnection, DialectAdapter, Driver, SqliteDialectConfig } from 'kysely'
 import { SqliteAdapter, SqliteDialect, SqliteDriver } from 'kysely'
@@ -11,6 +11,11 @@ export interface NodeSqliteDialectConfig {
   readonly filename: string
   /** How long a write waits for another process's lock, in milliseconds (default 5,000). */
   readonly busyTimeoutMs?: number
+  /**
+   * `rwc` (default) opens the file or creates it (and its directory); `rw` opens an existing
+   * file; `ro` opens an existing file read-only, so every write fails.
+   */
+  readonly mode?: 'rwc' | 'rw' | 'ro'
   /** Runs once the database is open, e.g. to set more pragmas. */
   readonly onOpen?: (database: NodeSqliteDatabase) => void | Promise<void>
 }
@@ -94,14 +99,21 @@ class NodeSqliteDriver extends SqliteDriver {
 async function openNodeSqlite(config: NodeSqliteDialectConfig): Promise<NodeSqliteDatabase> {
   const { DatabaseSync } = await loadNodeSqlite()
   const memory = config.filename === ':memory:' || config.filename === ''
-  if (!memory && !config.filename.startsWith('file:')) {
+  const mode = config.mode ?? 'rwc'
+  // node:sqlite opens `file:` URIs too; the path is what follows the scheme.
+  if (!memory && mode !== 'rwc' && !existsSync(config.filename.replace(/^file:(\/\/)?/, ''))) {
+    throw new Error(`the file does not exist, and mode=${mode} opens an existing file only`)
+  }
+  if (!memory && mode === 'rwc' && !config.filename.startsWith('file:')) {
     mkdirSync(dirname(resolve(config.filename)), { recursive: true })
   }
   const raw = new DatabaseSync(memory ? ':memory:' : config.filename, {
     timeout: config.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,
     enableForeignKeyConstraints: true,
+    readOnly: mode === 'ro',
   })
-  if (!memory) {
+  // A read-only connection keeps the journal mode the file has.
+  if (!memory && mode !== 'ro') {
     raw.exec('PRAGMA journal_mode = WAL')
     // With WAL, NORMAL stays consistent after a crash and saves an fsync per commit.
     raw.exec('PRAGMA synchronous = NORMAL')
