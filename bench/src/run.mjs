@@ -5,6 +5,7 @@ const benches = [
   './transactional.mjs',
   './session.mjs',
   './policy.mjs',
+  './jobs.mjs',
   './notify.mjs',
   './analytics.mjs',
 ]

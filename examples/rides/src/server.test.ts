@@ -345,6 +345,23 @@ describe('the rides example over HTTP', () => {
     expect((await browser.request('GET', '/trips')).status).toBe(401)
   })
 
+  it('refuses a body over 1 MiB with a 413 problem before parsing it', async () => {
+    const browser = new Browser(server.url)
+    await browser.request('POST', '/login', { email: 'ada@rides.example', password: DEMO_PASSWORD })
+    const pickup = 'x'.repeat(1024 * 1024)
+    const response = await fetch(`${server.url}/trips`, {
+      method: 'POST',
+      headers: {
+        cookie: browser.cookieHeader,
+        origin: server.url,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ pickup, dropoff: 'Elsewhere' }),
+    })
+    expect(response.status).toBe(413)
+    expect(await response.json()).toMatchObject({ code: 'E_PAYLOAD_TOO_LARGE' })
+  })
+
   it('revokes the session at logout: a copy of the old cookie no longer works', async () => {
     const browser = new Browser(server.url)
     await browser.request('POST', '/login', { email: 'bob@rides.example', password: DEMO_PASSWORD })

@@ -91,9 +91,13 @@ for (const engine of shopTestEngines()) {
       expect(login.json).toMatchObject({ user: { email } })
       expect((await phone.request('GET', '/me')).json).toMatchObject({ user: { email } })
 
+      const loggedInCookie = phone.cookieHeader
       const logout = await phone.request('POST', '/auth/logout')
       expect(logout.json).toMatchObject({ user: null })
       expect((await phone.request('GET', '/me')).status).toBe(401)
+      // Logout revokes the session: a copy of the old cookie is refused too.
+      const replayed = await fetch(`${shop.base}/me`, { headers: { cookie: loggedInCookie } })
+      expect(replayed.status).toBe(401)
     })
 
     it('locks an account out after 5 wrong passwords, even for the right one, with a 429', async () => {

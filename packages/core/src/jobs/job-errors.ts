@@ -40,6 +40,7 @@ export type JobErrorCode =
   | 'E_JOB_TIMEOUT'
   | 'E_JOB_PAYLOAD'
   | 'E_JOBS_NOT_RUNNING'
+  | 'E_JOB_LOST'
 
 const STATUS: Record<JobErrorCode, number> = {
   E_JOB_UNDECLARED: 500,
@@ -48,6 +49,7 @@ const STATUS: Record<JobErrorCode, number> = {
   E_JOB_TIMEOUT: 500,
   E_JOB_PAYLOAD: 500,
   E_JOBS_NOT_RUNNING: 500,
+  E_JOB_LOST: 500,
 }
 
 /**

@@ -277,6 +277,35 @@ for (const testCase of cases) {
       ])
     })
 
+    it('buries a job whose last attempt’s worker died, instead of running it past its attempts', async () => {
+      let calls = 0
+      const fragile = defineJob({
+        name: 'test.fragile',
+        schema: z.object({}),
+        attempts: 1,
+        handler: () => {
+          calls += 1
+        },
+      })
+      const { app, jobs } = await start([module(fragile)])
+      const id = await jobs.enqueue(fragile, {})
+      // A worker claims it, then dies: its lease runs out.
+      const nowMs = app.clock.nowMs()
+      await (jobs as JobQueueService).adapter.claim({
+        worker: 'dead-worker',
+        names: ['test.fragile'],
+        limit: 1,
+        nowMs,
+        leaseUntilMs: nowMs + 30_000,
+      })
+      app.clock.advance(30_000)
+      await jobs.drain()
+      expect(calls).toBe(0)
+      const dead = await jobs.get(id as string)
+      expect(dead?.state).toBe('dead')
+      expect(dead?.errors).toEqual([expect.objectContaining({ attempt: 2, code: 'E_JOB_LOST' })])
+    })
+
     it('aborts the signal and fails the attempt when a job passes its timeout', async () => {
       let aborted: unknown
       const slow = defineJob({

@@ -239,11 +239,6 @@ export class SessionEngine {
     return serializeCookie(this.#config.cookieName, '', { ...this.#attributes(), maxAge: 0 })
   }
 
-  /** Sends a cookie set after the response was checked (the handler saved late): now or never. */
-  sendLate(context: RequestContext, cookie: string): void {
-    this.#http(context).appendResponseHeader('set-cookie', cookie)
-  }
-
   #attributes() {
     const config = this.#config
     return {

@@ -4,7 +4,7 @@ import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { verifyCsrfForm } from '../csrf/verify-csrf-form.js'
-import { CsrfError, SessionConfigError } from '../errors.js'
+import { CsrfError, SessionConfigError, SessionUnavailableError } from '../errors.js'
 import { MemorySessionRegistry } from '../registry/memory/memory-session-registry.js'
 import { FakeBrowser } from './fake-browser.js'
 import { session } from './session.js'
@@ -214,6 +214,17 @@ describe('one session cookie per response', () => {
       ),
       { numRuns: 60 },
     )
+  })
+
+  it('refuses a change once the response is on its way, before changing anything', async () => {
+    const { browser, registry } = await start()
+    let late: Current | undefined
+    await browser.request({}, () => {
+      late = current()
+    })
+    await expect(late?.login('user-2')).rejects.toThrow(SessionUnavailableError)
+    await expect(late?.save()).rejects.toThrow(/already on its way/)
+    expect(await registry.list('user-2')).toEqual([])
   })
 
   it('sends no session cookie with an error response', async () => {

@@ -46,7 +46,8 @@ interface SessionStart {
  *
  * The cookie goes out once per response, as the request leaves the session: whatever the
  * handler called (`login()` then `save()`, `save()` twice, `destroy()`), the response carries one
- * `Set-Cookie` for it, set just before the response is sent, and none on an error response.
+ * `Set-Cookie` for it, set just before the response is sent, and none on an error response. A
+ * change made once the response is on its way throws `SessionUnavailableError`.
  *
  * @example
  * ```ts
@@ -74,7 +75,7 @@ export class Session<T = AppSessionData> {
   #pendingCsrf: (() => void) | undefined
   /** The Set-Cookie value for the end of the request, if the session changed. */
   #cookie: string | undefined
-  /** True once the response was checked: a later change is sent at once (or fails loudly). */
+  /** True once the response is on its way: the cookie can no longer change. */
   #finished = false
 
   /** @internal Sessions are made by the session module; use {@link session} to get one. */
@@ -128,6 +129,7 @@ export class Session<T = AppSessionData> {
    */
   async save(): Promise<void> {
     this.#assertProven()
+    this.#assertOpen()
     const data = this.#engine.validate(this.#data)
     const now = this.#engine.now()
     const payload: SessionPayload = {
@@ -153,6 +155,7 @@ export class Session<T = AppSessionData> {
    */
   async destroy(): Promise<void> {
     this.#assertProven()
+    this.#assertOpen()
     await this.#revokeCurrent()
     const fresh = this.#engine.freshPayload()
     this.#id = fresh.id
@@ -172,6 +175,7 @@ export class Session<T = AppSessionData> {
    */
   async regenerate(): Promise<void> {
     this.#assertProven()
+    this.#assertOpen()
     await this.#renew()
     await this.save()
   }
@@ -184,6 +188,7 @@ export class Session<T = AppSessionData> {
    */
   async login(userId: string): Promise<void> {
     this.#assertProven()
+    this.#assertOpen()
     if (this.#crossSite !== undefined) throw new CsrfError(this.#crossSite)
     if (typeof userId !== 'string' || userId === '') {
       throw new TypeError('session.login(userId) needs a non-empty string user id.')
@@ -263,9 +268,8 @@ export class Session<T = AppSessionData> {
   }
 
   #setCookie(cookie: string): void {
-    // The latest state wins; after the response was checked, the change must go out now.
-    if (this.#finished) this.#engine.sendLate(this.#context, cookie)
-    else this.#cookie = cookie
+    // The latest state wins: one Set-Cookie at the end of the request.
+    this.#cookie = cookie
   }
 
   async #renew(): Promise<void> {
@@ -278,6 +282,15 @@ export class Session<T = AppSessionData> {
   async #revokeCurrent(): Promise<void> {
     if (this.#registered) await this.#engine.revoke(this.#id)
     this.#registered = false
+  }
+
+  #assertOpen(): void {
+    // Checked before anything changes, so a late call neither registers nor revokes anything.
+    if (this.#finished) {
+      throw new SessionUnavailableError(
+        'The response is already on its way, and the session cookie goes out with it: change the session before answering.',
+      )
+    }
   }
 
   #assertProven(): void {

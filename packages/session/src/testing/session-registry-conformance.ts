@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { VitestApi } from '@mortar/core/testing'
 import type { SessionRecord, SessionRegistry } from '../registry/index.js'
+import { assertNoAliasing } from './registry-aliasing.js'
 
 /** What a conformance setup returns: the registry, and how to release it after the suite. */
 export interface SessionRegistrySubject {
@@ -20,8 +21,8 @@ export interface SessionRegistryConformanceOptions {
 
 /**
  * Registers vitest `describe`/`it` blocks that check a {@link SessionRegistry} against the
- * contract: round trips, exact ids, duplicate creates, `touch` semantics, ordering, revocation
- * and the atomicity of concurrent calls. Every built-in registry runs it; run it on yours.
+ * contract: round trips, exact ids, duplicate creates, `touch` semantics, ordering, revocation,
+ * the atomicity of concurrent calls, and records kept apart from the objects callers hold. Every built-in registry runs it; run it on yours.
  * `setup` runs once before the suite; the tests use fresh random ids and users, so a shared
  * registry (one table, one key prefix) is fine. The first argument is vitest itself (see
  * `VitestApi`): the kit does not import it, so this entry loads without vitest.
@@ -229,6 +230,10 @@ export function sessionRegistryConformance(
 
     it('revokeAll returns 0 for an unknown user', async () => {
       expect(await registry().revokeAll(randomId())).toBe(0)
+    })
+
+    it('keeps what it stores apart from the objects callers pass in and get back', async () => {
+      await assertNoAliasing(registry())
     })
 
     it('counts each session once when revokeAll and revoke race', async () => {

@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net'
 import express from 'express'
 import { describe, expect, it } from 'vitest'
-import { adapterConformance, BODY_LIMIT } from '../shared/adapter-conformance.js'
+import { adapterConformance } from '../shared/adapter-conformance.js'
+import { DEFAULT_BODY_LIMIT } from '../shared/index.js'
 import { toNodeHandler } from '../node/to-node-handler.js'
 import { mortarErrorHandler, mortarExpress, mortarNotFound } from './mortar-express.js'
 
@@ -22,11 +23,12 @@ async function listen(server: Express): Promise<{ url: string; close(): Promise<
   }
 }
 
-adapterConformance('express', async ({ app, routes, mount }) => {
+adapterConformance('express', async ({ app, routes, mount, bodyLimit }) => {
   const server = express()
-  // Body parsers go before mortarExpress, so the context is opened after the body is read.
-  server.use(express.json({ limit: BODY_LIMIT }))
-  server.use(mortarExpress(app, { bodyLimit: BODY_LIMIT }))
+  // Body parsers go before mortarExpress, so the context is opened after the body is read; they
+  // read chunked bodies themselves, so they get the same limit.
+  server.use(express.json({ limit: bodyLimit ?? DEFAULT_BODY_LIMIT }))
+  server.use(mortarExpress(app, { bodyLimit }))
   server.use(mount.prefix, toNodeHandler(mount.handler))
   for (const route of routes) {
     const method = route.method === 'GET' ? 'get' : 'post'

@@ -43,6 +43,11 @@ export class FastifyHttpExchange implements HttpExchange, RequestContextInit {
     this.#reply.header(name, append ? `${String(existing)}, ${value}` : value)
   }
 
+  /** The limit Fastify applies to this route's body. */
+  get bodyLimit(): number {
+    return this.#request.routeOptions.bodyLimit
+  }
+
   get requestId(): string | undefined {
     return firstHeader(this.#request.headers[REQUEST_ID_HEADER])
   }

@@ -4,13 +4,13 @@ import { createApp } from '../../app/create-app.js'
 import { StartupError } from '../../app/startup-error.js'
 import { requestContext } from '../../context/index.js'
 import { onBeforeResponse } from '../../context/request-hooks.js'
-import { adapterConformance, BODY_LIMIT } from '../shared/adapter-conformance.js'
+import { adapterConformance } from '../shared/adapter-conformance.js'
 import { mortarFastify } from './mortar-fastify.js'
 import { mountFetch } from './mount-fetch.js'
 
-adapterConformance('fastify', async ({ app, routes, mount }) => {
-  const fastify = Fastify({ bodyLimit: BODY_LIMIT })
-  await fastify.register(mortarFastify, { app })
+adapterConformance('fastify', async ({ app, routes, mount, bodyLimit }) => {
+  const fastify = Fastify()
+  await fastify.register(mortarFastify, bodyLimit === undefined ? { app } : { app, bodyLimit })
   for (const route of routes) {
     fastify.route({
       method: route.method,

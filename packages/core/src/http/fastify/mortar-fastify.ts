@@ -23,6 +23,7 @@ import {
   firstHeader,
   REQUEST_ID_HEADER,
   renderHttpError,
+  resolveBodyLimit,
 } from '../shared/index.js'
 import { FastifyHttpExchange } from './fastify-http-exchange.js'
 
@@ -40,6 +41,12 @@ import { FastifyHttpExchange } from './fastify-http-exchange.js'
 export interface MortarFastifyOptions {
   /** The app whose scope and logger each request uses. */
   readonly app: AdapterApp
+  /**
+   * The largest request body accepted, in bytes, for the routes registered after the plugin
+   * that set none of their own; past it, a 413 problem. Default: the server's own `bodyLimit`
+   * (Fastify's default is 1 MiB).
+   */
+  readonly bodyLimit?: number
 }
 
 const kContext = Symbol.for('mortar.fastify.context')
@@ -54,10 +61,11 @@ interface MortarRequest extends FastifyRequest {
 
 /**
  * A Fastify plugin that gives every request a Mortar request context (request id, scope, slots),
- * echoes `x-request-id`, and renders every error and unknown route as problem+json. It is not
- * encapsulated, so it covers the routes of the instance it is registered on and its children.
- * Start the app before registering it: modules add their before-response hooks in `onStart`, and
- * the plugin adds its own response check only for an app that has some.
+ * echoes `x-request-id`, renders every error and unknown route as problem+json, and answers a
+ * body over the limit (1 MiB unless set) with a 413 problem. It is not encapsulated, so it
+ * covers the routes of the instance it is registered on and its children. Start the app before
+ * registering it: modules add their before-response hooks in `onStart`, and the plugin adds its
+ * own response check only for an app that has some.
  *
  * @example
  * ```ts
@@ -88,6 +96,13 @@ export function mortarFastify(
     return
   }
   const logger = app.logger
+  if (options.bodyLimit !== undefined) {
+    const bodyLimit = resolveBodyLimit(options.bodyLimit)
+    // Fastify reads and limits bodies itself: give each later route the limit, unless it has one.
+    fastify.addHook('onRoute', (route) => {
+      route.bodyLimit ??= bodyLimit
+    })
+  }
 
   fastify.decorateRequest(kContext, null)
 

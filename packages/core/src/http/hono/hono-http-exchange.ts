@@ -10,9 +10,11 @@ import type { HttpExchange } from '../../context/index.js'
 export class HonoHttpExchange implements HttpExchange {
   readonly #c: Context
   #held: string[] | undefined = []
+  readonly bodyLimit: number
 
-  constructor(c: Context) {
+  constructor(c: Context, bodyLimit: number) {
     this.#c = c
+    this.bodyLimit = bodyLimit
   }
 
   get method(): string {

@@ -2,13 +2,11 @@ import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import { Hono } from 'hono'
 import { bearerAuth } from 'hono/bearer-auth'
-import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
 import { mount } from 'hono/mount'
 import { describe, expect, it, vi } from 'vitest'
 import type { Logger } from '../../logger/logger.js'
-import { adapterConformance, BODY_LIMIT } from '../shared/adapter-conformance.js'
-import { PayloadTooLargeError } from '../shared/index.js'
+import { adapterConformance } from '../shared/adapter-conformance.js'
 import { mortarHono, useMortar } from './mortar-hono.js'
 
 function listen(hono: Hono): Promise<{ url: string; close(): Promise<void> }> {
@@ -28,23 +26,17 @@ function listen(hono: Hono): Promise<{ url: string; close(): Promise<void> }> {
   })
 }
 
-adapterConformance('hono', async ({ app, routes, mount: mounted }) => {
+adapterConformance('hono', async ({ app, routes, mount: mounted, bodyLimit }) => {
   const hono = new Hono()
-  useMortar(hono, app)
-  const limit = bodyLimit({
-    maxSize: BODY_LIMIT,
-    onError: () => {
-      throw new PayloadTooLargeError()
-    },
-  })
-  hono.all(`${mounted.prefix}/*`, limit, mount(mounted.handler))
+  useMortar(hono, app, { bodyLimit })
+  hono.all(`${mounted.prefix}/*`, mount(mounted.handler))
   for (const route of routes) {
     if (route.method === 'GET') {
       hono.get(route.path, async (c) =>
         c.json(await route.handle({ query: new URL(c.req.url).searchParams, body: undefined })),
       )
     } else {
-      hono.post(route.path, limit, async (c) =>
+      hono.post(route.path, async (c) =>
         c.json(
           await route.handle({
             query: new URL(c.req.url).searchParams,

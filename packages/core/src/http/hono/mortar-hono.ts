@@ -20,8 +20,10 @@ import { MortarError, NotFoundError, type RenderedProblem } from '../../errors/i
 import {
   type AdapterApp,
   codeForStatus,
+  PayloadTooLargeError,
   REQUEST_ID_HEADER,
   renderHttpError,
+  resolveBodyLimit,
 } from '../shared/index.js'
 import { HonoHttpExchange } from './hono-http-exchange.js'
 
@@ -29,10 +31,31 @@ import { HonoHttpExchange } from './hono-http-exchange.js'
 const rendered = processGlobal('mortar.hono.rendered', () => new WeakSet<Response>())
 
 /**
+ * Options of {@link mortarHono} and {@link useMortar}.
+ *
+ * @example
+ * ```ts
+ * import { type MortarHonoOptions, useMortar } from '@mortar/core/hono'
+ *
+ * const options: MortarHonoOptions = { bodyLimit: 64 * 1024 }
+ * useMortar(hono, app, options)
+ * ```
+ */
+export interface MortarHonoOptions {
+  /**
+   * The largest request body accepted, in bytes (default 1 MiB): a request that declares more is
+   * answered 413 before any handler runs, and a chunked one fails the handler's read
+   * (`c.req.json()`, a mounted handler's `request.text()`) once past the limit, answered 413 too.
+   */
+  readonly bodyLimit?: number
+}
+
+/**
  * Hono middleware that runs the rest of the request inside a Mortar request context (request id,
- * scope, slots), echoes `x-request-id`, disposes the scope when the handler is done, and renders
- * an error a handler threw as problem+json. Register it before the routes; {@link useMortar}
- * installs it with the error and not-found handlers.
+ * scope, slots), echoes `x-request-id`, disposes the scope when the handler is done, answers a
+ * body over the limit (1 MiB unless set) with a 413 problem, and renders an error a handler threw
+ * as problem+json. Register it before the routes; {@link useMortar} installs it with the error
+ * and not-found handlers.
  *
  * @example
  * ```ts
@@ -47,10 +70,12 @@ const rendered = processGlobal('mortar.hono.rendered', () => new WeakSet<Respons
  * hono.notFound(mortarNotFound())
  * ```
  */
-export function mortarHono(app: AdapterApp): MiddlewareHandler {
+export function mortarHono(app: AdapterApp, options: MortarHonoOptions = {}): MiddlewareHandler {
   const createScope = () => app.createScope()
+  const bodyLimit = resolveBodyLimit(options.bodyLimit)
   return async function mortar(c, next) {
-    const http = new HonoHttpExchange(c)
+    const http = new HonoHttpExchange(c, bodyLimit)
+    const limited = limitBody(c, bodyLimit)
     const context = new RequestContext({
       requestId: c.req.header(REQUEST_ID_HEADER),
       ip: remoteAddress(c),
@@ -64,12 +89,19 @@ export function mortarHono(app: AdapterApp): MiddlewareHandler {
       await runInRequestContext(context, async () => {
         // Modules' request-start hooks (session, principal) finish before any handler runs.
         try {
+          if (limited.tooLarge) throw new PayloadTooLargeError()
           await runRequestStartHooks(app, context)
         } catch (error) {
           setResponse(c, problemResponse(c, error, context.requestId, app))
           return
         }
         await next()
+        // Past the limit while the handler read the body: a 413, whatever the handler made of
+        // the error its read threw.
+        if (limited.exceeded && !(c.res.status === 413 && rendered.has(c.res))) {
+          setResponse(c, problemResponse(c, new PayloadTooLargeError(), context.requestId, app))
+          return
+        }
         // A rendered error or 404 is not a result: it gets neither the held headers nor the
         // before-response hooks, which see a successful result before it is sent (one that
         // throws replaces it with a problem).
@@ -166,10 +198,52 @@ export function mortarNotFound(): NotFoundHandler {
 export function useMortar<E extends Env, S extends Schema, B extends string>(
   hono: Hono<E, S, B>,
   app: AdapterApp,
+  options: MortarHonoOptions = {},
 ): void {
-  hono.use(mortarHono(app))
+  hono.use(mortarHono(app, options))
   hono.onError(mortarOnError(app))
   hono.notFound(mortarNotFound())
+}
+
+interface LimitedBody {
+  /** The request declared a body over the limit. */
+  readonly tooLarge: boolean
+  /** A chunked body passed the limit while it was read. */
+  readonly exceeded: boolean
+}
+
+const WITHIN: LimitedBody = { tooLarge: false, exceeded: false }
+
+// A declared length is checked at once. A chunked body (no length) is counted as the handler
+// reads it: the stream fails with a 413 error once past the limit, so nothing past it is read.
+// A request with neither header has no body, so most requests never touch the body stream.
+function limitBody(c: Context, limit: number): LimitedBody {
+  const declared = c.req.header('content-length')
+  if (declared !== undefined)
+    return Number(declared) > limit ? { ...WITHIN, tooLarge: true } : WITHIN
+  if (c.req.header('transfer-encoding') === undefined) return WITHIN
+  const raw = c.req.raw
+  if (raw.body === null) return WITHIN
+  const state = { tooLarge: false, exceeded: false }
+  const reader = raw.body.getReader()
+  let size = 0
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await reader.read()
+      if (done) return controller.close()
+      size += value.byteLength
+      if (size > limit) {
+        state.exceeded = true
+        controller.error(new PayloadTooLargeError())
+        await reader.cancel()
+        return
+      }
+      controller.enqueue(value)
+    },
+    cancel: (reason) => reader.cancel(reason),
+  })
+  c.req.raw = new Request(raw, { body, duplex: 'half' } as RequestInit)
+  return state
 }
 
 // Hono's HTTPException, known by shape so that hono is never loaded at run time.

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { onBeforeResponse, requestContext } from '../../context/index.js'
 import { ForbiddenError } from '../../errors/index.js'
 import type { Logger } from '../../logger/logger.js'
-import { adapterConformance, BODY_LIMIT } from '../shared/adapter-conformance.js'
+import { adapterConformance } from '../shared/adapter-conformance.js'
 import { readJson } from './read-json.js'
 import { toNodeHandler } from './to-node-handler.js'
 import { type NodeHandler, withMortar } from './with-mortar.js'
@@ -24,7 +24,7 @@ async function listen(server: Server): Promise<{ url: string; close(): Promise<v
   }
 }
 
-adapterConformance('node:http', async ({ app, routes, mount }) => {
+adapterConformance('node:http', async ({ app, routes, mount, bodyLimit }) => {
   const pages = toNodeHandler(mount.handler, { prefix: mount.prefix })
   const handler: NodeHandler = async (request, response) => {
     const url = new URL(request.url ?? '/', 'http://localhost')
@@ -33,13 +33,12 @@ adapterConformance('node:http', async ({ app, routes, mount }) => {
       (candidate) => candidate.method === request.method && candidate.path === url.pathname,
     )
     if (!route) return
-    const body =
-      request.method === 'POST' ? await readJson(request, { limit: BODY_LIMIT }) : undefined
+    const body = request.method === 'POST' ? await readJson(request) : undefined
     const result = await route.handle({ query: url.searchParams, body })
     response.setHeader('content-type', 'application/json')
     response.end(JSON.stringify(result))
   }
-  return listen(createServer(withMortar(app, handler, { bodyLimit: BODY_LIMIT })))
+  return listen(createServer(withMortar(app, handler, { bodyLimit })))
 })
 
 const quietApp = {

@@ -21,6 +21,7 @@ import {
 } from '../../errors/index.js'
 import type { Logger } from '../../logger/logger.js'
 import type { AdapterApp } from './adapter-app.js'
+import { DEFAULT_BODY_LIMIT } from './body-limit.js'
 import type { FetchHandler } from './fetch-handler.js'
 
 /** What a conformance route receives: the query string and, for POST, the parsed body. */
@@ -45,17 +46,20 @@ export interface StartedServer {
 
 /**
  * Starts a real server of the adapter's framework on loopback that serves `routes` through the
- * adapter, parses JSON bodies for POST routes with a limit of {@link BODY_LIMIT} bytes, mounts
- * `mount.handler` under `mount.prefix` the way the adapter's README shows, and answers unknown
- * routes with the adapter's 404.
+ * adapter, parses JSON bodies for POST routes, mounts `mount.handler` under `mount.prefix` the way
+ * the adapter's README shows, and answers unknown routes with the adapter's 404. `bodyLimit` goes
+ * to the adapter's own option, and nothing else limits bodies more tightly (a framework parser
+ * that needs a limit of its own is given the same); when it is undefined, the adapter's default
+ * applies.
  */
 export type StartServer = (setup: {
   readonly app: AdapterApp
   readonly routes: readonly ConformanceRoute[]
   readonly mount: { readonly prefix: string; readonly handler: FetchHandler }
+  readonly bodyLimit: number | undefined
 }) => Promise<StartedServer>
 
-/** The body limit, in bytes, each adapter's test configures. */
+/** The body limit, in bytes, the suite gives each adapter. */
 export const BODY_LIMIT = 1024
 
 /** Where each adapter's test mounts the suite's fetch handler. */
@@ -368,7 +372,12 @@ export function adapterConformance(name: string, start: StartServer): void {
 
     beforeAll(async () => {
       await app.start()
-      server = await start({ app, routes, mount: { prefix: MOUNT, handler: mounted } })
+      server = await start({
+        app,
+        routes,
+        mount: { prefix: MOUNT, handler: mounted },
+        bodyLimit: BODY_LIMIT,
+      })
     })
     afterAll(async () => {
       await server?.close()
@@ -730,6 +739,81 @@ export function adapterConformance(name: string, start: StartServer): void {
         })
         await expectProblem(response, 413, 'E_PAYLOAD_TOO_LARGE')
         expect(mountCalls).toBe(before)
+      })
+    })
+
+    describe('body limit', () => {
+      const json = (size: number) => JSON.stringify({ text: 'x'.repeat(size - 11) })
+      // Sent in chunks without a content-length, as a client streaming its body does.
+      const chunked = (text: string) => {
+        const bytes = new TextEncoder().encode(text)
+        let at = 0
+        return new ReadableStream<Uint8Array>({
+          pull(controller) {
+            if (at >= bytes.length) return controller.close()
+            controller.enqueue(bytes.subarray(at, at + 256))
+            at += 256
+          },
+        })
+      }
+      const post = (
+        url: string,
+        body: string | ReadableStream<Uint8Array>,
+        type = 'application/json',
+      ) =>
+        fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': type },
+          body,
+          duplex: 'half',
+        } as RequestInit)
+
+      it('takes a body right at the limit', async () => {
+        expect(json(BODY_LIMIT)).toHaveLength(BODY_LIMIT)
+        const response = await postJson('/echo', json(BODY_LIMIT))
+        expect(response.status).toBe(200)
+        await response.body?.cancel()
+      })
+
+      it('refuses a declared body over the limit with a 413 problem', async () => {
+        await expectProblem(
+          await postJson('/echo', json(BODY_LIMIT + 1)),
+          413,
+          'E_PAYLOAD_TOO_LARGE',
+        )
+      })
+
+      it('refuses a chunked body once it passes the limit, for routes and mounted handlers', async () => {
+        for (const url of [`${server.url}/echo`, `${server.url}${MOUNT}/echo`]) {
+          const response = await post(url, chunked(json(BODY_LIMIT * 8)))
+          await expectProblem(response, 413, 'E_PAYLOAD_TOO_LARGE')
+        }
+        const small = await post(`${server.url}${MOUNT}/echo`, chunked(json(BODY_LIMIT)))
+        expect(await small.json()).toMatchObject({ method: 'POST' })
+      })
+
+      it('applies 1 MiB when the adapter is given no limit', async () => {
+        const plain = await start({
+          app,
+          routes,
+          mount: { prefix: MOUNT, handler: mounted },
+          bodyLimit: undefined,
+        })
+        try {
+          const under = await post(`${plain.url}/echo`, json(DEFAULT_BODY_LIMIT))
+          expect(under.status).toBe(200)
+          await under.body?.cancel()
+          const over = await post(`${plain.url}/echo`, json(DEFAULT_BODY_LIMIT + 1))
+          await expectProblem(over, 413, 'E_PAYLOAD_TOO_LARGE')
+          const mountedOver = await post(
+            `${plain.url}${MOUNT}/echo`,
+            chunked('x'.repeat(DEFAULT_BODY_LIMIT + 1)),
+            'text/plain',
+          )
+          await expectProblem(mountedOver, 413, 'E_PAYLOAD_TOO_LARGE')
+        } finally {
+          await plain.close()
+        }
       })
     })
 

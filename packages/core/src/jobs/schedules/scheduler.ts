@@ -14,6 +14,9 @@ export interface SchedulerInit {
   readonly logger: Logger
 }
 
+// Ticks late by less than this (a busy process, a quick restart) all fire, in order; ticks
+// missed for longer (nothing ran) collapse into one.
+const CATCH_UP_MS = 5_000
 // Between ticks a scheduler asks the store nothing: it knows when the next one is due. This
 // bounds its sleep anyway, should the clock jump.
 const MAX_SLEEP_MS = 60_000
@@ -78,8 +81,13 @@ export class Scheduler {
     if (this.#schedules.size === 0) return
     await this.#register()
     const nowMs = this.#clock.nowMs()
-    const due = await this.#store.due([...this.#schedules.keys()], nowMs)
-    for (const row of due) await this.#fire(row, nowMs)
+    const names = [...this.#schedules.keys()]
+    // Catching up moves each schedule one tick at a time: look again until nothing is due.
+    for (let pass = 0; pass < 1_000; pass++) {
+      const due = await this.#store.due(names, nowMs)
+      if (due.length === 0) return
+      for (const row of due) await this.#fire(row, nowMs)
+    }
   }
 
   #register(): Promise<void> {
@@ -102,8 +110,8 @@ export class Scheduler {
   async #fire(row: ScheduleRow, nowMs: number): Promise<void> {
     const definition = this.#schedules.get(row.name)
     if (definition === undefined) return
-    // Ticks missed while nothing ran collapse into one, for the tick that was due.
-    const nextAtMs = definition.next(Math.max(nowMs, row.nextAtMs))
+    const late = nowMs - row.nextAtMs
+    const nextAtMs = definition.next(late <= CATCH_UP_MS ? row.nextAtMs : nowMs)
     const won = await this.#store.claim(row, nextAtMs, () =>
       this.#queue.enqueue(definition.job, { at: new Date(row.nextAtMs).toISOString() }),
     )

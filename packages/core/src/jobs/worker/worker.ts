@@ -265,6 +265,14 @@ export class Worker {
   async #execute(job: ClaimedJob, execution: JobExecution): Promise<void> {
     const definition = this.#jobs.get(job.name) as JobDefinition
     try {
+      // Claimed once more than it may run: its last attempt's worker died (or lost the lease)
+      // without a result. A job that kills its worker every time must not loop forever.
+      if (job.attempt > job.maxAttempts) {
+        throw new JobError(
+          'E_JOB_LOST',
+          `Job '${job.name}' (id ${job.id}) used its ${job.maxAttempts} attempts without a result: its worker stopped (killed, or lost its lease) during the last one.`,
+        )
+      }
       await execution.run(definition, parsePayload(definition, job))
       this.#complete(job.id)
     } catch (error) {
@@ -323,7 +331,8 @@ export class Worker {
   async #fail(job: ClaimedJob, definition: JobDefinition, error: unknown): Promise<void> {
     const nowMs = this.#clock.nowMs()
     const permanent =
-      isPermanentJobError(error) || (isMortarError(error) && error.code === 'E_JOB_PAYLOAD')
+      isPermanentJobError(error) ||
+      (isMortarError(error) && (error.code === 'E_JOB_PAYLOAD' || error.code === 'E_JOB_LOST'))
     const outcome: FailOutcome =
       permanent || job.attempt >= job.maxAttempts
         ? { deadAtMs: nowMs }

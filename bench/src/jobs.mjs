@@ -1,0 +1,435 @@
+// Background jobs, no-op handlers, against what a team would pick instead, in one run with
+// interleaved rounds (each ratio is the median of per-round ratios):
+// - PostgreSQL processing and enqueue against graphile-worker in its tuned configuration
+//   (local queue of 500, batched completion), on the same database;
+// - a request transaction with and without an enqueue;
+// - commit-to-handler latency (p50, p99);
+// - SQLite processing throughput (absolute goal);
+// - MariaDB with 24 concurrent workers against 10.
+// Servers: MORTAR_BENCH_POSTGRES_URL / MORTAR_TEST_POSTGRES_URL and the MySQL equivalents,
+// defaulting to the local ones; every run uses private schemas/databases and drops them.
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import {
+  afterCommit,
+  createApp,
+  createLogger,
+  DATABASE,
+  defineJob,
+  defineModule,
+  JOBS,
+  transaction,
+} from '@mortar/core'
+import { z } from 'zod'
+
+const ROUNDS = Number(process.env.BENCH_JOBS_ROUNDS ?? 3)
+const JOBS_PER_ROUND = Number(process.env.BENCH_JOBS_N ?? 20_000)
+const ENQUEUES = Number(process.env.BENCH_JOBS_ENQUEUES ?? 4_000)
+const TX_OPS = Number(process.env.BENCH_JOBS_TX ?? 3_000)
+const LATENCY_SAMPLES = Number(process.env.BENCH_JOBS_LATENCY ?? 400)
+const CLIENTS = 16
+const POSTGRES =
+  process.env.MORTAR_BENCH_POSTGRES_URL ??
+  process.env.MORTAR_TEST_POSTGRES_URL ??
+  'postgres://postgres@127.0.0.1:5432/test'
+const MYSQL =
+  process.env.MORTAR_BENCH_MYSQL_URL ??
+  process.env.MORTAR_TEST_MYSQL_URL ??
+  'mysql://root@127.0.0.1:3306/test'
+const silent = createLogger({ level: 'silent' })
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}
+const percentile = (values, p) =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))]
+const rate = (value) => `${Math.round(value).toLocaleString('en-US')}/s`
+const verdict = (ok, goal) => (ok ? `(goal ${goal} met)` : `(BELOW the goal ${goal})`)
+
+/** A counter the no-op handler bumps; `reached(n)` resolves when it gets there. */
+function counter() {
+  let count = 0
+  let waiting
+  return {
+    bump() {
+      count += 1
+      if (waiting !== undefined && count >= waiting.n) waiting.resolve()
+    },
+    reset() {
+      count = 0
+    },
+    reached(n) {
+      if (count >= n) return Promise.resolve()
+      return new Promise((resolve) => {
+        waiting = { n, resolve }
+      })
+    },
+  }
+}
+
+const done = counter()
+const noop = defineJob({
+  name: 'bench.noop',
+  schema: z.object({ n: z.number() }),
+  handler: () => done.bump(),
+})
+let latencyStart = 0
+const latencies = []
+const stamp = defineJob({
+  name: 'bench.stamp',
+  schema: z.object({}),
+  handler: () => {
+    latencies.push(performance.now() - latencyStart)
+    done.bump()
+  },
+})
+const jobsModule = defineModule({ name: 'bench', register() {}, jobs: [noop, stamp] })
+
+function mortarApp(url, workers) {
+  return createApp({ database: url, logger: silent, modules: [jobsModule], jobs: { workers } })
+}
+
+async function enqueueAll(app, n) {
+  const jobs = app.resolve(JOBS)
+  for (let start = 0; start < n; start += 1_000) {
+    await jobs.enqueueMany(
+      noop,
+      Array.from({ length: Math.min(1_000, n - start) }, (_, i) => ({ payload: { n: start + i } })),
+    )
+  }
+}
+
+/** Processing rate of an app whose workers start on a full queue. */
+async function mortarProcessing(url, n, workers) {
+  const loader = mortarApp(url, false)
+  await loader.start()
+  await enqueueAll(loader, n)
+  await loader.stop()
+  done.reset()
+  const app = mortarApp(url, workers)
+  const started = performance.now()
+  await app.start()
+  await done.reached(n)
+  const seconds = (performance.now() - started) / 1_000
+  await app.stop()
+  return n / seconds
+}
+
+async function privatePostgres() {
+  const { default: pg } = await import('pg')
+  const schema = `mortar_bench_${randomBytes(4).toString('hex')}`
+  const admin = new pg.Client({ connectionString: POSTGRES })
+  await admin.connect()
+  await admin.query(`create schema ${schema}`)
+  const url = new URL(POSTGRES)
+  url.searchParams.set('options', `-c search_path=${schema}`)
+  url.searchParams.set('pool', '26')
+  return {
+    url: url.toString(),
+    schema,
+    async drop(...more) {
+      for (const name of [schema, ...more])
+        await admin.query(`drop schema if exists ${name} cascade`)
+      await admin.end()
+    },
+  }
+}
+
+async function postgres() {
+  const { Logger, run, makeWorkerUtils } = await import('graphile-worker')
+  const quiet = new Logger(() => () => undefined)
+  const target = await privatePostgres()
+  const gwSchema = `gw_bench_${randomBytes(4).toString('hex')}`
+  // graphile-worker's own tuned settings (its performance docs): a local queue that locks 500
+  // jobs per fetch, completions and failures batched, 24 concurrent jobs.
+  const tuned = {
+    connectionString: POSTGRES,
+    schema: gwSchema,
+    concurrentJobs: 24,
+    maxPoolSize: 26,
+    pollInterval: 1_000,
+    localQueue: { size: 500 },
+    completeJobBatchDelay: 0,
+    failJobBatchDelay: 0,
+  }
+  const utils = await makeWorkerUtils({
+    connectionString: POSTGRES,
+    schema: gwSchema,
+    logger: quiet,
+  })
+  await utils.migrate()
+  const migrator = mortarApp(target.url, false)
+  await migrator.migrate()
+  await migrator.start()
+  const mortarWorkers = { concurrency: 24, batchSize: 500 }
+
+  const graphileProcessing = async (n) => {
+    for (let start = 0; start < n; start += 1_000) {
+      await utils.addJobs(
+        Array.from({ length: Math.min(1_000, n - start) }, (_, i) => ({
+          identifier: 'noop',
+          payload: { n: start + i },
+        })),
+      )
+    }
+    done.reset()
+    const started = performance.now()
+    const runner = await run({
+      noHandleSignals: true,
+      logger: quiet,
+      taskList: { noop: async () => done.bump() },
+      preset: { worker: tuned },
+    })
+    await done.reached(n)
+    const seconds = (performance.now() - started) / 1_000
+    await runner.stop()
+    return n / seconds
+  }
+
+  const mortarEnqueue = async () => {
+    const jobs = migrator.resolve(JOBS)
+    const started = performance.now()
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async (_, c) => {
+        for (let i = c; i < ENQUEUES; i += CLIENTS) await jobs.enqueue(noop, { n: i })
+      }),
+    )
+    const value = ENQUEUES / ((performance.now() - started) / 1_000)
+    await jobs.purge(['pending'])
+    return value
+  }
+  const graphileEnqueue = async () => {
+    const started = performance.now()
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async (_, c) => {
+        for (let i = c; i < ENQUEUES; i += CLIENTS) await utils.addJob('noop', { n: i })
+      }),
+    )
+    const value = ENQUEUES / ((performance.now() - started) / 1_000)
+    await utils.withPgClient((client) => client.query(`delete from ${gwSchema}._private_jobs`))
+    return value
+  }
+
+  const processing = { mortar: [], graphile: [] }
+  const enqueue = { mortar: [], graphile: [] }
+  try {
+    // Warm-up: both paths once, small.
+    await mortarProcessing(target.url, 2_000, mortarWorkers)
+    await graphileProcessing(2_000)
+    for (let round = 0; round < ROUNDS; round++) {
+      const pair = [
+        ['mortar', () => mortarProcessing(target.url, JOBS_PER_ROUND, mortarWorkers)],
+        ['graphile', () => graphileProcessing(JOBS_PER_ROUND)],
+      ]
+      for (const [name, measure] of round % 2 === 0 ? pair : pair.reverse()) {
+        processing[name].push(await measure())
+      }
+      const adds = [
+        ['mortar', mortarEnqueue],
+        ['graphile', graphileEnqueue],
+      ]
+      for (const [name, measure] of round % 2 === 0 ? adds : adds.reverse()) {
+        enqueue[name].push(await measure())
+      }
+    }
+    report(
+      'PostgreSQL processing, no-op jobs',
+      processing,
+      'graphile-worker (tuned)',
+      1.0,
+      '>= 1.0× (aim 1.5×)',
+    )
+    report(
+      `PostgreSQL enqueue, ${CLIENTS} clients one job per call`,
+      enqueue,
+      'graphile-worker addJob',
+      1.5,
+      '>= 1.5×',
+    )
+    await requestTransaction(migrator)
+    await latency(target.url)
+  } finally {
+    await migrator.stop()
+    await utils.release()
+    await target.drop(gwSchema)
+  }
+}
+
+function report(title, rates, anchor, goal, goalText) {
+  const ratios = rates.mortar.map((value, round) => value / rates.graphile[round])
+  const ratio = median(ratios)
+  console.log(
+    `${title}: Mortar ${rate(median(rates.mortar))}, ${anchor} ${rate(median(rates.graphile))}, ratio ${ratio.toFixed(2)} ${verdict(ratio >= goal, goalText)}`,
+  )
+}
+
+/** A transfer between two accounts, with and without an enqueue in the same transaction. */
+async function requestTransaction(app) {
+  const database = app.resolve(DATABASE)
+  const db = database.kysely
+  await database.root.schema
+    .createTable('bench_account')
+    .addColumn('id', 'integer', (c) => c.primaryKey())
+    .addColumn('balance', 'integer', (c) => c.notNull())
+    .execute()
+  await database.root
+    .insertInto('bench_account')
+    .values(Array.from({ length: CLIENTS * 2 }, (_, id) => ({ id, balance: 1_000_000 })))
+    .execute()
+  const jobs = app.resolve(JOBS)
+  const transfer = async (from, to, withJob) =>
+    transaction(async () => {
+      const row = await db
+        .selectFrom('bench_account')
+        .select('balance')
+        .where('id', '=', from)
+        .executeTakeFirstOrThrow()
+      await db
+        .updateTable('bench_account')
+        .set({ balance: row.balance - 1 })
+        .where('id', '=', from)
+        .execute()
+      await db
+        .updateTable('bench_account')
+        .set((eb) => ({ balance: eb('balance', '+', 1) }))
+        .where('id', '=', to)
+        .execute()
+      if (withJob) await jobs.enqueue(noop, { n: from })
+    })
+  const measure = async (withJob) => {
+    const started = performance.now()
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async (_, c) => {
+        for (let i = c; i < TX_OPS; i += CLIENTS) await transfer(c * 2, c * 2 + 1, withJob)
+      }),
+    )
+    const value = TX_OPS / ((performance.now() - started) / 1_000)
+    await jobs.purge(['pending'])
+    return value
+  }
+  const rates = { mortar: [], graphile: [] }
+  await measure(false)
+  await measure(true)
+  for (let round = 0; round < ROUNDS * 2; round++) {
+    const order = round % 2 === 0 ? [true, false] : [false, true]
+    for (const withJob of order)
+      (withJob ? rates.mortar : rates.graphile).push(await measure(withJob))
+  }
+  const ratio = median(rates.mortar.map((value, round) => value / rates.graphile[round]))
+  console.log(
+    `PostgreSQL request transaction (a read and two writes, ${CLIENTS} clients): with an enqueue ${rate(median(rates.mortar))}, without ${rate(median(rates.graphile))}, ratio ${ratio.toFixed(2)} ${verdict(ratio >= 0.9, '>= 0.9×')}`,
+  )
+}
+
+/** From the commit of a transaction that enqueued to the start of the handler, in-process. */
+async function latency(url) {
+  const app = mortarApp(url, { concurrency: 10, batchSize: 50 })
+  await app.start()
+  const jobs = app.resolve(JOBS)
+  latencies.length = 0
+  try {
+    for (let i = 0; i < LATENCY_SAMPLES + 50; i++) {
+      done.reset()
+      await transaction(async () => {
+        // Registered before the enqueue's own wake-up: it stamps the moment of the commit.
+        await afterCommit(() => {
+          latencyStart = performance.now()
+        })
+        await jobs.enqueue(stamp, {})
+      })
+      await done.reached(1)
+    }
+  } finally {
+    await app.stop()
+  }
+  const samples = latencies.slice(50)
+  const p50 = percentile(samples, 0.5)
+  const p99 = percentile(samples, 0.99)
+  console.log(
+    `PostgreSQL commit to handler start (${samples.length} jobs one at a time): p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms ${verdict(p50 <= 3 && p99 <= 10, 'p50 <= 3 ms, p99 <= 10 ms')}`,
+  )
+}
+
+async function sqlite() {
+  const dir = mkdtempSync(join(tmpdir(), 'mortar-bench-'))
+  const url = `sqlite:${join(dir, 'jobs.db')}`
+  try {
+    const migrator = mortarApp(url, false)
+    await migrator.migrate()
+    await migrator.stop()
+    const workers = { concurrency: 100, batchSize: 500 }
+    await mortarProcessing(url, 5_000, workers)
+    const rates = []
+    for (let round = 0; round < ROUNDS; round++) {
+      rates.push(await mortarProcessing(url, JOBS_PER_ROUND * 2, workers))
+    }
+    const value = median(rates)
+    console.log(
+      `SQLite processing, no-op jobs through the real code path: ${rate(value)} ${verdict(value >= 20_000, '>= 20,000/s (aim 50,000/s)')}`,
+    )
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+async function mariadb() {
+  const mysql = await import('mysql2/promise')
+  const name = `mortar_bench_${randomBytes(4).toString('hex')}`
+  const admin = await mysql.createConnection({ uri: MYSQL })
+  await admin.query(`create database ${name}`)
+  const url = new URL(MYSQL)
+  url.pathname = `/${name}`
+  url.searchParams.set('pool', '3')
+  try {
+    const migrator = mortarApp(url.toString(), false)
+    await migrator.migrate()
+    await migrator.stop()
+    // Each worker is an app of its own (its own pool), as a process would be.
+    const workers = async (count) => {
+      const loader = mortarApp(url.toString(), false)
+      await loader.start()
+      await enqueueAll(loader, JOBS_PER_ROUND)
+      await loader.stop()
+      done.reset()
+      const apps = Array.from({ length: count }, () =>
+        mortarApp(url.toString(), { concurrency: 10, batchSize: 100 }),
+      )
+      const started = performance.now()
+      await Promise.all(apps.map((app) => app.start()))
+      await done.reached(JOBS_PER_ROUND)
+      const value = JOBS_PER_ROUND / ((performance.now() - started) / 1_000)
+      await Promise.all(apps.map((app) => app.stop()))
+      return value
+    }
+    await workers(4)
+    const rates = { mortar: [], graphile: [] }
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? [24, 10] : [10, 24]
+      for (const count of order)
+        (count === 24 ? rates.mortar : rates.graphile).push(await workers(count))
+    }
+    const ratio = median(rates.mortar.map((value, round) => value / rates.graphile[round]))
+    console.log(
+      `MariaDB processing: 24 workers ${rate(median(rates.mortar))}, 10 workers ${rate(median(rates.graphile))}, ratio ${ratio.toFixed(2)} ${verdict(ratio >= 0.8, '>= 0.8×')}`,
+    )
+  } finally {
+    await admin.query(`drop database if exists ${name}`)
+    await admin.end()
+  }
+}
+
+export async function run() {
+  console.log(
+    `Background jobs (${ROUNDS} interleaved rounds, ${JOBS_PER_ROUND.toLocaleString('en-US')} jobs a round)`,
+  )
+  await postgres()
+  await sqlite()
+  await mariadb()
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await run()
