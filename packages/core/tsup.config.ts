@@ -33,6 +33,8 @@ export default defineConfig({
     'kysely',
     'pg',
     'mysql2',
+    'ioredis',
+    'vitest',
     'playwright-core',
     'vitest',
   ],

@@ -60,7 +60,7 @@ export type { RequestHook } from './context/index.js'
 export type { FetchHandler } from './http/shared/index.js'
 
 // dependency injection
-export { inject, injectable, ResolutionError, token } from './di/index.js'
+export { globalToken, inject, injectable, ResolutionError, token } from './di/index.js'
 export type {
   Binder,
   ClassProvider,

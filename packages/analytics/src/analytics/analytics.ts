@@ -1,4 +1,9 @@
-import { currentRequestContext, type FetchHandler, type RequestContext, token } from '@mortar/core'
+import {
+  currentRequestContext,
+  type FetchHandler,
+  globalToken,
+  type RequestContext,
+} from '@mortar/core'
 import type { BUILT_IN_EVENTS } from '../catalog/built-in-events.js'
 import type {
   AppEvents,
@@ -521,4 +526,4 @@ export class Analytics<E extends EventSchemas = AppEvents> {
  * app.resolve(ANALYTICS).track('product_viewed', { productId: 'p-42' })
  * ```
  */
-export const ANALYTICS = token<Analytics>('mortar.analytics')
+export const ANALYTICS = globalToken<Analytics>('mortar.analytics')

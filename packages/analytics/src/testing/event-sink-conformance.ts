@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { VitestApi } from '@mortar/core/testing'
 import type {
   EventBatch,
   EventSink,
@@ -57,24 +57,29 @@ export function makeBatchId(): number {
  * stored exactly (unicode, backslashes, tabs and newlines included), a batch written twice
  * stored once, an event re-sent in another batch stored once, failed events and identity links
  * (the first link of an anonymous id wins), concurrent batches, and large ones. Every built-in
- * sink runs it; run it on yours (a ClickHouse sink, say). vitest is an optional peer.
+ * sink runs it; run it on yours (a ClickHouse sink, say). The first argument is vitest itself
+ * (see `VitestApi` in `@mortar/core/testing`): the kit does not import it, so this entry loads
+ * without vitest.
  *
  * @example
  * ```ts
  * import { eventSinkConformance } from '@mortar/analytics/testing'
+ * import * as vitest from 'vitest'
  * import { ClickHouseSink } from './clickhouse-sink.js'
  *
- * eventSinkConformance('ClickHouseSink', async () => {
+ * eventSinkConformance(vitest, 'ClickHouseSink', async () => {
  *   const sink = await ClickHouseSink.connect(process.env.CLICKHOUSE_URL!)
  *   return { sink, read: () => sink.readAll(), dispose: () => sink.close() }
  * })
  * ```
  */
 export function eventSinkConformance(
+  vitest: VitestApi,
   name: string,
   setup: () => EventSinkSubject | Promise<EventSinkSubject>,
   options: EventSinkConformanceOptions = {},
 ): void {
+  const { afterAll, beforeAll, describe, expect, it } = vitest
   const skip = options.skip
   if (skip !== undefined) console.info(`[skipped] ${name} event sink conformance: ${skip}`)
   // Skipped only when the caller's server is not configured (an unset variable): the reason is

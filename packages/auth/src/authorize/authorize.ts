@@ -1,4 +1,4 @@
-import { currentRequestContext, type Principal, token, UnauthorizedError } from '@mortar/core'
+import { currentRequestContext, type Principal, globalToken, UnauthorizedError } from '@mortar/core'
 import type { AccessControl } from '../access-control/access-control.js'
 import type { Row } from '../policy/compile-condition.js'
 import { markPublic } from './authorization-record.js'
@@ -14,7 +14,7 @@ import { markPublic } from './authorization-record.js'
  * const access = app.resolve(ACCESS_CONTROL)
  * ```
  */
-export const ACCESS_CONTROL = token<AnyAccessControl>('auth.accessControl')
+export const ACCESS_CONTROL = globalToken<AnyAccessControl>('mortar.auth.access_control')
 
 /** An {@link AccessControl} over any database, as the {@link ACCESS_CONTROL} token holds it. */
 export type AnyAccessControl = AccessControl<

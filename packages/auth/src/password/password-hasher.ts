@@ -1,5 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
-import { token } from '@mortar/core'
+import { globalToken } from '@mortar/core'
 import { PasswordHasherConfigError } from '../errors.js'
 import {
   checkCost,
@@ -159,7 +159,7 @@ export class PasswordHasher {
  * })
  * ```
  */
-export const PASSWORD_HASHER = token<PasswordHasher>('mortar.auth.password_hasher')
+export const PASSWORD_HASHER = globalToken<PasswordHasher>('mortar.auth.password_hasher')
 
 function normalize(password: string): string {
   if (typeof password !== 'string') throw new TypeError('A password must be a string.')

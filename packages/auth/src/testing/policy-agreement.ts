@@ -1,4 +1,4 @@
-import fc from 'fast-check'
+import type { Arbitrary } from 'fast-check'
 import type { Kysely } from 'kysely'
 import type { AccessControl } from '../access-control/access-control.js'
 import type { ConditionNode } from '../policy/condition.js'
@@ -36,7 +36,7 @@ export interface PolicyAgreementOptions<DB, P, A extends string> {
   /** The column that identifies a row of `resource`. */
   readonly key: string
   /** Random worlds: rows by table, inserted in the object's key order (parents first). */
-  readonly worlds: fc.Arbitrary<World>
+  readonly worlds: Arbitrary<World>
   /** The principals to check in a world (its users, an anonymous caller, …). */
   readonly principals: (world: World) => readonly (P | null | undefined)[]
   /** fast-check runs; 50 by default. */
@@ -180,6 +180,8 @@ export async function assertPolicyAgreement<DB, P, A extends string>(
   options: PolicyAgreementOptions<DB, P, A>,
 ): Promise<void> {
   const { db, worlds, principals, actions } = options
+  // Loaded here, not at the top: the testing entry must load without its optional peers.
+  const fc = await import('fast-check')
   await fc.assert(
     fc.asyncProperty(worlds, async (world) => {
       await insertWorld(db, world)

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { VitestApi } from '@mortar/core/testing'
 import type { ThrottleStore } from '../throttle/index.js'
 
 /** What a conformance setup returns: the store, and how to release it after the suite. */
@@ -21,21 +21,25 @@ const expiry = { nowMs: Date.UTC(2026, 0, 1), ttlMs: 60_000 }
  * Registers vitest blocks that check a {@link ThrottleStore} against its contract: counters
  * start at one and count atomically under concurrency, keys are exact (case included), lockouts
  * round-trip and are replaced, and deletes remove both kinds. The memory, Kysely and Redis stores
- * run it; run it on yours. vitest is an optional peer of this package.
+ * run it; run it on yours. The first argument is vitest itself (see `VitestApi`): the kit does
+ * not import it, so this entry loads without vitest.
  *
  * @example
  * ```ts
  * import { throttleStoreConformance } from '@mortar/auth/testing'
+ * import * as vitest from 'vitest'
  * import { MyThrottleStore } from './my-throttle-store.js'
  *
- * throttleStoreConformance('MyThrottleStore', async () => ({ store: new MyThrottleStore() }))
+ * throttleStoreConformance(vitest, 'MyThrottleStore', async () => ({ store: new MyThrottleStore() }))
  * ```
  */
 export function throttleStoreConformance(
+  vitest: VitestApi,
   name: string,
   setup: () => ThrottleStoreSubject | Promise<ThrottleStoreSubject>,
   options: ThrottleStoreConformanceOptions = {},
 ): void {
+  const { afterAll, beforeAll, describe, expect, it } = vitest
   const skip = options.skip
   if (skip !== undefined) {
     console.warn(`[@mortar/auth] ThrottleStore conformance on ${name} skipped: ${skip}`)

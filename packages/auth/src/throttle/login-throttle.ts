@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { isIPv4, isIPv6 } from 'node:net'
-import { type Clock, type EventBus, isMortarError, token } from '@mortar/core'
+import { type Clock, type EventBus, isMortarError, globalToken } from '@mortar/core'
 import {
   LoginThrottleConfigError,
   LoginThrottledError,
@@ -262,7 +262,7 @@ export class LoginThrottle {
  * await app.resolve(LOGIN_THROTTLE).check({ account: 'ada@example.com', ip: '203.0.113.7' })
  * ```
  */
-export const LOGIN_THROTTLE = token<LoginThrottle>('mortar.auth.login_throttle')
+export const LOGIN_THROTTLE = globalToken<LoginThrottle>('mortar.auth.login_throttle')
 
 function checkLimit(scope: Scope, limit: ThrottleLimit): ThrottleLimit {
   if (!Number.isInteger(limit.maxFailures) || limit.maxFailures < 1) {

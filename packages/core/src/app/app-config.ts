@@ -1,4 +1,4 @@
-import { token } from '../di/token.js'
+import { globalToken } from '../di/token.js'
 
 /**
  * The shape of the config object given to `createApp`, as {@link APP_CONFIG} resolves it. Empty
@@ -33,4 +33,4 @@ export interface AppConfig {}
  * })
  * ```
  */
-export const APP_CONFIG = token<AppConfig>('mortar.config')
+export const APP_CONFIG = globalToken<AppConfig>('mortar.config')

@@ -1,3 +1,4 @@
+import { processGlobal } from '../global/index.js'
 import type { DependencyContainer } from 'tsyringe'
 import { CLOCK, SystemClock } from '../clock/clock.js'
 import type { RequestScope } from '../context/request-context.js'
@@ -84,8 +85,12 @@ export function createApp<C = undefined>(options: CreateAppOptions<C>): App<C> {
   return new MortarApp(options)
 }
 
-const registries = new WeakMap<object, ProviderRegistry>()
-const appModules = new WeakMap<object, readonly Module<never>[]>()
+// Process-wide, so the testing helpers and the CLI of either build find an app of the other.
+const registries = processGlobal('mortar.registries', () => new WeakMap<object, ProviderRegistry>())
+const appModules = processGlobal(
+  'mortar.appModules',
+  () => new WeakMap<object, readonly Module<never>[]>(),
+)
 
 /** The modules of an app made by {@link createApp}, or `undefined`. Internal: for the CLI. */
 export function modulesOf(app: object): readonly Module<never>[] | undefined {

@@ -1,4 +1,4 @@
-import { token } from '../di/token.js'
+import { globalToken } from '../di/token.js'
 
 /**
  * Where code reads the time, so tests can control it. Inject it through {@link CLOCK} instead of
@@ -57,4 +57,4 @@ export class SystemClock implements Clock {
  * const clock = app.resolve(CLOCK)
  * ```
  */
-export const CLOCK = token<Clock>('mortar.clock')
+export const CLOCK = globalToken<Clock>('mortar.clock')

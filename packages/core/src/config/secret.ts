@@ -1,4 +1,5 @@
 import { inspect } from 'node:util'
+import { processGlobal } from '../global/index.js'
 import type { z } from 'zod'
 
 const HIDDEN = '[secret]'
@@ -63,8 +64,9 @@ export class Secret<T = string> {
   }
 }
 
-// Schemas made by `secret()`: defineConfig looks them up to keep their values out of errors.
-const secretSchemas = new WeakSet<object>()
+// Schemas made by `secret()`: defineConfig looks them up to keep their values out of errors,
+// whichever build of core made the schema.
+const secretSchemas = processGlobal('mortar.secretSchemas', () => new WeakSet<object>())
 
 /** The schema {@link secret} returns: it validates like `S`, then wraps the value in a {@link Secret}. */
 export type SecretSchema<S extends z.ZodType> = z.ZodPipe<

@@ -1,3 +1,4 @@
+import { processGlobal } from '../global/index.js'
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { Key } from '../di/token.js'
 import { holdNextTickShape } from './next-tick-shape.js'
@@ -220,13 +221,10 @@ export class RequestContext {
 }
 
 // One store per process even when both the ESM and the CJS build of core are loaded.
-const STORAGE_KEY = Symbol.for('mortar.requestContext')
-const globalStore = globalThis as unknown as Record<
-  symbol,
-  AsyncLocalStorage<RequestContext> | undefined
->
-globalStore[STORAGE_KEY] ??= new AsyncLocalStorage()
-const storage: AsyncLocalStorage<RequestContext> = globalStore[STORAGE_KEY]
+const storage = processGlobal(
+  'mortar.requestContext',
+  () => new AsyncLocalStorage<RequestContext>(),
+)
 
 holdNextTickShape()
 

@@ -1,4 +1,5 @@
 import { StartupError } from '../app/startup-error.js'
+import { processGlobal } from '../global/index.js'
 import type { RequestContext } from './request-context.js'
 
 /**
@@ -19,11 +20,18 @@ export type RequestHook = (context: RequestContext) => void | Promise<void>
 
 // Keyed by the app object itself: adapters receive the app, modules get it in onStart, and an
 // app needs no new method for it. A WeakMap lets a stopped app and its hooks be collected.
-const hooksByApp = new WeakMap<object, RequestHook[]>()
-const beforeResponseHooksByApp = new WeakMap<object, RequestHook[]>()
+// Process-wide, so a hook a module adds through one build of core runs in an adapter of the other.
+const hooksByApp = processGlobal('mortar.requestHooks', () => new WeakMap<object, RequestHook[]>())
+const beforeResponseHooksByApp = processGlobal(
+  'mortar.beforeResponseHooks',
+  () => new WeakMap<object, RequestHook[]>(),
+)
 // Apps an adapter was registered for while they had no before-response hooks, by adapter name:
 // that adapter listens for none, so a hook added later would never run and is refused instead.
-const adaptersWithoutBeforeResponse = new WeakMap<object, string>()
+const adaptersWithoutBeforeResponse = processGlobal(
+  'mortar.adaptersWithoutBeforeResponse',
+  () => new WeakMap<object, string>(),
+)
 
 function addHook(
   registry: WeakMap<object, RequestHook[]>,

@@ -167,7 +167,7 @@ describe('start-up graph check', () => {
       defineModule({ name: 'notify', register: (binder) => binder.bind(Notifier) }),
     )
     expect(error.problems).toEqual([
-      "class Notifier in module 'notify', constructor parameter #0 'mailer' has type metadata Object, which does not say what to inject (an interface, a primitive, an `import type`, or a class compiled without decorator metadata); use @inject(token) on this parameter.",
+      "class Notifier in module 'notify', constructor parameter #0 'mailer' has type metadata Object, which does not say what to inject (an interface, a primitive, or a class imported with `import type`); use @inject(token) on this parameter.",
     ])
   })
 
@@ -186,18 +186,53 @@ describe('start-up graph check', () => {
     ])
   })
 
-  it('asks for @inject on a class compiled without decorator metadata', async () => {
+  it('asks for @injectable() or @inject on an undecorated class whose parameters are classes', async () => {
+    class Ledger {}
+    // No decorator, so no design:paramtypes, even with emitDecoratorMetadata on.
     class Plain {
-      constructor(readonly clock: unknown) {}
+      constructor(readonly ledger: Ledger) {}
     }
     const error = await startupProblems(
-      defineModule({ name: 'plain', register: (binder) => binder.bind(Plain) }),
+      defineModule({
+        name: 'plain',
+        register(binder) {
+          binder.bind(Ledger)
+          binder.bind(Plain)
+        },
+      }),
     )
     expect(error.problems).toEqual([
       expect.stringContaining(
-        "class Plain in module 'plain', constructor parameter #0 'clock' has no type metadata",
+        "class Plain in module 'plain', constructor parameter #0 'ledger' has no type metadata",
       ),
     ])
+    expect(error.problems[0]).toContain('add @injectable() (from @mortar/core) to the class')
+    expect(error.problems[0]).toContain(
+      'TypeScript records constructor parameter types only for decorated classes',
+    )
+    expect(error.problems[0]).toContain('@inject(token) on each parameter')
+  })
+
+  it('starts the same class once it carries @injectable()', async () => {
+    class Ledger {}
+    @injectable()
+    class Decorated {
+      constructor(readonly ledger: Ledger) {}
+    }
+    const app = createApp({
+      modules: [
+        defineModule({
+          name: 'plain',
+          register(binder) {
+            binder.bind(Ledger)
+            binder.bind(Decorated)
+          },
+        }),
+      ],
+    })
+    await app.start()
+    expect(app.resolve(Decorated).ledger).toBe(app.resolve(Ledger))
+    await app.stop()
   })
 
   it('refuses an async factory that is not a singleton', async () => {

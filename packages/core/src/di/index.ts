@@ -10,5 +10,5 @@ export type {
 } from './provider.js'
 export { ResolutionError } from './resolution-error.js'
 export type { Constructor, Key, Resolved, Token, TokenOptions } from './token.js'
-export { token } from './token.js'
+export { globalToken, token } from './token.js'
 export { inject, injectable } from './tsyringe.js'

@@ -21,8 +21,10 @@ const LIFETIMES: ReadonlySet<string> = new Set(['singleton', 'scoped', 'transien
 
 /**
  * The app's bindings and the glue to tsyringe. Every provider is installed as a tsyringe factory
- * that constructs with `new Class(...deps)` itself, so classes need no `@injectable()`, async
- * singletons are awaited at start, and a scoped provider is cached per child container. Internal.
+ * that constructs with `new Class(...deps)` itself (dependencies from `@inject` tokens, else from
+ * the `design:paramtypes` metadata a decorator such as `@injectable()` makes the compiler emit), so
+ * async singletons are awaited at start and a scoped provider is cached per child container.
+ * Internal.
  */
 export class ProviderRegistry {
   readonly #container: DependencyContainer

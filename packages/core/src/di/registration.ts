@@ -51,6 +51,11 @@ const OPAQUE_TYPES: ReadonlySet<unknown> = new Set([
   Promise,
 ])
 
+// TypeScript (and SWC) record constructor parameter types only for a class that carries a
+// decorator, with `emitDecoratorMetadata` on; esbuild never records them.
+const NO_METADATA =
+  'has no type metadata, so the container cannot tell what to inject: add @injectable() (from @mortar/core) to the class, since TypeScript records constructor parameter types only for decorated classes and only with emitDecoratorMetadata on (esbuild never records them); or put @inject(token) on each parameter, which needs no metadata.'
+
 const dependencyCache = new WeakMap<Registration, readonly Dependency[]>()
 
 /** The parameters a provider needs, in order. */
@@ -78,7 +83,8 @@ function factoryDependency(key: Key<unknown>, index: number): Dependency {
 
 function classDependencies(target: Constructor<unknown>): readonly Dependency[] {
   // Library code must not depend on decorator metadata, so an explicit @inject wins over it.
-  const types: readonly unknown[] = Reflect.getMetadata(DESIGN_PARAM_TYPES, target) ?? []
+  const recorded: readonly unknown[] | undefined = Reflect.getMetadata(DESIGN_PARAM_TYPES, target)
+  const types = recorded ?? []
   const injected: Readonly<Record<number, unknown>> =
     Reflect.getOwnMetadata(INJECTION_TOKENS, target) ?? {}
   const highestInjected = Math.max(-1, ...Object.keys(injected).map(Number))
@@ -94,13 +100,15 @@ function classDependencies(target: Constructor<unknown>): readonly Dependency[] 
     }
     const type = types[index]
     if (OPAQUE_TYPES.has(type)) {
-      const seen = type === undefined ? 'no type metadata' : `type metadata ${describeType(type)}`
       dependencies.push({
         index,
         name,
         key: undefined,
         optional: false,
-        problem: `has ${seen}, which does not say what to inject (an interface, a primitive, an \`import type\`, or a class compiled without decorator metadata); use @inject(token) on this parameter.`,
+        problem:
+          recorded === undefined || type === undefined
+            ? NO_METADATA
+            : `has type metadata ${describeType(type)}, which does not say what to inject (an interface, a primitive, or a class imported with \`import type\`); use @inject(token) on this parameter.`,
       })
       continue
     }

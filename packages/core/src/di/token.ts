@@ -1,3 +1,5 @@
+import { processGlobal } from '../global/index.js'
+
 declare const tokenType: unique symbol
 
 /**
@@ -23,7 +25,7 @@ export type Key<T> = Token<T> | Constructor<T>
 /** The type a {@link Key} resolves to. */
 export type Resolved<K> = K extends Token<infer T> ? T : K extends Constructor<infer T> ? T : never
 
-/** Options of {@link token}. */
+/** Options of {@link token} and {@link globalToken}. */
 export interface TokenOptions {
   /**
    * What to do when nothing binds the token, in the start-up error and at resolution: name the
@@ -33,14 +35,12 @@ export interface TokenOptions {
 }
 
 // One map per process, so the ESM and CJS builds of core read the same hints.
-const HINTS_KEY = Symbol.for('mortar.tokenHints')
-const global = globalThis as unknown as Record<symbol, Map<symbol, string> | undefined>
-global[HINTS_KEY] ??= new Map()
-const hints: Map<symbol, string> = global[HINTS_KEY]
+const hints = processGlobal('mortar.tokenHints', () => new Map<symbol, string>())
 
 /**
- * Creates a {@link Token}; `name` appears in every error that mentions it, and
- * `options.whenMissing` in the error raised when nothing binds it.
+ * Creates a {@link Token}, unique even among tokens of the same name; `name` appears in every
+ * error that mentions it, and `options.whenMissing` in the error raised when nothing binds it.
+ * For a token a published package exports, use {@link globalToken}.
  *
  * @example
  * ```ts
@@ -51,7 +51,30 @@ const hints: Map<symbol, string> = global[HINTS_KEY]
  * ```
  */
 export function token<T>(name: string, options: TokenOptions = {}): Token<T> {
-  const created = Symbol(name) as Token<T>
+  return withHint(Symbol(name) as Token<T>, options)
+}
+
+/**
+ * Creates the process-wide {@link Token} named `name`: every call with the same name returns the
+ * same symbol (`Symbol.for`). A package shipped as ESM and CJS evaluates its modules once per
+ * build, and an app can load both (an ESM app with a CommonJS plugin or test runner): a plain
+ * {@link token} would then be two tokens, one bound, one resolved ("nothing is bound to …").
+ * Every Mortar package declares its tokens this way; do the same for a package you publish, and
+ * put its name in the token's so no other package can pick the same one.
+ *
+ * @example
+ * ```ts
+ * import { globalToken } from '@mortar/core'
+ *
+ * interface SmsGateway { send(to: string, text: string): Promise<void> }
+ * export const SMS_GATEWAY = globalToken<SmsGateway>('@acme/mortar-sms.gateway')
+ * ```
+ */
+export function globalToken<T>(name: string, options: TokenOptions = {}): Token<T> {
+  return withHint(Symbol.for(name) as Token<T>, options)
+}
+
+function withHint<T>(created: Token<T>, options: TokenOptions): Token<T> {
   if (options.whenMissing !== undefined) hints.set(created, options.whenMissing)
   return created
 }

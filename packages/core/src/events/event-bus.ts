@@ -1,5 +1,5 @@
 import type { z } from 'zod'
-import { token } from '../di/token.js'
+import { globalToken } from '../di/token.js'
 import { MortarError, ValidationError } from '../errors/index.js'
 import type { Logger } from '../logger/logger.js'
 import type { AfterCommitFailure } from '../persistence/transactions/after-commit-failure.js'
@@ -144,4 +144,4 @@ export class EventBus {
  * await app.resolve(EVENT_BUS).publish('order.placed', { orderId: 'o-1' })
  * ```
  */
-export const EVENT_BUS = token<EventBus>('mortar.event_bus')
+export const EVENT_BUS = globalToken<EventBus>('mortar.event_bus')

@@ -1,5 +1,5 @@
 import type { z } from 'zod'
-import { type Token, token } from '../di/token.js'
+import { globalToken, type Token } from '../di/token.js'
 import type { JobDefinition } from './define-job.js'
 import type { JobCount, JobInfo, JobState } from './queue-adapter.js'
 
@@ -102,4 +102,4 @@ export interface JobQueue {
  * await app.resolve(JOBS).enqueue(sendReceipt, { orderId: 'o-1' })
  * ```
  */
-export const JOBS: Token<JobQueue> = token<JobQueue>('mortar.jobs')
+export const JOBS: Token<JobQueue> = globalToken<JobQueue>('mortar.jobs')

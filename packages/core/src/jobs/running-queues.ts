@@ -1,13 +1,11 @@
 import type { z } from 'zod'
+import { processGlobal } from '../global/index.js'
 import type { JobDefinition } from './define-job.js'
 import { JobError } from './job-errors.js'
 import type { EnqueueOptions, JobQueue } from './job-queue.js'
 
-// The queues of started apps, newest last; kept on globalThis so the ESM and CJS builds share it.
-const KEY = Symbol.for('mortar.runningJobQueues')
-const store = globalThis as unknown as Record<symbol, JobQueue[] | undefined>
-store[KEY] ??= []
-const running = store[KEY] as JobQueue[]
+// The queues of started apps, newest last; process-wide so the ESM and CJS builds share it.
+const running = processGlobal('mortar.runningJobQueues', (): JobQueue[] => [])
 
 /** Makes `queue` the one {@link enqueue} uses; returns a function that undoes it. */
 export function useRunningQueue(queue: JobQueue): () => void {

@@ -1,4 +1,4 @@
-import { token } from '../di/token.js'
+import { globalToken } from '../di/token.js'
 
 /** One log method: a message, or an object of fields and an optional message. */
 export interface LogFn {
@@ -18,4 +18,4 @@ export interface Logger {
 }
 
 /** The app's {@link Logger}. */
-export const LOGGER = token<Logger>('mortar.logger')
+export const LOGGER = globalToken<Logger>('mortar.logger')

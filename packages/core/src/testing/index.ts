@@ -31,4 +31,5 @@ export {
   queueConformance,
   queueConformanceCases,
 } from './queue-conformance.js'
+export type { VitestApi } from './vitest-api.js'
 export { TestCookies } from './test-cookies.js'

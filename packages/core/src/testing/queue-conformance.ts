@@ -1,6 +1,6 @@
 import { AssertionError, deepStrictEqual, ok, strictEqual } from 'node:assert/strict'
-import { describe, it } from 'vitest'
 import type { AttemptError, NewJob, QueueAdapter } from '../jobs/queue-adapter.js'
+import type { VitestApi } from './vitest-api.js'
 
 /** What a conformance setup returns: a fresh, empty adapter and how to release it. */
 export interface QueueSubject {
@@ -425,24 +425,28 @@ export interface QueueConformanceOptions {
  * Registers the {@link queueConformanceCases} as vitest tests, each on a fresh subject from
  * `setup`: leases, attempts, retries and death, keys, progress, states, concurrent claims and
  * transactions. Mortar's SQL queue (on every engine), BullMQ engine and inline queue run it;
- * run it on your adapter. vitest is an optional peer of this package.
+ * run it on your adapter. The first argument is vitest itself (see {@link VitestApi}): the kit
+ * does not import it, so this entry loads without vitest.
  *
  * @example
  * ```ts
  * import { queueConformance } from '@mortar/core/testing'
+ * import * as vitest from 'vitest'
  * import { SqsQueue } from './sqs-queue.js'
  *
- * queueConformance('SqsQueue', async () => {
+ * queueConformance(vitest, 'SqsQueue', async () => {
  *   const adapter = new SqsQueue({ queueUrl: await createTestQueue() })
  *   return { adapter, dispose: () => adapter.close() }
  * })
  * ```
  */
 export function queueConformance(
+  vitest: Pick<VitestApi, 'describe' | 'it'>,
   name: string,
   setup: () => QueueSubject | Promise<QueueSubject>,
   options: QueueConformanceOptions = {},
 ): void {
+  const { describe, it } = vitest
   const skip = options.skip
   if (skip !== undefined)
     console.warn(`[@mortar/core] queue conformance on ${name} skipped: ${skip}`)

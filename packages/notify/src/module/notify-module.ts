@@ -9,7 +9,7 @@ import {
   JOBS,
   LOGGER,
   type Module,
-  token,
+  globalToken,
 } from '@mortar/core'
 import type { Kysely } from 'kysely'
 import { z } from 'zod'
@@ -33,9 +33,11 @@ import type { NotifyModuleOptions } from './notify-options.js'
 import { DELIVERIES, NOTIFIER, PREFERENCES } from './notify-tokens.js'
 import { useRunningNotifier } from './running-notifiers.js'
 
-const LEDGER = token<DeliveryLedger>('mortar.notify.ledger')
-const DISPATCHER = token<DeliveryDispatcher>('mortar.notify.dispatcher')
-const DIGEST_CLOSER = token<{ close(batchId: string): Promise<void> }>('mortar.notify.digestCloser')
+const LEDGER = globalToken<DeliveryLedger>('mortar.notify.ledger')
+const DISPATCHER = globalToken<DeliveryDispatcher>('mortar.notify.dispatcher')
+const DIGEST_CLOSER = globalToken<{ close(batchId: string): Promise<void> }>(
+  'mortar.notify.digestCloser',
+)
 
 /** The names of the jobs the notify module declares. */
 export const NOTIFY_JOBS = {

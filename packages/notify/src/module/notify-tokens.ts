@@ -1,4 +1,4 @@
-import { token } from '@mortar/core'
+import { globalToken } from '@mortar/core'
 import type { Deliveries } from '../ledger/deliveries.js'
 import type { Notifier } from '../notification/notifier.js'
 import type { Preferences } from '../preferences/preference-store.js'
@@ -13,7 +13,7 @@ import type { Preferences } from '../preferences/preference-store.js'
  * await app.resolve(NOTIFIER).notify(user, new OrderShipped(order))
  * ```
  */
-export const NOTIFIER = token<Notifier>('mortar.notify.notifier')
+export const NOTIFIER = globalToken<Notifier>('mortar.notify.notifier')
 
 /**
  * The delivery ledger's reads and repairs ({@link Deliveries}).
@@ -25,7 +25,7 @@ export const NOTIFIER = token<Notifier>('mortar.notify.notifier')
  * const status = await app.resolve(DELIVERIES).status()
  * ```
  */
-export const DELIVERIES = token<Deliveries>('mortar.notify.deliveries')
+export const DELIVERIES = globalToken<Deliveries>('mortar.notify.deliveries')
 
 /**
  * Recipients' notification preferences ({@link Preferences}).
@@ -37,4 +37,4 @@ export const DELIVERIES = token<Deliveries>('mortar.notify.deliveries')
  * await app.resolve(PREFERENCES).set(user.id, { category: 'marketing', enabled: false })
  * ```
  */
-export const PREFERENCES = token<Preferences>('mortar.notify.preferences')
+export const PREFERENCES = globalToken<Preferences>('mortar.notify.preferences')

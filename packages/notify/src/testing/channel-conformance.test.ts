@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import * as vitest from 'vitest'
 import type { Channel, ChannelResult } from '../channels/channel.js'
 import { DevMailbox } from '../channels/mail/dev-mailbox.js'
 import { mailChannel } from '../channels/mail/mail-channel.js'
@@ -86,7 +87,7 @@ describe('the channel conformance kit', () => {
 })
 
 // The dev mailbox keeps everything it is given; the mail channel refuses invalid addresses.
-channelConformance('mail (dev mailbox)', () => {
+channelConformance(vitest, 'mail (dev mailbox)', () => {
   const mailbox = new DevMailbox()
   return {
     channel: mailChannel({ from: 'Shop <no-reply@shop.example>', transport: mailbox }),

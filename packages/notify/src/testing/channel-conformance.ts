@@ -1,5 +1,5 @@
+import type { VitestApi } from '@mortar/core/testing'
 import { randomUUID } from 'node:crypto'
-import { afterAll, beforeAll, describe, it } from 'vitest'
 import type {
   Channel,
   ChannelMessages,
@@ -235,15 +235,17 @@ export const channelChecks: readonly ChannelCheck[] = [
  * Registers vitest tests that check a {@link Channel} against the contract: accepted sends
  * arrive once, invalid addresses are permanent and send nothing, a provider that is down is
  * never reported accepted and never makes `send` throw, idempotency keys are the delivery id,
- * `route()` finds addresses. Every built-in channel runs it; run it on yours. vitest is an
- * optional peer of this package.
+ * `route()` finds addresses. Every built-in channel runs it; run it on yours. The first argument
+ * is vitest itself (see `VitestApi` in `@mortar/core/testing`): the kit does not import it, so
+ * this entry loads without vitest.
  *
  * @example
  * ```ts
  * import { channelConformance } from '@mortar/notify/testing'
+ * import * as vitest from 'vitest'
  * import { pushChannel } from './push-channel.js'
  *
- * channelConformance('push', async () => {
+ * channelConformance(vitest, 'push', async () => {
  *   const receiver = await startFakePushServer()
  *   return {
  *     channel: pushChannel({ url: receiver.url }),
@@ -257,10 +259,12 @@ export const channelChecks: readonly ChannelCheck[] = [
  * ```
  */
 export function channelConformance<C extends ChannelName>(
+  vitest: Pick<VitestApi, 'describe' | 'it' | 'beforeAll' | 'afterAll'>,
   name: string,
   setup: () => ChannelConformanceSubject<C> | Promise<ChannelConformanceSubject<C>>,
   options: ChannelConformanceOptions = {},
 ): void {
+  const { afterAll, beforeAll, describe, it } = vitest
   const skip = options.skip
   if (skip !== undefined) console.info(`[skipped] ${name} channel conformance: ${skip}`)
   // Skipped only when the caller's server is not configured; the reason is printed and titled.

@@ -1,4 +1,4 @@
-import { type Token, token } from '@mortar/core'
+import { type Token, globalToken } from '@mortar/core'
 import { SessionConfigError } from '../errors.js'
 import type { SessionRecord, SessionRegistry } from '../registry/session-registry.js'
 
@@ -55,4 +55,4 @@ export class SessionManager {
  * const devices = await app.resolve(SESSIONS).listSessions('user-42')
  * ```
  */
-export const SESSIONS: Token<SessionManager> = token<SessionManager>('mortar.session.manager')
+export const SESSIONS: Token<SessionManager> = globalToken<SessionManager>('mortar.session.manager')

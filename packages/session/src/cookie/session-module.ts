@@ -6,7 +6,7 @@ import {
   onBeforeResponse,
   onRequestStart,
   type Token,
-  token,
+  globalToken,
 } from '@mortar/core'
 import type { z } from 'zod'
 import { resolveCsrfOptions } from '../csrf/csrf-guard.js'
@@ -24,7 +24,7 @@ export type SessionModule<S extends z.ZodType> = Module & {
 }
 
 // Internal: the engine is reached through the request hook and `session()`, never resolved by apps.
-const SESSION_ENGINE: Token<SessionEngine> = token<SessionEngine>('mortar.session.engine')
+const SESSION_ENGINE: Token<SessionEngine> = globalToken<SessionEngine>('mortar.session.engine')
 
 /**
  * Sealed cookie sessions on iron-session. Every request behind a Mortar HTTP adapter gets its

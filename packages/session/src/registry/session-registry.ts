@@ -1,4 +1,4 @@
-import { type Token, token } from '@mortar/core'
+import { type Token, globalToken } from '@mortar/core'
 
 /**
  * One session as the registry knows it: who it belongs to, when it began and was last seen,
@@ -93,7 +93,7 @@ export interface SessionRegistry {
  * if (record === undefined) throw new UnauthorizedError('This session was revoked; sign in again.')
  * ```
  */
-export const SESSION_REGISTRY: Token<SessionRegistry> = token<SessionRegistry>(
+export const SESSION_REGISTRY: Token<SessionRegistry> = globalToken<SessionRegistry>(
   'mortar.session.registry',
   {
     whenMissing:

@@ -2,6 +2,7 @@ import { DATABASE, resolveDatabase } from '@mortar/core'
 import { createTestApp, type TestApp } from '@mortar/core/testing'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import * as vitest from 'vitest'
 import { z } from 'zod'
 import { StateConflictError } from '../errors.js'
 import { privateDatabaseUrl, testEngines } from '@mortar/core/testing'
@@ -13,6 +14,7 @@ const game = z.object({ board: z.string().length(9) })
 
 for (const engine of testEngines()) {
   stateStoreConformance(
+    vitest,
     `Kysely on ${engine.title}`,
     async (clock) => {
       const database = await privateDatabaseUrl(engine)

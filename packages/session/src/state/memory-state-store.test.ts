@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest'
+import * as vitest from 'vitest'
 import { z } from 'zod'
 import { stateStoreConformance } from '../testing/index.js'
 import { MemoryStateStore } from './memory-state-store.js'
 
-stateStoreConformance('memory', (clock) => new MemoryStateStore({ clock }))
+stateStoreConformance(vitest, 'memory', (clock) => new MemoryStateStore({ clock }))
 
 describe('MemoryStateStore', () => {
   it('keeps owners apart even when an owner name looks like a separator', async () => {

@@ -1,4 +1,4 @@
-import { type Token, token } from '@mortar/core'
+import { type Token, globalToken } from '@mortar/core'
 import type { z } from 'zod'
 
 /** One stored value with its version, as a {@link StateNamespace} returns it. */
@@ -100,4 +100,4 @@ export interface StateStore {
  * const state = app.resolve(STATE_STORE)
  * ```
  */
-export const STATE_STORE: Token<StateStore> = token<StateStore>('mortar.session.state')
+export const STATE_STORE: Token<StateStore> = globalToken<StateStore>('mortar.session.state')

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { VitestApi } from '@mortar/core/testing'
 import type { SessionRecord, SessionRegistry } from '../registry/index.js'
 import { assertNoAliasing } from './registry-aliasing.js'
 
@@ -24,20 +24,23 @@ export interface SessionRegistryConformanceOptions {
  * contract: round trips, exact ids, duplicate creates, `touch` semantics, ordering, revocation,
  * the atomicity of concurrent calls, and records kept apart from the objects callers hold. Every built-in registry runs it; run it on yours.
  * `setup` runs once before the suite; the tests use fresh random ids and users, so a shared
- * registry (one table, one key prefix) is fine. vitest is an optional peer of this package.
+ * registry (one table, one key prefix) is fine. The first argument is vitest itself (see
+ * `VitestApi`): the kit does not import it, so this entry loads without vitest.
  *
  * @example
  * ```ts
  * import { sessionRegistryConformance } from '@mortar/session/testing'
+ * import * as vitest from 'vitest'
  * import { MyRegistry } from './my-registry.js'
  *
- * sessionRegistryConformance('MyRegistry', async () => {
+ * sessionRegistryConformance(vitest, 'MyRegistry', async () => {
  *   const registry = await MyRegistry.connect(process.env.MY_URL)
  *   return { registry, dispose: () => registry.close() }
  * })
  * ```
  */
 export function sessionRegistryConformance(
+  vitest: VitestApi,
   name: string,
   setup: () =>
     | SessionRegistry
@@ -45,6 +48,7 @@ export function sessionRegistryConformance(
     | Promise<SessionRegistry | SessionRegistrySubject>,
   options: SessionRegistryConformanceOptions = {},
 ): void {
+  const { afterAll, beforeAll, describe, expect, it } = vitest
   const skip = options.skip
   if (skip !== undefined) console.info(`[skipped] ${name} session registry conformance: ${skip}`)
 

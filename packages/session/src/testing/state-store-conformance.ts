@@ -1,5 +1,5 @@
+import type { VitestApi } from '@mortar/core/testing'
 import { FakeClock } from '@mortar/core/testing'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { StateConflictError, StateCorruptedError, StateTooLargeError } from '../errors.js'
 import type { StateStore } from '../state/index.js'
@@ -27,23 +27,27 @@ const game = z.object({
  * versions, conflicts (stale versions, concurrent saves where exactly one wins), the size limit
  * and validation on put and on read. `setup` gets the {@link FakeClock} the store must stamp
  * `updatedAt` with, and must keep the default size limit (64 KiB). Tests use fresh owners, so
- * one shared table is fine.
+ * one shared table is fine. The first argument is vitest itself (see `VitestApi`): the kit does
+ * not import it, so this entry loads without vitest.
  *
  * @example
  * ```ts
  * import { MemoryStateStore } from '@mortar/session'
  * import { stateStoreConformance } from '@mortar/session/testing'
+ * import * as vitest from 'vitest'
  *
- * stateStoreConformance('memory', (clock) => new MemoryStateStore({ clock }))
+ * stateStoreConformance(vitest, 'memory', (clock) => new MemoryStateStore({ clock }))
  * ```
  */
 export function stateStoreConformance(
+  vitest: VitestApi,
   name: string,
   setup: (
     clock: FakeClock,
   ) => StateStore | StateStoreSubject | Promise<StateStore | StateStoreSubject>,
   options: StateStoreConformanceOptions = {},
 ): void {
+  const { afterAll, beforeAll, describe, expect, it } = vitest
   const skip = options.skip
   if (skip !== undefined) console.info(`[skipped] ${name} state store conformance: ${skip}`)
 

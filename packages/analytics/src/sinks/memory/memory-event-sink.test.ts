@@ -1,7 +1,8 @@
+import * as vitest from 'vitest'
 import { eventSinkConformance } from '../../testing/index.js'
 import { MemoryEventSink } from './memory-event-sink.js'
 
-eventSinkConformance('MemoryEventSink', () => {
+eventSinkConformance(vitest, 'MemoryEventSink', () => {
   const sink = new MemoryEventSink()
   return {
     sink,

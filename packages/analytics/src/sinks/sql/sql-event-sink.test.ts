@@ -2,6 +2,7 @@ import { DATABASE, createApp, defineModule } from '@mortar/core'
 import { privateDatabaseUrl, testEngines } from '@mortar/core/testing'
 import type { Kysely } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import * as vitest from 'vitest'
 import { analyticsMigrations } from '../../storage/analytics-migrations.js'
 import type { AnalyticsTables, DbInt } from '../../storage/analytics-tables.js'
 import { eventSinkConformance, makeBatchId, makeStoredEvent } from '../../testing/index.js'
@@ -61,6 +62,7 @@ async function read(db: Kysely<AnalyticsTables>): Promise<EventSinkContents> {
 
 for (const engine of testEngines()) {
   eventSinkConformance(
+    vitest,
     `SqlEventSink on ${engine.title}`,
     async () => {
       const opened = await open(engine)

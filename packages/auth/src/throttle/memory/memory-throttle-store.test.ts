@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest'
+import * as vitest from 'vitest'
 import { throttleStoreConformance } from '../../testing/index.js'
 import { MemoryThrottleStore } from './memory-throttle-store.js'
 
-throttleStoreConformance('memory', () => ({ store: new MemoryThrottleStore() }))
+throttleStoreConformance(vitest, 'memory', () => ({ store: new MemoryThrottleStore() }))
 
 describe('MemoryThrottleStore', () => {
   it('forgets expired entries as it writes, so memory stays bounded', async () => {

@@ -1,6 +1,7 @@
 import { createApp } from '@mortar/core'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import * as vitest from 'vitest'
 import { deleteRedisKeys, privateRedisPrefix } from '@mortar/core/testing'
 import { throttleStoreConformance } from '../../testing/index.js'
 import { LOGIN_THROTTLE } from '../login-throttle.js'
@@ -11,6 +12,7 @@ const url = process.env.MORTAR_TEST_REDIS_URL
 const skip = url ? undefined : 'MORTAR_TEST_REDIS_URL is unset'
 
 throttleStoreConformance(
+  vitest,
   'Redis',
   () => {
     const client = new Redis(url as string)

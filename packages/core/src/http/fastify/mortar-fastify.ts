@@ -1,3 +1,4 @@
+import { processGlobal } from '../../global/index.js'
 import type {
   FastifyError,
   FastifyInstance,
@@ -48,11 +49,11 @@ export interface MortarFastifyOptions {
   readonly bodyLimit?: number
 }
 
-const kContext = Symbol('mortar.context')
+const kContext = Symbol.for('mortar.fastify.context')
 
 // Replies that carry a problem this adapter rendered: before-response hooks are for successful
 // results only. Added to only on the error path, so the happy path pays nothing for it.
-const problems = new WeakSet<FastifyReply>()
+const problems = processGlobal('mortar.fastify.problems', () => new WeakSet<FastifyReply>())
 
 interface MortarRequest extends FastifyRequest {
   [kContext]: RequestContext | null

@@ -1,3 +1,4 @@
+import { processGlobal } from '../../global/index.js'
 import type {
   Context,
   Env,
@@ -27,7 +28,7 @@ import {
 import { HonoHttpExchange } from './hono-http-exchange.js'
 
 // Responses this adapter rendered, so the middleware does not render an error a second time.
-const rendered = new WeakSet<Response>()
+const rendered = processGlobal('mortar.hono.rendered', () => new WeakSet<Response>())
 
 /**
  * Options of {@link mortarHono} and {@link useMortar}.

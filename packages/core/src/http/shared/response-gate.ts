@@ -1,3 +1,4 @@
+import { processGlobal } from '../../global/index.js'
 import type { ServerResponse } from 'node:http'
 import {
   currentRequestContext,
@@ -28,10 +29,10 @@ interface Gate {
   readonly queue: Call[]
 }
 
-const gates = new WeakMap<ServerResponse, Gate>()
+const gates = processGlobal('mortar.responseGates', () => new WeakMap<ServerResponse, Gate>())
 
 // What a check returns when the calls it queued were not replayed at once.
-const HELD = Symbol('held')
+const HELD = Symbol.for('mortar.responseGate.held')
 
 /** What {@link gateResponse} needs: the app, the request's context, and how to send a problem. */
 export interface ResponseGateOptions {

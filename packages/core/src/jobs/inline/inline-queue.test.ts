@@ -1,3 +1,4 @@
+import * as vitest from 'vitest'
 import { Database } from '../../persistence/database/index.js'
 import { queueConformance } from '../../testing/index.js'
 import { InlineQueue } from './inline-queue.js'
@@ -5,7 +6,7 @@ import { InlineQueue } from './inline-queue.js'
 // One SQLite database only to open transactions in: the inline queue itself keeps no rows there.
 const database = new Database('sqlite::memory:')
 
-queueConformance('InlineQueue', () => ({
+queueConformance(vitest, 'InlineQueue', () => ({
   adapter: new InlineQueue(),
   transaction: (fn) => database.transaction(fn),
 }))

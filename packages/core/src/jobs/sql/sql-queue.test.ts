@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import { afterAll, beforeAll } from 'vitest'
+import * as vitest from 'vitest'
 import { Database } from '../../persistence/database/index.js'
 import { ModuleMigrator } from '../../persistence/migrations/index.js'
 import {
@@ -32,6 +33,7 @@ for (const engine of testEngines()) {
   })
 
   queueConformance(
+    vitest,
     `SqlQueue on ${engine.title}`,
     async () => {
       const db = database as Database

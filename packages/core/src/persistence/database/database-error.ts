@@ -4,7 +4,7 @@ import { MortarError, type MortarErrorOptions } from '../../errors/index.js'
 export type DatabaseErrorCode =
   /** No URL, an unknown scheme, a malformed URL or a bad option. */
   | 'E_DATABASE_URL'
-  /** The driver package (`pg`, `mysql2`) is not installed. */
+  /** The driver package (`pg`, `mysql2`) is not installed, or Node has no `node:sqlite` (before 22.13). */
   | 'E_DATABASE_DRIVER'
   /** The server did not answer: refused, unknown host, timed out. */
   | 'E_DATABASE_UNREACHABLE'

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely'
-import { type Key, type Token, token } from '../../di/token.js'
+import { type Key, type Token, globalToken } from '../../di/token.js'
 import type { Database } from './database.js'
 
 /**
@@ -13,9 +13,9 @@ import type { Database } from './database.js'
  * const { status } = await app.resolve(DATABASE).health()
  * ```
  */
-export const DATABASE: Token<Database<unknown>> = token<Database<unknown>>('mortar.database')
+export const DATABASE: Token<Database<unknown>> = globalToken<Database<unknown>>('mortar.database')
 
-const KYSELY = token<Kysely<unknown>>('mortar.kysely')
+const KYSELY = globalToken<Kysely<unknown>>('mortar.kysely')
 
 /**
  * The token of the app's transaction-aware `Kysely`, typed by your database interface. It is

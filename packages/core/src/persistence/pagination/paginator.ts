@@ -1,5 +1,5 @@
 import type { SelectQueryBuilder } from 'kysely'
-import { token } from '../../di/token.js'
+import { globalToken } from '../../di/token.js'
 import { type Page, type PageRequest, paginateWithKey } from './paginate.js'
 import { type PaginationKeys, toKeyRing } from './pagination-key.js'
 
@@ -67,4 +67,4 @@ export class Paginator {
  * const paginator = app.resolve(PAGINATOR)
  * ```
  */
-export const PAGINATOR = token<Paginator>('paginator')
+export const PAGINATOR = globalToken<Paginator>('mortar.paginator')

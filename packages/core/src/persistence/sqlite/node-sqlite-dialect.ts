@@ -2,6 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type { DatabaseConnection, DialectAdapter, Driver, SqliteDialectConfig } from 'kysely'
 import { SqliteAdapter, SqliteDialect, SqliteDriver } from 'kysely'
+import { DatabaseError } from '../database/database-error.js'
 import { NodeSqliteDatabase } from './node-sqlite-database.js'
 
 /** Options of {@link NodeSqliteDialect}. */
@@ -96,7 +97,7 @@ class NodeSqliteDriver extends SqliteDriver {
 }
 
 async function openNodeSqlite(config: NodeSqliteDialectConfig): Promise<NodeSqliteDatabase> {
-  const { DatabaseSync } = await import('node:sqlite')
+  const { DatabaseSync } = await loadNodeSqlite()
   const memory = config.filename === ':memory:' || config.filename === ''
   const mode = config.mode ?? 'rwc'
   // node:sqlite opens `file:` URIs too; the path is what follows the scheme.
@@ -118,6 +119,20 @@ async function openNodeSqlite(config: NodeSqliteDialectConfig): Promise<NodeSqli
     raw.exec('PRAGMA synchronous = NORMAL')
   }
   return new NodeSqliteDatabase(raw)
+}
+
+// Node before 22.13 has no node:sqlite (22.5 to 22.12 only behind a flag), and its own error
+// ("No such built-in module") does not say that the Node version is the problem.
+async function loadNodeSqlite(): Promise<typeof import('node:sqlite')> {
+  try {
+    return await import('node:sqlite')
+  } catch (error) {
+    throw new DatabaseError(
+      'E_DATABASE_DRIVER',
+      `SQLite needs Node 22.13 or newer: Mortar runs it on Node's built-in node:sqlite, which Node ${process.versions.node} does not have. Upgrade Node (the repository pins Node 24 as a devDependency, so npm scripts and npx use it), or use a postgres:// or mysql:// database URL.`,
+      { cause: error },
+    )
+  }
 }
 
 /**

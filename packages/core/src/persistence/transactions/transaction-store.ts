@@ -1,3 +1,4 @@
+import { processGlobal } from '../../global/index.js'
 import { AsyncLocalStorage } from 'node:async_hooks'
 
 /** One open transaction or savepoint of one database, as seen by the code running inside it. */
@@ -21,15 +22,10 @@ export interface TransactionFrame {
 }
 
 // One store per process even when both the ESM and the CJS build of core are loaded.
-const STORAGE_KEY = Symbol.for('mortar.transaction')
-const globalStore = globalThis as unknown as Record<
-  symbol,
-  AsyncLocalStorage<TransactionFrame | undefined> | undefined
->
-globalStore[STORAGE_KEY] ??= new AsyncLocalStorage()
-export const transactionStorage = globalStore[STORAGE_KEY] as AsyncLocalStorage<
-  TransactionFrame | undefined
->
+export const transactionStorage = processGlobal(
+  'mortar.transaction',
+  () => new AsyncLocalStorage<TransactionFrame | undefined>(),
+)
 
 /** The innermost open frame of `owner`, or `undefined` outside its transactions. */
 export function findFrame(owner: object): TransactionFrame | undefined {
@@ -39,11 +35,8 @@ export function findFrame(owner: object): TransactionFrame | undefined {
 }
 
 // Apps register their database at start and remove it when it is destroyed; the last one is
-// the default of `transaction()`. Kept on globalThis so the ESM and the CJS build share it.
-const DEFAULTS_KEY = Symbol.for('mortar.defaultDatabases')
-const defaultsStore = globalThis as unknown as Record<symbol, object[] | undefined>
-defaultsStore[DEFAULTS_KEY] ??= []
-export const defaultDatabases = defaultsStore[DEFAULTS_KEY] as object[]
+// the default of `transaction()`. Process-wide so the ESM and the CJS build share it.
+export const defaultDatabases = processGlobal('mortar.defaultDatabases', (): object[] => [])
 
 /** Removes the last registration of `database` as a default. */
 export function removeDefaultDatabase(database: object): void {

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
-import { token } from '../../di/token.js'
+import { globalToken } from '../../di/token.js'
 import {
   envelopeHeader,
   formatEnvelope,
@@ -161,4 +161,4 @@ function associatedData(header: Buffer, context: VaultContext): Buffer {
  * const vault = app.resolve(VAULT)
  * ```
  */
-export const VAULT = token<Vault>('vault')
+export const VAULT = globalToken<Vault>('mortar.vault')

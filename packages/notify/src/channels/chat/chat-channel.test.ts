@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import * as vitest from 'vitest'
 import { closedPort, type LocalServer, startLocalServer } from '../../test-support/local-server.js'
 import { channelConformance } from '../../testing/channel-conformance.js'
 import type { Outgoing } from '../channel.js'
@@ -77,7 +78,7 @@ describe('chatChannel', () => {
   })
 })
 
-channelConformance('chat', async () => {
+channelConformance(vitest, 'chat', async () => {
   const server = await startChatServer()
   const down = await closedPort()
   return {

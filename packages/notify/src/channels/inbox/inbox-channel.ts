@@ -1,4 +1,4 @@
-import { token } from '@mortar/core'
+import { globalToken } from '@mortar/core'
 import { isOnDemand, type Recipient } from '../../notification/recipient.js'
 import type { Channel, ChannelHost, ChannelResult, Outgoing } from '../channel.js'
 import type { InboxMessage } from './inbox-message.js'
@@ -14,7 +14,7 @@ import type { Inbox } from './inbox-store.js'
  * const { unread } = await app.resolve(INBOX).counts(user.id)
  * ```
  */
-export const INBOX = token<Inbox>('mortar.notify.inbox')
+export const INBOX = globalToken<Inbox>('mortar.notify.inbox')
 
 /**
  * The in-app inbox channel: writes an item to the recipient's inbox in the app's database, keyed

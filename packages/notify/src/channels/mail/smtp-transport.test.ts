@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import * as vitest from 'vitest'
 import { closedPort } from '../../test-support/local-server.js'
 import { type SmtpTestServer, startSmtpTestServer } from '../../test-support/smtp-test-server.js'
 import { channelConformance } from '../../testing/channel-conformance.js'
@@ -173,7 +174,7 @@ describe('mail over SMTP (nodemailer, pooled)', () => {
   })
 })
 
-channelConformance('mail (SMTP)', async () => {
+channelConformance(vitest, 'mail (SMTP)', async () => {
   const server = await startSmtpTestServer()
   server.rcptReplies.set('unknown@example.com', { code: 550, text: 'No such user' })
   const down = await closedPort()

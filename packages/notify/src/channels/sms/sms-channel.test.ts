@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import * as vitest from 'vitest'
 import { closedPort, type LocalServer, startLocalServer } from '../../test-support/local-server.js'
 import { channelConformance } from '../../testing/channel-conformance.js'
 import type { Outgoing } from '../channel.js'
@@ -138,7 +139,7 @@ describe('smsChannel', () => {
   })
 })
 
-channelConformance('sms', async () => {
+channelConformance(vitest, 'sms', async () => {
   const provider = await startSmsProvider()
   const down = await closedPort()
   return {

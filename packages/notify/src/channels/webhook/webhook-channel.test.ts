@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { LookupAddress } from 'node:dns'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import * as vitest from 'vitest'
 import { closedPort, type LocalServer, startLocalServer } from '../../test-support/local-server.js'
 import { channelConformance } from '../../testing/channel-conformance.js'
 import type { Outgoing } from '../channel.js'
@@ -235,7 +236,7 @@ describe('webhookChannel', () => {
   })
 })
 
-channelConformance('webhook', async () => {
+channelConformance(vitest, 'webhook', async () => {
   const received: { key?: string }[] = []
   const server = await startLocalServer((request, response) => {
     received.push({ key: verifyWebhook(secret, request.headers, request.body) })

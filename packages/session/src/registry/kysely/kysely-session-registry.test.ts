@@ -1,5 +1,6 @@
 import { type App, createApp, JOBS, resolveDatabase } from '@mortar/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import * as vitest from 'vitest'
 import { createTestApp, privateDatabaseUrl, testEngines } from '@mortar/core/testing'
 import { makeSessionRecord, sessionRegistryConformance } from '../../testing/index.js'
 import { SESSION_REGISTRY } from '../session-registry.js'
@@ -14,6 +15,7 @@ async function startApp(url: string): Promise<App> {
 
 for (const engine of testEngines()) {
   sessionRegistryConformance(
+    vitest,
     `Kysely on ${engine.title}`,
     async () => {
       const database = await privateDatabaseUrl(engine)

@@ -1,10 +1,11 @@
 import { createApp } from '@mortar/core'
 import { describe, expect, it } from 'vitest'
+import * as vitest from 'vitest'
 import { makeSessionRecord, sessionRegistryConformance } from '../../testing/index.js'
 import { SESSION_REGISTRY } from '../session-registry.js'
 import { MemorySessionRegistry, memorySessionRegistry } from './memory-session-registry.js'
 
-sessionRegistryConformance('memory', () => new MemorySessionRegistry())
+sessionRegistryConformance(vitest, 'memory', () => new MemorySessionRegistry())
 
 describe('MemorySessionRegistry', () => {
   it('stores a copy, so changing the given record changes nothing stored', async () => {

@@ -2,6 +2,7 @@ import { createApp } from '@mortar/core'
 import { deleteRedisKeys, privateRedisPrefix } from '@mortar/core/testing'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import * as vitest from 'vitest'
 import { makeSessionRecord, sessionRegistryConformance } from '../../testing/index.js'
 import { SESSION_REGISTRY } from '../session-registry.js'
 import { RedisSessionRegistry, redisSessionRegistry } from './redis-session-registry.js'
@@ -10,6 +11,7 @@ const url = process.env.MORTAR_TEST_REDIS_URL
 const skip = url ? undefined : 'MORTAR_TEST_REDIS_URL is unset'
 
 sessionRegistryConformance(
+  vitest,
   'Redis',
   () => {
     const client = new Redis(url as string)

@@ -1,0 +1,1 @@
+export { processGlobal } from './process-global.js'
