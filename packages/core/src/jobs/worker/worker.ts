@@ -61,6 +61,13 @@ export class Worker {
   readonly #buffer: ClaimedJob[] = []
   readonly #running = new Map<string, { execution: JobExecution; done: Promise<void> }>()
   #completed: string[] = []
+  /**
+   * Failed attempts the queue could not record (the database was unreachable), retried until
+   * it takes them: no other worker takes over a lease of this worker's, so a job whose result
+   * is never written would wait for the next start of its process.
+   */
+  #unrecorded: Array<{ job: ClaimedJob; error: AttemptError; outcome: FailOutcome }> = []
+  #recordTimer: NodeJS.Timeout | undefined
   #flushScheduled = false
   #flushing: Promise<void> | undefined
   #claiming = false
@@ -172,6 +179,9 @@ export class Worker {
     }
     // Handlers that ignore the abort are left behind: their jobs were released above.
     await this.#flush()
+    clearTimeout(this.#recordTimer)
+    this.#recordTimer = undefined
+    await this.#recordFailures()
     this.#stopHeartbeat()
   }
 
@@ -190,7 +200,12 @@ export class Worker {
   }
 
   async #heartbeat(): Promise<void> {
-    const ids = [...this.#buffer.map((job) => job.id), ...this.#running.keys(), ...this.#completed]
+    const ids = [
+      ...this.#buffer.map((job) => job.id),
+      ...this.#running.keys(),
+      ...this.#completed,
+      ...this.#unrecorded.map((entry) => entry.job.id),
+    ]
     if (ids.length === 0) return
     try {
       await this.#adapter.renew(this.id, ids, this.#clock.nowMs() + this.#settings.leaseMs)
@@ -352,19 +367,37 @@ export class Worker {
         `Job '${job.name}' failed attempt ${job.attempt} of ${job.maxAttempts}; retrying`,
       )
     }
-    try {
-      const held = await this.#adapter.fail(this.id, job.id, recorded, outcome)
-      if (!held) {
-        this.logger.warn(
-          fields,
-          'A failed job had passed to another worker; its failure was not recorded',
+    this.#unrecorded.push({ job, error: recorded, outcome })
+    await this.#recordFailures()
+  }
+
+  /** Writes the failed attempts waiting to be recorded; those that still fail are retried later. */
+  async #recordFailures(): Promise<void> {
+    const pending = this.#unrecorded.splice(0)
+    for (const [index, { job, error, outcome }] of pending.entries()) {
+      try {
+        const held = await this.#adapter.fail(this.id, job.id, error, outcome)
+        if (!held) {
+          this.logger.warn(
+            { job: job.name, jobId: job.id, attempt: job.attempt },
+            'A failed job had passed to another worker; its failure was not recorded',
+          )
+        }
+      } catch (failure) {
+        this.#unrecorded.push(...pending.slice(index))
+        this.logger.error(
+          { err: failure, jobs: pending.length - index },
+          'Recording failed attempts failed; retrying (after a stop, they run again once their lease expires)',
         )
+        if (this.#recordTimer === undefined && (this.#active || this.#draining > 0)) {
+          this.#recordTimer = setTimeout(() => {
+            this.#recordTimer = undefined
+            void this.#recordFailures().then(() => this.#checkIdle())
+          }, FLUSH_RETRY_MS)
+          this.#recordTimer.unref()
+        }
+        return
       }
-    } catch (failure) {
-      this.logger.error(
-        { err: failure, jobId: job.id },
-        'Recording a failed attempt failed; the job runs again when its lease expires',
-      )
     }
   }
 
@@ -397,6 +430,7 @@ export class Worker {
       this.#buffer.length === 0 &&
       this.#running.size === 0 &&
       this.#completed.length === 0 &&
+      this.#unrecorded.length === 0 &&
       this.#flushing === undefined
     if (!idle) return
     for (const waiter of this.#idleWaiters.splice(0)) waiter.resolve()
