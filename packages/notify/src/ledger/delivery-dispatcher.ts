@@ -48,10 +48,11 @@ export class DeliveryDispatcher {
 
   constructor(init: DeliveryDispatcherInit) {
     this.#init = init
-    // One read of the preferences for every delivery that starts in the same turn.
-    this.#preferences = new Batcher(async (recipientIds) => {
-      const found = await init.preferences.forRecipients(recipientIds)
-      return recipientIds.map((id) => found.get(id) ?? [])
+    // One read of the preferences for every delivery that starts in the same turn, by delivery
+    // id so that it runs beside the claim instead of after it.
+    this.#preferences = new Batcher(async (deliveryIds) => {
+      const found = await init.preferences.forDeliveries(deliveryIds)
+      return deliveryIds.map((id) => found.get(id) ?? [])
     })
   }
 
@@ -60,6 +61,9 @@ export class DeliveryDispatcher {
     job: Pick<JobContext, 'attempt' | 'maxAttempts' | 'signal'>,
   ): Promise<void> {
     const { ledger } = this.#init
+    const preferences = this.#preferences.call(id)
+    // Read beside the claim; unused (critical, required, on-demand routes) it is dropped.
+    preferences.catch(() => undefined)
     const row = await ledger.claim(id)
     if (row === undefined) return
     const finish = async (outcome: Omit<AttemptOutcome, 'id'>) => ledger.finish({ id, ...outcome })
@@ -70,7 +74,7 @@ export class DeliveryDispatcher {
         return
       }
     }
-    const suppressed = await this.#policy(row)
+    const suppressed = await this.#policy(row, preferences)
     if (suppressed !== undefined) {
       await finish({ status: 'suppressed', error: suppressed })
       return
@@ -125,7 +129,10 @@ export class DeliveryDispatcher {
   }
 
   /** Why the recipient's preferences or the category's throttle hold this delivery back, if they do. */
-  async #policy(row: DeliveryRow): Promise<string | undefined> {
+  async #policy(
+    row: DeliveryRow,
+    preferences: Promise<PreferenceEntry[]>,
+  ): Promise<string | undefined> {
     const category = this.#init.categories[row.category] ?? {}
     const channel = row.channel as ChannelName
     if (
@@ -133,12 +140,7 @@ export class DeliveryDispatcher {
       category.required !== true &&
       !row.recipient_id.startsWith('route:')
     ) {
-      const decision = decidePreference(
-        row.category,
-        channel,
-        category,
-        await this.#preferences.call(row.recipient_id),
-      )
+      const decision = decidePreference(row.category, channel, category, await preferences)
       if (!decision.send) return decision.reason
     }
     const throttle = category.throttle

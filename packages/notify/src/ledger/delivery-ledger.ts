@@ -137,6 +137,18 @@ export class DeliveryLedger {
         })
         .where('id', 'in', unique)
         .where('status', 'in', CLAIMABLE)
+      // The `sending` mark is a hint for status and duplicate counts; the job runs again whether
+      // or not it survives a database crash. So on PostgreSQL it does not wait for the disk (a
+      // commit is most of a small statement's cost): the setting, local to the statement's own
+      // transaction, is made by an uncorrelated subquery that runs once, in the same round trip.
+      if (engine === 'postgres') {
+        return update
+          .where(
+            sql<boolean>`exists (select 1 from (select set_config('synchronous_commit', 'off', true)) as sync)`,
+          )
+          .returningAll()
+          .execute()
+      }
       if (engine !== 'mysql') return update.returningAll().execute()
       await update.execute()
       return db
@@ -146,16 +158,7 @@ export class DeliveryLedger {
         .where('status', '=', 'sending')
         .execute()
     }
-    // The `sending` mark is a hint for status and duplicate counts; the job runs again whether or
-    // not it survives a database crash. So on PostgreSQL it does not wait for the disk: a commit
-    // is most of a small statement's cost.
-    const rows =
-      engine === 'postgres'
-        ? await this.#root.transaction().execute(async (trx) => {
-            await sql`set local synchronous_commit = off`.execute(trx)
-            return claim(trx)
-          })
-        : await claim(this.#root)
+    const rows = await claim(this.#root)
     const byId = new Map(rows.map((row) => [row.id, row]))
     return ids.map((id) => byId.get(id))
   }

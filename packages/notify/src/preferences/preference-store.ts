@@ -17,6 +17,7 @@ interface PreferenceRow {
 
 interface PreferenceTables {
   mortar_notification_preference: PreferenceRow
+  mortar_delivery: { id: string; recipient_id: string }
 }
 
 /** What {@link Preferences.set} takes: a category (or `'*'`), a channel (`'*'` by default), on or off. */
@@ -89,6 +90,31 @@ export class Preferences {
       byRecipient.set(row.recipient_id, list)
     }
     return byRecipient
+  }
+
+  /**
+   * The stored choices of the recipients of these deliveries, by delivery id, in one query: a
+   * delivery job reads them while it claims its row instead of after.
+   */
+  async forDeliveries(deliveryIds: readonly string[]): Promise<Map<string, PreferenceEntry[]>> {
+    const byDelivery = new Map<string, PreferenceEntry[]>()
+    if (deliveryIds.length === 0) return byDelivery
+    const rows = await this.#db
+      .selectFrom('mortar_delivery as d')
+      .innerJoin('mortar_notification_preference as p', 'p.recipient_id', 'd.recipient_id')
+      .select(['d.id as delivery_id', 'p.category', 'p.channel', 'p.enabled'])
+      .where('d.id', 'in', [...new Set(deliveryIds)])
+      .execute()
+    for (const row of rows) {
+      const list = byDelivery.get(row.delivery_id) ?? []
+      list.push({
+        category: row.category,
+        channel: row.channel as ChannelName | '*',
+        enabled: Boolean(Number(row.enabled)),
+      })
+      byDelivery.set(row.delivery_id, list)
+    }
+    return byDelivery
   }
 
   /** Stores a choice, replacing the one for the same category and channel. */
