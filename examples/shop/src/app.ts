@@ -11,6 +11,7 @@ import { shopNotificationsModules, ORDER_NOTIFIER } from './notifications/index.
 import { ordersModule } from './orders/index.js'
 import { paymentsModule } from './payments/index.js'
 import { vaultKeyRing } from './secrets/index.js'
+import { PURCHASE_TRACKER, shopTrackingModules } from './tracking/index.js'
 
 /** The shop's Mortar app and its session module, whose accessor the routes use. */
 export interface ShopApp {
@@ -63,8 +64,10 @@ export function createShopApp(config: ShopConfig): ShopApp {
         mailbox,
         recipientExists: async (id) => (await app.resolve(ACCOUNTS).find(id)) !== undefined,
       }),
-      // The order's transaction also writes the buyer's notifications.
-      ordersModule({ listeners: [ORDER_NOTIFIER] }),
+      // Searches, views, the cart, purchases and dwell through @mortar/analytics.
+      ...shopTrackingModules(),
+      // The order's transaction also writes the buyer's notifications and tracks the purchase.
+      ordersModule({ listeners: [ORDER_NOTIFIER, PURCHASE_TRACKER] }),
     ],
   })
   return { app, sessions, mailbox }

@@ -3,6 +3,7 @@ import { requestContext, safeText, UnauthorizedError } from '@mortar/core'
 import type { Session } from '@mortar/session'
 import { z } from 'zod'
 import { type Account, ACCOUNTS } from './accounts.js'
+import { identifyVisitor } from '../tracking/index.js'
 import { parseInput } from '../validation/index.js'
 
 /** What sign-up takes, from JSON or a form. */
@@ -30,6 +31,7 @@ export async function signUpWithPassword(
   const credentials = parseInput(signUpSchema, input)
   const account = await requestContext().resolve(ACCOUNTS).signUp(credentials)
   await session.login(account.id)
+  identifyVisitor(account.id)
   return account
 }
 
@@ -56,5 +58,6 @@ export async function logInWithPassword(
   }
   await throttle.recordSuccess(attempt)
   await session.login(account.id)
+  identifyVisitor(account.id)
   return account
 }
