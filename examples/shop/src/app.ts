@@ -42,8 +42,10 @@ export function createShopApp(config: ShopConfig): ShopApp {
         ? databaseSessionRegistry()
         : redisSessionRegistry({ url: redis.url, prefix: `${redis.prefix}session:` }),
       sessions,
-      // 5 failed logins per account in 15 minutes (50 per address), then a lockout.
+      // LOGIN_MAX_FAILURES (5) failed logins per account in 15 minutes (50 per address), then a
+      // lockout, which publishes security.suspicious_activity: the admins are alerted.
       loginThrottleModule({
+        account: { maxFailures: config.loginMaxFailures },
         store:
           redis === undefined
             ? 'database'
@@ -63,6 +65,11 @@ export function createShopApp(config: ShopConfig): ShopApp {
         config,
         mailbox,
         recipientExists: async (id) => (await app.resolve(ACCOUNTS).find(id)) !== undefined,
+        admins: async () =>
+          (await app.resolve(ACCOUNTS).admins()).map((admin) => ({
+            id: admin.id,
+            email: admin.email,
+          })),
       }),
       // Searches, views, the cart, purchases and dwell through @mortar/analytics.
       ...shopTrackingModules(),
