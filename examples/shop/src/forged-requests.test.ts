@@ -13,11 +13,11 @@ describe('forged cross-site requests to the shop', () => {
 
   beforeAll(async () => {
     if (sqlite === undefined) throw new Error('no SQLite engine')
-    // No workers: nothing runs in the background (deliveries, rollups, schedules) to change a
-    // table while the forgeries are sent.
+    // No workers and no alert checks: nothing runs in the background (deliveries, rollups,
+    // schedules, an alert about a slow event loop) to change a table while the forgeries are sent.
     vi.stubEnv('MORTAR_WORKERS', 'false')
     try {
-      shop = await startTestShop(sqlite)
+      shop = await startTestShop(sqlite, { env: { ALERT_CHECK_SECONDS: '3600' } })
     } finally {
       vi.unstubAllEnvs()
     }

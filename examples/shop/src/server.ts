@@ -100,8 +100,14 @@ export async function buildShop(config: ShopConfig): Promise<Shop> {
     await mountFetch(server, '/admin/mailbox', devMailboxPage(mailbox, { guard: adminGuard }))
     links.push({ href: '/admin/mailbox', label: 'Development mailbox' })
   }
-  await server.register(adminPages, { prefix: '/admin', session, unreadCount, links })
   const smsOutbox = servesSmsStub(config) ? new SmsOutbox() : undefined
+  await server.register(adminPages, {
+    prefix: '/admin',
+    session,
+    unreadCount,
+    links,
+    smsOutbox,
+  })
   if (smsOutbox !== undefined) {
     await server.register(smsStubRoutes, {
       prefix: SMS_STUB_PREFIX,
