@@ -80,10 +80,13 @@ describe('the shop in a real browser', () => {
 
     // The confirmation reaches the inbox through a job: one unread item in the header.
     await expect
-      .poll(async () => {
-        await page.goto('/store/orders')
-        return page.textContent('#unread').catch(() => null)
-      })
+      .poll(
+        async () => {
+          await page.goto('/store/orders')
+          return (await page.$('#unread'))?.textContent() ?? null
+        },
+        { timeout: 20_000, interval: 250 },
+      )
       .toBe('1')
     await page.click('a[href="/store/inbox"]')
     expect(await page.textContent('#inbox')).toContain(
