@@ -35,7 +35,7 @@ export interface Recommendation {
  * favour what everyone views; dividing by the geometric mean of both items' audiences (cosine
  * similarity over the people × items matrix) ranks an item by how much of its audience it
  * shares, so popular items do not swamp the list. Pairs seen fewer than `minSupport` times are
- * left out: one shared shopper is noise. Reads two indexed ranges: a few milliseconds.
+ * left out: one shared shopper is noise. Reads one indexed range: a few milliseconds.
  */
 export class Recommendations {
   readonly #scope: QueryScope
@@ -58,27 +58,29 @@ export class Recommendations {
       throw new AnalyticsQueryError(`minSupport must be a positive integer; got ${minSupport}.`)
     }
     const scope = this.#scope
-    const own = new Params()
-    const [base] = await run<{ units: DbInt }>(
-      scope,
-      `select units from ${ITEM_TABLE} where kind = ${own.add(kind)} and item = ${own.add(item)}`,
-      own,
-    )
-    const units = Number(base?.units ?? 0)
-    if (units === 0) return []
     const excluded = new Set(options.exclude ?? [])
     excluded.add(item)
     if (options.excludeBoughtBy !== undefined) {
       for (const bought of await this.#boughtBy(options.excludeBoughtBy)) excluded.add(bought)
     }
     const params = new Params()
-    const rows = await run<{ other: string; together: DbInt; units: DbInt }>(
+    const audience = (column: string) =>
+      `(select i.units from ${ITEM_TABLE} i where i.kind = p.kind and i.item = ${column})`
+    // One indexed range of the pairs; each audience by a correlated lookup on its full key,
+    // never a join, which a planner with stale statistics turned into a scan of the items.
+    const rows = await run<{
+      other: string
+      together: DbInt
+      units: DbInt | null
+      own: DbInt | null
+    }>(
       scope,
-      `select p.other, p.count as together, i.units from ${PAIR_TABLE} p join ${ITEM_TABLE} i on i.kind = p.kind and i.item = p.other where p.kind = ${params.add(kind)} and p.item = ${params.add(item)} and p.count >= ${params.add(minSupport)}`,
+      `select p.other, p.count as together, ${audience('p.other')} as units, ${audience('p.item')} as own from ${PAIR_TABLE} p where p.kind = ${params.add(kind)} and p.item = ${params.add(item)} and p.count >= ${params.add(minSupport)}`,
       params,
     )
+    const units = Number(rows[0]?.own ?? 0)
     return rows
-      .filter((row) => !excluded.has(row.other))
+      .filter((row) => !excluded.has(row.other) && row.units !== null)
       .map((row) => {
         const together = Number(row.together)
         return { item: row.other, together, score: together / Math.sqrt(units * Number(row.units)) }
