@@ -39,6 +39,7 @@ class Store {
           this.batches.push(batch.items.map((i) => i.n))
           this.written.push(...batch.items.map((i) => i.n))
         },
+        size: (item) => item.bytes,
         isTransient: () => this.transient,
         onDrop: (reason, items) => this.dropped[reason].push(...items.map((i) => i.n)),
         onWriteError: () => {},
@@ -59,7 +60,7 @@ describe('EventBuffer', () => {
     expect(store.batches).toEqual([[1, 2, 3]])
   })
 
-  it('writes when the queued bytes reach batchBytes, and never more bytes per write', async () => {
+  it('never writes more than batchBytes in one write', async () => {
     const store = new Store()
     const buffer = store.buffer({ batchSize: 100, batchBytes: 25, maxAgeMs: 60_000 })
     for (let n = 1; n <= 5; n++) buffer.push(item(n, 10))

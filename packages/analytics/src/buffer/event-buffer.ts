@@ -26,7 +26,10 @@ export interface BufferOptions {
   readonly capacity?: number
   /** A write starts when this many events are queued, and takes at most this many (default 1,000). */
   readonly batchSize?: number
-  /** A write starts when this many bytes of properties are queued, and takes at most this many (default 1 MiB). */
+  /**
+   * A write takes at most this many bytes of properties, measured (as JSON) when the batch is
+   * made, off the calling path (default 1 MiB).
+   */
   readonly batchBytes?: number
   /** The longest an event waits before a write starts, in milliseconds (default 1,000). */
   readonly maxAgeMs?: number
@@ -36,11 +39,6 @@ export interface BufferOptions {
   readonly retryBaseMs?: number
   /** Longest retry delay, in milliseconds (default 10,000). */
   readonly retryMaxMs?: number
-}
-
-/** One item the buffer holds; `bytes` is what counts against `batchBytes`. */
-export interface BufferItem {
-  readonly bytes: number
 }
 
 /** A group of items written together; retried as a unit with the same id. */
@@ -56,6 +54,8 @@ export interface Batch<T> {
 
 /** What the buffer calls. */
 export interface BufferHooks<T> {
+  /** The item's size against `batchBytes`, when a batch is made (again for one left to the next). */
+  size(item: T): number
   write(batch: Batch<T>): Promise<void>
   /** Whether a write error may pass by itself (the database is unreachable): retried forever. */
   isTransient(error: unknown): boolean
@@ -105,17 +105,17 @@ export function resolveBufferOptions(options: BufferOptions = {}): ResolvedOptio
 
 /**
  * A bounded FIFO of events written in batches by one writer at a time. A write starts when
- * `batchSize` events or `batchBytes` bytes are queued, when the oldest has waited `maxAgeMs`, or
- * on `flush()`. A failed write is retried with exponential backoff and full jitter while the
+ * `batchSize` events are queued, when the oldest has waited `maxAgeMs`, or on `flush()`, and
+ * takes at most `batchSize` events and `batchBytes` bytes. Pushing only counts: sizes are
+ * measured when a batch is made. A failed write is retried with exponential backoff and full jitter while the
  * events stay counted against `capacity`; the overflow policy decides what gives when it is
  * full. Its timers are unref'd: they never keep a process alive.
  */
-export class EventBuffer<T extends BufferItem> {
+export class EventBuffer<T> {
   readonly #options: ResolvedOptions
   readonly #hooks: BufferHooks<T>
   #queue: T[] = []
   #head = 0
-  #queuedBytes = 0
   #blocked: BlockedItem<T>[] = []
   /** Items ever admitted to the queue; an item's sequence number is this count after it. */
   #admitted = 0
@@ -267,10 +267,8 @@ export class EventBuffer<T extends BufferItem> {
   #admit(item: T): void {
     const wasEmpty = this.#queue.length === this.#head
     this.#queue.push(item)
-    this.#queuedBytes += item.bytes
     this.#admitted++
-    const queued = this.#queue.length - this.#head
-    if (queued >= this.#options.batchSize || this.#queuedBytes >= this.#options.batchBytes) {
+    if (this.#queue.length - this.#head >= this.#options.batchSize) {
       this.#schedulePump()
     } else if (wasEmpty && this.#ageTimer === undefined) {
       this.#ageTimer = setTimeout(this.#onAge, this.#options.maxAgeMs)
@@ -301,7 +299,6 @@ export class EventBuffer<T extends BufferItem> {
     const items = this.#queue.slice(this.#head, this.#head + count)
     this.#head += items.length
     this.#dequeued += items.length
-    for (const item of items) this.#queuedBytes -= item.bytes
     if (this.#head > 1_024 && this.#head * 2 > this.#queue.length) {
       this.#queue = this.#queue.slice(this.#head)
       this.#head = 0
@@ -317,7 +314,7 @@ export class EventBuffer<T extends BufferItem> {
       return
     }
     const draining = this.#dequeued < this.#drainTarget
-    const full = queued >= this.#options.batchSize || this.#queuedBytes >= this.#options.batchBytes
+    const full = queued >= this.#options.batchSize
     if (!draining && !full) {
       if (this.#ageTimer === undefined && !this.#closed) {
         this.#ageTimer = setTimeout(this.#onAge, this.#options.maxAgeMs)
@@ -329,9 +326,9 @@ export class EventBuffer<T extends BufferItem> {
     let bytes = 0
     const limit = Math.min(queued, this.#options.batchSize)
     while (count < limit) {
-      const next = this.#queue[this.#head + count] as T
-      if (count > 0 && bytes + next.bytes > this.#options.batchBytes) break
-      bytes += next.bytes
+      const size = this.#hooks.size(this.#queue[this.#head + count] as T)
+      if (count > 0 && bytes + size > this.#options.batchBytes) break
+      bytes += size
       count++
     }
     const firstSeq = this.#dequeued + 1

@@ -11,7 +11,6 @@ import {
 import type { z } from 'zod'
 import {
   type Batch,
-  type BufferItem,
   type BufferOptions,
   type DropReason,
   EventBuffer,
@@ -103,13 +102,15 @@ export interface TrackerDeps {
   readonly onDrop: ((report: DropReport) => void) | undefined
 }
 
-interface PendingEvent extends BufferItem {
+interface PendingEvent {
   readonly name: string
   /** Set for events whose id the caller needs at once (a page view's). */
   readonly id: string | undefined
-  /** The properties as JSON, snapshotted at the call; `undefined` when they could not be. */
-  readonly json: string | undefined
-  readonly error: string | undefined
+  /** As given to track(): serialised off the calling path, when its batch is made. */
+  readonly properties: unknown
+  /** The properties as JSON once serialised; `error` says why they could not be. */
+  json: string | undefined
+  error: string | undefined
   readonly at: number
   readonly userId: string | undefined
   readonly anonymousId: string | undefined
@@ -123,10 +124,10 @@ const MAX_ID_LENGTH = 255
 const DROP_REASONS: readonly DropReason[] = ['overflow', 'write-failed', 'shutdown', 'closed']
 
 /**
- * Records events without awaiting I/O: `track()` snapshots the properties (as JSON), reads who
- * the visitor is from the request context and queues the event in a bounded buffer; the buffer
- * writes batches to the sink, validating each event against the catalogue on the way (a
- * refused event goes to the failed events with the reason). Inside a transaction of the app
+ * Records events without awaiting I/O: `track()` reads who the visitor is from the request
+ * context and queues a small record in a bounded buffer, nothing more; the properties are
+ * serialised when their batch is made and validated against the catalogue when it is written
+ * (a refused event goes to the failed events with the reason). Inside a transaction of the app
  * database an event is queued only once it commits: a rolled-back checkout tracks nothing.
  */
 export class Tracker {
@@ -161,6 +162,10 @@ export class Tracker {
     this.#detached = (fn) => resource.runInAsyncScope(fn)
     this.#buffer = new EventBuffer<PendingEvent>(resolveBufferOptions(deps.buffer), {
       write: (batch) => this.#detached(() => this.#writeBatch(batch)),
+      size: (event) => {
+        serialise(event)
+        return (event.json?.length ?? 0) + event.name.length + 64
+      },
       isTransient: (error) => deps.sink.isTransient?.(error) ?? false,
       onDrop: (reason, items) => this.#drop(reason, items.length),
       onWriteError: (error, batch, retryInMs) => {
@@ -258,22 +263,14 @@ export class Tracker {
         userAgent = context.userAgent
       }
     }
-    let json: string | undefined
-    let error: string | undefined
-    try {
-      json = JSON.stringify(properties ?? {})
-      if (json === undefined) error = 'The properties are not JSON-serialisable.'
-    } catch (cause) {
-      error = `The properties could not be serialised as JSON: ${(cause as Error).message}`
-    }
     const timestamp = options?.timestamp
     this.#tracked++
     return {
       name,
       id,
-      json,
-      error,
-      bytes: (json?.length ?? 0) + name.length + 64,
+      properties,
+      json: undefined,
+      error: undefined,
       at:
         timestamp === undefined
           ? deps.clock.nowMs()
@@ -317,6 +314,7 @@ export class Tracker {
     const failed: FailedEvent[] = []
     const links: IdentityLink[] = []
     for (const item of items) {
+      serialise(item)
       if (item.userId !== undefined && suppressed?.has(item.userId)) {
         this.#skippedSuppressed++
         continue
@@ -392,6 +390,17 @@ export class Tracker {
       }
       void this.#deps.bus?.publish('analytics.events_dropped', report)
     }
+  }
+}
+
+/** Sets the event's JSON, or why its properties have none; once. */
+function serialise(event: PendingEvent): void {
+  if (event.json !== undefined || event.error !== undefined) return
+  try {
+    event.json = JSON.stringify(event.properties ?? {})
+    if (event.json === undefined) event.error = 'The properties are not JSON-serialisable.'
+  } catch (cause) {
+    event.error = `The properties could not be serialised as JSON: ${(cause as Error).message}`
   }
 }
 
