@@ -413,15 +413,11 @@ function validate(events: EventSchemas, item: PendingEvent): Validation {
   if (item.json === undefined) {
     return { ok: false, reason: item.error ?? 'The properties could not be serialised.' }
   }
-  for (const [field, value] of [
-    ['user id', item.userId],
-    ['anonymous id', item.anonymousId],
-    ['session id', item.sessionId],
-  ] as const) {
-    if (value !== undefined && (value.length === 0 || value.length > MAX_ID_LENGTH)) {
-      return { ok: false, reason: `The ${field} must be 1 to ${MAX_ID_LENGTH} characters.` }
-    }
-  }
+  const badId =
+    idProblem('user id', item.userId) ??
+    idProblem('anonymous id', item.anonymousId) ??
+    idProblem('session id', item.sessionId)
+  if (badId !== undefined) return { ok: false, reason: badId }
   if (item.json.length > MAX_EVENT_BYTES) {
     return {
       ok: false,
@@ -436,7 +432,8 @@ function validate(events: EventSchemas, item: PendingEvent): Validation {
   if (schema === undefined) {
     return { ok: false, reason: `Unknown event '${item.name}': it is not in the event catalogue.` }
   }
-  const input: unknown = JSON.parse(item.json)
+  // A flat object of JSON scalars reads back from its JSON as itself: validate it as given.
+  const input: unknown = isFlatJson(item.properties) ? item.properties : JSON.parse(item.json)
   const parsed = schema.safeParse(input)
   if (!parsed.success) {
     const issues = parsed.error.issues.map(
@@ -447,6 +444,36 @@ function validate(events: EventSchemas, item: PendingEvent): Validation {
   // Most events come out of their schema unchanged: keep the snapshot instead of serialising again.
   const json = sameFlatObject(input, parsed.data) ? item.json : JSON.stringify(parsed.data)
   return { ok: true, json, data: parsed.data }
+}
+
+function idProblem(field: string, value: string | undefined): string | undefined {
+  if (value === undefined || (value.length > 0 && value.length <= MAX_ID_LENGTH)) return undefined
+  return `The ${field} must be 1 to ${MAX_ID_LENGTH} characters.`
+}
+
+/** A plain object whose own values are strings, finite numbers, booleans or null. */
+function isFlatJson(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  const proto = Object.getPrototypeOf(value)
+  if (proto !== Object.prototype && proto !== null) return false
+  const record = value as Record<string, unknown>
+  for (const key in record) {
+    const field = record[key]
+    switch (typeof field) {
+      case 'string':
+      case 'boolean':
+        continue
+      case 'number':
+        if (Number.isFinite(field) && !Object.is(field, -0)) continue
+        return false
+      case 'object':
+        if (field === null) continue
+        return false
+      default:
+        return false
+    }
+  }
+  return true
 }
 
 /** Whether two objects have the same keys holding the same primitive values. */
