@@ -60,10 +60,16 @@ describe('EventBuffer', () => {
     expect(store.batches).toEqual([[1, 2, 3]])
   })
 
-  it('never writes more than batchBytes in one write', async () => {
+  it('writes when the queued bytes reach batchBytes, and never more bytes per write', async () => {
     const store = new Store()
     const buffer = store.buffer({ batchSize: 100, batchBytes: 25, maxAgeMs: 60_000 })
     for (let n = 1; n <= 5; n++) buffer.push(item(n, 10))
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    // 50 bytes queued: written without a flush, in writes of at most 25 bytes.
+    expect(store.batches).toEqual([
+      [1, 2],
+      [3, 4],
+    ])
     await buffer.flush()
     expect(store.batches).toEqual([[1, 2], [3, 4], [5]])
   })

@@ -27,8 +27,8 @@ export interface BufferOptions {
   /** A write starts when this many events are queued, and takes at most this many (default 1,000). */
   readonly batchSize?: number
   /**
-   * A write takes at most this many bytes of properties, measured (as JSON) when the batch is
-   * made, off the calling path (default 1 MiB).
+   * A write starts when this many bytes of properties are queued, and takes at most this many
+   * (default 1 MiB); measured as JSON once a tick, off the calling path.
    */
   readonly batchBytes?: number
   /** The longest an event waits before a write starts, in milliseconds (default 1,000). */
@@ -54,7 +54,7 @@ export interface Batch<T> {
 
 /** What the buffer calls. */
 export interface BufferHooks<T> {
-  /** The item's size against `batchBytes`, when a batch is made (again for one left to the next). */
+  /** The item's size against `batchBytes`; asked more than once for an item, so cache it. */
   size(item: T): number
   write(batch: Batch<T>): Promise<void>
   /** Whether a write error may pass by itself (the database is unreachable): retried forever. */
@@ -105,9 +105,9 @@ export function resolveBufferOptions(options: BufferOptions = {}): ResolvedOptio
 
 /**
  * A bounded FIFO of events written in batches by one writer at a time. A write starts when
- * `batchSize` events are queued, when the oldest has waited `maxAgeMs`, or on `flush()`, and
- * takes at most `batchSize` events and `batchBytes` bytes. Pushing only counts: sizes are
- * measured when a batch is made. A failed write is retried with exponential backoff and full jitter while the
+ * `batchSize` events or `batchBytes` bytes are queued, when the oldest has waited `maxAgeMs`,
+ * or on `flush()`, and takes at most `batchSize` events and `batchBytes` bytes. Pushing only
+ * counts: sizes are measured once a tick, off the calling path. A failed write is retried with exponential backoff and full jitter while the
  * events stay counted against `capacity`; the overflow policy decides what gives when it is
  * full. Its timers are unref'd: they never keep a process alive.
  */
@@ -116,6 +116,10 @@ export class EventBuffer<T> {
   readonly #hooks: BufferHooks<T>
   #queue: T[] = []
   #head = 0
+  /** Bytes of the queued items measured so far (those up to sequence `#measuredSeq`). */
+  #queuedBytes = 0
+  #measuredSeq = 0
+  #measureScheduled = false
   #blocked: BlockedItem<T>[] = []
   /** Items ever admitted to the queue; an item's sequence number is this count after it. */
   #admitted = 0
@@ -270,10 +274,30 @@ export class EventBuffer<T> {
     this.#admitted++
     if (this.#queue.length - this.#head >= this.#options.batchSize) {
       this.#schedulePump()
-    } else if (wasEmpty && this.#ageTimer === undefined) {
-      this.#ageTimer = setTimeout(this.#onAge, this.#options.maxAgeMs)
-      this.#ageTimer.unref()
+    } else {
+      if (wasEmpty && this.#ageTimer === undefined) {
+        this.#ageTimer = setTimeout(this.#onAge, this.#options.maxAgeMs)
+        this.#ageTimer.unref()
+      }
+      if (!this.#measureScheduled) {
+        this.#measureScheduled = true
+        setImmediate(this.#measure).unref()
+      }
     }
+  }
+
+  /**
+   * Sizes what was queued since the last time, once per tick rather than in push(), and starts
+   * a write when the queued bytes reach `batchBytes`.
+   */
+  readonly #measure = (): void => {
+    this.#measureScheduled = false
+    let seq = Math.max(this.#measuredSeq, this.#dequeued)
+    for (; seq < this.#admitted; seq++) {
+      this.#queuedBytes += this.#hooks.size(this.#queue[this.#head + seq - this.#dequeued] as T)
+    }
+    this.#measuredSeq = seq
+    if (this.#queuedBytes >= this.#options.batchBytes) this.#pump()
   }
 
   readonly #onAge = (): void => {
@@ -297,6 +321,8 @@ export class EventBuffer<T> {
   /** Takes `count` items off the head of the queue. */
   #take(count: number): T[] {
     const items = this.#queue.slice(this.#head, this.#head + count)
+    const measured = Math.min(items.length, this.#measuredSeq - this.#dequeued)
+    for (let i = 0; i < measured; i++) this.#queuedBytes -= this.#hooks.size(items[i] as T)
     this.#head += items.length
     this.#dequeued += items.length
     if (this.#head > 1_024 && this.#head * 2 > this.#queue.length) {
@@ -314,7 +340,7 @@ export class EventBuffer<T> {
       return
     }
     const draining = this.#dequeued < this.#drainTarget
-    const full = queued >= this.#options.batchSize
+    const full = queued >= this.#options.batchSize || this.#queuedBytes >= this.#options.batchBytes
     if (!draining && !full) {
       if (this.#ageTimer === undefined && !this.#closed) {
         this.#ageTimer = setTimeout(this.#onAge, this.#options.maxAgeMs)

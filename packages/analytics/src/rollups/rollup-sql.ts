@@ -109,7 +109,8 @@ export function arrayItemsSql(
     // configuration; quote it for both JSON path and SQL string.
     const literal = `'${`${member}[*]`.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`
     return {
-      join: `cross join json_table(e.properties, ${literal} columns (v longtext path '$')) x`,
+      // Binary collation: JSON_TABLE's default would merge 'P1' with 'p1'.
+      join: `cross join json_table(e.properties, ${literal} columns (v longtext character set utf8mb4 collate utf8mb4_bin path '$')) x`,
       item: 'substr(x.v, 1, 255)',
     }
   }
