@@ -109,8 +109,8 @@ export { CLOCK, SystemClock } from './clock/index.js'
 export type { Clock } from './clock/index.js'
 
 // events
-export { EVENT_BUS, EventBus } from './events/index.js'
-export type { EventHandler, EventMap } from './events/index.js'
+export { EVENT_BUS, EventBus, suspiciousActivitySchema } from './events/index.js'
+export type { EventHandler, EventMap, SuspiciousActivity } from './events/index.js'
 
 // persistence: engines, migrations, transactions
 export {
