@@ -64,29 +64,23 @@ export class Recommendations {
       for (const bought of await this.#boughtBy(options.excludeBoughtBy)) excluded.add(bought)
     }
     const params = new Params()
-    const audience = (column: string) =>
-      `(select i.units from ${ITEM_TABLE} i where i.kind = p.kind and i.item = ${column})`
+    const k = params.add(kind)
+    const self = params.add(item)
     // One indexed range of the pairs; each audience by a correlated lookup on its full key,
     // never a join, which a planner with stale statistics turned into a scan of the items.
-    const rows = await run<{
-      other: string
-      together: DbInt
-      units: DbInt | null
-      own: DbInt | null
-    }>(
+    // Ranked and cut in SQL: together² / audience orders as the cosine does (the item's own
+    // audience is the same for every row), and only `limit` rows come back.
+    const name = scope.engine === 'postgres' ? 'r.other collate "C"' : 'r.other'
+    const rows = await run<{ other: string; together: DbInt; units: DbInt; own: DbInt | null }>(
       scope,
-      `select p.other, p.count as together, ${audience('p.other')} as units, ${audience('p.item')} as own from ${PAIR_TABLE} p where p.kind = ${params.add(kind)} and p.item = ${params.add(item)} and p.count >= ${params.add(minSupport)}`,
+      `select r.other, r.together, r.units, (select units from ${ITEM_TABLE} where kind = ${k} and item = ${self}) as own from (select p.other, p.count as together, (select i.units from ${ITEM_TABLE} i where i.kind = p.kind and i.item = p.other) as units from ${PAIR_TABLE} p where p.kind = ${k} and p.item = ${self} and p.count >= ${params.add(minSupport)} and p.other not in ${params.list([...excluded])}) r where r.units is not null order by r.together * 1e0 * r.together / r.units desc, r.together desc, ${name} limit ${limit}`,
       params,
     )
     const units = Number(rows[0]?.own ?? 0)
-    return rows
-      .filter((row) => !excluded.has(row.other) && row.units !== null)
-      .map((row) => {
-        const together = Number(row.together)
-        return { item: row.other, together, score: together / Math.sqrt(units * Number(row.units)) }
-      })
-      .sort((a, b) => b.score - a.score || b.together - a.together || (a.item < b.item ? -1 : 1))
-      .slice(0, limit)
+    return rows.map((row) => {
+      const together = Number(row.together)
+      return { item: row.other, together, score: together / Math.sqrt(units * Number(row.units)) }
+    })
   }
 
   /** What a user bought, under their id and the anonymous ids linked to it. */

@@ -77,7 +77,7 @@ const sorted = (map: Counts) => [...map].sort(([a], [b]) => (a < b ? -1 : a > b 
 for (const engine of testEngines()) {
   // Skipped only when this engine's MORTAR_TEST_*_URL variable is unset (the notice names it); .ci/run sets all three.
   describe.skipIf(engine.skip !== undefined)(
-    `co-occurrence rollups equal the raw events, ${engine.title}`,
+    `co-occurrence rollups and recommendations equal the raw events, ${engine.title}`,
     () => {
       let subject: EngineApp<typeof events>
 
@@ -93,7 +93,7 @@ for (const engine of testEngines()) {
       })
       afterAll(() => subject?.close())
 
-      it('item audiences and pair counts, folded in over several runs, match every stored event', async () => {
+      it('item audiences, pair counts and the ranking of alsoViewed / alsoBought, folded in over several runs, match every stored event', async () => {
         await fc.assert(
           fc.asyncProperty(
             fc.array(fc.array(arbitraryEvent, { maxLength: 25 }), { minLength: 1, maxLength: 3 }),
@@ -130,6 +130,39 @@ for (const engine of testEngines()) {
                   new Map(pairs.map((r) => [`${r.kind} ${r.item} ${r.other}`, Number(r.count)])),
                 ),
               ).toEqual(sorted(want.pairs))
+              // And the recommendations read from them rank as the cosine over those counts.
+              for (const kind of ['viewed', 'bought'] as const) {
+                for (const item of ITEMS) {
+                  const own = want.items.get(`${kind} ${item}`) ?? 0
+                  const ranked = ITEMS.filter((other) => other !== item)
+                    .map((other) => ({
+                      item: other,
+                      together: want.pairs.get(`${kind} ${item} ${other}`) ?? 0,
+                      units: want.items.get(`${kind} ${other}`) ?? 0,
+                    }))
+                    .filter((row) => row.together >= 2)
+                    .map((row) => ({
+                      item: row.item,
+                      together: row.together,
+                      score: row.together / Math.sqrt(own * row.units),
+                    }))
+                    .sort(
+                      (a, b) =>
+                        b.score - a.score || b.together - a.together || (a.item < b.item ? -1 : 1),
+                    )
+                    .slice(0, 3)
+                  const read =
+                    kind === 'viewed'
+                      ? await subject.analytics.alsoViewed(item, { limit: 3 })
+                      : await subject.analytics.alsoBought(item, { limit: 3 })
+                  expect(read.map((r) => [r.item, r.together])).toEqual(
+                    ranked.map((r) => [r.item, r.together]),
+                  )
+                  for (const [i, r] of read.entries()) {
+                    expect(r.score).toBeCloseTo(ranked[i]?.score ?? Number.NaN, 12)
+                  }
+                }
+              }
             },
           ),
           { numRuns: 10 },
