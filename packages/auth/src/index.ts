@@ -14,7 +14,6 @@ export {
   suspiciousActivitySchema,
 } from './throttle/index.js'
 export type {
-  FailureOutcome,
   KyselyThrottleStoreOptions,
   LockoutPolicy,
   LoginAttempt,
@@ -24,9 +23,9 @@ export type {
   RedisThrottleStoreChoice,
   RedisThrottleStoreOptions,
   SuspiciousActivity,
-  ThrottleExpiry,
   ThrottleLimit,
-  ThrottleLock,
+  ThrottleReservation,
+  ThrottleRule,
   ThrottleStore,
 } from './throttle/index.js'
 
