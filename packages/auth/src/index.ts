@@ -21,7 +21,6 @@ export type {
   LoginThrottleModuleOptions,
   LoginThrottleOptions,
   RedisThrottleClient,
-  RedisThrottleStoreChoice,
   RedisThrottleStoreOptions,
   SuspiciousActivity,
   ThrottleExpiry,

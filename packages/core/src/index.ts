@@ -108,6 +108,10 @@ export type { ConfigIssue, DefineConfigOptions, SecretSchema } from './config/in
 export { CLOCK, SystemClock } from './clock/index.js'
 export type { Clock } from './clock/index.js'
 
+// redis: the app's one Redis setting
+export { AppRedis, parseRedisUrl, REDIS, RedisError } from './redis/index.js'
+export type { AppRedisOption, ParsedRedisUrl, RedisErrorCode } from './redis/index.js'
+
 // events
 export { EVENT_BUS, EventBus } from './events/index.js'
 export type { EventHandler, EventMap } from './events/index.js'
