@@ -198,6 +198,7 @@ export type {
 export {
   defineJob,
   enqueue,
+  BullmqQueue,
   InlineQueue,
   JOBS,
   JobError,
@@ -210,6 +211,7 @@ export {
 export type {
   AttemptError,
   BackoffOptions,
+  BullmqQueueOptions,
   ClaimedJob,
   ClaimRequest,
   DrainOptions,

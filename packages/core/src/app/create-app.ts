@@ -159,6 +159,7 @@ class MortarApp<C> implements App<C> {
       options.jobs,
       this.#modules,
       this.#database,
+      redis,
       listenUrl(this.#database, options.database),
       this.logger,
       this.#setupProblems,
