@@ -1,11 +1,13 @@
 import 'reflect-metadata'
 import { loginThrottleModule } from '@mortar/auth'
 import { type App, createApp } from '@mortar/core'
+import { type DevMailbox, devMailbox } from '@mortar/notify'
 import { databaseSessionRegistry, redisSessionRegistry } from '@mortar/session'
 import { shopAccessModule } from './access/index.js'
-import { accountsModule, shopSessionModule } from './accounts/index.js'
+import { ACCOUNTS, accountsModule, shopSessionModule } from './accounts/index.js'
 import { catalogModule } from './catalog/index.js'
 import type { ShopConfig } from './config.js'
+import { shopNotificationsModules, ORDER_NOTIFIER } from './notifications/index.js'
 import { ordersModule } from './orders/index.js'
 import { paymentsModule } from './payments/index.js'
 import { vaultKeyRing } from './secrets/index.js'
@@ -14,6 +16,8 @@ import { vaultKeyRing } from './secrets/index.js'
 export interface ShopApp {
   readonly app: App<ShopConfig>
   readonly sessions: ReturnType<typeof shopSessionModule>
+  /** The development mailbox the shop's mail goes to without `SMTP_URL` (this process's only). */
+  readonly mailbox: DevMailbox
 }
 
 /**
@@ -29,7 +33,8 @@ export function createShopApp(config: ShopConfig): ShopApp {
     password: config.sessionPassword,
     registry: redis === undefined ? 'database' : 'redis',
   })
-  const app = createApp({
+  const mailbox = devMailbox()
+  const app: App<ShopConfig> = createApp({
     config,
     database: config.databaseUrl,
     ...(redis === undefined ? {} : { redis }),
@@ -47,8 +52,15 @@ export function createShopApp(config: ShopConfig): ShopApp {
       catalogModule({ paginationKey: config.paginationKey }),
       // Who may read which order and enter the admin pages: one policy, src/access.
       shopAccessModule(),
-      ordersModule(),
+      // Mail, the inbox and SMS through @mortar/notify's ledger.
+      ...shopNotificationsModules({
+        config,
+        mailbox,
+        recipientExists: async (id) => (await app.resolve(ACCOUNTS).find(id)) !== undefined,
+      }),
+      // The order's transaction also writes the buyer's notifications.
+      ordersModule({ listeners: [ORDER_NOTIFIER] }),
     ],
   })
-  return { app, sessions }
+  return { app, sessions, mailbox }
 }

@@ -57,6 +57,13 @@ export const shopConfigSchema = z.object({
     .string()
     .regex(/^\+[1-9]\d{6,14}$/)
     .default('+15550100'),
+  /**
+   * `SMTP_URL`: `smtp://user:pass@host:587` (or `smtps://…`) sends mail through nodemailer.
+   * Unset, mail goes to the development mailbox (in memory; admins read it at `/admin/mailbox`).
+   */
+  smtpUrl: secret(z.url()).optional(),
+  /** `MAIL_FROM`: the sender of the shop's mail. */
+  mailFrom: z.string().min(3).max(200).default('Mortar Shop <no-reply@shop.example>'),
   /** `PASSWORD_HASH_LOG_N`: scrypt cost of new password hashes, log2(N); 17 (OWASP) or more in production. */
   passwordHashLogN: z.number().int().min(10).max(20).default(17),
 })

@@ -1,5 +1,5 @@
 import { resolveDatabase } from '@mortar/core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { CatalogDb } from './catalog/index.js'
 import type { OrdersDb } from './orders/index.js'
 import { CookieJar } from './testing/cookie-jar.js'
@@ -16,6 +16,8 @@ interface World {
   readonly admin: CookieJar
   readonly orderId: string
   readonly adaDevice: string
+  /** The id of Ada's order confirmation in her inbox. */
+  readonly adaInboxItem: string
 }
 
 type Case = (world: World) => Promise<void>
@@ -29,6 +31,10 @@ async function orderStatus(world: World): Promise<string> {
     .where('id', '=', world.orderId)
     .executeTakeFirstOrThrow()
   return row.status
+}
+
+async function adaUnread(world: World): Promise<number> {
+  return (await world.ada.jar.request('GET', '/inbox/counts')).json.unread as number
 }
 
 async function adaCardCount(world: World): Promise<number> {
@@ -121,6 +127,21 @@ const CASES: Record<string, Case> = {
     expect((await send(config.smsAccountSid, config.smsAuthToken.reveal())).status).toBe(201)
     expect(w.shop.smsOutbox?.list()).toHaveLength(1)
   },
+  'POST /store/inbox/:id/open': async (w) => {
+    const path = `/store/inbox/${w.adaInboxItem}/open`
+    const unread = await adaUnread(w)
+    const bob = await w.bob.jar.request('POST', path, form())
+    // Bob is sent to his own inbox, not to Ada's order, and her item stays unread.
+    expect(bob.headers.get('location')).toBe('/store/inbox')
+    expect((await w.visitor.request('POST', path, form())).headers.get('location')).toMatch(
+      /^\/store\/login/,
+    )
+    expect(await adaUnread(w)).toBe(unread)
+    const ada = await w.ada.jar.request('POST', path, form())
+    expect(ada.headers.get('location')).toBe(`/store/orders/${w.orderId}`)
+    expect(await adaUnread(w)).toBe(unread - 1)
+    await w.ada.jar.request('POST', '/inbox/unread', { ids: [w.adaInboxItem] })
+  },
   'GET /products/:id': async (w) => {
     const [bob, ada] = await Promise.all([
       w.bob.jar.request('GET', '/products/7'),
@@ -171,6 +192,16 @@ for (const engine of shopTestEngines()) {
         expect(order.status).toBe(201)
         await ada.jar.request('POST', '/cart', { productId: 7 })
         const devices = await ada.jar.request('GET', '/auth/sessions')
+        // The confirmation reaches Ada's inbox through a job: wait for it.
+        const adaInboxItem = await vi.waitFor(
+          async () => {
+            const items = (await ada.jar.request('GET', '/inbox')).json.items as { id: string }[]
+            const id = items[0]?.id
+            if (id === undefined) throw new Error('the confirmation is not in the inbox yet')
+            return id
+          },
+          { timeout: 10_000, interval: 100 },
+        )
         const config = shop.app.config
         world = {
           shop,
@@ -180,6 +211,7 @@ for (const engine of shopTestEngines()) {
           admin: await logIn(shop.base, config.adminEmail, config.adminPassword.reveal()),
           orderId: order.json.id as string,
           adaDevice: (devices.json.devices as { device: string }[])[0]?.device ?? '',
+          adaInboxItem,
         }
       })
 
@@ -194,6 +226,16 @@ for (const engine of shopTestEngines()) {
           .filter((route) => route.path.includes('/:'))
           .map((route) => `${route.method} ${route.path}`)
         expect(withIds.sort()).toEqual(Object.keys(CASES).sort())
+      })
+
+      it('does nothing to Ada’s inbox items when Bob names them in the inbox API', async () => {
+        const ids = { ids: [world.adaInboxItem] }
+        for (const action of ['/inbox/read', '/inbox/archive']) {
+          expect((await world.bob.jar.request('POST', action, ids)).json).toEqual({ changed: 0 })
+          expect((await world.visitor.request('POST', action, ids)).status).toBe(401)
+        }
+        expect(await adaUnread(world)).toBeGreaterThan(0)
+        expect((await world.bob.jar.request('GET', '/inbox')).json.items).toEqual([])
       })
 
       for (const [route, run] of Object.entries(CASES)) {

@@ -1,9 +1,10 @@
 import 'reflect-metadata'
 import type { App } from '@mortar/core'
-import { mortarFastify } from '@mortar/core/fastify'
+import { mortarFastify, mountFetch } from '@mortar/core/fastify'
+import { type DevMailbox, devMailboxPage, INBOX, inboxHandler } from '@mortar/notify'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { accountRoutes, currentPrincipal } from './accounts/index.js'
-import { adminPages } from './admin/index.js'
+import { type AdminLink, adminGuard, adminPages } from './admin/index.js'
 import { createShopApp } from './app.js'
 import { cartRoutes } from './cart/index.js'
 import { catalogRoutes, PRODUCT_CATALOG } from './catalog/index.js'
@@ -12,7 +13,7 @@ import { healthRoutes } from './health/health-routes.js'
 import { orderRoutes } from './orders/index.js'
 import { paymentRoutes } from './payments/index.js'
 import { SMS_STUB_PREFIX, SmsOutbox, servesSmsStub, smsStubRoutes } from './sms-stub/index.js'
-import { storefrontRoutes } from './storefront/index.js'
+import { notificationPreferencesSection, storefrontRoutes } from './storefront/index.js'
 
 /** The shop: a Mortar app and the Fastify server in front of it. */
 export interface Shop {
@@ -20,6 +21,8 @@ export interface Shop {
   readonly server: FastifyInstance
   /** What the development SMS stand-in took, when the shop serves it (no `SMS_URL`). */
   readonly smsOutbox: SmsOutbox | undefined
+  /** The development mailbox, which takes the shop's mail when `SMTP_URL` is unset. */
+  readonly mailbox: DevMailbox
 }
 
 /**
@@ -27,7 +30,7 @@ export interface Shop {
  * listen on any port.
  */
 export async function buildShop(config: ShopConfig): Promise<Shop> {
-  const { app, sessions } = createShopApp(config)
+  const { app, sessions, mailbox } = createShopApp(config)
   await app.migrate()
   await app.start()
   const session = sessions.current
@@ -42,9 +45,24 @@ export async function buildShop(config: ShopConfig): Promise<Shop> {
   await server.register(cartRoutes, { session, productExists })
   await server.register(paymentRoutes, { session })
   await server.register(orderRoutes, { session })
+  // The in-app inbox as JSON, with a live stream (GET /inbox/stream), for the logged-in user.
+  await mountFetch(server, '/inbox', inboxHandler({ recipient: () => currentPrincipal()?.id }))
   // The storefront and the admin pages: HTML for people.
-  await server.register(storefrontRoutes, { prefix: '/store', session, productExists })
-  await server.register(adminPages, { prefix: '/admin', session })
+  const unreadCount = async (userId: string) => (await app.resolve(INBOX).counts(userId)).unread
+  await server.register(storefrontRoutes, {
+    prefix: '/store',
+    session,
+    productExists,
+    unreadCount,
+    accountSections: [notificationPreferencesSection],
+  })
+  const links: AdminLink[] = []
+  if (config.smtpUrl === undefined && process.env.NODE_ENV !== 'production') {
+    // What the shop mailed, for admins; never in production, where mail goes out over SMTP.
+    await mountFetch(server, '/admin/mailbox', devMailboxPage(mailbox, { guard: adminGuard }))
+    links.push({ href: '/admin/mailbox', label: 'Development mailbox' })
+  }
+  await server.register(adminPages, { prefix: '/admin', session, unreadCount, links })
   const smsOutbox = servesSmsStub(config) ? new SmsOutbox() : undefined
   if (smsOutbox !== undefined) {
     await server.register(smsStubRoutes, {
@@ -59,5 +77,5 @@ export async function buildShop(config: ShopConfig): Promise<Shop> {
   server.addHook('onClose', async () => {
     await app.stop()
   })
-  return { app, server, smsOutbox }
+  return { app, server, smsOutbox, mailbox }
 }

@@ -113,8 +113,8 @@ export { AppRedis, parseRedisUrl, REDIS, RedisError } from './redis/index.js'
 export type { AppRedisOption, ParsedRedisUrl, RedisErrorCode } from './redis/index.js'
 
 // events
-export { EVENT_BUS, EventBus } from './events/index.js'
-export type { EventHandler, EventMap } from './events/index.js'
+export { EVENT_BUS, EventBus, suspiciousActivitySchema } from './events/index.js'
+export type { EventHandler, EventMap, SuspiciousActivity } from './events/index.js'
 
 // persistence: engines, migrations, transactions
 export {

@@ -20,6 +20,17 @@ export type {
   NotificationSentEvent,
 } from './ledger/index.js'
 
+// admin alerts
+export { ALERT_CATEGORY, ALERTS, Alerts, alertsModule } from './alerts/index.js'
+export type {
+  Alert,
+  AlertAdmins,
+  AlertChannel,
+  AlertNotice,
+  AlertsModuleOptions,
+  ProcessLimits,
+} from './alerts/index.js'
+
 // digests
 export { defineDigest } from './digest/index.js'
 export type { Digest, DigestDefinition, DigestRenderers, DigestWindow } from './digest/index.js'

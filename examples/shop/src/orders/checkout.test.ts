@@ -6,11 +6,16 @@ import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-s
 import type { Order } from './order.js'
 import type { OrdersDb } from './orders-db.js'
 
+/** The part of @mortar/notify's ledger these tests read. */
+interface LedgerDb {
+  mortar_delivery: { recipient_id: string; channel: string; type: string; status: string }
+}
+
 for (const engine of shopTestEngines()) {
   // Skipped only when this engine's MORTAR_TEST_*_URL variable is unset (the notice names it); .ci/run sets all three, so CI runs it.
   describe.skipIf(engine.skip !== undefined)(`checkout on ${engine.describeTitle}`, () => {
     let shop: TestShop
-    const db = () => resolveDatabase<OrdersDb & CatalogDb>(shop.app)
+    const db = () => resolveDatabase<OrdersDb & CatalogDb & LedgerDb>(shop.app)
 
     beforeAll(async () => {
       shop = await startTestShop(engine)
@@ -40,6 +45,16 @@ for (const engine of shopTestEngines()) {
         .where('user_id', '=', userId)
         .executeTakeFirstOrThrow()
       return Number(row.n)
+    }
+
+    /** The notifications written for these users, as `channel:type`, sorted. */
+    async function deliveriesOf(...userIds: string[]): Promise<string[]> {
+      const rows = await db()
+        .selectFrom('mortar_delivery')
+        .select(['channel', 'type'])
+        .where('recipient_id', 'in', userIds)
+        .execute()
+      return rows.map((row) => `${row.channel}:${row.type}`).sort()
     }
 
     async function fill(shopper: Shopper, lines: [number, number][]): Promise<void> {
@@ -87,6 +102,17 @@ for (const engine of shopTestEngines()) {
       const history = await ada.jar.request('GET', '/orders')
       expect(history.json).toMatchObject({ items: [{ id: order.id }], nextCursor: null })
       expect((await ada.jar.request('GET', `/orders/${order.id}`)).json).toEqual(order)
+      // The confirmation was written with the order: a mail and an inbox item, then sent.
+      expect(await deliveriesOf(ada.userId)).toEqual([
+        'inbox:order.confirmed',
+        'mail:order.confirmed',
+      ])
+      const mail = await shop.mailbox.waitFor((m) => m.to === ada.email)
+      expect(mail.subject).toBe(`Your order ${order.id.slice(0, 8)} is confirmed`)
+      expect(mail.text).toContain(prices[0]?.name)
+      await expect
+        .poll(async () => (await ada.jar.request('GET', '/inbox/counts')).json, { timeout: 5_000 })
+        .toMatchObject({ unread: 1 })
     })
 
     it('leaves nothing behind when a line is short: no order, every line’s stock as it was', async () => {
@@ -109,6 +135,7 @@ for (const engine of shopTestEngines()) {
       })
       expect([await stockOf(201), await stockOf(202)]).toEqual([5, 1])
       expect(await ordersOf(bob.userId)).toBe(0)
+      expect(await deliveriesOf(bob.userId)).toEqual([])
       // The cart is kept, so the shopper can fix it.
       expect(((await bob.jar.request('GET', '/cart')).json.items as unknown[]).length).toBe(2)
     })
@@ -133,6 +160,13 @@ for (const engine of shopTestEngines()) {
         .where('product_id', '=', 301)
         .executeTakeFirstOrThrow()
       expect(Number(sold.n)).toBe(1)
+      // One buyer, one confirmation: one mail reaches the mailbox, to the winner.
+      const ids = shoppers.map((shopper) => shopper.userId)
+      expect(await deliveriesOf(...ids)).toEqual(['inbox:order.confirmed', 'mail:order.confirmed'])
+      const winner = shoppers[answers.findIndex((answer) => answer.status === 201)]
+      await shop.mailbox.waitFor((m) => m.to === winner?.email)
+      const emails = new Set(shoppers.map((shopper) => shopper.email))
+      expect(shop.mailbox.messages().filter((m) => emails.has(m.to)).length).toBe(1)
     })
 
     it('places one order for a checkout key sent twice, and answers the second with it', async () => {
@@ -148,6 +182,10 @@ for (const engine of shopTestEngines()) {
       expect(first?.json.id).toBe(second?.json.id)
       expect(await ordersOf(cy.userId)).toBe(1)
       expect(await stockOf(401)).toBe(9)
+      expect(await deliveriesOf(cy.userId)).toEqual([
+        'inbox:order.confirmed',
+        'mail:order.confirmed',
+      ])
     })
 
     it('refuses an empty cart, another user’s card and a visitor, writing nothing', async () => {
@@ -171,6 +209,7 @@ for (const engine of shopTestEngines()) {
       expect(visitor.status).toBe(401)
       expect(await ordersOf(dee.userId)).toBe(0)
       expect(await stockOf(501)).toBe(3)
+      expect(await deliveriesOf(dee.userId, eve.userId)).toEqual([])
     })
   })
 }

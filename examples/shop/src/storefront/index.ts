@@ -1,6 +1,7 @@
 export { acceptForms, parseForms } from './form-support.js'
 export { escapeHtml, Html, html, unsafeHtml } from './html.js'
 export { csrfField, layout, type PageChrome } from './layout.js'
+export { notificationPreferencesSection } from './notification-pages.js'
 export { orderDetails } from './order-pages.js'
 export {
   flash,

@@ -5,6 +5,7 @@ import { type CartPagesOptions, cartPages } from './cart-pages.js'
 import { type CatalogPagesOptions, catalogPages } from './catalog-pages.js'
 import { checkoutPages } from './checkout-pages.js'
 import { acceptForms } from './form-support.js'
+import { notificationPages } from './notification-pages.js'
 import { orderPages } from './order-pages.js'
 
 /** Everything the storefront's pages take: the session, and what other modules add to them. */
@@ -32,4 +33,5 @@ export async function storefrontRoutes(
   await server.register(accountPages, pages)
   await server.register(checkoutPages, pages)
   await server.register(orderPages, pages)
+  await server.register(notificationPages, pages)
 }

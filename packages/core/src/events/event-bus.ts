@@ -3,6 +3,7 @@ import { globalToken } from '../di/token.js'
 import { MortarError, ValidationError } from '../errors/index.js'
 import type { Logger } from '../logger/logger.js'
 import type { AfterCommitFailure } from '../persistence/transactions/after-commit-failure.js'
+import type { SuspiciousActivity } from './suspicious-activity.js'
 
 /**
  * The events an app can publish, by name, with their payload types. Core declares its own
@@ -21,6 +22,8 @@ import type { AfterCommitFailure } from '../persistence/transactions/after-commi
 export interface EventMap {
   /** An `afterCommit` callback failed after its transaction committed (the call resolved). */
   'mortar.after_commit_failed': AfterCommitFailure
+  /** An attack was detected (published by `@mortar/auth`'s login throttle; notify's alerts subscribe). */
+  'security.suspicious_activity': SuspiciousActivity
 }
 
 /** A subscriber to the event `K`; it may return a promise, which `publish` awaits. */

@@ -13,6 +13,7 @@ import {
 } from '@mortar/core'
 import type { Kysely } from 'kysely'
 import { z } from 'zod'
+import { ALERT_CATEGORY } from '../alerts/admin-alert.js'
 import type { AnyChannel, ChannelName } from '../channels/channel.js'
 import { INBOX } from '../channels/inbox/inbox-channel.js'
 import { createInboxTable, Inbox } from '../channels/inbox/inbox-store.js'
@@ -27,8 +28,10 @@ import { LedgerNotifier } from '../ledger/ledger-notifier.js'
 import { createThrottleTable } from '../ledger/throttle-counter.js'
 import { Notification, type RenderContext } from '../notification/notification.js'
 import type { Recipient } from '../notification/recipient.js'
+import type { CategoryOptions } from '../preferences/preference-policy.js'
 import { createPreferenceTable, Preferences } from '../preferences/preference-store.js'
 import { isTimeZone, minutesOfDay } from '../preferences/quiet-hours.js'
+import { notifyCommands } from './notify-commands.js'
 import type { NotifyModuleOptions } from './notify-options.js'
 import { DELIVERIES, NOTIFIER, PREFERENCES } from './notify-tokens.js'
 import { useRunningNotifier } from './running-notifiers.js'
@@ -72,7 +75,11 @@ export const NOTIFY_JOBS = {
  */
 export function notifyModule(options: NotifyModuleOptions): Module {
   const channels = channelMap(options.channels)
-  const categories = options.categories ?? {}
+  // Admin alerts are critical unless the app says otherwise: no opt-out, no quiet hours.
+  const categories: Readonly<Record<string, CategoryOptions>> = {
+    [ALERT_CATEGORY]: { critical: true },
+    ...options.categories,
+  }
   const digests = digestMap(options.digests ?? [])
   const defaultLocale = options.defaultLocale ?? 'en'
   const defaultTimeZone = options.defaultTimeZone ?? 'UTC'
@@ -112,6 +119,7 @@ export function notifyModule(options: NotifyModuleOptions): Module {
   return defineModule({
     name: 'mortar.notify',
     jobs: [deliverJob, closeDigestJob],
+    commands: notifyCommands,
     migrations: {
       '0001_create_delivery': createDeliveryTable,
       '0002_create_inbox': createInboxTable,

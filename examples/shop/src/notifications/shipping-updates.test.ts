@@ -1,0 +1,114 @@
+import { resolveDatabase } from '@mortar/core'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import type { CatalogDb } from '../catalog/index.js'
+import { logIn, type Shopper, signUpShopper } from '../testing/shopper.js'
+import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
+
+const form = (fields: Record<string, string>) => new URLSearchParams(fields)
+
+for (const engine of shopTestEngines()) {
+  // Skipped only when this engine's MORTAR_TEST_*_URL variable is unset (the notice names it); .ci/run sets all three, so CI runs it.
+  describe.skipIf(engine.skip !== undefined)(`shipping updates on ${engine.describeTitle}`, () => {
+    let shop: TestShop
+
+    beforeAll(async () => {
+      shop = await startTestShop(engine)
+      await resolveDatabase<CatalogDb>(shop.app)
+        .updateTable('products')
+        .set({ stock: 100 })
+        .where('id', 'in', [11, 12])
+        .execute()
+    })
+
+    afterAll(async () => {
+      await shop?.close()
+    })
+
+    async function order(shopper: Shopper, productId: number): Promise<string> {
+      await shopper.jar.request('POST', '/cart', { productId })
+      const placed = await shopper.jar.request('POST', '/orders', {
+        paymentMethodId: shopper.paymentMethodId,
+      })
+      expect(placed.status).toBe(201)
+      return placed.json.id as string
+    }
+
+    async function ship(orderId: string): Promise<void> {
+      const config = shop.app.config
+      const admin = await logIn(shop.base, config.adminEmail, config.adminPassword.reveal())
+      const shipped = await admin.request('POST', `/admin/orders/${orderId}/status`, {
+        status: 'shipped',
+        trackingCode: 'TRACK-7',
+      })
+      expect(shipped.json).toMatchObject({ status: 'shipped' })
+    }
+
+    it('tells the buyer by mail, text message (number given, texts agreed) and inbox', async () => {
+      const ada = await signUpShopper(shop.base, 'ada')
+      const saved = await ada.jar.request(
+        'POST',
+        '/store/account/phone',
+        form({ phone: '+1 555 0100 42', smsOptIn: 'on' }),
+      )
+      expect(saved.status).toBe(303)
+      const orderId = await order(ada, 11)
+      await ship(orderId)
+      const headline = `Order ${orderId.slice(0, 8)} is on its way (tracking TRACK-7)`
+      const mail = await shop.mailbox.waitFor((m) => m.to === ada.email && m.subject === headline)
+      expect(mail.text).toContain(headline)
+      const sms = await vi.waitFor(() => {
+        const found = shop.smsOutbox?.list().find((m) => m.to === '+1555010042')
+        if (found === undefined) throw new Error('no text message yet')
+        return found
+      })
+      expect(sms.body).toBe(`Mortar Shop: ${headline}.`)
+      await vi.waitFor(async () => {
+        const inbox = await ada.jar.request('GET', '/inbox')
+        expect((inbox.json.items as { title: string }[]).map((item) => item.title)).toContain(
+          headline,
+        )
+      })
+    })
+
+    it('sends no text without agreement, and honours a channel turned off', async () => {
+      const bob = await signUpShopper(shop.base, 'bob')
+      await bob.jar.request('POST', '/store/account/phone', form({ phone: '+15550100777' }))
+      // Shipping updates: inbox only (the mail box unticked).
+      const settings = await bob.jar.request(
+        'POST',
+        '/store/account/notifications',
+        form({ 'shipping.inbox': 'on' }),
+      )
+      expect(settings.status).toBe(303)
+      const orderId = await order(bob, 12)
+      await ship(orderId)
+      const headline = `Order ${orderId.slice(0, 8)} is on its way (tracking TRACK-7)`
+      await vi.waitFor(async () => {
+        const inbox = await bob.jar.request('GET', '/inbox')
+        expect((inbox.json.items as { title: string }[]).map((item) => item.title)).toContain(
+          headline,
+        )
+      })
+      // The receipt is required, so it came by mail; the shipping mail was held back.
+      await shop.mailbox.waitFor((m) => m.to === bob.email)
+      const deliveries = await vi.waitFor(async () => {
+        const rows = await resolveDatabase<{
+          mortar_delivery: { recipient_id: string; channel: string; type: string; status: string }
+        }>(shop.app)
+          .selectFrom('mortar_delivery')
+          .select(['channel', 'type', 'status'])
+          .where('recipient_id', '=', bob.userId)
+          .where('type', '=', 'order.shipped')
+          .execute()
+        expect(rows.every((row) => row.status === 'sent' || row.status === 'suppressed')).toBe(true)
+        return rows
+      })
+      expect(deliveries.map((row) => `${row.channel}:${row.status}`).sort()).toEqual([
+        'inbox:sent',
+        'mail:suppressed',
+      ])
+      expect(shop.mailbox.messages(bob.email).map((m) => m.subject)).not.toContain(headline)
+      expect(shop.smsOutbox?.list().some((m) => m.to === '+15550100777')).toBe(false)
+    })
+  })
+}

@@ -1,0 +1,220 @@
+import {
+  createLogger,
+  EVENT_BUS,
+  JOBS,
+  type SuspiciousActivity,
+  suspiciousActivitySchema,
+} from '@mortar/core'
+import { createTestApp, type TestApp } from '@mortar/core/testing'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { devMailbox } from '../channels/mail/dev-mailbox.js'
+import { mailChannel } from '../channels/mail/mail-channel.js'
+import { NotifyConfigError } from '../errors.js'
+import { DELIVERIES } from '../module/notify-tokens.js'
+import { notifyModule } from '../module/notify-module.js'
+import type { Alert } from './admin-alert.js'
+import { ALERTS, alertsModule } from './alerts-module.js'
+import { ProcessMonitor, type ProcessReading } from './process-monitor.js'
+
+const COOLDOWN_MS = 600_000
+
+function lockout(account: string): SuspiciousActivity {
+  return {
+    kind: 'login_lockout',
+    scope: 'account',
+    account,
+    lockouts: 1,
+    lockedUntil: '2026-06-01T10:15:00.000Z',
+    at: '2026-06-01T10:00:00.000Z',
+  }
+}
+
+describe('alertsModule', () => {
+  const mailbox = devMailbox()
+  let app: TestApp
+
+  // The monitor's limits are tiny so that a test trips them: heap in use is always over 1 byte.
+  beforeAll(async () => {
+    app = createTestApp({
+      database: 'sqlite::memory:',
+      logger: createLogger({ level: 'silent' }),
+      jobs: { workers: false },
+      modules: [
+        notifyModule({
+          channels: [mailChannel({ from: 'Shop <shop@example.com>', transport: mailbox })],
+          // Every hour is quiet: alerts still go out at once (their category is critical).
+          quietHours: { start: '00:00', end: '23:59' },
+        }),
+        alertsModule({
+          admins: [{ id: 'ops', email: 'ops@example.com' }],
+          cooldownMs: COOLDOWN_MS,
+          checkEveryMs: 20,
+          monitor: { heapUsedBytes: 1, eventLoopDelayMs: 150 },
+        }),
+      ],
+    })
+    await app.migrate()
+    app.clock.set('2026-06-01T10:00:00Z')
+    await app.start()
+    app.resolve(EVENT_BUS).define('security.suspicious_activity', suspiciousActivitySchema)
+  })
+  afterAll(() => app.stop())
+  beforeEach(() => mailbox.clear())
+
+  const subjects = () => mailbox.messages().map((mail) => mail.subject)
+  async function mailTo(pattern: RegExp): Promise<string> {
+    for (let i = 0; i < 250; i++) {
+      await app.resolve(JOBS).drain()
+      const subject = subjects().find((s) => pattern.test(s))
+      if (subject !== undefined) return subject
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    throw new Error(`no mail matching ${pattern}; got ${JSON.stringify(subjects())}`)
+  }
+
+  it('alerts the admins when the heap is over its configured limit, ignoring quiet hours', async () => {
+    const subject = await mailTo(/Heap in use over its limit/)
+    expect(subject).toMatch(/^\[critical\] Heap in use over its limit: \d/)
+    const mail = mailbox.messages().find((m) => m.subject === subject)
+    expect(mail?.to).toBe('ops@example.com')
+    expect(mail?.text).toContain('alert: process.heap')
+    const rows = await app.resolve(DELIVERIES).list('ops')
+    expect(rows.some((row) => row.type === 'mortar.alert' && row.status === 'sent')).toBe(true)
+  })
+
+  it('alerts on event-loop delay over its limit, then says it resolved once the loop is free', async () => {
+    const end = Date.now() + 400
+    while (Date.now() < end) {
+      // block the loop, as a synchronous hot path would
+    }
+    await mailTo(/^\[resolved\] Event-loop delay over its limit/)
+    const raised = subjects().filter((s) =>
+      s.startsWith('[warning] Event-loop delay over its limit'),
+    )
+    expect(raised).toHaveLength(1)
+    expect(Number(/(\d+) ms/.exec(raised[0] ?? '')?.[1])).toBeGreaterThan(150)
+  })
+
+  it('collapses a storm of suspicious activity into one notice now and one count at the cooldown end', async () => {
+    const bus = app.resolve(EVENT_BUS)
+    for (let i = 0; i < 50; i++)
+      await bus.publish('security.suspicious_activity', lockout(`user${i}`))
+    expect(await mailTo(/Login lockout/)).toBe('[warning] Login lockout of account user0')
+    // Within the cooldown: nothing more, however many checks run.
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    await app.resolve(JOBS).drain()
+    expect(subjects().filter((s) => s.includes('Login lockout'))).toHaveLength(1)
+
+    app.clock.advance(COOLDOWN_MS)
+    expect(await mailTo(/raised 49 more times/)).toBe(
+      '[warning] Login lockout of account user49 (raised 49 more times since 2026-06-01T10:00:00.000Z)',
+    )
+    expect(subjects().filter((s) => s.includes('Login lockout'))).toHaveLength(2)
+  })
+
+  it('refuses a malformed suspicious-activity event before it raises anything', async () => {
+    const bus = app.resolve(EVENT_BUS)
+    await expect(
+      bus.publish('security.suspicious_activity', {
+        kind: 'nope',
+      } as unknown as SuspiciousActivity),
+    ).rejects.toMatchObject({ code: 'E_VALIDATION' })
+  })
+
+  it('sends a resolved notice for an announced key, and nothing for a key never raised', async () => {
+    const alerts = app.resolve(ALERTS)
+    await alerts.resolve('payments.never-raised')
+    await alerts.raise({ key: 'payments.down', title: 'Payment provider down' })
+    await alerts.resolve('payments.down', 'Payments go through again.')
+    await mailTo(/\[resolved\] Payment provider down/)
+    expect(
+      subjects()
+        .filter((s) => s.includes('Payment'))
+        .sort(),
+    ).toEqual(['[critical] Payment provider down', '[resolved] Payment provider down'])
+    const resolved = mailbox.messages().find((m) => m.subject.startsWith('[resolved]'))
+    expect(resolved?.text).toContain('Payments go through again.')
+    await expect(alerts.raise({ key: '', title: 'x' })).rejects.toMatchObject({
+      code: 'E_VALIDATION',
+    })
+  })
+
+  it('refuses options it cannot work with', () => {
+    expect(() => alertsModule({ admins: [] })).toThrow(NotifyConfigError)
+    expect(() => alertsModule({ admins: [{ id: 'ops' }], channels: ['fax' as never] })).toThrow(
+      NotifyConfigError,
+    )
+    expect(() => alertsModule({ admins: [{ id: 'ops' }], monitor: { rssBytes: -1 } })).toThrow(
+      NotifyConfigError,
+    )
+  })
+})
+
+describe('ProcessMonitor', () => {
+  it('raises once when a reading crosses its limit and resolves below 90% of it', async () => {
+    const events: string[] = []
+    const sink = {
+      raise: async (alert: Alert) => void events.push(`raise ${alert.key}`),
+      resolve: async (key: string) => void events.push(`resolve ${key}`),
+    }
+    let reading: ProcessReading = { heapUsedBytes: 50, rssBytes: 50, eventLoopDelayMs: 1 }
+    const monitor = new ProcessMonitor(
+      { heapUsedBytes: 100, rssBytes: 100, eventLoopDelayMs: 100 },
+      sink,
+      () => reading,
+    )
+    await monitor.check()
+    reading = { ...reading, rssBytes: 120 }
+    await monitor.check()
+    await monitor.check()
+    reading = { ...reading, rssBytes: 95 } // under the limit but not under 90%: still over
+    await monitor.check()
+    reading = { ...reading, rssBytes: 80 }
+    await monitor.check()
+    await monitor.check()
+    expect(events).toEqual(['raise process.rss', 'resolve process.rss'])
+  })
+})
+
+describe('Alerts cooldown', () => {
+  it('counts raises of a key that cleared within the cooldown into one notice saying so', async () => {
+    const mailbox = devMailbox()
+    const app = createTestApp({
+      database: 'sqlite::memory:',
+      logger: createLogger({ level: 'silent' }),
+      jobs: { workers: false },
+      modules: [
+        notifyModule({ channels: [mailChannel({ from: 'a@example.com', transport: mailbox })] }),
+        alertsModule({ admins: [{ id: 'ops', email: 'ops@example.com' }], monitor: false }),
+      ],
+    })
+    await app.migrate()
+    app.clock.set('2026-06-01T10:00:00Z')
+    await app.start()
+    try {
+      const alerts = app.resolve(ALERTS)
+      await alerts.raise({ key: 'disk', title: 'Disk full' })
+      await alerts.resolve('disk')
+      // Flapping within the cooldown: counted, not sent each time.
+      for (let i = 0; i < 3; i++) {
+        await alerts.raise({ key: 'disk', title: 'Disk full' })
+        await alerts.resolve('disk')
+      }
+      app.clock.advance(15 * 60_000)
+      await alerts.flushDue()
+      await app.resolve(JOBS).drain()
+      const sent = mailbox.messages().map((mail) => mail.subject)
+      expect(sent).toHaveLength(3)
+      expect(sent).toContain('[critical] Disk full')
+      expect(sent).toContain('[resolved] Disk full')
+      expect(sent).toContain(
+        '[critical] Disk full (raised 3 more times since 2026-06-01T10:00:00.000Z)',
+      )
+      expect(mailbox.messages().find((m) => m.subject.includes('3 more'))?.text).toContain(
+        'It has cleared since.',
+      )
+    } finally {
+      await app.stop()
+    }
+  })
+})

@@ -1,0 +1,179 @@
+import { hostname } from 'node:os'
+import { type Clock, type Logger, ValidationError } from '@mortar/core'
+import { z } from 'zod'
+import type { Notifier } from '../notification/notifier.js'
+import type { Recipient } from '../notification/recipient.js'
+import { AdminAlert, type Alert, type AlertChannel, type AlertNotice } from './admin-alert.js'
+
+/** Who receives admin alerts: a fixed list, or a function asked before each notice. */
+export type AlertAdmins =
+  | readonly Recipient[]
+  | (() => readonly Recipient[] | Promise<readonly Recipient[]>)
+
+interface KeyState {
+  /** When the last notice for the key went out; the cooldown runs from here. */
+  sentAtMs: number
+  /** Raises counted since then, waiting for the cooldown's end to go out as one notice. */
+  pending: number
+  last: Alert
+  /** Raised and not resolved since. */
+  open: boolean
+  /** A raised or repeated notice went out and no resolved notice since. */
+  notified: boolean
+}
+
+const alertSchema = z.object({
+  key: z.string().min(1).max(191),
+  title: z.string().min(1).max(500),
+  detail: z.string().max(10_000).optional(),
+  severity: z.enum(['warning', 'critical']).optional(),
+})
+
+/**
+ * Admin alerts with a cooldown per key: the first raise of a key goes out at once, later raises
+ * within the cooldown are counted and go out as one notice with the count when it ends (a storm
+ * of a thousand lockouts is one message), and `resolve` sends a "resolved" notice for a key that
+ * was announced. Bound to `ALERTS` by `alertsModule`; the process monitor and
+ * `security.suspicious_activity` raise through it, and so may the app.
+ *
+ * State is per process: several processes each announce their own conditions.
+ *
+ * @example
+ * ```ts
+ * import { ALERTS } from '@mortar/notify'
+ *
+ * const alerts = app.resolve(ALERTS)
+ * await alerts.raise({ key: 'payments.down', title: 'Payment provider down', detail: String(error) })
+ * await alerts.resolve('payments.down', 'Payments go through again.')
+ * ```
+ */
+export class Alerts {
+  readonly #states = new Map<string, KeyState>()
+  readonly #notifier: Notifier
+  readonly #admins: AlertAdmins
+  readonly #channels: readonly AlertChannel[]
+  readonly #cooldownMs: number
+  readonly #clock: Clock
+  readonly #logger: Logger
+  readonly #host = `${hostname()}/${process.pid}`
+
+  /** @internal made by `alertsModule` */
+  constructor(options: {
+    readonly notifier: Notifier
+    readonly admins: AlertAdmins
+    readonly channels: readonly AlertChannel[]
+    readonly cooldownMs: number
+    readonly clock: Clock
+    readonly logger: Logger
+  }) {
+    this.#notifier = options.notifier
+    this.#admins = options.admins
+    this.#channels = options.channels
+    this.#cooldownMs = options.cooldownMs
+    this.#clock = options.clock
+    this.#logger = options.logger
+  }
+
+  /**
+   * Raises an alert: sent to the admins now, or counted when its key is cooling down. A notice
+   * that cannot be written (the database is down) is logged, never thrown at the caller.
+   */
+  async raise(alert: Alert): Promise<void> {
+    const parsed = alertSchema.safeParse(alert)
+    if (!parsed.success) throw ValidationError.fromZod(parsed.error, 'Invalid alert.')
+    const now = this.#clock.nowMs()
+    const state = this.#states.get(alert.key)
+    if (state !== undefined && now - state.sentAtMs < this.#cooldownMs) {
+      state.pending += 1
+      state.last = alert
+      state.open = true
+      return
+    }
+    if (state !== undefined && state.pending > 0) await this.#flush(state, now)
+    this.#states.set(alert.key, {
+      sentAtMs: now,
+      pending: 0,
+      last: alert,
+      open: true,
+      notified: true,
+    })
+    await this.#send({ state: 'raised', alert, count: 1, since: iso(now), host: this.#host })
+  }
+
+  /**
+   * Says the condition behind `key` cleared: a "resolved" notice goes out when the key was
+   * announced. Resolving a key that is not raised does nothing, so a monitor may call it freely.
+   */
+  async resolve(key: string, detail?: string): Promise<void> {
+    const state = this.#states.get(key)
+    if (state === undefined || !state.open) return
+    state.open = false
+    if (!state.notified) return // only counted so far: the storm notice will say it cleared
+    state.notified = false
+    const alert: Alert = { ...state.last, detail: detail ?? state.last.detail }
+    const counted = state.pending
+    state.pending = 0
+    await this.#send({
+      state: 'resolved',
+      alert,
+      count: counted,
+      since: iso(state.sentAtMs),
+      host: this.#host,
+    })
+  }
+
+  /** Sends the storms whose cooldown ended; the alerts module calls it on every check. */
+  async flushDue(): Promise<void> {
+    const now = this.#clock.nowMs()
+    for (const [key, state] of this.#states) {
+      if (now - state.sentAtMs < this.#cooldownMs) continue
+      if (state.pending > 0) await this.#flush(state, now)
+      else if (!state.open) this.#states.delete(key)
+    }
+  }
+
+  /** Sends every counted storm now (at stop), whatever its cooldown. */
+  async flushAll(): Promise<void> {
+    const now = this.#clock.nowMs()
+    for (const state of this.#states.values()) if (state.pending > 0) await this.#flush(state, now)
+  }
+
+  async #flush(state: KeyState, now: number): Promise<void> {
+    const notice: AlertNotice = {
+      state: 'repeated',
+      alert: state.open
+        ? state.last
+        : {
+            ...state.last,
+            detail: [state.last.detail, 'It has cleared since.'].filter(Boolean).join('\n'),
+          },
+      count: state.pending,
+      since: iso(state.sentAtMs),
+      host: this.#host,
+    }
+    state.sentAtMs = now
+    state.pending = 0
+    state.notified = state.open
+    await this.#send(notice)
+  }
+
+  async #send(notice: AlertNotice): Promise<void> {
+    try {
+      const admins = typeof this.#admins === 'function' ? await this.#admins() : this.#admins
+      if (admins.length === 0) {
+        this.#logger.warn({ alert: notice.alert.key }, 'An admin alert has no admins to go to.')
+        return
+      }
+      await this.#notifier.notify(admins, new AdminAlert(notice, this.#channels))
+    } catch (err) {
+      this.#logger.error(
+        { err, alert: notice.alert.key, state: notice.state },
+        'An admin alert could not be recorded.',
+      )
+    }
+  }
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString()
+}

@@ -1,0 +1,7 @@
+export { ALERT_CATEGORY } from './admin-alert.js'
+export type { Alert, AlertChannel, AlertNotice } from './admin-alert.js'
+export { Alerts } from './alerts.js'
+export type { AlertAdmins } from './alerts.js'
+export { ALERTS, alertsModule } from './alerts-module.js'
+export type { AlertsModuleOptions } from './alerts-options.js'
+export type { ProcessLimits } from './process-monitor.js'
