@@ -54,7 +54,7 @@ async function redisProxy(target: string): Promise<{
   let listenPort = 0
   const open = () =>
     new Promise<void>((resolve) => {
-      server = createServer((client) => {
+      const listening = createServer((client) => {
         const upstream = tcpConnect(Number(port || 6379), hostname)
         for (const socket of [client, upstream]) {
           sockets.add(socket)
@@ -63,8 +63,9 @@ async function redisProxy(target: string): Promise<{
         }
         client.pipe(upstream).pipe(client)
       })
-      server.listen(listenPort, '127.0.0.1', () => {
-        listenPort = (server?.address() as { port: number }).port
+      server = listening
+      listening.listen(listenPort, '127.0.0.1', () => {
+        listenPort = (listening.address() as { port: number }).port
         resolve()
       })
     })
