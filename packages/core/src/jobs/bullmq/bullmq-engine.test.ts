@@ -3,18 +3,17 @@ import { sql } from 'kysely'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { defineModule, type Module } from '../../app/define-module.js'
-import { SystemClock } from '../../clock/clock.js'
+import type { App } from '../../app/app.js'
+import { createApp } from '../../app/create-app.js'
 import { createLogger } from '../../logger/create-logger.js'
 import { DATABASE } from '../../persistence/database/index.js'
 import { Transactional, transaction } from '../../persistence/transactions/index.js'
 import { REDIS } from '../../redis/app-redis.js'
 import {
-  createTestApp,
   deleteRedisKeys,
   type PrivateDatabaseUrl,
   privateDatabaseUrl,
   privateRedisPrefix,
-  type TestApp,
   testEngines,
 } from '../../testing/index.js'
 import { defineJob, type JobDefinition } from '../define-job.js'
@@ -105,11 +104,11 @@ for (const engine of engines) {
     async function start(
       modules: Module[],
       options: { workers?: Partial<WorkerSettings> | false; redis?: string } = {},
-    ): Promise<{ app: TestApp; jobs: JobQueue; prefix: string }> {
+    ): Promise<{ app: App<undefined>; jobs: JobQueue; prefix: string }> {
       const prefix = privateRedisPrefix()
-      const app = createTestApp({
+      // The system clock: BullMQ keeps its own time, so a FakeClock would disagree with it.
+      const app = createApp({
         modules,
-        clock: new SystemClock(),
         database: target.url,
         redis: { url: options.redis ?? (redisUrl as string), prefix },
         jobs: { engine: 'bullmq', workers: options.workers ?? false },

@@ -68,7 +68,7 @@ async function until(check: () => Promise<boolean>, ms = 10_000): Promise<void> 
 const redisUrl = process.env.MORTAR_TEST_REDIS_URL
 const logger = createLogger({ level: 'silent' })
 
-for (const engine of testEngines().filter((e) => e.name !== 'mysql')) {
+for (const engine of testEngines()) {
   const skip = engine.skip ?? (redisUrl ? undefined : 'MORTAR_TEST_REDIS_URL is unset')
   let target: PrivateDatabaseUrl | undefined
   let database: Database | undefined
