@@ -113,7 +113,7 @@ export class BullmqQueue implements QueueAdapter {
   readonly #held = new Map<string, BullJob>()
   #bull: Promise<Bull> | undefined
   #workerConnection: Promise<Redis> | undefined
-  #relaying: Promise<void> | undefined
+  #relaying: Promise<number> | undefined
   #relayAgain = false
   #sweepTimer: NodeJS.Timeout | undefined
   #closed = false
@@ -141,8 +141,8 @@ export class BullmqQueue implements QueueAdapter {
   }
 
   /** After a commit: relays the outbox now. */
-  announce(): Promise<void> {
-    return this.#relay()
+  async announce(): Promise<void> {
+    await this.#relay()
   }
 
   /** Worker processes sweep the outbox on a timer; BullMQ's queues are polled by the worker. */
@@ -155,9 +155,16 @@ export class BullmqQueue implements QueueAdapter {
   }
 
   async claim(request: ClaimRequest): Promise<readonly ClaimedJob[]> {
-    // Rows committed by a transaction this process could not see commit (a schedule's tick,
-    // another process's enqueue whose relay failed) go first: one indexed read when empty.
-    await this.#relay()
+    const claimed = await this.#take(request)
+    // Short of jobs: relay rows whose commit this process did not see (a schedule's tick in
+    // another transaction, an enqueue whose relay failed), then take again.
+    if (claimed.length < request.limit && (await this.#relay()) > 0) {
+      claimed.push(...(await this.#take({ ...request, limit: request.limit - claimed.length })))
+    }
+    return claimed
+  }
+
+  async #take(request: ClaimRequest): Promise<ClaimedJob[]> {
     const leaseMs = Math.max(1_000, request.leaseUntilMs - request.nowMs)
     const claimed: ClaimedJob[] = []
     for (const name of request.names) {
@@ -408,20 +415,27 @@ export class BullmqQueue implements QueueAdapter {
   }
 
   /** Relays the outbox until it is empty; one relay at a time per process. */
-  #relay(): Promise<void> {
+  /** Relays the outbox until it is empty, one relay at a time per process; returns how many. */
+  #relay(): Promise<number> {
     if (this.#relaying) {
       this.#relayAgain = true
       return this.#relaying
     }
-    const run = async (): Promise<void> => {
+    const run = async (): Promise<number> => {
+      let relayed = 0
       try {
         do {
           this.#relayAgain = false
-          while ((await this.#relayBatch()) === RELAY_BATCH) {}
+          let batch: number
+          do {
+            batch = await this.#relayBatch()
+            relayed += batch
+          } while (batch === RELAY_BATCH)
         } while (this.#relayAgain)
       } finally {
         this.#relaying = undefined
       }
+      return relayed
     }
     this.#relaying = run()
     return this.#relaying
@@ -432,14 +446,26 @@ export class BullmqQueue implements QueueAdapter {
     await this.#load()
     // Server engines: rows another process is relaying are skipped, so two relays rarely send
     // one row twice (BullMQ would ignore the second add of a jobId it still holds anyway).
-    if (this.#database.engine === 'sqlite') return this.#relayRows(this.#db, sql``)
+    const engine = this.#database.engine
+    if (engine === 'sqlite') return this.#relayRows(this.#db)
     return (this.#database.root as Kysely<unknown>)
       .transaction()
-      .execute((trx) => this.#relayRows(trx, sql` for update skip locked`))
+      .execute((trx) => this.#relayRows(trx, engine === 'postgres'))
   }
 
-  async #relayRows(db: Kysely<unknown>, lock: ReturnType<typeof sql>): Promise<number> {
-    const rows = await this.#outboxRows(sql`1 = 1`, RELAY_BATCH, db, lock)
+  /**
+   * Takes rows, adds them to BullMQ, deletes them: on a server engine inside one transaction, so
+   * a failed add leaves them for the next relay. PostgreSQL takes and deletes in one statement.
+   */
+  async #relayRows(db: Kysely<unknown>, deleteFirst = false): Promise<number> {
+    const lock = this.#database.engine === 'sqlite' ? sql`` : sql` for update skip locked`
+    const rows = deleteFirst
+      ? (
+          await sql<OutboxRow>`delete from mortar_job where id in (
+              select id from mortar_job order by id limit ${RELAY_BATCH}${lock}
+            ) returning id, name, payload, dedup_key, run_at, max_attempts, created_at`.execute(db)
+        ).rows
+      : await this.#outboxRows(sql`1 = 1`, RELAY_BATCH, db, lock)
     if (rows.length === 0) return 0
     const byName = new Map<string, OutboxRow[]>()
     for (const row of rows) {
@@ -475,8 +501,10 @@ export class BullmqQueue implements QueueAdapter {
         ),
       ),
     )
-    const ids = rows.map((row) => String(row.id))
-    await sql`delete from mortar_job where id in (${sql.join(ids)})`.execute(db)
+    if (!deleteFirst) {
+      const ids = rows.map((row) => String(row.id))
+      await sql`delete from mortar_job where id in (${sql.join(ids)})`.execute(db)
+    }
     return rows.length
   }
 
