@@ -71,7 +71,7 @@ export class PasswordHasherConfigError extends MortarError {
  * import { LoginThrottledError } from '@mortar/auth'
  *
  * try {
- *   await throttle.check({ account: email, ip })
+ *   await throttle.attempt({ account: email, ip }, () => checkPassword(email, password))
  * } catch (error) {
  *   if (error instanceof LoginThrottledError) console.log(error.retryAfterSeconds)
  * }
@@ -117,7 +117,7 @@ export class LoginThrottleConfigError extends MortarError {
  * import { LoginThrottleUnavailableError } from '@mortar/auth'
  *
  * try {
- *   await throttle.check({ account: email, ip })
+ *   await throttle.attempt({ account: email, ip }, () => checkPassword(email, password))
  * } catch (error) {
  *   if (error instanceof LoginThrottleUnavailableError) console.error('throttle store down')
  * }

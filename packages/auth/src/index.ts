@@ -14,7 +14,6 @@ export {
   suspiciousActivitySchema,
 } from './throttle/index.js'
 export type {
-  FailureOutcome,
   KyselyThrottleStoreOptions,
   LockoutPolicy,
   LoginAttempt,
@@ -23,9 +22,9 @@ export type {
   RedisThrottleClient,
   RedisThrottleStoreOptions,
   SuspiciousActivity,
-  ThrottleExpiry,
   ThrottleLimit,
-  ThrottleLock,
+  ThrottleReservation,
+  ThrottleRule,
   ThrottleStore,
 } from './throttle/index.js'
 

@@ -44,20 +44,18 @@ export function authRoutes(app: App<RidesConfig>): Hono {
 
   routes.post('/login', async (c) => {
     const { email, password } = await parseBody(c.req, loginBody)
-    const attempt = { account: email, ip: requestContext().ip }
-    await throttle.check(attempt)
-    const user = await db
-      .selectFrom('users')
-      .select(['id', 'name', 'email', 'role', 'password_hash'])
-      .where('email', '=', email)
-      .executeTakeFirst()
-    const valid = await hasher.verifyOrDummy(user?.password_hash, password)
-    if (!valid || user === undefined) {
-      await throttle.recordFailure(attempt)
-      // One message for an unknown email and a wrong password: no account enumeration.
-      throw new UnauthorizedError('Wrong email or password.')
-    }
-    await throttle.recordSuccess(attempt)
+    // Counted before the hash; a 429, and no hash at all, while the account or address is locked.
+    const user = await throttle.attempt({ account: email, ip: requestContext().ip }, async () => {
+      const found = await db
+        .selectFrom('users')
+        .select(['id', 'name', 'email', 'role', 'password_hash'])
+        .where('email', '=', email)
+        .executeTakeFirst()
+      const valid = await hasher.verifyOrDummy(found?.password_hash, password)
+      return valid ? found : undefined
+    })
+    // One message for an unknown email and a wrong password: no account enumeration.
+    if (user === undefined) throw new UnauthorizedError('Wrong email or password.')
     if (hasher.needsRehash(user.password_hash)) {
       const upgraded = await hasher.hash(password)
       await db

@@ -46,15 +46,12 @@ export async function logInWithPassword(
   const { email, password } = parseInput(logInSchema, input)
   const context = requestContext()
   const throttle = context.resolve(LOGIN_THROTTLE)
-  const attempt = { account: email, ip: context.ip }
-  // A locked-out account or address is refused before its password costs a hash.
-  await throttle.check(attempt)
-  const account = await context.resolve(ACCOUNTS).authenticate(email, password)
-  if (account === undefined) {
-    await throttle.recordFailure(attempt)
-    throw new UnauthorizedError('Wrong email or password.')
-  }
-  await throttle.recordSuccess(attempt)
+  // Counted before the hash, so parallel guesses cannot pass the limit; a locked-out account or
+  // address is refused before its password costs a hash.
+  const account = await throttle.attempt({ account: email, ip: context.ip }, () =>
+    context.resolve(ACCOUNTS).authenticate(email, password),
+  )
+  if (account === undefined) throw new UnauthorizedError('Wrong email or password.')
   await session.login(account.id)
   return account
 }

@@ -2,7 +2,6 @@ export { KyselyThrottleStore, loginThrottleMigrations } from './kysely/index.js'
 export type { KyselyThrottleStoreOptions } from './kysely/index.js'
 export { LOGIN_THROTTLE, LoginThrottle } from './login-throttle.js'
 export type {
-  FailureOutcome,
   LockoutPolicy,
   LoginAttempt,
   LoginThrottleOptions,
@@ -15,4 +14,4 @@ export { RedisThrottleStore } from './redis/index.js'
 export type { RedisThrottleClient, RedisThrottleStoreOptions } from './redis/index.js'
 export { suspiciousActivitySchema } from './suspicious-activity.js'
 export type { SuspiciousActivity } from './suspicious-activity.js'
-export type { ThrottleExpiry, ThrottleLock, ThrottleStore } from './throttle-store.js'
+export type { ThrottleReservation, ThrottleRule, ThrottleStore } from './throttle-store.js'

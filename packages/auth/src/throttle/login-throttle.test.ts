@@ -28,31 +28,47 @@ function setup(options: Partial<LoginThrottleOptions> = {}) {
   return { clock, throttle, alerts }
 }
 
-async function fail(
-  throttle: LoginThrottle,
-  times: number,
-  attempt: { account: string; ip?: string },
-) {
-  for (let i = 0; i < times; i++) await throttle.recordFailure(attempt)
+type Login = { account: string; ip?: string }
+
+const wrong = async () => undefined
+
+async function fail(throttle: LoginThrottle, times: number, login: Login) {
+  for (let i = 0; i < times; i++) expect(await throttle.attempt(login, wrong)).toBeUndefined()
 }
 
-async function retryAfter(throttle: LoginThrottle, attempt: { account: string; ip?: string }) {
-  const error = await throttle.check(attempt).then(
-    () => undefined,
-    (caught: unknown) => caught,
-  )
-  return error instanceof LoginThrottledError ? error.retryAfterSeconds : 0
+// Seconds the next attempt would be told to wait (0 when it runs), and whether it was checked.
+async function retryAfter(throttle: LoginThrottle, login: Login) {
+  let checked = false
+  const error = await throttle
+    .attempt(login, async () => {
+      checked = true
+      return undefined
+    })
+    .then(
+      () => undefined,
+      (caught: unknown) => caught,
+    )
+  if (error instanceof LoginThrottledError) {
+    expect(checked).toBe(false)
+    return error.retryAfterSeconds
+  }
+  if (error !== undefined) throw error
+  return 0
 }
 
 const ada = { account: 'ada@example.com', ip: '203.0.113.7' }
 
 describe('LoginThrottle', () => {
-  it('locks an account on the fifth failure with a 429 and Retry-After, and lifts it after a minute', async () => {
+  it('refuses the attempt after five failures with a 429 and Retry-After, before checking even the right password', async () => {
     const { clock, throttle } = setup()
-    await fail(throttle, 4, ada)
-    await expect(throttle.check(ada)).resolves.toBeUndefined()
-    expect(await throttle.recordFailure(ada)).toEqual({ locked: true, retryAfterSeconds: 60 })
-    const error = await throttle.check(ada).catch((caught: unknown) => caught)
+    await fail(throttle, 5, ada)
+    let checked = 0
+    const right = async () => {
+      checked += 1
+      return { id: 'ada' }
+    }
+    const error = await throttle.attempt(ada, right).catch((caught: unknown) => caught)
+    expect(checked).toBe(0)
     expect(error).toBeInstanceOf(LoginThrottledError)
     expect(error).toBeInstanceOf(TooManyRequestsError)
     const problem = toProblem(error as Error, { requestId: 'r-1' })
@@ -60,9 +76,37 @@ describe('LoginThrottle', () => {
     expect(problem.headers['retry-after']).toBe('60')
     expect(problem.body).toMatchObject({ code: 'E_LOGIN_THROTTLED' })
     clock.advance(45_000)
-    expect(await retryAfter(throttle, ada)).toBe(15)
+    await expect(throttle.attempt(ada, right)).rejects.toMatchObject({ retryAfterSeconds: 15 })
+    expect(checked).toBe(0)
     clock.advance(15_000)
-    await expect(throttle.check(ada)).resolves.toBeUndefined()
+    await expect(throttle.attempt(ada, right)).resolves.toEqual({ id: 'ada' })
+    expect(checked).toBe(1)
+  })
+
+  it('starts a fresh count when the lockout ends', async () => {
+    const { clock, throttle } = setup()
+    await fail(throttle, 5, ada)
+    expect(await retryAfter(throttle, ada)).toBe(60)
+    clock.advance(60_000)
+    await fail(throttle, 5, ada)
+    expect(await retryAfter(throttle, ada)).toBe(120)
+  })
+
+  it('checks at most five of 200 parallel wrong passwords, and alerts once', async () => {
+    const { throttle, alerts } = setup({ ip: false })
+    let checked = 0
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 200 }, () =>
+        throttle.attempt(ada, async () => {
+          checked += 1
+          await new Promise((resolve) => setImmediate(resolve))
+          return undefined
+        }),
+      ),
+    )
+    expect(checked).toBe(5)
+    expect(outcomes.filter((outcome) => outcome.status === 'rejected')).toHaveLength(195)
+    expect(alerts).toHaveLength(1)
   })
 
   it('locks by account whatever the case or spacing, and from any address', async () => {
@@ -87,14 +131,12 @@ describe('LoginThrottle', () => {
     expect(await retryAfter(throttle, ada)).toBe(60)
   })
 
-  it('counts failures in a sliding window, across the edge of a fixed one', async () => {
+  it('counts failures in a window opened by the first one, whatever the wall clock says', async () => {
     const { clock, throttle } = setup()
     clock.set('2026-01-01T00:14:00Z')
     await fail(throttle, 4, ada)
-    // Two minutes later a fixed 15-minute window has restarted; the sliding one still sees ~3.7.
+    // Past a quarter hour of the wall clock, but inside the window opened at 00:14.
     clock.set('2026-01-01T00:16:00Z')
-    await fail(throttle, 1, ada)
-    expect(await retryAfter(throttle, ada)).toBe(0)
     await fail(throttle, 1, ada)
     expect(await retryAfter(throttle, ada)).toBe(60)
   })
@@ -102,7 +144,7 @@ describe('LoginThrottle', () => {
   it('forgets failures older than the window', async () => {
     const { clock, throttle } = setup()
     await fail(throttle, 4, ada)
-    clock.advance(30 * 60 * 1000)
+    clock.advance(15 * 60 * 1000)
     await fail(throttle, 4, ada)
     expect(await retryAfter(throttle, ada)).toBe(0)
   })
@@ -110,46 +152,71 @@ describe('LoginThrottle', () => {
   it('locks an address that fails on many accounts, and not other addresses', async () => {
     const { throttle, alerts } = setup({ ip: { maxFailures: 6 } })
     for (let i = 0; i < 6; i++) {
-      await throttle.recordFailure({ account: `user${i}@example.com`, ip: '203.0.113.50' })
+      await fail(throttle, 1, { account: `user${i}@example.com`, ip: '203.0.113.50' })
     }
     expect(await retryAfter(throttle, { account: 'new@example.com', ip: '203.0.113.50' })).toBe(60)
     expect(await retryAfter(throttle, { account: 'new@example.com', ip: '203.0.113.51' })).toBe(0)
-    expect(alerts).toMatchObject([
-      { scope: 'ip', ip: '203.0.113.50', account: 'user5@example.com' },
-    ])
+    expect(alerts).toMatchObject([{ scope: 'ip', ip: '203.0.113.50', account: 'new@example.com' }])
   })
 
   it('counts IPv6 clients by their /64', async () => {
     const { throttle } = setup({ ip: { maxFailures: 3 } })
-    await throttle.recordFailure({ account: 'a@x.io', ip: '2001:db8:1:2::1' })
-    await throttle.recordFailure({ account: 'b@x.io', ip: '2001:db8:1:2:ffff::9' })
-    await throttle.recordFailure({
-      account: 'c@x.io',
-      ip: '2001:0db8:0001:0002:aaaa:bbbb:cccc:dddd',
-    })
+    await fail(throttle, 1, { account: 'a@x.io', ip: '2001:db8:1:2::1' })
+    await fail(throttle, 1, { account: 'b@x.io', ip: '2001:db8:1:2:ffff::9' })
+    await fail(throttle, 1, { account: 'c@x.io', ip: '2001:0db8:0001:0002:aaaa:bbbb:cccc:dddd' })
     expect(await retryAfter(throttle, { account: 'd@x.io', ip: '2001:db8:1:2::42' })).toBe(60)
     expect(await retryAfter(throttle, { account: 'd@x.io', ip: '2001:db8:1:3::42' })).toBe(0)
     expect(addressKey('::ffff:192.0.2.1')).toBe('192.0.2.1')
     expect(addressKey('::1')).toBe('0:0:0:0::/64')
   })
 
-  it('forgets the account’s failures after a success, but not the address’s', async () => {
+  it('forgets the account’s failures after a success, and the address counts only failures', async () => {
     const { throttle } = setup({ ip: { maxFailures: 9 } })
     await fail(throttle, 4, ada)
-    await throttle.recordSuccess(ada)
+    expect(await throttle.attempt(ada, async () => ({ id: 'ada' }))).toEqual({ id: 'ada' })
+    // Many successes from the address give their attempts back: they never lock it.
+    for (let i = 0; i < 20; i++) await throttle.attempt(ada, async () => ({ id: 'ada' }))
+    // Four more on the account lock nothing: its first four were forgotten.
     await fail(throttle, 4, ada)
-    expect(await retryAfter(throttle, ada)).toBe(0)
-    // The address has seen eight failures by now: the ninth, on another account, locks it.
-    await throttle.recordFailure({ account: 'eve@example.com', ip: ada.ip })
+    // The address has seen eight failures by now: the ninth, on another account, fills it.
+    await fail(throttle, 1, { account: 'eve@example.com', ip: ada.ip })
     expect(await retryAfter(throttle, { account: 'zed@example.com', ip: ada.ip })).toBe(60)
   })
 
-  it('publishes security.suspicious_activity once per lockout, not per failure', async () => {
+  it('does not count against the address the attempts a locked account refused', async () => {
+    const { throttle } = setup({ ip: { maxFailures: 8 } })
+    await fail(throttle, 5, ada)
+    for (let i = 0; i < 20; i++) expect(await retryAfter(throttle, ada)).toBeGreaterThan(0)
+    await fail(throttle, 3, { account: 'bob@example.com', ip: ada.ip })
+    expect(await retryAfter(throttle, { account: 'cy@example.com', ip: ada.ip })).toBe(60)
+  })
+
+  it('counts a null or false answer from plain JavaScript as a failure, and throttles empty accounts', async () => {
+    const { throttle } = setup({ ip: false })
+    const untyped = [null, false] as unknown as object[]
+    for (let i = 0; i < 5; i++) {
+      const answer = untyped[i % 2]
+      expect(await throttle.attempt(ada, async () => answer)).toBeUndefined()
+    }
+    expect(await retryAfter(throttle, ada)).toBe(60)
+    await fail(throttle, 5, { account: '  ' })
+    expect(await retryAfter(throttle, { account: '' })).toBe(60)
+  })
+
+  it('counts a check that throws as a failure', async () => {
+    const { throttle } = setup()
+    for (let i = 0; i < 5; i++) {
+      await expect(
+        throttle.attempt(ada, () => Promise.reject(new Error('database down'))),
+      ).rejects.toThrow('database down')
+    }
+    expect(await retryAfter(throttle, ada)).toBe(60)
+  })
+
+  it('publishes security.suspicious_activity once per lockout, not per refused attempt', async () => {
     const { clock, throttle, alerts } = setup()
     await fail(throttle, 5, ada)
-    // Failures during the lockout (a caller that skipped check) neither extend it nor alert.
-    await fail(throttle, 3, ada)
-    expect(await retryAfter(throttle, ada)).toBe(60)
+    for (let i = 0; i < 3; i++) expect(await retryAfter(throttle, ada)).toBe(60)
     expect(alerts).toEqual([
       {
         kind: 'login_lockout',
@@ -163,32 +230,38 @@ describe('LoginThrottle', () => {
     ])
     clock.advance(60_000)
     await fail(throttle, 5, ada)
+    expect(await retryAfter(throttle, ada)).toBe(120)
     expect(alerts.map((alert) => alert.lockouts)).toEqual([1, 2])
   })
 
   it('alerts only from the configured lockout in a row on', async () => {
     const { clock, throttle, alerts } = setup({ alertAfterLockouts: 2 })
     await fail(throttle, 5, ada)
+    await retryAfter(throttle, ada)
     expect(alerts).toHaveLength(0)
     clock.advance(60_000)
     await fail(throttle, 5, ada)
+    await retryAfter(throttle, ada)
     expect(alerts).toMatchObject([{ lockouts: 2, scope: 'account' }])
   })
 
-  it('fails closed with a 503 when the store is unreachable', async () => {
+  it('fails closed with a 503, without checking the password, when the store is unreachable', async () => {
     const broken: ThrottleStore = {
-      increment: () => Promise.reject(new Error('ECONNREFUSED 10.0.0.1')),
-      counts: () => Promise.reject(new Error('ECONNREFUSED')),
-      getLock: () => Promise.reject(new Error('ECONNREFUSED')),
-      setLock: () => Promise.reject(new Error('ECONNREFUSED')),
-      delete: () => Promise.reject(new Error('ECONNREFUSED')),
+      reserve: () => Promise.reject(new Error('ECONNREFUSED 10.0.0.1')),
+      release: () => Promise.reject(new Error('ECONNREFUSED')),
+      reset: () => Promise.reject(new Error('ECONNREFUSED')),
     }
     const throttle = new LoginThrottle({ store: broken, clock: new FakeClock() })
-    await expect(throttle.check(ada)).rejects.toMatchObject({
+    let checked = false
+    const check = async () => {
+      checked = true
+      return { id: 'ada' }
+    }
+    await expect(throttle.attempt(ada, check)).rejects.toMatchObject({
       code: 'E_LOGIN_THROTTLE_UNAVAILABLE',
       status: 503,
     })
-    await expect(throttle.recordFailure(ada)).rejects.toMatchObject({ status: 503 })
+    expect(checked).toBe(false)
   })
 
   it('refuses limits it cannot work with', () => {
@@ -200,6 +273,9 @@ describe('LoginThrottle', () => {
       LoginThrottleConfigError,
     )
     expect(() => new LoginThrottle({ ...base, lockout: { seconds: 600, maxSeconds: 60 } })).toThrow(
+      LoginThrottleConfigError,
+    )
+    expect(() => new LoginThrottle({ ...base, lockout: { seconds: 1.5 } })).toThrow(
       LoginThrottleConfigError,
     )
     expect(() => new LoginThrottle({ ...base, alertAfterLockouts: 0 })).toThrow(
@@ -218,9 +294,10 @@ describe('loginThrottleModule', () => {
     bus.subscribe('security.suspicious_activity', (event) => void alerts.push(event))
     const throttle = app.resolve(LOGIN_THROTTLE)
     await fail(throttle, 5, ada)
+    expect(await retryAfter(throttle, ada)).toBe(60)
     expect(alerts).toMatchObject([{ scope: 'account', at: '2026-01-01T00:00:00.000Z' }])
     app.clock.advance(60_000)
-    await expect(throttle.check(ada)).resolves.toBeUndefined()
+    expect(await retryAfter(throttle, ada)).toBe(0)
     await expect(
       bus.publish('security.suspicious_activity', { kind: 'login_lockout' } as SuspiciousActivity),
     ).rejects.toMatchObject({ code: 'E_VALIDATION' })

@@ -7,13 +7,13 @@ import {
   LoginThrottleUnavailableError,
 } from '../errors.js'
 import type { SuspiciousActivity } from './suspicious-activity.js'
-import type { ThrottleLock, ThrottleStore } from './throttle-store.js'
+import type { ThrottleRule, ThrottleStore } from './throttle-store.js'
 
-/** How many failures a window allows before a lockout. */
+/** How many failed attempts a window allows; the next attempt starts a lockout. */
 export interface ThrottleLimit {
-  /** Failures that trigger a lockout. */
+  /** Failed attempts (and attempts still running) a window allows. */
   readonly maxFailures: number
-  /** The length of the sliding window, in seconds. */
+  /** The length of a window, in seconds; it opens at the first attempt after the last closed. */
   readonly windowSeconds: number
 }
 
@@ -54,20 +54,12 @@ export interface LoginAttempt {
   readonly ip?: string | undefined
 }
 
-/** What {@link LoginThrottle.recordFailure} did. */
-export interface FailureOutcome {
-  /** True when this failure locked the account or the address. */
-  readonly locked: boolean
-  /** Seconds until a login may be tried again; 0 when nothing is locked. */
-  readonly retryAfterSeconds: number
-}
-
 type Scope = 'account' | 'ip'
 
 interface Subject {
   readonly scope: Scope
   readonly id: string
-  readonly limit: ThrottleLimit
+  readonly rule: ThrottleRule
 }
 
 const DEFAULT_ACCOUNT: ThrottleLimit = { maxFailures: 5, windowSeconds: 15 * 60 }
@@ -79,12 +71,14 @@ const DEFAULT_LOCKOUT: LockoutPolicy = {
 }
 
 /**
- * Slows password guessing: failed logins are counted per account and per client address in a
- * sliding window, and past the limit that account or address is locked out, for twice as long
- * each time in a row. A lockout makes {@link LoginThrottle.check} throw `LoginThrottledError`
- * (429 with `Retry-After`) and publishes `security.suspicious_activity` once. Time comes from
- * the clock, counters live in a {@link ThrottleStore} (memory, SQL or Redis), and a store that
- * fails makes logins fail closed (503).
+ * Slows password guessing. Every login attempt is counted per account and per client address
+ * before the password is checked, in one atomic step of the store that also answers whether it
+ * may run, so parallel attempts cannot slip past the limit. Past the limit the account or the
+ * address is locked out, for twice as long each time in a row: attempts are refused with
+ * `LoginThrottledError` (429 with `Retry-After`) without running the check, and
+ * `security.suspicious_activity` is published once per lockout. A successful login gives its
+ * attempts back. Time comes from the clock, state lives in a {@link ThrottleStore} (memory, SQL
+ * or Redis), and a store that fails makes logins fail closed (503).
  *
  * @example
  * ```ts
@@ -92,15 +86,16 @@ const DEFAULT_LOCKOUT: LockoutPolicy = {
  * import { requestContext, UnauthorizedError } from '@mortar/core'
  *
  * async function login(email: string, password: string) {
- *   const throttle = app.resolve(LOGIN_THROTTLE)
- *   const attempt = { account: email, ip: requestContext().ip }
- *   await throttle.check(attempt) // throws a 429 while locked
- *   const user = await users.findByEmail(email)
- *   if (!(await app.resolve(PASSWORD_HASHER).verifyOrDummy(user?.passwordHash, password))) {
- *     await throttle.recordFailure(attempt)
- *     throw new UnauthorizedError('Wrong email or password.')
- *   }
- *   await throttle.recordSuccess(attempt)
+ *   const hasher = app.resolve(PASSWORD_HASHER)
+ *   const user = await app.resolve(LOGIN_THROTTLE).attempt(
+ *     { account: email, ip: requestContext().ip },
+ *     async () => {
+ *       const found = await users.findByEmail(email)
+ *       return (await hasher.verifyOrDummy(found?.passwordHash, password)) ? found : undefined
+ *     },
+ *   ) // throws a 429, without calling the check, while locked
+ *   if (user === undefined) throw new UnauthorizedError('Wrong email or password.')
+ *   return user
  * }
  * ```
  */
@@ -108,24 +103,33 @@ export class LoginThrottle {
   readonly #store: ThrottleStore
   readonly #clock: Clock
   readonly #events: EventBus | undefined
-  readonly #account: ThrottleLimit
-  readonly #ip: ThrottleLimit | undefined
-  readonly #lockout: LockoutPolicy
+  readonly #account: ThrottleRule
+  readonly #ip: ThrottleRule | undefined
   readonly #alertAfter: number
 
   constructor(options: LoginThrottleOptions) {
     this.#store = options.store
     this.#clock = options.clock
     this.#events = options.events
-    this.#account = checkLimit('account', { ...DEFAULT_ACCOUNT, ...options.account })
-    this.#ip = options.ip === false ? undefined : checkLimit('ip', { ...DEFAULT_IP, ...options.ip })
-    this.#lockout = { ...DEFAULT_LOCKOUT, ...options.lockout }
-    const { seconds, maxSeconds, forgetAfterSeconds } = this.#lockout
-    if (!(seconds >= 1 && maxSeconds >= seconds && forgetAfterSeconds >= 0)) {
+    const lockout = { ...DEFAULT_LOCKOUT, ...options.lockout }
+    const { seconds, maxSeconds, forgetAfterSeconds } = lockout
+    if (
+      !(
+        Number.isInteger(seconds) &&
+        Number.isInteger(maxSeconds) &&
+        Number.isInteger(forgetAfterSeconds) &&
+        seconds >= 1 &&
+        maxSeconds >= seconds &&
+        forgetAfterSeconds >= 0
+      )
+    ) {
       throw new LoginThrottleConfigError(
-        'LoginThrottle: lockout needs seconds ≥ 1, maxSeconds ≥ seconds and forgetAfterSeconds ≥ 0.',
+        'LoginThrottle: lockout needs integer seconds ≥ 1, maxSeconds ≥ seconds and forgetAfterSeconds ≥ 0.',
       )
     }
+    this.#account = rule('account', { ...DEFAULT_ACCOUNT, ...options.account }, lockout)
+    this.#ip =
+      options.ip === false ? undefined : rule('ip', { ...DEFAULT_IP, ...options.ip }, lockout)
     this.#alertAfter = options.alertAfterLockouts ?? 1
     if (!Number.isInteger(this.#alertAfter) || this.#alertAfter < 1) {
       throw new LoginThrottleConfigError(
@@ -135,107 +139,60 @@ export class LoginThrottle {
   }
 
   /**
-   * Throws `LoginThrottledError` (429, with the seconds to wait) while the account or the
-   * address is locked out. Call it before checking the password.
+   * Runs `verify` (the password check) for one login attempt, throttled: the attempt is counted
+   * for the address and the account first, and while either is over its limit `verify` is not
+   * called and `LoginThrottledError` (429) is thrown. `verify` answers the user (an object), or
+   * `undefined` for a wrong password; the attempt then stays counted and `undefined` is returned. A success
+   * forgets the account's failures and lockouts and gives the address its attempt back (one
+   * success must not reset an address spraying many accounts). A `verify` that throws counts as
+   * a failure.
    */
-  async check(attempt: LoginAttempt): Promise<void> {
+  async attempt<T extends object>(
+    login: LoginAttempt,
+    verify: () => Promise<T | undefined>,
+  ): Promise<T | undefined> {
     const nowMs = this.#clock.nowMs()
-    const locks = await this.#guard(() =>
-      Promise.all(this.#subjects(attempt).map((subject) => this.#store.getLock(lockKey(subject)))),
-    )
-    const untilMs = Math.max(0, ...locks.map((lock) => lock?.untilMs ?? 0))
-    if (untilMs > nowMs) throw new LoginThrottledError((untilMs - nowMs) / 1000)
-  }
-
-  /**
-   * Counts a failed login for the account and the address; when either reaches its limit it is
-   * locked out, and `security.suspicious_activity` is published once for that lockout.
-   */
-  async recordFailure(attempt: LoginAttempt): Promise<FailureOutcome> {
-    let retryAfterMs = 0
-    let locked = false
-    for (const subject of this.#subjects(attempt)) {
-      const until = await this.#guard(() => this.#fail(subject, attempt))
-      if (until === undefined) continue
-      locked ||= until.fresh
-      retryAfterMs = Math.max(retryAfterMs, until.untilMs - this.#clock.nowMs())
+    const held: { subject: Subject; windowEndsMs: number }[] = []
+    // The address first: an address that is locked out costs the account nothing.
+    for (const subject of this.#subjects(login).reverse()) {
+      const reservation = await this.#guard(() =>
+        this.#store.reserve(key(subject), subject.rule, nowMs),
+      )
+      if (!reservation.allowed) {
+        // Refused attempts are not failures: what was counted for this one is given back.
+        for (const other of held) {
+          await this.#guard(() => this.#store.release(key(other.subject), other.windowEndsMs))
+        }
+        if (reservation.lockedNow && reservation.lockouts >= this.#alertAfter) {
+          await this.#events?.publish(
+            'security.suspicious_activity',
+            activity(subject, login, reservation.lockouts, nowMs + reservation.retryAfterMs, nowMs),
+          )
+        }
+        throw new LoginThrottledError(reservation.retryAfterMs / 1000)
+      }
+      held.push({ subject, windowEndsMs: reservation.windowEndsMs })
     }
-    return { locked, retryAfterSeconds: Math.ceil(Math.max(0, retryAfterMs) / 1000) }
-  }
-
-  /**
-   * Forgets the account's failures and lockouts after a successful login. The address keeps its
-   * count: one success must not reset an attacker spraying many accounts.
-   */
-  async recordSuccess(attempt: LoginAttempt): Promise<void> {
-    const [account] = this.#subjects(attempt)
-    if (account === undefined) return
-    const windowMs = account.limit.windowSeconds * 1000
-    const current = Math.floor(this.#clock.nowMs() / windowMs)
-    await this.#guard(() =>
-      this.#store.delete([
-        counterKey(account, current),
-        counterKey(account, current - 1),
-        lockKey(account),
-      ]),
-    )
-  }
-
-  // Returns the lockout the subject is under after this failure, if any.
-  async #fail(
-    subject: Subject,
-    attempt: LoginAttempt,
-  ): Promise<{ untilMs: number; fresh: boolean } | undefined> {
-    const nowMs = this.#clock.nowMs()
-    const key = lockKey(subject)
-    const lock = await this.#store.getLock(key)
-    // A failure during a lockout (a caller that skipped check()) neither counts nor extends it.
-    if (lock !== undefined && lock.untilMs > nowMs) return { untilMs: lock.untilMs, fresh: false }
-
-    // Sliding window, approximated from two fixed windows: this one's count plus the previous
-    // one's, weighted by how much of it still overlaps the last `windowSeconds`.
-    const windowMs = subject.limit.windowSeconds * 1000
-    const current = Math.floor(nowMs / windowMs)
-    const count = await this.#store.increment(counterKey(subject, current), {
-      nowMs,
-      ttlMs: 2 * windowMs,
-    })
-    const [previous = 0] = await this.#store.counts([counterKey(subject, current - 1)])
-    const overlap = 1 - (nowMs - current * windowMs) / windowMs
-    const failures = count + previous * overlap
-    // Only the failure that crosses the limit locks: concurrent ones got other counts.
-    if (failures < subject.limit.maxFailures || failures - 1 >= subject.limit.maxFailures) {
-      return undefined
-    }
-    const next = this.#nextLock(lock, nowMs)
-    const forgetMs = this.#lockout.forgetAfterSeconds * 1000
-    await this.#store.setLock(key, next, { nowMs, ttlMs: next.untilMs - nowMs + forgetMs })
-    // A fresh allowance once the lockout ends; its length grows instead.
-    await this.#store.delete([counterKey(subject, current), counterKey(subject, current - 1)])
-    if (this.#events !== undefined && next.lockouts >= this.#alertAfter) {
-      await this.#events.publish(
-        'security.suspicious_activity',
-        activity(subject, attempt, next, nowMs),
+    const user = await verify()
+    // Anything but the user is a failure, a `null` or `false` from plain JavaScript included.
+    if (!user) return undefined
+    for (const { subject, windowEndsMs } of held) {
+      await this.#guard(() =>
+        subject.scope === 'account'
+          ? this.#store.reset(key(subject))
+          : this.#store.release(key(subject), windowEndsMs),
       )
     }
-    return { untilMs: next.untilMs, fresh: true }
-  }
-
-  #nextLock(previous: ThrottleLock | undefined, nowMs: number): ThrottleLock {
-    const { seconds, maxSeconds, forgetAfterSeconds } = this.#lockout
-    const remembered =
-      previous !== undefined && previous.untilMs + forgetAfterSeconds * 1000 > nowMs
-    const lockouts = remembered ? previous.lockouts + 1 : 1
-    const durationSeconds = Math.min(seconds * 2 ** Math.min(lockouts - 1, 30), maxSeconds)
-    return { untilMs: nowMs + durationSeconds * 1000, lockouts }
+    return user
   }
 
   #subjects(attempt: LoginAttempt): Subject[] {
-    const subjects: Subject[] = []
-    const account = normalizeAccount(attempt.account)
-    if (account !== '') subjects.push({ scope: 'account', id: account, limit: this.#account })
+    // Even an empty account is counted (all of them as one): nothing runs unthrottled.
+    const subjects: Subject[] = [
+      { scope: 'account', id: normalizeAccount(attempt.account), rule: this.#account },
+    ]
     const ip = attempt.ip === undefined ? '' : addressKey(attempt.ip)
-    if (ip !== '' && this.#ip !== undefined) subjects.push({ scope: 'ip', id: ip, limit: this.#ip })
+    if (ip !== '' && this.#ip !== undefined) subjects.push({ scope: 'ip', id: ip, rule: this.#ip })
     return subjects
   }
 
@@ -259,12 +216,14 @@ export class LoginThrottle {
  * ```ts
  * import { LOGIN_THROTTLE } from '@mortar/auth'
  *
- * await app.resolve(LOGIN_THROTTLE).check({ account: 'ada@example.com', ip: '203.0.113.7' })
+ * const user = await app
+ *   .resolve(LOGIN_THROTTLE)
+ *   .attempt({ account: 'ada@example.com', ip: '203.0.113.7' }, () => checkPassword())
  * ```
  */
 export const LOGIN_THROTTLE = globalToken<LoginThrottle>('mortar.auth.login_throttle')
 
-function checkLimit(scope: Scope, limit: ThrottleLimit): ThrottleLimit {
+function rule(scope: Scope, limit: ThrottleLimit, lockout: LockoutPolicy): ThrottleRule {
   if (!Number.isInteger(limit.maxFailures) || limit.maxFailures < 1) {
     throw new LoginThrottleConfigError(
       `LoginThrottle: ${scope}.maxFailures must be an integer ≥ 1.`,
@@ -275,7 +234,13 @@ function checkLimit(scope: Scope, limit: ThrottleLimit): ThrottleLimit {
       `LoginThrottle: ${scope}.windowSeconds must be an integer ≥ 1.`,
     )
   }
-  return limit
+  return {
+    limit: limit.maxFailures,
+    windowMs: limit.windowSeconds * 1000,
+    lockoutMs: lockout.seconds * 1000,
+    maxLockoutMs: lockout.maxSeconds * 1000,
+    forgetMs: lockout.forgetAfterSeconds * 1000,
+  }
 }
 
 function normalizeAccount(account: string): string {
@@ -288,18 +253,15 @@ function digest(subject: Subject): string {
   return createHash('sha256').update(`${subject.scope}\0${subject.id}`).digest('base64url')
 }
 
-function counterKey(subject: Subject, window: number): string {
-  return `c:${digest(subject)}:${window}`
-}
-
-function lockKey(subject: Subject): string {
-  return `l:${digest(subject)}`
+function key(subject: Subject): string {
+  return digest(subject)
 }
 
 function activity(
   subject: Subject,
   attempt: LoginAttempt,
-  lock: ThrottleLock,
+  lockouts: number,
+  untilMs: number,
   nowMs: number,
 ): SuspiciousActivity {
   const account = normalizeAccount(attempt.account)
@@ -308,8 +270,8 @@ function activity(
     scope: subject.scope,
     ...(account === '' ? {} : { account }),
     ...(attempt.ip === undefined || attempt.ip === '' ? {} : { ip: attempt.ip }),
-    lockouts: lock.lockouts,
-    lockedUntil: new Date(lock.untilMs).toISOString(),
+    lockouts,
+    lockedUntil: new Date(untilMs).toISOString(),
     at: new Date(nowMs).toISOString(),
   }
 }

@@ -5,7 +5,16 @@ import * as vitest from 'vitest'
 import { throttleStoreConformance } from '../../testing/index.js'
 import { LOGIN_THROTTLE } from '../login-throttle.js'
 import { loginThrottleModule } from '../login-throttle-module.js'
+import type { ThrottleRule } from '../throttle-store.js'
 import { KyselyThrottleStore } from './kysely-throttle-store.js'
+
+const rule: ThrottleRule = {
+  limit: 5,
+  windowMs: 1_000,
+  lockoutMs: 1_000,
+  maxLockoutMs: 1_000,
+  forgetMs: 0,
+}
 
 async function startApp(url: string): Promise<App> {
   const app = createApp({ database: url, modules: [loginThrottleModule({ store: 'database' })] })
@@ -48,34 +57,55 @@ for (const engine of testEngines()) {
       await drop?.()
     })
 
-    it('locks an account through the module after five failures, counted in the table', async () => {
+    it('locks an account through the module after five failures, keyed by digests in the table', async () => {
       const throttle = app.resolve(LOGIN_THROTTLE)
       const attempt = { account: `ada-${engine.engine}@example.com`, ip: '198.51.100.4' }
-      for (let i = 0; i < 4; i++) await throttle.recordFailure(attempt)
-      await throttle.check(attempt)
-      expect(await throttle.recordFailure(attempt)).toMatchObject({ locked: true })
-      await expect(throttle.check(attempt)).rejects.toMatchObject({ code: 'E_LOGIN_THROTTLED' })
-      const db = resolveDatabase<{ mortar_login_throttle: { key: string } }>(app)
-      const keys = await db.selectFrom('mortar_login_throttle').select('key').execute()
+      const wrong = async () => undefined
+      for (let i = 0; i < 5; i++) expect(await throttle.attempt(attempt, wrong)).toBeUndefined()
+      await expect(throttle.attempt(attempt, async () => ({ id: 'ada' }))).rejects.toMatchObject({
+        code: 'E_LOGIN_THROTTLED',
+      })
+      const db = resolveDatabase<{ mortar_login_throttle: { key: string; lockouts: number } }>(app)
+      const rows = await db
+        .selectFrom('mortar_login_throttle')
+        .select(['key', 'lockouts'])
+        .execute()
       // Digests only: the table never holds the account or the address.
-      expect(keys.some(({ key }) => key.includes('ada') || key.includes('198.51'))).toBe(false)
-      expect(keys.some(({ key }) => key.startsWith('l:'))).toBe(true)
+      expect(rows.some(({ key }) => key.includes('ada') || key.includes('198.51'))).toBe(false)
+      expect(rows.map((row) => Number(row.lockouts)).sort()).toEqual([0, 1])
     })
 
     it('prunes expired rows', async () => {
       const store = new KyselyThrottleStore({ db: resolveDatabase(app) })
-      await store.increment('c:old', { nowMs: 1_000, ttlMs: 1_000 })
-      await store.setLock('l:old', { untilMs: 1_500, lockouts: 1 }, { nowMs: 1_000, ttlMs: 1_000 })
-      await store.increment('c:new', { nowMs: 1_000, ttlMs: 60_000 })
-      expect(await store.pruneExpired(10_000)).toBe(2)
-      expect(await store.counts(['c:old', 'c:new'])).toEqual([0, 1])
+      await store.reserve('old', rule, 1_000)
+      await store.reserve('new', { ...rule, windowMs: 60_000 }, 1_000)
+      expect(await store.pruneExpired(10_000)).toBe(1)
+      const db = resolveDatabase<{ mortar_login_throttle: { key: string } }>(app)
+      const keys = await db
+        .selectFrom('mortar_login_throttle')
+        .select('key')
+        .where('key', 'in', ['old', 'new'])
+        .execute()
+      expect(keys).toEqual([{ key: 'new' }])
     })
 
-    it('migrates down by dropping its table', async () => {
-      const report = await app.migrate({ direction: 'down' })
-      expect(report.ran).toEqual(['login-throttle/0001_create_mortar_login_throttle'])
+    it('migrates down to the first table, then by dropping it', async () => {
+      const db = resolveDatabase<{
+        mortar_login_throttle: { key: string; window_ends_ms: number }
+      }>(app)
+      expect((await app.migrate({ direction: 'down' })).ran).toEqual([
+        'login-throttle/0002_one_row_per_key',
+      ])
+      await expect(db.selectFrom('mortar_login_throttle').select('key').execute()).resolves.toEqual(
+        [],
+      )
+      await expect(
+        db.selectFrom('mortar_login_throttle').select('window_ends_ms').execute(),
+      ).rejects.toThrow()
+      expect((await app.migrate({ direction: 'down' })).ran).toEqual([
+        'login-throttle/0001_create_mortar_login_throttle',
+      ])
       // Queried, not introspected: PostgreSQL's introspection lists other runs' schemas too.
-      const db = resolveDatabase<{ mortar_login_throttle: { key: string } }>(app)
       await expect(db.selectFrom('mortar_login_throttle').select('key').execute()).rejects.toThrow()
       await app.migrate()
     })
@@ -92,11 +122,14 @@ for (const engine of testEngines()) {
         await scheduled.start()
         const store = new KyselyThrottleStore({ db: resolveDatabase(scheduled) })
         const nowMs = scheduled.clock.nowMs()
-        await store.increment('expires-soon', { nowMs, ttlMs: 60_000 })
-        await store.increment('lasts-a-day', { nowMs, ttlMs: 86_400_000 })
+        await store.reserve('expires-soon', { ...rule, windowMs: 60_000 }, nowMs)
+        await store.reserve('lasts-a-day', { ...rule, windowMs: 86_400_000 }, nowMs)
         scheduled.clock.advance(3_600_000)
         await scheduled.resolve(JOBS).drain()
-        expect(await store.counts(['expires-soon', 'lasts-a-day'])).toEqual([0, 1])
+        const db = resolveDatabase<{ mortar_login_throttle: { key: string } }>(scheduled)
+        expect(await db.selectFrom('mortar_login_throttle').select('key').execute()).toEqual([
+          { key: 'lasts-a-day' },
+        ])
       } finally {
         await scheduled.stop()
         await target.drop()

@@ -1,25 +1,39 @@
 import { describe, expect, it } from 'vitest'
 import * as vitest from 'vitest'
 import { throttleStoreConformance } from '../../testing/index.js'
+import type { ThrottleRule } from '../throttle-store.js'
 import { MemoryThrottleStore } from './memory-throttle-store.js'
 
 throttleStoreConformance(vitest, 'memory', () => ({ store: new MemoryThrottleStore() }))
 
+const rule: ThrottleRule = {
+  limit: 5,
+  windowMs: 1_000,
+  lockoutMs: 1_000,
+  maxLockoutMs: 1_000,
+  forgetMs: 0,
+}
+
 describe('MemoryThrottleStore', () => {
   it('forgets expired entries as it writes, so memory stays bounded', async () => {
     const store = new MemoryThrottleStore()
-    for (let i = 0; i < 1023; i++) await store.increment(`c:${i}`, { nowMs: 0, ttlMs: 1_000 })
+    for (let i = 0; i < 1023; i++) await store.reserve(`k:${i}`, rule, 0)
     expect(store.size).toBe(1023)
-    await store.increment('c:late', { nowMs: 5_000, ttlMs: 1_000 })
+    await store.reserve('k:late', rule, 5_000)
     expect(store.size).toBe(1)
   })
 
-  it('restarts an expired counter at 1', async () => {
+  it('keeps an entry while it still locks or remembers a lockout', async () => {
     const store = new MemoryThrottleStore()
-    await store.increment('c:x', { nowMs: 0, ttlMs: 1_000 })
-    await store.increment('c:x', { nowMs: 500, ttlMs: 1_000 })
-    expect(await store.increment('c:x', { nowMs: 1_400, ttlMs: 1_000 })).toBe(3)
-    expect(await store.increment('c:x', { nowMs: 2_300, ttlMs: 1_000 })).toBe(4)
-    expect(await store.increment('c:x', { nowMs: 9_000, ttlMs: 1_000 })).toBe(1)
+    const remembering = { ...rule, limit: 1, forgetMs: 10_000 }
+    await store.reserve('k:a', remembering, 0)
+    expect(await store.reserve('k:a', remembering, 0)).toMatchObject({ lockedNow: true })
+    for (let i = 0; i < 1021; i++) await store.reserve(`k:${i}`, rule, 0)
+    expect(store.size).toBe(1022)
+    await store.reserve('k:late', rule, 5_000)
+    expect(store.size).toBe(2)
+    // Remembered: the next lockout in a row is the second.
+    await store.reserve('k:a', remembering, 5_000)
+    expect(await store.reserve('k:a', remembering, 5_000)).toMatchObject({ lockouts: 2 })
   })
 })

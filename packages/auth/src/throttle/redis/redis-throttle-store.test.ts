@@ -42,16 +42,23 @@ describe.skipIf(skip !== undefined)('RedisThrottleStore', () => {
     await client.quit()
   })
 
-  it('keeps every key under its prefix with a TTL from INCR and PEXPIRE', async () => {
+  it('keeps every key under its prefix, with a TTL that covers the window, then the lockout', async () => {
     const store = new RedisThrottleStore({ client, prefix })
-    await store.increment('c:k1', { nowMs: 0, ttlMs: 30_000 })
-    await store.setLock('l:k1', { untilMs: 60_000, lockouts: 1 }, { nowMs: 0, ttlMs: 90_000 })
-    const keys = (await client.keys(`${prefix}*`)).sort()
-    expect(keys).toEqual([`${prefix}login-throttle:c:k1`, `${prefix}login-throttle:l:k1`])
-    const [counterTtl, lockTtl] = await Promise.all(keys.map((key) => client.pttl(key)))
-    expect(counterTtl).toBeGreaterThan(0)
-    expect(counterTtl).toBeLessThanOrEqual(30_000)
-    expect(lockTtl).toBeGreaterThan(30_000)
+    const rule = {
+      limit: 1,
+      windowMs: 30_000,
+      lockoutMs: 60_000,
+      maxLockoutMs: 60_000,
+      forgetMs: 30_000,
+    }
+    await store.reserve('k1', rule, 0)
+    expect(await client.keys(`${prefix}*`)).toEqual([`${prefix}login-throttle:k1`])
+    const windowTtl = await client.pttl(`${prefix}login-throttle:k1`)
+    expect(windowTtl).toBeGreaterThan(0)
+    expect(windowTtl).toBeLessThanOrEqual(30_000)
+    expect(await store.reserve('k1', rule, 0)).toMatchObject({ allowed: false, lockedNow: true })
+    const lockTtl = await client.pttl(`${prefix}login-throttle:k1`)
+    expect(lockTtl).toBeGreaterThan(60_000)
     expect(lockTtl).toBeLessThanOrEqual(90_000)
   })
 
@@ -64,9 +71,10 @@ describe.skipIf(skip !== undefined)('RedisThrottleStore', () => {
     await app.start()
     const throttle = app.resolve(LOGIN_THROTTLE)
     const attempt = { account: 'grace@example.com' }
-    await throttle.recordFailure(attempt)
-    await throttle.recordFailure(attempt)
-    await expect(throttle.check(attempt)).rejects.toMatchObject({ status: 429 })
+    const wrong = async () => undefined
+    await throttle.attempt(attempt, wrong)
+    await throttle.attempt(attempt, wrong)
+    await expect(throttle.attempt(attempt, wrong)).rejects.toMatchObject({ status: 429 })
     expect(await client.keys(`${modulePrefix}*`)).not.toHaveLength(0)
     await app.stop()
   })

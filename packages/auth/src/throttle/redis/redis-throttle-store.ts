@@ -1,4 +1,4 @@
-import type { ThrottleExpiry, ThrottleLock, ThrottleStore } from '../throttle-store.js'
+import type { ThrottleReservation, ThrottleRule, ThrottleStore } from '../throttle-store.js'
 
 /**
  * The few Redis commands the store calls. Typed by shape rather than by importing ioredis, so an
@@ -6,9 +6,6 @@ import type { ThrottleExpiry, ThrottleLock, ThrottleStore } from '../throttle-st
  */
 export interface RedisThrottleClient {
   eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>
-  mget(...keys: string[]): Promise<(string | null)[]>
-  get(key: string): Promise<string | null>
-  set(key: string, value: string, mode: 'PX', milliseconds: number): Promise<unknown>
   del(...keys: string[]): Promise<number>
 }
 
@@ -19,18 +16,44 @@ export interface RedisThrottleStoreOptions {
   readonly prefix?: string
 }
 
-// INCR and PEXPIRE in one script: a crash between the two would leave a counter that never
-// expires. The TTL only grows, so a long-lived key is never cut short.
-const INCREMENT = `
-local count = redis.call('incr', KEYS[1])
-if redis.call('pttl', KEYS[1]) < tonumber(ARGV[1]) then redis.call('pexpire', KEYS[1], ARGV[1]) end
-return count
+// The transition of `ThrottleStore` in one script, which Redis runs with no other command in
+// between: read the hash, decide, write it and its TTL. The TTL is relative (PEXPIRE), since
+// `now` is the throttle's clock, not Redis's. Fields: c count, w window end, u lockout end,
+// n lockouts in a row. Answers {1, windowEnds} or {0, retryAfterMs, lockedNow, lockouts}.
+const RESERVE = `
+local now = tonumber(ARGV[1])
+local limit, window, lockout = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local maxLockout, forget = tonumber(ARGV[5]), tonumber(ARGV[6])
+local s = redis.call('hmget', KEYS[1], 'c', 'w', 'u', 'n')
+local count, ends = tonumber(s[1]) or 0, tonumber(s[2]) or 0
+local lockedUntil, lockouts = tonumber(s[3]) or 0, tonumber(s[4]) or 0
+if lockedUntil > now then return {0, lockedUntil - now, 0, lockouts} end
+if ends > now and count >= limit then
+  if lockedUntil + forget <= now then lockouts = 0 end
+  lockouts = lockouts + 1
+  local duration = math.min(lockout * 2 ^ math.min(lockouts - 1, 30), maxLockout)
+  redis.call('hset', KEYS[1], 'c', 0, 'w', 0, 'u', now + duration, 'n', lockouts)
+  redis.call('pexpire', KEYS[1], duration + forget)
+  return {0, duration, 1, lockouts}
+end
+if ends > now then count = count + 1 else count, ends = 1, now + window end
+redis.call('hset', KEYS[1], 'c', count, 'w', ends, 'u', lockedUntil, 'n', lockouts)
+redis.call('pexpire', KEYS[1], math.max(1, math.max(ends, lockedUntil + forget) - now))
+return {1, ends}
+`
+
+const RELEASE = `
+local s = redis.call('hmget', KEYS[1], 'c', 'w')
+if tonumber(s[2]) == tonumber(ARGV[1]) and (tonumber(s[1]) or 0) > 0 then
+  redis.call('hincrby', KEYS[1], 'c', -1)
+end
+return 0
 `
 
 /**
- * A {@link ThrottleStore} on Redis: each counter a key bumped by `INCR` with a TTL, each lockout
- * a string `untilMs:lockouts` with a TTL, all under one prefix. Shared by every instance of an
- * app, so limits hold across machines.
+ * A {@link ThrottleStore} on Redis: each key a hash (attempts in the window, its end, the
+ * lockout) with a TTL, under one prefix, and each reservation one Lua script, so it is atomic
+ * across every instance of an app and limits hold across machines.
  *
  * @example
  * ```ts
@@ -51,31 +74,29 @@ export class RedisThrottleStore implements ThrottleStore {
     this.#prefix = `${options.prefix ?? 'mortar:'}login-throttle:`
   }
 
-  async increment(key: string, { ttlMs }: ThrottleExpiry): Promise<number> {
-    return Number(await this.#client.eval(INCREMENT, 1, this.#key(key), Math.ceil(ttlMs)))
+  async reserve(key: string, rule: ThrottleRule, nowMs: number): Promise<ThrottleReservation> {
+    const answer = (await this.#client.eval(
+      RESERVE,
+      1,
+      this.#key(key),
+      Math.floor(nowMs),
+      rule.limit,
+      rule.windowMs,
+      rule.lockoutMs,
+      rule.maxLockoutMs,
+      rule.forgetMs,
+    )) as number[]
+    const [allowed, value = 0, lockedNow, lockouts = 0] = answer.map(Number)
+    if (allowed === 1) return { allowed: true, windowEndsMs: value }
+    return { allowed: false, retryAfterMs: value, lockedNow: lockedNow === 1, lockouts }
   }
 
-  async counts(keys: readonly string[]): Promise<number[]> {
-    if (keys.length === 0) return []
-    const values = await this.#client.mget(...keys.map((key) => this.#key(key)))
-    return values.map((value) => (value === null ? 0 : Number(value)))
+  async release(key: string, windowEndsMs: number): Promise<void> {
+    await this.#client.eval(RELEASE, 1, this.#key(key), windowEndsMs)
   }
 
-  async getLock(key: string): Promise<ThrottleLock | undefined> {
-    const value = await this.#client.get(this.#key(key))
-    const match = value === null ? null : /^(\d+):(\d+)$/.exec(value)
-    if (match === null) return undefined
-    return { untilMs: Number(match[1]), lockouts: Number(match[2]) }
-  }
-
-  async setLock(key: string, lock: ThrottleLock, { ttlMs }: ThrottleExpiry): Promise<void> {
-    const value = `${Math.round(lock.untilMs)}:${lock.lockouts}`
-    await this.#client.set(this.#key(key), value, 'PX', Math.max(1, Math.ceil(ttlMs)))
-  }
-
-  async delete(keys: readonly string[]): Promise<void> {
-    if (keys.length === 0) return
-    await this.#client.del(...keys.map((key) => this.#key(key)))
+  async reset(key: string): Promise<void> {
+    await this.#client.del(this.#key(key))
   }
 
   #key(key: string): string {

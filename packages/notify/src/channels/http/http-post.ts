@@ -174,10 +174,12 @@ function postOnce(url: URL, options: HttpPostOptions): Promise<HttpPostResult> {
     if (options.signal.aborted) onAbort()
     request.on('socket', (socket) => {
       // A pooled socket is already connected: whatever fails now may have reached the server.
+      // (No listener on it then: one per reused request would pile up on the socket.)
       if (!socket.connecting) connected = true
-      socket.once(secure ? 'secureConnect' : 'connect', () => {
-        connected = true
-      })
+      else
+        socket.once(secure ? 'secureConnect' : 'connect', () => {
+          connected = true
+        })
     })
     request.on('response', (response) => {
       const chunks: Buffer[] = []
