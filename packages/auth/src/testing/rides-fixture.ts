@@ -39,6 +39,14 @@ export const RIDES_ACTIONS: readonly RidesAction[] = [
 export const USERS = ['u1', 'u2', 'u3'] as const
 export const STATUSES = ['requested', 'accepted', 'done', 'cancelled'] as const
 
+/**
+ * Values that MariaDB's default collations take for a user or status above (case, accents,
+ * trailing spaces), and two whose order differs between UTF-16 units and code points
+ * (U+FF55 and U+1D42E): worlds hold them so that `can` and `where` must tell them apart.
+ */
+export const LOOKALIKE_USERS = ['U1', 'u1 ', 'ú1', '\uFF551', '\u{1D42E}1'] as const
+export const LOOKALIKE_STATUSES = ['Requested', 'requested ', 'accépted'] as const
+
 /** The rides app's rule set: eleven rules over four roles, a tenant and hidden existence. */
 export const ridesPolicy = definePolicy<RidesDb, RidesPrincipal, RidesAction>()
   .role('rider', (r) =>
@@ -130,15 +138,22 @@ export async function dropRidesTables(db: Kysely<RidesDb>): Promise<void> {
 }
 
 const user = fc.constantFrom(...USERS)
+const storedUser = fc.oneof(
+  { weight: 3, arbitrary: user },
+  { weight: 1, arbitrary: fc.constantFrom(...LOOKALIKE_USERS) },
+)
 
 /** Random rides worlds: up to 12 trips in two cities, and shares of them. */
 export const ridesWorlds: fc.Arbitrary<World> = fc
   .array(
     fc.record({
-      rider_id: user,
-      driver_id: fc.option(user, { nil: null }),
+      rider_id: storedUser,
+      driver_id: fc.option(storedUser, { nil: null }),
       city_id: fc.constantFrom(1, 2),
-      status: fc.constantFrom(...STATUSES),
+      status: fc.oneof(
+        { weight: 3, arbitrary: fc.constantFrom(...STATUSES) },
+        { weight: 1, arbitrary: fc.constantFrom(...LOOKALIKE_STATUSES) },
+      ),
       fare: fc.option(fc.constantFrom(0, 500, 1000, 1500), { nil: null }),
       deleted: fc.boolean(),
     }),
@@ -150,7 +165,10 @@ export const ridesWorlds: fc.Arbitrary<World> = fc
       rows.length === 0
         ? fc.constant([])
         : fc.uniqueArray(
-            fc.record({ trip_id: fc.integer({ min: 1, max: rows.length }), user_id: user }),
+            fc.record({
+              trip_id: fc.integer({ min: 1, max: rows.length }),
+              user_id: storedUser,
+            }),
             {
               maxLength: 6,
               selector: (row) => `${row.trip_id}:${row.user_id}`,
@@ -168,10 +186,13 @@ const ROLE_SETS: readonly (readonly string[])[] = [
   ['rider', 'driver'],
 ]
 
-/** Every user in every role set, in city 1 and without a city, plus an anonymous caller. */
+/**
+ * Every user in every role set, in city 1 and without a city, plus an anonymous caller and a
+ * user whose id differs from u1's only in case.
+ */
 export function ridesPrincipals(): readonly (RidesPrincipal | undefined)[] {
   const principals: (RidesPrincipal | undefined)[] = [undefined]
-  for (const id of USERS) {
+  for (const id of [...USERS, 'U1']) {
     for (const roles of ROLE_SETS) {
       principals.push({ id, roles, cityId: 1 }, { id, roles })
     }
