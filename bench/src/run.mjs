@@ -9,6 +9,7 @@ const benches = [
   './jobs-bullmq.mjs',
   './notify.mjs',
   './analytics.mjs',
+  './shop.mjs',
 ]
 
 for (const bench of benches) {
