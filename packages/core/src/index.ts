@@ -141,6 +141,7 @@ export type {
 export { ModuleMigrator } from './persistence/migrations/index.js'
 export type {
   Migration,
+  MigrationContext,
   MigrationDatabase,
   MigrationReport,
   MigrationSource,
