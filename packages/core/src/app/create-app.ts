@@ -22,7 +22,6 @@ import {
   migrateAppDatabase,
   migrationSources,
   startAppDatabase,
-  checkPendingMigrations,
 } from '../persistence/database/app-database.js'
 import type { MigrationReport, MigrationStatus } from '../persistence/migrations/index.js'
 import { type AppJobs, createAppJobs, type JobsOptions } from '../jobs/app-jobs.js'
@@ -183,10 +182,7 @@ class MortarApp<C> implements App<C> {
     }
     try {
       // Before the singletons, so a factory may query; a bad URL fails here with a DatabaseError.
-      if (this.#database) {
-        await startAppDatabase(this.#database, this.logger)
-        await checkPendingMigrations(this.#database, this.#migrationSources(), this.logger)
-      }
+      if (this.#database) await startAppDatabase(this.#database, this.logger)
       await this.#registry.createSingletons(report.singletonOrder)
     } catch (error) {
       this.#state = 'stopped'

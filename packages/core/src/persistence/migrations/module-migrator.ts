@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely'
+import { type Kysely, sql, type Transaction } from 'kysely'
 import { DatabaseError } from '../database/database-error.js'
 import { engineOf } from '../database/database-engine.js'
 import type {
@@ -81,11 +81,17 @@ export class ModuleMigrator {
     })
   }
 
-  /** The migrations not applied yet, in the order `up` would run them. */
+  /**
+   * The migrations not applied yet, in the order `up` would run them. Reads only, without the
+   * migration lock (on SQLite a write lock), so processes starting beside a busy writer never
+   * wait on it. Throws `E_MIGRATION_RENAMED` like `up`.
+   */
   async pending(): Promise<string[]> {
-    return (await this.status())
-      .filter((entry) => entry.appliedAt === undefined)
-      .map((entry) => entry.name)
+    const db = this.#db as MigrationDatabase
+    const history = (await this.#historyExists()) ? await this.#history(db) : []
+    this.#refuseRenames(history)
+    const applied = new Set(history.map((row) => row.name))
+    return this.#plan.filter((step) => !applied.has(step.name)).map((step) => step.name)
   }
 
   /**
@@ -228,6 +234,17 @@ export class ModuleMigrator {
       .addColumn('seq', 'integer', (column) => column.notNull())
       .addColumn('applied_at', 'varchar(32)', (column) => column.notNull())
       .execute()
+  }
+
+  async #historyExists(): Promise<boolean> {
+    const table = this.#table
+    const query = {
+      sqlite: sql`select name from sqlite_master where type = 'table' and name = ${table}`,
+      // to_regclass follows search_path, as the migrator's own queries do.
+      postgres: sql`select 1 from (select to_regclass(${table}) as found) t where found is not null`,
+      mysql: sql`select table_name from information_schema.tables where table_schema = database() and table_name = ${table}`,
+    }[engineOf(this.#db)]
+    return (await query.execute(this.#db)).rows.length > 0
   }
 
   async #history(db: MigrationDatabase): Promise<HistoryRow[]> {
