@@ -22,6 +22,9 @@ const MAX_KEY_LENGTH = 191
 const DEFAULT_LIST_LIMIT = 100
 const DEFAULT_DRAIN_TIMEOUT_MS = 30_000
 const UNKNOWN_CHECK_MS = 60_000
+// Other processes hear of new jobs at most this often (local workers are woken at once): under
+// a stream of commits, one NOTIFY per commit would cost each one a round trip of its own.
+const ANNOUNCE_GAP_MS = 10
 
 /** Something `drain()` runs first: the scheduler's due ticks. */
 export interface DrainHook {
@@ -59,6 +62,7 @@ export class JobQueueService implements JobQueue {
   readonly #warnedUnknown = new Set<string>()
   #announcing = false
   #announceAgain = false
+  #announceGap: NodeJS.Timeout | undefined
   readonly #committed = (): void => {
     this.#worker?.wake()
     this.#announce()
@@ -132,6 +136,8 @@ export class JobQueueService implements JobQueue {
     this.#releaseRunning?.()
     this.#releaseRunning = undefined
     clearInterval(this.#unknownTimer)
+    // A notice still waiting for its gap is dropped: other processes' polls find those jobs.
+    clearTimeout(this.#announceGap)
     const unsubscribe = this.#unsubscribe
     this.#unsubscribe = undefined
     await unsubscribe?.().catch((error: unknown) => {
@@ -270,11 +276,16 @@ export class JobQueueService implements JobQueue {
         )
       })
       .finally(() => {
-        this.#announcing = false
-        if (this.#announceAgain) {
-          this.#announceAgain = false
-          this.#announce()
-        }
+        // The first commit of a burst is told at once; those during the gap, together after it.
+        this.#announceGap = setTimeout(() => {
+          this.#announceGap = undefined
+          this.#announcing = false
+          if (this.#announceAgain) {
+            this.#announceAgain = false
+            this.#announce()
+          }
+        }, ANNOUNCE_GAP_MS)
+        this.#announceGap.unref()
       })
   }
 }

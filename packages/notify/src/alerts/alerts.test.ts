@@ -4,6 +4,8 @@ import {
   JOBS,
   type SuspiciousActivity,
   suspiciousActivitySchema,
+  transaction,
+  UnauthorizedError,
 } from '@mortar/core'
 import { createTestApp, type TestApp } from '@mortar/core/testing'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -139,6 +141,17 @@ describe('alertsModule', () => {
     })
   })
 
+  it('still alerts when raised inside a transaction that rolls back (a failed login)', async () => {
+    await expect(
+      transaction(async () => {
+        await app.resolve(ALERTS).raise({ key: 'inside.rollback', title: 'Raised in a rollback' })
+        throw new UnauthorizedError('Wrong password.')
+      }),
+    ).rejects.toThrow('Wrong password.')
+    await app.resolve(ALERTS).settled()
+    expect(await mailTo(/Raised in a rollback/)).toBe('[critical] Raised in a rollback')
+  })
+
   it('refuses options it cannot work with', () => {
     expect(() => alertsModule({ admins: [] })).toThrow(NotifyConfigError)
     expect(() => alertsModule({ admins: [{ id: 'ops' }], channels: ['fax' as never] })).toThrow(
@@ -202,6 +215,7 @@ describe('Alerts cooldown', () => {
       }
       app.clock.advance(15 * 60_000)
       await alerts.flushDue()
+      await alerts.settled()
       await app.resolve(JOBS).drain()
       const sent = mailbox.messages().map((mail) => mail.subject)
       expect(sent).toHaveLength(3)

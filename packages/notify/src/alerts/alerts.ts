@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { hostname } from 'node:os'
 import { type Clock, type Logger, ValidationError } from '@mortar/core'
 import { z } from 'zod'
@@ -56,6 +57,11 @@ export class Alerts {
   readonly #clock: Clock
   readonly #logger: Logger
   readonly #host = `${hostname()}/${process.pid}`
+  // Notices are written one after another, outside the caller's context: an alert raised inside
+  // a transaction that rolls back (a failed login) must still go out, and on SQLite, with its
+  // one connection, writing while the caller's transaction is open would wait for itself.
+  readonly #detached = AsyncLocalStorage.snapshot()
+  #queue: Promise<void> = Promise.resolve()
 
   /** @internal made by `alertsModule` */
   constructor(options: {
@@ -75,8 +81,10 @@ export class Alerts {
   }
 
   /**
-   * Raises an alert: sent to the admins now, or counted when its key is cooling down. A notice
-   * that cannot be written (the database is down) is logged, never thrown at the caller.
+   * Raises an alert: its notice is queued for the admins at once, or the raise is counted when
+   * its key is cooling down. Notices are written to the ledger in the background, outside the
+   * caller's transaction (so a rollback does not take the alert with it); {@link settled} waits
+   * for them. A notice that cannot be written (the database is down) is logged, never thrown.
    */
   async raise(alert: Alert): Promise<void> {
     const parsed = alertSchema.safeParse(alert)
@@ -89,7 +97,7 @@ export class Alerts {
       state.open = true
       return
     }
-    if (state !== undefined && state.pending > 0) await this.#flush(state, now)
+    if (state !== undefined && state.pending > 0) this.#flush(state, now)
     this.#states.set(alert.key, {
       sentAtMs: now,
       pending: 0,
@@ -97,7 +105,7 @@ export class Alerts {
       open: true,
       notified: true,
     })
-    await this.#send({ state: 'raised', alert, count: 1, since: iso(now), host: this.#host })
+    this.#send({ state: 'raised', alert, count: 1, since: iso(now), host: this.#host })
   }
 
   /**
@@ -113,7 +121,7 @@ export class Alerts {
     const alert: Alert = { ...state.last, detail: detail ?? state.last.detail }
     const counted = state.pending
     state.pending = 0
-    await this.#send({
+    this.#send({
       state: 'resolved',
       alert,
       count: counted,
@@ -127,7 +135,7 @@ export class Alerts {
     const now = this.#clock.nowMs()
     for (const [key, state] of this.#states) {
       if (now - state.sentAtMs < this.#cooldownMs) continue
-      if (state.pending > 0) await this.#flush(state, now)
+      if (state.pending > 0) this.#flush(state, now)
       else if (!state.open) this.#states.delete(key)
     }
   }
@@ -135,10 +143,16 @@ export class Alerts {
   /** Sends every counted storm now (at stop), whatever its cooldown. */
   async flushAll(): Promise<void> {
     const now = this.#clock.nowMs()
-    for (const state of this.#states.values()) if (state.pending > 0) await this.#flush(state, now)
+    for (const state of this.#states.values()) if (state.pending > 0) this.#flush(state, now)
+    await this.settled()
   }
 
-  async #flush(state: KeyState, now: number): Promise<void> {
+  /** Resolves once every notice raised so far is written to the ledger (or its failure logged). */
+  settled(): Promise<void> {
+    return this.#queue
+  }
+
+  #flush(state: KeyState, now: number): void {
     const notice: AlertNotice = {
       state: 'repeated',
       alert: state.open
@@ -154,10 +168,14 @@ export class Alerts {
     state.sentAtMs = now
     state.pending = 0
     state.notified = state.open
-    await this.#send(notice)
+    this.#send(notice)
   }
 
-  async #send(notice: AlertNotice): Promise<void> {
+  #send(notice: AlertNotice): void {
+    this.#queue = this.#queue.then(() => this.#detached(() => this.#write(notice)))
+  }
+
+  async #write(notice: AlertNotice): Promise<void> {
     try {
       const admins = typeof this.#admins === 'function' ? await this.#admins() : this.#admins
       if (admins.length === 0) {

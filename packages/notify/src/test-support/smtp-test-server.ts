@@ -17,7 +17,7 @@ export interface SmtpTestServer {
 }
 
 export async function startSmtpTestServer(
-  options: { readonly auth?: { user: string; pass: string } } = {},
+  options: { readonly auth?: { user: string; pass: string }; readonly port?: number } = {},
 ): Promise<SmtpTestServer> {
   const mails: ParsedMail[] = []
   const rcptReplies = new Map<string, { code: number; text: string }>()
@@ -54,7 +54,7 @@ export async function startSmtpTestServer(
       )
     },
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve))
   const port = (server.server.address() as AddressInfo).port
   const credentials = options.auth ? `${options.auth.user}:${options.auth.pass}@` : ''
   return {

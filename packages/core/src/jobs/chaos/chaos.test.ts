@@ -147,7 +147,12 @@ for (const engine of testEngines()) {
             Array.from({ length: 1_000 }, (_, i) => ({ payload: { n: start + i } })),
           )
         }
-        const three = await Promise.all([0, 1, 2].map(() => startWorker(target.url, {})))
+        // The default lease: a shorter one can pass while a loaded machine (or SQLite's
+        // synchronous wait for another process's lock) holds a worker's event loop, and a job
+        // whose lease passed may run twice, which this test counts as a fault.
+        const three = await Promise.all(
+          [0, 1, 2].map(() => startWorker(target.url, { leaseMs: 30_000 })),
+        )
         workers.push(...three)
         await until('every job ran', async () => (await count(db, 'chaos_done')) >= 10_000, 150_000)
         await stopAll(three)
@@ -159,6 +164,46 @@ for (const engine of testEngines()) {
         select worker, count(*) as n from chaos_done group by worker`.execute(db)
         expect(rows.length).toBe(3)
         expect(await count(db, 'mortar_job')).toBe(0)
+      }, 200_000)
+
+      it('runs every job when one of three workers is killed mid-run; only its jobs run twice', async () => {
+        await sql`delete from chaos_done`.execute(db)
+        await sql`delete from chaos_dup`.execute(db)
+        const jobs = app.resolve(JOBS)
+        const total = 2_000
+        await jobs.enqueueMany(
+          record,
+          Array.from({ length: total }, (_, n) => ({ payload: { n } })),
+        )
+        const settings = { leaseMs: 10_000, concurrency: 5, batchSize: 20 }
+        const three = await Promise.all([0, 1, 2].map(() => startWorker(target.url, settings)))
+        workers.push(...three)
+        await until('a part ran', async () => (await count(db, 'chaos_done')) >= total / 5, 60_000)
+        // The busiest worker dies: on SQLite, one process can take most of the jobs for a while.
+        const busiest = await sql<{ worker: string }>`select worker from chaos_done
+          group by worker order by count(*) desc limit 1`.execute(db)
+        const victim = three.find(
+          (worker) => `pid-${worker.child.pid}` === busiest.rows[0]?.worker,
+        ) as Worker
+        victim.child.kill('SIGKILL')
+        expect(await victim.exited).toBe('SIGKILL')
+        // It died holding jobs (claimed, running, or run but not yet completed).
+        const held = await sql<{ n: string | number }>`select count(*) as n from mortar_job
+          where locked_by like ${`%:${victim.child.pid}:%`}`.execute(db)
+        expect(Number(held.rows[0]?.n)).toBeGreaterThan(0)
+        await until('every job ran', async () => (await count(db, 'chaos_done')) >= total, 120_000)
+        await until('the queue is empty', async () => (await count(db, 'mortar_job')) === 0, 30_000)
+        await stopAll(three)
+        expect(await count(db, 'chaos_done')).toBe(total)
+        // A job runs twice only when its lease expired: here, only a job the killed worker had
+        // run (its result written, its completion not yet) and that a survivor took over.
+        const { rows } = await sql<{ worker: string }>`
+        select d.worker from chaos_dup as u join chaos_done as d on d.id = u.id`.execute(db)
+        expect(new Set(rows.map((row) => row.worker))).toEqual(
+          new Set(rows.length === 0 ? [] : [`pid-${victim.child.pid}`]),
+        )
+        expect(rows.length).toBe(await count(db, 'chaos_dup'))
+        await sql`delete from chaos_dup`.execute(db)
       }, 200_000)
 
       it('runs a job again after its worker is killed with SIGKILL mid-job, and nothing is lost', async () => {

@@ -351,7 +351,8 @@ export class SqlQueue implements QueueAdapter {
     if (this.#engine !== 'postgres') return
     // After the commit and on a pool connection of our own: a NOTIFY inside the caller's
     // transaction would serialize every committing transaction on PostgreSQL's notify lock.
-    await sql`select pg_notify(${CHANNEL}, ${await this.#currentSchema()})`.execute(
+    // Its own commit does not wait for the disk: a lost notice only leaves the wake-up to a poll.
+    await sql`select set_config('synchronous_commit', 'off', true), pg_notify(${CHANNEL}, ${await this.#currentSchema()})`.execute(
       this.#database.root,
     )
   }

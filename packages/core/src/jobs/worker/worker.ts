@@ -49,8 +49,15 @@ const SHUTDOWN_GRACE_MS = 100
  * one heartbeat, retries failures with backoff and gives unfinished jobs back on stop.
  */
 export class Worker {
-  /** Unique per process and start: leases are held in this name. */
-  readonly id = `${hostname().slice(0, 32)}:${process.pid}:${randomBytes(4).toString('hex')}`
+  /**
+   * The name the next claim takes its leases in, unique per process and start. A claim that
+   * failed may still have committed (the connection dropped before its answer): those jobs are
+   * leased to a name this worker no longer claims in, so once their lease passes, its next
+   * claims (in a new name) or another worker's take them, instead of no one.
+   */
+  #claimer = workerName()
+  /** The name each job this worker has was claimed in: its leases are held in that name. */
+  readonly #holders = new Map<string, string>()
   readonly logger: Logger
   readonly createScope: () => RequestScope
   readonly #adapter: QueueAdapter
@@ -61,6 +68,13 @@ export class Worker {
   readonly #buffer: ClaimedJob[] = []
   readonly #running = new Map<string, { execution: JobExecution; done: Promise<void> }>()
   #completed: string[] = []
+  /**
+   * Failed attempts the queue could not record (the database was unreachable), retried until
+   * it takes them: no other worker takes over a lease of this worker's, so a job whose result
+   * is never written would wait for the next start of its process.
+   */
+  #unrecorded: Array<{ job: ClaimedJob; error: AttemptError; outcome: FailOutcome }> = []
+  #recordTimer: NodeJS.Timeout | undefined
   #flushScheduled = false
   #flushing: Promise<void> | undefined
   #claiming = false
@@ -172,6 +186,9 @@ export class Worker {
     }
     // Handlers that ignore the abort are left behind: their jobs were released above.
     await this.#flush()
+    clearTimeout(this.#recordTimer)
+    this.#recordTimer = undefined
+    await this.#recordFailures()
     this.#stopHeartbeat()
   }
 
@@ -190,10 +207,18 @@ export class Worker {
   }
 
   async #heartbeat(): Promise<void> {
-    const ids = [...this.#buffer.map((job) => job.id), ...this.#running.keys(), ...this.#completed]
+    const ids = [
+      ...this.#buffer.map((job) => job.id),
+      ...this.#running.keys(),
+      ...this.#completed,
+      ...this.#unrecorded.map((entry) => entry.job.id),
+    ]
     if (ids.length === 0) return
     try {
-      await this.#adapter.renew(this.id, ids, this.#clock.nowMs() + this.#settings.leaseMs)
+      const leaseUntilMs = this.#clock.nowMs() + this.#settings.leaseMs
+      for (const [holder, held] of this.#byHolder(ids)) {
+        await this.#adapter.renew(holder, held, leaseUntilMs)
+      }
     } catch (error) {
       this.logger.warn(
         { err: error, jobs: ids.length },
@@ -218,17 +243,20 @@ export class Worker {
 
   async #claim(limit: number): Promise<void> {
     let claimed: readonly ClaimedJob[] = []
+    const claimer = this.#claimer
     try {
       const nowMs = this.#clock.nowMs()
       claimed = await this.#adapter.claim({
-        worker: this.id,
+        worker: claimer,
         names: this.#names,
         limit,
         nowMs,
         leaseUntilMs: nowMs + this.#settings.leaseMs,
       })
       this.#claimFailures = 0
+      for (const job of claimed) this.#holders.set(job.id, claimer)
     } catch (error) {
+      this.#claimer = workerName()
       if (this.#draining > 0) {
         const waiters = this.#idleWaiters.splice(0)
         for (const waiter of waiters) waiter.reject(error)
@@ -305,7 +333,11 @@ export class Worker {
     this.#completed = []
     this.#flushing = (async () => {
       try {
-        const done = await this.#adapter.complete(this.id, ids)
+        const done: string[] = []
+        for (const [holder, held] of this.#byHolder(ids)) {
+          done.push(...(await this.#adapter.complete(holder, held)))
+        }
+        for (const id of ids) this.#holders.delete(id)
         if (done.length < ids.length) {
           const kept = new Set(done)
           this.logger.warn(
@@ -352,19 +384,38 @@ export class Worker {
         `Job '${job.name}' failed attempt ${job.attempt} of ${job.maxAttempts}; retrying`,
       )
     }
-    try {
-      const held = await this.#adapter.fail(this.id, job.id, recorded, outcome)
-      if (!held) {
-        this.logger.warn(
-          fields,
-          'A failed job had passed to another worker; its failure was not recorded',
+    this.#unrecorded.push({ job, error: recorded, outcome })
+    await this.#recordFailures()
+  }
+
+  /** Writes the failed attempts waiting to be recorded; those that still fail are retried later. */
+  async #recordFailures(): Promise<void> {
+    const pending = this.#unrecorded.splice(0)
+    for (const [index, { job, error, outcome }] of pending.entries()) {
+      try {
+        const held = await this.#adapter.fail(this.#holderOf(job.id), job.id, error, outcome)
+        this.#holders.delete(job.id)
+        if (!held) {
+          this.logger.warn(
+            { job: job.name, jobId: job.id, attempt: job.attempt },
+            'A failed job had passed to another worker; its failure was not recorded',
+          )
+        }
+      } catch (failure) {
+        this.#unrecorded.push(...pending.slice(index))
+        this.logger.error(
+          { err: failure, jobs: pending.length - index },
+          'Recording failed attempts failed; retrying (after a stop, they run again once their lease expires)',
         )
+        if (this.#recordTimer === undefined && (this.#active || this.#draining > 0)) {
+          this.#recordTimer = setTimeout(() => {
+            this.#recordTimer = undefined
+            void this.#recordFailures().then(() => this.#checkIdle())
+          }, FLUSH_RETRY_MS)
+          this.#recordTimer.unref()
+        }
+        return
       }
-    } catch (failure) {
-      this.logger.error(
-        { err: failure, jobId: job.id },
-        'Recording a failed attempt failed; the job runs again when its lease expires',
-      )
     }
   }
 
@@ -375,17 +426,36 @@ export class Worker {
 
   async #release(ids: readonly string[]): Promise<void> {
     try {
-      await this.#adapter.release(this.id, ids, this.#clock.nowMs())
+      for (const [holder, held] of this.#byHolder(ids)) {
+        await this.#adapter.release(holder, held, this.#clock.nowMs())
+      }
     } catch (error) {
       this.logger.warn(
         { err: error, jobs: ids.length },
         'Giving jobs back failed; they run again when their lease expires',
       )
     }
+    for (const id of ids) this.#holders.delete(id)
+  }
+
+  #holderOf(id: string): string {
+    return this.#holders.get(id) ?? this.#claimer
+  }
+
+  /** The ids by the name their leases are held in: one group, unless a claim's answer was lost. */
+  #byHolder(ids: readonly string[]): Map<string, string[]> {
+    const groups = new Map<string, string[]>()
+    for (const id of ids) {
+      const holder = this.#holderOf(id)
+      const group = groups.get(holder)
+      if (group === undefined) groups.set(holder, [id])
+      else group.push(id)
+    }
+    return groups
   }
 
   async progress(id: string, value: JsonValue): Promise<void> {
-    const held = await this.#adapter.progress(this.id, id, value)
+    const held = await this.#adapter.progress(this.#holderOf(id), id, value)
     if (!held) this.logger.debug({ jobId: id }, 'Progress of a job this worker no longer holds')
   }
 
@@ -397,10 +467,15 @@ export class Worker {
       this.#buffer.length === 0 &&
       this.#running.size === 0 &&
       this.#completed.length === 0 &&
+      this.#unrecorded.length === 0 &&
       this.#flushing === undefined
     if (!idle) return
     for (const waiter of this.#idleWaiters.splice(0)) waiter.resolve()
   }
+}
+
+function workerName(): string {
+  return `${hostname().slice(0, 32)}:${process.pid}:${randomBytes(4).toString('hex')}`
 }
 
 function parsePayload(definition: JobDefinition, job: ClaimedJob): unknown {
