@@ -8,6 +8,7 @@ const benches = [
   './jobs.mjs',
   './notify.mjs',
   './analytics.mjs',
+  './shop.mjs',
 ]
 
 for (const bench of benches) {

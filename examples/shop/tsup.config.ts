@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup'
 
 export default defineConfig({
-  entry: { main: 'src/main.ts', worker: 'src/worker.ts' },
+  entry: { main: 'src/main.ts', worker: 'src/worker.ts', index: 'src/index.ts' },
   format: ['esm'],
   clean: true,
   sourcemap: true,

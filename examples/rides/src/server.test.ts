@@ -441,3 +441,52 @@ describe('the rides example over HTTP', () => {
     expect(login.status).toBe(200)
   })
 })
+
+describe('the rides login under a burst of parallel guesses', () => {
+  let rides: RidesServer
+  let server: ListeningRides
+
+  beforeAll(async () => {
+    rides = await buildRides(
+      {
+        port: 0,
+        host: '127.0.0.1',
+        databaseUrl: 'sqlite::memory:',
+        sessionPassword: new Secret('rides-test-session-password-0123456789'),
+        paginationKey: new Secret('rides-test-pagination-key-0123456789abcdef'),
+        demoPassword: new Secret(DEMO_PASSWORD),
+      },
+      { hasher: new PasswordHasher({ cost: { logN: 10 } }) },
+    )
+    server = await listen(rides, { port: 0, host: '127.0.0.1' })
+  })
+
+  afterAll(async () => {
+    await server?.close()
+  })
+
+  it('checks at most five of 200 parallel wrong passwords, alerts once, and then refuses the right one', async () => {
+    const alerts: SuspiciousActivity[] = []
+    rides.app.resolve(EVENT_BUS).subscribe('security.suspicious_activity', (event) => {
+      alerts.push(event)
+    })
+    const replies = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        new Browser(server.url).request('POST', '/login', {
+          email: 'cy@rides.example',
+          password: `guess-${i}`,
+        }),
+      ),
+    )
+    const statuses = replies.map((reply) => reply.status)
+    // Each attempt is counted before its hash: five wrong passwords are checked, no more.
+    expect(statuses.filter((status) => status === 401)).toHaveLength(5)
+    expect(statuses.filter((status) => status === 429)).toHaveLength(195)
+    expect(alerts.filter((alert) => alert.scope === 'account')).toHaveLength(1)
+    const right = await new Browser(server.url).request('POST', '/login', {
+      email: 'cy@rides.example',
+      password: DEMO_PASSWORD,
+    })
+    expect(right.status).toBe(429)
+  })
+})

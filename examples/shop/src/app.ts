@@ -11,6 +11,7 @@ import { shopNotificationsModules, ORDER_NOTIFIER } from './notifications/index.
 import { ordersModule } from './orders/index.js'
 import { paymentsModule } from './payments/index.js'
 import { vaultKeyRing } from './secrets/index.js'
+import { PURCHASE_TRACKER, shopTrackingModules } from './tracking/index.js'
 
 /** The shop's Mortar app and its session module, whose accessor the routes use. */
 export interface ShopApp {
@@ -41,8 +42,10 @@ export function createShopApp(config: ShopConfig): ShopApp {
         ? databaseSessionRegistry()
         : redisSessionRegistry({ url: redis.url, prefix: `${redis.prefix}session:` }),
       sessions,
-      // 5 failed logins per account in 15 minutes (50 per address), then a lockout.
+      // LOGIN_MAX_FAILURES (5) failed logins per account in 15 minutes (50 per address), then a
+      // lockout, which publishes security.suspicious_activity: the admins are alerted.
       loginThrottleModule({
+        account: { maxFailures: config.loginMaxFailures },
         store:
           redis === undefined
             ? 'database'
@@ -62,9 +65,16 @@ export function createShopApp(config: ShopConfig): ShopApp {
         config,
         mailbox,
         recipientExists: async (id) => (await app.resolve(ACCOUNTS).find(id)) !== undefined,
+        admins: async () =>
+          (await app.resolve(ACCOUNTS).admins()).map((admin) => ({
+            id: admin.id,
+            email: admin.email,
+          })),
       }),
-      // The order's transaction also writes the buyer's notifications.
-      ordersModule({ listeners: [ORDER_NOTIFIER] }),
+      // Searches, views, the cart, purchases and dwell through @mortar/analytics.
+      ...shopTrackingModules(),
+      // The order's transaction also writes the buyer's notifications and tracks the purchase.
+      ordersModule({ listeners: [ORDER_NOTIFIER, PURCHASE_TRACKER] }),
     ],
   })
   return { app, sessions, mailbox }

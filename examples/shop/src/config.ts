@@ -64,6 +64,19 @@ export const shopConfigSchema = z.object({
   smtpUrl: secret(z.url()).optional(),
   /** `MAIL_FROM`: the sender of the shop's mail. */
   mailFrom: z.string().min(3).max(200).default('Mortar Shop <no-reply@shop.example>'),
+  // Admin alerts: they reach every admin account by mail and in their inbox.
+  /**
+   * `LOGIN_MAX_FAILURES`: wrong passwords for one account within 15 minutes before it is locked
+   * out; each lockout alerts the admins.
+   */
+  loginMaxFailures: z.number().int().min(1).max(100).default(5),
+  /** `ALERT_HEAP_MB`, `ALERT_RSS_MB`: memory limits of the process; unset, 90% of what it may use. */
+  alertHeapMb: z.number().int().min(1).optional(),
+  alertRssMb: z.number().int().min(1).optional(),
+  /** `ALERT_COOLDOWN_MINUTES`: after an alert, further ones of its kind are counted this long. */
+  alertCooldownMinutes: z.number().int().min(1).max(1440).default(15),
+  /** `ALERT_CHECK_SECONDS`: how often memory is sampled. */
+  alertCheckSeconds: z.number().int().min(1).max(3600).default(10),
   /** `PASSWORD_HASH_LOG_N`: scrypt cost of new password hashes, log2(N); 17 (OWASP) or more in production. */
   passwordHashLogN: z.number().int().min(10).max(20).default(17),
 })

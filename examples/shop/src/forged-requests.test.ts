@@ -1,6 +1,7 @@
 import { listRoutes, snapshotTables } from '@mortar/core/testing'
 import { forgeUnsafeRequests } from '@mortar/session/testing'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ANALYTICS } from '@mortar/analytics'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { CookieJar } from './testing/cookie-jar.js'
 import { shopTestEngines, startTestShop, type TestShop } from './testing/test-shop.js'
 
@@ -12,7 +13,14 @@ describe('forged cross-site requests to the shop', () => {
 
   beforeAll(async () => {
     if (sqlite === undefined) throw new Error('no SQLite engine')
-    shop = await startTestShop(sqlite)
+    // No workers and no alert checks: nothing runs in the background (deliveries, rollups,
+    // schedules, an alert about a slow event loop) to change a table while the forgeries are sent.
+    vi.stubEnv('MORTAR_WORKERS', 'false')
+    try {
+      shop = await startTestShop(sqlite, { env: { ALERT_CHECK_SECONDS: '3600' } })
+    } finally {
+      vi.unstubAllEnvs()
+    }
   })
 
   afterAll(async () => {
@@ -40,6 +48,8 @@ describe('forged cross-site requests to the shop', () => {
     const phoneDevice = devices.find((device) => !device.current)?.device ?? ''
 
     const routes = listRoutes(shop.server)
+    // What the setup tracked is written now, not during the forgeries.
+    await shop.app.resolve(ANALYTICS).flush({ timeoutMs: 5_000 })
     const before = await snapshotTables(shop.app)
     const answers = await forgeUnsafeRequests({
       url: shop.base,

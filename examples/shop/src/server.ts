@@ -1,6 +1,7 @@
 import 'reflect-metadata'
 import type { App } from '@mortar/core'
 import { mortarFastify, mountFetch } from '@mortar/core/fastify'
+import { ANALYTICS } from '@mortar/analytics'
 import { type DevMailbox, devMailboxPage, INBOX, inboxHandler } from '@mortar/notify'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { accountRoutes, currentPrincipal } from './accounts/index.js'
@@ -13,7 +14,8 @@ import { healthRoutes } from './health/health-routes.js'
 import { orderRoutes } from './orders/index.js'
 import { paymentRoutes } from './payments/index.js'
 import { SMS_STUB_PREFIX, SmsOutbox, servesSmsStub, smsStubRoutes } from './sms-stub/index.js'
-import { notificationPreferencesSection, storefrontRoutes } from './storefront/index.js'
+import { notificationPreferencesSection, storefrontRoutes, unsafeHtml } from './storefront/index.js'
+import { trackCartAdd } from './tracking/index.js'
 
 /** The shop: a Mortar app and the Fastify server in front of it. */
 export interface Shop {
@@ -47,6 +49,21 @@ export async function buildShop(config: ShopConfig): Promise<Shop> {
   await server.register(orderRoutes, { session })
   // The in-app inbox as JSON, with a live stream (GET /inbox/stream), for the logged-in user.
   await mountFetch(server, '/inbox', inboxHandler({ recipient: () => currentPrincipal()?.id }))
+  // The analytics page script and the heartbeats it sends (engaged time per page).
+  const analytics = app.resolve(ANALYTICS)
+  await mountFetch(server, '/analytics', analytics.collector())
+  // "Customers who bought this also bought", from the rollups, in the catalog's order of rank.
+  const alsoBought = async (productId: number, userId: string | undefined) => {
+    const ranked = await analytics.alsoBought(String(productId), {
+      limit: 4,
+      ...(userId === undefined ? {} : { excludeBoughtBy: userId }),
+    })
+    const found = await catalog.findMany(
+      currentPrincipal(),
+      ranked.map((entry) => Number(entry.item)),
+    )
+    return ranked.flatMap((entry) => found.get(Number(entry.item)) ?? [])
+  }
   // The storefront and the admin pages: HTML for people.
   const unreadCount = async (userId: string) => (await app.resolve(INBOX).counts(userId)).unread
   await server.register(storefrontRoutes, {
@@ -55,15 +72,42 @@ export async function buildShop(config: ShopConfig): Promise<Shop> {
     productExists,
     unreadCount,
     accountSections: [notificationPreferencesSection],
+    alsoBought,
+    onAdded: trackCartAdd,
+    // The page's script is analytics' own: its tag, made here, escapes its attributes.
+    pageView: () => unsafeHtml(analytics.heartbeatTag(analytics.page(), '/analytics')),
   })
-  const links: AdminLink[] = []
+  const links: AdminLink[] = [{ href: '/admin/analytics', label: 'Analytics' }]
+  await mountFetch(
+    server,
+    '/admin/analytics',
+    analytics.dashboard({
+      guard: adminGuard,
+      title: 'Shop analytics',
+      series: ['product_viewed', 'cart_added', 'order_completed'],
+      top: [
+        { event: 'product_searched', key: 'query' },
+        { event: 'product_viewed', key: 'productId' },
+      ],
+      funnel: {
+        steps: [{ event: 'product_viewed' }, { event: 'cart_added' }, { event: 'order_completed' }],
+        windowMs: 86_400_000,
+      },
+    }),
+  )
   if (config.smtpUrl === undefined && process.env.NODE_ENV !== 'production') {
     // What the shop mailed, for admins; never in production, where mail goes out over SMTP.
     await mountFetch(server, '/admin/mailbox', devMailboxPage(mailbox, { guard: adminGuard }))
     links.push({ href: '/admin/mailbox', label: 'Development mailbox' })
   }
-  await server.register(adminPages, { prefix: '/admin', session, unreadCount, links })
   const smsOutbox = servesSmsStub(config) ? new SmsOutbox() : undefined
+  await server.register(adminPages, {
+    prefix: '/admin',
+    session,
+    unreadCount,
+    links,
+    smsOutbox,
+  })
   if (smsOutbox !== undefined) {
     await server.register(smsStubRoutes, {
       prefix: SMS_STUB_PREFIX,

@@ -1,3 +1,4 @@
+import { ANALYTICS } from '@mortar/analytics'
 import { launchTestBrowser, type TestBrowser } from '@mortar/core/testing'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -8,13 +9,15 @@ const sqlite = shopTestEngines()[0]
 
 /**
  * The shop as people use it, in headless Chromium: a visitor searches, opens a product, adds it
- * to the cart, signs up on the way to checkout, saves a card and orders; another shopper cannot
- * see that order; the admin sees it and ships it.
+ * to the cart, signs up on the way to checkout, saves a card and orders; the confirmation is in
+ * the development mailbox and the inbox shows one unread item; another shopper cannot see that
+ * order; the admin sees the purchase and the search on the analytics dashboard, and ships it.
  */
 describe('the shop in a real browser', () => {
   let shop: TestShop
   let chromium: TestBrowser
   let orderPath = ''
+  let shopperEmail = ''
 
   beforeAll(async () => {
     if (sqlite === undefined) throw new Error('no SQLite engine')
@@ -54,7 +57,8 @@ describe('the shop in a real browser', () => {
     await page.click('#checkout-link')
     await page.waitForURL(/\/store\/login\?next=/)
     await page.click('main a:text("Sign up")')
-    await page.fill('input[name="email"]', `browser-${Date.now()}@example.com`)
+    shopperEmail = `browser-${Date.now()}@example.com`
+    await page.fill('input[name="email"]', shopperEmail)
     await page.fill('input[name="password"]', SHOPPER_PASSWORD)
     await page.click('button:text("Sign up")')
     await page.waitForURL(/\/store\/checkout$/)
@@ -73,6 +77,23 @@ describe('the shop in a real browser', () => {
     expect(await page.textContent('.status')).toBe('placed')
     expect(await page.textContent('table')).toContain(productName)
     expect(await page.$('#cart-count')).toBeNull()
+
+    // The confirmation reaches the inbox through a job: one unread item in the header.
+    await expect
+      .poll(
+        async () => {
+          await page.goto('/store/orders')
+          return (await page.$('#unread'))?.textContent() ?? null
+        },
+        { timeout: 20_000, interval: 250 },
+      )
+      .toBe('1')
+    await page.click('a[href="/store/inbox"]')
+    expect(await page.textContent('#inbox')).toContain(
+      `Order ${orderPath.slice(-36, -28)} confirmed`,
+    )
+    // Leaving a tracked page sends its page-leave beacon, past the CSRF guard.
+    await page.goto('/store')
   })
 
   it('does not show the first shopper’s order to a second one', async () => {
@@ -89,7 +110,7 @@ describe('the shop in a real browser', () => {
     expect(await page.textContent('main')).toContain('No order yet')
   })
 
-  it('shows the order to the admin, who ships it', async () => {
+  it('shows the admin the confirmation mail, the purchase and the search, and lets them ship', async () => {
     const page = await visitor()
     const config = shop.app.config
     await page.goto('/admin/orders')
@@ -98,6 +119,28 @@ describe('the shop in a real browser', () => {
     await page.fill('input[name="password"]', config.adminPassword.reveal())
     await page.click('button:text("Log in")')
     await page.waitForURL(/\/admin\/orders$/)
+
+    await page.goto('/admin/mailbox')
+    const mail = page.locator('tr', { hasText: shopperEmail })
+    expect(await mail.textContent()).toContain(
+      `Your order ${orderPath.slice(-36, -28)} is confirmed`,
+    )
+
+    await shop.app.resolve(ANALYTICS).flush({ timeoutMs: 5_000 })
+    // The analytics script's beacons got past the CSRF guard: browsers send Sec-Fetch-Site
+    // (same-origin) with them, so the collector needs no exemption.
+    const leaves = await shop.app.resolve(ANALYTICS).series('$page_leave', {
+      from: new Date(Date.now() - 86_400_000),
+      to: new Date(Date.now() + 86_400_000),
+    })
+    expect(leaves.reduce((sum, point) => sum + point.count, 0)).toBeGreaterThan(0)
+    await page.goto('/admin/analytics')
+    expect(await page.textContent('[data-testid="series-total-order_completed"]')).toBe('1')
+    expect(await page.textContent('[data-testid="top-product_searched-query"]')).toContain('lamp')
+    // The shopper's pages were seen, and left: engaged time has rows.
+    expect(await page.textContent('[data-testid="dwell"]')).toContain('/store/products/')
+
+    await page.goto('/admin/orders')
     const orderId = orderPath.slice(-36)
     await page.click(`a[href="/admin/orders/${orderId}"]`)
     await page.fill('input[name="trackingCode"]', 'TRACK-42')

@@ -134,6 +134,22 @@ export class Accounts {
     )
   }
 
+  /** How to reach the admin accounts (for admin alerts), oldest first. */
+  async admins(): Promise<Contact[]> {
+    const rows = await this.#db
+      .selectFrom('users')
+      .select(['id', 'email', 'phone', 'sms_opt_in'])
+      .where('role', '=', 'admin')
+      .orderBy('created_at')
+      .execute()
+    return rows.map((row) => ({
+      id: row.id,
+      email: row.email,
+      phone: row.phone,
+      smsOptIn: Boolean(row.sms_opt_in),
+    }))
+  }
+
   /**
    * Sets the account's phone number (`null` removes it) and whether texts may go to it; texts
    * need a number, so no number means no texts.

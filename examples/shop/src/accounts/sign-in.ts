@@ -3,6 +3,7 @@ import { requestContext, safeText, UnauthorizedError } from '@mortar/core'
 import type { Session } from '@mortar/session'
 import { z } from 'zod'
 import { type Account, ACCOUNTS } from './accounts.js'
+import { identifyVisitor } from '../tracking/index.js'
 import { parseInput } from '../validation/index.js'
 
 /** What sign-up takes, from JSON or a form. */
@@ -30,6 +31,7 @@ export async function signUpWithPassword(
   const credentials = parseInput(signUpSchema, input)
   const account = await requestContext().resolve(ACCOUNTS).signUp(credentials)
   await session.login(account.id)
+  identifyVisitor(account.id)
   return account
 }
 
@@ -53,5 +55,6 @@ export async function logInWithPassword(
   )
   if (account === undefined) throw new UnauthorizedError('Wrong email or password.')
   await session.login(account.id)
+  identifyVisitor(account.id)
   return account
 }

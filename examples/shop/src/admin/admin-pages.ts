@@ -19,6 +19,7 @@ import {
   when,
 } from '../storefront/index.js'
 import { requireAdmin } from './admin-guard.js'
+import type { SmsOutbox } from '../sms-stub/index.js'
 import { parseInput } from '../validation/index.js'
 
 /** A link on the admin overview to a page another module serves (the dashboard, the mailbox). */
@@ -31,6 +32,8 @@ export interface AdminLink {
 export interface AdminPagesOptions extends StorefrontOptions {
   /** Pages mounted beside these (the analytics dashboard, the dev mailbox), for the overview. */
   readonly links?: readonly AdminLink[]
+  /** What the development SMS stand-in took, listed at `/admin/sms` when the shop serves it. */
+  readonly smsOutbox?: SmsOutbox | undefined
 }
 
 const listQuery = z.object({ after: z.string().min(1).max(4096).optional() })
@@ -85,11 +88,28 @@ export async function adminPages(
         await pageChrome(options),
         html`<ul>
           <li><a href="/admin/orders">Orders</a></li>
+          ${options.smsOutbox === undefined ? '' : html`<li><a href="/admin/sms">Development SMS</a></li>`}
           ${(options.links ?? []).map((link) => html`<li><a href="${link.href}">${link.label}</a></li>`)}
         </ul>`,
       ),
     ),
   )
+
+  const outbox = options.smsOutbox
+  if (outbox !== undefined) {
+    server.get(
+      '/sms',
+      admin(async () =>
+        layout(
+          'Admin · Development SMS',
+          await pageChrome(options),
+          html`<p class="muted">What the SMS stand-in at /dev/sms took, newest first (this process only).</p>
+          <table id="admin-sms"><thead><tr><th>Received</th><th>To</th><th>Text</th></tr></thead>
+          <tbody>${outbox.list().map((sms) => html`<tr><td>${when(sms.receivedAt)}</td><td>${sms.to}</td><td>${sms.body}</td></tr>`)}</tbody></table>`,
+        ),
+      ),
+    )
+  }
 
   server.get(
     '/orders',

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { accountRoutes, accountsModule, shopSessionModule } from '../accounts/index.js'
 import { loadShopConfig } from '../config.js'
 import { CookieJar } from '../testing/cookie-jar.js'
+import { shopTrackingModules } from '../tracking/index.js'
 import { MAX_PRODUCT_ID } from './cart.js'
 import { cartRoutes } from './cart-routes.js'
 
@@ -32,6 +33,8 @@ describe('the cart over HTTP', () => {
         loginThrottleModule({ store: 'memory' }),
         sessions,
         accountsModule({ passwordCost: { logN: 10 } }),
+        // The routes track additions to the cart and link visitors to accounts.
+        ...shopTrackingModules(),
       ],
     })
     await app.migrate()

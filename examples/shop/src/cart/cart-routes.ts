@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { type CartItem, type CartSessionData, cartItemSchema, MAX_PRODUCT_ID } from './cart.js'
 import { addToSessionCart, type ProductExists, removeFromSessionCart } from './cart-session.js'
+import { trackCartAdd } from '../tracking/index.js'
 import { parseInput } from '../validation/index.js'
 
 /** What the cart routes need. */
@@ -44,6 +45,7 @@ export async function cartRoutes(
   server.post('/cart', async (request, reply) => {
     const item = parseInput(addBody, request.body)
     const cart = await addToSessionCart(session(), item, productExists)
+    trackCartAdd(item.productId, item.quantity)
     reply.code(201)
     return answer(cart)
   })

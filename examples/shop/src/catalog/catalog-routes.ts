@@ -2,6 +2,7 @@ import { integerId, requestContext, safeText, ValidationError } from '@mortar/co
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { currentPrincipal } from '../accounts/index.js'
+import { trackProductView, trackSearch } from '../tracking/index.js'
 import { PRODUCT_CATALOG } from './product-catalog.js'
 
 const listQuery = z.object({
@@ -21,19 +22,23 @@ export async function catalogRoutes(server: FastifyInstance): Promise<void> {
     const parsed = listQuery.safeParse(request.query)
     if (!parsed.success) throw ValidationError.fromZod(parsed.error)
     const { after, limit, q } = parsed.data
-    return requestContext()
+    const page = await requestContext()
       .resolve(PRODUCT_CATALOG)
       .list(currentPrincipal(), {
         limit,
         ...(after === undefined ? {} : { after }),
         ...(q === undefined ? {} : { q }),
       })
+    if (q !== undefined && q !== '' && after === undefined) trackSearch(q)
+    return page
   })
 
   server.get('/products/:id', async (request) => {
     const parsed = productParams.safeParse(request.params)
     // A malformed id names no product: the same 404 as a missing one.
     const id = parsed.success ? parsed.data.id : 0
-    return requestContext().resolve(PRODUCT_CATALOG).get(currentPrincipal(), id)
+    const product = await requestContext().resolve(PRODUCT_CATALOG).get(currentPrincipal(), id)
+    trackProductView(product.id)
+    return product
   })
 }

@@ -1,5 +1,6 @@
 import { defineModule, type Module } from '@mortar/core'
 import {
+  alertsModule,
   type AnyChannel,
   type DevMailbox,
   inboxChannel,
@@ -7,6 +8,7 @@ import {
   NOTIFIER,
   notifyModule,
   smsChannel,
+  type Recipient,
   smtpTransport,
 } from '@mortar/notify'
 import { ACCOUNTS } from '../accounts/index.js'
@@ -22,6 +24,8 @@ export interface ShopNotificationsOptions {
   readonly mailbox: DevMailbox
   /** Whether an account with this id still exists; asked before each delivery. */
   readonly recipientExists: (id: string) => Promise<boolean>
+  /** The admin accounts, asked before each admin alert. */
+  readonly admins: () => Promise<readonly Recipient[]>
 }
 
 /**
@@ -57,6 +61,20 @@ export function shopNotificationsModules(options: ShopNotificationsOptions): Mod
       channels,
       categories: SHOP_CATEGORIES,
       recipientExists: options.recipientExists,
+    }),
+    // Low memory and login lockouts (LOGIN_MAX_FAILURES wrong passwords) reach every admin,
+    // once per kind and cooldown: a storm is one message with a count.
+    alertsModule({
+      admins: options.admins,
+      channels: ['mail', 'inbox'],
+      cooldownMs: config.alertCooldownMinutes * 60_000,
+      checkEveryMs: config.alertCheckSeconds * 1_000,
+      monitor: {
+        ...(config.alertHeapMb === undefined
+          ? {}
+          : { heapUsedBytes: config.alertHeapMb * 2 ** 20 }),
+        ...(config.alertRssMb === undefined ? {} : { rssBytes: config.alertRssMb * 2 ** 20 }),
+      },
     }),
     defineModule({
       name: 'shop.notifications',

@@ -2,14 +2,15 @@ import { html, Notification, type Recipient } from '@mortar/notify'
 import type { Order } from '../orders/index.js'
 import { money } from '../storefront/format.js'
 
-/** The notify categories of the shop: what a customer may turn off, and what not. */
+/**
+ * The notify categories of the shop: what a customer may turn off, and what not. (Admin alerts
+ * go under notify's own `admin_alerts`, critical: past preferences and quiet hours.)
+ */
 export const SHOP_CATEGORIES = {
   /** Order confirmations: a receipt, never turned off. */
   orders: { required: true },
   /** Shipping updates: on every channel unless the customer turns one off. */
   shipping: {},
-  /** Admin alerts: past preferences and quiet hours. */
-  security: { critical: true },
 } as const
 
 /** The categories a customer chooses channels for on the preferences page. */

@@ -62,6 +62,11 @@ for (const engine of shopTestEngines()) {
         return found
       })
       expect(sms.body).toBe(`Mortar Shop: ${headline}.`)
+      // Admins read what the stand-in took; customers may not.
+      const config = shop.app.config
+      const admin = await logIn(shop.base, config.adminEmail, config.adminPassword.reveal())
+      expect((await admin.request('GET', '/admin/sms')).text).toContain('+1555010042')
+      expect((await ada.jar.request('GET', '/admin/sms')).status).toBe(403)
       await vi.waitFor(async () => {
         const inbox = await ada.jar.request('GET', '/inbox')
         expect((inbox.json.items as { title: string }[]).map((item) => item.title)).toContain(

@@ -8,6 +8,7 @@ import { money } from './format.js'
 import { type Html, html } from './html.js'
 import { csrfField, layout, type PageChrome } from './layout.js'
 import { page, pageChrome, type StorefrontOptions } from './page.js'
+import { trackProductView, trackSearch } from '../tracking/index.js'
 import { parseInput } from '../validation/index.js'
 
 /** What the catalog pages need beyond the storefront's options. */
@@ -71,6 +72,7 @@ export async function catalogPages(
         ...(q === '' ? {} : { q }),
         ...(after === undefined ? {} : { after }),
       })
+      if (q !== '' && after === undefined) trackSearch(q)
       const chrome = await pageChrome(options, q)
       const next =
         result.nextCursor === null
@@ -94,6 +96,7 @@ export async function catalogPages(
       const parsed = productParams.safeParse(request.params)
       // A malformed id names no product: the same 404 as a missing one.
       const product = await catalog().get(currentPrincipal(), parsed.success ? parsed.data.id : 0)
+      trackProductView(product.id)
       const chrome = await pageChrome(options)
       const also =
         options.alsoBought === undefined

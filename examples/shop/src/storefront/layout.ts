@@ -10,6 +10,8 @@ export interface PageChrome {
   readonly unread: number
   /** The session's CSRF token, for the forms of the page. */
   readonly csrfToken: string
+  /** What ends the body: the page view's heartbeat script, when pages are tracked. */
+  readonly tail: Html
   /** The search box's text. */
   readonly query: string
   /** A message the previous request left: something done, or something that went wrong. */
@@ -61,6 +63,7 @@ ${chrome.alert === undefined ? '' : html`<p class="alert" role="alert">${chrome.
 <h1>${title}</h1>
 ${body}
 </main>
+${chrome.tail}
 </body>
 </html>
 `

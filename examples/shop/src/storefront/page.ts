@@ -1,5 +1,5 @@
 import { markAuthorized } from '@mortar/auth'
-import { toProblem } from '@mortar/core'
+import { requestContext, toProblem } from '@mortar/core'
 import type { Session } from '@mortar/session'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { currentPrincipal } from '../accounts/index.js'
@@ -13,6 +13,11 @@ export interface StorefrontOptions {
   readonly session: () => Session<CartSessionData>
   /** The logged-in user's unread inbox items; without it, no count is shown. */
   readonly unreadCount?: (userId: string) => Promise<number>
+  /**
+   * Records a page view and returns the tag that sends its heartbeats (engaged time); called
+   * for pages answering a GET. Without it, pages are not tracked.
+   */
+  readonly pageView?: () => Html
 }
 
 /** The chrome of the current request's page; takes the flash messages the last request left. */
@@ -27,6 +32,10 @@ export async function pageChrome(options: StorefrontOptions, query = ''): Promis
         ? 0
         : await options.unreadCount(principal.id),
     csrfToken: current.csrfToken(),
+    tail:
+      options.pageView === undefined || requestContext().http?.method !== 'GET'
+        ? html``
+        : options.pageView(),
     query,
     notice: current.consumeFlash('notice'),
     alert: current.consumeFlash('alert'),

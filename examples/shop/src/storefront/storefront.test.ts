@@ -34,7 +34,11 @@ describe('the storefront over HTTP (forms, as a browser without script sends the
     expect((await browser.request('GET', '/')).headers.get('location')).toBe('/store')
     const script = await browser.request('GET', '/store/assets/shop.js')
     expect(script.headers.get('content-type')).toContain('text/javascript')
-    expect(script.text).toContain('/store/heartbeat')
+    expect(script.text).toContain('win.confirm(question)')
+    // Each page loads the analytics script, which sends the heartbeats.
+    expect((await browser.request('GET', '/store')).text).toMatch(
+      /<script src="\/analytics\/script.js" data-page-view="[0-9a-f-]{36}" data-endpoint="\/analytics\/collect"/,
+    )
     const etag = script.headers.get('etag') ?? ''
     expect(
       (await browser.request('GET', '/store/assets/shop.js', undefined, { 'if-none-match': etag }))

@@ -40,18 +40,17 @@ const RULE: ThrottleRule = {
   forgetMs: 600_000,
 }
 // Many more attempts than the limit, all in flight at once, as an attacker sends them.
-const PARALLEL = 100
+const PARALLEL = 200
 
 const key = () => `k:${randomBytes(9).toString('base64url')}`
 
 const allowedAt = (windowEndsMs: number): ThrottleReservation => ({ allowed: true, windowEndsMs })
 
-const refused = (retryAfterMs: number, lockedNow: boolean, lockouts: number) => ({
-  allowed: false,
-  retryAfterMs,
-  lockedNow,
-  lockouts,
-})
+const refused = (
+  retryAfterMs: number,
+  lockedNow: boolean,
+  lockouts: number,
+): ThrottleReservation => ({ allowed: false, retryAfterMs, lockedNow, lockouts })
 
 async function reserveTimes(store: ThrottleStore, k: string, times: number, nowMs: number) {
   const answers: ThrottleReservation[] = []
@@ -68,6 +67,44 @@ async function lockOut(store: ThrottleStore, k: string, nowMs: number) {
   )
   return answers[RULE.limit]
 }
+
+// The contract of `ThrottleStore` as a pure function, to compare stores with on any sequence.
+interface ModelState {
+  readonly count: number
+  readonly windowEndsMs: number
+  readonly lockedUntilMs: number
+  readonly lockouts: number
+}
+
+const EMPTY: ModelState = { count: 0, windowEndsMs: 0, lockedUntilMs: 0, lockouts: 0 }
+
+function modelReserve(
+  state: ModelState,
+  rule: ThrottleRule,
+  nowMs: number,
+): [ModelState, ThrottleReservation] {
+  if (state.lockedUntilMs > nowMs) {
+    return [state, refused(state.lockedUntilMs - nowMs, false, state.lockouts)]
+  }
+  const open = state.windowEndsMs > nowMs
+  if (open && state.count >= rule.limit) {
+    const lockouts = (state.lockedUntilMs + rule.forgetMs > nowMs ? state.lockouts : 0) + 1
+    const durationMs = Math.min(rule.lockoutMs * 2 ** Math.min(lockouts - 1, 30), rule.maxLockoutMs)
+    const locked = { count: 0, windowEndsMs: 0, lockedUntilMs: nowMs + durationMs, lockouts }
+    return [locked, refused(durationMs, true, lockouts)]
+  }
+  const windowEndsMs = open ? state.windowEndsMs : nowMs + rule.windowMs
+  return [{ ...state, count: open ? state.count + 1 : 1, windowEndsMs }, allowedAt(windowEndsMs)]
+}
+
+type Step =
+  | { readonly kind: 'advance'; readonly ms: number }
+  | { readonly kind: 'reserve'; readonly parallel: number }
+  | { readonly kind: 'release' }
+  | { readonly kind: 'reset' }
+
+const byJson = (answers: readonly ThrottleReservation[]) =>
+  answers.map((answer) => JSON.stringify(answer)).sort()
 
 const cases: readonly ThrottleStoreCase[] = [
   {
@@ -226,6 +263,75 @@ const cases: readonly ThrottleStoreCase[] = [
         alerts.map((alert) => alert.lockouts),
         [1, 2],
       )
+    },
+  },
+  {
+    title:
+      'answers as the contract does on random sequences of attempts, bursts, releases, resets and waits',
+    async run(store) {
+      const fc = await import('fast-check')
+      const rules = fc.record({
+        limit: fc.integer({ min: 1, max: 4 }),
+        // Minutes, not milliseconds: a store may expire keys by its own clock (Redis TTLs).
+        windowMs: fc.constantFrom(60_000, 90_000),
+        lockoutMs: fc.constant(60_000),
+        maxLockoutMs: fc.constantFrom(60_000, 240_000),
+        forgetMs: fc.constantFrom(0, 120_000),
+      })
+      const step: import('fast-check').Arbitrary<Step> = fc.oneof(
+        fc.record({
+          kind: fc.constant('advance' as const),
+          ms: fc.oneof(
+            fc.constantFrom(0, 1, 59_999, 60_000, 90_000, 120_000, 240_000),
+            fc.integer({ min: 0, max: 600_000 }),
+          ),
+        }),
+        fc.record({
+          kind: fc.constant('reserve' as const),
+          parallel: fc.integer({ min: 1, max: 6 }),
+        }),
+        fc.record({ kind: fc.constant('release' as const) }),
+        fc.record({ kind: fc.constant('reset' as const) }),
+      )
+      const property = fc.asyncProperty(
+        rules,
+        fc.array(step, { maxLength: 30 }),
+        async (rule, steps) => {
+          const k = key()
+          let state = EMPTY
+          let nowMs = T0
+          let lastWindow = 0
+          for (const next of steps) {
+            if (next.kind === 'advance') nowMs += next.ms
+            else if (next.kind === 'reset') {
+              await store.reset(k)
+              state = EMPTY
+            } else if (next.kind === 'release') {
+              await store.release(k, lastWindow)
+              if (state.windowEndsMs === lastWindow && state.count > 0) {
+                state = { ...state, count: state.count - 1 }
+              }
+            } else {
+              const expected: ThrottleReservation[] = []
+              for (let i = 0; i < next.parallel; i++) {
+                const [after, answer] = modelReserve(state, rule, nowMs)
+                state = after
+                expected.push(answer)
+                if (answer.allowed) lastWindow = answer.windowEndsMs
+              }
+              const answers = await Promise.all(
+                Array.from({ length: next.parallel }, () => store.reserve(k, rule, nowMs)),
+              )
+              deepStrictEqual(byJson(answers), byJson(expected))
+            }
+          }
+        },
+      )
+      // Reported as an assertion, with the shortest counterexample fast-check found.
+      const details = await fc.check(property, { numRuns: 40 })
+      if (details.failed) {
+        throw new AssertionError({ message: fc.defaultReportMessage(details) ?? 'property failed' })
+      }
     },
   },
 ]

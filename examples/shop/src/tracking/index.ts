@@ -1,0 +1,10 @@
+export { shopEvents } from './shop-events.js'
+export {
+  PURCHASE_TRACKER,
+  PurchaseTracker,
+  identifyVisitor,
+  trackCartAdd,
+  trackProductView,
+  trackSearch,
+} from './shop-tracking.js'
+export { shopTrackingModules } from './tracking-module.js'

@@ -1,0 +1,31 @@
+import { ANALYTICS, analyticsModule } from '@mortar/analytics'
+import { defineModule, type Module } from '@mortar/core'
+import { shopEvents } from './shop-events.js'
+import { PURCHASE_TRACKER, PurchaseTracker } from './shop-tracking.js'
+
+/**
+ * The shop's analytics: `@mortar/analytics` over the shop's events (in the app's database,
+ * rolled up every minute by core's schedules) and the {@link PurchaseTracker} that the orders
+ * module calls in the checkout's transaction.
+ */
+export function shopTrackingModules(): Module[] {
+  return [
+    analyticsModule({
+      events: shopEvents,
+      counts: { product_searched: ['query'], product_viewed: ['productId'] },
+      recommendations: {
+        viewed: { event: 'product_viewed', item: 'productId' },
+        bought: { event: 'order_completed', items: 'productIds' },
+      },
+    }),
+    defineModule({
+      name: 'shop.tracking',
+      register(binder) {
+        binder.bind(PURCHASE_TRACKER, {
+          inject: [ANALYTICS],
+          useFactory: (analytics) => new PurchaseTracker(analytics),
+        })
+      },
+    }),
+  ]
+}

@@ -1,0 +1,131 @@
+import { ANALYTICS } from '@mortar/analytics'
+import { resolveDatabase } from '@mortar/core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { CatalogDb } from '../catalog/index.js'
+import { CookieJar } from '../testing/cookie-jar.js'
+import { logIn, type Shopper, SHOPPER_PASSWORD, signUpShopper } from '../testing/shopper.js'
+import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
+
+const DAY = 86_400_000
+
+for (const engine of shopTestEngines()) {
+  // Skipped only when this engine's MORTAR_TEST_*_URL variable is unset (the notice names it); .ci/run sets all three, so CI runs it.
+  describe.skipIf(engine.skip !== undefined)(`tracking on ${engine.describeTitle}`, () => {
+    let shop: TestShop
+    const analytics = () => shop.app.resolve(ANALYTICS)
+    const range = () => ({ from: new Date(Date.now() - DAY), to: new Date(Date.now() + DAY) })
+
+    beforeAll(async () => {
+      shop = await startTestShop(engine)
+      await resolveDatabase<CatalogDb>(shop.app)
+        .updateTable('products')
+        .set({ stock: 50 })
+        .where('id', 'in', [21, 22, 23, 24])
+        .execute()
+    })
+
+    afterAll(async () => {
+      await shop?.close()
+    })
+
+    async function buy(shopper: Shopper, productIds: number[]): Promise<number> {
+      for (const productId of productIds) {
+        await shopper.jar.request('POST', '/cart', { productId })
+      }
+      const placed = await shopper.jar.request('POST', '/orders', {
+        paymentMethodId: shopper.paymentMethodId,
+      })
+      return placed.status
+    }
+
+    it('tracks a search with its query, a view, an add to cart and the purchase of one visitor', async () => {
+      const visitor = new CookieJar({ base: shop.base, userAgent: 'tracked-visitor' })
+      expect((await visitor.request('GET', '/store?q=Zebra%20lamp')).status).toBe(200)
+      expect((await visitor.request('GET', '/store/products/21')).status).toBe(200)
+      const page = await visitor.request('GET', '/store/products/21')
+      const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)?.[1] ?? ''
+      const added = await visitor.request(
+        'POST',
+        '/store/cart',
+        new URLSearchParams({ _csrf: csrf, productId: '21', quantity: '2' }),
+      )
+      expect(added.status).toBe(303)
+      const signup = await visitor.request('POST', '/auth/signup', {
+        email: `tracked-${Date.now()}@example.com`,
+        password: SHOPPER_PASSWORD,
+      })
+      expect(signup.status).toBe(201)
+      const card = await visitor.request('POST', '/payment-methods', {
+        token: 'tok_tracked_1',
+        last4: '4242',
+        brand: 'visa',
+      })
+      const order = await visitor.request('POST', '/orders', { paymentMethodId: card.json.id })
+      expect(order.status).toBe(201)
+      await analytics().flush({ timeoutMs: 5_000 })
+
+      const searches = await analytics().top('product_searched', 'query', range())
+      expect(searches).toContainEqual(expect.objectContaining({ value: 'Zebra lamp' }))
+      const views = await analytics().top('product_viewed', 'productId', range())
+      expect(views).toContainEqual(expect.objectContaining({ value: '21', count: 2 }))
+      // One person from the first search to the purchase: the visitor became the account.
+      const funnel = await analytics().funnel(
+        [{ event: 'product_searched' }, { event: 'cart_added' }, { event: 'order_completed' }],
+        { ...range(), windowMs: DAY },
+      )
+      expect(funnel.map((step) => step.count)).toEqual([1, 1, 1])
+      const bought = await analytics().top('order_completed', 'orderId', range())
+      expect(bought).toEqual([expect.objectContaining({ value: order.json.id, count: 1 })])
+    })
+
+    it('tracks no purchase for a checkout that fails', async () => {
+      const before = await analytics().series('order_completed', { ...range(), interval: 'day' })
+      await resolveDatabase<CatalogDb>(shop.app)
+        .updateTable('products')
+        .set({ stock: 0 })
+        .where('id', '=', 25)
+        .execute()
+      const shopper = await signUpShopper(shop.base, 'unlucky')
+      await shopper.jar.request('POST', '/cart', { productId: 25 })
+      // The cart takes it (stock is checked at checkout), the checkout refuses it.
+      expect(await buy(shopper, [])).toBe(409)
+      await analytics().flush({ timeoutMs: 5_000 })
+      const after = await analytics().series('order_completed', { ...range(), interval: 'day' })
+      const total = (points: { count: number }[]) => points.reduce((sum, p) => sum + p.count, 0)
+      expect(total(after)).toBe(total(before))
+    })
+
+    it('shows what customers who bought a product also bought, on its page', async () => {
+      const [first, second, third] = await Promise.all([
+        signUpShopper(shop.base, 'pair-1'),
+        signUpShopper(shop.base, 'pair-2'),
+        signUpShopper(shop.base, 'pair-3'),
+      ])
+      if (first === undefined || second === undefined || third === undefined) throw new Error()
+      expect(await buy(first, [22, 23])).toBe(201)
+      expect(await buy(second, [22, 23])).toBe(201)
+      await analytics().flush({ timeoutMs: 5_000 })
+      await analytics().rollup()
+      const page = await third.jar.request('GET', '/store/products/22')
+      const section = /<ul class="grid" id="also-bought">([\s\S]*?)<\/ul>/.exec(page.text)?.[1]
+      expect(section).toContain('href="/store/products/23"')
+      // Nothing is recommended to a buyer that they already bought.
+      const own = await first.jar.request('GET', '/store/products/22')
+      expect(own.text).not.toContain('id="also-bought"')
+    })
+
+    it('shows the admin the searches and purchases on the dashboard, and no one else', async () => {
+      const config = shop.app.config
+      const admin = await logIn(shop.base, config.adminEmail, config.adminPassword.reveal())
+      const dashboard = await admin.request('GET', '/admin/analytics')
+      expect(dashboard.status).toBe(200)
+      expect(dashboard.text).toContain('Zebra lamp')
+      expect(dashboard.text).toContain('order_completed')
+      const customer = await signUpShopper(shop.base, 'curious')
+      expect((await customer.jar.request('GET', '/admin/analytics')).status).toBe(403)
+      expect(
+        (await new CookieJar({ base: shop.base }).request('GET', '/admin/analytics')).status,
+      ).toBe(403)
+    })
+  })
+}
