@@ -1,10 +1,12 @@
 // The SDKs' ingestion endpoint for the analytics bench, in a process of its own: counts the
-// events of each batch (PostHog's /batch/, Segment's /v1/batch, gzip or not), answering after
-// an optional delay, and reports the count on request.
+// distinct events of each batch (PostHog's /batch/, Segment's /v1/batch, gzip or not) by their
+// id, so a batch the SDK sent again after a timeout is not counted twice, answering after an
+// optional delay, and reports the count on request.
 import { createServer } from 'node:http'
 import { gunzipSync } from 'node:zlib'
 
 const delayMs = Number(process.argv[2] ?? 0)
+const seen = new Set()
 let events = 0
 
 const server = createServer((request, response) => {
@@ -15,7 +17,14 @@ const server = createServer((request, response) => {
     if (request.headers['content-encoding'] === 'gzip') body = gunzipSync(body)
     try {
       const parsed = JSON.parse(body.toString('utf8'))
-      events += (parsed.batch ?? []).length
+      for (const event of parsed.batch ?? []) {
+        const id = event.messageId ?? event.uuid
+        if (id === undefined) events++
+        else if (!seen.has(id)) {
+          seen.add(id)
+          events++
+        }
+      }
     } catch {}
     setTimeout(() => {
       response.writeHead(200, { 'content-type': 'application/json' })
@@ -29,6 +38,7 @@ process.on('message', (message) => {
   if (message === 'count') process.send({ events })
   if (message === 'reset') {
     events = 0
+    seen.clear()
     process.send({ ok: true })
   }
 })

@@ -568,14 +568,25 @@ async function queries(engine) {
   }
 }
 
+// BENCH_ANALYTICS_ONLY=ingest,track,burst,queries runs some sections (all by default).
+const SECTIONS = new Set(
+  (process.env.BENCH_ANALYTICS_ONLY ?? 'ingest,track,burst,queries')
+    .split(',')
+    .map((s) => s.trim()),
+)
+
 export async function run() {
   console.log('# analytics')
-  await ingestPostgres()
-  await ingestSqlite()
-  await trackCost()
-  await burst()
-  await queries('postgres')
-  await queries('sqlite')
+  if (SECTIONS.has('ingest')) {
+    await ingestPostgres()
+    await ingestSqlite()
+  }
+  if (SECTIONS.has('track')) await trackCost()
+  if (SECTIONS.has('burst')) await burst()
+  if (SECTIONS.has('queries')) {
+    await queries('postgres')
+    await queries('sqlite')
+  }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await run()

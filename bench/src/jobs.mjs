@@ -29,6 +29,7 @@ const ROUNDS = Number(process.env.BENCH_JOBS_ROUNDS ?? 3)
 const JOBS_PER_ROUND = Number(process.env.BENCH_JOBS_N ?? 20_000)
 const ENQUEUES = Number(process.env.BENCH_JOBS_ENQUEUES ?? 4_000)
 const TX_OPS = Number(process.env.BENCH_JOBS_TX ?? 3_000)
+const TX_SLICE = 320
 const LATENCY_SAMPLES = Number(process.env.BENCH_JOBS_LATENCY ?? 400)
 const CLIENTS = 16
 const POSTGRES =
@@ -301,24 +302,24 @@ async function requestTransaction(app) {
         .execute()
       if (withJob) await jobs.enqueue(noop, { n: from })
     })
-  const measure = async (withJob) => {
+  // Short slices, alternating, so both sides meet the same load on a shared machine.
+  const measure = async (withJob, count) => {
     const started = performance.now()
     await Promise.all(
       Array.from({ length: CLIENTS }, async (_, c) => {
-        for (let i = c; i < TX_OPS; i += CLIENTS) await transfer(c * 2, c * 2 + 1, withJob)
+        for (let i = c; i < count; i += CLIENTS) await transfer(c * 2, c * 2 + 1, withJob)
       }),
     )
-    const value = TX_OPS / ((performance.now() - started) / 1_000)
-    await jobs.purge(['pending'])
-    return value
+    return count / ((performance.now() - started) / 1_000)
   }
   const rates = { mortar: [], graphile: [] }
-  await measure(false)
-  await measure(true)
-  for (let round = 0; round < ROUNDS * 2; round++) {
+  await measure(false, TX_SLICE)
+  await measure(true, TX_SLICE)
+  for (let round = 0; round < Math.ceil(TX_OPS / TX_SLICE) * ROUNDS; round++) {
     const order = round % 2 === 0 ? [true, false] : [false, true]
     for (const withJob of order)
-      (withJob ? rates.mortar : rates.graphile).push(await measure(withJob))
+      (withJob ? rates.mortar : rates.graphile).push(await measure(withJob, TX_SLICE))
+    await jobs.purge(['pending'])
   }
   const ratio = median(rates.mortar.map((value, round) => value / rates.graphile[round]))
   console.log(

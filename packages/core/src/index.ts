@@ -145,6 +145,7 @@ export type {
 export { ModuleMigrator } from './persistence/migrations/index.js'
 export type {
   Migration,
+  MigrationContext,
   MigrationDatabase,
   MigrationReport,
   MigrationSource,

@@ -154,8 +154,9 @@ export class Analytics<E extends EventSchemas = AppEvents> {
   }
 
   /**
-   * Records an event. Never awaits I/O and never throws: the properties are snapshotted now and
-   * checked against the catalogue when the batch is written (an event that fails goes to the
+   * Records an event. Never awaits I/O and never throws: the properties are serialised when
+   * their batch is made (so do not change the object afterwards) and checked against the
+   * catalogue when the batch is written (an event that fails goes to the
    * failed-events table with the reason). The user, anonymous and session ids come from the
    * request context unless `options` give them. Inside a transaction of the app database, the
    * event is recorded only if it commits. Returns `undefined`, or under the `block` overflow

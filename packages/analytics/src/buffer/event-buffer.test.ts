@@ -39,6 +39,7 @@ class Store {
           this.batches.push(batch.items.map((i) => i.n))
           this.written.push(...batch.items.map((i) => i.n))
         },
+        size: (item) => item.bytes,
         isTransient: () => this.transient,
         onDrop: (reason, items) => this.dropped[reason].push(...items.map((i) => i.n)),
         onWriteError: () => {},
@@ -63,6 +64,12 @@ describe('EventBuffer', () => {
     const store = new Store()
     const buffer = store.buffer({ batchSize: 100, batchBytes: 25, maxAgeMs: 60_000 })
     for (let n = 1; n <= 5; n++) buffer.push(item(n, 10))
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    // 50 bytes queued: written without a flush, in writes of at most 25 bytes.
+    expect(store.batches).toEqual([
+      [1, 2],
+      [3, 4],
+    ])
     await buffer.flush()
     expect(store.batches).toEqual([[1, 2], [3, 4], [5]])
   })

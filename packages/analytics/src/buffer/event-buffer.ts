@@ -26,7 +26,10 @@ export interface BufferOptions {
   readonly capacity?: number
   /** A write starts when this many events are queued, and takes at most this many (default 1,000). */
   readonly batchSize?: number
-  /** A write starts when this many bytes of properties are queued, and takes at most this many (default 1 MiB). */
+  /**
+   * A write starts when this many bytes of properties are queued, and takes at most this many
+   * (default 1 MiB); measured as JSON once a tick, off the calling path.
+   */
   readonly batchBytes?: number
   /** The longest an event waits before a write starts, in milliseconds (default 1,000). */
   readonly maxAgeMs?: number
@@ -36,11 +39,6 @@ export interface BufferOptions {
   readonly retryBaseMs?: number
   /** Longest retry delay, in milliseconds (default 10,000). */
   readonly retryMaxMs?: number
-}
-
-/** One item the buffer holds; `bytes` is what counts against `batchBytes`. */
-export interface BufferItem {
-  readonly bytes: number
 }
 
 /** A group of items written together; retried as a unit with the same id. */
@@ -56,6 +54,8 @@ export interface Batch<T> {
 
 /** What the buffer calls. */
 export interface BufferHooks<T> {
+  /** The item's size against `batchBytes`; asked more than once for an item, so cache it. */
+  size(item: T): number
   write(batch: Batch<T>): Promise<void>
   /** Whether a write error may pass by itself (the database is unreachable): retried forever. */
   isTransient(error: unknown): boolean
@@ -105,17 +105,21 @@ export function resolveBufferOptions(options: BufferOptions = {}): ResolvedOptio
 
 /**
  * A bounded FIFO of events written in batches by one writer at a time. A write starts when
- * `batchSize` events or `batchBytes` bytes are queued, when the oldest has waited `maxAgeMs`, or
- * on `flush()`. A failed write is retried with exponential backoff and full jitter while the
+ * `batchSize` events or `batchBytes` bytes are queued, when the oldest has waited `maxAgeMs`,
+ * or on `flush()`, and takes at most `batchSize` events and `batchBytes` bytes. Pushing only
+ * counts: sizes are measured once a tick, off the calling path. A failed write is retried with exponential backoff and full jitter while the
  * events stay counted against `capacity`; the overflow policy decides what gives when it is
  * full. Its timers are unref'd: they never keep a process alive.
  */
-export class EventBuffer<T extends BufferItem> {
+export class EventBuffer<T> {
   readonly #options: ResolvedOptions
   readonly #hooks: BufferHooks<T>
   #queue: T[] = []
   #head = 0
+  /** Bytes of the queued items measured so far (those up to sequence `#measuredSeq`). */
   #queuedBytes = 0
+  #measuredSeq = 0
+  #measureScheduled = false
   #blocked: BlockedItem<T>[] = []
   /** Items ever admitted to the queue; an item's sequence number is this count after it. */
   #admitted = 0
@@ -267,15 +271,33 @@ export class EventBuffer<T extends BufferItem> {
   #admit(item: T): void {
     const wasEmpty = this.#queue.length === this.#head
     this.#queue.push(item)
-    this.#queuedBytes += item.bytes
     this.#admitted++
-    const queued = this.#queue.length - this.#head
-    if (queued >= this.#options.batchSize || this.#queuedBytes >= this.#options.batchBytes) {
+    if (this.#queue.length - this.#head >= this.#options.batchSize) {
       this.#schedulePump()
-    } else if (wasEmpty && this.#ageTimer === undefined) {
-      this.#ageTimer = setTimeout(this.#onAge, this.#options.maxAgeMs)
-      this.#ageTimer.unref()
+    } else {
+      if (wasEmpty && this.#ageTimer === undefined) {
+        this.#ageTimer = setTimeout(this.#onAge, this.#options.maxAgeMs)
+        this.#ageTimer.unref()
+      }
+      if (!this.#measureScheduled) {
+        this.#measureScheduled = true
+        setImmediate(this.#measure).unref()
+      }
     }
+  }
+
+  /**
+   * Sizes what was queued since the last time, once per tick rather than in push(), and starts
+   * a write when the queued bytes reach `batchBytes`.
+   */
+  readonly #measure = (): void => {
+    this.#measureScheduled = false
+    let seq = Math.max(this.#measuredSeq, this.#dequeued)
+    for (; seq < this.#admitted; seq++) {
+      this.#queuedBytes += this.#hooks.size(this.#queue[this.#head + seq - this.#dequeued] as T)
+    }
+    this.#measuredSeq = seq
+    if (this.#queuedBytes >= this.#options.batchBytes) this.#pump()
   }
 
   readonly #onAge = (): void => {
@@ -299,9 +321,10 @@ export class EventBuffer<T extends BufferItem> {
   /** Takes `count` items off the head of the queue. */
   #take(count: number): T[] {
     const items = this.#queue.slice(this.#head, this.#head + count)
+    const measured = Math.min(items.length, this.#measuredSeq - this.#dequeued)
+    for (let i = 0; i < measured; i++) this.#queuedBytes -= this.#hooks.size(items[i] as T)
     this.#head += items.length
     this.#dequeued += items.length
-    for (const item of items) this.#queuedBytes -= item.bytes
     if (this.#head > 1_024 && this.#head * 2 > this.#queue.length) {
       this.#queue = this.#queue.slice(this.#head)
       this.#head = 0
@@ -329,9 +352,9 @@ export class EventBuffer<T extends BufferItem> {
     let bytes = 0
     const limit = Math.min(queued, this.#options.batchSize)
     while (count < limit) {
-      const next = this.#queue[this.#head + count] as T
-      if (count > 0 && bytes + next.bytes > this.#options.batchBytes) break
-      bytes += next.bytes
+      const size = this.#hooks.size(this.#queue[this.#head + count] as T)
+      if (count > 0 && bytes + size > this.#options.batchBytes) break
+      bytes += size
       count++
     }
     const firstSeq = this.#dequeued + 1

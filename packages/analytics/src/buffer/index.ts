@@ -2,7 +2,6 @@ export { EventBuffer, newBatchId, resolveBufferOptions } from './event-buffer.js
 export type {
   Batch,
   BufferHooks,
-  BufferItem,
   BufferOptions,
   DropReason,
   OverflowPolicy,

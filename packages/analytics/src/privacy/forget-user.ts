@@ -1,12 +1,7 @@
 import type { Kysely } from 'kysely'
-import { compile, Params, type QueryScope, run } from '../queries/query-scope.js'
+import { compile, EVENTS_FROM, Params, type QueryScope, run } from '../queries/query-scope.js'
 import type { RollupPlan } from '../rollups/rollup-config.js'
-import {
-  applyContributions,
-  lockRollups,
-  removeUnits,
-  type RollupEvent,
-} from '../rollups/rollups.js'
+import { addDailyCounts, lockRollups, removeUnits } from '../rollups/rollups.js'
 import {
   BATCH_TABLE,
   type DbInt,
@@ -46,44 +41,35 @@ export async function forgetUser(
       linkParams,
     )
     const anonymous = links.map((row) => row.anonymous_id)
-    const who = (params: Params) =>
+    const who = (params: Params, alias = '') =>
       anonymous.length === 0
-        ? `user_id = ${params.add(userId)}`
-        : `(user_id = ${params.add(userId)} or anonymous_id in ${params.list(anonymous)})`
-
-    const read = new Params()
-    const rows = await run<{
-      occurred_at: DbInt
-      name: string
-      anonymous_id: string | null
-      properties: string | Record<string, unknown>
-      batch_id: DbInt
-    }>(
-      tx,
-      `select occurred_at, name, anonymous_id, properties, batch_id from ${EVENT_TABLE} where ${who(read)}`,
-      read,
-    )
-    const pending = new Set(
-      (await run<{ batch_id: DbInt }>(tx, `select batch_id from ${BATCH_TABLE}`, new Params())).map(
-        (row) => Number(row.batch_id),
-      ),
-    )
+        ? `${alias}user_id = ${params.add(userId)}`
+        : `(${alias}user_id = ${params.add(userId)} or ${alias}anonymous_id in ${params.list(anonymous)})`
     // Only events already folded in are in the rollups; pending ones just disappear.
-    const rolled: RollupEvent[] = rows
-      .filter((row) => !pending.has(Number(row.batch_id)))
-      .map((row) => ({
-        occurredAt: Number(row.occurred_at),
-        name: row.name,
-        actor: userId,
-        userId,
-        properties:
-          typeof row.properties === 'string'
-            ? (JSON.parse(row.properties) as Record<string, unknown>)
-            : row.properties,
-      }))
-    await applyContributions(tx, plan, rolled, -1)
-    const actors = new Set([userId, ...anonymous])
-    for (const row of rows) if (row.anonymous_id !== null) actors.add(row.anonymous_id)
+    const rolled = (params: Params) =>
+      `${who(params, 'e.')} and not exists (select 1 from ${BATCH_TABLE} b where b.batch_id = e.batch_id)`
+    const spanParams = new Params()
+    const [span] = await run<{ first: DbInt | null; last: DbInt | null }>(
+      tx,
+      `select min(e.occurred_at) as first, max(e.occurred_at) as last from ${EVENTS_FROM} where ${rolled(spanParams)}`,
+      spanParams,
+    )
+    if (span?.first != null && span.last != null) {
+      await addDailyCounts(
+        tx,
+        plan,
+        rolled,
+        { first: Number(span.first), last: Number(span.last) },
+        -1,
+      )
+    }
+    const actorParams = new Params()
+    const seen = await run<{ anonymous_id: string }>(
+      tx,
+      `select distinct e.anonymous_id from ${EVENTS_FROM} where ${who(actorParams, 'e.')} and e.anonymous_id is not null`,
+      actorParams,
+    )
+    const actors = new Set([userId, ...anonymous, ...seen.map((row) => row.anonymous_id)])
     await removeUnits(tx, [...actors])
 
     const deleteEvents = new Params()

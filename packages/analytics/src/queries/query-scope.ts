@@ -81,11 +81,19 @@ export const ACTOR_SQL = 'coalesce(e.user_id, i.user_id, e.anonymous_id)'
 export const ACTOR_JOIN = `left join ${IDENTITY_TABLE} i on e.user_id is null and i.anonymous_id = e.anonymous_id`
 export const EVENTS_FROM = `${EVENT_TABLE} e`
 
-/** SQL reading a scalar property of `e.properties` as the text the rollups store. */
+/**
+ * SQL reading a scalar property of `e.properties` as the text the rollups store: strings,
+ * numbers and booleans; `null` for a missing key, JSON null, objects and arrays.
+ */
 export function propertySql(engine: DatabaseEngine, key: string, params: Params): string {
-  const path = params.add(engine === 'postgres' ? key : `$.${JSON.stringify(key)}`)
-  if (engine === 'postgres') return `(e.properties ->> ${path})`
-  if (engine === 'mysql') return `json_unquote(json_extract(e.properties, ${path}))`
+  if (engine === 'postgres') {
+    const k = params.add(key)
+    return `(case when jsonb_typeof(e.properties -> ${k}) in ('string', 'number', 'boolean') then e.properties ->> ${k} end)`
+  }
+  const path = params.add(`$.${JSON.stringify(key)}`)
+  if (engine === 'mysql') {
+    return `(case when json_type(json_extract(e.properties, ${path})) in ('STRING', 'INTEGER', 'DOUBLE', 'BOOLEAN') then json_unquote(json_extract(e.properties, ${path})) end)`
+  }
   // SQLite: json_extract gives 1 for true and numbers as numbers; the rollups store text.
   return `(case json_type(e.properties, ${path}) when 'true' then 'true' when 'false' then 'false' when 'object' then null when 'array' then null else cast(json_extract(e.properties, ${path}) as text) end)`
 }
@@ -103,20 +111,23 @@ export interface PendingBatch {
   readonly id: number
   readonly first: number
   readonly last: number
+  /** How many events it wrote. */
+  readonly events: number
 }
 
 /** The batches not rolled up yet. */
 export async function pendingBatches(scope: QueryScope, limit?: number): Promise<PendingBatch[]> {
   const params = new Params()
-  const rows = await run<{ batch_id: DbInt; first_at: DbInt; last_at: DbInt }>(
+  const rows = await run<{ batch_id: DbInt; first_at: DbInt; last_at: DbInt; events: DbInt }>(
     scope,
-    `select batch_id, first_at, last_at from ${BATCH_TABLE} order by batch_id${limit === undefined ? '' : ` limit ${Math.floor(limit)}`}`,
+    `select batch_id, first_at, last_at, events from ${BATCH_TABLE} order by batch_id${limit === undefined ? '' : ` limit ${Math.floor(limit)}`}`,
     params,
   )
   return rows.map((row) => ({
     id: Number(row.batch_id),
     first: Number(row.first_at),
     last: Number(row.last_at),
+    events: Number(row.events),
   }))
 }
 

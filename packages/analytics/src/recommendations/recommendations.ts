@@ -35,7 +35,7 @@ export interface Recommendation {
  * favour what everyone views; dividing by the geometric mean of both items' audiences (cosine
  * similarity over the people × items matrix) ranks an item by how much of its audience it
  * shares, so popular items do not swamp the list. Pairs seen fewer than `minSupport` times are
- * left out: one shared shopper is noise. Reads two indexed ranges: a few milliseconds.
+ * left out: one shared shopper is noise. Reads one indexed range: a few milliseconds.
  */
 export class Recommendations {
   readonly #scope: QueryScope
@@ -58,33 +58,29 @@ export class Recommendations {
       throw new AnalyticsQueryError(`minSupport must be a positive integer; got ${minSupport}.`)
     }
     const scope = this.#scope
-    const own = new Params()
-    const [base] = await run<{ units: DbInt }>(
-      scope,
-      `select units from ${ITEM_TABLE} where kind = ${own.add(kind)} and item = ${own.add(item)}`,
-      own,
-    )
-    const units = Number(base?.units ?? 0)
-    if (units === 0) return []
     const excluded = new Set(options.exclude ?? [])
     excluded.add(item)
     if (options.excludeBoughtBy !== undefined) {
       for (const bought of await this.#boughtBy(options.excludeBoughtBy)) excluded.add(bought)
     }
     const params = new Params()
-    const rows = await run<{ other: string; together: DbInt; units: DbInt }>(
+    const k = params.add(kind)
+    const self = params.add(item)
+    // One indexed range of the pairs; each audience by a correlated lookup on its full key,
+    // never a join, which a planner with stale statistics turned into a scan of the items.
+    // Ranked and cut in SQL: together² / audience orders as the cosine does (the item's own
+    // audience is the same for every row), and only `limit` rows come back.
+    const name = scope.engine === 'postgres' ? 'r.other collate "C"' : 'r.other'
+    const rows = await run<{ other: string; together: DbInt; units: DbInt; own: DbInt | null }>(
       scope,
-      `select p.other, p.count as together, i.units from ${PAIR_TABLE} p join ${ITEM_TABLE} i on i.kind = p.kind and i.item = p.other where p.kind = ${params.add(kind)} and p.item = ${params.add(item)} and p.count >= ${params.add(minSupport)}`,
+      `select r.other, r.together, r.units, (select units from ${ITEM_TABLE} where kind = ${k} and item = ${self}) as own from (select p.other, p.count as together, (select i.units from ${ITEM_TABLE} i where i.kind = p.kind and i.item = p.other) as units from ${PAIR_TABLE} p where p.kind = ${k} and p.item = ${self} and p.count >= ${params.add(minSupport)} and p.other not in ${params.list([...excluded])}) r where r.units is not null order by r.together * 1e0 * r.together / r.units desc, r.together desc, ${name} limit ${limit}`,
       params,
     )
-    return rows
-      .filter((row) => !excluded.has(row.other))
-      .map((row) => {
-        const together = Number(row.together)
-        return { item: row.other, together, score: together / Math.sqrt(units * Number(row.units)) }
-      })
-      .sort((a, b) => b.score - a.score || b.together - a.together || (a.item < b.item ? -1 : 1))
-      .slice(0, limit)
+    const units = Number(rows[0]?.own ?? 0)
+    return rows.map((row) => {
+      const together = Number(row.together)
+      return { item: row.other, together, score: together / Math.sqrt(units * Number(row.units)) }
+    })
   }
 
   /** What a user bought, under their id and the anonymous ids linked to it. */

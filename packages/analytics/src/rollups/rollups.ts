@@ -1,17 +1,18 @@
+import type { DatabaseEngine } from '@mortar/core'
 import { CompiledQuery, type Kysely } from 'kysely'
 import {
   ACTOR_JOIN,
   ACTOR_SQL,
   EVENTS_FROM,
+  compile,
   Params,
   type PendingBatch,
   type QueryScope,
-  batchWindows,
   pendingBatches,
+  pendingFilter,
   run,
-  scalarText,
 } from '../queries/query-scope.js'
-import { addCounts, deleteKeys, insertMissing } from '../storage/bulk-sql.js'
+import { addCounts, deleteKeys } from '../storage/bulk-sql.js'
 import {
   BATCH_TABLE,
   DAILY_TABLE,
@@ -24,9 +25,11 @@ import {
   TOP_DAY_TABLE,
   TOP_TABLE,
   UNIT_ITEM_TABLE,
+  UNIT_STAGE_TABLE,
 } from '../storage/analytics-tables.js'
-import { DayCache } from '../time/zoned-time.js'
 import type { ItemKind, RollupPlan } from './rollup-config.js'
+import { arrayItemsSql, dayNumberSql, dayText, dayTextSql, valueSql } from './rollup-sql.js'
+import { zoneOffset } from '../time/zoned-time.js'
 
 /** What one `rollup()` did. */
 export interface RollupReport {
@@ -36,24 +39,26 @@ export interface RollupReport {
   readonly events: number
 }
 
-/** An event as the rollup reads it. */
-export interface RollupEvent {
-  readonly occurredAt: number
-  readonly name: string
-  readonly actor: string | null
-  readonly userId: string | null
-  readonly properties: Record<string, unknown>
+/** A condition on the events `e`, adding its parameters to `params`. */
+export type EventFilter = (params: Params) => string
+
+/** The first and last instant of the events a filter selects. */
+export interface EventSpan {
+  readonly first: number
+  readonly last: number
 }
 
 const BATCHES_PER_TRANSACTION = 100
+const DAY = 86_400_000
 
 /**
- * Folds written batches into the rollups, incrementally: the batch log lists what was written
- * and not counted yet; each transaction takes up to 100 batches, adds their events to the daily
- * counts, refreshes the touched days' top lists, adds their item co-occurrences, and deletes
- * their log rows, all or nothing. So every event is counted once, however late it arrived, and
- * a crash mid-way leaves the batches to the next run. A lock row serialises runs with each other
- * and with `forgetUser`.
+ * Folds written batches into the rollups, incrementally and set-based: the batch log lists what
+ * was written and not counted yet; each transaction takes up to 100 batches and, in a few
+ * `INSERT … SELECT … GROUP BY` upserts that the database runs over those batches' events, adds
+ * them to the daily counts, refreshes the touched days' top lists, adds their item
+ * co-occurrences, and deletes their log rows, all or nothing. So every event is counted once,
+ * however late it arrived, and a crash mid-way leaves the batches to the next run. A lock row
+ * serialises runs with each other and with `forgetUser`.
  */
 export class Rollups {
   readonly #scope: QueryScope
@@ -78,7 +83,7 @@ export class Rollups {
         await lockRollups(scope)
         const pending = await pendingBatches(scope, BATCHES_PER_TRANSACTION)
         if (pending.length === 0) return undefined
-        const counted = await this.#fold(scope, pending)
+        const counted = await fold(scope, this.#plan, pending)
         await deleteKeys(
           scope.db,
           scope.engine,
@@ -93,24 +98,6 @@ export class Rollups {
       events += step.events
     }
   }
-
-  async #fold(scope: QueryScope, pending: readonly PendingBatch[]): Promise<number> {
-    const events = await readBatchEvents(scope, pending)
-    const suppressed = await suppressedAmong(scope, events)
-    const kept =
-      suppressed.size === 0 ? events : events.filter((e) => !suppressed.has(e.userId ?? ''))
-    if (kept.length < events.length) {
-      // A forgotten user's events that a process wrote before it learnt of the suppression.
-      const params = new Params()
-      await run(
-        scope,
-        `delete from ${EVENT_TABLE} where user_id in ${params.list([...suppressed])}`,
-        params,
-      )
-    }
-    await applyContributions(scope, this.#plan, kept, 1)
-    return kept.length
-  }
 }
 
 /** Takes the rollup lock: runs and forgetUser wait for each other. */
@@ -121,105 +108,166 @@ export async function lockRollups(scope: QueryScope): Promise<void> {
   )
 }
 
-/** The events of the given batches, with their actor resolved through identity links. */
-async function readBatchEvents(
+async function fold(
   scope: QueryScope,
+  plan: RollupPlan,
   pending: readonly PendingBatch[],
-): Promise<RollupEvent[]> {
-  const events: RollupEvent[] = []
-  for (const window of batchWindows(pending)) {
-    const params = new Params()
-    const rows = await run<{
-      occurred_at: DbInt
-      name: string
-      actor: string | null
-      user_id: string | null
-      properties: string | Record<string, unknown>
-    }>(
+): Promise<number> {
+  const filter: EventFilter = (params) =>
+    pendingFilter(pending, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, params) ?? 'false'
+  const span: EventSpan = {
+    first: Math.min(...pending.map((batch) => batch.first)),
+    last: Math.max(...pending.map((batch) => batch.last)),
+  }
+  let counted = pending.reduce((sum, batch) => sum + batch.events, 0)
+  const [anySuppressed] = await run(
+    scope,
+    `select 1 as one from ${SUPPRESSED_TABLE} limit 1`,
+    new Params(),
+  )
+  if (anySuppressed !== undefined) {
+    // A forgotten user's events that a process wrote before it learnt of the suppression.
+    const find = new Params()
+    const suppressed = await run<{ user_id: string }>(
       scope,
-      `select e.occurred_at, e.name, ${ACTOR_SQL} as actor, e.user_id, e.properties from ${EVENTS_FROM} ${ACTOR_JOIN} where e.occurred_at >= ${params.add(window.first)} and e.occurred_at <= ${params.add(window.last)} and e.batch_id in ${params.list(window.ids)}`,
-      params,
+      `select distinct e.user_id from ${EVENTS_FROM} join ${SUPPRESSED_TABLE} s on s.user_id = e.user_id where ${filter(find)}`,
+      find,
     )
-    for (const row of rows) {
-      events.push({
-        occurredAt: Number(row.occurred_at),
-        name: row.name,
-        actor: row.actor,
-        userId: row.user_id,
-        properties:
-          typeof row.properties === 'string'
-            ? (JSON.parse(row.properties) as Record<string, unknown>)
-            : row.properties,
-      })
+    if (suppressed.length > 0) {
+      const params = new Params()
+      const removed = await scope.db.executeQuery(
+        compile(
+          scope.engine,
+          `delete from ${EVENT_TABLE} where user_id in ${params.list(suppressed.map((row) => row.user_id))}`,
+          params,
+        ),
+      )
+      counted -= Number(removed.numAffectedRows ?? 0n)
     }
   }
-  return events
+  await addDailyCounts(scope, plan, filter, span, 1)
+  for (const [kind, source] of plan.items) {
+    await addCooccurrences(scope, plan, kind, source, filter, span)
+  }
+  return Math.max(0, counted)
 }
 
-async function suppressedAmong(
-  scope: QueryScope,
-  events: readonly RollupEvent[],
-): Promise<Set<string>> {
-  const users = [...new Set(events.map((e) => e.userId).filter((id): id is string => id !== null))]
-  const found = new Set<string>()
-  for (let start = 0; start < users.length; start += 500) {
-    const params = new Params()
-    const rows = await run<{ user_id: string }>(
-      scope,
-      `select user_id from ${SUPPRESSED_TABLE} where user_id in ${params.list(users.slice(start, start + 500))}`,
-      params,
-    )
-    for (const row of rows) found.add(row.user_id)
-  }
-  return found
+/** A parameter marker usable in a select list (PostgreSQL wants its type). */
+function literal(engine: DatabaseEngine, marker: string): string {
+  return engine === 'postgres' ? `${marker}::text` : marker
 }
 
 /**
- * Adds (`sign` 1) or removes (`sign` -1, for forgetUser) the contributions of `events` to the
- * daily counts and top lists; adding also records item co-occurrences (removal of those goes
- * through {@link removeUnits}).
+ * `INSERT … SELECT` that adds the select's last column to the counter of rows with the same
+ * key, inserting the missing ones: `ON CONFLICT DO UPDATE`, MariaDB's `ON DUPLICATE KEY UPDATE`.
+ * The select must give each key once.
  */
-export async function applyContributions(
+async function upsertSelect(
+  scope: QueryScope,
+  table: string,
+  columns: readonly string[],
+  keys: readonly string[],
+  select: string,
+  params: Params,
+): Promise<void> {
+  const counter = columns.at(-1) as string
+  const into = `insert into ${table} (${columns.join(', ')}) select * from (${select}) g`
+  await run(
+    scope,
+    scope.engine === 'mysql'
+      ? `${into} on duplicate key update ${counter} = ${counter} + values(${counter})`
+      : // `where true`: SQLite would read ON CONFLICT as a join's ON without it.
+        `${into} where true on conflict (${keys.join(', ')}) do update set ${counter} = ${table}.${counter} + excluded.${counter}`,
+    params,
+  )
+}
+
+/**
+ * Adds (`sign` 1) or removes (`sign` -1, for forgetUser) the events `filter` selects to or
+ * from the daily counts, then rebuilds the top lists of the days touched.
+ */
+export async function addDailyCounts(
   scope: QueryScope,
   plan: RollupPlan,
-  events: readonly RollupEvent[],
+  filter: EventFilter,
+  span: EventSpan,
   sign: 1 | -1,
 ): Promise<void> {
-  if (events.length === 0) return
-  const days = new DayCache(plan.timeZone)
-  const daily = new Map<string, [string, string, string, string, number]>()
-  const add = (name: string, key: string, day: string, value: string) => {
-    const id = `${name}\0${key}\0${day}\0${value}`
-    const row = daily.get(id)
-    if (row === undefined) daily.set(id, [name, key, day, value, sign])
-    else row[4] += sign
-  }
-  for (const event of events) {
-    const day = days.dayOf(event.occurredAt)
-    add(event.name, '', day, '')
-    for (const key of plan.counts.get(event.name) ?? []) {
-      const value = scalarText(event.properties[key])
-      if (value !== undefined) add(event.name, key, day, value)
+  const { engine } = scope
+  const day = dayNumberSql(engine, 'e.occurred_at', plan.timeZone, span.first, span.last)
+  const columns = ['name', 'prop', 'day', 'value', 'count']
+  const keys = ['name', 'prop', 'day', 'value']
+  const totals = new Params()
+  await upsertSelect(
+    scope,
+    DAILY_TABLE,
+    columns,
+    keys,
+    `select x.name, '' as prop, ${dayTextSql(engine, 'x.d')} as day, '' as value, ${sign} * count(*) as n from (select e.name, ${day} as d from ${EVENTS_FROM} where ${filter(totals)}) x group by x.name, x.d`,
+    totals,
+  )
+  for (const [name, props] of plan.counts) {
+    for (const prop of props) {
+      const params = new Params()
+      await upsertSelect(
+        scope,
+        DAILY_TABLE,
+        columns,
+        keys,
+        `select ${literal(engine, params.add(name))} as name, ${literal(engine, params.add(prop))} as prop, ${dayTextSql(engine, 'x.d')} as day, x.v as value, ${sign} * count(*) as n from (select ${day} as d, ${valueSql(engine, prop, params)} as v from ${EVENTS_FROM} where e.name = ${params.add(name)} and ${filter(params)}) x where x.v is not null group by x.d, x.v`,
+        params,
+      )
     }
   }
-  await addCounts(scope.db, scope.engine, DAILY_TABLE, ['name', 'prop', 'day', 'value'], 'count', [
-    ...daily.values(),
-  ])
   if (sign < 0) {
     await scope.db.executeQuery(
       CompiledQuery.raw(`delete from ${DAILY_TABLE} where count <= 0`, []),
     )
   }
-  const touched = new Map<string, [string, string, string]>()
-  for (const [name, key, day] of daily.values()) {
-    if (key !== '') touched.set(`${name}\0${key}\0${day}`, [name, key, day])
-  }
-  for (const [name, key, day] of touched.values()) await refreshTop(scope, plan, name, key, day)
-  if (sign > 0) {
-    for (const [kind, source] of plan.items) {
-      await addCooccurrences(scope, plan, kind, source, days, events)
+  if (plan.counts.size === 0) return
+  const touched = await touchedDays(scope, plan, filter, span, day)
+  for (const [name, days] of touched) {
+    for (const prop of plan.counts.get(name) ?? []) {
+      for (const d of days) await refreshTop(scope, plan, name, prop, dayText(d))
     }
   }
+}
+
+const MAX_SPAN_DAYS = 31
+
+/**
+ * The local days (as day numbers) per counted event whose top lists may have changed: every
+ * day of a span up to a month (rebuilding an unchanged list is harmless and cheaper than a
+ * scan), else the days the events fall on.
+ */
+async function touchedDays(
+  scope: QueryScope,
+  plan: RollupPlan,
+  filter: EventFilter,
+  span: EventSpan,
+  day: string,
+): Promise<Map<string, number[]>> {
+  const firstDay = Math.floor((span.first + zoneOffset(span.first, plan.timeZone)) / DAY)
+  const lastDay = Math.floor((span.last + zoneOffset(span.last, plan.timeZone)) / DAY)
+  const touched = new Map<string, number[]>()
+  if (lastDay - firstDay < MAX_SPAN_DAYS) {
+    const days: number[] = []
+    for (let d = firstDay; d <= lastDay; d++) days.push(d)
+    for (const name of plan.counts.keys()) touched.set(name, days)
+    return touched
+  }
+  const params = new Params()
+  const rows = await run<{ name: string; d: DbInt }>(
+    scope,
+    `select distinct e.name, ${day} as d from ${EVENTS_FROM} where e.name in ${params.list([...plan.counts.keys()])} and ${filter(params)}`,
+    params,
+  )
+  for (const row of rows) {
+    const days = touched.get(row.name) ?? []
+    touched.set(row.name, days)
+    days.push(Number(row.d))
+  }
+  return touched
 }
 
 /** Rebuilds one day's top list of a key from its daily counts. */
@@ -239,128 +287,106 @@ async function refreshTop(
   const kept = rows.slice(0, plan.topSize)
   // Any value not kept has at most the count of the first one left out.
   const threshold = rows.length > plan.topSize ? Number(rows[plan.topSize]?.count) : 0
-  const where = new Params()
+  const where = (table: string) => {
+    const p = new Params()
+    return run(
+      scope,
+      `delete from ${table} where name = ${p.add(name)} and prop = ${p.add(key)} and day = ${p.add(day)}`,
+      p,
+    )
+  }
+  await where(TOP_TABLE)
+  await where(TOP_DAY_TABLE)
+  if (kept.length === 0) return
+  const insert = new Params()
+  const values = kept
+    .map(
+      (row) =>
+        `(${insert.add(name)}, ${insert.add(key)}, ${insert.add(day)}, ${insert.add(row.value)}, ${insert.add(Number(row.count))})`,
+    )
+    .join(', ')
   await run(
     scope,
-    `delete from ${TOP_TABLE} where name = ${where.add(name)} and prop = ${where.add(key)} and day = ${where.add(day)}`,
-    where,
-  )
-  await insertMissing(
-    scope.db,
-    scope.engine,
-    TOP_TABLE,
-    ['name', 'prop', 'day', 'value', 'count'],
-    ['name', 'prop', 'day', 'value'],
-    kept.map((row) => [name, key, day, row.value, Number(row.count)]),
+    `insert into ${TOP_TABLE} (name, prop, day, value, count) values ${values}`,
+    insert,
   )
   const meta = new Params()
   await run(
     scope,
-    `delete from ${TOP_DAY_TABLE} where name = ${meta.add(name)} and prop = ${meta.add(key)} and day = ${meta.add(day)}`,
+    `insert into ${TOP_DAY_TABLE} (name, prop, day, threshold) values (${meta.add(name)}, ${meta.add(key)}, ${meta.add(day)}, ${meta.add(threshold)})`,
     meta,
   )
-  if (kept.length > 0) {
-    await insertMissing(
-      scope.db,
-      scope.engine,
-      TOP_DAY_TABLE,
-      ['name', 'prop', 'day', 'threshold'],
-      ['name', 'prop', 'day'],
-      [[name, key, day, threshold]],
-    )
-  }
 }
 
-/** The items an event names for a recommendation kind. */
-export function itemsOf(
-  source: { readonly key: string; readonly list: boolean },
-  properties: Record<string, unknown>,
-): string[] {
-  const raw = properties[source.key]
-  const values = source.list ? (Array.isArray(raw) ? raw : []) : [raw]
-  const items: string[] = []
-  for (const value of values) {
-    const text = scalarText(value)
-    if (text !== undefined && text !== '') items.push(text)
-  }
-  return items
-}
-
-/** The unit of co-occurrence an event belongs to: a local day of views, or all purchases. */
-export function unitOf(kind: ItemKind, day: string): string {
-  return kind === 'viewed' ? day : ''
-}
-
+/**
+ * Adds the item co-occurrences of the events `filter` selects. A unit (a person's local day of
+ * views, or all of a person's purchases) holds each item once, at most `unitCap` of them (the
+ * first in time); each item new to a unit adds one to its audience and one to its pair with
+ * every other item of the unit, both ways. Staged in a work table so each step is one
+ * statement the database runs over all units at once.
+ */
 async function addCooccurrences(
   scope: QueryScope,
   plan: RollupPlan,
   kind: ItemKind,
   source: { readonly event: string; readonly key: string; readonly list: boolean },
-  days: DayCache,
-  events: readonly RollupEvent[],
+  filter: EventFilter,
+  span: EventSpan,
 ): Promise<void> {
-  const triples: [string, string, string][] = []
-  for (const event of events) {
-    if (event.name !== source.event || event.actor === null) continue
-    const unit = unitOf(kind, days.dayOf(event.occurredAt))
-    for (const item of itemsOf(source, event.properties)) triples.push([event.actor, unit, item])
+  const { engine } = scope
+  const stage = new Params()
+  const k = literal(engine, stage.add(kind))
+  const unit =
+    kind === 'viewed'
+      ? dayTextSql(
+          engine,
+          dayNumberSql(engine, 'e.occurred_at', plan.timeZone, span.first, span.last),
+        )
+      : "''"
+  let from = `${EVENTS_FROM} ${ACTOR_JOIN}`
+  let item: string
+  if (source.list) {
+    const items = arrayItemsSql(engine, source.key, stage)
+    from += ` ${items.join}`
+    item = items.item
+  } else {
+    item = valueSql(engine, source.key, stage)
   }
-  if (triples.length === 0) return
-  const units = new Map<string, Set<string>>()
-  const actors = [...new Set(triples.map(([actor]) => actor))]
-  for (let start = 0; start < actors.length; start += 500) {
-    const params = new Params()
-    const rows = await run<{ actor: string; unit: string; item: string }>(
-      scope,
-      `select actor, unit, item from ${UNIT_ITEM_TABLE} where kind = ${params.add(kind)} and actor in ${params.list(actors.slice(start, start + 500))}`,
-      params,
-    )
-    for (const row of rows) {
-      const id = `${row.actor}\0${row.unit}`
-      const set = units.get(id) ?? new Set<string>()
-      units.set(id, set)
-      set.add(row.item)
-    }
-  }
-  const pairs = new Map<string, [string, string, string, number]>()
-  const itemCounts = new Map<string, [string, string, number]>()
-  const newRows: [string, string, string, string][] = []
-  for (const [actor, unit, item] of triples) {
-    const id = `${actor}\0${unit}`
-    const set = units.get(id) ?? new Set<string>()
-    units.set(id, set)
-    if (set.has(item) || set.size >= plan.unitCap) continue
-    for (const other of set) {
-      for (const [a, b] of [
-        [item, other],
-        [other, item],
-      ] as const) {
-        const key = `${a}\0${b}`
-        const pair = pairs.get(key)
-        if (pair === undefined) pairs.set(key, [kind, a, b, 1])
-        else pair[3]++
-      }
-    }
-    const counted = itemCounts.get(item)
-    if (counted === undefined) itemCounts.set(item, [kind, item, 1])
-    else counted[2]++
-    set.add(item)
-    newRows.push([kind, actor, unit, item])
-  }
-  await insertMissing(
-    scope.db,
-    scope.engine,
-    UNIT_ITEM_TABLE,
-    ['kind', 'actor', 'unit', 'item'],
-    ['kind', 'actor', 'unit', 'item'],
-    newRows,
+  const candidates = `select ${ACTOR_SQL} as actor, ${unit} as unit, ${item} as item, e.occurred_at as at from ${from} where e.name = ${stage.add(source.event)} and ${filter(stage)}`
+  const sameUnit = (table: string, alias: string, other: string) =>
+    `${table} ${alias} on ${alias}.kind = ${other}.kind and ${alias}.actor = ${other}.actor and ${alias}.unit = ${other}.unit`
+  await run(
+    scope,
+    `insert into ${UNIT_STAGE_TABLE} (kind, actor, unit, item) select ${k}, z.actor, z.unit, z.item from (select y.actor, y.unit, y.item, row_number() over (partition by y.actor, y.unit order by y.at, y.item) as r, (select count(*) from ${UNIT_ITEM_TABLE} u where u.kind = ${k} and u.actor = y.actor and u.unit = y.unit) as have from (select c.actor, c.unit, c.item, min(c.at) as at from (${candidates}) c where c.actor is not null and c.item is not null and c.item <> '' group by c.actor, c.unit, c.item) y where not exists (select 1 from ${UNIT_ITEM_TABLE} u where u.kind = ${k} and u.actor = y.actor and u.unit = y.unit and u.item = y.item)) z where z.r + z.have <= ${plan.unitCap}`,
+    stage,
   )
-  await addCounts(scope.db, scope.engine, PAIR_TABLE, ['kind', 'item', 'other'], 'count', [
-    ...pairs.values(),
-  ])
-  await addCounts(scope.db, scope.engine, ITEM_TABLE, ['kind', 'item'], 'units', [
-    ...itemCounts.values(),
-  ])
+  const pairs = new Params()
+  const p = literal(engine, pairs.add(kind))
+  await upsertSelect(
+    scope,
+    PAIR_TABLE,
+    ['kind', 'item', 'other', 'count'],
+    ['kind', 'item', 'other'],
+    `select ${p} as kind, q.a, q.b, count(*) as n from (select s.item as a, t.item as b from ${UNIT_STAGE_TABLE} s join ${sameUnit(UNIT_STAGE_TABLE, 't', 's')} and t.item <> s.item where s.kind = ${p} union all select s.item, u.item from ${UNIT_STAGE_TABLE} s join ${sameUnit(UNIT_ITEM_TABLE, 'u', 's')} where s.kind = ${p} union all select u.item, s.item from ${UNIT_STAGE_TABLE} s join ${sameUnit(UNIT_ITEM_TABLE, 'u', 's')} where s.kind = ${p}) q group by q.a, q.b`,
+    pairs,
+  )
+  const items = new Params()
+  const i = literal(engine, items.add(kind))
+  await upsertSelect(
+    scope,
+    ITEM_TABLE,
+    ['kind', 'item', 'units'],
+    ['kind', 'item'],
+    `select ${i} as kind, s.item, count(*) as n from ${UNIT_STAGE_TABLE} s where s.kind = ${i} group by s.item`,
+    items,
+  )
+  await scope.db.executeQuery(
+    CompiledQuery.raw(
+      `insert into ${UNIT_ITEM_TABLE} (kind, actor, unit, item) select kind, actor, unit, item from ${UNIT_STAGE_TABLE}`,
+      [],
+    ),
+  )
+  await scope.db.executeQuery(CompiledQuery.raw(`delete from ${UNIT_STAGE_TABLE}`, []))
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   TOP_DAY_TABLE,
   TOP_TABLE,
   UNIT_ITEM_TABLE,
+  UNIT_STAGE_TABLE,
 } from './analytics-tables.js'
 import { engineOf, jsonType, longText, textKey, uuidType } from './sql-dialect.js'
 
@@ -173,6 +174,26 @@ const createRollupTables: Migration = {
   },
 }
 
+const createUnitStage: Migration = {
+  async up(db) {
+    const engine = engineOf(db as Kysely<unknown>)
+    // The rollup stages a run's new (unit, item) rows here so that pairs, audiences and units
+    // each come from one statement; a permanent table because MariaDB cannot read a temporary
+    // one twice in a statement.
+    await db.schema
+      .createTable(UNIT_STAGE_TABLE)
+      .addColumn('kind', textKey(engine, 16), (c) => c.notNull())
+      .addColumn('actor', textKey(engine, 255), (c) => c.notNull())
+      .addColumn('unit', textKey(engine, 32), (c) => c.notNull())
+      .addColumn('item', textKey(engine, 255), (c) => c.notNull())
+      .addPrimaryKeyConstraint(`${UNIT_STAGE_TABLE}_pk`, ['kind', 'actor', 'unit', 'item'])
+      .execute()
+  },
+  async down(db) {
+    await db.schema.dropTable(UNIT_STAGE_TABLE).execute()
+  },
+}
+
 /**
  * The migrations of the analytics tables; `analyticsModule` carries them (`app.migrate()` runs
  * them). Use them directly only to run them under a module of your own.
@@ -188,4 +209,5 @@ const createRollupTables: Migration = {
 export const analyticsMigrations: ModuleMigrations = {
   '0001_create_event_tables': createEventTables,
   '0002_create_rollup_tables': createRollupTables,
+  '0003_create_unit_stage': createUnitStage,
 }

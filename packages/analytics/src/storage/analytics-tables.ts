@@ -14,6 +14,8 @@ export const TOP_DAY_TABLE = 'mortar_analytics_top_day'
 export const UNIT_ITEM_TABLE = 'mortar_analytics_unit_item'
 export const PAIR_TABLE = 'mortar_analytics_pair'
 export const ITEM_TABLE = 'mortar_analytics_item'
+/** Work table of the rollup's co-occurrence step: empty outside its transaction. */
+export const UNIT_STAGE_TABLE = 'mortar_analytics_unit_stage'
 
 /** Integers as the drivers return them: pg and mysql2 give `bigint` columns as strings. */
 export type DbInt = number | string | bigint
@@ -119,6 +121,7 @@ export interface AnalyticsTables {
   mortar_analytics_top: DailyRow
   mortar_analytics_top_day: TopDayRow
   mortar_analytics_unit_item: UnitItemRow
+  mortar_analytics_unit_stage: UnitItemRow
   mortar_analytics_pair: PairRow
   mortar_analytics_item: ItemRow
 }

@@ -113,27 +113,3 @@ export function localDay(ms: number, timeZone: string): string {
   const w = wall(ms, timeZone)
   return `${w.year}-${String(w.month).padStart(2, '0')}-${String(w.day).padStart(2, '0')}`
 }
-
-/**
- * `localDay` with a cache per quarter hour, for the rollup's loop over events: time-zone
- * offsets change only on quarter hours.
- */
-export class DayCache {
-  readonly #timeZone: string
-  readonly #days = new Map<number, string>()
-
-  constructor(timeZone: string) {
-    this.#timeZone = timeZone
-  }
-
-  dayOf(ms: number): string {
-    const slot = Math.floor(ms / (15 * MINUTE))
-    let day = this.#days.get(slot)
-    if (day === undefined) {
-      if (this.#days.size > 10_000) this.#days.clear()
-      day = localDay(slot * 15 * MINUTE, this.#timeZone)
-      this.#days.set(slot, day)
-    }
-    return day
-  }
-}

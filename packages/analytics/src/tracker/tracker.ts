@@ -11,7 +11,6 @@ import {
 import type { z } from 'zod'
 import {
   type Batch,
-  type BufferItem,
   type BufferOptions,
   type DropReason,
   EventBuffer,
@@ -103,13 +102,15 @@ export interface TrackerDeps {
   readonly onDrop: ((report: DropReport) => void) | undefined
 }
 
-interface PendingEvent extends BufferItem {
+interface PendingEvent {
   readonly name: string
   /** Set for events whose id the caller needs at once (a page view's). */
   readonly id: string | undefined
-  /** The properties as JSON, snapshotted at the call; `undefined` when they could not be. */
-  readonly json: string | undefined
-  readonly error: string | undefined
+  /** As given to track(): serialised off the calling path, when its batch is made. */
+  readonly properties: unknown
+  /** The properties as JSON once serialised; `error` says why they could not be. */
+  json: string | undefined
+  error: string | undefined
   readonly at: number
   readonly userId: string | undefined
   readonly anonymousId: string | undefined
@@ -123,10 +124,10 @@ const MAX_ID_LENGTH = 255
 const DROP_REASONS: readonly DropReason[] = ['overflow', 'write-failed', 'shutdown', 'closed']
 
 /**
- * Records events without awaiting I/O: `track()` snapshots the properties (as JSON), reads who
- * the visitor is from the request context and queues the event in a bounded buffer; the buffer
- * writes batches to the sink, validating each event against the catalogue on the way (a
- * refused event goes to the failed events with the reason). Inside a transaction of the app
+ * Records events without awaiting I/O: `track()` reads who the visitor is from the request
+ * context and queues a small record in a bounded buffer, nothing more; the properties are
+ * serialised when their batch is made and validated against the catalogue when it is written
+ * (a refused event goes to the failed events with the reason). Inside a transaction of the app
  * database an event is queued only once it commits: a rolled-back checkout tracks nothing.
  */
 export class Tracker {
@@ -161,6 +162,10 @@ export class Tracker {
     this.#detached = (fn) => resource.runInAsyncScope(fn)
     this.#buffer = new EventBuffer<PendingEvent>(resolveBufferOptions(deps.buffer), {
       write: (batch) => this.#detached(() => this.#writeBatch(batch)),
+      size: (event) => {
+        serialise(event)
+        return (event.json?.length ?? 0) + event.name.length + 64
+      },
       isTransient: (error) => deps.sink.isTransient?.(error) ?? false,
       onDrop: (reason, items) => this.#drop(reason, items.length),
       onWriteError: (error, batch, retryInMs) => {
@@ -258,22 +263,14 @@ export class Tracker {
         userAgent = context.userAgent
       }
     }
-    let json: string | undefined
-    let error: string | undefined
-    try {
-      json = JSON.stringify(properties ?? {})
-      if (json === undefined) error = 'The properties are not JSON-serialisable.'
-    } catch (cause) {
-      error = `The properties could not be serialised as JSON: ${(cause as Error).message}`
-    }
     const timestamp = options?.timestamp
     this.#tracked++
     return {
       name,
       id,
-      json,
-      error,
-      bytes: (json?.length ?? 0) + name.length + 64,
+      properties,
+      json: undefined,
+      error: undefined,
       at:
         timestamp === undefined
           ? deps.clock.nowMs()
@@ -317,6 +314,7 @@ export class Tracker {
     const failed: FailedEvent[] = []
     const links: IdentityLink[] = []
     for (const item of items) {
+      serialise(item)
       if (item.userId !== undefined && suppressed?.has(item.userId)) {
         this.#skippedSuppressed++
         continue
@@ -395,6 +393,17 @@ export class Tracker {
   }
 }
 
+/** Sets the event's JSON, or why its properties have none; once. */
+function serialise(event: PendingEvent): void {
+  if (event.json !== undefined || event.error !== undefined) return
+  try {
+    event.json = JSON.stringify(event.properties ?? {})
+    if (event.json === undefined) event.error = 'The properties are not JSON-serialisable.'
+  } catch (cause) {
+    event.error = `The properties could not be serialised as JSON: ${(cause as Error).message}`
+  }
+}
+
 type Validation =
   | { readonly ok: true; readonly json: string; readonly data: unknown }
   | { readonly ok: false; readonly reason: string }
@@ -404,15 +413,11 @@ function validate(events: EventSchemas, item: PendingEvent): Validation {
   if (item.json === undefined) {
     return { ok: false, reason: item.error ?? 'The properties could not be serialised.' }
   }
-  for (const [field, value] of [
-    ['user id', item.userId],
-    ['anonymous id', item.anonymousId],
-    ['session id', item.sessionId],
-  ] as const) {
-    if (value !== undefined && (value.length === 0 || value.length > MAX_ID_LENGTH)) {
-      return { ok: false, reason: `The ${field} must be 1 to ${MAX_ID_LENGTH} characters.` }
-    }
-  }
+  const badId =
+    idProblem('user id', item.userId) ??
+    idProblem('anonymous id', item.anonymousId) ??
+    idProblem('session id', item.sessionId)
+  if (badId !== undefined) return { ok: false, reason: badId }
   if (item.json.length > MAX_EVENT_BYTES) {
     return {
       ok: false,
@@ -427,7 +432,8 @@ function validate(events: EventSchemas, item: PendingEvent): Validation {
   if (schema === undefined) {
     return { ok: false, reason: `Unknown event '${item.name}': it is not in the event catalogue.` }
   }
-  const input: unknown = JSON.parse(item.json)
+  // A flat object of JSON scalars reads back from its JSON as itself: validate it as given.
+  const input: unknown = isFlatJson(item.properties) ? item.properties : JSON.parse(item.json)
   const parsed = schema.safeParse(input)
   if (!parsed.success) {
     const issues = parsed.error.issues.map(
@@ -438,6 +444,36 @@ function validate(events: EventSchemas, item: PendingEvent): Validation {
   // Most events come out of their schema unchanged: keep the snapshot instead of serialising again.
   const json = sameFlatObject(input, parsed.data) ? item.json : JSON.stringify(parsed.data)
   return { ok: true, json, data: parsed.data }
+}
+
+function idProblem(field: string, value: string | undefined): string | undefined {
+  if (value === undefined || (value.length > 0 && value.length <= MAX_ID_LENGTH)) return undefined
+  return `The ${field} must be 1 to ${MAX_ID_LENGTH} characters.`
+}
+
+/** A plain object whose own values are strings, finite numbers, booleans or null. */
+function isFlatJson(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  const proto = Object.getPrototypeOf(value)
+  if (proto !== Object.prototype && proto !== null) return false
+  const record = value as Record<string, unknown>
+  for (const key in record) {
+    const field = record[key]
+    switch (typeof field) {
+      case 'string':
+      case 'boolean':
+        continue
+      case 'number':
+        if (Number.isFinite(field) && !Object.is(field, -0)) continue
+        return false
+      case 'object':
+        if (field === null) continue
+        return false
+      default:
+        return false
+    }
+  }
+  return true
 }
 
 /** Whether two objects have the same keys holding the same primitive values. */

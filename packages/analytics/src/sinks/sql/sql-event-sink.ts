@@ -178,13 +178,33 @@ export class SqlEventSink implements EventSink {
       )
       return Number(result.numAffectedRows ?? 0n)
     }
-    return this.#insertIgnore(
-      db,
-      EVENT_TABLE,
-      EVENT_COLUMNS,
-      plain ? [] : ['occurred_at', 'id'],
-      events.map((event) => eventRow(event, batchId)),
-    )
+    // The parameters straight from the events, without a row array per event.
+    const key = plain ? [] : ['occurred_at', 'id']
+    let inserted = 0
+    for (let start = 0; start < events.length; start += CHUNK_ROWS) {
+      const end = Math.min(events.length, start + CHUNK_ROWS)
+      const parameters = new Array<unknown>((end - start) * EVENT_COLUMNS.length)
+      let p = 0
+      for (let i = start; i < end; i++) {
+        const event = events[i] as StoredEvent
+        parameters[p++] = event.occurredAt
+        parameters[p++] = event.id
+        parameters[p++] = batchId
+        parameters[p++] = event.name
+        parameters[p++] = event.userId
+        parameters[p++] = event.anonymousId
+        parameters[p++] = event.sessionId
+        parameters[p++] = event.properties
+      }
+      const result = await db.executeQuery(
+        CompiledQuery.raw(
+          insertSql(this.#engine, EVENT_TABLE, EVENT_COLUMNS, key, end - start),
+          parameters,
+        ),
+      )
+      inserted += Number(result.numAffectedRows ?? 0n)
+    }
+    return inserted
   }
 
   /**
