@@ -6,6 +6,7 @@ const benches = [
   './session.mjs',
   './policy.mjs',
   './jobs.mjs',
+  './jobs-bullmq.mjs',
   './notify.mjs',
   './analytics.mjs',
   './shop.mjs',

@@ -145,7 +145,7 @@ async function mortarVariant(name, registry, clients) {
   const prefix = `mortar-bench-${process.pid}:`
   const modules = []
   if (registry === 'redis') {
-    modules.push(redisSessionRegistry({ url: REDIS_URL, prefix }))
+    modules.push(redisSessionRegistry())
   }
   modules.push(
     sessionModule({
@@ -157,7 +157,11 @@ async function mortarVariant(name, registry, clients) {
       resolvePrincipal: (_data, { userId }) => (userId ? { id: userId } : undefined),
     }),
   )
-  const app = createApp({ modules, logger })
+  const app = createApp({
+    modules,
+    logger,
+    ...(registry === 'redis' ? { redis: { url: REDIS_URL, prefix } } : {}),
+  })
   await app.start()
   const cookies = []
   const request = async (j, handler) => {

@@ -34,6 +34,7 @@ export default defineConfig({
     'pg',
     'mysql2',
     'ioredis',
+    'bullmq',
     'vitest',
     'playwright-core',
     'vitest',

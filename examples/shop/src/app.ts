@@ -27,6 +27,7 @@ export interface ShopApp {
  * (`worker.ts`) both build it; neither starts it here.
  */
 export function createShopApp(config: ShopConfig): ShopApp {
+  // One Redis connection for the app: the session registry and the login throttle share it.
   const redis =
     config.redisUrl === undefined ? undefined : { url: config.redisUrl, prefix: config.redisPrefix }
   const sessions = shopSessionModule({
@@ -37,19 +38,15 @@ export function createShopApp(config: ShopConfig): ShopApp {
   const app: App<ShopConfig> = createApp({
     config,
     database: config.databaseUrl,
+    ...(redis === undefined ? {} : { redis }),
     modules: [
-      redis === undefined
-        ? databaseSessionRegistry()
-        : redisSessionRegistry({ url: redis.url, prefix: `${redis.prefix}session:` }),
+      redis === undefined ? databaseSessionRegistry() : redisSessionRegistry(),
       sessions,
       // LOGIN_MAX_FAILURES (5) failed logins per account in 15 minutes (50 per address), then a
       // lockout, which publishes security.suspicious_activity: the admins are alerted.
       loginThrottleModule({
         account: { maxFailures: config.loginMaxFailures },
-        store:
-          redis === undefined
-            ? 'database'
-            : { redis: { url: redis.url, prefix: `${redis.prefix}throttle:` } },
+        store: redis === undefined ? 'database' : 'redis',
       }),
       accountsModule({
         passwordCost: { logN: config.passwordHashLogN },

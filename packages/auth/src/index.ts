@@ -20,7 +20,6 @@ export type {
   LoginThrottleModuleOptions,
   LoginThrottleOptions,
   RedisThrottleClient,
-  RedisThrottleStoreChoice,
   RedisThrottleStoreOptions,
   SuspiciousActivity,
   ThrottleLimit,

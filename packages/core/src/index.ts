@@ -108,6 +108,10 @@ export type { ConfigIssue, DefineConfigOptions, SecretSchema } from './config/in
 export { CLOCK, SystemClock } from './clock/index.js'
 export type { Clock } from './clock/index.js'
 
+// redis: the app's one Redis setting
+export { AppRedis, parseRedisUrl, REDIS, RedisError } from './redis/index.js'
+export type { AppRedisOption, ParsedRedisUrl, RedisErrorCode } from './redis/index.js'
+
 // events
 export { EVENT_BUS, EventBus, suspiciousActivitySchema } from './events/index.js'
 export type { EventHandler, EventMap, SuspiciousActivity } from './events/index.js'
@@ -141,6 +145,7 @@ export type {
 export { ModuleMigrator } from './persistence/migrations/index.js'
 export type {
   Migration,
+  MigrationContext,
   MigrationDatabase,
   MigrationReport,
   MigrationSource,
@@ -194,6 +199,7 @@ export type {
 export {
   defineJob,
   enqueue,
+  BullmqQueue,
   InlineQueue,
   JOBS,
   JobError,
@@ -206,6 +212,7 @@ export {
 export type {
   AttemptError,
   BackoffOptions,
+  BullmqQueueOptions,
   ClaimedJob,
   ClaimRequest,
   DrainOptions,

@@ -8,10 +8,7 @@ export type {
   ThrottleLimit,
 } from './login-throttle.js'
 export { loginThrottleModule } from './login-throttle-module.js'
-export type {
-  LoginThrottleModuleOptions,
-  RedisThrottleStoreChoice,
-} from './login-throttle-module.js'
+export type { LoginThrottleModuleOptions } from './login-throttle-module.js'
 export { MemoryThrottleStore } from './memory/index.js'
 export { RedisThrottleStore } from './redis/index.js'
 export type { RedisThrottleClient, RedisThrottleStoreOptions } from './redis/index.js'

@@ -8,14 +8,14 @@ declare const redis: Redis
 // What must compile.
 loginThrottleModule({ store: 'memory' })
 loginThrottleModule({ store: 'database', account: { maxFailures: 3 }, ip: false })
-loginThrottleModule({ store: { redis: { url: 'redis://127.0.0.1:6379', prefix: 'app:' } } })
-loginThrottleModule({ store: { redis: { client: redis } } })
+loginThrottleModule({ store: 'redis' })
+loginThrottleModule({ store: new RedisThrottleStore({ client: redis, prefix: 'app:' }) })
 loginThrottleModule({ store: new MemoryThrottleStore() })
 new RedisThrottleStore({ client: redis })
 
 // What must not.
-// @ts-expect-error a URL or a client, not both
-loginThrottleModule({ store: { redis: { url: 'redis://127.0.0.1:6379', client: redis } } })
+// @ts-expect-error the connection is the app's (createApp({ redis })), not the module's
+loginThrottleModule({ store: { redis: { url: 'redis://127.0.0.1:6379' } } })
 // @ts-expect-error an unknown store name
 loginThrottleModule({ store: 'postgres' })
 // @ts-expect-error the store is required

@@ -5,63 +5,34 @@ import {
   EVENT_BUS,
   type EventBus,
   isMortarError,
-  LOGGER,
-  type Logger,
   type Module,
+  REDIS,
   schedule,
 } from '@mortar/core'
 import type { Kysely } from 'kysely'
-import { LoginThrottleUnavailableError } from '../errors.js'
 import { KyselyThrottleStore, loginThrottleMigrations } from './kysely/index.js'
 import { LOGIN_THROTTLE, LoginThrottle, type LoginThrottleOptions } from './login-throttle.js'
 import { MemoryThrottleStore } from './memory/index.js'
-import { type RedisThrottleClient, RedisThrottleStore } from './redis/index.js'
+import { RedisThrottleStore } from './redis/index.js'
 import { suspiciousActivitySchema } from './suspicious-activity.js'
 import type { ThrottleStore } from './throttle-store.js'
-
-/** Where {@link loginThrottleModule} keeps counters: Redis, given a URL or your own client. */
-export type RedisThrottleStoreChoice = (
-  | {
-      /** `redis://[:password@]host:port[/db]`; the module connects on start and quits on stop. */
-      readonly url: string
-      readonly client?: never
-    }
-  | {
-      /** Your client (ioredis or compatible); you connect and close it. */
-      readonly client: RedisThrottleClient
-      readonly url?: never
-    }
-) & {
-  /** Put before every key; default `mortar:`. */
-  readonly prefix?: string
-}
 
 /** Options of {@link loginThrottleModule}: the limits of `LoginThrottle`, and a store. */
 export interface LoginThrottleModuleOptions
   extends Omit<LoginThrottleOptions, 'store' | 'clock' | 'events'> {
   /**
    * `'memory'` (one process, forgotten on restart), `'database'` (the app's database, table by
-   * migration), `{ redis: … }`, or any {@link ThrottleStore}.
+   * migration), `'redis'` (the app's Redis from `createApp({ redis })`, under its prefix), or
+   * any {@link ThrottleStore}.
    */
-  readonly store:
-    | 'memory'
-    | 'database'
-    | { readonly redis: RedisThrottleStoreChoice }
-    | ThrottleStore
-}
-
-interface OwnedClient extends RedisThrottleClient {
-  connect(): Promise<void>
-  quit(): Promise<unknown>
-  disconnect(): void
-  on(event: 'error', listener: (error: Error) => void): unknown
+  readonly store: 'memory' | 'database' | 'redis' | ThrottleStore
 }
 
 /**
  * A module binding `LOGIN_THROTTLE` to a {@link LoginThrottle} on the app's clock and event bus,
  * with its store. `'database'` adds the `mortar_login_throttle` migration to the app's, and an
- * hourly schedule (`login-throttle.prune-expired`) that deletes expired rows; Redis
- * loads ioredis (an optional peer) only when chosen. At start-up it gives
+ * hourly schedule (`login-throttle.prune-expired`) that deletes expired rows; `'redis'` uses
+ * the app's shared Redis connection (`createApp({ redis })`). At start-up it gives
  * `security.suspicious_activity` its schema on the bus.
  *
  * @example
@@ -79,7 +50,6 @@ interface OwnedClient extends RedisThrottleClient {
  */
 export function loginThrottleModule(options: LoginThrottleModuleOptions): Module {
   const { store, ...limits } = options
-  let owned: OwnedClient | undefined
   return defineModule({
     name: 'login-throttle',
     ...(store === 'database'
@@ -106,35 +76,32 @@ export function loginThrottleModule(options: LoginThrottleModuleOptions): Module
         })
         return
       }
+      if (store === 'redis') {
+        binder.bind(LOGIN_THROTTLE, {
+          inject: [CLOCK, EVENT_BUS, REDIS],
+          useFactory: (clock, events, redis) =>
+            new LoginThrottle({
+              ...limits,
+              clock,
+              events,
+              store: new RedisThrottleStore({ client: redis.client, prefix: redis.prefix }),
+            }),
+        })
+        return
+      }
       binder.bind(LOGIN_THROTTLE, {
-        inject: [CLOCK, EVENT_BUS, LOGGER],
-        useFactory: async (clock, events, logger) => {
-          let chosen: ThrottleStore
-          if (store === 'memory') chosen = new MemoryThrottleStore()
-          else if ('redis' in store) {
-            const { url, client, prefix } = store.redis
-            if (client !== undefined) chosen = new RedisThrottleStore({ client, prefix })
-            else {
-              owned = await connect(url, logger)
-              chosen = new RedisThrottleStore({ client: owned, prefix })
-            }
-          } else chosen = store
-          return new LoginThrottle({ ...limits, clock, events, store: chosen })
-        },
+        inject: [CLOCK, EVENT_BUS],
+        useFactory: (clock, events) =>
+          new LoginThrottle({
+            ...limits,
+            clock,
+            events,
+            store: store === 'memory' ? new MemoryThrottleStore() : store,
+          }),
       })
     },
     onStart(app) {
       defineEvent(app.resolve(EVENT_BUS))
-    },
-    async onStop() {
-      const client = owned
-      owned = undefined
-      if (client === undefined) return
-      try {
-        await client.quit()
-      } catch {
-        client.disconnect()
-      }
     },
   })
 }
@@ -158,42 +125,5 @@ function defineEvent(bus: EventBus): void {
   } catch (error) {
     // Another throttle module in the same app defined it already: one schema, same event.
     if (!(isMortarError(error) && error.code === 'E_EVENT_ALREADY_DEFINED')) throw error
-  }
-}
-
-async function connect(url: string, logger: Logger): Promise<OwnedClient> {
-  let Redis: new (url: string, options: Record<string, unknown>) => OwnedClient
-  try {
-    Redis = (await import('ioredis')).Redis as unknown as typeof Redis
-  } catch (error) {
-    throw new LoginThrottleUnavailableError(
-      'The Redis login throttle needs the ioredis package: run `npm i ioredis`.',
-      { cause: error },
-    )
-  }
-  // Fail a command at once rather than queue it while retrying forever: logins fail closed.
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 })
-  client.on('error', (error) => {
-    logger.warn({ err: error }, `Login throttle: Redis at ${redactUrl(url)} failed`)
-  })
-  try {
-    await client.connect()
-  } catch (error) {
-    client.disconnect()
-    throw new LoginThrottleUnavailableError(
-      `Cannot reach the login throttle's Redis at ${redactUrl(url)}: check that Redis runs there.`,
-      { cause: error },
-    )
-  }
-  return client
-}
-
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url)
-    if (parsed.password !== '') parsed.password = '***'
-    return parsed.toString()
-  } catch {
-    return '(invalid URL)'
   }
 }

@@ -25,6 +25,7 @@ import {
 } from '../persistence/database/app-database.js'
 import type { MigrationReport, MigrationStatus } from '../persistence/migrations/index.js'
 import { type AppJobs, createAppJobs, type JobsOptions } from '../jobs/app-jobs.js'
+import { AppRedis, type AppRedisOption, REDIS } from '../redis/app-redis.js'
 import { parseDatabaseUrl } from '../persistence/database/database-url.js'
 import type { AfterCommitFailure } from '../persistence/transactions/after-commit-failure.js'
 import type { App, AppState, StopOptions } from './app.js'
@@ -58,6 +59,12 @@ export interface CreateAppOptions<C> {
    * inline queue without one); `JOBS` is then bound.
    */
   readonly jobs?: JobsOptions
+  /**
+   * The app's Redis (`redis://…`), shared by the session registry, the login throttle and the
+   * BullMQ engine: binds `REDIS`, connects on `start()`, closes on `stop()`. Nothing secret in
+   * the URL is logged.
+   */
+  readonly redis?: AppRedisOption
 }
 
 const DEFAULT_STOP_TIMEOUT_MS = 10_000
@@ -114,6 +121,7 @@ class MortarApp<C> implements App<C> {
   readonly #setupProblems: string[] = []
   readonly #database: Database | undefined
   readonly #jobs: AppJobs | undefined
+  readonly #redis: AppRedis | undefined
   #state: AppState = 'created'
   #starting: Promise<void> | undefined
   #stopping: Promise<void> | undefined
@@ -136,10 +144,22 @@ class MortarApp<C> implements App<C> {
       this.#publishAfterCommitFailure(failure),
     )
     if (this.#database) bindAppDatabase(builtIn, this.#database)
+    let redis: AppRedis | undefined
+    if (options.redis !== undefined) {
+      try {
+        redis = new AppRedis(options.redis, this.logger)
+        builtIn.bind(REDIS, { useValue: redis })
+      } catch (error) {
+        // Reported by start() with the other problems; the message never holds the URL.
+        this.#setupProblems.push(error instanceof Error ? error.message : String(error))
+      }
+    }
+    this.#redis = redis
     this.#jobs = createAppJobs(
       options.jobs,
       this.#modules,
       this.#database,
+      redis,
       listenUrl(this.#database, options.database),
       this.logger,
       this.#setupProblems,
@@ -183,10 +203,12 @@ class MortarApp<C> implements App<C> {
     try {
       // Before the singletons, so a factory may query; a bad URL fails here with a DatabaseError.
       if (this.#database) await startAppDatabase(this.#database, this.logger)
+      await this.#redis?.connect()
       await this.#registry.createSingletons(report.singletonOrder)
     } catch (error) {
       this.#state = 'stopped'
       await this.#database?.destroy()
+      await this.#redis?.close()
       await this.#disposeSingletons(DEFAULT_STOP_TIMEOUT_MS)
       throw error
     }
@@ -201,6 +223,7 @@ class MortarApp<C> implements App<C> {
         await this.#stopModules(DEFAULT_STOP_TIMEOUT_MS)
         await this.#disposeSingletons(DEFAULT_STOP_TIMEOUT_MS)
         await this.#database?.destroy()
+        await this.#redis?.close()
         this.#state = 'stopped'
         throw error
       }
@@ -215,6 +238,7 @@ class MortarApp<C> implements App<C> {
       await this.#stopModules(DEFAULT_STOP_TIMEOUT_MS)
       await this.#disposeSingletons(DEFAULT_STOP_TIMEOUT_MS)
       await this.#database?.destroy()
+      await this.#redis?.close()
       this.#state = 'stopped'
       throw error
     }
@@ -234,6 +258,7 @@ class MortarApp<C> implements App<C> {
       this.#state = 'stopped'
       // An app used only for `migrate()` never started, but its pool may be open.
       await this.#database?.destroy()
+      await this.#redis?.close()
       return
     }
     this.#state = 'stopping'
@@ -257,6 +282,11 @@ class MortarApp<C> implements App<C> {
       const failure = await this.#withDeadline('Closing the database', timeoutMs, () =>
         database.destroy(),
       )
+      if (failure) failures.push(failure)
+    }
+    const redis = this.#redis
+    if (redis) {
+      const failure = await this.#withDeadline('Closing Redis', timeoutMs, () => redis.close())
       if (failure) failures.push(failure)
     }
     this.#state = 'stopped'

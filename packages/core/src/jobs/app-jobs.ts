@@ -4,6 +4,8 @@ import type { Binder } from '../di/binder.js'
 import type { Logger } from '../logger/logger.js'
 import type { Database } from '../persistence/database/database.js'
 import type { MigrationSource } from '../persistence/migrations/index.js'
+import type { AppRedis } from '../redis/app-redis.js'
+import { BullmqQueue } from './bullmq/index.js'
 import type { JobDefinition } from './define-job.js'
 import { InlineQueue } from './inline/index.js'
 import { JOBS } from './job-queue.js'
@@ -38,10 +40,16 @@ export interface QueueAdapterContext {
 export interface JobsOptions {
   /**
    * Where jobs are stored: `'database'` (the SQL queue in the app's database; the default when
-   * the app has one), `'inline'` (this process's memory; the default without a database) or a
-   * factory of a plugin's {@link QueueAdapter}.
+   * the app has one), `'bullmq'` (BullMQ on the app's Redis, enqueued through an outbox table in
+   * the app's database; needs `createApp({ database, redis })` and the `bullmq` package),
+   * `'inline'` (this process's memory; the default without a database) or a factory of a
+   * plugin's {@link QueueAdapter}.
    */
-  readonly engine?: 'database' | 'inline' | ((context: QueueAdapterContext) => QueueAdapter)
+  readonly engine?:
+    | 'database'
+    | 'bullmq'
+    | 'inline'
+    | ((context: QueueAdapterContext) => QueueAdapter)
   /**
    * Whether this process runs workers (and schedules): `true` by default, `false` for a
    * web-only process. The `MORTAR_WORKERS` variable (`true`/`false`) overrides it, which is how
@@ -78,6 +86,7 @@ export function createAppJobs(
   options: JobsOptions | undefined,
   modules: readonly JobModule[],
   database: Database | undefined,
+  redis: AppRedis | undefined,
   listenUrl: string | undefined,
   logger: Logger,
   problems: string[],
@@ -116,6 +125,15 @@ export function createAppJobs(
       adapter = new InlineQueue()
     } else {
       adapter = new SqlQueue({ database, listenUrl, logger })
+    }
+  } else if (engine === 'bullmq') {
+    if (database === undefined || redis === undefined) {
+      problems.push(
+        "The jobs engine 'bullmq' needs the app's database (its outbox table) and Redis: pass createApp({ database, redis }).",
+      )
+      adapter = new InlineQueue()
+    } else {
+      adapter = new BullmqQueue({ database, redis, logger })
     }
   } else adapter = engine({ database, logger })
 

@@ -14,6 +14,8 @@ export type {
   JobQueue,
   JobsStatus,
 } from './job-queue.js'
+export { BullmqQueue } from './bullmq/index.js'
+export type { BullmqQueueOptions } from './bullmq/index.js'
 export { InlineQueue } from './inline/index.js'
 export type {
   AttemptError,

@@ -68,8 +68,9 @@ describe('sessionModule registry option', () => {
   // Skipped only when MORTAR_TEST_REDIS_URL is unset (a notice names it); .ci/run sets it, so CI runs it.
   it.skipIf(!redisUrl)("'redis' records, lists and revokes sessions in Redis", async () => {
     const app = createTestApp({
+      redis: { url: redisUrl as string, prefix: redisPrefix },
       modules: [
-        redisSessionRegistry({ url: redisUrl as string, prefix: redisPrefix }),
+        redisSessionRegistry(),
         sessionModule({
           cookieName: 'test.session',
           password: KEY,

@@ -97,7 +97,7 @@ export const SESSION_REGISTRY: Token<SessionRegistry> = globalToken<SessionRegis
   'mortar.session.registry',
   {
     whenMissing:
-      "add the module of the registry you chose to createApp({ modules }): databaseSessionRegistry() for sessionModule({ registry: 'database' }), redisSessionRegistry({ url }) for 'redis' (or memorySessionRegistry() in tests)",
+      "add the module of the registry you chose to createApp({ modules }): databaseSessionRegistry() for sessionModule({ registry: 'database' }), redisSessionRegistry() with createApp({ redis }) for 'redis' (or memorySessionRegistry() in tests)",
   },
 )
 

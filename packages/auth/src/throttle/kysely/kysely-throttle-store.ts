@@ -265,9 +265,9 @@ const reservationTable: Migration = {
       .column('expires_at')
       .execute()
   },
-  async down(db) {
+  async down(db, context) {
     await db.schema.dropTable(TABLE).execute()
-    await createThrottleTable.up(db)
+    await createThrottleTable.up(db, context)
   },
 }
 

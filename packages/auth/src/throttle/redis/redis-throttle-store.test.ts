@@ -62,15 +62,11 @@ describe.skipIf(skip !== undefined)('RedisThrottleStore', () => {
     expect(lockTtl).toBeLessThanOrEqual(90_000)
   })
 
-  it('connects by URL through the module, throttles, and quits on stop', async () => {
+  it("uses the app's Redis and prefix through the module", async () => {
     const modulePrefix = `${prefix}module:`
     const app = createApp({
-      modules: [
-        loginThrottleModule({
-          store: { redis: { url: url as string, prefix: modulePrefix } },
-          account: { maxFailures: 2 },
-        }),
-      ],
+      redis: { url: url as string, prefix: modulePrefix },
+      modules: [loginThrottleModule({ store: 'redis', account: { maxFailures: 2 } })],
     })
     await app.start()
     const throttle = app.resolve(LOGIN_THROTTLE)
@@ -83,14 +79,22 @@ describe.skipIf(skip !== undefined)('RedisThrottleStore', () => {
     await app.stop()
   })
 
+  it("refuses to start with store 'redis' when the app has no Redis", async () => {
+    const app = createApp({ modules: [loginThrottleModule({ store: 'redis' })] })
+    const error = (await app.start().catch((caught: unknown) => caught)) as Error
+    expect(error).toMatchObject({ code: 'E_STARTUP' })
+    expect(error.message).toContain('mortar.redis')
+  })
+
   it('fails start-up with a 503 error naming the host, not the password, when Redis is down', async () => {
     const app = createApp({
-      modules: [loginThrottleModule({ store: { redis: { url: 'redis://:hunter2@127.0.0.1:1' } } })],
+      redis: 'redis://:hunter2@127.0.0.1:1',
+      modules: [loginThrottleModule({ store: 'redis' })],
     })
     const error = (await app.start().catch((caught: unknown) => caught)) as Error
-    expect(error.cause).toMatchObject({ code: 'E_LOGIN_THROTTLE_UNAVAILABLE', status: 503 })
-    expect((error.cause as Error).message).toContain('redis://:***@127.0.0.1:1')
-    expect(`${error.message} ${(error.cause as Error).message}`).not.toContain('hunter2')
+    expect(error).toMatchObject({ code: 'E_REDIS_UNREACHABLE', status: 503 })
+    expect(error.message).toContain('redis://:***@127.0.0.1:1')
+    expect(JSON.stringify(error, Object.getOwnPropertyNames(error))).not.toContain('hunter2')
     await app.stop().catch(() => {})
   })
 })

@@ -1,6 +1,5 @@
 import { sql } from 'kysely'
 import type { Migration, ModuleMigrations } from '../../persistence/migrations/index.js'
-import { sqlEngineOf } from './sql-engine.js'
 
 /**
  * `mortar_job`: one row per job until it finishes (then deleted) or dies (then kept). A running
@@ -10,8 +9,7 @@ import { sqlEngineOf } from './sql-engine.js'
  * and NULLs never collide in a unique index.
  */
 const createJobTable: Migration = {
-  async up(db) {
-    const engine = sqlEngineOf(db)
+  async up(db, { engine }) {
     if (engine === 'postgres') {
       await sql`create table mortar_job (
         id bigint generated always as identity primary key,
@@ -76,8 +74,8 @@ const createJobTable: Migration = {
 
 /** `mortar_schedule`: each schedule's next tick, the row every process races to move on. */
 const createScheduleTable: Migration = {
-  async up(db) {
-    const mysql = sqlEngineOf(db) === 'mysql'
+  async up(db, { engine }) {
+    const mysql = engine === 'mysql'
     await db.schema
       .createTable('mortar_schedule')
       .addColumn('name', 'varchar(191)', (column) => column.primaryKey())

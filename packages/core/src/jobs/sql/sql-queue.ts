@@ -1,6 +1,7 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely'
 import type { Logger } from '../../logger/logger.js'
 import type { Database } from '../../persistence/database/database.js'
+import type { DatabaseEngine } from '../../persistence/database/database-url.js'
 import type { JsonValue } from '../job-context.js'
 import { errorLine, jobState, parseErrors } from '../job-state.js'
 import type {
@@ -16,7 +17,6 @@ import type {
   QueueAdapter,
 } from '../queue-adapter.js'
 import { PostgresListener } from './postgres-listener.js'
-import type { SqlEngine } from './sql-engine.js'
 import { SqlScheduleStore } from './sql-schedule-store.js'
 import { sqlQueueMigrations } from './sql-queue-migrations.js'
 
@@ -90,7 +90,7 @@ export class SqlQueue implements QueueAdapter {
     this.#logger = options.logger
   }
 
-  get #engine(): SqlEngine {
+  get #engine(): DatabaseEngine {
     const engine = this.#database.engine
     if (engine === undefined) throw new TypeError('The job queue needs a valid database URL.')
     return engine

@@ -16,6 +16,8 @@ export type DatabaseErrorCode =
   | 'E_TRANSACTION_ROLLBACK_ONLY'
   /** A migration failed or the migration history does not match the code. */
   | 'E_MIGRATION'
+  /** An applied migration was renamed in the code; running it under its new name would apply it twice. */
+  | 'E_MIGRATION_RENAMED'
 
 /**
  * A database could not be configured, reached or migrated. The message names the engine and

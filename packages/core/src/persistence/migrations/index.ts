@@ -1,5 +1,6 @@
 export type {
   Migration,
+  MigrationContext,
   MigrationDatabase,
   MigrationReport,
   MigrationSource,

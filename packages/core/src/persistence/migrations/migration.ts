@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely'
+import type { DatabaseEngine } from '../database/database-url.js'
 
 /**
  * The Kysely a migration receives: any table, any column. Migrations describe the schema as it
@@ -6,19 +7,28 @@ import type { Kysely } from 'kysely'
  */
 export type MigrationDatabase = Kysely<Record<string, Record<string, unknown>>>
 
+/** What a migration is told besides the database: the engine it runs on. */
+export interface MigrationContext {
+  readonly engine: DatabaseEngine
+}
+
 /**
  * One schema change: `up` applies it, `down` undoes it (optional; without it `migrate down`
- * stops there). On PostgreSQL and SQLite a batch runs in one transaction; on MySQL/MariaDB
- * DDL commits by itself, so keep each migration small.
+ * stops there). Both receive the engine they run on, for the few statements that differ:
+ * auto-increment ids are `integer … autoincrement` on SQLite, `auto_increment` on MySQL/MariaDB
+ * and an identity column on PostgreSQL. On PostgreSQL and SQLite a batch runs in one
+ * transaction; on MySQL/MariaDB DDL commits by itself, so keep each migration small. Once
+ * applied, a migration's name is its identity: renaming it is refused (`E_MIGRATION_RENAMED`).
  *
  * @example
  * ```ts
  * import type { Migration } from '@mortar/core'
  *
  * export const createProducts: Migration = {
- *   async up(db) {
+ *   async up(db, { engine }) {
  *     await db.schema.createTable('product')
- *       .addColumn('id', 'integer', (c) => c.primaryKey())
+ *       .addColumn('id', 'integer', (c) =>
+ *         engine === 'postgres' ? c.primaryKey().generatedByDefaultAsIdentity() : c.primaryKey().autoIncrement())
  *       .addColumn('name', 'varchar(200)', (c) => c.notNull())
  *       .execute()
  *   },
@@ -29,8 +39,8 @@ export type MigrationDatabase = Kysely<Record<string, Record<string, unknown>>>
  * ```
  */
 export interface Migration {
-  up(db: MigrationDatabase): Promise<void>
-  down?(db: MigrationDatabase): Promise<void>
+  up(db: MigrationDatabase, context: MigrationContext): Promise<void>
+  down?(db: MigrationDatabase, context: MigrationContext): Promise<void>
 }
 
 /** A module's migrations by name; names sort in the order they run (`0001_…`, `0002_…`). */

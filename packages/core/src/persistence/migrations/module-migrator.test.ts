@@ -1,11 +1,12 @@
+import type { Generated, Kysely } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Database } from '../database/index.js'
+import { Database, DatabaseError } from '../database/index.js'
 import {
   testEngines,
   type PrivateDatabaseUrl,
   privateDatabaseUrl,
 } from '../../testing/test-databases.js'
-import type { MigrationSource } from './migration.js'
+import type { Migration, MigrationSource } from './migration.js'
 import { ModuleMigrator } from './module-migrator.js'
 
 // 'shop' comes before 'auth' on purpose: module order, not alphabetical order, decides.
@@ -126,6 +127,78 @@ for (const engine of testEngines()) {
       ).toEqual(['shop/0002_seed_products', 'auth/0001_create_users'])
       const up = await migrator.up()
       expect(up.ran).toEqual(['shop/0002_seed_products', 'auth/0001_create_users'])
+    })
+
+    it(`refuses an applied migration renamed in the code on ${engine.engine}, naming both names, and runs nothing`, async () => {
+      const log: string[] = []
+      const renamed = sources(log).map((source) => {
+        if (source.module !== 'shop') return source
+        const { '0002_seed_products': seed, ...rest } = source.migrations
+        return { ...source, migrations: { ...rest, '0002_seed_tea': seed as Migration } }
+      })
+      const migrator = new ModuleMigrator({ db: first.root, sources: renamed })
+      const failure = await migrator.up().catch((error: unknown) => error)
+      expect(failure).toBeInstanceOf(DatabaseError)
+      expect(failure).toMatchObject({
+        code: 'E_MIGRATION_RENAMED',
+        message: expect.stringMatching(
+          /'shop\/0002_seed_products' \(applied\) is now 'shop\/0002_seed_tea' \(not applied\)/,
+        ),
+      })
+      expect(log).toEqual([])
+      await expect(migrator.pending()).rejects.toMatchObject({ code: 'E_MIGRATION_RENAMED' })
+      // A migration added after the applied ones is pending, not a rename.
+      const added = sources().map((source) =>
+        source.module === 'auth'
+          ? { ...source, migrations: { ...source.migrations, '0002_add_email': { async up() {} } } }
+          : source,
+      )
+      expect(await new ModuleMigrator({ db: first.root, sources: added }).pending()).toEqual([
+        'auth/0002_add_email',
+      ])
+    })
+
+    it(`hands each migration the engine it runs on, so the README's portable table works on ${engine.engine}`, async () => {
+      const seen: string[] = []
+      const portable: MigrationSource = {
+        module: 'portable',
+        migrations: {
+          '0001_create_notes': {
+            async up(db, { engine: running }) {
+              seen.push(`up:${running}`)
+              await db.schema
+                .createTable('note')
+                .addColumn('id', 'integer', (c) =>
+                  running === 'postgres'
+                    ? c.primaryKey().generatedByDefaultAsIdentity()
+                    : c.primaryKey().autoIncrement(),
+                )
+                .addColumn('body', 'varchar(200)', (c) => c.notNull())
+                .execute()
+            },
+            async down(db, { engine: running }) {
+              seen.push(`down:${running}`)
+              await db.schema.dropTable('note').execute()
+            },
+          },
+        },
+      }
+      const migrator = new ModuleMigrator({ db: first.root, sources: [portable] })
+      await migrator.up()
+      const db = first.root as unknown as Kysely<{ note: { id: Generated<number>; body: string } }>
+      const ids = []
+      for (const body of ['first', 'second']) {
+        // As the README shows: PostgreSQL has no insertId, MySQL/MariaDB ignore returning().
+        const insert = db.insertInto('note').values({ body })
+        ids.push(
+          engine.engine === 'mysql'
+            ? Number((await insert.executeTakeFirstOrThrow()).insertId)
+            : (await insert.returning('id').executeTakeFirstOrThrow()).id,
+        )
+      }
+      expect(ids).toEqual([1, 2])
+      await migrator.down()
+      expect(seen).toEqual([`up:${engine.engine}`, `down:${engine.engine}`])
     })
 
     it(`reports a failing migration with its name on ${engine.engine} and records nothing for it`, async () => {

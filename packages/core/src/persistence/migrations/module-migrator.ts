@@ -1,6 +1,8 @@
-import type { Kysely, Transaction } from 'kysely'
+import { type Kysely, sql, type Transaction } from 'kysely'
 import { DatabaseError } from '../database/database-error.js'
+import { engineOf } from '../database/database-engine.js'
 import type {
+  MigrationContext,
   MigrationDatabase,
   MigrationReport,
   MigrationSource,
@@ -20,8 +22,8 @@ export interface ModuleMigratorOptions {
 interface Planned {
   readonly name: string
   readonly module: string
-  readonly up: (db: MigrationDatabase) => Promise<void>
-  readonly down: ((db: MigrationDatabase) => Promise<void>) | undefined
+  readonly up: (db: MigrationDatabase, context: MigrationContext) => Promise<void>
+  readonly down: ((db: MigrationDatabase, context: MigrationContext) => Promise<void>) | undefined
 }
 
 interface HistoryRow {
@@ -62,10 +64,15 @@ export class ModuleMigrator {
     this.#plan = plan(options.sources)
   }
 
-  /** Every known migration with when it was applied; pending ones last. */
+  /**
+   * Every known migration with when it was applied, in the order they run. Throws
+   * `E_MIGRATION_RENAMED` when an applied migration was renamed in the code.
+   */
   async status(): Promise<MigrationStatus[]> {
     return this.#locked(async (db) => {
-      const applied = new Map((await this.#history(db)).map((row) => [row.name, row.applied_at]))
+      const history = await this.#history(db)
+      this.#refuseRenames(history)
+      const applied = new Map(history.map((row) => [row.name, row.applied_at]))
       return this.#plan.map((step) => ({
         name: step.name,
         module: step.module,
@@ -74,10 +81,27 @@ export class ModuleMigrator {
     })
   }
 
-  /** Applies every pending migration, modules in order; returns what ran. */
+  /**
+   * The migrations not applied yet, in the order `up` would run them. Reads only, without the
+   * migration lock (on SQLite a write lock), so processes starting beside a busy writer never
+   * wait on it. Throws `E_MIGRATION_RENAMED` like `up`.
+   */
+  async pending(): Promise<string[]> {
+    const db = this.#db as MigrationDatabase
+    const history = (await this.#historyExists()) ? await this.#history(db) : []
+    this.#refuseRenames(history)
+    const applied = new Set(history.map((row) => row.name))
+    return this.#plan.filter((step) => !applied.has(step.name)).map((step) => step.name)
+  }
+
+  /**
+   * Applies every pending migration, modules in order; returns what ran. Refuses, before
+   * running anything, when an applied migration was renamed in the code (`E_MIGRATION_RENAMED`).
+   */
   async up(): Promise<MigrationReport> {
     return this.#locked(async (db) => {
       const history = await this.#history(db)
+      this.#refuseRenames(history)
       const applied = new Set(history.map((row) => row.name))
       let seq = history.reduce((max, row) => Math.max(max, Number(row.seq)), 0)
       const ran: string[] = []
@@ -137,7 +161,7 @@ export class ModuleMigrator {
       )
     }
     try {
-      await fn(db)
+      await fn(db, { engine: engineOf(this.#db) })
     } catch (error) {
       const transactional = this.#db.getExecutor().adapter.supportsTransactionalDdl
       throw new DatabaseError(
@@ -150,6 +174,34 @@ export class ModuleMigrator {
         { cause: error, details: { failed: step.name, ran } },
       )
     }
+  }
+
+  /**
+   * An applied migration whose name the code no longer has, while an unapplied one of the same
+   * module sits at its place in the module's order, is a rename: running the "new" one would
+   * apply the same change twice. The history row is matched to the code by position.
+   */
+  #refuseRenames(history: readonly HistoryRow[]): void {
+    const known = new Set(this.#plan.map((step) => step.name))
+    const applied = new Set(history.map((row) => row.name))
+    const renames: string[] = []
+    for (const module of new Set(this.#plan.map((step) => step.module))) {
+      const code = this.#plan.filter((step) => step.module === module).map((step) => step.name)
+      const rows = history
+        .filter((row) => row.module === module)
+        .sort((a, b) => Number(a.seq) - Number(b.seq))
+      rows.forEach((row, index) => {
+        const inItsPlace = code[index]
+        if (known.has(row.name) || inItsPlace === undefined || applied.has(inItsPlace)) return
+        renames.push(`'${row.name}' (applied) is now '${inItsPlace}' (not applied)`)
+      })
+    }
+    if (renames.length === 0) return
+    throw new DatabaseError(
+      'E_MIGRATION_RENAMED',
+      `Applied migrations are missing from the code with unapplied ones in their place, as after a rename: ${renames.join('; ')}. Running them could apply the same change twice, so nothing ran. Give the migrations back their applied names; or, if one really is the same change, rename its row (update ${this.#table} set name = '<new>' where name = '<old>'); or, if it was removed on purpose, delete its row.`,
+      { details: { renames } },
+    )
   }
 
   /** One connection, Kysely's migration lock, and a transaction where DDL is transactional. */
@@ -182,6 +234,17 @@ export class ModuleMigrator {
       .addColumn('seq', 'integer', (column) => column.notNull())
       .addColumn('applied_at', 'varchar(32)', (column) => column.notNull())
       .execute()
+  }
+
+  async #historyExists(): Promise<boolean> {
+    const table = this.#table
+    const query = {
+      sqlite: sql`select name from sqlite_master where type = 'table' and name = ${table}`,
+      // to_regclass follows search_path, as the migrator's own queries do.
+      postgres: sql`select 1 from (select to_regclass(${table}) as found) t where found is not null`,
+      mysql: sql`select table_name from information_schema.tables where table_schema = database() and table_name = ${table}`,
+    }[engineOf(this.#db)]
+    return (await query.execute(this.#db)).rows.length > 0
   }
 
   async #history(db: MigrationDatabase): Promise<HistoryRow[]> {

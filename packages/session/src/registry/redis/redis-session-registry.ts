@@ -1,5 +1,5 @@
-import { defineModule, LOGGER, type Logger, type Module, token } from '@mortar/core'
-import { SessionExistsError, SessionRegistryUnavailableError } from '../../errors.js'
+import { defineModule, type Module, REDIS } from '@mortar/core'
+import { SessionExistsError } from '../../errors.js'
 import {
   SESSION_REGISTRY,
   SESSION_REGISTRY_MODULE,
@@ -214,32 +214,16 @@ function toRecord(id: string, hash: Record<string, string>): SessionRecord | und
   }
 }
 
-/** Options of {@link redisSessionRegistry}: a URL to connect to, or a client you own. */
-export type RedisSessionRegistryModuleOptions = (
-  | {
-      /** `redis://[:password@]host:port[/db]`; the module connects on start and quits on stop. */
-      readonly url: string
-      readonly client?: never
-    }
-  | {
-      /** Your client (ioredis or compatible); you connect and close it. */
-      readonly client: RedisLike
-      readonly url?: never
-    }
-) &
-  Omit<RedisSessionRegistryOptions, 'client'>
-
-interface OwnedClient extends RedisLike {
-  connect(): Promise<void>
-  quit(): Promise<unknown>
-  disconnect(): void
-  on(event: 'error', listener: (error: Error) => void): unknown
-}
+/** Options of {@link redisSessionRegistry}. */
+export type RedisSessionRegistryModuleOptions = Omit<
+  RedisSessionRegistryOptions,
+  'client' | 'prefix'
+>
 
 /**
- * A module binding `SESSION_REGISTRY` to a {@link RedisSessionRegistry}. Given a `url`, it loads
- * ioredis (an optional peer: `npm i ioredis`) only then, connects during `app.start()` and
- * quits on `app.stop()`.
+ * A module binding `SESSION_REGISTRY` to a {@link RedisSessionRegistry} on the app's Redis
+ * (`createApp({ redis })`): its shared connection and key prefix, connected on `app.start()`
+ * and closed on `app.stop()` by the app.
  *
  * @example
  * ```ts
@@ -247,83 +231,20 @@ interface OwnedClient extends RedisLike {
  * import { redisSessionRegistry } from '@mortar/session'
  *
  * const app = createApp({
- *   modules: [redisSessionRegistry({ url: 'redis://127.0.0.1:6379', prefix: 'shop:' })],
+ *   redis: { url: 'redis://127.0.0.1:6379', prefix: 'shop:' },
+ *   modules: [redisSessionRegistry({ ttlSeconds: 7 * 24 * 3600 })],
  * })
  * ```
  */
-export function redisSessionRegistry(options: RedisSessionRegistryModuleOptions): Module {
-  // One module value may serve several apps (tests do that): each app gets its own connection,
-  // held under a token of this module so onStop closes the one of the app that stops.
-  const connection = token<RedisConnection>('mortar.session.registry.redis')
-  const { url, client, ...rest } = options
+export function redisSessionRegistry(options: RedisSessionRegistryModuleOptions = {}): Module {
   return defineModule({
     name: SESSION_REGISTRY_MODULE,
     register(binder) {
-      binder.bind(connection, {
-        inject: [LOGGER],
-        useFactory: async (logger): Promise<RedisConnection> =>
-          client === undefined
-            ? { client: await connect(url, logger), owned: true }
-            : { client, owned: false },
-      })
       binder.bind(SESSION_REGISTRY, {
-        inject: [connection],
-        useFactory: (open) => new RedisSessionRegistry({ ...rest, client: open.client }),
+        inject: [REDIS],
+        useFactory: (redis) =>
+          new RedisSessionRegistry({ ...options, client: redis.client, prefix: redis.prefix }),
       })
     },
-    async onStop(app) {
-      const open = app.resolve(connection)
-      if (!open.owned) return
-      const owned = open.client as OwnedClient
-      try {
-        await owned.quit()
-      } catch {
-        owned.disconnect()
-      }
-    },
   })
-}
-
-interface RedisConnection {
-  readonly client: RedisLike
-  /** True when the module connected it from a URL, so it quits it on stop. */
-  readonly owned: boolean
-}
-
-async function connect(url: string, logger: Logger): Promise<OwnedClient> {
-  let Redis: new (url: string, options: Record<string, unknown>) => OwnedClient
-  try {
-    Redis = (await import('ioredis')).Redis as unknown as typeof Redis
-  } catch (error) {
-    throw new SessionRegistryUnavailableError(
-      'The Redis session registry needs the ioredis package: run `npm i ioredis`.',
-      { cause: error },
-    )
-  }
-  // Fail start-up at once rather than queue commands while retrying forever.
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 })
-  // ioredis reconnects by itself; without a listener each failed attempt is an unhandled event.
-  client.on('error', (error) => {
-    logger.warn({ err: error }, `Session registry: Redis at ${redactUrl(url)} failed`)
-  })
-  try {
-    await client.connect()
-  } catch (error) {
-    client.disconnect()
-    throw new SessionRegistryUnavailableError(
-      `Cannot reach the Redis session registry at ${redactUrl(url)}: check that Redis runs there.`,
-      { cause: error },
-    )
-  }
-  return client
-}
-
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url)
-    if (parsed.password !== '') parsed.password = '***'
-    return parsed.toString()
-  } catch {
-    return '(invalid URL)'
-  }
 }

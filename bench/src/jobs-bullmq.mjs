@@ -1,0 +1,205 @@
+// The BullMQ engine against raw BullMQ, no-op jobs, in one run with interleaved rounds (each
+// ratio is the median of per-round ratios), on the same Redis:
+// - processing: workers started on a full queue, same concurrency, until every job ran;
+// - relay: moving jobs already committed to the PostgreSQL outbox into BullMQ (select, addBulk
+//   under the row ids, delete), against raw `addBulk` of the same jobs.
+// Servers: MORTAR_BENCH_POSTGRES_URL / MORTAR_TEST_POSTGRES_URL and MORTAR_BENCH_REDIS_URL /
+// MORTAR_TEST_REDIS_URL, defaulting to the local ones; private schema and key prefix, dropped.
+import { randomBytes } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
+import { createApp, createLogger, DATABASE, defineJob, defineModule, JOBS } from '@mortar/core'
+import { Queue, Worker } from 'bullmq'
+import { Redis } from 'ioredis'
+import { z } from 'zod'
+
+const ROUNDS = Number(process.env.BENCH_BULLMQ_ROUNDS ?? 3)
+const N = Number(process.env.BENCH_BULLMQ_N ?? 20_000)
+const CONCURRENCY = 50
+const POSTGRES =
+  process.env.MORTAR_BENCH_POSTGRES_URL ??
+  process.env.MORTAR_TEST_POSTGRES_URL ??
+  'postgres://postgres@127.0.0.1:5432/test'
+const REDIS =
+  process.env.MORTAR_BENCH_REDIS_URL ??
+  process.env.MORTAR_TEST_REDIS_URL ??
+  'redis://127.0.0.1:6379'
+const silent = createLogger({ level: 'silent' })
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}
+const rate = (value) => `${Math.round(value).toLocaleString('en-US')}/s`
+const verdict = (ok, goal) => (ok ? `(goal ${goal} met)` : `(BELOW the goal ${goal})`)
+
+let count = 0
+let waiting
+const bump = () => {
+  count += 1
+  if (waiting !== undefined && count >= waiting.n) waiting.resolve()
+}
+const reached = (n) =>
+  count >= n ? Promise.resolve() : new Promise((resolve) => (waiting = { n, resolve }))
+
+const noop = defineJob({ name: 'bench.noop', schema: z.object({ n: z.number() }), handler: bump })
+const jobsModule = defineModule({ name: 'bench', register() {}, jobs: [noop] })
+
+function mortarApp(url, prefix, workers) {
+  return createApp({
+    database: url,
+    redis: { url: REDIS, prefix },
+    logger: silent,
+    modules: [jobsModule],
+    jobs: { engine: 'bullmq', workers },
+  })
+}
+
+/** Commits `n` jobs to the outbox with workers off, relaying them (or not) to BullMQ. */
+async function loadOutbox(app, n, relay) {
+  const database = app.resolve(DATABASE)
+  const now = Date.now()
+  for (let start = 0; start < n; start += 1_000) {
+    const rows = Array.from({ length: Math.min(1_000, n - start) }, (_, i) => ({
+      name: noop.name,
+      payload: JSON.stringify({ n: start + i }),
+      run_at: now,
+      max_attempts: noop.attempts,
+      created_at: now,
+    }))
+    await database.root.insertInto('mortar_job').values(rows).execute()
+  }
+  if (relay) await app.resolve(JOBS).adapter.announce()
+}
+
+async function mortarProcessing(url, prefix) {
+  const loader = mortarApp(url, prefix, false)
+  await loader.start()
+  await loadOutbox(loader, N, true)
+  await loader.stop()
+  count = 0
+  const app = mortarApp(url, prefix, { concurrency: CONCURRENCY, batchSize: CONCURRENCY })
+  const started = performance.now()
+  await app.start()
+  await reached(N)
+  const seconds = (performance.now() - started) / 1_000
+  await app.stop()
+  return N / seconds
+}
+
+function rawJobs(round) {
+  const now = Date.now()
+  return Array.from({ length: N }, (_, n) => ({
+    name: 'bench.noop',
+    data: { p: JSON.stringify({ n }), m: 3, k: null, c: now },
+    opts: { jobId: `r${round}-${n}`, removeOnComplete: true, removeOnFail: false },
+  }))
+}
+
+async function rawAdd(queue, jobs) {
+  for (let start = 0; start < jobs.length; start += 1_000) {
+    await queue.addBulk(jobs.slice(start, start + 1_000))
+  }
+}
+
+async function rawProcessing(connection, prefix, round) {
+  const queue = new Queue('raw', { connection, prefix })
+  await rawAdd(queue, rawJobs(round))
+  count = 0
+  const started = performance.now()
+  const worker = new Worker('raw', async () => bump(), {
+    connection: connection.duplicate({ maxRetriesPerRequest: null }),
+    prefix,
+    concurrency: CONCURRENCY,
+  })
+  await reached(N)
+  const seconds = (performance.now() - started) / 1_000
+  await worker.close()
+  await queue.close()
+  return N / seconds
+}
+
+async function mortarRelay(url, prefix) {
+  const app = mortarApp(url, prefix, false)
+  await app.start()
+  await loadOutbox(app, N, false)
+  const started = performance.now()
+  await app.resolve(JOBS).adapter.announce()
+  const seconds = (performance.now() - started) / 1_000
+  await app.resolve(JOBS).purge(['pending'])
+  await app.stop()
+  return N / seconds
+}
+
+async function rawRelay(connection, prefix, round) {
+  const queue = new Queue('raw-relay', { connection, prefix })
+  const jobs = rawJobs(round)
+  const started = performance.now()
+  await rawAdd(queue, jobs)
+  const seconds = (performance.now() - started) / 1_000
+  await queue.obliterate({ force: true })
+  await queue.close()
+  return N / seconds
+}
+
+async function privatePostgres() {
+  const { default: pg } = await import('pg')
+  const schema = `mortar_bench_${randomBytes(4).toString('hex')}`
+  const admin = new pg.Client({ connectionString: POSTGRES })
+  await admin.connect()
+  await admin.query(`create schema ${schema}`)
+  const url = new URL(POSTGRES)
+  url.searchParams.set('options', `-c search_path=${schema}`)
+  return {
+    url: url.toString(),
+    async drop() {
+      await admin.query(`drop schema if exists ${schema} cascade`)
+      await admin.end()
+    },
+  }
+}
+
+async function deleteKeys(client, prefix) {
+  let cursor = '0'
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000)
+    cursor = next
+    if (keys.length > 0) await client.del(...keys)
+  } while (cursor !== '0')
+}
+
+export async function run() {
+  console.log(
+    `BullMQ engine against raw BullMQ (${ROUNDS} interleaved rounds, ${N.toLocaleString('en-US')} no-op jobs, concurrency ${CONCURRENCY}, PostgreSQL outbox)`,
+  )
+  const database = await privatePostgres()
+  const prefix = `mortar-bench-${randomBytes(4).toString('hex')}:`
+  const connection = new Redis(REDIS)
+  try {
+    const migrator = mortarApp(database.url, prefix, false)
+    await migrator.migrate()
+    await migrator.stop()
+    const results = { mortarRun: [], rawRun: [], mortarRelay: [], rawRelay: [] }
+    for (let round = 0; round < ROUNDS; round++) {
+      results.rawRun.push(await rawProcessing(connection, `${prefix}raw`, round))
+      results.mortarRun.push(await mortarProcessing(database.url, prefix))
+      results.rawRelay.push(await rawRelay(connection, `${prefix}raw`, round))
+      results.mortarRelay.push(await mortarRelay(database.url, prefix))
+    }
+    const ratios = (a, b) => median(a.map((value, i) => value / b[i]))
+    const run = ratios(results.mortarRun, results.rawRun)
+    const relay = ratios(results.mortarRelay, results.rawRelay)
+    console.log(
+      `  processing: Mortar ${rate(median(results.mortarRun))}, raw BullMQ ${rate(median(results.rawRun))}: ${run.toFixed(2)}x ${verdict(run >= 0.9, '0.9x')}`,
+    )
+    console.log(
+      `  relay: outbox to BullMQ ${rate(median(results.mortarRelay))}, raw addBulk ${rate(median(results.rawRelay))}: ${relay.toFixed(2)}x ${verdict(relay >= 0.75, '0.75x')}`,
+    )
+  } finally {
+    await deleteKeys(connection, prefix)
+    connection.disconnect()
+    await database.drop()
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await run()

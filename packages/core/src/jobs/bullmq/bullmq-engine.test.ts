@@ -1,0 +1,331 @@
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net'
+import { sql } from 'kysely'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { defineModule, type Module } from '../../app/define-module.js'
+import type { App } from '../../app/app.js'
+import { createApp } from '../../app/create-app.js'
+import { createLogger } from '../../logger/create-logger.js'
+import { DATABASE } from '../../persistence/database/index.js'
+import { Transactional, transaction } from '../../persistence/transactions/index.js'
+import { REDIS } from '../../redis/app-redis.js'
+import {
+  deleteRedisKeys,
+  type PrivateDatabaseUrl,
+  privateDatabaseUrl,
+  privateRedisPrefix,
+  testEngines,
+} from '../../testing/index.js'
+import { defineJob, type JobDefinition } from '../define-job.js'
+import { PermanentJobError } from '../job-errors.js'
+import { JOBS, type JobQueue } from '../job-queue.js'
+import type { JobQueueService } from '../job-queue-service.js'
+import type { WorkerSettings } from '../worker/worker.js'
+import { enqueue } from '../running-queues.js'
+
+const redisUrl = process.env.MORTAR_TEST_REDIS_URL
+const silent = createLogger({ level: 'silent' })
+
+function module(...jobs: JobDefinition[]): Module {
+  return defineModule({ name: 'test', register() {}, jobs })
+}
+
+function until(check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms
+  return (async () => {
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error('timed out waiting')
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  })()
+}
+
+/** A TCP relay to Redis that a test can cut and restore, as a network fault would. */
+async function redisProxy(target: string): Promise<{
+  url: string
+  cut(): Promise<void>
+  restore(): Promise<void>
+  close(): Promise<void>
+}> {
+  const { hostname, port } = new URL(target)
+  const sockets = new Set<Socket>()
+  let server: Server | undefined
+  let listenPort = 0
+  const open = () =>
+    new Promise<void>((resolve) => {
+      const listening = createServer((client) => {
+        const upstream = tcpConnect(Number(port || 6379), hostname)
+        for (const socket of [client, upstream]) {
+          sockets.add(socket)
+          socket.on('close', () => sockets.delete(socket))
+          socket.on('error', () => undefined)
+        }
+        client.pipe(upstream).pipe(client)
+      })
+      server = listening
+      listening.listen(listenPort, '127.0.0.1', () => {
+        listenPort = (listening.address() as { port: number }).port
+        resolve()
+      })
+    })
+  const cut = async () => {
+    const closed = new Promise<void>((resolve) => server?.close(() => resolve()))
+    for (const socket of sockets) socket.destroy()
+    await closed
+  }
+  await open()
+  return { url: `redis://127.0.0.1:${listenPort}`, cut, restore: open, close: cut }
+}
+
+const engines = testEngines()
+
+for (const engine of engines) {
+  const skip = engine.skip ?? (redisUrl ? undefined : 'MORTAR_TEST_REDIS_URL is unset')
+  if (skip) console.warn(`[@mortar/core] BullMQ engine on ${engine.title} skipped: ${skip}`)
+
+  // Skipped only when a MORTAR_TEST_* variable is unset (the notice names it); .ci/run sets them.
+  describe.skipIf(skip !== undefined)(`jobs: bullmq on ${engine.title}`, () => {
+    let target: PrivateDatabaseUrl
+    const cleanups: (() => Promise<unknown>)[] = []
+
+    beforeAll(async () => {
+      target = await privateDatabaseUrl(engine)
+    })
+
+    // Each app stops after its test: a worker relays every outbox row of the database it uses.
+    afterEach(async () => {
+      for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined)
+    })
+
+    afterAll(async () => {
+      await target?.drop()
+    })
+
+    async function start(
+      modules: Module[],
+      options: { workers?: Partial<WorkerSettings> | false; redis?: string } = {},
+    ): Promise<{ app: App<undefined>; jobs: JobQueue; prefix: string }> {
+      const prefix = privateRedisPrefix()
+      // The system clock: BullMQ keeps its own time, so a FakeClock would disagree with it.
+      const app = createApp({
+        modules,
+        database: target.url,
+        redis: { url: options.redis ?? (redisUrl as string), prefix },
+        jobs: { engine: 'bullmq', workers: options.workers ?? false },
+        logger: silent,
+      })
+      cleanups.push(() => deleteRedisKeys(redisUrl as string, prefix))
+      cleanups.push(() => app.stop())
+      await app.migrate()
+      await app.start()
+      return { app, jobs: app.resolve(JOBS), prefix }
+    }
+
+    it('runs a job enqueued in a committed transaction, never one from a rolled-back one', async () => {
+      const ran: string[] = []
+      const note = defineJob({
+        name: 'test.note',
+        schema: z.object({ text: z.string() }),
+        handler: ({ text }) => {
+          ran.push(text)
+        },
+      })
+      const { jobs } = await start([module(note)])
+      expect(jobs.engine).toBe('bullmq')
+      await transaction(async () => {
+        await jobs.enqueue(note, { text: 'committed' })
+      })
+      await expect(
+        transaction(async () => {
+          await jobs.enqueue(note, { text: 'rolled back' })
+          throw new Error('payment declined')
+        }),
+      ).rejects.toThrow('payment declined')
+      class Checkout {
+        @Transactional()
+        async place(fail: boolean): Promise<void> {
+          await enqueue(note, { text: fail ? 'decorated, rolled back' : 'decorated' })
+          if (fail) throw new Error('out of stock')
+        }
+      }
+      await new Checkout().place(false)
+      await expect(new Checkout().place(true)).rejects.toThrow('out of stock')
+      await jobs.drain()
+      expect(ran.sort()).toEqual(['committed', 'decorated'])
+      expect((await jobs.status()).counts).toEqual([])
+    })
+
+    it('runs jobs on the started workers after commit, each once, as BullMQ jobs', async () => {
+      const done: number[] = []
+      const count = defineJob({
+        name: 'test.count',
+        schema: z.object({ n: z.number().int() }),
+        handler: ({ n }) => {
+          done.push(n)
+        },
+      })
+      const { app, jobs, prefix } = await start([module(count)], {
+        workers: { concurrency: 8, pollMs: 60_000 },
+      })
+      const ids = await jobs.enqueueMany(
+        count,
+        Array.from({ length: 300 }, (_, n) => ({ payload: { n } })),
+      )
+      // The poll is a minute away: only the after-commit relay and wake-up can have started them.
+      await until(() => done.length >= 300)
+      expect(done.sort((a, b) => a - b)).toEqual(Array.from({ length: 300 }, (_, n) => n))
+      expect(new Set(ids).size).toBe(300)
+      // The outbox row's id is the BullMQ job id: finished jobs are gone from BullMQ too.
+      expect(await app.resolve(REDIS).client.exists(`${prefix}jobs:test.count:${ids[0]}`)).toBe(0)
+    })
+
+    it('keeps one live job per key, in the outbox and in BullMQ', async () => {
+      const keyed = defineJob({ name: 'test.keyed', schema: z.object({}), handler: () => {} })
+      const { jobs } = await start([module(keyed)])
+      await transaction(async () => {
+        expect(await jobs.enqueue(keyed, {}, { key: 'order-1' })).toBeDefined()
+        // Both in the outbox: the second is dropped there.
+        expect(await jobs.enqueue(keyed, {}, { key: 'order-1' })).toBeUndefined()
+      })
+      await (jobs as JobQueueService).adapter.announce?.()
+      // Relayed: BullMQ holds the key now.
+      expect(await jobs.enqueue(keyed, {}, { key: 'order-1' })).toBeUndefined()
+      await jobs.drain()
+      expect((await jobs.status()).counts).toEqual([])
+      expect(await jobs.enqueue(keyed, {}, { key: 'order-1' })).toBeDefined()
+    })
+
+    it('retries with backoff, buries after the last attempt with every error, and retries on demand', async () => {
+      let calls = 0
+      const flaky = defineJob({
+        name: 'test.flaky',
+        schema: z.object({}),
+        attempts: 2,
+        backoff: { baseMs: 1, maxMs: 5 },
+        handler: () => {
+          calls += 1
+          throw new Error(`failure ${calls}`)
+        },
+      })
+      const permanent = defineJob({
+        name: 'test.permanent',
+        schema: z.object({}),
+        attempts: 5,
+        handler: () => {
+          throw new PermanentJobError('bad address')
+        },
+      })
+      const { jobs } = await start([module(flaky, permanent)])
+      const id = (await jobs.enqueue(flaky, {})) as string
+      const permanentId = (await jobs.enqueue(permanent, {})) as string
+      await until(async () => {
+        await jobs.drain()
+        return (await jobs.get(id))?.state === 'dead'
+      })
+      expect(calls).toBe(2)
+      const dead = await jobs.get(id)
+      expect(dead?.errors.map((error) => [error.attempt, error.message])).toEqual([
+        [1, 'failure 1'],
+        [2, 'failure 2'],
+      ])
+      expect((await jobs.get(permanentId))?.errors).toEqual([
+        expect.objectContaining({ attempt: 1, code: 'E_JOB_PERMANENT' }),
+      ])
+      expect((await jobs.list({ state: 'dead' })).map((info) => info.id).sort()).toEqual(
+        [id, permanentId].sort(),
+      )
+      expect(await jobs.retry(id)).toBe(1)
+      await until(async () => {
+        await jobs.drain()
+        return calls >= 4
+      })
+      expect(await jobs.purge()).toBe(2)
+      expect((await jobs.status()).counts).toEqual([])
+    })
+
+    it('aborts the signal at the timeout and shows progress while running', async () => {
+      let aborted: unknown
+      let release!: () => void
+      const released = new Promise<void>((resolve) => {
+        release = resolve
+      })
+      const slow = defineJob({
+        name: 'test.slow',
+        schema: z.object({}),
+        attempts: 1,
+        timeout: 1_500,
+        handler: async (_payload, job) => {
+          await job.progress({ step: 1, of: 2 })
+          await released
+          await new Promise<void>((resolve) => {
+            job.signal.addEventListener('abort', () => {
+              aborted = job.signal.reason
+              resolve()
+            })
+          })
+        },
+      })
+      const { jobs } = await start([module(slow)], { workers: { pollMs: 50 } })
+      const id = (await jobs.enqueue(slow, {})) as string
+      await until(async () => (await jobs.status()).running[0]?.progress !== undefined)
+      const status = await jobs.status()
+      expect(status.running.map((info) => [info.id, info.progress])).toEqual([
+        [id, { step: 1, of: 2 }],
+      ])
+      release()
+      await until(async () => (await jobs.get(id))?.state === 'dead')
+      expect(aborted).toMatchObject({ code: 'E_JOB_TIMEOUT' })
+      expect((await jobs.get(id))?.errors).toEqual([
+        expect.objectContaining({ code: 'E_JOB_TIMEOUT' }),
+      ])
+    })
+
+    it('leaves a job no module declares waiting in BullMQ and names it in status()', async () => {
+      const known = defineJob({ name: 'test.known', schema: z.object({}), handler: () => {} })
+      const { jobs } = await start([module(known)])
+      const [id] = await (jobs as JobQueueService).adapter.enqueue([
+        {
+          name: 'test.gone',
+          payload: '{}',
+          runAtMs: Date.now(),
+          createdAtMs: Date.now(),
+          maxAttempts: 3,
+          key: undefined,
+        },
+      ])
+      await jobs.drain()
+      const status = await jobs.status()
+      expect(status.unknownNames).toEqual(['test.gone'])
+      expect((await jobs.get(id as string))?.state).toBe('pending')
+    })
+
+    it('commits an enqueue while Redis is unreachable and relays it once Redis is back', async () => {
+      const ran: string[] = []
+      const note = defineJob({
+        name: 'test.outage',
+        schema: z.object({ text: z.string() }),
+        handler: ({ text }) => {
+          ran.push(text)
+        },
+      })
+      const proxy = await redisProxy(redisUrl as string)
+      cleanups.push(() => proxy.close())
+      const { app, jobs } = await start([module(note)], {
+        redis: proxy.url,
+        workers: { pollMs: 100 },
+      })
+      await proxy.cut()
+      await transaction(async () => {
+        await jobs.enqueue(note, { text: 'kept' })
+      })
+      // Committed: the outbox holds it while Redis is away.
+      const outbox = await sql<{ payload: string }>`select payload from mortar_job`.execute(
+        app.resolve(DATABASE).root,
+      )
+      expect(outbox.rows.map((row) => row.payload)).toEqual(['{"text":"kept"}'])
+      await proxy.restore()
+      await until(() => ran.length === 1, 20_000)
+      expect(ran).toEqual(['kept'])
+    }, 30_000)
+  })
+}

@@ -1,0 +1,756 @@
+import { AsyncResource } from 'node:async_hooks'
+import type { Job, Queue, Worker } from 'bullmq'
+import type { Redis } from 'ioredis'
+import { type Kysely, sql } from 'kysely'
+import type { Logger } from '../../logger/logger.js'
+import type { Database } from '../../persistence/database/database.js'
+import type { AppRedis } from '../../redis/app-redis.js'
+import type { JsonValue } from '../job-context.js'
+import { JobError } from '../job-errors.js'
+import type {
+  AttemptError,
+  ClaimedJob,
+  ClaimRequest,
+  FailOutcome,
+  JobCount,
+  JobInfo,
+  JobState,
+  ListRequest,
+  NewJob,
+  QueueAdapter,
+} from '../queue-adapter.js'
+import type { ScheduleStore } from '../schedules/schedule-store.js'
+import { SqlQueue } from '../sql/sql-queue.js'
+import { sqlQueueMigrations } from '../sql/sql-queue-migrations.js'
+
+/** Options of {@link BullmqQueue}. */
+export interface BullmqQueueOptions {
+  /** The app's database: enqueues are outbox rows in `mortar_job`, in the caller's transaction. */
+  readonly database: Database
+  /** The app's Redis; BullMQ's keys go under its prefix (`<prefix>jobs:<name>:…`). */
+  readonly redis: AppRedis
+  readonly logger?: Logger
+  /** How often rows left in the outbox (a crash, Redis down) are relayed again (default 2,000 ms). */
+  readonly sweepMs?: number
+}
+
+/** What a job carries in BullMQ besides its payload. */
+interface JobData {
+  /** The payload as JSON, exactly as enqueued. */
+  readonly p: string
+  /** Attempts allowed. */
+  readonly m: number
+  readonly k: string | null
+  /** Enqueued at (ms). */
+  readonly c: number
+}
+
+interface OutboxRow {
+  id: string | number | bigint
+  name: string
+  payload: string
+  dedup_key: string | null
+  run_at: string | number | bigint
+  max_attempts: string | number
+  created_at: string | number | bigint
+}
+
+type BullJob = Job<JobData, null, string>
+type Bull = typeof import('bullmq')
+
+const RELAY_BATCH = 1_000
+const DEFAULT_SWEEP_MS = 2_000
+const MAX = 1_000_000
+
+// Only the worker holding a job may touch it: BullMQ keeps the holder's token in `<job>:lock`.
+const PROGRESS = `
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('hset', KEYS[2], 'progress', ARGV[2])
+return 1
+`
+// A job given back on shutdown: its next claim must not count this attempt, and BullMQ counts
+// every move to active in the job's \`ats\` field.
+const UNCOUNT = `
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('hincrby', KEYS[2], 'ats', -1)
+return 1
+`
+
+/**
+ * The `'bullmq'` engine: jobs run from BullMQ queues on the app's Redis (one queue per job
+ * name), and enqueue stays transactional: `enqueue` writes an outbox row in `mortar_job` in the
+ * caller's transaction, and after the commit the relay moves rows to BullMQ with `addBulk`, each
+ * under its row id as BullMQ's `jobId`, so relaying a row twice never makes a second job. A
+ * sweep relays rows that a crash or an unreachable Redis left behind. Keys are BullMQ
+ * deduplication ids; leases are BullMQ's locks, renewed by Mortar's heartbeat; a job whose
+ * worker died goes back to waiting through BullMQ's stalled-job check. `bullmq` is an optional
+ * peer, loaded on first use.
+ *
+ * @example
+ * ```ts
+ * import { createApp } from '@mortar/core'
+ *
+ * const app = createApp({
+ *   database: process.env.DATABASE_URL,
+ *   redis: process.env.REDIS_URL,
+ *   modules,
+ *   jobs: { engine: 'bullmq' },
+ * })
+ * ```
+ */
+export class BullmqQueue implements QueueAdapter {
+  readonly engine = 'bullmq'
+  readonly migrations = sqlQueueMigrations
+  readonly schedules: ScheduleStore
+  readonly #outbox: SqlQueue
+  readonly #database: Database
+  readonly #redis: AppRedis
+  readonly #logger: Logger | undefined
+  readonly #sweepMs: number
+  readonly #prefix: string
+  readonly #queues = new Map<string, Queue<JobData, null, string>>()
+  readonly #workers = new Map<string, Promise<Worker<JobData, null, string>>>()
+  readonly #held = new Map<string, BullJob>()
+  #bull: Promise<Bull> | undefined
+  #workerConnection: Promise<Redis> | undefined
+  #relaying: Promise<number> | undefined
+  #relayAgain = false
+  #sweepTimer: NodeJS.Timeout | undefined
+  #closed = false
+
+  constructor(options: BullmqQueueOptions) {
+    this.#database = options.database
+    this.#outbox = new SqlQueue({ database: options.database })
+    this.schedules = this.#outbox.schedules
+    this.#redis = options.redis
+    this.#logger = options.logger
+    this.#sweepMs = options.sweepMs ?? DEFAULT_SWEEP_MS
+    this.#prefix = `${options.redis.prefix}jobs`
+  }
+
+  /** Writes outbox rows in the caller's transaction; BullMQ sees them after the relay. */
+  async enqueue(jobs: readonly NewJob[]): Promise<readonly (string | undefined)[]> {
+    // A key held by a live job in BullMQ: dropped here, as the SQL queue drops it. A job that
+    // became live meanwhile is dropped by BullMQ's deduplication at relay.
+    const live = await this.#liveKeys(jobs)
+    const fresh = jobs.filter((job) => job.key === undefined || !live.has(job.key))
+    this.#startSweep()
+    const ids = (await this.#outbox.enqueue(fresh)).map((id) => id && jobId(id))
+    let next = 0
+    return jobs.map((job) => (job.key !== undefined && live.has(job.key) ? undefined : ids[next++]))
+  }
+
+  /** After a commit: relays the outbox now. */
+  async announce(): Promise<void> {
+    await this.#relay()
+  }
+
+  /** Worker processes sweep the outbox on a timer; BullMQ's queues are polled by the worker. */
+  async subscribe(): Promise<() => Promise<void>> {
+    this.#startSweep()
+    return async () => {
+      clearInterval(this.#sweepTimer)
+      this.#sweepTimer = undefined
+    }
+  }
+
+  async claim(request: ClaimRequest): Promise<readonly ClaimedJob[]> {
+    const claimed = await this.#take(request)
+    // Short of jobs: relay rows whose commit this process did not see (a schedule's tick in
+    // another transaction, an enqueue whose relay failed), then take again.
+    if (claimed.length < request.limit && (await this.#relay()) > 0) {
+      claimed.push(...(await this.#take({ ...request, limit: request.limit - claimed.length })))
+    }
+    return claimed
+  }
+
+  async #take(request: ClaimRequest): Promise<ClaimedJob[]> {
+    const leaseMs = Math.max(1_000, request.leaseUntilMs - request.nowMs)
+    const claimed: ClaimedJob[] = []
+    for (const name of request.names) {
+      const worker = await this.#worker(name, leaseMs)
+      while (claimed.length < request.limit) {
+        const wanted = request.limit - claimed.length
+        const jobs = await Promise.all(
+          Array.from({ length: wanted }, () => worker.getNextJob(request.worker, { block: false })),
+        )
+        const got = jobs.filter((job): job is BullJob => job !== undefined && job !== null)
+        for (const job of got) {
+          const id = job.id as string
+          this.#held.set(id, job)
+          claimed.push({
+            id,
+            name,
+            payload: job.data.p,
+            attempt: job.attemptsStarted,
+            maxAttempts: job.data.m,
+          })
+        }
+        if (got.length < wanted) break
+      }
+      if (claimed.length >= request.limit) break
+    }
+    return claimed
+  }
+
+  async renew(worker: string, ids: readonly string[], leaseUntilMs: number): Promise<void> {
+    const duration = Math.max(1, leaseUntilMs - Date.now())
+    await Promise.all(
+      ids.map((id) =>
+        this.#held
+          .get(id)
+          ?.extendLock(worker, duration)
+          .catch(() => 0),
+      ),
+    )
+  }
+
+  async complete(worker: string, ids: readonly string[]): Promise<readonly string[]> {
+    const done = await Promise.all(
+      ids.map(async (id) => {
+        const job = this.#held.get(id)
+        if (job === undefined) return undefined
+        try {
+          await job.moveToCompleted(null, worker, false)
+        } catch {
+          return undefined // another worker holds it now
+        }
+        this.#held.delete(id)
+        return id
+      }),
+    )
+    return done.filter((id): id is string => id !== undefined)
+  }
+
+  async fail(
+    worker: string,
+    id: string,
+    error: AttemptError,
+    outcome: FailOutcome,
+  ): Promise<boolean> {
+    const job = this.#held.get(id)
+    if (job === undefined || !(await this.#holds(job, worker))) return false
+    try {
+      await job.log(JSON.stringify(error))
+      if ('retryAtMs' in outcome) await job.moveToDelayed(outcome.retryAtMs, worker)
+      else {
+        const failure = new Error(error.message)
+        failure.name = error.name
+        // Attempts are Mortar's: BullMQ's own count is 1, so this buries the job.
+        await job.moveToFailed(failure, worker, false)
+      }
+    } catch {
+      return false
+    }
+    this.#held.delete(id)
+    return true
+  }
+
+  async release(worker: string, ids: readonly string[]): Promise<void> {
+    await Promise.all(
+      ids.map(async (id) => {
+        const job = this.#held.get(id)
+        if (job === undefined) return
+        const queue = job.queueQualifiedName
+        const uncounted = await this.#redis.client.eval(
+          UNCOUNT,
+          2,
+          `${queue}:${id}:lock`,
+          `${queue}:${id}`,
+          worker,
+        )
+        if (Number(uncounted) !== 1) return
+        await job.moveToWait(worker).catch(() => undefined)
+        this.#held.delete(id)
+      }),
+    )
+  }
+
+  async progress(worker: string, id: string, progress: JsonValue): Promise<boolean> {
+    const job = this.#held.get(id)
+    if (job === undefined) return false
+    const queue = job.queueQualifiedName
+    const stored = await this.#redis.client.eval(
+      PROGRESS,
+      2,
+      `${queue}:${id}:lock`,
+      `${queue}:${id}`,
+      worker,
+      JSON.stringify(progress),
+    )
+    return Number(stored) === 1
+  }
+
+  async counts(nowMs: number): Promise<readonly JobCount[]> {
+    await this.#load()
+    const counts: JobCount[] = []
+    for (const name of await this.#names()) {
+      const c = await this.#queue(name).getJobCounts(
+        'wait',
+        'prioritized',
+        'delayed',
+        'active',
+        'failed',
+      )
+      const by: Record<JobState, number> = {
+        pending: (c.wait ?? 0) + (c.prioritized ?? 0),
+        scheduled: c.delayed ?? 0,
+        running: c.active ?? 0,
+        stalled: 0,
+        dead: c.failed ?? 0,
+      }
+      for (const [state, count] of Object.entries(by)) {
+        if (count > 0) counts.push({ name, state: state as JobState, count })
+      }
+    }
+    for (const row of await this.#outboxCounts(nowMs)) {
+      const same = counts.findIndex((c) => c.name === row.name && c.state === row.state)
+      if (same === -1) counts.push(row)
+      else counts[same] = { ...row, count: row.count + (counts[same] as JobCount).count }
+    }
+    return counts
+  }
+
+  async list(request: ListRequest): Promise<readonly JobInfo[]> {
+    await this.#load()
+    const types = request.state === undefined ? ALL_TYPES : TYPES_OF[request.state]
+    const found: JobInfo[] = []
+    if (
+      request.state === undefined ||
+      request.state === 'pending' ||
+      request.state === 'scheduled'
+    ) {
+      found.push(...(await this.#outboxList(request)))
+    }
+    const names = request.name === undefined ? await this.#names() : [request.name]
+    for (const name of names) {
+      const jobs = await this.#queue(name).getJobs([...types], 0, request.limit - 1, true)
+      for (const job of jobs) {
+        if (job === undefined || job === null) continue
+        const info = await this.#info(job as BullJob, request.nowMs)
+        if (info !== undefined && (request.state === undefined || info.state === request.state)) {
+          found.push(info)
+        }
+      }
+    }
+    return found.sort((a, b) => rowOf(a.id) - rowOf(b.id)).slice(0, request.limit)
+  }
+
+  async get(id: string, nowMs: number): Promise<JobInfo | undefined> {
+    await this.#load()
+    const rowId = /^j(\d{1,19})$/.exec(id)?.[1]
+    if (rowId === undefined) return undefined
+    const row = await this.#outboxRows(sql`id = ${rowId}`, 1)
+    if (row[0] !== undefined) return outboxInfo(row[0], nowMs)
+    for (const name of await this.#names()) {
+      const job = (await this.#queue(name).getJob(id)) as BullJob | undefined
+      if (job) return this.#info(job, nowMs)
+    }
+    return undefined
+  }
+
+  async retry(ids: readonly string[] | 'all'): Promise<number> {
+    await this.#load()
+    let retried = 0
+    for (const name of await this.#names()) {
+      const queue = this.#queue(name)
+      const jobs =
+        ids === 'all'
+          ? ((await queue.getFailed(0, MAX)) as BullJob[])
+          : ((await Promise.all(ids.map((id) => queue.getJob(id)))) as (BullJob | undefined)[])
+      for (const job of jobs) {
+        if (!job || (await job.getState()) !== 'failed') continue
+        const key = job.data.k
+        if (key !== null && (await queue.getDeduplicationJobId(key)) !== null) continue
+        await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true })
+        // Back to life, it holds its key again.
+        if (key !== null) {
+          await this.#redis.client.set(
+            `${job.queueQualifiedName}:de:${key}`,
+            job.id as string,
+            'NX',
+          )
+        }
+        retried += 1
+      }
+    }
+    return retried
+  }
+
+  async purge(
+    states: readonly ('dead' | 'pending' | 'scheduled')[],
+    nowMs: number,
+  ): Promise<number> {
+    await this.#load()
+    let purged = 0
+    for (const name of await this.#names()) {
+      const queue = this.#queue(name)
+      for (const state of states) {
+        for (const type of TYPES_OF[state]) {
+          purged += (await queue.clean(0, MAX, type as 'failed')).length
+        }
+      }
+    }
+    const db = this.#db
+    const due = states.includes('pending')
+    const later = states.includes('scheduled')
+    if (due || later) {
+      const condition =
+        due && later ? sql`1 = 1` : due ? sql`run_at <= ${nowMs}` : sql`run_at > ${nowMs}`
+      const result = await sql`delete from mortar_job where ${condition}`.execute(db)
+      purged += Number(result.numAffectedRows ?? 0)
+    }
+    return purged
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    clearInterval(this.#sweepTimer)
+    await this.#relaying?.catch(() => undefined)
+    const workers = await Promise.all(this.#workers.values())
+    await Promise.all(workers.map((worker) => worker.close(true)))
+    await Promise.all([...this.#queues.values()].map((queue) => queue.close()))
+    this.#workers.clear()
+    this.#queues.clear()
+  }
+
+  /** Relays the outbox until it is empty; one relay at a time per process. */
+  /** Relays the outbox until it is empty, one relay at a time per process; returns how many. */
+  #relay(): Promise<number> {
+    if (this.#relaying) {
+      this.#relayAgain = true
+      return this.#relaying
+    }
+    const run = async (): Promise<number> => {
+      let relayed = 0
+      try {
+        do {
+          this.#relayAgain = false
+          let batch: number
+          do {
+            batch = await this.#relayBatch()
+            relayed += batch
+          } while (batch === RELAY_BATCH)
+        } while (this.#relayAgain)
+      } finally {
+        this.#relaying = undefined
+      }
+      return relayed
+    }
+    this.#relaying = run()
+    return this.#relaying
+  }
+
+  /** Moves up to one batch of outbox rows to BullMQ; returns how many. */
+  async #relayBatch(): Promise<number> {
+    await this.#load()
+    // Server engines: rows another process is relaying are skipped, so two relays rarely send
+    // one row twice (BullMQ would ignore the second add of a jobId it still holds anyway).
+    const engine = this.#database.engine
+    if (engine === 'sqlite') return this.#relayRows(this.#db)
+    return (this.#database.root as Kysely<unknown>)
+      .transaction()
+      .execute((trx) => this.#relayRows(trx, engine === 'postgres'))
+  }
+
+  /**
+   * Takes rows, adds them to BullMQ, deletes them: on a server engine inside one transaction, so
+   * a failed add leaves them for the next relay. PostgreSQL takes and deletes in one statement.
+   */
+  async #relayRows(db: Kysely<unknown>, deleteFirst = false): Promise<number> {
+    const lock = this.#database.engine === 'sqlite' ? sql`` : sql` for update skip locked`
+    const rows = deleteFirst
+      ? (
+          await sql<OutboxRow>`delete from mortar_job where id in (
+              select id from mortar_job order by id limit ${RELAY_BATCH}${lock}
+            ) returning id, name, payload, dedup_key, run_at, max_attempts, created_at`.execute(db)
+        ).rows
+      : await this.#outboxRows(sql`1 = 1`, RELAY_BATCH, db, lock)
+    if (rows.length === 0) return 0
+    const byName = new Map<string, OutboxRow[]>()
+    for (const row of rows) {
+      const list = byName.get(row.name) ?? []
+      list.push(row)
+      byName.set(row.name, list)
+    }
+    const now = Date.now()
+    await this.#redis.client.sadd(`${this.#prefix}:names`, ...byName.keys())
+    await Promise.all(
+      [...byName].map(([name, list]) =>
+        this.#queue(name).addBulk(
+          list.map((row) => {
+            const key = row.dedup_key
+            const runAt = Number(row.run_at)
+            return {
+              name,
+              data: {
+                p: row.payload,
+                m: Number(row.max_attempts),
+                k: key,
+                c: Number(row.created_at),
+              },
+              opts: {
+                jobId: jobId(String(row.id)),
+                ...(runAt > now ? { delay: runAt - now } : {}),
+                ...(key === null ? {} : { deduplication: { id: key } }),
+                removeOnComplete: true,
+                removeOnFail: false,
+              },
+            }
+          }),
+        ),
+      ),
+    )
+    if (!deleteFirst) {
+      const ids = rows.map((row) => String(row.id))
+      await sql`delete from mortar_job where id in (${sql.join(ids)})`.execute(db)
+    }
+    return rows.length
+  }
+
+  #startSweep(): void {
+    if (this.#sweepTimer !== undefined || this.#closed) return
+    this.#sweepTimer = setInterval(this.#sweep, this.#sweepMs)
+    this.#sweepTimer.unref()
+  }
+
+  // Bound here, outside any caller's context: a timer started by an enqueue inside a
+  // transaction must not run its relays in that (by then finished) transaction.
+  readonly #sweep = AsyncResource.bind((): void => {
+    this.#relay().catch((error: unknown) => {
+      this.#logger?.warn(
+        { err: error },
+        'Relaying jobs to BullMQ failed; they stay in the outbox and are relayed when Redis is back',
+      )
+    })
+  })
+
+  /** Keys held by a live BullMQ job. */
+  async #liveKeys(jobs: readonly NewJob[]): Promise<Set<string>> {
+    const live = new Set<string>()
+    const keyed = jobs.filter((job) => job.key !== undefined)
+    if (keyed.length === 0) return live
+    try {
+      const found = await Promise.all(
+        keyed.map((job) =>
+          this.#redis.client.exists(`${this.#queueKey(job.name)}:de:${job.key as string}`),
+        ),
+      )
+      keyed.forEach((job, index) => {
+        if (found[index] === 1) live.add(job.key as string)
+      })
+    } catch {
+      // Redis down: the outbox still takes the job; BullMQ's deduplication decides at relay.
+    }
+    return live
+  }
+
+  async #holds(job: BullJob, worker: string): Promise<boolean> {
+    const holder = await this.#redis.client.get(`${job.queueQualifiedName}:${job.id}:lock`)
+    return holder === worker
+  }
+
+  async #info(job: BullJob, nowMs: number): Promise<JobInfo | undefined> {
+    const state = await job.getState()
+    const id = job.id as string
+    let mapped: JobState
+    let worker: string | undefined
+    let runAtMs = job.timestamp + (job.delay ?? 0)
+    if (state === 'active') {
+      const lock = `${job.queueQualifiedName}:${id}:lock`
+      const [holder, ttl] = await Promise.all([
+        this.#redis.client.get(lock),
+        this.#redis.client.pttl(lock),
+      ])
+      worker = holder ?? undefined
+      mapped = holder === null ? 'stalled' : 'running'
+      runAtMs = Date.now() + Math.max(0, ttl)
+    } else if (state === 'failed') mapped = 'dead'
+    else if (state === 'delayed') mapped = 'scheduled'
+    else if (state === 'waiting' || state === 'prioritized' || state === 'waiting-children') {
+      mapped = 'pending'
+    } else return undefined
+    const logs = await this.#queue(job.name).getJobLogs(id)
+    const errors = logs.logs.map((line) => JSON.parse(line) as AttemptError)
+    return {
+      id,
+      name: job.name,
+      state: mapped,
+      payload: JSON.parse(job.data.p) as JsonValue,
+      key: job.data.k ?? undefined,
+      attempts: job.attemptsStarted,
+      maxAttempts: job.data.m,
+      createdAt: new Date(job.data.c),
+      runAt: new Date(mapped === 'pending' ? Math.min(runAtMs, nowMs) : runAtMs),
+      deadAt: mapped === 'dead' && job.finishedOn ? new Date(job.finishedOn) : undefined,
+      worker,
+      progress:
+        mapped === 'running' && job.progress !== 0 ? (job.progress as JsonValue) : undefined,
+      errors,
+    }
+  }
+
+  async #outboxRows(
+    where: ReturnType<typeof sql>,
+    limit: number,
+    db = this.#db,
+    lock = sql``,
+  ): Promise<OutboxRow[]> {
+    const result =
+      await sql<OutboxRow>`select id, name, payload, dedup_key, run_at, max_attempts, created_at
+      from mortar_job where ${where} order by id limit ${limit}${lock}`.execute(db)
+    return result.rows
+  }
+
+  async #outboxCounts(nowMs: number): Promise<JobCount[]> {
+    const result = await sql<{ name: string; scheduled: number | string; count: number | string }>`
+      select name, scheduled, count(*) as count from (
+        select name, case when run_at > ${nowMs} then 1 else 0 end as scheduled from mortar_job
+      ) outbox group by name, scheduled`.execute(this.#db)
+    return result.rows.map((row) => ({
+      name: row.name,
+      state: Number(row.scheduled) === 1 ? 'scheduled' : 'pending',
+      count: Number(row.count),
+    }))
+  }
+
+  async #outboxList(request: ListRequest): Promise<JobInfo[]> {
+    const byName = request.name === undefined ? sql`1 = 1` : sql`name = ${request.name}`
+    const byState =
+      request.state === 'pending'
+        ? sql`run_at <= ${request.nowMs}`
+        : request.state === 'scheduled'
+          ? sql`run_at > ${request.nowMs}`
+          : sql`1 = 1`
+    const rows = await this.#outboxRows(sql`${byName} and ${byState}`, request.limit)
+    return rows.map((row) => outboxInfo(row, request.nowMs))
+  }
+
+  /** Names of jobs ever relayed to this Redis, under this prefix. */
+  async #names(): Promise<string[]> {
+    return (await this.#redis.client.smembers(`${this.#prefix}:names`)).sort()
+  }
+
+  #queueKey(name: string): string {
+    return `${this.#prefix}:${encodeURIComponent(name)}`
+  }
+
+  #queue(name: string): Queue<JobData, null, string> {
+    let queue = this.#queues.get(name)
+    if (queue === undefined) {
+      const { Queue } = this.#loaded()
+      queue = new Queue<JobData, null, string>(encodeURIComponent(name), {
+        connection: this.#redis.client,
+        prefix: this.#prefix,
+      })
+      queue.on('error', (error) => this.#logger?.warn({ err: error }, 'BullMQ queue error'))
+      this.#queues.set(name, queue)
+    }
+    return queue
+  }
+
+  #worker(name: string, leaseMs: number): Promise<Worker<JobData, null, string>> {
+    let worker = this.#workers.get(name)
+    if (worker === undefined) {
+      worker = (async () => {
+        const { Worker } = await this.#load()
+        this.#workerConnection ??= this.#redis.open({ maxRetriesPerRequest: null })
+        const connection = await this.#workerConnection.catch((error: unknown) => {
+          // Redis unreachable now: the next claim tries again.
+          this.#workerConnection = undefined
+          this.#workers.delete(name)
+          throw error
+        })
+        const created = new Worker<JobData, null, string>(encodeURIComponent(name), null, {
+          connection,
+          prefix: this.#prefix,
+          autorun: false,
+          lockDuration: leaseMs,
+          stalledInterval: leaseMs,
+          // A job whose worker died runs again after its lease, as on every engine; Mortar
+          // buries one claimed past its last attempt (E_JOB_LOST).
+          maxStalledCount: MAX,
+        })
+        created.on('error', (error) => this.#logger?.warn({ err: error }, 'BullMQ worker error'))
+        void created.startStalledCheckTimer()
+        return created
+      })()
+      this.#workers.set(name, worker)
+    }
+    return worker
+  }
+
+  /** Kysely for the outbox's own statements: outside the caller's transaction. */
+  get #db(): Kysely<unknown> {
+    return (
+      this.#database.engine === 'sqlite' ? this.#database.kysely : this.#database.root
+    ) as Kysely<unknown>
+  }
+
+  #load(): Promise<Bull> {
+    this.#bull ??= import('bullmq').then(
+      (module) => {
+        this.#loadedModule = module
+        return module
+      },
+      (error: unknown) => {
+        this.#bull = undefined
+        throw new JobError(
+          'E_JOBS_CONFIG',
+          "The jobs engine 'bullmq' needs the bullmq package: run `npm i bullmq`.",
+          { cause: error },
+        )
+      },
+    )
+    return this.#bull
+  }
+
+  #loaded(): Bull {
+    if (this.#loadedModule === undefined) {
+      throw new JobError('E_JOBS_CONFIG', 'BullMQ is used before it was loaded.')
+    }
+    return this.#loadedModule
+  }
+  #loadedModule: Bull | undefined
+}
+
+const TYPES_OF = {
+  pending: ['wait', 'prioritized'],
+  scheduled: ['delayed'],
+  running: ['active'],
+  stalled: ['active'],
+  dead: ['failed'],
+} as const satisfies Record<JobState, readonly string[]>
+
+const ALL_TYPES = ['wait', 'prioritized', 'delayed', 'active', 'failed'] as const
+
+/**
+ * A job's id, the same in the outbox and in BullMQ: the row id behind a letter, since BullMQ
+ * keeps integer ids for its own.
+ */
+function jobId(rowId: string): string {
+  return `j${rowId}`
+}
+
+function rowOf(id: string): number {
+  return Number(id.slice(1))
+}
+
+function outboxInfo(row: OutboxRow, nowMs: number): JobInfo {
+  const runAtMs = Number(row.run_at)
+  return {
+    id: jobId(String(row.id)),
+    name: row.name,
+    state: runAtMs > nowMs ? 'scheduled' : 'pending',
+    payload: JSON.parse(row.payload) as JsonValue,
+    key: row.dedup_key ?? undefined,
+    attempts: 0,
+    maxAttempts: Number(row.max_attempts),
+    createdAt: new Date(Number(row.created_at)),
+    runAt: new Date(runAtMs),
+    deadAt: undefined,
+    worker: undefined,
+    progress: undefined,
+    errors: [],
+  }
+}

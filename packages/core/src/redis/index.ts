@@ -1,0 +1,6 @@
+export { AppRedis, REDIS } from './app-redis.js'
+export type { AppRedisOption } from './app-redis.js'
+export { RedisError } from './redis-error.js'
+export type { RedisErrorCode } from './redis-error.js'
+export { parseRedisUrl } from './redis-url.js'
+export type { ParsedRedisUrl } from './redis-url.js'
