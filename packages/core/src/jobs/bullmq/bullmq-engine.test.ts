@@ -117,6 +117,8 @@ for (const engine of engines) {
       cleanups.push(() => deleteRedisKeys(redisUrl as string, prefix))
       cleanups.push(() => app.stop())
       await app.migrate()
+      // The outbox is shared by the tests of one database: start each one empty.
+      await sql`delete from mortar_job`.execute(app.resolve(DATABASE).root)
       await app.start()
       return { app, jobs: app.resolve(JOBS), prefix }
     }
