@@ -27,7 +27,7 @@ export interface ShopApp {
  * (`worker.ts`) both build it; neither starts it here.
  */
 export function createShopApp(config: ShopConfig): ShopApp {
-  // One Redis connection for the app: the session registry and the login throttle share it.
+  // One Redis connection for the app: the session registry, the login throttle and BullMQ share it.
   const redis =
     config.redisUrl === undefined ? undefined : { url: config.redisUrl, prefix: config.redisPrefix }
   const sessions = shopSessionModule({
@@ -38,7 +38,9 @@ export function createShopApp(config: ShopConfig): ShopApp {
   const app: App<ShopConfig> = createApp({
     config,
     database: config.databaseUrl,
-    ...(redis === undefined ? {} : { redis }),
+    // With Redis, background jobs run on BullMQ (enqueued through an outbox table in the caller's
+    // transaction); without it, on the SQL queue in the app's database.
+    ...(redis === undefined ? {} : { redis, jobs: { engine: 'bullmq' } }),
     modules: [
       redis === undefined ? databaseSessionRegistry() : redisSessionRegistry(),
       sessions,

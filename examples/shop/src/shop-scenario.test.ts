@@ -1,5 +1,5 @@
 import { ANALYTICS } from '@mortar/analytics'
-import { resolveDatabase } from '@mortar/core'
+import { JOBS, resolveDatabase } from '@mortar/core'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { CatalogDb } from './catalog/index.js'
 import { CookieJar } from './testing/cookie-jar.js'
@@ -17,14 +17,14 @@ const csrfOf = (page: string) => /name="_csrf" value="([^"]+)"/.exec(page)?.[1] 
 const redisUrl = process.env.MORTAR_TEST_REDIS_URL
 const runs = shopTestEngines().flatMap((engine) => [
   { engine, redis: undefined, title: engine.title, skip: engine.skip },
-  // The server engines again with REDIS_URL: sessions, the login throttle and jobs on Redis.
+  // The server engines again with REDIS_URL: sessions, the login throttle and BullMQ on Redis.
   ...(engine.engine === 'sqlite'
     ? []
     : [
         {
           engine,
           redis: redisUrl,
-          title: `${engine.title} with Redis`,
+          title: `${engine.title} with Redis and BullMQ`,
           skip:
             engine.skip ?? (redisUrl === undefined ? 'MORTAR_TEST_REDIS_URL is unset' : undefined),
         },
@@ -52,6 +52,8 @@ for (const { engine, redis, title, skip } of runs) {
       })
 
       it('takes a visitor from a search to a confirmed order, and shows it to the admin only', async () => {
+        // The confirmation mail below is sent by a job: on BullMQ whenever Redis is configured.
+        expect(shop.app.resolve(JOBS).engine).toBe(redis === undefined ? 'database' : 'bullmq')
         const visitor = new CookieJar({ base: shop.base, userAgent: 'scenario' })
         const search = await visitor.request('GET', '/store?q=Scenario%20search')
         expect(search.status).toBe(200)
