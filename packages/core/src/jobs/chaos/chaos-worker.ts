@@ -20,6 +20,8 @@ interface Settings {
   readonly leaseMs: number
   readonly pollMs: number
   readonly slowMs?: number
+  /** How long each `chaos.record` job takes before it records itself. */
+  readonly recordMs?: number
   readonly tickMs?: number
 }
 
@@ -45,7 +47,10 @@ const app = createApp({
         defineJob({
           name: 'chaos.record',
           schema: z.object({ n: z.number() }),
-          handler: (_payload, job) => record(job.resolve(DATABASE).root, 'chaos_done', job.id),
+          async handler(_payload, job) {
+            if (settings.recordMs !== undefined) await sleep(settings.recordMs)
+            await record(job.resolve(DATABASE).root, 'chaos_done', job.id)
+          },
         }),
         defineJob({
           name: 'chaos.slow',

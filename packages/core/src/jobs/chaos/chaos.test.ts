@@ -30,6 +30,7 @@ interface WorkerSettings {
   readonly leaseMs?: number
   readonly pollMs?: number
   readonly slowMs?: number
+  readonly recordMs?: number
   readonly tickMs?: number
 }
 
@@ -175,7 +176,9 @@ for (const engine of testEngines()) {
           record,
           Array.from({ length: total }, (_, n) => ({ payload: { n } })),
         )
-        const settings = { leaseMs: 10_000, concurrency: 5, batchSize: 20 }
+        // Jobs that take a little time, so the victim still holds some when it is killed however
+        // fast the machine runs the first fifth.
+        const settings = { leaseMs: 10_000, concurrency: 5, batchSize: 20, recordMs: 20 }
         const three = await Promise.all([0, 1, 2].map(() => startWorker(target.url, settings)))
         workers.push(...three)
         await until('a part ran', async () => (await count(db, 'chaos_done')) >= total / 5, 60_000)
