@@ -123,6 +123,7 @@ export {
   DatabaseError,
   DatabaseInputError,
   databaseToken,
+  engineOf,
   parseDatabaseUrl,
   resolveDatabase,
 } from './persistence/database/index.js'

@@ -1,25 +1,8 @@
 import type { DatabaseEngine } from '@mortar/core'
-import { type Kysely, type RawBuilder, sql } from 'kysely'
+import { type RawBuilder, sql } from 'kysely'
 
-/** The engine under a Kysely, from its adapter's class name (which survives two kysely copies). */
-export function engineOf(db: Kysely<unknown>): DatabaseEngine {
-  const adapter = db.getExecutor().adapter
-  for (
-    let proto = Object.getPrototypeOf(adapter);
-    proto !== null;
-    proto = Object.getPrototypeOf(proto)
-  ) {
-    switch (proto.constructor?.name) {
-      case 'PostgresAdapter':
-        return 'postgres'
-      case 'MysqlAdapter':
-        return 'mysql'
-      case 'SqliteAdapter':
-        return 'sqlite'
-    }
-  }
-  throw new TypeError('@mortar/analytics runs on PostgreSQL, MySQL/MariaDB and SQLite.')
-}
+// One engine detection for every package: core's (it survives two kysely copies).
+export { engineOf } from '@mortar/core'
 
 /**
  * A text column compared byte for byte: MySQL/MariaDB compare text case-insensitively by

@@ -1,13 +1,5 @@
-import type { Migration, ModuleMigrations } from '@mortar/core'
-import {
-  type Expression,
-  type Kysely,
-  MysqlAdapter,
-  PostgresAdapter,
-  type RawBuilder,
-  SqliteAdapter,
-  sql,
-} from 'kysely'
+import { type DatabaseEngine, engineOf, type Migration, type ModuleMigrations } from '@mortar/core'
+import { type Expression, type Kysely, type RawBuilder, sql } from 'kysely'
 import type { ThrottleReservation, ThrottleRule, ThrottleStore } from '../throttle-store.js'
 
 const TABLE = 'mortar_login_throttle'
@@ -78,7 +70,7 @@ export class KyselyThrottleStore implements ThrottleStore {
       expires_at: windowEndsMs,
     }
     const columns = ['count', 'window_ends_ms', 'until_ms', 'lockouts'] as const
-    if (dialectOf(this.#db) === 'mysql') {
+    if (engineOf(this.#db) === 'mysql') {
       const run = async (db: Kysely<ThrottleTables>) => {
         await db
           .insertInto(TABLE)
@@ -97,7 +89,7 @@ export class KyselyThrottleStore implements ThrottleStore {
       .insertInto(TABLE)
       .values(first)
       .onConflict((conflict) =>
-        conflict.column('key').doUpdateSet(transition(dialectOf(this.#db), rule, now)),
+        conflict.column('key').doUpdateSet(transition(engineOf(this.#db), rule, now)),
       )
       .returning(columns)
       .executeTakeFirstOrThrow()
@@ -143,12 +135,10 @@ function reservation(
   }
 }
 
-type Dialect = 'postgres' | 'sqlite' | 'mysql'
-
 // The transition of `ThrottleStore`, as `SET` expressions of an upsert that all read the row as
 // it was (PostgreSQL and SQLite evaluate every assignment against the old row). Numbers come
 // from the clock and the validated rule, so they are inlined as integers.
-function transition(dialect: Dialect, rule: ThrottleRule, now: number) {
+function transition(dialect: DatabaseEngine, rule: ThrottleRule, now: number) {
   const old = (column: keyof ThrottleRow) => sql.ref(`${TABLE}.${column}`)
   const least = dialect === 'sqlite' ? sql.raw('min') : sql.raw('least')
   const greatest = dialect === 'sqlite' ? sql.raw('max') : sql.raw('greatest')
@@ -197,29 +187,11 @@ function lockoutDuration(
   return sql<number>`${least}(${sql.lit(rule.lockoutMs)} << ${least}(${lockouts} - 1, 30), ${sql.lit(rule.maxLockoutMs)})`
 }
 
-function dialectOf(db: { getExecutor(): { readonly adapter: object } }): Dialect {
-  const adapter = db.getExecutor().adapter
-  if (adapter instanceof MysqlAdapter) return 'mysql'
-  if (adapter instanceof PostgresAdapter) return 'postgres'
-  if (adapter instanceof SqliteAdapter) return 'sqlite'
-  // A second copy of kysely (ESM and CJS both loaded) defeats instanceof: fall back on names.
-  for (
-    let proto = Object.getPrototypeOf(adapter);
-    proto !== null;
-    proto = Object.getPrototypeOf(proto)
-  ) {
-    const name: unknown = proto.constructor?.name
-    if (name === 'MysqlAdapter') return 'mysql'
-    if (name === 'PostgresAdapter') return 'postgres'
-  }
-  return 'sqlite'
-}
-
 const createThrottleTable: Migration = {
   async up(db) {
     // Keys are base64url: case matters, and MySQL compares text case-insensitively by default.
     const keyType =
-      dialectOf(db) === 'mysql'
+      engineOf(db) === 'mysql'
         ? sql.raw('varchar(100) character set ascii collate ascii_bin')
         : sql.raw('varchar(100)')
     await db.schema
@@ -247,7 +219,7 @@ const reservationTable: Migration = {
   async up(db) {
     await db.schema.dropTable(TABLE).execute()
     const keyType =
-      dialectOf(db) === 'mysql'
+      engineOf(db) === 'mysql'
         ? sql.raw('varchar(100) character set ascii collate ascii_bin')
         : sql.raw('varchar(100)')
     await db.schema

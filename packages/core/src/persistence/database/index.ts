@@ -1,5 +1,6 @@
 export type { AppDatabaseOption, AppHealth, HealthCheck, MigrateOptions } from './app-database.js'
 export { Database } from './database.js'
+export { engineOf } from './database-engine.js'
 export type {
   DatabaseHealth,
   DatabaseInit,
