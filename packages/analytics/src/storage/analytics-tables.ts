@@ -110,7 +110,7 @@ export interface AlsoRow {
   kind: string
   item: string
   /** 1 for the best-ranked other item. */
-  rank: DbInt
+  place: DbInt
   other: string
   /** The pair's count: units that hold both items. */
   together: DbInt
