@@ -1,13 +1,30 @@
 import { AnalyticsQueryError } from '../errors.js'
 import { Params, type QueryScope, run } from '../queries/query-scope.js'
+import { ALSO_SIZE, ALSO_SUPPORT, alsoOrder } from '../rollups/also-lists.js'
 import type { ItemKind } from '../rollups/rollup-config.js'
 import {
+  ALSO_TABLE,
   type DbInt,
   IDENTITY_TABLE,
   ITEM_TABLE,
   PAIR_TABLE,
   UNIT_ITEM_TABLE,
 } from '../storage/analytics-tables.js'
+
+interface Row {
+  other: string
+  together: DbInt
+  units: DbInt
+  own: DbInt | null
+}
+
+function scored(rows: readonly Row[]): Recommendation[] {
+  const own = Number(rows[0]?.own ?? 0)
+  return rows.map((row) => {
+    const together = Number(row.together)
+    return { item: row.other, together, score: together / Math.sqrt(own * Number(row.units)) }
+  })
+}
 
 /** Options of `alsoViewed` and `alsoBought`. */
 export interface RecommendOptions {
@@ -35,7 +52,9 @@ export interface Recommendation {
  * favour what everyone views; dividing by the geometric mean of both items' audiences (cosine
  * similarity over the people × items matrix) ranks an item by how much of its audience it
  * shares, so popular items do not swamp the list. Pairs seen fewer than `minSupport` times are
- * left out: one shared shopper is noise. Reads one indexed range: a few milliseconds.
+ * left out: one shared shopper is noise. The rollup keeps each item's 100 best-ranked others
+ * (pairs of at least 2), so a recommendation reads a few rows of one key; a `minSupport` of 1,
+ * or filters that leave too few of those 100, rank all of the item's pairs instead.
  */
 export class Recommendations {
   readonly #scope: QueryScope
@@ -57,30 +76,70 @@ export class Recommendations {
     if (!Number.isInteger(minSupport) || minSupport < 1) {
       throw new AnalyticsQueryError(`minSupport must be a positive integer; got ${minSupport}.`)
     }
-    const scope = this.#scope
     const excluded = new Set(options.exclude ?? [])
     excluded.add(item)
     if (options.excludeBoughtBy !== undefined) {
       for (const bought of await this.#boughtBy(options.excludeBoughtBy)) excluded.add(bought)
     }
+    if (minSupport >= ALSO_SUPPORT) {
+      const listed = await this.#fromList(kind, item, limit, minSupport, excluded)
+      if (listed !== undefined) return listed
+    }
+    return this.#fromPairs(kind, item, limit, minSupport, excluded)
+  }
+
+  /**
+   * The answer from the item's ranked list (one short range of its key), or `undefined` when
+   * the list cannot tell: it was cut at {@link ALSO_SIZE} and the filters left too few rows.
+   */
+  async #fromList(
+    kind: ItemKind,
+    item: string,
+    limit: number,
+    minSupport: number,
+    excluded: ReadonlySet<string>,
+  ): Promise<Recommendation[] | undefined> {
+    const params = new Params()
+    const k = params.add(kind)
+    const self = params.add(item)
+    const support = minSupport > ALSO_SUPPORT ? ` and a.together >= ${params.add(minSupport)}` : ''
+    const rows = await run<Row>(
+      this.#scope,
+      `select a.other, a.together, a.units, (select units from ${ITEM_TABLE} where kind = ${k} and item = ${self}) as own from ${ALSO_TABLE} a where a.kind = ${k} and a.item = ${self}${support} and a.other not in ${params.list([...excluded])} order by a.place limit ${limit}`,
+      params,
+    )
+    if (rows.length < limit) {
+      const count = new Params()
+      const [listed] = await run<{ n: DbInt }>(
+        this.#scope,
+        `select count(*) as n from ${ALSO_TABLE} where kind = ${count.add(kind)} and item = ${count.add(item)}`,
+        count,
+      )
+      if (Number(listed?.n ?? 0) >= ALSO_SIZE) return undefined
+    }
+    return scored(rows)
+  }
+
+  /** The answer ranked from all of the item's pairs: for what its list cannot answer. */
+  async #fromPairs(
+    kind: ItemKind,
+    item: string,
+    limit: number,
+    minSupport: number,
+    excluded: ReadonlySet<string>,
+  ): Promise<Recommendation[]> {
+    const scope = this.#scope
     const params = new Params()
     const k = params.add(kind)
     const self = params.add(item)
     // One indexed range of the pairs; each audience by a correlated lookup on its full key,
     // never a join, which a planner with stale statistics turned into a scan of the items.
-    // Ranked and cut in SQL: together² / audience orders as the cosine does (the item's own
-    // audience is the same for every row), and only `limit` rows come back.
-    const name = scope.engine === 'postgres' ? 'r.other collate "C"' : 'r.other'
-    const rows = await run<{ other: string; together: DbInt; units: DbInt; own: DbInt | null }>(
+    const rows = await run<Row>(
       scope,
-      `select r.other, r.together, r.units, (select units from ${ITEM_TABLE} where kind = ${k} and item = ${self}) as own from (select p.other, p.count as together, (select i.units from ${ITEM_TABLE} i where i.kind = p.kind and i.item = p.other) as units from ${PAIR_TABLE} p where p.kind = ${k} and p.item = ${self} and p.count >= ${params.add(minSupport)} and p.other not in ${params.list([...excluded])}) r where r.units is not null order by r.together * 1e0 * r.together / r.units desc, r.together desc, ${name} limit ${limit}`,
+      `select r.other, r.together, r.units, (select units from ${ITEM_TABLE} where kind = ${k} and item = ${self}) as own from (select p.other, p.count as together, (select i.units from ${ITEM_TABLE} i where i.kind = p.kind and i.item = p.other) as units from ${PAIR_TABLE} p where p.kind = ${k} and p.item = ${self} and p.count >= ${params.add(minSupport)} and p.other not in ${params.list([...excluded])}) r where r.units is not null order by ${alsoOrder(scope, 'r.together', 'r.units', 'r.other')} limit ${limit}`,
       params,
     )
-    const units = Number(rows[0]?.own ?? 0)
-    return rows.map((row) => {
-      const together = Number(row.together)
-      return { item: row.other, together, score: together / Math.sqrt(units * Number(row.units)) }
-    })
+    return scored(rows)
   }
 
   /** What a user bought, under their id and the anonymous ids linked to it. */

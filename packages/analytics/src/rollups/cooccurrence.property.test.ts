@@ -74,12 +74,45 @@ function expected(
 
 const sorted = (map: Counts) => [...map].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
 
+interface Ranked {
+  readonly item: string
+  readonly together: number
+  readonly units: number
+}
+
+/**
+ * The other items of `item` with at least `minSupport` shared units, best first: by cosine,
+ * compared exactly (together² / audience, cross-multiplied: comparing the cosines as floats
+ * misorders rational ties such as 2/√(2n) and 4/√(8n)), then by count, then by name.
+ */
+function ranking(
+  want: { items: Counts; pairs: Counts },
+  kind: string,
+  item: string,
+  minSupport: number,
+): Ranked[] {
+  return ITEMS.filter((other) => other !== item)
+    .map((other) => ({
+      item: other,
+      together: want.pairs.get(`${kind} ${item} ${other}`) ?? 0,
+      units: want.items.get(`${kind} ${other}`) ?? 0,
+    }))
+    .filter((row) => row.together >= minSupport)
+    .sort(
+      (a, b) =>
+        b.together * b.together * a.units - a.together * a.together * b.units ||
+        b.together - a.together ||
+        (a.item < b.item ? -1 : 1),
+    )
+}
+
 for (const engine of testEngines()) {
   // Skipped only when this engine's MORTAR_TEST_*_URL variable is unset (the notice names it); .ci/run sets all three.
   describe.skipIf(engine.skip !== undefined)(
     `co-occurrence rollups and recommendations equal the raw events, ${engine.title}`,
     () => {
       let subject: EngineApp<typeof events>
+      let runs = 0
 
       beforeAll(async () => {
         subject = await startEngineApp(engine, {
@@ -93,14 +126,25 @@ for (const engine of testEngines()) {
       })
       afterAll(() => subject?.close())
 
-      it('item audiences, pair counts and the ranking of alsoViewed / alsoBought, folded in over several runs, match every stored event', async () => {
+      it('item audiences, pair counts, ranked lists and the ranking of alsoViewed / alsoBought, folded in over several runs and forgetUser calls, match every stored event', async () => {
         await fc.assert(
           fc.asyncProperty(
-            fc.array(fc.array(arbitraryEvent, { maxLength: 25 }), { minLength: 1, maxLength: 3 }),
+            fc.array(
+              fc.record({
+                events: fc.array(arbitraryEvent, { maxLength: 25 }),
+                // forgetUser takes the user's units back and rebuilds the lists they were in.
+                forget: fc.option(fc.constantFrom('u1', 'u2', 'u3'), { freq: 3 }),
+              }),
+              { minLength: 1, maxLength: 3 },
+            ),
             async (chunks) => {
+              // Users are new in each run, so one forgotten (and suppressed) stays out of later runs only.
+              runs++
+              const user = (who: string) => `${who}.${runs}`
               for (const chunk of chunks) {
-                for (const event of chunk) {
-                  const id = event.who === 'a1' ? { anonymousId: event.who } : { userId: event.who }
+                for (const event of chunk.events) {
+                  const id =
+                    event.who === 'a1' ? { anonymousId: event.who } : { userId: user(event.who) }
                   subject.analytics.track(event.name, event.properties as never, {
                     ...id,
                     timestamp: START + event.at,
@@ -108,6 +152,7 @@ for (const engine of testEngines()) {
                 }
                 await subject.analytics.flush()
                 await subject.analytics.rollup()
+                if (chunk.forget !== null) await subject.analytics.forgetUser(user(chunk.forget))
               }
               const rows = await subject.db
                 .selectFrom('mortar_analytics_event')
@@ -130,36 +175,58 @@ for (const engine of testEngines()) {
                   new Map(pairs.map((r) => [`${r.kind} ${r.item} ${r.other}`, Number(r.count)])),
                 ),
               ).toEqual(sorted(want.pairs))
-              // And the recommendations read from them rank as the cosine over those counts.
+              // The ranked lists the recommendations read hold exactly the best pairs of 2 or more.
+              const lists = await subject.db
+                .selectFrom('mortar_analytics_also')
+                .selectAll()
+                .orderBy('kind')
+                .orderBy('item')
+                .orderBy('place')
+                .execute()
+              const wantLists: string[] = []
+              for (const kind of ['viewed', 'bought'] as const) {
+                for (const item of ITEMS) {
+                  for (const [i, r] of ranking(want, kind, item, 2).entries()) {
+                    wantLists.push(`${kind} ${item} ${i + 1} ${r.item} ${r.together} ${r.units}`)
+                  }
+                }
+              }
+              expect(
+                lists
+                  .map(
+                    (r) =>
+                      `${r.kind} ${r.item} ${Number(r.place)} ${r.other} ${Number(r.together)} ${Number(r.units)}`,
+                  )
+                  .sort(),
+              ).toEqual(wantLists.sort())
+              // And the recommendations read from them rank as the cosine over those counts,
+              // from the lists (support 2, an exclusion) and from all pairs (support 1).
               for (const kind of ['viewed', 'bought'] as const) {
                 for (const item of ITEMS) {
                   const own = want.items.get(`${kind} ${item}`) ?? 0
-                  const ranked = ITEMS.filter((other) => other !== item)
-                    .map((other) => ({
-                      item: other,
-                      together: want.pairs.get(`${kind} ${item} ${other}`) ?? 0,
-                      units: want.items.get(`${kind} ${other}`) ?? 0,
-                    }))
-                    .filter((row) => row.together >= 2)
-                    .map((row) => ({
-                      item: row.item,
-                      together: row.together,
-                      score: row.together / Math.sqrt(own * row.units),
-                    }))
-                    .sort(
-                      (a, b) =>
-                        b.score - a.score || b.together - a.together || (a.item < b.item ? -1 : 1),
+                  for (const { minSupport, exclude } of [
+                    { minSupport: 2, exclude: [] },
+                    { minSupport: 3, exclude: ['p2'] },
+                    { minSupport: 1, exclude: [] },
+                  ]) {
+                    const ranked = ranking(want, kind, item, minSupport)
+                      .filter((row) => !exclude.includes(row.item))
+                      .slice(0, 3)
+                    const options = { limit: 3, minSupport, exclude }
+                    const read =
+                      kind === 'viewed'
+                        ? await subject.analytics.alsoViewed(item, options)
+                        : await subject.analytics.alsoBought(item, options)
+                    expect(read.map((r) => [r.item, r.together])).toEqual(
+                      ranked.map((r) => [r.item, r.together]),
                     )
-                    .slice(0, 3)
-                  const read =
-                    kind === 'viewed'
-                      ? await subject.analytics.alsoViewed(item, { limit: 3 })
-                      : await subject.analytics.alsoBought(item, { limit: 3 })
-                  expect(read.map((r) => [r.item, r.together])).toEqual(
-                    ranked.map((r) => [r.item, r.together]),
-                  )
-                  for (const [i, r] of read.entries()) {
-                    expect(r.score).toBeCloseTo(ranked[i]?.score ?? Number.NaN, 12)
+                    for (const [i, r] of read.entries()) {
+                      const expected = ranked[i] as Ranked
+                      expect(r.score).toBeCloseTo(
+                        expected.together / Math.sqrt(own * expected.units),
+                        12,
+                      )
+                    }
                   }
                 }
               }

@@ -27,6 +27,7 @@ import {
   UNIT_ITEM_TABLE,
   UNIT_STAGE_TABLE,
 } from '../storage/analytics-tables.js'
+import { markChangedLists, markNeighbourLists, rebuildStaleLists } from './also-lists.js'
 import type { ItemKind, RollupPlan } from './rollup-config.js'
 import { arrayItemsSql, dayNumberSql, dayText, dayTextSql, valueSql } from './rollup-sql.js'
 import { zoneOffset } from '../time/zoned-time.js'
@@ -323,7 +324,8 @@ async function refreshTop(
  * views, or all of a person's purchases) holds each item once, at most `unitCap` of them (the
  * first in time); each item new to a unit adds one to its audience and one to its pair with
  * every other item of the unit, both ways. Staged in a work table so each step is one
- * statement the database runs over all units at once.
+ * statement the database runs over all units at once. Then the ranked lists this may have
+ * changed are rebuilt, so a recommendation reads a list instead of ranking every pair.
  */
 async function addCooccurrences(
   scope: QueryScope,
@@ -386,12 +388,14 @@ async function addCooccurrences(
       [],
     ),
   )
+  await markChangedLists(scope, kind)
   await scope.db.executeQuery(CompiledQuery.raw(`delete from ${UNIT_STAGE_TABLE}`, []))
+  await rebuildStaleLists(scope, kind)
 }
 
 /**
  * Removes the co-occurrence contributions of some actors (forgetUser): each of their units
- * takes back its pairs and item counts, and its rows go.
+ * takes back its pairs and item counts, its rows go, and the ranked lists are rebuilt.
  */
 export async function removeUnits(scope: QueryScope, actors: readonly string[]): Promise<void> {
   if (actors.length === 0) return
@@ -435,4 +439,12 @@ export async function removeUnits(scope: QueryScope, actors: readonly string[]):
   await scope.db.executeQuery(CompiledQuery.raw(`delete from ${ITEM_TABLE} where units <= 0`, []))
   const remove = new Params()
   await run(scope, `delete from ${UNIT_ITEM_TABLE} where actor in ${remove.list(actors)}`, remove)
+  const touched = new Map<ItemKind, Set<string>>()
+  for (const [kind, item] of items.values()) {
+    const set = touched.get(kind as ItemKind) ?? new Set<string>()
+    touched.set(kind as ItemKind, set)
+    set.add(item)
+  }
+  await markNeighbourLists(scope, touched)
+  for (const kind of touched.keys()) await rebuildStaleLists(scope, kind)
 }

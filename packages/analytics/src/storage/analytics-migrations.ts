@@ -1,6 +1,8 @@
 import type { Migration, ModuleMigrations } from '@mortar/core'
-import type { Kysely } from 'kysely'
+import { type Kysely, sql } from 'kysely'
+import { rebuildStaleLists } from '../rollups/also-lists.js'
 import {
+  ALSO_TABLE,
   BATCH_TABLE,
   DAILY_TABLE,
   EVENT_TABLE,
@@ -9,6 +11,7 @@ import {
   ITEM_TABLE,
   PAIR_TABLE,
   SALT_TABLE,
+  STALE_ITEM_TABLE,
   STATE_TABLE,
   SUPPRESSED_TABLE,
   TOP_DAY_TABLE,
@@ -194,6 +197,48 @@ const createUnitStage: Migration = {
   },
 }
 
+const createAlsoLists: Migration = {
+  async up(db) {
+    const kysely = db as Kysely<unknown>
+    const engine = engineOf(kysely)
+    // Each item's best-ranked other items, kept by the rollup: a recommendation reads a few
+    // rows of this key instead of ranking all of an item's pairs.
+    await db.schema
+      .createTable(ALSO_TABLE)
+      .addColumn('kind', textKey(engine, 16), (c) => c.notNull())
+      .addColumn('item', textKey(engine, 255), (c) => c.notNull())
+      .addColumn('place', 'integer', (c) => c.notNull())
+      .addColumn('other', textKey(engine, 255), (c) => c.notNull())
+      .addColumn('together', 'bigint', (c) => c.notNull())
+      .addColumn('units', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint(`${ALSO_TABLE}_pk`, ['kind', 'item', 'place'])
+      .execute()
+    // The rollup finds the lists naming an item whose audience grew.
+    await db.schema
+      .createIndex(`${ALSO_TABLE}_other`)
+      .on(ALSO_TABLE)
+      .columns(['kind', 'other'])
+      .execute()
+    await db.schema
+      .createTable(STALE_ITEM_TABLE)
+      .addColumn('kind', textKey(engine, 16), (c) => c.notNull())
+      .addColumn('item', textKey(engine, 255), (c) => c.notNull())
+      .addPrimaryKeyConstraint(`${STALE_ITEM_TABLE}_pk`, ['kind', 'item'])
+      .execute()
+    // Lists for what earlier rollups counted.
+    await sql`insert into ${sql.table(STALE_ITEM_TABLE)} (kind, item) select distinct kind, item from ${sql.table(PAIR_TABLE)}`.execute(
+      db,
+    )
+    for (const kind of ['viewed', 'bought'] as const) {
+      await rebuildStaleLists({ db: kysely, engine, timeZone: 'UTC' }, kind)
+    }
+  },
+  async down(db) {
+    await db.schema.dropTable(STALE_ITEM_TABLE).execute()
+    await db.schema.dropTable(ALSO_TABLE).execute()
+  },
+}
+
 /**
  * The migrations of the analytics tables; `analyticsModule` carries them (`app.migrate()` runs
  * them). Use them directly only to run them under a module of your own.
@@ -210,4 +255,5 @@ export const analyticsMigrations: ModuleMigrations = {
   '0001_create_event_tables': createEventTables,
   '0002_create_rollup_tables': createRollupTables,
   '0003_create_unit_stage': createUnitStage,
+  '0004_create_also_lists': createAlsoLists,
 }

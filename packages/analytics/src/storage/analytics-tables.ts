@@ -16,6 +16,10 @@ export const PAIR_TABLE = 'mortar_analytics_pair'
 export const ITEM_TABLE = 'mortar_analytics_item'
 /** Work table of the rollup's co-occurrence step: empty outside its transaction. */
 export const UNIT_STAGE_TABLE = 'mortar_analytics_unit_stage'
+/** Each item's best-ranked co-occurring items, as `alsoViewed` / `alsoBought` read them. */
+export const ALSO_TABLE = 'mortar_analytics_also'
+/** Work table: the items whose ranked list a rollup step must rebuild; empty outside it. */
+export const STALE_ITEM_TABLE = 'mortar_analytics_stale_item'
 
 /** Integers as the drivers return them: pg and mysql2 give `bigint` columns as strings. */
 export type DbInt = number | string | bigint
@@ -102,6 +106,23 @@ export interface PairRow {
   count: DbInt
 }
 
+export interface AlsoRow {
+  kind: string
+  item: string
+  /** 1 for the best-ranked other item. */
+  place: DbInt
+  other: string
+  /** The pair's count: units that hold both items. */
+  together: DbInt
+  /** The other item's audience when the list was built (it is rebuilt when that changes). */
+  units: DbInt
+}
+
+export interface StaleItemRow {
+  kind: string
+  item: string
+}
+
 export interface ItemRow {
   kind: string
   item: string
@@ -124,4 +145,6 @@ export interface AnalyticsTables {
   mortar_analytics_unit_stage: UnitItemRow
   mortar_analytics_pair: PairRow
   mortar_analytics_item: ItemRow
+  mortar_analytics_also: AlsoRow
+  mortar_analytics_stale_item: StaleItemRow
 }

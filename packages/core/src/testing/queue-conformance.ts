@@ -1,5 +1,6 @@
 import { AssertionError, deepStrictEqual, ok, strictEqual } from 'node:assert/strict'
 import type { AttemptError, NewJob, QueueAdapter } from '../jobs/queue-adapter.js'
+import { type ConformanceClock, realClock, simulatedClock } from './conformance-clock.js'
 import type { VitestApi } from './vitest-api.js'
 
 /** What a conformance setup returns: a fresh, empty adapter and how to release it. */
@@ -10,6 +11,12 @@ export interface QueueSubject {
    * throws; give it for adapters whose enqueue joins the app's transactions (all of Mortar's do).
    */
   readonly transaction?: <R>(fn: () => Promise<R>) => Promise<R>
+  /**
+   * For an engine that keeps its own time (BullMQ stamps jobs and expires leases in Redis, so
+   * it cannot follow a simulated clock): the kit then runs on the real clock with leases of
+   * `leaseMs` and waits out each delay (a few leases), instead of moving a simulated clock.
+   */
+  readonly realTime?: { readonly leaseMs: number }
   /** Runs after the case: drop the schema, delete the keys, close clients. */
   dispose?(): void | Promise<void>
 }
@@ -20,29 +27,42 @@ export interface QueueConformanceCase {
   run(subject: QueueSubject): Promise<void>
 }
 
-const T0 = Date.UTC(2026, 0, 1)
-const LEASE = 30_000
 const A = 'conformance.a'
 const B = 'conformance.b'
 
-function job(overrides: Partial<NewJob> = {}): NewJob {
+function job(t: ConformanceClock, overrides: Partial<NewJob> = {}): NewJob {
   return {
     name: A,
     payload: JSON.stringify({ n: 1 }),
-    runAtMs: T0,
-    createdAtMs: T0,
+    runAtMs: t.now(),
+    createdAtMs: t.now(),
     maxAttempts: 3,
     key: undefined,
     ...overrides,
   }
 }
 
-function failure(attempt: number, message = 'boom'): AttemptError {
-  return { attempt, at: new Date(T0).toISOString(), name: 'Error', message }
+function failure(t: ConformanceClock, attempt: number, message = 'boom'): AttemptError {
+  return { attempt, at: new Date(t.now()).toISOString(), name: 'Error', message }
 }
 
-function claim(adapter: QueueAdapter, worker: string, nowMs = T0, limit = 10, names = [A, B]) {
-  return adapter.claim({ worker, names, limit, nowMs, leaseUntilMs: nowMs + LEASE })
+function claim(
+  adapter: QueueAdapter,
+  t: ConformanceClock,
+  worker: string,
+  limit = 10,
+  names = [A, B],
+) {
+  const nowMs = t.now()
+  return adapter.claim({ worker, names, limit, nowMs, leaseUntilMs: nowMs + t.lease })
+}
+
+/** Claims until a job comes: on the real clock the engine frees jobs on its own timers. */
+function claimOnce(adapter: QueueAdapter, t: ConformanceClock, worker: string) {
+  return t.settle(
+    () => claim(adapter, t, worker),
+    (claimed) => claimed.length > 0,
+  )
 }
 
 /** Enqueues and makes the jobs visible to workers, as the queue does after a commit. */
@@ -57,131 +77,163 @@ function defined(id: string | undefined): string {
   return id
 }
 
-/**
- * The rules every {@link QueueAdapter} keeps, as plain checks (they throw an `AssertionError`
- * when a rule is broken), so a test runner can run them, and a test can show that a broken
- * adapter fails them. {@link queueConformance} registers them with vitest.
- */
-export const queueConformanceCases: readonly QueueConformanceCase[] = [
+interface Check {
+  readonly title: string
+  run(subject: QueueSubject, t: ConformanceClock): Promise<void>
+}
+
+const checks: readonly Check[] = [
   {
     title: 'hands an enqueued job to one worker, with its payload and attempt 1',
-    async run({ adapter }) {
-      const [id] = await add(adapter, [job({ payload: '{"n":7}' })])
-      const claimed = await claim(adapter, 'w1')
+    async run({ adapter }, t) {
+      const [id] = await add(adapter, [job(t, { payload: '{"n":7}' })])
+      const claimed = await claim(adapter, t, 'w1')
       deepStrictEqual(
         claimed.map((c) => ({ ...c })),
         [{ id: defined(id), name: A, payload: '{"n":7}', attempt: 1, maxAttempts: 3 }],
       )
-      deepStrictEqual(await claim(adapter, 'w2'), [])
+      deepStrictEqual(await claim(adapter, t, 'w2'), [])
     },
   },
   {
     title: 'claims only the names asked for, at most the limit, the earliest due first',
-    async run({ adapter }) {
+    async run({ adapter }, t) {
+      const now = t.now()
       const ids = await add(adapter, [
-        job({ runAtMs: T0 - 10 }),
-        job({ name: B, runAtMs: T0 - 30 }),
-        job({ runAtMs: T0 - 20 }),
-        job({ runAtMs: T0 - 5 }),
+        job(t, { runAtMs: now - 10 }),
+        job(t, { name: B, runAtMs: now - 30 }),
+        job(t, { runAtMs: now - 20 }),
+        job(t, { runAtMs: now - 5 }),
       ])
-      const first = await claim(adapter, 'w1', T0, 2, [A])
+      const first = await claim(adapter, t, 'w1', 2, [A])
       deepStrictEqual(
         first.map((c) => c.id).sort(),
         [ids[2], ids[0]].map((id) => defined(id)).sort(),
       )
       deepStrictEqual(
-        (await claim(adapter, 'w1', T0, 10, [A])).map((c) => c.id),
+        (await claim(adapter, t, 'w1', 10, [A])).map((c) => c.id),
         [defined(ids[3])],
       )
       deepStrictEqual(
-        (await claim(adapter, 'w1', T0, 10, [B])).map((c) => c.id),
+        (await claim(adapter, t, 'w1', 10, [B])).map((c) => c.id),
         [defined(ids[1])],
       )
     },
   },
   {
     title: 'keeps a job until its time (delay, runAt)',
-    async run({ adapter }) {
-      const [id] = await add(adapter, [job({ runAtMs: T0 + 60_000 })])
-      deepStrictEqual(await claim(adapter, 'w1', T0), [])
-      strictEqual((await adapter.get(defined(id), T0))?.state, 'scheduled')
+    async run({ adapter }, t) {
+      const runAt = t.now() + 2 * t.lease
+      const [id] = await add(adapter, [job(t, { runAtMs: runAt })])
+      await t.almost(runAt)
+      deepStrictEqual(await claim(adapter, t, 'w1'), [])
+      strictEqual((await adapter.get(defined(id), t.now()))?.state, 'scheduled')
+      await t.reach(runAt)
       deepStrictEqual(
-        (await claim(adapter, 'w1', T0 + 60_000)).map((c) => c.id),
+        (await claimOnce(adapter, t, 'w1')).map((c) => c.id),
         [defined(id)],
       )
     },
   },
   {
     title: 'deletes a completed job, and only the worker holding it can complete it',
-    async run({ adapter }) {
-      const [id] = await add(adapter, [job()])
-      await claim(adapter, 'w1')
+    async run({ adapter }, t) {
+      const [id] = await add(adapter, [job(t)])
+      const leaseEnd = t.now() + t.lease
+      await claim(adapter, t, 'w1')
       deepStrictEqual(await adapter.complete('w2', [defined(id)]), [])
-      strictEqual((await adapter.get(defined(id), T0))?.state, 'running')
+      strictEqual((await adapter.get(defined(id), t.now()))?.state, 'running')
       deepStrictEqual(await adapter.complete('w1', [defined(id)]), [defined(id)])
-      strictEqual(await adapter.get(defined(id), T0), undefined)
-      deepStrictEqual(await claim(adapter, 'w2', T0 + 10 * LEASE), [])
+      strictEqual(await adapter.get(defined(id), t.now()), undefined)
+      await t.reach(leaseEnd)
+      deepStrictEqual(await claim(adapter, t, 'w2'), [])
     },
   },
   {
     title: 'gives a job whose lease expired to another worker, and ignores the first one after',
-    async run({ adapter }) {
-      const [id] = await add(adapter, [job()])
-      await claim(adapter, 'w1')
-      deepStrictEqual(await claim(adapter, 'w2', T0 + LEASE - 1), [])
-      strictEqual((await adapter.get(defined(id), T0 + LEASE))?.state, 'stalled')
-      const again = await claim(adapter, 'w2', T0 + LEASE)
+    async run({ adapter }, t) {
+      const [id] = await add(adapter, [job(t)])
+      const leaseEnd = t.now() + t.lease
+      await claim(adapter, t, 'w1')
+      await t.almost(leaseEnd)
+      deepStrictEqual(await claim(adapter, t, 'w2'), [])
+      await t.reach(leaseEnd)
+      const lapsed = await t.settle(
+        () => adapter.get(defined(id), t.now()),
+        (info) => info?.state !== 'running',
+      )
+      // Stalled until the next claim; an engine that takes lapsed jobs back by itself (BullMQ's
+      // stalled-job check) may already show it pending.
+      ok(
+        lapsed?.state === 'stalled' || lapsed?.state === 'pending',
+        `a job whose lease expired is ${lapsed?.state}`,
+      )
+      let takenAt = 0
+      const again = await t.settle(
+        () => {
+          takenAt = t.now()
+          return claim(adapter, t, 'w2')
+        },
+        (claimed) => claimed.length > 0,
+      )
       deepStrictEqual(
         again.map((c) => [c.id, c.attempt]),
         [[defined(id), 2]],
       )
       deepStrictEqual(await adapter.complete('w1', [defined(id)]), [])
       strictEqual(
-        await adapter.fail('w1', defined(id), failure(1), { retryAtMs: T0 }),
+        await adapter.fail('w1', defined(id), failure(t, 1), { retryAtMs: t.now() }),
         false,
         'a worker that lost the lease recorded a failure',
       )
       strictEqual(await adapter.progress('w1', defined(id), 0.5), false)
-      await adapter.release('w1', [defined(id)], T0 + LEASE)
-      await adapter.renew('w1', [defined(id)], T0 + 100 * LEASE)
-      const held = await adapter.get(defined(id), T0 + LEASE)
+      await adapter.release('w1', [defined(id)], t.now())
+      await adapter.renew('w1', [defined(id)], t.now() + 100 * t.lease)
+      const held = await adapter.get(defined(id), t.now())
       strictEqual(held?.worker, 'w2')
-      strictEqual(held?.runAt.getTime(), T0 + 2 * LEASE)
+      t.near(held?.runAt.getTime(), takenAt + t.lease, "the first worker moved the second's lease")
       deepStrictEqual(await adapter.complete('w2', [defined(id)]), [defined(id)])
     },
   },
   {
     title: 'extends a lease on renew, so the job is not taken over',
-    async run({ adapter }) {
-      const [id] = await add(adapter, [job()])
-      await claim(adapter, 'w1')
-      await adapter.renew('w1', [defined(id)], T0 + 3 * LEASE)
-      deepStrictEqual(await claim(adapter, 'w2', T0 + 2 * LEASE), [])
-      strictEqual((await adapter.get(defined(id), T0 + 2 * LEASE))?.state, 'running')
-      strictEqual((await claim(adapter, 'w2', T0 + 3 * LEASE)).length, 1)
+    async run({ adapter }, t) {
+      const [id] = await add(adapter, [job(t)])
+      const claimedAt = t.now()
+      await claim(adapter, t, 'w1')
+      await adapter.renew('w1', [defined(id)], claimedAt + 3 * t.lease)
+      await t.reach(claimedAt + 2 * t.lease)
+      deepStrictEqual(await claim(adapter, t, 'w2'), [])
+      strictEqual((await adapter.get(defined(id), t.now()))?.state, 'running')
+      await t.reach(claimedAt + 3 * t.lease)
+      strictEqual((await claimOnce(adapter, t, 'w2')).length, 1)
     },
   },
   {
     title: 'retries a failed attempt at its time and keeps every error when the job dies',
-    async run({ adapter }) {
-      const [id] = await add(adapter, [job({ maxAttempts: 2 })])
-      await claim(adapter, 'w1')
+    async run({ adapter }, t) {
+      const [id] = await add(adapter, [job(t, { maxAttempts: 2 })])
+      await claim(adapter, t, 'w1')
+      const retryAt = t.now() + t.lease
       strictEqual(
-        await adapter.fail('w1', defined(id), failure(1, 'first'), { retryAtMs: T0 + 5_000 }),
+        await adapter.fail('w1', defined(id), failure(t, 1, 'first'), { retryAtMs: retryAt }),
         true,
       )
-      const waiting = await adapter.get(defined(id), T0)
+      const waiting = await adapter.get(defined(id), t.now())
       strictEqual(waiting?.state, 'scheduled')
-      deepStrictEqual(await claim(adapter, 'w1', T0 + 4_999), [])
-      const second = await claim(adapter, 'w1', T0 + 5_000)
+      await t.almost(retryAt)
+      deepStrictEqual(await claim(adapter, t, 'w1'), [])
+      await t.reach(retryAt)
+      const second = await claimOnce(adapter, t, 'w1')
       strictEqual(second[0]?.attempt, 2)
+      const diedAt = t.now()
       strictEqual(
-        await adapter.fail('w1', defined(id), failure(2, 'second'), { deadAtMs: T0 + 5_000 }),
+        await adapter.fail('w1', defined(id), failure(t, 2, 'second'), { deadAtMs: diedAt }),
         true,
       )
-      const dead = await adapter.get(defined(id), T0 + 5_000)
+      const dead = await adapter.get(defined(id), t.now())
       strictEqual(dead?.state, 'dead')
-      strictEqual(dead?.deadAt?.getTime(), T0 + 5_000)
+      t.near(dead?.deadAt?.getTime(), diedAt, 'the job died at another time')
       deepStrictEqual(
         dead?.errors.map((e) => [e.attempt, e.message]),
         [
@@ -189,33 +241,34 @@ export const queueConformanceCases: readonly QueueConformanceCase[] = [
           [2, 'second'],
         ],
       )
-      deepStrictEqual(await claim(adapter, 'w1', T0 + 100 * LEASE), [])
+      await t.reach(diedAt + t.lease)
+      deepStrictEqual(await claim(adapter, t, 'w1'), [])
     },
   },
   {
     title: 'retries dead jobs by id or all of them, with fresh attempts',
-    async run({ adapter }) {
-      const ids = (await add(adapter, [job(), job(), job()])).map(defined)
-      await claim(adapter, 'w1')
-      for (const id of ids) await adapter.fail('w1', id, failure(1), { deadAtMs: T0 })
-      strictEqual(await adapter.retry([defined(ids[0])], T0), 1)
-      const back = await claim(adapter, 'w2', T0)
+    async run({ adapter }, t) {
+      const ids = (await add(adapter, [job(t), job(t), job(t)])).map(defined)
+      await claim(adapter, t, 'w1')
+      for (const id of ids) await adapter.fail('w1', id, failure(t, 1), { deadAtMs: t.now() })
+      strictEqual(await adapter.retry([defined(ids[0])], t.now()), 1)
+      const back = await claim(adapter, t, 'w2')
       deepStrictEqual(
         back.map((c) => [c.id, c.attempt]),
         [[ids[0], 1]],
       )
-      strictEqual(await adapter.retry('all', T0), 2)
-      strictEqual((await claim(adapter, 'w2', T0)).length, 2)
-      strictEqual(await adapter.retry('all', T0), 0)
+      strictEqual(await adapter.retry('all', t.now()), 2)
+      strictEqual((await claim(adapter, t, 'w2')).length, 2)
+      strictEqual(await adapter.retry('all', t.now()), 0)
     },
   },
   {
     title: 'gives released jobs back at once without counting the attempt',
-    async run({ adapter }) {
-      const [id] = await add(adapter, [job()])
-      await claim(adapter, 'w1')
-      await adapter.release('w1', [defined(id)], T0 + 1)
-      const again = await claim(adapter, 'w2', T0 + 1)
+    async run({ adapter }, t) {
+      const [id] = await add(adapter, [job(t)])
+      await claim(adapter, t, 'w1')
+      await adapter.release('w1', [defined(id)], t.now())
+      const again = await claim(adapter, t, 'w2')
       deepStrictEqual(
         again.map((c) => [c.id, c.attempt]),
         [[defined(id), 1]],
@@ -224,26 +277,26 @@ export const queueConformanceCases: readonly QueueConformanceCase[] = [
   },
   {
     title: 'keeps one live job per key: duplicates dropped until it finishes or dies',
-    async run({ adapter }) {
-      const [first, duplicate] = await add(adapter, [job({ key: 'k1' }), job({ key: 'k1' })])
+    async run({ adapter }, t) {
+      const [first, duplicate] = await add(adapter, [job(t, { key: 'k1' }), job(t, { key: 'k1' })])
       ok(first !== undefined, 'the first job of a key was dropped')
       strictEqual(duplicate, undefined)
-      strictEqual((await add(adapter, [job({ key: 'k1' })]))[0], undefined)
-      await claim(adapter, 'w1')
+      strictEqual((await add(adapter, [job(t, { key: 'k1' })]))[0], undefined)
+      await claim(adapter, t, 'w1')
       strictEqual(
-        (await add(adapter, [job({ key: 'k1' })]))[0],
+        (await add(adapter, [job(t, { key: 'k1' })]))[0],
         undefined,
         'a running job lost its key',
       )
       await adapter.complete('w1', [first])
-      const [second] = await add(adapter, [job({ key: 'k1' })])
+      const [second] = await add(adapter, [job(t, { key: 'k1' })])
       ok(second !== undefined, 'a finished job still held its key')
-      await claim(adapter, 'w1')
-      await adapter.fail('w1', second, failure(1), { deadAtMs: T0 })
-      const [third] = await add(adapter, [job({ key: 'k1' })])
+      await claim(adapter, t, 'w1')
+      await adapter.fail('w1', second, failure(t, 1), { deadAtMs: t.now() })
+      const [third] = await add(adapter, [job(t, { key: 'k1' })])
       ok(third !== undefined, 'a dead job still held its key')
       strictEqual(
-        await adapter.retry([second], T0),
+        await adapter.retry([second], t.now()),
         0,
         'a dead job came back beside a live one with its key',
       )
@@ -251,29 +304,29 @@ export const queueConformanceCases: readonly QueueConformanceCase[] = [
   },
   {
     title: 'returns ids in input order from a batch, duplicates as undefined',
-    async run({ adapter }) {
+    async run({ adapter }, t) {
       const ids = await add(adapter, [
-        job({ payload: '{"n":0}' }),
-        job({ payload: '{"n":1}', key: 'batch' }),
-        job({ payload: '{"n":2}' }),
-        job({ payload: '{"n":3}', key: 'batch' }),
-        job({ payload: '{"n":4}', key: 'other' }),
+        job(t, { payload: '{"n":0}' }),
+        job(t, { payload: '{"n":1}', key: 'batch' }),
+        job(t, { payload: '{"n":2}' }),
+        job(t, { payload: '{"n":3}', key: 'batch' }),
+        job(t, { payload: '{"n":4}', key: 'other' }),
       ])
       strictEqual(ids.length, 5)
       strictEqual(ids[3], undefined)
       for (const index of [0, 1, 2, 4]) {
-        const info = await adapter.get(defined(ids[index]), T0)
+        const info = await adapter.get(defined(ids[index]), t.now())
         deepStrictEqual(info?.payload, { n: index })
       }
     },
   },
   {
     title: 'stores progress for the worker holding the job',
-    async run({ adapter }) {
-      const [id] = await add(adapter, [job()])
-      await claim(adapter, 'w1')
+    async run({ adapter }, t) {
+      const [id] = await add(adapter, [job(t)])
+      await claim(adapter, t, 'w1')
       strictEqual(await adapter.progress('w1', defined(id), { step: 2, of: 3 }), true)
-      const running = await adapter.list({ state: 'running', limit: 10, nowMs: T0 })
+      const running = await adapter.list({ state: 'running', limit: 10, nowMs: t.now() })
       deepStrictEqual(
         running.map((r) => [r.id, r.progress]),
         [[defined(id), { step: 2, of: 3 }]],
@@ -282,18 +335,20 @@ export const queueConformanceCases: readonly QueueConformanceCase[] = [
   },
   {
     title: 'counts and lists jobs by state',
-    async run({ adapter }) {
+    async run({ adapter }, t) {
       const [pending, scheduled, running, dead] = (
         await add(adapter, [
-          job(),
-          job({ runAtMs: T0 + 1_000 }),
-          job({ name: B }),
-          job({ name: B }),
+          job(t),
+          job(t, { runAtMs: t.now() + 100 * t.lease }),
+          job(t, { name: B }),
+          job(t, { name: B }),
         ])
       ).map(defined)
-      await claim(adapter, 'w1', T0, 10, [B])
-      await adapter.fail('w1', defined(dead), failure(1), { deadAtMs: T0 })
-      const counts = (await adapter.counts(T0)).map((c) => `${c.name}:${c.state}:${c.count}`).sort()
+      await claim(adapter, t, 'w1', 10, [B])
+      await adapter.fail('w1', defined(dead), failure(t, 1), { deadAtMs: t.now() })
+      const counts = (await adapter.counts(t.now()))
+        .map((c) => `${c.name}:${c.state}:${c.count}`)
+        .sort()
       deepStrictEqual(counts, [
         `${A}:pending:1`,
         `${A}:scheduled:1`,
@@ -307,72 +362,72 @@ export const queueConformanceCases: readonly QueueConformanceCase[] = [
         ['dead', dead],
       ] as const) {
         deepStrictEqual(
-          (await adapter.list({ state, limit: 10, nowMs: T0 })).map((info) => info.id),
+          (await adapter.list({ state, limit: 10, nowMs: t.now() })).map((info) => info.id),
           [id],
         )
       }
       deepStrictEqual(
-        (await adapter.list({ name: B, limit: 10, nowMs: T0 })).map((info) => info.id).sort(),
+        (await adapter.list({ name: B, limit: 10, nowMs: t.now() })).map((info) => info.id).sort(),
         [running, dead].sort(),
       )
     },
   },
   {
     title: 'purges dead jobs, and waiting ones when asked, never running ones',
-    async run({ adapter }) {
+    async run({ adapter }, t) {
       const [, , running, dead] = (
         await add(adapter, [
-          job(),
-          job({ runAtMs: T0 + 1_000 }),
-          job({ name: B }),
-          job({ name: B }),
+          job(t),
+          job(t, { runAtMs: t.now() + 100 * t.lease }),
+          job(t, { name: B }),
+          job(t, { name: B }),
         ])
       ).map(defined)
-      await claim(adapter, 'w1', T0, 10, [B])
-      await adapter.fail('w1', defined(dead), failure(1), { deadAtMs: T0 })
-      strictEqual(await adapter.purge(['dead'], T0), 1)
-      strictEqual(await adapter.purge(['pending', 'scheduled'], T0), 2)
+      await claim(adapter, t, 'w1', 10, [B])
+      await adapter.fail('w1', defined(dead), failure(t, 1), { deadAtMs: t.now() })
+      strictEqual(await adapter.purge(['dead'], t.now()), 1)
+      strictEqual(await adapter.purge(['pending', 'scheduled'], t.now()), 2)
       deepStrictEqual(
-        (await adapter.list({ limit: 10, nowMs: T0 })).map((info) => info.id),
+        (await adapter.list({ limit: 10, nowMs: t.now() })).map((info) => info.id),
         [running],
       )
     },
   },
   {
     title: 'never hands one job to two workers claiming at once',
-    async run({ adapter }) {
-      const jobs = Array.from({ length: 200 }, (_, n) => job({ payload: JSON.stringify({ n }) }))
+    async run({ adapter }, t) {
+      const jobs = Array.from({ length: 200 }, (_, n) => job(t, { payload: JSON.stringify({ n }) }))
       const ids = (await add(adapter, jobs)).map(defined)
       const claims = await Promise.all(
-        Array.from({ length: 8 }, (_, w) => claim(adapter, `w${w}`, T0, 40)),
+        Array.from({ length: 8 }, (_, w) => claim(adapter, t, `w${w}`, 40)),
       )
       const claimed = claims.flat().map((c) => c.id)
       strictEqual(new Set(claimed).size, claimed.length, 'a job was claimed twice')
-      const rest = await claim(adapter, 'w9', T0, 400)
+      const rest = await claim(adapter, t, 'w9', 400)
       deepStrictEqual([...claimed, ...rest.map((c) => c.id)].sort(), [...ids].sort())
     },
   },
   {
     title: 'enqueues inside a transaction only when it commits',
-    async run({ adapter, transaction }) {
+    async run({ adapter, transaction }, t) {
       if (transaction === undefined) return
       await transaction(async () => {
-        await adapter.enqueue([job({ payload: '{"n":"rolled back"}' })])
+        await adapter.enqueue([job(t, { payload: '{"n":"rolled back"}' })])
         throw new RollbackSignal()
       }).catch((error: unknown) => {
         if (!(error instanceof RollbackSignal)) throw error
       })
       await adapter.announce?.()
       deepStrictEqual(
-        await claim(adapter, 'w1'),
+        await claim(adapter, t, 'w1'),
         [],
         'a job enqueued in a rolled-back transaction ran',
       )
       await transaction(async () => {
-        await adapter.enqueue([job({ payload: '{"n":"committed"}' })])
+        await adapter.enqueue([job(t, { payload: '{"n":"committed"}' })])
       })
       await adapter.announce?.()
-      const claimed = await claim(adapter, 'w1')
+      const claimed = await claim(adapter, t, 'w1')
       deepStrictEqual(
         claimed.map((c) => c.payload),
         ['{"n":"committed"}'],
@@ -381,39 +436,59 @@ export const queueConformanceCases: readonly QueueConformanceCase[] = [
   },
   {
     title: 'lets one of many concurrent claims of a schedule tick win, and enqueues its job once',
-    async run({ adapter }) {
+    async run({ adapter }, t) {
       const store = adapter.schedules
       if (store === undefined) return
-      const row = { name: 'conformance.tick', spec: 'every 60000', nextAtMs: T0 }
+      const now = t.now()
+      const row = { name: 'conformance.tick', spec: 'every 60000', nextAtMs: now }
       await store.register([row])
-      await store.register([{ ...row, nextAtMs: T0 + 60_000 }])
-      deepStrictEqual(await store.due([row.name], T0 - 1), [])
+      await store.register([{ ...row, nextAtMs: now + 60_000 }])
+      deepStrictEqual(await store.due([row.name], now - 1), [])
       deepStrictEqual(
-        (await store.due([row.name], T0)).map((due) => due.nextAtMs),
-        [T0],
+        (await store.due([row.name], now)).map((due) => due.nextAtMs),
+        [now],
         'registering again moved an existing schedule',
       )
       const wins = await Promise.all(
         Array.from({ length: 6 }, () =>
-          store.claim(row, T0 + 60_000, () =>
-            add(adapter, [job({ name: A, payload: '{"tick":1}' })]),
+          store.claim(row, now + 60_000, () =>
+            add(adapter, [job(t, { name: A, payload: '{"tick":1}' })]),
           ),
         ),
       )
       strictEqual(wins.filter(Boolean).length, 1, 'a tick fired more than once, or never')
-      strictEqual((await claim(adapter, 'w1')).length, 1)
-      deepStrictEqual(await store.due([row.name], T0 + 59_999), [])
-      await store.register([{ ...row, spec: 'every 1000', nextAtMs: T0 + 1_000 }])
+      strictEqual((await claim(adapter, t, 'w1')).length, 1)
+      deepStrictEqual(await store.due([row.name], now + 59_999), [])
+      await store.register([{ ...row, spec: 'every 1000', nextAtMs: now + 1_000 }])
       deepStrictEqual(
-        (await store.due([row.name], T0 + 1_000)).map((due) => due.nextAtMs),
-        [T0 + 1_000],
+        (await store.due([row.name], now + 1_000)).map((due) => due.nextAtMs),
+        [now + 1_000],
         'a changed timing kept the old next tick',
       )
     },
   },
 ]
 
+/**
+ * The rules every {@link QueueAdapter} keeps, as plain checks (they throw an `AssertionError`
+ * when a rule is broken), so a test runner can run them, and a test can show that a broken
+ * adapter fails them. {@link queueConformance} registers them with vitest. Each check runs on a
+ * simulated clock, or on the real one when the subject asks for {@link QueueSubject.realTime}.
+ */
+export const queueConformanceCases: readonly QueueConformanceCase[] = checks.map((check) => ({
+  title: check.title,
+  run: (subject) =>
+    check.run(
+      subject,
+      subject.realTime === undefined ? simulatedClock() : realClock(subject.realTime.leaseMs),
+    ),
+}))
+
 class RollbackSignal extends Error {}
+
+// On the real clock a case waits out a few leases, and reads until the engine's timers catch up:
+// longer than vitest's default 5 s allows.
+const CASE_TIMEOUT_MS = 60_000
 
 /** Options of {@link queueConformance}. */
 export interface QueueConformanceOptions {
@@ -436,7 +511,8 @@ export interface QueueConformanceOptions {
  *
  * queueConformance(vitest, 'SqsQueue', async () => {
  *   const adapter = new SqsQueue({ queueUrl: await createTestQueue() })
- *   return { adapter, dispose: () => adapter.close() }
+ *   // SQS times visibility itself: the kit runs on the machine clock, with 1 s leases.
+ *   return { adapter, realTime: { leaseMs: 1_000 }, dispose: () => adapter.close() }
  * })
  * ```
  */
@@ -455,14 +531,18 @@ export function queueConformance(
   const title = `queue conformance: ${name}${skip === undefined ? '' : ` (skipped: ${skip})`}`
   describe.skipIf(skip !== undefined)(title, () => {
     for (const check of queueConformanceCases) {
-      it(check.title, async () => {
-        const subject = await setup()
-        try {
-          await check.run(subject)
-        } finally {
-          await subject.dispose?.()
-        }
-      })
+      it(
+        check.title,
+        async () => {
+          const subject = await setup()
+          try {
+            await check.run(subject)
+          } finally {
+            await subject.dispose?.()
+          }
+        },
+        CASE_TIMEOUT_MS,
+      )
     }
   })
 }

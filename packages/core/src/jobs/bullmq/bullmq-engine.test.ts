@@ -17,7 +17,6 @@ import {
   testEngines,
 } from '../../testing/index.js'
 import { defineJob, type JobDefinition } from '../define-job.js'
-import { PermanentJobError } from '../job-errors.js'
 import { JOBS, type JobQueue } from '../job-queue.js'
 import type { JobQueueService } from '../job-queue-service.js'
 import type { WorkerSettings } from '../worker/worker.js'
@@ -179,107 +178,6 @@ for (const engine of engines) {
       expect(new Set(ids).size).toBe(300)
       // The outbox row's id is the BullMQ job id: finished jobs are gone from BullMQ too.
       expect(await app.resolve(REDIS).client.exists(`${prefix}jobs:test.count:${ids[0]}`)).toBe(0)
-    })
-
-    it('keeps one live job per key, in the outbox and in BullMQ', async () => {
-      const keyed = defineJob({ name: 'test.keyed', schema: z.object({}), handler: () => {} })
-      const { jobs } = await start([module(keyed)])
-      await transaction(async () => {
-        expect(await jobs.enqueue(keyed, {}, { key: 'order-1' })).toBeDefined()
-        // Both in the outbox: the second is dropped there.
-        expect(await jobs.enqueue(keyed, {}, { key: 'order-1' })).toBeUndefined()
-      })
-      await (jobs as JobQueueService).adapter.announce?.()
-      // Relayed: BullMQ holds the key now.
-      expect(await jobs.enqueue(keyed, {}, { key: 'order-1' })).toBeUndefined()
-      await jobs.drain()
-      expect((await jobs.status()).counts).toEqual([])
-      expect(await jobs.enqueue(keyed, {}, { key: 'order-1' })).toBeDefined()
-    })
-
-    it('retries with backoff, buries after the last attempt with every error, and retries on demand', async () => {
-      let calls = 0
-      const flaky = defineJob({
-        name: 'test.flaky',
-        schema: z.object({}),
-        attempts: 2,
-        backoff: { baseMs: 1, maxMs: 5 },
-        handler: () => {
-          calls += 1
-          throw new Error(`failure ${calls}`)
-        },
-      })
-      const permanent = defineJob({
-        name: 'test.permanent',
-        schema: z.object({}),
-        attempts: 5,
-        handler: () => {
-          throw new PermanentJobError('bad address')
-        },
-      })
-      const { jobs } = await start([module(flaky, permanent)])
-      const id = (await jobs.enqueue(flaky, {})) as string
-      const permanentId = (await jobs.enqueue(permanent, {})) as string
-      await until(async () => {
-        await jobs.drain()
-        return (await jobs.get(id))?.state === 'dead'
-      })
-      expect(calls).toBe(2)
-      const dead = await jobs.get(id)
-      expect(dead?.errors.map((error) => [error.attempt, error.message])).toEqual([
-        [1, 'failure 1'],
-        [2, 'failure 2'],
-      ])
-      expect((await jobs.get(permanentId))?.errors).toEqual([
-        expect.objectContaining({ attempt: 1, code: 'E_JOB_PERMANENT' }),
-      ])
-      expect((await jobs.list({ state: 'dead' })).map((info) => info.id).sort()).toEqual(
-        [id, permanentId].sort(),
-      )
-      expect(await jobs.retry(id)).toBe(1)
-      await until(async () => {
-        await jobs.drain()
-        return calls >= 4
-      })
-      expect(await jobs.purge()).toBe(2)
-      expect((await jobs.status()).counts).toEqual([])
-    })
-
-    it('aborts the signal at the timeout and shows progress while running', async () => {
-      let aborted: unknown
-      let release!: () => void
-      const released = new Promise<void>((resolve) => {
-        release = resolve
-      })
-      const slow = defineJob({
-        name: 'test.slow',
-        schema: z.object({}),
-        attempts: 1,
-        timeout: 1_500,
-        handler: async (_payload, job) => {
-          await job.progress({ step: 1, of: 2 })
-          await released
-          await new Promise<void>((resolve) => {
-            job.signal.addEventListener('abort', () => {
-              aborted = job.signal.reason
-              resolve()
-            })
-          })
-        },
-      })
-      const { jobs } = await start([module(slow)], { workers: { pollMs: 50 } })
-      const id = (await jobs.enqueue(slow, {})) as string
-      await until(async () => (await jobs.status()).running[0]?.progress !== undefined)
-      const status = await jobs.status()
-      expect(status.running.map((info) => [info.id, info.progress])).toEqual([
-        [id, { step: 1, of: 2 }],
-      ])
-      release()
-      await until(async () => (await jobs.get(id))?.state === 'dead')
-      expect(aborted).toMatchObject({ code: 'E_JOB_TIMEOUT' })
-      expect((await jobs.get(id))?.errors).toEqual([
-        expect.objectContaining({ code: 'E_JOB_TIMEOUT' }),
-      ])
     })
 
     it('leaves a job no module declares waiting in BullMQ and names it in status()', async () => {
