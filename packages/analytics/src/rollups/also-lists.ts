@@ -1,3 +1,4 @@
+import { CompiledQuery } from 'kysely'
 import { insertMissing } from '../storage/bulk-sql.js'
 import { Params, type QueryScope, run } from '../queries/query-scope.js'
 import {
@@ -87,6 +88,10 @@ export async function rebuildStaleLists(scope: QueryScope, kind: ItemKind): Prom
     `delete from ${ALSO_TABLE} where kind = ${k} and item in (select item from ${STALE_ITEM_TABLE} where kind = ${k})`,
     remove,
   )
+  if (scope.engine === 'postgres') {
+    // As for the unit stage: without statistics on the marks the join was planned blind.
+    await scope.db.executeQuery(CompiledQuery.raw(`analyze ${STALE_ITEM_TABLE}`, []))
+  }
   const insert = new Params()
   const ik = insert.add(kind)
   await run(

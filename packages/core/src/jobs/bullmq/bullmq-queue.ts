@@ -22,6 +22,7 @@ import type {
 import type { ScheduleStore } from '../schedules/schedule-store.js'
 import { SqlQueue } from '../sql/sql-queue.js'
 import { sqlQueueMigrations } from '../sql/sql-queue-migrations.js'
+import { queueDb } from '../sql/queue-db.js'
 
 /** Options of {@link BullmqQueue}. */
 export interface BullmqQueueOptions {
@@ -303,7 +304,7 @@ export class BullmqQueue implements QueueAdapter {
         if (count > 0) counts.push({ name, state: state as JobState, count })
       }
     }
-    for (const row of await this.#outboxCounts(nowMs)) {
+    for (const row of await this.#outbox.counts(nowMs)) {
       const same = counts.findIndex((c) => c.name === row.name && c.state === row.state)
       if (same === -1) counts.push(row)
       else counts[same] = { ...row, count: row.count + (counts[same] as JobCount).count }
@@ -320,7 +321,7 @@ export class BullmqQueue implements QueueAdapter {
       request.state === 'pending' ||
       request.state === 'scheduled'
     ) {
-      found.push(...(await this.#outboxList(request)))
+      found.push(...(await this.#outbox.list(request)).map(outboxInfo))
     }
     const names = request.name === undefined ? await this.#names() : [request.name]
     for (const name of names) {
@@ -340,8 +341,8 @@ export class BullmqQueue implements QueueAdapter {
     await this.#load()
     const rowId = /^j(\d{1,19})$/.exec(id)?.[1]
     if (rowId === undefined) return undefined
-    const row = await this.#outboxRows(sql`id = ${rowId}`, 1)
-    if (row[0] !== undefined) return outboxInfo(row[0], nowMs)
+    const row = await this.#outbox.get(rowId, nowMs)
+    if (row !== undefined) return outboxInfo(row)
     for (const name of await this.#names()) {
       const job = (await this.#queue(name).getJob(id)) as BullJob | undefined
       if (job) return this.#info(job, nowMs)
@@ -391,16 +392,8 @@ export class BullmqQueue implements QueueAdapter {
         }
       }
     }
-    const db = this.#db
-    const due = states.includes('pending')
-    const later = states.includes('scheduled')
-    if (due || later) {
-      const condition =
-        due && later ? sql`1 = 1` : due ? sql`run_at <= ${nowMs}` : sql`run_at > ${nowMs}`
-      const result = await sql`delete from mortar_job where ${condition}`.execute(db)
-      purged += Number(result.numAffectedRows ?? 0)
-    }
-    return purged
+    // Outbox rows are never dead: this purges the waiting ones asked for.
+    return purged + (await this.#outbox.purge(states, nowMs))
   }
 
   async close(): Promise<void> {
@@ -465,7 +458,10 @@ export class BullmqQueue implements QueueAdapter {
               select id from mortar_job order by id limit ${RELAY_BATCH}${lock}
             ) returning id, name, payload, dedup_key, run_at, max_attempts, created_at`.execute(db)
         ).rows
-      : await this.#outboxRows(sql`1 = 1`, RELAY_BATCH, db, lock)
+      : (
+          await sql<OutboxRow>`select id, name, payload, dedup_key, run_at, max_attempts, created_at
+              from mortar_job order by id limit ${RELAY_BATCH}${lock}`.execute(db)
+        ).rows
     if (rows.length === 0) return 0
     const byName = new Map<string, OutboxRow[]>()
     for (const row of rows) {
@@ -590,42 +586,6 @@ export class BullmqQueue implements QueueAdapter {
     }
   }
 
-  async #outboxRows(
-    where: ReturnType<typeof sql>,
-    limit: number,
-    db = this.#db,
-    lock = sql``,
-  ): Promise<OutboxRow[]> {
-    const result =
-      await sql<OutboxRow>`select id, name, payload, dedup_key, run_at, max_attempts, created_at
-      from mortar_job where ${where} order by id limit ${limit}${lock}`.execute(db)
-    return result.rows
-  }
-
-  async #outboxCounts(nowMs: number): Promise<JobCount[]> {
-    const result = await sql<{ name: string; scheduled: number | string; count: number | string }>`
-      select name, scheduled, count(*) as count from (
-        select name, case when run_at > ${nowMs} then 1 else 0 end as scheduled from mortar_job
-      ) outbox group by name, scheduled`.execute(this.#db)
-    return result.rows.map((row) => ({
-      name: row.name,
-      state: Number(row.scheduled) === 1 ? 'scheduled' : 'pending',
-      count: Number(row.count),
-    }))
-  }
-
-  async #outboxList(request: ListRequest): Promise<JobInfo[]> {
-    const byName = request.name === undefined ? sql`1 = 1` : sql`name = ${request.name}`
-    const byState =
-      request.state === 'pending'
-        ? sql`run_at <= ${request.nowMs}`
-        : request.state === 'scheduled'
-          ? sql`run_at > ${request.nowMs}`
-          : sql`1 = 1`
-    const rows = await this.#outboxRows(sql`${byName} and ${byState}`, request.limit)
-    return rows.map((row) => outboxInfo(row, request.nowMs))
-  }
-
   /** Names of jobs ever relayed to this Redis, under this prefix. */
   async #names(): Promise<string[]> {
     return (await this.#redis.client.smembers(`${this.#prefix}:names`)).sort()
@@ -680,11 +640,8 @@ export class BullmqQueue implements QueueAdapter {
     return worker
   }
 
-  /** Kysely for the outbox's own statements: outside the caller's transaction. */
   get #db(): Kysely<unknown> {
-    return (
-      this.#database.engine === 'sqlite' ? this.#database.kysely : this.#database.root
-    ) as Kysely<unknown>
+    return queueDb(this.#database)
   }
 
   #load(): Promise<Bull> {
@@ -736,21 +693,7 @@ function rowOf(id: string): number {
   return Number(id.slice(1))
 }
 
-function outboxInfo(row: OutboxRow, nowMs: number): JobInfo {
-  const runAtMs = Number(row.run_at)
-  return {
-    id: jobId(String(row.id)),
-    name: row.name,
-    state: runAtMs > nowMs ? 'scheduled' : 'pending',
-    payload: JSON.parse(row.payload) as JsonValue,
-    key: row.dedup_key ?? undefined,
-    attempts: 0,
-    maxAttempts: Number(row.max_attempts),
-    createdAt: new Date(Number(row.created_at)),
-    runAt: new Date(runAtMs),
-    deadAt: undefined,
-    worker: undefined,
-    progress: undefined,
-    errors: [],
-  }
+/** An outbox row as the SQL queue shows it, under the id it keeps in BullMQ. */
+function outboxInfo(info: JobInfo): JobInfo {
+  return { ...info, id: jobId(info.id) }
 }

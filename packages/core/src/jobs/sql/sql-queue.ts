@@ -19,6 +19,7 @@ import type {
 import { PostgresListener } from './postgres-listener.js'
 import { SqlScheduleStore } from './sql-schedule-store.js'
 import { sqlQueueMigrations } from './sql-queue-migrations.js'
+import { queueDb } from './queue-db.js'
 
 /** Options of {@link SqlQueue}. */
 export interface SqlQueueOptions {
@@ -96,15 +97,8 @@ export class SqlQueue implements QueueAdapter {
     return engine
   }
 
-  /**
-   * Where workers run their statements: the pool, outside any transaction, on server engines;
-   * on SQLite the transaction-aware instance, since its single connection may be held by the
-   * transaction of the very handler that reports progress.
-   */
   get #db(): Kysely<unknown> {
-    return (
-      this.#engine === 'sqlite' ? this.#database.kysely : this.#database.root
-    ) as Kysely<unknown>
+    return queueDb(this.#database)
   }
 
   async enqueue(jobs: readonly NewJob[]): Promise<readonly (string | undefined)[]> {

@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely'
 import type { Database } from '../../persistence/database/database.js'
 import type { ScheduleRow, ScheduleStore } from '../schedules/schedule-store.js'
+import { queueDb } from './queue-db.js'
 
 /**
  * Schedules' next ticks in `mortar_schedule`, one row per schedule. A tick is claimed by one
@@ -15,9 +16,7 @@ export class SqlScheduleStore implements ScheduleStore {
   }
 
   get #db(): Kysely<unknown> {
-    return (
-      this.#database.engine === 'sqlite' ? this.#database.kysely : this.#database.root
-    ) as Kysely<unknown>
+    return queueDb(this.#database)
   }
 
   async register(rows: readonly ScheduleRow[]): Promise<void> {
