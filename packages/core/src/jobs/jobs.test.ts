@@ -1,4 +1,4 @@
-import { sql } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { defineModule, type Module } from '../app/define-module.js'
@@ -359,6 +359,40 @@ for (const testCase of cases) {
       expect(status.counts).toEqual([{ name: 'test.long', state: 'running', count: 1 }])
       release()
       await drained
+    })
+
+    it('writes an `alongside` row with its jobs: both commit, or neither after a rollback', async () => {
+      const handled: string[] = []
+      const send = defineJob({
+        name: 'test.send',
+        schema: z.object({ id: z.string() }),
+        handler: ({ id }) => {
+          handled.push(id)
+        },
+      })
+      const { app, jobs } = await start([module(send)])
+      const database = app.resolve(DATABASE)
+      await sql`drop table if exists test_outgoing`.execute(database.root)
+      await sql`create table test_outgoing (id varchar(36) primary key)`.execute(database.root)
+      const db = database.kysely as Kysely<{ test_outgoing: { id: string } }>
+      const write = (ids: string[]) =>
+        jobs.enqueueMany(
+          send,
+          ids.map((id) => ({ payload: { id } })),
+          { alongside: db.insertInto('test_outgoing').values(ids.map((id) => ({ id }))) },
+        )
+      await expect(
+        transaction(async () => {
+          await write(['r1', 'r2'])
+          throw new Error('payment declined')
+        }),
+      ).rejects.toThrow('payment declined')
+      const ids = await transaction(() => write(['c1', 'c2']))
+      expect(ids.every((id) => id !== undefined)).toBe(true)
+      const stored = await db.selectFrom('test_outgoing').select('id').orderBy('id').execute()
+      expect(stored.map((row) => row.id)).toEqual(['c1', 'c2'])
+      await jobs.drain()
+      expect(handled.sort()).toEqual(['c1', 'c2'])
     })
 
     it('keeps one live job per key', async () => {
