@@ -554,6 +554,42 @@ for (const testCase of cases) {
       expect(most).toBe(3)
     })
 
+    it('works through a long queue in turns of the event loop, so timers (its heartbeat) run and finished jobs are written batch by batch', async () => {
+      const total = 2_000
+      let ran = 0
+      const tick = defineJob({
+        name: 'test.tick',
+        schema: z.object({}),
+        handler: () => {
+          ran += 1
+        },
+      })
+      const { jobs } = await start([module(tick)])
+      await jobs.enqueueMany(
+        tick,
+        Array.from({ length: total }, () => ({ payload: {} })),
+      )
+      const adapter = (jobs as JobQueueService).adapter
+      const complete = adapter.complete.bind(adapter)
+      let completions = 0
+      adapter.complete = (worker, ids) => {
+        completions += 1
+        return complete(worker, ids)
+      }
+      // A timer, as the heartbeat is: it must fire while the queue is being worked through.
+      const seen: number[] = []
+      const probe = setInterval(() => seen.push(ran), 0)
+      try {
+        await jobs.drain()
+      } finally {
+        clearInterval(probe)
+        adapter.complete = complete
+      }
+      expect(ran).toBe(total)
+      expect(seen.some((n) => n > 0 && n < total)).toBe(true)
+      expect(completions).toBeGreaterThan(1)
+    })
+
     it('fires each tick once across processes, with the FakeClock driving', async () => {
       const fired: string[] = []
       const clock = new FakeClock('2026-03-01T09:00:30Z')
