@@ -38,6 +38,9 @@ const JOBS_PER_ROUND = Number(process.env.BENCH_JOBS_N ?? 20_000)
 const ENQUEUES = Number(process.env.BENCH_JOBS_ENQUEUES ?? 4_000)
 const TX_OPS = Number(process.env.BENCH_JOBS_TX ?? 3_000)
 const TX_SLICE = 320
+// `request`: only the request transaction, on PostgreSQL, SQLite and MariaDB.
+const ONLY = process.env.BENCH_JOBS_ONLY
+const TITLES = { sqlite: 'SQLite', postgres: 'PostgreSQL', mysql: 'MariaDB' }
 const LATENCY_SAMPLES = Number(process.env.BENCH_JOBS_LATENCY ?? 400)
 const CLIENTS = 16
 const POSTGRES = servers.postgres
@@ -214,7 +217,7 @@ async function postgres() {
       1.5,
       '>= 1.5×',
     )
-    await requestTransaction(migrator)
+    await requestTransaction(migrator, 'postgres')
     await latency(databaseUrl)
   } finally {
     await migrator.stop()
@@ -231,8 +234,11 @@ function report(title, rates, anchor, goal, goalText) {
   )
 }
 
-/** A transfer between two accounts, with and without an enqueue in the same transaction. */
-async function requestTransaction(app) {
+/**
+ * A transfer between two accounts, with and without an enqueue in the same transaction; and, for
+ * scale, with the enqueue's INSERT written by hand (the same row, no validation, no wake-up).
+ */
+async function requestTransaction(app, engine) {
   const database = app.resolve(DATABASE)
   const db = database.kysely
   await database.root.schema
@@ -245,41 +251,80 @@ async function requestTransaction(app) {
     .values(Array.from({ length: CLIENTS * 2 }, (_, id) => ({ id, balance: 1_000_000 })))
     .execute()
   const jobs = app.resolve(JOBS)
-  const transfer = async (from, to, withJob) =>
-    transaction(async () => {
-      const row = await db
-        .selectFrom('bench_account')
-        .select('balance')
-        .where('id', '=', from)
-        .executeTakeFirstOrThrow()
-      await db
-        .updateTable('bench_account')
-        .set({ balance: row.balance - 1 })
-        .where('id', '=', from)
-        .execute()
-      await db
-        .updateTable('bench_account')
-        .set((eb) => ({ balance: eb('balance', '+', 1) }))
-        .where('id', '=', to)
-        .execute()
-      if (withJob) await jobs.enqueue(noop, { n: from })
+  const byHand = (n) => {
+    const now = Date.now()
+    const insert = db.insertInto('mortar_job').values({
+      name: noop.name,
+      payload: JSON.stringify({ n }),
+      dedup_key: null,
+      run_at: now,
+      max_attempts: noop.attempts,
+      created_at: now,
     })
-  // Short slices, alternating, so both sides meet the same load on a shared machine.
-  const measure = (withJob, count) =>
-    throughput(CLIENTS, count, (c) => transfer(c * 2, c * 2 + 1, withJob))
-  const rates = { mortar: [], graphile: [] }
-  await measure(false, TX_SLICE)
-  await measure(true, TX_SLICE)
+    return (engine === 'mysql' ? insert.ignore() : insert.onConflict((c) => c.doNothing()))
+      .returning(['id', 'dedup_key'])
+      .execute()
+  }
+  const transfer = async (from, to, extra) =>
+    transaction(
+      async () => {
+        const row = await db
+          .selectFrom('bench_account')
+          .select('balance')
+          .where('id', '=', from)
+          .executeTakeFirstOrThrow()
+        await db
+          .updateTable('bench_account')
+          .set({ balance: row.balance - 1 })
+          .where('id', '=', from)
+          .execute()
+        await db
+          .updateTable('bench_account')
+          .set((eb) => ({ balance: eb('balance', '+', 1) }))
+          .where('id', '=', to)
+          .execute()
+        if (extra === 'enqueue') await jobs.enqueue(noop, { n: from })
+        else if (extra === 'byHand') await byHand(from)
+      },
+      { database },
+    )
+  // Short slices, the order rotating, so every side meets the same load on a shared machine.
+  const sides = ['enqueue', 'without', 'byHand']
+  const measure = (side, count) =>
+    throughput(CLIENTS, count, (c) => transfer(c * 2, c * 2 + 1, side))
+  const rates = { enqueue: [], without: [], byHand: [] }
+  for (const side of sides) await measure(side, TX_SLICE)
   for (let round = 0; round < Math.ceil(TX_OPS / TX_SLICE) * ROUNDS; round++) {
-    const order = round % 2 === 0 ? [true, false] : [false, true]
-    for (const withJob of order)
-      (withJob ? rates.mortar : rates.graphile).push(await measure(withJob, TX_SLICE))
+    for (let i = 0; i < sides.length; i++) {
+      const side = sides[(round + i) % sides.length]
+      rates[side].push(await measure(side, TX_SLICE))
+    }
     await jobs.purge(['pending'])
   }
-  const ratio = medianRatio(rates.mortar, rates.graphile)
+  const ratio = medianRatio(rates.enqueue, rates.without)
   console.log(
-    `PostgreSQL request transaction (a read and two writes, ${CLIENTS} clients): with an enqueue ${rate(median(rates.mortar))}, without ${rate(median(rates.graphile))}, ratio ${ratio.toFixed(2)} ${verdict(ratio >= 0.9, '>= 0.9×')}`,
+    `${TITLES[engine]} request transaction (a read and two writes, ${CLIENTS} clients): with an enqueue ${rate(median(rates.enqueue))}, without ${rate(median(rates.without))}, ratio ${ratio.toFixed(2)} ${verdict(ratio >= 0.9, '>= 0.9×')}`,
   )
+  console.log(
+    `          for scale: the same INSERT by hand ${rate(median(rates.byHand))}, ratio ${medianRatio(rates.byHand, rates.without).toFixed(2)}; enqueue / by hand ${medianRatio(rates.enqueue, rates.byHand).toFixed(2)}`,
+  )
+}
+
+/** The request transaction on its own app, on a private database of `engine`. */
+async function requestOn(engine) {
+  const target = await privateDatabase(engine)
+  try {
+    const app = mortarApp(target.url, false)
+    await app.migrate()
+    await app.start()
+    try {
+      await requestTransaction(app, engine)
+    } finally {
+      await app.stop()
+    }
+  } finally {
+    await target.drop()
+  }
 }
 
 /** From the commit of a transaction that enqueued to the start of the handler, in-process. */
@@ -375,9 +420,15 @@ export async function run() {
   console.log(
     `Background jobs (${ROUNDS} interleaved rounds, ${JOBS_PER_ROUND.toLocaleString('en-US')} jobs a round)`,
   )
+  if (ONLY === 'request') {
+    for (const engine of ['postgres', 'sqlite', 'mysql']) await requestOn(engine)
+    return
+  }
   await postgres()
   await sqlite()
+  await requestOn('sqlite')
   await mariadb()
+  await requestOn('mysql')
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await run()

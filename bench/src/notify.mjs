@@ -1,13 +1,14 @@
 // @mortar/notify against what a user would otherwise run, in one process run with interleaved
 // rounds (order flipped each round), medians of per-round ratios:
 // 1. ledger: notifications through the delivery ledger to a no-op channel against core's bare
-//    jobs doing the same no-op, on PostgreSQL with the SQL queue (goal: >= 0.8x). Both sides
+//    jobs doing the same no-op, with the SQL queue (goal: >= 0.8x). Both sides
 //    write their rows first, then one drain() runs them with the same worker settings; the
 //    figure is the processing rate, and the write rate is printed beside it.
 // 2. request: a transaction inserting an order row and calling notify() for one recipient on
 //    two channels against the same transaction without notify() (goal: >= 0.8x).
 // 3. mail: mails to a local SMTP server (smtp-server, in-process) through the mail channel's
 //    pooled transport against nodemailer's pooled transport alone (goal: >= 0.9x).
+// 1 and 2 run on PostgreSQL, SQLite and MariaDB (BENCH_NOTIFY_ENGINES, comma-separated).
 // The BullMQ comparison waits for core's BullMQ engine.
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
@@ -31,19 +32,14 @@ import {
 import nodemailer from 'nodemailer'
 import { SMTPServer } from 'smtp-server'
 import { z } from 'zod'
-import {
-  interleave,
-  median,
-  medianRatio,
-  privateDatabase,
-  servers,
-  throughput,
-} from './measure.mjs'
+import { interleave, median, medianRatio, privateDatabase, throughput } from './measure.mjs'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 const JOBS_PER_ROUND = Number(process.env.BENCH_NOTIFY_JOBS ?? 5_000)
 const REQUESTS = Number(process.env.BENCH_NOTIFY_REQUESTS ?? 2_000)
 const MAILS = Number(process.env.BENCH_NOTIFY_MAILS ?? 2_000)
+const ENGINES = (process.env.BENCH_NOTIFY_ENGINES ?? 'postgres,sqlite,mysql').split(',')
+const TITLES = { sqlite: 'SQLite', postgres: 'PostgreSQL', mysql: 'MariaDB' }
 const REQUEST_WORKERS = 16
 const MAIL_CONCURRENCY = 20
 const silent = createLogger({ level: 'silent' })
@@ -84,7 +80,7 @@ class OrderPlaced extends Notification {
   }
 }
 
-async function ledgerVersusJobs(url) {
+async function ledgerVersusJobs(url, engine) {
   const noop = defineJob({ name: 'bench.noop', schema: z.object({ id: z.string() }), handler() {} })
   const app = createApp({
     database: { url, pool: REQUEST_WORKERS },
@@ -144,14 +140,14 @@ async function ledgerVersusJobs(url) {
     writes[name] = list.map((figure) => figure.write)
   }
   console.log(
-    `ledger    PostgreSQL, SQL queue: bare jobs ${fmt(median(rates.jobs))} jobs/s, ledger ${fmt(median(rates.ledger))} notifications/s processed, ${verdict(medianRatio(rates.ledger, rates.jobs), 0.8)}`,
+    `ledger    ${TITLES[engine]}, SQL queue: bare jobs ${fmt(median(rates.jobs))} jobs/s, ledger ${fmt(median(rates.ledger))} notifications/s processed, ${verdict(medianRatio(rates.ledger, rates.jobs), 0.8)}`,
   )
   console.log(
     `          written first: bare enqueueMany ${fmt(median(writes.jobs))} jobs/s, notify() to 100 recipients ${fmt(median(writes.ledger))} deliveries/s`,
   )
 }
 
-async function requestTransaction(url) {
+async function requestTransaction(url, engine) {
   const receipt = defineJob({
     name: 'bench.receipt',
     schema: z.object({ id: z.string() }),
@@ -225,7 +221,7 @@ async function requestTransaction(url) {
     await app.stop()
   }
   console.log(
-    `request   PostgreSQL: transaction without notify() ${fmt(median(rates.plain))} tx/s, with notify() to 1 recipient on 2 channels ${fmt(median(rates.notify))} tx/s, ${verdict(medianRatio(rates.notify, rates.plain), 0.8)}`,
+    `request   ${TITLES[engine]}: transaction without notify() ${fmt(median(rates.plain))} tx/s, with notify() to 1 recipient on 2 channels ${fmt(median(rates.notify))} tx/s, ${verdict(medianRatio(rates.notify, rates.plain), 0.8)}`,
   )
   console.log(
     `          for scale: the same transaction enqueueing one bare job ${fmt(median(rates.enqueue))} tx/s, ratio ${medianRatio(rates.enqueue, rates.plain).toFixed(3)}`,
@@ -299,19 +295,17 @@ async function mail() {
 
 export async function run() {
   console.log(`@mortar/notify (${ROUNDS} interleaved rounds, medians)`)
-  const url = servers.postgres
-  let target
-  try {
-    target = await privateDatabase('postgres')
-  } catch (error) {
-    console.log(
-      `ledger, request  skipped: PostgreSQL at ${new URL(url).host} is unreachable (${error.message})`,
-    )
-  }
-  if (target) {
+  for (const engine of ENGINES) {
+    let target
     try {
-      await ledgerVersusJobs(target.url)
-      await requestTransaction(target.url)
+      target = await privateDatabase(engine)
+    } catch (error) {
+      console.log(`ledger, request  skipped on ${TITLES[engine]}: unreachable (${error.message})`)
+      continue
+    }
+    try {
+      await ledgerVersusJobs(target.url, engine)
+      await requestTransaction(target.url, engine)
     } finally {
       await target.drop()
     }

@@ -1,8 +1,8 @@
-import type { Clock, Database } from '@mortar/core'
+import type { Clock, CompanionWrite, Database } from '@mortar/core'
 import { type Kysely, type RawBuilder, sql } from 'kysely'
 import type { ChannelName } from '../channels/channel.js'
 import { DeliveryNotFoundError, DeliveryNotReplayableError } from '../errors.js'
-import { insertIgnoringDuplicates, sqlEngine } from '../sql/index.js'
+import { insertIgnoringDuplicatesQuery, sqlEngine } from '../sql/index.js'
 import { Batcher } from './batcher.js'
 import {
   DELIVERY_TABLE,
@@ -74,13 +74,29 @@ export class DeliveryLedger {
     return this.#database.root as Kysely<LedgerTables>
   }
 
+  /**
+   * The INSERT of rows with fresh ids and no idempotency key (nothing to skip), for core's
+   * jobs to send with the rows' delivery jobs: one statement on PostgreSQL.
+   */
+  insertion(rows: readonly DeliveryRow[]): CompanionWrite {
+    return insertIgnoringDuplicatesQuery(this.#db as Kysely<unknown>, DELIVERY_TABLE, rows)
+  }
+
   /** Writes rows; those that break an idempotency key are skipped. Returns the ids written. */
   async insert(rows: readonly DeliveryRow[]): Promise<ReadonlySet<string>> {
     if (rows.length === 0) return new Set()
-    const keyed = rows.some((row) => row.idempotency_key !== null)
-    await insertIgnoringDuplicates(this.#db as Kysely<unknown>, DELIVERY_TABLE, rows)
-    if (!keyed) return new Set(rows.map((row) => row.id))
-    // Our own rows are visible to us on every engine and isolation level: a missing one was skipped.
+    const insert = insertIgnoringDuplicatesQuery(this.#db as Kysely<unknown>, DELIVERY_TABLE, rows)
+    if (!rows.some((row) => row.idempotency_key !== null)) {
+      await insert.execute()
+      return new Set(rows.map((row) => row.id))
+    }
+    // PostgreSQL and SQLite return only the rows a conflict did not skip.
+    if (sqlEngine(this.#db as Kysely<unknown>) !== 'mysql') {
+      const written = await insert.returning('id').execute()
+      return new Set(written.map((row) => String(row.id)))
+    }
+    await insert.execute()
+    // Our own rows are visible to us at every isolation level: a missing one was skipped.
     const written = await this.#db
       .selectFrom(DELIVERY_TABLE)
       .select('id')
