@@ -7,7 +7,8 @@
 //  3. on 1,000,000 events: top-10 searches over 7 days and also-bought for one item from the
 //     rollups against the live SQL, and a 3-step funnel over 30 days.
 // PostgreSQL: MORTAR_BENCH_POSTGRES_URL or MORTAR_TEST_POSTGRES_URL (default the local server),
-// in a private schema dropped afterwards. Goals from issue 12: ingest >= 0.9x COPY on PostgreSQL,
+// in a private schema dropped afterwards; the queries also on SQLite, and on MariaDB when
+// MORTAR_BENCH_MYSQL_URL or MORTAR_TEST_MYSQL_URL is set (a private database). Goals from issue 12: ingest >= 0.9x COPY on PostgreSQL,
 // >= 0.7x raw and > 100,000 rows/s on SQLite; track() <= 1 us in the call and < 1/10 of either
 // SDK's calling-thread cost per stored event; top-10 <= 50 ms, also-bought <= 5 ms.
 import { fork } from 'node:child_process'
@@ -36,6 +37,7 @@ const POSTGRES =
   process.env.MORTAR_BENCH_POSTGRES_URL ??
   process.env.MORTAR_TEST_POSTGRES_URL ??
   'postgres://postgres@127.0.0.1:5432/test'
+const MYSQL = process.env.MORTAR_BENCH_MYSQL_URL ?? process.env.MORTAR_TEST_MYSQL_URL
 const DAY = 86_400_000
 
 const events = defineEvents({
@@ -115,6 +117,24 @@ async function privatePostgres() {
       const client = new pg.Client({ connectionString: POSTGRES })
       await client.connect()
       await client.query(`drop schema ${name} cascade`)
+      await client.end()
+    },
+  }
+}
+
+async function privateMysql() {
+  const { createConnection } = await import('mysql2/promise')
+  const name = `mortar_bench_${randomBytes(5).toString('hex')}`
+  const admin = await createConnection({ uri: MYSQL })
+  await admin.query(`create database ${name}`)
+  await admin.end()
+  const url = new URL(MYSQL)
+  url.pathname = `/${name}`
+  return {
+    url: url.toString(),
+    async drop() {
+      const client = await createConnection({ uri: MYSQL })
+      await client.query(`drop database ${name}`)
       await client.end()
     },
   }
@@ -493,7 +513,12 @@ async function timeIt(fn, runs = 15) {
 
 async function queries(engine) {
   const dir = engine === 'sqlite' ? mkdtempSync(join(tmpdir(), 'mortar-bench-')) : undefined
-  const database = engine === 'postgres' ? await privatePostgres() : undefined
+  const database =
+    engine === 'postgres'
+      ? await privatePostgres()
+      : engine === 'mysql'
+        ? await privateMysql()
+        : undefined
   const url = database?.url ?? `sqlite:${join(dir, 'queries.db')}`
   const { app, analytics, db } = await startAnalytics(url, BIG)
   try {
@@ -521,7 +546,9 @@ async function queries(engine) {
     const prop = (key) =>
       engine === 'postgres'
         ? tag.raw(`properties ->> '${key}'`)
-        : tag.raw(`json_extract(properties, '$.${key}')`)
+        : engine === 'mysql'
+          ? tag.raw(`json_unquote(json_extract(properties, '$.${key}'))`)
+          : tag.raw(`json_extract(properties, '$.${key}')`)
     const topRollup = await timeIt(() =>
       analytics.top('product_searched', 'query', { from, to, limit: 10, timeZone: zone }),
     )
@@ -541,11 +568,17 @@ async function queries(engine) {
         : (alias) => tag.raw(`json_each(${alias}.properties, '$.productIds')`)
     const value = engine === 'postgres' ? tag.raw('i.i') : tag.raw('i.value')
     const value2 = engine === 'postgres' ? tag.raw('o.o') : tag.raw('o.value')
+    const mysqlItems = (alias, name) =>
+      tag.raw(
+        `json_table(${alias}.properties, '$.productIds[*]' columns (${name} varchar(255) character set utf8mb4 collate utf8mb4_bin path '$')) t_${name}`,
+      )
     const boughtLive = await timeIt(
       () =>
-        (engine === 'postgres'
-          ? tag`with buyers as (select distinct e.user_id from mortar_analytics_event e, ${itemsSql('e')} as i(i) where e.name = 'order_completed' and ${value} = ${item}) select ${value2} as other, count(distinct e.user_id) as n from mortar_analytics_event e join buyers b on b.user_id = e.user_id, ${itemsSql('e')} as o(o) where e.name = 'order_completed' and ${value2} <> ${item} group by 1 order by 2 desc limit 10`
-          : tag`with buyers as (select distinct e.user_id from mortar_analytics_event e, ${itemsSql('e')} as i where e.name = 'order_completed' and ${value} = ${item}) select ${value2} as other, count(distinct e.user_id) as n from mortar_analytics_event e join buyers b on b.user_id = e.user_id, ${itemsSql('e')} as o where e.name = 'order_completed' and ${value2} <> ${item} group by 1 order by 2 desc limit 10`
+        (engine === 'mysql'
+          ? tag`with buyers as (select distinct e.user_id from mortar_analytics_event e, ${mysqlItems('e', 'i')} where e.name = 'order_completed' and i = ${item}) select o as other, count(distinct e.user_id) as n from mortar_analytics_event e join buyers b on b.user_id = e.user_id, ${mysqlItems('e', 'o')} where e.name = 'order_completed' and o <> ${item} group by 1 order by 2 desc limit 10`
+          : engine === 'postgres'
+            ? tag`with buyers as (select distinct e.user_id from mortar_analytics_event e, ${itemsSql('e')} as i(i) where e.name = 'order_completed' and ${value} = ${item}) select ${value2} as other, count(distinct e.user_id) as n from mortar_analytics_event e join buyers b on b.user_id = e.user_id, ${itemsSql('e')} as o(o) where e.name = 'order_completed' and ${value2} <> ${item} group by 1 order by 2 desc limit 10`
+            : tag`with buyers as (select distinct e.user_id from mortar_analytics_event e, ${itemsSql('e')} as i where e.name = 'order_completed' and ${value} = ${item}) select ${value2} as other, count(distinct e.user_id) as n from mortar_analytics_event e join buyers b on b.user_id = e.user_id, ${itemsSql('e')} as o where e.name = 'order_completed' and ${value2} <> ${item} group by 1 order by 2 desc limit 10`
         ).execute(sql),
       5,
     )
@@ -575,6 +608,11 @@ const SECTIONS = new Set(
     .map((s) => s.trim()),
 )
 
+// BENCH_ANALYTICS_ENGINES=postgres,sqlite,mysql picks the query section's engines (all by default).
+const ENGINES = (process.env.BENCH_ANALYTICS_ENGINES ?? 'postgres,sqlite,mysql')
+  .split(',')
+  .map((s) => s.trim())
+
 export async function run() {
   console.log('# analytics')
   if (SECTIONS.has('ingest')) {
@@ -584,8 +622,15 @@ export async function run() {
   if (SECTIONS.has('track')) await trackCost()
   if (SECTIONS.has('burst')) await burst()
   if (SECTIONS.has('queries')) {
-    await queries('postgres')
-    await queries('sqlite')
+    for (const engine of ENGINES) {
+      if (engine === 'mysql' && MYSQL === undefined) {
+        console.log(
+          'queries on MariaDB skipped: set MORTAR_BENCH_MYSQL_URL or MORTAR_TEST_MYSQL_URL',
+        )
+        continue
+      }
+      await queries(engine)
+    }
   }
 }
 

@@ -5,33 +5,26 @@
 //   under the row ids, delete), against raw `addBulk` of the same jobs.
 // Servers: MORTAR_BENCH_POSTGRES_URL / MORTAR_TEST_POSTGRES_URL and MORTAR_BENCH_REDIS_URL /
 // MORTAR_TEST_REDIS_URL, defaulting to the local ones; private schema and key prefix, dropped.
-import { randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { createApp, createLogger, DATABASE, defineJob, defineModule, JOBS } from '@mortar/core'
+import { deleteRedisKeys, privateRedisPrefix } from '@mortar/core/testing'
 import { Queue, Worker } from 'bullmq'
 import { Redis } from 'ioredis'
 import { z } from 'zod'
+import {
+  median,
+  medianRatio,
+  perSecond as rate,
+  privateDatabase,
+  servers,
+  verdict,
+} from './measure.mjs'
 
 const ROUNDS = Number(process.env.BENCH_BULLMQ_ROUNDS ?? 3)
 const N = Number(process.env.BENCH_BULLMQ_N ?? 20_000)
 const CONCURRENCY = 50
-const POSTGRES =
-  process.env.MORTAR_BENCH_POSTGRES_URL ??
-  process.env.MORTAR_TEST_POSTGRES_URL ??
-  'postgres://postgres@127.0.0.1:5432/test'
-const REDIS =
-  process.env.MORTAR_BENCH_REDIS_URL ??
-  process.env.MORTAR_TEST_REDIS_URL ??
-  'redis://127.0.0.1:6379'
+const REDIS = servers.redis
 const silent = createLogger({ level: 'silent' })
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
-}
-const rate = (value) => `${Math.round(value).toLocaleString('en-US')}/s`
-const verdict = (ok, goal) => (ok ? `(goal ${goal} met)` : `(BELOW the goal ${goal})`)
 
 let count = 0
 let waiting
@@ -145,38 +138,12 @@ async function rawRelay(connection, prefix, round) {
   return N / seconds
 }
 
-async function privatePostgres() {
-  const { default: pg } = await import('pg')
-  const schema = `mortar_bench_${randomBytes(4).toString('hex')}`
-  const admin = new pg.Client({ connectionString: POSTGRES })
-  await admin.connect()
-  await admin.query(`create schema ${schema}`)
-  const url = new URL(POSTGRES)
-  url.searchParams.set('options', `-c search_path=${schema}`)
-  return {
-    url: url.toString(),
-    async drop() {
-      await admin.query(`drop schema if exists ${schema} cascade`)
-      await admin.end()
-    },
-  }
-}
-
-async function deleteKeys(client, prefix) {
-  let cursor = '0'
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000)
-    cursor = next
-    if (keys.length > 0) await client.del(...keys)
-  } while (cursor !== '0')
-}
-
 export async function run() {
   console.log(
     `BullMQ engine against raw BullMQ (${ROUNDS} interleaved rounds, ${N.toLocaleString('en-US')} no-op jobs, concurrency ${CONCURRENCY}, PostgreSQL outbox)`,
   )
-  const database = await privatePostgres()
-  const prefix = `mortar-bench-${randomBytes(4).toString('hex')}:`
+  const database = await privateDatabase('postgres')
+  const prefix = privateRedisPrefix()
   const connection = new Redis(REDIS)
   try {
     const migrator = mortarApp(database.url, prefix, false)
@@ -189,9 +156,8 @@ export async function run() {
       results.rawRelay.push(await rawRelay(connection, `${prefix}raw`, round))
       results.mortarRelay.push(await mortarRelay(database.url, prefix))
     }
-    const ratios = (a, b) => median(a.map((value, i) => value / b[i]))
-    const run = ratios(results.mortarRun, results.rawRun)
-    const relay = ratios(results.mortarRelay, results.rawRelay)
+    const run = medianRatio(results.mortarRun, results.rawRun)
+    const relay = medianRatio(results.mortarRelay, results.rawRelay)
     console.log(
       `  processing: Mortar ${rate(median(results.mortarRun))}, raw BullMQ ${rate(median(results.rawRun))}: ${run.toFixed(2)}x ${verdict(run >= 0.9, '0.9x')}`,
     )
@@ -199,8 +165,8 @@ export async function run() {
       `  relay: outbox to BullMQ ${rate(median(results.mortarRelay))}, raw addBulk ${rate(median(results.rawRelay))}: ${relay.toFixed(2)}x ${verdict(relay >= 0.75, '0.75x')}`,
     )
   } finally {
-    await deleteKeys(connection, prefix)
     connection.disconnect()
+    await deleteRedisKeys(REDIS, prefix)
     await database.drop()
   }
 }

@@ -9,9 +9,6 @@
 // Servers: MORTAR_BENCH_POSTGRES_URL / MORTAR_TEST_POSTGRES_URL and the MySQL equivalents,
 // defaulting to the local ones; every run uses private schemas/databases and drops them.
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import {
   afterCommit,
@@ -24,33 +21,30 @@ import {
   transaction,
 } from '@mortar/core'
 import { z } from 'zod'
+import {
+  interleave,
+  median,
+  medianRatio,
+  percentile,
+  perSecond as rate,
+  privateDatabase,
+  servers,
+  throughput,
+  verdict,
+} from './measure.mjs'
 
 const ROUNDS = Number(process.env.BENCH_JOBS_ROUNDS ?? 3)
 const JOBS_PER_ROUND = Number(process.env.BENCH_JOBS_N ?? 20_000)
 const ENQUEUES = Number(process.env.BENCH_JOBS_ENQUEUES ?? 4_000)
 const TX_OPS = Number(process.env.BENCH_JOBS_TX ?? 3_000)
 const TX_SLICE = 320
+// `request`: only the request transaction, on PostgreSQL, SQLite and MariaDB.
+const ONLY = process.env.BENCH_JOBS_ONLY
+const TITLES = { sqlite: 'SQLite', postgres: 'PostgreSQL', mysql: 'MariaDB' }
 const LATENCY_SAMPLES = Number(process.env.BENCH_JOBS_LATENCY ?? 400)
 const CLIENTS = 16
-const POSTGRES =
-  process.env.MORTAR_BENCH_POSTGRES_URL ??
-  process.env.MORTAR_TEST_POSTGRES_URL ??
-  'postgres://postgres@127.0.0.1:5432/test'
-const MYSQL =
-  process.env.MORTAR_BENCH_MYSQL_URL ??
-  process.env.MORTAR_TEST_MYSQL_URL ??
-  'mysql://root@127.0.0.1:3306/test'
+const POSTGRES = servers.postgres
 const silent = createLogger({ level: 'silent' })
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
-}
-const percentile = (values, p) =>
-  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))]
-const rate = (value) => `${Math.round(value).toLocaleString('en-US')}/s`
-const verdict = (ok, goal) => (ok ? `(goal ${goal} met)` : `(BELOW the goal ${goal})`)
 
 /** A counter the no-op handler bumps; `reached(n)` resolves when it gets there. */
 function counter() {
@@ -121,30 +115,13 @@ async function mortarProcessing(url, n, workers) {
   return n / seconds
 }
 
-async function privatePostgres() {
-  const { default: pg } = await import('pg')
-  const schema = `mortar_bench_${randomBytes(4).toString('hex')}`
-  const admin = new pg.Client({ connectionString: POSTGRES })
-  await admin.connect()
-  await admin.query(`create schema ${schema}`)
-  const url = new URL(POSTGRES)
-  url.searchParams.set('options', `-c search_path=${schema}`)
-  url.searchParams.set('pool', '26')
-  return {
-    url: url.toString(),
-    schema,
-    async drop(...more) {
-      for (const name of [schema, ...more])
-        await admin.query(`drop schema if exists ${name} cascade`)
-      await admin.end()
-    },
-  }
-}
-
 async function postgres() {
   const { Logger, run, makeWorkerUtils } = await import('graphile-worker')
   const quiet = new Logger(() => () => undefined)
-  const target = await privatePostgres()
+  const target = await privateDatabase('postgres')
+  const pooled = new URL(target.url)
+  pooled.searchParams.set('pool', '26')
+  const databaseUrl = pooled.toString()
   const gwSchema = `gw_bench_${randomBytes(4).toString('hex')}`
   // graphile-worker's own tuned settings (its performance docs): a local queue that locks 500
   // jobs per fetch, completions and failures batched, 24 concurrent jobs.
@@ -164,7 +141,7 @@ async function postgres() {
     logger: quiet,
   })
   await utils.migrate()
-  const migrator = mortarApp(target.url, false)
+  const migrator = mortarApp(databaseUrl, false)
   await migrator.migrate()
   await migrator.start()
   const mortarWorkers = { concurrency: 24, batchSize: 500 }
@@ -194,24 +171,12 @@ async function postgres() {
 
   const mortarEnqueue = async () => {
     const jobs = migrator.resolve(JOBS)
-    const started = performance.now()
-    await Promise.all(
-      Array.from({ length: CLIENTS }, async (_, c) => {
-        for (let i = c; i < ENQUEUES; i += CLIENTS) await jobs.enqueue(noop, { n: i })
-      }),
-    )
-    const value = ENQUEUES / ((performance.now() - started) / 1_000)
+    const value = await throughput(CLIENTS, ENQUEUES, (_, n) => jobs.enqueue(noop, { n }))
     await jobs.purge(['pending'])
     return value
   }
   const graphileEnqueue = async () => {
-    const started = performance.now()
-    await Promise.all(
-      Array.from({ length: CLIENTS }, async (_, c) => {
-        for (let i = c; i < ENQUEUES; i += CLIENTS) await utils.addJob('noop', { n: i })
-      }),
-    )
-    const value = ENQUEUES / ((performance.now() - started) / 1_000)
+    const value = await throughput(CLIENTS, ENQUEUES, (_, n) => utils.addJob('noop', { n }))
     await utils.withPgClient((client) => client.query(`delete from ${gwSchema}._private_jobs`))
     return value
   }
@@ -220,11 +185,11 @@ async function postgres() {
   const enqueue = { mortar: [], graphile: [] }
   try {
     // Warm-up: both paths once, small.
-    await mortarProcessing(target.url, 2_000, mortarWorkers)
+    await mortarProcessing(databaseUrl, 2_000, mortarWorkers)
     await graphileProcessing(2_000)
     for (let round = 0; round < ROUNDS; round++) {
       const pair = [
-        ['mortar', () => mortarProcessing(target.url, JOBS_PER_ROUND, mortarWorkers)],
+        ['mortar', () => mortarProcessing(databaseUrl, JOBS_PER_ROUND, mortarWorkers)],
         ['graphile', () => graphileProcessing(JOBS_PER_ROUND)],
       ]
       for (const [name, measure] of round % 2 === 0 ? pair : pair.reverse()) {
@@ -252,25 +217,28 @@ async function postgres() {
       1.5,
       '>= 1.5×',
     )
-    await requestTransaction(migrator)
-    await latency(target.url)
+    await requestTransaction(migrator, 'postgres')
+    await latency(databaseUrl)
   } finally {
     await migrator.stop()
+    await utils.withPgClient((client) => client.query(`drop schema if exists ${gwSchema} cascade`))
     await utils.release()
-    await target.drop(gwSchema)
+    await target.drop()
   }
 }
 
 function report(title, rates, anchor, goal, goalText) {
-  const ratios = rates.mortar.map((value, round) => value / rates.graphile[round])
-  const ratio = median(ratios)
+  const ratio = medianRatio(rates.mortar, rates.graphile)
   console.log(
     `${title}: Mortar ${rate(median(rates.mortar))}, ${anchor} ${rate(median(rates.graphile))}, ratio ${ratio.toFixed(2)} ${verdict(ratio >= goal, goalText)}`,
   )
 }
 
-/** A transfer between two accounts, with and without an enqueue in the same transaction. */
-async function requestTransaction(app) {
+/**
+ * A transfer between two accounts, with and without an enqueue in the same transaction; and, for
+ * scale, with the enqueue's INSERT written by hand (the same row, no validation, no wake-up).
+ */
+async function requestTransaction(app, engine) {
   const database = app.resolve(DATABASE)
   const db = database.kysely
   await database.root.schema
@@ -283,48 +251,80 @@ async function requestTransaction(app) {
     .values(Array.from({ length: CLIENTS * 2 }, (_, id) => ({ id, balance: 1_000_000 })))
     .execute()
   const jobs = app.resolve(JOBS)
-  const transfer = async (from, to, withJob) =>
-    transaction(async () => {
-      const row = await db
-        .selectFrom('bench_account')
-        .select('balance')
-        .where('id', '=', from)
-        .executeTakeFirstOrThrow()
-      await db
-        .updateTable('bench_account')
-        .set({ balance: row.balance - 1 })
-        .where('id', '=', from)
-        .execute()
-      await db
-        .updateTable('bench_account')
-        .set((eb) => ({ balance: eb('balance', '+', 1) }))
-        .where('id', '=', to)
-        .execute()
-      if (withJob) await jobs.enqueue(noop, { n: from })
+  const byHand = (n) => {
+    const now = Date.now()
+    const insert = db.insertInto('mortar_job').values({
+      name: noop.name,
+      payload: JSON.stringify({ n }),
+      dedup_key: null,
+      run_at: now,
+      max_attempts: noop.attempts,
+      created_at: now,
     })
-  // Short slices, alternating, so both sides meet the same load on a shared machine.
-  const measure = async (withJob, count) => {
-    const started = performance.now()
-    await Promise.all(
-      Array.from({ length: CLIENTS }, async (_, c) => {
-        for (let i = c; i < count; i += CLIENTS) await transfer(c * 2, c * 2 + 1, withJob)
-      }),
-    )
-    return count / ((performance.now() - started) / 1_000)
+    return (engine === 'mysql' ? insert.ignore() : insert.onConflict((c) => c.doNothing()))
+      .returning(['id', 'dedup_key'])
+      .execute()
   }
-  const rates = { mortar: [], graphile: [] }
-  await measure(false, TX_SLICE)
-  await measure(true, TX_SLICE)
+  const transfer = async (from, to, extra) =>
+    transaction(
+      async () => {
+        const row = await db
+          .selectFrom('bench_account')
+          .select('balance')
+          .where('id', '=', from)
+          .executeTakeFirstOrThrow()
+        await db
+          .updateTable('bench_account')
+          .set({ balance: row.balance - 1 })
+          .where('id', '=', from)
+          .execute()
+        await db
+          .updateTable('bench_account')
+          .set((eb) => ({ balance: eb('balance', '+', 1) }))
+          .where('id', '=', to)
+          .execute()
+        if (extra === 'enqueue') await jobs.enqueue(noop, { n: from })
+        else if (extra === 'byHand') await byHand(from)
+      },
+      { database },
+    )
+  // Short slices, the order rotating, so every side meets the same load on a shared machine.
+  const sides = ['enqueue', 'without', 'byHand']
+  const measure = (side, count) =>
+    throughput(CLIENTS, count, (c) => transfer(c * 2, c * 2 + 1, side))
+  const rates = { enqueue: [], without: [], byHand: [] }
+  for (const side of sides) await measure(side, TX_SLICE)
   for (let round = 0; round < Math.ceil(TX_OPS / TX_SLICE) * ROUNDS; round++) {
-    const order = round % 2 === 0 ? [true, false] : [false, true]
-    for (const withJob of order)
-      (withJob ? rates.mortar : rates.graphile).push(await measure(withJob, TX_SLICE))
+    for (let i = 0; i < sides.length; i++) {
+      const side = sides[(round + i) % sides.length]
+      rates[side].push(await measure(side, TX_SLICE))
+    }
     await jobs.purge(['pending'])
   }
-  const ratio = median(rates.mortar.map((value, round) => value / rates.graphile[round]))
+  const ratio = medianRatio(rates.enqueue, rates.without)
   console.log(
-    `PostgreSQL request transaction (a read and two writes, ${CLIENTS} clients): with an enqueue ${rate(median(rates.mortar))}, without ${rate(median(rates.graphile))}, ratio ${ratio.toFixed(2)} ${verdict(ratio >= 0.9, '>= 0.9×')}`,
+    `${TITLES[engine]} request transaction (a read and two writes, ${CLIENTS} clients): with an enqueue ${rate(median(rates.enqueue))}, without ${rate(median(rates.without))}, ratio ${ratio.toFixed(2)} ${verdict(ratio >= 0.9, '>= 0.9×')}`,
   )
+  console.log(
+    `          for scale: the same INSERT by hand ${rate(median(rates.byHand))}, ratio ${medianRatio(rates.byHand, rates.without).toFixed(2)}; enqueue / by hand ${medianRatio(rates.enqueue, rates.byHand).toFixed(2)}`,
+  )
+}
+
+/** The request transaction on its own app, on a private database of `engine`. */
+async function requestOn(engine) {
+  const target = await privateDatabase(engine)
+  try {
+    const app = mortarApp(target.url, false)
+    await app.migrate()
+    await app.start()
+    try {
+      await requestTransaction(app, engine)
+    } finally {
+      await app.stop()
+    }
+  } finally {
+    await target.drop()
+  }
 }
 
 /** From the commit of a transaction that enqueued to the start of the handler, in-process. */
@@ -357,8 +357,8 @@ async function latency(url) {
 }
 
 async function sqlite() {
-  const dir = mkdtempSync(join(tmpdir(), 'mortar-bench-'))
-  const url = `sqlite:${join(dir, 'jobs.db')}`
+  const target = await privateDatabase('sqlite')
+  const url = target.url
   try {
     const migrator = mortarApp(url, false)
     await migrator.migrate()
@@ -374,17 +374,13 @@ async function sqlite() {
       `SQLite processing, no-op jobs through the real code path: ${rate(value)} ${verdict(value >= 20_000, '>= 20,000/s (aim 50,000/s)')}`,
     )
   } finally {
-    rmSync(dir, { recursive: true, force: true })
+    await target.drop()
   }
 }
 
 async function mariadb() {
-  const mysql = await import('mysql2/promise')
-  const name = `mortar_bench_${randomBytes(4).toString('hex')}`
-  const admin = await mysql.createConnection({ uri: MYSQL })
-  await admin.query(`create database ${name}`)
-  const url = new URL(MYSQL)
-  url.pathname = `/${name}`
+  const target = await privateDatabase('mysql')
+  const url = new URL(target.url)
   url.searchParams.set('pool', '3')
   try {
     const migrator = mortarApp(url.toString(), false)
@@ -407,20 +403,16 @@ async function mariadb() {
       await Promise.all(apps.map((app) => app.stop()))
       return value
     }
-    await workers(4)
-    const rates = { mortar: [], graphile: [] }
-    for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? [24, 10] : [10, 24]
-      for (const count of order)
-        (count === 24 ? rates.mortar : rates.graphile).push(await workers(count))
-    }
-    const ratio = median(rates.mortar.map((value, round) => value / rates.graphile[round]))
+    const rates = await interleave(
+      { many: () => workers(24), few: () => workers(10) },
+      { rounds: ROUNDS, warmUp: () => workers(4) },
+    )
+    const ratio = medianRatio(rates.many, rates.few)
     console.log(
-      `MariaDB processing: 24 workers ${rate(median(rates.mortar))}, 10 workers ${rate(median(rates.graphile))}, ratio ${ratio.toFixed(2)} ${verdict(ratio >= 0.8, '>= 0.8×')}`,
+      `MariaDB processing: 24 workers ${rate(median(rates.many))}, 10 workers ${rate(median(rates.few))}, ratio ${ratio.toFixed(2)} ${verdict(ratio >= 0.8, '>= 0.8×')}`,
     )
   } finally {
-    await admin.query(`drop database if exists ${name}`)
-    await admin.end()
+    await target.drop()
   }
 }
 
@@ -428,9 +420,15 @@ export async function run() {
   console.log(
     `Background jobs (${ROUNDS} interleaved rounds, ${JOBS_PER_ROUND.toLocaleString('en-US')} jobs a round)`,
   )
+  if (ONLY === 'request') {
+    for (const engine of ['postgres', 'sqlite', 'mysql']) await requestOn(engine)
+    return
+  }
   await postgres()
   await sqlite()
+  await requestOn('sqlite')
   await mariadb()
+  await requestOn('mysql')
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await run()

@@ -1,15 +1,15 @@
 // @mortar/notify against what a user would otherwise run, in one process run with interleaved
 // rounds (order flipped each round), medians of per-round ratios:
 // 1. ledger: notifications through the delivery ledger to a no-op channel against core's bare
-//    jobs doing the same no-op, on PostgreSQL with the SQL queue (goal: >= 0.8x). Both sides
+//    jobs doing the same no-op, with the SQL queue (goal: >= 0.8x). Both sides
 //    write their rows first, then one drain() runs them with the same worker settings; the
 //    figure is the processing rate, and the write rate is printed beside it.
 // 2. request: a transaction inserting an order row and calling notify() for one recipient on
 //    two channels against the same transaction without notify() (goal: >= 0.8x).
 // 3. mail: mails to a local SMTP server (smtp-server, in-process) through the mail channel's
 //    pooled transport against nodemailer's pooled transport alone (goal: >= 0.9x).
+// 1 and 2 run on PostgreSQL, SQLite and MariaDB (BENCH_NOTIFY_ENGINES, comma-separated).
 // The BullMQ comparison waits for core's BullMQ engine.
-import { randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
 import {
@@ -32,16 +32,18 @@ import {
 import nodemailer from 'nodemailer'
 import { SMTPServer } from 'smtp-server'
 import { z } from 'zod'
+import { interleave, median, medianRatio, privateDatabase, throughput } from './measure.mjs'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 const JOBS_PER_ROUND = Number(process.env.BENCH_NOTIFY_JOBS ?? 5_000)
 const REQUESTS = Number(process.env.BENCH_NOTIFY_REQUESTS ?? 2_000)
 const MAILS = Number(process.env.BENCH_NOTIFY_MAILS ?? 2_000)
+const ENGINES = (process.env.BENCH_NOTIFY_ENGINES ?? 'postgres,sqlite,mysql').split(',')
+const TITLES = { sqlite: 'SQLite', postgres: 'PostgreSQL', mysql: 'MariaDB' }
 const REQUEST_WORKERS = 16
 const MAIL_CONCURRENCY = 20
 const silent = createLogger({ level: 'silent' })
 
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
 const fmt = (value) => Math.round(value).toLocaleString('en')
 const verdict = (ratio, goal) =>
   `ratio ${ratio.toFixed(3)} ${ratio >= goal ? `(goal >= ${goal} met)` : `(BELOW the ${goal} goal)`}`
@@ -78,24 +80,7 @@ class OrderPlaced extends Notification {
   }
 }
 
-async function privatePostgres(url) {
-  const { default: pg } = await import('pg')
-  const schema = `mortar_bench_${randomBytes(4).toString('hex')}`
-  const admin = new pg.Client({ connectionString: url })
-  await admin.connect()
-  await admin.query(`create schema ${schema}`)
-  const target = new URL(url)
-  target.searchParams.set('options', `-c search_path=${schema}`)
-  return {
-    url: target.toString(),
-    async drop() {
-      await admin.query(`drop schema ${schema} cascade`)
-      await admin.end()
-    },
-  }
-}
-
-async function ledgerVersusJobs(url) {
+async function ledgerVersusJobs(url, engine) {
   const noop = defineJob({ name: 'bench.noop', schema: z.object({ id: z.string() }), handler() {} })
   const app = createApp({
     database: { url, pool: REQUEST_WORKERS },
@@ -142,33 +127,27 @@ async function ledgerVersusJobs(url) {
       return { write: JOBS_PER_ROUND / ((written - started) / 1000), run }
     },
   }
-  const rates = { jobs: [], ledger: [] }
-  const writes = { jobs: [], ledger: [] }
-  const ratios = []
+  let figures
   try {
-    for (const one of Object.values(variants)) await one()
-    for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? ['jobs', 'ledger'] : ['ledger', 'jobs']
-      const result = {}
-      for (const name of order) result[name] = await variants[name]()
-      for (const name of order) {
-        rates[name].push(result[name].run)
-        writes[name].push(result[name].write)
-      }
-      ratios.push(result.ledger.run / result.jobs.run)
-    }
+    figures = await interleave(variants, { rounds: ROUNDS })
   } finally {
     await app.stop()
   }
+  const rates = {}
+  const writes = {}
+  for (const [name, list] of Object.entries(figures)) {
+    rates[name] = list.map((figure) => figure.run)
+    writes[name] = list.map((figure) => figure.write)
+  }
   console.log(
-    `ledger    PostgreSQL, SQL queue: bare jobs ${fmt(median(rates.jobs))} jobs/s, ledger ${fmt(median(rates.ledger))} notifications/s processed, ${verdict(median(ratios), 0.8)}`,
+    `ledger    ${TITLES[engine]}, SQL queue: bare jobs ${fmt(median(rates.jobs))} jobs/s, ledger ${fmt(median(rates.ledger))} notifications/s processed, ${verdict(medianRatio(rates.ledger, rates.jobs), 0.8)}`,
   )
   console.log(
     `          written first: bare enqueueMany ${fmt(median(writes.jobs))} jobs/s, notify() to 100 recipients ${fmt(median(writes.ledger))} deliveries/s`,
   )
 }
 
-async function requestTransaction(url) {
+async function requestTransaction(url, engine) {
   const receipt = defineJob({
     name: 'bench.receipt',
     schema: z.object({ id: z.string() }),
@@ -221,39 +200,31 @@ async function requestTransaction(url) {
         { database },
       ),
   }
-  const throughput = async (one) => {
-    const perWorker = Math.ceil(REQUESTS / REQUEST_WORKERS)
-    const started = performance.now()
-    await Promise.all(
-      Array.from({ length: REQUEST_WORKERS }, async () => {
-        for (let i = 0; i < perWorker; i++) await one()
-      }),
-    )
-    return (perWorker * REQUEST_WORKERS) / ((performance.now() - started) / 1000)
-  }
-  const rates = { plain: [], enqueue: [], notify: [] }
-  const ratios = { notify: [], enqueue: [] }
+  let rates
   try {
-    for (const one of Object.values(variants)) await throughput(one)
-    for (let round = 0; round < ROUNDS; round++) {
-      const order2 =
-        round % 2 === 0 ? ['plain', 'enqueue', 'notify'] : ['notify', 'enqueue', 'plain']
-      const result = {}
-      for (const name of order2) result[name] = await throughput(variants[name])
-      for (const name of order2) rates[name].push(result[name])
-      ratios.notify.push(result.notify / result.plain)
-      ratios.enqueue.push(result.enqueue / result.plain)
-      await app.resolve(JOBS).purge(['pending', 'scheduled'])
-      await app.resolve(DELIVERIES).prune(new Date(Date.now() + 86_400_000))
-    }
+    rates = await interleave(
+      Object.fromEntries(
+        Object.entries(variants).map(([name, one]) => [
+          name,
+          () => throughput(REQUEST_WORKERS, REQUESTS, one),
+        ]),
+      ),
+      {
+        rounds: ROUNDS,
+        afterRound: async () => {
+          await app.resolve(JOBS).purge(['pending', 'scheduled'])
+          await app.resolve(DELIVERIES).prune(new Date(Date.now() + 86_400_000))
+        },
+      },
+    )
   } finally {
     await app.stop()
   }
   console.log(
-    `request   PostgreSQL: transaction without notify() ${fmt(median(rates.plain))} tx/s, with notify() to 1 recipient on 2 channels ${fmt(median(rates.notify))} tx/s, ${verdict(median(ratios.notify), 0.8)}`,
+    `request   ${TITLES[engine]}: transaction without notify() ${fmt(median(rates.plain))} tx/s, with notify() to 1 recipient on 2 channels ${fmt(median(rates.notify))} tx/s, ${verdict(medianRatio(rates.notify, rates.plain), 0.8)}`,
   )
   console.log(
-    `          for scale: the same transaction enqueueing one bare job ${fmt(median(rates.enqueue))} tx/s, ratio ${median(ratios.enqueue).toFixed(3)}`,
+    `          for scale: the same transaction enqueueing one bare job ${fmt(median(rates.enqueue))} tx/s, ratio ${medianRatio(rates.enqueue, rates.plain).toFixed(3)}`,
   )
 }
 
@@ -303,56 +274,38 @@ async function mail() {
       if (result.status !== 'accepted') throw new Error(result.reason)
     },
   }
-  const throughput = async (one) => {
-    const per = Math.ceil(MAILS / MAIL_CONCURRENCY)
-    const started = performance.now()
-    await Promise.all(
-      Array.from({ length: MAIL_CONCURRENCY }, async () => {
-        for (let i = 0; i < per; i++) await one()
-      }),
-    )
-    return (per * MAIL_CONCURRENCY) / ((performance.now() - started) / 1000)
-  }
-  const rates = { nodemailer: [], mortar: [] }
-  const ratios = []
+  let rates
   try {
-    for (const one of Object.values(variants)) await throughput(one)
-    for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? ['nodemailer', 'mortar'] : ['mortar', 'nodemailer']
-      const result = {}
-      for (const name of order) result[name] = await throughput(variants[name])
-      rates.nodemailer.push(result.nodemailer)
-      rates.mortar.push(result.mortar)
-      ratios.push(result.mortar / result.nodemailer)
-    }
+    rates = await interleave(
+      {
+        nodemailer: () => throughput(MAIL_CONCURRENCY, MAILS, variants.nodemailer),
+        mortar: () => throughput(MAIL_CONCURRENCY, MAILS, variants.mortar),
+      },
+      { rounds: ROUNDS },
+    )
   } finally {
     transport.close()
     await channel.close()
     await new Promise((resolve) => server.close(resolve))
   }
   console.log(
-    `mail      local SMTP, pooled (5 connections): nodemailer alone ${fmt(median(rates.nodemailer))} mails/s, mail channel ${fmt(median(rates.mortar))} mails/s, ${verdict(median(ratios), 0.9)}`,
+    `mail      local SMTP, pooled (5 connections): nodemailer alone ${fmt(median(rates.nodemailer))} mails/s, mail channel ${fmt(median(rates.mortar))} mails/s, ${verdict(medianRatio(rates.mortar, rates.nodemailer), 0.9)}`,
   )
 }
 
 export async function run() {
   console.log(`@mortar/notify (${ROUNDS} interleaved rounds, medians)`)
-  const url =
-    process.env.MORTAR_BENCH_POSTGRES_URL ??
-    process.env.MORTAR_TEST_POSTGRES_URL ??
-    'postgres://postgres@127.0.0.1:5432/test'
-  let target
-  try {
-    target = await privatePostgres(url)
-  } catch (error) {
-    console.log(
-      `ledger, request  skipped: PostgreSQL at ${new URL(url).host} is unreachable (${error.message})`,
-    )
-  }
-  if (target) {
+  for (const engine of ENGINES) {
+    let target
     try {
-      await ledgerVersusJobs(target.url)
-      await requestTransaction(target.url)
+      target = await privateDatabase(engine)
+    } catch (error) {
+      console.log(`ledger, request  skipped on ${TITLES[engine]}: unreachable (${error.message})`)
+      continue
+    }
+    try {
+      await ledgerVersusJobs(target.url, engine)
+      await requestTransaction(target.url, engine)
     } finally {
       await target.drop()
     }

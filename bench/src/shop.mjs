@@ -7,13 +7,12 @@
 // transaction; the workers sending the mail in the same process), on SQLite and, with
 // MORTAR_TEST_POSTGRES_URL (or BENCH_POSTGRES_URL) set, PostgreSQL.
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { Database } from '@mortar/core'
 import autocannon from 'autocannon'
+import { sql } from 'kysely'
 import { sealData } from 'iron-session'
-import { formatRate, settings, startServer } from './measure.mjs'
+import { compareServers, formatRate, privateDatabase, settings, startServer } from './measure.mjs'
 
 const server = fileURLToPath(new URL('./shop-server.mjs', import.meta.url))
 const SESSION_PASSWORD = 'DEVELOPMENT-ONLY shop session password, public!'
@@ -21,51 +20,6 @@ const POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? process.env.MORTAR_TEST_P
 const PRODUCT = 42
 const CHECKOUT_SECONDS = Number(process.env.BENCH_CHECKOUT_DURATION ?? 5)
 const CHECKOUT_CLIENTS = Number(process.env.BENCH_CHECKOUT_CLIENTS ?? 16)
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
-}
-
-async function load(url, headers, seconds) {
-  const result = await autocannon({
-    url,
-    headers,
-    connections: settings.connections,
-    duration: seconds,
-  })
-  if (result.non2xx > 0 || result.errors > 0) {
-    throw new Error(`${url}: ${result.non2xx} non-2xx responses and ${result.errors} errors`)
-  }
-  return result.requests.average
-}
-
-/** A database for one run: a SQLite file, or a PostgreSQL schema; `drop()` removes it. */
-async function database(engine) {
-  if (engine === 'sqlite') {
-    const dir = mkdtempSync(join(tmpdir(), 'mortar-bench-shop-'))
-    return {
-      url: `sqlite:${join(dir, 'shop.db')}`,
-      drop: async () => rmSync(dir, { recursive: true, force: true }),
-    }
-  }
-  const { default: pg } = await import('pg')
-  const name = `bench_shop_${randomBytes(4).toString('hex')}`
-  const run = async (statement) => {
-    const client = new pg.Client({ connectionString: POSTGRES_URL })
-    await client.connect()
-    try {
-      await client.query(statement)
-    } finally {
-      await client.end()
-    }
-  }
-  await run(`create schema ${name}`)
-  const url = new URL(POSTGRES_URL)
-  url.searchParams.set('options', `-c search_path=${name}`)
-  return { url: url.toString(), drop: () => run(`drop schema if exists ${name} cascade`) }
-}
 
 /**
  * Migrates and seeds the shop's database, then gives the product page something to recommend:
@@ -95,7 +49,7 @@ async function prepare(url) {
 }
 
 async function productPage() {
-  const db = await database('sqlite')
+  const db = await privateDatabase('sqlite')
   try {
     await prepare(db.url)
     const mortar = await startServer(server, ['mortar', db.url])
@@ -112,7 +66,7 @@ async function productPage() {
       const handCookie = `shop.session=${await sealData(
         {
           cart: [{ productId: 7, quantity: 1 }],
-          csrfToken: randomBytes(24).toString('base64url'),
+          csrfToken: randomBytes(16).toString('base64url'),
           id: randomBytes(16).toString('base64url'),
           createdAt: Date.now(),
           issuedAt: Date.now(),
@@ -120,53 +74,27 @@ async function productPage() {
         { password: SESSION_PASSWORD },
       )}`
       const variants = [
-        {
-          name: 'byhand',
-          url: `${byhand.url}/store/products/${PRODUCT}`,
-          headers: { cookie: handCookie },
-          server: byhand,
-          rates: [],
-          cpu: [],
-        },
-        {
-          name: 'mortar',
-          url: `${mortar.url}/store/products/${PRODUCT}`,
-          headers: { cookie: mortarCookie },
-          server: mortar,
-          rates: [],
-          cpu: [],
-        },
-      ]
+        { name: 'byhand', headers: { cookie: handCookie }, ...byhand },
+        { name: 'mortar', headers: { cookie: mortarCookie }, ...mortar },
+      ].map((variant) => ({ ...variant, url: `${variant.url}/store/products/${PRODUCT}` }))
       for (const variant of variants) {
         const page = await (await fetch(variant.url, { headers: variant.headers })).text()
         if (!page.includes('also bought'))
           throw new Error(`${variant.name}: no "also bought" on the page`)
-        await load(variant.url, variant.headers, settings.warmupSeconds)
       }
-      for (let round = 0; round < settings.rounds; round += 1) {
-        const order = round % 2 === 0 ? variants : [...variants].reverse()
-        for (const variant of order) {
-          const before = await variant.server.cpuMicros()
-          const rate = await load(variant.url, variant.headers, settings.durationSeconds)
-          const after = await variant.server.cpuMicros()
-          variant.rates.push(rate)
-          variant.cpu.push((after - before) / (rate * settings.durationSeconds))
-        }
-      }
-      const [hand, ours] = variants
-      const mean = (values) => values.reduce((sum, value) => sum + value, 0) / values.length
-      const ratio = median(ours.rates.map((rate, round) => rate / hand.rates[round]))
-      const cpuRatio = median(hand.cpu) / median(ours.cpu)
+      const { byhand: hand, mortar: ours } = await compareServers(variants)
+      const ratio = ours.ratioToFirst
+      const cpuRatio = hand.cpuPerRequest / ours.cpuPerRequest
       console.log(
-        `  product page, by hand (Fastify + Kysely + iron-session) ${formatRate(mean(hand.rates)).padStart(14)}   ${median(hand.cpu).toFixed(0)} µs CPU/request`,
+        `  product page, by hand (Fastify + Kysely + iron-session) ${formatRate(hand.rate).padStart(14)}   ${hand.cpuPerRequest.toFixed(0)} µs CPU/request`,
       )
       console.log(
-        `  product page, examples/shop (Mortar)                    ${formatRate(mean(ours.rates)).padStart(14)}   ${median(ours.cpu).toFixed(0)} µs CPU/request`,
+        `  product page, examples/shop (Mortar)                    ${formatRate(ours.rate).padStart(14)}   ${ours.cpuPerRequest.toFixed(0)} µs CPU/request`,
       )
       console.log(
         `  ratio mortar/by hand ${ratio.toFixed(3)} by req/s (median of per-round ratios), ${cpuRatio.toFixed(3)} by CPU per request (goal >= 0.9)`,
       )
-      return { byhand: mean(hand.rates), mortar: mean(ours.rates), ratio, cpuRatio }
+      return { byhand: hand.rate, mortar: ours.rate, ratio, cpuRatio }
     } finally {
       await Promise.all([mortar.stop(), byhand.stop()])
     }
@@ -176,7 +104,7 @@ async function productPage() {
 }
 
 async function checkout(engine) {
-  const db = await database(engine)
+  const db = await privateDatabase(engine, POSTGRES_URL)
   try {
     await prepare(db.url)
     const shop = await startServer(server, ['mortar', db.url])
@@ -211,8 +139,7 @@ async function checkout(engine) {
         await call('POST', '/cart', { productId: 1000 + index })
         clients.push({ cookie, body: JSON.stringify({ paymentMethodId: card.id }) })
       }
-      const { default: pg } = engine === 'postgres' ? await import('pg') : { default: undefined }
-      await setStock(db.url, pg, CHECKOUT_CLIENTS)
+      await setStock(db.url, CHECKOUT_CLIENTS)
       let next = 0
       const result = await autocannon({
         url: `${shop.url}/orders`,
@@ -240,22 +167,15 @@ async function checkout(engine) {
   }
 }
 
-async function setStock(url, pg, clients) {
-  const statement = `update products set stock = 1000000000 where id >= 1000 and id < ${1000 + clients}`
-  if (url.startsWith('sqlite:')) {
-    const { DatabaseSync } = await import('node:sqlite')
-    const raw = new DatabaseSync(url.slice('sqlite:'.length))
-    raw.exec('PRAGMA busy_timeout = 5000')
-    raw.exec(statement)
-    raw.close()
-    return
-  }
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
+async function setStock(url, clients) {
+  const database = new Database(url)
+  await database.connect()
   try {
-    await client.query(statement)
+    await sql`update products set stock = 1000000000 where id >= 1000 and id < ${1000 + clients}`.execute(
+      database.root,
+    )
   } finally {
-    await client.end()
+    await database.destroy()
   }
 }
 

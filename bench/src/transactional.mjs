@@ -4,13 +4,9 @@
 //
 // Plain .mjs has no decorator syntax, so the decorator is applied by hand:
 // `Transactional()(proto, 'name', descriptor)` is exactly what `@Transactional()` compiles to.
-import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
 import { Database, Transactional, useDefaultDatabase } from '@mortar/core'
+import { interleave, median, privateDatabase, throughput } from './measure.mjs'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 const OPS = Number(process.env.BENCH_TX_OPS ?? 2_000)
@@ -52,19 +48,6 @@ Object.defineProperty(
   Transactional()(Bank.prototype, 'transfer', descriptor),
 )
 
-async function throughput(workers, one) {
-  const perWorker = Math.ceil(OPS / workers)
-  const start = performance.now()
-  await Promise.all(
-    Array.from({ length: workers }, async (_, worker) => {
-      for (let i = 0; i < perWorker; i++) await one(worker)
-    }),
-  )
-  return (perWorker * workers) / ((performance.now() - start) / 1000)
-}
-
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
-
 async function compare(engine, database) {
   const workers = WORKERS[engine]
   await database.root.schema
@@ -78,19 +61,19 @@ async function compare(engine, database) {
     .execute()
   const bank = new Bank(database)
   const release = useDefaultDatabase(database)
-  const variants = {
-    raw: (worker) =>
-      database.root.transaction().execute((trx) => transfer(trx, worker * 2, worker * 2 + 1)),
-    mortar: (worker) => bank.transfer(worker * 2, worker * 2 + 1),
-  }
-  const rates = { raw: [], mortar: [] }
+  let rates
   try {
-    // Warm-up, then interleaved rounds with the order flipped each round.
-    for (const one of Object.values(variants)) await throughput(workers, one)
-    for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? ['raw', 'mortar'] : ['mortar', 'raw']
-      for (const name of order) rates[name].push(await throughput(workers, variants[name]))
-    }
+    rates = await interleave(
+      {
+        raw: () =>
+          throughput(workers, OPS, (worker) =>
+            database.root.transaction().execute((trx) => transfer(trx, worker * 2, worker * 2 + 1)),
+          ),
+        mortar: () =>
+          throughput(workers, OPS, (worker) => bank.transfer(worker * 2, worker * 2 + 1)),
+      },
+      { rounds: ROUNDS },
+    )
   } finally {
     release()
   }
@@ -104,34 +87,15 @@ async function compare(engine, database) {
   )
 }
 
-async function sqlite() {
-  const dir = mkdtempSync(join(tmpdir(), 'mortar-bench-'))
-  const database = new Database(`sqlite:${join(dir, 'bench.db')}`)
+async function onEngine(engine, options) {
+  const target = await privateDatabase(engine)
+  const database = new Database({ url: target.url, ...options })
   try {
     await database.connect()
-    await compare('sqlite', database)
+    await compare(engine, database)
   } finally {
     await database.destroy()
-    rmSync(dir, { recursive: true, force: true })
-  }
-}
-
-async function postgres(url) {
-  const { default: pg } = await import('pg')
-  const schema = `mortar_bench_${randomBytes(4).toString('hex')}`
-  const admin = new pg.Client({ connectionString: url })
-  await admin.connect()
-  await admin.query(`create schema ${schema}`)
-  const target = new URL(url)
-  target.searchParams.set('options', `-c search_path=${schema}`)
-  const database = new Database({ url: target.toString(), pool: WORKERS.postgres })
-  try {
-    await database.connect()
-    await compare('postgres', database)
-  } finally {
-    await database.destroy()
-    await admin.query(`drop schema ${schema} cascade`)
-    await admin.end()
+    await target.drop()
   }
 }
 
@@ -139,13 +103,9 @@ export async function run() {
   console.log(
     `@Transactional() vs a raw Kysely transaction (${OPS.toLocaleString('en')} transfers a round, median of ${ROUNDS})`,
   )
-  await sqlite()
-  const url =
-    process.env.MORTAR_BENCH_POSTGRES_URL ??
-    process.env.MORTAR_TEST_POSTGRES_URL ??
-    'postgres://postgres@127.0.0.1:5432/test'
+  await onEngine('sqlite')
   try {
-    await postgres(url)
+    await onEngine('postgres', { pool: WORKERS.postgres })
   } catch (error) {
     console.log(`postgres  skipped: ${error.message}`)
   }

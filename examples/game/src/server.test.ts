@@ -216,3 +216,27 @@ describe('the game over HTTP', () => {
     expect(response.status).toBe(403)
   })
 })
+
+describe('the game in production', () => {
+  it('starts on a fresh database: it migrates itself before start(), so nothing is pending', async () => {
+    const environment = process.env.NODE_ENV
+    process.env.NODE_ENV = 'production'
+    try {
+      const { app, server } = await buildGame({
+        port: 0,
+        host: '127.0.0.1',
+        databaseUrl: 'sqlite::memory:',
+        sessionPassword: new Secret('game-test-password-0123456789abcdef'),
+        demoPassword: new Secret(DEMO_PASSWORD),
+      })
+      expect(app.state).toBe('started')
+      expect((await app.migrationStatus()).every((entry) => entry.appliedAt !== undefined)).toBe(
+        true,
+      )
+      await server.close()
+    } finally {
+      if (environment === undefined) delete process.env.NODE_ENV
+      else process.env.NODE_ENV = environment
+    }
+  })
+})

@@ -75,7 +75,7 @@ export type {
 export { analyticsMigrations } from './storage/index.js'
 
 // privacy
-export type { ConsentOptions, ForgetReport } from './privacy/index.js'
+export type { ConsentOptions, CountryLookup, ForgetReport } from './privacy/index.js'
 
 // errors
 export {

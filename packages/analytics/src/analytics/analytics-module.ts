@@ -12,6 +12,7 @@ import type { BufferOptions } from '../buffer/index.js'
 import type { EventSchemas } from '../catalog/define-events.js'
 import { AnalyticsConfigError } from '../errors.js'
 import type { ConsentOptions } from '../privacy/consent.js'
+import type { CountryLookup } from '../privacy/request-fields.js'
 import { forgetUser, purgeEventsBefore } from '../privacy/forget-user.js'
 import { Suppressions } from '../privacy/suppressions.js'
 import { VisitorIds } from '../privacy/visitor-ids.js'
@@ -47,6 +48,12 @@ export interface AnalyticsModuleOptions<E extends EventSchemas> {
   readonly identity?: IdentityResolver
   /** Consent per request; without this option every event is recorded with its identity. */
   readonly consent?: ConsentOptions
+  /**
+   * The country of a request, stored with its events (none by default). Each event of a
+   * request also keeps its user agent and its IP address truncated to the network (IPv4 /24,
+   * IPv6 /48); without consent none of these are recorded.
+   */
+  readonly country?: CountryLookup
   /** Mixed into cookieless visitor ids, so two sites on one database never share them (default `'default'`). */
   readonly site?: string
   /** Called with each report of dropped events (also published as `analytics.events_dropped`). */
@@ -142,6 +149,7 @@ export function analyticsModule<const E extends EventSchemas>(
             buffer: options.buffer,
             identity: options.identity ?? principalIdentity,
             consent: options.consent,
+            country: options.country,
             onDrop: options.onDrop,
           })
           tracker = made

@@ -1,4 +1,5 @@
 export type { ConsentOptions } from './consent.js'
+export type { CountryLookup } from './request-fields.js'
 export { Suppressions } from './suppressions.js'
 export { utcDay, VisitorIds } from './visitor-ids.js'
 export { forgetUser, purgeEventsBefore } from './forget-user.js'

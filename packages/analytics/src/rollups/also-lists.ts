@@ -1,3 +1,4 @@
+import { CompiledQuery } from 'kysely'
 import { insertMissing } from '../storage/bulk-sql.js'
 import { Params, type QueryScope, run } from '../queries/query-scope.js'
 import {
@@ -87,11 +88,17 @@ export async function rebuildStaleLists(scope: QueryScope, kind: ItemKind): Prom
     `delete from ${ALSO_TABLE} where kind = ${k} and item in (select item from ${STALE_ITEM_TABLE} where kind = ${k})`,
     remove,
   )
+  if (scope.engine === 'postgres') {
+    // As for the unit stage: without statistics on the marks the join was planned blind.
+    await scope.db.executeQuery(CompiledQuery.raw(`analyze ${STALE_ITEM_TABLE}`, []))
+  }
   const insert = new Params()
   const ik = insert.add(kind)
+  // Each audience by a correlated lookup on its key: PostgreSQL joined the freshly filled
+  // pairs to the items blind, 13 s for the lists of 300,000 events instead of 0.4 s.
   await run(
     scope,
-    `insert into ${ALSO_TABLE} (kind, item, place, other, together, units) select z.kind, z.item, z.r, z.other, z.together, z.units from (select p.kind, p.item, p.other, p.count as together, i.units, row_number() over (partition by p.item order by ${alsoOrder(scope, 'p.count', 'i.units', 'p.other')}) as r from ${STALE_ITEM_TABLE} d join ${PAIR_TABLE} p on p.kind = d.kind and p.item = d.item join ${ITEM_TABLE} i on i.kind = p.kind and i.item = p.other where d.kind = ${ik} and p.count >= ${insert.add(ALSO_SUPPORT)}) z where z.r <= ${insert.add(ALSO_SIZE)}`,
+    `insert into ${ALSO_TABLE} (kind, item, place, other, together, units) select z.kind, z.item, z.r, z.other, z.together, z.units from (select y.kind, y.item, y.other, y.together, y.units, row_number() over (partition by y.item order by ${alsoOrder(scope, 'y.together', 'y.units', 'y.other')}) as r from (select p.kind, p.item, p.other, p.count as together, (select i.units from ${ITEM_TABLE} i where i.kind = p.kind and i.item = p.other) as units from ${STALE_ITEM_TABLE} d join ${PAIR_TABLE} p on p.kind = d.kind and p.item = d.item where d.kind = ${ik} and p.count >= ${insert.add(ALSO_SUPPORT)}) y) z where z.r <= ${insert.add(ALSO_SIZE)}`,
     insert,
   )
   const clear = new Params()

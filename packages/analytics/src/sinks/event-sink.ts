@@ -9,6 +9,16 @@ export interface StoredEvent {
   /** The visitor before sign-in: a cookieless daily id, or one the app supplied. */
   readonly anonymousId: string | null
   readonly sessionId: string | null
+  /**
+   * The client's IP address with its host part zeroed (IPv4 /24, IPv6 /48), as Google Analytics'
+   * IP anonymisation keeps it: the network and so the region, not the person. The full address
+   * is only hashed into the day's cookieless visitor id and never stored.
+   */
+  readonly ip: string | null
+  /** The `user-agent` header, at most 512 characters. */
+  readonly userAgent: string | null
+  /** The country (ISO 3166-1 alpha-2, upper case) from the module's `country` lookup. */
+  readonly country: string | null
   /** The properties as JSON, after the catalogue's schema (defaults applied, unknown keys stripped). */
   readonly properties: string
 }

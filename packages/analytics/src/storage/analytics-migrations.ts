@@ -239,6 +239,21 @@ const createAlsoLists: Migration = {
   },
 }
 
+const addRequestFields: Migration = {
+  async up(db) {
+    const engine = engineOf(db as Kysely<unknown>)
+    // Nullable columns at the end: no table rewrite on any engine.
+    await db.schema.alterTable(EVENT_TABLE).addColumn('ip', textKey(engine, 45)).execute()
+    await db.schema.alterTable(EVENT_TABLE).addColumn('user_agent', textKey(engine, 512)).execute()
+    await db.schema.alterTable(EVENT_TABLE).addColumn('country', textKey(engine, 2)).execute()
+  },
+  async down(db) {
+    for (const column of ['country', 'user_agent', 'ip']) {
+      await db.schema.alterTable(EVENT_TABLE).dropColumn(column).execute()
+    }
+  },
+}
+
 /**
  * The migrations of the analytics tables; `analyticsModule` carries them (`app.migrate()` runs
  * them). Use them directly only to run them under a module of your own.
@@ -256,4 +271,5 @@ export const analyticsMigrations: ModuleMigrations = {
   '0002_create_rollup_tables': createRollupTables,
   '0003_create_unit_stage': createUnitStage,
   '0004_create_also_lists': createAlsoLists,
+  '0005_add_request_fields': addRequestFields,
 }

@@ -33,6 +33,9 @@ export interface EventRow {
   anonymous_id: string | null
   session_id: string | null
   properties: string | Record<string, unknown>
+  ip: string | null
+  user_agent: string | null
+  country: string | null
 }
 
 export interface FailedEventRow {

@@ -43,6 +43,9 @@ export function makeStoredEvent(overrides: Partial<StoredEvent> = {}): StoredEve
     anonymousId: null,
     sessionId: null,
     properties: JSON.stringify({ productId: `p-${sequence}` }),
+    ip: null,
+    userAgent: null,
+    country: null,
     ...overrides,
   }
 }
@@ -111,6 +114,9 @@ export function eventSinkConformance(
         userId: 'üser\twith\\tab',
         anonymousId: 'anon\nline',
         sessionId: 'sess\r"quoted"',
+        ip: '2001:db8:85a3::',
+        userAgent: 'Mozilla/5.0 (X11; Linux x86_64)\t"quoted"\\',
+        country: 'FR',
         properties: JSON.stringify({
           query: 'a\\b\t"c"\n ünïcode 🍵',
           n: 1.5,

@@ -21,6 +21,12 @@ import { BUILT_IN_EVENTS } from '../catalog/built-in-events.js'
 import type { EventSchemas } from '../catalog/define-events.js'
 import { AnalyticsClosedError } from '../errors.js'
 import type { ConsentOptions } from '../privacy/consent.js'
+import {
+  type CountryLookup,
+  storedCountry,
+  storedUserAgent,
+  truncateIp,
+} from '../privacy/request-fields.js'
 import type { Suppressions } from '../privacy/suppressions.js'
 import type { VisitorIds } from '../privacy/visitor-ids.js'
 import type {
@@ -99,6 +105,7 @@ export interface TrackerDeps {
   readonly buffer: BufferOptions | undefined
   readonly identity: IdentityResolver
   readonly consent: ConsentOptions | undefined
+  readonly country: CountryLookup | undefined
   readonly onDrop: ((report: DropReport) => void) | undefined
 }
 
@@ -115,8 +122,10 @@ interface PendingEvent {
   readonly userId: string | undefined
   readonly anonymousId: string | undefined
   readonly sessionId: string | undefined
+  /** The full address: hashed into the visitor id, stored truncated. */
   readonly ip: string | undefined
   readonly userAgent: string | undefined
+  readonly country: string | undefined
 }
 
 const MAX_EVENT_BYTES = 32_768
@@ -251,6 +260,7 @@ export class Tracker {
     let who: RequestIdentity | undefined
     let ip: string | undefined
     let userAgent: string | undefined
+    let country: string | undefined
     if (context !== undefined) {
       if (deps.consent !== undefined && !deps.consent.granted(context)) {
         if (deps.consent.without === 'drop') {
@@ -261,6 +271,7 @@ export class Tracker {
         who = deps.identity(context)
         ip = context.ip
         userAgent = context.userAgent
+        if (deps.country !== undefined && ip !== undefined) country = this.#country(ip, context)
       }
     }
     const timestamp = options?.timestamp
@@ -282,6 +293,17 @@ export class Tracker {
       sessionId: options?.sessionId ?? who?.sessionId,
       ip,
       userAgent,
+      country,
+    }
+  }
+
+  #country(ip: string, context: RequestContext): string | undefined {
+    try {
+      return this.#deps.country?.(ip, context)
+    } catch (error) {
+      // A broken lookup costs the column, never the event or the handler.
+      this.#deps.logger.warn({ err: error }, 'The analytics country lookup threw')
+      return undefined
     }
   }
 
@@ -351,6 +373,9 @@ export class Tracker {
         anonymousId,
         sessionId: item.sessionId ?? null,
         properties: outcome.json,
+        ip: item.ip === undefined ? null : truncateIp(item.ip),
+        userAgent: storedUserAgent(item.userAgent),
+        country: storedCountry(item.country),
       })
       // identify() ties the visitor's anonymous id to the user; alias() ties the id it names.
       const linked =

@@ -22,6 +22,7 @@ import {
   migrateAppDatabase,
   migrationSources,
   startAppDatabase,
+  checkPendingMigrations,
 } from '../persistence/database/app-database.js'
 import type { MigrationReport, MigrationStatus } from '../persistence/migrations/index.js'
 import { type AppJobs, createAppJobs, type JobsOptions } from '../jobs/app-jobs.js'
@@ -202,7 +203,10 @@ class MortarApp<C> implements App<C> {
     }
     try {
       // Before the singletons, so a factory may query; a bad URL fails here with a DatabaseError.
-      if (this.#database) await startAppDatabase(this.#database, this.logger)
+      if (this.#database) {
+        await startAppDatabase(this.#database, this.logger)
+        await checkPendingMigrations(this.#database, this.#migrationSources(), this.logger)
+      }
       await this.#redis?.connect()
       await this.#registry.createSingletons(report.singletonOrder)
     } catch (error) {

@@ -8,8 +8,10 @@ export { isPermanentJobError, JobError, PermanentJobError } from './job-errors.j
 export type { JobErrorCode } from './job-errors.js'
 export { JOBS } from './job-queue.js'
 export type {
+  CompanionWrite,
   DrainOptions,
   EnqueueItem,
+  EnqueueManyOptions,
   EnqueueOptions,
   JobQueue,
   JobsStatus,

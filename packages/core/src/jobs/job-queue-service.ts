@@ -9,6 +9,7 @@ import { JobError } from './job-errors.js'
 import type {
   DrainOptions,
   EnqueueItem,
+  EnqueueManyOptions,
   EnqueueOptions,
   JobQueue,
   JobsStatus,
@@ -161,13 +162,25 @@ export class JobQueueService implements JobQueue {
   async enqueueMany<S extends z.ZodType>(
     job: JobDefinition<S>,
     items: readonly EnqueueItem<S>[],
+    options: EnqueueManyOptions = {},
   ): Promise<readonly (string | undefined)[]> {
-    if (items.length === 0) return []
+    const { alongside } = options
+    if (items.length === 0) {
+      await alongside?.execute()
+      return []
+    }
     const nowMs = this.#clock.nowMs()
     const rows = items.map((item) =>
       this.#prepare(job as JobDefinition, item.payload, item.options, nowMs),
     )
-    const ids = await this.#adapter.enqueue(rows)
+    let ids: readonly (string | undefined)[]
+    if (alongside === undefined) ids = await this.#adapter.enqueue(rows)
+    else if (this.#adapter.enqueueAlongside) {
+      ids = await this.#adapter.enqueueAlongside(rows, alongside)
+    } else {
+      await alongside.execute()
+      ids = await this.#adapter.enqueue(rows)
+    }
     void afterCommit(this.#committed)
     return ids
   }

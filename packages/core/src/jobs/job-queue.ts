@@ -1,3 +1,4 @@
+import type { OperationNodeSource } from 'kysely'
 import type { z } from 'zod'
 import { globalToken, type Token } from '../di/token.js'
 import type { JobDefinition } from './define-job.js'
@@ -17,6 +18,24 @@ export type EnqueueOptions = { readonly key?: string } & (
 export interface EnqueueItem<S extends z.ZodType> {
   readonly payload: z.input<S>
   readonly options?: EnqueueOptions
+}
+
+/**
+ * A write of the caller's that belongs with the jobs it enqueues: an insert, update or delete
+ * query builder made from the app's `Database.kysely` (notify's delivery rows beside their
+ * delivery jobs). See {@link EnqueueManyOptions}.
+ */
+export type CompanionWrite = OperationNodeSource & { execute(): Promise<unknown> }
+
+/** Options of {@link JobQueue.enqueueMany}. */
+export interface EnqueueManyOptions {
+  /**
+   * Written in the same transaction as the jobs and before them, in the same statement where
+   * the engine can (the SQL queue on PostgreSQL: a data-modifying `WITH`), else as a statement
+   * of its own just before. Its result is not returned: use it for rows whose ids you already
+   * know.
+   */
+  readonly alongside?: CompanionWrite
 }
 
 /** What {@link JobQueue.status} reports. */
@@ -65,10 +84,14 @@ export interface JobQueue {
     payload: NoInfer<z.input<S>>,
     options?: EnqueueOptions,
   ): Promise<string | undefined>
-  /** Adds many jobs of one definition in one statement; ids in input order, as for `enqueue`. */
+  /**
+   * Adds many jobs of one definition in one statement (with `alongside`, a write of the
+   * caller's, in the same one where the engine can); ids in input order, as for `enqueue`.
+   */
   enqueueMany<S extends z.ZodType>(
     job: JobDefinition<S>,
     items: readonly EnqueueItem<NoInfer<S>>[],
+    options?: EnqueueManyOptions,
   ): Promise<readonly (string | undefined)[]>
   /** Counts by name and state, the running jobs with their progress, unknown names. */
   status(): Promise<JobsStatus>

@@ -1,4 +1,4 @@
-import { sql } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { defineModule, type Module } from '../app/define-module.js'
@@ -361,6 +361,40 @@ for (const testCase of cases) {
       await drained
     })
 
+    it('writes an `alongside` row with its jobs: both commit, or neither after a rollback', async () => {
+      const handled: string[] = []
+      const send = defineJob({
+        name: 'test.send',
+        schema: z.object({ id: z.string() }),
+        handler: ({ id }) => {
+          handled.push(id)
+        },
+      })
+      const { app, jobs } = await start([module(send)])
+      const database = app.resolve(DATABASE)
+      await sql`drop table if exists test_outgoing`.execute(database.root)
+      await sql`create table test_outgoing (id varchar(36) primary key)`.execute(database.root)
+      const db = database.kysely as Kysely<{ test_outgoing: { id: string } }>
+      const write = (ids: string[]) =>
+        jobs.enqueueMany(
+          send,
+          ids.map((id) => ({ payload: { id } })),
+          { alongside: db.insertInto('test_outgoing').values(ids.map((id) => ({ id }))) },
+        )
+      await expect(
+        transaction(async () => {
+          await write(['r1', 'r2'])
+          throw new Error('payment declined')
+        }),
+      ).rejects.toThrow('payment declined')
+      const ids = await transaction(() => write(['c1', 'c2']))
+      expect(ids.every((id) => id !== undefined)).toBe(true)
+      const stored = await db.selectFrom('test_outgoing').select('id').orderBy('id').execute()
+      expect(stored.map((row) => row.id)).toEqual(['c1', 'c2'])
+      await jobs.drain()
+      expect(handled.sort()).toEqual(['c1', 'c2'])
+    })
+
     it('keeps one live job per key', async () => {
       const keyed = defineJob({
         name: 'test.keyed',
@@ -518,6 +552,42 @@ for (const testCase of cases) {
       )
       await jobs.drain()
       expect(most).toBe(3)
+    })
+
+    it('works through a long queue in turns of the event loop, so timers (its heartbeat) run and finished jobs are written batch by batch', async () => {
+      const total = 2_000
+      let ran = 0
+      const tick = defineJob({
+        name: 'test.tick',
+        schema: z.object({}),
+        handler: () => {
+          ran += 1
+        },
+      })
+      const { jobs } = await start([module(tick)])
+      await jobs.enqueueMany(
+        tick,
+        Array.from({ length: total }, () => ({ payload: {} })),
+      )
+      const adapter = (jobs as JobQueueService).adapter
+      const complete = adapter.complete.bind(adapter)
+      let completions = 0
+      adapter.complete = (worker, ids) => {
+        completions += 1
+        return complete(worker, ids)
+      }
+      // A timer, as the heartbeat is: it must fire while the queue is being worked through.
+      const seen: number[] = []
+      const probe = setInterval(() => seen.push(ran), 0)
+      try {
+        await jobs.drain()
+      } finally {
+        clearInterval(probe)
+        adapter.complete = complete
+      }
+      expect(ran).toBe(total)
+      expect(seen.some((n) => n > 0 && n < total)).toBe(true)
+      expect(completions).toBeGreaterThan(1)
     })
 
     it('fires each tick once across processes, with the FakeClock driving', async () => {

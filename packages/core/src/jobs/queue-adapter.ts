@@ -1,5 +1,6 @@
 import type { ModuleMigrations } from '../persistence/migrations/index.js'
 import type { JsonValue } from './job-context.js'
+import type { CompanionWrite } from './job-queue.js'
 import type { ScheduleStore } from './schedules/schedule-store.js'
 
 /**
@@ -133,6 +134,15 @@ export interface QueueAdapter {
   readonly schedules?: ScheduleStore
   /** Adds jobs; returns each one's id, or `undefined` for one dropped as a duplicate key. */
   enqueue(jobs: readonly NewJob[]): Promise<readonly (string | undefined)[]>
+  /**
+   * Engines that can send a caller's write and the jobs in one statement: runs `write`, then
+   * adds the jobs, as one unit, with `enqueue`'s answer. Without it, the queue runs `write`
+   * through its own builder, then calls `enqueue`.
+   */
+  enqueueAlongside?(
+    jobs: readonly NewJob[],
+    write: CompanionWrite,
+  ): Promise<readonly (string | undefined)[]>
   /** Leases up to `limit` due jobs of the given names to the worker. */
   claim(request: ClaimRequest): Promise<readonly ClaimedJob[]>
   /** Extends the worker's leases on these jobs (one heartbeat for all of them). */

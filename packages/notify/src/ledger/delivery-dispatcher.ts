@@ -10,7 +10,7 @@ import type { Preferences } from '../preferences/preference-store.js'
 import { Batcher } from './batcher.js'
 import type { AttemptOutcome, DeliveryLedger } from './delivery-ledger.js'
 import type { DeliveryRow } from './delivery-table.js'
-import { countDelivery } from './throttle-counter.js'
+import { countDeliveries, type ThrottleKey } from './throttle-counter.js'
 
 /** What a {@link DeliveryDispatcher} is made of. */
 export interface DeliveryDispatcherInit {
@@ -45,6 +45,7 @@ export class RetryDeliveryError extends Error {
 export class DeliveryDispatcher {
   readonly #init: DeliveryDispatcherInit
   readonly #preferences: Batcher<string, PreferenceEntry[]>
+  readonly #throttles: Batcher<ThrottleKey, number>
 
   constructor(init: DeliveryDispatcherInit) {
     this.#init = init
@@ -54,6 +55,8 @@ export class DeliveryDispatcher {
       const found = await init.preferences.forDeliveries(deliveryIds)
       return deliveryIds.map((id) => found.get(id) ?? [])
     })
+    // One upsert of the throttle counters for every throttled delivery of the same turn.
+    this.#throttles = new Batcher((keys) => countDeliveries(init.root, keys))
   }
 
   async deliver(
@@ -146,11 +149,12 @@ export class DeliveryDispatcher {
     const throttle = category.throttle
     if (throttle !== undefined) {
       const now = this.#init.clock.nowMs()
-      const count = await countDelivery(
-        this.#init.root,
-        { recipientId: row.recipient_id, category: row.category, channel },
-        now - (now % throttle.windowMs),
-      )
+      const count = await this.#throttles.call({
+        recipientId: row.recipient_id,
+        category: row.category,
+        channel,
+        windowStart: now - (now % throttle.windowMs),
+      })
       if (count > throttle.limit) {
         return `throttled: more than ${throttle.limit} '${row.category}' on ${channel} per ${throttle.windowMs} ms`
       }

@@ -1,8 +1,8 @@
-import type { Clock, Database } from '@mortar/core'
+import type { Clock, CompanionWrite, Database } from '@mortar/core'
 import { type Kysely, type RawBuilder, sql } from 'kysely'
 import type { ChannelName } from '../channels/channel.js'
 import { DeliveryNotFoundError, DeliveryNotReplayableError } from '../errors.js'
-import { insertIgnoringDuplicates, sqlEngine } from '../sql/index.js'
+import { insertIgnoringDuplicatesQuery, sqlEngine } from '../sql/index.js'
 import { Batcher } from './batcher.js'
 import {
   DELIVERY_TABLE,
@@ -54,12 +54,18 @@ const FINAL: ReadonlySet<DeliveryStatus> = new Set(['sent', 'dead', 'suppressed'
 export class DeliveryLedger {
   readonly #database: Database
   readonly #clock: Clock
+  readonly #finishUnflushed: boolean
   readonly #claims: Batcher<string, ClaimedDelivery | undefined>
   readonly #finishes: Batcher<AttemptOutcome, undefined>
 
-  constructor(database: Database, clock: Clock) {
+  /**
+   * `jobsInSameDatabase`: the delivery jobs are rows of the same database (the SQL queue), so a
+   * job's completion, a durable commit after the result's, also makes the result durable.
+   */
+  constructor(database: Database, clock: Clock, options: { jobsInSameDatabase: boolean }) {
     this.#database = database
     this.#clock = clock
+    this.#finishUnflushed = options.jobsInSameDatabase
     this.#claims = new Batcher((ids) => this.#claimBatch(ids))
     this.#finishes = new Batcher((outcomes) => this.#finishBatch(outcomes))
   }
@@ -74,13 +80,29 @@ export class DeliveryLedger {
     return this.#database.root as Kysely<LedgerTables>
   }
 
+  /**
+   * The INSERT of rows with fresh ids and no idempotency key (nothing to skip), for core's
+   * jobs to send with the rows' delivery jobs: one statement on PostgreSQL.
+   */
+  insertion(rows: readonly DeliveryRow[]): CompanionWrite {
+    return insertIgnoringDuplicatesQuery(this.#db as Kysely<unknown>, DELIVERY_TABLE, rows)
+  }
+
   /** Writes rows; those that break an idempotency key are skipped. Returns the ids written. */
   async insert(rows: readonly DeliveryRow[]): Promise<ReadonlySet<string>> {
     if (rows.length === 0) return new Set()
-    const keyed = rows.some((row) => row.idempotency_key !== null)
-    await insertIgnoringDuplicates(this.#db as Kysely<unknown>, DELIVERY_TABLE, rows)
-    if (!keyed) return new Set(rows.map((row) => row.id))
-    // Our own rows are visible to us on every engine and isolation level: a missing one was skipped.
+    const insert = insertIgnoringDuplicatesQuery(this.#db as Kysely<unknown>, DELIVERY_TABLE, rows)
+    if (!rows.some((row) => row.idempotency_key !== null)) {
+      await insert.execute()
+      return new Set(rows.map((row) => row.id))
+    }
+    // PostgreSQL and SQLite return only the rows a conflict did not skip.
+    if (sqlEngine(this.#db as Kysely<unknown>) !== 'mysql') {
+      const written = await insert.returning('id').execute()
+      return new Set(written.map((row) => String(row.id)))
+    }
+    await insert.execute()
+    // Our own rows are visible to us at every isolation level: a missing one was skipped.
     const written = await this.#db
       .selectFrom(DELIVERY_TABLE)
       .select('id')
@@ -142,12 +164,7 @@ export class DeliveryLedger {
       // commit is most of a small statement's cost): the setting, local to the statement's own
       // transaction, is made by an uncorrelated subquery that runs once, in the same round trip.
       if (engine === 'postgres') {
-        return update
-          .where(
-            sql<boolean>`exists (select 1 from (select set_config('synchronous_commit', 'off', true)) as sync)`,
-          )
-          .returningAll()
-          .execute()
+        return update.where(unflushedCommit).returningAll().execute()
       }
       if (engine !== 'mysql') return update.returningAll().execute()
       await update.execute()
@@ -165,6 +182,12 @@ export class DeliveryLedger {
 
   async #finishBatch(outcomes: readonly AttemptOutcome[]): Promise<undefined[]> {
     const now = this.#clock.nowMs()
+    // The job's own completion (or failure) comes after this, as a durable commit of the same
+    // PostgreSQL, and flushing the log up to it flushes this commit too: waiting for the disk
+    // here would only hold the worker's slot for a second flush. A server crash before that
+    // flush loses both, and the job runs again, as after any crash mid-send.
+    const unflushed =
+      this.#finishUnflushed && sqlEngine(this.#root as Kysely<unknown>) === 'postgres'
     const caseOf = (
       column: keyof DeliveryRow,
       value: (outcome: AttemptOutcome) => unknown,
@@ -191,6 +214,7 @@ export class DeliveryLedger {
         outcomes.map((outcome) => outcome.id),
       )
       .where('status', '=', 'sending')
+      .$if(unflushed, (query) => query.where(unflushedCommit))
       .execute()
     return outcomes.map(() => undefined)
   }
@@ -316,6 +340,12 @@ export class DeliveryLedger {
     return Number(result.numDeletedRows)
   }
 }
+
+/**
+ * A condition that is always true and, once per statement (an uncorrelated subquery), makes the
+ * statement's own transaction commit without waiting for the disk, in the same round trip.
+ */
+const unflushedCommit = sql<boolean>`exists (select 1 from (select set_config('synchronous_commit', 'off', true)) as sync)`
 
 function truncate(text: string | undefined): string | null {
   if (text === undefined) return null

@@ -59,9 +59,10 @@ interface Planned {
 /**
  * The notify module's {@link Notifier}: renders each recipient × channel, writes one delivery
  * per pair to the ledger in the caller's transaction (or a transaction of its own) and enqueues
- * one delivery job per delivery in the same transaction: two statements, whatever the number of
- * recipients. Deliveries that cannot be sent (no channel, no address, a renderer that throws)
- * are recorded with the reason and never block the others.
+ * one delivery job per delivery in the same transaction: one statement on PostgreSQL, two
+ * elsewhere or with an idempotency key, whatever the number of recipients. Deliveries that
+ * cannot be sent (no channel, no address, a renderer that throws) are recorded with the reason
+ * and never block the others.
  */
 export class LedgerNotifier implements Notifier {
   readonly #init: LedgerNotifierInit
@@ -170,24 +171,34 @@ export class LedgerNotifier implements Notifier {
       }
     }
 
-    const written = await init.ledger.insert(planned.map((p) => p.row))
-    const duplicates =
-      fields.key !== undefined && written.size < planned.length
-        ? await init.ledger.keyed(
-            fields.key,
-            recipients.map((r) => r.id),
-          )
-        : new Map<string, string>()
-    const toSend = planned.filter((p) => p.row.status === 'queued' && written.has(p.row.id))
-    if (toSend.length > 0) {
-      await init.jobs.enqueueMany(
-        init.deliverJob,
-        toSend.map((p) => ({
-          payload: { id: p.row.id },
-          options:
-            Number(p.row.run_at) > now ? { runAt: new Date(Number(p.row.run_at)) } : undefined,
-        })),
-      )
+    const rows = planned.map((p) => p.row)
+    const jobsFor = (sending: readonly Planned[]) =>
+      sending.map((p) => ({
+        payload: { id: p.row.id },
+        options: Number(p.row.run_at) > now ? { runAt: new Date(Number(p.row.run_at)) } : undefined,
+      }))
+    let written: ReadonlySet<string>
+    let duplicates = new Map<string, string>()
+    if (fields.key === undefined) {
+      // Fresh ids and no key: every row is written, so the rows and their jobs go together, in
+      // one statement where the engine can.
+      const toSend = planned.filter((p) => p.row.status === 'queued')
+      if (toSend.length > 0) {
+        await init.jobs.enqueueMany(init.deliverJob, jobsFor(toSend), {
+          alongside: init.ledger.insertion(rows),
+        })
+      } else await init.ledger.insert(rows)
+      written = new Set(rows.map((row) => row.id))
+    } else {
+      written = await init.ledger.insert(rows)
+      if (written.size < planned.length) {
+        duplicates = await init.ledger.keyed(
+          fields.key,
+          recipients.map((r) => r.id),
+        )
+      }
+      const toSend = planned.filter((p) => p.row.status === 'queued' && written.has(p.row.id))
+      if (toSend.length > 0) await init.jobs.enqueueMany(init.deliverJob, jobsFor(toSend))
     }
     for (const p of planned) {
       if (p.row.status === 'dead' && written.has(p.row.id)) {

@@ -16,53 +16,100 @@ interface ThrottleTables {
   mortar_notify_throttle: ThrottleRow
 }
 
+/** One delivery to count: whose, which category and channel, in which window. */
+export interface ThrottleKey {
+  readonly recipientId: string
+  readonly category: string
+  readonly channel: string
+  readonly windowStart: number
+}
+
 /**
  * Counts deliveries per recipient, category and channel in fixed windows, one row per window,
- * incremented atomically (an upsert), so concurrent `notify()` calls never both slip under the
- * limit. Returns the count including this one. Runs in the caller's transaction.
+ * incremented atomically (an upsert), so concurrent deliveries never both slip under the limit.
+ * Returns each one's count, itself included, in input order: one upsert for the whole batch,
+ * keys that repeat within it added up first (a row may be updated once per statement) and
+ * numbered in input order.
  */
-export async function countDelivery(
+export async function countDeliveries(
   db: Kysely<unknown>,
-  key: { readonly recipientId: string; readonly category: string; readonly channel: string },
-  windowStart: number,
-): Promise<number> {
+  keys: readonly ThrottleKey[],
+): Promise<number[]> {
   const typed = db as Kysely<ThrottleTables>
-  const row = {
-    recipient_id: key.recipientId,
-    category: key.category,
-    channel: key.channel,
-    window_start: windowStart,
-    count: 1,
+  const groups = new Map<string, ThrottleRow>()
+  const groupOf = (key: ThrottleKey) =>
+    JSON.stringify([key.recipientId, key.category, key.channel, key.windowStart])
+  for (const key of keys) {
+    const id = groupOf(key)
+    const group = groups.get(id)
+    if (group !== undefined) group.count += 1
+    else
+      groups.set(id, {
+        recipient_id: key.recipientId,
+        category: key.category,
+        channel: key.channel,
+        window_start: key.windowStart,
+        count: 1,
+      })
   }
-  const insert = typed.insertInto(THROTTLE_TABLE).values(row)
+  const rows = [...groups.values()]
+  const insert = (on: Kysely<ThrottleTables>) => on.insertInto(THROTTLE_TABLE).values(rows)
+  let totals: Pick<
+    ThrottleRow,
+    'recipient_id' | 'category' | 'channel' | 'window_start' | 'count'
+  >[]
   if (sqlEngine(db) === 'mysql') {
-    // Two statements: in one transaction, so the read sees our increment and no one else's.
-    if (!typed.isTransaction)
-      return typed
-        .transaction()
-        .execute((trx) => countDelivery(trx as unknown as Kysely<unknown>, key, windowStart))
-    await insert.onDuplicateKeyUpdate({ count: sql<number>`count + 1` }).execute()
-    // The upsert holds the row's lock until commit: this read sees our own increment.
-    const counted = await typed
-      .selectFrom(THROTTLE_TABLE)
-      .select('count')
-      .where('recipient_id', '=', key.recipientId)
-      .where('category', '=', key.category)
-      .where('channel', '=', key.channel)
-      .where('window_start', '=', windowStart)
-      .forUpdate()
-      .executeTakeFirstOrThrow()
-    return Number(counted.count)
+    // Two statements in one transaction: the upsert holds the rows' locks until commit, so the
+    // read sees our increments and no one else's.
+    totals = await typed.transaction().execute(async (trx) => {
+      await insert(trx)
+        .onDuplicateKeyUpdate({ count: sql<number>`count + values(count)` })
+        .execute()
+      return trx
+        .selectFrom(THROTTLE_TABLE)
+        .selectAll()
+        .where((eb) =>
+          eb.or(
+            rows.map((row) =>
+              eb.and([
+                eb('recipient_id', '=', row.recipient_id),
+                eb('category', '=', row.category),
+                eb('channel', '=', row.channel),
+                eb('window_start', '=', row.window_start),
+              ]),
+            ),
+          ),
+        )
+        .forUpdate()
+        .execute()
+    })
+  } else {
+    totals = await insert(typed)
+      .onConflict((conflict) =>
+        conflict.columns(['recipient_id', 'category', 'channel', 'window_start']).doUpdateSet({
+          count: sql<number>`${sql.ref(`${THROTTLE_TABLE}.count`)} + ${sql.ref('excluded.count')}`,
+        }),
+      )
+      .returningAll()
+      .execute()
   }
-  const counted = await insert
-    .onConflict((conflict) =>
-      conflict
-        .columns(['recipient_id', 'category', 'channel', 'window_start'])
-        .doUpdateSet({ count: sql<number>`${sql.ref(`${THROTTLE_TABLE}.count`)} + 1` }),
-    )
-    .returning('count')
-    .executeTakeFirstOrThrow()
-  return Number(counted.count)
+  // The last of a group's deliveries gets the total; those before it, one less each.
+  const left = new Map<string, number>()
+  for (const row of totals) {
+    const id = groupOf({
+      recipientId: row.recipient_id,
+      category: row.category,
+      channel: row.channel,
+      windowStart: Number(row.window_start),
+    })
+    left.set(id, Number(row.count) - (groups.get(id)?.count ?? 0))
+  }
+  return keys.map((key) => {
+    const id = groupOf(key)
+    const count = (left.get(id) ?? 0) + 1
+    left.set(id, count)
+    return count
+  })
 }
 
 /** Deletes windows that ended before `beforeMs`; returns how many. */

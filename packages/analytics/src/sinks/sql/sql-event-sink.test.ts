@@ -42,6 +42,9 @@ async function read(db: Kysely<AnalyticsTables>): Promise<EventSinkContents> {
       sessionId: row.session_id,
       properties:
         typeof row.properties === 'string' ? row.properties : JSON.stringify(row.properties),
+      ip: row.ip,
+      userAgent: row.user_agent,
+      country: row.country,
     })),
     failed: failed.map((row) => ({
       id: row.id,

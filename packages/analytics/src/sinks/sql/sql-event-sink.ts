@@ -29,9 +29,12 @@ const EVENT_COLUMNS = [
   'anonymous_id',
   'session_id',
   'properties',
+  'ip',
+  'user_agent',
+  'country',
 ] as const
 
-// Rows per multi-row INSERT on SQLite and MariaDB: 4,000 parameters, under every engine's limit,
+// Rows per multi-row INSERT on SQLite and MariaDB: 5,500 parameters, under every engine's limit,
 // and one cached statement text for every full chunk.
 const CHUNK_ROWS = 500
 
@@ -164,7 +167,7 @@ export class SqlEventSink implements EventSink {
     plain: boolean,
   ): Promise<number> {
     if (this.#engine === 'postgres') {
-      // One statement for the whole batch, arrays bound as eight parameters.
+      // One statement for the whole batch, one array parameter per column.
       const columns: unknown[][] = EVENT_COLUMNS.map(() => new Array(events.length))
       events.forEach((event, i) => {
         const row = eventRow(event, batchId)
@@ -172,7 +175,7 @@ export class SqlEventSink implements EventSink {
       })
       const result = await db.executeQuery(
         CompiledQuery.raw(
-          `insert into ${EVENT_TABLE} (${EVENT_COLUMNS.join(', ')}) select * from unnest($1::bigint[], $2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[]) on conflict do nothing`,
+          `insert into ${EVENT_TABLE} (${EVENT_COLUMNS.join(', ')}) select * from unnest($1::bigint[], $2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::text[], $10::text[], $11::text[]) on conflict do nothing`,
           columns,
         ),
       )
@@ -195,6 +198,9 @@ export class SqlEventSink implements EventSink {
         parameters[p++] = event.anonymousId
         parameters[p++] = event.sessionId
         parameters[p++] = event.properties
+        parameters[p++] = event.ip
+        parameters[p++] = event.userAgent
+        parameters[p++] = event.country
       }
       const result = await db.executeQuery(
         CompiledQuery.raw(
@@ -276,6 +282,9 @@ function eventRow(event: StoredEvent, batchId: number): unknown[] {
     event.anonymousId,
     event.sessionId,
     event.properties,
+    event.ip,
+    event.userAgent,
+    event.country,
   ]
 }
 
@@ -283,7 +292,7 @@ function copyData(events: readonly StoredEvent[], batchId: number): Buffer {
   const batch = String(batchId)
   let text = ''
   for (const e of events) {
-    text += `${e.occurredAt}\t${e.id}\t${batch}\t${copyText(e.name)}\t${copyText(e.userId)}\t${copyText(e.anonymousId)}\t${copyText(e.sessionId)}\t${copyText(e.properties)}\n`
+    text += `${e.occurredAt}\t${e.id}\t${batch}\t${copyText(e.name)}\t${copyText(e.userId)}\t${copyText(e.anonymousId)}\t${copyText(e.sessionId)}\t${copyText(e.properties)}\t${copyText(e.ip)}\t${copyText(e.userAgent)}\t${copyText(e.country)}\n`
   }
   return Buffer.from(text, 'utf8')
 }

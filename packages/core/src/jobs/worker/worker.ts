@@ -238,7 +238,20 @@ export class Worker {
     if (want <= 0 || (this.#buffer.length >= batchSize / 2 && this.#draining === 0)) return
     this.#claiming = true
     this.#again = false
-    void this.#claim(Math.min(want, batchSize))
+    // Never in the turn that asked: on SQLite (and inline) every query settles at once, so a
+    // claim made from a finished job's continuation would run the whole queue in one turn of
+    // the event loop, starving the heartbeat (leases expired under a live worker and its jobs
+    // ran twice), the batched completions and all else the process serves.
+    setImmediate(this.#startClaim, Math.min(want, batchSize))
+  }
+
+  /** The claim {@link Worker.#fill} asked for, one turn later, unless the worker stopped meanwhile. */
+  readonly #startClaim = (limit: number): void => {
+    if (!this.#active && this.#draining === 0) {
+      this.#claiming = false
+      return
+    }
+    void this.#claim(limit)
   }
 
   async #claim(limit: number): Promise<void> {

@@ -88,6 +88,61 @@ for (const engine of testEngines()) {
       await target?.drop()
     })
 
+    it(`logs pending migrations at start on ${engine.engine}, and refuses them in production until the app migrates itself`, async () => {
+      const pendingTarget = await privateDatabaseUrl(engine)
+      const warnings: { fields: unknown; message: string | undefined }[] = []
+      const watching = {
+        ...logger,
+        warn: (fields: object | string, message?: string) =>
+          void warnings.push(
+            typeof fields === 'string' ? { fields: {}, message: fields } : { fields, message },
+          ),
+        child: () => watching,
+      } as typeof logger
+      const environment = process.env.NODE_ENV
+      try {
+        const development = createApp({
+          modules: [shop, catalog],
+          logger: watching,
+          database: pendingTarget.url,
+        })
+        await development.start()
+        await development.stop()
+        const pending = ['shop/0001_create_products', 'catalog/0001_seed']
+        expect(warnings).toEqual([
+          {
+            fields: { pending },
+            message: expect.stringContaining(
+              `2 migrations are not applied (${pending.join(', ')})`,
+            ),
+          },
+        ])
+
+        process.env.NODE_ENV = 'production'
+        const refused = createApp({ modules: [shop, catalog], logger, database: pendingTarget.url })
+        await expect(refused.start()).rejects.toMatchObject({
+          code: 'E_MIGRATIONS_PENDING',
+          details: { pending },
+          message: expect.stringContaining('app.migrate()'),
+        })
+        expect(refused.state).toBe('stopped')
+
+        const migrating = createApp({
+          modules: [shop, catalog],
+          logger,
+          database: pendingTarget.url,
+        })
+        await migrating.migrate()
+        await migrating.start()
+        expect(migrating.state).toBe('started')
+        await migrating.stop()
+      } finally {
+        if (environment === undefined) delete process.env.NODE_ENV
+        else process.env.NODE_ENV = environment
+        await pendingTarget.drop()
+      }
+    })
+
     it(`migrates from two apps at once on ${engine.engine}, each migration once, in module order`, async () => {
       const first = createApp({ modules: [shop, catalog], logger, database: target.url })
       const second = createApp({ modules: [shop, catalog], logger, database: target.url })

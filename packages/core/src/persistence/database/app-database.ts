@@ -10,6 +10,7 @@ import { ModuleMigrator } from '../migrations/index.js'
 import type { AfterCommitFailure } from '../transactions/after-commit-failure.js'
 import { useDefaultDatabase } from '../transactions/transaction.js'
 import { Database } from './database.js'
+import { DatabaseError } from './database-error.js'
 import { DATABASE, databaseToken } from './database-tokens.js'
 import type { DatabaseOptions } from './database-url.js'
 
@@ -85,6 +86,33 @@ export async function migrateAppDatabase(
   return options.direction === 'down'
     ? migrator.down(options.steps === undefined ? {} : { steps: options.steps })
     : migrator.up()
+}
+
+/**
+ * Runs at `app.start()`: migrations not applied yet are logged, and in production
+ * (`NODE_ENV=production`) refused with `E_MIGRATIONS_PENDING`, so new code never serves an old
+ * schema. An app that migrates itself calls `app.migrate()` before `start()`, which leaves
+ * nothing pending. A renamed applied migration fails start everywhere (`E_MIGRATION_RENAMED`).
+ */
+export async function checkPendingMigrations(
+  database: Database,
+  sources: readonly MigrationSource[],
+  logger: Logger,
+): Promise<void> {
+  if (sources.length === 0) return
+  const pending = await new ModuleMigrator({ db: database.root, sources }).pending()
+  if (pending.length === 0) return
+  const what = `${pending.length} migration${pending.length === 1 ? ' is' : 's are'} not applied (${pending.join(', ')})`
+  const fix =
+    'run `npx mortar migrate up --app <app file>` before starting, or call `app.migrate()` before `app.start()` in an app that migrates itself'
+  if (process.env.NODE_ENV === 'production') {
+    throw new DatabaseError(
+      'E_MIGRATIONS_PENDING',
+      `The app will not start in production with an older schema: ${what}; ${fix}.`,
+      { details: { pending } },
+    )
+  }
+  logger.warn({ pending }, `${what}; ${fix}.`)
 }
 
 /** Runs `app.migrationStatus()`. */

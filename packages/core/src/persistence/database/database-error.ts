@@ -18,6 +18,8 @@ export type DatabaseErrorCode =
   | 'E_MIGRATION'
   /** An applied migration was renamed in the code; running it under its new name would apply it twice. */
   | 'E_MIGRATION_RENAMED'
+  /** In production, the app started with migrations not applied and did not migrate itself. */
+  | 'E_MIGRATIONS_PENDING'
 
 /**
  * A database could not be configured, reached or migrated. The message names the engine and
