@@ -105,40 +105,30 @@ async function openKysely(url) {
   })
 }
 
-// "Also bought" as @mortar/analytics computes it: the item's buyers, then the pairs with at
-// least two shared buyers ranked by cosine similarity, then those products.
+// "Also bought" as @mortar/analytics reads it: the item's ranked list from the rollups (the
+// same statement), scored by cosine similarity, then those products.
 async function alsoBought(db, item) {
-  const base =
-    await sql`select units from mortar_analytics_item where kind = 'bought' and item = ${item}`.execute(
+  const ranked =
+    await sql`select a.other, a.together, a.units, (select units from mortar_analytics_item where kind = ${'bought'} and item = ${item}) as own from mortar_analytics_also a where a.kind = ${'bought'} and a.item = ${item} and a.other not in (${item}) order by a.place limit 4`.execute(
       db,
     )
-  const units = Number(base.rows[0]?.units ?? 0)
-  if (units === 0) return []
-  const pairs =
-    await sql`select p.other, p.count as together, i.units from mortar_analytics_pair p join mortar_analytics_item i on i.kind = p.kind and i.item = p.other where p.kind = 'bought' and p.item = ${item} and p.count >= 2`.execute(
-      db,
-    )
-  const ranked = pairs.rows
-    .filter((row) => row.other !== item)
-    .map((row) => ({
-      item: row.other,
-      together: Number(row.together),
-      score: Number(row.together) / Math.sqrt(units * Number(row.units)),
-    }))
-    .sort((a, b) => b.score - a.score || b.together - a.together || (a.item < b.item ? -1 : 1))
-    .slice(0, 4)
-  if (ranked.length === 0) return []
+  if (ranked.rows.length === 0) return []
+  const own = Number(ranked.rows[0].own ?? 0)
+  const items = ranked.rows.map((row) => ({
+    item: row.other,
+    score: Number(row.together) / Math.sqrt(own * Number(row.units)),
+  }))
   const rows = await db
     .selectFrom('products')
     .select(['id', 'name', 'description', 'price_cents', 'stock'])
     .where(
       'id',
       'in',
-      ranked.map((entry) => Number(entry.item)),
+      items.map((entry) => Number(entry.item)),
     )
     .execute()
   const byId = new Map(rows.map((row) => [String(row.id), row]))
-  return ranked.flatMap((entry) => byId.get(entry.item) ?? [])
+  return items.flatMap((entry) => byId.get(entry.item) ?? [])
 }
 
 // A bounded buffer written every second (or at 500 events) in one multi-row insert.
@@ -173,22 +163,77 @@ const ESCAPES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&
 const escapeHtml = (value) => String(value).replace(/[&<>"']/g, (char) => ESCAPES[char])
 const money = (cents) => `$${(cents / 100).toFixed(2)}`
 
+// The same HTML as the shop's product page, byte for byte but for the tokens and ids.
+function stock(product) {
+  return product.stock === 0
+    ? '<span class="sold-out">Sold out</span>'
+    : `<span class="muted">${product.stock} in stock</span>`
+}
+
+function addToCart(product, csrf, withQuantity) {
+  if (product.stock === 0) return ''
+  const options = Array.from(
+    { length: Math.min(product.stock, 10) },
+    (_, index) => `<option>${index + 1}</option>`,
+  ).join('')
+  return `<form method="post" action="/store/cart" class="row">
+    <input type="hidden" name="_csrf" value="${escapeHtml(csrf)}">
+    <input type="hidden" name="productId" value="${product.id}">
+    ${
+      withQuantity
+        ? `<label class="row">Quantity <select name="quantity">${options}</select></label>`
+        : '<input type="hidden" name="quantity" value="1">'
+    }
+    <button>Add to cart</button>
+  </form>`
+}
+
 function card(product, csrf) {
-  return `<li class="card"><h2><a href="/store/products/${product.id}">${escapeHtml(product.name)}</a></h2>
-    <p><span class="price">${money(product.price_cents)}</span> · ${product.stock} in stock</p>
-    <form method="post" action="/store/cart"><input type="hidden" name="_csrf" value="${escapeHtml(csrf)}"><input type="hidden" name="productId" value="${product.id}"><button>Add to cart</button></form></li>`
+  return `<li class="card">
+    <h2><a href="/store/products/${product.id}">${escapeHtml(product.name)}</a></h2>
+    <p><span class="price">${money(product.price_cents)}</span> · ${stock(product)}</p>
+    ${addToCart(product, csrf, false)}
+  </li>`
 }
 
 function page(product, also, units, csrf, pageViewId) {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(product.name)} · Mortar Shop</title>
-<link rel="stylesheet" href="/store/assets/shop.css"><script src="/store/assets/shop.js" defer></script></head>
-<body><header><nav><a class="brand" href="/store">Mortar Shop</a>
-<form method="get" action="/store" role="search"><input type="search" name="q" value=""></form>
-<a href="/store/cart">Cart ${units > 0 ? `<span class="badge">${units}</span>` : ''}</a>
-<a href="/store/login">Log in</a> <a href="/store/signup">Sign up</a></nav></header>
-<main><h1>${escapeHtml(product.name)}</h1><div class="card"><p>${escapeHtml(product.description)}</p>
-<p><span class="price">${money(product.price_cents)}</span> · ${product.stock} in stock</p>
-<form method="post" action="/store/cart"><input type="hidden" name="_csrf" value="${escapeHtml(csrf)}"><input type="hidden" name="productId" value="${product.id}"><button>Add to cart</button></form></div>
-${also.length === 0 ? '' : `<section><h2>Customers who bought this also bought</h2><ul class="grid">${also.map((other) => card(other, csrf)).join('')}</ul></section>`}
-</main><script src="/analytics/script.js" data-page-view="${pageViewId}" data-endpoint="/analytics/collect" data-interval="15" defer></script></body></html>`
+  const name = escapeHtml(product.name)
+  const recommendations =
+    also.length === 0
+      ? ''
+      : `<section><h2>Customers who bought this also bought</h2>
+              <ul class="grid" id="also-bought">${also.map((other) => card(other, csrf)).join('')}</ul></section>`
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${name} · Mortar Shop</title>
+<link rel="stylesheet" href="/store/assets/shop.css">
+<script src="/store/assets/shop.js" defer></script>
+</head>
+<body>
+<header><nav>
+  <a class="brand" href="/store">Mortar Shop</a>
+  <form method="get" action="/store" role="search">
+    <input type="search" name="q" value="" placeholder="Search products" aria-label="Search products" maxlength="100">
+  </form>
+  <a href="/store/cart">Cart ${units > 0 ? `<span class="badge" id="cart-count">${units}</span>` : ''}</a>
+  <a href="/store/login">Log in</a> <a href="/store/signup">Sign up</a>
+</nav></header>
+<main>
+
+
+<h1>${name}</h1>
+<div class="card">
+          <p>${escapeHtml(product.description)}</p>
+          <p><span class="price">${money(product.price_cents)}</span> · ${stock(product)}</p>
+          ${addToCart(product, csrf, true)}
+        </div>
+        ${recommendations}
+</main>
+<script src="/analytics/script.js" data-page-view="${pageViewId}" data-endpoint="/analytics/collect" data-interval="15" defer></script>
+</body>
+</html>
+`
 }

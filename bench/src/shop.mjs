@@ -66,7 +66,7 @@ async function productPage() {
       const handCookie = `shop.session=${await sealData(
         {
           cart: [{ productId: 7, quantity: 1 }],
-          csrfToken: randomBytes(24).toString('base64url'),
+          csrfToken: randomBytes(16).toString('base64url'),
           id: randomBytes(16).toString('base64url'),
           createdAt: Date.now(),
           issuedAt: Date.now(),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createApp } from '../app/create-app.js'
+import { createApp, registryOf } from '../app/create-app.js'
 import { defineModule } from '../app/define-module.js'
 import { RequestContext, requestContext, runInRequestContext } from '../context/request-context.js'
 import { ResolutionError } from './resolution-error.js'
@@ -48,6 +48,21 @@ describe('request scopes', () => {
   it('gives singletons from the root in every scope', async () => {
     const app = await appWith((binder) => binder.bind(Unit))
     expect(app.createScope().resolve(Unit)).toBe(app.resolve(Unit))
+    await app.stop()
+  })
+
+  it('gives a swapped singleton, and the value of a value binding, in a scope', async () => {
+    const NAME = token<string>('name')
+    const app = await appWith((binder) => {
+      binder.bind(Unit)
+      binder.bind(NAME, { useValue: 'shop' })
+    })
+    const swapped = new Unit()
+    registryOf(app).swap(Unit, swapped)
+    expect(app.createScope().resolve(Unit)).toBe(swapped)
+    registryOf(app).restore(Unit)
+    expect(app.createScope().resolve(Unit)).toBe(app.resolve(Unit))
+    expect(app.createScope().resolve(NAME)).toBe('shop')
     await app.stop()
   })
 

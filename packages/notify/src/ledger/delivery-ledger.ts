@@ -54,12 +54,18 @@ const FINAL: ReadonlySet<DeliveryStatus> = new Set(['sent', 'dead', 'suppressed'
 export class DeliveryLedger {
   readonly #database: Database
   readonly #clock: Clock
+  readonly #finishUnflushed: boolean
   readonly #claims: Batcher<string, ClaimedDelivery | undefined>
   readonly #finishes: Batcher<AttemptOutcome, undefined>
 
-  constructor(database: Database, clock: Clock) {
+  /**
+   * `jobsInSameDatabase`: the delivery jobs are rows of the same database (the SQL queue), so a
+   * job's completion, a durable commit after the result's, also makes the result durable.
+   */
+  constructor(database: Database, clock: Clock, options: { jobsInSameDatabase: boolean }) {
     this.#database = database
     this.#clock = clock
+    this.#finishUnflushed = options.jobsInSameDatabase
     this.#claims = new Batcher((ids) => this.#claimBatch(ids))
     this.#finishes = new Batcher((outcomes) => this.#finishBatch(outcomes))
   }
@@ -158,12 +164,7 @@ export class DeliveryLedger {
       // commit is most of a small statement's cost): the setting, local to the statement's own
       // transaction, is made by an uncorrelated subquery that runs once, in the same round trip.
       if (engine === 'postgres') {
-        return update
-          .where(
-            sql<boolean>`exists (select 1 from (select set_config('synchronous_commit', 'off', true)) as sync)`,
-          )
-          .returningAll()
-          .execute()
+        return update.where(unflushedCommit).returningAll().execute()
       }
       if (engine !== 'mysql') return update.returningAll().execute()
       await update.execute()
@@ -181,6 +182,12 @@ export class DeliveryLedger {
 
   async #finishBatch(outcomes: readonly AttemptOutcome[]): Promise<undefined[]> {
     const now = this.#clock.nowMs()
+    // The job's own completion (or failure) comes after this, as a durable commit of the same
+    // PostgreSQL, and flushing the log up to it flushes this commit too: waiting for the disk
+    // here would only hold the worker's slot for a second flush. A server crash before that
+    // flush loses both, and the job runs again, as after any crash mid-send.
+    const unflushed =
+      this.#finishUnflushed && sqlEngine(this.#root as Kysely<unknown>) === 'postgres'
     const caseOf = (
       column: keyof DeliveryRow,
       value: (outcome: AttemptOutcome) => unknown,
@@ -207,6 +214,7 @@ export class DeliveryLedger {
         outcomes.map((outcome) => outcome.id),
       )
       .where('status', '=', 'sending')
+      .$if(unflushed, (query) => query.where(unflushedCommit))
       .execute()
     return outcomes.map(() => undefined)
   }
@@ -332,6 +340,12 @@ export class DeliveryLedger {
     return Number(result.numDeletedRows)
   }
 }
+
+/**
+ * A condition that is always true and, once per statement (an uncorrelated subquery), makes the
+ * statement's own transaction commit without waiting for the disk, in the same round trip.
+ */
+const unflushedCommit = sql<boolean>`exists (select 1 from (select set_config('synchronous_commit', 'off', true)) as sync)`
 
 function truncate(text: string | undefined): string | null {
   if (text === undefined) return null

@@ -129,8 +129,11 @@ export function notifyModule(options: NotifyModuleOptions): Module {
     },
     register(binder) {
       binder.bind(LEDGER, {
-        inject: [DATABASE, CLOCK],
-        useFactory: (database, clock) => new DeliveryLedger(database as Database, clock),
+        inject: [DATABASE, CLOCK, JOBS],
+        useFactory: (database, clock, jobs) =>
+          new DeliveryLedger(database as Database, clock, {
+            jobsInSameDatabase: jobs.engine === 'database',
+          }),
       })
       binder.bind(INBOX, {
         inject: [databaseToken(), CLOCK],
