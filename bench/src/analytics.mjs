@@ -194,6 +194,11 @@ async function trackAll(analytics, list) {
 // ---------------------------------------------------------------------------------------------
 // 1. Ingest
 
+/** The ingest rows in time order, as a tracker writes them (the key starts with the time). */
+function ingestEvents(seed) {
+  return makeEvents(INGEST, { seed, days: 1 }).sort((a, b) => a.at - b.at)
+}
+
 function copyLine(e) {
   const json = JSON.stringify(e.properties).replace(/\\/g, '\\\\')
   return `${e.at}\t${randomUUID()}\t1\t${e.name}\t${e.userId}\t\\N\t\\N\t${json}\n`
@@ -204,7 +209,7 @@ async function ingestPostgres() {
   const { app, analytics } = await startAnalytics(database.url, BIG)
   const client = new pg.Client({ connectionString: database.url })
   await client.connect()
-  const list = makeEvents(INGEST, { seed: 7 })
+  const list = ingestEvents(7)
   const truncate = () => client.query('truncate mortar_analytics_event, mortar_analytics_batch')
   const mortar = []
   const copy = []
@@ -255,7 +260,7 @@ async function ingestSqlite() {
   const insert = db.prepare(
     'insert into mortar_analytics_event (occurred_at, id, batch_id, name, user_id, anonymous_id, session_id, properties) values (?, ?, ?, ?, ?, ?, ?, ?)',
   )
-  const list = makeEvents(INGEST, { seed: 8 })
+  const list = ingestEvents(8)
   const mortar = []
   const baseline = []
   const mortarDb = app.resolve(DATABASE)
