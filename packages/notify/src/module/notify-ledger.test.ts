@@ -1,8 +1,11 @@
 import { createLogger, databaseToken, EVENT_BUS, JOBS, transaction } from '@mortar/core'
 import {
   createTestApp,
+  deleteRedisKeys,
+  type FakeClock,
   type PrivateDatabaseUrl,
   privateDatabaseUrl,
+  privateRedisPrefix,
   type TestApp,
   testEngines,
 } from '@mortar/core/testing'
@@ -80,16 +83,18 @@ class LoginAlert extends Notification {
   }
 }
 
-const commentDigest = defineDigest({
-  key: 'comments',
-  schema: z.object({ text: z.string() }),
-  window: { minutes: 30 },
-  channels: ['mail'],
-  toMail: (items) => ({
-    subject: `${items.length} new comments`,
-    text: items.map((item) => item.text).join('\n'),
-  }),
-})
+const commentsDigest = (minutes: number) =>
+  defineDigest({
+    key: 'comments',
+    schema: z.object({ text: z.string() }),
+    window: { minutes },
+    channels: ['mail'],
+    toMail: (items) => ({
+      subject: `${items.length} new comments`,
+      text: items.map((item) => item.text).join('\n'),
+    }),
+  })
+const commentDigest = commentsDigest(30)
 
 class NewComment extends Notification {
   readonly type = 'comment.new'
@@ -110,306 +115,360 @@ const ada: Recipient = {
   timeZone: 'Europe/Paris',
 }
 const bob: Recipient = { id: 'bob', email: 'bob@example.com' }
+// No quiet hours: with BullMQ the test runs at the machine's hour of the day.
+const ivy: Recipient = { id: 'ivy', email: 'ivy@example.com', phone: '+15550105', quietHours: null }
+
+/** The queue engine the ledger's jobs run on, and how a test moves time on it. */
+interface LedgerQueue {
+  readonly title: string
+  readonly engine: 'database' | 'bullmq'
+  /** Why it is skipped: a MORTAR_TEST_* variable is unset. */
+  readonly skip: string | undefined
+  /** The comment digest's window. */
+  readonly digestMinutes: number
+  /** Sets the clock at the start of each test. */
+  start(clock: FakeClock): void
+  /** Lets `ms` pass, for the app and for the queue's delayed jobs. */
+  pass(clock: FakeClock, ms: number): Promise<void>
+}
+
+const redisUrl = process.env.MORTAR_TEST_REDIS_URL
+const queues: readonly LedgerQueue[] = [
+  {
+    title: 'the SQL queue',
+    engine: 'database',
+    skip: undefined,
+    digestMinutes: 30,
+    // Noon in Paris: outside quiet hours.
+    start: (clock) => clock.set('2026-06-01T10:00:00Z'),
+    async pass(clock, ms) {
+      clock.advance(ms)
+    },
+  },
+  {
+    title: 'BullMQ',
+    engine: 'bullmq',
+    skip: redisUrl ? undefined : 'MORTAR_TEST_REDIS_URL is unset',
+    // BullMQ delays jobs on the machine clock: the app's clock starts at the machine's time
+    // and moves with it, and the window is short enough to wait out.
+    digestMinutes: 0.05,
+    start: (clock) => clock.set(Date.now()),
+    async pass(clock, ms) {
+      clock.advance(ms)
+      await new Promise((resolve) => setTimeout(resolve, ms))
+    },
+  },
+]
 
 for (const engine of testEngines()) {
-  // Skipped only when the engine's server variable is unset (printed); CI sets every variable.
-  if (engine.skip) console.info(`[skipped] notify ledger on ${engine.title}: ${engine.skip}`)
-  describe.skipIf(engine.skip !== undefined)(`the notify ledger on ${engine.title}`, () => {
-    let database: PrivateDatabaseUrl
-    let app: TestApp
-    let sms: RecordingChannel<'sms'>
-    const mailbox = devMailbox()
-    const deleted = new Set<string>()
-    const sent: NotificationSentEvent[] = []
-    const failed: NotificationFailedEvent[] = []
+  for (const queue of queues) {
+    const skip = engine.skip ?? queue.skip
+    const title = `the notify ledger on ${engine.title} with ${queue.title}`
+    // Skipped only when a server variable is unset (printed); CI sets every variable.
+    if (skip) console.info(`[skipped] ${title}: ${skip}`)
+    describe.skipIf(skip !== undefined)(title, () => {
+      let database: PrivateDatabaseUrl
+      const prefix = privateRedisPrefix()
+      let app: TestApp
+      let sms: RecordingChannel<'sms'>
+      const mailbox = devMailbox()
+      const deleted = new Set<string>()
+      const sent: NotificationSentEvent[] = []
+      const failed: NotificationFailedEvent[] = []
 
-    beforeAll(async () => {
-      database = await privateDatabaseUrl(engine)
-      sms = recordingChannel('sms', (recipient) => recipient.phone)
-      app = createTestApp({
-        database: database.url,
-        logger: createLogger({ level: 'silent' }),
-        jobs: { workers: false },
-        modules: [
-          notifyModule({
-            channels: [
-              mailChannel({ from: 'Shop <shop@example.com>', transport: mailbox }),
-              sms,
-              inboxChannel(),
-            ],
-            categories: {
-              security: { critical: true },
-              orders: { required: true },
-              marketing: { throttle: { limit: 2, windowMs: 3_600_000 } },
-            },
-            quietHours: { start: '22:00', end: '07:00', channels: ['sms'] },
-            digests: [commentDigest],
-            recipientExists: (id) => !deleted.has(id),
-            delivery: { attempts: 3, backoff: { baseMs: 0, maxMs: 0 } },
+      beforeAll(async () => {
+        database = await privateDatabaseUrl(engine)
+        sms = recordingChannel('sms', (recipient) => recipient.phone)
+        app = createTestApp({
+          database: database.url,
+          ...(queue.engine === 'bullmq' ? { redis: { url: redisUrl as string, prefix } } : {}),
+          logger: createLogger({ level: 'silent' }),
+          jobs: { engine: queue.engine, workers: false },
+          modules: [
+            notifyModule({
+              channels: [
+                mailChannel({ from: 'Shop <shop@example.com>', transport: mailbox }),
+                sms,
+                inboxChannel(),
+              ],
+              categories: {
+                security: { critical: true },
+                orders: { required: true },
+                marketing: { throttle: { limit: 2, windowMs: 3_600_000 } },
+              },
+              quietHours: { start: '22:00', end: '07:00', channels: ['sms'] },
+              digests: [commentsDigest(queue.digestMinutes)],
+              recipientExists: (id) => !deleted.has(id),
+              delivery: { attempts: 3, backoff: { baseMs: 0, maxMs: 0 } },
+            }),
+          ],
+        })
+        await app.migrate()
+        await app.start()
+        app.resolve(EVENT_BUS).subscribe('notification.sent', (event) => void sent.push(event))
+        app.resolve(EVENT_BUS).subscribe('notification.failed', (event) => void failed.push(event))
+      })
+      afterAll(async () => {
+        await app.stop()
+        await database.drop()
+        if (queue.engine === 'bullmq') await deleteRedisKeys(redisUrl as string, prefix)
+      })
+      beforeEach(() => {
+        queue.start(app.clock)
+        mailbox.clear()
+        sms.sent.length = 0
+        sms.script.length = 0
+        sent.length = 0
+        failed.length = 0
+      })
+
+      const drain = () => app.resolve(JOBS).drain()
+
+      it('sends nothing for a rolled-back transaction, and everything once committed', async () => {
+        await expect(
+          transaction(async () => {
+            await notify(ivy, new OrderShipped('o-rollback'))
+            throw new Error('payment declined')
           }),
-        ],
-      })
-      await app.migrate()
-      await app.start()
-      app.resolve(EVENT_BUS).subscribe('notification.sent', (event) => void sent.push(event))
-      app.resolve(EVENT_BUS).subscribe('notification.failed', (event) => void failed.push(event))
-    })
-    afterAll(async () => {
-      await app.stop()
-      await database.drop()
-    })
-    beforeEach(() => {
-      // Noon in Paris: outside quiet hours.
-      app.clock.set('2026-06-01T10:00:00Z')
-      mailbox.clear()
-      sms.sent.length = 0
-      sms.script.length = 0
-      sent.length = 0
-      failed.length = 0
-    })
+        ).rejects.toThrow('payment declined')
+        await drain()
+        expect(mailbox.messages()).toHaveLength(0)
+        expect(await app.resolve(DELIVERIES).list('ivy')).toHaveLength(0)
 
-    const drain = () => app.resolve(JOBS).drain()
-
-    it('sends nothing for a rolled-back transaction, and everything once committed', async () => {
-      await expect(
-        transaction(async () => {
-          await notify(ada, new OrderShipped('o-rollback'))
-          throw new Error('payment declined')
-        }),
-      ).rejects.toThrow('payment declined')
-      await drain()
-      expect(mailbox.messages()).toHaveLength(0)
-      expect(await app.resolve(DELIVERIES).list('ada')).toHaveLength(0)
-
-      const result = await transaction(() => notify(ada, new OrderShipped('o-commit')))
-      expect(result.deliveries.map((d) => [d.channel, d.status])).toEqual([
-        ['mail', 'queued'],
-        ['sms', 'queued'],
-        ['inbox', 'queued'],
-      ])
-      await drain()
-      expect(mailbox.messages().map((m) => m.subject)).toEqual(['Order o-commit shipped'])
-      expect(sms.sent.map((s) => s.to)).toEqual(['+15550100'])
-      expect((await app.resolve(INBOX).list('ada')).items.map((i) => i.title)).toEqual([
-        'Order o-commit shipped',
-      ])
-      const deliveries = await app.resolve(DELIVERIES).list('ada')
-      expect(deliveries.map((d) => [d.channel, d.status, d.attempts])).toEqual(
-        expect.arrayContaining([
-          ['mail', 'sent', 1],
-          ['sms', 'sent', 1],
-          ['inbox', 'sent', 1],
-        ]),
-      )
-      expect(mailbox.messages()[0]?.messageId).toBe(
-        `<${deliveries.find((d) => d.channel === 'mail')?.id}@example.com>`,
-      )
-      expect(sent.map((e) => e.channel).sort()).toEqual(['inbox', 'mail', 'sms'])
-    })
-
-    it('delivers the same idempotency key once, however many concurrent notify() run', async () => {
-      const results = await Promise.all(
-        Array.from({ length: 6 }, () =>
-          transaction(() => notify(bob, new OrderShipped('o-key', 'shipped:o-key'))),
-        ),
-      )
-      await drain()
-      expect(mailbox.messages('bob@example.com')).toHaveLength(1)
-      const statuses = results.flatMap((r) => r.deliveries.map((d) => d.status))
-      expect(statuses.filter((s) => s === 'queued')).toHaveLength(2) // mail + inbox, once
-      expect(statuses.filter((s) => s === 'duplicate')).toHaveLength(10)
-      const ids = new Set(
-        results.flatMap((r) => r.deliveries.filter((d) => d.channel === 'mail').map((d) => d.id)),
-      )
-      expect(ids.size).toBe(1)
-    })
-
-    it('records a renderer that throws as dead with its reason, and still sends the other channels', async () => {
-      const result = await notify(ada, new BrokenTemplate())
-      expect(result.deliveries.map((d) => [d.channel, d.status, d.reason])).toEqual([
-        ['mail', 'dead', 'toMail() threw: template exploded'],
-        ['sms', 'queued', undefined],
-      ])
-      await drain()
-      expect(sms.sent.map((s) => (s.message as { text: string }).text)).toEqual(['still sent'])
-      expect(failed).toMatchObject([
-        {
-          channel: 'mail',
-          final: true,
-          result: 'permanent',
-          reason: 'toMail() threw: template exploded',
-        },
-      ])
-    })
-
-    it('retries a transient failure and sends once it works; one failing channel does not touch the others', async () => {
-      const hank: Recipient = { id: 'hank', email: 'hank@example.com', phone: '+15550103' }
-      sms.script.push(
-        { status: 'transient', reason: 'timeout' },
-        { status: 'not-accepted', reason: 'ECONNREFUSED' },
-      )
-      await notify(hank, new OrderShipped('o-retry'))
-      await drain()
-      expect(sms.sent).toHaveLength(1)
-      expect(mailbox.messages()).toHaveLength(1)
-      const smsDelivery = (await app.resolve(DELIVERIES).list('hank', { channel: 'sms' }))[0]
-      expect(smsDelivery).toMatchObject({ status: 'sent', attempts: 3 })
-      expect(failed.map((f) => [f.channel, f.final])).toEqual([
-        ['sms', false],
-        ['sms', false],
-      ])
-    })
-
-    it('marks a delivery dead after a permanent failure or its last attempt, and replays it', async () => {
-      const gus: Recipient = { id: 'gus', phone: '+15550104' }
-      sms.script.push({ status: 'permanent', reason: 'bad number' })
-      await notify(gus, new Promo())
-      await drain()
-      sms.script.push(
-        ...Array.from({ length: 3 }, () => ({ status: 'transient' as const, reason: 'down' })),
-      )
-      await notify(gus, new LoginAlert())
-      await drain()
-      const deliveries = app.resolve(DELIVERIES)
-      const dead = await deliveries.list('gus', { status: 'dead' })
-      expect(dead.map((d) => [d.type, d.lastError])).toEqual(
-        expect.arrayContaining([
-          ['promo', 'permanent: bad number'],
-          ['security.login', 'transient: down'],
-        ]),
-      )
-      await expect(deliveries.replay('no-such-id')).rejects.toMatchObject({
-        code: 'E_DELIVERY_NOT_FOUND',
-      })
-      const sentOne = (await deliveries.list('ada', { status: 'sent' }))[0]
-      await expect(deliveries.replay(sentOne?.id ?? '')).rejects.toMatchObject({
-        code: 'E_DELIVERY_NOT_REPLAYABLE',
-      })
-      const neverRendered = (await deliveries.list('ada', { status: 'dead' }))[0]
-      await expect(deliveries.replay(neverRendered?.id ?? '')).rejects.toMatchObject({
-        code: 'E_DELIVERY_NOT_REPLAYABLE',
-      })
-      expect(await deliveries.replay(dead.map((d) => d.id))).toBe(2)
-      await drain()
-      expect(await deliveries.list('gus', { status: 'dead' })).toHaveLength(0)
-      expect(await deliveries.list('gus', { status: 'sent' })).toHaveLength(2)
-      expect(sms.sent.map((s) => s.type).sort()).toEqual(['promo', 'security.login'])
-    })
-
-    it('records suppressed deliveries: opted out, throttled, no address, recipient deleted', async () => {
-      const deliveries = app.resolve(DELIVERIES)
-      const lastOf = async (recipientId: string, type: string) =>
-        (await deliveries.list(recipientId)).find((d) => d.type === type)
-      const carol: Recipient = { id: 'carol', email: 'carol@example.com', phone: '+15550101' }
-      await app
-        .resolve(PREFERENCES)
-        .set('carol', { category: 'marketing', channel: 'sms', enabled: false })
-      await expect(
-        app.resolve(PREFERENCES).set('carol', { category: 'orders', enabled: false }),
-      ).rejects.toMatchObject({
-        code: 'E_PREFERENCE_REQUIRED',
-      })
-      await notify(carol, new Promo())
-      await drain()
-      expect(await lastOf('carol', 'promo')).toMatchObject({
-        status: 'suppressed',
-        lastError: "opted out of 'marketing' on sms",
-      })
-      // critical ignores a global opt-out; the opt-out applies to what was queued before it too
-      await notify(carol, new LoginAlert())
-      await notify(carol, new Promo())
-      await app.resolve(PREFERENCES).set('carol', { category: '*', enabled: false })
-      await drain()
-      expect(sms.sent.map((s) => s.type)).toEqual(['security.login'])
-
-      const dan: Recipient = { id: 'dan', phone: '+15550102' }
-      for (let i = 0; i < 4; i++) await notify(dan, new Promo())
-      await drain()
-      expect((await deliveries.list('dan')).map((d) => d.status).sort()).toEqual([
-        'sent',
-        'sent',
-        'suppressed',
-        'suppressed',
-      ])
-      expect((await deliveries.list('dan', { status: 'suppressed' }))[0]?.lastError).toMatch(
-        /^throttled: more than 2/,
-      )
-      app.clock.advance(3_600_000)
-      await notify(dan, new Promo())
-      await drain()
-      expect(await deliveries.list('dan', { status: 'sent' })).toHaveLength(3)
-
-      expect((await notify(dan, new OrderShipped('o-noemail'))).deliveries[0]).toMatchObject({
-        channel: 'mail',
-        status: 'suppressed',
-        reason: 'the recipient has no mail address',
-      })
-
-      await notify({ id: 'erin', email: 'erin@example.com' }, new OrderShipped('o-deleted'))
-      deleted.add('erin')
-      await drain()
-      expect((await deliveries.list('erin')).map((d) => [d.status, d.lastError])).toEqual([
-        ['suppressed', 'recipient deleted before delivery'],
-        ['suppressed', 'recipient deleted before delivery'],
-      ])
-      const status = await deliveries.status()
-      expect(
-        status.counts.find((c) => c.channel === 'sms' && c.status === 'suppressed')?.count,
-      ).toBeGreaterThanOrEqual(3)
-    })
-
-    it("delays non-critical deliveries to the end of quiet hours in the recipient's time zone", async () => {
-      app.clock.set('2026-06-01T21:30:00Z') // 23:30 in Paris
-      const promo = await notify(ada, new Promo())
-      expect(promo.deliveries[0]).toMatchObject({
-        status: 'queued',
-        runAt: new Date('2026-06-02T05:00:00Z'),
-      })
-      const alert = await notify(ada, new LoginAlert())
-      expect(alert.deliveries[0]?.runAt).toBeUndefined()
-      await drain()
-      expect(sms.sent.map((s) => s.type)).toEqual(['security.login'])
-      app.clock.set('2026-06-02T05:00:01Z')
-      await drain()
-      expect(sms.sent.map((s) => s.type)).toEqual(['security.login', 'promo'])
-    })
-
-    it('collects digest items into one batch per recipient, even under concurrent triggers', async () => {
-      const frank: Recipient = { id: 'frank', email: 'frank@example.com' }
-      const results = await Promise.all(
-        ['first', 'second', 'third', 'fourth'].map((text) =>
-          transaction(() => notify(frank, new NewComment(text))),
-        ),
-      )
-      const batches = new Set(results.map((r) => r.deliveries[0]?.id))
-      expect(batches.size).toBe(1)
-      expect(await openDigestBatches(app.resolve(databaseToken()), 'frank')).toMatchObject([
-        { digestKey: 'comments', items: 4 },
-      ])
-      await drain()
-      expect(mailbox.messages('frank@example.com')).toHaveLength(0)
-      app.clock.advance(30 * 60_000 + 1)
-      await drain()
-      const mails = mailbox.messages('frank@example.com')
-      expect(mails).toHaveLength(1)
-      expect(mails[0]?.subject).toBe('4 new comments')
-      expect(mails[0]?.text?.split('\n').sort()).toEqual(['first', 'fourth', 'second', 'third'])
-      // The next item opens a new batch.
-      await notify(frank, new NewComment('fifth'))
-      expect(await openDigestBatches(app.resolve(databaseToken()), 'frank')).toMatchObject([
-        { items: 1 },
-      ])
-    })
-
-    it('sends to on-demand recipients, and NOTIFIER is the same notifier', async () => {
-      await app
-        .resolve(NOTIFIER)
-        .notify(
-          route('mail', 'ops@example.com').route('sms', '+15550199'),
-          new OrderShipped('o-ops'),
+        const result = await transaction(() => notify(ivy, new OrderShipped('o-commit')))
+        expect(result.deliveries.map((d) => [d.channel, d.status])).toEqual([
+          ['mail', 'queued'],
+          ['sms', 'queued'],
+          ['inbox', 'queued'],
+        ])
+        await drain()
+        expect(mailbox.messages().map((m) => m.subject)).toEqual(['Order o-commit shipped'])
+        expect(sms.sent.map((s) => s.to)).toEqual(['+15550105'])
+        expect((await app.resolve(INBOX).list('ivy')).items.map((i) => i.title)).toEqual([
+          'Order o-commit shipped',
+        ])
+        const deliveries = await app.resolve(DELIVERIES).list('ivy')
+        expect(deliveries.map((d) => [d.channel, d.status, d.attempts])).toEqual(
+          expect.arrayContaining([
+            ['mail', 'sent', 1],
+            ['sms', 'sent', 1],
+            ['inbox', 'sent', 1],
+          ]),
         )
-      await drain()
-      expect(mailbox.messages('ops@example.com')).toHaveLength(1)
+        expect(mailbox.messages()[0]?.messageId).toBe(
+          `<${deliveries.find((d) => d.channel === 'mail')?.id}@example.com>`,
+        )
+        expect(sent.map((e) => e.channel).sort()).toEqual(['inbox', 'mail', 'sms'])
+      })
+
+      it('delivers the same idempotency key once, however many concurrent notify() run', async () => {
+        const results = await Promise.all(
+          Array.from({ length: 6 }, () =>
+            transaction(() => notify(bob, new OrderShipped('o-key', 'shipped:o-key'))),
+          ),
+        )
+        await drain()
+        expect(mailbox.messages('bob@example.com')).toHaveLength(1)
+        const statuses = results.flatMap((r) => r.deliveries.map((d) => d.status))
+        expect(statuses.filter((s) => s === 'queued')).toHaveLength(2) // mail + inbox, once
+        expect(statuses.filter((s) => s === 'duplicate')).toHaveLength(10)
+        const ids = new Set(
+          results.flatMap((r) => r.deliveries.filter((d) => d.channel === 'mail').map((d) => d.id)),
+        )
+        expect(ids.size).toBe(1)
+      })
+
+      it('collects digest items into one batch per recipient, even under concurrent triggers', async () => {
+        const frank: Recipient = { id: 'frank', email: 'frank@example.com' }
+        const results = await Promise.all(
+          ['first', 'second', 'third', 'fourth'].map((text) =>
+            transaction(() => notify(frank, new NewComment(text))),
+          ),
+        )
+        const batches = new Set(results.map((r) => r.deliveries[0]?.id))
+        expect(batches.size).toBe(1)
+        expect(await openDigestBatches(app.resolve(databaseToken()), 'frank')).toMatchObject([
+          { digestKey: 'comments', items: 4 },
+        ])
+        await drain()
+        expect(mailbox.messages('frank@example.com')).toHaveLength(0)
+        await queue.pass(app.clock, queue.digestMinutes * 60_000 + 1)
+        await drain()
+        const mails = mailbox.messages('frank@example.com')
+        expect(mails).toHaveLength(1)
+        expect(mails[0]?.subject).toBe('4 new comments')
+        expect(mails[0]?.text?.split('\n').sort()).toEqual(['first', 'fourth', 'second', 'third'])
+        // The next item opens a new batch.
+        await notify(frank, new NewComment('fifth'))
+        expect(await openDigestBatches(app.resolve(databaseToken()), 'frank')).toMatchObject([
+          { items: 1 },
+        ])
+      })
+
+      // The rest checks the ledger's own logic, the same on every queue, and some of it moves the
+      // FakeClock ahead of the machine clock, which BullMQ's delays follow: the SQL queue only.
+      if (queue.engine !== 'database') return
+
+      it('records a renderer that throws as dead with its reason, and still sends the other channels', async () => {
+        const result = await notify(ada, new BrokenTemplate())
+        expect(result.deliveries.map((d) => [d.channel, d.status, d.reason])).toEqual([
+          ['mail', 'dead', 'toMail() threw: template exploded'],
+          ['sms', 'queued', undefined],
+        ])
+        await drain()
+        expect(sms.sent.map((s) => (s.message as { text: string }).text)).toEqual(['still sent'])
+        expect(failed).toMatchObject([
+          {
+            channel: 'mail',
+            final: true,
+            result: 'permanent',
+            reason: 'toMail() threw: template exploded',
+          },
+        ])
+      })
+
+      it('retries a transient failure and sends once it works; one failing channel does not touch the others', async () => {
+        const hank: Recipient = { id: 'hank', email: 'hank@example.com', phone: '+15550103' }
+        sms.script.push(
+          { status: 'transient', reason: 'timeout' },
+          { status: 'not-accepted', reason: 'ECONNREFUSED' },
+        )
+        await notify(hank, new OrderShipped('o-retry'))
+        await drain()
+        expect(sms.sent).toHaveLength(1)
+        expect(mailbox.messages()).toHaveLength(1)
+        const smsDelivery = (await app.resolve(DELIVERIES).list('hank', { channel: 'sms' }))[0]
+        expect(smsDelivery).toMatchObject({ status: 'sent', attempts: 3 })
+        expect(failed.map((f) => [f.channel, f.final])).toEqual([
+          ['sms', false],
+          ['sms', false],
+        ])
+      })
+
+      it('marks a delivery dead after a permanent failure or its last attempt, and replays it', async () => {
+        const gus: Recipient = { id: 'gus', phone: '+15550104' }
+        sms.script.push({ status: 'permanent', reason: 'bad number' })
+        await notify(gus, new Promo())
+        await drain()
+        sms.script.push(
+          ...Array.from({ length: 3 }, () => ({ status: 'transient' as const, reason: 'down' })),
+        )
+        await notify(gus, new LoginAlert())
+        await drain()
+        const deliveries = app.resolve(DELIVERIES)
+        const dead = await deliveries.list('gus', { status: 'dead' })
+        expect(dead.map((d) => [d.type, d.lastError])).toEqual(
+          expect.arrayContaining([
+            ['promo', 'permanent: bad number'],
+            ['security.login', 'transient: down'],
+          ]),
+        )
+        await expect(deliveries.replay('no-such-id')).rejects.toMatchObject({
+          code: 'E_DELIVERY_NOT_FOUND',
+        })
+        const sentOne = (await deliveries.list('ada', { status: 'sent' }))[0]
+        await expect(deliveries.replay(sentOne?.id ?? '')).rejects.toMatchObject({
+          code: 'E_DELIVERY_NOT_REPLAYABLE',
+        })
+        const neverRendered = (await deliveries.list('ada', { status: 'dead' }))[0]
+        await expect(deliveries.replay(neverRendered?.id ?? '')).rejects.toMatchObject({
+          code: 'E_DELIVERY_NOT_REPLAYABLE',
+        })
+        expect(await deliveries.replay(dead.map((d) => d.id))).toBe(2)
+        await drain()
+        expect(await deliveries.list('gus', { status: 'dead' })).toHaveLength(0)
+        expect(await deliveries.list('gus', { status: 'sent' })).toHaveLength(2)
+        expect(sms.sent.map((s) => s.type).sort()).toEqual(['promo', 'security.login'])
+      })
+
+      it('records suppressed deliveries: opted out, throttled, no address, recipient deleted', async () => {
+        const deliveries = app.resolve(DELIVERIES)
+        const lastOf = async (recipientId: string, type: string) =>
+          (await deliveries.list(recipientId)).find((d) => d.type === type)
+        const carol: Recipient = { id: 'carol', email: 'carol@example.com', phone: '+15550101' }
+        await app
+          .resolve(PREFERENCES)
+          .set('carol', { category: 'marketing', channel: 'sms', enabled: false })
+        await expect(
+          app.resolve(PREFERENCES).set('carol', { category: 'orders', enabled: false }),
+        ).rejects.toMatchObject({
+          code: 'E_PREFERENCE_REQUIRED',
+        })
+        await notify(carol, new Promo())
+        await drain()
+        expect(await lastOf('carol', 'promo')).toMatchObject({
+          status: 'suppressed',
+          lastError: "opted out of 'marketing' on sms",
+        })
+        // critical ignores a global opt-out; the opt-out applies to what was queued before it too
+        await notify(carol, new LoginAlert())
+        await notify(carol, new Promo())
+        await app.resolve(PREFERENCES).set('carol', { category: '*', enabled: false })
+        await drain()
+        expect(sms.sent.map((s) => s.type)).toEqual(['security.login'])
+
+        const dan: Recipient = { id: 'dan', phone: '+15550102' }
+        for (let i = 0; i < 4; i++) await notify(dan, new Promo())
+        await drain()
+        expect((await deliveries.list('dan')).map((d) => d.status).sort()).toEqual([
+          'sent',
+          'sent',
+          'suppressed',
+          'suppressed',
+        ])
+        expect((await deliveries.list('dan', { status: 'suppressed' }))[0]?.lastError).toMatch(
+          /^throttled: more than 2/,
+        )
+        app.clock.advance(3_600_000)
+        await notify(dan, new Promo())
+        await drain()
+        expect(await deliveries.list('dan', { status: 'sent' })).toHaveLength(3)
+
+        expect((await notify(dan, new OrderShipped('o-noemail'))).deliveries[0]).toMatchObject({
+          channel: 'mail',
+          status: 'suppressed',
+          reason: 'the recipient has no mail address',
+        })
+
+        await notify({ id: 'erin', email: 'erin@example.com' }, new OrderShipped('o-deleted'))
+        deleted.add('erin')
+        await drain()
+        expect((await deliveries.list('erin')).map((d) => [d.status, d.lastError])).toEqual([
+          ['suppressed', 'recipient deleted before delivery'],
+          ['suppressed', 'recipient deleted before delivery'],
+        ])
+        const status = await deliveries.status()
+        expect(
+          status.counts.find((c) => c.channel === 'sms' && c.status === 'suppressed')?.count,
+        ).toBeGreaterThanOrEqual(3)
+      })
+
+      it("delays non-critical deliveries to the end of quiet hours in the recipient's time zone", async () => {
+        app.clock.set('2026-06-01T21:30:00Z') // 23:30 in Paris
+        const promo = await notify(ada, new Promo())
+        expect(promo.deliveries[0]).toMatchObject({
+          status: 'queued',
+          runAt: new Date('2026-06-02T05:00:00Z'),
+        })
+        const alert = await notify(ada, new LoginAlert())
+        expect(alert.deliveries[0]?.runAt).toBeUndefined()
+        await drain()
+        expect(sms.sent.map((s) => s.type)).toEqual(['security.login'])
+        app.clock.set('2026-06-02T05:00:01Z')
+        await drain()
+        expect(sms.sent.map((s) => s.type)).toEqual(['security.login', 'promo'])
+      })
+
+      it('sends to on-demand recipients, and NOTIFIER is the same notifier', async () => {
+        await app
+          .resolve(NOTIFIER)
+          .notify(
+            route('mail', 'ops@example.com').route('sms', '+15550199'),
+            new OrderShipped('o-ops'),
+          )
+        await drain()
+        expect(mailbox.messages('ops@example.com')).toHaveLength(1)
+      })
     })
-  })
+  }
 }

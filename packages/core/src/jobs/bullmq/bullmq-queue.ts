@@ -1,5 +1,5 @@
 import { AsyncResource } from 'node:async_hooks'
-import type { Job, Queue, Worker } from 'bullmq'
+import type { Job, JobJson, Queue, Worker } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { type Kysely, sql } from 'kysely'
 import type { Logger } from '../../logger/logger.js'
@@ -60,6 +60,7 @@ type BullJob = Job<JobData, null, string>
 type Bull = typeof import('bullmq')
 
 const RELAY_BATCH = 1_000
+const RELAY_LANES = 3
 const DEFAULT_SWEEP_MS = 2_000
 const MAX = 1_000_000
 
@@ -112,10 +113,20 @@ export class BullmqQueue implements QueueAdapter {
   readonly #queues = new Map<string, Queue<JobData, null, string>>()
   readonly #workers = new Map<string, Promise<Worker<JobData, null, string>>>()
   readonly #held = new Map<string, BullJob>()
+  /**
+   * Jobs BullMQ moved to active for a worker in the call that completed another (`fetchNext`,
+   * as BullMQ's own worker does: one script per job instead of a claim and a completion), held
+   * under that worker's lock until its next claim hands them out.
+   */
+  readonly #fetched = new Map<string, BullJob[]>()
+  /** Workers whose last claim was full: their completions fetch the next job. */
+  readonly #busy = new Set<string>()
   #bull: Promise<Bull> | undefined
   #workerConnection: Promise<Redis> | undefined
   #relaying: Promise<number> | undefined
   #relayAgain = false
+  /** Jobs this process has relayed to BullMQ so far. */
+  #relayed = 0
   #sweepTimer: NodeJS.Timeout | undefined
   #closed = false
 
@@ -156,13 +167,50 @@ export class BullmqQueue implements QueueAdapter {
   }
 
   async claim(request: ClaimRequest): Promise<readonly ClaimedJob[]> {
-    const claimed = await this.#take(request)
-    // Short of jobs: relay rows whose commit this process did not see (a schedule's tick in
-    // another transaction, an enqueue whose relay failed), then take again.
-    if (claimed.length < request.limit && (await this.#relay()) > 0) {
+    const relayedBefore = this.#relayed
+    const claimed = this.#takeFetched(request)
+    if (claimed.length < request.limit) {
       claimed.push(...(await this.#take({ ...request, limit: request.limit - claimed.length })))
     }
+    // Short of jobs: relay rows whose commit this process did not see (a schedule's tick in
+    // another transaction, an enqueue whose relay failed), then take again if a relay of this
+    // process added jobs since the claim began (one may have finished while the take ran).
+    if (claimed.length < request.limit) {
+      await this.#relay()
+      if (this.#relayed !== relayedBefore) {
+        claimed.push(...(await this.#take({ ...request, limit: request.limit - claimed.length })))
+      }
+    }
+    if (claimed.length === request.limit) this.#busy.add(request.worker)
+    else this.#busy.delete(request.worker)
     return claimed
+  }
+
+  #takeFetched(request: ClaimRequest): ClaimedJob[] {
+    const fetched = this.#fetched.get(request.worker)
+    if (fetched === undefined) return []
+    const names = new Set(request.names)
+    const taken: ClaimedJob[] = []
+    const kept: BullJob[] = []
+    for (const job of fetched) {
+      if (taken.length < request.limit && names.has(job.name)) taken.push(this.#hold(job))
+      else kept.push(job)
+    }
+    if (kept.length === 0) this.#fetched.delete(request.worker)
+    else this.#fetched.set(request.worker, kept)
+    return taken
+  }
+
+  #hold(job: BullJob): ClaimedJob {
+    const id = job.id as string
+    this.#held.set(id, job)
+    return {
+      id,
+      name: job.name,
+      payload: job.data.p,
+      attempt: job.attemptsStarted,
+      maxAttempts: job.data.m,
+    }
   }
 
   async #take(request: ClaimRequest): Promise<ClaimedJob[]> {
@@ -176,17 +224,7 @@ export class BullmqQueue implements QueueAdapter {
           Array.from({ length: wanted }, () => worker.getNextJob(request.worker, { block: false })),
         )
         const got = jobs.filter((job): job is BullJob => job !== undefined && job !== null)
-        for (const job of got) {
-          const id = job.id as string
-          this.#held.set(id, job)
-          claimed.push({
-            id,
-            name,
-            payload: job.data.p,
-            attempt: job.attemptsStarted,
-            maxAttempts: job.data.m,
-          })
-        }
+        for (const job of got) claimed.push(this.#hold(job))
         if (got.length < wanted) break
       }
       if (claimed.length >= request.limit) break
@@ -196,31 +234,38 @@ export class BullmqQueue implements QueueAdapter {
 
   async renew(worker: string, ids: readonly string[], leaseUntilMs: number): Promise<void> {
     const duration = Math.max(1, leaseUntilMs - Date.now())
-    await Promise.all(
-      ids.map((id) =>
-        this.#held
-          .get(id)
-          ?.extendLock(worker, duration)
-          .catch(() => 0),
-      ),
-    )
+    const jobs = [...ids.map((id) => this.#held.get(id)), ...(this.#fetched.get(worker) ?? [])]
+    await Promise.all(jobs.map((job) => job?.extendLock(worker, duration).catch(() => 0)))
   }
 
   async complete(worker: string, ids: readonly string[]): Promise<readonly string[]> {
+    const fetchNext = this.#busy.has(worker)
     const done = await Promise.all(
       ids.map(async (id) => {
         const job = this.#held.get(id)
         if (job === undefined) return undefined
+        let next: unknown
         try {
-          await job.moveToCompleted(null, worker, false)
+          next = await job.moveToCompleted(null, worker, fetchNext)
         } catch {
           return undefined // another worker holds it now
         }
         this.#held.delete(id)
+        // [job hash, id, …] when the queue had a job waiting for this worker.
+        if (Array.isArray(next) && next[0]) await this.#keepFetched(worker, job.name, next)
         return id
       }),
     )
     return done.filter((id): id is string => id !== undefined)
+  }
+
+  async #keepFetched(worker: string, name: string, [data, id]: unknown[]): Promise<void> {
+    const bullWorker = await this.#workers.get(name)
+    if (bullWorker === undefined) return
+    const job = this.#loaded().Job.fromJSON(bullWorker, data as JobJson, id as string) as BullJob
+    const fetched = this.#fetched.get(worker)
+    if (fetched === undefined) this.#fetched.set(worker, [job])
+    else fetched.push(job)
   }
 
   async fail(
@@ -251,20 +296,24 @@ export class BullmqQueue implements QueueAdapter {
     await Promise.all(
       ids.map(async (id) => {
         const job = this.#held.get(id)
-        if (job === undefined) return
-        const queue = job.queueQualifiedName
-        const uncounted = await this.#redis.client.eval(
-          UNCOUNT,
-          2,
-          `${queue}:${id}:lock`,
-          `${queue}:${id}`,
-          worker,
-        )
-        if (Number(uncounted) !== 1) return
-        await job.moveToWait(worker).catch(() => undefined)
-        this.#held.delete(id)
+        if (job !== undefined && (await this.#giveBack(worker, job))) this.#held.delete(id)
       }),
     )
+  }
+
+  /** Puts a job the worker holds back to waiting, its attempt uncounted; false if it lost it. */
+  async #giveBack(worker: string, job: BullJob): Promise<boolean> {
+    const queue = job.queueQualifiedName
+    const uncounted = await this.#redis.client.eval(
+      UNCOUNT,
+      2,
+      `${queue}:${job.id}:lock`,
+      `${queue}:${job.id}`,
+      worker,
+    )
+    if (Number(uncounted) !== 1) return false
+    await job.moveToWait(worker).catch(() => undefined)
+    return true
   }
 
   async progress(worker: string, id: string, progress: JsonValue): Promise<boolean> {
@@ -400,6 +449,13 @@ export class BullmqQueue implements QueueAdapter {
     this.#closed = true
     clearInterval(this.#sweepTimer)
     await this.#relaying?.catch(() => undefined)
+    const fetched = [...this.#fetched].flatMap(([worker, jobs]) =>
+      jobs.map((job) => ({ worker, job })),
+    )
+    this.#fetched.clear()
+    await Promise.all(
+      fetched.map(({ worker, job }) => this.#giveBack(worker, job).catch(() => false)),
+    )
     const workers = await Promise.all(this.#workers.values())
     await Promise.all(workers.map((worker) => worker.close(true)))
     await Promise.all([...this.#queues.values()].map((queue) => queue.close()))
@@ -407,23 +463,37 @@ export class BullmqQueue implements QueueAdapter {
     this.#queues.clear()
   }
 
-  /** Relays the outbox until it is empty; one relay at a time per process. */
   /** Relays the outbox until it is empty, one relay at a time per process; returns how many. */
   #relay(): Promise<number> {
     if (this.#relaying) {
       this.#relayAgain = true
       return this.#relaying
     }
+    // A full first batch means a backlog: on PostgreSQL more lanes then take batches side by
+    // side (rows another lane holds are skipped), so one lane's database round trips overlap
+    // another's addBulk. MariaDB's lanes deadlock on each other's row locks, and SQLite has one
+    // connection: one lane there.
+    const lanes = this.#database.engine === 'postgres' ? RELAY_LANES : 1
+    const lane = async (): Promise<number> => {
+      let relayed = 0
+      let batch: number
+      do {
+        batch = await this.#relayBatch()
+        relayed += batch
+      } while (batch === RELAY_BATCH)
+      return relayed
+    }
     const run = async (): Promise<number> => {
       let relayed = 0
       try {
         do {
           this.#relayAgain = false
-          let batch: number
-          do {
-            batch = await this.#relayBatch()
-            relayed += batch
-          } while (batch === RELAY_BATCH)
+          const first = await this.#relayBatch()
+          relayed += first
+          if (first === RELAY_BATCH) {
+            const more = await Promise.all(Array.from({ length: lanes }, lane))
+            relayed += more.reduce((sum, count) => sum + count, 0)
+          }
         } while (this.#relayAgain)
       } finally {
         this.#relaying = undefined
@@ -497,6 +567,7 @@ export class BullmqQueue implements QueueAdapter {
         ),
       ),
     )
+    this.#relayed += rows.length
     if (!deleteFirst) {
       const ids = rows.map((row) => String(row.id))
       await sql`delete from mortar_job where id in (${sql.join(ids)})`.execute(db)
@@ -614,7 +685,12 @@ export class BullmqQueue implements QueueAdapter {
     if (worker === undefined) {
       worker = (async () => {
         const { Worker } = await this.#load()
-        this.#workerConnection ??= this.#redis.open({ maxRetriesPerRequest: null })
+        // A claim or a batch of completions sends many commands at once: pipelined, they
+        // leave in one socket write instead of one each.
+        this.#workerConnection ??= this.#redis.open({
+          maxRetriesPerRequest: null,
+          enableAutoPipelining: true,
+        })
         const connection = await this.#workerConnection.catch((error: unknown) => {
           // Redis unreachable now: the next claim tries again.
           this.#workerConnection = undefined
