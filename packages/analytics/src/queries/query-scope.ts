@@ -55,15 +55,41 @@ export class Params {
   }
 }
 
+interface Positional {
+  readonly sql: string
+  /** For each `?`, in text order, the index of its value in {@link Params.values}. */
+  readonly order: readonly number[]
+}
+
+// The same few statements run on every request (also-bought on a product page): their `?` text
+// is kept rather than rewritten with a regular expression per call. Bounded: texts that embed
+// values (none do today) could otherwise grow it without end.
+const positional = new Map<string, Positional>()
+const POSITIONAL_LIMIT = 256
+
+function toPositional(text: string): Positional {
+  let known = positional.get(text)
+  if (known === undefined) {
+    const order: number[] = []
+    const sql = text.replace(/\$(\d+)/g, (_marker, n: string) => {
+      order.push(Number(n) - 1)
+      return '?'
+    })
+    known = { sql, order }
+    if (positional.size >= POSITIONAL_LIMIT) positional.clear()
+    positional.set(text, known)
+  }
+  return known
+}
+
 /** A statement built as text with {@link Params}, compiled for the engine. */
 export function compile(engine: DatabaseEngine, text: string, params: Params): CompiledQuery {
   if (engine === 'postgres') return CompiledQuery.raw(text, params.values)
-  const values: unknown[] = []
-  const sql = text.replace(/\$(\d+)/g, (_marker, n: string) => {
-    values.push(params.values[Number(n) - 1])
-    return '?'
-  })
-  return CompiledQuery.raw(sql, values)
+  const { sql, order } = toPositional(text)
+  return CompiledQuery.raw(
+    sql,
+    order.map((index) => params.values[index]),
+  )
 }
 
 /** Runs a statement built as text. */
