@@ -389,10 +389,12 @@ for (const testCase of cases) {
       ).rejects.toThrow('payment declined')
       const ids = await transaction(() => write(['c1', 'c2']))
       expect(ids.every((id) => id !== undefined)).toBe(true)
+      // Outside a transaction: the queue opens one, though the builder was made before it.
+      expect(await write(['o1'])).toHaveLength(1)
       const stored = await db.selectFrom('test_outgoing').select('id').orderBy('id').execute()
-      expect(stored.map((row) => row.id)).toEqual(['c1', 'c2'])
+      expect(stored.map((row) => row.id)).toEqual(['c1', 'c2', 'o1'])
       await jobs.drain()
-      expect(handled.sort()).toEqual(['c1', 'c2'])
+      expect(handled.sort()).toEqual(['c1', 'c2', 'o1'])
     })
 
     it('keeps one live job per key', async () => {

@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net'
-import { sql } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { defineModule, type Module } from '../../app/define-module.js'
@@ -154,6 +154,44 @@ for (const engine of engines) {
       await jobs.drain()
       expect(ran.sort()).toEqual(['committed', 'decorated'])
       expect((await jobs.status()).counts).toEqual([])
+    })
+
+    it('writes an `alongside` row only with its outbox rows, outside a transaction too', async () => {
+      const send = defineJob({
+        name: 'test.send',
+        schema: z.object({ id: z.string() }),
+        handler() {},
+      })
+      const { app, jobs } = await start([module(send)])
+      const root = app.resolve(DATABASE).root
+      await sql`drop table if exists test_outgoing`.execute(root)
+      await sql`create table test_outgoing (id varchar(36) primary key)`.execute(root)
+      const db = app.resolve(DATABASE).kysely as Kysely<{ test_outgoing: { id: string } }>
+      // The outbox cannot take the jobs: the companion row must not stay behind without them.
+      await sql`alter table mortar_job rename to mortar_job_away`.execute(root)
+      try {
+        await expect(
+          jobs.enqueueMany(send, [{ payload: { id: 'o1' } }], {
+            alongside: db.insertInto('test_outgoing').values({ id: 'o1' }),
+          }),
+        ).rejects.toThrow()
+      } finally {
+        await sql`alter table mortar_job_away rename to mortar_job`.execute(root)
+      }
+      expect(await db.selectFrom('test_outgoing').select('id').execute()).toEqual([])
+      // Every job dropped as a duplicate of a live one: the write is still the caller's.
+      await jobs.enqueue(send, { id: 'k' }, { key: 'k' })
+      await (jobs as JobQueueService).adapter.announce?.()
+      const again = await jobs.enqueueMany(
+        send,
+        [{ payload: { id: 'k' }, options: { key: 'k' } }],
+        {
+          alongside: db.insertInto('test_outgoing').values({ id: 'k2' }),
+        },
+      )
+      expect(again).toEqual([undefined])
+      expect(await db.selectFrom('test_outgoing').select('id').execute()).toEqual([{ id: 'k2' }])
+      await sql`drop table test_outgoing`.execute(root)
     })
 
     it('runs jobs on the started workers after commit, each once, as BullMQ jobs', async () => {

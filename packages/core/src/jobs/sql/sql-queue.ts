@@ -115,9 +115,12 @@ export class SqlQueue implements QueueAdapter {
     jobs: readonly NewJob[],
     write: CompanionWrite,
   ): Promise<readonly (string | undefined)[]> {
-    if (this.#engine === 'postgres') return this.#enqueue(jobs, write)
+    // With no job to carry it (every one dropped as a duplicate), the write still goes.
+    if (this.#engine === 'postgres' && jobs.length > 0) return this.#enqueue(jobs, write)
     const run = async (): Promise<readonly (string | undefined)[]> => {
-      await write.execute()
+      // Its node, not write.execute(): a builder made outside this transaction runs where it was
+      // made, on the pool (on SQLite waiting forever for the connection the transaction holds).
+      await sql`${write}`.execute(this.#database.kysely)
       return this.#enqueue(jobs, undefined)
     }
     return this.#database.transaction(run)
