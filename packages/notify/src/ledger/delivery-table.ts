@@ -1,5 +1,5 @@
-import type { Migration } from '@mortar/core'
-import type { Kysely } from 'kysely'
+import type { DatabaseEngine, Migration, MigrationDatabase } from '@mortar/core'
+import { type Kysely, sql } from 'kysely'
 import type { ChannelName } from '../channels/channel.js'
 import { idColumn, longText } from '../sql/index.js'
 
@@ -140,4 +140,57 @@ export const createDeliveryTable: Migration = {
   async down(db) {
     await db.schema.dropTable(DELIVERY_TABLE).execute()
   },
+}
+
+/**
+ * Slims what every delivery row costs to write and to move through its statuses:
+ * - on PostgreSQL and SQLite the idempotency index covers only keyed rows (most notifications
+ *   carry no key, and a NULL key never conflicts anyway); MySQL/MariaDB has no partial index;
+ * - the `status, updated_at` index goes: each delivery changes both columns twice (sending,
+ *   then its result), so it was rewritten on every transition, and on PostgreSQL it made each
+ *   transition a full row version with an entry in every index instead of an in-page (HOT)
+ *   update. Its readers are operators' commands and pruning, which now scan the table like
+ *   `mortar notify status` always did; room is left in PostgreSQL's pages for HOT updates.
+ */
+export const slimDeliveryIndexes: Migration = {
+  async up(db, { engine }) {
+    await dropIndex(db, engine, 'mortar_delivery_status_updated')
+    if (engine === 'mysql') return
+    await dropIndex(db, engine, 'mortar_delivery_idempotency')
+    await db.schema
+      .createIndex('mortar_delivery_idempotency')
+      .on(DELIVERY_TABLE)
+      .columns(['recipient_id', 'channel', 'idempotency_key'])
+      .unique()
+      .where(sql.ref('idempotency_key'), 'is not', null)
+      .execute()
+    if (engine === 'postgres') {
+      await sql`alter table ${sql.table(DELIVERY_TABLE)} set (fillfactor = 80)`.execute(db)
+    }
+  },
+  async down(db, { engine }) {
+    if (engine === 'postgres') {
+      await sql`alter table ${sql.table(DELIVERY_TABLE)} reset (fillfactor)`.execute(db)
+    }
+    if (engine !== 'mysql') {
+      await dropIndex(db, engine, 'mortar_delivery_idempotency')
+      await db.schema
+        .createIndex('mortar_delivery_idempotency')
+        .on(DELIVERY_TABLE)
+        .columns(['recipient_id', 'channel', 'idempotency_key'])
+        .unique()
+        .execute()
+    }
+    await db.schema
+      .createIndex('mortar_delivery_status_updated')
+      .on(DELIVERY_TABLE)
+      .columns(['status', 'updated_at'])
+      .execute()
+  },
+}
+
+function dropIndex(db: MigrationDatabase, engine: DatabaseEngine, name: string): Promise<void> {
+  // MySQL/MariaDB name an index within its table; the others within the schema.
+  const drop = db.schema.dropIndex(name)
+  return (engine === 'mysql' ? drop.on(DELIVERY_TABLE) : drop).execute()
 }

@@ -23,7 +23,7 @@ import { NotifyConfigError } from '../errors.js'
 import { Deliveries } from '../ledger/deliveries.js'
 import { DeliveryDispatcher } from '../ledger/delivery-dispatcher.js'
 import { DeliveryLedger } from '../ledger/delivery-ledger.js'
-import { createDeliveryTable } from '../ledger/delivery-table.js'
+import { createDeliveryTable, slimDeliveryIndexes } from '../ledger/delivery-table.js'
 import { LedgerNotifier } from '../ledger/ledger-notifier.js'
 import { createThrottleTable } from '../ledger/throttle-counter.js'
 import { Notification, type RenderContext } from '../notification/notification.js'
@@ -126,6 +126,7 @@ export function notifyModule(options: NotifyModuleOptions): Module {
       '0003_create_preference': createPreferenceTable,
       '0004_create_throttle': createThrottleTable,
       '0005_create_digest': createDigestTables,
+      '0006_slim_delivery_indexes': slimDeliveryIndexes,
     },
     register(binder) {
       binder.bind(LEDGER, {
