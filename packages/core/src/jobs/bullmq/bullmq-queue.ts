@@ -7,6 +7,7 @@ import type { Database } from '../../persistence/database/database.js'
 import type { AppRedis } from '../../redis/app-redis.js'
 import type { JsonValue } from '../job-context.js'
 import { JobError } from '../job-errors.js'
+import type { CompanionWrite } from '../job-queue.js'
 import type {
   AttemptError,
   ClaimedJob,
@@ -141,13 +142,32 @@ export class BullmqQueue implements QueueAdapter {
   }
 
   /** Writes outbox rows in the caller's transaction; BullMQ sees them after the relay. */
-  async enqueue(jobs: readonly NewJob[]): Promise<readonly (string | undefined)[]> {
+  enqueue(jobs: readonly NewJob[]): Promise<readonly (string | undefined)[]> {
+    return this.#enqueue(jobs, undefined)
+  }
+
+  /** The outbox is an SQL queue: the caller's write goes with its rows as it does there. */
+  enqueueAlongside(
+    jobs: readonly NewJob[],
+    write: CompanionWrite,
+  ): Promise<readonly (string | undefined)[]> {
+    return this.#enqueue(jobs, write)
+  }
+
+  async #enqueue(
+    jobs: readonly NewJob[],
+    write: CompanionWrite | undefined,
+  ): Promise<readonly (string | undefined)[]> {
     // A key held by a live job in BullMQ: dropped here, as the SQL queue drops it. A job that
     // became live meanwhile is dropped by BullMQ's deduplication at relay.
     const live = await this.#liveKeys(jobs)
     const fresh = jobs.filter((job) => job.key === undefined || !live.has(job.key))
     this.#startSweep()
-    const ids = (await this.#outbox.enqueue(fresh)).map((id) => id && jobId(id))
+    const written =
+      write === undefined
+        ? await this.#outbox.enqueue(fresh)
+        : await this.#outbox.enqueueAlongside(fresh, write)
+    const ids = written.map((id) => id && jobId(id))
     let next = 0
     return jobs.map((job) => (job.key !== undefined && live.has(job.key) ? undefined : ids[next++]))
   }
