@@ -52,7 +52,11 @@ export async function countDeliveries(
         count: 1,
       })
   }
-  const rows = [...groups.values()]
+  // In one order for every batch: rows are locked as they are upserted, so two processes
+  // upserting the same keys in opposite orders would deadlock (and fail both batches' jobs).
+  const rows = [...groups.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, row]) => row)
   const insert = (on: Kysely<ThrottleTables>) => on.insertInto(THROTTLE_TABLE).values(rows)
   let totals: Pick<
     ThrottleRow,
