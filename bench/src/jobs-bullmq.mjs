@@ -22,7 +22,7 @@ import {
 
 const ROUNDS = Number(process.env.BENCH_BULLMQ_ROUNDS ?? 3)
 const N = Number(process.env.BENCH_BULLMQ_N ?? 20_000)
-const CONCURRENCY = 50
+export const CONCURRENCY = 50
 const REDIS = servers.redis
 const silent = createLogger({ level: 'silent' })
 
@@ -80,9 +80,9 @@ async function mortarProcessing(url, prefix) {
   return N / seconds
 }
 
-function rawJobs(round) {
+function rawJobs(round, total = N) {
   const now = Date.now()
-  return Array.from({ length: N }, (_, n) => ({
+  return Array.from({ length: total }, (_, n) => ({
     name: 'bench.noop',
     data: { p: JSON.stringify({ n }), m: 3, k: null, c: now },
     opts: { jobId: `r${round}-${n}`, removeOnComplete: true, removeOnFail: false },
@@ -95,9 +95,13 @@ async function rawAdd(queue, jobs) {
   }
 }
 
-async function rawProcessing(connection, prefix, round) {
+/**
+ * Raw BullMQ's no-op processing rate: `total` jobs added under `prefix`, then a worker of
+ * {@link CONCURRENCY} started on the full queue until every job ran.
+ */
+export async function rawProcessing(connection, prefix, round, total = N) {
   const queue = new Queue('raw', { connection, prefix })
-  await rawAdd(queue, rawJobs(round))
+  await rawAdd(queue, rawJobs(round, total))
   count = 0
   const started = performance.now()
   // BullMQ leaves a connection it was given open: this one is quit below.
@@ -107,12 +111,12 @@ async function rawProcessing(connection, prefix, round) {
     prefix,
     concurrency: CONCURRENCY,
   })
-  await reached(N)
+  await reached(total)
   const seconds = (performance.now() - started) / 1_000
   await worker.close()
   await workerConnection.quit()
   await queue.close()
-  return N / seconds
+  return total / seconds
 }
 
 async function mortarRelay(url, prefix) {

@@ -13,7 +13,11 @@
 // 3. mail: mails to a local SMTP server (smtp-server, in-process) through the mail channel's
 //    pooled transport against nodemailer's pooled transport alone (goal: >= 0.9x).
 // 1 and 2 run on PostgreSQL, SQLite and MariaDB (BENCH_NOTIFY_ENGINES, comma-separated).
-// The BullMQ comparison waits for core's BullMQ engine.
+// 4. bullmq (BENCH_NOTIFY_ENGINES entry `bullmq`): the ledger on core's BullMQ engine (PostgreSQL
+//    outbox, Redis under a private key prefix) against raw BullMQ jobs doing the same no-op
+//    (goal: >= 0.8x), measured as jobs-bullmq.mjs measures processing: the rows written and
+//    relayed first, then workers of the same concurrency started on the full queue until every
+//    delivery (or job) ran.
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
 import {
@@ -35,12 +39,16 @@ import {
 } from '@mortar/notify'
 import nodemailer from 'nodemailer'
 import { SMTPServer } from 'smtp-server'
+import { deleteRedisKeys, privateRedisPrefix } from '@mortar/core/testing'
+import { Redis } from 'ioredis'
 import { z } from 'zod'
+import { CONCURRENCY, rawProcessing } from './jobs-bullmq.mjs'
 import {
   interleave,
   median,
   medianRatio,
   privateDatabase,
+  servers,
   startServer,
   throughput,
 } from './measure.mjs'
@@ -49,7 +57,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 const JOBS_PER_ROUND = Number(process.env.BENCH_NOTIFY_JOBS ?? 5_000)
 const REQUESTS = Number(process.env.BENCH_NOTIFY_REQUESTS ?? 2_000)
 const MAILS = Number(process.env.BENCH_NOTIFY_MAILS ?? 2_000)
-const ENGINES = (process.env.BENCH_NOTIFY_ENGINES ?? 'postgres,sqlite,mysql').split(',')
+const ENGINES = (process.env.BENCH_NOTIFY_ENGINES ?? 'postgres,sqlite,mysql,bullmq').split(',')
 const DELIVERY = process.env.BENCH_NOTIFY_DELIVERY ?? 'paused'
 const TITLES = { sqlite: 'SQLite', postgres: 'PostgreSQL', mysql: 'MariaDB' }
 const REQUEST_WORKERS = 16
@@ -60,9 +68,16 @@ const fmt = (value) => Math.round(value).toLocaleString('en')
 const verdict = (ratio, goal) =>
   `ratio ${ratio.toFixed(3)} ${ratio >= goal ? `(goal >= ${goal} met)` : `(BELOW the ${goal} goal)`}`
 
-/** A channel that accepts everything at once. */
-function noopChannel(name) {
-  return { name, route: (recipient) => recipient.id, send: async () => ({ status: 'accepted' }) }
+/** A channel that accepts everything at once, calling `sent` for each message. */
+function noopChannel(name, sent = () => {}) {
+  return {
+    name,
+    route: (recipient) => recipient.id,
+    send: async () => {
+      sent()
+      return { status: 'accepted' }
+    },
+  }
 }
 
 class Ping extends Notification {
@@ -156,6 +171,65 @@ async function ledgerVersusJobs(url, engine) {
   )
   console.log(
     `          written first: bare enqueueMany ${fmt(median(writes.jobs))} jobs/s, notify() to 100 recipients ${fmt(median(writes.ledger))} deliveries/s`,
+  )
+}
+
+async function ledgerOnBullmq() {
+  const database = await privateDatabase('postgres')
+  const prefix = privateRedisPrefix()
+  const connection = new Redis(servers.redis)
+  let sent = 0
+  let waiting
+  const bump = () => {
+    sent += 1
+    if (waiting !== undefined && sent >= waiting.n) waiting.resolve()
+  }
+  const app = (workers) =>
+    createApp({
+      database: database.url,
+      redis: { url: servers.redis, prefix },
+      logger: silent,
+      jobs: { engine: 'bullmq', workers },
+      modules: [notifyModule({ channels: [noopChannel('sms', bump), noopChannel('chat', bump)] })],
+    })
+  const recipients = Array.from({ length: 100 }, (_, i) => ({ id: `user-${i}` }))
+  let round = 0
+  const variants = {
+    raw: () => rawProcessing(connection, `${prefix}raw`, round++, JOBS_PER_ROUND),
+    async ledger() {
+      const writer = app(false)
+      await writer.start()
+      // Same starting point every round: an empty ledger.
+      await writer.resolve(DELIVERIES).prune(new Date(Date.now() + 86_400_000))
+      for (let i = 0; i < JOBS_PER_ROUND; i += recipients.length)
+        await writer.resolve(NOTIFIER).notify(recipients, new Ping())
+      // Every row in BullMQ before the clock starts, as on the raw side.
+      await writer.resolve(JOBS).adapter.announce()
+      await writer.stop()
+      sent = 0
+      const done = new Promise((resolve) => (waiting = { n: JOBS_PER_ROUND, resolve }))
+      const worker = app({ concurrency: CONCURRENCY, batchSize: CONCURRENCY })
+      const started = performance.now()
+      await worker.start()
+      await done
+      const seconds = (performance.now() - started) / 1_000
+      await worker.stop()
+      return JOBS_PER_ROUND / seconds
+    },
+  }
+  let rates
+  try {
+    const migrator = app(false)
+    await migrator.migrate()
+    await migrator.stop()
+    rates = await interleave(variants, { rounds: ROUNDS })
+  } finally {
+    connection.disconnect()
+    await deleteRedisKeys(servers.redis, prefix)
+    await database.drop()
+  }
+  console.log(
+    `bullmq    PostgreSQL outbox, concurrency ${CONCURRENCY}: raw BullMQ ${fmt(median(rates.raw))} jobs/s, ledger ${fmt(median(rates.ledger))} notifications/s processed, ${verdict(medianRatio(rates.ledger, rates.raw), 0.8)}`,
   )
 }
 
@@ -322,6 +396,10 @@ async function mail() {
 export async function run() {
   console.log(`@mortar/notify (${ROUNDS} interleaved rounds, medians)`)
   for (const engine of ENGINES) {
+    if (engine === 'bullmq') {
+      await ledgerOnBullmq()
+      continue
+    }
     let target
     try {
       target = await privateDatabase(engine)
@@ -337,7 +415,6 @@ export async function run() {
     }
   }
   await mail()
-  console.log('bullmq    not measured yet: core has no BullMQ engine on main')
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await run()
