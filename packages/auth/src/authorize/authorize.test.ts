@@ -130,6 +130,17 @@ describe('verifying authorization', () => {
     }
 
     @VerifyAuthorized({ enabled: true })
+    async deeplyNested() {
+      // A protected table twenty derived tables down: each builder shows its own node to the
+      // guard (Kysely runs plugins per builder), so no nesting hides it.
+      let query = db.selectFrom('trip').select('id')
+      for (let level = 0; level < 20; level++) {
+        query = db.selectFrom(query.as(`t${level}`)).select('id') as unknown as typeof query
+      }
+      return query.execute()
+    }
+
+    @VerifyAuthorized({ enabled: true })
     async unprotected() {
       return db.selectFrom('trip_share').selectAll().execute()
     }
@@ -138,6 +149,9 @@ describe('verifying authorization', () => {
   it('fails a request that read a protected table without any authorization call', async () => {
     const controller = new TripController()
     await expect(inRequest(ann, () => controller.unchecked())).rejects.toBeInstanceOf(
+      AuthorizationNotVerifiedError,
+    )
+    await expect(inRequest(ann, () => controller.deeplyNested())).rejects.toBeInstanceOf(
       AuthorizationNotVerifiedError,
     )
   })
