@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { sealData } from 'iron-session'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it, vi } from 'vitest'
 import { z } from 'zod'
 import { newCsrfToken, newSessionId, SessionCodec, type SessionPayload } from './session-codec.js'
 import { resolveSessionConfig } from './session-config.js'
@@ -123,6 +123,28 @@ describe('SessionCodec', () => {
       }),
       { numRuns: RUNS },
     )
+  })
+
+  it('opens the same cookie again as a fresh copy, still checked against the clock', async () => {
+    const { sealed, payload: expected } = genuine[1]!
+    const first = await codec.open(sealed, NOW)
+    if (!first.ok) throw new Error('not opened')
+    ;(first.payload.data as { cart: string[] }).cart.push('changed by the handler')
+    const again = await codec.open(sealed, NOW)
+    expect(again).toEqual({ ok: true, keyId: '2', payload: expected })
+    const idle = await codec.open(sealed, expected.issuedAt + config.ttlSeconds * 1000 + 1)
+    expect(idle).toEqual({ ok: false, reason: 'expired' })
+  })
+
+  it("refuses a cookie it opened before once iron's own expiry has passed", async () => {
+    const { sealed } = genuine[0]!
+    expect((await codec.open(sealed, NOW)).ok).toBe(true)
+    vi.useFakeTimers({ now: Date.now() + (config.ttlSeconds + 3600) * 1000 })
+    try {
+      expect(await codec.open(sealed, NOW)).toEqual({ ok: false, reason: 'expired' })
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   it('refuses a seal whose envelope is not a Mortar session', async () => {

@@ -49,6 +49,16 @@ const ID = /^[A-Za-z0-9_-]{22}$/
 const TOKEN = /^[A-Za-z0-9_-]{22,64}$/
 // A seal is base64url parts joined by `*`, plus iron-session's `~2`: refuse anything else early.
 const SEAL = /^Fe26\.2\*[0-9A-Za-z_]*\*[A-Za-z0-9_*-]+(~[0-9]+)?$/
+// Opened seals kept (see SessionCodec.open): at most this many cookies of at most 4 KB each.
+const OPENED_LIMIT = 1_000
+
+/** A seal that unsealed and held a well-formed envelope. */
+interface OpenedSeal {
+  /** The envelope as JSON: each hit parses its own copy, which the request may change freely. */
+  readonly json: string
+  /** iron's own expiry (ms since the epoch, authenticated by the seal's MAC), on the real clock. */
+  readonly sealExpiresAt: number
+}
 
 /** A new random id: 128 bits, base64url (22 characters). */
 export function newSessionId(): string {
@@ -83,6 +93,7 @@ export function splitCookieValue(value: string): {
 export class SessionCodec {
   readonly #config: ResolvedSessionConfig
   readonly #schema: z.ZodType
+  readonly #opened = new Map<string, OpenedSeal>()
 
   constructor(config: ResolvedSessionConfig, schema: z.ZodType) {
     this.#config = config
@@ -94,33 +105,17 @@ export class SessionCodec {
     if (value.length > COOKIE_LIMIT_BYTES || !SEAL.test(value)) {
       return { ok: false, reason: 'invalid-seal' }
     }
-    let failure: UnsealErrorReason | undefined
-    let unsealed: unknown
-    try {
-      unsealed = await unsealData<unknown>(value, {
-        password: this.#config.passwords,
-        // iron's own expiry, on the real clock, is a backstop; ours below uses the app's clock.
-        ttl: this.#config.ttlSeconds,
-        onUnsealError: (reason) => {
-          failure = reason
-        },
-      })
-    } catch {
-      return { ok: false, reason: 'invalid-seal' }
+    let envelope: SealedEnvelope
+    const opened = this.#opened.get(value)
+    if (opened !== undefined && Date.now() < opened.sealExpiresAt) {
+      // The same bytes unsealed before: skip the key derivation and decryption (most of a
+      // request's session cost), not the expiry and schema checks below.
+      envelope = JSON.parse(opened.json) as SealedEnvelope
+    } else {
+      const unsealed = await this.#unseal(value)
+      if (!unsealed.ok) return unsealed
+      envelope = unsealed.envelope
     }
-    if (failure !== undefined) {
-      return {
-        ok: false,
-        reason:
-          failure === 'expired'
-            ? 'expired'
-            : failure === 'unknown-password'
-              ? 'unknown-key'
-              : 'invalid-seal',
-      }
-    }
-    const envelope = asEnvelope(unsealed)
-    if (envelope === undefined) return { ok: false, reason: 'malformed' }
     if (
       nowMs - envelope.i > this.#config.ttlSeconds * 1000 ||
       nowMs - envelope.c > this.#config.absoluteTtlSeconds * 1000
@@ -151,6 +146,46 @@ export class SessionCodec {
         csrfToken: envelope.t,
       },
     }
+  }
+
+  /** iron-session's unseal and the envelope's shape check; a genuine seal is remembered. */
+  async #unseal(
+    value: string,
+  ): Promise<
+    { readonly ok: true; readonly envelope: SealedEnvelope } | Extract<OpenedSession, { ok: false }>
+  > {
+    let failure: UnsealErrorReason | undefined
+    let unsealed: unknown
+    try {
+      unsealed = await unsealData<unknown>(value, {
+        password: this.#config.passwords,
+        // iron's own expiry, on the real clock, is a backstop; open() checks ours on the app's clock.
+        ttl: this.#config.ttlSeconds,
+        onUnsealError: (reason) => {
+          failure = reason
+        },
+      })
+    } catch {
+      return { ok: false, reason: 'invalid-seal' }
+    }
+    if (failure !== undefined) {
+      return {
+        ok: false,
+        reason:
+          failure === 'expired'
+            ? 'expired'
+            : failure === 'unknown-password'
+              ? 'unknown-key'
+              : 'invalid-seal',
+      }
+    }
+    const envelope = asEnvelope(unsealed)
+    if (envelope === undefined) return { ok: false, reason: 'malformed' }
+    // Only a genuine seal is kept (a forged cookie never gets in); first in, first out.
+    if (this.#opened.size >= OPENED_LIMIT)
+      this.#opened.delete(this.#opened.keys().next().value as string)
+    this.#opened.set(value, { json: JSON.stringify(envelope), sealExpiresAt: sealExpiry(value) })
+    return { ok: true, envelope }
   }
 
   /**
@@ -199,6 +234,12 @@ function asEnvelope(value: unknown): SealedEnvelope | undefined {
     for (const message of Object.values(e.f)) if (typeof message !== 'string') return undefined
   }
   return e as unknown as SealedEnvelope
+}
+
+/** The expiry iron wrote in the seal (its sixth `*` field), or never when it wrote none. */
+function sealExpiry(value: string): number {
+  const field = value.split('*', 6)[5]
+  return field === undefined || field === '' ? Number.POSITIVE_INFINITY : Number(field)
 }
 
 function isTime(value: unknown): value is number {
