@@ -171,7 +171,11 @@ export class LedgerNotifier implements Notifier {
       }
     }
 
-    const rows = planned.map((p) => p.row)
+    // One order for every call: two notify() of one key with recipients in opposite orders would
+    // otherwise take the idempotency index's locks in opposite orders and deadlock.
+    const rows = planned
+      .map((p) => p.row)
+      .sort((a, b) => compare(a.recipient_id, b.recipient_id) || compare(a.channel, b.channel))
     const jobsFor = (sending: readonly Planned[]) =>
       sending.map((p) => ({
         payload: { id: p.row.id },
@@ -282,4 +286,8 @@ export class LedgerNotifier implements Notifier {
     }
     return { deliveries }
   }
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
 }

@@ -282,6 +282,22 @@ for (const engine of testEngines()) {
         expect(ids.size).toBe(1)
       })
 
+      it('delivers a keyed notification to recipients given in opposite orders at once, without a deadlock', async () => {
+        const everyone = [ada, bob, ivy]
+        for (let round = 0; round < 20; round++) {
+          const key = `shipped:r${round}`
+          const results = await Promise.all(
+            [everyone, [...everyone].reverse(), everyone, [...everyone].reverse()].map((list) =>
+              transaction(() => notify(list, new OrderShipped(`r${round}`, key))),
+            ),
+          )
+          const queued = results.flatMap((r) => r.deliveries).filter((d) => d.status === 'queued')
+          expect(new Set(queued.map((d) => `${d.recipientId}/${d.channel}`)).size).toBe(
+            queued.length,
+          )
+        }
+      })
+
       it('collects digest items into one batch per recipient, even under concurrent triggers', async () => {
         const frank: Recipient = { id: 'frank', email: 'frank@example.com' }
         const results = await Promise.all(
