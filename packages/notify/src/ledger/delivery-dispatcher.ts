@@ -46,6 +46,8 @@ export class DeliveryDispatcher {
   readonly #init: DeliveryDispatcherInit
   readonly #preferences: Batcher<string, PreferenceEntry[]>
   readonly #throttles: Batcher<ThrottleKey, number>
+  /** `recipientExists` answers being asked in this turn of the event loop, by recipient. */
+  readonly #existence = new Map<string, Promise<boolean>>()
 
   constructor(init: DeliveryDispatcherInit) {
     this.#init = init
@@ -72,7 +74,7 @@ export class DeliveryDispatcher {
     const finish = async (outcome: Omit<AttemptOutcome, 'id'>) => ledger.finish({ id, ...outcome })
 
     if (this.#init.recipientExists !== undefined && !row.recipient_id.startsWith('route:')) {
-      if (!(await this.#init.recipientExists(row.recipient_id))) {
+      if (!(await this.#recipientExists(this.#init.recipientExists, row.recipient_id))) {
         await finish({ status: 'suppressed', error: 'recipient deleted before delivery' })
         return
       }
@@ -129,6 +131,24 @@ export class DeliveryDispatcher {
       throw new RetryDeliveryError(
         `${row.channel} delivery ${row.id}: ${result.status}: ${result.reason}`,
       )
+  }
+
+  /**
+   * Asks once for all the deliveries to one recipient whose claims came back in the same turn
+   * (one notification on several channels): each is still asked after its own claim, so a
+   * recipient deleted before then is not sent to.
+   */
+  #recipientExists(
+    exists: (recipientId: string) => boolean | Promise<boolean>,
+    recipientId: string,
+  ): Promise<boolean> {
+    let answer = this.#existence.get(recipientId)
+    if (answer === undefined) {
+      if (this.#existence.size === 0) setImmediate(() => this.#existence.clear())
+      answer = Promise.resolve().then(() => exists(recipientId))
+      this.#existence.set(recipientId, answer)
+    }
+    return answer
   }
 
   /** Why the recipient's preferences or the category's throttle hold this delivery back, if they do. */

@@ -173,6 +173,7 @@ for (const engine of testEngines()) {
       let sms: RecordingChannel<'sms'>
       const mailbox = devMailbox()
       const deleted = new Set<string>()
+      const asked: string[] = []
       const sent: NotificationSentEvent[] = []
       const failed: NotificationFailedEvent[] = []
 
@@ -198,7 +199,10 @@ for (const engine of testEngines()) {
               },
               quietHours: { start: '22:00', end: '07:00', channels: ['sms'] },
               digests: [commentsDigest(queue.digestMinutes)],
-              recipientExists: (id) => !deleted.has(id),
+              recipientExists: (id) => {
+                asked.push(id)
+                return !deleted.has(id)
+              },
               delivery: { attempts: 3, backoff: { baseMs: 0, maxMs: 0 } },
             }),
           ],
@@ -453,6 +457,14 @@ for (const engine of testEngines()) {
           ['suppressed', 'recipient deleted before delivery'],
           ['suppressed', 'recipient deleted before delivery'],
         ])
+        // Its two deliveries were claimed together: one question for both.
+        expect(asked.filter((id) => id === 'erin')).toEqual(['erin'])
+        // A later delivery asks again: the answer is not kept.
+        deleted.delete('erin')
+        await notify({ id: 'erin', email: 'erin@example.com' }, new OrderShipped('o-restored'))
+        await drain()
+        expect(await deliveries.list('erin', { status: 'sent' })).toHaveLength(2)
+        expect(asked.filter((id) => id === 'erin')).toEqual(['erin', 'erin'])
         const status = await deliveries.status()
         expect(
           status.counts.find((c) => c.channel === 'sms' && c.status === 'suppressed')?.count,

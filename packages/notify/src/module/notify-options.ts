@@ -27,8 +27,9 @@ export interface NotifyModuleOptions {
   /** The digests notifications may join (see `defineDigest`). */
   readonly digests?: readonly Digest[]
   /**
-   * Whether a recipient still exists, asked before each send: `false` suppresses the delivery
-   * with the reason "recipient deleted". On-demand recipients are not asked.
+   * Whether a recipient still exists, asked before each send (once for the deliveries to one
+   * recipient that start together): `false` suppresses the delivery with the reason "recipient
+   * deleted". On-demand recipients are not asked.
    */
   readonly recipientExists?: (recipientId: string) => boolean | Promise<boolean>
   /** How delivery jobs retry: attempts in all (8), backoff (5 s base, 1 h cap), timeout per attempt (60 s). */
