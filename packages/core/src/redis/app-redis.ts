@@ -90,9 +90,7 @@ export class AppRedis {
    * blocking commands and for clients that need their own options (BullMQ wants
    * `maxRetriesPerRequest: null`).
    */
-  async open(
-    options: Pick<IORedisOptions, 'maxRetriesPerRequest' | 'enableAutoPipelining'> = {},
-  ): Promise<Redis> {
+  async open(options: Pick<IORedisOptions, 'maxRetriesPerRequest'> = {}): Promise<Redis> {
     const Redis = await this.#driver()
     const client = new Redis(this.#url, { lazyConnect: true, ...options })
     // ioredis reconnects by itself; without a listener each failed attempt is an unhandled event.

@@ -705,12 +705,9 @@ export class BullmqQueue implements QueueAdapter {
     if (worker === undefined) {
       worker = (async () => {
         const { Worker } = await this.#load()
-        // A claim or a batch of completions sends many commands at once: pipelined, they
-        // leave in one socket write instead of one each.
-        this.#workerConnection ??= this.#redis.open({
-          maxRetriesPerRequest: null,
-          enableAutoPipelining: true,
-        })
+        // Not autopipelined: on an idle machine ioredis' pipelines cost more in buffer copies and
+        // garbage than the socket writes they save (0.60x raw BullMQ with them, 0.90–0.93x without).
+        this.#workerConnection ??= this.#redis.open({ maxRetriesPerRequest: null })
         const connection = await this.#workerConnection.catch((error: unknown) => {
           // Redis unreachable now: the next claim tries again.
           this.#workerConnection = undefined
