@@ -43,4 +43,56 @@ for (const engine of testEngines()) {
     },
     { skip: engine.skip },
   )
+
+  if (engine.engine === 'mysql') {
+    vitest.describe.skipIf(engine.skip !== undefined)('SqlQueue claim on MariaDB', () => {
+      vitest.it('claims again when InnoDB ends the claim as a deadlock victim', async () => {
+        const db = new Database({ url: (target as PrivateDatabaseUrl).url })
+        await db.connect()
+        // The claim's first statement fails as InnoDB fails a deadlock victim (errno 1213).
+        let failures = 0
+        let armed = false
+        db.addPlugin({
+          transformQuery(args) {
+            if (armed) {
+              armed = false
+              failures += 1
+              throw Object.assign(new Error('Deadlock found when trying to get lock'), {
+                errno: 1213,
+              })
+            }
+            return args.node
+          },
+          transformResult: async (args) => args.result,
+        })
+        try {
+          await sql`delete from mortar_job`.execute(db.root)
+          const queue = new SqlQueue({ database: db })
+          const nowMs = Date.now()
+          const [id] = await queue.enqueue([
+            {
+              name: 'deadlocked',
+              payload: '{}',
+              runAtMs: nowMs,
+              createdAtMs: nowMs,
+              maxAttempts: 3,
+              key: undefined,
+            },
+          ])
+          armed = true
+          const claimed = await queue.claim({
+            worker: 'w1',
+            names: ['deadlocked'],
+            limit: 5,
+            nowMs,
+            leaseUntilMs: nowMs + 30_000,
+          })
+          vitest.expect(failures).toBe(1)
+          vitest.expect(claimed.map((job) => job.id)).toEqual([id])
+        } finally {
+          await db.destroy()
+        }
+      })
+    })
+  }
 }

@@ -42,6 +42,8 @@ const CHUNK = 1_000
 // its own table (skipping it if another process is at it), so it stays a few pages long.
 const VACUUM_EVERY = 10_000
 const CHANNEL = 'mortar_jobs'
+// A MariaDB claim chosen as a deadlock's victim is tried this many times before the worker hears.
+const CLAIM_ATTEMPTS = 3
 
 interface JobRow {
   id: string | number | bigint
@@ -208,18 +210,29 @@ export class SqlQueue implements QueueAdapter {
     }
     // MariaDB has no UPDATE … RETURNING: lock, then update, in one short transaction. Read
     // committed takes no gap locks, so concurrent enqueues never wait for a claim.
-    return this.#database.root
-      .transaction()
-      .setIsolationLevel('read committed')
-      .execute(async (trx) => {
-        const { rows } =
-          await sql<JobRow>`select id, name, payload, attempts, max_attempts from mortar_job
-          where ${due} order by run_at, id limit ${limit} for update skip locked`.execute(trx)
-        if (rows.length === 0) return []
-        await sql`update mortar_job set locked_by = ${worker}, run_at = ${leaseUntilMs}, attempts = attempts + 1, progress = null
-          where id in (${sql.join(rows.map((row) => row.id))})`.execute(trx)
-        return rows.map((row) => claimed({ ...row, attempts: Number(row.attempts) + 1 }))
-      })
+    const claimOnce = () =>
+      this.#database.root
+        .transaction()
+        .setIsolationLevel('read committed')
+        .execute(async (trx) => {
+          const { rows } =
+            await sql<JobRow>`select id, name, payload, attempts, max_attempts from mortar_job
+            where ${due} order by run_at, id limit ${limit} for update skip locked`.execute(trx)
+          if (rows.length === 0) return []
+          await sql`update mortar_job set locked_by = ${worker}, run_at = ${leaseUntilMs}, attempts = attempts + 1, progress = null
+            where id in (${sql.join(rows.map((row) => row.id))})`.execute(trx)
+          return rows.map((row) => claimed({ ...row, attempts: Number(row.attempts) + 1 }))
+        })
+    // The UPDATE moves the rows' `run_at` index entries while other claims scan that index, so
+    // InnoDB may end a claim as a deadlock victim. Its transaction is rolled back whole (nothing
+    // was claimed), so claiming again is safe; a lost race is not a failed claim.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await claimOnce()
+      } catch (error) {
+        if (attempt >= CLAIM_ATTEMPTS || !isDeadlock(error)) throw error
+      }
+    }
   }
 
   async renew(worker: string, ids: readonly string[], leaseUntilMs: number): Promise<void> {
@@ -494,4 +507,9 @@ export function isUniqueViolation(error: unknown): boolean {
     fields?.errno === 1062 ||
     (typeof fields?.message === 'string' && fields.message.includes('UNIQUE constraint failed'))
   )
+}
+
+/** MariaDB/MySQL chose this transaction as a deadlock's victim and rolled it back. */
+function isDeadlock(error: unknown): boolean {
+  return (error as { errno?: unknown } | null)?.errno === 1213
 }
