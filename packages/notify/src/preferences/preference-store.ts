@@ -68,28 +68,12 @@ export class Preferences {
 
   /** The recipient's stored choices. */
   async list(recipientId: string): Promise<PreferenceEntry[]> {
-    return (await this.forRecipients([recipientId])).get(recipientId) ?? []
-  }
-
-  /** The stored choices of several recipients, in one query. */
-  async forRecipients(recipientIds: readonly string[]): Promise<Map<string, PreferenceEntry[]>> {
-    const byRecipient = new Map<string, PreferenceEntry[]>()
-    if (recipientIds.length === 0) return byRecipient
     const rows = await this.#db
       .selectFrom(PREFERENCE_TABLE)
-      .select(['recipient_id', 'category', 'channel', 'enabled'])
-      .where('recipient_id', 'in', [...new Set(recipientIds)])
+      .select(['recipient_id as owner', 'category', 'channel', 'enabled'])
+      .where('recipient_id', '=', recipientId)
       .execute()
-    for (const row of rows) {
-      const list = byRecipient.get(row.recipient_id) ?? []
-      list.push({
-        category: row.category,
-        channel: row.channel as ChannelName | '*',
-        enabled: Boolean(Number(row.enabled)),
-      })
-      byRecipient.set(row.recipient_id, list)
-    }
-    return byRecipient
+    return groupByOwner(rows).get(recipientId) ?? []
   }
 
   /**
@@ -97,24 +81,14 @@ export class Preferences {
    * delivery job reads them while it claims its row instead of after.
    */
   async forDeliveries(deliveryIds: readonly string[]): Promise<Map<string, PreferenceEntry[]>> {
-    const byDelivery = new Map<string, PreferenceEntry[]>()
-    if (deliveryIds.length === 0) return byDelivery
+    if (deliveryIds.length === 0) return new Map()
     const rows = await this.#db
       .selectFrom('mortar_delivery as d')
       .innerJoin('mortar_notification_preference as p', 'p.recipient_id', 'd.recipient_id')
-      .select(['d.id as delivery_id', 'p.category', 'p.channel', 'p.enabled'])
+      .select(['d.id as owner', 'p.category', 'p.channel', 'p.enabled'])
       .where('d.id', 'in', [...new Set(deliveryIds)])
       .execute()
-    for (const row of rows) {
-      const list = byDelivery.get(row.delivery_id) ?? []
-      list.push({
-        category: row.category,
-        channel: row.channel as ChannelName | '*',
-        enabled: Boolean(Number(row.enabled)),
-      })
-      byDelivery.set(row.delivery_id, list)
-    }
-    return byDelivery
+    return groupByOwner(rows)
   }
 
   /** Stores a choice, replacing the one for the same category and channel. */
@@ -190,4 +164,21 @@ export const createPreferenceTable: Migration = {
   async down(db) {
     await db.schema.dropTable(PREFERENCE_TABLE).execute()
   },
+}
+
+/** Preference rows as entries, grouped by whom they belong to (a recipient or a delivery). */
+function groupByOwner(
+  rows: readonly { owner: string; category: string; channel: string; enabled: unknown }[],
+): Map<string, PreferenceEntry[]> {
+  const byOwner = new Map<string, PreferenceEntry[]>()
+  for (const row of rows) {
+    const list = byOwner.get(row.owner) ?? []
+    list.push({
+      category: row.category,
+      channel: row.channel as ChannelName | '*',
+      enabled: Boolean(Number(row.enabled)),
+    })
+    byOwner.set(row.owner, list)
+  }
+  return byOwner
 }
