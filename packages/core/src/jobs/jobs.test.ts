@@ -5,7 +5,7 @@ import { defineModule, type Module } from '../app/define-module.js'
 import { token } from '../di/token.js'
 import { createLogger } from '../logger/create-logger.js'
 import { DATABASE } from '../persistence/database/index.js'
-import { Transactional, transaction } from '../persistence/transactions/index.js'
+import { transaction } from '../persistence/transactions/index.js'
 import {
   createTestApp,
   FakeClock,
@@ -17,9 +17,9 @@ import {
 import { defineJob, type JobDefinition } from './define-job.js'
 import { JobError, PermanentJobError } from './job-errors.js'
 import { JOBS, type JobQueue } from './job-queue.js'
+import { transactionalEnqueueCase } from './transactional-enqueue.case.js'
 import type { JobQueueService } from './job-queue-service.js'
 import type { JobsOptions } from './app-jobs.js'
-import { enqueue } from './running-queues.js'
 import { schedule } from './schedules/index.js'
 
 interface Case {
@@ -108,36 +108,9 @@ for (const testCase of cases) {
     }
 
     it('runs a job enqueued in a committed transaction, never one from a rolled-back one', async () => {
-      const ran: string[] = []
-      const note = defineJob({
-        name: 'test.note',
-        schema: z.object({ text: z.string() }),
-        handler: ({ text }) => {
-          ran.push(text)
-        },
-      })
-      const { jobs } = await start([module(note)])
-      await transaction(async () => {
-        await jobs.enqueue(note, { text: 'committed' })
-      })
-      await expect(
-        transaction(async () => {
-          await jobs.enqueue(note, { text: 'rolled back' })
-          throw new Error('payment declined')
-        }),
-      ).rejects.toThrow('payment declined')
-      class Checkout {
-        @Transactional()
-        async place(fail: boolean): Promise<void> {
-          await enqueue(note, { text: fail ? 'decorated, rolled back' : 'decorated' })
-          if (fail) throw new Error('out of stock')
-        }
-      }
-      await new Checkout().place(false)
-      await expect(new Checkout().place(true)).rejects.toThrow('out of stock')
-      await jobs.drain()
-      expect(ran.sort()).toEqual(['committed', 'decorated'])
-      expect((await jobs.status()).counts).toEqual([])
+      const enqueueCase = transactionalEnqueueCase()
+      const { jobs } = await start([module(...enqueueCase.jobs)])
+      await enqueueCase.check(jobs)
     })
 
     it('runs jobs on the started worker as soon as their transaction commits', async () => {

@@ -7,7 +7,7 @@ import type { App } from '../../app/app.js'
 import { createApp } from '../../app/create-app.js'
 import { createLogger } from '../../logger/create-logger.js'
 import { DATABASE } from '../../persistence/database/index.js'
-import { Transactional, transaction } from '../../persistence/transactions/index.js'
+import { transaction } from '../../persistence/transactions/index.js'
 import { REDIS } from '../../redis/app-redis.js'
 import {
   deleteRedisKeys,
@@ -18,9 +18,9 @@ import {
 } from '../../testing/index.js'
 import { defineJob, type JobDefinition } from '../define-job.js'
 import { JOBS, type JobQueue } from '../job-queue.js'
+import { transactionalEnqueueCase } from '../transactional-enqueue.case.js'
 import type { JobQueueService } from '../job-queue-service.js'
 import type { WorkerSettings } from '../worker/worker.js'
-import { enqueue } from '../running-queues.js'
 
 const redisUrl = process.env.MORTAR_TEST_REDIS_URL
 const silent = createLogger({ level: 'silent' })
@@ -123,37 +123,10 @@ for (const engine of engines) {
     }
 
     it('runs a job enqueued in a committed transaction, never one from a rolled-back one', async () => {
-      const ran: string[] = []
-      const note = defineJob({
-        name: 'test.note',
-        schema: z.object({ text: z.string() }),
-        handler: ({ text }) => {
-          ran.push(text)
-        },
-      })
-      const { jobs } = await start([module(note)])
+      const enqueueCase = transactionalEnqueueCase()
+      const { jobs } = await start([module(...enqueueCase.jobs)])
       expect(jobs.engine).toBe('bullmq')
-      await transaction(async () => {
-        await jobs.enqueue(note, { text: 'committed' })
-      })
-      await expect(
-        transaction(async () => {
-          await jobs.enqueue(note, { text: 'rolled back' })
-          throw new Error('payment declined')
-        }),
-      ).rejects.toThrow('payment declined')
-      class Checkout {
-        @Transactional()
-        async place(fail: boolean): Promise<void> {
-          await enqueue(note, { text: fail ? 'decorated, rolled back' : 'decorated' })
-          if (fail) throw new Error('out of stock')
-        }
-      }
-      await new Checkout().place(false)
-      await expect(new Checkout().place(true)).rejects.toThrow('out of stock')
-      await jobs.drain()
-      expect(ran.sort()).toEqual(['committed', 'decorated'])
-      expect((await jobs.status()).counts).toEqual([])
+      await enqueueCase.check(jobs)
     })
 
     it('writes an `alongside` row only with its outbox rows, outside a transaction too', async () => {
