@@ -3,7 +3,7 @@ import { JOBS, resolveDatabase } from '@mortar/core'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { CatalogDb } from './catalog/index.js'
 import { CookieJar } from './testing/cookie-jar.js'
-import { logIn, SHOPPER_PASSWORD, signUpShopper } from './testing/shopper.js'
+import { logIn, signUp, signUpShopper } from './testing/shopper.js'
 import { shopTestEngines, startTestShop, type TestShop } from './testing/test-shop.js'
 
 const csrfOf = (page: string) => /name="_csrf" value="([^"]+)"/.exec(page)?.[1] ?? ''
@@ -65,18 +65,11 @@ for (const { engine, redis, title, skip } of runs) {
           new URLSearchParams({ _csrf: csrfOf(product.text), productId: '77', quantity: '1' }),
         )
         expect(added.status).toBe(303)
-        const email = `scenario-${Date.now()}@example.com`
-        const signup = await visitor.request('POST', '/auth/signup', {
-          email,
-          password: SHOPPER_PASSWORD,
-        })
-        expect(signup.status).toBe(201)
-        const card = await visitor.request('POST', '/payment-methods', {
-          token: 'tok_scenario_1',
-          last4: '4242',
-          brand: 'visa',
-        })
-        const order = await visitor.request('POST', '/orders', { paymentMethodId: card.json.id })
+        const { email, paymentMethodId } = await signUp(
+          visitor,
+          `scenario-${Date.now()}@example.com`,
+        )
+        const order = await visitor.request('POST', '/orders', { paymentMethodId })
         expect(order.status).toBe(201)
         const orderId = order.json.id as string
 

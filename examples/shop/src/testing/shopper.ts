@@ -16,7 +16,14 @@ export interface Shopper {
 /** Signs a new shopper up on the shop at `base` and saves a card for them. */
 export async function signUpShopper(base: string, name = 'shopper'): Promise<Shopper> {
   const jar = new CookieJar({ base, userAgent: name })
-  const email = `${name}-${randomUUID()}@example.com`
+  return signUp(jar, `${name}-${randomUUID()}@example.com`)
+}
+
+/**
+ * Signs up, with a saved card, the visitor whose cookies `jar` holds (so a cart filled before
+ * signing up stays theirs).
+ */
+export async function signUp(jar: CookieJar, email: string): Promise<Shopper> {
   const signup = await jar.request('POST', '/auth/signup', { email, password: SHOPPER_PASSWORD })
   expect(signup.status).toBe(201)
   const card = await jar.request('POST', '/payment-methods', {

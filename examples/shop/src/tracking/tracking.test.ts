@@ -3,7 +3,7 @@ import { resolveDatabase } from '@mortar/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CatalogDb } from '../catalog/index.js'
 import { CookieJar } from '../testing/cookie-jar.js'
-import { logIn, type Shopper, SHOPPER_PASSWORD, signUpShopper } from '../testing/shopper.js'
+import { logIn, type Shopper, signUp, signUpShopper } from '../testing/shopper.js'
 import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
 
 const DAY = 86_400_000
@@ -50,17 +50,8 @@ for (const engine of shopTestEngines()) {
         new URLSearchParams({ _csrf: csrf, productId: '21', quantity: '2' }),
       )
       expect(added.status).toBe(303)
-      const signup = await visitor.request('POST', '/auth/signup', {
-        email: `tracked-${Date.now()}@example.com`,
-        password: SHOPPER_PASSWORD,
-      })
-      expect(signup.status).toBe(201)
-      const card = await visitor.request('POST', '/payment-methods', {
-        token: 'tok_tracked_1',
-        last4: '4242',
-        brand: 'visa',
-      })
-      const order = await visitor.request('POST', '/orders', { paymentMethodId: card.json.id })
+      const { paymentMethodId } = await signUp(visitor, `tracked-${Date.now()}@example.com`)
+      const order = await visitor.request('POST', '/orders', { paymentMethodId })
       expect(order.status).toBe(201)
       await analytics().flush({ timeoutMs: 5_000 })
 
