@@ -1,5 +1,3 @@
-import { PasswordHasher } from '@mortar/auth'
-import { Secret } from '@mortar/core'
 import {
   type FuzzRequest,
   fuzzRoutes,
@@ -12,9 +10,8 @@ import {
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SEED_USERS } from './rides/index.js'
-import { buildRides, type RidesServer } from './server.js'
-
-const DEMO_PASSWORD = 'ride-along-2026'
+import type { RidesServer } from './server.js'
+import { buildTestRides, DEMO_PASSWORD } from './test-rides.js'
 
 // Plausible values of every body field the rides routes read; the fuzz replaces one at a time.
 const FIELDS = { email: 'admin@rides.example', password: DEMO_PASSWORD, pickup: 'A', dropoff: 'B' }
@@ -55,17 +52,7 @@ for (const engine of testEngines()) {
 
     beforeAll(async () => {
       database = await privateDatabaseUrl(engine)
-      rides = await buildRides(
-        {
-          port: 0,
-          host: '127.0.0.1',
-          databaseUrl: database.url,
-          sessionPassword: new Secret('rides-test-session-password-0123456789'),
-          paginationKey: new Secret('rides-test-pagination-key-0123456789abcdef'),
-          demoPassword: new Secret(DEMO_PASSWORD),
-        },
-        { hasher: new PasswordHasher({ cost: { logN: 10 } }) },
-      )
+      rides = await buildTestRides(database.url)
     })
 
     afterAll(async () => {

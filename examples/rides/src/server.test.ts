@@ -1,13 +1,11 @@
 import { PasswordHasher, type SuspiciousActivity } from '@mortar/auth'
-import { EVENT_BUS, Secret } from '@mortar/core'
+import { EVENT_BUS } from '@mortar/core'
 import { listRoutes, snapshotTables } from '@mortar/core/testing'
 import { forgeUnsafeRequests } from '@mortar/session/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { RidesConfig } from './config.js'
 import { RIDES_DB, type Role, SEED_USERS, seedTrips, type Trip } from './rides/index.js'
-import { buildRides, type ListeningRides, listen, type RidesServer } from './server.js'
-
-const DEMO_PASSWORD = 'ride-along-2026'
+import { type ListeningRides, listen, type RidesServer } from './server.js'
+import { buildTestRides, DEMO_PASSWORD } from './test-rides.js'
 
 interface Reply {
   readonly status: number
@@ -92,16 +90,7 @@ describe('the rides example over HTTP', () => {
   let missing: Record<string, unknown>
 
   beforeAll(async () => {
-    const config: RidesConfig = {
-      port: 0,
-      host: '127.0.0.1',
-      databaseUrl: 'sqlite::memory:',
-      sessionPassword: new Secret('rides-test-session-password-0123456789'),
-      paginationKey: new Secret('rides-test-pagination-key-0123456789abcdef'),
-      demoPassword: new Secret(DEMO_PASSWORD),
-    }
-    // A cheap scrypt cost keeps six logins fast; the hasher's own tests cover the default.
-    rides = await buildRides(config, { hasher: new PasswordHasher({ cost: { logN: 10 } }) })
+    rides = await buildTestRides()
     server = await listen(rides, { port: 0, host: '127.0.0.1' })
     for (const user of SEED_USERS) {
       const browser = new Browser(server.url)
@@ -447,17 +436,7 @@ describe('the rides login under a burst of parallel guesses', () => {
   let server: ListeningRides
 
   beforeAll(async () => {
-    rides = await buildRides(
-      {
-        port: 0,
-        host: '127.0.0.1',
-        databaseUrl: 'sqlite::memory:',
-        sessionPassword: new Secret('rides-test-session-password-0123456789'),
-        paginationKey: new Secret('rides-test-pagination-key-0123456789abcdef'),
-        demoPassword: new Secret(DEMO_PASSWORD),
-      },
-      { hasher: new PasswordHasher({ cost: { logN: 10 } }) },
-    )
+    rides = await buildTestRides()
     server = await listen(rides, { port: 0, host: '127.0.0.1' })
   })
 
