@@ -56,12 +56,13 @@ describe('MailChannel.validate', () => {
   const channel = mailChannel({ from: 'Shop <no-reply@shop.example>', transport: new DevMailbox() })
 
   it('refuses extra headers that would name recipients or are not header names', () => {
-    for (const headers of [
+    const refused: Record<string, string>[] = [
       { Bcc: 'victim@other.example' },
       { 'reply-to': 'eve@example.com' },
       { 'X-Note\r\nBcc: victim@other.example': 'x' },
       { 'X:Note': 'x' },
-    ]) {
+    ]
+    for (const headers of refused) {
       expect(
         channel.validate({ subject: 'Hi', text: 'x', headers }, 'ada@example.com'),
         JSON.stringify(headers),
