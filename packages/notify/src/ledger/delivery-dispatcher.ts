@@ -63,7 +63,7 @@ export class DeliveryDispatcher {
 
   async deliver(
     id: string,
-    job: Pick<JobContext, 'attempt' | 'maxAttempts' | 'signal'>,
+    job: Pick<JobContext, 'attempt' | 'maxAttempts' | 'signal' | 'completeWith'>,
   ): Promise<void> {
     const { ledger } = this.#init
     const preferences = this.#preferences.call(id)
@@ -71,17 +71,19 @@ export class DeliveryDispatcher {
     preferences.catch(() => undefined)
     const row = await ledger.claim(id)
     if (row === undefined) return
-    const finish = async (outcome: Omit<AttemptOutcome, 'id'>) => ledger.finish({ id, ...outcome })
+    // A final result rides with the job's completion; the job is not finished without it.
+    const finish = (outcome: Omit<AttemptOutcome, 'id'>) =>
+      job.completeWith(ledger.results, { id, ...outcome })
 
     if (this.#init.recipientExists !== undefined && !row.recipient_id.startsWith('route:')) {
       if (!(await this.#recipientExists(this.#init.recipientExists, row.recipient_id))) {
-        await finish({ status: 'suppressed', error: 'recipient deleted before delivery' })
+        finish({ status: 'suppressed', error: 'recipient deleted before delivery' })
         return
       }
     }
     const suppressed = await this.#policy(row, preferences)
     if (suppressed !== undefined) {
-      await finish({ status: 'suppressed', error: suppressed })
+      finish({ status: 'suppressed', error: suppressed })
       return
     }
     const channel = this.#init.channels.get(row.channel as ChannelName)
@@ -109,12 +111,15 @@ export class DeliveryDispatcher {
     }
 
     if (result.status === 'accepted') {
-      await finish({ status: 'sent', providerMessageId: result.providerMessageId })
+      finish({ status: 'sent', providerMessageId: result.providerMessageId })
       await this.#publishSent(row, result.providerMessageId)
       return
     }
     const final = result.status === 'permanent' || job.attempt >= job.maxAttempts
-    await finish({ status: final ? 'dead' : 'failed', error: `${result.status}: ${result.reason}` })
+    const error = `${result.status}: ${result.reason}`
+    if (final) finish({ status: 'dead', error })
+    // Failed and retried: the job's completion never comes for this attempt, so it is written now.
+    else await ledger.finish({ id, status: 'failed', error })
     await this.#init.bus.publish('notification.failed', {
       deliveryId: row.id,
       notificationId: row.notification_id,

@@ -1,4 +1,4 @@
-import type { Clock, CompanionWrite, Database } from '@mortar/core'
+import type { Clock, CompanionWrite, CompletionWrite, Database } from '@mortar/core'
 import { type Kysely, type RawBuilder, sql } from 'kysely'
 import type { ChannelName } from '../channels/channel.js'
 import { DeliveryNotFoundError, DeliveryNotReplayableError } from '../errors.js'
@@ -138,10 +138,18 @@ export class DeliveryLedger {
     return this.#claims.call(id)
   }
 
-  /** Records how an attempt ended. */
+  /** Records how an attempt ended, now (an attempt whose job will fail and be retried). */
   async finish(outcome: AttemptOutcome): Promise<void> {
     await this.#finishes.call(outcome)
   }
+
+  /**
+   * Records how attempts ended, as one write that core's jobs send with the completion of the
+   * delivery jobs (`job.completeWith`): the handler waits for no write of its own, and the
+   * result commits exactly when its job is finished.
+   */
+  readonly results: CompletionWrite<AttemptOutcome> = (outcomes) =>
+    this.#resultsUpdate(this.#db, outcomes)
 
   async #claimBatch(ids: readonly string[]): Promise<(ClaimedDelivery | undefined)[]> {
     const unique = [...new Set(ids)]
@@ -181,13 +189,20 @@ export class DeliveryLedger {
   }
 
   async #finishBatch(outcomes: readonly AttemptOutcome[]): Promise<undefined[]> {
-    const now = this.#clock.nowMs()
-    // The job's own completion (or failure) comes after this, as a durable commit of the same
-    // PostgreSQL, and flushing the log up to it flushes this commit too: waiting for the disk
-    // here would only hold the worker's slot for a second flush. A server crash before that
-    // flush loses both, and the job runs again, as after any crash mid-send.
+    // The job's own failure comes after this, as a durable commit of the same PostgreSQL, and
+    // flushing the log up to it flushes this commit too: waiting for the disk here would only
+    // hold the worker's slot for a second flush. A server crash before that flush loses both,
+    // and the job runs again, as after any crash mid-send.
     const unflushed =
       this.#finishUnflushed && sqlEngine(this.#root as Kysely<unknown>) === 'postgres'
+    await this.#resultsUpdate(this.#root, outcomes)
+      .$if(unflushed, (query) => query.where(unflushedCommit))
+      .execute()
+    return outcomes.map(() => undefined)
+  }
+
+  #resultsUpdate(db: Kysely<LedgerTables>, outcomes: readonly AttemptOutcome[]) {
+    const now = this.#clock.nowMs()
     const caseOf = (
       column: keyof DeliveryRow,
       value: (outcome: AttemptOutcome) => unknown,
@@ -196,7 +211,7 @@ export class DeliveryLedger {
         outcomes.map((outcome) => sql`when ${outcome.id} then ${value(outcome)}`),
         sql` `,
       )} else ${sql.ref(column)} end`
-    await this.#root
+    return db
       .updateTable(DELIVERY_TABLE)
       .set({
         status: caseOf('status', (outcome) => outcome.status) as never,
@@ -214,9 +229,6 @@ export class DeliveryLedger {
         outcomes.map((outcome) => outcome.id),
       )
       .where('status', '=', 'sending')
-      .$if(unflushed, (query) => query.where(unflushedCommit))
-      .execute()
-    return outcomes.map(() => undefined)
   }
 
   /** One delivery by id. */

@@ -279,6 +279,28 @@ export class BullmqQueue implements QueueAdapter {
     return done.filter((id): id is string => id !== undefined)
   }
 
+  /**
+   * The writes go to the app's database first, for the jobs this worker holds, and the jobs
+   * complete in Redis after: a crash between runs them again, never finishes them unwritten.
+   */
+  async completeAlongside(
+    worker: string,
+    ids: readonly string[],
+    writes: (finished: readonly string[]) => readonly CompanionWrite[],
+  ): Promise<readonly string[]> {
+    const held = ids.filter((id) => this.#held.has(id))
+    const list = held.length === 0 ? [] : writes(held)
+    const [only] = list
+    if (list.length === 1 && only !== undefined) {
+      await sql`${only}`.execute(queueDb(this.#database))
+    } else if (list.length > 1) {
+      await this.#database.transaction(async () => {
+        for (const write of list) await sql`${write}`.execute(this.#database.kysely)
+      })
+    }
+    return this.complete(worker, ids)
+  }
+
   async #keepFetched(worker: string, name: string, [data, id]: unknown[]): Promise<void> {
     const bullWorker = await this.#workers.get(name)
     if (bullWorker === undefined) return
