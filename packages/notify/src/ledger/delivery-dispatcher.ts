@@ -35,10 +35,11 @@ export class RetryDeliveryError extends Error {
 }
 
 /**
- * Runs one attempt of one delivery, from its job: claims the row (skipping a delivery already
+ * Runs one attempt of one delivery, from its job: reads the row (skipping a delivery already
  * sent, dead or suppressed: a job that runs twice sends once), asks whether the recipient still
  * exists, applies their preferences and the category's throttle (suppressed, with the reason),
- * sends through the channel with the delivery's id, records the result and publishes
+ * sends through the channel with the delivery's id, records the result (with the job's
+ * completion when final) and publishes
  * `notification.sent` or `notification.failed`. A transient result throws so the job is
  * retried with backoff; after the job's last attempt the delivery is dead.
  */
@@ -52,7 +53,7 @@ export class DeliveryDispatcher {
   constructor(init: DeliveryDispatcherInit) {
     this.#init = init
     // One read of the preferences for every delivery that starts in the same turn, by delivery
-    // id so that it runs beside the claim instead of after it.
+    // id so that it runs beside the read of the rows instead of after it.
     this.#preferences = new Batcher(async (deliveryIds) => {
       const found = await init.preferences.forDeliveries(deliveryIds)
       return deliveryIds.map((id) => found.get(id) ?? [])
@@ -61,19 +62,31 @@ export class DeliveryDispatcher {
     this.#throttles = new Batcher((keys) => countDeliveries(init.root, keys))
   }
 
+  /**
+   * `after`: the attempts the delivery had before this job (a replay's job starts counting
+   * again from 1).
+   */
   async deliver(
-    id: string,
+    { id, after = 0 }: { readonly id: string; readonly after?: number | undefined },
     job: Pick<JobContext, 'attempt' | 'maxAttempts' | 'signal' | 'completeWith'>,
   ): Promise<void> {
     const { ledger } = this.#init
     const preferences = this.#preferences.call(id)
-    // Read beside the claim; unused (critical, required, on-demand routes) it is dropped.
+    // Read beside the row; unused (critical, required, on-demand routes) it is dropped.
     preferences.catch(() => undefined)
-    const row = await ledger.claim(id)
+    const row = await ledger.load(id)
     if (row === undefined) return
+    const attempt = after + job.attempt
+    // Every attempt records its number: one missing before this one ended unrecorded, its
+    // worker killed or cut off, maybe after the channel accepted. A row marked `sending` by an
+    // earlier version is such an attempt too.
+    const unrecorded = Math.max(
+      attempt - 1 - Number(row.attempts),
+      row.status === 'sending' ? 1 : 0,
+    )
     // A final result rides with the job's completion; the job is not finished without it.
-    const finish = (outcome: Omit<AttemptOutcome, 'id'>) =>
-      job.completeWith(ledger.results, { id, ...outcome })
+    const finish = (outcome: Omit<AttemptOutcome, 'id' | 'attempt' | 'unrecorded'>) =>
+      job.completeWith(ledger.results, { id, attempt, unrecorded, ...outcome })
 
     if (this.#init.recipientExists !== undefined && !row.recipient_id.startsWith('route:')) {
       if (!(await this.#recipientExists(this.#init.recipientExists, row.recipient_id))) {
@@ -101,7 +114,7 @@ export class DeliveryDispatcher {
           message: JSON.parse(row.message) as never,
           recipientId: row.recipient_id,
           type: row.type,
-          attempt: Number(row.attempts),
+          attempt,
           signal: job.signal,
         })
       } catch (error) {
@@ -112,14 +125,14 @@ export class DeliveryDispatcher {
 
     if (result.status === 'accepted') {
       finish({ status: 'sent', providerMessageId: result.providerMessageId })
-      await this.#publishSent(row, result.providerMessageId)
+      await this.#publishSent(row, attempt, result.providerMessageId)
       return
     }
     const final = result.status === 'permanent' || job.attempt >= job.maxAttempts
     const error = `${result.status}: ${result.reason}`
     if (final) finish({ status: 'dead', error })
     // Failed and retried: the job's completion never comes for this attempt, so it is written now.
-    else await ledger.finish({ id, status: 'failed', error })
+    else await ledger.finish({ id, attempt, unrecorded, status: 'failed', error })
     await this.#init.bus.publish('notification.failed', {
       deliveryId: row.id,
       notificationId: row.notification_id,
@@ -129,7 +142,7 @@ export class DeliveryDispatcher {
       channel: row.channel as ChannelName,
       reason: result.reason,
       result: result.status,
-      attempts: Number(row.attempts),
+      attempts: attempt,
       final,
     })
     if (!final)
@@ -139,8 +152,8 @@ export class DeliveryDispatcher {
   }
 
   /**
-   * Asks once for all the deliveries to one recipient whose claims came back in the same turn
-   * (one notification on several channels): each is still asked after its own claim, so a
+   * Asks once for all the deliveries to one recipient whose rows came back in the same turn
+   * (one notification on several channels): each is still asked after its own read, so a
    * recipient deleted before then is not sent to.
    */
   #recipientExists(
@@ -187,7 +200,11 @@ export class DeliveryDispatcher {
     return undefined
   }
 
-  async #publishSent(row: DeliveryRow, providerMessageId: string | undefined): Promise<void> {
+  async #publishSent(
+    row: DeliveryRow,
+    attempt: number,
+    providerMessageId: string | undefined,
+  ): Promise<void> {
     await this.#init.bus.publish('notification.sent', {
       deliveryId: row.id,
       notificationId: row.notification_id,
@@ -196,7 +213,7 @@ export class DeliveryDispatcher {
       recipientId: row.recipient_id,
       channel: row.channel as ChannelName,
       providerMessageId,
-      attempts: Number(row.attempts),
+      attempts: attempt,
     })
   }
 }

@@ -13,12 +13,13 @@ import {
   toDeliveryRecord,
 } from './delivery-table.js'
 
-/** A delivery a worker claimed: its row as it is now (status `sending`, attempts counted). */
-export type ClaimedDelivery = DeliveryRow
-
 /** How an attempt ended, as the ledger records it. */
 export interface AttemptOutcome {
   readonly id: string
+  /** The delivery's attempt this was, counting the attempts of every job it had. */
+  readonly attempt: number
+  /** Earlier attempts that ended unrecorded (their worker died): each may have sent. */
+  readonly unrecorded: number
   readonly status: 'sent' | 'failed' | 'dead' | 'suppressed'
   readonly providerMessageId?: string | undefined
   readonly error?: string | undefined
@@ -43,19 +44,21 @@ export interface DeliveryListOptions {
   readonly limit?: number
 }
 
+// `sending` only in rows an earlier version marked when its worker claimed them.
 const CLAIMABLE: readonly DeliveryStatus[] = ['queued', 'failed', 'sending']
 const FINAL: ReadonlySet<DeliveryStatus> = new Set(['sent', 'dead', 'suppressed'])
 
 /**
- * The delivery ledger's rows: written by `notify()` in the caller's transaction, claimed and
- * finished by delivery jobs in batches (one statement for every job that starts in the same
- * turn of the event loop), read by `deliveries()` and `mortar notify status`.
+ * The delivery ledger's rows: written by `notify()` in the caller's transaction, read by
+ * delivery jobs in batches (one statement for every job that starts in the same turn of the
+ * event loop) and finished with the jobs' completion, read by `deliveries()` and
+ * `mortar notify status`.
  */
 export class DeliveryLedger {
   readonly #database: Database
   readonly #clock: Clock
   readonly #finishUnflushed: boolean
-  readonly #claims: Batcher<string, ClaimedDelivery | undefined>
+  readonly #loads: Batcher<string, DeliveryRow | undefined>
   readonly #finishes: Batcher<AttemptOutcome, undefined>
 
   /**
@@ -66,7 +69,7 @@ export class DeliveryLedger {
     this.#database = database
     this.#clock = clock
     this.#finishUnflushed = options.jobsInSameDatabase
-    this.#claims = new Batcher((ids) => this.#claimBatch(ids))
+    this.#loads = new Batcher((ids) => this.#loadBatch(ids))
     this.#finishes = new Batcher((outcomes) => this.#finishBatch(outcomes))
   }
 
@@ -130,12 +133,13 @@ export class DeliveryLedger {
   }
 
   /**
-   * Claims a delivery for an attempt: `sending`, attempts + 1 (and a possible duplicate counted
-   * when it was already `sending`: an earlier worker died mid-send). `undefined` when there is
-   * nothing to send (sent, dead, suppressed or gone).
+   * Reads a delivery for an attempt of its job; `undefined` when there is nothing to send (sent,
+   * dead, suppressed or gone). Nothing is written: the attempt is the delivery job's, which the
+   * queue leases and counts, so `sending` is read from the job (see `Deliveries`), and an attempt
+   * that ended unrecorded (its worker died) shows as a gap in the attempts the next one records.
    */
-  claim(id: string): Promise<ClaimedDelivery | undefined> {
-    return this.#claims.call(id)
+  load(id: string): Promise<DeliveryRow | undefined> {
+    return this.#loads.call(id)
   }
 
   /** Records how an attempt ended, now (an attempt whose job will fail and be retried). */
@@ -151,39 +155,13 @@ export class DeliveryLedger {
   readonly results: CompletionWrite<AttemptOutcome> = (outcomes) =>
     this.#resultsUpdate(this.#db, outcomes)
 
-  async #claimBatch(ids: readonly string[]): Promise<(ClaimedDelivery | undefined)[]> {
-    const unique = [...new Set(ids)]
-    const now = this.#clock.nowMs()
-    const engine = sqlEngine(this.#root as Kysely<unknown>)
-    const claim = async (db: Kysely<LedgerTables>): Promise<DeliveryRow[]> => {
-      // SET order matters on MySQL, which reads columns already assigned: the duplicate count first.
-      const update = db
-        .updateTable(DELIVERY_TABLE)
-        .set({
-          possible_duplicates: sql<number>`possible_duplicates + case when status = 'sending' then 1 else 0 end`,
-          attempts: sql<number>`attempts + 1`,
-          status: 'sending',
-          updated_at: now,
-        })
-        .where('id', 'in', unique)
-        .where('status', 'in', CLAIMABLE)
-      // The `sending` mark is a hint for status and duplicate counts; the job runs again whether
-      // or not it survives a database crash. So on PostgreSQL it does not wait for the disk (a
-      // commit is most of a small statement's cost): the setting, local to the statement's own
-      // transaction, is made by an uncorrelated subquery that runs once, in the same round trip.
-      if (engine === 'postgres') {
-        return update.where(unflushedCommit).returningAll().execute()
-      }
-      if (engine !== 'mysql') return update.returningAll().execute()
-      await update.execute()
-      return db
-        .selectFrom(DELIVERY_TABLE)
-        .selectAll()
-        .where('id', 'in', unique)
-        .where('status', '=', 'sending')
-        .execute()
-    }
-    const rows = await claim(this.#root)
+  async #loadBatch(ids: readonly string[]): Promise<(DeliveryRow | undefined)[]> {
+    const rows = await this.#root
+      .selectFrom(DELIVERY_TABLE)
+      .selectAll()
+      .where('id', 'in', [...new Set(ids)])
+      .where('status', 'in', CLAIMABLE)
+      .execute()
     const byId = new Map(rows.map((row) => [row.id, row]))
     return ids.map((id) => byId.get(id))
   }
@@ -215,6 +193,11 @@ export class DeliveryLedger {
       .updateTable(DELIVERY_TABLE)
       .set({
         status: caseOf('status', (outcome) => outcome.status) as never,
+        attempts: caseOf('attempts', (outcome) => outcome.attempt) as never,
+        possible_duplicates: caseOf(
+          'possible_duplicates',
+          (outcome) => sql`${sql.ref('possible_duplicates')} + ${outcome.unrecorded}`,
+        ) as never,
         provider_message_id: caseOf(
           'provider_message_id',
           (outcome) => outcome.providerMessageId ?? null,
@@ -228,7 +211,7 @@ export class DeliveryLedger {
         'in',
         outcomes.map((outcome) => outcome.id),
       )
-      .where('status', '=', 'sending')
+      .where('status', 'in', CLAIMABLE)
   }
 
   /** One delivery by id. */
@@ -267,6 +250,19 @@ export class DeliveryLedger {
     return rows.map(toDeliveryRecord)
   }
 
+  /** The channel and status of these deliveries. */
+  async statusOf(
+    ids: readonly string[],
+  ): Promise<{ id: string; channel: ChannelName; status: DeliveryStatus }[]> {
+    if (ids.length === 0) return []
+    const rows = await this.#db
+      .selectFrom(DELIVERY_TABLE)
+      .select(['id', 'channel', 'status'])
+      .where('id', 'in', [...ids])
+      .execute()
+    return rows.map((row) => ({ ...row, channel: row.channel as ChannelName }))
+  }
+
   /** Counts by channel and status, and possible duplicates by channel. */
   async status(): Promise<LedgerStatus> {
     const counts = await this.#db
@@ -301,27 +297,31 @@ export class DeliveryLedger {
 
   /**
    * Makes dead deliveries queued again (attempts kept, error kept until the next attempt) and
-   * returns their ids, for the caller to enqueue in the same transaction. An id that is not dead
-   * is refused with the reason.
+   * returns them with the attempts they had, for the caller to enqueue in the same transaction.
+   * An id that is not dead is refused with the reason.
    */
-  async requeue(ids: readonly string[] | 'all-dead'): Promise<string[]> {
+  async requeue(
+    ids: readonly string[] | 'all-dead',
+  ): Promise<{ readonly id: string; readonly after: number }[]> {
     const now = this.#clock.nowMs()
     let targets: string[]
+    const attempts = new Map<string, number>()
     if (ids === 'all-dead') {
-      targets = (
-        await this.#db
-          .selectFrom(DELIVERY_TABLE)
-          .select('id')
-          .where('status', '=', 'dead')
-          .where('message', '<>', '')
-          .execute()
-      ).map((row) => row.id)
+      const rows = await this.#db
+        .selectFrom(DELIVERY_TABLE)
+        .select(['id', 'attempts'])
+        .where('status', '=', 'dead')
+        .where('message', '<>', '')
+        .execute()
+      for (const row of rows) attempts.set(row.id, Number(row.attempts))
+      targets = rows.map((row) => row.id)
     } else {
       const rows = await this.#db
         .selectFrom(DELIVERY_TABLE)
-        .select(['id', 'status', 'message'])
+        .select(['id', 'status', 'message', 'attempts'])
         .where('id', 'in', [...ids])
         .execute()
+      for (const row of rows) attempts.set(row.id, Number(row.attempts))
       const found = new Map(rows.map((row) => [row.id, row]))
       for (const id of ids) {
         const row = found.get(id)
@@ -339,7 +339,7 @@ export class DeliveryLedger {
       .where('id', 'in', targets)
       .where('status', '=', 'dead')
       .execute()
-    return targets
+    return targets.map((id) => ({ id, after: attempts.get(id) ?? 0 }))
   }
 
   /** Deletes finished deliveries (sent, dead, suppressed) last changed before `before`; returns how many. */

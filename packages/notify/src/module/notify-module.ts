@@ -103,11 +103,12 @@ export function notifyModule(options: NotifyModuleOptions): Module {
 
   const deliverJob = defineJob({
     name: NOTIFY_JOBS.deliver,
-    schema: z.object({ id: z.string().min(1).max(36) }),
+    // `after`: the attempts a replayed delivery had before this job.
+    schema: z.object({ id: z.string().min(1).max(36), after: z.number().int().min(0).optional() }),
     attempts: options.delivery?.attempts ?? 8,
     backoff: options.delivery?.backoff ?? { baseMs: 5_000, maxMs: 3_600_000 },
     timeout: options.delivery?.timeoutMs ?? 60_000,
-    handler: (payload, job) => job.resolve(DISPATCHER).deliver(payload.id, job),
+    handler: (payload, job) => job.resolve(DISPATCHER).deliver(payload, job),
   })
   const closeDigestJob = defineJob({
     name: NOTIFY_JOBS.closeDigest,
