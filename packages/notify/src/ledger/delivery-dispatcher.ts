@@ -6,7 +6,6 @@ import {
   decidePreference,
   type PreferenceEntry,
 } from '../preferences/preference-policy.js'
-import type { Preferences } from '../preferences/preference-store.js'
 import { Batcher } from './batcher.js'
 import type { AttemptOutcome, DeliveryLedger } from './delivery-ledger.js'
 import type { DeliveryRow } from './delivery-table.js'
@@ -19,7 +18,6 @@ export interface DeliveryDispatcherInit {
   readonly bus: EventBus
   readonly logger: Logger
   readonly recipientExists: ((recipientId: string) => boolean | Promise<boolean>) | undefined
-  readonly preferences: Preferences
   readonly categories: Readonly<Record<string, CategoryOptions>>
   readonly clock: Clock
   /** The pool (never a caller's transaction), for throttle counters. */
@@ -45,19 +43,12 @@ export class RetryDeliveryError extends Error {
  */
 export class DeliveryDispatcher {
   readonly #init: DeliveryDispatcherInit
-  readonly #preferences: Batcher<string, PreferenceEntry[]>
   readonly #throttles: Batcher<ThrottleKey, number>
   /** `recipientExists` answers being asked in this turn of the event loop, by recipient. */
   readonly #existence = new Map<string, Promise<boolean>>()
 
   constructor(init: DeliveryDispatcherInit) {
     this.#init = init
-    // One read of the preferences for every delivery that starts in the same turn, by delivery
-    // id so that it runs beside the read of the rows instead of after it.
-    this.#preferences = new Batcher(async (deliveryIds) => {
-      const found = await init.preferences.forDeliveries(deliveryIds)
-      return deliveryIds.map((id) => found.get(id) ?? [])
-    })
     // One upsert of the throttle counters for every throttled delivery of the same turn.
     this.#throttles = new Batcher((keys) => countDeliveries(init.root, keys))
   }
@@ -71,22 +62,13 @@ export class DeliveryDispatcher {
     job: Pick<JobContext, 'attempt' | 'maxAttempts' | 'signal' | 'completeWith'>,
   ): Promise<void> {
     const { ledger } = this.#init
-    const preferences = this.#preferences.call(id)
-    // Read beside the row; unused (critical, required, on-demand routes) it is dropped.
-    preferences.catch(() => undefined)
-    const row = await ledger.load(id)
-    if (row === undefined) return
+    const loaded = await ledger.load(id)
+    if (loaded === undefined) return
+    const { row, preferences } = loaded
     const attempt = after + job.attempt
-    // Every attempt records its number: one missing before this one ended unrecorded, its
-    // worker killed or cut off, maybe after the channel accepted. A row marked `sending` by an
-    // earlier version is such an attempt too.
-    const unrecorded = Math.max(
-      attempt - 1 - Number(row.attempts),
-      row.status === 'sending' ? 1 : 0,
-    )
     // A final result rides with the job's completion; the job is not finished without it.
-    const finish = (outcome: Omit<AttemptOutcome, 'id' | 'attempt' | 'unrecorded'>) =>
-      job.completeWith(ledger.results, { id, attempt, unrecorded, ...outcome })
+    const finish = (outcome: Omit<AttemptOutcome, 'id' | 'attempt'>) =>
+      job.completeWith(ledger.results, { id, attempt, ...outcome })
 
     if (this.#init.recipientExists !== undefined && !row.recipient_id.startsWith('route:')) {
       if (!(await this.#recipientExists(this.#init.recipientExists, row.recipient_id))) {
@@ -107,6 +89,8 @@ export class DeliveryDispatcher {
         reason: `no '${row.channel}' channel is configured in the notify module`,
       }
     } else {
+      // Nothing left to send: another worker, holding the job after this one's lease, finished it.
+      if (channel.idempotent !== true && !(await ledger.mark(id, attempt))) return
       try {
         result = await channel.send({
           id,
@@ -132,7 +116,7 @@ export class DeliveryDispatcher {
     const error = `${result.status}: ${result.reason}`
     if (final) finish({ status: 'dead', error })
     // Failed and retried: the job's completion never comes for this attempt, so it is written now.
-    else await ledger.finish({ id, attempt, unrecorded, status: 'failed', error })
+    else await ledger.finish({ id, attempt, status: 'failed', error })
     await this.#init.bus.publish('notification.failed', {
       deliveryId: row.id,
       notificationId: row.notification_id,
@@ -172,7 +156,7 @@ export class DeliveryDispatcher {
   /** Why the recipient's preferences or the category's throttle hold this delivery back, if they do. */
   async #policy(
     row: DeliveryRow,
-    preferences: Promise<PreferenceEntry[]>,
+    preferences: readonly PreferenceEntry[],
   ): Promise<string | undefined> {
     const category = this.#init.categories[row.category] ?? {}
     const channel = row.channel as ChannelName
@@ -181,7 +165,7 @@ export class DeliveryDispatcher {
       category.required !== true &&
       !row.recipient_id.startsWith('route:')
     ) {
-      const decision = decidePreference(row.category, channel, category, await preferences)
+      const decision = decidePreference(row.category, channel, category, preferences)
       if (!decision.send) return decision.reason
     }
     const throttle = category.throttle

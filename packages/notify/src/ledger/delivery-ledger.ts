@@ -2,6 +2,12 @@ import type { Clock, CompanionWrite, CompletionWrite, Database } from '@mortar/c
 import { type Kysely, type RawBuilder, sql } from 'kysely'
 import type { ChannelName } from '../channels/channel.js'
 import { DeliveryNotFoundError, DeliveryNotReplayableError } from '../errors.js'
+import type { PreferenceEntry } from '../preferences/preference-policy.js'
+import {
+  groupByOwner,
+  PREFERENCE_TABLE,
+  type PreferenceTables,
+} from '../preferences/preference-store.js'
 import { insertIgnoringDuplicatesQuery, sqlEngine } from '../sql/index.js'
 import { Batcher } from './batcher.js'
 import {
@@ -13,13 +19,17 @@ import {
   toDeliveryRecord,
 } from './delivery-table.js'
 
+/** A delivery read for an attempt, with its recipient's stored preferences. */
+export interface LoadedDelivery {
+  readonly row: DeliveryRow
+  readonly preferences: readonly PreferenceEntry[]
+}
+
 /** How an attempt ended, as the ledger records it. */
 export interface AttemptOutcome {
   readonly id: string
   /** The delivery's attempt this was, counting the attempts of every job it had. */
   readonly attempt: number
-  /** Earlier attempts that ended unrecorded (their worker died): each may have sent. */
-  readonly unrecorded: number
   readonly status: 'sent' | 'failed' | 'dead' | 'suppressed'
   readonly providerMessageId?: string | undefined
   readonly error?: string | undefined
@@ -44,7 +54,7 @@ export interface DeliveryListOptions {
   readonly limit?: number
 }
 
-// `sending` only in rows an earlier version marked when its worker claimed them.
+// `sending`: marked before a send on a channel without idempotency keys.
 const CLAIMABLE: readonly DeliveryStatus[] = ['queued', 'failed', 'sending']
 const FINAL: ReadonlySet<DeliveryStatus> = new Set(['sent', 'dead', 'suppressed'])
 
@@ -58,7 +68,8 @@ export class DeliveryLedger {
   readonly #database: Database
   readonly #clock: Clock
   readonly #finishUnflushed: boolean
-  readonly #loads: Batcher<string, DeliveryRow | undefined>
+  readonly #loads: Batcher<string, LoadedDelivery | undefined>
+  readonly #marks: Batcher<{ id: string; attempt: number }, boolean>
   readonly #finishes: Batcher<AttemptOutcome, undefined>
 
   /**
@@ -70,6 +81,7 @@ export class DeliveryLedger {
     this.#clock = clock
     this.#finishUnflushed = options.jobsInSameDatabase
     this.#loads = new Batcher((ids) => this.#loadBatch(ids))
+    this.#marks = new Batcher((marks) => this.#markBatch(marks))
     this.#finishes = new Batcher((outcomes) => this.#finishBatch(outcomes))
   }
 
@@ -133,13 +145,22 @@ export class DeliveryLedger {
   }
 
   /**
-   * Reads a delivery for an attempt of its job; `undefined` when there is nothing to send (sent,
-   * dead, suppressed or gone). Nothing is written: the attempt is the delivery job's, which the
-   * queue leases and counts, so `sending` is read from the job (see `Deliveries`), and an attempt
-   * that ended unrecorded (its worker died) shows as a gap in the attempts the next one records.
+   * Reads a delivery for an attempt of its job, with its recipient's preferences in the same
+   * statement; `undefined` when there is nothing to send (sent, dead, suppressed or gone).
+   * Nothing is written: the attempt is the delivery job's, which the queue leases and counts,
+   * so `sending` is read from the job (see `Deliveries`); see {@link DeliveryLedger.mark}.
    */
-  load(id: string): Promise<DeliveryRow | undefined> {
+  load(id: string): Promise<LoadedDelivery | undefined> {
     return this.#loads.call(id)
+  }
+
+  /**
+   * Marks a delivery `sending` before a send on a channel without idempotency keys, counting a
+   * possible duplicate when it already was (an earlier attempt's worker died mid-send). False
+   * when there is nothing to send any more (another worker finished it meanwhile).
+   */
+  mark(id: string, attempt: number): Promise<boolean> {
+    return this.#marks.call({ id, attempt })
   }
 
   /** Records how an attempt ended, now (an attempt whose job will fail and be retried). */
@@ -155,15 +176,74 @@ export class DeliveryLedger {
   readonly results: CompletionWrite<AttemptOutcome> = (outcomes) =>
     this.#resultsUpdate(this.#db, outcomes)
 
-  async #loadBatch(ids: readonly string[]): Promise<(DeliveryRow | undefined)[]> {
-    const rows = await this.#root
-      .selectFrom(DELIVERY_TABLE)
-      .selectAll()
-      .where('id', 'in', [...new Set(ids)])
-      .where('status', 'in', CLAIMABLE)
+  async #loadBatch(ids: readonly string[]): Promise<(LoadedDelivery | undefined)[]> {
+    const rows = await (this.#database.root as Kysely<LedgerTables & PreferenceTables>)
+      .selectFrom(`${DELIVERY_TABLE} as d`)
+      .leftJoin(`${PREFERENCE_TABLE} as p`, 'p.recipient_id', 'd.recipient_id')
+      .selectAll('d')
+      .select([
+        'p.category as preference_category',
+        'p.channel as preference_channel',
+        'p.enabled as preference_enabled',
+      ])
+      .where('d.id', 'in', [...new Set(ids)])
+      .where('d.status', 'in', CLAIMABLE)
       .execute()
-    const byId = new Map(rows.map((row) => [row.id, row]))
-    return ids.map((id) => byId.get(id))
+    // One line per stored choice of the recipient (one with nulls when there is none).
+    const deliveries = new Map<string, DeliveryRow>()
+    const choices: { owner: string; category: string; channel: string; enabled: unknown }[] = []
+    for (const { preference_category, preference_channel, preference_enabled, ...row } of rows) {
+      deliveries.set(row.id, row)
+      if (preference_category !== null && preference_channel !== null) {
+        choices.push({
+          owner: row.id,
+          category: preference_category,
+          channel: preference_channel,
+          enabled: preference_enabled,
+        })
+      }
+    }
+    const preferences = groupByOwner(choices)
+    return ids.map((id) => {
+      const row = deliveries.get(id)
+      return row === undefined ? undefined : { row, preferences: preferences.get(id) ?? [] }
+    })
+  }
+
+  async #markBatch(marks: readonly { id: string; attempt: number }[]): Promise<boolean[]> {
+    const ids = [...new Set(marks.map((mark) => mark.id))]
+    const engine = sqlEngine(this.#root as Kysely<unknown>)
+    // SET order matters on MySQL, which reads columns already assigned: the duplicate count first.
+    const update = this.#root
+      .updateTable(DELIVERY_TABLE)
+      .set({
+        possible_duplicates: sql<number>`possible_duplicates + case when status = 'sending' then 1 else 0 end`,
+        attempts: sql<number>`case ${sql.ref('id')} ${sql.join(
+          marks.map((mark) => sql`when ${mark.id} then ${mark.attempt}`),
+          sql` `,
+        )} else ${sql.ref('attempts')} end`,
+        status: 'sending',
+        updated_at: this.#clock.nowMs(),
+      })
+      .where('id', 'in', ids)
+      .where('status', 'in', CLAIMABLE)
+    let marked: readonly { id: string }[]
+    // The mark only has to outlive the worker, not the server: a server crash loses the send's
+    // record too, and the job runs again. On PostgreSQL it does not wait for the disk.
+    if (engine === 'postgres')
+      marked = await update.where(unflushedCommit).returning('id').execute()
+    else if (engine !== 'mysql') marked = await update.returning('id').execute()
+    else {
+      await update.execute()
+      marked = await this.#root
+        .selectFrom(DELIVERY_TABLE)
+        .select('id')
+        .where('id', 'in', ids)
+        .where('status', '=', 'sending')
+        .execute()
+    }
+    const found = new Set(marked.map((row) => row.id))
+    return marks.map((mark) => found.has(mark.id))
   }
 
   async #finishBatch(outcomes: readonly AttemptOutcome[]): Promise<undefined[]> {
@@ -194,10 +274,6 @@ export class DeliveryLedger {
       .set({
         status: caseOf('status', (outcome) => outcome.status) as never,
         attempts: caseOf('attempts', (outcome) => outcome.attempt) as never,
-        possible_duplicates: caseOf(
-          'possible_duplicates',
-          (outcome) => sql`${sql.ref('possible_duplicates')} + ${outcome.unrecorded}`,
-        ) as never,
         provider_message_id: caseOf(
           'provider_message_id',
           (outcome) => outcome.providerMessageId ?? null,

@@ -6,8 +6,8 @@ import { idColumn, longText } from '../sql/index.js'
 /**
  * Where a delivery stands:
  * - `queued`: written, its job will send it (at `runAt`);
- * - `sending`: a worker holds its job now (read from the jobs engine, not stored; rows written
- *   by earlier versions may store it);
+ * - `sending`: a worker holds its job now (read from the jobs engine); stored too, before a
+ *   send on a channel without idempotency keys (mail, chat), until the result is;
  * - `failed`: the last attempt failed and another is scheduled;
  * - `sent`: the provider accepted it;
  * - `dead`: failed for good (a permanent failure, or every attempt used); replayable;
@@ -34,9 +34,9 @@ export interface DeliveryRecord {
   readonly lastError: string | undefined
   readonly providerMessageId: string | undefined
   /**
-   * Attempts that ended unrecorded (their worker died or was cut off, maybe after the channel
-   * accepted), counted by the next attempt that records its result: the message may have gone
-   * out twice on a channel without idempotency keys (mail, chat).
+   * Attempts on a channel without idempotency keys (mail, chat) that started while an earlier
+   * one was still marked as sending (its worker died mid-send): the message may have gone out
+   * twice. Channels that take the delivery's id as a key dedupe a resend themselves.
    */
   readonly possibleDuplicates: number
   readonly runAt: Date

@@ -16,6 +16,7 @@ import {
   type TestApp,
   testEngines,
 } from '@mortar/core/testing'
+import { sql } from 'kysely'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { INBOX } from '../channels/inbox/inbox-channel.js'
@@ -332,14 +333,15 @@ for (const engine of testEngines()) {
         ])
       })
 
-      it('reads a delivery as sending while a worker holds its job, and counts an attempt that ended unrecorded', async () => {
+      it('reads a delivery as sending while a worker holds its job, and counts a send a crash left unrecorded', async () => {
         const deliveries = app.resolve(DELIVERIES)
-        const ivy: Recipient = { id: 'ivy', phone: '+15550109' }
-        const id = (await notify(ivy, new LoginAlert())).deliveries[0]?.id ?? ''
+        const iris: Recipient = { id: 'iris', phone: '+15550109' }
+        const id = (await notify(iris, new LoginAlert())).deliveries[0]?.id ?? ''
         let attempts = 1
         if (queue.engine === 'database') {
-          // A worker claims the job and dies before any result: its lease has already passed.
-          // (BullMQ finds a dead worker's job by its own stalled check, on the machine's clock.)
+          // A worker claims the job, marks it sending and dies mid-send: its lease has already
+          // passed. (BullMQ finds a dead worker's job by its own stalled check, on the machine's
+          // clock.)
           const { adapter } = app.resolve(JOBS) as unknown as { adapter: QueueAdapter }
           const now = app.clock.nowMs()
           const claimed = await adapter.claim({
@@ -350,6 +352,9 @@ for (const engine of testEngines()) {
             leaseUntilMs: now - 1,
           })
           expect(claimed).toHaveLength(1)
+          await sql`update mortar_delivery set status = 'sending', attempts = 1 where id = ${id}`.execute(
+            app.resolve(databaseToken()),
+          )
           attempts = 2
         }
         let reached!: () => void
@@ -364,8 +369,8 @@ for (const engine of testEngines()) {
         try {
           await atChannel
           expect(await deliveries.get(id)).toMatchObject({ status: 'sending', attempts })
-          expect(await deliveries.list('ivy', { status: 'sending' })).toHaveLength(1)
-          expect(await deliveries.list('ivy', { status: 'queued' })).toHaveLength(0)
+          expect(await deliveries.list('iris', { status: 'sending' })).toHaveLength(1)
+          expect(await deliveries.list('iris', { status: 'queued' })).toHaveLength(0)
           expect((await deliveries.status()).counts).toContainEqual({
             channel: 'sms',
             status: 'sending',

@@ -166,15 +166,14 @@ export function notifyModule(options: NotifyModuleOptions): Module {
           }),
       })
       binder.bind(DISPATCHER, {
-        inject: [LEDGER, EVENT_BUS, LOGGER, PREFERENCES, CLOCK, DATABASE],
-        useFactory: (ledger, bus, logger, preferences, clock, database) =>
+        inject: [LEDGER, EVENT_BUS, LOGGER, CLOCK, DATABASE],
+        useFactory: (ledger, bus, logger, clock, database) =>
           new DeliveryDispatcher({
             ledger,
             channels,
             bus,
             logger,
             recipientExists: options.recipientExists,
-            preferences,
             categories,
             clock,
             root: (database as Database).root as Kysely<unknown>,
