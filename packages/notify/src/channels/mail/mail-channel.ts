@@ -15,7 +15,27 @@ export interface MailChannelOptions {
 // also what keeps header injection out), a dot in the domain or `localhost`.
 const LOCAL_PART = /^[^\s@<>()[\]\\,;:"]+$/
 const DOMAIN_LABEL = /^[^\s@<>()[\]\\,;:".]+$/
-const NAMED = /^(?:"[^"\r\n]*"|[^<>"\r\n]*)\s*<([^<>\r\n]+)>$/
+// A display name is a quoted string (no quote or backslash inside) or words free of the
+// characters parsers split or comment on: a name like 'x@evil.example, Eve' must not become a
+// second recipient.
+const NAMED = /^(?:"[^"\\\r\n]*"|[^()<>@,;:\\"[\]\r\n]*)\s*<([^<>\r\n]+)>$/
+
+// RFC 5322 field names: printable ASCII but the colon.
+const HEADER_NAME = /^[!-9;-~]+$/
+const ADDRESS_HEADERS = new Set([
+  'to',
+  'cc',
+  'bcc',
+  'from',
+  'sender',
+  'reply-to',
+  'return-path',
+  'resent-to',
+  'resent-cc',
+  'resent-bcc',
+  'resent-from',
+  'resent-sender',
+])
 
 function hasControlCharacter(text: string): boolean {
   for (let index = 0; index < text.length; index++) {
@@ -86,6 +106,12 @@ export class MailChannel implements Channel<'mail'> {
     ]) {
       if (address !== undefined && !isMailAddress(address))
         return `'${address}' is not a mail address`
+    }
+    for (const name of Object.keys(message.headers ?? {})) {
+      if (!HEADER_NAME.test(name)) return `'${name}' is not a header name`
+      // Recipients and sender go through the checked fields above, never around them.
+      if (ADDRESS_HEADERS.has(name.toLowerCase()))
+        return `the ${name} header is set through the message's own field`
     }
     return undefined
   }

@@ -1,0 +1,78 @@
+import { createRequire } from 'node:module'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { DevMailbox } from './dev-mailbox.js'
+import { isMailAddress, mailChannel } from './mail-channel.js'
+
+// nodemailer's own parser, the one the SMTP transport hands `to`, `cc`, `from` to.
+const addressparser = createRequire(import.meta.url)('nodemailer/lib/addressparser') as (
+  text: string,
+) => { address?: string; group?: unknown[] }[]
+
+describe('isMailAddress', () => {
+  it('refuses a display name that smuggles in more recipients', () => {
+    for (const address of [
+      'victim@other.example, Eve <eve@example.com>',
+      'x: victim@other.example; Eve <eve@example.com>',
+      'Eve; victim@other.example <eve@example.com>',
+      '"Eve\\"<eve@example.com>',
+      'Eve (victim@other.example) <eve@example.com>',
+    ]) {
+      expect(isMailAddress(address), address).toBe(false)
+    }
+  })
+
+  it('keeps names people have', () => {
+    for (const address of [
+      'Ada Lovelace <ada@example.com>',
+      '"Lovelace, Ada" <ada@example.com>',
+      'J. R. Smith <j@example.com>',
+      "O'Brien <ob@example.com>",
+      'Zoë Ölçer <z@example.com>',
+      'ada@example.com',
+    ]) {
+      expect(isMailAddress(address), address).toBe(true)
+    }
+  })
+
+  it('accepts only what a mail parser reads as exactly that one address', () => {
+    const text = fc.string({ unit: fc.constantFrom(...' ,;:@()<>"\\.\'aZ\t'.split('')) })
+    fc.assert(
+      fc.property(text, text, fc.constantFrom('bare', 'named', 'quoted'), (name, local, form) => {
+        const bare = `${local}@example.com`
+        const address =
+          form === 'bare' ? bare : form === 'quoted' ? `"${name}" <${bare}>` : `${name} <${bare}>`
+        if (!isMailAddress(address)) return
+        const parsed = addressparser(address)
+        expect(parsed).toHaveLength(1)
+        expect(parsed[0]?.address).toBe(bare)
+      }),
+      { numRuns: 5_000 },
+    )
+  })
+})
+
+describe('MailChannel.validate', () => {
+  const channel = mailChannel({ from: 'Shop <no-reply@shop.example>', transport: new DevMailbox() })
+
+  it('refuses extra headers that would name recipients or are not header names', () => {
+    const refused: Record<string, string>[] = [
+      { Bcc: 'victim@other.example' },
+      { 'reply-to': 'eve@example.com' },
+      { 'X-Note\r\nBcc: victim@other.example': 'x' },
+      { 'X:Note': 'x' },
+    ]
+    for (const headers of refused) {
+      expect(
+        channel.validate({ subject: 'Hi', text: 'x', headers }, 'ada@example.com'),
+        JSON.stringify(headers),
+      ).toBeDefined()
+    }
+    expect(
+      channel.validate(
+        { subject: 'Hi', text: 'x', headers: { 'List-Unsubscribe': '<https://shop.example/u>' } },
+        'ada@example.com',
+      ),
+    ).toBeUndefined()
+  })
+})
