@@ -1,7 +1,5 @@
-import { AsyncResource } from 'node:async_hooks'
 import type { Job, JobJson, Queue, Worker } from 'bullmq'
 import type { Redis } from 'ioredis'
-import { type Kysely, sql } from 'kysely'
 import type { Logger } from '../../logger/logger.js'
 import type { Database } from '../../persistence/database/database.js'
 import type { AppRedis } from '../../redis/app-redis.js'
@@ -23,7 +21,7 @@ import type {
 import type { ScheduleStore } from '../schedules/schedule-store.js'
 import { SqlQueue } from '../sql/sql-queue.js'
 import { sqlQueueMigrations } from '../sql/sql-queue-migrations.js'
-import { queueDb } from '../sql/queue-db.js'
+import { type JobData, jobId, OutboxRelay } from './outbox-relay.js'
 
 /** Options of {@link BullmqQueue}. */
 export interface BullmqQueueOptions {
@@ -36,32 +34,9 @@ export interface BullmqQueueOptions {
   readonly sweepMs?: number
 }
 
-/** What a job carries in BullMQ besides its payload. */
-interface JobData {
-  /** The payload as JSON, exactly as enqueued. */
-  readonly p: string
-  /** Attempts allowed. */
-  readonly m: number
-  readonly k: string | null
-  /** Enqueued at (ms). */
-  readonly c: number
-}
-
-interface OutboxRow {
-  id: string | number | bigint
-  name: string
-  payload: string
-  dedup_key: string | null
-  run_at: string | number | bigint
-  max_attempts: string | number
-  created_at: string | number | bigint
-}
-
 type BullJob = Job<JobData, null, string>
 type Bull = typeof import('bullmq')
 
-const RELAY_BATCH = 1_000
-const RELAY_LANES = 3
 const DEFAULT_SWEEP_MS = 2_000
 const MAX = 1_000_000
 
@@ -106,10 +81,9 @@ export class BullmqQueue implements QueueAdapter {
   readonly migrations = sqlQueueMigrations
   readonly schedules: ScheduleStore
   readonly #outbox: SqlQueue
-  readonly #database: Database
+  readonly #relay: OutboxRelay
   readonly #redis: AppRedis
   readonly #logger: Logger | undefined
-  readonly #sweepMs: number
   readonly #prefix: string
   readonly #queues = new Map<string, Queue<JobData, null, string>>()
   readonly #workers = new Map<string, Promise<Worker<JobData, null, string>>>()
@@ -124,21 +98,25 @@ export class BullmqQueue implements QueueAdapter {
   readonly #busy = new Set<string>()
   #bull: Promise<Bull> | undefined
   #workerConnection: Promise<Redis> | undefined
-  #relaying: Promise<number> | undefined
-  #relayAgain = false
-  /** Jobs this process has relayed to BullMQ so far. */
-  #relayed = 0
-  #sweepTimer: NodeJS.Timeout | undefined
-  #closed = false
 
   constructor(options: BullmqQueueOptions) {
-    this.#database = options.database
     this.#outbox = new SqlQueue({ database: options.database })
     this.schedules = this.#outbox.schedules
     this.#redis = options.redis
     this.#logger = options.logger
-    this.#sweepMs = options.sweepMs ?? DEFAULT_SWEEP_MS
     this.#prefix = `${options.redis.prefix}jobs`
+    this.#relay = new OutboxRelay({
+      database: options.database,
+      logger: options.logger,
+      sweepMs: options.sweepMs ?? DEFAULT_SWEEP_MS,
+      target: {
+        load: () => this.#load(),
+        queue: (name) => this.#queue(name),
+        addNames: async (names) => {
+          await this.#redis.client.sadd(`${this.#prefix}:names`, ...names)
+        },
+      },
+    })
   }
 
   /** Writes outbox rows in the caller's transaction; BullMQ sees them after the relay. */
@@ -162,7 +140,7 @@ export class BullmqQueue implements QueueAdapter {
     // became live meanwhile is dropped by BullMQ's deduplication at relay.
     const live = await this.#liveKeys(jobs)
     const fresh = jobs.filter((job) => job.key === undefined || !live.has(job.key))
-    this.#startSweep()
+    this.#relay.startSweep()
     const written =
       write === undefined
         ? await this.#outbox.enqueue(fresh)
@@ -174,20 +152,17 @@ export class BullmqQueue implements QueueAdapter {
 
   /** After a commit: relays the outbox now. */
   async announce(): Promise<void> {
-    await this.#relay()
+    await this.#relay.relay()
   }
 
   /** Worker processes sweep the outbox on a timer; BullMQ's queues are polled by the worker. */
   async subscribe(): Promise<() => Promise<void>> {
-    this.#startSweep()
-    return async () => {
-      clearInterval(this.#sweepTimer)
-      this.#sweepTimer = undefined
-    }
+    this.#relay.startSweep()
+    return async () => this.#relay.stopSweep()
   }
 
   async claim(request: ClaimRequest): Promise<readonly ClaimedJob[]> {
-    const relayedBefore = this.#relayed
+    const relayedBefore = this.#relay.relayed
     const claimed = this.#takeFetched(request)
     if (claimed.length < request.limit) {
       claimed.push(...(await this.#take({ ...request, limit: request.limit - claimed.length })))
@@ -196,8 +171,8 @@ export class BullmqQueue implements QueueAdapter {
     // another transaction, an enqueue whose relay failed), then take again if a relay of this
     // process added jobs since the claim began (one may have finished while the take ran).
     if (claimed.length < request.limit) {
-      await this.#relay()
-      if (this.#relayed !== relayedBefore) {
+      await this.#relay.relay()
+      if (this.#relay.relayed !== relayedBefore) {
         claimed.push(...(await this.#take({ ...request, limit: request.limit - claimed.length })))
       }
     }
@@ -466,9 +441,7 @@ export class BullmqQueue implements QueueAdapter {
   }
 
   async close(): Promise<void> {
-    this.#closed = true
-    clearInterval(this.#sweepTimer)
-    await this.#relaying?.catch(() => undefined)
+    await this.#relay.close()
     const fetched = [...this.#fetched].flatMap(([worker, jobs]) =>
       jobs.map((job) => ({ worker, job })),
     )
@@ -482,135 +455,6 @@ export class BullmqQueue implements QueueAdapter {
     this.#workers.clear()
     this.#queues.clear()
   }
-
-  /** Relays the outbox until it is empty, one relay at a time per process; returns how many. */
-  #relay(): Promise<number> {
-    if (this.#relaying) {
-      this.#relayAgain = true
-      return this.#relaying
-    }
-    // A full first batch means a backlog: on PostgreSQL more lanes then take batches side by
-    // side (rows another lane holds are skipped), so one lane's database round trips overlap
-    // another's addBulk. MariaDB's lanes deadlock on each other's row locks, and SQLite has one
-    // connection: one lane there.
-    const lanes = this.#database.engine === 'postgres' ? RELAY_LANES : 1
-    const lane = async (): Promise<number> => {
-      let relayed = 0
-      let batch: number
-      do {
-        batch = await this.#relayBatch()
-        relayed += batch
-      } while (batch === RELAY_BATCH)
-      return relayed
-    }
-    const run = async (): Promise<number> => {
-      let relayed = 0
-      try {
-        do {
-          this.#relayAgain = false
-          const first = await this.#relayBatch()
-          relayed += first
-          if (first === RELAY_BATCH) {
-            const more = await Promise.all(Array.from({ length: lanes }, lane))
-            relayed += more.reduce((sum, count) => sum + count, 0)
-          }
-        } while (this.#relayAgain)
-      } finally {
-        this.#relaying = undefined
-      }
-      return relayed
-    }
-    this.#relaying = run()
-    return this.#relaying
-  }
-
-  /** Moves up to one batch of outbox rows to BullMQ; returns how many. */
-  async #relayBatch(): Promise<number> {
-    await this.#load()
-    // Server engines: rows another process is relaying are skipped, so two relays rarely send
-    // one row twice (BullMQ would ignore the second add of a jobId it still holds anyway).
-    const engine = this.#database.engine
-    if (engine === 'sqlite') return this.#relayRows(this.#db)
-    return (this.#database.root as Kysely<unknown>)
-      .transaction()
-      .execute((trx) => this.#relayRows(trx, engine === 'postgres'))
-  }
-
-  /**
-   * Takes rows, adds them to BullMQ, deletes them: on a server engine inside one transaction, so
-   * a failed add leaves them for the next relay. PostgreSQL takes and deletes in one statement.
-   */
-  async #relayRows(db: Kysely<unknown>, deleteFirst = false): Promise<number> {
-    const lock = this.#database.engine === 'sqlite' ? sql`` : sql` for update skip locked`
-    const rows = deleteFirst
-      ? (
-          await sql<OutboxRow>`delete from mortar_job where id in (
-              select id from mortar_job order by id limit ${RELAY_BATCH}${lock}
-            ) returning id, name, payload, dedup_key, run_at, max_attempts, created_at`.execute(db)
-        ).rows
-      : (
-          await sql<OutboxRow>`select id, name, payload, dedup_key, run_at, max_attempts, created_at
-              from mortar_job order by id limit ${RELAY_BATCH}${lock}`.execute(db)
-        ).rows
-    if (rows.length === 0) return 0
-    const byName = new Map<string, OutboxRow[]>()
-    for (const row of rows) {
-      const list = byName.get(row.name) ?? []
-      list.push(row)
-      byName.set(row.name, list)
-    }
-    const now = Date.now()
-    await this.#redis.client.sadd(`${this.#prefix}:names`, ...byName.keys())
-    await Promise.all(
-      [...byName].map(([name, list]) =>
-        this.#queue(name).addBulk(
-          list.map((row) => {
-            const key = row.dedup_key
-            const runAt = Number(row.run_at)
-            return {
-              name,
-              data: {
-                p: row.payload,
-                m: Number(row.max_attempts),
-                k: key,
-                c: Number(row.created_at),
-              },
-              opts: {
-                jobId: jobId(String(row.id)),
-                ...(runAt > now ? { delay: runAt - now } : {}),
-                ...(key === null ? {} : { deduplication: { id: key } }),
-                removeOnComplete: true,
-                removeOnFail: false,
-              },
-            }
-          }),
-        ),
-      ),
-    )
-    this.#relayed += rows.length
-    if (!deleteFirst) {
-      const ids = rows.map((row) => String(row.id))
-      await sql`delete from mortar_job where id in (${sql.join(ids)})`.execute(db)
-    }
-    return rows.length
-  }
-
-  #startSweep(): void {
-    if (this.#sweepTimer !== undefined || this.#closed) return
-    this.#sweepTimer = setInterval(this.#sweep, this.#sweepMs)
-    this.#sweepTimer.unref()
-  }
-
-  // Bound here, outside any caller's context: a timer started by an enqueue inside a
-  // transaction must not run its relays in that (by then finished) transaction.
-  readonly #sweep = AsyncResource.bind((): void => {
-    this.#relay().catch((error: unknown) => {
-      this.#logger?.warn(
-        { err: error },
-        'Relaying jobs to BullMQ failed; they stay in the outbox and are relayed when Redis is back',
-      )
-    })
-  })
 
   /** Keys held by a live BullMQ job. */
   async #liveKeys(jobs: readonly NewJob[]): Promise<Set<string>> {
@@ -733,10 +577,6 @@ export class BullmqQueue implements QueueAdapter {
     return worker
   }
 
-  get #db(): Kysely<unknown> {
-    return queueDb(this.#database)
-  }
-
   #load(): Promise<Bull> {
     this.#bull ??= import('bullmq').then(
       (module) => {
@@ -773,14 +613,6 @@ const TYPES_OF = {
 } as const satisfies Record<JobState, readonly string[]>
 
 const ALL_TYPES = ['wait', 'prioritized', 'delayed', 'active', 'failed'] as const
-
-/**
- * A job's id, the same in the outbox and in BullMQ: the row id behind a letter, since BullMQ
- * keeps integer ids for its own.
- */
-function jobId(rowId: string): string {
-  return `j${rowId}`
-}
 
 function rowOf(id: string): number {
   return Number(id.slice(1))

@@ -1,0 +1,230 @@
+import { AsyncResource } from 'node:async_hooks'
+import type { Queue } from 'bullmq'
+import { type Kysely, sql } from 'kysely'
+import type { Logger } from '../../logger/logger.js'
+import type { Database } from '../../persistence/database/database.js'
+import { queueDb } from '../sql/queue-db.js'
+
+/** What a job carries in BullMQ besides its payload. */
+export interface JobData {
+  /** The payload as JSON, exactly as enqueued. */
+  readonly p: string
+  /** Attempts allowed. */
+  readonly m: number
+  readonly k: string | null
+  /** Enqueued at (ms). */
+  readonly c: number
+}
+
+/** What the relay needs of the BullMQ engine it feeds. */
+export interface RelayTarget {
+  /** Loads `bullmq`; {@link RelayTarget.queue} works once this resolved. */
+  load(): Promise<unknown>
+  /** The BullMQ queue of jobs named `name`. */
+  queue(name: string): Queue<JobData, null, string>
+  /** Records job names relayed, so that status and purge find their queues. */
+  addNames(names: readonly string[]): Promise<void>
+}
+
+/** Options of {@link OutboxRelay}. */
+export interface OutboxRelayOptions {
+  /** The database whose `mortar_job` rows are the outbox. */
+  readonly database: Database
+  readonly target: RelayTarget
+  readonly logger: Logger | undefined
+  /** How often the sweep relays rows left behind, in ms. */
+  readonly sweepMs: number
+}
+
+interface OutboxRow {
+  id: string | number | bigint
+  name: string
+  payload: string
+  dedup_key: string | null
+  run_at: string | number | bigint
+  max_attempts: string | number
+  created_at: string | number | bigint
+}
+
+const RELAY_BATCH = 1_000
+const RELAY_LANES = 3
+
+/**
+ * Moves committed outbox rows (`mortar_job`) to BullMQ, each under its row id as BullMQ's
+ * `jobId` so relaying a row twice never makes a second job, and deletes them once BullMQ has
+ * them. A relay runs after each commit that enqueued; a sweep on a timer relays rows a crash or
+ * an unreachable Redis left behind.
+ */
+export class OutboxRelay {
+  readonly #database: Database
+  readonly #target: RelayTarget
+  readonly #logger: Logger | undefined
+  readonly #sweepMs: number
+  #relaying: Promise<number> | undefined
+  #again = false
+  #relayed = 0
+  #sweepTimer: NodeJS.Timeout | undefined
+  #closed = false
+
+  constructor(options: OutboxRelayOptions) {
+    this.#database = options.database
+    this.#target = options.target
+    this.#logger = options.logger
+    this.#sweepMs = options.sweepMs
+  }
+
+  /** Jobs this process has relayed to BullMQ so far. */
+  get relayed(): number {
+    return this.#relayed
+  }
+
+  /** Relays the outbox until it is empty, one relay at a time per process; returns how many. */
+  relay(): Promise<number> {
+    if (this.#relaying) {
+      this.#again = true
+      return this.#relaying
+    }
+    // A full first batch means a backlog: on PostgreSQL more lanes then take batches side by
+    // side (rows another lane holds are skipped), so one lane's database round trips overlap
+    // another's addBulk. MariaDB's lanes deadlock on each other's row locks, and SQLite has one
+    // connection: one lane there.
+    const lanes = this.#database.engine === 'postgres' ? RELAY_LANES : 1
+    const lane = async (): Promise<number> => {
+      let relayed = 0
+      let batch: number
+      do {
+        batch = await this.#relayBatch()
+        relayed += batch
+      } while (batch === RELAY_BATCH)
+      return relayed
+    }
+    const run = async (): Promise<number> => {
+      let relayed = 0
+      try {
+        do {
+          this.#again = false
+          const first = await this.#relayBatch()
+          relayed += first
+          if (first === RELAY_BATCH) {
+            const more = await Promise.all(Array.from({ length: lanes }, lane))
+            relayed += more.reduce((sum, count) => sum + count, 0)
+          }
+        } while (this.#again)
+      } finally {
+        this.#relaying = undefined
+      }
+      return relayed
+    }
+    this.#relaying = run()
+    return this.#relaying
+  }
+
+  /** Starts the sweep unless it runs or the relay was closed. */
+  startSweep(): void {
+    if (this.#sweepTimer !== undefined || this.#closed) return
+    this.#sweepTimer = setInterval(this.#sweep, this.#sweepMs)
+    this.#sweepTimer.unref()
+  }
+
+  stopSweep(): void {
+    clearInterval(this.#sweepTimer)
+    this.#sweepTimer = undefined
+  }
+
+  /** Stops the sweep for good and waits for the relay in flight. */
+  async close(): Promise<void> {
+    this.#closed = true
+    this.stopSweep()
+    await this.#relaying?.catch(() => undefined)
+  }
+
+  // Bound here, outside any caller's context: a timer started by an enqueue inside a
+  // transaction must not run its relays in that (by then finished) transaction.
+  readonly #sweep = AsyncResource.bind((): void => {
+    this.relay().catch((error: unknown) => {
+      this.#logger?.warn(
+        { err: error },
+        'Relaying jobs to BullMQ failed; they stay in the outbox and are relayed when Redis is back',
+      )
+    })
+  })
+
+  /** Moves up to one batch of outbox rows to BullMQ; returns how many. */
+  async #relayBatch(): Promise<number> {
+    await this.#target.load()
+    // Server engines: rows another process is relaying are skipped, so two relays rarely send
+    // one row twice (BullMQ would ignore the second add of a jobId it still holds anyway).
+    const engine = this.#database.engine
+    if (engine === 'sqlite') return this.#relayRows(queueDb(this.#database))
+    return (this.#database.root as Kysely<unknown>)
+      .transaction()
+      .execute((trx) => this.#relayRows(trx, engine === 'postgres'))
+  }
+
+  /**
+   * Takes rows, adds them to BullMQ, deletes them: on a server engine inside one transaction, so
+   * a failed add leaves them for the next relay. PostgreSQL takes and deletes in one statement.
+   */
+  async #relayRows(db: Kysely<unknown>, deleteFirst = false): Promise<number> {
+    const lock = this.#database.engine === 'sqlite' ? sql`` : sql` for update skip locked`
+    const rows = deleteFirst
+      ? (
+          await sql<OutboxRow>`delete from mortar_job where id in (
+              select id from mortar_job order by id limit ${RELAY_BATCH}${lock}
+            ) returning id, name, payload, dedup_key, run_at, max_attempts, created_at`.execute(db)
+        ).rows
+      : (
+          await sql<OutboxRow>`select id, name, payload, dedup_key, run_at, max_attempts, created_at
+              from mortar_job order by id limit ${RELAY_BATCH}${lock}`.execute(db)
+        ).rows
+    if (rows.length === 0) return 0
+    const byName = new Map<string, OutboxRow[]>()
+    for (const row of rows) {
+      const list = byName.get(row.name) ?? []
+      list.push(row)
+      byName.set(row.name, list)
+    }
+    const now = Date.now()
+    await this.#target.addNames([...byName.keys()])
+    await Promise.all(
+      [...byName].map(([name, list]) =>
+        this.#target.queue(name).addBulk(
+          list.map((row) => {
+            const key = row.dedup_key
+            const runAt = Number(row.run_at)
+            return {
+              name,
+              data: {
+                p: row.payload,
+                m: Number(row.max_attempts),
+                k: key,
+                c: Number(row.created_at),
+              },
+              opts: {
+                jobId: jobId(String(row.id)),
+                ...(runAt > now ? { delay: runAt - now } : {}),
+                ...(key === null ? {} : { deduplication: { id: key } }),
+                removeOnComplete: true,
+                removeOnFail: false,
+              },
+            }
+          }),
+        ),
+      ),
+    )
+    this.#relayed += rows.length
+    if (!deleteFirst) {
+      const ids = rows.map((row) => String(row.id))
+      await sql`delete from mortar_job where id in (${sql.join(ids)})`.execute(db)
+    }
+    return rows.length
+  }
+}
+
+/**
+ * A job's id, the same in the outbox and in BullMQ: the row id behind a letter, since BullMQ
+ * keeps integer ids for its own.
+ */
+export function jobId(rowId: string): string {
+  return `j${rowId}`
+}
