@@ -66,6 +66,34 @@ for (const engine of testEngines()) {
       expect(analytics.stats().failed).toBe(3)
     })
 
+    it('keeps an event whose timestamp is no time as failed, and stores the rest of its batch', async () => {
+      const { analytics, db } = subject
+      const bad = [Number.NaN, new Date('not a date'), -1, 2 ** 48, Number.POSITIVE_INFINITY]
+      for (const timestamp of bad) {
+        analytics.track('product_viewed', { productId: 'bad-time' }, { timestamp })
+      }
+      analytics.page({ path: '/bad-time' }, { timestamp: Number.NaN })
+      // A fraction of a millisecond is cut, not refused.
+      analytics.track(
+        'product_viewed',
+        { productId: 'good-time' },
+        { timestamp: 1_700_000_000_000.7 },
+      )
+      await analytics.flush()
+      const failed = await db
+        .selectFrom('mortar_analytics_failed_event')
+        .select(['reason'])
+        .where('reason', 'like', 'The timestamp%')
+        .execute()
+      expect(failed).toHaveLength(bad.length + 1)
+      const [good] = await db
+        .selectFrom('mortar_analytics_event')
+        .select(['occurred_at', 'id'])
+        .where('occurred_at', '=', 1_700_000_000_000)
+        .execute()
+      expect(uuidV7Time(good!.id)).toBe(1_700_000_000_000)
+    })
+
     it('links the anonymous visitor to the user on identify', async () => {
       const { analytics, app, db } = subject
       const request = { ip: '198.51.100.4', userAgent: 'Identify/1.0' }

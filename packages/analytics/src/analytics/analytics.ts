@@ -27,7 +27,7 @@ import type {
 import type { Recommendation, RecommendOptions, Recommendations } from '../recommendations/index.js'
 import type { RollupReport } from '../rollups/index.js'
 import type { AnalyticsStats, Tracker, TrackOptions } from '../tracker/index.js'
-import { uuidV7 } from '../tracker/index.js'
+import { eventTime, uuidV7 } from '../tracker/index.js'
 
 /** The catalogue plus Mortar's own events (`$page`, `$identify`, …), which queries can name too. */
 export type QueryableEvents<E extends EventSchemas> = E & typeof BUILT_IN_EVENTS
@@ -244,17 +244,14 @@ export class Analytics<E extends EventSchemas = AppEvents> {
     const http = currentRequestContext()?.http
     const path = view.path ?? http?.url.split('?')[0] ?? '/'
     const referrer = view.referrer ?? http?.header('referer')
-    const at =
-      options?.timestamp === undefined
-        ? this.#parts.now()
-        : typeof options.timestamp === 'number'
-          ? options.timestamp
-          : options.timestamp.getTime()
-    const id = uuidV7(at)
+    const given = options?.timestamp
+    const at = given === undefined ? this.#parts.now() : eventTime(given)
+    // An unusable timestamp goes on to the tracker, which keeps the event as failed.
+    const id = uuidV7(at ?? this.#parts.now())
     const properties: Record<string, string> = { path }
     if (view.title !== undefined) properties.title = view.title
     if (referrer !== undefined) properties.referrer = referrer
-    void this.#parts.tracker.track('$page', properties, { ...options, timestamp: at }, id)
+    void this.#parts.tracker.track('$page', properties, { ...options, timestamp: at ?? given }, id)
     return id
   }
 

@@ -1,49 +1,15 @@
-import { createServer, type Server, type Socket, connect } from 'node:net'
 import { createTestApp, privateDatabaseUrl, testEngines } from '@mortar/core/testing'
 import { DATABASE } from '@mortar/core'
 import type { Kysely } from 'kysely'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { defineEvents } from '../catalog/define-events.js'
+import { CuttableProxy } from '../testing/cuttable-proxy.js'
 import type { DropReport } from '../tracker/index.js'
 import { ANALYTICS } from './analytics.js'
 import { analyticsModule } from './analytics-module.js'
 
 const events = defineEvents({ heartbeat: z.object({ n: z.int() }) })
-
-/** A TCP proxy to the database server that can be cut (connections reset, new ones refused). */
-class CuttableProxy {
-  #server: Server | undefined
-  readonly #sockets = new Set<Socket>()
-  port = 0
-
-  constructor(
-    readonly host: string,
-    readonly target: number,
-  ) {}
-
-  async start(): Promise<void> {
-    const server = createServer((client) => {
-      const upstream = connect(this.target, this.host)
-      for (const socket of [client, upstream]) {
-        this.#sockets.add(socket)
-        socket.on('close', () => this.#sockets.delete(socket))
-        socket.on('error', () => socket.destroy())
-      }
-      client.pipe(upstream).pipe(client)
-    })
-    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve))
-    this.port = (server.address() as { port: number }).port
-    this.#server = server
-  }
-
-  async cut(): Promise<void> {
-    const server = this.#server
-    this.#server = undefined
-    for (const socket of this.#sockets) socket.destroy()
-    await new Promise((resolve) => server?.close(resolve))
-  }
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -61,17 +27,13 @@ for (const engine of testEngines().filter((e) => e.engine !== 'sqlite')) {
 
       async function run(capacity: number, downMs: number) {
         const database = await privateDatabaseUrl(engine)
-        const real = new URL(database.url)
-        const proxy = new CuttableProxy(
-          real.hostname,
-          Number(real.port || (engine.engine === 'postgres' ? 5432 : 3306)),
+        const proxy = await CuttableProxy.to(
+          database.url,
+          engine.engine === 'postgres' ? 5432 : 3306,
         )
-        await proxy.start()
-        const viaProxy = new URL(database.url)
-        viaProxy.port = String(proxy.port)
         const reports: DropReport[] = []
         const app = createTestApp({
-          database: { url: viaProxy.toString(), connectTimeoutMs: 1_000 },
+          database: { url: proxy.via(database.url), connectTimeoutMs: 1_000 },
           jobs: { workers: false },
           modules: [
             analyticsModule({

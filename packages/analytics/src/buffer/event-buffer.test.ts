@@ -27,6 +27,9 @@ class Store {
   transient = true
   gate: Promise<void> | undefined
   writes = 0
+  /** Items warmed, and how many items the write in progress held at the time. */
+  readonly warmed: { n: number; whileWriting: number[] | undefined }[] = []
+  #writing: number[] | undefined
 
   buffer(options: BufferOptions): EventBuffer<Item> {
     return new EventBuffer<Item>(
@@ -34,11 +37,17 @@ class Store {
       {
         write: async (batch: Batch<Item>) => {
           this.writes++
-          await this.gate
-          if (this.failing) throw this.failing
-          this.batches.push(batch.items.map((i) => i.n))
-          this.written.push(...batch.items.map((i) => i.n))
+          this.#writing = batch.items.map((i) => i.n)
+          try {
+            await this.gate
+            if (this.failing) throw this.failing
+            this.batches.push(batch.items.map((i) => i.n))
+            this.written.push(...batch.items.map((i) => i.n))
+          } finally {
+            this.#writing = undefined
+          }
         },
+        warm: (item) => this.warmed.push({ n: item.n, whileWriting: this.#writing }),
         size: (item) => item.bytes,
         isTransient: () => this.transient,
         onDrop: (reason, items) => this.dropped[reason].push(...items.map((i) => i.n)),
@@ -51,6 +60,26 @@ class Store {
 const item = (n: number, bytes = 10): Item => ({ n, bytes })
 
 describe('EventBuffer', () => {
+  it('warms the next batch, each item once, while the batch before it is written', async () => {
+    const store = new Store()
+    let open!: () => void
+    store.gate = new Promise((resolve) => {
+      open = resolve
+    })
+    const buffer = store.buffer({ batchSize: 300, maxAgeMs: 60_000 })
+    for (let n = 1; n <= 1_000; n++) buffer.push(item(n))
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    // The first batch (1-300) is being written: the next 300 are warmed, no more.
+    expect(store.warmed.map((w) => w.n)).toEqual(Array.from({ length: 300 }, (_, i) => 301 + i))
+    expect(new Set(store.warmed.map((w) => w.whileWriting?.[0]))).toEqual(new Set([1]))
+    store.gate = undefined
+    open()
+    await buffer.flush()
+    const warmed = store.warmed.map((w) => w.n)
+    expect(new Set(warmed).size).toBe(warmed.length)
+    expect(store.written).toEqual(Array.from({ length: 1_000 }, (_, i) => i + 1))
+  })
+
   it('writes a batch when batchSize items are queued, without waiting for the age', async () => {
     const store = new Store()
     const buffer = store.buffer({ batchSize: 3, maxAgeMs: 60_000 })

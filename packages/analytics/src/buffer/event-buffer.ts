@@ -57,6 +57,12 @@ export interface BufferHooks<T> {
   /** The item's size against `batchBytes`; asked more than once for an item, so cache it. */
   size(item: T): number
   write(batch: Batch<T>): Promise<void>
+  /**
+   * Per-item work of a write done ahead of it (validation, say): called for the items of the
+   * next batch while one is being written, so that work overlaps the store's. At most once
+   * per item; items may still be dropped after it.
+   */
+  warm?(item: T): void
   /** Whether a write error may pass by itself (the database is unreachable): retried forever. */
   isTransient(error: unknown): boolean
   onDrop(reason: DropReason, items: readonly T[]): void
@@ -64,6 +70,8 @@ export interface BufferHooks<T> {
 }
 
 const MAX_ATTEMPTS = 5
+// Items warmed per turn of the event loop: about a millisecond, so a write's replies wait little.
+const WARM_SLICE = 256
 
 interface ResolvedOptions {
   readonly capacity: number
@@ -120,6 +128,9 @@ export class EventBuffer<T> {
   #queuedBytes = 0
   #measuredSeq = 0
   #measureScheduled = false
+  /** Items up to this sequence number were warmed. */
+  #warmedSeq = 0
+  #warmScheduled = false
   #blocked: BlockedItem<T>[] = []
   /** Items ever admitted to the queue; an item's sequence number is this count after it. */
   #admitted = 0
@@ -362,6 +373,29 @@ export class EventBuffer<T> {
     this.#inFlight = { id: newBatchId(), items, attempts: 0, firstSeq }
     this.#admitBlocked()
     void this.#write(this.#inFlight)
+    this.#scheduleWarm()
+  }
+
+  #scheduleWarm(): void {
+    if (this.#hooks.warm === undefined || this.#warmScheduled) return
+    this.#warmScheduled = true
+    setImmediate(this.#warmSlice).unref()
+  }
+
+  /**
+   * Warms the items of the next batch while one is written, a slice per turn of the event loop
+   * so that the write's I/O is served in between.
+   */
+  readonly #warmSlice = (): void => {
+    this.#warmScheduled = false
+    const warm = this.#hooks.warm
+    if (warm === undefined || this.#inFlight === undefined) return
+    const end = Math.min(this.#admitted, this.#dequeued + this.#options.batchSize)
+    let seq = Math.max(this.#warmedSeq, this.#dequeued)
+    const stop = Math.min(end, seq + WARM_SLICE)
+    for (; seq < stop; seq++) warm(this.#queue[this.#head + seq - this.#dequeued] as T)
+    this.#warmedSeq = seq
+    if (seq < end) this.#scheduleWarm()
   }
 
   async #write(batch: InFlight<T>): Promise<void> {

@@ -1,5 +1,6 @@
 import { isIPv4, isIPv6 } from 'node:net'
 import type { RequestContext } from '@mortar/core'
+import { storable } from '../storage/storable-text.js'
 
 /**
  * Finds the country of a request, for the events' `country` column: from a GeoIP database you
@@ -43,9 +44,11 @@ export function truncateIp(ip: string): string | null {
     .join(':')}::`
 }
 
-/** The user agent as stored: at most 512 characters. */
+/** The user agent as stored: at most 512 characters, U+0000 and unpaired surrogates replaced. */
 export function storedUserAgent(userAgent: string | undefined): string | null {
-  return userAgent === undefined || userAgent === '' ? null : userAgent.slice(0, MAX_USER_AGENT)
+  return userAgent === undefined || userAgent === ''
+    ? null
+    : storable(userAgent.slice(0, MAX_USER_AGENT))
 }
 
 /** A lookup's answer as stored: an upper-case two-character code, else `null`. */

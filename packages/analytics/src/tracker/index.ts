@@ -1,4 +1,4 @@
-export { Tracker } from './tracker.js'
+export { eventTime, Tracker } from './tracker.js'
 export type {
   AnalyticsStats,
   DropReport,

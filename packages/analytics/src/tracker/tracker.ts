@@ -36,6 +36,7 @@ import type {
   IdentityLink,
   StoredEvent,
 } from '../sinks/event-sink.js'
+import { isStorable, isStorableJson, storable } from '../storage/storable-text.js'
 import { uuidV7 } from './uuid-v7.js'
 
 /** Who an event is about, overriding what the request context says. */
@@ -118,7 +119,11 @@ interface PendingEvent {
   /** The properties as JSON once serialised; `error` says why they could not be. */
   json: string | undefined
   error: string | undefined
+  /** Its validation, once done (ahead of the write when the buffer warms it). */
+  outcome: Validation | undefined
   readonly at: number
+  /** Why the given timestamp could not be used (`at` is then the capture time). */
+  readonly timeProblem: string | undefined
   readonly userId: string | undefined
   readonly anonymousId: string | undefined
   readonly sessionId: string | undefined
@@ -130,6 +135,18 @@ interface PendingEvent {
 
 const MAX_EVENT_BYTES = 32_768
 const MAX_ID_LENGTH = 255
+// The largest time a UUIDv7 carries (48 bits of milliseconds, the year 10889).
+const MAX_TIME = 2 ** 48 - 1
+
+/**
+ * A `timestamp` option as the whole milliseconds an event is stored with (a fraction is cut),
+ * or `undefined` when it is no storable time (an invalid Date, NaN, before 1970, past UUIDv7's
+ * range): such an event is kept as failed, never let into a batch it would fail.
+ */
+export function eventTime(timestamp: Date | number): number | undefined {
+  const ms = Math.floor(typeof timestamp === 'number' ? timestamp : timestamp.getTime())
+  return ms >= 0 && ms <= MAX_TIME ? ms : undefined
+}
 const DROP_REASONS: readonly DropReason[] = ['overflow', 'write-failed', 'shutdown', 'closed']
 
 /**
@@ -174,6 +191,10 @@ export class Tracker {
       size: (event) => {
         serialise(event)
         return (event.json?.length ?? 0) + event.name.length + 64
+      },
+      warm: (event) => {
+        serialise(event)
+        event.outcome ??= validate(deps.events, event)
       },
       isTransient: (error) => deps.sink.isTransient?.(error) ?? false,
       onDrop: (reason, items) => this.#drop(reason, items.length),
@@ -275,6 +296,7 @@ export class Tracker {
       }
     }
     const timestamp = options?.timestamp
+    const given = timestamp === undefined ? undefined : eventTime(timestamp)
     this.#tracked++
     return {
       name,
@@ -282,12 +304,12 @@ export class Tracker {
       properties,
       json: undefined,
       error: undefined,
-      at:
-        timestamp === undefined
-          ? deps.clock.nowMs()
-          : typeof timestamp === 'number'
-            ? timestamp
-            : timestamp.getTime(),
+      outcome: undefined,
+      at: given ?? deps.clock.nowMs(),
+      timeProblem:
+        timestamp !== undefined && given === undefined
+          ? `The timestamp is not a time from 1970 to the year 10889: ${String(timestamp)}.`
+          : undefined,
       userId: options?.userId ?? who?.userId,
       anonymousId: options?.anonymousId ?? who?.anonymousId,
       sessionId: options?.sessionId ?? who?.sessionId,
@@ -352,16 +374,18 @@ export class Tracker {
         anonymousId = await deps.visitorIds.visitorId(item.at, item.ip, item.userAgent)
       }
       const userId = item.userId ?? null
-      const outcome = validate(deps.events, item)
+      const outcome = item.outcome ?? validate(deps.events, item)
       if (!outcome.ok) {
+        // What the event holds may be what no database takes: the record keeps a storable copy.
         failed.push({
           id,
-          name: item.name.slice(0, 255),
+          name: storable(item.name.slice(0, 255)),
           occurredAt: item.at,
-          userId: userId?.slice(0, MAX_ID_LENGTH) ?? null,
-          anonymousId: anonymousId?.slice(0, MAX_ID_LENGTH) ?? null,
-          reason: outcome.reason,
-          properties: item.json === undefined ? null : item.json.slice(0, MAX_EVENT_BYTES),
+          userId: userId === null ? null : storable(userId.slice(0, MAX_ID_LENGTH)),
+          anonymousId: anonymousId === null ? null : storable(anonymousId.slice(0, MAX_ID_LENGTH)),
+          reason: storable(outcome.reason),
+          properties:
+            item.json === undefined ? null : storable(item.json.slice(0, MAX_EVENT_BYTES)),
         })
         continue
       }
@@ -435,6 +459,7 @@ type Validation =
 
 /** The properties as stored (the schema's output as JSON), or why the event failed. */
 function validate(events: EventSchemas, item: PendingEvent): Validation {
+  if (item.timeProblem !== undefined) return { ok: false, reason: item.timeProblem }
   if (item.json === undefined) {
     return { ok: false, reason: item.error ?? 'The properties could not be serialised.' }
   }
@@ -468,12 +493,24 @@ function validate(events: EventSchemas, item: PendingEvent): Validation {
   }
   // Most events come out of their schema unchanged: keep the snapshot instead of serialising again.
   const json = sameFlatObject(input, parsed.data) ? item.json : JSON.stringify(parsed.data)
+  if (!isStorableJson(json)) {
+    return {
+      ok: false,
+      reason: 'The properties hold a NUL character (U+0000) or an unpaired surrogate.',
+    }
+  }
   return { ok: true, json, data: parsed.data }
 }
 
 function idProblem(field: string, value: string | undefined): string | undefined {
-  if (value === undefined || (value.length > 0 && value.length <= MAX_ID_LENGTH)) return undefined
-  return `The ${field} must be 1 to ${MAX_ID_LENGTH} characters.`
+  if (value === undefined) return undefined
+  if (value.length === 0 || value.length > MAX_ID_LENGTH) {
+    return `The ${field} must be 1 to ${MAX_ID_LENGTH} characters.`
+  }
+  if (!isStorable(value)) {
+    return `The ${field} holds a NUL character (U+0000) or an unpaired surrogate.`
+  }
+  return undefined
 }
 
 /** A plain object whose own values are strings, finite numbers, booleans or null. */

@@ -54,7 +54,8 @@ class CopyIn implements PromiseLike<CopyResult> {
   }
 
   handleCommandComplete(message: { text?: string }): void {
-    this.#rowCount = Number(message.text?.split(' ')[1] ?? 0)
+    // A statement after the COPY in the same query reports its own tag: keep the COPY's.
+    if (message.text?.startsWith('COPY ')) this.#rowCount = Number(message.text.slice(5))
   }
 
   handleReadyForQuery(): void {
@@ -87,15 +88,19 @@ export class CopyUnsupportedError extends Error {}
 
 /**
  * Streams `data` (COPY text format) into `table`'s `columns` on `db`'s connection (inside its
- * transaction when `db` is one). Returns the row count PostgreSQL reports.
+ * transaction when `db` is one). Returns the row count PostgreSQL reports. `then`, a statement
+ * without parameters, runs after the COPY in the same query: outside a transaction both run as
+ * one implicit transaction (PostgreSQL's rule for a multi-statement query), in one round trip.
  */
 export async function copyInto(
   db: Kysely<unknown>,
   table: string,
   columns: readonly string[],
   data: Buffer,
+  then?: string,
 ): Promise<number> {
-  const copy = new CopyIn(`copy ${table} (${columns.join(', ')}) from stdin`, data)
+  const text = `copy ${table} (${columns.join(', ')}) from stdin`
+  const copy = new CopyIn(then === undefined ? text : `${text}; ${then}`, data)
   const query = CompiledQuery.raw('')
   const compiled: CompiledQuery = {
     ...query,

@@ -1,0 +1,25 @@
+// What every engine stores as given. PostgreSQL refuses U+0000 in text and jsonb, and jsonb an
+// unpaired surrogate; one such value would fail the whole batch it is written in.
+
+// U+0000, or a surrogate without its other half (matched by code unit: no `u` flag).
+const UNSTORABLE = /\0|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+const UNSTORABLE_ALL = new RegExp(UNSTORABLE.source, 'g')
+
+/** Text with no U+0000 and no unpaired surrogate. */
+export function isStorable(text: string): boolean {
+  return !UNSTORABLE.test(text)
+}
+
+/** `text` with U+0000 and unpaired surrogates replaced by U+FFFD. */
+export function storable(text: string): string {
+  return isStorable(text) ? text : text.replace(UNSTORABLE_ALL, '\uFFFD')
+}
+
+// JSON.stringify writes U+0000 and unpaired surrogates as \u escapes; an escape counts when an
+// even number of backslashes (escaped ones) comes before it.
+const UNSTORABLE_ESCAPE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f])/
+
+/** Whether JSON (as JSON.stringify writes it) is free of what PostgreSQL's jsonb refuses. */
+export function isStorableJson(json: string): boolean {
+  return !json.includes('\\u') || !UNSTORABLE_ESCAPE.test(json)
+}
