@@ -435,6 +435,43 @@ const checks: readonly Check[] = [
     },
   },
   {
+    title: 'returns, inside concurrent transactions, the ids the jobs are stored and claimed under',
+    async run({ adapter, transaction }, t) {
+      if (transaction === undefined) return
+      const enqueued = new Map<string, string>()
+      await Promise.all(
+        Array.from({ length: 12 }, (_, n) =>
+          transaction(async () => {
+            const payloads = [0, 1, 2].map((i) => JSON.stringify({ n, i }))
+            const [one] = await adapter.enqueue([job(t, { payload: payloads[0] })])
+            const many = await adapter.enqueue(
+              payloads.slice(1).map((payload) => job(t, { payload })),
+            )
+            const [keyed] = await adapter.enqueue([
+              job(t, { key: `tx-${n}`, payload: `{"k":${n}}` }),
+            ])
+            for (const [id, payload] of [
+              [one, payloads[0]],
+              [many[0], payloads[1]],
+              [many[1], payloads[2]],
+              [keyed, `{"k":${n}}`],
+            ] as const) {
+              enqueued.set(defined(id), payload as string)
+            }
+          }),
+        ),
+      )
+      await adapter.announce?.()
+      strictEqual(enqueued.size, 48, 'two jobs got one id')
+      const claimed = await claim(adapter, t, 'w1', 100)
+      deepStrictEqual(
+        new Map(claimed.map((c) => [c.id, c.payload])),
+        enqueued,
+        'a job was not stored under the id enqueue returned',
+      )
+    },
+  },
+  {
     title: 'lets one of many concurrent claims of a schedule tick win, and enqueues its job once',
     async run({ adapter }, t) {
       const store = adapter.schedules

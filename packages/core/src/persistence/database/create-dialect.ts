@@ -31,6 +31,9 @@ export function createDialect(config: ParsedDatabaseUrl, onPoolError: PoolErrorH
             connectionString: config.connectionUrl,
             max: config.pool,
             connectionTimeoutMillis: config.connectTimeoutMs,
+            // A statement that is sent while an earlier one's answer is still on its way goes
+            // out at once (see pipelineWrite); sequential queries run as before.
+            pipeline: true,
           })
           // Without a listener, an idle client dropped by the server crashes the process.
           pool.on('error', onPoolError)

@@ -1,4 +1,4 @@
-import type { AccessMode, IsolationLevel, KyselyPlugin, Transaction } from 'kysely'
+import type { AccessMode, Dialect, IsolationLevel, KyselyPlugin, Transaction } from 'kysely'
 import { Kysely, sql } from 'kysely'
 import { createLogger } from '../../logger/create-logger.js'
 import type { Logger } from '../../logger/logger.js'
@@ -12,6 +12,7 @@ import {
 import { createDialect } from './create-dialect.js'
 import { DatabaseError, scrubError } from './database-error.js'
 import { withInputErrors } from './input-error-dialect.js'
+import { withPipelinedWrites } from './pipelined-write.js'
 import {
   type DatabaseEngine,
   type DatabaseOptions,
@@ -126,14 +127,20 @@ export class Database<DB = unknown> {
   get root(): Kysely<DB> {
     if (this.#root === undefined) {
       const config = this.#requireConfig()
+      // Only PostgreSQL aborts a transaction whose statement failed, so only there may a write
+      // go unanswered until the next statement: elsewhere the COMMIT behind a failed write
+      // would save the rest without it.
+      const pipelined = config.engine === 'postgres' ? withPipelinedWrites : (d: Dialect) => d
       this.#root = new Kysely<DB>({
-        dialect: withInputErrors(
-          createDialect(config, (error) => {
-            this.#log().error(
-              { err: scrubError(error, config.secrets) },
-              `database pool error (${config.display})`,
-            )
-          }),
+        dialect: pipelined(
+          withInputErrors(
+            createDialect(config, (error) => {
+              this.#log().error(
+                { err: scrubError(error, config.secrets) },
+                `database pool error (${config.display})`,
+              )
+            }),
+          ),
         ),
         plugins: [...this.#plugins],
       })

@@ -1,0 +1,174 @@
+import fc from 'fast-check'
+import { type Kysely, sql } from 'kysely'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import {
+  type PrivateDatabaseUrl,
+  privateDatabaseUrl,
+  testEngines,
+} from '../../testing/test-databases.js'
+import { afterCommit } from '../transactions/transaction.js'
+import { Database } from './database.js'
+import { pipelineWrite } from './pipelined-write.js'
+
+interface TestDb {
+  note: { id: number; body: string }
+}
+
+for (const engine of testEngines()) {
+  describe.skipIf(engine.skip !== undefined)(`pipelineWrite on ${engine.engine}`, () => {
+    if (engine.skip) console.info(engine.skip)
+    let target: PrivateDatabaseUrl
+    let database: Database<TestDb>
+
+    beforeAll(async () => {
+      target = await privateDatabaseUrl(engine)
+      database = new Database<TestDb>({ url: target.url, pool: 4 })
+      await database.connect()
+      await database.root.schema
+        .createTable('note')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('body', 'text', (c) => c.notNull())
+        .execute()
+    })
+
+    afterAll(async () => {
+      await database?.destroy()
+      await target?.drop()
+    })
+
+    beforeEach(async () => {
+      await database.root.deleteFrom('note').execute()
+    })
+
+    const trx = () => database.kysely as Kysely<unknown>
+    const write = (id: number, body: string) =>
+      pipelineWrite(trx(), sql`insert into note (id, body) values (${id}, ${body})`)
+    const bodies = async () =>
+      (await database.root.selectFrom('note').select(['id', 'body']).orderBy('id').execute()).map(
+        (row) => [Number(row.id), row.body],
+      )
+
+    it('is seen by the next statement of its transaction, and commits with it', async () => {
+      const seen = await database.transaction(async () => {
+        await write(1, 'first')
+        await write(2, 'second')
+        const { rows } = await sql<{ n: number | string }>`select count(*) as n from note`.execute(
+          trx(),
+        )
+        return Number(rows[0]?.n)
+      })
+      expect(seen).toBe(2)
+      expect(await bodies()).toEqual([
+        [1, 'first'],
+        [2, 'second'],
+      ])
+    })
+
+    it('rolls back with its transaction, and with the savepoint it was sent in', async () => {
+      await expect(
+        database.transaction(async () => {
+          await write(1, 'rolled back')
+          throw new Error('declined')
+        }),
+      ).rejects.toThrow('declined')
+      await database.transaction(async () => {
+        await write(2, 'kept')
+        await expect(
+          database.transaction(
+            async () => {
+              await write(3, 'in the savepoint')
+              throw new Error('part failed')
+            },
+            { propagation: 'savepoint' },
+          ),
+        ).rejects.toThrow('part failed')
+        await database.transaction(async () => write(4, 'released'), { propagation: 'savepoint' })
+      })
+      expect(await bodies()).toEqual([
+        [2, 'kept'],
+        [4, 'released'],
+      ])
+    })
+
+    it('fails its transaction with its own error when the server refuses it: nothing commits', async () => {
+      const ran: string[] = []
+      await database.root.insertInto('note').values({ id: 1, body: 'taken' }).execute()
+      await expect(
+        database.transaction(async () => {
+          await database.kysely.insertInto('note').values({ id: 2, body: 'beside' }).execute()
+          // The duplicate key is found by the server, after this call returned.
+          await write(1, 'duplicate')
+          await afterCommit(() => ran.push('after commit'))
+        }),
+      ).rejects.toThrow(/duplicate|unique/i)
+      expect(await bodies()).toEqual([[1, 'taken']])
+      expect(ran).toEqual([])
+      // The connection is sound afterwards.
+      await database.transaction(async () => write(3, 'next'))
+      expect(await bodies()).toEqual([
+        [1, 'taken'],
+        [3, 'next'],
+      ])
+    })
+
+    it('fails the next statement of its transaction with its own error', async () => {
+      await database.root.insertInto('note').values({ id: 1, body: 'taken' }).execute()
+      await expect(
+        database.transaction(async () => {
+          await write(1, 'duplicate')
+          await database.kysely.selectFrom('note').selectAll().execute()
+        }),
+      ).rejects.toThrow(/duplicate|unique/i)
+      expect(await bodies()).toEqual([[1, 'taken']])
+    })
+
+    if (engine.engine === 'postgres') {
+      it('returns on PostgreSQL before the server answered: the failure comes with the COMMIT', async () => {
+        await database.root.insertInto('note').values({ id: 1, body: 'taken' }).execute()
+        let returned = false
+        await expect(
+          database.transaction(async () => {
+            await write(1, 'duplicate')
+            returned = true
+          }),
+        ).rejects.toThrow(/duplicate/i)
+        expect(returned).toBe(true)
+      })
+    }
+
+    it('stores any text exactly, its values bound as parameters', async () => {
+      const hostile = [
+        "'); drop table note; --",
+        "\\'; select 1; --",
+        'E\'\\x00\' $1 $$ $tag$ "quoted" \\\\',
+        '😀 \u2028 \u0001',
+      ]
+      let id = 0
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(
+            fc.constantFrom(...hostile),
+            fc.string({ maxLength: 40 }),
+            fc.string({
+              unit: fc.constantFrom("'", '\\', '"', '$', '1', ';', '-', '/', '*', 'E', ' ', '\n'),
+              maxLength: 40,
+            }),
+          ),
+          async (raw) => {
+            // PostgreSQL text holds no NUL character, however it is sent.
+            const body = raw.replaceAll('\u0000', '')
+            id += 1
+            await database.transaction(async () => write(id, body))
+            const row = await database.root
+              .selectFrom('note')
+              .select('body')
+              .where('id', '=', id)
+              .executeTakeFirstOrThrow()
+            expect(row.body).toBe(body)
+          },
+        ),
+        { numRuns: 60 },
+      )
+    })
+  })
+}

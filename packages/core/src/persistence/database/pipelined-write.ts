@@ -1,0 +1,103 @@
+import type {
+  CompiledQuery,
+  DatabaseConnection,
+  Dialect,
+  Driver,
+  Kysely,
+  QueryResult,
+  RawBuilder,
+} from 'kysely'
+import { processGlobal } from '../../global/index.js'
+
+// Compiled queries to send without waiting for their answer. Process-wide so the ESM and the
+// CJS build of core (both may be loaded) recognise each other's marks.
+const pipelined = processGlobal('mortar.pipelinedWrites', () => new WeakSet<CompiledQuery>())
+
+/**
+ * Sends `query` on the connection of `trx`, an open transaction, without waiting for its answer,
+ * on PostgreSQL (elsewhere it is awaited like any statement): it returns once the write is on
+ * its way, and node-postgres, in pipeline mode, sends the transaction's next statement (its
+ * `COMMIT` at the latest) right behind it, in the same round trip. The server runs them in
+ * order, so the next statement sees the write; that statement's call also waits for the write's
+ * answer, and a failed write fails it with the write's own error. PostgreSQL aborts a
+ * transaction whose statement failed, so nothing of it can commit without the write. A
+ * `ROLLBACK` (or `ROLLBACK TO SAVEPOINT`) behind the write discards its answer with it.
+ * For writes whose result the caller does not need: the returned promise carries none.
+ */
+export async function pipelineWrite(
+  trx: Kysely<unknown>,
+  query: RawBuilder<unknown>,
+): Promise<void> {
+  const compiled = query.compile(trx)
+  // A value the driver might fail to serialize would fail on our side only, after the COMMIT
+  // behind it went out: such a write is awaited like any other.
+  if (compiled.parameters.every(isPlain)) pipelined.add(compiled)
+  await trx.executeQuery(compiled)
+}
+
+function isPlain(value: unknown): boolean {
+  const type = typeof value
+  return (
+    value === null ||
+    type === 'string' ||
+    type === 'boolean' ||
+    type === 'bigint' ||
+    (type === 'number' && Number.isFinite(value))
+  )
+}
+
+/** The dialect whose connections send the writes of {@link pipelineWrite} without waiting. */
+export function withPipelinedWrites(dialect: Dialect): Dialect {
+  return {
+    createAdapter: () => dialect.createAdapter(),
+    createQueryCompiler: () => dialect.createQueryCompiler(),
+    createIntrospector: (db) => dialect.createIntrospector(db),
+    createDriver: () => wrapDriver(dialect.createDriver()),
+  }
+}
+
+const wrapped = new WeakSet<DatabaseConnection>()
+
+function wrapDriver(driver: Driver): Driver {
+  const acquire = driver.acquireConnection.bind(driver)
+  driver.acquireConnection = (options) => acquire(options).then(ensureWrapped)
+  return driver
+}
+
+function ensureWrapped(connection: DatabaseConnection): DatabaseConnection {
+  if (!wrapped.has(connection)) wrapConnection(connection)
+  return connection
+}
+
+const ROLLBACK = /^\s*rollback\b/i
+
+function wrapConnection(connection: DatabaseConnection): void {
+  wrapped.add(connection)
+  const execute = connection.executeQuery.bind(connection)
+  // Writes sent and not yet answered to anyone: at most those since the last statement.
+  let inFlight: Promise<unknown>[] = []
+  connection.executeQuery = <R>(
+    ...args: Parameters<DatabaseConnection['executeQuery']>
+  ): Promise<QueryResult<R>> => {
+    const [compiled] = args
+    if (pipelined.has(compiled)) {
+      // Called now, not after an await: the driver queues (or, pipelining, sends) the write
+      // before whatever statement the transaction sends next.
+      const sent = execute(...args)
+      sent.catch(() => undefined)
+      inFlight.push(sent)
+      return Promise.resolve({ rows: [] })
+    }
+    if (inFlight.length === 0) return execute<R>(...args)
+    const writes = inFlight
+    inFlight = []
+    const result = execute<R>(...args)
+    if (ROLLBACK.test(compiled.sql)) {
+      // Rolled back with the transaction or savepoint they were sent in.
+      return Promise.allSettled(writes).then(() => result)
+    }
+    result.catch(() => undefined)
+    // The writes were answered first; the first that failed is why this statement failed too.
+    return Promise.all(writes).then(() => result)
+  }
+}
