@@ -91,8 +91,8 @@ for (const engine of testEngines()) {
 
       afterAll(async () => {
         // The browser lives on for the next engine: end its keep-alive connections here.
-    server?.closeAllConnections()
-    await new Promise((resolve) => server?.close(resolve))
+        server?.closeAllConnections()
+        await new Promise((resolve) => server?.close(resolve))
         await subject?.close()
       })
 
