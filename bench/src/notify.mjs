@@ -68,10 +68,15 @@ const fmt = (value) => Math.round(value).toLocaleString('en')
 const verdict = (ratio, goal) =>
   `ratio ${ratio.toFixed(3)} ${ratio >= goal ? `(goal >= ${goal} met)` : `(BELOW the ${goal} goal)`}`
 
-/** A channel that accepts everything at once, calling `sent` for each message. */
+/**
+ * A channel that accepts everything at once, calling `sent` for each message. Idempotent, as
+ * the SMS, webhook and inbox channels are (a resend under one delivery id is one message), so
+ * the ledger writes no `sending` mark before its sends.
+ */
 function noopChannel(name, sent = () => {}) {
   return {
     name,
+    idempotent: true,
     route: (recipient) => recipient.id,
     send: async () => {
       sent()

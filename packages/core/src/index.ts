@@ -217,6 +217,7 @@ export type {
   ClaimedJob,
   ClaimRequest,
   CompanionWrite,
+  CompletionWrite,
   DrainOptions,
   EnqueueItem,
   EnqueueManyOptions,

@@ -9,6 +9,7 @@ export type { JobErrorCode } from './job-errors.js'
 export { JOBS } from './job-queue.js'
 export type {
   CompanionWrite,
+  CompletionWrite,
   DrainOptions,
   EnqueueItem,
   EnqueueManyOptions,

@@ -1,5 +1,6 @@
 import type { Key } from '../di/token.js'
 import type { Logger } from '../logger/logger.js'
+import type { CompletionWrite } from './job-queue.js'
 
 /** A JSON value, as a job's progress may hold. */
 export type JsonValue =
@@ -62,4 +63,16 @@ export interface JobContext {
    * `JobQueue.status()` and `mortar jobs status`.
    */
   progress(value: JobProgress): Promise<void>
+  /**
+   * Writes `value` with this job's completion, through `write`, which the worker calls once
+   * for every job it finishes together: a handler's record of what it did commits exactly when
+   * the job is finished, with no round trip of its own for the handler to wait for. On the SQL
+   * queue the write is in the transaction that deletes the finished jobs (one statement on
+   * PostgreSQL: a data-modifying `WITH`), and it gets only the values of jobs this worker still
+   * held: a job whose lease passed to another worker writes nothing. Engines whose jobs are
+   * not in the app's database (BullMQ) write first, then complete the jobs: a crash between
+   * runs the job again, so a handler should skip work its write shows done. Nothing is written
+   * when the attempt fails.
+   */
+  completeWith<T>(write: CompletionWrite<T>, value: T): void
 }

@@ -27,6 +27,33 @@ export interface EnqueueItem<S extends z.ZodType> {
  */
 export type CompanionWrite = OperationNodeSource & { execute(): Promise<unknown> }
 
+/**
+ * Builds one write from the values that handlers of jobs finishing together gave
+ * `job.completeWith(write, value)` (in the order the jobs finished): the record of what the
+ * jobs did, written with their completion (see {@link JobContext.completeWith}). The worker
+ * batches values by function, so keep one per kind of write (a constant, or one per service),
+ * not a new closure per job.
+ *
+ * @example
+ * ```ts
+ * import { type CompletionWrite, DATABASE, defineJob } from '@mortar/core'
+ * import { z } from 'zod'
+ *
+ * const markShipped: CompletionWrite<string> = (orderIds) =>
+ *   app.resolve(DATABASE).kysely.updateTable('order').set({ shipped: 1 }).where('id', 'in', orderIds)
+ *
+ * export const ship = defineJob({
+ *   name: 'shop.ship',
+ *   schema: z.object({ orderId: z.string() }),
+ *   async handler({ orderId }, job) {
+ *     await carrier.book(orderId)
+ *     job.completeWith(markShipped, orderId) // written with the job's completion
+ *   },
+ * })
+ * ```
+ */
+export type CompletionWrite<T> = (values: readonly T[]) => CompanionWrite
+
 /** Options of {@link JobQueue.enqueueMany}. */
 export interface EnqueueManyOptions {
   /**

@@ -18,6 +18,7 @@ import { defineJob, type JobDefinition } from './define-job.js'
 import { JobError, PermanentJobError } from './job-errors.js'
 import { JOBS, type JobQueue } from './job-queue.js'
 import { transactionalEnqueueCase } from './transactional-enqueue.case.js'
+import { completionWriteCase } from './completion-write.case.js'
 import type { JobQueueService } from './job-queue-service.js'
 import type { JobsOptions } from './app-jobs.js'
 import { schedule } from './schedules/index.js'
@@ -368,6 +369,12 @@ for (const testCase of cases) {
       expect(stored.map((row) => row.id)).toEqual(['c1', 'c2', 'o1'])
       await jobs.drain()
       expect(handled.sort()).toEqual(['c1', 'c2', 'o1'])
+    })
+
+    it('writes what handlers give completeWith with their completion, batched; nothing for a failed attempt', async () => {
+      const completionCase = completionWriteCase()
+      const { app, jobs } = await start([module(...completionCase.jobs)])
+      await completionCase.check(jobs, app.resolve(DATABASE))
     })
 
     it('keeps one live job per key', async () => {

@@ -149,6 +149,18 @@ export interface QueueAdapter {
   renew(worker: string, ids: readonly string[], leaseUntilMs: number): Promise<void>
   /** Finishes jobs the worker holds; returns the ids it finished (the others were lost). */
   complete(worker: string, ids: readonly string[]): Promise<readonly string[]>
+  /**
+   * Engines that can make writes of the app's database with a completion: finishes jobs as
+   * `complete` does and runs the writes `writes` builds (from handlers' `completeWith`) as one
+   * unit with it. Engines whose jobs live in that database call `writes` with the ids they
+   * finished, in the same transaction, so a job the worker no longer held writes nothing;
+   * others write first, then complete. Without it, the worker runs the writes, then `complete`.
+   */
+  completeAlongside?(
+    worker: string,
+    ids: readonly string[],
+    writes: (finished: readonly string[]) => readonly CompanionWrite[],
+  ): Promise<readonly string[]>
   /** Records a failed attempt and retries or buries the job; false when the lease was lost. */
   fail(worker: string, id: string, error: AttemptError, outcome: FailOutcome): Promise<boolean>
   /** Gives jobs back unfinished (shutdown): due now, and the attempt does not count. */

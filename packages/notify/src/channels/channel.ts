@@ -100,6 +100,15 @@ export interface Channel<C extends ChannelName = ChannelName> {
    * mail, `phone` for SMS); `undefined` when they have none, which suppresses the delivery.
    */
   route(recipient: Recipient): string | undefined
+  /**
+   * True when a message sent twice under one delivery id is one message for the recipient: the
+   * channel gives the id to its provider as an idempotency key (SMS, webhooks) or stores the
+   * message under it (the inbox). The ledger then writes nothing before a send; before a send
+   * on any other channel (mail, chat) it marks the delivery `sending`, so that an attempt a
+   * crash cut off between the provider's acceptance and the ledger's record is counted as a
+   * possible duplicate.
+   */
+  readonly idempotent?: boolean
   /** Checks a rendered message before it is stored: the reason it can never be sent, else undefined. */
   validate?(message: ChannelMessages[C], to: string): string | undefined
   /** Sends one message. */

@@ -33,6 +33,8 @@ export function fallbackChannel<C extends ChannelName>(
   }
   return {
     name: first.name,
+    // One message whichever provider sends it only if each of them keys it by the delivery id.
+    idempotent: providers.every((provider) => provider.idempotent === true),
     route: (recipient: Recipient) => first.route(recipient),
     validate: (message: ChannelMessages[C], to: string) => first.validate?.(message, to),
     async send(outgoing: Outgoing<ChannelMessages[C]>): Promise<ChannelResult> {

@@ -1,7 +1,11 @@
 import type { Database, JobDefinition, JobQueue } from '@mortar/core'
 import type { z } from 'zod'
 import type { DeliveryLedger, DeliveryListOptions, LedgerStatus } from './delivery-ledger.js'
-import type { DeliveryRecord } from './delivery-table.js'
+import type { DeliveryRecord, DeliveryStatus } from './delivery-table.js'
+
+// Delivery jobs held by workers at once, at most, that reads look at to show `sending`.
+const HELD_LIMIT = 10_000
+const UNFINISHED: ReadonlySet<DeliveryStatus> = new Set(['queued', 'failed', 'sending'])
 
 /**
  * The delivery ledger as the app reads and repairs it, bound under `DELIVERIES`: a recipient's
@@ -23,13 +27,13 @@ export class Deliveries {
   readonly #ledger: DeliveryLedger
   readonly #database: Database
   readonly #jobs: JobQueue
-  readonly #deliverJob: JobDefinition<z.ZodType<{ id: string }>>
+  readonly #deliverJob: JobDefinition<z.ZodType<{ id: string; after?: number | undefined }>>
 
   constructor(
     ledger: DeliveryLedger,
     database: Database,
     jobs: JobQueue,
-    deliverJob: JobDefinition<z.ZodType<{ id: string }>>,
+    deliverJob: JobDefinition<z.ZodType<{ id: string; after?: number | undefined }>>,
   ) {
     this.#ledger = ledger
     this.#database = database
@@ -38,13 +42,30 @@ export class Deliveries {
   }
 
   /** One delivery by id. */
-  get(id: string): Promise<DeliveryRecord | undefined> {
-    return this.#ledger.get(id)
+  async get(id: string): Promise<DeliveryRecord | undefined> {
+    const record = await this.#ledger.get(id)
+    if (record === undefined || !UNFINISHED.has(record.status)) return record
+    return sendingIn([record], await this.#held())[0]
   }
 
-  /** The recipient's deliveries, newest first (50 by default). */
-  list(recipientId: string, options?: DeliveryListOptions): Promise<DeliveryRecord[]> {
-    return this.#ledger.list(recipientId, options)
+  /**
+   * The recipient's deliveries, newest first (50 by default). With a `status` of `queued` or
+   * `failed`, those whose job a worker holds now are left out (they are `sending`); `sending`
+   * lists only what is read as queued or failed, so ask without a status to see them all.
+   */
+  async list(recipientId: string, options: DeliveryListOptions = {}): Promise<DeliveryRecord[]> {
+    const wanted = options.status
+    const { status: _, ...rest } = options
+    const records = await this.#ledger.list(
+      recipientId,
+      wanted === undefined || wanted === 'sending' ? rest : { ...rest, status: wanted },
+    )
+    if (wanted !== undefined && !UNFINISHED.has(wanted)) return records
+    if (!records.some((record) => UNFINISHED.has(record.status))) {
+      return wanted === 'sending' ? [] : records
+    }
+    const read = sendingIn(records, await this.#held())
+    return wanted === undefined ? read : read.filter((record) => record.status === wanted)
   }
 
   /** Dead deliveries, oldest first. */
@@ -52,9 +73,50 @@ export class Deliveries {
     return this.#ledger.dead(limit)
   }
 
-  /** Counts by channel and status, and possible duplicates by channel. */
-  status(): Promise<LedgerStatus> {
-    return this.#ledger.status()
+  /**
+   * Counts by channel and status, and possible duplicates by channel: a queued or failed
+   * delivery whose job a worker holds now counts as `sending`.
+   */
+  async status(): Promise<LedgerStatus> {
+    const [stored, held] = await Promise.all([this.#ledger.status(), this.#held()])
+    if (held.size === 0) return stored
+    const counts = new Map(stored.counts.map((row) => [`${row.channel}|${row.status}`, { ...row }]))
+    for (const { channel, status } of await this.#ledger.statusOf([...held.keys()])) {
+      if (!UNFINISHED.has(status) || status === 'sending') continue
+      const from = counts.get(`${channel}|${status}`)
+      if (from !== undefined) from.count -= 1
+      const key = `${channel}|sending`
+      const to = counts.get(key) ?? { channel, status: 'sending' as const, count: 0 }
+      to.count += 1
+      counts.set(key, to)
+    }
+    return {
+      counts: [...counts.values()]
+        .filter((row) => row.count > 0)
+        .sort((a, b) => compare(a.channel, b.channel) || compare(a.status, b.status)),
+      possibleDuplicates: stored.possibleDuplicates,
+    }
+  }
+
+  /**
+   * The deliveries whose job a worker holds now (running, or stalled: its worker died and its
+   * lease has not been taken over yet), as the jobs engine reports them, with their attempt.
+   */
+  async #held(): Promise<ReadonlyMap<string, number>> {
+    const lists = await Promise.all(
+      (['running', 'stalled'] as const).map((state) =>
+        this.#jobs.list({ state, name: this.#deliverJob.name, limit: HELD_LIMIT }),
+      ),
+    )
+    // By delivery id: the attempt being made, counting the attempts of its earlier jobs.
+    const held = new Map<string, number>()
+    for (const job of lists.flat()) {
+      const { id, after } = (job.payload ?? {}) as { id?: unknown; after?: unknown }
+      if (typeof id === 'string') {
+        held.set(id, (typeof after === 'number' ? after : 0) + job.attempts)
+      }
+    }
+    return held
   }
 
   /**
@@ -70,7 +132,7 @@ export class Deliveries {
       if (requeued.length > 0) {
         await this.#jobs.enqueueMany(
           this.#deliverJob,
-          requeued.map((id) => ({ payload: { id } })),
+          requeued.map(({ id, after }) => ({ payload: { id, after } })),
         )
       }
       return requeued.length
@@ -81,4 +143,21 @@ export class Deliveries {
   prune(before: Date): Promise<number> {
     return this.#ledger.prune(before)
   }
+}
+
+/** The records whose job a worker holds, as `sending` with the attempt it makes counted. */
+function sendingIn(records: DeliveryRecord[], held: ReadonlyMap<string, number>): DeliveryRecord[] {
+  return records.map((record) => {
+    const attempt = held.get(record.id)
+    if (attempt === undefined || !UNFINISHED.has(record.status)) return record
+    return {
+      ...record,
+      status: 'sending',
+      attempts: Math.max(attempt, record.attempts + (record.status === 'sending' ? 0 : 1)),
+    }
+  })
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
 }

@@ -6,7 +6,6 @@ import {
   decidePreference,
   type PreferenceEntry,
 } from '../preferences/preference-policy.js'
-import type { Preferences } from '../preferences/preference-store.js'
 import { Batcher } from './batcher.js'
 import type { AttemptOutcome, DeliveryLedger } from './delivery-ledger.js'
 import type { DeliveryRow } from './delivery-table.js'
@@ -19,7 +18,6 @@ export interface DeliveryDispatcherInit {
   readonly bus: EventBus
   readonly logger: Logger
   readonly recipientExists: ((recipientId: string) => boolean | Promise<boolean>) | undefined
-  readonly preferences: Preferences
   readonly categories: Readonly<Record<string, CategoryOptions>>
   readonly clock: Clock
   /** The pool (never a caller's transaction), for throttle counters. */
@@ -35,53 +33,52 @@ export class RetryDeliveryError extends Error {
 }
 
 /**
- * Runs one attempt of one delivery, from its job: claims the row (skipping a delivery already
+ * Runs one attempt of one delivery, from its job: reads the row (skipping a delivery already
  * sent, dead or suppressed: a job that runs twice sends once), asks whether the recipient still
  * exists, applies their preferences and the category's throttle (suppressed, with the reason),
- * sends through the channel with the delivery's id, records the result and publishes
+ * sends through the channel with the delivery's id, records the result (with the job's
+ * completion when final) and publishes
  * `notification.sent` or `notification.failed`. A transient result throws so the job is
  * retried with backoff; after the job's last attempt the delivery is dead.
  */
 export class DeliveryDispatcher {
   readonly #init: DeliveryDispatcherInit
-  readonly #preferences: Batcher<string, PreferenceEntry[]>
   readonly #throttles: Batcher<ThrottleKey, number>
   /** `recipientExists` answers being asked in this turn of the event loop, by recipient. */
   readonly #existence = new Map<string, Promise<boolean>>()
 
   constructor(init: DeliveryDispatcherInit) {
     this.#init = init
-    // One read of the preferences for every delivery that starts in the same turn, by delivery
-    // id so that it runs beside the claim instead of after it.
-    this.#preferences = new Batcher(async (deliveryIds) => {
-      const found = await init.preferences.forDeliveries(deliveryIds)
-      return deliveryIds.map((id) => found.get(id) ?? [])
-    })
     // One upsert of the throttle counters for every throttled delivery of the same turn.
     this.#throttles = new Batcher((keys) => countDeliveries(init.root, keys))
   }
 
+  /**
+   * `after`: the attempts the delivery had before this job (a replay's job starts counting
+   * again from 1).
+   */
   async deliver(
-    id: string,
-    job: Pick<JobContext, 'attempt' | 'maxAttempts' | 'signal'>,
+    { id, after = 0 }: { readonly id: string; readonly after?: number | undefined },
+    job: Pick<JobContext, 'attempt' | 'maxAttempts' | 'signal' | 'completeWith'>,
   ): Promise<void> {
     const { ledger } = this.#init
-    const preferences = this.#preferences.call(id)
-    // Read beside the claim; unused (critical, required, on-demand routes) it is dropped.
-    preferences.catch(() => undefined)
-    const row = await ledger.claim(id)
-    if (row === undefined) return
-    const finish = async (outcome: Omit<AttemptOutcome, 'id'>) => ledger.finish({ id, ...outcome })
+    const loaded = await ledger.load(id)
+    if (loaded === undefined) return
+    const { row, preferences } = loaded
+    const attempt = after + job.attempt
+    // A final result rides with the job's completion; the job is not finished without it.
+    const finish = (outcome: Omit<AttemptOutcome, 'id' | 'attempt'>) =>
+      job.completeWith(ledger.results, { id, attempt, ...outcome })
 
     if (this.#init.recipientExists !== undefined && !row.recipient_id.startsWith('route:')) {
       if (!(await this.#recipientExists(this.#init.recipientExists, row.recipient_id))) {
-        await finish({ status: 'suppressed', error: 'recipient deleted before delivery' })
+        finish({ status: 'suppressed', error: 'recipient deleted before delivery' })
         return
       }
     }
     const suppressed = await this.#policy(row, preferences)
     if (suppressed !== undefined) {
-      await finish({ status: 'suppressed', error: suppressed })
+      finish({ status: 'suppressed', error: suppressed })
       return
     }
     const channel = this.#init.channels.get(row.channel as ChannelName)
@@ -92,6 +89,8 @@ export class DeliveryDispatcher {
         reason: `no '${row.channel}' channel is configured in the notify module`,
       }
     } else {
+      // Nothing left to send: another worker, holding the job after this one's lease, finished it.
+      if (channel.idempotent !== true && !(await ledger.mark(id, attempt))) return
       try {
         result = await channel.send({
           id,
@@ -99,7 +98,7 @@ export class DeliveryDispatcher {
           message: JSON.parse(row.message) as never,
           recipientId: row.recipient_id,
           type: row.type,
-          attempt: Number(row.attempts),
+          attempt,
           signal: job.signal,
         })
       } catch (error) {
@@ -109,12 +108,15 @@ export class DeliveryDispatcher {
     }
 
     if (result.status === 'accepted') {
-      await finish({ status: 'sent', providerMessageId: result.providerMessageId })
-      await this.#publishSent(row, result.providerMessageId)
+      finish({ status: 'sent', providerMessageId: result.providerMessageId })
+      await this.#publishSent(row, attempt, result.providerMessageId)
       return
     }
     const final = result.status === 'permanent' || job.attempt >= job.maxAttempts
-    await finish({ status: final ? 'dead' : 'failed', error: `${result.status}: ${result.reason}` })
+    const error = `${result.status}: ${result.reason}`
+    if (final) finish({ status: 'dead', error })
+    // Failed and retried: the job's completion never comes for this attempt, so it is written now.
+    else await ledger.finish({ id, attempt, status: 'failed', error })
     await this.#init.bus.publish('notification.failed', {
       deliveryId: row.id,
       notificationId: row.notification_id,
@@ -124,7 +126,7 @@ export class DeliveryDispatcher {
       channel: row.channel as ChannelName,
       reason: result.reason,
       result: result.status,
-      attempts: Number(row.attempts),
+      attempts: attempt,
       final,
     })
     if (!final)
@@ -134,8 +136,8 @@ export class DeliveryDispatcher {
   }
 
   /**
-   * Asks once for all the deliveries to one recipient whose claims came back in the same turn
-   * (one notification on several channels): each is still asked after its own claim, so a
+   * Asks once for all the deliveries to one recipient whose rows came back in the same turn
+   * (one notification on several channels): each is still asked after its own read, so a
    * recipient deleted before then is not sent to.
    */
   #recipientExists(
@@ -154,7 +156,7 @@ export class DeliveryDispatcher {
   /** Why the recipient's preferences or the category's throttle hold this delivery back, if they do. */
   async #policy(
     row: DeliveryRow,
-    preferences: Promise<PreferenceEntry[]>,
+    preferences: readonly PreferenceEntry[],
   ): Promise<string | undefined> {
     const category = this.#init.categories[row.category] ?? {}
     const channel = row.channel as ChannelName
@@ -163,7 +165,7 @@ export class DeliveryDispatcher {
       category.required !== true &&
       !row.recipient_id.startsWith('route:')
     ) {
-      const decision = decidePreference(row.category, channel, category, await preferences)
+      const decision = decidePreference(row.category, channel, category, preferences)
       if (!decision.send) return decision.reason
     }
     const throttle = category.throttle
@@ -182,7 +184,11 @@ export class DeliveryDispatcher {
     return undefined
   }
 
-  async #publishSent(row: DeliveryRow, providerMessageId: string | undefined): Promise<void> {
+  async #publishSent(
+    row: DeliveryRow,
+    attempt: number,
+    providerMessageId: string | undefined,
+  ): Promise<void> {
     await this.#init.bus.publish('notification.sent', {
       deliveryId: row.id,
       notificationId: row.notification_id,
@@ -191,7 +197,7 @@ export class DeliveryDispatcher {
       recipientId: row.recipient_id,
       channel: row.channel as ChannelName,
       providerMessageId,
-      attempts: Number(row.attempts),
+      attempts: attempt,
     })
   }
 }

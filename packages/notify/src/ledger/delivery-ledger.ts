@@ -1,7 +1,13 @@
-import type { Clock, CompanionWrite, Database } from '@mortar/core'
+import type { Clock, CompanionWrite, CompletionWrite, Database } from '@mortar/core'
 import { type Kysely, type RawBuilder, sql } from 'kysely'
 import type { ChannelName } from '../channels/channel.js'
 import { DeliveryNotFoundError, DeliveryNotReplayableError } from '../errors.js'
+import type { PreferenceEntry } from '../preferences/preference-policy.js'
+import {
+  groupByOwner,
+  PREFERENCE_TABLE,
+  type PreferenceTables,
+} from '../preferences/preference-store.js'
 import { insertIgnoringDuplicatesQuery, sqlEngine } from '../sql/index.js'
 import { Batcher } from './batcher.js'
 import {
@@ -13,12 +19,17 @@ import {
   toDeliveryRecord,
 } from './delivery-table.js'
 
-/** A delivery a worker claimed: its row as it is now (status `sending`, attempts counted). */
-export type ClaimedDelivery = DeliveryRow
+/** A delivery read for an attempt, with its recipient's stored preferences. */
+export interface LoadedDelivery {
+  readonly row: DeliveryRow
+  readonly preferences: readonly PreferenceEntry[]
+}
 
 /** How an attempt ended, as the ledger records it. */
 export interface AttemptOutcome {
   readonly id: string
+  /** The delivery's attempt this was, counting the attempts of every job it had. */
+  readonly attempt: number
   readonly status: 'sent' | 'failed' | 'dead' | 'suppressed'
   readonly providerMessageId?: string | undefined
   readonly error?: string | undefined
@@ -43,19 +54,22 @@ export interface DeliveryListOptions {
   readonly limit?: number
 }
 
+// `sending`: marked before a send on a channel without idempotency keys.
 const CLAIMABLE: readonly DeliveryStatus[] = ['queued', 'failed', 'sending']
 const FINAL: ReadonlySet<DeliveryStatus> = new Set(['sent', 'dead', 'suppressed'])
 
 /**
- * The delivery ledger's rows: written by `notify()` in the caller's transaction, claimed and
- * finished by delivery jobs in batches (one statement for every job that starts in the same
- * turn of the event loop), read by `deliveries()` and `mortar notify status`.
+ * The delivery ledger's rows: written by `notify()` in the caller's transaction, read by
+ * delivery jobs in batches (one statement for every job that starts in the same turn of the
+ * event loop) and finished with the jobs' completion, read by `deliveries()` and
+ * `mortar notify status`.
  */
 export class DeliveryLedger {
   readonly #database: Database
   readonly #clock: Clock
   readonly #finishUnflushed: boolean
-  readonly #claims: Batcher<string, ClaimedDelivery | undefined>
+  readonly #loads: Batcher<string, LoadedDelivery | undefined>
+  readonly #marks: Batcher<{ id: string; attempt: number }, boolean>
   readonly #finishes: Batcher<AttemptOutcome, undefined>
 
   /**
@@ -66,7 +80,8 @@ export class DeliveryLedger {
     this.#database = database
     this.#clock = clock
     this.#finishUnflushed = options.jobsInSameDatabase
-    this.#claims = new Batcher((ids) => this.#claimBatch(ids))
+    this.#loads = new Batcher((ids) => this.#loadBatch(ids))
+    this.#marks = new Batcher((marks) => this.#markBatch(marks))
     this.#finishes = new Batcher((outcomes) => this.#finishBatch(outcomes))
   }
 
@@ -130,64 +145,122 @@ export class DeliveryLedger {
   }
 
   /**
-   * Claims a delivery for an attempt: `sending`, attempts + 1 (and a possible duplicate counted
-   * when it was already `sending`: an earlier worker died mid-send). `undefined` when there is
-   * nothing to send (sent, dead, suppressed or gone).
+   * Reads a delivery for an attempt of its job, with its recipient's preferences in the same
+   * statement; `undefined` when there is nothing to send (sent, dead, suppressed or gone).
+   * Nothing is written: the attempt is the delivery job's, which the queue leases and counts,
+   * so `sending` is read from the job (see `Deliveries`); see {@link DeliveryLedger.mark}.
    */
-  claim(id: string): Promise<ClaimedDelivery | undefined> {
-    return this.#claims.call(id)
+  load(id: string): Promise<LoadedDelivery | undefined> {
+    return this.#loads.call(id)
   }
 
-  /** Records how an attempt ended. */
+  /**
+   * Marks a delivery `sending` before a send on a channel without idempotency keys, counting a
+   * possible duplicate when it already was (an earlier attempt's worker died mid-send). False
+   * when there is nothing to send any more (another worker finished it meanwhile).
+   */
+  mark(id: string, attempt: number): Promise<boolean> {
+    return this.#marks.call({ id, attempt })
+  }
+
+  /** Records how an attempt ended, now (an attempt whose job will fail and be retried). */
   async finish(outcome: AttemptOutcome): Promise<void> {
     await this.#finishes.call(outcome)
   }
 
-  async #claimBatch(ids: readonly string[]): Promise<(ClaimedDelivery | undefined)[]> {
-    const unique = [...new Set(ids)]
-    const now = this.#clock.nowMs()
-    const engine = sqlEngine(this.#root as Kysely<unknown>)
-    const claim = async (db: Kysely<LedgerTables>): Promise<DeliveryRow[]> => {
-      // SET order matters on MySQL, which reads columns already assigned: the duplicate count first.
-      const update = db
-        .updateTable(DELIVERY_TABLE)
-        .set({
-          possible_duplicates: sql<number>`possible_duplicates + case when status = 'sending' then 1 else 0 end`,
-          attempts: sql<number>`attempts + 1`,
-          status: 'sending',
-          updated_at: now,
+  /**
+   * Records how attempts ended, as one write that core's jobs send with the completion of the
+   * delivery jobs (`job.completeWith`): the handler waits for no write of its own, and the
+   * result commits exactly when its job is finished.
+   */
+  readonly results: CompletionWrite<AttemptOutcome> = (outcomes) =>
+    this.#resultsUpdate(this.#db, outcomes)
+
+  async #loadBatch(ids: readonly string[]): Promise<(LoadedDelivery | undefined)[]> {
+    const rows = await (this.#database.root as Kysely<LedgerTables & PreferenceTables>)
+      .selectFrom(`${DELIVERY_TABLE} as d`)
+      .leftJoin(`${PREFERENCE_TABLE} as p`, 'p.recipient_id', 'd.recipient_id')
+      .selectAll('d')
+      .select([
+        'p.category as preference_category',
+        'p.channel as preference_channel',
+        'p.enabled as preference_enabled',
+      ])
+      .where('d.id', 'in', [...new Set(ids)])
+      .where('d.status', 'in', CLAIMABLE)
+      .execute()
+    // One line per stored choice of the recipient (one with nulls when there is none).
+    const deliveries = new Map<string, DeliveryRow>()
+    const choices: { owner: string; category: string; channel: string; enabled: unknown }[] = []
+    for (const { preference_category, preference_channel, preference_enabled, ...row } of rows) {
+      deliveries.set(row.id, row)
+      if (preference_category !== null && preference_channel !== null) {
+        choices.push({
+          owner: row.id,
+          category: preference_category,
+          channel: preference_channel,
+          enabled: preference_enabled,
         })
-        .where('id', 'in', unique)
-        .where('status', 'in', CLAIMABLE)
-      // The `sending` mark is a hint for status and duplicate counts; the job runs again whether
-      // or not it survives a database crash. So on PostgreSQL it does not wait for the disk (a
-      // commit is most of a small statement's cost): the setting, local to the statement's own
-      // transaction, is made by an uncorrelated subquery that runs once, in the same round trip.
-      if (engine === 'postgres') {
-        return update.where(unflushedCommit).returningAll().execute()
       }
-      if (engine !== 'mysql') return update.returningAll().execute()
+    }
+    const preferences = groupByOwner(choices)
+    return ids.map((id) => {
+      const row = deliveries.get(id)
+      return row === undefined ? undefined : { row, preferences: preferences.get(id) ?? [] }
+    })
+  }
+
+  async #markBatch(marks: readonly { id: string; attempt: number }[]): Promise<boolean[]> {
+    const ids = [...new Set(marks.map((mark) => mark.id))]
+    const engine = sqlEngine(this.#root as Kysely<unknown>)
+    // SET order matters on MySQL, which reads columns already assigned: the duplicate count first.
+    const update = this.#root
+      .updateTable(DELIVERY_TABLE)
+      .set({
+        possible_duplicates: sql<number>`possible_duplicates + case when status = 'sending' then 1 else 0 end`,
+        attempts: sql<number>`case ${sql.ref('id')} ${sql.join(
+          marks.map((mark) => sql`when ${mark.id} then ${mark.attempt}`),
+          sql` `,
+        )} else ${sql.ref('attempts')} end`,
+        status: 'sending',
+        updated_at: this.#clock.nowMs(),
+      })
+      .where('id', 'in', ids)
+      .where('status', 'in', CLAIMABLE)
+    let marked: readonly { id: string }[]
+    // The mark only has to outlive the worker, not the server: a server crash loses the send's
+    // record too, and the job runs again. On PostgreSQL it does not wait for the disk.
+    if (engine === 'postgres')
+      marked = await update.where(unflushedCommit).returning('id').execute()
+    else if (engine !== 'mysql') marked = await update.returning('id').execute()
+    else {
       await update.execute()
-      return db
+      marked = await this.#root
         .selectFrom(DELIVERY_TABLE)
-        .selectAll()
-        .where('id', 'in', unique)
+        .select('id')
+        .where('id', 'in', ids)
         .where('status', '=', 'sending')
         .execute()
     }
-    const rows = await claim(this.#root)
-    const byId = new Map(rows.map((row) => [row.id, row]))
-    return ids.map((id) => byId.get(id))
+    const found = new Set(marked.map((row) => row.id))
+    return marks.map((mark) => found.has(mark.id))
   }
 
   async #finishBatch(outcomes: readonly AttemptOutcome[]): Promise<undefined[]> {
-    const now = this.#clock.nowMs()
-    // The job's own completion (or failure) comes after this, as a durable commit of the same
-    // PostgreSQL, and flushing the log up to it flushes this commit too: waiting for the disk
-    // here would only hold the worker's slot for a second flush. A server crash before that
-    // flush loses both, and the job runs again, as after any crash mid-send.
+    // The job's own failure comes after this, as a durable commit of the same PostgreSQL, and
+    // flushing the log up to it flushes this commit too: waiting for the disk here would only
+    // hold the worker's slot for a second flush. A server crash before that flush loses both,
+    // and the job runs again, as after any crash mid-send.
     const unflushed =
       this.#finishUnflushed && sqlEngine(this.#root as Kysely<unknown>) === 'postgres'
+    await this.#resultsUpdate(this.#root, outcomes)
+      .$if(unflushed, (query) => query.where(unflushedCommit))
+      .execute()
+    return outcomes.map(() => undefined)
+  }
+
+  #resultsUpdate(db: Kysely<LedgerTables>, outcomes: readonly AttemptOutcome[]) {
+    const now = this.#clock.nowMs()
     const caseOf = (
       column: keyof DeliveryRow,
       value: (outcome: AttemptOutcome) => unknown,
@@ -196,10 +269,11 @@ export class DeliveryLedger {
         outcomes.map((outcome) => sql`when ${outcome.id} then ${value(outcome)}`),
         sql` `,
       )} else ${sql.ref(column)} end`
-    await this.#root
+    return db
       .updateTable(DELIVERY_TABLE)
       .set({
         status: caseOf('status', (outcome) => outcome.status) as never,
+        attempts: caseOf('attempts', (outcome) => outcome.attempt) as never,
         provider_message_id: caseOf(
           'provider_message_id',
           (outcome) => outcome.providerMessageId ?? null,
@@ -213,10 +287,7 @@ export class DeliveryLedger {
         'in',
         outcomes.map((outcome) => outcome.id),
       )
-      .where('status', '=', 'sending')
-      .$if(unflushed, (query) => query.where(unflushedCommit))
-      .execute()
-    return outcomes.map(() => undefined)
+      .where('status', 'in', CLAIMABLE)
   }
 
   /** One delivery by id. */
@@ -255,6 +326,19 @@ export class DeliveryLedger {
     return rows.map(toDeliveryRecord)
   }
 
+  /** The channel and status of these deliveries. */
+  async statusOf(
+    ids: readonly string[],
+  ): Promise<{ id: string; channel: ChannelName; status: DeliveryStatus }[]> {
+    if (ids.length === 0) return []
+    const rows = await this.#db
+      .selectFrom(DELIVERY_TABLE)
+      .select(['id', 'channel', 'status'])
+      .where('id', 'in', [...ids])
+      .execute()
+    return rows.map((row) => ({ ...row, channel: row.channel as ChannelName }))
+  }
+
   /** Counts by channel and status, and possible duplicates by channel. */
   async status(): Promise<LedgerStatus> {
     const counts = await this.#db
@@ -289,27 +373,31 @@ export class DeliveryLedger {
 
   /**
    * Makes dead deliveries queued again (attempts kept, error kept until the next attempt) and
-   * returns their ids, for the caller to enqueue in the same transaction. An id that is not dead
-   * is refused with the reason.
+   * returns them with the attempts they had, for the caller to enqueue in the same transaction.
+   * An id that is not dead is refused with the reason.
    */
-  async requeue(ids: readonly string[] | 'all-dead'): Promise<string[]> {
+  async requeue(
+    ids: readonly string[] | 'all-dead',
+  ): Promise<{ readonly id: string; readonly after: number }[]> {
     const now = this.#clock.nowMs()
     let targets: string[]
+    const attempts = new Map<string, number>()
     if (ids === 'all-dead') {
-      targets = (
-        await this.#db
-          .selectFrom(DELIVERY_TABLE)
-          .select('id')
-          .where('status', '=', 'dead')
-          .where('message', '<>', '')
-          .execute()
-      ).map((row) => row.id)
+      const rows = await this.#db
+        .selectFrom(DELIVERY_TABLE)
+        .select(['id', 'attempts'])
+        .where('status', '=', 'dead')
+        .where('message', '<>', '')
+        .execute()
+      for (const row of rows) attempts.set(row.id, Number(row.attempts))
+      targets = rows.map((row) => row.id)
     } else {
       const rows = await this.#db
         .selectFrom(DELIVERY_TABLE)
-        .select(['id', 'status', 'message'])
+        .select(['id', 'status', 'message', 'attempts'])
         .where('id', 'in', [...ids])
         .execute()
+      for (const row of rows) attempts.set(row.id, Number(row.attempts))
       const found = new Map(rows.map((row) => [row.id, row]))
       for (const id of ids) {
         const row = found.get(id)
@@ -327,7 +415,7 @@ export class DeliveryLedger {
       .where('id', 'in', targets)
       .where('status', '=', 'dead')
       .execute()
-    return targets
+    return targets.map((id) => ({ id, after: attempts.get(id) ?? 0 }))
   }
 
   /** Deletes finished deliveries (sent, dead, suppressed) last changed before `before`; returns how many. */

@@ -6,7 +6,8 @@ import { idColumn, longText } from '../sql/index.js'
 /**
  * Where a delivery stands:
  * - `queued`: written, its job will send it (at `runAt`);
- * - `sending`: a worker is sending it now;
+ * - `sending`: a worker holds its job now (read from the jobs engine); stored too, before a
+ *   send on a channel without idempotency keys (mail, chat), until the result is;
  * - `failed`: the last attempt failed and another is scheduled;
  * - `sent`: the provider accepted it;
  * - `dead`: failed for good (a permanent failure, or every attempt used); replayable;
@@ -27,14 +28,15 @@ export interface DeliveryRecord {
   readonly address: string | undefined
   readonly idempotencyKey: string | undefined
   readonly status: DeliveryStatus
-  /** Attempts started so far. */
+  /** Attempts made so far, the one being made included. */
   readonly attempts: number
   /** Why it failed or was suppressed, for the last attempt. */
   readonly lastError: string | undefined
   readonly providerMessageId: string | undefined
   /**
-   * Attempts that started while an earlier one was still marked as sending (its worker died):
-   * the message may have gone out twice on a channel without idempotency keys (mail, chat).
+   * Attempts on a channel without idempotency keys (mail, chat) that started while an earlier
+   * one was still marked as sending (its worker died mid-send): the message may have gone out
+   * twice. Channels that take the delivery's id as a key dedupe a resend themselves.
    */
   readonly possibleDuplicates: number
   readonly runAt: Date

@@ -1,4 +1,11 @@
-import { createLogger, databaseToken, EVENT_BUS, JOBS, transaction } from '@mortar/core'
+import {
+  createLogger,
+  databaseToken,
+  EVENT_BUS,
+  JOBS,
+  type QueueAdapter,
+  transaction,
+} from '@mortar/core'
 import {
   createTestApp,
   deleteRedisKeys,
@@ -9,6 +16,7 @@ import {
   type TestApp,
   testEngines,
 } from '@mortar/core/testing'
+import { sql } from 'kysely'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { INBOX } from '../channels/inbox/inbox-channel.js'
@@ -323,6 +331,63 @@ for (const engine of testEngines()) {
         expect(await openDigestBatches(app.resolve(databaseToken()), 'frank')).toMatchObject([
           { items: 1 },
         ])
+      })
+
+      it('reads a delivery as sending while a worker holds its job, and counts a send a crash left unrecorded', async () => {
+        const deliveries = app.resolve(DELIVERIES)
+        const iris: Recipient = { id: 'iris', phone: '+15550109' }
+        const id = (await notify(iris, new LoginAlert())).deliveries[0]?.id ?? ''
+        let attempts = 1
+        if (queue.engine === 'database') {
+          // A worker claims the job, marks it sending and dies mid-send: its lease has already
+          // passed. (BullMQ finds a dead worker's job by its own stalled check, on the machine's
+          // clock.)
+          const { adapter } = app.resolve(JOBS) as unknown as { adapter: QueueAdapter }
+          const now = app.clock.nowMs()
+          const claimed = await adapter.claim({
+            worker: 'killed',
+            names: ['mortar.notify.deliver'],
+            limit: 10,
+            nowMs: now,
+            leaseUntilMs: now - 1,
+          })
+          expect(claimed).toHaveLength(1)
+          await sql`update mortar_delivery set status = 'sending', attempts = 1 where id = ${id}`.execute(
+            app.resolve(databaseToken()),
+          )
+          attempts = 2
+        }
+        let reached!: () => void
+        const atChannel = new Promise<void>((resolve) => (reached = resolve))
+        let release!: () => void
+        const released = new Promise<void>((resolve) => (release = resolve))
+        sms.beforeSend = async () => {
+          reached()
+          await released
+        }
+        const draining = drain()
+        try {
+          await atChannel
+          expect(await deliveries.get(id)).toMatchObject({ status: 'sending', attempts })
+          expect(await deliveries.list('iris', { status: 'sending' })).toHaveLength(1)
+          expect(await deliveries.list('iris', { status: 'queued' })).toHaveLength(0)
+          expect((await deliveries.status()).counts).toContainEqual({
+            channel: 'sms',
+            status: 'sending',
+            count: 1,
+          })
+        } finally {
+          release()
+          await draining
+          sms.beforeSend = undefined
+        }
+        expect(await deliveries.get(id)).toMatchObject({
+          status: 'sent',
+          attempts,
+          possibleDuplicates: attempts - 1,
+        })
+        expect(sms.sent.map((s) => s.attempt)).toEqual([attempts])
+        expect((await deliveries.status()).counts.map((row) => row.status)).not.toContain('sending')
       })
 
       // The rest checks the ledger's own logic, the same on every queue, and some of it moves the

@@ -103,11 +103,12 @@ export function notifyModule(options: NotifyModuleOptions): Module {
 
   const deliverJob = defineJob({
     name: NOTIFY_JOBS.deliver,
-    schema: z.object({ id: z.string().min(1).max(36) }),
+    // `after`: the attempts a replayed delivery had before this job.
+    schema: z.object({ id: z.string().min(1).max(36), after: z.number().int().min(0).optional() }),
     attempts: options.delivery?.attempts ?? 8,
     backoff: options.delivery?.backoff ?? { baseMs: 5_000, maxMs: 3_600_000 },
     timeout: options.delivery?.timeoutMs ?? 60_000,
-    handler: (payload, job) => job.resolve(DISPATCHER).deliver(payload.id, job),
+    handler: (payload, job) => job.resolve(DISPATCHER).deliver(payload, job),
   })
   const closeDigestJob = defineJob({
     name: NOTIFY_JOBS.closeDigest,
@@ -165,15 +166,14 @@ export function notifyModule(options: NotifyModuleOptions): Module {
           }),
       })
       binder.bind(DISPATCHER, {
-        inject: [LEDGER, EVENT_BUS, LOGGER, PREFERENCES, CLOCK, DATABASE],
-        useFactory: (ledger, bus, logger, preferences, clock, database) =>
+        inject: [LEDGER, EVENT_BUS, LOGGER, CLOCK, DATABASE],
+        useFactory: (ledger, bus, logger, clock, database) =>
           new DeliveryDispatcher({
             ledger,
             channels,
             bus,
             logger,
             recipientExists: options.recipientExists,
-            preferences,
             categories,
             clock,
             root: (database as Database).root as Kysely<unknown>,

@@ -15,9 +15,8 @@ interface PreferenceRow {
   updated_at: number | string | bigint
 }
 
-interface PreferenceTables {
+export interface PreferenceTables {
   mortar_notification_preference: PreferenceRow
-  mortar_delivery: { id: string; recipient_id: string }
 }
 
 /** What {@link Preferences.set} takes: a category (or `'*'`), a channel (`'*'` by default), on or off. */
@@ -74,21 +73,6 @@ export class Preferences {
       .where('recipient_id', '=', recipientId)
       .execute()
     return groupByOwner(rows).get(recipientId) ?? []
-  }
-
-  /**
-   * The stored choices of the recipients of these deliveries, by delivery id, in one query: a
-   * delivery job reads them while it claims its row instead of after.
-   */
-  async forDeliveries(deliveryIds: readonly string[]): Promise<Map<string, PreferenceEntry[]>> {
-    if (deliveryIds.length === 0) return new Map()
-    const rows = await this.#db
-      .selectFrom('mortar_delivery as d')
-      .innerJoin('mortar_notification_preference as p', 'p.recipient_id', 'd.recipient_id')
-      .select(['d.id as owner', 'p.category', 'p.channel', 'p.enabled'])
-      .where('d.id', 'in', [...new Set(deliveryIds)])
-      .execute()
-    return groupByOwner(rows)
   }
 
   /** Stores a choice, replacing the one for the same category and channel. */
@@ -167,7 +151,8 @@ export const createPreferenceTable: Migration = {
 }
 
 /** Preference rows as entries, grouped by whom they belong to (a recipient or a delivery). */
-function groupByOwner(
+/** Stored choices as entries, by owner: a recipient, or a delivery read with its recipient's. */
+export function groupByOwner(
   rows: readonly { owner: string; category: string; channel: string; enabled: unknown }[],
 ): Map<string, PreferenceEntry[]> {
   const byOwner = new Map<string, PreferenceEntry[]>()

@@ -6,6 +6,8 @@ export interface RecordingChannel<C extends ChannelName> extends Channel<C> {
   readonly sent: Outgoing<unknown>[]
   /** The result of the next sends, in order; `accepted` once they run out. */
   readonly script: ChannelResult[]
+  /** Awaited by each send before it answers, when set: a test holds a send at the channel. */
+  beforeSend: (() => Promise<void>) | undefined
 }
 
 export function recordingChannel<C extends ChannelName>(
@@ -14,12 +16,14 @@ export function recordingChannel<C extends ChannelName>(
 ): RecordingChannel<C> {
   const sent: Outgoing<unknown>[] = []
   const script: ChannelResult[] = []
-  return {
+  const channel: RecordingChannel<C> = {
     name,
     sent,
     script,
+    beforeSend: undefined,
     route,
     async send(outgoing): Promise<ChannelResult> {
+      await channel.beforeSend?.()
       const result = script.shift() ?? {
         status: 'accepted',
         providerMessageId: `p-${sent.length + 1}`,
@@ -28,4 +32,5 @@ export function recordingChannel<C extends ChannelName>(
       return result
     },
   }
+  return channel
 }

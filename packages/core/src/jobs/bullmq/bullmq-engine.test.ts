@@ -19,6 +19,7 @@ import {
 import { defineJob, type JobDefinition } from '../define-job.js'
 import { JOBS, type JobQueue } from '../job-queue.js'
 import { transactionalEnqueueCase } from '../transactional-enqueue.case.js'
+import { completionWriteCase } from '../completion-write.case.js'
 import type { JobQueueService } from '../job-queue-service.js'
 import type { WorkerSettings } from '../worker/worker.js'
 
@@ -127,6 +128,12 @@ for (const engine of engines) {
       const { jobs } = await start([module(...enqueueCase.jobs)])
       expect(jobs.engine).toBe('bullmq')
       await enqueueCase.check(jobs)
+    })
+
+    it('writes what handlers give completeWith before completing their jobs; nothing for a failed attempt', async () => {
+      const completionCase = completionWriteCase()
+      const { app, jobs } = await start([module(...completionCase.jobs)])
+      await completionCase.check(jobs, app.resolve(DATABASE))
     })
 
     it('writes an `alongside` row only with its outbox rows, outside a transaction too', async () => {

@@ -1,5 +1,6 @@
 import type { Job, JobJson, Queue, Worker } from 'bullmq'
 import type { Redis } from 'ioredis'
+import { sql } from 'kysely'
 import type { Logger } from '../../logger/logger.js'
 import type { Database } from '../../persistence/database/database.js'
 import type { AppRedis } from '../../redis/app-redis.js'
@@ -20,6 +21,7 @@ import type {
 } from '../queue-adapter.js'
 import type { ScheduleStore } from '../schedules/schedule-store.js'
 import { SqlQueue } from '../sql/sql-queue.js'
+import { queueDb } from '../sql/queue-db.js'
 import { sqlQueueMigrations } from '../sql/sql-queue-migrations.js'
 import { type JobData, jobId, OutboxRelay } from './outbox-relay.js'
 
@@ -81,6 +83,7 @@ export class BullmqQueue implements QueueAdapter {
   readonly migrations = sqlQueueMigrations
   readonly schedules: ScheduleStore
   readonly #outbox: SqlQueue
+  readonly #database: Database
   readonly #relay: OutboxRelay
   readonly #redis: AppRedis
   readonly #logger: Logger | undefined
@@ -101,6 +104,7 @@ export class BullmqQueue implements QueueAdapter {
 
   constructor(options: BullmqQueueOptions) {
     this.#outbox = new SqlQueue({ database: options.database })
+    this.#database = options.database
     this.schedules = this.#outbox.schedules
     this.#redis = options.redis
     this.#logger = options.logger
@@ -252,6 +256,28 @@ export class BullmqQueue implements QueueAdapter {
       }),
     )
     return done.filter((id): id is string => id !== undefined)
+  }
+
+  /**
+   * The writes go to the app's database first, for the jobs this worker holds, and the jobs
+   * complete in Redis after: a crash between runs them again, never finishes them unwritten.
+   */
+  async completeAlongside(
+    worker: string,
+    ids: readonly string[],
+    writes: (finished: readonly string[]) => readonly CompanionWrite[],
+  ): Promise<readonly string[]> {
+    const held = ids.filter((id) => this.#held.has(id))
+    const list = held.length === 0 ? [] : writes(held)
+    const [only] = list
+    if (list.length === 1 && only !== undefined) {
+      await sql`${only}`.execute(queueDb(this.#database))
+    } else if (list.length > 1) {
+      await this.#database.transaction(async () => {
+        for (const write of list) await sql`${write}`.execute(this.#database.kysely)
+      })
+    }
+    return this.complete(worker, ids)
   }
 
   async #keepFetched(worker: string, name: string, [data, id]: unknown[]): Promise<void> {

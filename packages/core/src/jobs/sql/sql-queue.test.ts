@@ -1,4 +1,4 @@
-import { sql } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import { afterAll, beforeAll } from 'vitest'
 import * as vitest from 'vitest'
 import { Database } from '../../persistence/database/index.js'
@@ -42,6 +42,47 @@ for (const engine of testEngines()) {
       return { adapter: new SqlQueue({ database: db }), transaction: (fn) => db.transaction(fn) }
     },
     { skip: engine.skip },
+  )
+
+  vitest.describe.skipIf(engine.skip !== undefined)(
+    `SqlQueue completion on ${engine.title}`,
+    () => {
+      vitest.it('writes with a completion only for the jobs the worker still held', async () => {
+        const db = database as Database
+        await sql`delete from mortar_job`.execute(db.root)
+        await sql`drop table if exists test_finished`.execute(db.root)
+        await sql`create table test_finished (id varchar(36) primary key)`.execute(db.root)
+        const queue = new SqlQueue({ database: db })
+        const nowMs = Date.now()
+        const job = (runAtMs: number) => ({
+          name: 'finishing',
+          payload: '{}',
+          runAtMs,
+          createdAtMs: nowMs,
+          maxAttempts: 3,
+          key: undefined,
+        })
+        const [first, second] = await queue.enqueue([job(nowMs - 2), job(nowMs - 1)])
+        const claim = (worker: string, limit: number, at: number) =>
+          queue.claim({ worker, names: ['finishing'], limit, nowMs: at, leaseUntilMs: at + 10 })
+        vitest.expect(await claim('w1', 2, nowMs)).toHaveLength(2)
+        // w1's leases pass; w2 takes the older job over.
+        const [taken] = await claim('w2', 1, nowMs + 20)
+        vitest.expect(taken?.id).toBe(first)
+        const asked: string[][] = []
+        const done = await queue.completeAlongside('w1', [String(first), String(second)], (ids) => {
+          asked.push([...ids])
+          const table = db.kysely as Kysely<{ test_finished: { id: string } }>
+          return [table.insertInto('test_finished').values(ids.map((id) => ({ id })))]
+        })
+        vitest.expect(done).toEqual([second])
+        vitest.expect(asked.at(-1)).toEqual([second])
+        const { rows } = await sql<{ id: string }>`select id from test_finished`.execute(db.root)
+        vitest.expect(rows.map((row) => String(row.id))).toEqual([second])
+        vitest.expect((await queue.get(String(first), nowMs + 20))?.worker).toBe('w2')
+        await sql`drop table test_finished`.execute(db.root)
+      })
+    },
   )
 
   if (engine.engine === 'mysql') {

@@ -48,6 +48,8 @@ const CHANNEL = 'mortar_jobs'
 const ID_BLOCK = 64
 // A MariaDB claim chosen as a deadlock's victim is tried this many times before the worker hears.
 const CLAIM_ATTEMPTS = 3
+// PostgreSQL's SQLSTATE for a division by zero: how a completion learns a job was not held.
+const DIVISION_BY_ZERO = '22012'
 
 interface JobRow {
   id: string | number | bigint
@@ -305,11 +307,57 @@ export class SqlQueue implements QueueAdapter {
 
   async complete(worker: string, ids: readonly string[]): Promise<readonly string[]> {
     const done: string[] = []
-    for (const chunk of chunks(ids)) {
-      const { rows } = await sql<{ id: string }>`delete from mortar_job
-        where locked_by = ${worker} and ${this.#idIn(chunk)} returning id`.execute(this.#db)
-      for (const row of rows) done.push(String(row.id))
+    for (const chunk of chunks(ids)) done.push(...(await this.#delete(worker, chunk, this.#db)))
+    return this.#counted(done)
+  }
+
+  /**
+   * PostgreSQL deletes the jobs and makes the writes in one statement (each write a
+   * data-modifying `WITH`), which fails as a whole unless every job was still held; then, as
+   * on SQLite and MariaDB, one transaction deletes the held jobs and writes for those alone.
+   */
+  async completeAlongside(
+    worker: string,
+    ids: readonly string[],
+    writes: (finished: readonly string[]) => readonly CompanionWrite[],
+  ): Promise<readonly string[]> {
+    if (this.#engine === 'postgres' && ids.length <= CHUNK) {
+      const companions = writes(ids).map(
+        (write, index) => sql`, ${sql.id(`mortar_companion_${index}`)} as (${write})`,
+      )
+      try {
+        // A division by zero unless the DELETE took every job: the whole statement rolls back.
+        await sql`with mortar_done as (
+            delete from mortar_job where locked_by = ${worker} and ${this.#idIn(ids)} returning id
+          )${sql.join(companions, sql``)}
+          select 1 / (case when count(*) = ${ids.length} then 1 else 0 end) as held
+          from mortar_done`.execute(this.#db)
+        return this.#counted([...ids])
+      } catch (error) {
+        if (!isDivisionByZero(error)) throw error
+      }
     }
+    const done = await this.#database.transaction(async () => {
+      const db = this.#database.kysely as Kysely<unknown>
+      const finished: string[] = []
+      for (const chunk of chunks(ids)) finished.push(...(await this.#delete(worker, chunk, db)))
+      if (finished.length > 0) {
+        // Their nodes, not write.execute(): a builder runs where it was made, maybe the pool.
+        for (const write of writes(finished)) await sql`${write}`.execute(db)
+      }
+      return finished
+    })
+    return this.#counted(done)
+  }
+
+  async #delete(worker: string, ids: readonly string[], db: Kysely<unknown>): Promise<string[]> {
+    const { rows } = await sql<{ id: string }>`delete from mortar_job
+      where locked_by = ${worker} and ${this.#idIn(ids)} returning id`.execute(db)
+    return rows.map((row) => String(row.id))
+  }
+
+  /** Counts finished jobs; on PostgreSQL, every so many, vacuums the table. */
+  #counted(done: string[]): string[] {
     this.#finished += done.length
     if (this.#finished >= VACUUM_EVERY && this.#engine === 'postgres') {
       this.#finished = 0
@@ -568,6 +616,12 @@ export function isUniqueViolation(error: unknown): boolean {
     fields?.errno === 1062 ||
     (typeof fields?.message === 'string' && fields.message.includes('UNIQUE constraint failed'))
   )
+}
+
+/** PostgreSQL's division by zero, as the driver reports it or wrapped as a bad-input error. */
+function isDivisionByZero(error: unknown): boolean {
+  const fields = error as { code?: unknown; cause?: { code?: unknown } } | null
+  return fields?.code === DIVISION_BY_ZERO || fields?.cause?.code === DIVISION_BY_ZERO
 }
 
 /** MariaDB/MySQL chose this transaction as a deadlock's victim and rolled it back. */

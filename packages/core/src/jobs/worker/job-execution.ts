@@ -9,9 +9,16 @@ import type { Logger } from '../../logger/logger.js'
 import type { JobDefinition } from '../define-job.js'
 import type { JobContext, JobProgress, JsonValue } from '../job-context.js'
 import { JobError } from '../job-errors.js'
+import type { CompletionWrite } from '../job-queue.js'
 import type { ClaimedJob } from '../queue-adapter.js'
 
 const MAX_PROGRESS_CHARS = 4_096
+
+/** A value a handler gave {@link JobContext.completeWith}, with the write that takes it. */
+export interface CompletionEntry {
+  readonly write: CompletionWrite<unknown>
+  readonly value: unknown
+}
 
 /** What an execution needs from its worker. */
 export interface ExecutionHost {
@@ -38,6 +45,7 @@ export class JobExecution implements JobContext {
   #logger: Logger | undefined
   #interrupt: ((error: unknown) => void) | undefined
   #timer: NodeJS.Timeout | undefined
+  #completion: CompletionEntry[] | undefined
 
   constructor(job: ClaimedJob, host: ExecutionHost) {
     this.id = job.id
@@ -67,6 +75,21 @@ export class JobExecution implements JobContext {
 
   async progress(value: JobProgress): Promise<void> {
     await this.#host.progress(this.id, checkProgress(this.name, value))
+  }
+
+  completeWith<T>(write: CompletionWrite<T>, value: T): void {
+    if (typeof write !== 'function') {
+      throw new TypeError(
+        `Job '${this.name}': completeWith needs a function that builds the write from the values.`,
+      )
+    }
+    this.#completion ??= []
+    this.#completion.push({ write: write as CompletionWrite<unknown>, value })
+  }
+
+  /** What the handler gave {@link JobExecution.completeWith}, in call order. */
+  get completion(): readonly CompletionEntry[] | undefined {
+    return this.#completion
   }
 
   /**

@@ -9,8 +9,9 @@ import { backoffDelay } from '../backoff.js'
 import type { JobDefinition } from '../define-job.js'
 import type { JsonValue } from '../job-context.js'
 import { isPermanentJobError, JobError } from '../job-errors.js'
+import type { CompanionWrite, CompletionWrite } from '../job-queue.js'
 import type { AttemptError, ClaimedJob, FailOutcome, QueueAdapter } from '../queue-adapter.js'
-import { JobExecution } from './job-execution.js'
+import { type CompletionEntry, JobExecution } from './job-execution.js'
 
 /** How a worker runs: its share of the machine and its timings. */
 export interface WorkerSettings {
@@ -68,6 +69,11 @@ export class Worker {
   readonly #buffer: ClaimedJob[] = []
   readonly #running = new Map<string, { execution: JobExecution; done: Promise<void> }>()
   #completed: string[] = []
+  /** What the handlers of completed jobs gave `completeWith`, kept until the completion is written. */
+  readonly #completions = new Map<
+    string,
+    { job: ClaimedJob; definition: JobDefinition; entries: readonly CompletionEntry[] }
+  >()
   /**
    * Failed attempts the queue could not record (the database was unreachable), retried until
    * it takes them: no other worker takes over a lease of this worker's, so a job whose result
@@ -315,6 +321,8 @@ export class Worker {
         )
       }
       await execution.run(definition, parsePayload(definition, job))
+      const entries = execution.completion
+      if (entries !== undefined) this.#completions.set(job.id, { job, definition, entries })
       this.#complete(job.id)
     } catch (error) {
       if (execution.shutdown) await this.#release([job.id])
@@ -344,23 +352,28 @@ export class Worker {
     if (this.#completed.length === 0) return
     const ids = this.#completed
     this.#completed = []
+    const finished = new Set(ids)
     this.#flushing = (async () => {
       try {
         const done: string[] = []
         for (const [holder, held] of this.#byHolder(ids)) {
-          done.push(...(await this.#adapter.complete(holder, held)))
+          done.push(...(await this.#finish(holder, held, finished)))
         }
-        for (const id of ids) this.#holders.delete(id)
-        if (done.length < ids.length) {
+        for (const id of ids) {
+          if (!finished.has(id)) continue
+          this.#holders.delete(id)
+          this.#completions.delete(id)
+        }
+        if (done.length < finished.size) {
           const kept = new Set(done)
           this.logger.warn(
-            { jobs: ids.filter((id) => !kept.has(id)) },
+            { jobs: [...finished].filter((id) => !kept.has(id)) },
             'Finished jobs whose lease had passed to another worker; they may run twice',
           )
         }
       } catch (error) {
         this.logger.error({ err: error, jobs: ids.length }, 'Finishing jobs failed; retrying')
-        this.#completed.unshift(...ids)
+        this.#completed.unshift(...ids.filter((id) => finished.has(id)))
         const retry = setTimeout(() => void this.#flush(), FLUSH_RETRY_MS)
         retry.unref()
       }
@@ -371,6 +384,73 @@ export class Worker {
       this.#flushing = undefined
     }
     this.#checkIdle()
+  }
+
+  /**
+   * Completes jobs held in one name, with the writes their handlers gave `completeWith`. A write
+   * that cannot be built (its function threw) fails the attempts of the jobs that gave it values,
+   * which leave `finished`: they are retried, never completed without their write.
+   */
+  async #finish(
+    holder: string,
+    held: readonly string[],
+    finished: Set<string>,
+  ): Promise<readonly string[]> {
+    if (!held.some((id) => this.#completions.has(id))) return this.#adapter.complete(holder, held)
+    let { writes: all, broken } = this.#writesFor(held)
+    if (broken !== undefined) {
+      for (const id of held) {
+        const entry = this.#completions.get(id)
+        const error = entry?.entries.find(({ write }) => broken?.has(write))
+        if (entry === undefined || error === undefined) continue
+        this.#completions.delete(id)
+        finished.delete(id)
+        void this.#fail(entry.job, entry.definition, broken.get(error.write)).then(() =>
+          this.#checkIdle(),
+        )
+      }
+      held = held.filter((id) => finished.has(id))
+      if (held.length === 0) return []
+      ;({ writes: all } = this.#writesFor(held))
+    }
+    const writes = (ids: readonly string[]) =>
+      ids.length === held.length ? all : this.#writesFor(ids).writes
+    if (this.#adapter.completeAlongside !== undefined) {
+      return this.#adapter.completeAlongside(holder, held, writes)
+    }
+    // An engine that cannot share the app database's transaction: the writes go first, so a
+    // crash between leaves the jobs to run again rather than finished without their writes.
+    for (const write of all) await write.execute()
+    return this.#adapter.complete(holder, held)
+  }
+
+  /**
+   * One write per function handlers gave `completeWith`, from the values of these jobs; the
+   * functions that threw instead, with their errors.
+   */
+  #writesFor(ids: readonly string[]): {
+    writes: CompanionWrite[]
+    broken: Map<CompletionWrite<unknown>, unknown> | undefined
+  } {
+    const values = new Map<CompletionWrite<unknown>, unknown[]>()
+    for (const id of ids) {
+      for (const { write, value } of this.#completions.get(id)?.entries ?? []) {
+        const list = values.get(write)
+        if (list === undefined) values.set(write, [value])
+        else list.push(value)
+      }
+    }
+    const writes: CompanionWrite[] = []
+    let broken: Map<CompletionWrite<unknown>, unknown> | undefined
+    for (const [write, list] of values) {
+      try {
+        writes.push(write(list))
+      } catch (error) {
+        broken ??= new Map()
+        broken.set(write, error)
+      }
+    }
+    return { writes, broken }
   }
 
   async #fail(job: ClaimedJob, definition: JobDefinition, error: unknown): Promise<void> {

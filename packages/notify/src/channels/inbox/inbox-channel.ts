@@ -23,6 +23,7 @@ export const INBOX = globalToken<Inbox>('mortar.notify.inbox')
  */
 export class InboxChannel implements Channel<'inbox'> {
   readonly name = 'inbox'
+  readonly idempotent = true
   #inbox: Inbox | undefined
 
   constructor(inbox?: Inbox) {

@@ -28,6 +28,7 @@ const E164 = /^\+[1-9]\d{6,14}$/
  */
 export class SmsChannel implements Channel<'sms'> {
   readonly name = 'sms'
+  readonly idempotent = true
   readonly #endpoint: string
   readonly #authorization: string
   readonly #from: string

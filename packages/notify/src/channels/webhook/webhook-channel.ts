@@ -38,6 +38,7 @@ export interface WebhookChannelOptions {
  */
 export class WebhookChannel implements Channel<'webhook'> {
   readonly name = 'webhook'
+  readonly idempotent = true
   readonly #options: WebhookChannelOptions
   readonly #guard: AddressGuard
   readonly #agents = keepAliveAgents()
