@@ -41,6 +41,30 @@ export class NotifyUnavailableError extends MortarError {
   }
 }
 
+/**
+ * 422: `notify()` was given a recipient the ledger cannot store: an id that is not 1 to 191
+ * characters, or a field (`email`, `phone`, `locale`, `timeZone`, `routes.<channel>`) that is
+ * not text, holds a NUL character or is over 64 KiB in UTF-8. Raised before anything is
+ * written, for every recipient of the call; `details.field` names the field, never its value.
+ *
+ * @example
+ * ```ts
+ * import { NotifyRecipientError } from '@mortar/notify'
+ *
+ * throw new NotifyRecipientError('email', 'holds a NUL character')
+ * ```
+ */
+export class NotifyRecipientError extends MortarError {
+  readonly field: string
+
+  constructor(field: string, problem: string) {
+    super('E_NOTIFY_RECIPIENT', 422, `notify(): the recipient's ${field} ${problem}.`, {
+      details: { field },
+    })
+    this.field = field
+  }
+}
+
 /** Why {@link verifyWebhook} refused a webhook. */
 export type WebhookRejection = 'missing-headers' | 'timestamp' | 'signature' | 'config'
 

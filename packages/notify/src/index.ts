@@ -164,6 +164,7 @@ export {
   DeliveryNotFoundError,
   DeliveryNotReplayableError,
   NotifyConfigError,
+  NotifyRecipientError,
   NotifyUnavailableError,
   PreferenceRequiredError,
   WebhookSignatureError,

@@ -16,6 +16,7 @@ import {
   type DeliveryRow,
   type DeliveryStatus,
   type LedgerTables,
+  storedReason,
   toDeliveryRecord,
 } from './delivery-table.js'
 
@@ -436,6 +437,5 @@ export class DeliveryLedger {
 const unflushedCommit = sql<boolean>`exists (select 1 from (select set_config('synchronous_commit', 'off', true)) as sync)`
 
 function truncate(text: string | undefined): string | null {
-  if (text === undefined) return null
-  return text.length > 2_000 ? `${text.slice(0, 1_997)}...` : text
+  return text === undefined ? null : storedReason(text)
 }

@@ -74,6 +74,15 @@ export interface LedgerTables {
   mortar_delivery: DeliveryRow
 }
 
+/**
+ * A reason as `last_error` keeps it: at most 2 000 characters (a refused address or a
+ * provider's answer can be anything), NUL replaced (PostgreSQL's text refuses it).
+ */
+export function storedReason(reason: string): string {
+  const text = reason.replaceAll('\u0000', '\uFFFD')
+  return text.length > 2_000 ? `${text.slice(0, 1_997)}...` : text
+}
+
 export function toDeliveryRecord(row: DeliveryRow): DeliveryRecord {
   return {
     id: row.id,

@@ -25,12 +25,12 @@ import type {
   NotifyResult,
   Recipients,
 } from '../notification/notifier.js'
-import { addressOf, type Recipient } from '../notification/recipient.js'
+import { addressOf, checkRecipient, type Recipient } from '../notification/recipient.js'
 import { channelsFor, renderMessage } from '../notification/render.js'
 import { type CategoryOptions } from '../preferences/preference-policy.js'
 import { nextTimeOfDay, quietHoursEnd } from '../preferences/quiet-hours.js'
 import type { DeliveryLedger } from './delivery-ledger.js'
-import type { DeliveryRow } from './delivery-table.js'
+import { type DeliveryRow, storedReason } from './delivery-table.js'
 
 /** What a {@link LedgerNotifier} is made of. */
 export interface LedgerNotifierInit {
@@ -78,12 +78,10 @@ export class LedgerNotifier implements Notifier {
     const list: readonly Recipient[] = Array.isArray(recipients)
       ? recipients
       : [recipients as Recipient]
-    for (const recipient of list) {
-      if (typeof recipient?.id !== 'string' || recipient.id === '' || recipient.id.length > 191) {
-        return Promise.reject(
-          new TypeError('notify(): every recipient needs an id of 1 to 191 characters.'),
-        )
-      }
+    try {
+      for (const recipient of list) checkRecipient(recipient)
+    } catch (error) {
+      return Promise.reject(error)
     }
     // Joins the caller's transaction, or opens one: rows and jobs commit together either way.
     return this.#init.database.transaction(() => this.#write(list, notification))
@@ -122,7 +120,8 @@ export class LedgerNotifier implements Notifier {
           updated_at: now,
           sent_at: null,
         }
-        const settle = (status: 'suppressed' | 'dead', reason: string): void => {
+        const settle = (status: 'suppressed' | 'dead', why: string): void => {
+          const reason = storedReason(why)
           row.status = status
           row.last_error = reason
           planned.push({

@@ -25,6 +25,7 @@ import { devMailbox } from '../channels/mail/dev-mailbox.js'
 import { mailChannel } from '../channels/mail/mail-channel.js'
 import { defineDigest } from '../digest/define-digest.js'
 import { openDigestBatches } from '../digest/digest-store.js'
+import { NotifyRecipientError } from '../errors.js'
 import type { NotificationFailedEvent, NotificationSentEvent } from '../ledger/notify-events.js'
 import { Notification } from '../notification/notification.js'
 import { type Recipient, route } from '../notification/recipient.js'
@@ -304,6 +305,43 @@ for (const engine of testEngines()) {
             queued.length,
           )
         }
+      })
+
+      it('refuses a recipient no column can store with a typed error naming the field, writing nothing', async () => {
+        const kim: Recipient = { id: 'kim', email: 'kim@example.com' }
+        const refused: [Recipient, string][] = [
+          [{ id: 'kim', email: 'kim\u0000@example.com' }, 'email'],
+          [{ id: 'k\u0000m', email: 'kim@example.com' }, 'id'],
+          [{ id: 'kim', email: `${'k'.repeat(70_000)}@example.com` }, 'email'],
+          [{ id: 'kim', phone: '+1555\u00000100' }, 'phone'],
+          [route('mail', 'ops\u0000@example.com'), 'routes.mail'],
+          [{ id: 'x'.repeat(192) }, 'id'],
+        ]
+        for (const [bad, field] of refused) {
+          await transaction(async () => {
+            // The caller's transaction stays usable: the refusal comes before any statement.
+            const error = await notify([kim, bad], new OrderShipped('o-bad')).catch((e) => e)
+            expect(error).toBeInstanceOf(NotifyRecipientError)
+            expect(error).toMatchObject({ code: 'E_NOTIFY_RECIPIENT', details: { field } })
+            const digestError = await notify(bad, new NewComment('x')).catch((e) => e)
+            expect(digestError).toBeInstanceOf(NotifyRecipientError)
+          })
+        }
+        expect(await app.resolve(DELIVERIES).list('kim')).toHaveLength(0)
+        await transaction(async () => {
+          await notify([kim, refused[0]![0]], new OrderShipped('o-bad')).catch(() => undefined)
+          await notify(kim, new OrderShipped('o-good'))
+        })
+        expect(await app.resolve(DELIVERIES).list('kim')).toHaveLength(2)
+      })
+
+      it('keeps at most 2 000 characters of a reason, such as a refused address', async () => {
+        const long: Recipient = { id: 'lee', email: `${'l'.repeat(20_000)} not an address` }
+        const result = await notify(long, new OrderShipped('o-long'))
+        const mail = result.deliveries.find((d) => d.channel === 'mail')
+        expect(mail?.status).toBe('dead')
+        const stored = (await app.resolve(DELIVERIES).list('lee')).find((d) => d.channel === 'mail')
+        expect(stored?.lastError?.length).toBeLessThanOrEqual(2_000)
       })
 
       it('collects digest items into one batch per recipient, even under concurrent triggers', async () => {

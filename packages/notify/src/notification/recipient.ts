@@ -1,4 +1,5 @@
 import type { ChannelName } from '../channels/channel.js'
+import { NotifyRecipientError } from '../errors.js'
 
 /**
  * Someone a notification goes to. `id` is their stable key: the ledger, the in-app inbox,
@@ -87,4 +88,48 @@ export function addressOf(
   if (explicit !== undefined && explicit !== '') return explicit
   const derived = channel.route(recipient)
   return derived === '' ? undefined : derived
+}
+
+// The ledger's recipient_id is a varchar(191); addresses are `text`, 64 KiB on MySQL/MariaDB.
+const MAX_ID_LENGTH = 191
+const MAX_FIELD_BYTES = 65_535
+const TEXT_FIELDS = ['email', 'phone', 'locale', 'timeZone'] as const
+
+/**
+ * Refuses, with a {@link NotifyRecipientError} naming the field, a recipient whose id or text
+ * fields no database column can take (PostgreSQL refuses NUL in text; MySQL/MariaDB's `text`
+ * stops at 64 KiB). `notify()` runs it on every recipient before it writes anything, so one bad
+ * recipient never turns into a database error that fails the whole call.
+ */
+export function checkRecipient(recipient: Recipient): void {
+  if (typeof recipient !== 'object' || recipient === null) {
+    throw new NotifyRecipientError('id', 'must be a non-empty string')
+  }
+  for (const field of TEXT_FIELDS) {
+    const value = recipient[field]
+    if (value !== undefined) checkText(field, value)
+  }
+  // Routes before the id: an on-demand recipient's id is made of its routes.
+  const routes: unknown = recipient.routes
+  if (routes !== undefined && (routes === null || typeof routes !== 'object')) {
+    throw new NotifyRecipientError('routes', 'must be an object of addresses per channel')
+  }
+  for (const [channel, address] of Object.entries(routes ?? {})) {
+    if (address !== undefined) checkText(`routes.${channel}`, address)
+  }
+  if (typeof recipient.id !== 'string' || recipient.id === '') {
+    throw new NotifyRecipientError('id', 'must be a non-empty string')
+  }
+  if (recipient.id.length > MAX_ID_LENGTH) {
+    throw new NotifyRecipientError('id', `is over ${MAX_ID_LENGTH} characters`)
+  }
+  checkText('id', recipient.id)
+}
+
+function checkText(field: string, value: unknown): void {
+  if (typeof value !== 'string') throw new NotifyRecipientError(field, 'must be a string')
+  if (value.includes('\u0000')) throw new NotifyRecipientError(field, 'holds a NUL character')
+  if (Buffer.byteLength(value, 'utf8') > MAX_FIELD_BYTES) {
+    throw new NotifyRecipientError(field, `is over ${MAX_FIELD_BYTES} bytes in UTF-8`)
+  }
 }
