@@ -210,6 +210,19 @@ const checks: readonly Check[] = [
     },
   },
   {
+    // A claim that reads its rows back by worker and lease end (MariaDB has no UPDATE …
+    // RETURNING) would also get the job the heartbeat just renewed to that same end.
+    title: 'gives a worker claiming again only jobs it does not hold, at the same lease end too',
+    async run({ adapter }, t) {
+      const ids = (await add(adapter, [job(t), job(t)])).map(defined)
+      const [first] = await claim(adapter, t, 'w1', 1)
+      const held = defined(first?.id)
+      await adapter.renew('w1', [held], t.now() + t.lease)
+      const again = await claim(adapter, t, 'w1')
+      deepStrictEqual([held, ...again.map((c) => c.id)].sort(), [...ids].sort())
+    },
+  },
+  {
     title: 'retries a failed attempt at its time and keeps every error when the job dies',
     async run({ adapter }, t) {
       const [id] = await add(adapter, [job(t, { maxAttempts: 2 })])

@@ -90,8 +90,25 @@ const createScheduleTable: Migration = {
   },
 }
 
+/**
+ * MariaDB only: `claim_token`, the token of the claim that last took the row. MariaDB has no
+ * `UPDATE … RETURNING`, so a claim marks the rows its one UPDATE takes and reads them back by the
+ * mark (its own, never an earlier claim's of the same worker and lease end).
+ */
+const addClaimToken: Migration = {
+  async up(db, { engine }) {
+    if (engine !== 'mysql') return
+    await sql`alter table mortar_job add column claim_token char(16) null`.execute(db)
+  },
+  async down(db, { engine }) {
+    if (engine !== 'mysql') return
+    await sql`alter table mortar_job drop column claim_token`.execute(db)
+  },
+}
+
 /** The migrations of the SQL job queue's tables, recorded under the `mortar.jobs` module. */
 export const sqlQueueMigrations: ModuleMigrations = Object.freeze({
   '0001_create_mortar_job': createJobTable,
   '0002_create_mortar_schedule': createScheduleTable,
+  '0003_add_mortar_job_claim_token': addClaimToken,
 })

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { type Kysely, type RawBuilder, sql } from 'kysely'
 import type { Logger } from '../../logger/logger.js'
 import type { Database } from '../../persistence/database/database.js'
@@ -70,9 +71,9 @@ interface JobRow {
  * The `'database'` engine: jobs as rows of `mortar_job` in the app's own database (SQLite,
  * PostgreSQL, MariaDB 10.6+). Enqueue is a plain INSERT through the transaction-aware Kysely,
  * so a job enqueued in a transaction commits or rolls back with it. Workers claim due jobs in
- * batches with `FOR UPDATE SKIP LOCKED` (one statement on PostgreSQL and SQLite, a short
- * transaction on MariaDB), hold them under a lease that one heartbeat per worker renews, and
- * delete finished ones in batches.
+ * batches with `FOR UPDATE SKIP LOCKED` in one statement (MariaDB, which has no
+ * `UPDATE … RETURNING`, then reads the rows back by a token the claim wrote), hold them under
+ * a lease that one heartbeat per worker renews, and delete finished ones in batches.
  *
  * @example
  * ```ts
@@ -271,31 +272,43 @@ export class SqlQueue implements QueueAdapter {
         returning id, name, payload, attempts, max_attempts`.execute(this.#db)
       return rows.map(claimed)
     }
-    // MariaDB has no UPDATE … RETURNING: lock, then update, in one short transaction. Read
-    // committed takes no gap locks, so concurrent enqueues never wait for a claim.
-    const claimOnce = () =>
-      this.#database.root
-        .transaction()
-        .setIsolationLevel('read committed')
-        .execute(async (trx) => {
-          const { rows } =
-            await sql<JobRow>`select id, name, payload, attempts, max_attempts from mortar_job
-            where ${due} order by run_at, id limit ${limit} for update skip locked`.execute(trx)
-          if (rows.length === 0) return []
-          await sql`update mortar_job set locked_by = ${worker}, run_at = ${leaseUntilMs}, attempts = attempts + 1, progress = null
-            where id in (${sql.join(rows.map((row) => row.id))})`.execute(trx)
-          return rows.map((row) => claimed({ ...row, attempts: Number(row.attempts) + 1 }))
-        })
-    // The UPDATE moves the rows' `run_at` index entries while other claims scan that index, so
-    // InnoDB may end a claim as a deadlock victim. Its transaction is rolled back whole (nothing
-    // was claimed), so claiming again is safe; a lost race is not a failed claim.
+    // The claim's UPDATE may meet a completion's DELETE on an index page and end as InnoDB's
+    // deadlock victim. The statement is rolled back whole (nothing was claimed), so claiming
+    // again is safe; a lost race is not a failed claim.
     for (let attempt = 1; ; attempt++) {
       try {
-        return await claimOnce()
+        return await this.#claimOnMariadb(request, due)
       } catch (error) {
         if (attempt >= CLAIM_ATTEMPTS || !isDeadlock(error)) throw error
       }
     }
+  }
+
+  /**
+   * MariaDB has no `UPDATE … RETURNING`: one UPDATE takes the rows and marks them with a token
+   * of this claim, by which they are read back; they stay locked for that statement only, not
+   * across round trips. Read committed takes no gap locks, so enqueues never wait for a claim;
+   * it is set for the next transaction only, which the UPDATE is, on one pinned connection.
+   */
+  #claimOnMariadb(request: ClaimRequest, due: RawBuilder<unknown>): Promise<ClaimedJob[]> {
+    const { worker, limit, leaseUntilMs } = request
+    const token = randomBytes(8).toString('hex')
+    return this.#database.root.connection().execute(async (connection) => {
+      await sql`set transaction isolation level read committed`.execute(connection)
+      const taken = await sql`update mortar_job as j join (
+          select id from mortar_job where ${due} order by run_at, id limit ${limit} for update skip locked
+        ) as next on j.id = next.id
+        set j.locked_by = ${worker}, j.claim_token = ${token}, j.run_at = ${leaseUntilMs}, j.attempts = j.attempts + 1, j.progress = null`.execute(
+        connection,
+      )
+      if (Number(taken.numAffectedRows ?? 0) === 0) return []
+      const { rows } =
+        await sql<JobRow>`select id, name, payload, attempts, max_attempts from mortar_job
+          where dead_at is null and run_at = ${leaseUntilMs} and claim_token = ${token}`.execute(
+          connection,
+        )
+      return rows.map(claimed)
+    })
   }
 
   async renew(worker: string, ids: readonly string[], leaseUntilMs: number): Promise<void> {
