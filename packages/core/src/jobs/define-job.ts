@@ -13,7 +13,8 @@ export type JobHandler<S extends z.ZodType> = (
  * What a job's `onDead` receives beside its payload: which job died, at which attempt, with the
  * error that ended it, a logger and a dependency scope of its own.
  */
-export interface JobDeath extends Pick<JobContext, 'id' | 'name' | 'maxAttempts' | 'logger' | 'resolve'> {
+export interface JobDeath
+  extends Pick<JobContext, 'id' | 'name' | 'maxAttempts' | 'logger' | 'resolve'> {
   /**
    * The claim that ended it, from 1: past `maxAttempts` for `E_JOB_LOST` (no attempt ran then).
    */
