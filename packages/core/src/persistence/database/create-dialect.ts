@@ -2,6 +2,7 @@ import type { Dialect } from 'kysely'
 import { MysqlDialect, PostgresDialect } from 'kysely'
 import { NodeSqliteDialect } from '../sqlite/index.js'
 import { DatabaseError } from './database-error.js'
+import { coalescingClient } from './pipelined-write.js'
 import type { ParsedDatabaseUrl } from './database-url.js'
 
 /** Called with a pool's background errors (an idle connection dropped by the server). */
@@ -28,6 +29,7 @@ export function createDialect(config: ParsedDatabaseUrl, onPoolError: PoolErrorH
           const pg = await loadDriver('pg', () => import('pg'))
           const Pool = pg.Pool ?? pg.default.Pool
           const pool = new Pool({
+            Client: coalescingClient(pg.Client ?? pg.default.Client),
             connectionString: config.connectionUrl,
             max: config.pool,
             connectionTimeoutMillis: config.connectTimeoutMs,

@@ -12,6 +12,11 @@ import { processGlobal } from '../../global/index.js'
 // Compiled queries to send without waiting for their answer. Process-wide so the ESM and the
 // CJS build of core (both may be loaded) recognise each other's marks.
 const pipelined = processGlobal('mortar.pipelinedWrites', () => new WeakSet<CompiledQuery>())
+// Their parameter arrays, as node-postgres' client receives them (see coalescingClient).
+const pipelinedValues = processGlobal(
+  'mortar.pipelinedValues',
+  () => new WeakSet<readonly unknown[]>(),
+)
 
 /**
  * Sends `query` on the connection of `trx`, an open transaction, without waiting for its answer,
@@ -31,8 +36,50 @@ export async function pipelineWrite(
   const compiled = query.compile(trx)
   // A value the driver might fail to serialize would fail on our side only, after the COMMIT
   // behind it went out: such a write is awaited like any other.
-  if (compiled.parameters.every(isPlain)) pipelined.add(compiled)
+  if (compiled.parameters.every(isPlain)) {
+    pipelined.add(compiled)
+    if (compiled.parameters.length > 0) pipelinedValues.add(compiled.parameters)
+  }
   await trx.executeQuery(compiled)
+}
+
+/** What {@link coalescingClient} needs of node-postgres' `Client`. */
+interface PgClient {
+  query(...args: unknown[]): unknown
+  readonly connection?: { readonly stream?: { cork?(): void; uncork?(): void } }
+}
+
+/**
+ * node-postgres' `Client` whose pipelined writes wait in the socket's buffer for the statement
+ * sent behind them (or the next turn of the event loop, whichever comes first): the write and
+ * the `COMMIT` leave in one system call and reach the server together.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: a mixin's base must take any[] (TypeScript's rule)
+export function coalescingClient<C extends new (...args: any[]) => PgClient>(Client: C): C {
+  return class CoalescingClient extends Client {
+    #flush: NodeJS.Immediate | undefined
+
+    override query(...args: unknown[]): unknown {
+      const values = args[1]
+      const stream = this.connection?.stream
+      if (Array.isArray(values) && pipelinedValues.has(values) && stream?.cork) {
+        if (this.#flush === undefined) {
+          stream.cork()
+          this.#flush = setImmediate(() => this.#uncork())
+        }
+        return super.query(...args)
+      }
+      const result = super.query(...args)
+      if (this.#flush !== undefined) this.#uncork()
+      return result
+    }
+
+    #uncork(): void {
+      clearImmediate(this.#flush)
+      this.#flush = undefined
+      this.connection?.stream?.uncork?.()
+    }
+  }
 }
 
 function isPlain(value: unknown): boolean {
