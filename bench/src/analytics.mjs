@@ -1,6 +1,7 @@
 // @mortar/analytics against what a user would pick instead, in one run:
 //  1. ingest: events tracked and flushed into PostgreSQL against COPY of the same rows
-//     (pg-copy-streams), and into SQLite against raw batched inserts (node:sqlite);
+//     (pg-copy-streams), into SQLite against raw batched inserts (node:sqlite), and into
+//     MariaDB against mysql2's multi-row inserts (when its URL is set);
 //  2. one track() call against posthog-node's capture() and @segment/analytics-node's track()
 //     recording the same event (time in the call, calling-thread CPU per stored event), and a
 //     100,000-event burst (stored, reported dropped, silently lost);
@@ -247,6 +248,67 @@ async function ingestPostgres() {
   const ratios = mortar.map((rate, i) => rate / copy[i])
   console.log(
     `ingest PostgreSQL, ${fmt(INGEST)} events: mortar ${fmt(median(mortar))} rows/s, COPY ${fmt(median(copy))} rows/s, ratio ${median(ratios).toFixed(2)} (goal >= 0.9)`,
+  )
+}
+
+async function ingestMysql() {
+  const database = await privateMysql()
+  const { app, analytics } = await startAnalytics(database.url, BIG)
+  const { createConnection } = await import('mysql2/promise')
+  const client = await createConnection({ uri: database.url })
+  const list = ingestEvents(9)
+  const truncate = async () => {
+    await client.query('truncate mortar_analytics_event')
+    await client.query('truncate mortar_analytics_batch')
+  }
+  const mortar = []
+  const baseline = []
+  try {
+    for (let round = -1; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? ['mortar', 'raw'] : ['raw', 'mortar']
+      for (const variant of order) {
+        await truncate()
+        const start = performance.now()
+        if (variant === 'mortar') {
+          await trackAll(analytics, list)
+        } else {
+          // mysql2's own multi-row form (`values ?` with an array of rows), 1,000 rows a
+          // statement, in transactions of 10,000.
+          for (let i = 0; i < list.length; i += 10_000) {
+            await client.query('begin')
+            for (let j = i; j < Math.min(list.length, i + 10_000); j += 1_000) {
+              const rows = list
+                .slice(j, j + 1_000)
+                .map((e) => [
+                  e.at,
+                  randomUUID(),
+                  1,
+                  e.name,
+                  e.userId,
+                  null,
+                  null,
+                  JSON.stringify(e.properties),
+                ])
+              await client.query(
+                'insert into mortar_analytics_event (occurred_at, id, batch_id, name, user_id, anonymous_id, session_id, properties) values ?',
+                [rows],
+              )
+            }
+            await client.query('commit')
+          }
+        }
+        const rate = list.length / ((performance.now() - start) / 1_000)
+        if (round >= 0) (variant === 'mortar' ? mortar : baseline).push(rate)
+      }
+    }
+  } finally {
+    await client.end()
+    await app.stop()
+    await database.drop()
+  }
+  const ratios = mortar.map((rate, i) => rate / baseline[i])
+  console.log(
+    `ingest MariaDB, ${fmt(INGEST)} events: mortar ${fmt(median(mortar))} rows/s, raw multi-row inserts ${fmt(median(baseline))} rows/s, ratio ${median(ratios).toFixed(2)} (no goal)`,
   )
 }
 
@@ -623,6 +685,11 @@ export async function run() {
   if (SECTIONS.has('ingest')) {
     await ingestPostgres()
     await ingestSqlite()
+    if (MYSQL === undefined) {
+      console.log('ingest on MariaDB skipped: set MORTAR_BENCH_MYSQL_URL or MORTAR_TEST_MYSQL_URL')
+    } else {
+      await ingestMysql()
+    }
   }
   if (SECTIONS.has('track')) await trackCost()
   if (SECTIONS.has('burst')) await burst()

@@ -19,6 +19,7 @@ export default defineConfig({
     'reflect-metadata',
     'zod',
     'kysely',
+    'pg',
     'chart.js',
     'vitest',
     'fast-check',

@@ -10,6 +10,7 @@ const OWN = {
   VAULT_KEYS: `k2025:${KEY_A},k2026:${KEY_B}`,
   PAGINATION_KEY: 'an-own-pagination-key-of-40-characters!!',
   ADMIN_PASSWORD: 'an own admin password',
+  SMTP_URL: 'smtp://mailer:secret@mail.shop.example:587',
 }
 
 describe('the shop config', () => {
@@ -26,7 +27,7 @@ describe('the shop config', () => {
     expect(new Vault({ keys: vaultKeyRing(config.vaultKeys) }).keyIds).toEqual(['dev'])
   })
 
-  it('refuses the development defaults, a missing pagination key and a weak password hash cost in production', () => {
+  it('refuses the development defaults, a missing pagination key or SMTP server and a weak password hash cost in production', () => {
     let error: unknown
     try {
       loadShopConfig({ NODE_ENV: 'production', PASSWORD_HASH_LOG_N: '12' })
@@ -39,6 +40,7 @@ describe('the shop config', () => {
       'VAULT_KEYS',
       'ADMIN_PASSWORD',
       'PAGINATION_KEY',
+      'SMTP_URL',
       'PASSWORD_HASH_LOG_N',
     ])
     expect(String(error)).not.toContain(DEVELOPMENT_SESSION_PASSWORD)

@@ -34,6 +34,7 @@ export interface DevelopmentSettings {
   readonly smsAuthToken: Secret<string>
   readonly passwordHashLogN: number
   readonly paginationKey?: Secret<string> | undefined
+  readonly smtpUrl?: Secret<string> | undefined
 }
 
 const SETTING_OF: Readonly<Record<string, string>> = {
@@ -59,7 +60,7 @@ export function developmentSecretsIn(config: DevelopmentSettings): string[] {
 
 /**
  * Throws a {@link ConfigError} when production (`NODE_ENV=production`) would run on a public
- * development secret or on a password hash cost below OWASP's.
+ * development secret, without an SMTP server or on a password hash cost below OWASP's.
  */
 export function refuseDevelopmentDefaultsInProduction(
   config: DevelopmentSettings,
@@ -78,6 +79,15 @@ export function refuseDevelopmentDefaultsInProduction(
       envVar: 'PAGINATION_KEY',
       path: 'paginationKey',
       reason: 'is unset; set one key of 32+ characters, the same on every instance',
+      secret: true,
+    })
+  }
+  if (config.smtpUrl === undefined) {
+    // Without it mail goes to the in-memory development mailbox, which reaches no one.
+    issues.push({
+      envVar: 'SMTP_URL',
+      path: 'smtpUrl',
+      reason: 'is unset; set the SMTP server the shop sends its mail through',
       secret: true,
     })
   }

@@ -2,9 +2,10 @@ import type { RequestContext } from '@mortar/core'
 
 /**
  * Consent, per request. Without it, events are dropped (`'drop'`) or recorded without any
- * identity (`'anonymous'`: no user, visitor or session id, so they count in totals and top
- * lists but in no per-person answer). Events tracked outside a request (a job) are recorded
- * as given.
+ * identity (`'anonymous'`: no user, visitor or session id, even one passed in the call's
+ * options, so they count in totals and top lists but in no per-person answer; `identify` and
+ * `alias` are dropped). A `granted` that throws is a refusal. Events tracked outside a request
+ * (a job) are recorded as given.
  *
  * @example
  * ```ts

@@ -104,6 +104,67 @@ for (const engine of testEngines()) {
           })
         }
       })
+
+      it('records no identity without consent, not even ids passed in, and no identify or alias', async () => {
+        const { analytics, app, db } = subject
+        const refused = { headers: { cookie: 'consent=no' }, principal: { id: 'u-refused' } }
+        inRequest(app, refused, () => {
+          analytics.track(
+            'product_viewed',
+            { productId: 'explicit' },
+            { userId: 'u-refused', anonymousId: 'a-refused', sessionId: 's-refused' },
+          )
+          analytics.identify('u-refused', { email: 'ada@example.com' })
+          analytics.alias('a-old', 'u-refused')
+        })
+        await analytics.flush()
+        const rows = await db
+          .selectFrom('mortar_analytics_event')
+          .select(['name', 'user_id', 'anonymous_id', 'session_id'])
+          .where((eb) =>
+            eb.or([
+              eb('user_id', '=', 'u-refused'),
+              eb('name', 'in', ['$identify', '$alias']),
+              eb('anonymous_id', '=', 'a-refused'),
+            ]),
+          )
+          .execute()
+        expect(rows).toEqual([])
+        expect(await stored('explicit')).toMatchObject({ anonymous_id: null })
+        const links = await db
+          .selectFrom('mortar_analytics_identity')
+          .select('anonymous_id')
+          .where('user_id', '=', 'u-refused')
+          .execute()
+        expect(links).toEqual([])
+      })
+
+      it('takes a consent check that throws as no consent, never throwing into the handler', async () => {
+        const throwing = await startEngineApp(engine, {
+          events,
+          consent: {
+            granted: () => {
+              throw new Error('consent store down')
+            },
+            without: 'anonymous',
+          },
+        })
+        try {
+          expect(() =>
+            inRequest(throwing.app, { principal: { id: 'u-throw' } }, () =>
+              throwing.analytics.track('product_viewed', { productId: 'throwing' }),
+            ),
+          ).not.toThrow()
+          await throwing.analytics.flush()
+          const rows = await throwing.db
+            .selectFrom('mortar_analytics_event')
+            .select(['user_id', 'anonymous_id', 'ip'])
+            .execute()
+          expect(rows).toEqual([{ user_id: null, anonymous_id: null, ip: null }])
+        } finally {
+          await throwing.close()
+        }
+      })
     },
   )
 }

@@ -18,6 +18,8 @@ import {
   DAILY_TABLE,
   type DbInt,
   EVENT_TABLE,
+  FAILED_TABLE,
+  IDENTITY_TABLE,
   ITEM_TABLE,
   PAIR_TABLE,
   STATE_TABLE,
@@ -144,7 +146,24 @@ async function fold(
         ),
       )
       counted -= Number(removed.numAffectedRows ?? 0n)
+      // The links such a batch wrote came with its events (identify, alias): tie no visitor to them.
+      const links = new Params()
+      await scope.db.executeQuery(
+        compile(
+          scope.engine,
+          `delete from ${IDENTITY_TABLE} where user_id in ${links.list(suppressed.map((row) => row.user_id))}`,
+          links,
+        ),
+      )
     }
+    // Failed events keep their properties and may come in batches with no event to fold: any of
+    // a forgotten user's goes. The table holds only what failed, so this stays small.
+    await scope.db.executeQuery(
+      CompiledQuery.raw(
+        `delete from ${FAILED_TABLE} where user_id in (select user_id from ${SUPPRESSED_TABLE})`,
+        [],
+      ),
+    )
   }
   await addDailyCounts(scope, plan, filter, span, 1)
   for (const [kind, source] of plan.items) {

@@ -282,12 +282,15 @@ export class Tracker {
     let ip: string | undefined
     let userAgent: string | undefined
     let country: string | undefined
+    let anonymous = false
     if (context !== undefined) {
-      if (deps.consent !== undefined && !deps.consent.granted(context)) {
-        if (deps.consent.without === 'drop') {
+      if (deps.consent !== undefined && !this.#granted(context)) {
+        // identify() and alias() exist only to record who someone is.
+        if (deps.consent.without === 'drop' || name === '$identify' || name === '$alias') {
           this.#skippedConsent++
           return undefined
         }
+        anonymous = true
       } else {
         who = deps.identity(context)
         ip = context.ip
@@ -310,12 +313,23 @@ export class Tracker {
         timestamp !== undefined && given === undefined
           ? `The timestamp is not a time from 1970 to the year 10889: ${String(timestamp)}.`
           : undefined,
-      userId: options?.userId ?? who?.userId,
-      anonymousId: options?.anonymousId ?? who?.anonymousId,
-      sessionId: options?.sessionId ?? who?.sessionId,
+      // Without consent no id is recorded, not even one the caller passes.
+      userId: anonymous ? undefined : (options?.userId ?? who?.userId),
+      anonymousId: anonymous ? undefined : (options?.anonymousId ?? who?.anonymousId),
+      sessionId: anonymous ? undefined : (options?.sessionId ?? who?.sessionId),
       ip,
       userAgent,
       country,
+    }
+  }
+
+  /** The app's consent check; one that throws is a refusal (and never reaches the handler). */
+  #granted(context: RequestContext): boolean {
+    try {
+      return this.#deps.consent?.granted(context) === true
+    } catch (error) {
+      this.#deps.logger.warn({ err: error }, 'The analytics consent check threw; taken as refused')
+      return false
     }
   }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { z } from 'zod'
 import type { Clock } from '../clock/clock.js'
 import type { RequestScope } from '../context/request-context.js'
@@ -19,7 +20,9 @@ import { useRunningQueue } from './running-queues.js'
 import { serializePayload } from './serialize-payload.js'
 import { Worker, type WorkerSettings } from './worker/worker.js'
 
-const MAX_KEY_LENGTH = 191
+// The stored key is the job's scope (KEY_SCOPE characters) and the caller's key, in 191.
+const KEY_SCOPE = 17
+const MAX_KEY_LENGTH = 191 - KEY_SCOPE
 const DEFAULT_LIST_LIMIT = 100
 const DEFAULT_DRAIN_TIMEOUT_MS = 30_000
 const UNKNOWN_CHECK_MS = 60_000
@@ -189,7 +192,7 @@ export class JobQueueService implements JobQueue {
     const nowMs = this.#clock.nowMs()
     const [counts, running] = await Promise.all([
       this.#adapter.counts(nowMs),
-      this.#adapter.list({ state: 'running', limit: DEFAULT_LIST_LIMIT, nowMs }),
+      this.#adapter.list({ state: 'running', limit: DEFAULT_LIST_LIMIT, nowMs }).then(shownKeys),
     ])
     const unknownNames = [
       ...new Set(
@@ -204,15 +207,18 @@ export class JobQueueService implements JobQueue {
   list(
     options: { readonly state?: JobState; readonly name?: string; readonly limit?: number } = {},
   ): Promise<readonly JobInfo[]> {
-    return this.#adapter.list({
-      ...options,
-      limit: options.limit ?? DEFAULT_LIST_LIMIT,
-      nowMs: this.#clock.nowMs(),
-    })
+    return this.#adapter
+      .list({
+        ...options,
+        limit: options.limit ?? DEFAULT_LIST_LIMIT,
+        nowMs: this.#clock.nowMs(),
+      })
+      .then(shownKeys)
   }
 
-  get(id: string): Promise<JobInfo | undefined> {
-    return this.#adapter.get(id, this.#clock.nowMs())
+  async get(id: string): Promise<JobInfo | undefined> {
+    const job = await this.#adapter.get(id, this.#clock.nowMs())
+    return job && shownKey(job)
   }
 
   async retry(ids: string | readonly string[] | 'all'): Promise<number> {
@@ -318,12 +324,41 @@ function runAt(name: string, options: EnqueueOptions | undefined, nowMs: number)
   return nowMs
 }
 
+/**
+ * The key as adapters store it: scoped to the job, so the same key on two jobs (`order:1` for
+ * the receipt and for the invoice) never drops one of them, on any engine.
+ */
 function dedupKey(name: string, key: string | undefined): string | undefined {
   if (key === undefined) return undefined
   if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) {
     throw invalidOption(name, 'key', `a non-empty string of at most ${MAX_KEY_LENGTH} characters`)
   }
-  return key
+  return `${keyScope(name)}${key}`
+}
+
+const scopes = new Map<string, string>()
+
+/** A fixed-length prefix per job name: 16 characters of its hash and a colon. */
+function keyScope(name: string): string {
+  let scope = scopes.get(name)
+  if (scope === undefined) {
+    scope = `${createHash('sha256')
+      .update(name)
+      .digest('base64url')
+      .slice(0, KEY_SCOPE - 1)}:`
+    scopes.set(name, scope)
+  }
+  return scope
+}
+
+/** A listed job with its key as the caller gave it. */
+function shownKey(job: JobInfo): JobInfo {
+  const scope = keyScope(job.name)
+  return job.key?.startsWith(scope) ? { ...job, key: job.key.slice(scope.length) } : job
+}
+
+function shownKeys(jobs: readonly JobInfo[]): readonly JobInfo[] {
+  return jobs.map(shownKey)
 }
 
 function invalidOption(name: string, option: string, expected: string): ValidationError {

@@ -6,8 +6,8 @@ import type { JobCount, JobInfo, JobState } from './queue-adapter.js'
 
 /**
  * When an enqueued job runs, and its deduplication key: `delay` (ms from now) or `runAt`, not
- * both; `key` keeps at most one live job per key (a second enqueue with it is dropped until the
- * first finishes or dies).
+ * both; `key` (at most 174 characters) keeps at most one live job of this job per key (a second
+ * enqueue with it is dropped until the first finishes or dies; other jobs' keys are apart).
  */
 export type EnqueueOptions = { readonly key?: string } & (
   | { readonly delay?: number; readonly runAt?: never }

@@ -406,6 +406,32 @@ for (const testCase of cases) {
       expect(await jobs.enqueue(keyed, {}, { key: 'order:1' })).toBeDefined()
     })
 
+    it('keeps keys apart per job: one job’s key never drops another job’s', async () => {
+      const ran: string[] = []
+      const receipt = defineJob({
+        name: 'test.receipt',
+        schema: z.object({}),
+        handler: () => void ran.push('receipt'),
+      })
+      const invoice = defineJob({
+        name: 'test.invoice',
+        schema: z.object({}),
+        handler: () => void ran.push('invoice'),
+      })
+      const { jobs } = await start([module(receipt, invoice)])
+      expect(await jobs.enqueue(receipt, {}, { key: 'order:1' })).toBeDefined()
+      expect(await jobs.enqueue(invoice, {}, { key: 'order:1' })).toBeDefined()
+      expect(await jobs.enqueue(invoice, {}, { key: 'order:1' })).toBeUndefined()
+      expect(
+        (await jobs.list({ state: 'pending' })).map((job) => [job.name, job.key]).sort(),
+      ).toEqual([
+        ['test.invoice', 'order:1'],
+        ['test.receipt', 'order:1'],
+      ])
+      await jobs.drain()
+      expect(ran.sort()).toEqual(['invoice', 'receipt'])
+    })
+
     it('runs a delayed job only once the clock reaches it', async () => {
       const ran: string[] = []
       const later = defineJob({

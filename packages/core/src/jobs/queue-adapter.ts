@@ -35,7 +35,10 @@ export interface NewJob {
   readonly runAtMs: number
   readonly createdAtMs: number
   readonly maxAttempts: number
-  /** At most one live (not dead, not finished) job per key: a second enqueue is dropped. */
+  /**
+   * At most one live (not dead, not finished) job per key: a second enqueue is dropped. The
+   * queue has already scoped it to the job's name.
+   */
   readonly key: string | undefined
 }
 

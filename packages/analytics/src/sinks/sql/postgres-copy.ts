@@ -86,6 +86,29 @@ class CopyIn implements PromiseLike<CopyResult> {
 /** The driver did not run the COPY object (not pg, or a Kysely that stringifies query text). */
 export class CopyUnsupportedError extends Error {}
 
+type PgClass = abstract new (...args: never[]) => object
+
+let derived: Promise<void> | undefined
+
+/**
+ * Makes CopyIn a kind of pg's `Query`, once. pg in pipeline mode (core turns it on) refuses
+ * query objects of other classes, because a cursor's open portal would take the answers of the
+ * queries pipelined behind it. A COPY keeps no portal, and it runs on a connection this module
+ * holds alone, awaiting each statement, so nothing is pipelined behind it.
+ */
+function deriveFromPgQuery(): Promise<void> {
+  derived ??= import('pg').then(
+    (pg) => {
+      const loaded = pg as unknown as { Query?: PgClass; default?: { Query: PgClass } }
+      const query = loaded.default?.Query ?? loaded.Query
+      if (query !== undefined) Object.setPrototypeOf(CopyIn.prototype, query.prototype)
+    },
+    // Without pg the driver is another one, and it does not run the COPY object either.
+    () => undefined,
+  )
+  return derived
+}
+
 /**
  * Streams `data` (COPY text format) into `table`'s `columns` on `db`'s connection (inside its
  * transaction when `db` is one). Returns the row count PostgreSQL reports. `then`, a statement
@@ -100,6 +123,7 @@ export async function copyInto(
   then?: string,
 ): Promise<number> {
   const text = `copy ${table} (${columns.join(', ')}) from stdin`
+  await deriveFromPgQuery()
   const copy = new CopyIn(then === undefined ? text : `${text}; ${then}`, data)
   const query = CompiledQuery.raw('')
   const compiled: CompiledQuery = {

@@ -29,6 +29,11 @@ describe('AddressGuard', () => {
     ['::ffff:a9fe:a9fe', 'link-local (cloud metadata)'],
     ['64:ff9b::a00:1', 'private'],
     ['2002:c0a8:101::1', 'private'],
+    ['::ffff:0:127.0.0.1', 'loopback'],
+    ['::ffff:0:a9fe:a9fe', 'link-local (cloud metadata)'],
+    ['64:ff9b:1::a9fe:a9fe', 'local-use NAT64 (reaches the local network)'],
+    ['2001:0:4136:e378:8000:63bf:80ff:fffe', 'Teredo (carries an obscured IPv4 address)'],
+    ['100::1', 'discard-only'],
   ])('refuses %s (%s)', (address, reason) => {
     expect(guard.refusal(address)).toBe(reason)
   })
@@ -65,6 +70,7 @@ describe('AddressGuard', () => {
         expect(guard.refusal(`::ffff:${v4(a, b, c, d)}`)).toBe(plain)
         expect(guard.refusal(`::ffff:${hex(a, b)}:${hex(c, d)}`)).toBe(plain)
         expect(guard.refusal(`64:ff9b::${hex(a, b)}:${hex(c, d)}`)).toBe(plain)
+        expect(guard.refusal(`::ffff:0:${v4(a, b, c, d)}`)).toBe(plain)
       }),
     )
   })

@@ -24,6 +24,9 @@ const REFUSED_V6: readonly (readonly [string, number, string])[] = [
   ['::', 128, 'unspecified'],
   ['::1', 128, 'loopback'],
   ['fc00::', 7, 'private (unique local, cloud metadata)'],
+  ['64:ff9b:1::', 48, 'local-use NAT64 (reaches the local network)'],
+  ['100::', 64, 'discard-only'],
+  ['2001::', 32, 'Teredo (carries an obscured IPv4 address)'],
   ['fe80::', 10, 'link-local'],
   ['fec0::', 10, 'site-local'],
   ['ff00::', 8, 'multicast'],
@@ -32,7 +35,9 @@ const REFUSED_V6: readonly (readonly [string, number, string])[] = [
 /**
  * Decides whether the server may connect to an IP address: loopback, private, link-local,
  * metadata and reserved addresses are refused unless allowed. IPv6 forms that carry an IPv4
- * address (`::ffff:127.0.0.1`, NAT64 `64:ff9b::7f00:1`, 6to4 `2002:7f00:1::`) are judged by it.
+ * address (`::ffff:127.0.0.1`, `::ffff:0:127.0.0.1`, NAT64 `64:ff9b::7f00:1`, 6to4
+ * `2002:7f00:1::`) are judged by it; local-use NAT64 and Teredo, whose IPv4 part cannot be
+ * judged, are refused.
  *
  * @example
  * ```ts
@@ -112,6 +117,8 @@ function embeddedV4(address: string): string | undefined {
   ) {
     return v4(words[6] ?? 0, words[7] ?? 0)
   }
+  // ::ffff:0:a.b.c.d (IPv4-translated, SIIT)
+  if (zero(0, 4) && words[4] === 0xffff && words[5] === 0) return v4(words[6] ?? 0, words[7] ?? 0)
   // 64:ff9b::/96 (NAT64)
   if (words[0] === 0x64 && words[1] === 0xff9b && zero(2, 6))
     return v4(words[6] ?? 0, words[7] ?? 0)

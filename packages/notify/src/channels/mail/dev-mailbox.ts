@@ -13,23 +13,36 @@ export interface CapturedMail extends ComposedMail {
 export interface DevMailboxOptions {
   /** How many mails are kept, newest first; older ones are dropped. 500 by default. */
   readonly capacity?: number
+  /** The environment whose `NODE_ENV` it reads; `process.env` by default. */
+  readonly env?: Readonly<Record<string, string | undefined>>
 }
 
 /**
  * A mail transport for development: nothing leaves the machine, every mail is kept in memory
  * (the newest `capacity`) and shown by {@link devMailboxPage}. Tests read it directly.
+ * With `NODE_ENV=production` it takes nothing: each mail is `not-accepted` (retried, then dead
+ * and replayable once a real transport is set), never marked sent while it reaches no one.
  * See {@link devMailbox}.
  */
 export class DevMailbox implements MailTransport {
   readonly #capacity: number
+  readonly #env: Readonly<Record<string, string | undefined>>
   #mails: CapturedMail[] = []
   readonly #waiters = new Set<() => void>()
 
   constructor(options: DevMailboxOptions = {}) {
     this.#capacity = options.capacity ?? 500
+    this.#env = options.env ?? process.env
   }
 
   async send(mail: ComposedMail): Promise<ChannelResult> {
+    if (this.#env.NODE_ENV === 'production') {
+      return {
+        status: 'not-accepted',
+        reason:
+          'the development mailbox takes no mail in production (NODE_ENV=production): give the mail channel a real transport, such as smtpTransport({ url })',
+      }
+    }
     const captured: CapturedMail = {
       ...mail,
       id: randomBytes(8).toString('hex'),
