@@ -9,6 +9,8 @@ export interface SmtpTestServer {
   readonly mails: ParsedMail[]
   /** Connections opened so far (a pooled transport reuses them). */
   readonly connections: () => number
+  /** AUTH attempts so far (a password that reached the server). */
+  readonly authAttempts: () => number
   /** Replies to RCPT TO for an address: an SMTP code and text (550 refuses for good, 451 for now). */
   readonly rcptReplies: Map<string, { code: number; text: string }>
   /** When set, DATA is read but never answered (the client times out after sending). */
@@ -22,6 +24,7 @@ export async function startSmtpTestServer(
   const mails: ParsedMail[] = []
   const rcptReplies = new Map<string, { code: number; text: string }>()
   let connections = 0
+  let authAttempts = 0
   const state = { hangOnData: false }
   const server = new SMTPServer({
     authOptional: options.auth === undefined,
@@ -33,6 +36,7 @@ export async function startSmtpTestServer(
       callback()
     },
     onAuth(auth, _session, callback) {
+      authAttempts += 1
       if (auth.username === options.auth?.user && auth.password === options.auth?.pass) {
         return callback(null, { user: auth.username })
       }
@@ -62,6 +66,7 @@ export async function startSmtpTestServer(
     port,
     mails,
     connections: () => connections,
+    authAttempts: () => authAttempts,
     rcptReplies,
     get hangOnData() {
       return state.hangOnData

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as vitest from 'vitest'
+import { NotifyConfigError } from '../../errors.js'
 import { closedPort } from '../../test-support/local-server.js'
 import { type SmtpTestServer, startSmtpTestServer } from '../../test-support/smtp-test-server.js'
 import { channelConformance } from '../../testing/channel-conformance.js'
@@ -139,6 +140,41 @@ describe('mail over SMTP (nodemailer, pooled)', () => {
     await channel.close()
     await good.close()
     await guarded.close()
+  })
+
+  it('sends credentials over smtp: only after STARTTLS, except to a loopback host', async () => {
+    // The test server offers no STARTTLS. 0.0.0.0 reaches it (Linux) without looking like loopback.
+    const guarded = await startSmtpTestServer({ auth: { user: 'shop', pass: 'right' } })
+    const remote = mailChannel({
+      from,
+      transport: smtpTransport({ url: `smtp://shop:right@0.0.0.0:${guarded.port}` }),
+    })
+    const result = await remote.send(outgoing('ada@example.com'))
+    expect(result).toMatchObject({ status: 'not-accepted', reason: expect.stringMatching(/^ETLS/) })
+    expect(guarded.authAttempts()).toBe(0)
+    expect(guarded.mails).toHaveLength(0)
+    const local = mailChannel({
+      from,
+      transport: smtpTransport({ url: `smtp://shop:right@localhost:${guarded.port}` }),
+    })
+    expect(await local.send(outgoing('ada@example.com'))).toMatchObject({ status: 'accepted' })
+    expect(guarded.authAttempts()).toBe(1)
+    await remote.close()
+    await local.close()
+    await guarded.close()
+  })
+
+  it('refuses TLS settings in the URL query: the scheme says it', () => {
+    for (const query of [
+      'requireTLS=false',
+      'ignoreTLS=true',
+      'secure=false',
+      'opportunisticTLS=true',
+    ]) {
+      expect(() => smtpTransport({ url: `smtp://a:b@mail.example:587?${query}` })).toThrow(
+        NotifyConfigError,
+      )
+    }
   })
 
   it('refuses invalid addresses and header injection before talking to the server', async () => {

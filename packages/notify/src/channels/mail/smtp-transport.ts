@@ -5,8 +5,11 @@ import type { ComposedMail, MailTransport } from './mail-transport.js'
 /** Options of {@link smtpTransport}. */
 export interface SmtpTransportOptions {
   /**
-   * The server: `smtp://user:pass@host:587` (STARTTLS when offered) or `smtps://…:465`. The
-   * password is never logged.
+   * The server: `smtp://user:pass@host:587` or `smtps://…:465`. The password is never logged.
+   * With credentials over `smtp://`, STARTTLS is required (nodemailer's `requireTLS`): a server
+   * that offers none gets no password, the mail is `not-accepted`. Only a loopback host
+   * (`localhost`, `127.0.0.0/8`, `[::1]`: a local relay) is spared. TLS cannot be set through
+   * the URL's query (`secure`, `requireTLS`, `ignoreTLS`, `opportunisticTLS`): the scheme says it.
    */
   readonly url: string
   /** Connections kept open and reused; 5 by default. */
@@ -64,6 +67,17 @@ export function smtpTransport(options: SmtpTransportOptions): MailTransport {
       `smtpTransport: the URL scheme must be smtp: or smtps:, not ${url.protocol}`,
     )
   }
+  for (const key of TLS_QUERY_KEYS) {
+    if (url.searchParams.has(key)) {
+      throw new NotifyConfigError(
+        `smtpTransport: the URL may not set ${key}; use smtps: for implicit TLS, smtp: for STARTTLS.`,
+      )
+    }
+  }
+  // Credentials over smtp: go only through STARTTLS, else a server (or a man in the middle)
+  // that offers none would receive the password in clear.
+  const requireTLS =
+    url.protocol === 'smtp:' && (url.username !== '' || url.password !== '') && !isLoopback(url)
   const timeout = options.timeoutMs ?? 30_000
   let transport: PooledTransport | undefined
   let opening: Promise<PooledTransport> | undefined
@@ -97,6 +111,7 @@ export function smtpTransport(options: SmtpTransportOptions): MailTransport {
         socketTimeout: timeout,
         disableFileAccess: true,
         disableUrlAccess: true,
+        requireTLS,
         ...(options.tls === undefined ? {} : { tls: { ...options.tls } }),
       })
       return transport
@@ -141,6 +156,13 @@ export function smtpTransport(options: SmtpTransportOptions): MailTransport {
   }
 }
 
+const TLS_QUERY_KEYS = ['secure', 'requireTLS', 'ignoreTLS', 'opportunisticTLS']
+
+function isLoopback(url: URL): boolean {
+  const host = url.hostname.toLowerCase()
+  return host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host)
+}
+
 const REFUSED_CONNECTION = new Set([
   'ECONNREFUSED',
   'ENOTFOUND',
@@ -171,6 +193,10 @@ const EARLY_TIMEOUTS = new Set(['CONNECT_TIMEOUT', 'GREETING_TIMEOUT', 'UPGRADE_
 export function classifySmtpError(error: NodemailerError): ChannelResult {
   const reason = `${error.code ?? 'ERROR'}${error.responseCode ? ` ${error.responseCode}` : ''}: ${error.message}`
   if (error.code === 'EAUTH' || error.code === 'ENOAUTH') return { status: 'not-accepted', reason }
+  // A refused or failed STARTTLS (a 5xx reply included) says nothing about the message.
+  if (error.code === 'ETLS') {
+    return { status: 'not-accepted', reason }
+  }
   if (error.responseCode !== undefined) {
     return error.permanent === true ||
       (error.permanent === undefined && error.responseCode >= 500 && error.responseCode !== 503)
