@@ -225,6 +225,8 @@ export type {
   FailOutcome,
   JobContext,
   JobCount,
+  JobDeadHandler,
+  JobDeath,
   JobDefinition,
   JobDefinitionInit,
   JobErrorCode,

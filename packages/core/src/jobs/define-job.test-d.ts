@@ -57,4 +57,23 @@ export async function rejected(): Promise<void> {
       void payload
     },
   })
+  defineJob({
+    name: 'bad',
+    schema: z.object({ n: z.number() }),
+    handler() {},
+    // @ts-expect-error onDead may get no payload (one its schema no longer takes)
+    onDead(payload: { n: number }) {
+      void payload
+    },
+  })
+  defineJob({
+    name: 'good',
+    schema: z.object({ n: z.number() }),
+    handler() {},
+    onDead(payload, job) {
+      const n: number | undefined = payload?.n
+      const code: string | undefined = job.error.code
+      void [n, code]
+    },
+  })
 }

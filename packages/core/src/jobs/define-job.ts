@@ -1,11 +1,39 @@
 import type { z } from 'zod'
 import { type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js'
 import type { JobContext } from './job-context.js'
+import type { AttemptError } from './queue-adapter.js'
 
 /** What a job's handler does with one payload; a throw fails the attempt. */
 export type JobHandler<S extends z.ZodType> = (
   payload: z.output<S>,
   job: JobContext,
+) => Promise<void> | void
+
+/**
+ * What a job's `onDead` receives beside its payload: which job died, at which attempt, with the
+ * error that ended it, a logger and a dependency scope of its own.
+ */
+export interface JobDeath
+  extends Pick<JobContext, 'id' | 'name' | 'maxAttempts' | 'logger' | 'resolve'> {
+  /**
+   * The claim that ended it, from 1: past `maxAttempts` for `E_JOB_LOST` (no attempt ran then).
+   */
+  readonly attempt: number
+  /**
+   * Why it died: the handler's last error, or core's own (`E_JOB_LOST`: the workers of its
+   * attempts died mid-job; `E_JOB_PAYLOAD`; `E_JOB_TIMEOUT`; a `completeWith` write that threw).
+   */
+  readonly error: AttemptError
+}
+
+/**
+ * Told of a job's death, whatever ended it. `payload` is `undefined` when the stored payload no
+ * longer fits the schema (`E_JOB_PAYLOAD`). A throw tells it again later; the job is recorded
+ * dead only once this returned, so it may run more than once for one death: keep it idempotent.
+ */
+export type JobDeadHandler<S extends z.ZodType> = (
+  payload: z.output<S> | undefined,
+  job: JobDeath,
 ) => Promise<void> | void
 
 /** Options of {@link defineJob}. */
@@ -21,6 +49,11 @@ export interface JobDefinitionInit<S extends z.ZodType> {
   /** Milliseconds one attempt may take; then `job.signal` aborts and the attempt fails. */
   readonly timeout?: number
   readonly handler: JobHandler<S>
+  /**
+   * Runs when the job dies on any engine, whether its handler failed or core ended it without
+   * running it (`E_JOB_LOST`, `E_JOB_PAYLOAD`): the place to record the end in the job's own rows.
+   */
+  readonly onDead?: JobDeadHandler<S>
 }
 
 /**
@@ -35,6 +68,7 @@ export interface JobDefinition<S extends z.ZodType = z.ZodType> {
   readonly timeout: number | undefined
   // Method syntax: a list of jobs with different payloads stays assignable to JobDefinition[].
   handler(payload: z.output<S>, job: JobContext): Promise<void> | void
+  onDead?(payload: z.output<S> | undefined, job: JobDeath): Promise<void> | void
 }
 
 /** The payload `enqueue` takes for a job: its schema's input type. */
@@ -70,7 +104,7 @@ const MAX_NAME_LENGTH = 191
  * ```
  */
 export function defineJob<S extends z.ZodType>(init: JobDefinitionInit<S>): JobDefinition<S> {
-  const { name, schema, handler } = init
+  const { name, schema, handler, onDead } = init
   if (typeof name !== 'string' || name.trim() === '' || name.length > MAX_NAME_LENGTH) {
     throw new TypeError(
       `defineJob needs a non-empty name of at most ${MAX_NAME_LENGTH} characters; got ${JSON.stringify(name)}.`,
@@ -81,6 +115,9 @@ export function defineJob<S extends z.ZodType>(init: JobDefinitionInit<S>): JobD
   }
   if (typeof handler !== 'function') {
     throw new TypeError(`Job '${name}' needs a handler(payload, job) function.`)
+  }
+  if (onDead !== undefined && typeof onDead !== 'function') {
+    throw new TypeError(`Job '${name}': onDead must be a function(payload, job).`)
   }
   const attempts = init.attempts ?? DEFAULT_ATTEMPTS
   if (!Number.isInteger(attempts) || attempts < 1) {
@@ -108,5 +145,6 @@ export function defineJob<S extends z.ZodType>(init: JobDefinitionInit<S>): JobD
     backoff: Object.freeze(backoff),
     timeout,
     handler,
+    ...(onDead === undefined ? {} : { onDead }),
   })
 }

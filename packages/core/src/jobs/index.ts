@@ -2,7 +2,14 @@ export type { AppJobs, JobsOptions, QueueAdapterContext } from './app-jobs.js'
 export { createAppJobs, JOBS_MODULE } from './app-jobs.js'
 export type { BackoffOptions } from './backoff.js'
 export { defineJob } from './define-job.js'
-export type { JobDefinition, JobDefinitionInit, JobHandler, JobPayload } from './define-job.js'
+export type {
+  JobDeadHandler,
+  JobDeath,
+  JobDefinition,
+  JobDefinitionInit,
+  JobHandler,
+  JobPayload,
+} from './define-job.js'
 export type { JobContext, JobProgress, JsonValue } from './job-context.js'
 export { isPermanentJobError, JobError, PermanentJobError } from './job-errors.js'
 export type { JobErrorCode } from './job-errors.js'

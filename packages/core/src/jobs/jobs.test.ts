@@ -19,6 +19,7 @@ import { JobError, PermanentJobError } from './job-errors.js'
 import { JOBS, type JobQueue } from './job-queue.js'
 import { transactionalEnqueueCase } from './transactional-enqueue.case.js'
 import { completionWriteCase } from './completion-write.case.js'
+import { deadJobCase } from './dead-job.case.js'
 import type { JobQueueService } from './job-queue-service.js'
 import type { JobsOptions } from './app-jobs.js'
 import { schedule } from './schedules/index.js'
@@ -223,12 +224,14 @@ for (const testCase of cases) {
           throw new PermanentJobError('bad address')
         },
       })
+      const deaths: unknown[] = []
       const strict = defineJob({
         name: 'test.strict',
         schema: z.object({ n: z.number() }),
         handler: () => {
           calls += 1
         },
+        onDead: (payload, job) => void deaths.push([payload, job.error.code]),
       })
       const { jobs } = await start([module(permanent, strict)])
       const permanentId = await jobs.enqueue(permanent, {})
@@ -249,20 +252,24 @@ for (const testCase of cases) {
       expect(stale?.errors).toEqual([
         expect.objectContaining({ attempt: 1, code: 'E_JOB_PAYLOAD' }),
       ])
+      // Told, without a payload its schema cannot type.
+      expect(deaths).toEqual([[undefined, 'E_JOB_PAYLOAD']])
     })
 
-    it('buries a job whose last attempt’s worker died, instead of running it past its attempts', async () => {
+    it('buries a job whose last attempt’s worker died, instead of running it past its attempts, and tells onDead', async () => {
       let calls = 0
+      const deaths: unknown[] = []
       const fragile = defineJob({
         name: 'test.fragile',
-        schema: z.object({}),
+        schema: z.object({ order: z.string() }),
         attempts: 1,
         handler: () => {
           calls += 1
         },
+        onDead: (payload, job) => void deaths.push([payload, job.attempt, job.error.code]),
       })
       const { app, jobs } = await start([module(fragile)])
-      const id = await jobs.enqueue(fragile, {})
+      const id = await jobs.enqueue(fragile, { order: 'o-1' })
       // A worker claims it, then dies: its lease runs out.
       const nowMs = app.clock.nowMs()
       await (jobs as JobQueueService).adapter.claim({
@@ -278,6 +285,8 @@ for (const testCase of cases) {
       const dead = await jobs.get(id as string)
       expect(dead?.state).toBe('dead')
       expect(dead?.errors).toEqual([expect.objectContaining({ attempt: 2, code: 'E_JOB_LOST' })])
+      // Its owner hears of it, though no handler ran to say so.
+      expect(deaths).toEqual([[{ order: 'o-1' }, 2, 'E_JOB_LOST']])
     })
 
     it('aborts the signal and fails the attempt when a job passes its timeout', async () => {
@@ -375,6 +384,12 @@ for (const testCase of cases) {
       const completionCase = completionWriteCase()
       const { app, jobs } = await start([module(...completionCase.jobs)])
       await completionCase.check(jobs, app.resolve(DATABASE))
+    })
+
+    it('tells a job’s onDead of every death, and records the death once it returned', async () => {
+      const deadCase = deadJobCase()
+      const { jobs } = await start([module(...deadCase.jobs)])
+      await deadCase.check(jobs)
     })
 
     it('keeps one live job per key', async () => {

@@ -1,4 +1,4 @@
-import type { Clock, EventBus, JobContext, Logger } from '@mortar/core'
+import type { Clock, EventBus, JobContext, JobDeath, Logger } from '@mortar/core'
 import type { Kysely } from 'kysely'
 import type { AnyChannel, ChannelName, ChannelResult } from '../channels/channel.js'
 import {
@@ -133,6 +133,38 @@ export class DeliveryDispatcher {
       throw new RetryDeliveryError(
         `${row.channel} delivery ${row.id}: ${result.status}: ${result.reason}`,
       )
+  }
+
+  /**
+   * Makes a delivery dead whose job died without its handler recording a result: its workers
+   * died mid-attempt until its attempts ran out (`E_JOB_LOST`), or its last attempt timed out or
+   * threw. Publishes `notification.failed` (result `job-dead`) when this ended the delivery;
+   * a delivery already finished is left as it is. Safe to run again for one death.
+   */
+  async dead(
+    payload: { readonly id: string; readonly after?: number | undefined } | undefined,
+    job: Pick<JobDeath, 'attempt' | 'maxAttempts' | 'error'>,
+  ): Promise<void> {
+    if (payload === undefined) return
+    const { id, after = 0 } = payload
+    const { ledger } = this.#init
+    // A lost job's last claim ran no attempt: the attempts made are its maximum.
+    const attempt = after + Math.min(job.attempt, job.maxAttempts)
+    const reason = `the delivery job died: ${job.error.code ?? job.error.name}: ${job.error.message}`
+    const row = await ledger.bury({ id, attempt, status: 'dead', error: `job-dead: ${reason}` })
+    if (row === undefined) return
+    await this.#init.bus.publish('notification.failed', {
+      deliveryId: row.id,
+      notificationId: row.notification_id,
+      type: row.type,
+      category: row.category,
+      recipientId: row.recipient_id,
+      channel: row.channel as ChannelName,
+      reason,
+      result: 'job-dead',
+      attempts: attempt,
+      final: true,
+    })
   }
 
   /**

@@ -170,6 +170,20 @@ export class DeliveryLedger {
   }
 
   /**
+   * Records an end that came from the jobs engine, not from an attempt (the delivery's job died):
+   * the row this ended, `undefined` when it was already finished (or is gone).
+   */
+  async bury(outcome: AttemptOutcome): Promise<DeliveryRow | undefined> {
+    const result = await this.#resultsUpdate(this.#root, [outcome]).executeTakeFirst()
+    if (Number(result.numUpdatedRows) === 0) return undefined
+    return this.#root
+      .selectFrom(DELIVERY_TABLE)
+      .selectAll()
+      .where('id', '=', outcome.id)
+      .executeTakeFirst()
+  }
+
+  /**
    * Records how attempts ended, as one write that core's jobs send with the completion of the
    * delivery jobs (`job.completeWith`): the handler waits for no write of its own, and the
    * result commits exactly when its job is finished.

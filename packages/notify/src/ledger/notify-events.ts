@@ -24,8 +24,12 @@ export interface NotificationFailedEvent {
   readonly recipientId: string
   readonly channel: ChannelName
   readonly reason: string
-  /** The channel result: `transient`, `not-accepted` or `permanent`. */
-  readonly result: 'transient' | 'not-accepted' | 'permanent'
+  /**
+   * The channel result: `transient`, `not-accepted` or `permanent`; `job-dead` when the delivery
+   * job died with no result (its workers died mid-attempt until its attempts ran out, or its
+   * last attempt timed out or threw).
+   */
+  readonly result: 'transient' | 'not-accepted' | 'permanent' | 'job-dead'
   readonly attempts: number
   readonly final: boolean
 }

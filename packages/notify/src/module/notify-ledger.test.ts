@@ -504,6 +504,43 @@ for (const engine of testEngines()) {
         expect(sms.sent.map((s) => s.type).sort()).toEqual(['promo', 'security.login'])
       })
 
+      it('marks a delivery dead whose job was lost (its workers died mid-attempt), and replays it', async () => {
+        const deliveries = app.resolve(DELIVERIES)
+        const lou: Recipient = { id: 'lou', phone: '+15550106' }
+        const id = (await notify(lou, new LoginAlert())).deliveries[0]?.id ?? ''
+        // Each of its 3 attempts is claimed by a worker that dies: the leases have already passed.
+        const { adapter } = app.resolve(JOBS) as unknown as { adapter: QueueAdapter }
+        for (const worker of ['killed-1', 'killed-2', 'killed-3']) {
+          const now = app.clock.nowMs()
+          const claimed = await adapter.claim({
+            worker,
+            names: ['mortar.notify.deliver'],
+            limit: 10,
+            nowMs: now,
+            leaseUntilMs: now - 1,
+          })
+          expect(claimed.map((job) => job.attempt)).toEqual([Number(worker.slice(-1))])
+        }
+        await drain()
+        expect(sms.sent).toHaveLength(0)
+        const dead = await deliveries.get(id)
+        expect(dead).toMatchObject({ status: 'dead', attempts: 3 })
+        expect(dead?.lastError).toMatch(/^job-dead: the delivery job died: E_JOB_LOST: /)
+        expect((await deliveries.dead()).map((d) => d.id)).toContain(id)
+        expect((await deliveries.status()).counts).toContainEqual(
+          expect.objectContaining({ channel: 'sms', status: 'dead' }),
+        )
+        expect(failed).toMatchObject([
+          { deliveryId: id, channel: 'sms', result: 'job-dead', final: true, attempts: 3 },
+        ])
+        expect(failed[0]?.reason).toMatch(/E_JOB_LOST/)
+
+        expect(await deliveries.replay(id)).toBe(1)
+        await drain()
+        expect(await deliveries.get(id)).toMatchObject({ status: 'sent', attempts: 4 })
+        expect(sms.sent.map((s) => s.to)).toEqual(['+15550106'])
+      })
+
       it('records suppressed deliveries: opted out, throttled, no address, recipient deleted', async () => {
         const deliveries = app.resolve(DELIVERIES)
         const lastOf = async (recipientId: string, type: string) =>

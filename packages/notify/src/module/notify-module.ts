@@ -109,6 +109,8 @@ export function notifyModule(options: NotifyModuleOptions): Module {
     backoff: options.delivery?.backoff ?? { baseMs: 5_000, maxMs: 3_600_000 },
     timeout: options.delivery?.timeoutMs ?? 60_000,
     handler: (payload, job) => job.resolve(DISPATCHER).deliver(payload, job),
+    // Every death of the job ends its delivery, including those no attempt reported (E_JOB_LOST).
+    onDead: (payload, job) => job.resolve(DISPATCHER).dead(payload, job),
   })
   const closeDigestJob = defineJob({
     name: NOTIFY_JOBS.closeDigest,

@@ -20,6 +20,7 @@ import { defineJob, type JobDefinition } from '../define-job.js'
 import { JOBS, type JobQueue } from '../job-queue.js'
 import { transactionalEnqueueCase } from '../transactional-enqueue.case.js'
 import { completionWriteCase } from '../completion-write.case.js'
+import { deadJobCase } from '../dead-job.case.js'
 import type { JobQueueService } from '../job-queue-service.js'
 import type { WorkerSettings } from '../worker/worker.js'
 
@@ -134,6 +135,12 @@ for (const engine of engines) {
       const completionCase = completionWriteCase()
       const { app, jobs } = await start([module(...completionCase.jobs)])
       await completionCase.check(jobs, app.resolve(DATABASE))
+    })
+
+    it('tells a job’s onDead of every death, and records the death once it returned', async () => {
+      const deadCase = deadJobCase()
+      const { jobs } = await start([module(...deadCase.jobs)])
+      await deadCase.check(jobs)
     })
 
     it('writes an `alongside` row only with its outbox rows, outside a transaction too', async () => {

@@ -6,11 +6,11 @@ import {
 import type { Key } from '../../di/token.js'
 import { ValidationError } from '../../errors/http-errors.js'
 import type { Logger } from '../../logger/logger.js'
-import type { JobDefinition } from '../define-job.js'
+import type { JobDeath, JobDefinition } from '../define-job.js'
 import type { JobContext, JobProgress, JsonValue } from '../job-context.js'
 import { JobError } from '../job-errors.js'
 import type { CompletionWrite } from '../job-queue.js'
-import type { ClaimedJob } from '../queue-adapter.js'
+import type { AttemptError, ClaimedJob } from '../queue-adapter.js'
 
 const MAX_PROGRESS_CHARS = 4_096
 
@@ -130,6 +130,21 @@ export class JobExecution implements JobContext {
         settle(error ?? new Error('The handler threw nothing.'))
       }
     })
+  }
+
+  /** Tells the definition's `onDead` that the job died with `error`, in a request context of its own. */
+  async dead(definition: JobDefinition, payload: unknown, error: AttemptError): Promise<void> {
+    if (definition.onDead === undefined) return
+    const death: JobDeath = {
+      id: this.id,
+      name: this.name,
+      attempt: this.attempt,
+      maxAttempts: this.maxAttempts,
+      error,
+      logger: this.logger,
+      resolve: (key) => this.resolve(key),
+    }
+    await runInRequestContext(this.#requestContext(), () => definition.onDead?.(payload, death))
   }
 
   /** Aborts the signal with `error` and makes {@link JobExecution.run} reject with it now. */

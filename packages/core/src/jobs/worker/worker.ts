@@ -79,7 +79,13 @@ export class Worker {
    * it takes them: no other worker takes over a lease of this worker's, so a job whose result
    * is never written would wait for the next start of its process.
    */
-  #unrecorded: Array<{ job: ClaimedJob; error: AttemptError; outcome: FailOutcome }> = []
+  #unrecorded: Array<{
+    job: ClaimedJob
+    error: AttemptError
+    outcome: FailOutcome
+    /** A death its definition's `onDead` has yet to hear of: recorded only once it has. */
+    untold: boolean
+  }> = []
   #recordTimer: NodeJS.Timeout | undefined
   #flushScheduled = false
   #flushing: Promise<void> | undefined
@@ -477,14 +483,38 @@ export class Worker {
         `Job '${job.name}' failed attempt ${job.attempt} of ${job.maxAttempts}; retrying`,
       )
     }
-    this.#unrecorded.push({ job, error: recorded, outcome })
+    this.#unrecorded.push({
+      job,
+      error: recorded,
+      outcome,
+      untold: 'deadAtMs' in outcome && definition.onDead !== undefined,
+    })
     await this.#recordFailures()
   }
 
-  /** Writes the failed attempts waiting to be recorded; those that still fail are retried later. */
+  /**
+   * Writes the failed attempts waiting to be recorded, telling each death to its job's `onDead`
+   * first (a crash between tells it again: the job is claimed past its attempts, `E_JOB_LOST`);
+   * those that still fail are retried later.
+   */
   async #recordFailures(): Promise<void> {
     const pending = this.#unrecorded.splice(0)
-    for (const [index, { job, error, outcome }] of pending.entries()) {
+    const untold: typeof pending = []
+    for (const [index, entry] of pending.entries()) {
+      const { job, error, outcome } = entry
+      if (entry.untold) {
+        try {
+          await this.#tellDeath(job, error)
+          entry.untold = false
+        } catch (failure) {
+          untold.push(entry)
+          this.logger.error(
+            { err: failure, job: job.name, jobId: job.id },
+            `onDead of job '${job.name}' failed; the job is recorded dead once it succeeds (retrying)`,
+          )
+          continue
+        }
+      }
       try {
         const held = await this.#adapter.fail(this.#holderOf(job.id), job.id, error, outcome)
         this.#holders.delete(job.id)
@@ -495,20 +525,46 @@ export class Worker {
           )
         }
       } catch (failure) {
-        this.#unrecorded.push(...pending.slice(index))
+        this.#unrecorded.push(...untold, ...pending.slice(index))
         this.logger.error(
           { err: failure, jobs: pending.length - index },
           'Recording failed attempts failed; retrying (after a stop, they run again once their lease expires)',
         )
-        if (this.#recordTimer === undefined && (this.#active || this.#draining > 0)) {
-          this.#recordTimer = setTimeout(() => {
-            this.#recordTimer = undefined
-            void this.#recordFailures().then(() => this.#checkIdle())
-          }, FLUSH_RETRY_MS)
-          this.#recordTimer.unref()
-        }
+        this.#retryRecording()
         return
       }
+    }
+    if (untold.length > 0) {
+      this.#unrecorded.push(...untold)
+      this.#retryRecording()
+    }
+  }
+
+  #retryRecording(): void {
+    if (this.#recordTimer !== undefined || (!this.#active && this.#draining === 0)) return
+    this.#recordTimer = setTimeout(() => {
+      this.#recordTimer = undefined
+      void this.#recordFailures().then(() => this.#checkIdle())
+    }, FLUSH_RETRY_MS)
+    this.#recordTimer.unref()
+  }
+
+  /** Runs the job's `onDead`, if it has one, with its payload when that still parses. */
+  async #tellDeath(job: ClaimedJob, error: AttemptError): Promise<void> {
+    const definition = this.#jobs.get(job.name) as JobDefinition
+    let payload: unknown
+    try {
+      payload = parsePayload(definition, job)
+    } catch {
+      payload = undefined
+    }
+    const execution = new JobExecution(job, this)
+    try {
+      await execution.dead(definition, payload, error)
+    } finally {
+      await execution.dispose().catch((failure: unknown) => {
+        this.logger.warn({ err: failure, jobId: job.id }, 'Disposing a job scope failed')
+      })
     }
   }
 

@@ -1,0 +1,61 @@
+// One test body for every jobs engine (jobs.test.ts, bullmq-engine.test.ts): a job's `onDead`
+// hears of every death, with the payload and the error, and the job is recorded dead only once
+// `onDead` returned.
+import { expect } from 'vitest'
+import { z } from 'zod'
+import { defineJob, type JobDefinition } from './define-job.js'
+import { PermanentJobError } from './job-errors.js'
+import type { JobQueue } from './job-queue.js'
+
+/** The jobs to register, and the check to run on the started app's queue. */
+export function deadJobCase(): {
+  readonly jobs: JobDefinition[]
+  check(jobs: JobQueue): Promise<void>
+} {
+  const told: { id: string; attempt: number; code: string | undefined; message: string }[] = []
+  let refusals = 1
+  const mortal = defineJob({
+    name: 'test.mortal',
+    schema: z.object({ id: z.string(), fail: z.enum(['no', 'always', 'permanent']) }),
+    attempts: 2,
+    backoff: { baseMs: 0, maxMs: 0 },
+    handler: ({ fail }) => {
+      if (fail === 'always') throw new Error('still broken')
+      if (fail === 'permanent') throw new PermanentJobError('bad address')
+    },
+    onDead: (payload, job) => {
+      // The first death told is refused once: it is told again, and recorded dead only then.
+      if (refusals > 0) {
+        refusals -= 1
+        throw new Error('the owner is unreachable')
+      }
+      told.push({
+        id: payload?.id ?? '?',
+        attempt: job.attempt,
+        code: job.error.code,
+        message: job.error.message,
+      })
+    },
+  })
+  return {
+    jobs: [mortal],
+    async check(jobs) {
+      await jobs.enqueueMany(mortal, [
+        { payload: { id: 'fine', fail: 'no' } },
+        { payload: { id: 'retried', fail: 'always' } },
+        { payload: { id: 'permanent', fail: 'permanent' } },
+      ])
+      await jobs.drain()
+      expect(refusals).toBe(0)
+      expect(told.sort((a, b) => a.id.localeCompare(b.id))).toEqual([
+        { id: 'permanent', attempt: 1, code: 'E_JOB_PERMANENT', message: 'bad address' },
+        { id: 'retried', attempt: 2, code: undefined, message: 'still broken' },
+      ])
+      const dead = await jobs.list({ state: 'dead', name: mortal.name })
+      expect(dead.map((job) => (job.payload as { id: string }).id).sort()).toEqual([
+        'permanent',
+        'retried',
+      ])
+    },
+  }
+}
