@@ -76,10 +76,6 @@ const PER_BUILD: Readonly<Record<string, string>> = {
     'references made by definePolicy and compiled by its build(), in the same build',
   'core/src/http/shared/adapter-conformance.ts:SCOPED':
     "a token of the adapters' shared test cases",
-  'core/src/persistence/database/input-error-dialect.ts:wrapped':
-    "marks the connections of a driver this build's Database created",
-  'core/src/persistence/database/pipelined-write.ts:wrapped':
-    "marks the connections of a driver this build's Database created",
   'notify/src/channels/inbox/inbox-handler.ts:hubs':
     "one polling hub per inbox for the handlers of one build; another build's handlers poll their own",
 }

@@ -1,33 +1,13 @@
-import type { DatabaseConnection, Dialect, Driver, QueryResult } from 'kysely'
+import type { DatabaseConnection, Dialect, QueryResult } from 'kysely'
+import { withPatchedConnections } from './connection-patching.js'
 import { toDatabaseInputError } from './database-input-error.js'
 
 /**
  * The dialect with every query's data errors turned into `DatabaseInputError` (422), whichever
- * code ran the query. Each connection's `executeQuery` and `streamQuery` are wrapped once, in
- * place, as Kysely's own query logging does: the driver keeps its connection objects.
+ * code ran the query: each connection's `executeQuery` and `streamQuery` are wrapped once.
  */
 export function withInputErrors(dialect: Dialect): Dialect {
-  return {
-    createAdapter: () => dialect.createAdapter(),
-    createQueryCompiler: () => dialect.createQueryCompiler(),
-    createIntrospector: (db) => dialect.createIntrospector(db),
-    createDriver: () => wrapDriver(dialect.createDriver()),
-  }
-}
-
-const wrapped = new WeakSet<DatabaseConnection>()
-
-// Patched in place rather than proxied: a proxy's `get` would run (and bind) on every driver
-// call of every query; this costs one `then` per acquisition.
-function wrapDriver(driver: Driver): Driver {
-  const acquire = driver.acquireConnection.bind(driver)
-  driver.acquireConnection = (options) => acquire(options).then(ensureWrapped)
-  return driver
-}
-
-function ensureWrapped(connection: DatabaseConnection): DatabaseConnection {
-  if (!wrapped.has(connection)) wrapConnection(connection)
-  return connection
+  return withPatchedConnections(dialect, wrapConnection)
 }
 
 function translate(error: unknown): never {
@@ -35,7 +15,6 @@ function translate(error: unknown): never {
 }
 
 function wrapConnection(connection: DatabaseConnection): void {
-  wrapped.add(connection)
   const execute = connection.executeQuery.bind(connection)
   connection.executeQuery = <R>(...args: Parameters<DatabaseConnection['executeQuery']>) =>
     execute<R>(...args).catch(translate)

@@ -2,12 +2,12 @@ import type {
   CompiledQuery,
   DatabaseConnection,
   Dialect,
-  Driver,
   Kysely,
   QueryResult,
   RawBuilder,
 } from 'kysely'
 import { processGlobal } from '../../global/index.js'
+import { withPatchedConnections } from './connection-patching.js'
 
 // Compiled queries to send without waiting for their answer. Process-wide so the ESM and the
 // CJS build of core (both may be loaded) recognise each other's marks.
@@ -95,31 +95,12 @@ function isPlain(value: unknown): boolean {
 
 /** The dialect whose connections send the writes of {@link pipelineWrite} without waiting. */
 export function withPipelinedWrites(dialect: Dialect): Dialect {
-  return {
-    createAdapter: () => dialect.createAdapter(),
-    createQueryCompiler: () => dialect.createQueryCompiler(),
-    createIntrospector: (db) => dialect.createIntrospector(db),
-    createDriver: () => wrapDriver(dialect.createDriver()),
-  }
-}
-
-const wrapped = new WeakSet<DatabaseConnection>()
-
-function wrapDriver(driver: Driver): Driver {
-  const acquire = driver.acquireConnection.bind(driver)
-  driver.acquireConnection = (options) => acquire(options).then(ensureWrapped)
-  return driver
-}
-
-function ensureWrapped(connection: DatabaseConnection): DatabaseConnection {
-  if (!wrapped.has(connection)) wrapConnection(connection)
-  return connection
+  return withPatchedConnections(dialect, wrapConnection)
 }
 
 const ROLLBACK = /^\s*rollback\b/i
 
 function wrapConnection(connection: DatabaseConnection): void {
-  wrapped.add(connection)
   const execute = connection.executeQuery.bind(connection)
   // Writes sent and not yet answered to anyone: at most those since the last statement.
   let inFlight: Promise<unknown>[] = []
