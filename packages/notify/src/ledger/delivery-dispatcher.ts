@@ -118,12 +118,7 @@ export class DeliveryDispatcher {
     // Failed and retried: the job's completion never comes for this attempt, so it is written now.
     else await ledger.finish({ id, attempt, status: 'failed', error })
     await this.#init.bus.publish('notification.failed', {
-      deliveryId: row.id,
-      notificationId: row.notification_id,
-      type: row.type,
-      category: row.category,
-      recipientId: row.recipient_id,
-      channel: row.channel as ChannelName,
+      ...aboutDelivery(row),
       reason: result.reason,
       result: result.status,
       attempts: attempt,
@@ -154,12 +149,7 @@ export class DeliveryDispatcher {
     const row = await ledger.bury({ id, attempt, status: 'dead', error: `job-dead: ${reason}` })
     if (row === undefined) return
     await this.#init.bus.publish('notification.failed', {
-      deliveryId: row.id,
-      notificationId: row.notification_id,
-      type: row.type,
-      category: row.category,
-      recipientId: row.recipient_id,
-      channel: row.channel as ChannelName,
+      ...aboutDelivery(row),
       reason,
       result: 'job-dead',
       attempts: attempt,
@@ -222,14 +212,21 @@ export class DeliveryDispatcher {
     providerMessageId: string | undefined,
   ): Promise<void> {
     await this.#init.bus.publish('notification.sent', {
-      deliveryId: row.id,
-      notificationId: row.notification_id,
-      type: row.type,
-      category: row.category,
-      recipientId: row.recipient_id,
-      channel: row.channel as ChannelName,
+      ...aboutDelivery(row),
       providerMessageId,
       attempts: attempt,
     })
+  }
+}
+
+/** What `notification.sent` and `notification.failed` say about the delivery they concern. */
+function aboutDelivery(row: DeliveryRow) {
+  return {
+    deliveryId: row.id,
+    notificationId: row.notification_id,
+    type: row.type,
+    category: row.category,
+    recipientId: row.recipient_id,
+    channel: row.channel as ChannelName,
   }
 }
