@@ -8,8 +8,9 @@ import {
   PREFERENCE_TABLE,
   type PreferenceTables,
 } from '../preferences/preference-store.js'
-import { insertIgnoringDuplicatesQuery, sqlEngine } from '../sql/index.js'
+import { sqlEngine } from '../sql/index.js'
 import { Batcher } from './batcher.js'
+import { deliveryInsertion, keyedDeliveryInsert } from './delivery-insert.js'
 import {
   DELIVERY_TABLE,
   type DeliveryRecord,
@@ -101,23 +102,25 @@ export class DeliveryLedger {
    * jobs to send with the rows' delivery jobs: one statement on PostgreSQL.
    */
   insertion(rows: readonly DeliveryRow[]): CompanionWrite {
-    return insertIgnoringDuplicatesQuery(this.#db as Kysely<unknown>, DELIVERY_TABLE, rows)
+    return deliveryInsertion(this.#db as Kysely<unknown>, rows)
   }
 
   /** Writes rows; those that break an idempotency key are skipped. Returns the ids written. */
   async insert(rows: readonly DeliveryRow[]): Promise<ReadonlySet<string>> {
     if (rows.length === 0) return new Set()
-    const insert = insertIgnoringDuplicatesQuery(this.#db as Kysely<unknown>, DELIVERY_TABLE, rows)
     if (!rows.some((row) => row.idempotency_key !== null)) {
-      await insert.execute()
+      await this.insertion(rows).execute()
       return new Set(rows.map((row) => row.id))
     }
+    const db = this.#db as Kysely<unknown>
+    const engine = sqlEngine(db)
+    const insert = keyedDeliveryInsert(engine, rows)
     // PostgreSQL and SQLite return only the rows a conflict did not skip.
-    if (sqlEngine(this.#db as Kysely<unknown>) !== 'mysql') {
-      const written = await insert.returning('id').execute()
-      return new Set(written.map((row) => String(row.id)))
+    if (engine !== 'mysql') {
+      const written = await insert.execute(db)
+      return new Set(written.rows.map((row) => String(row.id)))
     }
-    await insert.execute()
+    await insert.execute(db)
     // Our own rows are visible to us at every isolation level: a missing one was skipped.
     const written = await this.#db
       .selectFrom(DELIVERY_TABLE)
