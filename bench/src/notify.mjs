@@ -59,7 +59,7 @@ const REQUESTS = Number(process.env.BENCH_NOTIFY_REQUESTS ?? 2_000)
 const MAILS = Number(process.env.BENCH_NOTIFY_MAILS ?? 2_000)
 const ENGINES = (process.env.BENCH_NOTIFY_ENGINES ?? 'postgres,sqlite,mysql,bullmq').split(',')
 const DELIVERY = process.env.BENCH_NOTIFY_DELIVERY ?? 'paused'
-const PARTS = (process.env.BENCH_NOTIFY_PARTS ?? 'ledger,request,mail').split(',')
+const CASES = (process.env.BENCH_NOTIFY_CASES ?? 'ledger,request,mail').split(',')
 const TITLES = { sqlite: 'SQLite', postgres: 'PostgreSQL', mysql: 'MariaDB' }
 const REQUEST_WORKERS = 16
 const MAIL_CONCURRENCY = 20
@@ -403,10 +403,10 @@ export async function run() {
   console.log(`@mortar/notify (${ROUNDS} interleaved rounds, medians)`)
   for (const engine of ENGINES) {
     if (engine === 'bullmq') {
-      if (PARTS.includes('ledger')) await ledgerOnBullmq()
+      if (CASES.includes('ledger')) await ledgerOnBullmq()
       continue
     }
-    if (!PARTS.includes('ledger') && !PARTS.includes('request')) continue
+    if (!CASES.includes('ledger') && !CASES.includes('request')) continue
     let target
     try {
       target = await privateDatabase(engine)
@@ -415,13 +415,13 @@ export async function run() {
       continue
     }
     try {
-      if (PARTS.includes('ledger')) await ledgerVersusJobs(target.url, engine)
-      if (PARTS.includes('request')) await requestTransaction(target.url, engine)
+      if (CASES.includes('ledger')) await ledgerVersusJobs(target.url, engine)
+      if (CASES.includes('request')) await requestTransaction(target.url, engine)
     } finally {
       await target.drop()
     }
   }
-  if (PARTS.includes('mail')) await mail()
+  if (CASES.includes('mail')) await mail()
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await run()
