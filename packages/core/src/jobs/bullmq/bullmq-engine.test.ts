@@ -20,12 +20,8 @@ import { defineJob, type JobDefinition } from '../define-job.js'
 import { JOBS, type JobQueue } from '../job-queue.js'
 import { transactionalEnqueueCase } from '../transactional-enqueue.case.js'
 import { completionWriteCase } from '../completion-write.case.js'
-<<<<<<< HEAD
-import { deadJobCase } from '../dead-job.case.js'
-import { prepareCase } from '../prepare.case.js'
-=======
 import { deadJobCase, refusedDeathCase } from '../dead-job.case.js'
->>>>>>> main
+import { prepareCase } from '../prepare.case.js'
 import type { JobQueueService } from '../job-queue-service.js'
 import type { WorkerSettings } from '../worker/worker.js'
 
@@ -148,14 +144,12 @@ for (const engine of engines) {
       await deadCase.check(jobs)
     })
 
-<<<<<<< HEAD
     it('reads what a claim’s jobs need with one prepare, each handler given its value', async () => {
       const preparedCase = prepareCase()
       const { jobs } = await start([module(...preparedCase.jobs)])
       await preparedCase.check(jobs)
     })
 
-=======
     it('tells a death again later when onDead refused it and nothing else fails meanwhile', async () => {
       const refusedCase = refusedDeathCase()
       const { jobs } = await start([module(...refusedCase.jobs)])
@@ -199,7 +193,6 @@ for (const engine of engines) {
       expect(deaths).toEqual([[{ order: 'o-1' }, 2, 'E_JOB_LOST']])
     }, 30_000)
 
->>>>>>> main
     it('writes an `alongside` row only with its outbox rows, outside a transaction too', async () => {
       const send = defineJob({
         name: 'test.send',
