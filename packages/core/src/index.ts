@@ -233,6 +233,7 @@ export type {
   JobHandler,
   JobInfo,
   JobPayload,
+  JobPrepareHandler,
   JobProgress,
   JobQueue,
   JobState,
