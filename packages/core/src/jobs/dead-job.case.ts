@@ -59,3 +59,40 @@ export function deadJobCase(): {
     },
   }
 }
+
+/**
+ * A death `onDead` refuses while nothing else fails: no later failure comes to carry it, so only
+ * the worker's retry timer tells it again; `drain()` waits until it was told and recorded.
+ */
+export function refusedDeathCase(): {
+  readonly jobs: JobDefinition[]
+  check(jobs: JobQueue): Promise<void>
+} {
+  const told: string[] = []
+  let refusals = 1
+  const lonely = defineJob({
+    name: 'test.lonely',
+    schema: z.object({ id: z.string() }),
+    attempts: 1,
+    handler: () => {
+      throw new PermanentJobError('gone')
+    },
+    onDead: (payload) => {
+      if (refusals > 0) {
+        refusals -= 1
+        throw new Error('the owner is unreachable')
+      }
+      told.push(payload?.id ?? '?')
+    },
+  })
+  return {
+    jobs: [lonely],
+    async check(jobs) {
+      const id = await jobs.enqueue(lonely, { id: 'only' })
+      await jobs.drain()
+      expect(refusals).toBe(0)
+      expect(told).toEqual(['only'])
+      expect((await jobs.get(id as string))?.state).toBe('dead')
+    },
+  }
+}

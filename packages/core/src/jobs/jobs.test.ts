@@ -19,7 +19,7 @@ import { JobError, PermanentJobError } from './job-errors.js'
 import { JOBS, type JobQueue } from './job-queue.js'
 import { transactionalEnqueueCase } from './transactional-enqueue.case.js'
 import { completionWriteCase } from './completion-write.case.js'
-import { deadJobCase } from './dead-job.case.js'
+import { deadJobCase, refusedDeathCase } from './dead-job.case.js'
 import type { JobQueueService } from './job-queue-service.js'
 import type { JobsOptions } from './app-jobs.js'
 import { schedule } from './schedules/index.js'
@@ -390,6 +390,12 @@ for (const testCase of cases) {
       const deadCase = deadJobCase()
       const { jobs } = await start([module(...deadCase.jobs)])
       await deadCase.check(jobs)
+    })
+
+    it('tells a death again later when onDead refused it and nothing else fails meanwhile', async () => {
+      const refusedCase = refusedDeathCase()
+      const { jobs } = await start([module(...refusedCase.jobs)])
+      await refusedCase.check(jobs)
     })
 
     it('keeps one live job per key', async () => {

@@ -20,7 +20,7 @@ import { defineJob, type JobDefinition } from '../define-job.js'
 import { JOBS, type JobQueue } from '../job-queue.js'
 import { transactionalEnqueueCase } from '../transactional-enqueue.case.js'
 import { completionWriteCase } from '../completion-write.case.js'
-import { deadJobCase } from '../dead-job.case.js'
+import { deadJobCase, refusedDeathCase } from '../dead-job.case.js'
 import type { JobQueueService } from '../job-queue-service.js'
 import type { WorkerSettings } from '../worker/worker.js'
 
@@ -142,6 +142,49 @@ for (const engine of engines) {
       const { jobs } = await start([module(...deadCase.jobs)])
       await deadCase.check(jobs)
     })
+
+    it('tells a death again later when onDead refused it and nothing else fails meanwhile', async () => {
+      const refusedCase = refusedDeathCase()
+      const { jobs } = await start([module(...refusedCase.jobs)])
+      await refusedCase.check(jobs)
+    })
+
+    it('buries a job whose last attempt’s worker died, once BullMQ’s stalled check gives it back, and tells onDead', async () => {
+      let calls = 0
+      const deaths: unknown[] = []
+      const fragile = defineJob({
+        name: 'test.fragile',
+        schema: z.object({ order: z.string() }),
+        attempts: 1,
+        handler: () => {
+          calls += 1
+        },
+        onDead: (payload, job) => void deaths.push([payload, job.attempt, job.error.code]),
+      })
+      const { jobs } = await start([module(fragile)])
+      const id = await jobs.enqueue(fragile, { order: 'o-1' })
+      // A worker takes it under a one-second lock, then dies: nothing renews the lock. The
+      // queue's BullMQ worker is made by this claim, so its stalled check runs every second.
+      const nowMs = Date.now()
+      const taken = await (jobs as JobQueueService).adapter.claim({
+        worker: 'dead-worker',
+        names: ['test.fragile'],
+        limit: 1,
+        nowMs,
+        leaseUntilMs: nowMs + 1_000,
+      })
+      expect(taken.map((job) => job.id)).toEqual([id])
+      // Back to waiting only through the stalled check; claimed again past its one attempt.
+      await until(async () => {
+        await jobs.drain()
+        return deaths.length > 0
+      }, 20_000)
+      expect(calls).toBe(0)
+      const dead = await jobs.get(id as string)
+      expect(dead?.state).toBe('dead')
+      expect(dead?.errors).toEqual([expect.objectContaining({ attempt: 2, code: 'E_JOB_LOST' })])
+      expect(deaths).toEqual([[{ order: 'o-1' }, 2, 'E_JOB_LOST']])
+    }, 30_000)
 
     it('writes an `alongside` row only with its outbox rows, outside a transaction too', async () => {
       const send = defineJob({
