@@ -234,6 +234,7 @@ export type {
   JobHandler,
   JobInfo,
   JobPayload,
+  JobPrepareHandler,
   JobProgress,
   JobQueue,
   JobState,

@@ -20,6 +20,7 @@ import { JOBS, type JobQueue } from './job-queue.js'
 import { transactionalEnqueueCase } from './transactional-enqueue.case.js'
 import { completionWriteCase } from './completion-write.case.js'
 import { deadJobCase, refusedDeathCase } from './dead-job.case.js'
+import { prepareCase } from './prepare.case.js'
 import type { JobQueueService } from './job-queue-service.js'
 import type { JobsOptions } from './app-jobs.js'
 import { schedule } from './schedules/index.js'
@@ -390,6 +391,12 @@ for (const testCase of cases) {
       const deadCase = deadJobCase()
       const { jobs } = await start([module(...deadCase.jobs)])
       await deadCase.check(jobs)
+    })
+
+    it('reads what a claim’s jobs need with one prepare, each handler given its value', async () => {
+      const preparedCase = prepareCase()
+      const { jobs } = await start([module(...preparedCase.jobs)])
+      await preparedCase.check(jobs)
     })
 
     it('tells a death again later when onDead refused it and nothing else fails meanwhile', async () => {
