@@ -124,6 +124,7 @@ export {
   DatabaseInputError,
   databaseToken,
   engineOf,
+  exactTextType,
   parseDatabaseUrl,
   resolveDatabase,
 } from './persistence/database/index.js'

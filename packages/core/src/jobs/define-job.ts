@@ -60,7 +60,10 @@ export interface JobDefinitionInit<S extends z.ZodType, P = undefined> {
   readonly attempts?: number
   /** The wait between attempts: exponential with full jitter (defaults: 1 s base, 1 h cap). */
   readonly backoff?: BackoffOptions
-  /** Milliseconds one attempt may take; then `job.signal` aborts and the attempt fails. */
+  /**
+   * Milliseconds one attempt may take (at most 2^31 − 1, Node's longest timer); then
+   * `job.signal` aborts and the attempt fails.
+   */
   readonly timeout?: number
   /**
    * Called once for the jobs of this definition that one claim took, before any of their
@@ -101,6 +104,8 @@ export interface JobDefinition<S extends z.ZodType = z.ZodType, P = unknown> {
 export type JobPayload<J> = J extends JobDefinition<infer S> ? z.input<S> : never
 
 const DEFAULT_ATTEMPTS = 5
+// Node's timers take at most 2^31 − 1 ms and fire at once past it: every attempt would time out.
+const MAX_TIMER_MS = 2_147_483_647
 const MAX_NAME_LENGTH = 191
 
 /**
@@ -166,8 +171,10 @@ export function defineJob<S extends z.ZodType, P = undefined>(
     )
   }
   const timeout = init.timeout
-  if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0)) {
-    throw new TypeError(`Job '${name}': timeout must be a positive number of ms; got ${timeout}.`)
+  if (timeout !== undefined && !(timeout > 0 && timeout <= MAX_TIMER_MS)) {
+    throw new TypeError(
+      `Job '${name}': timeout must be a positive number of ms, at most ${MAX_TIMER_MS} (24.8 days); got ${timeout}.`,
+    )
   }
   return Object.freeze({
     name,

@@ -419,6 +419,21 @@ for (const testCase of cases) {
       expect(await jobs.enqueue(keyed, {}, { key: 'order:1' })).toBeDefined()
     })
 
+    it('keeps keys apart that differ only in case, accents or trailing spaces', async () => {
+      const keyed = defineJob({
+        name: 'test.keyed-exact',
+        schema: z.object({}),
+        handler: () => undefined,
+      })
+      const { jobs } = await start([module(keyed)])
+      const keys = ['order:a', 'order:a ', 'order:A', 'order:á', 'order:a  ', 'order:a\t']
+      for (const key of keys) expect(await jobs.enqueue(keyed, {}, { key })).toBeDefined()
+      for (const key of keys) expect(await jobs.enqueue(keyed, {}, { key })).toBeUndefined()
+      expect((await jobs.list({ state: 'pending' })).map((job) => job.key).sort()).toEqual(
+        [...keys].sort(),
+      )
+    })
+
     it('keeps keys apart per job: one job’s key never drops another job’s', async () => {
       const ran: string[] = []
       const receipt = defineJob({
