@@ -59,6 +59,7 @@ const REQUESTS = Number(process.env.BENCH_NOTIFY_REQUESTS ?? 2_000)
 const MAILS = Number(process.env.BENCH_NOTIFY_MAILS ?? 2_000)
 const ENGINES = (process.env.BENCH_NOTIFY_ENGINES ?? 'postgres,sqlite,mysql,bullmq').split(',')
 const DELIVERY = process.env.BENCH_NOTIFY_DELIVERY ?? 'paused'
+const CASES = (process.env.BENCH_NOTIFY_CASES ?? 'ledger,request,mail').split(',')
 const TITLES = { sqlite: 'SQLite', postgres: 'PostgreSQL', mysql: 'MariaDB' }
 const REQUEST_WORKERS = 16
 const MAIL_CONCURRENCY = 20
@@ -402,9 +403,10 @@ export async function run() {
   console.log(`@mortar/notify (${ROUNDS} interleaved rounds, medians)`)
   for (const engine of ENGINES) {
     if (engine === 'bullmq') {
-      await ledgerOnBullmq()
+      if (CASES.includes('ledger')) await ledgerOnBullmq()
       continue
     }
+    if (!CASES.includes('ledger') && !CASES.includes('request')) continue
     let target
     try {
       target = await privateDatabase(engine)
@@ -413,13 +415,13 @@ export async function run() {
       continue
     }
     try {
-      await ledgerVersusJobs(target.url, engine)
-      await requestTransaction(target.url, engine)
+      if (CASES.includes('ledger')) await ledgerVersusJobs(target.url, engine)
+      if (CASES.includes('request')) await requestTransaction(target.url, engine)
     } finally {
       await target.drop()
     }
   }
-  await mail()
+  if (CASES.includes('mail')) await mail()
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await run()

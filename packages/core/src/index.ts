@@ -124,6 +124,7 @@ export {
   DatabaseInputError,
   databaseToken,
   engineOf,
+  exactTextType,
   parseDatabaseUrl,
   resolveDatabase,
 } from './persistence/database/index.js'
@@ -233,6 +234,7 @@ export type {
   JobHandler,
   JobInfo,
   JobPayload,
+  JobPrepareHandler,
   JobProgress,
   JobQueue,
   JobState,

@@ -104,8 +104,10 @@ export function analyticsModule<const E extends EventSchemas>(
 ): Module {
   const flushOnStopMs = options.flushOnStopMs ?? 5_000
   checkBuffer(options.buffer)
-  if (!Number.isFinite(flushOnStopMs) || flushOnStopMs < 0) {
-    throw new AnalyticsConfigError('flushOnStopMs must be a non-negative number of milliseconds.')
+  if (!(flushOnStopMs >= 0 && flushOnStopMs <= MAX_TIMER_MS)) {
+    throw new AnalyticsConfigError(
+      `flushOnStopMs must be a number of milliseconds from 0 to ${MAX_TIMER_MS}; got ${flushOnStopMs}.`,
+    )
   }
   const timeZone = options.timeZone ?? 'UTC'
   checkTimeZone(timeZone)
@@ -192,6 +194,10 @@ export function analyticsModule<const E extends EventSchemas>(
   })
 }
 
+// Node's timers take at most 2^31 − 1 ms and fire at once past it (or for NaN): a flush on stop
+// would give up at once and drop the buffer; an age or retry timer would spin.
+const MAX_TIMER_MS = 2_147_483_647
+
 function checkBuffer(buffer: BufferOptions | undefined): void {
   if (buffer === undefined) return
   for (const key of [
@@ -203,8 +209,10 @@ function checkBuffer(buffer: BufferOptions | undefined): void {
     'retryMaxMs',
   ] as const) {
     const value = buffer[key]
-    if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
-      throw new AnalyticsConfigError(`buffer.${key} must be a positive integer; got ${value}.`)
+    if (value !== undefined && !(Number.isInteger(value) && value >= 1 && value <= MAX_TIMER_MS)) {
+      throw new AnalyticsConfigError(
+        `buffer.${key} must be a whole number from 1 to ${MAX_TIMER_MS}; got ${value}.`,
+      )
     }
   }
   if (buffer.batchSize !== undefined && buffer.batchSize > (buffer.capacity ?? 10_000)) {

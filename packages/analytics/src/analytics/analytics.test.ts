@@ -116,6 +116,29 @@ for (const engine of testEngines()) {
       expect(anonymous).toHaveLength(1)
     })
 
+    it('forgets only the user it names: not ids that differ in case, accents or trailing spaces, nor users who share its anonymous id', async () => {
+      const { analytics, app, db } = subject
+      const ids = ['u-9', 'u-9 ', 'U-9', 'ú-9', 'u-9  ']
+      for (const id of ids) {
+        inRequest(app, { principal: { id } }, () => {
+          analytics.identify(id, { plan: 'pro' })
+          analytics.track('product_viewed', { productId: 'p-9' })
+        })
+      }
+      await analytics.flush()
+      // Read every row and compare in JS: the database's own `=` is what is under test.
+      const users = async (table: 'mortar_analytics_event' | 'mortar_analytics_identity') =>
+        [...new Set((await db.selectFrom(table).select('user_id').execute()).map((r) => r.user_id))]
+          .filter((id) => id !== null && ids.includes(id))
+          .sort()
+      const links = await users('mortar_analytics_identity')
+      const report = await analytics.forgetUser('u-9')
+      // Its identify and its view; the others share its anonymous id (one address, one browser).
+      expect(report.events).toBe(2)
+      expect(await users('mortar_analytics_event')).toEqual(ids.filter((id) => id !== 'u-9').sort())
+      expect(await users('mortar_analytics_identity')).toEqual(links.filter((id) => id !== 'u-9'))
+    })
+
     it('records an event tracked in a transaction only when it commits', async () => {
       const { analytics, app } = subject
       await expect(

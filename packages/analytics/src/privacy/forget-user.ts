@@ -20,7 +20,8 @@ export interface ForgetReport {
 
 /**
  * Deletes everything recorded about a user in one transaction: their events and failed events
- * (under their id and under every anonymous id linked to them), the links, and their share of
+ * (under their id, and the anonymous events of every anonymous id linked to them: not another
+ * signed-in user's events under a shared anonymous id), the links, and their share of
  * the rollups (daily counts, top lists and co-occurrences are decremented by exactly what their
  * rolled-up events added); then records the suppression, so their later events are never
  * stored. Runs under the rollup lock, so a rollup cannot add their events back meanwhile.
@@ -41,10 +42,12 @@ export async function forgetUser(
       linkParams,
     )
     const anonymous = links.map((row) => row.anonymous_id)
+    // A linked anonymous id takes only the events no one was signed in for: people behind one
+    // address with one browser share a cookieless id, and another user's events stay theirs.
     const who = (params: Params, alias = '') =>
       anonymous.length === 0
         ? `${alias}user_id = ${params.add(userId)}`
-        : `(${alias}user_id = ${params.add(userId)} or ${alias}anonymous_id in ${params.list(anonymous)})`
+        : `(${alias}user_id = ${params.add(userId)} or (${alias}user_id is null and ${alias}anonymous_id in ${params.list(anonymous)}))`
     // Only events already folded in are in the rollups; pending ones just disappear.
     const rolled = (params: Params) =>
       `${who(params, 'e.')} and not exists (select 1 from ${BATCH_TABLE} b where b.batch_id = e.batch_id)`

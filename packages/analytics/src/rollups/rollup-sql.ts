@@ -1,4 +1,4 @@
-import type { DatabaseEngine } from '@mortar/core'
+import { type DatabaseEngine, exactTextType } from '@mortar/core'
 import type { Params } from '../queries/query-scope.js'
 import { propertySql } from '../queries/query-scope.js'
 import { zoneOffset } from '../time/zoned-time.js'
@@ -109,8 +109,8 @@ export function arrayItemsSql(
     // configuration; quote it for both JSON path and SQL string.
     const literal = `'${`${member}[*]`.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`
     return {
-      // Binary collation: JSON_TABLE's default would merge 'P1' with 'p1'.
-      join: `cross join json_table(e.properties, ${literal} columns (v longtext character set utf8mb4 collate utf8mb4_bin path '$')) x`,
+      // Exact text: JSON_TABLE's default would merge 'P1' with 'p1', and `_bin` 'p1' with 'p1 '.
+      join: `cross join json_table(e.properties, ${literal} columns (v ${exactTextType(engine, 'longtext')} path '$')) x`,
       item: 'substr(x.v, 1, 255)',
     }
   }

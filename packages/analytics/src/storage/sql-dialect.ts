@@ -1,17 +1,15 @@
-import type { DatabaseEngine } from '@mortar/core'
+import { type DatabaseEngine, exactTextType } from '@mortar/core'
 import { type RawBuilder, sql } from 'kysely'
 
 // One engine detection for every package: core's (it survives two kysely copies).
 export { engineOf } from '@mortar/core'
 
 /**
- * A text column compared byte for byte: MySQL/MariaDB compare text case-insensitively by
- * default, which would merge the searches 'Shoes' and 'shoes' and the ids 'ab' and 'AB'.
+ * A text column compared exactly (core's {@link exactTextType}): MySQL/MariaDB's defaults would
+ * merge the searches 'Shoes', 'shoes' and 'shoes ', and the ids 'ab', 'AB' and 'ab '.
  */
 export function textKey(engine: DatabaseEngine, length: number): RawBuilder<unknown> {
-  return engine === 'mysql'
-    ? sql.raw(`varchar(${length}) character set utf8mb4 collate utf8mb4_bin`)
-    : sql.raw(`varchar(${length})`)
+  return sql.raw(exactTextType(engine, `varchar(${length})`))
 }
 
 /** A UUID column: native on PostgreSQL, 36 ASCII characters elsewhere (sorts in time order). */

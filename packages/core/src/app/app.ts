@@ -10,7 +10,7 @@ export type AppState = 'created' | 'starting' | 'started' | 'stopping' | 'stoppe
 
 /** Options of {@link App.stop}. */
 export interface StopOptions {
-  /** Deadline for each module's `onStop`, in milliseconds (default 10,000). */
+  /** Deadline for each module's `onStop`, in milliseconds (default 10,000; 0 to 2^31 − 1). */
   readonly timeoutMs?: number
 }
 

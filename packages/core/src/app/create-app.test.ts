@@ -107,6 +107,18 @@ describe('createApp lifecycle', () => {
     expect(calls).toEqual(['start a', 'stop a'])
   })
 
+  it('refuses a deadline a timer cannot wait for (NaN, negative, infinite, past 2^31 − 1 ms) and stops nothing', async () => {
+    const calls: string[] = []
+    const app = createApp({ modules: [tracked('a', calls)] })
+    await app.start()
+    for (const timeoutMs of [Number.NaN, -1, Number.POSITIVE_INFINITY, 2 ** 31]) {
+      await expect(app.stop({ timeoutMs })).rejects.toThrow(TypeError)
+    }
+    expect(app.state).toBe('started')
+    await app.stop({ timeoutMs: 2 ** 31 - 1 })
+    expect(calls).toEqual(['start a', 'stop a'])
+  })
+
   it('logs and skips past an onStop that misses its deadline, then fails stop with E_SHUTDOWN', async () => {
     const calls: string[] = []
     const logger = recordingLogger()

@@ -69,6 +69,7 @@ export interface CreateAppOptions<C> {
 }
 
 const DEFAULT_STOP_TIMEOUT_MS = 10_000
+const MAX_TIMER_MS = 2_147_483_647
 const BUILT_IN = 'mortar'
 
 /**
@@ -251,7 +252,17 @@ class MortarApp<C> implements App<C> {
   }
 
   stop(options: StopOptions = {}): Promise<void> {
-    this.#stopping ??= this.#stop(options.timeoutMs ?? DEFAULT_STOP_TIMEOUT_MS)
+    const timeoutMs = options.timeoutMs ?? DEFAULT_STOP_TIMEOUT_MS
+    // A timer fires at once for NaN or past 2^31 − 1 ms: every module's onStop (an analytics
+    // flush) would be cut off and the database closed under it. Refused before anything stops.
+    if (!(timeoutMs >= 0 && timeoutMs <= MAX_TIMER_MS)) {
+      return Promise.reject(
+        new TypeError(
+          `stop() needs timeoutMs from 0 to ${MAX_TIMER_MS} ms; got ${String(options.timeoutMs)}.`,
+        ),
+      )
+    }
+    this.#stopping ??= this.#stop(timeoutMs)
     return this.#stopping
   }
 

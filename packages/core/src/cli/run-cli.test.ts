@@ -207,4 +207,18 @@ export default () => createApp({ modules: [shop], logger: createLogger({ level: 
     const retry = io()
     expect(await runCli(['jobs', 'retry', '--app', appFile], retry.io)).toBe(2)
   })
+
+  it('shows control characters in what commands print instead of sending them to the terminal', async () => {
+    // A title change, a screen clear, a carriage return over the line, C1 CSI, a bidi override.
+    const hostile = '\u001b]0;owned\u0007\u001b[2J\rok\u009b31m\u202egnp.exe'
+    const hello = io()
+    expect(await runCli(['shop', 'hello', hostile, '--app', appFile], hello.io)).toBe(0)
+    expect(hello.out).toEqual([
+      'hello \\u001b]0;owned\\u0007\\u001b[2J\\u000dok\\u009b31m\\u202egnp.exe on database',
+    ])
+    const unknown = io()
+    await runCli(['shop', hostile, '--app', appFile], unknown.io)
+    expect(unknown.err.join('\n')).toContain('Unknown command: shop \\u001b]0;owned')
+    expect(unknown.err.join('\n')).not.toContain('\u001b')
+  })
 })

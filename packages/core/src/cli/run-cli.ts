@@ -39,7 +39,15 @@ type AppLike = Pick<App<unknown>, 'migrate' | 'migrationStatus' | 'stop'>
  * modules. Returns the exit code (0 done, 1 failed, 2 wrong usage) instead of exiting, so it
  * can be tested.
  */
-export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+export async function runCli(argv: readonly string[], given: CliIo): Promise<number> {
+  // What commands print comes from stored data (a job's key, a provider's error reply): its
+  // control characters are shown, not sent to the terminal, where an escape sequence could
+  // rewrite the screen, retitle the window or fake an answer.
+  const io: CliIo = {
+    ...given,
+    stdout: (line) => given.stdout(printable(line)),
+    stderr: (line) => given.stderr(printable(line)),
+  }
   const args = [...argv]
   const appPath = takeOption(args, '--app') ?? io.env.MORTAR_APP
   const [command, action] = args
@@ -275,6 +283,19 @@ function takeOption(args: string[], name: string): string | undefined {
   const value = args[index + 1]
   args.splice(index, 2)
   return value
+}
+
+// C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides and
+// isolates that reorder what a line seems to say.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+const UNPRINTABLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g
+
+/** The line with each unprintable character written as its `\u` escape. */
+function printable(line: string): string {
+  return line.replace(
+    UNPRINTABLE,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
 }
 
 function describe(error: unknown): string {

@@ -202,9 +202,10 @@ function workerSettings(
   const given = typeof option === 'object' ? option : {}
   const settings = { ...DEFAULT_WORKER_SETTINGS, ...given }
   for (const [name, value] of Object.entries(settings)) {
-    if (!(Number.isInteger(value) && value >= 1)) {
+    // Past 2^31 − 1 Node's timers fire at once: a poll or lease timer would spin.
+    if (!(Number.isInteger(value) && value >= 1 && value <= 2_147_483_647)) {
       problems.push(
-        `jobs.workers.${name} must be a whole number of 1 or more (got ${String(value)}).`,
+        `jobs.workers.${name} must be a whole number from 1 to 2147483647 (got ${String(value)}).`,
       )
     }
   }

@@ -77,3 +77,35 @@ export async function rejected(): Promise<void> {
     },
   })
 }
+
+export function prepared(): void {
+  defineJob({
+    name: 'good',
+    schema: z.object({ id: z.string() }),
+    prepare: async (payloads) => payloads.map((payload) => ({ row: payload.id })),
+    handler(_payload, _job, prepared) {
+      // The handler gets what prepare gave for its payload.
+      const row: string = prepared.row
+      void row
+    },
+  })
+  defineJob({
+    name: 'good',
+    schema: z.object({ id: z.string() }),
+    handler(_payload, _job, prepared) {
+      // Without prepare, nothing.
+      const none: undefined = prepared
+      void none
+    },
+  })
+  defineJob({
+    name: 'bad',
+    schema: z.object({ id: z.string() }),
+    prepare: async (payloads) => payloads.map((payload) => payload.id),
+    handler(_payload, _job, prepared) {
+      // @ts-expect-error prepare gave strings
+      const n: number = prepared
+      void n
+    },
+  })
+}

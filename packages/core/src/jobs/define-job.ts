@@ -3,11 +3,25 @@ import { type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js'
 import type { JobContext } from './job-context.js'
 import type { AttemptError } from './queue-adapter.js'
 
-/** What a job's handler does with one payload; a throw fails the attempt. */
-export type JobHandler<S extends z.ZodType> = (
+/**
+ * What a job's handler does with one payload; a throw fails the attempt. `prepared` is what the
+ * definition's `prepare` gave for this payload (`undefined` without one).
+ */
+export type JobHandler<S extends z.ZodType, P = undefined> = (
   payload: z.output<S>,
   job: JobContext,
+  prepared: P,
 ) => Promise<void> | void
+
+/**
+ * Reads at once what the jobs of one claim need (their rows, say), before their handlers run:
+ * one value per payload, in order, each handed to its job's handler. A throw fails the attempt of
+ * each of these jobs, as a throw of its handler would.
+ */
+export type JobPrepareHandler<S extends z.ZodType, P> = (
+  payloads: readonly z.output<S>[],
+  batch: Pick<JobContext, 'logger' | 'resolve'>,
+) => Promise<readonly P[]>
 
 /**
  * What a job's `onDead` receives beside its payload: which job died, at which attempt, with the
@@ -37,7 +51,7 @@ export type JobDeadHandler<S extends z.ZodType> = (
 ) => Promise<void> | void
 
 /** Options of {@link defineJob}. */
-export interface JobDefinitionInit<S extends z.ZodType> {
+export interface JobDefinitionInit<S extends z.ZodType, P = undefined> {
   /** Unique in the app, at most 191 characters; stored with each job, so keep it stable. */
   readonly name: string
   /** Validates the payload at enqueue (a `ValidationError` then) and parses it again at run. */
@@ -46,9 +60,20 @@ export interface JobDefinitionInit<S extends z.ZodType> {
   readonly attempts?: number
   /** The wait between attempts: exponential with full jitter (defaults: 1 s base, 1 h cap). */
   readonly backoff?: BackoffOptions
-  /** Milliseconds one attempt may take; then `job.signal` aborts and the attempt fails. */
+  /**
+   * Milliseconds one attempt may take (at most 2^31 − 1, Node's longest timer); then
+   * `job.signal` aborts and the attempt fails.
+   */
   readonly timeout?: number
-  readonly handler: JobHandler<S>
+  /**
+   * Called once for the jobs of this definition that one claim took, before any of their
+   * handlers: for a read every one of them needs, made in one statement instead of one per job
+   * (a worker claims up to `batchSize` jobs at a time). What it gives is read when they were
+   * claimed, not when each handler starts: a handler still checks what it must at the moment it
+   * acts.
+   */
+  readonly prepare?: JobPrepareHandler<S, P>
+  readonly handler: JobHandler<S, P>
   /**
    * Runs when the job dies on any engine, whether its handler failed or core ended it without
    * running it (`E_JOB_LOST`, `E_JOB_PAYLOAD`): the place to record the end in the job's own rows.
@@ -60,14 +85,18 @@ export interface JobDefinitionInit<S extends z.ZodType> {
  * A job made by {@link defineJob}: its name, schema and settings, and the handler that runs it.
  * A module lists it in `jobs`; `enqueue` takes it with a payload typed from its schema.
  */
-export interface JobDefinition<S extends z.ZodType = z.ZodType> {
+export interface JobDefinition<S extends z.ZodType = z.ZodType, P = unknown> {
   readonly name: string
   readonly schema: S
   readonly attempts: number
   readonly backoff: Required<BackoffOptions>
   readonly timeout: number | undefined
   // Method syntax: a list of jobs with different payloads stays assignable to JobDefinition[].
-  handler(payload: z.output<S>, job: JobContext): Promise<void> | void
+  prepare?(
+    payloads: readonly z.output<S>[],
+    batch: Pick<JobContext, 'logger' | 'resolve'>,
+  ): Promise<readonly P[]>
+  handler(payload: z.output<S>, job: JobContext, prepared: P): Promise<void> | void
   onDead?(payload: z.output<S> | undefined, job: JobDeath): Promise<void> | void
 }
 
@@ -75,6 +104,8 @@ export interface JobDefinition<S extends z.ZodType = z.ZodType> {
 export type JobPayload<J> = J extends JobDefinition<infer S> ? z.input<S> : never
 
 const DEFAULT_ATTEMPTS = 5
+// Node's timers take at most 2^31 − 1 ms and fire at once past it: every attempt would time out.
+const MAX_TIMER_MS = 2_147_483_647
 const MAX_NAME_LENGTH = 191
 
 /**
@@ -103,8 +134,10 @@ const MAX_NAME_LENGTH = 191
  * export const shopModule = defineModule({ name: 'shop', register() {}, jobs: [sendReceipt] })
  * ```
  */
-export function defineJob<S extends z.ZodType>(init: JobDefinitionInit<S>): JobDefinition<S> {
-  const { name, schema, handler, onDead } = init
+export function defineJob<S extends z.ZodType, P = undefined>(
+  init: JobDefinitionInit<S, P>,
+): JobDefinition<S, P> {
+  const { name, schema, prepare, handler, onDead } = init
   if (typeof name !== 'string' || name.trim() === '' || name.length > MAX_NAME_LENGTH) {
     throw new TypeError(
       `defineJob needs a non-empty name of at most ${MAX_NAME_LENGTH} characters; got ${JSON.stringify(name)}.`,
@@ -115,6 +148,9 @@ export function defineJob<S extends z.ZodType>(init: JobDefinitionInit<S>): JobD
   }
   if (typeof handler !== 'function') {
     throw new TypeError(`Job '${name}' needs a handler(payload, job) function.`)
+  }
+  if (prepare !== undefined && typeof prepare !== 'function') {
+    throw new TypeError(`Job '${name}': prepare must be a function(payloads, batch).`)
   }
   if (onDead !== undefined && typeof onDead !== 'function') {
     throw new TypeError(`Job '${name}': onDead must be a function(payload, job).`)
@@ -135,8 +171,10 @@ export function defineJob<S extends z.ZodType>(init: JobDefinitionInit<S>): JobD
     )
   }
   const timeout = init.timeout
-  if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0)) {
-    throw new TypeError(`Job '${name}': timeout must be a positive number of ms; got ${timeout}.`)
+  if (timeout !== undefined && !(timeout > 0 && timeout <= MAX_TIMER_MS)) {
+    throw new TypeError(
+      `Job '${name}': timeout must be a positive number of ms, at most ${MAX_TIMER_MS} (24.8 days); got ${timeout}.`,
+    )
   }
   return Object.freeze({
     name,
@@ -145,6 +183,7 @@ export function defineJob<S extends z.ZodType>(init: JobDefinitionInit<S>): JobD
     backoff: Object.freeze(backoff),
     timeout,
     handler,
+    ...(prepare === undefined ? {} : { prepare }),
     ...(onDead === undefined ? {} : { onDead }),
   })
 }

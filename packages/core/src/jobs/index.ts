@@ -9,6 +9,7 @@ export type {
   JobDefinitionInit,
   JobHandler,
   JobPayload,
+  JobPrepareHandler,
 } from './define-job.js'
 export type { JobContext, JobProgress, JsonValue } from './job-context.js'
 export { isPermanentJobError, JobError, PermanentJobError } from './job-errors.js'

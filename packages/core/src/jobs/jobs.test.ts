@@ -20,6 +20,7 @@ import { JOBS, type JobQueue } from './job-queue.js'
 import { transactionalEnqueueCase } from './transactional-enqueue.case.js'
 import { completionWriteCase } from './completion-write.case.js'
 import { deadJobCase, refusedDeathCase } from './dead-job.case.js'
+import { prepareCase } from './prepare.case.js'
 import type { JobQueueService } from './job-queue-service.js'
 import type { JobsOptions } from './app-jobs.js'
 import { schedule } from './schedules/index.js'
@@ -392,6 +393,12 @@ for (const testCase of cases) {
       await deadCase.check(jobs)
     })
 
+    it('reads what a claim’s jobs need with one prepare, each handler given its value', async () => {
+      const preparedCase = prepareCase()
+      const { jobs } = await start([module(...preparedCase.jobs)])
+      await preparedCase.check(jobs)
+    })
+
     it('tells a death again later when onDead refused it and nothing else fails meanwhile', async () => {
       const refusedCase = refusedDeathCase()
       const { jobs } = await start([module(...refusedCase.jobs)])
@@ -410,6 +417,21 @@ for (const testCase of cases) {
       expect(await jobs.enqueue(keyed, {}, { key: 'order:1' })).toBeUndefined()
       await jobs.drain()
       expect(await jobs.enqueue(keyed, {}, { key: 'order:1' })).toBeDefined()
+    })
+
+    it('keeps keys apart that differ only in case, accents or trailing spaces', async () => {
+      const keyed = defineJob({
+        name: 'test.keyed-exact',
+        schema: z.object({}),
+        handler: () => undefined,
+      })
+      const { jobs } = await start([module(keyed)])
+      const keys = ['order:a', 'order:a ', 'order:A', 'order:á', 'order:a  ', 'order:a\t']
+      for (const key of keys) expect(await jobs.enqueue(keyed, {}, { key })).toBeDefined()
+      for (const key of keys) expect(await jobs.enqueue(keyed, {}, { key })).toBeUndefined()
+      expect((await jobs.list({ state: 'pending' })).map((job) => job.key).sort()).toEqual(
+        [...keys].sort(),
+      )
     })
 
     it('keeps keys apart per job: one job’s key never drops another job’s', async () => {

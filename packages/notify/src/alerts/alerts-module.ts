@@ -8,6 +8,7 @@ import {
   type SuspiciousActivity,
 } from '@mortar/core'
 import { NotifyConfigError } from '../errors.js'
+import { delayOption } from '../module/delay-option.js'
 import { NOTIFIER } from '../module/notify-tokens.js'
 import type { Alert, AlertChannel } from './admin-alert.js'
 import { Alerts } from './alerts.js'
@@ -55,8 +56,8 @@ const CHANNELS: ReadonlySet<AlertChannel> = new Set(['mail', 'sms', 'chat', 'web
 export function alertsModule(options: AlertsModuleOptions): Module {
   const channels = options.channels ?? ['mail']
   const cooldownMs = options.cooldownMs ?? 15 * 60_000
-  const checkEveryMs = options.checkEveryMs ?? 10_000
-  checkOptions(options, channels, cooldownMs, checkEveryMs)
+  const checkEveryMs = delayOption('alertsModule: checkEveryMs', options.checkEveryMs, 10_000)
+  checkOptions(options, channels, cooldownMs)
 
   let timer: NodeJS.Timeout | undefined
   let monitor: ProcessMonitor | undefined
@@ -114,7 +115,6 @@ function checkOptions(
   options: AlertsModuleOptions,
   channels: readonly AlertChannel[],
   cooldownMs: number,
-  checkEveryMs: number,
 ): void {
   const admins = options.admins
   if (typeof admins !== 'function' && !(Array.isArray(admins) && admins.length > 0)) {
@@ -129,9 +129,6 @@ function checkOptions(
   }
   if (!(Number.isFinite(cooldownMs) && cooldownMs >= 0)) {
     throw new NotifyConfigError('alertsModule: cooldownMs must be a number of milliseconds ≥ 0.')
-  }
-  if (!(Number.isFinite(checkEveryMs) && checkEveryMs > 0)) {
-    throw new NotifyConfigError('alertsModule: checkEveryMs must be a number of milliseconds > 0.')
   }
   for (const [name, value] of Object.entries(options.monitor || {})) {
     if (

@@ -7,7 +7,7 @@ import {
   type PreferenceEntry,
 } from '../preferences/preference-policy.js'
 import { Batcher } from './batcher.js'
-import type { AttemptOutcome, DeliveryLedger } from './delivery-ledger.js'
+import type { AttemptOutcome, DeliveryLedger, LoadedDelivery } from './delivery-ledger.js'
 import type { DeliveryRow } from './delivery-table.js'
 import { countDeliveries, type ThrottleKey } from './throttle-counter.js'
 
@@ -32,9 +32,17 @@ export class RetryDeliveryError extends Error {
   }
 }
 
+/** A delivery job's payload. */
+interface DeliveryPayload {
+  readonly id: string
+  /** The attempts the delivery had before this job (a replay's job starts counting again from 1). */
+  readonly after?: number | undefined
+}
+
 /**
- * Runs one attempt of one delivery, from its job: reads the row (skipping a delivery already
- * sent, dead or suppressed: a job that runs twice sends once), asks whether the recipient still
+ * Runs one attempt of one delivery, from its job: reads the row (for all the delivery jobs of a
+ * claim at once; a delivery already sent, dead or suppressed is skipped: a job that runs twice
+ * sends once), asks whether the recipient still
  * exists, applies their preferences and the category's throttle (suppressed, with the reason),
  * sends through the channel with the delivery's id, records the result (with the job's
  * completion when final) and publishes
@@ -53,16 +61,18 @@ export class DeliveryDispatcher {
     this.#throttles = new Batcher((keys) => countDeliveries(init.root, keys))
   }
 
-  /**
-   * `after`: the attempts the delivery had before this job (a replay's job starts counting
-   * again from 1).
-   */
+  /** The rows of the deliveries of one claim's jobs, for their attempts (their job's `prepare`). */
+  load(payloads: readonly DeliveryPayload[]): Promise<(LoadedDelivery | undefined)[]> {
+    return this.#init.ledger.load(payloads.map((payload) => payload.id))
+  }
+
+  /** One attempt, with what {@link DeliveryDispatcher.load} read for it. */
   async deliver(
-    { id, after = 0 }: { readonly id: string; readonly after?: number | undefined },
+    { id, after = 0 }: DeliveryPayload,
     job: Pick<JobContext, 'attempt' | 'maxAttempts' | 'signal' | 'completeWith'>,
+    loaded: LoadedDelivery | undefined,
   ): Promise<void> {
     const { ledger } = this.#init
-    const loaded = await ledger.load(id)
     if (loaded === undefined) return
     const { row, preferences } = loaded
     const attempt = after + job.attempt
@@ -137,7 +147,7 @@ export class DeliveryDispatcher {
    * a delivery already finished is left as it is. Safe to run again for one death.
    */
   async dead(
-    payload: { readonly id: string; readonly after?: number | undefined } | undefined,
+    payload: DeliveryPayload | undefined,
     job: Pick<JobDeath, 'attempt' | 'maxAttempts' | 'error'>,
   ): Promise<void> {
     if (payload === undefined) return

@@ -8,8 +8,9 @@ import {
   PREFERENCE_TABLE,
   type PreferenceTables,
 } from '../preferences/preference-store.js'
-import { insertIgnoringDuplicatesQuery, sqlEngine } from '../sql/index.js'
+import { sqlEngine } from '../sql/index.js'
 import { Batcher } from './batcher.js'
+import { deliveryInsertion, keyedDeliveryInsert } from './delivery-insert.js'
 import {
   DELIVERY_TABLE,
   type DeliveryRecord,
@@ -61,15 +62,13 @@ const FINAL: ReadonlySet<DeliveryStatus> = new Set(['sent', 'dead', 'suppressed'
 
 /**
  * The delivery ledger's rows: written by `notify()` in the caller's transaction, read by
- * delivery jobs in batches (one statement for every job that starts in the same turn of the
- * event loop) and finished with the jobs' completion, read by `deliveries()` and
+ * delivery jobs in batches (one statement for the delivery jobs of one claim) and finished with the jobs' completion, read by `deliveries()` and
  * `mortar notify status`.
  */
 export class DeliveryLedger {
   readonly #database: Database
   readonly #clock: Clock
   readonly #finishUnflushed: boolean
-  readonly #loads: Batcher<string, LoadedDelivery | undefined>
   readonly #marks: Batcher<{ id: string; attempt: number }, boolean>
   readonly #finishes: Batcher<AttemptOutcome, undefined>
 
@@ -81,7 +80,6 @@ export class DeliveryLedger {
     this.#database = database
     this.#clock = clock
     this.#finishUnflushed = options.jobsInSameDatabase
-    this.#loads = new Batcher((ids) => this.#loadBatch(ids))
     this.#marks = new Batcher((marks) => this.#markBatch(marks))
     this.#finishes = new Batcher((outcomes) => this.#finishBatch(outcomes))
   }
@@ -101,23 +99,25 @@ export class DeliveryLedger {
    * jobs to send with the rows' delivery jobs: one statement on PostgreSQL.
    */
   insertion(rows: readonly DeliveryRow[]): CompanionWrite {
-    return insertIgnoringDuplicatesQuery(this.#db as Kysely<unknown>, DELIVERY_TABLE, rows)
+    return deliveryInsertion(this.#db as Kysely<unknown>, rows)
   }
 
   /** Writes rows; those that break an idempotency key are skipped. Returns the ids written. */
   async insert(rows: readonly DeliveryRow[]): Promise<ReadonlySet<string>> {
     if (rows.length === 0) return new Set()
-    const insert = insertIgnoringDuplicatesQuery(this.#db as Kysely<unknown>, DELIVERY_TABLE, rows)
     if (!rows.some((row) => row.idempotency_key !== null)) {
-      await insert.execute()
+      await this.insertion(rows).execute()
       return new Set(rows.map((row) => row.id))
     }
+    const db = this.#db as Kysely<unknown>
+    const engine = sqlEngine(db)
+    const insert = keyedDeliveryInsert(engine, rows)
     // PostgreSQL and SQLite return only the rows a conflict did not skip.
-    if (sqlEngine(this.#db as Kysely<unknown>) !== 'mysql') {
-      const written = await insert.returning('id').execute()
-      return new Set(written.map((row) => String(row.id)))
+    if (engine !== 'mysql') {
+      const written = await insert.execute(db)
+      return new Set(written.rows.map((row) => String(row.id)))
     }
-    await insert.execute()
+    await insert.execute(db)
     // Our own rows are visible to us at every isolation level: a missing one was skipped.
     const written = await this.#db
       .selectFrom(DELIVERY_TABLE)
@@ -146,13 +146,45 @@ export class DeliveryLedger {
   }
 
   /**
-   * Reads a delivery for an attempt of its job, with its recipient's preferences in the same
-   * statement; `undefined` when there is nothing to send (sent, dead, suppressed or gone).
-   * Nothing is written: the attempt is the delivery job's, which the queue leases and counts,
-   * so `sending` is read from the job (see `Deliveries`); see {@link DeliveryLedger.mark}.
+   * Reads deliveries for attempts of their jobs (those one claim took, in one statement), each
+   * with its recipient's preferences; `undefined` for one with nothing to send (sent, dead,
+   * suppressed or gone). Nothing is written: the attempt is the delivery job's, which the queue
+   * leases and counts, so `sending` is read from the job (see `Deliveries`); see
+   * {@link DeliveryLedger.mark}.
    */
-  load(id: string): Promise<LoadedDelivery | undefined> {
-    return this.#loads.call(id)
+  async load(ids: readonly string[]): Promise<(LoadedDelivery | undefined)[]> {
+    if (ids.length === 0) return []
+    const rows = await (this.#database.root as Kysely<LedgerTables & PreferenceTables>)
+      .selectFrom(`${DELIVERY_TABLE} as d`)
+      .leftJoin(`${PREFERENCE_TABLE} as p`, 'p.recipient_id', 'd.recipient_id')
+      .selectAll('d')
+      .select([
+        'p.category as preference_category',
+        'p.channel as preference_channel',
+        'p.enabled as preference_enabled',
+      ])
+      .where('d.id', 'in', [...new Set(ids)])
+      .where('d.status', 'in', CLAIMABLE)
+      .execute()
+    // One line per stored choice of the recipient (one with nulls when there is none).
+    const deliveries = new Map<string, DeliveryRow>()
+    const choices: { owner: string; category: string; channel: string; enabled: unknown }[] = []
+    for (const { preference_category, preference_channel, preference_enabled, ...row } of rows) {
+      deliveries.set(row.id, row)
+      if (preference_category !== null && preference_channel !== null) {
+        choices.push({
+          owner: row.id,
+          category: preference_category,
+          channel: preference_channel,
+          enabled: preference_enabled,
+        })
+      }
+    }
+    const preferences = groupByOwner(choices)
+    return ids.map((id) => {
+      const row = deliveries.get(id)
+      return row === undefined ? undefined : { row, preferences: preferences.get(id) ?? [] }
+    })
   }
 
   /**
@@ -190,40 +222,6 @@ export class DeliveryLedger {
    */
   readonly results: CompletionWrite<AttemptOutcome> = (outcomes) =>
     this.#resultsUpdate(this.#db, outcomes)
-
-  async #loadBatch(ids: readonly string[]): Promise<(LoadedDelivery | undefined)[]> {
-    const rows = await (this.#database.root as Kysely<LedgerTables & PreferenceTables>)
-      .selectFrom(`${DELIVERY_TABLE} as d`)
-      .leftJoin(`${PREFERENCE_TABLE} as p`, 'p.recipient_id', 'd.recipient_id')
-      .selectAll('d')
-      .select([
-        'p.category as preference_category',
-        'p.channel as preference_channel',
-        'p.enabled as preference_enabled',
-      ])
-      .where('d.id', 'in', [...new Set(ids)])
-      .where('d.status', 'in', CLAIMABLE)
-      .execute()
-    // One line per stored choice of the recipient (one with nulls when there is none).
-    const deliveries = new Map<string, DeliveryRow>()
-    const choices: { owner: string; category: string; channel: string; enabled: unknown }[] = []
-    for (const { preference_category, preference_channel, preference_enabled, ...row } of rows) {
-      deliveries.set(row.id, row)
-      if (preference_category !== null && preference_channel !== null) {
-        choices.push({
-          owner: row.id,
-          category: preference_category,
-          channel: preference_channel,
-          enabled: preference_enabled,
-        })
-      }
-    }
-    const preferences = groupByOwner(choices)
-    return ids.map((id) => {
-      const row = deliveries.get(id)
-      return row === undefined ? undefined : { row, preferences: preferences.get(id) ?? [] }
-    })
-  }
 
   async #markBatch(marks: readonly { id: string; attempt: number }[]): Promise<boolean[]> {
     const ids = [...new Set(marks.map((mark) => mark.id))]

@@ -274,6 +274,34 @@ for (const engine of testEngines()) {
         expect(sent.map((e) => e.channel).sort()).toEqual(['inbox', 'mail', 'sms'])
       })
 
+      it("fails the caller's transaction with the database's own error when it refuses a delivery row: nothing commits", async () => {
+        const root = app.resolve(databaseToken())
+        const refuse =
+          engine.engine === 'sqlite'
+            ? sql`create trigger mortar_test_refuse before insert on mortar_delivery when new.recipient_id = 'rex' begin select raise(abort, 'mortar_test_refuse'); end`
+            : sql`alter table mortar_delivery add constraint mortar_test_refuse check (recipient_id <> 'rex')`
+        await refuse.execute(root)
+        try {
+          const kept = await app.resolve(JOBS).status()
+          await expect(
+            transaction(async () => {
+              await notify({ id: 'roy', email: 'roy@example.com' }, new OrderShipped('o-beside'))
+              await notify({ id: 'rex', email: 'rex@example.com' }, new OrderShipped('o-refused'))
+            }),
+          ).rejects.toThrow(/mortar_test_refuse/)
+          await drain()
+          expect(mailbox.messages()).toHaveLength(0)
+          expect(await app.resolve(DELIVERIES).list('roy')).toHaveLength(0)
+          expect(await app.resolve(DELIVERIES).list('rex')).toHaveLength(0)
+          expect((await app.resolve(JOBS).status()).counts).toEqual(kept.counts)
+        } finally {
+          await (engine.engine === 'sqlite'
+            ? sql`drop trigger mortar_test_refuse`
+            : sql`alter table mortar_delivery drop constraint mortar_test_refuse`
+          ).execute(root)
+        }
+      })
+
       it('delivers the same idempotency key once, however many concurrent notify() run', async () => {
         const results = await Promise.all(
           Array.from({ length: 6 }, () =>

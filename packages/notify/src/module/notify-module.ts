@@ -108,7 +108,9 @@ export function notifyModule(options: NotifyModuleOptions): Module {
     attempts: options.delivery?.attempts ?? 8,
     backoff: options.delivery?.backoff ?? { baseMs: 5_000, maxMs: 3_600_000 },
     timeout: options.delivery?.timeoutMs ?? 60_000,
-    handler: (payload, job) => job.resolve(DISPATCHER).deliver(payload, job),
+    // One read of the rows for all the delivery jobs of a claim, before their handlers.
+    prepare: (payloads, batch) => batch.resolve(DISPATCHER).load(payloads),
+    handler: (payload, job, loaded) => job.resolve(DISPATCHER).deliver(payload, job, loaded),
     // Every death of the job ends its delivery, including those no attempt reported (E_JOB_LOST).
     onDead: (payload, job) => job.resolve(DISPATCHER).dead(payload, job),
   })

@@ -16,22 +16,28 @@ export function minutesOfDay(time: string): number {
 
 const formatters = new Map<string, Intl.DateTimeFormat>()
 
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let format = formatters.get(timeZone)
-  if (format === undefined) {
-    format = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    })
-    formatters.set(timeZone, format)
-  }
-  return format
+/**
+ * The formatter of a zone, one per zone: cached under the zone's own name only, since its
+ * spellings are endless ('europe/PARIS') and a recipient's time zone is user input. Another
+ * spelling makes a formatter that is dropped after the call.
+ */
+export function formatter(timeZone: string): Intl.DateTimeFormat {
+  const cached = formatters.get(timeZone)
+  if (cached !== undefined) return cached
+  const format = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: 'numeric',
+    second: 'numeric',
+  })
+  const name = format.resolvedOptions().timeZone
+  const canonical = formatters.get(name) ?? format
+  formatters.set(name, canonical)
+  return canonical
 }
 
 /** True when `timeZone` is an IANA zone this runtime knows (`'Europe/Paris'`, `'UTC'`). */

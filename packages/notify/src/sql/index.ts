@@ -1,7 +1,4 @@
 // Internal SQL helpers of notify's stores; not part of the public API.
 export { idColumn, longText } from './column-types.js'
-export {
-  insertIgnoringDuplicates,
-  insertIgnoringDuplicatesQuery,
-} from './insert-ignoring-duplicates.js'
+export { insertIgnoringDuplicates } from './insert-ignoring-duplicates.js'
 export { type SqlEngine, sqlEngine } from './sql-engine.js'

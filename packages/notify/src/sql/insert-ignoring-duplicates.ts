@@ -11,7 +11,7 @@ type LooseTables = Record<string, Record<string, unknown>>
  * transaction on PostgreSQL. MySQL/MariaDB get a no-op `ON DUPLICATE KEY UPDATE` rather than
  * `INSERT IGNORE`, which would also turn truncation and other errors into warnings.
  */
-export function insertIgnoringDuplicatesQuery(
+function insertIgnoringDuplicatesQuery(
   db: Kysely<unknown>,
   table: string,
   rows: readonly object[],

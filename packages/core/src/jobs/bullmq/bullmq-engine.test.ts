@@ -21,6 +21,7 @@ import { JOBS, type JobQueue } from '../job-queue.js'
 import { transactionalEnqueueCase } from '../transactional-enqueue.case.js'
 import { completionWriteCase } from '../completion-write.case.js'
 import { deadJobCase, refusedDeathCase } from '../dead-job.case.js'
+import { prepareCase } from '../prepare.case.js'
 import type { JobQueueService } from '../job-queue-service.js'
 import type { WorkerSettings } from '../worker/worker.js'
 
@@ -141,6 +142,12 @@ for (const engine of engines) {
       const deadCase = deadJobCase()
       const { jobs } = await start([module(...deadCase.jobs)])
       await deadCase.check(jobs)
+    })
+
+    it('reads what a claim’s jobs need with one prepare, each handler given its value', async () => {
+      const preparedCase = prepareCase()
+      const { jobs } = await start([module(...preparedCase.jobs)])
+      await preparedCase.check(jobs)
     })
 
     it('tells a death again later when onDead refused it and nothing else fails meanwhile', async () => {

@@ -94,9 +94,14 @@ export class JobExecution implements JobContext {
 
   /**
    * Runs the handler in a request context of its own (so scoped providers and
-   * `currentRequestContext()` work as in a request); settles early when interrupted.
+   * `currentRequestContext()` work as in a request), with the value its definition's `prepare`
+   * gave, once that is read; settles early when interrupted.
    */
-  run<S extends JobDefinition>(definition: S, payload: unknown): Promise<void> {
+  run<S extends JobDefinition>(
+    definition: S,
+    payload: unknown,
+    prepared?: Promise<unknown>,
+  ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#interrupt = reject
       if (definition.timeout !== undefined) {
@@ -116,19 +121,28 @@ export class JobExecution implements JobContext {
         if (error === undefined) resolve()
         else reject(error)
       }
-      try {
-        const result = runInRequestContext(this.#requestContext(), () =>
-          definition.handler(payload, this),
-        )
-        if (result instanceof Promise)
-          result.then(
-            () => settle(),
-            (error) => settle(error ?? new Error('The handler rejected with nothing.')),
+      const start = (value: unknown): void => {
+        // Interrupted (timeout, shutdown) while its prepared value was read: it never starts.
+        if (this.#interrupt === undefined) return
+        try {
+          const result = runInRequestContext(this.#requestContext(), () =>
+            definition.handler(payload, this, value),
           )
-        else settle()
-      } catch (error) {
-        settle(error ?? new Error('The handler threw nothing.'))
+          if (result instanceof Promise)
+            result.then(
+              () => settle(),
+              (error) => settle(error ?? new Error('The handler rejected with nothing.')),
+            )
+          else settle()
+        } catch (error) {
+          settle(error ?? new Error('The handler threw nothing.'))
+        }
       }
+      if (prepared === undefined) start(undefined)
+      else
+        prepared.then(start, (error) =>
+          settle(error ?? new Error(`Job '${this.name}': prepare rejected with nothing.`)),
+        )
     })
   }
 

@@ -2,7 +2,11 @@ import { AsyncResource } from 'node:async_hooks'
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { Clock } from '../../clock/clock.js'
-import type { RequestScope } from '../../context/request-context.js'
+import {
+  RequestContext,
+  type RequestScope,
+  runInRequestContext,
+} from '../../context/request-context.js'
 import { isMortarError } from '../../errors/mortar-error.js'
 import type { Logger } from '../../logger/logger.js'
 import { backoffDelay } from '../backoff.js'
@@ -68,6 +72,11 @@ export class Worker {
   readonly #settings: WorkerSettings
   readonly #buffer: ClaimedJob[] = []
   readonly #running = new Map<string, { execution: JobExecution; done: Promise<void> }>()
+  /**
+   * Claimed jobs whose definition has `prepare`: the parsed payload and the value being read
+   * for it, kept until the job starts or is given back.
+   */
+  readonly #prepared = new Map<string, { payload: unknown; value: Promise<unknown> }>()
   #completed: string[] = []
   /** What the handlers of completed jobs gave `completeWith`, kept until the completion is written. */
   readonly #completions = new Map<
@@ -298,11 +307,72 @@ export class Worker {
       if (claimed.length > 0) await this.#release(claimed.map((job) => job.id))
       return
     }
+    this.#prepare(claimed)
     this.#buffer.push(...claimed)
     this.#lastClaimEmpty = claimed.length === 0 && !this.#again
     this.#dispatch()
     if (claimed.length === limit || this.#again) setImmediate(this.#fillDetached)
     this.#checkIdle()
+  }
+
+  /**
+   * Starts the `prepare` of each definition that has one, once for its jobs among `claimed`. A
+   * job whose payload does not parse, or that used its attempts, is left out: it fails when
+   * it would start.
+   */
+  #prepare(claimed: readonly ClaimedJob[]): void {
+    const groups = new Map<JobDefinition, { ids: string[]; payloads: unknown[] }>()
+    for (const job of claimed) {
+      const definition = this.#jobs.get(job.name)
+      if (definition?.prepare === undefined || job.attempt > job.maxAttempts) continue
+      let payload: unknown
+      try {
+        payload = parsePayload(definition, job)
+      } catch {
+        continue
+      }
+      const group = groups.get(definition)
+      if (group === undefined) groups.set(definition, { ids: [job.id], payloads: [payload] })
+      else {
+        group.ids.push(job.id)
+        group.payloads.push(payload)
+      }
+    }
+    for (const [definition, { ids, payloads }] of groups) {
+      const values = this.#prepareValues(definition, payloads)
+      for (const [index, id] of ids.entries()) {
+        const value = values.then((list) => list[index])
+        // Seen when the job starts; a job given back before then never looks.
+        value.catch(() => {})
+        this.#prepared.set(id, { payload: payloads[index], value })
+      }
+    }
+  }
+
+  /** Runs a definition's `prepare` in a dependency scope of its own, and checks its answer. */
+  async #prepareValues(
+    definition: JobDefinition,
+    payloads: readonly unknown[],
+  ): Promise<readonly unknown[]> {
+    const context = new RequestContext({ createScope: this.createScope })
+    try {
+      const logger = this.logger.child({ job: definition.name })
+      const values = await runInRequestContext(context, () =>
+        definition.prepare?.(payloads, { logger, resolve: (key) => context.resolve(key) }),
+      )
+      if (!Array.isArray(values) || values.length !== payloads.length) {
+        throw new TypeError(
+          `Job '${definition.name}': prepare must give one value per payload (${payloads.length}); it gave ${Array.isArray(values) ? values.length : typeof values}.`,
+        )
+      }
+      return values
+    } finally {
+      if (context.hasScope) {
+        await context.dispose().catch((error: unknown) => {
+          this.logger.warn({ err: error, job: definition.name }, 'Disposing a job scope failed')
+        })
+      }
+    }
   }
 
   #dispatch(): void {
@@ -326,7 +396,14 @@ export class Worker {
           `Job '${job.name}' (id ${job.id}) used its ${job.maxAttempts} attempts without a result: its worker stopped (killed, or lost its lease) during the last one.`,
         )
       }
-      await execution.run(definition, parsePayload(definition, job))
+      if (definition.prepare !== undefined && !this.#prepared.has(job.id)) this.#prepare([job])
+      const prepared = this.#prepared.get(job.id)
+      this.#prepared.delete(job.id)
+      await execution.run(
+        definition,
+        prepared === undefined ? parsePayload(definition, job) : prepared.payload,
+        prepared?.value,
+      )
       const entries = execution.completion
       if (entries !== undefined) this.#completions.set(job.id, { job, definition, entries })
       this.#complete(job.id)
@@ -584,7 +661,10 @@ export class Worker {
         'Giving jobs back failed; they run again when their lease expires',
       )
     }
-    for (const id of ids) this.#holders.delete(id)
+    for (const id of ids) {
+      this.#holders.delete(id)
+      this.#prepared.delete(id)
+    }
   }
 
   #holderOf(id: string): string {

@@ -1,6 +1,7 @@
 export type { AppDatabaseOption, AppHealth, HealthCheck, MigrateOptions } from './app-database.js'
 export { Database } from './database.js'
 export { engineOf } from './database-engine.js'
+export { exactTextType } from './exact-text.js'
 export type {
   DatabaseHealth,
   DatabaseInit,

@@ -136,6 +136,35 @@ for (const engine of testEngines()) {
       })
     }
 
+    if (engine.engine === 'postgres') {
+      it('is prepared once per connection on PostgreSQL, and parsed again after the server refused it', async () => {
+        const named = await database.transaction(async () => {
+          await write(1, 'a')
+          await write(2, 'b')
+          const { rows } = await sql<{
+            statement: string
+          }>`select statement from pg_prepared_statements`.execute(trx())
+          return rows.filter((row) => row.statement.startsWith('insert into note'))
+        })
+        expect(named).toHaveLength(1)
+        const later = (id: number) =>
+          pipelineWrite(trx(), sql`insert into later_note (id) values (${id})`)
+        await expect(database.transaction(async () => later(1))).rejects.toThrow(/later_note/)
+        await database.root.schema
+          .createTable('later_note')
+          .addColumn('id', 'integer', (c) => c.primaryKey())
+          .execute()
+        // Every connection of the pool, the one that failed to parse it among them.
+        await Promise.all(
+          [1, 2, 3, 4, 5, 6].map((id) => database.transaction(async () => later(id + 1))),
+        )
+        const { rows } = await sql<{
+          n: number | string
+        }>`select count(*) as n from later_note`.execute(database.root)
+        expect(Number(rows[0]?.n)).toBe(6)
+      })
+    }
+
     it('stores any text exactly, its values bound as parameters', async () => {
       const hostile = [
         "'); drop table note; --",

@@ -17,6 +17,11 @@ const pipelinedValues = processGlobal(
   'mortar.pipelinedValues',
   () => new WeakSet<readonly unknown[]>(),
 )
+// The names pipelined writes are prepared under, by SQL text (see coalescingClient). A write of
+// a new shape past the limit goes unnamed, parsed each time like any other statement: each
+// name costs every connection a plan kept until it closes.
+const statementNames = processGlobal('mortar.pipelinedStatements', () => new Map<string, string>())
+const MAX_STATEMENT_NAMES = 256
 
 /**
  * Sends `query` on the connection of `trx`, an open transaction, without waiting for its answer,
@@ -52,7 +57,11 @@ interface PgClient {
 /**
  * node-postgres' `Client` whose pipelined writes wait in the socket's buffer for the statement
  * sent behind them (or the next turn of the event loop, whichever comes first): the write and
- * the `COMMIT` leave in one system call and reach the server together.
+ * the `COMMIT` leave in one system call and reach the server together. Each is a prepared
+ * statement, named after its SQL text: its shapes are few (the SQL queue's job INSERT and what
+ * rides with it), and the server then parses and plans each once per connection instead of on
+ * every transaction. (A pooler that does not keep a session's prepared statements, such as
+ * PgBouncer in transaction mode before 1.21, cannot sit between.)
  */
 // biome-ignore lint/suspicious/noExplicitAny: a mixin's base must take any[] (TypeScript's rule)
 export function coalescingClient<C extends new (...args: any[]) => PgClient>(Client: C): C {
@@ -67,7 +76,9 @@ export function coalescingClient<C extends new (...args: any[]) => PgClient>(Cli
           stream.cork()
           this.#flush = setImmediate(() => this.#uncork())
         }
-        return super.query(...args)
+        const name = typeof args[0] === 'string' ? statementName(args[0]) : undefined
+        if (name === undefined) return super.query(...args)
+        return super.query({ name, text: args[0], values }, ...args.slice(2))
       }
       const result = super.query(...args)
       if (this.#flush !== undefined) this.#uncork()
@@ -80,6 +91,15 @@ export function coalescingClient<C extends new (...args: any[]) => PgClient>(Cli
       this.connection?.stream?.uncork?.()
     }
   }
+}
+
+function statementName(text: string): string | undefined {
+  let name = statementNames.get(text)
+  if (name === undefined && statementNames.size < MAX_STATEMENT_NAMES) {
+    name = `mortar_write_${statementNames.size + 1}`
+    statementNames.set(text, name)
+  }
+  return name
 }
 
 function isPlain(value: unknown): boolean {

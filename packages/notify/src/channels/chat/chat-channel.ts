@@ -1,3 +1,4 @@
+import { delayOption } from '../../module/delay-option.js'
 import type { Channel, ChannelResult, Outgoing } from '../channel.js'
 import { AddressGuard, type AddressGuardOptions } from '../http/address-guard.js'
 import { classifyHttpResult } from '../http/classify-response.js'
@@ -25,11 +26,13 @@ export interface ChatChannelOptions {
 export class ChatChannel implements Channel<'chat'> {
   readonly name = 'chat'
   readonly #options: ChatChannelOptions
+  readonly #timeoutMs: number
   readonly #guard: AddressGuard
   readonly #agents = keepAliveAgents()
 
   constructor(options: ChatChannelOptions = {}) {
     this.#options = options
+    this.#timeoutMs = delayOption('chatChannel: timeoutMs', options.timeoutMs, 10_000)
     this.#guard = new AddressGuard(options.addressGuard)
   }
 
@@ -59,7 +62,7 @@ export class ChatChannel implements Channel<'chat'> {
       headers: { 'content-type': 'application/json', 'user-agent': 'mortar-notify' },
       body: JSON.stringify(blocks === undefined ? { text } : { text, blocks }),
       signal: outgoing.signal,
-      timeoutMs: this.#options.timeoutMs ?? 10_000,
+      timeoutMs: this.#timeoutMs,
       guard: this.#guard,
       lookup: this.#options.lookup,
       agents: this.#agents,

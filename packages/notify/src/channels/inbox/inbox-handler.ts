@@ -8,6 +8,7 @@ import {
   ValidationError,
 } from '@mortar/core'
 import { type FetchHandler, jsonResponse, problemResponse } from '../../pages/fetch-handler.js'
+import { delayOption } from '../../module/delay-option.js'
 import { INBOX } from './inbox-channel.js'
 import type { Inbox, InboxItem, InboxStatus } from './inbox-store.js'
 import { InboxStreamHub } from './inbox-stream.js'
@@ -50,6 +51,12 @@ const hubs = new WeakMap<Inbox, InboxStreamHub>()
  * ```
  */
 export function inboxHandler(options: InboxHandlerOptions): FetchHandler {
+  const pollMs = delayOption('inboxHandler: pollMs', options.pollMs, 2_000)
+  const heartbeatMs = delayOption(
+    'inboxHandler: heartbeatSeconds × 1000',
+    options.heartbeatSeconds === undefined ? undefined : options.heartbeatSeconds * 1000,
+    25_000,
+  )
   return async (request) => {
     const context = currentRequestContext()
     try {
@@ -84,12 +91,12 @@ export function inboxHandler(options: InboxHandlerOptions): FetchHandler {
           let hub = hubs.get(inbox)
           if (hub === undefined) {
             hub = new InboxStreamHub(inbox, {
-              pollMs: options.pollMs ?? 2_000,
+              pollMs,
               now: () => clock.nowMs(),
             })
             hubs.set(inbox, hub)
           }
-          return stream(request, inbox, hub, recipientId, options.heartbeatSeconds ?? 25)
+          return stream(request, inbox, hub, recipientId, heartbeatMs)
         }
         throw new NotFoundError()
       }
@@ -147,7 +154,7 @@ function stream(
   inbox: Inbox,
   hub: InboxStreamHub,
   recipientId: string,
-  heartbeatSeconds: number,
+  heartbeatMs: number,
 ): Response {
   const encoder = new TextEncoder()
   let cleanup = () => {}
@@ -172,7 +179,7 @@ function stream(
           write(`id: ${item.id}\nevent: item\ndata: ${JSON.stringify(item)}\n\n`)
         void sendCounts()
       })
-      const heartbeat = setInterval(() => write(': keep-alive\n\n'), heartbeatSeconds * 1000)
+      const heartbeat = setInterval(() => write(': keep-alive\n\n'), heartbeatMs)
       heartbeat.unref()
       cleanup = () => {
         clearInterval(heartbeat)

@@ -1,3 +1,4 @@
+import { delayOption } from '../../module/delay-option.js'
 import { NotifyConfigError, NotifyUnavailableError } from '../../errors.js'
 import type { ChannelResult } from '../channel.js'
 import type { ComposedMail, MailTransport } from './mail-transport.js'
@@ -78,7 +79,7 @@ export function smtpTransport(options: SmtpTransportOptions): MailTransport {
   // that offers none would receive the password in clear.
   const requireTLS =
     url.protocol === 'smtp:' && (url.username !== '' || url.password !== '') && !isLoopback(url)
-  const timeout = options.timeoutMs ?? 30_000
+  const timeout = delayOption('smtpTransport: timeoutMs', options.timeoutMs, 30_000)
   let transport: PooledTransport | undefined
   let opening: Promise<PooledTransport> | undefined
 

@@ -1,3 +1,4 @@
+import { delayOption } from '../../module/delay-option.js'
 import { NotifyConfigError } from '../../errors.js'
 import type { Channel, ChannelResult, Outgoing } from '../channel.js'
 import { classifyHttpResult } from '../http/classify-response.js'
@@ -57,7 +58,7 @@ export class SmsChannel implements Channel<'sms'> {
     this.#endpoint = new URL(path, base).toString()
     this.#authorization = `Basic ${Buffer.from(`${options.accountSid}:${options.authToken}`).toString('base64')}`
     this.#from = options.from
-    this.#timeoutMs = options.timeoutMs ?? 10_000
+    this.#timeoutMs = delayOption('smsChannel: timeoutMs', options.timeoutMs, 10_000)
   }
 
   route(recipient: { readonly phone?: string | undefined }): string | undefined {

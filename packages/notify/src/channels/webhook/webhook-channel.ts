@@ -1,3 +1,4 @@
+import { delayOption } from '../../module/delay-option.js'
 import { NotifyConfigError } from '../../errors.js'
 import type { Channel, ChannelResult, Outgoing } from '../channel.js'
 import { AddressGuard, type AddressGuardOptions } from '../http/address-guard.js'
@@ -40,6 +41,7 @@ export class WebhookChannel implements Channel<'webhook'> {
   readonly name = 'webhook'
   readonly idempotent = true
   readonly #options: WebhookChannelOptions
+  readonly #timeoutMs: number
   readonly #guard: AddressGuard
   readonly #agents = keepAliveAgents()
 
@@ -49,6 +51,7 @@ export class WebhookChannel implements Channel<'webhook'> {
       throw new NotifyConfigError('webhookChannel needs a secret: a whsec_… string or a function.')
     }
     this.#options = options
+    this.#timeoutMs = delayOption('webhookChannel: timeoutMs', options.timeoutMs, 10_000)
     this.#guard = new AddressGuard(options.addressGuard)
   }
 
@@ -89,7 +92,7 @@ export class WebhookChannel implements Channel<'webhook'> {
       },
       body,
       signal: outgoing.signal,
-      timeoutMs: this.#options.timeoutMs ?? 10_000,
+      timeoutMs: this.#timeoutMs,
       guard: this.#guard,
       lookup: this.#options.lookup,
       maxRedirects: this.#options.maxRedirects ?? 3,

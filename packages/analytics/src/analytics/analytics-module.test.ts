@@ -1,0 +1,36 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { defineEvents } from '../catalog/define-events.js'
+import { AnalyticsConfigError } from '../errors.js'
+import { analyticsModule } from './analytics-module.js'
+
+const events = defineEvents({ viewed: z.object({}) })
+
+// Every option of the module that becomes a timer, built with one value.
+const settings: Record<string, (ms: number) => unknown> = {
+  flushOnStopMs: (flushOnStopMs) => analyticsModule({ events, flushOnStopMs }),
+  'buffer.maxAgeMs': (maxAgeMs) => analyticsModule({ events, buffer: { maxAgeMs } }),
+  'buffer.retryBaseMs': (retryBaseMs) => analyticsModule({ events, buffer: { retryBaseMs } }),
+  'buffer.retryMaxMs': (retryMaxMs) => analyticsModule({ events, buffer: { retryMaxMs } }),
+}
+
+describe('analyticsModule options that become timers', () => {
+  for (const [name, build] of Object.entries(settings)) {
+    it(`${name}: refuses NaN, a negative, infinity or past 2^31 − 1 ms (a timer fires at once)`, () => {
+      fc.assert(
+        fc.property(
+          fc.oneof(
+            fc.double({ max: -0.001 }),
+            fc.double({ min: 2 ** 31, noNaN: true }),
+            fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY),
+          ),
+          (ms) => {
+            expect(() => build(ms)).toThrow(AnalyticsConfigError)
+          },
+        ),
+      )
+      expect(() => build(2 ** 31 - 1)).not.toThrow()
+    })
+  }
+})

@@ -1,0 +1,43 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { createTestApp } from '../testing/index.js'
+import { defineJob } from './define-job.js'
+
+const job = (timeout: number) =>
+  defineJob({ name: 'test.timeout', schema: z.object({}), timeout, handler: () => undefined })
+
+describe('defineJob', () => {
+  it('refuses a timeout that a timer cannot wait for (none, negative, NaN, infinite, past 2^31 − 1 ms), which would fail every attempt at once', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.double({ max: 0 }),
+          fc.double({ min: 2 ** 31, noNaN: true }),
+          fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, 30 * 86_400_000),
+        ),
+        (timeout) => {
+          expect(() => job(timeout)).toThrow(TypeError)
+        },
+      ),
+    )
+  })
+
+  it('keeps a timeout from 1 ms to 2^31 − 1 ms', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), (timeout) => {
+        expect(job(timeout).timeout).toBe(timeout)
+      }),
+    )
+  })
+})
+
+describe('jobs.workers settings', () => {
+  it('refuses a setting a timer cannot wait for, naming it, when the app starts', async () => {
+    for (const pollMs of [2 ** 31, Number.NaN, Number.POSITIVE_INFINITY, 0, -1, 1.5]) {
+      const app = createTestApp({ modules: [], jobs: { workers: { pollMs } } })
+      await expect(app.start()).rejects.toThrow(/jobs\.workers\.pollMs/)
+      await app.stop()
+    }
+  })
+})

@@ -1,0 +1,88 @@
+// One test body for every jobs engine (jobs.test.ts, bullmq-engine.test.ts): a job's `prepare`
+// reads for the jobs of a claim at once, each handler gets its own value, and a prepare that
+// throws or answers short fails the attempts of its jobs as a handler's throw would.
+import { expect } from 'vitest'
+import { z } from 'zod'
+import { defineJob, type JobDefinition } from './define-job.js'
+import type { JobQueue } from './job-queue.js'
+
+const JOBS = 30
+
+/** The jobs to register, and the check to run on the started app's queue. */
+export function prepareCase(): {
+  readonly jobs: JobDefinition[]
+  check(jobs: JobQueue): Promise<void>
+} {
+  const batches: number[][] = []
+  const handled = new Map<number, string[]>()
+  const prepared = defineJob({
+    name: 'test.prepared',
+    schema: z.object({ n: z.number().int() }),
+    prepare: async (payloads) => {
+      batches.push(payloads.map((payload) => payload.n))
+      return payloads.map((payload) => `value of ${payload.n}`)
+    },
+    handler: ({ n }, _job, value) => {
+      handled.set(n, [...(handled.get(n) ?? []), value])
+    },
+  })
+  let refusals = 1
+  const retried: number[] = []
+  const flaky = defineJob({
+    name: 'test.flaky-prepare',
+    schema: z.object({ n: z.number().int() }),
+    attempts: 2,
+    backoff: { baseMs: 0, maxMs: 0 },
+    prepare: async (payloads) => {
+      if (refusals > 0) {
+        refusals -= 1
+        throw new Error('the rows are unreachable')
+      }
+      return payloads.map((payload) => payload.n)
+    },
+    handler: (_payload, job, n) => void retried.push(n * 10 + job.attempt),
+  })
+  const short = defineJob({
+    name: 'test.short-prepare',
+    schema: z.object({}),
+    attempts: 1,
+    prepare: async () => [],
+    handler: () => {
+      throw new Error('never runs without its value')
+    },
+  })
+  return {
+    jobs: [prepared, flaky, short],
+    async check(jobs) {
+      await jobs.enqueueMany(
+        prepared,
+        Array.from({ length: JOBS }, (_, n) => ({ payload: { n } })),
+      )
+      await jobs.drain()
+      // Each job prepared once, its handler given its own value; fewer reads than jobs.
+      expect(batches.flat().sort((a, b) => a - b)).toEqual([...Array(JOBS).keys()])
+      expect(batches.length).toBeLessThan(JOBS)
+      expect([...handled.entries()].sort(([a], [b]) => a - b)).toEqual(
+        Array.from({ length: JOBS }, (_, n) => [n, [`value of ${n}`]]),
+      )
+
+      await jobs.enqueue(flaky, { n: 1 })
+      await jobs.drain()
+      // The first read failed the first attempt; the retry read again and ran.
+      expect(retried).toEqual([12])
+      expect((await jobs.list({ state: 'dead' })).length).toBe(0)
+
+      const id = await jobs.enqueue(short, {})
+      await jobs.drain()
+      const [dead] = await jobs.list({ state: 'dead' })
+      expect(dead?.id).toBe(id)
+      expect(dead?.errors).toEqual([
+        expect.objectContaining({
+          message: expect.stringContaining(
+            'prepare must give one value per payload (1); it gave 0',
+          ),
+        }),
+      ])
+    },
+  }
+}
