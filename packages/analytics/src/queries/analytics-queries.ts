@@ -1,9 +1,10 @@
+import type { DatabaseEngine } from '@mortar/core'
 import type { Kysely } from 'kysely'
 import { AnalyticsQueryError } from '../errors.js'
 import type { RollupPlan } from '../rollups/rollup-config.js'
 import { DAILY_TABLE, type DbInt, TOP_DAY_TABLE, TOP_TABLE } from '../storage/analytics-tables.js'
 import { type Interval, localDay, periodBounds } from '../time/zoned-time.js'
-import { type DwellEvent, type FoldEvent, foldDwell, foldFunnel, foldRetention } from './folds.js'
+import { type DwellEvent, type FoldEvent, foldDwell, foldRetention } from './folds.js'
 import {
   ACTOR_JOIN,
   ACTOR_SQL,
@@ -346,8 +347,13 @@ export class AnalyticsQueries {
       )
     }
     const { from, to } = rangeMs(options)
-    const events = await this.#actorEvents(steps, from, to + windowMs)
-    const reached = foldFunnel(events, steps.length, { from, to }, windowMs)
+    const params = new Params()
+    const [row] = await run<Record<string, DbInt | null>>(
+      this.#scope,
+      funnelSql(this.#scope.engine, steps, { from, to }, windowMs, params),
+      params,
+    )
+    const reached = steps.map((_, k) => Number(row?.[`s${k}`] ?? 0))
     const first = reached[0] ?? 0
     return steps.map((step, i) => ({
       event: step.event,
@@ -502,6 +508,58 @@ export class AnalyticsQueries {
     const [key, value] = filter[0] as [string, string]
     return this.#plan.counts.get(event)?.includes(key) ? { key, value } : undefined
   }
+}
+
+/**
+ * A funnel's per-person ordered fold in SQL, one window pass per step after the first over the
+ * events sorted once by person and `(time, id)`: for each event, `r<k>` is the latest step-1
+ * time from which it completes step k (or null). Step 1's is its own time when it is in the
+ * range; step k's is the largest `r<k-1>` among the person's earlier events (the frame ends one
+ * row before), kept when the event matches step k at most `windowMs` after that start. The
+ * latest start leaves the most window, so no start that could convert further is missed; an
+ * event matching two steps serves the later one from earlier events only, as it must. A person
+ * reached step k when any of their events has an `r<k>`. Rows come back as `s0..s<n-1>`.
+ */
+function funnelSql(
+  engine: DatabaseEngine,
+  steps: readonly StepSpec[],
+  range: { readonly from: number; readonly to: number },
+  windowMs: number,
+  params: Params,
+): string {
+  const matches = steps.map((step) => {
+    const conditions = [`e.name = ${params.add(step.event)}`]
+    for (const [key, value] of whereEntries(step.where))
+      conditions.push(`${propertySql(engine, key, params)} = ${params.add(value)}`)
+    return conditions.join(' and ')
+  })
+  const names = [...new Set(steps.map((step) => step.event))]
+  const from = params.add(range.from)
+  // Times are whole milliseconds: the whole part of the window is the same bound, and an
+  // integer is what a bigint comparison takes.
+  const reach = Math.min(Math.floor(windowMs), Number.MAX_SAFE_INTEGER)
+  // PostgreSQL sorts text by the database's collation unless told otherwise: bytes are exact
+  // (a person is one id) and several times cheaper to compare.
+  const actor = engine === 'postgres' ? `${ACTOR_SQL} collate "C"` : ACTOR_SQL
+  const flags = matches
+    .slice(1)
+    .map((match, i) => `case when ${match} then 1 else 0 end as m${i + 1}`)
+  let rows = `select ${actor} as actor, e.occurred_at as at, e.id, case when ${matches[0]} and e.occurred_at >= ${from} and e.occurred_at < ${params.add(range.to)} then e.occurred_at end as r0${flags.map((flag) => `, ${flag}`).join('')} from ${EVENTS_FROM} ${ACTOR_JOIN} where e.occurred_at >= ${from} and e.occurred_at < ${params.add(Math.min(range.to + reach, Number.MAX_SAFE_INTEGER))} and e.name in ${params.list(names)} and ${ACTOR_SQL} is not null`
+  const frame =
+    'window w as (partition by actor order by at, id rows between unbounded preceding and 1 preceding)'
+  let window: string | undefined
+  for (let k = 1; k < steps.length; k++) {
+    const kept = ['actor', 'at', 'id']
+    for (let j = 0; j < k; j++) kept.push(`r${j}`)
+    for (let j = k + 1; j < steps.length; j++) kept.push(`m${j}`)
+    const start = `max(r${k - 1}) over w`
+    // Added where first used: PostgreSQL refuses a parameter that no expression types.
+    window ??= params.add(reach)
+    rows = `select ${kept.join(', ')}, case when m${k} = 1 and at - ${start} <= ${window} then ${start} end as r${k} from (${rows}) l${k} ${frame}`
+  }
+  const reached = steps.map((_, k) => `max(case when r${k} is null then 0 else 1 end) as s${k}`)
+  const sums = steps.map((_, k) => `sum(s${k}) as s${k}`)
+  return `select ${sums.join(', ')} from (select actor, ${reached.join(', ')} from (${rows}) f group by actor) p`
 }
 
 function whereEntries(where: Readonly<Record<string, unknown>> | undefined): [string, string][] {

@@ -206,8 +206,8 @@ export class DeliveryLedger {
    * the row this ended, `undefined` when it was already finished (or is gone).
    */
   async bury(outcome: AttemptOutcome): Promise<DeliveryRow | undefined> {
-    const result = await this.#resultsUpdate(this.#root, [outcome]).executeTakeFirst()
-    if (Number(result.numUpdatedRows) === 0) return undefined
+    const result = await sql`${this.#resultsUpdate(this.#root, [outcome])}`.execute(this.#root)
+    if (Number(result.numAffectedRows ?? 0) === 0) return undefined
     return this.#root
       .selectFrom(DELIVERY_TABLE)
       .selectAll()
@@ -220,8 +220,11 @@ export class DeliveryLedger {
    * delivery jobs (`job.completeWith`): the handler waits for no write of its own, and the
    * result commits exactly when its job is finished.
    */
-  readonly results: CompletionWrite<AttemptOutcome> = (outcomes) =>
-    this.#resultsUpdate(this.#db, outcomes)
+  readonly results: CompletionWrite<AttemptOutcome> = (outcomes) => {
+    const db = this.#db
+    const write = this.#resultsUpdate(db, outcomes)
+    return { toOperationNode: () => write.toOperationNode(), execute: () => write.execute(db) }
+  }
 
   async #markBatch(marks: readonly { id: string; attempt: number }[]): Promise<boolean[]> {
     const ids = [...new Set(marks.map((mark) => mark.id))]
@@ -266,14 +269,37 @@ export class DeliveryLedger {
     // and the job runs again, as after any crash mid-send.
     const unflushed =
       this.#finishUnflushed && sqlEngine(this.#root as Kysely<unknown>) === 'postgres'
-    await this.#resultsUpdate(this.#root, outcomes)
-      .$if(unflushed, (query) => query.where(unflushedCommit))
-      .execute()
+    await this.#resultsUpdate(
+      this.#root,
+      outcomes,
+      unflushed ? unflushedCommit : undefined,
+    ).execute(this.#root)
     return outcomes.map(() => undefined)
   }
 
-  #resultsUpdate(db: Kysely<LedgerTables>, outcomes: readonly AttemptOutcome[]) {
+  /**
+   * The UPDATE recording outcomes, for deliveries still in a claimable status. On PostgreSQL the
+   * outcomes travel as one array per column (`unnest`): five parameters however many rows,
+   * where a `case` per column takes two per row and column.
+   */
+  #resultsUpdate(
+    db: Kysely<LedgerTables>,
+    outcomes: readonly AttemptOutcome[],
+    condition?: RawBuilder<boolean>,
+  ): RawBuilder<unknown> {
     const now = this.#clock.nowMs()
+    if (sqlEngine(db as Kysely<unknown>) === 'postgres') {
+      const column = <T>(value: (outcome: AttemptOutcome) => T): T[] => outcomes.map(value)
+      return sql`update ${sql.table(DELIVERY_TABLE)} as d
+        set status = v.status, attempts = v.attempts, provider_message_id = v.provider_message_id,
+          last_error = v.last_error, sent_at = case when v.status = 'sent' then ${now}::bigint end,
+          updated_at = ${now}
+        from unnest(${column((o) => o.id)}::text[], ${column((o) => o.status)}::text[],
+          ${column((o) => o.attempt)}::integer[], ${column((o) => o.providerMessageId ?? null)}::text[],
+          ${column((o) => truncate(o.error))}::text[])
+          as v(id, status, attempts, provider_message_id, last_error)
+        where d.id = v.id and d.status in (${sql.join(CLAIMABLE)})${condition === undefined ? sql`` : sql` and ${condition}`}`
+    }
     const caseOf = (
       column: keyof DeliveryRow,
       value: (outcome: AttemptOutcome) => unknown,
@@ -282,7 +308,7 @@ export class DeliveryLedger {
         outcomes.map((outcome) => sql`when ${outcome.id} then ${value(outcome)}`),
         sql` `,
       )} else ${sql.ref(column)} end`
-    return db
+    const update = db
       .updateTable(DELIVERY_TABLE)
       .set({
         status: caseOf('status', (outcome) => outcome.status) as never,
@@ -301,6 +327,8 @@ export class DeliveryLedger {
         outcomes.map((outcome) => outcome.id),
       )
       .where('status', 'in', CLAIMABLE)
+      .$if(condition !== undefined, (query) => query.where(condition as RawBuilder<boolean>))
+    return sql`${update}`
   }
 
   /** One delivery by id. */

@@ -142,18 +142,111 @@ export async function copyInto(
   return (await copy).rowCount
 }
 
-const NEEDS_ESCAPE = /[\\\t\n\r]/
-const ESCAPES = /[\\\t\n\r]/g
-const ESCAPED: Readonly<Record<string, string>> = {
-  '\\': '\\\\',
-  '\t': '\\t',
-  '\n': '\\n',
-  '\r': '\\r',
-}
+/**
+ * Rows in COPY's text format, written straight into bytes: each value is escaped (backslash,
+ * tab, newline, carriage return) and UTF-8 encoded in one pass, with no string per row or value
+ * and no regular expression, which were most of a batch's client time on the COPY path. Each
+ * value is followed by a tab; {@link CopyRows.end} turns the last one into the row's newline.
+ */
+export class CopyRows {
+  #bytes: Buffer
+  #length = 0
 
-/** One value in COPY's text format: `\N` for null, backslash escapes for the four specials. */
-export function copyText(value: string | number | null): string {
-  if (value === null) return '\\N'
-  if (typeof value === 'number') return String(value)
-  return NEEDS_ESCAPE.test(value) ? value.replace(ESCAPES, (c) => ESCAPED[c] as string) : value
+  /** `expectedBytes`: a guess at the total; the buffer grows past it. */
+  constructor(expectedBytes: number) {
+    this.#bytes = Buffer.allocUnsafe(Math.max(1_024, expectedBytes))
+  }
+
+  /** A text value, or `\N` for null. */
+  text(value: string | null): void {
+    if (value === null) {
+      this.#room(3)
+      this.#ascii(0x5c)
+      this.#ascii(0x4e)
+      this.#ascii(0x09)
+      return
+    }
+    // Each UTF-16 unit takes at most 3 bytes: an escape 2, a pair 4 for 2 units.
+    this.#room(value.length * 3 + 1)
+    const bytes = this.#bytes
+    let at = this.#length
+    for (let i = 0; i < value.length; i++) {
+      const c = value.charCodeAt(i)
+      if (c < 0x80) {
+        const escaped =
+          c === 0x5c ? 0x5c : c === 0x09 ? 0x74 : c === 0x0a ? 0x6e : c === 0x0d ? 0x72 : 0
+        if (escaped === 0) {
+          bytes[at++] = c
+        } else {
+          bytes[at++] = 0x5c
+          bytes[at++] = escaped
+        }
+      } else if (c < 0x800) {
+        bytes[at++] = 0xc0 | (c >> 6)
+        bytes[at++] = 0x80 | (c & 0x3f)
+      } else {
+        let point = c
+        if (c >= 0xd800 && c <= 0xdfff) {
+          const next = i + 1 < value.length ? value.charCodeAt(i + 1) : 0
+          if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+            point = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00)
+            i++
+          } else {
+            // Unpaired (the tracker refuses them before): U+FFFD, as Buffer.from writes it.
+            point = 0xfffd
+          }
+        }
+        if (point >= 0x10000) {
+          bytes[at++] = 0xf0 | (point >> 18)
+          bytes[at++] = 0x80 | ((point >> 12) & 0x3f)
+        } else {
+          bytes[at++] = 0xe0 | (point >> 12)
+        }
+        bytes[at++] = 0x80 | ((point >> 6) & 0x3f)
+        bytes[at++] = 0x80 | (point & 0x3f)
+      }
+    }
+    bytes[at++] = 0x09
+    this.#length = at
+  }
+
+  /** An integer value (a safe integer: a time, a batch id). */
+  integer(value: number): void {
+    if (!Number.isSafeInteger(value)) throw new TypeError(`Not an integer: ${value}`)
+    this.#room(18)
+    if (value < 0) this.#ascii(0x2d)
+    let rest = Math.abs(value)
+    let digits = 1
+    for (let power = 10; power <= rest; power *= 10) digits++
+    const bytes = this.#bytes
+    let at = this.#length + digits
+    this.#length = at
+    do {
+      bytes[--at] = 0x30 + (rest % 10)
+      rest = Math.floor(rest / 10)
+    } while (rest > 0)
+    this.#ascii(0x09)
+  }
+
+  /** Ends the row. */
+  end(): void {
+    this.#bytes[this.#length - 1] = 0x0a
+  }
+
+  /** The rows written. */
+  finish(): Buffer {
+    return this.#bytes.subarray(0, this.#length)
+  }
+
+  #ascii(byte: number): void {
+    this.#bytes[this.#length++] = byte
+  }
+
+  #room(bytes: number): void {
+    const needed = this.#length + bytes
+    if (needed <= this.#bytes.length) return
+    const grown = Buffer.allocUnsafe(Math.max(needed, this.#bytes.length * 2))
+    this.#bytes.copy(grown, 0, 0, this.#length)
+    this.#bytes = grown
+  }
 }

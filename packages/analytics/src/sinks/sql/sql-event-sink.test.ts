@@ -7,7 +7,7 @@ import { analyticsMigrations } from '../../storage/analytics-migrations.js'
 import type { AnalyticsTables, DbInt } from '../../storage/analytics-tables.js'
 import { eventSinkConformance, makeBatchId, makeStoredEvent } from '../../testing/index.js'
 import type { EventSinkContents } from '../../testing/index.js'
-import { copyInto, copyText } from './postgres-copy.js'
+import { CopyRows, copyInto } from './postgres-copy.js'
 import { SqlEventSink } from './sql-event-sink.js'
 
 const tables = defineModule({ name: 'analytics', register() {}, migrations: analyticsMigrations })
@@ -138,13 +138,21 @@ for (const engine of testEngines()) {
           makeStoredEvent(),
           makeStoredEvent({ userId: null, properties: '{"q":"tab\\there"}' }),
         ]
-        const data = rows
-          .map((e) =>
-            [e.occurredAt, e.id, 7, e.name, e.userId, e.anonymousId, e.sessionId, e.properties]
-              .map((v) => copyText(v))
-              .join('\t'),
-          )
-          .join('\n')
+        const data = new CopyRows(0)
+        for (const e of rows) {
+          data.integer(e.occurredAt)
+          for (const value of [
+            e.id,
+            '7',
+            e.name,
+            e.userId,
+            e.anonymousId,
+            e.sessionId,
+            e.properties,
+          ])
+            data.text(value)
+          data.end()
+        }
         const count = await copyInto(
           db as Kysely<unknown>,
           'mortar_analytics_event',
@@ -158,7 +166,7 @@ for (const engine of testEngines()) {
             'session_id',
             'properties',
           ],
-          Buffer.from(`${data}\n`),
+          data.finish(),
         )
         expect(count).toBe(2)
         const stored = await db
