@@ -205,49 +205,59 @@ function copyLine(e) {
   return `${e.at}\t${randomUUID()}\t1\t${e.name}\t${e.userId}\t\\N\t\\N\t${json}\n`
 }
 
+/**
+ * Rows per second of `mortar` and of `baseline` writing `rows` rows, in interleaved rounds (a
+ * warm-up round first, the order flipped each round), `reset(variant)` before each run; with
+ * the ratio of each round's pair.
+ */
+async function interleavedRates(rows, { reset, mortar, baseline }) {
+  const rates = { mortar: [], baseline: [] }
+  for (let round = -1; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? ['mortar', 'baseline'] : ['baseline', 'mortar']
+    for (const variant of order) {
+      await reset(variant)
+      const start = performance.now()
+      await (variant === 'mortar' ? mortar() : baseline())
+      const rate = rows / ((performance.now() - start) / 1_000)
+      if (round >= 0) rates[variant].push(rate)
+    }
+  }
+  return { ...rates, ratios: rates.mortar.map((rate, i) => rate / rates.baseline[i]) }
+}
+
 async function ingestPostgres() {
   const database = await privatePostgres()
   const { app, analytics } = await startAnalytics(database.url, BIG)
   const client = new pg.Client({ connectionString: database.url })
   await client.connect()
   const list = ingestEvents(7)
-  const truncate = () => client.query('truncate mortar_analytics_event, mortar_analytics_batch')
-  const mortar = []
-  const copy = []
+  let rates
   try {
-    for (let round = -1; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? ['mortar', 'copy'] : ['copy', 'mortar']
-      for (const variant of order) {
-        await truncate()
-        const start = performance.now()
-        if (variant === 'mortar') {
-          await trackAll(analytics, list)
-        } else {
-          for (let i = 0; i < list.length; i += 10_000) {
-            const text = list
-              .slice(i, i + 10_000)
-              .map(copyLine)
-              .join('')
-            const stream = client.query(
-              copyFrom(
-                'copy mortar_analytics_event (occurred_at, id, batch_id, name, user_id, anonymous_id, session_id, properties) from stdin',
-              ),
-            )
-            await pipeline(Readable.from([text]), stream)
-          }
+    rates = await interleavedRates(list.length, {
+      reset: () => client.query('truncate mortar_analytics_event, mortar_analytics_batch'),
+      mortar: () => trackAll(analytics, list),
+      async baseline() {
+        for (let i = 0; i < list.length; i += 10_000) {
+          const text = list
+            .slice(i, i + 10_000)
+            .map(copyLine)
+            .join('')
+          const stream = client.query(
+            copyFrom(
+              'copy mortar_analytics_event (occurred_at, id, batch_id, name, user_id, anonymous_id, session_id, properties) from stdin',
+            ),
+          )
+          await pipeline(Readable.from([text]), stream)
         }
-        const rate = list.length / ((performance.now() - start) / 1_000)
-        if (round >= 0) (variant === 'mortar' ? mortar : copy).push(rate)
-      }
-    }
+      },
+    })
   } finally {
     await client.end()
     await app.stop()
     await database.drop()
   }
-  const ratios = mortar.map((rate, i) => rate / copy[i])
   console.log(
-    `ingest PostgreSQL, ${fmt(INGEST)} events: mortar ${fmt(median(mortar))} rows/s, COPY ${fmt(median(copy))} rows/s, ratio ${median(ratios).toFixed(2)} (goal >= 0.9)`,
+    `ingest PostgreSQL, ${fmt(INGEST)} events: mortar ${fmt(median(rates.mortar))} rows/s, COPY ${fmt(median(rates.baseline))} rows/s, ratio ${median(rates.ratios).toFixed(2)} (goal >= 0.9)`,
   )
 }
 
@@ -257,58 +267,48 @@ async function ingestMysql() {
   const { createConnection } = await import('mysql2/promise')
   const client = await createConnection({ uri: database.url })
   const list = ingestEvents(9)
-  const truncate = async () => {
-    await client.query('truncate mortar_analytics_event')
-    await client.query('truncate mortar_analytics_batch')
-  }
-  const mortar = []
-  const baseline = []
+  let rates
   try {
-    for (let round = -1; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? ['mortar', 'raw'] : ['raw', 'mortar']
-      for (const variant of order) {
-        await truncate()
-        const start = performance.now()
-        if (variant === 'mortar') {
-          await trackAll(analytics, list)
-        } else {
-          // mysql2's own multi-row form (`values ?` with an array of rows), 1,000 rows a
-          // statement, in transactions of 10,000.
-          for (let i = 0; i < list.length; i += 10_000) {
-            await client.query('begin')
-            for (let j = i; j < Math.min(list.length, i + 10_000); j += 1_000) {
-              const rows = list
-                .slice(j, j + 1_000)
-                .map((e) => [
-                  e.at,
-                  randomUUID(),
-                  1,
-                  e.name,
-                  e.userId,
-                  null,
-                  null,
-                  JSON.stringify(e.properties),
-                ])
-              await client.query(
-                'insert into mortar_analytics_event (occurred_at, id, batch_id, name, user_id, anonymous_id, session_id, properties) values ?',
-                [rows],
-              )
-            }
-            await client.query('commit')
+    rates = await interleavedRates(list.length, {
+      async reset() {
+        await client.query('truncate mortar_analytics_event')
+        await client.query('truncate mortar_analytics_batch')
+      },
+      mortar: () => trackAll(analytics, list),
+      async baseline() {
+        // mysql2's own multi-row form (`values ?` with an array of rows), 1,000 rows a
+        // statement, in transactions of 10,000.
+        for (let i = 0; i < list.length; i += 10_000) {
+          await client.query('begin')
+          for (let j = i; j < Math.min(list.length, i + 10_000); j += 1_000) {
+            const rows = list
+              .slice(j, j + 1_000)
+              .map((e) => [
+                e.at,
+                randomUUID(),
+                1,
+                e.name,
+                e.userId,
+                null,
+                null,
+                JSON.stringify(e.properties),
+              ])
+            await client.query(
+              'insert into mortar_analytics_event (occurred_at, id, batch_id, name, user_id, anonymous_id, session_id, properties) values ?',
+              [rows],
+            )
           }
+          await client.query('commit')
         }
-        const rate = list.length / ((performance.now() - start) / 1_000)
-        if (round >= 0) (variant === 'mortar' ? mortar : baseline).push(rate)
-      }
-    }
+      },
+    })
   } finally {
     await client.end()
     await app.stop()
     await database.drop()
   }
-  const ratios = mortar.map((rate, i) => rate / baseline[i])
   console.log(
-    `ingest MariaDB, ${fmt(INGEST)} events: mortar ${fmt(median(mortar))} rows/s, raw multi-row inserts ${fmt(median(baseline))} rows/s, ratio ${median(ratios).toFixed(2)} (no goal)`,
+    `ingest MariaDB, ${fmt(INGEST)} events: mortar ${fmt(median(rates.mortar))} rows/s, raw multi-row inserts ${fmt(median(rates.baseline))} rows/s, ratio ${median(rates.ratios).toFixed(2)} (no goal)`,
   )
 }
 
@@ -323,52 +323,45 @@ async function ingestSqlite() {
     'insert into mortar_analytics_event (occurred_at, id, batch_id, name, user_id, anonymous_id, session_id, properties) values (?, ?, ?, ?, ?, ?, ?, ?)',
   )
   const list = ingestEvents(8)
-  const mortar = []
-  const baseline = []
   const mortarDb = app.resolve(DATABASE)
+  let rates
   try {
-    for (let round = -1; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? ['mortar', 'raw'] : ['raw', 'mortar']
-      for (const variant of order) {
+    rates = await interleavedRates(list.length, {
+      async reset(variant) {
         if (variant === 'mortar') {
           await mortarDb.kysely.deleteFrom('mortar_analytics_event').execute()
           await mortarDb.kysely.deleteFrom('mortar_analytics_batch').execute()
         } else {
           db.exec('delete from mortar_analytics_event')
         }
-        const start = performance.now()
-        if (variant === 'mortar') {
-          await trackAll(analytics, list)
-        } else {
-          for (let i = 0; i < list.length; i += 10_000) {
-            db.exec('begin')
-            for (const e of list.slice(i, i + 10_000)) {
-              insert.run(
-                e.at,
-                randomUUID(),
-                1,
-                e.name,
-                e.userId,
-                null,
-                null,
-                JSON.stringify(e.properties),
-              )
-            }
-            db.exec('commit')
+      },
+      mortar: () => trackAll(analytics, list),
+      baseline() {
+        for (let i = 0; i < list.length; i += 10_000) {
+          db.exec('begin')
+          for (const e of list.slice(i, i + 10_000)) {
+            insert.run(
+              e.at,
+              randomUUID(),
+              1,
+              e.name,
+              e.userId,
+              null,
+              null,
+              JSON.stringify(e.properties),
+            )
           }
+          db.exec('commit')
         }
-        const rate = list.length / ((performance.now() - start) / 1_000)
-        if (round >= 0) (variant === 'mortar' ? mortar : baseline).push(rate)
-      }
-    }
+      },
+    })
   } finally {
     db.close()
     await app.stop()
     rmSync(dir, { recursive: true, force: true })
   }
-  const ratios = mortar.map((rate, i) => rate / baseline[i])
   console.log(
-    `ingest SQLite, ${fmt(INGEST)} events: mortar ${fmt(median(mortar))} rows/s, raw batched inserts ${fmt(median(baseline))} rows/s, ratio ${median(ratios).toFixed(2)} (goal >= 0.7 and > 100,000 rows/s)`,
+    `ingest SQLite, ${fmt(INGEST)} events: mortar ${fmt(median(rates.mortar))} rows/s, raw batched inserts ${fmt(median(rates.baseline))} rows/s, ratio ${median(rates.ratios).toFixed(2)} (goal >= 0.7 and > 100,000 rows/s)`,
   )
 }
 

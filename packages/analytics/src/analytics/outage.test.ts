@@ -1,15 +1,6 @@
-import { createTestApp, privateDatabaseUrl, testEngines } from '@mortar/core/testing'
-import { DATABASE } from '@mortar/core'
-import type { Kysely } from 'kysely'
+import { testEngines } from '@mortar/core/testing'
 import { describe, expect, it } from 'vitest'
-import { z } from 'zod'
-import { defineEvents } from '../catalog/define-events.js'
-import { CuttableProxy } from '../testing/cuttable-proxy.js'
-import type { DropReport } from '../tracker/index.js'
-import { ANALYTICS } from './analytics.js'
-import { analyticsModule } from './analytics-module.js'
-
-const events = defineEvents({ heartbeat: z.object({ n: z.int() }) })
+import { startBehindProxy } from '../testing/engine-app.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -26,26 +17,13 @@ for (const engine of testEngines().filter((e) => e.engine !== 'sqlite')) {
       const outageMs = 10_000
 
       async function run(capacity: number, downMs: number) {
-        const database = await privateDatabaseUrl(engine)
-        const proxy = await CuttableProxy.to(
-          database.url,
-          engine.engine === 'postgres' ? 5432 : 3306,
-        )
-        const reports: DropReport[] = []
-        const app = createTestApp({
-          database: { url: proxy.via(database.url), connectTimeoutMs: 1_000 },
-          jobs: { workers: false },
-          modules: [
-            analyticsModule({
-              events,
-              buffer: { capacity, batchSize: 100, maxAgeMs: 50, retryMaxMs: 500 },
-              onDrop: (report) => reports.push(report),
-            }),
-          ],
+        const subject = await startBehindProxy(engine, {
+          capacity,
+          batchSize: 100,
+          maxAgeMs: 50,
+          retryMaxMs: 500,
         })
-        await app.migrate()
-        await app.start()
-        const analytics = app.resolve(ANALYTICS)
+        const { analytics, proxy, reports } = subject
         let n = 0
         // About 200 events a second, every one with a distinct n.
         const ticker = setInterval(() => {
@@ -65,26 +43,14 @@ for (const engine of testEngines().filter((e) => e.engine !== 'sqlite')) {
         }
         await analytics.flush({ timeoutMs: 30_000 })
         await sleep(10) // the drop report of the last tick
-        const db = app.resolve(DATABASE).kysely as Kysely<{
-          mortar_analytics_event: { properties: unknown }
-        }>
-        const rows = await db.selectFrom('mortar_analytics_event').select('properties').execute()
-        const stored = new Set(
-          rows.map(
-            (row) =>
-              (typeof row.properties === 'string' ? JSON.parse(row.properties) : row.properties)
-                .n as number,
-          ),
-        )
+        const storedNs = await subject.storedNs()
         const reported = reports.reduce((sum, report) => sum + report.count, 0)
-        await app.stop()
-        await proxy.cut()
-        await database.drop()
+        await subject.close()
         return {
           tracked: n,
           duringOutage,
-          stored,
-          storedRows: rows.length,
+          stored: new Set(storedNs),
+          storedRows: storedNs.length,
           reported,
           stats: analytics.stats(),
         }

@@ -9,7 +9,12 @@ import { defineEvents } from '../catalog/define-events.js'
 import type { EventBatch, EventSink } from '../sinks/event-sink.js'
 import { isTransientDatabaseError } from '../sinks/sql/transient-error.js'
 import { SqlEventSink } from '../sinks/sql/sql-event-sink.js'
-import { type EngineApp, inRequest, startEngineApp } from '../testing/engine-app.js'
+import {
+  type EngineApp,
+  inRequest,
+  startEngineApp,
+  tablesHoldingUser,
+} from '../testing/engine-app.js'
 
 const events = defineEvents({ product_viewed: z.object({ productId: z.string() }) })
 
@@ -75,18 +80,7 @@ for (const engine of testEngines()) {
       await flushed
       clock.advance(60_000)
       await app.resolve(JOBS).drain()
-      for (const table of [
-        'mortar_analytics_event',
-        'mortar_analytics_failed_event',
-        'mortar_analytics_identity',
-      ] as const) {
-        const left = await db
-          .selectFrom(table)
-          .select('user_id')
-          .where('user_id', '=', 'u-gone')
-          .execute()
-        expect(left, table).toEqual([])
-      }
+      expect(await tablesHoldingUser(db, 'u-gone')).toEqual([])
     })
   })
 }

@@ -2,7 +2,7 @@ import { testEngines } from '@mortar/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { defineEvents } from '../catalog/define-events.js'
-import { type EngineApp, startEngineApp } from '../testing/engine-app.js'
+import { type EngineApp, startEngineApp, tablesHoldingUser } from '../testing/engine-app.js'
 
 // A fixed shop history with hand-computed answers. Times are UTC; the module counts days in
 // Europe/Paris (UTC+1 in early March 2026), so 22:30Z on 2 March is still 2 March there and
@@ -226,18 +226,7 @@ for (const engine of testEngines()) {
       await analytics.rollup()
       const report = await analytics.forgetUser('u1')
       expect(report.events).toBeGreaterThan(10)
-      for (const table of [
-        'mortar_analytics_event',
-        'mortar_analytics_failed_event',
-        'mortar_analytics_identity',
-      ] as const) {
-        const left = await db
-          .selectFrom(table)
-          .select('user_id')
-          .where('user_id', '=', 'u1')
-          .execute()
-        expect(left).toEqual([])
-      }
+      expect(await tablesHoldingUser(db, 'u1')).toEqual([])
       const units = await db
         .selectFrom('mortar_analytics_unit_item')
         .select('actor')

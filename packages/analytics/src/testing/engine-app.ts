@@ -1,5 +1,6 @@
 // Test support for this package's own engine tests (not exported): an app with the analytics
-// module on a private database of each engine, and a request context to track from.
+// module on a private database of each engine (directly, or through a proxy a test can cut),
+// and a request context to track from.
 import {
   type Module,
   type Principal,
@@ -15,10 +16,14 @@ import {
   type TestEngine,
 } from '@mortar/core/testing'
 import type { Kysely } from 'kysely'
+import { z } from 'zod'
 import { ANALYTICS, type Analytics } from '../analytics/analytics.js'
 import { type AnalyticsModuleOptions, analyticsModule } from '../analytics/analytics-module.js'
-import type { EventSchemas } from '../catalog/define-events.js'
+import type { BufferOptions } from '../buffer/index.js'
+import { defineEvents, type EventSchemas } from '../catalog/define-events.js'
 import type { AnalyticsTables } from '../storage/analytics-tables.js'
+import type { DropReport } from '../tracker/index.js'
+import { CuttableProxy } from './cuttable-proxy.js'
 import { DATABASE } from '@mortar/core'
 
 export interface EngineApp<E extends EventSchemas> {
@@ -60,6 +65,27 @@ export async function startEngineApp<const E extends EventSchemas>(
   }
 }
 
+/** The tables that still hold rows of `userId`: none once `forgetUser` has run. */
+export async function tablesHoldingUser(
+  db: Kysely<AnalyticsTables>,
+  userId: string,
+): Promise<string[]> {
+  const holding: string[] = []
+  for (const table of [
+    'mortar_analytics_event',
+    'mortar_analytics_failed_event',
+    'mortar_analytics_identity',
+  ] as const) {
+    const rows = await db
+      .selectFrom(table)
+      .select('user_id')
+      .where('user_id', '=', userId)
+      .execute()
+    if (rows.length > 0) holding.push(table)
+  }
+  return holding
+}
+
 /** What a fake request knows. */
 export interface FakeRequest {
   readonly ip?: string
@@ -89,4 +115,66 @@ export function inRequest<R>(
   })
   if (request.principal) context.set('principal', request.principal as unknown as Principal)
   return runInRequestContext(context, fn)
+}
+
+const heartbeats = defineEvents({ heartbeat: z.object({ n: z.int() }) })
+
+/** An app of {@link startBehindProxy}: its tracker, the proxy to cut, the drops it reported. */
+export interface AppBehindProxy {
+  readonly analytics: Analytics<typeof heartbeats>
+  readonly proxy: CuttableProxy
+  readonly reports: DropReport[]
+  /** The `n` of every stored heartbeat, in order. */
+  storedNs(): Promise<number[]>
+  /** The events logged per batch written, smallest first. */
+  batchSizes(): Promise<number[]>
+  close(): Promise<void>
+}
+
+/**
+ * Starts an app that tracks `heartbeat` events ({ n }) into a private database of a server
+ * `engine`, reached through a {@link CuttableProxy}: a test cuts it as a restart or a partition
+ * would.
+ */
+export async function startBehindProxy(
+  engine: TestEngine,
+  buffer: BufferOptions,
+): Promise<AppBehindProxy> {
+  const database = await privateDatabaseUrl(engine)
+  const proxy = await CuttableProxy.to(database.url, engine.engine === 'postgres' ? 5432 : 3306)
+  const reports: DropReport[] = []
+  const app = createTestApp({
+    database: { url: proxy.via(database.url), connectTimeoutMs: 1_000 },
+    jobs: { workers: false },
+    modules: [
+      analyticsModule({ events: heartbeats, buffer, onDrop: (report) => reports.push(report) }),
+    ],
+  })
+  await app.migrate()
+  await app.start()
+  const db = () => app.resolve(DATABASE).kysely as Kysely<AnalyticsTables>
+  return {
+    analytics: app.resolve(ANALYTICS) as unknown as Analytics<typeof heartbeats>,
+    proxy,
+    reports,
+    async storedNs() {
+      const rows = await db().selectFrom('mortar_analytics_event').select('properties').execute()
+      return rows
+        .map(({ properties }) =>
+          typeof properties === 'string'
+            ? (JSON.parse(properties) as { n: number }).n
+            : (properties as { n: number }).n,
+        )
+        .sort((a, b) => a - b)
+    },
+    async batchSizes() {
+      const rows = await db().selectFrom('mortar_analytics_batch').select('events').execute()
+      return rows.map((row) => Number(row.events)).sort((a, b) => a - b)
+    },
+    async close() {
+      await app.stop()
+      await proxy.cut()
+      await database.drop()
+    },
+  }
 }

@@ -15,12 +15,9 @@ import {
   testEngines,
 } from '../testing/index.js'
 import { defineJob, type JobDefinition } from './define-job.js'
+import { engineCases } from './engine-cases.case.js'
 import { JobError, PermanentJobError } from './job-errors.js'
 import { JOBS, type JobQueue } from './job-queue.js'
-import { transactionalEnqueueCase } from './transactional-enqueue.case.js'
-import { completionWriteCase } from './completion-write.case.js'
-import { deadJobCase, refusedDeathCase } from './dead-job.case.js'
-import { prepareCase } from './prepare.case.js'
 import type { JobQueueService } from './job-queue-service.js'
 import type { JobsOptions } from './app-jobs.js'
 import { schedule } from './schedules/index.js'
@@ -110,11 +107,13 @@ for (const testCase of cases) {
       return { app, jobs: app.resolve(JOBS) }
     }
 
-    it('runs a job enqueued in a committed transaction, never one from a rolled-back one', async () => {
-      const enqueueCase = transactionalEnqueueCase()
-      const { jobs } = await start([module(...enqueueCase.jobs)])
-      await enqueueCase.check(jobs)
-    })
+    for (const shared of engineCases) {
+      it(shared.title, async () => {
+        const made = shared.make()
+        const { app, jobs } = await start([module(...made.jobs)])
+        await made.check(jobs, app.resolve(DATABASE))
+      })
+    }
 
     it('runs jobs on the started worker as soon as their transaction commits', async () => {
       const done: number[] = []
@@ -379,30 +378,6 @@ for (const testCase of cases) {
       expect(stored.map((row) => row.id)).toEqual(['c1', 'c2', 'o1'])
       await jobs.drain()
       expect(handled.sort()).toEqual(['c1', 'c2', 'o1'])
-    })
-
-    it('writes what handlers give completeWith with their completion, batched; nothing for a failed attempt', async () => {
-      const completionCase = completionWriteCase()
-      const { app, jobs } = await start([module(...completionCase.jobs)])
-      await completionCase.check(jobs, app.resolve(DATABASE))
-    })
-
-    it('tells a job’s onDead of every death, and records the death once it returned', async () => {
-      const deadCase = deadJobCase()
-      const { jobs } = await start([module(...deadCase.jobs)])
-      await deadCase.check(jobs)
-    })
-
-    it('reads what a claim’s jobs need with one prepare, each handler given its value', async () => {
-      const preparedCase = prepareCase()
-      const { jobs } = await start([module(...preparedCase.jobs)])
-      await preparedCase.check(jobs)
-    })
-
-    it('tells a death again later when onDead refused it and nothing else fails meanwhile', async () => {
-      const refusedCase = refusedDeathCase()
-      const { jobs } = await start([module(...refusedCase.jobs)])
-      await refusedCase.check(jobs)
     })
 
     it('keeps one live job per key', async () => {

@@ -17,11 +17,8 @@ import {
   testEngines,
 } from '../../testing/index.js'
 import { defineJob, type JobDefinition } from '../define-job.js'
+import { engineCases } from '../engine-cases.case.js'
 import { JOBS, type JobQueue } from '../job-queue.js'
-import { transactionalEnqueueCase } from '../transactional-enqueue.case.js'
-import { completionWriteCase } from '../completion-write.case.js'
-import { deadJobCase, refusedDeathCase } from '../dead-job.case.js'
-import { prepareCase } from '../prepare.case.js'
 import type { JobQueueService } from '../job-queue-service.js'
 import type { WorkerSettings } from '../worker/worker.js'
 
@@ -125,36 +122,14 @@ for (const engine of engines) {
       return { app, jobs: app.resolve(JOBS), prefix }
     }
 
-    it('runs a job enqueued in a committed transaction, never one from a rolled-back one', async () => {
-      const enqueueCase = transactionalEnqueueCase()
-      const { jobs } = await start([module(...enqueueCase.jobs)])
-      expect(jobs.engine).toBe('bullmq')
-      await enqueueCase.check(jobs)
-    })
-
-    it('writes what handlers give completeWith before completing their jobs; nothing for a failed attempt', async () => {
-      const completionCase = completionWriteCase()
-      const { app, jobs } = await start([module(...completionCase.jobs)])
-      await completionCase.check(jobs, app.resolve(DATABASE))
-    })
-
-    it('tells a job’s onDead of every death, and records the death once it returned', async () => {
-      const deadCase = deadJobCase()
-      const { jobs } = await start([module(...deadCase.jobs)])
-      await deadCase.check(jobs)
-    })
-
-    it('reads what a claim’s jobs need with one prepare, each handler given its value', async () => {
-      const preparedCase = prepareCase()
-      const { jobs } = await start([module(...preparedCase.jobs)])
-      await preparedCase.check(jobs)
-    })
-
-    it('tells a death again later when onDead refused it and nothing else fails meanwhile', async () => {
-      const refusedCase = refusedDeathCase()
-      const { jobs } = await start([module(...refusedCase.jobs)])
-      await refusedCase.check(jobs)
-    })
+    for (const shared of engineCases) {
+      it(shared.title, async () => {
+        const made = shared.make()
+        const { app, jobs } = await start([module(...made.jobs)])
+        expect(jobs.engine).toBe('bullmq')
+        await made.check(jobs, app.resolve(DATABASE))
+      })
+    }
 
     it('buries a job whose last attempt’s worker died, once BullMQ’s stalled check gives it back, and tells onDead', async () => {
       let calls = 0

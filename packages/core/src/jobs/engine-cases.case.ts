@@ -1,0 +1,41 @@
+// The test bodies every jobs engine runs (jobs.test.ts for the SQL and inline queues,
+// bullmq-engine.test.ts for BullMQ): each test file starts an app with a case's jobs and runs
+// its check, so a case added here runs on every engine.
+import type { Database } from '../persistence/database/index.js'
+import { completionWriteCase } from './completion-write.case.js'
+import { deadJobCase, refusedDeathCase } from './dead-job.case.js'
+import type { JobDefinition } from './define-job.js'
+import type { JobQueue } from './job-queue.js'
+import { prepareCase } from './prepare.case.js'
+import { transactionalEnqueueCase } from './transactional-enqueue.case.js'
+
+/** A case's jobs to register, and the check to run on the started app. */
+export interface EngineCase {
+  readonly jobs: JobDefinition[]
+  check(jobs: JobQueue, database: Database): Promise<void>
+}
+
+/** Each case by its test title; `make` gives a fresh one per app. */
+export const engineCases: readonly { readonly title: string; make(): EngineCase }[] = [
+  {
+    title: 'runs a job enqueued in a committed transaction, never one from a rolled-back one',
+    make: transactionalEnqueueCase,
+  },
+  {
+    title:
+      'writes what handlers give completeWith with their completion, batched; nothing for a failed attempt',
+    make: completionWriteCase,
+  },
+  {
+    title: 'tells a job’s onDead of every death, and records the death once it returned',
+    make: deadJobCase,
+  },
+  {
+    title: 'reads what a claim’s jobs need with one prepare, each handler given its value',
+    make: prepareCase,
+  },
+  {
+    title: 'tells a death again later when onDead refused it and nothing else fails meanwhile',
+    make: refusedDeathCase,
+  },
+]
