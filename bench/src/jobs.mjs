@@ -21,6 +21,7 @@ import {
   transaction,
 } from '@mortar/core'
 import { z } from 'zod'
+import { rawRequest } from './jobs-raw-request.mjs'
 import {
   interleave,
   median,
@@ -326,6 +327,29 @@ async function requestOn(engine) {
     } finally {
       await app.stop()
     }
+    if (engine !== 'postgres') await rawCeiling(engine)
+  } finally {
+    await target.drop()
+  }
+}
+
+/** The same transaction on the bare driver, into the migrated table: what any enqueue can reach. */
+async function rawCeiling(engine) {
+  const target = await privateDatabase(engine)
+  try {
+    const migrator = mortarApp(target.url, false)
+    await migrator.migrate()
+    await migrator.stop()
+    const sides = await rawRequest(engine, target.url, {
+      rounds: ROUNDS * 3,
+      slice: engine === 'sqlite' ? 10_000 : 1_280,
+    })
+    console.log(
+      `          the bare driver's ceiling (${engine === 'sqlite' ? 'node:sqlite, prepared' : 'mysql2, 16 connections'}), per transaction without the INSERT: ${sides
+        .filter((side) => side.name !== 'without')
+        .map((side) => `${side.name} ${side.ratio.toFixed(2)}`)
+        .join(', ')}`,
+    )
   } finally {
     await target.drop()
   }
