@@ -344,6 +344,9 @@ for (const engine of testEngines()) {
           [{ id: 'kim', phone: '+1555\u00000100' }, 'phone'],
           [route('mail', 'ops\u0000@example.com'), 'routes.mail'],
           [{ id: 'x'.repeat(192) }, 'id'],
+          // No zone this runtime knows: quiet hours and digests could not place it.
+          [{ id: 'kim', phone: '+15550100', timeZone: 'Mars/Olympus_Mons' }, 'timeZone'],
+          [{ id: 'kim', email: 'kim@example.com', timeZone: '' }, 'timeZone'],
         ]
         for (const [bad, field] of refused) {
           await transaction(async () => {

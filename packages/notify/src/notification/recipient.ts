@@ -1,5 +1,6 @@
 import type { ChannelName } from '../channels/channel.js'
 import { NotifyRecipientError } from '../errors.js'
+import { isTimeZone } from '../preferences/quiet-hours.js'
 
 /**
  * Someone a notification goes to. `id` is their stable key: the ledger, the in-app inbox,
@@ -98,7 +99,7 @@ const TEXT_FIELDS = ['email', 'phone', 'locale', 'timeZone'] as const
 /**
  * Refuses, with a {@link NotifyRecipientError} naming the field, a recipient whose id or text
  * fields no database column can take (PostgreSQL refuses NUL in text; MySQL/MariaDB's `text`
- * stops at 64 KiB). `notify()` runs it on every recipient before it writes anything, so one bad
+ * stops at 64 KiB), or whose `timeZone` is no IANA zone. `notify()` runs it on every recipient before it writes anything, so one bad
  * recipient never turns into a database error that fails the whole call.
  */
 export function checkRecipient(recipient: Recipient): void {
@@ -108,6 +109,10 @@ export function checkRecipient(recipient: Recipient): void {
   for (const field of TEXT_FIELDS) {
     const value = recipient[field]
     if (value !== undefined) checkText(field, value)
+  }
+  // Quiet hours and digests read it: an unknown zone would throw there, into the caller.
+  if (recipient.timeZone !== undefined && !isTimeZone(recipient.timeZone)) {
+    throw new NotifyRecipientError('timeZone', 'is not a time zone this runtime knows')
   }
   // Routes before the id: an on-demand recipient's id is made of its routes.
   const routes: unknown = recipient.routes

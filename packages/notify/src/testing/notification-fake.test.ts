@@ -1,6 +1,7 @@
 import { createLogger, Database, transaction, useDefaultDatabase } from '@mortar/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
+import { NotifyRecipientError } from '../errors.js'
 import { defineNotification } from '../notification/define-notification.js'
 import { Notification, type RenderContext } from '../notification/notification.js'
 import type { Recipient } from '../notification/recipient.js'
@@ -102,6 +103,21 @@ describe('NotificationFake', () => {
       })
       fake.assertSentTo(ada, OrderShipped, (sent) => sent.notification.orderId === 'o-3')
     })
+  })
+
+  it('refuses the recipients the real notify() refuses, recording nothing of the call', async () => {
+    const fake = new NotificationFake()
+    for (const bad of [
+      { id: '' },
+      { id: 'x'.repeat(192) },
+      { id: 'kim', email: 'kim\u0000@example.com' },
+      { id: 'kim', timeZone: 'Mars/Olympus_Mons' },
+    ]) {
+      await expect(fake.notify([bob, bad], new OrderShipped('o-2'))).rejects.toBeInstanceOf(
+        NotifyRecipientError,
+      )
+    }
+    fake.assertNothingSent()
   })
 
   it('reports a renderer that throws as dead, and the message access says why', async () => {

@@ -14,7 +14,7 @@ import type {
   NotifyResult,
   Recipients,
 } from '../notification/notifier.js'
-import type { Recipient } from '../notification/recipient.js'
+import { checkRecipient, type Recipient } from '../notification/recipient.js'
 import { channelsFor, renderMessage } from '../notification/render.js'
 
 /** A notification the {@link NotificationFake} recorded for one recipient, with its rendered messages. */
@@ -84,6 +84,8 @@ export class NotificationFake implements Notifier {
     const list: readonly Recipient[] = Array.isArray(recipients)
       ? recipients
       : [recipients as Recipient]
+    // The same refusal as the real notify(): a test must not pass where production throws.
+    for (const recipient of list) checkRecipient(recipient)
     const recorded: Recorded[] = []
     const deliveries: DeliveryOutcome[] = []
     for (const recipient of list) {
