@@ -145,15 +145,16 @@ for (const engine of engines) {
       })
       const { jobs } = await start([module(fragile)])
       const id = await jobs.enqueue(fragile, { order: 'o-1' })
-      // A worker takes it under a one-second lock, then dies: nothing renews the lock. The
-      // queue's BullMQ worker is made by this claim, so its stalled check runs every second.
+      // A worker takes it under a two-second lock, then dies: nothing renews the lock. The
+      // queue's BullMQ worker is made by this claim, so its stalled check runs every two seconds
+      // and the next claim's lock is as long: room for burying the job before it lapses.
       const nowMs = Date.now()
       const taken = await (jobs as JobQueueService).adapter.claim({
         worker: 'dead-worker',
         names: ['test.fragile'],
         limit: 1,
         nowMs,
-        leaseUntilMs: nowMs + 1_000,
+        leaseUntilMs: nowMs + 2_000,
       })
       expect(taken.map((job) => job.id)).toEqual([id])
       // Back to waiting only through the stalled check; claimed again past its one attempt.
