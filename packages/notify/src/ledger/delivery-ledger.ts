@@ -279,8 +279,10 @@ export class DeliveryLedger {
 
   /**
    * The UPDATE recording outcomes, for deliveries still in a claimable status. On PostgreSQL the
-   * outcomes travel as one array per column (`unnest`): five parameters however many rows,
-   * where a `case` per column takes two per row and column.
+   * outcomes travel as one array per column (`unnest`): six parameters however many rows,
+   * where a `case` per column takes two per row and column. The ids are also matched with
+   * `= any(…)`, which the primary key serves: joined to `unnest` alone, the planner may scan the
+   * whole table (its dead rows included) for each batch.
    */
   #resultsUpdate(
     db: Kysely<LedgerTables>,
@@ -298,7 +300,7 @@ export class DeliveryLedger {
           ${column((o) => o.attempt)}::integer[], ${column((o) => o.providerMessageId ?? null)}::text[],
           ${column((o) => truncate(o.error))}::text[])
           as v(id, status, attempts, provider_message_id, last_error)
-        where d.id = v.id and d.status in (${sql.join(CLAIMABLE)})${condition === undefined ? sql`` : sql` and ${condition}`}`
+        where d.id = any(${column((o) => o.id)}::text[]) and d.id = v.id and d.status in (${sql.join(CLAIMABLE)})${condition === undefined ? sql`` : sql` and ${condition}`}`
     }
     const caseOf = (
       column: keyof DeliveryRow,
