@@ -4,7 +4,7 @@ import { AnalyticsQueryError } from '../errors.js'
 import type { RollupPlan } from '../rollups/rollup-config.js'
 import { DAILY_TABLE, type DbInt, TOP_DAY_TABLE, TOP_TABLE } from '../storage/analytics-tables.js'
 import { type Interval, localDay, periodBounds } from '../time/zoned-time.js'
-import { type DwellEvent, type FoldEvent, foldDwell, foldRetention } from './folds.js'
+import { type DwellEvent, type FoldEvent, foldDwell, foldFunnel, foldRetention } from './folds.js'
 import {
   ACTOR_JOIN,
   ACTOR_SQL,
@@ -347,19 +347,54 @@ export class AnalyticsQueries {
       )
     }
     const { from, to } = rangeMs(options)
-    const params = new Params()
-    const [row] = await run<Record<string, DbInt | null>>(
-      this.#scope,
-      funnelSql(this.#scope.engine, steps, { from, to }, windowMs, params),
-      params,
-    )
-    const reached = steps.map((_, k) => Number(row?.[`s${k}`] ?? 0))
+    const reached = await this.#funnelReached(steps, { from, to }, windowMs)
     const first = reached[0] ?? 0
     return steps.map((step, i) => ({
       event: step.event,
       count: reached[i] ?? 0,
       conversion: first === 0 ? 0 : (reached[i] ?? 0) / first,
     }))
+  }
+
+  /**
+   * How many people reached each step. PostgreSQL folds in SQL ({@link funnelSql}), sorting
+   * once. SQLite sorts again for every window pass (no faster than the fold here), and
+   * MariaDB's running max over a frame took twice as long as sorting the rows, so on those
+   * the matching events come back in `(time, id)` order, reduced to person, time and the steps
+   * they match, and are folded in the process. Both read the same matches from
+   * {@link funnelRows}, so `where` means the same on every engine.
+   */
+  async #funnelReached(
+    steps: readonly StepSpec[],
+    range: { readonly from: number; readonly to: number },
+    windowMs: number,
+  ): Promise<number[]> {
+    const engine = this.#scope.engine
+    const params = new Params()
+    if (engine === 'postgres') {
+      const [row] = await run<Record<string, DbInt | null>>(
+        this.#scope,
+        funnelSql(engine, steps, range, windowMs, params),
+        params,
+      )
+      return steps.map((_, k) => Number(row?.[`s${k}`] ?? 0))
+    }
+    const rows = await run<Record<string, DbInt | string | null>>(
+      this.#scope,
+      `${funnelRows(engine, steps, range, windowMs, params, false)} order by e.occurred_at, e.id`,
+      params,
+    )
+    const flags = steps.map((_, k) => `m${k}`)
+    const events: FoldEvent[] = []
+    for (const row of rows) {
+      const matches: number[] = []
+      if (row.r0 !== null) matches.push(0)
+      for (let k = 1; k < flags.length; k++)
+        if (Number(row[flags[k] as string]) === 1) matches.push(k)
+      if (matches.length > 0)
+        events.push({ at: Number(row.at), actor: row.actor as string, matches })
+    }
+    return foldFunnel(events, steps.length, range, windowMs)
   }
 
   async retention(options: {
@@ -511,21 +546,18 @@ export class AnalyticsQueries {
 }
 
 /**
- * A funnel's per-person ordered fold in SQL, one window pass per step after the first over the
- * events sorted once by person and `(time, id)`: for each event, `r<k>` is the latest step-1
- * time from which it completes step k (or null). Step 1's is its own time when it is in the
- * range; step k's is the largest `r<k-1>` among the person's earlier events (the frame ends one
- * row before), kept when the event matches step k at most `windowMs` after that start. The
- * latest start leaves the most window, so no start that could convert further is missed; an
- * event matching two steps serves the later one from earlier events only, as it must. A person
- * reached step k when any of their events has an `r<k>`. Rows come back as `s0..s<n-1>`.
+ * The events a funnel reads, one row each: the person (`actor`), `at`, `id` (`withId`: for a
+ * window's order; a query sorting by the key itself needs no copy), `r0` (its time
+ * when it is step 1 inside the range, else null) and `m1..m<n-1>` (1 when it matches that
+ * step). Step filters are evaluated here, as `series` evaluates them.
  */
-function funnelSql(
+function funnelRows(
   engine: DatabaseEngine,
   steps: readonly StepSpec[],
   range: { readonly from: number; readonly to: number },
   windowMs: number,
   params: Params,
+  withId: boolean,
 ): string {
   const matches = steps.map((step) => {
     const conditions = [`e.name = ${params.add(step.event)}`]
@@ -535,16 +567,43 @@ function funnelSql(
   })
   const names = [...new Set(steps.map((step) => step.event))]
   const from = params.add(range.from)
-  // Times are whole milliseconds: the whole part of the window is the same bound, and an
-  // integer is what a bigint comparison takes.
-  const reach = Math.min(Math.floor(windowMs), Number.MAX_SAFE_INTEGER)
   // PostgreSQL sorts text by the database's collation unless told otherwise: bytes are exact
   // (a person is one id) and several times cheaper to compare.
   const actor = engine === 'postgres' ? `${ACTOR_SQL} collate "C"` : ACTOR_SQL
   const flags = matches
     .slice(1)
-    .map((match, i) => `case when ${match} then 1 else 0 end as m${i + 1}`)
-  let rows = `select ${actor} as actor, e.occurred_at as at, e.id, case when ${matches[0]} and e.occurred_at >= ${from} and e.occurred_at < ${params.add(range.to)} then e.occurred_at end as r0${flags.map((flag) => `, ${flag}`).join('')} from ${EVENTS_FROM} ${ACTOR_JOIN} where e.occurred_at >= ${from} and e.occurred_at < ${params.add(Math.min(range.to + reach, Number.MAX_SAFE_INTEGER))} and e.name in ${params.list(names)} and ${ACTOR_SQL} is not null`
+    .map((match, i) => `, case when ${match} then 1 else 0 end as m${i + 1}`)
+  const until = Math.min(range.to + windowReach(windowMs), Number.MAX_SAFE_INTEGER)
+  return `select ${actor} as actor, e.occurred_at as at${withId ? ', e.id' : ''}, case when ${matches[0]} and e.occurred_at >= ${from} and e.occurred_at < ${params.add(range.to)} then e.occurred_at end as r0${flags.join('')} from ${EVENTS_FROM} ${ACTOR_JOIN} where e.occurred_at >= ${from} and e.occurred_at < ${params.add(until)} and e.name in ${params.list(names)} and ${ACTOR_SQL} is not null`
+}
+
+/**
+ * The window as a bound on whole milliseconds: times are integers, so its whole part is the
+ * same bound, and an integer is what a bigint comparison takes.
+ */
+function windowReach(windowMs: number): number {
+  return Math.min(Math.floor(windowMs), Number.MAX_SAFE_INTEGER)
+}
+
+/**
+ * A funnel's per-person ordered fold in SQL, one window pass per step after the first over the
+ * events of {@link funnelRows} sorted once by person and `(time, id)`: for each event, `r<k>`
+ * is the latest step-1 time from which it completes step k (or null). Step 1's is its own time
+ * when it is in the range; step k's is the largest `r<k-1>` among the person's earlier events
+ * (the frame ends one row before), kept when the event matches step k at most `windowMs` after
+ * that start. The latest start leaves the most window, so no start that could convert further
+ * is missed; an event matching two steps serves the later one from earlier events only, as it
+ * must. A person reached step k when any of their events has an `r<k>`. Rows come back as
+ * `s0..s<n-1>`.
+ */
+function funnelSql(
+  engine: DatabaseEngine,
+  steps: readonly StepSpec[],
+  range: { readonly from: number; readonly to: number },
+  windowMs: number,
+  params: Params,
+): string {
+  let rows = funnelRows(engine, steps, range, windowMs, params, true)
   const frame =
     'window w as (partition by actor order by at, id rows between unbounded preceding and 1 preceding)'
   let window: string | undefined
@@ -554,7 +613,7 @@ function funnelSql(
     for (let j = k + 1; j < steps.length; j++) kept.push(`m${j}`)
     const start = `max(r${k - 1}) over w`
     // Added where first used: PostgreSQL refuses a parameter that no expression types.
-    window ??= params.add(reach)
+    window ??= params.add(windowReach(windowMs))
     rows = `select ${kept.join(', ')}, case when m${k} = 1 and at - ${start} <= ${window} then ${start} end as r${k} from (${rows}) l${k} ${frame}`
   }
   const reached = steps.map((_, k) => `max(case when r${k} is null then 0 else 1 end) as s${k}`)
