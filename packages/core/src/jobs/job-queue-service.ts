@@ -5,6 +5,7 @@ import type { RequestScope } from '../context/request-context.js'
 import { ValidationError } from '../errors/http-errors.js'
 import type { Logger } from '../logger/logger.js'
 import { afterCommit } from '../persistence/transactions/transaction.js'
+import { safeText } from '../validation/safe-text.js'
 import type { JobDefinition } from './define-job.js'
 import { JobError } from './job-errors.js'
 import type {
@@ -330,11 +331,24 @@ function runAt(name: string, options: EnqueueOptions | undefined, nowMs: number)
  */
 function dedupKey(name: string, key: string | undefined): string | undefined {
   if (key === undefined) return undefined
-  if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) {
-    throw invalidOption(name, 'key', `a non-empty string of at most ${MAX_KEY_LENGTH} characters`)
+  if (
+    typeof key !== 'string' ||
+    key.length === 0 ||
+    key.length > MAX_KEY_LENGTH ||
+    !storableKey.safeParse(key).success
+  ) {
+    throw invalidOption(
+      name,
+      'key',
+      `a non-empty string of at most ${MAX_KEY_LENGTH} characters, without NUL or a lone surrogate`,
+    )
   }
   return `${keyScope(name)}${key}`
 }
+
+// Stored as given on every engine: a NUL fails on PostgreSQL, and a lone surrogate becomes U+FFFD
+// on the way to any of them, so two different keys would drop one job as the other's duplicate.
+const storableKey = safeText({ max: MAX_KEY_LENGTH })
 
 const scopes = new Map<string, string>()
 

@@ -403,6 +403,10 @@ for (const testCase of cases) {
       const { jobs } = await start([module(keyed)])
       const keys = ['order:a', 'order:a ', 'order:A', 'order:á', 'order:a  ', 'order:a\t']
       for (const key of keys) expect(await jobs.enqueue(keyed, {}, { key })).toBeDefined()
+      // A lone surrogate has no UTF-8 form: stored as U+FFFD, two such keys would be one.
+      for (const key of ['order:\uD800', 'order:\uDBFF', 'order:\uDC00x', 'order:\u0000']) {
+        await expect(jobs.enqueue(keyed, {}, { key })).rejects.toThrow(/key must be/)
+      }
       for (const key of keys) expect(await jobs.enqueue(keyed, {}, { key })).toBeUndefined()
       expect((await jobs.list({ state: 'pending' })).map((job) => job.key).sort()).toEqual(
         [...keys].sort(),

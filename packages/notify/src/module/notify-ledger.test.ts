@@ -347,6 +347,10 @@ for (const engine of testEngines()) {
           // No zone this runtime knows: quiet hours and digests could not place it.
           [{ id: 'kim', phone: '+15550100', timeZone: 'Mars/Olympus_Mons' }, 'timeZone'],
           [{ id: 'kim', email: 'kim@example.com', timeZone: '' }, 'timeZone'],
+          // A lone surrogate has no UTF-8 form: stored as U+FFFD, 'b\uD800' and 'b\uDBFF' would
+          // be one recipient, each reading the other's inbox.
+          [{ id: 'b\uD800' }, 'id'],
+          [{ id: 'kim', email: 'kim\uDC00@example.com' }, 'email'],
         ]
         for (const [bad, field] of refused) {
           await transaction(async () => {
@@ -364,6 +368,12 @@ for (const engine of testEngines()) {
           await notify(kim, new OrderShipped('o-good'))
         })
         expect(await app.resolve(DELIVERIES).list('kim')).toHaveLength(2)
+      })
+
+      it('refuses an idempotency key that would not be stored as given (NUL, a lone surrogate)', async () => {
+        for (const key of ['shipped:\u0000', 'shipped:\uD800', 'shipped:\uDC00x']) {
+          await expect(notify(bob, new OrderShipped('o-k', key))).rejects.toThrow(/lone surrogate/)
+        }
       })
 
       it('keeps at most 2 000 characters of a reason, such as a refused address', async () => {

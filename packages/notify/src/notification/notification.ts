@@ -1,3 +1,4 @@
+import { safeText } from '@mortar/core'
 import type { ChannelMessages, ChannelName, RendererName } from '../channels/channel.js'
 import type { Recipient } from './recipient.js'
 
@@ -107,9 +108,11 @@ export function notificationFields(notification: Notification<never>): {
   const text = (name: keyof NotificationFields, max: number): string | undefined => {
     const value = fields[name]
     if (value === undefined || value === null) return undefined
-    if (typeof value !== 'string' || value === '' || value.length > max) {
+    // Stored as given: a NUL fails PostgreSQL, a lone surrogate becomes U+FFFD, and two keys
+    // that differ only there would be one (the second notification dropped as a duplicate).
+    if (typeof value !== 'string' || value === '' || !safeText({ max }).safeParse(value).success) {
       throw new TypeError(
-        `${notification.constructor.name}.${name} must be a non-empty string of at most ${max} characters.`,
+        `${notification.constructor.name}.${name} must be a non-empty string of at most ${max} characters, without NUL or a lone surrogate.`,
       )
     }
     return value

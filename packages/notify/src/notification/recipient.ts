@@ -1,4 +1,5 @@
 import type { ChannelName } from '../channels/channel.js'
+import { safeText } from '@mortar/core'
 import { NotifyRecipientError } from '../errors.js'
 import { isTimeZone } from '../preferences/quiet-hours.js'
 
@@ -131,9 +132,17 @@ export function checkRecipient(recipient: Recipient): void {
   checkText('id', recipient.id)
 }
 
+// Core's check for text every engine stores as given (no NUL, no lone surrogate).
+const storable = safeText({ max: Number.MAX_SAFE_INTEGER })
+
 function checkText(field: string, value: unknown): void {
   if (typeof value !== 'string') throw new NotifyRecipientError(field, 'must be a string')
   if (value.includes('\u0000')) throw new NotifyRecipientError(field, 'holds a NUL character')
+  // It has no UTF-8 form: every engine would store U+FFFD, so 'b\uD800' and 'b\uDBFF' would be
+  // one recipient, each reading the other's inbox.
+  if (!storable.safeParse(value).success) {
+    throw new NotifyRecipientError(field, 'holds a lone surrogate (not well-formed Unicode)')
+  }
   if (Buffer.byteLength(value, 'utf8') > MAX_FIELD_BYTES) {
     throw new NotifyRecipientError(field, `is over ${MAX_FIELD_BYTES} bytes in UTF-8`)
   }
