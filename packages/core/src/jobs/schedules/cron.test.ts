@@ -85,6 +85,16 @@ describe('Cron', () => {
     expect(() => new Cron('* * * * *', 'Mars/Olympus')).toThrow(RangeError)
   })
 
+  it('refuses a day of month that no month it names has, and keeps one some month has', () => {
+    expect(() => new Cron('0 0 30 2 *')).toThrow(/names no day/)
+    expect(() => new Cron('0 0 31 apr,jun,sep,nov *')).toThrow(/names no day/)
+    expect(new Cron('0 0 30,31 2,4 *').next(Date.parse('2026-01-01T00:00:00Z'))).toBe(
+      Date.parse('2026-04-30T00:00:00Z'),
+    )
+    // Either day field matches when both are restricted: Fridays of February still occur.
+    expect(() => new Cron('0 0 30 2 fri')).not.toThrow()
+  })
+
   it('agrees with a minute-by-minute search in UTC (property)', () => {
     const field = (min: number, max: number) =>
       fc.oneof(

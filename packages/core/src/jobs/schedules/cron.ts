@@ -38,6 +38,18 @@ export class Cron {
     this.#anyDay = day === '*' || day === '?'
     this.#anyWeekday = weekday === '*' || weekday === '?'
     this.#everyHour = this.#hours.size === 24
+    // A day of month no chosen month has ('0 0 30 2 *') names no instant: refused here, with
+    // the schedule's definition, not found by next() when the app starts or years later.
+    if (!this.#anyDay && this.#anyWeekday) {
+      const occurs = [...this.#months].some((m) =>
+        [...this.#days].some((d) => d <= (MONTH_DAYS[m - 1] as number)),
+      )
+      if (!occurs) {
+        throw new TypeError(
+          `Cron '${expression}' names no day: no month it names has day ${[...this.#days].join(', ')}.`,
+        )
+      }
+    }
     this.#clock = wallClock(timeZone)
   }
 
@@ -174,6 +186,9 @@ const MACROS: Readonly<Record<string, string>> = {
   '@midnight': '0 0 * * *',
   '@hourly': '0 * * * *',
 }
+
+// Longest length of each month (February in a leap year).
+const MONTH_DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 
 const MONTHS: Readonly<Record<string, number>> = {
   jan: 1,
