@@ -85,6 +85,53 @@ for (const engine of testEngines()) {
     },
   )
 
+  if (engine.engine === 'postgres') {
+    vitest.describe.skipIf(engine.skip !== undefined)('SqlQueue upkeep on PostgreSQL', () => {
+      vitest.it('vacuums its own table every 5,000 finished jobs', async () => {
+        // Without autovacuum the dead rows of claims and deletions pile up in front of the due
+        // index and every claim walks them: the queue must keep its table small by itself.
+        const db = database as Database
+        await sql`delete from mortar_job`.execute(db.root)
+        const vacuums = async () => {
+          const { rows } = await sql<{ count: string }>`select vacuum_count as count
+            from pg_stat_user_tables where relname = 'mortar_job' and schemaname = current_schema()`.execute(
+            db.root,
+          )
+          return Number(rows[0]?.count ?? 0)
+        }
+        const before = await vacuums()
+        const queue = new SqlQueue({ database: db })
+        const nowMs = Date.now()
+        for (let round = 0; round < 5; round++) {
+          await queue.enqueue(
+            Array.from({ length: 1_000 }, () => ({
+              name: 'churn',
+              payload: '{}',
+              runAtMs: nowMs,
+              createdAtMs: nowMs,
+              maxAttempts: 1,
+              key: undefined,
+            })),
+          )
+          const claimed = await queue.claim({
+            worker: 'w1',
+            names: ['churn'],
+            limit: 1_000,
+            nowMs,
+            leaseUntilMs: nowMs + 60_000,
+          })
+          await queue.complete(
+            'w1',
+            claimed.map((job) => job.id),
+          )
+        }
+        await vitest.expect
+          .poll(vacuums, { timeout: 20_000, interval: 100 })
+          .toBeGreaterThan(before)
+      })
+    })
+  }
+
   if (engine.engine === 'mysql') {
     vitest.describe.skipIf(engine.skip !== undefined)('SqlQueue claim on MariaDB', () => {
       vitest.it('claims again when InnoDB ends the claim as a deadlock victim', async () => {
