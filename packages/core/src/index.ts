@@ -105,8 +105,8 @@ export { ConfigError, defineConfig, Secret, secret } from './config/index.js'
 export type { ConfigIssue, DefineConfigOptions, SecretSchema } from './config/index.js'
 
 // clock
-export { CLOCK, SystemClock } from './clock/index.js'
-export type { Clock } from './clock/index.js'
+export { CLOCK, isTimeZone, SystemClock, wallTime } from './clock/index.js'
+export type { Clock, WallTime } from './clock/index.js'
 
 // redis: the app's one Redis setting
 export { AppRedis, parseRedisUrl, REDIS, RedisError } from './redis/index.js'

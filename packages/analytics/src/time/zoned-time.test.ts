@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { formatter, localDay, nextStart, periodBounds, startOf, zoneOffset } from './zoned-time.js'
+import { localDay, nextStart, periodBounds, startOf, zoneOffset } from './zoned-time.js'
 
 describe('zoned time', () => {
   it('finds local midnights across a DST change (Europe/Paris, 29 March 2026 has 23 hours)', () => {
@@ -56,23 +56,6 @@ describe('zoned time', () => {
         },
       ),
       { numRuns: 500 },
-    )
-  })
-})
-
-describe('time zone formatters', () => {
-  it('keeps one per zone however its name is spelled: a query’s zone may come from a request', () => {
-    fc.assert(
-      fc.property(
-        fc.constantFrom('Europe/Paris', 'America/Argentina/Buenos_Aires', 'Asia/Kathmandu', 'UTC'),
-        fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }),
-        (zone, upper) => {
-          const spelling = [...zone]
-            .map((char, i) => (upper[i] ? char.toUpperCase() : char.toLowerCase()))
-            .join('')
-          expect(formatter(spelling)).toBe(formatter(zone))
-        },
-      ),
     )
   })
 })

@@ -1,77 +1,24 @@
+import { isTimeZone, wallTime } from '@mortar/core'
 import { AnalyticsConfigError } from '../errors.js'
 
 /** The bucket sizes of time series and retention periods. */
 export type Interval = 'hour' | 'day' | 'week'
 
-const MINUTE = 60_000
 const HOUR = 3_600_000
 const DAY = 86_400_000
 
-const formatters = new Map<string, Intl.DateTimeFormat>()
-
-/**
- * The formatter of a zone, one per zone: cached under the zone's own name only, since its
- * spellings are endless ('europe/PARIS') and a query's time zone is user input. Another
- * spelling makes a formatter that is dropped after the call.
- */
-export function formatter(timeZone: string): Intl.DateTimeFormat {
-  const cached = formatters.get(timeZone)
-  if (cached !== undefined) return cached
-  const format = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: 'numeric',
-    day: 'numeric',
-    hour: 'numeric',
-    minute: 'numeric',
-    second: 'numeric',
-  })
-  const name = format.resolvedOptions().timeZone
-  const canonical = formatters.get(name) ?? format
-  formatters.set(name, canonical)
-  return canonical
-}
-
 /** Throws an `AnalyticsConfigError` when the runtime does not know the time zone. */
 export function checkTimeZone(timeZone: string): void {
-  try {
-    formatter(timeZone)
-  } catch (cause) {
+  if (!isTimeZone(timeZone)) {
     throw new AnalyticsConfigError(
       `Unknown time zone '${timeZone}': use an IANA name such as 'UTC' or 'Europe/Paris'.`,
-      { cause },
     )
   }
 }
 
-interface Wall {
-  readonly year: number
-  readonly month: number
-  readonly day: number
-  readonly hour: number
-  readonly minute: number
-}
-
-function wall(ms: number, timeZone: string): Wall {
-  const parts: Record<string, number> = {}
-  for (const part of formatter(timeZone).formatToParts(new Date(ms))) {
-    if (part.type !== 'literal') parts[part.type] = Number(part.value)
-  }
-  return {
-    year: parts.year as number,
-    month: parts.month as number,
-    day: parts.day as number,
-    hour: parts.hour as number,
-    minute: parts.minute as number,
-  }
-}
-
-/** The offset of `timeZone` from UTC at the instant `ms`, in milliseconds (a multiple of 15 min). */
+/** The offset of `timeZone` from UTC at the instant `ms`, in milliseconds. */
 export function zoneOffset(ms: number, timeZone: string): number {
-  const w = wall(ms, timeZone)
-  const asUtc = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute)
-  return asUtc - Math.floor(ms / MINUTE) * MINUTE
+  return wallTime(ms, timeZone).offsetMs
 }
 
 /** The instant a wall-clock time in `timeZone` names (the later one in a repeated hour). */
@@ -83,7 +30,7 @@ function instantOf(wallUtc: number, timeZone: string): number {
 
 /** The start of the local hour, day or ISO week (Monday) holding `ms` in `timeZone`. */
 export function startOf(interval: Interval, ms: number, timeZone: string): number {
-  const w = wall(ms, timeZone)
+  const w = wallTime(ms, timeZone)
   if (interval === 'hour') {
     return instantOf(Date.UTC(w.year, w.month - 1, w.day, w.hour), timeZone)
   }
@@ -116,6 +63,6 @@ export function periodBounds(
 
 /** The local calendar day (`2026-03-01`) of `ms` in `timeZone`. */
 export function localDay(ms: number, timeZone: string): string {
-  const w = wall(ms, timeZone)
+  const w = wallTime(ms, timeZone)
   return `${w.year}-${String(w.month).padStart(2, '0')}-${String(w.day).padStart(2, '0')}`
 }

@@ -6,6 +6,7 @@ import {
   defineJob,
   defineModule,
   EVENT_BUS,
+  isTimeZone,
   JOBS,
   LOGGER,
   type Module,
@@ -30,7 +31,7 @@ import { Notification, type RenderContext } from '../notification/notification.j
 import type { Recipient } from '../notification/recipient.js'
 import type { CategoryOptions } from '../preferences/preference-policy.js'
 import { createPreferenceTable, Preferences } from '../preferences/preference-store.js'
-import { isTimeZone, minutesOfDay } from '../preferences/quiet-hours.js'
+import { minutesOfDay } from '../preferences/quiet-hours.js'
 import { notifyCommands } from './notify-commands.js'
 import type { NotifyModuleOptions } from './notify-options.js'
 import { DELIVERIES, NOTIFIER, PREFERENCES } from './notify-tokens.js'

@@ -1,7 +1,6 @@
 import type { ChannelName } from '../channels/channel.js'
-import { safeText } from '@mortar/core'
+import { isTimeZone, safeText } from '@mortar/core'
 import { NotifyRecipientError } from '../errors.js'
-import { isTimeZone } from '../preferences/quiet-hours.js'
 
 /**
  * Someone a notification goes to. `id` is their stable key: the ledger, the in-app inbox,

@@ -1,3 +1,4 @@
+import { wallTime } from '@mortar/core'
 /** A daily window of local wall-clock time, `'22:00'` to `'07:00'` (it may run past midnight). */
 export interface QuietHours {
   readonly start: string
@@ -14,69 +15,21 @@ export function minutesOfDay(time: string): number {
   return Number(match[1]) * 60 + Number(match[2])
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>()
-
-/**
- * The formatter of a zone, one per zone: cached under the zone's own name only, since its
- * spellings are endless ('europe/PARIS') and a recipient's time zone is user input. Another
- * spelling makes a formatter that is dropped after the call.
- */
-export function formatter(timeZone: string): Intl.DateTimeFormat {
-  const cached = formatters.get(timeZone)
-  if (cached !== undefined) return cached
-  const format = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: 'numeric',
-    day: 'numeric',
-    hour: 'numeric',
-    minute: 'numeric',
-    second: 'numeric',
-  })
-  const name = format.resolvedOptions().timeZone
-  const canonical = formatters.get(name) ?? format
-  formatters.set(name, canonical)
-  return canonical
-}
-
-/** True when `timeZone` is an IANA zone this runtime knows (`'Europe/Paris'`, `'UTC'`). */
-export function isTimeZone(timeZone: string): boolean {
-  try {
-    formatter(timeZone)
-    return true
-  } catch {
-    return false
-  }
-}
-
 interface LocalTime {
   readonly year: number
   readonly month: number
   readonly day: number
   readonly minutes: number
-  readonly seconds: number
 }
 
 function localTime(instant: number, timeZone: string): LocalTime {
-  const parts: Record<string, number> = {}
-  for (const part of formatter(timeZone).formatToParts(new Date(instant))) {
-    if (part.type !== 'literal') parts[part.type] = Number(part.value)
-  }
+  const wall = wallTime(instant, timeZone)
   return {
-    year: parts.year ?? 1970,
-    month: parts.month ?? 1,
-    day: parts.day ?? 1,
-    minutes: (parts.hour ?? 0) * 60 + (parts.minute ?? 0),
-    seconds: parts.second ?? 0,
+    year: wall.year,
+    month: wall.month,
+    day: wall.day,
+    minutes: wall.hour * 60 + wall.minute,
   }
-}
-
-/** The zone's offset from UTC at `instant`, in ms. */
-function offsetAt(instant: number, timeZone: string): number {
-  const local = localTime(instant, timeZone)
-  const asUtc = Date.UTC(local.year, local.month - 1, local.day, 0, local.minutes, local.seconds)
-  return asUtc - Math.floor(instant / 1000) * 1000
 }
 
 /**
@@ -94,8 +47,8 @@ function instantOfLocal(
   const wall = Date.UTC(year, month - 1, day, 0, minutes)
   // The offsets just before and after: the earlier candidate that shows the wall time wins, and
   // when neither does (a gap) the one under the offset from before the jump.
-  const before = wall - offsetAt(wall - 86_400_000, timeZone)
-  const after = wall - offsetAt(wall + 86_400_000, timeZone)
+  const before = wall - wallTime(wall - 86_400_000, timeZone).offsetMs
+  const after = wall - wallTime(wall + 86_400_000, timeZone).offsetMs
   const shows = (instant: number) => {
     const local = localTime(instant, timeZone)
     return Date.UTC(local.year, local.month - 1, local.day, 0, local.minutes) === wall

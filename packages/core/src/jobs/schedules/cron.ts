@@ -1,3 +1,5 @@
+import { isTimeZone, type WallTime, wallTime } from '../../clock/wall-time.js'
+
 /**
  * A parsed cron expression: five fields (minute, hour, day of month, month, day of week), with
  * `*`, lists, ranges, steps, month and day names, 7 as Sunday, and the macros `@yearly`,
@@ -78,7 +80,7 @@ export class Cron {
    * True when `t` is the second occurrence of its wall time, after a clock moved back. An
    * expression that runs every hour runs through the repeated hour too, as cron does.
    */
-  #repeats(t: number, wall: Wall): boolean {
+  #repeats(t: number, wall: WallTime): boolean {
     if (this.#everyHour) return false
     const before = this.#clock(t - 3 * 3_600_000).offsetMs
     if (before <= wall.offsetMs) return false
@@ -86,7 +88,7 @@ export class Cron {
     return first.day === wall.day && first.hour === wall.hour && first.minute === wall.minute
   }
 
-  #dayMatches(wall: Wall): boolean {
+  #dayMatches(wall: WallTime): boolean {
     const day = this.#days.has(wall.day)
     const weekday = this.#weekdays.has(wall.weekday)
     if (this.#anyDay && this.#anyWeekday) return true
@@ -125,56 +127,12 @@ export class Cron {
 
 const DAY = 86_400_000
 
-interface Wall {
-  readonly year: number
-  readonly month: number
-  readonly day: number
-  readonly hour: number
-  readonly minute: number
-  readonly weekday: number
-  /** Wall time minus UTC at this instant. */
-  readonly offsetMs: number
-}
-
-type WallClock = (ms: number) => Wall
-
-const clocks = new Map<string, WallClock>()
+type WallClock = (ms: number) => WallTime
 
 /** Reads instants as wall time in a zone; throws a `RangeError` for an unknown zone. */
 function wallClock(timeZone: string): WallClock {
-  const cached = clocks.get(timeZone)
-  if (cached !== undefined) return cached
-  const format = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: 'numeric',
-    day: 'numeric',
-    hour: 'numeric',
-    minute: 'numeric',
-    weekday: 'short',
-  })
-  const clock: WallClock = (ms) => {
-    const parts: Record<string, string> = {}
-    for (const part of format.formatToParts(ms)) parts[part.type] = part.value
-    const year = Number(parts.year)
-    const month = Number(parts.month)
-    const day = Number(parts.day)
-    const hour = Number(parts.hour)
-    const minute = Number(parts.minute)
-    const wallMs = Date.UTC(year, month - 1, day, hour, minute)
-    return {
-      year,
-      month,
-      day,
-      hour,
-      minute,
-      weekday: WEEKDAYS[(parts.weekday ?? '').toLowerCase()] ?? 0,
-      offsetMs: wallMs - (ms - (((ms % 60_000) + 60_000) % 60_000)),
-    }
-  }
-  clocks.set(timeZone, clock)
-  return clock
+  if (!isTimeZone(timeZone)) throw new RangeError(`Invalid time zone specified: ${timeZone}`)
+  return (ms) => wallTime(ms, timeZone)
 }
 
 const MACROS: Readonly<Record<string, string>> = {
