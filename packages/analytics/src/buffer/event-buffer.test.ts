@@ -27,6 +27,8 @@ class Store {
   transient = true
   gate: Promise<void> | undefined
   writes = 0
+  /** Items whose size was asked. */
+  readonly sized = new Set<number>()
   /** Items warmed, and how many items the write in progress held at the time. */
   readonly warmed: { n: number; whileWriting: number[] | undefined }[] = []
   #writing: number[] | undefined
@@ -48,7 +50,10 @@ class Store {
           }
         },
         warm: (item) => this.warmed.push({ n: item.n, whileWriting: this.#writing }),
-        size: (item) => item.bytes,
+        size: (item) => {
+          this.sized.add(item.n)
+          return item.bytes
+        },
         isTransient: () => this.transient,
         onDrop: (reason, items) => this.dropped[reason].push(...items.map((i) => i.n)),
         onWriteError: () => {},
@@ -60,7 +65,7 @@ class Store {
 const item = (n: number, bytes = 10): Item => ({ n, bytes })
 
 describe('EventBuffer', () => {
-  it('warms the next batch, each item once, while the batch before it is written', async () => {
+  it('sizes a burst a batch at a time, and warms the next batch, each item once, while the one before it is written', async () => {
     const store = new Store()
     let open!: () => void
     store.gate = new Promise((resolve) => {
@@ -72,6 +77,9 @@ describe('EventBuffer', () => {
     // The first batch (1-300) is being written: the next 300 are warmed, no more.
     expect(store.warmed.map((w) => w.n)).toEqual(Array.from({ length: 300 }, (_, i) => 301 + i))
     expect(new Set(store.warmed.map((w) => w.whileWriting?.[0]))).toEqual(new Set([1]))
+    // The rest waits unsized (the tracker serialises an event to size it: sizing a whole burst
+    // kept every event's JSON alive until its batch was written).
+    expect(Math.max(...store.sized)).toBe(300)
     store.gate = undefined
     open()
     await buffer.flush()

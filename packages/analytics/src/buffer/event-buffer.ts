@@ -303,12 +303,22 @@ export class EventBuffer<T> {
    */
   readonly #measure = (): void => {
     this.#measureScheduled = false
+    this.#measureHead()
+    if (this.#queuedBytes >= this.#options.batchBytes) this.#pump()
+  }
+
+  /**
+   * Sizes the queued items not measured yet, up to one batch from the head: a write starts by
+   * then anyway, and the items behind are measured as the head reaches them. Measuring a burst
+   * all at once made every item's serialised form live until its batch was written.
+   */
+  #measureHead(): void {
+    const end = Math.min(this.#admitted, this.#dequeued + this.#options.batchSize)
     let seq = Math.max(this.#measuredSeq, this.#dequeued)
-    for (; seq < this.#admitted; seq++) {
+    for (; seq < end; seq++) {
       this.#queuedBytes += this.#hooks.size(this.#queue[this.#head + seq - this.#dequeued] as T)
     }
-    this.#measuredSeq = seq
-    if (this.#queuedBytes >= this.#options.batchBytes) this.#pump()
+    this.#measuredSeq = Math.max(this.#measuredSeq, seq)
   }
 
   readonly #onAge = (): void => {
@@ -350,6 +360,7 @@ export class EventBuffer<T> {
       this.#afterSettle()
       return
     }
+    this.#measureHead()
     const draining = this.#dequeued < this.#drainTarget
     const full = queued >= this.#options.batchSize || this.#queuedBytes >= this.#options.batchBytes
     if (!draining && !full) {
