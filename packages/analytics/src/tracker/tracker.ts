@@ -202,10 +202,8 @@ export class Tracker {
         serialise(event)
         return (event.json?.length ?? 0) + event.name.length + 64
       },
-      warm: (event) => {
-        serialise(event)
-        validate(deps.events, event)
-      },
+      // A failure there is met again by the write, which prepares the batch anew.
+      prepare: (batch) => void this.#prepared(batch),
       isTransient: (error) => deps.sink.isTransient?.(error) ?? false,
       onDrop: (reason, items) => this.#drop(reason, items.length),
       onWriteError: (error, batch, retryInMs) => {
@@ -362,11 +360,29 @@ export class Tracker {
   }
 
   async #writeBatch(batch: Batch<PendingEvent>): Promise<void> {
-    const prepared =
-      (batch.prepared as EventBatch | undefined) ?? (await this.#prepare(batch.items, batch.id))
-    batch.prepared = prepared
+    const prepared = await this.#prepared(batch)
     await this.#deps.sink.write(prepared)
     this.#count(prepared)
+  }
+
+  /**
+   * The batch as the sink takes it, prepared once (ahead of its write when the buffer stages it,
+   * with the sink's own preparation): a retry writes the same events with the same ids.
+   */
+  #prepared(batch: Batch<PendingEvent>): Promise<EventBatch> {
+    let prepared = batch.prepared as Promise<EventBatch> | undefined
+    if (prepared === undefined) {
+      prepared = this.#detached(() => this.#prepare(batch.items, batch.id)).then((events) => {
+        this.#deps.sink.prepare?.(events)
+        return events
+      })
+      batch.prepared = prepared
+      // Prepared anew next time: a failed preparation stored nothing.
+      prepared.catch(() => {
+        if (batch.prepared === prepared) batch.prepared = undefined
+      })
+    }
+    return prepared
   }
 
   #count(batch: EventBatch): void {
