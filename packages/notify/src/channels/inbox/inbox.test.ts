@@ -88,6 +88,44 @@ for (const engine of testEngines()) {
       })
     })
 
+    it('refuses an item link that is not a path of the app or an http(s) URL (it is rendered as a link)', async () => {
+      const channel = new InboxChannel(inbox)
+      const send = (url: string) =>
+        channel.send({
+          id: `u-${url}`,
+          to: 'uma',
+          recipientId: 'uma',
+          type: 't',
+          message: { title: 'Link', url },
+          attempt: 1,
+          signal: new AbortController().signal,
+        })
+      for (const url of [
+        'javascript:alert(1)',
+        ' JavaScript:alert(1)',
+        'data:text/html,<script>alert(1)</script>',
+        '//evil.example/login',
+        '/\\evil.example',
+        '/\t/evil.example',
+        '/orders\n1',
+        'orders/1',
+        'mailto:a@example.com',
+        `/${'x'.repeat(4096)}`,
+      ]) {
+        expect(channel.validate({ title: 'Link', url })).toMatch(/url/)
+        expect(await send(url)).toMatchObject({ status: 'permanent' })
+      }
+      for (const url of [
+        '/orders/o-1',
+        '/store?tab=2#top',
+        'https://example.com/a',
+        'http://x.example',
+      ]) {
+        expect(channel.validate({ title: 'Link', url })).toBeUndefined()
+      }
+      expect((await inbox.list('uma')).items.map((item) => item.url)).toEqual([])
+    })
+
     it('counts, marks read, marks all read and archives, only for the owner', async () => {
       for (let i = 0; i < 3; i++) {
         app.clock.advance(1_000)
