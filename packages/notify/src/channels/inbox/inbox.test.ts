@@ -250,6 +250,44 @@ for (const engine of testEngines()) {
       await reader.cancel()
     })
 
+    it('streams every item another process wrote, past the 500 rows one poll query reads', async () => {
+      const controller = new AbortController()
+      const response = await as('sol', '/stream', { signal: controller.signal })
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+      const decoder = new TextDecoder()
+      let text = ''
+      const count = () => text.match(/event: item\n/g)?.length ?? 0
+      const readUntil = async (done: () => boolean) => {
+        while (!done()) {
+          const { value, done: ended } = await reader.read()
+          if (ended) throw new Error('the stream ended')
+          text += decoder.decode(value)
+        }
+      }
+      await readUntil(() => text.includes('event: counts'))
+      app.clock.advance(1_000)
+      const at = app.clock.nowMs()
+      await app
+        .resolve(databaseToken<{ mortar_inbox: Record<string, unknown> }>())
+        .insertInto('mortar_inbox')
+        .values(
+          Array.from({ length: 650 }, (_, i) => ({
+            id: `sol-${String(i).padStart(3, '0')}`,
+            recipient_id: 'sol',
+            type: 't',
+            title: `n${i}`,
+            status: 'unread',
+            created_at: at,
+          })),
+        )
+        .execute()
+      // Before, each poll read the same first 500 rows of its window: the last 150 never came.
+      await readUntil(() => count() >= 650)
+      expect(new Set(text.match(/id: sol-\d+\n/g)).size).toBe(650)
+      controller.abort()
+      await reader.cancel()
+    })
+
     it('caps live streams per recipient and per process, refusing more with 429 until one closes', async () => {
       const limits = { maxStreamsPerRecipient: 2, maxStreams: 3 }
       const open: AbortController[] = []
