@@ -1,4 +1,4 @@
-import type { Inbox, InboxItem } from './inbox-store.js'
+import { type Inbox, type InboxItem, SINCE_PAGE } from './inbox-store.js'
 
 interface Subscriber {
   readonly recipientId: string
@@ -81,8 +81,16 @@ export class InboxStreamHub {
     try {
       const recipients = [...new Set([...this.#subscribers].map((s) => s.recipientId))]
       const oldest = Math.min(...[...this.#subscribers].map((s) => s.sinceMs))
-      const items = await this.#inbox.since(recipients, Math.max(oldest, this.#now() - LOOKBACK_MS))
-      this.#deliver(items)
+      const from = Math.max(oldest, this.#now() - LOOKBACK_MS)
+      // Page through the window: a page cut off by the limit would otherwise be read again by
+      // every poll, and the items after it never streamed.
+      let after: InboxItem | undefined
+      for (;;) {
+        const items = await this.#inbox.since(recipients, from, after)
+        this.#deliver(items)
+        after = items.at(-1)
+        if (items.length < SINCE_PAGE || after === undefined) break
+      }
     } catch {
       // The next poll tries again; a stream is best effort on top of the stored inbox.
     } finally {

@@ -88,6 +88,44 @@ for (const engine of testEngines()) {
       })
     })
 
+    it('refuses an item link that is not a path of the app or an http(s) URL (it is rendered as a link)', async () => {
+      const channel = new InboxChannel(inbox)
+      const send = (url: string) =>
+        channel.send({
+          id: `u-${url}`,
+          to: 'uma',
+          recipientId: 'uma',
+          type: 't',
+          message: { title: 'Link', url },
+          attempt: 1,
+          signal: new AbortController().signal,
+        })
+      for (const url of [
+        'javascript:alert(1)',
+        ' JavaScript:alert(1)',
+        'data:text/html,<script>alert(1)</script>',
+        '//evil.example/login',
+        '/\\evil.example',
+        '/\t/evil.example',
+        '/orders\n1',
+        'orders/1',
+        'mailto:a@example.com',
+        `/${'x'.repeat(4096)}`,
+      ]) {
+        expect(channel.validate({ title: 'Link', url })).toMatch(/url/)
+        expect(await send(url)).toMatchObject({ status: 'permanent' })
+      }
+      for (const url of [
+        '/orders/o-1',
+        '/store?tab=2#top',
+        'https://example.com/a',
+        'http://x.example',
+      ]) {
+        expect(channel.validate({ title: 'Link', url })).toBeUndefined()
+      }
+      expect((await inbox.list('uma')).items.map((item) => item.url)).toEqual([])
+    })
+
     it('counts, marks read, marks all read and archives, only for the owner', async () => {
       for (let i = 0; i < 3; i++) {
         app.clock.advance(1_000)
@@ -208,6 +246,44 @@ for (const engine of testEngines()) {
       await readUntil('"unread":2')
       expect(text).not.toContain('secret')
       expect(text.match(/id: s-1\n/g)).toHaveLength(1)
+      controller.abort()
+      await reader.cancel()
+    })
+
+    it('streams every item another process wrote, past the 500 rows one poll query reads', async () => {
+      const controller = new AbortController()
+      const response = await as('sol', '/stream', { signal: controller.signal })
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+      const decoder = new TextDecoder()
+      let text = ''
+      const count = () => text.match(/event: item\n/g)?.length ?? 0
+      const readUntil = async (done: () => boolean) => {
+        while (!done()) {
+          const { value, done: ended } = await reader.read()
+          if (ended) throw new Error('the stream ended')
+          text += decoder.decode(value)
+        }
+      }
+      await readUntil(() => text.includes('event: counts'))
+      app.clock.advance(1_000)
+      const at = app.clock.nowMs()
+      await app
+        .resolve(databaseToken<{ mortar_inbox: Record<string, unknown> }>())
+        .insertInto('mortar_inbox')
+        .values(
+          Array.from({ length: 650 }, (_, i) => ({
+            id: `sol-${String(i).padStart(3, '0')}`,
+            recipient_id: 'sol',
+            type: 't',
+            title: `n${i}`,
+            status: 'unread',
+            created_at: at,
+          })),
+        )
+        .execute()
+      // Before, each poll read the same first 500 rows of its window: the last 150 never came.
+      await readUntil(() => count() >= 650)
+      expect(new Set(text.match(/id: sol-\d+\n/g)).size).toBe(650)
       controller.abort()
       await reader.cancel()
     })
