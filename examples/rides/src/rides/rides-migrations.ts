@@ -1,13 +1,19 @@
-import type { ModuleMigrations } from '@mortar/core'
+import { exactTextType, type ModuleMigrations } from '@mortar/core'
+import { sql } from 'kysely'
 
 /** The rides tables: users (with their password hash) and trips, indexed for each role's list. */
 export const ridesMigrations: ModuleMigrations = {
   '0001_create_users': {
-    async up(db) {
+    async up(db, { engine }) {
+      // Ids and emails compare exactly: MariaDB's default collation takes 'Adá@…' for 'ada@…'.
       await db.schema
         .createTable('users')
-        .addColumn('id', 'varchar(64)', (column) => column.primaryKey())
-        .addColumn('email', 'varchar(320)', (column) => column.notNull().unique())
+        .addColumn('id', sql.raw(exactTextType(engine, 'varchar(64)')), (column) =>
+          column.primaryKey(),
+        )
+        .addColumn('email', sql.raw(exactTextType(engine, 'varchar(320)')), (column) =>
+          column.notNull().unique(),
+        )
         .addColumn('name', 'varchar(200)', (column) => column.notNull())
         .addColumn('role', 'varchar(16)', (column) => column.notNull())
         .addColumn('password_hash', 'varchar(255)', (column) => column.notNull())
@@ -18,12 +24,18 @@ export const ridesMigrations: ModuleMigrations = {
     },
   },
   '0002_create_trips': {
-    async up(db) {
+    async up(db, { engine }) {
       await db.schema
         .createTable('trips')
-        .addColumn('id', 'varchar(64)', (column) => column.primaryKey())
-        .addColumn('rider_id', 'varchar(64)', (column) => column.notNull().references('users.id'))
-        .addColumn('driver_id', 'varchar(64)', (column) => column.references('users.id'))
+        .addColumn('id', sql.raw(exactTextType(engine, 'varchar(64)')), (column) =>
+          column.primaryKey(),
+        )
+        .addColumn('rider_id', sql.raw(exactTextType(engine, 'varchar(64)')), (column) =>
+          column.notNull().references('users.id'),
+        )
+        .addColumn('driver_id', sql.raw(exactTextType(engine, 'varchar(64)')), (column) =>
+          column.references('users.id'),
+        )
         .addColumn('status', 'varchar(16)', (column) => column.notNull())
         .addColumn('pickup', 'varchar(200)', (column) => column.notNull())
         .addColumn('dropoff', 'varchar(200)', (column) => column.notNull())

@@ -1,13 +1,19 @@
-import type { ModuleMigrations } from '@mortar/core'
+import { exactTextType, type ModuleMigrations } from '@mortar/core'
+import { sql } from 'kysely'
 
 /** The accounts' schema, by migration; recorded as `accounts/<name>`. */
 export const accountsMigrations: ModuleMigrations = {
   '0001_create_users': {
-    async up(db) {
+    async up(db, { engine }) {
+      // Ids and emails compare exactly: MariaDB's default collation takes 'adá@…' for 'ada@…'.
       await db.schema
         .createTable('users')
-        .addColumn('id', 'varchar(36)', (column) => column.primaryKey())
-        .addColumn('email', 'varchar(254)', (column) => column.notNull())
+        .addColumn('id', sql.raw(exactTextType(engine, 'varchar(36)')), (column) =>
+          column.primaryKey(),
+        )
+        .addColumn('email', sql.raw(exactTextType(engine, 'varchar(254)')), (column) =>
+          column.notNull(),
+        )
         .addColumn('password_hash', 'varchar(255)', (column) => column.notNull())
         .addColumn('created_at', 'varchar(32)', (column) => column.notNull())
         .execute()

@@ -1,19 +1,29 @@
-import type { ModuleMigrations } from '@mortar/core'
+import { exactTextType, type ModuleMigrations } from '@mortar/core'
+import { sql } from 'kysely'
 
 /** The orders' schema, by migration; recorded as `orders/<name>`. Portable across engines. */
 export const ordersMigrations: ModuleMigrations = {
   '0001_create_orders': {
-    async up(db) {
+    async up(db, { engine }) {
+      // Ids and keys compare exactly: MariaDB's default collation takes 'Key' for 'key'.
       await db.schema
         .createTable('orders')
-        .addColumn('id', 'varchar(36)', (column) => column.primaryKey())
-        .addColumn('user_id', 'varchar(36)', (column) => column.notNull())
+        .addColumn('id', sql.raw(exactTextType(engine, 'varchar(36)')), (column) =>
+          column.primaryKey(),
+        )
+        .addColumn('user_id', sql.raw(exactTextType(engine, 'varchar(36)')), (column) =>
+          column.notNull(),
+        )
         .addColumn('status', 'varchar(20)', (column) => column.notNull())
         .addColumn('total_cents', 'integer', (column) => column.notNull())
-        .addColumn('payment_method_id', 'varchar(36)', (column) => column.notNull())
+        .addColumn('payment_method_id', sql.raw(exactTextType(engine, 'varchar(36)')), (column) =>
+          column.notNull(),
+        )
         .addColumn('payment_label', 'varchar(40)', (column) => column.notNull())
-        .addColumn('checkout_key', 'varchar(64)', (column) => column.notNull())
-        .addColumn('tracking_code', 'varchar(64)')
+        .addColumn('checkout_key', sql.raw(exactTextType(engine, 'varchar(64)')), (column) =>
+          column.notNull(),
+        )
+        .addColumn('tracking_code', sql.raw(exactTextType(engine, 'varchar(64)')))
         .addColumn('created_at', 'varchar(32)', (column) => column.notNull())
         .addColumn('updated_at', 'varchar(32)', (column) => column.notNull())
         .execute()
@@ -38,7 +48,7 @@ export const ordersMigrations: ModuleMigrations = {
         .execute()
       await db.schema
         .createTable('order_lines')
-        .addColumn('order_id', 'varchar(36)', (column) =>
+        .addColumn('order_id', sql.raw(exactTextType(engine, 'varchar(36)')), (column) =>
           column.notNull().references('orders.id').onDelete('cascade'),
         )
         .addColumn('product_id', 'integer', (column) => column.notNull())

@@ -1,13 +1,19 @@
-import type { ModuleMigrations } from '@mortar/core'
+import { exactTextType, type ModuleMigrations } from '@mortar/core'
+import { sql } from 'kysely'
 
 /** The payments' schema, by migration; recorded as `payments/<name>`. */
 export const paymentsMigrations: ModuleMigrations = {
   '0001_create_payment_methods': {
-    async up(db) {
+    async up(db, { engine }) {
+      // Ids compare exactly: MariaDB's default collation takes 'Id' for 'id'.
       await db.schema
         .createTable('payment_methods')
-        .addColumn('id', 'varchar(36)', (column) => column.primaryKey())
-        .addColumn('user_id', 'varchar(36)', (column) => column.notNull())
+        .addColumn('id', sql.raw(exactTextType(engine, 'varchar(36)')), (column) =>
+          column.primaryKey(),
+        )
+        .addColumn('user_id', sql.raw(exactTextType(engine, 'varchar(36)')), (column) =>
+          column.notNull(),
+        )
         .addColumn('brand', 'varchar(20)', (column) => column.notNull())
         .addColumn('last4', 'varchar(4)', (column) => column.notNull())
         // A Vault envelope is longer than the token it holds; text fits any token length.

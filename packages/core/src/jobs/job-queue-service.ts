@@ -310,12 +310,17 @@ export class JobQueueService implements JobQueue {
   }
 }
 
+const MAX_DATE_MS = 8_640_000_000_000_000
+
 function runAt(name: string, options: EnqueueOptions | undefined, nowMs: number): number {
   if (options?.delay !== undefined) {
-    if (!(Number.isFinite(options.delay) && options.delay >= 0)) {
-      throw invalidOption(name, 'delay', 'a finite number of ms, 0 or more')
+    // The instant must be one a Date holds: past it PostgreSQL's bigint refuses the row inside
+    // the caller's transaction and SQLite stores a float no claim reaches.
+    const ms = nowMs + Math.round(options.delay)
+    if (!(options.delay >= 0 && ms <= MAX_DATE_MS)) {
+      throw invalidOption(name, 'delay', `a number of ms from 0 to ${MAX_DATE_MS - nowMs}`)
     }
-    return nowMs + Math.round(options.delay)
+    return ms
   }
   if (options?.runAt !== undefined) {
     const ms = options.runAt instanceof Date ? options.runAt.getTime() : Number.NaN

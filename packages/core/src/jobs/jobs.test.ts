@@ -164,9 +164,14 @@ for (const testCase of cases) {
         code: 'E_VALIDATION',
         message: expect.stringContaining('round trip through JSON'),
       })
-      await expect(
-        jobs.enqueue(typed, { email: 'a@b.co' }, { delay: Number.NaN }),
-      ).rejects.toMatchObject({ code: 'E_VALIDATION' })
+      // A delay past the last instant a Date holds is no time at all: PostgreSQL's bigint refused
+      // it inside the caller's transaction, SQLite stored a float no claim ever reached.
+      for (const delay of [Number.NaN, -1, 1e20, Number.MAX_VALUE]) {
+        await expect(jobs.enqueue(typed, { email: 'a@b.co' }, { delay })).rejects.toMatchObject({
+          code: 'E_VALIDATION',
+          issues: [{ path: 'delay' }],
+        })
+      }
       await expect(jobs.enqueue(stray, {})).rejects.toBeInstanceOf(JobError)
       await expect(jobs.enqueue(stray, {})).rejects.toMatchObject({ code: 'E_JOB_UNDECLARED' })
       expect((await jobs.status()).counts).toEqual([])

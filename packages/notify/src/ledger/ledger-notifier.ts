@@ -152,7 +152,7 @@ export class LedgerNotifier implements Notifier {
           settle('dead', invalid)
           continue
         }
-        row.message = JSON.stringify(rendered.message)
+        row.message = rendered.json
         // Quiet hours are arithmetic, decided here; preferences and throttles need the database
         // and are decided by the delivery job (which also honours an opt-out made meanwhile).
         const until =

@@ -70,6 +70,19 @@ class BrokenTemplate extends Notification {
   }
 }
 
+class UnstorableData extends Notification {
+  readonly type = 'unstorable'
+  via() {
+    return ['inbox', 'sms'] as const
+  }
+  toInbox() {
+    return { title: 'Counted', data: { count: 10n } }
+  }
+  toSms() {
+    return { text: 'still sent' }
+  }
+}
+
 class Promo extends Notification {
   readonly type = 'promo'
   readonly category = 'marketing'
@@ -489,6 +502,22 @@ for (const engine of testEngines()) {
             reason: 'toMail() threw: template exploded',
           },
         ])
+      })
+
+      it('records a message that is not JSON (a BigInt in its data) as dead, and still sends the other channels', async () => {
+        // It was stringified for the ledger outside the renderer's guard: the TypeError failed
+        // the whole notify() and the caller's transaction, every channel with it.
+        const result = await notify(ada, new UnstorableData())
+        expect(result.deliveries.map((d) => [d.channel, d.status, d.reason])).toEqual([
+          [
+            'inbox',
+            'dead',
+            expect.stringContaining('toInbox() returned a message that is not JSON'),
+          ],
+          ['sms', 'queued', undefined],
+        ])
+        await drain()
+        expect(sms.sent.map((s) => (s.message as { text: string }).text)).toEqual(['still sent'])
       })
 
       it('retries a transient failure and sends once it works; one failing channel does not touch the others', async () => {

@@ -97,6 +97,11 @@ type Problems<N> = { [C in ChannelsOf<N>]: RendererProblem<N, C> }[ChannelsOf<N>
  */
 export type CheckNotification<N> = [Problems<N>] extends [never] ? unknown : Problems<N>
 
+// The ledger's type, category and idempotency_key columns are varchar(191). Built once: a zod
+// schema costs more to build than to run, and notify() checks these on every call.
+const MAX_FIELD_LENGTH = 191
+const storableField = safeText({ max: MAX_FIELD_LENGTH })
+
 /** The fields of a notification (see {@link NotificationFields}), checked: a wrong type is a `TypeError`. */
 export function notificationFields(notification: Notification<never>): {
   readonly type: string
@@ -105,14 +110,14 @@ export function notificationFields(notification: Notification<never>): {
   readonly digest: DigestEntry | undefined
 } {
   const fields = notification as NotificationFields
-  const text = (name: keyof NotificationFields, max: number): string | undefined => {
+  const text = (name: keyof NotificationFields): string | undefined => {
     const value = fields[name]
     if (value === undefined || value === null) return undefined
     // Stored as given: a NUL fails PostgreSQL, a lone surrogate becomes U+FFFD, and two keys
     // that differ only there would be one (the second notification dropped as a duplicate).
-    if (typeof value !== 'string' || value === '' || !safeText({ max }).safeParse(value).success) {
+    if (typeof value !== 'string' || value === '' || !storableField.safeParse(value).success) {
       throw new TypeError(
-        `${notification.constructor.name}.${name} must be a non-empty string of at most ${max} characters, without NUL or a lone surrogate.`,
+        `${notification.constructor.name}.${name} must be a non-empty string of at most ${MAX_FIELD_LENGTH} characters, without NUL or a lone surrogate.`,
       )
     }
     return value
@@ -125,9 +130,9 @@ export function notificationFields(notification: Notification<never>): {
     throw new TypeError(`${notification.constructor.name}.digest must be { key, item }.`)
   }
   return {
-    type: text('type', 191) ?? notification.constructor.name,
-    category: text('category', 191) ?? 'default',
-    key: text('key', 191),
+    type: text('type') ?? notification.constructor.name,
+    category: text('category') ?? 'default',
+    key: text('key'),
     digest,
   }
 }

@@ -2,9 +2,9 @@ import type { ChannelMessages, ChannelName } from '../channels/channel.js'
 import type { Notification, RenderContext } from './notification.js'
 import type { Recipient } from './recipient.js'
 
-/** A renderer's result: the message, or why there is none. */
+/** A renderer's result: the message and its JSON (as the ledger stores it), or why there is none. */
 export type Rendered<C extends ChannelName> =
-  | { readonly ok: true; readonly message: ChannelMessages[C] }
+  | { readonly ok: true; readonly message: ChannelMessages[C]; readonly json: string }
   | { readonly ok: false; readonly reason: string }
 
 /** The channels of `notification` for `recipient`, deduplicated, in `via()` order. */
@@ -22,8 +22,9 @@ export function channelsFor(
 }
 
 /**
- * Calls the notification's renderer for `channel`. A missing renderer or one that throws is a
- * reason, not an exception: the ledger records that delivery as dead and sends the others.
+ * Calls the notification's renderer for `channel`. A missing renderer, one that throws and a
+ * message that is not JSON (a BigInt, a cycle: the ledger stores messages as JSON) are a reason,
+ * not an exception: the ledger records that delivery as dead and sends the others.
  */
 export async function renderMessage<C extends ChannelName>(
   notification: Notification<never>,
@@ -49,11 +50,27 @@ export async function renderMessage<C extends ChannelName>(
         reason: `${name}() returned ${message === null ? 'null' : typeof message}, not a message`,
       }
     }
-    return { ok: true, message }
+    let json: string | undefined
+    try {
+      json = JSON.stringify(message)
+    } catch (error) {
+      return { ok: false, reason: `${name}() returned a message that is not JSON: ${why(error)}` }
+    }
+    if (json === undefined) {
+      return {
+        ok: false,
+        reason: `${name}() returned a message that is not JSON: its toJSON() gave nothing`,
+      }
+    }
+    return { ok: true, message, json }
   } catch (error) {
     return {
       ok: false,
-      reason: `${name}() threw: ${error instanceof Error ? error.message : String(error)}`,
+      reason: `${name}() threw: ${why(error)}`,
     }
   }
+}
+
+function why(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
 }

@@ -39,9 +39,9 @@ export class InboxChannel implements Channel<'inbox'> {
   }
 
   validate(message: InboxMessage): string | undefined {
-    return typeof message.title === 'string' && message.title.trim() !== ''
-      ? undefined
-      : 'the inbox item has no title'
+    if (typeof message.title !== 'string' || message.title.trim() === '')
+      return 'the inbox item has no title'
+    return message.url === undefined ? undefined : linkProblem(message.url)
   }
 
   async send(outgoing: Outgoing<InboxMessage>): Promise<ChannelResult> {
@@ -66,6 +66,29 @@ export class InboxChannel implements Channel<'inbox'> {
       return { status: 'transient', reason: `the inbox write failed: ${(error as Error).message}` }
     }
   }
+}
+
+const MAX_URL_LENGTH = 2_048
+
+/**
+ * Why an item's link may not be stored, if it may not: apps render it as a link, so only a path
+ * of the app (`/orders/1`, not `//host`) or an http(s) URL; no whitespace, control characters or
+ * backslashes, which browsers drop or read as `/` (`/\t/evil.example` is `//evil.example`).
+ */
+function linkProblem(url: unknown): string | undefined {
+  const problem = "the inbox item's url must be a path of the app ('/orders/1') or an http(s) URL"
+  if (
+    typeof url !== 'string' ||
+    url.length > MAX_URL_LENGTH ||
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
+    /[\u0000-\u0020\u007f-\u009f\\]/.test(url)
+  ) {
+    return `${problem}, at most ${MAX_URL_LENGTH} characters without spaces, control characters or backslashes`
+  }
+  if (url.startsWith('/')) return url.startsWith('//') ? problem : undefined
+  if (!URL.canParse(url)) return problem
+  const { protocol } = new URL(url)
+  return protocol === 'http:' || protocol === 'https:' ? undefined : problem
 }
 
 /**

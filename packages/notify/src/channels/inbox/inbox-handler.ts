@@ -4,14 +4,16 @@ import {
   currentRequestContext,
   NotFoundError,
   type RequestContext,
+  TooManyRequestsError,
   UnauthorizedError,
   ValidationError,
 } from '@mortar/core'
 import { type FetchHandler, jsonResponse, problemResponse } from '../../pages/fetch-handler.js'
+import { NotifyConfigError } from '../../errors.js'
 import { delayOption } from '../../module/delay-option.js'
 import { INBOX } from './inbox-channel.js'
 import type { Inbox, InboxItem, InboxStatus } from './inbox-store.js'
-import { InboxStreamHub } from './inbox-stream.js'
+import { InboxStreamHub, type StreamLimits } from './inbox-stream.js'
 
 /** Options of {@link inboxHandler}. */
 export interface InboxHandlerOptions {
@@ -25,6 +27,10 @@ export interface InboxHandlerOptions {
   readonly pollMs?: number
   /** Seconds between keep-alive comments on a live stream; 25 by default. */
   readonly heartbeatSeconds?: number
+  /** Live streams one recipient may hold open in this process (tabs); 5 by default, then 429. */
+  readonly maxStreamsPerRecipient?: number
+  /** Live streams this process holds open in all; 1 000 by default, then 429. */
+  readonly maxStreams?: number
 }
 
 const STATUSES = new Set(['unread', 'read', 'archived', 'inbox'])
@@ -37,7 +43,8 @@ const hubs = new WeakMap<Inbox, InboxStreamHub>()
  * - `GET /counts` — `{ unread, read, archived }`;
  * - `POST /read`, `POST /unread`, `POST /archive` with `{ "ids": [...] }` — `{ changed }`;
  * - `POST /read-all` — `{ changed }`;
- * - `GET /stream` — server-sent events: `item` for each new item, `counts` after them.
+ * - `GET /stream` — server-sent events: `item` for each new item, `counts` after them; 429 past
+ *   `maxStreamsPerRecipient` or `maxStreams` open streams.
  *
  * Mount it inside the app's request context (core's adapters do), after the session that sets
  * the principal; its POSTs are protected by the app's CSRF guard like any other route.
@@ -57,6 +64,10 @@ export function inboxHandler(options: InboxHandlerOptions): FetchHandler {
     options.heartbeatSeconds === undefined ? undefined : options.heartbeatSeconds * 1000,
     25_000,
   )
+  const limits: StreamLimits = {
+    perRecipient: countOption('maxStreamsPerRecipient', options.maxStreamsPerRecipient, 5),
+    total: countOption('maxStreams', options.maxStreams, 1_000),
+  }
   return async (request) => {
     const context = currentRequestContext()
     try {
@@ -96,7 +107,7 @@ export function inboxHandler(options: InboxHandlerOptions): FetchHandler {
             })
             hubs.set(inbox, hub)
           }
-          return stream(request, inbox, hub, recipientId, heartbeatMs)
+          return stream(request, inbox, hub, recipientId, heartbeatMs, limits)
         }
         throw new NotFoundError()
       }
@@ -116,6 +127,16 @@ export function inboxHandler(options: InboxHandlerOptions): FetchHandler {
       return problemResponse(error, request)
     }
   }
+}
+
+function countOption(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new NotifyConfigError(
+      `inboxHandler: ${name} must be a whole number from 1; got ${String(value)}.`,
+    )
+  }
+  return value
 }
 
 function invalid(path: string, message: string): ValidationError {
@@ -155,30 +176,43 @@ function stream(
   hub: InboxStreamHub,
   recipientId: string,
   heartbeatMs: number,
+  limits: StreamLimits,
 ): Response {
   const encoder = new TextEncoder()
   let cleanup = () => {}
+  let write = (_text: string) => {}
+  let sendCounts = async () => {}
+  const unsubscribe = hub.subscribe(
+    recipientId,
+    (items: readonly InboxItem[]) => {
+      for (const item of items)
+        write(`id: ${item.id}\nevent: item\ndata: ${JSON.stringify(item)}\n\n`)
+      void sendCounts()
+    },
+    limits,
+  )
+  if (unsubscribe === undefined) {
+    throw new TooManyRequestsError(
+      30,
+      'Too many live inbox streams are open; close one (another tab) or retry later.',
+    )
+  }
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
-      const write = (text: string) => {
+      write = (text: string) => {
         try {
           controller.enqueue(encoder.encode(text))
         } catch {
           cleanup()
         }
       }
-      const sendCounts = async () => {
+      sendCounts = async () => {
         try {
           write(`event: counts\ndata: ${JSON.stringify(await inbox.counts(recipientId))}\n\n`)
         } catch {
           // the next item sends them again
         }
       }
-      const unsubscribe = hub.subscribe(recipientId, (items: readonly InboxItem[]) => {
-        for (const item of items)
-          write(`id: ${item.id}\nevent: item\ndata: ${JSON.stringify(item)}\n\n`)
-        void sendCounts()
-      })
       const heartbeat = setInterval(() => write(': keep-alive\n\n'), heartbeatMs)
       heartbeat.unref()
       cleanup = () => {
@@ -193,6 +227,7 @@ function stream(
       }
       const onAbort = () => cleanup()
       request.signal.addEventListener('abort', onAbort, { once: true })
+      if (request.signal.aborted) cleanup()
       write('retry: 3000\n\n')
       void sendCounts()
     },

@@ -11,7 +11,10 @@
 export interface InboxMessage {
   readonly title: string
   readonly body?: string | undefined
-  /** Where the item leads when clicked (a path of the app). */
+  /**
+   * Where the item leads when clicked: a path of the app (`/orders/o-1`) or an http(s) URL, at
+   * most 2 048 characters; anything else (`javascript:`, `//host`) makes the delivery dead.
+   */
   readonly url?: string | undefined
   /** Anything else the app's inbox view needs (JSON). */
   readonly data?: Readonly<Record<string, unknown>> | undefined

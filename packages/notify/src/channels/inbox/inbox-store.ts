@@ -42,6 +42,9 @@ export interface InboxListOptions {
 
 export const INBOX_TABLE = 'mortar_inbox'
 
+/** How many items one {@link Inbox.since} call returns at most. */
+export const SINCE_PAGE = 500
+
 interface InboxRow {
   id: string
   recipient_id: string
@@ -156,19 +159,34 @@ export class Inbox {
     }
   }
 
-  /** Items of these recipients created at or after `sinceMs`, oldest first (for live streams). */
-  async since(recipientIds: readonly string[], sinceMs: number): Promise<readonly InboxItem[]> {
+  /**
+   * Items of these recipients created at or after `sinceMs`, oldest first (for live streams), at
+   * most 500 of them: pass the last one as `after` for the next page.
+   */
+  async since(
+    recipientIds: readonly string[],
+    sinceMs: number,
+    after?: { readonly createdAt: Date; readonly id: string },
+  ): Promise<readonly InboxItem[]> {
     if (recipientIds.length === 0) return []
-    const rows = await this.#db
+    let query = this.#db
       .selectFrom(INBOX_TABLE)
       .selectAll()
       .where('recipient_id', 'in', [...recipientIds])
       .where('created_at', '>=', sinceMs)
       .orderBy('created_at', 'asc')
       .orderBy('id', 'asc')
-      .limit(500)
-      .execute()
-    return rows.map(toItem)
+      .limit(SINCE_PAGE)
+    if (after !== undefined) {
+      const at = after.createdAt.getTime()
+      query = query.where((eb) =>
+        eb.or([
+          eb('created_at', '>', at),
+          eb.and([eb('created_at', '=', at), eb('id', '>', after.id)]),
+        ]),
+      )
+    }
+    return (await query.execute()).map(toItem)
   }
 
   /** The recipient's counts by status, in one query. */

@@ -1,4 +1,4 @@
-import type { Inbox, InboxItem } from './inbox-store.js'
+import { type Inbox, type InboxItem, SINCE_PAGE } from './inbox-store.js'
 
 interface Subscriber {
   readonly recipientId: string
@@ -10,16 +10,24 @@ interface Subscriber {
 // Items are stamped when written and may commit a little later: each poll looks back this far.
 const LOOKBACK_MS = 10_000
 
+/** How many live streams the process holds at most, in all and for one recipient. */
+export interface StreamLimits {
+  readonly perRecipient: number
+  readonly total: number
+}
+
 /**
  * Fans new inbox items out to the live streams of this process: at once for items this process
  * writes, and by one shared poll (every `pollMs`, only while someone listens) for items other
- * processes write. Each stream gets an item once.
+ * processes write. Each stream gets an item once. Streams are capped, per recipient and in all:
+ * each holds a connection, a timer and a place in the poll's query.
  */
 export class InboxStreamHub {
   readonly #inbox: Inbox
   readonly #pollMs: number
   readonly #now: () => number
   readonly #subscribers = new Set<Subscriber>()
+  readonly #perRecipient = new Map<string, number>()
   #timer: NodeJS.Timeout | undefined
   #unlisten: (() => void) | undefined
   #polling = false
@@ -30,13 +38,26 @@ export class InboxStreamHub {
     this.#now = options.now
   }
 
-  /** Starts sending the recipient's new items to `push`; returns the function that stops it. */
-  subscribe(recipientId: string, push: (items: readonly InboxItem[]) => void): () => void {
+  /**
+   * Starts sending the recipient's new items to `push`; returns the function that stops it, or
+   * `undefined` when the limits leave no room for another stream (of this recipient or at all).
+   */
+  subscribe(
+    recipientId: string,
+    push: (items: readonly InboxItem[]) => void,
+    limits: StreamLimits,
+  ): (() => void) | undefined {
+    const held = this.#perRecipient.get(recipientId) ?? 0
+    if (held >= limits.perRecipient || this.#subscribers.size >= limits.total) return undefined
     const subscriber: Subscriber = { recipientId, sinceMs: this.#now(), seen: new Map(), push }
     this.#subscribers.add(subscriber)
+    this.#perRecipient.set(recipientId, held + 1)
     if (this.#subscribers.size === 1) this.#start()
     return () => {
-      this.#subscribers.delete(subscriber)
+      if (!this.#subscribers.delete(subscriber)) return
+      const left = (this.#perRecipient.get(recipientId) ?? 1) - 1
+      if (left === 0) this.#perRecipient.delete(recipientId)
+      else this.#perRecipient.set(recipientId, left)
       if (this.#subscribers.size === 0) this.#stop()
     }
   }
@@ -60,8 +81,16 @@ export class InboxStreamHub {
     try {
       const recipients = [...new Set([...this.#subscribers].map((s) => s.recipientId))]
       const oldest = Math.min(...[...this.#subscribers].map((s) => s.sinceMs))
-      const items = await this.#inbox.since(recipients, Math.max(oldest, this.#now() - LOOKBACK_MS))
-      this.#deliver(items)
+      const from = Math.max(oldest, this.#now() - LOOKBACK_MS)
+      // Page through the window: a page cut off by the limit would otherwise be read again by
+      // every poll, and the items after it never streamed.
+      let after: InboxItem | undefined
+      for (;;) {
+        const items = await this.#inbox.since(recipients, from, after)
+        this.#deliver(items)
+        after = items.at(-1)
+        if (items.length < SINCE_PAGE || after === undefined) break
+      }
     } catch {
       // The next poll tries again; a stream is best effort on top of the stored inbox.
     } finally {

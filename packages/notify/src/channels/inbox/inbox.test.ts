@@ -8,7 +8,7 @@ import {
 import { createTestApp, privateDatabaseUrl, type TestApp, testEngines } from '@mortar/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { INBOX, InboxChannel } from './inbox-channel.js'
-import { inboxHandler } from './inbox-handler.js'
+import { type InboxHandlerOptions, inboxHandler } from './inbox-handler.js'
 import { createInboxTable, Inbox } from './inbox-store.js'
 
 const inboxModule = defineModule({
@@ -43,8 +43,13 @@ for (const engine of testEngines()) {
       await drop()
     })
 
-    function as(recipientId: string | undefined, url: string, init?: RequestInit) {
-      const handler = inboxHandler({ recipient: () => recipientId, pollMs: 50 })
+    function as(
+      recipientId: string | undefined,
+      url: string,
+      init?: RequestInit,
+      options: Partial<InboxHandlerOptions> = {},
+    ) {
+      const handler = inboxHandler({ recipient: () => recipientId, pollMs: 50, ...options })
       const context = new RequestContext({ createScope: () => app.createScope() })
       return runInRequestContext(context, () => handler(new Request(`http://x${url}`, init)))
     }
@@ -81,6 +86,44 @@ for (const engine of testEngines()) {
         data: { orderId: 'o-1' },
         status: 'unread',
       })
+    })
+
+    it('refuses an item link that is not a path of the app or an http(s) URL (it is rendered as a link)', async () => {
+      const channel = new InboxChannel(inbox)
+      const send = (url: string) =>
+        channel.send({
+          id: `u-${url}`,
+          to: 'uma',
+          recipientId: 'uma',
+          type: 't',
+          message: { title: 'Link', url },
+          attempt: 1,
+          signal: new AbortController().signal,
+        })
+      for (const url of [
+        'javascript:alert(1)',
+        ' JavaScript:alert(1)',
+        'data:text/html,<script>alert(1)</script>',
+        '//evil.example/login',
+        '/\\evil.example',
+        '/\t/evil.example',
+        '/orders\n1',
+        'orders/1',
+        'mailto:a@example.com',
+        `/${'x'.repeat(4096)}`,
+      ]) {
+        expect(channel.validate({ title: 'Link', url })).toMatch(/url/)
+        expect(await send(url)).toMatchObject({ status: 'permanent' })
+      }
+      for (const url of [
+        '/orders/o-1',
+        '/store?tab=2#top',
+        'https://example.com/a',
+        'http://x.example',
+      ]) {
+        expect(channel.validate({ title: 'Link', url })).toBeUndefined()
+      }
+      expect((await inbox.list('uma')).items.map((item) => item.url)).toEqual([])
     })
 
     it('counts, marks read, marks all read and archives, only for the owner', async () => {
@@ -205,6 +248,75 @@ for (const engine of testEngines()) {
       expect(text.match(/id: s-1\n/g)).toHaveLength(1)
       controller.abort()
       await reader.cancel()
+    })
+
+    it('streams every item another process wrote, past the 500 rows one poll query reads', async () => {
+      const controller = new AbortController()
+      const response = await as('sol', '/stream', { signal: controller.signal })
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+      const decoder = new TextDecoder()
+      let text = ''
+      const count = () => text.match(/event: item\n/g)?.length ?? 0
+      const readUntil = async (done: () => boolean) => {
+        while (!done()) {
+          const { value, done: ended } = await reader.read()
+          if (ended) throw new Error('the stream ended')
+          text += decoder.decode(value)
+        }
+      }
+      await readUntil(() => text.includes('event: counts'))
+      app.clock.advance(1_000)
+      const at = app.clock.nowMs()
+      await app
+        .resolve(databaseToken<{ mortar_inbox: Record<string, unknown> }>())
+        .insertInto('mortar_inbox')
+        .values(
+          Array.from({ length: 650 }, (_, i) => ({
+            id: `sol-${String(i).padStart(3, '0')}`,
+            recipient_id: 'sol',
+            type: 't',
+            title: `n${i}`,
+            status: 'unread',
+            created_at: at,
+          })),
+        )
+        .execute()
+      // Before, each poll read the same first 500 rows of its window: the last 150 never came.
+      await readUntil(() => count() >= 650)
+      expect(new Set(text.match(/id: sol-\d+\n/g)).size).toBe(650)
+      controller.abort()
+      await reader.cancel()
+    })
+
+    it('caps live streams per recipient and per process, refusing more with 429 until one closes', async () => {
+      const limits = { maxStreamsPerRecipient: 2, maxStreams: 3 }
+      const open: AbortController[] = []
+      const stream = async (recipientId: string) => {
+        const controller = new AbortController()
+        const response = await as(recipientId, '/stream', { signal: controller.signal }, limits)
+        if (response.status === 200) open.push(controller)
+        else await response.body?.cancel()
+        return response
+      }
+      expect((await stream('ann')).status).toBe(200)
+      expect((await stream('ann')).status).toBe(200)
+      const third = await stream('ann')
+      expect(third.status).toBe(429)
+      expect(third.headers.get('retry-after')).not.toBeNull()
+      expect((await stream('ben')).status).toBe(200)
+      expect((await stream('cy')).status).toBe(429) // the process holds 3
+      open.shift()?.abort() // one of ann's closes
+      expect((await stream('cy')).status).toBe(200)
+      expect((await stream('ann')).status).toBe(429) // ann 1 + ben 1 + cy 1: the process is full
+      for (const controller of open) controller.abort()
+      expect((await stream('ann')).status).toBe(200)
+      open.pop()?.abort()
+      expect(() => inboxHandler({ recipient: () => 'x', maxStreamsPerRecipient: 0 })).toThrow(
+        expect.objectContaining({ code: 'E_NOTIFY_CONFIG' }),
+      )
+      expect(() => inboxHandler({ recipient: () => 'x', maxStreams: Number.NaN })).toThrow(
+        expect.objectContaining({ code: 'E_NOTIFY_CONFIG' }),
+      )
     })
   })
 }

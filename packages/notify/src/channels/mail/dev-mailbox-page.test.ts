@@ -7,9 +7,11 @@ function inRequest(
   handler: (request: Request) => Response | Promise<Response>,
   url: string,
   admin: boolean,
+  ip: string | null = '127.0.0.1', // null: not an HTTP request
 ) {
   const context = new RequestContext({
     createScope: () => ({ resolve: () => undefined as never, dispose: async () => {} }),
+    ip: ip ?? undefined,
   })
   context.set('principal', { admin } as never)
   return runInRequestContext(context, () => handler(new Request(url)))
@@ -59,6 +61,18 @@ describe('devMailboxPage', () => {
       },
     })
     expect((await inRequest(throwing, 'http://x/', true)).status).toBe(403)
+  })
+
+  it('answers without a guard only to this machine, even in development (a public dev server shows no one’s mail)', async () => {
+    const dev = devMailboxPage(await capture(), { env: { NODE_ENV: 'development' } })
+    for (const ip of ['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1']) {
+      expect((await inRequest(dev, 'http://x/', false, ip)).status).toBe(200)
+    }
+    for (const ip of ['203.0.113.5', '10.0.0.2', '::ffff:10.0.0.2', 'fe80::1', null]) {
+      expect((await inRequest(dev, 'http://x/', false, ip)).status).toBe(403)
+    }
+    const guarded = devMailboxPage(await capture(), { guard: () => true })
+    expect((await inRequest(guarded, 'http://x/', false, '203.0.113.5')).status).toBe(200)
   })
 
   it('lists mail with every captured field escaped, and shows HTML only in a sandboxed frame', async () => {

@@ -1,4 +1,5 @@
-import { NotFoundError } from '@mortar/core'
+import { BlockList, isIP } from 'node:net'
+import { currentRequestContext, NotFoundError } from '@mortar/core'
 import { html, type SafeHtml } from '../../html/html.js'
 import {
   type FetchHandler,
@@ -14,7 +15,8 @@ import type { CapturedMail, DevMailbox } from './dev-mailbox.js'
 export interface DevMailboxPageOptions {
   /**
    * Who may see the mailbox, from the request context (its principal, say). Without a guard the
-   * page answers only when `NODE_ENV` is `development`; everywhere else it refuses (403).
+   * page answers only when `NODE_ENV` is `development` and the request comes from this machine
+   * (a loopback address); everywhere else it refuses (403).
    */
   readonly guard?: PageGuard
   /** The environment the default decision reads; `process.env` by default. */
@@ -43,7 +45,13 @@ export function devMailboxPage(
 ): FetchHandler {
   const env = options.env ?? process.env
   return async (request) => {
-    const refused = await guardPage(request, options.guard, env.NODE_ENV === 'development')
+    // Unguarded, only this machine: a dev server reachable from elsewhere (or a production one
+    // started with NODE_ENV=development) must not show everyone's mail.
+    const refused = await guardPage(
+      request,
+      options.guard,
+      env.NODE_ENV === 'development' && isLoopback(currentRequestContext()?.ip),
+    )
     if (refused) return refused
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       return new Response(null, { status: 405, headers: { allow: 'GET, HEAD' } })
@@ -100,4 +108,14 @@ ${mail.attachments?.length ? html`<dt>Attachments</dt><dd>${mail.attachments.map
 </dl>
 ${mail.html === undefined ? '' : html`<h2>HTML</h2><iframe title="HTML body" sandbox="" srcdoc="${mail.html}"></iframe>`}
 ${mail.text === undefined ? '' : html`<h2>Text</h2><pre>${mail.text}</pre>`}`
+}
+
+const LOOPBACK = new BlockList()
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4')
+LOOPBACK.addAddress('::1', 'ipv6')
+
+// BlockList judges an IPv4-mapped IPv6 address (::ffff:127.0.0.1) by its IPv4 address.
+function isLoopback(ip: string | undefined): boolean {
+  const family = ip === undefined ? 0 : isIP(ip)
+  return family !== 0 && LOOPBACK.check(ip as string, family === 6 ? 'ipv6' : 'ipv4')
 }

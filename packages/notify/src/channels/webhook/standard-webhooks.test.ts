@@ -64,6 +64,51 @@ describe('Standard Webhooks signatures', () => {
     expect(verifyWebhook([secret, old], headers, 'x', { now })).toBe('msg_3')
   })
 
+  it('refuses a signature that is not the exact base64 of the HMAC (decoders skip what they cannot read)', () => {
+    const headers = signWebhook(secret, { id: 'msg_4', timestamp: now, body: 'x' })
+    const value = headers['webhook-signature'].slice(3)
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+    const last = value.length - 2 // 43 characters carry 32 bytes: the last one has 2 spare bits
+    const spareBitSet = `${value.slice(0, last)}${alphabet[alphabet.indexOf(value[last] ?? '') ^ 1]}=`
+    const variants = [
+      `${value}!!`, // trailing garbage the decoder skips
+      `${value.slice(0, 10)} ${value.slice(10)}`, // whitespace inside
+      `${value.slice(0, 10)}*${value.slice(10)}`, // a character not in the alphabet
+      value.replace(/=+$/, ''), // padding left out
+      Buffer.from(value, 'base64').toString('base64url'), // the URL alphabet
+      spareBitSet, // decodes to the same bytes
+      `${value}${Buffer.from('extra').toString('base64')}`, // a second base64 text appended
+    ]
+    for (const variant of variants) {
+      expect(variant).not.toBe(value)
+      expect(() =>
+        verifyWebhook(secret, { ...headers, 'webhook-signature': `v1,${variant}` }, 'x', { now }),
+      ).toThrow(expect.objectContaining({ reason: 'signature' }))
+    }
+    expect(verifyWebhook(secret, headers, 'x', { now })).toBe('msg_4')
+  })
+
+  it('verifies the timestamp header as sent: a re-spelled number is not the signed one', () => {
+    const headers = signWebhook(secret, { id: 'msg_5', timestamp: now, body: 'x' })
+    for (const timestamp of [
+      `0${headers['webhook-timestamp']}`,
+      `${headers['webhook-timestamp']}.0`,
+    ]) {
+      expect(() =>
+        verifyWebhook(secret, { ...headers, 'webhook-timestamp': timestamp }, 'x', { now }),
+      ).toThrow(expect.objectContaining({ code: 'E_WEBHOOK_SIGNATURE' }))
+    }
+  })
+
+  it('refuses a tolerance that is not a finite number of seconds from 0 (NaN let every replay in)', () => {
+    const stale = signWebhook(secret, { id: 'msg_6', timestamp: new Date(0), body: 'x' })
+    for (const toleranceSeconds of [Number.NaN, Number.POSITIVE_INFINITY, -1]) {
+      expect(() => verifyWebhook(secret, stale, 'x', { now, toleranceSeconds })).toThrow(
+        expect.objectContaining({ reason: 'config' }),
+      )
+    }
+  })
+
   it('refuses a secret that is too short or not base64', () => {
     expect(() => webhookKey('whsec_c2hvcnQ=')).toThrow(
       expect.objectContaining({ reason: 'config' }),

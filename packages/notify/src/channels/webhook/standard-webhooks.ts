@@ -59,19 +59,24 @@ export function signWebhook(
 ): WebhookHeaders {
   const key = typeof secret === 'string' ? webhookKey(secret) : secret
   const seconds = Math.floor(message.timestamp.getTime() / 1000).toString()
-  const signature = createHmac('sha256', key)
-    .update(`${message.id}.${seconds}.${message.body}`)
-    .digest('base64')
   return {
     'webhook-id': message.id,
     'webhook-timestamp': seconds,
-    'webhook-signature': `v1,${signature}`,
+    'webhook-signature': `v1,${signature(key, message.id, seconds, message.body)}`,
   }
+}
+
+function signature(key: Buffer, id: string, seconds: string, body: string): string {
+  return createHmac('sha256', key).update(`${id}.${seconds}.${body}`).digest('base64')
 }
 
 /** Options of {@link verifyWebhook}. */
 export interface VerifyWebhookOptions {
-  /** How far the timestamp may be from now, in seconds; 300 by default (replay protection). */
+  /**
+   * How far the timestamp may be from now, in seconds, a finite number from 0; 300 by default
+   * (replay protection). Anything else is refused (`reason: 'config'`): NaN would let every
+   * timestamp through.
+   */
   readonly toleranceSeconds?: number
   /** The current time; `new Date()` by default. */
   readonly now?: Date
@@ -79,7 +84,9 @@ export interface VerifyWebhookOptions {
 
 /**
  * Checks a received webhook: the three headers are present, the timestamp is within the
- * tolerance, and one of the `v1` signatures matches (compared in constant time). Returns the
+ * tolerance, and one of the `v1` signatures is exactly the base64 HMAC of the id, the timestamp
+ * as sent and the body (compared in constant time, byte for byte: no lenient decoding lets
+ * other spellings of a signature through). Returns the
  * message id (drop a repeat by it); throws a {@link WebhookSignatureError} otherwise. Pass the
  * raw body, before JSON parsing.
  *
@@ -101,31 +108,29 @@ export function verifyWebhook(
     const value = headers instanceof Headers ? headers.get(name) : headers[name]
     return typeof value === 'string' ? value : (value?.[0] ?? undefined)
   }
+  const tolerance = options.toleranceSeconds ?? 300
+  if (!Number.isFinite(tolerance) || tolerance < 0) {
+    throw new WebhookSignatureError(
+      'config',
+      `verifyWebhook: toleranceSeconds must be a finite number of seconds from 0, not ${tolerance}.`,
+    )
+  }
+  const keys = (Array.isArray(secrets) ? secrets : [secrets]).map(webhookKey)
   const id = read('webhook-id')
   const timestamp = read('webhook-timestamp')
   const signatures = read('webhook-signature')
   if (!id || !timestamp || !signatures) throw new WebhookSignatureError('missing-headers')
-  const seconds = Number(timestamp)
   const now = Math.floor((options.now ?? new Date()).getTime() / 1000)
-  if (!/^\d+$/.test(timestamp) || Math.abs(now - seconds) > (options.toleranceSeconds ?? 300)) {
+  if (!/^\d{1,15}$/.test(timestamp) || Math.abs(now - Number(timestamp)) > tolerance) {
     throw new WebhookSignatureError('timestamp')
   }
-  const expected = (Array.isArray(secrets) ? secrets : [secrets]).map((secret) =>
-    Buffer.from(
-      signWebhook(secret, { id, timestamp: new Date(seconds * 1000), body })[
-        'webhook-signature'
-      ].slice(3),
-      'base64',
-    ),
-  )
+  const expected = keys.map((key) => Buffer.from(signature(key, id, timestamp, body)))
   for (const entry of signatures.split(' ')) {
     const [version, value] = entry.split(',', 2)
     if (version !== 'v1' || value === undefined) continue
-    const given = Buffer.from(value, 'base64')
+    const given = Buffer.from(value)
     if (
-      expected.some(
-        (signature) => signature.length === given.length && timingSafeEqual(signature, given),
-      )
+      expected.some((signed) => signed.length === given.length && timingSafeEqual(signed, given))
     ) {
       return id
     }
