@@ -9,7 +9,9 @@
 //    about the request transaction, so by default nothing delivers while it is measured (no
 //    worker runs; what was enqueued is purged after each round). BENCH_NOTIFY_DELIVERY=separate
 //    runs the deliveries meanwhile in a worker process of its own on the same machine, so the
-//    side with notify() (and the one with a bare job) also pays for delivering.
+//    side with notify() (and the one with a bare job) also pays for delivering. On PostgreSQL,
+//    with nothing delivering, the same rounds also run the ceiling: the transaction on bare
+//    node-postgres with and without the same rows written by hand (notify-raw-request.mjs).
 // 3. mail: mails to a local SMTP server (smtp-server, in-process) through the mail channel's
 //    pooled transport against nodemailer's pooled transport alone (goal: >= 0.9x).
 // 1 and 2 run on PostgreSQL, SQLite and MariaDB (BENCH_NOTIFY_ENGINES, comma-separated).
@@ -43,6 +45,7 @@ import { deleteRedisKeys, privateRedisPrefix } from '@mortar/core/testing'
 import { Redis } from 'ioredis'
 import { z } from 'zod'
 import { CONCURRENCY, rawProcessing } from './jobs-bullmq.mjs'
+import { rawRequestSides } from './notify-raw-request.mjs'
 import {
   interleave,
   median,
@@ -301,6 +304,12 @@ async function requestTransaction(url, engine) {
         { database },
       ),
   }
+  // On PostgreSQL, the ceiling: the same transaction on bare node-postgres, in the same rounds.
+  const raw =
+    engine === 'postgres' && DELIVERY === 'paused'
+      ? await rawRequestSides(url, REQUEST_WORKERS)
+      : undefined
+  Object.assign(variants, raw?.sides)
   let rates
   try {
     rates = await interleave(
@@ -314,11 +323,15 @@ async function requestTransaction(url, engine) {
         rounds: ROUNDS,
         afterRound: async () => {
           await app.resolve(JOBS).purge(['pending', 'scheduled'])
-          await app.resolve(DELIVERIES).prune(new Date(Date.now() + 86_400_000))
+          // With nothing delivering every delivery stays queued, which prune() keeps: deleted,
+          // so that no round writes into a larger table than the one before.
+          if (DELIVERY === 'paused') await database.root.deleteFrom('mortar_delivery').execute()
+          else await app.resolve(DELIVERIES).prune(new Date(Date.now() + 86_400_000))
         },
       },
     )
   } finally {
+    await raw?.close()
     await deliverer?.stop()
     await app.stop()
   }
@@ -331,6 +344,21 @@ async function requestTransaction(url, engine) {
   )
   console.log(
     `          for scale: the same transaction enqueueing one bare job ${fmt(median(rates.enqueue))} tx/s, ratio ${medianRatio(rates.enqueue, rates.plain).toFixed(3)}`,
+  )
+  if (raw === undefined) return
+  const without = rates['raw without']
+  const rows = rates['raw with the rows']
+  const oneJob = rates['raw with one job for both']
+  // Mortar's transaction without notify() plus only what the rows cost on the bare driver.
+  const ceiling = (side) =>
+    median(
+      side.map((rate, round) => 1 / (1 + rates.plain[round] * (1 / rate - 1 / without[round]))),
+    )
+  console.log(
+    `          ceiling on bare pg: without ${fmt(median(without))} tx/s, with the same 2 delivery + 2 job rows by hand (prepared, sent with the COMMIT) ${fmt(median(rows))} tx/s, ratio ${medianRatio(rows, without).toFixed(3)}; with one job for both deliveries ${fmt(median(oneJob))} tx/s, ratio ${medianRatio(oneJob, without).toFixed(3)}`,
+  )
+  console.log(
+    `          notify()'s ceiling on this row model (Mortar's transaction without it, plus what the rows cost on bare pg): ratio ${ceiling(rows).toFixed(3)}; with one job for both deliveries ${ceiling(oneJob).toFixed(3)}`,
   )
 }
 

@@ -3,6 +3,23 @@ import { describe, expect, it } from 'vitest'
 import { localDay, nextStart, periodBounds, startOf, zoneOffset } from './zoned-time.js'
 
 describe('zoned time', () => {
+  it('refuses a range of more than 10,000 periods (a range of any two Dates hung the process)', () => {
+    const hour = 3_600_000
+    expect(periodBounds('hour', 0, 10_000 * hour, 'UTC')).toHaveLength(10_001)
+    for (const [interval, unit] of [
+      ['hour', hour],
+      ['day', 24 * hour],
+      ['week', 7 * 24 * hour],
+    ] as const) {
+      expect(() => periodBounds(interval, 0, 10_001 * unit, 'UTC')).toThrow(
+        expect.objectContaining({ code: 'E_ANALYTICS_QUERY', status: 422 }),
+      )
+    }
+    expect(() => periodBounds('hour', -8.64e15, 8.64e15, 'Europe/Paris')).toThrow(
+      expect.objectContaining({ code: 'E_ANALYTICS_QUERY' }),
+    )
+  })
+
   it('finds local midnights across a DST change (Europe/Paris, 29 March 2026 has 23 hours)', () => {
     const bounds = periodBounds(
       'day',

@@ -1,5 +1,5 @@
 import { isTimeZone, wallTime } from '@mortar/core'
-import { AnalyticsConfigError } from '../errors.js'
+import { AnalyticsConfigError, AnalyticsQueryError } from '../errors.js'
 
 /** The bucket sizes of time series and retention periods. */
 export type Interval = 'hour' | 'day' | 'week'
@@ -48,17 +48,36 @@ export function nextStart(interval: Interval, start: number, timeZone: string): 
   return startOf(interval, start + step, timeZone)
 }
 
-/** The starts of the local periods overlapping `[from, to)`, plus the end of the last one. */
+// Each period costs a few zone conversions on the calling thread: a range of any two Dates by
+// the hour would block the process for hours, so a query takes at most this many.
+const MAX_PERIODS = 10_000
+const LENGTH: Record<Interval, number> = { hour: HOUR, day: DAY, week: 7 * DAY }
+
+/**
+ * The starts of the local periods overlapping `[from, to)`, plus the end of the last one; an
+ * {@link AnalyticsQueryError} past 10,000 periods (a longer interval or a shorter range then).
+ */
 export function periodBounds(
   interval: Interval,
   from: number,
   to: number,
   timeZone: string,
 ): number[] {
+  // Refused before any work when far past (a DST change shifts the count by one or two), and
+  // exactly while counting.
+  if ((to - from) / LENGTH[interval] > MAX_PERIODS + 2) throw tooMany(interval)
   const bounds = [startOf(interval, from, timeZone)]
-  while ((bounds.at(-1) as number) < to)
+  while ((bounds.at(-1) as number) < to) {
+    if (bounds.length > MAX_PERIODS) throw tooMany(interval)
     bounds.push(nextStart(interval, bounds.at(-1) as number, timeZone))
+  }
   return bounds
+}
+
+function tooMany(interval: Interval): AnalyticsQueryError {
+  return new AnalyticsQueryError(
+    `The range holds more than ${MAX_PERIODS} ${interval}s; query a shorter range or a longer interval.`,
+  )
 }
 
 /** The local calendar day (`2026-03-01`) of `ms` in `timeZone`. */
