@@ -640,7 +640,6 @@ function isDivisionByZero(error: unknown): boolean {
   return fields?.code === DIVISION_BY_ZERO || fields?.cause?.code === DIVISION_BY_ZERO
 }
 
-/** MariaDB/MySQL chose this transaction as a deadlock's victim and rolled it back. */
 /**
  * A row's values as one node that compiles to `($1, $2, …)`, cheaper to build and compile than
  * a node per value (what `sql` makes of each interpolation).
@@ -650,6 +649,7 @@ function tuple(values: readonly unknown[]): OperationNodeSource {
   return { toOperationNode: () => node }
 }
 
+/** MariaDB/MySQL chose this transaction as a deadlock's victim and rolled it back. */
 function isDeadlock(error: unknown): boolean {
   return (error as { errno?: unknown } | null)?.errno === 1213
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { type Kysely, sql } from 'kysely'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import {
   type PrivateDatabaseUrl,
   privateDatabaseUrl,
@@ -162,6 +162,47 @@ for (const engine of testEngines()) {
           n: number | string
         }>`select count(*) as n from later_note`.execute(database.root)
         expect(Number(rows[0]?.n)).toBe(6)
+      })
+    }
+
+    if (engine.engine === 'postgres') {
+      it('goes with the COMMIT behind it, once prepared, as one unit the server answers once, and fails it when refused', async () => {
+        const { default: pg } = await import('pg')
+        const single = new Database<TestDb>({ url: target.url, pool: 1 })
+        const onlyWrite = (id: number, body: string) =>
+          single.transaction(async () =>
+            pipelineWrite(
+              single.kysely as Kysely<unknown>,
+              sql`insert into note (id, body) values (${id}, ${body})`,
+            ),
+          )
+        const answers = vi.spyOn(pg.Connection.prototype, 'emit')
+        try {
+          await onlyWrite(1, 'prepares the statement')
+          answers.mockClear()
+          await onlyWrite(2, 'with the commit')
+          // BEGIN, then the write and the COMMIT together: three before they were joined.
+          expect(answers.mock.calls.filter(([event]) => event === 'readyForQuery')).toHaveLength(2)
+          await expect(onlyWrite(2, 'duplicate')).rejects.toThrow(/duplicate/i)
+          await expect(
+            single.transaction(async () => {
+              await single.kysely.insertInto('note').values({ id: 3, body: 'beside' }).execute()
+              await pipelineWrite(
+                single.kysely as Kysely<unknown>,
+                sql`insert into note (id, body) values (${1}, ${'duplicate'})`,
+              )
+            }),
+          ).rejects.toThrow(/duplicate/i)
+          await onlyWrite(4, 'the connection is sound')
+          expect(await bodies()).toEqual([
+            [1, 'prepares the statement'],
+            [2, 'with the commit'],
+            [4, 'the connection is sound'],
+          ])
+        } finally {
+          answers.mockRestore()
+          await single.destroy()
+        }
       })
     }
 

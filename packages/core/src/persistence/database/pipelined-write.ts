@@ -25,13 +25,13 @@ const MAX_STATEMENT_NAMES = 256
 
 /**
  * Sends `query` on the connection of `trx`, an open transaction, without waiting for its answer,
- * on PostgreSQL (elsewhere it is awaited like any statement): it returns once the write is on
- * its way, and node-postgres, in pipeline mode, sends the transaction's next statement (its
- * `COMMIT` at the latest) right behind it, in the same round trip. The server runs them in
- * order, so the next statement sees the write; that statement's call also waits for the write's
- * answer, and a failed write fails it with the write's own error. PostgreSQL aborts a
- * transaction whose statement failed, so nothing of it can commit without the write. A
- * `ROLLBACK` (or `ROLLBACK TO SAVEPOINT`) behind the write discards its answer with it.
+ * on PostgreSQL (elsewhere it is awaited like any statement): it returns at once, and the write
+ * leaves with the transaction's next statement (its `COMMIT` at the latest), in the same round
+ * trip (see coalescingClient). The server runs them in order, so the next statement sees the
+ * write; that statement's call also waits for the write's answer, and a failed write fails it
+ * with the write's own error. PostgreSQL aborts a transaction whose statement failed, so nothing
+ * of it can commit without the write. A `ROLLBACK` (or `ROLLBACK TO SAVEPOINT`) behind the write
+ * discards its answer with it.
  * For writes whose result the caller does not need: the returned promise carries none.
  */
 export async function pipelineWrite(
@@ -48,49 +48,188 @@ export async function pipelineWrite(
   await trx.executeQuery(compiled)
 }
 
+/** What {@link coalescingClient} needs of node-postgres' `Connection`: its protocol messages. */
+interface PgConnection {
+  readonly stream?: { cork?(): void; uncork?(): void }
+  readonly parsedStatements?: Record<string, string | undefined>
+  bind(config: {
+    statement?: string
+    values?: readonly unknown[]
+    valueMapper?: (value: unknown) => string | null
+  }): void
+  execute(config: object): void
+  parse(config: { text: string }): void
+  sync(): void
+}
+
 /** What {@link coalescingClient} needs of node-postgres' `Client`. */
 interface PgClient {
   query(...args: unknown[]): unknown
-  readonly connection?: { readonly stream?: { cork?(): void; uncork?(): void } }
+  readonly connection?: object
+}
+/** node-postgres' `Query` class, as `Client.Query` holds it. */
+type PgQueryClass = new (
+  config: { text: string },
+  values: undefined,
+  callback: (error: Error | null, results?: unknown) => void,
+) => { submit(connection: PgConnection): Error | null }
+
+/** A pipelined write held back for the statement behind it, with its caller's promise. */
+interface HeldWrite {
+  readonly name: string
+  readonly text: string
+  readonly values: readonly unknown[]
+  readonly settle: (error: Error | null, result?: unknown) => void
 }
 
 /**
- * node-postgres' `Client` whose pipelined writes wait in the socket's buffer for the statement
- * sent behind them (or the next turn of the event loop, whichever comes first): the write and
- * the `COMMIT` leave in one system call and reach the server together. Each is a prepared
- * statement, named after its SQL text: its shapes are few (the SQL queue's job INSERT and what
- * rides with it), and the server then parses and plans each once per connection instead of on
- * every transaction. (A pooler that does not keep a session's prepared statements, such as
- * PgBouncer in transaction mode before 1.21, cannot sit between.)
+ * node-postgres' `Client` whose pipelined writes wait for the statement sent behind them (or
+ * the next turn of the event loop, whichever comes first) and leave with it in one system call.
+ * Each is a prepared statement, named after its SQL text: its shapes are few (the SQL queue's
+ * job INSERT and what rides with it), and the server then parses and plans each once per
+ * connection instead of on every transaction. (A pooler that does not keep a session's
+ * prepared statements, such as PgBouncer in transaction mode before 1.21, cannot sit between.)
+ * A write already prepared on the connection and followed by the transaction's `COMMIT` goes
+ * out with it as one unit of the extended protocol, under one `Sync`: the server answers both
+ * at once (one reply to send, one for the client to read), and skips the `COMMIT` if the write
+ * failed, as it would the next statement of a failed transaction.
  */
 // biome-ignore lint/suspicious/noExplicitAny: a mixin's base must take any[] (TypeScript's rule)
 export function coalescingClient<C extends new (...args: any[]) => PgClient>(Client: C): C {
+  const Query = (Client as { readonly Query?: PgQueryClass }).Query
+  const WriteAndCommit = Query === undefined ? undefined : writeAndCommit(Query)
   return class CoalescingClient extends Client {
     #flush: NodeJS.Immediate | undefined
+    #held: HeldWrite[] = []
 
     override query(...args: unknown[]): unknown {
-      const values = args[1]
-      const stream = this.connection?.stream
-      if (Array.isArray(values) && pipelinedValues.has(values) && stream?.cork) {
-        if (this.#flush === undefined) {
-          stream.cork()
-          this.#flush = setImmediate(() => this.#uncork())
+      const [text, values] = args
+      const connection = this.connection as PgConnection | undefined
+      if (Array.isArray(values) && pipelinedValues.has(values) && connection?.stream?.cork) {
+        const name = typeof text === 'string' ? statementName(text) : undefined
+        this.#scheduleFlush()
+        const prepared = name !== undefined && connection.parsedStatements?.[name] === text
+        if (prepared && WriteAndCommit !== undefined && this.#held.length < HELD_WRITES) {
+          return new Promise((resolve, reject) => {
+            const settle = (error: Error | null, result?: unknown) =>
+              error === null ? resolve(result) : reject(error)
+            this.#held.push({ name: name as string, text: text as string, values, settle })
+          })
         }
-        const name = typeof args[0] === 'string' ? statementName(args[0]) : undefined
+        this.#sendHeld()
         if (name === undefined) return super.query(...args)
-        return super.query({ name, text: args[0], values }, ...args.slice(2))
+        return super.query({ name, text, values }, ...args.slice(2))
+      }
+      if (this.#held.length > 0) {
+        if (WriteAndCommit !== undefined && isCommit(text, values) && args.length === 2) {
+          const held = this.#held
+          this.#held = []
+          return new Promise((resolve, reject) => {
+            super.query(
+              new WriteAndCommit(held, (error, results) => {
+                if (error !== null) {
+                  for (const write of held) write.settle(error)
+                  reject(error)
+                  return
+                }
+                // One result per statement: the writes', then the COMMIT's.
+                const each = Array.isArray(results) ? results : [results]
+                for (const [index, write] of held.entries()) write.settle(null, each[index])
+                resolve(each[each.length - 1])
+              }),
+            )
+            if (this.#flush !== undefined) this.#uncork()
+          })
+        }
+        this.#sendHeld()
       }
       const result = super.query(...args)
       if (this.#flush !== undefined) this.#uncork()
       return result
     }
 
+    #scheduleFlush(): void {
+      if (this.#flush !== undefined) return
+      ;(this.connection as PgConnection | undefined)?.stream?.cork?.()
+      this.#flush = setImmediate(() => {
+        this.#sendHeld()
+        this.#uncork()
+      })
+    }
+
+    /** Sends the held writes each on its own, in order (the next statement is no COMMIT). */
+    #sendHeld(): void {
+      const held = this.#held
+      this.#held = []
+      for (const write of held) {
+        const sent = super.query({ name: write.name, text: write.text, values: write.values })
+        ;(sent as Promise<unknown>).then(
+          (result) => write.settle(null, result),
+          (error: Error) => write.settle(error),
+        )
+      }
+    }
+
     #uncork(): void {
       clearImmediate(this.#flush)
       this.#flush = undefined
-      this.connection?.stream?.uncork?.()
+      ;(this.connection as PgConnection | undefined)?.stream?.uncork?.()
     }
   }
+}
+
+// At most this many writes wait for one COMMIT; more are sent as they come.
+const HELD_WRITES = 64
+const COMMIT = 'commit'
+
+function isCommit(text: unknown, values: unknown): boolean {
+  return (
+    typeof text === 'string' &&
+    text.trim().toLowerCase() === COMMIT &&
+    (values === undefined || (Array.isArray(values) && values.length === 0))
+  )
+}
+
+/**
+ * node-postgres' `Query` for held writes and the `COMMIT` behind them: each write's Bind and
+ * Execute (its statement is prepared on the connection already), the `COMMIT`'s Parse, Bind and
+ * Execute, one Sync. A `Query` subclass, not a bare submittable: node-postgres refuses custom
+ * query classes in pipeline mode, as they may keep a portal open; this one keeps none.
+ */
+function writeAndCommit(Query: PgQueryClass) {
+  return class WriteAndCommit extends Query {
+    readonly #writes: readonly HeldWrite[]
+
+    constructor(
+      writes: readonly HeldWrite[],
+      callback: (error: Error | null, results?: unknown) => void,
+    ) {
+      super({ text: COMMIT }, undefined, callback)
+      this.#writes = writes
+    }
+
+    override submit(connection: PgConnection): Error | null {
+      connection.stream?.cork?.()
+      try {
+        for (const write of this.#writes) {
+          connection.bind({ statement: write.name, values: write.values, valueMapper: textValue })
+          connection.execute({})
+        }
+        connection.parse({ text: COMMIT })
+        connection.bind({})
+        connection.execute({})
+        connection.sync()
+      } finally {
+        connection.stream?.uncork?.()
+      }
+      return null
+    }
+  }
+}
+
+/** A plain value (see isPlain) as the text the server parses it from, as node-postgres sends it. */
+function textValue(value: unknown): string | null {
+  return value === null || value === undefined ? null : String(value)
 }
 
 function statementName(text: string): string | undefined {
