@@ -118,6 +118,7 @@ export type { EventHandler, EventMap, SuspiciousActivity } from './events/index.
 
 // persistence: engines, migrations, transactions
 export {
+  ChurnVacuum,
   DATABASE,
   Database,
   DatabaseError,
@@ -131,6 +132,7 @@ export {
 export type {
   AppDatabaseOption,
   AppHealth,
+  ChurnVacuumOptions,
   DatabaseEngine,
   DatabaseErrorCode,
   DatabaseHealth,
