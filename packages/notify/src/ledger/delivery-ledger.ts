@@ -1,4 +1,11 @@
-import type { Clock, CompanionWrite, CompletionWrite, Database } from '@mortar/core'
+import {
+  ChurnVacuum,
+  type Clock,
+  type CompanionWrite,
+  type CompletionWrite,
+  type Database,
+  type Logger,
+} from '@mortar/core'
 import { type Kysely, type RawBuilder, sql } from 'kysely'
 import type { ChannelName } from '../channels/channel.js'
 import { DeliveryNotFoundError, DeliveryNotReplayableError } from '../errors.js'
@@ -59,6 +66,9 @@ export interface DeliveryListOptions {
 // `sending`: marked before a send on a channel without idempotency keys.
 const CLAIMABLE: readonly DeliveryStatus[] = ['queued', 'failed', 'sending']
 const FINAL: ReadonlySet<DeliveryStatus> = new Set(['sent', 'dead', 'suppressed'])
+// Rows changed (a result recorded, a mark, a prune's deletion) between two vacuums of the table
+// on PostgreSQL, as core's queue does for its own: see ChurnVacuum.
+const VACUUM_EVERY = 5_000
 
 /**
  * The delivery ledger's rows: written by `notify()` in the caller's transaction, read by
@@ -71,15 +81,30 @@ export class DeliveryLedger {
   readonly #finishUnflushed: boolean
   readonly #marks: Batcher<{ id: string; attempt: number }, boolean>
   readonly #finishes: Batcher<AttemptOutcome, undefined>
+  /**
+   * Every delivery's row is updated (its result) and in the end deleted (`prune`): without
+   * autovacuum the dead versions would pile up for good, in the table and in its indexes.
+   */
+  readonly #upkeep: ChurnVacuum
 
   /**
    * `jobsInSameDatabase`: the delivery jobs are rows of the same database (the SQL queue), so a
    * job's completion, a durable commit after the result's, also makes the result durable.
    */
-  constructor(database: Database, clock: Clock, options: { jobsInSameDatabase: boolean }) {
+  constructor(
+    database: Database,
+    clock: Clock,
+    options: { jobsInSameDatabase: boolean; logger: Logger },
+  ) {
     this.#database = database
     this.#clock = clock
     this.#finishUnflushed = options.jobsInSameDatabase
+    this.#upkeep = new ChurnVacuum({
+      database,
+      table: DELIVERY_TABLE,
+      every: VACUUM_EVERY,
+      logger: options.logger,
+    })
     this.#marks = new Batcher((marks) => this.#markBatch(marks))
     this.#finishes = new Batcher((outcomes) => this.#finishBatch(outcomes))
   }
@@ -207,7 +232,9 @@ export class DeliveryLedger {
    */
   async bury(outcome: AttemptOutcome): Promise<DeliveryRow | undefined> {
     const result = await sql`${this.#resultsUpdate(this.#root, [outcome])}`.execute(this.#root)
-    if (Number(result.numAffectedRows ?? 0) === 0) return undefined
+    const changed = Number(result.numAffectedRows ?? 0)
+    this.#upkeep.count(changed)
+    if (changed === 0) return undefined
     return this.#root
       .selectFrom(DELIVERY_TABLE)
       .selectAll()
@@ -221,6 +248,7 @@ export class DeliveryLedger {
    * result commits exactly when its job is finished.
    */
   readonly results: CompletionWrite<AttemptOutcome> = (outcomes) => {
+    this.#upkeep.count(outcomes.length)
     const db = this.#db
     const write = this.#resultsUpdate(db, outcomes)
     return { toOperationNode: () => write.toOperationNode(), execute: () => write.execute(db) }
@@ -258,6 +286,7 @@ export class DeliveryLedger {
         .where('status', '=', 'sending')
         .execute()
     }
+    this.#upkeep.count(marked.length)
     const found = new Set(marked.map((row) => row.id))
     return marks.map((mark) => found.has(mark.id))
   }
@@ -274,6 +303,7 @@ export class DeliveryLedger {
       outcomes,
       unflushed ? unflushedCommit : undefined,
     ).execute(this.#root)
+    this.#upkeep.count(outcomes.length)
     return outcomes.map(() => undefined)
   }
 
@@ -458,6 +488,7 @@ export class DeliveryLedger {
       .where('id', 'in', targets)
       .where('status', '=', 'dead')
       .execute()
+    this.#upkeep.count(targets.length)
     return targets.map((id) => ({ id, after: attempts.get(id) ?? 0 }))
   }
 
@@ -468,7 +499,9 @@ export class DeliveryLedger {
       .where('status', 'in', [...FINAL])
       .where('updated_at', '<', before.getTime())
       .executeTakeFirst()
-    return Number(result.numDeletedRows)
+    const deleted = Number(result.numDeletedRows)
+    this.#upkeep.count(deleted)
+    return deleted
   }
 }
 

@@ -136,10 +136,11 @@ export function notifyModule(options: NotifyModuleOptions): Module {
     },
     register(binder) {
       binder.bind(LEDGER, {
-        inject: [DATABASE, CLOCK, JOBS],
-        useFactory: (database, clock, jobs) =>
+        inject: [DATABASE, CLOCK, JOBS, LOGGER],
+        useFactory: (database, clock, jobs, logger) =>
           new DeliveryLedger(database as Database, clock, {
             jobsInSameDatabase: jobs.engine === 'database',
+            logger,
           }),
       })
       binder.bind(INBOX, {

@@ -7,6 +7,7 @@ import {
   sql,
 } from 'kysely'
 import type { Logger } from '../../logger/logger.js'
+import { ChurnVacuum } from '../../persistence/database/churn-vacuum.js'
 import type { Database } from '../../persistence/database/database.js'
 import type { DatabaseEngine } from '../../persistence/database/database-url.js'
 import { pipelineWrite } from '../../persistence/database/pipelined-write.js'
@@ -98,8 +99,7 @@ export class SqlQueue implements QueueAdapter {
   readonly #database: Database
   readonly #listenUrl: string | undefined
   readonly #logger: Logger | undefined
-  #finished = 0
-  #vacuuming = false
+  readonly #upkeep: ChurnVacuum
   #schema: Promise<string> | undefined
   // Ids drawn from the sequence and not used yet (PostgreSQL).
   readonly #ids: string[] = []
@@ -109,6 +109,12 @@ export class SqlQueue implements QueueAdapter {
     this.schedules = new SqlScheduleStore(options.database)
     this.#listenUrl = options.listenUrl
     this.#logger = options.logger
+    this.#upkeep = new ChurnVacuum({
+      database: options.database,
+      table: 'mortar_job',
+      every: VACUUM_EVERY,
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+    })
   }
 
   get #engine(): DatabaseEngine {
@@ -384,24 +390,8 @@ export class SqlQueue implements QueueAdapter {
 
   /** Counts finished jobs; on PostgreSQL, every so many, vacuums the table. */
   #counted(done: string[]): string[] {
-    this.#finished += done.length
-    if (this.#finished >= VACUUM_EVERY && this.#engine === 'postgres') {
-      this.#finished = 0
-      void this.#vacuum()
-    }
+    this.#upkeep.count(done.length)
     return done
-  }
-
-  async #vacuum(): Promise<void> {
-    if (this.#vacuuming) return
-    this.#vacuuming = true
-    try {
-      await sql`vacuum (skip_locked) mortar_job`.execute(this.#database.root)
-    } catch (error) {
-      this.#logger?.warn({ err: error }, 'Vacuuming mortar_job failed; it is tried again later')
-    } finally {
-      this.#vacuuming = false
-    }
   }
 
   async fail(

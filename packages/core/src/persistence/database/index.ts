@@ -1,4 +1,6 @@
 export type { AppDatabaseOption, AppHealth, HealthCheck, MigrateOptions } from './app-database.js'
+export { ChurnVacuum } from './churn-vacuum.js'
+export type { ChurnVacuumOptions } from './churn-vacuum.js'
 export { Database } from './database.js'
 export { engineOf } from './database-engine.js'
 export { exactTextType } from './exact-text.js'

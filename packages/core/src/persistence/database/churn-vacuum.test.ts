@@ -1,0 +1,54 @@
+import { sql } from 'kysely'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  type PrivateDatabaseUrl,
+  privateDatabaseUrl,
+  testEngines,
+} from '../../testing/test-databases.js'
+import { ChurnVacuum } from './churn-vacuum.js'
+import { Database } from './database.js'
+
+describe('ChurnVacuum', () => {
+  it('refuses an interval that is not a positive whole number', () => {
+    const database = new Database('sqlite::memory:')
+    for (const every of [0, -1, 1.5, Number.NaN]) {
+      expect(() => new ChurnVacuum({ database, table: 'note', every })).toThrow(TypeError)
+    }
+  })
+})
+
+const postgres = testEngines().find((engine) => engine.engine === 'postgres')
+describe.skipIf(postgres?.skip !== undefined)('ChurnVacuum on PostgreSQL', () => {
+  if (postgres?.skip) console.info(postgres.skip)
+  let target: PrivateDatabaseUrl
+  let database: Database
+
+  beforeAll(async () => {
+    target = await privateDatabaseUrl(postgres as NonNullable<typeof postgres>)
+    database = new Database({ url: target.url, pool: 2 })
+    await database.connect()
+    await sql`create table note (id integer primary key)`.execute(database.root)
+  })
+  afterAll(async () => {
+    await database.destroy()
+    await target.drop()
+  })
+
+  const vacuums = async () => {
+    const { rows } = await sql<{ count: string }>`select vacuum_count as count
+      from pg_stat_user_tables where relname = 'note' and schemaname = current_schema()`.execute(
+      database.root,
+    )
+    return Number(rows[0]?.count ?? 0)
+  }
+
+  it('vacuums the table once the rows counted reach the interval, not before', async () => {
+    const upkeep = new ChurnVacuum({ database, table: 'note', every: 100 })
+    upkeep.count(99)
+    // Statistics reach pg_stat_user_tables within about half a second.
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    expect(await vacuums()).toBe(0)
+    upkeep.count(1)
+    await expect.poll(vacuums, { timeout: 20_000, interval: 100 }).toBe(1)
+  })
+})

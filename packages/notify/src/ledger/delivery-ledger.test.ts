@@ -1,0 +1,77 @@
+import { createLogger, DATABASE, JOBS } from '@mortar/core'
+import {
+  createTestApp,
+  type PrivateDatabaseUrl,
+  privateDatabaseUrl,
+  type TestApp,
+  testEngines,
+} from '@mortar/core/testing'
+import { sql } from 'kysely'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Channel } from '../channels/channel.js'
+import { notifyModule } from '../module/notify-module.js'
+import { DELIVERIES, NOTIFIER } from '../module/notify-tokens.js'
+import { Notification } from '../notification/notification.js'
+
+class Ping extends Notification {
+  readonly type = 'ping'
+  via() {
+    return ['sms'] as const
+  }
+  toSms() {
+    return { text: 'ping' }
+  }
+}
+
+const sms: Channel<'sms'> = {
+  name: 'sms',
+  idempotent: true,
+  route: (recipient) => recipient.id,
+  send: async () => ({ status: 'accepted' }),
+}
+
+const postgres = testEngines().find((engine) => engine.engine === 'postgres')
+if (postgres?.skip) console.info(`[skipped] the delivery ledger's upkeep: ${postgres.skip}`)
+
+describe.skipIf(postgres?.skip !== undefined)('the delivery ledger upkeep on PostgreSQL', () => {
+  let database: PrivateDatabaseUrl
+  let app: TestApp
+
+  beforeAll(async () => {
+    database = await privateDatabaseUrl(postgres as NonNullable<typeof postgres>)
+    app = createTestApp({
+      database: database.url,
+      logger: createLogger({ level: 'silent' }),
+      jobs: { workers: false },
+      modules: [notifyModule({ channels: [sms] })],
+    })
+    await app.migrate()
+    await app.start()
+  })
+  afterAll(async () => {
+    await app.stop()
+    await database.drop()
+  })
+
+  it('vacuums the delivery table once 5,000 rows were changed by results and pruning', async () => {
+    // Each delivery's row is updated with its result and later deleted by prune(): on a server
+    // without autovacuum the dead versions would stay for good, in the table and its indexes.
+    const root = app.resolve(DATABASE).root
+    const vacuums = async () => {
+      const { rows } = await sql<{ count: string }>`select vacuum_count as count
+        from pg_stat_user_tables where relname = 'mortar_delivery' and schemaname = current_schema()`.execute(
+        root,
+      )
+      return Number(rows[0]?.count ?? 0)
+    }
+    const before = await vacuums()
+    const recipients = Array.from({ length: 100 }, (_, i) => ({ id: `user-${i}` }))
+    for (let i = 0; i < 2_500; i += recipients.length) {
+      await app.resolve(NOTIFIER).notify(recipients, new Ping())
+    }
+    await app.resolve(JOBS).drain()
+    const deliveries = app.resolve(DELIVERIES)
+    expect(await deliveries.prune(new Date(app.clock.nowMs() + 1))).toBe(2_500)
+    await expect.poll(vacuums, { timeout: 20_000, interval: 100 }).toBeGreaterThan(before)
+  })
+})
