@@ -101,7 +101,7 @@ export { createLogger, DEFAULT_REDACT_PATHS, LOGGER } from './logger/index.js'
 export type { LogDestination, LogFn, Logger, LoggerOptions, LogLevel } from './logger/index.js'
 
 // config
-export { ConfigError, defineConfig, Secret, secret } from './config/index.js'
+export { ConfigError, defineConfig, Secret, secret, secretWeakness } from './config/index.js'
 export type { ConfigIssue, DefineConfigOptions, SecretSchema } from './config/index.js'
 
 // clock

@@ -27,8 +27,10 @@ class Store {
   transient = true
   gate: Promise<void> | undefined
   writes = 0
-  /** Items warmed, and how many items the write in progress held at the time. */
-  readonly warmed: { n: number; whileWriting: number[] | undefined }[] = []
+  /** Items whose size was asked. */
+  readonly sized = new Set<number>()
+  /** Batches prepared, and the items of the write in progress at the time. */
+  readonly prepared: { items: number[]; whileWriting: number[] | undefined }[] = []
   #writing: number[] | undefined
 
   buffer(options: BufferOptions): EventBuffer<Item> {
@@ -47,8 +49,12 @@ class Store {
             this.#writing = undefined
           }
         },
-        warm: (item) => this.warmed.push({ n: item.n, whileWriting: this.#writing }),
-        size: (item) => item.bytes,
+        prepare: (batch) =>
+          this.prepared.push({ items: batch.items.map((i) => i.n), whileWriting: this.#writing }),
+        size: (item) => {
+          this.sized.add(item.n)
+          return item.bytes
+        },
         isTransient: () => this.transient,
         onDrop: (reason, items) => this.dropped[reason].push(...items.map((i) => i.n)),
         onWriteError: () => {},
@@ -60,24 +66,49 @@ class Store {
 const item = (n: number, bytes = 10): Item => ({ n, bytes })
 
 describe('EventBuffer', () => {
-  it('warms the next batch, each item once, while the batch before it is written', async () => {
+  it('forms and prepares the next batch, once, while the one before it is written', async () => {
     const store = new Store()
     let open!: () => void
     store.gate = new Promise((resolve) => {
       open = resolve
     })
     const buffer = store.buffer({ batchSize: 300, maxAgeMs: 60_000 })
+    const range = (from: number, to: number) =>
+      Array.from({ length: to - from + 1 }, (_, i) => from + i)
     for (let n = 1; n <= 1_000; n++) buffer.push(item(n))
+    while (store.prepared.length === 0) await new Promise((resolve) => setImmediate(resolve))
     await new Promise((resolve) => setTimeout(resolve, 20))
-    // The first batch (1-300) is being written: the next 300 are warmed, no more.
-    expect(store.warmed.map((w) => w.n)).toEqual(Array.from({ length: 300 }, (_, i) => 301 + i))
-    expect(new Set(store.warmed.map((w) => w.whileWriting?.[0]))).toEqual(new Set([1]))
+    // The first batch (1-300) is being written: the next one is prepared, no more.
+    expect(store.prepared).toEqual([{ items: range(301, 600), whileWriting: range(1, 300) }])
+    // The rest waits unsized (the tracker serialises an event to size it: sizing a whole burst
+    // kept every event's JSON alive until its batch was written).
+    expect(Math.max(...store.sized)).toBe(600)
+    expect(buffer.held).toBe(1_000)
     store.gate = undefined
     open()
     await buffer.flush()
-    const warmed = store.warmed.map((w) => w.n)
-    expect(new Set(warmed).size).toBe(warmed.length)
-    expect(store.written).toEqual(Array.from({ length: 1_000 }, (_, i) => i + 1))
+    // A store this quick writes the rest before their preparation's turn comes: they are
+    // prepared by their write, never twice.
+    const firsts = store.prepared.map((p) => p.items[0])
+    expect(new Set(firsts).size).toBe(firsts.length)
+    expect(store.batches).toEqual([
+      range(1, 300),
+      range(301, 600),
+      range(601, 900),
+      range(901, 1_000),
+    ])
+  })
+
+  it('drops a prepared batch not written by the close deadline as shutdown', async () => {
+    const store = new Store()
+    store.gate = new Promise(() => {})
+    const buffer = store.buffer({ batchSize: 2, maxAgeMs: 60_000 })
+    for (let n = 1; n <= 5; n++) buffer.push(item(n))
+    while (store.prepared.length === 0) await new Promise((resolve) => setImmediate(resolve))
+    await buffer.close(30)
+    // 1-2 are still being written (left to finish); 3-4 were prepared, 5 queued.
+    expect(store.prepared.map((p) => p.items)).toEqual([[3, 4]])
+    expect([...store.dropped.shutdown].sort()).toEqual([3, 4, 5])
   })
 
   it('writes a batch when batchSize items are queued, without waiting for the age', async () => {

@@ -48,7 +48,7 @@ export interface Batch<T> {
   readonly items: readonly T[]
   /** Failed attempts so far. */
   attempts: number
-  /** For the writer: what it prepared from the items on the first attempt. */
+  /** For the writer: what it prepared from the items (ahead of the write, or on the first attempt). */
   prepared?: unknown
 }
 
@@ -58,11 +58,12 @@ export interface BufferHooks<T> {
   size(item: T): number
   write(batch: Batch<T>): Promise<void>
   /**
-   * Per-item work of a write done ahead of it (validation, say): called for the items of the
-   * next batch while one is being written, so that work overlaps the store's. At most once
-   * per item; items may still be dropped after it.
+   * The work of a write done ahead of it (validation, encoding): called once for the next batch
+   * as soon as it is formed, while the batch before it is written, so that the work overlaps
+   * the store's. Its write may start before that work is done (and the write must then wait
+   * for it); a batch prepared is written, retried or dropped like any other.
    */
-  warm?(item: T): void
+  prepare?(batch: Batch<T>): void
   /** Whether a write error may pass by itself (the database is unreachable): retried forever. */
   isTransient(error: unknown): boolean
   onDrop(reason: DropReason, items: readonly T[]): void
@@ -70,8 +71,6 @@ export interface BufferHooks<T> {
 }
 
 const MAX_ATTEMPTS = 5
-// Items warmed per turn of the event loop: about a millisecond, so a write's replies wait little.
-const WARM_SLICE = 256
 
 interface ResolvedOptions {
   readonly capacity: number
@@ -115,9 +114,12 @@ export function resolveBufferOptions(options: BufferOptions = {}): ResolvedOptio
  * A bounded FIFO of events written in batches by one writer at a time. A write starts when
  * `batchSize` events or `batchBytes` bytes are queued, when the oldest has waited `maxAgeMs`,
  * or on `flush()`, and takes at most `batchSize` events and `batchBytes` bytes. Pushing only
- * counts: sizes are measured once a tick, off the calling path. A failed write is retried with exponential backoff and full jitter while the
- * events stay counted against `capacity`; the overflow policy decides what gives when it is
- * full. Its timers are unref'd: they never keep a process alive.
+ * counts: sizes are measured once a tick, off the calling path. While a batch is written, the
+ * next one due is formed and prepared (see {@link BufferHooks.prepare}); it counts against
+ * `capacity` and is no longer queued, so `drop-oldest` does not take from it. A failed write is
+ * retried with exponential backoff and full jitter while the events stay counted against
+ * `capacity`; the overflow policy decides what gives when it is full. Its timers are unref'd:
+ * they never keep a process alive.
  */
 export class EventBuffer<T> {
   readonly #options: ResolvedOptions
@@ -128,15 +130,15 @@ export class EventBuffer<T> {
   #queuedBytes = 0
   #measuredSeq = 0
   #measureScheduled = false
-  /** Items up to this sequence number were warmed. */
-  #warmedSeq = 0
-  #warmScheduled = false
   #blocked: BlockedItem<T>[] = []
   /** Items ever admitted to the queue; an item's sequence number is this count after it. */
   #admitted = 0
   /** Items that left the queue (to a batch or dropped), in order. */
   #dequeued = 0
   #inFlight: InFlight<T> | undefined
+  /** The batch after the one in flight, formed early so that it is prepared during that write. */
+  #next: InFlight<T> | undefined
+  #prepareScheduled = false
   #writing = false
   #flushWaiters: FlushWaiter[] = []
   #drainTarget = 0
@@ -155,7 +157,12 @@ export class EventBuffer<T> {
 
   /** Events queued, being written and waiting to be admitted. */
   get held(): number {
-    return this.#queue.length - this.#head + (this.#inFlight?.items.length ?? 0)
+    return (
+      this.#queue.length -
+      this.#head +
+      (this.#inFlight?.items.length ?? 0) +
+      (this.#next?.items.length ?? 0)
+    )
   }
 
   /** Events waiting for room under the `block` policy. */
@@ -179,7 +186,7 @@ export class EventBuffer<T> {
           return undefined
         case 'drop-oldest': {
           if (this.#queue.length - this.#head === 0) {
-            // Everything held is being written: the new one is the only one that can go.
+            // Everything held is being written or prepared: the new one is the only one that can go.
             this.#hooks.onDrop('overflow', [item])
             return undefined
           }
@@ -256,6 +263,9 @@ export class EventBuffer<T> {
     this.#retryTimer = undefined
     const left: T[] = this.#take(this.#queue.length - this.#head)
     for (const { item } of this.#blocked.splice(0)) left.push(item)
+    const next = this.#next
+    this.#next = undefined
+    if (next !== undefined) left.unshift(...next.items)
     const stalled = this.#inFlight
     if (stalled !== undefined && !this.#writing) {
       // Waiting out a backoff, not writing: nothing will send it now.
@@ -303,12 +313,22 @@ export class EventBuffer<T> {
    */
   readonly #measure = (): void => {
     this.#measureScheduled = false
+    this.#measureHead()
+    if (this.#queuedBytes >= this.#options.batchBytes) this.#pump()
+  }
+
+  /**
+   * Sizes the queued items not measured yet, up to one batch from the head: a write starts by
+   * then anyway, and the items behind are measured as the head reaches them. Measuring a burst
+   * all at once made every item's serialised form live until its batch was written.
+   */
+  #measureHead(): void {
+    const end = Math.min(this.#admitted, this.#dequeued + this.#options.batchSize)
     let seq = Math.max(this.#measuredSeq, this.#dequeued)
-    for (; seq < this.#admitted; seq++) {
+    for (; seq < end; seq++) {
       this.#queuedBytes += this.#hooks.size(this.#queue[this.#head + seq - this.#dequeued] as T)
     }
-    this.#measuredSeq = seq
-    if (this.#queuedBytes >= this.#options.batchBytes) this.#pump()
+    this.#measuredSeq = Math.max(this.#measuredSeq, seq)
   }
 
   readonly #onAge = (): void => {
@@ -344,12 +364,55 @@ export class EventBuffer<T> {
   }
 
   #pump(): void {
-    if (this.#inFlight !== undefined) return
-    const queued = this.#queue.length - this.#head
-    if (queued === 0) {
-      this.#afterSettle()
+    if (this.#inFlight !== undefined) {
+      this.#stage()
       return
     }
+    const next = this.#next
+    if (next !== undefined) {
+      this.#next = undefined
+      this.#inFlight = next
+      void this.#write(next)
+      this.#stage()
+      return
+    }
+    const batch = this.#form()
+    if (batch === undefined) return
+    this.#inFlight = batch
+    this.#admitBlocked()
+    void this.#write(batch)
+    this.#stage()
+  }
+
+  /** Forms the batch after the one in flight, when one is due, and has it prepared. */
+  #stage(): void {
+    if (this.#hooks.prepare === undefined || this.#next !== undefined || this.#abandoned) return
+    const batch = this.#form()
+    if (batch === undefined) return
+    this.#next = batch
+    if (this.#prepareScheduled) return
+    this.#prepareScheduled = true
+    // After this turn: the write just started sends its data first.
+    setImmediate(this.#prepareNext).unref()
+  }
+
+  // Once per staged batch: another is staged only after this one has gone in flight.
+  readonly #prepareNext = (): void => {
+    this.#prepareScheduled = false
+    if (this.#next !== undefined) this.#hooks.prepare?.(this.#next)
+  }
+
+  /**
+   * Takes the next batch off the queue when one is due (a full batch queued, or a flush or the
+   * age asking for what is there); otherwise arms the age timer.
+   */
+  #form(): InFlight<T> | undefined {
+    const queued = this.#queue.length - this.#head
+    if (queued === 0) {
+      if (this.#inFlight === undefined) this.#afterSettle()
+      return undefined
+    }
+    this.#measureHead()
     const draining = this.#dequeued < this.#drainTarget
     const full = queued >= this.#options.batchSize || this.#queuedBytes >= this.#options.batchBytes
     if (!draining && !full) {
@@ -357,7 +420,7 @@ export class EventBuffer<T> {
         this.#ageTimer = setTimeout(this.#onAge, this.#options.maxAgeMs)
         this.#ageTimer.unref()
       }
-      return
+      return undefined
     }
     let count = 0
     let bytes = 0
@@ -370,32 +433,7 @@ export class EventBuffer<T> {
     }
     const firstSeq = this.#dequeued + 1
     const items = this.#take(count)
-    this.#inFlight = { id: newBatchId(), items, attempts: 0, firstSeq }
-    this.#admitBlocked()
-    void this.#write(this.#inFlight)
-    this.#scheduleWarm()
-  }
-
-  #scheduleWarm(): void {
-    if (this.#hooks.warm === undefined || this.#warmScheduled) return
-    this.#warmScheduled = true
-    setImmediate(this.#warmSlice).unref()
-  }
-
-  /**
-   * Warms the items of the next batch while one is written, a slice per turn of the event loop
-   * so that the write's I/O is served in between.
-   */
-  readonly #warmSlice = (): void => {
-    this.#warmScheduled = false
-    const warm = this.#hooks.warm
-    if (warm === undefined || this.#inFlight === undefined) return
-    const end = Math.min(this.#admitted, this.#dequeued + this.#options.batchSize)
-    let seq = Math.max(this.#warmedSeq, this.#dequeued)
-    const stop = Math.min(end, seq + WARM_SLICE)
-    for (; seq < stop; seq++) warm(this.#queue[this.#head + seq - this.#dequeued] as T)
-    this.#warmedSeq = seq
-    if (seq < end) this.#scheduleWarm()
+    return { id: newBatchId(), items, attempts: 0, firstSeq }
   }
 
   async #write(batch: InFlight<T>): Promise<void> {
@@ -447,17 +485,19 @@ export class EventBuffer<T> {
 
   #flushedUpTo(target: number): boolean {
     if (this.#dequeued < target) return false
-    return this.#inFlight === undefined || this.#inFlight.firstSeq > target
+    // The batch in flight comes before the staged one: past the target, both are.
+    const first = this.#inFlight ?? this.#next
+    return first === undefined || first.firstSeq > target
   }
 
   #pendingUpTo(target: number): number {
     const queued = Math.max(0, Math.min(target, this.#admitted) - this.#dequeued)
     const blocked = Math.max(0, target - this.#admitted)
-    const inFlight =
-      this.#inFlight !== undefined && this.#inFlight.firstSeq <= target
-        ? this.#inFlight.items.length
-        : 0
-    return queued + blocked + inFlight
+    let writing = 0
+    for (const batch of [this.#inFlight, this.#next]) {
+      if (batch !== undefined && batch.firstSeq <= target) writing += batch.items.length
+    }
+    return queued + blocked + writing
   }
 
   #afterSettle(): void {

@@ -78,6 +78,12 @@ export interface EventBatch {
  */
 export interface EventSink {
   write(batch: EventBatch): Promise<void>
+  /**
+   * The work of a write that needs no I/O, done ahead of it (encoding the rows, say): called
+   * for a batch while the one before it is written, so that the two overlap; `write` follows
+   * with the same batch, and must also work for a batch never prepared.
+   */
+  prepare?(batch: EventBatch): void
   /** Whether a write error may pass by itself (an unreachable server): retried without limit. */
   isTransient?(error: unknown): boolean
 }

@@ -137,6 +137,29 @@ export function eventSinkConformance(
       }
     })
 
+    it('stores a batch prepared ahead of its write exactly, and once when written twice', async () => {
+      const events = [
+        makeStoredEvent({
+          userId: 'üser\twith\\tab',
+          properties: JSON.stringify({ query: 'a\\b\t"c"\n🍵' }),
+        }),
+        makeStoredEvent({ anonymousId: 'anon\nline', sessionId: 'sess\r"quoted"', country: 'FR' }),
+      ]
+      const batch: EventBatch = { id: makeBatchId(), events, failed: [], links: [] }
+      current().sink.prepare?.(batch)
+      await current().sink.write(batch)
+      await current().sink.write(batch)
+      const found = await stored(events.map((event) => event.id))
+      expect(found).toHaveLength(2)
+      for (const expected of events) {
+        const actual = found.find((event) => event.id === expected.id)
+        expect({ ...actual, properties: JSON.parse(actual?.properties ?? 'null') }).toEqual({
+          ...expected,
+          properties: JSON.parse(expected.properties),
+        })
+      }
+    })
+
     it('stores a batch written twice once', async () => {
       const events = [makeStoredEvent(), makeStoredEvent(), makeStoredEvent()]
       const batch: EventBatch = { id: makeBatchId(), events, failed: [], links: [] }

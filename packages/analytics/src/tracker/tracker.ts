@@ -110,21 +110,31 @@ export interface TrackerDeps {
   readonly onDrop: ((report: DropReport) => void) | undefined
 }
 
+/**
+ * One queued event. Small on purpose: a burst queues many at once, and each lives until its
+ * batch is written, so every field is memory the garbage collector copies. What only events of
+ * a request (or with unusual options) carry sits in `details`, absent for the rest.
+ */
 interface PendingEvent {
   readonly name: string
-  /** Set for events whose id the caller needs at once (a page view's). */
-  readonly id: string | undefined
   /** As given to track(): serialised off the calling path, when its batch is made. */
   readonly properties: unknown
-  /** The properties as JSON once serialised; `error` says why they could not be. */
-  json: string | undefined
-  error: string | undefined
-  /** Its validation, once done (ahead of the write when the buffer warms it). */
-  outcome: Validation | undefined
   readonly at: number
+  readonly userId: string | undefined
+  readonly details: PendingDetails | undefined
+  /** The properties as JSON once serialised (its length is the event's size in the buffer). */
+  json: string | undefined
+  /** Once validated: the JSON to store (the snapshot, or the schema's output where it differs). */
+  stored: string | undefined
+  /** Why the event fails (its time, its properties, its ids, its schema), once known. */
+  problem: string | undefined
+}
+
+interface PendingDetails {
+  /** Set for events whose id the caller needs at once (a page view's). */
+  readonly id: string | undefined
   /** Why the given timestamp could not be used (`at` is then the capture time). */
   readonly timeProblem: string | undefined
-  readonly userId: string | undefined
   readonly anonymousId: string | undefined
   readonly sessionId: string | undefined
   /** The full address: hashed into the visitor id, stored truncated. */
@@ -192,10 +202,8 @@ export class Tracker {
         serialise(event)
         return (event.json?.length ?? 0) + event.name.length + 64
       },
-      warm: (event) => {
-        serialise(event)
-        event.outcome ??= validate(deps.events, event)
-      },
+      // A failure there is met again by the write, which prepares the batch anew.
+      prepare: (batch) => void this.#prepared(batch),
       isTransient: (error) => deps.sink.isTransient?.(error) ?? false,
       onDrop: (reason, items) => this.#drop(reason, items.length),
       onWriteError: (error, batch, retryInMs) => {
@@ -301,25 +309,33 @@ export class Tracker {
     const timestamp = options?.timestamp
     const given = timestamp === undefined ? undefined : eventTime(timestamp)
     this.#tracked++
+    // Without consent no id is recorded, not even one the caller passes.
+    const userId = anonymous ? undefined : (options?.userId ?? who?.userId)
+    const anonymousId = anonymous ? undefined : (options?.anonymousId ?? who?.anonymousId)
+    const sessionId = anonymous ? undefined : (options?.sessionId ?? who?.sessionId)
+    const timeProblem =
+      timestamp !== undefined && given === undefined
+        ? `The timestamp is not a time from 1970 to the year 10889: ${String(timestamp)}.`
+        : undefined
+    const details =
+      id === undefined &&
+      timeProblem === undefined &&
+      anonymousId === undefined &&
+      sessionId === undefined &&
+      ip === undefined &&
+      userAgent === undefined &&
+      country === undefined
+        ? undefined
+        : { id, timeProblem, anonymousId, sessionId, ip, userAgent, country }
     return {
       name,
-      id,
       properties,
-      json: undefined,
-      error: undefined,
-      outcome: undefined,
       at: given ?? deps.clock.nowMs(),
-      timeProblem:
-        timestamp !== undefined && given === undefined
-          ? `The timestamp is not a time from 1970 to the year 10889: ${String(timestamp)}.`
-          : undefined,
-      // Without consent no id is recorded, not even one the caller passes.
-      userId: anonymous ? undefined : (options?.userId ?? who?.userId),
-      anonymousId: anonymous ? undefined : (options?.anonymousId ?? who?.anonymousId),
-      sessionId: anonymous ? undefined : (options?.sessionId ?? who?.sessionId),
-      ip,
-      userAgent,
-      country,
+      userId,
+      details,
+      json: undefined,
+      stored: undefined,
+      problem: undefined,
     }
   }
 
@@ -344,11 +360,29 @@ export class Tracker {
   }
 
   async #writeBatch(batch: Batch<PendingEvent>): Promise<void> {
-    const prepared =
-      (batch.prepared as EventBatch | undefined) ?? (await this.#prepare(batch.items, batch.id))
-    batch.prepared = prepared
+    const prepared = await this.#prepared(batch)
     await this.#deps.sink.write(prepared)
     this.#count(prepared)
+  }
+
+  /**
+   * The batch as the sink takes it, prepared once (ahead of its write when the buffer stages it,
+   * with the sink's own preparation): a retry writes the same events with the same ids.
+   */
+  #prepared(batch: Batch<PendingEvent>): Promise<EventBatch> {
+    let prepared = batch.prepared as Promise<EventBatch> | undefined
+    if (prepared === undefined) {
+      prepared = this.#detached(() => this.#prepare(batch.items, batch.id)).then((events) => {
+        this.#deps.sink.prepare?.(events)
+        return events
+      })
+      batch.prepared = prepared
+      // Prepared anew next time: a failed preparation stored nothing.
+      prepared.catch(() => {
+        if (batch.prepared === prepared) batch.prepared = undefined
+      })
+    }
+    return prepared
   }
 
   #count(batch: EventBatch): void {
@@ -377,19 +411,21 @@ export class Tracker {
         this.#skippedSuppressed++
         continue
       }
-      const id = item.id ?? uuidV7(item.at)
-      let anonymousId = item.anonymousId ?? null
+      const details = item.details
+      const id = details?.id ?? uuidV7(item.at)
+      let anonymousId = details?.anonymousId ?? null
       if (
         anonymousId === null &&
-        item.ip !== undefined &&
-        item.userAgent !== undefined &&
+        details?.ip !== undefined &&
+        details.userAgent !== undefined &&
         deps.visitorIds !== undefined
       ) {
-        anonymousId = await deps.visitorIds.visitorId(item.at, item.ip, item.userAgent)
+        anonymousId = await deps.visitorIds.visitorId(item.at, details.ip, details.userAgent)
       }
       const userId = item.userId ?? null
-      const outcome = item.outcome ?? validate(deps.events, item)
-      if (!outcome.ok) {
+      validate(deps.events, item)
+      const properties = item.stored
+      if (properties === undefined) {
         // What the event holds may be what no database takes: the record keeps a storable copy.
         failed.push({
           id,
@@ -397,7 +433,7 @@ export class Tracker {
           occurredAt: item.at,
           userId: userId === null ? null : storable(userId.slice(0, MAX_ID_LENGTH)),
           anonymousId: anonymousId === null ? null : storable(anonymousId.slice(0, MAX_ID_LENGTH)),
-          reason: storable(outcome.reason),
+          reason: storable(item.problem ?? 'The event could not be validated.'),
           properties:
             item.json === undefined ? null : storable(item.json.slice(0, MAX_EVENT_BYTES)),
         })
@@ -409,18 +445,18 @@ export class Tracker {
         occurredAt: item.at,
         userId,
         anonymousId,
-        sessionId: item.sessionId ?? null,
-        properties: outcome.json,
-        ip: item.ip === undefined ? null : truncateIp(item.ip),
-        userAgent: storedUserAgent(item.userAgent),
-        country: storedCountry(item.country),
+        sessionId: details?.sessionId ?? null,
+        properties,
+        ip: details?.ip === undefined ? null : truncateIp(details.ip),
+        userAgent: storedUserAgent(details?.userAgent),
+        country: storedCountry(details?.country),
       })
       // identify() ties the visitor's anonymous id to the user; alias() ties the id it names.
       const linked =
         item.name === '$identify'
           ? anonymousId
           : item.name === '$alias'
-            ? (outcome.data as { previousId: string }).previousId
+            ? (JSON.parse(properties) as { previousId: string }).previousId
             : null
       if (userId !== null && linked !== null && linked !== userId) {
         links.push({ anonymousId: linked, userId, linkedAt: item.at })
@@ -458,35 +494,42 @@ export class Tracker {
 
 /** Sets the event's JSON, or why its properties have none; once. */
 function serialise(event: PendingEvent): void {
-  if (event.json !== undefined || event.error !== undefined) return
+  if (event.json !== undefined || event.problem !== undefined) return
+  let reason: string
   try {
     event.json = JSON.stringify(event.properties ?? {})
-    if (event.json === undefined) event.error = 'The properties are not JSON-serialisable.'
+    if (event.json !== undefined) return
+    reason = 'The properties are not JSON-serialisable.'
   } catch (cause) {
-    event.error = `The properties could not be serialised as JSON: ${(cause as Error).message}`
+    reason = `The properties could not be serialised as JSON: ${(cause as Error).message}`
   }
+  // A timestamp that is no time is the first thing wrong with an event.
+  event.problem = event.details?.timeProblem ?? reason
 }
 
-type Validation =
-  | { readonly ok: true; readonly json: string; readonly data: unknown }
-  | { readonly ok: false; readonly reason: string }
+/**
+ * Sets what the event stores (its properties as the schema outputs them, as JSON) or why it
+ * fails; once. The outcome lives on the event itself: an object per outcome, kept while a burst
+ * waits, was garbage collection the write path paid for.
+ */
+function validate(events: EventSchemas, item: PendingEvent): void {
+  if (item.stored !== undefined || item.problem !== undefined) return
+  item.problem = check(events, item)
+}
 
-/** The properties as stored (the schema's output as JSON), or why the event failed. */
-function validate(events: EventSchemas, item: PendingEvent): Validation {
-  if (item.timeProblem !== undefined) return { ok: false, reason: item.timeProblem }
-  if (item.json === undefined) {
-    return { ok: false, reason: item.error ?? 'The properties could not be serialised.' }
-  }
+/** Sets the properties as stored (the schema's output as JSON), or returns why the event fails. */
+function check(events: EventSchemas, item: PendingEvent): string | undefined {
+  serialise(item)
+  const details = item.details
+  if (details?.timeProblem !== undefined) return details.timeProblem
+  if (item.json === undefined) return item.problem ?? 'The properties could not be serialised.'
   const badId =
     idProblem('user id', item.userId) ??
-    idProblem('anonymous id', item.anonymousId) ??
-    idProblem('session id', item.sessionId)
-  if (badId !== undefined) return { ok: false, reason: badId }
+    idProblem('anonymous id', details?.anonymousId) ??
+    idProblem('session id', details?.sessionId)
+  if (badId !== undefined) return badId
   if (item.json.length > MAX_EVENT_BYTES) {
-    return {
-      ok: false,
-      reason: `The properties are ${item.json.length} characters of JSON, over the ${MAX_EVENT_BYTES} limit.`,
-    }
+    return `The properties are ${item.json.length} characters of JSON, over the ${MAX_EVENT_BYTES} limit.`
   }
   const schema: z.ZodType | undefined = item.name.startsWith('$')
     ? (BUILT_IN_EVENTS as Readonly<Record<string, z.ZodType>>)[item.name]
@@ -494,7 +537,7 @@ function validate(events: EventSchemas, item: PendingEvent): Validation {
       ? events[item.name]
       : undefined
   if (schema === undefined) {
-    return { ok: false, reason: `Unknown event '${item.name}': it is not in the event catalogue.` }
+    return `Unknown event '${item.name}': it is not in the event catalogue.`
   }
   // A flat object of JSON scalars reads back from its JSON as itself: validate it as given.
   const input: unknown = isFlatJson(item.properties) ? item.properties : JSON.parse(item.json)
@@ -503,17 +546,15 @@ function validate(events: EventSchemas, item: PendingEvent): Validation {
     const issues = parsed.error.issues.map(
       (issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`,
     )
-    return { ok: false, reason: `Invalid properties: ${issues.join('; ')}` }
+    return `Invalid properties: ${issues.join('; ')}`
   }
   // Most events come out of their schema unchanged: keep the snapshot instead of serialising again.
   const json = sameFlatObject(input, parsed.data) ? item.json : JSON.stringify(parsed.data)
   if (!isStorableJson(json)) {
-    return {
-      ok: false,
-      reason: 'The properties hold a NUL character (U+0000) or an unpaired surrogate.',
-    }
+    return 'The properties hold a NUL character (U+0000) or an unpaired surrogate.'
   }
-  return { ok: true, json, data: parsed.data }
+  item.stored = json
+  return undefined
 }
 
 function idProblem(field: string, value: string | undefined): string | undefined {

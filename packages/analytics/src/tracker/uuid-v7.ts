@@ -1,38 +1,60 @@
 import { randomFillSync } from 'node:crypto'
 
-const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'))
-// The variant digit (8, 9, a or b) drawn from a random hex digit, by its character code.
-const VARIANT: string[] = []
-for (let digit = 0; digit < 16; digit++)
-  VARIANT[digit.toString(16).charCodeAt(0)] = (8 + (digit & 3)).toString(16)
-// Random bytes are drawn from node:crypto in blocks, as one hex string: one call per 862 ids.
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1')
+const DASH = 0x2d
+// Random bytes are drawn from node:crypto in blocks: one call per 819 ids.
 const POOL = Buffer.alloc(8 * 1_024)
-let random = ''
-let offset = random.length
-// Ids of one millisecond share their first 15 characters (time, version).
+let offset = POOL.length
+// The id is written as ASCII here and read out as one flat string: an id pieced together from
+// slices and template parts is a rope that every later reader (the COPY encoder, a driver's
+// binding) flattens again, which cost more than making it.
+const ID = Buffer.alloc(36)
 let prefixMs = -1
-let prefix = ''
 
 /**
  * A UUIDv7 (RFC 9562) whose 48-bit timestamp is `ms`: ids sort by time, so the event table's
  * key is time-ordered, and 74 random bits make a collision negligible.
  */
 export function uuidV7(ms: number): string {
-  if (offset + 19 > random.length) {
-    randomFillSync(POOL)
-    random = POOL.toString('hex')
-    offset = 0
-  }
   if (ms !== prefixMs) {
+    // Ids of one millisecond share their first 15 characters (time, version).
     const high = Math.floor(ms / 0x1_0000_0000)
     const low = ms >>> 0
-    prefix = `${HEX[(high >>> 8) & 0xff]}${HEX[high & 0xff]}${HEX[low >>> 24]}${HEX[(low >>> 16) & 0xff]}-${HEX[(low >>> 8) & 0xff]}${HEX[low & 0xff]}-7`
+    hexByte(0, (high >>> 8) & 0xff)
+    hexByte(2, high & 0xff)
+    hexByte(4, low >>> 24)
+    hexByte(6, (low >>> 16) & 0xff)
+    ID[8] = DASH
+    hexByte(9, (low >>> 8) & 0xff)
+    hexByte(11, low & 0xff)
+    ID[13] = DASH
+    ID[14] = 0x37
+    ID[18] = DASH
+    ID[23] = DASH
     prefixMs = ms
   }
+  if (offset + 10 > POOL.length) {
+    randomFillSync(POOL)
+    offset = 0
+  }
   const r = offset
-  offset += 19
-  // 19 random hex digits: 3 after the version, 1 for the variant's 2 bits, then 3 and 12.
-  return `${prefix}${random.slice(r, r + 3)}-${VARIANT[random.charCodeAt(r + 3)]}${random.slice(r + 4, r + 7)}-${random.slice(r + 7, r + 19)}`
+  offset += 10
+  // 74 random bits: 12 after the version, 2 after the variant's `10`, then 12 and 48.
+  const first = POOL[r] as number
+  const second = POOL[r + 1] as number
+  ID[15] = HEX_DIGITS[first >>> 4] as number
+  ID[16] = HEX_DIGITS[first & 0xf] as number
+  ID[17] = HEX_DIGITS[second >>> 4] as number
+  ID[19] = HEX_DIGITS[8 | (second & 0x3)] as number
+  hexByte(20, POOL[r + 2] as number)
+  ID[22] = HEX_DIGITS[(POOL[r + 3] as number) >>> 4] as number
+  for (let i = 0; i < 6; i++) hexByte(24 + 2 * i, POOL[r + 4 + i] as number)
+  return ID.toString('latin1', 0, 36)
+}
+
+function hexByte(at: number, byte: number): void {
+  ID[at] = HEX_DIGITS[byte >>> 4] as number
+  ID[at + 1] = HEX_DIGITS[byte & 0xf] as number
 }
 
 /** The millisecond timestamp of a UUIDv7. */

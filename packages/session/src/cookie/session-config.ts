@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto'
-import { type Principal, Secret } from '@mortar/core'
+import { type Principal, Secret, secretWeakness } from '@mortar/core'
 import type { z } from 'zod'
 import type { CsrfOptions } from '../csrf/csrf-options.js'
 import { SessionConfigError } from '../errors.js'
@@ -146,6 +146,7 @@ export interface ResolvedSessionConfig {
 }
 
 const MIN_SECRET_LENGTH = 32
+const GENERATE = `Generate one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"`
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const DAY = 24 * 60 * 60
 
@@ -247,8 +248,12 @@ function checkSecret(name: string, value: SessionSecret | undefined): string {
   if (revealed.length < MIN_SECRET_LENGTH) {
     // The length is safe to show; the value never is.
     throw new SessionConfigError(
-      `${name} is ${revealed.length} characters; a session secret needs at least ${MIN_SECRET_LENGTH}. Generate one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"`,
+      `${name} is ${revealed.length} characters; a session secret needs at least ${MIN_SECRET_LENGTH}. ${GENERATE}`,
     )
+  }
+  const weakness = secretWeakness(revealed)
+  if (weakness !== undefined) {
+    throw new SessionConfigError(`${name} is guessable: ${weakness}. ${GENERATE}`)
   }
   return revealed
 }

@@ -74,6 +74,15 @@ describe('sessionModule options', () => {
     ).toThrow(/key id 'current' is not a positive integer/)
   })
 
+  it('refuses a secret that is long enough but guessable, without showing it', () => {
+    for (const password of ['a'.repeat(32), 'changeme'.repeat(4), 'hunter2-'.repeat(4)]) {
+      const attempt = () => sessionModule({ cookieName: 'test.session', password, schema })
+      expect(attempt).toThrow(SessionConfigError)
+      expect(attempt).toThrow(/guessable/)
+      expect(attempt).not.toThrow(password)
+    }
+  })
+
   it("accepts core's Secret values", () => {
     expect(() =>
       sessionModule({ cookieName: 'test.session', password: new Secret(KEY_1), schema }),

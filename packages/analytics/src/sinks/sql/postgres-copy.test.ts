@@ -23,6 +23,8 @@ describe('CopyRows', () => {
               }),
               fc.constant(null),
               fc.maxSafeInteger(),
+              // Where the high and low eight digits meet.
+              fc.constantFrom(99_999_999, 100_000_000, 100_000_001, -100_000_000, 10 ** 15 + 7),
             ),
             { minLength: 1, maxLength: 6 },
           ),

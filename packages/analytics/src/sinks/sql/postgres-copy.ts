@@ -215,17 +215,33 @@ export class CopyRows {
     if (!Number.isSafeInteger(value)) throw new TypeError(`Not an integer: ${value}`)
     this.#room(18)
     if (value < 0) this.#ascii(0x2d)
-    let rest = Math.abs(value)
-    let digits = 1
-    for (let power = 10; power <= rest; power *= 10) digits++
-    const bytes = this.#bytes
-    let at = this.#length + digits
-    this.#length = at
-    do {
-      bytes[--at] = 0x30 + (rest % 10)
-      rest = Math.floor(rest / 10)
-    } while (rest > 0)
+    const magnitude = Math.abs(value)
+    // In 32-bit integer arithmetic: a time in milliseconds is past 2^31, and a double's `%` and
+    // division were most of a row's encoding. The high part of a safe integer is under 2^27.
+    if (magnitude < 100_000_000) {
+      this.#digits(magnitude, 0)
+    } else {
+      const high = Math.floor(magnitude / 100_000_000)
+      this.#digits(high, 0)
+      this.#digits(magnitude - high * 100_000_000, 8)
+    }
     this.#ascii(0x09)
+  }
+
+  /** `value` (under 10^8) in decimal, left-padded with zeros to `width` digits. */
+  #digits(value: number, width: number): void {
+    let rest = value | 0
+    let count = 1
+    for (let power = 10; power <= rest; power *= 10) count++
+    if (count < width) count = width
+    const bytes = this.#bytes
+    let at = this.#length + count
+    this.#length = at
+    for (let i = 0; i < count; i++) {
+      const next = (rest / 10) | 0
+      bytes[--at] = 0x30 + rest - next * 10
+      rest = next
+    }
   }
 
   /** Ends the row. */

@@ -61,6 +61,8 @@ export class SqlEventSink implements EventSink {
   readonly #db: Kysely<unknown>
   readonly #engine: DatabaseEngine
   #copyWorks = true
+  /** COPY rows encoded ahead, by batch, while the batch before was written. */
+  readonly #encoded = new WeakMap<EventBatch, Buffer>()
 
   constructor(options: SqlEventSinkOptions) {
     this.#db = options.db
@@ -71,6 +73,10 @@ export class SqlEventSink implements EventSink {
     return isTransientDatabaseError(error)
   }
 
+  prepare(batch: EventBatch): void {
+    if (this.#copies(batch)) this.#encoded.set(batch, copyData(batch.events, batch.id))
+  }
+
   async write(batch: EventBatch): Promise<void> {
     if (batch.events.length === 0 && batch.failed.length === 0 && batch.links.length === 0) return
     const db = this.#db
@@ -78,11 +84,9 @@ export class SqlEventSink implements EventSink {
     // failed COPY aborting it.
     if (db.isTransaction) return this.#writeIn(db, batch, false)
     try {
-      if (this.#copyWorks && this.#engine === 'postgres' && batch.events.length > 0) {
-        if (batch.failed.length === 0 && batch.links.length === 0) {
-          await this.#copyBatch(batch)
-          return
-        }
+      if (this.#copies(batch)) {
+        await this.#copyBatch(batch)
+        return
       }
       await db.transaction().execute((trx) => this.#writeIn(trx, batch, true))
     } catch (error) {
@@ -97,6 +101,17 @@ export class SqlEventSink implements EventSink {
     }
   }
 
+  /** Whether the batch is PostgreSQL's common case, events alone, written by one COPY query. */
+  #copies(batch: EventBatch): boolean {
+    return (
+      this.#copyWorks &&
+      this.#engine === 'postgres' &&
+      batch.events.length > 0 &&
+      batch.failed.length === 0 &&
+      batch.links.length === 0
+    )
+  }
+
   /**
    * PostgreSQL's common case, a batch of events alone, in one round trip: the COPY and the
    * batch's log row in one query, which PostgreSQL runs as one implicit transaction. A batch
@@ -107,7 +122,8 @@ export class SqlEventSink implements EventSink {
     // Integers only (checked), so the statement carries its values in its text.
     const values = [batch.id, first, last, batch.events.length, Date.now()].map(integer)
     const log = `insert into ${BATCH_TABLE} (batch_id, first_at, last_at, events, created_at) values (${values.join(', ')})`
-    await copyInto(this.#db, EVENT_TABLE, EVENT_COLUMNS, copyData(batch.events, batch.id), log)
+    const rows = this.#encoded.get(batch) ?? copyData(batch.events, batch.id)
+    await copyInto(this.#db, EVENT_TABLE, EVENT_COLUMNS, rows, log)
   }
 
   /**

@@ -15,8 +15,8 @@ type Direction = 'asc' | 'desc'
 type Column = 'score' | 'label' | 'note'
 type Row = { score: number; label: string; note: string | null }
 
-const KEY = 'k'.repeat(32)
-const OTHER_KEY = 'o'.repeat(32)
+const KEY = 'paginate-test-key-0123456789abcdef'
+const OTHER_KEY = 'other-test-key-fedcba9876543210zyx'
 
 async function fill(db: Kysely<Db>, rows: readonly Partial<Row>[]): Promise<void> {
   await db.deleteFrom('items').execute()

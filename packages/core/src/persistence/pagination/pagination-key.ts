@@ -1,4 +1,5 @@
 import { Secret } from '../../config/secret.js'
+import { secretWeakness } from '../../config/secret-weakness.js'
 import { MortarError } from '../../errors/mortar-error.js'
 
 /**
@@ -43,6 +44,15 @@ function toKeyBytes(key: PaginationKey): Uint8Array {
       500,
       `The pagination key must be at least ${MIN_KEY_BYTES} bytes; generate one with ` +
         `crypto.randomBytes(32).toString('base64') and pass it as a secret from config.`,
+    )
+  }
+  const weakness = secretWeakness(bytes)
+  if (weakness !== undefined) {
+    throw new MortarError(
+      'E_PAGINATION_KEY',
+      500,
+      `The pagination key is guessable: ${weakness}; generate one with ` +
+        `crypto.randomBytes(32).toString('base64').`,
     )
   }
   return bytes

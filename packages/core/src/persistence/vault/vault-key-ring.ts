@@ -1,3 +1,4 @@
+import { secretWeakness } from '../../config/secret-weakness.js'
 import { createSecretKey, type KeyObject } from 'node:crypto'
 import { Secret } from '../../config/secret.js'
 import { VaultError } from './vault-error.js'
@@ -59,6 +60,13 @@ function keyBytes(id: string, material: VaultKeyMaterial): Buffer {
   if (bytes.length !== KEY_BYTES) {
     throw ringError(
       `Vault key '${id}' is ${bytes.length} bytes; AES-256 needs exactly ${KEY_BYTES}. Generate one with ${GENERATE}.`,
+      id,
+    )
+  }
+  const weakness = secretWeakness(bytes)
+  if (weakness !== undefined) {
+    throw ringError(
+      `Vault key '${id}' is guessable: ${weakness}. Generate one with ${GENERATE}.`,
       id,
     )
   }

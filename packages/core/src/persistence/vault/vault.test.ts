@@ -130,6 +130,19 @@ describe('Vault', () => {
       expect(codeOf(() => new Vault({ keys: [] }))).toBe('E_VAULT_KEY_RING')
     })
 
+    it('refuses a guessable key of the right length (zero-filled, one byte repeated)', () => {
+      for (const weak of [
+        Buffer.alloc(32),
+        Buffer.alloc(32, 'k'),
+        Buffer.from('0123456789abcdef'.repeat(2)),
+      ]) {
+        const key = weak.toString('base64')
+        const message = messageOf(() => new Vault({ keys: { k1: K1, weak_one: key } }))
+        expect(message).toMatch(/Vault key 'weak_one' is guessable/)
+        expect(message).not.toContain(key)
+      }
+    })
+
     it('refuses a key of the wrong length, naming the key id and never the key', () => {
       const short = randomBytes(16).toString('base64')
       const message = messageOf(() => new Vault({ keys: { k1: K1, short_one: short } }))

@@ -116,5 +116,14 @@ describe('Standard Webhooks signatures', () => {
     expect(() => webhookKey('whsec_***not base64***')).toThrow(
       expect.objectContaining({ reason: 'config' }),
     )
+    // Long enough, and guessable: 32 zero bytes, one byte repeated.
+    for (const bytes of [Buffer.alloc(32), Buffer.alloc(32, 7)]) {
+      expect(() => webhookKey(`whsec_${bytes.toString('base64')}`)).toThrow(
+        expect.objectContaining({
+          reason: 'config',
+          message: expect.stringContaining('guessable'),
+        }),
+      )
+    }
   })
 })

@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { secretWeakness } from '@mortar/core'
 import { WebhookSignatureError } from '../../errors.js'
 
 /** The three headers of a Standard Webhooks message. */
@@ -37,6 +38,13 @@ export function webhookKey(secret: string): Buffer {
     throw new WebhookSignatureError(
       'config',
       `The webhook secret must be 'whsec_' and at least ${MIN_KEY_BYTES} bytes in base64; make one with generateWebhookSecret().`,
+    )
+  }
+  const weakness = secretWeakness(key)
+  if (weakness !== undefined) {
+    throw new WebhookSignatureError(
+      'config',
+      `The webhook secret is guessable: ${weakness}; make one with generateWebhookSecret().`,
     )
   }
   return key
