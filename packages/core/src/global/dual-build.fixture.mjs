@@ -83,7 +83,7 @@ await check('mixedAppStarts', async () => {
       cjs.auth.loginThrottleModule({ store: 'memory' }),
       cjs.session.sessionModule({
         cookieName: 'probe.session',
-        password: 'p'.repeat(32),
+        password: 'dual-build probe: 7f3a9c1e5b2d8046',
         schema: z.object({}),
       }),
       cjs.core.defineModule({
