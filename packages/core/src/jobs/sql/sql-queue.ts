@@ -42,7 +42,10 @@ export interface SqlQueueOptions {
    * workers poll.
    */
   readonly listenUrl?: string
-  /** Receives the listener's connection errors. */
+  /**
+   * Receives the listener's connection errors and failed vacuums; the database's
+   * {@link Database.logger} by default.
+   */
   readonly logger?: Logger
 }
 
@@ -101,7 +104,7 @@ export class SqlQueue implements QueueAdapter {
   readonly schedules: SqlScheduleStore
   readonly #database: Database
   readonly #listenUrl: string | undefined
-  readonly #logger: Logger | undefined
+  readonly #logger: Logger
   readonly #upkeep: ChurnVacuum
   #schema: Promise<string> | undefined
   // Ids drawn from the sequence and not used yet (PostgreSQL).
@@ -111,12 +114,12 @@ export class SqlQueue implements QueueAdapter {
     this.#database = options.database
     this.schedules = new SqlScheduleStore(options.database)
     this.#listenUrl = options.listenUrl
-    this.#logger = options.logger
+    this.#logger = options.logger ?? options.database.logger
     this.#upkeep = new ChurnVacuum({
       database: options.database,
       table: 'mortar_job',
       every: VACUUM_EVERY,
-      ...(options.logger === undefined ? {} : { logger: options.logger }),
+      logger: this.#logger,
     })
   }
 
@@ -537,7 +540,7 @@ export class SqlQueue implements QueueAdapter {
         if (payload === schema) onJobs()
       },
       onError: (error) =>
-        this.#logger?.warn(
+        this.#logger.warn(
           { err: error },
           'The job listener lost PostgreSQL; reconnecting, polling meanwhile',
         ),
