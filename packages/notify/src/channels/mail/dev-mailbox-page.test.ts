@@ -78,13 +78,14 @@ describe('devMailboxPage', () => {
 
   it('refuses without a guard what a proxy on this machine forwards (it connects from loopback for anyone)', async () => {
     const dev = devMailboxPage(await capture(), { env: { NODE_ENV: 'development' } })
-    for (const headers of [
+    const forwards: Record<string, string>[] = [
       { 'x-forwarded-for': '203.0.113.5' },
       { forwarded: 'for=203.0.113.5' },
       { 'x-real-ip': '203.0.113.5' },
       { 'x-forwarded-host': 'dev.example.com' },
       { via: '1.1 caddy' },
-    ]) {
+    ]
+    for (const headers of forwards) {
       expect((await inRequest(dev, 'http://x/', false, '127.0.0.1', headers)).status).toBe(403)
     }
   })
