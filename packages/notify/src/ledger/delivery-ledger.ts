@@ -79,6 +79,13 @@ export class DeliveryLedger {
   readonly #database: Database
   readonly #clock: Clock
   readonly #finishUnflushed: boolean
+  /**
+   * Batches of rows are found by primary-key probes (see `plannedAsFew`) with the SQL queue
+   * only: there they cut the server's CPU per delivery by a quarter; on BullMQ, bench:notify
+   * measured the ledger slower with them (4 December 2026: 0.58–0.66 of raw BullMQ without,
+   * 0.22–0.28 with, in three runs each; the cause is not found yet, see bench/README.md).
+   */
+  readonly #probeKeys: boolean
   readonly #marks: Batcher<{ id: string; attempt: number }, boolean>
   readonly #finishes: Batcher<AttemptOutcome, undefined>
   /**
@@ -99,6 +106,7 @@ export class DeliveryLedger {
     this.#database = database
     this.#clock = clock
     this.#finishUnflushed = options.jobsInSameDatabase
+    this.#probeKeys = options.jobsInSameDatabase
     this.#upkeep = new ChurnVacuum({
       database,
       table: DELIVERY_TABLE,
@@ -188,7 +196,11 @@ export class DeliveryLedger {
         'p.channel as preference_channel',
         'p.enabled as preference_enabled',
       ])
-      .where(idIn(this.#database.root, 'd.id', ids))
+      .where((eb) =>
+        this.#probeKeys
+          ? idIn(this.#database.root, 'd.id', ids)
+          : eb('d.id', 'in', [...new Set(ids)]),
+      )
       .where('d.status', 'in', CLAIMABLE)
       .execute()
     // One line per stored choice of the recipient (one with nulls when there is none).
@@ -269,7 +281,9 @@ export class DeliveryLedger {
         status: 'sending',
         updated_at: this.#clock.nowMs(),
       })
-      .where(idIn(this.#root as Kysely<unknown>, 'id', ids))
+      .where((eb) =>
+        this.#probeKeys ? idIn(this.#root as Kysely<unknown>, 'id', ids) : eb('id', 'in', ids),
+      )
       .where('status', 'in', CLAIMABLE)
     let marked: readonly { id: string }[]
     // The mark only has to outlive the worker, not the server: a server crash loses the send's
@@ -310,8 +324,8 @@ export class DeliveryLedger {
   /**
    * The UPDATE recording outcomes, for deliveries still in a claimable status. On PostgreSQL the
    * outcomes travel as one array per column (`unnest`): six parameters however many rows,
-   * where a `case` per column takes two per row and column; the rows are found by primary key
-   * probes, never a scan of the table (see `plannedAsFew`).
+   * where a `case` per column takes two per row and column; with the SQL queue the rows are
+   * found by primary-key probes, never a scan of the table (see `plannedAsFew`).
    */
   #resultsUpdate(
     db: Kysely<LedgerTables>,
@@ -327,9 +341,9 @@ export class DeliveryLedger {
           updated_at = ${now}
         from (select * from unnest(${column((o) => o.id)}::text[], ${column((o) => o.status)}::text[],
           ${column((o) => o.attempt)}::integer[], ${column((o) => o.providerMessageId ?? null)}::text[],
-          ${column((o) => truncate(o.error))}::text[]) ${plannedAsFew(outcomes.length)})
+          ${column((o) => truncate(o.error))}::text[]) ${this.#probeKeys ? plannedAsFew(outcomes.length) : sql``})
           as v(id, status, attempts, provider_message_id, last_error)
-        where d.id = v.id and d.status in (${sql.join(CLAIMABLE)})${condition === undefined ? sql`` : sql` and ${condition}`}`
+        where ${this.#probeKeys ? sql`` : sql`d.id = any(${column((o) => o.id)}::text[]) and `}d.id = v.id and d.status in (${sql.join(CLAIMABLE)})${condition === undefined ? sql`` : sql` and ${condition}`}`
     }
     const caseOf = (
       column: keyof DeliveryRow,
