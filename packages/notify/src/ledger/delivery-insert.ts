@@ -4,8 +4,10 @@ import {
   type OperationNodeSource,
   PrimitiveValueListNode,
   type RawBuilder,
+  RawNode,
   sql,
 } from 'kysely'
+import { sqlEngine } from '../sql/index.js'
 import { DELIVERY_TABLE, type DeliveryRow } from './delivery-table.js'
 
 // What a new delivery sets; the rest starts NULL (provider_message_id, sent_at, and the key of a
@@ -31,12 +33,15 @@ const SET = [
 const table = sql.table(DELIVERY_TABLE)
 const columns = sql.join(SET.map((column) => sql.id(column)))
 const keyedColumns = sql.join([...SET, 'idempotency_key'].map((column) => sql.id(column)))
+// `insert into <table> (<columns>) values ` as each engine quotes it, compiled once: a call
+// then builds and compiles only its rows' value lists.
+const heads = new Map<DatabaseEngine, string>()
 
 /**
  * A row's values as one node that compiles to `($1, $2, …)`, cheaper to build and compile than
  * a node per value (what `sql` makes of each interpolation).
  */
-function values(row: DeliveryRow, keyed: boolean): OperationNodeSource {
+function values(row: DeliveryRow, keyed: boolean): PrimitiveValueListNode {
   const list: unknown[] = [
     row.id,
     row.notification_id,
@@ -55,8 +60,7 @@ function values(row: DeliveryRow, keyed: boolean): OperationNodeSource {
     row.possible_duplicates,
   ]
   if (keyed) list.push(row.idempotency_key)
-  const node = PrimitiveValueListNode.create(list)
-  return { toOperationNode: () => node }
+  return PrimitiveValueListNode.create(list)
 }
 
 /**
@@ -68,8 +72,18 @@ export function deliveryInsertion(
   db: Kysely<unknown>,
   rows: readonly DeliveryRow[],
 ): CompanionWrite {
-  const insert = sql`insert into ${table} (${columns}) values ${sql.join(rows.map((row) => values(row, false)))}`
-  return { toOperationNode: () => insert.toOperationNode(), execute: () => insert.execute(db) }
+  const engine = sqlEngine(db)
+  let head = heads.get(engine)
+  if (head === undefined) {
+    head = sql`insert into ${table} (${columns}) values `.compile(db).sql
+    heads.set(engine, head)
+  }
+  const node = RawNode.create(
+    [head, ...rows.slice(1).map(() => ', '), ''],
+    rows.map((row) => values(row, false)),
+  )
+  const insert = sql`${{ toOperationNode: () => node }}`
+  return { toOperationNode: () => node, execute: () => insert.execute(db) }
 }
 
 /**
@@ -82,7 +96,11 @@ export function keyedDeliveryInsert(
   engine: DatabaseEngine,
   rows: readonly DeliveryRow[],
 ): RawBuilder<{ id: string }> {
-  const insert = sql`insert into ${table} (${keyedColumns}) values ${sql.join(rows.map((row) => values(row, true)))}`
+  const lists = rows.map((row): OperationNodeSource => {
+    const node = values(row, true)
+    return { toOperationNode: () => node }
+  })
+  const insert = sql`insert into ${table} (${keyedColumns}) values ${sql.join(lists)}`
   return engine === 'mysql'
     ? sql`${insert} on duplicate key update ${sql.id('id')} = ${sql.id('id')}`
     : sql`${insert} on conflict do nothing returning ${sql.id('id')}`

@@ -1,6 +1,7 @@
 import type { DatabaseEngine, Migration, MigrationDatabase } from '@mortar/core'
 import { type Kysely, sql } from 'kysely'
 import type { ChannelName } from '../channels/channel.js'
+import { shownAddress } from '../notification/shown-address.js'
 import { idColumn, longText } from '../sql/index.js'
 
 /**
@@ -24,7 +25,10 @@ export interface DeliveryRecord {
   readonly category: string
   readonly recipientId: string
   readonly channel: ChannelName
-  /** The address it was (or would have been) sent to. */
+  /**
+   * The address it was (or would have been) sent to; a URL as its scheme and host only
+   * (`https://hooks.slack.com/…`), since the rest of a webhook or chat URL may be its secret.
+   */
   readonly address: string | undefined
   readonly idempotencyKey: string | undefined
   readonly status: DeliveryStatus
@@ -91,7 +95,7 @@ export function toDeliveryRecord(row: DeliveryRow): DeliveryRecord {
     category: row.category,
     recipientId: row.recipient_id,
     channel: row.channel as ChannelName,
-    address: row.address ?? undefined,
+    address: row.address === null ? undefined : shownAddress(row.address),
     idempotencyKey: row.idempotency_key ?? undefined,
     status: row.status,
     attempts: Number(row.attempts),

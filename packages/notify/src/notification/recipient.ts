@@ -1,6 +1,7 @@
 import type { ChannelName } from '../channels/channel.js'
 import { isTimeZone, safeText } from '@mortar/core'
 import { NotifyRecipientError } from '../errors.js'
+import { addressKey } from './shown-address.js'
 
 /**
  * Someone a notification goes to. `id` is their stable key: the ledger, the in-app inbox,
@@ -34,7 +35,8 @@ export interface Recipient {
 /**
  * A recipient made of addresses alone, for someone who is not a user of the app (Laravel's
  * on-demand notifications). Its `id` is derived from the addresses, so idempotency keys,
- * throttles and digests still apply to it.
+ * throttles and digests still apply to it; a URL is in it only as scheme, host and a digest,
+ * since the id is stored and shown wherever deliveries are.
  */
 export interface OnDemandRecipient extends Recipient {
   /** Adds an address on another channel; returns a new recipient. */
@@ -70,7 +72,7 @@ function onDemand(routes: { readonly [C in ChannelName]?: string }): OnDemandRec
   }
   const id = Object.entries(routes)
     .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([channel, address]) => `${channel}:${address}`)
+    .map(([channel, address]) => `${channel}:${addressKey(address)}`)
     .join('|')
   return Object.freeze({
     [ON_DEMAND]: true,

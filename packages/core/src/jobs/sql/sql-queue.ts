@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import {
+  CompiledQuery,
   type Kysely,
   type OperationNodeSource,
   type QueryResult,
@@ -42,7 +43,10 @@ export interface SqlQueueOptions {
    * workers poll.
    */
   readonly listenUrl?: string
-  /** Receives the listener's connection errors. */
+  /**
+   * Receives the listener's connection errors and failed vacuums; the database's
+   * {@link Database.logger} by default.
+   */
   readonly logger?: Logger
 }
 
@@ -57,6 +61,8 @@ const CHANNEL = 'mortar_jobs'
 // PostgreSQL: job ids drawn from the identity's sequence at a time, and the most jobs one
 // pipelined INSERT carries.
 const ID_BLOCK = 64
+// Shapes of companion writes whose pipelined INSERT text is kept (see pipelinedInsert).
+const MAX_PIPELINED_SHAPES = 64
 // A MariaDB claim chosen as a deadlock's victim is tried this many times before the worker hears.
 const CLAIM_ATTEMPTS = 3
 // MariaDB: the named lock under which claims take turns at the head of the due index, one per
@@ -105,7 +111,7 @@ export class SqlQueue implements QueueAdapter {
   readonly schedules: SqlScheduleStore
   readonly #database: Database
   readonly #listenUrl: string | undefined
-  readonly #logger: Logger | undefined
+  readonly #logger: Logger
   readonly #upkeep: ChurnVacuum
   #schema: Promise<string> | undefined
   // Ids drawn from the sequence and not used yet (PostgreSQL).
@@ -115,12 +121,12 @@ export class SqlQueue implements QueueAdapter {
     this.#database = options.database
     this.schedules = new SqlScheduleStore(options.database)
     this.#listenUrl = options.listenUrl
-    this.#logger = options.logger
+    this.#logger = options.logger ?? options.database.logger
     this.#upkeep = new ChurnVacuum({
       database: options.database,
       table: 'mortar_job',
       every: VACUUM_EVERY,
-      ...(options.logger === undefined ? {} : { logger: options.logger }),
+      logger: this.#logger,
     })
   }
 
@@ -203,16 +209,14 @@ export class SqlQueue implements QueueAdapter {
   ): Promise<readonly string[]> {
     const db = this.#database.kysely as Kysely<unknown>
     const ids = await this.#drawIds(db, jobs.length)
-    const values = sql.join(
-      jobs.map((job, i) =>
-        tuple([ids[i], job.name, job.payload, job.runAtMs, job.maxAttempts, job.createdAtMs]),
-      ),
-    )
-    // No ON CONFLICT: with no key, only a clash of ids could conflict, and that must fail loudly.
-    await pipelineWrite(
-      db,
-      sql`${write === undefined ? sql`` : sql`with mortar_companion as (${write}) `}insert into mortar_job (id, name, payload, run_at, max_attempts, created_at) overriding system value values ${values}`,
-    )
+    // Built without the query compiler: only the companion (its shape is the caller's) is
+    // compiled, and the INSERT's text is kept per shape, so each call only fills the values.
+    const companion = write === undefined ? undefined : sql`${write}`.compile(db)
+    const parameters: unknown[] = companion === undefined ? [] : [...companion.parameters]
+    for (const [i, job] of jobs.entries()) {
+      parameters.push(ids[i], job.name, job.payload, job.runAtMs, job.maxAttempts, job.createdAtMs)
+    }
+    await pipelineWrite(db, CompiledQuery.raw(pipelinedInsert(jobs.length, companion), parameters))
     return ids
   }
 
@@ -564,7 +568,7 @@ export class SqlQueue implements QueueAdapter {
         if (payload === schema) onJobs()
       },
       onError: (error) =>
-        this.#logger?.warn(
+        this.#logger.warn(
           { err: error },
           'The job listener lost PostgreSQL; reconnecting, polling meanwhile',
         ),
@@ -666,6 +670,40 @@ export function isUniqueViolation(error: unknown): boolean {
 function isDivisionByZero(error: unknown): boolean {
   const fields = error as { code?: unknown; cause?: { code?: unknown } } | null
   return fields?.code === DIVISION_BY_ZERO || fields?.cause?.code === DIVISION_BY_ZERO
+}
+
+// Column values a pipelined job row binds, in pipelinedInsert's order.
+const PIPELINED_COLUMNS = 6
+// The text of pipelined INSERTs by shape: companion text (or '') and number of jobs.
+const pipelinedInserts = new Map<string, string[]>()
+
+/**
+ * The pipelined INSERT of `n` jobs (with no ON CONFLICT: with no key, only a clash of ids could
+ * conflict, and that must fail loudly), after `companion` as a data-modifying `WITH` whose
+ * parameters come first. The same string for the same shape, so the server keeps one prepared
+ * plan of it and naming it (see pipelineWrite) hashes it once.
+ */
+function pipelinedInsert(n: number, companion: CompiledQuery | undefined): string {
+  const shape = companion?.sql ?? ''
+  let byCount = pipelinedInserts.get(shape)
+  if (byCount === undefined) {
+    byCount = []
+    // Past the limit a new shape is built on every call, as statements past core's limit of
+    // prepared names go unnamed (see pipelineWrite).
+    if (pipelinedInserts.size < MAX_PIPELINED_SHAPES) pipelinedInserts.set(shape, byCount)
+  }
+  let text = byCount[n]
+  if (text === undefined) {
+    let next = companion?.parameters.length ?? 0
+    const rows = Array.from({ length: n }, () => {
+      const row = Array.from({ length: PIPELINED_COLUMNS }, (_, i) => `$${next + i + 1}`)
+      next += PIPELINED_COLUMNS
+      return `(${row.join(', ')})`
+    })
+    text = `${companion === undefined ? '' : `with mortar_companion as (${shape}) `}insert into mortar_job (id, name, payload, run_at, max_attempts, created_at) overriding system value values ${rows.join(', ')}`
+    byCount[n] = text
+  }
+  return text
 }
 
 /**

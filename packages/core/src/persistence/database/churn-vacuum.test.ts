@@ -5,6 +5,7 @@ import {
   privateDatabaseUrl,
   testEngines,
 } from '../../testing/test-databases.js'
+import { createLogger } from '../../logger/create-logger.js'
 import { ChurnVacuum } from './churn-vacuum.js'
 import { Database } from './database.js'
 
@@ -50,5 +51,22 @@ describe.skipIf(postgres?.skip !== undefined)('ChurnVacuum on PostgreSQL', () =>
     expect(await vacuums()).toBe(0)
     upkeep.count(1)
     await expect.poll(vacuums, { timeout: 20_000, interval: 100 }).toBe(1)
+  })
+
+  it("reports a failed vacuum to the database's logger when given none, and never throws", async () => {
+    const lines: string[] = []
+    const logged = new Database({
+      url: target.url,
+      pool: 1,
+      logger: createLogger({ level: 'warn', destination: { write: (line) => lines.push(line) } }),
+    })
+    try {
+      const upkeep = new ChurnVacuum({ database: logged, table: 'no_such_table', every: 1 })
+      expect(() => upkeep.count(1)).not.toThrow()
+      // Before, without a logger the failure went nowhere.
+      await expect.poll(() => lines.join(''), { timeout: 20_000 }).toContain('no_such_table')
+    } finally {
+      await logged.destroy()
+    }
   })
 })

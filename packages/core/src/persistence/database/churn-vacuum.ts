@@ -10,7 +10,10 @@ export interface ChurnVacuumOptions {
   readonly table: string
   /** Rows updated or deleted between two vacuums. */
   readonly every: number
-  /** Receives a failed vacuum (it is tried again after as many rows). */
+  /**
+   * Receives a failed vacuum (it is tried again after as many rows); the database's
+   * {@link Database.logger} by default.
+   */
   readonly logger?: Logger
 }
 
@@ -60,12 +63,13 @@ export class ChurnVacuum {
   }
 
   async #vacuum(): Promise<void> {
-    const { database, table, logger } = this.#options
+    const { database, table } = this.#options
     this.#vacuuming = true
     try {
       await sql`vacuum (skip_locked) ${sql.table(table)}`.execute(database.root)
     } catch (error) {
-      logger?.warn({ err: error, table }, `Vacuuming ${table} failed; it is tried again later`)
+      const logger = this.#options.logger ?? database.logger
+      logger.warn({ err: error, table }, `Vacuuming ${table} failed; it is tried again later`)
     } finally {
       this.#vacuuming = false
     }

@@ -118,6 +118,15 @@ export class Database<DB = unknown> {
     return this.#config?.engine
   }
 
+  /**
+   * Where this database reports what fails in the background (the pool, `afterCommit`
+   * callbacks): the logger it was given, else a default one. Components that work on it in the
+   * background report there too when given no logger of their own, so no failure goes unseen.
+   */
+  get logger(): Logger {
+    return this.#log()
+  }
+
   /** The URL as it may be logged, with the password replaced by `***`. */
   get display(): string {
     return this.#config?.display ?? '(invalid database URL)'

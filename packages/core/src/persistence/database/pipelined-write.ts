@@ -32,13 +32,14 @@ const MAX_STATEMENT_NAMES = 256
  * with the write's own error. PostgreSQL aborts a transaction whose statement failed, so nothing
  * of it can commit without the write. A `ROLLBACK` (or `ROLLBACK TO SAVEPOINT`) behind the write
  * discards its answer with it.
- * For writes whose result the caller does not need: the returned promise carries none.
+ * For writes whose result the caller does not need: the returned promise carries none. `query`
+ * may come compiled already (a statement of a fixed shape whose text the caller keeps).
  */
 export async function pipelineWrite(
   trx: Kysely<unknown>,
-  query: RawBuilder<unknown>,
+  query: RawBuilder<unknown> | CompiledQuery,
 ): Promise<void> {
-  const compiled = query.compile(trx)
+  const compiled = 'compile' in query ? query.compile(trx) : query
   // A value the driver might fail to serialize would fail on our side only, after the COMMIT
   // behind it went out: such a write is awaited like any other.
   if (compiled.parameters.every(isPlain)) {

@@ -46,9 +46,9 @@ export class ChatChannel implements Channel<'chat'> {
     try {
       const url = new URL(to)
       if (url.protocol !== 'https:' && url.protocol !== 'http:')
-        return `'${to}' is not an http(s) URL`
+        return 'the address is not an http(s) URL'
     } catch {
-      return `'${to}' is not a URL`
+      return 'the address is not a URL'
     }
     return undefined
   }

@@ -9,7 +9,7 @@ import {
   ValidationError,
 } from '@mortar/core'
 import { type FetchHandler, jsonResponse, problemResponse } from '../../pages/fetch-handler.js'
-import { NotifyConfigError } from '../../errors.js'
+import { NotifyConfigError, NotifyUnavailableError } from '../../errors.js'
 import { delayOption } from '../../module/delay-option.js'
 import { INBOX } from './inbox-channel.js'
 import type { Inbox, InboxItem, InboxStatus } from './inbox-store.js'
@@ -189,9 +189,13 @@ function stream(
         write(`id: ${item.id}\nevent: item\ndata: ${JSON.stringify(item)}\n\n`)
       void sendCounts()
     },
+    () => cleanup(),
     limits,
   )
-  if (unsubscribe === undefined) {
+  if (unsubscribe === 'closed') {
+    throw new NotifyUnavailableError('The app is stopping: live inbox streams are closed.')
+  }
+  if (unsubscribe === 'full') {
     throw new TooManyRequestsError(
       30,
       'Too many live inbox streams are open; close one (another tab) or retry later.',

@@ -81,6 +81,8 @@ export class Inbox {
   readonly #db: Kysely<InboxTables>
   readonly #clock: Clock
   readonly #listeners = new Set<(item: InboxItem) => void>()
+  readonly #onDispose = new Set<() => void>()
+  #disposed = false
 
   constructor(db: Kysely<unknown>, clock: Clock) {
     this.#db = db as Kysely<InboxTables>
@@ -123,6 +125,30 @@ export class Inbox {
     return () => {
       this.#listeners.delete(listener)
     }
+  }
+
+  /**
+   * Calls `listener` when the inbox is disposed (`app.stop()`), at once if it already was: live
+   * streams end then, instead of holding their connections and polling a closed database.
+   */
+  onDispose(listener: () => void): () => void {
+    if (this.#disposed) {
+      listener()
+      return () => {}
+    }
+    this.#onDispose.add(listener)
+    return () => {
+      this.#onDispose.delete(listener)
+    }
+  }
+
+  /** Ends what listens to this inbox; `app.stop()` calls it on the app's inbox. */
+  dispose(): void {
+    if (this.#disposed) return
+    this.#disposed = true
+    this.#listeners.clear()
+    for (const listener of this.#onDispose) listener()
+    this.#onDispose.clear()
   }
 
   /** The recipient's items, newest first, a page at a time. */

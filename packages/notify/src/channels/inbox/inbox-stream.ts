@@ -5,6 +5,7 @@ interface Subscriber {
   readonly sinceMs: number
   readonly seen: Map<string, number>
   readonly push: (items: readonly InboxItem[]) => void
+  readonly end: () => void
 }
 
 // Items are stamped when written and may commit a little later: each poll looks back this far.
@@ -20,7 +21,8 @@ export interface StreamLimits {
  * Fans new inbox items out to the live streams of this process: at once for items this process
  * writes, and by one shared poll (every `pollMs`, only while someone listens) for items other
  * processes write. Each stream gets an item once. Streams are capped, per recipient and in all:
- * each holds a connection, a timer and a place in the poll's query.
+ * each holds a connection, a timer and a place in the poll's query. When the inbox is disposed
+ * (`app.stop()`) every stream ends and no other opens.
  */
 export class InboxStreamHub {
   readonly #inbox: Inbox
@@ -31,25 +33,36 @@ export class InboxStreamHub {
   #timer: NodeJS.Timeout | undefined
   #unlisten: (() => void) | undefined
   #polling = false
+  #closed = false
 
   constructor(inbox: Inbox, options: { readonly pollMs: number; readonly now: () => number }) {
     this.#inbox = inbox
     this.#pollMs = options.pollMs
     this.#now = options.now
+    inbox.onDispose(() => this.#close())
   }
 
   /**
-   * Starts sending the recipient's new items to `push`; returns the function that stops it, or
-   * `undefined` when the limits leave no room for another stream (of this recipient or at all).
+   * Starts sending the recipient's new items to `push` (and calls `end` if the hub closes first);
+   * returns the function that stops it, `'full'` when the limits leave no room for another
+   * stream (of this recipient or at all), `'closed'` once the inbox is disposed.
    */
   subscribe(
     recipientId: string,
     push: (items: readonly InboxItem[]) => void,
+    end: () => void,
     limits: StreamLimits,
-  ): (() => void) | undefined {
+  ): (() => void) | 'full' | 'closed' {
+    if (this.#closed) return 'closed'
     const held = this.#perRecipient.get(recipientId) ?? 0
-    if (held >= limits.perRecipient || this.#subscribers.size >= limits.total) return undefined
-    const subscriber: Subscriber = { recipientId, sinceMs: this.#now(), seen: new Map(), push }
+    if (held >= limits.perRecipient || this.#subscribers.size >= limits.total) return 'full'
+    const subscriber: Subscriber = {
+      recipientId,
+      sinceMs: this.#now(),
+      seen: new Map(),
+      push,
+      end,
+    }
     this.#subscribers.add(subscriber)
     this.#perRecipient.set(recipientId, held + 1)
     if (this.#subscribers.size === 1) this.#start()
@@ -60,6 +73,15 @@ export class InboxStreamHub {
       else this.#perRecipient.set(recipientId, left)
       if (this.#subscribers.size === 0) this.#stop()
     }
+  }
+
+  #close(): void {
+    this.#closed = true
+    this.#stop()
+    const ending = [...this.#subscribers]
+    this.#subscribers.clear()
+    this.#perRecipient.clear()
+    for (const subscriber of ending) subscriber.end()
   }
 
   #start(): void {

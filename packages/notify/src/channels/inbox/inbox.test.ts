@@ -320,3 +320,28 @@ for (const engine of testEngines()) {
     })
   })
 }
+
+describe('live inbox streams on app.stop()', () => {
+  it('end, and no other opens, so a stopped app holds no connection, timer or poll', async () => {
+    const app = createTestApp({ database: 'sqlite::memory:', modules: [inboxModule] })
+    await app.migrate()
+    await app.start()
+    const handler = inboxHandler({ recipient: () => 'ada', pollMs: 50 })
+    const open = () => {
+      const context = new RequestContext({ createScope: () => app.createScope() })
+      return runInRequestContext(context, () => handler(new Request('http://x/stream')))
+    }
+    const response = await open()
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+    let text = ''
+    while (!text.includes('event: counts')) {
+      const { value, done } = await reader.read()
+      if (done) throw new Error('the stream ended before its counts')
+      text += new TextDecoder().decode(value)
+    }
+    await app.stop()
+    // Before, the stream stayed open after stop (its heartbeat and the hub's poll running).
+    for (;;) if ((await reader.read()).done) break
+    expect((await open()).status).toBe(503)
+  })
+})

@@ -8,13 +8,14 @@ function inRequest(
   url: string,
   admin: boolean,
   ip: string | null = '127.0.0.1', // null: not an HTTP request
+  headers: Record<string, string> = {},
 ) {
   const context = new RequestContext({
     createScope: () => ({ resolve: () => undefined as never, dispose: async () => {} }),
     ip: ip ?? undefined,
   })
   context.set('principal', { admin } as never)
-  return runInRequestContext(context, () => handler(new Request(url)))
+  return runInRequestContext(context, () => handler(new Request(url, { headers })))
 }
 
 async function capture() {
@@ -73,6 +74,20 @@ describe('devMailboxPage', () => {
     }
     const guarded = devMailboxPage(await capture(), { guard: () => true })
     expect((await inRequest(guarded, 'http://x/', false, '203.0.113.5')).status).toBe(200)
+  })
+
+  it('refuses without a guard what a proxy on this machine forwards (it connects from loopback for anyone)', async () => {
+    const dev = devMailboxPage(await capture(), { env: { NODE_ENV: 'development' } })
+    const forwards: Record<string, string>[] = [
+      { 'x-forwarded-for': '203.0.113.5' },
+      { forwarded: 'for=203.0.113.5' },
+      { 'x-real-ip': '203.0.113.5' },
+      { 'x-forwarded-host': 'dev.example.com' },
+      { via: '1.1 caddy' },
+    ]
+    for (const headers of forwards) {
+      expect((await inRequest(dev, 'http://x/', false, '127.0.0.1', headers)).status).toBe(403)
+    }
   })
 
   it('lists mail with every captured field escaped, and shows HTML only in a sandboxed frame', async () => {

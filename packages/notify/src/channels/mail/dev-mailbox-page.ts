@@ -50,7 +50,9 @@ export function devMailboxPage(
     const refused = await guardPage(
       request,
       options.guard,
-      env.NODE_ENV === 'development' && isLoopback(currentRequestContext()?.ip),
+      env.NODE_ENV === 'development' &&
+        isLoopback(currentRequestContext()?.ip) &&
+        !forwarded(request),
     )
     if (refused) return refused
     if (request.method !== 'GET' && request.method !== 'HEAD') {
@@ -113,6 +115,14 @@ ${mail.text === undefined ? '' : html`<h2>Text</h2><pre>${mail.text}</pre>`}`
 const LOOPBACK = new BlockList()
 LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4')
 LOOPBACK.addAddress('::1', 'ipv6')
+
+// A proxy on this machine (a TLS terminator, a tunnel) connects from loopback for whoever it
+// forwards: a request it marks as forwarded is not from this machine's user.
+const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-real-ip', 'via']
+
+function forwarded(request: Request): boolean {
+  return FORWARDING_HEADERS.some((name) => request.headers.has(name))
+}
 
 // BlockList judges an IPv4-mapped IPv6 address (::ffff:127.0.0.1) by its IPv4 address.
 function isLoopback(ip: string | undefined): boolean {

@@ -64,11 +64,11 @@ export class WebhookChannel implements Channel<'webhook'> {
     try {
       url = new URL(to)
     } catch {
-      return `'${to}' is not a URL`
+      return 'the address is not a URL'
     }
     return url.protocol === 'http:' || url.protocol === 'https:'
       ? undefined
-      : `'${to}' is not an http(s) URL`
+      : 'the address is not an http(s) URL'
   }
 
   async send(outgoing: Outgoing<WebhookMessage>): Promise<ChannelResult> {
