@@ -44,14 +44,18 @@ class CopyIn implements PromiseLike<CopyResult> {
   submit(connection: PgWire): void {
     this.submitted = true
     connection.query(this.text)
-  }
-
-  handleCopyInResponse(connection: PgWire): void {
+    // The rows follow the query at once instead of after PostgreSQL's CopyInResponse: waiting
+    // for it cost a round trip, and whatever held the event loop meanwhile (the next batch's
+    // preparation) delayed the rows and the server with them. When the COPY fails before it
+    // reads them, PostgreSQL drops CopyData and CopyDone messages that arrive outside a COPY
+    // (the protocol says so, and postgres.c's main loop ignores them).
     for (let start = 0; start < this.#data.length; start += CHUNK_BYTES) {
       connection.sendCopyFromChunk(this.#data.subarray(start, start + CHUNK_BYTES))
     }
     connection.endCopyFrom()
   }
+
+  handleCopyInResponse(): void {}
 
   handleCommandComplete(message: { text?: string }): void {
     // A statement after the COPY in the same query reports its own tag: keep the COPY's.

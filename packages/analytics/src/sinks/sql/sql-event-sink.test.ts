@@ -176,5 +176,29 @@ for (const engine of testEngines()) {
           .execute()
         expect(stored.map((row) => row.id).sort()).toEqual(rows.map((e) => e.id).sort())
       })
+
+    // The rows go out right behind the COPY, before PostgreSQL accepts it: when it refuses the
+    // COPY itself, the rows must be dropped and the connection must stay usable.
+    if (engine.engine === 'postgres')
+      it('rejects a COPY PostgreSQL refuses, and the connection answers the next query', async () => {
+        const { db } = opened
+        const data = new CopyRows(0)
+        for (let i = 0; i < 1_000; i++) {
+          data.integer(i)
+          data.text('x\ty')
+          data.end()
+        }
+        await expect(
+          copyInto(db as Kysely<unknown>, 'no_such_table', ['a', 'b'], data.finish()),
+        ).rejects.toMatchObject({ code: '42P01' })
+        const event = makeStoredEvent()
+        await opened.sink.write({ id: makeBatchId(), events: [event], failed: [], links: [] })
+        const stored = await db
+          .selectFrom('mortar_analytics_event')
+          .select('id')
+          .where('id', '=', event.id)
+          .execute()
+        expect(stored).toHaveLength(1)
+      })
   })
 }

@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import {
-  CompiledQuery,
+  type CompiledQuery,
+  createQueryId,
   type Kysely,
   type OperationNodeSource,
   type QueryResult,
   PrimitiveValueListNode,
   type RawBuilder,
+  RawNode,
   sql,
 } from 'kysely'
 import type { Logger } from '../../logger/logger.js'
@@ -208,15 +210,20 @@ export class SqlQueue implements QueueAdapter {
     write: CompanionWrite | undefined,
   ): Promise<readonly string[]> {
     const db = this.#database.kysely as Kysely<unknown>
-    const ids = await this.#drawIds(db, jobs.length)
+    const ids =
+      this.#ids.length >= jobs.length
+        ? this.#ids.splice(0, jobs.length)
+        : await this.#drawIds(db, jobs.length)
     // Built without the query compiler: only the companion (its shape is the caller's) is
-    // compiled, and the INSERT's text is kept per shape, so each call only fills the values.
+    // compiled, and the INSERT's text and node are kept per shape, so a call only fills values.
     const companion = write === undefined ? undefined : sql`${write}`.compile(db)
     const parameters: unknown[] = companion === undefined ? [] : [...companion.parameters]
     for (const [i, job] of jobs.entries()) {
       parameters.push(ids[i], job.name, job.payload, job.runAtMs, job.maxAttempts, job.createdAtMs)
     }
-    await pipelineWrite(db, CompiledQuery.raw(pipelinedInsert(jobs.length, companion), parameters))
+    const { text, node } = pipelinedInsert(jobs.length, companion)
+    // Not CompiledQuery.raw's frozen object: pipelineWrite marks it in a WeakSet, slower for those.
+    await pipelineWrite(db, { sql: text, query: node, parameters, queryId: createQueryId() })
     return ids
   }
 
@@ -674,8 +681,13 @@ function isDivisionByZero(error: unknown): boolean {
 
 // Column values a pipelined job row binds, in pipelinedInsert's order.
 const PIPELINED_COLUMNS = 6
-// The text of pipelined INSERTs by shape: companion text (or '') and number of jobs.
-const pipelinedInserts = new Map<string, string[]>()
+// Pipelined INSERTs by shape: companion text (or '') and number of jobs.
+const pipelinedInserts = new Map<string, PipelinedInsert[]>()
+
+interface PipelinedInsert {
+  readonly text: string
+  readonly node: RawNode
+}
 
 /**
  * The pipelined INSERT of `n` jobs (with no ON CONFLICT: with no key, only a clash of ids could
@@ -683,7 +695,7 @@ const pipelinedInserts = new Map<string, string[]>()
  * parameters come first. The same string for the same shape, so the server keeps one prepared
  * plan of it and naming it (see pipelineWrite) hashes it once.
  */
-function pipelinedInsert(n: number, companion: CompiledQuery | undefined): string {
+function pipelinedInsert(n: number, companion: CompiledQuery | undefined): PipelinedInsert {
   const shape = companion?.sql ?? ''
   let byCount = pipelinedInserts.get(shape)
   if (byCount === undefined) {
@@ -692,18 +704,19 @@ function pipelinedInsert(n: number, companion: CompiledQuery | undefined): strin
     // prepared names go unnamed (see pipelineWrite).
     if (pipelinedInserts.size < MAX_PIPELINED_SHAPES) pipelinedInserts.set(shape, byCount)
   }
-  let text = byCount[n]
-  if (text === undefined) {
+  let insert = byCount[n]
+  if (insert === undefined) {
     let next = companion?.parameters.length ?? 0
     const rows = Array.from({ length: n }, () => {
       const row = Array.from({ length: PIPELINED_COLUMNS }, (_, i) => `$${next + i + 1}`)
       next += PIPELINED_COLUMNS
       return `(${row.join(', ')})`
     })
-    text = `${companion === undefined ? '' : `with mortar_companion as (${shape}) `}insert into mortar_job (id, name, payload, run_at, max_attempts, created_at) overriding system value values ${rows.join(', ')}`
-    byCount[n] = text
+    const text = `${companion === undefined ? '' : `with mortar_companion as (${shape}) `}insert into mortar_job (id, name, payload, run_at, max_attempts, created_at) overriding system value values ${rows.join(', ')}`
+    insert = { text, node: RawNode.createWithSql(text) }
+    byCount[n] = insert
   }
-  return text
+  return insert
 }
 
 /**
