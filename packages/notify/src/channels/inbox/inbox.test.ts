@@ -348,7 +348,7 @@ describe('live inbox streams on app.stop()', () => {
     expect((await open()).status).toBe(503)
   })
 
-  it('says when their poll fails instead of going quiet', async () => {
+  it('says when their poll fails instead of going quiet, and logs a failed request', async () => {
     const lines: string[] = []
     const app = createTestApp({
       database: 'sqlite::memory:',
@@ -365,6 +365,13 @@ describe('live inbox streams on app.stop()', () => {
     await sql`drop table mortar_inbox`.execute(app.resolve(DATABASE).root)
     // Before, every failed poll was dropped without a word.
     await expect.poll(() => lines.join('')).toContain('Live inbox streams cannot read new items')
+    // And a request that fails with it is a 500 logged with its id, not only answered.
+    const failed = await runInRequestContext(
+      new RequestContext({ createScope: () => app.createScope(), requestId: 'req-broken' }),
+      () => handler(new Request('http://x/counts')),
+    )
+    expect(failed.status).toBe(500)
+    expect(lines.join('')).toContain('"requestId":"req-broken"')
     await response.body?.cancel()
     await app.stop()
   })
