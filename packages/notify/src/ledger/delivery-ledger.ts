@@ -15,7 +15,7 @@ import {
   PREFERENCE_TABLE,
   type PreferenceTables,
 } from '../preferences/preference-store.js'
-import { sqlEngine } from '../sql/index.js'
+import { idIn, plannedAsFew, sqlEngine } from '../sql/index.js'
 import { Batcher } from './batcher.js'
 import { deliveryInsertion, keyedDeliveryInsert } from './delivery-insert.js'
 import {
@@ -188,7 +188,7 @@ export class DeliveryLedger {
         'p.channel as preference_channel',
         'p.enabled as preference_enabled',
       ])
-      .where('d.id', 'in', [...new Set(ids)])
+      .where(idIn(this.#database.root, 'd.id', ids))
       .where('d.status', 'in', CLAIMABLE)
       .execute()
     // One line per stored choice of the recipient (one with nulls when there is none).
@@ -269,7 +269,7 @@ export class DeliveryLedger {
         status: 'sending',
         updated_at: this.#clock.nowMs(),
       })
-      .where('id', 'in', ids)
+      .where(idIn(this.#root as Kysely<unknown>, 'id', ids))
       .where('status', 'in', CLAIMABLE)
     let marked: readonly { id: string }[]
     // The mark only has to outlive the worker, not the server: a server crash loses the send's
@@ -310,9 +310,8 @@ export class DeliveryLedger {
   /**
    * The UPDATE recording outcomes, for deliveries still in a claimable status. On PostgreSQL the
    * outcomes travel as one array per column (`unnest`): six parameters however many rows,
-   * where a `case` per column takes two per row and column. The ids are also matched with
-   * `= any(…)`, which the primary key serves: joined to `unnest` alone, the planner may scan the
-   * whole table (its dead rows included) for each batch.
+   * where a `case` per column takes two per row and column; the rows are found by primary key
+   * probes, never a scan of the table (see `plannedAsFew`).
    */
   #resultsUpdate(
     db: Kysely<LedgerTables>,
@@ -326,11 +325,11 @@ export class DeliveryLedger {
         set status = v.status, attempts = v.attempts, provider_message_id = v.provider_message_id,
           last_error = v.last_error, sent_at = case when v.status = 'sent' then ${now}::bigint end,
           updated_at = ${now}
-        from unnest(${column((o) => o.id)}::text[], ${column((o) => o.status)}::text[],
+        from (select * from unnest(${column((o) => o.id)}::text[], ${column((o) => o.status)}::text[],
           ${column((o) => o.attempt)}::integer[], ${column((o) => o.providerMessageId ?? null)}::text[],
-          ${column((o) => truncate(o.error))}::text[])
+          ${column((o) => truncate(o.error))}::text[]) ${plannedAsFew(outcomes.length)})
           as v(id, status, attempts, provider_message_id, last_error)
-        where d.id = any(${column((o) => o.id)}::text[]) and d.id = v.id and d.status in (${sql.join(CLAIMABLE)})${condition === undefined ? sql`` : sql` and ${condition}`}`
+        where d.id = v.id and d.status in (${sql.join(CLAIMABLE)})${condition === undefined ? sql`` : sql` and ${condition}`}`
     }
     const caseOf = (
       column: keyof DeliveryRow,

@@ -125,4 +125,32 @@ describe('mortarFastify', () => {
     await fastify.close()
     await app.stop()
   })
+
+  it('ends a mounted event stream when the server closes, so close() and the stop behind it run', async () => {
+    const app = createApp({ modules: [] })
+    await app.start()
+    const fastify = Fastify()
+    await fastify.register(mortarFastify, { app })
+    let cancelled = false
+    await mountFetch(fastify, '/events', () => {
+      const body = new ReadableStream<Uint8Array>({
+        start: (controller) => controller.enqueue(new TextEncoder().encode(': open\n\n')),
+        cancel: () => {
+          cancelled = true
+        },
+      })
+      return new Response(body, { headers: { 'content-type': 'text/event-stream' } })
+    })
+    await fastify.listen({ port: 0, host: '127.0.0.1' })
+    const address = fastify.server.address()
+    if (address === null || typeof address === 'string') throw new Error('no port')
+    const response = await fetch(`http://127.0.0.1:${address.port}/events`)
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+    await reader.read()
+    // Before, close() waited for the stream to end, which it never does by itself.
+    await fastify.close()
+    expect(cancelled).toBe(true)
+    for (;;) if ((await reader.read()).done) break
+    await app.stop()
+  })
 })

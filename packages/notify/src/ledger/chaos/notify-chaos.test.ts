@@ -139,7 +139,10 @@ describe.skipIf(postgres === undefined || postgres.skip !== undefined)(
       while (kills < KILLS) {
         if (Date.now() - started > 240_000) throw new Error(`Timed out after ${kills} kills.`)
         if (notified < NOTIFICATIONS) await wave()
-        await new Promise((resolve) => setTimeout(resolve, randomInt(200, 600)))
+        // Well inside the time a wave takes to deliver (at least WAVE / 15 slots × the receiver's
+        // delay, about 270 ms): the kill lands while deliveries are outstanding however fast the
+        // workers are, as every kill must (a later one sometimes found them all sent).
+        await new Promise((resolve) => setTimeout(resolve, randomInt(20, 200)))
         const ready = slots.flatMap((worker, index) => (worker === undefined ? [] : [index]))
         if (ready.length === 0) continue
         const index = ready[randomInt(ready.length)] as number
