@@ -318,7 +318,9 @@ async function ingestSqlite() {
   const raw = await startAnalytics(`sqlite:${join(dir, 'raw.db')}`, BIG)
   await raw.app.stop()
   const db = new DatabaseSync(join(dir, 'raw.db'))
+  // What Mortar's connection sets (core's SQLite dialect): the same durability on both sides.
   db.exec('pragma journal_mode = wal')
+  db.exec('pragma synchronous = normal')
   const insert = db.prepare(
     'insert into mortar_analytics_event (occurred_at, id, batch_id, name, user_id, anonymous_id, session_id, properties) values (?, ?, ?, ?, ?, ?, ?, ?)',
   )

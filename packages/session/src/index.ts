@@ -42,6 +42,7 @@ export {
 export type {
   DatabaseSessionRegistryOptions,
   KyselySessionRegistryOptions,
+  MemorySessionRegistryOptions,
   RedisLike,
   RedisSessionRegistryModuleOptions,
   RedisSessionRegistryOptions,

@@ -61,6 +61,24 @@ describe('the heartbeat collector', () => {
     expect(dwell).toEqual([{ path: '/p/1', views: 1, engagedMs: 14_000, averageMs: 14_000 }])
   })
 
+  it('counts no more engaged time than passed, however many heartbeats a client sends', async () => {
+    subject.clock.set('2026-03-05T10:00:00Z')
+    const view = inRequest(subject.app, { principal: { id: 'u-8' }, url: '/p/flood' }, () =>
+      subject.analytics.page(),
+    )
+    subject.clock.set('2026-03-05T10:00:20Z')
+    for (let seq = 1; seq <= 300; seq++) {
+      await post(JSON.stringify({ type: 'heartbeat', pageViewId: view, seq }))
+    }
+    await subject.analytics.flush()
+    const dwell = await subject.analytics.dwell({
+      from: new Date('2026-03-05T00:00:00Z'),
+      to: new Date('2026-03-06T00:00:00Z'),
+    })
+    // Two intervals of 10 s passed: before, 300 sequence numbers counted 3 000 s.
+    expect(dwell).toEqual([{ path: '/p/flood', views: 1, engagedMs: 20_000, averageMs: 20_000 }])
+  })
+
   it('refuses what is not a beacon', async () => {
     expect((await post('not json')).status).toBe(400)
     expect(

@@ -133,6 +133,8 @@ export interface ViewDwell {
  * engagement. When the visitor leaves, the time since the last heartbeat (or since the view,
  * without any) counts up to one interval: the fallback for visits shorter than one interval.
  * A view with neither heartbeats nor a page-leave counts zero (a bounce we cannot time).
+ * Heartbeats count for at most the intervals that passed until the last of them, so a client
+ * sending sequence numbers faster than time passes cannot inflate a view.
  */
 export function foldDwell(
   events: Iterable<DwellEvent>,
@@ -174,7 +176,10 @@ export function foldDwell(
   for (const event of orphans) apply(event)
   const result = new Map<string, ViewDwell>()
   for (const [id, view] of views) {
-    let engaged = view.seqs.size * intervalMs
+    // Beacons are sent by the client, so as many sequence numbers as it likes; a page view's
+    // heartbeats never stand for more intervals than passed between it and the last of them.
+    const elapsed = Math.ceil((view.last - view.at) / intervalMs)
+    let engaged = Math.min(view.seqs.size, elapsed) * intervalMs
     if (view.leave !== undefined)
       engaged += Math.min(Math.max(0, view.leave - view.last), intervalMs)
     result.set(id, { path: view.path, engagedMs: engaged })

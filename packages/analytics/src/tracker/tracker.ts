@@ -37,6 +37,7 @@ import type {
   StoredEvent,
 } from '../sinks/event-sink.js'
 import { isStorable, isStorableJson, storable } from '../storage/storable-text.js'
+import { type CapturedEvent, PendingEvents } from './pending-events.js'
 import { uuidV7 } from './uuid-v7.js'
 
 /** Who an event is about, overriding what the request context says. */
@@ -110,39 +111,6 @@ export interface TrackerDeps {
   readonly onDrop: ((report: DropReport) => void) | undefined
 }
 
-/**
- * One queued event. Small on purpose: a burst queues many at once, and each lives until its
- * batch is written, so every field is memory the garbage collector copies. What only events of
- * a request (or with unusual options) carry sits in `details`, absent for the rest.
- */
-interface PendingEvent {
-  readonly name: string
-  /** As given to track(): serialised off the calling path, when its batch is made. */
-  readonly properties: unknown
-  readonly at: number
-  readonly userId: string | undefined
-  readonly details: PendingDetails | undefined
-  /** The properties as JSON once serialised (its length is the event's size in the buffer). */
-  json: string | undefined
-  /** Once validated: the JSON to store (the snapshot, or the schema's output where it differs). */
-  stored: string | undefined
-  /** Why the event fails (its time, its properties, its ids, its schema), once known. */
-  problem: string | undefined
-}
-
-interface PendingDetails {
-  /** Set for events whose id the caller needs at once (a page view's). */
-  readonly id: string | undefined
-  /** Why the given timestamp could not be used (`at` is then the capture time). */
-  readonly timeProblem: string | undefined
-  readonly anonymousId: string | undefined
-  readonly sessionId: string | undefined
-  /** The full address: hashed into the visitor id, stored truncated. */
-  readonly ip: string | undefined
-  readonly userAgent: string | undefined
-  readonly country: string | undefined
-}
-
 const MAX_EVENT_BYTES = 32_768
 const MAX_ID_LENGTH = 255
 // The largest time a UUIDv7 carries (48 bits of milliseconds, the year 10889).
@@ -168,7 +136,9 @@ const DROP_REASONS: readonly DropReason[] = ['overflow', 'write-failed', 'shutdo
  */
 export class Tracker {
   readonly #deps: TrackerDeps
-  readonly #buffer: EventBuffer<PendingEvent>
+  readonly #pending = new PendingEvents()
+  /** Slots of {@link PendingEvents}. */
+  readonly #buffer: EventBuffer<number>
   readonly #dropped: Record<DropReason, number> = {
     overflow: 0,
     'write-failed': 0,
@@ -196,16 +166,20 @@ export class Tracker {
     this.#deps = deps
     const resource = new AsyncResource('mortar.analytics.flush')
     this.#detached = (fn) => resource.runInAsyncScope(fn)
-    this.#buffer = new EventBuffer<PendingEvent>(resolveBufferOptions(deps.buffer), {
+    const pending = this.#pending
+    this.#buffer = new EventBuffer<number>(resolveBufferOptions(deps.buffer), {
       write: (batch) => this.#detached(() => this.#writeBatch(batch)),
-      size: (event) => {
-        serialise(event)
-        return (event.json?.length ?? 0) + event.name.length + 64
+      size: (slot) => {
+        serialise(pending, slot)
+        return (pending.json[slot]?.length ?? 0) + (pending.names[slot]?.length ?? 0) + 64
       },
       // A failure there is met again by the write, which prepares the batch anew.
       prepare: (batch) => void this.#prepared(batch),
       isTransient: (error) => deps.sink.isTransient?.(error) ?? false,
-      onDrop: (reason, items) => this.#drop(reason, items.length),
+      onDrop: (reason, items) => {
+        pending.release(items)
+        this.#drop(reason, items.length)
+      },
       onWriteError: (error, batch, retryInMs) => {
         if (retryInMs === undefined) {
           deps.logger.error(
@@ -233,10 +207,11 @@ export class Tracker {
     if (event === undefined) return undefined
     const database = this.#deps.database
     if (database?.inTransaction) {
-      void afterCommit(() => this.#buffer.push(event))
+      // A slot only once it commits: a rolled-back event would never give one back.
+      void afterCommit(() => this.#buffer.push(this.#pending.add(event)))
       return undefined
     }
-    return this.#buffer.push(event)
+    return this.#buffer.push(this.#pending.add(event))
   }
 
   /**
@@ -247,9 +222,14 @@ export class Tracker {
     if (this.#closed) throw new AnalyticsClosedError('trackNow()')
     const event = this.#capture(name, properties, options, undefined)
     if (event === undefined) return
-    const prepared = await this.#prepare([event], newBatchId())
-    await this.#deps.sink.write(prepared)
-    this.#count(prepared)
+    const slots = [this.#pending.add(event)]
+    try {
+      const prepared = await this.#prepare(slots, newBatchId())
+      await this.#deps.sink.write(prepared)
+      this.#count(prepared)
+    } finally {
+      this.#pending.release(slots)
+    }
   }
 
   /** Resolves once every event tracked before the call is written, failed or reported dropped. */
@@ -283,7 +263,7 @@ export class Tracker {
     properties: unknown,
     options: TrackOptions | undefined,
     id: string | undefined,
-  ): PendingEvent | undefined {
+  ): CapturedEvent | undefined {
     const deps = this.#deps
     const context = currentRequestContext()
     let who: RequestIdentity | undefined
@@ -327,16 +307,7 @@ export class Tracker {
       country === undefined
         ? undefined
         : { id, timeProblem, anonymousId, sessionId, ip, userAgent, country }
-    return {
-      name,
-      properties,
-      at: given ?? deps.clock.nowMs(),
-      userId,
-      details,
-      json: undefined,
-      stored: undefined,
-      problem: undefined,
-    }
+    return { name, properties, at: given ?? deps.clock.nowMs(), userId, details }
   }
 
   /** The app's consent check; one that throws is a refusal (and never reaches the handler). */
@@ -359,9 +330,11 @@ export class Tracker {
     }
   }
 
-  async #writeBatch(batch: Batch<PendingEvent>): Promise<void> {
+  async #writeBatch(batch: Batch<number>): Promise<void> {
     const prepared = await this.#prepared(batch)
     await this.#deps.sink.write(prepared)
+    // Written: the buffer is done with the batch (a failed write keeps it, or drops it through onDrop).
+    this.#pending.release(batch.items)
     this.#count(prepared)
   }
 
@@ -369,7 +342,7 @@ export class Tracker {
    * The batch as the sink takes it, prepared once (ahead of its write when the buffer stages it,
    * with the sink's own preparation): a retry writes the same events with the same ids.
    */
-  #prepared(batch: Batch<PendingEvent>): Promise<EventBatch> {
+  #prepared(batch: Batch<number>): Promise<EventBatch> {
     let prepared = batch.prepared as Promise<EventBatch> | undefined
     if (prepared === undefined) {
       prepared = this.#detached(() => this.#prepare(batch.items, batch.id)).then((events) => {
@@ -397,22 +370,28 @@ export class Tracker {
   }
 
   /** Validates, derives visitor ids, drops forgotten users and collects identity links. */
-  async #prepare(items: readonly PendingEvent[], batchId: number): Promise<EventBatch> {
+  async #prepare(slots: readonly number[], batchId: number): Promise<EventBatch> {
     const deps = this.#deps
+    const pending = this.#pending
     const suppressed = deps.suppressions
-      ? await deps.suppressions.among(items.map((item) => item.userId))
+      ? await deps.suppressions.among(slots.map((slot) => pending.userIds[slot]))
       : undefined
     const events: StoredEvent[] = []
     const failed: FailedEvent[] = []
     const links: IdentityLink[] = []
-    for (const item of items) {
-      serialise(item)
-      if (item.userId !== undefined && suppressed?.has(item.userId)) {
+    for (const slot of slots) {
+      const name = pending.names[slot]
+      // Freed meanwhile: the batch was dropped at shutdown while this ran.
+      if (name === undefined) continue
+      serialise(pending, slot)
+      const userId = pending.userIds[slot] ?? null
+      if (userId !== null && suppressed?.has(userId)) {
         this.#skippedSuppressed++
         continue
       }
-      const details = item.details
-      const id = details?.id ?? uuidV7(item.at)
+      const at = pending.at[slot] as number
+      const details = pending.details[slot]
+      const id = details?.id ?? uuidV7(at)
       let anonymousId = details?.anonymousId ?? null
       if (
         anonymousId === null &&
@@ -420,29 +399,28 @@ export class Tracker {
         details.userAgent !== undefined &&
         deps.visitorIds !== undefined
       ) {
-        anonymousId = await deps.visitorIds.visitorId(item.at, details.ip, details.userAgent)
+        anonymousId = await deps.visitorIds.visitorId(at, details.ip, details.userAgent)
       }
-      const userId = item.userId ?? null
-      validate(deps.events, item)
-      const properties = item.stored
+      validate(deps.events, pending, slot)
+      const properties = pending.stored[slot]
       if (properties === undefined) {
+        const json = pending.json[slot]
         // What the event holds may be what no database takes: the record keeps a storable copy.
         failed.push({
           id,
-          name: storable(item.name.slice(0, 255)),
-          occurredAt: item.at,
+          name: storable(name.slice(0, 255)),
+          occurredAt: at,
           userId: userId === null ? null : storable(userId.slice(0, MAX_ID_LENGTH)),
           anonymousId: anonymousId === null ? null : storable(anonymousId.slice(0, MAX_ID_LENGTH)),
-          reason: storable(item.problem ?? 'The event could not be validated.'),
-          properties:
-            item.json === undefined ? null : storable(item.json.slice(0, MAX_EVENT_BYTES)),
+          reason: storable(pending.problems[slot] ?? 'The event could not be validated.'),
+          properties: json === undefined ? null : storable(json.slice(0, MAX_EVENT_BYTES)),
         })
         continue
       }
       events.push({
         id,
-        name: item.name,
-        occurredAt: item.at,
+        name,
+        occurredAt: at,
         userId,
         anonymousId,
         sessionId: details?.sessionId ?? null,
@@ -453,13 +431,13 @@ export class Tracker {
       })
       // identify() ties the visitor's anonymous id to the user; alias() ties the id it names.
       const linked =
-        item.name === '$identify'
+        name === '$identify'
           ? anonymousId
-          : item.name === '$alias'
+          : name === '$alias'
             ? (JSON.parse(properties) as { previousId: string }).previousId
             : null
       if (userId !== null && linked !== null && linked !== userId) {
-        links.push({ anonymousId: linked, userId, linkedAt: item.at })
+        links.push({ anonymousId: linked, userId, linkedAt: at })
       }
     }
     return { id: batchId, events, failed, links }
@@ -493,54 +471,58 @@ export class Tracker {
 }
 
 /** Sets the event's JSON, or why its properties have none; once. */
-function serialise(event: PendingEvent): void {
-  if (event.json !== undefined || event.problem !== undefined) return
+function serialise(pending: PendingEvents, slot: number): void {
+  if (pending.json[slot] !== undefined || pending.problems[slot] !== undefined) return
   let reason: string
   try {
-    event.json = JSON.stringify(event.properties ?? {})
-    if (event.json !== undefined) return
+    const json = JSON.stringify(pending.properties[slot] ?? {}) as string | undefined
+    if (json !== undefined) {
+      pending.json[slot] = json
+      return
+    }
     reason = 'The properties are not JSON-serialisable.'
   } catch (cause) {
     reason = `The properties could not be serialised as JSON: ${(cause as Error).message}`
   }
   // A timestamp that is no time is the first thing wrong with an event.
-  event.problem = event.details?.timeProblem ?? reason
+  pending.problems[slot] = pending.details[slot]?.timeProblem ?? reason
 }
 
-/**
- * Sets what the event stores (its properties as the schema outputs them, as JSON) or why it
- * fails; once. The outcome lives on the event itself: an object per outcome, kept while a burst
- * waits, was garbage collection the write path paid for.
- */
-function validate(events: EventSchemas, item: PendingEvent): void {
-  if (item.stored !== undefined || item.problem !== undefined) return
-  item.problem = check(events, item)
+/** Sets what the event stores (its properties as the schema outputs them, as JSON) or why it fails; once. */
+function validate(events: EventSchemas, pending: PendingEvents, slot: number): void {
+  if (pending.stored[slot] !== undefined || pending.problems[slot] !== undefined) return
+  pending.problems[slot] = check(events, pending, slot)
 }
 
 /** Sets the properties as stored (the schema's output as JSON), or returns why the event fails. */
-function check(events: EventSchemas, item: PendingEvent): string | undefined {
-  serialise(item)
-  const details = item.details
+function check(events: EventSchemas, pending: PendingEvents, slot: number): string | undefined {
+  serialise(pending, slot)
+  const details = pending.details[slot]
   if (details?.timeProblem !== undefined) return details.timeProblem
-  if (item.json === undefined) return item.problem ?? 'The properties could not be serialised.'
+  const json = pending.json[slot]
+  if (json === undefined) {
+    return pending.problems[slot] ?? 'The properties could not be serialised.'
+  }
   const badId =
-    idProblem('user id', item.userId) ??
+    idProblem('user id', pending.userIds[slot]) ??
     idProblem('anonymous id', details?.anonymousId) ??
     idProblem('session id', details?.sessionId)
   if (badId !== undefined) return badId
-  if (item.json.length > MAX_EVENT_BYTES) {
-    return `The properties are ${item.json.length} characters of JSON, over the ${MAX_EVENT_BYTES} limit.`
+  if (json.length > MAX_EVENT_BYTES) {
+    return `The properties are ${json.length} characters of JSON, over the ${MAX_EVENT_BYTES} limit.`
   }
-  const schema: z.ZodType | undefined = item.name.startsWith('$')
-    ? (BUILT_IN_EVENTS as Readonly<Record<string, z.ZodType>>)[item.name]
-    : Object.hasOwn(events, item.name)
-      ? events[item.name]
+  const name = pending.names[slot] as string
+  const schema: z.ZodType | undefined = name.startsWith('$')
+    ? (BUILT_IN_EVENTS as Readonly<Record<string, z.ZodType>>)[name]
+    : Object.hasOwn(events, name)
+      ? events[name]
       : undefined
   if (schema === undefined) {
-    return `Unknown event '${item.name}': it is not in the event catalogue.`
+    return `Unknown event '${name}': it is not in the event catalogue.`
   }
+  const properties = pending.properties[slot]
   // A flat object of JSON scalars reads back from its JSON as itself: validate it as given.
-  const input: unknown = isFlatJson(item.properties) ? item.properties : JSON.parse(item.json)
+  const input: unknown = isFlatJson(properties) ? properties : JSON.parse(json)
   const parsed = schema.safeParse(input)
   if (!parsed.success) {
     const issues = parsed.error.issues.map(
@@ -549,11 +531,11 @@ function check(events: EventSchemas, item: PendingEvent): string | undefined {
     return `Invalid properties: ${issues.join('; ')}`
   }
   // Most events come out of their schema unchanged: keep the snapshot instead of serialising again.
-  const json = sameFlatObject(input, parsed.data) ? item.json : JSON.stringify(parsed.data)
-  if (!isStorableJson(json)) {
+  const stored = sameFlatObject(input, parsed.data) ? json : JSON.stringify(parsed.data)
+  if (!isStorableJson(stored)) {
     return 'The properties hold a NUL character (U+0000) or an unpaired surrogate.'
   }
-  item.stored = json
+  pending.stored[slot] = stored
   return undefined
 }
 

@@ -43,6 +43,17 @@ export interface RenderedProblem {
   readonly body: ProblemDetails
 }
 
+// The members toProblem sets itself.
+const PROBLEM_MEMBERS = new Set([
+  'type',
+  'title',
+  'status',
+  'code',
+  'detail',
+  'instance',
+  'requestId',
+])
+
 /**
  * Turns any thrown value into problem+json. A {@link MortarError} keeps its code, status and
  * (when `expose`) its message and details; anything else becomes a 500 that shows nothing
@@ -61,7 +72,11 @@ export function toProblem(error: unknown, context: ProblemContext = {}): Rendere
   }
   if (known?.expose) {
     body.detail = known.message
-    if (known.details) Object.assign(body, known.details)
+    // Details extend the problem and never replace its members: an error's `status` detail
+    // (a delivery's) rendered as the problem's status, a string where clients read the code.
+    for (const [name, value] of Object.entries(known.details ?? {})) {
+      if (!PROBLEM_MEMBERS.has(name)) body[name] = value
+    }
     const retryAfter = known.details?.retryAfter
     if (typeof retryAfter === 'number') headers['retry-after'] = String(retryAfter)
   } else {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Migration } from '@mortar/core'
 import type { Kysely } from 'kysely'
-import type { Recipient } from '../notification/recipient.js'
+import { type Recipient, revivedRecipient } from '../notification/recipient.js'
 import { idColumn, insertIgnoringDuplicates, longText, sqlEngine } from '../sql/index.js'
 
 export const DIGEST_BATCH_TABLE = 'mortar_digest_batch'
@@ -137,7 +137,7 @@ export async function closeDigestBatch(
   return {
     id: batch.id,
     digestKey: batch.digest_key,
-    recipient: JSON.parse(batch.recipient) as Recipient,
+    recipient: revivedRecipient(JSON.parse(batch.recipient) as Recipient),
     items: items.map((row) => JSON.parse(row.item) as unknown),
   }
 }

@@ -8,6 +8,7 @@ import {
 } from '../preferences/preference-policy.js'
 import { Batcher } from './batcher.js'
 import type { AttemptOutcome, DeliveryLedger, LoadedDelivery } from './delivery-ledger.js'
+import { ON_DEMAND_ID_PREFIX } from '../notification/recipient.js'
 import type { DeliveryRow } from './delivery-table.js'
 import { countDeliveries, type ThrottleKey } from './throttle-counter.js'
 
@@ -80,7 +81,10 @@ export class DeliveryDispatcher {
     const finish = (outcome: Omit<AttemptOutcome, 'id' | 'attempt'>) =>
       job.completeWith(ledger.results, { id, attempt, ...outcome })
 
-    if (this.#init.recipientExists !== undefined && !row.recipient_id.startsWith('route:')) {
+    if (
+      this.#init.recipientExists !== undefined &&
+      !row.recipient_id.startsWith(ON_DEMAND_ID_PREFIX)
+    ) {
       if (!(await this.#recipientExists(this.#init.recipientExists, row.recipient_id))) {
         finish({ status: 'suppressed', error: 'recipient deleted before delivery' })
         return
@@ -195,7 +199,7 @@ export class DeliveryDispatcher {
     if (
       category.critical !== true &&
       category.required !== true &&
-      !row.recipient_id.startsWith('route:')
+      !row.recipient_id.startsWith(ON_DEMAND_ID_PREFIX)
     ) {
       const decision = decidePreference(row.category, channel, category, preferences)
       if (!decision.send) return decision.reason

@@ -364,6 +364,8 @@ for (const engine of testEngines()) {
           // be one recipient, each reading the other's inbox.
           [{ id: 'b\uD800' }, 'id'],
           [{ id: 'kim', email: 'kim\uDC00@example.com' }, 'email'],
+          // Taken for an on-demand recipient when sent to: opt-outs and deletion ignored.
+          [{ id: 'route:mail:kim@example.com', email: 'kim@example.com' }, 'id'],
         ]
         for (const [bad, field] of refused) {
           await transaction(async () => {
@@ -407,6 +409,8 @@ for (const engine of testEngines()) {
         )
         const batches = new Set(results.map((r) => r.deliveries[0]?.id))
         expect(batches.size).toBe(1)
+        // An on-demand recipient's batch is sent to them as one when it closes.
+        await notify(route('mail', 'ops-digest@example.com'), new NewComment('on demand'))
         expect(await openDigestBatches(app.resolve(databaseToken()), 'frank')).toMatchObject([
           { digestKey: 'comments', items: 4 },
         ])
@@ -418,6 +422,7 @@ for (const engine of testEngines()) {
         expect(mails).toHaveLength(1)
         expect(mails[0]?.subject).toBe('4 new comments')
         expect(mails[0]?.text?.split('\n').sort()).toEqual(['first', 'fourth', 'second', 'third'])
+        expect(mailbox.messages('ops-digest@example.com')).toHaveLength(1)
         // The next item opens a new batch.
         await notify(frank, new NewComment('fifth'))
         expect(await openDigestBatches(app.resolve(databaseToken()), 'frank')).toMatchObject([

@@ -59,9 +59,27 @@ export function route(channel: ChannelName, address: string): OnDemandRecipient 
 
 const ON_DEMAND = Symbol.for('mortar.notify.onDemand')
 
+/**
+ * The prefix of an on-demand recipient's id, and of no other: deliveries to such an id skip
+ * preferences and `recipientExists` (there is no user behind it).
+ */
+export const ON_DEMAND_ID_PREFIX = 'route:'
+
 /** True for a recipient made by {@link route}: addresses only, no user behind it. */
 export function isOnDemand(recipient: Recipient): boolean {
   return (recipient as { readonly [ON_DEMAND]?: true })[ON_DEMAND] === true
+}
+
+/**
+ * A recipient read back from storage (a digest's batch): an on-demand one is made again from its
+ * routes, since being one does not survive JSON; any other is returned as it is.
+ */
+export function revivedRecipient(stored: Recipient): Recipient {
+  if (!stored.id.startsWith(ON_DEMAND_ID_PREFIX) || stored.routes === undefined) return stored
+  const routes = Object.fromEntries(
+    Object.entries(stored.routes).filter(([, address]) => typeof address === 'string'),
+  ) as { readonly [C in ChannelName]?: string }
+  return onDemand(routes)
 }
 
 function onDemand(routes: { readonly [C in ChannelName]?: string }): OnDemandRecipient {
@@ -76,7 +94,7 @@ function onDemand(routes: { readonly [C in ChannelName]?: string }): OnDemandRec
     .join('|')
   return Object.freeze({
     [ON_DEMAND]: true,
-    id: `route:${id}`,
+    id: `${ON_DEMAND_ID_PREFIX}${id}`,
     routes: Object.freeze({ ...routes }),
     route: (channel: ChannelName, address: string) => onDemand({ ...routes, [channel]: address }),
   })
@@ -131,6 +149,14 @@ export function checkRecipient(recipient: Recipient): void {
     throw new NotifyRecipientError('id', `is over ${MAX_ID_LENGTH} characters`)
   }
   checkText('id', recipient.id)
+  // A user with such an id would be taken for an on-demand recipient when sent to: their
+  // opt-outs ignored, and sent to after their account was deleted.
+  if (recipient.id.startsWith(ON_DEMAND_ID_PREFIX) && !isOnDemand(recipient)) {
+    throw new NotifyRecipientError(
+      'id',
+      `starts with '${ON_DEMAND_ID_PREFIX}', which only on-demand recipients (route()) have`,
+    )
+  }
 }
 
 // Core's check for text every engine stores as given (no NUL, no lone surrogate).

@@ -2,6 +2,7 @@ import {
   currentRequestContext,
   type FetchHandler,
   ForbiddenError,
+  LOGGER,
   type RequestContext,
   toProblem,
 } from '@mortar/core'
@@ -11,12 +12,23 @@ export type { FetchHandler }
 /** Decides whether the current request may see a page; deny by default. */
 export type PageGuard = (context: RequestContext) => boolean | Promise<boolean>
 
-/** A problem+json response for `error`. */
+/**
+ * A problem+json response for `error`; a server error is logged with the request id, as core's
+ * adapters log what reaches them (a handler that answers it itself would otherwise leave no trace
+ * of it but the 500).
+ */
 export function problemResponse(error: unknown, request: Request): Response {
-  const problem = toProblem(error, {
-    instance: new URL(request.url).pathname,
-    requestId: currentRequestContext()?.requestId,
-  })
+  const context = currentRequestContext()
+  const path = new URL(request.url).pathname
+  const problem = toProblem(error, { instance: path, requestId: context?.requestId })
+  if (problem.status >= 500) {
+    context
+      ?.resolve(LOGGER)
+      .error(
+        { err: error, requestId: context.requestId, method: request.method, path },
+        'Request failed with an unexpected error',
+      )
+  }
   return new Response(JSON.stringify(problem.body), {
     status: problem.status,
     headers: problem.headers,

@@ -8,6 +8,7 @@ export type {
   KyselySessionRegistryOptions,
 } from './kysely/index.js'
 export { MemorySessionRegistry, memorySessionRegistry } from './memory/index.js'
+export type { MemorySessionRegistryOptions } from './memory/index.js'
 export { RedisSessionRegistry, redisSessionRegistry } from './redis/index.js'
 export type {
   RedisLike,

@@ -153,4 +153,26 @@ describe('mortarFastify', () => {
     for (;;) if ((await reader.read()).done) break
     await app.stop()
   })
+
+  it('gives a mounted handler the path the server routed, whatever the Host header holds', async () => {
+    const app = createApp({ modules: [] })
+    await app.start()
+    const fastify = Fastify()
+    await fastify.register(mortarFastify, { app })
+    await mountFetch(fastify, '/pages', (request) => new Response(new URL(request.url).pathname))
+    // Before, the Host was concatenated into the URL: `evil.example/admin?` made the handler
+    // serve /admin for a request routed as /pages/inbox, and `x:99999` was a 500.
+    for (const host of [
+      'evil.example/admin?',
+      'evil.example#',
+      'a@evil.example',
+      'x:99999',
+      '[::1',
+    ]) {
+      const response = await fastify.inject({ url: '/pages/inbox', headers: { host } })
+      expect([host, response.statusCode, response.body]).toEqual([host, 200, '/inbox'])
+    }
+    await fastify.close()
+    await app.stop()
+  })
 })

@@ -6,6 +6,7 @@ import {
   type FetchHandler,
   mountedTarget,
   normalizeMountPrefix,
+  safeOrigin,
   toFetchRequest,
 } from '../shared/index.js'
 
@@ -68,7 +69,7 @@ async function serve(
     toFetchRequest({
       method: request.method,
       headers: request.headers,
-      origin: `${request.protocol}://${request.host}`,
+      origin: safeOrigin(request.protocol, request.host),
       target: mountedTarget(request.url, base) ?? '/',
       body: request.body instanceof Uint8Array ? request.body : undefined,
       signal: currentRequestContext()?.signal,

@@ -63,8 +63,20 @@ const HOST = /^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/
 /** The origin of a node:http request, from its socket and a sane `Host` header. */
 export function originOf(request: IncomingMessage): string {
   const secure = (request.socket as { encrypted?: boolean } | undefined)?.encrypted === true
-  const host = request.headers.host
-  return `${secure ? 'https' : 'http'}://${host !== undefined && HOST.test(host) ? host : 'localhost'}`
+  return safeOrigin(secure ? 'https' : 'http', request.headers.host)
+}
+
+/**
+ * `protocol://host` for a mounted handler's URL, with `localhost` for a `Host` header that is
+ * not a host and port: the URL is concatenated, so `evil.example/admin?` or `x#` would change
+ * the path the handler sees from the one the server routed, and `x:99999` make no URL at all.
+ */
+export function safeOrigin(protocol: string, host: string | undefined): string {
+  const origin = `${protocol}://${host}`
+  // The pattern lets a port past 65535 through, which no URL takes.
+  return host !== undefined && HOST.test(host) && URL.canParse(origin)
+    ? origin
+    : `${protocol}://localhost`
 }
 
 /**

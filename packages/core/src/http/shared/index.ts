@@ -6,6 +6,7 @@ export {
   mountedTarget,
   normalizeMountPrefix,
   originOf,
+  safeOrigin,
   sendFetchResponse,
   toFetchRequest,
 } from './fetch-bridge.js'

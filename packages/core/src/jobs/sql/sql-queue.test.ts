@@ -134,6 +134,87 @@ for (const engine of testEngines()) {
 
   if (engine.engine === 'mysql') {
     vitest.describe.skipIf(engine.skip !== undefined)('SqlQueue claim on MariaDB', () => {
+      // The named lock under which claims take turns at scanning the due index.
+      const turn = sql`concat('mortar_job_claim:', md5(database()))`
+      const turnIsFree = async (db: Database) => {
+        const { rows } = await sql<{ free: unknown }>`select is_free_lock(${turn}) as free`.execute(
+          db.root,
+        )
+        return Number(rows[0]?.free) === 1
+      }
+      const due = (nowMs: number) => ({
+        name: 'turns',
+        payload: '{}',
+        runAtMs: nowMs,
+        createdAtMs: nowMs,
+        maxAttempts: 3,
+        key: undefined,
+      })
+      const claimTurns = (queue: SqlQueue, worker: string, nowMs: number) =>
+        queue.claim({
+          worker,
+          names: ['turns'],
+          limit: 5,
+          nowMs,
+          leaseUntilMs: nowMs + 30_000,
+        })
+
+      vitest.it(
+        'gives the turn back after a claim that takes jobs, one that takes none and one that fails',
+        async () => {
+          const db = database as Database
+          await sql`delete from mortar_job`.execute(db.root)
+          const queue = new SqlQueue({ database: db })
+          const nowMs = Date.now()
+          await queue.enqueue([due(nowMs), due(nowMs)])
+          vitest.expect(await claimTurns(queue, 'w1', nowMs)).toHaveLength(2)
+          vitest.expect(await turnIsFree(db)).toBe(true)
+          vitest.expect(await claimTurns(queue, 'w1', nowMs)).toEqual([])
+          vitest.expect(await turnIsFree(db)).toBe(true)
+          // A job whose attempts cannot grow: the claim's UPDATE fails after taking the turn.
+          await queue.enqueue([due(nowMs)])
+          await sql`update mortar_job set attempts = 2147483647 where locked_by is null`.execute(
+            db.root,
+          )
+          await vitest.expect(claimTurns(queue, 'w2', nowMs)).rejects.toThrow(/out of the range/)
+          vitest.expect(await turnIsFree(db)).toBe(true)
+        },
+      )
+
+      vitest.it(
+        'waits for the turn before it scans, and goes on without one left held',
+        async () => {
+          const db = database as Database
+          await sql`delete from mortar_job`.execute(db.root)
+          const queue = new SqlQueue({ database: db })
+          const nowMs = Date.now()
+          const [id] = await queue.enqueue([due(nowMs)])
+          // Another session holds the turn, as one that vanished unseen would.
+          await db.root.connection().execute(async (holder) => {
+            await sql`do get_lock(${turn}, 0)`.execute(holder)
+            try {
+              const claim = claimTurns(queue, 'w1', nowMs)
+              await vitest.expect
+                .poll(
+                  async () => {
+                    const { rows } = await sql<{ waiting: unknown }>`select count(*) as waiting
+                  from information_schema.processlist where db = database() and state = 'User lock'`.execute(
+                      db.root,
+                    )
+                    return Number(rows[0]?.waiting)
+                  },
+                  { interval: 10 },
+                )
+                .toBe(1)
+              vitest.expect((await claim).map((job) => job.id)).toEqual([id])
+            } finally {
+              await sql`do release_lock(${turn})`.execute(holder)
+            }
+          })
+          vitest.expect(await turnIsFree(db)).toBe(true)
+        },
+      )
+
       vitest.it('claims again when InnoDB ends the claim as a deadlock victim', async () => {
         const db = new Database({ url: (target as PrivateDatabaseUrl).url })
         await db.connect()

@@ -4,6 +4,7 @@ import {
   createQueryId,
   type Kysely,
   type OperationNodeSource,
+  type QueryResult,
   PrimitiveValueListNode,
   type RawBuilder,
   RawNode,
@@ -66,6 +67,12 @@ const ID_BLOCK = 64
 const MAX_PIPELINED_SHAPES = 64
 // A MariaDB claim chosen as a deadlock's victim is tried this many times before the worker hears.
 const CLAIM_ATTEMPTS = 3
+// MariaDB: the named lock under which claims take turns at the head of the due index, one per
+// database (named locks are server-wide), and how long a claim waits for its turn (seconds)
+// before it scans without one. A turn lasts one scan; a lock left held (by a session that
+// vanished unseen, until the server drops it) costs each claim this wait, never a stall.
+const TURN = sql`concat('mortar_job_claim:', md5(database()))`
+const TURN_WAIT_S = 0.5
 // PostgreSQL's SQLSTATE for a division by zero: how a completion learns a job was not held.
 const DIVISION_BY_ZERO = '22012'
 
@@ -319,19 +326,40 @@ export class SqlQueue implements QueueAdapter {
    * of this claim, by which they are read back; they stay locked for that statement only, not
    * across round trips. Read committed takes no gap locks, so enqueues never wait for a claim;
    * it is set for the next transaction only, which the UPDATE is, on one pinned connection.
+   *
+   * Claims take turns at scanning, under a named lock the UPDATE takes and gives back itself:
+   * scans at once all start at the head of the one due index and skip each other's locked rows,
+   * and past a few claimers the server spends more on that than on the jobs (24 workers ran at
+   * 0.5-0.7 of 10). The one-row derived table `turn` is read while the statement is planned,
+   * before the scan; the first row written gives the turn back (in `progress`, null either way),
+   * after the scan, so no round trip is made under the lock. A claim that takes no row, or
+   * fails, gives it back itself.
    */
   #claimOnMariadb(request: ClaimRequest, due: RawBuilder<unknown>): Promise<ClaimedJob[]> {
     const { worker, limit, leaseUntilMs } = request
     const token = randomBytes(8).toString('hex')
     return this.#database.root.connection().execute(async (connection) => {
       await sql`set transaction isolation level read committed`.execute(connection)
-      const taken = await sql`update mortar_job as j join (
-          select id from mortar_job where ${due} order by run_at, id limit ${limit} for update skip locked
-        ) as next on j.id = next.id
-        set j.locked_by = ${worker}, j.claim_token = ${token}, j.run_at = ${leaseUntilMs}, j.attempts = j.attempts + 1, j.progress = null`.execute(
-        connection,
-      )
-      if (Number(taken.numAffectedRows ?? 0) === 0) return []
+      let taken: QueryResult<unknown>
+      try {
+        // Never taken twice: MariaDB counts a session's acquisitions of a named lock, and one
+        // release would then leave it held.
+        taken = await sql`update (
+            select if(is_used_lock(${TURN}) <=> connection_id(), 1, get_lock(${TURN}, ${TURN_WAIT_S})) as got
+          ) as turn join mortar_job as j join (
+            select id from mortar_job where ${due} order by run_at, id limit ${limit} for update skip locked
+          ) as next on j.id = next.id
+          set j.locked_by = ${worker}, j.claim_token = ${token}, j.run_at = ${leaseUntilMs}, j.attempts = j.attempts + 1,
+            j.progress = case when release_lock(${TURN}) then null end`.execute(connection)
+      } catch (error) {
+        // A connection that broke took its named locks with it; the claim's error is the news.
+        await giveTurnBack(connection).catch(() => {})
+        throw error
+      }
+      if (Number(taken.numAffectedRows ?? 0) === 0) {
+        await giveTurnBack(connection)
+        return []
+      }
       const { rows } =
         await sql<JobRow>`select id, name, payload, attempts, max_attempts from mortar_job
           where dead_at is null and run_at = ${leaseUntilMs} and claim_token = ${token}`.execute(
@@ -698,6 +726,11 @@ function pipelinedInsert(n: number, companion: CompiledQuery | undefined): Pipel
 function tuple(values: readonly unknown[]): OperationNodeSource {
   const node = PrimitiveValueListNode.create(values)
   return { toOperationNode: () => node }
+}
+
+/** Gives back a MariaDB claim's turn if this session still holds it (a no-op otherwise). */
+async function giveTurnBack(connection: Kysely<unknown>): Promise<void> {
+  await sql`do release_lock(${TURN})`.execute(connection)
 }
 
 /** MariaDB/MySQL chose this transaction as a deadlock's victim and rolled it back. */

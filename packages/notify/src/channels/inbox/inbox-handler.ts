@@ -2,6 +2,7 @@ import {
   BadRequestError,
   CLOCK,
   currentRequestContext,
+  LOGGER,
   NotFoundError,
   type RequestContext,
   TooManyRequestsError,
@@ -101,9 +102,15 @@ export function inboxHandler(options: InboxHandlerOptions): FetchHandler {
           const clock = context.resolve(CLOCK)
           let hub = hubs.get(inbox)
           if (hub === undefined) {
+            const logger = context.resolve(LOGGER)
             hub = new InboxStreamHub(inbox, {
               pollMs,
               now: () => clock.nowMs(),
+              onPollError: (err) =>
+                logger.warn(
+                  { err },
+                  'Live inbox streams cannot read new items; retrying (they miss items meanwhile)',
+                ),
             })
             hubs.set(inbox, hub)
           }

@@ -32,13 +32,24 @@ export class InboxStreamHub {
   readonly #perRecipient = new Map<string, number>()
   #timer: NodeJS.Timeout | undefined
   #unlisten: (() => void) | undefined
+  readonly #onPollError: (error: unknown) => void
   #polling = false
+  #failing = false
   #closed = false
 
-  constructor(inbox: Inbox, options: { readonly pollMs: number; readonly now: () => number }) {
+  constructor(
+    inbox: Inbox,
+    options: {
+      readonly pollMs: number
+      readonly now: () => number
+      /** Told when polls start failing (once, until one works again). */
+      readonly onPollError: (error: unknown) => void
+    },
+  ) {
     this.#inbox = inbox
     this.#pollMs = options.pollMs
     this.#now = options.now
+    this.#onPollError = options.onPollError
     inbox.onDispose(() => this.#close())
   }
 
@@ -113,8 +124,12 @@ export class InboxStreamHub {
         after = items.at(-1)
         if (items.length < SINCE_PAGE || after === undefined) break
       }
-    } catch {
-      // The next poll tries again; a stream is best effort on top of the stored inbox.
+      this.#failing = false
+    } catch (error) {
+      // The next poll tries again (a stream is best effort on top of the stored inbox), but a
+      // failing poll is said once: until it works again, streams miss other processes' items.
+      if (!this.#failing) this.#onPollError(error)
+      this.#failing = true
     } finally {
       this.#polling = false
     }

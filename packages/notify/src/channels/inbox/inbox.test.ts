@@ -1,11 +1,14 @@
 import {
   CLOCK,
+  createLogger,
+  DATABASE,
   databaseToken,
   defineModule,
   RequestContext,
   runInRequestContext,
 } from '@mortar/core'
 import { createTestApp, privateDatabaseUrl, type TestApp, testEngines } from '@mortar/core/testing'
+import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { INBOX, InboxChannel } from './inbox-channel.js'
 import { type InboxHandlerOptions, inboxHandler } from './inbox-handler.js'
@@ -343,5 +346,33 @@ describe('live inbox streams on app.stop()', () => {
     // Before, the stream stayed open after stop (its heartbeat and the hub's poll running).
     for (;;) if ((await reader.read()).done) break
     expect((await open()).status).toBe(503)
+  })
+
+  it('says when their poll fails instead of going quiet, and logs a failed request', async () => {
+    const lines: string[] = []
+    const app = createTestApp({
+      database: 'sqlite::memory:',
+      modules: [inboxModule],
+      logger: createLogger({ level: 'warn', destination: { write: (line) => lines.push(line) } }),
+    })
+    await app.migrate()
+    await app.start()
+    const handler = inboxHandler({ recipient: () => 'ada', pollMs: 20 })
+    const context = new RequestContext({ createScope: () => app.createScope() })
+    const response = await runInRequestContext(context, () =>
+      handler(new Request('http://x/stream')),
+    )
+    await sql`drop table mortar_inbox`.execute(app.resolve(DATABASE).root)
+    // Before, every failed poll was dropped without a word.
+    await expect.poll(() => lines.join('')).toContain('Live inbox streams cannot read new items')
+    // And a request that fails with it is a 500 logged with its id, not only answered.
+    const failed = await runInRequestContext(
+      new RequestContext({ createScope: () => app.createScope(), requestId: 'req-broken' }),
+      () => handler(new Request('http://x/counts')),
+    )
+    expect(failed.status).toBe(500)
+    expect(lines.join('')).toContain('"requestId":"req-broken"')
+    await response.body?.cancel()
+    await app.stop()
   })
 })

@@ -1,1 +1,2 @@
 export { MemorySessionRegistry, memorySessionRegistry } from './memory-session-registry.js'
+export type { MemorySessionRegistryOptions } from './memory-session-registry.js'

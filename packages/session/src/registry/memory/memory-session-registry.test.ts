@@ -15,6 +15,23 @@ describe('MemorySessionRegistry', () => {
     record.lastSeenAt.setTime(0)
     expect((await registry.find(record.id))?.lastSeenAt.getTime()).not.toBe(0)
   })
+
+  it('forgets sessions idle past pruneIdleAfter as logins go on, so memory does not grow for good', async () => {
+    const registry = new MemorySessionRegistry({ pruneIdleAfter: 3_600 })
+    const day = 86_400_000
+    const old = makeSessionRecord({ createdAt: new Date(0), lastSeenAt: new Date(0) })
+    const recent = makeSessionRecord({ createdAt: new Date(day), lastSeenAt: new Date(day) })
+    await registry.create(old)
+    await registry.create(recent)
+    for (let i = 0; i < 256; i++) {
+      const at = new Date(day + 60_000)
+      await registry.create(makeSessionRecord({ createdAt: at, lastSeenAt: at }))
+    }
+    // Before, every session stayed until logout, whatever its age.
+    expect(await registry.find(old.id)).toBeUndefined()
+    expect(await registry.find(recent.id)).toBeDefined()
+    expect(() => new MemorySessionRegistry({ pruneIdleAfter: 0 })).toThrow(RangeError)
+  })
 })
 
 describe('memorySessionRegistry', () => {

@@ -7,10 +7,24 @@ import {
   type SessionRegistry,
 } from '../session-registry.js'
 
+/** Options of {@link MemorySessionRegistry} and {@link memorySessionRegistry}. */
+export interface MemorySessionRegistryOptions {
+  /**
+   * Sessions not seen for this many seconds are forgotten (default 30 days, as the database
+   * registry prunes them), so memory does not grow with every login ever made.
+   */
+  readonly pruneIdleAfter?: number
+}
+
+const DAY_SECONDS = 86_400
+// Creations between two sweeps: no timer to own, and a sweep's cost spread over many logins.
+const SWEEP_EVERY = 256
+
 /**
  * A {@link SessionRegistry} in this process's memory: for tests and single-process apps that
  * accept losing every registration on restart. Records are copied in and out, so callers
- * cannot change what is stored.
+ * cannot change what is stored. Sessions idle past `pruneIdleAfter` are swept as new ones are
+ * created.
  *
  * @example
  * ```ts
@@ -23,10 +37,23 @@ import {
  */
 export class MemorySessionRegistry implements SessionRegistry {
   readonly #records = new Map<string, SessionRecord>()
+  readonly #idleMs: number
+  #creates = 0
+
+  constructor(options: MemorySessionRegistryOptions = {}) {
+    this.#idleMs = idleMsOf(options)
+  }
 
   async create(record: SessionRecord): Promise<void> {
     if (this.#records.has(record.id)) throw new SessionExistsError()
+    if (++this.#creates % SWEEP_EVERY === 0) this.#sweep(record.createdAt.getTime())
     this.#records.set(record.id, copy(record))
+  }
+
+  #sweep(nowMs: number): void {
+    for (const [id, record] of this.#records) {
+      if (record.lastSeenAt.getTime() < nowMs - this.#idleMs) this.#records.delete(id)
+    }
   }
 
   async find(id: string): Promise<SessionRecord | undefined> {
@@ -62,6 +89,14 @@ export class MemorySessionRegistry implements SessionRegistry {
   }
 }
 
+function idleMsOf(options: MemorySessionRegistryOptions): number {
+  const idleSeconds = options.pruneIdleAfter ?? 30 * DAY_SECONDS
+  if (!(Number.isFinite(idleSeconds) && idleSeconds > 0)) {
+    throw new RangeError(`pruneIdleAfter must be a positive number of seconds; got ${idleSeconds}.`)
+  }
+  return idleSeconds * 1_000
+}
+
 function copy(record: SessionRecord): SessionRecord {
   return {
     id: record.id,
@@ -85,11 +120,13 @@ function copy(record: SessionRecord): SessionRecord {
  * const app = createApp({ modules: [memorySessionRegistry()] })
  * ```
  */
-export function memorySessionRegistry(): Module {
+export function memorySessionRegistry(options: MemorySessionRegistryOptions = {}): Module {
+  // Checked now, so a bad option fails where the module is made.
+  idleMsOf(options)
   return defineModule({
     name: SESSION_REGISTRY_MODULE,
     register(binder) {
-      binder.bind(SESSION_REGISTRY, { useFactory: () => new MemorySessionRegistry() })
+      binder.bind(SESSION_REGISTRY, { useFactory: () => new MemorySessionRegistry(options) })
     },
   })
 }
