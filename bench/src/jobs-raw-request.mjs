@@ -11,7 +11,12 @@ const CLIENTS = 16
 
 /** Rates per side of the raw transaction on the migrated database at `url`, sides interleaved. */
 export async function rawRequest(engine, url, { rounds, slice }) {
-  const raw = engine === 'sqlite' ? sqliteSides(url) : await mysqlSides(url)
+  const raw =
+    engine === 'sqlite'
+      ? sqliteSides(url)
+      : engine === 'postgres'
+        ? await postgresSides(url)
+        : await mysqlSides(url)
   try {
     const names = Object.keys(raw.sides)
     const rates = Object.fromEntries(names.map((name) => [name, []]))
@@ -94,6 +99,79 @@ function sqliteSides(url) {
     },
     async close() {
       db.close()
+    },
+  }
+}
+
+async function postgresSides(url) {
+  const pg = require('pg')
+  const pool = new pg.Pool({ connectionString: url, max: CLIENTS + 1 })
+  await pool.query('create table raw_account (id int primary key, balance int not null)')
+  await pool.query(
+    'insert into raw_account select id, 1000000 from generate_series(0, $1::int - 1) as id',
+    [CLIENTS * 2],
+  )
+  const connections = await Promise.all(Array.from({ length: CLIENTS }, () => pool.connect()))
+  // Ids drawn ahead from the identity's sequence, as core draws them in blocks.
+  const ids = []
+  const drawIds = async (c) => {
+    const { rows } = await c.query(
+      "select nextval(pg_get_serial_sequence('mortar_job', 'id')) as id from generate_series(1, 1000)",
+    )
+    for (const row of rows) ids.push(row.id)
+  }
+  const prepared = (name, text, values) => ({ name, text, values })
+  // The job's INSERT as core sends it: prepared, in one write with the COMMIT.
+  const insert =
+    'insert into mortar_job (id, name, payload, run_at, max_attempts, created_at) overriding system value values ($1, $2, $3, $4, $5, $6)'
+  const sides = {
+    without: undefined,
+    'with the INSERT sent with the COMMIT': async (c, from) => {
+      if (ids.length === 0) await drawIds(c)
+      const now = Date.now()
+      const values = [ids.pop(), 'bench.noop', JSON.stringify({ n: from }), now, 3, now]
+      const stream = c.connection.stream
+      stream.cork()
+      const write = c.query(prepared('raw_job', insert, values))
+      const commit = c.query('commit')
+      process.nextTick(() => stream.uncork())
+      await Promise.all([write, commit])
+    },
+  }
+  return {
+    sides,
+    async run(extra, count) {
+      await Promise.all(
+        connections.map(async (c, client) => {
+          const from = client * 2
+          for (let call = client; call < count; call += CLIENTS) {
+            await c.query('begin')
+            const { rows } = await c.query(
+              prepared('raw_read', 'select balance from raw_account where id = $1', [from]),
+            )
+            await c.query(
+              prepared('raw_debit', 'update raw_account set balance = $1 where id = $2', [
+                rows[0].balance - 1,
+                from,
+              ]),
+            )
+            await c.query(
+              prepared('raw_credit', 'update raw_account set balance = balance + 1 where id = $1', [
+                from + 1,
+              ]),
+            )
+            if (extra === undefined) await c.query('commit')
+            else await extra(c, from)
+          }
+        }),
+      )
+    },
+    async reset() {
+      await pool.query('delete from mortar_job')
+    },
+    async close() {
+      for (const c of connections) c.release()
+      await pool.end()
     },
   }
 }

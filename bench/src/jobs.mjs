@@ -43,6 +43,11 @@ const TX_SLICE = 320
 // MariaDB's 24 workers against 10.
 const ONLY = process.env.BENCH_JOBS_ONLY
 const TITLES = { sqlite: 'SQLite', postgres: 'PostgreSQL', mysql: 'MariaDB' }
+const BARE_DRIVERS = {
+  sqlite: 'node:sqlite, prepared',
+  postgres: 'node-postgres, 16 connections, prepared',
+  mysql: 'mysql2, 16 connections',
+}
 const LATENCY_SAMPLES = Number(process.env.BENCH_JOBS_LATENCY ?? 400)
 const CLIENTS = 16
 const POSTGRES = servers.postgres
@@ -223,6 +228,7 @@ async function postgres() {
       '>= 1.5×',
     )
     await requestTransaction(migrator, 'postgres')
+    await rawCeiling('postgres')
     await latency(databaseUrl)
   } finally {
     await migrator.stop()
@@ -327,7 +333,7 @@ async function requestOn(engine) {
     } finally {
       await app.stop()
     }
-    if (engine !== 'postgres') await rawCeiling(engine)
+    await rawCeiling(engine)
   } finally {
     await target.drop()
   }
@@ -342,10 +348,10 @@ async function rawCeiling(engine) {
     await migrator.stop()
     const sides = await rawRequest(engine, target.url, {
       rounds: ROUNDS * 3,
-      slice: engine === 'sqlite' ? 10_000 : 1_280,
+      slice: engine === 'sqlite' ? 10_000 : engine === 'postgres' ? 2_000 : 1_280,
     })
     console.log(
-      `          the bare driver's ceiling (${engine === 'sqlite' ? 'node:sqlite, prepared' : 'mysql2, 16 connections'}), per transaction without the INSERT: ${sides
+      `          the bare driver's ceiling (${BARE_DRIVERS[engine]}), per transaction without the INSERT: ${sides
         .filter((side) => side.name !== 'without')
         .map((side) => `${side.name} ${side.ratio.toFixed(2)}`)
         .join(', ')}`,
