@@ -349,16 +349,17 @@ async function requestTransaction(url, engine) {
   const without = rates['raw without']
   const rows = rates['raw with the rows']
   const oneJob = rates['raw with one job for both']
+  const deliveriesAlone = rates['raw with the delivery rows alone']
   // Mortar's transaction without notify() plus only what the rows cost on the bare driver.
   const ceiling = (side) =>
     median(
       side.map((rate, round) => 1 / (1 + rates.plain[round] * (1 / rate - 1 / without[round]))),
     )
   console.log(
-    `          ceiling on bare pg: without ${fmt(median(without))} tx/s, with the same 2 delivery + 2 job rows by hand (prepared, sent with the COMMIT) ${fmt(median(rows))} tx/s, ratio ${medianRatio(rows, without).toFixed(3)}; with one job for both deliveries ${fmt(median(oneJob))} tx/s, ratio ${medianRatio(oneJob, without).toFixed(3)}`,
+    `          ceiling on bare pg: without ${fmt(median(without))} tx/s, with the same 2 delivery + 2 job rows by hand (prepared, sent with the COMMIT) ${fmt(median(rows))} tx/s, ratio ${medianRatio(rows, without).toFixed(3)}; with one job for both deliveries ${fmt(median(oneJob))} tx/s, ratio ${medianRatio(oneJob, without).toFixed(3)}; the 2 delivery rows alone ${fmt(median(deliveriesAlone))} tx/s, ratio ${medianRatio(deliveriesAlone, without).toFixed(3)}`,
   )
   console.log(
-    `          notify()'s ceiling on this row model (Mortar's transaction without it, plus what the rows cost on bare pg): ratio ${ceiling(rows).toFixed(3)}; with one job for both deliveries ${ceiling(oneJob).toFixed(3)}`,
+    `          notify()'s ceiling on this row model (Mortar's transaction without it, plus what the rows cost on bare pg): ratio ${ceiling(rows).toFixed(3)}; with one job for both deliveries ${ceiling(oneJob).toFixed(3)}; with the delivery rows alone (a delivery its own queue entry) ${ceiling(deliveriesAlone).toFixed(3)}`,
   )
 }
 
