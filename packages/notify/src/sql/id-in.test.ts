@@ -37,9 +37,10 @@ for (const engine of testEngines()) {
       }
     })
 
-    it.runIf(engine.engine === 'postgres')(
-      'finds a batch of ids in a table of thousands through its primary key, not a scan',
-      async () => {
+    // The plan is PostgreSQL's concern (its planner scanned for a plain list): the test exists
+    // only there rather than showing as skipped on the other engines.
+    if (engine.engine === 'postgres') {
+      it('finds a batch of ids in a table of thousands through its primary key, not a scan', async () => {
         const target = await privateDatabaseUrl(engine)
         const database = new Database(target.url)
         try {
@@ -76,7 +77,7 @@ for (const engine of testEngines()) {
           await database.destroy()
           await target.drop()
         }
-      },
-    )
+      })
+    }
   })
 }

@@ -1,4 +1,4 @@
-import { type App, createApp, JOBS, resolveDatabase } from '@mortar/core'
+import { type App, createApp, DATABASE, JOBS, resolveDatabase, transaction } from '@mortar/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as vitest from 'vitest'
 import { createTestApp, privateDatabaseUrl, testEngines } from '@mortar/core/testing'
@@ -56,6 +56,44 @@ for (const engine of testEngines()) {
       expect(await registry.pruneIdle(new Date(2_000_000))).toBe(1)
       expect(await registry.find(idle.id)).toBeUndefined()
       expect(await registry.find(active.id)).toEqual(active)
+    })
+
+    it('runs a write again when the server made it a deadlock victim, outside a transaction only', async () => {
+      // The server's answer to a revokeAll racing a revoke (the two lock the user index and the
+      // row in opposite orders), given to the next DELETE: a race alone hits it only sometimes.
+      let deadlocks = 0
+      const database = app.resolve(DATABASE)
+      database.addPlugin({
+        transformQuery({ node }) {
+          if (deadlocks > 0 && node.kind === 'DeleteQueryNode') {
+            deadlocks -= 1
+            throw Object.assign(new Error('Deadlock found when trying to get lock'), {
+              errno: 1213,
+              code: engine.engine === 'postgres' ? '40P01' : 'ER_LOCK_DEADLOCK',
+            })
+          }
+          return node
+        },
+        async transformResult({ result }) {
+          return result
+        },
+      })
+      const registry = new KyselySessionRegistry({ db: resolveDatabase(app) })
+      const first = makeSessionRecord()
+      await registry.create(first)
+      deadlocks = 1
+      expect(await registry.revoke(first.id)).toBe(true)
+      expect(await registry.find(first.id)).toBeUndefined()
+
+      // Inside the caller's transaction the server rolled all of it back: theirs to handle.
+      const second = makeSessionRecord()
+      await registry.create(second)
+      deadlocks = 1
+      await expect(
+        transaction(() => registry.revoke(second.id), { database }),
+      ).rejects.toMatchObject({ errno: 1213 })
+      expect(await registry.find(second.id)).toEqual(second)
+      deadlocks = 0
     })
 
     it('prunes sessions idle past pruneIdleAfter on its hourly schedule', async () => {

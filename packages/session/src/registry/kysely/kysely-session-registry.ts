@@ -17,6 +17,8 @@ import {
 } from '../session-registry.js'
 
 const TABLE = 'mortar_session'
+// A write chosen as a deadlock's victim is run again this many times in all.
+const DEADLOCK_ATTEMPTS = 3
 
 interface SessionRow {
   id: string
@@ -62,15 +64,36 @@ export class KyselySessionRegistry implements SessionRegistry {
   }
 
   async create(record: SessionRecord): Promise<void> {
-    const inserted = await insertIfAbsent(this.#db as Kysely<unknown>, TABLE, ['id'], {
-      id: record.id,
-      user_id: record.userId,
-      created_at: record.createdAt.getTime(),
-      last_seen_at: record.lastSeenAt.getTime(),
-      ip: record.ip ?? null,
-      user_agent: record.userAgent ?? null,
-    })
+    const inserted = await this.#write(() =>
+      insertIfAbsent(this.#db as Kysely<unknown>, TABLE, ['id'], {
+        id: record.id,
+        user_id: record.userId,
+        created_at: record.createdAt.getTime(),
+        last_seen_at: record.lastSeenAt.getTime(),
+        ip: record.ip ?? null,
+        user_agent: record.userAgent ?? null,
+      }),
+    )
     if (!inserted) throw new SessionExistsError()
+  }
+
+  /**
+   * Runs one write, again when InnoDB (or PostgreSQL) chose it as a deadlock's victim: a
+   * `revokeAll` locks the user index then the rows, a `revoke` or `touch` the row then the
+   * index, so the two racing is a deadlock the server settles by failing one. Outside a
+   * transaction the statement was rolled back whole and running it again is the same write;
+   * inside the caller's transaction the whole transaction is gone, so the error is theirs.
+   */
+  async #write<T>(run: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await run()
+      } catch (error) {
+        if (attempt >= DEADLOCK_ATTEMPTS || this.#db.isTransaction || !isDeadlock(error)) {
+          throw error
+        }
+      }
+    }
   }
 
   async find(id: string): Promise<SessionRecord | undefined> {
@@ -80,12 +103,14 @@ export class KyselySessionRegistry implements SessionRegistry {
 
   async touch(id: string, lastSeenAt: Date): Promise<void> {
     const ms = lastSeenAt.getTime()
-    await this.#db
-      .updateTable(TABLE)
-      .set({ last_seen_at: ms })
-      .where('id', '=', id)
-      .where('last_seen_at', '<', ms)
-      .execute()
+    await this.#write(() =>
+      this.#db
+        .updateTable(TABLE)
+        .set({ last_seen_at: ms })
+        .where('id', '=', id)
+        .where('last_seen_at', '<', ms)
+        .execute(),
+    )
   }
 
   async list(userId: string): Promise<readonly SessionRecord[]> {
@@ -100,14 +125,16 @@ export class KyselySessionRegistry implements SessionRegistry {
   }
 
   async revoke(id: string): Promise<boolean> {
-    const result = await this.#db.deleteFrom(TABLE).where('id', '=', id).executeTakeFirst()
+    const result = await this.#write(() =>
+      this.#db.deleteFrom(TABLE).where('id', '=', id).executeTakeFirst(),
+    )
     return Number(result.numDeletedRows) > 0
   }
 
   async revokeAll(userId: string, options: { readonly except?: string } = {}): Promise<number> {
     let query = this.#db.deleteFrom(TABLE).where('user_id', '=', userId)
     if (options.except !== undefined) query = query.where('id', '<>', options.except)
-    const result = await query.executeTakeFirst()
+    const result = await this.#write(() => query.executeTakeFirst())
     return Number(result.numDeletedRows)
   }
 
@@ -116,12 +143,17 @@ export class KyselySessionRegistry implements SessionRegistry {
    * with the cookie's max age, so the table does not grow with abandoned sessions.
    */
   async pruneIdle(before: Date): Promise<number> {
-    const result = await this.#db
-      .deleteFrom(TABLE)
-      .where('last_seen_at', '<', before.getTime())
-      .executeTakeFirst()
+    const result = await this.#write(() =>
+      this.#db.deleteFrom(TABLE).where('last_seen_at', '<', before.getTime()).executeTakeFirst(),
+    )
     return Number(result.numDeletedRows)
   }
+}
+
+/** MariaDB/MySQL (errno 1213) or PostgreSQL (40P01) failed this statement to end a deadlock. */
+function isDeadlock(error: unknown): boolean {
+  const { errno, code } = (error ?? {}) as { errno?: unknown; code?: unknown }
+  return errno === 1213 || code === '40P01'
 }
 
 function toRecord(row: SessionRow): SessionRecord {
