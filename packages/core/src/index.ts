@@ -126,6 +126,7 @@ export {
   databaseToken,
   engineOf,
   exactTextType,
+  isDeadlock,
   parseDatabaseUrl,
   resolveDatabase,
 } from './persistence/database/index.js'

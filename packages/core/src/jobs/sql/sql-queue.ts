@@ -14,6 +14,7 @@ import type { Logger } from '../../logger/logger.js'
 import { ChurnVacuum } from '../../persistence/database/churn-vacuum.js'
 import type { Database } from '../../persistence/database/database.js'
 import type { DatabaseEngine } from '../../persistence/database/database-url.js'
+import { isDeadlock } from '../../persistence/database/deadlock.js'
 import { pipelineWrite } from '../../persistence/database/pipelined-write.js'
 import type { JsonValue } from '../job-context.js'
 import type { CompanionWrite } from '../job-queue.js'
@@ -731,9 +732,4 @@ function tuple(values: readonly unknown[]): OperationNodeSource {
 /** Gives back a MariaDB claim's turn if this session still holds it (a no-op otherwise). */
 async function giveTurnBack(connection: Kysely<unknown>): Promise<void> {
   await sql`do release_lock(${TURN})`.execute(connection)
-}
-
-/** MariaDB/MySQL chose this transaction as a deadlock's victim and rolled it back. */
-function isDeadlock(error: unknown): boolean {
-  return (error as { errno?: unknown } | null)?.errno === 1213
 }

@@ -11,6 +11,7 @@ export type {
   TransactionPropagation,
 } from './database.js'
 export { DatabaseError } from './database-error.js'
+export { isDeadlock } from './deadlock.js'
 export { DatabaseInputError } from './database-input-error.js'
 export type { DatabaseInputReason } from './database-input-error.js'
 export type { DatabaseErrorCode } from './database-error.js'

@@ -1,6 +1,7 @@
 import {
   databaseToken,
   defineModule,
+  isDeadlock,
   type Migration,
   type Module,
   type ModuleMigrations,
@@ -148,12 +149,6 @@ export class KyselySessionRegistry implements SessionRegistry {
     )
     return Number(result.numDeletedRows)
   }
-}
-
-/** MariaDB/MySQL (errno 1213) or PostgreSQL (40P01) failed this statement to end a deadlock. */
-function isDeadlock(error: unknown): boolean {
-  const { errno, code } = (error ?? {}) as { errno?: unknown; code?: unknown }
-  return errno === 1213 || code === '40P01'
 }
 
 function toRecord(row: SessionRow): SessionRecord {
