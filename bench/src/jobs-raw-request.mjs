@@ -38,6 +38,15 @@ export async function rawRequest(engine, url, { rounds, slice }) {
   }
 }
 
+/** `count` calls spread over the connections, each calling `body(connection, from)` in turn. */
+async function eachConnection(connections, count, body) {
+  await Promise.all(
+    connections.map(async (c, client) => {
+      for (let call = client; call < count; call += CLIENTS) await body(c, client * 2)
+    }),
+  )
+}
+
 function sqliteSides(url) {
   const { DatabaseSync } = require('node:sqlite')
   const db = new DatabaseSync(url.slice('sqlite:'.length))
@@ -141,30 +150,25 @@ async function postgresSides(url) {
   return {
     sides,
     async run(extra, count) {
-      await Promise.all(
-        connections.map(async (c, client) => {
-          const from = client * 2
-          for (let call = client; call < count; call += CLIENTS) {
-            await c.query('begin')
-            const { rows } = await c.query(
-              prepared('raw_read', 'select balance from raw_account where id = $1', [from]),
-            )
-            await c.query(
-              prepared('raw_debit', 'update raw_account set balance = $1 where id = $2', [
-                rows[0].balance - 1,
-                from,
-              ]),
-            )
-            await c.query(
-              prepared('raw_credit', 'update raw_account set balance = balance + 1 where id = $1', [
-                from + 1,
-              ]),
-            )
-            if (extra === undefined) await c.query('commit')
-            else await extra(c, from)
-          }
-        }),
-      )
+      await eachConnection(connections, count, async (c, from) => {
+        await c.query('begin')
+        const { rows } = await c.query(
+          prepared('raw_read', 'select balance from raw_account where id = $1', [from]),
+        )
+        await c.query(
+          prepared('raw_debit', 'update raw_account set balance = $1 where id = $2', [
+            rows[0].balance - 1,
+            from,
+          ]),
+        )
+        await c.query(
+          prepared('raw_credit', 'update raw_account set balance = balance + 1 where id = $1', [
+            from + 1,
+          ]),
+        )
+        if (extra === undefined) await c.query('commit')
+        else await extra(c, from)
+      })
     },
     async reset() {
       await pool.query('delete from mortar_job')
@@ -197,22 +201,14 @@ async function mysqlSides(url) {
   return {
     sides,
     async run(extra, count) {
-      await Promise.all(
-        connections.map(async (c, client) => {
-          const from = client * 2
-          for (let call = client; call < count; call += CLIENTS) {
-            await c.query('begin')
-            const [[row]] = await c.query('select balance from raw_account where id = ?', [from])
-            await c.query('update raw_account set balance = ? where id = ?', [
-              row.balance - 1,
-              from,
-            ])
-            await c.query('update raw_account set balance = balance + 1 where id = ?', [from + 1])
-            if (extra !== undefined) await extra(c, from, Date.now())
-            await c.query('commit')
-          }
-        }),
-      )
+      await eachConnection(connections, count, async (c, from) => {
+        await c.query('begin')
+        const [[row]] = await c.query('select balance from raw_account where id = ?', [from])
+        await c.query('update raw_account set balance = ? where id = ?', [row.balance - 1, from])
+        await c.query('update raw_account set balance = balance + 1 where id = ?', [from + 1])
+        if (extra !== undefined) await extra(c, from, Date.now())
+        await c.query('commit')
+      })
     },
     async reset() {
       await pool.query('delete from mortar_job')
