@@ -267,9 +267,9 @@ export class Worker {
     // claim made from a finished job's continuation would run the whole queue in one turn of
     // the event loop, starving the heartbeat (leases expired under a live worker and its jobs
     // ran twice), the batched completions and all else the process serves.
-    // A buffer running low takes a whole batch, not just what it lacks: a claim's cost is
-    // mostly its own (on PostgreSQL it walks the due index's head), so claims of half a batch
-    // cost nearly twice as much per job (bench:jobs, claims of 250-275 against 500).
+    // A buffer running low takes a whole batch, not just what it lacks (about half of one): a
+    // claim is one statement and one scan to the due jobs whatever it takes, so claims of half
+    // a batch cost the server up to twice as much per job (bench:jobs, 250-275 against 500).
     setImmediate(this.#startClaim, low ? batchSize : Math.min(want, batchSize))
   }
 
