@@ -21,8 +21,8 @@ export interface DeliveryDispatcherInit {
   readonly recipientExists: ((recipientId: string) => boolean | Promise<boolean>) | undefined
   readonly categories: Readonly<Record<string, CategoryOptions>>
   readonly clock: Clock
-  /** The pool (never a caller's transaction), for throttle counters. */
-  readonly root: Kysely<unknown>
+  /** The database's background pool (never a caller's transaction), for throttle counters. */
+  readonly background: Kysely<unknown>
 }
 
 /** Thrown to have the jobs engine retry a delivery later, with backoff. */
@@ -59,7 +59,7 @@ export class DeliveryDispatcher {
   constructor(init: DeliveryDispatcherInit) {
     this.#init = init
     // One upsert of the throttle counters for every throttled delivery of the same turn.
-    this.#throttles = new Batcher((keys) => countDeliveries(init.root, keys))
+    this.#throttles = new Batcher((keys) => countDeliveries(init.background, keys))
   }
 
   /** The rows of the deliveries of one claim's jobs, for their attempts (their job's `prepare`). */
