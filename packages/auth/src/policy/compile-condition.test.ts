@@ -103,7 +103,10 @@ describe('queries for a principal value of the wrong type', () => {
   beforeAll(async () => {
     database = new Database<RidesDb>('sqlite::memory:')
     await createRidesTables(database.kysely)
-    await database.kysely.insertInto('trip').values([trip, { ...trip, id: 2 }]).execute()
+    await database.kysely
+      .insertInto('trip')
+      .values([trip, { ...trip, id: 2 }])
+      .execute()
   })
 
   afterAll(() => database.destroy())
