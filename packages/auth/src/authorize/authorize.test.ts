@@ -87,6 +87,16 @@ describe('@Authorize', () => {
     await expect(service.cancel(trip)).rejects.toMatchObject({ status: 401 })
   })
 
+  it('denies, never runs the method, when its row option finds no row', async () => {
+    const service = new TripService()
+    const ann = { id: 'ann', roles: ['rider'], cityId: 1 }
+    const missing = undefined as unknown as TripTable
+    await expect(inRequest(ann, () => service.cancel(missing))).rejects.toBeInstanceOf(
+      AccessDeniedError,
+    )
+    expect(service.calls).toBe(0)
+  })
+
   it('without a row, passes when the action is possible on some rows', async () => {
     const service = new TripService()
     const driver = { id: 'dan', roles: ['driver'], cityId: 1 }
