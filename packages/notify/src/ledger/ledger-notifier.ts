@@ -30,6 +30,7 @@ import { channelsFor, renderMessage } from '../notification/render.js'
 import { type CategoryOptions } from '../preferences/preference-policy.js'
 import { nextTimeOfDay, quietHoursEnd } from '../preferences/quiet-hours.js'
 import type { DeliveryLedger } from './delivery-ledger.js'
+import { type AddressSeal, deliveryAddressPlace } from './sealed-address.js'
 import { type DeliveryRow, storedReason } from './delivery-table.js'
 
 /** What a {@link LedgerNotifier} is made of. */
@@ -49,6 +50,8 @@ export interface LedgerNotifierInit {
   readonly quietHours:
     | { readonly start: string; readonly end: string; readonly channels: ReadonlySet<ChannelName> }
     | undefined
+  /** Seals secret-bearing addresses before they are stored. */
+  readonly seal: AddressSeal
 }
 
 interface Planned {
@@ -139,7 +142,7 @@ export class LedgerNotifier implements Notifier {
           settle('suppressed', `the recipient has no ${channelName} address`)
           continue
         }
-        row.address = address
+        row.address = init.seal.seal(address, deliveryAddressPlace(row.id))
         const rendered = await renderMessage(notification, recipient, channelName, {
           locale: init.defaultLocale,
         })
@@ -265,6 +268,7 @@ export class LedgerNotifier implements Notifier {
         item: entry.item,
         nowMs: now,
         closesAt,
+        seal: init.seal,
       })
       if (placement.opened) {
         await init.jobs.enqueue(
