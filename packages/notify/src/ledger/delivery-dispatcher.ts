@@ -22,15 +22,10 @@ export interface DeliveryDispatcherInit {
   readonly recipientExists: ((recipientId: string) => boolean | Promise<boolean>) | undefined
   readonly categories: Readonly<Record<string, CategoryOptions>>
   readonly clock: Clock
-<<<<<<< HEAD
   /** The database's background pool (never a caller's transaction), for throttle counters. */
   readonly background: Kysely<unknown>
-=======
-  /** The pool (never a caller's transaction), for throttle counters. */
-  readonly root: Kysely<unknown>
   /** Opens the sealed addresses of the rows. */
   readonly seal: AddressSeal
->>>>>>> main
 }
 
 /** Thrown to have the jobs engine retry a delivery later, with backoff. */
