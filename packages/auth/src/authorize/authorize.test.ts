@@ -151,6 +151,24 @@ describe('verifying authorization', () => {
     }
 
     @VerifyAuthorized({ enabled: true })
+    async deleteUnchecked() {
+      return db.deleteFrom('trip').where('id', '=', 999).execute()
+    }
+
+    @VerifyAuthorized({ enabled: true })
+    async updateUnchecked() {
+      return db.updateTable('trip').set({ status: 'done' }).where('id', '=', 999).execute()
+    }
+
+    @VerifyAuthorized({ enabled: true })
+    async insertUnchecked() {
+      return db
+        .insertInto('trip')
+        .values({ ...trip, id: 999 })
+        .execute()
+    }
+
+    @VerifyAuthorized({ enabled: true })
     async unprotected() {
       return db.selectFrom('trip_share').selectAll().execute()
     }
@@ -164,6 +182,19 @@ describe('verifying authorization', () => {
     await expect(inRequest(ann, () => controller.deeplyNested())).rejects.toBeInstanceOf(
       AuthorizationNotVerifiedError,
     )
+  })
+
+  it('fails a request that changed a protected table without any authorization call', async () => {
+    const controller = new TripController()
+    for (const change of [
+      () => controller.deleteUnchecked(),
+      () => controller.updateUnchecked(),
+      () => controller.insertUnchecked(),
+    ]) {
+      await expect(inRequest(ann, change)).rejects.toBeInstanceOf(AuthorizationNotVerifiedError)
+    }
+    // The check follows the handler (a detector for tests): the insert took place.
+    await database.kysely.deleteFrom('trip').where('id', '=', 999).execute()
   })
 
   it('passes a request that filtered its query, one marked public, and one that read no protected table', async () => {
