@@ -9,6 +9,7 @@ import {
 import { Batcher } from './batcher.js'
 import type { AttemptOutcome, DeliveryLedger, LoadedDelivery } from './delivery-ledger.js'
 import { ON_DEMAND_ID_PREFIX } from '../notification/recipient.js'
+import { withoutAddress } from '../notification/shown-address.js'
 import type { DeliveryRow } from './delivery-table.js'
 import { type AddressSeal, deliveryAddressPlace } from './sealed-address.js'
 import { countDeliveries, type ThrottleKey } from './throttle-counter.js'
@@ -139,6 +140,9 @@ export class DeliveryDispatcher {
         // A channel should report results; a throw leaves us not knowing whether it went out.
         result = { status: 'transient', reason: `the channel threw: ${(error as Error).message}` }
       }
+      // Its reason is stored and published: a URL it quotes may be the credential.
+      if (result.status !== 'accepted')
+        result = { ...result, reason: withoutAddress(result.reason, to) }
     }
 
     if (result.status === 'accepted') {

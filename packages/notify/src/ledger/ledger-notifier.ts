@@ -27,6 +27,7 @@ import type {
 } from '../notification/notifier.js'
 import { addressOf, checkRecipient, type Recipient } from '../notification/recipient.js'
 import { channelsFor, renderMessage } from '../notification/render.js'
+import { withoutAddress } from '../notification/shown-address.js'
 import { type CategoryOptions } from '../preferences/preference-policy.js'
 import { nextTimeOfDay, quietHoursEnd } from '../preferences/quiet-hours.js'
 import type { DeliveryLedger } from './delivery-ledger.js'
@@ -152,7 +153,7 @@ export class LedgerNotifier implements Notifier {
         }
         const invalid = channel.validate?.(rendered.message as never, address)
         if (invalid !== undefined) {
-          settle('dead', invalid)
+          settle('dead', withoutAddress(invalid, address))
           continue
         }
         row.message = rendered.json

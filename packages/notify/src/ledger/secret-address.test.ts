@@ -1,4 +1,4 @@
-import { createLogger, DATABASE, type Database, JOBS, Vault } from '@mortar/core'
+import { createLogger, DATABASE, type Database, EVENT_BUS, JOBS, Vault } from '@mortar/core'
 import {
   createTestApp,
   type PrivateDatabaseUrl,
@@ -11,6 +11,7 @@ import fc from 'fast-check'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
+import type { Channel } from '../channels/channel.js'
 import { chatChannel } from '../channels/chat/chat-channel.js'
 import { generateWebhookSecret } from '../channels/webhook/standard-webhooks.js'
 import { webhookChannel } from '../channels/webhook/webhook-channel.js'
@@ -21,7 +22,7 @@ import { DELIVERIES } from '../module/notify-tokens.js'
 import { notify } from '../module/running-notifiers.js'
 import { Notification } from '../notification/notification.js'
 import { route } from '../notification/recipient.js'
-import { shownAddress } from '../notification/shown-address.js'
+import { shownAddress, withoutAddress } from '../notification/shown-address.js'
 import { type RecordingChannel, recordingChannel } from '../test-support/recording-channel.js'
 import { AddressSeal, shownStoredAddress } from './sealed-address.js'
 
@@ -211,6 +212,57 @@ describe('secret-bearing addresses without a vault', () => {
   })
 })
 
+describe('a channel that quotes the URL it sends to', () => {
+  it('never gets it into last_error, notification.failed or the jobs, whatever it reports or throws', async () => {
+    // Before, its reasons and errors were stored and published as they came.
+    const loud: Channel<'webhook'> = {
+      name: 'webhook',
+      idempotent: true,
+      route: () => undefined,
+      validate: (_message, to) => (to.includes('refuse') ? `cannot post to ${to}` : undefined),
+      async send({ to }) {
+        const url = new URL(to)
+        if (url.searchParams.has('throw')) throw new TypeError(`Failed to parse URL from ${to}`)
+        return {
+          status: 'permanent',
+          reason: `POST ${url.pathname}${url.search} as ${url.username}:${url.password} answered 410`,
+        }
+      },
+    }
+    const app = createTestApp({
+      database: 'sqlite::memory:',
+      logger: createLogger({ level: 'silent' }),
+      jobs: { workers: false },
+      modules: [notifyModule({ channels: [loud], vault, delivery: { attempts: 2 } })],
+    })
+    await app.migrate()
+    await app.start()
+    try {
+      const failed: unknown[] = []
+      app.resolve(EVENT_BUS).subscribe('notification.failed', (event) => void failed.push(event))
+      const result = await notify(
+        [
+          route('webhook', HOOK),
+          route('webhook', `${HOOK}&throw`),
+          route('webhook', `${HOOK}&refuse`),
+        ],
+        new Deployed(),
+      )
+      expect(JSON.stringify(result)).not.toContain('SECRET')
+      await app.resolve(JOBS).drain()
+      await app.resolve(JOBS).drain()
+      expect(failed.length).toBeGreaterThanOrEqual(3)
+      expect(JSON.stringify(failed)).not.toContain('SECRET')
+      const tables = JSON.stringify(await snapshotTables(app))
+      expect(tables).toContain('answered 410')
+      expect(tables).toContain('Failed to parse URL from https://hooks.example.com/…')
+      expect(tables).not.toContain('SECRET')
+    } finally {
+      await app.stop()
+    }
+  })
+})
+
 describe('AddressSeal', () => {
   const seal = new AddressSeal(vault)
 
@@ -229,6 +281,34 @@ describe('AddressSeal', () => {
             const rest = stored.slice(shownAddress(address).length)
             expect(rest).toMatch(/^ sealed:[A-Za-z0-9_-]+$/)
             expect(() => seal.open(stored, `place:${id}x`)).toThrow()
+          }
+        },
+      ),
+    )
+  })
+})
+
+describe('withoutAddress', () => {
+  it('leaves no secret-bearing URL, nor its path, query or password, in any text around it', () => {
+    fc.assert(
+      fc.property(
+        fc.webUrl({
+          withQueryParameters: true,
+          withFragments: true,
+          authoritySettings: { withUserInfo: true },
+        }),
+        fc.string(),
+        fc.string(),
+        (address, before, after) => {
+          const url = new URL(address)
+          const text = `${before}${address}${after} (${url.pathname}${url.search}; ${url.password})`
+          const cleaned = withoutAddress(text, address)
+          if (shownAddress(address) === address) return
+          expect(cleaned).not.toContain(address)
+          for (const part of [`${url.pathname}${url.search}`, url.password]) {
+            if (part.length >= 4 && !`${before}${after}`.includes(part)) {
+              expect(cleaned).not.toContain(part)
+            }
           }
         },
       ),
