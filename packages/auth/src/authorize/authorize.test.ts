@@ -186,11 +186,12 @@ describe('verifying authorization', () => {
 
   it('fails a request that changed a protected table without any authorization call', async () => {
     const controller = new TripController()
-    for (const change of [
+    const changes: (() => Promise<unknown>)[] = [
       () => controller.deleteUnchecked(),
       () => controller.updateUnchecked(),
       () => controller.insertUnchecked(),
-    ]) {
+    ]
+    for (const change of changes) {
       await expect(inRequest(ann, change)).rejects.toBeInstanceOf(AuthorizationNotVerifiedError)
     }
     // The check follows the handler (a detector for tests): the insert took place.
