@@ -23,8 +23,8 @@ export interface DeliveryDispatcherInit {
   readonly recipientExists: ((recipientId: string) => boolean | Promise<boolean>) | undefined
   readonly categories: Readonly<Record<string, CategoryOptions>>
   readonly clock: Clock
-  /** The pool (never a caller's transaction), for throttle counters. */
-  readonly root: Kysely<unknown>
+  /** The database's background pool (never a caller's transaction), for throttle counters. */
+  readonly background: Kysely<unknown>
   /** Opens the sealed addresses of the rows. */
   readonly seal: AddressSeal
 }
@@ -63,7 +63,7 @@ export class DeliveryDispatcher {
   constructor(init: DeliveryDispatcherInit) {
     this.#init = init
     // One upsert of the throttle counters for every throttled delivery of the same turn.
-    this.#throttles = new Batcher((keys) => countDeliveries(init.root, keys))
+    this.#throttles = new Batcher((keys) => countDeliveries(init.background, keys))
   }
 
   /** The address a row holds, opened; a permanent failure when it cannot be (no or another vault). */

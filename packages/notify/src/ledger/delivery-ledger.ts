@@ -122,9 +122,12 @@ export class DeliveryLedger {
     return this.#database.kysely as Kysely<LedgerTables>
   }
 
-  /** The pool, never a caller's transaction: for the workers' own statements. */
-  get #root(): Kysely<LedgerTables> {
-    return this.#database.root as Kysely<LedgerTables>
+  /**
+   * The background pool, never a caller's transaction: for the workers' own statements (on
+   * MariaDB read committed, so they take no gap locks that a notify() would wait for).
+   */
+  get #background(): Kysely<LedgerTables> {
+    return this.#database.background as Kysely<LedgerTables>
   }
 
   /**
@@ -187,7 +190,7 @@ export class DeliveryLedger {
    */
   async load(ids: readonly string[]): Promise<(LoadedDelivery | undefined)[]> {
     if (ids.length === 0) return []
-    const rows = await (this.#database.root as Kysely<LedgerTables & PreferenceTables>)
+    const rows = await (this.#database.background as Kysely<LedgerTables & PreferenceTables>)
       .selectFrom(`${DELIVERY_TABLE} as d`)
       .leftJoin(`${PREFERENCE_TABLE} as p`, 'p.recipient_id', 'd.recipient_id')
       .selectAll('d')
@@ -198,7 +201,7 @@ export class DeliveryLedger {
       ])
       .where((eb) =>
         this.#probeKeys
-          ? idIn(this.#database.root, 'd.id', ids)
+          ? idIn(this.#database.background, 'd.id', ids)
           : eb('d.id', 'in', [...new Set(ids)]),
       )
       .where('d.status', 'in', CLAIMABLE)
@@ -243,11 +246,13 @@ export class DeliveryLedger {
    * the row this ended, `undefined` when it was already finished (or is gone).
    */
   async bury(outcome: AttemptOutcome): Promise<DeliveryRow | undefined> {
-    const result = await sql`${this.#resultsUpdate(this.#root, [outcome])}`.execute(this.#root)
+    const result = await sql`${this.#resultsUpdate(this.#background, [outcome])}`.execute(
+      this.#background,
+    )
     const changed = Number(result.numAffectedRows ?? 0)
     this.#upkeep.count(changed)
     if (changed === 0) return undefined
-    return this.#root
+    return this.#background
       .selectFrom(DELIVERY_TABLE)
       .selectAll()
       .where('id', '=', outcome.id)
@@ -268,9 +273,9 @@ export class DeliveryLedger {
 
   async #markBatch(marks: readonly { id: string; attempt: number }[]): Promise<boolean[]> {
     const ids = [...new Set(marks.map((mark) => mark.id))]
-    const engine = sqlEngine(this.#root as Kysely<unknown>)
+    const engine = sqlEngine(this.#background as Kysely<unknown>)
     // SET order matters on MySQL, which reads columns already assigned: the duplicate count first.
-    const update = this.#root
+    const update = this.#background
       .updateTable(DELIVERY_TABLE)
       .set({
         possible_duplicates: sql<number>`possible_duplicates + case when status = 'sending' then 1 else 0 end`,
@@ -282,7 +287,9 @@ export class DeliveryLedger {
         updated_at: this.#clock.nowMs(),
       })
       .where((eb) =>
-        this.#probeKeys ? idIn(this.#root as Kysely<unknown>, 'id', ids) : eb('id', 'in', ids),
+        this.#probeKeys
+          ? idIn(this.#background as Kysely<unknown>, 'id', ids)
+          : eb('id', 'in', ids),
       )
       .where('status', 'in', CLAIMABLE)
     let marked: readonly { id: string }[]
@@ -293,7 +300,7 @@ export class DeliveryLedger {
     else if (engine !== 'mysql') marked = await update.returning('id').execute()
     else {
       await update.execute()
-      marked = await this.#root
+      marked = await this.#background
         .selectFrom(DELIVERY_TABLE)
         .select('id')
         .where('id', 'in', ids)
@@ -311,12 +318,12 @@ export class DeliveryLedger {
     // hold the worker's slot for a second flush. A server crash before that flush loses both,
     // and the job runs again, as after any crash mid-send.
     const unflushed =
-      this.#finishUnflushed && sqlEngine(this.#root as Kysely<unknown>) === 'postgres'
+      this.#finishUnflushed && sqlEngine(this.#background as Kysely<unknown>) === 'postgres'
     await this.#resultsUpdate(
-      this.#root,
+      this.#background,
       outcomes,
       unflushed ? unflushedCommit : undefined,
-    ).execute(this.#root)
+    ).execute(this.#background)
     this.#upkeep.count(outcomes.length)
     return outcomes.map(() => undefined)
   }

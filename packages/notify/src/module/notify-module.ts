@@ -197,7 +197,7 @@ export function notifyModule(options: NotifyModuleOptions): Module {
             recipientExists: options.recipientExists,
             categories,
             clock,
-            root: (database as Database).root as Kysely<unknown>,
+            background: (database as Database).background as Kysely<unknown>,
             seal,
           }),
       })
