@@ -8,6 +8,7 @@ import { type EngineApp, startEngineApp } from '../testing/engine-app.js'
 const events = defineEvents({
   product_searched: z.object({ query: z.string() }),
   // An app's schema may throw from its own code instead of reporting an issue.
+  nested: z.object({ query: z.string(), extra: z.unknown() }),
   checked: z.object({ n: z.number() }).transform((value) => {
     if (value.n < 0) throw new Error('negative')
     return value
@@ -35,7 +36,11 @@ for (const engine of testEngines()) {
     () => {
       let subject: EngineApp<typeof events>
       beforeAll(async () => {
-        subject = await startEngineApp(engine, { events, buffer: { batchSize: 50 } })
+        subject = await startEngineApp(engine, {
+          events,
+          buffer: { batchSize: 50 },
+          counts: { nested: ['query'] },
+        })
       })
       afterAll(() => subject?.close())
 
@@ -73,6 +78,50 @@ for (const engine of testEngines()) {
           }),
           { numRuns: 30 },
         )
+      })
+
+      it('keeps properties nested deeper than every engine reads as failed, so rollups and queries still run', async () => {
+        const { analytics, db } = subject
+        const nest = (depth: number, inner: unknown): unknown =>
+          depth === 0
+            ? inner
+            : depth % 2 === 0
+              ? [nest(depth - 1, inner)]
+              : { k: nest(depth - 1, inner) }
+        let run = 0
+        await fc.assert(
+          fc.asyncProperty(
+            fc.array(fc.integer({ min: 0, max: 40 }), { maxLength: 6 }),
+            async (depths) => {
+              const marker = `nested-${++run}`
+              const before = analytics.stats()
+              // `extra` sits one level below the properties object.
+              for (const depth of depths) {
+                analytics.track('nested', { query: marker, extra: nest(depth, '"[{\\') })
+              }
+              await analytics.flush()
+              const after = analytics.stats()
+              const deep = depths.filter((depth) => depth + 1 > 31).length
+              expect(after.failed - before.failed).toBe(deep)
+              expect(after.stored - before.stored).toBe(depths.length - deep)
+              await analytics.rollup()
+              const range = {
+                from: new Date('2026-03-01T00:00:00Z'),
+                to: new Date('2026-03-03T00:00:00Z'),
+              }
+              const top = await analytics.top('nested', 'query', { ...range, limit: 100 })
+              const count = top.find((entry) => entry.value === marker)?.count ?? 0
+              expect(count).toBe(depths.length - deep)
+            },
+          ),
+          { numRuns: 15 },
+        )
+        const reasons = await db
+          .selectFrom('mortar_analytics_failed_event')
+          .select('reason')
+          .where('name', '=', 'nested')
+          .execute()
+        for (const { reason } of reasons) expect(reason).toMatch(/levels deep, over the 31/)
       })
 
       it('stores a numeric id as its digits and keeps an object id as failed, saying why', async () => {

@@ -112,6 +112,10 @@ export interface TrackerDeps {
 }
 
 const MAX_EVENT_BYTES = 32_768
+// The deepest JSON (the properties object being level 1) that MariaDB's JSON functions read: one
+// event stored deeper failed every rollup and query reading its name's properties from then on
+// (SQLite's functions stop at 1,000 levels, MariaDB's at 31).
+const MAX_JSON_DEPTH = 31
 const MAX_ID_LENGTH = 255
 // The largest time a UUIDv7 carries (48 bits of milliseconds, the year 10889).
 const MAX_TIME = 2 ** 48 - 1
@@ -606,12 +610,41 @@ function check(events: EventSchemas, pending: PendingEvents, slot: number): stri
     return `Invalid properties: ${issues.join('; ')}`
   }
   // Most events come out of their schema unchanged: keep the snapshot instead of serialising again.
-  const stored = sameFlatObject(input, parsed.data) ? json : JSON.stringify(parsed.data)
+  const flat = sameFlatObject(input, parsed.data)
+  const stored = flat ? json : JSON.stringify(parsed.data)
   if (!isStorableJson(stored)) {
     return 'The properties hold a NUL character (U+0000) or an unpaired surrogate.'
   }
+  if (!flat) {
+    const depth = jsonDepth(stored)
+    if (depth > MAX_JSON_DEPTH) {
+      return `The properties nest ${depth} levels deep, over the ${MAX_JSON_DEPTH} that every engine's JSON functions read.`
+    }
+  }
   pending.stored[slot] = stored
   return undefined
+}
+
+/** How deep a JSON text nests (a flat object is 1), skipping what is inside strings. */
+function jsonDepth(json: string): number {
+  let depth = 0
+  let deepest = 0
+  let inString = false
+  for (let index = 0; index < json.length; index++) {
+    const code = json.charCodeAt(index)
+    if (inString) {
+      if (code === 92 /* \ */) index++
+      else if (code === 34 /* " */) inString = false
+    } else if (code === 34) {
+      inString = true
+    } else if (code === 123 /* { */ || code === 91 /* [ */) {
+      depth++
+      if (depth > deepest) deepest = depth
+    } else if (code === 125 /* } */ || code === 93 /* ] */) {
+      depth--
+    }
+  }
+  return deepest
 }
 
 function idProblem(field: string, value: string | undefined): string | undefined {
