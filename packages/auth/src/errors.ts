@@ -262,7 +262,7 @@ export class PolicyNeedsDataError extends MortarError {
 }
 
 /**
- * A request read a resource the policy protects without any authorization call and without
+ * A request read or changed a resource the policy protects without any authorization call and without
  * being marked public (`@Public()`); raised in tests and development, like Pundit's
  * `verify_authorized`. Call `authorize`, `filter` or `where`, or mark the handler public.
  *
@@ -280,7 +280,7 @@ export class AuthorizationNotVerifiedError extends MortarError {
     super(
       'E_AUTH_NOT_VERIFIED',
       500,
-      `This request read '${resource}' without an authorization call: use @Authorize, access.authorize/filter/where, or mark the handler @Public().`,
+      `This request read or changed '${resource}' without an authorization call: use @Authorize, access.authorize/filter/where, or mark the handler @Public().`,
       options,
     )
     this.resource = resource

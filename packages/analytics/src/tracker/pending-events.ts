@@ -2,8 +2,11 @@
 export interface PendingDetails {
   /** Set for events whose id the caller needs at once (a page view's). */
   readonly id: string | undefined
-  /** Why the given timestamp could not be used (`at` is then the capture time). */
-  readonly timeProblem: string | undefined
+  /**
+   * The first thing wrong with the event as given, found when it was captured: a timestamp that
+   * is no time (`at` is then the capture time), a name or an id that is no string.
+   */
+  readonly problem: string | undefined
   readonly anonymousId: string | undefined
   readonly sessionId: string | undefined
   /** The full address: hashed into the visitor id, stored truncated. */

@@ -112,6 +112,10 @@ export interface TrackerDeps {
 }
 
 const MAX_EVENT_BYTES = 32_768
+// The deepest JSON (the properties object being level 1) that MariaDB's JSON functions read: one
+// event stored deeper failed every rollup and query reading its name's properties from then on
+// (SQLite's functions stop at 1,000 levels, MariaDB's at 31).
+const MAX_JSON_DEPTH = 31
 const MAX_ID_LENGTH = 255
 // The largest time a UUIDv7 carries (48 bits of milliseconds, the year 10889).
 const MAX_TIME = 2 ** 48 - 1
@@ -121,9 +125,38 @@ const MAX_TIME = 2 ** 48 - 1
  * or `undefined` when it is no storable time (an invalid Date, NaN, before 1970, past UUIDv7's
  * range): such an event is kept as failed, never let into a batch it would fail.
  */
-export function eventTime(timestamp: Date | number): number | undefined {
-  const ms = Math.floor(typeof timestamp === 'number' ? timestamp : timestamp.getTime())
+export function eventTime(timestamp: unknown): number | undefined {
+  // Plain JavaScript or a JSON body may pass anything: only a number or a Date is a time.
+  const raw =
+    typeof timestamp === 'number'
+      ? timestamp
+      : timestamp instanceof Date
+        ? timestamp.getTime()
+        : Number.NaN
+  const ms = Math.floor(raw)
   return ms >= 0 && ms <= MAX_TIME ? ms : undefined
+}
+
+/**
+ * An id as stored: a string as given, a whole number or bigint as its digits (numeric user ids
+ * are common), anything else (an object, an array) no id at all: `problem` then says why.
+ */
+function storedId(
+  field: string,
+  value: unknown,
+): { readonly id: string | undefined; readonly problem?: string } {
+  if (value === undefined || typeof value === 'string') return { id: value }
+  if (typeof value === 'bigint' || (typeof value === 'number' && Number.isSafeInteger(value))) {
+    return { id: String(value) }
+  }
+  return { id: undefined, problem: `The ${field} must be a string, not ${describe(value)}.` }
+}
+
+/** A value's kind for a failure reason: never its content, which may be anything. */
+function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`
 }
 const DROP_REASONS: readonly DropReason[] = ['overflow', 'write-failed', 'shutdown', 'closed']
 
@@ -286,28 +319,63 @@ export class Tracker {
         if (deps.country !== undefined && ip !== undefined) country = this.#country(ip, context)
       }
     }
-    const timestamp = options?.timestamp
+    const timestamp: unknown = options?.timestamp
     const given = timestamp === undefined ? undefined : eventTime(timestamp)
     this.#tracked++
     // Without consent no id is recorded, not even one the caller passes.
-    const userId = anonymous ? undefined : (options?.userId ?? who?.userId)
-    const anonymousId = anonymous ? undefined : (options?.anonymousId ?? who?.anonymousId)
-    const sessionId = anonymous ? undefined : (options?.sessionId ?? who?.sessionId)
-    const timeProblem =
+    let userId: unknown = anonymous ? undefined : (options?.userId ?? who?.userId)
+    let anonymousId: unknown = anonymous ? undefined : (options?.anonymousId ?? who?.anonymousId)
+    let sessionId: unknown = anonymous ? undefined : (options?.sessionId ?? who?.sessionId)
+    let problem =
       timestamp !== undefined && given === undefined
-        ? `The timestamp is not a time from 1970 to the year 10889: ${String(timestamp)}.`
+        ? `The timestamp is not a time from 1970 to the year 10889: ${timestamp instanceof Date || typeof timestamp === 'number' ? String(timestamp) : describe(timestamp)}.`
         : undefined
+    let stringName = name
+    if (
+      typeof name !== 'string' ||
+      (userId !== undefined && typeof userId !== 'string') ||
+      (anonymousId !== undefined && typeof anonymousId !== 'string') ||
+      (sessionId !== undefined && typeof sessionId !== 'string')
+    ) {
+      // Past the types (plain JavaScript, a JSON body): every later step may assume strings, and
+      // the event is kept as failed with the reason rather than failing the batch it joins.
+      if (typeof name !== 'string') {
+        stringName = `(${describe(name)})`
+        problem ??= `The event name must be a string, not ${describe(name)}.`
+      }
+      const ids = [
+        storedId('user id', userId),
+        storedId('anonymous id', anonymousId),
+        storedId('session id', sessionId),
+      ] as const
+      ;[userId, anonymousId, sessionId] = ids.map((checked) => checked.id)
+      problem ??= ids.find((checked) => checked.problem !== undefined)?.problem
+    }
     const details =
       id === undefined &&
-      timeProblem === undefined &&
+      problem === undefined &&
       anonymousId === undefined &&
       sessionId === undefined &&
       ip === undefined &&
       userAgent === undefined &&
       country === undefined
         ? undefined
-        : { id, timeProblem, anonymousId, sessionId, ip, userAgent, country }
-    return { name, properties, at: given ?? deps.clock.nowMs(), userId, details }
+        : {
+            id,
+            problem,
+            anonymousId: anonymousId as string | undefined,
+            sessionId: sessionId as string | undefined,
+            ip,
+            userAgent,
+            country,
+          }
+    return {
+      name: stringName,
+      properties,
+      at: given ?? deps.clock.nowMs(),
+      userId: userId as string | undefined,
+      details,
+    }
   }
 
   /** The app's consent check; one that throws is a refusal (and never reaches the handler). */
@@ -482,23 +550,34 @@ function serialise(pending: PendingEvents, slot: number): void {
     }
     reason = 'The properties are not JSON-serialisable.'
   } catch (cause) {
-    reason = `The properties could not be serialised as JSON: ${(cause as Error).message}`
+    reason = `The properties could not be serialised as JSON: ${describeError(cause)}`
   }
-  // A timestamp that is no time is the first thing wrong with an event.
-  pending.problems[slot] = pending.details[slot]?.timeProblem ?? reason
+  // What capture found (a timestamp that is no time, an id that is no string) comes first.
+  pending.problems[slot] = pending.details[slot]?.problem ?? reason
 }
 
 /** Sets what the event stores (its properties as the schema outputs them, as JSON) or why it fails; once. */
 function validate(events: EventSchemas, pending: PendingEvents, slot: number): void {
   if (pending.stored[slot] !== undefined || pending.problems[slot] !== undefined) return
-  pending.problems[slot] = check(events, pending, slot)
+  try {
+    pending.problems[slot] = check(events, pending, slot)
+  } catch (cause) {
+    // The app's schema (a transform or refinement that throws) or a getter of the properties:
+    // one event's error must not fail the batch it came with.
+    pending.stored[slot] = undefined
+    pending.problems[slot] = `The event could not be validated: ${describeError(cause)}`
+  }
+}
+
+function describeError(cause: unknown): string {
+  return cause instanceof Error ? cause.message : describe(cause)
 }
 
 /** Sets the properties as stored (the schema's output as JSON), or returns why the event fails. */
 function check(events: EventSchemas, pending: PendingEvents, slot: number): string | undefined {
   serialise(pending, slot)
   const details = pending.details[slot]
-  if (details?.timeProblem !== undefined) return details.timeProblem
+  if (details?.problem !== undefined) return details.problem
   const json = pending.json[slot]
   if (json === undefined) {
     return pending.problems[slot] ?? 'The properties could not be serialised.'
@@ -531,12 +610,41 @@ function check(events: EventSchemas, pending: PendingEvents, slot: number): stri
     return `Invalid properties: ${issues.join('; ')}`
   }
   // Most events come out of their schema unchanged: keep the snapshot instead of serialising again.
-  const stored = sameFlatObject(input, parsed.data) ? json : JSON.stringify(parsed.data)
+  const flat = sameFlatObject(input, parsed.data)
+  const stored = flat ? json : JSON.stringify(parsed.data)
   if (!isStorableJson(stored)) {
     return 'The properties hold a NUL character (U+0000) or an unpaired surrogate.'
   }
+  if (!flat) {
+    const depth = jsonDepth(stored)
+    if (depth > MAX_JSON_DEPTH) {
+      return `The properties nest ${depth} levels deep, over the ${MAX_JSON_DEPTH} that every engine's JSON functions read.`
+    }
+  }
   pending.stored[slot] = stored
   return undefined
+}
+
+/** How deep a JSON text nests (a flat object is 1), skipping what is inside strings. */
+function jsonDepth(json: string): number {
+  let depth = 0
+  let deepest = 0
+  let inString = false
+  for (let index = 0; index < json.length; index++) {
+    const code = json.charCodeAt(index)
+    if (inString) {
+      if (code === 92 /* \ */) index++
+      else if (code === 34 /* " */) inString = false
+    } else if (code === 34) {
+      inString = true
+    } else if (code === 123 /* { */ || code === 91 /* [ */) {
+      depth++
+      if (depth > deepest) deepest = depth
+    } else if (code === 125 /* } */ || code === 93 /* ] */) {
+      depth--
+    }
+  }
+  return deepest
 }
 
 function idProblem(field: string, value: string | undefined): string | undefined {

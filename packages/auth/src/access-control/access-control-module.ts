@@ -10,7 +10,7 @@ import { AccessControl } from './access-control.js'
 export interface VerifyAuthorizedSetting {
   /**
    * Require an authorization call (or `@Public()`) in every request, not only in those that
-   * read a protected table. Default `false`.
+   * read or changed a protected table. Default `false`.
    */
   readonly strict?: boolean
 }
@@ -26,10 +26,10 @@ export interface AccessControlModuleOptions<DB, P, A extends string> {
    */
   readonly token?: Token<AccessControl<DB, P, A>>
   /**
-   * Pundit's `verify_authorized`, automatic: every request that read a table of `policy`
+   * Pundit's `verify_authorized`, automatic: every request that read or changed a table of `policy`
    * without an authorization call (`can`, `authorize`, `filter`, `where`, `@Authorize`) and
    * without `@Public()` / `markPublic()` fails with a 500 `E_AUTH_NOT_VERIFIED` problem instead
-   * of sending what it read. Reads are tracked on the app's database (`createApp({ database })`).
+   * of sending what it read. Statements are tracked on the app's database (`createApp({ database })`).
    * Default: on unless `NODE_ENV` is `'production'`, read when the app starts; `false` turns it
    * off, `{ strict: true }` requires a check in every request.
    */
@@ -40,7 +40,7 @@ export interface AccessControlModuleOptions<DB, P, A extends string> {
  * A module that binds {@link ACCESS_CONTROL} (and `token`, when given) to an
  * {@link AccessControl} over `policy`, so that `@Authorize` and services resolve one shared
  * instance. Outside production it also fails, with a 500 `E_AUTH_NOT_VERIFIED`, every request
- * that read a protected table without authorizing (see `verifyAuthorized` in the options): it
+ * that read or changed a protected table without authorizing (see `verifyAuthorized` in the options): it
  * adds an {@link AuthorizationGuardPlugin} to the app's database and a before-response hook that
  * runs `verifyAuthorized()` after each successful handler, before anything is sent.
  *

@@ -81,6 +81,36 @@ describe('AccessControl point checks', () => {
     expect(access.policy.rolesOf(admin)).toEqual(['admin', 'support', 'rider'])
   })
 
+  it('allows nothing on a row argument that holds no row, as when a lookup found none', async () => {
+    const loose = access as unknown as {
+      can(...args: unknown[]): unknown
+      authorize(...args: unknown[]): Promise<void>
+      canAsync(...args: unknown[]): Promise<boolean>
+    }
+    const bound = access.for(admin) as unknown as {
+      can(...args: unknown[]): unknown
+      authorize(...args: unknown[]): Promise<void>
+    }
+    for (const row of [undefined, null, 1, 'trip-1']) {
+      // A capability ('conditional', even 'never') is a truthy string: never the answer here.
+      expect(loose.can(admin, 'read', 'trip', row)).toBe(false)
+      expect(loose.can(ann, 'cancel', 'trip', row, {})).toBe(false)
+      expect(bound.can('delete', 'trip', row)).toBe(false)
+      expect(await loose.canAsync(admin, 'delete', 'trip', row)).toBe(false)
+      await expect(loose.authorize(admin, 'delete', 'trip', row)).rejects.toBeInstanceOf(
+        AccessDeniedError,
+      )
+      await expect(bound.authorize('delete', 'trip', row)).rejects.toBeInstanceOf(AccessDeniedError)
+      // Where existence is hidden, a missing row answers like any row the caller may not read.
+      await expect(loose.authorize(ann, 'read', 'trip', row)).rejects.toBeInstanceOf(
+        HiddenResourceError,
+      )
+    }
+    expect(access.can(admin, 'delete', 'trip')).toBe('always')
+    await expect(access.authorize(admin, 'delete', 'trip')).resolves.toBeUndefined()
+    await expect(access.for(admin).authorize('delete', 'trip')).resolves.toBeUndefined()
+  })
+
   it('asks for related rows when a relation decides a synchronous check', () => {
     const shared = trip({ rider_id: 'bob' })
     expect(() => access.can(ann, 'read', 'trip', shared)).toThrow(PolicyNeedsDataError)

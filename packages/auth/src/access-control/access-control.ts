@@ -120,6 +120,11 @@ function relationsOf(node: ConditionNode, into: ExistsNode[] = []): ExistsNode[]
 
 const NO_RELATIONS = relatedRowsResolver(undefined)
 
+/** Whether a row argument holds a row: `undefined`, `null` or a bare id is none. */
+function isRow(row: unknown): row is Row {
+  return typeof row === 'object' && row !== null
+}
+
 /** Decides a point check over one row, naming the deciding rule (for authorize and explain). */
 function decideRow(
   set: RuleSet,
@@ -330,12 +335,15 @@ export class AccessControl<DB = unknown, P = Principal, A extends string = strin
     principal: P | null | undefined,
     action: A,
     resource: string,
-    row?: Row,
-    options?: CheckOptions,
+    ...rest: [row?: Row, options?: CheckOptions]
   ): boolean | Capability {
     markAuthorized()
     const set = this.#set(principal, action, resource)
-    if (row === undefined) return capabilityOf(set, principal).capability
+    // Only a call without a row asks for the capability: a row argument holding no row (a
+    // lookup that found none) allows nothing, where a capability string would read as true.
+    if (rest.length === 0) return capabilityOf(set, principal).capability
+    const [row, options] = rest
+    if (!isRow(row)) return false
     const relations =
       options?.related === undefined ? NO_RELATIONS : relatedRowsResolver(options.related)
     return allowsRow(set, principal, row, relations)
@@ -349,32 +357,41 @@ export class AccessControl<DB = unknown, P = Principal, A extends string = strin
     row: RowOf<DB, T>,
   ): Promise<boolean> {
     markAuthorized()
+    if (!isRow(row)) return false
     const set = this.#set(principal, action, resource)
-    return (await this.#decideAsync(set, principal, row as Row)).allowed
+    return (await this.#decideAsync(set, principal, row)).allowed
   }
 
   /**
-   * Throws unless `principal` may `action` this `row` (or, without a row, some rows):
+   * Throws unless `principal` may `action` this `row` (or, called without a row, some rows):
    * {@link AccessDeniedError} (403) carrying the deciding rule's id and reason, or
-   * {@link HiddenResourceError} (404) where the policy hides the resource's existence.
+   * {@link HiddenResourceError} (404) where the policy hides the resource's existence. A row
+   * argument that holds no row (`undefined` from a lookup that found none) is denied.
    */
-  async authorize<T extends keyof DB & string>(
+  authorize<T extends keyof DB & string>(
     principal: P | null | undefined,
     action: A,
     resource: T,
     row?: RowOf<DB, T>,
+  ): Promise<void>
+  async authorize(
+    principal: P | null | undefined,
+    action: A,
+    resource: string,
+    ...rest: [row?: Row]
   ): Promise<void> {
     markAuthorized()
     const set = this.#set(principal, action, resource)
-    const decision =
-      row === undefined
-        ? capabilityOf(set, principal)
-        : await this.#decideAsync(set, principal, row as Row)
+    const withRow = rest.length > 0
+    const [row] = rest
+    const decision = !withRow
+      ? capabilityOf(set, principal)
+      : isRow(row)
+        ? await this.#decideAsync(set, principal, row)
+        : { allowed: false, ruleId: 'no-row', reason: `no '${resource}' row was given to check` }
     if (decision.allowed) return
     const info = { action, resource, ruleId: decision.ruleId, reason: decision.reason }
-    throw row !== undefined && set.hidden
-      ? new HiddenResourceError(info)
-      : new AccessDeniedError(info)
+    throw withRow && set.hidden ? new HiddenResourceError(info) : new AccessDeniedError(info)
   }
 
   /** Which rules matched and why; relation conditions need `options.related` for a row. */
@@ -546,22 +563,31 @@ export class BoundAccessControl<DB = unknown, P = Principal, A extends string = 
     row: RowOf<DB, T>,
     options?: CheckOptions,
   ): boolean
-  can(action: A, resource: string, row?: Row, options?: CheckOptions): boolean | Capability {
+  can(
+    action: A,
+    resource: string,
+    ...rest: [row?: Row, options?: CheckOptions]
+  ): boolean | Capability {
     markAuthorized()
     const set = this.#access.policy.ruleSetFor(this.#principal, resource, action)
-    if (row === undefined) return capabilityOf(set, this.#principal).capability
+    if (rest.length === 0) return capabilityOf(set, this.#principal).capability
+    const [row, options] = rest
+    if (!isRow(row)) return false
     const relations =
       options?.related === undefined ? NO_RELATIONS : relatedRowsResolver(options.related)
     return allowsRow(set, this.#principal, row, relations)
   }
 
   /** See {@link AccessControl.authorize}. */
-  authorize<T extends keyof DB & string>(
-    action: A,
-    resource: T,
-    row?: RowOf<DB, T>,
-  ): Promise<void> {
-    return this.#access.authorize(this.#principal, action, resource, row)
+  authorize<T extends keyof DB & string>(action: A, resource: T, row?: RowOf<DB, T>): Promise<void>
+  authorize(action: A, resource: string, ...rest: [row?: Row]): Promise<void> {
+    // Passed on as given: a row argument holding no row is denied, no row at all is a capability.
+    return (this.#access as AccessControl<unknown, P, A>).authorize(
+      this.#principal,
+      action,
+      resource as never,
+      ...(rest as [never?]),
+    )
   }
 
   /** See {@link AccessControl.where}. */

@@ -37,10 +37,20 @@ function collectTables(
   for (const key in operation) collectTables(operation[key], tables, into, depth + 1)
 }
 
+// Every statement that reads or changes rows: a delete or an update without a check is the
+// same missing check as a select (an IDOR), and an insert may write someone else's row.
+const STATEMENTS: ReadonlySet<string> = new Set([
+  'SelectQueryNode',
+  'InsertQueryNode',
+  'UpdateQueryNode',
+  'DeleteQueryNode',
+  'MergeQueryNode',
+])
+
 /**
- * A Kysely plugin that records, in the current request, which protected tables a select read,
- * so that {@link verifyAuthorized} can fail a request that read one without an authorization
- * call. It changes no query and costs a walk of the query tree; add it in tests and development.
+ * A Kysely plugin that records, in the current request, which protected tables a statement
+ * (select, insert, update, delete, merge) read or changed, so that {@link verifyAuthorized} can
+ * fail a request that touched one without an authorization call. It changes no query and costs a walk of the query tree; add it in tests and development.
  *
  * @example
  * ```ts
@@ -58,8 +68,8 @@ export class AuthorizationGuardPlugin implements KyselyPlugin {
 
   transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
     const record = authorizationRecord()
-    if (record !== undefined && args.node.kind === 'SelectQueryNode') {
-      collectTables(args.node, this.#tables, record.reads)
+    if (record !== undefined && STATEMENTS.has(args.node.kind)) {
+      collectTables(args.node, this.#tables, record.tables)
     }
     return args.node
   }

@@ -6,8 +6,8 @@ export interface AuthorizationRecord {
   checked: boolean
   /** Set by `@Public()` or {@link markPublic}: the handler serves data anyone may read. */
   public: boolean
-  /** Protected tables the request read, recorded by the {@link AuthorizationGuardPlugin}. */
-  readonly reads: Set<string>
+  /** Protected tables the request read or changed, recorded by the {@link AuthorizationGuardPlugin}. */
+  readonly tables: Set<string>
 }
 
 declare module '@mortar/core' {
@@ -22,7 +22,7 @@ export function authorizationRecord(): AuthorizationRecord | undefined {
   if (context === undefined) return undefined
   let current = context.get('authorization')
   if (current === undefined) {
-    current = { checked: false, public: false, reads: new Set() }
+    current = { checked: false, public: false, tables: new Set() }
     context.set('authorization', current)
   }
   return current

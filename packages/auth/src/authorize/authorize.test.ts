@@ -87,6 +87,16 @@ describe('@Authorize', () => {
     await expect(service.cancel(trip)).rejects.toMatchObject({ status: 401 })
   })
 
+  it('denies, never runs the method, when its row option finds no row', async () => {
+    const service = new TripService()
+    const ann = { id: 'ann', roles: ['rider'], cityId: 1 }
+    const missing = undefined as unknown as TripTable
+    await expect(inRequest(ann, () => service.cancel(missing))).rejects.toBeInstanceOf(
+      AccessDeniedError,
+    )
+    expect(service.calls).toBe(0)
+  })
+
   it('without a row, passes when the action is possible on some rows', async () => {
     const service = new TripService()
     const driver = { id: 'dan', roles: ['driver'], cityId: 1 }
@@ -141,6 +151,24 @@ describe('verifying authorization', () => {
     }
 
     @VerifyAuthorized({ enabled: true })
+    async deleteUnchecked() {
+      return db.deleteFrom('trip').where('id', '=', 999).execute()
+    }
+
+    @VerifyAuthorized({ enabled: true })
+    async updateUnchecked() {
+      return db.updateTable('trip').set({ status: 'done' }).where('id', '=', 999).execute()
+    }
+
+    @VerifyAuthorized({ enabled: true })
+    async insertUnchecked() {
+      return db
+        .insertInto('trip')
+        .values({ ...trip, id: 999 })
+        .execute()
+    }
+
+    @VerifyAuthorized({ enabled: true })
     async unprotected() {
       return db.selectFrom('trip_share').selectAll().execute()
     }
@@ -154,6 +182,20 @@ describe('verifying authorization', () => {
     await expect(inRequest(ann, () => controller.deeplyNested())).rejects.toBeInstanceOf(
       AuthorizationNotVerifiedError,
     )
+  })
+
+  it('fails a request that changed a protected table without any authorization call', async () => {
+    const controller = new TripController()
+    const changes: (() => Promise<unknown>)[] = [
+      () => controller.deleteUnchecked(),
+      () => controller.updateUnchecked(),
+      () => controller.insertUnchecked(),
+    ]
+    for (const change of changes) {
+      await expect(inRequest(ann, change)).rejects.toBeInstanceOf(AuthorizationNotVerifiedError)
+    }
+    // The check follows the handler (a detector for tests): the insert took place.
+    await database.kysely.deleteFrom('trip').where('id', '=', 999).execute()
   })
 
   it('passes a request that filtered its query, one marked public, and one that read no protected table', async () => {

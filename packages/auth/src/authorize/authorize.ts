@@ -26,7 +26,8 @@ export type AnyAccessControl = AccessControl<
 /** Options of {@link Authorize}. */
 export interface AuthorizeOptions<Args extends readonly unknown[]> {
   /**
-   * The row the method acts on, from its arguments (loaded if need be). Without it the check is
+   * The row the method acts on, from its arguments (loaded if need be); when it gives no row
+   * (`undefined`: nothing was found), the call is denied. Without this option the check is
    * row-less: it passes unless the principal may never do the action, and the method must then
    * filter its queries with `access.filter`.
    */
@@ -74,13 +75,15 @@ export function Authorize<Args extends readonly unknown[]>(
       }
       const principal = context.get('principal')
       const access = context.resolve(ACCESS_CONTROL)
-      const row = (options.row === undefined ? undefined : await options.row(...args)) as
-        | Row
-        | undefined
       if (principal === undefined && access.can(undefined, action, resource) === 'never') {
         throw new UnauthorizedError()
       }
-      await access.authorize(principal, action, resource, row)
+      if (options.row === undefined) {
+        await access.authorize(principal, action, resource)
+      } else {
+        // A `row` that finds none is denied, never taken for a check without a row.
+        await access.authorize(principal, action, resource, (await options.row(...args)) as Row)
+      }
       return Reflect.apply(method, this, args)
     }
     return { ...descriptor, value: wrapped as unknown as T }

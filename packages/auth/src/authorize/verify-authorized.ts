@@ -37,8 +37,8 @@ export function verifyAuthorized(options: VerifyAuthorizedOptions = {}): void {
   if (!(options.enabled ?? enabledByDefault())) return
   const record = authorizationRecord()
   if (record === undefined || record.checked || record.public) return
-  const [read] = record.reads
-  if (read !== undefined) throw new AuthorizationNotVerifiedError(read)
+  const [table] = record.tables
+  if (table !== undefined) throw new AuthorizationNotVerifiedError(table)
   if (options.strict === true) throw new AuthorizationNotVerifiedError('a protected resource')
 }
 

@@ -4,7 +4,7 @@
 import { type RawBuilder, type SqlBool, sql } from 'kysely'
 import { PolicyNeedsDataError } from '../errors.js'
 import type { CompareOperator, ConditionNode, OperandNode } from './condition.js'
-import { pathGetter } from './principal-ref.js'
+import { isComparable, pathGetter } from './principal-ref.js'
 
 /** Three-valued truth: `null` is SQL's unknown. */
 export type Truth = boolean | null
@@ -54,13 +54,25 @@ export function answeredResolver(answers: ReadonlyMap<ExistsNode, boolean>): Rel
 }
 
 // Values read back from different engines differ in type (MariaDB and SQLite booleans are 0/1,
-// PostgreSQL bigints are strings): compare them as the database would.
-function normalize(value: unknown): unknown {
-  if (value instanceof Date) return value.getTime()
-  if (typeof value === 'boolean') return value ? 1 : 0
-  if (typeof value === 'bigint') return Number(value)
-  return value
+// PostgreSQL bigints and numerics are strings): compare them as the database would. A value that
+// is not comparable (an object, an array, NaN) gives `undefined`.
+function normalize(value: unknown): string | number | undefined {
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+      return value
+    case 'boolean':
+      return value ? 1 : 0
+    case 'bigint':
+      return Number(value)
+    default:
+      return isComparable(value) ? (value as Date).getTime() : undefined
+  }
 }
+
+// A decimal number as an engine prints one; `Number()` would also read '', ' ', '0x1f' and
+// 'Infinity', which no engine compares equal to a number.
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/
 
 // Strings order by code point, as SQL's binary comparisons do (SQLite's BINARY, PostgreSQL's
 // "C", MariaDB's binary casts below); JS's `<` orders UTF-16 units, which puts characters past
@@ -81,26 +93,30 @@ function compareStrings(a: string, b: string): number {
   return a.length === b.length ? 0 : a.length < b.length ? -1 : 1
 }
 
-function compareValues(left: unknown, right: unknown): number {
+function compareNumbers(a: number, b: number): number | undefined {
+  if (Number.isNaN(a) || Number.isNaN(b)) return undefined
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+/**
+ * The order of two values, or `undefined` when they cannot be compared (a type no column
+ * holds, a string that is no number against a number): the comparison is then unknown, so an
+ * allow does not match and a deny does not let the row through.
+ */
+function compareValues(left: unknown, right: unknown): number | undefined {
   const type = typeof left
   // The common case, two strings or two numbers, skips normalisation.
   if (type === typeof right) {
     if (type === 'string') return compareStrings(left as string, right as string)
-    if (type === 'number') {
-      return (left as number) < (right as number)
-        ? -1
-        : (left as number) > (right as number)
-          ? 1
-          : 0
-    }
+    if (type === 'number') return compareNumbers(left as number, right as number)
   }
-  let a = normalize(left)
-  let b = normalize(right)
-  if (typeof a !== typeof b) {
-    a = Number(a)
-    b = Number(b)
-  }
-  return (a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0
+  const a = normalize(left)
+  const b = normalize(right)
+  if (a === undefined || b === undefined) return undefined
+  if (typeof a === 'string' && typeof b === 'string') return compareStrings(a, b)
+  if (typeof a === 'string' && !DECIMAL.test(a)) return undefined
+  if (typeof b === 'string' && !DECIMAL.test(b)) return undefined
+  return compareNumbers(Number(a), Number(b))
 }
 
 const TESTS: Record<CompareOperator, (order: number) => boolean> = {
@@ -112,12 +128,15 @@ const TESTS: Record<CompareOperator, (order: number) => boolean> = {
   '>=': (order) => order >= 0,
 }
 
-function operandGetter(node: OperandNode): (principal: unknown) => unknown {
+function operandGetter(
+  node: OperandNode,
+  shape: 'value' | 'list',
+): (principal: unknown) => unknown {
   if (node.kind === 'value') {
     const value = node.value
     return () => value
   }
-  return pathGetter(node.path)
+  return pathGetter(node.path, shape)
 }
 
 /** Values of an `in` list without nulls (`x in (null)` is never true). */
@@ -125,6 +144,13 @@ export function listValues(value: unknown): unknown[] {
   const list = Array.isArray(value) ? value : [value]
   return list.filter((item) => item !== null && item !== undefined)
 }
+
+/** Three-valued `order satisfies test`: unknown when the values could not be compared. */
+function truth(order: number | undefined, test: (order: number) => boolean): Truth {
+  return order === undefined ? null : test(order)
+}
+
+const isEqual = (order: number) => order === 0
 
 /** Compiles a condition tree to a row predicate. */
 export function compilePredicate(node: ConditionNode): RowPredicate {
@@ -135,19 +161,17 @@ export function compilePredicate(node: ConditionNode): RowPredicate {
     }
     case 'compare': {
       const { column } = node
-      const get = operandGetter(node.operand)
+      const get = operandGetter(node.operand, 'value')
       const test = TESTS[node.op]
       if (node.op === '=') {
-        // Equality is most rules' test: decide same-typed strings and numbers without normalising.
+        // Equality is most rules' test: decide same-typed strings without normalising.
         return (row, principal) => {
           const left = row[column]
           const right = get(principal)
           if (left === null || left === undefined || right === null || right === undefined)
             return null
-          if (left === right) return true
-          const type = typeof left
-          if (type === typeof right && (type === 'string' || type === 'number')) return false
-          return compareValues(left, right) === 0
+          if (typeof left === 'string' && typeof right === 'string') return left === right
+          return truth(compareValues(left, right), isEqual)
         }
       }
       return (row, principal) => {
@@ -155,19 +179,26 @@ export function compilePredicate(node: ConditionNode): RowPredicate {
         const right = get(principal)
         if (left === null || left === undefined || right === null || right === undefined)
           return null
-        return test(compareValues(left, right))
+        return truth(compareValues(left, right), test)
       }
     }
     case 'in': {
       const { column } = node
-      const get = operandGetter(node.operand)
+      const get = operandGetter(node.operand, 'list')
       return (row, principal) => {
-        const values = listValues(get(principal))
+        const list = get(principal)
+        if (list === undefined) return null
+        const values = listValues(list)
         if (values.length === 0) return false
         const left = row[column]
         if (left === null || left === undefined) return null
-        for (const value of values) if (compareValues(left, value) === 0) return true
-        return false
+        let result: Truth = false
+        for (const value of values) {
+          const order = compareValues(left, value)
+          if (order === 0) return true
+          if (order === undefined) result = null
+        }
+        return result
       }
     }
     case 'null': {
@@ -220,7 +251,7 @@ export function compilePredicate(node: ConditionNode): RowPredicate {
         const right = outer?.[outerColumn]
         if (left === null || left === undefined || right === null || right === undefined)
           return null
-        return compareValues(left, right) === 0
+        return truth(compareValues(left, right), isEqual)
       }
     }
   }
@@ -337,7 +368,7 @@ function buildFactory(node: ConditionNode, scope: SqlScope): SqlFactory {
       if (operand.kind === 'value') {
         return constant(sql<SqlBool>`${left} ${op} ${exactValue(operand.value)}`)
       }
-      const get = pathGetter(operand.path)
+      const get = pathGetter(operand.path, 'value')
       return (principal) => sql<SqlBool>`${left} ${op} ${exactValue(get(principal))}`
     }
     case 'in': {
@@ -350,7 +381,7 @@ function buildFactory(node: ConditionNode, scope: SqlScope): SqlFactory {
           : sql<SqlBool>`${left} in (${sql.join(values.map(exactValue))})`
       }
       if (operand.kind === 'value') return constant(build(operand.value))
-      const get = pathGetter(operand.path)
+      const get = pathGetter(operand.path, 'list')
       return (principal) => build(get(principal))
     }
     case 'null':
@@ -396,8 +427,10 @@ function buildFactory(node: ConditionNode, scope: SqlScope): SqlFactory {
     case 'outer': {
       const outer = scope.outer
       if (outer?.row !== undefined) {
+        // The caller's row may hold anything: a value no column holds matches no related row.
+        const value = outer.row[node.outerColumn]
         return constant(
-          sql<SqlBool>`${column(node.column)} = ${exactValue(outer.row[node.outerColumn] ?? null)}`,
+          sql<SqlBool>`${column(node.column)} = ${exactValue(isComparable(value) ? value : null)}`,
         )
       }
       return constant(

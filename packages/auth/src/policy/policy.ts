@@ -69,7 +69,9 @@ function collectRefs(node: ConditionNode, into: ((principal: unknown) => unknown
   switch (node.kind) {
     case 'compare':
     case 'in':
-      if (node.operand.kind === 'ref') into.push(pathGetter(node.operand.path))
+      if (node.operand.kind === 'ref') {
+        into.push(pathGetter(node.operand.path, node.kind === 'in' ? 'list' : 'value'))
+      }
       return
     case 'and':
     case 'or':

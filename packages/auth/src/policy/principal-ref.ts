@@ -62,14 +62,51 @@ export function principalRefs<P>(path: readonly string[] = []): PrincipalRefs<P>
   return proxy as PrincipalRefs<P>
 }
 
-/** Compiles a path to a getter; `undefined` when any step is missing. */
-export function pathGetter(path: readonly string[]): (principal: unknown) => unknown {
+/**
+ * Whether a value is one a rule can compare: a string, a number other than NaN, a bigint, a
+ * boolean or a valid Date. Anything else (an object, an array, NaN) is neither equal nor unequal
+ * to anything, so it can neither grant access nor dodge a deny.
+ */
+export function isComparable(value: unknown): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'bigint':
+    case 'boolean':
+      return true
+    case 'number':
+      return !Number.isNaN(value)
+    case 'object':
+      return value instanceof Date && !Number.isNaN(value.getTime())
+    default:
+      return false
+  }
+}
+
+// A principal value of the wrong shape (an object where a rule compares an id, a string where it
+// expects a list) counts as missing: the rule fails closed, in the point check and in SQL alike.
+function shaped(value: unknown, shape: 'value' | 'list'): unknown {
+  if (shape === 'value') return isComparable(value) ? value : undefined
+  if (!Array.isArray(value)) return undefined
+  for (const item of value) {
+    if (item !== null && item !== undefined && !isComparable(item)) return undefined
+  }
+  return value
+}
+
+/**
+ * Compiles a path to a getter of a comparable value (`shape: 'value'`) or a list of them
+ * (`'list'`, for `in`); `undefined` when any step is missing or the value has another shape.
+ */
+export function pathGetter(
+  path: readonly string[],
+  shape: 'value' | 'list',
+): (principal: unknown) => unknown {
   if (path.length === 1) {
     const [key] = path as [string]
     return (principal) =>
       principal === null || principal === undefined
         ? undefined
-        : (principal as Record<string, unknown>)[key]
+        : shaped((principal as Record<string, unknown>)[key], shape)
   }
   return (principal) => {
     let value: unknown = principal
@@ -77,6 +114,6 @@ export function pathGetter(path: readonly string[]): (principal: unknown) => unk
       if (value === null || value === undefined) return undefined
       value = (value as Record<string, unknown>)[key]
     }
-    return value
+    return shaped(value, shape)
   }
 }

@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { ConfigError } from '../config/config-error.js'
 import { Secret } from '../config/secret.js'
@@ -104,6 +105,43 @@ describe('createLogger', () => {
     createLogger({ destination: loud, env: {} }).info('shown at info')
     createLogger({ destination: loud, env: {} }).debug('hidden at info')
     expect(loud.lines().map((line) => line.msg)).toEqual(['shown', 'shown at info'])
+  })
+
+  it('censors the password of a URL inside an error and its cause, or a message', () => {
+    // Before, a driver's error quoting its connection URL was logged whole by the HTTP adapters.
+    const out = capture()
+    const logger = createLogger({ level: 'info', destination: out })
+    const failure = new Error('Connection to postgres://admin:hunter2@db.internal/prod refused', {
+      cause: new Error('redis://:s3cr3t-pass@cache:6379 timed out'),
+    })
+    logger.error({ err: failure }, 'Request failed')
+    logger.warn('retrying mysql://app:p%40ss@word@db:3306/shop')
+    logger.info('plain https://example.com:8443/path?x=1 and https://user@example.com stay')
+    const text = out.text()
+    for (const secret of ['hunter2', 's3cr3t-pass', 'p%40ss', 'word@db'])
+      expect(text).not.toContain(secret)
+    expect(text).toContain('postgres://admin:[redacted]@db.internal/prod')
+    expect(text).toContain('https://example.com:8443/path?x=1')
+    expect(text).toContain('https://user@example.com')
+  })
+
+  it('censors any URL password in any error message', () => {
+    const out = capture()
+    const logger = createLogger({ level: 'info', destination: out })
+    fc.assert(
+      fc.property(
+        fc.constantFrom('postgres', 'mysql', 'redis', 'https', 'smtp'),
+        fc.stringMatching(/^[A-Za-z0-9._-]{0,12}$/),
+        fc.stringMatching(/^[A-Za-z0-9!$&'()*+,;=%@-]{6,24}$/),
+        fc.string(),
+        (scheme, user, password, around) => {
+          const url = `${scheme}://${user}:${password}@host.internal:1/db`
+          logger.error({ err: new Error(`${around} ${url} ${around}`) }, `at ${url}`)
+          const logged = out.text().split('\n').at(-2) ?? ''
+          expect(logged).not.toContain(`:${password}@`)
+        },
+      ),
+    )
   })
 
   it('rejects an unknown LOG_LEVEL with a ConfigError', () => {

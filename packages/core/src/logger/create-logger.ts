@@ -80,10 +80,38 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       level,
       ...(options.name === undefined ? {} : { name: options.name }),
       redact: { paths: [...DEFAULT_REDACT_PATHS, ...(options.redact ?? [])], censor: '[redacted]' },
+      // Paths cannot reach inside a text: a driver's error, a message, quotes the URL it failed
+      // on (`connect to postgres://admin:hunter2@db/prod`), password included.
+      serializers: {
+        err: (error: unknown) => withoutUrlPasswords(pino.stdSerializers.err(error as Error)),
+      },
+      hooks: {
+        logMethod(args, method) {
+          for (let i = 0; i < args.length; i++) {
+            if (typeof args[i] === 'string') args[i] = withoutUrlPasswords(args[i]) as never
+          }
+          return method.apply(this, args)
+        },
+      },
     },
     options.destination,
   )
   return instance
+}
+
+// `scheme://user:password@`: the password is everything between the first ':' of the userinfo
+// and the last '@' before the host (a password may hold '@' that was not encoded).
+const URL_PASSWORD = /\b([a-z][a-z\d+.-]*:\/\/[^\s:/?#@]*):[^\s/?#]*@/gi
+
+/** `value` with the password of every URL in its texts (nested, a few levels down) censored. */
+function withoutUrlPasswords<T>(value: T, depth = 0): T {
+  if (typeof value === 'string') {
+    return (value.includes('://') ? value.replace(URL_PASSWORD, '$1:[redacted]@') : value) as T
+  }
+  if (depth > 4 || typeof value !== 'object' || value === null) return value
+  const copy = (Array.isArray(value) ? [] : {}) as Record<string, unknown>
+  for (const [key, item] of Object.entries(value)) copy[key] = withoutUrlPasswords(item, depth + 1)
+  return copy as T
 }
 
 function levelFromEnv(env: Readonly<Record<string, string | undefined>>): LogLevel {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { Migration } from '@mortar/core'
 import type { Kysely } from 'kysely'
 import { type Recipient, revivedRecipient } from '../notification/recipient.js'
+import type { AddressSeal } from '../ledger/sealed-address.js'
 import { idColumn, insertIgnoringDuplicates, longText, sqlEngine } from '../sql/index.js'
 
 export const DIGEST_BATCH_TABLE = 'mortar_digest_batch'
@@ -58,6 +59,8 @@ export async function addDigestItem(
     readonly item: unknown
     readonly nowMs: number
     readonly closesAt: number
+    /** Seals the secret-bearing routes of the recipient's snapshot. */
+    readonly seal: AddressSeal
   },
 ): Promise<DigestPlacement> {
   const typed = db as Kysely<DigestTables>
@@ -70,7 +73,7 @@ export async function addDigestItem(
         digest_key: input.digestKey,
         recipient_id: input.recipient.id,
         open_key: key,
-        recipient: JSON.stringify(snapshot(input.recipient)),
+        recipient: JSON.stringify(snapshot(input.recipient, id, input.seal)),
         status: 'open',
         created_at: input.nowMs,
         closes_at: input.closesAt,
@@ -116,6 +119,7 @@ export interface ClosedBatch {
 export async function closeDigestBatch(
   db: Kysely<unknown>,
   batchId: string,
+  seal: AddressSeal,
 ): Promise<ClosedBatch | undefined> {
   const typed = db as Kysely<DigestTables>
   let query = typed.selectFrom(DIGEST_BATCH_TABLE).selectAll().where('id', '=', batchId)
@@ -137,7 +141,7 @@ export async function closeDigestBatch(
   return {
     id: batch.id,
     digestKey: batch.digest_key,
-    recipient: revivedRecipient(JSON.parse(batch.recipient) as Recipient),
+    recipient: revivedRecipient(opened(JSON.parse(batch.recipient) as Recipient, batch.id, seal)),
     items: items.map((row) => JSON.parse(row.item) as unknown),
   }
 }
@@ -164,9 +168,40 @@ export async function openDigestBatches(
 }
 
 // What a digest needs of the recipient at close time: their addresses, language and zone.
-function snapshot(recipient: Recipient): Recipient {
-  const { id, email, phone, locale, timeZone, routes } = recipient
-  return { id, email, phone, locale, timeZone, routes }
+// The recipient as its batch keeps it until it closes, each route sealed for that batch.
+function snapshot(recipient: Recipient, batchId: string, seal: AddressSeal): Recipient {
+  const { id, email, phone, locale, timeZone } = recipient
+  return {
+    id,
+    email,
+    phone,
+    locale,
+    timeZone,
+    routes: mapRoutes(recipient, batchId, (address, place) => seal.seal(address, place)),
+  }
+}
+
+function opened(stored: Recipient, batchId: string, seal: AddressSeal): Recipient {
+  return {
+    ...stored,
+    routes: mapRoutes(stored, batchId, (address, place) => seal.open(address, place)),
+  }
+}
+
+function mapRoutes(
+  recipient: Recipient,
+  batchId: string,
+  map: (address: string, place: string) => string,
+): Recipient['routes'] {
+  if (recipient.routes === undefined) return undefined
+  return Object.fromEntries(
+    Object.entries(recipient.routes).map(([channel, address]) => [
+      channel,
+      typeof address === 'string'
+        ? map(address, `${DIGEST_BATCH_TABLE}:${batchId}:routes.${channel}`)
+        : address,
+    ]),
+  )
 }
 
 /** The migration creating the digest tables. */

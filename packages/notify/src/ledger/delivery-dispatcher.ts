@@ -9,7 +9,9 @@ import {
 import { Batcher } from './batcher.js'
 import type { AttemptOutcome, DeliveryLedger, LoadedDelivery } from './delivery-ledger.js'
 import { ON_DEMAND_ID_PREFIX } from '../notification/recipient.js'
+import { withoutAddress } from '../notification/shown-address.js'
 import type { DeliveryRow } from './delivery-table.js'
+import { type AddressSeal, deliveryAddressPlace } from './sealed-address.js'
 import { countDeliveries, type ThrottleKey } from './throttle-counter.js'
 
 /** What a {@link DeliveryDispatcher} is made of. */
@@ -21,8 +23,10 @@ export interface DeliveryDispatcherInit {
   readonly recipientExists: ((recipientId: string) => boolean | Promise<boolean>) | undefined
   readonly categories: Readonly<Record<string, CategoryOptions>>
   readonly clock: Clock
-  /** The pool (never a caller's transaction), for throttle counters. */
-  readonly root: Kysely<unknown>
+  /** The database's background pool (never a caller's transaction), for throttle counters. */
+  readonly background: Kysely<unknown>
+  /** Opens the sealed addresses of the rows. */
+  readonly seal: AddressSeal
 }
 
 /** Thrown to have the jobs engine retry a delivery later, with backoff. */
@@ -59,7 +63,19 @@ export class DeliveryDispatcher {
   constructor(init: DeliveryDispatcherInit) {
     this.#init = init
     // One upsert of the throttle counters for every throttled delivery of the same turn.
-    this.#throttles = new Batcher((keys) => countDeliveries(init.root, keys))
+    this.#throttles = new Batcher((keys) => countDeliveries(init.background, keys))
+  }
+
+  /** The address a row holds, opened; a permanent failure when it cannot be (no or another vault). */
+  #address(id: string, stored: string): string | ChannelResult {
+    try {
+      return this.#init.seal.open(stored, deliveryAddressPlace(id))
+    } catch (error) {
+      return {
+        status: 'permanent',
+        reason: `its sealed address could not be opened: ${(error as Error).message}`,
+      }
+    }
   }
 
   /** The rows of the deliveries of one claim's jobs, for their attempts (their job's `prepare`). */
@@ -97,18 +113,23 @@ export class DeliveryDispatcher {
     }
     const channel = this.#init.channels.get(row.channel as ChannelName)
     let result: ChannelResult
-    if (channel === undefined || row.address === null) {
+    const to =
+      channel === undefined || row.address === null ? undefined : this.#address(id, row.address)
+    if (channel === undefined || to === undefined) {
       result = {
         status: 'permanent',
         reason: `no '${row.channel}' channel is configured in the notify module`,
       }
+    } else if (typeof to !== 'string') {
+      // Dead, and so replayable once the vault that sealed it is back.
+      result = to
     } else {
       // Nothing left to send: another worker, holding the job after this one's lease, finished it.
       if (channel.idempotent !== true && !(await ledger.mark(id, attempt))) return
       try {
         result = await channel.send({
           id,
-          to: row.address,
+          to,
           message: JSON.parse(row.message) as never,
           recipientId: row.recipient_id,
           type: row.type,
@@ -119,6 +140,9 @@ export class DeliveryDispatcher {
         // A channel should report results; a throw leaves us not knowing whether it went out.
         result = { status: 'transient', reason: `the channel threw: ${(error as Error).message}` }
       }
+      // Its reason is stored and published: a URL it quotes may be the credential.
+      if (result.status !== 'accepted')
+        result = { ...result, reason: withoutAddress(result.reason, to) }
     }
 
     if (result.status === 'accepted') {

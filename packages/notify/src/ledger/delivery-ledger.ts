@@ -114,9 +114,12 @@ export class DeliveryLedger {
     return this.#database.kysely as Kysely<LedgerTables>
   }
 
-  /** The pool, never a caller's transaction: for the workers' own statements. */
-  get #root(): Kysely<LedgerTables> {
-    return this.#database.root as Kysely<LedgerTables>
+  /**
+   * The background pool, never a caller's transaction: for the workers' own statements (on
+   * MariaDB read committed, so they take no gap locks that a notify() would wait for).
+   */
+  get #background(): Kysely<LedgerTables> {
+    return this.#database.background as Kysely<LedgerTables>
   }
 
   /**
@@ -179,9 +182,11 @@ export class DeliveryLedger {
    */
   async load(ids: readonly string[]): Promise<(LoadedDelivery | undefined)[]> {
     if (ids.length === 0) return []
-    const root = this.#database.root as Kysely<LedgerTables & PreferenceTables>
-    const rows = await root
-      .selectFrom(rowsById<DeliveryRow>(root as Kysely<unknown>, DELIVERY_TABLE, ids).as('d'))
+    const background = this.#database.background as Kysely<LedgerTables & PreferenceTables>
+    const rows = await background
+      .selectFrom(
+        rowsById<DeliveryRow>(background as Kysely<unknown>, DELIVERY_TABLE, ids).as('d'),
+      )
       .leftJoin(`${PREFERENCE_TABLE} as p`, 'p.recipient_id', 'd.recipient_id')
       .selectAll('d')
       .select([
@@ -231,11 +236,13 @@ export class DeliveryLedger {
    * the row this ended, `undefined` when it was already finished (or is gone).
    */
   async bury(outcome: AttemptOutcome): Promise<DeliveryRow | undefined> {
-    const result = await sql`${this.#resultsUpdate(this.#root, [outcome])}`.execute(this.#root)
+    const result = await sql`${this.#resultsUpdate(this.#background, [outcome])}`.execute(
+      this.#background,
+    )
     const changed = Number(result.numAffectedRows ?? 0)
     this.#upkeep.count(changed)
     if (changed === 0) return undefined
-    return this.#root
+    return this.#background
       .selectFrom(DELIVERY_TABLE)
       .selectAll()
       .where('id', '=', outcome.id)
@@ -256,9 +263,9 @@ export class DeliveryLedger {
 
   async #markBatch(marks: readonly { id: string; attempt: number }[]): Promise<boolean[]> {
     const ids = [...new Set(marks.map((mark) => mark.id))]
-    const engine = sqlEngine(this.#root as Kysely<unknown>)
+    const engine = sqlEngine(this.#background as Kysely<unknown>)
     // SET order matters on MySQL, which reads columns already assigned: the duplicate count first.
-    const update = this.#root
+    const update = this.#background
       .updateTable(DELIVERY_TABLE)
       .set({
         possible_duplicates: sql<number>`possible_duplicates + case when status = 'sending' then 1 else 0 end`,
@@ -269,7 +276,7 @@ export class DeliveryLedger {
         status: 'sending',
         updated_at: this.#clock.nowMs(),
       })
-      .where(idIn(this.#root as Kysely<unknown>, 'id', ids))
+      .where(idIn(this.#background as Kysely<unknown>, 'id', ids))
       .where('status', 'in', CLAIMABLE)
     let marked: readonly { id: string }[]
     // The mark only has to outlive the worker, not the server: a server crash loses the send's
@@ -279,7 +286,7 @@ export class DeliveryLedger {
     else if (engine !== 'mysql') marked = await update.returning('id').execute()
     else {
       await update.execute()
-      marked = await this.#root
+      marked = await this.#background
         .selectFrom(DELIVERY_TABLE)
         .select('id')
         .where('id', 'in', ids)
@@ -297,12 +304,12 @@ export class DeliveryLedger {
     // hold the worker's slot for a second flush. A server crash before that flush loses both,
     // and the job runs again, as after any crash mid-send.
     const unflushed =
-      this.#finishUnflushed && sqlEngine(this.#root as Kysely<unknown>) === 'postgres'
+      this.#finishUnflushed && sqlEngine(this.#background as Kysely<unknown>) === 'postgres'
     await this.#resultsUpdate(
-      this.#root,
+      this.#background,
       outcomes,
       unflushed ? unflushedCommit : undefined,
-    ).execute(this.#root)
+    ).execute(this.#background)
     this.#upkeep.count(outcomes.length)
     return outcomes.map(() => undefined)
   }

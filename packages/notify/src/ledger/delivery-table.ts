@@ -1,8 +1,8 @@
 import type { DatabaseEngine, Migration, MigrationDatabase } from '@mortar/core'
 import { type Kysely, sql } from 'kysely'
 import type { ChannelName } from '../channels/channel.js'
-import { shownAddress } from '../notification/shown-address.js'
 import { idColumn, longText } from '../sql/index.js'
+import { shownStoredAddress } from './sealed-address.js'
 
 /**
  * Where a delivery stands:
@@ -95,7 +95,7 @@ export function toDeliveryRecord(row: DeliveryRow): DeliveryRecord {
     category: row.category,
     recipientId: row.recipient_id,
     channel: row.channel as ChannelName,
-    address: row.address === null ? undefined : shownAddress(row.address),
+    address: row.address === null ? undefined : shownStoredAddress(row.address),
     idempotencyKey: row.idempotency_key ?? undefined,
     status: row.status,
     attempts: Number(row.attempts),

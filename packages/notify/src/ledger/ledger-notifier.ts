@@ -27,9 +27,11 @@ import type {
 } from '../notification/notifier.js'
 import { addressOf, checkRecipient, type Recipient } from '../notification/recipient.js'
 import { channelsFor, renderMessage } from '../notification/render.js'
+import { withoutAddress } from '../notification/shown-address.js'
 import { type CategoryOptions } from '../preferences/preference-policy.js'
 import { nextTimeOfDay, quietHoursEnd } from '../preferences/quiet-hours.js'
 import type { DeliveryLedger } from './delivery-ledger.js'
+import { type AddressSeal, deliveryAddressPlace } from './sealed-address.js'
 import { type DeliveryRow, storedReason } from './delivery-table.js'
 
 /** What a {@link LedgerNotifier} is made of. */
@@ -49,6 +51,8 @@ export interface LedgerNotifierInit {
   readonly quietHours:
     | { readonly start: string; readonly end: string; readonly channels: ReadonlySet<ChannelName> }
     | undefined
+  /** Seals secret-bearing addresses before they are stored. */
+  readonly seal: AddressSeal
 }
 
 interface Planned {
@@ -139,7 +143,7 @@ export class LedgerNotifier implements Notifier {
           settle('suppressed', `the recipient has no ${channelName} address`)
           continue
         }
-        row.address = address
+        row.address = init.seal.seal(address, deliveryAddressPlace(row.id))
         const rendered = await renderMessage(notification, recipient, channelName, {
           locale: init.defaultLocale,
         })
@@ -149,7 +153,7 @@ export class LedgerNotifier implements Notifier {
         }
         const invalid = channel.validate?.(rendered.message as never, address)
         if (invalid !== undefined) {
-          settle('dead', invalid)
+          settle('dead', withoutAddress(invalid, address))
           continue
         }
         row.message = rendered.json
@@ -265,6 +269,7 @@ export class LedgerNotifier implements Notifier {
         item: entry.item,
         nowMs: now,
         closesAt,
+        seal: init.seal,
       })
       if (placement.opened) {
         await init.jobs.enqueue(

@@ -16,8 +16,10 @@ import type { Kysely } from 'kysely'
 import { z } from 'zod'
 import { ALERT_CATEGORY } from '../alerts/admin-alert.js'
 import type { AnyChannel, ChannelName } from '../channels/channel.js'
+import { ChatChannel } from '../channels/chat/chat-channel.js'
 import { INBOX } from '../channels/inbox/inbox-channel.js'
 import { createInboxTable, Inbox } from '../channels/inbox/inbox-store.js'
+import { WebhookChannel } from '../channels/webhook/webhook-channel.js'
 import type { Digest } from '../digest/define-digest.js'
 import { closeDigestBatch, createDigestTables } from '../digest/digest-store.js'
 import { NotifyConfigError } from '../errors.js'
@@ -26,6 +28,7 @@ import { DeliveryDispatcher } from '../ledger/delivery-dispatcher.js'
 import { DeliveryLedger } from '../ledger/delivery-ledger.js'
 import { createDeliveryTable, slimDeliveryIndexes } from '../ledger/delivery-table.js'
 import { LedgerNotifier } from '../ledger/ledger-notifier.js'
+import { AddressSeal } from '../ledger/sealed-address.js'
 import { createThrottleTable } from '../ledger/throttle-counter.js'
 import { Notification, type RenderContext } from '../notification/notification.js'
 import type { Recipient } from '../notification/recipient.js'
@@ -90,6 +93,17 @@ export function notifyModule(options: NotifyModuleOptions): Module {
     )
   }
   const quietHours = checkQuietHours(options.quietHours, channels)
+  // Fails at start-up, not at the first alert: these channels send to nothing but URLs.
+  const urlChannel = options.channels.find(
+    (channel) => channel instanceof ChatChannel || channel instanceof WebhookChannel,
+  )
+  if (urlChannel !== undefined && options.vault === undefined) {
+    throw new NotifyConfigError(
+      `notifyModule: the ${urlChannel.name} channel sends to URLs, often their own credential, ` +
+        'which the ledger keeps encrypted at rest: pass notifyModule({ vault }) (a Vault from @mortar/core).',
+    )
+  }
+  const seal = new AddressSeal(options.vault)
   for (const [name, category] of Object.entries(categories)) {
     const throttle = category.throttle
     if (
@@ -169,6 +183,7 @@ export function notifyModule(options: NotifyModuleOptions): Module {
             defaultLocale,
             defaultTimeZone,
             quietHours,
+            seal,
           }),
       })
       binder.bind(DISPATCHER, {
@@ -182,7 +197,8 @@ export function notifyModule(options: NotifyModuleOptions): Module {
             recipientExists: options.recipientExists,
             categories,
             clock,
-            root: (database as Database).root as Kysely<unknown>,
+            background: (database as Database).background as Kysely<unknown>,
+            seal,
           }),
       })
       binder.bind(DELIVERIES, {
@@ -198,6 +214,7 @@ export function notifyModule(options: NotifyModuleOptions): Module {
               const batch = await closeDigestBatch(
                 (database as Database).kysely as Kysely<unknown>,
                 batchId,
+                seal,
               )
               if (batch === undefined) return
               const digest = digests.get(batch.digestKey)

@@ -1,4 +1,4 @@
-import type { BackoffOptions } from '@mortar/core'
+import type { BackoffOptions, Vault } from '@mortar/core'
 import type { AnyChannel, ChannelName } from '../channels/channel.js'
 import type { Digest } from '../digest/define-digest.js'
 import type { CategoryOptions } from '../preferences/preference-policy.js'
@@ -32,6 +32,14 @@ export interface NotifyModuleOptions {
    * deleted". On-demand recipients are not asked.
    */
   readonly recipientExists?: (recipientId: string) => boolean | Promise<boolean>
+  /**
+   * Encrypts secret-bearing addresses at rest: a webhook or chat URL (often its own credential,
+   * as a Slack incoming webhook) is stored in the delivery ledger and in digest batches sealed
+   * with it, and opened only to send. Needed as soon as such an address is notified: without
+   * it, `notify()` refuses to store one (`E_NOTIFY_CONFIG`) rather than keep it in plaintext.
+   * Mail addresses, phone numbers and ids are stored as they are.
+   */
+  readonly vault?: Vault
   /** How delivery jobs retry: attempts in all (8), backoff (5 s base, 1 h cap), timeout per attempt (60 s). */
   readonly delivery?: {
     readonly attempts?: number

@@ -29,3 +29,47 @@ export function addressKey(address: string): string {
   if (shown === address) return address
   return `${shown}#${createHash('sha256').update(address).digest('base64url').slice(0, 22)}`
 }
+
+/**
+ * `text` (a channel's reason, an error a channel threw) with a secret-bearing `address`, and
+ * each part of it that {@link shownAddress} hides (userinfo, path, query), replaced by what is
+ * shown of it: whatever a channel writes, such a URL never reaches the ledger's `last_error`,
+ * `notification.failed` or the jobs' errors.
+ */
+export function withoutAddress(text: string, address: string): string {
+  const shown = shownAddress(address)
+  if (shown === address || text === '') return text
+  let result = text.replaceAll(address, shown)
+  let url: URL | undefined
+  try {
+    url = new URL(address)
+  } catch {
+    return result
+  }
+  const hidden = [
+    url.href,
+    `${url.pathname}${url.search}${url.hash}`,
+    `${url.pathname}${url.search}`,
+    `${url.search}${url.hash}`,
+    url.pathname,
+    url.search,
+    url.hash,
+    url.username,
+    url.password,
+    safeDecode(url.username),
+    safeDecode(url.password),
+  ]
+    // Too short to be a secret, and would garble the text ('/', '?a').
+    .filter((part) => part.length >= 4 && part !== '/')
+    .sort((a, b) => b.length - a.length)
+  for (const part of hidden) result = result.replaceAll(part, '…')
+  return result
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
+}

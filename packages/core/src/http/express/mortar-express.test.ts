@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net'
 import express from 'express'
 import { describe, expect, it } from 'vitest'
-import { adapterConformance } from '../shared/adapter-conformance.js'
+import { adapterConformance, EVENTS, EVENTS_OPENING } from '../shared/adapter-conformance.js'
 import { DEFAULT_BODY_LIMIT } from '../shared/index.js'
 import { toNodeHandler } from '../node/to-node-handler.js'
 import { mortarErrorHandler, mortarExpress, mortarNotFound } from './mortar-express.js'
@@ -14,12 +14,8 @@ async function listen(server: Express): Promise<{ url: string; close(): Promise<
   const { port } = http.address() as AddressInfo
   return {
     url: `http://127.0.0.1:${port}`,
-    close: () => {
-      http.closeAllConnections()
-      return new Promise((resolve, reject) =>
-        http.close((error) => (error ? reject(error) : resolve())),
-      )
-    },
+    close: () =>
+      new Promise((resolve, reject) => http.close((error) => (error ? reject(error) : resolve()))),
   }
 }
 
@@ -30,6 +26,10 @@ adapterConformance('express', async ({ app, routes, mount, bodyLimit }) => {
   server.use(express.json({ limit: bodyLimit ?? DEFAULT_BODY_LIMIT }))
   server.use(mortarExpress(app, { bodyLimit }))
   server.use(mount.prefix, toNodeHandler(mount.handler))
+  server.get(EVENTS, (_request, response) => {
+    response.setHeader('content-type', 'text/event-stream')
+    response.write(EVENTS_OPENING)
+  })
   for (const route of routes) {
     const method = route.method === 'GET' ? 'get' : 'post'
     server[method](route.path, async (request, response) => {

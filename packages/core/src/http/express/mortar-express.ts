@@ -11,12 +11,14 @@ import {
   type AdapterApp,
   declaredTooLarge,
   firstHeader,
+  forgetResponse,
   gateResponse,
   NodeHttpExchange,
   openResponseGate,
   REQUEST_ID_HEADER,
   renderHttpError,
   resolveBodyLimit,
+  trackResponse,
 } from '../shared/index.js'
 
 const kContext = Symbol.for('mortar.express.context')
@@ -92,7 +94,9 @@ export function mortarExpress(app: AdapterApp, options: MortarExpressOptions = {
     req[kContext] = context
     req[kApp] = app
     response.setHeader(REQUEST_ID_HEADER, context.requestId)
+    trackResponse(request, response, context)
     response.once('close', () => {
+      forgetResponse(request, response)
       if (!response.writableFinished) context.abort()
       if (!context.hasScope) return
       context.dispose().catch((error: unknown) => {

@@ -1,10 +1,11 @@
+import { PassThrough } from 'node:stream'
 import Fastify from 'fastify'
 import { describe, expect, it } from 'vitest'
 import { createApp } from '../../app/create-app.js'
 import { StartupError } from '../../app/startup-error.js'
 import { requestContext } from '../../context/index.js'
 import { onBeforeResponse } from '../../context/request-hooks.js'
-import { adapterConformance } from '../shared/adapter-conformance.js'
+import { adapterConformance, EVENTS, EVENTS_OPENING } from '../shared/adapter-conformance.js'
 import { mortarFastify } from './mortar-fastify.js'
 import { mountFetch } from './mount-fetch.js'
 
@@ -23,6 +24,11 @@ adapterConformance('fastify', async ({ app, routes, mount, bodyLimit }) => {
     })
   }
   await mountFetch(fastify, mount.prefix, mount.handler)
+  fastify.get(EVENTS, (_request, reply) => {
+    const stream = new PassThrough()
+    stream.write(EVENTS_OPENING)
+    return reply.type('text/event-stream').send(stream)
+  })
   await fastify.listen({ port: 0, host: '127.0.0.1' })
   const address = fastify.server.address()
   if (address === null || typeof address === 'string') throw new Error('no port')

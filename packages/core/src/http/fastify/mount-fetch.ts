@@ -20,9 +20,8 @@ const METHODS: HTTPMethods[] = ['DELETE', 'GET', 'OPTIONS', 'PATCH', 'POST', 'PU
  * see its response, and a thrown error renders as problem+json. The handler receives the URL
  * without the prefix (`/admin/analytics/events` → `/events`). The routes live in a child context
  * of their own, so the server's other content-type parsers are untouched. A server-sent event
- * stream (`text/event-stream`) never ends by itself, so it is ended when the server closes
- * (its client reconnects); otherwise `close()` would wait on it for good, and the app's
- * `stop()` behind it never run.
+ * stream (`text/event-stream`) never ends by itself: `mortarFastify` ends it when the server
+ * closes (its client reconnects), so `close()`, and the app's `stop()` behind it, run.
  *
  * @example
  * ```ts
@@ -43,8 +42,6 @@ export async function mountFetch(
   handler: FetchHandler,
 ): Promise<void> {
   const base = normalizeMountPrefix(prefix)
-  const closing = new AbortController()
-  server.addHook('preClose', async () => closing.abort())
   await server.register(async (child) => {
     // The handler reads the body itself (form, JSON, text…): pass it on as bytes.
     child.removeAllContentTypeParsers()
@@ -52,7 +49,7 @@ export async function mountFetch(
       done(null, body)
     })
     const route = (request: FastifyRequest, reply: FastifyReply) =>
-      serve(handler, base, closing.signal, request, reply)
+      serve(handler, base, request, reply)
     if (base !== '') child.route({ method: METHODS, url: base, handler: route })
     child.route({ method: METHODS, url: `${base}/*`, handler: route })
   })
@@ -61,7 +58,6 @@ export async function mountFetch(
 async function serve(
   handler: FetchHandler,
   base: string,
-  closing: AbortSignal,
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<FastifyReply> {
@@ -82,25 +78,5 @@ async function serve(
   // Fastify appends each set-cookie value instead of replacing it.
   for (const cookie of answer.headers.getSetCookie()) reply.header('set-cookie', cookie)
   if (answer.body === null) return reply.send()
-  const eventStream = /^text\/event-stream\b/i.test(answer.headers.get('content-type') ?? '')
-  // Its connection is not kept for another request: a kept one would hold close() until idle.
-  if (eventStream) reply.header('connection', 'close')
-  const body = eventStream ? endedOn(closing, answer.body) : answer.body
-  return reply.send(Readable.fromWeb(body as unknown as NodeReadableStream))
-}
-
-/**
- * `body`, ended cleanly once `closing` aborts: the source is cancelled (it releases what it
- * holds) and the response ends as if the source had, instead of failing mid-stream.
- */
-function endedOn(
-  closing: AbortSignal,
-  body: ReadableStream<Uint8Array>,
-): ReadableStream<Uint8Array> {
-  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>()
-  body.pipeTo(writable, { signal: closing, preventAbort: true }).then(undefined, () =>
-    // Aborted by the close, or cancelled by a client that went away (closing fails then).
-    writable.close().catch(() => undefined),
-  )
-  return readable
+  return reply.send(Readable.fromWeb(answer.body as unknown as NodeReadableStream))
 }

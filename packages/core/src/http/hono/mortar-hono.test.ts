@@ -6,7 +6,7 @@ import { HTTPException } from 'hono/http-exception'
 import { mount } from 'hono/mount'
 import { describe, expect, it, vi } from 'vitest'
 import type { Logger } from '../../logger/logger.js'
-import { adapterConformance } from '../shared/adapter-conformance.js'
+import { adapterConformance, EVENTS, EVENTS_OPENING } from '../shared/adapter-conformance.js'
 import { mortarHono, useMortar } from './mortar-hono.js'
 
 function listen(hono: Hono): Promise<{ url: string; close(): Promise<void> }> {
@@ -30,6 +30,15 @@ adapterConformance('hono', async ({ app, routes, mount: mounted, bodyLimit }) =>
   const hono = new Hono()
   useMortar(hono, app, { bodyLimit })
   hono.all(`${mounted.prefix}/*`, mount(mounted.handler))
+  hono.get(EVENTS, (c) =>
+    c.body(
+      new ReadableStream<Uint8Array>({
+        start: (controller) => controller.enqueue(new TextEncoder().encode(EVENTS_OPENING)),
+      }),
+      200,
+      { 'content-type': 'text/event-stream' },
+    ),
+  )
   for (const route of routes) {
     if (route.method === 'GET') {
       hono.get(route.path, async (c) =>

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { processGlobal } from '../../global/index.js'
 import type {
   Context,
@@ -20,10 +21,13 @@ import { MortarError, NotFoundError, type RenderedProblem } from '../../errors/i
 import {
   type AdapterApp,
   codeForStatus,
+  forgetResponse,
+  isEventStream,
   PayloadTooLargeError,
   REQUEST_ID_HEADER,
   renderHttpError,
   resolveBodyLimit,
+  trackResponse,
 } from '../shared/index.js'
 import { HonoHttpExchange } from './hono-http-exchange.js'
 
@@ -123,6 +127,7 @@ export function mortarHono(app: AdapterApp, options: MortarHonoOptions = {}): Mi
       setResponse(c, problemResponse(c, error, context.requestId, app))
     } finally {
       setRequestId(c, context.requestId)
+      endWithServer(c, context)
       if (context.hasScope)
         context.dispose().catch((error: unknown) => {
           app.logger.error(
@@ -314,6 +319,18 @@ function setRequestId(c: Context, requestId: string): void {
 function remoteAddress(c: Context): string | undefined {
   const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined
   return env?.incoming?.socket?.remoteAddress
+}
+
+// An event stream served through @hono/node-server (env.incoming, env.outgoing) is ended when
+// its server closes, which would otherwise wait on it for good; see trackResponse.
+function endWithServer(c: Context, context: RequestContext): void {
+  if (!isEventStream(c.res.headers.get('content-type'))) return
+  const env = c.env as { incoming?: IncomingMessage; outgoing?: ServerResponse } | undefined
+  const incoming = env?.incoming
+  const outgoing = env?.outgoing
+  if (incoming === undefined || outgoing === undefined) return
+  trackResponse(incoming, outgoing, context, true)
+  outgoing.once('close', () => forgetResponse(incoming, outgoing))
 }
 
 function contextlessId(c: Context): string {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { onBeforeResponse, requestContext } from '../../context/index.js'
 import { ForbiddenError } from '../../errors/index.js'
 import type { Logger } from '../../logger/logger.js'
-import { adapterConformance } from '../shared/adapter-conformance.js'
+import { adapterConformance, EVENTS, EVENTS_OPENING } from '../shared/adapter-conformance.js'
 import { readJson } from './read-json.js'
 import { toNodeHandler } from './to-node-handler.js'
 import { type NodeHandler, withMortar } from './with-mortar.js'
@@ -15,12 +15,10 @@ async function listen(server: Server): Promise<{ url: string; close(): Promise<v
   const { port } = server.address() as AddressInfo
   return {
     url: `http://127.0.0.1:${port}`,
-    close: () => {
-      server.closeAllConnections()
-      return new Promise((resolve, reject) =>
+    close: () =>
+      new Promise((resolve, reject) =>
         server.close((error) => (error ? reject(error) : resolve())),
-      )
-    },
+      ),
   }
 }
 
@@ -29,6 +27,11 @@ adapterConformance('node:http', async ({ app, routes, mount, bodyLimit }) => {
   const handler: NodeHandler = async (request, response) => {
     const url = new URL(request.url ?? '/', 'http://localhost')
     if (url.pathname.startsWith(mount.prefix)) return pages(request, response)
+    if (url.pathname === EVENTS) {
+      response.setHeader('content-type', 'text/event-stream')
+      response.write(EVENTS_OPENING)
+      return
+    }
     const route = routes.find(
       (candidate) => candidate.method === request.method && candidate.path === url.pathname,
     )

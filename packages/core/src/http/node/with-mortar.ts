@@ -10,6 +10,7 @@ import {
   type AdapterApp,
   declaredTooLarge,
   firstHeader,
+  forgetResponse,
   gateResponse,
   isResponseHeld,
   NodeHttpExchange,
@@ -17,6 +18,7 @@ import {
   REQUEST_ID_HEADER,
   renderHttpError,
   resolveBodyLimit,
+  trackResponse,
 } from '../shared/index.js'
 
 /**
@@ -100,7 +102,9 @@ export function withMortar(
       createScope,
     })
     response.setHeader(REQUEST_ID_HEADER, context.requestId)
+    trackResponse(request, response, context)
     response.once('close', () => {
+      forgetResponse(request, response)
       if (!response.writableFinished) context.abort()
       if (!context.hasScope) return
       context.dispose().catch((error: unknown) => {

@@ -41,8 +41,15 @@ export interface ConformanceRoute {
 export interface StartedServer {
   /** Base URL, e.g. `http://127.0.0.1:43121`. */
   readonly url: string
+  /** Closes the server as an app does (`server.close()`), forcing no connection shut. */
   close(): Promise<void>
 }
+
+/** Where each adapter's test answers GET with a server-sent event stream of its framework's own. */
+export const EVENTS = '/events'
+
+/** What the stream at {@link EVENTS} writes first; it then stays open until the server closes. */
+export const EVENTS_OPENING = ': open\n\n'
 
 /**
  * Starts a real server of the adapter's framework on loopback that serves `routes` through the
@@ -324,6 +331,7 @@ export function adapterConformance(name: string, start: StartServer): void {
 
     // Mounted under MOUNT: answers by the path it sees, which has the prefix removed.
     let mountCalls = 0
+    let eventsCancelled = 0
     const mounted: FetchHandler = async (request) => {
       mountCalls += 1
       const url = new URL(request.url)
@@ -351,6 +359,16 @@ export function adapterConformance(name: string, start: StartServer): void {
         headers.append('set-cookie', 'm1=1; Path=/')
         headers.append('set-cookie', 'm2=2; Path=/')
         return new Response(body, { status: 201, headers })
+      }
+      if (url.pathname === '/events') {
+        // A live stream such as notify's inbox: it never ends by itself.
+        const body = new ReadableStream<Uint8Array>({
+          start: (controller) => controller.enqueue(new TextEncoder().encode(EVENTS_OPENING)),
+          cancel: () => {
+            eventsCancelled += 1
+          },
+        })
+        return new Response(body, { headers: { 'content-type': 'text/event-stream' } })
       }
       if (url.pathname === '/fail') {
         await nextTick()
@@ -740,6 +758,58 @@ export function adapterConformance(name: string, start: StartServer): void {
         await expectProblem(response, 413, 'E_PAYLOAD_TOO_LARGE')
         expect(mountCalls).toBe(before)
       })
+    })
+
+    describe('event streams', () => {
+      // Closes a server of its own while a stream is open: before, on every adapter but Fastify's
+      // mountFetch, close() waited for the stream to end, which it never does, so an app's
+      // stop() behind it never ran. The bound only turns that hang into a failure that says so.
+      const closesWithin = async (own: StartedServer) => {
+        let timer: NodeJS.Timeout | undefined
+        const outcome = await Promise.race([
+          own.close().then(() => 'closed'),
+          new Promise<string>((resolve) => {
+            timer = setTimeout(() => resolve('still open'), 5_000)
+          }),
+        ])
+        clearTimeout(timer)
+        return outcome
+      }
+      const open = async (url: string) => {
+        const response = await fetch(url)
+        expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/)
+        const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+        expect(new TextDecoder().decode((await reader.read()).value)).toBe(EVENTS_OPENING)
+        return reader
+      }
+      const drain = async (reader: ReadableStreamDefaultReader<Uint8Array>) => {
+        // Ended cleanly or cut: either way the client sees the end and reconnects.
+        try {
+          for (;;) if ((await reader.read()).done) return 'ended'
+        } catch {
+          return 'cut'
+        }
+      }
+
+      for (const [kind, path] of [
+        ['a mounted handler', `${MOUNT}/events`],
+        ['a route', EVENTS],
+      ] as const) {
+        it(`ends an open event stream of ${kind} when the server closes`, async () => {
+          const own = await start({
+            app,
+            routes,
+            mount: { prefix: MOUNT, handler: mounted },
+            bodyLimit: BODY_LIMIT,
+          })
+          const cancelled = eventsCancelled
+          const reader = await open(`${own.url}${path}`)
+          expect(await closesWithin(own)).toBe('closed')
+          expect(await drain(reader)).toBeDefined()
+          // The mounted handler's source is released, as notify's inbox hub needs.
+          if (path !== EVENTS) expect(eventsCancelled).toBe(cancelled + 1)
+        })
+      }
     })
 
     describe('body limit', () => {

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import { BadRequestError } from '../../errors/index.js'
+import { isEventStream } from './event-streams.js'
 
 /**
  * The path and query a handler mounted at `prefix` sees for the raw request target `url`: the
@@ -115,8 +116,9 @@ function unreadable(): never {
 
 /**
  * Sends a `Response` through a node:http response: status, headers (each `set-cookie` on its
- * own), then the body as it streams, waiting for the socket to drain. Stops reading the body when
- * the client goes away.
+ * own), then the body as it streams, waiting for the socket to drain. Stops reading the body, and
+ * cancels it, as soon as the response closes: the client went away, or the adapter ended an event
+ * stream because its server is closing.
  */
 export async function sendFetchResponse(
   response: ServerResponse,
@@ -135,18 +137,24 @@ export async function sendFetchResponse(
     response.end()
     return
   }
+  // An event stream's connection is not kept for another request once it ends.
+  if (isEventStream(response.getHeader('content-type'))) response.setHeader('connection', 'close')
   const reader = body.getReader()
+  // A read may wait for good on a live stream: cancelling ends it as `done`.
+  const cancel = () => reader.cancel().catch(() => undefined)
+  response.once('close', cancel)
   try {
     for (;;) {
       const { done, value } = await reader.read()
       if (done) break
-      if (response.destroyed) return
+      if (response.destroyed || response.writableEnded) return
       if (!response.write(value)) await drained(response)
     }
     response.end()
   } finally {
+    response.off('close', cancel)
     // A body left unread (the client went away) is cancelled, so its source stops producing.
-    reader.cancel().catch(() => undefined)
+    cancel()
   }
 }
 

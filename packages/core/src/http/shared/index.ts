@@ -10,6 +10,7 @@ export {
   sendFetchResponse,
   toFetchRequest,
 } from './fetch-bridge.js'
+export { forgetResponse, isEventStream, trackResponse } from './event-streams.js'
 export type { FetchHandler } from './fetch-handler.js'
 export {
   MALFORMED_JSON_MESSAGE,

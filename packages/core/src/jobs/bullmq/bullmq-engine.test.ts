@@ -207,6 +207,55 @@ for (const engine of engines) {
       await sql`drop table test_outgoing`.execute(root)
     })
 
+    if (engine.engine === 'mysql') {
+      it('relays the outbox while a transaction holds an enqueue, and that transaction enqueues again without a deadlock', async () => {
+        const send = defineJob({
+          name: 'test.send',
+          schema: z.object({ id: z.string() }),
+          handler() {},
+        })
+        const { app, jobs } = await start([module(send)])
+        const root = app.resolve(DATABASE).root
+        const adapter = (jobs as JobQueueService).adapter
+        const outbox = async () =>
+          Number(
+            (await sql<{ n: number }>`select count(*) as n from mortar_job`.execute(root)).rows[0]
+              ?.n,
+          )
+        let relay: Promise<unknown> | undefined
+        let settled = false
+        // Committed rows that no relay has taken yet, before the one the transaction holds.
+        const now = Date.now()
+        await sql`insert into mortar_job (name, payload, run_at, max_attempts, created_at)
+          values ${sql.join(Array.from({ length: 8 }, (_, n) => sql`('test.send', ${JSON.stringify({ id: `c${n}` })}, ${now}, 3, ${now})`))}`.execute(
+          root,
+        )
+        await transaction(async () => {
+          await jobs.enqueue(send, { id: 'held' })
+          relay = adapter.announce?.().finally(() => {
+            settled = true
+          })
+          // Until the relay is done, or deletes what it sent and waits for the held row, the
+          // next one: at repeatable read it then holds the gap at the end of the table, where
+          // this transaction's next row goes.
+          await until(
+            async () =>
+              settled ||
+              Number(
+                (
+                  await sql<{ n: number }>`select count(*) as n from information_schema.processlist
+                    where db = database() and info like 'delete from mortar_job%'`.execute(root)
+                ).rows[0]?.n,
+              ) > 0,
+          )
+          await jobs.enqueue(send, { id: 'next' })
+        })
+        await relay
+        await adapter.announce?.()
+        expect(await outbox()).toBe(0)
+      })
+    }
+
     it('runs jobs on the started workers after commit, each once, as BullMQ jobs', async () => {
       // More than one relay batch (1,000 rows): the backlog is relayed on several lanes, and
       // workers fetch the next job with each completion.

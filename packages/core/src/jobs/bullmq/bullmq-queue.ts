@@ -21,7 +21,7 @@ import type {
 } from '../queue-adapter.js'
 import type { ScheduleStore } from '../schedules/schedule-store.js'
 import { SqlQueue } from '../sql/sql-queue.js'
-import { queueDb } from '../sql/queue-db.js'
+import { queueDb, queueTransaction } from '../sql/queue-db.js'
 import { sqlQueueMigrations } from '../sql/sql-queue-migrations.js'
 import { type JobData, jobId, OutboxRelay } from './outbox-relay.js'
 
@@ -273,8 +273,8 @@ export class BullmqQueue implements QueueAdapter {
     if (list.length === 1 && only !== undefined) {
       await sql`${only}`.execute(queueDb(this.#database))
     } else if (list.length > 1) {
-      await this.#database.transaction(async () => {
-        for (const write of list) await sql`${write}`.execute(this.#database.kysely)
+      await queueTransaction(this.#database, async (db) => {
+        for (const write of list) await sql`${write}`.execute(db)
       })
     }
     return this.complete(worker, ids)

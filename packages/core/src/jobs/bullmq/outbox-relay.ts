@@ -156,7 +156,9 @@ export class OutboxRelay {
     // one row twice (BullMQ would ignore the second add of a jobId it still holds anyway).
     const engine = this.#database.engine
     if (engine === 'sqlite') return this.#relayRows(queueDb(this.#database))
-    return (this.#database.root as Kysely<unknown>)
+    // The background pool: on MariaDB read committed, so the scan of the outbox takes no gap
+    // locks that enqueues inside the app's transactions would wait for or deadlock with.
+    return (this.#database.background as Kysely<unknown>)
       .transaction()
       .execute((trx) => this.#relayRows(trx, engine === 'postgres'))
   }

@@ -34,7 +34,7 @@ import type {
 import { PostgresListener } from './postgres-listener.js'
 import { SqlScheduleStore } from './sql-schedule-store.js'
 import { sqlQueueMigrations } from './sql-queue-migrations.js'
-import { queueDb } from './queue-db.js'
+import { queueDb, queueTransaction } from './queue-db.js'
 
 /** Options of {@link SqlQueue}. */
 export interface SqlQueueOptions {
@@ -325,8 +325,8 @@ export class SqlQueue implements QueueAdapter {
   /**
    * MariaDB has no `UPDATE … RETURNING`: one UPDATE takes the rows and marks them with a token
    * of this claim, by which they are read back; they stay locked for that statement only, not
-   * across round trips. Read committed takes no gap locks, so enqueues never wait for a claim;
-   * it is set for the next transaction only, which the UPDATE is, on one pinned connection.
+   * across round trips. It runs on the background pool, read committed, so it takes no gap
+   * locks and enqueues never wait for a claim.
    *
    * Claims take turns at scanning, under a named lock the UPDATE takes and gives back itself:
    * scans at once all start at the head of the one due index and skip each other's locked rows,
@@ -339,8 +339,7 @@ export class SqlQueue implements QueueAdapter {
   #claimOnMariadb(request: ClaimRequest, due: RawBuilder<unknown>): Promise<ClaimedJob[]> {
     const { worker, limit, leaseUntilMs } = request
     const token = randomBytes(8).toString('hex')
-    return this.#database.root.connection().execute(async (connection) => {
-      await sql`set transaction isolation level read committed`.execute(connection)
+    return this.#database.background.connection().execute(async (connection) => {
       let taken: QueryResult<unknown>
       try {
         // Never taken twice: MariaDB counts a session's acquisitions of a named lock, and one
@@ -409,8 +408,7 @@ export class SqlQueue implements QueueAdapter {
         if (!isDivisionByZero(error)) throw error
       }
     }
-    const done = await this.#database.transaction(async () => {
-      const db = this.#database.kysely as Kysely<unknown>
+    const done = await queueTransaction(this.#database, async (db) => {
       const finished: string[] = []
       for (const chunk of chunks(ids)) finished.push(...(await this.#delete(worker, chunk, db)))
       if (finished.length > 0) {

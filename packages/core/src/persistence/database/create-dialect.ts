@@ -10,9 +10,14 @@ export type PoolErrorHandler = (error: Error) => void
 
 /**
  * The Kysely dialect for a parsed URL. Drivers load inside the pool factory, on the first
- * query: an app on SQLite never loads `pg` or `mysql2`.
+ * query: an app on SQLite never loads `pg` or `mysql2`. `readCommitted` makes every session of
+ * a MySQL/MariaDB pool read committed (see `Database.background`).
  */
-export function createDialect(config: ParsedDatabaseUrl, onPoolError: PoolErrorHandler): Dialect {
+export function createDialect(
+  config: ParsedDatabaseUrl,
+  onPoolError: PoolErrorHandler,
+  readCommitted = false,
+): Dialect {
   switch (config.engine) {
     case 'sqlite': {
       const options =
@@ -56,7 +61,7 @@ export function createDialect(config: ParsedDatabaseUrl, onPoolError: PoolErrorH
         pool: async () => {
           const mysql = await loadDriver('mysql2', () => import('mysql2'))
           const createPool = mysql.createPool ?? mysql.default.createPool
-          return createPool({
+          const pool = createPool({
             uri: config.connectionUrl,
             connectionLimit: config.pool,
             connectTimeout: config.connectTimeoutMs,
@@ -64,6 +69,18 @@ export function createDialect(config: ParsedDatabaseUrl, onPoolError: PoolErrorH
             supportBigNumbers: true,
             bigNumberStrings: true,
           })
+          if (readCommitted) {
+            // Queued on a new connection before the query it was opened for.
+            pool.on('connection', (connection) => {
+              connection.query(
+                'set session transaction isolation level read committed',
+                (error) => {
+                  if (error) onPoolError(error)
+                },
+              )
+            })
+          }
+          return pool
         },
       })
   }

@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import type { KyselyPlugin } from 'kysely'
+import { type Kysely, type KyselyPlugin, sql } from 'kysely'
 import { describe, expect, it } from 'vitest'
 import { testEngines, privateDatabaseUrl } from '../../testing/test-databases.js'
 import { Database } from './database.js'
@@ -268,6 +268,40 @@ for (const engine of testEngines()) {
         await target.drop()
       }
     })
+
+    if (engine.engine === 'mysql') {
+      it('runs background work read committed on a pool of its own, and the app at the server default', async () => {
+        const target = await privateDatabaseUrl(engine)
+        const database = new Database(`${target.url}?pool=2`)
+        const level = async (db: Kysely<unknown>) =>
+          (await sql<{ level: string }>`select @@tx_isolation as level`.execute(db)).rows[0]?.level
+        try {
+          // More statements at once than the pool has connections: each new one is set up.
+          const levels = await Promise.all(
+            Array.from({ length: 6 }, () => level(database.background)),
+          )
+          expect(new Set(levels)).toEqual(new Set(['READ-COMMITTED']))
+          expect(await level(database.root)).toBe('REPEATABLE-READ')
+          await database.transaction(async () => {
+            expect(await level(database.kysely)).toBe('REPEATABLE-READ')
+          })
+        } finally {
+          await database.destroy()
+          await target.drop()
+        }
+      })
+    } else {
+      it(`runs background work on the app's pool on ${engine.engine}`, async () => {
+        const target = await privateDatabaseUrl(engine)
+        const database = new Database(target.url)
+        try {
+          expect(database.background).toBe(database.root)
+        } finally {
+          await database.destroy()
+          await target.drop()
+        }
+      })
+    }
   })
 }
 

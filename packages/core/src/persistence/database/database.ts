@@ -95,6 +95,7 @@ export class Database<DB = unknown> {
   readonly #logger: Logger | undefined
   readonly #onAfterCommitError: DatabaseInit['onAfterCommitError']
   #root: Kysely<DB> | undefined
+  #background: Kysely<DB> | undefined
   readonly #plugins: KyselyPlugin[] = []
   #destroyed = false
   /** The transaction-aware Kysely: see the class description. */
@@ -134,32 +135,46 @@ export class Database<DB = unknown> {
 
   /** The underlying Kysely on the pool, never in a transaction. Prefer {@link Database.kysely}. */
   get root(): Kysely<DB> {
-    if (this.#root === undefined) {
-      const config = this.#requireConfig()
-      // Only PostgreSQL aborts a transaction whose statement failed, so only there may a write
-      // go unanswered until the next statement: elsewhere the COMMIT behind a failed write
-      // would save the rest without it.
-      const pipelined = config.engine === 'postgres' ? withPipelinedWrites : (d: Dialect) => d
-      this.#root = new Kysely<DB>({
-        dialect: pipelined(
-          withInputErrors(
-            createDialect(config, (error) => {
-              this.#log().error(
-                { err: scrubError(error, config.secrets) },
-                `database pool error (${config.display})`,
-              )
-            }),
-          ),
-        ),
-        plugins: [...this.#plugins],
-      })
-    }
+    this.#root ??= this.#open(this.#requireConfig(), false)
     return this.#root
   }
 
   /**
+   * The Kysely for a module's own work in the background (job claims and completions, the
+   * outbox relay, delivery results), never in a transaction. On MySQL/MariaDB a pool of its own
+   * whose sessions read committed: at the default repeatable read, a statement that scans a
+   * table locks the gaps it passes, so the app's inserts into that table (an enqueue inside a
+   * request's transaction) would wait for background work or deadlock with it. Elsewhere it is
+   * {@link Database.root}: PostgreSQL takes no gap locks, SQLite has one connection.
+   */
+  get background(): Kysely<DB> {
+    const config = this.#requireConfig()
+    if (config.engine !== 'mysql') return this.root
+    this.#background ??= this.#open(config, true)
+    return this.#background
+  }
+
+  #open(config: ParsedDatabaseUrl, readCommitted: boolean): Kysely<DB> {
+    // Only PostgreSQL aborts a transaction whose statement failed, so only there may a write
+    // go unanswered until the next statement: elsewhere the COMMIT behind a failed write
+    // would save the rest without it.
+    const pipelined = config.engine === 'postgres' ? withPipelinedWrites : (d: Dialect) => d
+    const onPoolError = (error: Error) => {
+      this.#log().error(
+        { err: scrubError(error, config.secrets) },
+        `database pool error (${config.display})`,
+      )
+    }
+    return new Kysely<DB>({
+      dialect: pipelined(withInputErrors(createDialect(config, onPoolError, readCommitted))),
+      plugins: [...this.#plugins],
+    })
+  }
+
+  /**
    * Adds a Kysely plugin to every query this database runs from now on, on the pool and in
-   * transactions, through {@link Database.kysely} and {@link Database.root} alike. For modules
+   * transactions, through {@link Database.kysely}, {@link Database.root} and
+   * {@link Database.background} alike. For modules
    * that watch or rewrite queries app-wide (`@mortar/auth` records which protected tables a
    * request read); call it from a module's `onStart`. A `Kysely` someone kept from `root`
    * before the call runs without it.
@@ -176,6 +191,7 @@ export class Database<DB = unknown> {
     this.#plugins.push(plugin)
     // withPlugin shares the driver and pool: nothing reconnects, and destroy() still closes it.
     if (this.#root !== undefined) this.#root = this.#root.withPlugin(plugin)
+    if (this.#background !== undefined) this.#background = this.#background.withPlugin(plugin)
   }
 
   /** The open transaction of this database in the current async context, else the pool. */
@@ -259,8 +275,7 @@ export class Database<DB = unknown> {
     if (this.#destroyed) return
     this.#destroyed = true
     removeDefaultDatabase(this)
-    const root = this.#root
-    if (root !== undefined) await root.destroy()
+    await Promise.all([this.#root?.destroy(), this.#background?.destroy()])
   }
 
   async #begin<R>(

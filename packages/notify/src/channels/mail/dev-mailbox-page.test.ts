@@ -37,43 +37,43 @@ describe('devMailboxPage', () => {
 
   it('refuses without a guard outside development, and outside a request context', async () => {
     const page = devMailboxPage(await capture(), { env: { NODE_ENV: 'production' } })
-    expect((await inRequest(page, 'http://x/', true)).status).toBe(403)
+    expect((await inRequest(page, 'http://localhost/', true)).status).toBe(403)
     const unset = devMailboxPage(await capture(), { env: {} })
-    const response = await inRequest(unset, 'http://x/', true)
+    const response = await inRequest(unset, 'http://localhost/', true)
     expect(response.status).toBe(403)
     expect(response.headers.get('content-type')).toBe('application/problem+json')
     expect(((await response.json()) as { code: string }).code).toBe('E_FORBIDDEN')
     const guarded = devMailboxPage(await capture(), { guard: () => true })
-    expect((await guarded(new Request('http://x/'))).status).toBe(403)
+    expect((await guarded(new Request('http://localhost/'))).status).toBe(403)
   })
 
   it('answers in development without a guard, and follows the guard when there is one', async () => {
     const dev = devMailboxPage(await capture(), { env: { NODE_ENV: 'development' } })
-    expect((await inRequest(dev, 'http://x/', false)).status).toBe(200)
+    expect((await inRequest(dev, 'http://localhost/', false)).status).toBe(200)
     const guarded = devMailboxPage(await capture(), {
       guard: isAdmin,
       env: { NODE_ENV: 'development' },
     })
-    expect((await inRequest(guarded, 'http://x/', false)).status).toBe(403)
-    expect((await inRequest(guarded, 'http://x/', true)).status).toBe(200)
+    expect((await inRequest(guarded, 'http://localhost/', false)).status).toBe(403)
+    expect((await inRequest(guarded, 'http://localhost/', true)).status).toBe(200)
     const throwing = devMailboxPage(await capture(), {
       guard: () => {
         throw new Error('no session')
       },
     })
-    expect((await inRequest(throwing, 'http://x/', true)).status).toBe(403)
+    expect((await inRequest(throwing, 'http://localhost/', true)).status).toBe(403)
   })
 
   it('answers without a guard only to this machine, even in development (a public dev server shows no one’s mail)', async () => {
     const dev = devMailboxPage(await capture(), { env: { NODE_ENV: 'development' } })
     for (const ip of ['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1']) {
-      expect((await inRequest(dev, 'http://x/', false, ip)).status).toBe(200)
+      expect((await inRequest(dev, 'http://localhost/', false, ip)).status).toBe(200)
     }
     for (const ip of ['203.0.113.5', '10.0.0.2', '::ffff:10.0.0.2', 'fe80::1', null]) {
-      expect((await inRequest(dev, 'http://x/', false, ip)).status).toBe(403)
+      expect((await inRequest(dev, 'http://localhost/', false, ip)).status).toBe(403)
     }
     const guarded = devMailboxPage(await capture(), { guard: () => true })
-    expect((await inRequest(guarded, 'http://x/', false, '203.0.113.5')).status).toBe(200)
+    expect((await inRequest(guarded, 'http://localhost/', false, '203.0.113.5')).status).toBe(200)
   })
 
   it('refuses without a guard what a proxy on this machine forwards (it connects from loopback for anyone)', async () => {
@@ -86,8 +86,38 @@ describe('devMailboxPage', () => {
       { via: '1.1 caddy' },
     ]
     for (const headers of forwards) {
-      expect((await inRequest(dev, 'http://x/', false, '127.0.0.1', headers)).status).toBe(403)
+      expect((await inRequest(dev, 'http://localhost/', false, '127.0.0.1', headers)).status).toBe(
+        403,
+      )
     }
+  })
+
+  it('refuses without a guard a request for another host, as a site rebound to 127.0.0.1 sends', async () => {
+    // Before, a page on evil.example whose name the attacker pointed at 127.0.0.1 read the mail
+    // from the developer's own browser: the request came from loopback.
+    const dev = devMailboxPage(await capture(), { env: { NODE_ENV: 'development' } })
+    for (const host of [
+      'evil.example',
+      'evil.example:3000',
+      '127.0.0.1.evil.example',
+      'localhost.evil.example',
+      '10.0.0.2:3000',
+    ]) {
+      const response = await inRequest(dev, 'http://localhost/', false, '127.0.0.1', { host })
+      expect([host, response.status]).toEqual([host, 403])
+    }
+    for (const host of [
+      'localhost',
+      'localhost:3000',
+      'shop.localhost:3000',
+      '127.0.0.1:3000',
+      '[::1]:3000',
+    ]) {
+      const response = await inRequest(dev, 'http://localhost/', false, '127.0.0.1', { host })
+      expect([host, response.status]).toEqual([host, 200])
+    }
+    // Without a Host header, the URL's own host is judged.
+    expect((await inRequest(dev, 'http://evil.example/', false)).status).toBe(403)
   })
 
   it('lists mail with every captured field escaped, and shows HTML only in a sandboxed frame', async () => {

@@ -16,7 +16,8 @@ export interface DevMailboxPageOptions {
   /**
    * Who may see the mailbox, from the request context (its principal, say). Without a guard the
    * page answers only when `NODE_ENV` is `development` and the request comes from this machine
-   * (a loopback address); everywhere else it refuses (403).
+   * (a loopback address) for this machine (a `Host` of `localhost`, `*.localhost` or a loopback
+   * address); everywhere else it refuses (403).
    */
   readonly guard?: PageGuard
   /** The environment the default decision reads; `process.env` by default. */
@@ -52,7 +53,8 @@ export function devMailboxPage(
       options.guard,
       env.NODE_ENV === 'development' &&
         isLoopback(currentRequestContext()?.ip) &&
-        !forwarded(request),
+        !forwarded(request) &&
+        loopbackHost(request),
     )
     if (refused) return refused
     if (request.method !== 'GET' && request.method !== 'HEAD') {
@@ -122,6 +124,21 @@ const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 
 
 function forwarded(request: Request): boolean {
   return FORWARDING_HEADERS.some((name) => request.headers.has(name))
+}
+
+// A page on another site can reach this one from the browser on this machine by pointing its own
+// name at 127.0.0.1 (DNS rebinding): the request then comes from loopback, and its answer is that
+// site's to read. Its Host still names that site, so only this machine's own names pass.
+function loopbackHost(request: Request): boolean {
+  const host = request.headers.get('host') ?? new URL(request.url).host
+  let hostname: string
+  try {
+    hostname = new URL(`http://${host}`).hostname
+  } catch {
+    return false
+  }
+  if (hostname === 'localhost' || hostname.endsWith('.localhost')) return true
+  return isLoopback(hostname.replace(/^\[(.*)\]$/, '$1'))
 }
 
 // BlockList judges an IPv4-mapped IPv6 address (::ffff:127.0.0.1) by its IPv4 address.

@@ -2,13 +2,15 @@
 // module's webhook channel and in-process workers, nothing else. The test SIGKILLs it at random.
 // Started with `node --import scripts/run-ts/register.mjs chaos-worker.ts '<settings as JSON>'`.
 import 'reflect-metadata'
-import { createApp, createLogger } from '@mortar/core'
+import { createApp, createLogger, Vault } from '@mortar/core'
 import { webhookChannel } from '../../channels/webhook/webhook-channel.js'
 import { notifyModule } from '../../module/notify-module.js'
 
 interface Settings {
   readonly url: string
   readonly secret: string
+  /** The key the webhook URLs are sealed with in the ledger, the test process's too. */
+  readonly vaultKey: string
   readonly concurrency: number
   readonly leaseMs: number
 }
@@ -27,6 +29,7 @@ const app = createApp({
         // The receiver listens on 127.0.0.1, which the SSRF guard refuses unless allowed.
         webhookChannel({ secret: settings.secret, addressGuard: { allow: ['127.0.0.1/32'] } }),
       ],
+      vault: new Vault({ keys: { chaos: settings.vaultKey } }),
       delivery: { attempts: 30, backoff: { baseMs: 100, maxMs: 1_000 }, timeoutMs: 10_000 },
     }),
   ],

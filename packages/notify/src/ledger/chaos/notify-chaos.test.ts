@@ -1,7 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { randomInt } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
-import { type App, createApp, createLogger } from '@mortar/core'
+import { type App, createApp, createLogger, Vault } from '@mortar/core'
 import { type PrivateDatabaseUrl, privateDatabaseUrl, testEngines } from '@mortar/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateWebhookSecret, verifyWebhook } from '../../channels/webhook/standard-webhooks.js'
@@ -38,11 +38,15 @@ interface Worker {
   readonly exited: Promise<unknown>
 }
 
+// The webhook URLs are sealed in the ledger: the workers open them with the same key.
+const VAULT_KEY = Vault.generateKey()
+
 async function startWorker(url: string, secret: string): Promise<Worker> {
-  const child = fork(program, [JSON.stringify({ url, secret, concurrency: 5, leaseMs: 2_000 })], {
-    execArgv: ['--import', loader],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  })
+  const child = fork(
+    program,
+    [JSON.stringify({ url, secret, vaultKey: VAULT_KEY, concurrency: 5, leaseMs: 2_000 })],
+    { execArgv: ['--import', loader], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+  )
   const exited = new Promise((resolve) => child.once('exit', resolve))
   await new Promise<void>((resolve, reject) => {
     child.once('message', () => resolve())
@@ -94,6 +98,7 @@ describe.skipIf(postgres === undefined || postgres.skip !== undefined)(
         modules: [
           notifyModule({
             channels: [webhookChannel({ secret, addressGuard: { allow: ['127.0.0.1/32'] } })],
+            vault: new Vault({ keys: { chaos: VAULT_KEY } }),
           }),
         ],
       })

@@ -1,0 +1,125 @@
+import { Database } from '@mortar/core'
+import fc from 'fast-check'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { AccessControl } from '../access-control/access-control.js'
+import {
+  createRidesTables,
+  type RidesAction,
+  type RidesDb,
+  type RidesPrincipal,
+  ridesPolicy,
+  type TripTable,
+} from '../testing/rides-fixture.js'
+import { definePolicy } from './define-policy.js'
+
+const trip: TripTable = {
+  id: 1,
+  rider_id: 'ann',
+  driver_id: null,
+  city_id: 1,
+  status: 'requested',
+  fare: 100,
+  deleted: false,
+}
+
+// Values no column holds and no rule can compare: objects, arrays, functions, symbols, NaN.
+const incomparable = fc.oneof(
+  fc.object(),
+  fc.array(fc.anything()),
+  fc.constantFrom(Number.NaN, new Date(Number.NaN), Symbol('s'), () => 'ann'),
+  fc.constant({ toString: () => 'ann', valueOf: () => 1 }),
+)
+const rider = (fields: Record<string, unknown>) =>
+  ({ id: 'ann', roles: ['rider'], cityId: 1, ...fields }) as unknown as RidesPrincipal
+const ACTIONS: readonly RidesAction[] = ['read', 'cancel']
+const related = { related: { trip_share: [] } }
+
+describe('conditions over values of an unexpected type', () => {
+  it('never grant access through a principal value of the wrong type', () => {
+    const access = new AccessControl({ policy: ridesPolicy })
+    fc.assert(
+      fc.property(incomparable, fc.constantFrom('id', 'cityId'), (value, field) => {
+        const principal = rider({ [field]: value })
+        for (const action of ACTIONS) {
+          expect(access.can(principal, action, 'trip', trip, related)).toBe(false)
+        }
+      }),
+    )
+  })
+
+  it('never grant access through a row value of the wrong type', () => {
+    const access = new AccessControl({ policy: ridesPolicy })
+    fc.assert(
+      fc.property(incomparable, fc.constantFrom('rider_id', 'city_id'), (value, column) => {
+        const row = { ...trip, [column]: value }
+        for (const action of ACTIONS) {
+          expect(access.can(rider({}), action, 'trip', row, related)).toBe(false)
+        }
+      }),
+    )
+  })
+
+  it('never let a row past a deny through a value of the wrong type', () => {
+    const access = new AccessControl({
+      policy: definePolicy<RidesDb, RidesPrincipal & { banned?: string }, RidesAction>()
+        .allow('read', 'trip', true)
+        .deny('read', 'trip', (t) => t.eq('deleted', true))
+        .deny('read', 'trip', (t, p) => t.eq('status', p.banned))
+        .deny('read', 'trip', (t) => t.in('status', ['archived']))
+        .deny('read', 'trip', (t) => t.ne('rider_id', 'ann'))
+        .build(),
+    })
+    fc.assert(
+      fc.property(incomparable, (value) => {
+        expect(access.can(rider({ banned: value }), 'read', 'trip', trip)).toBe(false)
+        for (const column of ['deleted', 'status', 'rider_id']) {
+          const row = { ...trip, [column]: value }
+          expect(access.can(rider({ banned: 'x' }), 'read', 'trip', row)).toBe(false)
+        }
+      }),
+    )
+  })
+
+  it('compare a number only with a string that spells a number', () => {
+    const access = new AccessControl({
+      policy: definePolicy<RidesDb, { city: string }, RidesAction>()
+        .allow('read', 'trip', (t, p) => t.eq('city_id', p.city as unknown as number))
+        .build(),
+    })
+    const spelled = fc.oneof(fc.string(), fc.constantFrom('', ' ', '0x1', '1 ', 'Infinity', '1e'))
+    fc.assert(
+      fc.property(spelled, fc.integer(), (city, id) => {
+        const expected = /^[+-]?\d+(\.\d*)?$/.test(city) && Number(city) === id
+        expect(access.can({ city }, 'read', 'trip', { ...trip, city_id: id })).toBe(expected)
+      }),
+    )
+    expect(access.can({ city: '1.0' }, 'read', 'trip', trip)).toBe(true)
+  })
+})
+
+describe('queries for a principal value of the wrong type', () => {
+  let database: Database<RidesDb>
+
+  beforeAll(async () => {
+    database = new Database<RidesDb>('sqlite::memory:')
+    await createRidesTables(database.kysely)
+    await database.kysely
+      .insertInto('trip')
+      .values([trip, { ...trip, id: 2 }])
+      .execute()
+  })
+
+  afterAll(() => database.destroy())
+
+  it('return no row, as the point check allows none', async () => {
+    const access = new AccessControl({ policy: ridesPolicy, db: database.kysely })
+    for (const id of [{}, ['ann'], 1, Number.NaN, true]) {
+      const principal = rider({ id })
+      const rows = await access
+        .filter(database.kysely.selectFrom('trip').select('id'), principal, 'cancel', 'trip')
+        .execute()
+      expect({ id, rows }).toEqual({ id, rows: [] })
+      expect(access.can(principal, 'cancel', 'trip', trip)).toBe(false)
+    }
+  })
+})
