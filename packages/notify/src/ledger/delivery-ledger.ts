@@ -184,9 +184,7 @@ export class DeliveryLedger {
     if (ids.length === 0) return []
     const background = this.#database.background as Kysely<LedgerTables & PreferenceTables>
     const rows = await background
-      .selectFrom(
-        rowsById<DeliveryRow>(background as Kysely<unknown>, DELIVERY_TABLE, ids).as('d'),
-      )
+      .selectFrom(rowsById<DeliveryRow>(background as Kysely<unknown>, DELIVERY_TABLE, ids).as('d'))
       .leftJoin(`${PREFERENCE_TABLE} as p`, 'p.recipient_id', 'd.recipient_id')
       .selectAll('d')
       .select([
@@ -328,15 +326,16 @@ export class DeliveryLedger {
     const now = this.#clock.nowMs()
     if (sqlEngine(db as Kysely<unknown>) === 'postgres') {
       const column = <T>(value: (outcome: AttemptOutcome) => T): T[] => outcomes.map(value)
+      const ids = column((o) => o.id)
       return sql`update ${sql.table(DELIVERY_TABLE)} as d
         set status = v.status, attempts = v.attempts, provider_message_id = v.provider_message_id,
           last_error = v.last_error, sent_at = case when v.status = 'sent' then ${now}::bigint end,
           updated_at = ${now}
-        from unnest(${column((o) => o.id)}::text[], ${column((o) => o.status)}::text[],
+        from unnest(${ids}::text[], ${column((o) => o.status)}::text[],
           ${column((o) => o.attempt)}::integer[], ${column((o) => o.providerMessageId ?? null)}::text[],
           ${column((o) => truncate(o.error))}::text[])
           as v(id, status, attempts, provider_message_id, last_error)
-        where ${idIn(db as Kysely<unknown>, 'd.id', column((o) => o.id))} and d.id = v.id and d.status in (${sql.join(CLAIMABLE)})${condition === undefined ? sql`` : sql` and ${condition}`}`
+        where ${idIn(db as Kysely<unknown>, 'd.id', ids)} and d.id = v.id and d.status in (${sql.join(CLAIMABLE)})${condition === undefined ? sql`` : sql` and ${condition}`}`
     }
     const caseOf = (
       column: keyof DeliveryRow,
