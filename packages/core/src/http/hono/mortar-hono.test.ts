@@ -88,6 +88,42 @@ describe('useMortar', () => {
     }
   })
 
+  it('limits a streamed body that declares no length and no transfer-encoding (HTTP/2, fetch runtimes)', async () => {
+    // Before, only a body sent with transfer-encoding was counted: one that came over HTTP/2, or
+    // through a runtime whose Request carries no such header, was read whole, past any limit.
+    const hono = new Hono()
+    useMortar(hono, quietApp, { bodyLimit: 1024 })
+    let read: number | undefined
+    hono.post('/echo', async (c) => {
+      read = (await c.req.text()).length
+      return c.text('ok')
+    })
+    let chunks = 64
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (chunks-- === 0) return controller.close()
+        controller.enqueue(new Uint8Array(1024).fill(120))
+      },
+    })
+    const response = await hono.request('/echo', {
+      method: 'POST',
+      body,
+      duplex: 'half',
+    } as RequestInit)
+    expect(response.status).toBe(413)
+    expect(await response.json()).toMatchObject({ code: 'E_PAYLOAD_TOO_LARGE' })
+    expect(read).toBeUndefined()
+    const lying = await hono.request('/echo', {
+      method: 'POST',
+      headers: { 'content-length': 'soon' },
+      body: 'x'.repeat(4096),
+    })
+    expect(lying.status).toBe(413)
+    expect(read).toBeUndefined()
+    const small = await hono.request('/echo', { method: 'POST', body: 'x'.repeat(1024) })
+    expect([small.status, read]).toEqual([200, 1024])
+  })
+
   it('renders a handler error as a problem even without mortarOnError installed', async () => {
     // Hono's own error handler, which runs first here, prints the error.
     vi.spyOn(console, 'error').mockImplementation(() => undefined)

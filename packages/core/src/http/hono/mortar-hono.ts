@@ -48,7 +48,7 @@ const rendered = processGlobal('mortar.hono.rendered', () => new WeakSet<Respons
 export interface MortarHonoOptions {
   /**
    * The largest request body accepted, in bytes (default 1 MiB): a request that declares more is
-   * answered 413 before any handler runs, and a chunked one fails the handler's read
+   * answered 413 before any handler runs, and one of no declared length fails the handler's read
    * (`c.req.json()`, a mounted handler's `request.text()`) once past the limit, answered 413 too.
    */
   readonly bodyLimit?: number
@@ -213,20 +213,23 @@ export function useMortar<E extends Env, S extends Schema, B extends string>(
 interface LimitedBody {
   /** The request declared a body over the limit. */
   readonly tooLarge: boolean
-  /** A chunked body passed the limit while it was read. */
+  /** A body of no declared length passed the limit while it was read. */
   readonly exceeded: boolean
 }
 
 const WITHIN: LimitedBody = { tooLarge: false, exceeded: false }
 
-// A declared length is checked at once. A chunked body (no length) is counted as the handler
-// reads it: the stream fails with a 413 error once past the limit, so nothing past it is read.
-// A request with neither header has no body, so most requests never touch the body stream.
+// A declared length is checked at once. Any other body is counted as the handler reads it: the
+// stream fails with a 413 error once past the limit, so nothing past it is read. That is not
+// only a chunked one: over HTTP/2, and on fetch runtimes, a body carries no transfer-encoding.
+// GET and HEAD have none, so most requests never touch the body stream.
 function limitBody(c: Context, limit: number): LimitedBody {
+  // A length that is no number (a runtime that passes it on unchecked) is not trusted: counted.
   const declared = c.req.header('content-length')
-  if (declared !== undefined)
+  if (declared !== undefined && /^\s*\d+\s*$/.test(declared))
     return Number(declared) > limit ? { ...WITHIN, tooLarge: true } : WITHIN
-  if (c.req.header('transfer-encoding') === undefined) return WITHIN
+  const method = c.req.method
+  if (method === 'GET' || method === 'HEAD') return WITHIN
   const raw = c.req.raw
   if (raw.body === null) return WITHIN
   const state = { tooLarge: false, exceeded: false }
