@@ -97,6 +97,30 @@ describe('conditions over values of an unexpected type', () => {
   })
 })
 
+describe('conditions over integers past 2^53', () => {
+  const access = new AccessControl({
+    policy: definePolicy<RidesDb, { city: number }, RidesAction>()
+      .allow('read', 'trip', (t, p) => t.eq('city_id', p.city))
+      .allow('cancel', 'trip', (t, p) => t.lt('city_id', p.city))
+      .build(),
+  })
+  // Where PostgreSQL reads bigints back as strings; Number() would round both sides alike.
+  const near = fc.bigInt({ min: 2n ** 53n - 4n, max: 2n ** 53n + 4n })
+
+  it('compare a bigint or a number with an integer string exactly, as the database does', () => {
+    fc.assert(
+      fc.property(near, near, fc.boolean(), (principal, row, asNumber) => {
+        const city = asNumber ? Number(principal) : principal
+        const exact = BigInt(city)
+        const stored = { ...trip, city_id: String(row) as unknown as number }
+        const as = { city: city as number }
+        expect(access.can(as, 'read', 'trip', stored)).toBe(exact === row)
+        expect(access.can(as, 'cancel', 'trip', stored)).toBe(row < exact)
+      }),
+    )
+  })
+})
+
 describe('queries for a principal value of the wrong type', () => {
   let database: Database<RidesDb>
 

@@ -56,15 +56,14 @@ export function answeredResolver(answers: ReadonlyMap<ExistsNode, boolean>): Rel
 // Values read back from different engines differ in type (MariaDB and SQLite booleans are 0/1,
 // PostgreSQL bigints and numerics are strings): compare them as the database would. A value that
 // is not comparable (an object, an array, NaN) gives `undefined`.
-function normalize(value: unknown): string | number | undefined {
+function normalize(value: unknown): string | number | bigint | undefined {
   switch (typeof value) {
     case 'string':
     case 'number':
+    case 'bigint':
       return value
     case 'boolean':
       return value ? 1 : 0
-    case 'bigint':
-      return Number(value)
     default:
       return isComparable(value) ? (value as Date).getTime() : undefined
   }
@@ -73,6 +72,18 @@ function normalize(value: unknown): string | number | undefined {
 // A decimal number as an engine prints one; `Number()` would also read '', ' ', '0x1f' and
 // 'Infinity', which no engine compares equal to a number.
 const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/
+const INTEGER = /^[+-]?\d+$/
+
+/**
+ * A number as the database compares it: an integer string (a PostgreSQL bigint) as a bigint, so
+ * that ids past 2^53 stay exact (`Number('9007199254740993')` is ...992), another decimal string
+ * as a number; `undefined` for a string that spells no number.
+ */
+function numeric(value: string | number | bigint): number | bigint | undefined {
+  if (typeof value !== 'string') return value
+  if (INTEGER.test(value)) return BigInt(value)
+  return DECIMAL.test(value) ? Number(value) : undefined
+}
 
 // Strings order by code point, as SQL's binary comparisons do (SQLite's BINARY, PostgreSQL's
 // "C", MariaDB's binary casts below); JS's `<` orders UTF-16 units, which puts characters past
@@ -93,7 +104,8 @@ function compareStrings(a: string, b: string): number {
   return a.length === b.length ? 0 : a.length < b.length ? -1 : 1
 }
 
-function compareNumbers(a: number, b: number): number | undefined {
+// `<` and `>` compare a bigint with a number exactly, as the database compares its integers.
+function compareNumbers(a: number | bigint, b: number | bigint): number | undefined {
   if (Number.isNaN(a) || Number.isNaN(b)) return undefined
   return a < b ? -1 : a > b ? 1 : 0
 }
@@ -114,9 +126,10 @@ function compareValues(left: unknown, right: unknown): number | undefined {
   const b = normalize(right)
   if (a === undefined || b === undefined) return undefined
   if (typeof a === 'string' && typeof b === 'string') return compareStrings(a, b)
-  if (typeof a === 'string' && !DECIMAL.test(a)) return undefined
-  if (typeof b === 'string' && !DECIMAL.test(b)) return undefined
-  return compareNumbers(Number(a), Number(b))
+  const x = numeric(a)
+  const y = numeric(b)
+  if (x === undefined || y === undefined) return undefined
+  return compareNumbers(x, y)
 }
 
 const TESTS: Record<CompareOperator, (order: number) => boolean> = {
