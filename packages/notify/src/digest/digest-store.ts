@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { Migration } from '@mortar/core'
 import type { Kysely } from 'kysely'
 import { type Recipient, revivedRecipient } from '../notification/recipient.js'
-import type { AddressSeal } from '../ledger/sealed-address.js'
+import { type AddressSeal, digestRoutePlace } from '../ledger/sealed-address.js'
 import { idColumn, insertIgnoringDuplicates, longText, sqlEngine } from '../sql/index.js'
 
 export const DIGEST_BATCH_TABLE = 'mortar_digest_batch'
@@ -197,9 +197,7 @@ function mapRoutes(
   return Object.fromEntries(
     Object.entries(recipient.routes).map(([channel, address]) => [
       channel,
-      typeof address === 'string'
-        ? map(address, `${DIGEST_BATCH_TABLE}:${batchId}:routes.${channel}`)
-        : address,
+      typeof address === 'string' ? map(address, digestRoutePlace(batchId, channel)) : address,
     ]),
   )
 }

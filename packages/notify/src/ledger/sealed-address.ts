@@ -44,6 +44,11 @@ export class AddressSeal {
   }
 }
 
+/** Whether a stored address is sealed. */
+export function isSealed(stored: string): boolean {
+  return SEALED.test(stored)
+}
+
 /** How a stored address is shown (sealed or not): a URL as its scheme and host only. */
 export function shownStoredAddress(stored: string): string {
   const sealed = SEALED.exec(stored)
@@ -53,4 +58,9 @@ export function shownStoredAddress(stored: string): string {
 /** What a delivery row's sealed address is bound to: that row's `address` column. */
 export function deliveryAddressPlace(deliveryId: string): string {
   return `mortar_delivery:${deliveryId}:address`
+}
+
+/** What a digest batch's sealed route is bound to: that batch's recipient, that channel. */
+export function digestRoutePlace(batchId: string, channel: string): string {
+  return `mortar_digest_batch:${batchId}:routes.${channel}`
 }

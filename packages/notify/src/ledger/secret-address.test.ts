@@ -18,6 +18,7 @@ import { webhookChannel } from '../channels/webhook/webhook-channel.js'
 import { defineDigest } from '../digest/define-digest.js'
 import { NotifyConfigError } from '../errors.js'
 import { notifyModule } from '../module/notify-module.js'
+import { notifyCommands } from '../module/notify-commands.js'
 import { DELIVERIES } from '../module/notify-tokens.js'
 import { notify } from '../module/running-notifiers.js'
 import { Notification } from '../notification/notification.js'
@@ -147,6 +148,53 @@ for (const engine of testEngines()) {
       await app.resolve(JOBS).drain()
       expect(webhook.sent.map((s) => s.to)).toEqual([HOOK, SLACK])
       expect(JSON.stringify(await snapshotTables(app))).not.toContain('SECRET')
+    })
+
+    it('seals with `mortar notify seal-addresses` what rows written before the vault hold in plaintext', async () => {
+      const legacy = route('webhook', `${HOOK}&legacy`)
+      webhook.script.push({ status: 'permanent', reason: 'not now' })
+      await notify(legacy, new Deployed())
+      await notify({ id: 'team-6', routes: { webhook: `${SLACK}/legacy` } }, new Digested())
+      await app.resolve(JOBS).drain()
+      const db = (app.resolve(DATABASE) as Database).kysely
+      // As rows written before the module had a vault: the whole URLs.
+      await sql`update mortar_delivery set address = ${`${HOOK}&legacy`} where recipient_id = ${legacy.id}`.execute(
+        db,
+      )
+      await sql`update mortar_digest_batch set recipient = ${JSON.stringify({ id: 'team-6', routes: { webhook: `${SLACK}/legacy` } })} where recipient_id = ${'team-6'}`.execute(
+        db,
+      )
+      expect(JSON.stringify(await snapshotTables(app))).toContain('SECRET')
+      const command = notifyCommands.find((c) => c.name === 'notify seal-addresses')
+      const run = async () => {
+        const out: string[] = []
+        const code = await command?.run({
+          app: app as never,
+          args: [],
+          stdout: (line) => out.push(line),
+          stderr: (line) => out.push(line),
+        })
+        return { code, out }
+      }
+      expect(await run()).toEqual({
+        code: 0,
+        out: ['Sealed the address of 1 delivery and the routes of 1 digest batch.'],
+      })
+      expect(JSON.stringify(await snapshotTables(app))).not.toContain('SECRET')
+      expect((await run()).out).toEqual([
+        'Sealed the address of 0 deliveries and the routes of 0 digest batches.',
+      ])
+      // And they are read as before: the dead delivery replayed, the batch closed.
+      webhook.sent.length = 0
+      const deliveries = app.resolve(DELIVERIES)
+      const dead = (await deliveries.list(legacy.id)).filter((d) => d.status === 'dead')
+      await deliveries.replay(dead.map((d) => d.id))
+      app.clock.advance(31 * 60_000)
+      await app.resolve(JOBS).drain()
+      await app.resolve(JOBS).drain()
+      expect(webhook.sent.map((s) => s.to).sort()).toEqual(
+        [`${HOOK}&legacy`, `${SLACK}/legacy`].sort(),
+      )
     })
 
     it('sends none whose sealed address was moved to another row', async () => {

@@ -1,6 +1,6 @@
 import type { CliCommand, CliContext } from '@mortar/core'
 import type { DeliveryRecord } from '../ledger/delivery-table.js'
-import { DELIVERIES } from './notify-tokens.js'
+import { ADDRESS_SEALING, DELIVERIES } from './notify-tokens.js'
 
 /**
  * `mortar notify status`: deliveries by channel and status and possible duplicates, or with
@@ -69,10 +69,31 @@ const replay: CliCommand = {
   },
 }
 
+/**
+ * `mortar notify seal-addresses`: seals the webhook and chat URLs that rows written before the
+ * module had a `vault` hold in plaintext. Run it once after adding the vault; safe to run again.
+ */
+const sealAddresses: CliCommand = {
+  name: 'notify seal-addresses',
+  summary: 'encrypt the webhook and chat URLs older rows hold in plaintext (needs the vault)',
+  usage: '',
+  async run({ app, args, stdout, stderr }: CliContext) {
+    if (args.length > 0) {
+      stderr('Usage: mortar notify seal-addresses')
+      return 2
+    }
+    const sealed = await app.resolve(ADDRESS_SEALING).sealStored()
+    stdout(
+      `Sealed the address of ${sealed.deliveries} ${sealed.deliveries === 1 ? 'delivery' : 'deliveries'} and the routes of ${sealed.digestBatches} digest ${sealed.digestBatches === 1 ? 'batch' : 'batches'}.`,
+    )
+    return 0
+  },
+}
+
 function deliveryLine(row: DeliveryRecord): string {
   const error = row.lastError === undefined ? '' : `  ${row.lastError}`
   return `${row.createdAt.toISOString()}  ${row.id}  ${row.type}  ${row.channel}  ${row.status}  attempts ${row.attempts}${error}`
 }
 
 /** The `mortar` commands of the notify module. */
-export const notifyCommands: readonly CliCommand[] = [status, replay]
+export const notifyCommands: readonly CliCommand[] = [status, replay, sealAddresses]

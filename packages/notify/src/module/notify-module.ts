@@ -28,6 +28,7 @@ import { DeliveryDispatcher } from '../ledger/delivery-dispatcher.js'
 import { DeliveryLedger } from '../ledger/delivery-ledger.js'
 import { createDeliveryTable, slimDeliveryIndexes } from '../ledger/delivery-table.js'
 import { LedgerNotifier } from '../ledger/ledger-notifier.js'
+import { sealStoredAddresses } from '../ledger/seal-stored-addresses.js'
 import { AddressSeal } from '../ledger/sealed-address.js'
 import { createThrottleTable } from '../ledger/throttle-counter.js'
 import { Notification, type RenderContext } from '../notification/notification.js'
@@ -37,7 +38,7 @@ import { createPreferenceTable, Preferences } from '../preferences/preference-st
 import { minutesOfDay } from '../preferences/quiet-hours.js'
 import { notifyCommands } from './notify-commands.js'
 import type { NotifyModuleOptions } from './notify-options.js'
-import { DELIVERIES, NOTIFIER, PREFERENCES } from './notify-tokens.js'
+import { ADDRESS_SEALING, DELIVERIES, NOTIFIER, PREFERENCES } from './notify-tokens.js'
 import { useRunningNotifier } from './running-notifiers.js'
 
 const LEDGER = globalToken<DeliveryLedger>('mortar.notify.ledger')
@@ -205,6 +206,13 @@ export function notifyModule(options: NotifyModuleOptions): Module {
         inject: [LEDGER, DATABASE, JOBS],
         useFactory: (ledger, database, jobs) =>
           new Deliveries(ledger, database as Database, jobs, deliverJob),
+      })
+      binder.bind(ADDRESS_SEALING, {
+        inject: [DATABASE],
+        useFactory: (database) => ({
+          sealStored: () =>
+            sealStoredAddresses((database as Database).root as Kysely<unknown>, seal),
+        }),
       })
       binder.bind(DIGEST_CLOSER, {
         inject: [DATABASE, NOTIFIER],

@@ -1,5 +1,6 @@
 import { globalToken } from '@mortar/core'
 import type { Deliveries } from '../ledger/deliveries.js'
+import type { SealedCounts } from '../ledger/seal-stored-addresses.js'
 import type { Notifier } from '../notification/notifier.js'
 import type { Preferences } from '../preferences/preference-store.js'
 
@@ -38,3 +39,8 @@ export const DELIVERIES = globalToken<Deliveries>('mortar.notify.deliveries')
  * ```
  */
 export const PREFERENCES = globalToken<Preferences>('mortar.notify.preferences')
+
+/** Internal (the `notify seal-addresses` command): seals what older rows hold in plaintext. */
+export const ADDRESS_SEALING = globalToken<{ sealStored(): Promise<SealedCounts> }>(
+  'mortar.notify.address-sealing',
+)
