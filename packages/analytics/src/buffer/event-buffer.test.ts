@@ -262,6 +262,23 @@ describe('EventBuffer', () => {
     expect(store.dropped.overflow).toEqual([])
   })
 
+  it('on close, settles the callers still blocked once their events are dropped as shutdown', async () => {
+    const store = new Store()
+    store.failing = new Error('down')
+    const buffer = store.buffer({ capacity: 2, batchSize: 2, maxAgeMs: 60_000, overflow: 'block' })
+    buffer.push(item(1))
+    buffer.push(item(2))
+    let settled = 0
+    for (const blocked of [buffer.push(item(3)), buffer.push(item(4))]) {
+      void blocked?.then(() => settled++)
+    }
+    await buffer.close(30)
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(settled).toBe(2)
+    expect([...store.dropped.shutdown].sort()).toEqual([1, 2, 3, 4])
+    expect(buffer.blocked).toBe(0)
+  })
+
   it('on close, drops what the deadline leaves and reports it as shutdown; later pushes as closed', async () => {
     const store = new Store()
     store.failing = new Error('down')

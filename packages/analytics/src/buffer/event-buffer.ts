@@ -262,7 +262,8 @@ export class EventBuffer<T> {
     clearTimeout(this.#retryTimer)
     this.#retryTimer = undefined
     const left: T[] = this.#take(this.#queue.length - this.#head)
-    for (const { item } of this.#blocked.splice(0)) left.push(item)
+    const blocked = this.#blocked.splice(0)
+    for (const { item } of blocked) left.push(item)
     const next = this.#next
     this.#next = undefined
     if (next !== undefined) left.unshift(...next.items)
@@ -275,6 +276,8 @@ export class EventBuffer<T> {
     for (const { resolve } of this.#flushWaiters.splice(0)) resolve()
     this.#releaseProcess()
     if (left.length > 0) this.#hooks.onDrop('shutdown', left)
+    // A blocked track() settles once its event is dropped too: it never waits for room again.
+    for (const { resolve } of blocked) resolve()
   }
 
   // The timers are unref'd so an idle buffer never keeps a process alive; but a caller awaiting
