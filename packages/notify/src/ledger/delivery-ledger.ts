@@ -15,7 +15,7 @@ import {
   PREFERENCE_TABLE,
   type PreferenceTables,
 } from '../preferences/preference-store.js'
-import { idIn, plannedAsFew, sqlEngine } from '../sql/index.js'
+import { idIn, rowsById, sqlEngine } from '../sql/index.js'
 import { Batcher } from './batcher.js'
 import { deliveryInsertion, keyedDeliveryInsert } from './delivery-insert.js'
 import {
@@ -79,13 +79,6 @@ export class DeliveryLedger {
   readonly #database: Database
   readonly #clock: Clock
   readonly #finishUnflushed: boolean
-  /**
-   * Batches of rows are found by primary-key probes (see `plannedAsFew`) with the SQL queue
-   * only: there they cut the server's CPU per delivery by a quarter; on BullMQ, bench:notify
-   * measured the ledger slower with them (4 December 2026: 0.58–0.66 of raw BullMQ without,
-   * 0.22–0.28 with, in three runs each; the cause is not found yet, see bench/README.md).
-   */
-  readonly #probeKeys: boolean
   readonly #marks: Batcher<{ id: string; attempt: number }, boolean>
   readonly #finishes: Batcher<AttemptOutcome, undefined>
   /**
@@ -106,7 +99,6 @@ export class DeliveryLedger {
     this.#database = database
     this.#clock = clock
     this.#finishUnflushed = options.jobsInSameDatabase
-    this.#probeKeys = options.jobsInSameDatabase
     this.#upkeep = new ChurnVacuum({
       database,
       table: DELIVERY_TABLE,
@@ -190,8 +182,9 @@ export class DeliveryLedger {
    */
   async load(ids: readonly string[]): Promise<(LoadedDelivery | undefined)[]> {
     if (ids.length === 0) return []
-    const rows = await (this.#database.background as Kysely<LedgerTables & PreferenceTables>)
-      .selectFrom(`${DELIVERY_TABLE} as d`)
+    const background = this.#database.background as Kysely<LedgerTables & PreferenceTables>
+    const rows = await background
+      .selectFrom(rowsById<DeliveryRow>(background as Kysely<unknown>, DELIVERY_TABLE, ids).as('d'))
       .leftJoin(`${PREFERENCE_TABLE} as p`, 'p.recipient_id', 'd.recipient_id')
       .selectAll('d')
       .select([
@@ -199,11 +192,6 @@ export class DeliveryLedger {
         'p.channel as preference_channel',
         'p.enabled as preference_enabled',
       ])
-      .where((eb) =>
-        this.#probeKeys
-          ? idIn(this.#database.background, 'd.id', ids)
-          : eb('d.id', 'in', [...new Set(ids)]),
-      )
       .where('d.status', 'in', CLAIMABLE)
       .execute()
     // One line per stored choice of the recipient (one with nulls when there is none).
@@ -286,11 +274,7 @@ export class DeliveryLedger {
         status: 'sending',
         updated_at: this.#clock.nowMs(),
       })
-      .where((eb) =>
-        this.#probeKeys
-          ? idIn(this.#background as Kysely<unknown>, 'id', ids)
-          : eb('id', 'in', ids),
-      )
+      .where(idIn(this.#background as Kysely<unknown>, 'id', ids))
       .where('status', 'in', CLAIMABLE)
     let marked: readonly { id: string }[]
     // The mark only has to outlive the worker, not the server: a server crash loses the send's
@@ -330,9 +314,9 @@ export class DeliveryLedger {
 
   /**
    * The UPDATE recording outcomes, for deliveries still in a claimable status. On PostgreSQL the
-   * outcomes travel as one array per column (`unnest`): six parameters however many rows,
-   * where a `case` per column takes two per row and column; with the SQL queue the rows are
-   * found by primary-key probes, never a scan of the table (see `plannedAsFew`).
+   * outcomes travel as one array per column (`unnest`): seven parameters however many rows,
+   * where a `case` per column takes two per row and column; the rows are found by primary-key
+   * probes, never a scan of the table (see `idIn`).
    */
   #resultsUpdate(
     db: Kysely<LedgerTables>,
@@ -342,15 +326,16 @@ export class DeliveryLedger {
     const now = this.#clock.nowMs()
     if (sqlEngine(db as Kysely<unknown>) === 'postgres') {
       const column = <T>(value: (outcome: AttemptOutcome) => T): T[] => outcomes.map(value)
+      const ids = column((o) => o.id)
       return sql`update ${sql.table(DELIVERY_TABLE)} as d
         set status = v.status, attempts = v.attempts, provider_message_id = v.provider_message_id,
           last_error = v.last_error, sent_at = case when v.status = 'sent' then ${now}::bigint end,
           updated_at = ${now}
-        from (select * from unnest(${column((o) => o.id)}::text[], ${column((o) => o.status)}::text[],
+        from unnest(${ids}::text[], ${column((o) => o.status)}::text[],
           ${column((o) => o.attempt)}::integer[], ${column((o) => o.providerMessageId ?? null)}::text[],
-          ${column((o) => truncate(o.error))}::text[]) ${this.#probeKeys ? plannedAsFew(outcomes.length) : sql``})
+          ${column((o) => truncate(o.error))}::text[])
           as v(id, status, attempts, provider_message_id, last_error)
-        where ${this.#probeKeys ? sql`` : sql`d.id = any(${column((o) => o.id)}::text[]) and `}d.id = v.id and d.status in (${sql.join(CLAIMABLE)})${condition === undefined ? sql`` : sql` and ${condition}`}`
+        where ${idIn(db as Kysely<unknown>, 'd.id', ids)} and d.id = v.id and d.status in (${sql.join(CLAIMABLE)})${condition === undefined ? sql`` : sql` and ${condition}`}`
     }
     const caseOf = (
       column: keyof DeliveryRow,
