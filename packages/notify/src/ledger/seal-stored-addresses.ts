@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import { DIGEST_BATCH_TABLE } from '../digest/digest-store.js'
 import type { Recipient } from '../notification/recipient.js'
+import { withoutAddress } from '../notification/shown-address.js'
 import { DELIVERY_TABLE } from './delivery-table.js'
 import {
   type AddressSeal,
@@ -16,7 +17,7 @@ export interface SealedCounts {
 }
 
 interface Tables {
-  mortar_delivery: { id: string; address: string | null }
+  mortar_delivery: { id: string; address: string | null; last_error: string | null }
   mortar_digest_batch: { id: string; recipient: string }
 }
 
@@ -24,7 +25,8 @@ const PAGE = 500
 
 /**
  * Seals the secret-bearing addresses that rows written before the notify module had a vault
- * hold in plaintext: each delivery's address, and the routes of each digest batch's recipient.
+ * hold in plaintext: each delivery's address (and its reason, cleaned of it), and the routes of
+ * each digest batch's recipient.
  * A row changed meanwhile is left to the writer that changed it (its value is compared). Safe
  * to run again: a sealed value is skipped.
  */
@@ -37,7 +39,7 @@ export async function sealStoredAddresses(
   for (let after = ''; ; ) {
     const rows = await typed
       .selectFrom(DELIVERY_TABLE)
-      .select(['id', 'address'])
+      .select(['id', 'address', 'last_error'])
       .where('id', '>', after)
       .where('address', 'like', '%://%')
       .orderBy('id')
@@ -49,7 +51,11 @@ export async function sealStoredAddresses(
       if (sealed === row.address) continue
       const result = await typed
         .updateTable(DELIVERY_TABLE)
-        .set({ address: sealed })
+        // A reason written before reasons were cleaned may quote the URL too.
+        .set({
+          address: sealed,
+          last_error: row.last_error === null ? null : withoutAddress(row.last_error, row.address),
+        })
         .where('id', '=', row.id)
         .where('address', '=', row.address)
         .executeTakeFirst()

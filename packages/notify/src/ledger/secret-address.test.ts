@@ -158,7 +158,7 @@ for (const engine of testEngines()) {
       await app.resolve(JOBS).drain()
       const db = (app.resolve(DATABASE) as Database).kysely
       // As rows written before the module had a vault: the whole URLs.
-      await sql`update mortar_delivery set address = ${`${HOOK}&legacy`} where recipient_id = ${legacy.id}`.execute(
+      await sql`update mortar_delivery set address = ${`${HOOK}&legacy`}, last_error = ${`permanent: POST ${HOOK}&legacy refused`} where recipient_id = ${legacy.id}`.execute(
         db,
       )
       await sql`update mortar_digest_batch set recipient = ${JSON.stringify({ id: 'team-6', routes: { webhook: `${SLACK}/legacy` } })} where recipient_id = ${'team-6'}`.execute(
