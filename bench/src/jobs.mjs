@@ -9,6 +9,8 @@
 // Servers: MORTAR_BENCH_POSTGRES_URL / MORTAR_TEST_POSTGRES_URL and the MySQL equivalents,
 // defaulting to the local ones; every run uses private schemas/databases and drops them.
 import { randomBytes } from 'node:crypto'
+import { readdirSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { performance } from 'node:perf_hooks'
 import {
   afterCommit,
@@ -40,7 +42,8 @@ const ENQUEUES = Number(process.env.BENCH_JOBS_ENQUEUES ?? 4_000)
 const TX_OPS = Number(process.env.BENCH_JOBS_TX ?? 3_000)
 const TX_SLICE = 320
 // `request`: only the request transaction, on PostgreSQL, SQLite and MariaDB; `mariadb`: only
-// MariaDB's 24 workers against 10.
+// MariaDB's 24 workers against 10; `processing`: only PostgreSQL processing against
+// graphile-worker, with what each side costs per job.
 const ONLY = process.env.BENCH_JOBS_ONLY
 const TITLES = { sqlite: 'SQLite', postgres: 'PostgreSQL', mysql: 'MariaDB' }
 const BARE_DRIVERS = {
@@ -52,6 +55,64 @@ const LATENCY_SAMPLES = Number(process.env.BENCH_JOBS_LATENCY ?? 400)
 const CLIENTS = 16
 const POSTGRES = servers.postgres
 const silent = createLogger({ level: 'silent' })
+const require = createRequire(import.meta.url)
+
+/**
+ * CPU time (µs) the PostgreSQL server's processes used, ended ones included (the postmaster's
+ * reaped children), read from Linux's /proc: the server must run on this machine, and other
+ * clients' work on it counts too. Undefined where there is no /proc.
+ */
+function serverCpuMicros() {
+  let ticks = 0
+  let pids
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name))
+  } catch {
+    return undefined
+  }
+  for (const pid of pids) {
+    let stat
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    } catch {
+      continue
+    }
+    const close = stat.lastIndexOf(')')
+    if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue
+    // Fields after the name: state, ppid, ..., utime (12th), stime, cutime, cstime.
+    const fields = stat.slice(close + 2).split(' ')
+    for (let i = 11; i <= 14; i++) ticks += Number(fields[i])
+  }
+  // Linux's USER_HZ is 100 on every common build.
+  return ticks * 10_000
+}
+
+/** Counts the statements every node-postgres client sends (both sides use `pg`). */
+function countStatements() {
+  const { Client } = require('pg')
+  const query = Client.prototype.query
+  const counter = { count: 0 }
+  Client.prototype.query = function (...args) {
+    counter.count += 1
+    return query.apply(this, args)
+  }
+  return counter
+}
+
+/** Runs `measure` (resolving to a rate), and what it cost per job: server and client CPU, statements. */
+async function costed(measure, statements, n) {
+  const server = serverCpuMicros()
+  const client = process.cpuUsage()
+  const sent = statements.count
+  const rate = await measure()
+  const used = process.cpuUsage(client)
+  return {
+    rate,
+    serverUs: server === undefined ? Number.NaN : (serverCpuMicros() - server) / n,
+    clientUs: (used.user + used.system) / n,
+    statements: (statements.count - sent) / n,
+  }
+}
 
 /** A counter the no-op handler bumps; `reached(n)` resolves when it gets there. */
 function counter() {
@@ -110,19 +171,21 @@ async function enqueueAll(app, n) {
 }
 
 /** Processing rate of an app whose workers start on a full queue. */
-async function mortarProcessing(url, n, workers) {
+async function mortarProcessing(url, n, workers, observe = (work) => work()) {
   const loader = mortarApp(url, false)
   await loader.start()
   await enqueueAll(loader, n)
   await loader.stop()
-  done.reset()
-  const app = mortarApp(url, workers)
-  const started = performance.now()
-  await app.start()
-  await done.reached(n)
-  const seconds = (performance.now() - started) / 1_000
-  await app.stop()
-  return n / seconds
+  return observe(async () => {
+    done.reset()
+    const app = mortarApp(url, workers)
+    const started = performance.now()
+    await app.start()
+    await done.reached(n)
+    const seconds = (performance.now() - started) / 1_000
+    await app.stop()
+    return n / seconds
+  })
 }
 
 async function postgres() {
@@ -156,7 +219,7 @@ async function postgres() {
   await migrator.start()
   const mortarWorkers = { concurrency: 24, batchSize: 500 }
 
-  const graphileProcessing = async (n) => {
+  const graphileProcessing = async (n, observe = (work) => work()) => {
     for (let start = 0; start < n; start += 1_000) {
       await utils.addJobs(
         Array.from({ length: Math.min(1_000, n - start) }, (_, i) => ({
@@ -165,18 +228,20 @@ async function postgres() {
         })),
       )
     }
-    done.reset()
-    const started = performance.now()
-    const runner = await run({
-      noHandleSignals: true,
-      logger: quiet,
-      taskList: { noop: async () => done.bump() },
-      preset: { worker: tuned },
+    return observe(async () => {
+      done.reset()
+      const started = performance.now()
+      const runner = await run({
+        noHandleSignals: true,
+        logger: quiet,
+        taskList: { noop: async () => done.bump() },
+        preset: { worker: tuned },
+      })
+      await done.reached(n)
+      const seconds = (performance.now() - started) / 1_000
+      await runner.stop()
+      return n / seconds
     })
-    await done.reached(n)
-    const seconds = (performance.now() - started) / 1_000
-    await runner.stop()
-    return n / seconds
   }
 
   const mortarEnqueue = async () => {
@@ -197,6 +262,13 @@ async function postgres() {
     // Warm-up: both paths once, small.
     await mortarProcessing(databaseUrl, 2_000, mortarWorkers)
     await graphileProcessing(2_000)
+    if (ONLY === 'processing') {
+      await processingCosts(
+        (observe) => mortarProcessing(databaseUrl, JOBS_PER_ROUND, mortarWorkers, observe),
+        (observe) => graphileProcessing(JOBS_PER_ROUND, observe),
+      )
+      return
+    }
     for (let round = 0; round < ROUNDS; round++) {
       const pair = [
         ['mortar', () => mortarProcessing(databaseUrl, JOBS_PER_ROUND, mortarWorkers)],
@@ -235,6 +307,41 @@ async function postgres() {
     await utils.withPgClient((client) => client.query(`drop schema if exists ${gwSchema} cascade`))
     await utils.release()
     await target.drop()
+  }
+}
+
+/**
+ * PostgreSQL processing alone, each round also costed per job: the server's CPU, this
+ * process's CPU and the statements sent.
+ */
+async function processingCosts(mortar, graphile) {
+  const statements = countStatements()
+  const rounds = { mortar: [], graphile: [] }
+  for (let round = 0; round < ROUNDS; round++) {
+    const pair = [
+      ['mortar', mortar],
+      ['graphile', graphile],
+    ]
+    for (const [name, measure] of round % 2 === 0 ? pair : pair.reverse()) {
+      rounds[name].push(await measure((work) => costed(work, statements, JOBS_PER_ROUND)))
+    }
+  }
+  const rates = {
+    mortar: rounds.mortar.map((cost) => cost.rate),
+    graphile: rounds.graphile.map((cost) => cost.rate),
+  }
+  report(
+    'PostgreSQL processing, no-op jobs',
+    rates,
+    'graphile-worker (tuned)',
+    1.0,
+    '>= 1.0× (aim 1.5×)',
+  )
+  for (const [name, costs] of Object.entries(rounds)) {
+    const each = (field, digits) => costs.map((cost) => cost[field].toFixed(digits)).join(', ')
+    console.log(
+      `  ${name}: jobs/s ${each('rate', 0)}; server CPU µs/job ${each('serverUs', 1)}; client CPU µs/job ${each('clientUs', 1)}; statements/job ${each('statements', 3)}`,
+    )
   }
 }
 
@@ -463,6 +570,10 @@ export async function run() {
   }
   if (ONLY === 'mariadb') {
     await mariadb()
+    return
+  }
+  if (ONLY === 'processing') {
+    await postgres()
     return
   }
   await postgres()

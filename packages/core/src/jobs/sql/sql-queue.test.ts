@@ -129,6 +129,60 @@ for (const engine of testEngines()) {
           .poll(vacuums, { timeout: 20_000, interval: 100 })
           .toBeGreaterThan(before)
       })
+
+      vitest.it(
+        'claims from the head of the due index through the primary key, whatever the backlog',
+        async () => {
+          // One connection: the claim's reads count in the statistics this session flushes.
+          const one = new Database({ url: (target as PrivateDatabaseUrl).url, pool: 1 })
+          try {
+            await sql`delete from mortar_job`.execute(one.root)
+            const queue = new SqlQueue({ database: one })
+            const nowMs = Date.now()
+            const backlog = 5_000
+            await queue.enqueue(
+              Array.from({ length: backlog }, () => ({
+                name: 'backlog',
+                payload: '{}',
+                runAtMs: nowMs,
+                createdAtMs: nowMs,
+                maxAttempts: 1,
+                key: undefined,
+              })),
+            )
+            // What the queue's upkeep leaves: a vacuumed table with statistics.
+            await sql`vacuum (analyze) mortar_job`.execute(one.root)
+            const reads = async () => {
+              await sql`select pg_stat_force_next_flush()`.execute(one.root)
+              const { rows } = await sql<{ seq: string; due: string }>`select
+                  (select seq_scan from pg_stat_user_tables where relid = 'mortar_job'::regclass) as seq,
+                  (select idx_tup_read from pg_stat_user_indexes where indexrelid = 'mortar_job_due'::regclass) as due`.execute(
+                one.root,
+              )
+              return { seq: Number(rows[0]?.seq), due: Number(rows[0]?.due) }
+            }
+            const before = await reads()
+            await vitest.expect.poll(reads, { timeout: 20_000, interval: 200 }).toEqual(before)
+            const claimed = await queue.claim({
+              worker: 'w1',
+              names: ['backlog'],
+              limit: 50,
+              nowMs,
+              leaseUntilMs: nowMs + 60_000,
+            })
+            vitest.expect(claimed).toHaveLength(50)
+            await vitest.expect
+              .poll(async () => (await reads()).due, { timeout: 20_000, interval: 200 })
+              .toBeGreaterThan(before.due)
+            const after = await reads()
+            // A hash join over the whole table, or a sort of every due job, reads the backlog.
+            vitest.expect(after.seq).toBe(before.seq)
+            vitest.expect(after.due - before.due).toBeLessThan(backlog / 10)
+          } finally {
+            await one.destroy()
+          }
+        },
+      )
     })
   }
 

@@ -35,22 +35,25 @@ describe.skipIf(postgres?.skip !== undefined)('ChurnVacuum on PostgreSQL', () =>
     await target.drop()
   })
 
-  const vacuums = async () => {
-    const { rows } = await sql<{ count: string }>`select vacuum_count as count
+  const upkeeps = async () => {
+    const { rows } = await sql<{ vacuums: string; analyzes: string }>`select
+        vacuum_count as vacuums, analyze_count as analyzes
       from pg_stat_user_tables where relname = 'note' and schemaname = current_schema()`.execute(
       database.root,
     )
-    return Number(rows[0]?.count ?? 0)
+    return { vacuums: Number(rows[0]?.vacuums ?? 0), analyzes: Number(rows[0]?.analyzes ?? 0) }
   }
 
-  it('vacuums the table once the rows counted reach the interval, not before', async () => {
+  it('vacuums and analyzes the table once the rows counted reach the interval, not before', async () => {
     const upkeep = new ChurnVacuum({ database, table: 'note', every: 100 })
     upkeep.count(99)
     // Statistics reach pg_stat_user_tables within about half a second.
     await new Promise((resolve) => setTimeout(resolve, 1_000))
-    expect(await vacuums()).toBe(0)
+    expect(await upkeeps()).toEqual({ vacuums: 0, analyzes: 0 })
     upkeep.count(1)
-    await expect.poll(vacuums, { timeout: 20_000, interval: 100 }).toBe(1)
+    await expect
+      .poll(upkeeps, { timeout: 20_000, interval: 100 })
+      .toEqual({ vacuums: 1, analyzes: 1 })
   })
 
   it("reports a failed vacuum to the database's logger when given none, and never throws", async () => {
