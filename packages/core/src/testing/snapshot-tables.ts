@@ -1,10 +1,12 @@
+import { sql } from 'kysely'
+import { engineOf } from '../persistence/database/database-engine.js'
 import { type Resolver, resolveDatabase } from '../persistence/database/index.js'
 
 // Any table, any column: the snapshot reads what the introspection finds.
 type AnyTables = Record<string, Record<string, unknown>>
 
 /**
- * Every row of every table in the app's database, by table name, rows in a stable order: compare
+ * Every row of every table in the app's database (on PostgreSQL, its schema), by table name, rows in a stable order: compare
  * a snapshot taken before an action with one taken after to prove it changed nothing. For tests
  * on small databases.
  *
@@ -19,7 +21,14 @@ type AnyTables = Record<string, Record<string, unknown>>
  */
 export async function snapshotTables(app: Resolver): Promise<Record<string, readonly string[]>> {
   const db = resolveDatabase<AnyTables>(app)
-  const tables = await db.introspection.getTables()
+  let tables = await db.introspection.getTables()
+  if (engineOf(db) === 'postgres') {
+    // PostgreSQL's introspection lists every schema's tables: only the app's are its own (other
+    // schemas are other apps', or other tests' that may be dropped while this one reads).
+    const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db)
+    const current = rows[0]?.schema
+    tables = tables.filter((table) => table.schema === current)
+  }
   const snapshot: Record<string, readonly string[]> = {}
   for (const table of tables) {
     const name = table.schema === undefined ? table.name : `${table.schema}.${table.name}`

@@ -81,10 +81,12 @@ export const NOTIFY_JOBS = {
 export function notifyModule(options: NotifyModuleOptions): Module {
   const channels = channelMap(options.channels)
   // Admin alerts are critical unless the app says otherwise: no opt-out, no quiet hours.
-  const categories: Readonly<Record<string, CategoryOptions>> = {
-    [ALERT_CATEGORY]: { critical: true },
-    ...options.categories,
-  }
+  // No prototype: a category named 'constructor' or 'toString' is no category the app set.
+  const categories: Readonly<Record<string, CategoryOptions>> = Object.assign(
+    Object.create(null) as Record<string, CategoryOptions>,
+    { [ALERT_CATEGORY]: { critical: true } },
+    options.categories,
+  )
   const digests = digestMap(options.digests ?? [])
   const defaultLocale = options.defaultLocale ?? 'en'
   const defaultTimeZone = options.defaultTimeZone ?? 'UTC'

@@ -37,7 +37,8 @@ export function problemResponse(error: unknown, request: Request): Response {
 
 /**
  * Runs the guard on the current request context: refuses (403 problem) outside a request, when
- * there is no guard and `allowWithoutGuard` is false, when the guard says no or throws.
+ * there is no guard and `allowWithoutGuard` is false, when the guard says no or throws (which is
+ * logged as a warning).
  */
 export async function guardPage(
   request: Request,
@@ -50,8 +51,16 @@ export async function guardPage(
   else if (context !== undefined) {
     try {
       allowed = (await guard(context)) === true
-    } catch {
+    } catch (error) {
       allowed = false
+      // Refused all the same (fail closed), but not without a trace: a guard that cannot read
+      // the session (its store down) would otherwise turn every admin away with a bare 403.
+      context
+        .resolve(LOGGER)
+        .warn(
+          { err: error, requestId: context.requestId, path: new URL(request.url).pathname },
+          'A page guard failed; the request is refused',
+        )
     }
   }
   return allowed

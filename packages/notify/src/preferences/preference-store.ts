@@ -81,7 +81,7 @@ export class Preferences {
     if (typeof recipientId !== 'string' || recipientId === '') {
       throw invalid('recipientId', 'A recipient id is required.')
     }
-    if (choice.category !== '*' && !(choice.category in this.#categories)) {
+    if (choice.category !== '*' && !Object.hasOwn(this.#categories, choice.category)) {
       throw invalid(
         'category',
         `Unknown category '${choice.category}'; known: ${Object.keys(this.#categories).join(', ') || 'none'}.`,

@@ -3,6 +3,10 @@ import { describe, expect, it } from 'vitest'
 import { devMailbox } from './dev-mailbox.js'
 import { devMailboxPage } from './dev-mailbox-page.js'
 
+// What the page logs (LOGGER is all it resolves).
+const warnings: unknown[] = []
+const logger = { warn: (fields: unknown) => void warnings.push(fields), error: () => undefined }
+
 function inRequest(
   handler: (request: Request) => Response | Promise<Response>,
   url: string,
@@ -11,7 +15,7 @@ function inRequest(
   headers: Record<string, string> = {},
 ) {
   const context = new RequestContext({
-    createScope: () => ({ resolve: () => undefined as never, dispose: async () => {} }),
+    createScope: () => ({ resolve: () => logger as never, dispose: async () => {} }),
     ip: ip ?? undefined,
   })
   context.set('principal', { admin } as never)
@@ -61,7 +65,12 @@ describe('devMailboxPage', () => {
         throw new Error('no session')
       },
     })
+    warnings.length = 0
     expect((await inRequest(throwing, 'http://localhost/', true)).status).toBe(403)
+    // Refused, and logged: before, a guard that failed left no trace but the 403.
+    expect(warnings).toEqual([
+      expect.objectContaining({ err: expect.objectContaining({ message: 'no session' }) }),
+    ])
   })
 
   it('answers without a guard only to this machine, even in development (a public dev server shows no one’s mail)', async () => {
