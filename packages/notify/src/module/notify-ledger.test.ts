@@ -491,7 +491,7 @@ for (const engine of testEngines()) {
       // FakeClock ahead of the machine clock, which BullMQ's delays follow: the SQL queue only.
       it('sends a dead delivery once however many replays of it run at once: one wins, the others are refused', async () => {
         const deliveries = app.resolve(DELIVERIES)
-        const kit: Recipient = { id: 'kit', phone: '+15550107' }
+        const kit: Recipient = { id: 'kit', phone: '+15550107', quietHours: null }
         sms.script.push({ status: 'permanent', reason: 'bad number' })
         const id = (await notify(kit, new Promo())).deliveries[0]?.id ?? ''
         await drain()
