@@ -458,21 +458,33 @@ export class DeliveryLedger {
     ids: readonly string[] | 'all-dead',
   ): Promise<{ readonly id: string; readonly after: number }[]> {
     const now = this.#clock.nowMs()
-    const engine = sqlEngine(this.#db as Kysely<unknown>)
+    // 'all-dead' finds its rows without locks: a locking read by status would lock every row
+    // it scans on MariaDB. They are locked by id below, and those no longer dead left out.
+    const wanted =
+      ids === 'all-dead'
+        ? (
+            await this.#db
+              .selectFrom(DELIVERY_TABLE)
+              .select('id')
+              .where('status', '=', 'dead')
+              .where('message', '<>', '')
+              .execute()
+          ).map((row) => row.id)
+        : [...new Set(ids)]
+    if (wanted.length === 0) return []
     let query = this.#db
       .selectFrom(DELIVERY_TABLE)
       .select(['id', 'status', 'message', 'attempts'])
+      .where('id', 'in', wanted)
       .orderBy('id')
-    query =
-      ids === 'all-dead'
-        ? query.where('status', '=', 'dead').where('message', '<>', '')
-        : query.where('id', 'in', [...ids])
     // Concurrent replays of one delivery: the rows are locked and read as committed, so a replay
     // that waited sees the winner's `queued` and enqueues no second job (which could send the
     // message twice). SQLite's transactions already run one at a time (BEGIN IMMEDIATE).
-    if (engine !== 'sqlite') query = query.forUpdate()
-    const rows = await query.execute()
-    if (ids !== 'all-dead') {
+    if (sqlEngine(this.#db as Kysely<unknown>) !== 'sqlite') query = query.forUpdate()
+    let rows = await query.execute()
+    if (ids === 'all-dead') {
+      rows = rows.filter((row) => row.status === 'dead' && row.message !== '')
+    } else {
       const found = new Map(rows.map((row) => [row.id, row]))
       for (const id of ids) {
         const row = found.get(id)

@@ -487,8 +487,6 @@ for (const engine of testEngines()) {
         expect((await deliveries.status()).counts.map((row) => row.status)).not.toContain('sending')
       })
 
-      // The rest checks the ledger's own logic, the same on every queue, and some of it moves the
-      // FakeClock ahead of the machine clock, which BullMQ's delays follow: the SQL queue only.
       it('sends a dead delivery once however many replays of it run at once: one wins, the others are refused', async () => {
         const deliveries = app.resolve(DELIVERIES)
         const kit: Recipient = { id: 'kit', phone: '+15550107', quietHours: null }
@@ -507,8 +505,26 @@ for (const engine of testEngines()) {
         await drain()
         expect(sms.sent.map((s) => s.to)).toEqual(['+15550107'])
         expect(await deliveries.get(id)).toMatchObject({ status: 'sent', possibleDuplicates: 0 })
+
+        // The same beside replays of every dead delivery.
+        sms.sent.length = 0
+        sms.script.push({ status: 'permanent', reason: 'bad number' })
+        const again = (await notify(kit, new LoginAlert())).deliveries[0]?.id ?? ''
+        await drain()
+        await Promise.allSettled(
+          Array.from({ length: 6 }, (_, i) => deliveries.replay(i % 2 === 0 ? again : 'all-dead')),
+        )
+        const queued = await app
+          .resolve(JOBS)
+          .list({ state: 'pending', name: 'mortar.notify.deliver', limit: 1_000 })
+        expect(queued.filter((job) => (job.payload as { id: string }).id === again)).toHaveLength(1)
+        await drain()
+        expect(sms.sent.filter((s) => s.id === again)).toHaveLength(1)
+        expect(await deliveries.get(again)).toMatchObject({ status: 'sent', possibleDuplicates: 0 })
       })
 
+      // The rest checks the ledger's own logic, the same on every queue, and some of it moves the
+      // FakeClock ahead of the machine clock, which BullMQ's delays follow: the SQL queue only.
       if (queue.engine !== 'database') return
 
       it('records a renderer that throws as dead with its reason, and still sends the other channels', async () => {
