@@ -517,7 +517,9 @@ for (const engine of testEngines()) {
         const queued = await app
           .resolve(JOBS)
           .list({ state: 'pending', name: 'mortar.notify.deliver', limit: 1_000 })
-        expect(queued.filter((job) => (job.payload as { id: string }).id === again)).toHaveLength(1)
+        // By job id: BullMQ's list may show a job twice while it is being relayed (outbox and queue).
+        const jobsOfAgain = queued.filter((job) => (job.payload as { id: string }).id === again)
+        expect(new Set(jobsOfAgain.map((job) => job.id)).size).toBe(1)
         await drain()
         expect(sms.sent.filter((s) => s.id === again)).toHaveLength(1)
         expect(await deliveries.get(again)).toMatchObject({ status: 'sent', possibleDuplicates: 0 })
