@@ -17,7 +17,8 @@ interface BatchRow {
   /** `digest|recipient` while the batch is open, NULL once closed: unique, so one open batch each. */
   open_key: string | null
   recipient: string
-  status: 'open' | 'closed'
+  /** `orphaned`: closed unsent because its digest was not registered; its items wait for the next batch. */
+  status: 'open' | 'closed' | 'orphaned'
   created_at: Millis
   closes_at: Millis
 }
@@ -49,7 +50,8 @@ function openKey(digestKey: string, recipientId: string): string {
  * Adds an item to the recipient's open batch of the digest, opening one if there is none, in
  * the caller's transaction. The open batch is a row with a unique `open_key`: of two concurrent
  * calls one inserts it, the other's insert is skipped (after waiting for the first to commit)
- * and it joins that batch.
+ * and it joins that batch. A batch it opens takes over the items of the recipient's orphaned
+ * batches of this digest (closed while the digest was not registered), so they go out with it.
  */
 export async function addDigestItem(
   db: Kysely<unknown>,
@@ -88,6 +90,7 @@ export async function addDigestItem(
     const batch = await query.executeTakeFirst()
     // Closed between our insert and read: try again, which opens a new batch.
     if (batch === undefined) continue
+    if (batch.id === id) await adoptOrphanedItems(typed, input.digestKey, input.recipient.id, id)
     await typed
       .insertInto(DIGEST_ITEM_TABLE)
       .values({
@@ -104,33 +107,77 @@ export async function addDigestItem(
   )
 }
 
+/** Moves the items of the recipient's orphaned batches of a digest into the batch just opened. */
+async function adoptOrphanedItems(
+  db: Kysely<DigestTables>,
+  digestKey: string,
+  recipientId: string,
+  batchId: string,
+): Promise<void> {
+  let query = db
+    .selectFrom(DIGEST_BATCH_TABLE)
+    .select('id')
+    .where('recipient_id', '=', recipientId)
+    .where('status', '=', 'orphaned')
+    .where('digest_key', '=', digestKey)
+  if (sqlEngine(db as Kysely<unknown>) !== 'sqlite') query = query.forUpdate()
+  const orphans = (await query.execute()).map((row) => row.id)
+  if (orphans.length === 0) return
+  await db
+    .updateTable(DIGEST_ITEM_TABLE)
+    .set({ batch_id: batchId })
+    .where('batch_id', 'in', orphans)
+    .execute()
+  await db
+    .updateTable(DIGEST_BATCH_TABLE)
+    .set({ status: 'closed' })
+    .where('id', 'in', orphans)
+    .execute()
+}
+
 /** A closed batch: who it is for, which digest, and its items in order. */
 export interface ClosedBatch {
+  readonly orphaned?: never
   readonly id: string
   readonly digestKey: string
   readonly recipient: Recipient
   readonly items: readonly unknown[]
 }
 
+/** A batch its close found with no registered digest: closed unsent, its items kept. */
+export interface OrphanedBatch {
+  readonly orphaned: true
+  readonly id: string
+  readonly digestKey: string
+  readonly recipientId: string
+}
+
 /**
  * Closes an open batch and returns it with its items, in the caller's transaction; `undefined`
- * when it is closed already (a repeated close job does nothing).
+ * when it is closed already (a repeated close job does nothing). A batch of a digest that is not
+ * `registered` (removed in a deploy) is closed as `orphaned` instead, unsent: new items open a
+ * new batch, which takes over its items once the digest is registered again.
  */
 export async function closeDigestBatch(
   db: Kysely<unknown>,
   batchId: string,
   seal: AddressSeal,
-): Promise<ClosedBatch | undefined> {
+  registered: (digestKey: string) => boolean,
+): Promise<ClosedBatch | OrphanedBatch | undefined> {
   const typed = db as Kysely<DigestTables>
   let query = typed.selectFrom(DIGEST_BATCH_TABLE).selectAll().where('id', '=', batchId)
   if (sqlEngine(db) !== 'sqlite') query = query.forUpdate()
   const batch = await query.executeTakeFirst()
   if (batch === undefined || batch.status !== 'open') return undefined
+  const orphaned = !registered(batch.digest_key)
   await typed
     .updateTable(DIGEST_BATCH_TABLE)
-    .set({ status: 'closed', open_key: null })
+    .set({ status: orphaned ? 'orphaned' : 'closed', open_key: null })
     .where('id', '=', batchId)
     .execute()
+  if (orphaned) {
+    return { orphaned, id: batch.id, digestKey: batch.digest_key, recipientId: batch.recipient_id }
+  }
   const items = await typed
     .selectFrom(DIGEST_ITEM_TABLE)
     .select('item')

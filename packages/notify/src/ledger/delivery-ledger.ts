@@ -458,24 +458,21 @@ export class DeliveryLedger {
     ids: readonly string[] | 'all-dead',
   ): Promise<{ readonly id: string; readonly after: number }[]> {
     const now = this.#clock.nowMs()
-    let targets: string[]
-    const attempts = new Map<string, number>()
-    if (ids === 'all-dead') {
-      const rows = await this.#db
-        .selectFrom(DELIVERY_TABLE)
-        .select(['id', 'attempts'])
-        .where('status', '=', 'dead')
-        .where('message', '<>', '')
-        .execute()
-      for (const row of rows) attempts.set(row.id, Number(row.attempts))
-      targets = rows.map((row) => row.id)
-    } else {
-      const rows = await this.#db
-        .selectFrom(DELIVERY_TABLE)
-        .select(['id', 'status', 'message', 'attempts'])
-        .where('id', 'in', [...ids])
-        .execute()
-      for (const row of rows) attempts.set(row.id, Number(row.attempts))
+    const engine = sqlEngine(this.#db as Kysely<unknown>)
+    let query = this.#db
+      .selectFrom(DELIVERY_TABLE)
+      .select(['id', 'status', 'message', 'attempts'])
+      .orderBy('id')
+    query =
+      ids === 'all-dead'
+        ? query.where('status', '=', 'dead').where('message', '<>', '')
+        : query.where('id', 'in', [...ids])
+    // Concurrent replays of one delivery: the rows are locked and read as committed, so a replay
+    // that waited sees the winner's `queued` and enqueues no second job (which could send the
+    // message twice). SQLite's transactions already run one at a time (BEGIN IMMEDIATE).
+    if (engine !== 'sqlite') query = query.forUpdate()
+    const rows = await query.execute()
+    if (ids !== 'all-dead') {
       const found = new Map(rows.map((row) => [row.id, row]))
       for (const id of ids) {
         const row = found.get(id)
@@ -484,9 +481,9 @@ export class DeliveryLedger {
         // Dead when written (its renderer threw, the message was invalid): nothing to send again.
         if (row.message === '') throw new DeliveryNotReplayableError(id, 'dead without a message')
       }
-      targets = [...new Set(ids)]
     }
-    if (targets.length === 0) return []
+    if (rows.length === 0) return []
+    const targets = rows.map((row) => row.id)
     await this.#db
       .updateTable(DELIVERY_TABLE)
       .set({ status: 'queued', run_at: now, updated_at: now })
@@ -494,7 +491,7 @@ export class DeliveryLedger {
       .where('status', '=', 'dead')
       .execute()
     this.#upkeep.count(targets.length)
-    return targets.map((id) => ({ id, after: attempts.get(id) ?? 0 }))
+    return rows.map((row) => ({ id: row.id, after: Number(row.attempts) }))
   }
 
   /** Deletes finished deliveries (sent, dead, suppressed) last changed before `before`; returns how many. */

@@ -271,11 +271,13 @@ export class LedgerNotifier implements Notifier {
         closesAt,
         seal: init.seal,
       })
-      if (placement.opened) {
+      // Also when it joins a batch past its close: if that batch's close job died, one is
+      // queued again (its key drops the enqueue while the first is live), so no batch stays open.
+      if (placement.opened || placement.closesAt <= now) {
         await init.jobs.enqueue(
           init.closeDigestJob,
           { batchId: placement.batchId },
-          { runAt: new Date(placement.closesAt) },
+          { runAt: new Date(placement.closesAt), key: placement.batchId },
         )
       }
       for (const channel of digest.channels) {

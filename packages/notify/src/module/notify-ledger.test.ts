@@ -489,6 +489,26 @@ for (const engine of testEngines()) {
 
       // The rest checks the ledger's own logic, the same on every queue, and some of it moves the
       // FakeClock ahead of the machine clock, which BullMQ's delays follow: the SQL queue only.
+      it('sends a dead delivery once however many replays of it run at once: one wins, the others are refused', async () => {
+        const deliveries = app.resolve(DELIVERIES)
+        const kit: Recipient = { id: 'kit', phone: '+15550107', quietHours: null }
+        sms.script.push({ status: 'permanent', reason: 'bad number' })
+        const id = (await notify(kit, new Promo())).deliveries[0]?.id ?? ''
+        await drain()
+        expect(await deliveries.get(id)).toMatchObject({ status: 'dead' })
+
+        const results = await Promise.allSettled(
+          Array.from({ length: 6 }, () => deliveries.replay(id)),
+        )
+        expect(results.filter((r) => r.status === 'fulfilled').map((r) => r.value)).toEqual([1])
+        for (const result of results.filter((r) => r.status === 'rejected')) {
+          expect(result.reason).toMatchObject({ code: 'E_DELIVERY_NOT_REPLAYABLE' })
+        }
+        await drain()
+        expect(sms.sent.map((s) => s.to)).toEqual(['+15550107'])
+        expect(await deliveries.get(id)).toMatchObject({ status: 'sent', possibleDuplicates: 0 })
+      })
+
       if (queue.engine !== 'database') return
 
       it('records a renderer that throws as dead with its reason, and still sends the other channels', async () => {

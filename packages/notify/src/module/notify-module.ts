@@ -217,21 +217,25 @@ export function notifyModule(options: NotifyModuleOptions): Module {
         }),
       })
       binder.bind(DIGEST_CLOSER, {
-        inject: [DATABASE, NOTIFIER],
-        useFactory: (database, notifier) => ({
+        inject: [DATABASE, NOTIFIER, LOGGER],
+        useFactory: (database, notifier, logger) => ({
           close: (batchId: string) =>
             (database as Database).transaction(async () => {
               const batch = await closeDigestBatch(
                 (database as Database).kysely as Kysely<unknown>,
                 batchId,
                 seal,
+                (key) => digests.has(key),
               )
               if (batch === undefined) return
               const digest = digests.get(batch.digestKey)
-              if (digest === undefined) {
-                throw new NotifyConfigError(
-                  `Digest '${batch.digestKey}' is no longer registered; its batch ${batchId} cannot be sent.`,
+              // Closed, not retried until its job dies: the batch stays findable, its items kept.
+              if (batch.orphaned === true || digest === undefined) {
+                logger.warn(
+                  { batchId, digest: batch.digestKey },
+                  `Digest '${batch.digestKey}' is not registered: its batch was closed unsent as 'orphaned'. Register it in notifyModule({ digests }) and the items go out with the recipient's next batch.`,
                 )
+                return
               }
               await notifier.notify(
                 batch.recipient as never,

@@ -24,7 +24,9 @@ export type SessionPassword = SessionSecret | Readonly<Record<number | string, S
 
 /**
  * Attributes of the session cookie. `httpOnly` and `sameSite: 'lax'` are on by default;
- * `secure` defaults to on outside development (see {@link SessionModuleOptions.development}).
+ * `secure` defaults to on outside development (see {@link SessionModuleOptions.development}),
+ * and always for a `__Host-` or `__Secure-` cookie name, whose rules browsers enforce (a
+ * `__Host-` cookie also needs the default path and no domain).
  *
  * @example
  * ```ts
@@ -90,7 +92,8 @@ export interface SessionModuleOptions<S extends z.ZodType = z.ZodType> {
    * cookies to every port and path on it, so two apps on one host (`localhost:3000` and
    * `localhost:3001`, or two apps behind one domain) see each other's cookies. Name it after the
    * app (`'shop.session'`). Seals are bound to the name as well: a cookie sealed for one name
-   * never opens under another, even with the same password.
+   * never opens under another, even with the same password. A `__Host-` name
+   * (`'__Host-shop.session'`) keeps sibling subdomains from setting or shadowing the cookie.
    */
   readonly cookieName: string
   /** Seconds a session lives after its cookie was last issued. Default 14 days. */
@@ -171,10 +174,27 @@ export function resolveSessionConfig(options: SessionModuleOptions): ResolvedSes
     rolling === true ? 60 : rolling === false ? 0 : nonNegative('rolling', rolling)
   const development = options.development ?? process.env.NODE_ENV !== 'production'
   const sameSite = options.cookie?.sameSite ?? 'lax'
-  const secure = options.cookie?.secure ?? !development
+  const prefix = cookiePrefix(cookieName)
+  // A prefixed cookie is Secure even in development: browsers keep Secure cookies from
+  // http://localhost, and drop a prefixed one without the attribute.
+  const secure = options.cookie?.secure ?? (prefix !== undefined || !development)
   if (sameSite === 'none' && !secure) {
     throw new SessionConfigError(
       "cookie.sameSite 'none' needs a Secure cookie (browsers drop it otherwise); set cookie.secure: true.",
+    )
+  }
+  const path = options.cookie?.path ?? '/'
+  const domain = options.cookie?.domain
+  // Browsers refuse to store a prefixed cookie that breaks its prefix's rules (RFC 6265bis,
+  // names matched in any case): the session would never stick, with no error anywhere.
+  if (prefix !== undefined && !secure) {
+    throw new SessionConfigError(
+      `cookieName '${cookieName}' starts with ${prefix}, which browsers keep only with Secure; remove cookie.secure: false (browsers accept Secure cookies from http://localhost) or choose a name without the prefix.`,
+    )
+  }
+  if (prefix === '__Host-' && (domain !== undefined || path !== '/')) {
+    throw new SessionConfigError(
+      `cookieName '${cookieName}' starts with __Host-, which browsers keep only with Path=/ and no Domain; remove cookie.domain and cookie.path, or use a __Secure- name to share the cookie with subdomains.`,
     )
   }
   return {
@@ -184,13 +204,21 @@ export function resolveSessionConfig(options: SessionModuleOptions): ResolvedSes
     ttlSeconds,
     absoluteTtlSeconds,
     rollingSeconds,
-    path: options.cookie?.path ?? '/',
-    domain: options.cookie?.domain,
+    path,
+    domain,
     sameSite,
     secure,
     httpOnly: options.cookie?.httpOnly ?? true,
     touchIntervalMs: nonNegative('touchIntervalMs', options.touchIntervalMs ?? 60_000),
   }
+}
+
+/** The name prefix whose rules browsers enforce, in its canonical case, if the name has one. */
+function cookiePrefix(name: string): '__Host-' | '__Secure-' | undefined {
+  const lower = name.toLowerCase()
+  if (lower.startsWith('__host-')) return '__Host-'
+  if (lower.startsWith('__secure-')) return '__Secure-'
+  return undefined
 }
 
 function resolvePasswords(

@@ -83,6 +83,31 @@ describe('sessionModule options', () => {
     }
   })
 
+  it('refuses a __Host- or __Secure- cookie name with attributes browsers would drop it for', () => {
+    const resolve = (cookieName: string, cookie: SessionModuleOptions['cookie']) => () =>
+      resolveSessionConfig({ cookieName, password: KEY_1, schema, cookie, development: true })
+    for (const [name, cookie, reason] of [
+      ['__Host-shop', { secure: false }, /only with Secure/],
+      ['__host-shop', { secure: false }, /only with Secure/],
+      ['__Secure-shop', { secure: false }, /only with Secure/],
+      ['__Host-shop', { domain: 'shop.example' }, /Path=\/ and no Domain/],
+      ['__HOST-shop', { path: '/account' }, /Path=\/ and no Domain/],
+    ] as const) {
+      expect(resolve(name, cookie)).toThrow(SessionConfigError)
+      expect(resolve(name, cookie)).toThrow(reason)
+    }
+    // Secure by default even in development, where unprefixed names are not.
+    expect(resolve('__Host-shop', undefined)()).toMatchObject({
+      secure: true,
+      path: '/',
+      domain: undefined,
+    })
+    expect(resolve('__Secure-shop', { domain: 'shop.example', path: '/a' })()).toMatchObject({
+      secure: true,
+    })
+    expect(resolve('shop.session', undefined)()).toMatchObject({ secure: false })
+  })
+
   it("accepts core's Secret values", () => {
     expect(() =>
       sessionModule({ cookieName: 'test.session', password: new Secret(KEY_1), schema }),
