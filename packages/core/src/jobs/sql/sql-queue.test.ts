@@ -131,6 +131,64 @@ for (const engine of testEngines()) {
       })
 
       vitest.it(
+        'analyzes a never-analyzed table when a claim takes a whole batch, so claims walk the due index',
+        async () => {
+          // A new app's table: no statistics until the first vacuum, 5,000 finished jobs away.
+          const fresh = await privateDatabaseUrl(engine)
+          const db = new Database({ url: fresh.url, pool: 2 })
+          try {
+            await new ModuleMigrator({
+              db: db.root,
+              sources: [{ module: 'mortar.jobs', migrations: sqlQueueMigrations }],
+            }).up()
+            const queue = new SqlQueue({ database: db })
+            const nowMs = Date.now()
+            await queue.enqueue(
+              Array.from({ length: 5_000 }, () => ({
+                name: 'backlog',
+                payload: '{}',
+                runAtMs: nowMs,
+                createdAtMs: nowMs,
+                maxAttempts: 1,
+                key: undefined,
+              })),
+            )
+            const claim = (limit: number) =>
+              queue.claim({
+                worker: 'w1',
+                names: ['backlog'],
+                limit,
+                nowMs,
+                leaseUntilMs: nowMs + 60_000,
+              })
+            vitest.expect(await claim(100)).toHaveLength(100)
+            // The statistics themselves: pg_stat_user_tables shows the analyze before it commits.
+            const analyzed = async () => {
+              const { rows } = await sql<{
+                analyzed: boolean
+              }>`select exists (select 1 from pg_stats
+                  where schemaname = current_schema() and tablename = 'mortar_job') as analyzed`.execute(
+                db.root,
+              )
+              return rows[0]?.analyzed
+            }
+            await vitest.expect.poll(analyzed, { timeout: 20_000, interval: 100 }).toBe(true)
+            // Without statistics this plan sorted every due job to take the first hundred.
+            const { rows } = await sql<{ 'QUERY PLAN': string }>`explain (costs off)
+              select id from mortar_job where dead_at is null and run_at <= ${nowMs}
+                and (locked_by is null or locked_by <> 'w1') and name in ('backlog')
+              order by run_at, id limit 100 for update skip locked`.execute(db.root)
+            const plan = rows.map((row) => row['QUERY PLAN']).join('\n')
+            vitest.expect(plan).toContain('mortar_job_due')
+            vitest.expect(plan).not.toContain('Sort')
+          } finally {
+            await db.destroy()
+            await fresh.drop()
+          }
+        },
+      )
+
+      vitest.it(
         'claims from the head of the due index through the primary key, whatever the backlog',
         async () => {
           // One connection: the claim's reads count in the statistics this session flushes.

@@ -35,10 +35,10 @@ describe.skipIf(postgres?.skip !== undefined)('ChurnVacuum on PostgreSQL', () =>
     await target.drop()
   })
 
-  const upkeeps = async () => {
+  const upkeeps = async (table = 'note') => {
     const { rows } = await sql<{ vacuums: string; analyzes: string }>`select
         vacuum_count as vacuums, analyze_count as analyzes
-      from pg_stat_user_tables where relname = 'note' and schemaname = current_schema()`.execute(
+      from pg_stat_user_tables where relname = ${table} and schemaname = current_schema()`.execute(
       database.root,
     )
     return { vacuums: Number(rows[0]?.vacuums ?? 0), analyzes: Number(rows[0]?.analyzes ?? 0) }
@@ -52,8 +52,33 @@ describe.skipIf(postgres?.skip !== undefined)('ChurnVacuum on PostgreSQL', () =>
     expect(await upkeeps()).toEqual({ vacuums: 0, analyzes: 0 })
     upkeep.count(1)
     await expect
-      .poll(upkeeps, { timeout: 20_000, interval: 100 })
+      .poll(() => upkeeps(), { timeout: 20_000, interval: 100 })
       .toEqual({ vacuums: 1, analyzes: 1 })
+  })
+
+  it('analyzes a table met in a backlog when it has no statistics or has outgrown them', async () => {
+    await sql`create table backlog_note (id integer primary key)`.execute(database.root)
+    await sql`insert into backlog_note select generate_series(1, 10)`.execute(database.root)
+    const analyzes = async () => (await upkeeps('backlog_note')).analyzes
+    const upkeep = new ChurnVacuum({ database, table: 'backlog_note', every: 100 })
+    // Never analyzed: the first backlog counted checks at once.
+    upkeep.countBacklog(1)
+    await expect.poll(analyzes, { timeout: 20_000, interval: 100 }).toBe(1)
+    // Statistics that describe the table: checked again, left alone.
+    upkeep.countBacklog(100)
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    expect(await analyzes()).toBe(1)
+    // Ten rows grown to 5,010: analyzed once the live rows reach the statistics views.
+    await sql`insert into backlog_note select generate_series(11, 5010)`.execute(database.root)
+    await expect
+      .poll(
+        async () => {
+          upkeep.countBacklog(100)
+          return analyzes()
+        },
+        { timeout: 20_000, interval: 200 },
+      )
+      .toBe(2)
   })
 
   it("reports a failed vacuum to the database's logger when given none, and never throws", async () => {

@@ -2,13 +2,17 @@ import { sql } from 'kysely'
 import type { Logger } from '../../logger/logger.js'
 import type { Database } from './database.js'
 
+// Rows a table may outgrow its statistics by before it is analyzed again: below a thousand or
+// so, a sort of the whole table costs about what a walk of its index does.
+const STALE_MARGIN = 1_000
+
 /** Options of {@link ChurnVacuum}. */
 export interface ChurnVacuumOptions {
   /** The app's database; the table is vacuumed through its pool. */
   readonly database: Database
   /** The table, in the database's current schema. */
   readonly table: string
-  /** Rows updated or deleted between two vacuums. */
+  /** Rows updated or deleted between two vacuums, and backlog rows between two checks. */
   readonly every: number
   /**
    * Receives a failed vacuum (it is tried again after as many rows); the database's
@@ -25,7 +29,10 @@ export interface ChurnVacuumOptions {
  * table of thousands of rows for a few, and sorts them all to take the first (the SQL queue's
  * claim did, on every claim). The owner counts the rows it changed; every `every` of them the
  * table is vacuumed and analyzed in the background (skipped while another session vacuums it).
- * SQLite and MariaDB reuse the space by themselves: there it does nothing.
+ * Statistics are also wanted before the first vacuum, and when a table analyzed while nearly
+ * empty meets a backlog: the owner counts the rows it reads from a backlog too (see
+ * {@link ChurnVacuum.countBacklog}). SQLite and MariaDB reuse the space by themselves: there it
+ * does nothing.
  *
  * @example
  * ```ts
@@ -44,7 +51,10 @@ export interface ChurnVacuumOptions {
 export class ChurnVacuum {
   readonly #options: ChurnVacuumOptions
   #changed = 0
-  #vacuuming = false
+  // Backlog rows since the last check of the statistics: the first check comes at once.
+  #backlog: number
+  // A vacuum or an analyze in flight: at most one at a time.
+  #busy = false
 
   constructor(options: ChurnVacuumOptions) {
     if (!(Number.isInteger(options.every) && options.every > 0)) {
@@ -53,27 +63,60 @@ export class ChurnVacuum {
       )
     }
     this.#options = options
+    this.#backlog = options.every
   }
 
   /** Counts `rows` updated or deleted; starts a vacuum when `every` have been counted. */
   count(rows: number): void {
     if (this.#options.database.engine !== 'postgres') return
     this.#changed += rows
-    if (this.#changed < this.#options.every || this.#vacuuming) return
+    if (this.#changed < this.#options.every || this.#busy) return
     this.#changed = 0
     void this.#vacuum()
   }
 
-  async #vacuum(): Promise<void> {
+  /**
+   * Counts `rows` read from a backlog (a queue's claim that took a whole batch). The first time,
+   * and every `every` rows after, checks the table's statistics in the background, and analyzes
+   * it (`analyze (skip_locked)`) when it has never been analyzed or now holds over a thousand
+   * rows more than twice those last seen: a planner that takes a backlog for a few rows sorts
+   * all of it to take the first. In the steady state that is one small query per `every` rows.
+   */
+  countBacklog(rows: number): void {
+    if (this.#options.database.engine !== 'postgres') return
+    this.#backlog += rows
+    if (this.#backlog < this.#options.every || this.#busy) return
+    this.#backlog = 0
+    void this.#upkeep('Analyzing', async (table, root) => {
+      const { rows: stale } = await sql`select 1 from pg_stat_user_tables s
+        join pg_class c on c.oid = s.relid
+        where s.relid = quote_ident(${table})::regclass
+          and (coalesce(s.last_analyze, s.last_autoanalyze) is null
+            or s.n_live_tup > 2 * greatest(c.reltuples, 0) + ${STALE_MARGIN})`.execute(root)
+      if (stale.length > 0) await sql`analyze (skip_locked) ${sql.table(table)}`.execute(root)
+    })
+  }
+
+  #vacuum(): Promise<void> {
+    return this.#upkeep('Vacuuming', (table, root) =>
+      sql`vacuum (skip_locked, analyze) ${sql.table(table)}`.execute(root),
+    )
+  }
+
+  /** Runs `work` on the pool, never in a caller's transaction, and logs its failure. */
+  async #upkeep(
+    what: string,
+    work: (table: string, root: Database['root']) => Promise<unknown>,
+  ): Promise<void> {
     const { database, table } = this.#options
-    this.#vacuuming = true
+    this.#busy = true
     try {
-      await sql`vacuum (skip_locked, analyze) ${sql.table(table)}`.execute(database.root)
+      await work(table, database.root)
     } catch (error) {
       const logger = this.#options.logger ?? database.logger
-      logger.warn({ err: error, table }, `Vacuuming ${table} failed; it is tried again later`)
+      logger.warn({ err: error, table }, `${what} ${table} failed; it is tried again later`)
     } finally {
-      this.#vacuuming = false
+      this.#busy = false
     }
   }
 }
