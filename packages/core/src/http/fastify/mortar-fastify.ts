@@ -20,13 +20,11 @@ import { NotFoundError } from '../../errors/index.js'
 import type { Logger } from '../../logger/logger.js'
 import {
   type AdapterApp,
+  endEventStreamsOnClose,
   firstHeader,
-  forgetResponse,
-  isEventStream,
   REQUEST_ID_HEADER,
   renderHttpError,
   resolveBodyLimit,
-  trackResponse,
 } from '../shared/index.js'
 import { FastifyHttpExchange } from './fastify-http-exchange.js'
 
@@ -143,20 +141,8 @@ export function mortarFastify(
   }
 
   // An event stream never ends by itself: it is ended when the server closes, which would
-  // otherwise wait on it for good (see trackResponse). Fastify writes its headers itself, so
-  // the stream is recorded as one here, where its content type is known.
-  fastify.addHook(
-    'onSend',
-    (request: FastifyRequest, reply: FastifyReply, _payload: unknown, next: OnSendDone) => {
-      if (isEventStream(reply.getHeader('content-type'))) {
-        const { raw } = request
-        const response = reply.raw
-        trackResponse(raw, response, (request as MortarRequest)[kContext] ?? undefined, true)
-        response.once('close', () => forgetResponse(raw, response))
-      }
-      next()
-    },
-  )
+  // otherwise wait on it for good.
+  endEventStreamsOnClose(fastify.server)
 
   fastify.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     sendProblem(error, request as MortarRequest, reply, logger)

@@ -10,7 +10,12 @@ export {
   sendFetchResponse,
   toFetchRequest,
 } from './fetch-bridge.js'
-export { forgetResponse, isEventStream, trackResponse } from './event-streams.js'
+export {
+  endEventStreamsOnClose,
+  forgetResponse,
+  isEventStream,
+  trackResponse,
+} from './event-streams.js'
 export type { FetchHandler } from './fetch-handler.js'
 export {
   MALFORMED_JSON_MESSAGE,
