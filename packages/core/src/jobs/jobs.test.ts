@@ -219,6 +219,35 @@ for (const testCase of cases) {
       await expect(jobs.retry('999999')).rejects.toMatchObject({ code: 'E_JOB_NOT_FOUND' })
     })
 
+    it('drains a retry that is due at once even when recording the failure first failed', async () => {
+      let calls = 0
+      const once = defineJob({
+        name: 'test.once-flaky',
+        schema: z.object({}),
+        attempts: 3,
+        backoff: { baseMs: 0, maxMs: 0 },
+        handler: () => {
+          calls += 1
+          if (calls === 1) throw new Error('transient')
+        },
+      })
+      const { jobs } = await start([module(once)])
+      const adapter = (jobs as JobQueueService).adapter
+      const fail = adapter.fail.bind(adapter)
+      let refused = 0
+      // The first write of the failed attempt is lost (a deadlock, a dropped connection): the
+      // worker records it again a second later, while its drain has already claimed nothing.
+      adapter.fail = (...args) => {
+        if (refused++ === 0) return Promise.reject(new Error('deadlock found'))
+        return fail(...args)
+      }
+      const id = await jobs.enqueue(once, {})
+      await jobs.drain()
+      expect(refused).toBe(2)
+      expect(calls).toBe(2)
+      expect(await jobs.get(id as string)).toBeUndefined()
+    })
+
     it('buries a job at once on a PermanentJobError and on a payload its schema no longer takes', async () => {
       let calls = 0
       const permanent = defineJob({

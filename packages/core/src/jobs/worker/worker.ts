@@ -584,6 +584,7 @@ export class Worker {
   async #recordFailures(): Promise<void> {
     const pending = this.#unrecorded.splice(0)
     const untold: typeof pending = []
+    let retried = false
     for (const [index, entry] of pending.entries()) {
       const { job, error, outcome } = entry
       if (entry.untold) {
@@ -602,6 +603,8 @@ export class Worker {
       try {
         const held = await this.#adapter.fail(this.#holderOf(job.id), job.id, error, outcome)
         this.#holders.delete(job.id)
+        if (held && 'retryAtMs' in outcome && outcome.retryAtMs <= this.#clock.nowMs())
+          retried = true
         if (!held) {
           this.logger.warn(
             { job: job.name, jobId: job.id, attempt: job.attempt },
@@ -615,6 +618,7 @@ export class Worker {
           'Recording failed attempts failed; retrying (after a stop, they run again once their lease expires)',
         )
         this.#retryRecording()
+        if (retried) this.#madeDue()
         return
       }
     }
@@ -622,6 +626,17 @@ export class Worker {
       this.#unrecorded.push(...untold)
       this.#retryRecording()
     }
+    if (retried) this.#madeDue()
+  }
+
+  /**
+   * Jobs this worker gave back to the queue (a retry, a release) may be due at once: a claim
+   * that found nothing before then no longer says the queue is empty, or drain() would return
+   * with them waiting (a retry recorded late, after a failed write, did so).
+   */
+  #madeDue(): void {
+    this.#lastClaimEmpty = false
+    this.#fill()
   }
 
   #retryRecording(): void {
@@ -672,6 +687,7 @@ export class Worker {
       this.#holders.delete(id)
       this.#prepared.delete(id)
     }
+    this.#madeDue()
   }
 
   #holderOf(id: string): string {
