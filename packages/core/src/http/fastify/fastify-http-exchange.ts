@@ -6,6 +6,7 @@ import type {
   RequestScope,
 } from '../../context/index.js'
 import type { AdapterApp } from '../shared/index.js'
+import { AppendedHeaders } from '../shared/appended-headers.js'
 import { firstHeader, REQUEST_ID_HEADER } from '../shared/index.js'
 
 /**
@@ -16,6 +17,7 @@ export class FastifyHttpExchange implements HttpExchange, RequestContextInit {
   readonly #request: FastifyRequest
   readonly #reply: FastifyReply
   readonly #app: AdapterApp
+  readonly #appended = new AppendedHeaders()
 
   constructor(request: FastifyRequest, reply: FastifyReply, app: AdapterApp) {
     this.#request = request
@@ -37,10 +39,24 @@ export class FastifyHttpExchange implements HttpExchange, RequestContextInit {
   }
 
   appendResponseHeader(name: string, value: string): void {
-    // reply.header() already appends set-cookie; any other header would be replaced.
+    // reply.header() already appends set-cookie; any other header would be replaced. Repeated
+    // values are kept as a list (one header line each), so withdrawAppended can find each one.
     const existing = this.#reply.getHeader(name)
     const append = existing !== undefined && name.toLowerCase() !== 'set-cookie'
-    this.#reply.header(name, append ? `${String(existing)}, ${value}` : value)
+    this.#reply.header(name, append ? [...valuesOf(existing), value] : value)
+    this.#appended.record(name, value)
+  }
+
+  /** Takes back what {@link appendResponseHeader} added, before a problem is sent. */
+  withdrawAppended(): void {
+    const reply = this.#reply
+    this.#appended.withdraw({
+      read: (name) => reply.getHeader(name),
+      write: (name, values) => {
+        reply.removeHeader(name)
+        if (values.length > 0) reply.header(name, values.length === 1 ? values[0] : [...values])
+      },
+    })
   }
 
   /** The limit Fastify applies to this route's body. */
@@ -93,4 +109,8 @@ export class FastifyHttpExchange implements HttpExchange, RequestContextInit {
       })
     })
   }
+}
+
+function valuesOf(header: unknown): string[] {
+  return Array.isArray(header) ? header.map(String) : [String(header)]
 }
