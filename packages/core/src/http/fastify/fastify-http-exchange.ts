@@ -6,7 +6,7 @@ import type {
   RequestScope,
 } from '../../context/index.js'
 import type { AdapterApp } from '../shared/index.js'
-import { AppendedHeaders } from '../shared/appended-headers.js'
+import { AppendedHeaders, headerValues } from '../shared/appended-headers.js'
 import { firstHeader, REQUEST_ID_HEADER } from '../shared/index.js'
 
 /**
@@ -43,20 +43,14 @@ export class FastifyHttpExchange implements HttpExchange, RequestContextInit {
     // values are kept as a list (one header line each), so withdrawAppended can find each one.
     const existing = this.#reply.getHeader(name)
     const append = existing !== undefined && name.toLowerCase() !== 'set-cookie'
-    this.#reply.header(name, append ? [...valuesOf(existing), value] : value)
+    this.#reply.header(name, append ? [...headerValues(existing), value] : value)
     this.#appended.record(name, value)
   }
 
   /** Takes back what {@link appendResponseHeader} added, before a problem is sent. */
   withdrawAppended(): void {
     const reply = this.#reply
-    this.#appended.withdraw({
-      read: (name) => reply.getHeader(name),
-      write: (name, values) => {
-        reply.removeHeader(name)
-        if (values.length > 0) reply.header(name, values.length === 1 ? values[0] : [...values])
-      },
-    })
+    this.#appended.withdraw(reply, (name, value) => reply.header(name, value))
   }
 
   /** The limit Fastify applies to this route's body. */
@@ -109,8 +103,4 @@ export class FastifyHttpExchange implements HttpExchange, RequestContextInit {
       })
     })
   }
-}
-
-function valuesOf(header: unknown): string[] {
-  return Array.isArray(header) ? header.map(String) : [String(header)]
 }

@@ -1,8 +1,7 @@
-/** The response headers an {@link HttpExchange}-style API can read and replace. */
-export interface HeaderAccess {
-  read(name: string): unknown
-  /** Replaces the header with `values`; none removes it. */
-  write(name: string, values: readonly string[]): void
+/** A response whose headers can be read and removed: Node's `ServerResponse`, Fastify's reply. */
+export interface HeaderHolder {
+  getHeader(name: string): unknown
+  removeHeader(name: string): unknown
 }
 
 /**
@@ -23,20 +22,25 @@ export class AppendedHeaders {
     else values.push(value)
   }
 
-  /** Removes every recorded value, leaving the values set by anyone else. */
-  withdraw(headers: HeaderAccess): void {
+  /** Removes every recorded value from `holder`, leaving the values set by anyone else. */
+  withdraw(holder: HeaderHolder, set: (name: string, value: string | string[]) => void): void {
     const appended = this.#values
     this.#values = undefined
     if (appended === undefined) return
     for (const [name, values] of appended) {
-      const current = headers.read(name)
-      const left =
-        current === undefined ? [] : Array.isArray(current) ? current.map(String) : [String(current)]
+      const current = holder.getHeader(name)
+      const left = current === undefined ? [] : headerValues(current)
       for (const value of values) {
         const index = left.lastIndexOf(value)
         if (index !== -1) left.splice(index, 1)
       }
-      headers.write(name, left)
+      holder.removeHeader(name)
+      if (left.length > 0) set(name, left.length === 1 ? (left[0] as string) : left)
     }
   }
+}
+
+/** A response header's values as a list: Node and Fastify keep a repeated header as an array. */
+export function headerValues(header: unknown): string[] {
+  return Array.isArray(header) ? header.map(String) : [String(header)]
 }

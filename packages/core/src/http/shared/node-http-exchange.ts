@@ -36,12 +36,6 @@ export class NodeHttpExchange implements HttpExchange {
   /** Takes back what {@link appendResponseHeader} added, before a problem is sent. */
   withdrawAppended(): void {
     const response = this.#response
-    this.#appended.withdraw({
-      read: (name) => response.getHeader(name),
-      write: (name, values) => {
-        if (values.length === 0) response.removeHeader(name)
-        else response.setHeader(name, values.length === 1 ? (values[0] as string) : [...values])
-      },
-    })
+    this.#appended.withdraw(response, (name, value) => response.setHeader(name, value))
   }
 }
