@@ -1,5 +1,6 @@
 import { DATABASE, transaction } from '@mortar/core'
 import { createTestApp, type TestApp, testEngines } from '@mortar/core/testing'
+import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { ANALYTICS, type Analytics } from '../analytics/analytics.js'
@@ -75,7 +76,7 @@ for (const engine of testEngines()) {
           transaction(
             async (trx) => {
               // The transaction has read (on MariaDB, its snapshot is taken) before the salt exists.
-              await trx.selectFrom('mortar_analytics_salt').select('day').execute()
+              await sql`select day from mortar_analytics_salt`.execute(trx)
               inRequest(app, {}, () => analytics.track('product_viewed', { productId: 'outside' }))
               await analytics.flush()
               await secondAnalytics.trackNow('product_viewed', { productId: 'inside' })
