@@ -1,5 +1,6 @@
 import type { Database, JobDefinition, JobQueue } from '@mortar/core'
 import type { z } from 'zod'
+import type { DeliveryPayload } from './delivery-dispatcher.js'
 import type { DeliveryLedger, DeliveryListOptions, LedgerStatus } from './delivery-ledger.js'
 import type { DeliveryRecord, DeliveryStatus } from './delivery-table.js'
 
@@ -27,13 +28,13 @@ export class Deliveries {
   readonly #ledger: DeliveryLedger
   readonly #database: Database
   readonly #jobs: JobQueue
-  readonly #deliverJob: JobDefinition<z.ZodType<{ id: string; after?: number | undefined }>>
+  readonly #deliverJob: JobDefinition<z.ZodType<DeliveryPayload>>
 
   constructor(
     ledger: DeliveryLedger,
     database: Database,
     jobs: JobQueue,
-    deliverJob: JobDefinition<z.ZodType<{ id: string; after?: number | undefined }>>,
+    deliverJob: JobDefinition<z.ZodType<DeliveryPayload>>,
   ) {
     this.#ledger = ledger
     this.#database = database
@@ -120,7 +121,10 @@ export class Deliveries {
   }
 
   /**
-   * Sends dead deliveries again: each is queued with a new job (in one transaction). Refuses an
+   * Sends dead deliveries again: each is queued with a new job (in one transaction), the only job
+   * that may send it from then on: an earlier job of the delivery that runs again (a dead job
+   * retried by `mortar jobs retry`, a job its engine runs twice) finds it is no longer its own
+   * and sends nothing. Refuses an
    * unknown id (`E_DELIVERY_NOT_FOUND`) or one that is not dead (`E_DELIVERY_NOT_REPLAYABLE`).
    * Returns how many were queued.
    */
@@ -132,7 +136,7 @@ export class Deliveries {
       if (requeued.length > 0) {
         await this.#jobs.enqueueMany(
           this.#deliverJob,
-          requeued.map(({ id, after }) => ({ payload: { id, after } })),
+          requeued.map(({ id, after, replay }) => ({ payload: { id, after, replay } })),
         )
       }
       return requeued.length
