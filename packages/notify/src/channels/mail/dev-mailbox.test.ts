@@ -33,18 +33,21 @@ describe('DevMailbox', () => {
     ['production', /\(NODE_ENV=production\)/],
     ['staging', /\(NODE_ENV=staging\)/],
     [undefined, /\(NODE_ENV is unset\)/],
-  ])('takes no mail where NODE_ENV is %s: refused at start, and not accepted if sent anyway', async (environment, why) => {
-    const mailbox = devMailbox({ env: { NODE_ENV: environment } })
-    await expect(mailbox.open()).rejects.toMatchObject({
-      code: 'E_NOTIFY_CONFIG',
-      message: expect.stringMatching(why),
-    })
-    expect(await mailbox.send(mail)).toMatchObject({
-      status: 'not-accepted',
-      reason: expect.stringMatching(why),
-    })
-    expect(mailbox.messages()).toEqual([])
-  })
+  ])(
+    'takes no mail where NODE_ENV is %s: refused at start, and not accepted if sent anyway',
+    async (environment, why) => {
+      const mailbox = devMailbox({ env: { NODE_ENV: environment } })
+      await expect(mailbox.open()).rejects.toMatchObject({
+        code: 'E_NOTIFY_CONFIG',
+        message: expect.stringMatching(why),
+      })
+      expect(await mailbox.send(mail)).toMatchObject({
+        status: 'not-accepted',
+        reason: expect.stringMatching(why),
+      })
+      expect(mailbox.messages()).toEqual([])
+    },
+  )
 })
 
 describe('the notify module with a dev mailbox', () => {
@@ -55,9 +58,7 @@ describe('the notify module with a dev mailbox', () => {
       jobs: { workers: false },
       modules: [
         notifyModule({
-          channels: [
-            mailChannel({ from: 'shop@example.com', transport: devMailbox({ env: {} }) }),
-          ],
+          channels: [mailChannel({ from: 'shop@example.com', transport: devMailbox({ env: {} }) })],
         }),
       ],
     })
