@@ -219,7 +219,7 @@ for (const engine of testEngines()) {
     it('randomly generated policies agree between can and where', async () => {
       await fc.assert(
         fc.asyncProperty(policySpec, ridesWorlds, async (specification, world) => {
-          const access = new AccessControl({ policy: policyFrom(specification) })
+          const access = new AccessControl({ policy: policyFrom(specification), db })
           await insertWorld(db, world)
           try {
             for (const principal of RANDOM_PRINCIPALS) {
@@ -307,6 +307,7 @@ for (const engine of testEngines()) {
               .allow('read', 'trip', (t, p) => t.eq('rider_id', p.id))
               .allow('write', 'trip', (t) => t.in('rider_id', ['u7', 'U8']))
               .build(),
+            db,
           })
           for (const [action, principal, found] of [
             ['read', { id: 'u7', roles: [] }, ['u7']],
