@@ -72,6 +72,17 @@ function kindOf(value: unknown): Kind | undefined {
  * kinds are unequal. A value that is not comparable (an object, an array, NaN) makes it unknown.
  */
 export function equalValues(left: unknown, right: unknown): Truth {
+  // The common cases, two values of one primitive type, without classifying them.
+  if (typeof left === typeof right) {
+    switch (typeof left) {
+      case 'string':
+      case 'boolean':
+      case 'bigint':
+        return left === right
+      case 'number':
+        return Number.isNaN(left) || Number.isNaN(right) ? null : left === right
+    }
+  }
   let a = kindOf(left)
   let b = kindOf(right)
   if (a === undefined || b === undefined) return null

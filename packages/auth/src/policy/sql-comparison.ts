@@ -14,16 +14,15 @@ type Column = RawBuilder<unknown>
 // NUMERAL for the engines' regular expressions, written without backslashes (MariaDB's string
 // literals would eat them).
 const NUMERAL_SQL = sql.raw(`'^-?(0|[1-9][0-9]*)([.][0-9]+)?$'`)
-// PostgreSQL's number types, and the types pg reads back as a Date or a boolean.
-const PG_NUMERIC = sql.raw(
-  `('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype, 'numeric'::regtype, 'real'::regtype, 'double precision'::regtype)`,
-)
-const PG_NOT_TEXT = sql.raw(
-  `('boolean'::regtype, 'date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype)`,
-)
+// PostgreSQL's number types, and the types pg reads back as a Date or a boolean, by their fixed
+// built-in oids ('numeric'::regtype would parse a type name in every query).
+const PG_NUMERIC = sql.raw('(21, 23, 20, 1700, 700, 701)')
+const PG_NOT_TEXT = sql.raw('(16, 1082, 1114, 1184)')
+const PG_NUMERIC_OID = sql.raw('1700')
+const PG_TEXT_OF_OTHER_KIND = /^(?:true|false|\d{4}-\d\d-\d\d.*)$/s
 const PG_INT4_MAX = 2n ** 31n - 1n
 const INTEGER_TEXT = /^(?:0|-?[1-9]\d*)$/
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 /**
  * Whether PostgreSQL reads `text` for a text, an integer or a bigint column alike: an integer in
@@ -44,7 +43,7 @@ function sqliteNumeral(column: Column): RawBuilder<SqlBool> {
   return sql<SqlBool>`(typeof(${column}) = 'text' and ${digits} <> '' and ${digits} not glob '*[^0-9.]*' and ${digits} not glob '*.*.*' and ${digits} not glob '.*' and ${digits} not glob '*.' and (${digits} = '0' or ${digits} glob '0.*' or ${digits} not glob '0*'))`
 }
 
-/** `column = value` for a string, a number or a bigint: equal when the column's text is its text. */
+/** `column = value` for a string or a number: equal when the column's text is its text. */
 function equalText(
   engine: DatabaseEngine,
   column: Column,
@@ -61,27 +60,21 @@ function equalText(
         ? sql<SqlBool>`${column} = ${text}`
         : sql<SqlBool>`(${column} = ${text} and typeof(${column}) in ('text', 'null'))`
     case 'postgres': {
-      // A value PostgreSQL parses for any column it may meet is compared as is, so an index is
-      // used; another is compared as text, which never raises.
-      if (pgInteger(text) || (typeof value === 'string' && UUID.test(text))) {
-        if (text === '0' || text === '1') {
-          const word = text === '1' ? 'true' : 'false'
-          return sql<SqlBool>`(${column} = ${text} and cast(${column} as text) in (${text}, ${word}))`
-        }
-        return sql<SqlBool>`(${column} = ${text} and cast(${column} as text) = ${text})`
+      // A value PostgreSQL reads for any column it may meet is compared as is, so an index is
+      // used; another is compared as text, which never raises. Where the plain comparison is
+      // the text's (integers; lower-case uuids, as pg reads them back), only a numeric column
+      // may differ ('5.00' = 5): that guard is written so the planner counts it as ~always true.
+      if (pgInteger(text)) {
+        return sql<SqlBool>`(${column} = ${text} and (pg_typeof(${column})::oid <> ${PG_NUMERIC_OID} or cast(${column} as text) = ${text}))`
       }
-      if (typeof value !== 'string') return sql<SqlBool>`cast(${column} as text) = ${text}`
-      // 'true' or a date's text is not a boolean or a date.
-      return sql<SqlBool>`(cast(${column} as text) = ${text} and (${column} is null or pg_typeof(${column}) not in ${PG_NOT_TEXT}))`
+      if (typeof value === 'string' && UUID.test(text)) return sql<SqlBool>`${column} = ${text}`
+      // A boolean's or a date's text ('true', '2026-12-04') is not that boolean or date.
+      if (typeof value !== 'string' || !PG_TEXT_OF_OTHER_KIND.test(text)) {
+        return sql<SqlBool>`cast(${column} as text) = ${text}`
+      }
+      return sql<SqlBool>`(cast(${column} as text) = ${text} and (${column} is null or pg_typeof(${column})::oid not in ${PG_NOT_TEXT}))`
     }
   }
-}
-
-/** `column = value` for a boolean: a boolean column's value, or else 0 or 1 (MariaDB's, SQLite's). */
-function equalBoolean(engine: DatabaseEngine, column: Column, value: boolean): RawBuilder<SqlBool> {
-  const number = value ? 1 : 0
-  if (engine !== 'postgres') return equalText(engine, column, number)
-  return sql<SqlBool>`case when pg_typeof(${column}) = 'boolean'::regtype then cast(${column} as text) = ${sql.lit(String(value))} else cast(${column} as text) = ${sql.lit(String(number))} end`
 }
 
 type Ordering = (column: Column, op: RawBuilder<unknown>, text: string) => RawBuilder<SqlBool>
@@ -93,7 +86,7 @@ const ORDER_NUMBER: Record<DatabaseEngine, Ordering> = {
   sqlite: (column, op, text) =>
     sql<SqlBool>`case when typeof(${column}) in ('integer', 'real') then ${column} ${op} cast(${text} as numeric) when ${sqliteNumeral(column)} then cast(${column} as numeric) ${op} cast(${text} as numeric) end`,
   postgres: (column, op, text) =>
-    sql<SqlBool>`case when pg_typeof(${column}) = 'boolean'::regtype then cast(cast(${column} as text) = 'true' as integer) ${op} cast(${text} as numeric) when pg_typeof(${column}) in ${PG_NUMERIC} or cast(${column} as text) ~ ${NUMERAL_SQL} then cast(cast(${column} as text) as numeric) ${op} cast(${text} as numeric) end`,
+    sql<SqlBool>`case when pg_typeof(${column})::oid = 16 then cast(cast(${column} as text) = 'true' as integer) ${op} cast(${text} as numeric) when pg_typeof(${column})::oid in ${PG_NUMERIC} or cast(${column} as text) ~ ${NUMERAL_SQL} then cast(cast(${column} as text) as numeric) ${op} cast(${text} as numeric) end`,
 }
 
 /** `column op value` for a string that is no numeral: by code point, against strings only. */
@@ -103,7 +96,7 @@ const ORDER_STRING: Record<DatabaseEngine, Ordering> = {
   sqlite: (column, op, text) =>
     sql<SqlBool>`case when typeof(${column}) = 'text' and not ${sqliteNumeral(column)} then cast(${column} as text) ${op} ${text} end`,
   postgres: (column, op, text) =>
-    sql<SqlBool>`case when pg_typeof(${column}) in ${PG_NUMERIC} or pg_typeof(${column}) in ${PG_NOT_TEXT} or cast(${column} as text) ~ ${NUMERAL_SQL} then null else cast(${column} as text) ${op} ${text} end`,
+    sql<SqlBool>`case when pg_typeof(${column})::oid in ${PG_NUMERIC} or pg_typeof(${column})::oid in ${PG_NOT_TEXT} or cast(${column} as text) ~ ${NUMERAL_SQL} then null else cast(${column} as text) ${op} ${text} end`,
 }
 
 /**
@@ -119,10 +112,13 @@ export function sqlCompare(
 ): RawBuilder<SqlBool> {
   if (typeof value === 'object') return sql<SqlBool>`${column} ${sql.raw(op)} ${value}`
   if (op === '=' || op === '<>') {
-    const equal =
-      typeof value === 'boolean'
-        ? equalBoolean(engine, column, value)
-        : equalText(engine, column, value as string | number | bigint)
+    // A boolean counts as 0 or 1, as MariaDB's and SQLite's booleans are and as PostgreSQL reads
+    // '0' and '1' for a boolean column.
+    const equal = equalText(
+      engine,
+      column,
+      typeof value === 'boolean' ? (value ? 1 : 0) : (value as string | number | bigint),
+    )
     return op === '=' ? equal : sql<SqlBool>`not (${equal})`
   }
   const operator = sql.raw(op)
