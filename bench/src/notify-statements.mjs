@@ -97,6 +97,15 @@ try {
       console.log(`  ${String(n).padStart(5)}  ${(ms / n).toFixed(2).padStart(7)} ms  ${kind}`)
     counts.clear()
   }
+  // Connections publish their table counters as they close.
+  await app.stop()
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  const schema = new URL(database.url).searchParams.get('options')?.split('search_path=')[1]
+  const { rows } = await admin.query(
+    `select n_tup_upd as updated, n_tup_hot_upd as hot from pg_stat_user_tables where schemaname = $1 and relname = 'mortar_delivery'`,
+    [schema],
+  )
+  console.log(`delivery rows updated ${rows[0]?.updated}, of which in-page (HOT) ${rows[0]?.hot}`)
 } finally {
   await app.stop()
   await database.drop()

@@ -3,7 +3,9 @@
 // 1. ledger: notifications through the delivery ledger to a no-op channel against core's bare
 //    jobs doing the same no-op, with the SQL queue (goal: >= 0.8x). Both sides
 //    write their rows first, then one drain() runs them with the same worker settings; the
-//    figure is the processing rate, and the write rate is printed beside it.
+//    figure is the processing rate, and the write rate is printed beside it. On PostgreSQL the
+//    same rounds run the ceiling: only the writes the issue requires of a delivery, batched as
+//    well as they can be, on bare node-postgres (notify-raw-ledger.mjs).
 // 2. request: a transaction inserting an order row and calling notify() for one recipient on
 //    two channels against the same transaction without notify() (goal: >= 0.8x). The goal is
 //    about the request transaction, so by default nothing delivers while it is measured (no
@@ -45,6 +47,7 @@ import { deleteRedisKeys, privateRedisPrefix } from '@mortar/core/testing'
 import { Redis } from 'ioredis'
 import { z } from 'zod'
 import { CONCURRENCY, rawProcessing } from './jobs-bullmq.mjs'
+import { rawLedgerSides } from './notify-raw-ledger.mjs'
 import { rawRequestSides } from './notify-raw-request.mjs'
 import {
   interleave,
@@ -163,10 +166,14 @@ async function ledgerVersusJobs(url, engine) {
       return { write: JOBS_PER_ROUND / ((written - started) / 1000), run }
     },
   }
+  // On PostgreSQL, the ceiling: the required writes alone on bare node-postgres, same rounds.
+  const raw = engine === 'postgres' ? await rawLedgerSides(url, JOBS_PER_ROUND) : undefined
+  Object.assign(variants, raw?.sides)
   let figures
   try {
     figures = await interleave(variants, { rounds: ROUNDS })
   } finally {
+    await raw?.close()
     await app.stop()
   }
   const rates = {}
@@ -180,6 +187,19 @@ async function ledgerVersusJobs(url, engine) {
   )
   console.log(
     `          written first: bare enqueueMany ${fmt(median(writes.jobs))} jobs/s, notify() to 100 recipients ${fmt(median(writes.ledger))} deliveries/s`,
+  )
+  if (raw === undefined) return
+  const rawJobs = rates['raw jobs']
+  const rawLedger = rates['raw ledger']
+  // Core's bare jobs plus only what the delivery rows cost on the bare driver, per round.
+  const onCore = rawLedger.map(
+    (rate, round) => 1 / (1 / rates.jobs[round] + 1 / rate - 1 / rawJobs[round]),
+  )
+  console.log(
+    `          ceiling on bare pg (the rows the issue requires, batched: claim reading each job's delivery row, one statement deleting the jobs and marking their deliveries sent): ${fmt(median(rawLedger))} deliveries/s, bare jobs on bare pg ${fmt(median(rawJobs))} jobs/s; ceiling/bare jobs ${medianRatio(rawLedger, rates.jobs).toFixed(3)}, ledger/ceiling ${medianRatio(rates.ledger, rawLedger).toFixed(3)}; the rows' cost on bare pg ${medianRatio(rawLedger, rawJobs).toFixed(3)}`,
+  )
+  console.log(
+    `          the ledger's ceiling on core's jobs (bare jobs plus what the rows cost on bare pg) ${fmt(median(onCore))}/s: ceiling/bare jobs ${medianRatio(onCore, rates.jobs).toFixed(3)}, ledger/ceiling ${medianRatio(rates.ledger, onCore).toFixed(3)}`,
   )
 }
 

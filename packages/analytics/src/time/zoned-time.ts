@@ -31,20 +31,60 @@ function instantOf(wallUtc: number, timeZone: string): number {
 /** The start of the local hour, day or ISO week (Monday) holding `ms` in `timeZone`. */
 export function startOf(interval: Interval, ms: number, timeZone: string): number {
   const w = wallTime(ms, timeZone)
-  if (interval === 'hour') {
-    return instantOf(Date.UTC(w.year, w.month - 1, w.day, w.hour), timeZone)
-  }
+  if (interval === 'hour') return hourStart(ms, w.minute, w.second, timeZone)
   let date = Date.UTC(w.year, w.month - 1, w.day)
   if (interval === 'week') date -= ((new Date(date).getUTCDay() + 6) % 7) * DAY
-  // A day that starts inside a skipped hour starts at the first instant that exists.
   const start = instantOf(date, timeZone)
-  return start > ms ? startOf(interval, ms - HOUR, timeZone) : start
+  if (start > ms) return startOf(interval, ms - HOUR, timeZone)
+  if (wallDate(start, timeZone) >= date) return start
+  // The midnight was skipped (Havana springs from 00:00 to 01:00): the instant its wall time
+  // names is still the day before, and the day starts at the first instant that exists, the
+  // change.
+  let low = start
+  let high = ms
+  while (high - low > 1) {
+    const middle = Math.floor((low + high) / 2)
+    if (wallDate(middle, timeZone) >= date) high = middle
+    else low = middle
+  }
+  return high
+}
+
+/** The local calendar date of `ms`, as the UTC instant of its midnight. */
+function wallDate(ms: number, timeZone: string): number {
+  const w = wallTime(ms, timeZone)
+  return Date.UTC(w.year, w.month - 1, w.day)
+}
+
+/**
+ * The start of the local hour holding `ms`: its wall minutes and seconds back, or the offset
+ * change inside them. Not the instant its wall hour names: in a repeated hour (autumn's 01:00 in
+ * New York, 02:00 in Paris) that is one of two, and taking the later one started the first
+ * occurrence's hour after its own instants (they fell out of every bucket) or ended the hour
+ * before at its own start (the bounds never moved on).
+ */
+function hourStart(ms: number, minute: number, second: number, timeZone: string): number {
+  const candidate = ms - minute * 60_000 - second * 1_000 - (((ms % 1_000) + 1_000) % 1_000)
+  const offset = zoneOffset(ms, timeZone)
+  if (zoneOffset(candidate, timeZone) === offset) return candidate
+  // The offset changed within the hour's minutes (Lord Howe's half-hour shifts): the hour, as
+  // the clock shows it, started at the change.
+  let low = candidate
+  let high = ms
+  while (high - low > 1) {
+    const middle = Math.floor((low + high) / 2)
+    if (zoneOffset(middle, timeZone) === offset) high = middle
+    else low = middle
+  }
+  return high
 }
 
 /** The start of the local hour, day or week after the one starting at `start`. */
 export function nextStart(interval: Interval, start: number, timeZone: string): number {
+  // An hour's end is its start's next hour at most an hour on (sooner where the offset changes).
+  if (interval === 'hour') return startOf('hour', start + HOUR, timeZone)
   // Past every DST-shortened period and short of the one after a lengthened one.
-  const step = interval === 'hour' ? 1.5 * HOUR : interval === 'day' ? 1.5 * DAY : 7.5 * DAY
+  const step = interval === 'day' ? 1.5 * DAY : 7.5 * DAY
   return startOf(interval, start + step, timeZone)
 }
 

@@ -7,6 +7,8 @@ import { defineJob, type JobDefinition } from './define-job.js'
 import { PermanentJobError } from './job-errors.js'
 import type { JobQueue } from './job-queue.js'
 
+const BROKEN_URL = 'postgres://admin:hunter2@db.internal/prod'
+
 /** The jobs to register, and the check to run on the started app's queue. */
 export function deadJobCase(): {
   readonly jobs: JobDefinition[]
@@ -20,7 +22,8 @@ export function deadJobCase(): {
     attempts: 2,
     backoff: { baseMs: 0, maxMs: 0 },
     handler: ({ fail }) => {
-      if (fail === 'always') throw new Error('still broken')
+      // A driver's error quotes the URL it failed on: its password is never kept with the job.
+      if (fail === 'always') throw new Error(`still broken: ${BROKEN_URL}`)
       if (fail === 'permanent') throw new PermanentJobError('bad address')
     },
     onDead: (payload, job) => {
@@ -49,13 +52,21 @@ export function deadJobCase(): {
       expect(refusals).toBe(0)
       expect(told.sort((a, b) => a.id.localeCompare(b.id))).toEqual([
         { id: 'permanent', attempt: 1, code: 'E_JOB_PERMANENT', message: 'bad address' },
-        { id: 'retried', attempt: 2, code: undefined, message: 'still broken' },
+        {
+          id: 'retried',
+          attempt: 2,
+          code: undefined,
+          message: 'still broken: postgres://admin:[redacted]@db.internal/prod',
+        },
       ])
       const dead = await jobs.list({ state: 'dead', name: mortal.name })
       expect(dead.map((job) => (job.payload as { id: string }).id).sort()).toEqual([
         'permanent',
         'retried',
       ])
+      const messages = dead.flatMap((job) => job.errors.map((error) => error.message))
+      expect(messages).toContain('still broken: postgres://admin:[redacted]@db.internal/prod')
+      expect(messages.join('\n')).not.toContain('hunter2')
     },
   }
 }

@@ -1,6 +1,7 @@
 import { pino } from 'pino'
 import { ConfigError } from '../config/config-error.js'
 import type { Logger } from './logger.js'
+import { withoutUrlPasswords } from './url-passwords.js'
 
 /** The levels a {@link Logger} can be set to, from most to least verbose. */
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
@@ -97,21 +98,6 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     options.destination,
   )
   return instance
-}
-
-// `scheme://user:password@`: the password is everything between the first ':' of the userinfo
-// and the last '@' before the host (a password may hold '@' that was not encoded).
-const URL_PASSWORD = /\b([a-z][a-z\d+.-]*:\/\/[^\s:/?#@]*):[^\s/?#]*@/gi
-
-/** `value` with the password of every URL in its texts (nested, a few levels down) censored. */
-function withoutUrlPasswords<T>(value: T, depth = 0): T {
-  if (typeof value === 'string') {
-    return (value.includes('://') ? value.replace(URL_PASSWORD, '$1:[redacted]@') : value) as T
-  }
-  if (depth > 4 || typeof value !== 'object' || value === null) return value
-  const copy = (Array.isArray(value) ? [] : {}) as Record<string, unknown>
-  for (const [key, item] of Object.entries(value)) copy[key] = withoutUrlPasswords(item, depth + 1)
-  return copy as T
 }
 
 function levelFromEnv(env: Readonly<Record<string, string | undefined>>): LogLevel {

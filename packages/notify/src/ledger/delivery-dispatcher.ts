@@ -38,10 +38,12 @@ export class RetryDeliveryError extends Error {
 }
 
 /** A delivery job's payload. */
-interface DeliveryPayload {
+export interface DeliveryPayload {
   readonly id: string
   /** The attempts the delivery had before this job (a replay's job starts counting again from 1). */
   readonly after?: number | undefined
+  /** The replay of the delivery this job sends; absent for its first job. */
+  readonly replay?: number | undefined
 }
 
 /**
@@ -78,14 +80,22 @@ export class DeliveryDispatcher {
     }
   }
 
-  /** The rows of the deliveries of one claim's jobs, for their attempts (their job's `prepare`). */
-  load(payloads: readonly DeliveryPayload[]): Promise<(LoadedDelivery | undefined)[]> {
-    return this.#init.ledger.load(payloads.map((payload) => payload.id))
+  /**
+   * The rows of the deliveries of one claim's jobs, for their attempts (their job's `prepare`);
+   * nothing for a job of an earlier replay than the row's, which must not send it again.
+   */
+  async load(payloads: readonly DeliveryPayload[]): Promise<(LoadedDelivery | undefined)[]> {
+    const loaded = await this.#init.ledger.load(payloads.map((payload) => payload.id))
+    return loaded.map((delivery, i) =>
+      delivery !== undefined && Number(delivery.row.replays) === (payloads[i]?.replay ?? 0)
+        ? delivery
+        : undefined,
+    )
   }
 
   /** One attempt, with what {@link DeliveryDispatcher.load} read for it. */
   async deliver(
-    { id, after = 0 }: DeliveryPayload,
+    { id, after = 0, replay = 0 }: DeliveryPayload,
     job: Pick<JobContext, 'attempt' | 'maxAttempts' | 'signal' | 'completeWith'>,
     loaded: LoadedDelivery | undefined,
   ): Promise<void> {
@@ -94,8 +104,8 @@ export class DeliveryDispatcher {
     const { row, preferences } = loaded
     const attempt = after + job.attempt
     // A final result rides with the job's completion; the job is not finished without it.
-    const finish = (outcome: Omit<AttemptOutcome, 'id' | 'attempt'>) =>
-      job.completeWith(ledger.results, { id, attempt, ...outcome })
+    const finish = (outcome: Omit<AttemptOutcome, 'id' | 'attempt' | 'replay'>) =>
+      job.completeWith(ledger.results, { id, attempt, replay, ...outcome })
 
     if (
       this.#init.recipientExists !== undefined &&
@@ -124,8 +134,9 @@ export class DeliveryDispatcher {
       // Dead, and so replayable once the vault that sealed it is back.
       result = to
     } else {
-      // Nothing left to send: another worker, holding the job after this one's lease, finished it.
-      if (channel.idempotent !== true && !(await ledger.mark(id, attempt))) return
+      // Nothing left to send: another worker, holding the job after this one's lease, finished it,
+      // or a replay of the delivery gave it to a newer job.
+      if (channel.idempotent !== true && !(await ledger.mark({ id, replay }, attempt))) return
       try {
         result = await channel.send({
           id,
@@ -154,7 +165,7 @@ export class DeliveryDispatcher {
     const error = `${result.status}: ${result.reason}`
     if (final) finish({ status: 'dead', error })
     // Failed and retried: the job's completion never comes for this attempt, so it is written now.
-    else await ledger.finish({ id, attempt, status: 'failed', error })
+    else await ledger.finish({ id, attempt, replay, status: 'failed', error })
     await this.#init.bus.publish('notification.failed', {
       ...aboutDelivery(row),
       reason: result.reason,
@@ -179,12 +190,18 @@ export class DeliveryDispatcher {
     job: Pick<JobDeath, 'attempt' | 'maxAttempts' | 'error'>,
   ): Promise<void> {
     if (payload === undefined) return
-    const { id, after = 0 } = payload
+    const { id, after = 0, replay = 0 } = payload
     const { ledger } = this.#init
     // A lost job's last claim ran no attempt: the attempts made are its maximum.
     const attempt = after + Math.min(job.attempt, job.maxAttempts)
     const reason = `the delivery job died: ${job.error.code ?? job.error.name}: ${job.error.message}`
-    const row = await ledger.bury({ id, attempt, status: 'dead', error: `job-dead: ${reason}` })
+    const row = await ledger.bury({
+      id,
+      attempt,
+      replay,
+      status: 'dead',
+      error: `job-dead: ${reason}`,
+    })
     if (row === undefined) return
     await this.#init.bus.publish('notification.failed', {
       ...aboutDelivery(row),

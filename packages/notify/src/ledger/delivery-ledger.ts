@@ -9,6 +9,7 @@ import {
 import { type Kysely, type RawBuilder, sql } from 'kysely'
 import type { ChannelName } from '../channels/channel.js'
 import { DeliveryNotFoundError, DeliveryNotReplayableError } from '../errors.js'
+import { type DigestBatchCount, unsentDigestCounts } from '../digest/digest-store.js'
 import type { PreferenceEntry } from '../preferences/preference-policy.js'
 import {
   groupByOwner,
@@ -39,9 +40,22 @@ export interface AttemptOutcome {
   readonly id: string
   /** The delivery's attempt this was, counting the attempts of every job it had. */
   readonly attempt: number
+  /** The replay of the delivery whose job made it (0: the first job); see {@link Claim}. */
+  readonly replay: number
   readonly status: 'sent' | 'failed' | 'dead' | 'suppressed'
   readonly providerMessageId?: string | undefined
   readonly error?: string | undefined
+}
+
+/**
+ * A delivery as one job holds it: its id and the replay the job was enqueued for. Only the job of
+ * the newest replay may mark, send or record a result: `replay()` counts up the row's `replays`
+ * in the transaction that enqueues its new job, so an earlier job of the delivery (a dead job
+ * retried by `mortar jobs retry`, a job its engine runs again) writes nothing and sends nothing.
+ */
+export interface Claim {
+  readonly id: string
+  readonly replay: number
 }
 
 /** Counts of the ledger by channel and status (the body of `mortar notify status`). */
@@ -53,6 +67,12 @@ export interface LedgerStatus {
   }[]
   /** Attempts that may have sent a message twice (a worker died mid-send), by channel. */
   readonly possibleDuplicates: readonly { readonly channel: ChannelName; readonly count: number }[]
+  /**
+   * Digest batches not gone out, by digest and status: `open` ones collect items until they
+   * close; `orphaned` ones were closed unsent (their digest is not registered) and their items
+   * wait for it to be registered again.
+   */
+  readonly digests: readonly DigestBatchCount[]
 }
 
 /** Options of {@link DeliveryLedger.list}. */
@@ -79,7 +99,7 @@ export class DeliveryLedger {
   readonly #database: Database
   readonly #clock: Clock
   readonly #finishUnflushed: boolean
-  readonly #marks: Batcher<{ id: string; attempt: number }, boolean>
+  readonly #marks: Batcher<Claim & { attempt: number }, boolean>
   readonly #finishes: Batcher<AttemptOutcome, undefined>
   /**
    * Every delivery's row is updated (its result) and in the end deleted (`prune`): without
@@ -220,8 +240,8 @@ export class DeliveryLedger {
    * possible duplicate when it already was (an earlier attempt's worker died mid-send). False
    * when there is nothing to send any more (another worker finished it meanwhile).
    */
-  mark(id: string, attempt: number): Promise<boolean> {
-    return this.#marks.call({ id, attempt })
+  mark(claim: Claim, attempt: number): Promise<boolean> {
+    return this.#marks.call({ ...claim, attempt })
   }
 
   /** Records how an attempt ended, now (an attempt whose job will fail and be retried). */
@@ -259,8 +279,9 @@ export class DeliveryLedger {
     return { toOperationNode: () => write.toOperationNode(), execute: () => write.execute(db) }
   }
 
-  async #markBatch(marks: readonly { id: string; attempt: number }[]): Promise<boolean[]> {
-    const ids = [...new Set(marks.map((mark) => mark.id))]
+  async #markBatch(marks: readonly (Claim & { attempt: number })[]): Promise<boolean[]> {
+    const newest = newestReplays(marks)
+    const ids = [...newest.keys()]
     const engine = sqlEngine(this.#background as Kysely<unknown>)
     // SET order matters on MySQL, which reads columns already assigned: the duplicate count first.
     const update = this.#background
@@ -268,7 +289,7 @@ export class DeliveryLedger {
       .set({
         possible_duplicates: sql<number>`possible_duplicates + case when status = 'sending' then 1 else 0 end`,
         attempts: sql<number>`case ${sql.ref('id')} ${sql.join(
-          marks.map((mark) => sql`when ${mark.id} then ${mark.attempt}`),
+          [...newest.values()].map((mark) => sql`when ${mark.id} then ${mark.attempt}`),
           sql` `,
         )} else ${sql.ref('attempts')} end`,
         status: 'sending',
@@ -276,6 +297,7 @@ export class DeliveryLedger {
       })
       .where(idIn(this.#background as Kysely<unknown>, 'id', ids))
       .where('status', 'in', CLAIMABLE)
+      .where(ofReplays([...newest.values()]))
     let marked: readonly { id: string }[]
     // The mark only has to outlive the worker, not the server: a server crash loses the send's
     // record too, and the job runs again. On PostgreSQL it does not wait for the disk.
@@ -289,11 +311,12 @@ export class DeliveryLedger {
         .select('id')
         .where('id', 'in', ids)
         .where('status', '=', 'sending')
+        .where(ofReplays([...newest.values()]))
         .execute()
     }
     this.#upkeep.count(marked.length)
     const found = new Set(marked.map((row) => row.id))
-    return marks.map((mark) => found.has(mark.id))
+    return marks.map((mark) => found.has(mark.id) && newest.get(mark.id) === mark)
   }
 
   async #finishBatch(outcomes: readonly AttemptOutcome[]): Promise<undefined[]> {
@@ -320,10 +343,13 @@ export class DeliveryLedger {
    */
   #resultsUpdate(
     db: Kysely<LedgerTables>,
-    outcomes: readonly AttemptOutcome[],
+    given: readonly AttemptOutcome[],
     condition?: RawBuilder<boolean>,
   ): RawBuilder<unknown> {
     const now = this.#clock.nowMs()
+    // An earlier replay's outcome beside a newer one of the same delivery is stale: left out,
+    // so each delivery has one outcome, which the row's `replays` must match.
+    const outcomes = [...newestReplays(given).values()]
     if (sqlEngine(db as Kysely<unknown>) === 'postgres') {
       const column = <T>(value: (outcome: AttemptOutcome) => T): T[] => outcomes.map(value)
       const ids = column((o) => o.id)
@@ -333,9 +359,9 @@ export class DeliveryLedger {
           updated_at = ${now}
         from unnest(${ids}::text[], ${column((o) => o.status)}::text[],
           ${column((o) => o.attempt)}::integer[], ${column((o) => o.providerMessageId ?? null)}::text[],
-          ${column((o) => truncate(o.error))}::text[])
-          as v(id, status, attempts, provider_message_id, last_error)
-        where ${idIn(db as Kysely<unknown>, 'd.id', ids)} and d.id = v.id and d.status in (${sql.join(CLAIMABLE)})${condition === undefined ? sql`` : sql` and ${condition}`}`
+          ${column((o) => truncate(o.error))}::text[], ${column((o) => o.replay)}::integer[])
+          as v(id, status, attempts, provider_message_id, last_error, replays)
+        where ${idIn(db as Kysely<unknown>, 'd.id', ids)} and d.id = v.id and d.replays = v.replays and d.status in (${sql.join(CLAIMABLE)})${condition === undefined ? sql`` : sql` and ${condition}`}`
     }
     const caseOf = (
       column: keyof DeliveryRow,
@@ -364,6 +390,7 @@ export class DeliveryLedger {
         outcomes.map((outcome) => outcome.id),
       )
       .where('status', 'in', CLAIMABLE)
+      .where(ofReplays(outcomes))
       .$if(condition !== undefined, (query) => query.where(condition as RawBuilder<boolean>))
     return sql`${update}`
   }
@@ -417,7 +444,7 @@ export class DeliveryLedger {
     return rows.map((row) => ({ ...row, channel: row.channel as ChannelName }))
   }
 
-  /** Counts by channel and status, and possible duplicates by channel. */
+  /** Counts by channel and status, possible duplicates by channel, unsent digest batches. */
   async status(): Promise<LedgerStatus> {
     const counts = await this.#db
       .selectFrom(DELIVERY_TABLE)
@@ -446,6 +473,7 @@ export class DeliveryLedger {
         channel: row.channel as ChannelName,
         count: Number(row.count),
       })),
+      digests: await unsentDigestCounts(this.#db as Kysely<unknown>),
     }
   }
 
@@ -456,7 +484,7 @@ export class DeliveryLedger {
    */
   async requeue(
     ids: readonly string[] | 'all-dead',
-  ): Promise<{ readonly id: string; readonly after: number }[]> {
+  ): Promise<{ readonly id: string; readonly after: number; readonly replay: number }[]> {
     const now = this.#clock.nowMs()
     // 'all-dead' finds its rows without locks: a locking read by status would lock every row
     // it scans on MariaDB. They are locked by id below, and those no longer dead left out.
@@ -474,7 +502,7 @@ export class DeliveryLedger {
     if (wanted.length === 0) return []
     let query = this.#db
       .selectFrom(DELIVERY_TABLE)
-      .select(['id', 'status', 'message', 'attempts'])
+      .select(['id', 'status', 'message', 'attempts', 'replays'])
       .where('id', 'in', wanted)
       .orderBy('id')
     // Concurrent replays of one delivery: the rows are locked and read as committed, so a replay
@@ -498,12 +526,16 @@ export class DeliveryLedger {
     const targets = rows.map((row) => row.id)
     await this.#db
       .updateTable(DELIVERY_TABLE)
-      .set({ status: 'queued', run_at: now, updated_at: now })
+      .set({ status: 'queued', replays: sql<number>`replays + 1`, run_at: now, updated_at: now })
       .where('id', 'in', targets)
       .where('status', '=', 'dead')
       .execute()
     this.#upkeep.count(targets.length)
-    return rows.map((row) => ({ id: row.id, after: Number(row.attempts) }))
+    return rows.map((row) => ({
+      id: row.id,
+      after: Number(row.attempts),
+      replay: Number(row.replays) + 1,
+    }))
   }
 
   /** Deletes finished deliveries (sent, dead, suppressed) last changed before `before`; returns how many. */
@@ -524,6 +556,27 @@ export class DeliveryLedger {
  * statement's own transaction commit without waiting for the disk, in the same round trip.
  */
 const unflushedCommit = sql<boolean>`exists (select 1 from (select set_config('synchronous_commit', 'off', true)) as sync)`
+
+/** Per delivery, the claim of its newest replay among these (a stale one is left out). */
+function newestReplays<T extends Claim>(claims: readonly T[]): Map<string, T> {
+  const newest = new Map<string, T>()
+  for (const claim of claims) {
+    const seen = newest.get(claim.id)
+    if (seen === undefined || claim.replay > seen.replay) newest.set(claim.id, claim)
+  }
+  return newest
+}
+
+/**
+ * `replays` is the claim's, for the row of each claim (one claim per delivery); compared inside
+ * each branch, so PostgreSQL types the parameter from the column.
+ */
+function ofReplays(claims: readonly Claim[]): RawBuilder<boolean> {
+  return sql<boolean>`case ${sql.ref('id')} ${sql.join(
+    claims.map((claim) => sql`when ${claim.id} then ${sql.ref('replays')} = ${claim.replay}`),
+    sql` `,
+  )} else false end`
+}
 
 function truncate(text: string | undefined): string | null {
   return text === undefined ? null : storedReason(text)

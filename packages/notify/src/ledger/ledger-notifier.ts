@@ -119,6 +119,7 @@ export class LedgerNotifier implements Notifier {
           last_error: null,
           provider_message_id: null,
           possible_duplicates: 0,
+          replays: 0,
           run_at: now,
           created_at: now,
           updated_at: now,

@@ -1,6 +1,7 @@
 import {
   createLogger,
   databaseToken,
+  defineJob,
   EVENT_BUS,
   JOBS,
   type QueueAdapter,
@@ -24,13 +25,13 @@ import { inboxChannel } from '../channels/inbox/index.js'
 import { devMailbox } from '../channels/mail/dev-mailbox.js'
 import { mailChannel } from '../channels/mail/mail-channel.js'
 import { defineDigest } from '../digest/define-digest.js'
-import { openDigestBatches } from '../digest/digest-store.js'
+import { unsentDigestBatches } from '../digest/digest-store.js'
 import { NotifyRecipientError } from '../errors.js'
 import type { NotificationFailedEvent, NotificationSentEvent } from '../ledger/notify-events.js'
 import { Notification } from '../notification/notification.js'
 import { type Recipient, route } from '../notification/recipient.js'
 import { type RecordingChannel, recordingChannel } from '../test-support/recording-channel.js'
-import { notifyModule } from './notify-module.js'
+import { NOTIFY_JOBS, notifyModule } from './notify-module.js'
 import { DELIVERIES, NOTIFIER, PREFERENCES } from './notify-tokens.js'
 import { notify } from './running-notifiers.js'
 
@@ -129,6 +130,14 @@ class NewComment extends Notification {
     return [] as const
   }
 }
+
+// The notify module's delivery job under its own name, as an earlier job of a delivery is.
+const earlierDeliveryJob = defineJob({
+  name: NOTIFY_JOBS.deliver,
+  schema: z.object({ id: z.string() }),
+  handler: () => undefined,
+})
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 const ada: Recipient = {
   id: 'ada',
@@ -411,8 +420,8 @@ for (const engine of testEngines()) {
         expect(batches.size).toBe(1)
         // An on-demand recipient's batch is sent to them as one when it closes.
         await notify(route('mail', 'ops-digest@example.com'), new NewComment('on demand'))
-        expect(await openDigestBatches(app.resolve(databaseToken()), 'frank')).toMatchObject([
-          { digestKey: 'comments', items: 4 },
+        expect(await unsentDigestBatches(app.resolve(databaseToken()), 'frank')).toMatchObject([
+          { digestKey: 'comments', status: 'open', items: 4 },
         ])
         await drain()
         expect(mailbox.messages('frank@example.com')).toHaveLength(0)
@@ -425,7 +434,7 @@ for (const engine of testEngines()) {
         expect(mailbox.messages('ops-digest@example.com')).toHaveLength(1)
         // The next item opens a new batch.
         await notify(frank, new NewComment('fifth'))
-        expect(await openDigestBatches(app.resolve(databaseToken()), 'frank')).toMatchObject([
+        expect(await unsentDigestBatches(app.resolve(databaseToken()), 'frank')).toMatchObject([
           { items: 1 },
         ])
       })
@@ -523,6 +532,40 @@ for (const engine of testEngines()) {
         await drain()
         expect(sms.sent.filter((s) => s.id === again)).toHaveLength(1)
         expect(await deliveries.get(again)).toMatchObject({ status: 'sent', possibleDuplicates: 0 })
+      })
+
+      it("sends a replayed delivery once while an earlier job of it runs again (a dead job retried): only the replay's job sends", async () => {
+        const deliveries = app.resolve(DELIVERIES)
+        const jobs = app.resolve(JOBS)
+        const lena: Recipient = { id: 'lena', phone: '+15550110', quietHours: null }
+        sms.script.push({ status: 'permanent', reason: 'bad number' })
+        const id = (await notify(lena, new LoginAlert())).deliveries[0]?.id ?? ''
+        await drain()
+        expect(await deliveries.get(id)).toMatchObject({ status: 'dead' })
+
+        // Its first job live again (as `mortar jobs retry` makes a dead one, or an engine a job
+        // whose completion was lost), and the replay's new job beside it.
+        const stale = (await jobs.enqueue(earlierDeliveryJob, { id })) ?? ''
+        expect(await deliveries.replay(id)).toBe(1)
+        // The first send waits at the channel until the other job sent too or finished: both
+        // jobs are in flight at once, whichever order the engine runs them in.
+        let sends = 0
+        sms.beforeSend = async () => {
+          sends += 1
+          if (sends > 1) return
+          while (sends < 2 && (await jobs.get(stale)) !== undefined) await pause(5)
+        }
+        try {
+          await drain()
+        } finally {
+          sms.beforeSend = undefined
+        }
+        expect(sms.sent.filter((s) => s.id === id)).toHaveLength(1)
+        expect(await deliveries.get(id)).toMatchObject({
+          status: 'sent',
+          attempts: 2,
+          possibleDuplicates: 0,
+        })
       })
 
       // The rest checks the ledger's own logic, the same on every queue, and some of it moves the

@@ -26,7 +26,12 @@ import { NotifyConfigError } from '../errors.js'
 import { Deliveries } from '../ledger/deliveries.js'
 import { DeliveryDispatcher } from '../ledger/delivery-dispatcher.js'
 import { DeliveryLedger } from '../ledger/delivery-ledger.js'
-import { createDeliveryTable, slimDeliveryIndexes } from '../ledger/delivery-table.js'
+import {
+  addDeliveryReplays,
+  createDeliveryTable,
+  roomForDeliveryResults,
+  slimDeliveryIndexes,
+} from '../ledger/delivery-table.js'
 import { LedgerNotifier } from '../ledger/ledger-notifier.js'
 import { sealStoredAddresses } from '../ledger/seal-stored-addresses.js'
 import { AddressSeal } from '../ledger/sealed-address.js'
@@ -121,8 +126,13 @@ export function notifyModule(options: NotifyModuleOptions): Module {
 
   const deliverJob = defineJob({
     name: NOTIFY_JOBS.deliver,
-    // `after`: the attempts a replayed delivery had before this job.
-    schema: z.object({ id: z.string().min(1).max(36), after: z.number().int().min(0).optional() }),
+    // `after`: the attempts a replayed delivery had before this job; `replay`: which replay of
+    // the delivery the job sends (none: the first).
+    schema: z.object({
+      id: z.string().min(1).max(36),
+      after: z.number().int().min(0).optional(),
+      replay: z.number().int().min(0).optional(),
+    }),
     attempts: options.delivery?.attempts ?? 8,
     backoff: options.delivery?.backoff ?? { baseMs: 5_000, maxMs: 3_600_000 },
     timeout: options.delivery?.timeoutMs ?? 60_000,
@@ -150,6 +160,8 @@ export function notifyModule(options: NotifyModuleOptions): Module {
       '0004_create_throttle': createThrottleTable,
       '0005_create_digest': createDigestTables,
       '0006_slim_delivery_indexes': slimDeliveryIndexes,
+      '0007_delivery_replays': addDeliveryReplays,
+      '0008_room_for_delivery_results': roomForDeliveryResults,
     },
     register(binder) {
       binder.bind(LEDGER, {

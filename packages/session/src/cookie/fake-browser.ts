@@ -95,9 +95,10 @@ export class FakeBrowser {
     } finally {
       await context.dispose()
     }
-    for (const header of setCookies) this.#store(header)
+    // As the adapters send it: an error response carries none of the cookies appended for it.
+    if (error === undefined) for (const header of setCookies) this.#store(header)
     const status = error === undefined ? 200 : isMortarError(error) ? error.status : 500
-    return { status, body, error, setCookies }
+    return { status, body, error, setCookies: error === undefined ? setCookies : [] }
   }
 
   #store(header: string): void {

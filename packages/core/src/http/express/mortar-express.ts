@@ -203,6 +203,9 @@ function sendProblem(
 ): void {
   // An error is not a result to check; after a failed hook, its problem is already out.
   if (!openResponseGate(response)) return
+  // What modules appended for a result (a session's cookie) does not go out with its problem.
+  const http = request[kContext]?.http
+  if (http instanceof NodeHttpExchange) http.withdrawAppended()
   const requestId =
     request[kContext]?.requestId ??
     new RequestContext({

@@ -6,6 +6,7 @@ import type {
   RequestScope,
 } from '../../context/index.js'
 import type { AdapterApp } from '../shared/index.js'
+import { AppendedHeaders, headerValues } from '../shared/appended-headers.js'
 import { firstHeader, REQUEST_ID_HEADER } from '../shared/index.js'
 
 /**
@@ -16,6 +17,7 @@ export class FastifyHttpExchange implements HttpExchange, RequestContextInit {
   readonly #request: FastifyRequest
   readonly #reply: FastifyReply
   readonly #app: AdapterApp
+  readonly #appended = new AppendedHeaders()
 
   constructor(request: FastifyRequest, reply: FastifyReply, app: AdapterApp) {
     this.#request = request
@@ -37,10 +39,18 @@ export class FastifyHttpExchange implements HttpExchange, RequestContextInit {
   }
 
   appendResponseHeader(name: string, value: string): void {
-    // reply.header() already appends set-cookie; any other header would be replaced.
+    // reply.header() already appends set-cookie; any other header would be replaced. Repeated
+    // values are kept as a list (one header line each), so withdrawAppended can find each one.
     const existing = this.#reply.getHeader(name)
     const append = existing !== undefined && name.toLowerCase() !== 'set-cookie'
-    this.#reply.header(name, append ? `${String(existing)}, ${value}` : value)
+    this.#reply.header(name, append ? [...headerValues(existing), value] : value)
+    this.#appended.record(name, value)
+  }
+
+  /** Takes back what {@link appendResponseHeader} added, before a problem is sent. */
+  withdrawAppended(): void {
+    const reply = this.#reply
+    this.#appended.withdraw(reply, (name, value) => reply.header(name, value))
   }
 
   /** The limit Fastify applies to this route's body. */

@@ -192,6 +192,9 @@ function sendProblem(
   logger: Logger,
 ): void {
   problems.add(reply)
+  // What modules appended for a result (a session's cookie) does not go out with its problem.
+  const http = request[kContext]?.http
+  if (http instanceof FastifyHttpExchange) http.withdrawAppended()
   // An error raised before onRequest (a malformed URL) has no context yet: give it an id anyway.
   const requestId = request[kContext]?.requestId ?? contextlessId(request)
   const problem = renderHttpError(error, {

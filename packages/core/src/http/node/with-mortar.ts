@@ -167,6 +167,8 @@ function sendProblem(
 ): void {
   // An error is not a result to check; after a failed hook, its problem is already out.
   if (!openResponseGate(response)) return
+  // What modules appended for a result (a session's cookie) does not go out with its problem.
+  if (context.http instanceof NodeHttpExchange) context.http.withdrawAppended()
   const problem = renderHttpError(error, {
     logger: app.logger,
     requestId: context.requestId,

@@ -291,6 +291,8 @@ export function adapterConformance(name: string, start: StartServer): void {
         method: 'GET',
         path: '/fail',
         handle: async ({ query }) => {
+          // As a session saved before the failure: its cookie must not go out with the problem.
+          requestContext().http?.appendResponseHeader('set-cookie', 'failed=1; Path=/')
           const kind = query.get('kind')
           if (kind === 'after-await') await sleep(1)
           if (kind === 'not-found') throw new NotFoundError('The trip does not exist.')
@@ -304,7 +306,11 @@ export function adapterConformance(name: string, start: StartServer): void {
         path: '/guarded',
         handle: async ({ query }) => {
           await nextTick()
-          if (query.get('leak') === 'yes') requestContext().set('conformanceLeak', true)
+          if (query.get('leak') === 'yes') {
+            requestContext().set('conformanceLeak', true)
+            // As a login whose cookie the session appends: refused with the result.
+            requestContext().http?.appendResponseHeader('set-cookie', 'login=1; Path=/')
+          }
           return { secret: 'trip-42-pickup', principal: requestContext().get('principal') ?? null }
         },
       },
@@ -595,6 +601,21 @@ export function adapterConformance(name: string, start: StartServer): void {
             }),
           ])
         }
+      })
+
+      it('take back, with the result they refuse, every header appended through the exchange', async () => {
+        for (const async of ['no', 'yes']) {
+          const refused = await get('/guarded?leak=yes', { 'x-conformance-async': async })
+          // The handler appended a cookie, the hook a header before it threw.
+          expect(refused.headers.getSetCookie()).toEqual([])
+          expect(refused.headers.get('x-conformance-checked')).toBeNull()
+          await expectProblem(refused, 500, 'E_CONFORMANCE_LEAK')
+        }
+        // A request-start hook appended a header, the handler a cookie, then it threw.
+        const failed = await get('/fail?kind=not-found', { 'x-conformance-rider': 'rider-4' })
+        expect(failed.headers.getSetCookie()).toEqual([])
+        expect(failed.headers.get('x-conformance-hook')).toBeNull()
+        await expectProblem(failed, 404, 'E_NOT_FOUND')
       })
 
       it('do not run for an error the handler threw or an unknown route', async () => {

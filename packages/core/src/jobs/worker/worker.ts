@@ -12,6 +12,7 @@ import type { Logger } from '../../logger/logger.js'
 import { backoffDelay } from '../backoff.js'
 import type { JobDefinition } from '../define-job.js'
 import type { JsonValue } from '../job-context.js'
+import { withoutUrlPasswords } from '../../logger/url-passwords.js'
 import { isPermanentJobError, JobError } from '../job-errors.js'
 import type { CompanionWrite, CompletionWrite } from '../job-queue.js'
 import type { AttemptError, ClaimedJob, FailOutcome, QueueAdapter } from '../queue-adapter.js'
@@ -752,6 +753,9 @@ function parsePayload(definition: JobDefinition, job: ClaimedJob): unknown {
   )
 }
 
+// The message is kept with the job (at rest, in `mortar jobs dead`, given to onDead), so it is
+// censored as the logger censors it: a driver's or client's error quotes the URL it failed on,
+// password included.
 function attemptError(attempt: number, nowMs: number, error: unknown): AttemptError {
   const at = new Date(nowMs).toISOString()
   if (error instanceof Error) {
@@ -760,11 +764,11 @@ function attemptError(attempt: number, nowMs: number, error: unknown): AttemptEr
       attempt,
       at,
       name: error.name,
-      message: error.message,
+      message: withoutUrlPasswords(error.message),
       ...(typeof code === 'string' ? { code } : {}),
     }
   }
-  return { attempt, at, name: 'NonError', message: String(error) }
+  return { attempt, at, name: 'NonError', message: withoutUrlPasswords(String(error)) }
 }
 
 async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
