@@ -214,7 +214,7 @@ for (const engine of testEngines()) {
         principals: () => ridesPrincipals(),
         numRuns: 25,
       })
-    })
+    }, 120_000)
 
     it('randomly generated policies agree between can and where', async () => {
       await fc.assert(
@@ -244,7 +244,7 @@ for (const engine of testEngines()) {
         }),
         { numRuns: 300 },
       )
-    })
+    }, 120_000)
 
     it('updates and deletes exactly the rows the point check allows', async () => {
       const access = new AccessControl({ policy: ridesPolicy })
