@@ -33,7 +33,14 @@ export type {
 
 // digests
 export { defineDigest } from './digest/index.js'
-export type { Digest, DigestDefinition, DigestRenderers, DigestWindow } from './digest/index.js'
+export type {
+  Digest,
+  DigestBatchCount,
+  DigestBatchRecord,
+  DigestDefinition,
+  DigestRenderers,
+  DigestWindow,
+} from './digest/index.js'
 
 // notifications
 export {

@@ -136,7 +136,7 @@ export function analyticsModule<const E extends EventSchemas>(
         useFactory: (database, clock, logger, bus) => {
           const db = database.kysely
           const scope: QueryScope = { db, engine: engineOf(db), timeZone }
-          const visitorIds = new VisitorIds(db, options.site ?? 'default', clock)
+          const visitorIds = new VisitorIds(database, options.site ?? 'default', clock)
           const suppressions = new Suppressions(db, clock)
           const rollups = new Rollups(scope, plan)
           const made = new Tracker({

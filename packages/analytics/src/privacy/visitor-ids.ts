@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import type { Clock } from '@mortar/core'
+import { afterCommit, type Clock, type Database } from '@mortar/core'
 import { type Kysely, sql } from 'kysely'
 import { SALT_TABLE } from '../storage/analytics-tables.js'
 import { engineOf } from '../storage/sql-dialect.js'
@@ -19,13 +19,16 @@ export function utcDay(ms: number): string {
  * is shared by every process through the salt table (the first to draw it wins).
  */
 export class VisitorIds {
+  readonly #database: Database
   readonly #db: Kysely<unknown>
   readonly #site: string
   readonly #clock: Clock
-  readonly #salts = new Map<string, string | null>()
+  /** Salts known committed, by day. */
+  readonly #salts = new Map<string, string>()
 
-  constructor(db: Kysely<unknown>, site: string, clock: Clock) {
-    this.#db = db
+  constructor(database: Database, site: string, clock: Clock) {
+    this.#database = database
+    this.#db = database.kysely
     this.#site = site
     this.#clock = clock
   }
@@ -52,14 +55,29 @@ export class VisitorIds {
     await sql`insert into ${sql.table(SALT_TABLE)} (day, salt, created_at) values (${day}, ${randomBytes(32).toString('hex')}, ${this.#clock.nowMs()}) ${conflictIgnore(this.#db)}`.execute(
       this.#db,
     )
+    // MariaDB: a locking read, which sees the salt another process committed after this
+    // transaction's snapshot (a plain one did not, and the day's salt was taken to be none).
     const row = await sql<{
       salt: string
-    }>`select salt from ${sql.table(SALT_TABLE)} where day = ${day}`.execute(this.#db)
-    const salt = row.rows[0]?.salt ?? null
+    }>`select salt from ${sql.table(SALT_TABLE)} where day = ${day}${engineOf(this.#db) === 'mysql' ? sql` for update` : sql``}`.execute(
+      this.#db,
+    )
+    const salt = row.rows[0]?.salt
+    if (salt === undefined) return null
+    // trackNow() inside the caller's transaction draws the salt in it: kept only once that
+    // commits. A rolled-back salt kept here made this process's ids differ all day from every
+    // other process's, which drew the day's salt anew.
+    if (this.#database.inTransaction) void afterCommit(() => this.#remember(day, salt))
+    else this.#remember(day, salt)
+    return salt
+  }
+
+  #remember(day: string, salt: string): void {
+    const today = utcDay(this.#clock.nowMs())
+    const yesterday = utcDay(this.#clock.nowMs() - DAY_MS)
     for (const key of this.#salts.keys())
       if (key !== today && key !== yesterday) this.#salts.delete(key)
     this.#salts.set(day, salt)
-    return salt
   }
 
   /** Deletes the salts of days before yesterday (UTC); returns how many. */

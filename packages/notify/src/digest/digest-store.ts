@@ -193,25 +193,87 @@ export async function closeDigestBatch(
   }
 }
 
-/** The open batches of a recipient (for status and tests). */
-export async function openDigestBatches(
+/**
+ * A digest batch that has not gone out: `open` (collecting items until `closesAt`), or
+ * `orphaned` (closed unsent because its digest was not registered; its items wait for the
+ * recipient's next batch of that digest once it is).
+ */
+export interface DigestBatchRecord {
+  readonly id: string
+  readonly digestKey: string
+  readonly recipientId: string
+  readonly status: 'open' | 'orphaned'
+  readonly items: number
+  readonly closesAt: Date
+}
+
+/** Batches not gone out and their items, by digest and status (`mortar notify status`). */
+export interface DigestBatchCount {
+  readonly digestKey: string
+  readonly status: 'open' | 'orphaned'
+  readonly batches: number
+  readonly items: number
+}
+
+const UNSENT = ['open', 'orphaned'] as const
+const batch = (column: keyof BatchRow) => `${DIGEST_BATCH_TABLE}.${column}` as const
+
+/** The batches with their items, of those that have not gone out (open or orphaned). */
+function unsent(db: Kysely<unknown>) {
+  return (db as Kysely<DigestTables>)
+    .selectFrom(DIGEST_BATCH_TABLE)
+    .leftJoin(DIGEST_ITEM_TABLE, `${DIGEST_ITEM_TABLE}.batch_id`, batch('id'))
+    .where(batch('status'), 'in', UNSENT)
+}
+
+/** The recipient's batches that have not gone out (open or orphaned), soonest to close first. */
+export async function unsentDigestBatches(
   db: Kysely<unknown>,
   recipientId: string,
-): Promise<readonly { readonly id: string; readonly digestKey: string; readonly items: number }[]> {
-  const typed = db as Kysely<DigestTables>
-  const rows = await typed
-    .selectFrom(DIGEST_BATCH_TABLE)
-    .leftJoin(DIGEST_ITEM_TABLE, `${DIGEST_ITEM_TABLE}.batch_id`, `${DIGEST_BATCH_TABLE}.id`)
+): Promise<DigestBatchRecord[]> {
+  const rows = await unsent(db)
     .select((eb) => [
       `${DIGEST_BATCH_TABLE}.id as id`,
       `${DIGEST_BATCH_TABLE}.digest_key as digest_key`,
+      `${DIGEST_BATCH_TABLE}.status as status`,
+      `${DIGEST_BATCH_TABLE}.closes_at as closes_at`,
       eb.fn.count<number | string | bigint>(`${DIGEST_ITEM_TABLE}.id`).as('items'),
     ])
-    .where(`${DIGEST_BATCH_TABLE}.recipient_id`, '=', recipientId)
-    .where(`${DIGEST_BATCH_TABLE}.status`, '=', 'open')
-    .groupBy([`${DIGEST_BATCH_TABLE}.id`, `${DIGEST_BATCH_TABLE}.digest_key`])
+    .where(batch('recipient_id'), '=', recipientId)
+    .groupBy([batch('id'), batch('digest_key'), batch('status'), batch('closes_at')])
+    .orderBy(batch('closes_at'))
+    .orderBy(batch('id'))
     .execute()
-  return rows.map((row) => ({ id: row.id, digestKey: row.digest_key, items: Number(row.items) }))
+  return rows.map((row) => ({
+    id: row.id,
+    digestKey: row.digest_key,
+    recipientId,
+    status: row.status as DigestBatchRecord['status'],
+    items: Number(row.items),
+    closesAt: new Date(Number(row.closes_at)),
+  }))
+}
+
+/** Every batch that has not gone out, counted with its items by digest and status. */
+export async function unsentDigestCounts(db: Kysely<unknown>): Promise<DigestBatchCount[]> {
+  type Count = number | string | bigint
+  const rows = await unsent(db)
+    .select((eb) => [
+      `${DIGEST_BATCH_TABLE}.digest_key as digest_key`,
+      `${DIGEST_BATCH_TABLE}.status as status`,
+      eb.fn.count<Count>(batch('id')).distinct().as('batches'),
+      eb.fn.count<Count>(`${DIGEST_ITEM_TABLE}.id`).as('items'),
+    ])
+    .groupBy([batch('digest_key'), batch('status')])
+    .orderBy(batch('digest_key'))
+    .orderBy(batch('status'))
+    .execute()
+  return rows.map((row) => ({
+    digestKey: row.digest_key,
+    status: row.status as DigestBatchCount['status'],
+    batches: Number(row.batches),
+    items: Number(row.items),
+  }))
 }
 
 // What a digest needs of the recipient at close time: their addresses, language and zone.

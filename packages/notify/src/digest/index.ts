@@ -4,6 +4,12 @@ export {
   addDigestItem,
   closeDigestBatch,
   createDigestTables,
-  openDigestBatches,
+  unsentDigestBatches,
+  unsentDigestCounts,
 } from './digest-store.js'
-export type { ClosedBatch, DigestPlacement } from './digest-store.js'
+export type {
+  ClosedBatch,
+  DigestBatchCount,
+  DigestBatchRecord,
+  DigestPlacement,
+} from './digest-store.js'

@@ -12,11 +12,12 @@ import { devMailbox } from '../channels/mail/dev-mailbox.js'
 import { mailChannel } from '../channels/mail/mail-channel.js'
 import { notifyModule } from '../module/notify-module.js'
 import { NOTIFY_JOBS } from '../module/notify-module.js'
-import { NOTIFIER } from '../module/notify-tokens.js'
+import { notifyCommands } from '../module/notify-commands.js'
+import { DELIVERIES, NOTIFIER } from '../module/notify-tokens.js'
 import { Notification } from '../notification/notification.js'
 import type { Recipient } from '../notification/recipient.js'
 import { defineDigest } from './define-digest.js'
-import { openDigestBatches } from './digest-store.js'
+import { unsentDigestBatches } from './digest-store.js'
 
 const commentDigest = defineDigest({
   key: 'comments',
@@ -42,6 +43,19 @@ class NewComment extends Notification {
 }
 
 const WINDOW = 31 * 60_000
+
+/** What a `mortar notify` command prints to stdout, run against `app`. */
+async function runCommand(app: TestApp, name: string, args: string[]): Promise<string[]> {
+  const out: string[] = []
+  const command = notifyCommands.find((c) => c.name === name)
+  await command?.run({
+    app: app as never,
+    args,
+    stdout: (line) => out.push(line),
+    stderr: () => undefined,
+  })
+  return out
+}
 
 for (const engine of testEngines()) {
   const title = `a digest no longer registered, on ${engine.title}`
@@ -88,13 +102,30 @@ for (const engine of testEngines()) {
       const ada: Recipient = { id: 'ada', email: 'ada@example.com' }
       const db = registered.resolve(databaseToken())
       await registered.resolve(NOTIFIER).notify(ada, new NewComment('one'))
-      expect(await openDigestBatches(db, 'ada')).toMatchObject([{ items: 1 }])
+      expect(await unsentDigestBatches(db, 'ada')).toMatchObject([{ status: 'open', items: 1 }])
 
       // The batch's close runs where the digest is gone: closed, nothing sent, nothing retried.
       removed.clock.advance(WINDOW)
       await removed.resolve(JOBS).drain()
-      expect(await openDigestBatches(db, 'ada')).toEqual([])
+      expect(await unsentDigestBatches(db, 'ada')).toMatchObject([
+        { digestKey: 'comments', status: 'orphaned', items: 1 },
+      ])
       expect(mailbox.messages()).toHaveLength(0)
+      // Its item is no delivery: status and the recipient's listing show the orphaned batch.
+      const deliveries = removed.resolve(DELIVERIES)
+      expect((await deliveries.status()).digests).toEqual([
+        { digestKey: 'comments', status: 'orphaned', batches: 1, items: 1 },
+      ])
+      expect(await deliveries.digests('ada')).toMatchObject([{ status: 'orphaned', items: 1 }])
+      const printed = await runCommand(removed, 'notify status', [])
+      expect(printed.slice(0, 2).map((line) => line.split(/\s+/))).toEqual([
+        ['digest', 'status', 'batches', 'items'],
+        ['comments', 'orphaned', '1', '1'],
+      ])
+      expect(printed[2]).toMatch(/^orphaned: closed unsent, its digest is not registered/)
+      expect((await runCommand(removed, 'notify status', ['--recipient', 'ada']))[0]).toMatch(
+        / digest comments {2}orphaned {2}items 1 {2}orphaned: /,
+      )
       expect((await removed.resolve(JOBS).status()).counts).not.toContainEqual(
         expect.objectContaining({ name: NOTIFY_JOBS.closeDigest, state: 'dead' }),
       )
@@ -102,7 +133,7 @@ for (const engine of testEngines()) {
       // Registered again: a new batch opens and takes the orphaned item with it.
       registered.clock.advance(WINDOW)
       await registered.resolve(NOTIFIER).notify(ada, new NewComment('two'))
-      expect(await openDigestBatches(db, 'ada')).toMatchObject([{ items: 2 }])
+      expect(await unsentDigestBatches(db, 'ada')).toMatchObject([{ status: 'open', items: 2 }])
       registered.clock.advance(WINDOW)
       await registered.resolve(JOBS).drain()
       const mails = mailbox.messages('ada@example.com')
@@ -129,11 +160,11 @@ for (const engine of testEngines()) {
         })
       }
       await registered.resolve(JOBS).drain()
-      expect(await openDigestBatches(db, 'bob')).toMatchObject([{ items: 1 }])
+      expect(await unsentDigestBatches(db, 'bob')).toMatchObject([{ items: 1 }])
 
       await registered.resolve(NOTIFIER).notify(bob, new NewComment('second'))
       await registered.resolve(JOBS).drain()
-      expect(await openDigestBatches(db, 'bob')).toEqual([])
+      expect(await unsentDigestBatches(db, 'bob')).toEqual([])
       expect(mailbox.messages('bob@example.com').map((mail) => mail.text)).toEqual([
         'first\nsecond',
       ])

@@ -1,5 +1,7 @@
 import type { Database, JobDefinition, JobQueue } from '@mortar/core'
+import type { Kysely } from 'kysely'
 import type { z } from 'zod'
+import { type DigestBatchRecord, unsentDigestBatches } from '../digest/digest-store.js'
 import type { DeliveryPayload } from './delivery-dispatcher.js'
 import type { DeliveryLedger, DeliveryListOptions, LedgerStatus } from './delivery-ledger.js'
 import type { DeliveryRecord, DeliveryStatus } from './delivery-table.js'
@@ -69,14 +71,25 @@ export class Deliveries {
     return wanted === undefined ? read : read.filter((record) => record.status === wanted)
   }
 
+  /**
+   * The recipient's digest batches that have not gone out, soonest to close first: `open`, or
+   * `orphaned` (closed unsent while their digest was not registered; their items go out with
+   * the recipient's next batch once it is). Their items are no deliveries yet, so
+   * {@link Deliveries.list} does not show them.
+   */
+  digests(recipientId: string): Promise<DigestBatchRecord[]> {
+    return unsentDigestBatches(this.#database.kysely as Kysely<unknown>, recipientId)
+  }
+
   /** Dead deliveries, oldest first. */
   dead(limit?: number): Promise<DeliveryRecord[]> {
     return this.#ledger.dead(limit)
   }
 
   /**
-   * Counts by channel and status, and possible duplicates by channel: a queued or failed
-   * delivery whose job a worker holds now counts as `sending`.
+   * Counts by channel and status, possible duplicates by channel, and the digest batches that
+   * have not gone out (open, or orphaned: closed unsent while their digest was not registered):
+   * a queued or failed delivery whose job a worker holds now counts as `sending`.
    */
   async status(): Promise<LedgerStatus> {
     const [stored, held] = await Promise.all([this.#ledger.status(), this.#held()])
@@ -96,6 +109,7 @@ export class Deliveries {
         .filter((row) => row.count > 0)
         .sort((a, b) => compare(a.channel, b.channel) || compare(a.status, b.status)),
       possibleDuplicates: stored.possibleDuplicates,
+      digests: stored.digests,
     }
   }
 

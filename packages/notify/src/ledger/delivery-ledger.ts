@@ -9,6 +9,7 @@ import {
 import { type Kysely, type RawBuilder, sql } from 'kysely'
 import type { ChannelName } from '../channels/channel.js'
 import { DeliveryNotFoundError, DeliveryNotReplayableError } from '../errors.js'
+import { type DigestBatchCount, unsentDigestCounts } from '../digest/digest-store.js'
 import type { PreferenceEntry } from '../preferences/preference-policy.js'
 import {
   groupByOwner,
@@ -66,6 +67,12 @@ export interface LedgerStatus {
   }[]
   /** Attempts that may have sent a message twice (a worker died mid-send), by channel. */
   readonly possibleDuplicates: readonly { readonly channel: ChannelName; readonly count: number }[]
+  /**
+   * Digest batches not gone out, by digest and status: `open` ones collect items until they
+   * close; `orphaned` ones were closed unsent (their digest is not registered) and their items
+   * wait for it to be registered again.
+   */
+  readonly digests: readonly DigestBatchCount[]
 }
 
 /** Options of {@link DeliveryLedger.list}. */
@@ -437,7 +444,7 @@ export class DeliveryLedger {
     return rows.map((row) => ({ ...row, channel: row.channel as ChannelName }))
   }
 
-  /** Counts by channel and status, and possible duplicates by channel. */
+  /** Counts by channel and status, possible duplicates by channel, unsent digest batches. */
   async status(): Promise<LedgerStatus> {
     const counts = await this.#db
       .selectFrom(DELIVERY_TABLE)
@@ -466,6 +473,7 @@ export class DeliveryLedger {
         channel: row.channel as ChannelName,
         count: Number(row.count),
       })),
+      digests: await unsentDigestCounts(this.#db as Kysely<unknown>),
     }
   }
 

@@ -3,8 +3,9 @@ import type { DeliveryRecord } from '../ledger/delivery-table.js'
 import { ADDRESS_SEALING, DELIVERIES } from './notify-tokens.js'
 
 /**
- * `mortar notify status`: deliveries by channel and status and possible duplicates, or with
- * `--recipient <id>` that recipient's newest deliveries; `--json` for scripts.
+ * `mortar notify status`: deliveries by channel and status, possible duplicates and the digest
+ * batches not gone out (open or orphaned), or with `--recipient <id>` that recipient's newest
+ * deliveries and unsent digest batches; `--json` for scripts.
  */
 const status: CliCommand = {
   name: 'notify status',
@@ -25,10 +26,20 @@ const status: CliCommand = {
     }
     const deliveries = app.resolve(DELIVERIES)
     if (recipient !== undefined) {
-      const rows = await deliveries.list(recipient, { limit: 100 })
-      if (json) stdout(JSON.stringify(rows))
-      else if (rows.length === 0) stdout(`No deliveries for ${recipient}.`)
-      else for (const row of rows) stdout(deliveryLine(row))
+      const [rows, digests] = await Promise.all([
+        deliveries.list(recipient, { limit: 100 }),
+        deliveries.digests(recipient),
+      ])
+      if (json) stdout(JSON.stringify({ deliveries: rows, digests }))
+      else if (rows.length === 0 && digests.length === 0) stdout(`No deliveries for ${recipient}.`)
+      else {
+        for (const row of rows) stdout(deliveryLine(row))
+        for (const batch of digests) {
+          stdout(
+            `${batch.closesAt.toISOString()}  ${batch.id}  digest ${batch.digestKey}  ${batch.status}  items ${batch.items}${batch.status === 'orphaned' ? `  ${ORPHANED}` : ''}`,
+          )
+        }
+      }
       return 0
     }
     const report = await deliveries.status()
@@ -36,17 +47,29 @@ const status: CliCommand = {
       stdout(JSON.stringify(report))
       return 0
     }
-    if (report.counts.length === 0) {
+    if (report.counts.length === 0 && report.digests.length === 0) {
       stdout('No deliveries.')
       return 0
     }
-    const width = Math.max(7, ...report.counts.map((row) => row.channel.length))
-    stdout(`${'channel'.padEnd(width)}  ${'status'.padEnd(10)}  count`)
-    for (const row of report.counts) {
-      stdout(`${row.channel.padEnd(width)}  ${row.status.padEnd(10)}  ${row.count}`)
+    if (report.counts.length > 0) {
+      const width = Math.max(7, ...report.counts.map((row) => row.channel.length))
+      stdout(`${'channel'.padEnd(width)}  ${'status'.padEnd(10)}  count`)
+      for (const row of report.counts) {
+        stdout(`${row.channel.padEnd(width)}  ${row.status.padEnd(10)}  ${row.count}`)
+      }
     }
     for (const row of report.possibleDuplicates) {
       if (row.count > 0) stdout(`possible duplicates on ${row.channel}: ${row.count}`)
+    }
+    if (report.digests.length > 0) {
+      const width = Math.max(6, ...report.digests.map((row) => row.digestKey.length))
+      stdout(`${'digest'.padEnd(width)}  ${'status'.padEnd(10)}  batches  items`)
+      for (const row of report.digests) {
+        stdout(
+          `${row.digestKey.padEnd(width)}  ${row.status.padEnd(10)}  ${String(row.batches).padEnd(7)}  ${row.items}`,
+        )
+      }
+      if (report.digests.some((row) => row.status === 'orphaned')) stdout(ORPHANED)
     }
     return 0
   },
@@ -89,6 +112,9 @@ const sealAddresses: CliCommand = {
     return 0
   },
 }
+
+const ORPHANED =
+  'orphaned: closed unsent, its digest is not registered; register it in notifyModule({ digests }) and the items go out with the next batch'
 
 function deliveryLine(row: DeliveryRecord): string {
   const error = row.lastError === undefined ? '' : `  ${row.lastError}`

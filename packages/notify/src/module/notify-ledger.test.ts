@@ -25,7 +25,7 @@ import { inboxChannel } from '../channels/inbox/index.js'
 import { devMailbox } from '../channels/mail/dev-mailbox.js'
 import { mailChannel } from '../channels/mail/mail-channel.js'
 import { defineDigest } from '../digest/define-digest.js'
-import { openDigestBatches } from '../digest/digest-store.js'
+import { unsentDigestBatches } from '../digest/digest-store.js'
 import { NotifyRecipientError } from '../errors.js'
 import type { NotificationFailedEvent, NotificationSentEvent } from '../ledger/notify-events.js'
 import { Notification } from '../notification/notification.js'
@@ -420,8 +420,8 @@ for (const engine of testEngines()) {
         expect(batches.size).toBe(1)
         // An on-demand recipient's batch is sent to them as one when it closes.
         await notify(route('mail', 'ops-digest@example.com'), new NewComment('on demand'))
-        expect(await openDigestBatches(app.resolve(databaseToken()), 'frank')).toMatchObject([
-          { digestKey: 'comments', items: 4 },
+        expect(await unsentDigestBatches(app.resolve(databaseToken()), 'frank')).toMatchObject([
+          { digestKey: 'comments', status: 'open', items: 4 },
         ])
         await drain()
         expect(mailbox.messages('frank@example.com')).toHaveLength(0)
@@ -434,7 +434,7 @@ for (const engine of testEngines()) {
         expect(mailbox.messages('ops-digest@example.com')).toHaveLength(1)
         // The next item opens a new batch.
         await notify(frank, new NewComment('fifth'))
-        expect(await openDigestBatches(app.resolve(databaseToken()), 'frank')).toMatchObject([
+        expect(await unsentDigestBatches(app.resolve(databaseToken()), 'frank')).toMatchObject([
           { items: 1 },
         ])
       })
