@@ -11,6 +11,13 @@ const TRANSIENT_CODES = new Set([
   'ER_CON_COUNT_ERROR',
   'ER_LOCK_DEADLOCK',
   'ER_LOCK_WAIT_TIMEOUT',
+  // MariaDB shutting down or the connection killed (a failover), or taking no writes: read_only
+  // during a switchover, a read-only transaction or InnoDB.
+  'ER_SERVER_SHUTDOWN',
+  'ER_CONNECTION_KILLED',
+  'ER_OPTION_PREVENTS_STATEMENT',
+  'ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION',
+  'ER_READ_ONLY_MODE',
   'E_DATABASE_UNREACHABLE',
   // PostgreSQL: shutting down, starting up, too many connections, serialization, deadlock.
   '57P01',
@@ -19,6 +26,13 @@ const TRANSIENT_CODES = new Set([
   '53300',
   '40001',
   '40P01',
+  // PostgreSQL taking no writes (a demoted primary, a standby still behind the writer's name
+  // after a failover), out of disk or memory, or a lock not granted in time.
+  '25006',
+  '53000',
+  '53100',
+  '53200',
+  '55P03',
 ])
 
 const TRANSIENT_MESSAGES =
@@ -26,7 +40,7 @@ const TRANSIENT_MESSAGES =
 
 /**
  * Whether a database error may pass by itself: the server is unreachable, restarting, out of
- * connections, or a lock was lost. The buffer retries those without limit (up to its
+ * connections, disk or memory, taking no writes for a failover, or a lock was lost. The buffer retries those without limit (up to its
  * capacity); anything else (a missing table, a value too long) a few times, then reports the
  * batch as dropped.
  */
