@@ -89,3 +89,19 @@ export function loadShopConfig(env: NodeJS.ProcessEnv = process.env): ShopConfig
   refuseDevelopmentDefaultsInProduction(config, env)
   return config
 }
+
+/** What the shop's processes log when {@link developmentWhenUnset} made NODE_ENV development. */
+export const DEVELOPMENT_WHEN_UNSET =
+  'shop: NODE_ENV is unset, so the shop runs as development (NODE_ENV=development); set NODE_ENV=production to deploy'
+
+/**
+ * With NODE_ENV unset, makes it `development` and returns true, so `npm start` in a fresh clone
+ * runs with no setup: the development mailbox (which takes mail only in development and tests)
+ * then keeps the mail sent without `SMTP_URL`. Deployments set NODE_ENV=production, which
+ * refuses the development defaults instead (see `refuseDevelopmentDefaultsInProduction`).
+ */
+export function developmentWhenUnset(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.NODE_ENV !== undefined && env.NODE_ENV !== '') return false
+  env.NODE_ENV = 'development'
+  return true
+}

@@ -1,9 +1,11 @@
-import { loadShopConfig } from './config.js'
+import { DEVELOPMENT_WHEN_UNSET, developmentWhenUnset, loadShopConfig } from './config.js'
 import { developmentSecretsIn } from './secrets/index.js'
 import { buildShop } from './server.js'
 
+const development = developmentWhenUnset()
 const config = loadShopConfig()
 const { app, server } = await buildShop(config)
+if (development) app.logger.warn(DEVELOPMENT_WHEN_UNSET)
 const developmentSecrets = developmentSecretsIn(config)
 if (developmentSecrets.length > 0) {
   app.logger.warn(

@@ -180,6 +180,35 @@ for (const engine of testEngines()) {
       expect(properties).toEqual({ path: '/products/p-9', title: 'Tea' })
     })
 
+    it('records a page view whatever the length of its URL, referrer and title', async () => {
+      const { analytics, app, db } = subject
+      // What the request brings is not the app's to bound: a same-site referrer holds the whole
+      // URL of the page before, query and all.
+      const long = (n: number) => 'x'.repeat(n)
+      const id = inRequest(
+        app,
+        {
+          url: `/${long(3_000)}?q=1`,
+          headers: { referer: `https://shop.example/store?utm=${long(3_000)}` },
+        },
+        () => analytics.page({ title: `${long(499)}${'😀'.repeat(50)}` }),
+      )
+      await analytics.flush()
+      const row = await db
+        .selectFrom('mortar_analytics_event')
+        .select('properties')
+        .where('id', '=', id)
+        .executeTakeFirst()
+      expect(row).toBeDefined()
+      const properties = (
+        typeof row!.properties === 'string' ? JSON.parse(row!.properties) : row!.properties
+      ) as { path: string; referrer: string; title: string }
+      expect(properties.path).toBe(`/${long(1_999)}`)
+      expect(properties.referrer).toBe(`https://shop.example/store?utm=${long(2_000 - 31)}`)
+      // Never through a surrogate pair: half of one would fail the view in its turn.
+      expect(properties.title).toBe(long(499))
+    })
+
     it('rolls up on its schedule and applies the retention daily', async () => {
       const { analytics, app, clock, db } = subject
       analytics.track('product_viewed', { productId: 'scheduled' })

@@ -4,7 +4,7 @@ import {
   globalToken,
   type RequestContext,
 } from '@mortar/core'
-import type { BUILT_IN_EVENTS } from '../catalog/built-in-events.js'
+import { type BUILT_IN_EVENTS, PAGE_TEXT_LIMITS } from '../catalog/built-in-events.js'
 import type {
   AppEvents,
   EventInput,
@@ -248,9 +248,11 @@ export class Analytics<E extends EventSchemas = AppEvents> {
     const at = given === undefined ? this.#parts.now() : eventTime(given)
     // An unusable timestamp goes on to the tracker, which keeps the event as failed.
     const id = uuidV7(at ?? this.#parts.now())
-    const properties: Record<string, string> = { path }
-    if (view.title !== undefined) properties.title = view.title
-    if (referrer !== undefined) properties.referrer = referrer
+    // Cut to what a page view holds: the request's URL and referrer are no one's to bound (a
+    // same-site referrer is the whole URL of the page before), and one too long failed the view.
+    const properties: Record<string, string> = { path: clip(path, PAGE_TEXT_LIMITS.path) }
+    if (view.title !== undefined) properties.title = clip(view.title, PAGE_TEXT_LIMITS.title)
+    if (referrer !== undefined) properties.referrer = clip(referrer, PAGE_TEXT_LIMITS.referrer)
     void this.#parts.tracker.track('$page', properties, { ...options, timestamp: at ?? given }, id)
     return id
   }
@@ -525,3 +527,10 @@ export class Analytics<E extends EventSchemas = AppEvents> {
  * ```
  */
 export const ANALYTICS = globalToken<Analytics>('mortar.analytics')
+
+/** `text` cut to at most `max` UTF-16 units, never through a surrogate pair. */
+function clip(text: string, max: number): string {
+  if (typeof text !== 'string' || text.length <= max) return text
+  const last = text.charCodeAt(max - 1)
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max)
+}

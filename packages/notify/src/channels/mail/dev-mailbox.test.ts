@@ -1,5 +1,9 @@
+import { createLogger } from '@mortar/core'
+import { createTestApp } from '@mortar/core/testing'
 import { describe, expect, it } from 'vitest'
+import { notifyModule } from '../../module/notify-module.js'
 import { devMailbox } from './dev-mailbox.js'
+import { mailChannel } from './mail-channel.js'
 
 const mail = {
   messageId: '<d-1@shop.example>',
@@ -19,12 +23,53 @@ describe('DevMailbox', () => {
     expect(mailbox.messages().map((m) => m.subject)).toEqual(['Your order'])
   })
 
-  it('takes no mail in production: not accepted, so the delivery is never marked sent', async () => {
-    const mailbox = devMailbox({ env: { NODE_ENV: 'production' } })
-    expect(await mailbox.send(mail)).toMatchObject({
-      status: 'not-accepted',
-      reason: expect.stringMatching(/production/),
+  it('captures mail in tests', async () => {
+    const mailbox = devMailbox({ env: { NODE_ENV: 'test' } })
+    await mailbox.open()
+    expect(await mailbox.send(mail)).toMatchObject({ status: 'accepted' })
+  })
+
+  it.each([
+    ['production', /\(NODE_ENV=production\)/],
+    ['staging', /\(NODE_ENV=staging\)/],
+    [undefined, /\(NODE_ENV is unset\)/],
+  ])(
+    'takes no mail where NODE_ENV is %s: refused at start, and not accepted if sent anyway',
+    async (environment, why) => {
+      const mailbox = devMailbox({ env: { NODE_ENV: environment } })
+      await expect(mailbox.open()).rejects.toMatchObject({
+        code: 'E_NOTIFY_CONFIG',
+        message: expect.stringMatching(why),
+      })
+      expect(await mailbox.send(mail)).toMatchObject({
+        status: 'not-accepted',
+        reason: expect.stringMatching(why),
+      })
+      expect(mailbox.messages()).toEqual([])
+    },
+  )
+})
+
+describe('the notify module with a dev mailbox', () => {
+  it('refuses to start where NODE_ENV is unset, so no mail is marked sent that reached no one', async () => {
+    const app = createTestApp({
+      database: 'sqlite::memory:',
+      logger: createLogger({ level: 'silent' }),
+      jobs: { workers: false },
+      modules: [
+        notifyModule({
+          channels: [mailChannel({ from: 'shop@example.com', transport: devMailbox({ env: {} }) })],
+        }),
+      ],
     })
-    expect(mailbox.messages()).toEqual([])
+    await app.migrate()
+    try {
+      await expect(app.start()).rejects.toMatchObject({
+        code: 'E_NOTIFY_CONFIG',
+        message: expect.stringMatching(/NODE_ENV is unset/),
+      })
+    } finally {
+      await app.stop()
+    }
   })
 })

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { NotifyConfigError } from '../../errors.js'
 import type { ChannelResult } from '../channel.js'
 import type { ComposedMail, MailTransport } from './mail-transport.js'
 
@@ -17,11 +18,17 @@ export interface DevMailboxOptions {
   readonly env?: Readonly<Record<string, string | undefined>>
 }
 
+// The NODE_ENV values it takes mail under. Anything else, unset included, is refused: a
+// production app started without NODE_ENV would otherwise mark its mail sent while it reached no one.
+const CAPTURING: ReadonlySet<string | undefined> = new Set(['development', 'test'])
+
 /**
  * A mail transport for development: nothing leaves the machine, every mail is kept in memory
  * (the newest `capacity`) and shown by {@link devMailboxPage}. Tests read it directly.
- * With `NODE_ENV=production` it takes nothing: each mail is `not-accepted` (retried, then dead
- * and replayable once a real transport is set), never marked sent while it reaches no one.
+ * It takes mail only where `NODE_ENV` is `development` or `test` (Vitest sets `test`): anywhere
+ * else, NODE_ENV unset included, the notify module refuses to start with it
+ * (`E_NOTIFY_CONFIG`), and a mail given to it anyway is `not-accepted` (retried, then dead and
+ * replayable once a real transport is set), never marked sent while it reaches no one.
  * See {@link devMailbox}.
  */
 export class DevMailbox implements MailTransport {
@@ -35,14 +42,15 @@ export class DevMailbox implements MailTransport {
     this.#env = options.env ?? process.env
   }
 
+  /** Refuses, at the notify module's start, to run outside development and tests. */
+  async open(): Promise<void> {
+    const refused = this.#refusal()
+    if (refused !== undefined) throw new NotifyConfigError(`The ${refused}.`)
+  }
+
   async send(mail: ComposedMail): Promise<ChannelResult> {
-    if (this.#env.NODE_ENV === 'production') {
-      return {
-        status: 'not-accepted',
-        reason:
-          'the development mailbox takes no mail in production (NODE_ENV=production): give the mail channel a real transport, such as smtpTransport({ url })',
-      }
-    }
+    const refused = this.#refusal()
+    if (refused !== undefined) return { status: 'not-accepted', reason: refused }
     const captured: CapturedMail = {
       ...mail,
       id: randomBytes(8).toString('hex'),
@@ -87,6 +95,14 @@ export class DevMailbox implements MailTransport {
       }
       this.#waiters.add(check)
     })
+  }
+
+  /** Why it takes no mail here, if it does not. */
+  #refusal(): string | undefined {
+    const environment = this.#env.NODE_ENV
+    if (CAPTURING.has(environment)) return undefined
+    const where = environment === undefined ? 'NODE_ENV is unset' : `NODE_ENV=${environment}`
+    return `development mailbox takes mail only with NODE_ENV=development or test (${where}), since it keeps mail in memory instead of sending it: give the mail channel a real transport, such as smtpTransport({ url }), or set NODE_ENV=development`
   }
 
   /** Forgets every captured mail. */
