@@ -165,6 +165,43 @@ for (const engine of testEngines()) {
           await throwing.close()
         }
       })
+
+      it('keeps an event whose identity resolver throws as failed with the reason, never throwing into the handler', async () => {
+        const throwing = await startEngineApp(engine, {
+          events,
+          identity: () => {
+            throw new Error('session store down')
+          },
+        })
+        try {
+          expect(() =>
+            inRequest(throwing.app, {}, () =>
+              throwing.analytics.track('product_viewed', { productId: 'unknown-visitor' }),
+            ),
+          ).not.toThrow()
+          // Outside a request no resolver runs: recorded as always.
+          throwing.analytics.track('product_viewed', { productId: 'no-request' })
+          await throwing.analytics.flush()
+          const stored = await throwing.db
+            .selectFrom('mortar_analytics_event')
+            .select('user_id')
+            .execute()
+          expect(stored).toEqual([{ user_id: null }])
+          const failed = await throwing.db
+            .selectFrom('mortar_analytics_failed_event')
+            .select(['name', 'reason', 'user_id'])
+            .execute()
+          expect(failed).toEqual([
+            {
+              name: 'product_viewed',
+              reason: 'The identity resolver threw: session store down',
+              user_id: null,
+            },
+          ])
+        } finally {
+          await throwing.close()
+        }
+      })
     },
   )
 }

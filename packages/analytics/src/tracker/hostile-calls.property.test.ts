@@ -78,7 +78,8 @@ for (const engine of testEngines()) {
           }),
           { numRuns: 30 },
         )
-      })
+        // Thirty flushes: past vitest's 5 s default on SQLite when the machine is busy.
+      }, 60_000)
 
       it('keeps properties nested deeper than every engine reads as failed, so rollups and queries still run', async () => {
         const { analytics, db } = subject
@@ -122,7 +123,7 @@ for (const engine of testEngines()) {
           .where('name', '=', 'nested')
           .execute()
         for (const { reason } of reasons) expect(reason).toMatch(/levels deep, over the 31/)
-      })
+      }, 60_000)
 
       it('stores a numeric id as its digits and keeps an object id as failed, saying why', async () => {
         const { analytics, db } = subject

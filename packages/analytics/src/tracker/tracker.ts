@@ -304,6 +304,7 @@ export class Tracker {
     let userAgent: string | undefined
     let country: string | undefined
     let anonymous = false
+    let unidentified: string | undefined
     if (context !== undefined) {
       if (deps.consent !== undefined && !this.#granted(context)) {
         // identify() and alias() exist only to record who someone is.
@@ -313,7 +314,14 @@ export class Tracker {
         }
         anonymous = true
       } else {
-        who = deps.identity(context)
+        try {
+          who = deps.identity(context)
+        } catch (error) {
+          // The app's resolver (a session store that is down): the event is kept as failed with
+          // the reason, never thrown into the handler (a checkout tracking its purchase).
+          deps.logger.warn({ err: error }, 'The analytics identity resolver threw')
+          unidentified = `The identity resolver threw: ${describeError(error)}`
+        }
         ip = context.ip
         userAgent = context.userAgent
         if (deps.country !== undefined && ip !== undefined) country = this.#country(ip, context)
@@ -327,9 +335,10 @@ export class Tracker {
     let anonymousId: unknown = anonymous ? undefined : (options?.anonymousId ?? who?.anonymousId)
     let sessionId: unknown = anonymous ? undefined : (options?.sessionId ?? who?.sessionId)
     let problem =
-      timestamp !== undefined && given === undefined
+      unidentified ??
+      (timestamp !== undefined && given === undefined
         ? `The timestamp is not a time from 1970 to the year 10889: ${timestamp instanceof Date || typeof timestamp === 'number' ? String(timestamp) : describe(timestamp)}.`
-        : undefined
+        : undefined)
     let stringName = name
     if (
       typeof name !== 'string' ||

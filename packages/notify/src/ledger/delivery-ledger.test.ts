@@ -1,4 +1,4 @@
-import { createLogger, DATABASE, JOBS } from '@mortar/core'
+import { createLogger, DATABASE, Database, JOBS } from '@mortar/core'
 import {
   createTestApp,
   type PrivateDatabaseUrl,
@@ -73,5 +73,51 @@ describe.skipIf(postgres?.skip !== undefined)('the delivery ledger upkeep on Pos
     const deliveries = app.resolve(DELIVERIES)
     expect(await deliveries.prune(new Date(app.clock.nowMs() + 1))).toBe(2_500)
     await expect.poll(vacuums, { timeout: 20_000, interval: 100 }).toBeGreaterThan(before)
+  })
+})
+
+describe.skipIf(postgres?.skip !== undefined)('delivery results on PostgreSQL', () => {
+  let database: PrivateDatabaseUrl
+  let app: TestApp
+
+  beforeAll(async () => {
+    database = await privateDatabaseUrl(postgres as NonNullable<typeof postgres>)
+    app = createTestApp({
+      database: database.url,
+      logger: createLogger({ level: 'silent' }),
+      jobs: { workers: false },
+      modules: [notifyModule({ channels: [sms] })],
+    })
+    await app.migrate()
+    await app.start()
+  })
+  afterAll(async () => {
+    await app.stop()
+    await database.drop()
+  })
+
+  it('records results as in-page (HOT) updates, with no new index entries', async () => {
+    const recipients = Array.from({ length: 100 }, (_, i) => ({ id: `user-${i}` }))
+    for (let i = 0; i < 1_000; i += recipients.length) {
+      await app.resolve(NOTIFIER).notify(recipients, new Ping())
+    }
+    await app.resolve(JOBS).drain()
+    // A connection publishes its table counters as it closes (or once idle for a while).
+    await app.stop()
+    const observer = new Database(database.url)
+    try {
+      const updates = async () => {
+        const { rows } = await sql<{ updated: string; hot: string }>`select n_tup_upd as updated,
+            n_tup_hot_upd as hot from pg_stat_user_tables
+          where relname = 'mortar_delivery' and schemaname = current_schema()`.execute(
+          observer.root,
+        )
+        return { updated: Number(rows[0]?.updated ?? 0), hot: Number(rows[0]?.hot ?? 0) }
+      }
+      await expect.poll(async () => (await updates()).updated).toBe(1_000)
+      expect((await updates()).hot).toBeGreaterThanOrEqual(950)
+    } finally {
+      await observer.destroy()
+    }
   })
 })

@@ -29,6 +29,7 @@ import { DeliveryLedger } from '../ledger/delivery-ledger.js'
 import {
   addDeliveryReplays,
   createDeliveryTable,
+  roomForDeliveryResults,
   slimDeliveryIndexes,
 } from '../ledger/delivery-table.js'
 import { LedgerNotifier } from '../ledger/ledger-notifier.js'
@@ -160,6 +161,7 @@ export function notifyModule(options: NotifyModuleOptions): Module {
       '0005_create_digest': createDigestTables,
       '0006_slim_delivery_indexes': slimDeliveryIndexes,
       '0007_delivery_replays': addDeliveryReplays,
+      '0008_room_for_delivery_results': roomForDeliveryResults,
     },
     register(binder) {
       binder.bind(LEDGER, {
