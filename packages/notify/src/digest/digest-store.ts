@@ -226,28 +226,42 @@ function unsent(db: Kysely<unknown>) {
     .where(batch('status'), 'in', UNSENT)
 }
 
-/** The recipient's batches that have not gone out (open or orphaned), soonest to close first. */
+/**
+ * The recipient's batches (under any of these ids) that have not gone out (open or orphaned),
+ * soonest to close first.
+ */
 export async function unsentDigestBatches(
   db: Kysely<unknown>,
-  recipientId: string,
+  recipientIds: string | readonly string[],
 ): Promise<DigestBatchRecord[]> {
   const rows = await unsent(db)
     .select((eb) => [
       `${DIGEST_BATCH_TABLE}.id as id`,
       `${DIGEST_BATCH_TABLE}.digest_key as digest_key`,
+      `${DIGEST_BATCH_TABLE}.recipient_id as recipient_id`,
       `${DIGEST_BATCH_TABLE}.status as status`,
       `${DIGEST_BATCH_TABLE}.closes_at as closes_at`,
       eb.fn.count<number | string | bigint>(`${DIGEST_ITEM_TABLE}.id`).as('items'),
     ])
-    .where(batch('recipient_id'), '=', recipientId)
-    .groupBy([batch('id'), batch('digest_key'), batch('status'), batch('closes_at')])
+    .where(
+      batch('recipient_id'),
+      'in',
+      typeof recipientIds === 'string' ? [recipientIds] : recipientIds,
+    )
+    .groupBy([
+      batch('id'),
+      batch('digest_key'),
+      batch('recipient_id'),
+      batch('status'),
+      batch('closes_at'),
+    ])
     .orderBy(batch('closes_at'))
     .orderBy(batch('id'))
     .execute()
   return rows.map((row) => ({
     id: row.id,
     digestKey: row.digest_key,
-    recipientId,
+    recipientId: row.recipient_id,
     status: row.status as DigestBatchRecord['status'],
     items: Number(row.items),
     closesAt: new Date(Number(row.closes_at)),

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely'
 import type { z } from 'zod'
 import { type DigestBatchRecord, unsentDigestBatches } from '../digest/digest-store.js'
 import type { DeliveryPayload } from './delivery-dispatcher.js'
+import type { AddressSeal } from './sealed-address.js'
 import type { DeliveryLedger, DeliveryListOptions, LedgerStatus } from './delivery-ledger.js'
 import type { DeliveryRecord, DeliveryStatus } from './delivery-table.js'
 
@@ -31,17 +32,30 @@ export class Deliveries {
   readonly #database: Database
   readonly #jobs: JobQueue
   readonly #deliverJob: JobDefinition<z.ZodType<DeliveryPayload>>
+  readonly #seal: AddressSeal
 
   constructor(
     ledger: DeliveryLedger,
     database: Database,
     jobs: JobQueue,
     deliverJob: JobDefinition<z.ZodType<DeliveryPayload>>,
+    seal: AddressSeal,
   ) {
     this.#ledger = ledger
     this.#database = database
     this.#jobs = jobs
     this.#deliverJob = deliverJob
+    this.#seal = seal
+  }
+
+  /**
+   * The ids a recipient's rows may be under: an on-demand recipient's id as given (`route(…).id`
+   * or the keyed id the ledger shows) is looked up keyed, and as given for rows written before
+   * on-demand ids were keyed.
+   */
+  #idsOf(recipientId: string): string[] {
+    const keyed = this.#seal.recipientId(recipientId)
+    return keyed === recipientId ? [recipientId] : [keyed, recipientId]
   }
 
   /** One delivery by id. */
@@ -60,7 +74,7 @@ export class Deliveries {
     const wanted = options.status
     const { status: _, ...rest } = options
     const records = await this.#ledger.list(
-      recipientId,
+      this.#idsOf(recipientId),
       wanted === undefined || wanted === 'sending' ? rest : { ...rest, status: wanted },
     )
     if (wanted !== undefined && !UNFINISHED.has(wanted)) return records
@@ -78,7 +92,7 @@ export class Deliveries {
    * {@link Deliveries.list} does not show them.
    */
   digests(recipientId: string): Promise<DigestBatchRecord[]> {
-    return unsentDigestBatches(this.#database.kysely as Kysely<unknown>, recipientId)
+    return unsentDigestBatches(this.#database.kysely as Kysely<unknown>, this.#idsOf(recipientId))
   }
 
   /** Dead deliveries, oldest first. */

@@ -405,12 +405,15 @@ export class DeliveryLedger {
     return row === undefined ? undefined : toDeliveryRecord(row)
   }
 
-  /** The recipient's deliveries, newest first. */
-  async list(recipientId: string, options: DeliveryListOptions = {}): Promise<DeliveryRecord[]> {
+  /** The recipient's deliveries (under any of these ids), newest first. */
+  async list(
+    recipientIds: readonly string[],
+    options: DeliveryListOptions = {},
+  ): Promise<DeliveryRecord[]> {
     let query = this.#db
       .selectFrom(DELIVERY_TABLE)
       .selectAll()
-      .where('recipient_id', '=', recipientId)
+      .where('recipient_id', 'in', recipientIds)
       .orderBy('created_at', 'desc')
       .orderBy('id', 'desc')
       .limit(Math.min(500, Math.max(1, options.limit ?? 50)))

@@ -87,8 +87,10 @@ export class LedgerNotifier implements Notifier {
     } catch (error) {
       return Promise.reject(error)
     }
+    // On-demand recipients as the ledger keeps them: their ids keyed, never their addresses.
+    const stored = list.map((recipient) => this.#init.seal.recipient(recipient))
     // Joins the caller's transaction, or opens one: rows and jobs commit together either way.
-    return this.#init.database.transaction(() => this.#write(list, notification))
+    return this.#init.database.transaction(() => this.#write(stored, notification))
   }
 
   async #write(

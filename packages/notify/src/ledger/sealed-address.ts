@@ -1,10 +1,13 @@
 import type { Vault } from '@mortar/core'
 import { NotifyConfigError } from '../errors.js'
+import { ON_DEMAND_ID_PREFIX, type Recipient } from '../notification/recipient.js'
 import { shownAddress } from '../notification/shown-address.js'
 
 // A sealed address as stored: its shown form, then the Vault ciphertext of the whole address
 // (base64url). A space is never part of a URL, so no plain address is taken for a sealed one.
 const SEALED = / sealed:([A-Za-z0-9_-]+)$/
+// An on-demand recipient's keyed id; its unkeyed ids go on with a channel name, never a '#'.
+const KEYED = `${ON_DEMAND_ID_PREFIX}#`
 
 /**
  * Keeps secret-bearing addresses (those {@link shownAddress} hides part of: a webhook or chat
@@ -26,6 +29,26 @@ export class AddressSeal {
     if (shownAddress(address) === address) return address
     const vault = this.#need('store')
     return `${shownAddress(address)} sealed:${vault.encrypt(address, { aad: place })}`
+  }
+
+  /**
+   * The id the ledger keeps for a recipient id: an on-demand recipient's (made of its addresses:
+   * a mail address as it is, a URL's host and a plain hash of it) as a keyed digest under the
+   * Vault, `route:#…`, so no table, event or log holds the addresses, nor a hash a dictionary
+   * reverses; the same addresses give the same id while the Vault's primary key stays, so
+   * idempotency keys, throttles and digests still apply. Any other id, and every id without a
+   * Vault (which stores no URL at all), as it is.
+   */
+  recipientId(id: string): string {
+    if (this.#vault === undefined || !id.startsWith(ON_DEMAND_ID_PREFIX) || id.startsWith(KEYED))
+      return id
+    return `${KEYED}${this.#vault.digest(id, { purpose: 'mortar.notify.on-demand-recipient' })}`
+  }
+
+  /** The recipient as the ledger keeps it: with the id {@link AddressSeal.recipientId} gives. */
+  recipient<R extends Recipient>(recipient: R): R {
+    const id = this.recipientId(recipient.id)
+    return id === recipient.id ? recipient : { ...recipient, id }
   }
 
   /** The address `stored` in `place` holds, opened when sealed. */

@@ -7,6 +7,7 @@ import {
   type TestApp,
   testEngines,
 } from '@mortar/core/testing'
+import { createHash } from 'node:crypto'
 import fc from 'fast-check'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -35,6 +36,10 @@ class Deployed extends Notification {
   toWebhook() {
     return { type: 'deployed', data: {} }
   }
+}
+
+class KeyedDeploy extends Deployed {
+  readonly key = 'deploy-42'
 }
 
 class Paged extends Notification {
@@ -126,6 +131,31 @@ for (const engine of testEngines()) {
       expect(JSON.stringify(await deliveries.status())).not.toContain('SECRET')
     })
 
+    it("keeps an on-demand recipient's id as a keyed digest, never its address nor a plain hash of it, and dedupes by it", async () => {
+      const url = `${HOOK}&keyed`
+      const first = await notify(route('webhook', url), new KeyedDeploy())
+      const again = await notify(route('webhook', url), new KeyedDeploy())
+      expect(again.deliveries.map((d) => d.status)).toEqual(['duplicate'])
+      const id = first.deliveries[0]?.id ?? ''
+      const db = (app.resolve(DATABASE) as Database).kysely
+      const { stored } = await sql<{
+        stored: string
+      }>`select recipient_id as stored from mortar_delivery where id = ${id}`
+        .execute(db)
+        .then((result) => result.rows[0] ?? { stored: '' })
+      expect(stored).toMatch(/^route:#[A-Za-z0-9_-]{43}$/)
+      expect(first.deliveries[0]?.recipientId).toBe(stored)
+      // Before, the id held the URL's host and a plain SHA-256 of the URL, which a dictionary of
+      // likely URLs (or of mail addresses, held as they are) reverses.
+      const plain = createHash('sha256').update(url).digest('base64url').slice(0, 22)
+      expect(JSON.stringify(await snapshotTables(app))).not.toContain(plain)
+      const deliveries = app.resolve(DELIVERIES)
+      expect((await deliveries.list(route('webhook', url).id)).map((d) => d.id)).toEqual([id])
+      expect((await deliveries.list(stored)).map((d) => d.id)).toEqual([id])
+      await app.resolve(JOBS).drain()
+      webhook.sent.length = 0
+    })
+
     it('keeps no such URL in plaintext in any table, and sends, replays and digests from the sealed rows', async () => {
       // Before, the ledger's address column and a digest batch's recipient snapshot held them.
       webhook.script.push({ status: 'permanent', reason: 'the hook said no' })
@@ -153,12 +183,13 @@ for (const engine of testEngines()) {
     it('seals with `mortar notify seal-addresses` what rows written before the vault hold in plaintext', async () => {
       const legacy = route('webhook', `${HOOK}&legacy`)
       webhook.script.push({ status: 'permanent', reason: 'not now' })
-      await notify(legacy, new Deployed())
+      // The id the ledger keeps for it: keyed under the vault.
+      const legacyId = (await notify(legacy, new Deployed())).deliveries[0]?.recipientId
       await notify({ id: 'team-6', routes: { webhook: `${SLACK}/legacy` } }, new Digested())
       await app.resolve(JOBS).drain()
       const db = (app.resolve(DATABASE) as Database).kysely
       // As rows written before the module had a vault: the whole URLs.
-      await sql`update mortar_delivery set address = ${`${HOOK}&legacy`}, last_error = ${`permanent: POST ${HOOK}&legacy refused`} where recipient_id = ${legacy.id}`.execute(
+      await sql`update mortar_delivery set address = ${`${HOOK}&legacy`}, last_error = ${`permanent: POST ${HOOK}&legacy refused`} where recipient_id = ${legacyId}`.execute(
         db,
       )
       await sql`update mortar_digest_batch set recipient = ${JSON.stringify({ id: 'team-6', routes: { webhook: `${SLACK}/legacy` } })} where recipient_id = ${'team-6'}`.execute(
@@ -199,7 +230,7 @@ for (const engine of testEngines()) {
 
     it('sends none whose sealed address was moved to another row', async () => {
       const moved = route('webhook', `${HOOK}&moved`)
-      await notify(moved, new Deployed())
+      const movedId = (await notify(moved, new Deployed())).deliveries[0]?.recipientId ?? ''
       await notify({ id: 'team-4', routes: { webhook: 'https://other.example/x' } }, new Deployed())
       const db = (app.resolve(DATABASE) as Database).kysely
       const addressOf = async (recipientId: string) =>
@@ -207,7 +238,7 @@ for (const engine of testEngines()) {
           await sql<{ id: string; address: string }>`
             select id, address from mortar_delivery where recipient_id = ${recipientId}`.execute(db)
         ).rows[0] as { id: string; address: string }
-      const source = await addressOf(moved.id)
+      const source = await addressOf(movedId)
       const target = await addressOf('team-4')
       // The seal is bound to its row: another row holding its ciphertext cannot open it.
       await sql`update mortar_delivery set address = ${source.address} where id = ${target.id}`.execute(

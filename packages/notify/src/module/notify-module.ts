@@ -219,7 +219,7 @@ export function notifyModule(options: NotifyModuleOptions): Module {
       binder.bind(DELIVERIES, {
         inject: [LEDGER, DATABASE, JOBS],
         useFactory: (ledger, database, jobs) =>
-          new Deliveries(ledger, database as Database, jobs, deliverJob),
+          new Deliveries(ledger, database as Database, jobs, deliverJob, seal),
       })
       binder.bind(ADDRESS_SEALING, {
         inject: [DATABASE],

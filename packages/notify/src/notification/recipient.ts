@@ -35,8 +35,9 @@ export interface Recipient {
 /**
  * A recipient made of addresses alone, for someone who is not a user of the app (Laravel's
  * on-demand notifications). Its `id` is derived from the addresses, so idempotency keys,
- * throttles and digests still apply to it; a URL is in it only as scheme, host and a digest,
- * since the id is stored and shown wherever deliveries are.
+ * throttles and digests still apply to it; a URL is in it only as scheme, host and a digest.
+ * A notify module with a `vault` stores it under a keyed digest of this id instead (`route:#…`),
+ * so the ledger never holds the addresses; `deliveries.list(recipient.id)` still finds it.
  */
 export interface OnDemandRecipient extends Recipient {
   /** Adds an address on another channel; returns a new recipient. */

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { inspect } from 'node:util'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -39,6 +39,25 @@ describe('Vault', () => {
         expect(vault.decrypt(ciphertext, { aad })).toBe(plaintext)
       }),
     )
+  })
+
+  it('digests a text the same way under one key and purpose, and apart under another of either', () => {
+    const vault = new Vault({ keys: { k1: K1 } })
+    const purpose = { purpose: 'recipient-id' }
+    fc.assert(
+      fc.property(fc.string(), fc.string(), (a, b) => {
+        const digest = vault.digest(a, purpose)
+        expect(digest).toMatch(/^[A-Za-z0-9_-]{43}$/)
+        expect(vault.digest(a, purpose)).toBe(digest)
+        expect(new Vault({ keys: { k1: K1 } }).digest(a, purpose)).toBe(digest)
+        if (a !== b) expect(vault.digest(b, purpose)).not.toBe(digest)
+        expect(vault.digest(a, { purpose: 'other' })).not.toBe(digest)
+        expect(new Vault({ keys: { k2: K2 } }).digest(a, purpose)).not.toBe(digest)
+      }),
+    )
+    // Keyed: not the plain hash a dictionary of addresses reverses.
+    const plain = createHash('sha256').update('ada@example.com').digest('base64url')
+    expect(vault.digest('ada@example.com', purpose)).not.toBe(plain)
   })
 
   it('encrypts the same value differently each time (fresh IV)', () => {

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto'
 import { globalToken } from '../../di/token.js'
 import {
   envelopeHeader,
@@ -47,6 +47,8 @@ const ALGORITHM = 'aes-256-gcm'
  */
 export class Vault {
   readonly #ring: KeyRing
+  /** The digest keys derived from the primary key, by purpose. */
+  readonly #digestKeys = new Map<string, Buffer>()
 
   constructor(options: VaultOptions) {
     this.#ring = parseKeyRing(options.keys, options.primary)
@@ -100,6 +102,29 @@ export class Vault {
         { keyId: envelope.keyId, cause: error },
       )
     }
+  }
+
+  /**
+   * A keyed digest of `text` (HMAC-SHA-256, base64url) under a key derived from the primary key
+   * for `purpose`: the same text and purpose give the same digest, so it can stand for a value
+   * where only equality matters (a lookup key, an id) without revealing it, which a plain hash
+   * does not do for guessable values (a dictionary of mail addresses reverses it). A new
+   * primary key gives new digests.
+   *
+   * @example
+   * ```ts
+   * const id = vault.digest('ada@example.com', { purpose: 'recipient-id' })
+   * ```
+   */
+  digest(text: string, context: { readonly purpose: string }): string {
+    let key = this.#digestKeys.get(context.purpose)
+    if (key === undefined) {
+      const primary = this.#key(this.#ring.primary)
+      const info = `mortar.vault.digest:${context.purpose}`
+      key = Buffer.from(hkdfSync('sha256', primary, Buffer.alloc(0), info, 32))
+      this.#digestKeys.set(context.purpose, key)
+    }
+    return createHmac('sha256', key).update(text, 'utf8').digest('base64url')
   }
 
   /** The id of the key a ciphertext was encrypted with, read from its header. */
