@@ -37,6 +37,8 @@ describe('the shop in a real browser', () => {
     return page
   }
 
+  // Each step may wait 8 s (visitor) and a test takes several, with a sign-up's scrypt hash: far
+  // past vitest's 5 s default when the machine is busy (the first test took 5.4 s at load 12).
   it('lets a visitor search, add to the cart, sign up, save a card and check out', async () => {
     const page = await visitor()
     await page.goto('/')
@@ -94,7 +96,7 @@ describe('the shop in a real browser', () => {
     )
     // Leaving a tracked page sends its page-leave beacon, past the CSRF guard.
     await page.goto('/store')
-  })
+  }, 60_000)
 
   it('does not show the first shopper’s order to a second one', async () => {
     const page = await visitor()
@@ -108,7 +110,7 @@ describe('the shop in a real browser', () => {
     expect(await page.textContent('main')).not.toContain(orderPath.slice(-36, -28))
     await page.goto('/store/orders')
     expect(await page.textContent('main')).toContain('No order yet')
-  })
+  }, 60_000)
 
   it('shows the admin the confirmation mail, the purchase and the search, and lets them ship', async () => {
     const page = await visitor()
@@ -148,5 +150,5 @@ describe('the shop in a real browser', () => {
     await page.waitForSelector('.notice')
     expect(await page.textContent('.status')).toBe('shipped')
     expect(await page.textContent('main')).toContain('TRACK-42')
-  })
+  }, 60_000)
 })

@@ -572,6 +572,37 @@ for (const engine of testEngines()) {
       // FakeClock ahead of the machine clock, which BullMQ's delays follow: the SQL queue only.
       if (queue.engine !== 'database') return
 
+      it("sends a replayed delivery when an earlier job of it dies meanwhile: the death of a job that is no longer the delivery's ends nothing", async () => {
+        const deliveries = app.resolve(DELIVERIES)
+        const jobs = app.resolve(JOBS)
+        const max: Recipient = { id: 'max', phone: '+15550111', quietHours: null }
+        sms.script.push({ status: 'permanent', reason: 'bad number' })
+        const id = (await notify(max, new LoginAlert())).deliveries[0]?.id ?? ''
+        await drain()
+        const stale = (await jobs.enqueue(earlierDeliveryJob, { id })) ?? ''
+        expect(await deliveries.replay(id)).toBe(1)
+        // Each of the earlier job's 3 attempts is claimed by a worker that dies: it dies too.
+        const { adapter } = jobs as unknown as { adapter: QueueAdapter }
+        for (const worker of ['killed-1', 'killed-2', 'killed-3']) {
+          const now = app.clock.nowMs()
+          const claimed = await adapter.claim({
+            worker,
+            names: ['mortar.notify.deliver'],
+            limit: 100,
+            nowMs: now,
+            leaseUntilMs: now - 1,
+          })
+          expect(claimed.map((job) => job.id)).toContain(stale)
+          // The others (the replay's job among them) go back unharmed.
+          const others = claimed.filter((job) => job.id !== stale).map((job) => job.id)
+          await adapter.release(worker, others, now)
+        }
+        await drain()
+        // Before, its onDead wrote the replayed delivery dead, and the replay's job sent nothing.
+        expect(sms.sent.filter((s) => s.id === id)).toHaveLength(1)
+        expect(await deliveries.get(id)).toMatchObject({ status: 'sent' })
+      })
+
       it('records a renderer that throws as dead with its reason, and still sends the other channels', async () => {
         const result = await notify(ada, new BrokenTemplate())
         expect(result.deliveries.map((d) => [d.channel, d.status, d.reason])).toEqual([
