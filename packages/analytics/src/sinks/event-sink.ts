@@ -84,6 +84,9 @@ export interface EventSink {
    * with the same batch, and must also work for a batch never prepared.
    */
   prepare?(batch: EventBatch): void
-  /** Whether a write error may pass by itself (an unreachable server): retried without limit. */
+  /**
+   * Whether a write error may pass by itself (an unreachable server): retried without limit.
+   * Otherwise, and when this throws, the batch is retried five times, then reported dropped.
+   */
   isTransient?(error: unknown): boolean
 }

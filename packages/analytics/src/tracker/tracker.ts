@@ -208,7 +208,16 @@ export class Tracker {
       },
       // A failure there is met again by the write, which prepares the batch anew.
       prepare: (batch) => void this.#prepared(batch),
-      isTransient: (error) => deps.sink.isTransient?.(error) ?? false,
+      isTransient: (error) => {
+        try {
+          return deps.sink.isTransient?.(error) ?? false
+        } catch (thrown) {
+          // The app's sink: a classifier that throws left the batch neither retried nor dropped,
+          // its rejection unhandled (the process ends on one). Taken as not transient.
+          deps.logger.error({ err: thrown }, "The analytics sink's isTransient threw")
+          return false
+        }
+      },
       onDrop: (reason, items) => {
         pending.release(items)
         this.#drop(reason, items.length)

@@ -534,19 +534,24 @@ for (const engine of testEngines()) {
         expect(await deliveries.get(again)).toMatchObject({ status: 'sent', possibleDuplicates: 0 })
       })
 
-      it("sends a replayed delivery once while an earlier job of it runs again (a dead job retried): only the replay's job sends", async () => {
+      /**
+       * A dead delivery to `phone` whose first job is live again (as `mortar jobs retry` makes a
+       * dead one, or an engine a job whose completion was lost), replayed beside it.
+       */
+      async function replayedBesideEarlierJob(phone: string) {
         const deliveries = app.resolve(DELIVERIES)
-        const jobs = app.resolve(JOBS)
-        const lena: Recipient = { id: 'lena', phone: '+15550110', quietHours: null }
         sms.script.push({ status: 'permanent', reason: 'bad number' })
-        const id = (await notify(lena, new LoginAlert())).deliveries[0]?.id ?? ''
+        const recipient: Recipient = { id: `r${phone}`, phone, quietHours: null }
+        const id = (await notify(recipient, new LoginAlert())).deliveries[0]?.id ?? ''
         await drain()
         expect(await deliveries.get(id)).toMatchObject({ status: 'dead' })
-
-        // Its first job live again (as `mortar jobs retry` makes a dead one, or an engine a job
-        // whose completion was lost), and the replay's new job beside it.
-        const stale = (await jobs.enqueue(earlierDeliveryJob, { id })) ?? ''
+        const stale = (await app.resolve(JOBS).enqueue(earlierDeliveryJob, { id })) ?? ''
         expect(await deliveries.replay(id)).toBe(1)
+        return { deliveries, jobs: app.resolve(JOBS), id, stale }
+      }
+
+      it("sends a replayed delivery once while an earlier job of it runs again (a dead job retried): only the replay's job sends", async () => {
+        const { deliveries, jobs, id, stale } = await replayedBesideEarlierJob('+15550110')
         // The first send waits at the channel until the other job sent too or finished: both
         // jobs are in flight at once, whichever order the engine runs them in.
         let sends = 0
@@ -573,14 +578,7 @@ for (const engine of testEngines()) {
       if (queue.engine !== 'database') return
 
       it("sends a replayed delivery when an earlier job of it dies meanwhile: the death of a job that is no longer the delivery's ends nothing", async () => {
-        const deliveries = app.resolve(DELIVERIES)
-        const jobs = app.resolve(JOBS)
-        const max: Recipient = { id: 'max', phone: '+15550111', quietHours: null }
-        sms.script.push({ status: 'permanent', reason: 'bad number' })
-        const id = (await notify(max, new LoginAlert())).deliveries[0]?.id ?? ''
-        await drain()
-        const stale = (await jobs.enqueue(earlierDeliveryJob, { id })) ?? ''
-        expect(await deliveries.replay(id)).toBe(1)
+        const { deliveries, jobs, id, stale } = await replayedBesideEarlierJob('+15550111')
         // Each of the earlier job's 3 attempts is claimed by a worker that dies: it dies too.
         const { adapter } = jobs as unknown as { adapter: QueueAdapter }
         for (const worker of ['killed-1', 'killed-2', 'killed-3']) {

@@ -1,0 +1,59 @@
+import { createTestApp } from '@mortar/core/testing'
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { ANALYTICS, type Analytics } from '../analytics/analytics.js'
+import { analyticsModule } from '../analytics/analytics-module.js'
+import { defineEvents } from '../catalog/define-events.js'
+import type { DropReport } from '../tracker/index.js'
+import type { EventBatch, EventSink } from './event-sink.js'
+
+const events = defineEvents({ viewed: z.object({ n: z.int() }) })
+
+describe('a sink of the app', () => {
+  it('whose isTransient throws: the failed batch is retried and then reported dropped, never left unsettled', async () => {
+    const stored: number[] = []
+    let refusals = 2
+    // A ClickHouse sink, say, whose classifier reads a field the error at hand does not have.
+    const sink: EventSink = {
+      async write(batch: EventBatch) {
+        if (refusals-- > 0) throw new TypeError('fetch failed')
+        for (const event of batch.events)
+          stored.push((JSON.parse(event.properties) as { n: number }).n)
+      },
+      isTransient(error) {
+        return (error as { code: string }).code.startsWith('08')
+      },
+    }
+    const reports: DropReport[] = []
+    const app = createTestApp({
+      database: 'sqlite::memory:',
+      jobs: { workers: false },
+      modules: [
+        analyticsModule({
+          events,
+          sink,
+          buffer: { retryBaseMs: 1, retryMaxMs: 2 },
+          onDrop: (report) => reports.push(report),
+        }),
+      ],
+    })
+    await app.migrate()
+    await app.start()
+    try {
+      const analytics = app.resolve(ANALYTICS) as unknown as Analytics<typeof events>
+      analytics.track('viewed', { n: 1 })
+      await analytics.flush({ timeoutMs: 10_000 })
+      // Taken as permanent: retried (the third attempt is taken), nothing reported lost.
+      expect(stored).toEqual([1])
+      expect(analytics.stats()).toMatchObject({ stored: 1, buffered: 0 })
+      refusals = Number.POSITIVE_INFINITY
+      analytics.track('viewed', { n: 2 })
+      await analytics.flush({ timeoutMs: 10_000 })
+      expect(analytics.stats().dropped['write-failed']).toBe(1)
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(reports).toEqual([{ reason: 'write-failed', count: 1, total: 1 }])
+    } finally {
+      await app.stop()
+    }
+  })
+})
