@@ -133,6 +133,7 @@ export {
   databaseToken,
   engineOf,
   exactTextType,
+  executePrepared,
   isDeadlock,
   parseDatabaseUrl,
   resolveDatabase,

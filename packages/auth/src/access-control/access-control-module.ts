@@ -18,7 +18,10 @@ export interface VerifyAuthorizedSetting {
 /** Options of {@link accessControlModule}. */
 export interface AccessControlModuleOptions<DB, P, A extends string> {
   readonly policy: Policy<DB, P, A>
-  /** The database that runs relation conditions of point checks (`databaseToken<DB>()`). */
+  /**
+   * The database that runs relation conditions of point checks (`databaseToken<DB>()`); it also
+   * tells query filters the engine (see `AccessControlOptions.db`).
+   */
   readonly database?: Token<Kysely<DB>>
   /**
    * A typed token of the app's own that resolves the same {@link AccessControl} as

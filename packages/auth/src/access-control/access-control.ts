@@ -1,4 +1,4 @@
-import type { Principal } from '@mortar/core'
+import { type DatabaseEngine, engineOf, type Principal } from '@mortar/core'
 import {
   type Expression,
   type Kysely,
@@ -40,7 +40,11 @@ export type RowOf<DB, T extends keyof DB> = Readonly<Partial<Selectable<DB[T]>>>
 /** Options of an {@link AccessControl}. */
 export interface AccessControlOptions<DB, P, A extends string> {
   readonly policy: Policy<DB, P, A>
-  /** Runs relation conditions (`exists`) of point checks in `canAsync` and `authorize`. */
+  /**
+   * Runs relation conditions (`exists`) of point checks in `canAsync` and `authorize`, and tells
+   * `where` and `filter` the engine, so that a value of another kind than its column compares in
+   * SQL as in the point check (never equal through the engine's conversions).
+   */
   readonly db?: Kysely<DB>
 }
 
@@ -250,24 +254,29 @@ function capabilityOf(set: RuleSet, principal: unknown): Decision & { capability
   }
 }
 
+interface SqlTarget {
+  readonly alias: string
+  readonly engine: DatabaseEngine | undefined
+}
+
 function ruleSql(
   rule: CompiledRule,
   principal: unknown,
-  alias: string,
+  target: SqlTarget,
   failClosed: boolean,
 ): RawBuilder<SqlBool> {
   if (missingValue(rule, principal)) return sqlConstant(failClosed)
-  return compileSql(rule.condition, principal, { alias, depth: 0 })
+  return compileSql(rule.condition, principal, { ...target, depth: 0 })
 }
 
 /** The SQL condition of a rule set: tenant AND (any allow) AND NOT (any deny). */
-function setSql(set: RuleSet, principal: unknown, alias: string): RawBuilder<SqlBool> {
+function setSql(set: RuleSet, principal: unknown, target: SqlTarget): RawBuilder<SqlBool> {
   const parts: RawBuilder<SqlBool>[] = []
-  if (set.tenant !== undefined) parts.push(ruleSql(set.tenant, principal, alias, false))
+  if (set.tenant !== undefined) parts.push(ruleSql(set.tenant, principal, target, false))
   parts.push(
     sqlJunction(
       'or',
-      set.allows.map((rule) => ruleSql(rule, principal, alias, false)),
+      set.allows.map((rule) => ruleSql(rule, principal, target, false)),
     ),
   )
   if (set.denies.length > 0) {
@@ -275,7 +284,7 @@ function setSql(set: RuleSet, principal: unknown, alias: string): RawBuilder<Sql
       sqlNot(
         sqlJunction(
           'or',
-          set.denies.map((rule) => ruleSql(rule, principal, alias, true)),
+          set.denies.map((rule) => ruleSql(rule, principal, target, true)),
         ),
       ),
     )
@@ -308,10 +317,12 @@ export class AccessControl<DB = unknown, P = Principal, A extends string = strin
   /** The policy this service answers from. */
   readonly policy: Policy<DB, P, A>
   readonly #db: Kysely<DB> | undefined
+  readonly #engine: DatabaseEngine | undefined
 
   constructor(options: AccessControlOptions<DB, P, A>) {
     this.policy = options.policy
     this.#db = options.db
+    this.#engine = options.db === undefined ? undefined : engineOf(options.db)
   }
 
   /**
@@ -460,7 +471,7 @@ export class AccessControl<DB = unknown, P = Principal, A extends string = strin
   ): Expression<SqlBool> {
     markAuthorized()
     const set = this.#set(principal, action, resource)
-    return setSql(set, principal, options?.as ?? resource)
+    return setSql(set, principal, { alias: options?.as ?? resource, engine: this.#engine })
   }
 
   /** Applies {@link where} to a select, update or delete query on `resource`. */
@@ -522,6 +533,7 @@ export class AccessControl<DB = unknown, P = Principal, A extends string = strin
         alias,
         depth: 1,
         outer: { alias: set.resource, row },
+        engine: this.#engine,
       })
       const result =
         await sql`select 1 as found from ${sql.table(node.table)} as ${sql.id(alias)} where ${where} limit 1`.execute(

@@ -80,20 +80,39 @@ describe('conditions over values of an unexpected type', () => {
     )
   })
 
-  it('compare a number only with a string that spells a number', () => {
+  it('compare a number only with its own text, as a bigint column reads back', () => {
     const access = new AccessControl({
       policy: definePolicy<RidesDb, { city: string }, RidesAction>()
         .allow('read', 'trip', (t, p) => t.eq('city_id', p.city as unknown as number))
         .build(),
     })
-    const spelled = fc.oneof(fc.string(), fc.constantFrom('', ' ', '0x1', '1 ', 'Infinity', '1e'))
+    const spelled = fc.oneof(
+      fc.string(),
+      fc.integer().map(String),
+      fc.constantFrom(
+        '',
+        ' ',
+        '0x1',
+        '1 ',
+        ' 1',
+        '01',
+        '+1',
+        '1.0',
+        '1e0',
+        'Infinity',
+        '1e',
+        '1abc',
+      ),
+    )
     fc.assert(
-      fc.property(spelled, fc.integer(), (city, id) => {
-        const expected = /^[+-]?\d+(\.\d*)?$/.test(city) && Number(city) === id
-        expect(access.can({ city }, 'read', 'trip', { ...trip, city_id: id })).toBe(expected)
+      fc.property(spelled, fc.integer({ min: -2, max: 2 }), (city, id) => {
+        expect(access.can({ city }, 'read', 'trip', { ...trip, city_id: id })).toBe(
+          city === String(id),
+        )
       }),
     )
-    expect(access.can({ city: '1.0' }, 'read', 'trip', trip)).toBe(true)
+    expect(access.can({ city: '1' }, 'read', 'trip', trip)).toBe(true)
+    expect(access.can({ city: '1.0' }, 'read', 'trip', trip)).toBe(false)
   })
 })
 

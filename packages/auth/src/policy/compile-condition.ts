@@ -3,8 +3,11 @@
 // `true` lets a row through, so a NULL column never matches in one and not in the other.
 import { type RawBuilder, type SqlBool, sql } from 'kysely'
 import { PolicyNeedsDataError } from '../errors.js'
+import type { DatabaseEngine } from '@mortar/core'
+import { equalValues, orderValues } from './compare-values.js'
 import type { CompareOperator, ConditionNode, OperandNode } from './condition.js'
 import { isComparable, pathGetter } from './principal-ref.js'
+import { sqlCompare } from './sql-comparison.js'
 
 /** Three-valued truth: `null` is SQL's unknown. */
 export type Truth = boolean | null
@@ -53,88 +56,7 @@ export function answeredResolver(answers: ReadonlyMap<ExistsNode, boolean>): Rel
   }
 }
 
-// Values read back from different engines differ in type (MariaDB and SQLite booleans are 0/1,
-// PostgreSQL bigints and numerics are strings): compare them as the database would. A value that
-// is not comparable (an object, an array, NaN) gives `undefined`.
-function normalize(value: unknown): string | number | bigint | undefined {
-  switch (typeof value) {
-    case 'string':
-    case 'number':
-    case 'bigint':
-      return value
-    case 'boolean':
-      return value ? 1 : 0
-    default:
-      return isComparable(value) ? (value as Date).getTime() : undefined
-  }
-}
-
-// A decimal number as an engine prints one; `Number()` would also read '', ' ', '0x1f' and
-// 'Infinity', which no engine compares equal to a number.
-const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/
-const INTEGER = /^[+-]?\d+$/
-
-/**
- * A number as the database compares it: an integer string (a PostgreSQL bigint) as a bigint, so
- * that ids past 2^53 stay exact (`Number('9007199254740993')` is ...992), another decimal string
- * as a number; `undefined` for a string that spells no number.
- */
-function numeric(value: string | number | bigint): number | bigint | undefined {
-  if (typeof value !== 'string') return value
-  if (INTEGER.test(value)) return BigInt(value)
-  return DECIMAL.test(value) ? Number(value) : undefined
-}
-
-// Strings order by code point, as SQL's binary comparisons do (SQLite's BINARY, PostgreSQL's
-// "C", MariaDB's binary casts below); JS's `<` orders UTF-16 units, which puts characters past
-// U+FFFF before U+E000–U+FFFF.
-function compareStrings(a: string, b: string): number {
-  const length = Math.min(a.length, b.length)
-  for (let index = 0; index < length; index++) {
-    let x = a.charCodeAt(index)
-    let y = b.charCodeAt(index)
-    if (x === y) continue
-    if (x >= 0xd800 && y >= 0xd800) {
-      // Moves surrogates (U+D800–U+DFFF) above U+E000–U+FFFF.
-      x = x >= 0xe000 ? x - 0x800 : x + 0x2000
-      y = y >= 0xe000 ? y - 0x800 : y + 0x2000
-    }
-    return x < y ? -1 : 1
-  }
-  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1
-}
-
-// `<` and `>` compare a bigint with a number exactly, as the database compares its integers.
-function compareNumbers(a: number | bigint, b: number | bigint): number | undefined {
-  if (Number.isNaN(a) || Number.isNaN(b)) return undefined
-  return a < b ? -1 : a > b ? 1 : 0
-}
-
-/**
- * The order of two values, or `undefined` when they cannot be compared (a type no column
- * holds, a string that is no number against a number): the comparison is then unknown, so an
- * allow does not match and a deny does not let the row through.
- */
-function compareValues(left: unknown, right: unknown): number | undefined {
-  const type = typeof left
-  // The common case, two strings or two numbers, skips normalisation.
-  if (type === typeof right) {
-    if (type === 'string') return compareStrings(left as string, right as string)
-    if (type === 'number') return compareNumbers(left as number, right as number)
-  }
-  const a = normalize(left)
-  const b = normalize(right)
-  if (a === undefined || b === undefined) return undefined
-  if (typeof a === 'string' && typeof b === 'string') return compareStrings(a, b)
-  const x = numeric(a)
-  const y = numeric(b)
-  if (x === undefined || y === undefined) return undefined
-  return compareNumbers(x, y)
-}
-
-const TESTS: Record<CompareOperator, (order: number) => boolean> = {
-  '=': (order) => order === 0,
-  '<>': (order) => order !== 0,
+const TESTS: Record<Exclude<CompareOperator, '=' | '<>'>, (order: number) => boolean> = {
   '<': (order) => order < 0,
   '<=': (order) => order <= 0,
   '>': (order) => order > 0,
@@ -158,13 +80,6 @@ export function listValues(value: unknown): unknown[] {
   return list.filter((item) => item !== null && item !== undefined)
 }
 
-/** Three-valued `order satisfies test`: unknown when the values could not be compared. */
-function truth(order: number | undefined, test: (order: number) => boolean): Truth {
-  return order === undefined ? null : test(order)
-}
-
-const isEqual = (order: number) => order === 0
-
 /** Compiles a condition tree to a row predicate. */
 export function compilePredicate(node: ConditionNode): RowPredicate {
   switch (node.kind) {
@@ -175,24 +90,28 @@ export function compilePredicate(node: ConditionNode): RowPredicate {
     case 'compare': {
       const { column } = node
       const get = operandGetter(node.operand, 'value')
-      const test = TESTS[node.op]
-      if (node.op === '=') {
-        // Equality is most rules' test: decide same-typed strings without normalising.
+      if (node.op === '=' || node.op === '<>') {
+        const negate = node.op === '<>'
+        // Equality is most rules' test: decide same-typed strings without more ado.
         return (row, principal) => {
           const left = row[column]
           const right = get(principal)
           if (left === null || left === undefined || right === null || right === undefined)
             return null
-          if (typeof left === 'string' && typeof right === 'string') return left === right
-          return truth(compareValues(left, right), isEqual)
+          if (typeof left === 'string' && typeof right === 'string')
+            return (left === right) !== negate
+          const equal = equalValues(left, right)
+          return equal === null ? null : equal !== negate
         }
       }
+      const test = TESTS[node.op]
       return (row, principal) => {
         const left = row[column]
         const right = get(principal)
         if (left === null || left === undefined || right === null || right === undefined)
           return null
-        return truth(compareValues(left, right), test)
+        const order = orderValues(left, right)
+        return order === undefined ? null : test(order)
       }
     }
     case 'in': {
@@ -207,9 +126,9 @@ export function compilePredicate(node: ConditionNode): RowPredicate {
         if (left === null || left === undefined) return null
         let result: Truth = false
         for (const value of values) {
-          const order = compareValues(left, value)
-          if (order === 0) return true
-          if (order === undefined) result = null
+          const equal = equalValues(left, value)
+          if (equal === true) return true
+          if (equal === null) result = null
         }
         return result
       }
@@ -264,7 +183,7 @@ export function compilePredicate(node: ConditionNode): RowPredicate {
         const right = outer?.[outerColumn]
         if (left === null || left === undefined || right === null || right === undefined)
           return null
-        return truth(compareValues(left, right), isEqual)
+        return equalValues(left, right)
       }
     }
   }
@@ -276,6 +195,12 @@ export interface SqlScope {
   readonly depth: number
   /** The enclosing table inside a relation; `row` when the outer row is known (a point check). */
   readonly outer?: { readonly alias: string; readonly row?: Row | undefined }
+  /**
+   * The engine the SQL runs on, for comparisons that agree with the point check whatever the
+   * value's kind (sql-comparison.ts); without it, SQL that every engine runs, which leaves a
+   * value of another kind than its column to the engine's conversions.
+   */
+  readonly engine?: DatabaseEngine | undefined
 }
 
 /**
@@ -288,6 +213,18 @@ export interface SqlScope {
  */
 function exactValue(value: unknown): unknown {
   return typeof value === 'string' ? sql`/*!cast(*/${value}/*! as binary)*/` : value
+}
+
+/** `column op value`; a missing value (null, undefined) makes it unknown. */
+function compare(
+  engine: DatabaseEngine | undefined,
+  column: RawBuilder<unknown>,
+  op: CompareOperator,
+  value: unknown,
+): RawBuilder<SqlBool> {
+  if (value === null || value === undefined) return sql<SqlBool>`${column} ${sql.raw(op)} null`
+  if (engine === undefined) return sql<SqlBool>`${column} ${sql.raw(op)} ${exactValue(value)}`
+  return sqlCompare(engine, column, op, value)
 }
 
 /** Two columns equal byte for byte; the plain `=` keeps an index usable on MySQL and MariaDB. */
@@ -344,10 +281,11 @@ export function sqlFactory(node: ConditionNode, scope: SqlScope): SqlFactory {
     byAlias = new Map()
     factories.set(node, byAlias)
   }
-  let factory = byAlias.get(scope.alias)
+  const key = `${scope.engine ?? ''}\u0000${scope.alias}`
+  let factory = byAlias.get(key)
   if (factory === undefined) {
     factory = buildFactory(node, scope)
-    byAlias.set(scope.alias, factory)
+    byAlias.set(key, factory)
   }
   return factory
 }
@@ -371,27 +309,30 @@ const constants = new WeakSet<SqlFactory>()
 
 function buildFactory(node: ConditionNode, scope: SqlScope): SqlFactory {
   const column = (name: string) => sql.ref(`${scope.alias}.${name}`)
+  const { engine } = scope
   switch (node.kind) {
     case 'const':
       return constant(sqlConstant(node.value))
     case 'compare': {
       const left = column(node.column)
-      const op = sql.raw(node.op)
-      const { operand } = node
-      if (operand.kind === 'value') {
-        return constant(sql<SqlBool>`${left} ${op} ${exactValue(operand.value)}`)
-      }
+      const { op, operand } = node
+      if (operand.kind === 'value') return constant(compare(engine, left, op, operand.value))
       const get = pathGetter(operand.path, 'value')
-      return (principal) => sql<SqlBool>`${left} ${op} ${exactValue(get(principal))}`
+      return (principal) => compare(engine, left, op, get(principal))
     }
     case 'in': {
       const left = column(node.column)
       const { operand } = node
       const build = (value: unknown) => {
         const values = listValues(value)
-        return values.length === 0
-          ? FALSE
-          : sql<SqlBool>`${left} in (${sql.join(values.map(exactValue))})`
+        if (values.length === 0) return FALSE
+        if (engine !== undefined) {
+          return sqlJunction(
+            'or',
+            values.map((item) => sqlCompare(engine, left, '=', item)),
+          )
+        }
+        return sql<SqlBool>`${left} in (${sql.join(values.map(exactValue))})`
       }
       if (operand.kind === 'value') return constant(build(operand.value))
       const get = pathGetter(operand.path, 'list')
@@ -430,6 +371,7 @@ function buildFactory(node: ConditionNode, scope: SqlScope): SqlFactory {
         alias,
         depth: scope.depth + 1,
         outer: { alias: scope.alias },
+        engine,
       })
       const from = sql`${sql.table(node.table)} as ${sql.id(alias)}`
       const build = (condition: RawBuilder<SqlBool>) =>
@@ -443,7 +385,7 @@ function buildFactory(node: ConditionNode, scope: SqlScope): SqlFactory {
         // The caller's row may hold anything: a value no column holds matches no related row.
         const value = outer.row[node.outerColumn]
         return constant(
-          sql<SqlBool>`${column(node.column)} = ${exactValue(isComparable(value) ? value : null)}`,
+          compare(engine, column(node.column), '=', isComparable(value) ? value : null),
         )
       }
       return constant(

@@ -214,12 +214,12 @@ for (const engine of testEngines()) {
         principals: () => ridesPrincipals(),
         numRuns: 25,
       })
-    })
+    }, 120_000)
 
     it('randomly generated policies agree between can and where', async () => {
       await fc.assert(
         fc.asyncProperty(policySpec, ridesWorlds, async (specification, world) => {
-          const access = new AccessControl({ policy: policyFrom(specification) })
+          const access = new AccessControl({ policy: policyFrom(specification), db })
           await insertWorld(db, world)
           try {
             for (const principal of RANDOM_PRINCIPALS) {
@@ -244,7 +244,7 @@ for (const engine of testEngines()) {
         }),
         { numRuns: 300 },
       )
-    })
+    }, 120_000)
 
     it('updates and deletes exactly the rows the point check allows', async () => {
       const access = new AccessControl({ policy: ridesPolicy })
@@ -307,6 +307,7 @@ for (const engine of testEngines()) {
               .allow('read', 'trip', (t, p) => t.eq('rider_id', p.id))
               .allow('write', 'trip', (t) => t.in('rider_id', ['u7', 'U8']))
               .build(),
+            db,
           })
           for (const [action, principal, found] of [
             ['read', { id: 'u7', roles: [] }, ['u7']],
