@@ -75,6 +75,25 @@ export class AnalyticsQueryError extends MortarError {
 }
 
 /**
+ * A user id that cannot be stored as given: a principal or `forgetUser` id that is NaN,
+ * Infinity, a fraction or a number past 2^53 (JavaScript has already rounded it, so two users
+ * would share it). Pass such an id as a string or a bigint. From the default identity resolver,
+ * the event is kept as failed with this message as its reason.
+ *
+ * @example
+ * ```ts
+ * import { AnalyticsIdentityError } from '@mortar/analytics'
+ *
+ * await analytics.forgetUser(Number.NaN as unknown as string).catch((error) => error instanceof AnalyticsIdentityError)
+ * ```
+ */
+export class AnalyticsIdentityError extends MortarError {
+  constructor(message: string) {
+    super('E_ANALYTICS_IDENTITY', 422, message)
+  }
+}
+
+/**
  * The analytics instance was used after `app.stop()` closed it: `trackNow()`, `flush()` or a
  * query on a stopped app. (`track()` never throws: after close its events are counted as
  * dropped with the reason `closed`.)

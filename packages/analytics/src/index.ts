@@ -80,6 +80,7 @@ export type { ConsentOptions, CountryLookup, ForgetReport } from './privacy/inde
 // errors
 export {
   AnalyticsClosedError,
+  AnalyticsIdentityError,
   AnalyticsConfigError,
   AnalyticsQueryError,
   FlushTimeoutError,

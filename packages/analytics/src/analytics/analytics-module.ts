@@ -10,7 +10,7 @@ import {
 } from '@mortar/core'
 import type { BufferOptions } from '../buffer/index.js'
 import type { EventSchemas } from '../catalog/define-events.js'
-import { AnalyticsConfigError } from '../errors.js'
+import { AnalyticsConfigError, AnalyticsIdentityError } from '../errors.js'
 import type { ConsentOptions } from '../privacy/consent.js'
 import type { CountryLookup } from '../privacy/request-fields.js'
 import { forgetUser, purgeEventsBefore } from '../privacy/forget-user.js'
@@ -30,7 +30,7 @@ import { checkTimeZone } from '../time/zoned-time.js'
 import type { EventSink } from '../sinks/event-sink.js'
 import { SqlEventSink } from '../sinks/sql/sql-event-sink.js'
 import { analyticsMigrations } from '../storage/analytics-migrations.js'
-import { type DropReport, type IdentityResolver, Tracker } from '../tracker/index.js'
+import { type DropReport, type IdentityResolver, storedId, Tracker } from '../tracker/index.js'
 import { ANALYTICS, Analytics } from './analytics.js'
 
 /** Options of {@link analyticsModule}. */
@@ -74,10 +74,24 @@ export interface AnalyticsModuleOptions<E extends EventSchemas> {
   readonly rollupEvery?: number | string
 }
 
-/** The identity resolver used when none is given: the principal's `id`, if it has one. */
+/**
+ * The identity resolver used when none is given: the principal's `id`, if it has one. An id that
+ * is not a string, bigint or safe integer throws an {@link AnalyticsIdentityError}, so its
+ * events are kept as failed with the reason, never recorded under a bogus or merged user.
+ */
 export function principalIdentity(context: RequestContext): { userId?: string } | undefined {
   const id = (context.get('principal') as { id?: unknown } | undefined)?.id
-  return typeof id === 'string' || typeof id === 'number' ? { userId: String(id) } : undefined
+  if (id === undefined || id === null) return undefined
+  return { userId: userIdOf('principal id', id) }
+}
+
+/** `value` as a stored user id (the tracker's own check), or an {@link AnalyticsIdentityError}. */
+function userIdOf(field: string, value: unknown): string {
+  const checked = storedId(field, value)
+  if (checked.id === undefined) {
+    throw new AnalyticsIdentityError(checked.problem ?? `The ${field} is missing.`)
+  }
+  return checked.id
 }
 
 /**
@@ -163,11 +177,15 @@ export function analyticsModule<const E extends EventSchemas>(
             queries: new AnalyticsQueries(scope, plan, heartbeatSeconds * 1_000),
             recommendations: new Recommendations(scope),
             rollup: () => rollups.run(),
-            async forgetUser(userId) {
-              // Buffered events of theirs are filtered from now on, and written ones deleted below.
-              suppressions.remember(userId)
+            async forgetUser(given) {
+              const userId = userIdOf('user id', given)
+              // Buffered events of theirs are written, then deleted with the rest. Only once that
+              // commits are their events skipped here, as in every other process: a deletion that
+              // fails leaves them recorded, and the rollup deletes any written meanwhile.
               await made.flush()
-              return forgetUser(scope, plan, userId, clock.nowMs())
+              const report = await forgetUser(scope, plan, userId, clock.nowMs())
+              suppressions.remember(userId)
+              return report
             },
             async applyRetention() {
               await visitorIds.deleteExpiredSalts()

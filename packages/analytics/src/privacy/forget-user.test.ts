@@ -1,11 +1,12 @@
 import { DATABASE, JOBS } from '@mortar/core'
 import { createTestApp, type TestApp, testEngines } from '@mortar/core/testing'
-import type { Kysely } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { ANALYTICS, type Analytics } from '../analytics/analytics.js'
 import { analyticsModule } from '../analytics/analytics-module.js'
 import { defineEvents } from '../catalog/define-events.js'
+import { AnalyticsIdentityError } from '../errors.js'
 import type { EventBatch, EventSink } from '../sinks/event-sink.js'
 import { isTransientDatabaseError } from '../sinks/sql/transient-error.js'
 import { SqlEventSink } from '../sinks/sql/sql-event-sink.js'
@@ -81,6 +82,50 @@ for (const engine of testEngines()) {
       clock.advance(60_000)
       await app.resolve(JOBS).drain()
       expect(await tablesHoldingUser(db, 'u-gone')).toEqual([])
+    })
+
+    it('keeps recording a user whose deletion did not commit', async () => {
+      const { analytics, app, db } = subject
+      const visitor = { principal: { id: 'u-kept' } }
+      inRequest(app, visitor, () => analytics.track('product_viewed', { productId: 'p-before' }))
+      // The transaction fails partway (the identity table is gone) and rolls back.
+      const identity = sql.table('mortar_analytics_identity')
+      const moved = sql.table('mortar_analytics_identity_moved')
+      await sql`alter table ${identity} rename to ${moved}`.execute(db)
+      try {
+        await expect(analytics.forgetUser('u-kept')).rejects.toThrow()
+      } finally {
+        await sql`alter table ${moved} rename to ${identity}`.execute(db)
+      }
+      const before = analytics.stats()
+      inRequest(app, visitor, () => analytics.track('product_viewed', { productId: 'p-after' }))
+      await analytics.flush()
+      const after = analytics.stats()
+      expect(after.skipped.suppressed).toBe(before.skipped.suppressed)
+      expect(after.stored).toBe(before.stored + 1)
+      expect(await tablesHoldingUser(db, 'u-kept')).toEqual(['mortar_analytics_event'])
+    })
+
+    it('forgets a numeric id as its digits, and refuses one that is not a safe integer', async () => {
+      const { analytics, app, db } = subject
+      inRequest(app, { principal: { id: 4242 as unknown as string } }, () =>
+        analytics.track('product_viewed', { productId: 'p-numeric' }),
+      )
+      const forget = analytics.forgetUser as (userId: unknown) => Promise<unknown>
+      await expect(forget.call(analytics, Number.NaN)).rejects.toBeInstanceOf(
+        AnalyticsIdentityError,
+      )
+      await expect(forget.call(analytics, 2 ** 53)).rejects.toMatchObject({
+        code: 'E_ANALYTICS_IDENTITY',
+      })
+      await expect(forget.call(analytics, 4242)).resolves.toMatchObject({ events: 1 })
+      const before = analytics.stats().skipped.suppressed
+      inRequest(app, { principal: { id: '4242' } }, () =>
+        analytics.track('product_viewed', { productId: 'p-later' }),
+      )
+      await analytics.flush()
+      expect(analytics.stats().skipped.suppressed).toBe(before + 1)
+      expect(await tablesHoldingUser(db, '4242')).toEqual([])
     })
   })
 }

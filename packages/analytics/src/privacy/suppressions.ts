@@ -11,7 +11,7 @@ const SKEW_MS = 300_000
  * refreshed from the table at most once a second with the rows suppressed since the last read:
  * one small query, usually empty, instead of a lookup per batch. So every process of the app
  * honours a suppression within a second or so; the rollup deletes anything of theirs written in
- * that second, and this process remembers its own at once.
+ * that second, and this process remembers its own once their deletion commits.
  */
 export class Suppressions {
   readonly #db: Kysely<unknown>
@@ -25,7 +25,7 @@ export class Suppressions {
     this.#clock = clock
   }
 
-  /** Marks a user as suppressed in this process (the table row is written by forgetUser). */
+  /** Marks a user as suppressed in this process, once forgetUser's transaction wrote the table row. */
   remember(userId: string): void {
     this.#users.add(userId)
   }

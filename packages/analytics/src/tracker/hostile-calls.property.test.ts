@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { defineEvents } from '../catalog/define-events.js'
-import { type EngineApp, startEngineApp } from '../testing/engine-app.js'
+import { type EngineApp, inRequest, startEngineApp } from '../testing/engine-app.js'
 
 const events = defineEvents({
   product_searched: z.object({ query: z.string() }),
@@ -150,6 +150,84 @@ for (const engine of testEngines()) {
           { user_id: null, reason: 'The user id must be a string, not an object.' },
         ])
       })
+
+      it('derives a user id from the principal and from the options by one rule: NaN, Infinity, fractions and numbers past 2^53 fail the event, never a bogus or merged user', async () => {
+        const { analytics, app, db } = subject
+        const track = analytics.track as (
+          name: string,
+          properties: unknown,
+          options?: unknown,
+        ) => void
+        const id = fc.oneof(
+          fc.double(),
+          fc.maxSafeInteger(),
+          fc.bigInt(),
+          // 2^53 + 1 is already 2^53 here: two users would become one.
+          fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53, 2 ** 53 + 2, 1e21),
+          fc.constantFrom('9007199254740993', 'u-1'),
+        )
+        let run = 0
+        await fc.assert(
+          fc.asyncProperty(fc.array(id, { minLength: 1, maxLength: 8 }), async (ids) => {
+            const marker = `id-run-${++run}`
+            ids.forEach((value, index) => {
+              const principal = { id: value } as unknown as { id: string }
+              inRequest(app, { principal }, () =>
+                analytics.track('product_searched', { query: `${marker}-principal-${index}` }),
+              )
+              track.call(
+                analytics,
+                'product_searched',
+                { query: `${marker}-options-${index}` },
+                {
+                  userId: value,
+                },
+              )
+            })
+            await analytics.flush()
+            const outcome = async (
+              table: 'mortar_analytics_event' | 'mortar_analytics_failed_event',
+            ) => {
+              const rows = await db.selectFrom(table).select(['user_id', 'properties']).execute()
+              const byQuery = new Map<string, string | null>()
+              for (const row of rows) {
+                const text =
+                  typeof row.properties === 'string'
+                    ? row.properties
+                    : JSON.stringify(row.properties)
+                const query = (JSON.parse(text) as { query?: unknown }).query
+                if (typeof query === 'string' && query.startsWith(`${marker}-`)) {
+                  byQuery.set(query, row.user_id)
+                }
+              }
+              return byQuery
+            }
+            const stored = await outcome('mortar_analytics_event')
+            const failed = await outcome('mortar_analytics_failed_event')
+            ids.forEach((value, index) => {
+              const usable =
+                typeof value === 'string' ||
+                typeof value === 'bigint' ||
+                Number.isSafeInteger(value)
+              for (const path of ['principal', 'options']) {
+                const query = `${marker}-${path}-${index}`
+                if (usable) {
+                  expect(stored.get(query), query).toBe(String(value))
+                } else {
+                  expect(stored.has(query), query).toBe(false)
+                  expect(failed.get(query), query).toBeNull()
+                }
+              }
+            })
+          }),
+          { numRuns: 15 },
+        )
+        const reasons = await db
+          .selectFrom('mortar_analytics_failed_event')
+          .select('reason')
+          .execute()
+        expect(reasons.some(({ reason }) => reason.includes('The principal id must be'))).toBe(true)
+      }, 60_000)
     },
   )
 }

@@ -141,13 +141,24 @@ export function eventTime(timestamp: unknown): number | undefined {
  * An id as stored: a string as given, a whole number or bigint as its digits (numeric user ids
  * are common), anything else (an object, an array) no id at all: `problem` then says why.
  */
-function storedId(
+/**
+ * An id as stored, or why it cannot be: a string as given, a bigint or safe integer as its
+ * digits. Every path that derives a user id goes through here: `String()` of NaN, Infinity or a
+ * number past 2^53 (already rounded, so two users share it) would make a bogus or merged user.
+ */
+export function storedId(
   field: string,
   value: unknown,
 ): { readonly id: string | undefined; readonly problem?: string } {
   if (value === undefined || typeof value === 'string') return { id: value }
   if (typeof value === 'bigint' || (typeof value === 'number' && Number.isSafeInteger(value))) {
     return { id: String(value) }
+  }
+  if (typeof value === 'number') {
+    return {
+      id: undefined,
+      problem: `The ${field} must be a string or a whole number from -(2^53 - 1) to 2^53 - 1 (pass a larger one as a string or bigint), not ${Number.isInteger(value) ? 'one past 2^53, already rounded' : String(value)}.`,
+    }
   }
   return { id: undefined, problem: `The ${field} must be a string, not ${describe(value)}.` }
 }
