@@ -221,8 +221,9 @@ export class SessionEngine {
     })
   }
 
-  async revoke(id: string): Promise<void> {
-    await this.#registry?.revoke(id)
+  /** Revokes `id`; true when it was live (or there is no registry to say otherwise). */
+  async revoke(id: string): Promise<boolean> {
+    return (await this.#registry?.revoke(id)) ?? true
   }
 
   /** The `Set-Cookie` value that stores `sealed` for what is left of the session's life. */

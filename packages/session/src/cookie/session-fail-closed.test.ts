@@ -1,4 +1,4 @@
-import { requestContext } from '@mortar/core'
+import { requestContext, UnauthorizedError } from '@mortar/core'
 import { createTestApp, type TestApp } from '@mortar/core/testing'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -225,6 +225,21 @@ describe('one session cookie per response', () => {
     await expect(late?.login('user-2')).rejects.toThrow(SessionUnavailableError)
     await expect(late?.save()).rejects.toThrow(/already on its way/)
     expect(await registry.list('user-2')).toEqual([])
+  })
+
+  it('refuses to regenerate a session revoked while its request ran, registering nothing', async () => {
+    const { browser, registry } = await start()
+    const raced = await browser.request(
+      { method: 'POST', headers: { 'sec-fetch-site': 'same-origin' } },
+      async () => {
+        // "Log out everywhere" from another device lands while this request runs.
+        await registry.revokeAll('user-1')
+        await current().regenerate()
+      },
+    )
+    expect(raced.error).toBeInstanceOf(UnauthorizedError)
+    expect(await registry.list('user-1')).toEqual([])
+    expect((await browser.request({}, () => current().userId)).body).toBeUndefined()
   })
 
   it('sends no session cookie with an error response', async () => {

@@ -1,4 +1,4 @@
-import { currentRequestContext, type RequestContext } from '@mortar/core'
+import { currentRequestContext, type RequestContext, UnauthorizedError } from '@mortar/core'
 import { tokensMatch } from '../csrf/csrf-guard.js'
 import { CsrfError, type CsrfRejection, SessionUnavailableError } from '../errors.js'
 import { newCsrfToken, newSessionId, type SessionPayload } from './session-codec.js'
@@ -176,7 +176,12 @@ export class Session<T = AppSessionData> {
   async regenerate(): Promise<void> {
     this.#assertProven()
     this.#assertOpen()
-    await this.#renew()
+    if (!(await this.#renew())) {
+      // Revoked while this request ran ("log out everywhere"): the new id would carry the
+      // revoked session's sign-in into a fresh registry record.
+      this.#userId = undefined
+      throw new UnauthorizedError('This session was revoked while the request ran; sign in again.')
+    }
     await this.save()
   }
 
@@ -272,16 +277,21 @@ export class Session<T = AppSessionData> {
     this.#cookie = cookie
   }
 
-  async #renew(): Promise<void> {
-    await this.#revokeCurrent()
+  /** New id and token; false when the registered session was revoked meanwhile. */
+  async #renew(): Promise<boolean> {
+    const live = await this.#revokeCurrent()
     this.#id = newSessionId()
     this.#csrfToken = newCsrfToken()
     this.#createdAt = this.#engine.now()
+    return live
   }
 
-  async #revokeCurrent(): Promise<void> {
-    if (this.#registered) await this.#engine.revoke(this.#id)
+  /** Revokes the registered session; false when the registry no longer had it live. */
+  async #revokeCurrent(): Promise<boolean> {
+    if (!this.#registered) return true
+    const live = await this.#engine.revoke(this.#id)
     this.#registered = false
+    return live
   }
 
   #assertOpen(): void {
