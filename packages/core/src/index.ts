@@ -126,6 +126,7 @@ export {
   databaseToken,
   engineOf,
   exactTextType,
+  executePrepared,
   isDeadlock,
   parseDatabaseUrl,
   resolveDatabase,

@@ -4,6 +4,7 @@ import {
   type CompanionWrite,
   type CompletionWrite,
   type Database,
+  executePrepared,
   type Logger,
 } from '@mortar/core'
 import { type Kysely, type RawBuilder, sql } from 'kysely'
@@ -20,6 +21,7 @@ import { idIn, rowsById, sqlEngine } from '../sql/index.js'
 import { Batcher } from './batcher.js'
 import { deliveryInsertion, keyedDeliveryInsert } from './delivery-insert.js'
 import {
+  DELIVERY_COLUMNS,
   DELIVERY_TABLE,
   type DeliveryRecord,
   type DeliveryRow,
@@ -203,17 +205,23 @@ export class DeliveryLedger {
   async load(ids: readonly string[]): Promise<(LoadedDelivery | undefined)[]> {
     if (ids.length === 0) return []
     const background = this.#database.background as Kysely<LedgerTables & PreferenceTables>
-    const rows = await background
-      .selectFrom(rowsById<DeliveryRow>(background as Kysely<unknown>, DELIVERY_TABLE, ids).as('d'))
-      .leftJoin(`${PREFERENCE_TABLE} as p`, 'p.recipient_id', 'd.recipient_id')
-      .selectAll('d')
-      .select([
-        'p.category as preference_category',
-        'p.channel as preference_channel',
-        'p.enabled as preference_enabled',
-      ])
-      .where('d.status', 'in', CLAIMABLE)
-      .execute()
+    // One text for every batch on PostgreSQL (the ids are one array), so it runs prepared: planned
+    // per call it cost the server more than running it.
+    const { rows } = await executePrepared(
+      background as Kysely<unknown>,
+      background
+        .selectFrom(
+          rowsById<DeliveryRow>(background as Kysely<unknown>, DELIVERY_TABLE, ids).as('d'),
+        )
+        .leftJoin(`${PREFERENCE_TABLE} as p`, 'p.recipient_id', 'd.recipient_id')
+        .select(DELIVERY_COLUMNS.map((column) => `d.${column}` as const))
+        .select([
+          'p.category as preference_category',
+          'p.channel as preference_channel',
+          'p.enabled as preference_enabled',
+        ])
+        .where('d.status', 'in', CLAIMABLE),
+    )
     // One line per stored choice of the recipient (one with nulls when there is none).
     const deliveries = new Map<string, DeliveryRow>()
     const choices: { owner: string; category: string; channel: string; enabled: unknown }[] = []

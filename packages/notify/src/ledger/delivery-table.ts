@@ -79,6 +79,36 @@ export interface DeliveryRow {
   sent_at: Millis | null
 }
 
+// Each column of a delivery row, once: a column added to DeliveryRow and not here fails to compile.
+const COLUMNS: Readonly<Record<keyof DeliveryRow, true>> = {
+  id: true,
+  notification_id: true,
+  type: true,
+  category: true,
+  recipient_id: true,
+  channel: true,
+  address: true,
+  message: true,
+  idempotency_key: true,
+  status: true,
+  attempts: true,
+  last_error: true,
+  provider_message_id: true,
+  possible_duplicates: true,
+  run_at: true,
+  created_at: true,
+  updated_at: true,
+  sent_at: true,
+  replays: true,
+}
+
+/**
+ * The columns of a delivery row, by name: what a prepared statement selects instead of `*`,
+ * whose plan the server would refuse once a migration added a column (see core's
+ * `executePrepared`).
+ */
+export const DELIVERY_COLUMNS = Object.keys(COLUMNS) as readonly (keyof DeliveryRow)[]
+
 export interface LedgerTables {
   mortar_delivery: DeliveryRow
 }

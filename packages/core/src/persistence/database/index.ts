@@ -12,6 +12,7 @@ export type {
 } from './database.js'
 export { DatabaseError } from './database-error.js'
 export { isDeadlock } from './deadlock.js'
+export { executePrepared } from './pipelined-write.js'
 export { DatabaseInputError } from './database-input-error.js'
 export type { DatabaseInputReason } from './database-input-error.js'
 export type { DatabaseErrorCode } from './database-error.js'

@@ -8,7 +8,7 @@ import {
 } from '../../testing/test-databases.js'
 import { afterCommit } from '../transactions/transaction.js'
 import { Database } from './database.js'
-import { pipelineWrite } from './pipelined-write.js'
+import { executePrepared, pipelineWrite } from './pipelined-write.js'
 
 interface TestDb {
   note: { id: number; body: string }
@@ -240,5 +240,45 @@ for (const engine of testEngines()) {
         { numRuns: 60 },
       )
     })
+
+    it('runs a query through executePrepared with the rows it reads', async () => {
+      await database.root
+        .insertInto('note')
+        .values([
+          { id: 1, body: 'a' },
+          { id: 2, body: 'b' },
+          { id: 3, body: 'c' },
+        ])
+        .execute()
+      const read = (ids: number[]) =>
+        executePrepared(
+          database.root as Kysely<unknown>,
+          sql<{ body: string }>`select body from note where id in (${sql.join(ids)}) order by id`,
+        )
+      expect((await read([1, 3])).rows.map((row) => row.body)).toEqual(['a', 'c'])
+      expect((await read([2, 3])).rows.map((row) => row.body)).toEqual(['b', 'c'])
+    })
+
+    // Prepared statements are PostgreSQL's: the test exists only there.
+    if (engine.engine === 'postgres') {
+      it('prepares a query once per connection, named after its text', async () => {
+        const text = 'select body from note where id = any($1::integer[]) order by id'
+        const prepared = await database.root.connection().execute(async (connection) => {
+          const db = connection as Kysely<unknown>
+          for (const ids of [[1], [2, 3]]) {
+            await executePrepared(
+              db,
+              sql`select body from note where id = any(${ids}::integer[]) order by id`,
+            )
+          }
+          const { rows } = await sql<{ name: string; statement: string }>`select name, statement
+            from pg_prepared_statements`.execute(db)
+          return rows
+        })
+        expect(prepared.filter((row) => row.statement === text)).toEqual([
+          { name: expect.stringMatching(/^mortar_statement_\d+$/), statement: text },
+        ])
+      })
+    }
   })
 }
