@@ -22,6 +22,7 @@ import {
   type AdapterApp,
   endEventStreamsOnClose,
   firstHeader,
+  REFUSED_RESULT_HEADERS,
   REQUEST_ID_HEADER,
   renderHttpError,
   resolveBodyLimit,
@@ -134,8 +135,8 @@ export function mortarFastify(
       (request: FastifyRequest, reply: FastifyReply, _payload: unknown, next: OnSendDone) => {
         const context = (request as MortarRequest)[kContext]
         if (!hasBeforeResponseHooks(app) || context === null || problems.has(reply)) next()
-        else if (currentRequestContext() === context) checkResponse(app, context, next)
-        else runInRequestContext(context, () => checkResponse(app, context, next))
+        else if (currentRequestContext() === context) checkResponse(app, context, reply, next)
+        else runInRequestContext(context, () => checkResponse(app, context, reply, next))
       },
     )
   }
@@ -162,20 +163,26 @@ Object.defineProperty(mortarFastify, Symbol.for('fastify.display-name'), { value
 
 type OnSendDone = (error?: Error | null) => void
 
-function checkResponse(app: AdapterApp, context: RequestContext, next: OnSendDone): void {
+function checkResponse(
+  app: AdapterApp,
+  context: RequestContext,
+  reply: FastifyReply,
+  next: OnSendDone,
+): void {
+  const refuse = (error: unknown) => {
+    // The problem goes out on this reply: nothing of the refused result's head goes with it.
+    for (const name of REFUSED_RESULT_HEADERS) reply.removeHeader(name)
+    next(asError(error))
+  }
   let checked: Promise<void> | undefined
   try {
     checked = runBeforeResponseHooks(app, context)
   } catch (error) {
-    next(asError(error))
+    refuse(error)
     return
   }
   if (checked === undefined) next()
-  else
-    checked.then(
-      () => next(),
-      (error: unknown) => next(asError(error)),
-    )
+  else checked.then(() => next(), refuse)
 }
 
 // Fastify treats a falsy or non-Error rejection as "no error": wrap it so it still fails.

@@ -381,7 +381,22 @@ export function adapterConformance(name: string, start: StartServer): void {
         if (url.searchParams.get('kind') === 'not-found') throw new NotFoundError('No such page.')
         throw new Error(`Connection to ${SECRET} refused`)
       }
-      if (url.pathname === '/leak') context.set('conformanceLeak', true)
+      if (url.pathname === '/leak') {
+        context.set('conformanceLeak', true)
+        // A result's own headers: a cookie it signs in with, where it sends the browser, how long
+        // it may be cached. None of them may go out with the problem that refuses it.
+        await sleep(1)
+        return Response.json(
+          { principal: 'rider-leak' },
+          {
+            headers: {
+              'set-cookie': 'remember=rider-leak; Path=/',
+              location: '/trips/42',
+              'cache-control': 'public, max-age=3600',
+            },
+          },
+        )
+      }
       await sleep(1)
       return Response.json({
         path: url.pathname,
@@ -755,6 +770,9 @@ export function adapterConformance(name: string, start: StartServer): void {
       it('lets a before-response hook replace its response', async () => {
         const response = await get(`${MOUNT}/leak`)
         expect(await response.clone().text()).not.toContain('rider')
+        expect(response.headers.getSetCookie()).toEqual([])
+        expect(response.headers.get('location')).toBeNull()
+        expect(response.headers.get('cache-control')).toBeNull()
         await expectProblem(response, 500, 'E_CONFORMANCE_LEAK')
       })
 

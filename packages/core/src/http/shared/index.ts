@@ -29,4 +29,9 @@ export { NodeHttpExchange } from './node-http-exchange.js'
 export { readBody } from './read-body.js'
 export { firstHeader, REQUEST_ID_HEADER } from './request-id-header.js'
 export type { ResponseGateOptions } from './response-gate.js'
-export { gateResponse, isResponseHeld, openResponseGate } from './response-gate.js'
+export {
+  gateResponse,
+  isResponseHeld,
+  openResponseGate,
+  REFUSED_RESULT_HEADERS,
+} from './response-gate.js'

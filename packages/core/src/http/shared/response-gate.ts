@@ -13,8 +13,13 @@ const METHODS = ['writeHead', 'write', 'end', 'flushHeaders'] as const
 type Method = (typeof METHODS)[number]
 type Call = readonly [Method, readonly unknown[]]
 
-// Headers that describe the held-back body, stale once a problem replaces it.
-const REPRESENTATION_HEADERS = [
+/**
+ * Headers of a result that a before-response hook refused, removed before its problem is sent:
+ * those describing the held-back body, and those acting on the browser or on caches (a cookie
+ * it signs in with, where it redirects, how long it may be kept), which a refused result must
+ * not do.
+ */
+export const REFUSED_RESULT_HEADERS: readonly string[] = [
   'content-length',
   'content-type',
   'content-encoding',
@@ -22,6 +27,11 @@ const REPRESENTATION_HEADERS = [
   'content-range',
   'etag',
   'last-modified',
+  'set-cookie',
+  'location',
+  'refresh',
+  'cache-control',
+  'expires',
 ]
 
 interface Gate {
@@ -73,7 +83,7 @@ export function gateResponse(options: ResponseGateOptions): void {
     release(response)
     for (const [, args] of gate.queue) settleCallback(args)
     gate.queue.length = 0
-    for (const name of REPRESENTATION_HEADERS) response.removeHeader(name)
+    for (const name of REFUSED_RESULT_HEADERS) response.removeHeader(name)
     sendProblem(error)
     // The handler may still write what it meant to send: swallow it, the problem is out.
     gate.state = 'failed'
