@@ -15,6 +15,8 @@ import { Kysely, PostgresDialect, sql } from 'kysely'
 import { ready } from './serve-child.mjs'
 
 process.env.LOG_LEVEL ??= 'warn'
+// The shop as `npm start` runs it: development, on its public development defaults.
+process.env.NODE_ENV ??= 'development'
 const [variant, databaseUrl] = process.argv.slice(2)
 if (!databaseUrl) throw new Error('usage: node shop-server.mjs mortar|byhand <database-url>')
 
@@ -24,7 +26,12 @@ const SESSION_PASSWORD = 'DEVELOPMENT-ONLY shop session password, public!'
 if (variant === 'mortar') {
   const { buildShop, loadShopConfig } = await import('../../examples/shop/dist/index.js')
   const shop = await buildShop(
-    loadShopConfig({ DATABASE_URL: databaseUrl, PASSWORD_HASH_LOG_N: '10', PORT: '0' }),
+    loadShopConfig({
+      NODE_ENV: 'development',
+      DATABASE_URL: databaseUrl,
+      PASSWORD_HASH_LOG_N: '10',
+      PORT: '0',
+    }),
   )
   await shop.server.listen({ port: 0, host: '127.0.0.1' })
   ready(shop.server.server.address().port, () => shop.server.close())

@@ -29,8 +29,15 @@ async function prepare(url) {
   const { buildShop, loadShopConfig } = await import('../../examples/shop/dist/index.js')
   const { ANALYTICS } = await import('@mortar/analytics')
   process.env.LOG_LEVEL ??= 'warn'
+  // The shop as `npm start` runs it: development, on its public development defaults.
+  process.env.NODE_ENV ??= 'development'
   const shop = await buildShop(
-    loadShopConfig({ DATABASE_URL: url, PASSWORD_HASH_LOG_N: '10', PORT: '0' }),
+    loadShopConfig({
+      NODE_ENV: 'development',
+      DATABASE_URL: url,
+      PASSWORD_HASH_LOG_N: '10',
+      PORT: '0',
+    }),
   )
   const analytics = shop.app.resolve(ANALYTICS)
   for (let buyer = 0; buyer < 40; buyer += 1) {

@@ -22,7 +22,7 @@ export const shopConfigSchema = z.object({
   /** `REDIS_PREFIX`: put before every key, so several shops (or test runs) share one Redis. */
   redisPrefix: z.string().min(1).max(64).default('shop:'),
   // Accounts and payments. Unset secrets fall back to public development defaults, which
-  // loadShopConfig refuses when NODE_ENV=production.
+  // loadShopConfig refuses unless NODE_ENV is development or test (unset included).
   /** `SESSION_PASSWORD`: seals session cookies; 32+ characters. */
   sessionPassword: secret(z.string().min(32).default(DEVELOPMENT_SESSION_PASSWORD)),
   /** `VAULT_KEYS`: `id:base64key,…` (32-byte keys); the last one encrypts. */
@@ -88,20 +88,4 @@ export function loadShopConfig(env: NodeJS.ProcessEnv = process.env): ShopConfig
   const config = defineConfig(shopConfigSchema, { env })
   refuseDevelopmentDefaultsInProduction(config, env)
   return config
-}
-
-/** What the shop's processes log when {@link developmentWhenUnset} made NODE_ENV development. */
-export const DEVELOPMENT_WHEN_UNSET =
-  'shop: NODE_ENV is unset, so the shop runs as development (NODE_ENV=development); set NODE_ENV=production to deploy'
-
-/**
- * With NODE_ENV unset, makes it `development` and returns true, so `npm start` in a fresh clone
- * runs with no setup: the development mailbox (which takes mail only in development and tests)
- * then keeps the mail sent without `SMTP_URL`. Deployments set NODE_ENV=production, which
- * refuses the development defaults instead (see `refuseDevelopmentDefaultsInProduction`).
- */
-export function developmentWhenUnset(env: NodeJS.ProcessEnv = process.env): boolean {
-  if (env.NODE_ENV !== undefined && env.NODE_ENV !== '') return false
-  env.NODE_ENV = 'development'
-  return true
 }

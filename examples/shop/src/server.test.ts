@@ -4,7 +4,9 @@ import { buildShop } from './server.js'
 
 describe('shop server', () => {
   it('answers GET /health over HTTP and echoes a request id', async () => {
-    const { server } = await buildShop(loadShopConfig({ DATABASE_URL: 'sqlite::memory:' }))
+    const { server } = await buildShop(
+      loadShopConfig({ NODE_ENV: 'test', DATABASE_URL: 'sqlite::memory:' }),
+    )
     try {
       const address = await server.listen({ port: 0, host: '127.0.0.1' })
       const response = await fetch(`${address}/health`, { headers: { 'x-request-id': 'probe-1' } })
@@ -17,7 +19,9 @@ describe('shop server', () => {
   })
 
   it('answers an unknown route with a 404 problem', async () => {
-    const { server } = await buildShop(loadShopConfig({ DATABASE_URL: 'sqlite::memory:' }))
+    const { server } = await buildShop(
+      loadShopConfig({ NODE_ENV: 'test', DATABASE_URL: 'sqlite::memory:' }),
+    )
     try {
       const address = await server.listen({ port: 0, host: '127.0.0.1' })
       const response = await fetch(`${address}/nope`)

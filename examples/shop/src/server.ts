@@ -1,5 +1,5 @@
 import 'reflect-metadata'
-import type { App } from '@mortar/core'
+import { type App, isDevelopment } from '@mortar/core'
 import { mortarFastify, mountFetch } from '@mortar/core/fastify'
 import { ANALYTICS } from '@mortar/analytics'
 import { type DevMailbox, devMailboxPage, INBOX, inboxHandler } from '@mortar/notify'
@@ -95,8 +95,8 @@ export async function buildShop(config: ShopConfig): Promise<Shop> {
       },
     }),
   )
-  if (config.smtpUrl === undefined && process.env.NODE_ENV !== 'production') {
-    // What the shop mailed, for admins; never in production, where mail goes out over SMTP.
+  if (config.smtpUrl === undefined && isDevelopment()) {
+    // What the shop mailed, for admins; only in development, where mail goes to the mailbox.
     await mountFetch(server, '/admin/mailbox', devMailboxPage(mailbox, { guard: adminGuard }))
     links.push({ href: '/admin/mailbox', label: 'Development mailbox' })
   }

@@ -101,8 +101,15 @@ export { createLogger, DEFAULT_REDACT_PATHS, LOGGER } from './logger/index.js'
 export type { LogDestination, LogFn, Logger, LoggerOptions, LogLevel } from './logger/index.js'
 
 // config
-export { ConfigError, defineConfig, Secret, secret, secretWeakness } from './config/index.js'
-export type { ConfigIssue, DefineConfigOptions, SecretSchema } from './config/index.js'
+export {
+  ConfigError,
+  defineConfig,
+  isDevelopment,
+  Secret,
+  secret,
+  secretWeakness,
+} from './config/index.js'
+export type { ConfigIssue, DefineConfigOptions, Environment, SecretSchema } from './config/index.js'
 
 // clock
 export { CLOCK, isTimeZone, SystemClock, wallTime } from './clock/index.js'

@@ -24,7 +24,7 @@ describe('the cart over HTTP', () => {
   const browser = () => new CookieJar({ base })
 
   beforeAll(async () => {
-    const config = loadShopConfig({ DATABASE_URL: 'sqlite::memory:' })
+    const config = loadShopConfig({ NODE_ENV: 'test', DATABASE_URL: 'sqlite::memory:' })
     const sessions = shopSessionModule({ password: config.sessionPassword, registry: 'database' })
     const app = createApp({
       database: config.databaseUrl,

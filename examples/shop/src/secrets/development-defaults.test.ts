@@ -14,8 +14,8 @@ const OWN = {
 }
 
 describe('the shop config', () => {
-  it('runs with no environment at all, on the development defaults, and says which apply', () => {
-    const config = loadShopConfig({})
+  it('runs in development with no other variable, on the development defaults, and says which apply', () => {
+    const config = loadShopConfig({ NODE_ENV: 'development' })
     expect(config.sessionPassword.reveal()).toBe(DEVELOPMENT_SESSION_PASSWORD)
     expect(config.passwordHashLogN).toBe(17)
     expect(developmentSecretsIn(config)).toEqual([
@@ -46,6 +46,24 @@ describe('the shop config', () => {
     expect(String(error)).not.toContain(DEVELOPMENT_SESSION_PASSWORD)
   })
 
+  it('refuses the public development secrets wherever NODE_ENV is not development or test, unset included', () => {
+    // A copy of the shop deployed without NODE_ENV would otherwise seal its sessions with a
+    // password anyone can read in this repository.
+    for (const env of [{}, { NODE_ENV: '' }, { NODE_ENV: 'staging' }, { NODE_ENV: 'Production' }]) {
+      let error: unknown
+      try {
+        loadShopConfig(env)
+      } catch (caught) {
+        error = caught
+      }
+      expect(error).toBeInstanceOf(ConfigError)
+      expect((error as ConfigError).issues.map((issue) => issue.envVar)).toContain(
+        'SESSION_PASSWORD',
+      )
+    }
+    expect(() => loadShopConfig({ NODE_ENV: 'test' })).not.toThrow()
+  })
+
   it('accepts secrets of its own in production and reads the key ring, the last key encrypting', () => {
     const config = loadShopConfig({ NODE_ENV: 'production', ...OWN })
     expect(developmentSecretsIn(config)).toEqual([])
@@ -57,7 +75,11 @@ describe('the shop config', () => {
   it('refuses a short session password and a malformed key ring without echoing them', () => {
     let error: unknown
     try {
-      loadShopConfig({ SESSION_PASSWORD: 'too-short-secret', VAULT_KEYS: 'no-colon-here' })
+      loadShopConfig({
+        NODE_ENV: 'development',
+        SESSION_PASSWORD: 'too-short-secret',
+        VAULT_KEYS: 'no-colon-here',
+      })
     } catch (caught) {
       error = caught
     }

@@ -1,14 +1,20 @@
-import { ConfigError, type ConfigIssue, type Secret, type VaultKeyEntry } from '@mortar/core'
+import {
+  ConfigError,
+  type ConfigIssue,
+  isDevelopment,
+  type Secret,
+  type VaultKeyEntry,
+} from '@mortar/core'
 
 /**
  * The session password used when `SESSION_PASSWORD` is unset, so a fresh clone runs with no
- * setup. It is public (it is in this file): refused when `NODE_ENV=production`.
+ * setup. It is public (it is in this file): refused unless `NODE_ENV` is `development` or `test`.
  */
 export const DEVELOPMENT_SESSION_PASSWORD = 'DEVELOPMENT-ONLY shop session password, public!'
 
 /**
  * The vault key ring used when `VAULT_KEYS` is unset, in the `id:base64key` form of that
- * variable. Public as well, so refused when `NODE_ENV=production`.
+ * variable. Public as well, so refused unless `NODE_ENV` is `development` or `test`.
  */
 export const DEVELOPMENT_VAULT_KEY = 'dev:bl3CSKqTGIzuNDye1HlHflvR/Iwxb4WkmuZR/dyOuQw='
 
@@ -59,18 +65,20 @@ export function developmentSecretsIn(config: DevelopmentSettings): string[] {
 }
 
 /**
- * Throws a {@link ConfigError} when production (`NODE_ENV=production`) would run on a public
- * development secret, without an SMTP server or on a password hash cost below OWASP's.
+ * Throws a {@link ConfigError} when anything but development or a test (`NODE_ENV` other than
+ * `development` or `test`, unset included) would run on a public development secret, without
+ * an SMTP server or on a password hash cost below OWASP's: a copy of the shop deployed without
+ * NODE_ENV must not seal its sessions with a password everyone can read here.
  */
 export function refuseDevelopmentDefaultsInProduction(
   config: DevelopmentSettings,
   env: Readonly<Record<string, string | undefined>>,
 ): void {
-  if (env.NODE_ENV !== 'production') return
+  if (isDevelopment(env)) return
   const issues: ConfigIssue[] = developmentSecretsIn(config).map((envVar) => ({
     envVar,
     path: SETTING_OF[envVar] ?? envVar,
-    reason: 'is unset, so the public development default applies; set a secret of your own',
+    reason: `is unset, so the public development default applies; set a secret of your own (or NODE_ENV=development on your machine; it is ${env.NODE_ENV ? env.NODE_ENV : 'unset'})`,
     secret: true,
   }))
   if (config.paginationKey === undefined) {

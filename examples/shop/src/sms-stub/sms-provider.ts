@@ -1,11 +1,12 @@
+import { isDevelopment } from '@mortar/core'
 import type { ShopConfig } from '../config.js'
 
 /** Where the stub is served, under the shop's own server. */
 export const SMS_STUB_PREFIX = '/dev/sms'
 
-/** Whether the shop serves its SMS stand-in: outside production, when no `SMS_URL` is set. */
+/** Whether the shop serves its SMS stand-in: in development and tests, when no `SMS_URL` is set. */
 export function servesSmsStub(config: ShopConfig, env: NodeJS.ProcessEnv = process.env): boolean {
-  return config.smsUrl === undefined && env.NODE_ENV !== 'production'
+  return config.smsUrl === undefined && isDevelopment(env)
 }
 
 /**

@@ -68,6 +68,7 @@ export async function startTestShop(
     const port = await freePort()
     const shop = await buildShop(
       loadShopConfig({
+        NODE_ENV: 'test',
         DATABASE_URL: database.url,
         PORT: String(port),
         PASSWORD_HASH_LOG_N: '10',

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto'
-import { type Principal, Secret, secretWeakness } from '@mortar/core'
+import { isDevelopment, type Principal, Secret, secretWeakness } from '@mortar/core'
 import type { z } from 'zod'
 import type { CsrfOptions } from '../csrf/csrf-options.js'
 import { SessionConfigError } from '../errors.js'
@@ -108,7 +108,8 @@ export interface SessionModuleOptions<S extends z.ZodType = z.ZodType> {
   readonly cookie?: SessionCookieOptions
   /**
    * Development mode drops the `Secure` cookie default so the cookie works on plain
-   * `http://localhost`. Default: `process.env.NODE_ENV !== 'production'`.
+   * `http://localhost`. Default: `NODE_ENV` is `development` or `test` (core's `isDevelopment`);
+   * unset counts as production, so a deployment that forgot NODE_ENV keeps Secure cookies.
    */
   readonly development?: boolean
   /**
@@ -172,7 +173,7 @@ export function resolveSessionConfig(options: SessionModuleOptions): ResolvedSes
   const rolling = options.rolling ?? false
   const rollingSeconds =
     rolling === true ? 60 : rolling === false ? 0 : nonNegative('rolling', rolling)
-  const development = options.development ?? process.env.NODE_ENV !== 'production'
+  const development = options.development ?? isDevelopment()
   const sameSite = options.cookie?.sameSite ?? 'lax'
   const prefix = cookiePrefix(cookieName)
   // A prefixed cookie is Secure even in development: browsers keep Secure cookies from

@@ -157,6 +157,25 @@ describe('session cookie', () => {
     expect(prodResponse.setCookies[0]).toMatch(/; HttpOnly; Secure; SameSite=Lax$/)
   })
 
+  it('keeps cookies Secure by default unless NODE_ENV is development or test, unset included', () => {
+    const environment = process.env.NODE_ENV
+    const secureUnder = (setting: string | undefined) => {
+      if (setting === undefined) delete process.env.NODE_ENV
+      else process.env.NODE_ENV = setting
+      return resolveSessionConfig({ cookieName: 'shop', password: KEY_1, schema }).secure
+    }
+    try {
+      expect(secureUnder('development')).toBe(false)
+      expect(secureUnder('test')).toBe(false)
+      expect(secureUnder('production')).toBe(true)
+      expect(secureUnder('staging')).toBe(true)
+      expect(secureUnder(undefined)).toBe(true)
+    } finally {
+      if (environment === undefined) delete process.env.NODE_ENV
+      else process.env.NODE_ENV = environment
+    }
+  })
+
   it('gives each session a random 128-bit base64url id', async () => {
     const { browser } = await start()
     const first = await browser.request({}, () => current().id)

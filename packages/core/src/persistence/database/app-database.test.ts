@@ -118,14 +118,23 @@ for (const engine of testEngines()) {
           },
         ])
 
-        process.env.NODE_ENV = 'production'
-        const refused = createApp({ modules: [shop, catalog], logger, database: pendingTarget.url })
-        await expect(refused.start()).rejects.toMatchObject({
-          code: 'E_MIGRATIONS_PENDING',
-          details: { pending },
-          message: expect.stringContaining('app.migrate()'),
-        })
-        expect(refused.state).toBe('stopped')
+        // Production, and whatever is not development or a test: a deployment that forgot
+        // NODE_ENV gets production's refusal.
+        for (const setting of ['production', 'staging', undefined]) {
+          if (setting === undefined) delete process.env.NODE_ENV
+          else process.env.NODE_ENV = setting
+          const refused = createApp({
+            modules: [shop, catalog],
+            logger,
+            database: pendingTarget.url,
+          })
+          await expect(refused.start()).rejects.toMatchObject({
+            code: 'E_MIGRATIONS_PENDING',
+            details: { pending },
+            message: expect.stringContaining('app.migrate()'),
+          })
+          expect(refused.state).toBe('stopped')
+        }
 
         const migrating = createApp({
           modules: [shop, catalog],

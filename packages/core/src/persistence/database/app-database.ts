@@ -1,3 +1,4 @@
+import { isDevelopment } from '../../config/environment.js'
 import type { Binder } from '../../di/binder.js'
 import type { Logger } from '../../logger/logger.js'
 import type {
@@ -89,9 +90,9 @@ export async function migrateAppDatabase(
 }
 
 /**
- * Runs at `app.start()`: migrations not applied yet are logged, and in production
- * (`NODE_ENV=production`) refused with `E_MIGRATIONS_PENDING`, so new code never serves an old
- * schema. An app that migrates itself calls `app.migrate()` before `start()`, which leaves
+ * Runs at `app.start()`: migrations not applied yet are logged in development and tests
+ * (`NODE_ENV=development` or `test`) and refused everywhere else, NODE_ENV unset included, with
+ * `E_MIGRATIONS_PENDING`, so new code never serves an old schema. An app that migrates itself calls `app.migrate()` before `start()`, which leaves
  * nothing pending. A renamed applied migration fails start everywhere (`E_MIGRATION_RENAMED`).
  */
 export async function checkPendingMigrations(
@@ -105,10 +106,10 @@ export async function checkPendingMigrations(
   const what = `${pending.length} migration${pending.length === 1 ? ' is' : 's are'} not applied (${pending.join(', ')})`
   const fix =
     'run `npx mortar migrate up --app <app file>` before starting, or call `app.migrate()` before `app.start()` in an app that migrates itself'
-  if (process.env.NODE_ENV === 'production') {
+  if (!isDevelopment()) {
     throw new DatabaseError(
       'E_MIGRATIONS_PENDING',
-      `The app will not start in production with an older schema: ${what}; ${fix}.`,
+      `The app will not start outside development (NODE_ENV=${process.env.NODE_ENV ?? 'unset'}) with an older schema: ${what}; ${fix}.`,
       { details: { pending } },
     )
   }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { isDevelopment } from '@mortar/core'
 import { NotifyConfigError } from '../../errors.js'
 import type { ChannelResult } from '../channel.js'
 import type { ComposedMail, MailTransport } from './mail-transport.js'
@@ -17,10 +18,6 @@ export interface DevMailboxOptions {
   /** The environment whose `NODE_ENV` it reads; `process.env` by default. */
   readonly env?: Readonly<Record<string, string | undefined>>
 }
-
-// The NODE_ENV values it takes mail under. Anything else, unset included, is refused: a
-// production app started without NODE_ENV would otherwise mark its mail sent while it reached no one.
-const CAPTURING: ReadonlySet<string | undefined> = new Set(['development', 'test'])
 
 /**
  * A mail transport for development: nothing leaves the machine, every mail is kept in memory
@@ -100,7 +97,9 @@ export class DevMailbox implements MailTransport {
   /** Why it takes no mail here, if it does not. */
   #refusal(): string | undefined {
     const environment = this.#env.NODE_ENV
-    if (CAPTURING.has(environment)) return undefined
+    // A production app started without NODE_ENV would otherwise mark its mail sent while it
+    // reached no one.
+    if (isDevelopment(this.#env)) return undefined
     const where = environment === undefined ? 'NODE_ENV is unset' : `NODE_ENV=${environment}`
     return `development mailbox takes mail only with NODE_ENV=development or test (${where}), since it keeps mail in memory instead of sending it: give the mail channel a real transport, such as smtpTransport({ url }), or set NODE_ENV=development`
   }
