@@ -215,6 +215,34 @@ function exactValue(value: unknown): unknown {
   return typeof value === 'string' ? sql`/*!cast(*/${value}/*! as binary)*/` : value
 }
 
+/**
+ * The text MariaDB must read in the column for it to equal `value` (see compare-values.ts), as a
+ * hex literal inside an executable comment: a parameter there would be one PostgreSQL never
+ * sees. `undefined` for a value that is no string, number or boolean.
+ */
+function binaryText(value: unknown): RawBuilder<unknown> | undefined {
+  let text: string
+  if (typeof value === 'string') text = value
+  else if (typeof value === 'number' || typeof value === 'bigint') text = String(value)
+  else if (typeof value === 'boolean') text = value ? '1' : '0'
+  else return undefined
+  return sql.raw(`X'${Buffer.from(text, 'utf8').toString('hex')}'`)
+}
+
+/**
+ * Equality without the engine: MariaDB compares a text column with a number as doubles ('1abc' =
+ * 1), so it also compares the column's bytes with the value's text, in an executable comment.
+ */
+function portableEqual(
+  column: RawBuilder<unknown>,
+  values: readonly unknown[],
+): RawBuilder<SqlBool> {
+  const right = sql.join(values.map(exactValue))
+  const texts = values.map(binaryText)
+  if (texts.some((text) => text === undefined)) return sql<SqlBool>`${column} in (${right})`
+  return sql<SqlBool>`(${column} in (${right})/*! and cast(${column} as binary) in (${sql.join(texts)})*/)`
+}
+
 /** `column op value`; a missing value (null, undefined) makes it unknown. */
 function compare(
   engine: DatabaseEngine | undefined,
@@ -223,8 +251,10 @@ function compare(
   value: unknown,
 ): RawBuilder<SqlBool> {
   if (value === null || value === undefined) return sql<SqlBool>`${column} ${sql.raw(op)} null`
-  if (engine === undefined) return sql<SqlBool>`${column} ${sql.raw(op)} ${exactValue(value)}`
-  return sqlCompare(engine, column, op, value)
+  if (engine !== undefined) return sqlCompare(engine, column, op, value)
+  if (op === '=') return portableEqual(column, [value])
+  if (op === '<>') return sql<SqlBool>`not (${portableEqual(column, [value])})`
+  return sql<SqlBool>`${column} ${sql.raw(op)} ${exactValue(value)}`
 }
 
 /** Two columns equal byte for byte; the plain `=` keeps an index usable on MySQL and MariaDB. */
@@ -332,7 +362,7 @@ function buildFactory(node: ConditionNode, scope: SqlScope): SqlFactory {
             values.map((item) => sqlCompare(engine, left, '=', item)),
           )
         }
-        return sql<SqlBool>`${left} in (${sql.join(values.map(exactValue))})`
+        return portableEqual(left, values)
       }
       if (operand.kind === 'value') return constant(build(operand.value))
       const get = pathGetter(operand.path, 'list')

@@ -54,12 +54,14 @@ const world = fc
   .map((rows) => ({ mixed: rows.map((fields, index) => ({ id: index + 1, ...fields })) }))
 
 const OPERATORS = ['eq', 'ne', 'lt', 'lte', 'gt', 'gte', 'in'] as const
-const rule = fc.record({
-  op: fc.constantFrom(...OPERATORS),
-  column: fc.constantFrom<Column>('txt', 'num', 'big', 'flag'),
-  // A literal in the rule instead of the principal's value (as a rule written with a cast).
-  literal: fc.boolean(),
-})
+const ruleOf = (operators: readonly (typeof OPERATORS)[number][]) =>
+  fc.record({
+    op: fc.constantFrom(...operators),
+    column: fc.constantFrom<Column>('txt', 'num', 'big', 'flag'),
+    // A literal in the rule instead of the principal's value (as a rule written with a cast).
+    literal: fc.boolean(),
+  })
+const rule = ruleOf(OPERATORS)
 
 type Rule = typeof rule extends fc.Arbitrary<infer R> ? R : never
 
@@ -129,19 +131,20 @@ for (const engine of testEngines()) {
       await drop?.()
     })
 
-    it('return exactly the rows the point check allows, for values of every kind against every column', async () => {
+    const agree = (rules: typeof rule, engineKnown: boolean) => async () => {
       const db = database.kysely
       await fc.assert(
         fc.asyncProperty(
           world,
-          rule,
+          rules,
           principalValue,
           fc.array(principalValue, { maxLength: 3 }),
           async (rows, spec, value, list) => {
             fc.pre(engine.engine !== 'postgres' || !raisesOnPostgres(spec, value, list))
             // A literal in a rule is never null (the builder refuses it).
             const literal = { value: value ?? 0, list: list.map((item) => item ?? 0) }
-            const access = new AccessControl({ policy: policyFor(spec, literal), db })
+            const policy = policyFor(spec, literal)
+            const access = new AccessControl(engineKnown ? { policy, db } : { policy })
             await insertWorld(db, rows)
             try {
               for (const action of ['read', 'write'] as const) {
@@ -162,7 +165,22 @@ for (const engine of testEngines()) {
         ),
         { numRuns: 300 },
       )
-    }, 120_000)
+    }
+
+    it(
+      'return exactly the rows the point check allows, for values of every kind against every column',
+      agree(rule, true),
+      120_000,
+    )
+
+    if (engine.engine === 'mysql') {
+      // MariaDB reads the text guard of an equality from an executable comment.
+      it(
+        'match no text column by conversion in an equality even without the database',
+        agree(ruleOf(['eq', 'ne', 'in']), false),
+        120_000,
+      )
+    }
 
     if (engine.engine === 'postgres') {
       it('refuse an integer other than 0 or 1 against a boolean column with a typed input error', async () => {
