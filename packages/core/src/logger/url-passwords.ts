@@ -1,6 +1,8 @@
 // `scheme://user:password@`: the password is everything between the first ':' of the userinfo
-// and the last '@' before the host (a password may hold '@' that was not encoded).
-const URL_PASSWORD = /\b([a-z][a-z\d+.-]*:\/\/[^\s:/?#@]*):[^\s/?#]*@/gi
+// and the last '@' of the text's run (to a space or a quote). A password pasted unencoded may
+// hold '@', '/', '?', '#' or ':' (base64 ones hold '/'), and then the URL is invalid, which is
+// when an error quotes it; a run with an '@' further on is censored past its host, never short.
+const URL_PASSWORD = /\b([a-z][a-z\d+.-]*:\/\/[^\s:/?#@"]*):[^\s"]*@/gi
 
 /** `value` with the password of every URL in its texts (nested, a few levels down) censored. */
 export function withoutUrlPasswords<T>(value: T, depth = 0): T {
