@@ -7,40 +7,15 @@ import {
   testEngines,
 } from '@mortar/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { z } from 'zod'
 import { devMailbox } from '../channels/mail/dev-mailbox.js'
 import { mailChannel } from '../channels/mail/mail-channel.js'
 import { notifyModule } from '../module/notify-module.js'
 import { NOTIFY_JOBS } from '../module/notify-module.js'
 import { notifyCommands } from '../module/notify-commands.js'
 import { DELIVERIES, NOTIFIER } from '../module/notify-tokens.js'
-import { Notification } from '../notification/notification.js'
 import type { Recipient } from '../notification/recipient.js'
-import { defineDigest } from './define-digest.js'
+import { commentDigest, NewComment } from '../test-support/comment-digest.js'
 import { unsentDigestBatches } from './digest-store.js'
-
-const commentDigest = defineDigest({
-  key: 'comments',
-  schema: z.object({ text: z.string() }),
-  window: { minutes: 30 },
-  channels: ['mail'],
-  toMail: (items) => ({
-    subject: `${items.length} new comments`,
-    text: items.map((item) => item.text).join('\n'),
-  }),
-})
-
-class NewComment extends Notification {
-  readonly type = 'comment.new'
-  readonly digest
-  constructor(text: string) {
-    super()
-    this.digest = commentDigest.entry({ text })
-  }
-  via() {
-    return [] as const
-  }
-}
 
 const WINDOW = 31 * 60_000
 

@@ -33,7 +33,11 @@ const sms: Channel<'sms'> = {
 const postgres = testEngines().find((engine) => engine.engine === 'postgres')
 if (postgres?.skip) console.info(`[skipped] the delivery ledger's upkeep: ${postgres.skip}`)
 
-describe.skipIf(postgres?.skip !== undefined)('the delivery ledger upkeep on PostgreSQL', () => {
+/**
+ * A started app with the notify module on a PostgreSQL database of its own (each suite reads
+ * the table's statistics counters from zero), for the suite that calls it.
+ */
+function startedOnPostgres(): { app: () => TestApp; url: () => string } {
   let database: PrivateDatabaseUrl
   let app: TestApp
 
@@ -52,10 +56,16 @@ describe.skipIf(postgres?.skip !== undefined)('the delivery ledger upkeep on Pos
     await app.stop()
     await database.drop()
   })
+  return { app: () => app, url: () => database.url }
+}
+
+describe.skipIf(postgres?.skip !== undefined)('the delivery ledger upkeep on PostgreSQL', () => {
+  const started = startedOnPostgres()
 
   it('vacuums the delivery table once 5,000 rows were changed by results and pruning', async () => {
     // Each delivery's row is updated with its result and later deleted by prune(): on a server
     // without autovacuum the dead versions would stay for good, in the table and its indexes.
+    const app = started.app()
     const root = app.resolve(DATABASE).root
     const vacuums = async () => {
       const { rows } = await sql<{ count: string }>`select vacuum_count as count
@@ -77,26 +87,10 @@ describe.skipIf(postgres?.skip !== undefined)('the delivery ledger upkeep on Pos
 })
 
 describe.skipIf(postgres?.skip !== undefined)('delivery results on PostgreSQL', () => {
-  let database: PrivateDatabaseUrl
-  let app: TestApp
-
-  beforeAll(async () => {
-    database = await privateDatabaseUrl(postgres as NonNullable<typeof postgres>)
-    app = createTestApp({
-      database: database.url,
-      logger: createLogger({ level: 'silent' }),
-      jobs: { workers: false },
-      modules: [notifyModule({ channels: [sms] })],
-    })
-    await app.migrate()
-    await app.start()
-  })
-  afterAll(async () => {
-    await app.stop()
-    await database.drop()
-  })
+  const started = startedOnPostgres()
 
   it('records results as in-page (HOT) updates, with no new index entries', async () => {
+    const app = started.app()
     const recipients = Array.from({ length: 100 }, (_, i) => ({ id: `user-${i}` }))
     for (let i = 0; i < 1_000; i += recipients.length) {
       await app.resolve(NOTIFIER).notify(recipients, new Ping())
@@ -104,7 +98,7 @@ describe.skipIf(postgres?.skip !== undefined)('delivery results on PostgreSQL', 
     await app.resolve(JOBS).drain()
     // A connection publishes its table counters as it closes (or once idle for a while).
     await app.stop()
-    const observer = new Database(database.url)
+    const observer = new Database(started.url())
     try {
       const updates = async () => {
         const { rows } = await sql<{ updated: string; hot: string }>`select n_tup_upd as updated,

@@ -24,12 +24,12 @@ import { INBOX } from '../channels/inbox/inbox-channel.js'
 import { inboxChannel } from '../channels/inbox/index.js'
 import { devMailbox } from '../channels/mail/dev-mailbox.js'
 import { mailChannel } from '../channels/mail/mail-channel.js'
-import { defineDigest } from '../digest/define-digest.js'
 import { unsentDigestBatches } from '../digest/digest-store.js'
 import { NotifyRecipientError } from '../errors.js'
 import type { NotificationFailedEvent, NotificationSentEvent } from '../ledger/notify-events.js'
 import { Notification } from '../notification/notification.js'
 import { type Recipient, route } from '../notification/recipient.js'
+import { commentsDigest, NewComment } from '../test-support/comment-digest.js'
 import { type RecordingChannel, recordingChannel } from '../test-support/recording-channel.js'
 import { NOTIFY_JOBS, notifyModule } from './notify-module.js'
 import { DELIVERIES, NOTIFIER, PREFERENCES } from './notify-tokens.js'
@@ -103,31 +103,6 @@ class LoginAlert extends Notification {
   }
   toSms() {
     return { text: 'New login' }
-  }
-}
-
-const commentsDigest = (minutes: number) =>
-  defineDigest({
-    key: 'comments',
-    schema: z.object({ text: z.string() }),
-    window: { minutes },
-    channels: ['mail'],
-    toMail: (items) => ({
-      subject: `${items.length} new comments`,
-      text: items.map((item) => item.text).join('\n'),
-    }),
-  })
-const commentDigest = commentsDigest(30)
-
-class NewComment extends Notification {
-  readonly type = 'comment.new'
-  readonly digest
-  constructor(text: string) {
-    super()
-    this.digest = commentDigest.entry({ text })
-  }
-  via() {
-    return [] as const
   }
 }
 
