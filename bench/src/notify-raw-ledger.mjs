@@ -12,24 +12,14 @@
 import { randomUUID } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { performance } from 'node:perf_hooks'
+import { DELIVERY_COLUMNS, placeholders } from './notify-raw-rows.mjs'
 
 const require = createRequire(import.meta.url)
 
-// The columns notify() sets on a new delivery (packages/notify/src/ledger/delivery-insert.ts).
-const DELIVERY_COLUMNS =
-  'id, notification_id, type, category, recipient_id, channel, address, message, status, last_error, run_at, created_at, updated_at, attempts, possible_duplicates'
 const PER_WRITE = 100
 const BATCH = 50
 const LEASE_MS = 30_000
 const NAME = 'bench.raw_deliver'
-
-function placeholders(rows, width, offset) {
-  return Array.from(
-    { length: rows },
-    (_, row) =>
-      `(${Array.from({ length: width }, (_, column) => `$${offset + row * width + column + 1}`).join(', ')})`,
-  ).join(', ')
-}
 
 const INSERT_JOBS = (offset) =>
   `insert into mortar_job (name, payload, run_at, max_attempts, created_at) values ${placeholders(PER_WRITE, 5, offset)}`

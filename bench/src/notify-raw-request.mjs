@@ -7,20 +7,9 @@
 // rows alone: the ceiling of a row model where a delivery row is its own queue entry.
 import { randomUUID } from 'node:crypto'
 import { createRequire } from 'node:module'
+import { DELIVERY_COLUMNS, placeholders } from './notify-raw-rows.mjs'
 
 const require = createRequire(import.meta.url)
-
-// The columns notify() sets on a new delivery (packages/notify/src/ledger/delivery-insert.ts).
-const DELIVERY_COLUMNS =
-  'id, notification_id, type, category, recipient_id, channel, address, message, status, last_error, run_at, created_at, updated_at, attempts, possible_duplicates'
-
-function placeholders(rows, width, offset) {
-  return Array.from(
-    { length: rows },
-    (_, row) =>
-      `(${Array.from({ length: width }, (_, column) => `$${offset + row * width + column + 1}`).join(', ')})`,
-  ).join(', ')
-}
 
 function statement(jobs) {
   if (jobs === 0) {
