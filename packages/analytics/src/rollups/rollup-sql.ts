@@ -1,7 +1,7 @@
 import { type DatabaseEngine, exactTextType } from '@mortar/core'
 import type { Params } from '../queries/query-scope.js'
 import { propertySql } from '../queries/query-scope.js'
-import { zoneOffset } from '../time/zoned-time.js'
+import { offsetChange, zoneOffset } from '../time/zoned-time.js'
 
 // SQL fragments of the set-based rollup: the engine computes local days, property values and
 // item lists itself, so the events never travel to the process.
@@ -28,14 +28,7 @@ export function offsetChanges(
     const probe = Math.min(before + DAY, last)
     const next = zoneOffset(probe, timeZone)
     if (next !== offset) {
-      let low = before
-      let high = probe
-      while (high - low > 1) {
-        const middle = Math.floor((low + high) / 2)
-        if (zoneOffset(middle, timeZone) === offset) low = middle
-        else high = middle
-      }
-      changes.push(high)
+      changes.push(offsetChange(before, probe, timeZone))
       offsets.push(next)
       offset = next
     }

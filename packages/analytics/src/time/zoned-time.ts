@@ -69,11 +69,18 @@ function hourStart(ms: number, minute: number, second: number, timeZone: string)
   if (zoneOffset(candidate, timeZone) === offset) return candidate
   // The offset changed within the hour's minutes (Lord Howe's half-hour shifts): the hour, as
   // the clock shows it, started at the change.
-  let low = candidate
-  let high = ms
+  return offsetChange(candidate, ms, timeZone)
+}
+
+/**
+ * The first millisecond after `low`, up to `high`, whose UTC offset in `timeZone` is `high`'s:
+ * the instant of the one offset change between two instants whose offsets differ.
+ */
+export function offsetChange(low: number, high: number, timeZone: string): number {
+  const after = zoneOffset(high, timeZone)
   while (high - low > 1) {
     const middle = Math.floor((low + high) / 2)
-    if (zoneOffset(middle, timeZone) === offset) high = middle
+    if (zoneOffset(middle, timeZone) === after) high = middle
     else low = middle
   }
   return high
