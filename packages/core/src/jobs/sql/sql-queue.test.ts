@@ -9,8 +9,21 @@ import {
   queueConformance,
   testEngines,
 } from '../../testing/index.js'
+import type { NewJob } from '../queue-adapter.js'
 import { SqlQueue } from './sql-queue.js'
 import { sqlQueueMigrations } from './sql-queue-migrations.js'
+
+/** `count` no-op jobs named `name`, due at `nowMs`, with one attempt each. */
+function dueJobs(name: string, count: number, nowMs: number): NewJob[] {
+  return Array.from({ length: count }, () => ({
+    name,
+    payload: '{}',
+    runAtMs: nowMs,
+    createdAtMs: nowMs,
+    maxAttempts: 1,
+    key: undefined,
+  }))
+}
 
 for (const engine of testEngines()) {
   let target: PrivateDatabaseUrl | undefined
@@ -103,16 +116,7 @@ for (const engine of testEngines()) {
         const queue = new SqlQueue({ database: db })
         const nowMs = Date.now()
         for (let round = 0; round < 5; round++) {
-          await queue.enqueue(
-            Array.from({ length: 1_000 }, () => ({
-              name: 'churn',
-              payload: '{}',
-              runAtMs: nowMs,
-              createdAtMs: nowMs,
-              maxAttempts: 1,
-              key: undefined,
-            })),
-          )
+          await queue.enqueue(dueJobs('churn', 1_000, nowMs))
           const claimed = await queue.claim({
             worker: 'w1',
             names: ['churn'],
@@ -143,16 +147,7 @@ for (const engine of testEngines()) {
             }).up()
             const queue = new SqlQueue({ database: db })
             const nowMs = Date.now()
-            await queue.enqueue(
-              Array.from({ length: 5_000 }, () => ({
-                name: 'backlog',
-                payload: '{}',
-                runAtMs: nowMs,
-                createdAtMs: nowMs,
-                maxAttempts: 1,
-                key: undefined,
-              })),
-            )
+            await queue.enqueue(dueJobs('backlog', 5_000, nowMs))
             const claim = (limit: number) =>
               queue.claim({
                 worker: 'w1',
@@ -198,16 +193,7 @@ for (const engine of testEngines()) {
             const queue = new SqlQueue({ database: one })
             const nowMs = Date.now()
             const backlog = 5_000
-            await queue.enqueue(
-              Array.from({ length: backlog }, () => ({
-                name: 'backlog',
-                payload: '{}',
-                runAtMs: nowMs,
-                createdAtMs: nowMs,
-                maxAttempts: 1,
-                key: undefined,
-              })),
-            )
+            await queue.enqueue(dueJobs('backlog', backlog, nowMs))
             // What the queue's upkeep leaves: a vacuumed table with statistics.
             await sql`vacuum (analyze) mortar_job`.execute(one.root)
             const reads = async () => {
