@@ -1,6 +1,7 @@
 import { loadShopConfig } from './config.js'
 import { developmentSecretsIn } from './secrets/index.js'
 import { buildShop } from './server.js'
+import { stopOnSignals } from './shutdown/index.js'
 
 const config = loadShopConfig()
 const { app, server } = await buildShop(config)
@@ -12,21 +13,8 @@ if (developmentSecrets.length > 0) {
   )
 }
 
-let closing = false
-async function shutdown(signal: NodeJS.Signals): Promise<void> {
-  if (closing) return
-  closing = true
-  app.logger.info({ signal }, 'shop: shutting down')
-  try {
-    await server.close()
-    process.exit(0)
-  } catch (error) {
-    app.logger.error({ err: error }, 'shop: shutdown failed')
-    process.exit(1)
-  }
-}
-process.once('SIGTERM', shutdown)
-process.once('SIGINT', shutdown)
+// The server closes, then the app, which writes the buffered analytics events.
+stopOnSignals(() => server.close(), app.logger)
 
 const address = await server.listen({ port: config.port, host: config.host })
 console.log(`shop listening on ${address}: the storefront is ${address}/store`)
