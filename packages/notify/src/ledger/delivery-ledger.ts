@@ -21,19 +21,20 @@ import { idIn, rowsById, sqlEngine } from '../sql/index.js'
 import { Batcher } from './batcher.js'
 import { deliveryInsertion, keyedDeliveryInsert } from './delivery-insert.js'
 import {
-  DELIVERY_COLUMNS,
   DELIVERY_TABLE,
   type DeliveryRecord,
   type DeliveryRow,
   type DeliveryStatus,
   type LedgerTables,
+  SENDABLE_COLUMNS,
+  type SendableRow,
   storedReason,
   toDeliveryRecord,
 } from './delivery-table.js'
 
 /** A delivery read for an attempt, with its recipient's stored preferences. */
 export interface LoadedDelivery {
-  readonly row: DeliveryRow
+  readonly row: SendableRow
   readonly preferences: readonly PreferenceEntry[]
 }
 
@@ -214,7 +215,7 @@ export class DeliveryLedger {
           rowsById<DeliveryRow>(background as Kysely<unknown>, DELIVERY_TABLE, ids).as('d'),
         )
         .leftJoin(`${PREFERENCE_TABLE} as p`, 'p.recipient_id', 'd.recipient_id')
-        .select(DELIVERY_COLUMNS.map((column) => `d.${column}` as const))
+        .select(SENDABLE_COLUMNS.map((column) => `d.${column}` as const))
         .select([
           'p.category as preference_category',
           'p.channel as preference_channel',
@@ -223,7 +224,7 @@ export class DeliveryLedger {
         .where('d.status', 'in', CLAIMABLE),
     )
     // One line per stored choice of the recipient (one with nulls when there is none).
-    const deliveries = new Map<string, DeliveryRow>()
+    const deliveries = new Map<string, SendableRow>()
     const choices: { owner: string; category: string; channel: string; enabled: unknown }[] = []
     for (const { preference_category, preference_channel, preference_enabled, ...row } of rows) {
       deliveries.set(row.id, row)
