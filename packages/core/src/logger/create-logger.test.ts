@@ -147,6 +147,89 @@ describe('createLogger', () => {
     )
   })
 
+  it('keeps every field of a logged object, __proto__ included, as data', () => {
+    // A parsed request body may hold a `__proto__` field: copied by assignment (the URL
+    // censor's copy, pino's redaction of wildcard paths) it became the copy's prototype and
+    // vanished from the line. It must be written as it was, and set no prototype anywhere.
+    const out = capture()
+    const logger = createLogger({ level: 'info', destination: out })
+    const censored = new Set([
+      'password',
+      'passwd',
+      'secret',
+      'token',
+      'accessToken',
+      'refreshToken',
+      'apiKey',
+      'authorization',
+      'cookie',
+      'set-cookie',
+      'creditCard',
+      'cardNumber',
+      'cvv',
+      'headers',
+    ])
+    const line = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'err'])
+    const key = fc
+      .oneof(
+        fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'polluted'),
+        fc.string({ maxLength: 8 }),
+      )
+      .filter((name) => !censored.has(name) && !line.has(name))
+    const { json } = fc.letrec<{ json: unknown }>((tie) => ({
+      json: fc.oneof(
+        { depthSize: 'small', maxDepth: 3 },
+        fc.string({ maxLength: 8 }),
+        fc.integer(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(tie('json'), { maxLength: 3 }),
+        fc
+          .array(fc.tuple(key, tie('json')), { maxLength: 4 })
+          .map((entries) => Object.fromEntries(entries)),
+      ),
+    }))
+    const record = fc
+      .array(fc.tuple(key, json), { minLength: 1, maxLength: 4 })
+      .map((entries) => Object.fromEntries(entries) as Record<string, unknown>)
+      .filter((value) => !JSON.stringify(value).includes('://'))
+    fc.assert(
+      fc.property(record, (body) => {
+        const failure = Object.defineProperty(new Error('failed'), 'body', {
+          value: body,
+          enumerable: true,
+        })
+        logger.info(body, 'fields')
+        logger.info({ body }, 'nested')
+        logger.error({ err: failure }, 'error')
+        const [fields = {}, nested = {}, error = {}] = out.lines().slice(-3)
+        for (const name of ['level', 'time', 'pid', 'hostname', 'msg']) delete fields[name]
+        expect(JSON.stringify(fields)).toBe(JSON.stringify(body))
+        expect(JSON.stringify(nested.body)).toBe(JSON.stringify(body))
+        expect(JSON.stringify((error.err as Record<string, unknown>).body)).toBe(
+          JSON.stringify(body),
+        )
+        expect(Object.prototype).not.toHaveProperty('polluted')
+      }),
+    )
+  })
+
+  it('censors the password of a URL in a field of the logged object', () => {
+    const out = capture()
+    const logger = createLogger({ level: 'info', destination: out })
+    logger.info(
+      { databaseUrl: 'postgres://admin:hunter2@db/prod', nested: { urls: ['redis://:s3cret@r'] } },
+      'connecting',
+    )
+    const text = out.text()
+    expect(text).not.toContain('hunter2')
+    expect(text).not.toContain('s3cret')
+    expect(out.lines()[0]).toMatchObject({
+      databaseUrl: 'postgres://admin:[redacted]@db/prod',
+      nested: { urls: ['redis://:[redacted]@r'] },
+    })
+  })
+
   it('rejects an unknown LOG_LEVEL with a ConfigError', () => {
     expect(() => createLogger({ env: { LOG_LEVEL: 'verbose' } })).toThrow(ConfigError)
   })

@@ -87,9 +87,14 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         err: (error: unknown) => withoutUrlPasswords(pino.stdSerializers.err(error as Error)),
       },
       hooks: {
+        // The fields of the logged object too (a `databaseUrl` field), copied so that none is
+        // lost: pino's redaction copies what its wildcard paths reach by assignment, and that
+        // dropped a `__proto__` field (a parsed request body's) from the line.
         logMethod(args, method) {
           for (let i = 0; i < args.length; i++) {
-            if (typeof args[i] === 'string') args[i] = withoutUrlPasswords(args[i]) as never
+            if (typeof args[i] === 'string' || (i === 0 && typeof args[i] === 'object')) {
+              args[i] = withoutUrlPasswords(args[i]) as never
+            }
           }
           return method.apply(this, args)
         },

@@ -34,6 +34,19 @@ describe('AddressGuard', () => {
     ['64:ff9b:1::a9fe:a9fe', 'local-use NAT64 (reaches the local network)'],
     ['2001:0:4136:e378:8000:63bf:80ff:fffe', 'Teredo (carries an obscured IPv4 address)'],
     ['100::1', 'discard-only'],
+    ['192.0.2.1', 'documentation'],
+    ['198.51.100.7', 'documentation'],
+    ['203.0.113.9', 'documentation'],
+    ['192.88.99.1', 'reserved (deprecated 6to4 relays)'],
+    ['::127.0.0.1', 'IPv4-compatible (deprecated)'],
+    ['::8.8.8.8', 'IPv4-compatible (deprecated)'],
+    ['2001:db8::1', 'documentation'],
+    ['3fff::1', 'documentation'],
+    ['2001:2::1', 'reserved (IETF protocol assignments)'],
+    ['5f00::1', 'segment routing (SRv6)'],
+    ['4000::1', 'not a global unicast address'],
+    ['::1:0:0:1', 'not a global unicast address'],
+    ['::ffff:0:0:7f00:1', 'not a global unicast address'],
   ])('refuses %s (%s)', (address, reason) => {
     expect(guard.refusal(address)).toBe(reason)
   })
@@ -44,6 +57,43 @@ describe('AddressGuard', () => {
       expect(guard.refusal(address)).toBeUndefined()
     },
   )
+
+  it('lets no IPv6 address through outside global unicast (2000::/3) but IPv4 it carries (deny by default)', () => {
+    const word = fc.integer({ min: 0, max: 0xffff })
+    const words = fc.oneof(
+      fc.tuple(word, word, word, word, word, word, word, word),
+      // the prefixes of the forms that carry an IPv4 address, and their near neighbours
+      fc
+        .tuple(
+          fc.constantFrom(
+            [0, 0, 0, 0, 0, 0xffff],
+            [0, 0, 0, 0, 0xffff, 0],
+            [0x64, 0xff9b, 0, 0, 0, 0],
+            [0, 0, 0, 0, 0, 0],
+            [0, 0, 0, 0xffff, 0, 0],
+            [0x64, 0xff9b, 1, 0, 0, 0],
+          ),
+          word,
+          word,
+        )
+        .map(([prefix, high, low]) => [...prefix, high, low]),
+    )
+    fc.assert(
+      fc.property(words, (parts) => {
+        const address = parts.map((part) => part.toString(16)).join(':')
+        if (guard.refusal(address) !== undefined) return
+        const [a = 0, b = 0, c = 0, d = 0, e = 0, f = 0] = parts
+        const carriesV4 =
+          (a === 0 &&
+            b === 0 &&
+            c === 0 &&
+            d === 0 &&
+            ((e === 0 && f === 0xffff) || (e === 0xffff && f === 0))) ||
+          (a === 0x64 && b === 0xff9b && c === 0 && d === 0 && e === 0 && f === 0)
+        expect(carriesV4 || (a >= 0x2000 && a <= 0x3fff)).toBe(true)
+      }),
+    )
+  })
 
   it('refuses what is not an IP address', () => {
     expect(guard.refusal('localhost')).toBe('not an IP address')

@@ -22,7 +22,10 @@ export interface HttpPostOptions {
   /** Refuses private and loopback addresses, after DNS resolution and on every redirect. */
   readonly guard?: AddressGuard | undefined
   readonly lookup?: Lookup | undefined
-  /** Redirects followed (each re-checked by the guard); the body is posted again. 0 by default. */
+  /**
+   * Redirects followed (each re-checked by the guard, none from https to http); the body is posted
+   * again. 0 by default.
+   */
   readonly maxRedirects?: number | undefined
   readonly agents?: { readonly http: http.Agent; readonly https: https.Agent } | undefined
 }
@@ -75,11 +78,17 @@ export async function httpPost(options: HttpPostOptions): Promise<HttpPostResult
         reason: `redirected (${result.status}) more than ${options.maxRedirects ?? 0} times`,
       }
     }
+    let next: URL
     try {
-      url = new URL(location, url)
+      next = new URL(location, url)
     } catch {
       return { kind: 'refused', reason: 'redirected to an invalid URL' }
     }
+    // What was sent over TLS is not sent on in clear text.
+    if (url.protocol === 'https:' && next.protocol === 'http:') {
+      return { kind: 'refused', reason: 'redirected from https to http' }
+    }
+    url = next
   }
 }
 

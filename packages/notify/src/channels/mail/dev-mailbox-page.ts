@@ -1,4 +1,3 @@
-import { BlockList, isIP } from 'node:net'
 import { currentRequestContext, NotFoundError } from '@mortar/core'
 import { html, type SafeHtml } from '../../html/html.js'
 import {
@@ -9,6 +8,7 @@ import {
   type PageGuard,
   problemResponse,
 } from '../../pages/fetch-handler.js'
+import { isLoopbackAddress } from '../loopback.js'
 import type { CapturedMail, DevMailbox } from './dev-mailbox.js'
 
 /** Options of {@link devMailboxPage}. */
@@ -52,7 +52,7 @@ export function devMailboxPage(
       request,
       options.guard,
       env.NODE_ENV === 'development' &&
-        isLoopback(currentRequestContext()?.ip) &&
+        isLoopbackAddress(currentRequestContext()?.ip) &&
         !forwarded(request) &&
         loopbackHost(request),
     )
@@ -114,10 +114,6 @@ ${mail.html === undefined ? '' : html`<h2>HTML</h2><iframe title="HTML body" san
 ${mail.text === undefined ? '' : html`<h2>Text</h2><pre>${mail.text}</pre>`}`
 }
 
-const LOOPBACK = new BlockList()
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4')
-LOOPBACK.addAddress('::1', 'ipv6')
-
 // A proxy on this machine (a TLS terminator, a tunnel) connects from loopback for whoever it
 // forwards: a request it marks as forwarded is not from this machine's user.
 const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-real-ip', 'via']
@@ -138,11 +134,5 @@ function loopbackHost(request: Request): boolean {
     return false
   }
   if (hostname === 'localhost' || hostname.endsWith('.localhost')) return true
-  return isLoopback(hostname.replace(/^\[(.*)\]$/, '$1'))
-}
-
-// BlockList judges an IPv4-mapped IPv6 address (::ffff:127.0.0.1) by its IPv4 address.
-function isLoopback(ip: string | undefined): boolean {
-  const family = ip === undefined ? 0 : isIP(ip)
-  return family !== 0 && LOOPBACK.check(ip as string, family === 6 ? 'ipv6' : 'ipv4')
+  return isLoopbackAddress(hostname.replace(/^\[(.*)\]$/, '$1'))
 }

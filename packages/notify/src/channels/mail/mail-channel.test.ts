@@ -3,6 +3,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { DevMailbox } from './dev-mailbox.js'
 import { isMailAddress, mailChannel } from './mail-channel.js'
+import type { MailMessage } from './mail-message.js'
 
 // nodemailer's own parser, the one the SMTP transport hands `to`, `cc`, `from` to.
 const addressparser = createRequire(import.meta.url)('nodemailer/lib/addressparser') as (
@@ -77,5 +78,53 @@ describe('MailChannel.validate', () => {
         'ada@example.com',
       ),
     ).toBeUndefined()
+  })
+
+  it('refuses every value that is not the text a field declares (nodemailer reads objects as instructions)', () => {
+    const notText = fc.oneof(
+      fc.object(),
+      fc.array(fc.anything()),
+      fc.record({ prepared: fc.constant(true), value: fc.string() }),
+      fc.record({ path: fc.constant('/etc/passwd') }),
+      fc.record({ href: fc.constant('http://169.254.169.254/') }),
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+    )
+    const field = fc.constantFrom(
+      (value: unknown) => ({ subject: value }),
+      (value: unknown) => ({ text: value }),
+      (value: unknown) => ({ html: value }),
+      (value: unknown) => ({ from: value }),
+      (value: unknown) => ({ replyTo: value }),
+      (value: unknown) => ({ cc: [value] }),
+      (value: unknown) => ({ bcc: [value] }),
+      (value: unknown) => ({ headers: { 'X-Note': value } }),
+      (value: unknown) => ({ attachments: [{ filename: value, content: 'x' }] }),
+      (value: unknown) => ({ attachments: [{ filename: 'a.txt', content: value }] }),
+      (value: unknown) => ({
+        attachments: [{ filename: 'a.txt', content: 'x', contentType: value }],
+      }),
+    )
+    fc.assert(
+      fc.property(field, notText, (place, value) => {
+        const message = { subject: 'Hi', text: 'x', ...place(value) } as unknown as MailMessage
+        expect(channel.validate(message, 'ada@example.com')).toEqual(expect.any(String))
+      }),
+    )
+  })
+
+  it('refuses line breaks in header values and attachment types', () => {
+    for (const message of [
+      { subject: 'Hi', text: 'x', headers: { 'X-Note': 'x\r\nBcc: victim@other.example' } },
+      {
+        subject: 'Hi',
+        text: 'x',
+        attachments: [{ filename: 'a.txt', content: 'x', contentType: 'text/plain\r\nX-Evil: 1' }],
+      },
+      { subject: 'Hi', text: 'x', attachments: [{ filename: 'a\r\n.txt', content: 'x' }] },
+    ]) {
+      expect(channel.validate(message, 'ada@example.com'), JSON.stringify(message)).toBeDefined()
+    }
   })
 })

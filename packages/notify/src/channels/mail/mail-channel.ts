@@ -1,3 +1,4 @@
+import { z } from 'zod'
 import { NotifyConfigError } from '../../errors.js'
 import type { Channel, ChannelResult, Outgoing } from '../channel.js'
 import type { MailMessage } from './mail-message.js'
@@ -36,6 +37,48 @@ const ADDRESS_HEADERS = new Set([
   'resent-from',
   'resent-sender',
 ])
+
+// What a message's fields may hold at run time, whatever its type said: a renderer fed with
+// request data, or a message read back from the ledger's JSON, may carry objects where text
+// belongs, and nodemailer reads objects as instructions (`{ prepared: true, value }` writes a
+// header raw, line breaks and all; `{ path }` reads a file, `{ href }` fetches a URL).
+const oneLine = z.string().refine((text) => !/[\r\n]/.test(text), 'has a line break')
+const MIME_TYPE = /^[\w!#$&^.+-]+\/[\w!#$&^.+-]+(?:\s*;.*)?$/
+const mailShape = z.object({
+  subject: oneLine,
+  text: z.string().optional(),
+  html: z.string().optional(),
+  from: z.string().optional(),
+  replyTo: z.string().optional(),
+  cc: z.array(z.string()).optional(),
+  bcc: z.array(z.string()).optional(),
+  attachments: z
+    .array(
+      z.object({
+        filename: z
+          .string()
+          .refine((name) => !hasControlCharacter(name), 'has a control character'),
+        content: z.union([z.string(), z.strictObject({ base64: z.string() })]),
+        contentType: z
+          .string()
+          .refine(
+            (type) => MIME_TYPE.test(type) && !hasControlCharacter(type),
+            'is not a MIME type',
+          )
+          .optional(),
+      }),
+    )
+    .optional(),
+  headers: z.record(z.string(), oneLine).optional(),
+})
+
+function shapeProblem(message: unknown): string | undefined {
+  const parsed = mailShape.safeParse(message)
+  if (parsed.success) return undefined
+  const issue = parsed.error.issues[0]
+  const path = issue?.path.join('.') ?? ''
+  return `the mail's ${path === '' ? 'message' : path} is refused: ${issue?.message ?? 'invalid'}`
+}
 
 function hasControlCharacter(text: string): boolean {
   for (let index = 0; index < text.length; index++) {
@@ -93,9 +136,9 @@ export class MailChannel implements Channel<'mail'> {
 
   validate(message: MailMessage, to: string): string | undefined {
     if (!isMailAddress(to)) return `'${to}' is not a mail address`
-    if (typeof message.subject !== 'string' || message.subject.trim() === '')
-      return 'the mail has no subject'
-    if (/[\r\n]/.test(message.subject)) return 'the subject has a line break'
+    const shape = shapeProblem(message)
+    if (shape !== undefined) return shape
+    if (message.subject.trim() === '') return 'the mail has no subject'
     if (message.text === undefined && message.html === undefined)
       return 'the mail has neither text nor html'
     for (const address of [

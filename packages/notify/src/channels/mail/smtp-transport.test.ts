@@ -202,6 +202,33 @@ describe('mail over SMTP (nodemailer, pooled)', () => {
     await channel.close()
   })
 
+  it('sends nothing when a field holds what nodemailer would read as an instruction', async () => {
+    const channel = mailChannel({ from, transport: smtpTransport({ url: server.url }) })
+    const before = server.mails.length
+    for (const message of [
+      // a raw header: line breaks and all
+      { headers: { 'X-Note': { prepared: true, value: 'x\r\nBcc: victim@other.example' } } },
+      { html: { path: '/etc/hostname' } },
+      { text: { href: 'http://169.254.169.254/latest/meta-data/' } },
+      { attachments: [{ filename: 'a.txt', content: { path: '/etc/hostname' } }] },
+      { from: { name: 'Shop', address: 'victim@other.example' } },
+    ]) {
+      const result = await channel.send(
+        outgoing('ada@example.com', {
+          subject: 'Hi',
+          text: 'x',
+          ...message,
+        } as unknown as MailMessage),
+      )
+      expect(result, JSON.stringify(message)).toMatchObject({
+        status: 'permanent',
+        reason: expect.stringContaining("the mail's"),
+      })
+    }
+    expect(server.mails.length).toBe(before)
+    await channel.close()
+  })
+
   it('refuses a bad URL or sender at creation', () => {
     expect(() => smtpTransport({ url: 'http://mail.example' })).toThrow(/smtp: or smtps:/)
     expect(() =>

@@ -1,6 +1,7 @@
 import { delayOption } from '../../module/delay-option.js'
 import { NotifyConfigError, NotifyUnavailableError } from '../../errors.js'
 import type { ChannelResult } from '../channel.js'
+import { isLoopbackUrl } from '../loopback.js'
 import type { ComposedMail, MailTransport } from './mail-transport.js'
 
 /** Options of {@link smtpTransport}. */
@@ -78,7 +79,7 @@ export function smtpTransport(options: SmtpTransportOptions): MailTransport {
   // Credentials over smtp: go only through STARTTLS, else a server (or a man in the middle)
   // that offers none would receive the password in clear.
   const requireTLS =
-    url.protocol === 'smtp:' && (url.username !== '' || url.password !== '') && !isLoopback(url)
+    url.protocol === 'smtp:' && (url.username !== '' || url.password !== '') && !isLoopbackUrl(url)
   const timeout = delayOption('smtpTransport: timeoutMs', options.timeoutMs, 30_000)
   let transport: PooledTransport | undefined
   let opening: Promise<PooledTransport> | undefined
@@ -158,11 +159,6 @@ export function smtpTransport(options: SmtpTransportOptions): MailTransport {
 }
 
 const TLS_QUERY_KEYS = ['secure', 'requireTLS', 'ignoreTLS', 'opportunisticTLS']
-
-function isLoopback(url: URL): boolean {
-  const host = url.hostname.toLowerCase()
-  return host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host)
-}
 
 const REFUSED_CONNECTION = new Set([
   'ECONNREFUSED',

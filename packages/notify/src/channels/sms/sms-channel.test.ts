@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as vitest from 'vitest'
+import { NotifyConfigError } from '../../errors.js'
 import { closedPort, type LocalServer, startLocalServer } from '../../test-support/local-server.js'
 import { channelConformance } from '../../testing/channel-conformance.js'
 import type { Outgoing } from '../channel.js'
@@ -109,6 +110,43 @@ describe('smsChannel', () => {
     })
     expect(await channel.send(outgoing('+15550199'))).toMatchObject({ status: 'not-accepted' })
     await channel.close()
+  })
+
+  it('refuses a baseUrl that would send the auth token in clear or carries credentials, quoting neither', () => {
+    for (const baseUrl of [
+      'http://api.twilio.com',
+      'http://10.0.0.5:8080',
+      'http://[::ffff:a00:5]',
+      'ftp://api.twilio.com',
+      'https://AC1:pasted-token@api.twilio.com',
+    ]) {
+      expect(() => smsChannel({ baseUrl, ...credentials, from: '+15550100' }), baseUrl).toThrow(
+        NotifyConfigError,
+      )
+      try {
+        smsChannel({ baseUrl, ...credentials, from: '+15550100' })
+      } catch (error) {
+        expect((error as Error).message).not.toContain('pasted-token')
+      }
+    }
+    for (const baseUrl of [
+      'https://api.twilio.com',
+      'http://localhost:8080',
+      'http://[::1]:8080',
+    ]) {
+      expect(() => smsChannel({ baseUrl, ...credentials, from: '+15550100' })).not.toThrow()
+    }
+  })
+
+  it('quotes no baseUrl that is not a URL', () => {
+    const create = () =>
+      smsChannel({
+        baseUrl: 'api.twilio.com?token=pasted-token',
+        ...credentials,
+        from: '+15550100',
+      })
+    expect(create).toThrow(/baseUrl is not a URL/)
+    expect(create).not.toThrow(/pasted-token/)
   })
 
   it('refuses bad options at creation without echoing the token', () => {

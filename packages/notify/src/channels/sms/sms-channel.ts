@@ -3,12 +3,16 @@ import { NotifyConfigError } from '../../errors.js'
 import type { Channel, ChannelResult, Outgoing } from '../channel.js'
 import { classifyHttpResult } from '../http/classify-response.js'
 import { keepAliveAgents } from '../http/keep-alive-agents.js'
+import { isLoopbackUrl } from '../loopback.js'
 import { httpPost } from '../http/http-post.js'
 import type { SmsMessage } from './sms-message.js'
 
 /** Options of {@link smsChannel}: a Twilio-shaped Messages API. */
 export interface SmsChannelOptions {
-  /** The provider's API root: `https://api.twilio.com`, or a local stub in development and tests. */
+  /**
+   * The provider's API root: `https://api.twilio.com`, or a local stub in development and tests.
+   * https, since every request carries the auth token; http only to a loopback host.
+   */
   readonly baseUrl: string
   readonly accountSid: string
   /** The API secret; validated at creation, never logged. */
@@ -37,11 +41,23 @@ export class SmsChannel implements Channel<'sms'> {
   readonly #agents = keepAliveAgents()
 
   constructor(options: SmsChannelOptions) {
+    // The URL is not quoted in these errors: it is config, and may hold a pasted credential.
     let base: URL
     try {
       base = new URL(options.baseUrl)
     } catch {
-      throw new NotifyConfigError(`smsChannel: baseUrl '${options.baseUrl}' is not a URL.`)
+      throw new NotifyConfigError('smsChannel: baseUrl is not a URL (https://api.twilio.com).')
+    }
+    if (base.protocol !== 'https:' && !(base.protocol === 'http:' && isLoopbackUrl(base))) {
+      // Every request carries the auth token: over http it would cross the network in clear.
+      throw new NotifyConfigError(
+        `smsChannel: baseUrl must be https (http only to a loopback host such as a local stub), not ${base.protocol}//${base.host}.`,
+      )
+    }
+    if (base.username !== '' || base.password !== '') {
+      throw new NotifyConfigError(
+        'smsChannel: baseUrl may not carry credentials; give them as accountSid and authToken.',
+      )
     }
     if (!/^[A-Za-z0-9_-]+$/.test(options.accountSid ?? '')) {
       throw new NotifyConfigError('smsChannel needs an accountSid.')

@@ -99,12 +99,18 @@ describe('webhookChannel', () => {
       ['IPv6 loopback', 'http://[::1]:9/'],
       ['IPv4-mapped loopback', 'http://[::ffff:127.0.0.1]:9/'],
       ['the unspecified address', 'http://0.0.0.0:9/'],
+      ['an octal loopback', 'http://0177.0.0.1:9/'],
+      ['a hexadecimal loopback', 'http://0x7f.1:9/'],
+      ['the IPv6 unspecified address', 'http://[::]:9/'],
+      ['IPv4-mapped loopback in hexadecimal', 'http://[::ffff:7f00:1]:9/'],
+      ['NAT64 loopback', 'http://[64:ff9b::7f00:1]:9/'],
+      ['the deprecated IPv4-compatible loopback', 'http://[::127.0.0.1]:9/'],
     ])('refuses %s as a literal address, before connecting', async (_kind, url) => {
       const before = receiver.requests.length
       const result = await channel.send(outgoing(url))
       expect(result).toMatchObject({
         status: 'permanent',
-        reason: expect.stringMatching(/loopback|unspecified/),
+        reason: expect.stringMatching(/loopback|unspecified|IPv4-compatible/),
       })
       expect(receiver.requests.length).toBe(before)
     })
@@ -119,6 +125,26 @@ describe('webhookChannel', () => {
         reason: expect.stringContaining('resolves to 127.0.0.1'),
       })
       expect(receiver.requests.length).toBe(before)
+      await guarded.close()
+    })
+
+    it('connects to the address it checked: a name is looked up once per connection (no rebinding)', async () => {
+      // A rebinding DNS answers the check with an allowed address and any later lookup with another.
+      let lookups = 0
+      const rebinding: Parameters<typeof webhookChannel>[0]['lookup'] = (
+        _name,
+        _options,
+        callback,
+      ) => {
+        lookups += 1
+        const address = lookups === 1 ? '127.0.0.1' : '10.0.0.7'
+        callback(null, [{ address, family: 4 }])
+      }
+      const guarded = webhookChannel({ secret, addressGuard: allowTestServer, lookup: rebinding })
+      const message = outgoing(`http://rebind.example:${receiver.port}/hooks`)
+      expect(await guarded.send(message)).toEqual({ status: 'accepted' })
+      expect(lookups).toBe(1)
+      expect(verified.at(-1)).toBe(message.id)
       await guarded.close()
     })
 

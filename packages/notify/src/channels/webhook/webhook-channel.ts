@@ -18,9 +18,10 @@ export interface WebhookChannelOptions {
   /** Give up on an answer after this many ms; 10 000 by default. */
   readonly timeoutMs?: number
   /**
-   * The SSRF guard, always on: loopback, private, link-local and metadata addresses are refused
-   * after DNS resolution and on every redirect. `allow` lists CIDR ranges to let through (an
-   * internal receiver, a test server on 127.0.0.1).
+   * The SSRF guard, always on: only global unicast addresses are reached (loopback, private,
+   * link-local, metadata and reserved ones are refused) after DNS resolution and on every
+   * redirect. `allow` lists CIDR ranges to let through (an internal receiver, a test server on
+   * 127.0.0.1).
    */
   readonly addressGuard?: AddressGuardOptions
   /** Redirects to follow, each re-checked by the guard; 3 by default. */

@@ -1,0 +1,62 @@
+import http from 'node:http'
+import https from 'node:https'
+import net from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type LocalServer, startLocalServer } from '../../test-support/local-server.js'
+import { AddressGuard } from './address-guard.js'
+import { httpPost } from './http-post.js'
+
+// An https agent that speaks plain HTTP underneath, so a local http server stands in for an
+// https receiver: what is judged here is the URLs, not TLS.
+class PlainHttpsAgent extends https.Agent {
+  override createConnection(options: net.NetConnectOpts): net.Socket {
+    return net.connect(options)
+  }
+}
+
+describe('httpPost', () => {
+  let receiver: LocalServer
+  let redirector: LocalServer
+  const agents = { http: new http.Agent(), https: new PlainHttpsAgent() }
+
+  beforeAll(async () => {
+    receiver = await startLocalServer()
+    redirector = await startLocalServer((request, response) => {
+      response.statusCode = 307
+      response.setHeader('location', `http://127.0.0.1:${receiver.port}${request.url}`)
+      response.end()
+    })
+  })
+  afterAll(async () => {
+    agents.http.destroy()
+    agents.https.destroy()
+    await receiver.close()
+    await redirector.close()
+  })
+
+  const post = (url: string) =>
+    httpPost({
+      url,
+      headers: { 'content-type': 'application/json' },
+      body: '{"secret":"payload"}',
+      signal: new AbortController().signal,
+      timeoutMs: 5_000,
+      guard: new AddressGuard({ allow: ['127.0.0.1/32'] }),
+      maxRedirects: 3,
+      agents,
+    })
+
+  it('follows a redirect from http to http', async () => {
+    const result = await post(`http://127.0.0.1:${redirector.port}/plain`)
+    expect(result).toMatchObject({ kind: 'response', status: 204 })
+    expect(receiver.requests.at(-1)?.url).toBe('/plain')
+  })
+
+  it('refuses a redirect from https to http: the body is never sent on in clear text', async () => {
+    const before = receiver.requests.length
+    const result = await post(`https://127.0.0.1:${redirector.port}/secure`)
+    expect(result).toEqual({ kind: 'refused', reason: 'redirected from https to http' })
+    expect(redirector.requests.at(-1)?.url).toBe('/secure')
+    expect(receiver.requests.length).toBe(before)
+  })
+})
