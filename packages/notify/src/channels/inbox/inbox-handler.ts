@@ -177,6 +177,17 @@ async function readIds(request: Request): Promise<string[]> {
   return ids as string[]
 }
 
+/**
+ * An item as one server-sent event. Its data is JSON, which holds no raw line break; its id, given
+ * by whoever called `inbox.add`, goes in the `id:` field only when it cannot end that field (a
+ * line break would start fields of its own: a forged `event: counts`, say). It is in the data
+ * either way.
+ */
+function itemEvent(item: InboxItem): string {
+  const id = /[\r\n\0]/.test(item.id) ? '' : `id: ${item.id}\n`
+  return `${id}event: item\ndata: ${JSON.stringify(item)}\n\n`
+}
+
 function stream(
   request: Request,
   inbox: Inbox,
@@ -192,8 +203,7 @@ function stream(
   const unsubscribe = hub.subscribe(
     recipientId,
     (items: readonly InboxItem[]) => {
-      for (const item of items)
-        write(`id: ${item.id}\nevent: item\ndata: ${JSON.stringify(item)}\n\n`)
+      for (const item of items) write(itemEvent(item))
       void sendCounts()
     },
     () => cleanup(),

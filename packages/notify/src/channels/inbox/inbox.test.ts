@@ -247,6 +247,15 @@ for (const engine of testEngines()) {
       await inbox.add({ id: 's-2', recipientId: 'sam', type: 't', message: { title: 'from here' } })
       await readUntil('from here')
       await readUntil('"unread":2')
+      // An id that would end the id: field and write fields of its own
+      await inbox.add({
+        id: 's-3\nevent: counts\ndata: {"unread":999}',
+        recipientId: 'sam',
+        type: 't',
+        message: { title: 'odd id' },
+      })
+      await readUntil('odd id')
+      expect(text).not.toContain('\ndata: {"unread":999}\n')
       expect(text).not.toContain('secret')
       expect(text.match(/id: s-1\n/g)).toHaveLength(1)
       controller.abort()
