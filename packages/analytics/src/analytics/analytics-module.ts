@@ -10,7 +10,7 @@ import {
 } from '@mortar/core'
 import type { BufferOptions } from '../buffer/index.js'
 import type { EventSchemas } from '../catalog/define-events.js'
-import { AnalyticsConfigError, AnalyticsIdentityError } from '../errors.js'
+import { AnalyticsConfigError } from '../errors.js'
 import type { ConsentOptions } from '../privacy/consent.js'
 import type { CountryLookup } from '../privacy/request-fields.js'
 import { forgetUser, purgeEventsBefore } from '../privacy/forget-user.js'
@@ -30,7 +30,7 @@ import { checkTimeZone } from '../time/zoned-time.js'
 import type { EventSink } from '../sinks/event-sink.js'
 import { SqlEventSink } from '../sinks/sql/sql-event-sink.js'
 import { analyticsMigrations } from '../storage/analytics-migrations.js'
-import { type DropReport, type IdentityResolver, storedId, Tracker } from '../tracker/index.js'
+import { type DropReport, type IdentityResolver, Tracker, userIdOf } from '../tracker/index.js'
 import { ANALYTICS, Analytics } from './analytics.js'
 
 /** Options of {@link analyticsModule}. */
@@ -83,15 +83,6 @@ export function principalIdentity(context: RequestContext): { userId?: string } 
   const id = (context.get('principal') as { id?: unknown } | undefined)?.id
   if (id === undefined || id === null) return undefined
   return { userId: userIdOf('principal id', id) }
-}
-
-/** `value` as a stored user id (the tracker's own check), or an {@link AnalyticsIdentityError}. */
-function userIdOf(field: string, value: unknown): string {
-  const checked = storedId(field, value)
-  if (checked.id === undefined) {
-    throw new AnalyticsIdentityError(checked.problem ?? `The ${field} is missing.`)
-  }
-  return checked.id
 }
 
 /**

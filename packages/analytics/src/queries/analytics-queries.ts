@@ -8,7 +8,9 @@ import { type DwellEvent, type FoldEvent, foldDwell, foldFunnel, foldRetention }
 import {
   ACTOR_JOIN,
   ACTOR_SQL,
+  describeArgument,
   EVENTS_FROM,
+  nameArgument,
   Params,
   type PendingBatch,
   type QueryScope,
@@ -104,6 +106,7 @@ export class AnalyticsQueries {
       readonly where?: Readonly<Record<string, unknown>>
     },
   ): Promise<SeriesPoint[]> {
+    nameArgument('The event', event)
     const { from, to } = rangeMs(options)
     const interval = options.interval ?? 'day'
     const timeZone = options.timeZone ?? this.#scope.timeZone
@@ -118,7 +121,7 @@ export class AnalyticsQueries {
         const params = new Params()
         const rows = await run<{ day: string; n: DbInt }>(
           scope,
-          `select day, sum(count) as n from ${DAILY_TABLE} where name = ${params.add(event)} and prop = ${params.add(key.key)} and value = ${params.add(key.value)} and day >= ${params.add(days[0])} and day <= ${params.add(days.at(-1))} group by day`,
+          `select day, sum(count) as n from ${DAILY_TABLE} where name = ${params.add(event)} and prop = ${params.add(key.key)} and value = ${params.add(key.value)} and day >= ${params.add(days[0] as string)} and day <= ${params.add(days.at(-1) as string)} group by day`,
           params,
         )
         const index = new Map(days.map((day, i) => [day, i]))
@@ -212,6 +215,8 @@ export class AnalyticsQueries {
       readonly timeZone?: string
     },
   ): Promise<TopValue[]> {
+    nameArgument('The event', event)
+    nameArgument('The property key', key)
     const { from, to } = rangeMs(options)
     const limit = options.limit ?? 10
     if (!Number.isInteger(limit) || limit < 1 || limit > this.#plan.topSize) {
@@ -231,7 +236,7 @@ export class AnalyticsQueries {
     return this.#snapshot(async (scope) => {
       const tail = await this.#tailValues(scope, event, key, from, to)
       const dayRange = (params: Params) =>
-        `name = ${params.add(event)} and prop = ${params.add(key)} and day >= ${params.add(days[0])} and day <= ${params.add(days.at(-1))}`
+        `name = ${params.add(event)} and prop = ${params.add(key)} and day >= ${params.add(days[0] as string)} and day <= ${params.add(days.at(-1) as string)}`
       const listed = new Params()
       const candidates = await run<{ value: string }>(
         scope,
@@ -324,6 +329,12 @@ export class AnalyticsQueries {
     events: readonly string[],
     options: { readonly from: Date; readonly to: Date },
   ): Promise<number> {
+    if (!Array.isArray(events)) {
+      throw new AnalyticsQueryError(
+        `uniques() takes an array of event names; got ${describeArgument(events)}.`,
+      )
+    }
+    for (const event of events) nameArgument('The event', event)
     const { from, to } = rangeMs(options)
     const params = new Params()
     const names = events.length === 0 ? '' : ` and e.name in ${params.list(events)}`
@@ -339,7 +350,10 @@ export class AnalyticsQueries {
     steps: readonly StepSpec[],
     options: { readonly from: Date; readonly to: Date; readonly windowMs: number },
   ): Promise<FunnelStepResult[]> {
-    if (steps.length === 0) throw new AnalyticsQueryError('A funnel needs at least one step.')
+    if (!Array.isArray(steps) || steps.length === 0) {
+      throw new AnalyticsQueryError('A funnel needs an array of at least one step.')
+    }
+    for (const step of steps) checkStep(step)
     const windowMs = options.windowMs
     if (!Number.isFinite(windowMs) || windowMs <= 0) {
       throw new AnalyticsQueryError(
@@ -406,6 +420,8 @@ export class AnalyticsQueries {
     readonly periods: number
     readonly timeZone?: string
   }): Promise<RetentionCohort[]> {
+    checkStep(options.cohort)
+    checkStep(options.returning)
     const { from, to } = rangeMs(options)
     const period: Interval = options.period ?? 'day'
     const periods = options.periods
@@ -482,6 +498,13 @@ export class AnalyticsQueries {
     readonly to: Date
     readonly limit?: number
   }): Promise<PageDwell[]> {
+    const limit = options.limit ?? 20
+    if (!Number.isInteger(limit) || limit < 1) {
+      // slice(0, NaN) is empty: the answer would have been silently nothing.
+      throw new AnalyticsQueryError(
+        `dwell() takes a positive whole limit; got ${describeArgument(limit)}.`,
+      )
+    }
     const { from, to } = rangeMs(options)
     // Heartbeats of a view that started before `to` may come after it; six hours covers a
     // page left open all afternoon.
@@ -530,7 +553,7 @@ export class AnalyticsQueries {
         averageMs: Math.round(engagedMs / views),
       }))
       .sort((a, b) => b.engagedMs - a.engagedMs || a.path.localeCompare(b.path))
-      .slice(0, options.limit ?? 20)
+      .slice(0, limit)
   }
 
   /** The daily-count key answering a series with this filter, if the rollups keep it. */
@@ -621,7 +644,26 @@ function funnelSql(
   return `select ${sums.join(', ')} from (select actor, ${reached.join(', ')} from (${rows}) f group by actor) p`
 }
 
+/** A funnel or retention step from the caller: an event name and an optional `where` object. */
+function checkStep(step: StepSpec): void {
+  if (typeof step !== 'object' || step === null) {
+    throw new AnalyticsQueryError(
+      `A step must be an object with an event; got ${describeArgument(step)}.`,
+    )
+  }
+  nameArgument("A step's event", step.event)
+  whereEntries(step.where)
+}
+
 function whereEntries(where: Readonly<Record<string, unknown>> | undefined): [string, string][] {
+  if (
+    where !== undefined &&
+    (typeof where !== 'object' || where === null || Array.isArray(where))
+  ) {
+    throw new AnalyticsQueryError(
+      `where must be an object of property values; got ${describeArgument(where)}.`,
+    )
+  }
   const entries: [string, string][] = []
   for (const [key, value] of Object.entries(where ?? {})) {
     if (value === undefined) continue

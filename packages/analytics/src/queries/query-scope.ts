@@ -1,6 +1,7 @@
 import type { DatabaseEngine } from '@mortar/core'
 import { CompiledQuery, type Kysely } from 'kysely'
 import { AnalyticsQueryError } from '../errors.js'
+import { isStorable } from '../storage/storable-text.js'
 import {
   BATCH_TABLE,
   type DbInt,
@@ -37,22 +38,71 @@ export function rangeMs(range: TimeRange): { readonly from: number; readonly to:
   return { from: from as number, to: to as number }
 }
 
+/** What a statement parameter may be: what every driver sends as the same value. */
+export type SqlValue = string | number | bigint
+
 /**
  * The parameters of a statement built as text. Markers are always PostgreSQL's `$n`, so a value
  * can be referred to twice and fragments can be built in any order; {@link compile} turns them
  * into `?` with the values in text order for the other engines.
+ *
+ * Every value is checked here, the one way to a driver: mysql2 writes parameters into the SQL
+ * text, where NaN or Infinity became a bare word, an array a list and an object `key = value`
+ * pairs, and `in (NULL)` matches nothing; SQLite binds NaN as NULL, which matches nothing
+ * either. An answer computed from such a value would be silently empty or an engine's own error.
+ * A text with U+0000 or an unpaired surrogate, which nothing stored holds, failed on PostgreSQL
+ * and matched nothing, or a replacement character, elsewhere.
  */
 export class Params {
-  readonly values: unknown[] = []
+  readonly values: SqlValue[] = []
 
-  add(value: unknown): string {
+  add(value: SqlValue): string {
+    if (
+      !(typeof value === 'string' && isStorable(value)) &&
+      typeof value !== 'bigint' &&
+      !(typeof value === 'number' && Number.isFinite(value))
+    ) {
+      throw new AnalyticsQueryError(
+        typeof value === 'string'
+          ? 'A query text holds a NUL character (U+0000) or an unpaired surrogate, which no stored text holds.'
+          : `A query value must be a string, a finite number or a bigint; got ${describeArgument(value)}.`,
+      )
+    }
     this.values.push(value)
     return `$${this.values.length}`
   }
 
-  list(values: readonly unknown[]): string {
+  list(values: readonly SqlValue[]): string {
+    if (!Array.isArray(values)) {
+      throw new AnalyticsQueryError(
+        `A list of query values must be an array; got ${describeArgument(values)}.`,
+      )
+    }
     return `(${values.map((value) => this.add(value)).join(', ')})`
   }
+}
+
+/** An argument's kind for an error message; a number as itself (never a string's content). */
+export function describeArgument(value: unknown): string {
+  if (typeof value === 'number') return String(value)
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`
+}
+
+/**
+ * An event name or property key as a query names it: untyped code (a JSON body, a query string)
+ * may pass anything, and MariaDB compares a text column with a number as numbers, so `name = 0`
+ * matched every name that does not start with a digit. A name no stored one can be (U+0000, an
+ * unpaired surrogate) is refused on every engine: PostgreSQL refused it, the others found nothing.
+ */
+export function nameArgument(what: string, value: unknown): string {
+  if (typeof value === 'string' && isStorable(value)) return value
+  throw new AnalyticsQueryError(
+    typeof value === 'string'
+      ? `${what} holds a NUL character (U+0000) or an unpaired surrogate, which no stored name holds.`
+      : `${what} must be a string; got ${describeArgument(value)}.`,
+  )
 }
 
 interface Positional {

@@ -1,5 +1,11 @@
 import { AnalyticsQueryError } from '../errors.js'
-import { Params, type QueryScope, run } from '../queries/query-scope.js'
+import {
+  describeArgument,
+  Params,
+  type QueryScope,
+  run,
+  scalarText,
+} from '../queries/query-scope.js'
 import { ALSO_SIZE, ALSO_SUPPORT, alsoOrder } from '../rollups/also-lists.js'
 import type { ItemKind } from '../rollups/rollup-config.js'
 import {
@@ -10,6 +16,7 @@ import {
   PAIR_TABLE,
   UNIT_ITEM_TABLE,
 } from '../storage/analytics-tables.js'
+import { userIdOf } from '../tracker/index.js'
 
 interface Row {
   other: string
@@ -34,7 +41,7 @@ export interface RecommendOptions {
   readonly minSupport?: number
   /** Items never to return (the cart, say). */
   readonly exclude?: readonly string[]
-  /** Leave out what this user already bought. */
+  /** Leave out what this user already bought (a string, a bigint or a safe integer, as user ids are stored). */
   readonly excludeBoughtBy?: string
 }
 
@@ -76,16 +83,24 @@ export class Recommendations {
     if (!Number.isInteger(minSupport) || minSupport < 1) {
       throw new AnalyticsQueryError(`minSupport must be a positive integer; got ${minSupport}.`)
     }
-    const excluded = new Set(options.exclude ?? [])
-    excluded.add(item)
+    const self = itemArgument('The item', item)
+    const exclude = options.exclude ?? []
+    if (!Array.isArray(exclude)) {
+      throw new AnalyticsQueryError(
+        `exclude must be an array of items; got ${describeArgument(exclude)}.`,
+      )
+    }
+    const excluded = new Set(exclude.map((other) => itemArgument('An excluded item', other)))
+    excluded.add(self)
     if (options.excludeBoughtBy !== undefined) {
-      for (const bought of await this.#boughtBy(options.excludeBoughtBy)) excluded.add(bought)
+      const buyer = userIdOf('excludeBoughtBy user id', options.excludeBoughtBy)
+      for (const bought of await this.#boughtBy(buyer)) excluded.add(bought)
     }
     if (minSupport >= ALSO_SUPPORT) {
-      const listed = await this.#fromList(kind, item, limit, minSupport, excluded)
+      const listed = await this.#fromList(kind, self, limit, minSupport, excluded)
       if (listed !== undefined) return listed
     }
-    return this.#fromPairs(kind, item, limit, minSupport, excluded)
+    return this.#fromPairs(kind, self, limit, minSupport, excluded)
   }
 
   /**
@@ -152,4 +167,20 @@ export class Recommendations {
     )
     return rows.map((row) => row.item)
   }
+}
+
+/**
+ * An item as the rollups store it: a string (its first 255 characters) or a finite number (its
+ * digits, as an array of numbers stores them). Untyped code may pass anything: an `undefined` or
+ * `null` in `exclude` made `not in (…, NULL)` match nothing, so every answer was empty.
+ */
+function itemArgument(what: string, value: unknown): string {
+  const text =
+    typeof value === 'string' || typeof value === 'number' ? scalarText(value) : undefined
+  if (text === undefined) {
+    throw new AnalyticsQueryError(
+      `${what} must be a string or a finite number; got ${describeArgument(value)}.`,
+    )
+  }
+  return text
 }

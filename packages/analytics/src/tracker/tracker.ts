@@ -19,7 +19,7 @@ import {
 } from '../buffer/index.js'
 import { BUILT_IN_EVENTS } from '../catalog/built-in-events.js'
 import type { EventSchemas } from '../catalog/define-events.js'
-import { AnalyticsClosedError } from '../errors.js'
+import { AnalyticsClosedError, AnalyticsIdentityError } from '../errors.js'
 import type { ConsentOptions } from '../privacy/consent.js'
 import {
   type CountryLookup,
@@ -138,10 +138,6 @@ export function eventTime(timestamp: unknown): number | undefined {
 }
 
 /**
- * An id as stored: a string as given, a whole number or bigint as its digits (numeric user ids
- * are common), anything else (an object, an array) no id at all: `problem` then says why.
- */
-/**
  * An id as stored, or why it cannot be: a string as given, a bigint or safe integer as its
  * digits. Every path that derives a user id goes through here: `String()` of NaN, Infinity or a
  * number past 2^53 (already rounded, so two users share it) would make a bogus or merged user.
@@ -161,6 +157,15 @@ export function storedId(
     }
   }
   return { id: undefined, problem: `The ${field} must be a string, not ${describe(value)}.` }
+}
+
+/** `value` as a stored user id ({@link storedId}), or an {@link AnalyticsIdentityError}. */
+export function userIdOf(field: string, value: unknown): string {
+  const checked = storedId(field, value)
+  if (checked.id === undefined) {
+    throw new AnalyticsIdentityError(checked.problem ?? `The ${field} is missing.`)
+  }
+  return checked.id
 }
 
 /** A value's kind for a failure reason: never its content, which may be anything. */
