@@ -59,10 +59,15 @@ describe('isMailAddress', () => {
 describe('MailChannel.validate', () => {
   const channel = mailChannel({ from: 'Shop <no-reply@shop.example>', transport: new DevMailbox() })
 
-  it('refuses extra headers that would name recipients or are not header names', () => {
+  it('refuses extra headers that would name recipients, reshape the message or are not header names', () => {
     const refused: Record<string, string>[] = [
       { Bcc: 'victim@other.example' },
       { 'reply-to': 'eve@example.com' },
+      { 'Content-Type': 'multipart/mixed; boundary="b"' },
+      { 'content-transfer-encoding': '8bit' },
+      { 'MIME-Version': '1.0' },
+      { Subject: 'Another subject' },
+      { 'Message-ID': '<another@example.com>' },
       { 'X-Note\r\nBcc: victim@other.example': 'x' },
       { 'X:Note': 'x' },
     ]

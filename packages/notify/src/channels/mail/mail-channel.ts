@@ -23,7 +23,14 @@ const NAMED = /^(?:"[^"\\\r\n]*"|[^()<>@,;:\\"[\]\r\n]*)\s*<([^<>\r\n]+)>$/
 
 // RFC 5322 field names: printable ASCII but the colon.
 const HEADER_NAME = /^[!-9;-~]+$/
-const ADDRESS_HEADERS = new Set([
+// Headers the channel and the transport compose: recipients and sender go through the checked
+// fields, the rest is the message's own identity and MIME structure (a second Content-Type, read
+// first by most parsers, turns a text body into parts of the sender's choosing).
+const COMPOSED_HEADERS = new Set([
+  'subject',
+  'message-id',
+  'date',
+  'mime-version',
   'to',
   'cc',
   'bcc',
@@ -152,9 +159,9 @@ export class MailChannel implements Channel<'mail'> {
     }
     for (const name of Object.keys(message.headers ?? {})) {
       if (!HEADER_NAME.test(name)) return `'${name}' is not a header name`
-      // Recipients and sender go through the checked fields above, never around them.
-      if (ADDRESS_HEADERS.has(name.toLowerCase()))
-        return `the ${name} header is set through the message's own field`
+      const lower = name.toLowerCase()
+      if (COMPOSED_HEADERS.has(lower) || lower.startsWith('content-'))
+        return `the ${name} header is set by the mail channel, not in headers`
     }
     return undefined
   }
