@@ -109,6 +109,13 @@ export interface Channel<C extends ChannelName = ChannelName> {
    * possible duplicate.
    */
   readonly idempotent?: boolean
+  /**
+   * The longest one send may take, in ms, its I/O included (the channel's own timeouts bound
+   * it); 30 000 when not given. The send is given up after it (its signal aborts), and the
+   * ledger's `sending` mark lasts twice as long, so that a second run of the delivery's job
+   * never sends beside a send still under way.
+   */
+  readonly sendTimeoutMs?: number
   /** Checks a rendered message before it is stored: the reason it can never be sent, else undefined. */
   validate?(message: ChannelMessages[C], to: string): string | undefined
   /** Sends one message. */
@@ -121,6 +128,9 @@ export interface Channel<C extends ChannelName = ChannelName> {
   /** Releases pools and sockets; the notify module calls it on `app.stop()`. */
   close?(): Promise<void>
 }
+
+/** The bound of a send on a channel that names none (see {@link Channel.sendTimeoutMs}). */
+export const DEFAULT_SEND_TIMEOUT_MS = 30_000
 
 /** Any channel, whatever its name. */
 export type AnyChannel = { [C in ChannelName]: Channel<C> }[ChannelName]

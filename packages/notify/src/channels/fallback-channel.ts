@@ -1,5 +1,12 @@
 import { NotifyConfigError } from '../errors.js'
-import type { Channel, ChannelMessages, ChannelName, ChannelResult, Outgoing } from './channel.js'
+import {
+  type Channel,
+  type ChannelMessages,
+  type ChannelName,
+  type ChannelResult,
+  DEFAULT_SEND_TIMEOUT_MS,
+  type Outgoing,
+} from './channel.js'
 import type { Recipient } from '../notification/recipient.js'
 
 /**
@@ -35,6 +42,11 @@ export function fallbackChannel<C extends ChannelName>(
     name: first.name,
     // One message whichever provider sends it only if each of them keys it by the delivery id.
     idempotent: providers.every((provider) => provider.idempotent === true),
+    // The providers are tried one after another.
+    sendTimeoutMs: providers.reduce(
+      (sum, provider) => sum + (provider.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS),
+      0,
+    ),
     route: (recipient: Recipient) => first.route(recipient),
     validate: (message: ChannelMessages[C], to: string) => first.validate?.(message, to),
     async send(outgoing: Outgoing<ChannelMessages[C]>): Promise<ChannelResult> {

@@ -1,6 +1,12 @@
 import type { Clock, EventBus, JobContext, JobDeath, Logger } from '@mortar/core'
 import type { Kysely } from 'kysely'
-import type { AnyChannel, ChannelName, ChannelResult } from '../channels/channel.js'
+import {
+  type AnyChannel,
+  type ChannelName,
+  type ChannelResult,
+  DEFAULT_SEND_TIMEOUT_MS,
+  type Outgoing,
+} from '../channels/channel.js'
 import {
   type CategoryOptions,
   decidePreference,
@@ -27,6 +33,8 @@ export interface DeliveryDispatcherInit {
   readonly background: Kysely<unknown>
   /** Opens the sealed addresses of the rows. */
   readonly seal: AddressSeal
+  /** Enqueues a delivery job to run at `runAtMs`: to go on after another run's mark. */
+  readonly continueAt: (payload: DeliveryPayload, runAtMs: number) => Promise<void>
 }
 
 /** Thrown to have the jobs engine retry a delivery later, with backoff. */
@@ -103,26 +111,36 @@ export class DeliveryDispatcher {
     if (loaded === undefined) return
     const { row, preferences } = loaded
     const attempt = after + job.attempt
-    // A final result rides with the job's completion; the job is not finished without it.
-    const finish = (outcome: Omit<AttemptOutcome, 'id' | 'attempt' | 'replay'>) =>
-      job.completeWith(ledger.results, { id, attempt, replay, ...outcome })
+    // The `sending` mark this attempt holds, once it took one.
+    let token: string | undefined
+    // A final result rides with the job's completion; the job is not finished without it. A
+    // marked attempt's result is written by itself, fenced by its mark: with the completion it
+    // would be lost if the job's lease passed to another run meanwhile, which, finding no
+    // result once the mark's lease passed, would send again.
+    const finish = async (outcome: Omit<AttemptOutcome, 'id' | 'attempt' | 'replay'>) => {
+      const full = { id, attempt, replay, ...outcome, token }
+      if (token === undefined) job.completeWith(ledger.results, full)
+      else await ledger.finish(full)
+    }
 
     if (
       this.#init.recipientExists !== undefined &&
       !row.recipient_id.startsWith(ON_DEMAND_ID_PREFIX)
     ) {
       if (!(await this.#recipientExists(this.#init.recipientExists, row.recipient_id))) {
-        finish({ status: 'suppressed', error: 'recipient deleted before delivery' })
+        await finish({ status: 'suppressed', error: 'recipient deleted before delivery' })
         return
       }
     }
     const suppressed = await this.#policy(row, preferences)
     if (suppressed !== undefined) {
-      finish({ status: 'suppressed', error: suppressed })
+      await finish({ status: 'suppressed', error: suppressed })
       return
     }
     const channel = this.#init.channels.get(row.channel as ChannelName)
     let result: ChannelResult
+    // Set when the send outlasted its bound: the mark stays until its lease passes.
+    let gaveUp = false
     const to =
       channel === undefined || row.address === null ? undefined : this.#address(id, row.address)
     if (channel === undefined || to === undefined) {
@@ -134,22 +152,34 @@ export class DeliveryDispatcher {
       // Dead, and so replayable once the vault that sealed it is back.
       result = to
     } else {
-      // Nothing left to send: another worker, holding the job after this one's lease, finished it,
-      // or a replay of the delivery gave it to a newer job.
-      if (channel.idempotent !== true && !(await ledger.mark({ id, replay }, attempt))) return
-      try {
-        result = await channel.send({
-          id,
-          to,
-          message: JSON.parse(row.message) as never,
-          recipientId: row.recipient_id,
-          type: row.type,
-          attempt,
-          signal: job.signal,
-        })
-      } catch (error) {
-        // A channel should report results; a throw leaves us not knowing whether it went out.
-        result = { status: 'transient', reason: `the channel threw: ${(error as Error).message}` }
+      const bound = channel.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS
+      if (channel.idempotent !== true) {
+        // Twice the send's bound: as long again for its result's write to land.
+        const mark = await ledger.mark({ id, replay }, attempt, 2 * bound)
+        // Nothing left to send: another run finished it, or a replay gave it to a newer job.
+        if (mark === undefined) return
+        if (!mark.held) {
+          // Another run of this delivery's job (its lease passed under a live worker, an engine
+          // ran it again) holds the mark and may be sending now: this one sends nothing and is
+          // no attempt. A job goes on once the mark's lease ends, in case that run left no result.
+          await this.#init.continueAt({ id, replay, after: attempt - 1 }, mark.busyUntil)
+          return
+        }
+        token = mark.token
+      }
+      const answer = await sendWithin(bound, channel.send.bind(channel) as Send, {
+        id,
+        to,
+        message: JSON.parse(row.message) as never,
+        recipientId: row.recipient_id,
+        type: row.type,
+        attempt,
+        signal: job.signal,
+      })
+      gaveUp = answer === undefined
+      result = answer ?? {
+        status: 'transient',
+        reason: `no answer within ${bound} ms (the channel's send timeout): it may have gone out`,
       }
       // Its reason is stored and published: a URL it quotes may be the credential.
       if (result.status !== 'accepted')
@@ -157,15 +187,17 @@ export class DeliveryDispatcher {
     }
 
     if (result.status === 'accepted') {
-      finish({ status: 'sent', providerMessageId: result.providerMessageId })
+      await finish({ status: 'sent', providerMessageId: result.providerMessageId })
       await this.#publishSent(row, attempt, result.providerMessageId)
       return
     }
     const final = result.status === 'permanent' || job.attempt >= job.maxAttempts
     const error = `${result.status}: ${result.reason}`
-    if (final) finish({ status: 'dead', error })
-    // Failed and retried: the job's completion never comes for this attempt, so it is written now.
-    else await ledger.finish({ id, attempt, replay, status: 'failed', error })
+    if (final) await finish({ status: 'dead', error })
+    // Failed and retried: the job's completion never comes for this attempt, so it is written now;
+    // not after giving up on a send, whose mark holds the delivery until its lease passes (the
+    // send may still go out: a later attempt then sends it counted as a possible duplicate).
+    else if (!gaveUp) await ledger.finish({ id, attempt, replay, status: 'failed', error, token })
     await this.#init.bus.publish('notification.failed', {
       ...aboutDelivery(row),
       reason: result.reason,
@@ -195,14 +227,21 @@ export class DeliveryDispatcher {
     // A lost job's last claim ran no attempt: the attempts made are its maximum.
     const attempt = after + Math.min(job.attempt, job.maxAttempts)
     const reason = `the delivery job died: ${job.error.code ?? job.error.name}: ${job.error.message}`
-    const row = await ledger.bury({
+    const burial = await ledger.bury({
       id,
       attempt,
       replay,
       status: 'dead',
       error: `job-dead: ${reason}`,
     })
-    if (row === undefined) return
+    if (burial === undefined) return
+    if ('busyUntil' in burial) {
+      // A run of another job holds its mark: that run records the result; a job goes on after
+      // the mark's lease, in case it does not.
+      await this.#init.continueAt({ id, replay, after: attempt }, burial.busyUntil)
+      return
+    }
+    const { row } = burial
     await this.#init.bus.publish('notification.failed', {
       ...aboutDelivery(row),
       reason,
@@ -271,6 +310,42 @@ export class DeliveryDispatcher {
       providerMessageId,
       attempts: attempt,
     })
+  }
+}
+
+type Send = (outgoing: Outgoing<never>) => Promise<ChannelResult>
+
+/**
+ * The channel's answer, or `undefined` when none came within `bound` ms or the job's signal
+ * aborted first (the channel is given a signal that aborts then too).
+ */
+async function sendWithin(
+  bound: number,
+  send: Send,
+  outgoing: Outgoing<never>,
+): Promise<ChannelResult | undefined> {
+  const signal = AbortSignal.any([outgoing.signal, AbortSignal.timeout(bound)])
+  let onAbort!: () => void
+  const aborted = new Promise<undefined>((resolve) => {
+    onAbort = () => resolve(undefined)
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([
+      Promise.resolve(signal)
+        .then((given) => send({ ...outgoing, signal: given }))
+        .catch(
+          // A channel should report results; a throw leaves us not knowing whether it went out.
+          (error: unknown): ChannelResult => ({
+            status: 'transient',
+            reason: `the channel threw: ${(error as Error).message}`,
+          }),
+        ),
+      aborted,
+    ])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
   }
 }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import {
   ChurnVacuum,
   type Clock,
@@ -27,6 +28,7 @@ import {
   type DeliveryRow,
   type DeliveryStatus,
   type LedgerTables,
+  markHolds,
   storedReason,
   toDeliveryRecord,
 } from './delivery-table.js'
@@ -47,6 +49,31 @@ export interface AttemptOutcome {
   readonly status: 'sent' | 'failed' | 'dead' | 'suppressed'
   readonly providerMessageId?: string | undefined
   readonly error?: string | undefined
+  /**
+   * The `sending` mark the attempt holds ({@link Mark}), when it took one: its outcome is
+   * recorded only while the row is still marked by it. Without one, an outcome is recorded
+   * unless another attempt's mark holds the row.
+   */
+  readonly token?: string | undefined
+}
+
+/**
+ * What marking a delivery `sending` found: the mark is this attempt's (`token`), or another
+ * attempt's, held until `busyUntil` (ms): that attempt may be sending it now, so this one must
+ * not. `undefined`: nothing to send any more (finished, or replayed to a newer job).
+ */
+export type Mark =
+  | { readonly held: true; readonly token: string }
+  | { readonly held: false; readonly busyUntil: number }
+  | undefined
+
+/** What recording a job's death found: the row it ended, or another attempt's mark holding it. */
+export type Burial = { readonly row: DeliveryRow } | { readonly busyUntil: number } | undefined
+
+interface MarkRequest extends Claim {
+  readonly attempt: number
+  readonly token: string
+  readonly until: number
 }
 
 /**
@@ -85,7 +112,8 @@ export interface DeliveryListOptions {
   readonly limit?: number
 }
 
-// `sending`: marked before a send on a channel without idempotency keys.
+// `sending`: marked before a send on a channel without idempotency keys; such a row is sent
+// again only once its mark's lease passed (see `markFree`).
 const CLAIMABLE: readonly DeliveryStatus[] = ['queued', 'failed', 'sending']
 const FINAL: ReadonlySet<DeliveryStatus> = new Set(['sent', 'dead', 'suppressed'])
 // Rows changed (a result recorded, a mark, a prune's deletion) between two vacuums of the table
@@ -101,7 +129,7 @@ export class DeliveryLedger {
   readonly #database: Database
   readonly #clock: Clock
   readonly #finishUnflushed: boolean
-  readonly #marks: Batcher<Claim & { attempt: number }, boolean>
+  readonly #marks: Batcher<MarkRequest, Mark>
   readonly #finishes: Batcher<AttemptOutcome, undefined>
   /**
    * Every delivery's row is updated (its result) and in the end deleted (`prune`): without
@@ -244,12 +272,19 @@ export class DeliveryLedger {
   }
 
   /**
-   * Marks a delivery `sending` before a send on a channel without idempotency keys, counting a
-   * possible duplicate when it already was (an earlier attempt's worker died mid-send). False
-   * when there is nothing to send any more (another worker finished it meanwhile).
+   * Marks a delivery `sending` for this attempt before a send on a channel without idempotency
+   * keys, for `leaseMs` (longer than the send may take): until then no other attempt may mark
+   * it, so a second run of its job at once does not send it too, and only this attempt's result
+   * is recorded. A mark whose lease passed with no result (its worker died mid-send) is taken
+   * over and counted as a possible duplicate.
    */
-  mark(claim: Claim, attempt: number): Promise<boolean> {
-    return this.#marks.call({ ...claim, attempt })
+  mark(claim: Claim, attempt: number, leaseMs: number): Promise<Mark> {
+    return this.#marks.call({
+      ...claim,
+      attempt,
+      token: randomUUID(),
+      until: this.#clock.nowMs() + leaseMs,
+    })
   }
 
   /** Records how an attempt ended, now (an attempt whose job will fail and be retried). */
@@ -259,20 +294,26 @@ export class DeliveryLedger {
 
   /**
    * Records an end that came from the jobs engine, not from an attempt (the delivery's job died):
-   * the row this ended, `undefined` when it was already finished (or is gone).
+   * the row this ended; `busyUntil` when another attempt's `sending` mark holds the row (that
+   * attempt records its own result); `undefined` when it was already finished (or is gone).
    */
-  async bury(outcome: AttemptOutcome): Promise<DeliveryRow | undefined> {
+  async bury(outcome: AttemptOutcome): Promise<Burial> {
     const result = await sql`${this.#resultsUpdate(this.#background, [outcome])}`.execute(
       this.#background,
     )
     const changed = Number(result.numAffectedRows ?? 0)
     this.#upkeep.count(changed)
-    if (changed === 0) return undefined
-    return this.#background
+    const row = await this.#background
       .selectFrom(DELIVERY_TABLE)
       .selectAll()
       .where('id', '=', outcome.id)
       .executeTakeFirst()
+    if (row === undefined) return undefined
+    if (changed > 0) return { row }
+    if (Number(row.replays) === outcome.replay && markHolds(row, this.#clock.nowMs())) {
+      return { busyUntil: Number(row.sending_until) }
+    }
+    return undefined
   }
 
   /**
@@ -287,44 +328,72 @@ export class DeliveryLedger {
     return { toOperationNode: () => write.toOperationNode(), execute: () => write.execute(db) }
   }
 
-  async #markBatch(marks: readonly (Claim & { attempt: number })[]): Promise<boolean[]> {
+  async #markBatch(marks: readonly MarkRequest[]): Promise<Mark[]> {
+    const now = this.#clock.nowMs()
+    // One mark per delivery: of two runs of one delivery's job in one batch, one marks it.
     const newest = newestReplays(marks)
+    const chosen = [...newest.values()]
     const ids = [...newest.keys()]
     const engine = sqlEngine(this.#background as Kysely<unknown>)
+    const byId = (column: keyof DeliveryRow, value: (mark: MarkRequest) => unknown) =>
+      sql<never>`case ${sql.ref('id')} ${sql.join(
+        chosen.map((mark) => sql`when ${mark.id} then ${value(mark)}`),
+        sql` `,
+      )} else ${sql.ref(column)} end`
     // SET order matters on MySQL, which reads columns already assigned: the duplicate count first.
     const update = this.#background
       .updateTable(DELIVERY_TABLE)
       .set({
         possible_duplicates: sql<number>`possible_duplicates + case when status = 'sending' then 1 else 0 end`,
-        attempts: sql<number>`case ${sql.ref('id')} ${sql.join(
-          [...newest.values()].map((mark) => sql`when ${mark.id} then ${mark.attempt}`),
-          sql` `,
-        )} else ${sql.ref('attempts')} end`,
+        attempts: byId('attempts', (mark) => mark.attempt),
+        sending_until: byId('sending_until', (mark) => mark.until),
+        sending_token: byId('sending_token', (mark) => mark.token),
         status: 'sending',
-        updated_at: this.#clock.nowMs(),
+        updated_at: now,
       })
       .where(idIn(this.#background as Kysely<unknown>, 'id', ids))
-      .where('status', 'in', CLAIMABLE)
-      .where(ofReplays([...newest.values()]))
-    let marked: readonly { id: string }[]
+      .where(markFree(now))
+      .where(ofReplays(chosen))
+    let marked: ReadonlySet<string>
     // The mark only has to outlive the worker, not the server: a server crash loses the send's
     // record too, and the job runs again. On PostgreSQL it does not wait for the disk.
     if (engine === 'postgres')
-      marked = await update.where(unflushedCommit).returning('id').execute()
-    else if (engine !== 'mysql') marked = await update.returning('id').execute()
+      marked = new Set(
+        (await update.where(unflushedCommit).returning('id').execute()).map((row) => row.id),
+      )
+    else if (engine !== 'mysql')
+      marked = new Set((await update.returning('id').execute()).map((row) => row.id))
     else {
       await update.execute()
-      marked = await this.#background
-        .selectFrom(DELIVERY_TABLE)
-        .select('id')
-        .where('id', 'in', ids)
-        .where('status', '=', 'sending')
-        .where(ofReplays([...newest.values()]))
-        .execute()
+      marked = new Set()
     }
-    this.#upkeep.count(marked.length)
-    const found = new Set(marked.map((row) => row.id))
-    return marks.map((mark) => found.has(mark.id) && newest.get(mark.id) === mark)
+    this.#upkeep.count(marked.size)
+    // The rows not marked (all of them on MySQL, which returns none): whose mark holds them.
+    const unmarked = ids.filter((id) => !marked.has(id))
+    const rows =
+      unmarked.length === 0
+        ? []
+        : await this.#background
+            .selectFrom(DELIVERY_TABLE)
+            .select(['id', 'status', 'replays', 'sending_until', 'sending_token'])
+            .where('id', 'in', unmarked)
+            .execute()
+    const found = new Map(rows.map((row) => [row.id, row]))
+    return marks.map((mark): Mark => {
+      const winner = newest.get(mark.id) as MarkRequest
+      const row = found.get(mark.id)
+      if (
+        marked.has(mark.id) ||
+        (row?.status === 'sending' && row.sending_token === winner.token)
+      ) {
+        if (winner === mark) return { held: true, token: mark.token }
+        // The other run of this delivery in the same batch marked it.
+        return winner.replay === mark.replay ? { held: false, busyUntil: winner.until } : undefined
+      }
+      return row !== undefined && Number(row.replays) === mark.replay && markHolds(row, now)
+        ? { held: false, busyUntil: Number(row.sending_until) }
+        : undefined
+    })
   }
 
   async #finishBatch(outcomes: readonly AttemptOutcome[]): Promise<undefined[]> {
@@ -367,9 +436,11 @@ export class DeliveryLedger {
           updated_at = ${now}
         from unnest(${ids}::text[], ${column((o) => o.status)}::text[],
           ${column((o) => o.attempt)}::integer[], ${column((o) => o.providerMessageId ?? null)}::text[],
-          ${column((o) => truncate(o.error))}::text[], ${column((o) => o.replay)}::integer[])
-          as v(id, status, attempts, provider_message_id, last_error, replays)
-        where ${idIn(db as Kysely<unknown>, 'd.id', ids)} and d.id = v.id and d.replays = v.replays and d.status in (${sql.join(CLAIMABLE)})${condition === undefined ? sql`` : sql` and ${condition}`}`
+          ${column((o) => truncate(o.error))}::text[], ${column((o) => o.replay)}::integer[],
+          ${column((o) => o.token ?? null)}::text[])
+          as v(id, status, attempts, provider_message_id, last_error, replays, token)
+        where ${idIn(db as Kysely<unknown>, 'd.id', ids)} and d.id = v.id and d.replays = v.replays
+          and case when v.token is null then ${markFree(now, 'd')} else d.status = 'sending' and d.sending_token = v.token end${condition === undefined ? sql`` : sql` and ${condition}`}`
     }
     const caseOf = (
       column: keyof DeliveryRow,
@@ -397,8 +468,7 @@ export class DeliveryLedger {
         'in',
         outcomes.map((outcome) => outcome.id),
       )
-      .where('status', 'in', CLAIMABLE)
-      .where(ofReplays(outcomes))
+      .where(ofResults(outcomes, now))
       .$if(condition !== undefined, (query) => query.where(condition as RawBuilder<boolean>))
     return sql`${update}`
   }
@@ -410,7 +480,7 @@ export class DeliveryLedger {
       .selectAll()
       .where('id', '=', id)
       .executeTakeFirst()
-    return row === undefined ? undefined : toDeliveryRecord(row)
+    return row === undefined ? undefined : toDeliveryRecord(row, this.#clock.nowMs())
   }
 
   /** The recipient's deliveries (under any of these ids), newest first. */
@@ -425,9 +495,11 @@ export class DeliveryLedger {
       .orderBy('created_at', 'desc')
       .orderBy('id', 'desc')
       .limit(Math.min(500, Math.max(1, options.limit ?? 50)))
-    if (options.status !== undefined) query = query.where('status', '=', options.status)
+    const now = this.#clock.nowMs()
+    const wanted = options.status
+    if (wanted !== undefined) query = query.where((eb) => eb(readStatus(now), '=', wanted))
     if (options.channel !== undefined) query = query.where('channel', '=', options.channel)
-    return (await query.execute()).map(toDeliveryRecord)
+    return (await query.execute()).map((row) => toDeliveryRecord(row, now))
   }
 
   /** Dead deliveries, oldest first. */
@@ -439,30 +511,43 @@ export class DeliveryLedger {
       .orderBy('updated_at')
       .limit(limit)
       .execute()
-    return rows.map(toDeliveryRecord)
+    const now = this.#clock.nowMs()
+    return rows.map((row) => toDeliveryRecord(row, now))
   }
 
-  /** The channel and status of these deliveries. */
+  /** The channel and status of these deliveries, as read now (see `toDeliveryRecord`). */
   async statusOf(
     ids: readonly string[],
   ): Promise<{ id: string; channel: ChannelName; status: DeliveryStatus }[]> {
     if (ids.length === 0) return []
     const rows = await this.#db
       .selectFrom(DELIVERY_TABLE)
-      .select(['id', 'channel', 'status'])
+      .select(['id', 'channel', readStatus(this.#clock.nowMs()).as('status')])
       .where('id', 'in', [...ids])
       .execute()
     return rows.map((row) => ({ ...row, channel: row.channel as ChannelName }))
   }
 
-  /** Counts by channel and status, possible duplicates by channel, unsent digest batches. */
+  /**
+   * Counts by channel and status (a `sending` whose mark's lease passed counts as `failed`),
+   * possible duplicates by channel, unsent digest batches.
+   */
   async status(): Promise<LedgerStatus> {
-    const counts = await this.#db
+    // Grouped by the status read (a parameter of its own in GROUP BY would be another expression).
+    const read = this.#db
       .selectFrom(DELIVERY_TABLE)
-      .select(['channel', 'status', (eb) => eb.fn.countAll<number | string | bigint>().as('count')])
-      .groupBy(['channel', 'status'])
-      .orderBy('channel')
-      .orderBy('status')
+      .select(['channel', readStatus(this.#clock.nowMs()).as('status')])
+      .as('d')
+    const counts = await this.#db
+      .selectFrom(read)
+      .select([
+        'd.channel',
+        'd.status',
+        (eb) => eb.fn.countAll<number | string | bigint>().as('count'),
+      ])
+      .groupBy(['d.channel', 'd.status'])
+      .orderBy('d.channel')
+      .orderBy('d.status')
       .execute()
     const duplicates = await this.#db
       .selectFrom(DELIVERY_TABLE)
@@ -585,6 +670,38 @@ function newestReplays<T extends Claim>(claims: readonly T[]): Map<string, T> {
 function ofReplays(claims: readonly Claim[]): RawBuilder<boolean> {
   return sql<boolean>`case ${sql.ref('id')} ${sql.join(
     claims.map((claim) => sql`when ${claim.id} then ${sql.ref('replays')} = ${claim.replay}`),
+    sql` `,
+  )} else false end`
+}
+
+/**
+ * A row an attempt without the mark may take or finish: queued or failed, or `sending` under a
+ * mark whose lease passed (or from before leases): its attempt was cut off mid-send.
+ */
+function markFree(nowMs: number, table?: string): RawBuilder<boolean> {
+  const column = (name: string) => sql.ref(table === undefined ? name : `${table}.${name}`)
+  return sql<boolean>`(${column('status')} in ('queued', 'failed') or (${column('status')} = 'sending' and (${column('sending_until')} is null or ${column('sending_until')} <= ${nowMs})))`
+}
+
+/** The status as the app reads it at `nowMs`: a `sending` whose mark's lease passed is `failed`. */
+function readStatus(nowMs: number): RawBuilder<DeliveryStatus> {
+  return sql<DeliveryStatus>`case when status = 'sending' and (sending_until is null or sending_until <= ${nowMs}) then 'failed' else status end`
+}
+
+/**
+ * Per outcome, that its row is of the outcome's replay and still the outcome's to record: marked
+ * by its attempt, or, for an attempt that took no mark, not held by another's (see `markFree`).
+ */
+function ofResults(outcomes: readonly AttemptOutcome[], nowMs: number): RawBuilder<boolean> {
+  return sql<boolean>`case ${sql.ref('id')} ${sql.join(
+    outcomes.map(
+      (outcome) =>
+        sql`when ${outcome.id} then ${sql.ref('replays')} = ${outcome.replay} and ${
+          outcome.token === undefined
+            ? markFree(nowMs)
+            : sql`${sql.ref('status')} = 'sending' and ${sql.ref('sending_token')} = ${outcome.token}`
+        }`,
+    ),
     sql` `,
   )} else false end`
 }

@@ -8,8 +8,10 @@ import { shownStoredAddress } from './sealed-address.js'
  * Where a delivery stands:
  * - `queued`: written, its job will send it (at `runAt`);
  * - `sending`: a worker holds its job now (read from the jobs engine); stored too, before a
- *   send on a channel without idempotency keys (mail, chat), until the result is;
- * - `failed`: the last attempt failed and another is scheduled;
+ *   send on a channel without idempotency keys (mail, chat), as a mark held by that attempt
+ *   until its result is recorded or its lease (`sendingUntil`) passes;
+ * - `failed`: the last attempt failed, or was cut off mid-send (its mark's lease passed with no
+ *   result), and another is scheduled;
  * - `sent`: the provider accepted it;
  * - `dead`: failed for good (a permanent failure, or every attempt used); replayable;
  * - `suppressed`: recorded but never sent (opted out, throttled, no address, recipient deleted).
@@ -43,6 +45,12 @@ export interface DeliveryRecord {
    * twice. Channels that take the delivery's id as a key dedupe a resend themselves.
    */
   readonly possibleDuplicates: number
+  /**
+   * While an attempt holds the delivery's `sending` mark: when its lease ends. Until then no
+   * other attempt sends it (a second run of its job waits for the result instead); after it,
+   * with no result recorded, the next attempt may send, counted as a possible duplicate.
+   */
+  readonly sendingUntil: Date | undefined
   readonly runAt: Date
   readonly createdAt: Date
   readonly updatedAt: Date
@@ -73,6 +81,10 @@ export interface DeliveryRow {
    * the job of the newest replay may send or record a result (see `Deliveries.replay`).
    */
   replays: number
+  /** The end of the `sending` mark's lease (null: no mark, or one from before leases). */
+  sending_until: Millis | null
+  /** The attempt holding the `sending` mark: only its result is recorded while it holds it. */
+  sending_token: string | null
   run_at: Millis
   created_at: Millis
   updated_at: Millis
@@ -100,6 +112,8 @@ const COLUMNS: Readonly<Record<keyof DeliveryRow, true>> = {
   updated_at: true,
   sent_at: true,
   replays: true,
+  sending_until: true,
+  sending_token: true,
 }
 
 /**
@@ -122,7 +136,22 @@ export function storedReason(reason: string): string {
   return text.length > 2_000 ? `${text.slice(0, 1_997)}...` : text
 }
 
-export function toDeliveryRecord(row: DeliveryRow): DeliveryRecord {
+/**
+ * A stored `sending` whose lease passed with no result: its attempt was cut off mid-send (its
+ * worker died or gave up), and its job runs it again.
+ */
+export const INTERRUPTED_SEND =
+  'interrupted: its attempt held the sending mark past its lease with no result; the message may have gone out'
+
+/** Whether a stored `sending` mark still holds at `nowMs` (one from before leases never does). */
+export function markHolds(row: Pick<DeliveryRow, 'status' | 'sending_until'>, nowMs: number) {
+  return row.status === 'sending' && row.sending_until !== null && Number(row.sending_until) > nowMs
+}
+
+/** A row as the app reads it at `nowMs`: a `sending` whose mark's lease passed reads as `failed`. */
+export function toDeliveryRecord(row: DeliveryRow, nowMs: number): DeliveryRecord {
+  const holds = markHolds(row, nowMs)
+  const interrupted = row.status === 'sending' && !holds
   return {
     id: row.id,
     notificationId: row.notification_id,
@@ -132,11 +161,12 @@ export function toDeliveryRecord(row: DeliveryRow): DeliveryRecord {
     channel: row.channel as ChannelName,
     address: row.address === null ? undefined : shownStoredAddress(row.address),
     idempotencyKey: row.idempotency_key ?? undefined,
-    status: row.status,
+    status: interrupted ? 'failed' : row.status,
     attempts: Number(row.attempts),
-    lastError: row.last_error ?? undefined,
+    lastError: interrupted ? INTERRUPTED_SEND : (row.last_error ?? undefined),
     providerMessageId: row.provider_message_id ?? undefined,
     possibleDuplicates: Number(row.possible_duplicates),
+    sendingUntil: holds ? new Date(Number(row.sending_until)) : undefined,
     runAt: new Date(Number(row.run_at)),
     createdAt: new Date(Number(row.created_at)),
     updatedAt: new Date(Number(row.updated_at)),
@@ -272,6 +302,26 @@ export const roomForDeliveryResults: Migration = {
     if (engine === 'postgres') {
       await sql`alter table ${sql.table(DELIVERY_TABLE)} set (fillfactor = 80)`.execute(db)
     }
+  },
+}
+
+/**
+ * Gives the `sending` mark a lease and a holder: a second run of a delivery's job at once (its
+ * job's lease passed under a live worker, an engine running a job again) finds the mark held
+ * and does not send, and only the holder's result is recorded.
+ */
+export const addSendingLease: Migration = {
+  async up(db) {
+    // One column a statement: SQLite adds one at a time.
+    await db.schema.alterTable(DELIVERY_TABLE).addColumn('sending_until', 'bigint').execute()
+    await db.schema
+      .alterTable(DELIVERY_TABLE)
+      .addColumn('sending_token', idColumn(db as Kysely<unknown>, 36))
+      .execute()
+  },
+  async down(db) {
+    await db.schema.alterTable(DELIVERY_TABLE).dropColumn('sending_token').execute()
+    await db.schema.alterTable(DELIVERY_TABLE).dropColumn('sending_until').execute()
   },
 }
 

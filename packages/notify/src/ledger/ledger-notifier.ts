@@ -122,6 +122,8 @@ export class LedgerNotifier implements Notifier {
           provider_message_id: null,
           possible_duplicates: 0,
           replays: 0,
+          sending_until: null,
+          sending_token: null,
           run_at: now,
           created_at: now,
           updated_at: now,

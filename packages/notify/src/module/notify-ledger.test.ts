@@ -510,6 +510,28 @@ for (const engine of testEngines()) {
       })
 
       /**
+       * Drains with the first send held at the channel (after `meanwhile`, when given) until a
+       * second send came or `othersUnderWay` says the other run ended: two runs in flight at once.
+       */
+      async function drainHoldingFirstSend(
+        othersUnderWay: () => Promise<boolean>,
+        meanwhile?: () => Promise<unknown>,
+      ) {
+        let sends = 0
+        sms.beforeSend = async () => {
+          sends += 1
+          if (sends > 1) return
+          await meanwhile?.()
+          while (sends < 2 && (await othersUnderWay())) await pause(5)
+        }
+        try {
+          await drain()
+        } finally {
+          sms.beforeSend = undefined
+        }
+      }
+
+      /**
        * A dead delivery to `phone` whose first job is live again (as `mortar jobs retry` makes a
        * dead one, or an engine a job whose completion was lost), replayed beside it.
        */
@@ -527,25 +549,88 @@ for (const engine of testEngines()) {
 
       it("sends a replayed delivery once while an earlier job of it runs again (a dead job retried): only the replay's job sends", async () => {
         const { deliveries, jobs, id, stale } = await replayedBesideEarlierJob('+15550110')
-        // The first send waits at the channel until the other job sent too or finished: both
-        // jobs are in flight at once, whichever order the engine runs them in.
-        let sends = 0
-        sms.beforeSend = async () => {
-          sends += 1
-          if (sends > 1) return
-          while (sends < 2 && (await jobs.get(stale)) !== undefined) await pause(5)
-        }
-        try {
-          await drain()
-        } finally {
-          sms.beforeSend = undefined
-        }
+        // Both jobs are in flight at once, whichever order the engine runs them in.
+        await drainHoldingFirstSend(async () => (await jobs.get(stale)) !== undefined)
         expect(sms.sent.filter((s) => s.id === id)).toHaveLength(1)
         expect(await deliveries.get(id)).toMatchObject({
           status: 'sent',
           attempts: 2,
           possibleDuplicates: 0,
         })
+      })
+
+      /** The jobs of delivery `id` that are due or running (not those set for later). */
+      async function jobsUnderWay(id: string) {
+        const jobs = await app.resolve(JOBS).list({ name: NOTIFY_JOBS.deliver, limit: 1_000 })
+        const ids = jobs
+          .filter((job) => (job.payload as { id: string }).id === id && job.state !== 'scheduled')
+          .map((job) => job.id)
+        // By job id: BullMQ's list may show a job twice while it is being relayed.
+        return new Set(ids).size
+      }
+
+      it('sends a delivery once while two runs of its job are under way at once: the second finds the mark held and sends nothing', async () => {
+        const deliveries = app.resolve(DELIVERIES)
+        const recipient: Recipient = { id: 'twice', phone: '+15550120', quietHours: null }
+        const id = (await notify(recipient, new LoginAlert())).deliveries[0]?.id ?? ''
+        // While the first run is at the channel, a second run of the delivery's job starts, as
+        // when the first one's lease passed under a live worker (a lost heartbeat, a slow
+        // server) or its engine runs it again.
+        await drainHoldingFirstSend(
+          async () => (await jobsUnderWay(id)) > 1,
+          () => app.resolve(JOBS).enqueue(earlierDeliveryJob, { id }),
+        )
+        expect(sms.sent.filter((s) => s.id === id)).toHaveLength(1)
+        expect(await deliveries.get(id)).toMatchObject({
+          status: 'sent',
+          attempts: 1,
+          possibleDuplicates: 0,
+          sendingUntil: undefined,
+        })
+        // The busy run was no attempt and published nothing.
+        expect(failed.filter((event) => event.deliveryId === id)).toEqual([])
+      })
+
+      it('waits for a mark whose worker died mid-send until its lease passes, reading it as sending, then as failed; then sends once, counted as a possible duplicate', async () => {
+        const deliveries = app.resolve(DELIVERIES)
+        const recipient: Recipient = { id: 'stale', phone: '+15550121', quietHours: null }
+        const id = (await notify(recipient, new LoginAlert())).deliveries[0]?.id ?? ''
+        // A worker marked it for its send and died: its mark holds for 500 ms more.
+        const until = app.clock.nowMs() + 500
+        await sql`update mortar_delivery set status = 'sending', attempts = 1, sending_until = ${until}, sending_token = ${'dead-worker'} where id = ${id}`.execute(
+          app.resolve(databaseToken()),
+        )
+        await drain()
+        // Before, the job's run took the mark over at once and sent.
+        expect(sms.sent.filter((s) => s.id === id)).toHaveLength(0)
+        expect(await deliveries.get(id)).toMatchObject({
+          status: 'sending',
+          sendingUntil: new Date(until),
+          possibleDuplicates: 0,
+        })
+        expect(await deliveries.list('stale', { status: 'sending' })).toHaveLength(1)
+        expect((await deliveries.status()).counts).toContainEqual({
+          channel: 'sms',
+          status: 'sending',
+          count: 1,
+        })
+
+        await queue.pass(app.clock, 600)
+        // Its lease passed with no result: cut off, and to be sent again by its job.
+        expect(await deliveries.get(id)).toMatchObject({
+          status: 'failed',
+          sendingUntil: undefined,
+          lastError: expect.stringMatching(/^interrupted/),
+        })
+        expect(await deliveries.list('stale', { status: 'sending' })).toHaveLength(0)
+        expect(await deliveries.list('stale', { status: 'failed' })).toHaveLength(1)
+        const counts = (await deliveries.status()).counts
+        expect(counts.filter((row) => row.status === 'sending')).toEqual([])
+        expect(counts).toContainEqual({ channel: 'sms', status: 'failed', count: 1 })
+
+        await drain()
+        expect(sms.sent.filter((s) => s.id === id)).toHaveLength(1)
+        expect(await deliveries.get(id)).toMatchObject({ status: 'sent', possibleDuplicates: 1 })
       })
 
       // The rest checks the ledger's own logic, the same on every queue, and some of it moves the

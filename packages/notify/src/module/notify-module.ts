@@ -28,6 +28,7 @@ import { DeliveryDispatcher } from '../ledger/delivery-dispatcher.js'
 import { DeliveryLedger } from '../ledger/delivery-ledger.js'
 import {
   addDeliveryReplays,
+  addSendingLease,
   createDeliveryTable,
   roomForDeliveryResults,
   slimDeliveryIndexes,
@@ -162,6 +163,7 @@ export function notifyModule(options: NotifyModuleOptions): Module {
       '0006_slim_delivery_indexes': slimDeliveryIndexes,
       '0007_delivery_replays': addDeliveryReplays,
       '0008_room_for_delivery_results': roomForDeliveryResults,
+      '0009_delivery_sending_lease': addSendingLease,
     },
     register(binder) {
       binder.bind(LEDGER, {
@@ -202,8 +204,8 @@ export function notifyModule(options: NotifyModuleOptions): Module {
           }),
       })
       binder.bind(DISPATCHER, {
-        inject: [LEDGER, EVENT_BUS, LOGGER, CLOCK, DATABASE],
-        useFactory: (ledger, bus, logger, clock, database) =>
+        inject: [LEDGER, EVENT_BUS, LOGGER, CLOCK, DATABASE, JOBS],
+        useFactory: (ledger, bus, logger, clock, database, jobs) =>
           new DeliveryDispatcher({
             ledger,
             channels,
@@ -214,6 +216,9 @@ export function notifyModule(options: NotifyModuleOptions): Module {
             clock,
             background: (database as Database).background as Kysely<unknown>,
             seal,
+            continueAt: async (payload, runAtMs) => {
+              await jobs.enqueue(deliverJob, payload, { runAt: new Date(runAtMs) })
+            },
           }),
       })
       binder.bind(DELIVERIES, {

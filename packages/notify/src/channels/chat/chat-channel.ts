@@ -26,13 +26,14 @@ export interface ChatChannelOptions {
 export class ChatChannel implements Channel<'chat'> {
   readonly name = 'chat'
   readonly #options: ChatChannelOptions
-  readonly #timeoutMs: number
+  /** Its `timeoutMs`: the whole request, from connecting to the answer, is given up after it. */
+  readonly sendTimeoutMs: number
   readonly #guard: AddressGuard
   readonly #agents = keepAliveAgents()
 
   constructor(options: ChatChannelOptions = {}) {
     this.#options = options
-    this.#timeoutMs = delayOption('chatChannel: timeoutMs', options.timeoutMs, 10_000)
+    this.sendTimeoutMs = delayOption('chatChannel: timeoutMs', options.timeoutMs, 10_000)
     this.#guard = new AddressGuard(options.addressGuard)
   }
 
@@ -62,7 +63,7 @@ export class ChatChannel implements Channel<'chat'> {
       headers: { 'content-type': 'application/json', 'user-agent': 'mortar-notify' },
       body: JSON.stringify(blocks === undefined ? { text } : { text, blocks }),
       signal: outgoing.signal,
-      timeoutMs: this.#timeoutMs,
+      timeoutMs: this.sendTimeoutMs,
       guard: this.#guard,
       lookup: this.#options.lookup,
       agents: this.#agents,

@@ -166,6 +166,11 @@ export class MailChannel implements Channel<'mail'> {
     return undefined
   }
 
+  /** Its transport's: see {@link MailTransport.sendTimeoutMs}. */
+  get sendTimeoutMs(): number | undefined {
+    return this.#transport.sendTimeoutMs
+  }
+
   async open(): Promise<void> {
     await this.#transport.open?.()
   }

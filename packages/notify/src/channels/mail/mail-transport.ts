@@ -25,6 +25,8 @@ export interface ComposedMail {
 export interface MailTransport {
   /** Loads the driver and checks the options; the notify module calls it at start. */
   open?(): Promise<void>
+  /** The longest one send may take, in ms (the mail channel's `sendTimeoutMs`); 30 000 when not given. */
+  readonly sendTimeoutMs?: number
   send(mail: ComposedMail, signal: AbortSignal): Promise<ChannelResult>
   close?(): Promise<void>
 }

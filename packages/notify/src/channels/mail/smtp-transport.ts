@@ -122,6 +122,11 @@ export function smtpTransport(options: SmtpTransportOptions): MailTransport {
   }
 
   return {
+    // A pooled send on a new connection waits for the connection, the greeting, then the
+    // replies to the message's commands, each for at most `timeout`: three of them bound one
+    // send but on a server answering each command slowly; past that, the delivery's mark still
+    // holds it for as long again, and a send later still is counted as a possible duplicate.
+    sendTimeoutMs: 3 * timeout,
     async open() {
       await open()
     },

@@ -37,7 +37,8 @@ export class SmsChannel implements Channel<'sms'> {
   readonly #endpoint: string
   readonly #authorization: string
   readonly #from: string
-  readonly #timeoutMs: number
+  /** Its `timeoutMs`: the whole request, from connecting to the answer, is given up after it. */
+  readonly sendTimeoutMs: number
   readonly #agents = keepAliveAgents()
 
   constructor(options: SmsChannelOptions) {
@@ -74,7 +75,7 @@ export class SmsChannel implements Channel<'sms'> {
     this.#endpoint = new URL(path, base).toString()
     this.#authorization = `Basic ${Buffer.from(`${options.accountSid}:${options.authToken}`).toString('base64')}`
     this.#from = options.from
-    this.#timeoutMs = delayOption('smsChannel: timeoutMs', options.timeoutMs, 10_000)
+    this.sendTimeoutMs = delayOption('smsChannel: timeoutMs', options.timeoutMs, 10_000)
   }
 
   route(recipient: { readonly phone?: string | undefined }): string | undefined {
@@ -102,7 +103,7 @@ export class SmsChannel implements Channel<'sms'> {
       },
       body: form.toString(),
       signal: outgoing.signal,
-      timeoutMs: this.#timeoutMs,
+      timeoutMs: this.sendTimeoutMs,
       agents: this.#agents,
     })
     // Bad credentials are the provider refusing us, not the message: a fallback may take it.

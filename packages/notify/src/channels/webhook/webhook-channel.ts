@@ -42,7 +42,8 @@ export class WebhookChannel implements Channel<'webhook'> {
   readonly name = 'webhook'
   readonly idempotent = true
   readonly #options: WebhookChannelOptions
-  readonly #timeoutMs: number
+  /** Its `timeoutMs`: the whole request, from connecting to the answer, is given up after it. */
+  readonly sendTimeoutMs: number
   readonly #guard: AddressGuard
   readonly #agents = keepAliveAgents()
 
@@ -52,7 +53,7 @@ export class WebhookChannel implements Channel<'webhook'> {
       throw new NotifyConfigError('webhookChannel needs a secret: a whsec_… string or a function.')
     }
     this.#options = options
-    this.#timeoutMs = delayOption('webhookChannel: timeoutMs', options.timeoutMs, 10_000)
+    this.sendTimeoutMs = delayOption('webhookChannel: timeoutMs', options.timeoutMs, 10_000)
     this.#guard = new AddressGuard(options.addressGuard)
   }
 
@@ -93,7 +94,7 @@ export class WebhookChannel implements Channel<'webhook'> {
       },
       body,
       signal: outgoing.signal,
-      timeoutMs: this.#timeoutMs,
+      timeoutMs: this.sendTimeoutMs,
       guard: this.#guard,
       lookup: this.#options.lookup,
       maxRedirects: this.#options.maxRedirects ?? 3,
