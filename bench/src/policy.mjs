@@ -255,7 +255,7 @@ async function list(url) {
     await sql`create index trip_city_rider on trip (city_id, rider_id)`.execute(db)
     await sql`create index trip_city_driver on trip (city_id, driver_id)`.execute(db)
     await sql`analyze trip`.execute(db)
-    const access = new AccessControl({ policy, db })
+    const access = await AccessControl.create({ policy, db })
     const rider = { id: 'u4242', roles: ['rider'], cityId: 1 }
     const driver = { id: 'u42', roles: ['driver'], cityId: 1 }
     const cases = [

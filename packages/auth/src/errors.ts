@@ -262,6 +262,25 @@ export class PolicyNeedsDataError extends MortarError {
 }
 
 /**
+ * A query filter (`where`, `filter`) was asked of an `AccessControl` that has no database, or
+ * reads a column PostgreSQL did not list: filters compile for the engine and, on PostgreSQL, the
+ * column types read when the `AccessControl` was created. Make it with
+ * `await AccessControl.create({ policy, db })` after the tables exist.
+ *
+ * @example
+ * ```ts
+ * import { PolicyDatabaseError } from '@mortar/auth'
+ *
+ * const isMisconfigured = (error: unknown) => error instanceof PolicyDatabaseError
+ * ```
+ */
+export class PolicyDatabaseError extends MortarError {
+  constructor(message: string, options?: MortarErrorOptions) {
+    super('E_POLICY_DATABASE', 500, message, options)
+  }
+}
+
+/**
  * A request read or changed a resource the policy protects without any authorization call and without
  * being marked public (`@Public()`); raised in tests and development, like Pundit's
  * `verify_authorized`. Call `authorize`, `filter` or `where`, or mark the handler public.

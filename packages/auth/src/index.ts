@@ -75,6 +75,7 @@ export type {
 export { AccessControl, accessControlModule, BoundAccessControl } from './access-control/index.js'
 export type {
   AccessControlModuleOptions,
+  AccessControlDatabaseOptions,
   AccessControlOptions,
   Capability,
   CheckOptions,
@@ -111,6 +112,7 @@ export {
   AccessDeniedError,
   AuthorizationNotVerifiedError,
   HiddenResourceError,
+  PolicyDatabaseError,
   PolicyDefinitionError,
   PolicyNeedsDataError,
 } from './errors.js'

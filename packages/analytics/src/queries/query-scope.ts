@@ -159,19 +159,37 @@ export const EVENTS_FROM = `${EVENT_TABLE} e`
 
 /**
  * SQL reading a scalar property of `e.properties` as the text the rollups store: strings,
- * numbers and booleans; `null` for a missing key, JSON null, objects and arrays.
+ * numbers and booleans; `null` for a missing key, JSON null, objects and arrays. A number is
+ * its JSON text, as JavaScript's `String()` writes it ({@link scalarText}) on every engine.
  */
 export function propertySql(engine: DatabaseEngine, key: string, params: Params): string {
   if (engine === 'postgres') {
     const k = params.add(key)
-    return `(case when jsonb_typeof(e.properties -> ${k}) in ('string', 'number', 'boolean') then e.properties ->> ${k} end)`
+    return `(case jsonb_typeof(e.properties -> ${k}) when 'number' then ${postgresNumberText(`(e.properties ->> ${k})`)} when 'string' then e.properties ->> ${k} when 'boolean' then e.properties ->> ${k} end)`
   }
   const path = params.add(`$.${JSON.stringify(key)}`)
   if (engine === 'mysql') {
+    // MariaDB keeps the document as text: a number reads back as written.
     return `(case when json_type(json_extract(e.properties, ${path})) in ('STRING', 'INTEGER', 'DOUBLE', 'BOOLEAN') then json_unquote(json_extract(e.properties, ${path})) end)`
   }
-  // SQLite: json_extract gives 1 for true and numbers as numbers; the rollups store text.
-  return `(case json_type(e.properties, ${path}) when 'true' then 'true' when 'false' then 'false' when 'object' then null when 'array' then null else cast(json_extract(e.properties, ${path}) as text) end)`
+  // SQLite: json_extract gives 1 for true and numbers as SQL numbers, whose text is SQLite's
+  // ('1.0e+21', '1.0e-06', 15 digits past 2^63); `->` gives a number's JSON text as written.
+  return `(case json_type(e.properties, ${path}) when 'true' then 'true' when 'false' then 'false' when 'object' then null when 'array' then null when 'integer' then e.properties -> ${path} when 'real' then e.properties -> ${path} else cast(json_extract(e.properties, ${path}) as text) end)`
+}
+
+/**
+ * SQL turning the text of a `jsonb` number (`text`, an SQL expression) into JavaScript's: jsonb
+ * keeps numbers as `numeric`, which prints every digit (1e21 as 22 of them, 1e-7 as
+ * '0.0000001'), where `String()` and JSON write an exponent from 1e21 up and below 1e-6. Every
+ * other number prints the same digits in both.
+ */
+export function postgresNumberText(text: string): string {
+  const abs = `ltrim(${text}, '-')`
+  const digits = `trim(both '0' from replace(${abs}, '.', ''))`
+  const exponent = `(case when ${abs} like '0.%' then -1 - length(substring(${abs} from '^0[.](0*)')) else strpos(${abs} || '.', '.') - 2 end)`
+  const mantissa = `left(${digits}, 1) || case when length(${digits}) > 1 then '.' || substr(${digits}, 2) else '' end`
+  const sign = `case when ${text} like '-%' then '-' else '' end`
+  return `(case when ${text} ~ '^-?([0-9]{22}|0[.]0{6})' then ${sign} || ${mantissa} || 'e' || case when ${exponent} < 0 then '-' else '+' end || abs(${exponent}) else ${text} end)`
 }
 
 /** A scalar as the rollups store it. */

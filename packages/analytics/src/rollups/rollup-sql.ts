@@ -1,6 +1,6 @@
 import { type DatabaseEngine, exactTextType } from '@mortar/core'
 import type { Params } from '../queries/query-scope.js'
-import { propertySql } from '../queries/query-scope.js'
+import { postgresNumberText, propertySql } from '../queries/query-scope.js'
 import { offsetChange, zoneOffset } from '../time/zoned-time.js'
 
 // SQL fragments of the set-based rollup: the engine computes local days, property values and
@@ -93,7 +93,7 @@ export function arrayItemsSql(
     const k = params.add(key)
     return {
       join: `cross join lateral jsonb_array_elements(case when jsonb_typeof(e.properties -> ${k}) = 'array' then e.properties -> ${k} else '[]'::jsonb end) as x(v)`,
-      item: `(case when jsonb_typeof(x.v) in ('string', 'number', 'boolean') then substr(x.v #>> '{}', 1, 255) end)`,
+      item: `(case jsonb_typeof(x.v) when 'number' then substr(${postgresNumberText(`(x.v #>> '{}')`)}, 1, 255) when 'string' then substr(x.v #>> '{}', 1, 255) when 'boolean' then x.v #>> '{}' end)`,
     }
   }
   const member = `$.${JSON.stringify(key)}`
@@ -108,8 +108,9 @@ export function arrayItemsSql(
     }
   }
   const path = params.add(member)
+  // A number as its JSON text (`->` at the element's path), as propertySql reads one.
   return {
     join: `join json_each(e.properties, ${path}) x on json_type(e.properties, ${path}) = 'array'`,
-    item: `(case x.type when 'true' then 'true' when 'false' then 'false' when 'object' then null when 'array' then null when 'null' then null else substr(cast(x.value as text), 1, 255) end)`,
+    item: `(case x.type when 'true' then 'true' when 'false' then 'false' when 'object' then null when 'array' then null when 'null' then null when 'integer' then e.properties -> x.fullkey when 'real' then e.properties -> x.fullkey else substr(cast(x.value as text), 1, 255) end)`,
   }
 }

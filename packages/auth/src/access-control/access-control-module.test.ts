@@ -156,6 +156,7 @@ describe('accessControlModule verification', () => {
   it('binds a typed token of the app to the same AccessControl', async () => {
     const RIDES_ACCESS = token<AccessControl<RidesDb, RidesPrincipal, RidesAction>>('test.access')
     const app = createApp({
+      database: 'sqlite::memory:',
       modules: [accessControlModule({ policy: ridesPolicy, token: RIDES_ACCESS })],
     })
     await app.start()

@@ -1,4 +1,11 @@
-import { DATABASE, defineModule, type Module, onBeforeResponse, type Token } from '@mortar/core'
+import {
+  DATABASE,
+  databaseToken,
+  defineModule,
+  type Module,
+  onBeforeResponse,
+  type Token,
+} from '@mortar/core'
 import type { Kysely } from 'kysely'
 import { AuthorizationGuardPlugin } from '../authorize/authorization-guard-plugin.js'
 import { ACCESS_CONTROL } from '../authorize/authorize.js'
@@ -19,8 +26,9 @@ export interface VerifyAuthorizedSetting {
 export interface AccessControlModuleOptions<DB, P, A extends string> {
   readonly policy: Policy<DB, P, A>
   /**
-   * The database that runs relation conditions of point checks (`databaseToken<DB>()`); it also
-   * tells query filters the engine (see `AccessControlOptions.db`).
+   * The database that runs relation conditions of point checks and that query filters compile
+   * for (see `AccessControl.create`); the app's database (`databaseToken<DB>()`) when omitted,
+   * so an app without one must name its own.
    */
   readonly database?: Token<Kysely<DB>>
   /**
@@ -50,11 +58,11 @@ export interface AccessControlModuleOptions<DB, P, A extends string> {
  * @example
  * ```ts
  * import { accessControlModule } from '@mortar/auth'
- * import { createApp, databaseToken } from '@mortar/core'
+ * import { createApp } from '@mortar/core'
  *
  * const app = createApp({
  *   database: 'sqlite:./var/rides.db',
- *   modules: [accessControlModule({ policy: ridesPolicy, database: databaseToken<RidesDb>() })],
+ *   modules: [accessControlModule({ policy: ridesPolicy })],
  * })
  * ```
  */
@@ -68,14 +76,11 @@ export function accessControlModule<DB, P, A extends string>(
     name: 'auth.access-control',
     register(binder) {
       const key = ACCESS_CONTROL as unknown as Token<AccessControl<DB, P, A>>
-      if (database === undefined) {
-        binder.bind(key, { useValue: new AccessControl({ policy }) })
-      } else {
-        binder.bind(key, {
-          inject: [database],
-          useFactory: (db) => new AccessControl({ policy, db }),
-        })
-      }
+      // Created when the app starts, after its migrations: PostgreSQL's column types are read then.
+      binder.bind(key, {
+        inject: [database ?? databaseToken<DB>()],
+        useFactory: (db) => AccessControl.create({ policy, db }),
+      })
       if (token !== undefined) {
         binder.bind(token, { inject: [key], useFactory: (access) => access })
       }

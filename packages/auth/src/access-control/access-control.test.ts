@@ -229,7 +229,7 @@ describe('AccessControl on a database', () => {
       ])
       .execute()
     await db.insertInto('trip_share').values({ trip_id: 2, user_id: 'ann' }).execute()
-    withDb = new AccessControl({ policy: ridesPolicy, db })
+    withDb = await AccessControl.create({ policy: ridesPolicy, db })
   })
 
   afterAll(() => database.destroy())

@@ -1,4 +1,4 @@
-import { type DatabaseEngine, engineOf, type Principal } from '@mortar/core'
+import { engineOf, type Principal } from '@mortar/core'
 import {
   type Expression,
   type Kysely,
@@ -8,7 +8,12 @@ import {
   sql,
 } from 'kysely'
 import { markAuthorized } from '../authorize/authorization-record.js'
-import { AccessDeniedError, HiddenResourceError, PolicyNeedsDataError } from '../errors.js'
+import {
+  AccessDeniedError,
+  HiddenResourceError,
+  PolicyDatabaseError,
+  PolicyNeedsDataError,
+} from '../errors.js'
 import type { ColumnOf, ConditionNode } from '../policy/condition.js'
 import {
   answeredResolver,
@@ -22,7 +27,9 @@ import {
   sqlNot,
   type Truth,
 } from '../policy/compile-condition.js'
+import { readMysqlColumns, readPgColumns } from '../policy/column-types.js'
 import type { CompiledRule, Policy, RuleSet } from '../policy/policy.js'
+import type { SqlSchema } from '../policy/sql-comparison.js'
 
 /**
  * The answer of a check without a row: `'always'` for every row, `'never'` for none,
@@ -37,15 +44,20 @@ export type Capability = 'always' | 'never' | 'conditional'
  */
 export type RowOf<DB, T extends keyof DB> = Readonly<Partial<Selectable<DB[T]>>>
 
-/** Options of an {@link AccessControl}. */
+/** Options of an {@link AccessControl} made with `new`: point checks only. */
 export interface AccessControlOptions<DB, P, A extends string> {
   readonly policy: Policy<DB, P, A>
+}
+
+/** Options of {@link AccessControl.create}: point checks and query filters. */
+export interface AccessControlDatabaseOptions<DB, P, A extends string>
+  extends AccessControlOptions<DB, P, A> {
   /**
-   * Runs relation conditions (`exists`) of point checks in `canAsync` and `authorize`, and tells
-   * `where` and `filter` the engine, so that a value of another kind than its column compares in
-   * SQL as in the point check (never equal through the engine's conversions).
+   * Runs relation conditions (`exists`) of point checks in `canAsync` and `authorize`, and is
+   * what `where` and `filter` compile for: its engine and, on PostgreSQL, its column types, so
+   * that a value of another kind than its column compares in SQL as in the point check.
    */
-  readonly db?: Kysely<DB>
+  readonly db: Kysely<DB>
 }
 
 /** Options of a synchronous point check. */
@@ -255,8 +267,9 @@ function capabilityOf(set: RuleSet, principal: unknown): Decision & { capability
 }
 
 interface SqlTarget {
+  readonly table: string
   readonly alias: string
-  readonly engine: DatabaseEngine | undefined
+  readonly schema: SqlSchema
 }
 
 function ruleSql(
@@ -308,7 +321,7 @@ export interface Filterable<Q> {
  * ```ts
  * import { AccessControl } from '@mortar/auth'
  *
- * const access = new AccessControl({ policy: ridesPolicy, db })
+ * const access = await AccessControl.create({ policy: ridesPolicy, db })
  * const trips = await access.filter(db.selectFrom('trip').selectAll(), user, 'read', 'trip').execute()
  * await access.authorize(user, 'cancel', 'trip', trip)
  * ```
@@ -316,13 +329,34 @@ export interface Filterable<Q> {
 export class AccessControl<DB = unknown, P = Principal, A extends string = string> {
   /** The policy this service answers from. */
   readonly policy: Policy<DB, P, A>
-  readonly #db: Kysely<DB> | undefined
-  readonly #engine: DatabaseEngine | undefined
+  #db: Kysely<DB> | undefined
+  #schema: SqlSchema | undefined
 
+  /** Point checks only: `where`, `filter` and `canAsync`'s relations need {@link create}. */
   constructor(options: AccessControlOptions<DB, P, A>) {
     this.policy = options.policy
-    this.#db = options.db
-    this.#engine = options.db === undefined ? undefined : engineOf(options.db)
+  }
+
+  /**
+   * An access control with a database: point checks, relation conditions run on `db`, and query
+   * filters compiled for its engine. On PostgreSQL it reads the column types of the tables on
+   * the search path once, here, so that every comparison is written for its column's type
+   * (an index is used, no row is tested for its type): create it after the tables exist.
+   */
+  static async create<DB, P, A extends string>(
+    options: AccessControlDatabaseOptions<DB, P, A>,
+  ): Promise<AccessControl<DB, P, A>> {
+    const access = new AccessControl<DB, P, A>(options)
+    const engine = engineOf(options.db)
+    access.#db = options.db
+    const db = options.db as Kysely<unknown>
+    access.#schema =
+      engine === 'postgres'
+        ? { engine, columns: await readPgColumns(db) }
+        : engine === 'mysql'
+          ? { engine, columns: await readMysqlColumns(db) }
+          : { engine }
+    return access
   }
 
   /**
@@ -471,7 +505,13 @@ export class AccessControl<DB = unknown, P = Principal, A extends string = strin
   ): Expression<SqlBool> {
     markAuthorized()
     const set = this.#set(principal, action, resource)
-    return setSql(set, principal, { alias: options?.as ?? resource, engine: this.#engine })
+    const schema = this.#schema
+    if (schema === undefined) {
+      throw new PolicyDatabaseError(
+        'where() and filter() compile for a database: make the AccessControl with await AccessControl.create({ policy, db }), or give accessControlModule the app database.',
+      )
+    }
+    return setSql(set, principal, { table: resource, alias: options?.as ?? resource, schema })
   }
 
   /** Applies {@link where} to a select, update or delete query on `resource`. */
@@ -525,15 +565,19 @@ export class AccessControl<DB = unknown, P = Principal, A extends string = strin
     const nodes = rules.flatMap((rule) => relationsOf(rule.condition))
     if (nodes.length === 0) return NO_RELATIONS
     const db = this.#db
-    if (db === undefined) throw new PolicyNeedsDataError((nodes[0] as ExistsNode).table)
+    const schema = this.#schema
+    if (db === undefined || schema === undefined) {
+      throw new PolicyNeedsDataError((nodes[0] as ExistsNode).table)
+    }
     const answers = new Map<ExistsNode, boolean>()
     for (const node of nodes) {
       const alias = `${node.table}_1`
       const where = compileSql(node.where, principal, {
+        table: node.table,
         alias,
         depth: 1,
-        outer: { alias: set.resource, row },
-        engine: this.#engine,
+        outer: { table: set.resource, alias: set.resource, row },
+        schema,
       })
       const result =
         await sql`select 1 as found from ${sql.table(node.table)} as ${sql.id(alias)} where ${where} limit 1`.execute(

@@ -1,4 +1,5 @@
 export type {
+  AccessControlDatabaseOptions,
   AccessControlOptions,
   Capability,
   CheckOptions,

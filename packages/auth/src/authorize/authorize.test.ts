@@ -12,6 +12,7 @@ import { accessControlModule } from '../access-control/access-control-module.js'
 import { AccessDeniedError, AuthorizationNotVerifiedError } from '../errors.js'
 import {
   createRidesTables,
+  type RidesAction,
   type RidesDb,
   type RidesPrincipal,
   ridesPolicy,
@@ -110,12 +111,14 @@ describe('@Authorize', () => {
 describe('verifying authorization', () => {
   let database: Database<RidesDb>
   let db: Kysely<RidesDb>
+  let filtering: AccessControl<RidesDb, RidesPrincipal, RidesAction>
 
   beforeAll(async () => {
     database = new Database<RidesDb>('sqlite::memory:')
     await createRidesTables(database.kysely)
     await database.kysely.insertInto('trip').values(trip).execute()
     db = database.kysely.withPlugin(new AuthorizationGuardPlugin({ tables: ridesPolicy.resources }))
+    filtering = await AccessControl.create({ policy: ridesPolicy, db: database.kysely })
   })
 
   afterAll(() => database.destroy())
@@ -130,7 +133,7 @@ describe('verifying authorization', () => {
 
     @VerifyAuthorized({ enabled: true })
     async filtered() {
-      return access.filter(db.selectFrom('trip').selectAll(), ann, 'read', 'trip').execute()
+      return filtering.filter(db.selectFrom('trip').selectAll(), ann, 'read', 'trip').execute()
     }
 
     @VerifyAuthorized({ enabled: true })
@@ -227,7 +230,10 @@ describe('verifying authorization', () => {
 
 describe('accessControlModule', () => {
   it('lets @Authorize resolve the app’s AccessControl from the request scope', async () => {
-    const app = createApp({ modules: [accessControlModule({ policy: ridesPolicy })] })
+    const app = createApp({
+      database: 'sqlite::memory:',
+      modules: [accessControlModule({ policy: ridesPolicy })],
+    })
     await app.start()
     try {
       const context = new RequestContext({ createScope: () => app.createScope() })
@@ -242,10 +248,25 @@ describe('accessControlModule', () => {
     }
   })
 
-  it('binds ACCESS_CONTROL to an AccessControl over the policy', () => {
+  it('binds ACCESS_CONTROL to an AccessControl over the policy and the app database', async () => {
+    const app = createApp({
+      database: 'sqlite::memory:',
+      modules: [accessControlModule({ policy: ridesPolicy })],
+    })
+    await app.start()
+    try {
+      const bound = app.resolve(ACCESS_CONTROL)
+      expect(bound).toBeInstanceOf(AccessControl)
+      expect(bound.policy).toBe(ridesPolicy)
+      // Filters compile for the app's database, which the module took without being told.
+      expect(() => bound.where(undefined, 'read', 'trip')).not.toThrow()
+    } finally {
+      await app.stop()
+    }
+  })
+
+  it('refuses to start in an app without a database when none is named', async () => {
     const app = createApp({ modules: [accessControlModule({ policy: ridesPolicy })] })
-    const bound = app.resolve(ACCESS_CONTROL)
-    expect(bound).toBeInstanceOf(AccessControl)
-    expect(bound.policy).toBe(ridesPolicy)
+    await expect(app.start()).rejects.toThrow(/mortar\.kysely/)
   })
 })

@@ -3,6 +3,7 @@
 // booleans as 0/1 on MariaDB and SQLite), and the SQL side (sql-comparison.ts) computes the same
 // answers from the column's value on each engine; the agreement tests hold the two together.
 import type { Truth } from './compile-condition.js'
+import type { CompareOperator } from './condition.js'
 import { isComparable } from './principal-ref.js'
 
 /** A decimal numeral as engines print numbers: no sign but '-', no leading zero, no exponent. */
@@ -107,7 +108,7 @@ export function equalValues(left: unknown, right: unknown): Truth {
 }
 
 /** The number a value orders as: a number, a boolean (0/1) or a numeral; else `undefined`. */
-function orderNumber(value: unknown): number | bigint | undefined {
+export function orderNumber(value: unknown): number | bigint | undefined {
   switch (typeof value) {
     case 'number':
       return Number.isNaN(value) ? undefined : value
@@ -142,4 +143,26 @@ export function orderValues(left: unknown, right: unknown): number | undefined {
     return compareNumbers((left as Date).getTime(), (right as Date).getTime())
   }
   return undefined
+}
+
+const ORDER_TESTS: Record<Exclude<CompareOperator, '=' | '<>'>, (order: number) => boolean> = {
+  '<': (order) => order < 0,
+  '<=': (order) => order <= 0,
+  '>': (order) => order > 0,
+  '>=': (order) => order >= 0,
+}
+
+/** The test of an ordering operator on the order of two values. */
+export function orderTest(op: Exclude<CompareOperator, '=' | '<>'>): (order: number) => boolean {
+  return ORDER_TESTS[op]
+}
+
+/** `left op right` for two non-null values, as the point check answers it. */
+export function compareTruth(left: unknown, op: CompareOperator, right: unknown): Truth {
+  if (op === '=' || op === '<>') {
+    const equal = equalValues(left, right)
+    return equal === null ? null : equal !== (op === '<>')
+  }
+  const order = orderValues(left, right)
+  return order === undefined ? null : ORDER_TESTS[op](order)
 }

@@ -155,7 +155,7 @@ describe('queries for a principal value of the wrong type', () => {
   afterAll(() => database.destroy())
 
   it('return no row, as the point check allows none', async () => {
-    const access = new AccessControl({ policy: ridesPolicy, db: database.kysely })
+    const access = await AccessControl.create({ policy: ridesPolicy, db: database.kysely })
     for (const id of [{}, ['ann'], 1, Number.NaN, true]) {
       const principal = rider({ id })
       const rows = await access

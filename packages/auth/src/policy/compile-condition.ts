@@ -2,12 +2,18 @@
 // for lists, updates and deletes. Both follow SQL's three-valued logic (null = unknown), and only
 // `true` lets a row through, so a NULL column never matches in one and not in the other.
 import { type RawBuilder, type SqlBool, sql } from 'kysely'
-import { PolicyNeedsDataError } from '../errors.js'
-import type { DatabaseEngine } from '@mortar/core'
-import { equalValues, orderValues } from './compare-values.js'
+import { PolicyDatabaseError, PolicyNeedsDataError } from '../errors.js'
+import { equalValues, orderTest, orderValues } from './compare-values.js'
 import type { CompareOperator, ConditionNode, OperandNode } from './condition.js'
 import { isComparable, pathGetter } from './principal-ref.js'
-import { sqlCompare } from './sql-comparison.js'
+import type { MysqlColumn, PgColumn } from './column-types.js'
+import {
+  type SqlColumn,
+  type SqlSchema,
+  sqlColumnsEqual,
+  sqlCompare,
+  sqlConstant,
+} from './sql-comparison.js'
 
 /** Three-valued truth: `null` is SQL's unknown. */
 export type Truth = boolean | null
@@ -56,13 +62,6 @@ export function answeredResolver(answers: ReadonlyMap<ExistsNode, boolean>): Rel
   }
 }
 
-const TESTS: Record<Exclude<CompareOperator, '=' | '<>'>, (order: number) => boolean> = {
-  '<': (order) => order < 0,
-  '<=': (order) => order <= 0,
-  '>': (order) => order > 0,
-  '>=': (order) => order >= 0,
-}
-
 function operandGetter(
   node: OperandNode,
   shape: 'value' | 'list',
@@ -104,7 +103,7 @@ export function compilePredicate(node: ConditionNode): RowPredicate {
           return equal === null ? null : equal !== negate
         }
       }
-      const test = TESTS[node.op]
+      const test = orderTest(node.op)
       return (row, principal) => {
         const left = row[column]
         const right = get(principal)
@@ -189,86 +188,46 @@ export function compilePredicate(node: ConditionNode): RowPredicate {
   }
 }
 
-/** Where a SQL condition's columns live: the table alias, and the enclosing query's. */
+/** Where a SQL condition's columns live: the table and its alias, and the enclosing query's. */
 export interface SqlScope {
+  readonly table: string
   readonly alias: string
   readonly depth: number
   /** The enclosing table inside a relation; `row` when the outer row is known (a point check). */
-  readonly outer?: { readonly alias: string; readonly row?: Row | undefined }
-  /**
-   * The engine the SQL runs on, for comparisons that agree with the point check whatever the
-   * value's kind (sql-comparison.ts); without it, SQL that every engine runs, which leaves a
-   * value of another kind than its column to the engine's conversions.
-   */
-  readonly engine?: DatabaseEngine | undefined
+  readonly outer?: {
+    readonly table: string
+    readonly alias: string
+    readonly row?: Row | undefined
+  }
+  /** The engine the SQL runs on, with PostgreSQL's column types (sql-comparison.ts). */
+  readonly schema: SqlSchema
 }
 
-/**
- * A string compares byte for byte in SQL, as `===` does in a point check. MariaDB's and MySQL's
- * default collations ignore case, accents and trailing spaces, so there a string parameter is
- * cast to binary: `col = cast(? as binary)` still looks the value up in an index on `col`
- * (checked with EXPLAIN on MariaDB 10.11). The cast sits in executable comments (slash-star-bang),
- * which MySQL and MariaDB run and every other engine skips as comments, so one expression serves
- * every Kysely whatever its dialect. Numbers and other values stay as they are.
- */
-function exactValue(value: unknown): unknown {
-  return typeof value === 'string' ? sql`/*!cast(*/${value}/*! as binary)*/` : value
-}
-
-/**
- * The text MariaDB must read in the column for it to equal `value` (see compare-values.ts), as a
- * hex literal inside an executable comment: a parameter there would be one PostgreSQL never
- * sees. `undefined` for a value that is no string, number or boolean.
- */
-function binaryText(value: unknown): RawBuilder<unknown> | undefined {
-  let text: string
-  if (typeof value === 'string') text = value
-  else if (typeof value === 'number' || typeof value === 'bigint') text = String(value)
-  else if (typeof value === 'boolean') text = value ? '1' : '0'
-  else return undefined
-  return sql.raw(`X'${Buffer.from(text, 'utf8').toString('hex')}'`)
-}
-
-/**
- * Equality without the engine: MariaDB compares a text column with a number as doubles ('1abc' =
- * 1), so it also compares the column's bytes with the value's text, in an executable comment.
- */
-function portableEqual(
-  column: RawBuilder<unknown>,
-  values: readonly unknown[],
-): RawBuilder<SqlBool> {
-  const right = sql.join(values.map(exactValue))
-  const texts = values.map(binaryText)
-  if (texts.some((text) => text === undefined)) return sql<SqlBool>`${column} in (${right})`
-  return sql<SqlBool>`(${column} in (${right})/*! and cast(${column} as binary) in (${sql.join(texts)})*/)`
+/** A column of `table` under `alias`, with its type on PostgreSQL. */
+function sqlColumn(schema: SqlSchema, table: string, alias: string, name: string): SqlColumn {
+  const ref = sql.ref(`${alias}.${name}`)
+  if (schema.engine === 'sqlite') return { engine: schema.engine, ref }
+  const type = schema.columns.get(table)?.get(name)
+  if (type === undefined) {
+    throw new PolicyDatabaseError(
+      `The policy reads column '${name}' of table '${table}', which the database did not list when the AccessControl was created: create tables before the AccessControl, or check the name.`,
+    )
+  }
+  return schema.engine === 'postgres'
+    ? { engine: schema.engine, ref, type: type as PgColumn }
+    : { engine: schema.engine, ref, type: type as MysqlColumn }
 }
 
 /** `column op value`; a missing value (null, undefined) makes it unknown. */
-function compare(
-  engine: DatabaseEngine | undefined,
-  column: RawBuilder<unknown>,
-  op: CompareOperator,
-  value: unknown,
-): RawBuilder<SqlBool> {
-  if (value === null || value === undefined) return sql<SqlBool>`${column} ${sql.raw(op)} null`
-  if (engine !== undefined) return sqlCompare(engine, column, op, value)
-  if (op === '=') return portableEqual(column, [value])
-  if (op === '<>') return sql<SqlBool>`not (${portableEqual(column, [value])})`
-  return sql<SqlBool>`${column} ${sql.raw(op)} ${exactValue(value)}`
+function compare(column: SqlColumn, op: CompareOperator, value: unknown): RawBuilder<SqlBool> {
+  if (value === null || value === undefined) return sql<SqlBool>`${column.ref} ${sql.raw(op)} null`
+  return sqlCompare(column, op, value)
 }
 
-/** Two columns equal byte for byte; the plain `=` keeps an index usable on MySQL and MariaDB. */
-function exactColumns(left: RawBuilder<unknown>, right: RawBuilder<unknown>): RawBuilder<SqlBool> {
-  return sql<SqlBool>`(${left} = ${right}/*! and cast(${left} as binary) = cast(${right} as binary)*/)`
-}
+const TRUE = sqlConstant(true)
+const FALSE = sqlConstant(false)
 
-const TRUE = sql<SqlBool>`${sql.lit(true)}`
-const FALSE = sql<SqlBool>`${sql.lit(false)}`
-
-/** The SQL constant for a boolean. */
-export function sqlConstant(value: boolean): RawBuilder<SqlBool> {
-  return value ? TRUE : FALSE
-}
+export { sqlConstant }
 
 const SEPARATORS = { and: sql.raw(' and '), or: sql.raw(' or ') }
 
@@ -296,22 +255,27 @@ export function sqlNot(part: RawBuilder<SqlBool>): RawBuilder<SqlBool> {
 /** SQL for one principal, from a condition compiled once per table alias. */
 export type SqlFactory = (principal: unknown) => RawBuilder<SqlBool>
 
-const factories = new WeakMap<ConditionNode, Map<string, SqlFactory>>()
+const factories = new WeakMap<SqlSchema, WeakMap<ConditionNode, Map<string, SqlFactory>>>()
 
 /**
  * Compiles a condition tree to a function of the principal. Everything that does not read the
  * principal (column references, literals, whole subtrees) is built once, so a request only
- * builds the nodes that hold its own values. Cached per tree and alias unless an outer row is
+ * builds the nodes that hold its own values. Cached per schema, tree and alias unless an outer row is
  * given (a point check's relation query).
  */
 export function sqlFactory(node: ConditionNode, scope: SqlScope): SqlFactory {
   if (scope.depth !== 0 || scope.outer !== undefined) return buildFactory(node, scope)
-  let byAlias = factories.get(node)
+  let byNode = factories.get(scope.schema)
+  if (byNode === undefined) {
+    byNode = new WeakMap()
+    factories.set(scope.schema, byNode)
+  }
+  let byAlias = byNode.get(node)
   if (byAlias === undefined) {
     byAlias = new Map()
-    factories.set(node, byAlias)
+    byNode.set(node, byAlias)
   }
-  const key = `${scope.engine ?? ''}\u0000${scope.alias}`
+  const key = `${scope.table}\u0000${scope.alias}`
   let factory = byAlias.get(key)
   if (factory === undefined) {
     factory = buildFactory(node, scope)
@@ -338,17 +302,17 @@ function constant(value: RawBuilder<SqlBool>): SqlFactory {
 const constants = new WeakSet<SqlFactory>()
 
 function buildFactory(node: ConditionNode, scope: SqlScope): SqlFactory {
-  const column = (name: string) => sql.ref(`${scope.alias}.${name}`)
-  const { engine } = scope
+  const { schema } = scope
+  const column = (name: string) => sqlColumn(schema, scope.table, scope.alias, name)
   switch (node.kind) {
     case 'const':
       return constant(sqlConstant(node.value))
     case 'compare': {
       const left = column(node.column)
       const { op, operand } = node
-      if (operand.kind === 'value') return constant(compare(engine, left, op, operand.value))
+      if (operand.kind === 'value') return constant(compare(left, op, operand.value))
       const get = pathGetter(operand.path, 'value')
-      return (principal) => compare(engine, left, op, get(principal))
+      return (principal) => compare(left, op, get(principal))
     }
     case 'in': {
       const left = column(node.column)
@@ -356,13 +320,10 @@ function buildFactory(node: ConditionNode, scope: SqlScope): SqlFactory {
       const build = (value: unknown) => {
         const values = listValues(value)
         if (values.length === 0) return FALSE
-        if (engine !== undefined) {
-          return sqlJunction(
-            'or',
-            values.map((item) => sqlCompare(engine, left, '=', item)),
-          )
-        }
-        return portableEqual(left, values)
+        return sqlJunction(
+          'or',
+          values.map((item) => sqlCompare(left, '=', item)),
+        )
       }
       if (operand.kind === 'value') return constant(build(operand.value))
       const get = pathGetter(operand.path, 'list')
@@ -370,7 +331,7 @@ function buildFactory(node: ConditionNode, scope: SqlScope): SqlFactory {
     }
     case 'null':
       return constant(
-        sql<SqlBool>`${column(node.column)} ${sql.raw(node.isNull ? 'is null' : 'is not null')}`,
+        sql<SqlBool>`${column(node.column).ref} ${sql.raw(node.isNull ? 'is null' : 'is not null')}`,
       )
     case 'and':
     case 'or': {
@@ -398,10 +359,11 @@ function buildFactory(node: ConditionNode, scope: SqlScope): SqlFactory {
     case 'exists': {
       const alias = `${node.table}_${scope.depth + 1}`
       const where = buildFactory(node.where, {
+        table: node.table,
         alias,
         depth: scope.depth + 1,
-        outer: { alias: scope.alias },
-        engine,
+        outer: { table: scope.table, alias: scope.alias },
+        schema,
       })
       const from = sql`${sql.table(node.table)} as ${sql.id(alias)}`
       const build = (condition: RawBuilder<SqlBool>) =>
@@ -411,15 +373,17 @@ function buildFactory(node: ConditionNode, scope: SqlScope): SqlFactory {
     }
     case 'outer': {
       const outer = scope.outer
-      if (outer?.row !== undefined) {
+      if (outer === undefined) throw new Error('a relation link outside a relation')
+      if (outer.row !== undefined) {
         // The caller's row may hold anything: a value no column holds matches no related row.
         const value = outer.row[node.outerColumn]
-        return constant(
-          compare(engine, column(node.column), '=', isComparable(value) ? value : null),
-        )
+        return constant(compare(column(node.column), '=', isComparable(value) ? value : null))
       }
       return constant(
-        exactColumns(column(node.column), sql.ref(`${outer?.alias}.${node.outerColumn}`)),
+        sqlColumnsEqual(
+          column(node.column),
+          sqlColumn(schema, outer.table, outer.alias, node.outerColumn),
+        ),
       )
     }
   }

@@ -63,7 +63,7 @@ builder.fields('trip', 'rider', ['id', 'statuss'])
 
 declare const db: Kysely<RidesDb>
 declare const principal: OrgPrincipal
-const access = new AccessControl({ policy: builder.build(), db })
+const access = await AccessControl.create({ policy: builder.build(), db })
 
 // Must compile: checks, filters on select, update and delete, and typed field lists.
 access.can(principal, 'read', 'trip', { id: 1, city_id: 1 })

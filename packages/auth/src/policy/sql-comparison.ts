@@ -1,38 +1,41 @@
 // A column compared with a value in SQL, with the answers of the point check (compare-values.ts)
 // on every engine. Left to itself each engine converts: MariaDB compares a string with a number
 // as doubles ('1abc' = 1, 'abc' = 0: rows the point check denies), PostgreSQL raises on a string
-// its column type cannot parse, SQLite turns '0123' into 123 for an integer column. So the SQL
-// compares the column's text where kinds may differ, and keeps a plain `column = value` beside
-// it wherever that cannot raise, so that an index on the column is still used.
+// its column type cannot parse, SQLite turns '0123' into 123 for an integer column. On
+// PostgreSQL the column's type is known (pg-columns.ts), so the value is turned into one of that
+// type, or the comparison into the constant the point check answers for every row of it; on
+// MariaDB and SQLite, whose columns may hold values of other kinds, the SQL compares the
+// column's text where kinds may differ, with a plain `column = value` beside it for an index.
 import type { DatabaseEngine } from '@mortar/core'
 import { type RawBuilder, type SqlBool, sql } from 'kysely'
-import { isNumberText, NUMERAL, numberText } from './compare-values.js'
+import type { Truth } from './compile-condition.js'
+import { compareTruth, isNumberText, NUMERAL, numberText, orderNumber } from './compare-values.js'
 import type { CompareOperator } from './condition.js'
+import type { MysqlColumn, MysqlColumns, PgColumn, PgColumns } from './column-types.js'
 
 type Column = RawBuilder<unknown>
+type Ordering = Exclude<CompareOperator, '=' | '<>'>
+
+/** The engine SQL runs on, with its column types (column-types.ts). */
+export type SqlSchema =
+  | { readonly engine: 'postgres'; readonly columns: PgColumns }
+  | { readonly engine: 'mysql'; readonly columns: MysqlColumns }
+  | { readonly engine: 'sqlite' }
+
+/** A column in SQL: its reference, and its type where the engine has one. */
+export type SqlColumn =
+  | { readonly engine: 'postgres'; readonly ref: Column; readonly type: PgColumn }
+  | { readonly engine: 'mysql'; readonly ref: Column; readonly type: MysqlColumn }
+  | { readonly engine: 'sqlite'; readonly ref: Column }
 
 // NUMERAL for the engines' regular expressions, written without backslashes (MariaDB's string
 // literals would eat them).
 const NUMERAL_SQL = sql.raw(`'^-?(0|[1-9][0-9]*)([.][0-9]+)?$'`)
-// PostgreSQL's number types, and the types pg reads back as a Date or a boolean, by their fixed
-// built-in oids ('numeric'::regtype would parse a type name in every query).
+// PostgreSQL's number types by their fixed built-in oids ('numeric'::regtype would parse a type
+// name in every query).
 const PG_NUMERIC = sql.raw('(21, 23, 20, 1700, 700, 701)')
-const PG_NOT_TEXT = sql.raw('(16, 1082, 1114, 1184)')
-const PG_NUMERIC_OID = sql.raw('1700')
-const PG_TEXT_OF_OTHER_KIND = /^(?:true|false|\d{4}-\d\d-\d\d.*)$/s
-const PG_INT4_MAX = 2n ** 31n - 1n
 const INTEGER_TEXT = /^(?:0|-?[1-9]\d*)$/
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
-
-/**
- * Whether PostgreSQL reads `text` for a text, an integer or a bigint column alike: an integer in
- * an integer column's range (a larger one would raise against it: compared as text instead).
- */
-function pgInteger(text: string): boolean {
-  if (!INTEGER_TEXT.test(text)) return false
-  const value = BigInt(text)
-  return value <= PG_INT4_MAX && value >= -PG_INT4_MAX - 1n
-}
 
 // The value as MariaDB compares it byte for byte.
 const binary = (value: unknown) => sql`cast(${value} as binary)`
@@ -59,58 +62,244 @@ function equalText(
       return isNumberText(text)
         ? sql<SqlBool>`${column} = ${text}`
         : sql<SqlBool>`(${column} = ${text} and typeof(${column}) in ('text', 'null'))`
-    case 'postgres': {
-      // A value PostgreSQL reads for any column it may meet is compared as is, so an index is
-      // used; another is compared as text, which never raises. Where the plain comparison is
-      // the text's (integers; lower-case uuids, as pg reads them back), only a numeric column
-      // may differ ('5.00' = 5): that guard is written so the planner counts it as ~always true.
-      if (pgInteger(text)) {
-        return sql<SqlBool>`(${column} = ${text} and (pg_typeof(${column})::oid <> ${PG_NUMERIC_OID} or cast(${column} as text) = ${text}))`
-      }
-      if (typeof value === 'string' && UUID.test(text)) return sql<SqlBool>`${column} = ${text}`
-      // A boolean's or a date's text ('true', '2026-12-04') is not that boolean or date.
-      if (typeof value !== 'string' || !PG_TEXT_OF_OTHER_KIND.test(text)) {
-        return sql<SqlBool>`cast(${column} as text) = ${text}`
-      }
-      return sql<SqlBool>`(cast(${column} as text) = ${text} and (${column} is null or pg_typeof(${column})::oid not in ${PG_NOT_TEXT}))`
-    }
+    case 'postgres':
+      // A column of a type pg-columns.ts does not tell apart reads back as its text.
+      return sql<SqlBool>`cast(${column} as text) = ${text}`
   }
 }
 
-type Ordering = (column: Column, op: RawBuilder<unknown>, text: string) => RawBuilder<SqlBool>
+type OrderSql = (column: Column, op: RawBuilder<unknown>, text: string) => RawBuilder<SqlBool>
 
 /** `column op value` for a value that orders as a number (its text is `text`). */
-const ORDER_NUMBER: Record<DatabaseEngine, Ordering> = {
+const ORDER_NUMBER: Record<DatabaseEngine, OrderSql> = {
   mysql: (column, op, text) =>
     sql<SqlBool>`case when charset(${column}) = 'binary' then ${column} ${op} cast(${text} as decimal(65, 30)) when ${binary(column)} regexp ${NUMERAL_SQL} then cast(${column} as decimal(65, 30)) ${op} cast(${text} as decimal(65, 30)) end`,
   sqlite: (column, op, text) =>
     sql<SqlBool>`case when typeof(${column}) in ('integer', 'real') then ${column} ${op} cast(${text} as numeric) when ${sqliteNumeral(column)} then cast(${column} as numeric) ${op} cast(${text} as numeric) end`,
   postgres: (column, op, text) =>
-    sql<SqlBool>`case when pg_typeof(${column})::oid = 16 then cast(cast(${column} as text) = 'true' as integer) ${op} cast(${text} as numeric) when pg_typeof(${column})::oid in ${PG_NUMERIC} or cast(${column} as text) ~ ${NUMERAL_SQL} then cast(cast(${column} as text) as numeric) ${op} cast(${text} as numeric) end`,
+    sql<SqlBool>`case when pg_typeof(${column})::oid in ${PG_NUMERIC} or cast(${column} as text) ~ ${NUMERAL_SQL} then cast(cast(${column} as text) as numeric) ${op} cast(${text} as numeric) end`,
 }
 
 /** `column op value` for a string that is no numeral: by code point, against strings only. */
-const ORDER_STRING: Record<DatabaseEngine, Ordering> = {
+const ORDER_STRING: Record<DatabaseEngine, OrderSql> = {
   mysql: (column, op, text) =>
     sql<SqlBool>`case when charset(${column}) <> 'binary' and not (${binary(column)} regexp ${NUMERAL_SQL}) then ${column} ${op} ${binary(text)} end`,
   sqlite: (column, op, text) =>
     sql<SqlBool>`case when typeof(${column}) = 'text' and not ${sqliteNumeral(column)} then cast(${column} as text) ${op} ${text} end`,
   postgres: (column, op, text) =>
-    sql<SqlBool>`case when pg_typeof(${column})::oid in ${PG_NUMERIC} or pg_typeof(${column})::oid in ${PG_NOT_TEXT} or cast(${column} as text) ~ ${NUMERAL_SQL} then null else cast(${column} as text) ${op} ${text} end`,
+    sql<SqlBool>`case when pg_typeof(${column})::oid in ${PG_NUMERIC} or cast(${column} as text) ~ ${NUMERAL_SQL} then null else cast(${column} as text) collate "C" ${op} ${text} end`,
+}
+
+/** The answer for every row whose column is not NULL (NULL where it is: unknown, as in a check). */
+function known(column: Column, notNull: boolean, answer: Truth): RawBuilder<SqlBool> {
+  if (answer === null) return UNKNOWN
+  if (notNull) return answer ? TRUE : FALSE
+  return answer
+    ? sql<SqlBool>`nullif(${column} is not null, false)`
+    : sql<SqlBool>`nullif(${column} is null, true)`
+}
+
+const UNKNOWN = sql<SqlBool>`null`
+const TRUE = sql<SqlBool>`${sql.lit(true)}`
+const FALSE = sql<SqlBool>`${sql.lit(false)}`
+
+/** `true`/`false` as folded SQL constants (compile-condition.ts joins them away). */
+export function sqlConstant(value: boolean): RawBuilder<SqlBool> {
+  return value ? TRUE : FALSE
+}
+
+// Text no PostgreSQL column holds: a NUL byte (refused as input) or half a surrogate pair.
+const NOT_PG_TEXT = /[\0\p{Cs}]/u
+
+/** The integer a value equals in a point check against an integer column, if any. */
+function integerOf(value: unknown): bigint | undefined {
+  switch (typeof value) {
+    case 'number':
+      return Number.isInteger(value) ? BigInt(value) : undefined
+    case 'bigint':
+      return value
+    case 'boolean':
+      return value ? 1n : 0n
+    case 'string':
+      return INTEGER_TEXT.test(value) ? BigInt(value) : undefined
+    default:
+      return undefined
+  }
+}
+
+/** The text a value equals in a point check against a text column, if any. */
+function textOf(value: unknown): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return value
+    case 'number':
+    case 'bigint':
+      return numberText(value)
+    case 'boolean':
+      return value ? '1' : '0'
+    default:
+      return undefined
+  }
+}
+
+/**
+ * An integer column (a number, or an int8's string): the value becomes an integer in the
+ * column's range, or the answer is the same for every row.
+ */
+function pgInteger(
+  column: Column,
+  type: Extract<PgColumn, { kind: 'integer' }>,
+  op: CompareOperator,
+  value: unknown,
+): RawBuilder<SqlBool> {
+  if (op === '=' || op === '<>') {
+    const target = integerOf(value)
+    if (target === undefined || target < type.min || target > type.max) {
+      return known(column, type.notNull, op === '<>')
+    }
+    return sql<SqlBool>`${column} ${sql.raw(op)} ${String(target)}`
+  }
+  const bound = orderNumber(value)
+  if (bound === undefined) return known(column, type.notNull, null)
+  // For an integer x, x < 1.5 is x < 2 and x <= 1.5 is x <= 1.
+  let target: bigint
+  if (typeof bound === 'bigint') target = bound
+  else if (bound === Number.POSITIVE_INFINITY) target = type.max + 1n
+  else if (bound === Number.NEGATIVE_INFINITY) target = type.min - 1n
+  else target = BigInt(op === '<' || op === '>=' ? Math.ceil(bound) : Math.floor(bound))
+  const answers: Record<Ordering, [all: boolean, none: boolean]> = {
+    '<': [type.max < target, type.min >= target],
+    '<=': [type.max <= target, type.min > target],
+    '>': [type.min > target, type.max <= target],
+    '>=': [type.min >= target, type.max < target],
+  }
+  const [all, none] = answers[op]
+  if (all || none) return known(column, type.notNull, all)
+  return sql<SqlBool>`${column} ${sql.raw(op)} ${String(target)}`
+}
+
+/**
+ * A column of few values (a boolean, an enum): the point check is asked for each, and the SQL
+ * names the values that pass.
+ */
+function pgDomain(
+  column: Column,
+  notNull: boolean,
+  domain: readonly (boolean | string)[],
+  op: CompareOperator,
+  value: unknown,
+): RawBuilder<SqlBool> {
+  const answers = domain.map((item) => compareTruth(item, op, value))
+  const first = answers[0] ?? null
+  if (answers.every((answer) => answer === first)) return known(column, notNull, first)
+  const among = (answer: Truth) => {
+    const values = domain.filter((_, index) => answers[index] === answer)
+    if (values.length === 0) return FALSE
+    return values.length === 1
+      ? sql<SqlBool>`${column} = ${values[0]}`
+      : sql<SqlBool>`${column} in (${sql.join(values)})`
+  }
+  if (!answers.includes(null)) return among(true)
+  return sql<SqlBool>`case when ${column} is null then null when ${among(true)} then true when ${among(null)} then null else false end`
+}
+
+/**
+ * An ordering against a string with a NUL byte, which PostgreSQL refuses as input, as one against
+ * the text before it: no column's text holds a NUL, so each orders against both alike.
+ */
+function beforeNul(op: Ordering, value: string): [Ordering, string] {
+  const prefix = value.slice(0, value.indexOf('\0'))
+  return [op === '<' || op === '<=' ? '<=' : '>', prefix]
+}
+
+/** `column op value` on PostgreSQL, for a column of a known type. */
+function pgCompare(
+  column: Column,
+  type: PgColumn,
+  op: CompareOperator,
+  value: unknown,
+): RawBuilder<SqlBool> {
+  const equality = op === '=' || op === '<>'
+  if (typeof value === 'string' && NOT_PG_TEXT.test(value)) {
+    // No column reads back as such a string, nor as one whose text it is.
+    if (op === '=' || op === '<>') return known(column, type.notNull, op === '<>')
+    if (value.includes('\0')) [op, value] = beforeNul(op, value)
+  }
+  const operator = sql.raw(op)
+  switch (type.kind) {
+    case 'integer':
+      return pgInteger(column, type, op, value)
+    case 'boolean':
+      return pgDomain(column, type.notNull, [false, true], op, value)
+    case 'enum':
+      return pgDomain(column, type.notNull, type.labels, op, value)
+    case 'date':
+      // A Date equals or orders against a Date only (Date values are always valid here).
+      if (value instanceof Date) {
+        return sql<SqlBool>`${column} ${operator} cast(${value} as timestamptz)`
+      }
+      return known(column, type.notNull, equality ? op === '<>' : null)
+    case 'text':
+    case 'uuid': {
+      if (equality) {
+        const text = textOf(value)
+        const holds = text !== undefined && (type.kind === 'text' || UUID.test(text))
+        if (!holds) return known(column, type.notNull, op === '<>')
+        return sql<SqlBool>`${column} ${operator} ${text}`
+      }
+      if (typeof value === 'string' && !NUMERAL.test(value)) {
+        // By code point ("C"), and unknown against a numeral's text (a uuid never is one).
+        const ordered = sql<SqlBool>`cast(${column} as text) collate "C" ${operator} ${value}`
+        return type.kind === 'uuid'
+          ? ordered
+          : sql<SqlBool>`case when ${column} ~ ${NUMERAL_SQL} then null else ${ordered} end`
+      }
+      const bound = orderNumber(value)
+      if (bound === undefined || type.kind === 'uuid') return known(column, type.notNull, null)
+      return sql<SqlBool>`case when ${column} ~ ${NUMERAL_SQL} then cast(${column} as numeric) ${operator} cast(${typeof value === 'string' ? value : numberText(bound)} as numeric) end`
+    }
+    case 'other':
+      return guardedCompare('postgres', column, op, value)
+  }
 }
 
 /**
  * `column op value` in SQL with the point check's answer for every value the column may hold:
- * never true through a conversion, never an error for a value of another kind (but see the
- * README for PostgreSQL). `value` is comparable and not null.
+ * never true through a conversion, never an error for a value of another kind. `value` is
+ * comparable and not null.
  */
 export function sqlCompare(
+  column: SqlColumn,
+  op: CompareOperator,
+  value: unknown,
+): RawBuilder<SqlBool> {
+  if (column.engine === 'postgres') return pgCompare(column.ref, column.type, op, value)
+  if (column.engine === 'sqlite') return guardedCompare('sqlite', column.ref, op, value)
+  if (column.type === 'date' && value instanceof Date) {
+    return sql<SqlBool>`${column.ref} ${sql.raw(op)} ${value}`
+  }
+  // A UUID, ENUM or SET column compares with any other kind as its text (ENUM = 1 would test
+  // the label's position; UUID = 1 raises).
+  const ref = column.type === 'typed-text' ? sql`cast(${column.ref} as char)` : column.ref
+  return guardedCompare('mysql', ref, op, value, column.type === 'date')
+}
+
+/**
+ * Without the column's type: the column's text decides where kinds may differ (MariaDB, SQLite,
+ * and PostgreSQL columns of types pg-columns.ts does not tell apart).
+ */
+function guardedCompare(
   engine: DatabaseEngine,
   column: Column,
   op: CompareOperator,
   value: unknown,
+  readsDate = false,
 ): RawBuilder<SqlBool> {
-  if (typeof value === 'object') return sql<SqlBool>`${column} ${sql.raw(op)} ${value}`
+  // A Date equals or orders against a Date only, and another kind against no Date: neither
+  // reaches here with the other (SQLite reads no Date back).
+  if (typeof value === 'object' || readsDate) {
+    return known(column, false, op === '=' || op === '<>' ? op === '<>' : null)
+  }
   if (op === '=' || op === '<>') {
     // A boolean counts as 0 or 1, as MariaDB's and SQLite's booleans are and as PostgreSQL reads
     // '0' and '1' for a boolean column.
@@ -128,4 +317,42 @@ export function sqlCompare(
   const text =
     typeof value === 'boolean' ? (value ? '1' : '0') : numberText(value as number | bigint)
   return ORDER_NUMBER[engine](column, operator, typeof value === 'string' ? value : text)
+}
+
+/** A column's text as the point check compares it with another kind (a boolean as '1'/'0'). */
+function pgText(column: SqlColumn & { engine: 'postgres' }): RawBuilder<unknown> {
+  return column.type.kind === 'boolean'
+    ? sql`cast(cast(${column.ref} as integer) as text)`
+    : sql`cast(${column.ref} as text)`
+}
+
+/**
+ * Two columns equal as the point check compares their values: byte for byte on MariaDB, and as
+ * texts where kinds may differ (an integer equals the text of its digits); the plain `=` beside
+ * it keeps an index usable.
+ */
+export function sqlColumnsEqual(left: SqlColumn, right: SqlColumn): RawBuilder<SqlBool> {
+  const plain = sql<SqlBool>`${left.ref} = ${right.ref}`
+  if (left.engine === 'postgres' && right.engine === 'postgres') {
+    const kinds = [left.type.kind, right.type.kind]
+    if ((kinds[0] === kinds[1] && kinds[0] !== 'enum') || kinds.includes('other')) return plain
+    if (kinds.includes('date')) {
+      return sql<SqlBool>`case when ${left.ref} is null or ${right.ref} is null then null else false end`
+    }
+    return sql<SqlBool>`${pgText(left)} = ${pgText(right)}`
+  }
+  if (left.engine === 'mysql' && right.engine === 'mysql') {
+    const dates = [left.type, right.type].filter((type) => type === 'date').length
+    if (dates === 1) {
+      return sql<SqlBool>`case when ${left.ref} is null or ${right.ref} is null then null else false end`
+    }
+    if (dates === 0 && (left.type === 'typed-text' || right.type === 'typed-text')) {
+      const text = (column: typeof left) =>
+        column.type === 'typed-text' ? sql`cast(${column.ref} as char)` : column.ref
+      // Byte for byte alone: the cast's collation may not mix with the other column's.
+      return sql<SqlBool>`cast(${text(left)} as binary) = cast(${text(right)} as binary)`
+    }
+  }
+  const cast = sql.raw(left.engine === 'mysql' ? 'binary' : 'text')
+  return sql<SqlBool>`(${plain} and cast(${left.ref} as ${cast}) = cast(${right.ref} as ${cast}))`
 }

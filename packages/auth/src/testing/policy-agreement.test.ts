@@ -205,7 +205,7 @@ for (const engine of testEngines()) {
 
     it('the rides policy lets through the same trips in can and in where, for every principal and action', async () => {
       await assertPolicyAgreement({
-        access: new AccessControl({ policy: ridesPolicy }),
+        access: await AccessControl.create({ policy: ridesPolicy, db }),
         db,
         resource: 'trip',
         actions: ['read', 'cancel', 'accept', 'complete', 'delete'],
@@ -219,7 +219,7 @@ for (const engine of testEngines()) {
     it('randomly generated policies agree between can and where', async () => {
       await fc.assert(
         fc.asyncProperty(policySpec, ridesWorlds, async (specification, world) => {
-          const access = new AccessControl({ policy: policyFrom(specification), db })
+          const access = await AccessControl.create({ policy: policyFrom(specification), db })
           await insertWorld(db, world)
           try {
             for (const principal of RANDOM_PRINCIPALS) {
@@ -247,7 +247,7 @@ for (const engine of testEngines()) {
     }, 120_000)
 
     it('updates and deletes exactly the rows the point check allows', async () => {
-      const access = new AccessControl({ policy: ridesPolicy })
+      const access = await AccessControl.create({ policy: ridesPolicy, db })
       // The largest of a few sampled worlds, so the counts below are not trivially zero.
       const world = fc
         .sample(ridesWorlds, { numRuns: 50, seed: 7 })
@@ -302,7 +302,7 @@ for (const engine of testEngines()) {
         await insertWorld(db, { trip: trips, trip_share: [] })
         try {
           await sql`analyze table trip`.execute(db)
-          const access = new AccessControl({
+          const access = await AccessControl.create({
             policy: definePolicy<RidesDb, RidesPrincipal>()
               .allow('read', 'trip', (t, p) => t.eq('rider_id', p.id))
               .allow('write', 'trip', (t) => t.in('rider_id', ['u7', 'U8']))
@@ -349,10 +349,11 @@ for (const engine of testEngines()) {
         trip_share: [],
       })
       try {
-        const access = new AccessControl({
+        const access = await AccessControl.create({
           policy: definePolicy<RidesDb, RidesPrincipal>()
             .allow('read', 'trip', (t) => t.not(t.eq('fare', 5)))
             .build(),
+          db,
         })
         const found = await findDisagreement({
           access,

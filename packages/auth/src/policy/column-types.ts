@@ -1,0 +1,111 @@
+// The column types of the database, read once. On PostgreSQL a rule's comparison then compiles
+// to a comparison of the column with a value of its own type (an index is used, no row is tested
+// for its type) or to the constant the point check answers for every row of that type; each kind
+// is the JS kind node-postgres reads the type back as, which is what the point check compares.
+// MariaDB's columns may hold text that spells another kind, so there only the types that read
+// back as a Date or that refuse other kinds (UUID, ENUM, SET) are told apart.
+import { type Kysely, sql } from 'kysely'
+
+/**
+ * How a column reads back: an integer (`int2`, `int4`: a number; `int8`: a string), a boolean, a
+ * string of any text (`text`, `varchar`), a lower-case uuid, one label of an enum, a Date
+ * (`date`, `timestamp`, `timestamptz`); `other` for the rest (numeric, real, char(n), json…),
+ * which compare through their text.
+ */
+export type PgColumn =
+  | {
+      readonly kind: 'integer'
+      readonly min: bigint
+      readonly max: bigint
+      readonly notNull: boolean
+    }
+  | { readonly kind: 'boolean' | 'text' | 'uuid' | 'date' | 'other'; readonly notNull: boolean }
+  | { readonly kind: 'enum'; readonly labels: readonly string[]; readonly notNull: boolean }
+
+/** Columns by table, then by column name. */
+export type PgColumns = ReadonlyMap<string, ReadonlyMap<string, PgColumn>>
+
+const INTEGER_BITS: Readonly<Record<number, bigint>> = { 21: 16n, 23: 32n, 20: 64n }
+const KIND_BY_OID: Readonly<Record<number, 'boolean' | 'text' | 'uuid' | 'date'>> = {
+  16: 'boolean',
+  25: 'text',
+  1043: 'text',
+  2950: 'uuid',
+  1082: 'date',
+  1114: 'date',
+  1184: 'date',
+}
+
+interface ColumnRow {
+  table_name: string
+  column_name: string
+  type_oid: number
+  type_type: string
+  not_null: boolean
+  labels: string[] | null
+}
+
+function columnOf(row: ColumnRow): PgColumn {
+  const notNull = row.not_null
+  const bits = INTEGER_BITS[row.type_oid]
+  if (bits !== undefined) {
+    const max = 2n ** (bits - 1n) - 1n
+    return { kind: 'integer', min: -max - 1n, max, notNull }
+  }
+  if (row.type_type === 'e' && row.labels !== null) {
+    return { kind: 'enum', labels: row.labels, notNull }
+  }
+  return { kind: KIND_BY_OID[row.type_oid] ?? 'other', notNull }
+}
+
+/** How a MariaDB column reads back: a Date, the text of its own type (UUID, ENUM, SET), or other. */
+export type MysqlColumn = 'date' | 'typed-text' | 'other'
+
+/** MariaDB's columns by table, then by column name. */
+export type MysqlColumns = ReadonlyMap<string, ReadonlyMap<string, MysqlColumn>>
+
+const MYSQL_KINDS: Readonly<Record<string, MysqlColumn>> = {
+  date: 'date',
+  datetime: 'date',
+  timestamp: 'date',
+  uuid: 'typed-text',
+  enum: 'typed-text',
+  set: 'typed-text',
+}
+
+function byTable<C>(rows: readonly { table_name: string; column_name: string; column: C }[]) {
+  const tables = new Map<string, Map<string, C>>()
+  for (const row of rows) {
+    let columns = tables.get(row.table_name)
+    if (columns === undefined) {
+      columns = new Map()
+      tables.set(row.table_name, columns)
+    }
+    columns.set(row.column_name, row.column)
+  }
+  return tables
+}
+
+/** The columns of every table and view of the connection's database. */
+export async function readMysqlColumns(db: Kysely<unknown>): Promise<MysqlColumns> {
+  const { rows } = await sql<{ table_name: string; column_name: string; data_type: string }>`
+    select table_name as table_name, column_name as column_name, data_type as data_type
+    from information_schema.columns where table_schema = database()`.execute(db)
+  return byTable(
+    rows.map((row) => ({ ...row, column: MYSQL_KINDS[row.data_type.toLowerCase()] ?? 'other' })),
+  )
+}
+
+/** The columns of every table and view on the connection's search path. */
+export async function readPgColumns(db: Kysely<unknown>): Promise<PgColumns> {
+  const { rows } = await sql<ColumnRow>`
+    select c.relname as table_name, a.attname as column_name, a.atttypid::int as type_oid,
+      t.typtype as type_type, a.attnotnull as not_null,
+      case when t.typtype = 'e' then array(select e.enumlabel::text from pg_enum e
+        where e.enumtypid = t.oid order by e.enumsortorder) end as labels
+    from pg_class c
+    join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+    join pg_type t on t.oid = a.atttypid
+    where c.relkind in ('r', 'p', 'v', 'm', 'f') and pg_table_is_visible(c.oid)`.execute(db)
+  return byTable(rows.map((row) => ({ ...row, column: columnOf(row) })))
+}
