@@ -397,7 +397,7 @@ export class DeliveryLedger {
   }
 
   async #finishBatch(outcomes: readonly AttemptOutcome[]): Promise<undefined[]> {
-    // The job's own failure comes after this, as a durable commit of the same PostgreSQL, and
+    // The job's own failure or completion comes after this, as a durable commit of the same PostgreSQL, and
     // flushing the log up to it flushes this commit too: waiting for the disk here would only
     // hold the worker's slot for a second flush. A server crash before that flush loses both,
     // and the job runs again, as after any crash mid-send.

@@ -8,6 +8,7 @@ import { smsChannel } from '../channels/sms/sms-channel.js'
 import { generateWebhookSecret } from '../channels/webhook/standard-webhooks.js'
 import { webhookChannel } from '../channels/webhook/webhook-channel.js'
 import { NotifyConfigError } from '../errors.js'
+import { notifyModule } from './notify-module.js'
 
 const secret = generateWebhookSecret()
 
@@ -28,6 +29,17 @@ const settings: Record<string, (ms: number) => unknown> = {
   'inboxHandler pollMs': (pollMs) => inboxHandler({ recipient: () => 'u1', pollMs }),
   'inboxHandler heartbeatSeconds': (ms) =>
     inboxHandler({ recipient: () => 'u1', heartbeatSeconds: ms / 1000 }),
+  "notifyModule: a channel's sendTimeoutMs": (sendTimeoutMs) =>
+    notifyModule({
+      channels: [
+        {
+          name: 'sms',
+          route: () => undefined,
+          send: async () => ({ status: 'accepted' }),
+          sendTimeoutMs,
+        },
+      ],
+    }),
   'alertsModule checkEveryMs': (checkEveryMs) =>
     alertsModule({ admins: [{ id: 'admin', email: 'admin@example.com' }], checkEveryMs }),
 }

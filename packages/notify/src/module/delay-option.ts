@@ -1,7 +1,7 @@
 import { NotifyConfigError } from '../errors.js'
 
 // Node's timers take at most 2^31 − 1 ms; past it, and for NaN or a negative, they fire at once.
-const MAX_TIMER_MS = 2_147_483_647
+export const MAX_TIMER_MS = 2_147_483_647
 
 /**
  * A duration option that becomes a timer (a request timeout, a poll or check interval): given,

@@ -661,6 +661,40 @@ for (const engine of testEngines()) {
         expect(await deliveries.get(id)).toMatchObject({ status: 'sent' })
       })
 
+      it("gives up a send past the channel's sendTimeoutMs and keeps its mark for the lease: sent again only then, counted as a possible duplicate", async () => {
+        const deliveries = app.resolve(DELIVERIES)
+        const recipient: Recipient = { id: 'slow', phone: '+15550122', quietHours: null }
+        const id = (await notify(recipient, new LoginAlert())).deliveries[0]?.id ?? ''
+        let release!: () => void
+        const released = new Promise<void>((resolve) => (release = resolve))
+        let sends = 0
+        sms.sendTimeoutMs = 20
+        sms.beforeSend = async () => {
+          sends += 1
+          if (sends === 1) await released
+        }
+        try {
+          // Given up after 20 ms; its retry (no backoff here) finds the mark held.
+          await drain()
+          expect(sends).toBe(1)
+          expect(await deliveries.get(id)).toMatchObject({ status: 'sending', attempts: 1 })
+          expect(failed.filter((event) => event.deliveryId === id)).toMatchObject([
+            { result: 'transient', final: false },
+          ])
+          // The slow send goes out after all, after its attempt gave it up.
+          release()
+          await expect.poll(() => sms.sent.filter((s) => s.id === id).length).toBe(1)
+          // The mark's lease (twice the bound) passes: the delivery goes out again, counted.
+          app.clock.advance(40)
+          await drain()
+        } finally {
+          sms.beforeSend = undefined
+          sms.sendTimeoutMs = undefined
+        }
+        expect(sms.sent.filter((s) => s.id === id)).toHaveLength(2)
+        expect(await deliveries.get(id)).toMatchObject({ status: 'sent', possibleDuplicates: 1 })
+      })
+
       it('records a renderer that throws as dead with its reason, and still sends the other channels', async () => {
         const result = await notify(ada, new BrokenTemplate())
         expect(result.deliveries.map((d) => [d.channel, d.status, d.reason])).toEqual([

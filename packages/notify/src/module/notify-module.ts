@@ -23,6 +23,7 @@ import { WebhookChannel } from '../channels/webhook/webhook-channel.js'
 import type { Digest } from '../digest/define-digest.js'
 import { closeDigestBatch, createDigestTables } from '../digest/digest-store.js'
 import { NotifyConfigError } from '../errors.js'
+import { delayOption } from './delay-option.js'
 import { Deliveries } from '../ledger/deliveries.js'
 import { DeliveryDispatcher } from '../ledger/delivery-dispatcher.js'
 import { DeliveryLedger } from '../ledger/delivery-ledger.js'
@@ -86,6 +87,14 @@ export const NOTIFY_JOBS = {
  */
 export function notifyModule(options: NotifyModuleOptions): Module {
   const channels = channelMap(options.channels)
+  // A plugin's bound becomes a timer too (the built-in channels check theirs when made).
+  for (const channel of channels.values()) {
+    delayOption(
+      `notifyModule: the ${channel.name} channel's sendTimeoutMs`,
+      channel.sendTimeoutMs,
+      1,
+    )
+  }
   // Admin alerts are critical unless the app says otherwise: no opt-out, no quiet hours.
   // No prototype: a category named 'constructor' or 'toString' is no category the app set.
   const categories: Readonly<Record<string, CategoryOptions>> = Object.assign(

@@ -8,6 +8,8 @@ export interface RecordingChannel<C extends ChannelName> extends Channel<C> {
   readonly script: ChannelResult[]
   /** Awaited by each send before it answers, when set: a test holds a send at the channel. */
   beforeSend: (() => Promise<void>) | undefined
+  /** Its send's bound, when a test sets one (see `Channel.sendTimeoutMs`). */
+  sendTimeoutMs: number | undefined
 }
 
 export function recordingChannel<C extends ChannelName>(
@@ -21,6 +23,7 @@ export function recordingChannel<C extends ChannelName>(
     sent,
     script,
     beforeSend: undefined,
+    sendTimeoutMs: undefined,
     route,
     async send(outgoing): Promise<ChannelResult> {
       await channel.beforeSend?.()

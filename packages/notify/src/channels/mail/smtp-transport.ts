@@ -1,4 +1,4 @@
-import { delayOption } from '../../module/delay-option.js'
+import { delayOption, MAX_TIMER_MS } from '../../module/delay-option.js'
 import { NotifyConfigError, NotifyUnavailableError } from '../../errors.js'
 import type { ChannelResult } from '../channel.js'
 import { isLoopbackUrl } from '../loopback.js'
@@ -126,7 +126,7 @@ export function smtpTransport(options: SmtpTransportOptions): MailTransport {
     // replies to the message's commands, each for at most `timeout`: three of them bound one
     // send but on a server answering each command slowly; past that, the delivery's mark still
     // holds it for as long again, and a send later still is counted as a possible duplicate.
-    sendTimeoutMs: 3 * timeout,
+    sendTimeoutMs: Math.min(3 * timeout, MAX_TIMER_MS),
     async open() {
       await open()
     },
