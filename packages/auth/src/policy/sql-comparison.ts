@@ -16,6 +16,16 @@ import type { MysqlColumn, MysqlColumns, PgColumn, PgColumns } from './column-ty
 type Column = RawBuilder<unknown>
 type Ordering = Exclude<CompareOperator, '=' | '<>'>
 
+// Built once: a filter is built per request, and every SQL fragment is a frozen node.
+const OPERATORS: Readonly<Record<CompareOperator, RawBuilder<unknown>>> = {
+  '=': sql.raw('='),
+  '<>': sql.raw('<>'),
+  '<': sql.raw('<'),
+  '<=': sql.raw('<='),
+  '>': sql.raw('>'),
+  '>=': sql.raw('>='),
+}
+
 /** The engine SQL runs on, with its column types (column-types.ts). */
 export type SqlSchema =
   | { readonly engine: 'postgres'; readonly columns: PgColumns }
@@ -157,7 +167,7 @@ function pgInteger(
     if (target === undefined || target < type.min || target > type.max) {
       return known(column, type.notNull, op === '<>')
     }
-    return sql<SqlBool>`${column} ${sql.raw(op)} ${String(target)}`
+    return sql<SqlBool>`${column} ${OPERATORS[op]} ${String(target)}`
   }
   const bound = orderNumber(value)
   if (bound === undefined) return known(column, type.notNull, null)
@@ -175,7 +185,7 @@ function pgInteger(
   }
   const [all, none] = answers[op]
   if (all || none) return known(column, type.notNull, all)
-  return sql<SqlBool>`${column} ${sql.raw(op)} ${String(target)}`
+  return sql<SqlBool>`${column} ${OPERATORS[op]} ${String(target)}`
 }
 
 /**
@@ -225,7 +235,7 @@ function pgCompare(
     if (op === '=' || op === '<>') return known(column, type.notNull, op === '<>')
     if (value.includes('\0')) [op, value] = beforeNul(op, value)
   }
-  const operator = sql.raw(op)
+  const operator = OPERATORS[op]
   switch (type.kind) {
     case 'integer':
       return pgInteger(column, type, op, value)
@@ -276,7 +286,7 @@ export function sqlCompare(
   if (column.engine === 'postgres') return pgCompare(column.ref, column.type, op, value)
   if (column.engine === 'sqlite') return guardedCompare('sqlite', column.ref, op, value)
   if (column.type === 'date' && value instanceof Date) {
-    return sql<SqlBool>`${column.ref} ${sql.raw(op)} ${value}`
+    return sql<SqlBool>`${column.ref} ${OPERATORS[op]} ${value}`
   }
   // A UUID, ENUM or SET column compares with any other kind as its text (ENUM = 1 would test
   // the label's position; UUID = 1 raises).
@@ -310,7 +320,7 @@ function guardedCompare(
     )
     return op === '=' ? equal : sql<SqlBool>`not (${equal})`
   }
-  const operator = sql.raw(op)
+  const operator = OPERATORS[op]
   if (typeof value === 'string' && !NUMERAL.test(value)) {
     return ORDER_STRING[engine](column, operator, value)
   }
@@ -335,7 +345,8 @@ export function sqlColumnsEqual(left: SqlColumn, right: SqlColumn): RawBuilder<S
   const plain = sql<SqlBool>`${left.ref} = ${right.ref}`
   if (left.engine === 'postgres' && right.engine === 'postgres') {
     const kinds = [left.type.kind, right.type.kind]
-    if ((kinds[0] === kinds[1] && kinds[0] !== 'enum') || kinds.includes('other')) return plain
+    // Two enums may be of two types, and other types read back as their text (numeric '1.50').
+    if (kinds[0] === kinds[1] && kinds[0] !== 'enum' && kinds[0] !== 'other') return plain
     if (kinds.includes('date')) {
       return sql<SqlBool>`case when ${left.ref} is null or ${right.ref} is null then null else false end`
     }
