@@ -28,6 +28,7 @@ interface MixedTable {
   day: string | null
   uid: string | null
   mood: string | null
+  amount: string | null
 }
 interface MixedDb {
   mixed: MixedTable
@@ -37,7 +38,17 @@ interface Holder {
   list?: unknown[]
 }
 type Column = Exclude<keyof MixedTable, 'id'>
-const COLUMNS: readonly Column[] = ['txt', 'num', 'big', 'flag', 'small', 'day', 'uid', 'mood']
+const COLUMNS: readonly Column[] = [
+  'txt',
+  'num',
+  'big',
+  'flag',
+  'small',
+  'day',
+  'uid',
+  'mood',
+  'amount',
+]
 type Builder = ConditionBuilder<MixedDb, 'mixed'>
 
 const NEAR_2_53 = ['9007199254740992', '9007199254740993', '-9007199254740993']
@@ -79,6 +90,7 @@ const row = fc.record({
   day: fc.option(fc.constantFrom(...DAYS), { nil: null }),
   uid: fc.option(fc.constantFrom(...UUIDS), { nil: null }),
   mood: fc.option(fc.constantFrom(...MOODS), { nil: null }),
+  amount: fc.option(fc.constantFrom('1.5', '-2', '0', '1', '2.25'), { nil: null }),
 })
 
 const world = fc
@@ -143,6 +155,7 @@ for (const engine of testEngines()) {
         .addColumn('day', 'date')
         .addColumn('uid', types.uid)
         .addColumn('mood', types.mood)
+        .addColumn('amount', 'numeric(6, 2)')
         .execute()
     })
 

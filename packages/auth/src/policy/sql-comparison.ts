@@ -345,7 +345,8 @@ export function sqlColumnsEqual(left: SqlColumn, right: SqlColumn): RawBuilder<S
   const plain = sql<SqlBool>`${left.ref} = ${right.ref}`
   if (left.engine === 'postgres' && right.engine === 'postgres') {
     const kinds = [left.type.kind, right.type.kind]
-    if ((kinds[0] === kinds[1] && kinds[0] !== 'enum') || kinds.includes('other')) return plain
+    // Two enums may be of two types, and other types read back as their text (numeric '1.50').
+    if (kinds[0] === kinds[1] && kinds[0] !== 'enum' && kinds[0] !== 'other') return plain
     if (kinds.includes('date')) {
       return sql<SqlBool>`case when ${left.ref} is null or ${right.ref} is null then null else false end`
     }

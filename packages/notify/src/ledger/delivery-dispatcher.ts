@@ -197,7 +197,19 @@ export class DeliveryDispatcher {
     // Failed and retried: the job's completion never comes for this attempt, so it is written now;
     // not after giving up on a send, whose mark holds the delivery until its lease passes (the
     // send may still go out: a later attempt then sends it counted as a possible duplicate).
-    else if (!gaveUp) await ledger.finish({ id, attempt, replay, status: 'failed', error, token })
+    else if (!gaveUp) {
+      await ledger.finish({
+        id,
+        attempt,
+        replay,
+        status: 'failed',
+        error,
+        token,
+        // A transient failure once the message was on its way (a timeout, a dropped connection)
+        // may hide an acceptance: the next attempt counts a possible duplicate.
+        maybeSent: token !== undefined && result.status === 'transient',
+      })
+    }
     await this.#init.bus.publish('notification.failed', {
       ...aboutDelivery(row),
       reason: result.reason,

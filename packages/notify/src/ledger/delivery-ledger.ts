@@ -56,6 +56,12 @@ export interface AttemptOutcome {
    * unless another attempt's mark holds the row.
    */
   readonly token?: string | undefined
+  /**
+   * A failed attempt whose message may have gone out (a transient failure once it was on its
+   * way) under its mark: the mark's lease ends now instead of being cleared, so the row reads as
+   * `failed` and the next attempt counts a possible duplicate.
+   */
+  readonly maybeSent?: boolean | undefined
 }
 
 /**
@@ -353,6 +359,8 @@ export class DeliveryLedger {
         attempts: byId('attempts', (mark) => mark.attempt),
         sending_until: byId('sending_until', (mark) => mark.until),
         sending_token: byId('sending_token', (mark) => mark.token),
+        // The attempt's own error, if any, comes with its result.
+        last_error: null,
         status: 'sending',
         updated_at: now,
       })
@@ -432,14 +440,17 @@ export class DeliveryLedger {
     // An earlier replay's outcome beside a newer one of the same delivery is stale: left out,
     // so each delivery has one outcome, which the row's `replays` must match.
     const outcomes = [...newestReplays(given).values()]
+    const stored = (outcome: AttemptOutcome) => (outcome.maybeSent ? 'sending' : outcome.status)
+    // Only a statement with an outcome that may have sent sets the mark's lease (to end now).
+    const lapsing = outcomes.some((outcome) => outcome.maybeSent)
     if (sqlEngine(db as Kysely<unknown>) === 'postgres') {
       const column = <T>(value: (outcome: AttemptOutcome) => T): T[] => outcomes.map(value)
       const ids = column((o) => o.id)
       return sql`update ${sql.table(DELIVERY_TABLE)} as d
         set status = v.status, attempts = v.attempts, provider_message_id = v.provider_message_id,
           last_error = v.last_error, sent_at = case when v.status = 'sent' then ${now}::bigint end,
-          updated_at = ${now}
-        from unnest(${ids}::text[], ${column((o) => o.status)}::text[],
+          updated_at = ${now}${lapsing ? sql`, sending_until = case when v.status = 'sending' then ${now}::bigint else d.sending_until end` : sql``}
+        from unnest(${ids}::text[], ${column(stored)}::text[],
           ${column((o) => o.attempt)}::integer[], ${column((o) => o.providerMessageId ?? null)}::text[],
           ${column((o) => truncate(o.error))}::text[], ${column((o) => o.replay)}::integer[],
           ${column((o) => o.token ?? null)}::text[])
@@ -458,7 +469,7 @@ export class DeliveryLedger {
     const update = db
       .updateTable(DELIVERY_TABLE)
       .set({
-        status: caseOf('status', (outcome) => outcome.status) as never,
+        status: caseOf('status', stored) as never,
         attempts: caseOf('attempts', (outcome) => outcome.attempt) as never,
         provider_message_id: caseOf(
           'provider_message_id',
@@ -474,6 +485,13 @@ export class DeliveryLedger {
         outcomes.map((outcome) => outcome.id),
       )
       .where(ofResults(outcomes, now))
+      .$if(lapsing, (query) =>
+        query.set({
+          sending_until: caseOf('sending_until', (outcome) =>
+            outcome.maybeSent ? now : sql.ref('sending_until'),
+          ) as never,
+        }),
+      )
       .$if(condition !== undefined, (query) => query.where(condition as RawBuilder<boolean>))
     return sql`${update}`
   }

@@ -40,9 +40,10 @@ export interface DeliveryRecord {
   readonly lastError: string | undefined
   readonly providerMessageId: string | undefined
   /**
-   * Attempts on a channel without idempotency keys (mail, chat) that started while an earlier
-   * one was still marked as sending (its worker died mid-send): the message may have gone out
-   * twice. Channels that take the delivery's id as a key dedupe a resend themselves.
+   * Attempts on a channel without idempotency keys (mail, chat) that started after an earlier
+   * one that may have sent it left no result (its worker died mid-send, its send outlasted its
+   * lease) or failed transiently once the message was on its way: the message may have gone
+   * out twice. Channels that take the delivery's id as a key dedupe a resend themselves.
    */
   readonly possibleDuplicates: number
   /**
@@ -153,7 +154,8 @@ export function toDeliveryRecord(row: DeliveryRow, nowMs: number): DeliveryRecor
     idempotencyKey: row.idempotency_key ?? undefined,
     status: interrupted ? 'failed' : row.status,
     attempts: Number(row.attempts),
-    lastError: interrupted ? INTERRUPTED_SEND : (row.last_error ?? undefined),
+    // An attempt's mark is left lapsing with its error when its message may have gone out.
+    lastError: row.last_error ?? (interrupted ? INTERRUPTED_SEND : undefined),
     providerMessageId: row.provider_message_id ?? undefined,
     possibleDuplicates: Number(row.possible_duplicates),
     sendingUntil: holds ? new Date(Number(row.sending_until)) : undefined,
