@@ -16,7 +16,7 @@ import { Batcher } from './batcher.js'
 import type { AttemptOutcome, DeliveryLedger, LoadedDelivery } from './delivery-ledger.js'
 import { ON_DEMAND_ID_PREFIX } from '../notification/recipient.js'
 import { withoutAddress } from '../notification/shown-address.js'
-import type { DeliveryRow } from './delivery-table.js'
+import type { SendableRow } from './delivery-table.js'
 import { type AddressSeal, deliveryAddressPlace } from './sealed-address.js'
 import { countDeliveries, type ThrottleKey } from './throttle-counter.js'
 
@@ -283,7 +283,7 @@ export class DeliveryDispatcher {
 
   /** Why the recipient's preferences or the category's throttle hold this delivery back, if they do. */
   async #policy(
-    row: DeliveryRow,
+    row: SendableRow,
     preferences: readonly PreferenceEntry[],
   ): Promise<string | undefined> {
     const category = this.#init.categories[row.category] ?? {}
@@ -313,7 +313,7 @@ export class DeliveryDispatcher {
   }
 
   async #publishSent(
-    row: DeliveryRow,
+    row: SendableRow,
     attempt: number,
     providerMessageId: string | undefined,
   ): Promise<void> {
@@ -362,7 +362,7 @@ async function sendWithin(
 }
 
 /** What `notification.sent` and `notification.failed` say about the delivery they concern. */
-function aboutDelivery(row: DeliveryRow) {
+function aboutDelivery(row: SendableRow) {
   return {
     deliveryId: row.id,
     notificationId: row.notification_id,

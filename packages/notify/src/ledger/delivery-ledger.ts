@@ -22,20 +22,21 @@ import { idIn, rowsById, sqlEngine } from '../sql/index.js'
 import { Batcher } from './batcher.js'
 import { deliveryInsertion, keyedDeliveryInsert } from './delivery-insert.js'
 import {
-  DELIVERY_COLUMNS,
   DELIVERY_TABLE,
   type DeliveryRecord,
   type DeliveryRow,
   type DeliveryStatus,
   type LedgerTables,
   markHolds,
+  SENDABLE_COLUMNS,
+  type SendableRow,
   storedReason,
   toDeliveryRecord,
 } from './delivery-table.js'
 
 /** A delivery read for an attempt, with its recipient's stored preferences. */
 export interface LoadedDelivery {
-  readonly row: DeliveryRow
+  readonly row: SendableRow
   readonly preferences: readonly PreferenceEntry[]
 }
 
@@ -248,7 +249,7 @@ export class DeliveryLedger {
           rowsById<DeliveryRow>(background as Kysely<unknown>, DELIVERY_TABLE, ids).as('d'),
         )
         .leftJoin(`${PREFERENCE_TABLE} as p`, 'p.recipient_id', 'd.recipient_id')
-        .select(DELIVERY_COLUMNS.map((column) => `d.${column}` as const))
+        .select(SENDABLE_COLUMNS.map((column) => `d.${column}` as const))
         .select([
           'p.category as preference_category',
           'p.channel as preference_channel',
@@ -257,7 +258,7 @@ export class DeliveryLedger {
         .where('d.status', 'in', CLAIMABLE),
     )
     // One line per stored choice of the recipient (one with nulls when there is none).
-    const deliveries = new Map<string, DeliveryRow>()
+    const deliveries = new Map<string, SendableRow>()
     const choices: { owner: string; category: string; channel: string; enabled: unknown }[] = []
     for (const { preference_category, preference_channel, preference_enabled, ...row } of rows) {
       deliveries.set(row.id, row)
@@ -325,13 +326,17 @@ export class DeliveryLedger {
   /**
    * Records how attempts ended, as one write that core's jobs send with the completion of the
    * delivery jobs (`job.completeWith`): the handler waits for no write of its own, and the
-   * result commits exactly when its job is finished.
+   * result commits exactly when its job is finished. Run alone (an engine in another store,
+   * BullMQ), it runs prepared: on PostgreSQL its text is the same for every batch.
    */
   readonly results: CompletionWrite<AttemptOutcome> = (outcomes) => {
     this.#upkeep.count(outcomes.length)
     const db = this.#db
     const write = this.#resultsUpdate(db, outcomes)
-    return { toOperationNode: () => write.toOperationNode(), execute: () => write.execute(db) }
+    return {
+      toOperationNode: () => write.toOperationNode(),
+      execute: () => executePrepared(db as Kysely<unknown>, write),
+    }
   }
 
   async #markBatch(marks: readonly MarkRequest[]): Promise<Mark[]> {

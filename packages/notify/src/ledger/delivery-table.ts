@@ -92,37 +92,27 @@ export interface DeliveryRow {
   sent_at: Millis | null
 }
 
-// Each column of a delivery row, once: a column added to DeliveryRow and not here fails to compile.
-const COLUMNS: Readonly<Record<keyof DeliveryRow, true>> = {
-  id: true,
-  notification_id: true,
-  type: true,
-  category: true,
-  recipient_id: true,
-  channel: true,
-  address: true,
-  message: true,
-  idempotency_key: true,
-  status: true,
-  attempts: true,
-  last_error: true,
-  provider_message_id: true,
-  possible_duplicates: true,
-  run_at: true,
-  created_at: true,
-  updated_at: true,
-  sent_at: true,
-  replays: true,
-  sending_until: true,
-  sending_token: true,
-}
-
 /**
- * The columns of a delivery row, by name: what a prepared statement selects instead of `*`,
- * whose plan the server would refuse once a migration added a column (see core's
- * `executePrepared`).
+ * The columns an attempt reads (what a send and its events need), by name: what the worker's
+ * prepared read selects instead of `*`, whose plan the server would refuse once a migration
+ * added a column (see core's `executePrepared`). The rest of the row (its status history) is
+ * never read back by a send: half the columns a row, each one the server formats as text and
+ * the client decodes, for every delivery.
  */
-export const DELIVERY_COLUMNS = Object.keys(COLUMNS) as readonly (keyof DeliveryRow)[]
+export const SENDABLE_COLUMNS = [
+  'id',
+  'notification_id',
+  'type',
+  'category',
+  'recipient_id',
+  'channel',
+  'address',
+  'message',
+  'replays',
+] as const satisfies readonly (keyof DeliveryRow)[]
+
+/** What an attempt reads of a delivery's row. */
+export type SendableRow = Pick<DeliveryRow, (typeof SENDABLE_COLUMNS)[number]>
 
 export interface LedgerTables {
   mortar_delivery: DeliveryRow

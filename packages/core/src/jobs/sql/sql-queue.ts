@@ -15,7 +15,7 @@ import { ChurnVacuum } from '../../persistence/database/churn-vacuum.js'
 import type { Database } from '../../persistence/database/database.js'
 import type { DatabaseEngine } from '../../persistence/database/database-url.js'
 import { isDeadlock } from '../../persistence/database/deadlock.js'
-import { pipelineWrite } from '../../persistence/database/pipelined-write.js'
+import { executePrepared, pipelineWrite } from '../../persistence/database/pipelined-write.js'
 import type { JsonValue } from '../job-context.js'
 import type { CompanionWrite } from '../job-queue.js'
 import { errorLine, jobState, parseErrors } from '../job-state.js'
@@ -300,12 +300,17 @@ export class SqlQueue implements QueueAdapter {
     if (engine === 'postgres') {
       // The claimed ids as one array probed through the primary key: a join with `next` was
       // planned as a hash join over a scan of the whole table once the table had statistics.
-      const { rows } = await sql<JobRow>`with next as (
+      // One text per worker (its names), so it runs prepared: planned per call it cost the
+      // server about 0.1 ms a claim.
+      const { rows } = await executePrepared(
+        this.#db,
+        sql<JobRow>`with next as (
           select id from mortar_job where ${due} order by run_at, id limit ${limit} for update skip locked
         )
         update mortar_job set locked_by = ${worker}, run_at = ${leaseUntilMs}, attempts = attempts + 1, progress = null
         where id = any(array(select id from next))
-        returning id, name, payload, attempts, max_attempts`.execute(this.#db)
+        returning id, name, payload, attempts, max_attempts`,
+      )
       // A whole batch means a backlog: without statistics every claim would sort all of it.
       if (rows.length === limit) this.#upkeep.countBacklog(rows.length)
       return rows.map(claimed)
@@ -405,11 +410,14 @@ export class SqlQueue implements QueueAdapter {
       )
       try {
         // A division by zero unless the DELETE took every job: the whole statement rolls back.
-        await sql`with mortar_done as (
+        await executePrepared(
+          this.#db,
+          sql`with mortar_done as (
             delete from mortar_job where locked_by = ${worker} and ${this.#idIn(ids)} returning id
           )${sql.join(companions, sql``)}
           select 1 / (case when count(*) = ${ids.length} then 1 else 0 end) as held
-          from mortar_done`.execute(this.#db)
+          from mortar_done`,
+        )
         return this.#counted([...ids])
       } catch (error) {
         if (!isDivisionByZero(error)) throw error
@@ -428,8 +436,11 @@ export class SqlQueue implements QueueAdapter {
   }
 
   async #delete(worker: string, ids: readonly string[], db: Kysely<unknown>): Promise<string[]> {
-    const { rows } = await sql<{ id: string }>`delete from mortar_job
-      where locked_by = ${worker} and ${this.#idIn(ids)} returning id`.execute(db)
+    const { rows } = await executePrepared(
+      db,
+      sql<{ id: string }>`delete from mortar_job
+      where locked_by = ${worker} and ${this.#idIn(ids)} returning id`,
+    )
     return rows.map((row) => String(row.id))
   }
 
@@ -602,7 +613,12 @@ export class SqlQueue implements QueueAdapter {
     return this.#engine === 'sqlite' ? Number(id) : id
   }
 
+  /**
+   * On PostgreSQL the ids are one array, so a statement's text is the same however many there
+   * are and it can run prepared (the claims and completions of every batch share one plan).
+   */
   #idIn(ids: readonly string[]): RawBuilder<unknown> {
+    if (this.#engine === 'postgres') return sql`id = any(${ids}::bigint[])`
     return sql`id in (${sql.join(ids.map((id) => this.#id(id)))})`
   }
 

@@ -59,4 +59,32 @@ describe('httpPost', () => {
     expect(redirector.requests.at(-1)?.url).toBe('/secure')
     expect(receiver.requests.length).toBe(before)
   })
+
+  it('checks the address without agents too: never through the global agent, which an environment proxy may take over', async () => {
+    // What NODE_USE_ENV_PROXY=1 makes of the global agent: the proxy gets the name and connects
+    // to it itself, so no lookup of ours runs.
+    const proxy = await startLocalServer()
+    const saved = http.globalAgent
+    http.globalAgent = new http.Agent({ proxyEnv: { HTTP_PROXY: proxy.url } })
+    try {
+      const result = await httpPost({
+        url: 'http://metadata.internal.example/latest',
+        headers: {},
+        body: 'x',
+        signal: new AbortController().signal,
+        timeoutMs: 5_000,
+        guard: new AddressGuard(),
+        lookup: (_name, _options, callback) =>
+          callback(null, [{ address: '169.254.169.254', family: 4 }]),
+      })
+      expect(result).toMatchObject({
+        kind: 'refused',
+        reason: expect.stringContaining('169.254.169.254'),
+      })
+      expect(proxy.requests).toHaveLength(0)
+    } finally {
+      http.globalAgent = saved
+      await proxy.close()
+    }
+  })
 })

@@ -27,6 +27,10 @@ export interface HttpPostOptions {
    * again. 0 by default.
    */
   readonly maxRedirects?: number | undefined
+  /**
+   * Agents to reuse connections through; a one-off connection without them, never through the
+   * global agent (which an environment proxy may take over, bypassing the guard).
+   */
   readonly agents?: { readonly http: http.Agent; readonly https: https.Agent } | undefined
 }
 
@@ -161,12 +165,10 @@ function postOnce(url: URL, options: HttpPostOptions): Promise<HttpPostResult> {
       method: 'POST',
       headers: { ...options.headers, 'content-length': Buffer.byteLength(options.body) },
       lookup,
+      // Never the global agent: NODE_USE_ENV_PROXY routes it through a proxy, which connects to
+      // the name itself, so `lookup` (and the guard in it) would never run.
       agent:
-        options.agents === undefined
-          ? undefined
-          : secure
-            ? options.agents.https
-            : options.agents.http,
+        options.agents === undefined ? false : secure ? options.agents.https : options.agents.http,
     })
     const timer = setTimeout(
       () =>
