@@ -11,6 +11,7 @@ type LooseDb = Record<string, Record<string, unknown>>
 
 /** Options of one agreement check, for one principal and one action. */
 export interface AgreementCheckOptions<DB, P, A extends string> {
+  /** Made on `db` with `AccessControl.create`, after its tables exist. */
   readonly access: AccessControl<DB, P, A>
   readonly db: Kysely<DB>
   readonly resource: keyof DB & string
@@ -28,6 +29,7 @@ export interface Disagreement {
 
 /** Options of {@link assertPolicyAgreement}. */
 export interface PolicyAgreementOptions<DB, P, A extends string> {
+  /** Made on `db` with `AccessControl.create`, after its tables exist. */
   readonly access: AccessControl<DB, P, A>
   /** A database whose tables exist and are empty; the kit leaves them empty. */
   readonly db: Kysely<DB>
