@@ -2,8 +2,9 @@
 // to a comparison of the column with a value of its own type (an index is used, no row is tested
 // for its type) or to the constant the point check answers for every row of that type; each kind
 // is the JS kind node-postgres reads the type back as, which is what the point check compares.
-// MariaDB's columns may hold text that spells another kind, so there only the types that read
-// back as a Date or that refuse other kinds (UUID, ENUM, SET) are told apart.
+// MariaDB's columns may hold text that spells another kind, so there the types are told apart
+// only where they change the SQL: those that read back as a Date, those that refuse other kinds
+// (UUID, ENUM, SET), and numbers from strings where two columns are compared.
 import { type Kysely, sql } from 'kysely'
 
 /**
@@ -58,8 +59,11 @@ function columnOf(row: ColumnRow): PgColumn {
   return { kind: KIND_BY_OID[row.type_oid] ?? 'other', notNull }
 }
 
-/** How a MariaDB column reads back: a Date, the text of its own type (UUID, ENUM, SET), or other. */
-export type MysqlColumn = 'date' | 'typed-text' | 'other'
+/**
+ * How a MariaDB column reads back: a Date, the text of its own type (UUID, ENUM, SET), a number,
+ * a string, or other.
+ */
+export type MysqlColumn = 'date' | 'typed-text' | 'number' | 'text' | 'other'
 
 /** MariaDB's columns by table, then by column name. */
 export type MysqlColumns = ReadonlyMap<string, ReadonlyMap<string, MysqlColumn>>
@@ -71,6 +75,20 @@ const MYSQL_KINDS: Readonly<Record<string, MysqlColumn>> = {
   uuid: 'typed-text',
   enum: 'typed-text',
   set: 'typed-text',
+  tinyint: 'number',
+  smallint: 'number',
+  mediumint: 'number',
+  int: 'number',
+  bigint: 'number',
+  decimal: 'number',
+  float: 'number',
+  double: 'number',
+  char: 'text',
+  varchar: 'text',
+  tinytext: 'text',
+  text: 'text',
+  mediumtext: 'text',
+  longtext: 'text',
 }
 
 function byTable<C>(rows: readonly { table_name: string; column_name: string; column: C }[]) {

@@ -29,6 +29,7 @@ interface MixedTable {
   uid: string | null
   mood: string | null
   amount: string | null
+  ratio: number | null
 }
 interface MixedDb {
   mixed: MixedTable
@@ -48,6 +49,7 @@ const COLUMNS: readonly Column[] = [
   'uid',
   'mood',
   'amount',
+  'ratio',
 ]
 type Builder = ConditionBuilder<MixedDb, 'mixed'>
 
@@ -91,6 +93,7 @@ const row = fc.record({
   uid: fc.option(fc.constantFrom(...UUIDS), { nil: null }),
   mood: fc.option(fc.constantFrom(...MOODS), { nil: null }),
   amount: fc.option(fc.constantFrom('1.5', '-2', '0', '1', '2.25'), { nil: null }),
+  ratio: fc.option(fc.constantFrom(1.5, -2, 0, 1, 0.1), { nil: null }),
 })
 
 const world = fc
@@ -156,6 +159,7 @@ for (const engine of testEngines()) {
         .addColumn('uid', types.uid)
         .addColumn('mood', types.mood)
         .addColumn('amount', 'numeric(6, 2)')
+        .addColumn('ratio', 'double precision')
         .execute()
     })
 
@@ -219,6 +223,12 @@ for (const engine of testEngines()) {
           fc.constantFrom(...COLUMNS),
           fc.constantFrom(...COLUMNS),
           async (rows, inner, outer) => {
+            // MariaDB 10.11 answers NOT EXISTS over a number column = a text with trailing
+            // spaces as if it matched ('1 ' = 1), whatever guard sits beside it (see the README).
+            fc.pre(
+              engine.engine !== 'mysql' ||
+                !(rows.mixed ?? []).some((row) => String(row.txt ?? '').endsWith(' ')),
+            )
             const linked = (t: Builder) =>
               t.exists('mixed', (s) => s.matches(inner, outer as never))
             await expectAgreement(linked, rows, {})

@@ -338,8 +338,8 @@ function pgText(column: SqlColumn & { engine: 'postgres' }): RawBuilder<unknown>
 
 /**
  * Two columns equal as the point check compares their values: byte for byte on MariaDB, and as
- * texts where kinds may differ (an integer equals the text of its digits); the plain `=` beside
- * it keeps an index usable.
+ * texts where kinds may differ (an integer equals the text of its digits); the plain `=` keeps
+ * an index usable where the two columns' types agree.
  */
 export function sqlColumnsEqual(left: SqlColumn, right: SqlColumn): RawBuilder<SqlBool> {
   const plain = sql<SqlBool>`${left.ref} = ${right.ref}`
@@ -363,7 +363,18 @@ export function sqlColumnsEqual(left: SqlColumn, right: SqlColumn): RawBuilder<S
       // Byte for byte alone: the cast's collation may not mix with the other column's.
       return sql<SqlBool>`cast(${text(left)} as binary) = cast(${text(right)} as binary)`
     }
+    // A number's bytes as its text: MariaDB 10.11 matched cast(1 as binary) with '1 ' inside
+    // EXISTS (not in a join); through char it does not.
+    const bytes = (column: typeof left) =>
+      column.type === 'number' && left.type !== right.type
+        ? sql`cast(cast(${column.ref} as char) as binary)`
+        : sql`cast(${column.ref} as binary)`
+    return sql<SqlBool>`(${plain} and ${bytes(left)} = ${bytes(right)})`
   }
-  const cast = sql.raw(left.engine === 'mysql' ? 'binary' : 'text')
-  return sql<SqlBool>`(${plain} and cast(${left.ref} as ${cast}) = cast(${right.ref} as ${cast}))`
+  // SQLite: two numbers as numbers, else as texts, a whole REAL written as JavaScript writes it
+  // (1.0 is '1').
+  const number = (ref: Column) => sql`typeof(${ref}) in ('integer', 'real')`
+  const text = (ref: Column) =>
+    sql`case when typeof(${ref}) = 'real' and ${ref} = cast(${ref} as integer) then cast(cast(${ref} as integer) as text) else cast(${ref} as text) end`
+  return sql<SqlBool>`(${plain} and (${number(left.ref)} and ${number(right.ref)} or ${text(left.ref)} = ${text(right.ref)}))`
 }
