@@ -119,8 +119,10 @@ for (const engine of testEngines()) {
     it('forgets only the user it names: not ids that differ in case, accents or trailing spaces, nor users who share its anonymous id', async () => {
       const { analytics, app, db } = subject
       const ids = ['u-9', 'u-9 ', 'U-9', 'ú-9', 'u-9  ']
+      // One browser of their own: forgetting u-9 suppresses its anonymous id for good.
+      const browser = { ip: '198.51.100.90', userAgent: 'Shared/1.0' }
       for (const id of ids) {
-        inRequest(app, { principal: { id } }, () => {
+        inRequest(app, { ...browser, principal: { id } }, () => {
           analytics.identify(id, { plan: 'pro' })
           analytics.track('product_viewed', { productId: 'p-9' })
         })

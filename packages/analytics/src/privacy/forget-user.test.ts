@@ -10,6 +10,8 @@ import { AnalyticsIdentityError } from '../errors.js'
 import type { EventBatch, EventSink } from '../sinks/event-sink.js'
 import { isTransientDatabaseError } from '../sinks/sql/transient-error.js'
 import { SqlEventSink } from '../sinks/sql/sql-event-sink.js'
+import type { AnalyticsTables } from '../storage/analytics-tables.js'
+import { engineOf } from '../storage/sql-dialect.js'
 import {
   type EngineApp,
   inRequest,
@@ -19,25 +21,60 @@ import {
 
 const events = defineEvents({ product_viewed: z.object({ productId: z.string() }) })
 
-/** The SQL sink, holding its writes until `open()`: a flush in flight while forgetUser runs. */
+/** A promise and the function that resolves it. */
+function signal(): { readonly fired: Promise<void>; readonly fire: () => void } {
+  let fire = () => {}
+  const fired = new Promise<void>((resolve) => {
+    fire = resolve
+  })
+  return { fired, fire }
+}
+
+/** The SQL sink, holding each write from `hold()` until `open()`: a flush in flight while forgetUser runs. */
 function gatedSink(db: () => Kysely<unknown>) {
-  let open = () => {}
-  const opened = new Promise<void>((resolve) => {
-    open = resolve
-  })
-  let arrived = () => {}
-  const holding = new Promise<void>((resolve) => {
-    arrived = resolve
-  })
+  let gate: { readonly opened: Promise<void>; readonly arrived: () => void } | undefined
   const sink: EventSink = {
     async write(batch: EventBatch) {
-      arrived()
-      await opened
+      if (gate !== undefined) {
+        gate.arrived()
+        await gate.opened
+      }
       await new SqlEventSink({ db: db() }).write(batch)
     },
     isTransient: isTransientDatabaseError,
   }
-  return { sink, open, holding }
+  function hold() {
+    const opened = signal()
+    const holding = signal()
+    gate = { opened: opened.fired, arrived: holding.fire }
+    return {
+      holding: holding.fired,
+      open() {
+        gate = undefined
+        opened.fire()
+      },
+    }
+  }
+  return { sink, hold }
+}
+
+/** Resolves once a transaction of this database waits for a lock (or never, once `done()`). */
+async function waitingForLock(db: Kysely<AnalyticsTables>, done: () => boolean): Promise<void> {
+  const query =
+    engineOf(db as Kysely<unknown>) === 'postgres'
+      ? sql<{
+          n: number | string
+        }>`select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`
+      : sql<{
+          n: number | string
+        }>`select count(*) as n from information_schema.innodb_trx t join information_schema.processlist p on p.id = t.trx_mysql_thread_id where t.trx_state = 'LOCK WAIT' and p.db = database()`
+  while (!done()) {
+    const { rows } = await query.execute(db)
+    if (Number(rows[0]?.n) > 0) return
+    // InnoDB refreshes innodb_trx only when it was not read for 100 ms.
+    await new Promise((resolve) => setTimeout(resolve, 150))
+  }
+  await new Promise(() => {})
 }
 
 for (const engine of testEngines()) {
@@ -45,7 +82,7 @@ for (const engine of testEngines()) {
   describe.skipIf(engine.skip !== undefined)(`forgetUser on ${engine.title}`, () => {
     let subject: EngineApp<typeof events>
     let other: TestApp
-    const gate = gatedSink(() => other.resolve(DATABASE).kysely as Kysely<unknown>)
+    const sink = gatedSink(() => other.resolve(DATABASE).kysely as Kysely<unknown>)
 
     beforeAll(async () => {
       subject = await startEngineApp(engine, { events })
@@ -54,7 +91,7 @@ for (const engine of testEngines()) {
         database: subject.url,
         clock: subject.clock,
         jobs: { workers: false },
-        modules: [analyticsModule({ events, sink: gate.sink })],
+        modules: [analyticsModule({ events, sink: sink.sink })],
       })
       await other.start()
     })
@@ -67,6 +104,7 @@ for (const engine of testEngines()) {
       const { analytics, app, clock, db } = subject
       const elsewhere = other.resolve(ANALYTICS) as unknown as Analytics<typeof events>
       const visitor = { principal: { id: 'u-gone' }, ip: '198.51.100.9', userAgent: 'Race/1.0' }
+      const gate = sink.hold()
       inRequest(other, visitor, () => {
         elsewhere.identify('u-gone', { plan: 'pro' })
         elsewhere.track('product_viewed', { productId: 'p-1' })
@@ -83,6 +121,113 @@ for (const engine of testEngines()) {
       await app.resolve(JOBS).drain()
       expect(await tablesHoldingUser(db, 'u-gone')).toEqual([])
     })
+
+    it('stores no anonymous event of a forgotten user that another process writes after the forget', async () => {
+      const { analytics, app, clock, db } = subject
+      const elsewhere = other.resolve(ANALYTICS) as unknown as Analytics<typeof events>
+      const browser = { ip: '198.51.100.23', userAgent: 'Anon/1.0' }
+      const laptop = { ip: '198.51.100.24', userAgent: 'Laptop/1.0' }
+      // The visitor browses, then signs in: their cookieless id is linked to them.
+      inRequest(app, browser, () => analytics.track('product_viewed', { productId: 'p-before' }))
+      inRequest(app, { ...browser, principal: { id: 'u-anon' } }, () =>
+        analytics.identify('u-anon'),
+      )
+      await analytics.flush()
+      const linked = await db
+        .selectFrom('mortar_analytics_identity')
+        .select('anonymous_id')
+        .where('user_id', '=', 'u-anon')
+        .execute()
+      expect(linked).toHaveLength(1)
+      const gate = sink.hold()
+      inRequest(other, browser, () => elsewhere.track('product_viewed', { productId: 'p-late' }))
+      // A device first linked in a batch written after the forget: its anonymous events go too.
+      inRequest(other, laptop, () => elsewhere.track('product_viewed', { productId: 'p-laptop' }))
+      inRequest(other, { ...laptop, principal: { id: 'u-anon' } }, () =>
+        elsewhere.identify('u-anon'),
+      )
+      const flushed = elsewhere.flush()
+      // That process checked its suppressions before this one forgot the user.
+      await gate.holding
+      await analytics.forgetUser('u-anon')
+      gate.open()
+      await flushed
+      // Later anonymous events of the browser: a batch of events alone (PostgreSQL's COPY
+      // path), then a failed one.
+      inRequest(other, browser, () => elsewhere.track('product_viewed', { productId: 'p-after' }))
+      await elsewhere.flush()
+      inRequest(other, browser, () =>
+        elsewhere.track('product_viewed', { productId: 8 as unknown as string }),
+      )
+      await elsewhere.flush()
+      clock.advance(60_000)
+      await app.resolve(JOBS).drain()
+      const left = await Promise.all(
+        (['mortar_analytics_event', 'mortar_analytics_failed_event'] as const).map((table) =>
+          db.selectFrom(table).select(['user_id', 'anonymous_id']).execute(),
+        ),
+      )
+      // Every other event of this suite has a user.
+      expect(left.flat().filter((row) => row.user_id === null)).toEqual([])
+      expect(await tablesHoldingUser(db, 'u-anon')).toEqual([])
+    })
+
+    it.skipIf(engine.engine === 'sqlite')(
+      'waits for a batch write in flight in another process, then deletes what it wrote',
+      async () => {
+        const { analytics, db } = subject
+        await db
+          .insertInto('mortar_analytics_identity')
+          .values({ anonymous_id: 'a-locked', user_id: 'u-locked', linked_at: 0 })
+          .execute()
+        const batch: EventBatch = {
+          id: 9_000_001,
+          events: [
+            {
+              id: '019ca000-0000-7000-8000-000000000001',
+              name: 'product_viewed',
+              occurredAt: subject.clock.nowMs(),
+              userId: null,
+              anonymousId: 'a-locked',
+              sessionId: null,
+              properties: '{"productId":"p-locked"}',
+              ip: null,
+              userAgent: null,
+              country: null,
+            },
+          ],
+          failed: [],
+          links: [],
+        }
+        const committed = signal()
+        const written = signal()
+        const otherDb = other.resolve(DATABASE).kysely as Kysely<unknown>
+        const writing = otherDb.transaction().execute(async (trx) => {
+          await new SqlEventSink({ db: trx }).write(batch)
+          written.fire()
+          await committed.fired
+        })
+        await written.fired
+        let settled = false
+        const forgetting = analytics.forgetUser('u-locked').finally(() => {
+          settled = true
+        })
+        const first = await Promise.race([
+          forgetting.then(() => 'forgot'),
+          waitingForLock(db, () => settled).then(() => 'waited'),
+        ])
+        committed.fire()
+        await writing
+        await forgetting
+        expect(first).toBe('waited')
+        const left = await db
+          .selectFrom('mortar_analytics_event')
+          .select('id')
+          .where('anonymous_id', '=', 'a-locked')
+          .execute()
+        expect(left).toEqual([])
+      },
+    )
 
     it('keeps recording a user whose deletion did not commit', async () => {
       const { analytics, app, db } = subject

@@ -8,8 +8,10 @@ import {
   EVENT_TABLE,
   FAILED_TABLE,
   IDENTITY_TABLE,
+  SUPPRESSED_ANONYMOUS_TABLE,
   SUPPRESSED_TABLE,
 } from '../storage/analytics-tables.js'
+import { lockSuppressions } from './suppressed-writes.js'
 
 /** What `forgetUser` removed. */
 export interface ForgetReport {
@@ -23,8 +25,9 @@ export interface ForgetReport {
  * (under their id, and the anonymous events of every anonymous id linked to them: not another
  * signed-in user's events under a shared anonymous id), the links, and their share of
  * the rollups (daily counts, top lists and co-occurrences are decremented by exactly what their
- * rolled-up events added); then records the suppression, so their later events are never
- * stored. Runs under the rollup lock, so a rollup cannot add their events back meanwhile.
+ * rolled-up events added); then suppresses the user id and those anonymous ids, so no later
+ * write stores their events. Runs under the rollup lock, so a rollup cannot add their events
+ * back meanwhile, and the suppression lock, so a batch write in flight commits before it.
  */
 export async function forgetUser(
   scope: QueryScope,
@@ -35,6 +38,9 @@ export async function forgetUser(
   return scope.db.transaction().execute(async (trx) => {
     const tx: QueryScope = { ...scope, db: trx as Kysely<unknown> }
     await lockRollups(tx)
+    // Batch writes in flight commit first, so what they wrote is deleted below; later ones
+    // see the suppressions this transaction records.
+    await lockSuppressions(trx as Kysely<unknown>, tx.engine)
     const linkParams = new Params()
     const links = await run<{ anonymous_id: string }>(
       tx,
@@ -91,17 +97,27 @@ export async function forgetUser(
         deleteLinks,
       ),
     )
-    const suppress = new Params()
-    const insert = `insert into ${SUPPRESSED_TABLE} (user_id, suppressed_at) values (${suppress.add(userId)}, ${suppress.add(now)})`
-    await trx.executeQuery(
-      compile(
-        tx.engine,
-        tx.engine === 'mysql'
-          ? insert.replace('insert into', 'insert ignore into')
-          : `${insert} on conflict (user_id) do nothing`,
-        suppress,
-      ),
-    )
+    // The user and the anonymous ids linked to them: a batch written later stores nothing of
+    // either, though the links that tied those ids to the user are gone.
+    const suppressions: [string, string, readonly string[]][] = [
+      [SUPPRESSED_TABLE, 'user_id', [userId]],
+      [SUPPRESSED_ANONYMOUS_TABLE, 'anonymous_id', anonymous],
+    ]
+    for (const [table, column, ids] of suppressions) {
+      if (ids.length === 0) continue
+      const suppress = new Params()
+      const rows = ids.map((id) => `(${suppress.add(id)}, ${suppress.add(now)})`).join(', ')
+      const insert = `into ${table} (${column}, suppressed_at) values ${rows}`
+      await trx.executeQuery(
+        compile(
+          tx.engine,
+          tx.engine === 'mysql'
+            ? `insert ignore ${insert}`
+            : `insert ${insert} on conflict (${column}) do nothing`,
+          suppress,
+        ),
+      )
+    }
     return {
       events: Number(events.numAffectedRows ?? 0n),
       failedEvents: Number(failed.numAffectedRows ?? 0n),

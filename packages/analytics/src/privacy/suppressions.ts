@@ -10,8 +10,9 @@ const SKEW_MS = 300_000
  * The users whose events are no longer recorded (`forgetUser` added them), held in memory and
  * refreshed from the table at most once a second with the rows suppressed since the last read:
  * one small query, usually empty, instead of a lookup per batch. So every process of the app
- * honours a suppression within a second or so; the rollup deletes anything of theirs written in
- * that second, and this process remembers its own once their deletion commits.
+ * skips a forgotten user's events within a second or so; the SQL sink deletes anything of theirs
+ * a batch holds meanwhile before it commits, and this process remembers its own once their
+ * deletion commits.
  */
 export class Suppressions {
   readonly #db: Kysely<unknown>

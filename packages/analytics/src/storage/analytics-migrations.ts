@@ -1,5 +1,6 @@
 import type { Migration, ModuleMigrations } from '@mortar/core'
 import { type Kysely, sql } from 'kysely'
+import { SUPPRESSION_LOCK_ROW } from '../privacy/suppressed-writes.js'
 import { rebuildStaleLists } from '../rollups/also-lists.js'
 import {
   ALSO_TABLE,
@@ -13,6 +14,7 @@ import {
   SALT_TABLE,
   STALE_ITEM_TABLE,
   STATE_TABLE,
+  SUPPRESSED_ANONYMOUS_TABLE,
   SUPPRESSED_TABLE,
   TOP_DAY_TABLE,
   TOP_TABLE,
@@ -254,6 +256,24 @@ const addRequestFields: Migration = {
   },
 }
 
+const suppressAnonymousIds: Migration = {
+  async up(db) {
+    const engine = engineOf(db as Kysely<unknown>)
+    // forgetUser suppresses the anonymous ids linked to the user as well as the user id.
+    await db.schema
+      .createTable(SUPPRESSED_ANONYMOUS_TABLE)
+      .addColumn('anonymous_id', textKey(engine, 255), (c) => c.primaryKey())
+      .addColumn('suppressed_at', 'bigint', (c) => c.notNull())
+      .execute()
+    // The row batch writes share-lock and forgetUser locks: see suppressed-writes.ts.
+    await db.insertInto(STATE_TABLE).values(SUPPRESSION_LOCK_ROW).execute()
+  },
+  async down(db) {
+    await db.deleteFrom(STATE_TABLE).where('name', '=', SUPPRESSION_LOCK_ROW.name).execute()
+    await db.schema.dropTable(SUPPRESSED_ANONYMOUS_TABLE).execute()
+  },
+}
+
 /**
  * The migrations of the analytics tables; `analyticsModule` carries them (`app.migrate()` runs
  * them). Use them directly only to run them under a module of your own.
@@ -272,4 +292,5 @@ export const analyticsMigrations: ModuleMigrations = {
   '0003_create_unit_stage': createUnitStage,
   '0004_create_also_lists': createAlsoLists,
   '0005_add_request_fields': addRequestFields,
+  '0006_suppress_anonymous_ids': suppressAnonymousIds,
 }

@@ -5,6 +5,8 @@ export const EVENT_TABLE = 'mortar_analytics_event'
 export const FAILED_TABLE = 'mortar_analytics_failed_event'
 export const IDENTITY_TABLE = 'mortar_analytics_identity'
 export const SUPPRESSED_TABLE = 'mortar_analytics_suppressed'
+/** The anonymous ids linked to a forgotten user: their events with no user are never stored. */
+export const SUPPRESSED_ANONYMOUS_TABLE = 'mortar_analytics_suppressed_anonymous'
 export const SALT_TABLE = 'mortar_analytics_salt'
 export const BATCH_TABLE = 'mortar_analytics_batch'
 export const STATE_TABLE = 'mortar_analytics_state'
@@ -57,6 +59,11 @@ export interface IdentityRow {
 
 export interface SuppressedRow {
   user_id: string
+  suppressed_at: DbInt
+}
+
+export interface SuppressedAnonymousRow {
+  anonymous_id: string
   suppressed_at: DbInt
 }
 
@@ -138,6 +145,7 @@ export interface AnalyticsTables {
   mortar_analytics_failed_event: FailedEventRow
   mortar_analytics_identity: IdentityRow
   mortar_analytics_suppressed: SuppressedRow
+  mortar_analytics_suppressed_anonymous: SuppressedAnonymousRow
   mortar_analytics_salt: SaltRow
   mortar_analytics_batch: BatchRow
   mortar_analytics_state: StateRow

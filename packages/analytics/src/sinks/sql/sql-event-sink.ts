@@ -7,6 +7,11 @@ import {
   IDENTITY_TABLE,
 } from '../../storage/analytics-tables.js'
 import { engineOf } from '../../storage/sql-dialect.js'
+import {
+  purgeSuppressed,
+  purgeSuppressedStatement,
+  shareSuppressionLock,
+} from '../../privacy/suppressed-writes.js'
 import type { EventBatch, EventSink, StoredEvent } from '../event-sink.js'
 import { CopyRows, CopyUnsupportedError, copyInto } from './postgres-copy.js'
 import { isTransientDatabaseError } from './transient-error.js'
@@ -47,7 +52,10 @@ const CHUNK_ROWS = 500
  * Writing a batch again stores nothing twice: the first attempt's plain writes fail as a whole
  * on a duplicate key (its log row, or its event ids once the rollup removed that row), and the
  * batch is written again by the path that skips existing keys (`ON CONFLICT DO NOTHING`,
- * MariaDB's `INSERT IGNORE`), which the batch log's key short-circuits.
+ * MariaDB's `INSERT IGNORE`), which the batch log's key short-circuits. Whatever the path, a
+ * batch stores nothing of an identity `forgetUser` suppressed, even one it forgot after the
+ * tracker checked the batch: the write deletes such rows before it commits, under a lock that
+ * orders it with forgetUser's transaction.
  *
  * @example
  * ```ts
@@ -122,8 +130,16 @@ export class SqlEventSink implements EventSink {
     // Integers only (checked), so the statement carries its values in its text.
     const values = [batch.id, first, last, batch.events.length, Date.now()].map(integer)
     const log = `insert into ${BATCH_TABLE} (batch_id, first_at, last_at, events, created_at) values (${values.join(', ')})`
+    // The share lock after the COPY (a query cannot run before it here): PostgreSQL's forgetUser
+    // never waits on rows it cannot see, so the order risks no deadlock, and the purge that
+    // follows reads the suppressions committed before the lock was granted.
+    const then = [
+      shareSuppressionLock('postgres'),
+      log,
+      purgeSuppressedStatement(batch.id, first, last),
+    ].join('; ')
     const rows = this.#encoded.get(batch) ?? copyData(batch.events, batch.id)
-    await copyInto(this.#db, EVENT_TABLE, EVENT_COLUMNS, rows, log)
+    await copyInto(this.#db, EVENT_TABLE, EVENT_COLUMNS, rows, then)
   }
 
   /**
@@ -133,6 +149,9 @@ export class SqlEventSink implements EventSink {
    */
   async #writeIn(db: Kysely<unknown>, batch: EventBatch, fast: boolean): Promise<void> {
     const { events } = batch
+    // Before any write, so that on MariaDB a forgetUser holding the lock never waits on ours.
+    const lock = shareSuppressionLock(this.#engine)
+    if (lock !== undefined) await db.executeQuery(CompiledQuery.raw(lock, []))
     if (events.length > 0) {
       const { first, last } = timeRange(events)
       const logged = await this.#insertIgnore(
@@ -190,6 +209,7 @@ export class SqlEventSink implements EventSink {
         batch.links.map((l) => [l.anonymousId, l.userId, l.linkedAt]),
       )
     }
+    await purgeSuppressed(db, this.#engine, batch)
   }
 
   async #insertEvents(

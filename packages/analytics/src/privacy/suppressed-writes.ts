@@ -1,0 +1,119 @@
+import type { DatabaseEngine } from '@mortar/core'
+import { CompiledQuery, type Kysely, sql } from 'kysely'
+import type { EventBatch } from '../sinks/event-sink.js'
+import {
+  EVENT_TABLE,
+  FAILED_TABLE,
+  IDENTITY_TABLE,
+  STATE_TABLE,
+  SUPPRESSED_ANONYMOUS_TABLE,
+  SUPPRESSED_TABLE,
+} from '../storage/analytics-tables.js'
+
+// A batch checked against the suppressions before forgetUser ran (a retry, a late flush, another
+// process) must not bring the user back. Writers hold this row's share lock from before they
+// check to their commit, forgetUser its exclusive lock: a forget waits for the writes in flight
+// (and then deletes what they wrote), and a write that follows a forget sees its suppressions.
+// SQLite's BEGIN IMMEDIATE already serialises the two.
+
+/** The statement a batch write runs, in its transaction, before it checks the suppressions. */
+export function shareSuppressionLock(engine: DatabaseEngine): string | undefined {
+  if (engine === 'sqlite') return undefined
+  return `${lockRow} ${engine === 'mysql' ? 'lock in share mode' : 'for share'}`
+}
+
+/** Takes forgetUser's exclusive lock: batch writes in flight commit first, later ones wait. */
+export async function lockSuppressions(db: Kysely<unknown>, engine: DatabaseEngine): Promise<void> {
+  if (engine === 'sqlite') return
+  await db.executeQuery(CompiledQuery.raw(`${lockRow} for update`, []))
+}
+
+const lockRow = `select value from ${STATE_TABLE} where name = 'suppressions'`
+
+/** The state row {@link lockSuppressions} locks; a migration inserts it. */
+export const SUPPRESSION_LOCK_ROW = { name: 'suppressions', value: '{}' } as const
+
+/**
+ * Deletes, in the batch's transaction after it was written, what it holds of forgotten
+ * identities: events and failed events under a suppressed user id, or with no user under a
+ * suppressed anonymous id. A link it made to a forgotten user is deleted and its anonymous id
+ * suppressed too. Looks the batch's own ids up (by key; a locking read on MariaDB, whose plain
+ * reads see the transaction's first snapshot), so a batch of no forgotten identity deletes nothing.
+ */
+export async function purgeSuppressed(
+  db: Kysely<unknown>,
+  engine: DatabaseEngine,
+  batch: EventBatch,
+): Promise<void> {
+  const userIds = new Set<string>()
+  const anonymousIds = new Set<string>()
+  for (const event of [...batch.events, ...batch.failed]) {
+    if (event.userId !== null) userIds.add(event.userId)
+    else if (event.anonymousId !== null) anonymousIds.add(event.anonymousId)
+  }
+  for (const link of batch.links) userIds.add(link.userId)
+  const users = await found(db, engine, SUPPRESSED_TABLE, 'user_id', userIds)
+  const lateLinks = batch.links
+    .filter((link) => users.has(link.userId))
+    .map((link) => link.anonymousId)
+  if (lateLinks.length > 0) {
+    const now = Date.now()
+    const insert = sql`into ${sql.table(SUPPRESSED_ANONYMOUS_TABLE)} (anonymous_id, suppressed_at) values ${sql.join(lateLinks.map((id) => sql`(${id}, ${now})`))}`
+    await (engine === 'mysql'
+      ? sql`insert ignore ${insert}`
+      : sql`insert ${insert} on conflict (anonymous_id) do nothing`
+    ).execute(db)
+    await sql`delete from ${sql.table(IDENTITY_TABLE)} where anonymous_id in (${sql.join(lateLinks)}) and user_id in (${sql.join([...users])})`.execute(
+      db,
+    )
+  }
+  const anonymous = await found(db, engine, SUPPRESSED_ANONYMOUS_TABLE, 'anonymous_id', [
+    ...anonymousIds,
+  ])
+  // One statement per index (user_id, anonymous_id): an OR of the two would scan the table.
+  for (const table of [EVENT_TABLE, FAILED_TABLE]) {
+    if (users.size > 0) {
+      await sql`delete from ${sql.table(table)} where user_id in (${sql.join([...users])}) and batch_id = ${batch.id}`.execute(
+        db,
+      )
+    }
+    if (anonymous.size > 0) {
+      await sql`delete from ${sql.table(table)} where anonymous_id in (${sql.join([...anonymous])}) and user_id is null and batch_id = ${batch.id}`.execute(
+        db,
+      )
+    }
+  }
+}
+
+/**
+ * The same deletion as {@link purgeSuppressed} for a batch of events alone, as one statement
+ * with no parameters, for PostgreSQL's one-query COPY path (after its share lock): it reads the
+ * batch's slice of the time-ordered key and looks each event's ids up by key.
+ */
+export function purgeSuppressedStatement(batchId: number, first: number, last: number): string {
+  return `delete from ${EVENT_TABLE} e where e.occurred_at between ${first} and ${last} and e.batch_id = ${batchId} and (exists (select 1 from ${SUPPRESSED_TABLE} s where s.user_id = e.user_id) or (e.user_id is null and exists (select 1 from ${SUPPRESSED_ANONYMOUS_TABLE} a where a.anonymous_id = e.anonymous_id)))`
+}
+
+// Ids per lookup: well under every engine's parameter limit.
+const LOOKUP_IDS = 1_000
+
+async function found(
+  db: Kysely<unknown>,
+  engine: DatabaseEngine,
+  table: string,
+  column: string,
+  ids: Iterable<string>,
+): Promise<Set<string>> {
+  const all = [...ids]
+  const hits = new Set<string>()
+  for (let start = 0; start < all.length; start += LOOKUP_IDS) {
+    const chunk = all.slice(start, start + LOOKUP_IDS)
+    const rows = await sql<{
+      id: string
+    }>`select ${sql.ref(column)} as id from ${sql.table(table)} where ${sql.ref(column)} in (${sql.join(chunk)})${
+      engine === 'mysql' ? sql` lock in share mode` : sql``
+    }`.execute(db)
+    for (const row of rows.rows) hits.add(row.id)
+  }
+  return hits
+}
