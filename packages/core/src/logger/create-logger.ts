@@ -1,6 +1,7 @@
 import { pino } from 'pino'
 import { ConfigError } from '../config/config-error.js'
 import type { Logger } from './logger.js'
+import { asData } from './as-data.js'
 import { withoutUrlPasswords } from './url-passwords.js'
 
 /** The levels a {@link Logger} can be set to, from most to least verbose. */
@@ -81,23 +82,17 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       level,
       ...(options.name === undefined ? {} : { name: options.name }),
       redact: { paths: [...DEFAULT_REDACT_PATHS, ...(options.redact ?? [])], censor: '[redacted]' },
-      // Paths cannot reach inside a text: a driver's error, a message, quotes the URL it failed
-      // on (`connect to postgres://admin:hunter2@db/prod`), password included.
-      serializers: {
-        err: (error: unknown) => withoutUrlPasswords(pino.stdSerializers.err(error as Error)),
-      },
       hooks: {
-        // The fields of the logged object too (a `databaseUrl` field), copied so that none is
-        // lost: pino's redaction copies what its wildcard paths reach by assignment, and that
-        // dropped a `__proto__` field (a parsed request body's) from the line.
+        // The logged object's fields kept as data, `__proto__` included (see asData).
         logMethod(args, method) {
-          for (let i = 0; i < args.length; i++) {
-            if (typeof args[i] === 'string' || (i === 0 && typeof args[i] === 'object')) {
-              args[i] = withoutUrlPasswords(args[i]) as never
-            }
-          }
+          if (typeof args[0] === 'object') args[0] = asData(args[0]) as never
           return method.apply(this, args)
         },
+        // Paths cannot reach inside a text (a driver's error quotes the URL it failed on,
+        // `connect to postgres://admin:hunter2@db/prod`), so the censor runs on the line as
+        // written: whatever put the URL there (a field, a message, a format argument, an error's
+        // cause, a child's bindings), its password never reaches the destination.
+        streamWrite: withoutUrlPasswords,
       },
     },
     options.destination,

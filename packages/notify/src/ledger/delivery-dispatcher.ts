@@ -110,7 +110,8 @@ export class DeliveryDispatcher {
     const { ledger } = this.#init
     if (loaded === undefined) return
     const { row, preferences } = loaded
-    const attempt = after + job.attempt
+    // Its mark may count it higher: after an attempt that marked it and vanished.
+    let attempt = after + job.attempt
     // The `sending` mark this attempt holds, once it took one.
     let token: string | undefined
     // A final result rides with the job's completion; the job is not finished without it. A
@@ -166,6 +167,7 @@ export class DeliveryDispatcher {
           return
         }
         token = mark.token
+        attempt = mark.attempt
       }
       const answer = await sendWithin(bound, channel.send.bind(channel) as Send, {
         id,
@@ -193,7 +195,11 @@ export class DeliveryDispatcher {
     }
     const final = result.status === 'permanent' || job.attempt >= job.maxAttempts
     const error = `${result.status}: ${result.reason}`
-    if (final) await finish({ status: 'dead', error })
+    // A transient failure once the message was on its way (a timeout, a dropped connection, a
+    // send given up) may hide an acceptance: whichever attempt sends next, be it a replay of the
+    // dead delivery, counts a possible duplicate.
+    const maybeSent = token !== undefined && result.status === 'transient'
+    if (final) await finish({ status: 'dead', error, maybeSent })
     // Failed and retried: the job's completion never comes for this attempt, so it is written now;
     // not after giving up on a send, whose mark holds the delivery until its lease passes (the
     // send may still go out: a later attempt then sends it counted as a possible duplicate).
@@ -205,9 +211,7 @@ export class DeliveryDispatcher {
         status: 'failed',
         error,
         token,
-        // A transient failure once the message was on its way (a timeout, a dropped connection)
-        // may hide an acceptance: the next attempt counts a possible duplicate.
-        maybeSent: token !== undefined && result.status === 'transient',
+        maybeSent,
       })
     }
     await this.#init.bus.publish('notification.failed', {

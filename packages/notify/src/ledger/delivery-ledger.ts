@@ -18,7 +18,7 @@ import {
   PREFERENCE_TABLE,
   type PreferenceTables,
 } from '../preferences/preference-store.js'
-import { idIn, rowsById, sqlEngine } from '../sql/index.js'
+import { idIn, rowsById, type SqlEngine, sqlEngine } from '../sql/index.js'
 import { Batcher } from './batcher.js'
 import { deliveryInsertion, keyedDeliveryInsert } from './delivery-insert.js'
 import {
@@ -57,20 +57,23 @@ export interface AttemptOutcome {
    */
   readonly token?: string | undefined
   /**
-   * A failed attempt whose message may have gone out (a transient failure once it was on its
-   * way) under its mark: the mark's lease ends now instead of being cleared, so the row reads as
-   * `failed` and the next attempt counts a possible duplicate.
+   * An attempt under its mark whose message may have gone out (a transient failure once it was
+   * on its way, a send given up at its bound): its token stays on the row, so whichever attempt
+   * sends next (a retry, a takeover, a replay's) counts a possible duplicate. Failed, the mark's
+   * lease ends now instead of being cleared, so the row reads as `failed`. Any other outcome of
+   * a marked attempt (sent, refused, certainly not accepted) clears the token.
    */
   readonly maybeSent?: boolean | undefined
 }
 
 /**
- * What marking a delivery `sending` found: the mark is this attempt's (`token`), or another
+ * What marking a delivery `sending` found: the mark is this attempt's (`token`; `attempt`: the
+ * delivery's attempts with this one, counting those that marked it and vanished), or another
  * attempt's, held until `busyUntil` (ms): that attempt may be sending it now, so this one must
  * not. `undefined`: nothing to send any more (finished, or replayed to a newer job).
  */
 export type Mark =
-  | { readonly held: true; readonly token: string }
+  | { readonly held: true; readonly token: string; readonly attempt: number }
   | { readonly held: false; readonly busyUntil: number }
   | undefined
 
@@ -283,7 +286,10 @@ export class DeliveryLedger {
    * keys, for `leaseMs` (longer than the send may take): until then no other attempt may mark
    * it, so a second run of its job at once does not send it too, and only this attempt's result
    * is recorded. A mark whose lease passed with no result (its worker died mid-send) is taken
-   * over and counted as a possible duplicate.
+   * over and counted as a possible duplicate, as is any send after an attempt whose message may
+   * have gone out (see {@link AttemptOutcome.maybeSent}). The attempts counted are at least one
+   * more than the row's: a run whose job's attempt did not go up (its engine ran it again) still
+   * counts as one after the attempt whose mark it took over.
    */
   mark(claim: Claim, attempt: number, leaseMs: number): Promise<Mark> {
     return this.#marks.call({
@@ -305,9 +311,10 @@ export class DeliveryLedger {
    * attempt records its own result); `undefined` when it was already finished (or is gone).
    */
   async bury(outcome: AttemptOutcome): Promise<Burial> {
-    const result = await sql`${this.#resultsUpdate(this.#background, [outcome])}`.execute(
-      this.#background,
-    )
+    const result =
+      await sql`${this.#resultsUpdate(this.#background, [outcome], { kept: true })}`.execute(
+        this.#background,
+      )
     const changed = Number(result.numAffectedRows ?? 0)
     this.#upkeep.count(changed)
     const row = await this.#background
@@ -352,11 +359,15 @@ export class DeliveryLedger {
         sql` `,
       )} else ${sql.ref(column)} end`
     // SET order matters on MySQL, which reads columns already assigned: the duplicate count first.
+    // A row still holding a token had an attempt that marked it and may have sent it.
     const update = this.#background
       .updateTable(DELIVERY_TABLE)
       .set({
-        possible_duplicates: sql<number>`possible_duplicates + case when status = 'sending' then 1 else 0 end`,
-        attempts: byId('attempts', (mark) => mark.attempt),
+        possible_duplicates: sql<number>`possible_duplicates + case when status = 'sending' or sending_token is not null then 1 else 0 end`,
+        attempts: byId(
+          'attempts',
+          (mark) => sql`${greatest(engine)}(attempts + 1, ${mark.attempt})`,
+        ),
         sending_until: byId('sending_until', (mark) => mark.until),
         sending_token: byId('sending_token', (mark) => mark.token),
         // The attempt's own error, if any, comes with its result.
@@ -367,18 +378,19 @@ export class DeliveryLedger {
       .where(idIn(this.#background as Kysely<unknown>, 'id', ids))
       .where(markFree(now))
       .where(ofReplays(chosen))
-    let marked: ReadonlySet<string>
+    // The attempts counted, by delivery marked.
+    let marked: ReadonlyMap<string, number>
+    const counted = (rows: readonly { id: string; attempts: number }[]) =>
+      new Map(rows.map((row) => [row.id, Number(row.attempts)]))
     // The mark only has to outlive the worker, not the server: a server crash loses the send's
     // record too, and the job runs again. On PostgreSQL it does not wait for the disk.
     if (engine === 'postgres')
-      marked = new Set(
-        (await update.where(unflushedCommit).returning('id').execute()).map((row) => row.id),
-      )
+      marked = counted(await update.where(unflushedCommit).returning(['id', 'attempts']).execute())
     else if (engine !== 'mysql')
-      marked = new Set((await update.returning('id').execute()).map((row) => row.id))
+      marked = counted(await update.returning(['id', 'attempts']).execute())
     else {
       await update.execute()
-      marked = new Set()
+      marked = new Map()
     }
     this.#upkeep.count(marked.size)
     // The rows not marked (all of them on MySQL, which returns none): whose mark holds them.
@@ -388,18 +400,19 @@ export class DeliveryLedger {
         ? []
         : await this.#background
             .selectFrom(DELIVERY_TABLE)
-            .select(['id', 'status', 'replays', 'sending_until', 'sending_token'])
+            .select(['id', 'status', 'attempts', 'replays', 'sending_until', 'sending_token'])
             .where('id', 'in', unmarked)
             .execute()
     const found = new Map(rows.map((row) => [row.id, row]))
     return marks.map((mark): Mark => {
       const winner = newest.get(mark.id) as MarkRequest
       const row = found.get(mark.id)
-      if (
-        marked.has(mark.id) ||
-        (row?.status === 'sending' && row.sending_token === winner.token)
-      ) {
-        if (winner === mark) return { held: true, token: mark.token }
+      const attempt =
+        row?.status === 'sending' && row.sending_token === winner.token
+          ? Number(row.attempts)
+          : marked.get(mark.id)
+      if (attempt !== undefined) {
+        if (winner === mark) return { held: true, token: mark.token, attempt }
         // The other run of this delivery in the same batch marked it.
         return winner.replay === mark.replay ? { held: false, busyUntil: winner.until } : undefined
       }
@@ -416,11 +429,10 @@ export class DeliveryLedger {
     // and the job runs again, as after any crash mid-send.
     const unflushed =
       this.#finishUnflushed && sqlEngine(this.#background as Kysely<unknown>) === 'postgres'
-    await this.#resultsUpdate(
-      this.#background,
-      outcomes,
-      unflushed ? unflushedCommit : undefined,
-    ).execute(this.#background)
+    await this.#resultsUpdate(this.#background, outcomes, {
+      kept: true,
+      condition: unflushed ? unflushedCommit : undefined,
+    }).execute(this.#background)
     this.#upkeep.count(outcomes.length)
     return outcomes.map(() => undefined)
   }
@@ -429,32 +441,43 @@ export class DeliveryLedger {
    * The UPDATE recording outcomes, for deliveries still in a claimable status. On PostgreSQL the
    * outcomes travel as one array per column (`unnest`): seven parameters however many rows,
    * where a `case` per column takes two per row and column; the rows are found by primary-key
-   * probes, never a scan of the table (see `idIn`).
+   * probes, never a scan of the table (see `idIn`). `kept`: the attempts counted never go down
+   * (a mark taken over counted one more than its job's attempt), for the writes that may follow
+   * a takeover: a marked attempt's own (which carries its mark's count anyway) and a job's death.
    */
   #resultsUpdate(
     db: Kysely<LedgerTables>,
     given: readonly AttemptOutcome[],
-    condition?: RawBuilder<boolean>,
+    options: { kept?: boolean; condition?: RawBuilder<boolean> | undefined } = {},
   ): RawBuilder<unknown> {
+    const { kept = false, condition } = options
     const now = this.#clock.nowMs()
     // An earlier replay's outcome beside a newer one of the same delivery is stale: left out,
     // so each delivery has one outcome, which the row's `replays` must match.
     const outcomes = [...newestReplays(given).values()]
-    const stored = (outcome: AttemptOutcome) => (outcome.maybeSent ? 'sending' : outcome.status)
-    // Only a statement with an outcome that may have sent sets the mark's lease (to end now).
-    const lapsing = outcomes.some((outcome) => outcome.maybeSent)
-    if (sqlEngine(db as Kysely<unknown>) === 'postgres') {
+    const lapses = (outcome: AttemptOutcome) =>
+      outcome.maybeSent === true && outcome.status === 'failed'
+    const stored = (outcome: AttemptOutcome) => (lapses(outcome) ? 'sending' : outcome.status)
+    // A marked attempt whose message did not go out, or was accepted: its token goes.
+    const settles = (outcome: AttemptOutcome) =>
+      outcome.token !== undefined && outcome.maybeSent !== true
+    // Only a statement with such outcomes sets the mark's lease (to end now) or its token, so
+    // the usual one (no marks: a channel with idempotency keys) is unchanged.
+    const lapsing = outcomes.some(lapses)
+    const settling = outcomes.some(settles)
+    const engine = sqlEngine(db as Kysely<unknown>)
+    if (engine === 'postgres') {
       const column = <T>(value: (outcome: AttemptOutcome) => T): T[] => outcomes.map(value)
       const ids = column((o) => o.id)
       return sql`update ${sql.table(DELIVERY_TABLE)} as d
-        set status = v.status, attempts = v.attempts, provider_message_id = v.provider_message_id,
+        set status = v.status, attempts = ${kept ? sql`greatest(d.attempts, v.attempts)` : sql`v.attempts`}, provider_message_id = v.provider_message_id,
           last_error = v.last_error, sent_at = case when v.status = 'sent' then ${now}::bigint end,
-          updated_at = ${now}${lapsing ? sql`, sending_until = case when v.status = 'sending' then ${now}::bigint else d.sending_until end` : sql``}
+          updated_at = ${now}${lapsing ? sql`, sending_until = case when v.status = 'sending' then ${now}::bigint else d.sending_until end` : sql``}${settling ? sql`, sending_token = case when v.settles then null else d.sending_token end` : sql``}
         from unnest(${ids}::text[], ${column(stored)}::text[],
           ${column((o) => o.attempt)}::integer[], ${column((o) => o.providerMessageId ?? null)}::text[],
           ${column((o) => truncate(o.error))}::text[], ${column((o) => o.replay)}::integer[],
-          ${column((o) => o.token ?? null)}::text[])
-          as v(id, status, attempts, provider_message_id, last_error, replays, token)
+          ${column((o) => o.token ?? null)}::text[]${settling ? sql`, ${column(settles)}::boolean[]` : sql``})
+          as v(id, status, attempts, provider_message_id, last_error, replays, token${settling ? sql`, settles` : sql``})
         where ${idIn(db as Kysely<unknown>, 'd.id', ids)} and d.id = v.id and d.replays = v.replays
           and case when v.token is null then ${markFree(now, 'd')} else d.status = 'sending' and d.sending_token = v.token end${condition === undefined ? sql`` : sql` and ${condition}`}`
     }
@@ -470,7 +493,9 @@ export class DeliveryLedger {
       .updateTable(DELIVERY_TABLE)
       .set({
         status: caseOf('status', stored) as never,
-        attempts: caseOf('attempts', (outcome) => outcome.attempt) as never,
+        attempts: caseOf('attempts', (outcome) =>
+          kept ? sql`${greatest(engine)}(attempts, ${outcome.attempt})` : outcome.attempt,
+        ) as never,
         provider_message_id: caseOf(
           'provider_message_id',
           (outcome) => outcome.providerMessageId ?? null,
@@ -488,7 +513,14 @@ export class DeliveryLedger {
       .$if(lapsing, (query) =>
         query.set({
           sending_until: caseOf('sending_until', (outcome) =>
-            outcome.maybeSent ? now : sql.ref('sending_until'),
+            lapses(outcome) ? now : sql.ref('sending_until'),
+          ) as never,
+        }),
+      )
+      .$if(settling, (query) =>
+        query.set({
+          sending_token: caseOf('sending_token', (outcome) =>
+            settles(outcome) ? null : sql.ref('sending_token'),
           ) as never,
         }),
       )
@@ -675,6 +707,11 @@ export class DeliveryLedger {
  * statement's own transaction commit without waiting for the disk, in the same round trip.
  */
 const unflushedCommit = sql<boolean>`exists (select 1 from (select set_config('synchronous_commit', 'off', true)) as sync)`
+
+/** The SQL function of the larger of its arguments: SQLite's `max` with two or more. */
+function greatest(engine: SqlEngine): RawBuilder<unknown> {
+  return sql.raw(engine === 'sqlite' ? 'max' : 'greatest')
+}
 
 /** Per delivery, the claim of its newest replay among these (a stale one is left out). */
 function newestReplays<T extends Claim>(claims: readonly T[]): Map<string, T> {

@@ -42,8 +42,9 @@ export interface DeliveryRecord {
   /**
    * Attempts on a channel without idempotency keys (mail, chat) that started after an earlier
    * one that may have sent it left no result (its worker died mid-send, its send outlasted its
-   * lease) or failed transiently once the message was on its way: the message may have gone
-   * out twice. Channels that take the delivery's id as a key dedupe a resend themselves.
+   * lease) or failed transiently once the message was on its way, be they its job's retries, a
+   * run taking a mark over or a replay's: the message may have gone out twice. Channels that
+   * take the delivery's id as a key dedupe a resend themselves.
    */
   readonly possibleDuplicates: number
   /**
@@ -84,7 +85,11 @@ export interface DeliveryRow {
   replays: number
   /** The end of the `sending` mark's lease (null: no mark, or one from before leases). */
   sending_until: Millis | null
-  /** The attempt holding the `sending` mark: only its result is recorded while it holds it. */
+  /**
+   * The attempt holding the `sending` mark: only its result is recorded while it holds it. Kept
+   * after it while its message may have gone out (no result, a transient failure), whatever the
+   * status, so that the next send counts a possible duplicate; cleared by any other result.
+   */
   sending_token: string | null
   run_at: Millis
   created_at: Millis
@@ -314,6 +319,32 @@ export const addSendingLease: Migration = {
   async down(db) {
     await db.schema.alterTable(DELIVERY_TABLE).dropColumn('sending_token').execute()
     await db.schema.alterTable(DELIVERY_TABLE).dropColumn('sending_until').execute()
+  },
+}
+
+/**
+ * Clears the tokens that results left before they cleared them (a sent, refused or not accepted
+ * attempt's), which would now count the next send as a possible duplicate; kept where the
+ * message may have gone out: a mark with no result, a last attempt that failed transiently.
+ */
+export const settleSendingTokens: Migration = {
+  async up(db) {
+    await db
+      .updateTable(DELIVERY_TABLE)
+      .set({ sending_token: null })
+      .where('sending_token', 'is not', null)
+      .where('status', '<>', 'sending')
+      .where((eb) =>
+        eb.or([
+          eb('status', '<>', 'dead'),
+          eb('last_error', 'is', null),
+          eb('last_error', 'not like', 'transient:%'),
+        ]),
+      )
+      .execute()
+  },
+  async down() {
+    // Nothing to restore: a cleared token held no send whose outcome is unknown.
   },
 }
 

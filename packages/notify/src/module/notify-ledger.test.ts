@@ -633,6 +633,61 @@ for (const engine of testEngines()) {
         expect(await deliveries.get(id)).toMatchObject({ status: 'sent', possibleDuplicates: 1 })
       })
 
+      it("counts the send of a replay as a possible duplicate when the dead delivery's last attempt failed transiently under its mark, not when it was refused", async () => {
+        const deliveries = app.resolve(DELIVERIES)
+        const recipient: Recipient = { id: 'unsure', phone: '+15550123', quietHours: null }
+        sms.script.push(
+          ...Array.from({ length: 3 }, () => ({ status: 'transient' as const, reason: 'timeout' })),
+          { status: 'permanent', reason: 'bad number' },
+        )
+        const unsure = (await notify(recipient, new LoginAlert())).deliveries[0]?.id ?? ''
+        await drain()
+        // Each retry after a transient failure counted one; the last one may have gone out too.
+        expect(await deliveries.get(unsure)).toMatchObject({
+          status: 'dead',
+          attempts: 3,
+          possibleDuplicates: 2,
+        })
+        const refused = (await notify(recipient, new LoginAlert())).deliveries[0]?.id ?? ''
+        await drain()
+        expect(await deliveries.get(refused)).toMatchObject({ status: 'dead', attempts: 1 })
+
+        expect(await deliveries.replay([unsure, refused])).toBe(2)
+        await drain()
+        // Before, the replay's send was not counted: the mark's token went with the dead result.
+        expect(await deliveries.get(unsure)).toMatchObject({
+          status: 'sent',
+          attempts: 4,
+          possibleDuplicates: 3,
+        })
+        // A refusal is certain not to have gone out: its replay is no duplicate.
+        expect(await deliveries.get(refused)).toMatchObject({
+          status: 'sent',
+          attempts: 2,
+          possibleDuplicates: 0,
+        })
+      })
+
+      it("counts the attempt whose mark a run takes over when its job's attempt did not go up (an engine ran it again)", async () => {
+        const deliveries = app.resolve(DELIVERIES)
+        const recipient: Recipient = { id: 'rerun', phone: '+15550124', quietHours: null }
+        const id = (await notify(recipient, new LoginAlert())).deliveries[0]?.id ?? ''
+        // Its job's first attempt marked it and vanished; its lease passed. The job's next run
+        // is its attempt 1 again.
+        await sql`update mortar_delivery set status = 'sending', attempts = 1, sending_until = ${app.clock.nowMs() - 1}, sending_token = ${'vanished'} where id = ${id}`.execute(
+          app.resolve(databaseToken()),
+        )
+        await drain()
+        // Before, the run wrote its job's attempt, 1: the vanished attempt was not counted.
+        expect(await deliveries.get(id)).toMatchObject({
+          status: 'sent',
+          attempts: 2,
+          possibleDuplicates: 1,
+        })
+        expect(sms.sent.filter((s) => s.id === id).map((s) => s.attempt)).toEqual([2])
+        expect(sent.filter((event) => event.deliveryId === id)).toMatchObject([{ attempts: 2 }])
+      })
+
       // The rest checks the ledger's own logic, the same on every queue, and some of it moves the
       // FakeClock ahead of the machine clock, which BullMQ's delays follow: the SQL queue only.
       if (queue.engine !== 'database') return

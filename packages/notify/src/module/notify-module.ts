@@ -30,6 +30,7 @@ import { DeliveryLedger } from '../ledger/delivery-ledger.js'
 import {
   addDeliveryReplays,
   addSendingLease,
+  settleSendingTokens,
   createDeliveryTable,
   roomForDeliveryResults,
   slimDeliveryIndexes,
@@ -173,6 +174,7 @@ export function notifyModule(options: NotifyModuleOptions): Module {
       '0007_delivery_replays': addDeliveryReplays,
       '0008_room_for_delivery_results': roomForDeliveryResults,
       '0009_delivery_sending_lease': addSendingLease,
+      '0010_delivery_settled_tokens': settleSendingTokens,
     },
     register(binder) {
       binder.bind(LEDGER, {
