@@ -1,7 +1,7 @@
+import { stopOnSignals } from '@mortar/core'
 import { loadShopConfig } from './config.js'
 import { developmentSecretsIn } from './secrets/index.js'
 import { buildShop } from './server.js'
-import { stopOnSignals } from './shutdown/index.js'
 
 const config = loadShopConfig()
 const { app, server } = await buildShop(config)

@@ -84,6 +84,7 @@ export {
   defineModule,
   ShutdownError,
   StartupError,
+  stopOnSignals,
 } from './app/index.js'
 export type {
   AdapterApp,

@@ -34,9 +34,10 @@ export interface App<C = undefined> {
   /** A child scope for one request or job; HTTP adapters create one per request. */
   createScope(): RequestScope
   /**
-   * Makes SIGTERM and SIGINT call `stop(options)`, then exit the process: with code 0 when every
-   * module stopped cleanly, 1 when one failed or missed its deadline. Returns a function that
-   * removes the handlers.
+   * Makes SIGTERM, SIGINT and SIGHUP call `stop(options)`, then exit the process: with code 0
+   * when every module stopped cleanly, 1 when one failed or missed its deadline. Signals during
+   * the shutdown are logged and ignored (see `stopOnSignals`). Returns a function that removes
+   * the handlers.
    */
   handleSignals(options?: StopOptions): () => void
   /**

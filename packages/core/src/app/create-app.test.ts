@@ -364,6 +364,36 @@ describe('App.handleSignals', () => {
     expect(process.listenerCount('SIGTERM')).toBe(before)
   })
 
+  it('stops once on SIGHUP too, and logs and ignores the signals that arrive while it stops', async () => {
+    // A closed terminal (SIGHUP) ended the app with no stop, and with no handler a later signal
+    // would end the process mid-flush: the handlers stay until the process exits.
+    const exit = vi.spyOn(process, 'exit').mockImplementation(() => undefined as never)
+    const logger = recordingLogger()
+    let release = (): void => undefined
+    const released = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const calls: string[] = []
+    const app = createApp({ modules: [tracked('a', calls, { stop: () => released })], logger })
+    await app.start()
+    const before = process.listenerCount('SIGHUP')
+    const remove = app.handleSignals()
+    process.emit('SIGHUP', 'SIGHUP')
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.emit(signal, signal)
+    expect(logger.entries.filter((e) => e.level === 'warn').map((e) => e.args[0])).toEqual([
+      { signal: 'SIGINT' },
+      { signal: 'SIGTERM' },
+      { signal: 'SIGHUP' },
+    ])
+    expect(exit).not.toHaveBeenCalled()
+    release()
+    await vi.waitFor(() => expect(exit).toHaveBeenCalledWith(0))
+    expect(exit).toHaveBeenCalledTimes(1)
+    expect(calls).toEqual(['start a', 'stop a'])
+    remove()
+    expect(process.listenerCount('SIGHUP')).toBe(before)
+  })
+
   it('exits with 1 when the app does not stop cleanly', async () => {
     const exit = vi.spyOn(process, 'exit').mockImplementation(() => undefined as never)
     const logger = recordingLogger()

@@ -34,6 +34,7 @@ import { APP_CONFIG } from './app-config.js'
 import type { Module } from './define-module.js'
 import { ShutdownError } from './shutdown-error.js'
 import { StartupError } from './startup-error.js'
+import { stopOnSignals } from './stop-on-signals.js'
 
 /** Options of {@link createApp}. */
 export interface CreateAppOptions<C> {
@@ -409,22 +410,7 @@ class MortarApp<C> implements App<C> {
   }
 
   handleSignals(options: StopOptions = {}): () => void {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      this.logger.info({ signal }, `Received ${signal}; stopping the app`)
-      this.stop(options).then(
-        () => process.exit(0),
-        (error: unknown) => {
-          this.logger.fatal({ err: error }, 'The app did not stop cleanly')
-          process.exit(1)
-        },
-      )
-    }
-    process.on('SIGTERM', onSignal)
-    process.on('SIGINT', onSignal)
-    return () => {
-      process.off('SIGTERM', onSignal)
-      process.off('SIGINT', onSignal)
-    }
+    return stopOnSignals(() => this.stop(options), this.logger)
   }
 }
 

@@ -6,7 +6,7 @@ import { DatabaseSync } from 'node:sqlite'
 import { describe, expect, it } from 'vitest'
 
 const child = new URL('./stop-on-signals.child.ts', import.meta.url).pathname
-const register = new URL('../../../../scripts/run-ts/register.mjs', import.meta.url).pathname
+const register = new URL('../../../scripts/run-ts/register.mjs', import.meta.url).pathname
 
 describe('stopOnSignals', () => {
   it('writes every buffered event however many signals arrive during the shutdown', async () => {
@@ -47,7 +47,7 @@ describe('stopOnSignals', () => {
       const again = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGINT'] as const
       for (const [i, signal] of again.entries()) {
         shop.kill(signal)
-        await printed('already shutting down', i + 1)
+        await printed('already stopping', i + 1)
       }
       shop.stdin.end('go\n')
       expect(await exited, stderr).toEqual({ code: 0, signal: null })

@@ -2,9 +2,9 @@
 // stopped on signals as main.ts stops it. Its shutdown waits for a line on stdin, so the test
 // can send more signals while it runs; events are tracked before it and while it runs.
 import { ANALYTICS } from '@mortar/analytics'
-import { loadShopConfig } from '../config.js'
-import { buildShop } from '../server.js'
-import { stopOnSignals } from './stop-on-signals.js'
+import { stopOnSignals } from '@mortar/core'
+import { loadShopConfig } from './config.js'
+import { buildShop } from './server.js'
 
 const { app, server } = await buildShop(
   loadShopConfig({ NODE_ENV: 'test', DATABASE_URL: process.argv[2] }),

@@ -1,1 +1,0 @@
-export { stopOnSignals } from './stop-on-signals.js'
