@@ -1,3 +1,4 @@
+import { stopOnSignals } from '@mortar/core'
 import { loadRidesConfig } from './config.js'
 import { buildRides, listen } from './server.js'
 
@@ -5,20 +6,7 @@ const config = loadRidesConfig()
 const rides = await buildRides(config)
 const server = await listen(rides, { port: config.port, host: config.host })
 
-let closing = false
-async function shutdown(signal: NodeJS.Signals): Promise<void> {
-  if (closing) return
-  closing = true
-  rides.app.logger.info({ signal }, 'rides: shutting down')
-  try {
-    await server.close()
-    process.exit(0)
-  } catch (error) {
-    rides.app.logger.error({ err: error }, 'rides: shutdown failed')
-    process.exit(1)
-  }
-}
-process.once('SIGTERM', shutdown)
-process.once('SIGINT', shutdown)
+// The server closes, then the app; a second Ctrl-C or a closed terminal does not cut it short.
+stopOnSignals(() => server.close(), rides.app.logger)
 
 console.log(`rides listening on ${server.url}`)

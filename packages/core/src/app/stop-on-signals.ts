@@ -23,13 +23,7 @@ const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const
  * ```
  */
 export function stopOnSignals(stop: () => Promise<void>, logger: Logger): () => void {
-  let stopping = false
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      logger.warn({ signal }, `Received ${signal}; already stopping, ignored`)
-      return
-    }
-    stopping = true
+  return onStopSignal((signal) => {
     logger.info({ signal }, `Received ${signal}; stopping`)
     stop().then(
       () => process.exit(0),
@@ -38,6 +32,22 @@ export function stopOnSignals(stop: () => Promise<void>, logger: Logger): () => 
         process.exit(1)
       },
     )
+  }, logger)
+}
+
+/**
+ * Calls `first` on the first stop signal; later ones are logged and ignored until the returned
+ * function removes the handlers, when the shutdown is over.
+ */
+export function onStopSignal(first: (signal: NodeJS.Signals) => void, logger: Logger): () => void {
+  let stopping = false
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, `Received ${signal}; already stopping, ignored`)
+      return
+    }
+    stopping = true
+    first(signal)
   }
   for (const signal of STOP_SIGNALS) process.on(signal, onSignal)
   return () => {

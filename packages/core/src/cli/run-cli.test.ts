@@ -222,3 +222,56 @@ export default () => createApp({ modules: [shop], logger: createLogger({ level: 
     expect(unknown.err.join('\n')).not.toContain('\u001b')
   })
 })
+
+describe('mortar worker signals', () => {
+  let dir: string
+  let appFile: string
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mortar-cli-signals-'))
+    appFile = join(dir, 'app.ts')
+    // Its stop waits until the test lets it go, so signals can arrive while it stops.
+    writeFileSync(
+      appFile,
+      `import { createApp } from '${src}/app/create-app.js'
+import { defineModule } from '${src}/app/define-module.js'
+import { createLogger } from '${src}/logger/create-logger.js'
+export const stops: string[] = []
+export const lines: string[] = []
+let release = () => {}
+const released = new Promise<void>((resolve) => { release = resolve })
+export const letStop = () => release()
+const held = defineModule({
+  name: 'held',
+  register() {},
+  async onStop() { stops.push('stop'); await released },
+})
+export default () => createApp({ modules: [held], logger: createLogger({ level: 'info', destination: { write: (line) => lines.push(line) } }), database: 'sqlite:${join(dir, 'app.db')}' })
+`,
+    )
+  })
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  it('stops on SIGHUP, and logs and ignores the signals that arrive while it stops', async () => {
+    // It listened for SIGTERM and SIGINT, and only until the first: a closed terminal ended the
+    // worker with no stop, and a second Ctrl-C ended it mid-stop.
+    const module = (await import(appFile)) as {
+      stops: string[]
+      lines: string[]
+      letStop: () => void
+    }
+    const before = process.listenerCount('SIGHUP')
+    const run = io({ MORTAR_APP: appFile })
+    const worker = runCli(['worker'], run.io)
+    await expect.poll(() => run.out).toEqual([expect.stringMatching(/^Worker started/)])
+    process.emit('SIGHUP', 'SIGHUP')
+    await expect.poll(() => module.stops).toEqual(['stop'])
+    process.emit('SIGINT', 'SIGINT')
+    expect(module.lines.join('')).toContain('Received SIGINT; already stopping, ignored')
+    module.letStop()
+    expect(await worker).toBe(0)
+    expect(run.out.at(-1)).toBe('Worker stopped.')
+    expect(process.listenerCount('SIGHUP')).toBe(before)
+  })
+})

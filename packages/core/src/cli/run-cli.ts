@@ -2,6 +2,7 @@ import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { App } from '../app/app.js'
 import { modulesOf } from '../app/create-app.js'
+import { onStopSignal } from '../app/stop-on-signals.js'
 import { isMortarError } from '../errors/index.js'
 import { jobsCommands } from '../jobs/jobs-commands.js'
 import type { CliCommand } from './cli-command.js'
@@ -12,7 +13,7 @@ export interface CliIo {
   readonly stderr: (line: string) => void
   readonly env: Readonly<Record<string, string | undefined>>
   /**
-   * Resolves when `mortar worker` should stop; by default the first SIGTERM or SIGINT. Tests
+   * Resolves when `mortar worker` should stop; by default the first SIGTERM, SIGINT or SIGHUP. Tests
    * pass their own.
    */
   readonly stopSignal?: Promise<unknown>
@@ -23,7 +24,7 @@ const USAGE = `Usage: mortar <command> [--app <file>]
   migrate up             apply every pending migration, modules in order
   migrate down           revert the newest migration (or --steps n of them)
   migrate status         list every migration and whether it is applied
-  worker                 run the app's job workers and schedules until SIGTERM or SIGINT
+  worker                 run the app's job workers and schedules until SIGTERM, SIGINT or SIGHUP
   jobs status            jobs by name and state, running jobs with their progress
   jobs dead [--limit n]  dead jobs with every attempt's error
   jobs retry <id…|all>   make dead jobs pending again
@@ -138,10 +139,16 @@ async function worker(appPath: string, io: CliIo): Promise<number> {
     io.stderr(`Cannot start the app from ${appPath}: ${describe(error)}`)
     return 1
   }
-  io.stdout(`Worker started (pid ${process.pid}); SIGTERM or SIGINT stops it.`)
+  io.stdout(`Worker started (pid ${process.pid}); SIGTERM, SIGINT or SIGHUP stops it.`)
   // The workers' timers do not hold the process open by themselves: this does, until a signal.
   const keepAlive = setInterval(() => undefined, 1 << 30)
-  await (io.stopSignal ?? nextSignal())
+  // The handlers stay while the app stops: a second Ctrl-C met Node's default and ended the
+  // worker mid-stop.
+  let removeHandlers = (): void => undefined
+  await (io.stopSignal ??
+    new Promise((resolve) => {
+      removeHandlers = onStopSignal(resolve, app.logger)
+    }))
   clearInterval(keepAlive)
   try {
     await app.stop()
@@ -150,19 +157,9 @@ async function worker(appPath: string, io: CliIo): Promise<number> {
   } catch (error) {
     io.stderr(`The worker did not stop cleanly: ${describe(error)}`)
     return 1
+  } finally {
+    removeHandlers()
   }
-}
-
-function nextSignal(): Promise<unknown> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.off('SIGTERM', onSignal)
-      process.off('SIGINT', onSignal)
-      resolve(signal)
-    }
-    process.on('SIGTERM', onSignal)
-    process.on('SIGINT', onSignal)
-  })
 }
 
 /** A built-in jobs command or a module's command, with the app started and workers off. */
