@@ -112,6 +112,9 @@ export class DeliveryDispatcher {
     const { row, preferences } = loaded
     // Its mark may count it higher: after an attempt that marked it and vanished.
     let attempt = after + job.attempt
+    const channel = this.#init.channels.get(row.channel as ChannelName)
+    // Its sends are marked: the row may count attempts its job does not (see `ledger.mark`).
+    const markedChannel = channel !== undefined && channel.idempotent !== true
     // The `sending` mark this attempt holds, once it took one.
     let token: string | undefined
     // A final result rides with the job's completion; the job is not finished without it. A
@@ -120,7 +123,7 @@ export class DeliveryDispatcher {
     // result once the mark's lease passed, would send again.
     const finish = async (outcome: Omit<AttemptOutcome, 'id' | 'attempt' | 'replay'>) => {
       const full = { id, attempt, replay, ...outcome, token }
-      if (token === undefined) job.completeWith(ledger.results, full)
+      if (token === undefined) job.completeWith(ledger.results, { ...full, markedChannel })
       else await ledger.finish(full)
     }
 
@@ -138,7 +141,6 @@ export class DeliveryDispatcher {
       await finish({ status: 'suppressed', error: suppressed })
       return
     }
-    const channel = this.#init.channels.get(row.channel as ChannelName)
     let result: ChannelResult
     // Set when the send outlasted its bound: the mark stays until its lease passes.
     let gaveUp = false

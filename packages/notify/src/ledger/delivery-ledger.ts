@@ -64,6 +64,11 @@ export interface AttemptOutcome {
    * a marked attempt (sent, refused, certainly not accepted) clears the token.
    */
   readonly maybeSent?: boolean | undefined
+  /**
+   * Its channel marks its sends (it takes no idempotency keys): the row may count more attempts
+   * than the job does (a run took a mark over), and its result keeps them.
+   */
+  readonly markedChannel?: boolean | undefined
 }
 
 /**
@@ -443,14 +448,17 @@ export class DeliveryLedger {
    * where a `case` per column takes two per row and column; the rows are found by primary-key
    * probes, never a scan of the table (see `idIn`). `kept`: the attempts counted never go down
    * (a mark taken over counted one more than its job's attempt), for the writes that may follow
-   * a takeover: a marked attempt's own (which carries its mark's count anyway) and a job's death.
+   * a takeover: a marked attempt's own (which carries its mark's count anyway), a job's death,
+   * and, by itself, a statement with an outcome on a marked channel; so the usual one (a channel
+   * with idempotency keys) is unchanged.
    */
   #resultsUpdate(
     db: Kysely<LedgerTables>,
     given: readonly AttemptOutcome[],
     options: { kept?: boolean; condition?: RawBuilder<boolean> | undefined } = {},
   ): RawBuilder<unknown> {
-    const { kept = false, condition } = options
+    const { condition } = options
+    const kept = options.kept === true || given.some((outcome) => outcome.markedChannel === true)
     const now = this.#clock.nowMs()
     // An earlier replay's outcome beside a newer one of the same delivery is stale: left out,
     // so each delivery has one outcome, which the row's `replays` must match.

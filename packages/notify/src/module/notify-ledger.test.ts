@@ -688,6 +688,24 @@ for (const engine of testEngines()) {
         expect(sent.filter((event) => event.deliveryId === id)).toMatchObject([{ attempts: 2 }])
       })
 
+      it('keeps the attempts a takeover counted when a later attempt ends before sending (suppressed)', async () => {
+        const deliveries = app.resolve(DELIVERIES)
+        const recipient: Recipient = { id: 'ahead', phone: '+15550125', quietHours: null }
+        const id = (await notify(recipient, new LoginAlert())).deliveries[0]?.id ?? ''
+        // Two attempts marked it, one a takeover by a run of the same job attempt.
+        await sql`update mortar_delivery set status = 'failed', attempts = 2 where id = ${id}`.execute(
+          app.resolve(databaseToken()),
+        )
+        deleted.add('ahead')
+        try {
+          await drain()
+        } finally {
+          deleted.delete('ahead')
+        }
+        // Before, its result wrote its job's attempt, 1.
+        expect(await deliveries.get(id)).toMatchObject({ status: 'suppressed', attempts: 2 })
+      })
+
       // The rest checks the ledger's own logic, the same on every queue, and some of it moves the
       // FakeClock ahead of the machine clock, which BullMQ's delays follow: the SQL queue only.
       if (queue.engine !== 'database') return
