@@ -894,6 +894,34 @@ for (const engine of testEngines()) {
         expect(sms.sent.map((s) => s.to)).toEqual(['+15550106'])
       })
 
+      it('counts the send of a replay as a possible duplicate when the job died beside a mark whose lease passed', async () => {
+        const deliveries = app.resolve(DELIVERIES)
+        const recipient: Recipient = { id: 'buried', phone: '+15550126', quietHours: null }
+        const id = (await notify(recipient, new LoginAlert())).deliveries[0]?.id ?? ''
+        // A worker marked it and died mid-send; then each of the job's 3 attempts is lost.
+        await sql`update mortar_delivery set status = 'sending', attempts = 1, sending_until = ${app.clock.nowMs() - 1}, sending_token = ${'dead-worker'} where id = ${id}`.execute(
+          app.resolve(databaseToken()),
+        )
+        const { adapter } = app.resolve(JOBS) as unknown as { adapter: QueueAdapter }
+        for (const worker of ['killed-1', 'killed-2', 'killed-3']) {
+          const now = app.clock.nowMs()
+          await adapter.claim({
+            worker,
+            names: ['mortar.notify.deliver'],
+            limit: 10,
+            nowMs: now,
+            leaseUntilMs: now - 1,
+          })
+        }
+        await drain()
+        expect(await deliveries.get(id)).toMatchObject({ status: 'dead', possibleDuplicates: 0 })
+        expect(await deliveries.replay(id)).toBe(1)
+        await drain()
+        // Before, the job's death left nothing of the mark: the replay's send was not counted.
+        expect(await deliveries.get(id)).toMatchObject({ status: 'sent', possibleDuplicates: 1 })
+        expect(sms.sent.filter((s) => s.id === id)).toHaveLength(1)
+      })
+
       it('records suppressed deliveries: opted out, throttled, no address, recipient deleted', async () => {
         const deliveries = app.resolve(DELIVERIES)
         const lastOf = async (recipientId: string, type: string) =>
