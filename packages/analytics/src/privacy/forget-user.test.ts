@@ -172,9 +172,9 @@ for (const engine of testEngines()) {
       expect(await tablesHoldingUser(db, 'u-anon')).toEqual([])
     })
 
-    it.skipIf(engine.engine === 'sqlite')(
-      'waits for a batch write in flight in another process, then deletes what it wrote',
-      async () => {
+    // SQLite's transactions write one at a time: no batch is ever in flight beside forgetUser.
+    if (engine.engine !== 'sqlite')
+      it('waits for a batch write in flight in another process, then deletes what it wrote', async () => {
         const { analytics, db } = subject
         await db
           .insertInto('mortar_analytics_identity')
@@ -226,8 +226,7 @@ for (const engine of testEngines()) {
           .where('anonymous_id', '=', 'a-locked')
           .execute()
         expect(left).toEqual([])
-      },
-    )
+      })
 
     it('keeps recording a user whose deletion did not commit', async () => {
       const { analytics, app, db } = subject
