@@ -171,15 +171,19 @@ export class DeliveryDispatcher {
         token = mark.token
         attempt = mark.attempt
       }
-      const answer = await sendWithin(bound, channel.send.bind(channel) as Send, {
-        id,
-        to,
-        message: JSON.parse(row.message) as never,
-        recipientId: row.recipient_id,
-        type: row.type,
-        attempt,
-        signal: job.signal,
-      })
+      const answer = await sendWithin(
+        bound,
+        channel.send.bind(channel) as Send,
+        {
+          id,
+          to,
+          message: JSON.parse(row.message) as never,
+          recipientId: row.recipient_id,
+          type: row.type,
+          attempt,
+        },
+        job.signal,
+      )
       gaveUp = answer === undefined
       result = answer ?? {
         status: 'transient',
@@ -335,24 +339,51 @@ type Send = (outgoing: Outgoing<never>) => Promise<ChannelResult>
 
 /**
  * The channel's answer, or `undefined` when none came within `bound` ms or the job's signal
- * aborted first (the channel is given a signal that aborts then too).
+ * aborted first. The signal the channel is given aborts then too; it is made when the channel
+ * first reads it, so a send pays a timer and a listener: a composite signal of the job's and a
+ * timeout signal cost more than the rest of a no-op delivery's handler, its timer left behind
+ * for `bound` ms.
  */
 async function sendWithin(
   bound: number,
   send: Send,
-  outgoing: Outgoing<never>,
+  outgoing: Omit<Outgoing<never>, 'signal'>,
+  job: AbortSignal,
 ): Promise<ChannelResult | undefined> {
-  const signal = AbortSignal.any([outgoing.signal, AbortSignal.timeout(bound)])
-  let onAbort!: () => void
-  const aborted = new Promise<undefined>((resolve) => {
-    onAbort = () => resolve(undefined)
-    if (signal.aborted) onAbort()
-    else signal.addEventListener('abort', onAbort, { once: true })
+  let controller: AbortController | undefined
+  let stopped: { readonly reason: unknown } | undefined
+  let giveUp!: () => void
+  const givenUp = new Promise<undefined>((resolve) => {
+    giveUp = () => resolve(undefined)
   })
+  const stop = (reason: unknown) => {
+    if (stopped !== undefined) return
+    stopped = { reason }
+    controller?.abort(reason)
+    giveUp()
+  }
+  const onAbort = () => stop(job.reason)
+  if (job.aborted) onAbort()
+  else job.addEventListener('abort', onAbort, { once: true })
+  // Unref'd, as AbortSignal.timeout's: a send's bound alone keeps no process alive.
+  const timer = setTimeout(
+    () => stop(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+    bound,
+  ).unref()
+  const given: Outgoing<never> = {
+    ...outgoing,
+    get signal(): AbortSignal {
+      if (controller === undefined) {
+        controller = new AbortController()
+        if (stopped !== undefined) controller.abort(stopped.reason)
+      }
+      return controller.signal
+    },
+  }
   try {
     return await Promise.race([
-      Promise.resolve(signal)
-        .then((given) => send({ ...outgoing, signal: given }))
+      Promise.resolve(given)
+        .then(send)
         .catch(
           // A channel should report results; a throw leaves us not knowing whether it went out.
           (error: unknown): ChannelResult => ({
@@ -360,10 +391,11 @@ async function sendWithin(
             reason: `the channel threw: ${(error as Error).message}`,
           }),
         ),
-      aborted,
+      givenUp,
     ])
   } finally {
-    signal.removeEventListener('abort', onAbort)
+    clearTimeout(timer)
+    job.removeEventListener('abort', onAbort)
   }
 }
 
