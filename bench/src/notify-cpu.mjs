@@ -1,0 +1,139 @@
+// CPU a delivery costs through notify's ledger against a bare job doing the same no-op, on
+// PostgreSQL with the SQL queue: bench:notify's ledger case measured by CPU instead of rate,
+// which a loaded 2-core machine moves far less. Each round writes N deliveries (notify() to 100
+// recipients at a time) and N bare jobs, then drains each alone, interleaved (order flipped
+// each round); a drain's client CPU is this process's (process.cpuUsage), its server CPU that
+// of the app's own backends (found by their application_name, read from /proc/<pid>/stat),
+// both per delivery or job. Prints medians and bare CPU / ledger CPU, the ratio the rate
+// would have if the machine were CPU-bound (0.8 is the goal of bench:notify's ledger case).
+import { readFileSync } from 'node:fs'
+import { pathToFileURL } from 'node:url'
+import { createApp, createLogger, defineJob, defineModule, JOBS } from '@mortar/core'
+import { DELIVERIES, Notification, NOTIFIER, notifyModule } from '@mortar/notify'
+import pg from 'pg'
+import { z } from 'zod'
+import { interleave, median, privateDatabase } from './measure.mjs'
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const N = Number(process.env.BENCH_NOTIFY_JOBS ?? 5_000)
+const APPLICATION = `mortar-bench-cpu-${process.pid}`
+// Clock ticks a second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux).
+const TICK_US = 10_000
+
+class Ping extends Notification {
+  type = 'bench.ping'
+  via() {
+    return ['sms']
+  }
+  toSms() {
+    return { text: 'ping' }
+  }
+}
+
+// Accepts at once; idempotent, so the ledger writes no `sending` mark (as bench:notify).
+const noop = {
+  name: 'sms',
+  idempotent: true,
+  route: (r) => r.id,
+  send: async () => ({ status: 'accepted' }),
+}
+
+/** Server CPU (µs) of the app's backends so far: those connected under APPLICATION. */
+async function serverMicros(admin) {
+  const { rows } = await admin.query(
+    'select pid from pg_stat_activity where application_name = $1',
+    [APPLICATION],
+  )
+  let ticks = 0
+  for (const { pid } of rows) {
+    try {
+      // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      ticks += Number(fields[11]) + Number(fields[12])
+    } catch {
+      // A backend that ended meanwhile: its CPU is lost to both sides alike.
+    }
+  }
+  return { ticks, backends: rows.length }
+}
+
+/** Runs `drain`, resolving to its client and server CPU per item (µs). */
+async function measured(admin, items, drain) {
+  const before = await serverMicros(admin)
+  const cpu = process.cpuUsage()
+  await drain()
+  const used = process.cpuUsage(cpu)
+  const after = await serverMicros(admin)
+  return {
+    client: (used.user + used.system) / items,
+    server: ((after.ticks - before.ticks) * TICK_US) / items,
+    backends: after.backends,
+  }
+}
+
+export async function run() {
+  const database = await privateDatabase('postgres')
+  const url = new URL(database.url)
+  url.searchParams.set('application_name', APPLICATION)
+  const job = defineJob({ name: 'bench.noop', schema: z.object({ id: z.string() }), handler() {} })
+  const app = createApp({
+    database: { url: url.href, pool: 16 },
+    logger: createLogger({ level: 'silent' }),
+    jobs: { workers: false },
+    modules: [
+      defineModule({ name: 'bench', register() {}, jobs: [job] }),
+      notifyModule({ channels: [noop] }),
+    ],
+  })
+  const admin = new pg.Client({ connectionString: database.url })
+  await admin.connect()
+  await app.migrate()
+  await app.start()
+  const jobs = app.resolve(JOBS)
+  const notifier = app.resolve(NOTIFIER)
+  const deliveries = app.resolve(DELIVERIES)
+  const recipients = Array.from({ length: 100 }, (_, i) => ({ id: `user-${i}` }))
+  const drain = () => jobs.drain({ timeoutMs: 600_000 })
+  try {
+    const figures = await interleave(
+      {
+        async jobs() {
+          for (let i = 0; i < N; i += 500) {
+            await jobs.enqueueMany(
+              job,
+              Array.from({ length: Math.min(500, N - i) }, (_, j) => ({
+                payload: { id: String(i + j) },
+              })),
+            )
+          }
+          return measured(admin, N, drain)
+        },
+        async ledger() {
+          for (let i = 0; i < N; i += recipients.length)
+            await notifier.notify(recipients, new Ping())
+          const figure = await measured(admin, N, drain)
+          // Same starting point every round: an empty ledger.
+          await deliveries.prune(new Date(Date.now() + 86_400_000))
+          return figure
+        },
+      },
+      { rounds: ROUNDS },
+    )
+    const show = (list, side) => Math.round(median(list.map((figure) => figure[side])))
+    const total = (list) => list.map((figure) => figure.client + figure.server)
+    const ratios = figures.jobs.map((figure, round) => {
+      const ledger = figures.ledger[round]
+      return (figure.client + figure.server) / (ledger.client + ledger.server)
+    })
+    console.log(
+      `notify-cpu PostgreSQL, ${N} a round, ${ROUNDS} rounds, µs a delivery or job (client, server, total): ledger ${show(figures.ledger, 'client')}, ${show(figures.ledger, 'server')}, ${Math.round(median(total(figures.ledger)))}; bare jobs ${show(figures.jobs, 'client')}, ${show(figures.jobs, 'server')}, ${Math.round(median(total(figures.jobs)))}; bare CPU / ledger CPU ${median(ratios).toFixed(3)} (rounds ${ratios.map((r) => r.toFixed(3)).join(', ')}); the app's backends ${Math.max(...figures.ledger.map((figure) => figure.backends))}`,
+    )
+  } finally {
+    await app.stop()
+    await admin.end()
+    await database.drop()
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await run()
