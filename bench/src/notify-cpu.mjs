@@ -6,7 +6,8 @@
 // of the app's own backends (found by their application_name, read from /proc/<pid>/stat),
 // both per delivery or job. Prints medians and bare CPU / ledger CPU, the ratio the rate
 // would have if the machine were CPU-bound (0.8 is the goal of bench:notify's ledger case).
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector/promises'
 import { pathToFileURL } from 'node:url'
 import { createApp, createLogger, defineJob, defineModule, JOBS } from '@mortar/core'
 import { DELIVERIES, Notification, NOTIFIER, notifyModule } from '@mortar/notify'
@@ -15,6 +16,11 @@ import { z } from 'zod'
 import { interleave, median, privateDatabase } from './measure.mjs'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+// BENCH_CPU_PROFILE=<prefix>: CPU profiles of the last drain of each side alone (not their
+// writes), <prefix>.ledger.cpuprofile and <prefix>.jobs.cpuprofile, for Chrome's profiler.
+const PROFILE = process.env.BENCH_CPU_PROFILE
+const profiles = {}
+const profiler = PROFILE === undefined ? undefined : new Session()
 const N = Number(process.env.BENCH_NOTIFY_JOBS ?? 5_000)
 const APPLICATION = `mortar-bench-cpu-${process.pid}`
 // Clock ticks a second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux).
@@ -59,14 +65,17 @@ async function serverMicros(admin) {
 }
 
 /** Runs `drain`, resolving to its client and server CPU per item (µs). */
-async function measured(admin, items, drain) {
+async function measured(admin, items, drain, side) {
   const before = await serverMicros(admin)
+  await profiler?.post('Profiler.start')
   const cpu = process.cpuUsage()
   await drain()
   const used = process.cpuUsage(cpu)
+  if (profiler !== undefined) profiles[side] = (await profiler.post('Profiler.stop')).profile
   const after = await serverMicros(admin)
   return {
     client: (used.user + used.system) / items,
+    system: used.system / items,
     server: ((after.ticks - before.ticks) * TICK_US) / items,
     backends: after.backends,
   }
@@ -95,6 +104,8 @@ export async function run() {
   const deliveries = app.resolve(DELIVERIES)
   const recipients = Array.from({ length: 100 }, (_, i) => ({ id: `user-${i}` }))
   const drain = () => jobs.drain({ timeoutMs: 600_000 })
+  profiler?.connect()
+  await profiler?.post('Profiler.enable')
   try {
     const figures = await interleave(
       {
@@ -107,12 +118,12 @@ export async function run() {
               })),
             )
           }
-          return measured(admin, N, drain)
+          return measured(admin, N, drain, 'jobs')
         },
         async ledger() {
           for (let i = 0; i < N; i += recipients.length)
             await notifier.notify(recipients, new Ping())
-          const figure = await measured(admin, N, drain)
+          const figure = await measured(admin, N, drain, 'ledger')
           // Same starting point every round: an empty ledger.
           await deliveries.prune(new Date(Date.now() + 86_400_000))
           return figure
@@ -127,9 +138,13 @@ export async function run() {
       return (figure.client + figure.server) / (ledger.client + ledger.server)
     })
     console.log(
-      `notify-cpu PostgreSQL, ${N} a round, ${ROUNDS} rounds, µs a delivery or job (client, server, total): ledger ${show(figures.ledger, 'client')}, ${show(figures.ledger, 'server')}, ${Math.round(median(total(figures.ledger)))}; bare jobs ${show(figures.jobs, 'client')}, ${show(figures.jobs, 'server')}, ${Math.round(median(total(figures.jobs)))}; bare CPU / ledger CPU ${median(ratios).toFixed(3)} (rounds ${ratios.map((r) => r.toFixed(3)).join(', ')}); the app's backends ${Math.max(...figures.ledger.map((figure) => figure.backends))}`,
+      `notify-cpu PostgreSQL, ${N} a round, ${ROUNDS} rounds, µs a delivery or job (client (of it system), server, total): ledger ${show(figures.ledger, 'client')} (${show(figures.ledger, 'system')}), ${show(figures.ledger, 'server')}, ${Math.round(median(total(figures.ledger)))}; bare jobs ${show(figures.jobs, 'client')} (${show(figures.jobs, 'system')}), ${show(figures.jobs, 'server')}, ${Math.round(median(total(figures.jobs)))}; bare CPU / ledger CPU ${median(ratios).toFixed(3)} (rounds ${ratios.map((r) => r.toFixed(3)).join(', ')}); the app's backends ${Math.max(...figures.ledger.map((figure) => figure.backends))}`,
     )
+    for (const [side, profile] of Object.entries(profiles)) {
+      writeFileSync(`${PROFILE}.${side}.cpuprofile`, JSON.stringify(profile))
+    }
   } finally {
+    profiler?.disconnect()
     await app.stop()
     await admin.end()
     await database.drop()
