@@ -9,11 +9,9 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
 import { pathToFileURL } from 'node:url'
-import { createApp, createLogger, defineJob, defineModule, JOBS } from '@mortar/core'
-import { DELIVERIES, Notification, NOTIFIER, notifyModule } from '@mortar/notify'
 import pg from 'pg'
-import { z } from 'zod'
 import { interleave, median, privateDatabase } from './measure.mjs'
+import { ledgerApp } from './notify.mjs'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 // BENCH_CPU_PROFILE=<prefix>: CPU profiles of the last drain of each side alone (not their
@@ -25,24 +23,6 @@ const N = Number(process.env.BENCH_NOTIFY_JOBS ?? 5_000)
 const APPLICATION = `mortar-bench-cpu-${process.pid}`
 // Clock ticks a second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux).
 const TICK_US = 10_000
-
-class Ping extends Notification {
-  type = 'bench.ping'
-  via() {
-    return ['sms']
-  }
-  toSms() {
-    return { text: 'ping' }
-  }
-}
-
-// Accepts at once; idempotent, so the ledger writes no `sending` mark (as bench:notify).
-const noop = {
-  name: 'sms',
-  idempotent: true,
-  route: (r) => r.id,
-  send: async () => ({ status: 'accepted' }),
-}
 
 /** Server CPU (µs) of the app's backends so far: those connected under APPLICATION. */
 async function serverMicros(admin) {
@@ -85,24 +65,9 @@ export async function run() {
   const database = await privateDatabase('postgres')
   const url = new URL(database.url)
   url.searchParams.set('application_name', APPLICATION)
-  const job = defineJob({ name: 'bench.noop', schema: z.object({ id: z.string() }), handler() {} })
-  const app = createApp({
-    database: { url: url.href, pool: 16 },
-    logger: createLogger({ level: 'silent' }),
-    jobs: { workers: false },
-    modules: [
-      defineModule({ name: 'bench', register() {}, jobs: [job] }),
-      notifyModule({ channels: [noop] }),
-    ],
-  })
+  const { app, jobs, writeJobs, writeDeliveries, emptyLedger } = await ledgerApp(url.href)
   const admin = new pg.Client({ connectionString: database.url })
   await admin.connect()
-  await app.migrate()
-  await app.start()
-  const jobs = app.resolve(JOBS)
-  const notifier = app.resolve(NOTIFIER)
-  const deliveries = app.resolve(DELIVERIES)
-  const recipients = Array.from({ length: 100 }, (_, i) => ({ id: `user-${i}` }))
   const drain = () => jobs.drain({ timeoutMs: 600_000 })
   profiler?.connect()
   await profiler?.post('Profiler.enable')
@@ -110,22 +75,13 @@ export async function run() {
     const figures = await interleave(
       {
         async jobs() {
-          for (let i = 0; i < N; i += 500) {
-            await jobs.enqueueMany(
-              job,
-              Array.from({ length: Math.min(500, N - i) }, (_, j) => ({
-                payload: { id: String(i + j) },
-              })),
-            )
-          }
+          await writeJobs(N)
           return measured(admin, N, drain, 'jobs')
         },
         async ledger() {
-          for (let i = 0; i < N; i += recipients.length)
-            await notifier.notify(recipients, new Ping())
+          await writeDeliveries(N)
           const figure = await measured(admin, N, drain, 'ledger')
-          // Same starting point every round: an empty ledger.
-          await deliveries.prune(new Date(Date.now() + 86_400_000))
+          await emptyLedger()
           return figure
         },
       },

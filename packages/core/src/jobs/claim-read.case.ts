@@ -8,6 +8,7 @@ import { z } from 'zod'
 import type { Database } from '../persistence/database/database.js'
 import { DATABASE } from '../persistence/database/database-tokens.js'
 import { defineJob, type JobDefinition } from './define-job.js'
+import type { JobContext } from './job-context.js'
 import type { JobQueue } from './job-queue.js'
 
 interface Tables {
@@ -26,14 +27,20 @@ export function claimReadCase(): {
   const carriedCalls: boolean[] = []
   const handled = new Map<string, string>()
   const rows = expressionBuilder<Tables, never>()
-  // A read of the rows by id, as prepare makes it where the claim carries none.
-  const readAll = async (database: Database, ids: readonly string[]) => {
-    const found = await (database.kysely as Kysely<Tables>)
+  // The rows the claim carried, else (noted) read by id as prepare does where it carries none.
+  const found = async <R>(
+    carried: readonly (R | null)[] | undefined,
+    batch: Pick<JobContext, 'resolve'>,
+    ids: readonly string[],
+  ): Promise<readonly (R | Tables['test_claim_read'] | null)[]> => {
+    carriedCalls.push(carried !== undefined)
+    if (carried !== undefined) return carried
+    const all = await (batch.resolve(DATABASE).kysely as Kysely<Tables>)
       .selectFrom('test_claim_read')
       .selectAll()
       .where('id', 'in', [...ids])
       .execute()
-    return ids.map((id) => found.find((row) => row.id === id) ?? null)
+    return ids.map((id) => all.find((row) => row.id === id) ?? null)
   }
   const labelled = defineJob({
     name: 'test.claim-read',
@@ -43,16 +50,14 @@ export function claimReadCase(): {
       select: (id) =>
         rows.selectFrom('test_claim_read').select(['id', 'label']).where('id', '=', id),
     },
-    prepare: async (payloads, batch, carried) => {
-      carriedCalls.push(carried !== undefined)
-      const found =
-        carried ??
-        (await readAll(
-          batch.resolve(DATABASE),
+    prepare: async (payloads, batch, carried) =>
+      (
+        await found(
+          carried,
+          batch,
           payloads.map((payload) => payload.id),
-        ))
-      return found.map((row) => row?.label ?? 'none')
-    },
+        )
+      ).map((row) => row?.label ?? 'none'),
     handler: ({ id }, _job, label) => void handled.set(id, label),
   })
   // A second read in the same claims, keyed by another field: each job gets its own name's read.
@@ -63,16 +68,14 @@ export function claimReadCase(): {
       key: 'row',
       select: (id) => rows.selectFrom('test_claim_read').select('weight').where('id', '=', id),
     },
-    prepare: async (payloads, batch, carried) => {
-      carriedCalls.push(carried !== undefined)
-      const found =
-        carried ??
-        (await readAll(
-          batch.resolve(DATABASE),
+    prepare: async (payloads, batch, carried) =>
+      (
+        await found(
+          carried,
+          batch,
           payloads.map((payload) => payload.row),
-        ))
-      return found.map((row) => `weight ${row?.weight}`)
-    },
+        )
+      ).map((row) => `weight ${row?.weight}`),
     handler: ({ n }, _job, weight) => void handled.set(`n${n}`, weight),
   })
   return {

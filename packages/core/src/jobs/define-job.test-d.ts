@@ -134,9 +134,10 @@ export function claimRead(): void {
       void n
     },
   })
-  defineJob({
+  const schema = z.object({ orderId: z.string(), n: z.number() })
+  defineJob<typeof schema, number, { total: number }>({
     name: 'bad',
-    schema: z.object({ orderId: z.string(), n: z.number() }),
+    schema,
     claimRead: {
       // @ts-expect-error the key must be a string field of the payload
       key: 'n',
