@@ -358,6 +358,20 @@ export class DeliveryLedger {
   }
 
   /**
+   * Records the acceptance of a send that its attempt gave up at its bound, while the row is
+   * still as that attempt left it: marked by it (`outcome.token`), failed or dead. True when it
+   * did; false once another attempt took the mark over or a replay the row (that attempt's send
+   * counts as a possible duplicate), or a result is already there.
+   */
+  async recordLate(outcome: AttemptOutcome): Promise<boolean> {
+    const write = this.#resultsUpdate(this.#background, [outcome], { kept: true, late: true })
+    const result = await sql`${write}`.execute(this.#background)
+    const changed = Number(result.numAffectedRows ?? 0)
+    this.#upkeep.count(changed)
+    return changed > 0
+  }
+
+  /**
    * Records an end that came from the jobs engine, not from an attempt (the delivery's job died):
    * the row this ended; `busyUntil` when another attempt's `sending` mark holds the row (that
    * attempt records its own result); `undefined` when it was already finished (or is gone).
@@ -497,14 +511,20 @@ export class DeliveryLedger {
    * (a mark taken over counted one more than its job's attempt), for the writes that may follow
    * a takeover: a marked attempt's own (which carries its mark's count anyway), a job's death,
    * and, by itself, a statement with an outcome on a marked channel; so the usual one (a channel
-   * with idempotency keys) is unchanged.
+   * with idempotency keys) is unchanged. `late`: the outcomes are late answers of marked
+   * attempts (see `recordLate`), recorded over their own dead result too.
    */
   #resultsUpdate(
     db: Kysely<LedgerTables>,
     given: readonly AttemptOutcome[],
-    options: { kept?: boolean; condition?: RawBuilder<boolean> | undefined } = {},
+    options: {
+      kept?: boolean
+      condition?: RawBuilder<boolean> | undefined
+      late?: boolean
+    } = {},
   ): RawBuilder<unknown> {
     const { condition } = options
+    const held = markedStatus(options.late === true)
     const kept = options.kept === true || given.some((outcome) => outcome.markedChannel === true)
     const now = this.#clock.nowMs()
     // An earlier replay's outcome beside a newer one of the same delivery is stale: left out,
@@ -534,7 +554,7 @@ export class DeliveryLedger {
           ${column((o) => o.token ?? null)}::text[]${settling ? sql`, ${column(settles)}::boolean[]` : sql``})
           as v(id, status, attempts, provider_message_id, last_error, replays, token${settling ? sql`, settles` : sql``})
         where ${idIn(db as Kysely<unknown>, 'd.id', ids)} and d.id = v.id and d.replays = v.replays
-          and case when v.token is null then ${markFree(now, 'd')} else d.status = 'sending' and d.sending_token = v.token end${condition === undefined ? sql`` : sql` and ${condition}`}`
+          and case when v.token is null then ${markFree(now, 'd')} else ${held(sql.ref('d.status'))} and d.sending_token = v.token end${condition === undefined ? sql`` : sql` and ${condition}`}`
     }
     const caseOf = (
       column: keyof DeliveryRow,
@@ -564,7 +584,7 @@ export class DeliveryLedger {
         'in',
         outcomes.map((outcome) => outcome.id),
       )
-      .where(ofResults(outcomes, now))
+      .where(ofResults(outcomes, now, held))
       .$if(lapsing, (query) =>
         query.set({
           sending_until: caseOf('sending_until', (outcome) =>
@@ -798,6 +818,16 @@ function markFree(nowMs: number, table?: string): RawBuilder<boolean> {
   return sql<boolean>`(${column('status')} in ('queued', 'failed') or (${column('status')} = 'sending' and (${column('sending_until')} is null or ${column('sending_until')} <= ${nowMs})))`
 }
 
+/**
+ * The statuses in which a row is still the marked attempt's to finish (with its token): `sending`,
+ * and for a late answer (see `recordLate`) also the `dead` its own last attempt recorded.
+ */
+function markedStatus(late: boolean): (status: RawBuilder<unknown>) => RawBuilder<boolean> {
+  return late
+    ? (status) => sql<boolean>`${status} in ('sending', 'dead')`
+    : (status) => sql<boolean>`${status} = 'sending'`
+}
+
 /** The status as the app reads it at `nowMs`: a `sending` whose mark's lease passed is `failed`. */
 function readStatus(nowMs: number): RawBuilder<DeliveryStatus> {
   return sql<DeliveryStatus>`case when status = 'sending' and (sending_until is null or sending_until <= ${nowMs}) then 'failed' else status end`
@@ -807,14 +837,18 @@ function readStatus(nowMs: number): RawBuilder<DeliveryStatus> {
  * Per outcome, that its row is of the outcome's replay and still the outcome's to record: marked
  * by its attempt, or, for an attempt that took no mark, not held by another's (see `markFree`).
  */
-function ofResults(outcomes: readonly AttemptOutcome[], nowMs: number): RawBuilder<boolean> {
+function ofResults(
+  outcomes: readonly AttemptOutcome[],
+  nowMs: number,
+  held: (status: RawBuilder<unknown>) => RawBuilder<boolean>,
+): RawBuilder<boolean> {
   return sql<boolean>`case ${sql.ref('id')} ${sql.join(
     outcomes.map(
       (outcome) =>
         sql`when ${outcome.id} then ${sql.ref('replays')} = ${outcome.replay} and ${
           outcome.token === undefined
             ? markFree(nowMs)
-            : sql`${sql.ref('status')} = 'sending' and ${sql.ref('sending_token')} = ${outcome.token}`
+            : sql`${held(sql.ref('status'))} and ${sql.ref('sending_token')} = ${outcome.token}`
         }`,
     ),
     sql` `,

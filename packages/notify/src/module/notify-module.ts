@@ -49,7 +49,8 @@ import type { NotifyModuleOptions } from './notify-options.js'
 import { ADDRESS_SEALING, DELIVERIES, NOTIFIER, PREFERENCES } from './notify-tokens.js'
 import { useRunningNotifier } from './running-notifiers.js'
 
-const LEDGER = globalToken<DeliveryLedger>('mortar.notify.ledger')
+// Exported for the ledger's own tests (a worker that marks a delivery and vanishes), not by index.ts.
+export const LEDGER = globalToken<DeliveryLedger>('mortar.notify.ledger')
 const DISPATCHER = globalToken<DeliveryDispatcher>('mortar.notify.dispatcher')
 const DIGEST_CLOSER = globalToken<{ close(batchId: string): Promise<void> }>(
   'mortar.notify.digestCloser',
