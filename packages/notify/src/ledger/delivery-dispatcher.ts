@@ -13,7 +13,12 @@ import {
   type PreferenceEntry,
 } from '../preferences/preference-policy.js'
 import { Batcher } from './batcher.js'
-import type { AttemptOutcome, DeliveryLedger, LoadedDelivery } from './delivery-ledger.js'
+import type {
+  AttemptOutcome,
+  CarriedDelivery,
+  DeliveryLedger,
+  LoadedDelivery,
+} from './delivery-ledger.js'
 import { ON_DEMAND_ID_PREFIX } from '../notification/recipient.js'
 import { withoutAddress } from '../notification/shown-address.js'
 import type { SendableRow } from './delivery-table.js'
@@ -92,8 +97,14 @@ export class DeliveryDispatcher {
    * The rows of the deliveries of one claim's jobs, for their attempts (their job's `prepare`);
    * nothing for a job of an earlier replay than the row's, which must not send it again.
    */
-  async load(payloads: readonly DeliveryPayload[]): Promise<(LoadedDelivery | undefined)[]> {
-    const loaded = await this.#init.ledger.load(payloads.map((payload) => payload.id))
+  async load(
+    payloads: readonly DeliveryPayload[],
+    carried?: readonly (CarriedDelivery | null)[],
+  ): Promise<(LoadedDelivery | undefined)[]> {
+    const loaded = await this.#init.ledger.load(
+      payloads.map((payload) => payload.id),
+      carried,
+    )
     return loaded.map((delivery, i) =>
       delivery !== undefined && Number(delivery.row.replays) === (payloads[i]?.replay ?? 0)
         ? delivery

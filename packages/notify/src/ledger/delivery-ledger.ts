@@ -8,7 +8,8 @@ import {
   executePrepared,
   type Logger,
 } from '@mortar/core'
-import { type Kysely, type RawBuilder, sql } from 'kysely'
+import { type Expression, expressionBuilder, type Kysely, type RawBuilder, sql } from 'kysely'
+import { jsonArrayFrom } from 'kysely/helpers/postgres'
 import type { ChannelName } from '../channels/channel.js'
 import { DeliveryNotFoundError, DeliveryNotReplayableError } from '../errors.js'
 import { type DigestBatchCount, unsentDigestCounts } from '../digest/digest-store.js'
@@ -38,6 +39,36 @@ import {
 export interface LoadedDelivery {
   readonly row: SendableRow
   readonly preferences: readonly PreferenceEntry[]
+}
+
+/**
+ * A delivery's row as a claim of its job read it (see {@link deliveryClaimRead}): as JSON, with
+ * its recipient's stored choices.
+ */
+export type CarriedDelivery = SendableRow & {
+  readonly preferences: readonly { category: string; channel: string; enabled: unknown }[]
+}
+
+/**
+ * The read of a delivery's row and its recipient's choices that the claim of its job carries
+ * where the jobs engine can (core's SQL queue on PostgreSQL: one statement a claim instead of
+ * two), as {@link DeliveryLedger.load} reads them elsewhere.
+ */
+export function deliveryClaimRead(id: Expression<string>): Expression<CarriedDelivery> {
+  const tables = expressionBuilder<LedgerTables & PreferenceTables, never>()
+  return tables
+    .selectFrom(`${DELIVERY_TABLE} as d`)
+    .select(SENDABLE_COLUMNS.map((column) => `d.${column}` as const))
+    .select((eb) =>
+      jsonArrayFrom(
+        eb
+          .selectFrom(`${PREFERENCE_TABLE} as p`)
+          .select(['p.category', 'p.channel', 'p.enabled'])
+          .whereRef('p.recipient_id', '=', 'd.recipient_id'),
+      ).as('preferences'),
+    )
+    .where('d.id', '=', id)
+    .where('d.status', 'in', CLAIMABLE)
 }
 
 /** How an attempt ended, as the ledger records it. */
@@ -243,9 +274,25 @@ export class DeliveryLedger {
    * with its recipient's preferences; `undefined` for one with nothing to send (sent, dead,
    * suppressed or gone). Nothing is written: the attempt is the delivery job's, which the queue
    * leases and counts, so `sending` is read from the job (see `Deliveries`); see
-   * {@link DeliveryLedger.mark}.
+   * {@link DeliveryLedger.mark}. `carried`: the rows the claim of their jobs read (see
+   * {@link deliveryClaimRead}), in order, `null` for none; read here when not given.
    */
-  async load(ids: readonly string[]): Promise<(LoadedDelivery | undefined)[]> {
+  async load(
+    ids: readonly string[],
+    carried?: readonly (CarriedDelivery | null)[],
+  ): Promise<(LoadedDelivery | undefined)[]> {
+    if (carried !== undefined) {
+      return carried.map((found) => {
+        if (found === null) return undefined
+        const { preferences, ...row } = found
+        return {
+          row,
+          preferences:
+            groupByOwner(preferences.map((choice) => ({ owner: row.id, ...choice }))).get(row.id) ??
+            [],
+        }
+      })
+    }
     if (ids.length === 0) return []
     const background = this.#database.background as Kysely<LedgerTables & PreferenceTables>
     // One text for every batch on PostgreSQL (the ids are one array), so it runs prepared: planned
