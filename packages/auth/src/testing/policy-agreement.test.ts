@@ -111,7 +111,7 @@ const spec: fc.Arbitrary<Spec> = fc.letrec<{ spec: Spec }>((tie) => ({
 })).spec
 
 type TripBuilder = ConditionBuilder<RidesDb, 'trip'>
-type RandomPrincipal = RidesPrincipal & { readonly friends?: readonly (string | null)[] }
+type RandomPrincipal = RidesPrincipal & { readonly friends?: readonly string[] }
 type Refs = PrincipalRefs<RandomPrincipal>
 
 function build(t: TripBuilder, p: Refs, node: Spec): Condition<'trip'> {
@@ -183,7 +183,7 @@ function policyFrom(specification: PolicySpec) {
 const RANDOM_PRINCIPALS: readonly (RandomPrincipal | undefined)[] = [
   undefined,
   { id: 'u1', roles: [] },
-  { id: 'u1', roles: ['a'], friends: ['u2', 'U2', null] },
+  { id: 'u1', roles: ['a'], friends: ['u2', 'U2', null as never] },
   { id: 'u2', roles: [], friends: [] },
   { id: 'u3', roles: ['b'], friends: 'u1' as never },
   { id: 'u1', roles: ['a'], cityId: 1 },

@@ -74,8 +74,9 @@ describe('defineConfig', () => {
   it('takes a number, bigint or date only in its one spelling, never a value it did not say', () => {
     // Number('0x1F') is 31, BigInt(' ') is 0n, new Date('2026-02-31') is 3 March and
     // new Date('1') the year 2001: each was taken as the setting's value.
-    const read = <S extends z.ZodType>(schema: S, value: string) =>
-      defineConfig(z.object({ value: schema }), { env: { VALUE: value } }).value
+    const read = (schema: z.ZodType, value: string): unknown =>
+      (defineConfig(z.object({ value: schema }), { env: { VALUE: value } }) as { value: unknown })
+        .value
     const refused = (schema: z.ZodType, value: string) =>
       expect(() => read(schema, value), JSON.stringify(value)).toThrow(ConfigError)
     for (const value of ['0x1F', '0b101', '0o17', '1_000', 'Infinity', '12px', '1,5'])
@@ -90,7 +91,7 @@ describe('defineConfig', () => {
         (text) => {
           let value: number | undefined
           try {
-            value = read(z.number(), text)
+            value = read(z.number(), text) as number
           } catch (error) {
             expect(error).toBeInstanceOf(ConfigError)
             return
@@ -114,7 +115,7 @@ describe('defineConfig', () => {
             refused(z.date(), text)
             return
           }
-          const date = read(z.date(), text)
+          const date = read(z.date(), text) as Date
           expect([date.getUTCFullYear(), date.getUTCMonth() + 1, date.getUTCDate()]).toEqual([
             year,
             month,
