@@ -14,16 +14,13 @@
 // (<side>-<round>.cpuprofile, for Chrome's DevTools), the writes before it left out.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
-import { createRequire } from 'node:module'
 import { pathToFileURL } from 'node:url'
 import { deleteRedisKeys, privateRedisPrefix } from '@mortar/core/testing'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { mortarProcessing, rawProcessing } from './jobs-bullmq.mjs'
-import { interleave, median, privateDatabase, servers } from './measure.mjs'
+import { countStatements, interleave, median, privateDatabase, servers } from './measure.mjs'
 import { ledgerOnBullmqSide } from './notify.mjs'
-
-const require = createRequire(import.meta.url)
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const N = Number(process.env.BENCH_NOTIFY_JOBS ?? 5_000)
@@ -70,18 +67,6 @@ async function redisCommands(redis) {
     total += Number(calls)
   }
   return { byCommand, total }
-}
-
-/** Counts the statements every node-postgres client sends (core's pool and the admin's). */
-function countStatements() {
-  const { Client } = require('pg')
-  const query = Client.prototype.query
-  const counter = { count: 0 }
-  Client.prototype.query = function (...args) {
-    counter.count += 1
-    return query.apply(this, args)
-  }
-  return counter
 }
 
 /**
