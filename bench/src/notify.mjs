@@ -80,7 +80,7 @@ const verdict = (ratio, goal) =>
  * the SMS, webhook and inbox channels are (a resend under one delivery id is one message), so
  * the ledger writes no `sending` mark before its sends.
  */
-function noopChannel(name, sent = () => {}) {
+export function noopChannel(name, sent = () => {}) {
   return {
     name,
     idempotent: true,
@@ -92,7 +92,7 @@ function noopChannel(name, sent = () => {}) {
   }
 }
 
-class Ping extends Notification {
+export class Ping extends Notification {
   type = 'bench.ping'
   via() {
     return ['sms']
@@ -119,7 +119,12 @@ class OrderPlaced extends Notification {
   }
 }
 
-async function ledgerVersusJobs(url, engine) {
+/**
+ * The app of the ledger case, started on `url`: a bare no-op job and notify's no-op channels.
+ * `writeJobs(n)` enqueues n bare jobs, `writeDeliveries(n)` notifies 100 recipients at a time
+ * (100 deliveries and 100 jobs a call), `emptyLedger()` prunes every delivery.
+ */
+export async function ledgerApp(url) {
   const noop = defineJob({ name: 'bench.noop', schema: z.object({ id: z.string() }), handler() {} })
   const app = createApp({
     database: { url, pool: REQUEST_WORKERS },
@@ -136,16 +141,32 @@ async function ledgerVersusJobs(url, engine) {
   const notifier = app.resolve(NOTIFIER)
   const deliveries = app.resolve(DELIVERIES)
   const recipients = Array.from({ length: 100 }, (_, i) => ({ id: `user-${i}` }))
-  const variants = {
-    async jobs() {
-      const started = performance.now()
-      for (let i = 0; i < JOBS_PER_ROUND; i += 500) {
-        const count = Math.min(500, JOBS_PER_ROUND - i)
+  return {
+    app,
+    jobs,
+    async writeJobs(n) {
+      for (let i = 0; i < n; i += 500) {
+        const count = Math.min(500, n - i)
         await jobs.enqueueMany(
           noop,
           Array.from({ length: count }, (_, j) => ({ payload: { id: String(i + j) } })),
         )
       }
+    },
+    async writeDeliveries(n) {
+      for (let i = 0; i < n; i += recipients.length) await notifier.notify(recipients, new Ping())
+    },
+    // PostgreSQL here has no autovacuum: the same starting point every round.
+    emptyLedger: () => deliveries.prune(new Date(Date.now() + 86_400_000)),
+  }
+}
+
+async function ledgerVersusJobs(url, engine) {
+  const { app, jobs, writeJobs, writeDeliveries, emptyLedger } = await ledgerApp(url)
+  const variants = {
+    async jobs() {
+      const started = performance.now()
+      await writeJobs(JOBS_PER_ROUND)
       const written = performance.now()
       await jobs.drain({ timeoutMs: 600_000 })
       return {
@@ -155,14 +176,11 @@ async function ledgerVersusJobs(url, engine) {
     },
     async ledger() {
       const started = performance.now()
-      // One notify() per 100 recipients: 100 deliveries and 100 jobs per call.
-      for (let i = 0; i < JOBS_PER_ROUND; i += recipients.length)
-        await notifier.notify(recipients, new Ping())
+      await writeDeliveries(JOBS_PER_ROUND)
       const written = performance.now()
       await jobs.drain({ timeoutMs: 600_000 })
       const run = JOBS_PER_ROUND / ((performance.now() - written) / 1000)
-      // Same starting point every round: an empty ledger (PostgreSQL here has no autovacuum).
-      await deliveries.prune(new Date(Date.now() + 86_400_000))
+      await emptyLedger()
       return { write: JOBS_PER_ROUND / ((written - started) / 1000), run }
     },
   }

@@ -1,4 +1,5 @@
 // Type tests: checked by `tsc -p tsconfig.json`, never run. Each @ts-expect-error must fail to compile.
+import { expressionBuilder } from 'kysely'
 import { z } from 'zod'
 import { defineModule } from '../app/define-module.js'
 import { defineJob } from './define-job.js'
@@ -107,5 +108,56 @@ export function prepared(): void {
       const n: number = prepared
       void n
     },
+  })
+}
+
+interface ClaimTables {
+  orders: { id: string; total: number }
+}
+const orders = expressionBuilder<ClaimTables, never>()
+
+export function claimRead(): void {
+  defineJob({
+    name: 'good',
+    schema: z.object({ orderId: z.string(), n: z.number() }),
+    claimRead: {
+      key: 'orderId',
+      select: (id) => orders.selectFrom('orders').select(['id', 'total']).where('id', '=', id),
+    },
+    prepare: async (payloads, _batch, carried) => {
+      // What the claim carried, typed from the read: a row or null each, or nothing at all.
+      const totals: number[] | undefined = carried?.map((row) => row?.total ?? 0)
+      return payloads.map((_, i) => totals?.[i] ?? 0)
+    },
+    handler(_payload, _job, total) {
+      const n: number = total
+      void n
+    },
+  })
+  const schema = z.object({ orderId: z.string(), n: z.number() })
+  defineJob<typeof schema, number, { total: number }>({
+    name: 'bad',
+    schema,
+    claimRead: {
+      // @ts-expect-error the key must be a string field of the payload
+      key: 'n',
+      select: (id) => orders.selectFrom('orders').select('total').where('id', '=', id),
+    },
+    prepare: async (payloads) => payloads.map(() => 0),
+    handler() {},
+  })
+  defineJob({
+    name: 'bad',
+    schema: z.object({ orderId: z.string() }),
+    claimRead: {
+      key: 'orderId',
+      select: (id) => orders.selectFrom('orders').select('total').where('id', '=', id),
+    },
+    prepare: async (payloads, _batch, carried) => {
+      // @ts-expect-error the read selects only total
+      const ids: string[] | undefined = carried?.map((row) => row?.id ?? '')
+      return payloads.map(() => ids)
+    },
+    handler() {},
   })
 }

@@ -1,3 +1,4 @@
+import type { Expression } from 'kysely'
 import type { z } from 'zod'
 import { type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js'
 import type { JobContext } from './job-context.js'
@@ -16,12 +17,51 @@ export type JobHandler<S extends z.ZodType, P = undefined> = (
 /**
  * Reads at once what the jobs of one claim need (their rows, say), before their handlers run:
  * one value per payload, in order, each handed to its job's handler. A throw fails the attempt of
- * each of these jobs, as a throw of its handler would.
+ * each of these jobs, as a throw of its handler would. `carried` is what the claim itself read
+ * for each payload when the definition has a {@link JobClaimRead} and the engine carries it
+ * (`null` where it found no row); `undefined` when the engine does not, and `prepare` reads.
  */
-export type JobPrepareHandler<S extends z.ZodType, P> = (
+export type JobPrepareHandler<S extends z.ZodType, P, R = never> = (
   payloads: readonly z.output<S>[],
   batch: Pick<JobContext, 'logger' | 'resolve'>,
+  carried: readonly (R | null)[] | undefined,
 ) => Promise<readonly P[]>
+
+/** The payload fields whose values are strings: what can key a {@link JobClaimRead}. */
+type StringField<T> = {
+  [K in keyof T & string]-?: T[K] extends string ? K : never
+}[keyof T & string]
+
+/**
+ * A read of the app's database that a claim can carry for each of its jobs, so `prepare` gets
+ * the rows without a statement of its own: the SQL queue on PostgreSQL runs it inside the claim's
+ * statement; the other engines (SQLite, MariaDB, BullMQ, inline) hand `prepare` nothing and it
+ * reads as it would without one. Each job's value is the read's first row as JSON (PostgreSQL's
+ * `to_jsonb`: numbers, strings, booleans and nested JSON, column names as keys), or `null`.
+ *
+ * @example
+ * ```ts
+ * import { expressionBuilder } from 'kysely'
+ *
+ * const claimRead = {
+ *   key: 'orderId',
+ *   select: (orderId) =>
+ *     expressionBuilder<{ orders: { id: string; total: number } }, never>()
+ *       .selectFrom('orders')
+ *       .select(['id', 'total'])
+ *       .where('id', '=', orderId),
+ * } satisfies JobClaimRead<typeof schema, { id: string; total: number }>
+ * ```
+ */
+export interface JobClaimRead<S extends z.ZodType, R> {
+  /** The payload field whose value (a string) keys the read. */
+  readonly key: StringField<z.output<S>>
+  /**
+   * The read for one job, given its key: a query of at most one row, built without a database
+   * (kysely's `expressionBuilder`), compiled by the queue for its own.
+   */
+  readonly select: (key: Expression<string>) => Expression<R>
+}
 
 /**
  * What a job's `onDead` receives beside its payload: which job died, at which attempt, with the
@@ -51,7 +91,7 @@ export type JobDeadHandler<S extends z.ZodType> = (
 ) => Promise<void> | void
 
 /** Options of {@link defineJob}. */
-export interface JobDefinitionInit<S extends z.ZodType, P = undefined> {
+export interface JobDefinitionInit<S extends z.ZodType, P = undefined, R = never> {
   /** Unique in the app, at most 191 characters; stored with each job, so keep it stable. */
   readonly name: string
   /** Validates the payload at enqueue (a `ValidationError` then) and parses it again at run. */
@@ -72,7 +112,12 @@ export interface JobDefinitionInit<S extends z.ZodType, P = undefined> {
    * claimed, not when each handler starts: a handler still checks what it must at the moment it
    * acts.
    */
-  readonly prepare?: JobPrepareHandler<S, P>
+  readonly prepare?: JobPrepareHandler<S, P, R>
+  /**
+   * A read the claim carries for `prepare` where the engine can (see {@link JobClaimRead}):
+   * one statement a claim instead of two. Needs `prepare`, which reads itself elsewhere.
+   */
+  readonly claimRead?: JobClaimRead<S, R>
   readonly handler: JobHandler<S, P>
   /**
    * Runs when the job dies on any engine, whether its handler failed or core ended it without
@@ -95,7 +140,12 @@ export interface JobDefinition<S extends z.ZodType = z.ZodType, P = unknown> {
   prepare?(
     payloads: readonly z.output<S>[],
     batch: Pick<JobContext, 'logger' | 'resolve'>,
+    carried: readonly unknown[] | undefined,
   ): Promise<readonly P[]>
+  readonly claimRead?: {
+    readonly key: string
+    select(key: Expression<string>): Expression<unknown>
+  }
   handler(payload: z.output<S>, job: JobContext, prepared: P): Promise<void> | void
   onDead?(payload: z.output<S> | undefined, job: JobDeath): Promise<void> | void
 }
@@ -134,10 +184,10 @@ const MAX_NAME_LENGTH = 191
  * export const shopModule = defineModule({ name: 'shop', register() {}, jobs: [sendReceipt] })
  * ```
  */
-export function defineJob<S extends z.ZodType, P = undefined>(
-  init: JobDefinitionInit<S, P>,
+export function defineJob<S extends z.ZodType, P = undefined, R = never>(
+  init: JobDefinitionInit<S, P, R>,
 ): JobDefinition<S, P> {
-  const { name, schema, prepare, handler, onDead } = init
+  const { name, schema, prepare, claimRead, handler, onDead } = init
   if (typeof name !== 'string' || name.trim() === '' || name.length > MAX_NAME_LENGTH) {
     throw new TypeError(
       `defineJob needs a non-empty name of at most ${MAX_NAME_LENGTH} characters; got ${JSON.stringify(name)}.`,
@@ -151,6 +201,16 @@ export function defineJob<S extends z.ZodType, P = undefined>(
   }
   if (prepare !== undefined && typeof prepare !== 'function') {
     throw new TypeError(`Job '${name}': prepare must be a function(payloads, batch).`)
+  }
+  if (
+    claimRead !== undefined &&
+    (prepare === undefined ||
+      typeof claimRead.key !== 'string' ||
+      typeof claimRead.select !== 'function')
+  ) {
+    throw new TypeError(
+      `Job '${name}': claimRead needs a payload field name as key, a select(key) function and a prepare to hand its rows to.`,
+    )
   }
   if (onDead !== undefined && typeof onDead !== 'function') {
     throw new TypeError(`Job '${name}': onDead must be a function(payload, job).`)
@@ -184,6 +244,7 @@ export function defineJob<S extends z.ZodType, P = undefined>(
     timeout,
     handler,
     ...(prepare === undefined ? {} : { prepare }),
+    ...(claimRead === undefined ? {} : { claimRead }),
     ...(onDead === undefined ? {} : { onDead }),
   })
 }

@@ -2,6 +2,7 @@
 // bullmq-engine.test.ts for BullMQ): each test file starts an app with a case's jobs and runs
 // its check, so a case added here runs on every engine.
 import type { Database } from '../persistence/database/index.js'
+import { claimReadCase } from './claim-read.case.js'
 import { completionWriteCase } from './completion-write.case.js'
 import { deadJobCase, refusedDeathCase } from './dead-job.case.js'
 import type { JobDefinition } from './define-job.js'
@@ -33,6 +34,11 @@ export const engineCases: readonly { readonly title: string; make(): EngineCase 
   {
     title: 'reads what a claim’s jobs need with one prepare, each handler given its value',
     make: prepareCase,
+  },
+  {
+    title:
+      'hands prepare the rows its claim read where the engine carries claimRead, and reads them elsewhere',
+    make: claimReadCase,
   },
   {
     title: 'tells a death again later when onDead refused it and nothing else fails meanwhile',

@@ -10,6 +10,7 @@ export type {
   JobHandler,
   JobPayload,
   JobPrepareHandler,
+  JobClaimRead,
 } from './define-job.js'
 export type { JobContext, JobProgress, JsonValue } from './job-context.js'
 export { isPermanentJobError, JobError, PermanentJobError } from './job-errors.js'
@@ -31,6 +32,7 @@ export { InlineQueue } from './inline/index.js'
 export type {
   AttemptError,
   ClaimedJob,
+  ClaimRead,
   ClaimRequest,
   FailOutcome,
   JobCount,

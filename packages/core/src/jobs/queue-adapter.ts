@@ -1,3 +1,4 @@
+import type { Expression } from 'kysely'
 import type { ModuleMigrations } from '../persistence/migrations/index.js'
 import type { JsonValue } from './job-context.js'
 import type { CompanionWrite } from './job-queue.js'
@@ -51,6 +52,20 @@ export interface ClaimedJob {
   /** This attempt, from 1: the number of times the job was claimed, this time included. */
   readonly attempt: number
   readonly maxAttempts: number
+  /**
+   * What the claim read for it ({@link ClaimRequest.reads}): the row as JSON, or `null` when the
+   * read found none. Absent where the adapter carries no read (its job's `prepare` reads then).
+   */
+  readonly carried?: unknown
+}
+
+/**
+ * A read a claim may carry for each job of one name (a job definition's `claimRead`): the first
+ * row of `select(key)` as JSON, `key` being the job's payload field `key` (a string).
+ */
+export interface ClaimRead {
+  readonly key: string
+  select(key: Expression<string>): Expression<unknown>
 }
 
 /** What a worker asks {@link QueueAdapter.claim} for. */
@@ -64,6 +79,11 @@ export interface ClaimRequest {
   readonly nowMs: number
   /** The lease ends at this instant unless renewed. */
   readonly leaseUntilMs: number
+  /**
+   * Reads to carry, by job name: an adapter that can sets each such job's `carried`; one that
+   * cannot leaves it out, and the job's `prepare` reads instead.
+   */
+  readonly reads?: ReadonlyMap<string, ClaimRead>
 }
 
 /** What becomes of a failed attempt: a retry at a time, or death. */

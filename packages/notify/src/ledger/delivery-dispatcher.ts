@@ -13,7 +13,12 @@ import {
   type PreferenceEntry,
 } from '../preferences/preference-policy.js'
 import { Batcher } from './batcher.js'
-import type { AttemptOutcome, DeliveryLedger, LoadedDelivery } from './delivery-ledger.js'
+import type {
+  AttemptOutcome,
+  CarriedDelivery,
+  DeliveryLedger,
+  LoadedDelivery,
+} from './delivery-ledger.js'
 import { ON_DEMAND_ID_PREFIX } from '../notification/recipient.js'
 import { withoutAddress } from '../notification/shown-address.js'
 import type { SendableRow } from './delivery-table.js'
@@ -92,8 +97,14 @@ export class DeliveryDispatcher {
    * The rows of the deliveries of one claim's jobs, for their attempts (their job's `prepare`);
    * nothing for a job of an earlier replay than the row's, which must not send it again.
    */
-  async load(payloads: readonly DeliveryPayload[]): Promise<(LoadedDelivery | undefined)[]> {
-    const loaded = await this.#init.ledger.load(payloads.map((payload) => payload.id))
+  async load(
+    payloads: readonly DeliveryPayload[],
+    carried?: readonly (CarriedDelivery | null)[],
+  ): Promise<(LoadedDelivery | undefined)[]> {
+    const loaded = await this.#init.ledger.load(
+      payloads.map((payload) => payload.id),
+      carried,
+    )
     return loaded.map((delivery, i) =>
       delivery !== undefined && Number(delivery.row.replays) === (payloads[i]?.replay ?? 0)
         ? delivery
@@ -142,8 +153,9 @@ export class DeliveryDispatcher {
       return
     }
     let result: ChannelResult
-    // Set when the send outlasted its bound: the mark stays until its lease passes.
-    let gaveUp = false
+    // The channel's answer when the send outlasted its bound (the mark stays until its lease
+    // passes): it may still come.
+    let late: Promise<ChannelResult> | undefined
     const to =
       channel === undefined || row.address === null ? undefined : this.#address(id, row.address)
     if (channel === undefined || to === undefined) {
@@ -171,7 +183,7 @@ export class DeliveryDispatcher {
         token = mark.token
         attempt = mark.attempt
       }
-      const answer = await sendWithin(bound, channel.send.bind(channel) as Send, {
+      const sent = await sendWithin(bound, channel.send.bind(channel) as Send, {
         id,
         to,
         message: JSON.parse(row.message) as never,
@@ -180,8 +192,8 @@ export class DeliveryDispatcher {
         attempt,
         signal: job.signal,
       })
-      gaveUp = answer === undefined
-      result = answer ?? {
+      late = sent.answer === undefined ? sent.late : undefined
+      result = sent.answer ?? {
         status: 'transient',
         reason: `no answer within ${bound} ms (the channel's send timeout): it may have gone out`,
       }
@@ -205,7 +217,7 @@ export class DeliveryDispatcher {
     // Failed and retried: the job's completion never comes for this attempt, so it is written now;
     // not after giving up on a send, whose mark holds the delivery until its lease passes (the
     // send may still go out: a later attempt then sends it counted as a possible duplicate).
-    else if (!gaveUp) {
+    else if (late === undefined) {
       await ledger.finish({
         id,
         attempt,
@@ -215,6 +227,10 @@ export class DeliveryDispatcher {
         token,
         maybeSent,
       })
+    }
+    // After this attempt's own writes, so that an acceptance comes after them.
+    if (late !== undefined && token !== undefined) {
+      void this.#recordLate(late, { id, attempt, replay, token }, row)
     }
     await this.#init.bus.publish('notification.failed', {
       ...aboutDelivery(row),
@@ -227,6 +243,33 @@ export class DeliveryDispatcher {
       throw new RetryDeliveryError(
         `${row.channel} delivery ${row.id}: ${result.status}: ${result.reason}`,
       )
+  }
+
+  /**
+   * The answer of a send given up at its bound, when it comes after all: an acceptance is
+   * recorded (and published) while the row is still as the attempt that gave it up left it,
+   * under its mark, so the delivery is not sent again once the lease passes. Once another attempt
+   * took the mark over, or a replay the row, it is not: that attempt's send is counted as a
+   * possible duplicate instead.
+   */
+  async #recordLate(
+    late: Promise<ChannelResult>,
+    attempt: Pick<AttemptOutcome, 'id' | 'attempt' | 'replay' | 'token'>,
+    row: SendableRow,
+  ): Promise<void> {
+    try {
+      const result = await late
+      if (result.status !== 'accepted') return
+      const { providerMessageId } = result
+      if (await this.#init.ledger.recordLate({ ...attempt, status: 'sent', providerMessageId })) {
+        await this.#publishSent(row, attempt.attempt, providerMessageId)
+      }
+    } catch (error) {
+      this.#init.logger.warn(
+        { err: error, deliveryId: attempt.id },
+        'A send accepted after its attempt gave it up could not be recorded: the delivery is sent again once its mark lapses, counted as a possible duplicate',
+      )
+    }
   }
 
   /**
@@ -334,14 +377,15 @@ export class DeliveryDispatcher {
 type Send = (outgoing: Outgoing<never>) => Promise<ChannelResult>
 
 /**
- * The channel's answer, or `undefined` when none came within `bound` ms or the job's signal
- * aborted first (the channel is given a signal that aborts then too).
+ * The channel's `answer`, or none when none came within `bound` ms or the job's signal aborted
+ * first (the channel is given a signal that aborts then too); `late` is the answer whenever it
+ * comes.
  */
 async function sendWithin(
   bound: number,
   send: Send,
   outgoing: Outgoing<never>,
-): Promise<ChannelResult | undefined> {
+): Promise<{ readonly answer: ChannelResult | undefined; readonly late: Promise<ChannelResult> }> {
   const signal = AbortSignal.any([outgoing.signal, AbortSignal.timeout(bound)])
   let onAbort!: () => void
   const aborted = new Promise<undefined>((resolve) => {
@@ -349,19 +393,17 @@ async function sendWithin(
     if (signal.aborted) onAbort()
     else signal.addEventListener('abort', onAbort, { once: true })
   })
+  const late = Promise.resolve(signal)
+    .then((given) => send({ ...outgoing, signal: given }))
+    .catch(
+      // A channel should report results; a throw leaves us not knowing whether it went out.
+      (error: unknown): ChannelResult => ({
+        status: 'transient',
+        reason: `the channel threw: ${(error as Error).message}`,
+      }),
+    )
   try {
-    return await Promise.race([
-      Promise.resolve(signal)
-        .then((given) => send({ ...outgoing, signal: given }))
-        .catch(
-          // A channel should report results; a throw leaves us not knowing whether it went out.
-          (error: unknown): ChannelResult => ({
-            status: 'transient',
-            reason: `the channel threw: ${(error as Error).message}`,
-          }),
-        ),
-      aborted,
-    ])
+    return { answer: await Promise.race([late, aborted]), late }
   } finally {
     signal.removeEventListener('abort', onAbort)
   }

@@ -8,7 +8,8 @@ import {
   executePrepared,
   type Logger,
 } from '@mortar/core'
-import { type Kysely, type RawBuilder, sql } from 'kysely'
+import { type Expression, expressionBuilder, type Kysely, type RawBuilder, sql } from 'kysely'
+import { jsonArrayFrom } from 'kysely/helpers/postgres'
 import type { ChannelName } from '../channels/channel.js'
 import { DeliveryNotFoundError, DeliveryNotReplayableError } from '../errors.js'
 import { type DigestBatchCount, unsentDigestCounts } from '../digest/digest-store.js'
@@ -38,6 +39,36 @@ import {
 export interface LoadedDelivery {
   readonly row: SendableRow
   readonly preferences: readonly PreferenceEntry[]
+}
+
+/**
+ * A delivery's row as a claim of its job read it (see {@link deliveryClaimRead}): as JSON, with
+ * its recipient's stored choices.
+ */
+export type CarriedDelivery = SendableRow & {
+  readonly preferences: readonly { category: string; channel: string; enabled: unknown }[]
+}
+
+/**
+ * The read of a delivery's row and its recipient's choices that the claim of its job carries
+ * where the jobs engine can (core's SQL queue on PostgreSQL: one statement a claim instead of
+ * two), as {@link DeliveryLedger.load} reads them elsewhere.
+ */
+export function deliveryClaimRead(id: Expression<string>): Expression<CarriedDelivery> {
+  const tables = expressionBuilder<LedgerTables & PreferenceTables, never>()
+  return tables
+    .selectFrom(`${DELIVERY_TABLE} as d`)
+    .select(SENDABLE_COLUMNS.map((column) => `d.${column}` as const))
+    .select((eb) =>
+      jsonArrayFrom(
+        eb
+          .selectFrom(`${PREFERENCE_TABLE} as p`)
+          .select(['p.category', 'p.channel', 'p.enabled'])
+          .whereRef('p.recipient_id', '=', 'd.recipient_id'),
+      ).as('preferences'),
+    )
+    .where('d.id', '=', id)
+    .where('d.status', 'in', CLAIMABLE)
 }
 
 /** How an attempt ended, as the ledger records it. */
@@ -243,9 +274,25 @@ export class DeliveryLedger {
    * with its recipient's preferences; `undefined` for one with nothing to send (sent, dead,
    * suppressed or gone). Nothing is written: the attempt is the delivery job's, which the queue
    * leases and counts, so `sending` is read from the job (see `Deliveries`); see
-   * {@link DeliveryLedger.mark}.
+   * {@link DeliveryLedger.mark}. `carried`: the rows the claim of their jobs read (see
+   * {@link deliveryClaimRead}), in order, `null` for none; read here when not given.
    */
-  async load(ids: readonly string[]): Promise<(LoadedDelivery | undefined)[]> {
+  async load(
+    ids: readonly string[],
+    carried?: readonly (CarriedDelivery | null)[],
+  ): Promise<(LoadedDelivery | undefined)[]> {
+    if (carried !== undefined) {
+      return carried.map((found) => {
+        if (found === null) return undefined
+        const { preferences, ...row } = found
+        return {
+          row,
+          preferences:
+            groupByOwner(preferences.map((choice) => ({ owner: row.id, ...choice }))).get(row.id) ??
+            [],
+        }
+      })
+    }
     if (ids.length === 0) return []
     const background = this.#database.background as Kysely<LedgerTables & PreferenceTables>
     // One text for every batch on PostgreSQL (the ids are one array), so it runs prepared: planned
@@ -308,6 +355,20 @@ export class DeliveryLedger {
   /** Records how an attempt ended, now (an attempt whose job will fail and be retried). */
   async finish(outcome: AttemptOutcome): Promise<void> {
     await this.#finishes.call(outcome)
+  }
+
+  /**
+   * Records the acceptance of a send that its attempt gave up at its bound, while the row is
+   * still as that attempt left it: marked by it (`outcome.token`), failed or dead. True when it
+   * did; false once another attempt took the mark over or a replay the row (that attempt's send
+   * counts as a possible duplicate), or a result is already there.
+   */
+  async recordLate(outcome: AttemptOutcome): Promise<boolean> {
+    const write = this.#resultsUpdate(this.#background, [outcome], { kept: true, late: true })
+    const result = await sql`${write}`.execute(this.#background)
+    const changed = Number(result.numAffectedRows ?? 0)
+    this.#upkeep.count(changed)
+    return changed > 0
   }
 
   /**
@@ -450,14 +511,20 @@ export class DeliveryLedger {
    * (a mark taken over counted one more than its job's attempt), for the writes that may follow
    * a takeover: a marked attempt's own (which carries its mark's count anyway), a job's death,
    * and, by itself, a statement with an outcome on a marked channel; so the usual one (a channel
-   * with idempotency keys) is unchanged.
+   * with idempotency keys) is unchanged. `late`: the outcomes are late answers of marked
+   * attempts (see `recordLate`), recorded over their own dead result too.
    */
   #resultsUpdate(
     db: Kysely<LedgerTables>,
     given: readonly AttemptOutcome[],
-    options: { kept?: boolean; condition?: RawBuilder<boolean> | undefined } = {},
+    options: {
+      kept?: boolean
+      condition?: RawBuilder<boolean> | undefined
+      late?: boolean
+    } = {},
   ): RawBuilder<unknown> {
     const { condition } = options
+    const held = markedStatus(options.late === true)
     const kept = options.kept === true || given.some((outcome) => outcome.markedChannel === true)
     const now = this.#clock.nowMs()
     // An earlier replay's outcome beside a newer one of the same delivery is stale: left out,
@@ -487,7 +554,7 @@ export class DeliveryLedger {
           ${column((o) => o.token ?? null)}::text[]${settling ? sql`, ${column(settles)}::boolean[]` : sql``})
           as v(id, status, attempts, provider_message_id, last_error, replays, token${settling ? sql`, settles` : sql``})
         where ${idIn(db as Kysely<unknown>, 'd.id', ids)} and d.id = v.id and d.replays = v.replays
-          and case when v.token is null then ${markFree(now, 'd')} else d.status = 'sending' and d.sending_token = v.token end${condition === undefined ? sql`` : sql` and ${condition}`}`
+          and case when v.token is null then ${markFree(now, 'd')} else ${held(sql.ref('d.status'))} and d.sending_token = v.token end${condition === undefined ? sql`` : sql` and ${condition}`}`
     }
     const caseOf = (
       column: keyof DeliveryRow,
@@ -517,7 +584,7 @@ export class DeliveryLedger {
         'in',
         outcomes.map((outcome) => outcome.id),
       )
-      .where(ofResults(outcomes, now))
+      .where(ofResults(outcomes, now, held))
       .$if(lapsing, (query) =>
         query.set({
           sending_until: caseOf('sending_until', (outcome) =>
@@ -751,6 +818,16 @@ function markFree(nowMs: number, table?: string): RawBuilder<boolean> {
   return sql<boolean>`(${column('status')} in ('queued', 'failed') or (${column('status')} = 'sending' and (${column('sending_until')} is null or ${column('sending_until')} <= ${nowMs})))`
 }
 
+/**
+ * The statuses in which a row is still the marked attempt's to finish (with its token): `sending`,
+ * and for a late answer (see `recordLate`) also the `dead` its own last attempt recorded.
+ */
+function markedStatus(late: boolean): (status: RawBuilder<unknown>) => RawBuilder<boolean> {
+  return late
+    ? (status) => sql<boolean>`${status} in ('sending', 'dead')`
+    : (status) => sql<boolean>`${status} = 'sending'`
+}
+
 /** The status as the app reads it at `nowMs`: a `sending` whose mark's lease passed is `failed`. */
 function readStatus(nowMs: number): RawBuilder<DeliveryStatus> {
   return sql<DeliveryStatus>`case when status = 'sending' and (sending_until is null or sending_until <= ${nowMs}) then 'failed' else status end`
@@ -760,14 +837,18 @@ function readStatus(nowMs: number): RawBuilder<DeliveryStatus> {
  * Per outcome, that its row is of the outcome's replay and still the outcome's to record: marked
  * by its attempt, or, for an attempt that took no mark, not held by another's (see `markFree`).
  */
-function ofResults(outcomes: readonly AttemptOutcome[], nowMs: number): RawBuilder<boolean> {
+function ofResults(
+  outcomes: readonly AttemptOutcome[],
+  nowMs: number,
+  held: (status: RawBuilder<unknown>) => RawBuilder<boolean>,
+): RawBuilder<boolean> {
   return sql<boolean>`case ${sql.ref('id')} ${sql.join(
     outcomes.map(
       (outcome) =>
         sql`when ${outcome.id} then ${sql.ref('replays')} = ${outcome.replay} and ${
           outcome.token === undefined
             ? markFree(nowMs)
-            : sql`${sql.ref('status')} = 'sending' and ${sql.ref('sending_token')} = ${outcome.token}`
+            : sql`${held(sql.ref('status'))} and ${sql.ref('sending_token')} = ${outcome.token}`
         }`,
     ),
     sql` `,

@@ -734,9 +734,9 @@ for (const engine of testEngines()) {
         expect(await deliveries.get(id)).toMatchObject({ status: 'sent' })
       })
 
-      it("gives up a send past the channel's sendTimeoutMs and keeps its mark for the lease: sent again only then, counted as a possible duplicate", async () => {
-        const deliveries = app.resolve(DELIVERIES)
-        const recipient: Recipient = { id: 'slow', phone: '+15550122', quietHours: null }
+      /** A delivery whose first send is held at the channel past its bound (20 ms) until released. */
+      async function slowFirstSend(recipientId: string, phone: string) {
+        const recipient: Recipient = { id: recipientId, phone, quietHours: null }
         const id = (await notify(recipient, new LoginAlert())).deliveries[0]?.id ?? ''
         let release!: () => void
         const released = new Promise<void>((resolve) => (release = resolve))
@@ -746,26 +746,71 @@ for (const engine of testEngines()) {
           sends += 1
           if (sends === 1) await released
         }
+        // Given up after 20 ms; its retry (no backoff here) finds the mark held.
+        await drain()
+        expect(sends).toBe(1)
+        expect(await app.resolve(DELIVERIES).get(id)).toMatchObject({
+          status: 'sending',
+          attempts: 1,
+        })
+        expect(failed.filter((event) => event.deliveryId === id)).toMatchObject([
+          { result: 'transient', final: false },
+        ])
+        return { id, release, sends: () => sends }
+      }
+
+      it("records a send given up past the channel's sendTimeoutMs and accepted late while its mark holds: not sent again", async () => {
+        const deliveries = app.resolve(DELIVERIES)
         try {
-          // Given up after 20 ms; its retry (no backoff here) finds the mark held.
-          await drain()
-          expect(sends).toBe(1)
-          expect(await deliveries.get(id)).toMatchObject({ status: 'sending', attempts: 1 })
-          expect(failed.filter((event) => event.deliveryId === id)).toMatchObject([
-            { result: 'transient', final: false },
-          ])
+          const slow = await slowFirstSend('late', '+15550126')
           // The slow send goes out after all, after its attempt gave it up.
-          release()
-          await expect.poll(() => sms.sent.filter((s) => s.id === id).length).toBe(1)
-          // The mark's lease (twice the bound) passes: the delivery goes out again, counted.
+          slow.release()
+          await expect.poll(async () => (await deliveries.get(slow.id))?.status).toBe('sent')
+          // Before, its acceptance was dropped: sent again once the lease passed, counted.
           app.clock.advance(40)
           await drain()
+          expect(slow.sends()).toBe(1)
+          expect(sms.sent.filter((s) => s.id === slow.id)).toHaveLength(1)
+          expect(await deliveries.get(slow.id)).toMatchObject({
+            status: 'sent',
+            attempts: 1,
+            possibleDuplicates: 0,
+          })
+          expect(sent.filter((event) => event.deliveryId === slow.id)).toMatchObject([
+            { attempts: 1 },
+          ])
         } finally {
           sms.beforeSend = undefined
           sms.sendTimeoutMs = undefined
         }
-        expect(sms.sent.filter((s) => s.id === id)).toHaveLength(2)
-        expect(await deliveries.get(id)).toMatchObject({ status: 'sent', possibleDuplicates: 1 })
+      })
+
+      it("keeps a send given up past the channel's sendTimeoutMs marked for the lease, then sends again, counted as a possible duplicate; a late acceptance after that is not recorded over it", async () => {
+        const deliveries = app.resolve(DELIVERIES)
+        try {
+          const slow = await slowFirstSend('slow', '+15550122')
+          // The mark's lease (twice the bound) passes: the delivery goes out again, counted.
+          app.clock.advance(40)
+          await drain()
+          expect(slow.sends()).toBe(2)
+          expect(await deliveries.get(slow.id)).toMatchObject({
+            status: 'sent',
+            attempts: 2,
+            possibleDuplicates: 1,
+          })
+          // The first send is accepted after all: the row is the second attempt's.
+          slow.release()
+          await expect.poll(() => sms.sent.filter((s) => s.id === slow.id).length).toBe(2)
+          expect(await deliveries.get(slow.id)).toMatchObject({
+            status: 'sent',
+            attempts: 2,
+            possibleDuplicates: 1,
+          })
+          expect(sent.filter((event) => event.deliveryId === slow.id)).toHaveLength(1)
+        } finally {
+          sms.beforeSend = undefined
+          sms.sendTimeoutMs = undefined
+        }
       })
 
       it('records a renderer that throws as dead with its reason, and still sends the other channels', async () => {

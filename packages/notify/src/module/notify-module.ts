@@ -26,7 +26,7 @@ import { NotifyConfigError } from '../errors.js'
 import { delayOption } from './delay-option.js'
 import { Deliveries } from '../ledger/deliveries.js'
 import { DeliveryDispatcher } from '../ledger/delivery-dispatcher.js'
-import { DeliveryLedger } from '../ledger/delivery-ledger.js'
+import { DeliveryLedger, deliveryClaimRead } from '../ledger/delivery-ledger.js'
 import {
   addDeliveryReplays,
   addSendingLease,
@@ -49,7 +49,8 @@ import type { NotifyModuleOptions } from './notify-options.js'
 import { ADDRESS_SEALING, DELIVERIES, NOTIFIER, PREFERENCES } from './notify-tokens.js'
 import { useRunningNotifier } from './running-notifiers.js'
 
-const LEDGER = globalToken<DeliveryLedger>('mortar.notify.ledger')
+// Exported for the ledger's own tests (a worker that marks a delivery and vanishes), not by index.ts.
+export const LEDGER = globalToken<DeliveryLedger>('mortar.notify.ledger')
 const DISPATCHER = globalToken<DeliveryDispatcher>('mortar.notify.dispatcher')
 const DIGEST_CLOSER = globalToken<{ close(batchId: string): Promise<void> }>(
   'mortar.notify.digestCloser',
@@ -147,8 +148,10 @@ export function notifyModule(options: NotifyModuleOptions): Module {
     attempts: options.delivery?.attempts ?? 8,
     backoff: options.delivery?.backoff ?? { baseMs: 5_000, maxMs: 3_600_000 },
     timeout: options.delivery?.timeoutMs ?? 60_000,
-    // One read of the rows for all the delivery jobs of a claim, before their handlers.
-    prepare: (payloads, batch) => batch.resolve(DISPATCHER).load(payloads),
+    // One read of the rows for all the delivery jobs of a claim, before their handlers: carried
+    // by the claim itself where the engine can.
+    claimRead: { key: 'id', select: deliveryClaimRead },
+    prepare: (payloads, batch, carried) => batch.resolve(DISPATCHER).load(payloads, carried),
     handler: (payload, job, loaded) => job.resolve(DISPATCHER).deliver(payload, job, loaded),
     // Every death of the job ends its delivery, including those no attempt reported (E_JOB_LOST).
     onDead: (payload, job) => job.resolve(DISPATCHER).dead(payload, job),

@@ -15,7 +15,13 @@ import type { JsonValue } from '../job-context.js'
 import { withoutUrlPasswords } from '../../logger/url-passwords.js'
 import { isPermanentJobError, JobError } from '../job-errors.js'
 import type { CompanionWrite, CompletionWrite } from '../job-queue.js'
-import type { AttemptError, ClaimedJob, FailOutcome, QueueAdapter } from '../queue-adapter.js'
+import type {
+  AttemptError,
+  ClaimedJob,
+  ClaimRead,
+  FailOutcome,
+  QueueAdapter,
+} from '../queue-adapter.js'
 import { type CompletionEntry, JobExecution } from './job-execution.js'
 
 /** How a worker runs: its share of the machine and its timings. */
@@ -72,6 +78,8 @@ export class Worker {
   readonly #adapter: QueueAdapter
   readonly #jobs: ReadonlyMap<string, JobDefinition>
   readonly #names: readonly string[]
+  /** The reads claims carry, by the name of the job whose definition has one. */
+  readonly #reads: ReadonlyMap<string, ClaimRead>
   readonly #clock: Clock
   readonly #settings: WorkerSettings
   readonly #buffer: ClaimedJob[] = []
@@ -118,6 +126,11 @@ export class Worker {
     this.#adapter = init.adapter
     this.#jobs = init.jobs
     this.#names = [...init.jobs.keys()]
+    this.#reads = new Map(
+      [...init.jobs].flatMap(([name, definition]) =>
+        definition.claimRead === undefined ? [] : [[name, definition.claimRead] as const],
+      ),
+    )
     this.#clock = init.clock
     this.logger = init.logger
     this.createScope = init.createScope
@@ -294,6 +307,7 @@ export class Worker {
         limit,
         nowMs,
         leaseUntilMs: nowMs + this.#settings.leaseMs,
+        ...(this.#reads.size === 0 ? {} : { reads: this.#reads }),
       })
       this.#claimFailures = 0
       for (const job of claimed) this.#holders.set(job.id, claimer)
@@ -329,7 +343,10 @@ export class Worker {
    * it would start.
    */
   #prepare(claimed: readonly ClaimedJob[]): void {
-    const groups = new Map<JobDefinition, { ids: string[]; payloads: unknown[] }>()
+    const groups = new Map<
+      JobDefinition,
+      { ids: string[]; payloads: unknown[]; carried: unknown[] | undefined }
+    >()
     for (const job of claimed) {
       const definition = this.#jobs.get(job.name)
       if (definition?.prepare === undefined || job.attempt > job.maxAttempts) continue
@@ -340,14 +357,22 @@ export class Worker {
         continue
       }
       const group = groups.get(definition)
-      if (group === undefined) groups.set(definition, { ids: [job.id], payloads: [payload] })
-      else {
+      // Carried for every job of a group or none: the adapter carries a name's read or not.
+      if (group === undefined) {
+        groups.set(definition, {
+          ids: [job.id],
+          payloads: [payload],
+          carried: job.carried === undefined ? undefined : [job.carried],
+        })
+      } else {
         group.ids.push(job.id)
         group.payloads.push(payload)
+        if (job.carried === undefined) group.carried = undefined
+        else group.carried?.push(job.carried)
       }
     }
-    for (const [definition, { ids, payloads }] of groups) {
-      const values = this.#prepareValues(definition, payloads)
+    for (const [definition, { ids, payloads, carried }] of groups) {
+      const values = this.#prepareValues(definition, payloads, carried)
       for (const [index, id] of ids.entries()) {
         const value = values.then((list) => list[index])
         // Seen when the job starts; a job given back before then never looks.
@@ -361,12 +386,13 @@ export class Worker {
   async #prepareValues(
     definition: JobDefinition,
     payloads: readonly unknown[],
+    carried: readonly unknown[] | undefined,
   ): Promise<readonly unknown[]> {
     const context = new RequestContext({ createScope: this.createScope })
     try {
       const logger = this.logger.child({ job: definition.name })
       const values = await runInRequestContext(context, () =>
-        definition.prepare?.(payloads, { logger, resolve: (key) => context.resolve(key) }),
+        definition.prepare?.(payloads, { logger, resolve: (key) => context.resolve(key) }, carried),
       )
       if (!Array.isArray(values) || values.length !== payloads.length) {
         throw new TypeError(

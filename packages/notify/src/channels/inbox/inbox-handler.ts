@@ -43,12 +43,14 @@ const hubs = new WeakMap<Inbox, InboxStreamHub>()
  * - `GET /` — `{ items, nextCursor, counts }`; `?status=unread|read|archived`, `?limit`, `?cursor`;
  * - `GET /counts` — `{ unread, read, archived }`;
  * - `POST /read`, `POST /unread`, `POST /archive` with `{ "ids": [...] }` — `{ changed }`;
- * - `POST /read-all` — `{ changed }`;
+ * - `POST /read-all` (`{}`) — `{ changed }`;
  * - `GET /stream` — server-sent events: `item` for each new item, `counts` after them; 429 past
  *   `maxStreamsPerRecipient` or `maxStreams` open streams.
  *
  * Mount it inside the app's request context (core's adapters do), after the session that sets
- * the principal; its POSTs are protected by the app's CSRF guard like any other route.
+ * the principal. Its POSTs take JSON only (`content-type: application/json`, 400 otherwise):
+ * no HTML form can send one and another site's script only after a CORS preflight, so they are
+ * safe from cross-site requests without the app's CSRF guard (which still applies).
  *
  * @example
  * ```ts
@@ -121,6 +123,7 @@ export function inboxHandler(options: InboxHandlerOptions): FetchHandler {
       if (request.method !== 'POST') {
         return new Response(null, { status: 405, headers: { allow: 'GET, HEAD, POST' } })
       }
+      requireJson(request)
       if (path === '/read-all')
         return jsonResponse({ changed: await inbox.markAllRead(recipientId) })
       const ids = await readIds(request)
@@ -153,11 +156,21 @@ function invalid(path: string, message: string): ValidationError {
   )
 }
 
-async function readIds(request: Request): Promise<string[]> {
-  const type = request.headers.get('content-type') ?? ''
-  if (!type.startsWith('application/json')) {
-    throw new BadRequestError('Send { "ids": [...] } as application/json.')
+/**
+ * Refuses a POST that is not JSON. No HTML form can send JSON, and another site's script can
+ * only after a CORS preflight that the app does not grant: a change of the inbox is never one
+ * that a page elsewhere can make with the user's cookies, CSRF guard or not.
+ */
+function requireJson(request: Request): void {
+  const type = request.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase()
+  if (type !== 'application/json') {
+    throw new BadRequestError(
+      'Send inbox changes as application/json (a form post is refused: another site can send one).',
+    )
   }
+}
+
+async function readIds(request: Request): Promise<string[]> {
   const text = await request.text()
   if (text.length > 64 * 1024) throw new BadRequestError('The list of ids is too long.')
   let body: unknown

@@ -208,6 +208,32 @@ for (const engine of testEngines()) {
       expect((await as('hal', '/nowhere')).status).toBe(404)
     })
 
+    it('changes the inbox only on a JSON request, never on one an HTML form of another site can send', async () => {
+      await inbox.add({ id: 'f-1', recipientId: 'fay', type: 't', message: { title: 'hello' } })
+      // What a cross-site form can send (its three encodings, or no body at all), with the
+      // user's cookies: a simple request, which no CORS preflight stops.
+      const forms: RequestInit[] = [
+        { method: 'POST' },
+        { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+        { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{"ids":["f-1"]}' },
+        { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=x' } },
+      ]
+      for (const path of ['/read-all', '/read', '/archive']) {
+        for (const init of forms) {
+          const refused = await as('fay', path, init)
+          expect(refused.status).toBe(400)
+          expect(await refused.json()).toMatchObject({ detail: expect.stringMatching(/json/i) })
+        }
+      }
+      // Before, POST /read-all marked everything read whatever the request was.
+      expect(await inbox.counts('fay')).toEqual({ unread: 1, read: 0, archived: 0 })
+      const json = { method: 'POST', headers: { 'content-type': 'application/json' } }
+      expect(await (await as('fay', '/read-all', { ...json, body: '{}' })).json()).toEqual({
+        changed: 1,
+      })
+      expect(await inbox.counts('fay')).toEqual({ unread: 0, read: 1, archived: 0 })
+    })
+
     it('streams new items of the recipient as server-sent events, and no one else’s', async () => {
       const controller = new AbortController()
       const response = await as('sam', '/stream', { signal: controller.signal })

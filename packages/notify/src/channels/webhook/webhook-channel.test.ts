@@ -88,6 +88,55 @@ describe('webhookChannel', () => {
     expect(() => webhookChannel({ secret: 'whsec_short' })).toThrow(/at least 24 bytes/)
   })
 
+  describe('a secret function', () => {
+    const leaked = 'whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'
+    const sendWith = async (given: () => unknown) => {
+      const channel = webhookChannel({
+        secret: given as () => string,
+        addressGuard: allowTestServer,
+      })
+      const before = receiver.requests.length
+      try {
+        const result = await channel.send(outgoing(`${receiver.url}/hooks`))
+        return { result, posted: receiver.requests.length - before }
+      } finally {
+        await channel.close()
+      }
+    }
+
+    it('that throws fails the send as certainly not sent (retried), its message unrecorded', async () => {
+      const error = Object.assign(new Error(`vault refused ${leaked}`), { code: 'E_VAULT' })
+      const { result, posted } = await sendWith(async () => {
+        throw error
+      })
+      // Before, the throw escaped the channel: a transient failure quoting its message.
+      expect(result).toEqual({
+        status: 'not-accepted',
+        reason: expect.stringContaining('secret function threw Error (E_VAULT)'),
+      })
+      expect(JSON.stringify(result)).not.toContain(leaked)
+      expect(posted).toBe(0)
+    })
+
+    it.each([
+      ['nothing', () => undefined, /gave undefined, not a whsec_… string/],
+      ['a malformed secret', () => 'whsec_c2hvcnQ=', /unusable secret: .*at least 24 bytes/],
+      ['a guessable secret', () => leaked, /unusable secret: .*guessable/],
+    ])('that gives %s fails the send for good, not quoting it', async (_kind, given, reason) => {
+      const { result, posted } = await sendWith(given)
+      expect(result).toEqual({ status: 'permanent', reason: expect.stringMatching(reason) })
+      const value = given()
+      if (typeof value === 'string') expect(JSON.stringify(result)).not.toContain(value.slice(6))
+      expect(posted).toBe(0)
+    })
+
+    it("that gives the endpoint's secret signs with it", async () => {
+      const { result, posted } = await sendWith(async () => secret)
+      expect(result).toEqual({ status: 'accepted' })
+      expect(posted).toBe(1)
+    })
+  })
+
   describe('SSRF guard (on by default)', () => {
     const channel = webhookChannel({ secret })
     afterAll(() => channel.close())

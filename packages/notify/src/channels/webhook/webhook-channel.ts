@@ -12,7 +12,9 @@ import type { WebhookMessage } from './webhook-message.js'
 export interface WebhookChannelOptions {
   /**
    * The `whsec_…` signing secret, or a function giving each endpoint's (by URL and recipient).
-   * Checked at creation when it is a string.
+   * Checked at creation when it is a string. A function that throws fails the send as
+   * `not-accepted` (retried; nothing was sent); one that gives no usable secret fails it as
+   * `permanent`: dead with the reason, replayable once the config is fixed.
    */
   readonly secret: string | ((url: string, recipientId: string) => string | Promise<string>)
   /** Give up on an answer after this many ms; 10 000 by default. */
@@ -82,9 +84,8 @@ export class WebhookChannel implements Channel<'webhook'> {
       timestamp: now.toISOString(),
       data: outgoing.message.data,
     })
-    const secret = this.#options.secret
-    const key =
-      typeof secret === 'string' ? secret : await secret(outgoing.to, outgoing.recipientId)
+    const key = await this.#key(outgoing)
+    if (!Buffer.isBuffer(key)) return key
     const result = await httpPost({
       url: outgoing.to,
       headers: {
@@ -103,9 +104,51 @@ export class WebhookChannel implements Channel<'webhook'> {
     return classifyHttpResult(result)
   }
 
+  /**
+   * The endpoint's signing key. A secret function's fault is the app's, not the network's: one
+   * that throws (a secrets store out of reach) is retried as certainly not sent, one that gives
+   * no usable secret is a permanent failure (replayable once the config is fixed). Neither
+   * reason quotes what it gave or threw, which may hold the secret.
+   */
+  async #key(outgoing: Outgoing<WebhookMessage>): Promise<Buffer | ChannelResult> {
+    const { secret } = this.#options
+    if (typeof secret === 'string') return webhookKey(secret)
+    let given: unknown
+    try {
+      given = await secret(outgoing.to, outgoing.recipientId)
+    } catch (error) {
+      return {
+        status: 'not-accepted',
+        reason: `webhookChannel's secret function threw ${errorKind(error)} (its message is not recorded: it may quote the secret); nothing was sent`,
+      }
+    }
+    if (typeof given !== 'string') {
+      return {
+        status: 'permanent',
+        reason: `webhookChannel's secret function gave ${given === null ? 'null' : typeof given}, not a whsec_… string`,
+      }
+    }
+    try {
+      return webhookKey(given)
+    } catch (error) {
+      // Its message names the rule the secret breaks, never the secret.
+      return {
+        status: 'permanent',
+        reason: `webhookChannel's secret function gave an unusable secret: ${(error as Error).message}`,
+      }
+    }
+  }
+
   async close(): Promise<void> {
     this.#agents.destroy()
   }
+}
+
+/** An error's name and code, without its message. */
+function errorKind(error: unknown): string {
+  if (!(error instanceof Error)) return `a ${typeof error}`
+  const code = (error as { code?: unknown }).code
+  return typeof code === 'string' ? `${error.name} (${code})` : error.name
 }
 
 /**

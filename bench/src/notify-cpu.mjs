@@ -1,0 +1,110 @@
+// CPU a delivery costs through notify's ledger against a bare job doing the same no-op, on
+// PostgreSQL with the SQL queue: bench:notify's ledger case measured by CPU instead of rate,
+// which a loaded 2-core machine moves far less. Each round writes N deliveries (notify() to 100
+// recipients at a time) and N bare jobs, then drains each alone, interleaved (order flipped
+// each round); a drain's client CPU is this process's (process.cpuUsage), its server CPU that
+// of the app's own backends (found by their application_name, read from /proc/<pid>/stat),
+// both per delivery or job. Prints medians and bare CPU / ledger CPU, the ratio the rate
+// would have if the machine were CPU-bound (0.8 is the goal of bench:notify's ledger case).
+import { readFileSync, writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector/promises'
+import { pathToFileURL } from 'node:url'
+import pg from 'pg'
+import { interleave, median, privateDatabase } from './measure.mjs'
+import { ledgerApp } from './notify.mjs'
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+// BENCH_CPU_PROFILE=<prefix>: CPU profiles of the last drain of each side alone (not their
+// writes), <prefix>.ledger.cpuprofile and <prefix>.jobs.cpuprofile, for Chrome's profiler.
+const PROFILE = process.env.BENCH_CPU_PROFILE
+const profiles = {}
+const profiler = PROFILE === undefined ? undefined : new Session()
+const N = Number(process.env.BENCH_NOTIFY_JOBS ?? 5_000)
+const APPLICATION = `mortar-bench-cpu-${process.pid}`
+// Clock ticks a second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux).
+const TICK_US = 10_000
+
+/** Server CPU (µs) of the app's backends so far: those connected under APPLICATION. */
+async function serverMicros(admin) {
+  const { rows } = await admin.query(
+    'select pid from pg_stat_activity where application_name = $1',
+    [APPLICATION],
+  )
+  let ticks = 0
+  for (const { pid } of rows) {
+    try {
+      // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      ticks += Number(fields[11]) + Number(fields[12])
+    } catch {
+      // A backend that ended meanwhile: its CPU is lost to both sides alike.
+    }
+  }
+  return { ticks, backends: rows.length }
+}
+
+/** Runs `drain`, resolving to its client and server CPU per item (µs). */
+async function measured(admin, items, drain, side) {
+  const before = await serverMicros(admin)
+  await profiler?.post('Profiler.start')
+  const cpu = process.cpuUsage()
+  await drain()
+  const used = process.cpuUsage(cpu)
+  if (profiler !== undefined) profiles[side] = (await profiler.post('Profiler.stop')).profile
+  const after = await serverMicros(admin)
+  return {
+    client: (used.user + used.system) / items,
+    system: used.system / items,
+    server: ((after.ticks - before.ticks) * TICK_US) / items,
+    backends: after.backends,
+  }
+}
+
+export async function run() {
+  const database = await privateDatabase('postgres')
+  const url = new URL(database.url)
+  url.searchParams.set('application_name', APPLICATION)
+  const { app, jobs, writeJobs, writeDeliveries, emptyLedger } = await ledgerApp(url.href)
+  const admin = new pg.Client({ connectionString: database.url })
+  await admin.connect()
+  const drain = () => jobs.drain({ timeoutMs: 600_000 })
+  profiler?.connect()
+  await profiler?.post('Profiler.enable')
+  try {
+    const figures = await interleave(
+      {
+        async jobs() {
+          await writeJobs(N)
+          return measured(admin, N, drain, 'jobs')
+        },
+        async ledger() {
+          await writeDeliveries(N)
+          const figure = await measured(admin, N, drain, 'ledger')
+          await emptyLedger()
+          return figure
+        },
+      },
+      { rounds: ROUNDS },
+    )
+    const show = (list, side) => Math.round(median(list.map((figure) => figure[side])))
+    const total = (list) => list.map((figure) => figure.client + figure.server)
+    const ratios = figures.jobs.map((figure, round) => {
+      const ledger = figures.ledger[round]
+      return (figure.client + figure.server) / (ledger.client + ledger.server)
+    })
+    console.log(
+      `notify-cpu PostgreSQL, ${N} a round, ${ROUNDS} rounds, µs a delivery or job (client (of it system), server, total): ledger ${show(figures.ledger, 'client')} (${show(figures.ledger, 'system')}), ${show(figures.ledger, 'server')}, ${Math.round(median(total(figures.ledger)))}; bare jobs ${show(figures.jobs, 'client')} (${show(figures.jobs, 'system')}), ${show(figures.jobs, 'server')}, ${Math.round(median(total(figures.jobs)))}; bare CPU / ledger CPU ${median(ratios).toFixed(3)} (rounds ${ratios.map((r) => r.toFixed(3)).join(', ')}); the app's backends ${Math.max(...figures.ledger.map((figure) => figure.backends))}`,
+    )
+    for (const [side, profile] of Object.entries(profiles)) {
+      writeFileSync(`${PROFILE}.${side}.cpuprofile`, JSON.stringify(profile))
+    }
+  } finally {
+    profiler?.disconnect()
+    await app.stop()
+    await admin.end()
+    await database.drop()
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await run()

@@ -1,0 +1,114 @@
+// One test body for every jobs engine (jobs.test.ts, bullmq-engine.test.ts): a job's
+// `claimRead` rides with the claim where the engine can carry it (the SQL queue on PostgreSQL),
+// its rows handed to `prepare`; elsewhere `prepare` is given none and reads itself. Either way
+// each handler gets the value of its own row.
+import { expressionBuilder, type Kysely, sql } from 'kysely'
+import { expect } from 'vitest'
+import { z } from 'zod'
+import type { Database } from '../persistence/database/database.js'
+import { DATABASE } from '../persistence/database/database-tokens.js'
+import { defineJob, type JobDefinition } from './define-job.js'
+import type { JobContext } from './job-context.js'
+import type { JobQueue } from './job-queue.js'
+
+interface Tables {
+  test_claim_read: { id: string; label: string; weight: number }
+}
+
+const JOBS = 20
+// Enqueued without a row: its read finds none.
+const MISSING = 'missing'
+
+/** The jobs to register, and the check to run on the started app's queue and database. */
+export function claimReadCase(): {
+  readonly jobs: JobDefinition[]
+  check(jobs: JobQueue, database: Database): Promise<void>
+} {
+  const carriedCalls: boolean[] = []
+  const handled = new Map<string, string>()
+  const rows = expressionBuilder<Tables, never>()
+  // The rows the claim carried, else (noted) read by id as prepare does where it carries none.
+  const found = async <R>(
+    carried: readonly (R | null)[] | undefined,
+    batch: Pick<JobContext, 'resolve'>,
+    ids: readonly string[],
+  ): Promise<readonly (R | Tables['test_claim_read'] | null)[]> => {
+    carriedCalls.push(carried !== undefined)
+    if (carried !== undefined) return carried
+    const all = await (batch.resolve(DATABASE).kysely as Kysely<Tables>)
+      .selectFrom('test_claim_read')
+      .selectAll()
+      .where('id', 'in', [...ids])
+      .execute()
+    return ids.map((id) => all.find((row) => row.id === id) ?? null)
+  }
+  const labelled = defineJob({
+    name: 'test.claim-read',
+    schema: z.object({ id: z.string() }),
+    claimRead: {
+      key: 'id',
+      select: (id) =>
+        rows.selectFrom('test_claim_read').select(['id', 'label']).where('id', '=', id),
+    },
+    prepare: async (payloads, batch, carried) =>
+      (
+        await found(
+          carried,
+          batch,
+          payloads.map((payload) => payload.id),
+        )
+      ).map((row) => row?.label ?? 'none'),
+    handler: ({ id }, _job, label) => void handled.set(id, label),
+  })
+  // A second read in the same claims, keyed by another field: each job gets its own name's read.
+  const weighed = defineJob({
+    name: 'test.claim-read-weight',
+    schema: z.object({ row: z.string(), n: z.number() }),
+    claimRead: {
+      key: 'row',
+      select: (id) => rows.selectFrom('test_claim_read').select('weight').where('id', '=', id),
+    },
+    prepare: async (payloads, batch, carried) =>
+      (
+        await found(
+          carried,
+          batch,
+          payloads.map((payload) => payload.row),
+        )
+      ).map((row) => `weight ${row?.weight}`),
+    handler: ({ n }, _job, weight) => void handled.set(`n${n}`, weight),
+  })
+  return {
+    jobs: [labelled, weighed],
+    async check(jobs, database) {
+      await sql`drop table if exists test_claim_read`.execute(database.root)
+      await sql`create table test_claim_read (id varchar(36) primary key, label varchar(64) not null, weight integer not null)`.execute(
+        database.root,
+      )
+      const ids = Array.from({ length: JOBS }, (_, i) => `row-${i}`)
+      await (database.kysely as Kysely<Tables>)
+        .insertInto('test_claim_read')
+        .values(ids.map((id, i) => ({ id, label: `label ${i}`, weight: i * 10 })))
+        .execute()
+      await jobs.enqueueMany(
+        labelled,
+        [...ids, MISSING].map((id) => ({ payload: { id } })),
+      )
+      await jobs.enqueueMany(
+        weighed,
+        ids.map((row, n) => ({ payload: { row, n } })),
+      )
+      await jobs.drain()
+      expect(Object.fromEntries(handled)).toEqual({
+        ...Object.fromEntries(ids.map((id, i) => [id, `label ${i}`])),
+        [MISSING]: 'none',
+        ...Object.fromEntries(ids.map((_, n) => [`n${n}`, `weight ${n * 10}`])),
+      })
+      // Carried by the SQL queue on PostgreSQL, every claim; read by prepare everywhere else.
+      const carries = jobs.engine === 'database' && database.engine === 'postgres'
+      expect(carriedCalls.length).toBeGreaterThan(0)
+      expect(new Set(carriedCalls)).toEqual(new Set([carries]))
+      await sql`drop table test_claim_read`.execute(database.root)
+    },
+  }
+}
