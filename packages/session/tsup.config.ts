@@ -1,25 +1,6 @@
-import { defineConfig } from 'tsup'
+import { packageConfig } from '../../tsup.preset'
 
-export default defineConfig({
+export default packageConfig({
   entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts' },
-  format: ['esm', 'cjs'],
-  dts: true,
-  clean: true,
-  splitting: true,
-  sourcemap: true,
-  platform: 'node',
-  target: 'node22',
-  removeNodeProtocol: false,
-  swc: { jsc: { transform: { useDefineForClassFields: false } } },
-  external: [
-    /^@mortar\//,
-    'tsyringe',
-    'reflect-metadata',
-    'zod',
-    'kysely',
-    'ioredis',
-    'iron-session',
-    'vitest',
-    'fast-check',
-  ],
+  external: [/^@mortar\//, 'ioredis', 'iron-session', 'vitest', 'fast-check'],
 })

@@ -40,6 +40,7 @@ type Spec =
     }
   | { readonly op: 'eq'; readonly column: 'status'; readonly value: string }
   | { readonly op: 'in'; readonly column: 'rider_id'; readonly value: readonly string[] }
+  | { readonly op: 'inFriends'; readonly column: 'rider_id' | 'driver_id' }
   | { readonly op: 'eq'; readonly column: 'deleted'; readonly value: boolean }
   | { readonly op: 'in'; readonly column: 'status'; readonly value: readonly string[] }
   | { readonly op: 'isNull' | 'isNotNull'; readonly column: 'fare' | 'driver_id' }
@@ -65,6 +66,11 @@ const leaf: fc.Arbitrary<Spec> = fc.oneof(
     op: fc.constant('in' as const),
     column: fc.constant('rider_id' as const),
     value: fc.subarray([...USERS, ...LOOKALIKE_USERS]),
+  }),
+  // A list from the principal, which some principals lack or hold in the wrong shape.
+  fc.record({
+    op: fc.constant('inFriends' as const),
+    column: fc.constantFrom('rider_id' as const, 'driver_id' as const),
   }),
   fc.record({
     op: fc.constant('eq' as const),
@@ -105,7 +111,8 @@ const spec: fc.Arbitrary<Spec> = fc.letrec<{ spec: Spec }>((tie) => ({
 })).spec
 
 type TripBuilder = ConditionBuilder<RidesDb, 'trip'>
-type Refs = PrincipalRefs<RidesPrincipal>
+type RandomPrincipal = RidesPrincipal & { readonly friends?: readonly string[] }
+type Refs = PrincipalRefs<RandomPrincipal>
 
 function build(t: TripBuilder, p: Refs, node: Spec): Condition<'trip'> {
   switch (node.op) {
@@ -123,6 +130,8 @@ function build(t: TripBuilder, p: Refs, node: Spec): Condition<'trip'> {
       return t.isNotNull(node.column)
     case 'in':
       return t.in(node.column, node.value)
+    case 'inFriends':
+      return t.in(node.column, p.friends)
     case 'shared':
       return t.exists('trip_share', (s) =>
         s.and(s.matches('trip_id', 'id'), s.eq('user_id', node.user === 'p.id' ? p.id : node.user)),
@@ -156,11 +165,11 @@ type PolicySpec = typeof policySpec extends fc.Arbitrary<infer S> ? S : never
 function policyFrom(specification: PolicySpec) {
   type Rule = PolicySpec['rules'][number]
   const body = (rule: Rule) => (t: TripBuilder, p: Refs) => build(t, p, rule.condition)
-  const rulesOf = (role: string) => (r: RoleBuilder<RidesDb, RidesPrincipal, 'read' | 'write'>) =>
+  const rulesOf = (role: string) => (r: RoleBuilder<RidesDb, RandomPrincipal, 'read' | 'write'>) =>
     specification.rules
       .filter((rule) => rule.role === role)
       .reduce((acc, rule) => acc[rule.effect](rule.action, 'trip', body(rule)), r)
-  let builder = definePolicy<RidesDb, RidesPrincipal, 'read' | 'write'>()
+  let builder = definePolicy<RidesDb, RandomPrincipal, 'read' | 'write'>()
     .role('a', rulesOf('a'))
     .role('b', { inherits: ['a'] }, rulesOf('b'))
   for (const rule of specification.rules.filter((rule) => rule.role === undefined)) {
@@ -171,9 +180,12 @@ function policyFrom(specification: PolicySpec) {
   ).build()
 }
 
-const RANDOM_PRINCIPALS: readonly (RidesPrincipal | undefined)[] = [
+const RANDOM_PRINCIPALS: readonly (RandomPrincipal | undefined)[] = [
   undefined,
   { id: 'u1', roles: [] },
+  { id: 'u1', roles: ['a'], friends: ['u2', 'U2', null as never] },
+  { id: 'u2', roles: [], friends: [] },
+  { id: 'u3', roles: ['b'], friends: 'u1' as never },
   { id: 'u1', roles: ['a'], cityId: 1 },
   { id: 'u2', roles: ['b'], cityId: 2 },
   { id: 'u3', roles: ['b'] },

@@ -71,6 +71,61 @@ describe('defineConfig', () => {
     })
   })
 
+  it('takes a number, bigint or date only in its one spelling, never a value it did not say', () => {
+    // Number('0x1F') is 31, BigInt(' ') is 0n, new Date('2026-02-31') is 3 March and
+    // new Date('1') the year 2001: each was taken as the setting's value.
+    const read = (schema: z.ZodType, value: string): unknown =>
+      (defineConfig(z.object({ value: schema }), { env: { VALUE: value } }) as { value: unknown })
+        .value
+    const refused = (schema: z.ZodType, value: string) =>
+      expect(() => read(schema, value), JSON.stringify(value)).toThrow(ConfigError)
+    for (const value of ['0x1F', '0b101', '0o17', '1_000', 'Infinity', '12px', '1,5'])
+      refused(z.number(), value)
+    for (const value of [' ', '0x10', '1e3', '1.0', '0b1']) refused(z.bigint(), value)
+    for (const value of ['1', 'March 7', '2026-02-31', '2026-2-1', '2026-01-01T24:00Z'])
+      refused(z.date(), value)
+
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.string({ maxLength: 12 }), fc.double().map(String), fc.integer().map(String)),
+        (text) => {
+          let value: number | undefined
+          try {
+            value = read(z.number(), text) as number
+          } catch (error) {
+            expect(error).toBeInstanceOf(ConfigError)
+            return
+          }
+          expect(text.trim()).toMatch(/^[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i)
+          expect(value).toBe(Number(text.trim()))
+        },
+      ),
+    )
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1970, max: 2100 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 1, max: 31 }),
+        fc.boolean(),
+        (year, month, day, withTime) => {
+          const pad = (n: number) => String(n).padStart(2, '0')
+          const text = `${year}-${pad(month)}-${pad(day)}${withTime ? 'T10:30:00Z' : ''}`
+          const exists = new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day
+          if (!exists) {
+            refused(z.date(), text)
+            return
+          }
+          const date = read(z.date(), text) as Date
+          expect([date.getUTCFullYear(), date.getUTCMonth() + 1, date.getUTCDate()]).toEqual([
+            year,
+            month,
+            day,
+          ])
+        },
+      ),
+    )
+  })
+
   it('applies defaults for unset or empty variables', () => {
     const config = defineConfig(
       z.object({ port: z.number().default(3000), host: z.string().default('0.0.0.0') }),

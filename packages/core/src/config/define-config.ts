@@ -18,9 +18,10 @@ export interface DefineConfigOptions {
  * (`database: z.object({ poolSize })` reads `SHOP_DATABASE__POOL_SIZE`). An empty variable counts
  * as unset, so `.default()` and `.optional()` apply. Strings are converted before validation
  * according to the schema they meet, so plain `z.number()` and `z.boolean()` work:
- * - number and bigint: the trimmed text as a number (`'8080'` → `8080`);
+ * - number: a decimal (`'8080'` → `8080`, `'0.5'`, `'1e3'`), bigint: decimal digits; no hex,
+ *   binary or octal, and blank is no number;
  * - boolean: `true`/`1`/`yes`/`on` → `true`, `false`/`0`/`no`/`off` → `false` (any case);
- * - date: parsed with `new Date()`;
+ * - date: ISO 8601 (`2026-01-01`, `2026-01-01T09:30:00Z`) naming a real day;
  * - array: split on commas, each item converted by the element schema.
  * Anything else is left as text and rejected by the schema (`SHOP_PORT: expected a number`).
  *
@@ -157,28 +158,27 @@ function readObject(
 
 const TRUE = new Set(['true', '1', 'yes', 'on'])
 const FALSE = new Set(['false', '0', 'no', 'off'])
+// One spelling each: what `Number()`, `BigInt()` and `new Date()` also take ('0x1F', '0b1', ''
+// as 0n, ' ' as 0n, '1' as the year 2001, '2026-02-31' as 3 March) is a typo until proven
+// otherwise, so it is left as text and the schema refuses it.
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i
+const INTEGER = /^[+-]?\d+$/
+const ISO_DATE =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/i
 
 function coerce(schema: z.ZodType, raw: string): unknown {
   const text = raw.trim()
   switch (defOf(schema).type) {
-    case 'number': {
-      const number = Number(text)
-      return text !== '' && !Number.isNaN(number) ? number : raw
-    }
+    case 'number':
+      return DECIMAL.test(text) ? Number(text) : raw
     case 'bigint':
-      try {
-        return BigInt(text)
-      } catch {
-        return raw
-      }
+      return INTEGER.test(text) ? BigInt(text) : raw
     case 'boolean': {
       const lower = text.toLowerCase()
       return TRUE.has(lower) ? true : FALSE.has(lower) ? false : raw
     }
-    case 'date': {
-      const date = new Date(text)
-      return Number.isNaN(date.getTime()) ? raw : date
-    }
+    case 'date':
+      return isoDate(text) ?? raw
     case 'array': {
       const element = defOf(schema).element
       const items = text === '' ? [] : text.split(',').map((item) => item.trim())
@@ -187,6 +187,17 @@ function coerce(schema: z.ZodType, raw: string): unknown {
     default:
       return raw
   }
+}
+
+/** An ISO 8601 date or date-time naming a real day (no 31 February), else undefined. */
+function isoDate(text: string): Date | undefined {
+  const parts = ISO_DATE.exec(text)
+  if (parts === null) return undefined
+  const [year, month, day] = parts.slice(1, 4).map(Number) as [number, number, number]
+  const calendar = new Date(Date.UTC(year, month - 1, day))
+  if (calendar.getUTCMonth() !== month - 1 || calendar.getUTCDate() !== day) return undefined
+  const date = new Date(text)
+  return Number.isNaN(date.getTime()) ? undefined : date
 }
 
 function pathKey(path: readonly PropertyKey[]): string {

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { ConfigError } from '../config/config-error.js'
@@ -116,11 +117,18 @@ describe('createLogger', () => {
     })
     logger.error({ err: failure }, 'Request failed')
     logger.warn('retrying mysql://app:p%40ss@word@db:3306/shop')
-    logger.info('plain https://example.com:8443/path?x=1 and https://user@example.com stay')
+    logger.error(new Error('Connection to postgres://admin:hunter2@db.internal/prod refused'))
+    logger.info('plain https://example.com:8443/path?x=1')
+    logger.info('and https://user@example.com stay')
     const text = out.text()
     for (const secret of ['hunter2', 's3cr3t-pass', 'p%40ss', 'word@db'])
       expect(text).not.toContain(secret)
-    expect(text).toContain('postgres://admin:[redacted]@db.internal/prod')
+    expect(text).toContain('mysql://app:[redacted]@db:3306/shop')
+    // Its message alone: the error's message above ends with its cause's, the redis URL, so the
+    // password may run to that URL's '@' and is censored that far.
+    expect(text).toContain(
+      '"msg":"Connection to postgres://admin:[redacted]@db.internal/prod refused"',
+    )
     expect(text).toContain('https://example.com:8443/path?x=1')
     expect(text).toContain('https://user@example.com')
   })
@@ -181,6 +189,64 @@ describe('createLogger', () => {
           expect(logged, way).toContain(`${scheme}://${user}:[redacted]@host.internal:1/db`)
         },
       ),
+    )
+  })
+
+  it('censors a URL password holding any character, however the URL reaches the line', () => {
+    // A password holding a space or a quote ended the censor's pattern there, and the rest of it
+    // was written: `postgres://u:pa ss@db` kept 'pa ss', a quote JSON-escaped in the line did
+    // the same. The password is marked at both ends, so a censor that starts late or stops
+    // early leaves a mark in the line.
+    let logged = ''
+    const root = createLogger({ level: 'info', destination: { write: (line) => (logged = line) } })
+    const call = (logger: typeof root, ...args: unknown[]) =>
+      (logger.info as (...args: unknown[]) => void)(...args)
+    const ways: Record<string, (logger: typeof root, url: string) => void> = {
+      field: (logger, url) => logger.info({ url }, 'field'),
+      deepField: (logger, url) => logger.info({ a: { b: { c: { d: { e: { f: [url] } } } } } }),
+      key: (logger, url) => logger.info({ [url]: true }, 'key'),
+      message: (logger, url) => logger.info(`message ${url}`),
+      formatString: (logger, url) => call(logger, '%s', url),
+      formatObject: (logger, url) => call(logger, '%o', { url }),
+      formatObjectUpper: (logger, url) => call(logger, '%O', { a: [{ url }] }),
+      formatJson: (logger, url) => call(logger, '%j', { url }),
+      jsonInField: (logger, url) => logger.info({ body: JSON.stringify({ nested: { url } }) }),
+      inspected: (logger, url) => logger.info(inspect({ url })),
+      queryString: (logger, url) =>
+        logger.info({ path: `/connect?to=${encodeURIComponent(url)}` }, 'query'),
+      error: (logger, url) => logger.error({ err: new Error(`failed ${url}`) }, 'error'),
+      errorFirst: (logger, url) => logger.error(new Error(`failed ${url}`)),
+      errorField: (logger, url) =>
+        logger.error({ err: Object.assign(new Error('failed'), { config: { url } }) }),
+      errorCause: (logger, url) =>
+        logger.error(
+          { err: new Error('outer', { cause: new Error('middle', { cause: new Error(url) }) }) },
+          'cause',
+        ),
+      aggregate: (logger, url) =>
+        logger.error({ err: new AggregateError([new Error(url)], 'all failed') }),
+      childBinding: (logger, url) => logger.child({ url }).info('child'),
+      nestedChild: (logger, url) => logger.child({ a: 1 }).child({ b: { url } }).info('nested'),
+    }
+    fc.assert(
+      fc.property(
+        fc.constantFrom('postgres', 'mysql', 'redis', 'https', 'smtp'),
+        fc.stringMatching(/^[A-Za-z0-9._-]{0,12}$/),
+        fc.string({ unit: 'binary', maxLength: 24 }),
+        fc.constantFrom(...Object.keys(ways)),
+        (scheme, user, middle, way) => {
+          const url = `${scheme}://${user}:HEADMARK${middle}TAILMARK@host.internal:1/db`
+          ways[way]?.(root, url)
+          expect(() => JSON.parse(logged), way).not.toThrow()
+          expect(logged, way).not.toMatch(/HEADMARK|TAILMARK/)
+          expect(logged, way).toContain(
+            way === 'queryString'
+              ? `${scheme}%3A%2F%2F${user}%3A[redacted]%40host.internal`
+              : `${scheme}://${user}:[redacted]@host.internal:1/db`,
+          )
+        },
+      ),
+      { numRuns: 500 },
     )
   })
 

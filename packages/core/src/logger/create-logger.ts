@@ -2,7 +2,7 @@ import { pino } from 'pino'
 import { ConfigError } from '../config/config-error.js'
 import type { Logger } from './logger.js'
 import { asData } from './as-data.js'
-import { withoutUrlPasswords } from './url-passwords.js'
+import { jsonWithoutUrlPasswords } from './url-passwords.js'
 
 /** The levels a {@link Logger} can be set to, from most to least verbose. */
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
@@ -92,7 +92,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         // `connect to postgres://admin:hunter2@db/prod`), so the censor runs on the line as
         // written: whatever put the URL there (a field, a message, a format argument, an error's
         // cause, a child's bindings), its password never reaches the destination.
-        streamWrite: withoutUrlPasswords,
+        streamWrite: jsonWithoutUrlPasswords,
       },
     },
     options.destination,

@@ -11,14 +11,13 @@ import {
   type AdapterApp,
   declaredTooLarge,
   firstHeader,
-  forgetResponse,
   gateResponse,
+  nodeContextOpener,
   NodeHttpExchange,
   openResponseGate,
   REQUEST_ID_HEADER,
   renderHttpError,
   resolveBodyLimit,
-  trackResponse,
 } from '../shared/index.js'
 
 const kContext = Symbol.for('mortar.express.context')
@@ -78,34 +77,13 @@ export interface MortarExpressOptions {
  * ```
  */
 export function mortarExpress(app: AdapterApp, options: MortarExpressOptions = {}): RequestHandler {
-  const createScope = () => app.createScope()
   const bodyLimit = resolveBodyLimit(options.bodyLimit)
+  const openContext = nodeContextOpener(app, bodyLimit)
   return function mortar(request, response, next) {
     const req = request as MortarRequest
-    const headers = request.headers
-    const context = new RequestContext({
-      requestId: firstHeader(headers[REQUEST_ID_HEADER]),
-      ip: request.socket.remoteAddress,
-      userAgent: headers['user-agent'],
-      acceptLanguage: headers['accept-language'],
-      http: new NodeHttpExchange(request, response, bodyLimit),
-      createScope,
-    })
+    const context = openContext(request, response)
     req[kContext] = context
     req[kApp] = app
-    response.setHeader(REQUEST_ID_HEADER, context.requestId)
-    trackResponse(request, response, context)
-    response.once('close', () => {
-      forgetResponse(request, response)
-      if (!response.writableFinished) context.abort()
-      if (!context.hasScope) return
-      context.dispose().catch((error: unknown) => {
-        app.logger.error(
-          { err: error, requestId: context.requestId },
-          'Disposing the request scope failed',
-        )
-      })
-    })
     // Express has no result to check: the gate runs before-response hooks when a route starts
     // its response. Installed only for an app that has such hooks.
     if (hasBeforeResponseHooks(app)) {
@@ -117,7 +95,7 @@ export function mortarExpress(app: AdapterApp, options: MortarExpressOptions = {
       })
     }
     runInRequestContext(context, () => {
-      const tooLarge = declaredTooLarge(headers, bodyLimit)
+      const tooLarge = declaredTooLarge(request.headers, bodyLimit)
       if (tooLarge) return next(tooLarge)
       // Modules' request-start hooks (session, principal) finish before any handler runs.
       const started = runRequestStartHooks(app, context)

@@ -7,7 +7,7 @@ import type {
 } from '../../context/index.js'
 import type { AdapterApp } from '../shared/index.js'
 import { AppendedHeaders, headerValues } from '../shared/appended-headers.js'
-import { firstHeader, REQUEST_ID_HEADER } from '../shared/index.js'
+import { disposeRequestScope, firstHeader, REQUEST_ID_HEADER } from '../shared/index.js'
 
 /**
  * The {@link HttpExchange} of a Fastify request, which is also what its request context is built
@@ -94,13 +94,7 @@ export class FastifyHttpExchange implements HttpExchange, RequestContextInit {
     }
     response.once('close', () => {
       if (!response.writableFinished) context.abort()
-      if (!context.hasScope) return
-      context.dispose().catch((error: unknown) => {
-        this.#app.logger.error(
-          { err: error, requestId: context.requestId },
-          'Disposing the request scope failed',
-        )
-      })
+      disposeRequestScope(this.#app, context)
     })
   }
 }

@@ -21,6 +21,7 @@ import { MortarError, NotFoundError, type RenderedProblem } from '../../errors/i
 import {
   type AdapterApp,
   codeForStatus,
+  disposeRequestScope,
   forgetResponse,
   isEventStream,
   PayloadTooLargeError,
@@ -128,13 +129,7 @@ export function mortarHono(app: AdapterApp, options: MortarHonoOptions = {}): Mi
     } finally {
       setRequestId(c, context.requestId)
       endWithServer(c, context)
-      if (context.hasScope)
-        context.dispose().catch((error: unknown) => {
-          app.logger.error(
-            { err: error, requestId: context.requestId },
-            'Disposing the request scope failed',
-          )
-        })
+      disposeRequestScope(app, context)
     }
   }
 }

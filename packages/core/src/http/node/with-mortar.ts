@@ -9,16 +9,13 @@ import { NotFoundError } from '../../errors/index.js'
 import {
   type AdapterApp,
   declaredTooLarge,
-  firstHeader,
-  forgetResponse,
   gateResponse,
   isResponseHeld,
+  nodeContextOpener,
   NodeHttpExchange,
   openResponseGate,
-  REQUEST_ID_HEADER,
   renderHttpError,
   resolveBodyLimit,
-  trackResponse,
 } from '../shared/index.js'
 
 /**
@@ -89,31 +86,10 @@ export function withMortar(
   handler: NodeHandler,
   options: WithMortarOptions = {},
 ): (request: IncomingMessage, response: ServerResponse) => void {
-  const createScope = () => app.createScope()
   const bodyLimit = resolveBodyLimit(options.bodyLimit)
+  const openContext = nodeContextOpener(app, bodyLimit)
   return function mortarListener(request, response) {
-    const headers = request.headers
-    const context = new RequestContext({
-      requestId: firstHeader(headers[REQUEST_ID_HEADER]),
-      ip: request.socket.remoteAddress,
-      userAgent: headers['user-agent'],
-      acceptLanguage: headers['accept-language'],
-      http: new NodeHttpExchange(request, response, bodyLimit),
-      createScope,
-    })
-    response.setHeader(REQUEST_ID_HEADER, context.requestId)
-    trackResponse(request, response, context)
-    response.once('close', () => {
-      forgetResponse(request, response)
-      if (!response.writableFinished) context.abort()
-      if (!context.hasScope) return
-      context.dispose().catch((error: unknown) => {
-        app.logger.error(
-          { err: error, requestId: context.requestId },
-          'Disposing the request scope failed',
-        )
-      })
-    })
+    const context = openContext(request, response)
     runInRequestContext(context, () => {
       void serve(handler, request, response, context, app, bodyLimit)
     })

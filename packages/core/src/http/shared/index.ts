@@ -1,5 +1,6 @@
 export type { AdapterApp } from './adapter-app.js'
 export { DEFAULT_BODY_LIMIT, declaredTooLarge, resolveBodyLimit } from './body-limit.js'
+export { disposeRequestScope } from './dispose-request-scope.js'
 export type { FetchRequestInit } from './fetch-bridge.js'
 export {
   alreadyReadBody,
@@ -25,6 +26,7 @@ export {
 export { codeForStatus, normalizeHttpError } from './normalize-http-error.js'
 export type { RenderHttpErrorOptions } from './render-http-error.js'
 export { pathOf, renderHttpError } from './render-http-error.js'
+export { nodeContextOpener } from './node-context-opener.js'
 export { NodeHttpExchange } from './node-http-exchange.js'
 export { readBody } from './read-body.js'
 export { firstHeader, REQUEST_ID_HEADER } from './request-id-header.js'
