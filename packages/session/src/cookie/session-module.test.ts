@@ -305,6 +305,33 @@ describe('expiry', () => {
     expect(expired.body).toBeUndefined()
   })
 
+  it('ends at the absolute maximum age however often the session is regenerated', async () => {
+    // regenerate() restarted the absolute clock, so a route that regenerates (a role change, a
+    // step-up) kept a sign-in alive past absoluteTtl for as long as it was called.
+    const registry = new MemorySessionRegistry()
+    const { app, browser } = await start({
+      ttl: 3600,
+      rolling: 60,
+      absoluteTtl: 3 * 3600,
+      registry,
+    })
+    await browser.request({}, () => current().login('u1'))
+    for (let step = 0; step < 3; step += 1) {
+      app.clock.advance(50 * 60_000)
+      const regenerated = await browser.request({}, async () => {
+        await current().regenerate()
+        return current().userId
+      })
+      expect(regenerated.body).toBe('u1')
+    }
+    app.clock.advance(40 * 60_000)
+    expect((await browser.request({}, () => current().userId)).body).toBeUndefined()
+    // A new sign-in starts a new session, with its own absolute maximum age.
+    await browser.request({}, () => current().login('u1'))
+    app.clock.advance(50 * 60_000)
+    expect((await browser.request({}, () => current().userId)).body).toBe('u1')
+  })
+
   it('without rolling, ends ttl after the last save', async () => {
     const { app, browser } = await start({ ttl: 3600 })
     await browser.request({}, async () => {

@@ -169,9 +169,10 @@ export class Session<T = AppSessionData> {
   }
 
   /**
-   * Gives the session a new id and CSRF token, keeping its data, revokes the old id in the
-   * registry and saves. Call it when privileges change, against session fixation;
-   * {@link Session.login} does it for you.
+   * Gives the session a new id and CSRF token, keeping its data, its user and when it began
+   * (the absolute maximum age is not restarted), revokes the old id in the registry and saves.
+   * Call it when privileges change, against session fixation; {@link Session.login} does it for
+   * you.
    */
   async regenerate(): Promise<void> {
     this.#assertProven()
@@ -199,6 +200,8 @@ export class Session<T = AppSessionData> {
       throw new TypeError('session.login(userId) needs a non-empty string user id.')
     }
     await this.#renew()
+    // A sign-in begins a session: the absolute maximum age counts from here.
+    this.#createdAt = this.#engine.now()
     this.#userId = userId
     await this.save()
     await this.#engine.fillPrincipal(this.#context, this)
@@ -277,12 +280,14 @@ export class Session<T = AppSessionData> {
     this.#cookie = cookie
   }
 
-  /** New id and token; false when the registered session was revoked meanwhile. */
+  /**
+   * New id and token; false when the registered session was revoked meanwhile. The session goes
+   * on, so its absolute maximum age still counts from when it began.
+   */
   async #renew(): Promise<boolean> {
     const live = await this.#revokeCurrent()
     this.#id = newSessionId()
     this.#csrfToken = newCsrfToken()
-    this.#createdAt = this.#engine.now()
     return live
   }
 
