@@ -69,6 +69,7 @@ export type {
   IdentityLink,
   SqlEventSinkOptions,
   StoredEvent,
+  WriteOutcome,
 } from './sinks/index.js'
 
 // storage

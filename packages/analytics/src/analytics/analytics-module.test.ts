@@ -34,3 +34,25 @@ describe('analyticsModule options that become timers', () => {
     })
   }
 })
+
+describe('analyticsModule retentionDays', () => {
+  it('refuses anything but a whole number of days from 1 to a century', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.integer({ min: 36_526 }),
+          fc.double({ min: 36_525.001, noNaN: true }),
+          fc.double({ max: 0.999 }),
+          fc.double({ min: 1.001, max: 36_524.999 }).filter((days) => !Number.isInteger(days)),
+          fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53, Number.MAX_VALUE),
+        ),
+        (retentionDays) => {
+          expect(() => analyticsModule({ events, retentionDays })).toThrow(AnalyticsConfigError)
+        },
+      ),
+    )
+    for (const retentionDays of [1, 395, 36_525]) {
+      expect(() => analyticsModule({ events, retentionDays })).not.toThrow()
+    }
+  })
+})

@@ -68,7 +68,10 @@ export interface AnalyticsModuleOptions<E extends EventSchemas> {
   readonly recommendations?: RecommendationsConfig<E>
   /** The page script's heartbeat interval, in seconds (default 15); `dwell()` counts one per heartbeat. */
   readonly heartbeatSeconds?: number
-  /** Events older than this many days are deleted by the retention run (default 395, 13 months). */
+  /**
+   * Events older than this many days are deleted by the retention run (default 395, 13 months;
+   * at most 36,525, a century).
+   */
   readonly retentionDays?: number
   /** How often the rollup schedule runs: milliseconds or `'30s'`, `'5m'` (default `'1m'`). */
   readonly rollupEvery?: number | string
@@ -126,6 +129,11 @@ export function analyticsModule<const E extends EventSchemas>(
       throw new AnalyticsConfigError(`${name} must be a positive integer; got ${value}.`)
     }
   }
+  if (retentionDays > MAX_RETENTION_DAYS) {
+    throw new AnalyticsConfigError(
+      `retentionDays must be at most ${MAX_RETENTION_DAYS} (a century); got ${retentionDays}.`,
+    )
+  }
   const plan = rollupPlan({
     timeZone,
     counts: options.counts,
@@ -146,7 +154,7 @@ export function analyticsModule<const E extends EventSchemas>(
           const rollups = new Rollups(scope, plan)
           const made = new Tracker({
             events: options.events,
-            sink: options.sink ?? new SqlEventSink({ db }),
+            sink: options.sink ?? new SqlEventSink({ db, clock }),
             clock,
             logger,
             bus,
@@ -202,6 +210,12 @@ export function analyticsModule<const E extends EventSchemas>(
     },
   })
 }
+
+// A century. The retention's cut, now − retentionDays × 86,400,000 ms, then stays an exact
+// integer (its size under 2^42, far inside 2^53), a valid Date and a bigint every engine takes;
+// past about 10^8 days it is no exact integer, past 10^300 not finite, and the nightly run fails.
+// A century already keeps every event stored since 1970 until the 2070s.
+const MAX_RETENTION_DAYS = 36_525
 
 // Node's timers take at most 2^31 − 1 ms and fire at once past it (or for NaN): a flush on stop
 // would give up at once and drop the buffer; an age or retry timer would spin.

@@ -1,4 +1,4 @@
-import { DATABASE, JOBS } from '@mortar/core'
+import { CLOCK, type Clock, DATABASE, JOBS } from '@mortar/core'
 import { createTestApp, type TestApp, testEngines } from '@mortar/core/testing'
 import { type Kysely, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -12,6 +12,7 @@ import { isTransientDatabaseError } from '../sinks/sql/transient-error.js'
 import { SqlEventSink } from '../sinks/sql/sql-event-sink.js'
 import type { AnalyticsTables } from '../storage/analytics-tables.js'
 import { engineOf } from '../storage/sql-dialect.js'
+import { makeBatchId, makeStoredEvent } from '../testing/index.js'
 import {
   type EngineApp,
   inRequest,
@@ -31,7 +32,7 @@ function signal(): { readonly fired: Promise<void>; readonly fire: () => void } 
 }
 
 /** The SQL sink, holding each write from `hold()` until `open()`: a flush in flight while forgetUser runs. */
-function gatedSink(db: () => Kysely<unknown>) {
+function gatedSink(db: () => Kysely<unknown>, clock: () => Clock) {
   let gate: { readonly opened: Promise<void>; readonly arrived: () => void } | undefined
   const sink: EventSink = {
     async write(batch: EventBatch) {
@@ -39,7 +40,7 @@ function gatedSink(db: () => Kysely<unknown>) {
         gate.arrived()
         await gate.opened
       }
-      await new SqlEventSink({ db: db() }).write(batch)
+      return new SqlEventSink({ db: db(), clock: clock() }).write(batch)
     },
     isTransient: isTransientDatabaseError,
   }
@@ -82,7 +83,10 @@ for (const engine of testEngines()) {
   describe.skipIf(engine.skip !== undefined)(`forgetUser on ${engine.title}`, () => {
     let subject: EngineApp<typeof events>
     let other: TestApp
-    const sink = gatedSink(() => other.resolve(DATABASE).kysely as Kysely<unknown>)
+    const sink = gatedSink(
+      () => other.resolve(DATABASE).kysely as Kysely<unknown>,
+      () => other.resolve(CLOCK),
+    )
 
     beforeAll(async () => {
       subject = await startEngineApp(engine, { events })
@@ -114,9 +118,15 @@ for (const engine of testEngines()) {
       const flushed = elsewhere.flush()
       // That process checked its suppressions before this one forgot the user.
       await gate.holding
+      const before = elsewhere.stats()
       await analytics.forgetUser('u-gone')
       gate.open()
       await flushed
+      // Its write deleted them: they count as skipped, not as stored.
+      const after = elsewhere.stats()
+      expect(after.stored).toBe(before.stored)
+      expect(after.failed).toBe(before.failed)
+      expect(after.skipped.suppressed - before.skipped.suppressed).toBe(3)
       clock.advance(60_000)
       await app.resolve(JOBS).drain()
       expect(await tablesHoldingUser(db, 'u-gone')).toEqual([])
@@ -170,6 +180,14 @@ for (const engine of testEngines()) {
       // Every other event of this suite has a user.
       expect(left.flat().filter((row) => row.user_id === null)).toEqual([])
       expect(await tablesHoldingUser(db, 'u-anon')).toEqual([])
+      // Every anonymous id, the laptop's suppressed by the late link's write: on the app's clock.
+      const suppressed = await db
+        .selectFrom('mortar_analytics_suppressed_anonymous')
+        .select('suppressed_at')
+        .execute()
+      expect(suppressed.length).toBeGreaterThanOrEqual(2)
+      for (const row of suppressed)
+        expect(Number(row.suppressed_at)).toBeLessThanOrEqual(clock.nowMs())
     })
 
     // SQLite's transactions write one at a time: no batch is ever in flight beside forgetUser.
@@ -226,6 +244,48 @@ for (const engine of testEngines()) {
           .where('anonymous_id', '=', 'a-locked')
           .execute()
         expect(left).toEqual([])
+      })
+
+    // A caller's transaction that tracks with trackNow joins it, and may run under REPEATABLE
+    // READ: its snapshot can predate a forget its share lock then waits for or follows.
+    if (engine.engine !== 'sqlite')
+      it('stores nothing of a user forgotten after the snapshot of a REPEATABLE READ write', async () => {
+        const { analytics, db } = subject
+        const batch: EventBatch = {
+          id: makeBatchId(),
+          events: [makeStoredEvent({ userId: 'u-snapshot', occurredAt: subject.clock.nowMs() })],
+          failed: [],
+          links: [],
+        }
+        const snapshot = signal()
+        const forgotten = signal()
+        const otherDb = other.resolve(DATABASE).kysely as Kysely<unknown>
+        const writing = otherDb
+          .transaction()
+          .setIsolationLevel('repeatable read')
+          .execute(async (trx) => {
+            // The transaction's snapshot, taken by its first read: before the forget.
+            await sql`select count(*) as n from ${sql.table('mortar_analytics_suppressed')}`.execute(
+              trx,
+            )
+            snapshot.fire()
+            await forgotten.fired
+            return new SqlEventSink({ db: trx }).write(batch)
+          })
+        await snapshot.fired
+        await analytics.forgetUser('u-snapshot')
+        forgotten.fire()
+        const outcome = await writing.catch((error: unknown) => error)
+        if (engine.engine === 'postgres') {
+          // The state row changed after the snapshot: PostgreSQL refuses the share lock, and
+          // the caller retries as after any serialization failure (the buffer does by itself).
+          expect(outcome).toMatchObject({ code: '40001' })
+          expect(isTransientDatabaseError(outcome)).toBe(true)
+        } else {
+          // MariaDB's locking reads see the latest rows, snapshot or not.
+          expect(outcome).toEqual({ suppressed: { events: 1, failed: 0 } })
+        }
+        expect(await tablesHoldingUser(db, 'u-snapshot')).toEqual([])
       })
 
     it('keeps recording a user whose deletion did not commit', async () => {

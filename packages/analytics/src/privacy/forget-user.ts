@@ -11,7 +11,7 @@ import {
   SUPPRESSED_ANONYMOUS_TABLE,
   SUPPRESSED_TABLE,
 } from '../storage/analytics-tables.js'
-import { lockSuppressions } from './suppressed-writes.js'
+import { markSuppressions } from './suppressed-writes.js'
 
 /** What `forgetUser` removed. */
 export interface ForgetReport {
@@ -39,8 +39,8 @@ export async function forgetUser(
     const tx: QueryScope = { ...scope, db: trx as Kysely<unknown> }
     await lockRollups(tx)
     // Batch writes in flight commit first, so what they wrote is deleted below; later ones
-    // see the suppressions this transaction records.
-    await lockSuppressions(trx as Kysely<unknown>, tx.engine)
+    // see the mark and the suppressions this transaction records.
+    await markSuppressions(trx as Kysely<unknown>)
     const linkParams = new Params()
     const links = await run<{ anonymous_id: string }>(
       tx,

@@ -1,5 +1,5 @@
 import type { DatabaseEngine } from '@mortar/core'
-import { CompiledQuery, type Kysely, sql } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import type { EventBatch } from '../sinks/event-sink.js'
 import {
   EVENT_TABLE,
@@ -11,40 +11,68 @@ import {
 } from '../storage/analytics-tables.js'
 
 // A batch checked against the suppressions before forgetUser ran (a retry, a late flush, another
-// process) must not bring the user back. Writers hold this row's share lock from before they
-// check to their commit, forgetUser its exclusive lock: a forget waits for the writes in flight
-// (and then deletes what they wrote), and a write that follows a forget sees its suppressions.
-// SQLite's BEGIN IMMEDIATE already serialises the two.
+// process) must not bring the user back. Writers read this row (share-locked) from before they
+// check to their commit; forgetUser updates it (an exclusive lock) to say that suppressions
+// exist: a forget waits for the writes in flight (and then deletes what they wrote), and a write
+// that follows a forget sees the mark and its suppressions. Until a first forget the mark is
+// absent and a write looks nothing up. SQLite's BEGIN IMMEDIATE already serialises the two.
+// Under REPEATABLE READ (a caller's transaction), PostgreSQL refuses the share lock of a row
+// updated after the transaction's snapshot (a serialization failure), so a batch never purges
+// against suppressions older than the forget it waited for; MariaDB's locking reads read the
+// latest rows whatever the isolation.
 
-/** The statement a batch write runs, in its transaction, before it checks the suppressions. */
-export function shareSuppressionLock(engine: DatabaseEngine): string | undefined {
-  if (engine === 'sqlite') return undefined
-  return `${lockRow} ${engine === 'mysql' ? 'lock in share mode' : 'for share'}`
-}
-
-/** Takes forgetUser's exclusive lock: batch writes in flight commit first, later ones wait. */
-export async function lockSuppressions(db: Kysely<unknown>, engine: DatabaseEngine): Promise<void> {
-  if (engine === 'sqlite') return
-  await db.executeQuery(CompiledQuery.raw(`${lockRow} for update`, []))
-}
-
-const lockRow = `select value from ${STATE_TABLE} where name = 'suppressions'`
-
-/** The state row {@link lockSuppressions} locks; a migration inserts it. */
+/** The state row's value while no identity was ever suppressed; a migration inserts the row. */
 export const SUPPRESSION_LOCK_ROW = { name: 'suppressions', value: '{}' } as const
+
+/** Its value once `forgetUser` suppressed an identity. */
+const SUPPRESSIONS_EXIST = '{"exist":true}'
+
+const stateRow = `select value from ${STATE_TABLE} where name = '${SUPPRESSION_LOCK_ROW.name}'`
+
+/**
+ * The statement a batch write runs, in its transaction, before it writes: it share-locks the
+ * state row and returns its value, which {@link purgeSuppressed} takes.
+ */
+export function readSuppressionMark(engine: DatabaseEngine): string {
+  if (engine === 'sqlite') return stateRow
+  return `${stateRow} ${engine === 'mysql' ? 'lock in share mode' : 'for share'}`
+}
+
+/**
+ * Marks that suppressions exist, under the row's exclusive lock, at the start of forgetUser's
+ * transaction: batch writes in flight commit first, later ones wait, then look the batch up.
+ */
+export async function markSuppressions(db: Kysely<unknown>): Promise<void> {
+  await sql`update ${sql.table(STATE_TABLE)} set value = ${SUPPRESSIONS_EXIST} where name = ${SUPPRESSION_LOCK_ROW.name}`.execute(
+    db,
+  )
+}
+
+/** What {@link purgeSuppressed} deleted of a batch. */
+export interface Purged {
+  readonly events: number
+  readonly failed: number
+}
+
+const NOTHING: Purged = { events: 0, failed: 0 }
 
 /**
  * Deletes, in the batch's transaction after it was written, what it holds of forgotten
  * identities: events and failed events under a suppressed user id, or with no user under a
  * suppressed anonymous id. A link it made to a forgotten user is deleted and its anonymous id
- * suppressed too. Looks the batch's own ids up (by key; a locking read on MariaDB, whose plain
- * reads see the transaction's first snapshot), so a batch of no forgotten identity deletes nothing.
+ * suppressed too (at `now`). `mark` is what {@link readSuppressionMark} returned: while no
+ * identity was ever suppressed, nothing is looked up. Otherwise looks the batch's own ids up (by
+ * key; a locking read on MariaDB, whose plain reads see the transaction's first snapshot), so a
+ * batch of no forgotten identity deletes nothing. Returns what it deleted.
  */
 export async function purgeSuppressed(
   db: Kysely<unknown>,
   engine: DatabaseEngine,
   batch: EventBatch,
-): Promise<void> {
+  mark: unknown,
+  now: number,
+): Promise<Purged> {
+  if (mark === SUPPRESSION_LOCK_ROW.value) return NOTHING
   const userIds = new Set<string>()
   const anonymousIds = new Set<string>()
   for (const event of [...batch.events, ...batch.failed]) {
@@ -57,7 +85,6 @@ export async function purgeSuppressed(
     .filter((link) => users.has(link.userId))
     .map((link) => link.anonymousId)
   if (lateLinks.length > 0) {
-    const now = Date.now()
     const insert = sql`into ${sql.table(SUPPRESSED_ANONYMOUS_TABLE)} (anonymous_id, suppressed_at) values ${sql.join(lateLinks.map((id) => sql`(${id}, ${now})`))}`
     await (engine === 'mysql'
       ? sql`insert ignore ${insert}`
@@ -70,28 +97,35 @@ export async function purgeSuppressed(
   const anonymous = await found(db, engine, SUPPRESSED_ANONYMOUS_TABLE, 'anonymous_id', [
     ...anonymousIds,
   ])
+  const deleted = { [EVENT_TABLE]: 0, [FAILED_TABLE]: 0 }
   // One statement per index (user_id, anonymous_id): an OR of the two would scan the table.
-  for (const table of [EVENT_TABLE, FAILED_TABLE]) {
+  for (const table of [EVENT_TABLE, FAILED_TABLE] as const) {
     if (users.size > 0) {
-      await sql`delete from ${sql.table(table)} where user_id in (${sql.join([...users])}) and batch_id = ${batch.id}`.execute(
-        db,
-      )
+      const result =
+        await sql`delete from ${sql.table(table)} where user_id in (${sql.join([...users])}) and batch_id = ${batch.id}`.execute(
+          db,
+        )
+      deleted[table] += Number(result.numAffectedRows ?? 0n)
     }
     if (anonymous.size > 0) {
-      await sql`delete from ${sql.table(table)} where anonymous_id in (${sql.join([...anonymous])}) and user_id is null and batch_id = ${batch.id}`.execute(
-        db,
-      )
+      const result =
+        await sql`delete from ${sql.table(table)} where anonymous_id in (${sql.join([...anonymous])}) and user_id is null and batch_id = ${batch.id}`.execute(
+          db,
+        )
+      deleted[table] += Number(result.numAffectedRows ?? 0n)
     }
   }
+  return { events: deleted[EVENT_TABLE], failed: deleted[FAILED_TABLE] }
 }
 
 /**
  * The same deletion as {@link purgeSuppressed} for a batch of events alone, as one statement
- * with no parameters, for PostgreSQL's one-query COPY path (after its share lock): it reads the
- * batch's slice of the time-ordered key and looks each event's ids up by key.
+ * with no parameters, for PostgreSQL's one-query COPY path (after its share lock): while the
+ * mark says no suppression exists, PostgreSQL skips the rest (a one-time filter); otherwise it
+ * reads the batch's slice of the time-ordered key and looks each event's ids up by key.
  */
 export function purgeSuppressedStatement(batchId: number, first: number, last: number): string {
-  return `delete from ${EVENT_TABLE} e where e.occurred_at between ${first} and ${last} and e.batch_id = ${batchId} and (exists (select 1 from ${SUPPRESSED_TABLE} s where s.user_id = e.user_id) or (e.user_id is null and exists (select 1 from ${SUPPRESSED_ANONYMOUS_TABLE} a where a.anonymous_id = e.anonymous_id)))`
+  return `delete from ${EVENT_TABLE} e where exists (select 1 from ${STATE_TABLE} m where m.name = '${SUPPRESSION_LOCK_ROW.name}' and m.value <> '${SUPPRESSION_LOCK_ROW.value}') and e.occurred_at between ${first} and ${last} and e.batch_id = ${batchId} and (exists (select 1 from ${SUPPRESSED_TABLE} s where s.user_id = e.user_id) or (e.user_id is null and exists (select 1 from ${SUPPRESSED_ANONYMOUS_TABLE} a where a.anonymous_id = e.anonymous_id)))`
 }
 
 // Ids per lookup: well under every engine's parameter limit.

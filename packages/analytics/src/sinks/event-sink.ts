@@ -53,6 +53,15 @@ export interface EventBatch {
 }
 
 /**
+ * What a sink's write did not store of the batch: events and failed events of an identity that
+ * `forgetUser` suppressed after the tracker checked the batch (in another process, say). The
+ * tracker counts them as skipped, not stored.
+ */
+export interface WriteOutcome {
+  readonly suppressed: { readonly events: number; readonly failed: number }
+}
+
+/**
  * Where flushed events go. `write` stores a batch all or nothing and is idempotent: writing a
  * batch again (a retry after an unknown outcome) stores no event, failed event or link twice.
  * It rejects when the store is unreachable; the buffer keeps the batch and retries with
@@ -77,7 +86,9 @@ export interface EventBatch {
  * ```
  */
 export interface EventSink {
-  write(batch: EventBatch): Promise<void>
+  /** Stores the batch; resolves to a {@link WriteOutcome} when it left some of it out. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a sink that never leaves anything out resolves to nothing, as an `async write(): Promise<void>`
+  write(batch: EventBatch): Promise<WriteOutcome | void>
   /**
    * The work of a write that needs no I/O, done ahead of it (encoding the rows, say): called
    * for a batch while the one before it is written, so that the two overlap; `write` follows

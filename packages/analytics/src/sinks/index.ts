@@ -4,6 +4,7 @@ export type {
   FailedEvent,
   IdentityLink,
   StoredEvent,
+  WriteOutcome,
 } from './event-sink.js'
 export { MemoryEventSink } from './memory/memory-event-sink.js'
 export { SqlEventSink } from './sql/sql-event-sink.js'

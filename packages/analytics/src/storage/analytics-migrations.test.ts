@@ -2,12 +2,15 @@ import { DATABASE, createApp, defineModule, type ModuleMigrations } from '@morta
 import { privateDatabaseUrl, testEngines } from '@mortar/core/testing'
 import type { Kysely } from 'kysely'
 import { describe, expect, it } from 'vitest'
+import { SqlEventSink } from '../sinks/sql/sql-event-sink.js'
+import { makeBatchId, makeStoredEvent } from '../testing/index.js'
 import { analyticsMigrations } from './analytics-migrations.js'
 import type { AnalyticsTables } from './analytics-tables.js'
 
-const before: ModuleMigrations = Object.fromEntries(
-  Object.entries(analyticsMigrations).filter(([name]) => name < '0004'),
-)
+/** The migrations before `name`. */
+function before(name: string): ModuleMigrations {
+  return Object.fromEntries(Object.entries(analyticsMigrations).filter(([key]) => key < name))
+}
 
 async function migrated(url: string, migrations: ModuleMigrations) {
   const app = createApp({
@@ -25,7 +28,7 @@ for (const engine of testEngines()) {
     it('builds the ranked lists from the co-occurrences rolled up before they existed', async () => {
       const database = await privateDatabaseUrl(engine)
       try {
-        const old = await migrated(database.url, before)
+        const old = await migrated(database.url, before('0004'))
         await old.db
           .insertInto('mortar_analytics_item')
           .values([
@@ -70,6 +73,28 @@ for (const engine of testEngines()) {
           ['b', 1, 'a', 2, 3],
           ['c', 1, 'a', 2, 3],
         ])
+      } finally {
+        await database.drop()
+      }
+    })
+
+    it('keeps a user forgotten before the suppression mark out of later batches', async () => {
+      const database = await privateDatabaseUrl(engine)
+      try {
+        const old = await migrated(database.url, before('0007'))
+        await old.db
+          .insertInto('mortar_analytics_suppressed')
+          .values({ user_id: 'u-earlier', suppressed_at: 0 })
+          .execute()
+        await old.app.stop()
+        const now = await migrated(database.url, analyticsMigrations)
+        const sink = new SqlEventSink({ db: now.db as Kysely<unknown> })
+        const events = [makeStoredEvent({ userId: 'u-earlier' })]
+        const outcome = await sink.write({ id: makeBatchId(), events, failed: [], links: [] })
+        const stored = await now.db.selectFrom('mortar_analytics_event').select('id').execute()
+        await now.app.stop()
+        expect(outcome).toEqual({ suppressed: { events: 1, failed: 0 } })
+        expect(stored).toEqual([])
       } finally {
         await database.drop()
       }

@@ -1,6 +1,6 @@
 import type { Migration, ModuleMigrations } from '@mortar/core'
 import { type Kysely, sql } from 'kysely'
-import { SUPPRESSION_LOCK_ROW } from '../privacy/suppressed-writes.js'
+import { markSuppressions, SUPPRESSION_LOCK_ROW } from '../privacy/suppressed-writes.js'
 import { rebuildStaleLists } from '../rollups/also-lists.js'
 import {
   ALSO_TABLE,
@@ -274,6 +274,24 @@ const suppressAnonymousIds: Migration = {
   },
 }
 
+const markExistingSuppressions: Migration = {
+  async up(db) {
+    // Batch writes look suppressions up only once forgetUser has marked that some exist: mark
+    // a database where it ran before the mark did.
+    const kysely = db as Kysely<unknown>
+    for (const table of [SUPPRESSED_TABLE, SUPPRESSED_ANONYMOUS_TABLE]) {
+      const { rows } = await sql`select 1 as one from ${sql.table(table)} limit 1`.execute(kysely)
+      if (rows.length > 0) {
+        await markSuppressions(kysely)
+        return
+      }
+    }
+  },
+  async down() {
+    // The mark only saves lookups: 0006's code reads none of it.
+  },
+}
+
 /**
  * The migrations of the analytics tables; `analyticsModule` carries them (`app.migrate()` runs
  * them). Use them directly only to run them under a module of your own.
@@ -293,4 +311,5 @@ export const analyticsMigrations: ModuleMigrations = {
   '0004_create_also_lists': createAlsoLists,
   '0005_add_request_fields': addRequestFields,
   '0006_suppress_anonymous_ids': suppressAnonymousIds,
+  '0007_mark_existing_suppressions': markExistingSuppressions,
 }

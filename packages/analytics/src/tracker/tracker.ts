@@ -35,6 +35,7 @@ import type {
   FailedEvent,
   IdentityLink,
   StoredEvent,
+  WriteOutcome,
 } from '../sinks/event-sink.js'
 import { isStorable, isStorableJson, storable } from '../storage/storable-text.js'
 import { type CapturedEvent, PendingEvents } from './pending-events.js'
@@ -73,9 +74,9 @@ export interface DropReport {
 export interface AnalyticsStats {
   /** Calls to track, identify, page, alias (and trackNow) that produced an event. */
   readonly tracked: number
-  /** Events written to the sink. */
+  /** Events the sink stored (not those it left out of a batch for a forgotten user: see `skipped`). */
   readonly stored: number
-  /** Events written to the failed-events table (their schema refused them). */
+  /** Events stored in the failed-events table (their schema refused them). */
   readonly failed: number
   /** Events lost, by reason; each was reported. */
   readonly dropped: Readonly<Record<DropReason, number>>
@@ -283,8 +284,7 @@ export class Tracker {
     const slots = [this.#pending.add(event)]
     try {
       const prepared = await this.#prepare(slots, newBatchId())
-      await this.#deps.sink.write(prepared)
-      this.#count(prepared)
+      this.#count(prepared, (await this.#deps.sink.write(prepared)) || undefined)
     } finally {
       this.#pending.release(slots)
     }
@@ -434,10 +434,10 @@ export class Tracker {
 
   async #writeBatch(batch: Batch<number>): Promise<void> {
     const prepared = await this.#prepared(batch)
-    await this.#deps.sink.write(prepared)
+    const outcome = (await this.#deps.sink.write(prepared)) || undefined
     // Written: the buffer is done with the batch (a failed write keeps it, or drops it through onDrop).
     this.#pending.release(batch.items)
-    this.#count(prepared)
+    this.#count(prepared, outcome)
   }
 
   /**
@@ -460,9 +460,12 @@ export class Tracker {
     return prepared
   }
 
-  #count(batch: EventBatch): void {
-    this.#stored += batch.events.length
-    this.#failed += batch.failed.length
+  #count(batch: EventBatch, outcome: WriteOutcome | undefined): void {
+    // What the sink left out (a forget it met, in another process maybe) was never stored.
+    const left = outcome?.suppressed ?? { events: 0, failed: 0 }
+    this.#stored += batch.events.length - left.events
+    this.#failed += batch.failed.length - left.failed
+    this.#skippedSuppressed += left.events + left.failed
     if (batch.failed.length > 0) {
       this.#deps.logger.warn(
         { events: batch.failed.map((f) => f.name), reason: batch.failed[0]?.reason },

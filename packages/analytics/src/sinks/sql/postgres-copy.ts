@@ -11,6 +11,8 @@ interface CopyResult {
   readonly command: 'COPY'
   readonly rowCount: number
   readonly rows: readonly never[]
+  /** The row count of each statement of the query, the COPY's first. */
+  readonly rowCounts: readonly number[]
 }
 
 const CHUNK_BYTES = 256 * 1024
@@ -30,7 +32,7 @@ class CopyIn implements PromiseLike<CopyResult> {
   #resolve!: (result: CopyResult) => void
   #reject!: (error: unknown) => void
   #failed = false
-  #rowCount = 0
+  readonly #rowCounts: number[] = []
 
   constructor(text: string, data: Buffer) {
     this.text = text
@@ -58,12 +60,15 @@ class CopyIn implements PromiseLike<CopyResult> {
   handleCopyInResponse(): void {}
 
   handleCommandComplete(message: { text?: string }): void {
-    // A statement after the COPY in the same query reports its own tag: keep the COPY's.
-    if (message.text?.startsWith('COPY ')) this.#rowCount = Number(message.text.slice(5))
+    // Each statement's tag ends with its row count ("COPY 3", "INSERT 0 1", "DELETE 2").
+    this.#rowCounts.push(Number(message.text?.split(' ').at(-1) ?? 0) || 0)
   }
 
   handleReadyForQuery(): void {
-    if (!this.#failed) this.#resolve({ command: 'COPY', rowCount: this.#rowCount, rows: [] })
+    if (!this.#failed) {
+      const rowCounts = this.#rowCounts
+      this.#resolve({ command: 'COPY', rowCount: rowCounts[0] ?? 0, rows: [], rowCounts })
+    }
   }
 
   handleError(error: unknown): void {
@@ -115,9 +120,10 @@ function deriveFromPgQuery(): Promise<void> {
 
 /**
  * Streams `data` (COPY text format) into `table`'s `columns` on `db`'s connection (inside its
- * transaction when `db` is one). Returns the row count PostgreSQL reports. `then`, a statement
- * without parameters, runs after the COPY in the same query: outside a transaction both run as
- * one implicit transaction (PostgreSQL's rule for a multi-statement query), in one round trip.
+ * transaction when `db` is one). `then`, statements without parameters, run after the COPY in
+ * the same query: outside a transaction all run as one implicit transaction (PostgreSQL's rule
+ * for a multi-statement query), in one round trip. Returns the row count PostgreSQL reports for
+ * each statement, the COPY's first.
  */
 export async function copyInto(
   db: Kysely<unknown>,
@@ -125,7 +131,7 @@ export async function copyInto(
   columns: readonly string[],
   data: Buffer,
   then?: string,
-): Promise<number> {
+): Promise<readonly number[]> {
   const text = `copy ${table} (${columns.join(', ')}) from stdin`
   await deriveFromPgQuery()
   const copy = new CopyIn(then === undefined ? text : `${text}; ${then}`, data)
@@ -143,7 +149,7 @@ export async function copyInto(
     throw error
   }
   if (!copy.submitted) throw new CopyUnsupportedError('COPY was not run by the driver')
-  return (await copy).rowCount
+  return (await copy).rowCounts
 }
 
 /**

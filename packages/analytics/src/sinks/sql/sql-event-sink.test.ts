@@ -1,6 +1,6 @@
 import { DATABASE, createApp, defineModule } from '@mortar/core'
 import { privateDatabaseUrl, testEngines } from '@mortar/core/testing'
-import type { Kysely } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as vitest from 'vitest'
 import { analyticsMigrations } from '../../storage/analytics-migrations.js'
@@ -130,6 +130,38 @@ for (const engine of testEngines()) {
       expect(sink).toBeDefined()
     })
 
+    // Until a first forgetUser the state row says no suppression exists, and a batch write
+    // (in every path but PostgreSQL's COPY, which plans them and skips them) reads neither
+    // suppression table: here, tables that are not there.
+    it('reads no suppression table while no identity was ever forgotten', async () => {
+      const { db, sink } = opened
+      const event = makeStoredEvent({ anonymousId: 'a-never' })
+      const anonymous = makeStoredEvent({ userId: null, anonymousId: 'a-never' })
+      const failed = { ...makeStoredEvent(), reason: 'refused by its schema' }
+      const moved = ['mortar_analytics_suppressed', 'mortar_analytics_suppressed_anonymous']
+      const rename = (from: string, to: string) =>
+        sql`alter table ${sql.table(from)} rename to ${sql.table(to)}`.execute(db)
+      for (const table of moved) await rename(table, `${table}_moved`)
+      try {
+        await expect(
+          sink.write({
+            id: makeBatchId(),
+            events: [event, anonymous],
+            failed: [failed],
+            links: [{ anonymousId: 'a-never', userId: event.userId!, linkedAt: event.occurredAt }],
+          }),
+        ).resolves.toEqual({ suppressed: { events: 0, failed: 0 } })
+      } finally {
+        for (const table of moved) await rename(`${table}_moved`, table)
+      }
+      const stored = await db
+        .selectFrom('mortar_analytics_event')
+        .select('id')
+        .where('anonymous_id', '=', 'a-never')
+        .execute()
+      expect(stored).toHaveLength(2)
+    })
+
     // PostgreSQL's own path; the other engines have no COPY.
     if (engine.engine === 'postgres')
       it('copies rows with COPY on the connection Kysely holds', async () => {
@@ -168,7 +200,7 @@ for (const engine of testEngines()) {
           ],
           data.finish(),
         )
-        expect(count).toBe(2)
+        expect(count).toEqual([2])
         const stored = await db
           .selectFrom('mortar_analytics_event')
           .select(['id', 'properties'])

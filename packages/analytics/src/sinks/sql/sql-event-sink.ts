@@ -1,4 +1,4 @@
-import type { DatabaseEngine } from '@mortar/core'
+import { type Clock, type DatabaseEngine, SystemClock } from '@mortar/core'
 import { CompiledQuery, type Kysely, sql } from 'kysely'
 import {
   BATCH_TABLE,
@@ -10,9 +10,9 @@ import { engineOf } from '../../storage/sql-dialect.js'
 import {
   purgeSuppressed,
   purgeSuppressedStatement,
-  shareSuppressionLock,
+  readSuppressionMark,
 } from '../../privacy/suppressed-writes.js'
-import type { EventBatch, EventSink, StoredEvent } from '../event-sink.js'
+import type { EventBatch, EventSink, StoredEvent, WriteOutcome } from '../event-sink.js'
 import { CopyRows, CopyUnsupportedError, copyInto } from './postgres-copy.js'
 import { isTransientDatabaseError } from './transient-error.js'
 
@@ -23,6 +23,8 @@ export interface SqlEventSinkOptions {
    * one of `databaseToken()`, so `trackNow()` inside a transaction commits with it.
    */
   readonly db: Kysely<unknown>
+  /** Stamps the batch log and late suppressions: the app's clock (`CLOCK`); the system's by default. */
+  readonly clock?: Clock
 }
 
 const EVENT_COLUMNS = [
@@ -68,6 +70,7 @@ const CHUNK_ROWS = 500
 export class SqlEventSink implements EventSink {
   readonly #db: Kysely<unknown>
   readonly #engine: DatabaseEngine
+  readonly #clock: Clock
   #copyWorks = true
   /** COPY rows encoded ahead, by batch, while the batch before was written. */
   readonly #encoded = new WeakMap<EventBatch, Buffer>()
@@ -75,6 +78,7 @@ export class SqlEventSink implements EventSink {
   constructor(options: SqlEventSinkOptions) {
     this.#db = options.db
     this.#engine = engineOf(options.db)
+    this.#clock = options.clock ?? new SystemClock()
   }
 
   isTransient(error: unknown): boolean {
@@ -85,18 +89,17 @@ export class SqlEventSink implements EventSink {
     if (this.#copies(batch)) this.#encoded.set(batch, copyData(batch.events, batch.id))
   }
 
-  async write(batch: EventBatch): Promise<void> {
-    if (batch.events.length === 0 && batch.failed.length === 0 && batch.links.length === 0) return
+  async write(batch: EventBatch): Promise<WriteOutcome | undefined> {
+    if (batch.events.length === 0 && batch.failed.length === 0 && batch.links.length === 0) {
+      return undefined
+    }
     const db = this.#db
     // Inside the caller's transaction (trackNow in a checkout): join it, and never risk a
     // failed COPY aborting it.
     if (db.isTransaction) return this.#writeIn(db, batch, false)
     try {
-      if (this.#copies(batch)) {
-        await this.#copyBatch(batch)
-        return
-      }
-      await db.transaction().execute((trx) => this.#writeIn(trx, batch, true))
+      if (this.#copies(batch)) return await this.#copyBatch(batch)
+      return await db.transaction().execute((trx) => this.#writeIn(trx, batch, true))
     } catch (error) {
       if (error instanceof CopyUnsupportedError) {
         this.#copyWorks = false
@@ -105,7 +108,7 @@ export class SqlEventSink implements EventSink {
       }
       // A retry of a batch whose first write committed after the rollup removed its log row:
       // every event is there already; the path that skips existing keys writes none of them.
-      await db.transaction().execute((trx) => this.#writeIn(trx, batch, false))
+      return db.transaction().execute((trx) => this.#writeIn(trx, batch, false))
     }
   }
 
@@ -125,21 +128,23 @@ export class SqlEventSink implements EventSink {
    * batch's log row in one query, which PostgreSQL runs as one implicit transaction. A batch
    * written before fails it as a whole on a duplicate key, and write falls back.
    */
-  async #copyBatch(batch: EventBatch): Promise<void> {
+  async #copyBatch(batch: EventBatch): Promise<WriteOutcome> {
     const { first, last } = timeRange(batch.events)
     // Integers only (checked), so the statement carries its values in its text.
-    const values = [batch.id, first, last, batch.events.length, Date.now()].map(integer)
+    const values = [batch.id, first, last, batch.events.length, this.#clock.nowMs()].map(integer)
     const log = `insert into ${BATCH_TABLE} (batch_id, first_at, last_at, events, created_at) values (${values.join(', ')})`
     // The share lock after the COPY (a query cannot run before it here): PostgreSQL's forgetUser
     // never waits on rows it cannot see, so the order risks no deadlock, and the purge that
     // follows reads the suppressions committed before the lock was granted.
     const then = [
-      shareSuppressionLock('postgres'),
+      readSuppressionMark('postgres'),
       log,
       purgeSuppressedStatement(batch.id, first, last),
     ].join('; ')
     const rows = this.#encoded.get(batch) ?? copyData(batch.events, batch.id)
-    await copyInto(this.#db, EVENT_TABLE, EVENT_COLUMNS, rows, then)
+    const counts = await copyInto(this.#db, EVENT_TABLE, EVENT_COLUMNS, rows, then)
+    // The purge's, last.
+    return { suppressed: { events: counts.at(-1) ?? 0, failed: 0 } }
   }
 
   /**
@@ -147,11 +152,13 @@ export class SqlEventSink implements EventSink {
    * which fail on a duplicate key (rare: see write); otherwise inserts that skip existing keys,
    * which cost a third more on SQLite.
    */
-  async #writeIn(db: Kysely<unknown>, batch: EventBatch, fast: boolean): Promise<void> {
+  async #writeIn(db: Kysely<unknown>, batch: EventBatch, fast: boolean): Promise<WriteOutcome> {
     const { events } = batch
+    const now = this.#clock.nowMs()
     // Before any write, so that on MariaDB a forgetUser holding the lock never waits on ours.
-    const lock = shareSuppressionLock(this.#engine)
-    if (lock !== undefined) await db.executeQuery(CompiledQuery.raw(lock, []))
+    const mark = await db.executeQuery<{ value: unknown }>(
+      CompiledQuery.raw(readSuppressionMark(this.#engine), []),
+    )
     if (events.length > 0) {
       const { first, last } = timeRange(events)
       const logged = await this.#insertIgnore(
@@ -159,13 +166,14 @@ export class SqlEventSink implements EventSink {
         BATCH_TABLE,
         ['batch_id', 'first_at', 'last_at', 'events', 'created_at'],
         ['batch_id'],
-        [[batch.id, first, last, events.length, Date.now()]],
+        [[batch.id, first, last, events.length, now]],
       )
-      // The batch is in the log: this batch was written before and not rolled up yet.
-      if (logged === 0) return
+      // The batch is in the log: this batch was written before and not rolled up yet (and
+      // purged then).
+      if (logged === 0) return { suppressed: { events: 0, failed: 0 } }
       const inserted =
         fast && this.#engine === 'postgres' && this.#copyWorks
-          ? await copyInto(db, EVENT_TABLE, EVENT_COLUMNS, copyData(events, batch.id))
+          ? ((await copyInto(db, EVENT_TABLE, EVENT_COLUMNS, copyData(events, batch.id)))[0] ?? 0)
           : await this.#insertEvents(db, events, batch.id, fast)
       if (inserted === 0) {
         // Written before and already rolled up: a log row now would count it twice.
@@ -209,7 +217,9 @@ export class SqlEventSink implements EventSink {
         batch.links.map((l) => [l.anonymousId, l.userId, l.linkedAt]),
       )
     }
-    await purgeSuppressed(db, this.#engine, batch)
+    return {
+      suppressed: await purgeSuppressed(db, this.#engine, batch, mark.rows[0]?.value, now),
+    }
   }
 
   async #insertEvents(
