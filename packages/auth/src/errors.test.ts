@@ -1,21 +1,13 @@
-import { readFileSync } from 'node:fs'
-import { describe, expect, it } from 'vitest'
+import { errorCodesConformance } from '@mortar/core/testing'
+import * as vitest from 'vitest'
+import * as errors from './errors.js'
+import * as api from './index.js'
 
-const source = readFileSync(new URL('./errors.ts', import.meta.url), 'utf8')
-const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
-
-// HiddenResourceError keeps core's code on purpose: a hidden row must look like a missing one.
-const INHERITED = new Set(['E_NOT_FOUND'])
-
-describe('the error codes of @mortar/auth', () => {
-  it('lists every code of src/errors.ts in a README table, and no other', () => {
-    const defined = new Set([...source.matchAll(/'(E_[A-Z_]+)'/g)].map((match) => match[1]))
-    const documented = new Set(
-      [...readme.matchAll(/^\| `(E_[A-Z_]+)` \|/gm)].map((match) => match[1]),
-    )
-    expect([...defined].filter((code) => !documented.has(code))).toEqual([])
-    expect(
-      [...documented].filter((code) => !defined.has(code) && !INHERITED.has(code ?? '')),
-    ).toEqual([])
-  })
+errorCodesConformance(vitest, '@mortar/auth', {
+  errorsFile: new URL('./errors.ts', import.meta.url),
+  errors,
+  api,
+  readme: new URL('../README.md', import.meta.url),
+  // HiddenResourceError keeps core's code on purpose: a hidden row must look like a missing one.
+  inherited: ['E_NOT_FOUND'],
 })

@@ -1,3 +1,5 @@
+import { TestCookies } from '@mortar/core/testing'
+
 /** A response as a test reads it. */
 export interface JarResponse {
   readonly status: number
@@ -23,7 +25,7 @@ export interface CookieJarOptions {
  * `Origin` (the server's own, unless told otherwise) so the session module's CSRF guard passes.
  */
 export class CookieJar {
-  readonly #cookies = new Map<string, string>()
+  readonly #cookies = new TestCookies()
   readonly #base: string
   readonly #origin: string | null
   readonly #userAgent: string | undefined
@@ -59,14 +61,7 @@ export class CookieJar {
       body: body === undefined ? undefined : form ? body.toString() : JSON.stringify(body),
       redirect: 'manual',
     })
-    for (const line of response.headers.getSetCookie()) {
-      const [pair = '', ...attributes] = line.split(';')
-      const name = pair.slice(0, pair.indexOf('=')).trim()
-      const value = pair.slice(pair.indexOf('=') + 1).trim()
-      const expired = attributes.some((attribute) => /^\s*max-age=0\s*$/i.test(attribute))
-      if (expired || value === '') this.#cookies.delete(name)
-      else this.#cookies.set(name, value)
-    }
+    this.#cookies.receive(response.headers.getSetCookie())
     const text = await response.text()
     const isJson = /json/.test(response.headers.get('content-type') ?? '') && text !== ''
     const json = isJson ? (JSON.parse(text) as Record<string, unknown>) : {}
@@ -75,6 +70,6 @@ export class CookieJar {
 
   /** The `Cookie` header this jar sends. */
   get cookieHeader(): string {
-    return [...this.#cookies].map(([name, value]) => `${name}=${value}`).join('; ')
+    return this.#cookies.header
   }
 }

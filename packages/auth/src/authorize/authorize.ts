@@ -2,6 +2,7 @@ import { currentRequestContext, type Principal, globalToken, UnauthorizedError }
 import type { AccessControl } from '../access-control/access-control.js'
 import type { Row } from '../policy/compile-condition.js'
 import { markPublic } from './authorization-record.js'
+import { methodDecorator } from './method-decorator.js'
 
 /**
  * The app's {@link AccessControl}, which `@Authorize` resolves from the request's scope. Bind it
@@ -34,8 +35,6 @@ export interface AuthorizeOptions<Args extends readonly unknown[]> {
   readonly row?: (...args: Args) => object | undefined | Promise<object | undefined>
 }
 
-type Method<Args extends readonly unknown[]> = (this: unknown, ...args: Args) => unknown
-
 /**
  * Authorizes a service method before it runs: reads the principal from the request context,
  * resolves {@link ACCESS_CONTROL} from the request's scope and calls `authorize(principal,
@@ -59,35 +58,29 @@ export function Authorize<Args extends readonly unknown[]>(
   resource: string,
   options: AuthorizeOptions<Args> = {},
 ) {
-  return <T extends Method<Args>>(
-    _target: object,
-    _key: string | symbol,
-    descriptor: TypedPropertyDescriptor<T>,
-  ): TypedPropertyDescriptor<T> => {
-    const method = descriptor.value
-    if (method === undefined) return descriptor
-    const wrapped = async function (this: unknown, ...args: Args) {
-      const context = currentRequestContext()
-      if (context === undefined) {
-        throw new UnauthorizedError(
-          `@Authorize('${action}', '${resource}') ran outside a request: there is no principal to check. Call the method from a request, or use AccessControl directly.`,
-        )
-      }
-      const principal = context.get('principal')
-      const access = context.resolve(ACCESS_CONTROL)
-      if (principal === undefined && access.can(undefined, action, resource) === 'never') {
-        throw new UnauthorizedError()
-      }
-      if (options.row === undefined) {
-        await access.authorize(principal, action, resource)
-      } else {
-        // A `row` that finds none is denied, never taken for a check without a row.
-        await access.authorize(principal, action, resource, (await options.row(...args)) as Row)
-      }
-      return Reflect.apply(method, this, args)
-    }
-    return { ...descriptor, value: wrapped as unknown as T }
-  }
+  return methodDecorator<Args>(
+    (method) =>
+      async function (this: unknown, ...args: Args) {
+        const context = currentRequestContext()
+        if (context === undefined) {
+          throw new UnauthorizedError(
+            `@Authorize('${action}', '${resource}') ran outside a request: there is no principal to check. Call the method from a request, or use AccessControl directly.`,
+          )
+        }
+        const principal = context.get('principal')
+        const access = context.resolve(ACCESS_CONTROL)
+        if (principal === undefined && access.can(undefined, action, resource) === 'never') {
+          throw new UnauthorizedError()
+        }
+        if (options.row === undefined) {
+          await access.authorize(principal, action, resource)
+        } else {
+          // A `row` that finds none is denied, never taken for a check without a row.
+          await access.authorize(principal, action, resource, (await options.row(...args)) as Row)
+        }
+        return Reflect.apply(method, this, args)
+      },
+  )
 }
 
 /**
@@ -107,17 +100,11 @@ export function Authorize<Args extends readonly unknown[]>(
  * ```
  */
 export function Public() {
-  return <T extends (this: unknown, ...args: never[]) => unknown>(
-    _target: object,
-    _key: string | symbol,
-    descriptor: TypedPropertyDescriptor<T>,
-  ): TypedPropertyDescriptor<T> => {
-    const method = descriptor.value
-    if (method === undefined) return descriptor
-    const wrapped = function (this: unknown, ...args: Parameters<T>) {
-      markPublic()
-      return method.apply(this, args)
-    }
-    return { ...descriptor, value: wrapped as unknown as T }
-  }
+  return methodDecorator<never[]>(
+    (method) =>
+      function (this: unknown, ...args) {
+        markPublic()
+        return method.apply(this, args)
+      },
+  )
 }

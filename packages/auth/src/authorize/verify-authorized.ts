@@ -1,5 +1,6 @@
 import { AuthorizationNotVerifiedError } from '../errors.js'
 import { authorizationRecord } from './authorization-record.js'
+import { methodDecorator } from './method-decorator.js'
 
 /** Options of {@link verifyAuthorized} and {@link VerifyAuthorized}. */
 export interface VerifyAuthorizedOptions {
@@ -42,8 +43,6 @@ export function verifyAuthorized(options: VerifyAuthorizedOptions = {}): void {
   if (options.strict === true) throw new AuthorizationNotVerifiedError('a protected resource')
 }
 
-type AnyMethod = (this: unknown, ...args: never[]) => unknown
-
 /**
  * Verifies, after a handler method returns and before its result is sent, that the request
  * authorized what it read (see {@link verifyAuthorized}); a request that did not fails with a
@@ -62,24 +61,18 @@ type AnyMethod = (this: unknown, ...args: never[]) => unknown
  * ```
  */
 export function VerifyAuthorized(options: VerifyAuthorizedOptions = {}) {
-  return <T extends AnyMethod>(
-    _target: object,
-    _key: string | symbol,
-    descriptor: TypedPropertyDescriptor<T>,
-  ): TypedPropertyDescriptor<T> => {
-    const method = descriptor.value
-    if (method === undefined) return descriptor
-    const wrapped = function (this: unknown, ...args: Parameters<T>) {
-      const result = method.apply(this, args)
-      if (result instanceof Promise) {
-        return result.then((value) => {
-          verifyAuthorized(options)
-          return value
-        })
-      }
-      verifyAuthorized(options)
-      return result
-    }
-    return { ...descriptor, value: wrapped as unknown as T }
-  }
+  return methodDecorator<never[]>(
+    (method) =>
+      function (this: unknown, ...args) {
+        const result = method.apply(this, args)
+        if (result instanceof Promise) {
+          return result.then((value) => {
+            verifyAuthorized(options)
+            return value
+          })
+        }
+        verifyAuthorized(options)
+        return result
+      },
+  )
 }

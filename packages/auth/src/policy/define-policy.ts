@@ -7,7 +7,7 @@ import {
   type ConditionNode,
   type ValueOf,
 } from './condition.js'
-import { Policy, type PolicyRule, type TenantDefinition } from './policy.js'
+import { Policy, type PolicyDefinition, type PolicyRule, type TenantDefinition } from './policy.js'
 import { type PrincipalRef, type PrincipalRefs, principalRefs, refPath } from './principal-ref.js'
 
 /**
@@ -44,15 +44,6 @@ export interface TenantOptions {
   readonly except?: readonly string[]
 }
 
-interface Draft<P> {
-  readonly rules: readonly PolicyRule[]
-  readonly inherits: ReadonlyMap<string, readonly string[]>
-  readonly tenants: readonly TenantDefinition[]
-  readonly hidden: ReadonlyMap<string, readonly string[] | undefined>
-  readonly fields: ReadonlyMap<string, ReadonlyMap<string, readonly string[]>>
-  readonly roles: (principal: P) => readonly string[] | undefined
-}
-
 const builders = new Map<string, ConditionBuilder<unknown, never>>()
 
 function bodyToNode(body: unknown, resource: string): ConditionNode {
@@ -77,14 +68,14 @@ function bodyToNode(body: unknown, resource: string): ConditionNode {
 }
 
 function addRule<P>(
-  draft: Draft<P>,
+  draft: PolicyDefinition<P>,
   effect: 'allow' | 'deny',
   role: string | undefined,
   action: string | readonly string[],
   resource: string,
   body: unknown,
   options: RuleOptions | undefined,
-): Draft<P> {
+): PolicyDefinition<P> {
   const actions = typeof action === 'string' ? [action] : [...action]
   const index = draft.rules.filter((rule) => rule.resource === resource).length
   const id = options?.id ?? `${role ?? 'any'}:${effect}:${actions.join('+')}:${resource}#${index}`
@@ -114,10 +105,10 @@ function addRule<P>(
  */
 export class RoleBuilder<DB, P, A extends string> {
   readonly #role: string
-  readonly #draft: Draft<P>
+  readonly #draft: PolicyDefinition<P>
 
   /** Made by {@link PolicyBuilder.role}. */
-  constructor(role: string, draft: Draft<P>) {
+  constructor(role: string, draft: PolicyDefinition<P>) {
     this.#role = role
     this.#draft = draft
   }
@@ -155,11 +146,11 @@ export class RoleBuilder<DB, P, A extends string> {
   }
 
   /** The draft so far; used by {@link PolicyBuilder}. */
-  toDraft(): Draft<P> {
+  toDraft(): PolicyDefinition<P> {
     return this.#draft
   }
 
-  #with(draft: Draft<P>): RoleBuilder<DB, P, A> {
+  #with(draft: PolicyDefinition<P>): RoleBuilder<DB, P, A> {
     return new RoleBuilder(this.#role, draft)
   }
 }
@@ -183,10 +174,10 @@ export class RoleBuilder<DB, P, A extends string> {
  * ```
  */
 export class PolicyBuilder<DB, P = Principal, A extends string = string> {
-  readonly #draft: Draft<P>
+  readonly #draft: PolicyDefinition<P>
 
   /** Made by {@link definePolicy}. */
-  constructor(draft: Draft<P>) {
+  constructor(draft: PolicyDefinition<P>) {
     this.#draft = draft
   }
 

@@ -37,7 +37,7 @@ type StringField<T> = {
  * the rows without a statement of its own: the SQL queue on PostgreSQL runs it inside the claim's
  * statement; the other engines (SQLite, MariaDB, BullMQ, inline) hand `prepare` nothing and it
  * reads as it would without one. Each job's value is the read's first row as JSON (PostgreSQL's
- * `to_jsonb`: numbers, strings, booleans and nested JSON, column names as keys), or `null`.
+ * `row_to_json`: numbers, strings, booleans and nested JSON, column names as keys), or `null`.
  *
  * @example
  * ```ts

@@ -1,4 +1,6 @@
 export { FakeClock } from '../clock/fake-clock.js'
+export type { ErrorCodesConformanceOptions } from './error-codes-conformance.js'
+export { errorCodesConformance } from './error-codes-conformance.js'
 export type { CreateTestAppOptions, TestApp } from './create-test-app.js'
 export { createTestApp } from './create-test-app.js'
 export type { PrivateDatabaseUrl, TestEngine } from './test-databases.js'

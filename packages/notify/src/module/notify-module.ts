@@ -151,8 +151,14 @@ export function notifyModule(options: NotifyModuleOptions): Module {
     // One read of the rows for all the delivery jobs of a claim, before their handlers: carried
     // by the claim itself where the engine can.
     claimRead: { key: 'id', select: deliveryClaimRead },
-    prepare: (payloads, batch, carried) => batch.resolve(DISPATCHER).load(payloads, carried),
-    handler: (payload, job, loaded) => job.resolve(DISPATCHER).deliver(payload, job, loaded),
+    // The dispatcher (a singleton) goes with each value: resolved in a handler, it would cost
+    // each delivery a dependency scope of its own.
+    prepare: async (payloads, batch, carried) => {
+      const dispatcher = batch.resolve(DISPATCHER)
+      const loaded = await dispatcher.load(payloads, carried)
+      return loaded.map((delivery) => ({ dispatcher, delivery }))
+    },
+    handler: (payload, job, { dispatcher, delivery }) => dispatcher.deliver(payload, job, delivery),
     // Every death of the job ends its delivery, including those no attempt reported (E_JOB_LOST).
     onDead: (payload, job) => job.resolve(DISPATCHER).dead(payload, job),
   })

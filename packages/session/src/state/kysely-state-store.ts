@@ -1,4 +1,4 @@
-import { type Clock, SystemClock } from '@mortar/core'
+import type { Clock } from '@mortar/core'
 import type { Kysely } from 'kysely'
 import type { z } from 'zod'
 import { StateConflictError } from '../errors.js'
@@ -11,15 +11,8 @@ import type {
   StatePutOptions,
   StateStore,
 } from './state-store.js'
-import {
-  checkExpectedVersion,
-  checkMaxBytes,
-  checkNamespaceName,
-  checkStateIds,
-  DEFAULT_STATE_MAX_BYTES,
-  decodeState,
-  encodeState,
-} from './state-values.js'
+import { type NamespaceSettings, StateStoreDefaults } from './state-store-defaults.js'
+import { checkExpectedVersion, checkStateIds, decodeState, encodeState } from './state-values.js'
 
 /** The state table, created by `stateMigrations`. */
 export const STATE_TABLE = 'mortar_state'
@@ -68,13 +61,11 @@ export interface KyselyStateStoreOptions {
  */
 export class KyselyStateStore implements StateStore {
   readonly #db: Kysely<StateTables>
-  readonly #clock: Clock
-  readonly #maxBytes: number
+  readonly #defaults: StateStoreDefaults
 
   constructor(options: KyselyStateStoreOptions) {
     this.#db = options.db as Kysely<StateTables>
-    this.#clock = options.clock ?? new SystemClock()
-    this.#maxBytes = checkMaxBytes(options.maxBytes ?? DEFAULT_STATE_MAX_BYTES)
+    this.#defaults = new StateStoreDefaults(options)
   }
 
   namespace<S extends z.ZodType>(
@@ -82,37 +73,22 @@ export class KyselyStateStore implements StateStore {
     schema: S,
     options: StateNamespaceOptions = {},
   ): StateNamespace<z.output<S>, z.input<S>> {
-    return new KyselyStateNamespace<z.output<S>, z.input<S>>({
-      db: this.#db,
-      clock: this.#clock,
-      name: checkNamespaceName(name),
-      schema,
-      maxBytes: checkMaxBytes(options.maxBytes ?? this.#maxBytes),
-    })
+    return new KyselyStateNamespace<z.output<S>, z.input<S>>(
+      this.#db,
+      this.#defaults.namespace(name, schema, options),
+    )
   }
-}
-
-interface NamespaceInit {
-  readonly db: Kysely<StateTables>
-  readonly clock: Clock
-  readonly name: string
-  readonly schema: z.ZodType
-  readonly maxBytes: number
 }
 
 class KyselyStateNamespace<T, I> implements StateNamespace<T, I> {
   readonly name: string
   readonly #db: Kysely<StateTables>
-  readonly #clock: Clock
-  readonly #schema: z.ZodType
-  readonly #maxBytes: number
+  readonly #settings: NamespaceSettings
 
-  constructor(init: NamespaceInit) {
-    this.name = init.name
-    this.#db = init.db
-    this.#clock = init.clock
-    this.#schema = init.schema
-    this.#maxBytes = init.maxBytes
+  constructor(db: Kysely<StateTables>, settings: NamespaceSettings) {
+    this.#db = db
+    this.name = settings.name
+    this.#settings = settings
   }
 
   async get(owner: string, key: string): Promise<StateEntry<T> | undefined> {
@@ -130,8 +106,8 @@ class KyselyStateNamespace<T, I> implements StateNamespace<T, I> {
     checkStateIds({ owner, key })
     const { data, json } = encodeState(
       { namespace: this.name, key },
-      this.#schema,
-      this.#maxBytes,
+      this.#settings.schema,
+      this.#settings.maxBytes,
       value,
     )
     const entry = (version: number, updatedAt: Date): StateEntry<T> => ({
@@ -143,7 +119,7 @@ class KyselyStateNamespace<T, I> implements StateNamespace<T, I> {
 
     if (options.expectedVersion !== undefined) {
       const expected = checkExpectedVersion(options.expectedVersion)
-      const now = this.#clock.now()
+      const now = this.#settings.clock.now()
       if (await this.#compareAndSet(owner, key, json, expected, now))
         return entry(expected + 1, now)
       throw await this.#conflict(owner, key, expected)
@@ -152,7 +128,7 @@ class KyselyStateNamespace<T, I> implements StateNamespace<T, I> {
     for (let attempt = 0; attempt < UNCONDITIONAL_ATTEMPTS; attempt++) {
       const current = await this.#row(owner, key)
       const version = current === undefined ? 0 : Number(current.version)
-      const now = this.#clock.now()
+      const now = this.#settings.clock.now()
       if (await this.#compareAndSet(owner, key, json, version, now)) return entry(version + 1, now)
     }
     throw await this.#conflict(owner, key, undefined)
@@ -254,7 +230,7 @@ class KyselyStateNamespace<T, I> implements StateNamespace<T, I> {
     const place = { namespace: this.name, key: row.state_key }
     return {
       key: row.state_key,
-      value: decodeState(place, this.#schema, row.value) as T,
+      value: decodeState(place, this.#settings.schema, row.value) as T,
       version: Number(row.version),
       updatedAt: new Date(Number(row.updated_at)),
     }

@@ -1,4 +1,4 @@
-import { type Clock, SystemClock } from '@mortar/core'
+import type { Clock } from '@mortar/core'
 import type { z } from 'zod'
 import { StateConflictError } from '../errors.js'
 import type {
@@ -9,15 +9,8 @@ import type {
   StatePutOptions,
   StateStore,
 } from './state-store.js'
-import {
-  checkExpectedVersion,
-  checkMaxBytes,
-  checkNamespaceName,
-  checkStateIds,
-  DEFAULT_STATE_MAX_BYTES,
-  decodeState,
-  encodeState,
-} from './state-values.js'
+import { type NamespaceSettings, StateStoreDefaults } from './state-store-defaults.js'
+import { checkExpectedVersion, checkStateIds, decodeState, encodeState } from './state-values.js'
 
 /** Options of {@link MemoryStateStore}. */
 export interface MemoryStateStoreOptions {
@@ -51,12 +44,10 @@ export class MemoryStateStore implements StateStore {
   // Shared by every namespace handle, as the table is in the database store: entries by key,
   // grouped by owner and namespace (a JSON pair, so no separator can be forged).
   readonly #entries = new Map<string, Map<string, StoredState>>()
-  readonly #clock: Clock
-  readonly #maxBytes: number
+  readonly #defaults: StateStoreDefaults
 
   constructor(options: MemoryStateStoreOptions = {}) {
-    this.#clock = options.clock ?? new SystemClock()
-    this.#maxBytes = checkMaxBytes(options.maxBytes ?? DEFAULT_STATE_MAX_BYTES)
+    this.#defaults = new StateStoreDefaults(options)
   }
 
   namespace<S extends z.ZodType>(
@@ -66,10 +57,7 @@ export class MemoryStateStore implements StateStore {
   ): StateNamespace<z.output<S>, z.input<S>> {
     return new MemoryStateNamespace<z.output<S>, z.input<S>>(
       this.#entries,
-      this.#clock,
-      checkNamespaceName(name),
-      schema,
-      checkMaxBytes(options.maxBytes ?? this.#maxBytes),
+      this.#defaults.namespace(name, schema, options),
     )
   }
 }
@@ -77,22 +65,12 @@ export class MemoryStateStore implements StateStore {
 class MemoryStateNamespace<T, I> implements StateNamespace<T, I> {
   readonly name: string
   readonly #entries: Map<string, Map<string, StoredState>>
-  readonly #clock: Clock
-  readonly #schema: z.ZodType
-  readonly #maxBytes: number
+  readonly #settings: NamespaceSettings
 
-  constructor(
-    entries: Map<string, Map<string, StoredState>>,
-    clock: Clock,
-    name: string,
-    schema: z.ZodType,
-    maxBytes: number,
-  ) {
+  constructor(entries: Map<string, Map<string, StoredState>>, settings: NamespaceSettings) {
     this.#entries = entries
-    this.#clock = clock
-    this.name = name
-    this.#schema = schema
-    this.#maxBytes = maxBytes
+    this.name = settings.name
+    this.#settings = settings
   }
 
   async get(owner: string, key: string): Promise<StateEntry<T> | undefined> {
@@ -110,19 +88,14 @@ class MemoryStateNamespace<T, I> implements StateNamespace<T, I> {
     checkStateIds({ owner, key })
     const { data, json } = encodeState(
       { namespace: this.name, key },
-      this.#schema,
-      this.#maxBytes,
+      this.#settings.schema,
+      this.#settings.maxBytes,
       value,
     )
     // No await from the read to the write: the check and the save are one step.
     const actualVersion = this.#group(owner)?.get(key)?.version ?? 0
-    if (options.expectedVersion !== undefined) {
-      const expectedVersion = checkExpectedVersion(options.expectedVersion)
-      if (expectedVersion !== actualVersion) {
-        throw new StateConflictError({ namespace: this.name, key, expectedVersion, actualVersion })
-      }
-    }
-    const updatedAt = this.#clock.nowMs()
+    this.#checkVersion(key, options.expectedVersion, actualVersion)
+    const updatedAt = this.#settings.clock.nowMs()
     const version = actualVersion + 1
     this.#writableGroup(owner).set(key, { json, version, updatedAt })
     return { key, value: data as T, version, updatedAt: new Date(updatedAt) }
@@ -132,12 +105,7 @@ class MemoryStateNamespace<T, I> implements StateNamespace<T, I> {
     checkStateIds({ owner, key })
     const group = this.#group(owner)
     const actualVersion = group?.get(key)?.version ?? 0
-    if (options.expectedVersion !== undefined) {
-      const expectedVersion = checkExpectedVersion(options.expectedVersion)
-      if (expectedVersion !== actualVersion) {
-        throw new StateConflictError({ namespace: this.name, key, expectedVersion, actualVersion })
-      }
-    }
+    this.#checkVersion(key, options.expectedVersion, actualVersion)
     return group?.delete(key) ?? false
   }
 
@@ -146,6 +114,14 @@ class MemoryStateNamespace<T, I> implements StateNamespace<T, I> {
     return [...(this.#group(owner) ?? [])]
       .map(([key, stored]) => this.#toEntry(key, stored))
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  }
+
+  #checkVersion(key: string, expected: number | undefined, actualVersion: number): void {
+    if (expected === undefined) return
+    const expectedVersion = checkExpectedVersion(expected)
+    if (expectedVersion !== actualVersion) {
+      throw new StateConflictError({ namespace: this.name, key, expectedVersion, actualVersion })
+    }
   }
 
   #group(owner: string): Map<string, StoredState> | undefined {
@@ -165,7 +141,7 @@ class MemoryStateNamespace<T, I> implements StateNamespace<T, I> {
   #toEntry(key: string, stored: StoredState): StateEntry<T> {
     return {
       key,
-      value: decodeState({ namespace: this.name, key }, this.#schema, stored.json) as T,
+      value: decodeState({ namespace: this.name, key }, this.#settings.schema, stored.json) as T,
       version: stored.version,
       updatedAt: new Date(stored.updatedAt),
     }

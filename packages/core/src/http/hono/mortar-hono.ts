@@ -25,10 +25,12 @@ import {
   forgetResponse,
   isEventStream,
   PayloadTooLargeError,
+  parseBodyJson,
   REQUEST_ID_HEADER,
   renderHttpError,
   resolveBodyLimit,
   trackResponse,
+  withBodyJson,
 } from '../shared/index.js'
 import { HonoHttpExchange } from './hono-http-exchange.js'
 
@@ -81,6 +83,7 @@ export function mortarHono(app: AdapterApp, options: MortarHonoOptions = {}): Mi
   return async function mortar(c, next) {
     const http = new HonoHttpExchange(c, bodyLimit)
     const limited = limitBody(c, bodyLimit)
+    readBodyJsonAsClient(c)
     const context = new RequestContext({
       requestId: c.req.header(REQUEST_ID_HEADER),
       ip: remoteAddress(c),
@@ -247,6 +250,17 @@ function limitBody(c: Context, limit: number): LimitedBody {
   })
   c.req.raw = new Request(raw, { body, duplex: 'half' } as RequestInit)
   return state
+}
+
+// c.req.json() (and a handler's c.req.raw.json()) throw a bare SyntaxError on a malformed
+// body: reported where it is thrown as the client's 400, so that no other SyntaxError is.
+function readBodyJsonAsClient(c: Context): void {
+  const json = c.req.json.bind(c.req)
+  Object.defineProperty(c.req, 'json', {
+    value: () => parseBodyJson(json),
+    configurable: true,
+  })
+  c.req.raw = withBodyJson(c.req.raw)
 }
 
 // Hono's HTTPException, known by shape so that hono is never loaded at run time.

@@ -1,9 +1,8 @@
 import type { IncomingMessage } from 'node:http'
 import { currentRequestContext } from '../../context/index.js'
-import { BadRequestError } from '../../errors/index.js'
 import {
   DEFAULT_BODY_LIMIT,
-  MALFORMED_JSON_MESSAGE,
+  parseBodyJson,
   readBody,
   UnsupportedMediaTypeError,
 } from '../shared/index.js'
@@ -50,9 +49,5 @@ export async function readJson(
   const type = request.headers['content-type']
   if (type !== undefined && !JSON_TYPE.test(type)) throw new UnsupportedMediaTypeError()
   const text = (await readBody(request, limit)).toString('utf8')
-  try {
-    return JSON.parse(text)
-  } catch (error) {
-    throw new BadRequestError(MALFORMED_JSON_MESSAGE, { cause: error })
-  }
+  return parseBodyJson(async () => JSON.parse(text) as unknown)
 }

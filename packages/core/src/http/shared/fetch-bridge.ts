@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import { BadRequestError } from '../../errors/index.js'
 import { isEventStream } from './event-streams.js'
+import { withBodyJson } from './http-errors.js'
 
 /**
  * The path and query a handler mounted at `prefix` sees for the raw request target `url`: the
@@ -51,12 +52,14 @@ export function toFetchRequest(init: FetchRequestInit): Request {
   const method = init.method.toUpperCase()
   const hasBody = method !== 'GET' && method !== 'HEAD' && init.body !== undefined
   // Concatenated, never resolved against the origin: a target of `//evil.example` stays a path.
-  return new Request(`${init.origin}${init.target}`, {
-    method,
-    headers,
-    body: hasBody && init.body !== undefined && init.body.length > 0 ? init.body : null,
-    signal: init.signal ?? null,
-  })
+  return withBodyJson(
+    new Request(`${init.origin}${init.target}`, {
+      method,
+      headers,
+      body: hasBody && init.body !== undefined && init.body.length > 0 ? init.body : null,
+      signal: init.signal ?? null,
+    }),
+  )
 }
 
 const HOST = /^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/

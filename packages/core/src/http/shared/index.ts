@@ -21,7 +21,9 @@ export type { FetchHandler } from './fetch-handler.js'
 export {
   MALFORMED_JSON_MESSAGE,
   PayloadTooLargeError,
+  parseBodyJson,
   UnsupportedMediaTypeError,
+  withBodyJson,
 } from './http-errors.js'
 export { codeForStatus, normalizeHttpError } from './normalize-http-error.js'
 export type { RenderHttpErrorOptions } from './render-http-error.js'

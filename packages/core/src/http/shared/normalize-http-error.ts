@@ -14,7 +14,7 @@ const MALFORMED_JSON = new Set([
 
 /**
  * Turns an error a framework raised into a {@link MortarError} when it describes a client mistake
- * (a 4xx `statusCode`/`status`, a JSON `SyntaxError`), so it renders with that status and a fixed,
+ * (a 4xx `statusCode`/`status`, a framework's malformed-JSON code), so it renders with that status and a fixed,
  * safe message; framework messages may quote the body, so they are never shown. Anything else is
  * returned as it is and renders as a 500.
  */
@@ -25,13 +25,9 @@ export function normalizeHttpError(error: unknown): unknown {
     return new BadRequestError(MALFORMED_JSON_MESSAGE, { cause: error })
   }
   const status = typeof fields.statusCode === 'number' ? fields.statusCode : fields.status
-  if (typeof status !== 'number' || status < 400 || status > 499) {
-    // Hono's c.req.json() and JSON.parse throw a bare SyntaxError on a malformed body.
-    if (error instanceof SyntaxError && /JSON/i.test(error.message)) {
-      return new BadRequestError(MALFORMED_JSON_MESSAGE, { cause: error })
-    }
-    return error
-  }
+  // A bare SyntaxError is a server's: the adapters turn a body read's own into a 400 where it
+  // is thrown (parseBodyJson), so the app's parse of its stored data is never taken for one.
+  if (typeof status !== 'number' || status < 400 || status > 499) return error
   if (status === 413) return new PayloadTooLargeError(undefined, { cause: error })
   if (status === 415) return new UnsupportedMediaTypeError(undefined, { cause: error })
   if (status === 400) return new BadRequestError(undefined, { cause: error })

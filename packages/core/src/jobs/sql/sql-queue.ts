@@ -94,7 +94,7 @@ interface JobRow {
   errors: string | null
   created_at: string | number | bigint
   dead_at: string | number | bigint | null
-  /** What the claim read for the job (PostgreSQL, a job name with a read): its jsonb, decoded. */
+  /** What the claim read for the job (PostgreSQL, a job name with a read): its JSON, decoded. */
   carried?: unknown
 }
 
@@ -125,6 +125,7 @@ export class SqlQueue implements QueueAdapter {
   #schema: Promise<string> | undefined
   // Ids drawn from the sequence and not used yet (PostgreSQL).
   readonly #ids: string[] = []
+  readonly #carried = new WeakMap<ReadonlyMap<string, ClaimRead>, RawBuilder<unknown>>()
 
   constructor(options: SqlQueueOptions) {
     this.#database = options.database
@@ -137,6 +138,22 @@ export class SqlQueue implements QueueAdapter {
       every: VACUUM_EVERY,
       logger: this.#logger,
     })
+  }
+
+  /**
+   * The carried reads of a claim's jobs (see carriedReads), kept by the map a worker claims
+   * with: built for each claim, their query builders cost more than the rest of the claim.
+   */
+  #carriedReads(
+    reads: ReadonlyMap<string, ClaimRead> | undefined,
+  ): RawBuilder<unknown> | undefined {
+    if (reads === undefined || reads.size === 0) return undefined
+    let carried = this.#carried.get(reads)
+    if (carried === undefined) {
+      carried = carriedReads(reads)
+      this.#carried.set(reads, carried)
+    }
+    return carried
   }
 
   get #engine(): DatabaseEngine {
@@ -312,7 +329,7 @@ export class SqlQueue implements QueueAdapter {
         where id = any(array(select id from next))
         returning id, name, payload, attempts, max_attempts`
       // The reads of the claim's jobs ride with it: one statement where prepare made a second.
-      const carried = carriedReads(names, request.reads)
+      const carried = this.#carriedReads(request.reads)
       const { rows } = await executePrepared(
         this.#db,
         carried === undefined
@@ -660,21 +677,16 @@ function claimed(row: JobRow): ClaimedJob {
 }
 
 /**
- * PostgreSQL: each claimed job's carried read, by its name (the first row of its read as
- * `jsonb`, keyed by its payload's field), read in the claim's own statement; `undefined` when
- * none of the names has one. The reads see the database as the claim does, at its start.
+ * PostgreSQL: each claimed job's carried read, by its name (the first row of its read as JSON,
+ * keyed by its payload's field), read in the claim's own statement. The reads see the database
+ * as the claim does, at its start. `row_to_json`: 1 µs a job less of the server than `to_jsonb`.
  */
-function carriedReads(
-  names: readonly string[],
-  reads: ReadonlyMap<string, ClaimRead> | undefined,
-): RawBuilder<unknown> | undefined {
-  const cases = names.flatMap((name) => {
-    const read = reads?.get(name)
-    if (read === undefined) return []
+function carriedReads(reads: ReadonlyMap<string, ClaimRead>): RawBuilder<unknown> {
+  const cases = [...reads].map(([name, read]) => {
     const key = sql<string>`(payload::jsonb ->> ${read.key})`
-    return [sql`when ${name} then (select to_jsonb(r) from (${read.select(key)}) as r limit 1)`]
+    return sql`when ${name} then (select row_to_json(r) from (${read.select(key)}) as r limit 1)`
   })
-  return cases.length === 0 ? undefined : sql`case name ${sql.join(cases, sql` `)} end`
+  return sql`case name ${sql.join(cases, sql` `)} end`
 }
 
 function stateCondition(state: JobState, nowMs: number): RawBuilder<unknown> {
