@@ -65,19 +65,27 @@ async function loadOutbox(app, n, relay) {
   if (relay) await app.resolve(JOBS).adapter.announce()
 }
 
-async function mortarProcessing(url, prefix) {
+/**
+ * Core's BullMQ engine's no-op processing rate: `total` jobs committed to the outbox and relayed
+ * with workers off, then an app with workers of {@link CONCURRENCY} started on the full queue
+ * until every job ran; `window` (bench:notify-bullmq-cpu's CPU probe) hears when the timed part
+ * starts and ends.
+ */
+export async function mortarProcessing(url, prefix, total = N, window = undefined) {
   const loader = mortarApp(url, prefix, false)
   await loader.start()
-  await loadOutbox(loader, N, true)
+  await loadOutbox(loader, total, true)
   await loader.stop()
   count = 0
   const app = mortarApp(url, prefix, { concurrency: CONCURRENCY, batchSize: CONCURRENCY })
+  await window?.start()
   const started = performance.now()
   await app.start()
-  await reached(N)
+  await reached(total)
   const seconds = (performance.now() - started) / 1_000
+  await window?.end()
   await app.stop()
-  return N / seconds
+  return total / seconds
 }
 
 function rawJobs(round, total = N) {
@@ -97,12 +105,14 @@ async function rawAdd(queue, jobs) {
 
 /**
  * Raw BullMQ's no-op processing rate: `total` jobs added under `prefix`, then a worker of
- * {@link CONCURRENCY} started on the full queue until every job ran.
+ * {@link CONCURRENCY} started on the full queue until every job ran; `window` as in
+ * {@link mortarProcessing}.
  */
-export async function rawProcessing(connection, prefix, round, total = N) {
+export async function rawProcessing(connection, prefix, round, total = N, window = undefined) {
   const queue = new Queue('raw', { connection, prefix })
   await rawAdd(queue, rawJobs(round, total))
   count = 0
+  await window?.start()
   const started = performance.now()
   // BullMQ leaves a connection it was given open: this one is quit below.
   const workerConnection = connection.duplicate({ maxRetriesPerRequest: null })
@@ -113,6 +123,7 @@ export async function rawProcessing(connection, prefix, round, total = N) {
   })
   await reached(total)
   const seconds = (performance.now() - started) / 1_000
+  await window?.end()
   await worker.close()
   await workerConnection.quit()
   await queue.close()

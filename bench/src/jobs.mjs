@@ -10,7 +10,6 @@
 // defaulting to the local ones; every run uses private schemas/databases and drops them.
 import { randomBytes } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { performance } from 'node:perf_hooks'
 import {
   afterCommit,
@@ -25,6 +24,7 @@ import {
 import { z } from 'zod'
 import { rawRequest } from './jobs-raw-request.mjs'
 import {
+  countStatements,
   interleave,
   median,
   medianRatio,
@@ -55,7 +55,6 @@ const LATENCY_SAMPLES = Number(process.env.BENCH_JOBS_LATENCY ?? 400)
 const CLIENTS = 16
 const POSTGRES = servers.postgres
 const silent = createLogger({ level: 'silent' })
-const require = createRequire(import.meta.url)
 
 /**
  * CPU time (µs) the PostgreSQL server's processes used, ended ones included (the postmaster's
@@ -85,18 +84,6 @@ function serverCpuMicros() {
   }
   // Linux's USER_HZ is 100 on every common build.
   return ticks * 10_000
-}
-
-/** Counts the statements every node-postgres client sends (both sides use `pg`). */
-function countStatements() {
-  const { Client } = require('pg')
-  const query = Client.prototype.query
-  const counter = { count: 0 }
-  Client.prototype.query = function (...args) {
-    counter.count += 1
-    return query.apply(this, args)
-  }
-  return counter
 }
 
 /** Runs `measure` (resolving to a rate), and what it cost per job: server and client CPU, statements. */

@@ -3,9 +3,12 @@
 // process that autocannon loads from this process, so the load generator never shares the
 // server's event loop.
 import { fork } from 'node:child_process'
+import { createRequire } from 'node:module'
 import { performance } from 'node:perf_hooks'
 import { privateDatabaseUrl } from '@mortar/core/testing'
 import autocannon from 'autocannon'
+
+const require = createRequire(import.meta.url)
 
 /** The servers benches use: MORTAR_BENCH_*_URL, else MORTAR_TEST_*_URL, else the local one. */
 export const servers = {
@@ -202,4 +205,16 @@ export async function compareServers(servers) {
 /** Formats a requests-per-second figure for the console. */
 export function formatRate(value) {
   return `${Math.round(value).toLocaleString('en-US')} req/s`
+}
+
+/** Counts the statements every node-postgres client of this process sends from now on. */
+export function countStatements() {
+  const { Client } = require('pg')
+  const query = Client.prototype.query
+  const counter = { count: 0 }
+  Client.prototype.query = function (...args) {
+    counter.count += 1
+    return query.apply(this, args)
+  }
+  return counter
 }

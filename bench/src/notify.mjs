@@ -221,10 +221,15 @@ async function ledgerVersusJobs(url, engine) {
   )
 }
 
-async function ledgerOnBullmq() {
-  const database = await privateDatabase('postgres')
-  const prefix = privateRedisPrefix()
-  const connection = new Redis(servers.redis)
+/**
+ * The ledger on core's BullMQ engine with the outbox on PostgreSQL at `url` and BullMQ's keys
+ * under `prefix`: `migrate()`, then `run(total, window)` writes `total` deliveries (notify() to
+ * 100 recipients at a time) and relays them with workers off, then starts an app with workers of
+ * the raw side's concurrency on the full queue until every delivery went to the no-op channel;
+ * resolves to the rate, `window` (bench:notify-bullmq-cpu's CPU probe) hearing when the timed part
+ * starts and ends.
+ */
+export function ledgerOnBullmqSide(url, prefix) {
   let sent = 0
   let waiting
   const bump = () => {
@@ -233,42 +238,57 @@ async function ledgerOnBullmq() {
   }
   const app = (workers) =>
     createApp({
-      database: database.url,
+      database: url,
       redis: { url: servers.redis, prefix },
       logger: silent,
       jobs: { engine: 'bullmq', workers },
       modules: [notifyModule({ channels: [noopChannel('sms', bump), noopChannel('chat', bump)] })],
     })
   const recipients = Array.from({ length: 100 }, (_, i) => ({ id: `user-${i}` }))
-  let round = 0
-  const variants = {
-    raw: () => rawProcessing(connection, `${prefix}raw`, round++, JOBS_PER_ROUND),
-    async ledger() {
+  return {
+    async migrate() {
+      const migrator = app(false)
+      await migrator.migrate()
+      await migrator.stop()
+    },
+    async run(total, window = undefined) {
       const writer = app(false)
       await writer.start()
       // Same starting point every round: an empty ledger.
       await writer.resolve(DELIVERIES).prune(new Date(Date.now() + 86_400_000))
-      for (let i = 0; i < JOBS_PER_ROUND; i += recipients.length)
+      for (let i = 0; i < total; i += recipients.length)
         await writer.resolve(NOTIFIER).notify(recipients, new Ping())
       // Every row in BullMQ before the clock starts, as on the raw side.
       await writer.resolve(JOBS).adapter.announce()
       await writer.stop()
       sent = 0
-      const done = new Promise((resolve) => (waiting = { n: JOBS_PER_ROUND, resolve }))
+      const done = new Promise((resolve) => (waiting = { n: total, resolve }))
       const worker = app({ concurrency: CONCURRENCY, batchSize: CONCURRENCY })
+      await window?.start()
       const started = performance.now()
       await worker.start()
       await done
       const seconds = (performance.now() - started) / 1_000
+      await window?.end()
       await worker.stop()
-      return JOBS_PER_ROUND / seconds
+      return total / seconds
     },
+  }
+}
+
+async function ledgerOnBullmq() {
+  const database = await privateDatabase('postgres')
+  const prefix = privateRedisPrefix()
+  const connection = new Redis(servers.redis)
+  const ledger = ledgerOnBullmqSide(database.url, prefix)
+  let round = 0
+  const variants = {
+    raw: () => rawProcessing(connection, `${prefix}raw`, round++, JOBS_PER_ROUND),
+    ledger: () => ledger.run(JOBS_PER_ROUND),
   }
   let rates
   try {
-    const migrator = app(false)
-    await migrator.migrate()
-    await migrator.stop()
+    await ledger.migrate()
     rates = await interleave(variants, { rounds: ROUNDS })
   } finally {
     connection.disconnect()

@@ -183,15 +183,19 @@ export class DeliveryDispatcher {
         token = mark.token
         attempt = mark.attempt
       }
-      const sent = await sendWithin(bound, channel.send.bind(channel) as Send, {
-        id,
-        to,
-        message: JSON.parse(row.message) as never,
-        recipientId: row.recipient_id,
-        type: row.type,
-        attempt,
-        signal: job.signal,
-      })
+      const sent = await sendWithin(
+        bound,
+        channel.send.bind(channel) as Send,
+        {
+          id,
+          to,
+          message: JSON.parse(row.message) as never,
+          recipientId: row.recipient_id,
+          type: row.type,
+          attempt,
+        },
+        job.signal,
+      )
       late = sent.answer === undefined ? sent.late : undefined
       result = sent.answer ?? {
         status: 'transient',
@@ -378,36 +382,49 @@ type Send = (outgoing: Outgoing<never>) => Promise<ChannelResult>
 
 /**
  * The channel's `answer`, or none when none came within `bound` ms or the job's signal aborted
- * first (the channel is given a signal that aborts then too); `late` is the answer whenever it
- * comes.
+ * first; `late` is the answer whenever it comes. The signal the channel is given aborts then
+ * too; it is made when the channel first reads it, so a send pays a timer and a listener: a
+ * composite signal of the job's and a timeout signal cost more than the rest of a no-op
+ * delivery's handler, its timer left behind for `bound` ms.
  */
 async function sendWithin(
   bound: number,
   send: Send,
-  outgoing: Outgoing<never>,
+  outgoing: Omit<Outgoing<never>, 'signal'>,
+  job: AbortSignal,
 ): Promise<{ readonly answer: ChannelResult | undefined; readonly late: Promise<ChannelResult> }> {
-  // One controller and one timer: AbortSignal.any and AbortSignal.timeout cost a delivery more
-  // CPU (weak references, a composite signal's bookkeeping) than the rest of its send.
-  const job = outgoing.signal
-  const controller = new AbortController()
-  let onAbort!: () => void
-  const aborted = new Promise<undefined>((resolve) => {
-    onAbort = () => {
-      controller.abort(
-        job.aborted
-          ? job.reason
-          : new DOMException(`The send took longer than its bound of ${bound} ms`, 'TimeoutError'),
-      )
-      resolve(undefined)
-    }
+  let controller: AbortController | undefined
+  let stopped: { readonly reason: unknown } | undefined
+  let giveUp!: () => void
+  const givenUp = new Promise<undefined>((resolve) => {
+    giveUp = () => resolve(undefined)
   })
-  const timer = setTimeout(onAbort, bound)
-  // Like AbortSignal.timeout's, the bound keeps no process alive.
-  timer.unref()
+  const stop = (reason: unknown) => {
+    if (stopped !== undefined) return
+    stopped = { reason }
+    controller?.abort(reason)
+    giveUp()
+  }
+  const onAbort = () => stop(job.reason)
   if (job.aborted) onAbort()
   else job.addEventListener('abort', onAbort, { once: true })
-  const late = Promise.resolve(controller.signal)
-    .then((given) => send({ ...outgoing, signal: given }))
+  // Unref'd, as AbortSignal.timeout's: a send's bound alone keeps no process alive.
+  const timer = setTimeout(
+    () => stop(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+    bound,
+  ).unref()
+  const given: Outgoing<never> = {
+    ...outgoing,
+    get signal(): AbortSignal {
+      if (controller === undefined) {
+        controller = new AbortController()
+        if (stopped !== undefined) controller.abort(stopped.reason)
+      }
+      return controller.signal
+    },
+  }
+  const late = Promise.resolve(given)
+    .then(send)
     .catch(
       // A channel should report results; a throw leaves us not knowing whether it went out.
       (error: unknown): ChannelResult => ({
@@ -416,7 +433,7 @@ async function sendWithin(
       }),
     )
   try {
-    return { answer: await Promise.race([late, aborted]), late }
+    return { answer: await Promise.race([late, givenUp]), late }
   } finally {
     clearTimeout(timer)
     job.removeEventListener('abort', onAbort)

@@ -400,15 +400,15 @@ export class DeliveryLedger {
    * Records how attempts ended, as one write that core's jobs send with the completion of the
    * delivery jobs (`job.completeWith`): the handler waits for no write of its own, and the
    * result commits exactly when its job is finished. Run alone (an engine in another store,
-   * BullMQ), it runs prepared: on PostgreSQL its text is the same for every batch.
+   * BullMQ), it runs prepared on the background pool, as the workers' other statements: on
+   * PostgreSQL its text is the same for every batch.
    */
   readonly results: CompletionWrite<AttemptOutcome> = (outcomes) => {
     this.#upkeep.count(outcomes.length)
-    const db = this.#db
-    const write = this.#resultsUpdate(db, outcomes)
+    const write = this.#resultsUpdate(this.#db, outcomes)
     return {
       toOperationNode: () => write.toOperationNode(),
-      execute: () => executePrepared(db as Kysely<unknown>, write),
+      execute: () => executePrepared(this.#background as Kysely<unknown>, write),
     }
   }
 

@@ -741,14 +741,21 @@ for (const engine of testEngines()) {
         let release!: () => void
         const released = new Promise<void>((resolve) => (release = resolve))
         let sends = 0
+        let signal: AbortSignal | undefined
         sms.sendTimeoutMs = 20
-        sms.beforeSend = async () => {
+        sms.beforeSend = async (outgoing) => {
           sends += 1
-          if (sends === 1) await released
+          if (sends === 1) {
+            signal = outgoing.signal
+            await released
+          }
         }
         // Given up after 20 ms; its retry (no backoff here) finds the mark held.
         await drain()
         expect(sends).toBe(1)
+        // The channel was told: the signal it took during the send aborted at the bound.
+        expect(signal?.aborted).toBe(true)
+        expect(signal?.reason).toMatchObject({ name: 'TimeoutError' })
         expect(await app.resolve(DELIVERIES).get(id)).toMatchObject({
           status: 'sending',
           attempts: 1,

@@ -7,7 +7,7 @@ export interface RecordingChannel<C extends ChannelName> extends Channel<C> {
   /** The result of the next sends, in order; `accepted` once they run out. */
   readonly script: ChannelResult[]
   /** Awaited by each send before it answers, when set: a test holds a send at the channel. */
-  beforeSend: (() => Promise<void>) | undefined
+  beforeSend: ((outgoing: Outgoing<unknown>) => Promise<void>) | undefined
   /** Its send's bound, when a test sets one (see `Channel.sendTimeoutMs`). */
   sendTimeoutMs: number | undefined
 }
@@ -26,7 +26,7 @@ export function recordingChannel<C extends ChannelName>(
     sendTimeoutMs: undefined,
     route,
     async send(outgoing): Promise<ChannelResult> {
-      await channel.beforeSend?.()
+      await channel.beforeSend?.(outgoing as Outgoing<unknown>)
       const result = script.shift() ?? {
         status: 'accepted',
         providerMessageId: `p-${sent.length + 1}`,
