@@ -5,10 +5,11 @@ export type { CreateTestAppOptions, TestApp } from './create-test-app.js'
 export { createTestApp } from './create-test-app.js'
 export type { EngineApp } from './start-engine-app.js'
 export { startEngineApp } from './start-engine-app.js'
-export type { PrivateDatabaseUrl, TestEngine } from './test-databases.js'
+export type { PrivateDatabaseUrl, PrivateRedis, TestEngine } from './test-databases.js'
 export {
   deleteRedisKeys,
   privateDatabaseUrl,
+  privateRedis,
   privateRedisPrefix,
   testEngines,
 } from './test-databases.js'
