@@ -2,6 +2,7 @@ import { pino } from 'pino'
 import { ConfigError } from '../config/config-error.js'
 import type { Logger } from './logger.js'
 import { asData } from './as-data.js'
+import { jsonWithoutSecretFields } from './secret-fields.js'
 import { jsonWithoutUrlPasswords } from './url-passwords.js'
 
 /** The levels a {@link Logger} can be set to, from most to least verbose. */
@@ -46,7 +47,9 @@ const SENSITIVE_KEYS = [
 
 /**
  * Paths every {@link createLogger} logger censors as `[redacted]`: common secret field names at
- * the top level and one level down, and the credential headers of a request or response.
+ * the top level and one level down, and the credential headers of a request or response. The
+ * same names are also censored at any depth and in any case or spelling (`api_key`,
+ * `Authorization`, `X-Api-Key`) in the line as written.
  */
 export const DEFAULT_REDACT_PATHS: readonly string[] = [
   ...SENSITIVE_KEYS,
@@ -89,10 +92,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
           return method.apply(this, args)
         },
         // Paths cannot reach inside a text (a driver's error quotes the URL it failed on,
-        // `connect to postgres://admin:hunter2@db/prod`), so the censor runs on the line as
-        // written: whatever put the URL there (a field, a message, a format argument, an error's
-        // cause, a child's bindings), its password never reaches the destination.
-        streamWrite: jsonWithoutUrlPasswords,
+        // `connect to postgres://admin:hunter2@db/prod`), nor past two levels or one spelling of
+        // a name (`body.user.password`, `Authorization`), so the censors run on the line as
+        // written: whatever put a secret field or a URL there (a field at any depth, a message,
+        // a format argument, an error's cause, a child's bindings), it never reaches the
+        // destination.
+        streamWrite: (line) => jsonWithoutUrlPasswords(jsonWithoutSecretFields(line)),
       },
     },
     options.destination,
