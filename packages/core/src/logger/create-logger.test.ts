@@ -218,48 +218,12 @@ describe('createLogger', () => {
     )
   })
 
-  it('censors a URL password whichever way it reaches the line', () => {
-    // Child bindings, format arguments and fields deeper than a copy goes were written as given:
-    // the censor ran on the arguments of a log call, not on what is written.
-    const out = capture()
-    const root = createLogger({ level: 'info', destination: out })
-    const ways: Record<string, (logger: typeof root, url: string) => void> = {
-      field: (logger, url) => logger.info({ url }, 'field'),
-      deepField: (logger, url) => logger.info({ a: { b: { c: { d: { e: { f: url } } } } } }),
-      message: (logger, url) => logger.info(`message ${url}`),
-      formatString: (logger, url) => (logger.info as (...args: unknown[]) => void)('%s', url),
-      formatObject: (logger, url) => (logger.info as (...args: unknown[]) => void)('%o', { url }),
-      error: (logger, url) => logger.error({ err: new Error(`failed ${url}`) }, 'error'),
-      errorFirst: (logger, url) => logger.error(new Error(`failed ${url}`)),
-      errorCause: (logger, url) =>
-        logger.error(
-          { err: new Error('outer', { cause: new Error('middle', { cause: new Error(url) }) }) },
-          'cause',
-        ),
-      childBinding: (logger, url) => logger.child({ url }).info('child'),
-      nestedChild: (logger, url) => logger.child({ a: 1 }).child({ b: { url } }).info('nested'),
-    }
-    fc.assert(
-      fc.property(
-        fc.constantFrom('postgres', 'mysql', 'redis', 'https', 'smtp'),
-        fc.stringMatching(/^[A-Za-z0-9._-]{0,12}$/),
-        fc.stringMatching(/^[A-Za-z0-9!$&'()*+,;=%@/?#:-]{6,24}$/),
-        fc.constantFrom(...Object.keys(ways)),
-        (scheme, user, password, way) => {
-          ways[way]?.(root, `${scheme}://${user}:${password}@host.internal:1/db`)
-          const logged = out.text().split('\n').at(-2) ?? ''
-          expect(logged, way).not.toContain(`:${password}@`)
-          expect(logged, way).toContain(`${scheme}://${user}:[redacted]@host.internal:1/db`)
-        },
-      ),
-    )
-  })
-
   it('censors a URL password holding any character, however the URL reaches the line', () => {
-    // A password holding a space or a quote ended the censor's pattern there, and the rest of it
-    // was written: `postgres://u:pa ss@db` kept 'pa ss', a quote JSON-escaped in the line did
-    // the same. The password is marked at both ends, so a censor that starts late or stops
-    // early leaves a mark in the line.
+    // Child bindings, format arguments and deep fields were written as given while the censor
+    // ran on a log call's arguments; then a password holding a space or a quote ended its
+    // pattern there, and the rest was written (`postgres://u:pa ss@db` kept 'pa ss'). The
+    // password is marked at both ends, so a censor that starts late or stops early leaves a
+    // mark in the line.
     let logged = ''
     const root = createLogger({ level: 'info', destination: { write: (line) => (logged = line) } })
     const call = (logger: typeof root, ...args: unknown[]) =>
