@@ -41,16 +41,40 @@ type StringField<T> = {
  *
  * @example
  * ```ts
- * import { expressionBuilder } from 'kysely'
+ * import { DATABASE, defineJob } from '@mortar/core'
+ * import { expressionBuilder, type Kysely } from 'kysely'
+ * import { z } from 'zod'
  *
- * const claimRead = {
- *   key: 'orderId',
- *   select: (orderId) =>
- *     expressionBuilder<{ orders: { id: string; total: number } }, never>()
+ * interface Tables {
+ *   orders: { id: string; total: number }
+ * }
+ *
+ * export const invoice = defineJob({
+ *   name: 'shop.invoice',
+ *   schema: z.object({ orderId: z.string() }),
+ *   claimRead: {
+ *     key: 'orderId',
+ *     select: (orderId) =>
+ *       expressionBuilder<Tables, never>()
+ *         .selectFrom('orders')
+ *         .select(['id', 'total'])
+ *         .where('id', '=', orderId),
+ *   },
+ *   prepare: async (payloads, batch, carried) => {
+ *     if (carried !== undefined) return carried
+ *     // An engine that carries no read: the same rows, read here in one statement.
+ *     const ids = payloads.map((payload) => payload.orderId)
+ *     const rows = await (batch.resolve(DATABASE).kysely as Kysely<Tables>)
  *       .selectFrom('orders')
  *       .select(['id', 'total'])
- *       .where('id', '=', orderId),
- * } satisfies JobClaimRead<typeof schema, { id: string; total: number }>
+ *       .where('id', 'in', ids)
+ *       .execute()
+ *     return ids.map((id) => rows.find((row) => row.id === id) ?? null)
+ *   },
+ *   handler: (_payload, _job, order) => {
+ *     if (order === null) return // deleted meanwhile
+ *   },
+ * })
  * ```
  */
 export interface JobClaimRead<S extends z.ZodType, R> {

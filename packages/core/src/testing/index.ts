@@ -3,10 +3,13 @@ export type { ErrorCodesConformanceOptions } from './error-codes-conformance.js'
 export { errorCodesConformance } from './error-codes-conformance.js'
 export type { CreateTestAppOptions, TestApp } from './create-test-app.js'
 export { createTestApp } from './create-test-app.js'
-export type { PrivateDatabaseUrl, TestEngine } from './test-databases.js'
+export type { EngineApp } from './start-engine-app.js'
+export { startEngineApp } from './start-engine-app.js'
+export type { PrivateDatabaseUrl, PrivateRedis, TestEngine } from './test-databases.js'
 export {
   deleteRedisKeys,
   privateDatabaseUrl,
+  privateRedis,
   privateRedisPrefix,
   testEngines,
 } from './test-databases.js'

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Redis } from 'ioredis'
 
 /** One engine a test loops over: its base URL, or the one-line notice of why it is skipped. */
 export interface TestEngine {
@@ -109,6 +110,42 @@ export async function privateDatabaseUrl(
 /** A fresh Redis key prefix (`mortar-test-<random>:`), so runs never see each other's keys. */
 export function privateRedisPrefix(): string {
   return `mortar-test-${randomBytes(6).toString('hex')}:`
+}
+
+/** A Redis client for one test run, on its own key prefix; `dispose()` deletes its keys and quits. */
+export interface PrivateRedis {
+  readonly client: Redis
+  /** A fresh prefix (`mortar-test-<random>:`) for every key the test writes. */
+  readonly prefix: string
+  dispose(): Promise<void>
+}
+
+/**
+ * Connects to the Redis at `url` for a test, with a fresh key prefix (see
+ * {@link privateRedisPrefix}); `dispose()` deletes every key under it and closes the client.
+ * Loads `ioredis`, which must be installed.
+ *
+ * @example
+ * ```ts
+ * import { privateRedis } from '@mortar/core/testing'
+ *
+ * const redis = await privateRedis(process.env.MORTAR_TEST_REDIS_URL as string)
+ * const store = new MyRedisStore({ client: redis.client, prefix: redis.prefix })
+ * await redis.dispose()
+ * ```
+ */
+export async function privateRedis(url: string): Promise<PrivateRedis> {
+  const { Redis } = await import('ioredis')
+  const client = new Redis(url)
+  const prefix = privateRedisPrefix()
+  return {
+    client,
+    prefix,
+    async dispose() {
+      await deleteRedisKeys(url, prefix)
+      await client.quit()
+    },
+  }
 }
 
 /**

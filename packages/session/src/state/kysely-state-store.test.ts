@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as vitest from 'vitest'
 import { z } from 'zod'
 import { StateConflictError } from '../errors.js'
-import { privateDatabaseUrl, testEngines } from '@mortar/core/testing'
+import { type EngineApp, startEngineApp, testEngines } from '@mortar/core/testing'
 import { stateStoreConformance } from '../testing/index.js'
 import { stateModule } from './state-module.js'
 import { STATE_STORE, type StateStore } from './state-store.js'
@@ -17,40 +17,29 @@ for (const engine of testEngines()) {
     vitest,
     `Kysely on ${engine.title}`,
     async (clock) => {
-      const database = await privateDatabaseUrl(engine)
-      const app = createTestApp({ clock, database: database.url, modules: [stateModule()] })
-      await app.migrate()
-      await app.start()
-      return {
-        store: app.resolve(STATE_STORE),
-        async dispose() {
-          await app.stop()
-          await database.drop()
-        },
-      }
+      const { app, dispose } = await startEngineApp(engine, (url) =>
+        createTestApp({ clock, database: url, modules: [stateModule()] }),
+      )
+      return { store: app.resolve(STATE_STORE), dispose }
     },
     { skip: engine.skip },
   )
 
   // Skipped only when this engine's MORTAR_TEST_*_URL variable is unset (the notice names it); .ci/run sets all three, so CI runs it.
   describe.skipIf(engine.skip !== undefined)(`KyselyStateStore on ${engine.title}`, () => {
+    let started: EngineApp<TestApp> | undefined
     let app: TestApp
     let state: StateStore
-    let drop: () => Promise<void>
 
     beforeAll(async () => {
-      const database = await privateDatabaseUrl(engine)
-      drop = database.drop
-      app = createTestApp({ database: database.url, modules: [stateModule()] })
-      await app.migrate()
-      await app.start()
+      started = await startEngineApp(engine, (url) =>
+        createTestApp({ database: url, modules: [stateModule()] }),
+      )
+      app = started.app
       state = app.resolve(STATE_STORE)
     })
 
-    afterAll(async () => {
-      await app?.stop()
-      await drop?.()
-    })
+    afterAll(() => started?.dispose())
 
     it('reports a stored value that is not JSON as E_STATE_CORRUPTED', async () => {
       const profile = state.namespace('profile', z.object({ name: z.string() }))

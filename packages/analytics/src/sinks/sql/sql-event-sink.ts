@@ -41,15 +41,20 @@ const EVENT_COLUMNS = [
   'country',
 ] as const
 
-// Rows per multi-row INSERT on SQLite and MariaDB: 5,500 parameters, under every engine's limit,
-// and one cached statement text for every full chunk.
-const CHUNK_ROWS = 500
+// Rows per multi-row INSERT, one cached statement text for every full chunk. SQLite: 2,000 rows,
+// at most 22,000 parameters (its limit is 32,766): each statement run has a fixed cost, and
+// 2,000-row statements took about a tenth less CPU a batch than 500-row ones. MariaDB and
+// PostgreSQL (failed events, links): 500 rows, at most 5,500 parameters.
+const CHUNK_ROWS = { sqlite: 2_000, mysql: 500, postgres: 500 } as const satisfies Record<
+  DatabaseEngine,
+  number
+>
 
 /**
  * The built-in {@link EventSink}: the app's own database, one transaction per batch, set-based
  * writes per engine. PostgreSQL takes the events by `COPY … FROM STDIN` on the connection Kysely
  * holds (a batch of events alone: the COPY and its log row in one query, one round trip);
- * SQLite and MariaDB by multi-row inserts of 500 rows. A batch also writes one row to the batch
+ * SQLite and MariaDB by multi-row inserts (2,000 and 500 rows). A batch also writes one row to the batch
  * log (which the rollup folds in, then deletes), its failed events and its identity links.
  * Writing a batch again stores nothing twice: the first attempt's plain writes fail as a whole
  * on a duplicate key (its log row, or its event ids once the rollup removed that row), and the
@@ -246,8 +251,9 @@ export class SqlEventSink implements EventSink {
     // The parameters straight from the events, without a row array per event.
     const key = plain ? [] : ['occurred_at', 'id']
     let inserted = 0
-    for (let start = 0; start < events.length; start += CHUNK_ROWS) {
-      const end = Math.min(events.length, start + CHUNK_ROWS)
+    const chunkRows = CHUNK_ROWS[this.#engine]
+    for (let start = 0; start < events.length; start += chunkRows) {
+      const end = Math.min(events.length, start + chunkRows)
       const parameters = new Array<unknown>((end - start) * EVENT_COLUMNS.length)
       let p = 0
       for (let i = start; i < end; i++) {
@@ -287,8 +293,9 @@ export class SqlEventSink implements EventSink {
     rows: readonly (readonly unknown[])[],
   ): Promise<number> {
     let inserted = 0
-    for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
-      const chunk = rows.slice(start, start + CHUNK_ROWS)
+    const chunkRows = CHUNK_ROWS[this.#engine]
+    for (let start = 0; start < rows.length; start += chunkRows) {
+      const chunk = rows.slice(start, start + chunkRows)
       const parameters: unknown[] = []
       for (const row of chunk) for (const value of row) parameters.push(value)
       const result = await db.executeQuery(

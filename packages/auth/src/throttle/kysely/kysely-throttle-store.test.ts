@@ -1,5 +1,11 @@
 import { type App, createApp, JOBS, resolveDatabase } from '@mortar/core'
-import { createTestApp, privateDatabaseUrl, testEngines } from '@mortar/core/testing'
+import {
+  createTestApp,
+  type EngineApp,
+  startEngineApp,
+  type TestEngine,
+  testEngines,
+} from '@mortar/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as vitest from 'vitest'
 import { throttleStoreConformance } from '../../testing/index.js'
@@ -16,11 +22,10 @@ const rule: ThrottleRule = {
   forgetMs: 0,
 }
 
-async function startApp(url: string): Promise<App> {
-  const app = createApp({ database: url, modules: [loginThrottleModule({ store: 'database' })] })
-  await app.migrate()
-  await app.start()
-  return app
+function startApp(engine: TestEngine): Promise<EngineApp<App>> {
+  return startEngineApp(engine, (url) =>
+    createApp({ database: url, modules: [loginThrottleModule({ store: 'database' })] }),
+  )
 }
 
 for (const engine of testEngines()) {
@@ -28,34 +33,23 @@ for (const engine of testEngines()) {
     vitest,
     `Kysely on ${engine.title}`,
     async () => {
-      const database = await privateDatabaseUrl(engine)
-      const app = await startApp(database.url)
-      return {
-        store: new KyselyThrottleStore({ db: resolveDatabase(app) }),
-        async dispose() {
-          await app.stop()
-          await database.drop()
-        },
-      }
+      const { app, dispose } = await startApp(engine)
+      return { store: new KyselyThrottleStore({ db: resolveDatabase(app) }), dispose }
     },
     { skip: engine.skip },
   )
 
   // Skipped only when this engine's MORTAR_TEST_*_URL variable is unset (the notice names it); .ci/run sets all three, so CI runs it.
   describe.skipIf(engine.skip !== undefined)(`KyselyThrottleStore on ${engine.title}`, () => {
+    let started: EngineApp<App> | undefined
     let app: App
-    let drop: () => Promise<void>
 
     beforeAll(async () => {
-      const database = await privateDatabaseUrl(engine)
-      drop = database.drop
-      app = await startApp(database.url)
+      started = await startApp(engine)
+      app = started.app
     })
 
-    afterAll(async () => {
-      await app?.stop()
-      await drop?.()
-    })
+    afterAll(() => started?.dispose())
 
     it('locks an account through the module after five failures, keyed by digests in the table', async () => {
       const throttle = app.resolve(LOGIN_THROTTLE)
@@ -111,15 +105,14 @@ for (const engine of testEngines()) {
     })
 
     it('deletes expired rows on its hourly schedule', async () => {
-      const target = await privateDatabaseUrl(engine)
-      const scheduled = createTestApp({
-        database: target.url,
-        modules: [loginThrottleModule({ store: 'database' })],
-        jobs: { workers: false },
-      })
+      const { app: scheduled, dispose } = await startEngineApp(engine, (url) =>
+        createTestApp({
+          database: url,
+          modules: [loginThrottleModule({ store: 'database' })],
+          jobs: { workers: false },
+        }),
+      )
       try {
-        await scheduled.migrate()
-        await scheduled.start()
         const store = new KyselyThrottleStore({ db: resolveDatabase(scheduled) })
         const nowMs = scheduled.clock.nowMs()
         await store.reserve('expires-soon', { ...rule, windowMs: 60_000 }, nowMs)
@@ -131,8 +124,7 @@ for (const engine of testEngines()) {
           { key: 'lasts-a-day' },
         ])
       } finally {
-        await scheduled.stop()
-        await target.drop()
+        await dispose()
       }
     })
   })

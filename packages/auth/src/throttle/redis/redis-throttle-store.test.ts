@@ -2,7 +2,7 @@ import { createApp } from '@mortar/core'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as vitest from 'vitest'
-import { deleteRedisKeys, privateRedisPrefix } from '@mortar/core/testing'
+import { type PrivateRedis, privateRedis } from '@mortar/core/testing'
 import { throttleStoreConformance } from '../../testing/index.js'
 import { LOGIN_THROTTLE } from '../login-throttle.js'
 import { loginThrottleModule } from '../login-throttle-module.js'
@@ -14,33 +14,25 @@ const skip = url ? undefined : 'MORTAR_TEST_REDIS_URL is unset'
 throttleStoreConformance(
   vitest,
   'Redis',
-  () => {
-    const client = new Redis(url as string)
-    const prefix = privateRedisPrefix()
-    return {
-      store: new RedisThrottleStore({ client, prefix }),
-      async dispose() {
-        await deleteRedisKeys(url as string, prefix)
-        await client.quit()
-      },
-    }
+  async () => {
+    const { client, prefix, dispose } = await privateRedis(url as string)
+    return { store: new RedisThrottleStore({ client, prefix }), dispose }
   },
   { skip },
 )
 
 // Skipped only when MORTAR_TEST_REDIS_URL is unset (a notice names it); .ci/run sets it, so CI runs it.
 describe.skipIf(skip !== undefined)('RedisThrottleStore', () => {
+  let redis: PrivateRedis | undefined
   let client: Redis
-  const prefix = privateRedisPrefix()
+  let prefix: string
 
-  beforeAll(() => {
-    client = new Redis(url as string)
+  beforeAll(async () => {
+    redis = await privateRedis(url as string)
+    ;({ client, prefix } = redis)
   })
 
-  afterAll(async () => {
-    await deleteRedisKeys(url as string, prefix)
-    await client.quit()
-  })
+  afterAll(() => redis?.dispose())
 
   it('keeps every key under its prefix, with a TTL that covers the window, then the lockout', async () => {
     const store = new RedisThrottleStore({ client, prefix })

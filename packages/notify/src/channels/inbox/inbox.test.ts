@@ -7,7 +7,13 @@ import {
   RequestContext,
   runInRequestContext,
 } from '@mortar/core'
-import { createTestApp, privateDatabaseUrl, type TestApp, testEngines } from '@mortar/core/testing'
+import {
+  createTestApp,
+  type EngineApp,
+  startEngineApp,
+  type TestApp,
+  testEngines,
+} from '@mortar/core/testing'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { INBOX, InboxChannel } from './inbox-channel.js'
@@ -29,22 +35,18 @@ for (const engine of testEngines()) {
   // Skipped only when the engine's server variable is unset (printed); CI sets every variable.
   if (engine.skip) console.info(`[skipped] inbox on ${engine.title}: ${engine.skip}`)
   describe.skipIf(engine.skip !== undefined)(`the in-app inbox on ${engine.title}`, () => {
+    let started: EngineApp<TestApp> | undefined
     let app: TestApp
-    let drop: () => Promise<void>
     let inbox: Inbox
 
     beforeAll(async () => {
-      const database = await privateDatabaseUrl(engine)
-      drop = database.drop
-      app = createTestApp({ database: database.url, modules: [inboxModule] })
-      await app.migrate()
-      await app.start()
+      started = await startEngineApp(engine, (url) =>
+        createTestApp({ database: url, modules: [inboxModule] }),
+      )
+      app = started.app
       inbox = app.resolve(INBOX)
     })
-    afterAll(async () => {
-      await app.stop()
-      await drop()
-    })
+    afterAll(() => started?.dispose())
 
     function as(
       recipientId: string | undefined,

@@ -1,16 +1,21 @@
 import { type App, createApp, DATABASE, JOBS, resolveDatabase, transaction } from '@mortar/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as vitest from 'vitest'
-import { createTestApp, privateDatabaseUrl, testEngines } from '@mortar/core/testing'
+import {
+  createTestApp,
+  type EngineApp,
+  startEngineApp,
+  type TestEngine,
+  testEngines,
+} from '@mortar/core/testing'
 import { makeSessionRecord, sessionRegistryConformance } from '../../testing/index.js'
 import { SESSION_REGISTRY } from '../session-registry.js'
 import { databaseSessionRegistry, KyselySessionRegistry } from './kysely-session-registry.js'
 
-async function startApp(url: string): Promise<App> {
-  const app = createApp({ database: url, modules: [databaseSessionRegistry()] })
-  await app.migrate()
-  await app.start()
-  return app
+function startApp(engine: TestEngine): Promise<EngineApp<App>> {
+  return startEngineApp(engine, (url) =>
+    createApp({ database: url, modules: [databaseSessionRegistry()] }),
+  )
 }
 
 for (const engine of testEngines()) {
@@ -18,34 +23,23 @@ for (const engine of testEngines()) {
     vitest,
     `Kysely on ${engine.title}`,
     async () => {
-      const database = await privateDatabaseUrl(engine)
-      const app = await startApp(database.url)
-      return {
-        registry: app.resolve(SESSION_REGISTRY),
-        async dispose() {
-          await app.stop()
-          await database.drop()
-        },
-      }
+      const { app, dispose } = await startApp(engine)
+      return { registry: app.resolve(SESSION_REGISTRY), dispose }
     },
     { skip: engine.skip },
   )
 
   // Skipped only when this engine's MORTAR_TEST_*_URL variable is unset (the notice names it); .ci/run sets all three, so CI runs it.
   describe.skipIf(engine.skip !== undefined)(`KyselySessionRegistry on ${engine.title}`, () => {
+    let started: EngineApp<App> | undefined
     let app: App
-    let drop: () => Promise<void>
 
     beforeAll(async () => {
-      const database = await privateDatabaseUrl(engine)
-      drop = database.drop
-      app = await startApp(database.url)
+      started = await startApp(engine)
+      app = started.app
     })
 
-    afterAll(async () => {
-      await app?.stop()
-      await drop?.()
-    })
+    afterAll(() => started?.dispose())
 
     it('pruneIdle deletes the sessions not seen since the given time', async () => {
       const registry = new KyselySessionRegistry({ db: resolveDatabase(app) })
@@ -97,15 +91,14 @@ for (const engine of testEngines()) {
     })
 
     it('prunes sessions idle past pruneIdleAfter on its hourly schedule', async () => {
-      const target = await privateDatabaseUrl(engine)
-      const scheduled = createTestApp({
-        database: target.url,
-        modules: [databaseSessionRegistry({ pruneIdleAfter: 3_600 })],
-        jobs: { workers: false },
-      })
+      const { app: scheduled, dispose } = await startEngineApp(engine, (url) =>
+        createTestApp({
+          database: url,
+          modules: [databaseSessionRegistry({ pruneIdleAfter: 3_600 })],
+          jobs: { workers: false },
+        }),
+      )
       try {
-        await scheduled.migrate()
-        await scheduled.start()
         const now = scheduled.clock.nowMs()
         const registry = scheduled.resolve(SESSION_REGISTRY)
         const idle = makeSessionRecord({ lastSeenAt: new Date(now - 2 * 3_600_000) })
@@ -117,8 +110,7 @@ for (const engine of testEngines()) {
         expect(await registry.find(idle.id)).toBeUndefined()
         expect(await registry.find(recent.id)).toEqual(recent)
       } finally {
-        await scheduled.stop()
-        await target.drop()
+        await dispose()
       }
     })
 

@@ -1,5 +1,10 @@
 import { createApp } from '@mortar/core'
-import { deleteRedisKeys, privateRedisPrefix } from '@mortar/core/testing'
+import {
+  deleteRedisKeys,
+  type PrivateRedis,
+  privateRedis,
+  privateRedisPrefix,
+} from '@mortar/core/testing'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as vitest from 'vitest'
@@ -13,33 +18,25 @@ const skip = url ? undefined : 'MORTAR_TEST_REDIS_URL is unset'
 sessionRegistryConformance(
   vitest,
   'Redis',
-  () => {
-    const client = new Redis(url as string)
-    const prefix = privateRedisPrefix()
-    return {
-      registry: new RedisSessionRegistry({ client, prefix }),
-      async dispose() {
-        await deleteRedisKeys(url as string, prefix)
-        await client.quit()
-      },
-    }
+  async () => {
+    const { client, prefix, dispose } = await privateRedis(url as string)
+    return { registry: new RedisSessionRegistry({ client, prefix }), dispose }
   },
   { skip },
 )
 
 // Skipped only when MORTAR_TEST_REDIS_URL is unset (a notice names it); .ci/run sets it, so CI runs it.
 describe.skipIf(skip !== undefined)('RedisSessionRegistry', () => {
+  let redis: PrivateRedis | undefined
   let client: Redis
-  const prefix = privateRedisPrefix()
+  let prefix: string
 
-  beforeAll(() => {
-    client = new Redis(url as string)
+  beforeAll(async () => {
+    redis = await privateRedis(url as string)
+    ;({ client, prefix } = redis)
   })
 
-  afterAll(async () => {
-    await deleteRedisKeys(url as string, prefix)
-    await client.quit()
-  })
+  afterAll(() => redis?.dispose())
 
   it('keeps every key under its prefix, each with a TTL', async () => {
     const registry = new RedisSessionRegistry({ client, prefix, ttlSeconds: 600 })
