@@ -227,6 +227,7 @@ export type {
   AttemptError,
   BackoffOptions,
   BullmqQueueOptions,
+  Carried,
   ClaimedJob,
   ClaimRead,
   ClaimRequest,

@@ -12,12 +12,13 @@ import type { JobContext } from './job-context.js'
 import type { JobQueue } from './job-queue.js'
 
 interface Tables {
-  test_claim_read: { id: string; label: string; weight: number }
+  test_claim_read: { id: string; label: string; weight: number; big: string }
 }
 
 const JOBS = 20
 // Enqueued without a row: its read finds none.
 const MISSING = 'missing'
+const UNSAFE_BIGINT = '9007199254740993'
 
 /** The jobs to register, and the check to run on the started app's queue and database. */
 export function claimReadCase(): {
@@ -32,8 +33,9 @@ export function claimReadCase(): {
     carried: readonly (R | null)[] | undefined,
     batch: Pick<JobContext, 'resolve'>,
     ids: readonly string[],
+    calls = carriedCalls,
   ): Promise<readonly (R | Tables['test_claim_read'] | null)[]> => {
-    carriedCalls.push(carried !== undefined)
+    calls.push(carried !== undefined)
     if (carried !== undefined) return carried
     const all = await (batch.resolve(DATABASE).kysely as Kysely<Tables>)
       .selectFrom('test_claim_read')
@@ -78,17 +80,44 @@ export function claimReadCase(): {
       ).map((row) => `weight ${row?.weight}`),
     handler: ({ n }, _job, weight) => void handled.set(`n${n}`, weight),
   })
+  // A bigint past 2^53, which a JSON number would round: read exactly, carried or not.
+  const bigCalls: boolean[] = []
+  const big = defineJob({
+    name: 'test.claim-read-big',
+    schema: z.object({ id: z.string() }),
+    claimRead: {
+      key: 'id',
+      select: (id) => rows.selectFrom('test_claim_read').select('big').where('id', '=', id),
+    },
+    prepare: async (payloads, batch, carried) =>
+      (
+        await found(
+          carried,
+          batch,
+          payloads.map((payload) => payload.id),
+          bigCalls,
+        )
+      ).map((row) => String(row?.big)),
+    handler: ({ id }, _job, value) => void handled.set(`big ${id}`, value),
+  })
   return {
-    jobs: [labelled, weighed],
+    jobs: [labelled, weighed, big],
     async check(jobs, database) {
       await sql`drop table if exists test_claim_read`.execute(database.root)
-      await sql`create table test_claim_read (id varchar(36) primary key, label varchar(64) not null, weight integer not null)`.execute(
+      await sql`create table test_claim_read (id varchar(36) primary key, label varchar(64) not null, weight integer not null, big bigint not null)`.execute(
         database.root,
       )
       const ids = Array.from({ length: JOBS }, (_, i) => `row-${i}`)
       await (database.kysely as Kysely<Tables>)
         .insertInto('test_claim_read')
-        .values(ids.map((id, i) => ({ id, label: `label ${i}`, weight: i * 10 })))
+        .values(
+          ids.map((id, i) => ({
+            id,
+            label: `label ${i}`,
+            weight: i * 10,
+            big: i === 0 ? UNSAFE_BIGINT : String(i),
+          })),
+        )
         .execute()
       await jobs.enqueueMany(
         labelled,
@@ -98,8 +127,15 @@ export function claimReadCase(): {
         weighed,
         ids.map((row, n) => ({ payload: { row, n } })),
       )
+      await jobs.enqueueMany(
+        big,
+        ids.map((id) => ({ payload: { id } })),
+      )
       await jobs.drain()
       expect(Object.fromEntries(handled)).toEqual({
+        ...Object.fromEntries(
+          ids.map((id, i) => [`big ${id}`, i === 0 ? UNSAFE_BIGINT : String(i)]),
+        ),
         ...Object.fromEntries(ids.map((id, i) => [id, `label ${i}`])),
         [MISSING]: 'none',
         ...Object.fromEntries(ids.map((_, n) => [`n${n}`, `weight ${n * 10}`])),
@@ -108,6 +144,8 @@ export function claimReadCase(): {
       const carries = jobs.engine === 'database' && database.engine === 'postgres'
       expect(carriedCalls.length).toBeGreaterThan(0)
       expect(new Set(carriedCalls)).toEqual(new Set([carries]))
+      // The claim holding the unsafe bigint carried nothing (nor did any where none carries).
+      expect(bigCalls).toContain(false)
       await sql`drop table test_claim_read`.execute(database.root)
     },
   }

@@ -24,8 +24,19 @@ export type JobHandler<S extends z.ZodType, P = undefined> = (
 export type JobPrepareHandler<S extends z.ZodType, P, R = never> = (
   payloads: readonly z.output<S>[],
   batch: Pick<JobContext, 'logger' | 'resolve'>,
-  carried: readonly (R | null)[] | undefined,
+  carried: readonly (Carried<R> | null)[] | undefined,
 ) => Promise<readonly P[]>
+
+/** A row as its JSON carries it: dates as their ISO text, bigints as numbers. */
+export type Carried<R> = R extends Date
+  ? string
+  : R extends bigint
+    ? number
+    : R extends readonly (infer E)[]
+      ? Carried<E>[]
+      : R extends object
+        ? { [K in keyof R]: Carried<R[K]> }
+        : R
 
 /** The payload fields whose values are strings: what can key a {@link JobClaimRead}. */
 type StringField<T> = {
@@ -37,7 +48,10 @@ type StringField<T> = {
  * the rows without a statement of its own: the SQL queue on PostgreSQL runs it inside the claim's
  * statement; the other engines (SQLite, MariaDB, BullMQ, inline) hand `prepare` nothing and it
  * reads as it would without one. Each job's value is the read's first row as JSON (PostgreSQL's
- * `row_to_json`: numbers, strings, booleans and nested JSON, column names as keys), or `null`.
+ * `row_to_json`: numbers, strings, booleans and nested JSON, column names as keys; typed by
+ * {@link Carried}), or `null`. A number JSON cannot hold exactly (a bigint past 2^53, a numeric
+ * of more digits than a double keeps) is never rounded: that claim carries nothing and `prepare`
+ * reads, with the driver's own types.
  *
  * @example
  * ```ts

@@ -11,6 +11,7 @@ export type {
   JobPayload,
   JobPrepareHandler,
   JobClaimRead,
+  Carried,
 } from './define-job.js'
 export type { JobContext, JobProgress, JsonValue } from './job-context.js'
 export { isPermanentJobError, JobError, PermanentJobError } from './job-errors.js'

@@ -94,8 +94,8 @@ interface JobRow {
   errors: string | null
   created_at: string | number | bigint
   dead_at: string | number | bigint | null
-  /** What the claim read for the job (PostgreSQL, a job name with a read): its JSON, decoded. */
-  carried?: unknown
+  /** What the claim read for the job (PostgreSQL, a job name with a read): its JSON text. */
+  carried?: string | null
 }
 
 /**
@@ -673,7 +673,40 @@ function claimed(row: JobRow): ClaimedJob {
     attempt: Number(row.attempts),
     maxAttempts: Number(row.max_attempts),
   }
-  return row.carried === undefined ? job : { ...job, carried: row.carried }
+  if (row.carried === undefined) return job
+  const carried = exactJson(row.carried)
+  // Not carried (prepare reads with the driver's types) rather than rounded.
+  return carried === undefined ? job : { ...job, carried }
+}
+
+// A run of 16 digits (points between them allowed): where a number may have more significant
+// digits than a double holds. Text without one is parsed at once.
+const LONG_NUMERAL = /\d[\d.]{15}/
+
+/** `text` parsed, or `undefined` when a number in it would not come out exactly as written. */
+function exactJson(text: string | null): unknown {
+  if (text === null || !LONG_NUMERAL.test(text)) return text === null ? null : JSON.parse(text)
+  let exact = true
+  const value: unknown = JSON.parse(
+    text,
+    (_key: string, parsed: unknown, context?: { readonly source?: string }) => {
+      if (typeof parsed === 'number' && decimal(context?.source ?? '') !== decimal(String(parsed)))
+        exact = false
+      return parsed
+    },
+  )
+  return exact ? value : undefined
+}
+
+/** A numeral as its sign, significant digits and the power of ten of the first: `1.50` = `15e0`. */
+function decimal(numeral: string): string {
+  const match = /^(-?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(numeral)
+  if (match === null) return `not a numeral: ${numeral}`
+  const [, sign, whole = '', fraction = '', exponent = '0'] = match
+  const digits = whole + fraction
+  const first = digits.search(/[1-9]/)
+  if (first === -1) return '0'
+  return `${sign}${digits.slice(first).replace(/0+$/, '')}e${Number(exponent) + whole.length - first - 1}`
 }
 
 /**
@@ -684,7 +717,7 @@ function claimed(row: JobRow): ClaimedJob {
 function carriedReads(reads: ReadonlyMap<string, ClaimRead>): RawBuilder<unknown> {
   const cases = [...reads].map(([name, read]) => {
     const key = sql<string>`(payload::jsonb ->> ${read.key})`
-    return sql`when ${name} then (select row_to_json(r) from (${read.select(key)}) as r limit 1)`
+    return sql`when ${name} then (select row_to_json(r)::text from (${read.select(key)}) as r limit 1)`
   })
   return sql`case name ${sql.join(cases, sql` `)} end`
 }
