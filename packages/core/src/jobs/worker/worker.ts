@@ -83,7 +83,10 @@ export class Worker {
   readonly #clock: Clock
   readonly #settings: WorkerSettings
   readonly #buffer: ClaimedJob[] = []
-  readonly #running = new Map<string, { execution: JobExecution; done: Promise<void> }>()
+  readonly #running = new Map<
+    string,
+    { job: ClaimedJob; execution: JobExecution; done: Promise<void> }
+  >()
   /**
    * Claimed jobs whose definition has `prepare`: the parsed payload and the value being read
    * for it, kept until the job starts or is given back.
@@ -413,7 +416,7 @@ export class Worker {
     while (this.#running.size < this.#settings.concurrency && this.#buffer.length > 0) {
       const job = this.#buffer.shift() as ClaimedJob
       const execution = new JobExecution(job, this)
-      const entry = { execution, done: Promise.resolve() }
+      const entry = { job, execution, done: Promise.resolve() }
       this.#running.set(job.id, entry)
       entry.done = this.#execute(job, execution)
     }
@@ -445,7 +448,7 @@ export class Worker {
       if (execution.shutdown) await this.#release([job.id])
       else await this.#fail(job, definition, error)
     } finally {
-      this.#running.delete(job.id)
+      if (!this.#claimedAgain(job)) this.#running.delete(job.id)
       await execution.dispose().catch((error: unknown) => {
         this.logger.warn({ err: error, jobId: job.id }, 'Disposing a job scope failed')
       })
@@ -629,7 +632,7 @@ export class Worker {
       }
       try {
         const held = await this.#adapter.fail(this.#holderOf(job.id), job.id, error, outcome)
-        this.#holders.delete(job.id)
+        if (!this.#claimedAgain(job)) this.#holders.delete(job.id)
         if (held && 'retryAtMs' in outcome && outcome.retryAtMs <= this.#clock.nowMs())
           retried = true
         if (!held) {
@@ -715,6 +718,17 @@ export class Worker {
       this.#prepared.delete(id)
     }
     this.#madeDue()
+  }
+
+  /**
+   * Whether a later attempt of `job` is here already: its retry, due at once, can be claimed
+   * while this attempt still records its failure. The job's id keys both, so what this attempt
+   * leaves must not take the retry's place with it (drain() returned with the retry running).
+   */
+  #claimedAgain(job: ClaimedJob): boolean {
+    const running = this.#running.get(job.id)
+    if (running !== undefined && running.job !== job) return true
+    return this.#buffer.some((buffered) => buffered.id === job.id && buffered !== job)
   }
 
   #holderOf(id: string): string {

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { defineModule } from '../../app/define-module.js'
+import { createLogger } from '../../logger/create-logger.js'
+import { createTestApp } from '../../testing/index.js'
+import { defineJob } from '../define-job.js'
+import { InlineQueue } from '../inline/inline-queue.js'
+import { JOBS } from '../job-queue.js'
+import type { AttemptError, ClaimedJob, ClaimRequest, FailOutcome } from '../queue-adapter.js'
+
+/**
+ * A queue whose answer to a failure with a retry due at once comes only after a claim took that
+ * retry: the order a database gives when another claim is under way as the failure commits.
+ */
+class RetryClaimedFirst extends InlineQueue {
+  readonly #waiting = new Map<string, () => void>()
+  retriesClaimedFirst = 0
+
+  override async claim(request: ClaimRequest): Promise<readonly ClaimedJob[]> {
+    const claimed = await super.claim(request)
+    for (const job of claimed) this.#waiting.get(job.id)?.()
+    return claimed
+  }
+
+  override async fail(
+    worker: string,
+    id: string,
+    error: AttemptError,
+    outcome: FailOutcome,
+  ): Promise<boolean> {
+    const held = await super.fail(worker, id, error, outcome)
+    if ('retryAtMs' in outcome) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 2_000)
+        this.#waiting.set(id, () => {
+          clearTimeout(timer)
+          this.retriesClaimedFirst += 1
+          resolve()
+        })
+      })
+      this.#waiting.delete(id)
+    }
+    return held
+  }
+}
+
+describe('Worker', () => {
+  it('drain() waits for a retry that was claimed while its failed attempt was still being recorded', async () => {
+    const queue = new RetryClaimedFirst()
+    const events: string[] = []
+    const flaky = defineJob({
+      name: 'test.flaky',
+      schema: z.object({}),
+      attempts: 2,
+      backoff: { baseMs: 0, maxMs: 0 },
+      async handler(_payload, job) {
+        if (job.attempt === 1) throw new Error('first attempt fails')
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        events.push('retry finished')
+      },
+    })
+    // Its end asks for a claim while the flaky job's failure is still being recorded.
+    const slow = defineJob({
+      name: 'test.slow',
+      schema: z.object({}),
+      async handler() {
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      },
+    })
+    const app = createTestApp({
+      logger: createLogger({ level: 'silent' }),
+      jobs: { engine: () => queue, workers: false },
+      modules: [defineModule({ name: 'test', register() {}, jobs: [flaky, slow] })],
+    })
+    await app.start()
+    try {
+      const jobs = app.resolve(JOBS)
+      await jobs.enqueue(flaky, {})
+      await jobs.enqueue(slow, {})
+      await jobs.drain()
+      events.push('drained')
+      expect(queue.retriesClaimedFirst).toBe(1)
+      expect(events).toEqual(['retry finished', 'drained'])
+    } finally {
+      await app.stop()
+    }
+  })
+})
