@@ -202,7 +202,7 @@ class PaymentDeclinedError extends MortarError {
 const SECRET = 'postgres://admin:hunter2@db.internal/prod'
 
 // Fields a dependency's error may carry; none of them makes it the client's.
-const DEPENDENCY_STATUSES: Readonly<Record<string, object>> = {
+const DEPENDENCY_STATUSES: Readonly<Record<string, object | undefined>> = {
   'stripe-402': { statusCode: 402, type: 'StripeCardError' },
   'driver-404': { status: 404, code: 'ENOTFOUND' },
   'hidden-409': { status: 409, statusCode: 409, expose: false },
@@ -310,11 +310,9 @@ export function adapterConformance(name: string, start: StartServer): void {
           if (kind === 'stored-json') JSON.parse('{"trip": ')
           // A dependency's error that carries an HTTP status of its own (a payment provider's
           // 402, a driver's 404, an http-errors one not for the client): not the client's.
-          if (kind in DEPENDENCY_STATUSES) {
-            throw Object.assign(
-              new Error(`Connection to ${SECRET} refused`),
-              DEPENDENCY_STATUSES[kind],
-            )
+          const status = DEPENDENCY_STATUSES[kind ?? '']
+          if (status !== undefined) {
+            throw Object.assign(new Error(`Connection to ${SECRET} refused`), status)
           }
           throw new Error(`Connection to ${SECRET} refused`)
         },

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely'
+import { type QueryExecutorProvider, sql } from 'kysely'
 import type { DatabaseEngine } from './database-url.js'
 
 /**
@@ -44,7 +44,7 @@ const EXACT_COLLATIONS = ['utf8mb4_nopad_bin', 'utf8mb4_0900_bin']
  * many servers), which refuses an emoji or stores it as `?`; one created by an older Mortar may
  * hold a padding collation, where `'a'` and `'a '` are one key.
  */
-export async function convertToExactUtf8(db: Kysely<unknown>, table: string): Promise<void> {
+export async function convertToExactUtf8(db: QueryExecutorProvider, table: string): Promise<void> {
   const found = await sql<{ inexact: number | string }>`
     select count(*) as inexact from information_schema.tables t
     left join information_schema.columns c
