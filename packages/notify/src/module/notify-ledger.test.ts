@@ -344,6 +344,12 @@ for (const engine of testEngines()) {
           // No zone this runtime knows: quiet hours and digests could not place it.
           [{ id: 'kim', phone: '+15550100', timeZone: 'Mars/Olympus_Mons' }, 'timeZone'],
           [{ id: 'kim', email: 'kim@example.com', timeZone: '' }, 'timeZone'],
+          // Read for some channels only: a plain TypeError on those, unseen on the others.
+          [
+            { id: 'kim', email: 'kim@example.com', quietHours: { start: '24:00', end: '07:00' } },
+            'quietHours.start',
+          ],
+          [{ id: 'kim', email: 'kim@example.com', quietHours: 'nights' as never }, 'quietHours'],
           // A lone surrogate has no UTF-8 form: stored as U+FFFD, 'b\uD800' and 'b\uDBFF' would
           // be one recipient, each reading the other's inbox.
           [{ id: 'b\uD800' }, 'id'],

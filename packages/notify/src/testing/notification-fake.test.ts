@@ -112,6 +112,7 @@ describe('NotificationFake', () => {
       { id: 'x'.repeat(192) },
       { id: 'kim', email: 'kim\u0000@example.com' },
       { id: 'kim', timeZone: 'Mars/Olympus_Mons' },
+      { id: 'kim', quietHours: { start: '22:00', end: '7:00' } },
     ]) {
       await expect(fake.notify([bob, bad], new OrderShipped('o-2'))).rejects.toBeInstanceOf(
         NotifyRecipientError,
