@@ -24,8 +24,10 @@ export interface SentNotification<N> {
   /** The channels `via()` returned for this recipient. */
   readonly channels: readonly ChannelsOf<N>[]
   /**
-   * The message rendered for `channel`, typed by the channel (`message('mail').subject`). Throws
-   * when the notification did not go to this recipient on that channel, or its renderer failed.
+   * The message rendered for `channel`, typed by the channel (`message('mail').subject`), as the
+   * channel gets it: read back from its JSON, as the ledger stores it (a `Date` is a string
+   * there). Throws when the notification did not go to this recipient on that channel, or its
+   * renderer failed.
    */
   message<C extends ChannelsOf<N>>(channel: C): ChannelMessages[C]
 }
@@ -53,7 +55,9 @@ interface Recorded {
  * A {@link Notifier} for tests (Laravel's `Notification::fake()`): sends nothing, records each
  * notification per recipient with every channel's rendered message, once the surrounding
  * transaction commits (a rolled-back transaction records nothing, as the ledger would send
- * nothing). Bind it over `NOTIFIER` and assert.
+ * nothing). Bind it over `NOTIFIER` and assert. A recipient counts as sent to when at least one
+ * of its channels rendered: one whose `via()` named none, or whose every renderer failed, got
+ * nothing from the ledger and gets nothing here (the failures show in the assertions' messages).
  *
  * @example
  * ```ts
@@ -98,7 +102,11 @@ export class NotificationFake implements Notifier {
         const rendered = await renderMessage(notification, recipient, channel, {
           locale: this.#defaultLocale,
         })
-        messages.set(channel, rendered)
+        // What the channel would get: the ledger stores the message as JSON and sends that.
+        messages.set(
+          channel,
+          rendered.ok ? { ok: true, message: JSON.parse(rendered.json) as unknown } : rendered,
+        )
         deliveries.push({
           id: `fake-${this.#recorded.length + recorded.length}-${channel}`,
           recipientId: recipient.id,
@@ -110,7 +118,7 @@ export class NotificationFake implements Notifier {
       recorded.push({ notification, recipient, channels, messages })
     }
     await afterCommit(() => {
-      this.#recorded.push(...recorded)
+      this.#recorded.push(...recorded.filter((entry) => entry.channels.length > 0))
     })
     return { deliveries }
   }
@@ -118,7 +126,7 @@ export class NotificationFake implements Notifier {
   /** What was recorded of `type`, for `recipient` (or its id) when given, in order. */
   sent<N>(type: NotificationClass<N>, recipient?: Recipient | string): SentNotification<N>[] {
     const id = typeof recipient === 'string' ? recipient : recipient?.id
-    return this.#recorded
+    return this.#sent()
       .filter(
         (entry) =>
           entry.notification instanceof type && (id === undefined || entry.recipient.id === id),
@@ -166,9 +174,9 @@ export class NotificationFake implements Notifier {
     }
   }
 
-  /** Fails when anything was recorded. */
+  /** Fails when anything was sent. */
   assertNothingSent(): void {
-    if (this.#recorded.length > 0) {
+    if (this.#sent().length > 0) {
       throw new AssertionError({ message: `Expected no notification; ${this.#summary()}` })
     }
   }
@@ -178,11 +186,25 @@ export class NotificationFake implements Notifier {
     this.#recorded = []
   }
 
+  /** What went out: the recorded notifications with a channel that rendered. */
+  #sent(): Recorded[] {
+    return this.#recorded.filter((entry) => [...entry.messages.values()].some((m) => m.ok))
+  }
+
   #summary(): string {
-    if (this.#recorded.length === 0) return 'nothing was sent.'
-    return `sent: ${this.#recorded
-      .map((entry) => `${notificationType(entry.notification)} to '${entry.recipient.id}'`)
-      .join(', ')}.`
+    const sent = this.#sent()
+    const line = (entry: Recorded) =>
+      `${notificationType(entry.notification)} to '${entry.recipient.id}'`
+    const failed = this.#recorded
+      .filter((entry) => !sent.includes(entry))
+      .map((entry) => {
+        const reasons = [...entry.messages.values()].flatMap((m) => (m.ok ? [] : [m.reason]))
+        return `${line(entry)} (${reasons.join('; ')})`
+      })
+    const said = sent.length === 0 ? 'nothing was sent' : `sent: ${sent.map(line).join(', ')}`
+    return failed.length === 0
+      ? `${said}.`
+      : `${said}; rendered on no channel: ${failed.join(', ')}.`
   }
 }
 
