@@ -6,6 +6,7 @@ import { defineNotification } from '../notification/define-notification.js'
 import { Notification, type RenderContext } from '../notification/notification.js'
 import type { Recipient } from '../notification/recipient.js'
 import { defineTranslations } from '../notification/translations.js'
+import { NewComment } from '../test-support/comment-digest.js'
 import { NotificationFake } from './notification-fake.js'
 
 const messages = defineTranslations('en', {
@@ -147,6 +148,29 @@ describe('NotificationFake', () => {
       /nothing was sent; rendered on no channel: .* to 'bob' \(toMail\(\) threw: template exploded\)/,
     )
     expect(() => fake.assertSentTo(bob, Quiet)).toThrow(/to 'bob'; nothing was sent;/)
+    // A digest's notification goes out in the batch, whatever its via() says.
+    await fake.notify(bob, new NewComment('first'))
+    fake.assertSentTo(bob, NewComment)
+    expect(() => fake.sent(NewComment, bob)[0]?.message('mail' as never)).toThrow(
+      /joined the digest 'comments'/,
+    )
+  })
+
+  it('refuses the notification fields the real notify() refuses', async () => {
+    class Keyed extends Notification {
+      constructor(readonly key: string) {
+        super()
+      }
+      via() {
+        return ['inbox'] as const
+      }
+      toInbox() {
+        return { title: 'keyed' }
+      }
+    }
+    const fake = new NotificationFake()
+    await expect(fake.notify(bob, new Keyed('k\u0000'))).rejects.toThrow(/Keyed\.key must be/)
+    fake.assertNothingSent()
   })
 
   it('shows each message as its channel gets it: read back from the JSON the ledger stores', async () => {

@@ -7,7 +7,7 @@ import type {
   Notification,
   RecipientOf,
 } from '../notification/notification.js'
-import { notificationType } from '../notification/notification.js'
+import { notificationFields, notificationType } from '../notification/notification.js'
 import type {
   DeliveryOutcome,
   Notifier,
@@ -44,6 +44,8 @@ export interface NotificationFakeOptions {
 interface Recorded {
   readonly notification: Notification<never>
   readonly recipient: Recipient
+  /** The digest it joined (it goes out in that digest's batch, whatever `via()` says). */
+  readonly digest: string | undefined
   readonly channels: readonly ChannelName[]
   readonly messages: ReadonlyMap<
     ChannelName,
@@ -56,8 +58,9 @@ interface Recorded {
  * notification per recipient with every channel's rendered message, once the surrounding
  * transaction commits (a rolled-back transaction records nothing, as the ledger would send
  * nothing). Bind it over `NOTIFIER` and assert. A recipient counts as sent to when at least one
- * of its channels rendered: one whose `via()` named none, or whose every renderer failed, got
- * nothing from the ledger and gets nothing here (the failures show in the assertions' messages).
+ * of its channels rendered, or the notification joined a digest: one whose `via()` named none,
+ * or whose every renderer failed, got nothing from the ledger and gets nothing here (the
+ * failures show in the assertions' messages). Its fields are checked as `notify()` checks them.
  *
  * @example
  * ```ts
@@ -90,10 +93,12 @@ export class NotificationFake implements Notifier {
       : [recipients as Recipient]
     // The same refusal as the real notify(): a test must not pass where production throws.
     for (const recipient of list) checkRecipient(recipient)
+    const digest = notificationFields(notification).digest?.key
     const recorded: Recorded[] = []
     const deliveries: DeliveryOutcome[] = []
     for (const recipient of list) {
-      const channels = channelsFor(notification, recipient)
+      // The ledger puts a digest's item in the recipient's batch and asks via() nothing.
+      const channels = digest === undefined ? channelsFor(notification, recipient) : []
       const messages = new Map<
         ChannelName,
         { ok: true; message: unknown } | { ok: false; reason: string }
@@ -115,10 +120,12 @@ export class NotificationFake implements Notifier {
           reason: rendered.ok ? undefined : rendered.reason,
         })
       }
-      recorded.push({ notification, recipient, channels, messages })
+      recorded.push({ notification, recipient, digest, channels, messages })
     }
     await afterCommit(() => {
-      this.#recorded.push(...recorded.filter((entry) => entry.channels.length > 0))
+      this.#recorded.push(
+        ...recorded.filter((entry) => entry.digest !== undefined || entry.channels.length > 0),
+      )
     })
     return { deliveries }
   }
@@ -186,9 +193,11 @@ export class NotificationFake implements Notifier {
     this.#recorded = []
   }
 
-  /** What went out: the recorded notifications with a channel that rendered. */
+  /** What went out: the recorded notifications with a channel that rendered, or in a digest. */
   #sent(): Recorded[] {
-    return this.#recorded.filter((entry) => [...entry.messages.values()].some((m) => m.ok))
+    return this.#recorded.filter(
+      (entry) => entry.digest !== undefined || [...entry.messages.values()].some((m) => m.ok),
+    )
   }
 
   #summary(): string {
@@ -217,7 +226,7 @@ function toSent<N>(entry: Recorded): SentNotification<N> {
       const rendered = entry.messages.get(channel)
       if (rendered === undefined) {
         throw new AssertionError({
-          message: `${notificationType(entry.notification)} did not go to '${entry.recipient.id}' on '${channel}' (only ${entry.channels.join(', ') || 'no channel'}).`,
+          message: `${notificationType(entry.notification)} did not go to '${entry.recipient.id}' on '${channel}' (${entry.digest === undefined ? `only ${entry.channels.join(', ') || 'no channel'}` : `it joined the digest '${entry.digest}'`}).`,
         })
       }
       if (!rendered.ok) {
