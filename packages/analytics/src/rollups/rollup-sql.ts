@@ -74,7 +74,6 @@ export function dayText(dayNumber: number): string {
   return new Date(dayNumber * DAY).toISOString().slice(0, 10)
 }
 
-
 /**
  * A join that expands `e`'s array property `key` into rows of `x`, and the SQL of each
  * element's text (`null` for elements that are not scalars). A property that is not an array
