@@ -147,7 +147,9 @@ export class DeliveryDispatcher {
         return
       }
     }
-    const suppressed = await this.#policy(row, preferences)
+    // The throttle admits a delivery once, on its first attempt: its retries and replays are no
+    // more messages, and counting them would let a retry suppress what never went out.
+    const suppressed = await this.#policy(row, preferences, attempt === 1 && replay === 0)
     if (suppressed !== undefined) {
       await finish({ status: 'suppressed', error: suppressed })
       return
@@ -338,6 +340,7 @@ export class DeliveryDispatcher {
   async #policy(
     row: SendableRow,
     preferences: readonly PreferenceEntry[],
+    throttled: boolean,
   ): Promise<string | undefined> {
     const category = this.#init.categories[row.category] ?? {}
     const channel = row.channel as ChannelName
@@ -350,7 +353,7 @@ export class DeliveryDispatcher {
       if (!decision.send) return decision.reason
     }
     const throttle = category.throttle
-    if (throttle !== undefined) {
+    if (throttle !== undefined && throttled) {
       const now = this.#init.clock.nowMs()
       const count = await this.#throttles.call({
         recipientId: row.recipient_id,

@@ -980,6 +980,24 @@ for (const engine of testEngines()) {
         expect(sms.sent.filter((s) => s.id === id)).toHaveLength(1)
       })
 
+      it('counts a delivery once against its throttle, however many attempts it takes', async () => {
+        const eve: Recipient = { id: 'eve-throttled', phone: '+15550131', quietHours: null }
+        // Twice certainly not taken: before, each attempt counted, and the third was throttled.
+        sms.script.push(
+          { status: 'not-accepted', reason: 'busy' },
+          { status: 'not-accepted', reason: 'busy' },
+        )
+        await notify(eve, new Promo())
+        await drain()
+        await notify(eve, new Promo())
+        await drain()
+        expect((await app.resolve(DELIVERIES).list(eve.id)).map((d) => d.status)).toEqual([
+          'sent',
+          'sent',
+        ])
+        expect(sms.sent.filter((s) => s.recipientId === eve.id)).toHaveLength(2)
+      })
+
       it('records suppressed deliveries: opted out, throttled, no address, recipient deleted', async () => {
         const deliveries = app.resolve(DELIVERIES)
         const lastOf = async (recipientId: string, type: string) =>
