@@ -90,9 +90,12 @@ describe('PasswordHasher', () => {
     expect(await hasher.verifyOrDummy(known, 'known-user-pw')).toBe(true)
     expect(await hasher.verifyOrDummy(undefined, 'known-user-pw')).toBe(false)
     expect(await hasher.verifyOrDummy(null, 'anything')).toBe(false)
+    // An account without a password kept as '' (a column that is NOT NULL): it threw, a 500
+    // where an unknown email got a 401, telling which emails have such an account.
+    expect(await hasher.verifyOrDummy('', 'anything')).toBe(false)
     expect(await hasher.dummyVerify('anything')).toBe(false)
     const [real, ...dummies] = derivations()
-    expect(dummies).toHaveLength(3)
+    expect(dummies).toHaveLength(4)
     for (const dummy of dummies) expect(dummy).toEqual(real)
     expect(real).toMatchObject({ keyLength: 32, options: { N: 2048, r: 8, p: 1 } })
   })

@@ -109,11 +109,12 @@ export class PasswordHasher {
 
   /**
    * {@link PasswordHasher.verify} when there is a stored hash; otherwise (unknown account, or one
-   * without a password) a full verification against a dummy hash, answering false. Use it in
-   * every login, so the response time does not tell which emails have accounts.
+   * without a password: `undefined`, `null` or `''`) a full verification against a dummy hash,
+   * answering false. Use it in every login, so neither the response time nor an error tells
+   * which emails have accounts.
    */
   async verifyOrDummy(stored: string | null | undefined, password: string): Promise<boolean> {
-    if (stored === undefined || stored === null) {
+    if (stored === undefined || stored === null || stored === '') {
       await this.verify(this.#dummy, password)
       return false
     }

@@ -1,8 +1,10 @@
 import { createLogger, EventBus, TooManyRequestsError, toProblem } from '@mortar/core'
 import { createTestApp, FakeClock } from '@mortar/core/testing'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { LoginThrottleConfigError, LoginThrottledError } from '../errors.js'
 import {
+  accountKey,
   addressKey,
   LOGIN_THROTTLE,
   LoginThrottle,
@@ -116,6 +118,71 @@ describe('LoginThrottle', () => {
     expect(await retryAfter(throttle, { account: 'bob@example.com', ip: '198.51.100.1' })).toBe(0)
   })
 
+  it('locks an account under every spelling a user lookup may take for it', async () => {
+    // Counted NFC, trimmed and lower-cased, each of these had a fresh limit of its own, while
+    // MariaDB's default collations (and ICU's) find the same user for all of them.
+    const { throttle } = setup()
+    await fail(throttle, 1, { account: 'jose@example.com' })
+    await fail(throttle, 1, { account: 'JOSÉ@EXAMPLE.COM' })
+    await fail(throttle, 1, { account: 'ｊｏｓｅ@ｅｘａｍｐｌｅ.ｃｏｍ' })
+    await fail(throttle, 1, { account: 'jo\u200Bse@exam\u00ADple.com\u00A0' })
+    await fail(throttle, 1, { account: 'jo\u0073\u0065\u0301@example.com' })
+    expect(await retryAfter(throttle, { account: 'Jose@Example.com' })).toBe(60)
+    expect(await retryAfter(throttle, { account: 'josh@example.com' })).toBe(0)
+  })
+
+  it('folds any respelling of an account to its key, and keys to themselves', () => {
+    const ignorable = [
+      '\u200B',
+      '\u200C',
+      '\u200D',
+      '\u00AD',
+      '\uFEFF',
+      '\u2060',
+      '\uFE0F',
+      ' ',
+      '\t',
+      '\u00A0',
+      '\u3000',
+    ]
+    const respell = (char: string, how: number, extra: string) =>
+      [
+        char,
+        char.toUpperCase(),
+        char.toLowerCase(),
+        // Fullwidth forms of ASCII.
+        /[!-~]/.test(char) ? String.fromCharCode(char.charCodeAt(0) + 0xfee0) : char,
+        `${char.normalize('NFD')}\u0301`,
+        `${extra}${char}`,
+        char.normalize('NFKC'),
+      ][how] ?? char
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(...'abcdefgijklmnopqrstuvwxyzéüßẞñåç0123456789@._-+İı'), {
+          minLength: 1,
+          maxLength: 24,
+        }),
+        fc.array(fc.tuple(fc.nat(6), fc.constantFrom(...ignorable)), {
+          minLength: 24,
+          maxLength: 24,
+        }),
+        fc.constantFrom('NFC', 'NFD', 'NFKC', 'NFKD'),
+        (chars, edits, form) => {
+          const account = chars.join('')
+          const spelled = chars.map((char, i) => respell(char, edits[i]![0], edits[i]![1])).join('')
+          expect(accountKey(spelled.normalize(form))).toBe(accountKey(account))
+        },
+      ),
+      { numRuns: 2000 },
+    )
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (text) => {
+        expect(accountKey(accountKey(text))).toBe(accountKey(text))
+      }),
+      { numRuns: 5000 },
+    )
+  })
+
   it('doubles each lockout in a row up to the maximum, and forgets them after a quiet day', async () => {
     const { clock, throttle } = setup({ lockout: { seconds: 60, maxSeconds: 300 } })
     const lockouts: number[] = []
@@ -166,7 +233,18 @@ describe('LoginThrottle', () => {
     await fail(throttle, 1, { account: 'c@x.io', ip: '2001:0db8:0001:0002:aaaa:bbbb:cccc:dddd' })
     expect(await retryAfter(throttle, { account: 'd@x.io', ip: '2001:db8:1:2::42' })).toBe(60)
     expect(await retryAfter(throttle, { account: 'd@x.io', ip: '2001:db8:1:3::42' })).toBe(0)
-    expect(addressKey('::ffff:192.0.2.1')).toBe('192.0.2.1')
+    for (const mapped of [
+      '::ffff:192.0.2.1',
+      '::FFFF:192.0.2.1',
+      '::ffff:c000:201',
+      '0:0:0:0:0:ffff:192.0.2.1',
+      '0000:0000:0000:0000:0000:ffff:c000:0201',
+    ]) {
+      // As one /64 (0:0:0:0::/64) they were one client: one guesser locked out every IPv4 user.
+      expect(addressKey(mapped)).toBe('192.0.2.1')
+    }
+    expect(addressKey('2001:db8::ffff:192.0.2.1')).toBe('2001:db8:0:0::/64')
+    expect(addressKey('fe80::1%ETH0')).toBe('fe80:0:0:0::/64')
     expect(addressKey('::1')).toBe('0:0:0:0::/64')
   })
 

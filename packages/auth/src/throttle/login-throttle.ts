@@ -189,7 +189,7 @@ export class LoginThrottle {
   #subjects(attempt: LoginAttempt): Subject[] {
     // Even an empty account is counted (all of them as one): nothing runs unthrottled.
     const subjects: Subject[] = [
-      { scope: 'account', id: normalizeAccount(attempt.account), rule: this.#account },
+      { scope: 'account', id: accountKey(attempt.account), rule: this.#account },
     ]
     const ip = attempt.ip === undefined ? '' : addressKey(attempt.ip)
     if (ip !== '' && this.#ip !== undefined) subjects.push({ scope: 'ip', id: ip, rule: this.#ip })
@@ -247,6 +247,32 @@ function normalizeAccount(account: string): string {
   return String(account).normalize('NFC').trim().toLowerCase()
 }
 
+// Characters that no lookup of a name or an email tells apart: combining marks (accents),
+// whitespace and separators, controls, format and default-ignorable characters (zero-width
+// spaces, soft hyphens, variation selectors).
+const UNCOUNTED = /[\p{M}\p{White_Space}\p{Z}\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}]/gu
+
+/**
+ * The spelling an account is counted under. Every spelling that the app's user lookup might
+ * take for the same account must count as one, or a guesser gets a fresh limit per spelling;
+ * databases often compare case-, accent- and width-insensitively and skip ignorable characters
+ * (MariaDB's and MySQL's default collations, ICU's), so this folds compatibility forms (`ｆ`,
+ * `ﬁ`), case (`ß` as `ss`), accents, whitespace and ignorable characters. Two accounts that fold
+ * alike only share a count.
+ */
+export function accountKey(account: string): string {
+  return (
+    String(account)
+      .normalize('NFKD')
+      // Lower, upper, lower: `ẞ` and `ß` both end as `ss`, `İ` and `ı` as `i`.
+      .toLowerCase()
+      .toUpperCase()
+      .toLowerCase()
+      .normalize('NFKD')
+      .replace(UNCOUNTED, '')
+  )
+}
+
 // Keys hold a digest, never the account or address: the store sees no personal data, and a key
 // has a fixed length whatever was typed.
 function digest(subject: Subject): string {
@@ -278,21 +304,35 @@ function activity(
 
 /**
  * The address to count by: IPv4 as is, IPv6 by its /64 (one subscriber usually holds a whole
- * /64, so counting single addresses would be no limit at all), IPv4-mapped IPv6 as IPv4.
+ * /64, so counting single addresses would be no limit at all), an IPv4-mapped IPv6 address in
+ * any spelling (`::ffff:192.0.2.1`, `::ffff:c000:201`, `0:0:0:0:0:ffff:…`) as the IPv4 client it
+ * is, not as the one /64 that every such client would share.
  */
 export function addressKey(ip: string): string {
-  const address = ip.trim()
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)
-  if (mapped?.[1] !== undefined && isIPv4(mapped[1])) return mapped[1]
-  if (!isIPv6(address)) return address.toLowerCase()
-  const [head = '', tail = ''] = address.toLowerCase().split('%')[0]?.split('::') ?? []
-  const left = head === '' ? [] : head.split(':')
-  const right = address.includes('::') ? (tail === '' ? [] : tail.split(':')) : []
-  const groups = address.includes('::')
-    ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right]
-    : left
+  const address = ip.trim().toLowerCase().split('%')[0] ?? ''
+  if (!isIPv6(address)) return address
+  const groups = ipv6Groups(address)
+  const [g6 = 0, g7 = 0] = groups.slice(6)
+  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
+    return `${g6 >> 8}.${g6 & 255}.${g7 >> 8}.${g7 & 255}`
+  }
   return `${groups
     .slice(0, 4)
-    .map((group) => Number.parseInt(group, 16).toString(16))
+    .map((group) => group.toString(16))
     .join(':')}::/64`
+}
+
+/** The eight 16-bit groups of a valid IPv6 address, `::` expanded and a trailing IPv4 split. */
+function ipv6Groups(address: string): number[] {
+  let text = address
+  const quad = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text)
+  if (quad !== null) {
+    const [a, b, c, d] = quad.slice(1).map(Number) as [number, number, number, number]
+    text = `${text.slice(0, quad.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
+  }
+  const [head = '', tail] = text.split('::')
+  const left = head === '' ? [] : head.split(':')
+  const right = tail === undefined || tail === '' ? [] : tail.split(':')
+  const fill = tail === undefined ? [] : Array<string>(8 - left.length - right.length).fill('0')
+  return [...left, ...fill, ...right].map((group) => Number.parseInt(group, 16))
 }

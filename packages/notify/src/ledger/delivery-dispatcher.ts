@@ -150,10 +150,12 @@ export class DeliveryDispatcher {
         return
       }
     }
-    // Throttled categories alone wait (for their counters' upsert).
+    // Throttled categories alone wait (for their counters' upsert). The throttle admits a
+    // delivery once, on its first attempt: its retries and replays are no more messages, and
+    // counting them would let a retry suppress what never went out.
     const suppressed =
       this.#preferenceHold(row, preferences) ??
-      (this.#init.categories[row.category]?.throttle === undefined
+      (this.#init.categories[row.category]?.throttle === undefined || attempt !== 1 || replay !== 0
         ? undefined
         : await this.#throttleHold(row))
     if (suppressed !== undefined) {
@@ -357,7 +359,12 @@ export class DeliveryDispatcher {
     ) {
       return undefined
     }
-    const decision = decidePreference(row.category, row.channel as ChannelName, category, preferences)
+    const decision = decidePreference(
+      row.category,
+      row.channel as ChannelName,
+      category,
+      preferences,
+    )
     return decision.send ? undefined : decision.reason
   }
 

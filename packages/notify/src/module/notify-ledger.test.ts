@@ -344,6 +344,12 @@ for (const engine of testEngines()) {
           // No zone this runtime knows: quiet hours and digests could not place it.
           [{ id: 'kim', phone: '+15550100', timeZone: 'Mars/Olympus_Mons' }, 'timeZone'],
           [{ id: 'kim', email: 'kim@example.com', timeZone: '' }, 'timeZone'],
+          // Read for some channels only: a plain TypeError on those, unseen on the others.
+          [
+            { id: 'kim', email: 'kim@example.com', quietHours: { start: '24:00', end: '07:00' } },
+            'quietHours.start',
+          ],
+          [{ id: 'kim', email: 'kim@example.com', quietHours: 'nights' as never }, 'quietHours'],
           // A lone surrogate has no UTF-8 form: stored as U+FFFD, 'b\uD800' and 'b\uDBFF' would
           // be one recipient, each reading the other's inbox.
           [{ id: 'b\uD800' }, 'id'],
@@ -972,6 +978,24 @@ for (const engine of testEngines()) {
         // Before, the job's death left nothing of the mark: the replay's send was not counted.
         expect(await deliveries.get(id)).toMatchObject({ status: 'sent', possibleDuplicates: 1 })
         expect(sms.sent.filter((s) => s.id === id)).toHaveLength(1)
+      })
+
+      it('counts a delivery once against its throttle, however many attempts it takes', async () => {
+        const eve: Recipient = { id: 'eve-throttled', phone: '+15550131', quietHours: null }
+        // Twice certainly not taken: before, each attempt counted, and the third was throttled.
+        sms.script.push(
+          { status: 'not-accepted', reason: 'busy' },
+          { status: 'not-accepted', reason: 'busy' },
+        )
+        await notify(eve, new Promo())
+        await drain()
+        await notify(eve, new Promo())
+        await drain()
+        expect((await app.resolve(DELIVERIES).list(eve.id)).map((d) => d.status)).toEqual([
+          'sent',
+          'sent',
+        ])
+        expect(sms.sent.filter((s) => s.recipientId === eve.id)).toHaveLength(2)
       })
 
       it('records suppressed deliveries: opted out, throttled, no address, recipient deleted', async () => {

@@ -1,6 +1,7 @@
 import type { ChannelName } from '../channels/channel.js'
 import { isTimeZone, safeText } from '@mortar/core'
 import { NotifyRecipientError } from '../errors.js'
+import { isTimeOfDay } from '../preferences/quiet-hours.js'
 import { addressKey } from './shown-address.js'
 
 /**
@@ -120,8 +121,9 @@ const TEXT_FIELDS = ['email', 'phone', 'locale', 'timeZone'] as const
 /**
  * Refuses, with a {@link NotifyRecipientError} naming the field, a recipient whose id or text
  * fields no database column can take (PostgreSQL refuses NUL in text; MySQL/MariaDB's `text`
- * stops at 64 KiB), or whose `timeZone` is no IANA zone. `notify()` runs it on every recipient before it writes anything, so one bad
- * recipient never turns into a database error that fails the whole call.
+ * stops at 64 KiB), whose `timeZone` is no IANA zone, or whose `quietHours` are no `HH:MM`
+ * window. `notify()` runs it on every recipient before it writes anything, so one bad recipient
+ * never turns into a database error that fails the whole call.
  */
 export function checkRecipient(recipient: Recipient): void {
   if (typeof recipient !== 'object' || recipient === null) {
@@ -135,6 +137,7 @@ export function checkRecipient(recipient: Recipient): void {
   if (recipient.timeZone !== undefined && !isTimeZone(recipient.timeZone)) {
     throw new NotifyRecipientError('timeZone', 'is not a time zone this runtime knows')
   }
+  checkQuietHours(recipient.quietHours)
   // Routes before the id: an on-demand recipient's id is made of its routes.
   const routes: unknown = recipient.routes
   if (routes !== undefined && (routes === null || typeof routes !== 'object')) {
@@ -157,6 +160,24 @@ export function checkRecipient(recipient: Recipient): void {
       'id',
       `starts with '${ON_DEMAND_ID_PREFIX}', which only on-demand recipients (route()) have`,
     )
+  }
+}
+
+// Read when a delivery is planned, for some channels only: a malformed window would throw a
+// plain TypeError out of notify() on those, and pass unseen on the others.
+function checkQuietHours(quietHours: unknown): void {
+  if (quietHours === undefined || quietHours === null) return
+  if (typeof quietHours !== 'object') {
+    throw new NotifyRecipientError('quietHours', "must be { start: 'HH:MM', end: 'HH:MM' } or null")
+  }
+  for (const edge of ['start', 'end'] as const) {
+    const time: unknown = (quietHours as Record<string, unknown>)[edge]
+    if (typeof time !== 'string' || !isTimeOfDay(time)) {
+      throw new NotifyRecipientError(
+        `quietHours.${edge}`,
+        'is not a time of day as HH:MM (00:00 to 23:59)',
+      )
+    }
   }
 }
 

@@ -6,7 +6,10 @@ export interface CategoryOptions {
   readonly critical?: boolean
   /** The recipient cannot turn it off (receipts, legal notices); quiet hours still apply. */
   readonly required?: boolean
-  /** At most `limit` deliveries per recipient and channel per `windowMs`; the rest are suppressed. */
+  /**
+   * At most `limit` deliveries per recipient and channel per `windowMs`; the rest are suppressed.
+   * A delivery counts once, on its first attempt: its retries and replays are not counted again.
+   */
   readonly throttle?: { readonly limit: number; readonly windowMs: number }
 }
 

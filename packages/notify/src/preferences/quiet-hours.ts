@@ -7,6 +7,11 @@ export interface QuietHours {
 
 const TIME = /^([01]\d|2[0-3]):([0-5]\d)$/
 
+/** True for a time of day as `'HH:MM'` (00:00 to 23:59). */
+export function isTimeOfDay(time: string): boolean {
+  return TIME.test(time)
+}
+
 /** Minutes since midnight of `'HH:MM'`; throws a `TypeError` for anything else. */
 export function minutesOfDay(time: string): number {
   const match = TIME.exec(time)

@@ -6,6 +6,7 @@ import { defineNotification } from '../notification/define-notification.js'
 import { Notification, type RenderContext } from '../notification/notification.js'
 import type { Recipient } from '../notification/recipient.js'
 import { defineTranslations } from '../notification/translations.js'
+import { NewComment } from '../test-support/comment-digest.js'
 import { NotificationFake } from './notification-fake.js'
 
 const messages = defineTranslations('en', {
@@ -112,12 +113,80 @@ describe('NotificationFake', () => {
       { id: 'x'.repeat(192) },
       { id: 'kim', email: 'kim\u0000@example.com' },
       { id: 'kim', timeZone: 'Mars/Olympus_Mons' },
+      { id: 'kim', quietHours: { start: '22:00', end: '7:00' } },
     ]) {
       await expect(fake.notify([bob, bad], new OrderShipped('o-2'))).rejects.toBeInstanceOf(
         NotifyRecipientError,
       )
     }
     fake.assertNothingSent()
+  })
+
+  it('counts as sent only what the ledger would send: a via() of no channel, or renderers that all fail, send nothing', async () => {
+    class Quiet extends Notification {
+      via() {
+        return [] as const
+      }
+    }
+    class AllBroken extends Notification {
+      via() {
+        return ['mail'] as const
+      }
+      toMail(): { subject: string } {
+        throw new Error('template exploded')
+      }
+    }
+    const fake = new NotificationFake()
+    await fake.notify(bob, new Quiet())
+    await fake.notify(bob, new AllBroken())
+    fake.assertNothingSent()
+    fake.assertNotSentTo(bob, Quiet)
+    fake.assertNotSentTo(bob, AllBroken)
+    fake.assertSentTimes(AllBroken, 0)
+    expect(fake.sent(AllBroken)).toEqual([])
+    expect(() => fake.assertSentTo(bob, AllBroken)).toThrow(
+      /nothing was sent; rendered on no channel: .* to 'bob' \(toMail\(\) threw: template exploded\)/,
+    )
+    expect(() => fake.assertSentTo(bob, Quiet)).toThrow(/to 'bob'; nothing was sent;/)
+    // A digest's notification goes out in the batch, whatever its via() says.
+    await fake.notify(bob, new NewComment('first'))
+    fake.assertSentTo(bob, NewComment)
+    expect(() => fake.sent(NewComment, bob)[0]?.message('mail' as never)).toThrow(
+      /joined the digest 'comments'/,
+    )
+  })
+
+  it('refuses the notification fields the real notify() refuses', async () => {
+    class Keyed extends Notification {
+      constructor(readonly key: string) {
+        super()
+      }
+      via() {
+        return ['inbox'] as const
+      }
+      toInbox() {
+        return { title: 'keyed' }
+      }
+    }
+    const fake = new NotificationFake()
+    await expect(fake.notify(bob, new Keyed('k\u0000'))).rejects.toThrow(/Keyed\.key must be/)
+    fake.assertNothingSent()
+  })
+
+  it('shows each message as its channel gets it: read back from the JSON the ledger stores', async () => {
+    const at = new Date('2026-06-01T10:00:00Z')
+    class Dated extends Notification {
+      via() {
+        return ['webhook'] as const
+      }
+      toWebhook() {
+        return { type: 'dated', data: { at, gone: undefined } }
+      }
+    }
+    const fake = new NotificationFake()
+    await fake.notify(bob, new Dated())
+    const data = fake.sent(Dated, bob)[0]?.message('webhook').data
+    expect(data).toEqual({ at: '2026-06-01T10:00:00.000Z' })
   })
 
   it('reports a renderer that throws as dead, and the message access says why', async () => {

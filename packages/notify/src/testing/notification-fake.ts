@@ -7,7 +7,7 @@ import type {
   Notification,
   RecipientOf,
 } from '../notification/notification.js'
-import { notificationType } from '../notification/notification.js'
+import { notificationFields, notificationType } from '../notification/notification.js'
 import type {
   DeliveryOutcome,
   Notifier,
@@ -24,8 +24,10 @@ export interface SentNotification<N> {
   /** The channels `via()` returned for this recipient. */
   readonly channels: readonly ChannelsOf<N>[]
   /**
-   * The message rendered for `channel`, typed by the channel (`message('mail').subject`). Throws
-   * when the notification did not go to this recipient on that channel, or its renderer failed.
+   * The message rendered for `channel`, typed by the channel (`message('mail').subject`), as the
+   * channel gets it: read back from its JSON, as the ledger stores it (a `Date` is a string
+   * there). Throws when the notification did not go to this recipient on that channel, or its
+   * renderer failed.
    */
   message<C extends ChannelsOf<N>>(channel: C): ChannelMessages[C]
 }
@@ -42,6 +44,8 @@ export interface NotificationFakeOptions {
 interface Recorded {
   readonly notification: Notification<never>
   readonly recipient: Recipient
+  /** The digest it joined (it goes out in that digest's batch, whatever `via()` says). */
+  readonly digest: string | undefined
   readonly channels: readonly ChannelName[]
   readonly messages: ReadonlyMap<
     ChannelName,
@@ -53,7 +57,10 @@ interface Recorded {
  * A {@link Notifier} for tests (Laravel's `Notification::fake()`): sends nothing, records each
  * notification per recipient with every channel's rendered message, once the surrounding
  * transaction commits (a rolled-back transaction records nothing, as the ledger would send
- * nothing). Bind it over `NOTIFIER` and assert.
+ * nothing). Bind it over `NOTIFIER` and assert. A recipient counts as sent to when at least one
+ * of its channels rendered, or the notification joined a digest: one whose `via()` named none,
+ * or whose every renderer failed, got nothing from the ledger and gets nothing here (the
+ * failures show in the assertions' messages). Its fields are checked as `notify()` checks them.
  *
  * @example
  * ```ts
@@ -86,10 +93,12 @@ export class NotificationFake implements Notifier {
       : [recipients as Recipient]
     // The same refusal as the real notify(): a test must not pass where production throws.
     for (const recipient of list) checkRecipient(recipient)
+    const digest = notificationFields(notification).digest?.key
     const recorded: Recorded[] = []
     const deliveries: DeliveryOutcome[] = []
     for (const recipient of list) {
-      const channels = channelsFor(notification, recipient)
+      // The ledger puts a digest's item in the recipient's batch and asks via() nothing.
+      const channels = digest === undefined ? channelsFor(notification, recipient) : []
       const messages = new Map<
         ChannelName,
         { ok: true; message: unknown } | { ok: false; reason: string }
@@ -98,7 +107,11 @@ export class NotificationFake implements Notifier {
         const rendered = await renderMessage(notification, recipient, channel, {
           locale: this.#defaultLocale,
         })
-        messages.set(channel, rendered)
+        // What the channel would get: the ledger stores the message as JSON and sends that.
+        messages.set(
+          channel,
+          rendered.ok ? { ok: true, message: JSON.parse(rendered.json) as unknown } : rendered,
+        )
         deliveries.push({
           id: `fake-${this.#recorded.length + recorded.length}-${channel}`,
           recipientId: recipient.id,
@@ -107,10 +120,12 @@ export class NotificationFake implements Notifier {
           reason: rendered.ok ? undefined : rendered.reason,
         })
       }
-      recorded.push({ notification, recipient, channels, messages })
+      recorded.push({ notification, recipient, digest, channels, messages })
     }
     await afterCommit(() => {
-      this.#recorded.push(...recorded)
+      this.#recorded.push(
+        ...recorded.filter((entry) => entry.digest !== undefined || entry.channels.length > 0),
+      )
     })
     return { deliveries }
   }
@@ -118,7 +133,7 @@ export class NotificationFake implements Notifier {
   /** What was recorded of `type`, for `recipient` (or its id) when given, in order. */
   sent<N>(type: NotificationClass<N>, recipient?: Recipient | string): SentNotification<N>[] {
     const id = typeof recipient === 'string' ? recipient : recipient?.id
-    return this.#recorded
+    return this.#sent()
       .filter(
         (entry) =>
           entry.notification instanceof type && (id === undefined || entry.recipient.id === id),
@@ -166,9 +181,9 @@ export class NotificationFake implements Notifier {
     }
   }
 
-  /** Fails when anything was recorded. */
+  /** Fails when anything was sent. */
   assertNothingSent(): void {
-    if (this.#recorded.length > 0) {
+    if (this.#sent().length > 0) {
       throw new AssertionError({ message: `Expected no notification; ${this.#summary()}` })
     }
   }
@@ -178,11 +193,27 @@ export class NotificationFake implements Notifier {
     this.#recorded = []
   }
 
+  /** What went out: the recorded notifications with a channel that rendered, or in a digest. */
+  #sent(): Recorded[] {
+    return this.#recorded.filter(
+      (entry) => entry.digest !== undefined || [...entry.messages.values()].some((m) => m.ok),
+    )
+  }
+
   #summary(): string {
-    if (this.#recorded.length === 0) return 'nothing was sent.'
-    return `sent: ${this.#recorded
-      .map((entry) => `${notificationType(entry.notification)} to '${entry.recipient.id}'`)
-      .join(', ')}.`
+    const sent = this.#sent()
+    const line = (entry: Recorded) =>
+      `${notificationType(entry.notification)} to '${entry.recipient.id}'`
+    const failed = this.#recorded
+      .filter((entry) => !sent.includes(entry))
+      .map((entry) => {
+        const reasons = [...entry.messages.values()].flatMap((m) => (m.ok ? [] : [m.reason]))
+        return `${line(entry)} (${reasons.join('; ')})`
+      })
+    const said = sent.length === 0 ? 'nothing was sent' : `sent: ${sent.map(line).join(', ')}`
+    return failed.length === 0
+      ? `${said}.`
+      : `${said}; rendered on no channel: ${failed.join(', ')}.`
   }
 }
 
@@ -195,7 +226,7 @@ function toSent<N>(entry: Recorded): SentNotification<N> {
       const rendered = entry.messages.get(channel)
       if (rendered === undefined) {
         throw new AssertionError({
-          message: `${notificationType(entry.notification)} did not go to '${entry.recipient.id}' on '${channel}' (only ${entry.channels.join(', ') || 'no channel'}).`,
+          message: `${notificationType(entry.notification)} did not go to '${entry.recipient.id}' on '${channel}' (${entry.digest === undefined ? `only ${entry.channels.join(', ') || 'no channel'}` : `it joined the digest '${entry.digest}'`}).`,
         })
       }
       if (!rendered.ok) {

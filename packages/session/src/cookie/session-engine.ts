@@ -96,6 +96,12 @@ export class SessionEngine {
         payload = opened.payload
         // Sealed with an older key: re-seal with the newest, so the old key can be retired.
         if (opened.keyId !== this.#config.newestKeyId) reissue = true
+        if (opened.clockAhead) {
+          reissue = true
+          this.#logger.warn(
+            "A session cookie was sealed ahead of this server's clock by over a minute: its life now runs on this clock. Check that every server keeps time (NTP).",
+          )
+        }
       } else {
         clear = true
         this.#reportInvalid(opened)

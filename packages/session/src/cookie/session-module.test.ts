@@ -7,6 +7,7 @@ import { SessionConfigError, SessionTooLargeError } from '../errors.js'
 import { MemorySessionRegistry } from '../registry/memory/memory-session-registry.js'
 import { FakeBrowser } from './fake-browser.js'
 import { session } from './session.js'
+import { CLOCK_SKEW_TOLERANCE_MS } from './session-codec.js'
 import {
   type InvalidSessionEvent,
   resolveSessionConfig,
@@ -330,6 +331,39 @@ describe('expiry', () => {
     await browser.request({}, () => current().login('u1'))
     app.clock.advance(50 * 60_000)
     expect((await browser.request({}, () => current().userId)).body).toBe('u1')
+  })
+
+  it('gives a cookie sealed by a server whose clock runs fast no life past its ttl here', async () => {
+    // Counted from an issued-at in the future, the idle ttl (and the absolute age, from a
+    // created-at there) ran from that future: a fast server's cookie outlived its ttl here.
+    const { app, browser } = await start({ ttl: 3600, rolling: 60, absoluteTtl: 7200 })
+    const correct = app.clock.nowMs()
+    const sealAhead = async (aheadMs: number) => {
+      app.clock.set(correct + aheadMs) // the server that answers runs this far ahead
+      await browser.request({}, () => current().login('u1'))
+      app.clock.set(correct)
+    }
+    // Two hours ahead: its life runs from now here, and the cookie is re-issued on this clock.
+    await sealAhead(2 * 3600_000)
+    const seen = await browser.request({}, () => current().userId)
+    expect(seen.body).toBe('u1')
+    expect(seen.setCookies).toHaveLength(1)
+    app.clock.set(correct + 3600_000 + 1)
+    expect((await browser.request({}, () => current().userId)).body).toBeUndefined()
+    // Nor past its absolute maximum age, however active.
+    await sealAhead(2 * 3600_000)
+    for (const minutes of [0, 50, 100]) {
+      app.clock.set(correct + minutes * 60_000)
+      expect((await browser.request({}, () => current().userId)).body).toBe('u1')
+    }
+    app.clock.set(correct + 7200_000 + 1)
+    expect((await browser.request({}, () => current().userId)).body).toBeUndefined()
+    // Within CLOCK_SKEW_TOLERANCE_MS it is left as sealed: at most that much past its ttl.
+    await sealAhead(CLOCK_SKEW_TOLERANCE_MS)
+    const near = await browser.request({}, () => current().userId)
+    expect(near).toMatchObject({ body: 'u1', setCookies: [] })
+    app.clock.set(correct + CLOCK_SKEW_TOLERANCE_MS + 3600_000 + 1)
+    expect((await browser.request({}, () => current().userId)).body).toBeUndefined()
   })
 
   it('without rolling, ends ttl after the last save', async () => {

@@ -60,6 +60,33 @@ describe('httpPost', () => {
     expect(receiver.requests.length).toBe(before)
   })
 
+  it('takes the answer from the first 16 KiB of the body: one that never ends is still a 2xx, not a timeout', async () => {
+    const endless = await startLocalServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' })
+      const chunk = Buffer.alloc(64 * 1024, 'a')
+      const pour = () => {
+        while (!response.destroyed && response.write(chunk)) {}
+      }
+      response.on('drain', pour)
+      pour()
+    })
+    try {
+      const result = await httpPost({
+        url: endless.url,
+        headers: {},
+        body: '{}',
+        signal: new AbortController().signal,
+        timeoutMs: 2_000,
+        guard: new AddressGuard({ allow: ['127.0.0.1/32'] }),
+        agents,
+      })
+      expect(result).toMatchObject({ kind: 'response', status: 200 })
+      expect(result.kind === 'response' && result.body.length).toBe(16 * 1024)
+    } finally {
+      await endless.close()
+    }
+  })
+
   it('checks the address without agents too: never through the global agent, which an environment proxy may take over', async () => {
     // What NODE_USE_ENV_PROXY=1 makes of the global agent: the proxy gets the name and connects
     // to it itself, so no lookup of ours runs.

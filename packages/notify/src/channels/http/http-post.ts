@@ -36,7 +36,8 @@ export interface HttpPostOptions {
 
 /**
  * The outcome of a POST:
- * - `response`: the server answered (status, headers, the first 16 KiB of the body);
+ * - `response`: the server answered (status, headers, the first 16 KiB of the body: no more is
+ *   read, whatever follows);
  * - `refused`: the guard refused the address or the URL (never connected);
  * - `failed`: no answer; `connected` says whether the request may have reached the server
  *   (a refused connection or a DNS failure did not; a timeout or reset after connecting may).
@@ -195,18 +196,24 @@ function postOnce(url: URL, options: HttpPostOptions): Promise<HttpPostResult> {
     request.on('response', (response) => {
       const chunks: Buffer[] = []
       let size = 0
-      response.on('data', (chunk: Buffer) => {
-        if (size < BODY_LIMIT) chunks.push(chunk)
-        size += chunk.length
-      })
-      response.on('end', () =>
+      const answer = () =>
         finish({
           kind: 'response',
           status: response.statusCode ?? 0,
           headers: response.headers,
           body: Buffer.concat(chunks).toString('utf8').slice(0, BODY_LIMIT),
-        }),
-      )
+        })
+      response.on('data', (chunk: Buffer) => {
+        chunks.push(chunk)
+        size += chunk.length
+        // The answer is in once the limit is read: reading on (a body that never ends) would
+        // turn a 2xx into a timeout, a transient failure sent again.
+        if (size >= BODY_LIMIT) {
+          answer()
+          response.destroy()
+        }
+      })
+      response.on('end', answer)
       response.on('error', (error) =>
         finish({ kind: 'failed', connected: true, code: codeOf(error), reason: error.message }),
       )
