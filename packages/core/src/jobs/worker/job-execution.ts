@@ -146,8 +146,10 @@ export class JobExecution implements JobContext {
       }
       if (prepared === undefined) start(undefined)
       else
-        prepared.values.then((values) => start(values[prepared.index]), (error) =>
-          settle(error ?? new Error(`Job '${this.name}': prepare rejected with nothing.`)),
+        prepared.values.then(
+          (values) => start(values[prepared.index]),
+          (error) =>
+            settle(error ?? new Error(`Job '${this.name}': prepare rejected with nothing.`)),
         )
     })
   }
