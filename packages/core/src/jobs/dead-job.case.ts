@@ -22,8 +22,9 @@ export function deadJobCase(): {
     attempts: 2,
     backoff: { baseMs: 0, maxMs: 0 },
     handler: ({ fail }) => {
-      // A driver's error quotes the URL it failed on: its password is never kept with the job.
-      if (fail === 'always') throw new Error(`still broken: ${BROKEN_URL}`)
+      // A driver's error quotes the URL it failed on, a client's the key it sent: neither is
+      // kept with the job.
+      if (fail === 'always') throw new Error(`still broken: ${BROKEN_URL} with api_key=sk_42`)
       if (fail === 'permanent') throw new PermanentJobError('bad address')
     },
     onDead: (payload, job) => {
@@ -56,7 +57,8 @@ export function deadJobCase(): {
           id: 'retried',
           attempt: 2,
           code: undefined,
-          message: 'still broken: postgres://admin:[redacted]@db.internal/prod',
+          message:
+            'still broken: postgres://admin:[redacted]@db.internal/prod with api_key=[redacted]',
         },
       ])
       const dead = await jobs.list({ state: 'dead', name: mortal.name })
@@ -65,8 +67,10 @@ export function deadJobCase(): {
         'retried',
       ])
       const messages = dead.flatMap((job) => job.errors.map((error) => error.message))
-      expect(messages).toContain('still broken: postgres://admin:[redacted]@db.internal/prod')
-      expect(messages.join('\n')).not.toContain('hunter2')
+      expect(messages).toContain(
+        'still broken: postgres://admin:[redacted]@db.internal/prod with api_key=[redacted]',
+      )
+      expect(messages.join('\n')).not.toMatch(/hunter2|sk_42/)
     },
   }
 }

@@ -218,6 +218,99 @@ describe('createLogger', () => {
     )
   })
 
+  it('censors a secret written as text (key=value, key: value, JSON in a string), however it reaches the line', () => {
+    const out = capture()
+    const logger = createLogger({ level: 'info', destination: out })
+    const spellings = [
+      'password',
+      'PASSWORD',
+      'passwd',
+      'secret',
+      'token',
+      'access_token',
+      'refreshToken',
+      'api_key',
+      'apiKey',
+      'X-Api-Key',
+      'Authorization',
+      'proxy-authorization',
+      'cookie',
+      'Set-Cookie',
+      'credit_card',
+      'cardNumber',
+      'cvv',
+    ]
+    const forms = [
+      (name: string, value: string) => `${name}=${value}`,
+      (name: string, value: string) => `/cb?page=2&${name}=${value}&next=1`,
+      (name: string, value: string) => `${name}: ${value}`,
+      (name: string, value: string) => `${name}:${value},`,
+      (name: string, value: string) => `${name}: "${value} with spaces"`,
+      (name: string, value: string) => `${name}='${value}'`,
+      (name: string, value: string) => `user[${name}]=${value}`,
+      (name: string, value: string) => JSON.stringify({ user: 'ada', [name]: value }),
+      (name: string, value: string) => JSON.stringify(JSON.stringify({ [name]: value })),
+      (name: string, value: string) => `${name}: Bearer ${value}`,
+    ]
+    // Q marks the value: the text around it never holds one.
+    const around = fc.stringMatching(/^[a-z .,;()-]{0,20}$/)
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...spellings),
+        fc.constantFrom(...forms),
+        fc.stringMatching(/^[A-Za-z0-9._~+/%!@#$^*(),;:{}=-]{0,24}$/),
+        around,
+        around,
+        (name, form, tail, before, after) => {
+          // A secret has a digit: a bare `password:` before a short word is prose (next test).
+          const value = `Q7${tail}`
+          const text = `${before} ${form(name, value)} ${after}`
+          logger.info(text)
+          logger.info({ note: text }, 'noted')
+          logger.error({ err: new Error(text) }, 'failed')
+          const logged = out.text().split('\n').slice(-4).join('\n')
+          expect(logged).not.toContain(value)
+          expect(logged).toContain('[redacted]')
+        },
+      ),
+    )
+  })
+
+  it('leaves text alone that holds no secret written as name=value or name: value', () => {
+    const out = capture()
+    const logger = createLogger({ level: 'info', destination: out })
+    const words = [
+      'password',
+      'Token',
+      'secret',
+      'api_key',
+      'cookie',
+      'reset',
+      'your',
+      'the',
+      'in',
+      '12',
+    ]
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(...words), { maxLength: 12 }),
+        fc.array(fc.constantFrom(' ', ', ', '. ', '; ', ' - ', '\n', ' (', ') '), {
+          maxLength: 12,
+        }),
+        fc.constantFrom('PASSWORD', 'API_KEY', 'token', 'Secret'),
+        fc.stringMatching(/^[a-z]{1,15}$/),
+        (chosen, gaps, label, word) => {
+          const prose = chosen.map((w, i) => `${w}${gaps[i] ?? ' '}`).join('')
+          // As a ConfigError lists a variable: `API_KEY: must be at least 32 characters`; the
+          // word may be an authentication scheme's name (`token: basic auth failed`).
+          const text = `${prose}${label}: ${word} be at least 32 characters; ${label}: basic auth`
+          logger.info(text)
+          expect(out.lines().at(-1)?.msg).toBe(text)
+        },
+      ),
+    )
+  })
+
   it('censors a URL password holding any character, however the URL reaches the line', () => {
     // Child bindings, format arguments and deep fields were written as given while the censor
     // ran on a log call's arguments; then a password holding a space or a quote ended its

@@ -30,7 +30,8 @@ export function isSecretName(name: string): boolean {
 /**
  * `line`, a JSON text (a log line), with the value of every field named as a secret (see
  * {@link isSecretName}) replaced by `"[redacted]"`, at any depth: in the logged object, a
- * child's bindings, an error's own fields and causes.
+ * child's bindings, an error's own fields and causes. Inside every other string of the line, a
+ * secret written as text is censored too (see {@link withoutSecretPairs}).
  */
 export function jsonWithoutSecretFields(line: string): string {
   if (!MAY_HOLD.test(line)) return line
@@ -45,11 +46,18 @@ export function jsonWithoutSecretFields(line: string): string {
     const end = stringEnd(line, i)
     let colon = end
     while (line[colon] === ' ') colon++
-    if (
-      line[colon] !== ':' ||
-      !MAY_HOLD.test(line.slice(i + 1, end - 1)) ||
-      !isSecretName(JSON.parse(line.slice(i, end)) as string)
-    ) {
+    const literal = line.slice(i, end)
+    if (!MAY_HOLD.test(literal)) {
+      i = end
+      continue
+    }
+    const text = JSON.parse(literal) as string
+    if (line[colon] !== ':' || !isSecretName(text)) {
+      const censored = withoutSecretPairs(text)
+      if (censored !== text) {
+        out += line.slice(from, i) + JSON.stringify(censored)
+        from = end
+      }
       i = end
       continue
     }
@@ -95,4 +103,91 @@ function valueEnd(line: string, start: number): number {
     }
   }
   return line.length
+}
+
+// A name not inside a longer one, an optional closing quote (JSON in a string, escaped at any
+// depth) or bracket (`user[password]=`), then '=' or ':'.
+const PAIR = /(?<![\w-])([\w-]+)(\\*["'])?\]?[ \t]*([:=])[ \t]*/g
+// Where an unquoted value ends: a space, a query string's '&', a quote (escaped or not).
+// Anything else (',', ';', '}') is taken as part of it: the censor may take more than the
+// secret, never less.
+const UNQUOTED_END = /[\s&"']|\\+["']/g
+// A cookie runs to the end of its line: `Cookie: a=1; b=2`.
+const LINE_END = /[\r\n"]|\\+"/g
+// An authorization may be `Bearer abc`: a first word followed by a space and more text is taken
+// with the word after it, so a scheme's credentials go too.
+const TWO_WORDS = /[\w-]+ +(?:(?!\\+["'])[^\s&"'])+/y
+// The same after any secret's name, for the schemes of HTTP authentication (`token: Bearer
+// abc1`), unless a short word of letters follows (`password: basic auth failed` is prose).
+const SCHEME =
+  /(?:basic|bearer|digest|dpop|negotiate|ntlm|token) +(?![A-Za-z]{1,15}(?![^\s&"']))(?:(?!\\+["'])[^\s&"'])+/iy
+const QUOTE = /\\*["']/y
+// After a bare `name:`, a short word of letters is prose, not a secret: `password: must be at
+// least 12 characters`, `API_KEY: is missing`. A secret has a digit, a symbol or length.
+const PROSE_WORD = /[A-Za-z]{1,15}(?![^\s&"'])/y
+// Header names: `Authorization: Bearer abc` is a header, whatever follows the ':'.
+const HEADERS = new Set(['authorization', 'proxyauthorization', 'cookie', 'setcookie', 'xapikey'])
+
+/**
+ * `text` with the value of every secret written as text censored: `password=hunter2`,
+ * `?token=abc&api_key=xyz`, `Authorization: Bearer abc`, `{"password":"hunter2"}`, for every
+ * name {@link isSecretName} knows. A quoted value is censored to its closing quote, a cookie to
+ * the end of its line, any other to the next space, '&' or quote. Text without such a name
+ * followed by '=' or ':' comes out as it went in, and so does a label in prose: after a bare
+ * `password:` (not a header's name), a short word of letters is taken for the text it is.
+ */
+export function withoutSecretPairs(text: string): string {
+  if (!MAY_HOLD.test(text)) return text
+  let out = ''
+  let from = 0
+  PAIR.lastIndex = 0
+  for (let match = PAIR.exec(text); match !== null; match = PAIR.exec(text)) {
+    const name = (match[1] as string).replace(/[-_]/g, '').toLowerCase()
+    if (!SECRET_NAMES.has(name)) {
+      // The name may be a value of its own (`a=token=x`): look again right after it.
+      PAIR.lastIndex = match.index + (match[1] as string).length
+      continue
+    }
+    const labelled = match[3] === ':' && match[2] === undefined && !HEADERS.has(name)
+    PROSE_WORD.lastIndex = PAIR.lastIndex
+    SCHEME.lastIndex = PAIR.lastIndex
+    const [start, end] = SCHEME.test(text)
+      ? [PAIR.lastIndex, SCHEME.lastIndex]
+      : labelled && PROSE_WORD.test(text)
+        ? [PAIR.lastIndex, PAIR.lastIndex]
+        : valueRegion(text, PAIR.lastIndex, name)
+    if (end > start) {
+      out += `${text.slice(from, start)}[redacted]`
+      from = end
+    }
+    PAIR.lastIndex = Math.max(end, PAIR.lastIndex)
+  }
+  return from === 0 ? text : out + text.slice(from)
+}
+
+/** Where the value that starts at `at` (after a secret name and its '=' or ':') is. */
+function valueRegion(text: string, at: number, name: string): [number, number] {
+  QUOTE.lastIndex = at
+  const quote = QUOTE.exec(text)?.[0]
+  if (quote !== undefined) {
+    const start = at + quote.length
+    const close = quote.length === 1 ? closing(text, start, quote) : text.indexOf(quote, start)
+    return [start, close === -1 ? text.length : close]
+  }
+  if (name.endsWith('authorization')) {
+    TWO_WORDS.lastIndex = at
+    if (TWO_WORDS.test(text)) return [at, TWO_WORDS.lastIndex]
+  }
+  const end = name.endsWith('cookie') ? LINE_END : UNQUOTED_END
+  end.lastIndex = at
+  return [at, end.exec(text)?.index ?? text.length]
+}
+
+/** The index of the unescaped `quote` that closes a value starting at `from`, or -1. */
+function closing(text: string, from: number, quote: string): number {
+  for (let i = from; i < text.length; i++) {
+    if (text[i] === '\\') i++
+    else if (text[i] === quote) return i
+  }
+  return -1
 }

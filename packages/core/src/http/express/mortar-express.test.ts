@@ -68,10 +68,15 @@ describe('mortarErrorHandler', () => {
     }
   })
 
-  it('maps an http-errors style 4xx status to a problem with a safe message', async () => {
+  it('maps an http-errors 4xx meant for the client (expose) to a problem with a safe message', async () => {
     const server = express()
     server.use(() => {
-      throw Object.assign(new Error('Forbidden because of internal rule 17'), { status: 403 })
+      // As http-errors builds them, for body-parser and Express.
+      throw Object.assign(new Error('Forbidden because of internal rule 17'), {
+        status: 403,
+        statusCode: 403,
+        expose: true,
+      })
     })
     server.use(mortarErrorHandler())
     const started = await listen(server)

@@ -17,12 +17,12 @@ import {
   runInRequestContext,
   runRequestStartHooks,
 } from '../../context/index.js'
-import { MortarError, NotFoundError, type RenderedProblem } from '../../errors/index.js'
+import { NotFoundError, type RenderedProblem } from '../../errors/index.js'
 import {
   type AdapterApp,
-  codeForStatus,
   disposeRequestScope,
   forgetResponse,
+  isHttpException,
   isEventStream,
   PayloadTooLargeError,
   parseBodyJson,
@@ -264,19 +264,6 @@ function readBodyJsonAsClient(c: Context): void {
 }
 
 // Hono's HTTPException, known by shape so that hono is never loaded at run time.
-interface HttpExceptionLike extends Error {
-  readonly status: number
-  getResponse(): Response
-}
-
-function isHttpException(error: unknown): error is HttpExceptionLike {
-  return (
-    error instanceof Error &&
-    typeof (error as Partial<HttpExceptionLike>).getResponse === 'function' &&
-    typeof (error as Partial<HttpExceptionLike>).status === 'number'
-  )
-}
-
 function problemResponse(
   c: Context,
   error: unknown,
@@ -284,21 +271,13 @@ function problemResponse(
   app: Pick<AdapterApp, 'logger'> | undefined,
 ): Response {
   let headers: Headers | undefined
-  let renderable = error
   if (isHttpException(error)) {
-    // Its message was written for the client (Hono shows it too); 5xx ones stay hidden anyway.
-    renderable = new MortarError(
-      codeForStatus(error.status),
-      error.status,
-      error.message || 'The request cannot be processed.',
-      { cause: error },
-    )
     // Keep the prepared response's headers, such as bearerAuth's WWW-Authenticate.
     headers = new Headers(error.getResponse().headers)
     headers.delete('content-type')
     headers.delete('content-length')
   }
-  const problem: RenderedProblem = renderHttpError(renderable, {
+  const problem: RenderedProblem = renderHttpError(error, {
     logger: app?.logger,
     requestId,
     method: c.req.method,

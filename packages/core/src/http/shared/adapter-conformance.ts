@@ -200,6 +200,14 @@ class PaymentDeclinedError extends MortarError {
 }
 
 const SECRET = 'postgres://admin:hunter2@db.internal/prod'
+
+// Fields a dependency's error may carry; none of them makes it the client's.
+const DEPENDENCY_STATUSES: Readonly<Record<string, object | undefined>> = {
+  'stripe-402': { statusCode: 402, type: 'StripeCardError' },
+  'driver-404': { status: 404, code: 'ENOTFOUND' },
+  'hidden-409': { status: 409, statusCode: 409, expose: false },
+  'fastify-free-400': { statusCode: 400, code: 'ERR_BAD_OPTION', validation: [] },
+}
 const WAVES = 5
 const WAVE_SIZE = 200
 
@@ -300,6 +308,12 @@ export function adapterConformance(name: string, start: StartServer): void {
           if (kind === 'custom') throw new PaymentDeclinedError()
           // The app parsing data it stored, not the request's body: a server error.
           if (kind === 'stored-json') JSON.parse('{"trip": ')
+          // A dependency's error that carries an HTTP status of its own (a payment provider's
+          // 402, a driver's 404, an http-errors one not for the client): not the client's.
+          const status = DEPENDENCY_STATUSES[kind ?? '']
+          if (status !== undefined) {
+            throw Object.assign(new Error(`Connection to ${SECRET} refused`), status)
+          }
           throw new Error(`Connection to ${SECRET} refused`)
         },
       },
@@ -966,7 +980,13 @@ export function adapterConformance(name: string, start: StartServer): void {
       it('renders an unknown error as a 500 that shows nothing internal, and logs it', async () => {
         // 'stored-json': a SyntaxError of the app's own JSON.parse was taken for a malformed
         // body, answered 400 and never logged.
-        for (const kind of ['boom', 'after-await', 'stored-json']) {
+        // A dependency's error with a 4xx statusCode or status rendered as that status, unlogged.
+        for (const kind of [
+          'boom',
+          'after-await',
+          'stored-json',
+          ...Object.keys(DEPENDENCY_STATUSES),
+        ]) {
           logged.length = 0
           const response = await get(`/fail?kind=${kind}&token=s3cr3t`, {
             'x-request-id': `boom-${kind}`,

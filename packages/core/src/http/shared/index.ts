@@ -25,7 +25,7 @@ export {
   UnsupportedMediaTypeError,
   withBodyJson,
 } from './http-errors.js'
-export { codeForStatus, normalizeHttpError } from './normalize-http-error.js'
+export { isHttpException, normalizeHttpError } from './normalize-http-error.js'
 export type { RenderHttpErrorOptions } from './render-http-error.js'
 export { pathOf, renderHttpError } from './render-http-error.js'
 export { nodeContextOpener } from './node-context-opener.js'

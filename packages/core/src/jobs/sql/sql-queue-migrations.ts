@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import { MYSQL_EXACT_COLLATION } from '../../persistence/database/exact-text.js'
+import { convertToExactUtf8, MYSQL_EXACT_COLLATION } from '../../persistence/database/exact-text.js'
 import type { Migration, ModuleMigrations } from '../../persistence/migrations/index.js'
 
 /**
@@ -111,9 +111,25 @@ const addClaimToken: Migration = {
   },
 }
 
+/**
+ * MariaDB only: both tables in UTF-8 with the exact collation. 0001 and 0002 create them so now;
+ * a database they were applied to by an older Mortar may hold another charset or a padding
+ * collation (`'a'` and `'a '` one dedup key). Converts only a table that differs.
+ */
+const convertToUtf8mb4: Migration = {
+  async up(db, { engine }) {
+    if (engine !== 'mysql') return
+    await convertToExactUtf8(db, 'mortar_job')
+    await convertToExactUtf8(db, 'mortar_schedule')
+  },
+  // The tables stay as 0001 and 0002 make them, so `migrate down` goes on past this one.
+  async down() {},
+}
+
 /** The migrations of the SQL job queue's tables, recorded under the `mortar.jobs` module. */
 export const sqlQueueMigrations: ModuleMigrations = Object.freeze({
   '0001_create_mortar_job': createJobTable,
   '0002_create_mortar_schedule': createScheduleTable,
   '0003_add_mortar_job_claim_token': addClaimToken,
+  '0004_convert_mortar_job_to_utf8mb4': convertToUtf8mb4,
 })

@@ -12,6 +12,7 @@ import type { Logger } from '../../logger/logger.js'
 import { backoffDelay } from '../backoff.js'
 import type { JobDefinition } from '../define-job.js'
 import type { JsonValue } from '../job-context.js'
+import { withoutSecretPairs } from '../../logger/secret-fields.js'
 import { withoutUrlPasswords } from '../../logger/url-passwords.js'
 import { isPermanentJobError, JobError } from '../job-errors.js'
 import type { CompanionWrite, CompletionWrite } from '../job-queue.js'
@@ -795,7 +796,7 @@ function parsePayload(definition: JobDefinition, job: ClaimedJob): unknown {
 
 // The message is kept with the job (at rest, in `mortar jobs dead`, given to onDead), so it is
 // censored as the logger censors it: a driver's or client's error quotes the URL it failed on,
-// password included.
+// password included, or the key it sent (`api_key=…`).
 function attemptError(attempt: number, nowMs: number, error: unknown): AttemptError {
   const at = new Date(nowMs).toISOString()
   if (error instanceof Error) {
@@ -804,11 +805,15 @@ function attemptError(attempt: number, nowMs: number, error: unknown): AttemptEr
       attempt,
       at,
       name: error.name,
-      message: withoutUrlPasswords(error.message),
+      message: censored(error.message),
       ...(typeof code === 'string' ? { code } : {}),
     }
   }
-  return { attempt, at, name: 'NonError', message: withoutUrlPasswords(String(error)) }
+  return { attempt, at, name: 'NonError', message: censored(String(error)) }
+}
+
+function censored(text: string): string {
+  return withoutUrlPasswords(withoutSecretPairs(text))
 }
 
 async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {

@@ -159,6 +159,7 @@ export function parseDatabaseUrl(input: string | DatabaseOptions): ParsedDatabas
     )
   }
   refuseParameters(engine, [...parsed.searchParams.keys()], SERVER_PARAMETERS[engine])
+  refuseNonUtf8(engine, parsed.searchParams)
   const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''))
   if (engine === 'mysql' && database === '') {
     // mysql2 connects without one, then every query fails with "No database selected".
@@ -247,6 +248,32 @@ function refuseParameters(
       .join(
         ', ',
       )}. Remove ${unknown.length === 1 ? 'it' : 'them'}; supported: ${[...known].join(', ')}.`,
+  )
+}
+
+// The encodings a URL may set. Any other loses text without an error: mysql2 writes a character
+// its charset lacks (an emoji in latin1) as '?', and pg decodes the server's UTF-8 with the
+// client_encoding it is given (or the server reads UTF-8 as the one options set).
+const UTF8MB4 = /^utf8mb4(_|$)/i
+const UTF8 = /^utf-?8$/i
+const OPTIONS_ENCODING = /(?:-c\s*|--)client[_-]encoding\s*=\s*'?([^\s']*)/gi
+
+function refuseNonUtf8(engine: DatabaseEngine, parameters: URLSearchParams): void {
+  const set =
+    engine === 'mysql'
+      ? parameters.getAll('charset').filter((charset) => !UTF8MB4.test(charset))
+      : [
+          ...parameters.getAll('client_encoding'),
+          ...parameters
+            .getAll('options')
+            .flatMap((options) =>
+              [...options.matchAll(OPTIONS_ENCODING)].map((match) => match[1] ?? ''),
+            ),
+        ].filter((encoding) => !UTF8.test(encoding))
+  if (set.length === 0) return
+  throw new DatabaseError(
+    'E_DATABASE_URL',
+    `The ${engine} database URL sets the connection's encoding to '${set[0]}', which would lose or garble text: ${engine === 'mysql' ? 'use charset=utf8mb4 or leave charset out' : 'use UTF8 or leave client_encoding out'}.`,
   )
 }
 

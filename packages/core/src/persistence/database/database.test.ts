@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import fc from 'fast-check'
 import { type Kysely, type KyselyPlugin, sql } from 'kysely'
 import { describe, expect, it } from 'vitest'
 import { testEngines, privateDatabaseUrl } from '../../testing/test-databases.js'
@@ -108,6 +109,51 @@ describe('parseDatabaseUrl', () => {
       expect((error as DatabaseError).code).toBe('E_DATABASE_URL')
       expect((error as DatabaseError).message).toContain(`'${name}'`)
       expect(exposed(error)).not.toContain(PASSWORD)
+    }
+  })
+
+  it('refuses a connection encoding that would lose or garble text, and takes UTF-8 in any spelling', () => {
+    const refused = (url: string) => {
+      try {
+        parseDatabaseUrl(url)
+        return undefined
+      } catch (error) {
+        return (error as DatabaseError).code
+      }
+    }
+    // mysql2 writes what its charset lacks as '?'; pg decodes with the encoding it is given.
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 1 }).filter((name) => !/^utf8mb4(_|$)/i.test(name)),
+        fc.string({ minLength: 1 }).filter((name) => !/^utf-?8$/i.test(name)),
+        (charset, encoding) => {
+          expect(refused(`mysql://h/db?charset=${encodeURIComponent(charset)}`)).toBe(
+            'E_DATABASE_URL',
+          )
+          expect(refused(`postgres://h/db?client_encoding=${encodeURIComponent(encoding)}`)).toBe(
+            'E_DATABASE_URL',
+          )
+          const options = encodeURIComponent(`-c search_path=a -c client_encoding=${encoding}`)
+          expect(refused(`postgres://h/db?options=${options}`)).toBe('E_DATABASE_URL')
+        },
+      ),
+    )
+    for (const url of [
+      'mysql://h/db?charset=latin1',
+      'mysql://h/db?charset=utf8',
+      'mysql://h/db?charset=UTF8_GENERAL_CI',
+      'postgres://h/db?options=--client-encoding%3DLATIN1',
+    ]) {
+      expect(refused(url), url).toBe('E_DATABASE_URL')
+    }
+    for (const url of [
+      'mysql://h/db?charset=utf8mb4',
+      'mysql://h/db?charset=UTF8MB4_UNICODE_CI',
+      'postgres://h/db?client_encoding=utf8',
+      'postgres://h/db?options=-c%20client_encoding%3DUTF8',
+      'postgres://h/db?options=-c%20search_path%3Dshop',
+    ]) {
+      expect(refused(url), url).toBeUndefined()
     }
   })
 

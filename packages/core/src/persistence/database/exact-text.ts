@@ -1,3 +1,4 @@
+import { type QueryExecutorProvider, sql } from 'kysely'
 import type { DatabaseEngine } from './database-url.js'
 
 /**
@@ -32,4 +33,29 @@ export const MYSQL_EXACT_COLLATION =
  */
 export function exactTextType(engine: DatabaseEngine, type: string): string {
   return engine === 'mysql' ? `${type} character set utf8mb4 ${MYSQL_EXACT_COLLATION}` : type
+}
+
+// The collations MYSQL_EXACT_COLLATION picks: MariaDB's, then MySQL 8's.
+const EXACT_COLLATIONS = ['utf8mb4_nopad_bin', 'utf8mb4_0900_bin']
+
+/**
+ * MySQL/MariaDB: converts `table` and its text columns to UTF-8 with the exact collation, unless
+ * they have it already. A table created without a charset takes the database's default (latin1 on
+ * many servers), which refuses an emoji or stores it as `?`; one created by an older Mortar may
+ * hold a padding collation, where `'a'` and `'a '` are one key.
+ */
+export async function convertToExactUtf8(db: QueryExecutorProvider, table: string): Promise<void> {
+  const found = await sql<{ inexact: number | string }>`
+    select count(*) as inexact from information_schema.tables t
+    left join information_schema.columns c
+      on c.table_schema = t.table_schema and c.table_name = t.table_name
+      and c.collation_name is not null and c.collation_name not in (${sql.join(EXACT_COLLATIONS)})
+    where t.table_schema = database() and t.table_name = ${table}
+      and (t.table_collation not in (${sql.join(EXACT_COLLATIONS)}) or c.column_name is not null)`.execute(
+    db,
+  )
+  if (Number(found.rows[0]?.inexact ?? 0) === 0) return
+  await sql`alter table ${sql.table(table)} convert to character set utf8mb4 ${sql.raw(MYSQL_EXACT_COLLATION)}`.execute(
+    db,
+  )
 }

@@ -1,6 +1,7 @@
 import { type Kysely, sql, type Transaction } from 'kysely'
 import { DatabaseError } from '../database/database-error.js'
 import { engineOf } from '../database/database-engine.js'
+import { convertToExactUtf8, MYSQL_EXACT_COLLATION } from '../database/exact-text.js'
 import type {
   MigrationContext,
   MigrationDatabase,
@@ -226,6 +227,7 @@ export class ModuleMigrator {
   }
 
   async #ensureTable(db: Kysely<unknown>): Promise<void> {
+    const mysql = engineOf(this.#db) === 'mysql'
     await db.schema
       .createTable(this.#table)
       .ifNotExists()
@@ -233,7 +235,15 @@ export class ModuleMigrator {
       .addColumn('module', 'varchar(255)', (column) => column.notNull())
       .addColumn('seq', 'integer', (column) => column.notNull())
       .addColumn('applied_at', 'varchar(32)', (column) => column.notNull())
+      // Names compare exactly and hold any character, whatever the database's default charset.
+      .$call((builder) =>
+        mysql
+          ? builder.modifyEnd(sql.raw(`default charset = utf8mb4 ${MYSQL_EXACT_COLLATION}`))
+          : builder,
+      )
       .execute()
+    // A history table an older Mortar created took the database's charset.
+    if (mysql) await convertToExactUtf8(db, this.#table)
   }
 
   async #historyExists(): Promise<boolean> {

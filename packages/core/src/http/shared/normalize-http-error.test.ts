@@ -1,0 +1,65 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { toProblem } from '../../errors/index.js'
+import { normalizeHttpError } from './normalize-http-error.js'
+
+const statusOf = (error: unknown) => toProblem(normalizeHttpError(error)).status
+
+// Any value a dependency's error might carry in the fields an HTTP framework's errors use.
+const anyField = fc.oneof(
+  fc.integer({ min: -1000, max: 1000 }),
+  fc.integer({ min: 400, max: 499 }),
+  fc.constantFrom(400, 402, 404, 409, 413, 415, 422),
+  fc.string(),
+  fc.boolean(),
+  fc.constant(undefined),
+)
+
+describe('normalizeHttpError', () => {
+  it('renders any error not meant for the client as a 500, whatever status it carries', () => {
+    fc.assert(
+      fc.property(
+        fc.record(
+          {
+            statusCode: anyField,
+            status: anyField,
+            code: fc.oneof(
+              fc.string().filter((code) => !code.startsWith('FST_')),
+              fc.constantFrom('ENOTFOUND', 'entity.parse.failed', 'card_declined'),
+            ),
+            type: fc.oneof(fc.string(), fc.constantFrom('entity.parse.failed', 'StripeCardError')),
+            expose: fc.oneof(
+              fc.constant(false),
+              fc.constant(undefined),
+              fc.constant('true'),
+              fc.constant(1),
+            ),
+            validation: fc.constant([]),
+          },
+          { requiredKeys: [] },
+        ),
+        (fields) => {
+          expect(statusOf(Object.assign(new Error('from a dependency'), fields))).toBe(500)
+        },
+      ),
+    )
+  })
+
+  it("keeps the 4xx of Fastify's own errors and of http-errors' exposed ones, with a safe message", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 400, max: 499 }),
+        fc.boolean(),
+        fc.string(),
+        (status, fastify, message) => {
+          const fields = fastify
+            ? { code: 'FST_ERR_SOMETHING', statusCode: status }
+            : { status, statusCode: status, expose: true }
+          const problem = toProblem(normalizeHttpError(Object.assign(new Error(message), fields)))
+          expect(problem.status).toBe(status)
+          expect(problem.body.detail).not.toBe(message === '' ? undefined : message)
+        },
+      ),
+    )
+  })
+})
