@@ -1,11 +1,9 @@
-import { createLogger } from '@mortar/core'
-import { createTestApp } from '@mortar/core/testing'
 import { describe, expect, it } from 'vitest'
 import { devMailbox } from '../channels/mail/dev-mailbox.js'
 import { mailChannel } from '../channels/mail/mail-channel.js'
-import { notifyModule } from '../module/notify-module.js'
 import { NOTIFIER } from '../module/notify-tokens.js'
 import { Notification, type RenderContext } from '../notification/notification.js'
+import { notifyTestApp } from '../test-support/notify-test-app.js'
 import { NotificationFake } from '../testing/notification-fake.js'
 
 const zones: string[] = []
@@ -22,16 +20,9 @@ class Reminder extends Notification {
 
 describe('the notifier renders in the zone it schedules in', () => {
   it("gives renderers the module's defaultTimeZone for a recipient without one, as quiet hours and digests use", async () => {
-    const app = createTestApp({
-      database: 'sqlite::memory:',
-      logger: createLogger({ level: 'silent' }),
-      jobs: { workers: false },
-      modules: [
-        notifyModule({
-          channels: [mailChannel({ from: 'shop@example.com', transport: devMailbox() })],
-          defaultTimeZone: 'Asia/Kathmandu',
-        }),
-      ],
+    const app = notifyTestApp({
+      channels: [mailChannel({ from: 'shop@example.com', transport: devMailbox() })],
+      defaultTimeZone: 'Asia/Kathmandu',
     })
     await app.migrate()
     await app.start()
