@@ -56,3 +56,54 @@ describe('analyticsModule retentionDays', () => {
     }
   })
 })
+
+describe('analyticsModule counts and recommendations', () => {
+  const catalogue = defineEvents({
+    searched: z.object({ query: z.string() }),
+    bought: z.object({ items: z.array(z.string()) }),
+  })
+  const build = (options: { counts?: unknown; recommendations?: unknown }) => () =>
+    analyticsModule({ events: catalogue, ...(options as object) })
+
+  it('refuses a key the rollups cannot keep: empty (the daily total row), no text, a counted one past 64 characters', () => {
+    const noKey = fc.oneof(
+      fc.constantFrom('', 'a\u0000b', '\ud800'),
+      fc.anything().filter((value) => typeof value !== 'string'),
+    )
+    fc.assert(
+      fc.property(
+        fc.oneof(noKey, fc.constant('🍵'.repeat(65)), fc.string({ minLength: 65, maxLength: 200 })),
+        (key) => {
+          expect(build({ counts: { searched: [key] } })).toThrow(AnalyticsConfigError)
+        },
+      ),
+    )
+    fc.assert(
+      fc.property(noKey, (key) => {
+        expect(build({ recommendations: { bought: { event: 'bought', items: key } } })).toThrow(
+          AnalyticsConfigError,
+        )
+      }),
+    )
+    for (const key of ['query', 'k'.repeat(64), '🍵'.repeat(64), 'a"b', '__proto__']) {
+      expect(build({ counts: { searched: [key] } })).not.toThrow()
+    }
+  })
+
+  it('refuses an event not in the catalogue, and a source with both or neither of item and items', () => {
+    for (const name of ['viewed', 'toString', '__proto__', 'constructor']) {
+      expect(build({ counts: JSON.parse(`{"${name}": ["query"]}`) })).toThrow(AnalyticsConfigError)
+      expect(build({ recommendations: { viewed: { event: name, item: 'query' } } })).toThrow(
+        AnalyticsConfigError,
+      )
+    }
+    expect(build({ counts: { searched: 'query' } })).toThrow(AnalyticsConfigError)
+    expect(build({ recommendations: { bought: { event: 'bought' } } })).toThrow(
+      AnalyticsConfigError,
+    )
+    expect(
+      build({ recommendations: { bought: { event: 'bought', item: 'x', items: 'items' } } }),
+    ).toThrow(AnalyticsConfigError)
+    expect(build({ counts: { $page: ['path'] } })).not.toThrow()
+  })
+})

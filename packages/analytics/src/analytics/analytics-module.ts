@@ -135,6 +135,7 @@ export function analyticsModule<const E extends EventSchemas>(
     )
   }
   const plan = rollupPlan({
+    events: options.events,
     timeZone,
     counts: options.counts,
     recommendations: options.recommendations,

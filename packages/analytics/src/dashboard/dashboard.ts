@@ -3,6 +3,7 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { currentRequestContext, type FetchHandler, type RequestContext } from '@mortar/core'
 import type { FunnelStepResult, PageDwell, SeriesPoint, TopValue } from '../queries/index.js'
+import { firstChars, MAX_VALUE_CHARS } from '../queries/query-scope.js'
 import type { Recommendation } from '../recommendations/index.js'
 import { localDay, nextStart, startOf } from '../time/zoned-time.js'
 import { problem } from './collector.js'
@@ -98,7 +99,7 @@ export function dashboardHandler(source: DashboardSource, spec: DashboardSpec): 
       90,
       Math.max(1, Math.floor(Number(url.searchParams.get('days') ?? 7)) || 7),
     )
-    const item = url.searchParams.get('item')?.trim().slice(0, 255) ?? ''
+    const item = firstChars(url.searchParams.get('item')?.trim() ?? '', MAX_VALUE_CHARS)
     const html = await renderPage(source, spec, days, item, mountBase(context, url.pathname))
     return new Response(html, {
       headers: {

@@ -159,10 +159,16 @@ export const EVENTS_FROM = `${EVENT_TABLE} e`
 
 /**
  * SQL reading a scalar property of `e.properties` as the text the rollups store: strings,
- * numbers and booleans; `null` for a missing key, JSON null, objects and arrays. A number is
- * its JSON text, as JavaScript's `String()` writes it ({@link scalarText}) on every engine.
+ * numbers and booleans, cut to their first {@link MAX_VALUE_CHARS} characters; `null` for a
+ * missing key, JSON null, objects and arrays. A number is its JSON text, as JavaScript's
+ * `String()` writes it ({@link scalarText}) on every engine. Every query compares and groups
+ * values through it, so an answer from the events is the answer the rollups give.
  */
 export function propertySql(engine: DatabaseEngine, key: string, params: Params): string {
+  return `substr(${wholePropertySql(engine, key, params)}, 1, ${MAX_VALUE_CHARS})`
+}
+
+function wholePropertySql(engine: DatabaseEngine, key: string, params: Params): string {
   if (engine === 'postgres') {
     const k = params.add(key)
     return `(case jsonb_typeof(e.properties -> ${k}) when 'number' then ${postgresNumberText(`(e.properties ->> ${k})`)} when 'string' then e.properties ->> ${k} when 'boolean' then e.properties ->> ${k} end)`
@@ -192,9 +198,30 @@ export function postgresNumberText(text: string): string {
   return `(case when ${text} ~ '^-?([0-9]{22}|0[.]0{6})' then ${sign} || ${mantissa} || 'e' || case when ${exponent} < 0 then '-' else '+' end || abs(${exponent}) else ${text} end)`
 }
 
+/**
+ * The characters a stored value keeps (the rollups' value column). Counted as SQL's `substr`
+ * counts on every engine, by code point: a cut by UTF-16 unit kept fewer characters of a text
+ * with emoji than the rollups (so a long value matched before a rollup and not after, or the
+ * reverse) and could split a pair into an unpaired surrogate, which no query takes.
+ */
+export const MAX_VALUE_CHARS = 255
+
+/** The first `max` characters (code points) of `text`, as SQL's `substr(text, 1, max)`. */
+export function firstChars(text: string, max: number): string {
+  if (text.length <= max) return text
+  let units = 0
+  for (let chars = 0; chars < max && units < text.length; chars++) {
+    const code = text.charCodeAt(units)
+    const pair =
+      code >= 0xd800 && code <= 0xdbff && (text.charCodeAt(units + 1) & 0xfc00) === 0xdc00
+    units += pair ? 2 : 1
+  }
+  return text.slice(0, units)
+}
+
 /** A scalar as the rollups store it. */
 export function scalarText(value: unknown): string | undefined {
-  if (typeof value === 'string') return value.slice(0, 255)
+  if (typeof value === 'string') return firstChars(value, MAX_VALUE_CHARS)
   if (typeof value === 'number') return Number.isFinite(value) ? String(value) : undefined
   if (typeof value === 'boolean') return value ? 'true' : 'false'
   return undefined

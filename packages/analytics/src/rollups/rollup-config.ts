@@ -4,6 +4,9 @@ import type {
   EventSchemas,
   ScalarKey,
 } from '../catalog/define-events.js'
+import { BUILT_IN_EVENTS } from '../catalog/built-in-events.js'
+import { AnalyticsConfigError } from '../errors.js'
+import { isStorable } from '../storage/storable-text.js'
 
 /** Property names of an event whose values are arrays of strings or numbers. */
 export type ArrayKey<E extends EventSchemas, K extends EventName<E>> = {
@@ -57,25 +60,61 @@ export interface RollupPlan {
   readonly unitCap: number
 }
 
-/** Builds the runner's plan from the module options. */
+// The rollups' `prop` column (varchar(64)): a longer key failed every rollup on PostgreSQL and
+// MariaDB, every event's included, from the first run on.
+const MAX_KEY_CHARS = 64
+
+/**
+ * Builds the runner's plan from the module options, refusing at creation what the rollups could
+ * never keep: an event not in the catalogue (its counts would stay empty), a key that is no
+ * text, an empty key (the daily total's own row, read back as that property's value) or one past
+ * the rollups' 64 characters.
+ */
 export function rollupPlan<E extends EventSchemas>(options: {
+  readonly events: E
   readonly timeZone: string
   readonly counts?: CountsConfig<E>
   readonly recommendations?: RecommendationsConfig<E>
 }): RollupPlan {
+  const known = (name: string) =>
+    Object.hasOwn(options.events, name) || Object.hasOwn(BUILT_IN_EVENTS, name)
   const counts = new Map<string, readonly string[]>()
   for (const [name, keys] of Object.entries(options.counts ?? {})) {
-    if (Array.isArray(keys) && keys.length > 0) counts.set(name, [...new Set(keys as string[])])
+    if (!known(name))
+      throw new AnalyticsConfigError(`counts names '${name}', which is no event of the catalogue.`)
+    if (keys === undefined) continue
+    if (!Array.isArray(keys)) {
+      throw new AnalyticsConfigError(`counts.${name} must be a list of property names.`)
+    }
+    for (const key of keys as unknown[]) checkKey(`counts.${name}`, key, MAX_KEY_CHARS)
+    if (keys.length > 0) counts.set(name, [...new Set(keys as string[])])
   }
   const items = new Map<ItemKind, { event: string; key: string; list: boolean }>()
   for (const kind of ['viewed', 'bought'] as const) {
     const source = options.recommendations?.[kind] as
-      | { event: string; item?: string; items?: string }
+      | { event: string; item?: unknown; items?: unknown }
       | undefined
     if (source === undefined) continue
-    const key = source.item ?? source.items
-    if (key !== undefined)
-      items.set(kind, { event: source.event, key, list: source.items !== undefined })
+    if (!known(source.event)) {
+      throw new AnalyticsConfigError(
+        `recommendations.${kind} names '${String(source.event)}', which is no event of the catalogue.`,
+      )
+    }
+    if ((source.item === undefined) === (source.items === undefined)) {
+      throw new AnalyticsConfigError(`recommendations.${kind} takes one of item or items.`)
+    }
+    const key = checkKey(`recommendations.${kind}`, source.item ?? source.items)
+    items.set(kind, { event: source.event, key, list: source.items !== undefined })
   }
   return { timeZone: options.timeZone, counts, items, topSize: 100, unitCap: 50 }
+}
+
+function checkKey(where: string, key: unknown, maxChars = Number.POSITIVE_INFINITY): string {
+  if (typeof key !== 'string' || key === '' || [...key].length > maxChars || !isStorable(key)) {
+    const length = Number.isFinite(maxChars) ? ` of 1 to ${maxChars} characters` : ''
+    throw new AnalyticsConfigError(
+      `${where} takes property names${length} (no U+0000 or unpaired surrogate); got ${typeof key === 'string' ? JSON.stringify(key) : typeof key}.`,
+    )
+  }
+  return key
 }

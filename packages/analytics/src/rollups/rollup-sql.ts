@@ -1,6 +1,6 @@
 import { type DatabaseEngine, exactTextType } from '@mortar/core'
 import type { Params } from '../queries/query-scope.js'
-import { postgresNumberText, propertySql } from '../queries/query-scope.js'
+import { postgresNumberText } from '../queries/query-scope.js'
 import { offsetChange, zoneOffset } from '../time/zoned-time.js'
 
 // SQL fragments of the set-based rollup: the engine computes local days, property values and
@@ -72,11 +72,6 @@ export function dayTextSql(engine: DatabaseEngine, dayNumber: string): string {
 /** A day number as the rollups store it: `2026-03-01`. */
 export function dayText(dayNumber: number): string {
   return new Date(dayNumber * DAY).toISOString().slice(0, 10)
-}
-
-/** SQL of a scalar property of `e` as the text the rollups store (at most 255 characters). */
-export function valueSql(engine: DatabaseEngine, key: string, params: Params): string {
-  return `substr(${propertySql(engine, key, params)}, 1, 255)`
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   type QueryScope,
   pendingBatches,
   pendingFilter,
+  propertySql,
   run,
 } from '../queries/query-scope.js'
 import { addCounts, deleteKeys } from '../storage/bulk-sql.js'
@@ -31,7 +32,7 @@ import {
 } from '../storage/analytics-tables.js'
 import { markChangedLists, markNeighbourLists, rebuildStaleLists } from './also-lists.js'
 import type { ItemKind, RollupPlan } from './rollup-config.js'
-import { arrayItemsSql, dayNumberSql, dayText, dayTextSql, valueSql } from './rollup-sql.js'
+import { arrayItemsSql, dayNumberSql, dayText, dayTextSql } from './rollup-sql.js'
 import { zoneOffset } from '../time/zoned-time.js'
 
 /** What one `rollup()` did. */
@@ -234,7 +235,7 @@ export async function addDailyCounts(
         DAILY_TABLE,
         columns,
         keys,
-        `select ${literal(engine, params.add(name))} as name, ${literal(engine, params.add(prop))} as prop, ${dayTextSql(engine, 'x.d')} as day, x.v as value, ${sign} * count(*) as n from (select ${day} as d, ${valueSql(engine, prop, params)} as v from ${EVENTS_FROM} where e.name = ${params.add(name)} and ${filter(params)}) x where x.v is not null group by x.d, x.v`,
+        `select ${literal(engine, params.add(name))} as name, ${literal(engine, params.add(prop))} as prop, ${dayTextSql(engine, 'x.d')} as day, x.v as value, ${sign} * count(*) as n from (select ${day} as d, ${propertySql(engine, prop, params)} as v from ${EVENTS_FROM} where e.name = ${params.add(name)} and ${filter(params)}) x where x.v is not null group by x.d, x.v`,
         params,
       )
     }
@@ -371,7 +372,7 @@ async function addCooccurrences(
     from += ` ${items.join}`
     item = items.item
   } else {
-    item = valueSql(engine, source.key, stage)
+    item = propertySql(engine, source.key, stage)
   }
   const candidates = `select ${ACTOR_SQL} as actor, ${unit} as unit, ${item} as item, e.occurred_at as at from ${from} where e.name = ${stage.add(source.event)} and ${filter(stage)}`
   const sameUnit = (table: string, alias: string, other: string) =>

@@ -119,6 +119,29 @@ describe('AccessControl point checks', () => {
     expect(access.can(ann, 'read', 'trip', shared, { related: { trip_share: [] } })).toBe(false)
   })
 
+  it('keeps roles apart whatever characters their names hold', () => {
+    // Role sets were cached under their names joined by NUL: a principal whose one role was
+    // 'rider\u0000admin' got the rules cached for ['rider', 'admin'].
+    const names = fc.constantFrom('admin', 'rider', 'x', '\u0000', '\u0001', 'admin\u0001trip')
+    const roles = fc.array(
+      fc.array(names, { maxLength: 3 }).map((parts) => parts.join('')),
+      { maxLength: 3 },
+    )
+    fc.assert(
+      fc.property(fc.array(roles, { minLength: 1, maxLength: 8 }), (principals) => {
+        const fresh = new AccessControl({ policy: ridesPolicy })
+        for (const own of principals) {
+          const principal: RidesPrincipal = { id: 'p', roles: own }
+          // Only admins may delete trips, in every city.
+          expect(fresh.can(principal, 'delete', 'trip')).toBe(
+            own.includes('admin') ? 'always' : 'never',
+          )
+        }
+      }),
+      { numRuns: 500 },
+    )
+  })
+
   it('binds a principal once and answers like the unbound service', () => {
     const bound = access.for(dan)
     const open = trip({ rider_id: 'ann' })

@@ -244,7 +244,8 @@ export class Policy<DB = unknown, P = Principal, A extends string = string> {
   }
 
   #expand(own: readonly string[]): readonly string[] {
-    const key = own.join('\u0000')
+    // JSON, not a join: role names are data, and ['x\u0000admin'] must not read ['x', 'admin']'s entry.
+    const key = JSON.stringify(own)
     let expanded = this.#expanded.get(key)
     if (expanded === undefined) {
       const seen = new Set<string>()
@@ -263,7 +264,7 @@ export class Policy<DB = unknown, P = Principal, A extends string = string> {
 
   /** The rules deciding `action` on `resource` for principals with exactly these (expanded) roles. */
   ruleSet(roles: readonly string[], resource: string, action: string): RuleSet {
-    const key = `${roles.join('\u0000')}\u0001${resource}\u0001${action}`
+    const key = JSON.stringify([roles, resource, action])
     let set = this.#ruleSets.get(key)
     if (set === undefined) {
       const roleSet = new Set(roles)

@@ -73,7 +73,10 @@ export function sessionModule<S extends z.ZodType>(
       'schema must accept an empty object, which is what a new session holds: make its fields optional or give them defaults.',
     )
   }
-  const csrf = options.csrf === false ? undefined : resolveCsrfOptions(options.csrf)
+  const csrf =
+    options.csrf === false
+      ? undefined
+      : resolveCsrfOptions(options.csrf, { httpsOnly: config.secure })
   const registryOption = options.registry
   const init = (
     clock: SessionEngineInit['clock'],

@@ -36,6 +36,22 @@ describe('checkCsrf', () => {
     expect(checkCsrf(request('POST', headers), TOKEN, options)).toBe('pass')
   })
 
+  it('refuses, when the cookie is Secure, an http page of its own host (a network attacker’s)', () => {
+    // The Host header names no scheme, and a browser without fetch metadata (Safari before
+    // 16.4) sends a Lax cookie from http://shop.example to https://shop.example.
+    const plain = { ...host, origin: 'http://shop.example' }
+    const secure = resolveCsrfOptions({}, { httpsOnly: true })
+    expect(checkCsrf(request('POST', plain), TOKEN, secure)).toEqual({
+      reject: 'untrusted-origin',
+    })
+    const own = { ...host, origin: 'https://shop.example' }
+    expect(checkCsrf(request('POST', own), TOKEN, secure)).toBe('pass')
+    // Without a Secure cookie (development) the http page is the app's, and so is loopback always.
+    expect(checkCsrf(request('POST', plain), TOKEN, resolveCsrfOptions({}))).toBe('pass')
+    const local = { host: 'localhost:3000', origin: 'http://localhost:3000' }
+    expect(checkCsrf(request('POST', local), TOKEN, secure)).toBe('pass')
+  })
+
   it.each([
     ['cross origin', { ...host, origin: 'https://evil.example' }, 'untrusted-origin'],
     ['origin null', { ...host, origin: 'null' }, 'untrusted-origin'],

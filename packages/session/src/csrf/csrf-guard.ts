@@ -21,14 +21,26 @@ export interface ResolvedCsrfOptions {
   readonly headerName: string
   /** The form field that may carry the token; undefined when form tokens are off. */
   readonly formField: string | undefined
+  /**
+   * The session cookie is `Secure`, so the app is served over https: an `http:` page on the
+   * same host (what a network attacker can serve) is not the app's own origin.
+   */
+  readonly httpsOnly: boolean
 }
 
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
 // The encodings an HTML form can send, so the ones a forged cross-site form can use.
 const FORM_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain']
 
-/** Fills the defaults of {@link CsrfOptions}, normalising each trusted origin. */
-export function resolveCsrfOptions(options: CsrfOptions = {}): ResolvedCsrfOptions {
+/**
+ * Fills the defaults of {@link CsrfOptions}, normalising each trusted origin; `httpsOnly` when
+ * the session cookie is `Secure`.
+ */
+export function resolveCsrfOptions(
+  options: CsrfOptions = {},
+  { httpsOnly }: { readonly httpsOnly: boolean } = { httpsOnly: false },
+): ResolvedCsrfOptions {
   const trustedOrigins = new Set<string>()
   for (const origin of options.trustedOrigins ?? []) {
     const normalised = originOf(origin)
@@ -47,6 +59,7 @@ export function resolveCsrfOptions(options: CsrfOptions = {}): ResolvedCsrfOptio
     trustedOrigins,
     headerName: (options.headerName ?? 'x-csrf-token').toLowerCase(),
     formField,
+    httpsOnly,
   }
 }
 
@@ -78,7 +91,9 @@ export function checkCsrf(
     return { reject: 'cross-site' }
   }
   if (origin !== undefined) {
-    if (isSameOrigin(origin, request.header('host')) || isTrusted(origin, options)) return 'pass'
+    if (isSameOrigin(origin, request.header('host'), options) || isTrusted(origin, options)) {
+      return 'pass'
+    }
     return { reject: 'untrusted-origin' }
   }
   if (expectedToken === undefined) return 'pass'
@@ -109,11 +124,19 @@ function isTrusted(origin: string, options: ResolvedCsrfOptions): boolean {
   return normalised !== undefined && options.trustedOrigins.has(normalised)
 }
 
-function isSameOrigin(origin: string, host: string | undefined): boolean {
+function isSameOrigin(
+  origin: string,
+  host: string | undefined,
+  options: ResolvedCsrfOptions,
+): boolean {
   if (host === undefined) return false
   try {
     const url = new URL(origin)
     if (url.protocol !== 'https:' && url.protocol !== 'http:') return false
+    // The Host header names no scheme: an app on https takes an http page of its host (served
+    // by whoever sits on the network, to a browser that still sends the cookie) as foreign.
+    // Loopback is the exception: no one else can serve it, and browsers keep Secure cookies there.
+    if (options.httpsOnly && url.protocol === 'http:' && !LOOPBACK.has(url.hostname)) return false
     // Parsed the same way, so `Host: shop.example:443` matches `Origin: https://shop.example`.
     return url.host === new URL(`${url.protocol}//${host}`).host
   } catch {
