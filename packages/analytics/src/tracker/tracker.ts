@@ -627,6 +627,8 @@ function check(events: EventSchemas, pending: PendingEvents, slot: number): stri
   if (json.length > MAX_EVENT_BYTES) {
     return `The properties are ${json.length} characters of JSON, over the ${MAX_EVENT_BYTES} limit.`
   }
+  const lossy = lossyJson(pending.properties[slot], json)
+  if (lossy !== undefined) return lossy
   const name = pending.names[slot] as string
   const schema: z.ZodType | undefined = name.startsWith('$')
     ? (BUILT_IN_EVENTS as Readonly<Record<string, z.ZodType>>)[name]
@@ -659,6 +661,36 @@ function check(events: EventSchemas, pending: PendingEvents, slot: number): stri
     }
   }
   pending.stored[slot] = stored
+  return undefined
+}
+
+/**
+ * Why the JSON of `properties` is not what was tracked, when JSON alone changed it without a
+ * word: a NaN or an infinity becomes null, and a key `__proto__` turns into the prototype of the
+ * object every schema and query reads back (a record schema's output lost it). Either is
+ * refused rather than stored as something else; the checks run only when the text can hold one.
+ */
+function lossyJson(properties: unknown, json: string): string | undefined {
+  if (json.includes('"__proto__"')) {
+    let found = false
+    JSON.parse(json, (key, value) => {
+      if (key === '__proto__') found = true
+      return value
+    })
+    if (found) {
+      return 'The properties hold a key __proto__, which JavaScript objects read as their prototype.'
+    }
+  }
+  if (json.includes('null')) {
+    let nonFinite: number | undefined
+    JSON.stringify(properties, (_key, value) => {
+      if (typeof value === 'number' && !Number.isFinite(value)) nonFinite ??= value
+      return value
+    })
+    if (nonFinite !== undefined) {
+      return `A property is ${nonFinite}, which JSON would store as null.`
+    }
+  }
   return undefined
 }
 
