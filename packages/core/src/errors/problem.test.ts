@@ -28,4 +28,25 @@ describe('toProblem', () => {
       ),
     )
   })
+
+  it('renders a MortarError whose status is not a 4xx or 5xx as a 500 that shows nothing', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.integer({ min: -1000, max: 2000 }),
+          fc.double(),
+          fc.constantFrom(0, 200, 204, 302, 399, 600, 999, 404.5, Number.NaN),
+        ),
+        (status) => {
+          const problem = toProblem(new MortarError('E_ODD', status, 'internal rule 17'))
+          if (Number.isInteger(status) && status >= 400 && status <= 599) {
+            expect(problem.status).toBe(status)
+          } else {
+            expect(problem).toMatchObject({ status: 500, body: { code: 'E_INTERNAL' } })
+            expect(JSON.stringify(problem.body)).not.toContain('rule 17')
+          }
+        },
+      ),
+    )
+  })
 })

@@ -56,11 +56,13 @@ const PROBLEM_MEMBERS = new Set([
 
 /**
  * Turns any thrown value into problem+json. A {@link MortarError} keeps its code, status and
- * (when `expose`) its message and details; anything else becomes a 500 that shows nothing
- * internal.
+ * (when `expose`) its message and details; anything else, a MortarError whose status is not a
+ * 4xx or 5xx included, becomes a 500 that shows nothing internal.
  */
 export function toProblem(error: unknown, context: ProblemContext = {}): RenderedProblem {
-  const known = isMortarError(error) ? error : undefined
+  // An error status is a whole 4xx or 5xx: a 200 or 302 problem reads as a success or a
+  // redirect, and a status Node cannot write (99, 600, NaN) fails the response itself.
+  const known = isMortarError(error) && isErrorStatus(error.status) ? error : undefined
   const status = known?.status ?? 500
   const title = TITLES[status] ?? (status >= 500 ? 'Server Error' : 'Client Error')
   const headers: Record<string, string> = { 'content-type': PROBLEM_CONTENT_TYPE }
@@ -85,4 +87,8 @@ export function toProblem(error: unknown, context: ProblemContext = {}): Rendere
   if (context.instance !== undefined) body.instance = context.instance
   if (context.requestId !== undefined) body.requestId = context.requestId
   return { status, headers, body: body as ProblemDetails }
+}
+
+function isErrorStatus(status: number): boolean {
+  return Number.isInteger(status) && status >= 400 && status <= 599
 }

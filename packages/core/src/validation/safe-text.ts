@@ -34,7 +34,12 @@ export function safeText(options: SafeTextOptions): z.ZodString {
     .min(options.min ?? 0)
     .max(options.max)
     .refine((value) => !value.includes('\u0000'), { message: 'Must not contain a NUL character.' })
-    .refine((value) => !LONE_SURROGATE.test(value), {
+    .refine((value) => !hasLoneSurrogate(value), {
       message: 'Must be well-formed Unicode (no lone surrogate).',
     })
+}
+
+/** Whether `text` holds a lone UTF-16 surrogate, which has no UTF-8 form (written as U+FFFD). */
+export function hasLoneSurrogate(text: string): boolean {
+  return LONE_SURROGATE.test(text)
 }

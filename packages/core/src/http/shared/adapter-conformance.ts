@@ -310,6 +310,12 @@ export function adapterConformance(name: string, start: StartServer): void {
           if (kind === 'stored-json') JSON.parse('{"trip": ')
           // A dependency's error that carries an HTTP status of its own (a payment provider's
           // 402, a driver's 404, an http-errors one not for the client): not the client's.
+          // A MortarError with a status that is no error's: a 200 reads as a success, and Node
+          // cannot write a 99 at all.
+          if (kind === 'status-200')
+            throw new MortarError('E_ODD', 200, `Connection to ${SECRET} refused`)
+          if (kind === 'status-99')
+            throw new MortarError('E_ODD', 99, `Connection to ${SECRET} refused`)
           const status = DEPENDENCY_STATUSES[kind ?? '']
           if (status !== undefined) {
             throw Object.assign(new Error(`Connection to ${SECRET} refused`), status)
@@ -985,6 +991,8 @@ export function adapterConformance(name: string, start: StartServer): void {
           'boom',
           'after-await',
           'stored-json',
+          'status-200',
+          'status-99',
           ...Object.keys(DEPENDENCY_STATUSES),
         ]) {
           logged.length = 0

@@ -10,6 +10,8 @@ export type VaultErrorCode =
   | 'E_VAULT_UNKNOWN_KEY'
   /** Authentication failed: the value was altered, belongs to another row (aad) or key. */
   | 'E_VAULT_DECRYPT'
+  /** A plaintext, aad or digest text holds a lone surrogate, which UTF-8 cannot carry. */
+  | 'E_VAULT_INPUT'
 
 /** Structured, non-secret fields of a {@link VaultError}. */
 export interface VaultErrorOptions extends MortarErrorOptions {

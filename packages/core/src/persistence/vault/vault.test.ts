@@ -41,6 +41,37 @@ describe('Vault', () => {
     )
   })
 
+  it('gives back exactly what it took, or refuses text UTF-8 cannot carry (E_VAULT_INPUT)', () => {
+    const vault = new Vault({ keys: { k1: K1 } })
+    const purpose = { purpose: 'recipient-id' }
+    // Any code point, and lone surrogates, which UTF-8 writes as U+FFFD.
+    const text = fc.string({
+      unit: fc.oneof(
+        fc.integer({ min: 0xd800, max: 0xdfff }).map((unit) => String.fromCharCode(unit)),
+        fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
+      ),
+    })
+    fc.assert(
+      fc.property(text, text, text, (plaintext, aad, other) => {
+        const code = codeOf(() => {
+          const ciphertext = vault.encrypt(plaintext, { aad })
+          expect(vault.decrypt(ciphertext, { aad })).toBe(plaintext)
+          if (other !== aad)
+            expect(codeOf(() => vault.decrypt(ciphertext, { aad: other }))).toBeDefined()
+        })
+        expect(code === undefined || code === 'E_VAULT_INPUT').toBe(true)
+        const digests = codeOf(() => {
+          if (other !== plaintext) {
+            expect(vault.digest(plaintext, purpose)).not.toBe(vault.digest(other, purpose))
+          }
+        })
+        expect(digests === undefined || digests === 'E_VAULT_INPUT').toBe(true)
+      }),
+    )
+    expect(codeOf(() => vault.encrypt('card \uD83D', AAD))).toBe('E_VAULT_INPUT')
+    expect(codeOf(() => vault.digest('a\uDC00', purpose))).toBe('E_VAULT_INPUT')
+  })
+
   it('digests a text the same way under one key and purpose, and apart under another of either', () => {
     const vault = new Vault({ keys: { k1: K1 } })
     const purpose = { purpose: 'recipient-id' }

@@ -7,6 +7,7 @@ import {
   parseEnvelope,
   TAG_BYTES,
 } from './vault-ciphertext.js'
+import { hasLoneSurrogate } from '../../validation/safe-text.js'
 import { VaultError } from './vault-error.js'
 import { type KeyRing, parseKeyRing, type VaultKeys } from './vault-key-ring.js'
 
@@ -73,6 +74,7 @@ export class Vault {
   encrypt(plaintext: string, context: VaultContext): string {
     const keyId = this.#ring.primary
     const header = envelopeHeader(keyId)
+    wellFormed(plaintext, 'plaintext')
     const iv = randomBytes(IV_BYTES)
     const cipher = createCipheriv(ALGORITHM, this.#key(keyId), iv, { authTagLength: TAG_BYTES })
     cipher.setAAD(associatedData(header, context))
@@ -117,6 +119,8 @@ export class Vault {
    * ```
    */
   digest(text: string, context: { readonly purpose: string }): string {
+    wellFormed(text, 'digest text')
+    wellFormed(context.purpose, 'digest purpose')
     let key = this.#digestKeys.get(context.purpose)
     if (key === undefined) {
       const primary = this.#key(this.#ring.primary)
@@ -173,7 +177,19 @@ function associatedData(header: Buffer, context: VaultContext): Buffer {
   if (typeof context?.aad !== 'string') {
     throw new TypeError('vault.encrypt/decrypt need { aad: string } binding the value to its row.')
   }
+  wellFormed(context.aad, 'aad')
   return Buffer.concat([header, Buffer.from(context.aad, 'utf8')])
+}
+
+// UTF-8 writes every lone surrogate as U+FFFD: a plaintext would decrypt changed, and two aads
+// or digest texts that differ only there would be one.
+function wellFormed(text: string, what: string): void {
+  if (typeof text === 'string' && hasLoneSurrogate(text)) {
+    throw new VaultError(
+      'E_VAULT_INPUT',
+      `The vault ${what} holds a lone surrogate (half of a UTF-16 pair), which UTF-8 cannot carry: check text before it reaches the vault (safeText refuses it).`,
+    )
+  }
 }
 
 /**
