@@ -119,12 +119,12 @@ for (const engine of testEngines()) {
         await page.waitForSelector('canvas#series-product_searched[data-rendered=true]')
         expect(refused).toEqual([])
         // What a value rendered unescaped would be: an inline script the page did not ship.
-        const ran = await page.evaluate(() => {
+        const ran = await page.evaluate(`(() => {
           const script = document.createElement('script')
           script.textContent = 'document.body.dataset.injected = "ran"'
           document.body.append(script)
           return document.body.dataset.injected ?? 'refused'
-        })
+        })()`)
         expect(ran).toBe('refused')
         await context.close()
       })
