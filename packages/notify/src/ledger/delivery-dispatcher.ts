@@ -132,10 +132,13 @@ export class DeliveryDispatcher {
     // marked attempt's result is written by itself, fenced by its mark: with the completion it
     // would be lost if the job's lease passed to another run meanwhile, which, finding no
     // result once the mark's lease passed, would send again.
-    const finish = async (outcome: Omit<AttemptOutcome, 'id' | 'attempt' | 'replay'>) => {
-      const full = { id, attempt, replay, ...outcome, token }
-      if (token === undefined) job.completeWith(ledger.results, { ...full, markedChannel })
-      else await ledger.finish(full)
+    // Not async: the usual result (no mark) is handed over at once, with no promise to wait for.
+    const finish = (
+      outcome: Omit<AttemptOutcome, 'id' | 'attempt' | 'replay'>,
+    ): Promise<void> | undefined => {
+      if (token !== undefined) return ledger.finish({ id, attempt, replay, ...outcome, token })
+      job.completeWith(ledger.results, { id, attempt, replay, ...outcome, markedChannel })
+      return undefined
     }
 
     if (
@@ -147,9 +150,14 @@ export class DeliveryDispatcher {
         return
       }
     }
-    // The throttle admits a delivery once, on its first attempt: its retries and replays are no
-    // more messages, and counting them would let a retry suppress what never went out.
-    const suppressed = await this.#policy(row, preferences, attempt === 1 && replay === 0)
+    // Throttled categories alone wait (for their counters' upsert). The throttle admits a
+    // delivery once, on its first attempt: its retries and replays are no more messages, and
+    // counting them would let a retry suppress what never went out.
+    const suppressed =
+      this.#preferenceHold(row, preferences) ??
+      (this.#init.categories[row.category]?.throttle === undefined || attempt !== 1 || replay !== 0
+        ? undefined
+        : await this.#throttleHold(row))
     if (suppressed !== undefined) {
       await finish({ status: 'suppressed', error: suppressed })
       return
@@ -187,7 +195,7 @@ export class DeliveryDispatcher {
       }
       const sent = await sendWithin(
         bound,
-        channel.send.bind(channel) as Send,
+        channel as { send: Send },
         {
           id,
           to,
@@ -209,8 +217,11 @@ export class DeliveryDispatcher {
     }
 
     if (result.status === 'accepted') {
-      await finish({ status: 'sent', providerMessageId: result.providerMessageId })
-      await this.#publishSent(row, attempt, result.providerMessageId)
+      // Awaited only when there is something to wait for: each await is a promise a delivery.
+      const recording = finish({ status: 'sent', providerMessageId: result.providerMessageId })
+      if (recording !== undefined) await recording
+      if (this.#init.bus.listenerCount('notification.sent') > 0)
+        await this.#publishSent(row, attempt, result.providerMessageId)
       return
     }
     const final = result.status === 'permanent' || job.attempt >= job.maxAttempts
@@ -336,36 +347,42 @@ export class DeliveryDispatcher {
     return answer
   }
 
-  /** Why the recipient's preferences or the category's throttle hold this delivery back, if they do. */
-  async #policy(
-    row: SendableRow,
-    preferences: readonly PreferenceEntry[],
-    throttled: boolean,
-  ): Promise<string | undefined> {
+  /** Why the recipient's preferences hold this delivery back, if they do. */
+  #preferenceHold(row: SendableRow, preferences: readonly PreferenceEntry[]): string | undefined {
+    // No stored choice: nothing to opt out with.
+    if (preferences.length === 0) return undefined
     const category = this.#init.categories[row.category] ?? {}
-    const channel = row.channel as ChannelName
     if (
-      category.critical !== true &&
-      category.required !== true &&
-      !row.recipient_id.startsWith(ON_DEMAND_ID_PREFIX)
+      category.critical === true ||
+      category.required === true ||
+      row.recipient_id.startsWith(ON_DEMAND_ID_PREFIX)
     ) {
-      const decision = decidePreference(row.category, channel, category, preferences)
-      if (!decision.send) return decision.reason
+      return undefined
     }
-    const throttle = category.throttle
-    if (throttle !== undefined && throttled) {
-      const now = this.#init.clock.nowMs()
-      const count = await this.#throttles.call({
-        recipientId: row.recipient_id,
-        category: row.category,
-        channel,
-        windowStart: now - (now % throttle.windowMs),
-      })
-      if (count > throttle.limit) {
-        return `throttled: more than ${throttle.limit} '${row.category}' on ${channel} per ${throttle.windowMs} ms`
-      }
-    }
-    return undefined
+    const decision = decidePreference(
+      row.category,
+      row.channel as ChannelName,
+      category,
+      preferences,
+    )
+    return decision.send ? undefined : decision.reason
+  }
+
+  /** Why the category's throttle holds this delivery back, if it does (it counts the delivery). */
+  async #throttleHold(row: SendableRow): Promise<string | undefined> {
+    const throttle = this.#init.categories[row.category]?.throttle
+    if (throttle === undefined) return undefined
+    const channel = row.channel as ChannelName
+    const now = this.#init.clock.nowMs()
+    const count = await this.#throttles.call({
+      recipientId: row.recipient_id,
+      category: row.category,
+      channel,
+      windowStart: now - (now % throttle.windowMs),
+    })
+    return count > throttle.limit
+      ? `throttled: more than ${throttle.limit} '${row.category}' on ${channel} per ${throttle.windowMs} ms`
+      : undefined
   }
 
   async #publishSent(
@@ -390,57 +407,99 @@ type Send = (outgoing: Outgoing<never>) => Promise<ChannelResult>
  * composite signal of the job's and a timeout signal cost more than the rest of a no-op
  * delivery's handler, its timer left behind for `bound` ms.
  */
-async function sendWithin(
+function sendWithin(
   bound: number,
-  send: Send,
+  channel: { send: Send },
   outgoing: Omit<Outgoing<never>, 'signal'>,
   job: AbortSignal,
 ): Promise<{ readonly answer: ChannelResult | undefined; readonly late: Promise<ChannelResult> }> {
-  let controller: AbortController | undefined
-  let stopped: { readonly reason: unknown } | undefined
-  let giveUp!: () => void
-  const givenUp = new Promise<undefined>((resolve) => {
-    giveUp = () => resolve(undefined)
-  })
-  const stop = (reason: unknown) => {
-    if (stopped !== undefined) return
-    stopped = { reason }
-    controller?.abort(reason)
-    giveUp()
+  return new Promise((resolve) => new BoundedSend(bound, channel, outgoing, job, resolve))
+}
+
+/**
+ * One send of {@link sendWithin}: the job's abort listener (`handleEvent`) and the timer's
+ * argument, so a send makes no closures of its own (each one, named by the build, is garbage a
+ * delivery).
+ */
+class BoundedSend {
+  readonly #job: AbortSignal
+  readonly #late: Promise<ChannelResult>
+  readonly #timer: NodeJS.Timeout
+  #resolve:
+    | ((sent: { answer: ChannelResult | undefined; late: Promise<ChannelResult> }) => void)
+    | undefined
+  #controller: AbortController | undefined
+  #stopped: { readonly reason: unknown } | undefined
+
+  constructor(
+    bound: number,
+    channel: { send: Send },
+    outgoing: Omit<Outgoing<never>, 'signal'>,
+    job: AbortSignal,
+    resolve: (sent: { answer: ChannelResult | undefined; late: Promise<ChannelResult> }) => void,
+  ) {
+    this.#job = job
+    this.#resolve = resolve
+    // Aborted already: the channel's signal is aborted before it first sees it.
+    if (job.aborted) this.#stopped = { reason: job.reason }
+    const send = this
+    const given: Outgoing<never> = {
+      ...outgoing,
+      get signal(): AbortSignal {
+        return send.#signal()
+      },
+    }
+    let late: Promise<ChannelResult>
+    try {
+      late = Promise.resolve(channel.send(given)).then(undefined, threw)
+    } catch (error) {
+      late = Promise.resolve(threw(error))
+    }
+    this.#late = late
+    // Unref'd, as AbortSignal.timeout's: a send's bound alone keeps no process alive.
+    this.#timer = setTimeout(timeUp, bound, this).unref()
+    if (this.#stopped !== undefined) this.#settle(undefined)
+    else job.addEventListener('abort', this, { once: true })
+    late.then((answer) => this.#settle(answer))
   }
-  const onAbort = () => stop(job.reason)
-  if (job.aborted) onAbort()
-  else job.addEventListener('abort', onAbort, { once: true })
-  // Unref'd, as AbortSignal.timeout's: a send's bound alone keeps no process alive.
-  const timer = setTimeout(
-    () => stop(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
-    bound,
-  ).unref()
-  const given: Outgoing<never> = {
-    ...outgoing,
-    get signal(): AbortSignal {
-      if (controller === undefined) {
-        controller = new AbortController()
-        if (stopped !== undefined) controller.abort(stopped.reason)
-      }
-      return controller.signal
-    },
+
+  /** The job's signal aborted. */
+  handleEvent(): void {
+    this.stop(this.#job.reason)
   }
-  const late = Promise.resolve(given)
-    .then(send)
-    .catch(
-      // A channel should report results; a throw leaves us not knowing whether it went out.
-      (error: unknown): ChannelResult => ({
-        status: 'transient',
-        reason: `the channel threw: ${(error as Error).message}`,
-      }),
-    )
-  try {
-    return { answer: await Promise.race([late, givenUp]), late }
-  } finally {
-    clearTimeout(timer)
-    job.removeEventListener('abort', onAbort)
+
+  stop(reason: unknown): void {
+    if (this.#stopped !== undefined) return
+    this.#stopped = { reason }
+    this.#controller?.abort(reason)
+    this.#settle(undefined)
   }
+
+  #signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController()
+      if (this.#stopped !== undefined) this.#controller.abort(this.#stopped.reason)
+    }
+    return this.#controller.signal
+  }
+
+  #settle(answer: ChannelResult | undefined): void {
+    const resolve = this.#resolve
+    if (resolve === undefined) return
+    this.#resolve = undefined
+    clearTimeout(this.#timer)
+    this.#job.removeEventListener('abort', this)
+    resolve({ answer, late: this.#late })
+  }
+}
+
+function timeUp(send: BoundedSend): void {
+  send.stop(new DOMException('The operation was aborted due to timeout', 'TimeoutError'))
+}
+
+/** A channel should report results; a throw leaves us not knowing whether it went out. */
+function threw(error: unknown): ChannelResult {
+  return { status: 'transient', reason: `the channel threw: ${(error as Error).message}` }
 }
 
 /** What `notification.sent` and `notification.failed` say about the delivery they concern. */

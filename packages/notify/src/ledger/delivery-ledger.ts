@@ -158,6 +158,7 @@ export interface DeliveryListOptions {
   readonly limit?: number
 }
 
+const NO_PREFERENCES: readonly PreferenceEntry[] = []
 // `sending`: marked before a send on a channel without idempotency keys; such a row is sent
 // again only once its mark's lease passed (see `markFree`).
 const CLAIMABLE: readonly DeliveryStatus[] = ['queued', 'failed', 'sending']
@@ -287,9 +288,13 @@ export class DeliveryLedger {
         const { preferences, ...row } = found
         return {
           row,
+          // Most recipients stored no choice: no grouping made for them.
           preferences:
-            groupByOwner(preferences.map((choice) => ({ owner: row.id, ...choice }))).get(row.id) ??
-            [],
+            preferences.length === 0
+              ? NO_PREFERENCES
+              : (groupByOwner(preferences.map((choice) => ({ owner: row.id, ...choice }))).get(
+                  row.id,
+                ) ?? NO_PREFERENCES),
         }
       })
     }

@@ -20,6 +20,12 @@ export interface CompletionEntry {
   readonly value: unknown
 }
 
+/** A job's value from its definition's `prepare`: item `index` of what it gave the claim's jobs. */
+export interface PreparedValue {
+  readonly values: Promise<readonly unknown[]>
+  readonly index: number
+}
+
 /** What an execution needs from its worker. */
 export interface ExecutionHost {
   readonly logger: Logger
@@ -100,7 +106,7 @@ export class JobExecution implements JobContext {
   run<S extends JobDefinition>(
     definition: S,
     payload: unknown,
-    prepared?: Promise<unknown>,
+    prepared?: PreparedValue,
   ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#interrupt = reject
@@ -140,8 +146,10 @@ export class JobExecution implements JobContext {
       }
       if (prepared === undefined) start(undefined)
       else
-        prepared.then(start, (error) =>
-          settle(error ?? new Error(`Job '${this.name}': prepare rejected with nothing.`)),
+        prepared.values.then(
+          (values) => start(values[prepared.index]),
+          (error) =>
+            settle(error ?? new Error(`Job '${this.name}': prepare rejected with nothing.`)),
         )
     })
   }

@@ -23,7 +23,7 @@ import type {
   FailOutcome,
   QueueAdapter,
 } from '../queue-adapter.js'
-import { type CompletionEntry, JobExecution } from './job-execution.js'
+import { type CompletionEntry, JobExecution, type PreparedValue } from './job-execution.js'
 
 /** How a worker runs: its share of the machine and its timings. */
 export interface WorkerSettings {
@@ -92,7 +92,9 @@ export class Worker {
    * Claimed jobs whose definition has `prepare`: the parsed payload and the value being read
    * for it, kept until the job starts or is given back.
    */
-  readonly #prepared = new Map<string, { payload: unknown; value: Promise<unknown> }>()
+  readonly #prepared = new Map<string, { payload: unknown } & PreparedValue>()
+  /** The logger each definition's `prepare` is given, made once. */
+  readonly #prepareLoggers = new Map<JobDefinition, Logger>()
   #completed: string[] = []
   /** What the handlers of completed jobs gave `completeWith`, kept until the completion is written. */
   readonly #completions = new Map<
@@ -377,11 +379,11 @@ export class Worker {
     }
     for (const [definition, { ids, payloads, carried }] of groups) {
       const values = this.#prepareValues(definition, payloads, carried)
+      // Seen when a job starts; jobs given back before then never look. The jobs share the one
+      // promise (each its index): a promise of its own per job was garbage for every job.
+      values.catch(() => {})
       for (const [index, id] of ids.entries()) {
-        const value = values.then((list) => list[index])
-        // Seen when the job starts; a job given back before then never looks.
-        value.catch(() => {})
-        this.#prepared.set(id, { payload: payloads[index], value })
+        this.#prepared.set(id, { payload: payloads[index], values, index })
       }
     }
   }
@@ -394,7 +396,11 @@ export class Worker {
   ): Promise<readonly unknown[]> {
     const context = new RequestContext({ createScope: this.createScope })
     try {
-      const logger = this.logger.child({ job: definition.name })
+      let logger = this.#prepareLoggers.get(definition)
+      if (logger === undefined) {
+        logger = this.logger.child({ job: definition.name })
+        this.#prepareLoggers.set(definition, logger)
+      }
       const values = await runInRequestContext(context, () =>
         definition.prepare?.(payloads, { logger, resolve: (key) => context.resolve(key) }, carried),
       )
@@ -440,7 +446,7 @@ export class Worker {
       await execution.run(
         definition,
         prepared === undefined ? parsePayload(definition, job) : prepared.payload,
-        prepared?.value,
+        prepared,
       )
       const entries = execution.completion
       if (entries !== undefined) this.#completions.set(job.id, { job, definition, entries })
