@@ -142,6 +142,27 @@ describe('AccessControl point checks', () => {
     )
   })
 
+  it('refuses roles that are not an array, rather than guess', () => {
+    // By default they are no roles at all; a roles reader that returns a Set used to expand it,
+    // and every Set then shared one cached role set (the first one's).
+    for (const roles of [new Set(['admin']), 'admin', { 0: 'admin', length: 1 }]) {
+      const principal = { id: 'p', roles } as unknown as RidesPrincipal
+      expect(access.can(principal, 'delete', 'trip')).toBe('never')
+    }
+    const bySet = definePolicy<RidesDb, { roleSet: Set<string> }, RidesAction>({
+      roles: (p) => p.roleSet as unknown as string[],
+    })
+      .role('admin', (r) => r.allow('delete', 'trip', true))
+      .build()
+    const setAccess = new AccessControl({ policy: bySet })
+    expect(() => setAccess.can({ roleSet: new Set(['admin']) }, 'delete', 'trip')).toThrow(
+      TypeError,
+    )
+    expect(() => setAccess.can({ roleSet: new Set(['rider']) }, 'delete', 'trip')).toThrow(
+      TypeError,
+    )
+  })
+
   it('binds a principal once and answers like the unbound service', () => {
     const bound = access.for(dan)
     const open = trip({ rider_id: 'ann' })

@@ -230,6 +230,10 @@ export class Policy<DB = unknown, P = Principal, A extends string = string> {
   #entry(principal: P | null | undefined): RolesEntry {
     const own = principal === null || principal === undefined ? undefined : this.#roles(principal)
     if (own === undefined) return this.#anonymous
+    // Another iterable (a Set) would expand, but every one would share one cache key.
+    if (!Array.isArray(own)) {
+      throw new TypeError("A principal's roles must be an array of role names (principal.roles).")
+    }
     let entry = this.#byRoles.get(own)
     if (entry === undefined) {
       entry = { roles: this.#expand(own), sets: new Map() }

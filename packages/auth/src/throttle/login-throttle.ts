@@ -86,7 +86,7 @@ const DEFAULT_LOCKOUT: LockoutPolicy = {
  * import { requestContext, UnauthorizedError } from '@mortar/core'
  *
  * async function login(email: string, password: string) {
- *   const hasher = app.resolve(PASSWORD_HASHER)
+ *   const hasher = app.resolve(PASSWORD_HASHER) // bound by a module of yours (see PASSWORD_HASHER)
  *   const user = await app.resolve(LOGIN_THROTTLE).attempt(
  *     { account: email, ip: requestContext().ip },
  *     async () => {

@@ -151,6 +151,7 @@ export class LedgerNotifier implements Notifier {
         row.address = init.seal.seal(address, deliveryAddressPlace(row.id))
         const rendered = await renderMessage(notification, recipient, channelName, {
           locale: init.defaultLocale,
+          timeZone: init.defaultTimeZone,
         })
         if (!rendered.ok) {
           settle('dead', rendered.reason)

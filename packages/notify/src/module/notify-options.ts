@@ -16,7 +16,10 @@ export interface NotifyModuleOptions {
   readonly categories?: Readonly<Record<string, CategoryOptions>>
   /** The locale renderers get for a recipient without one; `'en'` by default. */
   readonly defaultLocale?: string
-  /** The time zone of a recipient without one, for quiet hours and daily digests; `'UTC'` by default. */
+  /**
+   * The time zone of a recipient without one, for quiet hours, daily digests and the renderers'
+   * `context.timeZone`; `'UTC'` by default.
+   */
   readonly defaultTimeZone?: string
   /**
    * Quiet hours for every recipient, in their time zone (a recipient's own `quietHours` wins):

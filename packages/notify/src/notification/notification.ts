@@ -6,7 +6,10 @@ import type { Recipient } from './recipient.js'
 export interface RenderContext {
   /** The locale the message is written in: the recipient's, else the notify module's default. */
   readonly locale: string
-  /** The recipient's IANA time zone, else `'UTC'`: format dates with it. */
+  /**
+   * The recipient's IANA time zone, else the notify module's `defaultTimeZone` (`'UTC'` unless
+   * set): the zone their quiet hours and daily digests are placed in. Format dates with it.
+   */
   readonly timeZone: string
   /** The channel being rendered. */
   readonly channel: ChannelName

@@ -30,7 +30,7 @@ export async function renderMessage<C extends ChannelName>(
   notification: Notification<never>,
   recipient: Recipient,
   channel: C,
-  defaults: { readonly locale: string },
+  defaults: { readonly locale: string; readonly timeZone?: string | undefined },
 ): Promise<Rendered<C>> {
   const name = `to${channel[0]?.toUpperCase()}${channel.slice(1)}`
   const renderer = (notification as unknown as Record<string, unknown>)[name]
@@ -39,7 +39,7 @@ export async function renderMessage<C extends ChannelName>(
   }
   const context: RenderContext = {
     locale: recipient.locale ?? defaults.locale,
-    timeZone: recipient.timeZone ?? 'UTC',
+    timeZone: recipient.timeZone ?? defaults.timeZone ?? 'UTC',
     channel,
   }
   try {

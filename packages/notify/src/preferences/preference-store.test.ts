@@ -1,23 +1,15 @@
-import { createLogger, ValidationError } from '@mortar/core'
-import { createTestApp } from '@mortar/core/testing'
+import { ValidationError } from '@mortar/core'
 import { describe, expect, it } from 'vitest'
+import { notifyTestApp } from '../test-support/notify-test-app.js'
 import { recordingChannel } from '../test-support/recording-channel.js'
-import { notifyModule } from '../module/notify-module.js'
 import { PREFERENCES } from '../module/notify-tokens.js'
 
 describe('Preferences', () => {
   it('refuses a category the app did not set, whatever an object inherits', async () => {
     // Before, 'constructor', 'toString' and '__proto__' passed as known categories ('in').
-    const app = createTestApp({
-      database: 'sqlite::memory:',
-      logger: createLogger({ level: 'silent' }),
-      jobs: { workers: false },
-      modules: [
-        notifyModule({
-          channels: [recordingChannel('sms', (r) => r.phone)],
-          categories: { marketing: {} },
-        }),
-      ],
+    const app = notifyTestApp({
+      channels: [recordingChannel('sms', (r) => r.phone)],
+      categories: { marketing: {} },
     })
     await app.migrate()
     await app.start()

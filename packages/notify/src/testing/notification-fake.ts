@@ -1,5 +1,6 @@
 import { AssertionError } from 'node:assert'
-import { afterCommit } from '@mortar/core'
+import { afterCommit, isTimeZone } from '@mortar/core'
+import { NotifyConfigError } from '../errors.js'
 import type { ChannelMessages, ChannelName } from '../channels/channel.js'
 import type {
   ChannelsOf,
@@ -39,6 +40,8 @@ export type NotificationClass<N> = abstract new (...args: never[]) => N
 export interface NotificationFakeOptions {
   /** The locale renderers get when a recipient has none; `'en'` by default. */
   readonly defaultLocale?: string
+  /** The time zone renderers get when a recipient has none (the module's); `'UTC'` by default. */
+  readonly defaultTimeZone?: string
 }
 
 interface Recorded {
@@ -78,10 +81,17 @@ interface Recorded {
  */
 export class NotificationFake implements Notifier {
   readonly #defaultLocale: string
+  readonly #defaultTimeZone: string | undefined
   #recorded: Recorded[] = []
 
   constructor(options: NotificationFakeOptions = {}) {
     this.#defaultLocale = options.defaultLocale ?? 'en'
+    if (options.defaultTimeZone !== undefined && !isTimeZone(options.defaultTimeZone)) {
+      throw new NotifyConfigError(
+        `NotificationFake: defaultTimeZone '${options.defaultTimeZone}' is not a time zone.`,
+      )
+    }
+    this.#defaultTimeZone = options.defaultTimeZone
   }
 
   async notify<N extends Notification<never>>(
@@ -106,6 +116,7 @@ export class NotificationFake implements Notifier {
       for (const channel of channels) {
         const rendered = await renderMessage(notification, recipient, channel, {
           locale: this.#defaultLocale,
+          timeZone: this.#defaultTimeZone,
         })
         // What the channel would get: the ledger stores the message as JSON and sends that.
         messages.set(

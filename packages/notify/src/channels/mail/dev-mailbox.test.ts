@@ -1,7 +1,5 @@
-import { createLogger } from '@mortar/core'
-import { createTestApp } from '@mortar/core/testing'
 import { describe, expect, it } from 'vitest'
-import { notifyModule } from '../../module/notify-module.js'
+import { notifyTestApp } from '../../test-support/notify-test-app.js'
 import { devMailbox } from './dev-mailbox.js'
 import { mailChannel } from './mail-channel.js'
 
@@ -52,15 +50,8 @@ describe('DevMailbox', () => {
 
 describe('the notify module with a dev mailbox', () => {
   it('refuses to start where NODE_ENV is unset, so no mail is marked sent that reached no one', async () => {
-    const app = createTestApp({
-      database: 'sqlite::memory:',
-      logger: createLogger({ level: 'silent' }),
-      jobs: { workers: false },
-      modules: [
-        notifyModule({
-          channels: [mailChannel({ from: 'shop@example.com', transport: devMailbox({ env: {} }) })],
-        }),
-      ],
+    const app = notifyTestApp({
+      channels: [mailChannel({ from: 'shop@example.com', transport: devMailbox({ env: {} }) })],
     })
     await app.migrate()
     try {

@@ -119,6 +119,30 @@ describe('MailChannel.validate', () => {
     )
   })
 
+  it('takes attachment bytes only as base64 that decodes to them, nothing the decoder would skip', () => {
+    const attach = (base64: string) =>
+      channel.validate(
+        { subject: 'Hi', text: 'x', attachments: [{ filename: 'a.bin', content: { base64 } }] },
+        'ada@example.com',
+      )
+    fc.assert(
+      fc.property(fc.uint8Array(), (bytes) => {
+        const buffer = Buffer.from(bytes)
+        expect(attach(buffer.toString('base64'))).toBeUndefined()
+        expect(attach(buffer.toString('base64url'))).toBeUndefined()
+      }),
+    )
+    expect(attach('JVBERi0x\r\nLjQK')).toBeUndefined() // wrapped lines
+    for (const garbled of [
+      'data:application/pdf;base64,JVBERi0x',
+      'JVBE Ri0x',
+      'JVBERi0x!',
+      'QUJDR',
+    ]) {
+      expect(attach(garbled), garbled).toMatch(/attachments\.0\.content.* is not base64/)
+    }
+  })
+
   it('refuses line breaks in header values and attachment types', () => {
     for (const message of [
       { subject: 'Hi', text: 'x', headers: { 'X-Note': 'x\r\nBcc: victim@other.example' } },

@@ -65,7 +65,10 @@ const mailShape = z.object({
         filename: z
           .string()
           .refine((name) => !hasControlCharacter(name), 'has a control character'),
-        content: z.union([z.string(), z.strictObject({ base64: z.string() })]),
+        content: z.union([
+          z.string(),
+          z.strictObject({ base64: z.string().refine(isBase64, 'is not base64') }),
+        ]),
         contentType: z
           .string()
           .refine(
@@ -85,6 +88,15 @@ function shapeProblem(message: unknown): string | undefined {
   const issue = parsed.error.issues[0]
   const path = issue?.path.join('.') ?? ''
   return `the mail's ${path === '' ? 'message' : path} is refused: ${issue?.message ?? 'invalid'}`
+}
+
+// The base64 (or base64url) alphabet, line breaks allowed: the decoder skips any other
+// character, so a data: URL or a stray word would go out as a garbled file, reported sent.
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/
+
+function isBase64(text: string): boolean {
+  const bare = text.replace(/\r?\n/g, '')
+  return BASE64.test(bare) && bare.replace(/=+$/, '').length % 4 !== 1
 }
 
 function hasControlCharacter(text: string): boolean {

@@ -64,6 +64,17 @@ describe('Standard Webhooks signatures', () => {
     expect(verifyWebhook([secret, old], headers, 'x', { now })).toBe('msg_3')
   })
 
+  it('signs under each of several secrets, so a receiver holding either accepts it (rotation)', () => {
+    const next = generateWebhookSecret()
+    const headers = signWebhook([next, secret], { id: 'msg_5', timestamp: now, body: 'x' })
+    expect(headers['webhook-signature'].split(' ')).toHaveLength(2)
+    expect(verifyWebhook(secret, headers, 'x', { now })).toBe('msg_5')
+    expect(verifyWebhook(next, headers, 'x', { now })).toBe('msg_5')
+    expect(() => signWebhook([], { id: 'msg_5', timestamp: now, body: 'x' })).toThrow(
+      expect.objectContaining({ reason: 'config' }),
+    )
+  })
+
   it('refuses a signature that is not the exact base64 of the HMAC (decoders skip what they cannot read)', () => {
     const headers = signWebhook(secret, { id: 'msg_4', timestamp: now, body: 'x' })
     const value = headers['webhook-signature'].slice(3)

@@ -52,7 +52,9 @@ export function webhookKey(secret: string): Buffer {
 
 /**
  * Signs a webhook per Standard Webhooks: HMAC-SHA256 of `id.timestamp.body` under the secret's
- * key, sent as `webhook-signature: v1,<base64>`.
+ * key, sent as `webhook-signature: v1,<base64>`. Given several secrets (a rotation: the new one
+ * and the one receivers may still check with), it signs under each, the signatures separated by
+ * spaces, so a receiver holding either accepts it.
  *
  * @example
  * ```ts
@@ -62,15 +64,22 @@ export function webhookKey(secret: string): Buffer {
  * ```
  */
 export function signWebhook(
-  secret: string | Buffer,
+  secret: string | Buffer | readonly (string | Buffer)[],
   message: { readonly id: string; readonly timestamp: Date; readonly body: string },
 ): WebhookHeaders {
-  const key = typeof secret === 'string' ? webhookKey(secret) : secret
+  const keys = (Array.isArray(secret) ? secret : [secret]).map((one: string | Buffer) =>
+    typeof one === 'string' ? webhookKey(one) : one,
+  )
+  if (keys.length === 0) {
+    throw new WebhookSignatureError('config', 'signWebhook needs at least one secret.')
+  }
   const seconds = Math.floor(message.timestamp.getTime() / 1000).toString()
   return {
     'webhook-id': message.id,
     'webhook-timestamp': seconds,
-    'webhook-signature': `v1,${signature(key, message.id, seconds, message.body)}`,
+    'webhook-signature': keys
+      .map((key) => `v1,${signature(key, message.id, seconds, message.body)}`)
+      .join(' '),
   }
 }
 

@@ -86,6 +86,21 @@ describe('webhookChannel', () => {
 
   it('refuses a malformed secret at creation', () => {
     expect(() => webhookChannel({ secret: 'whsec_short' })).toThrow(/at least 24 bytes/)
+    expect(() => webhookChannel({ secret: [secret, 'whsec_short'] })).toThrow(/at least 24 bytes/)
+    expect(() => webhookChannel({ secret: [] })).toThrow(/needs a secret/)
+  })
+
+  it('signs under the new and the old secret during a rotation: receivers on either accept it', async () => {
+    const next = generateWebhookSecret()
+    for (const rotating of [[next, secret], () => [next, secret]] as const) {
+      const channel = webhookChannel({ secret: rotating, addressGuard: allowTestServer })
+      const message = outgoing(`${receiver.url}/hooks`)
+      // The receiver still checks with the old secret only.
+      expect(await channel.send(message)).toEqual({ status: 'accepted' })
+      const headers = receiver.requests.at(-1)?.headers ?? {}
+      expect(verifyWebhook(next, headers, receiver.requests.at(-1)?.body ?? '')).toBe(message.id)
+      await channel.close()
+    }
   })
 
   describe('a secret function', () => {

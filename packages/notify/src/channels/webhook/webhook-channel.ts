@@ -12,11 +12,19 @@ import type { WebhookMessage } from './webhook-message.js'
 export interface WebhookChannelOptions {
   /**
    * The `whsec_…` signing secret, or a function giving each endpoint's (by URL and recipient).
-   * Checked at creation when it is a string. A function that throws fails the send as
-   * `not-accepted` (retried; nothing was sent); one that gives no usable secret fails it as
-   * `permanent`: dead with the reason, replayable once the config is fixed.
+   * Several secrets (the new one first, during a rotation) sign each webhook under each, so
+   * receivers still checking with the old one accept it (Standard Webhooks' rotation). Checked
+   * at creation when given as strings. A function that throws fails the send as `not-accepted`
+   * (retried; nothing was sent); one that gives no usable secret fails it as `permanent`: dead
+   * with the reason, replayable once the config is fixed.
    */
-  readonly secret: string | ((url: string, recipientId: string) => string | Promise<string>)
+  readonly secret:
+    | string
+    | readonly string[]
+    | ((
+        url: string,
+        recipientId: string,
+      ) => string | readonly string[] | Promise<string | readonly string[]>)
   /** Give up on an answer after this many ms; 10 000 by default. */
   readonly timeoutMs?: number
   /**
@@ -50,9 +58,17 @@ export class WebhookChannel implements Channel<'webhook'> {
   readonly #agents = keepAliveAgents()
 
   constructor(options: WebhookChannelOptions) {
-    if (typeof options.secret === 'string') webhookKey(options.secret)
-    else if (typeof options.secret !== 'function') {
-      throw new NotifyConfigError('webhookChannel needs a secret: a whsec_… string or a function.')
+    if (typeof options.secret !== 'function') {
+      const secrets: unknown = options.secret
+      if (
+        !(typeof secrets === 'string' || (Array.isArray(secrets) && secrets.length > 0)) ||
+        !(Array.isArray(secrets) ? secrets : [secrets]).every((one) => typeof one === 'string')
+      ) {
+        throw new NotifyConfigError(
+          'webhookChannel needs a secret: a whsec_… string, a list of them or a function.',
+        )
+      }
+      keysOf(options.secret)
     }
     this.#options = options
     this.sendTimeoutMs = delayOption('webhookChannel: timeoutMs', options.timeoutMs, 10_000)
@@ -84,14 +100,14 @@ export class WebhookChannel implements Channel<'webhook'> {
       timestamp: now.toISOString(),
       data: outgoing.message.data,
     })
-    const key = await this.#key(outgoing)
-    if (!Buffer.isBuffer(key)) return key
+    const keys = await this.#keys(outgoing)
+    if (!Array.isArray(keys)) return keys
     const result = await httpPost({
       url: outgoing.to,
       headers: {
         'content-type': 'application/json',
         'user-agent': 'mortar-notify',
-        ...signWebhook(key, { id: outgoing.id, timestamp: now, body }),
+        ...signWebhook(keys, { id: outgoing.id, timestamp: now, body }),
       },
       body,
       signal: outgoing.signal,
@@ -105,14 +121,14 @@ export class WebhookChannel implements Channel<'webhook'> {
   }
 
   /**
-   * The endpoint's signing key. A secret function's fault is the app's, not the network's: one
+   * The endpoint's signing keys. A secret function's fault is the app's, not the network's: one
    * that throws (a secrets store out of reach) is retried as certainly not sent, one that gives
    * no usable secret is a permanent failure (replayable once the config is fixed). Neither
    * reason quotes what it gave or threw, which may hold the secret.
    */
-  async #key(outgoing: Outgoing<WebhookMessage>): Promise<Buffer | ChannelResult> {
+  async #keys(outgoing: Outgoing<WebhookMessage>): Promise<Buffer[] | ChannelResult> {
     const { secret } = this.#options
-    if (typeof secret === 'string') return webhookKey(secret)
+    if (typeof secret !== 'function') return keysOf(secret)
     let given: unknown
     try {
       given = await secret(outgoing.to, outgoing.recipientId)
@@ -122,14 +138,17 @@ export class WebhookChannel implements Channel<'webhook'> {
         reason: `webhookChannel's secret function threw ${errorKind(error)} (its message is not recorded: it may quote the secret); nothing was sent`,
       }
     }
-    if (typeof given !== 'string') {
+    const usable =
+      typeof given === 'string' ||
+      (Array.isArray(given) && given.length > 0 && given.every((one) => typeof one === 'string'))
+    if (!usable) {
       return {
         status: 'permanent',
-        reason: `webhookChannel's secret function gave ${given === null ? 'null' : typeof given}, not a whsec_… string`,
+        reason: `webhookChannel's secret function gave ${given === null ? 'null' : Array.isArray(given) ? 'a list that is empty or not of strings' : typeof given}, not a whsec_… string or a list of them`,
       }
     }
     try {
-      return webhookKey(given)
+      return keysOf(given as string | readonly string[])
     } catch (error) {
       // Its message names the rule the secret breaks, never the secret.
       return {
@@ -142,6 +161,11 @@ export class WebhookChannel implements Channel<'webhook'> {
   async close(): Promise<void> {
     this.#agents.destroy()
   }
+}
+
+/** The keys of one secret or several; throws as {@link webhookKey} does. */
+function keysOf(secret: string | readonly string[]): Buffer[] {
+  return (typeof secret === 'string' ? [secret] : secret).map(webhookKey)
 }
 
 /** An error's name and code, without its message. */

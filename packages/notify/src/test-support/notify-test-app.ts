@@ -1,0 +1,15 @@
+// Test helpers of this package's own tests (never imported by the package itself).
+import { createLogger } from '@mortar/core'
+import { createTestApp, type TestApp } from '@mortar/core/testing'
+import { notifyModule } from '../module/notify-module.js'
+import type { NotifyModuleOptions } from '../module/notify-options.js'
+
+/** An app of the notify module alone on an in-memory SQLite database: no workers, no logs. */
+export function notifyTestApp(options: NotifyModuleOptions): TestApp {
+  return createTestApp({
+    database: 'sqlite::memory:',
+    logger: createLogger({ level: 'silent' }),
+    jobs: { workers: false },
+    modules: [notifyModule(options)],
+  })
+}
