@@ -95,6 +95,18 @@ describe('createLogger', () => {
       'Set-Cookie',
       'cvv',
       'card_number',
+      // A name ending in a secret's word is one too: an app's own names are not all listed.
+      'client_secret',
+      'privateKey',
+      'PRIVATE-KEY',
+      'passphrase',
+      'session_secret',
+      'DB_PASSWORD',
+      'aws_secret_access_key',
+      'credentials',
+      'cookies',
+      'db_pwd',
+      'csrfToken',
     ]
     const ways: Record<string, (fields: Record<string, unknown>) => void> = {
       object: (fields) => root.info(fields, 'object'),
@@ -137,6 +149,22 @@ describe('createLogger', () => {
         },
       ),
     )
+  })
+
+  it('keeps a field whose name holds a secret word but does not end in one', () => {
+    const out = capture()
+    const logger = createLogger({ level: 'info', destination: out })
+    const fields = {
+      tokenCount: 12,
+      secretary: 'Ada',
+      passwordPolicy: 'strong',
+      tokenizer: 'bpe',
+      cookieConsent: true,
+      apiKeyId: 'key_1',
+      publicKey: 'ssh-ed25519 AAAA',
+    }
+    logger.info(fields, 'kept')
+    expect(out.lines()[0]).toMatchObject(fields)
   })
 
   it('censors extra paths given in options', () => {
@@ -239,6 +267,16 @@ describe('createLogger', () => {
       'credit_card',
       'cardNumber',
       'cvv',
+      'client_secret',
+      'privateKey',
+      'PRIVATE-KEY',
+      'passphrase',
+      'SESSION_SECRET',
+      'db_password',
+      'AWS_SECRET_ACCESS_KEY',
+      'credentials',
+      'cookies',
+      'DB_PWD',
     ]
     const forms = [
       (name: string, value: string) => `${name}=${value}`,

@@ -1,30 +1,22 @@
 // Field names whose value is a secret, compared without case, '-' or '_': `apiKey`, `api_key`,
-// `X-Api-Key` and `API_KEY` are one name. pino's redaction paths reach two levels and one
-// spelling; a request body's `user.password`, an error's `config.apiKey` or a raw
+// `X-Api-Key` and `API_KEY` are one name. A name is secret when it ends in a secret's word or
+// its plural, so an app's own `client_secret`, `privateKey` or `DB_PASSWORD` is one without
+// being listed, while `tokenCount` or `secretary` is not. pino's redaction paths reach two
+// levels and one spelling; a request body's `user.password`, an error's `config.apiKey` or a raw
 // `Authorization` header sit deeper or are spelled otherwise.
-const SECRET_NAMES = new Set([
-  'password',
-  'passwd',
-  'secret',
-  'token',
-  'accesstoken',
-  'refreshtoken',
-  'apikey',
-  'xapikey',
-  'authorization',
-  'proxyauthorization',
-  'cookie',
-  'setcookie',
-  'creditcard',
-  'cardnumber',
-  'cvv',
-])
-const MAY_HOLD = /pass|secret|token|api.?key|authorization|cookie|card|cvv/i
+const SECRET_NAME =
+  /(?:pass(?:word|wd|phrase)|pwd|secret|token|(?:api|private|secret|secretaccess)key|credential|authorization|cookie|creditcard|cardnumber|cvv)s?$/
+const MAY_HOLD =
+  /pass|pwd|secret|token|api.?key|private[-_]*key|credential|authorization|cookie|card|cvv/i
 const CENSORED = '"[redacted]"'
 
 /** Whether a field of this name holds a secret. */
 export function isSecretName(name: string): boolean {
-  return SECRET_NAMES.has(name.replace(/[-_]/g, '').toLowerCase())
+  return SECRET_NAME.test(normalised(name))
+}
+
+function normalised(name: string): string {
+  return name.replace(/[-_]/g, '').toLowerCase()
 }
 
 /**
@@ -131,8 +123,8 @@ const HEADERS = new Set(['authorization', 'proxyauthorization', 'cookie', 'setco
 /**
  * `text` with the value of every secret written as text censored: `password=hunter2`,
  * `?token=abc&api_key=xyz`, `Authorization: Bearer abc`, `{"password":"hunter2"}`, for every
- * name {@link isSecretName} knows. A quoted value is censored to its closing quote, a cookie to
- * the end of its line, any other to the next space, '&' or quote. Text without such a name
+ * secret name (see {@link isSecretName}). A quoted value is censored to its closing quote, a
+ * cookie to the end of its line, any other to the next space, '&' or quote. Text without such a name
  * followed by '=' or ':' comes out as it went in, and so does a label in prose: after a bare
  * `password:` (not a header's name), a short word of letters is taken for the text it is.
  */
@@ -142,8 +134,8 @@ export function withoutSecretPairs(text: string): string {
   let from = 0
   PAIR.lastIndex = 0
   for (let match = PAIR.exec(text); match !== null; match = PAIR.exec(text)) {
-    const name = (match[1] as string).replace(/[-_]/g, '').toLowerCase()
-    if (!SECRET_NAMES.has(name)) {
+    const name = normalised(match[1] as string)
+    if (!SECRET_NAME.test(name)) {
       // The name may be a value of its own (`a=token=x`): look again right after it.
       PAIR.lastIndex = match.index + (match[1] as string).length
       continue
@@ -174,11 +166,11 @@ function valueRegion(text: string, at: number, name: string): [number, number] {
     const close = quote.length === 1 ? closing(text, start, quote) : text.indexOf(quote, start)
     return [start, close === -1 ? text.length : close]
   }
-  if (name.endsWith('authorization')) {
+  if (/authorizations?$/.test(name)) {
     TWO_WORDS.lastIndex = at
     if (TWO_WORDS.test(text)) return [at, TWO_WORDS.lastIndex]
   }
-  const end = name.endsWith('cookie') ? LINE_END : UNQUOTED_END
+  const end = /cookies?$/.test(name) ? LINE_END : UNQUOTED_END
   end.lastIndex = at
   return [at, end.exec(text)?.index ?? text.length]
 }
