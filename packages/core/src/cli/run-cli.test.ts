@@ -114,7 +114,7 @@ import { JOBS } from '${src}/jobs/job-queue.js'
 export const ran: string[] = []
 export const echo = defineJob({
   name: 'cli.echo',
-  schema: z.object({ text: z.string() }),
+  schema: z.object({ text: z.string(), token: z.string().optional() }),
   attempts: 1,
   handler: ({ text }) => {
     if (text === 'fail') throw new PermanentJobError('told to fail')
@@ -154,7 +154,7 @@ export default () => createApp({ modules: [shop], logger: createLogger({ level: 
     delete process.env.MORTAR_WORKERS
     await web.start()
     await web.resolve(JOBS).enqueue(module.echo, { text: 'one' })
-    await web.resolve(JOBS).enqueue(module.echo, { text: 'fail' })
+    await web.resolve(JOBS).enqueue(module.echo, { text: 'fail', token: 'tok-s3cr3t' })
     await web.stop()
 
     const before = io({ MORTAR_APP: appFile })
@@ -176,7 +176,8 @@ export default () => createApp({ modules: [shop], logger: createLogger({ level: 
     const dead = io({ MORTAR_APP: appFile })
     expect(await runCli(['jobs', 'dead'], dead.io)).toBe(0)
     expect(dead.out[0]).toMatch(/^#\d+ cli\.echo {2}attempt 1\/1 {2}died /)
-    expect(dead.out[1]).toBe('  payload {"text":"fail"}')
+    // A payload's secret is shown censored, as the logger writes it.
+    expect(dead.out[1]).toBe('  payload {"text":"fail","token":"[redacted]"}')
     expect(dead.out[2]).toMatch(
       /attempt 1 at .*: PermanentJobError \[E_JOB_PERMANENT\]: told to fail$/,
     )

@@ -1,4 +1,5 @@
 import type { CliCommand, CliContext } from '../cli/cli-command.js'
+import { censorJson } from '../logger/censor-json.js'
 import { JOBS, type JobQueue } from './job-queue.js'
 import type { JobInfo, JobState } from './queue-adapter.js'
 
@@ -16,9 +17,15 @@ function queueOf(context: CliContext): JobQueue | undefined {
 }
 
 function describeJob(job: JobInfo): string {
-  const progress = job.progress === undefined ? '' : `  progress ${JSON.stringify(job.progress)}`
+  const progress = job.progress === undefined ? '' : `  progress ${shown(job.progress)}`
   const key = job.key === undefined ? '' : `  key ${job.key}`
   return `#${job.id} ${job.name}  attempt ${job.attempts}/${job.maxAttempts}${key}${progress}`
+}
+
+// A payload may hold a reset token or a webhook's key: a terminal or a CI log shows it censored
+// as the logger would.
+function shown(value: unknown): string {
+  return censorJson(JSON.stringify(value) ?? 'undefined')
 }
 
 /** `mortar jobs status|dead|retry|purge`: the app's queue on any engine. */
@@ -77,7 +84,7 @@ export const jobsCommands: readonly CliCommand[] = [
       if (dead.length === 0) context.stdout('No dead jobs.')
       for (const job of dead) {
         context.stdout(`${describeJob(job)}  died ${job.deadAt?.toISOString() ?? ''}`)
-        context.stdout(`  payload ${JSON.stringify(job.payload)}`)
+        context.stdout(`  payload ${shown(job.payload)}`)
         for (const error of job.errors) {
           context.stdout(
             `  attempt ${error.attempt} at ${error.at}: ${error.name}${error.code ? ` [${error.code}]` : ''}: ${error.message}`,

@@ -2,8 +2,7 @@ import { pino } from 'pino'
 import { ConfigError } from '../config/config-error.js'
 import type { Logger } from './logger.js'
 import { asData } from './as-data.js'
-import { jsonWithoutSecretFields } from './secret-fields.js'
-import { jsonWithoutUrlPasswords } from './url-passwords.js'
+import { censorJson } from './censor-json.js'
 
 /** The levels a {@link Logger} can be set to, from most to least verbose. */
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
@@ -97,7 +96,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         // written: whatever put a secret field or a URL there (a field at any depth, a message,
         // a format argument, an error's cause, a child's bindings), it never reaches the
         // destination.
-        streamWrite: (line) => jsonWithoutUrlPasswords(jsonWithoutSecretFields(line)),
+        streamWrite: censorJson,
       },
     },
     options.destination,

@@ -69,22 +69,26 @@ export function createDialect(
             supportBigNumbers: true,
             bigNumberStrings: true,
           })
-          if (readCommitted) {
-            // Queued on a new connection before the query it was opened for.
-            pool.on('connection', (connection) => {
-              connection.query(
-                'set session transaction isolation level read committed',
-                (error) => {
-                  if (error) onPoolError(error)
-                },
-              )
-            })
-          }
+          // Queued on a new connection before the query it was opened for. Strict whatever the
+          // server's sql_mode: without it, a text too long is cut, a number out of range clamped
+          // and a bad date stored as zeros, each with only a warning nobody reads.
+          pool.on('connection', (connection) => {
+            const report = (error: Error | null) => {
+              if (error) onPoolError(error)
+            }
+            connection.query(STRICT_MODE, report)
+            if (readCommitted) {
+              connection.query('set session transaction isolation level read committed', report)
+            }
+          })
           return pool
         },
       })
   }
 }
+
+const STRICT_MODE =
+  "set session sql_mode = concat_ws(',', nullif(@@session.sql_mode, ''), 'STRICT_ALL_TABLES')"
 
 async function loadDriver<M>(name: string, load: () => Promise<M>): Promise<M> {
   try {

@@ -316,6 +316,24 @@ for (const engine of testEngines()) {
     })
 
     if (engine.engine === 'mysql') {
+      it('makes every session of both pools strict, whatever the server sql_mode, so no text is cut', async () => {
+        const target = await privateDatabaseUrl(engine)
+        const database = new Database(`${target.url}?pool=2`)
+        const mode = async (db: Kysely<unknown>) =>
+          (await sql<{ mode: string }>`select @@session.sql_mode as mode`.execute(db)).rows[0]
+            ?.mode ?? ''
+        try {
+          // More statements at once than the pool has connections: each new one is set up.
+          const modes = await Promise.all(
+            Array.from({ length: 6 }, (_, n) => mode(n % 2 ? database.root : database.background)),
+          )
+          for (const each of modes) expect(each.split(',')).toContain('STRICT_ALL_TABLES')
+        } finally {
+          await database.destroy()
+          await target.drop()
+        }
+      })
+
       it('runs background work read committed on a pool of its own, and the app at the server default', async () => {
         const target = await privateDatabaseUrl(engine)
         const database = new Database(`${target.url}?pool=2`)
