@@ -14,7 +14,12 @@ import { healthRoutes } from './health/health-routes.js'
 import { orderRoutes } from './orders/index.js'
 import { paymentRoutes } from './payments/index.js'
 import { SMS_STUB_PREFIX, SmsOutbox, servesSmsStub, smsStubRoutes } from './sms-stub/index.js'
-import { notificationPreferencesSection, storefrontRoutes, unsafeHtml } from './storefront/index.js'
+import {
+  notificationPreferencesSection,
+  refuseFraming,
+  storefrontRoutes,
+  unsafeHtml,
+} from './storefront/index.js'
 import { trackCartAdd } from './tracking/index.js'
 
 /** The shop: a Mortar app and the Fastify server in front of it. */
@@ -39,6 +44,8 @@ export async function buildShop(config: ShopConfig): Promise<Shop> {
   const catalog = app.resolve(PRODUCT_CATALOG)
   const productExists = (productId: number) => catalog.exists(currentPrincipal(), productId)
   const server = Fastify()
+  // Before any route: every answer, errors and mounted handlers included.
+  refuseFraming(server)
   await server.register(mortarFastify, { app })
   // The JSON API.
   await server.register(healthRoutes)

@@ -1,4 +1,5 @@
 export { acceptForms, parseForms } from './form-support.js'
+export { refuseFraming } from './framing.js'
 export { escapeHtml, Html, html, unsafeHtml } from './html.js'
 export { csrfField, layout, type PageChrome } from './layout.js'
 export { notificationPreferencesSection } from './notification-pages.js'

@@ -104,6 +104,31 @@ for (const engine of testEngines()) {
         await page.close()
       })
 
+      it('runs its own scripts only, and lets no other site frame it', async () => {
+        const context = await browser.browser.newContext({
+          extraHTTPHeaders: { 'x-test-admin': 'yes' },
+        })
+        const page = await context.newPage()
+        const refused: string[] = []
+        page.on('console', (message) => {
+          if (/Content Security Policy/.test(message.text())) refused.push(message.text())
+        })
+        const response = await page.goto(`${base}/?days=7`)
+        expect(response?.headers()['content-security-policy']).toMatch(/frame-ancestors 'self'/)
+        expect(response?.headers()['x-frame-options']).toBe('SAMEORIGIN')
+        await page.waitForSelector('canvas#series-product_searched[data-rendered=true]')
+        expect(refused).toEqual([])
+        // What a value rendered unescaped would be: an inline script the page did not ship.
+        const ran = await page.evaluate(`(() => {
+          const script = document.createElement('script')
+          script.textContent = 'document.body.dataset.injected = "ran"'
+          document.body.append(script)
+          return document.body.dataset.injected ?? 'refused'
+        })()`)
+        expect(ran).toBe('refused')
+        await context.close()
+      })
+
       it('shows the numbers of the last days and draws the chart', async () => {
         const context = await browser.browser.newContext({
           extraHTTPHeaders: { 'x-test-admin': 'yes' },

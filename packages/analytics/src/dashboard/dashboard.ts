@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -50,6 +51,24 @@ export interface DashboardSource {
 
 const DAY = 86_400_000
 let chartJs: string | undefined
+
+// Draws the charts from the page's JSON; the only inline script, allowed by its hash.
+const CHARTS_SCRIPT = `(function(){var charts=JSON.parse(document.getElementById('mortar-charts').textContent);if(!window.Chart)return;charts.forEach(function(c){var el=document.getElementById(c.id);if(!el)return;el.dataset.rendered='true';new Chart(el,{type:'line',data:{labels:c.labels,datasets:[{label:c.label,data:c.data,tension:0.2,fill:true}]},options:{animation:false,plugins:{legend:{display:false}},scales:{y:{beginAtZero:true,ticks:{precision:0}}}}})})})()`
+
+/**
+ * What the page may load and run: Chart.js from this handler and the one inline script, nothing
+ * else. A value that ever reached the page unescaped (an event name, a search, an item) could
+ * not run a script, send what the page shows elsewhere, or put the page in another site's frame.
+ */
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  `script-src 'self' 'sha256-${createHash('sha256').update(CHARTS_SCRIPT).digest('base64')}'`,
+  "style-src 'unsafe-inline'",
+  "img-src 'self' data:",
+  "form-action 'self'",
+  "base-uri 'none'",
+  "frame-ancestors 'self'",
+].join('; ')
 
 /** Chart.js's UMD build, read once from the installed package: no front-end build needed. */
 function chartScript(): string {
@@ -106,6 +125,8 @@ export function dashboardHandler(source: DashboardSource, spec: DashboardSpec): 
         'content-type': 'text/html; charset=utf-8',
         'cache-control': 'no-store',
         'x-content-type-options': 'nosniff',
+        'content-security-policy': CONTENT_SECURITY_POLICY,
+        'x-frame-options': 'SAMEORIGIN',
       },
     })
   }
@@ -226,7 +247,7 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eee;pad
 </style></head><body><h1>${title}</h1><nav>${ranges}</nav>${sections.join('')}
 <script src="${escapeHtml(base)}/chart.js"></script>
 <script type="application/json" id="mortar-charts">${json(charts)}</script>
-<script>(function(){var charts=JSON.parse(document.getElementById('mortar-charts').textContent);if(!window.Chart)return;charts.forEach(function(c){var el=document.getElementById(c.id);if(!el)return;el.dataset.rendered='true';new Chart(el,{type:'line',data:{labels:c.labels,datasets:[{label:c.label,data:c.data,tension:0.2,fill:true}]},options:{animation:false,plugins:{legend:{display:false}},scales:{y:{beginAtZero:true,ticks:{precision:0}}}}})})})()</script>
+<script>${CHARTS_SCRIPT}</script>
 </body></html>`
 }
 

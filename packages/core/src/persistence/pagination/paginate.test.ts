@@ -397,10 +397,11 @@ describe('Paginator', () => {
     expect(JSON.stringify({ paginator })).not.toContain(KEY)
   })
 
-  it('rejects a page size that is not a positive integer', async () => {
+  it('rejects a page size that is not a whole number from 1 to 1000', async () => {
     const paginator = new Paginator({ key: KEY })
     const fake = { clearOrderBy: () => fake } as never
-    for (const limit of [0, -1, 1.5, Number.NaN]) {
+    // 1001 and up: a limit passed on from a query string would load a table into memory.
+    for (const limit of [0, -1, 1.5, Number.NaN, 1001, 10_000_000, Number.MAX_SAFE_INTEGER]) {
       const error = await rejection(paginator.paginate(fake, { orderBy: [], limit } as never))
       expect(error).toBeInstanceOf(ValidationError)
     }

@@ -66,7 +66,7 @@ export type PageRequest<DB, TB extends keyof DB, O> = {
   readonly orderBy: readonly SortKey<DB, TB, O>[]
   /** The `nextCursor` of the previous page; absent or null for the first page (`''` is refused). */
   readonly after?: string | null
-  /** Rows per page, a positive integer. */
+  /** Rows per page, a whole number from 1 to 1000 (a page is read whole into memory). */
   readonly limit: number
 } & UniqueKeyOption<O>
 
@@ -244,6 +244,10 @@ export async function paginate<DB, TB extends keyof DB, O>(
   return paginateWithKey(query, options, toKeyRing(options.key))
 }
 
+// A page is read whole into memory: a limit passed on from a query string (`?limit=10000000`)
+// must not make one request load a table.
+const MAX_PAGE_SIZE = 1000
+
 /** {@link paginate} with checked key bytes, signer first; the {@link Paginator} calls it. */
 export async function paginateWithKey<DB, TB extends keyof DB, O>(
   query: SelectQueryBuilder<DB, TB, O>,
@@ -251,10 +255,16 @@ export async function paginateWithKey<DB, TB extends keyof DB, O>(
   signing: readonly Uint8Array[],
 ): Promise<Page<O>> {
   const { limit, after } = request
-  if (!Number.isSafeInteger(limit) || limit < 1) {
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
     throw new ValidationError(
-      [{ path: 'limit', message: 'Must be a positive integer.', code: 'invalid_limit' }],
-      'The page size must be a positive integer.',
+      [
+        {
+          path: 'limit',
+          message: `Must be a whole number from 1 to ${MAX_PAGE_SIZE}.`,
+          code: 'invalid_limit',
+        },
+      ],
+      `The page size must be a whole number from 1 to ${MAX_PAGE_SIZE}.`,
     )
   }
   const unique = (request as { unique?: string }).unique ?? 'id'
