@@ -32,6 +32,12 @@ export interface InboxHandlerOptions {
   readonly maxStreamsPerRecipient?: number
   /** Live streams this process holds open in all; 1 000 by default, then 429. */
   readonly maxStreams?: number
+  /**
+   * Seconds a live stream lasts; 600 by default. It then ends and the browser reconnects, and
+   * the new request is authorized afresh: a signed-out or revoked session stops getting items
+   * (401 ends an `EventSource`). Items written meanwhile come with the new stream.
+   */
+  readonly maxStreamSeconds?: number
 }
 
 const STATUSES = new Set(['unread', 'read', 'archived', 'inbox'])
@@ -45,7 +51,8 @@ const hubs = new WeakMap<Inbox, InboxStreamHub>()
  * - `POST /read`, `POST /unread`, `POST /archive` with `{ "ids": [...] }` — `{ changed }`;
  * - `POST /read-all` (`{}`) — `{ changed }`;
  * - `GET /stream` — server-sent events: `item` for each new item, `counts` after them; 429 past
- *   `maxStreamsPerRecipient` or `maxStreams` open streams.
+ *   `maxStreamsPerRecipient` or `maxStreams` open streams. A stream ends after
+ *   `maxStreamSeconds`: the browser reconnects, authorized again, and resumes where it ended.
  *
  * Mount it inside the app's request context (core's adapters do), after the session that sets
  * the principal. Its POSTs take JSON only (`content-type: application/json`, 400 otherwise):
@@ -62,6 +69,11 @@ const hubs = new WeakMap<Inbox, InboxStreamHub>()
  */
 export function inboxHandler(options: InboxHandlerOptions): FetchHandler {
   const pollMs = delayOption('inboxHandler: pollMs', options.pollMs, 2_000)
+  const lifetimeMs = delayOption(
+    'inboxHandler: maxStreamSeconds × 1000',
+    options.maxStreamSeconds === undefined ? undefined : options.maxStreamSeconds * 1000,
+    600_000,
+  )
   const heartbeatMs = delayOption(
     'inboxHandler: heartbeatSeconds × 1000',
     options.heartbeatSeconds === undefined ? undefined : options.heartbeatSeconds * 1000,
@@ -116,7 +128,11 @@ export function inboxHandler(options: InboxHandlerOptions): FetchHandler {
             })
             hubs.set(inbox, hub)
           }
-          return stream(request, inbox, hub, recipientId, heartbeatMs, limits)
+          return stream(request, inbox, hub, recipientId, limits, {
+            heartbeatMs,
+            lifetimeMs,
+            now: () => clock.nowMs(),
+          })
         }
         throw new NotFoundError()
       }
@@ -201,14 +217,19 @@ function itemEvent(item: InboxItem): string {
   return `${id}event: item\ndata: ${JSON.stringify(item)}\n\n`
 }
 
+// The last event id a stream ends on: the instant it ended, from which the browser's reconnect
+// (which sends it back as Last-Event-ID) resumes.
+const RESUME = /^@(\d{1,15})$/
+
 function stream(
   request: Request,
   inbox: Inbox,
   hub: InboxStreamHub,
   recipientId: string,
-  heartbeatMs: number,
   limits: StreamLimits,
+  timing: { readonly heartbeatMs: number; readonly lifetimeMs: number; readonly now: () => number },
 ): Response {
+  const resume = RESUME.exec(request.headers.get('last-event-id') ?? '')?.[1]
   const encoder = new TextEncoder()
   let cleanup = () => {}
   let write = (_text: string) => {}
@@ -221,6 +242,7 @@ function stream(
     },
     () => cleanup(),
     limits,
+    resume === undefined ? undefined : Number(resume),
   )
   if (unsubscribe === 'closed') {
     throw new NotifyUnavailableError('The app is stopping: live inbox streams are closed.')
@@ -247,10 +269,18 @@ function stream(
           // the next item sends them again
         }
       }
-      const heartbeat = setInterval(() => write(': keep-alive\n\n'), heartbeatMs)
+      const heartbeat = setInterval(() => write(': keep-alive\n\n'), timing.heartbeatMs)
       heartbeat.unref()
+      // Authorized once, at its request: it ends in time, and the reconnect is authorized again.
+      // Its id (no event) tells the reconnect where to resume.
+      const lifetime = setTimeout(() => {
+        write(`id: @${timing.now()}\n\n`)
+        cleanup()
+      }, timing.lifetimeMs)
+      lifetime.unref()
       cleanup = () => {
         clearInterval(heartbeat)
+        clearTimeout(lifetime)
         unsubscribe()
         request.signal.removeEventListener('abort', onAbort)
         try {

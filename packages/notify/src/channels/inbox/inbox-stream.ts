@@ -54,22 +54,24 @@ export class InboxStreamHub {
   }
 
   /**
-   * Starts sending the recipient's new items to `push` (and calls `end` if the hub closes first);
-   * returns the function that stops it, `'full'` when the limits leave no room for another
-   * stream (of this recipient or at all), `'closed'` once the inbox is disposed.
+   * Starts sending the recipient's items created from `sinceMs` (now by default) to `push` (and
+   * calls `end` if the hub closes first); returns the function that stops it, `'full'` when the
+   * limits leave no room for another stream (of this recipient or at all), `'closed'` once the
+   * inbox is disposed.
    */
   subscribe(
     recipientId: string,
     push: (items: readonly InboxItem[]) => void,
     end: () => void,
     limits: StreamLimits,
+    sinceMs?: number,
   ): (() => void) | 'full' | 'closed' {
     if (this.#closed) return 'closed'
     const held = this.#perRecipient.get(recipientId) ?? 0
     if (held >= limits.perRecipient || this.#subscribers.size >= limits.total) return 'full'
     const subscriber: Subscriber = {
       recipientId,
-      sinceMs: this.#now(),
+      sinceMs: Math.min(sinceMs ?? Number.POSITIVE_INFINITY, this.#now()),
       seen: new Map(),
       push,
       end,

@@ -290,6 +290,44 @@ for (const engine of testEngines()) {
       await reader.cancel()
     })
 
+    it('ends a stream in time, so its reconnect is authorized again, and resumes it where it ended', async () => {
+      const read = async (response: Response) => {
+        const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+        let text = ''
+        for (;;) {
+          const { value, done } = await reader.read()
+          if (done) return text
+          text += new TextDecoder().decode(value)
+        }
+      }
+      // Before, a stream lasted as long as its connection: a session revoked meanwhile kept it.
+      const first = await read(await as('rae', '/stream', undefined, { maxStreamSeconds: 0.05 }))
+      const resume = /\nid: (@\d+)\n\n$/.exec(first)?.[1]
+      expect(resume).toBeDefined()
+      // Written between the end and the browser's reconnect.
+      await inbox.add({
+        id: 'r-gap',
+        recipientId: 'rae',
+        type: 't',
+        message: { title: 'in the gap' },
+      })
+      app.clock.advance(1_000)
+      const controller = new AbortController()
+      const again = await as('rae', '/stream', {
+        signal: controller.signal,
+        headers: { 'last-event-id': resume ?? '' },
+      })
+      const reader = (again.body as ReadableStream<Uint8Array>).getReader()
+      let text = ''
+      while (!text.includes('in the gap')) {
+        const { value, done } = await reader.read()
+        if (done) throw new Error('the resumed stream ended before the item written in the gap')
+        text += new TextDecoder().decode(value)
+      }
+      controller.abort()
+      await reader.cancel()
+    })
+
     it('streams every item another process wrote, past the 500 rows one poll query reads', async () => {
       const controller = new AbortController()
       const response = await as('sol', '/stream', { signal: controller.signal })
