@@ -38,9 +38,11 @@ function localTime(instant: number, timeZone: string): LocalTime {
 }
 
 /**
- * The instant the local clock in `timeZone` shows `minutes` past midnight of the given day. A
- * time skipped by a daylight-saving jump moves later by the jump (02:30 → 03:30), a repeated
- * one takes its first occurrence, as Temporal's 'compatible' disambiguation does.
+ * The instant the local clock in `timeZone` shows `minutes` past midnight of the given day, the
+ * first one after `after`. A time skipped by a daylight-saving jump moves later by the jump
+ * (02:30 → 03:30); a repeated one takes its first occurrence after `after` (its second when
+ * `after` falls between the two: the first is past), else its first, as Temporal's
+ * 'compatible' disambiguation does.
  */
 function instantOfLocal(
   year: number,
@@ -48,18 +50,19 @@ function instantOfLocal(
   day: number,
   minutes: number,
   timeZone: string,
+  after: number,
 ): number {
   const wall = Date.UTC(year, month - 1, day, 0, minutes)
   // The offsets just before and after: the earlier candidate that shows the wall time wins, and
   // when neither does (a gap) the one under the offset from before the jump.
   const before = wall - wallTime(wall - 86_400_000, timeZone).offsetMs
-  const after = wall - wallTime(wall + 86_400_000, timeZone).offsetMs
+  const afterJump = wall - wallTime(wall + 86_400_000, timeZone).offsetMs
   const shows = (instant: number) => {
     const local = localTime(instant, timeZone)
     return Date.UTC(local.year, local.month - 1, local.day, 0, local.minutes) === wall
   }
-  const candidates = [Math.min(before, after), Math.max(before, after)].filter(shows)
-  return candidates[0] ?? before
+  const candidates = [Math.min(before, afterJump), Math.max(before, afterJump)].filter(shows)
+  return candidates.find((instant) => instant > after) ?? candidates[0] ?? before
 }
 
 /**
@@ -90,7 +93,14 @@ export function quietHoursEnd(now: Date, timeZone: string, window: QuietHours): 
   const tomorrow = start > end && local.minutes >= start
   const day = new Date(Date.UTC(local.year, local.month - 1, local.day + (tomorrow ? 1 : 0)))
   return new Date(
-    instantOfLocal(day.getUTCFullYear(), day.getUTCMonth() + 1, day.getUTCDate(), end, timeZone),
+    instantOfLocal(
+      day.getUTCFullYear(),
+      day.getUTCMonth() + 1,
+      day.getUTCDate(),
+      end,
+      timeZone,
+      instant,
+    ),
   )
 }
 
@@ -116,6 +126,7 @@ export function nextTimeOfDay(now: Date, timeZone: string, time: string): Date {
       day.getUTCDate(),
       minutes,
       timeZone,
+      now.getTime(),
     )
     if (at > now.getTime()) return new Date(at)
   }
