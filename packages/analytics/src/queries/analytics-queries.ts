@@ -8,6 +8,7 @@ import { type DwellEvent, type FoldEvent, foldDwell, foldFunnel, foldRetention }
 import {
   ACTOR_JOIN,
   ACTOR_SQL,
+  boundedList,
   describeArgument,
   EVENTS_FROM,
   nameArgument,
@@ -334,7 +335,7 @@ export class AnalyticsQueries {
         `uniques() takes an array of event names; got ${describeArgument(events)}.`,
       )
     }
-    for (const event of events) nameArgument('The event', event)
+    for (const event of boundedList('The list of events', events)) nameArgument('The event', event)
     const { from, to } = rangeMs(options)
     const params = new Params()
     const names = events.length === 0 ? '' : ` and e.name in ${params.list(events)}`
@@ -353,7 +354,7 @@ export class AnalyticsQueries {
     if (!Array.isArray(steps) || steps.length === 0) {
       throw new AnalyticsQueryError('A funnel needs an array of at least one step.')
     }
-    for (const step of steps) checkStep(step)
+    for (const step of boundedList('A funnel', steps, MAX_FUNNEL_STEPS)) checkStep(step)
     const windowMs = options.windowMs
     if (!Number.isFinite(windowMs) || windowMs <= 0) {
       throw new AnalyticsQueryError(
@@ -645,6 +646,10 @@ function funnelSql(
 }
 
 /** A funnel or retention step from the caller: an event name and an optional `where` object. */
+// Each step after the first is one more pass over the matching events (a window on PostgreSQL,
+// a condition everywhere): 300 steps took 26 s on an empty PostgreSQL table.
+const MAX_FUNNEL_STEPS = 20
+
 function checkStep(step: StepSpec): void {
   if (typeof step !== 'object' || step === null) {
     throw new AnalyticsQueryError(

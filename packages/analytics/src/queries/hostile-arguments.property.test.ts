@@ -170,6 +170,27 @@ for (const engine of testEngines()) {
         )
       })
 
+      it('refuses lists past their bounds with a typed error, never the driver’s', async () => {
+        const { analytics } = subject
+        const names = (n: number) => Array.from({ length: n }, (_, i) => `e${i}`)
+        const steps = (n: number) => names(n).map((event) => ({ event })) as never
+        // Past SQLite's and PostgreSQL's values per statement: the driver refused them its own way.
+        for (const n of [1_001, 70_000]) {
+          await expect(analytics.uniques(names(n) as never, { from, to })).rejects.toMatchObject({
+            code: 'E_ANALYTICS_QUERY',
+          })
+          await expect(analytics.alsoBought('p-1', { exclude: names(n) })).rejects.toMatchObject({
+            code: 'E_ANALYTICS_QUERY',
+          })
+        }
+        await expect(analytics.funnel(steps(21), { from, to, windowMs: 1 })).rejects.toMatchObject({
+          code: 'E_ANALYTICS_QUERY',
+        })
+        expect(await analytics.uniques(names(1_000) as never, { from, to })).toBe(0)
+        expect(await analytics.alsoBought('p-1', { exclude: names(1_000) })).toHaveLength(3)
+        expect(await analytics.funnel(steps(20), { from, to, windowMs: 1 })).toHaveLength(20)
+      })
+
       it('refuses a dwell limit that is no positive whole number', async () => {
         for (const limit of [Number.NaN, 0, -1, 1.5, Number.POSITIVE_INFINITY]) {
           await expect(subject.analytics.dwell({ from, to, limit })).rejects.toMatchObject({

@@ -82,6 +82,26 @@ export class Params {
   }
 }
 
+/**
+ * The most names or items a query takes in one list (uniques' events, alsoBought's exclude).
+ * Each is a value bound to the statement: past SQLite's 32,766 and PostgreSQL's 65,535 values
+ * the driver failed with an error of its own ("too many SQL variables", a bind message whose
+ * count had wrapped), so an app passing a client's list through got a 500 instead of a 422.
+ */
+export const MAX_LIST_ARGUMENT = 1_000
+
+/** `list`, refused with an {@link AnalyticsQueryError} when it holds more than `max` entries. */
+export function boundedList<T>(
+  what: string,
+  list: readonly T[],
+  max = MAX_LIST_ARGUMENT,
+): readonly T[] {
+  if (list.length > max) {
+    throw new AnalyticsQueryError(`${what} holds at most ${max} entries; got ${list.length}.`)
+  }
+  return list
+}
+
 /** An argument's kind for an error message; a number as itself (never a string's content). */
 export function describeArgument(value: unknown): string {
   if (typeof value === 'number') return String(value)

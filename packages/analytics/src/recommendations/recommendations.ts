@@ -1,5 +1,6 @@
 import { AnalyticsQueryError } from '../errors.js'
 import {
+  boundedList,
   describeArgument,
   Params,
   type QueryScope,
@@ -90,7 +91,9 @@ export class Recommendations {
         `exclude must be an array of items; got ${describeArgument(exclude)}.`,
       )
     }
-    const excluded = new Set(exclude.map((other) => itemArgument('An excluded item', other)))
+    const excluded = new Set(
+      boundedList('exclude', exclude).map((other) => itemArgument('An excluded item', other)),
+    )
     excluded.add(self)
     if (options.excludeBoughtBy !== undefined) {
       const buyer = userIdOf('excludeBoughtBy user id', options.excludeBoughtBy)
