@@ -125,11 +125,34 @@ export interface LedgerTables {
 
 /**
  * A reason as `last_error` keeps it: at most 2 000 characters (a refused address or a
- * provider's answer can be anything), NUL replaced (PostgreSQL's text refuses it).
+ * provider's answer can be anything), as {@link storableText}.
  */
 export function storedReason(reason: string): string {
-  const text = reason.replaceAll('\u0000', '\uFFFD')
+  const text = storableText(reason)
   return text.length > 2_000 ? `${text.slice(0, 1_997)}...` : text
+}
+
+/**
+ * A provider's message id as `provider_message_id` keeps it: at most 255 characters (its
+ * column's size), as {@link storableText}. Refused, the result's write would fail and the
+ * delivery be sent again.
+ */
+export function storedProviderId(id: string): string {
+  const text = storableText(id)
+  return text.length > 255 ? text.slice(0, 255) : text
+}
+
+const LONE_SURROGATE = /\p{Cs}/u
+const LONE_SURROGATES = /\p{Cs}/gu
+
+/**
+ * Text a provider gave, as every engine can store it: NUL (PostgreSQL's text refuses it) and
+ * lone surrogates (PostgreSQL's JSON refuses their escapes; the drivers wrote them as U+FFFD)
+ * replaced by U+FFFD.
+ */
+function storableText(text: string): string {
+  const clean = text.replaceAll('\u0000', '\uFFFD')
+  return LONE_SURROGATE.test(clean) ? clean.replace(LONE_SURROGATES, '\uFFFD') : clean
 }
 
 /**

@@ -879,6 +879,20 @@ for (const engine of testEngines()) {
         ])
       })
 
+      it("records a provider's message id that no column stores as given (a lone surrogate, NUL, too long): sent once, kept as storable text", async () => {
+        const ida: Recipient = { id: 'ida', email: 'ida@example.com', phone: '+15550199' }
+        sms.script.push({
+          status: 'accepted',
+          providerMessageId: `p-\uD800-\u0000-${'x'.repeat(300)}`,
+        })
+        await notify(ida, new OrderShipped('o-odd'))
+        await drain()
+        expect(sms.sent.filter((outgoing) => outgoing.recipientId === 'ida')).toHaveLength(1)
+        const stored = (await app.resolve(DELIVERIES).list('ida', { channel: 'sms' }))[0]
+        expect(stored?.status).toBe('sent')
+        expect(stored?.providerMessageId).toBe(`p-\uFFFD-\uFFFD-${'x'.repeat(249)}`)
+      })
+
       it('marks a delivery dead after a permanent failure or its last attempt, and replays it', async () => {
         const gus: Recipient = { id: 'gus', phone: '+15550104' }
         sms.script.push({ status: 'permanent', reason: 'bad number' })
