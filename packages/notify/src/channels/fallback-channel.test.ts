@@ -63,6 +63,24 @@ describe('fallbackChannel', () => {
     expect(calls).toEqual(['a', 'c', 'd'])
   })
 
+  it('opens every provider when the notify module opens it, as each would be alone', async () => {
+    const opened: string[] = []
+    const opening = (name: string): Channel<'sms'> => ({
+      ...provider(name, { status: 'accepted' }, []),
+      async open() {
+        opened.push(name)
+      },
+    })
+    const channel = fallbackChannel([
+      opening('a'),
+      provider('b', { status: 'accepted' }, []),
+      opening('c'),
+    ])
+    // Before, a fallback had no open(): a provider's was never called.
+    await channel.open?.({ resolve: () => undefined as never })
+    expect(opened).toEqual(['a', 'c'])
+  })
+
   it('refuses an empty list or providers of different channels', () => {
     expect(() => fallbackChannel([])).toThrow(/at least one/)
     const mail = {

@@ -3,6 +3,7 @@ import {
   type Channel,
   type ChannelMessages,
   type ChannelName,
+  type ChannelHost,
   type ChannelResult,
   DEFAULT_SEND_TIMEOUT_MS,
   type Outgoing,
@@ -61,6 +62,11 @@ export function fallbackChannel<C extends ChannelName>(
         reasons.push(result.reason)
       }
       return { status: 'not-accepted', reason: reasons.join('; ') }
+    },
+    // Each provider is opened as it would be alone: one that loads its driver or checks its
+    // environment there would otherwise fail every send, or pass a check it should fail at start.
+    async open(app: ChannelHost) {
+      for (const provider of providers) await provider.open?.(app)
     },
     async close() {
       await Promise.all(providers.map((provider) => provider.close?.()))

@@ -31,7 +31,10 @@ export interface DatabaseOptions {
   readonly busyTimeoutMs?: number
 }
 
-/** A parsed database URL; `connectionUrl` still holds the password, `display` never does. */
+/**
+ * A parsed database URL; `connectionUrl` still holds the password, `display` never does, nor the
+ * value of a parameter that may be secret (`ssl`, `options`, certificate paths: `***`).
+ */
 export interface ParsedDatabaseUrl {
   readonly engine: DatabaseEngine
   /** SQLite: the file, or `:memory:`. */
@@ -117,8 +120,8 @@ const SCHEMES: Readonly<Record<string, 'postgres' | 'mysql'>> = {
  * ```ts
  * import { parseDatabaseUrl } from '@mortar/core'
  *
- * parseDatabaseUrl('postgres://app:secret@db:5432/shop?pool=20').display
- * // 'postgres://app:***@db:5432/shop?pool=20'
+ * parseDatabaseUrl('postgres://app:secret@db:5432/shop?pool=20&sslrootcert=/etc/ca.pem').display
+ * // 'postgres://app:***@db:5432/shop?sslrootcert=***' (the pool size is read, not passed on)
  * ```
  */
 export function parseDatabaseUrl(input: string | DatabaseOptions): ParsedDatabaseUrl {
@@ -301,8 +304,38 @@ function passwordSecrets(password: string): string[] {
   return secrets
 }
 
+// Parameters whose value is shown in `display` (it goes into logs and error messages); any
+// other is shown as ***: mysql2's `ssl` JSON may hold a private key and its passphrase, and
+// `options` or a certificate path say more than a log needs.
+const DISPLAYED = new Set([
+  'pool',
+  'sslmode',
+  'sslnegotiation',
+  'application_name',
+  'fallback_application_name',
+  'client_encoding',
+  'statement_timeout',
+  'lock_timeout',
+  'idle_in_transaction_session_timeout',
+  'query_timeout',
+  'charset',
+  'timezone',
+  'compress',
+  'decimalNumbers',
+  'dateStrings',
+  'enableKeepAlive',
+  'keepAliveInitialDelay',
+  'maxIdle',
+  'idleTimeout',
+  'queueLimit',
+  'maxPreparedStatements',
+])
+
 function redact(parsed: URL): string {
   const copy = new URL(parsed.toString())
   if (copy.password) copy.password = '***'
+  for (const name of new Set(copy.searchParams.keys())) {
+    if (!DISPLAYED.has(name)) copy.searchParams.set(name, '***')
+  }
   return copy.toString()
 }

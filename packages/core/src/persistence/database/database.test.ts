@@ -157,6 +157,26 @@ describe('parseDatabaseUrl', () => {
     }
   })
 
+  it('shows no parameter value that may be secret (an ssl key, its passphrase) when displayed', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('ssl', 'sslkey', 'sslcert', 'sslrootcert', 'options', 'socketPath'),
+        fc.stringMatching(/^[A-Za-z0-9{}":,._/ -]{1,40}$/).map((value) => `Q${value}`),
+        (name, value) => {
+          const [engine, shown] = ['ssl', 'socketPath'].includes(name)
+            ? ['mysql', 'charset=utf8mb4']
+            : ['postgres', 'application_name=shop']
+          const parsed = parseDatabaseUrl(
+            `${engine}://app:pw@db/shop?${shown}&${name}=${encodeURIComponent(value)}`,
+          )
+          expect(decodeURIComponent(parsed.display)).not.toContain(value)
+          expect(parsed.display).toContain(shown)
+          expect(parsed.display).toContain(`${name}=***`)
+        },
+      ),
+    )
+  })
+
   it('accepts the parameters each driver honours', () => {
     expect(
       parseDatabaseUrl('postgres://h/db?sslmode=disable&application_name=shop&options=-c%20x=1')

@@ -64,6 +64,19 @@ describe('Standard Webhooks signatures', () => {
     expect(verifyWebhook([secret, old], headers, 'x', { now })).toBe('msg_3')
   })
 
+  it('reads the headers whatever the case of their names, from a plain object too', () => {
+    const signed = signWebhook(secret, { id: 'msg_6', timestamp: now, body: 'x' })
+    // As an API gateway passes them on: the names as the sender wrote them.
+    const asSent = Object.fromEntries(
+      Object.entries(signed).map(([name, value]) => [
+        name.replace(/(^|-)[a-z]/g, (part) => part.toUpperCase()),
+        value,
+      ]),
+    )
+    expect(Object.keys(asSent)).toContain('Webhook-Id')
+    expect(verifyWebhook(secret, asSent, 'x', { now })).toBe('msg_6')
+  })
+
   it('signs under each of several secrets, so a receiver holding either accepts it (rotation)', () => {
     const next = generateWebhookSecret()
     const headers = signWebhook([next, secret], { id: 'msg_5', timestamp: now, body: 'x' })

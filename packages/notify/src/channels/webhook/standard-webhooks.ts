@@ -121,8 +121,14 @@ export function verifyWebhook(
   body: string,
   options: VerifyWebhookOptions = {},
 ): string {
+  // Header names are case-insensitive: a plain object may keep them as sent ('Webhook-Id', as
+  // API gateways pass them on), where a lookup of the lower-case name alone finds nothing.
   const read = (name: keyof WebhookHeaders): string | undefined => {
-    const value = headers instanceof Headers ? headers.get(name) : headers[name]
+    const value =
+      headers instanceof Headers
+        ? headers.get(name)
+        : (headers[name] ??
+          Object.entries(headers).find(([key]) => key.toLowerCase() === name)?.[1])
     return typeof value === 'string' ? value : (value?.[0] ?? undefined)
   }
   const tolerance = options.toleranceSeconds ?? 300
