@@ -646,6 +646,9 @@ function funnelSql(
 }
 
 /** A funnel or retention step from the caller: an event name and an optional `where` object. */
+// More properties than any event has; each costs a condition and two values of the statement.
+const MAX_WHERE_KEYS = 100
+
 // Each step after the first is one more pass over the matching events (a window on PostgreSQL,
 // a condition everywhere): 300 steps took 26 s on an empty PostgreSQL table.
 const MAX_FUNNEL_STEPS = 20
@@ -670,7 +673,8 @@ function whereEntries(where: Readonly<Record<string, unknown>> | undefined): [st
     )
   }
   const entries: [string, string][] = []
-  for (const [key, value] of Object.entries(where ?? {})) {
+  // Each property is a condition and values bound to the statement, as a list's entries are.
+  for (const [key, value] of boundedList('where', Object.entries(where ?? {}), MAX_WHERE_KEYS)) {
     if (value === undefined) continue
     const text = scalarText(value)
     if (text === undefined)

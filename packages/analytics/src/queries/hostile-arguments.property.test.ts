@@ -183,6 +183,21 @@ for (const engine of testEngines()) {
             code: 'E_ANALYTICS_QUERY',
           })
         }
+        const where = (n: number) => Object.fromEntries(names(n).map((key) => [key, 'x'])) as never
+        for (const n of [101, 40_000]) {
+          await expect(
+            analytics.series('order_completed', { from, to, where: where(n) }),
+          ).rejects.toMatchObject({ code: 'E_ANALYTICS_QUERY' })
+          await expect(
+            analytics.funnel([{ event: 'order_completed', where: where(n) }], {
+              from,
+              to,
+              windowMs: 1,
+            }),
+          ).rejects.toMatchObject({ code: 'E_ANALYTICS_QUERY' })
+        }
+        const none = await analytics.series('order_completed', { from, to, where: where(100) })
+        expect(none.reduce((sum, point) => sum + point.count, 0)).toBe(0)
         await expect(analytics.funnel(steps(21), { from, to, windowMs: 1 })).rejects.toMatchObject({
           code: 'E_ANALYTICS_QUERY',
         })
