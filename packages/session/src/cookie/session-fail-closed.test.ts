@@ -171,6 +171,41 @@ describe('login CSRF', () => {
     // A script (curl, a mobile app) sends neither header and has no cookie to abuse.
     expect((await login({})).error).toBeUndefined()
   })
+
+  it('refuses to write any session for such a request, so it cannot replace the visitor’s', async () => {
+    // The browser sent no cookie (SameSite), so the session a handler saved there went out as
+    // a new cookie over the visitor's: signed out, or given data of the other site's choosing
+    // that a later login kept.
+    const app = createTestApp({
+      modules: [sessionModule({ cookieName: COOKIE, password: KEY, schema })],
+    })
+    apps.push(app)
+    await app.start()
+    const writes = [
+      () => current().save(),
+      () => current().destroy(),
+      () => current().regenerate(),
+      () => current().login('attacker'),
+    ]
+    for (const write of writes) {
+      const forged = await new FakeBrowser(app).request(
+        { method: 'POST', headers: { origin: 'https://evil.example', host: 'shop.example' } },
+        write,
+      )
+      expect(forged.error).toBeInstanceOf(CsrfError)
+      expect(forged.setCookies).toEqual([])
+      const cross = await new FakeBrowser(app).request(
+        { method: 'POST', headers: { 'sec-fetch-site': 'cross-site' } },
+        write,
+      )
+      expect((cross.error as CsrfError).reason).toBe('cross-site')
+      const own = await new FakeBrowser(app).request(
+        { method: 'POST', headers: { 'sec-fetch-site': 'same-origin' } },
+        write,
+      )
+      expect(own.error).toBeUndefined()
+    }
+  })
 })
 
 describe('one session cookie per response', () => {

@@ -125,11 +125,13 @@ export class Session<T = AppSessionData> {
    * Validates the data against the schema, seals it, and sets the session's cookie for the end of
    * the request (see {@link Session}). A logged-in session is recorded in the registry the first
    * time it is saved. Throws `SessionTooLargeError` over 4 KB and `SessionDataError` when the
-   * data does not fit the schema.
+   * data does not fit the schema, and `CsrfError` when the browser said the request came from
+   * another site (see {@link Session.login}).
    */
   async save(): Promise<void> {
     this.#assertProven()
     this.#assertOpen()
+    this.#assertSameSite()
     const data = this.#engine.validate(this.#data)
     const now = this.#engine.now()
     const payload: SessionPayload = {
@@ -156,6 +158,7 @@ export class Session<T = AppSessionData> {
   async destroy(): Promise<void> {
     this.#assertProven()
     this.#assertOpen()
+    this.#assertSameSite()
     await this.#revokeCurrent()
     const fresh = this.#engine.freshPayload()
     this.#id = fresh.id
@@ -177,6 +180,7 @@ export class Session<T = AppSessionData> {
   async regenerate(): Promise<void> {
     this.#assertProven()
     this.#assertOpen()
+    this.#assertSameSite()
     if (!(await this.#renew())) {
       // Revoked while this request ran ("log out everywhere"): the new id would carry the
       // revoked session's sign-in into a fresh registry record.
@@ -190,12 +194,13 @@ export class Session<T = AppSessionData> {
    * Logs `userId` in: regenerates the session (new id, new CSRF token), records the user id in
    * the sealed cookie and in the registry, saves, and fills the `principal` slot for the rest of
    * this request. Throws `CsrfError` when the browser said the request came from another site
-   * (login CSRF: a page elsewhere logging the visitor into an account of its choosing).
+   * (login CSRF: a page elsewhere logging the visitor into an account of its choosing), as
+   * `save()`, `regenerate()` and `destroy()` do there.
    */
   async login(userId: string): Promise<void> {
     this.#assertProven()
     this.#assertOpen()
-    if (this.#crossSite !== undefined) throw new CsrfError(this.#crossSite)
+    this.#assertSameSite()
     if (typeof userId !== 'string' || userId === '') {
       throw new TypeError('session.login(userId) needs a non-empty string user id.')
     }
@@ -306,6 +311,13 @@ export class Session<T = AppSessionData> {
         'The response is already on its way, and the session cookie goes out with it: change the session before answering.',
       )
     }
+  }
+
+  #assertSameSite(): void {
+    // A browser that says another site sent the request sent no session cookie (SameSite), so
+    // any cookie this response set would replace the visitor's session: sign them out, or plant
+    // data (or, through login, an account) of the other site's choosing.
+    if (this.#crossSite !== undefined) throw new CsrfError(this.#crossSite)
   }
 
   #assertProven(): void {
