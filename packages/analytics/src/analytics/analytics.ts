@@ -233,7 +233,8 @@ export class Analytics<E extends EventSchemas = AppEvents> {
   /**
    * Records a page view (`$page`) and returns its id, for the page's heartbeat script
    * (`collectorScript`): heartbeats and the page-leave refer to it, and `dwell()` joins them.
-   * The path defaults to the request's (without its query string), the referrer to its header.
+   * The path defaults to the request's, the referrer to its header, both without their query
+   * string (or fragment).
    *
    * @example
    * ```ts
@@ -243,7 +244,9 @@ export class Analytics<E extends EventSchemas = AppEvents> {
   page(view: PageView = {}, options?: TrackOptions): string {
     const http = currentRequestContext()?.http
     const path = view.path ?? http?.url.split('?')[0] ?? '/'
-    const referrer = view.referrer ?? http?.header('referer')
+    // The header's query and fragment are left out, as the path's query is: a same-site page
+    // before may carry a reset token, a search or an email in them, which no one chose to track.
+    const referrer = view.referrer ?? http?.header('referer')?.split(/[?#]/)[0]
     const given = options?.timestamp
     const at = given === undefined ? this.#parts.now() : eventTime(given)
     // An unusable timestamp goes on to the tracker, which keeps the event as failed.

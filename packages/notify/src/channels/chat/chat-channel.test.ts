@@ -69,6 +69,23 @@ describe('chatChannel', () => {
     await channel.close()
   })
 
+  it('refuses a defaultUrl it could never post to at creation, without quoting it', () => {
+    for (const defaultUrl of [
+      'hooks.slack.com/services/T0/B0/secret',
+      'ftp://hooks.example/services/secret',
+      'https://user:secret@hooks.example/services/x',
+    ]) {
+      // Before, accepted: every message to the room then died at its send.
+      expect(() => chatChannel({ defaultUrl })).toThrow(
+        expect.objectContaining({
+          code: 'E_NOTIFY_CONFIG',
+          message: expect.not.stringContaining('secret'),
+        }),
+      )
+    }
+    expect(() => chatChannel({ defaultUrl: '' })).not.toThrow()
+  })
+
   it('refuses a message without text', async () => {
     const channel = chatChannel({ addressGuard: allowTestServer })
     expect(await channel.send(outgoing(`${server.url}/services/x`, { text: ' ' }))).toMatchObject({

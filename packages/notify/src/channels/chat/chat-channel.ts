@@ -1,3 +1,4 @@
+import { NotifyConfigError } from '../../errors.js'
 import { delayOption } from '../../module/delay-option.js'
 import type { Channel, ChannelResult, Outgoing } from '../channel.js'
 import { AddressGuard, type AddressGuardOptions } from '../http/address-guard.js'
@@ -8,7 +9,10 @@ import type { ChatMessage } from './chat-message.js'
 
 /** Options of {@link chatChannel}. */
 export interface ChatChannelOptions {
-  /** The incoming-webhook URL used when a recipient has no `routes.chat` (an ops room). */
+  /**
+   * The incoming-webhook URL used when a recipient has no `routes.chat` (an ops room): an
+   * http(s) URL without credentials, checked at creation (`E_NOTIFY_CONFIG`, not quoting it).
+   */
   readonly defaultUrl?: string
   /** Give up on an answer after this many ms; 10 000 by default. */
   readonly timeoutMs?: number
@@ -32,6 +36,20 @@ export class ChatChannel implements Channel<'chat'> {
   readonly #agents = keepAliveAgents()
 
   constructor(options: ChatChannelOptions = {}) {
+    // Checked at start, not quoted (the URL is the webhook's credential): else every message to
+    // the room (admins' alerts) would die at its send, one by one.
+    const { defaultUrl } = options
+    if (defaultUrl !== undefined && defaultUrl !== '') {
+      if (typeof defaultUrl !== 'string' || !URL.canParse(defaultUrl)) {
+        throw new NotifyConfigError('chatChannel: defaultUrl is not a URL.')
+      }
+      const url = new URL(defaultUrl)
+      if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password) {
+        throw new NotifyConfigError(
+          'chatChannel: defaultUrl must be an http(s) URL without credentials.',
+        )
+      }
+    }
     this.#options = options
     this.sendTimeoutMs = delayOption('chatChannel: timeoutMs', options.timeoutMs, 10_000)
     this.#guard = new AddressGuard(options.addressGuard)
