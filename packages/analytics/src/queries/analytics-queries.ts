@@ -4,7 +4,7 @@ import { AnalyticsQueryError } from '../errors.js'
 import type { RollupPlan } from '../rollups/rollup-config.js'
 import { DAILY_TABLE, type DbInt, TOP_DAY_TABLE, TOP_TABLE } from '../storage/analytics-tables.js'
 import { type Interval, localDay, periodBounds } from '../time/zoned-time.js'
-import { type FoldEvent, foldFunnel, foldRetention } from './folds.js'
+import { type FoldEvent, foldRetention } from './folds.js'
 import {
   ACTOR_JOIN,
   ACTOR_SQL,
@@ -372,44 +372,21 @@ export class AnalyticsQueries {
   }
 
   /**
-   * How many people reached each step. PostgreSQL folds in SQL ({@link funnelSql}), sorting
-   * once. SQLite sorts again for every window pass (no faster than the fold here), and
-   * MariaDB's running max over a frame took twice as long as sorting the rows, so on those
-   * the matching events come back in `(time, id)` order, reduced to person, time and the steps
-   * they match, and are folded in the process. Both read the same matches from
-   * {@link funnelRows}, so `where` means the same on every engine.
+   * How many people reached each step, folded in the database on every engine
+   * ({@link funnelSql}): one row comes back, however many events match.
    */
   async #funnelReached(
     steps: readonly StepSpec[],
     range: { readonly from: number; readonly to: number },
     windowMs: number,
   ): Promise<number[]> {
-    const engine = this.#scope.engine
     const params = new Params()
-    if (engine === 'postgres') {
-      const [row] = await run<Record<string, DbInt | null>>(
-        this.#scope,
-        funnelSql(engine, steps, range, windowMs, params),
-        params,
-      )
-      return steps.map((_, k) => Number(row?.[`s${k}`] ?? 0))
-    }
-    const rows = await run<Record<string, DbInt | string | null>>(
+    const [row] = await run<Record<string, DbInt | null>>(
       this.#scope,
-      `${funnelRows(engine, steps, range, windowMs, params, false)} order by e.occurred_at, e.id`,
+      funnelSql(this.#scope.engine, steps, range, windowMs, params),
       params,
     )
-    const flags = steps.map((_, k) => `m${k}`)
-    const events: FoldEvent[] = []
-    for (const row of rows) {
-      const matches: number[] = []
-      if (row.r0 !== null) matches.push(0)
-      for (let k = 1; k < flags.length; k++)
-        if (Number(row[flags[k] as string]) === 1) matches.push(k)
-      if (matches.length > 0)
-        events.push({ at: Number(row.at), actor: row.actor as string, matches })
-    }
-    return foldFunnel(events, steps.length, range, windowMs)
+    return steps.map((_, k) => Number(row?.[`s${k}`] ?? 0))
   }
 
   async retention(options: {
@@ -533,10 +510,9 @@ export class AnalyticsQueries {
 }
 
 /**
- * The events a funnel reads, one row each: the person (`actor`), `at`, `id` (`withId`: for a
- * window's order; a query sorting by the key itself needs no copy), `r0` (its time
- * when it is step 1 inside the range, else null) and `m1..m<n-1>` (1 when it matches that
- * step). Step filters are evaluated here, as `series` evaluates them.
+ * The events a funnel reads, one row each: the person (`actor`), `at`, `id` (for the window's
+ * order), `r0` (its time when it is step 1 inside the range, else null) and `m1..m<n-1>` (1 when
+ * it matches that step). Step filters are evaluated here, as `series` evaluates them.
  */
 function funnelRows(
   engine: DatabaseEngine,
@@ -544,7 +520,6 @@ function funnelRows(
   range: { readonly from: number; readonly to: number },
   windowMs: number,
   params: Params,
-  withId: boolean,
 ): string {
   const matches = steps.map((step) => {
     const conditions = [`e.name = ${params.add(step.event)}`]
@@ -561,7 +536,7 @@ function funnelRows(
     .slice(1)
     .map((match, i) => `, case when ${match} then 1 else 0 end as m${i + 1}`)
   const until = Math.min(range.to + windowReach(windowMs), Number.MAX_SAFE_INTEGER)
-  return `select ${actor} as actor, e.occurred_at as at${withId ? ', e.id' : ''}, case when ${matches[0]} and e.occurred_at >= ${from} and e.occurred_at < ${params.add(range.to)} then e.occurred_at end as r0${flags.join('')} from ${EVENTS_FROM} ${ACTOR_JOIN} where e.occurred_at >= ${from} and e.occurred_at < ${params.add(until)} and e.name in ${params.list(names)} and ${ACTOR_SQL} is not null`
+  return `select ${actor} as actor, e.occurred_at as at, e.id, case when ${matches[0]} and e.occurred_at >= ${from} and e.occurred_at < ${params.add(range.to)} then e.occurred_at end as r0${flags.join('')} from ${EVENTS_FROM} ${ACTOR_JOIN} where e.occurred_at >= ${from} and e.occurred_at < ${params.add(until)} and e.name in ${params.list(names)} and ${ACTOR_SQL} is not null`
 }
 
 /**
@@ -590,7 +565,7 @@ function funnelSql(
   windowMs: number,
   params: Params,
 ): string {
-  let rows = funnelRows(engine, steps, range, windowMs, params, true)
+  let rows = funnelRows(engine, steps, range, windowMs, params)
   const frame =
     'window w as (partition by actor order by at, id rows between unbounded preceding and 1 preceding)'
   let window: string | undefined
@@ -658,8 +633,8 @@ function dwellSql(
 // More properties than any event has; each costs a condition and two values of the statement.
 const MAX_WHERE_KEYS = 100
 
-// Each step after the first is one more pass over the matching events (a window on PostgreSQL,
-// a condition everywhere): 300 steps took 26 s on an empty PostgreSQL table.
+// Each step after the first is one more window pass over the matching events: 300 steps took
+// 26 s on an empty PostgreSQL table.
 const MAX_FUNNEL_STEPS = 20
 
 function checkStep(step: StepSpec): void {

@@ -1,57 +1,12 @@
-// The per-person ordered folds behind funnel (on SQLite and MariaDB) and retention:
-// plain functions over events in time order, so their semantics are tested without a database.
+// The per-person ordered fold behind retention: a plain function over events in time order, so
+// its semantics are tested without a database.
 
-/** One event as the folds read it, in `(occurredAt, id)` order. */
+/** One event as the fold reads it, in `(occurredAt, id)` order. */
 export interface FoldEvent {
   readonly at: number
   readonly actor: string
-  /** Indexes of the steps (funnel) or roles (retention) this event matches. */
+  /** Indexes of the roles (cohort 0, return 1) this event matches. */
   readonly matches: readonly number[]
-}
-
-/**
- * How many people reached each step of an ordered funnel. A person reaches step k when they did
- * steps 1..k in that order (each strictly after the previous in event order), step 1 inside
- * `[from, to)` and step k at most `windowMs` after that step 1. Computed as one pass in time
- * order keeping, per person and step, the latest step-1 time from which that step was reached:
- * the latest start leaves the most window for the steps after, so no start that could convert
- * further is missed, and each event is looked at once (no self-join per step).
- */
-export function foldFunnel(
-  events: Iterable<FoldEvent>,
-  steps: number,
-  range: { readonly from: number; readonly to: number },
-  windowMs: number,
-): number[] {
-  const best = new Map<string, number[]>()
-  for (const event of events) {
-    let starts = best.get(event.actor)
-    // Later steps first, so one event never serves as two consecutive steps.
-    for (let m = event.matches.length - 1; m >= 0; m--) {
-      const step = event.matches[m] as number
-      if (step === 0) {
-        if (event.at < range.from || event.at >= range.to) continue
-        if (starts === undefined) {
-          starts = new Array<number>(steps).fill(Number.NEGATIVE_INFINITY)
-          best.set(event.actor, starts)
-        }
-        starts[0] = event.at
-        continue
-      }
-      if (starts === undefined) continue
-      const start = starts[step - 1] as number
-      if (start === Number.NEGATIVE_INFINITY || event.at - start > windowMs) continue
-      if (start > (starts[step] as number)) starts[step] = start
-    }
-  }
-  const reached = new Array<number>(steps).fill(0)
-  for (const starts of best.values()) {
-    for (let step = 0; step < steps; step++) {
-      if ((starts[step] as number) === Number.NEGATIVE_INFINITY) break
-      reached[step] = (reached[step] as number) + 1
-    }
-  }
-  return reached
 }
 
 /** One cohort of {@link foldRetention}. */
