@@ -590,7 +590,8 @@ export class Worker {
         ? { deadAtMs: nowMs }
         : {
             retryAtMs:
-              nowMs + Math.max(backoffDelay(job.attempt, definition.backoff), retryLaterDelay(error)),
+              nowMs +
+              Math.max(backoffDelay(job.attempt, definition.backoff), retryLaterDelay(error)),
           }
     const recorded = attemptError(job.attempt, nowMs, error)
     const fields = { err: error, job: job.name, jobId: job.id, attempt: job.attempt }
