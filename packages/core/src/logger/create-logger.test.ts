@@ -314,6 +314,33 @@ describe('createLogger', () => {
     )
   })
 
+  it('censors a PEM private key whole, named or not, however it reaches the line', () => {
+    // After `private_key: ` the value ended at the first space: the key's lines were written.
+    const out = capture()
+    const logger = createLogger({ level: 'info', destination: out })
+    fc.assert(
+      fc.property(
+        fc.constantFrom('', 'RSA ', 'EC ', 'ENCRYPTED ', 'OPENSSH '),
+        fc.array(fc.stringMatching(/^[A-Za-z0-9+/=]{1,64}$/), { minLength: 1, maxLength: 4 }),
+        fc.constantFrom('private_key: ', 'key=', 'loaded ', ''),
+        fc.boolean(),
+        (kind, lines, before, whole) => {
+          const label = `${kind}PRIVATE KEY`
+          const body = lines.map((line) => `KEYMARK${line}`).join('\n')
+          const end = whole ? `\n-----END ${label}-----` : ''
+          const text = `${before}-----BEGIN ${label}-----\n${body}${end} done`
+          logger.info(text)
+          logger.info({ note: JSON.stringify({ pem: text }) }, 'noted')
+          logger.error({ err: new Error(text) }, 'failed')
+          const logged = out.text().split('\n').slice(-4).join('\n')
+          expect(logged).not.toContain('KEYMARK')
+          // Cut short, the key runs to the end of its text.
+          if (whole) expect(logged).toContain('done')
+        },
+      ),
+    )
+  })
+
   it('leaves text alone that holds no secret written as name=value or name: value', () => {
     const out = capture()
     const logger = createLogger({ level: 'info', destination: out })

@@ -7,7 +7,7 @@
 const SECRET_NAME =
   /(?:pass(?:word|wd|phrase)|pwd|secret|token|(?:api|private|secret|secretaccess)key|credential|authorization|cookie|creditcard|cardnumber|cvv)s?$/
 const MAY_HOLD =
-  /pass|pwd|secret|token|api.?key|private[-_]*key|credential|authorization|cookie|card|cvv/i
+  /pass|pwd|secret|token|api.?key|private[-_\s]*key|credential|authorization|cookie|card|cvv/i
 const CENSORED = '"[redacted]"'
 
 /** Whether a field of this name holds a secret. */
@@ -126,10 +126,19 @@ const HEADERS = new Set(['authorization', 'proxyauthorization', 'cookie', 'setco
  * secret name (see {@link isSecretName}). A quoted value is censored to its closing quote, a
  * cookie to the end of its line, any other to the next space, '&' or quote. Text without such a name
  * followed by '=' or ':' comes out as it went in, and so does a label in prose: after a bare
- * `password:` (not a header's name), a short word of letters is taken for the text it is.
+ * `password:` (not a header's name), a short word of letters is taken for the text it is. A PEM
+ * private key is censored whole wherever it is, named or not (its text holds spaces and
+ * newlines, which would end the value of `private_key: -----BEGIN…`).
  */
 export function withoutSecretPairs(text: string): string {
   if (!MAY_HOLD.test(text)) return text
+  return withoutPairs(text.replace(PEM_PRIVATE_KEY, '[redacted]'))
+}
+
+// To its END line, or to the end of the text when cut short.
+const PEM_PRIVATE_KEY = /-----BEGIN ([A-Z0-9 ]*PRIVATE KEY)-----[\s\S]*?(?:-----END \1-----|$)/g
+
+function withoutPairs(text: string): string {
   let out = ''
   let from = 0
   PAIR.lastIndex = 0

@@ -1,7 +1,9 @@
 import type { IncomingMessage } from 'node:http'
 import { currentRequestContext } from '../../context/index.js'
+import { BadRequestError } from '../../errors/index.js'
 import {
   DEFAULT_BODY_LIMIT,
+  MALFORMED_JSON_MESSAGE,
   parseBodyJson,
   readBody,
   UnsupportedMediaTypeError,
@@ -24,11 +26,15 @@ export interface ReadJsonOptions {
 }
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
+// JSON is UTF-8: a lenient decode would turn bytes that are not into U+FFFD, so the app would
+// read and keep text the client never sent.
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
 
 /**
- * Reads a request body as JSON. A malformed body throws a {@link BadRequestError} (400), one over
- * `limit` a {@link PayloadTooLargeError} (413), and a body declared as something other than JSON
- * an {@link UnsupportedMediaTypeError} (415), so that `withMortar` renders each as a problem.
+ * Reads a request body as JSON. A malformed body (invalid UTF-8 included) throws a
+ * {@link BadRequestError} (400), one over `limit` a {@link PayloadTooLargeError} (413), and a
+ * body declared as something other than JSON an {@link UnsupportedMediaTypeError} (415), so that
+ * `withMortar` renders each as a problem.
  *
  * @example
  * ```ts
@@ -48,6 +54,12 @@ export async function readJson(
   const limit = options.limit ?? currentRequestContext()?.http?.bodyLimit ?? DEFAULT_BODY_LIMIT
   const type = request.headers['content-type']
   if (type !== undefined && !JSON_TYPE.test(type)) throw new UnsupportedMediaTypeError()
-  const text = (await readBody(request, limit)).toString('utf8')
+  const body = await readBody(request, limit)
+  let text: string
+  try {
+    text = UTF8.decode(body)
+  } catch (error) {
+    throw new BadRequestError(MALFORMED_JSON_MESSAGE, { cause: error })
+  }
   return parseBodyJson(async () => JSON.parse(text) as unknown)
 }

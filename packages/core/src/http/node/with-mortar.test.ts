@@ -92,6 +92,38 @@ describe('readJson', () => {
     }
   })
 
+  it('answers a body that is not UTF-8 with the malformed-JSON 400, and reads one that is', async () => {
+    // Decoded leniently, each of these became U+FFFD and the body parsed as text never sent.
+    const invalid = [
+      [0x80],
+      [0xff],
+      [0xc0, 0xaf],
+      [0xe2, 0x82],
+      [0xed, 0xa0, 0x80],
+      [0xf4, 0x90, 0x80, 0x80],
+    ]
+    const server = await echo()
+    try {
+      const post = (middle: number[]) =>
+        fetch(server.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: new Uint8Array([...Buffer.from('{"a":"x'), ...middle, ...Buffer.from('y"}')]),
+        })
+      for (const bytes of invalid) {
+        const response = await post(bytes)
+        expect(response.status, String(bytes)).toBe(400)
+        const problem = (await response.json()) as { code: string; detail: string }
+        expect(problem.code).toBe('E_BAD_REQUEST')
+        expect(problem.detail).toMatch(/not valid JSON/)
+      }
+      const valid = await post([...Buffer.from('é€😀')])
+      expect(await valid.json()).toMatchObject({ body: { a: 'xé€😀y' } })
+    } finally {
+      await server.close()
+    }
+  })
+
   it('refuses a chunked body that grows past the limit without a content-length', async () => {
     const server = await echo(8)
     try {
