@@ -108,7 +108,7 @@ export interface DashboardOptions<E extends EventSchemas> {
 
 /** Options of {@link Analytics.dwell}. */
 export interface DwellOptions extends TimeRange {
-  /** How many paths, most engaged time first (default 20). */
+  /** How many paths, most engaged time first (default 20, at most 1,000). */
   readonly limit?: number
 }
 

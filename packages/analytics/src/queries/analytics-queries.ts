@@ -4,7 +4,7 @@ import { AnalyticsQueryError } from '../errors.js'
 import type { RollupPlan } from '../rollups/rollup-config.js'
 import { DAILY_TABLE, type DbInt, TOP_DAY_TABLE, TOP_TABLE } from '../storage/analytics-tables.js'
 import { type Interval, localDay, periodBounds } from '../time/zoned-time.js'
-import { type DwellEvent, type FoldEvent, foldDwell, foldFunnel, foldRetention } from './folds.js'
+import { type FoldEvent, foldFunnel, foldRetention } from './folds.js'
 import {
   ACTOR_JOIN,
   ACTOR_SQL,
@@ -500,61 +500,24 @@ export class AnalyticsQueries {
     readonly limit?: number
   }): Promise<PageDwell[]> {
     const limit = options.limit ?? 20
-    if (!Number.isInteger(limit) || limit < 1) {
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_DWELL_LIMIT) {
       // slice(0, NaN) is empty: the answer would have been silently nothing.
       throw new AnalyticsQueryError(
-        `dwell() takes a positive whole limit; got ${describeArgument(limit)}.`,
+        `dwell() takes a whole limit from 1 to ${MAX_DWELL_LIMIT}; got ${describeArgument(limit)}.`,
       )
     }
     const { from, to } = rangeMs(options)
-    // Heartbeats of a view that started before `to` may come after it; six hours covers a
-    // page left open all afternoon.
     const params = new Params()
-    const rows = await run<{
-      id: string
-      at: DbInt
-      name: string
-      properties: string | Record<string, unknown>
-    }>(
+    const rows = await run<{ path: string; views: DbInt; engaged: DbInt }>(
       this.#scope,
-      `select e.id, e.occurred_at as at, e.name, e.properties from ${EVENTS_FROM} where e.occurred_at >= ${params.add(from)} and e.occurred_at < ${params.add(to + 6 * 3_600_000)} and e.name in ${params.list(['$page', '$heartbeat', '$page_leave'])} order by e.occurred_at, e.id`,
+      dwellSql(this.#scope.engine, { from, to }, this.#heartbeatMs, limit, params),
       params,
     )
-    const events: DwellEvent[] = []
-    for (const row of rows) {
-      const at = Number(row.at)
-      const properties = (
-        typeof row.properties === 'string' ? JSON.parse(row.properties) : row.properties
-      ) as Record<string, unknown>
-      if (row.name === '$page') {
-        if (at < to) events.push({ kind: 'view', id: row.id, at, path: String(properties.path) })
-      } else if (row.name === '$heartbeat') {
-        events.push({
-          kind: 'beat',
-          view: String(properties.pageViewId),
-          at,
-          seq: Number(properties.seq),
-        })
-      } else {
-        events.push({ kind: 'leave', view: String(properties.pageViewId), at })
-      }
-    }
-    const byPath = new Map<string, { views: number; engagedMs: number }>()
-    for (const view of foldDwell(events, this.#heartbeatMs).values()) {
-      const entry = byPath.get(view.path) ?? { views: 0, engagedMs: 0 }
-      entry.views++
-      entry.engagedMs += view.engagedMs
-      byPath.set(view.path, entry)
-    }
-    return [...byPath]
-      .map(([path, { views, engagedMs }]) => ({
-        path,
-        views,
-        engagedMs,
-        averageMs: Math.round(engagedMs / views),
-      }))
-      .sort((a, b) => b.engagedMs - a.engagedMs || a.path.localeCompare(b.path))
-      .slice(0, limit)
+    return rows.map((row) => {
+      const views = Number(row.views)
+      const engagedMs = Number(row.engaged)
+      return { path: row.path, views, engagedMs, averageMs: Math.round(engagedMs / views) }
+    })
   }
 
   /** The daily-count key answering a series with this filter, if the rollups keep it. */
@@ -643,6 +606,52 @@ function funnelSql(
   const reached = steps.map((_, k) => `max(case when r${k} is null then 0 else 1 end) as s${k}`)
   const sums = steps.map((_, k) => `sum(s${k}) as s${k}`)
   return `select ${sums.join(', ')} from (select actor, ${reached.join(', ')} from (${rows}) f group by actor) p`
+}
+
+// The paths a dwell answer lists at most: the answer is what the process holds.
+const MAX_DWELL_LIMIT = 1_000
+
+/**
+ * Engaged time per path, Snowplow's page-ping model, folded in the database so that only the
+ * answer's rows come back. A page view (a `$page` in the range; its id is the event id) owns
+ * the heartbeats and the page-leave naming it in `pageViewId` that come at or after it, up to
+ * six hours past the range (a page left open all afternoon). The page script sends a heartbeat
+ * every `intervalMs` while the page is visible and used: each distinct sequence number counts
+ * one interval (a resent one counts once), but never more intervals than passed until the last
+ * heartbeat, since a client may send any number. The first page-leave adds the time since the
+ * last heartbeat (or the view, without any), up to one interval: the fallback for visits shorter
+ * than one interval. A view with neither counts zero (a bounce we cannot time). Ranked by
+ * engaged time, then path in code point order, cut to `limit`.
+ */
+function dwellSql(
+  engine: DatabaseEngine,
+  range: { readonly from: number; readonly to: number },
+  intervalMs: number,
+  limit: number,
+  params: Params,
+): string {
+  const field = (key: string) => {
+    if (engine === 'postgres') return `(e.properties ->> ${params.add(key)})`
+    const path = params.add(`$.${JSON.stringify(key)}`)
+    return engine === 'mysql'
+      ? `json_unquote(json_extract(e.properties, ${path}))`
+      : `json_extract(e.properties, ${path})`
+  }
+  const [page, beat, leave] = ['$page', '$heartbeat', '$page_leave'].map((name) => params.add(name))
+  const to = params.add(range.to)
+  const isView = `e.name = ${page} and e.occurred_at < ${to}`
+  const id = engine === 'postgres' ? 'e.id::text' : 'e.id'
+  const view = `case when e.name = ${page} then ${id} else ${field('pageViewId')} end`
+  // Integer division on every engine (node:sqlite binds a number as a real): a literal of the
+  // configured whole number of milliseconds.
+  const interval = String(intervalMs)
+  const div = engine === 'mysql' ? 'div' : '/'
+  const events = `select e.name, e.occurred_at as at, ${view} as view, case when ${isView} then ${field('path')} end as path, case when e.name = ${beat} then ${field('seq')} end as seq, max(case when ${isView} then e.occurred_at end) over (partition by ${view}) as opened from ${EVENTS_FROM} where e.occurred_at >= ${params.add(range.from)} and e.occurred_at < ${params.add(range.to + 6 * 3_600_000)} and e.name in (${page}, ${beat}, ${leave})`
+  const perView = `select max(path) as path, max(opened) as opened, coalesce(max(case when name = ${beat} then at end), max(opened)) as last_at, count(distinct seq) as seqs, min(case when name = ${leave} then at end) as left_at from (${events}) t where at >= opened group by view`
+  const elapsed = `(last_at - opened + ${interval} - 1) ${div} ${interval}`
+  const engaged = `(case when seqs < ${elapsed} then seqs else ${elapsed} end) * ${interval} + case when left_at is null or left_at <= last_at then 0 when left_at - last_at > ${interval} then ${interval} else left_at - last_at end`
+  const path = engine === 'postgres' ? 'path collate "C"' : 'path'
+  return `select ${path} as path, count(*) as views, sum(engaged) as engaged from (select path, ${engaged} as engaged from (${perView}) v) d group by ${path} order by engaged desc, ${path} limit ${params.add(limit)}`
 }
 
 /** A funnel or retention step from the caller: an event name and an optional `where` object. */

@@ -1,4 +1,4 @@
-// The per-person ordered folds behind funnel (on SQLite and MariaDB), retention and dwell:
+// The per-person ordered folds behind funnel (on SQLite and MariaDB) and retention:
 // plain functions over events in time order, so their semantics are tested without a database.
 
 /** One event as the folds read it, in `(occurredAt, id)` order. */
@@ -110,79 +110,6 @@ export function foldRetention(
     ;(cohort as { size: number }).size++
     cohort.returned[0] = (cohort.returned[0] as number) + 1
     for (const k of person.returned) cohort.returned[k] = (cohort.returned[k] as number) + 1
-  }
-  return result
-}
-
-/** A page view, heartbeat or page-leave, as {@link foldDwell} reads them. */
-export type DwellEvent =
-  | { readonly kind: 'view'; readonly id: string; readonly at: number; readonly path: string }
-  | { readonly kind: 'beat'; readonly view: string; readonly at: number; readonly seq: number }
-  | { readonly kind: 'leave'; readonly view: string; readonly at: number }
-
-/** Engaged time of one page view. */
-export interface ViewDwell {
-  readonly path: string
-  readonly engagedMs: number
-}
-
-/**
- * Engaged time per page view, Snowplow's page-ping model: the page script sends a heartbeat
- * every `intervalMs` while the page is visible and was used in that interval; each distinct
- * heartbeat (by sequence number, so a resent one counts once) stands for one interval of
- * engagement. When the visitor leaves, the time since the last heartbeat (or since the view,
- * without any) counts up to one interval: the fallback for visits shorter than one interval.
- * A view with neither heartbeats nor a page-leave counts zero (a bounce we cannot time).
- * Heartbeats count for at most the intervals that passed until the last of them, so a client
- * sending sequence numbers faster than time passes cannot inflate a view.
- */
-export function foldDwell(
-  events: Iterable<DwellEvent>,
-  intervalMs: number,
-): Map<string, ViewDwell> {
-  const views = new Map<
-    string,
-    { path: string; at: number; seqs: Set<number>; last: number; leave: number | undefined }
-  >()
-  const orphans: DwellEvent[] = []
-  const apply = (event: DwellEvent): boolean => {
-    if (event.kind === 'view') return true
-    const view = views.get(event.view)
-    if (view === undefined) return false
-    if (event.kind === 'beat') {
-      if (event.at >= view.at) {
-        view.seqs.add(event.seq)
-        if (event.at > view.last) view.last = event.at
-      }
-    } else if (event.at >= view.at && (view.leave === undefined || event.at < view.leave)) {
-      view.leave = event.at
-    }
-    return true
-  }
-  for (const event of events) {
-    if (event.kind === 'view') {
-      views.set(event.id, {
-        path: event.path,
-        at: event.at,
-        seqs: new Set(),
-        last: event.at,
-        leave: undefined,
-      })
-    } else if (!apply(event)) {
-      orphans.push(event)
-    }
-  }
-  // Same-millisecond events may come before their view.
-  for (const event of orphans) apply(event)
-  const result = new Map<string, ViewDwell>()
-  for (const [id, view] of views) {
-    // Beacons are sent by the client, so as many sequence numbers as it likes; a page view's
-    // heartbeats never stand for more intervals than passed between it and the last of them.
-    const elapsed = Math.ceil((view.last - view.at) / intervalMs)
-    let engaged = Math.min(view.seqs.size, elapsed) * intervalMs
-    if (view.leave !== undefined)
-      engaged += Math.min(Math.max(0, view.leave - view.last), intervalMs)
-    result.set(id, { path: view.path, engagedMs: engaged })
   }
   return result
 }

@@ -192,6 +192,13 @@ export class DeliveryLedger {
    * autovacuum the dead versions would pile up for good, in the table and in its indexes.
    */
   readonly #upkeep: ChurnVacuum
+  /**
+   * The results UPDATE on PostgreSQL by variant (see `#resultsUpdate`), as its text around its
+   * values: built with the query builder and compiled for every batch, it cost the worker more
+   * than the rest of the write; now each batch only fills in its values. Per ledger, so each
+   * app's text is compiled with its own Kysely plugins.
+   */
+  readonly #pgResults = new Map<string, { fragments: string[]; slots: ResultsSlot[] }>()
 
   /**
    * `jobsInSameDatabase`: the delivery jobs are rows of the same database (the SQL queue), so a
@@ -511,7 +518,7 @@ export class DeliveryLedger {
       this.#finishUnflushed && sqlEngine(this.#background as Kysely<unknown>) === 'postgres'
     await this.#resultsUpdate(this.#background, outcomes, {
       kept: true,
-      condition: unflushed ? unflushedCommit : undefined,
+      unflushed,
     }).execute(this.#background)
     this.#upkeep.count(outcomes.length)
     return outcomes.map(() => undefined)
@@ -533,11 +540,12 @@ export class DeliveryLedger {
     given: readonly AttemptOutcome[],
     options: {
       kept?: boolean
-      condition?: RawBuilder<boolean> | undefined
+      unflushed?: boolean
       late?: boolean
     } = {},
   ): RawBuilder<unknown> {
-    const { condition } = options
+    // The only condition, so the variant below names every text the statement can have.
+    const condition = options.unflushed === true ? unflushedCommit : undefined
     const held = markedStatus(options.late === true)
     const kept = options.kept === true || given.some((outcome) => outcome.markedChannel === true)
     const now = this.#clock.nowMs()
@@ -572,7 +580,7 @@ export class DeliveryLedger {
       )
       const ids = [...new Set(outcomes.map((o) => o.id))]
       const variant = `${kept} ${lapsing} ${settling} ${options.late === true} ${condition !== undefined}`
-      let statement = pgResults.get(variant)
+      let statement = this.#pgResults.get(variant)
       if (statement === undefined) {
         statement = textAroundValues(
           db as Kysely<unknown>,
@@ -585,7 +593,7 @@ export class DeliveryLedger {
         where d.id = any(array(select unnest(${IDS}::text[]))) and d.id = v.id and d.replays = v.replays
           and case when v.token is null then ${markFree(NOW, 'd')} else ${held(sql.ref('d.status'))} and d.sending_token = v.token end${condition === undefined ? sql`` : sql` and ${condition}`}`,
         )
-        pgResults.set(variant, statement)
+        this.#pgResults.set(variant, statement)
       }
       const values = { [OUTCOMES]: json, [IDS]: ids, [NOW]: now }
       const node = RawNode.create(
@@ -822,13 +830,6 @@ type ResultsSlot = typeof OUTCOMES | typeof IDS | typeof NOW
 const SLOTS: ReadonlySet<ResultsSlot> = new Set([OUTCOMES, IDS, NOW])
 
 /**
- * The results UPDATE on PostgreSQL by variant (see `#resultsUpdate`), as its text around its
- * values: built with the query builder and compiled for every batch, it cost the worker more
- * than the rest of the write; now each batch only fills in its values.
- */
-const pgResults = new Map<string, { fragments: string[]; slots: ResultsSlot[] }>()
-
-/**
  * A statement whose values are the names of its slots, as the text between them (compiled
  * once: the engine's placeholders, `$1`…, mark where each value goes).
  */
@@ -880,7 +881,7 @@ function ofReplays(claims: readonly Claim[]): RawBuilder<boolean> {
 /**
  * A row an attempt without the mark may take or finish: queued or failed, or `sending` under a
  * mark whose lease passed (or from before leases): its attempt was cut off mid-send. `nowMs`
- * may be the slot of a statement written once (see `pgResults`).
+ * may be the slot of a statement written once (see `#pgResults`).
  */
 function markFree(nowMs: number | typeof NOW, table?: string): RawBuilder<boolean> {
   const column = (name: string) => sql.ref(table === undefined ? name : `${table}.${name}`)
