@@ -54,6 +54,7 @@ describe('core error codes', () => {
       'PayloadTooLargeError',
       'PermanentJobError',
       'ResolutionError',
+      'RetryLaterJobError',
       'ShutdownError',
       'StartupError',
       'TooManyRequestsError',

@@ -14,8 +14,13 @@ export type {
   Carried,
 } from './define-job.js'
 export type { JobContext, JobProgress, JsonValue } from './job-context.js'
-export { isPermanentJobError, JobError, PermanentJobError } from './job-errors.js'
-export type { JobErrorCode } from './job-errors.js'
+export {
+  isPermanentJobError,
+  JobError,
+  PermanentJobError,
+  RetryLaterJobError,
+} from './job-errors.js'
+export type { JobErrorCode, RetryLaterJobErrorOptions } from './job-errors.js'
 export { JOBS } from './job-queue.js'
 export type {
   CompanionWrite,

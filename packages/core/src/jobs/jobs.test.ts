@@ -16,7 +16,7 @@ import {
 } from '../testing/index.js'
 import { defineJob, type JobDefinition } from './define-job.js'
 import { engineCases } from './engine-cases.case.js'
-import { JobError, PermanentJobError } from './job-errors.js'
+import { JobError, PermanentJobError, RetryLaterJobError } from './job-errors.js'
 import { JOBS, type JobQueue } from './job-queue.js'
 import type { JobQueueService } from './job-queue-service.js'
 import type { JobsOptions } from './app-jobs.js'
@@ -217,6 +217,63 @@ for (const testCase of cases) {
       await jobs.drain()
       expect(calls).toBeGreaterThanOrEqual(4)
       await expect(jobs.retry('999999')).rejects.toMatchObject({ code: 'E_JOB_NOT_FOUND' })
+    })
+
+    it('waits as long as a RetryLaterJobError asks, at most a day, ignoring a bad delay; the last attempt still dies', async () => {
+      const asked: Record<string, number> = {
+        hour: 3_600_000,
+        year: 365 * 86_400_000,
+        nan: Number.NaN,
+        negative: -1,
+        infinite: Number.POSITIVE_INFINITY,
+      }
+      const calls: Record<string, number> = {}
+      const limited = defineJob({
+        name: 'test.rate-limited',
+        schema: z.object({ label: z.string() }),
+        attempts: 2,
+        backoff: { baseMs: 0, maxMs: 0 },
+        handler: ({ label }) => {
+          calls[label] = (calls[label] ?? 0) + 1
+          if (calls[label] === 1)
+            throw new RetryLaterJobError('rate limited', { retryAfterMs: asked[label] as number })
+        },
+      })
+      const once = defineJob({
+        name: 'test.rate-limited-once',
+        schema: z.object({}),
+        attempts: 1,
+        handler: () => {
+          throw new RetryLaterJobError('rate limited', { retryAfterMs: 3_600_000 })
+        },
+      })
+      const { app, jobs } = await start([module(limited, once)])
+      const startMs = app.clock.nowMs()
+      const ids: Record<string, string> = {}
+      for (const label of Object.keys(asked))
+        ids[label] = (await jobs.enqueue(limited, { label })) as string
+      const onceId = (await jobs.enqueue(once, {})) as string
+      await jobs.drain()
+      // A delay that is no number of ms ≥ 0 is no hint: the backoff (0 here) alone decides.
+      expect(calls).toEqual({ hour: 1, year: 1, nan: 2, negative: 2, infinite: 2 })
+      expect((await jobs.get(ids.hour as string))?.runAt.getTime()).toBe(startMs + 3_600_000)
+      expect((await jobs.get(ids.year as string))?.runAt.getTime()).toBe(startMs + 86_400_000)
+      const dead = await jobs.get(onceId)
+      expect(dead?.state).toBe('dead')
+      expect(dead?.errors).toEqual([expect.objectContaining({ code: 'E_JOB_RETRY_LATER' })])
+
+      app.clock.advance(3_599_999)
+      await jobs.drain()
+      expect(calls.hour).toBe(1)
+      app.clock.advance(1)
+      await jobs.drain()
+      expect(calls.hour).toBe(2)
+      app.clock.set(new Date(startMs + 86_399_999))
+      await jobs.drain()
+      expect(calls.year).toBe(1)
+      app.clock.advance(1)
+      await jobs.drain()
+      expect(calls.year).toBe(2)
     })
 
     it('drains a retry that is due at once even when recording the failure first failed', async () => {

@@ -63,6 +63,9 @@ export interface Outgoing<M> {
  * - `permanent`: it will never work (a bad address, a 4xx): dead at once, not retried;
  * - `not-accepted`: the provider certainly did not take it (connection refused, 429, 503,
  *   a 4xx SMTP reply): a fallback provider may be tried at once, otherwise retried.
+ *
+ * A `retryAfterMs` (a provider's `Retry-After`) makes the next attempt wait at least that long
+ * (core's `RetryLaterJobError`, at most 24 hours).
  */
 export type ChannelResult =
   | { readonly status: 'accepted'; readonly providerMessageId?: string | undefined }

@@ -63,6 +63,24 @@ describe('fallbackChannel', () => {
     expect(calls).toEqual(['a', 'c', 'd'])
   })
 
+  it('asks the retry to wait as long as the soonest provider that refused asked, not if one asked nothing', async () => {
+    const refusing = (...waits: (number | undefined)[]) =>
+      fallbackChannel(
+        waits.map((retryAfterMs, n) =>
+          provider(
+            `p${n}`,
+            retryAfterMs === undefined
+              ? { status: 'not-accepted', reason: 'down' }
+              : { status: 'not-accepted', reason: 'busy', retryAfterMs },
+            [],
+          ),
+        ),
+      )
+    expect(await refusing(3_600_000, 60_000).send(message)).toMatchObject({ retryAfterMs: 60_000 })
+    expect(await refusing(3_600_000).send(message)).toMatchObject({ retryAfterMs: 3_600_000 })
+    expect(await refusing(3_600_000, undefined).send(message)).not.toHaveProperty('retryAfterMs')
+  })
+
   it('opens every provider when the notify module opens it, as each would be alone', async () => {
     const opened: string[] = []
     const opening = (name: string): Channel<'sms'> => ({

@@ -52,6 +52,7 @@ export function fallbackChannel<C extends ChannelName>(
     validate: (message: ChannelMessages[C], to: string) => first.validate?.(message, to),
     async send(outgoing: Outgoing<ChannelMessages[C]>): Promise<ChannelResult> {
       const reasons: string[] = []
+      const waits: (number | undefined)[] = []
       for (const provider of providers) {
         const result = await provider.send(outgoing)
         if (result.status !== 'not-accepted') {
@@ -60,8 +61,14 @@ export function fallbackChannel<C extends ChannelName>(
             : { ...result, reason: `${reasons.join('; ')}; ${result.reason}` }
         }
         reasons.push(result.reason)
+        waits.push(result.retryAfterMs)
       }
-      return { status: 'not-accepted', reason: reasons.join('; ') }
+      const reason = reasons.join('; ')
+      // The next attempt tries every provider again: it waits as long as the soonest one asked,
+      // and not at all past the backoff when one asked nothing.
+      return waits.every((ms): ms is number => ms !== undefined)
+        ? { status: 'not-accepted', reason, retryAfterMs: Math.min(...waits) }
+        : { status: 'not-accepted', reason }
     },
     // Each provider is opened as it would be alone: one that loads its driver or checks its
     // environment there would otherwise fail every send, or pass a check it should fail at start.

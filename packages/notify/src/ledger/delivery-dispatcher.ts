@@ -1,4 +1,11 @@
-import type { Clock, EventBus, JobContext, JobDeath, Logger } from '@mortar/core'
+import {
+  type Clock,
+  type EventBus,
+  type JobContext,
+  type JobDeath,
+  type Logger,
+  RetryLaterJobError,
+} from '@mortar/core'
 import type { Kysely } from 'kysely'
 import {
   type AnyChannel,
@@ -256,10 +263,12 @@ export class DeliveryDispatcher {
       attempts: attempt,
       final,
     })
-    if (!final)
-      throw new RetryDeliveryError(
-        `${row.channel} delivery ${row.id}: ${result.status}: ${result.reason}`,
-      )
+    if (final) return
+    const reason = `${row.channel} delivery ${row.id}: ${result.status}: ${result.reason}`
+    // A provider's Retry-After: the next attempt waits for it (core caps it at a day).
+    if ('retryAfterMs' in result && result.retryAfterMs !== undefined)
+      throw new RetryLaterJobError(reason, { retryAfterMs: result.retryAfterMs })
+    throw new RetryDeliveryError(reason)
   }
 
   /**

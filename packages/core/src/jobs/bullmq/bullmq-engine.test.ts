@@ -18,6 +18,7 @@ import {
 } from '../../testing/index.js'
 import { defineJob, type JobDefinition } from '../define-job.js'
 import { engineCases } from '../engine-cases.case.js'
+import { RetryLaterJobError } from '../job-errors.js'
 import { JOBS, type JobQueue } from '../job-queue.js'
 import type { JobQueueService } from '../job-queue-service.js'
 import type { WorkerSettings } from '../worker/worker.js'
@@ -168,6 +169,33 @@ for (const engine of engines) {
       expect(dead?.errors).toEqual([expect.objectContaining({ attempt: 2, code: 'E_JOB_LOST' })])
       expect(deaths).toEqual([[{ order: 'o-1' }, 2, 'E_JOB_LOST']])
     }, 30_000)
+
+    it('delays the retry a RetryLaterJobError asks for in BullMQ itself', async () => {
+      let calls = 0
+      const limited = defineJob({
+        name: 'test.rate-limited',
+        schema: z.object({}),
+        attempts: 2,
+        backoff: { baseMs: 0, maxMs: 0 },
+        handler: () => {
+          calls += 1
+          throw new RetryLaterJobError('rate limited', { retryAfterMs: 3_600_000 })
+        },
+      })
+      const { jobs } = await start([module(limited)])
+      const beforeMs = Date.now()
+      const id = await jobs.enqueue(limited, {})
+      await until(async () => {
+        await jobs.drain()
+        return calls > 0 && (await jobs.get(id as string))?.state === 'scheduled'
+      })
+      const afterMs = Date.now()
+      // BullMQ keeps machine time: the delayed job's time is asserted, not waited for.
+      const waiting = await jobs.get(id as string)
+      expect(calls).toBe(1)
+      expect(waiting?.runAt.getTime()).toBeGreaterThanOrEqual(beforeMs + 3_600_000)
+      expect(waiting?.runAt.getTime()).toBeLessThanOrEqual(afterMs + 3_600_000)
+    })
 
     it('writes an `alongside` row only with its outbox rows, outside a transaction too', async () => {
       const send = defineJob({

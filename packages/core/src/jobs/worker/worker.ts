@@ -14,7 +14,7 @@ import type { JobDefinition } from '../define-job.js'
 import type { JsonValue } from '../job-context.js'
 import { withoutSecretPairs } from '../../logger/secret-fields.js'
 import { withoutUrlPasswords } from '../../logger/url-passwords.js'
-import { isPermanentJobError, JobError } from '../job-errors.js'
+import { isPermanentJobError, JobError, retryLaterDelay } from '../job-errors.js'
 import type { CompanionWrite, CompletionWrite } from '../job-queue.js'
 import type {
   AttemptError,
@@ -588,7 +588,11 @@ export class Worker {
     const outcome: FailOutcome =
       permanent || job.attempt >= job.maxAttempts
         ? { deadAtMs: nowMs }
-        : { retryAtMs: nowMs + backoffDelay(job.attempt, definition.backoff) }
+        : {
+            retryAtMs:
+              nowMs +
+              Math.max(backoffDelay(job.attempt, definition.backoff), retryLaterDelay(error)),
+          }
     const recorded = attemptError(job.attempt, nowMs, error)
     const fields = { err: error, job: job.name, jobId: job.id, attempt: job.attempt }
     if ('deadAtMs' in outcome) {

@@ -1,0 +1,96 @@
+import { createLogger, JOBS } from '@mortar/core'
+import {
+  createTestApp,
+  type PrivateDatabaseUrl,
+  privateDatabaseUrl,
+  type TestApp,
+  testEngines,
+} from '@mortar/core/testing'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { smsChannel } from '../channels/sms/sms-channel.js'
+import { Notification } from '../notification/notification.js'
+import { type LocalServer, startLocalServer } from '../test-support/local-server.js'
+import { notifyModule } from './notify-module.js'
+import { DELIVERIES, NOTIFIER } from './notify-tokens.js'
+
+class Shipped extends Notification {
+  readonly type = 'order.shipped'
+  via() {
+    return ['sms'] as const
+  }
+  toSms() {
+    return { text: 'On its way.' }
+  }
+}
+
+for (const engine of testEngines()) {
+  // Skipped only when this engine's MORTAR_TEST_*_URL variable is unset (printed); CI sets them.
+  if (engine.skip) console.info(engine.skip)
+  describe.skipIf(engine.skip !== undefined)(
+    `a provider's Retry-After on ${engine.title} with the SQL queue`,
+    () => {
+      let database: PrivateDatabaseUrl
+      let provider: LocalServer
+      let app: TestApp
+
+      beforeAll(async () => {
+        database = await privateDatabaseUrl(engine)
+        // Rate limited for an hour once, then accepting.
+        provider = await startLocalServer((request, response) => {
+          response.setHeader('content-type', 'application/json')
+          if (provider.requests.length === 1) {
+            response.statusCode = 429
+            response.setHeader('retry-after', '3600')
+            return response.end('{"code":20429,"message":"Too Many Requests"}')
+          }
+          response.statusCode = 201
+          response.end(JSON.stringify({ sid: `SM${request.body.length}`, status: 'queued' }))
+        })
+        app = createTestApp({
+          database: database.url,
+          logger: createLogger({ level: 'silent' }),
+          jobs: { workers: false },
+          modules: [
+            notifyModule({
+              channels: [
+                smsChannel({
+                  baseUrl: provider.url,
+                  accountSid: 'AC123',
+                  authToken: 'secret-token-1',
+                  from: '+15550100',
+                }),
+              ],
+            }),
+          ],
+        })
+        await app.migrate()
+        app.clock.set('2026-06-01T10:00:00Z')
+        await app.start()
+      })
+      afterAll(async () => {
+        await app?.stop()
+        await provider?.close()
+        await database?.drop()
+      })
+
+      it('sends the next attempt no sooner than the hour a 429 asked for, then sends it', async () => {
+        const jobs = app.resolve(JOBS)
+        await app.resolve(NOTIFIER).notify({ id: 'ada', phone: '+15550199' }, new Shipped())
+        await jobs.drain()
+        expect(provider.requests).toHaveLength(1)
+        const deliveries = app.resolve(DELIVERIES)
+        expect((await deliveries.list('ada'))[0]).toMatchObject({ status: 'failed', attempts: 1 })
+
+        // The delivery's backoff (seconds) passes many times over: the provider is not asked.
+        app.clock.advance(3_599_999)
+        await jobs.drain()
+        expect(provider.requests).toHaveLength(1)
+
+        app.clock.advance(1)
+        await jobs.drain()
+        expect(provider.requests).toHaveLength(2)
+        expect((await deliveries.list('ada'))[0]).toMatchObject({ status: 'sent', attempts: 2 })
+      })
+    },
+  )
+}
