@@ -1,10 +1,9 @@
 import { testEngines } from '@mortar/core/testing'
-import type { Kysely, KyselyPlugin } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defineEvents } from '../catalog/define-events.js'
-import { rollupPlan } from '../rollups/rollup-config.js'
 import { type EngineApp, startEngineApp } from '../testing/engine-app.js'
-import { AnalyticsQueries, type PageDwell } from './analytics-queries.js'
+import { rowCountingQueries } from '../testing/row-counting-queries.js'
+import type { PageDwell } from './analytics-queries.js'
 
 const events = defineEvents({})
 const INTERVAL = 15_000
@@ -103,23 +102,7 @@ for (const engine of testEngines()) {
 
     it('answers from per-path rows, never reading the events into the process', async () => {
       // Rows each statement returns: bounded by the answer (the paths), not the events.
-      const returned: number[] = []
-      const counter: KyselyPlugin = {
-        transformQuery: (args) => args.node,
-        async transformResult(args) {
-          returned.push(args.result.rows.length)
-          return args.result
-        },
-      }
-      const queries = new AnalyticsQueries(
-        {
-          db: subject.db.withPlugin(counter) as unknown as Kysely<unknown>,
-          engine: engine.engine,
-          timeZone: 'UTC',
-        },
-        rollupPlan({ events, timeZone: 'UTC' }),
-        INTERVAL,
-      )
+      const { queries, returned } = rowCountingQueries(subject, engine, events, INTERVAL)
       const want = expected(views, beacons)
       expect(want.length).toBe(5)
       expect(beacons.length).toBeGreaterThan(100)

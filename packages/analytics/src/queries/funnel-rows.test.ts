@@ -1,11 +1,9 @@
 import { testEngines } from '@mortar/core/testing'
-import type { Kysely, KyselyPlugin } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { defineEvents } from '../catalog/define-events.js'
-import { rollupPlan } from '../rollups/rollup-config.js'
 import { type EngineApp, startEngineApp } from '../testing/engine-app.js'
-import { AnalyticsQueries } from './analytics-queries.js'
+import { rowCountingQueries } from '../testing/row-counting-queries.js'
 
 const events = defineEvents({
   a: z.object({ tag: z.string() }),
@@ -41,28 +39,15 @@ for (const engine of testEngines()) {
     afterAll(() => subject?.close())
 
     it('answers from one row per statement, never reading the events into the process', async () => {
-      const returned: number[] = []
-      const counter: KyselyPlugin = {
-        transformQuery: (args) => args.node,
-        async transformResult(args) {
-          returned.push(args.result.rows.length)
-          return args.result
-        },
-      }
-      const queries = new AnalyticsQueries(
+      const { queries, returned } = rowCountingQueries(subject, engine, events, 15_000)
+      const answer = await queries.funnel(
+        [{ event: 'a' }, { event: 'b', where: { tag: 'x' } }, { event: 'c' }],
         {
-          db: subject.db.withPlugin(counter) as unknown as Kysely<unknown>,
-          engine: engine.engine,
-          timeZone: 'UTC',
+          from: new Date(FROM),
+          to: new Date(TO),
+          windowMs: 5 * MINUTE,
         },
-        rollupPlan({ events, timeZone: 'UTC' }),
-        15_000,
       )
-      const answer = await queries.funnel([{ event: 'a' }, { event: 'b' }, { event: 'c' }], {
-        from: new Date(FROM),
-        to: new Date(TO),
-        windowMs: 5 * MINUTE,
-      })
       expect(answer.map((step) => step.count)).toEqual([PEOPLE, 25, 9])
       expect(returned.length).toBeGreaterThan(0)
       expect(Math.max(...returned)).toBe(1)

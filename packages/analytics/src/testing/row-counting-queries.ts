@@ -1,0 +1,41 @@
+// Test support (not exported): the queries on an engine app's database, counting the rows each
+// statement returns, so a test shows an answer never reads rows that grow with the events.
+import type { TestEngine } from '@mortar/core/testing'
+import type { Kysely, KyselyPlugin } from 'kysely'
+import type { EventSchemas } from '../catalog/define-events.js'
+import { AnalyticsQueries } from '../queries/analytics-queries.js'
+import { rollupPlan } from '../rollups/rollup-config.js'
+import type { EngineApp } from './engine-app.js'
+
+export interface RowCountingQueries {
+  readonly queries: AnalyticsQueries
+  /** Rows returned by each statement run so far, in order. */
+  readonly returned: readonly number[]
+}
+
+/** Queries in UTC over `subject`'s database, with `events` and a heartbeat of `heartbeatMs`. */
+export function rowCountingQueries<E extends EventSchemas>(
+  subject: EngineApp<E>,
+  engine: TestEngine,
+  events: E,
+  heartbeatMs: number,
+): RowCountingQueries {
+  const returned: number[] = []
+  const counter: KyselyPlugin = {
+    transformQuery: (args) => args.node,
+    async transformResult(args) {
+      returned.push(args.result.rows.length)
+      return args.result
+    },
+  }
+  const queries = new AnalyticsQueries(
+    {
+      db: subject.db.withPlugin(counter) as unknown as Kysely<unknown>,
+      engine: engine.engine,
+      timeZone: 'UTC',
+    },
+    rollupPlan({ events, timeZone: 'UTC' }),
+    heartbeatMs,
+  )
+  return { queries, returned }
+}
