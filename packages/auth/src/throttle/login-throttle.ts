@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { isIPv4, isIPv6 } from 'node:net'
+import { isIPv6 } from 'node:net'
 import { type Clock, type EventBus, isMortarError, globalToken } from '@mortar/core'
 import {
   LoginThrottleConfigError,
