@@ -573,10 +573,11 @@ function funnelSql(
     const kept = ['actor', 'at', 'id']
     for (let j = 0; j < k; j++) kept.push(`r${j}`)
     for (let j = k + 1; j < steps.length; j++) kept.push(`m${j}`)
-    const start = `max(r${k - 1}) over w`
+    // The start computed once, then compared: MariaDB evaluated the window twice.
+    const started = `select ${kept.join(', ')}, m${k}, max(r${k - 1}) over w as start from (${rows}) l${k} ${frame}`
     // Added where first used: PostgreSQL refuses a parameter that no expression types.
     window ??= params.add(windowReach(windowMs))
-    rows = `select ${kept.join(', ')}, case when m${k} = 1 and at - ${start} <= ${window} then ${start} end as r${k} from (${rows}) l${k} ${frame}`
+    rows = `select ${kept.join(', ')}, case when m${k} = 1 and at - start <= ${window} then start end as r${k} from (${started}) s${k}`
   }
   const reached = steps.map((_, k) => `max(case when r${k} is null then 0 else 1 end) as s${k}`)
   const sums = steps.map((_, k) => `sum(s${k}) as s${k}`)
