@@ -1,12 +1,55 @@
-// The per-person ordered fold behind retention: a plain function over events in time order, so
-// its semantics are tested without a database.
+// The per-person ordered folds behind funnel (on MariaDB) and retention: plain functions over
+// ordered events, so their semantics are tested without a database.
 
-/** One event as the fold reads it, in `(occurredAt, id)` order. */
+/** One event as the folds read it, in `(occurredAt, id)` order. */
 export interface FoldEvent {
   readonly at: number
   readonly actor: string
-  /** Indexes of the roles (cohort 0, return 1) this event matches. */
+  /** Indexes of the steps (funnel) or roles (retention) this event matches. */
   readonly matches: readonly number[]
+}
+
+/**
+ * How many people reached each step of an ordered funnel, from events sorted by person, then
+ * `(time, id)`, where `matches` holds step 1 (0) only for a step-1 event inside the range. A
+ * person reaches step k when they did steps 1..k in that order (each strictly after the
+ * previous), step k at most `windowMs` after that step 1. One person's state at a time, kept as
+ * the latest step-1 time from which each step was reached: the latest start leaves the most
+ * window for the steps after, so no start that could convert further is missed. Memory holds one
+ * event and one person, however many events stream in.
+ */
+export async function foldFunnel(
+  events: AsyncIterable<FoldEvent>,
+  steps: number,
+  windowMs: number,
+): Promise<number[]> {
+  const reached = new Array<number>(steps).fill(0)
+  const starts = new Array<number>(steps).fill(Number.NEGATIVE_INFINITY)
+  const count = (): void => {
+    for (let step = 0; step < steps && (starts[step] as number) > Number.NEGATIVE_INFINITY; step++)
+      reached[step] = (reached[step] as number) + 1
+  }
+  let actor: string | undefined
+  for await (const event of events) {
+    if (event.actor !== actor) {
+      count()
+      starts.fill(Number.NEGATIVE_INFINITY)
+      actor = event.actor
+    }
+    // Later steps first, so one event never serves as two consecutive steps.
+    for (let m = event.matches.length - 1; m >= 0; m--) {
+      const step = event.matches[m] as number
+      if (step === 0) {
+        starts[0] = event.at
+        continue
+      }
+      const start = starts[step - 1] as number
+      if (start === Number.NEGATIVE_INFINITY || event.at - start > windowMs) continue
+      if (start > (starts[step] as number)) starts[step] = start
+    }
+  }
+  count()
+  return reached
 }
 
 /** One cohort of {@link foldRetention}. */

@@ -38,7 +38,10 @@ for (const engine of testEngines()) {
     })
     afterAll(() => subject?.close())
 
-    it('answers from one row per statement, never reading the events into the process', async () => {
+    // PostgreSQL and SQLite answer in one row; MariaDB streams the events sorted by person, one
+    // row per result (mysql2), and folds them one person at a time. Reading the range at once
+    // returns every matching event (309 rows) in one result.
+    it('never holds more than one row of a statement at a time', async () => {
       const { queries, returned } = rowCountingQueries(subject, engine, events, 15_000)
       const answer = await queries.funnel(
         [{ event: 'a' }, { event: 'b', where: { tag: 'x' } }, { event: 'c' }],

@@ -169,6 +169,19 @@ export async function run<R>(scope: QueryScope, text: string, params: Params): P
 }
 
 /**
+ * Runs a statement built as text, its rows read one at a time as the caller asks for them (mysql2
+ * hands rows one at a time whatever the chunk size), so the process never holds the result.
+ */
+export async function* stream<R>(
+  scope: QueryScope,
+  text: string,
+  params: Params,
+): AsyncIterable<R> {
+  for await (const result of scope.db.getExecutor().stream(compile(scope.engine, text, params), 1))
+    yield* result.rows as R[]
+}
+
+/**
  * Who an event is about, as SQL over `e` (events) left-joined to `i` (identity links): the user,
  * else the user its anonymous id is linked to, else the anonymous id. Events with none of them
  * (recorded without consent) belong to no one and count in no per-person answer.
