@@ -667,7 +667,7 @@ async function queries(engine) {
         ),
       3,
     )
-    console.log(`  3-step funnel over 30 days (per-person fold): ${fmt(funnelMs)} ms`)
+    console.log(`  3-step funnel over 30 days: ${fmt(funnelMs)} ms`)
   } finally {
     await app.stop()
     await database?.drop()

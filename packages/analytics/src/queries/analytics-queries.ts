@@ -656,7 +656,6 @@ function dwellSql(
   return `select ${path} as path, count(*) as views, sum(engaged) as engaged from (select path, ${engaged} as engaged from (${perView}) v) d group by ${path} order by engaged desc, ${path} limit ${params.add(limit)}`
 }
 
-/** A funnel or retention step from the caller: an event name and an optional `where` object. */
 // More properties than any event has; each costs a condition and two values of the statement.
 const MAX_WHERE_KEYS = 100
 
@@ -664,6 +663,7 @@ const MAX_WHERE_KEYS = 100
 // 26 s on an empty PostgreSQL table.
 const MAX_FUNNEL_STEPS = 20
 
+/** A funnel or retention step from the caller: an event name and an optional `where` object. */
 function checkStep(step: StepSpec): void {
   if (typeof step !== 'object' || step === null) {
     throw new AnalyticsQueryError(

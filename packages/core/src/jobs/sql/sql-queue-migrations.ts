@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import { convertToExactUtf8, MYSQL_EXACT_COLLATION } from '../../persistence/database/exact-text.js'
+import { convertToExactUtf8, MYSQL_EXACT_TABLE } from '../../persistence/database/exact-text.js'
 import type { Migration, ModuleMigrations } from '../../persistence/migrations/index.js'
 
 /**
@@ -43,7 +43,7 @@ const createJobTable: Migration = {
         live_key varchar(191) as (if(dead_at is null, dedup_key, null)) stored,
         unique key mortar_job_live_key (live_key),
         key mortar_job_due (dead_at, run_at, id)
-      ) engine = InnoDB default charset = utf8mb4 ${sql.raw(MYSQL_EXACT_COLLATION)}`.execute(db)
+      ) engine = InnoDB ${sql.raw(MYSQL_EXACT_TABLE)}`.execute(db)
       return
     } else {
       await sql`create table mortar_job (
@@ -83,11 +83,7 @@ const createScheduleTable: Migration = {
       .addColumn('spec', 'varchar(400)', (column) => column.notNull())
       .addColumn('next_at', 'bigint', (column) => column.notNull())
       .addColumn('last_at', 'bigint')
-      .$call((builder) =>
-        mysql
-          ? builder.modifyEnd(sql.raw(`default charset = utf8mb4 ${MYSQL_EXACT_COLLATION}`))
-          : builder,
-      )
+      .$call((builder) => (mysql ? builder.modifyEnd(sql.raw(MYSQL_EXACT_TABLE)) : builder))
       .execute()
   },
   async down(db) {

@@ -10,6 +10,9 @@ import type { DatabaseEngine } from './database-url.js'
 export const MYSQL_EXACT_COLLATION =
   '/*M! collate utf8mb4_nopad_bin*/ /*!80000 collate utf8mb4_0900_bin*/'
 
+/** The table option of every table core creates on MySQL/MariaDB: UTF-8, compared exactly. */
+export const MYSQL_EXACT_TABLE = `default charset = utf8mb4 ${MYSQL_EXACT_COLLATION}`
+
 /**
  * A text column type that compares exactly on every engine: `'Ada'`, `'ada'`, `'Adá'` and
  * `'ada '` are four values in an index, a join and a `where`. PostgreSQL and SQLite do so on

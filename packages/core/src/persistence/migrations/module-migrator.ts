@@ -1,7 +1,7 @@
 import { type Kysely, sql, type Transaction } from 'kysely'
 import { DatabaseError } from '../database/database-error.js'
 import { engineOf } from '../database/database-engine.js'
-import { convertToExactUtf8, MYSQL_EXACT_COLLATION } from '../database/exact-text.js'
+import { convertToExactUtf8, MYSQL_EXACT_TABLE } from '../database/exact-text.js'
 import type {
   MigrationContext,
   MigrationDatabase,
@@ -236,11 +236,7 @@ export class ModuleMigrator {
       .addColumn('seq', 'integer', (column) => column.notNull())
       .addColumn('applied_at', 'varchar(32)', (column) => column.notNull())
       // Names compare exactly and hold any character, whatever the database's default charset.
-      .$call((builder) =>
-        mysql
-          ? builder.modifyEnd(sql.raw(`default charset = utf8mb4 ${MYSQL_EXACT_COLLATION}`))
-          : builder,
-      )
+      .$call((builder) => (mysql ? builder.modifyEnd(sql.raw(MYSQL_EXACT_TABLE)) : builder))
       .execute()
     // A history table an older Mortar created took the database's charset.
     if (mysql) await convertToExactUtf8(db, this.#table)
