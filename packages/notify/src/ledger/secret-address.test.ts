@@ -25,6 +25,7 @@ import { notify } from '../module/running-notifiers.js'
 import { Notification } from '../notification/notification.js'
 import { route } from '../notification/recipient.js'
 import { shownAddress, withoutAddress } from '../notification/shown-address.js'
+import { notifyTestApp } from '../test-support/notify-test-app.js'
 import { type RecordingChannel, recordingChannel } from '../test-support/recording-channel.js'
 import { AddressSeal, shownStoredAddress } from './sealed-address.js'
 
@@ -267,12 +268,7 @@ describe('secret-bearing addresses without a vault', () => {
 
   it('are refused by notify() with E_NOTIFY_CONFIG, which writes nothing', async () => {
     const webhook = recordingChannel('webhook', () => undefined)
-    const app = createTestApp({
-      database: 'sqlite::memory:',
-      logger: createLogger({ level: 'silent' }),
-      jobs: { workers: false },
-      modules: [notifyModule({ channels: [webhook] })],
-    })
+    const app = notifyTestApp({ channels: [webhook] })
     await app.migrate()
     await app.start()
     try {
@@ -308,12 +304,7 @@ describe('a channel that quotes the URL it sends to', () => {
         }
       },
     }
-    const app = createTestApp({
-      database: 'sqlite::memory:',
-      logger: createLogger({ level: 'silent' }),
-      jobs: { workers: false },
-      modules: [notifyModule({ channels: [loud], vault, delivery: { attempts: 2 } })],
-    })
+    const app = notifyTestApp({ channels: [loud], vault, delivery: { attempts: 2 } })
     await app.migrate()
     await app.start()
     try {
