@@ -1,6 +1,5 @@
-import { createLogger, JOBS } from '@mortar/core'
+import { JOBS } from '@mortar/core'
 import {
-  createTestApp,
   type PrivateDatabaseUrl,
   privateDatabaseUrl,
   type TestApp,
@@ -10,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { smsChannel } from '../channels/sms/sms-channel.js'
 import { Notification } from '../notification/notification.js'
 import { type LocalServer, startLocalServer } from '../test-support/local-server.js'
-import { notifyModule } from './notify-module.js'
+import { notifyTestApp } from '../test-support/notify-test-app.js'
 import { DELIVERIES, NOTIFIER } from './notify-tokens.js'
 
 class Shipped extends Notification {
@@ -46,23 +45,19 @@ for (const engine of testEngines()) {
           response.statusCode = 201
           response.end(JSON.stringify({ sid: `SM${request.body.length}`, status: 'queued' }))
         })
-        app = createTestApp({
-          database: database.url,
-          logger: createLogger({ level: 'silent' }),
-          jobs: { workers: false },
-          modules: [
-            notifyModule({
-              channels: [
-                smsChannel({
-                  baseUrl: provider.url,
-                  accountSid: 'AC123',
-                  authToken: 'secret-token-1',
-                  from: '+15550100',
-                }),
-              ],
-            }),
-          ],
-        })
+        app = notifyTestApp(
+          {
+            channels: [
+              smsChannel({
+                baseUrl: provider.url,
+                accountSid: 'AC123',
+                authToken: 'secret-token-1',
+                from: '+15550100',
+              }),
+            ],
+          },
+          database.url,
+        )
         await app.migrate()
         app.clock.set('2026-06-01T10:00:00Z')
         await app.start()

@@ -4,10 +4,10 @@ import { createTestApp, type TestApp } from '@mortar/core/testing'
 import { notifyModule } from '../module/notify-module.js'
 import type { NotifyModuleOptions } from '../module/notify-options.js'
 
-/** An app of the notify module alone on an in-memory SQLite database: no workers, no logs. */
-export function notifyTestApp(options: NotifyModuleOptions): TestApp {
+/** An app of the notify module alone (on in-memory SQLite unless given a database): no workers, no logs. */
+export function notifyTestApp(options: NotifyModuleOptions, database = 'sqlite::memory:'): TestApp {
   return createTestApp({
-    database: 'sqlite::memory:',
+    database,
     logger: createLogger({ level: 'silent' }),
     jobs: { workers: false },
     modules: [notifyModule(options)],
