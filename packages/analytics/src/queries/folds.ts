@@ -1,5 +1,5 @@
 // The per-person ordered folds behind funnel (on MariaDB) and retention: plain functions over
-// ordered events, so their semantics are tested without a database.
+// ordered events, tested through the queries on every engine (funnel.property, fixture tests).
 
 /** One event as the folds read it, in `(occurredAt, id)` order. */
 export interface FoldEvent {
