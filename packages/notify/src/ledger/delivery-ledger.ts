@@ -528,7 +528,8 @@ export class DeliveryLedger {
    * The UPDATE recording outcomes, for deliveries still in a claimable status. On PostgreSQL the
    * outcomes travel as one JSON parameter (`json_to_recordset`), the ids as one array, however
    * many rows, where a `case` per column takes two per row and column; the rows are found by
-   * primary-key probes, never a scan of the table (see `idIn`). `kept`: the attempts counted never go down
+   * primary-key probes, never a scan of the table (`idIn`'s form; on PostgreSQL written out, as
+   * the ids are a slot of the text written once). `kept`: the attempts counted never go down
    * (a mark taken over counted one more than its job's attempt), for the writes that may follow
    * a takeover: a marked attempt's own (which carries its mark's count anyway), a job's death,
    * and, by itself, a statement with an outcome on a marked channel; so the usual one (a channel
