@@ -10,7 +10,7 @@ import {
   insertWorld,
   type World,
 } from '../testing/policy-agreement.js'
-import type { Condition, ConditionBuilder } from './condition.js'
+import type { Condition, ConditionBuilder, RelationBuilder } from './condition.js'
 import { definePolicy } from './define-policy.js'
 import type { PrincipalRefs } from './principal-ref.js'
 
@@ -230,7 +230,7 @@ for (const engine of testEngines()) {
         ],
       }
       for (const inner of ['txt', 'small'] as const) {
-        const granted = (s: ConditionBuilder<MixedDb, 'mixed'>) =>
+        const granted = (s: RelationBuilder<MixedDb, 'mixed', 'mixed'>) =>
           s.and(s.matches(inner, 'txt'), s.eq('num', 7))
         await expectAgreement((t) => t.exists('mixed', granted), rows, {})
         await expectAgreement((t) => t.or(t.eq('id', 0), t.exists('mixed', granted)), rows, {})
