@@ -95,15 +95,18 @@ export class Recommendations {
       boundedList('exclude', exclude).map((other) => itemArgument('An excluded item', other)),
     )
     excluded.add(self)
-    if (options.excludeBoughtBy !== undefined) {
-      const buyer = userIdOf('excludeBoughtBy user id', options.excludeBoughtBy)
-      for (const bought of await this.#boughtBy(buyer)) excluded.add(bought)
+    const filter: Exclusions = {
+      items: [...excluded],
+      buyer:
+        options.excludeBoughtBy === undefined
+          ? undefined
+          : userIdOf('excludeBoughtBy user id', options.excludeBoughtBy),
     }
     if (minSupport >= ALSO_SUPPORT) {
-      const listed = await this.#fromList(kind, self, limit, minSupport, excluded)
+      const listed = await this.#fromList(kind, self, limit, minSupport, filter)
       if (listed !== undefined) return listed
     }
-    return this.#fromPairs(kind, self, limit, minSupport, excluded)
+    return this.#fromPairs(kind, self, limit, minSupport, filter)
   }
 
   /**
@@ -115,7 +118,7 @@ export class Recommendations {
     item: string,
     limit: number,
     minSupport: number,
-    excluded: ReadonlySet<string>,
+    excluded: Exclusions,
   ): Promise<Recommendation[] | undefined> {
     const params = new Params()
     const k = params.add(kind)
@@ -123,7 +126,7 @@ export class Recommendations {
     const support = minSupport > ALSO_SUPPORT ? ` and a.together >= ${params.add(minSupport)}` : ''
     const rows = await run<Row>(
       this.#scope,
-      `select a.other, a.together, a.units, (select units from ${ITEM_TABLE} where kind = ${k} and item = ${self}) as own from ${ALSO_TABLE} a where a.kind = ${k} and a.item = ${self}${support} and a.other not in ${params.list([...excluded])} order by a.place limit ${limit}`,
+      `select a.other, a.together, a.units, (select units from ${ITEM_TABLE} where kind = ${k} and item = ${self}) as own from ${ALSO_TABLE} a where a.kind = ${k} and a.item = ${self}${support} and ${exclusionSql(excluded, 'a.other', params)} order by a.place limit ${limit}`,
       params,
     )
     if (rows.length < limit) {
@@ -144,7 +147,7 @@ export class Recommendations {
     item: string,
     limit: number,
     minSupport: number,
-    excluded: ReadonlySet<string>,
+    excluded: Exclusions,
   ): Promise<Recommendation[]> {
     const scope = this.#scope
     const params = new Params()
@@ -154,22 +157,30 @@ export class Recommendations {
     // never a join, which a planner with stale statistics turned into a scan of the items.
     const rows = await run<Row>(
       scope,
-      `select r.other, r.together, r.units, (select units from ${ITEM_TABLE} where kind = ${k} and item = ${self}) as own from (select p.other, p.count as together, (select i.units from ${ITEM_TABLE} i where i.kind = p.kind and i.item = p.other) as units from ${PAIR_TABLE} p where p.kind = ${k} and p.item = ${self} and p.count >= ${params.add(minSupport)} and p.other not in ${params.list([...excluded])}) r where r.units is not null order by ${alsoOrder(scope, 'r.together', 'r.units', 'r.other')} limit ${limit}`,
+      `select r.other, r.together, r.units, (select units from ${ITEM_TABLE} where kind = ${k} and item = ${self}) as own from (select p.other, p.count as together, (select i.units from ${ITEM_TABLE} i where i.kind = p.kind and i.item = p.other) as units from ${PAIR_TABLE} p where p.kind = ${k} and p.item = ${self} and p.count >= ${params.add(minSupport)} and ${exclusionSql(excluded, 'p.other', params)}) r where r.units is not null order by ${alsoOrder(scope, 'r.together', 'r.units', 'r.other')} limit ${limit}`,
       params,
     )
     return scored(rows)
   }
+}
 
-  /** What a user bought, under their id and the anonymous ids linked to it. */
-  async #boughtBy(userId: string): Promise<string[]> {
-    const params = new Params()
-    const rows = await run<{ item: string }>(
-      this.#scope,
-      `select distinct item from ${UNIT_ITEM_TABLE} where kind = 'bought' and (actor = ${params.add(userId)} or actor in (select anonymous_id from ${IDENTITY_TABLE} where user_id = ${params.add(userId)}))`,
-      params,
-    )
-    return rows.map((row) => row.item)
-  }
+/** What an answer leaves out: the given items, and what `buyer` bought. */
+interface Exclusions {
+  readonly items: readonly string[]
+  readonly buyer: string | undefined
+}
+
+/**
+ * SQL keeping `column` (an item) when it is none of the excluded. What the buyer bought, under
+ * their id and the anonymous ids linked to it, is looked up in the statement, never read into
+ * the process: a user linked to many devices (or a bot aliasing many ids) could have bought more
+ * items than a statement binds values.
+ */
+function exclusionSql(excluded: Exclusions, column: string, params: Params): string {
+  const listed = `${column} not in ${params.list(excluded.items)}`
+  if (excluded.buyer === undefined) return listed
+  const buyer = params.add(excluded.buyer)
+  return `${listed} and not exists (select 1 from ${UNIT_ITEM_TABLE} b where b.kind = 'bought' and b.item = ${column} and (b.actor = ${buyer} or b.actor in (select anonymous_id from ${IDENTITY_TABLE} where user_id = ${buyer})))`
 }
 
 /**

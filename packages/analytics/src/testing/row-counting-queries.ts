@@ -4,6 +4,7 @@ import type { TestEngine } from '@mortar/core/testing'
 import type { Kysely, KyselyPlugin } from 'kysely'
 import type { EventSchemas } from '../catalog/define-events.js'
 import { AnalyticsQueries } from '../queries/analytics-queries.js'
+import type { QueryScope } from '../queries/query-scope.js'
 import { rollupPlan } from '../rollups/rollup-config.js'
 import type { EngineApp } from './engine-app.js'
 
@@ -13,13 +14,11 @@ export interface RowCountingQueries {
   readonly returned: readonly number[]
 }
 
-/** Queries in UTC over `subject`'s database, with `events` and a heartbeat of `heartbeatMs`. */
-export function rowCountingQueries<E extends EventSchemas>(
+/** A UTC query scope over `subject`'s database, counting the rows each statement returns. */
+export function rowCountingScope<E extends EventSchemas>(
   subject: EngineApp<E>,
   engine: TestEngine,
-  events: E,
-  heartbeatMs: number,
-): RowCountingQueries {
+): { readonly scope: QueryScope; readonly returned: readonly number[] } {
   const returned: number[] = []
   const counter: KyselyPlugin = {
     transformQuery: (args) => args.node,
@@ -28,14 +27,18 @@ export function rowCountingQueries<E extends EventSchemas>(
       return args.result
     },
   }
-  const queries = new AnalyticsQueries(
-    {
-      db: subject.db.withPlugin(counter) as unknown as Kysely<unknown>,
-      engine: engine.engine,
-      timeZone: 'UTC',
-    },
-    rollupPlan({ events, timeZone: 'UTC' }),
-    heartbeatMs,
-  )
+  const db = subject.db.withPlugin(counter) as unknown as Kysely<unknown>
+  return { scope: { db, engine: engine.engine, timeZone: 'UTC' }, returned }
+}
+
+/** Queries in UTC over `subject`'s database, with `events` and a heartbeat of `heartbeatMs`. */
+export function rowCountingQueries<E extends EventSchemas>(
+  subject: EngineApp<E>,
+  engine: TestEngine,
+  events: E,
+  heartbeatMs: number,
+): RowCountingQueries {
+  const { scope, returned } = rowCountingScope(subject, engine)
+  const queries = new AnalyticsQueries(scope, rollupPlan({ events, timeZone: 'UTC' }), heartbeatMs)
   return { queries, returned }
 }

@@ -75,6 +75,45 @@ describe('AccessControl point checks', () => {
     expect(access.can(admin, 'read', 'trip', { id: 1 })).toBe(false)
   })
 
+  it('reads only a row’s own columns, never inherited ones', () => {
+    // A column named like an Object.prototype member read the member (a function, so not NULL),
+    // and a row merged from request data with Object.assign got the columns of its `__proto__`.
+    const loose = definePolicy<Record<string, Record<string, unknown>>, RidesPrincipal>()
+      .allow('read', 'thing', (t) => t.isNotNull('constructor'))
+      .allow('write', 'thing', (t, p) => t.eq('owner', p.id))
+      .allow('share', 'thing', (t) => t.exists('grant', (g) => g.matches('thing', 'toString')))
+      .build()
+    const check = new AccessControl({ policy: loose })
+    const names = Object.getOwnPropertyNames(Object.prototype)
+    fc.assert(
+      fc.property(fc.constantFrom(...names), fc.constantFrom(...names), (column, table) => {
+        const policy = definePolicy<Record<string, Record<string, unknown>>>()
+          .allow('read', 'thing', (t) => t.isNotNull(column))
+          .allow('write', 'thing', (t) => t.not(t.isNull(column)))
+          .allow('share', 'thing', (t) => t.exists(table, (g) => g.isNull(column)))
+          .build()
+        const own = new AccessControl({ policy })
+        expect(own.can(undefined, 'read', 'thing', {})).toBe(false)
+        expect(own.can(undefined, 'write', 'thing', {})).toBe(false)
+        expect(() => own.can(undefined, 'share', 'thing', {}, { related: {} })).toThrow(
+          PolicyNeedsDataError,
+        )
+      }),
+    )
+    expect(check.can(ann, 'read', 'thing', {})).toBe(false)
+    const merged = Object.assign({}, JSON.parse('{"__proto__": {"owner": "ann"}}'))
+    expect(merged.owner).toBe('ann')
+    expect(check.can(ann, 'write', 'thing', merged)).toBe(false)
+    expect(check.can(ann, 'write', 'thing', { owner: 'ann' })).toBe(true)
+    const grant = Object.assign({}, JSON.parse('{"__proto__": {"thing": "x"}}'))
+    expect(
+      check.can(ann, 'share', 'thing', { toString: 'x' }, { related: { grant: [grant] } }),
+    ).toBe(false)
+    expect(
+      check.can(ann, 'share', 'thing', { toString: 'x' }, { related: { grant: [{ thing: 'x' }] } }),
+    ).toBe(true)
+  })
+
   it('gives inherited roles the rules of their parents', () => {
     const support: RidesPrincipal = { id: 'sue', roles: ['support'], cityId: 1 }
     expect(access.can(support, 'read', 'trip', trip({ rider_id: 'other' }))).toBe(true)

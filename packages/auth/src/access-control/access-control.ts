@@ -39,8 +39,9 @@ import type { SqlSchema } from '../policy/sql-comparison.js'
 export type Capability = 'always' | 'never' | 'conditional'
 
 /**
- * A row of table `T` as point checks take it: any subset of its columns. A column left out is
- * unknown (not NULL), so a rule that reads it fails closed; give NULL columns as `null`.
+ * A row of table `T` as point checks take it: any subset of its columns, as own properties. A
+ * column left out (or only inherited) is unknown, not NULL, so a rule that reads it fails closed;
+ * give NULL columns as `null`.
  */
 export type RowOf<DB, T extends keyof DB> = Readonly<Partial<Selectable<DB[T]>>>
 

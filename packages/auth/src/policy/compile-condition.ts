@@ -8,6 +8,8 @@ import type { CompareOperator, ConditionNode, OperandNode } from './condition.js
 import { isComparable, pathGetter } from './principal-ref.js'
 import type { MysqlColumn, PgColumn } from './column-types.js'
 import {
+  MYSQL_UNCACHED,
+  mysqlCachesByCollation,
   type SqlColumn,
   type SqlSchema,
   sqlColumnsEqual,
@@ -20,6 +22,15 @@ export type Truth = boolean | null
 
 /** A row as a point check sees it. */
 export type Row = Readonly<Record<string, unknown>>
+
+/**
+ * A row's own value of a column: a column the row lacks is unknown, even where the row inherits
+ * a member of that name (`constructor`, or a prototype set through `__proto__` by a merge of
+ * request data), which the database row it stands for never holds.
+ */
+function own<V>(record: Readonly<Record<string, V>> | undefined, key: string): V | undefined {
+  return record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined
+}
 
 /** Related rows by table, for point checks over relation conditions. */
 export type RelatedRows = Readonly<Record<string, readonly Row[] | undefined>>
@@ -43,7 +54,7 @@ export type RowPredicate = (
 export function relatedRowsResolver(related: RelatedRows | undefined): RelationResolver {
   return {
     exists(node, outer, principal, inner) {
-      const rows = related?.[node.table]
+      const rows = own(related, node.table)
       if (rows === undefined) throw new PolicyNeedsDataError(node.table)
       for (const row of rows) if (inner(row, principal, this, outer) === true) return true
       return false
@@ -93,7 +104,7 @@ export function compilePredicate(node: ConditionNode): RowPredicate {
         const negate = node.op === '<>'
         // Equality is most rules' test: decide same-typed strings without more ado.
         return (row, principal) => {
-          const left = row[column]
+          const left = own(row, column)
           const right = get(principal)
           if (left === null || left === undefined || right === null || right === undefined)
             return null
@@ -105,7 +116,7 @@ export function compilePredicate(node: ConditionNode): RowPredicate {
       }
       const test = orderTest(node.op)
       return (row, principal) => {
-        const left = row[column]
+        const left = own(row, column)
         const right = get(principal)
         if (left === null || left === undefined || right === null || right === undefined)
           return null
@@ -121,7 +132,7 @@ export function compilePredicate(node: ConditionNode): RowPredicate {
         if (list === undefined) return null
         const values = listValues(list)
         if (values.length === 0) return false
-        const left = row[column]
+        const left = own(row, column)
         if (left === null || left === undefined) return null
         let result: Truth = false
         for (const value of values) {
@@ -136,7 +147,7 @@ export function compilePredicate(node: ConditionNode): RowPredicate {
       const { column, isNull } = node
       // A column absent from the row (undefined) is unknown, not NULL: a partial row fails closed.
       return (row) => {
-        const value = row[column]
+        const value = own(row, column)
         return value === undefined ? null : (value === null) === isNull
       }
     }
@@ -178,8 +189,8 @@ export function compilePredicate(node: ConditionNode): RowPredicate {
     case 'outer': {
       const { column, outerColumn } = node
       return (row, _principal, _relations, outer) => {
-        const left = row[column]
-        const right = outer?.[outerColumn]
+        const left = own(row, column)
+        const right = own(outer, outerColumn)
         if (left === null || left === undefined || right === null || right === undefined)
           return null
         return equalValues(left, right)
@@ -301,6 +312,15 @@ function constant(value: RawBuilder<SqlBool>): SqlFactory {
 
 const constants = new WeakSet<SqlFactory>()
 
+/** The outer columns a relation's condition links to (not those of relations inside it). */
+function outerLinks(node: ConditionNode, into: string[] = []): string[] {
+  if (node.kind === 'outer') into.push(node.outerColumn)
+  else if (node.kind === 'and' || node.kind === 'or')
+    for (const item of node.items) outerLinks(item, into)
+  else if (node.kind === 'not') outerLinks(node.item, into)
+  return into
+}
+
 function buildFactory(node: ConditionNode, scope: SqlScope): SqlFactory {
   const { schema } = scope
   const column = (name: string) => sqlColumn(schema, scope.table, scope.alias, name)
@@ -366,8 +386,10 @@ function buildFactory(node: ConditionNode, scope: SqlScope): SqlFactory {
         schema,
       })
       const from = sql`${sql.table(node.table)} as ${sql.id(alias)}`
+      // Linked through a column MariaDB would cache the answer by under its collation.
+      const uncached = outerLinks(node.where).some((name) => mysqlCachesByCollation(column(name)))
       const build = (condition: RawBuilder<SqlBool>) =>
-        sql<SqlBool>`exists (select 1 from ${from} where ${condition})`
+        sql<SqlBool>`exists (select 1 from ${from} where ${uncached ? sqlJunction('and', [condition, MYSQL_UNCACHED]) : condition})`
       if (constants.has(where)) return constant(build(where(undefined)))
       return (principal) => build(where(principal))
     }
@@ -376,7 +398,7 @@ function buildFactory(node: ConditionNode, scope: SqlScope): SqlFactory {
       if (outer === undefined) throw new Error('a relation link outside a relation')
       if (outer.row !== undefined) {
         // The caller's row may hold anything: a value no column holds matches no related row.
-        const value = outer.row[node.outerColumn]
+        const value = own(outer.row, node.outerColumn)
         return constant(compare(column(node.column), '=', isComparable(value) ? value : null))
       }
       return constant(

@@ -107,6 +107,12 @@ describe('createLogger', () => {
       'cookies',
       'db_pwd',
       'csrfToken',
+      // Any kind of key: an app's signing or encryption key has no secret word besides `key`.
+      'signingKey',
+      'hmac_key',
+      'ENCRYPTION_KEY',
+      'key',
+      'keys',
     ]
     const ways: Record<string, (fields: Record<string, unknown>) => void> = {
       object: (fields) => root.info(fields, 'object'),
@@ -162,9 +168,73 @@ describe('createLogger', () => {
       cookieConsent: true,
       apiKeyId: 'key_1',
       publicKey: 'ssh-ed25519 AAAA',
+      keyId: 'k1',
+      idempotencyKey: 'order-1',
+      cacheKey: 'user:1',
+      primaryKey: 'id',
     }
     logger.info(fields, 'kept')
     expect(out.lines()[0]).toMatchObject(fields)
+  })
+
+  it('censors every kind of key but the few that name a thing, under any spelling', () => {
+    // `signingKey`, `hmacKey` and `encryptionKey` hold no secret word but `key`: they were written.
+    let logged = ''
+    const logger = createLogger({
+      level: 'info',
+      destination: { write: (line) => (logged = line) },
+    })
+    const naming = ['public', 'primary', 'foreign', 'idempotency', 'cache', 'sort', 'partition']
+    const spell = (word: string, way: number) =>
+      [`${word}Key`, `${word}_key`, `${word.toUpperCase()}_KEY`, `${word}-Key`][way] as string
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[a-z]{0,12}$/),
+        fc.integer({ min: 0, max: 3 }),
+        fc.stringMatching(/^[A-Za-z0-9+/=]{1,24}$/),
+        (word, way, value) => {
+          const name = word === '' ? 'key' : spell(word, way)
+          logger.info({ [name]: `KEYMARK${value}` }, 'key')
+          logger.info(`${name}=KEYMARK${value}`)
+          if (naming.includes(word)) expect(logged).toContain('KEYMARK')
+          else expect(logged).not.toContain('KEYMARK')
+        },
+      ),
+    )
+  })
+
+  it('writes a number under a plural secret name, a count, and censors one under a singular', () => {
+    // `inputTokens: 12` was censored: a collection of secrets is never one number, a secret may be.
+    let logged = ''
+    const logger = createLogger({
+      level: 'info',
+      destination: { write: (line) => (logged = line) },
+    })
+    fc.assert(
+      fc.property(
+        fc.constantFrom('token', 'key', 'password', 'secret', 'cookie', 'credential', 'cvv'),
+        fc.constantFrom('', 'input', 'output_', 'MAX_', 'cached'),
+        fc.oneof(
+          fc.integer(),
+          fc.double({ noNaN: true, noDefaultInfinity: true }).filter((n) => !Object.is(n, -0)),
+        ),
+        (word, prefix, count) => {
+          const singular = `${prefix}${prefix.toUpperCase() === prefix && prefix !== '' ? word.toUpperCase() : word}`
+          const plural = `${singular}${singular.toUpperCase() === singular ? 'S' : 's'}`
+          logger.info({ [plural]: count, [singular]: count }, 'counted')
+          const line = JSON.parse(logged) as Record<string, unknown>
+          expect(line[plural]).toBe(count)
+          expect(line[singular]).toBe('[redacted]')
+          // A cookie written as text runs to the end of its line, whatever it is.
+          if (word !== 'cookie') {
+            logger.info(`${plural}=${count}, ${singular}=${count}`)
+            expect(JSON.parse(logged).msg).toBe(`${plural}=${count}, ${singular}=[redacted]`)
+          }
+          logger.info({ [plural]: [`MARK${count}`] }, 'listed')
+          expect(logged).not.toContain('MARK')
+        },
+      ),
+    )
   })
 
   it('censors extra paths given in options', () => {
@@ -230,7 +300,7 @@ describe('createLogger', () => {
     fc.assert(
       fc.property(
         fc.constantFrom('postgres', 'mysql', 'redis', 'https', 'smtp'),
-        fc.stringMatching(/^[A-Za-z0-9._-]{0,12}$/),
+        fc.stringMatching(/^[A-Za-z0-9._-]{0,12}$/).filter((user) => !isSecretName(user)),
         // Unencoded too: a base64 password holds '/', a pasted one '?', '#', ':' or '@'.
         fc.stringMatching(/^[A-Za-z0-9!$&'()*+,;=%@/?#:-]{6,24}$/),
         fc.string(),
@@ -416,7 +486,8 @@ describe('createLogger', () => {
     fc.assert(
       fc.property(
         fc.constantFrom('postgres', 'mysql', 'redis', 'https', 'smtp'),
-        fc.stringMatching(/^[A-Za-z0-9._-]{0,12}$/),
+        // A user named as a secret (`key:…`) has its pair censored too, past the host.
+        fc.stringMatching(/^[A-Za-z0-9._-]{0,12}$/).filter((user) => !isSecretName(user)),
         fc.string({ unit: 'binary', maxLength: 24 }),
         fc.constantFrom(...Object.keys(ways)),
         (scheme, user, middle, way) => {

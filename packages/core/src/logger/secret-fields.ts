@@ -1,18 +1,36 @@
 // Field names whose value is a secret, compared without case, '-' or '_': `apiKey`, `api_key`,
 // `X-Api-Key` and `API_KEY` are one name. A name is secret when it ends in a secret's word or
-// its plural, so an app's own `client_secret`, `privateKey` or `DB_PASSWORD` is one without
-// being listed, while `tokenCount` or `secretary` is not. pino's redaction paths reach two
+// its plural, so an app's own `client_secret`, `signingKey` or `DB_PASSWORD` is one without
+// being listed, while `tokenCount`, `keyId` or `secretary` is not. Any name ending in `key` is
+// one (`hmacKey`, `encryptionKey`, a bare `key`), but for the few kinds of key that name a
+// thing, not a secret (`publicKey`, `idempotencyKey`, `cacheKey`): a word outside that list
+// (`monkey`) is censored needlessly, never a secret written. pino's redaction paths reach two
 // levels and one spelling; a request body's `user.password`, an error's `config.apiKey` or a raw
 // `Authorization` header sit deeper or are spelled otherwise.
 const SECRET_NAME =
-  /(?:pass(?:word|wd|phrase)|pwd|secret|token|(?:api|private|secret|secretaccess)key|credential|authorization|cookie|creditcard|cardnumber|cvv)s?$/
-const MAY_HOLD =
-  /pass|pwd|secret|token|api.?key|private[-_\s]*key|credential|authorization|cookie|card|cvv/i
+  /(?:pass(?:word|wd|phrase)|pwd|secret|token|key|credential|authorization|cookie|creditcard|cardnumber|cvv)s?$/
+const NAMING_KEY =
+  /(?:public|primary|foreign|idempotency|cache|sort|partition|routing|dedup|dedupe|deduplication|lookup)keys?$/
+// A number under a plural name counts secrets (`inputTokens: 12`, `keys: 3`); a collection of
+// secrets is never one number, while a secret may be (`cvv: 123` is singular).
+const COUNT = /^-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$/
+const MAY_HOLD = /pass|pwd|secret|token|key|credential|authorization|cookie|card|cvv/i
 const CENSORED = '"[redacted]"'
 
 /** Whether a field of this name holds a secret. */
 export function isSecretName(name: string): boolean {
-  return SECRET_NAME.test(normalised(name))
+  return secretName(normalised(name))
+}
+
+function secretName(normalisedName: string): boolean {
+  return SECRET_NAME.test(normalisedName) && !NAMING_KEY.test(normalisedName)
+}
+
+/** Whether `value`, under the secret name `normalisedName`, is a count of secrets. */
+function isCount(normalisedName: string, value: string): boolean {
+  return (
+    normalisedName.endsWith('s') && secretName(normalisedName.slice(0, -1)) && COUNT.test(value)
+  )
 }
 
 function normalised(name: string): string {
@@ -57,7 +75,7 @@ export function jsonWithoutSecretFields(line: string): string {
     while (line[value] === ' ') value++
     const after = valueEnd(line, value)
     const current = line.slice(value, after)
-    if (current !== CENSORED && current !== '"[secret]"') {
+    if (current !== CENSORED && current !== '"[secret]"' && !isCount(normalised(text), current)) {
       out += line.slice(from, value) + CENSORED
       from = after
     }
@@ -144,7 +162,7 @@ function withoutPairs(text: string): string {
   PAIR.lastIndex = 0
   for (let match = PAIR.exec(text); match !== null; match = PAIR.exec(text)) {
     const name = normalised(match[1] as string)
-    if (!SECRET_NAME.test(name)) {
+    if (!secretName(name)) {
       // The name may be a value of its own (`a=token=x`): look again right after it.
       PAIR.lastIndex = match.index + (match[1] as string).length
       continue
@@ -157,7 +175,8 @@ function withoutPairs(text: string): string {
       : labelled && PROSE_WORD.test(text)
         ? [PAIR.lastIndex, PAIR.lastIndex]
         : valueRegion(text, PAIR.lastIndex, name)
-    if (end > start) {
+    // A count's unquoted value ends at a space: `inputTokens=12, cached=3` takes `12,`.
+    if (end > start && !isCount(name, text.slice(start, end).replace(/[,;.)}\]]+$/, ''))) {
       out += `${text.slice(from, start)}[redacted]`
       from = end
     }

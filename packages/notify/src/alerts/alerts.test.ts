@@ -7,14 +7,16 @@ import {
   transaction,
   UnauthorizedError,
 } from '@mortar/core'
-import { createTestApp, type TestApp } from '@mortar/core/testing'
+import { createTestApp, FakeClock, type TestApp } from '@mortar/core/testing'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { devMailbox } from '../channels/mail/dev-mailbox.js'
 import { mailChannel } from '../channels/mail/mail-channel.js'
 import { NotifyConfigError } from '../errors.js'
 import { DELIVERIES } from '../module/notify-tokens.js'
 import { notifyModule } from '../module/notify-module.js'
-import type { Alert } from './admin-alert.js'
+import type { Notifier } from '../notification/notifier.js'
+import type { AdminAlert, Alert, AlertNotice } from './admin-alert.js'
+import { Alerts } from './alerts.js'
 import { ALERTS, alertsModule } from './alerts-module.js'
 import { ProcessMonitor, type ProcessReading } from './process-monitor.js'
 
@@ -230,5 +232,69 @@ describe('Alerts cooldown', () => {
     } finally {
       await app.stop()
     }
+  })
+})
+
+describe('Alerts under many keys', () => {
+  function recordingAlerts() {
+    const clock = new FakeClock('2026-06-01T10:00:00Z')
+    const notices: AlertNotice[] = []
+    const notifier: Notifier = {
+      notify: async (_recipients, notification) => {
+        notices.push((notification as unknown as AdminAlert).notice)
+        return { deliveries: [] }
+      },
+    }
+    const alerts = new Alerts({
+      notifier,
+      admins: [{ id: 'ops', email: 'ops@example.com' }],
+      channels: ['mail'],
+      cooldownMs: COOLDOWN_MS,
+      clock,
+      logger: createLogger({ level: 'silent' }),
+    })
+    return { alerts, clock, notices }
+  }
+
+  it('collapses a storm of distinct keys into one counted notice past the keys it tracks', async () => {
+    const { alerts, clock, notices } = recordingAlerts()
+    for (let i = 0; i < 1_500; i++) await alerts.raise({ key: `user.${i}`, title: `User ${i}` })
+    await alerts.settled()
+    expect(notices).toHaveLength(1_001)
+    expect(notices.at(-1)).toMatchObject({
+      state: 'raised',
+      alert: { key: 'mortar.alerts.overflow' },
+    })
+    clock.advance(COOLDOWN_MS)
+    await alerts.flushDue()
+    await alerts.settled()
+    expect(notices.at(-1)).toMatchObject({
+      state: 'repeated',
+      count: 499,
+      alert: { key: 'mortar.alerts.overflow', detail: expect.stringContaining('user.1499') },
+    })
+  })
+
+  it('forgets the key idle longest once its cooldown is over, so the state stays bounded', async () => {
+    const { alerts, clock, notices } = recordingAlerts()
+    for (let i = 0; i < 1_000; i++) await alerts.raise({ key: `user.${i}`, title: `User ${i}` })
+    clock.advance(COOLDOWN_MS)
+    await alerts.raise({ key: 'payments.down', title: 'Payment provider down' })
+    // user.0 was forgotten to make room: resolving it sends nothing; user.1 is still known.
+    await alerts.resolve('user.0')
+    await alerts.resolve('user.1')
+    await alerts.settled()
+    expect(notices.slice(1_000).map((n) => `${n.state} ${n.alert.key}`)).toEqual([
+      'raised payments.down',
+      'resolved user.1',
+    ])
+  })
+
+  it('refuses a title of more than one line (it is a mail subject)', async () => {
+    const { alerts, notices } = recordingAlerts()
+    await expect(alerts.raise({ key: 'k', title: 'Down\nBcc: x' })).rejects.toMatchObject({
+      code: 'E_VALIDATION',
+    })
+    expect(notices).toHaveLength(0)
   })
 })

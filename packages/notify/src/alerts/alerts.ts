@@ -23,9 +23,22 @@ interface KeyState {
   notified: boolean
 }
 
+/**
+ * Keys tracked at once. Keys may come from outside (an app raising per account or per address),
+ * so the state is bounded: past it, the key idle longest (announced, its cooldown over, nothing
+ * counted) is forgotten, and when none is idle (as many keys raised within one cooldown) further
+ * keys are counted under {@link OVERFLOW_KEY}, one notice per cooldown however many keys come.
+ */
+const MAX_KEYS = 1_000
+const OVERFLOW_KEY = 'mortar.alerts.overflow'
+
+// A title is a mail subject, and a mail channel refuses a subject with a line break.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
+const ONE_LINE = /^[^\u0000-\u001f\u007f-\u009f]*$/
+
 const alertSchema = z.object({
   key: z.string().min(1).max(191),
-  title: z.string().min(1).max(500),
+  title: z.string().min(1).max(500).regex(ONE_LINE, 'One line, no control characters.'),
   detail: z.string().max(10_000).optional(),
   severity: z.enum(['warning', 'critical']).optional(),
 })
@@ -37,7 +50,8 @@ const alertSchema = z.object({
  * was announced. Bound to `ALERTS` by `alertsModule`; the process monitor and
  * `security.suspicious_activity` raise through it, and so may the app.
  *
- * State is per process: several processes each announce their own conditions.
+ * State is per process: several processes each announce their own conditions. It is bounded:
+ * past 1,000 keys within one cooldown, further keys are counted under one overflow key.
  *
  * @example
  * ```ts
@@ -90,6 +104,14 @@ export class Alerts {
     const parsed = alertSchema.safeParse(alert)
     if (!parsed.success) throw ValidationError.fromZod(parsed.error, 'Invalid alert.')
     const now = this.#clock.nowMs()
+    if (!this.#states.has(alert.key) && alert.key !== OVERFLOW_KEY && !this.#makeRoom(now)) {
+      return this.raise({
+        key: OVERFLOW_KEY,
+        title: 'Alerts of more keys than are tracked at once',
+        detail: `${MAX_KEYS} alert keys were raised within one cooldown; further keys are counted here. The latest: ${alert.key}: ${alert.title}`,
+        severity: 'critical',
+      })
+    }
     const state = this.#states.get(alert.key)
     if (state !== undefined && now - state.sentAtMs < this.#cooldownMs) {
       state.pending += 1
@@ -150,6 +172,27 @@ export class Alerts {
   /** Resolves once every notice raised so far is written to the ledger (or its failure logged). */
   settled(): Promise<void> {
     return this.#queue
+  }
+
+  /** Whether a new key may be tracked, after forgetting the key idle longest if need be. */
+  #makeRoom(now: number): boolean {
+    if (this.#states.size < MAX_KEYS) return true
+    let idlest: [string, KeyState] | undefined
+    for (const entry of this.#states) {
+      const [key, state] = entry
+      if (key === OVERFLOW_KEY || state.pending > 0 || now - state.sentAtMs < this.#cooldownMs)
+        continue
+      if (idlest === undefined || state.sentAtMs < idlest[1].sentAtMs) idlest = entry
+    }
+    if (idlest === undefined) return false
+    this.#states.delete(idlest[0])
+    if (idlest[1].open) {
+      this.#logger.warn(
+        { alert: idlest[0] },
+        'An open alert key was forgotten to make room for another: resolving it will send nothing.',
+      )
+    }
+    return true
   }
 
   #flush(state: KeyState, now: number): void {

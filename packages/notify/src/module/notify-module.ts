@@ -294,20 +294,24 @@ export function notifyModule(options: NotifyModuleOptions): Module {
   })
 }
 
-function channelMap(list: readonly AnyChannel[]): ReadonlyMap<ChannelName, AnyChannel> {
+/** The channels by name, checked (`owner` names who was given them: `notifyModule`). */
+export function channelMap(
+  list: readonly AnyChannel[],
+  owner = 'notifyModule',
+): ReadonlyMap<ChannelName, AnyChannel> {
   if (!Array.isArray(list) || list.length === 0) {
     throw new NotifyConfigError(
-      'notifyModule needs at least one channel: channels: [mailChannel(…), inboxChannel()].',
+      `${owner} needs at least one channel: channels: [mailChannel(…), inboxChannel()].`,
     )
   }
   const channels = new Map<ChannelName, AnyChannel>()
   for (const channel of list) {
     if (typeof channel?.send !== 'function' || typeof channel.name !== 'string') {
-      throw new NotifyConfigError('notifyModule: every channel needs a name and a send() method.')
+      throw new NotifyConfigError(`${owner}: every channel needs a name and a send() method.`)
     }
     if (channels.has(channel.name)) {
       throw new NotifyConfigError(
-        `notifyModule: two '${channel.name}' channels; give one channel per name, or wrap providers in fallbackChannel([...]).`,
+        `${owner}: two '${channel.name}' channels; give one channel per name, or wrap providers in fallbackChannel([...]).`,
       )
     }
     channels.set(channel.name, channel)
