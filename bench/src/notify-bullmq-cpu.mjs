@@ -9,7 +9,7 @@
 // statements node-postgres sent and the commands Redis ran (INFO's count, every client's: keep
 // the machine's Redis otherwise idle). The sum is what the rate costs on a CPU-bound machine:
 // raw CPU / ledger CPU is the ratio the rate would have (bench:notify's goal is 0.8).
-// BENCH_NOTIFY_SIDES picks sides (raw,core,ledger); BENCH_ROUNDS, BENCH_NOTIFY_JOBS as in
+// BENCH_NOTIFY_SIDES picks sides (raw,core,ledger,ceiling: notify-raw-bullmq-ledger.mjs); BENCH_ROUNDS, BENCH_NOTIFY_JOBS as in
 // bench:notify; BENCH_CPU_PROFILE=<dir> writes a V8 CPU profile of each window there
 // (<side>-<round>.cpuprofile, for Chrome's DevTools), the writes before it left out.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -18,13 +18,14 @@ import { pathToFileURL } from 'node:url'
 import { deleteRedisKeys, privateRedisPrefix } from '@mortar/core/testing'
 import { Redis } from 'ioredis'
 import pg from 'pg'
-import { mortarProcessing, rawProcessing } from './jobs-bullmq.mjs'
+import { CONCURRENCY, mortarProcessing, rawProcessing } from './jobs-bullmq.mjs'
 import { countStatements, interleave, median, privateDatabase, servers } from './measure.mjs'
+import { rawBullmqLedgerSide } from './notify-raw-bullmq-ledger.mjs'
 import { ledgerOnBullmqSide } from './notify.mjs'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const N = Number(process.env.BENCH_NOTIFY_JOBS ?? 5_000)
-const SIDES = (process.env.BENCH_NOTIFY_SIDES ?? 'raw,core,ledger').split(',')
+const SIDES = (process.env.BENCH_NOTIFY_SIDES ?? 'raw,core,ledger,ceiling').split(',')
 const APPLICATION = `mortar-bench-bullmq-cpu-${process.pid}`
 // Clock ticks a second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux).
 const TICK_US = 10_000
@@ -142,6 +143,7 @@ export async function run() {
   }
   const window = cpuWindow({ admin, redis: connection, redisPid, statements, items: N, profiler })
   const ledger = ledgerOnBullmqSide(url.href, `${prefix}ledger:`)
+  const ceiling = rawBullmqLedgerSide(url.href, connection, `${prefix}ceiling`)
   let round = 0
   const measured = (side, title) => async () => {
     name = title
@@ -152,6 +154,7 @@ export async function run() {
     raw: measured(() => rawProcessing(connection, `${prefix}raw`, round++, N, window), 'raw'),
     core: measured(() => mortarProcessing(url.href, `${prefix}core:`, N, window), 'core'),
     ledger: measured(() => ledger.run(N, window), 'ledger'),
+    ceiling: measured(() => ceiling.run(round++, N, CONCURRENCY, () => {}, window), 'ceiling'),
   }
   const variants = Object.fromEntries(SIDES.map((name) => [name, all[name]]))
   let figures
@@ -159,6 +162,7 @@ export async function run() {
     await ledger.migrate()
     figures = await interleave(variants, { rounds: ROUNDS })
   } finally {
+    await ceiling.close()
     connection.disconnect()
     await admin.end()
     await deleteRedisKeys(servers.redis, prefix)
@@ -192,6 +196,12 @@ export async function run() {
     median(totals[base].map((total, index) => total / totals[side][index])).toFixed(3)
   if (totals.raw && totals.ledger)
     console.log(`  raw CPU / ledger CPU ${ratio('ledger', 'raw')} (per round, median)`)
+  if (totals.raw && totals.ceiling)
+    console.log(
+      `  raw CPU / ceiling CPU ${ratio('ceiling', 'raw')} (the ledger's ceiling on BullMQ)`,
+    )
+  if (totals.ceiling && totals.ledger)
+    console.log(`  ceiling CPU / ledger CPU ${ratio('ledger', 'ceiling')}`)
   if (totals.raw && totals.core) console.log(`  raw CPU / core CPU ${ratio('core', 'raw')}`)
   if (totals.core && totals.ledger)
     console.log(`  core CPU / ledger CPU ${ratio('ledger', 'core')}`)

@@ -21,7 +21,8 @@
 //    outbox, Redis under a private key prefix) against raw BullMQ jobs doing the same no-op
 //    (goal: >= 0.8x), measured as jobs-bullmq.mjs measures processing: the rows written and
 //    relayed first, then workers of the same concurrency started on the full queue until every
-//    delivery (or job) ran.
+//    delivery (or job) ran. The same rounds run the ceiling: only what the issue requires of a
+//    delivery, on raw BullMQ and bare node-postgres (notify-raw-bullmq-ledger.mjs).
 import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
 import {
@@ -47,6 +48,7 @@ import { deleteRedisKeys, privateRedisPrefix } from '@mortar/core/testing'
 import { Redis } from 'ioredis'
 import { z } from 'zod'
 import { CONCURRENCY, rawProcessing } from './jobs-bullmq.mjs'
+import { rawBullmqLedgerSide } from './notify-raw-bullmq-ledger.mjs'
 import { rawLedgerSides } from './notify-raw-ledger.mjs'
 import { rawRequestSides } from './notify-raw-request.mjs'
 import {
@@ -281,22 +283,28 @@ async function ledgerOnBullmq() {
   const prefix = privateRedisPrefix()
   const connection = new Redis(servers.redis)
   const ledger = ledgerOnBullmqSide(database.url, prefix)
+  const ceiling = rawBullmqLedgerSide(database.url, connection, `${prefix}ceiling`)
   let round = 0
   const variants = {
     raw: () => rawProcessing(connection, `${prefix}raw`, round++, JOBS_PER_ROUND),
     ledger: () => ledger.run(JOBS_PER_ROUND),
+    ceiling: () => ceiling.run(round, JOBS_PER_ROUND, CONCURRENCY, () => {}),
   }
   let rates
   try {
     await ledger.migrate()
     rates = await interleave(variants, { rounds: ROUNDS })
   } finally {
+    await ceiling.close()
     connection.disconnect()
     await deleteRedisKeys(servers.redis, prefix)
     await database.drop()
   }
   console.log(
     `bullmq    PostgreSQL outbox, concurrency ${CONCURRENCY}: raw BullMQ ${fmt(median(rates.raw))} jobs/s, ledger ${fmt(median(rates.ledger))} notifications/s processed, ${verdict(medianRatio(rates.ledger, rates.raw), 0.8)}`,
+  )
+  console.log(
+    `          ceiling on raw BullMQ + bare pg (each job's delivery row read, only a queued one sent, its result written durably, reads and results batched across running jobs): ${fmt(median(rates.ceiling))} deliveries/s, ceiling/raw BullMQ ${medianRatio(rates.ceiling, rates.raw).toFixed(3)}, ledger/ceiling ${medianRatio(rates.ledger, rates.ceiling).toFixed(3)}`,
   )
 }
 

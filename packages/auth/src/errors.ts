@@ -10,8 +10,9 @@ import {
 
 /**
  * A stored password hash is not an scrypt PHC string this package can read (another algorithm,
- * a truncated column, out-of-range parameters). A server-side data problem, so a 500: check how
- * the column was written, or migrate the user to a new hash at their next login.
+ * a truncated column, out-of-range parameters). A server-side data problem, so a 500 from
+ * `verify`: check how the column was written. `verifyOrDummy`, for logins, answers false instead
+ * and logs this error's code and reason.
  *
  * @example
  * ```ts

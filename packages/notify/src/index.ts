@@ -87,6 +87,7 @@ export {
   DevMailbox,
   devMailbox,
   devMailboxPage,
+  escapeChat,
   fallbackChannel,
   generateWebhookSecret,
   httpPost,

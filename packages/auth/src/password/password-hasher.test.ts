@@ -1,4 +1,5 @@
 import * as crypto from 'node:crypto'
+import type { Logger } from '@mortar/core'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { InvalidPasswordHashError, PasswordHasherConfigError } from '../errors.js'
 import { OWASP_SCRYPT_COST, PasswordHasher } from './password-hasher.js'
@@ -123,6 +124,34 @@ describe('PasswordHasher', () => {
     const error = await hasher.verify('$scrypt$ln=10,r=8,p=1$c2VjcmV0$x', 'x').catch((e) => e)
     expect(error).toMatchObject({ code: 'E_AUTH_PASSWORD_HASH_INVALID', status: 500 })
     expect(error.message).not.toContain('c2VjcmV0')
+  })
+
+  it('answers false for a stored hash it cannot read in a login, spending a full derivation, and logs why', async () => {
+    // It threw InvalidPasswordHashError from verifyOrDummy: a 500 at once for exactly the
+    // accounts with such a hash (a bcrypt import, a truncated column), where others got a 401.
+    const warnings: unknown[][] = []
+    const logger = { warn: (...args: unknown[]) => warnings.push(args) } as unknown as Logger
+    const hasher = new PasswordHasher({ cost: { logN: 11 }, logger })
+    const valid = await hasher.hash('x')
+    scryptSpy.mockClear()
+    const bad = [
+      'plaintext',
+      '$2b$10$abcdefghijklmnopqrstuuQ0ZxWbq8c1yLw2b9y8e3t2j7u1m5n6o',
+      valid.replace('ln=11', 'ln=30'),
+      valid.slice(0, -30),
+    ]
+    for (const stored of bad) expect(await hasher.verifyOrDummy(stored, 'x')).toBe(false)
+    await hasher.dummyVerify('x')
+    const [reference, ...spent] = derivations().reverse()
+    expect(spent).toHaveLength(bad.length)
+    for (const derivation of spent) expect(derivation).toEqual(reference)
+    expect(warnings).toHaveLength(bad.length)
+    for (const [fields, message] of warnings) {
+      expect(fields).toMatchObject({ code: 'E_AUTH_PASSWORD_HASH_INVALID' })
+      expect(message).toMatch(/PasswordHasher\.hash/)
+    }
+    const logged = JSON.stringify(warnings)
+    for (const stored of bad) expect(logged).not.toContain(stored.split('$').at(-1))
   })
 
   it('refuses settings outside scrypt’s safe range at construction', () => {

@@ -1,11 +1,12 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
-import { globalToken } from '@mortar/core'
-import { PasswordHasherConfigError } from '../errors.js'
+import { createLogger, globalToken, type Logger } from '@mortar/core'
+import { InvalidPasswordHashError, PasswordHasherConfigError } from '../errors.js'
 import {
   checkCost,
   formatScryptPhc,
   parseScryptPhc,
   type ScryptCost,
+  type ScryptPhc,
   scryptMemory,
 } from './scrypt-phc.js'
 
@@ -34,6 +35,11 @@ export interface PasswordHasherOptions {
   readonly keyLength?: number
   /** Length of the random salt in bytes; 16 by default. */
   readonly saltLength?: number
+  /**
+   * Where `verifyOrDummy` reports a stored hash it cannot read (at warn, with the reason, never
+   * the hash); a logger of its own by default.
+   */
+  readonly logger?: Logger
 }
 
 /**
@@ -63,12 +69,14 @@ export class PasswordHasher {
   readonly #keyLength: number
   readonly #saltLength: number
   // Random bytes in the shape of a real hash: verifying against it costs a full derivation.
-  readonly #dummy: string
+  readonly #dummy: ScryptPhc
+  #logger: Logger | undefined
 
   constructor(options: PasswordHasherOptions = {}) {
     this.#cost = { ...OWASP_SCRYPT_COST, ...options.cost }
     this.#keyLength = options.keyLength ?? 32
     this.#saltLength = options.saltLength ?? 16
+    this.#logger = options.logger
     const fail = (reason: string) => new PasswordHasherConfigError(`PasswordHasher: ${reason}.`)
     checkCost(this.#cost, fail)
     if (!Number.isInteger(this.#keyLength) || this.#keyLength < 16 || this.#keyLength > 128) {
@@ -77,11 +85,11 @@ export class PasswordHasher {
     if (!Number.isInteger(this.#saltLength) || this.#saltLength < 16 || this.#saltLength > 64) {
       throw fail('saltLength must be an integer from 16 to 64 bytes')
     }
-    this.#dummy = formatScryptPhc({
+    this.#dummy = {
       cost: this.#cost,
       salt: randomBytes(this.#saltLength),
       hash: randomBytes(this.#keyLength),
-    })
+    }
   }
 
   /** The cost of new hashes. */
@@ -102,28 +110,36 @@ export class PasswordHasher {
    * `InvalidPasswordHashError` rather than answering false, so corrupted data is noticed.
    */
   async verify(stored: string, password: string): Promise<boolean> {
-    const phc = parseScryptPhc(stored)
-    const candidate = await derive(normalize(password), phc.salt, phc.hash.length, phc.cost)
-    return timingSafeEqual(candidate, phc.hash)
+    return matches(parseScryptPhc(stored), password)
   }
 
   /**
    * {@link PasswordHasher.verify} when there is a stored hash; otherwise (unknown account, or one
    * without a password: `undefined`, `null` or `''`) a full verification against a dummy hash,
-   * answering false. Use it in every login, so neither the response time nor an error tells
-   * which emails have accounts.
+   * answering false. A stored hash it cannot read (bcrypt, truncated) answers false the same way,
+   * reported to the logger, rather than a 500 that only those accounts would get. Use it in every
+   * login, so neither the response time nor an error tells which emails have accounts.
    */
   async verifyOrDummy(stored: string | null | undefined, password: string): Promise<boolean> {
-    if (stored === undefined || stored === null || stored === '') {
-      await this.verify(this.#dummy, password)
-      return false
+    if (stored === undefined || stored === null || stored === '') return this.dummyVerify(password)
+    let phc: ScryptPhc
+    try {
+      phc = parseScryptPhc(stored)
+    } catch (error) {
+      if (!(error instanceof InvalidPasswordHashError)) throw error
+      this.#logger ??= createLogger({ name: 'mortar.auth.password' })
+      this.#logger.warn(
+        { code: error.code, reason: error.reason },
+        'A stored password hash is not an scrypt PHC string, so its login fails: store hashes made by PasswordHasher.hash()',
+      )
+      return this.dummyVerify(password)
     }
-    return this.verify(stored, password)
+    return matches(phc, password)
   }
 
   /** Spends one full verification and answers false: {@link PasswordHasher.verifyOrDummy} without a hash. */
   async dummyVerify(password: string): Promise<false> {
-    await this.verify(this.#dummy, password)
+    await matches(this.#dummy, password)
     return false
   }
 
@@ -161,6 +177,11 @@ export class PasswordHasher {
  * ```
  */
 export const PASSWORD_HASHER = globalToken<PasswordHasher>('mortar.auth.password_hasher')
+
+async function matches(phc: ScryptPhc, password: string): Promise<boolean> {
+  const candidate = await derive(normalize(password), phc.salt, phc.hash.length, phc.cost)
+  return timingSafeEqual(candidate, phc.hash)
+}
 
 function normalize(password: string): string {
   if (typeof password !== 'string') throw new TypeError('A password must be a string.')

@@ -8,6 +8,8 @@ import type { CompareOperator, ConditionNode, OperandNode } from './condition.js
 import { isComparable, pathGetter } from './principal-ref.js'
 import type { MysqlColumn, PgColumn } from './column-types.js'
 import {
+  MYSQL_UNCACHED,
+  mysqlCachesByCollation,
   type SqlColumn,
   type SqlSchema,
   sqlColumnsEqual,
@@ -310,6 +312,15 @@ function constant(value: RawBuilder<SqlBool>): SqlFactory {
 
 const constants = new WeakSet<SqlFactory>()
 
+/** The outer columns a relation's condition links to (not those of relations inside it). */
+function outerLinks(node: ConditionNode, into: string[] = []): string[] {
+  if (node.kind === 'outer') into.push(node.outerColumn)
+  else if (node.kind === 'and' || node.kind === 'or')
+    for (const item of node.items) outerLinks(item, into)
+  else if (node.kind === 'not') outerLinks(node.item, into)
+  return into
+}
+
 function buildFactory(node: ConditionNode, scope: SqlScope): SqlFactory {
   const { schema } = scope
   const column = (name: string) => sqlColumn(schema, scope.table, scope.alias, name)
@@ -375,8 +386,10 @@ function buildFactory(node: ConditionNode, scope: SqlScope): SqlFactory {
         schema,
       })
       const from = sql`${sql.table(node.table)} as ${sql.id(alias)}`
+      // Linked through a column MariaDB would cache the answer by under its collation.
+      const uncached = outerLinks(node.where).some((name) => mysqlCachesByCollation(column(name)))
       const build = (condition: RawBuilder<SqlBool>) =>
-        sql<SqlBool>`exists (select 1 from ${from} where ${condition})`
+        sql<SqlBool>`exists (select 1 from ${from} where ${uncached ? sqlJunction('and', [condition, MYSQL_UNCACHED]) : condition})`
       if (constants.has(where)) return constant(build(where(undefined)))
       return (principal) => build(where(principal))
     }

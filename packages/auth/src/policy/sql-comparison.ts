@@ -363,13 +363,15 @@ export function sqlColumnsEqual(left: SqlColumn, right: SqlColumn): RawBuilder<S
       // Byte for byte alone: the cast's collation may not mix with the other column's.
       return sql<SqlBool>`cast(${text(left)} as binary) = cast(${text(right)} as binary)`
     }
-    // A number's bytes as its text: MariaDB 10.11 matched cast(1 as binary) with '1 ' inside
-    // EXISTS (not in a join); through char it does not.
+    // A number's bytes as its text, through char.
     const bytes = (column: typeof left) =>
       column.type === 'number' && left.type !== right.type
         ? sql`cast(cast(${column.ref} as char) as binary)`
         : sql`cast(${column.ref} as binary)`
-    return sql<SqlBool>`(${plain} and ${bytes(left)} = ${bytes(right)})`
+    // `right` is the outer column: where MariaDB turns the EXISTS into an IN, it caches the
+    // answer by the plain `=`'s outer side, so that side is its bytes (see mysqlCachesByCollation).
+    const outer = mysqlCachesByCollation(right) ? sql`cast(${right.ref} as binary)` : right.ref
+    return sql<SqlBool>`(${left.ref} = ${outer} and ${bytes(left)} = ${bytes(right)})`
   }
   // SQLite: two numbers as numbers, else as texts, a whole REAL written as JavaScript writes it
   // (1.0 is '1').
@@ -378,3 +380,20 @@ export function sqlColumnsEqual(left: SqlColumn, right: SqlColumn): RawBuilder<S
     sql`case when typeof(${ref}) = 'real' and ${ref} = cast(${ref} as integer) then cast(cast(${ref} as integer) as text) else cast(${ref} as text) end`
   return sql<SqlBool>`(${plain} and (${number(left.ref)} and ${number(right.ref)} or ${text(left.ref)} = ${text(right.ref)}))`
 }
+
+/**
+ * Whether MariaDB may answer a subquery linked to this outer column from another row's answer:
+ * it caches a correlated subquery's answer by the outer values, compared under their columns'
+ * collations, so on a default collation the answer for 'abc' served 'ABC' and 'abc ' (a grant
+ * to one key let the others through, a deny of one hid the others). Numbers and dates compare
+ * exactly.
+ */
+export function mysqlCachesByCollation(column: SqlColumn): boolean {
+  return column.engine === 'mysql' && column.type !== 'number' && column.type !== 'date'
+}
+
+/**
+ * Always true, and makes MariaDB evaluate the subquery it sits in for each outer row: it caches
+ * no subquery that calls rand().
+ */
+export const MYSQL_UNCACHED = sql<SqlBool>`rand() >= 0`

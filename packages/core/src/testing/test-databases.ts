@@ -142,7 +142,8 @@ export async function privateRedis(url: string): Promise<PrivateRedis> {
     client,
     prefix,
     async dispose() {
-      await deleteRedisKeys(url, prefix)
+      // Through the test's own client: a second connection is one more for the server to take.
+      await deleteKeys(client, prefix)
       await client.quit()
     },
   }
@@ -150,22 +151,36 @@ export async function privateRedis(url: string): Promise<PrivateRedis> {
 
 /**
  * Deletes every key under `prefix` on the Redis at `url` (SCAN + DEL) and returns how many were
- * deleted. Loads `ioredis`, which must be installed.
+ * deleted. The prefix is taken literally (`a*` deletes `a*:1`, not `ab`), and an empty one is
+ * refused: it would delete the whole database. Loads `ioredis`, which must be installed.
  */
 export async function deleteRedisKeys(url: string, prefix: string): Promise<number> {
+  checkPrefix(prefix)
   const { Redis } = await import('ioredis')
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 })
   await client.connect()
   try {
-    let cursor = '0'
-    let deleted = 0
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500)
-      cursor = next
-      if (keys.length > 0) deleted += await client.del(...keys)
-    } while (cursor !== '0')
-    return deleted
+    return await deleteKeys(client, prefix)
   } finally {
     client.disconnect()
   }
+}
+
+function checkPrefix(prefix: string): void {
+  if (typeof prefix !== 'string' || prefix === '') {
+    throw new TypeError('deleteRedisKeys needs a key prefix; an empty one would delete every key.')
+  }
+}
+
+async function deleteKeys(client: Redis, prefix: string): Promise<number> {
+  // SCAN's MATCH is a glob: the prefix's own `*`, `?`, `[`, `]` and `\` match only themselves.
+  const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`
+  let cursor = '0'
+  let deleted = 0
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 500)
+    cursor = next
+    if (keys.length > 0) deleted += await client.del(...keys)
+  } while (cursor !== '0')
+  return deleted
 }

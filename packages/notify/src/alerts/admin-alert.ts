@@ -1,4 +1,5 @@
 import type { ChatMessage } from '../channels/chat/chat-message.js'
+import { escapeChat } from '../channels/chat/escape-chat.js'
 import type { InboxMessage } from '../channels/inbox/inbox-message.js'
 import type { MailMessage } from '../channels/mail/mail-message.js'
 import type { SmsMessage } from '../channels/sms/sms-message.js'
@@ -81,7 +82,8 @@ export class AdminAlert extends Notification {
     return { text: this.headline }
   }
   toChat(): ChatMessage {
-    return { text: `${this.headline}\n${this.body}` }
+    // An alert's text may be anything an attacker typed (a login name, an error message).
+    return { text: escapeChat(`${this.headline}\n${this.body}`) }
   }
   toInbox(): InboxMessage {
     return { title: this.headline, body: this.body }

@@ -8,7 +8,7 @@ export type {
   Outgoing,
   RendererName,
 } from './channel.js'
-export { ChatChannel, chatChannel } from './chat/index.js'
+export { ChatChannel, chatChannel, escapeChat } from './chat/index.js'
 export type { ChatChannelOptions, ChatMessage } from './chat/index.js'
 export { fallbackChannel } from './fallback-channel.js'
 export { AddressGuard, classifyHttpResult, httpPost } from './http/index.js'

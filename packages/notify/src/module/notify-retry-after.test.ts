@@ -31,15 +31,17 @@ for (const engine of testEngines()) {
       let database: PrivateDatabaseUrl
       let provider: LocalServer
       let app: TestApp
+      let retryAfter: string | undefined
 
       beforeAll(async () => {
         database = await privateDatabaseUrl(engine)
-        // Rate limited for an hour once, then accepting.
+        // Rate limited once for each Retry-After a test sets, then accepting.
         provider = await startLocalServer((request, response) => {
           response.setHeader('content-type', 'application/json')
-          if (provider.requests.length === 1) {
+          if (retryAfter !== undefined) {
             response.statusCode = 429
-            response.setHeader('retry-after', '3600')
+            response.setHeader('retry-after', retryAfter)
+            retryAfter = undefined
             return response.end('{"code":20429,"message":"Too Many Requests"}')
           }
           response.statusCode = 201
@@ -70,6 +72,7 @@ for (const engine of testEngines()) {
 
       it('sends the next attempt no sooner than the hour a 429 asked for, then sends it', async () => {
         const jobs = app.resolve(JOBS)
+        retryAfter = '3600'
         await app.resolve(NOTIFIER).notify({ id: 'ada', phone: '+15550199' }, new Shipped())
         await jobs.drain()
         expect(provider.requests).toHaveLength(1)
@@ -85,6 +88,24 @@ for (const engine of testEngines()) {
         await jobs.drain()
         expect(provider.requests).toHaveLength(2)
         expect((await deliveries.list('ada'))[0]).toMatchObject({ status: 'sent', attempts: 2 })
+      })
+
+      it("measures a Retry-After given as a date on the app's clock", async () => {
+        const jobs = app.resolve(JOBS)
+        const asked = provider.requests.length
+        retryAfter = new Date(app.clock.nowMs() + 3_600_000).toUTCString()
+        await app.resolve(NOTIFIER).notify({ id: 'bob', phone: '+15550198' }, new Shipped())
+        await jobs.drain()
+        expect(provider.requests).toHaveLength(asked + 1)
+
+        app.clock.advance(3_599_000)
+        await jobs.drain()
+        expect(provider.requests).toHaveLength(asked + 1)
+        app.clock.advance(1_000)
+        await jobs.drain()
+        expect(provider.requests).toHaveLength(asked + 2)
+        const [row] = await app.resolve(DELIVERIES).list('bob')
+        expect(row).toMatchObject({ status: 'sent', attempts: 2 })
       })
     },
   )

@@ -1,6 +1,7 @@
+import { CLOCK, type Clock, SystemClock } from '@mortar/core'
 import { NotifyConfigError } from '../../errors.js'
 import { delayOption } from '../../module/delay-option.js'
-import type { Channel, ChannelResult, Outgoing } from '../channel.js'
+import type { Channel, ChannelHost, ChannelResult, Outgoing } from '../channel.js'
 import { AddressGuard, type AddressGuardOptions } from '../http/address-guard.js'
 import { classifyHttpResult } from '../http/classify-response.js'
 import { keepAliveAgents } from '../http/keep-alive-agents.js'
@@ -34,6 +35,8 @@ export class ChatChannel implements Channel<'chat'> {
   readonly sendTimeoutMs: number
   readonly #guard: AddressGuard
   readonly #agents = keepAliveAgents()
+  // The app's once opened: a Retry-After date is measured on the clock its retry is scheduled on.
+  #clock: Clock = new SystemClock()
 
   constructor(options: ChatChannelOptions = {}) {
     // Checked at start, not quoted (the URL is the webhook's credential): else every message to
@@ -86,7 +89,11 @@ export class ChatChannel implements Channel<'chat'> {
       lookup: this.#options.lookup,
       agents: this.#agents,
     })
-    return classifyHttpResult(result)
+    return classifyHttpResult(result, { nowMs: this.#clock.nowMs() })
+  }
+
+  async open(app: ChannelHost): Promise<void> {
+    this.#clock = app.resolve(CLOCK)
   }
 
   async close(): Promise<void> {

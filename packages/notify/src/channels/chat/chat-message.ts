@@ -1,6 +1,7 @@
 /**
  * What `toChat()` returns: a Slack-style incoming-webhook message, `text` and optional
- * `blocks` passed through as given.
+ * `blocks` passed through as given. `text` is Slack markup: `<!channel>` notifies the room, so
+ * put what a user typed through `escapeChat`.
  *
  * @example
  * ```ts

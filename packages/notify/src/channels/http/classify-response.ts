@@ -9,7 +9,15 @@ import type { HttpPostResult } from './http-post.js'
  */
 export function classifyHttpResult(
   result: HttpPostResult,
-  accepted: (status: number, body: string) => ChannelResult = () => ({ status: 'accepted' }),
+  options: {
+    /**
+     * Now on the app's clock (core's `CLOCK`, which a channel resolves in `open`): a
+     * `Retry-After` given as a date is measured from it, as the retry is scheduled on it.
+     */
+    readonly nowMs: number
+    /** The result of a 2xx answer; `accepted` without a provider message id by default. */
+    readonly accepted?: (status: number, body: string) => ChannelResult
+  },
 ): ChannelResult {
   if (result.kind === 'refused') return { status: 'permanent', reason: result.reason }
   if (result.kind === 'failed') {
@@ -19,9 +27,10 @@ export function classifyHttpResult(
   }
   const { status, body } = result
   const detail = `HTTP ${status}${body ? `: ${body.slice(0, 200)}` : ''}`
-  if (status >= 200 && status < 300) return accepted(status, body)
+  if (status >= 200 && status < 300)
+    return options.accepted?.(status, body) ?? { status: 'accepted' }
   if (status === 408 || status === 429 || status === 503) {
-    const retryAfterMs = retryAfter(result.headers['retry-after'])
+    const retryAfterMs = retryAfter(result.headers['retry-after'], options.nowMs)
     return retryAfterMs === undefined
       ? { status: 'not-accepted', reason: detail }
       : { status: 'not-accepted', reason: detail, retryAfterMs }
@@ -30,10 +39,10 @@ export function classifyHttpResult(
   return { status: 'permanent', reason: detail }
 }
 
-function retryAfter(header: string | undefined): number | undefined {
+function retryAfter(header: string | undefined, nowMs: number): number | undefined {
   if (header === undefined) return undefined
   const seconds = Number(header)
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000
   const date = Date.parse(header)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
+  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs)
 }

@@ -1,6 +1,7 @@
+import { CLOCK, type Clock, SystemClock } from '@mortar/core'
 import { delayOption } from '../../module/delay-option.js'
 import { NotifyConfigError } from '../../errors.js'
-import type { Channel, ChannelResult, Outgoing } from '../channel.js'
+import type { Channel, ChannelHost, ChannelResult, Outgoing } from '../channel.js'
 import { classifyHttpResult } from '../http/classify-response.js'
 import { keepAliveAgents } from '../http/keep-alive-agents.js'
 import { isLoopbackUrl } from '../loopback.js'
@@ -40,6 +41,8 @@ export class SmsChannel implements Channel<'sms'> {
   /** Its `timeoutMs`: the whole request, from connecting to the answer, is given up after it. */
   readonly sendTimeoutMs: number
   readonly #agents = keepAliveAgents()
+  // The app's once opened: a Retry-After date is measured on the clock its retry is scheduled on.
+  #clock: Clock = new SystemClock()
 
   constructor(options: SmsChannelOptions) {
     // The URL is not quoted in these errors: it is config, and may hold a pasted credential.
@@ -113,10 +116,14 @@ export class SmsChannel implements Channel<'sms'> {
         reason: `HTTP ${result.status}: the provider refused the credentials`,
       }
     }
-    return classifyHttpResult(result, (_status, body) => {
-      const sid = parseSid(body)
-      return { status: 'accepted', providerMessageId: sid }
+    return classifyHttpResult(result, {
+      nowMs: this.#clock.nowMs(),
+      accepted: (_status, body) => ({ status: 'accepted', providerMessageId: parseSid(body) }),
     })
+  }
+
+  async open(app: ChannelHost): Promise<void> {
+    this.#clock = app.resolve(CLOCK)
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
+import { CLOCK, type Clock, SystemClock } from '@mortar/core'
 import { delayOption } from '../../module/delay-option.js'
 import { NotifyConfigError } from '../../errors.js'
-import type { Channel, ChannelResult, Outgoing } from '../channel.js'
+import type { Channel, ChannelHost, ChannelResult, Outgoing } from '../channel.js'
 import { AddressGuard, type AddressGuardOptions } from '../http/address-guard.js'
 import { classifyHttpResult } from '../http/classify-response.js'
 import { keepAliveAgents } from '../http/keep-alive-agents.js'
@@ -56,6 +57,8 @@ export class WebhookChannel implements Channel<'webhook'> {
   readonly sendTimeoutMs: number
   readonly #guard: AddressGuard
   readonly #agents = keepAliveAgents()
+  // The app's once opened: a Retry-After date is measured on the clock its retry is scheduled on.
+  #clock: Clock = new SystemClock()
 
   constructor(options: WebhookChannelOptions) {
     if (typeof options.secret !== 'function') {
@@ -117,7 +120,7 @@ export class WebhookChannel implements Channel<'webhook'> {
       maxRedirects: this.#options.maxRedirects ?? 3,
       agents: this.#agents,
     })
-    return classifyHttpResult(result)
+    return classifyHttpResult(result, { nowMs: this.#clock.nowMs() })
   }
 
   /**
@@ -156,6 +159,10 @@ export class WebhookChannel implements Channel<'webhook'> {
         reason: `webhookChannel's secret function gave an unusable secret: ${(error as Error).message}`,
       }
     }
+  }
+
+  async open(app: ChannelHost): Promise<void> {
+    this.#clock = app.resolve(CLOCK)
   }
 
   async close(): Promise<void> {
