@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { defineEvents } from '../catalog/define-events.js'
-import { type EngineApp, startEngineApp } from '../testing/engine-app.js'
+import { clearEvents, type EngineApp, startEngineApp, storedEvents } from '../testing/engine-app.js'
 import { rowCountingQueries } from '../testing/row-counting-queries.js'
 import { nextStart, periodBounds } from '../time/zoned-time.js'
 
@@ -109,8 +109,7 @@ for (const engine of testEngines()) {
           fc.integer({ min: 0, max: 10 * 48 }),
           fc.integer({ min: 1, max: 10 * 48 }),
           async (scene, tracked, cohortStep, returningStep, period, periods, fromHalf, halves) => {
-            await subject.db.deleteFrom('mortar_analytics_event').execute()
-            await subject.db.deleteFrom('mortar_analytics_batch').execute()
+            await clearEvents(subject.db)
             for (const event of tracked) {
               subject.analytics.track(
                 event.name,
@@ -129,23 +128,15 @@ for (const engine of testEngines()) {
             // Ranges start and end off the hour too (a quarter past).
             const from = scene.start + fromHalf * 30 * MINUTE + 15 * MINUTE
             const range = { from, to: from + halves * 30 * MINUTE }
-            const stored = await subject.db
-              .selectFrom('mortar_analytics_event')
-              .select(['occurred_at', 'name', 'user_id', 'anonymous_id', 'properties'])
-              .orderBy('occurred_at')
-              .orderBy('id')
-              .execute()
-            const matches = (step: { event: Name; tag?: string }, name: string, tag: string) =>
+            const matches = (step: { event: Name; tag?: string }, name: string, tag: unknown) =>
               step.event === name && (step.tag === undefined || step.tag === tag)
-            const rows = stored.flatMap((row) => {
-              const actor = row.user_id ?? (row.anonymous_id === 'a2' ? 'u3' : row.anonymous_id)
+            const rows = (await storedEvents(subject.db)).flatMap((row) => {
+              const actor = row.userId ?? (row.anonymousId === 'a2' ? 'u3' : row.anonymousId)
               if (actor === null) return []
-              const { tag } = (
-                typeof row.properties === 'string' ? JSON.parse(row.properties) : row.properties
-              ) as { tag: string }
+              const { tag } = row.properties
               return [
                 {
-                  at: Number(row.occurred_at),
+                  at: row.at,
                   actor,
                   cohort: matches(cohortStep, row.name, tag),
                   returning: matches(returningStep, row.name, tag),
@@ -182,7 +173,7 @@ for (const engine of testEngines()) {
     }, 180_000)
 
     it('returns only the answer however many events the cohort holds', async () => {
-      await subject.db.deleteFrom('mortar_analytics_event').execute()
+      await clearEvents(subject.db)
       const start = Date.UTC(2026, 2, 2)
       for (let person = 0; person < 40; person++) {
         for (let day = 0; day < 3; day++) {
