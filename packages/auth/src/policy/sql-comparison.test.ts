@@ -1,7 +1,7 @@
 import { Database } from '@mortar/core'
 import { privateDatabaseUrl, testEngines } from '@mortar/core/testing'
 import fc from 'fast-check'
-import { sql } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AccessControl } from '../access-control/access-control.js'
 import {
@@ -129,6 +129,27 @@ function condition(t: Builder, p: PrincipalRefs<Holder>, spec: Rule, literal: Ho
   ) as Condition<'mixed'>
 }
 
+/** Inserts `rows`, expects can and where to agree on each action, and clears them. */
+async function expectWorldAgrees<DB, P, A extends string>(options: {
+  access: AccessControl<DB, P, A>
+  db: Kysely<DB>
+  rows: World
+  resource: keyof DB & string
+  actions: readonly A[]
+  principal: P
+}): Promise<void> {
+  const { access, db, rows, resource, actions, principal } = options
+  await insertWorld(db, rows)
+  try {
+    for (const action of actions) {
+      const found = await findDisagreement({ access, db, resource, action, key: 'id', principal })
+      expect(found, action).toEqual({ onlyCan: [], onlyWhere: [] })
+    }
+  } finally {
+    await clearWorld(db, rows)
+  }
+}
+
 for (const engine of testEngines()) {
   describe.skipIf(engine.skip !== undefined)(`comparisons across kinds on ${engine.title}`, () => {
     if (engine.skip) console.info(engine.skip)
@@ -181,22 +202,14 @@ for (const engine of testEngines()) {
         .deny('write', 'mixed', condition)
         .build()
       const access = await AccessControl.create({ policy, db })
-      await insertWorld(db, rows)
-      try {
-        for (const action of ['read', 'write'] as const) {
-          const found = await findDisagreement({
-            access,
-            db,
-            resource: 'mixed',
-            action,
-            key: 'id',
-            principal,
-          })
-          expect(found, action).toEqual({ onlyCan: [], onlyWhere: [] })
-        }
-      } finally {
-        await clearWorld(db, rows)
-      }
+      await expectWorldAgrees({
+        access,
+        db,
+        rows,
+        resource: 'mixed',
+        actions: ['read', 'write'],
+        principal,
+      })
     }
 
     it('return exactly the rows the point check allows, for values of every kind against every column', async () => {
@@ -338,22 +351,14 @@ for (const engine of testEngines().filter((each) => each.engine === 'postgres'))
                 )
                 .build()
               const access = await AccessControl.create({ policy, db })
-              await insertWorld(db, rows)
-              try {
-                for (const action of ['read', 'link'] as const) {
-                  const found = await findDisagreement({
-                    access,
-                    db,
-                    resource: 'times',
-                    action,
-                    key: 'id',
-                    principal: { when },
-                  })
-                  expect(found, action).toEqual({ onlyCan: [], onlyWhere: [] })
-                }
-              } finally {
-                await clearWorld(db, rows)
-              }
+              await expectWorldAgrees({
+                access,
+                db,
+                rows,
+                resource: 'times',
+                actions: ['read', 'link'],
+                principal: { when },
+              })
             },
           ),
           { numRuns: 150 },
