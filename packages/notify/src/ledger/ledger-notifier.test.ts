@@ -20,8 +20,9 @@ class Reminder extends Notification {
 
 describe('the notifier renders in the zone it schedules in', () => {
   it("gives renderers the module's defaultTimeZone for a recipient without one, as quiet hours and digests use", async () => {
+    const channels = [mailChannel({ from: 'shop@example.com', transport: devMailbox() })]
     const app = notifyTestApp({
-      channels: [mailChannel({ from: 'shop@example.com', transport: devMailbox() })],
+      channels,
       defaultTimeZone: 'Asia/Kathmandu',
     })
     await app.migrate()
@@ -38,12 +39,12 @@ describe('the notifier renders in the zone it schedules in', () => {
       expect(zones).toEqual(['Asia/Kathmandu', 'Europe/Paris'])
 
       zones.length = 0
-      const fake = new NotificationFake({ defaultTimeZone: 'Asia/Kathmandu' })
+      const fake = new NotificationFake({ channels, defaultTimeZone: 'Asia/Kathmandu' })
       await fake.notify({ id: 'ada', email: 'ada@example.com' }, new Reminder())
       expect(zones).toEqual(['Asia/Kathmandu'])
-      expect(() => new NotificationFake({ defaultTimeZone: 'Mars/Olympus_Mons' })).toThrow(
-        expect.objectContaining({ code: 'E_NOTIFY_CONFIG' }),
-      )
+      expect(
+        () => new NotificationFake({ channels, defaultTimeZone: 'Mars/Olympus_Mons' }),
+      ).toThrow(expect.objectContaining({ code: 'E_NOTIFY_CONFIG' }))
     } finally {
       await app.stop()
     }

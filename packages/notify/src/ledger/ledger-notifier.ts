@@ -25,9 +25,8 @@ import type {
   NotifyResult,
   Recipients,
 } from '../notification/notifier.js'
-import { addressOf, checkRecipient, type Recipient } from '../notification/recipient.js'
-import { channelsFor, renderMessage } from '../notification/render.js'
-import { withoutAddress } from '../notification/shown-address.js'
+import { checkRecipient, type Recipient } from '../notification/recipient.js'
+import { channelsFor, prepareMessage } from '../notification/render.js'
 import { type CategoryOptions } from '../preferences/preference-policy.js'
 import { nextTimeOfDay, quietHoursEnd } from '../preferences/quiet-hours.js'
 import type { DeliveryLedger } from './delivery-ledger.js'
@@ -138,31 +137,21 @@ export class LedgerNotifier implements Notifier {
             outcome: { recipientId: recipient.id, channel: channelName, status, reason },
           })
         }
-        const channel = init.channels.get(channelName)
-        if (channel === undefined) {
-          settle('dead', `no '${channelName}' channel is configured in the notify module`)
+        const prepared = await prepareMessage(
+          notification,
+          recipient,
+          channelName,
+          init.channels.get(channelName),
+          { locale: init.defaultLocale, timeZone: init.defaultTimeZone },
+        )
+        if (prepared.address !== undefined) {
+          row.address = init.seal.seal(prepared.address, deliveryAddressPlace(row.id))
+        }
+        if (!prepared.ok) {
+          settle(prepared.status, prepared.reason)
           continue
         }
-        const address = addressOf(recipient, channel as never)
-        if (address === undefined) {
-          settle('suppressed', `the recipient has no ${channelName} address`)
-          continue
-        }
-        row.address = init.seal.seal(address, deliveryAddressPlace(row.id))
-        const rendered = await renderMessage(notification, recipient, channelName, {
-          locale: init.defaultLocale,
-          timeZone: init.defaultTimeZone,
-        })
-        if (!rendered.ok) {
-          settle('dead', rendered.reason)
-          continue
-        }
-        const invalid = channel.validate?.(rendered.message as never, address)
-        if (invalid !== undefined) {
-          settle('dead', withoutAddress(invalid, address))
-          continue
-        }
-        row.message = rendered.json
+        row.message = prepared.json
         // Quiet hours are arithmetic, decided here; preferences and throttles need the database
         // and are decided by the delivery job (which also honours an opt-out made meanwhile).
         const until =

@@ -104,6 +104,11 @@ export function notifyModule(options: NotifyModuleOptions): Module {
     { [ALERT_CATEGORY]: { critical: true } },
     options.categories,
   )
+  const throttleWindows = new Map(
+    Object.entries(categories).flatMap(([name, category]) =>
+      category.throttle === undefined ? [] : [[name, category.throttle.windowMs] as const],
+    ),
+  )
   const digests = digestMap(options.digests ?? [])
   const defaultLocale = options.defaultLocale ?? 'en'
   const defaultTimeZone = options.defaultTimeZone ?? 'UTC'
@@ -244,7 +249,7 @@ export function notifyModule(options: NotifyModuleOptions): Module {
       binder.bind(DELIVERIES, {
         inject: [LEDGER, DATABASE, JOBS],
         useFactory: (ledger, database, jobs) =>
-          new Deliveries(ledger, database as Database, jobs, deliverJob, seal),
+          new Deliveries(ledger, database as Database, jobs, deliverJob, seal, throttleWindows),
       })
       binder.bind(ADDRESS_SEALING, {
         inject: [DATABASE],
@@ -294,20 +299,24 @@ export function notifyModule(options: NotifyModuleOptions): Module {
   })
 }
 
-function channelMap(list: readonly AnyChannel[]): ReadonlyMap<ChannelName, AnyChannel> {
+/** The channels by name, checked (`owner` names who was given them: `notifyModule`). */
+export function channelMap(
+  list: readonly AnyChannel[],
+  owner = 'notifyModule',
+): ReadonlyMap<ChannelName, AnyChannel> {
   if (!Array.isArray(list) || list.length === 0) {
     throw new NotifyConfigError(
-      'notifyModule needs at least one channel: channels: [mailChannel(…), inboxChannel()].',
+      `${owner} needs at least one channel: channels: [mailChannel(…), inboxChannel()].`,
     )
   }
   const channels = new Map<ChannelName, AnyChannel>()
   for (const channel of list) {
     if (typeof channel?.send !== 'function' || typeof channel.name !== 'string') {
-      throw new NotifyConfigError('notifyModule: every channel needs a name and a send() method.')
+      throw new NotifyConfigError(`${owner}: every channel needs a name and a send() method.`)
     }
     if (channels.has(channel.name)) {
       throw new NotifyConfigError(
-        `notifyModule: two '${channel.name}' channels; give one channel per name, or wrap providers in fallbackChannel([...]).`,
+        `${owner}: two '${channel.name}' channels; give one channel per name, or wrap providers in fallbackChannel([...]).`,
       )
     }
     channels.set(channel.name, channel)

@@ -1,6 +1,7 @@
-import type { ChannelMessages, ChannelName } from '../channels/channel.js'
+import type { AnyChannel, ChannelMessages, ChannelName } from '../channels/channel.js'
 import type { Notification, RenderContext } from './notification.js'
-import type { Recipient } from './recipient.js'
+import { addressOf, type Recipient } from './recipient.js'
+import { withoutAddress } from './shown-address.js'
 
 /** A renderer's result: the message and its JSON (as the ledger stores it), or why there is none. */
 export type Rendered<C extends ChannelName> =
@@ -69,6 +70,47 @@ export async function renderMessage<C extends ChannelName>(
       reason: `${name}() threw: ${why(error)}`,
     }
   }
+}
+
+/**
+ * One recipient × channel as `notify()` stores it: its address and message (as JSON), or why it
+ * goes nowhere (`suppressed`: no address; `dead`: no such channel, a renderer that failed, a
+ * message the channel refuses), with the address when it had one. The ledger and
+ * `NotificationFake` both decide through it, so a test's fake refuses what the ledger would.
+ */
+export async function prepareMessage(
+  notification: Notification<never>,
+  recipient: Recipient,
+  name: ChannelName,
+  channel: AnyChannel | undefined,
+  defaults: { readonly locale: string; readonly timeZone?: string | undefined },
+): Promise<
+  | { readonly ok: true; readonly address: string; readonly json: string }
+  | {
+      readonly ok: false
+      readonly status: 'suppressed' | 'dead'
+      readonly reason: string
+      readonly address?: string
+    }
+> {
+  if (channel === undefined) {
+    return {
+      ok: false,
+      status: 'dead',
+      reason: `no '${name}' channel is configured in the notify module`,
+    }
+  }
+  const address = addressOf(recipient, channel as never)
+  if (address === undefined) {
+    return { ok: false, status: 'suppressed', reason: `the recipient has no ${name} address` }
+  }
+  const rendered = await renderMessage(notification, recipient, name, defaults)
+  if (!rendered.ok) return { ok: false, status: 'dead', reason: rendered.reason, address }
+  const invalid = channel.validate?.(rendered.message as never, address)
+  if (invalid !== undefined) {
+    return { ok: false, status: 'dead', reason: withoutAddress(invalid, address), address }
+  }
+  return { ok: true, address, json: rendered.json }
 }
 
 function why(error: unknown): string {

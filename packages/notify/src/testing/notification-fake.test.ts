@@ -1,7 +1,13 @@
 import { createLogger, Database, transaction, useDefaultDatabase } from '@mortar/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { NotifyRecipientError } from '../errors.js'
+import { inboxChannel } from '../channels/inbox/inbox-channel.js'
+import { devMailbox } from '../channels/mail/dev-mailbox.js'
+import { mailChannel } from '../channels/mail/mail-channel.js'
+import { smsChannel } from '../channels/sms/sms-channel.js'
+import { generateWebhookSecret } from '../channels/webhook/standard-webhooks.js'
+import { webhookChannel } from '../channels/webhook/webhook-channel.js'
+import { NotifyConfigError, NotifyRecipientError } from '../errors.js'
 import { defineNotification } from '../notification/define-notification.js'
 import { Notification, type RenderContext } from '../notification/notification.js'
 import type { Recipient } from '../notification/recipient.js'
@@ -37,12 +43,25 @@ const Welcome = defineNotification({
   toInbox: (data) => ({ title: `Welcome, ${data.name}` }),
 })
 
+// The app's channels, as its notifyModule has them: the fake routes and checks through them.
+const channels = [
+  mailChannel({ from: 'Shop <shop@example.com>', transport: devMailbox() }),
+  smsChannel({
+    baseUrl: 'http://127.0.0.1:9',
+    accountSid: 'AC1',
+    authToken: 'test-token',
+    from: '+15550100',
+  }),
+  webhookChannel({ secret: generateWebhookSecret() }),
+  inboxChannel(),
+]
+
 const ada: Recipient = { id: 'ada', email: 'ada@example.com', phone: '+15550100', locale: 'fr-CH' }
 const bob: Recipient = { id: 'bob', email: 'bob@example.com' }
 
 describe('NotificationFake', () => {
   it('records each recipient with typed access to every rendered message, in their locale', async () => {
-    const fake = new NotificationFake()
+    const fake = new NotificationFake({ channels })
     await fake.notify([ada, bob], new OrderShipped('o-1'))
     fake.assertSentTo(ada, OrderShipped)
     fake.assertSentTo(
@@ -61,7 +80,7 @@ describe('NotificationFake', () => {
   })
 
   it('fails each assertion with a message saying what was sent', async () => {
-    const fake = new NotificationFake()
+    const fake = new NotificationFake({ channels })
     fake.assertNothingSent()
     await fake.notify(bob, new Welcome({ name: 'Bob' }))
     expect(() => fake.assertNothingSent()).toThrow(/user\.welcome to 'bob'/)
@@ -90,7 +109,7 @@ describe('NotificationFake', () => {
     })
 
     it('records nothing for a rolled-back transaction, and records once it commits', async () => {
-      const fake = new NotificationFake()
+      const fake = new NotificationFake({ channels })
       await expect(
         transaction(async () => {
           await fake.notify(ada, new OrderShipped('o-2'))
@@ -107,7 +126,7 @@ describe('NotificationFake', () => {
   })
 
   it('refuses the recipients the real notify() refuses, recording nothing of the call', async () => {
-    const fake = new NotificationFake()
+    const fake = new NotificationFake({ channels })
     for (const bad of [
       { id: '' },
       { id: 'x'.repeat(192) },
@@ -136,7 +155,7 @@ describe('NotificationFake', () => {
         throw new Error('template exploded')
       }
     }
-    const fake = new NotificationFake()
+    const fake = new NotificationFake({ channels })
     await fake.notify(bob, new Quiet())
     await fake.notify(bob, new AllBroken())
     fake.assertNothingSent()
@@ -145,7 +164,7 @@ describe('NotificationFake', () => {
     fake.assertSentTimes(AllBroken, 0)
     expect(fake.sent(AllBroken)).toEqual([])
     expect(() => fake.assertSentTo(bob, AllBroken)).toThrow(
-      /nothing was sent; rendered on no channel: .* to 'bob' \(toMail\(\) threw: template exploded\)/,
+      /nothing was sent; sent on no channel: .* to 'bob' \(toMail\(\) threw: template exploded\)/,
     )
     expect(() => fake.assertSentTo(bob, Quiet)).toThrow(/to 'bob'; nothing was sent;/)
     // A digest's notification goes out in the batch, whatever its via() says.
@@ -168,7 +187,7 @@ describe('NotificationFake', () => {
         return { title: 'keyed' }
       }
     }
-    const fake = new NotificationFake()
+    const fake = new NotificationFake({ channels })
     await expect(fake.notify(bob, new Keyed('k\u0000'))).rejects.toThrow(/Keyed\.key must be/)
     fake.assertNothingSent()
   })
@@ -183,9 +202,10 @@ describe('NotificationFake', () => {
         return { type: 'dated', data: { at, gone: undefined } }
       }
     }
-    const fake = new NotificationFake()
-    await fake.notify(bob, new Dated())
-    const data = fake.sent(Dated, bob)[0]?.message('webhook').data
+    const fake = new NotificationFake({ channels })
+    const hooked = { id: 'bob', routes: { webhook: 'https://hooks.example/bob' } }
+    await fake.notify(hooked, new Dated())
+    const data = fake.sent(Dated, hooked)[0]?.message('webhook').data
     expect(data).toEqual({ at: '2026-06-01T10:00:00.000Z' })
   })
 
@@ -201,7 +221,7 @@ describe('NotificationFake', () => {
         return { title: 'still here' }
       }
     }
-    const fake = new NotificationFake()
+    const fake = new NotificationFake({ channels })
     const result = await fake.notify(bob, new Broken())
     expect(result.deliveries.map((d) => [d.channel, d.status])).toEqual([
       ['mail', 'dead'],
@@ -210,5 +230,50 @@ describe('NotificationFake', () => {
     const [sent] = fake.sent(Broken)
     expect(() => sent?.message('mail')).toThrow(/template exploded/)
     expect(sent?.message('inbox').title).toBe('still here')
+  })
+
+  it('sends nothing where its channel would not: no address, a message the channel refuses, no such channel', async () => {
+    class Announcement extends Notification {
+      constructor(readonly subject: string) {
+        super()
+      }
+      via() {
+        return ['mail', 'sms', 'chat'] as const
+      }
+      toMail() {
+        return { subject: this.subject, text: 'Hello.' }
+      }
+      toSms() {
+        return { text: 'Hello.' }
+      }
+      toChat() {
+        return { text: 'Hello.' }
+      }
+    }
+    const fake = new NotificationFake({ channels })
+    const kim = { id: 'kim', email: 'kim@example.com' }
+    const result = await fake.notify(kim, new Announcement('Hi\r\nBcc: eve@example.com'))
+    expect(result.deliveries.map((d) => [d.channel, d.status])).toEqual([
+      ['mail', 'dead'],
+      ['sms', 'suppressed'],
+      ['chat', 'dead'],
+    ])
+    fake.assertNothingSent()
+    expect(() => fake.assertSentTo(kim, Announcement)).toThrow(
+      /line break.*no sms address.*no 'chat' channel/,
+    )
+
+    await fake.notify({ ...kim, phone: '+15550111' }, new Announcement('Hi'))
+    const [sent] = fake.sent(Announcement, kim)
+    expect(sent?.message('mail').subject).toBe('Hi')
+    expect(sent?.message('sms').text).toBe('Hello.')
+    expect(() => sent?.message('chat')).toThrow(/did not go out on 'chat'/)
+  })
+
+  it('refuses channels it cannot check messages with', () => {
+    expect(() => new NotificationFake({ channels: [] })).toThrow(NotifyConfigError)
+    expect(() => new NotificationFake({ channels: [inboxChannel(), inboxChannel()] })).toThrow(
+      /NotificationFake: two 'inbox' channels/,
+    )
   })
 })

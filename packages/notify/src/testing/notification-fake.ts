@@ -1,7 +1,8 @@
 import { AssertionError } from 'node:assert'
 import { afterCommit, isTimeZone } from '@mortar/core'
 import { NotifyConfigError } from '../errors.js'
-import type { ChannelMessages, ChannelName } from '../channels/channel.js'
+import type { AnyChannel, ChannelMessages, ChannelName } from '../channels/channel.js'
+import { channelMap } from '../module/notify-module.js'
 import type {
   ChannelsOf,
   CheckNotification,
@@ -16,7 +17,7 @@ import type {
   Recipients,
 } from '../notification/notifier.js'
 import { checkRecipient, type Recipient } from '../notification/recipient.js'
-import { channelsFor, renderMessage } from '../notification/render.js'
+import { channelsFor, prepareMessage } from '../notification/render.js'
 
 /** A notification the {@link NotificationFake} recorded for one recipient, with its rendered messages. */
 export interface SentNotification<N> {
@@ -27,8 +28,8 @@ export interface SentNotification<N> {
   /**
    * The message rendered for `channel`, typed by the channel (`message('mail').subject`), as the
    * channel gets it: read back from its JSON, as the ledger stores it (a `Date` is a string
-   * there). Throws when the notification did not go to this recipient on that channel, or its
-   * renderer failed.
+   * there). Throws when the notification did not go to this recipient on that channel, or
+   * would not have gone out there (its renderer failed, no address, the channel refused it).
    */
   message<C extends ChannelsOf<N>>(channel: C): ChannelMessages[C]
 }
@@ -38,6 +39,13 @@ export type NotificationClass<N> = abstract new (...args: never[]) => N
 
 /** Options of {@link NotificationFake}. */
 export interface NotificationFakeOptions {
+  /**
+   * The channels of the app's `notifyModule` (the same list): a message is routed and checked
+   * by its channel as `notify()` does, so a recipient without an address on it, a message the
+   * channel refuses (a subject with a line break) or a channel the app lacks is not sent here
+   * either. Nothing is sent through them.
+   */
+  readonly channels: readonly AnyChannel[]
   /** The locale renderers get when a recipient has none; `'en'` by default. */
   readonly defaultLocale?: string
   /** The time zone renderers get when a recipient has none (the module's); `'UTC'` by default. */
@@ -60,10 +68,13 @@ interface Recorded {
  * A {@link Notifier} for tests (Laravel's `Notification::fake()`): sends nothing, records each
  * notification per recipient with every channel's rendered message, once the surrounding
  * transaction commits (a rolled-back transaction records nothing, as the ledger would send
- * nothing). Bind it over `NOTIFIER` and assert. A recipient counts as sent to when at least one
- * of its channels rendered, or the notification joined a digest: one whose `via()` named none,
- * or whose every renderer failed, got nothing from the ledger and gets nothing here (the
- * failures show in the assertions' messages). Its fields are checked as `notify()` checks them.
+ * nothing). Bind it over `NOTIFIER` and assert. Give it the app's channels: each message is
+ * routed and checked by its channel as `notify()` does. A recipient counts as sent to when at
+ * least one of its messages would go out, or the notification joined a digest: one whose
+ * `via()` named no channel, or none it had an address on, or whose every message failed (a
+ * renderer that threw, a message its channel refuses) got nothing from the ledger and gets
+ * nothing here (the reasons show in the assertions' messages). Its fields are checked as
+ * `notify()` checks them.
  *
  * @example
  * ```ts
@@ -71,7 +82,7 @@ interface Recorded {
  * import { NotificationFake } from '@mortar/notify/testing'
  * import { createTestApp } from '@mortar/core/testing'
  *
- * const fake = new NotificationFake()
+ * const fake = new NotificationFake({ channels }) // the notify module's
  * const app = createTestApp({ modules, overrides: (b) => b.bind(NOTIFIER, { useValue: fake }) })
  * await app.start()
  * await app.resolve(Checkout).placeOrder(ada, cart)
@@ -80,11 +91,13 @@ interface Recorded {
  * ```
  */
 export class NotificationFake implements Notifier {
+  readonly #channels: ReadonlyMap<ChannelName, AnyChannel>
   readonly #defaultLocale: string
   readonly #defaultTimeZone: string | undefined
   #recorded: Recorded[] = []
 
-  constructor(options: NotificationFakeOptions = {}) {
+  constructor(options: NotificationFakeOptions) {
+    this.#channels = channelMap(options?.channels, 'NotificationFake')
     this.#defaultLocale = options.defaultLocale ?? 'en'
     if (options.defaultTimeZone !== undefined && !isTimeZone(options.defaultTimeZone)) {
       throw new NotifyConfigError(
@@ -114,21 +127,26 @@ export class NotificationFake implements Notifier {
         { ok: true; message: unknown } | { ok: false; reason: string }
       >()
       for (const channel of channels) {
-        const rendered = await renderMessage(notification, recipient, channel, {
-          locale: this.#defaultLocale,
-          timeZone: this.#defaultTimeZone,
-        })
+        const prepared = await prepareMessage(
+          notification,
+          recipient,
+          channel,
+          this.#channels.get(channel),
+          { locale: this.#defaultLocale, timeZone: this.#defaultTimeZone },
+        )
         // What the channel would get: the ledger stores the message as JSON and sends that.
         messages.set(
           channel,
-          rendered.ok ? { ok: true, message: JSON.parse(rendered.json) as unknown } : rendered,
+          prepared.ok
+            ? { ok: true, message: JSON.parse(prepared.json) as unknown }
+            : { ok: false, reason: prepared.reason },
         )
         deliveries.push({
           id: `fake-${this.#recorded.length + recorded.length}-${channel}`,
           recipientId: recipient.id,
           channel,
-          status: rendered.ok ? 'queued' : 'dead',
-          reason: rendered.ok ? undefined : rendered.reason,
+          status: prepared.ok ? 'queued' : prepared.status,
+          reason: prepared.ok ? undefined : prepared.reason,
         })
       }
       recorded.push({ notification, recipient, digest, channels, messages })
@@ -222,9 +240,7 @@ export class NotificationFake implements Notifier {
         return `${line(entry)} (${reasons.join('; ')})`
       })
     const said = sent.length === 0 ? 'nothing was sent' : `sent: ${sent.map(line).join(', ')}`
-    return failed.length === 0
-      ? `${said}.`
-      : `${said}; rendered on no channel: ${failed.join(', ')}.`
+    return failed.length === 0 ? `${said}.` : `${said}; sent on no channel: ${failed.join(', ')}.`
   }
 }
 
@@ -242,7 +258,7 @@ function toSent<N>(entry: Recorded): SentNotification<N> {
       }
       if (!rendered.ok) {
         throw new AssertionError({
-          message: `${notificationType(entry.notification)} could not render '${channel}': ${rendered.reason}`,
+          message: `${notificationType(entry.notification)} did not go out on '${channel}': ${rendered.reason}`,
         })
       }
       return rendered.message as ChannelMessages[C]

@@ -5,4 +5,5 @@ export {
   mortarErrorHandler,
   mortarExpress,
   mortarNotFound,
+  verifyUtf8Json,
 } from './mortar-express.js'

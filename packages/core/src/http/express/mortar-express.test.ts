@@ -4,7 +4,12 @@ import { describe, expect, it } from 'vitest'
 import { adapterConformance, EVENTS, EVENTS_OPENING } from '../shared/adapter-conformance.js'
 import { DEFAULT_BODY_LIMIT } from '../shared/index.js'
 import { toNodeHandler } from '../node/to-node-handler.js'
-import { mortarErrorHandler, mortarExpress, mortarNotFound } from './mortar-express.js'
+import {
+  mortarErrorHandler,
+  mortarExpress,
+  mortarNotFound,
+  verifyUtf8Json,
+} from './mortar-express.js'
 
 type Express = ReturnType<typeof express>
 
@@ -23,7 +28,7 @@ adapterConformance('express', async ({ app, routes, mount, bodyLimit }) => {
   const server = express()
   // Body parsers go before mortarExpress, so the context is opened after the body is read; they
   // read chunked bodies themselves, so they get the same limit.
-  server.use(express.json({ limit: bodyLimit ?? DEFAULT_BODY_LIMIT }))
+  server.use(express.json({ limit: bodyLimit ?? DEFAULT_BODY_LIMIT, verify: verifyUtf8Json }))
   server.use(mortarExpress(app, { bodyLimit }))
   server.use(mount.prefix, toNodeHandler(mount.handler))
   server.get(EVENTS, (_request, response) => {

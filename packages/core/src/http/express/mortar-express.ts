@@ -1,3 +1,5 @@
+import { isUtf8 } from 'node:buffer'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express'
 import {
   hasBeforeResponseHooks,
@@ -5,13 +7,14 @@ import {
   runInRequestContext,
   runRequestStartHooks,
 } from '../../context/index.js'
-import { NotFoundError } from '../../errors/index.js'
+import { BadRequestError, NotFoundError } from '../../errors/index.js'
 import type { Logger } from '../../logger/logger.js'
 import {
   type AdapterApp,
   declaredTooLarge,
   firstHeader,
   gateResponse,
+  MALFORMED_JSON_MESSAGE,
   nodeContextOpener,
   NodeHttpExchange,
   openResponseGate,
@@ -62,11 +65,16 @@ export interface MortarExpressOptions {
  * ```ts
  * import express from 'express'
  * import { createApp, requestContext } from '@mortar/core'
- * import { mortarErrorHandler, mortarExpress, mortarNotFound } from '@mortar/core/express'
+ * import {
+ *   mortarErrorHandler,
+ *   mortarExpress,
+ *   mortarNotFound,
+ *   verifyUtf8Json,
+ * } from '@mortar/core/express'
  *
  * const app = createApp({ modules: [] })
  * const server = express()
- * server.use(express.json({ limit: '100kb' }))
+ * server.use(express.json({ limit: '100kb', verify: verifyUtf8Json }))
  * server.use(mortarExpress(app))
  * server.get('/me', (req, res) => {
  *   res.json({ requestId: requestContext().requestId })
@@ -103,6 +111,28 @@ export function mortarExpress(app: AdapterApp, options: MortarExpressOptions = {
       else started.then(() => next(), next)
     })
   }
+}
+
+/**
+ * The `verify` option for `express.json()`: a body that is not UTF-8 is answered with a 400
+ * problem (`E_BAD_REQUEST`), as every other adapter answers it. Without it, `express.json()`
+ * reads such bytes as U+FFFD, so the app would keep text the client never sent; Express's parsers
+ * run before {@link mortarExpress}, so this is the one place the bytes can be checked.
+ *
+ * @example
+ * ```ts
+ * import express from 'express'
+ * import { verifyUtf8Json } from '@mortar/core/express'
+ *
+ * server.use(express.json({ limit: '100kb', verify: verifyUtf8Json }))
+ * ```
+ */
+export function verifyUtf8Json(
+  _request: IncomingMessage,
+  _response: ServerResponse,
+  body: Buffer,
+): void {
+  if (!isUtf8(body)) throw new BadRequestError(MALFORMED_JSON_MESSAGE)
 }
 
 /**

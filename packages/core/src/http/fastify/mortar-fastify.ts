@@ -1,3 +1,4 @@
+import { type Readable, Transform } from 'node:stream'
 import { processGlobal } from '../../global/index.js'
 import type {
   FastifyError,
@@ -22,10 +23,12 @@ import {
   type AdapterApp,
   endEventStreamsOnClose,
   firstHeader,
+  isJsonType,
   REFUSED_RESULT_HEADERS,
   REQUEST_ID_HEADER,
   renderHttpError,
   resolveBodyLimit,
+  utf8Check,
 } from '../shared/index.js'
 import { FastifyHttpExchange } from './fastify-http-exchange.js'
 
@@ -125,6 +128,12 @@ export function mortarFastify(
     },
   )
 
+  // Fastify's JSON parser (and any an app adds) decodes a body leniently: a JSON body's bytes
+  // are checked on the way in, so one that is not UTF-8 is a 400 whatever parser reads it.
+  fastify.addHook('preParsing', (request, _reply, payload, next) => {
+    next(null, isJsonType(request.headers['content-type']) ? utf8Checked(payload) : payload)
+  })
+
   // Modules' before-response hooks (auth's verify-authorized) see every successful result before
   // it is sent, whatever its type: onSend, because preSerialization skips strings and buffers.
   // An app without such hooks gets no onSend hook at all. A hook that throws goes to the error
@@ -162,6 +171,32 @@ Object.defineProperty(mortarFastify, Symbol.for('skip-override'), { value: true 
 Object.defineProperty(mortarFastify, Symbol.for('fastify.display-name'), { value: 'mortar' })
 
 type OnSendDone = (error?: Error | null) => void
+
+// The body as it arrives, failing at the first byte that is not UTF-8 (see utf8Check); Fastify
+// answers a failed body stream with its error, here a 400 problem.
+function utf8Checked(payload: Readable): Readable {
+  const check = utf8Check()
+  const checked = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      try {
+        check(chunk)
+        callback(null, chunk)
+      } catch (error) {
+        callback(error as Error)
+      }
+    },
+    flush(callback) {
+      try {
+        check()
+        callback()
+      } catch (error) {
+        callback(error as Error)
+      }
+    },
+  })
+  payload.on('error', (error: Error) => checked.destroy(error))
+  return payload.pipe(checked)
+}
 
 function checkResponse(
   app: AdapterApp,

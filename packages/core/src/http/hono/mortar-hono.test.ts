@@ -124,6 +124,30 @@ describe('useMortar', () => {
     expect([small.status, read]).toEqual([200, 1024])
   })
 
+  it('refuses a JSON body that is not UTF-8 whichever form of it a middleware read first', async () => {
+    // c.req.json() parsed the text Hono cached: after a middleware's c.req.text() (a signature
+    // check), bytes that are not UTF-8 had already become U+FFFD.
+    const hono = new Hono()
+    useMortar(hono, quietApp)
+    let seen: string | undefined
+    hono.post('/:first', async (c) => {
+      const first = c.req.param('first')
+      if (first === 'text') seen = await c.req.text()
+      if (first === 'bytes') await c.req.arrayBuffer()
+      return c.json({ note: ((await c.req.json()) as { note: string }).note, seen })
+    })
+    const latin1 = Uint8Array.from([...Buffer.from('{"note":"caf'), 0xe9, ...Buffer.from('"}')])
+    const post = (path: string, body: Uint8Array) =>
+      hono.request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+    for (const first of ['text', 'bytes', 'json']) {
+      const refused = await post(`/${first}`, latin1)
+      expect([first, refused.status]).toEqual([first, 400])
+      expect(await refused.json()).toMatchObject({ code: 'E_BAD_REQUEST' })
+    }
+    const taken = await post('/text', Buffer.from('\uFEFF{"note":"café"}'))
+    expect(await taken.json()).toEqual({ note: 'café', seen: '{"note":"café"}' })
+  })
+
   it('renders a handler error as a problem even without mortarOnError installed', async () => {
     // Hono's own error handler, which runs first here, prints the error.
     vi.spyOn(console, 'error').mockImplementation(() => undefined)

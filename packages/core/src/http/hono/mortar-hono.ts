@@ -25,7 +25,7 @@ import {
   isHttpException,
   isEventStream,
   PayloadTooLargeError,
-  parseBodyJson,
+  parseJsonBytes,
   REQUEST_ID_HEADER,
   renderHttpError,
   resolveBodyLimit,
@@ -252,13 +252,17 @@ function limitBody(c: Context, limit: number): LimitedBody {
   return state
 }
 
-// c.req.json() (and a handler's c.req.raw.json()) throw a bare SyntaxError on a malformed
-// body: reported where it is thrown as the client's 400, so that no other SyntaxError is.
+// c.req.json() (and a handler's c.req.raw.json()) decode the body leniently, as text, and throw
+// a bare SyntaxError on a malformed one. Both read its bytes instead (see parseJsonBytes): not
+// UTF-8 or malformed is the client's 400, and no other SyntaxError is. c.req.text() reads through
+// the bytes too, so Hono's body cache keeps them whichever is read first (a middleware that
+// checks a signature over c.req.text(), then the handler's c.req.json()).
 function readBodyJsonAsClient(c: Context): void {
-  const json = c.req.json.bind(c.req)
-  Object.defineProperty(c.req, 'json', {
-    value: () => parseBodyJson(json),
-    configurable: true,
+  const req = c.req
+  const lenient = new TextDecoder()
+  Object.defineProperties(req, {
+    json: { value: async () => parseJsonBytes(await req.arrayBuffer()), configurable: true },
+    text: { value: async () => lenient.decode(await req.arrayBuffer()), configurable: true },
   })
   c.req.raw = withBodyJson(c.req.raw)
 }

@@ -1,10 +1,9 @@
 import type { IncomingMessage } from 'node:http'
 import { currentRequestContext } from '../../context/index.js'
-import { BadRequestError } from '../../errors/index.js'
 import {
   DEFAULT_BODY_LIMIT,
-  MALFORMED_JSON_MESSAGE,
-  parseBodyJson,
+  isJsonType,
+  parseJsonBytes,
   readBody,
   UnsupportedMediaTypeError,
 } from '../shared/index.js'
@@ -24,11 +23,6 @@ export interface ReadJsonOptions {
   /** Largest body accepted, in bytes; by default the adapter's body limit (1 MiB unless set). */
   readonly limit?: number
 }
-
-const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
-// JSON is UTF-8: a lenient decode would turn bytes that are not into U+FFFD, so the app would
-// read and keep text the client never sent.
-const UTF8 = new TextDecoder('utf-8', { fatal: true })
 
 /**
  * Reads a request body as JSON. A malformed body (invalid UTF-8 included) throws a
@@ -53,13 +47,6 @@ export async function readJson(
 ): Promise<unknown> {
   const limit = options.limit ?? currentRequestContext()?.http?.bodyLimit ?? DEFAULT_BODY_LIMIT
   const type = request.headers['content-type']
-  if (type !== undefined && !JSON_TYPE.test(type)) throw new UnsupportedMediaTypeError()
-  const body = await readBody(request, limit)
-  let text: string
-  try {
-    text = UTF8.decode(body)
-  } catch (error) {
-    throw new BadRequestError(MALFORMED_JSON_MESSAGE, { cause: error })
-  }
-  return parseBodyJson(async () => JSON.parse(text) as unknown)
+  if (type !== undefined && !isJsonType(type)) throw new UnsupportedMediaTypeError()
+  return parseJsonBytes(await readBody(request, limit))
 }

@@ -69,6 +69,34 @@ export type StartServer = (setup: {
 /** The body limit, in bytes, the suite gives each adapter. */
 export const BODY_LIMIT = 1024
 
+const bytes = (...parts: (string | number[])[]) =>
+  Uint8Array.from(
+    parts.flatMap((part) => (typeof part === 'string' ? [...Buffer.from(part)] : part)),
+  )
+
+// JSON bodies that are not UTF-8, as chunks: a Latin-1 byte, a lone continuation byte, a
+// surrogate's encoding, an overlong '/', a sequence cut short at the end, and a Latin-1 byte in
+// a later chunk than the one that opened its string.
+function notUtf8Bodies(): Uint8Array[][] {
+  return [
+    [bytes('{"note":"caf', [0xe9], '"}')],
+    [bytes('{"note":"', [0x80], '"}')],
+    [bytes('{"note":"', [0xed, 0xa0, 0x80], '"}')],
+    [bytes('{"note":"', [0xc0, 0xaf], '"}')],
+    [bytes('{"note":"x"}', [0xe2, 0x82])],
+    [bytes('{"note":"ok'), bytes([0xe9], '"}')],
+  ]
+}
+
+const CUT_NOTE = 'café 😀 €'
+
+// CUT_NOTE's body cut inside each of its characters of more than one byte.
+function cutInsideCharacters(): Uint8Array[] {
+  const whole = bytes(JSON.stringify({ note: CUT_NOTE }))
+  const cuts = [13, 17, 21, whole.length]
+  return cuts.map((end, i) => whole.subarray(i === 0 ? 0 : cuts[i - 1], end))
+}
+
 /** Where each adapter's test mounts the suite's fetch handler. */
 export const MOUNT = '/mounted'
 
@@ -453,6 +481,24 @@ export function adapterConformance(name: string, start: StartServer): void {
         headers: { 'content-type': 'application/json' },
         body,
       })
+    // Each chunk reaches the server on its own, so a check spans several socket reads.
+    const postChunks = (path: string, chunks: readonly Uint8Array[]) => {
+      const left = [...chunks]
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          const chunk = left.shift()
+          if (chunk === undefined) return controller.close()
+          await sleep(10)
+          controller.enqueue(chunk)
+        },
+      })
+      return fetch(`${server.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        duplex: 'half',
+      } as RequestInit)
+    }
     const expectProblem = async (response: Response, status: number, code: string) => {
       expect(response.status).toBe(status)
       expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/)
@@ -779,6 +825,18 @@ export function adapterConformance(name: string, start: StartServer): void {
           expect(body.detail).toMatch(/not valid JSON/)
         })
 
+      // As above, Hono's mount() reads the body with the platform's own json().
+      if (name !== 'hono')
+        it('answers a JSON body that is not UTF-8, which its request.json() read, with a 400 problem', async () => {
+          for (const chunks of notUtf8Bodies()) {
+            const response = await postChunks(`${MOUNT}/echo`, chunks)
+            const body = await expectProblem(response, 400, 'E_BAD_REQUEST')
+            expect(body.detail).toMatch(/not valid JSON/)
+          }
+          const cut = await postChunks(`${MOUNT}/echo`, cutInsideCharacters())
+          expect(await cut.json()).toEqual({ method: 'POST', body: { note: CUT_NOTE } })
+        })
+
       it('sends the status, headers, every set-cookie and a streamed body', async () => {
         const response = await get(`${MOUNT}/stream`)
         expect(response.status).toBe(201)
@@ -1026,6 +1084,21 @@ export function adapterConformance(name: string, start: StartServer): void {
         const body = await expectProblem(await postJson('/echo', '{"trip": '), 400, 'E_BAD_REQUEST')
         expect(body.detail).toMatch(/not valid JSON/)
         expect(JSON.stringify(body)).not.toContain('"trip"')
+      })
+
+      it('refuses a JSON body that is not UTF-8 with a 400 problem, in one piece or in chunks', async () => {
+        // Latin-1's 'é' (0xE9) is no UTF-8: the frameworks' parsers read it as U+FFFD, so the
+        // app kept text the client never sent.
+        for (const chunks of notUtf8Bodies()) {
+          const body = await expectProblem(await postChunks('/echo', chunks), 400, 'E_BAD_REQUEST')
+          expect(body.detail).toMatch(/not valid JSON/)
+        }
+      })
+
+      it('takes a JSON body whose characters are cut across chunks', async () => {
+        const response = await postChunks('/echo', cutInsideCharacters())
+        expect(response.status).toBe(200)
+        expect(await response.json()).toMatchObject({ body: { note: CUT_NOTE } })
       })
 
       it('renders a body over the limit as a 413 problem', async () => {

@@ -6,25 +6,57 @@ export { PayloadTooLargeError, UnsupportedMediaTypeError } from '../../errors/in
 export const MALFORMED_JSON_MESSAGE =
   'The request body is not valid JSON; send a well-formed JSON document.'
 
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
+
+/** Whether a `content-type` declares JSON (`application/json`, `application/…+json`). */
+export function isJsonType(type: string | undefined): boolean {
+  return type !== undefined && JSON_TYPE.test(type)
+}
+
 /**
- * `parse()`, a read of the request body as JSON, with a malformed body reported as the client's
- * mistake: a {@link BadRequestError} (400). Only a body read says so; a `SyntaxError` from
- * anywhere else (the app parsing data it stored) stays a server error, rendered as a 500 and
- * logged.
+ * A UTF-8 check for a body's bytes as they arrive, in chunks cut anywhere: `check(chunk)` for
+ * each, then `check()` at the end. Either throws a {@link BadRequestError} (400) at the first
+ * byte that is not UTF-8. JSON is UTF-8 (RFC 8259): the platforms' and frameworks' lenient
+ * decoders turn such bytes into U+FFFD, so the app would read and keep text the client never
+ * sent.
  */
-export async function parseBodyJson<T>(parse: () => Promise<T>): Promise<T> {
-  try {
-    return await parse()
-  } catch (error) {
-    if (error instanceof SyntaxError)
-      throw new BadRequestError(MALFORMED_JSON_MESSAGE, { cause: error })
-    throw error
+export function utf8Check(): (chunk?: Uint8Array) => void {
+  const decoder = new TextDecoder('utf-8', { fatal: true })
+  return (chunk) => {
+    try {
+      if (chunk === undefined) decoder.decode()
+      else decoder.decode(chunk, { stream: true })
+    } catch (error) {
+      throw malformedJson(error)
+    }
   }
 }
 
-/** `request`, whose `json()` reports a malformed body as a 400 (see {@link parseBodyJson}). */
+// One decoder for whole bodies: a call without `stream` keeps no state between bodies.
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
+
+/** The JSON document in a whole request body; bytes that are not UTF-8 or not JSON are a 400. */
+export function parseJsonBytes(bytes: ArrayBuffer | Uint8Array): unknown {
+  try {
+    return JSON.parse(UTF8.decode(bytes))
+  } catch (error) {
+    throw malformedJson(error)
+  }
+}
+
+/**
+ * `request`, whose `json()` reads its bytes with {@link parseJsonBytes}: not UTF-8 or malformed
+ * is a 400.
+ */
 export function withBodyJson(request: Request): Request {
-  const json = request.json.bind(request)
-  Object.defineProperty(request, 'json', { value: () => parseBodyJson(json), configurable: true })
+  const bytes = request.arrayBuffer.bind(request)
+  Object.defineProperty(request, 'json', {
+    value: async () => parseJsonBytes(await bytes()),
+    configurable: true,
+  })
   return request
+}
+
+function malformedJson(cause: unknown): BadRequestError {
+  return new BadRequestError(MALFORMED_JSON_MESSAGE, { cause })
 }

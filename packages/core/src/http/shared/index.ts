@@ -19,10 +19,12 @@ export {
 } from './event-streams.js'
 export type { FetchHandler } from './fetch-handler.js'
 export {
+  isJsonType,
   MALFORMED_JSON_MESSAGE,
   PayloadTooLargeError,
-  parseBodyJson,
+  parseJsonBytes,
   UnsupportedMediaTypeError,
+  utf8Check,
   withBodyJson,
 } from './http-errors.js'
 export { isHttpException, normalizeHttpError } from './normalize-http-error.js'

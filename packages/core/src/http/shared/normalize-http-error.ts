@@ -68,7 +68,7 @@ export function normalizeHttpError(error: unknown): unknown {
 
 // The 4xx status of a framework's own request error (Fastify's, or http-errors' as body-parser
 // and Express raise them), else undefined. A bare SyntaxError is never one: the adapters turn a
-// body read's own into a 400 where it is thrown (parseBodyJson), so the app's parse of its
+// body read's own into a 400 where it is thrown (parseJsonBytes), so the app's parse of its
 // stored data is not taken for one.
 function frameworkStatus(error: object): number | undefined {
   const fields = error as {
