@@ -325,6 +325,28 @@ function mapRoutes(
   )
 }
 
+/**
+ * Deletes the batches that went out (`closed`) before `beforeMs`, with their items: their
+ * notification is a delivery in the ledger by then, and they hold the recipient's addresses.
+ * Open and orphaned batches stay (their items have not gone out). Returns how many batches.
+ */
+export async function pruneDigestBatches(db: Kysely<unknown>, beforeMs: number): Promise<number> {
+  const typed = db as Kysely<DigestTables>
+  const gone = typed
+    .selectFrom(DIGEST_BATCH_TABLE)
+    .select('id')
+    .where('status', '=', 'closed')
+    .where('closes_at', '<', beforeMs)
+  // Items first: a prune cut off between the two leaves batches the next one deletes.
+  await typed.deleteFrom(DIGEST_ITEM_TABLE).where('batch_id', 'in', gone).execute()
+  const result = await typed
+    .deleteFrom(DIGEST_BATCH_TABLE)
+    .where('status', '=', 'closed')
+    .where('closes_at', '<', beforeMs)
+    .executeTakeFirst()
+  return Number(result.numDeletedRows)
+}
+
 /** The migration creating the digest tables. */
 export const createDigestTables: Migration = {
   async up(db) {

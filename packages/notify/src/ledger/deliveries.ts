@@ -1,9 +1,14 @@
 import type { Database, JobDefinition, JobQueue } from '@mortar/core'
 import type { Kysely } from 'kysely'
 import type { z } from 'zod'
-import { type DigestBatchRecord, unsentDigestBatches } from '../digest/digest-store.js'
+import {
+  type DigestBatchRecord,
+  pruneDigestBatches,
+  unsentDigestBatches,
+} from '../digest/digest-store.js'
 import type { DeliveryPayload } from './delivery-dispatcher.js'
 import type { AddressSeal } from './sealed-address.js'
+import { pruneThrottle } from './throttle-counter.js'
 import type { DeliveryLedger, DeliveryListOptions, LedgerStatus } from './delivery-ledger.js'
 import type { DeliveryRecord, DeliveryStatus } from './delivery-table.js'
 
@@ -33,6 +38,7 @@ export class Deliveries {
   readonly #jobs: JobQueue
   readonly #deliverJob: JobDefinition<z.ZodType<DeliveryPayload>>
   readonly #seal: AddressSeal
+  readonly #throttleWindows: ReadonlyMap<string, number>
 
   constructor(
     ledger: DeliveryLedger,
@@ -40,12 +46,15 @@ export class Deliveries {
     jobs: JobQueue,
     deliverJob: JobDefinition<z.ZodType<DeliveryPayload>>,
     seal: AddressSeal,
+    /** Each throttled category's `windowMs`, so that `prune` knows which windows ended. */
+    throttleWindows: ReadonlyMap<string, number>,
   ) {
     this.#ledger = ledger
     this.#database = database
     this.#jobs = jobs
     this.#deliverJob = deliverJob
     this.#seal = seal
+    this.#throttleWindows = throttleWindows
   }
 
   /**
@@ -171,9 +180,17 @@ export class Deliveries {
     })
   }
 
-  /** Deletes sent, dead and suppressed deliveries last changed before `before`; returns how many. */
-  prune(before: Date): Promise<number> {
-    return this.#ledger.prune(before)
+  /**
+   * Deletes sent, dead and suppressed deliveries last changed before `before`, and with them
+   * what else the module keeps of the past: digest batches that went out before it (with their
+   * items) and throttle windows that ended before it. Returns how many deliveries.
+   */
+  async prune(before: Date): Promise<number> {
+    const deleted = await this.#ledger.prune(before)
+    const db = this.#database.kysely as Kysely<unknown>
+    await pruneDigestBatches(db, before.getTime())
+    await pruneThrottle(db, before.getTime(), this.#throttleWindows)
+    return deleted
   }
 }
 

@@ -116,11 +116,30 @@ export async function countDeliveries(
   })
 }
 
-/** Deletes windows that ended before `beforeMs`; returns how many. */
-export async function pruneThrottle(db: Kysely<unknown>, beforeMs: number): Promise<number> {
+/**
+ * Deletes the windows that ended before `beforeMs`, each by its category's window (`windows`: a
+ * throttled category's `windowMs`); a category no longer throttled counts no more, so its rows
+ * go once they started before it. Returns how many.
+ */
+export async function pruneThrottle(
+  db: Kysely<unknown>,
+  beforeMs: number,
+  windows: ReadonlyMap<string, number>,
+): Promise<number> {
+  const throttled = [...windows.keys()]
   const result = await (db as Kysely<ThrottleTables>)
     .deleteFrom(THROTTLE_TABLE)
-    .where('window_start', '<', beforeMs)
+    .where((eb) =>
+      eb.or([
+        ...[...windows].map(([category, windowMs]) =>
+          eb.and([eb('category', '=', category), eb('window_start', '<', beforeMs - windowMs)]),
+        ),
+        eb.and([
+          throttled.length === 0 ? eb.lit(true) : eb('category', 'not in', throttled),
+          eb('window_start', '<', beforeMs),
+        ]),
+      ]),
+    )
     .executeTakeFirst()
   return Number(result.numDeletedRows)
 }

@@ -104,6 +104,11 @@ export function notifyModule(options: NotifyModuleOptions): Module {
     { [ALERT_CATEGORY]: { critical: true } },
     options.categories,
   )
+  const throttleWindows = new Map(
+    Object.entries(categories).flatMap(([name, category]) =>
+      category.throttle === undefined ? [] : [[name, category.throttle.windowMs] as const],
+    ),
+  )
   const digests = digestMap(options.digests ?? [])
   const defaultLocale = options.defaultLocale ?? 'en'
   const defaultTimeZone = options.defaultTimeZone ?? 'UTC'
@@ -244,7 +249,7 @@ export function notifyModule(options: NotifyModuleOptions): Module {
       binder.bind(DELIVERIES, {
         inject: [LEDGER, DATABASE, JOBS],
         useFactory: (ledger, database, jobs) =>
-          new Deliveries(ledger, database as Database, jobs, deliverJob, seal),
+          new Deliveries(ledger, database as Database, jobs, deliverJob, seal, throttleWindows),
       })
       binder.bind(ADDRESS_SEALING, {
         inject: [DATABASE],
