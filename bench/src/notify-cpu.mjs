@@ -17,8 +17,12 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 // BENCH_CPU_PROFILE=<prefix>: CPU profiles of the last drain of each side alone (not their
 // writes), <prefix>.ledger.cpuprofile and <prefix>.jobs.cpuprofile, for Chrome's profiler.
 const PROFILE = process.env.BENCH_CPU_PROFILE
+// BENCH_HEAP_PROFILE=<prefix>: sampling heap profiles of the same drains (collected objects
+// kept: what a drain allocated, not what it left), <prefix>.<side>.heapprofile.
+const HEAP = process.env.BENCH_HEAP_PROFILE
 const profiles = {}
-const profiler = PROFILE === undefined ? undefined : new Session()
+const heapProfiles = {}
+const profiler = PROFILE === undefined && HEAP === undefined ? undefined : new Session()
 const N = Number(process.env.BENCH_NOTIFY_JOBS ?? 5_000)
 const APPLICATION = `mortar-bench-cpu-${process.pid}`
 // Clock ticks a second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux).
@@ -47,11 +51,21 @@ async function serverMicros(admin) {
 /** Runs `drain`, resolving to its client and server CPU per item (µs). */
 async function measured(admin, items, drain, side) {
   const before = await serverMicros(admin)
-  await profiler?.post('Profiler.start')
+  if (PROFILE !== undefined) await profiler.post('Profiler.start')
+  if (HEAP !== undefined) {
+    await profiler.post('HeapProfiler.startSampling', {
+      samplingInterval: 1024,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    })
+  }
   const cpu = process.cpuUsage()
   await drain()
   const used = process.cpuUsage(cpu)
-  if (profiler !== undefined) profiles[side] = (await profiler.post('Profiler.stop')).profile
+  if (PROFILE !== undefined) profiles[side] = (await profiler.post('Profiler.stop')).profile
+  if (HEAP !== undefined) {
+    heapProfiles[side] = (await profiler.post('HeapProfiler.stopSampling')).profile
+  }
   const after = await serverMicros(admin)
   return {
     client: (used.user + used.system) / items,
@@ -70,7 +84,11 @@ export async function run() {
   await admin.connect()
   const drain = () => jobs.drain({ timeoutMs: 600_000 })
   profiler?.connect()
-  await profiler?.post('Profiler.enable')
+  if (PROFILE !== undefined) {
+    await profiler.post('Profiler.enable')
+    // Every 50 µs, not the default 1 ms: a drain of 5,000 is a few hundred ms of CPU.
+    await profiler.post('Profiler.setSamplingInterval', { interval: 50 })
+  }
   try {
     const figures = await interleave(
       {
@@ -98,6 +116,9 @@ export async function run() {
     )
     for (const [side, profile] of Object.entries(profiles)) {
       writeFileSync(`${PROFILE}.${side}.cpuprofile`, JSON.stringify(profile))
+    }
+    for (const [side, profile] of Object.entries(heapProfiles)) {
+      writeFileSync(`${HEAP}.${side}.heapprofile`, JSON.stringify(profile))
     }
   } finally {
     profiler?.disconnect()

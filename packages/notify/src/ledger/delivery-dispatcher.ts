@@ -81,6 +81,7 @@ export class DeliveryDispatcher {
   readonly #throttles: Batcher<ThrottleKey, number>
   /** `recipientExists` answers being asked in this turn of the event loop, by recipient. */
   readonly #existence = new Map<string, Promise<boolean>>()
+  readonly #sends = new SendWatch()
 
   constructor(init: DeliveryDispatcherInit) {
     this.#init = init
@@ -135,25 +136,20 @@ export class DeliveryDispatcher {
     const markedChannel = channel !== undefined && channel.idempotent !== true
     // The `sending` mark this attempt holds, once it took one.
     let token: string | undefined
-    // A final result rides with the job's completion; the job is not finished without it. A
-    // marked attempt's result is written by itself, fenced by its mark: with the completion it
-    // would be lost if the job's lease passed to another run meanwhile, which, finding no
-    // result once the mark's lease passed, would send again.
-    // Not async: the usual result (no mark) is handed over at once, with no promise to wait for.
-    const finish = (
-      outcome: Omit<AttemptOutcome, 'id' | 'attempt' | 'replay'>,
-    ): Promise<void> | undefined => {
-      if (token !== undefined) return ledger.finish({ id, attempt, replay, ...outcome, token })
-      job.completeWith(ledger.results, { id, attempt, replay, ...outcome, markedChannel })
-      return undefined
-    }
 
     if (
       this.#init.recipientExists !== undefined &&
       !row.recipient_id.startsWith(ON_DEMAND_ID_PREFIX)
     ) {
       if (!(await this.#recipientExists(this.#init.recipientExists, row.recipient_id))) {
-        await finish({ status: 'suppressed', error: 'recipient deleted before delivery' })
+        await this.#finish(job, {
+          id,
+          attempt,
+          replay,
+          status: 'suppressed',
+          error: 'recipient deleted before delivery',
+          markedChannel,
+        })
         return
       }
     }
@@ -166,7 +162,14 @@ export class DeliveryDispatcher {
         ? undefined
         : await this.#throttleHold(row))
     if (suppressed !== undefined) {
-      await finish({ status: 'suppressed', error: suppressed })
+      await this.#finish(job, {
+        id,
+        attempt,
+        replay,
+        status: 'suppressed',
+        error: suppressed,
+        markedChannel,
+      })
       return
     }
     let result: ChannelResult
@@ -200,21 +203,23 @@ export class DeliveryDispatcher {
         token = mark.token
         attempt = mark.attempt
       }
-      const sent = await sendWithin(
-        bound,
+      const send = new BoundedSend(bound, job)
+      send.start(
         channel as { send: Send },
-        {
+        new OutgoingSend(
+          send,
           id,
           to,
-          message: JSON.parse(row.message) as never,
-          recipientId: row.recipient_id,
-          type: row.type,
+          JSON.parse(row.message) as never,
+          row.recipient_id,
+          row.type,
           attempt,
-        },
-        job.signal,
+        ),
+        this.#sends,
       )
-      late = sent.answer === undefined ? sent.late : undefined
-      result = sent.answer ?? {
+      const answer = await send.answer
+      late = answer === undefined ? (send.late as Promise<ChannelResult>) : undefined
+      result = answer ?? {
         status: 'transient',
         reason: `no answer within ${bound} ms (the channel's send timeout): it may have gone out`,
       }
@@ -225,7 +230,15 @@ export class DeliveryDispatcher {
 
     if (result.status === 'accepted') {
       // Awaited only when there is something to wait for: each await is a promise a delivery.
-      const recording = finish({ status: 'sent', providerMessageId: result.providerMessageId })
+      const recording = this.#finish(job, {
+        id,
+        attempt,
+        replay,
+        status: 'sent',
+        providerMessageId: result.providerMessageId,
+        token,
+        markedChannel,
+      })
       if (recording !== undefined) await recording
       if (this.#init.bus.listenerCount('notification.sent') > 0)
         await this.#publishSent(row, attempt, result.providerMessageId)
@@ -237,7 +250,18 @@ export class DeliveryDispatcher {
     // send given up) may hide an acceptance: whichever attempt sends next, be it a replay of the
     // dead delivery, counts a possible duplicate.
     const maybeSent = token !== undefined && result.status === 'transient'
-    if (final) await finish({ status: 'dead', error, maybeSent })
+    if (final) {
+      await this.#finish(job, {
+        id,
+        attempt,
+        replay,
+        status: 'dead',
+        error,
+        maybeSent,
+        token,
+        markedChannel,
+      })
+    }
     // Failed and retried: the job's completion never comes for this attempt, so it is written now;
     // not after giving up on a send, whose mark holds the delivery until its lease passes (the
     // send may still go out: a later attempt then sends it counted as a possible duplicate).
@@ -269,6 +293,22 @@ export class DeliveryDispatcher {
     if ('retryAfterMs' in result && result.retryAfterMs !== undefined)
       throw new RetryLaterJobError(reason, { retryAfterMs: result.retryAfterMs })
     throw new RetryDeliveryError(reason)
+  }
+
+  /**
+   * Records an attempt's final result. A marked attempt's result is written by itself, fenced by
+   * its mark: with the job's completion it would be lost if the job's lease passed to another
+   * run meanwhile, which, finding no result once the mark's lease passed, would send again.
+   * Any other rides with the job's completion (the job is not finished without it), handed
+   * over with no promise to wait for: a method, not a closure made per delivery.
+   */
+  #finish(
+    job: Pick<JobContext, 'completeWith'>,
+    outcome: AttemptOutcome,
+  ): Promise<void> | undefined {
+    if (outcome.token !== undefined) return this.#init.ledger.finish(outcome)
+    job.completeWith(this.#init.ledger.results, outcome)
+    return undefined
   }
 
   /**
@@ -410,71 +450,111 @@ export class DeliveryDispatcher {
 type Send = (outgoing: Outgoing<never>) => Promise<ChannelResult>
 
 /**
- * The channel's `answer`, or none when none came within `bound` ms or the job's signal aborted
- * first; `late` is the answer whenever it comes. The signal the channel is given aborts then
- * too; it is made when the channel first reads it, so a send pays a timer and a listener: a
- * composite signal of the job's and a timeout signal cost more than the rest of a no-op
- * delivery's handler, its timer left behind for `bound` ms.
+ * The bounds of a dispatcher's sends. A send answered within the turn of the event loop it
+ * started in (the inbox, a no-op channel) pays for no timer and no listener: a timer, a listener
+ * on the job's signal and their removal cost more than the rest of such a delivery's handler.
+ * Those still waiting when the turn ends get them, in one pass, the timer for what is left of
+ * their bound.
  */
-function sendWithin(
-  bound: number,
-  channel: { send: Send },
-  outgoing: Omit<Outgoing<never>, 'signal'>,
-  job: AbortSignal,
-): Promise<{ readonly answer: ChannelResult | undefined; readonly late: Promise<ChannelResult> }> {
-  return new Promise((resolve) => new BoundedSend(bound, channel, outgoing, job, resolve))
+class SendWatch {
+  #started: BoundedSend[] = []
+
+  /** Watches `send` from the end of this turn, unless it settled by then. */
+  add(send: BoundedSend): void {
+    if (this.#started.push(send) === 1) setImmediate(this.#watchStarted)
+  }
+
+  readonly #watchStarted = (): void => {
+    const started = this.#started
+    this.#started = []
+    for (const send of started) send.watch()
+  }
 }
 
 /**
- * One send of {@link sendWithin}: the job's abort listener (`handleEvent`) and the timer's
- * argument, so a send makes no closures of its own (each one, named by the build, is garbage a
- * delivery).
+ * What a channel is given for one send: the signal is made when the channel first reads it (a
+ * send that never reads it pays for none), aborted when the send is given up.
+ */
+class OutgoingSend implements Outgoing<never> {
+  readonly #send: BoundedSend
+
+  constructor(
+    send: BoundedSend,
+    readonly id: string,
+    readonly to: string,
+    readonly message: never,
+    readonly recipientId: string,
+    readonly type: string,
+    readonly attempt: number,
+  ) {
+    this.#send = send
+  }
+
+  get signal(): AbortSignal {
+    return this.#send.signal()
+  }
+}
+
+/**
+ * One send, bounded: `answer` is the channel's answer, or `undefined` when none came within
+ * `bound` ms or the job's signal aborted first (the channel's signal then aborts too); `late` is
+ * the answer whenever it comes. The job's abort listener is the send itself (`handleEvent`) and
+ * the timer's argument too, so a send makes no closures of its own beyond its promises' (each
+ * one, named by the build, is garbage a delivery).
  */
 class BoundedSend {
-  readonly #job: AbortSignal
-  readonly #late: Promise<ChannelResult>
-  readonly #timer: NodeJS.Timeout
-  #resolve:
-    | ((sent: { answer: ChannelResult | undefined; late: Promise<ChannelResult> }) => void)
-    | undefined
+  readonly answer: Promise<ChannelResult | undefined>
+  late: Promise<ChannelResult> | undefined
+  readonly #job: Pick<JobContext, 'signal'>
+  readonly #deadline: number
+  #resolve: ((answer: ChannelResult | undefined) => void) | undefined
+  #timer: NodeJS.Timeout | undefined
+  /** The job's signal, once listened to. */
+  #jobSignal: AbortSignal | undefined
   #controller: AbortController | undefined
   #stopped: { readonly reason: unknown } | undefined
 
-  constructor(
-    bound: number,
-    channel: { send: Send },
-    outgoing: Omit<Outgoing<never>, 'signal'>,
-    job: AbortSignal,
-    resolve: (sent: { answer: ChannelResult | undefined; late: Promise<ChannelResult> }) => void,
-  ) {
+  constructor(bound: number, job: Pick<JobContext, 'signal'>) {
     this.#job = job
-    this.#resolve = resolve
-    // Aborted already: the channel's signal is aborted before it first sees it.
-    if (job.aborted) this.#stopped = { reason: job.reason }
-    const send = this
-    const given: Outgoing<never> = {
-      ...outgoing,
-      get signal(): AbortSignal {
-        return send.#signal()
-      },
-    }
+    this.#deadline = performance.now() + bound
+    this.answer = new Promise((resolve) => {
+      this.#resolve = resolve
+    })
+  }
+
+  /** Sends `outgoing` (made for this send) through `channel`, watched by `watch`. */
+  start(channel: { send: Send }, outgoing: OutgoingSend, watch: SendWatch): void {
     let late: Promise<ChannelResult>
     try {
-      late = Promise.resolve(channel.send(given)).then(undefined, threw)
+      late = Promise.resolve(channel.send(outgoing)).then(undefined, threw)
     } catch (error) {
       late = Promise.resolve(threw(error))
     }
-    this.#late = late
-    // Unref'd, as AbortSignal.timeout's: a send's bound alone keeps no process alive.
-    this.#timer = setTimeout(timeUp, bound, this).unref()
-    if (this.#stopped !== undefined) this.#settle(undefined)
-    else job.addEventListener('abort', this, { once: true })
+    this.late = late
     late.then((answer) => this.#settle(answer))
+    watch.add(this)
+  }
+
+  /**
+   * From the end of the turn the send started in: unless answered, given up at its bound (a
+   * timer for what is left of it) or when the job's signal aborts (now, if it did already).
+   */
+  watch(): void {
+    if (this.#resolve === undefined) return
+    const signal = this.#job.signal
+    if (signal.aborted) {
+      this.stop(signal.reason)
+      return
+    }
+    this.#jobSignal = signal
+    signal.addEventListener('abort', this, { once: true })
+    // Unref'd, as AbortSignal.timeout's: a send's bound alone keeps no process alive.
+    this.#timer = setTimeout(timeUp, Math.max(0, this.#deadline - performance.now()), this).unref()
   }
 
   /** The job's signal aborted. */
   handleEvent(): void {
-    this.stop(this.#job.reason)
+    this.stop(this.#job.signal.reason)
   }
 
   stop(reason: unknown): void {
@@ -484,10 +564,13 @@ class BoundedSend {
     this.#settle(undefined)
   }
 
-  #signal(): AbortSignal {
+  /** The channel's signal: aborted when the send is given up, or at once if the job's was. */
+  signal(): AbortSignal {
     if (this.#controller === undefined) {
       this.#controller = new AbortController()
-      if (this.#stopped !== undefined) this.#controller.abort(this.#stopped.reason)
+      const job = this.#job.signal
+      if (this.#stopped === undefined && job.aborted) this.stop(job.reason)
+      else if (this.#stopped !== undefined) this.#controller.abort(this.#stopped.reason)
     }
     return this.#controller.signal
   }
@@ -496,9 +579,9 @@ class BoundedSend {
     const resolve = this.#resolve
     if (resolve === undefined) return
     this.#resolve = undefined
-    clearTimeout(this.#timer)
-    this.#job.removeEventListener('abort', this)
-    resolve({ answer, late: this.#late })
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#jobSignal?.removeEventListener('abort', this)
+    resolve(answer)
   }
 }
 

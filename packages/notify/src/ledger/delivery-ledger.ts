@@ -301,15 +301,16 @@ export class DeliveryLedger {
     if (carried !== undefined) {
       return carried.map((found) => {
         if (found === null) return undefined
-        const { preferences, ...row } = found
+        const { preferences } = found
         return {
-          row,
+          // As read, its `preferences` with it: a copy without them was garbage a delivery.
+          row: found,
           // Most recipients stored no choice: no grouping made for them.
           preferences:
             preferences.length === 0
               ? NO_PREFERENCES
-              : (groupByOwner(preferences.map((choice) => ({ owner: row.id, ...choice }))).get(
-                  row.id,
+              : (groupByOwner(preferences.map((choice) => ({ owner: found.id, ...choice }))).get(
+                  found.id,
                 ) ?? NO_PREFERENCES),
         }
       })

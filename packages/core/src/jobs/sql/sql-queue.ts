@@ -666,17 +666,15 @@ function compareIds(a: string, b: string): number {
 }
 
 function claimed(row: JobRow): ClaimedJob {
-  const job = {
-    id: String(row.id),
-    name: row.name,
-    payload: row.payload,
-    attempt: Number(row.attempts),
-    maxAttempts: Number(row.max_attempts),
-  }
-  if (row.carried === undefined) return job
-  const carried = exactJson(row.carried)
   // Not carried (prepare reads with the driver's types) rather than rounded.
-  return carried === undefined ? job : { ...job, carried }
+  // One object either way: a copy with the carried value added was garbage a job.
+  const carried = row.carried === undefined ? undefined : exactJson(row.carried)
+  const id = String(row.id)
+  const attempt = Number(row.attempts)
+  const maxAttempts = Number(row.max_attempts)
+  return carried === undefined
+    ? { id, name: row.name, payload: row.payload, attempt, maxAttempts }
+    : { id, name: row.name, payload: row.payload, attempt, maxAttempts, carried }
 }
 
 // A run of 16 digits (points between them allowed): where a number may have more significant

@@ -20,9 +20,30 @@ export interface CompletionEntry {
   readonly value: unknown
 }
 
+/** What a definition's `prepare` gives the jobs of one claim: its promise, then its values. */
+export class PreparedBatch {
+  readonly promise: Promise<readonly unknown[]>
+  /**
+   * The values once `promise` resolved: a job that starts then (most of a claim's jobs start
+   * after its `prepare`) takes its own at once, with no promise and no callbacks of its own.
+   */
+  values: readonly unknown[] | undefined
+
+  constructor(promise: Promise<readonly unknown[]>) {
+    this.promise = promise
+    // Seen when a job starts; jobs given back before then never look.
+    promise.then(
+      (values) => {
+        this.values = values
+      },
+      () => {},
+    )
+  }
+}
+
 /** A job's value from its definition's `prepare`: item `index` of what it gave the claim's jobs. */
 export interface PreparedValue {
-  readonly values: Promise<readonly unknown[]>
+  readonly batch: PreparedBatch
   readonly index: number
 }
 
@@ -51,6 +72,9 @@ export class JobExecution implements JobContext {
   #logger: Logger | undefined
   #interrupt: ((error: unknown) => void) | undefined
   #timer: NodeJS.Timeout | undefined
+  #timeout: number | undefined
+  /** When its timeout passes, by `performance.now()`. */
+  #deadline: number | undefined
   #completion: CompletionEntry[] | undefined
 
   constructor(job: ClaimedJob, host: ExecutionHost) {
@@ -111,15 +135,9 @@ export class JobExecution implements JobContext {
     return new Promise<void>((resolve, reject) => {
       this.#interrupt = reject
       if (definition.timeout !== undefined) {
-        this.#timer = setTimeout(() => {
-          this.interrupt(
-            new JobError(
-              'E_JOB_TIMEOUT',
-              `Job '${this.name}' (id ${this.id}) ran past its timeout of ${definition.timeout} ms.`,
-            ),
-          )
-        }, definition.timeout)
-        this.#timer.unref()
+        this.#timeout = definition.timeout
+        this.#deadline = performance.now() + definition.timeout
+        timeAtTurnEnd(this)
       }
       const settle = (error?: unknown): void => {
         this.#stopTimer()
@@ -145,8 +163,9 @@ export class JobExecution implements JobContext {
         }
       }
       if (prepared === undefined) start(undefined)
+      else if (prepared.batch.values !== undefined) start(prepared.batch.values[prepared.index])
       else
-        prepared.values.then(
+        prepared.batch.promise.then(
           (values) => start(values[prepared.index]),
           (error) =>
             settle(error ?? new Error(`Job '${this.name}': prepare rejected with nothing.`)),
@@ -180,7 +199,28 @@ export class JobExecution implements JobContext {
     interrupt(error)
   }
 
+  /**
+   * Sets the timer of its timeout, for what is left of it, unless it finished already: called at
+   * the end of the turn of the event loop it started in (see `timeAtTurnEnd`).
+   */
+  startTimer(): void {
+    if (this.#interrupt === undefined || this.#deadline === undefined) return
+    this.#timer = setTimeout(timedOut, Math.max(0, this.#deadline - performance.now()), this)
+    this.#timer.unref()
+  }
+
+  /** The attempt ran past its timeout. */
+  timedOut(): void {
+    this.interrupt(
+      new JobError(
+        'E_JOB_TIMEOUT',
+        `Job '${this.name}' (id ${this.id}) ran past its timeout of ${this.#timeout} ms.`,
+      ),
+    )
+  }
+
   #stopTimer(): void {
+    this.#deadline = undefined
     if (this.#timer === undefined) return
     clearTimeout(this.#timer)
     this.#timer = undefined
@@ -205,6 +245,28 @@ export class JobExecution implements JobContext {
     }
     return this.#context
   }
+}
+
+/**
+ * Attempts with a timeout started in this turn of the event loop. Their timers are set at its
+ * end, in one pass, for those still running: most attempts of a short job end within the turn
+ * they start in, and a timer set and cleared for each of them cost more than the rest of its
+ * bookkeeping. The timer counts from the attempt's start, so its timeout is unchanged.
+ */
+let startedThisTurn: JobExecution[] = []
+
+function timeAtTurnEnd(execution: JobExecution): void {
+  if (startedThisTurn.push(execution) === 1) setImmediate(startTimers)
+}
+
+function startTimers(): void {
+  const started = startedThisTurn
+  startedThisTurn = []
+  for (const execution of started) execution.startTimer()
+}
+
+function timedOut(execution: JobExecution): void {
+  execution.timedOut()
 }
 
 function checkProgress(name: string, value: JobProgress): JsonValue {

@@ -23,7 +23,12 @@ import type {
   FailOutcome,
   QueueAdapter,
 } from '../queue-adapter.js'
-import { type CompletionEntry, JobExecution, type PreparedValue } from './job-execution.js'
+import {
+  type CompletionEntry,
+  JobExecution,
+  PreparedBatch,
+  type PreparedValue,
+} from './job-execution.js'
 
 /** How a worker runs: its share of the machine and its timings. */
 export interface WorkerSettings {
@@ -378,12 +383,11 @@ export class Worker {
       }
     }
     for (const [definition, { ids, payloads, carried }] of groups) {
-      const values = this.#prepareValues(definition, payloads, carried)
-      // Seen when a job starts; jobs given back before then never look. The jobs share the one
-      // promise (each its index): a promise of its own per job was garbage for every job.
-      values.catch(() => {})
-      for (const [index, id] of ids.entries()) {
-        this.#prepared.set(id, { payload: payloads[index], values, index })
+      // The jobs share the one batch (each its index): a promise of its own per job was garbage
+      // for every job.
+      const batch = new PreparedBatch(this.#prepareValues(definition, payloads, carried))
+      for (let index = 0; index < ids.length; index++) {
+        this.#prepared.set(ids[index] as string, { payload: payloads[index], batch, index })
       }
     }
   }
