@@ -11,7 +11,7 @@ import { mailChannel } from '../channels/mail/mail-channel.js'
 import { NOTIFIER } from '../module/notify-tokens.js'
 import { Notification } from '../notification/notification.js'
 import { commentDigest } from '../test-support/comment-digest.js'
-import { notifyTestApp } from '../test-support/notify-test-app.js'
+import { startedNotifyTestApp } from '../test-support/notify-test-app.js'
 import { unsentDigestBatches } from './digest-store.js'
 
 /** A comment that goes out in the digest, keyed by its id: a retried handler notifies it again. */
@@ -38,16 +38,13 @@ for (const engine of testEngines()) {
 
     beforeAll(async () => {
       database = await privateDatabaseUrl(engine)
-      app = notifyTestApp(
+      app = await startedNotifyTestApp(
         {
           channels: [mailChannel({ from: 'shop@example.com', transport: mailbox })],
           digests: [commentDigest],
         },
         database.url,
       )
-      await app.migrate()
-      app.clock.set('2026-06-01T10:00:00Z')
-      await app.start()
     })
     afterAll(async () => {
       await app?.stop()
