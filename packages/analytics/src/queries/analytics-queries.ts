@@ -12,6 +12,7 @@ import {
   boundedList,
   describeArgument,
   EVENTS_FROM,
+  mysqlExactText,
   nameArgument,
   Params,
   type PendingBatch,
@@ -703,7 +704,7 @@ function dwellSql(
     if (engine === 'postgres') return `(e.properties ->> ${params.add(key)})`
     const path = params.add(`$.${JSON.stringify(key)}`)
     return engine === 'mysql'
-      ? `json_unquote(json_extract(e.properties, ${path}))`
+      ? mysqlExactText(`json_unquote(json_extract(e.properties, ${path}))`)
       : `json_extract(e.properties, ${path})`
   }
   const [page, beat, leave] = ['$page', '$heartbeat', '$page_leave'].map((name) => params.add(name))
