@@ -12,6 +12,7 @@ import {
   boundedList,
   describeArgument,
   EVENTS_FROM,
+  mysqlExactText,
   nameArgument,
   Params,
   type PendingBatch,
@@ -703,7 +704,7 @@ function dwellSql(
     if (engine === 'postgres') return `(e.properties ->> ${params.add(key)})`
     const path = params.add(`$.${JSON.stringify(key)}`)
     return engine === 'mysql'
-      ? `json_unquote(json_extract(e.properties, ${path}))`
+      ? mysqlExactText(`json_unquote(json_extract(e.properties, ${path}))`)
       : `json_extract(e.properties, ${path})`
   }
   const [page, beat, leave] = ['$page', '$heartbeat', '$page_leave'].map((name) => params.add(name))
@@ -711,8 +712,7 @@ function dwellSql(
   const isView = `e.name = ${page} and e.occurred_at < ${to}`
   const id = engine === 'postgres' ? 'e.id::text' : 'e.id'
   const view = `case when e.name = ${page} then ${id} else ${field('pageViewId')} end`
-  // Integer division on every engine (node:sqlite binds a number as a real): a literal of the
-  // configured whole number of milliseconds.
+  // Integer division on every engine: a literal of the configured whole number of milliseconds.
   const interval = String(intervalMs)
   const div = engine === 'mysql' ? 'div' : '/'
   const events = `select e.name, e.occurred_at as at, ${view} as view, case when ${isView} then ${field('path')} end as path, case when e.name = ${beat} then ${field('seq')} end as seq, max(case when ${isView} then e.occurred_at end) over (partition by ${view}) as opened from ${EVENTS_FROM} where e.occurred_at >= ${params.add(range.from)} and e.occurred_at < ${params.add(range.to + 6 * 3_600_000)} and e.name in (${page}, ${beat}, ${leave})`

@@ -1,4 +1,4 @@
-import type { DatabaseEngine } from '@mortar/core'
+import { type DatabaseEngine, exactTextType } from '@mortar/core'
 import { CompiledQuery, type Kysely } from 'kysely'
 import { AnalyticsQueryError } from '../errors.js'
 import { isStorable } from '../storage/storable-text.js'
@@ -152,13 +152,22 @@ function toPositional(text: string): Positional {
   return known
 }
 
-/** A statement built as text with {@link Params}, compiled for the engine. */
+/**
+ * A statement built as text with {@link Params}, compiled for the engine. node:sqlite binds every
+ * JavaScript number as a real, so on SQLite a whole number is bound as a bigint: arithmetic on
+ * it is then integer arithmetic, as on the other engines. Bound as a real, the series' quarter
+ * hour `(occurred_at - origin) / 900000` was fractional and grouped every distinct time apart,
+ * so a series read a row per event.
+ */
 export function compile(engine: DatabaseEngine, text: string, params: Params): CompiledQuery {
   if (engine === 'postgres') return CompiledQuery.raw(text, params.values)
   const { sql, order } = toPositional(text)
+  const values = order.map((index) => params.values[index] as SqlValue)
   return CompiledQuery.raw(
     sql,
-    order.map((index) => params.values[index]),
+    engine === 'sqlite'
+      ? values.map((value) => (Number.isSafeInteger(value) ? BigInt(value) : value))
+      : values,
   )
 }
 
@@ -209,11 +218,22 @@ function wholePropertySql(engine: DatabaseEngine, key: string, params: Params): 
   const path = params.add(`$.${JSON.stringify(key)}`)
   if (engine === 'mysql') {
     // MariaDB keeps the document as text: a number reads back as written.
-    return `(case when json_type(json_extract(e.properties, ${path})) in ('STRING', 'INTEGER', 'DOUBLE', 'BOOLEAN') then json_unquote(json_extract(e.properties, ${path})) end)`
+    return mysqlExactText(
+      `(case when json_type(json_extract(e.properties, ${path})) in ('STRING', 'INTEGER', 'DOUBLE', 'BOOLEAN') then json_unquote(json_extract(e.properties, ${path})) end)`,
+    )
   }
   // SQLite: json_extract gives 1 for true and numbers as SQL numbers, whose text is SQLite's
   // ('1.0e+21', '1.0e-06', 15 digits past 2^63); `->` gives a number's JSON text as written.
   return `(case json_type(e.properties, ${path}) when 'true' then 'true' when 'false' then 'false' when 'object' then null when 'array' then null when 'integer' then e.properties -> ${path} when 'real' then e.properties -> ${path} else cast(json_extract(e.properties, ${path}) as text) end)`
+}
+
+/**
+ * A MariaDB text expression compared exactly. JSON_UNQUOTE's text has the PAD SPACE collation
+ * `utf8mb4_bin`, so 'tea' equalled 'tea ': a filter on one counted both, and grouping merged
+ * them (in top lists, rollups and dwell paths), where PostgreSQL and SQLite keep them apart.
+ */
+export function mysqlExactText(text: string): string {
+  return `cast(${text} as ${exactTextType('mysql', 'char')})`
 }
 
 /**
