@@ -272,6 +272,24 @@ export function firstChars(text: string, max: number): string {
   return text.slice(0, units)
 }
 
+/**
+ * Orders texts by code point, as SQL orders them (PostgreSQL's "C", SQLite's BINARY, MariaDB's
+ * `_bin`: UTF-8 bytes), so a tie ranks alike from the rollups and in SQL. JavaScript's `<`
+ * compares UTF-16 units, which put a character past U+FFFF (a surrogate) before U+E000..U+FFFF.
+ */
+export function compareCodePoints(a: string, b: string): number {
+  const shorter = Math.min(a.length, b.length)
+  for (let i = 0; i < shorter; i++) {
+    const x = a.charCodeAt(i)
+    const y = b.charCodeAt(i)
+    if (x === y) continue
+    const xs = x >= 0xd800 && x <= 0xdfff
+    const ys = y >= 0xd800 && y <= 0xdfff
+    return xs === ys ? x - y : xs ? 1 : -1
+  }
+  return a.length - b.length
+}
+
 /** A scalar as the rollups store it. */
 export function scalarText(value: unknown): string | undefined {
   if (typeof value === 'string') return firstChars(value, MAX_VALUE_CHARS)
