@@ -5,9 +5,11 @@
 // a time (BullMQ's `getNextJob`, as core's engine claims), reads their delivery rows in one
 // prepared statement (only a still queued row is sent), makes the no-op sends, and hands the
 // batch on to be finished: its results written durably to the rows in one statement, then each
-// job completed in Redis, fetching the next job as BullMQ's own worker does. One batch is
-// finished at a time, the batches sent meanwhile merged into the next, while the worker takes
-// and reads the next. No implementation that keeps the ledger's guarantees on BullMQ (a job that
+// job completed in Redis, fetching the next job as BullMQ's own worker does. A claim's read is
+// under way while the next claim is taken (as core's worker claims ahead of its running jobs),
+// one batch is finished at a time, the batches sent meanwhile merged into the next (waiting for
+// each read before the next claim ran 0.81-0.92 times as fast, side by side at load 13-14).
+// No implementation that keeps the ledger's guarantees on BullMQ (a job that
 // runs twice sends once; the result durable before its job completes) does less a delivery; this
 // one pays nothing else (no preferences, no events, no validation, no async context, no relay).
 import { randomUUID } from 'node:crypto'
@@ -121,6 +123,9 @@ export function rawBullmqLedgerSide(url, connection, prefix) {
           }
           completing = undefined
         }
+        // The claim read and sent once the next claim is taken: a claim's read overlaps the next
+        // claim's round trip to Redis.
+        let reading
         while (done < total) {
           const jobs = fetched.splice(0, concurrency)
           if (jobs.length < concurrency) {
@@ -132,25 +137,35 @@ export function rawBullmqLedgerSide(url, connection, prefix) {
             for (const job of got) if (job) jobs.push(job)
           }
           full = jobs.length === concurrency
-          if (jobs.length === 0) {
+          if (jobs.length === 0 && reading === undefined) {
             // The rest are with the completion in flight, or fetched by it.
             if (completing === undefined) throw new Error(`the ceiling sent ${done} of ${total}`)
             await completing
             continue
           }
           // One read for the claim's rows: only those still to send come back.
-          const { rows } = await reader.query({
-            name: 'ceiling_read',
-            text: READ,
-            values: [jobs.map((job) => job.data.id)],
-          })
-          for (const row of rows) {
-            noop(row.address, JSON.parse(row.message).text)
-            sent()
-            done += 1
+          const next =
+            jobs.length === 0
+              ? undefined
+              : {
+                  jobs,
+                  read: reader.query({
+                    name: 'ceiling_read',
+                    text: READ,
+                    values: [jobs.map((job) => job.data.id)],
+                  }),
+                }
+          if (reading !== undefined) {
+            const { rows } = await reading.read
+            for (const row of rows) {
+              noop(row.address, JSON.parse(row.message).text)
+              sent()
+              done += 1
+            }
+            pending.push(...reading.jobs)
+            completing ??= complete()
           }
-          pending.push(...jobs)
-          completing ??= complete()
+          reading = next
         }
         const seconds = (performance.now() - started) / 1_000
         await window?.end()

@@ -1,11 +1,12 @@
-// The per-person ordered folds behind funnel (on MariaDB) and retention: plain functions over
-// ordered events, tested through the queries on every engine (funnel.property, fixture tests).
+// The per-person ordered folds behind the funnel and retention on MariaDB: plain functions over
+// ordered rows, tested through the queries on every engine (funnel.property, retention.property,
+// fixture tests).
 
 /** One event as the folds read it, in `(occurredAt, id)` order. */
 export interface FoldEvent {
   readonly at: number
   readonly actor: string
-  /** Indexes of the steps (funnel) or roles (retention) this event matches. */
+  /** Indexes of the steps this event matches. */
   readonly matches: readonly number[]
 }
 
@@ -52,62 +53,56 @@ export async function foldFunnel(
   return reached
 }
 
-/** One cohort of {@link foldRetention}. */
-export interface CohortCount {
-  /** Index of the cohort's period among `bounds`. */
-  readonly period: number
-  readonly size: number
-  /** `returned[k]`: people of the cohort with a return event in the k-th period after theirs (k ≥ 1); `returned[0]` is the size. */
-  readonly returned: number[]
+/** A row of a retention's events, as the query reads it (numbers may come back as text). */
+export interface RetentionRow {
+  readonly actor: string
+  readonly at: number | string
+  /** 1 for a cohort event inside the range. */
+  readonly c: number | string
+  /** 1 for a returning event. */
+  readonly r: number | string
+  /** The number of its local period. */
+  readonly pa: number | string
 }
 
 /**
- * Retention by cohort. A person's cohort is the period of their first cohort event (role 0)
- * inside `[bounds[0], bounds[cohorts])`. They count as returned in period k ≥ 1 after it when
- * they did a return event (role 1) inside that period, after their cohort event. `bounds` are
- * period starts (local days or weeks), `cohorts + periods` of them plus the end.
+ * Retention from rows sorted by person, then time: for each cohort period `cp` and period `pa`
+ * up to `reach` after it, how many people whose first cohort event fell in `cp` did something
+ * in `pa` (`pa = cp` counts the cohort): the cohort event, or a returning event after it. Memory
+ * holds one person and the answer, however many rows stream in.
  */
-export function foldRetention(
-  events: Iterable<FoldEvent>,
-  bounds: readonly number[],
-  cohorts: number,
-  periods: number,
-): CohortCount[] {
-  const first = new Map<string, { at: number; period: number; returned: Set<number> }>()
-  const periodOf = (at: number): number => {
-    let lo = 0
-    let hi = bounds.length - 1
-    if (at < (bounds[0] as number) || at >= (bounds[hi] as number)) return -1
-    while (hi - lo > 1) {
-      const mid = (lo + hi) >> 1
-      if (at >= (bounds[mid] as number)) lo = mid
-      else hi = mid
-    }
-    return lo
+export async function foldRetention(
+  rows: AsyncIterable<RetentionRow>,
+  reach: number,
+): Promise<{ readonly cp: number; readonly pa: number; readonly n: number }[]> {
+  const counts = new Map<number, Map<number, number>>()
+  let actor: string | undefined
+  let first: { readonly at: number; readonly cp: number } | undefined
+  const seen = new Set<number>()
+  const close = (): void => {
+    if (first === undefined) return
+    const cohort = counts.get(first.cp) ?? new Map<number, number>()
+    counts.set(first.cp, cohort)
+    for (const pa of seen) cohort.set(pa, (cohort.get(pa) ?? 0) + 1)
   }
-  for (const event of events) {
-    const period = periodOf(event.at)
-    if (period < 0) continue
-    let person = first.get(event.actor)
-    if (event.matches.includes(1) && person !== undefined && event.at > person.at) {
-      const k = period - person.period
-      if (k >= 1 && k <= periods) person.returned.add(k)
+  for await (const row of rows) {
+    if (row.actor !== actor) {
+      close()
+      actor = row.actor
+      first = undefined
+      seen.clear()
     }
-    if (event.matches.includes(0) && person === undefined && period < cohorts) {
-      person = { at: event.at, period, returned: new Set() }
-      first.set(event.actor, person)
+    const at = Number(row.at)
+    const pa = Number(row.pa)
+    if (first === undefined) {
+      if (Number(row.c) === 1) {
+        first = { at, cp: pa }
+        seen.add(pa)
+      }
+    } else if (Number(row.r) === 1 && at > first.at && pa - first.cp <= reach) {
+      seen.add(pa)
     }
   }
-  const result: CohortCount[] = Array.from({ length: cohorts }, (_, period) => ({
-    period,
-    size: 0,
-    returned: new Array<number>(periods + 1).fill(0),
-  }))
-  for (const person of first.values()) {
-    const cohort = result[person.period] as CohortCount
-    ;(cohort as { size: number }).size++
-    cohort.returned[0] = (cohort.returned[0] as number) + 1
-    for (const k of person.returned) cohort.returned[k] = (cohort.returned[k] as number) + 1
-  }
-  return result
+  close()
+  return [...counts].flatMap(([cp, cohort]) => [...cohort].map(([pa, n]) => ({ cp, pa, n })))
 }

@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { defineEvents } from '../catalog/define-events.js'
-import { type EngineApp, startEngineApp } from '../testing/engine-app.js'
+import { clearEvents, type EngineApp, startEngineApp, storedEvents } from '../testing/engine-app.js'
 
 const events = defineEvents({
   a: z.object({ tag: z.string() }),
@@ -80,8 +80,7 @@ for (const engine of testEngines()) {
           fc.integer({ min: 1, max: 20 }),
           fc.integer({ min: 1, max: 15 }),
           async (tracked, steps, fromMinute, minutes, windowMinutes) => {
-            await subject.db.deleteFrom('mortar_analytics_event').execute()
-            await subject.db.deleteFrom('mortar_analytics_batch').execute()
+            await clearEvents(subject.db)
             for (const event of tracked) {
               subject.analytics.track(
                 event.name,
@@ -103,22 +102,16 @@ for (const engine of testEngines()) {
             }
             // Half a millisecond over: times are whole milliseconds, the bound is the same.
             const windowMs = windowMinutes * MINUTE + 0.5
-            const stored = await subject.db
-              .selectFrom('mortar_analytics_event')
-              .select(['occurred_at', 'name', 'user_id', 'anonymous_id', 'properties'])
-              .orderBy('occurred_at')
-              .orderBy('id')
-              .execute()
-            const rows = stored.flatMap((row) => {
-              const actor = row.user_id ?? row.anonymous_id
+            const rows = (await storedEvents(subject.db)).flatMap((row) => {
+              const actor = row.userId ?? row.anonymousId
               if (actor === null) return []
-              const { tag } = (
-                typeof row.properties === 'string' ? JSON.parse(row.properties) : row.properties
-              ) as { tag: string }
               const matches = steps.flatMap((step, k) =>
-                step.event === row.name && (step.tag === undefined || step.tag === tag) ? [k] : [],
+                step.event === row.name &&
+                (step.tag === undefined || step.tag === row.properties.tag)
+                  ? [k]
+                  : [],
               )
-              return [{ at: Number(row.occurred_at), actor, matches }]
+              return [{ at: row.at, actor, matches }]
             })
             const answer = await subject.analytics.funnel(
               steps.map((step) => ({

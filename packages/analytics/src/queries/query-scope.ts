@@ -152,13 +152,22 @@ function toPositional(text: string): Positional {
   return known
 }
 
-/** A statement built as text with {@link Params}, compiled for the engine. */
+/**
+ * A statement built as text with {@link Params}, compiled for the engine. node:sqlite binds every
+ * JavaScript number as a real, so on SQLite a whole number is bound as a bigint: arithmetic on
+ * it is then integer arithmetic, as on the other engines. Bound as a real, the series' quarter
+ * hour `(occurred_at - origin) / 900000` was fractional and grouped every distinct time apart,
+ * so a series read a row per event.
+ */
 export function compile(engine: DatabaseEngine, text: string, params: Params): CompiledQuery {
   if (engine === 'postgres') return CompiledQuery.raw(text, params.values)
   const { sql, order } = toPositional(text)
+  const values = order.map((index) => params.values[index] as SqlValue)
   return CompiledQuery.raw(
     sql,
-    order.map((index) => params.values[index]),
+    engine === 'sqlite'
+      ? values.map((value) => (Number.isSafeInteger(value) ? BigInt(value) : value))
+      : values,
   )
 }
 

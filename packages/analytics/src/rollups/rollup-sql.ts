@@ -62,6 +62,26 @@ export function dayNumberSql(
   return `(${shifted} / 86400000 - (${shifted} % 86400000 < 0))`
 }
 
+/** The local day of `ms` in `timeZone` as a day number (days since 1970-01-01), as {@link dayNumberSql} computes it. */
+export function dayNumber(ms: number, timeZone: string): number {
+  return Math.floor((ms + zoneOffset(ms, timeZone)) / DAY)
+}
+
+/**
+ * SQL giving the ISO week (Monday to Sunday) of a day number as a week number: 1970-01-01 was a
+ * Thursday, so three days on every Monday starts a multiple of seven.
+ */
+export function weekNumberSql(engine: DatabaseEngine, dayNumber: string): string {
+  if (engine === 'postgres') return `floor((${dayNumber} + 3) / 7.0)::int`
+  if (engine === 'mysql') return `floor((${dayNumber} + 3) / 7)`
+  return `((${dayNumber} + 3) / 7 - ((${dayNumber} + 3) % 7 < 0))`
+}
+
+/** The week number of a day number, as {@link weekNumberSql} computes it. */
+export function weekNumber(dayNumber: number): number {
+  return Math.floor((dayNumber + 3) / 7)
+}
+
 /** SQL formatting a day number as `2026-03-01`, as {@link dayText} does. */
 export function dayTextSql(engine: DatabaseEngine, dayNumber: string): string {
   if (engine === 'postgres') return `to_char(date '1970-01-01' + (${dayNumber})::int, 'YYYY-MM-DD')`

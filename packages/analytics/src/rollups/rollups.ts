@@ -32,8 +32,7 @@ import {
 } from '../storage/analytics-tables.js'
 import { markChangedLists, markNeighbourLists, rebuildStaleLists } from './also-lists.js'
 import type { ItemKind, RollupPlan } from './rollup-config.js'
-import { arrayItemsSql, dayNumberSql, dayText, dayTextSql } from './rollup-sql.js'
-import { zoneOffset } from '../time/zoned-time.js'
+import { arrayItemsSql, dayNumber, dayNumberSql, dayText, dayTextSql } from './rollup-sql.js'
 
 /** What one `rollup()` did. */
 export interface RollupReport {
@@ -53,7 +52,6 @@ export interface EventSpan {
 }
 
 const BATCHES_PER_TRANSACTION = 100
-const DAY = 86_400_000
 
 /**
  * Folds written batches into the rollups, incrementally and set-based: the batch log lists what
@@ -268,8 +266,8 @@ async function touchedDays(
   span: EventSpan,
   day: string,
 ): Promise<Map<string, number[]>> {
-  const firstDay = Math.floor((span.first + zoneOffset(span.first, plan.timeZone)) / DAY)
-  const lastDay = Math.floor((span.last + zoneOffset(span.last, plan.timeZone)) / DAY)
+  const firstDay = dayNumber(span.first, plan.timeZone)
+  const lastDay = dayNumber(span.last, plan.timeZone)
   const touched = new Map<string, number[]>()
   if (lastDay - firstDay < MAX_SPAN_DAYS) {
     const days: number[] = []

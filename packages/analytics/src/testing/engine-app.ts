@@ -86,6 +86,41 @@ export async function tablesHoldingUser(
   return holding
 }
 
+/** Deletes every event and the batch log: a property test's run starts from none. */
+export async function clearEvents(db: Kysely<AnalyticsTables>): Promise<void> {
+  await db.deleteFrom('mortar_analytics_event').execute()
+  await db.deleteFrom('mortar_analytics_batch').execute()
+}
+
+/** A stored event, its properties parsed. */
+export interface StoredTestEvent {
+  readonly at: number
+  readonly name: string
+  readonly userId: string | null
+  readonly anonymousId: string | null
+  readonly properties: Readonly<Record<string, unknown>>
+}
+
+/** Every stored event in `(time, id)` order: the order the queries' folds take. */
+export async function storedEvents(db: Kysely<AnalyticsTables>): Promise<StoredTestEvent[]> {
+  const rows = await db
+    .selectFrom('mortar_analytics_event')
+    .select(['occurred_at', 'name', 'user_id', 'anonymous_id', 'properties'])
+    .orderBy('occurred_at')
+    .orderBy('id')
+    .execute()
+  return rows.map((row) => ({
+    at: Number(row.occurred_at),
+    name: row.name,
+    userId: row.user_id,
+    anonymousId: row.anonymous_id,
+    // PostgreSQL's jsonb comes back parsed, the others' JSON as text.
+    properties: (typeof row.properties === 'string'
+      ? JSON.parse(row.properties)
+      : row.properties) as Record<string, unknown>,
+  }))
+}
+
 /** What a fake request knows. */
 export interface FakeRequest {
   readonly ip?: string

@@ -20,22 +20,26 @@ export type PgColumn =
       readonly max: bigint
       readonly notNull: boolean
     }
-  | { readonly kind: 'boolean' | 'text' | 'uuid' | 'date' | 'other'; readonly notNull: boolean }
+  | { readonly kind: 'boolean' | 'text' | 'uuid' | 'other'; readonly notNull: boolean }
+  /**
+   * `local`: a `date` or `timestamp`, which node-postgres reads as a wall-clock time in this
+   * process's time zone, whatever the session's; a `timestamptz` is a point in time.
+   */
+  | { readonly kind: 'date'; readonly local: boolean; readonly notNull: boolean }
   | { readonly kind: 'enum'; readonly labels: readonly string[]; readonly notNull: boolean }
 
 /** Columns by table, then by column name. */
 export type PgColumns = ReadonlyMap<string, ReadonlyMap<string, PgColumn>>
 
 const INTEGER_BITS: Readonly<Record<number, bigint>> = { 21: 16n, 23: 32n, 20: 64n }
-const KIND_BY_OID: Readonly<Record<number, 'boolean' | 'text' | 'uuid' | 'date'>> = {
+const KIND_BY_OID: Readonly<Record<number, 'boolean' | 'text' | 'uuid'>> = {
   16: 'boolean',
   25: 'text',
   1043: 'text',
   2950: 'uuid',
-  1082: 'date',
-  1114: 'date',
-  1184: 'date',
 }
+// date and timestamp (local wall-clock times), timestamptz.
+const LOCAL_BY_OID: Readonly<Record<number, boolean>> = { 1082: true, 1114: true, 1184: false }
 
 interface ColumnRow {
   table_name: string
@@ -56,6 +60,8 @@ function columnOf(row: ColumnRow): PgColumn {
   if (row.type_type === 'e' && row.labels !== null) {
     return { kind: 'enum', labels: row.labels, notNull }
   }
+  const local = LOCAL_BY_OID[row.type_oid]
+  if (local !== undefined) return { kind: 'date', local, notNull }
   return { kind: KIND_BY_OID[row.type_oid] ?? 'other', notNull }
 }
 

@@ -1,7 +1,7 @@
 import { Database } from '@mortar/core'
 import { privateDatabaseUrl, testEngines } from '@mortar/core/testing'
 import fc from 'fast-check'
-import { sql } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AccessControl } from '../access-control/access-control.js'
 import {
@@ -129,6 +129,27 @@ function condition(t: Builder, p: PrincipalRefs<Holder>, spec: Rule, literal: Ho
   ) as Condition<'mixed'>
 }
 
+/** Inserts `rows`, expects can and where to agree on each action, and clears them. */
+async function expectWorldAgrees<DB, P, A extends string>(options: {
+  access: AccessControl<DB, P, A>
+  db: Kysely<DB>
+  rows: World
+  resource: keyof DB & string
+  actions: readonly A[]
+  principal: P
+}): Promise<void> {
+  const { access, db, rows, resource, actions, principal } = options
+  await insertWorld(db, rows)
+  try {
+    for (const action of actions) {
+      const found = await findDisagreement({ access, db, resource, action, key: 'id', principal })
+      expect(found, action).toEqual({ onlyCan: [], onlyWhere: [] })
+    }
+  } finally {
+    await clearWorld(db, rows)
+  }
+}
+
 for (const engine of testEngines()) {
   describe.skipIf(engine.skip !== undefined)(`comparisons across kinds on ${engine.title}`, () => {
     if (engine.skip) console.info(engine.skip)
@@ -181,22 +202,14 @@ for (const engine of testEngines()) {
         .deny('write', 'mixed', condition)
         .build()
       const access = await AccessControl.create({ policy, db })
-      await insertWorld(db, rows)
-      try {
-        for (const action of ['read', 'write'] as const) {
-          const found = await findDisagreement({
-            access,
-            db,
-            resource: 'mixed',
-            action,
-            key: 'id',
-            principal,
-          })
-          expect(found, action).toEqual({ onlyCan: [], onlyWhere: [] })
-        }
-      } finally {
-        await clearWorld(db, rows)
-      }
+      await expectWorldAgrees({
+        access,
+        db,
+        rows,
+        resource: 'mixed',
+        actions: ['read', 'write'],
+        principal,
+      })
     }
 
     it('return exactly the rows the point check allows, for values of every kind against every column', async () => {
@@ -259,4 +272,98 @@ for (const engine of testEngines()) {
       )
     }, 120_000)
   })
+}
+
+interface TimesDb {
+  times: { id: number; at: Date | null; day: Date | null; atz: Date | null }
+}
+type TimeColumn = 'at' | 'day' | 'atz'
+
+for (const engine of testEngines().filter((each) => each.engine === 'postgres')) {
+  describe.skipIf(engine.skip !== undefined)(
+    `dates on ${engine.title} in a session time zone other than this process's`,
+    () => {
+      if (engine.skip) console.info(engine.skip)
+      let database: Database<TimesDb>
+      let drop: () => Promise<void>
+
+      beforeAll(async () => {
+        const location = await privateDatabaseUrl(engine)
+        drop = location.drop
+        // node-postgres reads a date or timestamp as a wall-clock time here; a session 14 hours
+        // away from this process turned those columns at its own zone in the SQL.
+        const here = new Date(2026, 0, 1).getTimezoneOffset()
+        const url = new URL(location.url)
+        const zone = here === -14 * 60 ? 'Etc/GMT+12' : 'Pacific/Kiritimati'
+        const options = url.searchParams.get('options') ?? ''
+        url.searchParams.set('options', `${options} -c TimeZone=${zone}`.trim())
+        database = new Database<TimesDb>(url.toString())
+        await database.kysely.schema
+          .createTable('times')
+          .addColumn('id', 'integer', (c) => c.primaryKey())
+          .addColumn('at', 'timestamp')
+          .addColumn('day', 'date')
+          .addColumn('atz', 'timestamptz')
+          .execute()
+      })
+
+      afterAll(async () => {
+        await database?.destroy()
+        await drop?.()
+      })
+
+      const base = new Date(2026, 2, 29).getTime()
+      // Local midnights and times on days around a change of summer time, hours apart.
+      const instant = fc
+        .tuple(fc.integer({ min: -3, max: 3 }), fc.constantFrom(0, 1, 11, 13, 23))
+        .map(([days, hours]) => new Date(base + days * 86_400_000 + hours * 3_600_000))
+      const localMidnight = fc
+        .integer({ min: -3, max: 3 })
+        .map((days) => new Date(2026, 2, 29 + days))
+      const times = fc
+        .array(
+          fc.record({
+            at: fc.option(instant, { nil: null }),
+            day: fc.option(localMidnight, { nil: null }),
+            atz: fc.option(instant, { nil: null }),
+          }),
+          { minLength: 1, maxLength: 8 },
+        )
+        .map((rows) => ({ times: rows.map((row, index) => ({ id: index + 1, ...row })) }))
+      const columns = fc.constantFrom<TimeColumn>('at', 'day', 'atz')
+
+      it('compare a date, timestamp or timestamptz column with a Date as the point check does', async () => {
+        const db = database.kysely
+        await fc.assert(
+          fc.asyncProperty(
+            times,
+            columns,
+            fc.constantFrom('eq', 'ne', 'lt', 'lte', 'gt', 'gte') as fc.Arbitrary<'eq' | 'lt'>,
+            fc.oneof(instant, localMidnight),
+            fc.tuple(columns, columns),
+            async (rows, column, op, when, [inner, outer]) => {
+              const policy = definePolicy<TimesDb, { when: Date }, 'read' | 'link'>({
+                roles: () => [],
+              })
+                .allow('read', 'times', (t, p) => t[op](column, p.when))
+                .allow('link', 'times', (t) =>
+                  t.exists('times', (s) => s.and(s.matches(inner, outer), s.ne('id', 0))),
+                )
+                .build()
+              const access = await AccessControl.create({ policy, db })
+              await expectWorldAgrees({
+                access,
+                db,
+                rows,
+                resource: 'times',
+                actions: ['read', 'link'],
+                principal: { when },
+              })
+            },
+          ),
+          { numRuns: 150 },
+        )
+      }, 120_000)
+    },
+  )
 }

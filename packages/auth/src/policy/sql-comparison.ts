@@ -222,6 +222,20 @@ function beforeNul(op: Ordering, value: string): [Ordering, string] {
   return [op === '<' || op === '<=' ? '<=' : '>', prefix]
 }
 
+/**
+ * A Date as the wall-clock time it shows in this process's time zone, as node-postgres writes
+ * back a `date` or `timestamp` it read: `2026-01-31 09:05:00.250`, `0044-03-15 00:00:00.000 BC`.
+ */
+function wallClock(date: Date): string {
+  const pad = (value: number, width = 2) => String(value).padStart(width, '0')
+  const year = date.getFullYear()
+  const text = `${pad(year > 0 ? year : 1 - year, 4)}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}.${pad(date.getMilliseconds(), 3)}`
+  return year > 0 ? text : `${text} BC`
+}
+
+// This process's time zone, read once, as node-postgres's parser reads wall-clock times in it.
+const PROCESS_TIME_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone
+
 /** `column op value` on PostgreSQL, for a column of a known type. */
 function pgCompare(
   column: Column,
@@ -246,7 +260,11 @@ function pgCompare(
     case 'date':
       // A Date equals or orders against a Date only (Date values are always valid here).
       if (value instanceof Date) {
-        return sql<SqlBool>`${column} ${operator} cast(${value} as timestamptz)`
+        // A date or timestamp against the wall-clock time the value shows here, as the point
+        // check reads the column: a timestamptz would turn it at the session's time zone.
+        return type.local
+          ? sql<SqlBool>`${column} ${operator} cast(${wallClock(value)} as timestamp)`
+          : sql<SqlBool>`${column} ${operator} cast(${value} as timestamptz)`
       }
       return known(column, type.notNull, equality ? op === '<>' : null)
     case 'text':
@@ -344,6 +362,15 @@ function pgText(column: SqlColumn & { engine: 'postgres' }): RawBuilder<unknown>
 export function sqlColumnsEqual(left: SqlColumn, right: SqlColumn): RawBuilder<SqlBool> {
   const plain = sql<SqlBool>`${left.ref} = ${right.ref}`
   if (left.engine === 'postgres' && right.engine === 'postgres') {
+    if (left.type.kind === 'date' && right.type.kind === 'date') {
+      if (left.type.local === right.type.local) return plain
+      // A wall-clock time is the point in time it shows in this process's time zone.
+      const at = (column: typeof left) =>
+        column.type.kind === 'date' && column.type.local
+          ? sql`timezone(${PROCESS_TIME_ZONE}, cast(${column.ref} as timestamp))`
+          : column.ref
+      return sql<SqlBool>`${at(left)} = ${at(right)}`
+    }
     const kinds = [left.type.kind, right.type.kind]
     // Two enums may be of two types, and other types read back as their text (numeric '1.50').
     if (kinds[0] === kinds[1] && kinds[0] !== 'enum' && kinds[0] !== 'other') return plain

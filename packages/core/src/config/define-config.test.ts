@@ -84,6 +84,13 @@ describe('defineConfig', () => {
     for (const value of [' ', '0x10', '1e3', '1.0', '0b1']) refused(z.bigint(), value)
     for (const value of ['1', 'March 7', '2026-02-31', '2026-2-1', '2026-01-01T24:00Z'])
       refused(z.date(), value)
+    // Read as ...992, and in the machine's own time zone: a value the variable did not say.
+    for (const value of ['9007199254740993', '-9007199254740993', '12345678901234567890'])
+      refused(z.number(), value)
+    for (const value of ['2026-03-29T02:30', '2026-01-01T09:30:00', '2026-01-01 09:30'])
+      refused(z.date(), value)
+    expect(read(z.number(), '9007199254740991')).toBe(Number.MAX_SAFE_INTEGER)
+    expect(read(z.date(), '2026-01-01T09:30+01:00')).toEqual(new Date('2026-01-01T08:30:00Z'))
 
     fc.assert(
       fc.property(
@@ -98,6 +105,8 @@ describe('defineConfig', () => {
           }
           expect(text.trim()).toMatch(/^[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i)
           expect(value).toBe(Number(text.trim()))
+          // A whole number is taken only as it was written.
+          if (/^[+-]?\d+$/.test(text.trim())) expect(BigInt(value)).toBe(BigInt(text.trim()))
         },
       ),
     )

@@ -160,17 +160,22 @@ const TRUE = new Set(['true', '1', 'yes', 'on'])
 const FALSE = new Set(['false', '0', 'no', 'off'])
 // One spelling each: what `Number()`, `BigInt()` and `new Date()` also take ('0x1F', '0b1', ''
 // as 0n, ' ' as 0n, '1' as the year 2001, '2026-02-31' as 3 March) is a typo until proven
-// otherwise, so it is left as text and the schema refuses it.
+// otherwise, so it is left as text and the schema refuses it. So is a value they would change:
+// a whole number past 2^53 (`9007199254740993` is read as ...992; a z.bigint() holds it), and a
+// time of day without its offset (`new Date()` reads it in the machine's own time zone, so one
+// setting names different instants on different machines).
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i
 const INTEGER = /^[+-]?\d+$/
 const ISO_DATE =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/i
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2}))?$/i
 
 function coerce(schema: z.ZodType, raw: string): unknown {
   const text = raw.trim()
   switch (defOf(schema).type) {
     case 'number':
-      return DECIMAL.test(text) ? Number(text) : raw
+      return DECIMAL.test(text) && (!INTEGER.test(text) || Number.isSafeInteger(Number(text)))
+        ? Number(text)
+        : raw
     case 'bigint':
       return INTEGER.test(text) ? BigInt(text) : raw
     case 'boolean': {

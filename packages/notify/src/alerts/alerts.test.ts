@@ -290,11 +290,20 @@ describe('Alerts under many keys', () => {
     ])
   })
 
-  it('refuses a title of more than one line (it is a mail subject)', async () => {
+  it('refuses a title of more than one line (it is a mail subject), and a detail past its bound on resolve as on raise', async () => {
     const { alerts, notices } = recordingAlerts()
     await expect(alerts.raise({ key: 'k', title: 'Down\nBcc: x' })).rejects.toMatchObject({
       code: 'E_VALIDATION',
     })
-    expect(notices).toHaveLength(0)
+    await alerts.raise({ key: 'k', title: 'Down' })
+    await expect(alerts.resolve('k', 'x'.repeat(10_001))).rejects.toMatchObject({
+      code: 'E_VALIDATION',
+    })
+    await alerts.resolve('k', 'Up again.')
+    await alerts.settled()
+    expect(notices.map((n) => `${n.state} ${n.alert.detail ?? ''}`)).toEqual([
+      'raised ',
+      'resolved Up again.',
+    ])
   })
 })

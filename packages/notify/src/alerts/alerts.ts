@@ -135,6 +135,8 @@ export class Alerts {
    * announced. Resolving a key that is not raised does nothing, so a monitor may call it freely.
    */
   async resolve(key: string, detail?: string): Promise<void> {
+    const parsed = alertSchema.shape.detail.safeParse(detail)
+    if (!parsed.success) throw ValidationError.fromZod(parsed.error, 'Invalid alert detail.')
     const state = this.#states.get(key)
     if (state === undefined || !state.open) return
     state.open = false

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import type { Migration } from '@mortar/core'
 import type { Kysely } from 'kysely'
 import { type Recipient, revivedRecipient } from '../notification/recipient.js'
@@ -27,6 +27,8 @@ interface ItemRow {
   id: string
   batch_id: string
   item: string
+  /** A digest of (digest, recipient, the notification's idempotency key); NULL without a key. */
+  item_key: string | null
   created_at: Millis
 }
 
@@ -35,12 +37,18 @@ interface DigestTables {
   mortar_digest_item: ItemRow
 }
 
-/** Where an item landed: its batch, and whether this call opened it (and so schedules its close). */
-export interface DigestPlacement {
-  readonly batchId: string
-  readonly opened: boolean
-  readonly closesAt: number
-}
+/**
+ * Where an item landed: its batch, and whether this call opened it (and so schedules its close);
+ * or, for an item whose idempotency key the recipient's digest already has, the batch that has it.
+ */
+export type DigestPlacement =
+  | {
+      readonly duplicate?: never
+      readonly batchId: string
+      readonly opened: boolean
+      readonly closesAt: number
+    }
+  | { readonly duplicate: true; readonly batchId: string }
 
 function openKey(digestKey: string, recipientId: string): string {
   return `${digestKey}|${recipientId}`
@@ -59,6 +67,8 @@ export async function addDigestItem(
     readonly digestKey: string
     readonly recipient: Recipient
     readonly item: unknown
+    /** The notification's idempotency key: an item of the same key is added once. */
+    readonly key: string | undefined
     readonly nowMs: number
     readonly closesAt: number
     /** Seals the secret-bearing routes of the recipient's snapshot. */
@@ -67,6 +77,20 @@ export async function addDigestItem(
 ): Promise<DigestPlacement> {
   const typed = db as Kysely<DigestTables>
   const key = openKey(input.digestKey, input.recipient.id)
+  const itemKey =
+    input.key === undefined
+      ? null
+      : createHash('sha256')
+          .update(JSON.stringify([input.digestKey, input.recipient.id, input.key]))
+          .digest('base64url')
+  if (itemKey !== null) {
+    const earlier = await typed
+      .selectFrom(DIGEST_ITEM_TABLE)
+      .select('batch_id')
+      .where('item_key', '=', itemKey)
+      .executeTakeFirst()
+    if (earlier !== undefined) return { duplicate: true, batchId: earlier.batch_id }
+  }
   for (let tries = 0; tries < 3; tries++) {
     const id = randomUUID()
     await insertIgnoringDuplicates(db, DIGEST_BATCH_TABLE, [
@@ -91,15 +115,17 @@ export async function addDigestItem(
     // Closed between our insert and read: try again, which opens a new batch.
     if (batch === undefined) continue
     if (batch.id === id) await adoptOrphanedItems(typed, input.digestKey, input.recipient.id, id)
-    await typed
-      .insertInto(DIGEST_ITEM_TABLE)
-      .values({
+    // A concurrent call of the same key: the unique index keeps one item (the later waits for
+    // the earlier to commit, then adds nothing); a batch opened for nothing sends nothing.
+    await insertIgnoringDuplicates(db, DIGEST_ITEM_TABLE, [
+      {
         id: randomUUID(),
         batch_id: batch.id,
         item: JSON.stringify(input.item ?? null),
+        item_key: itemKey,
         created_at: input.nowMs,
-      })
-      .execute()
+      },
+    ])
     return { batchId: batch.id, opened: batch.id === id, closesAt: Number(batch.closes_at) }
   }
   throw new Error(
@@ -154,7 +180,8 @@ export interface OrphanedBatch {
 
 /**
  * Closes an open batch and returns it with its items, in the caller's transaction; `undefined`
- * when it is closed already (a repeated close job does nothing). A batch of a digest that is not
+ * when it is closed already (a repeated close job does nothing) or closed with no item (opened
+ * for an item a concurrent call of the same key had added). A batch of a digest that is not
  * `registered` (removed in a deploy) is closed as `orphaned` instead, unsent: new items open a
  * new batch, which takes over its items once the digest is registered again.
  */
@@ -185,6 +212,7 @@ export async function closeDigestBatch(
     .orderBy('created_at')
     .orderBy('id')
     .execute()
+  if (items.length === 0) return undefined
   return {
     id: batch.id,
     digestKey: batch.digest_key,
@@ -345,6 +373,29 @@ export async function pruneDigestBatches(db: Kysely<unknown>, beforeMs: number):
     .where('closes_at', '<', beforeMs)
     .executeTakeFirst()
   return Number(result.numDeletedRows)
+}
+
+/**
+ * Adds the items' `item_key` (unique), so that a notification with an idempotency key joins the
+ * recipient's digest once however often `notify()` runs, as it is delivered once on its own.
+ */
+export const addDigestItemKeys: Migration = {
+  async up(db) {
+    await db.schema
+      .alterTable(DIGEST_ITEM_TABLE)
+      .addColumn('item_key', idColumn(db as Kysely<unknown>, 64))
+      .execute()
+    await db.schema
+      .createIndex('mortar_digest_item_key')
+      .on(DIGEST_ITEM_TABLE)
+      .columns(['item_key'])
+      .unique()
+      .execute()
+  },
+  async down(db) {
+    await db.schema.dropIndex('mortar_digest_item_key').on(DIGEST_ITEM_TABLE).execute()
+    await db.schema.alterTable(DIGEST_ITEM_TABLE).dropColumn('item_key').execute()
+  },
 }
 
 /** The migration creating the digest tables. */

@@ -13,7 +13,7 @@ import { DIGEST_BATCH_TABLE, DIGEST_ITEM_TABLE } from '../digest/digest-store.js
 import { DELIVERIES, NOTIFIER } from '../module/notify-tokens.js'
 import { Notification } from '../notification/notification.js'
 import { commentsDigest, NewComment } from '../test-support/comment-digest.js'
-import { notifyTestApp } from '../test-support/notify-test-app.js'
+import { startedNotifyTestApp } from '../test-support/notify-test-app.js'
 import { THROTTLE_TABLE } from './throttle-counter.js'
 
 class Promo extends Notification {
@@ -37,7 +37,7 @@ for (const engine of testEngines()) {
 
     beforeAll(async () => {
       database = await privateDatabaseUrl(engine)
-      app = notifyTestApp(
+      app = await startedNotifyTestApp(
         {
           channels: [mailChannel({ from: 'shop@example.com', transport: devMailbox() })],
           categories: { marketing: { throttle: { limit: 5, windowMs: HOUR } } },
@@ -45,9 +45,6 @@ for (const engine of testEngines()) {
         },
         database.url,
       )
-      await app.migrate()
-      app.clock.set('2026-06-01T10:00:00Z')
-      await app.start()
     })
     afterAll(async () => {
       await app?.stop()

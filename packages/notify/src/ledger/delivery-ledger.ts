@@ -9,6 +9,8 @@ import {
   type Logger,
 } from '@mortar/core'
 import {
+  type Compilable,
+  type CompiledQuery,
   type Expression,
   expressionBuilder,
   type Kysely,
@@ -168,6 +170,13 @@ export interface DeliveryListOptions {
 }
 
 const NO_PREFERENCES: readonly PreferenceEntry[] = []
+
+/** A line of `load`'s read: a delivery's row with one of its recipient's choices, or none. */
+type LoadedLine = SendableRow & {
+  readonly preference_category: string | null
+  readonly preference_channel: string | null
+  readonly preference_enabled: unknown
+}
 // `sending`: marked before a send on a channel without idempotency keys; such a row is sent
 // again only once its mark's lease passed (see `markFree`).
 const CLAIMABLE: readonly DeliveryStatus[] = ['queued', 'failed', 'sending']
@@ -199,6 +208,8 @@ export class DeliveryLedger {
    * app's text is compiled with its own Kysely plugins.
    */
   readonly #pgResults = new Map<number, { fragments: string[]; slots: ResultsSlot[] }>()
+  /** The read of `load` on PostgreSQL, compiled once (see `load`). */
+  #pgRead: CompiledQuery<LoadedLine> | undefined
 
   /**
    * `jobsInSameDatabase`: the delivery jobs are rows of the same database (the SQL queue), so a
@@ -316,43 +327,57 @@ export class DeliveryLedger {
       })
     }
     if (ids.length === 0) return []
-    const background = this.#database.background as Kysely<LedgerTables & PreferenceTables>
+    const background = this.#database.background as Kysely<unknown>
     // One text for every batch on PostgreSQL (the ids are one array), so it runs prepared: planned
-    // per call it cost the server more than running it.
-    const { rows } = await executePrepared(
-      background as Kysely<unknown>,
-      background
-        .selectFrom(
-          rowsById<DeliveryRow>(background as Kysely<unknown>, DELIVERY_TABLE, ids).as('d'),
-        )
-        .leftJoin(`${PREFERENCE_TABLE} as p`, 'p.recipient_id', 'd.recipient_id')
-        .select(SENDABLE_COLUMNS.map((column) => `d.${column}` as const))
-        .select([
-          'p.category as preference_category',
-          'p.channel as preference_channel',
-          'p.enabled as preference_enabled',
-        ])
-        .where('d.status', 'in', CLAIMABLE),
-    )
-    // One line per stored choice of the recipient (one with nulls when there is none).
+    // per call it cost the server more than running it. There it is also built and compiled once,
+    // each batch only giving its ids: built for every claim it cost the worker more than the
+    // read's rows (engines without that array write one placeholder an id: built each time).
+    let read: Compilable<LoadedLine>
+    if (sqlEngine(background) === 'postgres') {
+      this.#pgRead ??= this.#read([]).compile()
+      const parameters = this.#pgRead.parameters.map((value) =>
+        Array.isArray(value) ? [...new Set(ids)] : value,
+      )
+      read = { compile: () => ({ ...(this.#pgRead as CompiledQuery<LoadedLine>), parameters }) }
+    } else read = this.#read(ids)
+    const { rows } = await executePrepared(background, read)
+    // One line per stored choice of the recipient (one with nulls when there is none). A line is
+    // handed on as the delivery's row, choices and all: a copy without them was garbage a delivery.
     const deliveries = new Map<string, SendableRow>()
     const choices: { owner: string; category: string; channel: string; enabled: unknown }[] = []
-    for (const { preference_category, preference_channel, preference_enabled, ...row } of rows) {
+    for (const row of rows) {
       deliveries.set(row.id, row)
-      if (preference_category !== null && preference_channel !== null) {
+      if (row.preference_category !== null && row.preference_channel !== null) {
         choices.push({
           owner: row.id,
-          category: preference_category,
-          channel: preference_channel,
-          enabled: preference_enabled,
+          category: row.preference_category,
+          channel: row.preference_channel,
+          enabled: row.preference_enabled,
         })
       }
     }
-    const preferences = groupByOwner(choices)
+    const preferences = choices.length === 0 ? undefined : groupByOwner(choices)
     return ids.map((id) => {
       const row = deliveries.get(id)
-      return row === undefined ? undefined : { row, preferences: preferences.get(id) ?? [] }
+      return row === undefined
+        ? undefined
+        : { row, preferences: preferences?.get(id) ?? NO_PREFERENCES }
     })
+  }
+
+  /** The read of {@link DeliveryLedger.load}: the rows of `ids` still to send, a line per choice. */
+  #read(ids: readonly string[]) {
+    const background = this.#database.background as Kysely<LedgerTables & PreferenceTables>
+    return background
+      .selectFrom(rowsById<DeliveryRow>(background as Kysely<unknown>, DELIVERY_TABLE, ids).as('d'))
+      .leftJoin(`${PREFERENCE_TABLE} as p`, 'p.recipient_id', 'd.recipient_id')
+      .select(SENDABLE_COLUMNS.map((column) => `d.${column}` as const))
+      .select([
+        'p.category as preference_category',
+        'p.channel as preference_channel',
+        'p.enabled as preference_enabled',
+      ])
+      .where('d.status', 'in', CLAIMABLE)
   }
 
   /**

@@ -98,7 +98,7 @@ export class LedgerNotifier implements Notifier {
   ): Promise<NotifyResult> {
     const init = this.#init
     const fields = notificationFields(notification)
-    if (fields.digest !== undefined) return this.#digest(recipients, fields.digest)
+    if (fields.digest !== undefined) return this.#digest(recipients, fields.digest, fields.key)
     const category = init.categories[fields.category] ?? {}
     const now = init.clock.nowMs()
     const notificationId = randomUUID()
@@ -242,7 +242,11 @@ export class LedgerNotifier implements Notifier {
     return quietHoursEnd(new Date(now), zone, window)?.getTime()
   }
 
-  async #digest(recipients: readonly Recipient[], entry: DigestEntry): Promise<NotifyResult> {
+  async #digest(
+    recipients: readonly Recipient[],
+    entry: DigestEntry,
+    key: string | undefined,
+  ): Promise<NotifyResult> {
     const init = this.#init
     const digest = init.digests.get(entry.key)
     if (digest === undefined) {
@@ -262,10 +266,22 @@ export class LedgerNotifier implements Notifier {
         digestKey: digest.key,
         recipient,
         item: entry.item,
+        key,
         nowMs: now,
         closesAt,
         seal: init.seal,
       })
+      if (placement.duplicate === true) {
+        for (const channel of digest.channels) {
+          deliveries.push({
+            id: placement.batchId,
+            recipientId: recipient.id,
+            channel,
+            status: 'duplicate',
+          })
+        }
+        continue
+      }
       // Also when it joins a batch past its close: if that batch's close job died, one is
       // queued again (its key drops the enqueue while the first is live), so no batch stays open.
       if (placement.opened || placement.closesAt <= now) {

@@ -21,7 +21,7 @@ import { INBOX } from '../channels/inbox/inbox-channel.js'
 import { createInboxTable, Inbox } from '../channels/inbox/inbox-store.js'
 import { WebhookChannel } from '../channels/webhook/webhook-channel.js'
 import type { Digest } from '../digest/define-digest.js'
-import { closeDigestBatch, createDigestTables } from '../digest/digest-store.js'
+import { addDigestItemKeys, closeDigestBatch, createDigestTables } from '../digest/digest-store.js'
 import { NotifyConfigError } from '../errors.js'
 import { delayOption } from './delay-option.js'
 import { Deliveries } from '../ledger/deliveries.js'
@@ -189,6 +189,7 @@ export function notifyModule(options: NotifyModuleOptions): Module {
       '0008_room_for_delivery_results': roomForDeliveryResults,
       '0009_delivery_sending_lease': addSendingLease,
       '0010_delivery_settled_tokens': settleSendingTokens,
+      '0011_digest_item_keys': addDigestItemKeys,
     },
     register(binder) {
       binder.bind(LEDGER, {

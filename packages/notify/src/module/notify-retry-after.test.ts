@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { smsChannel } from '../channels/sms/sms-channel.js'
 import { Notification } from '../notification/notification.js'
 import { type LocalServer, startLocalServer } from '../test-support/local-server.js'
-import { notifyTestApp } from '../test-support/notify-test-app.js'
+import { startedNotifyTestApp } from '../test-support/notify-test-app.js'
 import { DELIVERIES, NOTIFIER } from './notify-tokens.js'
 
 class Shipped extends Notification {
@@ -47,7 +47,7 @@ for (const engine of testEngines()) {
           response.statusCode = 201
           response.end(JSON.stringify({ sid: `SM${request.body.length}`, status: 'queued' }))
         })
-        app = notifyTestApp(
+        app = await startedNotifyTestApp(
           {
             channels: [
               smsChannel({
@@ -60,9 +60,6 @@ for (const engine of testEngines()) {
           },
           database.url,
         )
-        await app.migrate()
-        app.clock.set('2026-06-01T10:00:00Z')
-        await app.start()
       })
       afterAll(async () => {
         await app?.stop()

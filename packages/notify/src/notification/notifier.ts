@@ -11,7 +11,10 @@ import type { Recipient } from './recipient.js'
  * - `dead`: recorded as failed for good at once (the renderer threw, the message is invalid).
  */
 export interface DeliveryOutcome {
-  /** The delivery's id in the ledger (for `duplicate`, the id of the delivery notified before). */
+  /**
+   * The delivery's id in the ledger (for `duplicate`, the id of the delivery notified before);
+   * for `digested`, and `duplicate` of a digest's item, the id of the batch that has the item.
+   */
   readonly id: string
   readonly recipientId: string
   readonly channel: ChannelName

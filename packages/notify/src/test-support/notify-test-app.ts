@@ -13,3 +13,15 @@ export function notifyTestApp(options: NotifyModuleOptions, database = 'sqlite::
     modules: [notifyModule(options)],
   })
 }
+
+/** {@link notifyTestApp} on `database`, migrated and started, its clock at 2026-06-01T10:00:00Z. */
+export async function startedNotifyTestApp(
+  options: NotifyModuleOptions,
+  database: string,
+): Promise<TestApp> {
+  const app = notifyTestApp(options, database)
+  await app.migrate()
+  app.clock.set('2026-06-01T10:00:00Z')
+  await app.start()
+  return app
+}

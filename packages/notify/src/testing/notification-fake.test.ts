@@ -276,4 +276,37 @@ describe('NotificationFake', () => {
       /NotificationFake: two 'inbox' channels/,
     )
   })
+
+  it('records a keyed notification once per recipient and channel, as the ledger delivers it', async () => {
+    class Receipt extends Notification {
+      readonly key = 'receipt:o-1'
+      via(recipient: Recipient) {
+        return recipient.phone ? (['mail', 'sms'] as const) : (['mail'] as const)
+      }
+      toMail() {
+        return { subject: 'Receipt', text: 'Paid.' }
+      }
+      toSms() {
+        return { text: 'Paid.' }
+      }
+    }
+    class KeyedComment extends NewComment {
+      readonly key = 'comment:1'
+    }
+    const fake = new NotificationFake({ channels })
+    await fake.notify(bob, new Receipt())
+    const again = await fake.notify([bob, ada], new Receipt())
+    expect(again.deliveries.map((d) => [d.recipientId, d.channel, d.status])).toEqual([
+      ['bob', 'mail', 'duplicate'],
+      ['ada', 'mail', 'queued'],
+      ['ada', 'sms', 'queued'],
+    ])
+    fake.assertSentTimes(Receipt, 2)
+    await fake.notify(bob, new KeyedComment('first'))
+    await fake.notify(bob, new KeyedComment('first'))
+    fake.assertSentTimes(KeyedComment, 1)
+    fake.reset()
+    await fake.notify(bob, new Receipt())
+    fake.assertSentTimes(Receipt, 1)
+  })
 })

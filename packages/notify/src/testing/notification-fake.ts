@@ -73,8 +73,9 @@ interface Recorded {
  * least one of its messages would go out, or the notification joined a digest: one whose
  * `via()` named no channel, or none it had an address on, or whose every message failed (a
  * renderer that threw, a message its channel refuses) got nothing from the ledger and gets
- * nothing here (the reasons show in the assertions' messages). Its fields are checked as
- * `notify()` checks them.
+ * nothing here (the reasons show in the assertions' messages). A notification with a `key` is
+ * recorded once per recipient and channel, as the ledger delivers it. Its fields are checked
+ * as `notify()` checks them.
  *
  * @example
  * ```ts
@@ -95,6 +96,7 @@ export class NotificationFake implements Notifier {
   readonly #defaultLocale: string
   readonly #defaultTimeZone: string | undefined
   #recorded: Recorded[] = []
+  readonly #keys = new Set<string>()
 
   constructor(options: NotificationFakeOptions) {
     this.#channels = channelMap(options?.channels, 'NotificationFake')
@@ -116,12 +118,34 @@ export class NotificationFake implements Notifier {
       : [recipients as Recipient]
     // The same refusal as the real notify(): a test must not pass where production throws.
     for (const recipient of list) checkRecipient(recipient)
-    const digest = notificationFields(notification).digest?.key
+    const fields = notificationFields(notification)
+    const digest = fields.digest?.key
+    // Where a keyed notification went (recipient × channel, or its digest): once, as the ledger.
+    const places = (recipientId: string, channels: readonly ChannelName[]) =>
+      fields.key === undefined
+        ? []
+        : (digest === undefined ? channels : [`digest:${digest}`]).map((place) =>
+            JSON.stringify([recipientId, place, fields.key]),
+          )
     const recorded: Recorded[] = []
     const deliveries: DeliveryOutcome[] = []
     for (const recipient of list) {
+      if (digest !== undefined && places(recipient.id, []).some((p) => this.#keys.has(p))) continue
       // The ledger puts a digest's item in the recipient's batch and asks via() nothing.
-      const channels = digest === undefined ? channelsFor(notification, recipient) : []
+      const channels = (digest === undefined ? channelsFor(notification, recipient) : []).filter(
+        (channel) => {
+          const [place] = places(recipient.id, [channel])
+          if (place === undefined || !this.#keys.has(place)) return true
+          deliveries.push({
+            id: 'fake-duplicate',
+            recipientId: recipient.id,
+            channel,
+            status: 'duplicate',
+          })
+          return false
+        },
+      )
+      if (fields.key !== undefined && digest === undefined && channels.length === 0) continue
       const messages = new Map<
         ChannelName,
         { ok: true; message: unknown } | { ok: false; reason: string }
@@ -152,6 +176,9 @@ export class NotificationFake implements Notifier {
       recorded.push({ notification, recipient, digest, channels, messages })
     }
     await afterCommit(() => {
+      for (const entry of recorded) {
+        for (const place of places(entry.recipient.id, entry.channels)) this.#keys.add(place)
+      }
       this.#recorded.push(
         ...recorded.filter((entry) => entry.digest !== undefined || entry.channels.length > 0),
       )
@@ -217,9 +244,10 @@ export class NotificationFake implements Notifier {
     }
   }
 
-  /** Forgets everything recorded. */
+  /** Forgets everything recorded, idempotency keys included. */
   reset(): void {
     this.#recorded = []
+    this.#keys.clear()
   }
 
   /** What went out: the recorded notifications with a channel that rendered, or in a digest. */

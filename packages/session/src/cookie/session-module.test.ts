@@ -1,5 +1,6 @@
 import { requestContext, Secret } from '@mortar/core'
 import { createTestApp, type TestApp } from '@mortar/core/testing'
+import fc from 'fast-check'
 import { sealData } from 'iron-session'
 import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
@@ -395,6 +396,27 @@ describe('flash messages', () => {
     expect(next.body).toEqual(['Saved', undefined])
     const afterwards = await browser.request({}, () => current().consumeFlash('notice'))
     expect(afterwards.body).toBeUndefined()
+  })
+
+  it('keep every key, those named like Object.prototype members included', async () => {
+    const { browser } = await start()
+    const keys = fc.oneof(
+      fc.constantFrom('__proto__', 'constructor', 'toString', 'hasOwnProperty', ''),
+      fc.string({ maxLength: 8 }),
+    )
+    await fc.assert(
+      fc.asyncProperty(fc.uniqueArray(keys, { minLength: 1, maxLength: 4 }), async (names) => {
+        await browser.request({}, async () => {
+          for (const name of names) current().flash(name, `message ${name}`)
+          await current().save()
+        })
+        const next = await browser.request({}, () =>
+          names.map((name) => current().consumeFlash(name)),
+        )
+        expect(next.body).toEqual(names.map((name) => `message ${name}`))
+      }),
+      { numRuns: 30 },
+    )
   })
 
   it('are gone after the next request even when it did not read them', async () => {

@@ -69,7 +69,7 @@ export class Session<T = AppSessionData> {
   #data: T
   #registered: boolean
   #incomingFlash: Record<string, string>
-  #outgoingFlash: Record<string, string> = {}
+  #outgoingFlash = flashMessages()
   readonly #crossSite: CsrfRejection | undefined
   /** While a form request has not shown its token: releases the withheld principal. */
   #pendingCsrf: (() => void) | undefined
@@ -167,7 +167,7 @@ export class Session<T = AppSessionData> {
     this.#csrfToken = fresh.csrfToken
     this.#data = fresh.data as T
     this.#incomingFlash = {}
-    this.#outgoingFlash = {}
+    this.#outgoingFlash = flashMessages()
     this.#setCookie(this.#engine.clearingCookie())
   }
 
@@ -324,6 +324,12 @@ export class Session<T = AppSessionData> {
     // Fail closed: a form request that has not shown its CSRF token gets nothing of its session.
     if (this.#pendingCsrf !== undefined) throw new CsrfError('missing-token')
   }
+}
+
+// Without a prototype: `flash('__proto__', …)` set the object's prototype (a string does
+// nothing there), so that message was dropped without a word.
+function flashMessages(): Record<string, string> {
+  return Object.create(null) as Record<string, string>
 }
 
 /**
