@@ -10,8 +10,10 @@ import {
   ACTOR_JOIN,
   ACTOR_SQL,
   boundedList,
+  compareCodePoints,
   describeArgument,
   EVENTS_FROM,
+  mysqlExactText,
   nameArgument,
   Params,
   type PendingBatch,
@@ -307,25 +309,25 @@ export class AnalyticsQueries {
     return totals
   }
 
-  /** The top values computed from the events alone. */
+  /**
+   * The top values computed from the events alone, ranked and cut in SQL: only `limit` rows come
+   * back, however many distinct values the range holds (every search query, say).
+   */
   async rawTop(
     event: string,
     key: string,
     options: { readonly from: number; readonly to: number; readonly limit: number },
   ): Promise<TopValue[]> {
+    const engine = this.#scope.engine
     const params = new Params()
-    const value = propertySql(this.#scope.engine, key, params)
-    const rows = await run<{ value: string | null; n: DbInt }>(
+    const value = propertySql(engine, key, params)
+    const ordered = engine === 'postgres' ? 'value collate "C"' : 'value'
+    const rows = await run<{ value: string; n: DbInt }>(
       this.#scope,
-      `select ${value} as value, count(*) as n from ${EVENTS_FROM} where e.name = ${params.add(event)} and e.occurred_at >= ${params.add(options.from)} and e.occurred_at < ${params.add(options.to)} group by value`,
+      `select value, n from (select ${value} as value, count(*) as n from ${EVENTS_FROM} where e.name = ${params.add(event)} and e.occurred_at >= ${params.add(options.from)} and e.occurred_at < ${params.add(options.to)} group by value) t where value is not null order by n desc, ${ordered} limit ${params.add(options.limit)}`,
       params,
     )
-    const totals = new Map<string, number>()
-    for (const row of rows) {
-      const text = row.value === null ? undefined : scalarText(row.value)
-      if (text !== undefined) totals.set(text, (totals.get(text) ?? 0) + Number(row.n))
-    }
-    return rank(totals, options.limit)
+    return rows.map((row) => ({ value: row.value, count: Number(row.n) }))
   }
 
   async uniques(
@@ -703,7 +705,7 @@ function dwellSql(
     if (engine === 'postgres') return `(e.properties ->> ${params.add(key)})`
     const path = params.add(`$.${JSON.stringify(key)}`)
     return engine === 'mysql'
-      ? `json_unquote(json_extract(e.properties, ${path}))`
+      ? mysqlExactText(`json_unquote(json_extract(e.properties, ${path}))`)
       : `json_extract(e.properties, ${path})`
   }
   const [page, beat, leave] = ['$page', '$heartbeat', '$page_leave'].map((name) => params.add(name))
@@ -781,6 +783,6 @@ function rank(totals: ReadonlyMap<string, number>, limit: number): TopValue[] {
   return [...totals]
     .filter(([, count]) => count > 0)
     .map(([value, count]) => ({ value, count }))
-    .sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0))
+    .sort((a, b) => b.count - a.count || compareCodePoints(a.value, b.value))
     .slice(0, limit)
 }

@@ -1,4 +1,4 @@
-import type { DatabaseEngine } from '@mortar/core'
+import { type DatabaseEngine, exactTextType } from '@mortar/core'
 import { CompiledQuery, type Kysely } from 'kysely'
 import { AnalyticsQueryError } from '../errors.js'
 import { isStorable } from '../storage/storable-text.js'
@@ -218,11 +218,22 @@ function wholePropertySql(engine: DatabaseEngine, key: string, params: Params): 
   const path = params.add(`$.${JSON.stringify(key)}`)
   if (engine === 'mysql') {
     // MariaDB keeps the document as text: a number reads back as written.
-    return `(case when json_type(json_extract(e.properties, ${path})) in ('STRING', 'INTEGER', 'DOUBLE', 'BOOLEAN') then json_unquote(json_extract(e.properties, ${path})) end)`
+    return mysqlExactText(
+      `(case when json_type(json_extract(e.properties, ${path})) in ('STRING', 'INTEGER', 'DOUBLE', 'BOOLEAN') then json_unquote(json_extract(e.properties, ${path})) end)`,
+    )
   }
   // SQLite: json_extract gives 1 for true and numbers as SQL numbers, whose text is SQLite's
   // ('1.0e+21', '1.0e-06', 15 digits past 2^63); `->` gives a number's JSON text as written.
   return `(case json_type(e.properties, ${path}) when 'true' then 'true' when 'false' then 'false' when 'object' then null when 'array' then null when 'integer' then e.properties -> ${path} when 'real' then e.properties -> ${path} else cast(json_extract(e.properties, ${path}) as text) end)`
+}
+
+/**
+ * A MariaDB text expression compared exactly. JSON_UNQUOTE's text has the PAD SPACE collation
+ * `utf8mb4_bin`, so 'tea' equalled 'tea ': a filter on one counted both, and grouping merged
+ * them (in top lists, rollups and dwell paths), where PostgreSQL and SQLite keep them apart.
+ */
+export function mysqlExactText(text: string): string {
+  return `cast(${text} as ${exactTextType('mysql', 'char')})`
 }
 
 /**
@@ -259,6 +270,24 @@ export function firstChars(text: string, max: number): string {
     units += pair ? 2 : 1
   }
   return text.slice(0, units)
+}
+
+/**
+ * Orders texts by code point, as SQL orders them (PostgreSQL's "C", SQLite's BINARY, MariaDB's
+ * `_bin`: UTF-8 bytes), so a tie ranks alike from the rollups and in SQL. JavaScript's `<`
+ * compares UTF-16 units, which put a character past U+FFFF (a surrogate) before U+E000..U+FFFF.
+ */
+export function compareCodePoints(a: string, b: string): number {
+  const shorter = Math.min(a.length, b.length)
+  for (let i = 0; i < shorter; i++) {
+    const x = a.charCodeAt(i)
+    const y = b.charCodeAt(i)
+    if (x === y) continue
+    const xs = x >= 0xd800 && x <= 0xdfff
+    const ys = y >= 0xd800 && y <= 0xdfff
+    return xs === ys ? x - y : xs ? 1 : -1
+  }
+  return a.length - b.length
 }
 
 /** A scalar as the rollups store it. */

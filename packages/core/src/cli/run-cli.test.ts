@@ -93,6 +93,20 @@ export default () => createApp({ modules: [shop], logger: createLogger({ level: 
     expect(await runCli(['migrate', 'up', '--app', bad], run.io)).toBe(1)
     expect(run.err[0]).toMatch(/neither an App nor a function/)
   })
+
+  it('censors the secrets an error quotes, as the logger does, in what it prints', async () => {
+    // A driver's error quotes the URL it failed on: printed whole to the terminal and CI logs.
+    const failing = join(dir, 'failing.mjs')
+    writeFileSync(
+      failing,
+      `export default () => { throw new Error('connect to postgres://admin:hunter2@db/prod refused; api_key=k3y-abc') }\n`,
+    )
+    const run = io()
+    expect(await runCli(['migrate', 'up', '--app', failing], run.io)).toBe(1)
+    const printed = run.err.join('\n')
+    expect(printed).not.toMatch(/hunter2|k3y-abc/)
+    expect(printed).toContain('postgres://admin:[redacted]@db/prod refused; api_key=[redacted]')
+  })
 })
 
 describe('mortar worker and mortar jobs', () => {

@@ -5,6 +5,7 @@ import { modulesOf } from '../app/create-app.js'
 import { onStopSignal } from '../app/stop-on-signals.js'
 import { isMortarError } from '../errors/index.js'
 import { jobsCommands } from '../jobs/jobs-commands.js'
+import { censorText } from '../logger/censor-text.js'
 import type { CliCommand } from './cli-command.js'
 
 /** Where {@link runCli} writes; the process streams by default. */
@@ -295,7 +296,8 @@ function printable(line: string): string {
   )
 }
 
+// Censored as the logger would: a driver's error quotes the URL it failed on, password included.
 function describe(error: unknown): string {
-  if (isMortarError(error)) return `${error.message} [${error.code}]`
-  return error instanceof Error ? error.message : String(error)
+  const text = error instanceof Error ? error.message : String(error)
+  return censorText(isMortarError(error) ? `${text} [${error.code}]` : text)
 }

@@ -1,4 +1,5 @@
 import { PassThrough } from 'node:stream'
+import { createGunzip, gzipSync } from 'node:zlib'
 import Fastify from 'fastify'
 import { describe, expect, it } from 'vitest'
 import { createApp } from '../../app/create-app.js'
@@ -63,6 +64,27 @@ describe('mortarFastify', () => {
     expect(response.statusCode).toBe(415)
     expect(response.headers['content-type']).toMatch(/problem\+json/)
     expect(response.json()).toMatchObject({ code: 'E_UNSUPPORTED_MEDIA_TYPE' })
+    await fastify.close()
+  })
+
+  it('takes a compressed JSON body that a hook registered after it decompresses', async () => {
+    // The UTF-8 check read the gzip bytes, and refused every compressed JSON body.
+    const fastify = Fastify()
+    await fastify.register(mortarFastify, { app: createApp({ modules: [] }) })
+    fastify.addHook('preParsing', async (request, _reply, payload) => {
+      if (request.headers['content-encoding'] !== 'gzip') return payload
+      delete request.headers['content-encoding']
+      delete request.headers['content-length']
+      return payload.pipe(createGunzip())
+    })
+    fastify.post('/', async (request) => request.body)
+    const response = await fastify.inject({
+      method: 'POST',
+      url: '/',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      payload: gzipSync('{"note":"café"}'),
+    })
+    expect([response.statusCode, response.json()]).toEqual([200, { note: 'café' }])
     await fastify.close()
   })
 

@@ -129,9 +129,13 @@ export function mortarFastify(
   )
 
   // Fastify's JSON parser (and any an app adds) decodes a body leniently: a JSON body's bytes
-  // are checked on the way in, so one that is not UTF-8 is a 400 whatever parser reads it.
+  // are checked on the way in, so one that is not UTF-8 is a 400 whatever parser reads it. A
+  // compressed body is not its JSON yet: a decompressing hook registered later (such as
+  // @fastify/compress's) makes it so, and checking its bytes would refuse every one.
   fastify.addHook('preParsing', (request, _reply, payload, next) => {
-    next(null, isJsonType(request.headers['content-type']) ? utf8Checked(payload) : payload)
+    const { 'content-type': type, 'content-encoding': encoding } = request.headers
+    const plain = encoding === undefined || encoding.trim().toLowerCase() === 'identity'
+    next(null, plain && isJsonType(type) ? utf8Checked(payload) : payload)
   })
 
   // Modules' before-response hooks (auth's verify-authorized) see every successful result before

@@ -12,8 +12,7 @@ import type { Logger } from '../../logger/logger.js'
 import { backoffDelay } from '../backoff.js'
 import type { JobDefinition } from '../define-job.js'
 import type { JsonValue } from '../job-context.js'
-import { withoutSecretPairs } from '../../logger/secret-fields.js'
-import { withoutUrlPasswords } from '../../logger/url-passwords.js'
+import { censorText } from '../../logger/censor-text.js'
 import { isPermanentJobError, JobError, retryLaterDelay } from '../job-errors.js'
 import type { CompanionWrite, CompletionWrite } from '../job-queue.js'
 import type {
@@ -819,15 +818,11 @@ function attemptError(attempt: number, nowMs: number, error: unknown): AttemptEr
       attempt,
       at,
       name: error.name,
-      message: censored(error.message),
+      message: censorText(error.message),
       ...(typeof code === 'string' ? { code } : {}),
     }
   }
-  return { attempt, at, name: 'NonError', message: censored(String(error)) }
-}
-
-function censored(text: string): string {
-  return withoutUrlPasswords(withoutSecretPairs(text))
+  return { attempt, at, name: 'NonError', message: censorText(String(error)) }
 }
 
 async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {

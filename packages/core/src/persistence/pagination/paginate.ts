@@ -222,7 +222,8 @@ function isMysql(query: SelectQueryBuilder<unknown, never, unknown>): boolean {
  * sort last ascending, first descending, on every engine (a NULL in an unmarked key is refused
  * with `E_PAGINATION_NULL_SORT_VALUE`, never skipped); a unique column (`id` unless `unique` says
  * otherwise) ends the ordering so ties never split or repeat rows. Timestamps travel as JS dates, so sort by
- * millisecond-precision columns (PostgreSQL `timestamptz(3)`), or a sub-millisecond row may repeat.
+ * millisecond-precision columns (PostgreSQL `timestamptz(3)`): on a finer one, rows in the
+ * millisecond of a page's last row are skipped descending and repeated ascending.
  *
  * @example
  * ```ts
