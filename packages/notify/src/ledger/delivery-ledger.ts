@@ -207,7 +207,7 @@ export class DeliveryLedger {
    * than the rest of the write; now each batch only fills in its values. Per ledger, so each
    * app's text is compiled with its own Kysely plugins.
    */
-  readonly #pgResults = new Map<string, { fragments: string[]; slots: ResultsSlot[] }>()
+  readonly #pgResults = new Map<number, { fragments: string[]; slots: ResultsSlot[] }>()
   /** The read of `load` on PostgreSQL, compiled once (see `load`). */
   #pgRead: CompiledQuery<LoadedLine> | undefined
 
@@ -552,9 +552,9 @@ export class DeliveryLedger {
 
   /**
    * The UPDATE recording outcomes, for deliveries still in a claimable status. On PostgreSQL the
-   * outcomes travel as one JSON parameter (`json_to_recordset`), the ids as one array, however
-   * many rows, where a `case` per column takes two per row and column; the rows are found by
-   * primary-key probes, never a scan of the table (`idIn`'s form; on PostgreSQL written out, as
+   * outcomes travel as one JSON parameter (`json_to_recordset`), the ids as one JSON array,
+   * however many rows, where a `case` per column takes two per row and column; the rows are found
+   * by primary-key probes, never a scan of the table (`idIn`'s form of an array, written out, as
    * the ids are a slot of the text written once). `kept`: the attempts counted never go down
    * (a mark taken over counted one more than its job's attempt), for the writes that may follow
    * a takeover: a marked attempt's own (which carries its mark's count anyway), a job's death,
@@ -574,39 +574,49 @@ export class DeliveryLedger {
     // The only condition, so the variant below names every text the statement can have.
     const condition = options.unflushed === true ? unflushedCommit : undefined
     const held = markedStatus(options.late === true)
-    const kept = options.kept === true || given.some((outcome) => outcome.markedChannel === true)
     const now = this.#clock.nowMs()
     // An earlier replay's outcome beside a newer one of the same delivery is stale: left out,
     // so each delivery has one outcome, which the row's `replays` must match.
     const outcomes = [...newestReplays(given).values()]
-    const lapses = (outcome: AttemptOutcome) =>
-      outcome.maybeSent === true && outcome.status === 'failed'
-    const stored = (outcome: AttemptOutcome) => (lapses(outcome) ? 'sending' : outcome.status)
-    // A marked attempt whose message did not go out, or was accepted: its token goes.
-    const settles = (outcome: AttemptOutcome) =>
-      outcome.token !== undefined && outcome.maybeSent !== true
+    let kept = options.kept === true
     // Only a statement with such outcomes sets the mark's lease (to end now) or its token, so
     // the usual one (no marks: a channel with idempotency keys) is unchanged.
-    const lapsing = outcomes.some(lapses)
-    const settling = outcomes.some(settles)
-    const engine = sqlEngine(db as Kysely<unknown>)
+    let lapsing = false
+    let settling = false
+    for (const outcome of given) if (outcome.markedChannel === true) kept = true
+    for (const outcome of outcomes) {
+      if (lapses(outcome)) lapsing = true
+      if (settles(outcome)) settling = true
+    }
+    // The engine of the database this ledger is on, whichever of its pools `db` is.
+    const engine = this.#database.engine ?? sqlEngine(db as Kysely<unknown>)
     if (engine === 'postgres') {
-      // The outcomes as one JSON parameter (a key left out reads as null): node-postgres wrote
-      // seven arrays, and the ids twice, element by element.
-      const json = JSON.stringify(
-        outcomes.map((o) => ({
+      // The outcomes as one JSON parameter (a key left out reads as null), the ids as another:
+      // node-postgres wrote seven arrays, and the ids twice, element by element, escaping each.
+      const rows = new Array<object>(outcomes.length)
+      const ids = new Array<string>(outcomes.length)
+      for (let index = 0; index < outcomes.length; index++) {
+        const o = outcomes[index] as AttemptOutcome
+        ids[index] = o.id
+        rows[index] = {
           id: o.id,
           status: stored(o),
           attempts: o.attempt,
-          provider_message_id: providerId(o.providerMessageId) ?? undefined,
-          last_error: truncate(o.error) ?? undefined,
+          provider_message_id:
+            o.providerMessageId === undefined ? undefined : storedProviderId(o.providerMessageId),
+          last_error: o.error === undefined ? undefined : storedReason(o.error),
           replays: o.replay,
           token: o.token,
           settles: settling ? settles(o) : undefined,
-        })),
-      )
-      const ids = [...new Set(outcomes.map((o) => o.id))]
-      const variant = `${kept} ${lapsing} ${settling} ${options.late === true} ${condition !== undefined}`
+        }
+      }
+      // One bit each: kept, lapsing, settling, late, unflushed.
+      const variant =
+        (kept ? 1 : 0) |
+        (lapsing ? 2 : 0) |
+        (settling ? 4 : 0) |
+        (options.late === true ? 8 : 0) |
+        (condition === undefined ? 0 : 16)
       let statement = this.#pgResults.get(variant)
       if (statement === undefined) {
         statement = textAroundValues(
@@ -617,15 +627,17 @@ export class DeliveryLedger {
           updated_at = ${NOW}${lapsing ? sql`, sending_until = case when v.status = 'sending' then ${NOW}::bigint else d.sending_until end` : sql``}${settling ? sql`, sending_token = case when v.settles then null else d.sending_token end` : sql``}
         from json_to_recordset(${OUTCOMES}::json) as v(id text, status text, attempts integer,
           provider_message_id text, last_error text, replays integer, token text, settles boolean)
-        where d.id = any(array(select unnest(${IDS}::text[]))) and d.id = v.id and d.replays = v.replays
+        where d.id = any(array(select json_array_elements_text(${IDS}::json))) and d.id = v.id and d.replays = v.replays
           and case when v.token is null then ${markFree(NOW, 'd')} else ${held(sql.ref('d.status'))} and d.sending_token = v.token end${condition === undefined ? sql`` : sql` and ${condition}`}`,
         )
         this.#pgResults.set(variant, statement)
       }
-      const values = { [OUTCOMES]: json, [IDS]: ids, [NOW]: now }
+      const json = JSON.stringify(rows)
       const node = RawNode.create(
         statement.fragments,
-        statement.slots.map((slot) => ValueNode.create(values[slot])),
+        statement.slots.map((slot) =>
+          ValueNode.create(slot === OUTCOMES ? json : slot === IDS ? JSON.stringify(ids) : now),
+        ),
       )
       return sql`${{ toOperationNode: () => node }}`
     }
@@ -950,6 +962,21 @@ function ofResults(
     ),
     sql` `,
   )} else false end`
+}
+
+/** A marked attempt's failure whose message may have gone out: its mark's lease ends now. */
+function lapses(outcome: AttemptOutcome): boolean {
+  return outcome.maybeSent === true && outcome.status === 'failed'
+}
+
+/** The status an outcome leaves (a lapsing failure stays `sending`, read as failed). */
+function stored(outcome: AttemptOutcome): DeliveryStatus {
+  return lapses(outcome) ? 'sending' : outcome.status
+}
+
+/** A marked attempt whose message did not go out, or was accepted: its token goes. */
+function settles(outcome: AttemptOutcome): boolean {
+  return outcome.token !== undefined && outcome.maybeSent !== true
 }
 
 function truncate(text: string | undefined): string | null {

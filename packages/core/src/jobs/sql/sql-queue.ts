@@ -32,6 +32,7 @@ import type {
   NewJob,
   QueueAdapter,
 } from '../queue-adapter.js'
+import { exactJson } from './exact-json.js'
 import { PostgresListener } from './postgres-listener.js'
 import { SqlScheduleStore } from './sql-schedule-store.js'
 import { sqlQueueMigrations } from './sql-queue-migrations.js'
@@ -675,36 +676,6 @@ function claimed(row: JobRow): ClaimedJob {
   return carried === undefined
     ? { id, name: row.name, payload: row.payload, attempt, maxAttempts }
     : { id, name: row.name, payload: row.payload, attempt, maxAttempts, carried }
-}
-
-// A run of 16 digits (points between them allowed): where a number may have more significant
-// digits than a double holds. Text without one is parsed at once.
-const LONG_NUMERAL = /\d[\d.]{15}/
-
-/** `text` parsed, or `undefined` when a number in it would not come out exactly as written. */
-function exactJson(text: string | null): unknown {
-  if (text === null || !LONG_NUMERAL.test(text)) return text === null ? null : JSON.parse(text)
-  let exact = true
-  const value: unknown = JSON.parse(
-    text,
-    (_key: string, parsed: unknown, context?: { readonly source?: string }) => {
-      if (typeof parsed === 'number' && decimal(context?.source ?? '') !== decimal(String(parsed)))
-        exact = false
-      return parsed
-    },
-  )
-  return exact ? value : undefined
-}
-
-/** A numeral as its sign, significant digits and the power of ten of the first: `1.50` = `15e0`. */
-function decimal(numeral: string): string {
-  const match = /^(-?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(numeral)
-  if (match === null) return `not a numeral: ${numeral}`
-  const [, sign, whole = '', fraction = '', exponent = '0'] = match
-  const digits = whole + fraction
-  const first = digits.search(/[1-9]/)
-  if (first === -1) return '0'
-  return `${sign}${digits.slice(first).replace(/0+$/, '')}e${Number(exponent) + whole.length - first - 1}`
 }
 
 /**
