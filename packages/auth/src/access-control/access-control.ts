@@ -20,6 +20,7 @@ import {
   compileSql,
   type RelatedRows,
   type RelationResolver,
+  pointRow,
   relatedRowsResolver,
   type Row,
   sqlConstant,
@@ -392,7 +393,7 @@ export class AccessControl<DB = unknown, P = Principal, A extends string = strin
     if (!isRow(row)) return false
     const relations =
       options?.related === undefined ? NO_RELATIONS : relatedRowsResolver(options.related)
-    return allowsRow(set, principal, row, relations)
+    return allowsRow(set, principal, pointRow(row), relations)
   }
 
   /** A point check that runs relation conditions on the database given to the constructor. */
@@ -405,7 +406,7 @@ export class AccessControl<DB = unknown, P = Principal, A extends string = strin
     markAuthorized()
     if (!isRow(row)) return false
     const set = this.#set(principal, action, resource)
-    return (await this.#decideAsync(set, principal, row)).allowed
+    return (await this.#decideAsync(set, principal, pointRow(row))).allowed
   }
 
   /**
@@ -433,7 +434,7 @@ export class AccessControl<DB = unknown, P = Principal, A extends string = strin
     const decision = !withRow
       ? capabilityOf(set, principal)
       : isRow(row)
-        ? await this.#decideAsync(set, principal, row)
+        ? await this.#decideAsync(set, principal, pointRow(row))
         : { allowed: false, ruleId: 'no-row', reason: `no '${resource}' row was given to check` }
     if (decision.allowed) return
     const info = { action, resource, ruleId: decision.ruleId, reason: decision.reason }
@@ -448,7 +449,7 @@ export class AccessControl<DB = unknown, P = Principal, A extends string = strin
     rowOf?: RowOf<DB, T>,
     options?: CheckOptions,
   ): Explanation {
-    const row = rowOf as Row | undefined
+    const row = rowOf === undefined ? undefined : pointRow(rowOf as Row)
     const roles = this.policy.rolesOf(principal)
     const set = this.policy.ruleSetFor(principal, resource, action)
     const relations = relatedRowsResolver(options?.related)
@@ -632,7 +633,7 @@ export class BoundAccessControl<DB = unknown, P = Principal, A extends string = 
     if (!isRow(row)) return false
     const relations =
       options?.related === undefined ? NO_RELATIONS : relatedRowsResolver(options.related)
-    return allowsRow(set, this.#principal, row, relations)
+    return allowsRow(set, this.#principal, pointRow(row), relations)
   }
 
   /** See {@link AccessControl.authorize}. */

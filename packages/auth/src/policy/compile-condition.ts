@@ -24,12 +24,30 @@ export type Truth = boolean | null
 export type Row = Readonly<Record<string, unknown>>
 
 /**
- * A row's own value of a column: a column the row lacks is unknown, even where the row inherits
- * a member of that name (`constructor`, or a prototype set through `__proto__` by a merge of
- * request data), which the database row it stands for never holds.
+ * A record's own value of a key: a key the record lacks is unknown, even where the record inherits
+ * a member of that name (`constructor`), which the database row it stands for never holds.
  */
 function own<V>(record: Readonly<Record<string, V>> | undefined, key: string): V | undefined {
   return record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined
+}
+
+/**
+ * A row as point checks read it: on Object.prototype or none. A row on another prototype (one
+ * set through `__proto__` by a merge of request data, a class's) is copied, its own enumerable
+ * columns only, so what it inherits is no column; then only names Object.prototype holds need
+ * `own`, and a check's other reads stay plain (`Object.hasOwn` on every read cost a fifth of
+ * the point checks' rate).
+ */
+export function pointRow(row: Row): Row {
+  const prototype: unknown = Object.getPrototypeOf(row)
+  return prototype === Object.prototype || prototype === null
+    ? row
+    : (Object.assign(Object.create(null), row) as Row)
+}
+
+/** Whether reads of a column need `own`: Object.prototype holds a member of its name. */
+function inherits(column: string): boolean {
+  return column in Object.prototype
 }
 
 /** Related rows by table, for point checks over relation conditions. */
@@ -56,7 +74,7 @@ export function relatedRowsResolver(related: RelatedRows | undefined): RelationR
     exists(node, outer, principal, inner) {
       const rows = own(related, node.table)
       if (rows === undefined) throw new PolicyNeedsDataError(node.table)
-      for (const row of rows) if (inner(row, principal, this, outer) === true) return true
+      for (const row of rows) if (inner(pointRow(row), principal, this, outer) === true) return true
       return false
     },
   }
@@ -99,12 +117,13 @@ export function compilePredicate(node: ConditionNode): RowPredicate {
     }
     case 'compare': {
       const { column } = node
+      const inherited = inherits(column)
       const get = operandGetter(node.operand, 'value')
       if (node.op === '=' || node.op === '<>') {
         const negate = node.op === '<>'
         // Equality is most rules' test: decide same-typed strings without more ado.
         return (row, principal) => {
-          const left = own(row, column)
+          const left = inherited ? own(row, column) : row[column]
           const right = get(principal)
           if (left === null || left === undefined || right === null || right === undefined)
             return null
@@ -116,7 +135,7 @@ export function compilePredicate(node: ConditionNode): RowPredicate {
       }
       const test = orderTest(node.op)
       return (row, principal) => {
-        const left = own(row, column)
+        const left = inherited ? own(row, column) : row[column]
         const right = get(principal)
         if (left === null || left === undefined || right === null || right === undefined)
           return null
@@ -126,13 +145,14 @@ export function compilePredicate(node: ConditionNode): RowPredicate {
     }
     case 'in': {
       const { column } = node
+      const inherited = inherits(column)
       const get = operandGetter(node.operand, 'list')
       return (row, principal) => {
         const list = get(principal)
         if (list === undefined) return null
         const values = listValues(list)
         if (values.length === 0) return false
-        const left = own(row, column)
+        const left = inherited ? own(row, column) : row[column]
         if (left === null || left === undefined) return null
         let result: Truth = false
         for (const value of values) {
@@ -145,9 +165,10 @@ export function compilePredicate(node: ConditionNode): RowPredicate {
     }
     case 'null': {
       const { column, isNull } = node
+      const inherited = inherits(column)
       // A column absent from the row (undefined) is unknown, not NULL: a partial row fails closed.
       return (row) => {
-        const value = own(row, column)
+        const value = inherited ? own(row, column) : row[column]
         return value === undefined ? null : (value === null) === isNull
       }
     }
