@@ -531,7 +531,11 @@ export class Analytics<E extends EventSchemas = AppEvents> {
  */
 export const ANALYTICS = globalToken<Analytics>('mortar.analytics')
 
-/** `text` cut to at most `max` UTF-16 units, never through a surrogate pair. */
+/**
+ * `text` cut to at most `max` UTF-16 units, never through a surrogate pair. Units, not the code
+ * points of `firstChars`: the `$page` schema's `max` is zod's, which counts units, so a cut by
+ * code point could leave a view its own schema refuses.
+ */
 function clip(text: string, max: number): string {
   if (typeof text !== 'string' || text.length <= max) return text
   const last = text.charCodeAt(max - 1)

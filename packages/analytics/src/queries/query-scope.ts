@@ -1,7 +1,7 @@
 import { type DatabaseEngine, exactTextType } from '@mortar/core'
 import { CompiledQuery, type Kysely } from 'kysely'
 import { AnalyticsQueryError } from '../errors.js'
-import { isStorable } from '../storage/storable-text.js'
+import { firstChars, isStorable } from '../storage/storable-text.js'
 import {
   BATCH_TABLE,
   type DbInt,
@@ -258,19 +258,6 @@ export function postgresNumberText(text: string): string {
  * reverse) and could split a pair into an unpaired surrogate, which no query takes.
  */
 export const MAX_VALUE_CHARS = 255
-
-/** The first `max` characters (code points) of `text`, as SQL's `substr(text, 1, max)`. */
-export function firstChars(text: string, max: number): string {
-  if (text.length <= max) return text
-  let units = 0
-  for (let chars = 0; chars < max && units < text.length; chars++) {
-    const code = text.charCodeAt(units)
-    const pair =
-      code >= 0xd800 && code <= 0xdbff && (text.charCodeAt(units + 1) & 0xfc00) === 0xdc00
-    units += pair ? 2 : 1
-  }
-  return text.slice(0, units)
-}
 
 /**
  * Orders texts by code point, as SQL orders them (PostgreSQL's "C", SQLite's BINARY, MariaDB's

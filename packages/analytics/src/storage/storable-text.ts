@@ -23,3 +23,19 @@ const UNSTORABLE_ESCAPE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f])/
 export function isStorableJson(json: string): boolean {
   return !json.includes('\\u') || !UNSTORABLE_ESCAPE.test(json)
 }
+
+/**
+ * The first `max` characters (code points) of `text`, as SQL's `substr(text, 1, max)` and a
+ * `varchar(max)` count them: a cut by UTF-16 unit could split a pair into an unpaired surrogate.
+ */
+export function firstChars(text: string, max: number): string {
+  if (text.length <= max) return text
+  let units = 0
+  for (let chars = 0; chars < max && units < text.length; chars++) {
+    const code = text.charCodeAt(units)
+    const pair =
+      code >= 0xd800 && code <= 0xdbff && (text.charCodeAt(units + 1) & 0xfc00) === 0xdc00
+    units += pair ? 2 : 1
+  }
+  return text.slice(0, units)
+}

@@ -37,7 +37,7 @@ import type {
   StoredEvent,
   WriteOutcome,
 } from '../sinks/event-sink.js'
-import { isStorable, isStorableJson, storable } from '../storage/storable-text.js'
+import { firstChars, isStorable, isStorableJson, storable } from '../storage/storable-text.js'
 import { type CapturedEvent, PendingEvents } from './pending-events.js'
 import { uuidV7 } from './uuid-v7.js'
 
@@ -513,10 +513,11 @@ export class Tracker {
         // What the event holds may be what no database takes: the record keeps a storable copy.
         failed.push({
           id,
-          name: storable(name.slice(0, 255)),
+          name: storable(firstChars(name, 255)),
           occurredAt: at,
-          userId: userId === null ? null : storable(userId.slice(0, MAX_ID_LENGTH)),
-          anonymousId: anonymousId === null ? null : storable(anonymousId.slice(0, MAX_ID_LENGTH)),
+          userId: userId === null ? null : storable(firstChars(userId, MAX_ID_LENGTH)),
+          anonymousId:
+            anonymousId === null ? null : storable(firstChars(anonymousId, MAX_ID_LENGTH)),
           reason: storable(pending.problems[slot] ?? 'The event could not be validated.'),
           properties: json === undefined ? null : storable(json.slice(0, MAX_EVENT_BYTES)),
         })

@@ -124,11 +124,17 @@ export function orderNumber(value: unknown): number | bigint | undefined {
   }
 }
 
+/** Whether a value is Infinity or -Infinity. */
+export function isInfinite(value: unknown): value is number {
+  return value === Number.POSITIVE_INFINITY || value === Number.NEGATIVE_INFINITY
+}
+
 /**
  * The order of two non-null values, or `undefined` when they do not order against each other:
  * numbers, booleans and numerals order as numbers (exactly past 2^53), other strings by code
- * point, dates by time; a numeral against another string, a number against a non-numeral, a
- * date against anything else, or a value that is not comparable gives `undefined` (unknown).
+ * point, dates by time, ±Infinity against a date as an infinite time; a numeral against another
+ * string, a number against a non-numeral, a date against anything else, or a value that is not
+ * comparable gives `undefined` (unknown).
  */
 export function orderValues(left: unknown, right: unknown): number | undefined {
   if (typeof left === 'number' && typeof right === 'number') {
@@ -137,7 +143,14 @@ export function orderValues(left: unknown, right: unknown): number | undefined {
   const x = orderNumber(left)
   const y = orderNumber(right)
   if (x !== undefined && y !== undefined) return compareNumbers(x, y)
-  if (x !== undefined || y !== undefined) return undefined
+  if (x !== undefined || y !== undefined) {
+    // PostgreSQL's 'infinity' and '-infinity' dates and timestamps read back as ±Infinity, and
+    // the engine orders them after and before every other time.
+    if (isInfinite(x) && kindOf(right) === 'date')
+      return compareNumbers(x, (right as Date).getTime())
+    if (isInfinite(y) && kindOf(left) === 'date') return compareNumbers((left as Date).getTime(), y)
+    return undefined
+  }
   if (typeof left === 'string' && typeof right === 'string') return compareStrings(left, right)
   if (kindOf(left) === 'date' && kindOf(right) === 'date') {
     return compareNumbers((left as Date).getTime(), (right as Date).getTime())

@@ -9,7 +9,15 @@
 import type { DatabaseEngine } from '@mortar/core'
 import { type RawBuilder, type SqlBool, sql } from 'kysely'
 import type { Truth } from './compile-condition.js'
-import { compareTruth, isNumberText, NUMERAL, numberText, orderNumber } from './compare-values.js'
+import {
+  compareTruth,
+  isInfinite,
+  isNumberText,
+  NUMERAL,
+  numberText,
+  orderNumber,
+  orderTest,
+} from './compare-values.js'
 import type { CompareOperator } from './condition.js'
 import type { MysqlColumn, MysqlColumns, PgColumn, PgColumns } from './column-types.js'
 
@@ -65,9 +73,14 @@ function equalText(
   const text = typeof value === 'string' ? value : numberText(value)
   switch (engine) {
     case 'mysql':
-      // The plain comparison finds the rows through an index; the binary one decides.
-      return sql<SqlBool>`(${column} = ${typeof value === 'number' ? value : binary(text)} and ${binary(column)} = ${binary(text)})`
+      // The plain comparison finds the rows through an index; the binary one decides. (mysql2
+      // would write ±Infinity as a bare word; no MariaDB number is infinite.)
+      return sql<SqlBool>`(${column} = ${typeof value === 'number' && !isInfinite(value) ? value : binary(text)} and ${binary(column)} = ${binary(text)})`
     case 'sqlite':
+      if (isInfinite(value)) {
+        // A REAL's infinity, or the text that spells it (9e999 is SQLite's infinity).
+        return sql<SqlBool>`(${column} = ${sqliteInfinity(value)} and typeof(${column}) in ('real', 'null') or ${column} = ${text} and typeof(${column}) in ('text', 'null'))`
+      }
       // SQLite converts a text that spells a number for a numeric column, and no other.
       return isNumberText(text)
         ? sql<SqlBool>`${column} = ${text}`
@@ -80,12 +93,19 @@ function equalText(
 
 type OrderSql = (column: Column, op: RawBuilder<unknown>, text: string) => RawBuilder<SqlBool>
 
+/** SQLite's ±Infinity, a literal out of a REAL's range (a text 'Infinity' casts to 0). */
+const sqliteInfinity = (value: number) => sql.raw(value > 0 ? '9e999' : '-9e999')
+
 /** `column op value` for a value that orders as a number (its text is `text`). */
 const ORDER_NUMBER: Record<DatabaseEngine, OrderSql> = {
   mysql: (column, op, text) =>
     sql<SqlBool>`case when charset(${column}) = 'binary' then ${column} ${op} cast(${text} as decimal(65, 30)) when ${binary(column)} regexp ${NUMERAL_SQL} then cast(${column} as decimal(65, 30)) ${op} cast(${text} as decimal(65, 30)) end`,
-  sqlite: (column, op, text) =>
-    sql<SqlBool>`case when typeof(${column}) in ('integer', 'real') then ${column} ${op} cast(${text} as numeric) when ${sqliteNumeral(column)} then cast(${column} as numeric) ${op} cast(${text} as numeric) end`,
+  sqlite: (column, op, text) => {
+    const bound = isInfinite(Number(text))
+      ? sqliteInfinity(Number(text))
+      : sql`cast(${text} as numeric)`
+    return sql<SqlBool>`case when typeof(${column}) in ('integer', 'real') then ${column} ${op} ${bound} when ${sqliteNumeral(column)} then cast(${column} as numeric) ${op} ${bound} end`
+  },
   postgres: (column, op, text) =>
     sql<SqlBool>`case when pg_typeof(${column})::oid in ${PG_NUMERIC} or cast(${column} as text) ~ ${NUMERAL_SQL} then cast(cast(${column} as text) as numeric) ${op} cast(${text} as numeric) end`,
 }
@@ -258,6 +278,13 @@ function pgCompare(
     case 'enum':
       return pgDomain(column, type.notNull, type.labels, op, value)
     case 'date':
+      if (isInfinite(value)) {
+        // Read back as ±Infinity, 'infinity' and '-infinity' are the times that equal it.
+        const infinity = value > 0 ? 'infinity' : '-infinity'
+        return type.local
+          ? sql<SqlBool>`${column} ${operator} cast(${infinity} as timestamp)`
+          : sql<SqlBool>`${column} ${operator} cast(${infinity} as timestamptz)`
+      }
       // A Date equals or orders against a Date only (Date values are always valid here).
       if (value instanceof Date) {
         // A date or timestamp against the wall-clock time the value shows here, as the point
@@ -324,9 +351,16 @@ function guardedCompare(
   readsDate = false,
 ): RawBuilder<SqlBool> {
   // A Date equals or orders against a Date only, and another kind against no Date: neither
-  // reaches here with the other (SQLite reads no Date back).
+  // reaches here with the other (SQLite reads no Date back). ±Infinity orders against a Date
+  // as an infinite time: MariaDB's dates are all finite, and a float column's infinities
+  // (PostgreSQL's float4 and float8, SQLite's REAL) order against a Date.
   if (typeof value === 'object' || readsDate) {
-    return known(column, false, op === '=' || op === '<>' ? op === '<>' : null)
+    if (op === '=' || op === '<>') return known(column, false, op === '<>')
+    const test = orderTest(op)
+    if (readsDate) return known(column, false, isInfinite(value) ? test(value > 0 ? -1 : 1) : null)
+    if (engine === 'mysql') return UNKNOWN
+    const infinity = FLOAT_INFINITY[engine]
+    return sql<SqlBool>`case when ${infinity(column, '')} then ${sqlConstant(test(1))} when ${infinity(column, '-')} then ${sqlConstant(test(-1))} end`
   }
   if (op === '=' || op === '<>') {
     // A boolean counts as 0 or 1, as MariaDB's and SQLite's booleans are and as PostgreSQL reads
@@ -342,9 +376,25 @@ function guardedCompare(
   if (typeof value === 'string' && !NUMERAL.test(value)) {
     return ORDER_STRING[engine](column, operator, value)
   }
+  if (engine === 'mysql' && isInfinite(value)) {
+    // No MariaDB number is infinite (and decimal has no infinity): every number orders alike.
+    const answer = sqlConstant(orderTest(op)(value > 0 ? -1 : 1))
+    return sql<SqlBool>`case when ${column} is null then null when charset(${column}) = 'binary' or ${binary(column)} regexp ${NUMERAL_SQL} then ${answer} end`
+  }
   const text =
     typeof value === 'boolean' ? (value ? '1' : '0') : numberText(value as number | bigint)
   return ORDER_NUMBER[engine](column, operator, typeof value === 'string' ? value : text)
+}
+
+/** The column holds a float's Infinity (sign '') or -Infinity (sign '-'). */
+const FLOAT_INFINITY: Record<
+  'postgres' | 'sqlite',
+  (column: Column, sign: '' | '-') => RawBuilder<SqlBool>
+> = {
+  postgres: (column, sign) =>
+    sql<SqlBool>`(pg_typeof(${column})::oid in (700, 701) and cast(${column} as text) = ${`${sign}Infinity`})`,
+  sqlite: (column, sign) =>
+    sql<SqlBool>`(typeof(${column}) = 'real' and ${column} = ${sql.raw(`${sign}9e999`)})`,
 }
 
 /** A column's text as the point check compares it with another kind (a boolean as '1'/'0'). */
