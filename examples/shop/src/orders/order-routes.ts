@@ -17,7 +17,6 @@ export interface OrderRoutesOptions {
 /** An order id: a UUID. Anything else names no order (the same 404 as a missing one). */
 export const orderIdSchema = z.uuid()
 
-
 const orderParams = z.object({ id: orderIdSchema })
 /** What a checkout takes, from JSON or the checkout form. */
 export const checkoutBody = z.object({
