@@ -133,6 +133,19 @@ describe('the cart over HTTP', () => {
     expect((await visitor.request('GET', '/cart')).json).toEqual({ items: [] })
   })
 
+  it('refuses more than 99 of one product with E_CART_QUANTITY, keeping the line as it was', async () => {
+    const visitor = browser()
+    expect((await visitor.request('POST', '/cart', { productId: 4, quantity: 98 })).status).toBe(
+      201,
+    )
+    const over = await visitor.request('POST', '/cart', { productId: 4, quantity: 2 })
+    expect(over.status).toBe(422)
+    expect(over.json).toMatchObject({ code: 'E_CART_QUANTITY' })
+    expect((await visitor.request('GET', '/cart')).json).toEqual({
+      items: [{ productId: 4, quantity: 98 }],
+    })
+  })
+
   it('refuses a 51st product with E_CART_FULL', async () => {
     const visitor = browser()
     // The largest ids and quantities: a full cart still fits the 4 KB cookie.

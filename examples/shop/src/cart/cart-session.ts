@@ -9,7 +9,8 @@ export type ProductExists = (productId: number) => Promise<boolean>
 /**
  * Adds `item` to the session's cart (giving the cart its checkout key if it has none) and saves
  * the session. A product the catalog does not know
- * is a 422 `E_VALIDATION`; a full cart a 422 `E_CART_FULL`.
+ * is a 422 `E_VALIDATION`; a full cart a 422 `E_CART_FULL`; more than 99 of one product a 422
+ * `E_CART_QUANTITY`.
  */
 export async function addToSessionCart(
   session: Session<CartSessionData>,

@@ -3,6 +3,7 @@ import {
   addToCart,
   type Cart,
   CartFullError,
+  CartQuantityError,
   MAX_CART_LINES,
   MAX_QUANTITY,
   removeFromCart,
@@ -22,9 +23,14 @@ describe('the cart', () => {
     ])
   })
 
-  it('caps the quantity of one product', () => {
-    const cart = addToCart([{ productId: 1, quantity: 98 }], { productId: 1, quantity: 50 })
-    expect(cart).toEqual([{ productId: 1, quantity: MAX_QUANTITY }])
+  it('refuses more of one product than a cart holds, instead of keeping part of it', () => {
+    // It was capped at 99 and answered as added: 50 asked for, 1 kept, nothing said.
+    const cart: Cart = [{ productId: 1, quantity: 98 }]
+    expect(() => addToCart(cart, { productId: 1, quantity: 50 })).toThrow(CartQuantityError)
+    expect(cart).toEqual([{ productId: 1, quantity: 98 }])
+    expect(addToCart(cart, { productId: 1, quantity: 1 })).toEqual([
+      { productId: 1, quantity: MAX_QUANTITY },
+    ])
   })
 
   it('refuses a new product in a full cart but still adds to an existing line', () => {

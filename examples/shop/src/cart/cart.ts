@@ -53,10 +53,23 @@ export class CartFullError extends MortarError {
   }
 }
 
+/** More of one product than a cart holds: refused whole, never cut down to what fits. */
+export class CartQuantityError extends MortarError {
+  constructor(productId: number, inCart: number) {
+    super(
+      'E_CART_QUANTITY',
+      422,
+      `A cart holds at most ${MAX_QUANTITY} of one product; it has ${inCart} of product ${productId}, so add at most ${MAX_QUANTITY - inCart}.`,
+      { details: { productId, inCart, max: MAX_QUANTITY } },
+    )
+  }
+}
+
 /**
- * The cart with `quantity` more of `productId` (a new line, or added to its line), capped at
- * {@link MAX_QUANTITY}. Returns a new cart; the one given is left as it was. Throws
- * {@link CartFullError} for a new product when the cart is full.
+ * The cart with `quantity` more of `productId` (a new line, or added to its line). Returns a
+ * new cart; the one given is left as it was. Throws {@link CartFullError} for a new product
+ * when the cart is full, {@link CartQuantityError} when the line would pass
+ * {@link MAX_QUANTITY}.
  */
 export function addToCart(cart: Cart, item: CartItem): Cart {
   const existing = cart.find((line) => line.productId === item.productId)
@@ -64,12 +77,12 @@ export function addToCart(cart: Cart, item: CartItem): Cart {
     if (cart.length >= MAX_CART_LINES) throw new CartFullError()
     return [...cart, { ...item }]
   }
+  if (existing.quantity + item.quantity > MAX_QUANTITY) {
+    throw new CartQuantityError(item.productId, existing.quantity)
+  }
   return cart.map((line) =>
     line.productId === item.productId
-      ? {
-          productId: line.productId,
-          quantity: Math.min(MAX_QUANTITY, line.quantity + item.quantity),
-        }
+      ? { productId: line.productId, quantity: line.quantity + item.quantity }
       : line,
   )
 }

@@ -3,6 +3,7 @@ export {
   type Cart,
   CartFullError,
   type CartItem,
+  CartQuantityError,
   type CartSessionData,
   cartItemSchema,
   cartSchema,
