@@ -304,21 +304,30 @@ for (const testCase of testEngineCases()) {
 
     // SQLite has no date or bigint column type: its drivers hand back strings and numbers.
     if (testCase.engine !== 'sqlite') {
+      /** A table of `id` and a NOT NULL timestamp `at` keeping `digits` fractional digits. */
+      const createEvents = async (
+        table: string,
+        id: 'bigint' | 'integer',
+        digits: 3 | 6,
+      ): Promise<void> => {
+        await db.schema.dropTable(table).ifExists().execute()
+        await db.schema
+          .createTable(table)
+          .addColumn('id', id, (column) => column.primaryKey())
+          .addColumn(
+            'at',
+            sql.raw(`${testCase.engine === 'postgres' ? 'timestamptz' : 'datetime'}(${digits})`),
+            (column) => column.notNull(),
+          )
+          .execute()
+      }
+
       it(`[${testCase.engine}] carries timestamps and bigints through the cursor`, async () => {
         interface Events {
           events: { id: string; at: Date }
         }
         const events = db as unknown as Kysely<Events>
-        await events.schema.dropTable('events').ifExists().execute()
-        await events.schema
-          .createTable('events')
-          .addColumn('id', 'bigint', (column) => column.primaryKey())
-          .addColumn(
-            'at',
-            testCase.engine === 'postgres' ? sql`timestamptz(3)` : sql`datetime(3)`,
-            (column) => column.notNull(),
-          )
-          .execute()
+        await createEvents('events', 'bigint', 3)
         const base = Date.UTC(2026, 0, 1)
         const rows = [0, 1, 1, 2, 3, 3, 3, 4].map((step, index) => ({
           id: String(9_007_199_254_740_993n + BigInt(index)),
@@ -339,6 +348,48 @@ for (const testCase of testEngineCases()) {
           .sort((a, b) => b.at.getTime() - a.at.getTime() || (BigInt(b.id) > BigInt(a.id) ? 1 : -1))
           .map((row) => row.id)
         expect(seen).toEqual(expected)
+      })
+
+      // PostgreSQL's timestamptz (6 digits by default) and MariaDB's datetime(6) keep microseconds.
+      it(`[${testCase.engine}] pages through rows sharing a millisecond by their microseconds, every row once, both ways`, async () => {
+        interface Events {
+          fine_events: { id: number; at: Date }
+        }
+        const events = db as unknown as Kysely<Events>
+        await createEvents('fine_events', 'integer', 6)
+        // Seven rows in one millisecond (more than a page), two sharing a microsecond, and
+        // neighbours in the milliseconds around it; ids run against the microseconds.
+        const micros = [999, 5_101, 5_102, 5_103, 5_104, 5_104, 5_105, 5_106, 5_107, 6_000, 7_500]
+        const zone = testCase.engine === 'postgres' ? '+00' : ''
+        const rows = micros.map((micro, index) => ({
+          id: micros.length - index,
+          micro,
+          at: `2026-01-01 00:00:00.${String(micro).padStart(6, '0')}${zone}`,
+        }))
+        await events
+          .insertInto('fine_events')
+          .values(rows.map(({ id, at }) => ({ id, at: at as unknown as Date })))
+          .execute()
+        for (const direction of ['asc', 'desc'] as const) {
+          const seen: number[] = []
+          let after: string | null = null
+          // Bounded: without full precision a millisecond holding a whole page returns it for good.
+          for (let pages = 0; pages <= rows.length; pages++) {
+            const page: Page<{ id: number; at: Date }> = await paginator.paginate(
+              events.selectFrom('fine_events').select(['id', 'at']),
+              { orderBy: [{ column: 'at', direction }], after, limit: 3 },
+            )
+            expect(Object.keys(page.items[0] ?? {}).sort()).toEqual(['at', 'id'])
+            seen.push(...page.items.map((item) => item.id))
+            after = page.nextCursor
+            if (after === null) break
+          }
+          const sign = direction === 'asc' ? 1 : -1
+          const expected = [...rows]
+            .sort((a, b) => sign * (a.micro - b.micro || a.id - b.id))
+            .map((row) => row.id)
+          expect(seen).toEqual(expected)
+        }
       })
     }
 

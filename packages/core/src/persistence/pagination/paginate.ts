@@ -205,6 +205,11 @@ function orderByKey<DB, TB extends keyof DB, O>(
   )
 }
 
+/** The alias of a sort key's full-precision text, apart from any column name a listing uses. */
+function textColumn(index: number): string {
+  return `mortar_cursor_text_${index}`
+}
+
 // A query builder does not say its dialect; MySQL's compiler quotes identifiers with backticks.
 function isMysql(query: SelectQueryBuilder<unknown, never, unknown>): boolean {
   return query.where(sql.ref('mortar_dialect_probe'), '=', 0).compile().sql.includes('`')
@@ -221,9 +226,10 @@ function isMysql(query: SelectQueryBuilder<unknown, never, unknown>): boolean {
  * columns must be selected; a column that may hold NULL is marked `nullable: true` and its NULLs
  * sort last ascending, first descending, on every engine (a NULL in an unmarked key is refused
  * with `E_PAGINATION_NULL_SORT_VALUE`, never skipped); a unique column (`id` unless `unique` says
- * otherwise) ends the ordering so ties never split or repeat rows. Timestamps travel as JS dates, so sort by
- * millisecond-precision columns (PostgreSQL `timestamptz(3)`): on a finer one, rows in the
- * millisecond of a page's last row are skipped descending and repeated ascending.
+ * otherwise) ends the ordering so ties never split or repeat rows. A timestamp travels in the cursor
+ * as the database's own text at the column's full precision (PostgreSQL and MariaDB keep
+ * microseconds, a JS date only milliseconds), so rows sharing a millisecond are neither skipped
+ * nor repeated.
  *
  * @example
  * ```ts
@@ -280,10 +286,18 @@ export async function paginateWithKey<DB, TB extends keyof DB, O>(
     const values = decodeCursor(signing, listing, keys.length, after)
     paged = paged.where(afterCondition(keys, values))
   }
-  const mysql = keys.some((key) => key.nullable) && isMysql(base as never)
+  const mysql = isMysql(base as never)
   for (const sortKey of keys) paged = orderByKey(paged, sortKey, mysql)
+  // A driver's JS date stops at milliseconds where PostgreSQL and MariaDB keep microseconds, so a
+  // cursor built on it skips or repeats rows: each key is also read as the database's own text,
+  // which the cursor carries for dates and the next page compares with the column as it is
+  // (the engine reads the text as the column's type, so its index still serves the seek).
+  const asText = sql.raw(mysql ? 'char' : 'text')
+  const withText = paged.select(
+    keys.map((sortKey, index) => sql`cast(${sortKey.ref} as ${asText})`.as(textColumn(index))),
+  )
   // One extra row tells whether a next page exists without a COUNT.
-  const rows = (await paged.limit(limit + 1).execute()) as Record<string, unknown>[]
+  const rows = (await withText.limit(limit + 1).execute()) as Record<string, unknown>[]
   // A NULL in a key not marked nullable would be skipped or repeated by the next page's
   // condition: refused, whichever row holds it.
   const strict = keys.filter((key) => !key.nullable)
@@ -301,6 +315,9 @@ export async function paginateWithKey<DB, TB extends keyof DB, O>(
   }
   const items = rows.slice(0, limit)
   const last = items.at(-1)
+  const texts = keys.map((_, index) => last?.[textColumn(index)])
+  for (const item of items)
+    for (let index = 0; index < keys.length; index++) delete item[textColumn(index)]
   const hasMore = rows.length > limit && last !== undefined
   if (!hasMore && after !== undefined && after !== null) {
     await refuseHiddenNulls(base, strict, unique)
@@ -310,7 +327,10 @@ export async function paginateWithKey<DB, TB extends keyof DB, O>(
         signing,
         listing,
         keys.map((sortKey) => sortKey.column),
-        keys.map((sortKey) => last[sortKey.column]),
+        keys.map((sortKey, index) => {
+          const value = last[sortKey.column]
+          return value instanceof Date ? texts[index] : value
+        }),
         keys.map((sortKey) => sortKey.nullable),
       )
     : null
