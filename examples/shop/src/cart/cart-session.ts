@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { NotFoundError, ValidationError } from '@mortar/core'
 import type { Session } from '@mortar/session'
 import { addToCart, type CartItem, type CartSessionData, removeFromCart } from './cart.js'
@@ -6,7 +7,8 @@ import { addToCart, type CartItem, type CartSessionData, removeFromCart } from '
 export type ProductExists = (productId: number) => Promise<boolean>
 
 /**
- * Adds `item` to the session's cart and saves the session. A product the catalog does not know
+ * Adds `item` to the session's cart (giving the cart its checkout key if it has none) and saves
+ * the session. A product the catalog does not know
  * is a 422 `E_VALIDATION`; a full cart a 422 `E_CART_FULL`.
  */
 export async function addToSessionCart(
@@ -21,6 +23,7 @@ export async function addToSessionCart(
     )
   }
   session.data.cart = addToCart(session.data.cart, item)
+  session.data.cartKey ??= randomBytes(16).toString('base64url')
   await session.save()
   return session.data.cart
 }

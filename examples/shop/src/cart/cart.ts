@@ -23,8 +23,18 @@ export type CartItem = z.output<typeof cartItemSchema>
 /** A cart: its lines, one per product, kept in the visitor's sealed session cookie. */
 export const cartSchema = z.array(cartItemSchema).max(MAX_CART_LINES)
 
-/** What the shop keeps in its session: the cart (empty for a new visitor). */
-export const cartSessionSchema = z.object({ cart: cartSchema.default([]) })
+/** A checkout key: what a form, an `Idempotency-Key` header or a cart's own key may carry. */
+export const checkoutKeySchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/)
+
+/**
+ * What the shop keeps in its session: the cart (empty for a new visitor) and its checkout key,
+ * made when a product lands in a cart without one and dropped when the cart is ordered, so a
+ * checkout retried or replayed with the same cookie finds the order instead of placing another.
+ */
+export const cartSessionSchema = z.object({
+  cart: cartSchema.default([]),
+  cartKey: checkoutKeySchema.optional(),
+})
 
 /** The session data {@link cartSessionSchema} gives. */
 export type CartSessionData = z.output<typeof cartSessionSchema>

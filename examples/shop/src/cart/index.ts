@@ -7,6 +7,7 @@ export {
   cartItemSchema,
   cartSchema,
   cartSessionSchema,
+  checkoutKeySchema,
   MAX_CART_LINES,
   MAX_PRODUCT_ID,
   MAX_QUANTITY,

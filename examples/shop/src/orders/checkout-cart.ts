@@ -13,8 +13,10 @@ export interface CheckoutChoice {
 
 /**
  * Checks out the session's cart for `principal` (the JSON API and the checkout page alike):
- * places the order, checks the answer against the policy, and empties the cart once the order
- * is placed.
+ * places the order under the chosen key or else the cart's own, checks the answer against the
+ * policy, and empties the cart (and drops its key) once the cart is ordered. Keyed by the cart,
+ * a request retried, sent twice at once or replayed with an older cookie of the same cart
+ * answers its first order instead of placing (and charging) another.
  */
 export async function checkoutCart(
   session: Session<CartSessionData>,
@@ -22,17 +24,20 @@ export async function checkoutCart(
   choice: CheckoutChoice,
 ): Promise<PlacedOrder> {
   const context = requestContext()
+  const { cartKey } = session.data
+  const checkoutKey = choice.checkoutKey ?? cartKey
   const placed = await context.resolve(CHECKOUT).place({
     userId: principal.id,
     cart: session.data.cart,
     paymentMethodId: choice.paymentMethodId,
-    checkoutKey: choice.checkoutKey,
+    checkoutKey,
   })
   await context
     .resolve(SHOP_ACCESS)
     .authorize(principal, 'read', 'orders', { user_id: placed.order.userId })
-  if (placed.created) {
+  if (placed.created || (checkoutKey !== undefined && checkoutKey === cartKey)) {
     session.data.cart = []
+    session.data.cartKey = undefined
     await session.save()
   }
   return placed

@@ -188,6 +188,34 @@ for (const engine of shopTestEngines()) {
       ])
     })
 
+    it('places one order for a cart checked out twice at once or replayed with its old cookie, without a key', async () => {
+      // Without a key every checkout placed an order: a retried request, a double click of a
+      // script or an older cookie of the same cart sent again charged the shopper twice.
+      await setStock(403, 10)
+      const cy = await signUpShopper(shop.base, 'cy')
+      await fill(cy, [[403, 2]])
+      const beforeCheckout = cy.jar.cookieHeader
+      const body = { paymentMethodId: cy.paymentMethodId }
+      const [first, second] = await Promise.all([
+        cy.jar.request('POST', '/orders', body),
+        cy.jar.request('POST', '/orders', body),
+      ])
+      expect([first?.status, second?.status].sort()).toEqual([200, 201])
+      expect(second?.json.id).toBe(first?.json.id)
+      const replayed = await cy.jar.request('POST', '/orders', body, { cookie: beforeCheckout })
+      expect(replayed.status).toBe(200)
+      expect(replayed.json.id).toBe(first?.json.id)
+      expect(await ordersOf(cy.userId)).toBe(1)
+      expect(await stockOf(403)).toBe(8)
+      // The ordered cart's key is gone with it: the next cart is a new order.
+      await fill(cy, [[403, 1]])
+      const next = await cy.jar.request('POST', '/orders', body)
+      expect(next.status).toBe(201)
+      expect(next.json.id).not.toBe(first?.json.id)
+      expect(await ordersOf(cy.userId)).toBe(2)
+      expect(await stockOf(403)).toBe(7)
+    })
+
     it('takes a checkout key that differs only in case as another checkout, on every engine', async () => {
       // MariaDB's default collation took 'Form-Key-0002' for 'form-key-0002': the second order was
       // never placed and the shopper got the first one back.

@@ -42,8 +42,9 @@ export interface PlaceOrder {
   readonly cart: readonly CartItem[]
   readonly paymentMethodId: string
   /**
-   * The checkout form's key or the `Idempotency-Key` header: a second checkout with the key
-   * returns the first one's order instead of placing another. Absent, every call places one.
+   * The cart's key, the checkout form's or the `Idempotency-Key` header: a second checkout with
+   * the key returns the first one's order instead of placing another. Absent, every call places
+   * one.
    */
   readonly checkoutKey?: string | undefined
 }

@@ -18,7 +18,6 @@ export { ORDER_HISTORY, OrderHistory, type OrderPageRequest } from './order-hist
 export type { OrderListener } from './order-listener.js'
 export {
   checkoutBody,
-  checkoutKeySchema,
   type OrderRoutesOptions,
   orderIdSchema,
   orderRoutes,

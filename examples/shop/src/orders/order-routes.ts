@@ -3,7 +3,7 @@ import type { Session } from '@mortar/session'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { requirePrincipal } from '../accounts/index.js'
-import type { CartSessionData } from '../cart/index.js'
+import { type CartSessionData, checkoutKeySchema } from '../cart/index.js'
 import { checkoutCart } from './checkout-cart.js'
 import { ORDER_HISTORY } from './order-history.js'
 import { parseInput } from '../validation/index.js'
@@ -16,9 +16,6 @@ export interface OrderRoutesOptions {
 
 /** An order id: a UUID. Anything else names no order (the same 404 as a missing one). */
 export const orderIdSchema = z.uuid()
-
-/** A checkout key: what a form or an `Idempotency-Key` header may carry. */
-export const checkoutKeySchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/)
 
 const orderParams = z.object({ id: orderIdSchema })
 /** What a checkout takes, from JSON or the checkout form. */
@@ -35,8 +32,8 @@ const listQuery = z.object({
  * Orders over HTTP (JSON), for the logged-in user.
  *
  * - `POST /orders` `{ paymentMethodId, checkoutKey? }` (or an `Idempotency-Key` header): checks
- *   out the cart (201 with the order), then empties it. A repeated key answers the first order
- *   (200). 409 `E_OUT_OF_STOCK`, 422 `E_CART_EMPTY`.
+ *   out the cart (201 with the order), then empties it. A repeated key, or without one the same
+ *   cart again, answers the first order (200). 409 `E_OUT_OF_STOCK`, 422 `E_CART_EMPTY`.
  * - `GET /orders?after=&limit=`: `{ items, nextCursor }`, newest first.
  * - `GET /orders/:id`: one order; 404 when it is not the caller's.
  */

@@ -26,7 +26,7 @@ export async function checkoutPages(
     page(options, async () => {
       const me = requirePrincipal()
       const chrome = await pageChrome(options)
-      const cart = options.session().data.cart
+      const { cart, cartKey } = options.session().data
       if (cart.length === 0) {
         return layout(
           'Checkout',
@@ -61,7 +61,7 @@ export async function checkoutPages(
         <p>Total: <strong id="checkout-total">${money(total)}</strong></p>
         <form method="post" action="/store/checkout" class="stack">
           ${csrfField(chrome)}
-          <input type="hidden" name="checkoutKey" value="${randomBytes(16).toString('base64url')}">
+          <input type="hidden" name="checkoutKey" value="${cartKey ?? randomBytes(16).toString('base64url')}">
           <fieldset><legend>Pay with</legend>
           ${methods.map(
             (method, index) =>
