@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CatalogDb } from '../catalog/index.js'
 import { CookieJar } from '../testing/cookie-jar.js'
 import { inputValue } from '../testing/html-form.js'
-import { SHOPPER_PASSWORD } from '../testing/shopper.js'
+import { routeList } from '../testing/route-list.js'
+import { SHOPPER_PASSWORD, signUpShopper } from '../testing/shopper.js'
 import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
 
 const sqlite = shopTestEngines()[0]
@@ -183,6 +184,28 @@ describe('the storefront over HTTP (forms, as a browser without script sends the
     expect(forged.status).toBe(403)
     expect(forged.json).toMatchObject({ code: 'E_CSRF_REJECTED' })
     expect((await shopper.request('GET', '/cart')).json).toEqual({ items: [] })
+  })
+
+  it('refuses customers (403) and visitors on every admin route, those added later too', async () => {
+    const admin = routeList(shop.server).filter((route) => route.path.startsWith('/admin'))
+    expect(admin).toContainEqual({ method: 'POST', path: '/admin/orders/:id/status' })
+    const customer = await signUpShopper(shop.base, 'not-an-admin')
+    const visitor = new CookieJar({ base: shop.base })
+    for (const route of admin) {
+      const path = route.path
+        .replace(/:[A-Za-z]+/g, '00000000-0000-4000-8000-000000000000')
+        .replace(/\*$/, '')
+      // The jar sends GET, POST and DELETE; a route mounted for every method is tried with GET.
+      const method = route.method === 'POST' || route.method === 'DELETE' ? route.method : 'GET'
+      const body = method === 'POST' ? { status: 'shipped' } : undefined
+      const asCustomer = await customer.jar.request(method, path, body)
+      expect(`${route.method} ${route.path}: ${asCustomer.status}`).toBe(
+        `${route.method} ${route.path}: 403`,
+      )
+      const asVisitor = await visitor.request(method, path, body)
+      // Pages send a visitor to the login form; the dashboard and the mailbox answer 403.
+      expect([303, 401, 403], `${route.method} ${route.path}`).toContain(asVisitor.status)
+    }
   })
 
   it('keeps customers out of the admin pages and lets the admin in', async () => {
