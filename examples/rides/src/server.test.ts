@@ -19,8 +19,13 @@ class Browser {
   #csrfToken: string | undefined
   constructor(readonly base: string) {}
 
-  async request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Reply> {
-    const headers: Record<string, string> = {}
+  async request(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<Reply> {
+    const headers: Record<string, string> = { ...extraHeaders }
     const cookie = [...this.#cookies].map(([name, value]) => `${name}=${value}`).join('; ')
     if (cookie !== '') headers.cookie = cookie
     if (this.#csrfToken !== undefined) headers['x-csrf-token'] = this.#csrfToken
@@ -244,6 +249,28 @@ describe('the rides example over HTTP', () => {
       404,
     )
     await expectListsMatchModel()
+  })
+
+  it('requests one trip for a request sent twice with the same Idempotency-Key', async () => {
+    // Without the key's trip id a retried request called a second car.
+    const cy = browsers.get('u-cy') as Browser
+    const body = { pickup: 'Museum', dropoff: 'Harbour' }
+    const key = { 'idempotency-key': 'retry-key-0001' }
+    const answers = await Promise.all([
+      cy.request('POST', '/trips', body, key),
+      cy.request('POST', '/trips', body, key),
+    ])
+    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 201])
+    const [first, second] = answers.map((answer) => answer.json.trip as Trip)
+    expect(second).toEqual(first)
+    model.set((first as Trip).id, first as Trip)
+    // The key is the rider's own: another rider's same key is another trip.
+    const bob = await (browsers.get('u-bob') as Browser).request('POST', '/trips', body, key)
+    expect(bob.status).toBe(201)
+    model.set((bob.json.trip as Trip).id, bob.json.trip as Trip)
+    await expectListsMatchModel()
+    const bad = await cy.request('POST', '/trips', body, { 'idempotency-key': 'short' })
+    expect(bad.status).toBe(422)
   })
 
   it('refuses trip requests from drivers and admins through the policy', async () => {

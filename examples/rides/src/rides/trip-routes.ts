@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import {
   type App,
   CLOCK,
@@ -27,6 +27,8 @@ const requestBody = z.object({
 })
 
 const tripId = safeText({ min: 1, max: 64 })
+
+const requestKey = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/)
 
 /**
  * The trip API. Every route asks the policy: lists are filtered by it in SQL, single trips are
@@ -80,11 +82,20 @@ export function tripRoutes(app: App<RidesConfig>): Hono {
     return c.json({ trip })
   })
 
+  // With an `Idempotency-Key`, the trip's id is derived from the rider and the key, so a request
+  // retried or sent twice finds the first trip (200) instead of calling a second car.
   routes.post('/trips', async (c) => {
     const me = currentPrincipal()
     const { pickup, dropoff } = await parseBody(c.req, requestBody)
+    const header = c.req.header('idempotency-key')
+    const key = header === undefined ? undefined : requestKey.safeParse(header)
+    if (key?.success === false) throw ValidationError.fromZod(key.error)
+    const id =
+      key === undefined
+        ? randomUUID()
+        : createHash('sha256').update(`${me.id}\n${key.data}`).digest('base64url')
     const trip: Trip = {
-      id: `trip-${randomUUID()}`,
+      id: `trip-${id}`,
       rider_id: me.id,
       driver_id: null,
       status: 'requested',
@@ -93,7 +104,13 @@ export function tripRoutes(app: App<RidesConfig>): Hono {
       requested_at: clock.now().toISOString(),
     }
     await access.authorize(me, 'request', 'trips', trip)
-    await db.insertInto('trips').values(trip).execute()
+    try {
+      await db.insertInto('trips').values(trip).execute()
+    } catch (error) {
+      const first = key === undefined ? undefined : await findTrip(trip.id)
+      if (first === undefined) throw error
+      return c.json({ trip: first }, 200)
+    }
     return c.json({ trip }, 201)
   })
 
