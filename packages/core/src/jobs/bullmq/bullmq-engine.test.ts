@@ -170,8 +170,9 @@ for (const engine of engines) {
       expect(deaths).toEqual([[{ order: 'o-1' }, 2, 'E_JOB_LOST']])
     }, 30_000)
 
-    it('delays the retry a RetryLaterJobError asks for in BullMQ itself', async () => {
+    it('delays the retry a RetryLaterJobError asks for in BullMQ itself, and reports when it runs', async () => {
       let calls = 0
+      let thrownAtMs = 0
       const limited = defineJob({
         name: 'test.rate-limited',
         schema: z.object({}),
@@ -179,12 +180,13 @@ for (const engine of engines) {
         backoff: { baseMs: 0, maxMs: 0 },
         handler: () => {
           calls += 1
+          thrownAtMs = Date.now()
           throw new RetryLaterJobError('rate limited', { retryAfterMs: 3_600_000 })
         },
       })
       const { jobs } = await start([module(limited)])
-      const beforeMs = Date.now()
-      const id = await jobs.enqueue(limited, {})
+      // It waits before its first run: the retry's time counts from that run, not the enqueue.
+      const id = await jobs.enqueue(limited, {}, { delay: 400 })
       await until(async () => {
         await jobs.drain()
         return calls > 0 && (await jobs.get(id as string))?.state === 'scheduled'
@@ -193,7 +195,7 @@ for (const engine of engines) {
       // BullMQ keeps machine time: the delayed job's time is asserted, not waited for.
       const waiting = await jobs.get(id as string)
       expect(calls).toBe(1)
-      expect(waiting?.runAt.getTime()).toBeGreaterThanOrEqual(beforeMs + 3_600_000)
+      expect(waiting?.runAt.getTime()).toBeGreaterThanOrEqual(thrownAtMs + 3_600_000)
       expect(waiting?.runAt.getTime()).toBeLessThanOrEqual(afterMs + 3_600_000)
     })
 

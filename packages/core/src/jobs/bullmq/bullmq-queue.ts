@@ -528,8 +528,14 @@ export class BullmqQueue implements QueueAdapter {
       mapped = holder === null ? 'stalled' : 'running'
       runAtMs = Date.now() + Math.max(0, ttl)
     } else if (state === 'failed') mapped = 'dead'
-    else if (state === 'delayed') mapped = 'scheduled'
-    else if (state === 'waiting' || state === 'prioritized' || state === 'waiting-children') {
+    else if (state === 'delayed') {
+      mapped = 'scheduled'
+      // The delayed set's score holds the time it runs (its milliseconds times 0x1000 plus a
+      // counter): a job moved there by a retry keeps its first `timestamp` while its `delay`
+      // counts from the move, so their sum is early by the time the job waited before it ran.
+      const score = await this.#redis.client.zscore(`${job.queueQualifiedName}:delayed`, id)
+      if (score !== null) runAtMs = Math.floor(Number(score) / 0x1000)
+    } else if (state === 'waiting' || state === 'prioritized' || state === 'waiting-children') {
       mapped = 'pending'
     } else return undefined
     const logs = await this.#queue(job.name).getJobLogs(id)
