@@ -23,6 +23,7 @@ import { WebhookChannel } from '../channels/webhook/webhook-channel.js'
 import type { Digest } from '../digest/define-digest.js'
 import { addDigestItemKeys, closeDigestBatch, createDigestTables } from '../digest/digest-store.js'
 import { NotifyConfigError } from '../errors.js'
+import { channelMap } from './channel-map.js'
 import { delayOption } from './delay-option.js'
 import { Deliveries } from '../ledger/deliveries.js'
 import { DeliveryDispatcher } from '../ledger/delivery-dispatcher.js'
@@ -298,31 +299,6 @@ export function notifyModule(options: NotifyModuleOptions): Module {
       for (const channel of channels.values()) await channel.close?.()
     },
   })
-}
-
-/** The channels by name, checked (`owner` names who was given them: `notifyModule`). */
-export function channelMap(
-  list: readonly AnyChannel[],
-  owner = 'notifyModule',
-): ReadonlyMap<ChannelName, AnyChannel> {
-  if (!Array.isArray(list) || list.length === 0) {
-    throw new NotifyConfigError(
-      `${owner} needs at least one channel: channels: [mailChannel(…), inboxChannel()].`,
-    )
-  }
-  const channels = new Map<ChannelName, AnyChannel>()
-  for (const channel of list) {
-    if (typeof channel?.send !== 'function' || typeof channel.name !== 'string') {
-      throw new NotifyConfigError(`${owner}: every channel needs a name and a send() method.`)
-    }
-    if (channels.has(channel.name)) {
-      throw new NotifyConfigError(
-        `${owner}: two '${channel.name}' channels; give one channel per name, or wrap providers in fallbackChannel([...]).`,
-      )
-    }
-    channels.set(channel.name, channel)
-  }
-  return channels
 }
 
 function digestMap(list: readonly Digest[]): ReadonlyMap<string, Digest> {

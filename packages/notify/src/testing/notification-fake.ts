@@ -2,7 +2,7 @@ import { AssertionError } from 'node:assert'
 import { afterCommit, isTimeZone } from '@mortar/core'
 import { NotifyConfigError } from '../errors.js'
 import type { AnyChannel, ChannelMessages, ChannelName } from '../channels/channel.js'
-import { channelMap } from '../module/notify-module.js'
+import { channelMap } from '../module/channel-map.js'
 import type {
   ChannelsOf,
   CheckNotification,
