@@ -531,7 +531,7 @@ export class BullmqQueue implements QueueAdapter {
     else if (state === 'delayed') {
       mapped = 'scheduled'
       // The delayed set's score holds the time it runs (its milliseconds times 0x1000 plus a
-      // counter): a job moved there by a retry keeps its first `timestamp` while its `delay`
+      // counter, BullMQ's getDelayedScore since v5, checked on 6.7): a job moved there by a retry keeps its first `timestamp` while its `delay`
       // counts from the move, so their sum is early by the time the job waited before it ran.
       const score = await this.#redis.client.zscore(`${job.queueQualifiedName}:delayed`, id)
       if (score !== null) runAtMs = Math.floor(Number(score) / 0x1000)
