@@ -396,9 +396,9 @@ export async function paginateWithKey<DB, TB extends keyof DB, O>(
   }
   const hasMore = rows.length > limit && last !== undefined
   if (hasMore) {
-    keys.forEach((sortKey, index) =>
-      refuseInexactNumber(sortKey, last[sortKey.column], texts[index], exact[index]),
-    )
+    for (const [index, sortKey] of keys.entries()) {
+      refuseInexactNumber(sortKey, last[sortKey.column], texts[index], exact[index])
+    }
   }
   if (!hasMore && after !== undefined && after !== null) {
     await refuseHiddenNulls(base, strict, unique)
