@@ -50,6 +50,7 @@ export type DigestPlacement =
     }
   | { readonly duplicate: true; readonly batchId: string }
 
+// Unambiguous because a digest's key holds no '|' (defineDigest refuses one); a recipient id may.
 function openKey(digestKey: string, recipientId: string): string {
   return `${digestKey}|${recipientId}`
 }
