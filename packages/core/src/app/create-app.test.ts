@@ -165,6 +165,26 @@ describe('createApp lifecycle', () => {
     expect(calls).toEqual(['start a', 'start b', 'stop b', 'stop a'])
   })
 
+  it('keeps stopping the other modules when an onStop throws a value with no text form', async () => {
+    // String() of an object without a prototype throws: describing the failure threw, and the
+    // modules before it never stopped (their buffers never flushed, the database left open).
+    const calls: string[] = []
+    const app = createApp({
+      modules: [
+        tracked('a', calls),
+        tracked('b', calls, {
+          stop: () => {
+            throw Object.create(null)
+          },
+        }),
+      ],
+      logger: recordingLogger(),
+    })
+    await app.start()
+    await expect(app.stop()).rejects.toThrow("Module 'b' onStop failed: [object Object]")
+    expect(calls).toEqual(['start a', 'start b', 'stop b', 'stop a'])
+  })
+
   it('makes stop before start a no-op and refuses to start a stopped app', async () => {
     const calls: string[] = []
     const app = createApp({ modules: [tracked('a', calls)] })
