@@ -57,6 +57,8 @@ const NEAR_2_53 = ['9007199254740992', '9007199254740993', '-9007199254740993']
 // Strings that spell a number in one engine's eyes and not in the point check's, or in neither.
 const TEXTS = ['1', '0', '-1', '2', '01', '+1', ' 1', '1 ', '1.0', '1.5', '1e0', '1abc', 'abc', '']
 const WORDS = ['true', 'false', 't', 'Abc', 'ABC', 'abc ', '9223372036854775808', ...NEAR_2_53]
+// Strings collations take for one another, and code points past U+FFFF against U+E000–U+FFFF.
+const UNICODE = ['é', 'e\u0301', 'ß', 'ss', 'İ', 'i', '😀', '\ue000', '\uffff', 'ａ', 'a\u200b']
 const DAYS = ['2026-01-01', '2026-12-05']
 const UUIDS = ['00000000-0000-0000-0000-000000000001', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11']
 const MOODS = ['happy', 'sad', '1']
@@ -78,7 +80,7 @@ const principalValue: fc.Arbitrary<unknown> = fc.oneof(
   // Around 2^70, which a double holds, and on either side of it, which it does not.
   fc.constantFrom(2n ** 70n, 2n ** 70n + 1n, 2n ** 70n - 1n, -(2n ** 70n) - 1n, 10n ** 400n),
   fc.constantFrom(Infinity, -Infinity),
-  fc.constantFrom(...TEXTS, ...WORDS),
+  fc.constantFrom(...TEXTS, ...WORDS, ...UNICODE),
   fc.constantFrom(
     ...DAYS,
     ...UUIDS,
@@ -109,7 +111,9 @@ const floatTexts = (engine: DatabaseEngine) => (engine === 'postgres' ? FLOAT_TE
 
 const row = (engine: DatabaseEngine) =>
   fc.record({
-    txt: fc.option(fc.constantFrom(...TEXTS, ...WORDS, ...floatTexts(engine)), { nil: null }),
+    txt: fc.option(fc.constantFrom(...TEXTS, ...WORDS, ...UNICODE, ...floatTexts(engine)), {
+      nil: null,
+    }),
     num: fc.option(fc.integer({ min: -2, max: 3 }), { nil: null }),
     big: fc.option(fc.constantFrom('0', '1', '-1', '2', ...NEAR_2_53), { nil: null }),
     flag: fc.option(fc.boolean(), { nil: null }),
@@ -414,6 +418,47 @@ for (const engine of testEngines().filter((each) => each.engine === 'postgres'))
 
       // ±Infinity as a principal's value stands for an infinite time too.
       const when = fc.oneof(instant, localMidnight, fc.constantFrom(Infinity, -Infinity))
+
+      it('link a timestamp to a timestamptz in the time zone the process has when the AccessControl is made, not when the package loaded', async () => {
+        // An app's `process.env.TZ = …` runs after its imports: node-postgres then reads wall-clock
+        // times in the new zone, and the SQL turned them at the one read when the module loaded.
+        const db = database.kysely
+        const before = process.env.TZ
+        const here = new Date(2026, 0, 1).getTimezoneOffset()
+        process.env.TZ = here === 14 * 60 ? 'Pacific/Kiritimati' : 'Etc/GMT+12'
+        try {
+          expect(new Date(2026, 0, 1).getTimezoneOffset()).not.toBe(here)
+          const policy = definePolicy<TimesDb, Record<string, never>, 'link'>({ roles: () => [] })
+            .allow('link', 'times', (t) =>
+              t.exists('times', (s) => s.and(s.matches('at', 'atz'), s.ne('id', 0))),
+            )
+            .build()
+          const access = await AccessControl.create({ policy, db })
+          await fc.assert(
+            fc.asyncProperty(
+              fc.array(instant, { minLength: 1, maxLength: 4 }),
+              async (instants) => {
+                // Each instant in both columns, so every row links to itself.
+                const rows = {
+                  times: instants.map((at, index) => ({ id: index + 1, at, day: null, atz: at })),
+                }
+                await expectWorldAgrees({
+                  access,
+                  db,
+                  rows,
+                  resource: 'times',
+                  actions: ['link'],
+                  principal: {},
+                })
+              },
+            ),
+            { numRuns: 20 },
+          )
+        } finally {
+          if (before === undefined) delete process.env.TZ
+          else process.env.TZ = before
+        }
+      })
 
       it('compare a date, timestamp or timestamptz column, infinite or not, with a Date as the point check does', async () => {
         const db = database.kysely

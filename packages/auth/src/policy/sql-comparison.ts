@@ -253,8 +253,14 @@ function wallClock(date: Date): string {
   return year > 0 ? text : `${text} BC`
 }
 
-// This process's time zone, read once, as node-postgres's parser reads wall-clock times in it.
-const PROCESS_TIME_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone
+/**
+ * This process's time zone, as node-postgres's parser reads wall-clock times in it. Read when
+ * the SQL is built, not when this module loads: an app's `process.env.TZ = 'UTC'` runs after
+ * its imports.
+ */
+function processTimeZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone
+}
 
 type FloatEngine = 'postgres' | 'mysql'
 
@@ -558,7 +564,7 @@ export function sqlColumnsEqual(left: SqlColumn, right: SqlColumn): RawBuilder<S
       // A wall-clock time is the point in time it shows in this process's time zone.
       const at = (column: typeof left) =>
         column.type.kind === 'date' && column.type.local
-          ? sql`timezone(${PROCESS_TIME_ZONE}, cast(${column.ref} as timestamp))`
+          ? sql`timezone(${processTimeZone()}, cast(${column.ref} as timestamp))`
           : column.ref
       return sql<SqlBool>`${at(left)} = ${at(right)}`
     }
