@@ -365,13 +365,23 @@ function floatCompare(
 }
 
 /**
+ * A json number as the double JSON.parse makes of it: past a double's range ±Infinity or ±0,
+ * where PostgreSQL's cast to float8 raises (and a row holding `1e400` failed every filter).
+ * The bounds are halfway to the next double, to 22 digits.
+ */
+function pgJsonNumber(json: Column): Column {
+  const n = sql`cast(${json} #>> '{}' as numeric)`
+  return sql`case when abs(${n}) >= 1.797693134862315807937e308 then cast(case when ${n} > 0 then 'Infinity' else '-Infinity' end as float8) when abs(${n}) <= 2.470328229206232720882e-324 then cast(case when ${n} < 0 then '-0' else '0' end as float8) else cast(${n} as float8) end`
+}
+
+/**
  * A json or jsonb column, which node-postgres parses: a string compares as text, a number as a
  * float, a boolean as one; an object, an array or null is unknown, as in the point check.
  */
 function pgJsonCompare(column: Column, op: CompareOperator, value: unknown): RawBuilder<SqlBool> {
   const json = sql`cast(${column} as jsonb)`
   const text = pgCompare(sql`(${json} #>> '{}')`, { kind: 'text', notNull: false }, op, value)
-  const number = floatCompare('postgres', sql`(${json} #>> '{}')`, op, value)
+  const number = floatCompare('postgres', pgJsonNumber(json), op, value)
   const bool = pgDomain(sql`cast(${json} as boolean)`, false, [false, true], op, value)
   return sql<SqlBool>`case jsonb_typeof(${json}) when 'string' then ${text} when 'number' then ${number} when 'boolean' then ${bool} end`
 }
@@ -544,7 +554,7 @@ function pgText(column: SqlColumn & { engine: 'postgres' }): RawBuilder<unknown>
       return pgFloatText(FLOAT_VALUE.postgres(column.ref))
     case 'json': {
       const json = sql`cast(${column.ref} as jsonb)`
-      return sql`case jsonb_typeof(${json}) when 'string' then ${json} #>> '{}' when 'number' then ${pgFloatText(sql`cast(${json} #>> '{}' as float8)`)} when 'boolean' then cast(cast(cast(${json} as boolean) as integer) as text) end`
+      return sql`case jsonb_typeof(${json}) when 'string' then ${json} #>> '{}' when 'number' then ${pgFloatText(pgJsonNumber(json))} when 'boolean' then cast(cast(cast(${json} as boolean) as integer) as text) end`
     }
     default:
       return sql`cast(${column.ref} as text)`
