@@ -273,6 +273,29 @@ describe('the rides example over HTTP', () => {
     expect(bad.status).toBe(422)
   })
 
+  it('refuses a reused Idempotency-Key with another request (422) and keeps the first trip', async () => {
+    // It answered the first trip (200), so a rider who reused a key for a new ride believed
+    // the car called to the new pickup.
+    const cy = browsers.get('u-cy') as Browser
+    const key = { 'idempotency-key': 'reused-key-0002' }
+    const first = await cy.request('POST', '/trips', { pickup: 'Museum', dropoff: 'Zoo' }, key)
+    expect(first.status).toBe(201)
+    model.set((first.json.trip as Trip).id, first.json.trip as Trip)
+    for (const other of [
+      { pickup: 'Museum', dropoff: 'Airport' },
+      { pickup: 'Station', dropoff: 'Zoo' },
+    ]) {
+      const answer = await cy.request('POST', '/trips', other, key)
+      expect(answer.status).toBe(422)
+      expect(answer.json.code).toBe('E_IDEMPOTENCY_KEY_REUSED')
+    }
+    // The same request again (spaces trimmed as the first one's) is still the first trip.
+    const again = await cy.request('POST', '/trips', { pickup: ' Museum', dropoff: 'Zoo ' }, key)
+    expect(again.status).toBe(200)
+    expect(again.json.trip).toEqual(first.json.trip)
+    await expectListsMatchModel()
+  })
+
   it('refuses trip requests from drivers and admins through the policy', async () => {
     for (const id of ['u-dee', 'u-admin']) {
       const answer = await (browsers.get(id) as Browser).request('POST', '/trips', {

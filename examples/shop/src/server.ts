@@ -16,6 +16,7 @@ import { paymentRoutes } from './payments/index.js'
 import { SMS_STUB_PREFIX, SmsOutbox, servesSmsStub, smsStubRoutes } from './sms-stub/index.js'
 import {
   notificationPreferencesSection,
+  keepOutOfCaches,
   refuseFraming,
   storefrontRoutes,
   unsafeHtml,
@@ -46,6 +47,7 @@ export async function buildShop(config: ShopConfig): Promise<Shop> {
   const server = Fastify()
   // Before any route: every answer, errors and mounted handlers included.
   refuseFraming(server)
+  keepOutOfCaches(server)
   await server.register(mortarFastify, { app })
   // The JSON API.
   await server.register(healthRoutes)

@@ -41,6 +41,34 @@ export class InvalidPasswordHashError extends MortarError {
 }
 
 /**
+ * A password that is not a string of well-formed Unicode: a lone UTF-16 surrogate (sent as
+ * `"\ud800"` in JSON) would be encoded as U+FFFD, so two different passwords would share a hash.
+ * A 400 from `hash`, `verify`, `verifyOrDummy` and `dummyVerify` alike, whether or not the
+ * account exists. The message never quotes the password.
+ *
+ * @example
+ * ```ts
+ * import { InvalidPasswordError, PasswordHasher } from '@mortar/auth'
+ *
+ * try {
+ *   await new PasswordHasher().hash('\ud800')
+ * } catch (error) {
+ *   if (error instanceof InvalidPasswordError) console.error(error.message)
+ * }
+ * ```
+ */
+export class InvalidPasswordError extends MortarError {
+  constructor(options?: MortarErrorOptions) {
+    super(
+      'E_AUTH_PASSWORD_INVALID',
+      400,
+      'A password must be a string of well-formed Unicode (no lone surrogate): send the characters the user typed.',
+      options,
+    )
+  }
+}
+
+/**
  * The password hasher was given settings it refuses (a cost outside scrypt's range or over 1 GiB
  * of memory, a key or salt too short). Raised at construction, so a bad deployment fails at
  * start-up.

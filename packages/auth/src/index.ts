@@ -30,6 +30,7 @@ export type {
 
 // errors of authentication
 export {
+  InvalidPasswordError,
   InvalidPasswordHashError,
   LoginThrottleConfigError,
   LoginThrottledError,

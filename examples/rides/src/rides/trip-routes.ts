@@ -3,6 +3,7 @@ import {
   type App,
   CLOCK,
   ConflictError,
+  MortarError,
   NotFoundError,
   PAGINATOR,
   safeText,
@@ -109,6 +110,9 @@ export function tripRoutes(app: App<RidesConfig>): Hono {
     } catch (error) {
       const first = key === undefined ? undefined : await findTrip(trip.id)
       if (first === undefined) throw error
+      // The key names one request: another trip under it would answer a ride the rider did not ask for.
+      if (first.pickup !== pickup || first.dropoff !== dropoff)
+        throw new IdempotencyKeyReusedError()
       return c.json({ trip: first }, 200)
     }
     return c.json({ trip }, 201)
@@ -144,6 +148,17 @@ export function tripRoutes(app: App<RidesConfig>): Hono {
   })
 
   return routes
+}
+
+/** An `Idempotency-Key` sent again with another request than the one it first came with. */
+export class IdempotencyKeyReusedError extends MortarError {
+  constructor() {
+    super(
+      'E_IDEMPOTENCY_KEY_REUSED',
+      422,
+      'This Idempotency-Key came with another trip request; send a new key for a new trip.',
+    )
+  }
 }
 
 function conflict(): ConflictError {

@@ -1,5 +1,6 @@
-import type { ModuleMigrations } from '@mortar/core'
+import { exactTextType, type ModuleMigrations } from '@mortar/core'
 import { sql } from 'kysely'
+import { searchName } from './search-name.js'
 
 /** The catalog's schema, by migration; recorded as `catalog/<name>`. */
 export const catalogMigrations: ModuleMigrations = {
@@ -37,6 +38,39 @@ export const catalogMigrations: ModuleMigrations = {
     },
     async down(db) {
       await db.schema.alterTable('products').dropColumn('stock').execute()
+    },
+  },
+  '0003_add_product_search_name': {
+    async up(db, { engine }) {
+      // Compared exactly: MariaDB's default collation would take 'eclair' for 'éclair'. Text,
+      // since folding may lengthen a name.
+      await db.schema
+        .alterTable('products')
+        .addColumn('search_name', sql.raw(exactTextType(engine, 'text')))
+        .execute()
+      // Folded by JavaScript, as the search folds its query (SQL's lower() differs by engine).
+      let after = 0
+      for (;;) {
+        const rows = await db
+          .selectFrom('products')
+          .select(['id', 'name'])
+          .where('id', '>', after)
+          .orderBy('id')
+          .limit(500)
+          .execute()
+        if (rows.length === 0) break
+        for (const row of rows) {
+          await db
+            .updateTable('products')
+            .set({ search_name: searchName(String(row.name)) })
+            .where('id', '=', row.id)
+            .execute()
+        }
+        after = Number(rows.at(-1)?.id)
+      }
+    },
+    async down(db) {
+      await db.schema.alterTable('products').dropColumn('search_name').execute()
     },
   },
 }

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
 import type { CatalogDb } from './catalog-db.js'
 import { PRODUCT_CATALOG, type Product } from './product-catalog.js'
+import { searchName } from './search-name.js'
 import { generateProducts, seedProducts } from './seed-products.js'
 
 interface ProductPage {
@@ -100,6 +101,31 @@ for (const engine of shopTestEngines()) {
         expect(seen.map((product) => product.id).sort((a, b) => a - b)).toEqual(
           expected.map((product) => product.id),
         )
+      })
+
+      it('searches names past ASCII alike on every engine: case folded, accents kept', async () => {
+        // SQLite's lower() folds ASCII only ('ÉCLAIR' missed 'Éclair'), and MariaDB's collation
+        // ignores accents ('eclair' found 'Éclair'): one search, three answers.
+        const rows = [
+          { id: 20_001, name: 'Éclair Stand', description: 'A stand.', price_cents: 900, stock: 1 },
+          { id: 20_002, name: 'Big Ölkanne', description: 'A can.', price_cents: 900, stock: 1 },
+        ]
+        for (const row of rows) {
+          await resolveDatabase<CatalogDb>(shop.app)
+            .insertInto('products')
+            .values({ ...row, search_name: searchName(row.name) })
+            .execute()
+        }
+        const ids = async (q: string) =>
+          ((await get(`/products?q=${encodeURIComponent(q)}`)).body as ProductPage).items.map(
+            (product) => product.id,
+          )
+        expect(await ids('ÉCLAIR')).toEqual([20_001])
+        expect(await ids('éclair st')).toEqual([20_001])
+        expect(await ids('eclair')).toEqual([])
+        expect(await ids('big öl')).toEqual([20_002])
+        expect(await ids('BIG ÖLKANNE')).toEqual([20_002])
+        expect(await ids('olkanne')).toEqual([])
       })
 
       it('treats % and _ in the search as plain characters', async () => {

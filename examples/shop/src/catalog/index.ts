@@ -8,4 +8,5 @@ export {
   ProductCatalog,
   type ProductQuery,
 } from './product-catalog.js'
+export { searchName } from './search-name.js'
 export { generateProducts, type SeedProductsOptions, seedProducts } from './seed-products.js'

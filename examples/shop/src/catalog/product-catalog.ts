@@ -3,6 +3,7 @@ import { type Kysely, sql } from 'kysely'
 import type { ShopAccessControl } from '../access/index.js'
 import type { ShopPrincipal } from '../accounts/index.js'
 import type { CatalogDb, ProductsTable } from './catalog-db.js'
+import { searchName } from './search-name.js'
 
 /** A product as the API shows it. */
 export interface Product {
@@ -18,11 +19,11 @@ export interface Product {
 export interface ProductQuery {
   readonly after?: string
   readonly limit: number
-  /** Case-insensitive substring of the name. */
+  /** A substring of the name, case folded as `searchName` folds it. */
   readonly q?: string
 }
 
-function toProduct(row: ProductsTable): Product {
+function toProduct(row: Pick<ProductsTable, (typeof PRODUCT_COLUMNS)[number]>): Product {
   return {
     id: row.id,
     name: row.name,
@@ -34,7 +35,7 @@ function toProduct(row: ProductsTable): Product {
 
 // LIKE treats % and _ as wildcards; '!' escapes them (a backslash would need per-engine quoting).
 function containsPattern(text: string): string {
-  return `%${text.toLowerCase().replace(/[!%_]/g, (char) => `!${char}`)}%`
+  return `%${searchName(text).replace(/[!%_]/g, (char) => `!${char}`)}%`
 }
 
 const PRODUCT_COLUMNS = ['id', 'name', 'description', 'price_cents', 'stock'] as const
@@ -69,7 +70,7 @@ export class ProductCatalog {
     let select = this.#select(principal)
     if (query.q !== undefined && query.q !== '') {
       select = select.where(
-        sql<boolean>`lower(${sql.ref('name')}) like ${containsPattern(query.q)} escape '!'`,
+        sql<boolean>`${sql.ref('search_name')} like ${containsPattern(query.q)} escape '!'`,
       )
     }
     const page = await this.#paginator.paginate(select, {

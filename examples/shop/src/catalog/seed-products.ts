@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { CatalogDb, ProductsTable } from './catalog-db.js'
+import { searchName } from './search-name.js'
 
 /** Options of {@link seedProducts}. */
 export interface SeedProductsOptions {
@@ -73,6 +74,7 @@ export function generateProducts(count: number, seed: number): ProductsTable[] {
     return {
       id: index + 1,
       name,
+      search_name: searchName(name),
       description: `A ${name.toLowerCase()} from the Mortar demo catalog.`,
       price_cents: 199 + Math.floor(random() * 30_000),
       // One product in ten is sold out; the others have 1 to 40.

@@ -216,6 +216,48 @@ for (const engine of shopTestEngines()) {
       expect(await stockOf(403)).toBe(7)
     })
 
+    it('refuses a checkout key sent again with another cart or card (422), placing nothing', async () => {
+      // It answered the first order (200) and kept the new cart: the shopper took the new cart
+      // for ordered, and nothing was.
+      await setStock(404, 10)
+      const cy = await signUpShopper(shop.base, 'cy')
+      const card = await cy.jar.request('POST', '/payment-methods', {
+        token: 'tok_second_card_1111',
+        last4: '1111',
+        brand: 'visa',
+      })
+      await fill(cy, [[404, 1]])
+      const key = { 'idempotency-key': 'api-key-0003' }
+      const body = { paymentMethodId: cy.paymentMethodId }
+      const first = await cy.jar.request('POST', '/orders', body, key)
+      expect(first.status).toBe(201)
+      // The first answer lost, its cookie kept: the emptied cart retried is the first order.
+      const retried = await cy.jar.request('POST', '/orders', body, key)
+      expect(retried.status).toBe(200)
+      expect(retried.json.id).toBe(first.json.id)
+      await fill(cy, [[404, 2]])
+      for (const reused of [body, { paymentMethodId: card.json.id as string }]) {
+        const answer = await cy.jar.request('POST', '/orders', reused, key)
+        expect(answer.status).toBe(422)
+        expect(answer.json.code).toBe('E_IDEMPOTENCY_KEY_REUSED')
+      }
+      // The same cart with the first order's key and another card is refused too.
+      await cy.jar.request('DELETE', '/cart')
+      await fill(cy, [[404, 1]])
+      const otherCard = await cy.jar.request(
+        'POST',
+        '/orders',
+        { paymentMethodId: card.json.id as string },
+        key,
+      )
+      expect(otherCard.status).toBe(422)
+      expect((await cy.jar.request('GET', '/cart')).json).toEqual({
+        items: [{ productId: 404, quantity: 1 }],
+      })
+      expect(await ordersOf(cy.userId)).toBe(1)
+      expect(await stockOf(404)).toBe(9)
+    })
+
     it('takes a checkout key that differs only in case as another checkout, on every engine', async () => {
       // MariaDB's default collation took 'Form-Key-0002' for 'form-key-0002': the second order was
       // never placed and the shopper got the first one back.

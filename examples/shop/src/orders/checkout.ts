@@ -36,6 +36,17 @@ export class OutOfStockError extends MortarError {
   }
 }
 
+/** A checkout key sent again with another cart or payment method than its order's. */
+export class IdempotencyKeyReusedError extends MortarError {
+  constructor() {
+    super(
+      'E_IDEMPOTENCY_KEY_REUSED',
+      422,
+      'This checkout key placed an order with another cart or payment method; send a new key to order this cart.',
+    )
+  }
+}
+
 /** What a checkout takes. */
 export interface PlaceOrder {
   readonly userId: string
@@ -43,8 +54,9 @@ export interface PlaceOrder {
   readonly paymentMethodId: string
   /**
    * The cart's key, the checkout form's or the `Idempotency-Key` header: a second checkout with
-   * the key returns the first one's order instead of placing another. Absent, every call places
-   * one.
+   * the key returns the first one's order instead of placing another, when it sends the same
+   * cart (or an empty one: the cart that order emptied) and payment method; else it throws
+   * {@link IdempotencyKeyReusedError}. Absent, every call places one.
    */
   readonly checkoutKey?: string | undefined
 }
@@ -84,13 +96,13 @@ export class Checkout {
 
   /**
    * Places the order of `input.cart`, paid by one of the user's saved payment methods (a 404 for
-   * anyone else's). Throws {@link EmptyCartError} or {@link OutOfStockError}; nothing is written
-   * then.
+   * anyone else's). Throws {@link EmptyCartError}, {@link OutOfStockError} or
+   * {@link IdempotencyKeyReusedError}; nothing is written then.
    */
   async place(input: PlaceOrder): Promise<PlacedOrder> {
     // A key seen before (a form sent again after its order emptied the cart) finds its order.
     if (input.checkoutKey !== undefined) {
-      const placed = await this.#findByKey(input.userId, input.checkoutKey)
+      const placed = await this.#findByKey(input, input.checkoutKey)
       if (placed !== undefined) return { order: placed, created: false }
     }
     if (input.cart.length === 0) throw new EmptyCartError()
@@ -101,7 +113,7 @@ export class Checkout {
       // The same key placed an order already (a double submit): that order is the answer,
       // whatever stopped this one (the key's unique index, or the stock the first one took).
       if (input.checkoutKey !== undefined) {
-        const placed = await this.#findByKey(input.userId, key)
+        const placed = await this.#findByKey(input, key)
         if (placed !== undefined) return { order: placed, created: false }
       }
       throw error
@@ -175,11 +187,14 @@ export class Checkout {
     throw new OutOfStockError(line.productId, left === undefined ? 0 : Number(left.stock))
   }
 
-  async #findByKey(userId: string, key: string): Promise<Order | undefined> {
+  // The key's order, when it is this request's: the same lines and card, or an empty cart (the
+  // one that order emptied, retried with the cookie it set). Anything else under the key is
+  // another checkout, which the key's order would silently stand for.
+  async #findByKey(input: PlaceOrder, key: string): Promise<Order | undefined> {
     const row = await this.#db
       .selectFrom('orders')
-      .select(ORDER_COLUMNS)
-      .where('user_id', '=', userId)
+      .select([...ORDER_COLUMNS, 'payment_method_id'])
+      .where('user_id', '=', input.userId)
       .where('checkout_key', '=', key)
       .executeTakeFirst()
     if (row === undefined) return undefined
@@ -189,7 +204,19 @@ export class Checkout {
       .where('order_id', '=', row.id)
       .orderBy('product_id')
       .execute()
-    return toOrder(row, lines)
+    const order = toOrder(row, lines)
+    const asked = (items: readonly { productId: number; quantity: number }[]) =>
+      [...items]
+        .sort((a, b) => a.productId - b.productId)
+        .map((line) => `${line.productId}x${line.quantity}`)
+        .join(',')
+    if (
+      row.payment_method_id !== input.paymentMethodId ||
+      (input.cart.length > 0 && asked(input.cart) !== asked(order.lines))
+    ) {
+      throw new IdempotencyKeyReusedError()
+    }
+    return order
   }
 }
 

@@ -2,6 +2,7 @@ export {
   CHECKOUT,
   Checkout,
   EmptyCartError,
+  IdempotencyKeyReusedError,
   OutOfStockError,
   type PlacedOrder,
   type PlaceOrder,

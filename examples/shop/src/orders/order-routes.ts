@@ -33,7 +33,8 @@ const listQuery = z.object({
  *
  * - `POST /orders` `{ paymentMethodId, checkoutKey? }` (or an `Idempotency-Key` header): checks
  *   out the cart (201 with the order), then empties it. A repeated key, or without one the same
- *   cart again, answers the first order (200). 409 `E_OUT_OF_STOCK`, 422 `E_CART_EMPTY`.
+ *   cart again, answers the first order (200); the key with another cart or card is a 422
+ *   `E_IDEMPOTENCY_KEY_REUSED`. 409 `E_OUT_OF_STOCK`, 422 `E_CART_EMPTY`.
  * - `GET /orders?after=&limit=`: `{ items, nextCursor }`, newest first.
  * - `GET /orders/:id`: one order; 404 when it is not the caller's.
  */

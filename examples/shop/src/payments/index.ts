@@ -1,11 +1,13 @@
 export {
   CARD_BRANDS,
   type CardBrand,
+  CardTokenReusedError,
   type NewPaymentMethod,
   newPaymentMethodSchema,
   PAYMENT_METHODS,
   type PaymentMethod,
   PaymentMethods,
+  type SavedPaymentMethod,
   tokenAad,
 } from './payment-methods.js'
 export type { PaymentMethodsTable, PaymentsDb } from './payments-db.js'

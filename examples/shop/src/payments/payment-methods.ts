@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto'
-import { type Clock, NotFoundError, token, type Vault } from '@mortar/core'
+import { type Clock, MortarError, NotFoundError, token, type Vault } from '@mortar/core'
 import type { Kysely } from 'kysely'
 import { z } from 'zod'
 import type { PaymentMethodsTable, PaymentsDb } from './payments-db.js'
@@ -26,6 +25,23 @@ export interface PaymentMethod {
   readonly brand: string
   readonly last4: string
   readonly createdAt: string
+}
+
+/** A provider token saved before for this user, sent again with another brand or last four. */
+export class CardTokenReusedError extends MortarError {
+  constructor() {
+    super(
+      'E_CARD_TOKEN_REUSED',
+      422,
+      'This card token is saved already with another brand or last four digits; get a new token from the payment provider for another card.',
+    )
+  }
+}
+
+/** What saving a payment method did: the card, and whether this call saved it or found it saved. */
+export interface SavedPaymentMethod {
+  readonly method: PaymentMethod
+  readonly created: boolean
 }
 
 /**
@@ -59,9 +75,14 @@ export class PaymentMethods {
     this.#clock = clock
   }
 
-  /** Saves a payment method for `userId`, its token encrypted. */
-  async add(userId: string, input: NewPaymentMethod): Promise<PaymentMethod> {
-    const id = randomUUID()
+  /**
+   * Saves a payment method for `userId`, its token encrypted. The provider hands out a token per
+   * card entry, so the same token again is the same request retried or sent twice: it answers
+   * the card saved first (`created: false`) instead of saving it twice, or throws
+   * {@link CardTokenReusedError} when the brand or last four differ.
+   */
+  async add(userId: string, input: NewPaymentMethod): Promise<SavedPaymentMethod> {
+    const id = this.#idOf(userId, input.token)
     const row: PaymentMethodsTable = {
       id,
       user_id: userId,
@@ -72,8 +93,42 @@ export class PaymentMethods {
       }),
       created_at: new Date(this.#clock.nowMs()).toISOString(),
     }
-    await this.#db.insertInto('payment_methods').values(row).execute()
-    return toPaymentMethod(row)
+    try {
+      await this.#db.insertInto('payment_methods').values(row).execute()
+    } catch (error) {
+      // The id is the primary key: a concurrent or earlier save of the token fails here.
+      const first = await this.#find(userId, id)
+      if (first === undefined) throw error
+      if (first.brand !== input.brand || first.last4 !== input.last4) {
+        throw new CardTokenReusedError()
+      }
+      return { method: first, created: false }
+    }
+    return { method: toPaymentMethod(row), created: true }
+  }
+
+  // A UUID (version 8) from a keyed digest of the user and the token: one row per token and user,
+  // and the id tells nothing of the token. A new primary Vault key gives new ids, so a token
+  // saved before a rotation and sent again after it is saved a second time.
+  #idOf(userId: string, providerToken: string): string {
+    const digest = this.#vault.digest(`${userId}\n${providerToken}`, {
+      purpose: 'shop.payment-method-id',
+    })
+    const bytes = Buffer.from(digest, 'base64url').subarray(0, 16)
+    bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x80
+    bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80
+    const hex = bytes.toString('hex')
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+  }
+
+  async #find(userId: string, id: string): Promise<PaymentMethod | undefined> {
+    const row = await this.#db
+      .selectFrom('payment_methods')
+      .select(['id', 'brand', 'last4', 'created_at'])
+      .where('id', '=', id)
+      .where('user_id', '=', userId)
+      .executeTakeFirst()
+    return row === undefined ? undefined : toPaymentMethod(row)
   }
 
   /** The user's payment methods, oldest first. */
@@ -90,14 +145,9 @@ export class PaymentMethods {
 
   /** One of the user's payment methods; a 404 when the user has none with this id. */
   async get(userId: string, id: string): Promise<PaymentMethod> {
-    const row = await this.#db
-      .selectFrom('payment_methods')
-      .select(['id', 'brand', 'last4', 'created_at'])
-      .where('id', '=', id)
-      .where('user_id', '=', userId)
-      .executeTakeFirst()
-    if (row === undefined) throw this.#notFound()
-    return toPaymentMethod(row)
+    const method = await this.#find(userId, id)
+    if (method === undefined) throw this.#notFound()
+    return method
   }
 
   /** Deletes one of the user's payment methods; a 404 when the user has none with this id. */

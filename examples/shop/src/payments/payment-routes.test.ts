@@ -150,6 +150,31 @@ for (const engine of shopTestEngines()) {
         expect((await owner.jar.request('DELETE', `/payment-methods/${id}`)).status).toBe(404)
       })
 
+      it('saves a card once when its POST is retried or sent twice at once', async () => {
+        // Each call saved a row: a retried request listed the card twice.
+        const { jar } = await loggedIn()
+        const card = { token: 'tok_retried_5555', last4: '5555', brand: 'mastercard' }
+        const answers = await Promise.all([
+          jar.request('POST', '/payment-methods', card),
+          jar.request('POST', '/payment-methods', card),
+        ])
+        expect(answers.map((answer) => answer.status).sort()).toEqual([200, 201])
+        expect(answers[1]?.json).toEqual(answers[0]?.json)
+        const again = await jar.request('POST', '/payment-methods', card)
+        expect(again.status).toBe(200)
+        expect((await jar.request('GET', '/payment-methods')).json).toEqual({
+          items: [answers[0]?.json],
+        })
+        // The token names one card: other digits or brand under it are refused, not saved.
+        const other = await jar.request('POST', '/payment-methods', { ...card, last4: '4444' })
+        expect(other.status).toBe(422)
+        expect(other.json.code).toBe('E_CARD_TOKEN_REUSED')
+        expect(JSON.stringify(other.json)).not.toContain(card.token)
+        // Another user's same token is that user's own card.
+        const stranger = await loggedIn()
+        expect((await stranger.jar.request('POST', '/payment-methods', card)).status).toBe(201)
+      })
+
       it('needs a login and a well-formed card, and never echoes the token in a problem', async () => {
         const anonymous = new CookieJar({ base: shop.base })
         expect((await anonymous.request('GET', '/payment-methods')).status).toBe(401)

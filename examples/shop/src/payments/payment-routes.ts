@@ -19,7 +19,8 @@ const methodParams = z.object({ id: safeText({ max: 64 }) })
  * the provider token goes into the Vault and never comes back out over HTTP.
  *
  * - `GET /payment-methods`: `{ items: [{ id, brand, last4, createdAt }] }`.
- * - `POST /payment-methods` `{ token, last4, brand }`: saves one (201).
+ * - `POST /payment-methods` `{ token, last4, brand }`: saves one (201); the same token again
+ *   answers the card saved (200), with another brand or last four a 422 `E_CARD_TOKEN_REUSED`.
  * - `DELETE /payment-methods/:id`: deletes one (204); 404 when the user has none with this id.
  */
 export async function paymentRoutes(
@@ -38,8 +39,9 @@ export async function paymentRoutes(
   server.post('/payment-methods', async (request, reply) => {
     const owner = userId()
     const input = parseInput(newPaymentMethodSchema, request.body)
-    reply.code(201)
-    return methods().add(owner, input)
+    const { method, created } = await methods().add(owner, input)
+    reply.code(created ? 201 : 200)
+    return method
   })
 
   server.delete('/payment-methods/:id', async (request, reply) => {

@@ -1,6 +1,6 @@
 /** The `payment_methods` table: a user's saved cards, as tokens of the payment provider. */
 export interface PaymentMethodsTable {
-  /** A random UUID. */
+  /** A UUID derived from the user and the provider token (see `PaymentMethods.add`). */
   id: string
   user_id: string
   /** `visa`, `mastercard`, … */

@@ -92,6 +92,12 @@ export async function checkoutPages(
           await flash(options, error.message, 'alert')
           return seeOther(reply, '/store/cart')
         }
+        // A form of an order placed already, sent over a new cart (a stale tab): the checkout
+        // again, with this cart and a fresh key.
+        if (isMortarError(error) && error.code === 'E_IDEMPOTENCY_KEY_REUSED') {
+          await flash(options, error.message, 'alert')
+          return seeOther(reply, '/store/checkout')
+        }
         throw error
       }
     }),

@@ -43,3 +43,41 @@ describe('framing by another site (clickjacking)', () => {
     }
   })
 })
+
+describe('caching of what a visitor was shown', () => {
+  let shop: TestShop
+
+  beforeAll(async () => {
+    if (sqlite === undefined) throw new Error('no SQLite engine')
+    shop = await startTestShop(sqlite)
+  })
+
+  afterAll(async () => {
+    await shop?.close()
+  })
+
+  // No answer said how to cache it: after a logout on a shared computer, Back showed the account
+  // page (email, saved cards, orders) from the browser's cache, and a shared cache could keep it.
+  it('is refused for every answer of every GET route but the static scripts and styles', async () => {
+    const config = shop.app.config
+    const admin = await logIn(shop.base, config.adminEmail, config.adminPassword.reveal())
+    const routes = routeList(shop.server).filter(
+      (route) => route.method === 'GET' && route.path !== '/inbox/stream',
+    )
+    const paths = [
+      ...routes.map((route) => route.path.replace(/:\w+/g, '1').replace(/\*$/, '')),
+      '/no-such-page',
+    ]
+    const cached: string[] = []
+    for (const path of paths) {
+      const answer = await admin.request('GET', path)
+      const header = answer.headers.get('cache-control') ?? ''
+      if (header.startsWith('public')) cached.push(path)
+      else expect([path, header]).toEqual([path, 'no-store'])
+    }
+    // Only files that are the same for everyone may be kept.
+    for (const path of cached) expect(path).toMatch(/\/(assets\/[\w.-]+|script\.js|chart\.js)$/)
+    const account = await admin.request('GET', '/store/account')
+    expect(account.headers.get('cache-control')).toBe('no-store')
+  })
+})

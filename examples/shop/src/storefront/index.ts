@@ -1,5 +1,6 @@
 export { acceptForms, parseForms } from './form-support.js'
 export { refuseFraming } from './framing.js'
+export { keepOutOfCaches } from './no-store.js'
 export { escapeHtml, Html, html, unsafeHtml } from './html.js'
 export { csrfField, layout, type PageChrome } from './layout.js'
 export { notificationPreferencesSection } from './notification-pages.js'

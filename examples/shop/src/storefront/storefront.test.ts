@@ -122,6 +122,43 @@ describe('the storefront over HTTP (forms, as a browser without script sends the
     const history = await browser.request('GET', '/store/orders')
     expect(history.text.match(/href="\/store\/orders\/[0-9a-f-]{36}"/g)).toHaveLength(1)
     expect((await browser.request('GET', '/store/cart')).text).toContain('Your cart is empty')
+
+    // The ordered form sent again over a new cart (a stale tab): a notice back at the
+    // checkout, the new cart kept, no second order (a bare 422 error page before).
+    const more = await browser.request('GET', '/store/products/42')
+    await browser.request(
+      'POST',
+      '/store/cart',
+      form(more.text, { productId: '42', quantity: '1' }),
+    )
+    const stale = await browser.request('POST', '/store/checkout', form(ready.text, fields))
+    expect(stale.status, stale.text).toBe(303)
+    expect(stale.headers.get('location')).toBe('/store/checkout')
+    const back = await browser.request('GET', '/store/checkout')
+    expect(back.text).toContain('placed an order with another cart')
+    expect(back.text).toContain('id="cart-count">1<')
+    const orders = await browser.request('GET', '/store/orders')
+    expect(orders.text.match(/href="\/store\/orders\/[0-9a-f-]{36}"/g)).toHaveLength(1)
+
+    // Sold out meanwhile: the notice at the cart (a 500 E_AUTH_NOT_VERIFIED in development, as
+    // the failed checkout had touched the orders before any authorization call).
+    await resolveDatabase<CatalogDb>(shop.app)
+      .updateTable('products')
+      .set({ stock: 0 })
+      .where('id', '=', 42)
+      .execute()
+    const soldOutPage = await browser.request('GET', '/store/checkout')
+    const soldOut = await browser.request(
+      'POST',
+      '/store/checkout',
+      form(soldOutPage.text, {
+        checkoutKey: inputValue(soldOutPage.text, 'checkoutKey') ?? '',
+        paymentMethodId: inputValue(soldOutPage.text, 'paymentMethodId') ?? '',
+      }),
+    )
+    expect(soldOut.status, soldOut.text).toBe(303)
+    expect(soldOut.headers.get('location')).toBe('/store/cart')
+    expect((await browser.request('GET', '/store/cart')).text).toContain('sold out')
   })
 
   it('saves a mobile number and the consent to texts, and refuses a malformed number', async () => {

@@ -268,18 +268,22 @@ export class AnalyticsQueries {
         meta,
       )
       // A value in no day's list has at most the sum of the days' thresholds: when the last
-      // value returned has more, the list is exact. Otherwise add up every value.
+      // value returned has more, the list is exact. Otherwise rank every value's daily sum in
+      // SQL: the tail only adds, so a value outside the first `limit` by daily sum and not in
+      // the tail (whose totals are known) ranks below all of them. Only `limit` rows come back.
       const bound = Number(threshold?.n ?? 0)
       const last = ranked.at(-1)
       if (ranked.length === limit ? (last?.count ?? 0) > bound : bound === 0) return ranked
       const params = new Params()
+      const ordered = scope.engine === 'postgres' ? 'value collate "C"' : 'value'
       const rows = await run<{ value: string; n: DbInt }>(
         scope,
-        `select value, sum(count) as n from ${DAILY_TABLE} where ${dayRange(params)} group by value`,
+        `select value, sum(count) as n from ${DAILY_TABLE} where ${dayRange(params)} group by value order by n desc, ${ordered} limit ${params.add(limit)}`,
         params,
       )
-      const all = new Map<string, number>(tail)
-      for (const row of rows) all.set(row.value, (all.get(row.value) ?? 0) + Number(row.n))
+      const all = new Map<string, number>()
+      for (const row of rows) all.set(row.value, Number(row.n) + (tail.get(row.value) ?? 0))
+      for (const value of tail.keys()) all.set(value, totals.get(value) ?? 0)
       return rank(all, limit)
     })
   }

@@ -5,7 +5,7 @@ import type { Kysely, KyselyPlugin } from 'kysely'
 import type { EventSchemas } from '../catalog/define-events.js'
 import { AnalyticsQueries } from '../queries/analytics-queries.js'
 import type { QueryScope } from '../queries/query-scope.js'
-import { rollupPlan } from '../rollups/rollup-config.js'
+import { type CountsConfig, rollupPlan } from '../rollups/rollup-config.js'
 import type { EngineApp } from './engine-app.js'
 
 export interface RowCountingQueries {
@@ -31,14 +31,19 @@ export function rowCountingScope<E extends EventSchemas>(
   return { scope: { db, engine: engine.engine, timeZone: 'UTC' }, returned }
 }
 
-/** Queries in UTC over `subject`'s database, with `events` and a heartbeat of `heartbeatMs`. */
+/**
+ * Queries in UTC over `subject`'s database, with `events`, a heartbeat of `heartbeatMs`, and the
+ * rollups' `counts` (the app's, for answers read from the rollups).
+ */
 export function rowCountingQueries<E extends EventSchemas>(
   subject: EngineApp<E>,
   engine: TestEngine,
   events: E,
   heartbeatMs: number,
+  counts?: CountsConfig<E>,
 ): RowCountingQueries {
   const { scope, returned } = rowCountingScope(subject, engine)
-  const queries = new AnalyticsQueries(scope, rollupPlan({ events, timeZone: 'UTC' }), heartbeatMs)
+  const plan = rollupPlan({ events, timeZone: 'UTC', counts })
+  const queries = new AnalyticsQueries(scope, plan, heartbeatMs)
   return { queries, returned }
 }

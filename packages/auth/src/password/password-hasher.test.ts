@@ -1,7 +1,12 @@
 import * as crypto from 'node:crypto'
 import type { Logger } from '@mortar/core'
+import fc from 'fast-check'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { InvalidPasswordHashError, PasswordHasherConfigError } from '../errors.js'
+import {
+  InvalidPasswordError,
+  InvalidPasswordHashError,
+  PasswordHasherConfigError,
+} from '../errors.js'
 import { OWASP_SCRYPT_COST, PasswordHasher } from './password-hasher.js'
 
 // Spy on scrypt to see which parameters each call derives with: the unknown-account path must
@@ -54,6 +59,33 @@ describe('PasswordHasher', () => {
     const hasher = fast()
     const stored = await hasher.hash('caf\u00e9-au-lait')
     expect(await hasher.verify(stored, 'cafe\u0301-au-lait')).toBe(true)
+  })
+
+  it('refuses a password with a lone surrogate, which UTF-8 would turn into U+FFFD', async () => {
+    const hasher = fast()
+    const stored = await hasher.hash('pass\ufffdword')
+    const lone = fc
+      .tuple(fc.string(), fc.integer({ min: 0xd800, max: 0xdfff }), fc.string())
+      .map(([before, unit, after]) => `${before}${String.fromCharCode(unit)}${after}`)
+      .filter((password) => /\p{Cs}/u.test(password))
+    await fc.assert(
+      fc.asyncProperty(lone, async (password) => {
+        await expect(hasher.hash(password)).rejects.toThrow(InvalidPasswordError)
+        await expect(hasher.verifyOrDummy(undefined, password)).rejects.toThrow(
+          InvalidPasswordError,
+        )
+      }),
+      { numRuns: 30 },
+    )
+    // 'pass\ud800word' verified against the hash of 'pass\ufffdword'.
+    for (const unit of ['\ud800', '\udbff', '\udc00', '\udfff']) {
+      await expect(hasher.verify(stored, `pass${unit}word`)).rejects.toThrow(InvalidPasswordError)
+      await expect(hasher.verifyOrDummy(stored, `pass${unit}word`)).rejects.toThrow(
+        InvalidPasswordError,
+      )
+    }
+    expect(await hasher.verify(stored, 'pass\ufffdword')).toBe(true)
+    await expect(hasher.hash(42 as unknown as string)).rejects.toThrow(InvalidPasswordError)
   })
 
   it('reports a hash made with a lower cost, key or salt as needing a rehash', async () => {

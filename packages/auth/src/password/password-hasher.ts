@@ -1,6 +1,10 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
 import { createLogger, globalToken, type Logger } from '@mortar/core'
-import { InvalidPasswordHashError, PasswordHasherConfigError } from '../errors.js'
+import {
+  InvalidPasswordError,
+  InvalidPasswordHashError,
+  PasswordHasherConfigError,
+} from '../errors.js'
 import {
   checkCost,
   formatScryptPhc,
@@ -48,7 +52,8 @@ export interface PasswordHasherOptions {
  * raised without breaking older hashes. Verification compares in constant time, and
  * {@link PasswordHasher.verifyOrDummy} spends a full hash on an unknown account, so a login with an
  * unknown email takes as long as one with a known email. Passwords are normalised to Unicode NFC
- * first, so the same password typed on any keyboard matches.
+ * first, so the same password typed on any keyboard matches; one that is not well-formed Unicode
+ * (a lone surrogate) throws `InvalidPasswordError`.
  *
  * @example
  * ```ts
@@ -183,8 +188,15 @@ async function matches(phc: ScryptPhc, password: string): Promise<boolean> {
   return timingSafeEqual(candidate, phc.hash)
 }
 
+// With the u flag a surrogate pair is one code point, so only a lone surrogate matches.
+const LONE_SURROGATE = /\p{Cs}/u
+
 function normalize(password: string): string {
-  if (typeof password !== 'string') throw new TypeError('A password must be a string.')
+  // scrypt encodes the string as UTF-8, which writes a lone surrogate as U+FFFD: 'a\ud800',
+  // 'a\udfff' and 'a\ufffd' would be one password.
+  if (typeof password !== 'string' || LONE_SURROGATE.test(password)) {
+    throw new InvalidPasswordError()
+  }
   return password.normalize('NFC')
 }
 

@@ -10,8 +10,10 @@ import { type Kysely, sql } from 'kysely'
 /**
  * How a column reads back: an integer (`int2`, `int4`: a number; `int8`: a string), a boolean, a
  * string of any text (`text`, `varchar`), a lower-case uuid, one label of an enum, a Date
- * (`date`, `timestamp`, `timestamptz`); `other` for the rest (numeric, real, char(n), json…),
- * which compare through their text.
+ * (`date`, `timestamp`, `timestamptz`), a float (`real`, `double precision`: a number, NaN and
+ * -0 included, whose text is not JavaScript's: `1e-05` is 0.00001), a json value (parsed), an
+ * object (an array, interval, bytea, point or circle, which no value compares with); `other` for
+ * the rest (numeric, char(n), time…), which read back as their text.
  */
 export type PgColumn =
   | {
@@ -20,7 +22,10 @@ export type PgColumn =
       readonly max: bigint
       readonly notNull: boolean
     }
-  | { readonly kind: 'boolean' | 'text' | 'uuid' | 'other'; readonly notNull: boolean }
+  | {
+      readonly kind: 'boolean' | 'text' | 'uuid' | 'float' | 'json' | 'object' | 'other'
+      readonly notNull: boolean
+    }
   /**
    * `local`: a `date` or `timestamp`, which node-postgres reads as a wall-clock time in this
    * process's time zone, whatever the session's; a `timestamptz` is a point in time.
@@ -32,11 +37,25 @@ export type PgColumn =
 export type PgColumns = ReadonlyMap<string, ReadonlyMap<string, PgColumn>>
 
 const INTEGER_BITS: Readonly<Record<number, bigint>> = { 21: 16n, 23: 32n, 20: 64n }
-const KIND_BY_OID: Readonly<Record<number, 'boolean' | 'text' | 'uuid'>> = {
+const KIND_BY_OID: Readonly<
+  Record<number, 'boolean' | 'text' | 'uuid' | 'float' | 'json' | 'object'>
+> = {
   16: 'boolean',
   25: 'text',
   1043: 'text',
   2950: 'uuid',
+  700: 'float',
+  701: 'float',
+  114: 'json',
+  3802: 'json',
+  // The types node-postgres (pg-types 2) parses into an object or an array: bytea, point,
+  // circle, interval, and its arrays.
+  ...Object.fromEntries(
+    [
+      17, 600, 718, 1186, 199, 651, 791, 1000, 1001, 1005, 1007, 1008, 1009, 1014, 1015, 1016, 1017,
+      1021, 1022, 1028, 1040, 1041, 1115, 1182, 1183, 1185, 1187, 1231, 1270, 2951, 3807, 3907,
+    ].map((oid) => [oid, 'object' as const]),
+  ),
 }
 // date and timestamp (local wall-clock times), timestamptz.
 const LOCAL_BY_OID: Readonly<Record<number, boolean>> = { 1082: true, 1114: true, 1184: false }
@@ -66,10 +85,11 @@ function columnOf(row: ColumnRow): PgColumn {
 }
 
 /**
- * How a MariaDB column reads back: a Date, the text of its own type (UUID, ENUM, SET), a number,
- * a string, or other.
+ * How a MariaDB column reads back: a Date, the text of its own type (UUID, ENUM, SET), a float
+ * (FLOAT, DOUBLE: a number whose text is not JavaScript's, `1e15` is 1000000000000000), another
+ * number, a string, or other.
  */
-export type MysqlColumn = 'date' | 'typed-text' | 'number' | 'text' | 'other'
+export type MysqlColumn = 'date' | 'typed-text' | 'float' | 'number' | 'text' | 'other'
 
 /** MariaDB's columns by table, then by column name. */
 export type MysqlColumns = ReadonlyMap<string, ReadonlyMap<string, MysqlColumn>>
@@ -87,8 +107,8 @@ const MYSQL_KINDS: Readonly<Record<string, MysqlColumn>> = {
   int: 'number',
   bigint: 'number',
   decimal: 'number',
-  float: 'number',
-  double: 'number',
+  float: 'float',
+  double: 'float',
   char: 'text',
   varchar: 'text',
   tinytext: 'text',

@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely'
 import { PolicyDefinitionError } from '../errors.js'
-import { type PrincipalRef, refPath } from './principal-ref.js'
+import { isComparable, type PrincipalRef, refPath } from './principal-ref.js'
 
 /** A value in a rule: a literal, or a path into the principal read when a principal is bound. */
 export type OperandNode =
@@ -58,12 +58,27 @@ export type ValueOf<DB, T extends keyof DB, C extends ColumnOf<DB, T>> = NonNull
 /** A literal of type `V` or a principal value of type `V` (possibly missing: then it fails closed). */
 export type Operand<V> = V | PrincipalRef<V | null | undefined>
 
-function operand(value: unknown, what: string): OperandNode {
+function operand(value: unknown, what: string, shape: 'value' | 'list' = 'value'): OperandNode {
   const path = refPath(value)
   if (path !== undefined) return { kind: 'ref', path }
   if (value === null || value === undefined) {
     throw new PolicyDefinitionError(
       `${what} got ${String(value)}: compare with null through isNull()/isNotNull().`,
+    )
+  }
+  // A literal the point check could never compare (NaN from a parsed setting, an invalid Date)
+  // would be unknown there and a value in SQL: refuse it rather than let the two disagree.
+  if (shape === 'value' && !isComparable(value)) {
+    const got =
+      typeof value !== 'object'
+        ? String(value)
+        : value instanceof Date
+          ? 'an invalid Date'
+          : Array.isArray(value)
+            ? 'an array'
+            : 'an object'
+    throw new PolicyDefinitionError(
+      `${what} got ${got}: a rule compares a string, a number, a bigint, a boolean or a valid Date.`,
     )
   }
   return { kind: 'value', value }
@@ -125,12 +140,19 @@ export class ConditionBuilder<DB, T extends keyof DB & string> {
       | readonly ValueOf<DB, T, C>[]
       | PrincipalRef<readonly ValueOf<DB, T, C>[] | null | undefined>,
   ): Condition<T> {
-    const node = operand(values, `in('${column}')`)
+    const node = operand(values, `in('${column}')`, 'list')
     if (node.kind === 'value') {
       if (!Array.isArray(node.value)) {
         throw new PolicyDefinitionError(`in('${column}') needs an array of values.`)
       }
-      for (const item of node.value) operand(item, `in('${column}')`)
+      for (const item of node.value) {
+        // A principal value inside a literal list would be compared as the reference itself.
+        if (operand(item, `in('${column}')`).kind === 'ref') {
+          throw new PolicyDefinitionError(
+            `in('${column}') got a principal value inside a list: pass a list of literals, or a principal's list (p.ids).`,
+          )
+        }
+      }
     }
     return condition({ kind: 'in', column, operand: node })
   }

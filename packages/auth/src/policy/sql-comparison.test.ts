@@ -57,17 +57,30 @@ const NEAR_2_53 = ['9007199254740992', '9007199254740993', '-9007199254740993']
 // Strings that spell a number in one engine's eyes and not in the point check's, or in neither.
 const TEXTS = ['1', '0', '-1', '2', '01', '+1', ' 1', '1 ', '1.0', '1.5', '1e0', '1abc', 'abc', '']
 const WORDS = ['true', 'false', 't', 'Abc', 'ABC', 'abc ', '9223372036854775808', ...NEAR_2_53]
+// Strings collations take for one another, and code points past U+FFFF against U+E000–U+FFFF.
+const UNICODE = ['é', 'e\u0301', 'ß', 'ss', 'İ', 'i', '😀', '\ue000', '\uffff', 'ａ', 'a\u200b']
 const DAYS = ['2026-01-01', '2026-12-05']
 const UUIDS = ['00000000-0000-0000-0000-000000000001', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11']
 const MOODS = ['happy', 'sad', '1']
 const SMALL_EDGES = [-32768, 32767]
 
+// Doubles the engines print otherwise than JavaScript (PostgreSQL 1e-05, 1e+15 and -0, MariaDB
+// 1e15, 0.0000001 and 1e21), and their texts as each writes them.
+const FLOATS = [1e-5, 1e-7, 1e15, 1e21, 2 ** 70, 0.30000000000000004, 1.2345678901234568e20]
+const FLOAT_TEXTS = [
+  ...FLOATS.map(String),
+  ...['1e-05', '1e-07', '1e+15', '1e15', '1e21', '0.0000001', '1.1805916207174113e+21'],
+  ...['NaN', 'Infinity', '-Infinity', '-0'],
+]
 // The values a principal may hold where a rule compares a column, whatever the rule's type says.
 const principalValue: fc.Arbitrary<unknown> = fc.oneof(
   fc.integer({ min: -2, max: 3 }),
   fc.constantFrom(1.5, -0.5, 2 ** 53, 2 ** 31, 1e21, ...SMALL_EDGES, 32768, -32769, 32767.5),
+  fc.constantFrom(...FLOATS, -0, Number.NaN, ...FLOAT_TEXTS),
+  // Around 2^70, which a double holds, and on either side of it, which it does not.
+  fc.constantFrom(2n ** 70n, 2n ** 70n + 1n, 2n ** 70n - 1n, -(2n ** 70n) - 1n, 10n ** 400n),
   fc.constantFrom(Infinity, -Infinity),
-  fc.constantFrom(...TEXTS, ...WORDS),
+  fc.constantFrom(...TEXTS, ...WORDS, ...UNICODE),
   fc.constantFrom(
     ...DAYS,
     ...UUIDS,
@@ -84,13 +97,23 @@ const principalValue: fc.Arbitrary<unknown> = fc.oneof(
   fc.constantFrom(...NEAR_2_53.map(BigInt), 2n ** 63n - 1n, -1n, 0n, 1n),
 )
 
-// A double column's infinities, which MariaDB refuses to store.
+// A double column's infinities, which MariaDB refuses to store, and PostgreSQL's NaN and -0,
+// which SQLite stores as NULL and 0.
 const ratios = (engine: DatabaseEngine) =>
-  engine === 'mysql' ? [1.5, -2, 0, 1, 0.1] : [1.5, -2, 0, 1, 0.1, Infinity, -Infinity]
+  engine === 'mysql'
+    ? [1.5, -2, 0, 1, 0.1, ...FLOATS]
+    : engine === 'postgres'
+      ? [1.5, -2, 0, 1, 0.1, Infinity, -Infinity, Number.NaN, -0, ...FLOATS]
+      : [1.5, -2, 0, 1, 0.1, Infinity, -Infinity]
+
+// A float's text in a text column, linked to a float column (matches): on PostgreSQL only so far.
+const floatTexts = (engine: DatabaseEngine) => (engine === 'postgres' ? FLOAT_TEXTS : [])
 
 const row = (engine: DatabaseEngine) =>
   fc.record({
-    txt: fc.option(fc.constantFrom(...TEXTS, ...WORDS), { nil: null }),
+    txt: fc.option(fc.constantFrom(...TEXTS, ...WORDS, ...UNICODE, ...floatTexts(engine)), {
+      nil: null,
+    }),
     num: fc.option(fc.integer({ min: -2, max: 3 }), { nil: null }),
     big: fc.option(fc.constantFrom('0', '1', '-1', '2', ...NEAR_2_53), { nil: null }),
     flag: fc.option(fc.boolean(), { nil: null }),
@@ -106,6 +129,19 @@ const worldOn = (engine: DatabaseEngine) =>
   fc
     .array(row(engine), { minLength: 1, maxLength: 8 })
     .map((rows) => ({ mixed: rows.map((fields, index) => ({ id: index + 1, ...fields })) }))
+
+const EMPTY_ROW = {
+  txt: null,
+  num: null,
+  big: null,
+  flag: null,
+  small: null,
+  day: null,
+  uid: null,
+  mood: null,
+  amount: null,
+  ratio: null,
+}
 
 const OPERATORS = ['eq', 'ne', 'lt', 'lte', 'gt', 'gte', 'in'] as const
 const rule = fc.record({
@@ -228,9 +264,47 @@ for (const engine of testEngines()) {
           principalValue,
           fc.array(principalValue, { maxLength: 3 }),
           async (rows, spec, value, list) => {
-            // A literal in a rule is never null (the builder refuses it).
-            const literal = { value: value ?? 0, list: list.map((item) => item ?? 0) }
+            // A literal in a rule is never null nor NaN (the builder refuses them).
+            const comparable = (item: unknown) => (item === null || Number.isNaN(item) ? 0 : item)
+            const literal = { value: comparable(value), list: list.map(comparable) }
             await expectAgreement((t, p) => condition(t, p, spec, literal), rows, { value, list })
+          },
+        ),
+        { numRuns: 300 },
+      )
+    }, 120_000)
+
+    it('compare a float column with numbers, numerals and texts as the point check does, whatever text the engine prints', async () => {
+      const floats = fc.oneof(
+        fc.constantFrom(...ratios(engine.engine)),
+        fc.double({ noNaN: engine.engine !== 'postgres', noDefaultInfinity: true }),
+      )
+      const ratioWorld = fc
+        .array(fc.option(floats, { nil: null }), { minLength: 1, maxLength: 6 })
+        .map((ratios) => ({
+          mixed: ratios.map((ratio, id) => ({ id: id + 1, ...EMPTY_ROW, ratio })),
+        }))
+      const near = fc.oneof(
+        floats,
+        floats.map(String),
+        fc.bigInt({ min: -(2n ** 80n), max: 2n ** 80n }),
+        fc.constantFrom(...FLOAT_TEXTS, 2n ** 70n + 1n, 2n ** 70n - 1n, true, false),
+      )
+      await fc.assert(
+        fc.asyncProperty(
+          ratioWorld,
+          fc.constantFrom(...OPERATORS),
+          near,
+          fc.array(near, { maxLength: 3 }),
+          async (rows, op, value, list) => {
+            const spec = { op, column: 'ratio' as const, literal: false }
+            // The world's own values too, so that a row equals the value.
+            const mine = rows.mixed[0]?.ratio
+            const compared = op === 'in' || mine === null ? value : mine
+            await expectAgreement((t, p) => condition(t, p, spec, {}), rows, {
+              value: compared,
+              list,
+            })
           },
         ),
         { numRuns: 300 },
@@ -345,6 +419,47 @@ for (const engine of testEngines().filter((each) => each.engine === 'postgres'))
       // ±Infinity as a principal's value stands for an infinite time too.
       const when = fc.oneof(instant, localMidnight, fc.constantFrom(Infinity, -Infinity))
 
+      it('link a timestamp to a timestamptz in the time zone the process has when the AccessControl is made, not when the package loaded', async () => {
+        // An app's `process.env.TZ = …` runs after its imports: node-postgres then reads wall-clock
+        // times in the new zone, and the SQL turned them at the one read when the module loaded.
+        const db = database.kysely
+        const before = process.env.TZ
+        const here = new Date(2026, 0, 1).getTimezoneOffset()
+        process.env.TZ = here === 14 * 60 ? 'Pacific/Kiritimati' : 'Etc/GMT+12'
+        try {
+          expect(new Date(2026, 0, 1).getTimezoneOffset()).not.toBe(here)
+          const policy = definePolicy<TimesDb, Record<string, never>, 'link'>({ roles: () => [] })
+            .allow('link', 'times', (t) =>
+              t.exists('times', (s) => s.and(s.matches('at', 'atz'), s.ne('id', 0))),
+            )
+            .build()
+          const access = await AccessControl.create({ policy, db })
+          await fc.assert(
+            fc.asyncProperty(
+              fc.array(instant, { minLength: 1, maxLength: 4 }),
+              async (instants) => {
+                // Each instant in both columns, so every row links to itself.
+                const rows = {
+                  times: instants.map((at, index) => ({ id: index + 1, at, day: null, atz: at })),
+                }
+                await expectWorldAgrees({
+                  access,
+                  db,
+                  rows,
+                  resource: 'times',
+                  actions: ['link'],
+                  principal: {},
+                })
+              },
+            ),
+            { numRuns: 20 },
+          )
+        } finally {
+          if (before === undefined) delete process.env.TZ
+          else process.env.TZ = before
+        }
+      })
+
       it('compare a date, timestamp or timestamptz column, infinite or not, with a Date as the point check does', async () => {
         const db = database.kysely
         await fc.assert(
@@ -385,6 +500,130 @@ for (const engine of testEngines().filter((each) => each.engine === 'postgres'))
             },
           ),
           { numRuns: 150 },
+        )
+      }, 120_000)
+    },
+  )
+}
+
+interface ParsedDb {
+  parsed: {
+    id: number
+    single: number | null
+    doc: unknown
+    ints: number[] | null
+    span: unknown
+    label: string | null
+  }
+}
+type ParsedColumn = Exclude<keyof ParsedDb['parsed'], 'id'>
+
+for (const engine of testEngines().filter((each) => each.engine === 'postgres')) {
+  describe.skipIf(engine.skip !== undefined)(
+    `columns node-postgres parses on ${engine.title}`,
+    () => {
+      if (engine.skip) console.info(engine.skip)
+      let database: Database<ParsedDb>
+      let drop: () => Promise<void>
+
+      beforeAll(async () => {
+        const location = await privateDatabaseUrl(engine)
+        drop = location.drop
+        database = new Database<ParsedDb>(location.url)
+        await database.kysely.schema
+          .createTable('parsed')
+          .addColumn('id', 'integer', (c) => c.primaryKey())
+          .addColumn('single', 'real')
+          .addColumn('doc', 'jsonb')
+          .addColumn('ints', sql`integer[]`)
+          .addColumn('span', sql`interval`)
+          .addColumn('label', 'text')
+          .execute()
+      })
+
+      afterAll(async () => {
+        await database?.destroy()
+        await drop?.()
+      })
+
+      // JSON as stored: strings, numbers (the float's text or not), booleans, null, containers.
+      // Numbers past a double's range: JSON.parse makes them ±Infinity and ±0.
+      const DOCS = ['"abc"', '"1"', '1', '1.50', '1e-7', '100000', 'true', 'false', 'null', '{}']
+      const HUGE = ['1e400', '-1e400', '1e-400', '-1e-400']
+      const rows = fc
+        .array(
+          fc.record({
+            single: fc.option(fc.constantFrom(0.1, 1e-5, 3.4e38, -0, Number.NaN, Infinity), {
+              nil: null,
+            }),
+            doc: fc.option(fc.constantFrom(...DOCS, ...HUGE, '[1]'), { nil: null }),
+            ints: fc.option(fc.constantFrom([1], [1, 2]), { nil: null }),
+            span: fc.option(fc.constantFrom('1 day', '00:00:01'), { nil: null }),
+            label: fc.option(fc.constantFrom('abc', '1', '0.1', '1e-7', '0.00001', '{1}'), {
+              nil: null,
+            }),
+          }),
+          { minLength: 1, maxLength: 6 },
+        )
+        .map((rows) => ({ parsed: rows.map((row, index) => ({ id: index + 1, ...row })) }))
+      const columns = fc.constantFrom<ParsedColumn>('single', 'doc', 'ints', 'span', 'label')
+      const value = fc.constantFrom<unknown>(
+        'abc',
+        '1',
+        1,
+        1.5,
+        '1.50',
+        1e-7,
+        0.1,
+        1e-5,
+        100000,
+        true,
+        false,
+        0,
+        '{1}',
+        '1 day',
+        'Infinity',
+        Infinity,
+        new Date(2026, 0, 1),
+      )
+
+      it('compare floats, json, arrays and intervals with values and with each other as the point check does', async () => {
+        const db = database.kysely
+        await fc.assert(
+          fc.asyncProperty(
+            rows,
+            columns,
+            fc.constantFrom('eq', 'ne', 'lt', 'gte', 'in') as fc.Arbitrary<'eq' | 'lt' | 'in'>,
+            value,
+            fc.tuple(columns, columns),
+            async (world, column, op, compared, [inner, outer]) => {
+              type Principal = { value: never; list: never }
+              const loose = (
+                t: ConditionBuilder<ParsedDb, 'parsed'>,
+                p: PrincipalRefs<Principal>,
+              ) => (op === 'in' ? t.in(column, p.list) : t[op](column, p.value))
+              const policy = definePolicy<ParsedDb, Principal, 'read' | 'hide' | 'link'>({
+                roles: () => [],
+              })
+                .allow('read', 'parsed', loose)
+                .allow('hide', 'parsed', true)
+                .deny('hide', 'parsed', loose)
+                .allow('link', 'parsed', (t) =>
+                  t.exists('parsed', (s) => s.and(s.matches(inner, outer), s.ne('id', 0))),
+                )
+                .build()
+              const access = await AccessControl.create({ policy, db })
+              await expectWorldAgrees({
+                access,
+                db,
+                rows: world,
+                resource: 'parsed',
+                actions: ['read', 'hide', 'link'],
+                principal: { value: compared, list: [compared] } as Principal,
+              })
+            },
+          ),
+          { numRuns: 200 },
         )
       }, 120_000)
     },

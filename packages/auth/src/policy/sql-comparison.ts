@@ -49,9 +49,6 @@ export type SqlColumn =
 // NUMERAL for the engines' regular expressions, written without backslashes (MariaDB's string
 // literals would eat them).
 const NUMERAL_SQL = sql.raw(`'^-?(0|[1-9][0-9]*)([.][0-9]+)?$'`)
-// PostgreSQL's number types by their fixed built-in oids ('numeric'::regtype would parse a type
-// name in every query).
-const PG_NUMERIC = sql.raw('(21, 23, 20, 1700, 700, 701)')
 const INTEGER_TEXT = /^(?:0|-?[1-9]\d*)$/
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
@@ -77,9 +74,10 @@ function equalText(
       // would write ±Infinity as a bare word; no MariaDB number is infinite.)
       return sql<SqlBool>`(${column} = ${typeof value === 'number' && !isInfinite(value) ? value : binary(text)} and ${binary(column)} = ${binary(text)})`
     case 'sqlite':
-      if (isInfinite(value)) {
-        // A REAL's infinity, or the text that spells it (9e999 is SQLite's infinity).
-        return sql<SqlBool>`(${column} = ${sqliteInfinity(value)} and typeof(${column}) in ('real', 'null') or ${column} = ${text} and typeof(${column}) in ('text', 'null'))`
+      if (text === 'Infinity' || text === '-Infinity') {
+        // A REAL's infinity, or the text that spells it (9e999 is SQLite's infinity), for the
+        // number or its text ('Infinity' = Infinity in the point check).
+        return sql<SqlBool>`(${column} = ${sqliteInfinity(Number(text))} and typeof(${column}) in ('real', 'null') or ${column} = ${text} and typeof(${column}) in ('text', 'null'))`
       }
       // SQLite converts a text that spells a number for a numeric column, and no other.
       return isNumberText(text)
@@ -106,8 +104,10 @@ const ORDER_NUMBER: Record<DatabaseEngine, OrderSql> = {
       : sql`cast(${text} as numeric)`
     return sql<SqlBool>`case when typeof(${column}) in ('integer', 'real') then ${column} ${op} ${bound} when ${sqliteNumeral(column)} then cast(${column} as numeric) ${op} ${bound} end`
   },
+  // Only the other types (numeric, money, char(n)…) come here, read back as their text: a
+  // numeric's 'NaN' or 'Infinity' is a string to the point check, which orders no number.
   postgres: (column, op, text) =>
-    sql<SqlBool>`case when pg_typeof(${column})::oid in ${PG_NUMERIC} or cast(${column} as text) ~ ${NUMERAL_SQL} then cast(cast(${column} as text) as numeric) ${op} cast(${text} as numeric) end`,
+    sql<SqlBool>`case when cast(${column} as text) ~ ${NUMERAL_SQL} then cast(cast(${column} as text) as numeric) ${op} cast(${text} as numeric) end`,
 }
 
 /** `column op value` for a string that is no numeral: by code point, against strings only. */
@@ -117,7 +117,7 @@ const ORDER_STRING: Record<DatabaseEngine, OrderSql> = {
   sqlite: (column, op, text) =>
     sql<SqlBool>`case when typeof(${column}) = 'text' and not ${sqliteNumeral(column)} then cast(${column} as text) ${op} ${text} end`,
   postgres: (column, op, text) =>
-    sql<SqlBool>`case when pg_typeof(${column})::oid in ${PG_NUMERIC} or cast(${column} as text) ~ ${NUMERAL_SQL} then null else cast(${column} as text) collate "C" ${op} ${text} end`,
+    sql<SqlBool>`case when cast(${column} as text) ~ ${NUMERAL_SQL} then null else cast(${column} as text) collate "C" ${op} ${text} end`,
 }
 
 /** The answer for every row whose column is not NULL (NULL where it is: unknown, as in a check). */
@@ -253,8 +253,138 @@ function wallClock(date: Date): string {
   return year > 0 ? text : `${text} BC`
 }
 
-// This process's time zone, read once, as node-postgres's parser reads wall-clock times in it.
-const PROCESS_TIME_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone
+/**
+ * This process's time zone, as node-postgres's parser reads wall-clock times in it. Read when
+ * the SQL is built, not when this module loads: an app's `process.env.TZ = 'UTC'` runs after
+ * its imports.
+ */
+function processTimeZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone
+}
+
+type FloatEngine = 'postgres' | 'mysql'
+
+/**
+ * A float column as the point check reads it: the number its text spells (a float4 0.1 reads
+ * back as 0.1, not as the float's 0.100000001…), and PostgreSQL's NaN, which equals itself and
+ * orders above every number there but is unknown to the point check, as NULL.
+ */
+const FLOAT_VALUE: Record<FloatEngine, (column: Column) => Column> = {
+  postgres: (column) => sql`nullif(cast(cast(${column} as text) as float8), 'NaN')`,
+  mysql: (column) => sql`cast(cast(${column} as char) as double)`,
+}
+
+const AS_FLOAT: Record<FloatEngine, (value: number) => Column> = {
+  postgres: (value) => sql`cast(${numberText(value)} as float8)`,
+  mysql: (value) => sql`cast(${numberText(value)} as double)`,
+}
+
+/**
+ * The number a value equals in a point check against a float, `undefined` when it equals none
+ * (a string other than a number's own text, a bigint no double holds, a Date), `null` for NaN.
+ */
+function floatOf(value: unknown): number | null | undefined {
+  switch (typeof value) {
+    case 'number':
+      return Number.isNaN(value) ? null : value
+    case 'bigint': {
+      const double = Number(value)
+      return Number.isFinite(double) && BigInt(double) === value ? double : undefined
+    }
+    case 'boolean':
+      return value ? 1 : 0
+    case 'string': {
+      const double = Number(value)
+      return !Number.isNaN(double) && numberText(double) === value ? double : undefined
+    }
+    default:
+      return undefined
+  }
+}
+
+/** The double next to a finite, non-zero `value`, away from zero (`away`) or toward it. */
+function nextDouble(value: number, away: boolean): number {
+  const view = new DataView(new ArrayBuffer(8))
+  view.setFloat64(0, value)
+  view.setBigInt64(0, view.getBigInt64(0) + (away ? 1n : -1n))
+  return view.getFloat64(0)
+}
+
+/**
+ * `x op bound` for a double x, as `x op' double`: a bigint no double holds lies between two
+ * doubles, so x < bound is x <= the lower one and x > bound is x >= the upper one.
+ */
+function floatBound(op: Ordering, bound: number | bigint): [Ordering, number] {
+  if (typeof bound === 'number') return [op, bound]
+  const double = Number(bound)
+  if (Number.isFinite(double) && BigInt(double) === bound) return [op, double]
+  let lower: number
+  let upper: number
+  if (!Number.isFinite(double)) {
+    ;[lower, upper] = double > 0 ? [Number.MAX_VALUE, double] : [double, -Number.MAX_VALUE]
+  } else if (BigInt(double) > bound) {
+    ;[lower, upper] = [nextDouble(double, double < 0), double]
+  } else {
+    ;[lower, upper] = [double, nextDouble(double, double > 0)]
+  }
+  return op === '<' || op === '<=' ? ['<=', lower] : ['>=', upper]
+}
+
+/**
+ * `column op value` for a float column (PostgreSQL's real and double precision, MariaDB's FLOAT
+ * and DOUBLE), compared as numbers: the engines print a float otherwise than JavaScript
+ * (PostgreSQL `1e-05` and `1e+15`, MariaDB `1e15` and `0.0000001`, both `-0`), so its text
+ * would not be the text of the number the point check compares.
+ */
+function floatCompare(
+  engine: FloatEngine,
+  column: Column,
+  op: CompareOperator,
+  value: unknown,
+): RawBuilder<SqlBool> {
+  const x = FLOAT_VALUE[engine](column)
+  // A finite number against ±Infinity, where MariaDB has no infinity to write.
+  const beyond = (target: number) => engine === 'mysql' && isInfinite(target)
+  if (op === '=' || op === '<>') {
+    const target = floatOf(value)
+    if (target === null) return UNKNOWN
+    if (target === undefined || beyond(target)) return known(x, false, op === '<>')
+    return sql<SqlBool>`${x} ${OPERATORS[op]} ${AS_FLOAT[engine](target)}`
+  }
+  const test = orderTest(op)
+  if (value instanceof Date) {
+    // Only an infinite float orders against a Date, as an infinite time.
+    if (engine === 'mysql') return UNKNOWN
+    return sql<SqlBool>`case when ${x} = 'Infinity' then ${sqlConstant(test(1))} when ${x} = '-Infinity' then ${sqlConstant(test(-1))} end`
+  }
+  const bound = orderNumber(value)
+  if (bound === undefined) return UNKNOWN
+  const [floatOp, target] = floatBound(op, bound)
+  if (beyond(target)) return known(x, false, orderTest(floatOp)(target > 0 ? -1 : 1))
+  return sql<SqlBool>`${x} ${OPERATORS[floatOp]} ${AS_FLOAT[engine](target)}`
+}
+
+/**
+ * A json number as the double JSON.parse makes of it: past a double's range ±Infinity or ±0,
+ * where PostgreSQL's cast to float8 raises (and a row holding `1e400` failed every filter).
+ * The bounds are halfway to the next double, to 22 digits.
+ */
+function pgJsonNumber(json: Column): Column {
+  const n = sql`cast(${json} #>> '{}' as numeric)`
+  return sql`case when abs(${n}) >= 1.797693134862315807937e308 then cast(case when ${n} > 0 then 'Infinity' else '-Infinity' end as float8) when abs(${n}) <= 2.470328229206232720882e-324 then cast(case when ${n} < 0 then '-0' else '0' end as float8) else cast(${n} as float8) end`
+}
+
+/**
+ * A json or jsonb column, which node-postgres parses: a string compares as text, a number as a
+ * float, a boolean as one; an object, an array or null is unknown, as in the point check.
+ */
+function pgJsonCompare(column: Column, op: CompareOperator, value: unknown): RawBuilder<SqlBool> {
+  const json = sql`cast(${column} as jsonb)`
+  const text = pgCompare(sql`(${json} #>> '{}')`, { kind: 'text', notNull: false }, op, value)
+  const number = floatCompare('postgres', pgJsonNumber(json), op, value)
+  const bool = pgDomain(sql`cast(${json} as boolean)`, false, [false, true], op, value)
+  return sql<SqlBool>`case jsonb_typeof(${json}) when 'string' then ${text} when 'number' then ${number} when 'boolean' then ${bool} end`
+}
 
 /** `column op value` on PostgreSQL, for a column of a known type. */
 function pgCompare(
@@ -263,6 +393,10 @@ function pgCompare(
   op: CompareOperator,
   value: unknown,
 ): RawBuilder<SqlBool> {
+  // Types that read back as no text of theirs.
+  if (type.kind === 'float') return floatCompare('postgres', column, op, value)
+  if (type.kind === 'json') return pgJsonCompare(column, op, value)
+  if (type.kind === 'object') return UNKNOWN
   const equality = op === '=' || op === '<>'
   if (typeof value === 'string' && NOT_PG_TEXT.test(value)) {
     // No column reads back as such a string, nor as one whose text it is.
@@ -333,6 +467,7 @@ export function sqlCompare(
   if (column.type === 'date' && value instanceof Date) {
     return sql<SqlBool>`${column.ref} ${OPERATORS[op]} ${value}`
   }
+  if (column.type === 'float') return floatCompare('mysql', column.ref, op, value)
   // A UUID, ENUM or SET column compares with any other kind as its text (ENUM = 1 would test
   // the label's position; UUID = 1 raises).
   const ref = column.type === 'typed-text' ? sql`cast(${column.ref} as char)` : column.ref
@@ -358,9 +493,9 @@ function guardedCompare(
     if (op === '=' || op === '<>') return known(column, false, op === '<>')
     const test = orderTest(op)
     if (readsDate) return known(column, false, isInfinite(value) ? test(value > 0 ? -1 : 1) : null)
-    if (engine === 'mysql') return UNKNOWN
-    const infinity = FLOAT_INFINITY[engine]
-    return sql<SqlBool>`case when ${infinity(column, '')} then ${sqlConstant(test(1))} when ${infinity(column, '-')} then ${sqlConstant(test(-1))} end`
+    // PostgreSQL's floats have a kind of their own (floatCompare).
+    if (engine !== 'sqlite') return UNKNOWN
+    return sql<SqlBool>`case when ${sqliteFloatInfinity(column, '')} then ${sqlConstant(test(1))} when ${sqliteFloatInfinity(column, '-')} then ${sqlConstant(test(-1))} end`
   }
   if (op === '=' || op === '<>') {
     // A boolean counts as 0 or 1, as MariaDB's and SQLite's booleans are and as PostgreSQL reads
@@ -386,22 +521,44 @@ function guardedCompare(
   return ORDER_NUMBER[engine](column, operator, typeof value === 'string' ? value : text)
 }
 
-/** The column holds a float's Infinity (sign '') or -Infinity (sign '-'). */
-const FLOAT_INFINITY: Record<
-  'postgres' | 'sqlite',
-  (column: Column, sign: '' | '-') => RawBuilder<SqlBool>
-> = {
-  postgres: (column, sign) =>
-    sql<SqlBool>`(pg_typeof(${column})::oid in (700, 701) and cast(${column} as text) = ${`${sign}Infinity`})`,
-  sqlite: (column, sign) =>
-    sql<SqlBool>`(typeof(${column}) = 'real' and ${column} = ${sql.raw(`${sign}9e999`)})`,
+/** SQLite: the column holds a REAL's Infinity (sign '') or -Infinity (sign '-'). */
+const sqliteFloatInfinity = (column: Column, sign: '' | '-') =>
+  sql<SqlBool>`(typeof(${column}) = 'real' and ${column} = ${sql.raw(`${sign}9e999`)})`
+
+/**
+ * A float's text as JavaScript writes the number (NaN as NULL). PostgreSQL prints the same
+ * shortest digits, but as an exponent from 1e15 and below 1e-4 with two digits at least
+ * (`1e-05`, `1e+15`), where JavaScript does from 1e21 and below 1e-6 (`0.00001`, `1e-7`), and
+ * -0 as `-0`.
+ */
+function pgFloatText(value: Column): RawBuilder<unknown> {
+  const text = sql`cast(${value} as text)`
+  const exponent = sql`cast(substring(${text} from 'e([-+][0-9]+)$') as integer)`
+  return sql`case when ${text} = '-0' then '0' when ${exponent} between -6 and 20 then cast(cast(${text} as numeric) as text) else regexp_replace(${text}, 'e([-+])0', ${'e\\1'}) end`
 }
+
+// Kinds whose values the point check compares as PostgreSQL's `=` compares them.
+const PG_PLAIN_EQUAL: ReadonlySet<PgColumn['kind']> = new Set([
+  'integer',
+  'boolean',
+  'text',
+  'uuid',
+])
 
 /** A column's text as the point check compares it with another kind (a boolean as '1'/'0'). */
 function pgText(column: SqlColumn & { engine: 'postgres' }): RawBuilder<unknown> {
-  return column.type.kind === 'boolean'
-    ? sql`cast(cast(${column.ref} as integer) as text)`
-    : sql`cast(${column.ref} as text)`
+  switch (column.type.kind) {
+    case 'boolean':
+      return sql`cast(cast(${column.ref} as integer) as text)`
+    case 'float':
+      return pgFloatText(FLOAT_VALUE.postgres(column.ref))
+    case 'json': {
+      const json = sql`cast(${column.ref} as jsonb)`
+      return sql`case jsonb_typeof(${json}) when 'string' then ${json} #>> '{}' when 'number' then ${pgFloatText(pgJsonNumber(json))} when 'boolean' then cast(cast(cast(${json} as boolean) as integer) as text) end`
+    }
+    default:
+      return sql`cast(${column.ref} as text)`
+  }
 }
 
 /**
@@ -417,15 +574,21 @@ export function sqlColumnsEqual(left: SqlColumn, right: SqlColumn): RawBuilder<S
       // A wall-clock time is the point in time it shows in this process's time zone.
       const at = (column: typeof left) =>
         column.type.kind === 'date' && column.type.local
-          ? sql`timezone(${PROCESS_TIME_ZONE}, cast(${column.ref} as timestamp))`
+          ? sql`timezone(${processTimeZone()}, cast(${column.ref} as timestamp))`
           : column.ref
       return sql<SqlBool>`${at(left)} = ${at(right)}`
     }
     const kinds = [left.type.kind, right.type.kind]
-    // Two enums may be of two types, and other types read back as their text (numeric '1.50').
-    if (kinds[0] === kinds[1] && kinds[0] !== 'enum' && kinds[0] !== 'other') return plain
+    // An array, an interval, a bytea… equals nothing in the point check.
+    if (kinds.includes('object')) return UNKNOWN
+    // Two enums may be of two types, other types read back as their text (numeric '1.50'), and
+    // floats and json as values whose text is not the engine's.
+    if (left.type.kind === right.type.kind && PG_PLAIN_EQUAL.has(left.type.kind)) return plain
     if (kinds.includes('date')) {
-      return sql<SqlBool>`case when ${left.ref} is null or ${right.ref} is null then null else false end`
+      // A float's NaN is unknown, not unequal.
+      const value = (column: typeof left) =>
+        column.type.kind === 'float' ? FLOAT_VALUE.postgres(column.ref) : column.ref
+      return sql<SqlBool>`case when ${value(left)} is null or ${value(right)} is null then null else false end`
     }
     return sql<SqlBool>`${pgText(left)} = ${pgText(right)}`
   }
@@ -466,7 +629,12 @@ export function sqlColumnsEqual(left: SqlColumn, right: SqlColumn): RawBuilder<S
  * exactly.
  */
 export function mysqlCachesByCollation(column: SqlColumn): boolean {
-  return column.engine === 'mysql' && column.type !== 'number' && column.type !== 'date'
+  return (
+    column.engine === 'mysql' &&
+    column.type !== 'number' &&
+    column.type !== 'float' &&
+    column.type !== 'date'
+  )
 }
 
 /**

@@ -257,12 +257,24 @@ const UNCOUNTED = /[\p{M}\p{White_Space}\p{Z}\p{Cc}\p{Cf}\p{Default_Ignorable_Co
  * take for the same account must count as one, or a guesser gets a fresh limit per spelling;
  * databases often compare case-, accent- and width-insensitively and skip ignorable characters
  * (MariaDB's and MySQL's default collations, ICU's), so this folds compatibility forms (`ｆ`,
- * `ﬁ`), case (`ß` as `ss`), accents, whitespace and ignorable characters. Two accounts that fold
- * alike only share a count.
+ * `ﬁ`), case (`ß` as `ss`), accents, whitespace and ignorable characters, Latin letters that
+ * ICU's first level takes for ASCII ones (`ø` as `o`, `đ` and `ð` as `d`, `œ` as `oe`), and
+ * runs of `s` as one (MariaDB's default utf8mb4_general_ci has `ß` = `s`, its unicode_ci
+ * `ß` = `ss`). Two accounts that fold alike only share a count.
  */
 export function accountKey(account: string): string {
+  // Latin letters first, composed: NFKD would write `ŀ` as `l·`, which ICU does not take for `l`;
+  // and again after, for those that compatibility forms decompose to (`𐞃` to `æ`).
+  return foldLatin(foldCase(foldLatin(String(account).normalize('NFC')))).replace(/s+/g, 's')
+}
+
+function foldLatin(text: string): string {
+  return text.replace(LATIN, (char) => latinFolds().get(char) ?? char)
+}
+
+function foldCase(text: string): string {
   return (
-    String(account)
+    text
       .normalize('NFKD')
       // Lower, upper, lower: `ẞ` and `ß` both end as `ss`, `İ` and `ı` as `i`.
       .toLowerCase()
@@ -271,6 +283,36 @@ export function accountKey(account: string): string {
       .normalize('NFKD')
       .replace(UNCOUNTED, '')
   )
+}
+
+// Latin-1 to Latin Extended-B, and Latin Extended Additional.
+const LATIN = /[\u0080-\u024f\u1e00-\u1eff]/gu
+// What a Latin letter may be taken for: an ASCII letter or digit, or one of the digraphs
+// Unicode collations expand letters to.
+const ASCII_FOLDS = [...'abcdefghijklmnopqrstuvwxyz0123456789', 'ae', 'oe', 'th', 'ss', 'ij']
+let latinFoldTable: ReadonlyMap<string, string> | undefined
+
+/**
+ * The Latin letters mapped to the ASCII text ICU's root collation takes them for at its first
+ * level, where there is one (`ø` and `Ø` to `o`, `ŀ` to `l`, `œ` to `oe`). Built once, on first
+ * use (some twenty thousand comparisons).
+ */
+function latinFolds(): ReadonlyMap<string, string> {
+  if (latinFoldTable !== undefined) return latinFoldTable
+  const base = new Intl.Collator('und', { sensitivity: 'base' })
+  const table = new Map<string, string>()
+  for (const [from, to] of [
+    [0x80, 0x24f],
+    [0x1e00, 0x1eff],
+  ] as const) {
+    for (let code = from; code <= to; code++) {
+      const char = String.fromCodePoint(code)
+      const ascii = ASCII_FOLDS.find((candidate) => base.compare(char, candidate) === 0)
+      if (ascii !== undefined) table.set(char, ascii)
+    }
+  }
+  latinFoldTable = table
+  return table
 }
 
 // Keys hold a digest, never the account or address: the store sees no personal data, and a key

@@ -147,22 +147,30 @@ describe('createApp lifecycle', () => {
     expect(app.state).toBe('stopped')
   })
 
-  it('keeps stopping the other modules when an onStop throws', async () => {
-    const calls: string[] = []
-    const app = createApp({
-      modules: [
-        tracked('a', calls),
-        tracked('b', calls, {
-          stop: () => {
-            throw new Error('socket already closed')
-          },
-        }),
-      ],
-      logger: recordingLogger(),
-    })
-    await app.start()
-    await expect(app.stop()).rejects.toThrow("Module 'b' onStop failed: socket already closed")
-    expect(calls).toEqual(['start a', 'start b', 'stop b', 'stop a'])
+  it('keeps stopping the other modules when an onStop throws, whatever it throws', async () => {
+    // String() of an object without a prototype throws: describing that failure threw, and the
+    // modules before it never stopped (their buffers never flushed, the database left open).
+    const thrown: Array<[unknown, string]> = [
+      [new Error('socket already closed'), 'socket already closed'],
+      [Object.create(null), '[object Object]'],
+    ]
+    for (const [value, text] of thrown) {
+      const calls: string[] = []
+      const app = createApp({
+        modules: [
+          tracked('a', calls),
+          tracked('b', calls, {
+            stop: () => {
+              throw value
+            },
+          }),
+        ],
+        logger: recordingLogger(),
+      })
+      await app.start()
+      await expect(app.stop()).rejects.toThrow(`Module 'b' onStop failed: ${text}`)
+      expect(calls).toEqual(['start a', 'start b', 'stop b', 'stop a'])
+    }
   })
 
   it('makes stop before start a no-op and refuses to start a stopped app', async () => {

@@ -35,6 +35,7 @@ import type { Module } from './define-module.js'
 import { ShutdownError } from './shutdown-error.js'
 import { StartupError } from './startup-error.js'
 import { stopOnSignals } from './stop-on-signals.js'
+import { thrownText } from '../errors/thrown-text.js'
 
 /** Options of {@link createApp}. */
 export interface CreateAppOptions<C> {
@@ -154,7 +155,7 @@ class MortarApp<C> implements App<C> {
         builtIn.bind(REDIS, { useValue: redis })
       } catch (error) {
         // Reported by start() with the other problems; the message never holds the URL.
-        this.#setupProblems.push(error instanceof Error ? error.message : String(error))
+        this.#setupProblems.push(thrownText(error))
       }
     }
     this.#redis = redis
@@ -356,7 +357,7 @@ class MortarApp<C> implements App<C> {
       this.logger.error({ timeoutMs }, failure)
       return failure
     } catch (error) {
-      const failure = `${what} failed: ${error instanceof Error ? error.message : String(error)}`
+      const failure = `${what} failed: ${thrownText(error)}`
       this.logger.error({ err: error }, failure)
       return failure
     } finally {

@@ -7,6 +7,7 @@ import { isMortarError } from '../errors/index.js'
 import { jobsCommands } from '../jobs/jobs-commands.js'
 import { censorText } from '../logger/censor-text.js'
 import type { CliCommand } from './cli-command.js'
+import { thrownText } from '../errors/thrown-text.js'
 
 /** Where {@link runCli} writes; the process streams by default. */
 export interface CliIo {
@@ -298,6 +299,6 @@ function printable(line: string): string {
 
 // Censored as the logger would: a driver's error quotes the URL it failed on, password included.
 function describe(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error)
+  const text = thrownText(error)
   return censorText(isMortarError(error) ? `${text} [${error.code}]` : text)
 }

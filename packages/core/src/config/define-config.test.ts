@@ -85,7 +85,15 @@ describe('defineConfig', () => {
     for (const value of ['1', 'March 7', '2026-02-31', '2026-2-1', '2026-01-01T24:00Z'])
       refused(z.date(), value)
     // Read as ...992, and in the machine's own time zone: a value the variable did not say.
-    for (const value of ['9007199254740993', '-9007199254740993', '12345678901234567890'])
+    // Spelled with a fraction or an exponent, the same whole number was read as ...992 all the same.
+    for (const value of [
+      '9007199254740993',
+      '-9007199254740993',
+      '12345678901234567890',
+      '9007199254740993.0',
+      '9.007199254740993e15',
+      '90071992547409930e-1',
+    ])
       refused(z.number(), value)
     for (const value of ['2026-03-29T02:30', '2026-01-01T09:30:00', '2026-01-01 09:30'])
       refused(z.date(), value)

@@ -161,7 +161,8 @@ const FALSE = new Set(['false', '0', 'no', 'off'])
 // One spelling each: what `Number()`, `BigInt()` and `new Date()` also take ('0x1F', '0b1', ''
 // as 0n, ' ' as 0n, '1' as the year 2001, '2026-02-31' as 3 March) is a typo until proven
 // otherwise, so it is left as text and the schema refuses it. So is a value they would change:
-// a whole number past 2^53 (`9007199254740993` is read as ...992; a z.bigint() holds it), and a
+// a whole number past 2^53, however spelled (`9007199254740993` and `9.007199254740993e15` are
+// read as ...992; a z.bigint() holds it), and a
 // time of day without its offset (`new Date()` reads it in the machine's own time zone, so one
 // setting names different instants on different machines).
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i
@@ -172,10 +173,13 @@ const ISO_DATE =
 function coerce(schema: z.ZodType, raw: string): unknown {
   const text = raw.trim()
   switch (defOf(schema).type) {
-    case 'number':
-      return DECIMAL.test(text) && (!INTEGER.test(text) || Number.isSafeInteger(Number(text)))
-        ? Number(text)
+    case 'number': {
+      // A whole number however spelled (`9007199254740993.0`, `9.007199254740993e15`).
+      const number = Number(text)
+      return DECIMAL.test(text) && (!Number.isInteger(number) || Number.isSafeInteger(number))
+        ? number
         : raw
+    }
     case 'bigint':
       return INTEGER.test(text) ? BigInt(text) : raw
     case 'boolean': {

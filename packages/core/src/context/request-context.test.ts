@@ -87,6 +87,21 @@ describe('RequestContext', () => {
     expect(() => context.get('principal')).toThrow(second)
   })
 
+  it('keeps an earlier hold when a later one is released first', () => {
+    // Two modules withhold the principal (a CSRF check, a second factor): the second's release
+    // made it readable while the first still had not proven the request.
+    const context = new RequestContext({ createScope: scope })
+    const first = new Error('first')
+    const releaseFirst = context.withhold('principal', first)
+    const releaseSecond = context.withhold('principal', new Error('second'))
+    releaseSecond()
+    expect(() => context.get('principal')).toThrow(first)
+    releaseSecond()
+    expect(() => context.get('principal')).toThrow(first)
+    releaseFirst()
+    expect(context.get('principal')).toBeUndefined()
+  })
+
   it('throws a NoRequestContextError (E_NO_REQUEST_CONTEXT) outside a request', () => {
     expect(currentRequestContext()).toBeUndefined()
     expect(() => requestContext()).toThrow(NoRequestContextError)

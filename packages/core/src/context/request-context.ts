@@ -95,7 +95,7 @@ export class RequestContext {
   // bare frameworks.
   readonly #init: RequestContextInit
   #slots: Map<keyof ContextSlots, unknown> | undefined
-  #withheld: Map<keyof ContextSlots, Error> | undefined
+  #withheld: Map<keyof ContextSlots, Error[]> | undefined
   #signal: AbortSignal | undefined
   #controller: AbortController | undefined
   #aborted = false
@@ -158,7 +158,7 @@ export class RequestContext {
   /** Reads a slot; `undefined` when nothing was set. Throws while the slot is withheld. */
   get<K extends keyof ContextSlots>(key: K): ContextSlots[K] | undefined {
     const withheld = this.#withheld?.get(key)
-    if (withheld !== undefined) throw withheld
+    if (withheld !== undefined) throw withheld[withheld.length - 1]
     return this.#slots?.get(key) as ContextSlots[K] | undefined
   }
 
@@ -180,9 +180,20 @@ export class RequestContext {
    */
   withhold<K extends keyof ContextSlots>(key: K, error: Error): () => void {
     this.#withheld ??= new Map()
-    this.#withheld.set(key, error)
+    // Every hold stands until its own release: two modules may withhold one slot, and either
+    // may be released first.
+    const holds = this.#withheld.get(key)
+    if (holds === undefined) this.#withheld.set(key, [error])
+    else holds.push(error)
+    let released = false
     return () => {
-      if (this.#withheld?.get(key) === error) this.#withheld.delete(key)
+      if (released) return
+      released = true
+      const current = this.#withheld?.get(key)
+      if (current === undefined) return
+      const index = current.lastIndexOf(error)
+      if (index !== -1) current.splice(index, 1)
+      if (current.length === 0) this.#withheld?.delete(key)
     }
   }
 

@@ -6,6 +6,7 @@ import type { Lifetime } from './provider.js'
 import { dependenciesOf, describeProvider, type Registration } from './registration.js'
 import { ResolutionError } from './resolution-error.js'
 import { type Constructor, type Key, keyName, whenMissing } from './token.js'
+import { thrownText } from '../errors/thrown-text.js'
 
 /** Something with a `dispose()` to call when its owner ends (a scope, or the app). */
 export interface Disposable {
@@ -318,5 +319,5 @@ async function disposeAll(disposables: readonly Disposable[]): Promise<void> {
 }
 
 function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
+  return thrownText(error)
 }

@@ -23,6 +23,17 @@ describe('defineJob', () => {
     )
   })
 
+  it('refuses attempts past 2^31 − 1, the stored column’s limit on every engine', () => {
+    // MariaDB's INSERT IGNORE clamped them to 2^31 − 1 with a warning; PostgreSQL refused every
+    // enqueue with a 422, the definition's fault reported as the caller's input.
+    const attempts = (value: number) =>
+      defineJob({ name: 'test.attempts', schema: z.object({}), attempts: value, handler: () => {} })
+    for (const value of [2 ** 31, 3_000_000_000, Number.MAX_SAFE_INTEGER, 0, 1.5, Number.NaN]) {
+      expect(() => attempts(value), String(value)).toThrow(TypeError)
+    }
+    expect(attempts(2 ** 31 - 1).attempts).toBe(2 ** 31 - 1)
+  })
+
   it('keeps a timeout from 1 ms to 2^31 − 1 ms', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), (timeout) => {

@@ -134,7 +134,10 @@ export interface JobDefinitionInit<S extends z.ZodType, P = undefined, R = never
   readonly name: string
   /** Validates the payload at enqueue (a `ValidationError` then) and parses it again at run. */
   readonly schema: S
-  /** Attempts in all, the first included (default 5); after the last failure the job is dead. */
+  /**
+   * Attempts in all, the first included (default 5, at most 2^31 − 1); after the last failure
+   * the job is dead.
+   */
   readonly attempts?: number
   /** The wait between attempts: exponential with full jitter (defaults: 1 s base, 1 h cap). */
   readonly backoff?: BackoffOptions
@@ -195,6 +198,9 @@ const DEFAULT_ATTEMPTS = 5
 // Node's timers take at most 2^31 − 1 ms and fire at once past it: every attempt would time out.
 const MAX_TIMER_MS = 2_147_483_647
 const MAX_NAME_LENGTH = 191
+// The queue's `max_attempts` is an INTEGER column: past it PostgreSQL refuses every enqueue and
+// MariaDB's INSERT IGNORE clamps the value with a warning.
+const MAX_ATTEMPTS = 2_147_483_647
 
 /**
  * Defines a background job: a name, a zod schema for its payload and a handler. Payloads are
@@ -254,9 +260,9 @@ export function defineJob<S extends z.ZodType, P = undefined, R = never>(
     throw new TypeError(`Job '${name}': onDead must be a function(payload, job).`)
   }
   const attempts = init.attempts ?? DEFAULT_ATTEMPTS
-  if (!Number.isInteger(attempts) || attempts < 1) {
+  if (!Number.isInteger(attempts) || attempts < 1 || attempts > MAX_ATTEMPTS) {
     throw new TypeError(
-      `Job '${name}': attempts must be a whole number of 1 or more; got ${attempts}.`,
+      `Job '${name}': attempts must be a whole number from 1 to ${MAX_ATTEMPTS}; got ${attempts}.`,
     )
   }
   const backoff = { ...DEFAULT_BACKOFF, ...init.backoff }

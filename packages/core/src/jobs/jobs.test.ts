@@ -403,6 +403,36 @@ for (const testCase of cases) {
       expect(dead?.errors).toEqual([expect.objectContaining({ code: 'E_JOB_TIMEOUT' })])
     })
 
+    it('times out an attempt that held the event loop past its timeout in the turn it started', async () => {
+      // Its timer is set at the end of that turn for what is left of the timeout: nothing left,
+      // it must fire at once, not wait a whole timeout more or never.
+      let aborted: unknown
+      const blocking = defineJob({
+        name: 'test.blocking',
+        schema: z.object({}),
+        attempts: 1,
+        timeout: 20,
+        handler: (_payload, job) => {
+          const until = performance.now() + 60
+          while (performance.now() < until) {
+            // Holds the turn the attempt started in past its timeout.
+          }
+          return new Promise<void>((resolve) => {
+            job.signal.addEventListener('abort', () => {
+              aborted = job.signal.reason
+              resolve()
+            })
+          })
+        },
+      })
+      const { jobs } = await start([module(blocking)])
+      const id = await jobs.enqueue(blocking, {})
+      await jobs.drain({ timeoutMs: 5_000 })
+      expect(aborted).toMatchObject({ code: 'E_JOB_TIMEOUT' })
+      const dead = await jobs.get(id as string)
+      expect(dead?.errors).toEqual([expect.objectContaining({ code: 'E_JOB_TIMEOUT' })])
+    })
+
     it('shows a running job’s progress in status()', async () => {
       let release!: () => void
       const gate = new Promise<void>((resolve) => {

@@ -22,8 +22,22 @@ export function isSecretName(name: string): boolean {
   return secretName(normalised(name))
 }
 
+// What may follow a secret's word and leave it a secret: a number or version (`password2`,
+// `token_v2`), a second entry (`password_confirmation`), a hash (`password_digest`, cracked
+// offline), an encoding (`privateKeyPem`, `secret_key_base`) or an age (`PASSWORD_OLD`).
+const QUALIFIER =
+  /(?:v?\d+|confirm(?:ation)?|again|repeat(?:ed)?|verify|verification|hash(?:ed)?|digest|plain(?:text)?|raw|value|base|pem|der|hex|b64|base64|bytes|enc(?:rypted)?|old|new|current|prev(?:ious)?)$/
+
 function secretName(normalisedName: string): boolean {
-  return SECRET_NAME.test(normalisedName) && !NAMING_KEY.test(normalisedName)
+  let name = normalisedName
+  // A qualifier or two: `password_confirmation2`, `api_key_hash_v2`.
+  for (let strip = 0; strip < 3; strip++) {
+    if (SECRET_NAME.test(name)) return !NAMING_KEY.test(name)
+    const stem = name.replace(QUALIFIER, '')
+    if (stem === name || stem === '') return false
+    name = stem
+  }
+  return false
 }
 
 /** Whether `value`, under the secret name `normalisedName`, is a count of secrets. */

@@ -60,7 +60,8 @@ export interface Outgoing<M> {
  * - `accepted`: the provider took the message (with its id, when it gives one);
  * - `transient`: it may work later (a 5xx, a timeout after the request went out): retried with
  *   backoff, never handed to a fallback provider, since the first one may have accepted it;
- * - `permanent`: it will never work (a bad address, a 4xx): dead at once, not retried;
+ * - `permanent`: it will never work (a bad address, a 4xx): dead at once, not retried (a
+ *   fallback provider may be tried: this one did not take it);
  * - `not-accepted`: the provider certainly did not take it (connection refused, 429, 503,
  *   a 4xx SMTP reply): a fallback provider may be tried at once, otherwise retried.
  *

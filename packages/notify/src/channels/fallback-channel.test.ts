@@ -1,4 +1,10 @@
+import { createLogger, JOBS } from '@mortar/core'
+import { createTestApp } from '@mortar/core/testing'
 import { describe, expect, it } from 'vitest'
+import { notifyModule } from '../module/notify-module.js'
+import { DELIVERIES, NOTIFIER } from '../module/notify-tokens.js'
+import { Notification } from '../notification/notification.js'
+import { recordingChannel } from '../test-support/recording-channel.js'
 import type { Channel, ChannelResult, Outgoing } from './channel.js'
 import { fallbackChannel } from './fallback-channel.js'
 import type { SmsMessage } from './sms/sms-message.js'
@@ -45,22 +51,66 @@ describe('fallbackChannel', () => {
     expect(calls).toEqual(['a'])
   })
 
-  it('stops at a permanent failure, and reports not-accepted when every provider refused', async () => {
+  it('hands a message one provider refuses for good to the next, and kills it only when every provider did', async () => {
     const calls: string[] = []
-    const permanent = fallbackChannel([
+    // Before, a permanent refusal by the first provider (a number it does not serve) killed a
+    // message the second would have sent.
+    const rescued = fallbackChannel([
       provider('a', { status: 'permanent', reason: 'bad number' }, calls),
       provider('b', { status: 'accepted' }, calls),
     ])
-    expect(await permanent.send(message)).toMatchObject({ status: 'permanent' })
+    expect(await rescued.send(message)).toEqual({ status: 'accepted' })
+    const dead = fallbackChannel([
+      provider('c', { status: 'permanent', reason: 'bad number' }, calls),
+      provider('d', { status: 'permanent', reason: 'no such number' }, calls),
+    ])
+    expect(await dead.send(message)).toEqual({
+      status: 'permanent',
+      reason: 'bad number; no such number',
+    })
     const refused = fallbackChannel([
-      provider('c', { status: 'not-accepted', reason: 'down' }, calls),
-      provider('d', { status: 'not-accepted', reason: 'also down' }, calls),
+      provider('e', { status: 'not-accepted', reason: 'down' }, calls),
+      provider('f', { status: 'not-accepted', reason: 'also down' }, calls),
     ])
     expect(await refused.send(message)).toEqual({
       status: 'not-accepted',
       reason: 'down; also down',
     })
-    expect(calls).toEqual(['a', 'c', 'd'])
+    expect(calls).toEqual(['a', 'b', 'c', 'd', 'e', 'f'])
+  })
+
+  it('retries a message a later provider refused for good while an earlier one was down: that one may take it', async () => {
+    const calls: string[] = []
+    const channel = fallbackChannel([
+      provider('a', { status: 'not-accepted', reason: 'down', retryAfterMs: 60_000 }, calls),
+      provider('b', { status: 'permanent', reason: 'does not serve this country' }, calls),
+    ])
+    // Before, the second provider's refusal killed the delivery at once.
+    expect(await channel.send(message)).toEqual({
+      status: 'not-accepted',
+      reason: 'down; does not serve this country',
+      retryAfterMs: 60_000,
+    })
+  })
+
+  it('refuses a message at notify() only when every provider would', () => {
+    const validating = (reason: string | undefined): Channel<'sms'> => ({
+      ...provider('p', { status: 'accepted' }, []),
+      validate: () => reason,
+    })
+    // Before, the first provider alone was asked: a message only the second can send was dead.
+    expect(
+      fallbackChannel([validating('too long for a'), validating(undefined)]).validate?.(
+        { text: 'hi' },
+        '+15550100',
+      ),
+    ).toBeUndefined()
+    expect(
+      fallbackChannel([validating('too long for a'), validating('too long for b')]).validate?.(
+        { text: 'hi' },
+        '+15550100',
+      ),
+    ).toBe('too long for a; too long for b')
   })
 
   it('asks the retry to wait as long as the soonest provider that refused asked, not if one asked nothing', async () => {
@@ -109,5 +159,60 @@ describe('fallbackChannel', () => {
     expect(() => fallbackChannel([provider('a', { status: 'accepted' }, []), mail])).toThrow(
       /every provider/,
     )
+  })
+
+  it('counts a possible duplicate when a retry goes through another provider than one that may have taken the message', async () => {
+    // Both providers key the message by the delivery id, but not each other's: the first was
+    // down, the second timed out once the request was out (it may have sent it), the retry
+    // finds the first up again and it sends it too. Before, the fallback passed for idempotent
+    // (no mark) and the second message went unrecorded.
+    const first = Object.assign(
+      recordingChannel('sms', (recipient) => recipient.phone),
+      { idempotent: true },
+    )
+    const second = Object.assign(
+      recordingChannel('sms', (recipient) => recipient.phone),
+      { idempotent: true },
+    )
+    first.script.push({ status: 'not-accepted', reason: 'ECONNREFUSED' })
+    second.script.push({ status: 'transient', reason: 'no answer once the request was out' })
+    class Code extends Notification {
+      readonly type = 'code'
+      via() {
+        return ['sms'] as const
+      }
+      toSms() {
+        return { text: 'Your code: 1234' }
+      }
+    }
+    const app = createTestApp({
+      database: 'sqlite::memory:',
+      logger: createLogger({ level: 'silent' }),
+      jobs: { workers: false },
+      modules: [
+        notifyModule({
+          channels: [fallbackChannel([first, second])],
+          delivery: { attempts: 5, backoff: { baseMs: 1_000, maxMs: 1_000 } },
+        }),
+      ],
+    })
+    await app.migrate()
+    await app.start()
+    try {
+      const { deliveries } = await app
+        .resolve(NOTIFIER)
+        .notify({ id: 'ada', phone: '+15550100' }, new Code())
+      await app.resolve(JOBS).drain()
+      app.clock.advance(60_000)
+      await app.resolve(JOBS).drain()
+      expect(first.sent).toHaveLength(1)
+      expect(await app.resolve(DELIVERIES).get(deliveries[0]?.id ?? '')).toMatchObject({
+        status: 'sent',
+        attempts: 2,
+        possibleDuplicates: 1,
+      })
+    } finally {
+      await app.stop()
+    }
   })
 })

@@ -12,9 +12,15 @@ import type { Recipient } from '../notification/recipient.js'
 
 /**
  * One channel over several providers, tried in order. The next provider is tried only when the
- * previous one reported `not-accepted` (it certainly did not take the message); after
- * `transient` (a timeout once the request was out: it may have been accepted) the delivery is
- * retried later on the first provider, so a fallback never makes a double send.
+ * previous one certainly did not take the message: `not-accepted`, or `permanent` (it refused it
+ * for good: a number it does not serve). After `transient` (a timeout once the request was out:
+ * it may have been accepted) none is tried. The message is dead at once only when every provider
+ * refused it for good; when one was only down, it is retried, from the first provider again.
+ *
+ * With several providers it is never `idempotent`, even when each provider is: each keys the
+ * message by the delivery id, but not the others' copies. A retry after a later provider's
+ * ambiguous `transient` may go through an earlier one that is up again, so the ledger marks each
+ * send and counts such a send as a possible duplicate.
  *
  * @example
  * ```ts
@@ -41,29 +47,42 @@ export function fallbackChannel<C extends ChannelName>(
   }
   return {
     name: first.name,
-    // One message whichever provider sends it only if each of them keys it by the delivery id.
-    idempotent: providers.every((provider) => provider.idempotent === true),
+    // A retry may go through another provider than one that may have taken the message: only a
+    // lone provider's key makes a resend one message.
+    idempotent: providers.length === 1 && first.idempotent === true,
     // The providers are tried one after another.
     sendTimeoutMs: providers.reduce(
       (sum, provider) => sum + (provider.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS),
       0,
     ),
     route: (recipient: Recipient) => first.route(recipient),
-    validate: (message: ChannelMessages[C], to: string) => first.validate?.(message, to),
+    // A message can never be sent only when no provider can send it.
+    validate(message: ChannelMessages[C], to: string) {
+      const reasons: string[] = []
+      for (const provider of providers) {
+        const reason = provider.validate?.(message, to)
+        if (reason === undefined) return undefined
+        reasons.push(reason)
+      }
+      return reasons.join('; ')
+    },
     async send(outgoing: Outgoing<ChannelMessages[C]>): Promise<ChannelResult> {
       const reasons: string[] = []
+      // The waits asked by the providers that were down (`not-accepted`), not those that refused.
       const waits: (number | undefined)[] = []
       for (const provider of providers) {
         const result = await provider.send(outgoing)
-        if (result.status !== 'not-accepted') {
-          return reasons.length === 0 || result.status === 'accepted'
+        if (result.status === 'accepted') return result
+        if (result.status === 'transient') {
+          return reasons.length === 0
             ? result
             : { ...result, reason: `${reasons.join('; ')}; ${result.reason}` }
         }
         reasons.push(result.reason)
-        waits.push(result.retryAfterMs)
+        if (result.status === 'not-accepted') waits.push(result.retryAfterMs)
       }
       const reason = reasons.join('; ')
+      if (waits.length === 0) return { status: 'permanent', reason }
       // The next attempt tries every provider again: it waits as long as the soonest one asked,
       // and not at all past the backoff when one asked nothing.
       return waits.every((ms): ms is number => ms !== undefined)

@@ -23,7 +23,7 @@ export type DigestRenderers<S extends z.ZodType, C extends ChannelName> = {
 
 /** The options of {@link defineDigest} besides the renderers. */
 export interface DigestDefinition<S extends z.ZodType, C extends ChannelName> {
-  /** Unique among the app's digests; stored with each batch, so keep it stable. */
+  /** Unique among the app's digests, 1 to 100 characters, no `|`; stored with each batch, so keep it stable. */
   readonly key: string
   /** Validates each item when it joins a batch. */
   readonly schema: S
@@ -92,6 +92,11 @@ export function defineDigest<S extends z.ZodType, const C extends ChannelName>(
   const { key, schema, window, channels, category } = definition
   if (typeof key !== 'string' || key.trim() === '' || key.length > 100) {
     throw new TypeError('defineDigest needs a key of 1 to 100 characters.')
+  }
+  // A batch's open key is `digest|recipient`, split at its first '|': with one in a digest's key,
+  // 'alerts' for 'ops|eve' and 'alerts|ops' for 'eve' would be one batch, sent to one of them.
+  if (key.includes('|')) {
+    throw new TypeError(`Digest '${key}': a key may not hold a '|'.`)
   }
   if ('minutes' in window) {
     if (!(Number.isFinite(window.minutes) && window.minutes > 0)) {

@@ -39,7 +39,9 @@ interface DigestTables {
 
 /**
  * Where an item landed: its batch, and whether this call opened it (and so schedules its close);
- * or, for an item whose idempotency key the recipient's digest already has, the batch that has it.
+ * or, for an item whose idempotency key the recipient's digest already has, the batch that has it,
+ * and the batch this call opened before it lost the race to add the key (empty, yet open for the
+ * recipient's next items: its close is scheduled all the same).
  */
 export type DigestPlacement =
   | {
@@ -48,8 +50,13 @@ export type DigestPlacement =
       readonly opened: boolean
       readonly closesAt: number
     }
-  | { readonly duplicate: true; readonly batchId: string }
+  | {
+      readonly duplicate: true
+      readonly batchId: string
+      readonly opened?: { readonly batchId: string; readonly closesAt: number } | undefined
+    }
 
+// Unambiguous because a digest's key holds no '|' (defineDigest refuses one); a recipient id may.
 function openKey(digestKey: string, recipientId: string): string {
   return `${digestKey}|${recipientId}`
 }
@@ -117,16 +124,32 @@ export async function addDigestItem(
     if (batch.id === id) await adoptOrphanedItems(typed, input.digestKey, input.recipient.id, id)
     // A concurrent call of the same key: the unique index keeps one item (the later waits for
     // the earlier to commit, then adds nothing); a batch opened for nothing sends nothing.
+    const itemId = randomUUID()
     await insertIgnoringDuplicates(db, DIGEST_ITEM_TABLE, [
       {
-        id: randomUUID(),
+        id: itemId,
         batch_id: batch.id,
         item: JSON.stringify(input.item ?? null),
         item_key: itemKey,
         created_at: input.nowMs,
       },
     ])
-    return { batchId: batch.id, opened: batch.id === id, closesAt: Number(batch.closes_at) }
+    const placed = { batchId: batch.id, opened: batch.id === id, closesAt: Number(batch.closes_at) }
+    if (itemKey === null) return placed
+    // Its insert skipped, the item is the one of the call that won the race: a duplicate. A
+    // locking read: MySQL's repeatable read would show the snapshot, without the winner's item.
+    let keptQuery = typed
+      .selectFrom(DIGEST_ITEM_TABLE)
+      .select(['id', 'batch_id'])
+      .where('item_key', '=', itemKey)
+    if (sqlEngine(db) !== 'sqlite') keptQuery = keptQuery.forUpdate()
+    const kept = await keptQuery.executeTakeFirst()
+    if (kept === undefined || kept.id === itemId) return placed
+    return {
+      duplicate: true,
+      batchId: kept.batch_id,
+      opened: placed.opened ? { batchId: placed.batchId, closesAt: placed.closesAt } : undefined,
+    }
   }
   throw new Error(
     `Could not place an item in digest '${input.digestKey}' for '${input.recipient.id}'.`,

@@ -263,9 +263,10 @@ export class DeliveryDispatcher {
       })
     }
     // Failed and retried: the job's completion never comes for this attempt, so it is written now;
-    // not after giving up on a send, whose mark holds the delivery until its lease passes (the
-    // send may still go out: a later attempt then sends it counted as a possible duplicate).
-    else if (late === undefined) {
+    // not after giving up on a marked send, whose mark holds the delivery until its lease passes
+    // (the send may still go out: a later attempt then sends it counted as a possible duplicate).
+    // An idempotent channel's holds no mark: nothing else would record the attempt.
+    else if (late === undefined || token === undefined) {
       await ledger.finish({
         id,
         attempt,

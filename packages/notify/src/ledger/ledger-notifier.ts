@@ -272,6 +272,14 @@ export class LedgerNotifier implements Notifier {
         seal: init.seal,
       })
       if (placement.duplicate === true) {
+        const { opened } = placement
+        if (opened !== undefined) {
+          await init.jobs.enqueue(
+            init.closeDigestJob,
+            { batchId: opened.batchId },
+            { runAt: new Date(opened.closesAt), key: opened.batchId },
+          )
+        }
         for (const channel of digest.channels) {
           deliveries.push({
             id: placement.batchId,

@@ -35,16 +35,26 @@ export function checkExpectedVersion(version: number): number {
   return version
 }
 
-/** Throws core's ValidationError for an empty or over-long owner or key (user input, often). */
+// With the u flag a surrogate pair is one code point, so only a lone surrogate matches.
+const LONE_SURROGATE = /\p{Cs}/u
+
+/**
+ * Throws core's ValidationError for an empty or over-long owner or key (user input, often), or
+ * one with a lone surrogate: the database stores it as UTF-8, which writes U+FFFD, so the keys
+ * 'a\ud800' and 'a\udfff' would be one entry and a put of either overwrite the other.
+ */
 export function checkStateIds(ids: { readonly owner: string; readonly key?: string }): void {
   const issues = Object.entries(ids).flatMap(([path, value]) =>
-    typeof value === 'string' && value.length > 0 && value.length <= MAX_STATE_KEY_LENGTH
+    typeof value === 'string' &&
+    value.length > 0 &&
+    value.length <= MAX_STATE_KEY_LENGTH &&
+    !LONE_SURROGATE.test(value)
       ? []
       : [
           {
             path,
             code: 'invalid_state_id',
-            message: `The ${path} must be 1-${MAX_STATE_KEY_LENGTH} characters.`,
+            message: `The ${path} must be 1-${MAX_STATE_KEY_LENGTH} characters of well-formed Unicode.`,
           },
         ],
   )

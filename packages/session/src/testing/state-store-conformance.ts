@@ -291,6 +291,26 @@ export function stateStoreConformance(
       expect((await games.get(who, longest))?.key).toBe(longest)
     })
 
+    it('refuses an owner or key with a lone surrogate, which the database would store as U+FFFD', async () => {
+      // 'slot\ud800' and 'slot\udfff' were one row in SQL: a put of one replaced the other.
+      const games = state().namespace('games', game)
+      const who = owner()
+      for (const unit of ['\ud800', '\udbff', '\udc00', '\udfff']) {
+        await expect(games.put(who, `slot${unit}`, { board: 'x........' })).rejects.toMatchObject({
+          code: 'E_VALIDATION',
+        })
+        await expect(games.get(who, `slot${unit}`)).rejects.toMatchObject({ code: 'E_VALIDATION' })
+        await expect(games.list(`${who}${unit}`)).rejects.toMatchObject({ code: 'E_VALIDATION' })
+        await expect(games.delete(who, `slot${unit}`)).rejects.toMatchObject({
+          code: 'E_VALIDATION',
+        })
+      }
+      // A pair is one character: kept as it is.
+      await games.put(who, 'slot\ud83d\ude00', { board: 'x........' })
+      expect((await games.get(who, 'slot\ud83d\ude00'))?.key).toBe('slot\ud83d\ude00')
+      expect(await games.get(who, 'slot\ufffd')).toBeUndefined()
+    })
+
     it('keeps keys apart that differ only in letter case', async () => {
       const who = owner()
       const prefs = state().namespace('preferences', z.string())

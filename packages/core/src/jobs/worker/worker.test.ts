@@ -85,4 +85,46 @@ describe('Worker', () => {
       await app.stop()
     }
   })
+
+  it('records the attempt of a handler that throws a value with no text form, and one whose message is no string', async () => {
+    // String() of an object without a prototype throws: recording the failure threw with it,
+    // the attempt was never recorded and the rejection went unhandled (a crash of the process).
+    const thrown: unknown[] = [
+      Object.create(null),
+      {
+        toString: () => {
+          throw new Error('no text')
+        },
+      },
+      Object.assign(new Error('x'), { message: { detail: 'api_key=k1' } }),
+    ]
+    const odd = defineJob({
+      name: 'test.odd',
+      schema: z.object({ index: z.number() }),
+      attempts: 1,
+      handler({ index }) {
+        throw thrown[index]
+      },
+    })
+    const app = createTestApp({
+      // Logged too: the logger must take these values as well.
+      logger: createLogger({ level: 'error', destination: { write: () => {} } }),
+      jobs: { engine: 'inline', workers: false },
+      modules: [defineModule({ name: 'test', register() {}, jobs: [odd] })],
+    })
+    await app.start()
+    try {
+      const jobs = app.resolve(JOBS)
+      const ids = await Promise.all(thrown.map((_, index) => jobs.enqueue(odd, { index })))
+      await jobs.drain()
+      for (const id of ids) {
+        const job = await jobs.get(id as string)
+        expect(job?.state).toBe('dead')
+        expect(typeof job?.errors[0]?.message).toBe('string')
+      }
+      expect(JSON.stringify(await jobs.list({ state: 'dead' }))).not.toContain('k1')
+    } finally {
+      await app.stop()
+    }
+  })
 })

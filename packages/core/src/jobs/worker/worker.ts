@@ -13,6 +13,7 @@ import { backoffDelay } from '../backoff.js'
 import type { JobDefinition } from '../define-job.js'
 import type { JsonValue } from '../job-context.js'
 import { censorText } from '../../logger/censor-text.js'
+import { thrownText } from '../../errors/thrown-text.js'
 import { isPermanentJobError, JobError, retryLaterDelay } from '../job-errors.js'
 import type { CompanionWrite, CompletionWrite } from '../job-queue.js'
 import type {
@@ -812,17 +813,18 @@ function parsePayload(definition: JobDefinition, job: ClaimedJob): unknown {
 // password included, or the key it sent (`api_key=…`).
 function attemptError(attempt: number, nowMs: number, error: unknown): AttemptError {
   const at = new Date(nowMs).toISOString()
+  const message = censorText(thrownText(error))
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code
     return {
       attempt,
       at,
-      name: error.name,
-      message: censorText(error.message),
+      name: typeof error.name === 'string' ? error.name : 'Error',
+      message,
       ...(typeof code === 'string' ? { code } : {}),
     }
   }
-  return { attempt, at, name: 'NonError', message: censorText(String(error)) }
+  return { attempt, at, name: 'NonError', message }
 }
 
 async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {

@@ -1,4 +1,5 @@
 import { MortarError, type MortarErrorOptions } from '../../errors/index.js'
+import { thrownText } from '../../errors/thrown-text.js'
 
 /** The stable codes a {@link DatabaseError} carries. */
 export type DatabaseErrorCode =
@@ -51,7 +52,7 @@ export class DatabaseError extends MortarError {
  * replaced, and its own `cause` chain is copied the same way.
  */
 export function scrubError(error: unknown, secrets: readonly string[]): Error {
-  const source = error instanceof Error ? error : new Error(String(error))
+  const source = error instanceof Error ? error : new Error(thrownText(error))
   const copy = new Error(scrub(source.message, secrets))
   copy.name = source.name
   copy.stack = scrub(source.stack ?? '', secrets)

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { ValidationError } from '../../errors/http-errors.js'
@@ -17,7 +18,7 @@ function codeOf(run: () => unknown): string | undefined {
 }
 
 describe('page cursors', () => {
-  it('carry strings, numbers, booleans, bigints and dates unchanged', () => {
+  it('carry strings, numbers, booleans and bigints unchanged', () => {
     const value = fc.oneof(
       fc.string(),
       // JSON turns -0 into 0, which compares equal in SQL.
@@ -27,7 +28,6 @@ describe('page cursors', () => {
         .map((n) => (Object.is(n, -0) ? 0 : n)),
       fc.boolean(),
       fc.bigInt(),
-      fc.date({ noInvalidDate: true }),
     )
     fc.assert(
       fc.property(fc.array(value, { minLength: 1, maxLength: 4 }), (values) => {
@@ -51,6 +51,22 @@ describe('page cursors', () => {
     )
     expect(codeOf(() => encodeCursor(KEY, LISTING, ['note'], [null]))).toBe(
       'E_PAGINATION_NULL_SORT_VALUE',
+    )
+  })
+
+  it('refuse a cursor issued with a JS date, cut to the millisecond, before timestamps travelled as text', () => {
+    // The format before: version, HMAC of version and JSON, JSON; a timestamp as { d: ISO }.
+    const body = Buffer.from(
+      JSON.stringify({ o: LISTING, v: [{ d: '2026-01-01T00:00:00.123Z' }, 7] }),
+    )
+    const signed = Buffer.concat([Buffer.of(1), body])
+    const tag = createHmac('sha256', KEY[0] as Buffer)
+      .update(signed)
+      .digest()
+    const old = Buffer.concat([Buffer.of(1), tag, body]).toString('base64url')
+    expect(() => decodeCursor(KEY, LISTING, 2, old)).toThrow(ValidationError)
+    expect(codeOf(() => encodeCursor(KEY, LISTING, ['at'], [new Date()]))).toBe(
+      'E_PAGINATION_SORT_VALUE',
     )
   })
 

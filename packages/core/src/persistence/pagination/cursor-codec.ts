@@ -2,16 +2,13 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import { ValidationError } from '../../errors/http-errors.js'
 import { MortarError } from '../../errors/mortar-error.js'
 
-/** A sort value as it travels inside a cursor; `null` only for a key marked nullable. */
-export type CursorValue = string | number | boolean | bigint | Date | null
+/**
+ * A sort value as it travels inside a cursor; `null` only for a key marked nullable. A timestamp
+ * travels as the database's own text (see paginate), never as a JS date.
+ */
+export type CursorValue = string | number | boolean | bigint | null
 
-type EncodedValue =
-  | string
-  | number
-  | boolean
-  | null
-  | { readonly b: string }
-  | { readonly d: string }
+type EncodedValue = string | number | boolean | null | { readonly b: string }
 
 interface CursorPayload {
   /** Fingerprint of the query and its ordering: a cursor only continues the listing it came from. */
@@ -71,7 +68,6 @@ function encodeValue(column: string, value: unknown, nullable: boolean): Encoded
     return value
   }
   if (typeof value === 'bigint') return { b: value.toString() }
-  if (value instanceof Date && !Number.isNaN(value.getTime())) return { d: value.toISOString() }
   if (value === null) {
     if (nullable) return null
     throw nullSortValue(column)
@@ -80,7 +76,7 @@ function encodeValue(column: string, value: unknown, nullable: boolean): Encoded
     'E_PAGINATION_SORT_VALUE',
     500,
     `Sort column '${column}' holds a value a cursor cannot carry; sort by strings, numbers, ` +
-      'bigints, booleans or dates (or mark a nullable column nullable: true).',
+      'bigints, booleans or timestamps (or mark a nullable column nullable: true).',
   )
 }
 
@@ -90,9 +86,10 @@ function decodeValue(value: unknown): CursorValue {
   if (typeof value === 'object' && value !== null) {
     const tagged = value as Record<string, unknown>
     if (typeof tagged.b === 'string' && /^-?\d+$/.test(tagged.b)) return BigInt(tagged.b)
-    if (typeof tagged.d === 'string') {
-      const date = new Date(tagged.d)
-      if (!Number.isNaN(date.getTime())) return date
+    // A JS date, cut to the millisecond, from a cursor issued before timestamps travelled as the
+    // database's text: on a finer column it would skip or repeat the rows of that millisecond.
+    if ('d' in tagged) {
+      throw invalidCursor('The cursor predates full-precision timestamps; start again.')
     }
   }
   throw invalidCursor('The cursor holds a value of an unknown kind.')

@@ -393,6 +393,107 @@ for (const testCase of testEngineCases()) {
       })
     }
 
+    it(`[${testCase.engine}] pages by a single-precision float key with every row once, or refuses it; never a page again`, async () => {
+      interface Floats {
+        floats: { id: number; score: number }
+      }
+      const floats = db as unknown as Kysely<Floats>
+      await sql`drop table if exists floats`.execute(db)
+      // MariaDB's FLOAT reaches the driver as 6 digits of text (0.1234567 as 0.123457), a value
+      // the column never compares equal to; PostgreSQL's real and SQLite's REAL are read exactly.
+      const type = testCase.engine === 'mysql' ? 'float' : 'real'
+      await sql`create table floats (id integer primary key, score ${sql.raw(type)} not null)`.execute(
+        db,
+      )
+      const scores = [0.1, 0.1, 0.1, 0.1234567, 0.1234567, 0.1234567, 0.7, 0.7, 0.7]
+      await floats
+        .insertInto('floats')
+        .values(scores.map((score, index) => ({ id: index + 1, score })))
+        .execute()
+      for (const direction of ['asc', 'desc'] as const) {
+        const seen: number[] = []
+        let after: string | null = null
+        let error: unknown
+        try {
+          // Bounded: a cursor the column never equals returns its page for good.
+          for (let pages = 0; pages <= scores.length; pages++) {
+            const page: Page<{ id: number }> = await paginator.paginate(
+              floats.selectFrom('floats').select(['id', 'score']),
+              { orderBy: [{ column: 'score', direction }], after, limit: 2 },
+            )
+            seen.push(...page.items.map((item) => item.id))
+            after = page.nextCursor
+            if (after === null) break
+          }
+        } catch (caught) {
+          error = caught
+        }
+        if (testCase.engine === 'mysql') {
+          expect(isMortarError(error) && error.code, `${direction}: saw ${seen}`).toBe(
+            'E_PAGINATION_SORT_VALUE',
+          )
+          expect(seen.length).toBeLessThanOrEqual(2)
+        } else {
+          expect(error).toBeUndefined()
+          const ids = scores.map((_, index) => index + 1)
+          expect(seen).toEqual(direction === 'asc' ? ids : [...ids].reverse())
+        }
+      }
+    })
+
+    it(`[${testCase.engine}] refuses a DECIMAL key read back as a rounded JS number`, async () => {
+      interface Amounts {
+        amounts: { id: number; amount: string }
+      }
+      const amounts = db as unknown as Kysely<Amounts>
+      await sql`drop table if exists amounts`.execute(db)
+      await sql`create table amounts (id integer primary key, amount decimal(30, 10) not null)`.execute(
+        db,
+      )
+      // Past a double's 17 digits: the three are one JS number, not a whole one.
+      const values = ['1234567.1234567891', '1234567.1234567892', '1234567.1234567893']
+      await amounts
+        .insertInto('amounts')
+        .values([...values, ...values].map((amount, index) => ({ id: index + 1, amount })))
+        .execute()
+      // What mysql2's decimalNumbers or a pg type parser hand over: the DECIMAL as a double.
+      const double = sql.raw(
+        testCase.engine === 'postgres'
+          ? 'double precision'
+          : testCase.engine === 'mysql'
+            ? 'double'
+            : 'real',
+      )
+      const listing = () =>
+        amounts
+          .selectFrom('amounts')
+          .select(['id', sql<number>`cast(amount as ${double})`.as('approx')])
+      const seen: number[] = []
+      let after: string | null = null
+      let error: unknown
+      try {
+        for (let pages = 0; pages <= 6; pages++) {
+          const page: Page<{ id: number }> = await paginator.paginate(listing(), {
+            orderBy: [{ column: 'approx', ref: 'amount' }],
+            after,
+            limit: 2,
+          })
+          seen.push(...page.items.map((item) => item.id))
+          after = page.nextCursor
+          if (after === null) break
+        }
+      } catch (caught) {
+        error = caught
+      }
+      if (testCase.engine === 'sqlite') {
+        // SQLite keeps a DECIMAL as a REAL, read exactly: the first two amounts are one double.
+        expect(error).toBeUndefined()
+        expect(seen).toEqual([1, 2, 4, 5, 3, 6])
+      } else {
+        expect(isMortarError(error) && error.code, `saw ${seen}`).toBe('E_PAGINATION_SORT_VALUE')
+      }
+    })
+
     it(`[${testCase.engine}] refuses a NULL in a key not marked nullable, on the page that holds it or at the end`, async () => {
       // The type refuses the nullable column; an `as never` stands in for a database interface
       // that says NOT NULL where the table does not.

@@ -210,9 +210,73 @@ function textColumn(index: number): string {
   return `mortar_cursor_text_${index}`
 }
 
-// A query builder does not say its dialect; MySQL's compiler quotes identifiers with backticks.
-function isMysql(query: SelectQueryBuilder<unknown, never, unknown>): boolean {
-  return query.where(sql.ref('mortar_dialect_probe'), '=', 0).compile().sql.includes('`')
+/** The alias of a MySQL sort key's check that it equals the number its text says. */
+function exactColumn(index: number): string {
+  return `mortar_cursor_exact_${index}`
+}
+
+// Text that reads as a number: only then is a key compared with it, so text keys raise no warning.
+const NUMERIC_TEXT = '^-?[0-9]+([.][0-9]+)?(e[-+]?[0-9]+)?$'
+
+/**
+ * MySQL and MariaDB only: whether a key equals the number its own text says. A FLOAT reaches the
+ * driver as six digits of text (0.1234567 as 0.123457), which the column itself never equals, so
+ * a cursor carrying it would return one page for good ascending and skip rows descending.
+ */
+function exactCheck(key: ResolvedKey): RawBuilder<unknown> {
+  const text = sql`cast(${key.ref} as char)`
+  return sql`case when ${text} regexp ${NUMERIC_TEXT} then ${key.ref} = cast(${text} as double) end`
+}
+
+/**
+ * A number as sign, digits and exponent without leading or trailing zeros (`1.50` and `15e-1`
+ * alike), or undefined for text that is not a decimal number.
+ */
+function decimalOf(text: string): string | undefined {
+  const parts = /^([-+]?)(\d*)(?:\.(\d*))?(?:e([-+]?\d+))?$/i.exec(text)
+  if (parts === null) return undefined
+  const [, sign, whole = '', fraction = '', exponent = '0'] = parts
+  if (whole === '' && fraction === '') return undefined
+  let digits = (whole + fraction).replace(/^0+/, '')
+  let power = Number(exponent) - fraction.length
+  const trimmed = digits.replace(/0+$/, '')
+  power += digits.length - trimmed.length
+  digits = trimmed
+  return digits === '' ? '0' : `${sign === '-' ? '-' : ''}${digits}e${power}`
+}
+
+/**
+ * Refuses a number key whose value is not the one the database compares: the driver rounded it
+ * (a DECIMAL read as a JS number: mysql2's `decimalNumbers`, a pg type parser) or the engine reads
+ * the column as another number than its text (a MariaDB FLOAT). A cursor carrying it would skip
+ * or repeat rows, or return one page for good.
+ */
+function refuseInexactNumber(
+  key: ResolvedKey,
+  value: unknown,
+  text: unknown,
+  exact: unknown,
+): void {
+  if (typeof value !== 'number') return
+  const sameText = typeof text === 'string' && decimalOf(text) === decimalOf(String(value))
+  if (sameText && (exact === undefined || exact === null || Number(exact) === 1)) return
+  throw new MortarError(
+    'E_PAGINATION_SORT_VALUE',
+    500,
+    `Sort column '${key.column}' holds a number the database does not compare equal to the value ` +
+      'read back (a FLOAT on MySQL or MariaDB, or a DECIMAL the driver turned into a JS number), ' +
+      'so a cursor would skip or repeat rows. Sort by a DOUBLE or an integer column, or read the ' +
+      "DECIMAL as a string (the drivers' default).",
+  )
+}
+
+// A query builder does not say its dialect: MySQL's compiler quotes identifiers with backticks,
+// PostgreSQL's numbers its parameters.
+function dialectOf(
+  query: SelectQueryBuilder<unknown, never, unknown>,
+): 'mysql' | 'postgres' | 'sqlite' {
+  const text = query.where(sql.ref('mortar_dialect_probe'), '=', 0).compile().sql
+  return text.includes('`') ? 'mysql' : text.includes('$') ? 'postgres' : 'sqlite'
 }
 
 /**
@@ -286,16 +350,23 @@ export async function paginateWithKey<DB, TB extends keyof DB, O>(
     const values = decodeCursor(signing, listing, keys.length, after)
     paged = paged.where(afterCondition(keys, values))
   }
-  const mysql = isMysql(base as never)
+  const dialect = dialectOf(base as never)
+  const mysql = dialect === 'mysql'
   for (const sortKey of keys) paged = orderByKey(paged, sortKey, mysql)
   // A driver's JS date stops at milliseconds where PostgreSQL and MariaDB keep microseconds, so a
   // cursor built on it skips or repeats rows: each key is also read as the database's own text,
   // which the cursor carries for dates and the next page compares with the column as it is
-  // (the engine reads the text as the column's type, so its index still serves the seek).
-  const asText = sql.raw(mysql ? 'char' : 'text')
-  const withText = paged.select(
-    keys.map((sortKey, index) => sql`cast(${sortKey.ref} as ${asText})`.as(textColumn(index))),
-  )
+  // (the engine reads the text as the column's type, so its index still serves the seek). The
+  // text also proves a number key exact (see refuseInexactNumber); SQLite's is `quote()`, whose
+  // text of a REAL always reads back as the same double.
+  const asText = (ref: Expression<unknown>): RawBuilder<unknown> =>
+    dialect === 'sqlite'
+      ? sql`quote(${ref})`
+      : sql`cast(${ref} as ${sql.raw(mysql ? 'char' : 'text')})`
+  const withText = paged.select([
+    ...keys.map((sortKey, index) => asText(sortKey.ref).as(textColumn(index))),
+    ...(mysql ? keys.map((sortKey, index) => exactCheck(sortKey).as(exactColumn(index))) : []),
+  ])
   // One extra row tells whether a next page exists without a COUNT.
   const rows = (await withText.limit(limit + 1).execute()) as Record<string, unknown>[]
   // A NULL in a key not marked nullable would be skipped or repeated by the next page's
@@ -316,9 +387,19 @@ export async function paginateWithKey<DB, TB extends keyof DB, O>(
   const items = rows.slice(0, limit)
   const last = items.at(-1)
   const texts = keys.map((_, index) => last?.[textColumn(index)])
-  for (const item of items)
-    for (let index = 0; index < keys.length; index++) delete item[textColumn(index)]
+  const exact = keys.map((_, index) => last?.[exactColumn(index)])
+  for (const item of items) {
+    for (let index = 0; index < keys.length; index++) {
+      delete item[textColumn(index)]
+      if (mysql) delete item[exactColumn(index)]
+    }
+  }
   const hasMore = rows.length > limit && last !== undefined
+  if (hasMore) {
+    for (const [index, sortKey] of keys.entries()) {
+      refuseInexactNumber(sortKey, last[sortKey.column], texts[index], exact[index])
+    }
+  }
   if (!hasMore && after !== undefined && after !== null) {
     await refuseHiddenNulls(base, strict, unique)
   }
