@@ -25,7 +25,7 @@ import type {
   NotifyResult,
   Recipients,
 } from '../notification/notifier.js'
-import { checkRecipient, type Recipient } from '../notification/recipient.js'
+import { checkRecipient, distinctRecipients, type Recipient } from '../notification/recipient.js'
 import { channelsFor, prepareMessage } from '../notification/render.js'
 import { type CategoryOptions } from '../preferences/preference-policy.js'
 import { nextTimeOfDay, quietHoursEnd } from '../preferences/quiet-hours.js'
@@ -87,7 +87,7 @@ export class LedgerNotifier implements Notifier {
       return Promise.reject(error)
     }
     // On-demand recipients as the ledger keeps them: their ids keyed, never their addresses.
-    const stored = list.map((recipient) => this.#init.seal.recipient(recipient))
+    const stored = distinctRecipients(list.map((recipient) => this.#init.seal.recipient(recipient)))
     // Joins the caller's transaction, or opens one: rows and jobs commit together either way.
     return this.#init.database.transaction(() => this.#write(stored, notification))
   }

@@ -40,7 +40,7 @@ type NotifiedRecipient<N> = unknown extends RecipientOf<N> ? Recipient : Recipie
  */
 export interface Notifier {
   /**
-   * Notifies one recipient or several. In a transaction the deliveries are written in it
+   * Notifies one recipient or several (one listed twice, by id, once). In a transaction the deliveries are written in it
    * (rolled back, nothing is sent); outside one they are written at once. Does not compile
    * when `via()` can return a channel the notification has no renderer for.
    */

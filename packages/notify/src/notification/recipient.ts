@@ -102,6 +102,20 @@ function onDemand(routes: { readonly [C in ChannelName]?: string }): OnDemandRec
   })
 }
 
+/**
+ * The recipients of one `notify()` call, each id once (its first entry): one person listed twice
+ * (the buyer who is also the seller) is one message per channel, not two.
+ */
+export function distinctRecipients<R extends Recipient>(list: readonly R[]): readonly R[] {
+  if (list.length < 2) return list
+  const seen = new Set<string>()
+  return list.filter((recipient) => {
+    if (seen.has(recipient.id)) return false
+    seen.add(recipient.id)
+    return true
+  })
+}
+
 /** The recipient's address on `channel`: their explicit route, else what the channel derives. */
 export function addressOf(
   recipient: Recipient,

@@ -16,7 +16,7 @@ import type {
   NotifyResult,
   Recipients,
 } from '../notification/notifier.js'
-import { checkRecipient, type Recipient } from '../notification/recipient.js'
+import { checkRecipient, distinctRecipients, type Recipient } from '../notification/recipient.js'
 import { channelsFor, prepareMessage } from '../notification/render.js'
 
 /** A notification the {@link NotificationFake} recorded for one recipient, with its rendered messages. */
@@ -129,7 +129,7 @@ export class NotificationFake implements Notifier {
           )
     const recorded: Recorded[] = []
     const deliveries: DeliveryOutcome[] = []
-    for (const recipient of list) {
+    for (const recipient of distinctRecipients(list)) {
       if (digest !== undefined && places(recipient.id, []).some((p) => this.#keys.has(p))) continue
       // The ledger puts a digest's item in the recipient's batch and asks via() nothing.
       const channels = (digest === undefined ? channelsFor(notification, recipient) : []).filter(
