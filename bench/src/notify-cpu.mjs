@@ -6,12 +6,16 @@
 // of the app's own backends (found by their application_name, read from /proc/<pid>/stat),
 // both per delivery or job. Prints medians and bare CPU / ledger CPU, the ratio the rate
 // would have if the machine were CPU-bound (0.8 is the goal of bench:notify's ledger case).
+// The same rounds measure bench:notify's ceiling on bare node-postgres (notify-raw-ledger.mjs:
+// the rows the issue requires, and bare jobs, on the bare driver) the same way: what the rows
+// alone cost a delivery, and so the ratio core's bare jobs would keep paying only for them.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
 import { pathToFileURL } from 'node:url'
 import pg from 'pg'
 import { interleave, median, privateDatabase } from './measure.mjs'
 import { ledgerApp } from './notify.mjs'
+import { rawLedgerSides } from './notify-raw-ledger.mjs'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 // BENCH_CPU_PROFILE=<prefix>: CPU profiles of the last drain of each side alone (not their
@@ -48,9 +52,24 @@ async function serverMicros(admin) {
   return { ticks, backends: rows.length }
 }
 
+/** Starts measuring CPU; the function it resolves to stops, resolving to it per item (µs). */
+async function measuring(admin, items) {
+  const before = await serverMicros(admin)
+  const cpu = process.cpuUsage()
+  return async () => {
+    const used = process.cpuUsage(cpu)
+    const after = await serverMicros(admin)
+    return {
+      client: (used.user + used.system) / items,
+      system: used.system / items,
+      server: ((after.ticks - before.ticks) * TICK_US) / items,
+      backends: after.backends,
+    }
+  }
+}
+
 /** Runs `drain`, resolving to its client and server CPU per item (µs). */
 async function measured(admin, items, drain, side) {
-  const before = await serverMicros(admin)
   if (PROFILE !== undefined) await profiler.post('Profiler.start')
   if (HEAP !== undefined) {
     await profiler.post('HeapProfiler.startSampling', {
@@ -59,20 +78,14 @@ async function measured(admin, items, drain, side) {
       includeObjectsCollectedByMinorGC: true,
     })
   }
-  const cpu = process.cpuUsage()
+  const stop = await measuring(admin, items)
   await drain()
-  const used = process.cpuUsage(cpu)
+  const figure = await stop()
   if (PROFILE !== undefined) profiles[side] = (await profiler.post('Profiler.stop')).profile
   if (HEAP !== undefined) {
     heapProfiles[side] = (await profiler.post('HeapProfiler.stopSampling')).profile
   }
-  const after = await serverMicros(admin)
-  return {
-    client: (used.user + used.system) / items,
-    system: used.system / items,
-    server: ((after.ticks - before.ticks) * TICK_US) / items,
-    backends: after.backends,
-  }
+  return figure
 }
 
 export async function run() {
@@ -83,6 +96,21 @@ export async function run() {
   const admin = new pg.Client({ connectionString: database.url })
   await admin.connect()
   const drain = () => jobs.drain({ timeoutMs: 600_000 })
+  // The ceiling's sides on the same database, measured from the end of their writes.
+  let stop
+  let rawFigure
+  const raw = await rawLedgerSides(url.href, N, {
+    written: async () => {
+      stop = await measuring(admin, N)
+    },
+    drained: async () => {
+      rawFigure = await stop()
+    },
+  })
+  const rawSide = (name) => async () => {
+    await raw.sides[name]()
+    return rawFigure
+  }
   profiler?.connect()
   if (PROFILE !== undefined) {
     await profiler.post('Profiler.enable')
@@ -102,6 +130,8 @@ export async function run() {
           await emptyLedger()
           return figure
         },
+        rawJobs: rawSide('raw jobs'),
+        rawLedger: rawSide('raw ledger'),
       },
       { rounds: ROUNDS },
     )
@@ -114,6 +144,15 @@ export async function run() {
     console.log(
       `notify-cpu PostgreSQL, ${N} a round, ${ROUNDS} rounds, µs a delivery or job (client (of it system), server, total): ledger ${show(figures.ledger, 'client')} (${show(figures.ledger, 'system')}), ${show(figures.ledger, 'server')}, ${Math.round(median(total(figures.ledger)))}; bare jobs ${show(figures.jobs, 'client')} (${show(figures.jobs, 'system')}), ${show(figures.jobs, 'server')}, ${Math.round(median(total(figures.jobs)))}; bare CPU / ledger CPU ${median(ratios).toFixed(3)} (rounds ${ratios.map((r) => r.toFixed(3)).join(', ')}); the app's backends ${Math.max(...figures.ledger.map((figure) => figure.backends))}`,
     )
+    // What the rows alone add to a delivery on the bare driver, added to a bare job of core's.
+    const ceiling = figures.jobs.map((figure, round) => {
+      const total = (f) => f.client + f.server
+      const bare = total(figure)
+      return bare / (bare + total(figures.rawLedger[round]) - total(figures.rawJobs[round]))
+    })
+    console.log(
+      `  ceiling on bare pg: raw ledger ${show(figures.rawLedger, 'client')}, ${show(figures.rawLedger, 'server')}, ${Math.round(median(total(figures.rawLedger)))}; raw jobs ${show(figures.rawJobs, 'client')}, ${show(figures.rawJobs, 'server')}, ${Math.round(median(total(figures.rawJobs)))} (client, server, total); on core's bare jobs by CPU ${median(ceiling).toFixed(3)} (rounds ${ceiling.map((r) => r.toFixed(3)).join(', ')})`,
+    )
     for (const [side, profile] of Object.entries(profiles)) {
       writeFileSync(`${PROFILE}.${side}.cpuprofile`, JSON.stringify(profile))
     }
@@ -122,6 +161,7 @@ export async function run() {
     }
   } finally {
     profiler?.disconnect()
+    await raw.close()
     await app.stop()
     await admin.end()
     await database.drop()

@@ -57,9 +57,11 @@ const COMPLETE_JOBS = 'delete from mortar_job where locked_by = $1 and id = any(
  * Sides for `interleave()` on the migrated database at `url` (the notify module's tables and
  * core's `mortar_job`): each call writes `n` deliveries with their jobs (`raw ledger`), or `n`
  * bare jobs (`raw jobs`), then drains them; resolves to `{ write, run }` (per second), as the
- * ledger's and bare jobs' sides do. `close()`.
+ * ledger's and bare jobs' sides do. `close()`. `hooks.written()` and `hooks.drained()`, when
+ * given, are awaited around each drain (after the writes, before the cleanup): what a CPU probe
+ * measures.
  */
-export async function rawLedgerSides(url, n) {
+export async function rawLedgerSides(url, n, hooks = {}) {
   const pg = require('pg')
   const pool = new pg.Pool({ connectionString: url, max: 2 })
   const [claimer, completer] = await Promise.all([pool.connect(), pool.connect()])
@@ -86,6 +88,7 @@ export async function rawLedgerSides(url, n) {
       )
     }
     const written = performance.now()
+    await hooks.written?.()
     let pending = []
     let completing
     // One completion in flight; batches finished meanwhile go together in the next.
@@ -129,6 +132,7 @@ export async function rawLedgerSides(url, n) {
       completing ??= complete()
     }
     await completing
+    await hooks.drained?.()
     const run = n / ((performance.now() - written) / 1000)
     // Same starting point every round, outside the timing: the ledger prunes its rows and core
     // vacuums its table every 5,000 finished jobs, counted on its own side only.

@@ -56,6 +56,18 @@ describe.skipIf(postgres?.skip !== undefined)('ChurnVacuum on PostgreSQL', () =>
       .toEqual({ vacuums: 1, analyzes: 1 })
   })
 
+  it('vacuums without analyzing when told the table needs no statistics', async () => {
+    await sql`create table keyed_note (id integer primary key)`.execute(database.root)
+    const upkeep = new ChurnVacuum({ database, table: 'keyed_note', every: 10, analyze: false })
+    upkeep.count(10)
+    await expect
+      .poll(() => upkeeps('keyed_note'), { timeout: 20_000, interval: 100 })
+      .toMatchObject({ vacuums: 1 })
+    // Counted within the same report as the vacuum: an analyze would show by now.
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    expect(await upkeeps('keyed_note')).toEqual({ vacuums: 1, analyzes: 0 })
+  })
+
   it('analyzes a table met in a backlog when it has no statistics or has outgrown them', async () => {
     await sql`create table backlog_note (id integer primary key)`.execute(database.root)
     await sql`insert into backlog_note select generate_series(1, 10)`.execute(database.root)
