@@ -202,6 +202,21 @@ describe('AccessControl point checks', () => {
     )
   })
 
+  it('follows a roles array changed in place, a role taken away included', () => {
+    // Rule sets were cached by the array's identity alone: an admin demoted by roles.pop() kept
+    // every admin rule, and a role pushed later was never seen.
+    const user: RidesPrincipal = { id: 'ann', roles: ['admin'], cityId: 1 }
+    const other = trip({ rider_id: 'other', city_id: 2 })
+    expect(access.can(user, 'read', 'trip', other)).toBe(true)
+    ;(user.roles as string[]).pop()
+    expect(access.can(user, 'read', 'trip', other)).toBe(false)
+    expect(access.policy.rolesOf(user)).toEqual([])
+    ;(user.roles as string[]).push('rider')
+    expect(access.can(user, 'read', 'trip', trip({ rider_id: 'ann' }))).toBe(true)
+    ;(user.roles as string[])[0] = 'admin'
+    expect(access.can(user, 'read', 'trip', other)).toBe(true)
+  })
+
   it('binds a principal once and answers like the unbound service', () => {
     const bound = access.for(dan)
     const open = trip({ rider_id: 'ann' })

@@ -51,6 +51,8 @@ export interface TenantDefinition {
 }
 
 interface RolesEntry {
+  /** The roles array's items when the entry was made, to notice the array changing. */
+  readonly own: readonly string[]
   readonly roles: readonly string[]
   readonly sets: Map<string, Map<string, RuleSet>>
 }
@@ -165,7 +167,7 @@ export class Policy<DB = unknown, P = Principal, A extends string = string> {
   // Keyed by the identity of a principal's roles array: a check then costs two map lookups
   // instead of joining role names into a key.
   #byRoles = new WeakMap<readonly string[], RolesEntry>()
-  #anonymous: RolesEntry = { roles: [], sets: new Map() }
+  #anonymous: RolesEntry = { own: [], roles: [], sets: new Map() }
   declare readonly __types?: { db: DB; principal: P; action: A }
 
   /** Prefer {@link definePolicy}; this takes its checked definition. */
@@ -235,8 +237,10 @@ export class Policy<DB = unknown, P = Principal, A extends string = string> {
       throw new TypeError("A principal's roles must be an array of role names (principal.roles).")
     }
     let entry = this.#byRoles.get(own)
-    if (entry === undefined) {
-      entry = { roles: this.#expand(own), sets: new Map() }
+    // The same array changed since (a role taken away in place): its cached rules would keep
+    // granting what the role gave.
+    if (entry === undefined || !sameItems(entry.own, own)) {
+      entry = { own: [...own], roles: this.#expand(own), sets: new Map() }
       this.#byRoles.set(own, entry)
     }
     return entry
@@ -301,4 +305,10 @@ export class Policy<DB = unknown, P = Principal, A extends string = string> {
     for (const role of roles) for (const field of byRole.get(role) ?? []) fields.add(field)
     return [...fields]
   }
+}
+
+function sameItems(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false
+  for (let index = 0; index < a.length; index++) if (a[index] !== b[index]) return false
+  return true
 }

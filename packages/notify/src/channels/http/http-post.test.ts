@@ -1,7 +1,7 @@
 import http from 'node:http'
 import https from 'node:https'
 import net from 'node:net'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { type LocalServer, startLocalServer } from '../../test-support/local-server.js'
 import { AddressGuard } from './address-guard.js'
 import { httpPost } from './http-post.js'
@@ -112,6 +112,55 @@ describe('httpPost', () => {
     } finally {
       http.globalAgent = saved
       await proxy.close()
+    }
+  })
+
+  it('gives the whole request, redirects included, timeoutMs in all: not each hop afresh', async () => {
+    // Each hop answers only when the test says so; the timers are the test's, so the time that
+    // passes is what it advances, whatever the machine's load.
+    const held: (() => void)[] = []
+    const arrived: (() => void)[] = []
+    const hold = (answer: (response: http.ServerResponse) => void) =>
+      startLocalServer((_request, response) => {
+        held.push(() => answer(response))
+        arrived.shift()?.()
+      })
+    const arrival = () => new Promise<void>((resolve) => arrived.push(resolve))
+    const second = await hold((response) => {
+      response.statusCode = 204
+      response.end()
+    })
+    const first = await hold((response) => {
+      response.statusCode = 307
+      response.setHeader('location', `${second.url}/next`)
+      response.end()
+    })
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      const atFirst = arrival()
+      const posting = httpPost({
+        url: first.url,
+        headers: {},
+        body: '{}',
+        signal: new AbortController().signal,
+        timeoutMs: 100,
+        guard: new AddressGuard({ allow: ['127.0.0.1/32'] }),
+        maxRedirects: 1,
+        agents,
+      })
+      const atSecond = arrival()
+      await atFirst
+      vi.advanceTimersByTime(60)
+      held.shift()?.()
+      await atSecond
+      // 120 ms in all: before, the second hop had 100 of its own and was answered.
+      vi.advanceTimersByTime(60)
+      held.shift()?.()
+      expect(await posting).toMatchObject({ kind: 'failed', code: 'ETIMEDOUT', connected: true })
+    } finally {
+      vi.useRealTimers()
+      await first.close()
+      await second.close()
     }
   })
 })

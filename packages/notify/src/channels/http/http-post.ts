@@ -17,7 +17,7 @@ export interface HttpPostOptions {
   readonly headers: Readonly<Record<string, string>>
   readonly body: string
   readonly signal: AbortSignal
-  /** Abort the request after this many ms. */
+  /** Abort the request after this many ms, its redirects included. */
   readonly timeoutMs: number
   /** Refuses private and loopback addresses, after DNS resolution and on every redirect. */
   readonly guard?: AddressGuard | undefined
@@ -72,8 +72,24 @@ export async function httpPost(options: HttpPostOptions): Promise<HttpPostResult
   } catch {
     return { kind: 'refused', reason: 'the URL is not valid' }
   }
+  // One bound for the whole request: each hop of a redirect gets what is left of it, not its own.
+  const timeout = new AbortController()
+  const timer = setTimeout(() => timeout.abort(), options.timeoutMs)
+  try {
+    return await follow(url, options, timeout.signal)
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+async function follow(
+  first: URL,
+  options: HttpPostOptions,
+  timeout: AbortSignal,
+): Promise<HttpPostResult> {
+  let url = first
   for (let redirects = 0; ; redirects++) {
-    const result = await postOnce(url, options)
+    const result = await postOnce(url, options, timeout)
     if (result.kind !== 'response' || !REDIRECTS.has(result.status)) return result
     const location = result.headers.location
     if (location === undefined) return result
@@ -97,7 +113,11 @@ export async function httpPost(options: HttpPostOptions): Promise<HttpPostResult
   }
 }
 
-function postOnce(url: URL, options: HttpPostOptions): Promise<HttpPostResult> {
+function postOnce(
+  url: URL,
+  options: HttpPostOptions,
+  timeout: AbortSignal,
+): Promise<HttpPostResult> {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     return Promise.resolve({
       kind: 'refused',
@@ -123,7 +143,7 @@ function postOnce(url: URL, options: HttpPostOptions): Promise<HttpPostResult> {
     const finish = (result: HttpPostResult) => {
       if (settled) return
       settled = true
-      clearTimeout(timer)
+      timeout.removeEventListener('abort', onTimeout)
       options.signal.removeEventListener('abort', onAbort)
       resolve(result)
     }
@@ -171,19 +191,18 @@ function postOnce(url: URL, options: HttpPostOptions): Promise<HttpPostResult> {
       agent:
         options.agents === undefined ? false : secure ? options.agents.https : options.agents.http,
     })
-    const timer = setTimeout(
-      () =>
-        request.destroy(
-          Object.assign(new Error(`no answer within ${options.timeoutMs} ms`), {
-            code: 'ETIMEDOUT',
-          }),
-        ),
-      options.timeoutMs,
-    )
+    const onTimeout = () =>
+      request.destroy(
+        Object.assign(new Error(`no answer within ${options.timeoutMs} ms`), {
+          code: 'ETIMEDOUT',
+        }),
+      )
+    timeout.addEventListener('abort', onTimeout, { once: true })
     const onAbort = () =>
       request.destroy(Object.assign(new Error('aborted'), { code: 'ABORT_ERR' }))
     options.signal.addEventListener('abort', onAbort, { once: true })
     if (options.signal.aborted) onAbort()
+    else if (timeout.aborted) onTimeout()
     request.on('socket', (socket) => {
       // A pooled socket is already connected: whatever fails now may have reached the server.
       // (No listener on it then: one per reused request would pile up on the socket.)
