@@ -205,6 +205,22 @@ describe('the game over HTTP', () => {
     expect((await player.request('GET', '/game')).json).toEqual(board)
   })
 
+  it('keeps every answer out of caches: the game, a refusal', async () => {
+    // No answer said how to cache it: Back after a logout showed the player's board.
+    const visitor = new CookieJar(base)
+    await visitor.request('GET', '/game')
+    const answers = [
+      await fetch(`${base}/game`),
+      await fetch(`${base}/game`, { headers: { cookie: visitor.cookieHeader } }),
+      await fetch(`${base}/game/moves`, {
+        method: 'POST',
+        headers: { cookie: visitor.cookieHeader, 'content-type': 'application/json' },
+        body: '{}',
+      }),
+    ]
+    for (const answer of answers) expect(answer.headers.get('cache-control')).toBe('no-store')
+  })
+
   it('refuses a POST without the CSRF token from a cookie-carrying visitor', async () => {
     const visitor = new CookieJar(base)
     await visitor.request('GET', '/game')

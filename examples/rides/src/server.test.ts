@@ -384,6 +384,21 @@ describe('the rides example over HTTP', () => {
     expect((await browser.request('GET', '/trips')).status).toBe(401)
   })
 
+  it('keeps every answer out of caches: trips, the user, refusals', async () => {
+    // No answer said how to cache it: after a logout on a shared computer, Back showed the
+    // rider's trips and email from the browser's cache.
+    const ada = browsers.get('u-ada') as Browser
+    const [trip] = model.keys()
+    const answers = [
+      await ada.request('GET', '/me'),
+      await ada.request('GET', '/trips'),
+      await ada.request('GET', `/trips/${trip}`),
+      await ada.request('GET', '/trips/no-such-trip'),
+      await new Browser(server.url).request('GET', '/trips'),
+    ]
+    for (const answer of answers) expect(answer.headers.get('cache-control')).toBe('no-store')
+  })
+
   it('refuses a body over 1 MiB with a 413 problem before parsing it', async () => {
     const browser = new Browser(server.url)
     await browser.request('POST', '/login', { email: 'ada@rides.example', password: DEMO_PASSWORD })

@@ -81,6 +81,12 @@ export async function buildRides(
   })
 
   const hono = new Hono()
+  // Every answer is someone's trips, account or a refusal: none is kept by a cache, so Back
+  // after a logout on a shared computer shows nothing of them.
+  hono.use(async (c, next) => {
+    await next()
+    if (!c.res.headers.has('cache-control')) c.res.headers.set('cache-control', 'no-store')
+  })
   useMortar(hono, app)
   hono.route('/', authRoutes(app))
   hono.route('/', tripRoutes(app))

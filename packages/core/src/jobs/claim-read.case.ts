@@ -44,24 +44,28 @@ export function claimReadCase(): {
       .execute()
     return ids.map((id) => all.find((row) => row.id === id) ?? null)
   }
-  const labelled = defineJob({
-    name: 'test.claim-read',
-    schema: z.object({ id: z.string() }),
-    claimRead: {
-      key: 'id',
-      select: (id) =>
-        rows.selectFrom('test_claim_read').select(['id', 'label']).where('id', '=', id),
-    },
-    prepare: async (payloads, batch, carried) =>
-      (
-        await found(
-          carried,
-          batch,
-          payloads.map((payload) => payload.id),
-        )
-      ).map((row) => row?.label ?? 'none'),
-    handler: ({ id }, _job, label) => void handled.set(id, label),
-  })
+  // A job whose prepare hands each handler its row's label, read by the id in its payload.
+  const labelJob = (name: string, id: z.ZodString, prefix: string, calls = carriedCalls) =>
+    defineJob({
+      name,
+      schema: z.object({ id }),
+      claimRead: {
+        key: 'id',
+        select: (key) =>
+          rows.selectFrom('test_claim_read').select(['id', 'label']).where('id', '=', key),
+      },
+      prepare: async (payloads, batch, carried) =>
+        (
+          await found(
+            carried,
+            batch,
+            payloads.map((payload) => payload.id),
+            calls,
+          )
+        ).map((row) => row?.label ?? 'none'),
+      handler: ({ id }, _job, label) => void handled.set(`${prefix}${id}`, label),
+    })
+  const labelled = labelJob('test.claim-read', z.string(), '')
   // A second read in the same claims, keyed by another field: each job gets its own name's read.
   const weighed = defineJob({
     name: 'test.claim-read-weight',
@@ -100,8 +104,12 @@ export function claimReadCase(): {
       ).map((row) => String(row?.big)),
     handler: ({ id }, _job, value) => void handled.set(`big ${id}`, value),
   })
+  // A key the schema changes (trimmed here): the claim read the stored text, the handler gets
+  // the parsed one. The claim found no row for '  row-3 ' and handed prepare null for a row
+  // that exists: its job ended as if the row were gone.
+  const trimmed = labelJob('test.claim-read-trimmed', z.string().trim(), 'trimmed ', [])
   return {
-    jobs: [labelled, weighed, big],
+    jobs: [labelled, weighed, big, trimmed],
     async check(jobs, database) {
       await sql`drop table if exists test_claim_read`.execute(database.root)
       await sql`create table test_claim_read (id varchar(36) primary key, label varchar(64) not null, weight integer not null, big bigint not null)`.execute(
@@ -131,8 +139,14 @@ export function claimReadCase(): {
         big,
         ids.map((id) => ({ payload: { id } })),
       )
+      await jobs.enqueueMany(trimmed, [
+        { payload: { id: '  row-3 ' } },
+        { payload: { id: 'row-4' } },
+      ])
       await jobs.drain()
       expect(Object.fromEntries(handled)).toEqual({
+        'trimmed row-3': 'label 3',
+        'trimmed row-4': 'label 4',
         ...Object.fromEntries(
           ids.map((id, i) => [`big ${id}`, i === 0 ? UNSAFE_BIGINT : String(i)]),
         ),

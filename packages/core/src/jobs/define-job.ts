@@ -51,7 +51,8 @@ type StringField<T> = {
  * `row_to_json`: numbers, strings, booleans and nested JSON, column names as keys; typed by
  * {@link Carried}), or `null`. A number JSON cannot hold exactly (a bigint past 2^53, a numeric
  * of more digits than a double keeps) is never rounded: that claim carries nothing and `prepare`
- * reads, with the driver's own types.
+ * reads, with the driver's own types. Nor does a claim holding a job whose schema changes the key
+ * field (a trim, a default): the read was keyed by the payload as stored.
  *
  * @example
  * ```ts

@@ -1,6 +1,7 @@
 // One test body for every jobs engine (jobs.test.ts, bullmq-engine.test.ts): a job's `prepare`
-// reads for the jobs of a claim at once, each handler gets its own value, and a prepare that
-// throws or answers short fails the attempts of its jobs as a handler's throw would.
+// reads for the jobs of a claim at once, each handler gets its own value, a prepare that
+// throws or answers short fails the attempts of its jobs as a handler's throw would, and one
+// that never answers times them out as a handler that never returns would.
 import { expect } from 'vitest'
 import { z } from 'zod'
 import { defineJob, type JobDefinition } from './define-job.js'
@@ -51,8 +52,26 @@ export function prepareCase(): {
       throw new Error('never runs without its value')
     },
   })
+  const read = new Set<number>()
+  const waited: number[][] = []
+  const slow = defineJob({
+    name: 'test.slow-prepare',
+    schema: z.object({ n: z.number().int() }),
+    attempts: 3,
+    backoff: { baseMs: 0, maxMs: 0 },
+    timeout: 150,
+    // A job's first read never answers: it waits for it past its timeout.
+    prepare: (payloads) => {
+      const first = payloads.some((payload) => !read.has(payload.n))
+      for (const payload of payloads) read.add(payload.n)
+      return first
+        ? new Promise<number[]>(() => {})
+        : Promise.resolve(payloads.map((payload) => payload.n))
+    },
+    handler: (_payload, job, n) => void waited.push([n, job.attempt]),
+  })
   return {
-    jobs: [prepared, flaky, short],
+    jobs: [prepared, flaky, short, slow],
     async check(jobs) {
       await jobs.enqueueMany(
         prepared,
@@ -83,6 +102,13 @@ export function prepareCase(): {
           ),
         }),
       ])
+
+      await jobs.enqueueMany(slow, [{ payload: { n: 1 } }, { payload: { n: 2 } }])
+      await jobs.drain()
+      // Each timed out waiting for its first read, and ran once on a later attempt.
+      expect(waited.map(([n]) => n).sort()).toEqual([1, 2])
+      expect(waited.every(([, attempt]) => (attempt as number) > 1)).toBe(true)
+      expect((await jobs.list({ state: 'dead' })).map((job) => job.name)).toEqual([short.name])
     },
   }
 }

@@ -362,24 +362,29 @@ export class Worker {
       const definition = this.#jobs.get(job.name)
       if (definition?.prepare === undefined || job.attempt > job.maxAttempts) continue
       let payload: unknown
+      let stored: unknown
       try {
-        payload = parsePayload(definition, job)
+        ;({ payload, stored } = readPayload(definition, job))
       } catch {
         continue
       }
+      // The claim read by the stored payload's key; a schema that changes it (a trim, a
+      // default) hands the handler another: that read is not this job's, so prepare reads.
+      const carried =
+        job.carried !== undefined && sameKey(definition, stored, payload) ? job.carried : undefined
       const group = groups.get(definition)
       // Carried for every job of a group or none: the adapter carries a name's read or not.
       if (group === undefined) {
         groups.set(definition, {
           ids: [job.id],
           payloads: [payload],
-          carried: job.carried === undefined ? undefined : [job.carried],
+          carried: carried === undefined ? undefined : [carried],
         })
       } else {
         group.ids.push(job.id)
         group.payloads.push(payload)
-        if (job.carried === undefined) group.carried = undefined
-        else group.carried?.push(job.carried)
+        if (carried === undefined) group.carried = undefined
+        else group.carried?.push(carried)
       }
     }
     for (const [definition, { ids, payloads, carried }] of groups) {
@@ -787,6 +792,26 @@ function workerName(): string {
 }
 
 function parsePayload(definition: JobDefinition, job: ClaimedJob): unknown {
+  return readPayload(definition, job).payload
+}
+
+/** Whether the stored payload and the parsed one hold the same key for the definition's claim read. */
+function sameKey(definition: JobDefinition, stored: unknown, payload: unknown): boolean {
+  const key = definition.claimRead?.key
+  if (key === undefined) return true
+  const field = (value: unknown) =>
+    typeof value === 'object' && value !== null
+      ? (value as Record<string, unknown>)[key]
+      : undefined
+  const parsed = field(payload)
+  return typeof parsed === 'string' && field(stored) === parsed
+}
+
+/** The job's payload parsed by its schema, and as it was stored (its JSON, parsed). */
+function readPayload(
+  definition: JobDefinition,
+  job: ClaimedJob,
+): { readonly payload: unknown; readonly stored: unknown } {
   let raw: unknown
   try {
     raw = JSON.parse(job.payload)
@@ -800,7 +825,7 @@ function parsePayload(definition: JobDefinition, job: ClaimedJob): unknown {
     )
   }
   const result = definition.schema.safeParse(raw)
-  if (result.success) return result.data
+  if (result.success) return { payload: result.data, stored: raw }
   throw new JobError(
     'E_JOB_PAYLOAD',
     `The stored payload of job '${job.name}' (id ${job.id}) no longer fits its schema (the schema changed since it was enqueued): ${result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ')}. Fix the data or the schema, then retry it.`,
