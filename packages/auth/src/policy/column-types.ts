@@ -11,7 +11,8 @@ import { type Kysely, sql } from 'kysely'
  * How a column reads back: an integer (`int2`, `int4`: a number; `int8`: a string), a boolean, a
  * string of any text (`text`, `varchar`), a lower-case uuid, one label of an enum, a Date
  * (`date`, `timestamp`, `timestamptz`), a float (`real`, `double precision`: a number, NaN and
- * -0 included, whose text is not JavaScript's: `1e-05` is 0.00001), a json value (parsed), an
+ * -0 included, whose text is not JavaScript's: `1e-05` is 0.00001), a `char(n)` (its text
+ * padded with spaces to n, which a cast to text strips), a json value (parsed), an
  * object (an array, interval, bytea, point or circle, which no value compares with); `other` for
  * the rest (numeric, char(n), time…), which read back as their text.
  */
@@ -23,7 +24,7 @@ export type PgColumn =
       readonly notNull: boolean
     }
   | {
-      readonly kind: 'boolean' | 'text' | 'uuid' | 'float' | 'json' | 'object' | 'other'
+      readonly kind: 'boolean' | 'text' | 'char' | 'uuid' | 'float' | 'json' | 'object' | 'other'
       readonly notNull: boolean
     }
   /**
@@ -38,11 +39,12 @@ export type PgColumns = ReadonlyMap<string, ReadonlyMap<string, PgColumn>>
 
 const INTEGER_BITS: Readonly<Record<number, bigint>> = { 21: 16n, 23: 32n, 20: 64n }
 const KIND_BY_OID: Readonly<
-  Record<number, 'boolean' | 'text' | 'uuid' | 'float' | 'json' | 'object'>
+  Record<number, 'boolean' | 'text' | 'char' | 'uuid' | 'float' | 'json' | 'object'>
 > = {
   16: 'boolean',
   25: 'text',
   1043: 'text',
+  1042: 'char',
   2950: 'uuid',
   700: 'float',
   701: 'float',

@@ -66,7 +66,17 @@ const SMALL_EDGES = [-32768, 32767]
 
 // Doubles the engines print otherwise than JavaScript (PostgreSQL 1e-05, 1e+15 and -0, MariaDB
 // 1e15, 0.0000001 and 1e21), and their texts as each writes them.
-const FLOATS = [1e-5, 1e-7, 1e15, 1e21, 2 ** 70, 0.30000000000000004, 1.2345678901234568e20]
+// 39293198896550888 is written '39293198896550890', which SQLite read as that integer.
+const FLOATS = [
+  1e-5,
+  1e-7,
+  1e15,
+  1e21,
+  2 ** 70,
+  0.30000000000000004,
+  1.2345678901234568e20,
+  39293198896550888,
+]
 const FLOAT_TEXTS = [
   ...FLOATS.map(String),
   ...['1e-05', '1e-07', '1e+15', '1e15', '1e21', '0.0000001', '1.1805916207174113e+21'],
@@ -104,7 +114,7 @@ const ratios = (engine: DatabaseEngine) =>
     ? [1.5, -2, 0, 1, 0.1, ...FLOATS]
     : engine === 'postgres'
       ? [1.5, -2, 0, 1, 0.1, Infinity, -Infinity, Number.NaN, -0, ...FLOATS]
-      : [1.5, -2, 0, 1, 0.1, Infinity, -Infinity]
+      : [1.5, -2, 0, 1, 0.1, Infinity, -Infinity, ...FLOATS]
 
 // A float's text in a text column, linked to a float column (matches): on PostgreSQL only so far.
 const floatTexts = (engine: DatabaseEngine) => (engine === 'postgres' ? FLOAT_TEXTS : [])
@@ -514,6 +524,7 @@ interface ParsedDb {
     ints: number[] | null
     span: unknown
     label: string | null
+    code: string | null
   }
 }
 type ParsedColumn = Exclude<keyof ParsedDb['parsed'], 'id'>
@@ -538,6 +549,7 @@ for (const engine of testEngines().filter((each) => each.engine === 'postgres'))
           .addColumn('ints', sql`integer[]`)
           .addColumn('span', sql`interval`)
           .addColumn('label', 'text')
+          .addColumn('code', sql`char(4)`)
           .execute()
       })
 
@@ -562,12 +574,24 @@ for (const engine of testEngines().filter((each) => each.engine === 'postgres'))
             label: fc.option(fc.constantFrom('abc', '1', '0.1', '1e-7', '0.00001', '{1}'), {
               nil: null,
             }),
+            // Read back padded: 'ab  ', '1   '.
+            code: fc.option(fc.constantFrom('ab', 'ab  ', '1', 'abc'), { nil: null }),
           }),
           { minLength: 1, maxLength: 6 },
         )
         .map((rows) => ({ parsed: rows.map((row, index) => ({ id: index + 1, ...row })) }))
-      const columns = fc.constantFrom<ParsedColumn>('single', 'doc', 'ints', 'span', 'label')
+      const columns = fc.constantFrom<ParsedColumn>(
+        'single',
+        'doc',
+        'ints',
+        'span',
+        'label',
+        'code',
+      )
       const value = fc.constantFrom<unknown>(
+        'ab',
+        'ab  ',
+        '1   ',
         'abc',
         '1',
         1,
@@ -587,7 +611,7 @@ for (const engine of testEngines().filter((each) => each.engine === 'postgres'))
         new Date(2026, 0, 1),
       )
 
-      it('compare floats, json, arrays and intervals with values and with each other as the point check does', async () => {
+      it('compare floats, char(n), json, arrays and intervals with values and with each other as the point check does', async () => {
         const db = database.kysely
         await fc.assert(
           fc.asyncProperty(

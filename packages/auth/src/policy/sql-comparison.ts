@@ -73,16 +73,24 @@ function equalText(
       // The plain comparison finds the rows through an index; the binary one decides. (mysql2
       // would write ±Infinity as a bare word; no MariaDB number is infinite.)
       return sql<SqlBool>`(${column} = ${typeof value === 'number' && !isInfinite(value) ? value : binary(text)} and ${binary(column)} = ${binary(text)})`
-    case 'sqlite':
+    case 'sqlite': {
       if (text === 'Infinity' || text === '-Infinity') {
         // A REAL's infinity, or the text that spells it (9e999 is SQLite's infinity), for the
         // number or its text ('Infinity' = Infinity in the point check).
         return sql<SqlBool>`(${column} = ${sqliteInfinity(Number(text))} and typeof(${column}) in ('real', 'null') or ${column} = ${text} and typeof(${column}) in ('text', 'null'))`
       }
-      // SQLite converts a text that spells a number for a numeric column, and no other.
-      return isNumberText(text)
-        ? sql<SqlBool>`${column} = ${text}`
-        : sql<SqlBool>`(${column} = ${text} and typeof(${column}) in ('text', 'null'))`
+      // SQLite converts a text that spells a number for a numeric column, and no other. A REAL
+      // equals the text only where the text is JavaScript's for that double, compared as the
+      // double: SQLite reads '39293198896550890' exactly, as an integer, while the double
+      // written so is 39293198896550888 (and '39293198896550888' is not its text).
+      if (!isNumberText(text)) {
+        return sql<SqlBool>`(${column} = ${text} and typeof(${column}) in ('text', 'null'))`
+      }
+      const double = Number(text)
+      return numberText(double) === text
+        ? sql<SqlBool>`(typeof(${column}) <> 'real' and ${column} = ${text} or typeof(${column}) = 'real' and ${column} = ${double})`
+        : sql<SqlBool>`(typeof(${column}) <> 'real' and ${column} = ${text})`
+    }
     case 'postgres':
       // A column of a type pg-columns.ts does not tell apart reads back as its text.
       return sql<SqlBool>`cast(${column} as text) = ${text}`
@@ -94,20 +102,33 @@ type OrderSql = (column: Column, op: RawBuilder<unknown>, text: string) => RawBu
 /** SQLite's ±Infinity, a literal out of a REAL's range (a text 'Infinity' casts to 0). */
 const sqliteInfinity = (value: number) => sql.raw(value > 0 ? '9e999' : '-9e999')
 
-/** `column op value` for a value that orders as a number (its text is `text`). */
-const ORDER_NUMBER: Record<DatabaseEngine, OrderSql> = {
-  mysql: (column, op, text) =>
-    sql<SqlBool>`case when charset(${column}) = 'binary' then ${column} ${op} cast(${text} as decimal(65, 30)) when ${binary(column)} regexp ${NUMERAL_SQL} then cast(${column} as decimal(65, 30)) ${op} cast(${text} as decimal(65, 30)) end`,
-  sqlite: (column, op, text) => {
-    const bound = isInfinite(Number(text))
-      ? sqliteInfinity(Number(text))
-      : sql`cast(${text} as numeric)`
-    return sql<SqlBool>`case when typeof(${column}) in ('integer', 'real') then ${column} ${op} ${bound} when ${sqliteNumeral(column)} then cast(${column} as numeric) ${op} ${bound} end`
+/**
+ * `column op value` for a value that orders as a number: a JavaScript number, or the text of a
+ * bigint, a boolean or a numeral.
+ */
+const ORDER_NUMBER: Record<
+  DatabaseEngine,
+  (column: Column, op: RawBuilder<unknown>, bound: string | number) => RawBuilder<SqlBool>
+> = {
+  mysql: (column, op, bound) => {
+    const text = String(bound)
+    return sql<SqlBool>`case when charset(${column}) = 'binary' then ${column} ${op} cast(${text} as decimal(65, 30)) when ${binary(column)} regexp ${NUMERAL_SQL} then cast(${column} as decimal(65, 30)) ${op} cast(${text} as decimal(65, 30)) end`
+  },
+  sqlite: (column, op, bound) => {
+    // A number as the double it is (bound as a REAL): its text may spell another number
+    // ('39293198896550890' for the double 39293198896550888), which SQLite would read exactly.
+    const value =
+      typeof bound === 'string'
+        ? sql`cast(${bound} as numeric)`
+        : isInfinite(bound)
+          ? sqliteInfinity(bound)
+          : sql`${bound}`
+    return sql<SqlBool>`case when typeof(${column}) in ('integer', 'real') then ${column} ${op} ${value} when ${sqliteNumeral(column)} then cast(${column} as numeric) ${op} ${value} end`
   },
   // Only the other types (numeric, money, char(n)…) come here, read back as their text: a
   // numeric's 'NaN' or 'Infinity' is a string to the point check, which orders no number.
-  postgres: (column, op, text) =>
-    sql<SqlBool>`case when cast(${column} as text) ~ ${NUMERAL_SQL} then cast(cast(${column} as text) as numeric) ${op} cast(${text} as numeric) end`,
+  postgres: (column, op, bound) =>
+    sql<SqlBool>`case when cast(${column} as text) ~ ${NUMERAL_SQL} then cast(cast(${column} as text) as numeric) ${op} cast(${String(bound)} as numeric) end`,
 }
 
 /** `column op value` for a string that is no numeral: by code point, against strings only. */
@@ -397,6 +418,7 @@ function pgCompare(
   if (type.kind === 'float') return floatCompare('postgres', column, op, value)
   if (type.kind === 'json') return pgJsonCompare(column, op, value)
   if (type.kind === 'object') return UNKNOWN
+  if (type.kind === 'char') return guardedCompare('postgres', pgPadded(column), op, value)
   const equality = op === '=' || op === '<>'
   if (typeof value === 'string' && NOT_PG_TEXT.test(value)) {
     // No column reads back as such a string, nor as one whose text it is.
@@ -518,7 +540,7 @@ function guardedCompare(
   }
   const text =
     typeof value === 'boolean' ? (value ? '1' : '0') : numberText(value as number | bigint)
-  return ORDER_NUMBER[engine](column, operator, typeof value === 'string' ? value : text)
+  return ORDER_NUMBER[engine](column, operator, typeof value === 'number' ? value : text)
 }
 
 /** SQLite: the column holds a REAL's Infinity (sign '') or -Infinity (sign '-'). */
@@ -545,9 +567,20 @@ const PG_PLAIN_EQUAL: ReadonlySet<PgColumn['kind']> = new Set([
   'uuid',
 ])
 
+/**
+ * A `char(n)`'s text as node-postgres reads it, padded to n: a cast to text strips the spaces,
+ * so `'ab'` equalled the `'ab   '` the point check compares. `concat` writes the type's output
+ * (and NULL as '', hence the case).
+ */
+function pgPadded(column: Column): Column {
+  return sql`(case when ${column} is null then null else concat(${column}) end)`
+}
+
 /** A column's text as the point check compares it with another kind (a boolean as '1'/'0'). */
 function pgText(column: SqlColumn & { engine: 'postgres' }): RawBuilder<unknown> {
   switch (column.type.kind) {
+    case 'char':
+      return pgPadded(column.ref)
     case 'boolean':
       return sql`cast(cast(${column.ref} as integer) as text)`
     case 'float':
