@@ -132,7 +132,7 @@ export class DeliveryNotReplayableError extends MortarError {
     super(
       'E_DELIVERY_NOT_REPLAYABLE',
       409,
-      `Delivery '${id}' is ${status}; only dead deliveries with a rendered message can be replayed.`,
+      `Delivery '${id}' is ${status}; only dead deliveries with a message, or a digest's whose batch is kept, can be replayed.`,
       { details: { id, status } },
     )
   }

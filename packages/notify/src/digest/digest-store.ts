@@ -1,7 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { Migration } from '@mortar/core'
-import type { Kysely } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import { type Recipient, revivedRecipient } from '../notification/recipient.js'
+import { DELIVERY_TABLE, type LedgerTables } from '../ledger/delivery-table.js'
 import { type AddressSeal, digestRoutePlace } from '../ledger/sealed-address.js'
 import { idColumn, insertIgnoringDuplicates, longText, sqlEngine } from '../sql/index.js'
 
@@ -228,10 +229,38 @@ export async function closeDigestBatch(
   if (orphaned) {
     return { orphaned, id: batch.id, digestKey: batch.digest_key, recipientId: batch.recipient_id }
   }
-  const items = await typed
+  return withItems(typed, batch, seal)
+}
+
+/**
+ * A closed batch with its items, to render again a delivery of it that went dead without a
+ * message (see `pruneDigestBatches`: such a batch is kept); `undefined` when there is none.
+ */
+export async function closedDigestBatch(
+  db: Kysely<unknown>,
+  batchId: string,
+  seal: AddressSeal,
+): Promise<ClosedBatch | undefined> {
+  const typed = db as Kysely<DigestTables>
+  const batch = await typed
+    .selectFrom(DIGEST_BATCH_TABLE)
+    .selectAll()
+    .where('id', '=', batchId)
+    .where('status', '=', 'closed')
+    .executeTakeFirst()
+  return batch === undefined ? undefined : withItems(typed, batch, seal)
+}
+
+/** The batch with its items in order, its recipient's routes opened; `undefined` with none. */
+async function withItems(
+  db: Kysely<DigestTables>,
+  batch: BatchRow,
+  seal: AddressSeal,
+): Promise<ClosedBatch | undefined> {
+  const items = await db
     .selectFrom(DIGEST_ITEM_TABLE)
     .select('item')
-    .where('batch_id', '=', batchId)
+    .where('batch_id', '=', batch.id)
     .orderBy('created_at')
     .orderBy('id')
     .execute()
@@ -377,23 +406,49 @@ function mapRoutes(
 }
 
 /**
- * Deletes the batches that went out (`closed`) before `beforeMs`, with their items: their
- * notification is a delivery in the ledger by then, and they hold the recipient's addresses.
- * Open and orphaned batches stay (their items have not gone out). Returns how many batches.
+ * Deletes the batches that went out (`closed`) before `beforeMs`, with their items, once no
+ * delivery of theirs is left unsent: their notification is a sent delivery by then (or one
+ * pruned), and they hold the recipient's addresses. A batch with a delivery that is not sent
+ * keeps its items, which a replay of it renders again when it went dead without a message. Open
+ * and orphaned batches stay (their items have not gone out). Returns how many batches.
  */
 export async function pruneDigestBatches(db: Kysely<unknown>, beforeMs: number): Promise<number> {
-  const typed = db as Kysely<DigestTables>
+  const typed = db as Kysely<DigestTables & LedgerTables>
+  const batchId = sql.ref(batch('id'))
+  // The deliveries of a batch carry `digest:<batch id>` as their key (see DigestNotification).
+  const key =
+    sqlEngine(db) === 'mysql' ? sql`concat('digest:', ${batchId})` : sql`'digest:' || ${batchId}`
   const gone = typed
     .selectFrom(DIGEST_BATCH_TABLE)
     .select('id')
     .where('status', '=', 'closed')
     .where('closes_at', '<', beforeMs)
-  // Items first: a prune cut off between the two leaves batches the next one deletes.
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom(DELIVERY_TABLE)
+            .select('id')
+            .where(`${DELIVERY_TABLE}.idempotency_key`, '=', key as never)
+            .where(`${DELIVERY_TABLE}.status`, '<>', 'sent'),
+        ),
+      ),
+    )
+  // Items first, and a batch only once its items are gone: a prune cut off between the two, or
+  // a delivery pruned meanwhile, leaves batches the next one deletes, never items without one.
   await typed.deleteFrom(DIGEST_ITEM_TABLE).where('batch_id', 'in', gone).execute()
   const result = await typed
     .deleteFrom(DIGEST_BATCH_TABLE)
     .where('status', '=', 'closed')
     .where('closes_at', '<', beforeMs)
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom(DIGEST_ITEM_TABLE)
+            .select('id')
+            .whereRef(`${DIGEST_ITEM_TABLE}.batch_id`, '=', batch('id')),
+        ),
+      ),
+    )
     .executeTakeFirst()
   return Number(result.numDeletedRows)
 }

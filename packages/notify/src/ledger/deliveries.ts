@@ -9,7 +9,12 @@ import {
 import type { DeliveryPayload } from './delivery-dispatcher.js'
 import type { AddressSeal } from './sealed-address.js'
 import { pruneThrottle } from './throttle-counter.js'
-import type { DeliveryLedger, DeliveryListOptions, LedgerStatus } from './delivery-ledger.js'
+import type {
+  DeliveryLedger,
+  DeliveryListOptions,
+  LedgerStatus,
+  Rerender,
+} from './delivery-ledger.js'
 import type { DeliveryRecord, DeliveryStatus } from './delivery-table.js'
 
 // Delivery jobs held by workers at once, at most, that reads look at to show `sending`.
@@ -39,6 +44,7 @@ export class Deliveries {
   readonly #deliverJob: JobDefinition<z.ZodType<DeliveryPayload>>
   readonly #seal: AddressSeal
   readonly #throttleWindows: ReadonlyMap<string, number>
+  readonly #rerender: Rerender
 
   constructor(
     ledger: DeliveryLedger,
@@ -48,6 +54,8 @@ export class Deliveries {
     seal: AddressSeal,
     /** Each throttled category's `windowMs`, so that `prune` knows which windows ended. */
     throttleWindows: ReadonlyMap<string, number>,
+    /** Renders again a delivery dead when written (a digest's, from its batch's items). */
+    rerender: Rerender,
   ) {
     this.#ledger = ledger
     this.#database = database
@@ -55,6 +63,7 @@ export class Deliveries {
     this.#deliverJob = deliverJob
     this.#seal = seal
     this.#throttleWindows = throttleWindows
+    this.#rerender = rerender
   }
 
   /**
@@ -161,14 +170,17 @@ export class Deliveries {
    * Sends dead deliveries again: each is queued with a new job (in one transaction), the only job
    * that may send it from then on: an earlier job of the delivery that runs again (a dead job
    * retried by `mortar jobs retry`, a job its engine runs twice) finds it is no longer its own
-   * and sends nothing. Refuses an
-   * unknown id (`E_DELIVERY_NOT_FOUND`) or one that is not dead (`E_DELIVERY_NOT_REPLAYABLE`).
+   * and sends nothing. A digest's delivery that went dead when written (its renderer threw) is
+   * rendered again from its batch's items, kept until it is sent or pruned. Refuses an unknown
+   * id (`E_DELIVERY_NOT_FOUND`), one that is not dead, or one dead without a message that cannot
+   * be rendered again (`E_DELIVERY_NOT_REPLAYABLE`, with the reason); `'all-dead'` leaves those.
    * Returns how many were queued.
    */
   replay(ids: string | readonly string[] | 'all-dead'): Promise<number> {
     return this.#database.transaction(async () => {
       const requeued = await this.#ledger.requeue(
         typeof ids === 'string' && ids !== 'all-dead' ? [ids] : ids,
+        this.#rerender,
       )
       if (requeued.length > 0) {
         await this.#jobs.enqueueMany(
@@ -183,7 +195,8 @@ export class Deliveries {
   /**
    * Deletes sent, dead and suppressed deliveries last changed before `before`, and with them
    * what else the module keeps of the past: digest batches that went out before it (with their
-   * items) and throttle windows that ended before it. Returns how many deliveries.
+   * items) once no delivery of theirs is left unsent, and throttle windows that ended before it.
+   * Returns how many deliveries.
    */
   async prune(before: Date): Promise<number> {
     const deleted = await this.#ledger.prune(before)

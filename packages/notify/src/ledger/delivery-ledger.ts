@@ -127,6 +127,16 @@ export type Mark =
 /** What recording a job's death found: the row it ended, or another attempt's mark holding it. */
 export type Burial = { readonly row: DeliveryRow } | { readonly busyUntil: number } | undefined
 
+/**
+ * Renders again the message of a delivery that went dead when written, without one (see
+ * {@link DeliveryLedger.requeue}), in the replay's transaction: the message and the sealed
+ * address to store, or why it cannot be replayed.
+ */
+export type Rerender = (
+  db: Kysely<unknown>,
+  row: Pick<DeliveryRow, 'id' | 'type' | 'channel' | 'recipient_id' | 'idempotency_key'>,
+) => Promise<{ readonly message: string; readonly address: string } | { readonly reason: string }>
+
 interface MarkRequest extends Claim {
   readonly attempt: number
   readonly token: string
@@ -794,10 +804,13 @@ export class DeliveryLedger {
   /**
    * Makes dead deliveries queued again (attempts kept, error kept until the next attempt) and
    * returns them with the attempts they had, for the caller to enqueue in the same transaction.
-   * An id that is not dead is refused with the reason.
+   * One dead when written, without a message, is rendered again by `rerender` first (a digest's,
+   * from its batch's items); one that cannot be is left dead with the reason why, and refused
+   * when named. An id that is not dead is refused with the reason.
    */
   async requeue(
     ids: readonly string[] | 'all-dead',
+    rerender: Rerender,
   ): Promise<{ readonly id: string; readonly after: number; readonly replay: number }[]> {
     const now = this.#clock.nowMs()
     // 'all-dead' finds its rows without locks: a locking read by status would lock every row
@@ -809,14 +822,23 @@ export class DeliveryLedger {
               .selectFrom(DELIVERY_TABLE)
               .select('id')
               .where('status', '=', 'dead')
-              .where('message', '<>', '')
               .execute()
           ).map((row) => row.id)
         : [...new Set(ids)]
     if (wanted.length === 0) return []
     let query = this.#db
       .selectFrom(DELIVERY_TABLE)
-      .select(['id', 'status', 'message', 'attempts', 'replays'])
+      .select([
+        'id',
+        'status',
+        'message',
+        'attempts',
+        'replays',
+        'type',
+        'channel',
+        'recipient_id',
+        'idempotency_key',
+      ])
       .where('id', 'in', wanted)
       .orderBy('id')
     // Concurrent replays of one delivery: the rows are locked and read as committed, so a replay
@@ -825,27 +847,47 @@ export class DeliveryLedger {
     if (sqlEngine(this.#db as Kysely<unknown>) !== 'sqlite') query = query.forUpdate()
     let rows = await query.execute()
     if (ids === 'all-dead') {
-      rows = rows.filter((row) => row.status === 'dead' && row.message !== '')
+      rows = rows.filter((row) => row.status === 'dead')
     } else {
       const found = new Map(rows.map((row) => [row.id, row]))
       for (const id of ids) {
         const row = found.get(id)
         if (row === undefined) throw new DeliveryNotFoundError(id)
         if (row.status !== 'dead') throw new DeliveryNotReplayableError(id, row.status)
-        // Dead when written (its renderer threw, the message was invalid): nothing to send again.
-        if (row.message === '') throw new DeliveryNotReplayableError(id, 'dead without a message')
       }
     }
-    if (rows.length === 0) return []
-    const targets = rows.map((row) => row.id)
+    const targets: typeof rows = []
+    for (const row of rows) {
+      if (row.message !== '') {
+        targets.push(row)
+        continue
+      }
+      // Dead when written (its renderer threw, its message was refused): rendered again if it can be.
+      const rendered = await rerender(this.#db as Kysely<unknown>, row)
+      if ('message' in rendered) {
+        await this.#db
+          .updateTable(DELIVERY_TABLE)
+          .set({ message: rendered.message, address: rendered.address })
+          .where('id', '=', row.id)
+          .execute()
+        targets.push(row)
+        continue
+      }
+      // Named, it is refused with the reason; 'all-dead' leaves it dead as it is.
+      if (ids !== 'all-dead') {
+        throw new DeliveryNotReplayableError(row.id, `dead without a message (${rendered.reason})`)
+      }
+    }
+    if (targets.length === 0) return []
+    const requeued = targets.map((row) => row.id)
     await this.#db
       .updateTable(DELIVERY_TABLE)
       .set({ status: 'queued', replays: sql<number>`replays + 1`, run_at: now, updated_at: now })
-      .where('id', 'in', targets)
+      .where('id', 'in', requeued)
       .where('status', '=', 'dead')
       .execute()
-    this.#upkeep.count(targets.length)
-    return rows.map((row) => ({
+    this.#upkeep.count(requeued.length)
+    return targets.map((row) => ({
       id: row.id,
       after: Number(row.attempts),
       replay: Number(row.replays) + 1,

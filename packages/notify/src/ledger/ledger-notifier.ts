@@ -11,6 +11,7 @@ import type { Kysely } from 'kysely'
 import type { z } from 'zod'
 import type { AnyChannel, ChannelName } from '../channels/channel.js'
 import type { Digest } from '../digest/define-digest.js'
+import { DigestNotification, NOT_STORED } from '../digest/digest-notification.js'
 import { addDigestItem } from '../digest/digest-store.js'
 import { NotifyConfigError } from '../errors.js'
 import {
@@ -103,6 +104,7 @@ export class LedgerNotifier implements Notifier {
     const now = init.clock.nowMs()
     const notificationId = randomUUID()
     const planned: Planned[] = []
+    const digested = notification instanceof DigestNotification
     for (const recipient of recipients) {
       for (const channelName of channelsFor(notification, recipient)) {
         const row: DeliveryRow = {
@@ -129,7 +131,11 @@ export class LedgerNotifier implements Notifier {
           sent_at: null,
         }
         const settle = (status: 'suppressed' | 'dead', why: string): void => {
-          const reason = storedReason(why)
+          // Dead with no message: a digest's is rendered again from its batch by a replay;
+          // any other cannot be, and says so (cut to leave room for that in the stored reason).
+          const reason = storedReason(
+            status === 'dead' && !digested ? `${why.slice(0, 1_800)}; ${NOT_STORED}` : why,
+          )
           row.status = status
           row.last_error = reason
           planned.push({

@@ -25,6 +25,7 @@ import { inboxChannel } from '../channels/inbox/index.js'
 import { devMailbox } from '../channels/mail/dev-mailbox.js'
 import { mailChannel } from '../channels/mail/mail-channel.js'
 import { unsentDigestBatches } from '../digest/digest-store.js'
+import { NOT_STORED } from '../digest/digest-notification.js'
 import { NotifyRecipientError } from '../errors.js'
 import type { NotificationFailedEvent, NotificationSentEvent } from '../ledger/notify-events.js'
 import { Notification } from '../notification/notification.js'
@@ -829,7 +830,7 @@ for (const engine of testEngines()) {
       it('records a renderer that throws as dead with its reason, and still sends the other channels', async () => {
         const result = await notify(ada, new BrokenTemplate())
         expect(result.deliveries.map((d) => [d.channel, d.status, d.reason])).toEqual([
-          ['mail', 'dead', 'toMail() threw: template exploded'],
+          ['mail', 'dead', `toMail() threw: template exploded; ${NOT_STORED}`],
           ['sms', 'queued', undefined],
         ])
         await drain()
@@ -839,7 +840,7 @@ for (const engine of testEngines()) {
             channel: 'mail',
             final: true,
             result: 'permanent',
-            reason: 'toMail() threw: template exploded',
+            reason: `toMail() threw: template exploded; ${NOT_STORED}`,
           },
         ])
       })

@@ -21,6 +21,7 @@ import { INBOX } from '../channels/inbox/inbox-channel.js'
 import { createInboxTable, Inbox } from '../channels/inbox/inbox-store.js'
 import { WebhookChannel } from '../channels/webhook/webhook-channel.js'
 import type { Digest } from '../digest/define-digest.js'
+import { DigestNotification, rerenderDigestDelivery } from '../digest/digest-notification.js'
 import { addDigestItemKeys, closeDigestBatch, createDigestTables } from '../digest/digest-store.js'
 import { NotifyConfigError } from '../errors.js'
 import { channelMap } from './channel-map.js'
@@ -40,8 +41,6 @@ import { LedgerNotifier } from '../ledger/ledger-notifier.js'
 import { sealStoredAddresses } from '../ledger/seal-stored-addresses.js'
 import { AddressSeal } from '../ledger/sealed-address.js'
 import { createThrottleTable } from '../ledger/throttle-counter.js'
-import { Notification, type RenderContext } from '../notification/notification.js'
-import type { Recipient } from '../notification/recipient.js'
 import type { CategoryOptions } from '../preferences/preference-policy.js'
 import { createPreferenceTable, Preferences } from '../preferences/preference-store.js'
 import { minutesOfDay } from '../preferences/quiet-hours.js'
@@ -251,7 +250,20 @@ export function notifyModule(options: NotifyModuleOptions): Module {
       binder.bind(DELIVERIES, {
         inject: [LEDGER, DATABASE, JOBS],
         useFactory: (ledger, database, jobs) =>
-          new Deliveries(ledger, database as Database, jobs, deliverJob, seal, throttleWindows),
+          new Deliveries(
+            ledger,
+            database as Database,
+            jobs,
+            deliverJob,
+            seal,
+            throttleWindows,
+            rerenderDigestDelivery({
+              digests,
+              channels,
+              seal,
+              defaults: { locale: defaultLocale, timeZone: defaultTimeZone },
+            }),
+          ),
       })
       binder.bind(ADDRESS_SEALING, {
         inject: [DATABASE],
@@ -283,7 +295,7 @@ export function notifyModule(options: NotifyModuleOptions): Module {
               }
               await notifier.notify(
                 batch.recipient as never,
-                digestNotification(digest, batch.id, batch.items) as never,
+                new DigestNotification(digest, batch.id, batch.items) as never,
               )
             }),
         }),
@@ -324,28 +336,4 @@ function checkQuietHours(
   }
   const on = quietHours.channels ?? [...channels.keys()].filter((name) => name !== 'inbox')
   return { start: quietHours.start, end: quietHours.end, channels: new Set(on) }
-}
-
-/** A batch of a digest as a notification: its channels, its renderers over the items. */
-function digestNotification(
-  digest: Digest,
-  batchId: string,
-  items: readonly unknown[],
-): Notification<Recipient> {
-  class DigestNotification extends Notification<Recipient> {
-    readonly type = `digest.${digest.key}`
-    readonly category = digest.category
-    readonly key = `digest:${batchId}`
-    via() {
-      return digest.channels
-    }
-  }
-  const notification = new DigestNotification() as unknown as Record<string, unknown>
-  for (const channel of digest.channels) {
-    notification[`to${channel[0]?.toUpperCase()}${channel.slice(1)}`] = (
-      recipient: Recipient,
-      context: RenderContext,
-    ) => digest.render(channel, items, recipient, context)
-  }
-  return notification as unknown as Notification<Recipient>
 }
