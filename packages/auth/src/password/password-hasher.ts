@@ -1,5 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
-import { createLogger, globalToken, type Logger } from '@mortar/core'
+import { createLogger, globalToken, hasLoneSurrogate, type Logger } from '@mortar/core'
 import {
   InvalidPasswordError,
   InvalidPasswordHashError,
@@ -188,13 +188,10 @@ async function matches(phc: ScryptPhc, password: string): Promise<boolean> {
   return timingSafeEqual(candidate, phc.hash)
 }
 
-// With the u flag a surrogate pair is one code point, so only a lone surrogate matches.
-const LONE_SURROGATE = /\p{Cs}/u
-
 function normalize(password: string): string {
   // scrypt encodes the string as UTF-8, which writes a lone surrogate as U+FFFD: 'a\ud800',
   // 'a\udfff' and 'a\ufffd' would be one password.
-  if (typeof password !== 'string' || LONE_SURROGATE.test(password)) {
+  if (typeof password !== 'string' || hasLoneSurrogate(password)) {
     throw new InvalidPasswordError()
   }
   return password.normalize('NFC')

@@ -1,4 +1,4 @@
 export { integerId, MAX_SQL_INTEGER } from './integer-id.js'
 export type { IntegerIdOptions } from './integer-id.js'
-export { safeText } from './safe-text.js'
+export { hasLoneSurrogate, safeText } from './safe-text.js'
 export type { SafeTextOptions } from './safe-text.js'

@@ -39,7 +39,19 @@ export function safeText(options: SafeTextOptions): z.ZodString {
     })
 }
 
-/** Whether `text` holds a lone UTF-16 surrogate, which has no UTF-8 form (written as U+FFFD). */
+/**
+ * Whether `text` holds a lone UTF-16 surrogate, which has no UTF-8 form: a driver, Redis or a
+ * hash writes it as U+FFFD, so `'a\ud800'` and `'a\udfff'` would become one value. Refuse
+ * such text before storing or hashing it; a surrogate pair (an emoji) is one character and fine.
+ *
+ * @example
+ * ```ts
+ * import { hasLoneSurrogate } from '@mortar/core'
+ *
+ * hasLoneSurrogate('a\ud800') // true
+ * hasLoneSurrogate('a\ud83d\ude00') // false: a pair
+ * ```
+ */
 export function hasLoneSurrogate(text: string): boolean {
   return LONE_SURROGATE.test(text)
 }

@@ -1,5 +1,5 @@
 // Internal: the checks every StateStore makes, so the memory and Kysely stores behave alike.
-import { ValidationError } from '@mortar/core'
+import { hasLoneSurrogate, ValidationError } from '@mortar/core'
 import type { z } from 'zod'
 import { StateCorruptedError, StateTooLargeError } from '../errors.js'
 
@@ -35,9 +35,6 @@ export function checkExpectedVersion(version: number): number {
   return version
 }
 
-// With the u flag a surrogate pair is one code point, so only a lone surrogate matches.
-const LONE_SURROGATE = /\p{Cs}/u
-
 /**
  * Throws core's ValidationError for an empty or over-long owner or key (user input, often), or
  * one with a lone surrogate: the database stores it as UTF-8, which writes U+FFFD, so the keys
@@ -48,7 +45,7 @@ export function checkStateIds(ids: { readonly owner: string; readonly key?: stri
     typeof value === 'string' &&
     value.length > 0 &&
     value.length <= MAX_STATE_KEY_LENGTH &&
-    !LONE_SURROGATE.test(value)
+    !hasLoneSurrogate(value)
       ? []
       : [
           {
