@@ -85,6 +85,13 @@ describe('PasswordHasher', () => {
       )
     }
     expect(await hasher.verify(stored, 'pass\ufffdword')).toBe(true)
+    // The password is checked before the hash is read: a 400, not InvalidPasswordHashError's 500.
+    for (const unreadable of ['$2b$10$notscrypt', '$scrypt$ln=10']) {
+      await expect(hasher.verify(unreadable, 'a\ud800')).rejects.toThrow(InvalidPasswordError)
+      await expect(hasher.verifyOrDummy(unreadable, 'a\ud800')).rejects.toThrow(
+        InvalidPasswordError,
+      )
+    }
     await expect(hasher.hash(42 as unknown as string)).rejects.toThrow(InvalidPasswordError)
   })
 

@@ -115,7 +115,9 @@ export class PasswordHasher {
    * `InvalidPasswordHashError` rather than answering false, so corrupted data is noticed.
    */
   async verify(stored: string, password: string): Promise<boolean> {
-    return matches(parseScryptPhc(stored), password)
+    // The password first: a bad one is the caller's 400 whatever the stored hash is.
+    const typed = normalize(password)
+    return matches(parseScryptPhc(stored), typed)
   }
 
   /**
@@ -126,7 +128,8 @@ export class PasswordHasher {
    * login, so neither the response time nor an error tells which emails have accounts.
    */
   async verifyOrDummy(stored: string | null | undefined, password: string): Promise<boolean> {
-    if (stored === undefined || stored === null || stored === '') return this.dummyVerify(password)
+    const typed = normalize(password)
+    if (stored === undefined || stored === null || stored === '') return this.#dummyMatch(typed)
     let phc: ScryptPhc
     try {
       phc = parseScryptPhc(stored)
@@ -137,14 +140,18 @@ export class PasswordHasher {
         { code: error.code, reason: error.reason },
         'A stored password hash is not an scrypt PHC string, so its login fails: store hashes made by PasswordHasher.hash()',
       )
-      return this.dummyVerify(password)
+      return this.#dummyMatch(typed)
     }
-    return matches(phc, password)
+    return matches(phc, typed)
   }
 
   /** Spends one full verification and answers false: {@link PasswordHasher.verifyOrDummy} without a hash. */
   async dummyVerify(password: string): Promise<false> {
-    await matches(this.#dummy, password)
+    return this.#dummyMatch(normalize(password))
+  }
+
+  async #dummyMatch(typed: string): Promise<false> {
+    await matches(this.#dummy, typed)
     return false
   }
 
@@ -183,8 +190,9 @@ export class PasswordHasher {
  */
 export const PASSWORD_HASHER = globalToken<PasswordHasher>('mortar.auth.password_hasher')
 
-async function matches(phc: ScryptPhc, password: string): Promise<boolean> {
-  const candidate = await derive(normalize(password), phc.salt, phc.hash.length, phc.cost)
+/** Whether the `normalize`d password `typed` derives the hash `phc` records. */
+async function matches(phc: ScryptPhc, typed: string): Promise<boolean> {
+  const candidate = await derive(typed, phc.salt, phc.hash.length, phc.cost)
   return timingSafeEqual(candidate, phc.hash)
 }
 
