@@ -37,7 +37,9 @@ export interface SessionRecord {
  *
  * For plugin authors: keep each method one round trip where the engine allows, make the
  * methods marked atomic atomic, and run `sessionRegistryConformance` from
- * `@mortar/session/testing` on your implementation. Dates keep millisecond precision.
+ * `@mortar/session/testing` on your implementation. Dates keep millisecond precision. Every
+ * method refuses text with a lone surrogate (core's `hasLoneSurrogate`) with a ValidationError
+ * (E_VALIDATION): stored as UTF-8 it becomes U+FFFD, which would make two users one.
  *
  * @example
  * ```ts

@@ -109,6 +109,46 @@ export function sessionRegistryConformance(
       expect(await registry().find(record.id)).toBeDefined()
     })
 
+    it('refuses ids, users and fields with a lone surrogate, which SQL and Redis would store as U+FFFD', async () => {
+      // The users 'u\ud800' and 'u\udfff' were one in SQL and Redis: each listed and revoked the other's sessions.
+      const user = `user-${randomId()}`
+      const live = makeSessionRecord()
+      await registry().create(live)
+      for (const unit of ['\ud800', '\udbff', '\udc00', '\udfff']) {
+        const refused = [
+          makeSessionRecord({ userId: `${user}${unit}` }),
+          makeSessionRecord({ id: `${randomId()}${unit}` }),
+          makeSessionRecord({ ip: `203.0.113.7${unit}` }),
+          makeSessionRecord({ userAgent: `Agent${unit}` }),
+        ]
+        for (const record of refused) {
+          await expect(registry().create(record)).rejects.toMatchObject({ code: 'E_VALIDATION' })
+          expect(await registry().find(record.id.replace(unit, ''))).toBeUndefined()
+        }
+        const id = `${live.id}${unit}`
+        await expect(registry().find(id)).rejects.toMatchObject({ code: 'E_VALIDATION' })
+        await expect(registry().touch(id, new Date())).rejects.toMatchObject({
+          code: 'E_VALIDATION',
+        })
+        await expect(registry().revoke(id)).rejects.toMatchObject({ code: 'E_VALIDATION' })
+        await expect(registry().list(`${user}${unit}`)).rejects.toMatchObject({
+          code: 'E_VALIDATION',
+        })
+        await expect(registry().revokeAll(`${user}${unit}`)).rejects.toMatchObject({
+          code: 'E_VALIDATION',
+        })
+        await expect(registry().revokeAll(live.userId, { except: id })).rejects.toMatchObject({
+          code: 'E_VALIDATION',
+        })
+      }
+      expect(await registry().find(live.id)).toEqual(live)
+      // A pair is one character: kept as it is, apart from U+FFFD.
+      const paired = makeSessionRecord({ userId: `${user}\ud83d\ude00` })
+      await registry().create(paired)
+      expect(await registry().list(paired.userId)).toEqual([paired])
+      expect(await registry().list(`${user}\ufffd`)).toEqual([])
+    })
+
     it('refuses to create an id that is registered and keeps the first record', async () => {
       const first = makeSessionRecord()
       await registry().create(first)

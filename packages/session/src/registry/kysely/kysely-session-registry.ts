@@ -9,6 +9,7 @@ import {
 } from '@mortar/core'
 import type { Kysely } from 'kysely'
 import { SessionExistsError } from '../../errors.js'
+import { checkRegistryText } from '../registry-text.js'
 import { caseSensitiveVarchar, insertIfAbsent } from '../../sql/index.js'
 import {
   SESSION_REGISTRY,
@@ -65,6 +66,12 @@ export class KyselySessionRegistry implements SessionRegistry {
   }
 
   async create(record: SessionRecord): Promise<void> {
+    checkRegistryText({
+      id: record.id,
+      userId: record.userId,
+      ip: record.ip,
+      userAgent: record.userAgent,
+    })
     const inserted = await this.#write(() =>
       insertIfAbsent(this.#db as Kysely<unknown>, TABLE, ['id'], {
         id: record.id,
@@ -98,11 +105,13 @@ export class KyselySessionRegistry implements SessionRegistry {
   }
 
   async find(id: string): Promise<SessionRecord | undefined> {
+    checkRegistryText({ id })
     const row = await this.#db.selectFrom(TABLE).selectAll().where('id', '=', id).executeTakeFirst()
     return row === undefined ? undefined : toRecord(row)
   }
 
   async touch(id: string, lastSeenAt: Date): Promise<void> {
+    checkRegistryText({ id })
     const ms = lastSeenAt.getTime()
     await this.#write(() =>
       this.#db
@@ -115,6 +124,7 @@ export class KyselySessionRegistry implements SessionRegistry {
   }
 
   async list(userId: string): Promise<readonly SessionRecord[]> {
+    checkRegistryText({ userId })
     const rows = await this.#db
       .selectFrom(TABLE)
       .selectAll()
@@ -126,6 +136,7 @@ export class KyselySessionRegistry implements SessionRegistry {
   }
 
   async revoke(id: string): Promise<boolean> {
+    checkRegistryText({ id })
     const result = await this.#write(() =>
       this.#db.deleteFrom(TABLE).where('id', '=', id).executeTakeFirst(),
     )
@@ -133,6 +144,7 @@ export class KyselySessionRegistry implements SessionRegistry {
   }
 
   async revokeAll(userId: string, options: { readonly except?: string } = {}): Promise<number> {
+    checkRegistryText({ userId, except: options.except })
     let query = this.#db.deleteFrom(TABLE).where('user_id', '=', userId)
     if (options.except !== undefined) query = query.where('id', '<>', options.except)
     const result = await this.#write(() => query.executeTakeFirst())

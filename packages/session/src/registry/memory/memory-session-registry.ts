@@ -1,5 +1,6 @@
 import { defineModule, type Module } from '@mortar/core'
 import { SessionExistsError } from '../../errors.js'
+import { checkRegistryText } from '../registry-text.js'
 import {
   SESSION_REGISTRY,
   SESSION_REGISTRY_MODULE,
@@ -45,6 +46,12 @@ export class MemorySessionRegistry implements SessionRegistry {
   }
 
   async create(record: SessionRecord): Promise<void> {
+    checkRegistryText({
+      id: record.id,
+      userId: record.userId,
+      ip: record.ip,
+      userAgent: record.userAgent,
+    })
     if (this.#records.has(record.id)) throw new SessionExistsError()
     if (++this.#creates % SWEEP_EVERY === 0) this.#sweep(record.createdAt.getTime())
     this.#records.set(record.id, copy(record))
@@ -57,17 +64,20 @@ export class MemorySessionRegistry implements SessionRegistry {
   }
 
   async find(id: string): Promise<SessionRecord | undefined> {
+    checkRegistryText({ id })
     const record = this.#records.get(id)
     return record === undefined ? undefined : copy(record)
   }
 
   async touch(id: string, lastSeenAt: Date): Promise<void> {
+    checkRegistryText({ id })
     const record = this.#records.get(id)
     if (record === undefined || record.lastSeenAt.getTime() >= lastSeenAt.getTime()) return
     this.#records.set(id, { ...record, lastSeenAt: new Date(lastSeenAt.getTime()) })
   }
 
   async list(userId: string): Promise<readonly SessionRecord[]> {
+    checkRegistryText({ userId })
     return [...this.#records.values()]
       .filter((record) => record.userId === userId)
       .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())
@@ -75,10 +85,12 @@ export class MemorySessionRegistry implements SessionRegistry {
   }
 
   async revoke(id: string): Promise<boolean> {
+    checkRegistryText({ id })
     return this.#records.delete(id)
   }
 
   async revokeAll(userId: string, options: { readonly except?: string } = {}): Promise<number> {
+    checkRegistryText({ userId, except: options.except })
     let revoked = 0
     for (const record of [...this.#records.values()]) {
       if (record.userId !== userId || record.id === options.except) continue

@@ -1,5 +1,6 @@
 import { defineModule, type Module, REDIS } from '@mortar/core'
 import { SessionExistsError } from '../../errors.js'
+import { checkRegistryText } from '../registry-text.js'
 import {
   SESSION_REGISTRY,
   SESSION_REGISTRY_MODULE,
@@ -122,6 +123,12 @@ export class RedisSessionRegistry implements SessionRegistry {
   }
 
   async create(record: SessionRecord): Promise<void> {
+    checkRegistryText({
+      id: record.id,
+      userId: record.userId,
+      ip: record.ip,
+      userAgent: record.userAgent,
+    })
     const created = await this.#client.eval(
       CREATE,
       2,
@@ -139,10 +146,12 @@ export class RedisSessionRegistry implements SessionRegistry {
   }
 
   async find(id: string): Promise<SessionRecord | undefined> {
+    checkRegistryText({ id })
     return toRecord(id, await this.#client.hgetall(this.#sessionKey(id)))
   }
 
   async touch(id: string, lastSeenAt: Date): Promise<void> {
+    checkRegistryText({ id })
     await this.#client.eval(
       TOUCH,
       1,
@@ -154,6 +163,7 @@ export class RedisSessionRegistry implements SessionRegistry {
   }
 
   async list(userId: string): Promise<readonly SessionRecord[]> {
+    checkRegistryText({ userId })
     const flat = (await this.#client.eval(
       LIST,
       1,
@@ -173,11 +183,13 @@ export class RedisSessionRegistry implements SessionRegistry {
   }
 
   async revoke(id: string): Promise<boolean> {
+    checkRegistryText({ id })
     const revoked = await this.#client.eval(REVOKE, 1, this.#sessionKey(id), this.#userKey(''), id)
     return Number(revoked) === 1
   }
 
   async revokeAll(userId: string, options: { readonly except?: string } = {}): Promise<number> {
+    checkRegistryText({ userId, except: options.except })
     const revoked = await this.#client.eval(
       REVOKE_ALL,
       1,
