@@ -200,6 +200,26 @@ describe('the storefront over HTTP (forms, as a browser without script sends the
     expect(orders.text.match(/href="\/store\/orders\/[0-9a-f-]{36}"/g)).toHaveLength(2)
   })
 
+  it('answers a card token saved already as another card with a notice on the account page', async () => {
+    // A bare 422 error page before, where the checkout's errors come back as a notice.
+    const { jar } = await signUpShopper(shop.base, 'token-reuse')
+    const save = async (last4: string) => {
+      const account = await jar.request('GET', '/store/account')
+      return jar.request(
+        'POST',
+        '/store/account/payment-methods',
+        form(account.text, { token: 'tok_form_reused_1', last4, brand: 'visa' }),
+      )
+    }
+    expect((await save('4242')).status).toBe(303)
+    const reused = await save('1111')
+    expect(reused.status, reused.text).toBe(303)
+    expect(reused.headers.get('location')).toBe('/store/account')
+    const account = await jar.request('GET', '/store/account')
+    expect(account.text).toContain('saved already with another brand or last four digits')
+    expect(account.text).not.toContain('•••• 1111')
+  })
+
   it('saves a mobile number and the consent to texts, and refuses a malformed number', async () => {
     const account = await browser.request('GET', '/store/account')
     const saved = await browser.request(
