@@ -76,6 +76,7 @@ const FLOATS = [
   0.30000000000000004,
   1.2345678901234568e20,
   39293198896550888,
+  2 ** 60,
 ]
 const FLOAT_TEXTS = [
   ...FLOATS.map(String),
@@ -89,6 +90,8 @@ const principalValue: fc.Arbitrary<unknown> = fc.oneof(
   fc.constantFrom(...FLOATS, -0, Number.NaN, ...FLOAT_TEXTS),
   // Around 2^70, which a double holds, and on either side of it, which it does not.
   fc.constantFrom(2n ** 70n, 2n ** 70n + 1n, 2n ** 70n - 1n, -(2n ** 70n) - 1n, 10n ** 400n),
+  // A double inside 64 bits whose text is not its digits ('39293198896550890'), and 2^60.
+  fc.constantFrom(39293198896550888n, 39293198896550890n, 2n ** 60n),
   fc.constantFrom(Infinity, -Infinity),
   fc.constantFrom(...TEXTS, ...WORDS, ...UNICODE),
   fc.constantFrom(

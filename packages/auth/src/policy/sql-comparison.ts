@@ -50,6 +50,7 @@ export type SqlColumn =
 // literals would eat them).
 const NUMERAL_SQL = sql.raw(`'^-?(0|[1-9][0-9]*)([.][0-9]+)?$'`)
 const INTEGER_TEXT = /^(?:0|-?[1-9]\d*)$/
+const MAX_INT64 = 2n ** 63n - 1n
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 // The value as MariaDB compares it byte for byte.
@@ -86,8 +87,13 @@ function equalText(
       if (!isNumberText(text)) {
         return sql<SqlBool>`(${column} = ${text} and typeof(${column}) in ('text', 'null'))`
       }
+      // A bigint equals a REAL as a number, exactly; a string only as the double's text.
       const double = Number(text)
-      return numberText(double) === text
+      const real =
+        typeof value === 'bigint'
+          ? Number.isFinite(double) && BigInt(double) === value
+          : numberText(double) === text
+      return real
         ? sql<SqlBool>`(typeof(${column}) <> 'real' and ${column} = ${text} or typeof(${column}) = 'real' and ${column} = ${double})`
         : sql<SqlBool>`(typeof(${column}) <> 'real' and ${column} = ${text})`
     }
@@ -540,6 +546,15 @@ function guardedCompare(
   }
   const text =
     typeof value === 'boolean' ? (value ? '1' : '0') : numberText(value as number | bigint)
+  if (engine === 'sqlite') {
+    // SQLite reads an integer past 64 bits as the REAL nearest it: compare with the doubles
+    // around it instead, as floatBound does.
+    const bound = orderNumber(value)
+    if (typeof bound === 'bigint' && (bound > MAX_INT64 || bound < -MAX_INT64 - 1n)) {
+      const [floatOp, double] = floatBound(op as Ordering, bound)
+      return ORDER_NUMBER.sqlite(column, OPERATORS[floatOp], double)
+    }
+  }
   return ORDER_NUMBER[engine](column, operator, typeof value === 'number' ? value : text)
 }
 
