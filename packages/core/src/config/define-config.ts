@@ -1,4 +1,5 @@
 import type { z } from 'zod'
+import { isWholeDecimal } from '../validation/decimal-text.js'
 import { ConfigError, type ConfigIssue } from './config-error.js'
 import { describeIssue } from './describe-issue.js'
 import { isSecretSchema } from './secret.js'
@@ -162,8 +163,8 @@ const FALSE = new Set(['false', '0', 'no', 'off'])
 // as 0n, ' ' as 0n, '1' as the year 2001, '2026-02-31' as 3 March) is a typo until proven
 // otherwise, so it is left as text and the schema refuses it. So is a value they would change:
 // a whole number past 2^53, however spelled (`9007199254740993` and `9.007199254740993e15` are
-// read as ...992; a z.bigint() holds it), and a
-// time of day without its offset (`new Date()` reads it in the machine's own time zone, so one
+// read as ...992; a z.bigint() holds it), a fraction read as a whole number
+// (`4503599627370497.5` as ...498, `1e-400` as 0), and a time of day without its offset (`new Date()` reads it in the machine's own time zone, so one
 // setting names different instants on different machines).
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i
 const INTEGER = /^[+-]?\d+$/
@@ -174,9 +175,12 @@ function coerce(schema: z.ZodType, raw: string): unknown {
   const text = raw.trim()
   switch (defOf(schema).type) {
     case 'number': {
-      // A whole number however spelled (`9007199254740993.0`, `9.007199254740993e15`).
+      // Read from the text, not the double it becomes: `4503599627370497.5` and `1e-400` become
+      // whole numbers they do not say, `9007199254740993.0` a whole number it does not say.
+      if (!DECIMAL.test(text)) return raw
       const number = Number(text)
-      return DECIMAL.test(text) && (!Number.isInteger(number) || Number.isSafeInteger(number))
+      const whole = isWholeDecimal(text)
+      return whole === Number.isInteger(number) && (!whole || Number.isSafeInteger(number))
         ? number
         : raw
     }

@@ -441,6 +441,52 @@ for (const testCase of testEngineCases()) {
       }
     })
 
+    it(`[${testCase.engine}] pages by double keys whose text is not their shortest form, every row once, both ways`, async () => {
+      interface Doubles {
+        doubles: { id: number; score: number }
+      }
+      const doubles = db as unknown as Kysely<Doubles>
+      await sql`drop table if exists doubles`.execute(db)
+      const type =
+        testCase.engine === 'postgres'
+          ? 'double precision'
+          : testCase.engine === 'mysql'
+            ? 'double'
+            : 'real'
+      await sql`create table doubles (id integer primary key, score ${sql.raw(type)} not null)`.execute(
+        db,
+      )
+      // SQLite's quote() spells π as 3.1415926535897931 and 1/3 as 0.33333333333333332, digits
+      // JavaScript's shortest form leaves out; each ends a page at some limit below.
+      const values = [Math.PI, 1 / 3, 0.1 + 0.2, (2 / 3) * 1e-9, -Math.PI, 1e-7]
+      const scores = [...values, ...values]
+      await doubles
+        .insertInto('doubles')
+        .values(scores.map((score, index) => ({ id: index + 1, score })))
+        .execute()
+      for (const limit of [1, 2, 3]) {
+        for (const direction of ['asc', 'desc'] as const) {
+          const seen: number[] = []
+          let after: string | null = null
+          for (let pages = 0; pages <= scores.length; pages++) {
+            const page: Page<{ id: number }> = await paginator.paginate(
+              doubles.selectFrom('doubles').select(['id', 'score']),
+              { orderBy: [{ column: 'score', direction }], after, limit },
+            )
+            seen.push(...page.items.map((item) => item.id))
+            after = page.nextCursor
+            if (after === null) break
+          }
+          const sign = direction === 'asc' ? 1 : -1
+          const expected = scores
+            .map((score, index) => ({ score, id: index + 1 }))
+            .sort((a, b) => sign * (a.score - b.score || a.id - b.id))
+            .map((row) => row.id)
+          expect(seen, `limit ${limit} ${direction}`).toEqual(expected)
+        }
+      }
+    })
+
     it(`[${testCase.engine}] refuses a DECIMAL key read back as a rounded JS number`, async () => {
       interface Amounts {
         amounts: { id: number; amount: string }

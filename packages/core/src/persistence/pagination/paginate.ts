@@ -8,6 +8,7 @@ import {
 } from 'kysely'
 import { ValidationError } from '../../errors/http-errors.js'
 import { MortarError } from '../../errors/mortar-error.js'
+import { decimalOf } from '../../validation/decimal-text.js'
 import { decodeCursor, encodeCursor, fingerprint, nullSortValue } from './cursor-codec.js'
 import { type PaginationKeys, toKeyRing } from './pagination-key.js'
 
@@ -229,20 +230,16 @@ function exactCheck(key: ResolvedKey): RawBuilder<unknown> {
 }
 
 /**
- * A number as sign, digits and exponent without leading or trailing zeros (`1.50` and `15e-1`
- * alike), or undefined for text that is not a decimal number.
+ * Whether a key's text names the number read. PostgreSQL and MariaDB write a double in its
+ * shortest form, JavaScript's own, so their text is compared as a decimal: a DECIMAL read as a JS
+ * number has more digits than the double and fails. SQLite's `quote()` writes a REAL (the text
+ * with a point or an exponent) with 15 significant digits, or 17 when 15 do not read back
+ * (π as 3.1415926535897931): that text names the double it reads back as, and SQLite has no
+ * DECIMAL to mistake for it.
  */
-function decimalOf(text: string): string | undefined {
-  const parts = /^([-+]?)(\d*)(?:\.(\d*))?(?:e([-+]?\d+))?$/i.exec(text)
-  if (parts === null) return undefined
-  const [, sign, whole = '', fraction = '', exponent = '0'] = parts
-  if (whole === '' && fraction === '') return undefined
-  let digits = (whole + fraction).replace(/^0+/, '')
-  let power = Number(exponent) - fraction.length
-  const trimmed = digits.replace(/0+$/, '')
-  power += digits.length - trimmed.length
-  digits = trimmed
-  return digits === '' ? '0' : `${sign === '-' ? '-' : ''}${digits}e${power}`
+function textNames(text: string, value: number, sqlite: boolean): boolean {
+  if (sqlite && /[.e]/i.test(text)) return Number(text) === value
+  return decimalOf(text) === decimalOf(String(value))
 }
 
 /**
@@ -256,10 +253,11 @@ function refuseInexactNumber(
   value: unknown,
   text: unknown,
   exact: unknown,
+  sqlite: boolean,
 ): void {
   if (typeof value !== 'number') return
-  const sameText = typeof text === 'string' && decimalOf(text) === decimalOf(String(value))
-  if (sameText && (exact === undefined || exact === null || Number(exact) === 1)) return
+  const same = typeof text === 'string' && textNames(text, value, sqlite)
+  if (same && (exact === undefined || exact === null || Number(exact) === 1)) return
   throw new MortarError(
     'E_PAGINATION_SORT_VALUE',
     500,
@@ -358,7 +356,7 @@ export async function paginateWithKey<DB, TB extends keyof DB, O>(
   // which the cursor carries for dates and the next page compares with the column as it is
   // (the engine reads the text as the column's type, so its index still serves the seek). The
   // text also proves a number key exact (see refuseInexactNumber); SQLite's is `quote()`, whose
-  // text of a REAL always reads back as the same double.
+  // text of a REAL always reads back as the same double (not always its shortest form).
   const asText = (ref: Expression<unknown>): RawBuilder<unknown> =>
     dialect === 'sqlite'
       ? sql`quote(${ref})`
@@ -397,7 +395,13 @@ export async function paginateWithKey<DB, TB extends keyof DB, O>(
   const hasMore = rows.length > limit && last !== undefined
   if (hasMore) {
     for (const [index, sortKey] of keys.entries()) {
-      refuseInexactNumber(sortKey, last[sortKey.column], texts[index], exact[index])
+      refuseInexactNumber(
+        sortKey,
+        last[sortKey.column],
+        texts[index],
+        exact[index],
+        dialect === 'sqlite',
+      )
     }
   }
   if (!hasMore && after !== undefined && after !== null) {
