@@ -10,6 +10,7 @@ export {
   NotFoundError,
   PayloadTooLargeError,
   PROBLEM_CONTENT_TYPE,
+  thrownText,
   TooManyRequestsError,
   toProblem,
   UnauthorizedError,

@@ -7,6 +7,7 @@ import {
   type EventBus,
   type Logger,
   type RequestContext,
+  thrownText,
 } from '@mortar/core'
 import type { z } from 'zod'
 import {
@@ -608,7 +609,7 @@ function validate(events: EventSchemas, pending: PendingEvents, slot: number): v
 }
 
 function describeError(cause: unknown): string {
-  return cause instanceof Error ? cause.message : describe(cause)
+  return cause instanceof Error ? thrownText(cause) : describe(cause)
 }
 
 /** Sets the properties as stored (the schema's output as JSON), or returns why the event fails. */

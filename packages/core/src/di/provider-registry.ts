@@ -151,7 +151,7 @@ export class ProviderRegistry {
         instance = await this.#construct(registration, this.#container)
       } catch (error) {
         throw new ResolutionError(
-          `Creating singleton ${describeProvider(registration)} failed: ${messageOf(error)}`,
+          `Creating singleton ${describeProvider(registration)} failed: ${thrownText(error)}`,
           { cause: error },
         )
       }
@@ -316,8 +316,4 @@ async function disposeAll(disposables: readonly Disposable[]): Promise<void> {
   }
   if (errors.length === 1) throw errors[0]
   if (errors.length > 1) throw new AggregateError(errors, 'Disposing a request scope failed.')
-}
-
-function messageOf(error: unknown): string {
-  return thrownText(error)
 }

@@ -13,4 +13,5 @@ export {
 } from './http-errors.js'
 export type { FieldIssue } from './http-errors.js'
 export { PROBLEM_CONTENT_TYPE, toProblem } from './problem.js'
+export { thrownText } from './thrown-text.js'
 export type { ProblemContext, ProblemDetails, RenderedProblem } from './problem.js'

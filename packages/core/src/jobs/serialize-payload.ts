@@ -1,4 +1,5 @@
 import { ValidationError } from '../errors/http-errors.js'
+import { thrownText } from '../errors/thrown-text.js'
 import type { JobDefinition } from './define-job.js'
 
 /** Payloads above this size are refused: a queue row is not a blob store. */
@@ -14,7 +15,7 @@ export function serializePayload(job: JobDefinition, payload: unknown): string {
   try {
     json = JSON.stringify(payload)
   } catch (error) {
-    throw notJson(job, (error as Error).message)
+    throw notJson(job, thrownText(error))
   }
   if (json === undefined) throw notJson(job, 'it has no JSON form')
   if (json.length > MAX_PAYLOAD_CHARS) {

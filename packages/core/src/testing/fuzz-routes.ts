@@ -1,3 +1,4 @@
+import { thrownText } from '../errors/thrown-text.js'
 import type { RouteEntry } from './list-routes.js'
 
 /** One request {@link fuzzRoutes} asks the test to send. */
@@ -194,7 +195,7 @@ export async function fuzzRoutes(options: FuzzRoutesOptions): Promise<FuzzReport
     try {
       answer = await options.send(request)
     } catch (error) {
-      answer = { status: 599, body: `request failed: ${(error as Error).message}` }
+      answer = { status: 599, body: `request failed: ${thrownText(error)}` }
     }
     const refused = answer.status === 422 && answer.body.includes('"E_DATABASE_INPUT"')
     if (answer.status >= 500 || refused) {

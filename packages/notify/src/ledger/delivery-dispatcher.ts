@@ -5,6 +5,7 @@ import {
   type JobDeath,
   type Logger,
   RetryLaterJobError,
+  thrownText,
 } from '@mortar/core'
 import type { Kysely } from 'kysely'
 import {
@@ -96,7 +97,7 @@ export class DeliveryDispatcher {
     } catch (error) {
       return {
         status: 'permanent',
-        reason: `its sealed address could not be opened: ${(error as Error).message}`,
+        reason: `its sealed address could not be opened: ${thrownText(error)}`,
       }
     }
   }
@@ -592,7 +593,7 @@ function timeUp(send: BoundedSend): void {
 
 /** A channel should report results; a throw leaves us not knowing whether it went out. */
 function threw(error: unknown): ChannelResult {
-  return { status: 'transient', reason: `the channel threw: ${(error as Error).message}` }
+  return { status: 'transient', reason: `the channel threw: ${thrownText(error)}` }
 }
 
 /** What `notification.sent` and `notification.failed` say about the delivery they concern. */

@@ -11,6 +11,7 @@ import {
   LOGGER,
   type Module,
   globalToken,
+  thrownText,
 } from '@mortar/core'
 import type { Kysely } from 'kysely'
 import { z } from 'zod'
@@ -332,7 +333,7 @@ function checkQuietHours(
     minutesOfDay(quietHours.start)
     minutesOfDay(quietHours.end)
   } catch (error) {
-    throw new NotifyConfigError(`notifyModule: quietHours ${(error as Error).message}`)
+    throw new NotifyConfigError(`notifyModule: quietHours ${thrownText(error)}`)
   }
   const on = quietHours.channels ?? [...channels.keys()].filter((name) => name !== 'inbox')
   return { start: quietHours.start, end: quietHours.end, channels: new Set(on) }

@@ -1,3 +1,4 @@
+import { thrownText } from '@mortar/core'
 import type { AnyChannel, ChannelMessages, ChannelName } from '../channels/channel.js'
 import type { Notification, RenderContext } from './notification.js'
 import { addressOf, type Recipient } from './recipient.js'
@@ -55,7 +56,10 @@ export async function renderMessage<C extends ChannelName>(
     try {
       json = JSON.stringify(message)
     } catch (error) {
-      return { ok: false, reason: `${name}() returned a message that is not JSON: ${why(error)}` }
+      return {
+        ok: false,
+        reason: `${name}() returned a message that is not JSON: ${thrownText(error)}`,
+      }
     }
     if (json === undefined) {
       return {
@@ -67,7 +71,7 @@ export async function renderMessage<C extends ChannelName>(
   } catch (error) {
     return {
       ok: false,
-      reason: `${name}() threw: ${why(error)}`,
+      reason: `${name}() threw: ${thrownText(error)}`,
     }
   }
 }
@@ -111,8 +115,4 @@ export async function prepareMessage(
     return { ok: false, status: 'dead', reason: withoutAddress(invalid, address), address }
   }
   return { ok: true, address, json: rendered.json }
-}
-
-function why(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }

@@ -1,3 +1,4 @@
+import { thrownText } from '@mortar/core'
 import type { VitestApi } from '@mortar/core/testing'
 import { randomUUID } from 'node:crypto'
 import type {
@@ -101,7 +102,7 @@ async function sendSafely<C extends ChannelName>(
   try {
     result = await channel.send(message)
   } catch (error) {
-    fail(`send() threw (${(error as Error).message}); it must report failures as results`)
+    fail(`send() threw (${thrownText(error)}); it must report failures as results`)
   }
   checkShape(result)
   return result

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { thrownText } from '../../errors/thrown-text.js'
 import type { BackoffOptions } from '../backoff.js'
 import { defineJob, type JobDefinition } from '../define-job.js'
 import type { JobContext } from '../job-context.js'
@@ -93,7 +94,7 @@ export function schedule(
     try {
       cron = new Cron(timing.cron, timeZone)
     } catch (error) {
-      throw new TypeError(`Schedule '${name}': ${(error as Error).message}`)
+      throw new TypeError(`Schedule '${name}': ${thrownText(error)}`)
     }
     spec = `cron ${timing.cron.trim()} ${timeZone}`
     next = (afterMs) => cron.next(afterMs)

@@ -53,9 +53,9 @@ export class DatabaseError extends MortarError {
  */
 export function scrubError(error: unknown, secrets: readonly string[]): Error {
   const source = error instanceof Error ? error : new Error(thrownText(error))
-  const copy = new Error(scrub(source.message, secrets))
+  const copy = new Error(scrub(thrownText(source), secrets))
   copy.name = source.name
-  copy.stack = scrub(source.stack ?? '', secrets)
+  copy.stack = scrub(stackOf(source) ?? '', secrets)
   const fields = source as unknown as Record<string, unknown>
   for (const key of ['code', 'errno', 'syscall', 'address', 'port', 'hostname']) {
     const value = fields[key]
@@ -75,6 +75,15 @@ export function scrubError(error: unknown, secrets: readonly string[]): Error {
     )
   }
   return copy
+}
+
+/** Its stack, if it can be read: formatting it (lazily, on first read) throws for a message with no text form. */
+function stackOf(error: Error): string | undefined {
+  try {
+    return error.stack
+  } catch {
+    return undefined
+  }
 }
 
 function scrub(text: string, secrets: readonly string[]): string {

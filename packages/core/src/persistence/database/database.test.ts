@@ -314,6 +314,27 @@ describe('Database on SQLite', () => {
     await database.destroy()
     await expect(database.ping()).rejects.toMatchObject({ code: 'E_DATABASE_CONNECT' })
   })
+
+  it('answers a health check with a readable reason when the driver throws an error whose message is no string', async () => {
+    const database = new Database('sqlite::memory:')
+    await database.connect()
+    try {
+      // String() of a message without a prototype throws: the reason said that instead.
+      const plugin: KyselyPlugin = {
+        transformQuery: () => {
+          throw Object.assign(new Error(), { message: Object.create(null) })
+        },
+        transformResult: async (args) => args.result,
+      }
+      database.addPlugin(plugin)
+      expect(await database.health()).toMatchObject({
+        status: 'error',
+        error: expect.stringContaining(': [object Object]. Check the path'),
+      })
+    } finally {
+      await database.destroy()
+    }
+  })
 })
 
 for (const engine of testEngines()) {

@@ -1,5 +1,6 @@
 import type { AccessMode, Dialect, IsolationLevel, KyselyPlugin, Transaction } from 'kysely'
 import { Kysely, sql } from 'kysely'
+import { thrownText } from '../../errors/thrown-text.js'
 import { createLogger } from '../../logger/create-logger.js'
 import type { Logger } from '../../logger/logger.js'
 import type { AfterCommitFailure } from '../transactions/after-commit-failure.js'
@@ -233,7 +234,7 @@ export class Database<DB = unknown> {
       return { status: 'ok', latencyMs }
     } catch (error) {
       const latencyMs = Math.round((performance.now() - started) * 100) / 100
-      return { status: 'error', latencyMs, error: (error as Error).message }
+      return { status: 'error', latencyMs, error: thrownText(error) }
     }
   }
 

@@ -1,4 +1,5 @@
 import { type Kysely, sql, type Transaction } from 'kysely'
+import { thrownText } from '../../errors/thrown-text.js'
 import { DatabaseError } from '../database/database-error.js'
 import { engineOf } from '../database/database-engine.js'
 import { convertToExactUtf8, MYSQL_EXACT_TABLE } from '../database/exact-text.js'
@@ -167,7 +168,7 @@ export class ModuleMigrator {
       const transactional = this.#db.getExecutor().adapter.supportsTransactionalDdl
       throw new DatabaseError(
         'E_MIGRATION',
-        `Migration ${step.name} (${direction}) failed: ${(error as Error).message}. ${
+        `Migration ${step.name} (${direction}) failed: ${thrownText(error)}. ${
           transactional
             ? 'The batch was rolled back; nothing was applied.'
             : `Already ${direction === 'up' ? 'applied' : 'reverted'} in this run: ${ran.join(', ') || 'none'}; the failed one may be half done (this engine does not roll back DDL).`

@@ -1,4 +1,4 @@
-import { globalToken } from '@mortar/core'
+import { globalToken, thrownText } from '@mortar/core'
 import { isOnDemand, type Recipient } from '../../notification/recipient.js'
 import type { Channel, ChannelHost, ChannelResult, Outgoing } from '../channel.js'
 import type { InboxMessage } from './inbox-message.js'
@@ -63,7 +63,7 @@ export class InboxChannel implements Channel<'inbox'> {
       })
       return { status: 'accepted', providerMessageId: outgoing.id }
     } catch (error) {
-      return { status: 'transient', reason: `the inbox write failed: ${(error as Error).message}` }
+      return { status: 'transient', reason: `the inbox write failed: ${thrownText(error)}` }
     }
   }
 }

@@ -1,4 +1,4 @@
-import { CLOCK, type Clock, SystemClock } from '@mortar/core'
+import { CLOCK, type Clock, SystemClock, thrownText } from '@mortar/core'
 import { delayOption } from '../../module/delay-option.js'
 import { NotifyConfigError } from '../../errors.js'
 import type { Channel, ChannelHost, ChannelResult, Outgoing } from '../channel.js'
@@ -156,7 +156,7 @@ export class WebhookChannel implements Channel<'webhook'> {
       // Its message names the rule the secret breaks, never the secret.
       return {
         status: 'permanent',
-        reason: `webhookChannel's secret function gave an unusable secret: ${(error as Error).message}`,
+        reason: `webhookChannel's secret function gave an unusable secret: ${thrownText(error)}`,
       }
     }
   }
