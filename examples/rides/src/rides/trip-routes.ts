@@ -110,7 +110,8 @@ export function tripRoutes(app: App<RidesConfig>): Hono {
     } catch (error) {
       const first = key === undefined ? undefined : await findTrip(trip.id)
       if (first === undefined) throw error
-      // The key names one request: another trip under it would answer a ride the rider did not ask for.
+      // The key names one request: another trip under it would answer a ride the rider did not
+      // ask for.
       if (first.pickup !== pickup || first.dropoff !== dropoff)
         throw new IdempotencyKeyReusedError()
       return c.json({ trip: first }, 200)

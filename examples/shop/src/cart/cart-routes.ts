@@ -3,7 +3,12 @@ import type { Session } from '@mortar/session'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { type CartItem, type CartSessionData, cartItemSchema, MAX_PRODUCT_ID } from './cart.js'
-import { addToSessionCart, type ProductExists, removeFromSessionCart } from './cart-session.js'
+import {
+  addToSessionCart,
+  emptySessionCart,
+  type ProductExists,
+  removeFromSessionCart,
+} from './cart-session.js'
 import { trackCartAdd } from '../tracking/index.js'
 import { parseInput } from '../validation/index.js'
 
@@ -31,7 +36,7 @@ const lineParams = z.object({ productId: integerId({ max: MAX_PRODUCT_ID }) })
  * - `GET /cart`: the cart.
  * - `POST /cart` `{ productId, quantity = 1 }`: adds `quantity` of the product (at most 99 of one).
  * - `DELETE /cart/:productId`: removes the product's line (404 when the cart has none).
- * - `DELETE /cart`: empties the cart.
+ * - `DELETE /cart`: empties the cart (and drops its checkout key: the next cart is a new order).
  */
 export async function cartRoutes(
   server: FastifyInstance,
@@ -56,9 +61,7 @@ export async function cartRoutes(
   })
 
   server.delete('/cart', async () => {
-    const current = session()
-    current.data.cart = []
-    await current.save()
-    return answer(current.data.cart)
+    await emptySessionCart(session())
+    return answer([])
   })
 }

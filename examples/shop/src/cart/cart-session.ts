@@ -24,12 +24,15 @@ export async function addToSessionCart(
     )
   }
   session.data.cart = addToCart(session.data.cart, item)
-  session.data.cartKey ??= randomBytes(16).toString('base64url')
+  session.data.cartKey ??= newCheckoutKey()
   await session.save()
   return session.data.cart
 }
 
-/** Removes the product's line from the session's cart and saves; a 404 when it has none. */
+/**
+ * Removes the product's line from the session's cart (and the cart's key with its last line) and
+ * saves; a 404 when it has none.
+ */
 export async function removeFromSessionCart(
   session: Session<CartSessionData>,
   productId: number,
@@ -38,6 +41,32 @@ export async function removeFromSessionCart(
     throw new NotFoundError(`Product ${productId} is not in your cart.`)
   }
   session.data.cart = removeFromCart(session.data.cart, productId)
+  if (session.data.cart.length === 0) session.data.cartKey = undefined
   await session.save()
   return session.data.cart
+}
+
+/**
+ * Empties the session's cart and drops its checkout key (the next cart gets a new one), then
+ * saves: after an order, or when the shopper empties it.
+ */
+export async function emptySessionCart(session: Session<CartSessionData>): Promise<void> {
+  session.data.cart = []
+  session.data.cartKey = undefined
+  await session.save()
+}
+
+/**
+ * Gives the session's cart a new checkout key and saves: its key placed an order that the
+ * session never learned of (the answer lost, an older cookie replayed), and the cart or card
+ * changed since, so every checkout under the old key is refused.
+ */
+export async function renewCartKey(session: Session<CartSessionData>): Promise<void> {
+  session.data.cartKey = newCheckoutKey()
+  await session.save()
+}
+
+/** A random checkout key, for a cart or a checkout form. */
+export function newCheckoutKey(): string {
+  return randomBytes(16).toString('base64url')
 }

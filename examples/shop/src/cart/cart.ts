@@ -28,8 +28,9 @@ export const checkoutKeySchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/)
 
 /**
  * What the shop keeps in its session: the cart (empty for a new visitor) and its checkout key,
- * made when a product lands in a cart without one and dropped when the cart is ordered, so a
- * checkout retried or replayed with the same cookie finds the order instead of placing another.
+ * made when a product lands in a cart without one, dropped when the cart is ordered or emptied,
+ * and renewed when a checkout finds it spent by an order of another cart, so a checkout retried
+ * or replayed with the same cookie finds the order instead of placing another.
  */
 export const cartSessionSchema = z.object({
   cart: cartSchema.default([]),

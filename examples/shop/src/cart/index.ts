@@ -17,6 +17,9 @@ export {
 export { type CartRoutesOptions, cartRoutes } from './cart-routes.js'
 export {
   addToSessionCart,
+  emptySessionCart,
+  newCheckoutKey,
   type ProductExists,
   removeFromSessionCart,
+  renewCartKey,
 } from './cart-session.js'

@@ -2,8 +2,8 @@ import { requestContext } from '@mortar/core'
 import type { Session } from '@mortar/session'
 import type { ShopPrincipal } from '../accounts/index.js'
 import { SHOP_ACCESS } from '../access/index.js'
-import type { CartSessionData } from '../cart/index.js'
-import { CHECKOUT, type PlacedOrder } from './checkout.js'
+import { type CartSessionData, emptySessionCart, renewCartKey } from '../cart/index.js'
+import { CHECKOUT, IdempotencyKeyReusedError, type PlacedOrder } from './checkout.js'
 
 /** What the shopper chose at checkout. */
 export interface CheckoutChoice {
@@ -14,9 +14,11 @@ export interface CheckoutChoice {
 /**
  * Checks out the session's cart for `principal` (the JSON API and the checkout page alike):
  * checks against the policy that the principal may read their own orders, places the order
- * under the chosen key or else the cart's own, and empties the cart (and drops its key) once the cart is ordered. Keyed by the cart,
- * a request retried, sent twice at once or replayed with an older cookie of the same cart
- * answers its first order instead of placing (and charging) another.
+ * under the chosen key or else the cart's own, and empties the cart (and drops its key) once
+ * the cart is ordered. Keyed by the cart, a request retried, sent twice at once or replayed
+ * with an older cookie of the same cart answers its first order instead of placing (and
+ * charging) another. The cart's own key found spent by an order of another cart or card is
+ * renewed (and the checkout refused), so the next checkout of this cart goes through.
  */
 export async function checkoutCart(
   session: Session<CartSessionData>,
@@ -26,22 +28,29 @@ export async function checkoutCart(
   const context = requestContext()
   const { cartKey } = session.data
   const checkoutKey = choice.checkoutKey ?? cartKey
+  const ownKey = checkoutKey !== undefined && checkoutKey === cartKey
   // Checked first: a checkout reads and writes the principal's own orders whatever it ends in,
   // and one that failed (sold out, a reused key) and was answered as a page had touched them
   // unchecked (a 500 E_AUTH_NOT_VERIFIED outside production).
   await context
     .resolve(SHOP_ACCESS)
     .authorize(principal, 'read', 'orders', { user_id: principal.id })
-  const placed = await context.resolve(CHECKOUT).place({
-    userId: principal.id,
-    cart: session.data.cart,
-    paymentMethodId: choice.paymentMethodId,
-    checkoutKey,
-  })
-  if (placed.created || (checkoutKey !== undefined && checkoutKey === cartKey)) {
-    session.data.cart = []
-    session.data.cartKey = undefined
-    await session.save()
+  let placed: PlacedOrder
+  try {
+    placed = await context.resolve(CHECKOUT).place({
+      userId: principal.id,
+      cart: session.data.cart,
+      paymentMethodId: choice.paymentMethodId,
+      checkoutKey,
+    })
+  } catch (error) {
+    // The cart's key placed an order whose cookie (the one that dropped the key) never came
+    // back, and the cart or card changed since: kept, it would refuse every checkout of this
+    // cart. A key the client chose stays theirs to change.
+    if (!ownKey || !(error instanceof IdempotencyKeyReusedError)) throw error
+    await renewCartKey(session)
+    throw new IdempotencyKeyReusedError({ cartKeyRenewed: true })
   }
+  if (placed.created || ownKey) await emptySessionCart(session)
   return placed
 }

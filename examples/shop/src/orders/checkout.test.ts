@@ -216,6 +216,45 @@ for (const engine of shopTestEngines()) {
       expect(await stockOf(403)).toBe(7)
     })
 
+    it('gives the cart a new key when its own was spent by an order whose cookie was lost, without a key', async () => {
+      // The cookie that dropped the ordered cart's key never came back (a lost answer, an older
+      // cookie replayed); with the cart changed, every checkout was a 422 under the spent key,
+      // and emptying the cart kept it.
+      await setStock(405, 10)
+      const cy = await signUpShopper(shop.base, 'cy')
+      await fill(cy, [[405, 1]])
+      const beforeCheckout = cy.jar.cookieHeader
+      const body = { paymentMethodId: cy.paymentMethodId }
+      const first = await cy.jar.request('POST', '/orders', body)
+      expect(first.status).toBe(201)
+      const changed = await cy.jar.request(
+        'POST',
+        '/cart',
+        { productId: 405, quantity: 1 },
+        { cookie: beforeCheckout },
+      )
+      expect(changed.json).toEqual({ items: [{ productId: 405, quantity: 2 }] })
+      const refused = await cy.jar.request('POST', '/orders', body)
+      expect(refused.status).toBe(422)
+      expect(refused.json.code).toBe('E_IDEMPOTENCY_KEY_REUSED')
+      const second = await cy.jar.request('POST', '/orders', body)
+      expect(second.status).toBe(201)
+      expect(second.json.id).not.toBe(first.json.id)
+      expect(await ordersOf(cy.userId)).toBe(2)
+      expect(await stockOf(405)).toBe(7)
+
+      // Emptied instead of checked out, the cart drops the spent key.
+      await fill(cy, [[405, 1]])
+      const beforeThird = cy.jar.cookieHeader
+      expect((await cy.jar.request('POST', '/orders', body)).status).toBe(201)
+      await cy.jar.request('DELETE', '/cart', undefined, { cookie: beforeThird })
+      await fill(cy, [[405, 3]])
+      const fourth = await cy.jar.request('POST', '/orders', body)
+      expect(fourth.status).toBe(201)
+      expect(await ordersOf(cy.userId)).toBe(4)
+      expect(await stockOf(405)).toBe(3)
+    })
+
     it('refuses a checkout key sent again with another cart or card (422), placing nothing', async () => {
       // It answered the first order (200) and kept the new cart: the shopper took the new cart
       // for ordered, and nothing was.

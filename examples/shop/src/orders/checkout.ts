@@ -38,12 +38,21 @@ export class OutOfStockError extends MortarError {
 
 /** A checkout key sent again with another cart or payment method than its order's. */
 export class IdempotencyKeyReusedError extends MortarError {
-  constructor() {
+  /**
+   * Whether the key was the cart's own, spent by an order the session never heard of, and the
+   * cart has a new one since: checking out again orders this cart.
+   */
+  readonly cartKeyRenewed: boolean
+
+  constructor(options: { readonly cartKeyRenewed?: boolean } = {}) {
     super(
       'E_IDEMPOTENCY_KEY_REUSED',
       422,
-      'This checkout key placed an order with another cart or payment method; send a new key to order this cart.',
+      options.cartKeyRenewed === true
+        ? "Your cart's checkout key placed an order with another cart or payment method (see your orders); check out again to order this cart."
+        : 'This checkout key placed an order with another cart or payment method; send a new key to order this cart.',
     )
+    this.cartKeyRenewed = options.cartKeyRenewed === true
   }
 }
 

@@ -1,9 +1,10 @@
-import { NotFoundError, requestContext, safeText } from '@mortar/core'
+import { NotFoundError, requestContext, safeText, toProblem } from '@mortar/core'
 import type { Session } from '@mortar/session'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { requirePrincipal } from '../accounts/index.js'
 import { type CartSessionData, checkoutKeySchema } from '../cart/index.js'
+import { IdempotencyKeyReusedError } from './checkout.js'
 import { checkoutCart } from './checkout-cart.js'
 import { ORDER_HISTORY } from './order-history.js'
 import { parseInput } from '../validation/index.js'
@@ -34,7 +35,9 @@ const listQuery = z.object({
  * - `POST /orders` `{ paymentMethodId, checkoutKey? }` (or an `Idempotency-Key` header): checks
  *   out the cart (201 with the order), then empties it. A repeated key, or without one the same
  *   cart again, answers the first order (200); the key with another cart or card is a 422
- *   `E_IDEMPOTENCY_KEY_REUSED`. 409 `E_OUT_OF_STOCK`, 422 `E_CART_EMPTY`.
+ *   `E_IDEMPOTENCY_KEY_REUSED` (the cart's own key, spent by an order whose answer was lost,
+ *   is renewed with it, so the next checkout orders the cart). 409 `E_OUT_OF_STOCK`, 422
+ *   `E_CART_EMPTY`.
  * - `GET /orders?after=&limit=`: `{ items, nextCursor }`, newest first.
  * - `GET /orders/:id`: one order; 404 when it is not the caller's.
  */
@@ -48,12 +51,23 @@ export async function orderRoutes(
     const header = request.headers['idempotency-key']
     const checkoutKey =
       body.checkoutKey ?? (header === undefined ? undefined : parseInput(checkoutKeySchema, header))
-    const { order, created } = await checkoutCart(options.session(), me, {
-      paymentMethodId: body.paymentMethodId,
-      checkoutKey,
-    })
-    reply.code(created ? 201 : 200)
-    return order
+    try {
+      const { order, created } = await checkoutCart(options.session(), me, {
+        paymentMethodId: body.paymentMethodId,
+        checkoutKey,
+      })
+      reply.code(created ? 201 : 200)
+      return order
+    } catch (error) {
+      if (!(error instanceof IdempotencyKeyReusedError && error.cartKeyRenewed)) throw error
+      // Answered, not thrown: a thrown error's problem goes out without the session cookie,
+      // and this one must carry the cart's new key, or every checkout is refused again.
+      const problem = toProblem(error, {
+        instance: '/orders',
+        requestId: requestContext().requestId,
+      })
+      return reply.code(problem.status).headers(problem.headers).send(problem.body)
+    }
   })
 
   server.get('/orders', async (request) => {

@@ -199,7 +199,15 @@ export async function accountPages(
     page(options, async (request, reply) => {
       const me = requirePrincipal()
       const parsed = parseInput(newPaymentMethodSchema, request.body)
-      await requestContext().resolve(PAYMENT_METHODS).add(me.id, parsed)
+      try {
+        await requestContext().resolve(PAYMENT_METHODS).add(me.id, parsed)
+      } catch (error) {
+        // A token saved already as another card: the account page with the reason, not a bare
+        // 422 error page.
+        if (!isMortarError(error) || error.code !== 'E_CARD_TOKEN_REUSED') throw error
+        await flash(options, error.message, 'alert')
+        return seeOther(reply, '/store/account')
+      }
       await flash(options, 'Card saved.')
       return seeOther(reply, '/store/account')
     }),

@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto'
 import { isMortarError, requestContext } from '@mortar/core'
 import type { FastifyInstance } from 'fastify'
 import { requirePrincipal } from '../accounts/index.js'
+import { newCheckoutKey } from '../cart/index.js'
 import { PRODUCT_CATALOG } from '../catalog/index.js'
 import { checkoutBody, checkoutCart } from '../orders/index.js'
 import { PAYMENT_METHODS } from '../payments/index.js'
@@ -61,7 +61,7 @@ export async function checkoutPages(
         <p>Total: <strong id="checkout-total">${money(total)}</strong></p>
         <form method="post" action="/store/checkout" class="stack">
           ${csrfField(chrome)}
-          <input type="hidden" name="checkoutKey" value="${cartKey ?? randomBytes(16).toString('base64url')}">
+          <input type="hidden" name="checkoutKey" value="${cartKey ?? newCheckoutKey()}">
           <fieldset><legend>Pay with</legend>
           ${methods.map(
             (method, index) =>
@@ -92,8 +92,9 @@ export async function checkoutPages(
           await flash(options, error.message, 'alert')
           return seeOther(reply, '/store/cart')
         }
-        // A form of an order placed already, sent over a new cart (a stale tab): the checkout
-        // again, with this cart and a fresh key.
+        // A form of an order placed already, sent over a new cart (a stale tab, or the cart's
+        // own key spent by an order whose cookie was lost, which checkoutCart renewed): the
+        // checkout again, with this cart and a fresh key.
         if (isMortarError(error) && error.code === 'E_IDEMPOTENCY_KEY_REUSED') {
           await flash(options, error.message, 'alert')
           return seeOther(reply, '/store/checkout')

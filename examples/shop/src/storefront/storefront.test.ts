@@ -161,6 +161,65 @@ describe('the storefront over HTTP (forms, as a browser without script sends the
     expect((await browser.request('GET', '/store/cart')).text).toContain('sold out')
   })
 
+  it('checks out a changed cart whose key an order spent, after one notice', async () => {
+    // The cookie that dropped the ordered cart's key never reached the browser: the changed
+    // cart's form carried the spent key, and every submit came back with the notice.
+    const shopper = await signUpShopper(shop.base, 'spent-key')
+    const jar = shopper.jar
+    await jar.request('POST', '/cart', { productId: 43, quantity: 1 })
+    const beforeOrder = jar.cookieHeader
+    const checkout = async () => {
+      const ready = await jar.request('GET', '/store/checkout')
+      return jar.request(
+        'POST',
+        '/store/checkout',
+        form(ready.text, {
+          checkoutKey: inputValue(ready.text, 'checkoutKey') ?? '',
+          paymentMethodId: inputValue(ready.text, 'paymentMethodId') ?? '',
+        }),
+      )
+    }
+    expect((await checkout()).headers.get('location')).toMatch(/^\/store\/orders\//)
+    const product = await jar.request('GET', '/store/products/43', undefined, {
+      cookie: beforeOrder,
+    })
+    await jar.request(
+      'POST',
+      '/store/cart',
+      form(product.text, { productId: '43', quantity: '1' }),
+      { cookie: beforeOrder },
+    )
+    const refused = await checkout()
+    expect(refused.headers.get('location')).toBe('/store/checkout')
+    expect((await jar.request('GET', '/store/checkout')).text).toContain(
+      'placed an order with another cart',
+    )
+    const placed = await checkout()
+    expect(placed.headers.get('location')).toMatch(/^\/store\/orders\/[0-9a-f-]{36}$/)
+    const orders = await jar.request('GET', '/store/orders')
+    expect(orders.text.match(/href="\/store\/orders\/[0-9a-f-]{36}"/g)).toHaveLength(2)
+  })
+
+  it('answers a card token saved already as another card with a notice on the account page', async () => {
+    // A bare 422 error page before, where the checkout's errors come back as a notice.
+    const { jar } = await signUpShopper(shop.base, 'token-reuse')
+    const save = async (last4: string) => {
+      const account = await jar.request('GET', '/store/account')
+      return jar.request(
+        'POST',
+        '/store/account/payment-methods',
+        form(account.text, { token: 'tok_form_reused_1', last4, brand: 'visa' }),
+      )
+    }
+    expect((await save('4242')).status).toBe(303)
+    const reused = await save('1111')
+    expect(reused.status, reused.text).toBe(303)
+    expect(reused.headers.get('location')).toBe('/store/account')
+    const account = await jar.request('GET', '/store/account')
+    expect(account.text).toContain('saved already with another brand or last four digits')
+    expect(account.text).not.toContain('•••• 1111')
+  })
+
   it('saves a mobile number and the consent to texts, and refuses a malformed number', async () => {
     const account = await browser.request('GET', '/store/account')
     const saved = await browser.request(
