@@ -541,8 +541,10 @@ export class AccessControl<DB = unknown, P = Principal, A extends string = strin
   }
 
   /**
-   * Binds a principal once for many checks (a request): roles are expanded and rule sets looked
-   * up once per resource and action.
+   * Binds a principal for many checks (a request), so no call passes it again. Each check still
+   * reads the principal's roles and takes its rule set from the policy's cache (keyed by the
+   * roles array, built once per roles, resource and action), so a role changed mid-request is
+   * seen by the next check.
    */
   for(principal: P | null | undefined): BoundAccessControl<DB, P, A> {
     return new BoundAccessControl(this, principal)

@@ -14,7 +14,7 @@ import { type Kysely, sql } from 'kysely'
  * -0 included, whose text is not JavaScript's: `1e-05` is 0.00001), a `char(n)` (its text
  * padded with spaces to n, which a cast to text strips), a json value (parsed), an
  * object (an array, interval, bytea, point or circle, which no value compares with); `other` for
- * the rest (numeric, char(n), time…), which read back as their text.
+ * the rest (numeric, time…), which read back as their text.
  */
 export type PgColumn =
   | {
