@@ -17,8 +17,9 @@ export interface CheckoutChoice {
  * under the chosen key or else the cart's own, and empties the cart (and drops its key) once
  * the cart is ordered. Keyed by the cart, a request retried, sent twice at once or replayed
  * with an older cookie of the same cart answers its first order instead of placing (and
- * charging) another. The cart's own key found spent by an order of another cart or card is
- * renewed (and the checkout refused), so the next checkout of this cart goes through.
+ * charging) another. The cart's own key found spent by an order of another cart is renewed
+ * (and the checkout refused), so the next checkout of this cart goes through; spent by an
+ * order of this cart with another card, the cart is ordered: emptied, and the checkout refused.
  */
 export async function checkoutCart(
   session: Session<CartSessionData>,
@@ -45,11 +46,16 @@ export async function checkoutCart(
     })
   } catch (error) {
     // The cart's key placed an order whose cookie (the one that dropped the key) never came
-    // back, and the cart or card changed since: kept, it would refuse every checkout of this
-    // cart. A key the client chose stays theirs to change.
+    // back. The cart changed since: kept, the key would refuse every checkout of this cart.
+    // Only the card changed: this cart is ordered, and a new key would order (and charge) it
+    // again. A key the client chose stays theirs to change.
     if (!ownKey || !(error instanceof IdempotencyKeyReusedError)) throw error
+    if (error.sameCart) {
+      await emptySessionCart(session)
+      throw new IdempotencyKeyReusedError({ sameCart: true, cart: 'emptied' })
+    }
     await renewCartKey(session)
-    throw new IdempotencyKeyReusedError({ cartKeyRenewed: true })
+    throw new IdempotencyKeyReusedError({ cart: 'renewed' })
   }
   if (placed.created || ownKey) await emptySessionCart(session)
   return placed

@@ -255,6 +255,32 @@ for (const engine of shopTestEngines()) {
       expect(await stockOf(405)).toBe(3)
     })
 
+    it('empties a cart its own key ordered already, with another card, instead of ordering it twice', async () => {
+      // The order's cookie lost, the same cart checked out with another card: the key was
+      // renewed, and the next checkout placed (and charged) the cart a second time.
+      await setStock(406, 10)
+      const cy = await signUpShopper(shop.base, 'cy')
+      const card = await cy.jar.request('POST', '/payment-methods', {
+        token: 'tok_second_card_2222',
+        last4: '2222',
+        brand: 'visa',
+      })
+      await fill(cy, [[406, 2]])
+      const beforeCheckout = cy.jar.cookieHeader
+      const first = await cy.jar.request('POST', '/orders', { paymentMethodId: cy.paymentMethodId })
+      expect(first.status).toBe(201)
+      const other = { paymentMethodId: card.json.id as string }
+      const refused = await cy.jar.request('POST', '/orders', other, { cookie: beforeCheckout })
+      expect(refused.status).toBe(422)
+      expect(refused.json.code).toBe('E_IDEMPOTENCY_KEY_REUSED')
+      expect((await cy.jar.request('GET', '/cart')).json).toEqual({ items: [] })
+      const again = await cy.jar.request('POST', '/orders', other)
+      expect(again.status).toBe(422)
+      expect(again.json.code).toBe('E_CART_EMPTY')
+      expect(await ordersOf(cy.userId)).toBe(1)
+      expect(await stockOf(406)).toBe(8)
+    })
+
     it('refuses a checkout key sent again with another cart or card (422), placing nothing', async () => {
       // It answered the first order (200) and kept the new cart: the shopper took the new cart
       // for ordered, and nothing was.

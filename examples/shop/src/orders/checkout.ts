@@ -38,21 +38,31 @@ export class OutOfStockError extends MortarError {
 
 /** A checkout key sent again with another cart or payment method than its order's. */
 export class IdempotencyKeyReusedError extends MortarError {
+  /** Whether the key's order is of the same cart, only its payment method another. */
+  readonly sameCart: boolean
   /**
-   * Whether the key was the cart's own, spent by an order the session never heard of, and the
-   * cart has a new one since: checking out again orders this cart.
+   * What became of the session's cart when the key was the cart's own, spent by an order the
+   * session never heard of: `renewed`, the cart changed since and has a new key (checking out
+   * again orders it); `emptied`, that order was of this very cart (with another card), so the
+   * cart is ordered and emptied. `kept` when the key was the client's.
    */
-  readonly cartKeyRenewed: boolean
+  readonly cart: 'kept' | 'renewed' | 'emptied'
 
-  constructor(options: { readonly cartKeyRenewed?: boolean } = {}) {
+  constructor(
+    options: { readonly sameCart?: boolean; readonly cart?: 'renewed' | 'emptied' } = {},
+  ) {
+    const cart = options.cart ?? 'kept'
     super(
       'E_IDEMPOTENCY_KEY_REUSED',
       422,
-      options.cartKeyRenewed === true
+      cart === 'renewed'
         ? "Your cart's checkout key placed an order with another cart or payment method (see your orders); check out again to order this cart."
-        : 'This checkout key placed an order with another cart or payment method; send a new key to order this cart.',
+        : cart === 'emptied'
+          ? 'This cart was ordered already with another payment method (see your orders); your cart is empty now.'
+          : 'This checkout key placed an order with another cart or payment method; send a new key to order this cart.',
     )
-    this.cartKeyRenewed = options.cartKeyRenewed === true
+    this.sameCart = options.sameCart === true
+    this.cart = cart
   }
 }
 
@@ -219,11 +229,9 @@ export class Checkout {
         .sort((a, b) => a.productId - b.productId)
         .map((line) => `${line.productId}x${line.quantity}`)
         .join(',')
-    if (
-      row.payment_method_id !== input.paymentMethodId ||
-      (input.cart.length > 0 && asked(input.cart) !== asked(order.lines))
-    ) {
-      throw new IdempotencyKeyReusedError()
+    const sameCart = input.cart.length === 0 || asked(input.cart) === asked(order.lines)
+    if (!sameCart || row.payment_method_id !== input.paymentMethodId) {
+      throw new IdempotencyKeyReusedError({ sameCart })
     }
     return order
   }

@@ -36,8 +36,8 @@ const listQuery = z.object({
  *   out the cart (201 with the order), then empties it. A repeated key, or without one the same
  *   cart again, answers the first order (200); the key with another cart or card is a 422
  *   `E_IDEMPOTENCY_KEY_REUSED` (the cart's own key, spent by an order whose answer was lost,
- *   is renewed with it, so the next checkout orders the cart). 409 `E_OUT_OF_STOCK`, 422
- *   `E_CART_EMPTY`.
+ *   is renewed with it, so the next checkout orders the cart; spent by an order of this cart
+ *   with another card, the cart is emptied). 409 `E_OUT_OF_STOCK`, 422 `E_CART_EMPTY`.
  * - `GET /orders?after=&limit=`: `{ items, nextCursor }`, newest first.
  * - `GET /orders/:id`: one order; 404 when it is not the caller's.
  */
@@ -59,9 +59,10 @@ export async function orderRoutes(
       reply.code(created ? 201 : 200)
       return order
     } catch (error) {
-      if (!(error instanceof IdempotencyKeyReusedError && error.cartKeyRenewed)) throw error
+      if (!(error instanceof IdempotencyKeyReusedError && error.cart !== 'kept')) throw error
       // Answered, not thrown: a thrown error's problem goes out without the session cookie,
-      // and this one must carry the cart's new key, or every checkout is refused again.
+      // and this one must carry the cart's new key (or its emptied cart), or every checkout is
+      // refused again (or the ordered cart kept).
       const problem = toProblem(error, {
         instance: '/orders',
         requestId: requestContext().requestId,

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { requirePrincipal } from '../accounts/index.js'
 import { newCheckoutKey } from '../cart/index.js'
 import { PRODUCT_CATALOG } from '../catalog/index.js'
-import { checkoutBody, checkoutCart } from '../orders/index.js'
+import { checkoutBody, checkoutCart, IdempotencyKeyReusedError } from '../orders/index.js'
 import { PAYMENT_METHODS } from '../payments/index.js'
 import { money } from './format.js'
 import { html } from './html.js'
@@ -94,10 +94,11 @@ export async function checkoutPages(
         }
         // A form of an order placed already, sent over a new cart (a stale tab, or the cart's
         // own key spent by an order whose cookie was lost, which checkoutCart renewed): the
-        // checkout again, with this cart and a fresh key.
-        if (isMortarError(error) && error.code === 'E_IDEMPOTENCY_KEY_REUSED') {
+        // checkout again, with this cart and a fresh key. The cart that order holds (only the
+        // card other) was emptied: its orders.
+        if (error instanceof IdempotencyKeyReusedError) {
           await flash(options, error.message, 'alert')
-          return seeOther(reply, '/store/checkout')
+          return seeOther(reply, error.cart === 'emptied' ? '/store/orders' : '/store/checkout')
         }
         throw error
       }

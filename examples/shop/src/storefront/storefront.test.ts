@@ -200,6 +200,42 @@ describe('the storefront over HTTP (forms, as a browser without script sends the
     expect(orders.text.match(/href="\/store\/orders\/[0-9a-f-]{36}"/g)).toHaveLength(2)
   })
 
+  it('empties a cart an order of it holds already, sent again with another card, with a notice', async () => {
+    // The order's cookie lost, the same cart's form sent with another card was refused, its
+    // key renewed, and the next submit ordered (and charged) the cart a second time.
+    const shopper = await signUpShopper(shop.base, 'same-cart')
+    const jar = shopper.jar
+    const card = await jar.request('POST', '/payment-methods', {
+      token: 'tok_same_cart_3333',
+      last4: '3333',
+      brand: 'visa',
+    })
+    await jar.request('POST', '/cart', { productId: 43, quantity: 1 })
+    const beforeOrder = jar.cookieHeader
+    const checkout = async (paymentMethodId: string, cookie?: string) => {
+      const ready = await jar.request('GET', '/store/checkout', undefined, cookie ? { cookie } : {})
+      return jar.request(
+        'POST',
+        '/store/checkout',
+        form(ready.text, {
+          checkoutKey: inputValue(ready.text, 'checkoutKey') ?? '',
+          paymentMethodId,
+        }),
+        cookie ? { cookie } : {},
+      )
+    }
+    const placed = await checkout(shopper.paymentMethodId)
+    expect(placed.headers.get('location')).toMatch(/^\/store\/orders\//)
+    const refused = await checkout(card.json.id as string, beforeOrder)
+    expect(refused.headers.get('location')).toBe('/store/orders')
+    const orders = await jar.request('GET', '/store/orders')
+    expect(orders.text).toContain('This cart was ordered already')
+    expect(orders.text.match(/href="\/store\/orders\/[0-9a-f-]{36}"/g)).toHaveLength(1)
+    await checkout(card.json.id as string)
+    const after = await jar.request('GET', '/store/orders')
+    expect(after.text.match(/href="\/store\/orders\/[0-9a-f-]{36}"/g)).toHaveLength(1)
+  })
+
   it('answers a card token saved already as another card with a notice on the account page', async () => {
     // A bare 422 error page before, where the checkout's errors come back as a notice.
     const { jar } = await signUpShopper(shop.base, 'token-reuse')
