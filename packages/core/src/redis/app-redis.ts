@@ -1,5 +1,6 @@
 import type { Redis, RedisOptions as IORedisOptions } from 'ioredis'
 import { globalToken, type Token } from '../di/token.js'
+import { thrownText } from '../errors/thrown-text.js'
 import type { Logger } from '../logger/logger.js'
 import { RedisError } from './redis-error.js'
 import { parseRedisUrl } from './redis-url.js'
@@ -104,7 +105,7 @@ export class AppRedis {
       throw new RedisError(
         'E_REDIS_UNREACHABLE',
         `Cannot reach Redis at ${this.display}: check that Redis runs there.`,
-        { cause: error instanceof Error ? new Error(error.message) : undefined },
+        { cause: error instanceof Error ? new Error(thrownText(error)) : undefined },
       )
     }
     this.#opened.add(client)
