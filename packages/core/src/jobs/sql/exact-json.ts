@@ -1,3 +1,5 @@
+import { decimalOf } from '../../validation/decimal-text.js'
+
 // Where a JSON number may have more significant digits than a double holds: a run of 16 digits
 // (points between them allowed) at the start of a number. A number starts the text or follows
 // `:`, `,` or `[` (whitespace between allowed), so a run inside a string or a UUID starts no
@@ -13,21 +15,13 @@ export function exactJson(text: string | null): unknown {
   const value: unknown = JSON.parse(
     text,
     (_key: string, parsed: unknown, context?: { readonly source?: string }) => {
-      if (typeof parsed === 'number' && decimal(context?.source ?? '') !== decimal(String(parsed)))
+      if (
+        typeof parsed === 'number' &&
+        decimalOf(context?.source ?? '') !== decimalOf(String(parsed))
+      )
         exact = false
       return parsed
     },
   )
   return exact ? value : undefined
-}
-
-/** A numeral as its sign, significant digits and the power of ten of the first: `1.50` = `15e0`. */
-function decimal(numeral: string): string {
-  const match = /^(-?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(numeral)
-  if (match === null) return `not a numeral: ${numeral}`
-  const [, sign, whole = '', fraction = '', exponent = '0'] = match
-  const digits = whole + fraction
-  const first = digits.search(/[1-9]/)
-  if (first === -1) return '0'
-  return `${sign}${digits.slice(first).replace(/0+$/, '')}e${Number(exponent) + whole.length - first - 1}`
 }
