@@ -1,9 +1,8 @@
-import { createLogger, JOBS } from '@mortar/core'
-import { createTestApp } from '@mortar/core/testing'
+import { JOBS } from '@mortar/core'
 import { describe, expect, it } from 'vitest'
-import { notifyModule } from '../module/notify-module.js'
 import { DELIVERIES, NOTIFIER } from '../module/notify-tokens.js'
 import { Notification } from '../notification/notification.js'
+import { startedNotifyTestApp } from '../test-support/notify-test-app.js'
 import { recordingChannel } from '../test-support/recording-channel.js'
 import type { Channel, ChannelResult, Outgoing } from './channel.js'
 import { fallbackChannel } from './fallback-channel.js'
@@ -185,19 +184,13 @@ describe('fallbackChannel', () => {
         return { text: 'Your code: 1234' }
       }
     }
-    const app = createTestApp({
-      database: 'sqlite::memory:',
-      logger: createLogger({ level: 'silent' }),
-      jobs: { workers: false },
-      modules: [
-        notifyModule({
-          channels: [fallbackChannel([first, second])],
-          delivery: { attempts: 5, backoff: { baseMs: 1_000, maxMs: 1_000 } },
-        }),
-      ],
-    })
-    await app.migrate()
-    await app.start()
+    const app = await startedNotifyTestApp(
+      {
+        channels: [fallbackChannel([first, second])],
+        delivery: { attempts: 5, backoff: { baseMs: 1_000, maxMs: 1_000 } },
+      },
+      'sqlite::memory:',
+    )
     try {
       const { deliveries } = await app
         .resolve(NOTIFIER)

@@ -5,11 +5,10 @@ import { Notification, type RenderContext } from '../notification/notification.j
 import type { Recipient } from '../notification/recipient.js'
 import { prepareMessage } from '../notification/render.js'
 import type { Digest } from './define-digest.js'
-import { closedDigestBatch } from './digest-store.js'
+import { closedDigestBatch, DIGEST_KEY_PREFIX as KEY_PREFIX } from './digest-store.js'
 
 // A batch's deliveries carry `digest:<batch id>` as their idempotency key: one per recipient and
 // channel however often the close runs, and the way back to the batch's items for a replay.
-const KEY_PREFIX = 'digest:'
 const TYPE_PREFIX = 'digest.'
 
 /** A closed batch of a digest as a notification: its channels, its renderers over the items. */

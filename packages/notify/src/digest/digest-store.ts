@@ -6,6 +6,9 @@ import { DELIVERY_TABLE, type LedgerTables } from '../ledger/delivery-table.js'
 import { type AddressSeal, digestRoutePlace } from '../ledger/sealed-address.js'
 import { idColumn, insertIgnoringDuplicates, longText, sqlEngine } from '../sql/index.js'
 
+/** The key of a batch's deliveries is this and the batch's id. */
+export const DIGEST_KEY_PREFIX = 'digest:'
+
 export const DIGEST_BATCH_TABLE = 'mortar_digest_batch'
 export const DIGEST_ITEM_TABLE = 'mortar_digest_item'
 
@@ -417,7 +420,9 @@ export async function pruneDigestBatches(db: Kysely<unknown>, beforeMs: number):
   const batchId = sql.ref(batch('id'))
   // The deliveries of a batch carry `digest:<batch id>` as their key (see DigestNotification).
   const key =
-    sqlEngine(db) === 'mysql' ? sql`concat('digest:', ${batchId})` : sql`'digest:' || ${batchId}`
+    sqlEngine(db) === 'mysql'
+      ? sql`concat(${DIGEST_KEY_PREFIX}, ${batchId})`
+      : sql`${DIGEST_KEY_PREFIX} || ${batchId}`
   const gone = typed
     .selectFrom(DIGEST_BATCH_TABLE)
     .select('id')
