@@ -52,7 +52,7 @@ export async function checkoutCart(
     if (!ownKey || !(error instanceof IdempotencyKeyReusedError)) throw error
     if (error.sameCart) {
       await emptySessionCart(session)
-      throw new IdempotencyKeyReusedError({ sameCart: true, cart: 'emptied' })
+      throw new IdempotencyKeyReusedError({ cart: 'emptied' })
     }
     await renewCartKey(session)
     throw new IdempotencyKeyReusedError({ cart: 'renewed' })

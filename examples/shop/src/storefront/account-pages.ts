@@ -11,6 +11,7 @@ import {
 } from '../accounts/index.js'
 import {
   CARD_BRANDS,
+  CardTokenReusedError,
   newPaymentMethodSchema,
   PAYMENT_METHODS,
   type PaymentMethod,
@@ -204,7 +205,7 @@ export async function accountPages(
       } catch (error) {
         // A token saved already as another card: the account page with the reason, not a bare
         // 422 error page.
-        if (!isMortarError(error) || error.code !== 'E_CARD_TOKEN_REUSED') throw error
+        if (!(error instanceof CardTokenReusedError)) throw error
         await flash(options, error.message, 'alert')
         return seeOther(reply, '/store/account')
       }

@@ -432,7 +432,7 @@ for (const engine of testEngines().filter((each) => each.engine === 'postgres'))
       // ±Infinity as a principal's value stands for an infinite time too.
       const when = fc.oneof(instant, localMidnight, fc.constantFrom(Infinity, -Infinity))
 
-      it('link a timestamp to a timestamptz in the time zone the process has when the AccessControl is made, not when the package loaded', async () => {
+      it('link a timestamp to a timestamptz in the time zone the process has when the SQL is built, not when the package loaded', async () => {
         // An app's `process.env.TZ = …` runs after its imports: node-postgres then reads wall-clock
         // times in the new zone, and the SQL turned them at the one read when the module loaded.
         const db = database.kysely
