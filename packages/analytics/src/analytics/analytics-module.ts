@@ -30,7 +30,13 @@ import { checkTimeZone } from '../time/zoned-time.js'
 import type { EventSink } from '../sinks/event-sink.js'
 import { SqlEventSink } from '../sinks/sql/sql-event-sink.js'
 import { analyticsMigrations } from '../storage/analytics-migrations.js'
-import { type DropReport, type IdentityResolver, Tracker, userIdOf, writableUserId } from '../tracker/index.js'
+import {
+  type DropReport,
+  type IdentityResolver,
+  Tracker,
+  userIdOf,
+  writableUserId,
+} from '../tracker/index.js'
 import { ANALYTICS, Analytics } from './analytics.js'
 
 /** Options of {@link analyticsModule}. */

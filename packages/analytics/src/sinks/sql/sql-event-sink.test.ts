@@ -111,7 +111,11 @@ for (const engine of testEngines()) {
     // existing keys must skip those alone.
     it('refuses a value a column cannot hold on every path that skips existing keys, storing nothing', async () => {
       const { db, sink } = opened
-      const link = { anonymousId: `anon-${makeBatchId()}`, userId: null as unknown as string, linkedAt: 1 }
+      const link = {
+        anonymousId: `anon-${makeBatchId()}`,
+        userId: null as unknown as string,
+        linkedAt: 1,
+      }
       const failed = {
         ...makeStoredEvent(),
         reason: null as unknown as string,
