@@ -104,7 +104,7 @@ export class Ping extends Notification {
   }
 }
 
-class OrderPlaced extends Notification {
+export class OrderPlaced extends Notification {
   type = 'bench.order_placed'
   constructor(orderId) {
     super()
