@@ -9,6 +9,8 @@ import { CHECKOUT, IdempotencyKeyReusedError, type PlacedOrder } from './checkou
 export interface CheckoutChoice {
   readonly paymentMethodId: string
   readonly checkoutKey?: string | undefined
+  /** The `cartQuote` of the cart the checkout page showed, when a page did. */
+  readonly quote?: string | undefined
 }
 
 /**
@@ -43,6 +45,7 @@ export async function checkoutCart(
       cart: session.data.cart,
       paymentMethodId: choice.paymentMethodId,
       checkoutKey,
+      quote: choice.quote,
     })
   } catch (error) {
     // The cart's key placed an order whose cookie (the one that dropped the key) never came

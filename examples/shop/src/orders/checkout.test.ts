@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CatalogDb } from '../catalog/index.js'
 import { type Shopper, signUpShopper } from '../testing/shopper.js'
 import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
+import { cartQuote } from './cart-quote.js'
 import type { Order } from './order.js'
 import type { OrdersDb } from './orders-db.js'
 
@@ -342,6 +343,35 @@ for (const engine of shopTestEngines()) {
       expect(second.json.id).not.toBe(first.json.id)
       expect(await ordersOf(cy.userId)).toBe(2)
       expect(await stockOf(402)).toBe(7)
+    })
+
+    it('refuses a quote of other lines or prices (409 E_CART_CHANGED), placing nothing', async () => {
+      await setStock(601, 5)
+      const flo = await signUpShopper(shop.base, 'flo')
+      await fill(flo, [[601, 2]])
+      const { price_cents } = await db()
+        .selectFrom('products')
+        .select('price_cents')
+        .where('id', '=', 601)
+        .executeTakeFirstOrThrow()
+      const price = Number(price_cents)
+      const checkout = (quote: string) =>
+        flo.jar.request('POST', '/orders', { paymentMethodId: flo.paymentMethodId, quote })
+      for (const seen of [
+        [{ productId: 601, quantity: 1, unitPriceCents: price }],
+        [{ productId: 601, quantity: 2, unitPriceCents: price - 1 }],
+      ]) {
+        const refused = await checkout(cartQuote(seen))
+        expect(refused.json).toMatchObject({ status: 409, code: 'E_CART_CHANGED' })
+      }
+      expect(await ordersOf(flo.userId)).toBe(0)
+      expect(await stockOf(601)).toBe(5)
+      expect(await deliveriesOf(flo.userId)).toEqual([])
+      const placed = await checkout(
+        cartQuote([{ productId: 601, quantity: 2, unitPriceCents: price }]),
+      )
+      expect(placed.status).toBe(201)
+      expect(placed.json.totalCents).toBe(price * 2)
     })
 
     it('refuses an empty cart, another user’s card and a visitor, writing nothing', async () => {

@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely'
 import type { CartItem } from '../cart/index.js'
 import type { CatalogDb } from '../catalog/index.js'
 import type { PaymentMethods } from '../payments/index.js'
+import { cartQuote } from './cart-quote.js'
 import { ORDER_COLUMNS, type Order, toOrder } from './order.js'
 import type { OrderListener } from './order-listener.js'
 import type { OrderLinesTable, OrdersDb } from './orders-db.js'
@@ -33,6 +34,20 @@ export class OutOfStockError extends MortarError {
     )
     this.productId = productId
     this.available = available
+  }
+}
+
+/**
+ * The cart or a price changed since the checkout page showed them (a product added in another
+ * tab, a new price): nothing is placed, and the page shows the cart as it is now.
+ */
+export class CartChangedError extends MortarError {
+  constructor() {
+    super(
+      'E_CART_CHANGED',
+      409,
+      'Your cart or its prices changed since this checkout page was shown; check the total and place the order again.',
+    )
   }
 }
 
@@ -78,6 +93,12 @@ export interface PlaceOrder {
    * {@link IdempotencyKeyReusedError}. Absent, every call places one.
    */
   readonly checkoutKey?: string | undefined
+  /**
+   * The {@link cartQuote} of the lines and prices the shopper was shown: an order whose lines or
+   * unit prices differ is refused with {@link CartChangedError}. Absent, the cart is ordered at
+   * the catalog's prices.
+   */
+  readonly quote?: string | undefined
 }
 
 /** What a checkout did: the order, and whether this call placed it or found it placed. */
@@ -115,8 +136,8 @@ export class Checkout {
 
   /**
    * Places the order of `input.cart`, paid by one of the user's saved payment methods (a 404 for
-   * anyone else's). Throws {@link EmptyCartError}, {@link OutOfStockError} or
-   * {@link IdempotencyKeyReusedError}; nothing is written then.
+   * anyone else's). Throws {@link EmptyCartError}, {@link OutOfStockError},
+   * {@link CartChangedError} or {@link IdempotencyKeyReusedError}; nothing is written then.
    */
   async place(input: PlaceOrder): Promise<PlacedOrder> {
     // A key seen before (a form sent again after its order emptied the cart) finds its order.
@@ -167,6 +188,15 @@ export class Checkout {
         quantity: line.quantity,
       }
     })
+    // Priced in this transaction: what is charged is what the shopper saw, or nothing.
+    const quoted = lines.map((line) => ({
+      productId: line.product_id,
+      quantity: line.quantity,
+      unitPriceCents: line.unit_price_cents,
+    }))
+    if (input.quote !== undefined && input.quote !== cartQuote(quoted)) {
+      throw new CartChangedError()
+    }
     const row = {
       id: orderId,
       user_id: input.userId,

@@ -1,4 +1,6 @@
+export { cartQuote, type QuotedLine } from './cart-quote.js'
 export {
+  CartChangedError,
   CHECKOUT,
   Checkout,
   EmptyCartError,

@@ -23,6 +23,10 @@ const orderParams = z.object({ id: orderIdSchema })
 export const checkoutBody = z.object({
   paymentMethodId: safeText({ min: 1, max: 64 }),
   checkoutKey: checkoutKeySchema.optional(),
+  quote: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .optional(),
 })
 const listQuery = z.object({
   after: z.string().max(4096).optional(),
@@ -32,8 +36,9 @@ const listQuery = z.object({
 /**
  * Orders over HTTP (JSON), for the logged-in user.
  *
- * - `POST /orders` `{ paymentMethodId, checkoutKey? }` (or an `Idempotency-Key` header): checks
- *   out the cart (201 with the order), then empties it. A repeated key, or without one the same
+ * - `POST /orders` `{ paymentMethodId, checkoutKey?, quote? }` (or an `Idempotency-Key` header):
+ *   checks out the cart (201 with the order), then empties it; with the checkout page's `quote`,
+ *   a cart or price changed since is a 409 `E_CART_CHANGED`, nothing placed. A repeated key, or without one the same
  *   cart again, answers the first order (200); the key with another cart or card is a 422
  *   `E_IDEMPOTENCY_KEY_REUSED` (the cart's own key, spent by an order whose answer was lost,
  *   is renewed with it, so the next checkout orders the cart; spent by an order of this cart
@@ -55,6 +60,7 @@ export async function orderRoutes(
       const { order, created } = await checkoutCart(options.session(), me, {
         paymentMethodId: body.paymentMethodId,
         checkoutKey,
+        quote: body.quote,
       })
       reply.code(created ? 201 : 200)
       return order

@@ -3,7 +3,12 @@ import type { FastifyInstance } from 'fastify'
 import { requirePrincipal } from '../accounts/index.js'
 import { newCheckoutKey } from '../cart/index.js'
 import { PRODUCT_CATALOG } from '../catalog/index.js'
-import { checkoutBody, checkoutCart, IdempotencyKeyReusedError } from '../orders/index.js'
+import {
+  cartQuote,
+  checkoutBody,
+  checkoutCart,
+  IdempotencyKeyReusedError,
+} from '../orders/index.js'
 import { PAYMENT_METHODS } from '../payments/index.js'
 import { money } from './format.js'
 import { html } from './html.js'
@@ -14,8 +19,10 @@ import { parseInput } from '../validation/index.js'
 /**
  * Checkout in HTML: `GET /store/checkout` shows the cart's total and the saved cards to pay
  * with; `POST /store/checkout` places the order and goes to its page. The form carries a fresh
- * checkout key, so a double-submitted form places one order. A cart that cannot be ordered (sold
- * out, empty) goes back to the cart page with the reason.
+ * checkout key, so a double-submitted form places one order, and the quote of the lines and
+ * prices it shows, so a cart changed in another tab (or a price changed) is shown again rather
+ * than charged unseen. A cart that cannot be ordered (sold out, empty) goes back to the cart page
+ * with the reason.
  */
 export async function checkoutPages(
   server: FastifyInstance,
@@ -62,6 +69,13 @@ export async function checkoutPages(
         <form method="post" action="/store/checkout" class="stack">
           ${csrfField(chrome)}
           <input type="hidden" name="checkoutKey" value="${cartKey ?? newCheckoutKey()}">
+          <input type="hidden" name="quote" value="${cartQuote(
+            cart.map((line) => ({
+              productId: line.productId,
+              quantity: line.quantity,
+              unitPriceCents: products.get(line.productId)?.priceCents ?? 0,
+            })),
+          )}">
           <fieldset><legend>Pay with</legend>
           ${methods.map(
             (method, index) =>
@@ -91,6 +105,11 @@ export async function checkoutPages(
         ) {
           await flash(options, error.message, 'alert')
           return seeOther(reply, '/store/cart')
+        }
+        // The cart or a price changed since the page: the checkout again, as it is now.
+        if (isMortarError(error) && error.code === 'E_CART_CHANGED') {
+          await flash(options, error.message, 'alert')
+          return seeOther(reply, '/store/checkout')
         }
         // A form of an order placed already, sent over a new cart (a stale tab, or the cart's
         // own key spent by an order whose cookie was lost, which checkoutCart renewed): the

@@ -200,6 +200,60 @@ describe('the storefront over HTTP (forms, as a browser without script sends the
     expect(orders.text.match(/href="\/store\/orders\/[0-9a-f-]{36}"/g)).toHaveLength(2)
   })
 
+  it('refuses a checkout form whose cart or prices changed since the page, and shows them again', async () => {
+    // A product added in another tab, or a price changed, was ordered and charged unseen: the
+    // form's key is the cart's, which adding keeps, and the page's total was never checked.
+    await resolveDatabase<CatalogDb>(shop.app)
+      .updateTable('products')
+      .set({ stock: 10 })
+      .where('id', 'in', [44, 45])
+      .execute()
+    const shopper = await signUpShopper(shop.base, 'stale-checkout')
+    const jar = shopper.jar
+    await jar.request('POST', '/cart', { productId: 44, quantity: 1 })
+    const submit = (page: string) =>
+      jar.request(
+        'POST',
+        '/store/checkout',
+        form(page, {
+          checkoutKey: inputValue(page, 'checkoutKey') ?? '',
+          paymentMethodId: inputValue(page, 'paymentMethodId') ?? '',
+          quote: inputValue(page, 'quote') ?? '',
+        }),
+      )
+    const orderCount = async () =>
+      (
+        (await jar.request('GET', '/store/orders')).text.match(
+          /href="\/store\/orders\/[0-9a-f-]{36}"/g,
+        ) ?? []
+      ).length
+
+    const shown = await jar.request('GET', '/store/checkout')
+    await jar.request('POST', '/cart', { productId: 45, quantity: 3 })
+    const changedCart = await submit(shown.text)
+    expect(changedCart.headers.get('location')).toBe('/store/checkout')
+    const again = await jar.request('GET', '/store/checkout')
+    expect(again.text).toContain('Your cart or its prices changed')
+    expect(again.text).toContain('3 × ')
+    expect(await orderCount()).toBe(0)
+
+    await resolveDatabase<CatalogDb>(shop.app)
+      .updateTable('products')
+      .set((eb) => ({ price_cents: eb('price_cents', '+', 100) }))
+      .where('id', '=', 45)
+      .execute()
+    const changedPrice = await submit(again.text)
+    expect(changedPrice.headers.get('location')).toBe('/store/checkout')
+    expect(await orderCount()).toBe(0)
+
+    const current = await jar.request('GET', '/store/checkout')
+    const placed = await submit(current.text)
+    expect(placed.headers.get('location')).toMatch(/^\/store\/orders\/[0-9a-f-]{36}$/)
+    const order = await jar.request('GET', placed.headers.get('location') ?? '')
+    expect(order.text).toContain(/id="checkout-total">([^<]*)</.exec(current.text)?.[1] ?? '?')
+    expect(await orderCount()).toBe(1)
+  })
+
   it('empties a cart an order of it holds already, sent again with another card, with a notice', async () => {
     // The order's cookie lost, the same cart's form sent with another card was refused, its
     // key renewed, and the next submit ordered (and charged) the cart a second time.

@@ -129,16 +129,20 @@ export async function forgetUser(
 /**
  * Deletes events (and failed events) that happened before `before`, in slices of the key so no
  * statement runs long; returns how many. The rollups keep their counts: retention limits the
- * raw history, the daily totals stay.
+ * raw history, the daily totals stay. An event whose batch is not rolled up yet (one tracked
+ * with an old timestamp, or written while the rollups were behind) stays until it is counted:
+ * deleted before, it would never reach the daily totals.
  */
 export async function purgeEventsBefore(scope: QueryScope, before: number): Promise<number> {
   let deleted = 0
   for (const table of [EVENT_TABLE, FAILED_TABLE]) {
+    const counted =
+      table === EVENT_TABLE ? ` and batch_id not in (select batch_id from ${BATCH_TABLE})` : ''
     for (;;) {
       const params = new Params()
       const [oldest] = await run<{ at: DbInt | null }>(
         scope,
-        `select min(occurred_at) as at from ${table} where occurred_at < ${params.add(before)}`,
+        `select min(occurred_at) as at from ${table} where occurred_at < ${params.add(before)}${counted}`,
         params,
       )
       if (oldest?.at === null || oldest?.at === undefined) break
@@ -148,7 +152,7 @@ export async function purgeEventsBefore(scope: QueryScope, before: number): Prom
       const result = await scope.db.executeQuery(
         compile(
           scope.engine,
-          `delete from ${table} where occurred_at < ${remove.add(until)}`,
+          `delete from ${table} where occurred_at < ${remove.add(until)}${counted}`,
           remove,
         ),
       )

@@ -87,11 +87,12 @@ function columnOf(row: ColumnRow): PgColumn {
 }
 
 /**
- * How a MariaDB column reads back: a Date, the text of its own type (UUID, ENUM, SET), a float
- * (FLOAT, DOUBLE: a number whose text is not JavaScript's, `1e15` is 1000000000000000), another
- * number, a string, or other.
+ * How a MariaDB column reads back: a Date, the text of its own type (UUID, ENUM, SET, TIME), a
+ * float (FLOAT, DOUBLE: a number whose text is not JavaScript's, `1e15` is 1000000000000000),
+ * another number, a string, an object (a Buffer of BINARY, BLOB and BIT, a geometry's object),
+ * which no value compares with, or other.
  */
-export type MysqlColumn = 'date' | 'typed-text' | 'float' | 'number' | 'text' | 'other'
+export type MysqlColumn = 'date' | 'typed-text' | 'float' | 'number' | 'text' | 'object' | 'other'
 
 /** MariaDB's columns by table, then by column name. */
 export type MysqlColumns = ReadonlyMap<string, ReadonlyMap<string, MysqlColumn>>
@@ -103,6 +104,8 @@ const MYSQL_KINDS: Readonly<Record<string, MysqlColumn>> = {
   uuid: 'typed-text',
   enum: 'typed-text',
   set: 'typed-text',
+  // A string to mysql2, but charset() says 'binary', which the SQL takes for a number.
+  time: 'typed-text',
   tinyint: 'number',
   smallint: 'number',
   mediumint: 'number',
@@ -117,6 +120,27 @@ const MYSQL_KINDS: Readonly<Record<string, MysqlColumn>> = {
   text: 'text',
   mediumtext: 'text',
   longtext: 'text',
+  // Bytes (and geometries) charset() calls 'binary' like a number's, which mysql2 reads as a
+  // Buffer or an object: the point check compares them with nothing.
+  ...Object.fromEntries(
+    [
+      'binary',
+      'varbinary',
+      'tinyblob',
+      'blob',
+      'mediumblob',
+      'longblob',
+      'bit',
+      'geometry',
+      'point',
+      'linestring',
+      'polygon',
+      'multipoint',
+      'multilinestring',
+      'multipolygon',
+      'geometrycollection',
+    ].map((type) => [type, 'object' as const]),
+  ),
 }
 
 function byTable<C>(rows: readonly { table_name: string; column_name: string; column: C }[]) {

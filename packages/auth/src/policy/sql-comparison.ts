@@ -492,6 +492,7 @@ export function sqlCompare(
 ): RawBuilder<SqlBool> {
   if (column.engine === 'postgres') return pgCompare(column.ref, column.type, op, value)
   if (column.engine === 'sqlite') return guardedCompare('sqlite', column.ref, op, value)
+  if (column.type === 'object') return UNKNOWN
   if (column.type === 'date' && value instanceof Date) {
     return sql<SqlBool>`${column.ref} ${OPERATORS[op]} ${value}`
   }
@@ -518,7 +519,11 @@ function guardedCompare(
   // as an infinite time: MariaDB's dates are all finite, and a float column's infinities
   // (PostgreSQL's float4 and float8, SQLite's REAL) order against a Date.
   if (typeof value === 'object' || readsDate) {
-    if (op === '=' || op === '<>') return known(column, false, op === '<>')
+    if (op === '=' || op === '<>') {
+      if (engine !== 'sqlite') return known(column, false, op === '<>')
+      const equal = sqliteEqual(column, known(column, false, false))
+      return op === '=' ? equal : sql<SqlBool>`not (${equal})`
+    }
     const test = orderTest(op)
     if (readsDate) return known(column, false, isInfinite(value) ? test(value > 0 ? -1 : 1) : null)
     // PostgreSQL's floats have a kind of their own (floatCompare).
@@ -528,11 +533,12 @@ function guardedCompare(
   if (op === '=' || op === '<>') {
     // A boolean counts as 0 or 1, as MariaDB's and SQLite's booleans are and as PostgreSQL reads
     // '0' and '1' for a boolean column.
-    const equal = equalText(
+    const text = equalText(
       engine,
       column,
       typeof value === 'boolean' ? (value ? 1 : 0) : (value as string | number | bigint),
     )
+    const equal = engine === 'sqlite' ? sqliteEqual(column, text) : text
     return op === '=' ? equal : sql<SqlBool>`not (${equal})`
   }
   const operator = OPERATORS[op]
@@ -556,6 +562,16 @@ function guardedCompare(
     }
   }
   return ORDER_NUMBER[engine](column, operator, typeof value === 'number' ? value : text)
+}
+
+/**
+ * SQLite: an equality, false for a BLOB, made unknown for one, as the point check is for the
+ * Uint8Array node:sqlite reads (any column may hold one): `ne` was true for every BLOB. Only
+ * BLOBs are `>= x''` (they sort after every other value), which keeps an index usable beside
+ * the equality's `col = ?`.
+ */
+function sqliteEqual(column: Column, equal: RawBuilder<SqlBool>): RawBuilder<SqlBool> {
+  return sql<SqlBool>`(${equal} or ${column} >= x'' and null)`
 }
 
 /** SQLite: the column holds a REAL's Infinity (sign '') or -Infinity (sign '-'). */
@@ -641,6 +657,8 @@ export function sqlColumnsEqual(left: SqlColumn, right: SqlColumn): RawBuilder<S
     return sql<SqlBool>`${pgText(left)} = ${pgText(right)}`
   }
   if (left.engine === 'mysql' && right.engine === 'mysql') {
+    // A Buffer or a geometry equals nothing in the point check.
+    if (left.type === 'object' || right.type === 'object') return UNKNOWN
     const dates = [left.type, right.type].filter((type) => type === 'date').length
     if (dates === 1) {
       return sql<SqlBool>`case when ${left.ref} is null or ${right.ref} is null then null else false end`
@@ -662,11 +680,16 @@ export function sqlColumnsEqual(left: SqlColumn, right: SqlColumn): RawBuilder<S
     return sql<SqlBool>`(${left.ref} = ${outer} and ${bytes(left)} = ${bytes(right)})`
   }
   // SQLite: two numbers as numbers, else as texts, a whole REAL written as JavaScript writes it
-  // (1.0 is '1').
+  // (1.0 is '1'); a BLOB on either side (a Uint8Array, which equals nothing) is unknown: the
+  // outer one as NULL, the inner one as sqliteEqual makes it, so `left = ?` keeps its index.
   const number = (ref: Column) => sql`typeof(${ref}) in ('integer', 'real')`
   const text = (ref: Column) =>
     sql`case when typeof(${ref}) = 'real' and ${ref} = cast(${ref} as integer) then cast(cast(${ref} as integer) as text) else cast(${ref} as text) end`
-  return sql<SqlBool>`(${plain} and (${number(left.ref)} and ${number(right.ref)} or ${text(left.ref)} = ${text(right.ref)}))`
+  const outer = sql`(case when typeof(${right.ref}) = 'blob' then null else ${right.ref} end)`
+  return sqliteEqual(
+    left.ref,
+    sql<SqlBool>`(${left.ref} = ${outer} and (${number(left.ref)} and ${number(outer)} or ${text(left.ref)} = ${text(outer)}))`,
+  )
 }
 
 /**

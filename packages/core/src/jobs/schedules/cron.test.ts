@@ -85,6 +85,26 @@ describe('Cron', () => {
     expect(() => new Cron('* * * * *', 'Mars/Olympus')).toThrow(RangeError)
   })
 
+  it("refuses Object.prototype's names as a macro, a month, a day or a number (property)", () => {
+    // They were looked up in object literals: 'constructor' as a day of week was accepted and
+    // the schedule found no instant when the app started; '__proto__' as the expression was a
+    // TypeError about trim.
+    const names = Object.getOwnPropertyNames(Object.prototype)
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...names),
+        fc.integer({ min: 0, max: 4 }),
+        fc.boolean(),
+        (name, field, inRange) => {
+          const fields = ['0', '0', '1', '1', '*']
+          fields[field] = inRange ? `1-${name}` : name
+          expect(() => new Cron(fields.join(' '))).toThrow(/field .* not a number/)
+          expect(() => new Cron(name)).toThrow(/5 fields/)
+        },
+      ),
+    )
+  })
+
   it('refuses a day of month that no month it names has, and keeps one some month has', () => {
     expect(() => new Cron('0 0 30 2 *')).toThrow(/names no day/)
     expect(() => new Cron('0 0 31 apr,jun,sep,nov *')).toThrow(/names no day/)

@@ -24,7 +24,7 @@ export class Cron {
   constructor(expression: string, timeZone = 'UTC') {
     this.expression = expression
     this.timeZone = timeZone
-    const fields = (MACROS[expression.trim().toLowerCase()] ?? expression).trim().split(/\s+/)
+    const fields = (MACROS.get(expression.trim().toLowerCase()) ?? expression).trim().split(/\s+/)
     if (fields.length !== 5) {
       throw new TypeError(
         `Cron '${expression}' needs 5 fields (minute hour day-of-month month day-of-week), or a macro such as @daily.`,
@@ -135,42 +135,30 @@ function wallClock(timeZone: string): WallClock {
   return (ms) => wallTime(ms, timeZone)
 }
 
-const MACROS: Readonly<Record<string, string>> = {
-  '@yearly': '0 0 1 1 *',
-  '@annually': '0 0 1 1 *',
-  '@monthly': '0 0 1 * *',
-  '@weekly': '0 0 * * 0',
-  '@daily': '0 0 * * *',
-  '@midnight': '0 0 * * *',
-  '@hourly': '0 * * * *',
-}
+// Maps, not object literals: a token such as 'constructor' or '__proto__' must find nothing,
+// not what Object.prototype holds under that name.
+const MACROS: ReadonlyMap<string, string> = new Map([
+  ['@yearly', '0 0 1 1 *'],
+  ['@annually', '0 0 1 1 *'],
+  ['@monthly', '0 0 1 * *'],
+  ['@weekly', '0 0 * * 0'],
+  ['@daily', '0 0 * * *'],
+  ['@midnight', '0 0 * * *'],
+  ['@hourly', '0 * * * *'],
+])
 
 // Longest length of each month (February in a leap year).
 const MONTH_DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 
-const MONTHS: Readonly<Record<string, number>> = {
-  jan: 1,
-  feb: 2,
-  mar: 3,
-  apr: 4,
-  may: 5,
-  jun: 6,
-  jul: 7,
-  aug: 8,
-  sep: 9,
-  oct: 10,
-  nov: 11,
-  dec: 12,
-}
-const WEEKDAYS: Readonly<Record<string, number>> = {
-  sun: 0,
-  mon: 1,
-  tue: 2,
-  wed: 3,
-  thu: 4,
-  fri: 5,
-  sat: 6,
-}
+const MONTHS: ReadonlyMap<string, number> = new Map(
+  ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'].map(
+    (name, index) => [name, index + 1],
+  ),
+)
+const WEEKDAYS: ReadonlyMap<string, number> = new Map(
+  ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'].map((name, index) => [name, index]),
+)
+const NO_NAMES: ReadonlyMap<string, number> = new Map()
 
 function parseField(
   expression: string,
@@ -178,13 +166,13 @@ function parseField(
   text: string,
   min: number,
   max: number,
-  names: Readonly<Record<string, number>> = {},
+  names: ReadonlyMap<string, number> = NO_NAMES,
 ): Set<number> {
   const fail = (why: string): never => {
     throw new TypeError(`Cron '${expression}': the ${field} field '${text}' ${why}.`)
   }
   const value = (token: string): number => {
-    const named = names[token.toLowerCase()]
+    const named = names.get(token.toLowerCase())
     if (named !== undefined) return named
     if (!/^\d+$/.test(token)) fail(`has '${token}', not a number`)
     const number = Number(token)

@@ -47,6 +47,13 @@ export interface ScheduleDefinition {
   next(afterMs: number): number
 }
 
+// The schedule's row holds its timing as text in a varchar(400) and its ticks as instants: a
+// longer spec, or an interval whose ticks no Date holds (past 8.64e15 ms), was stored by SQLite
+// (the ticks as a float no clock reaches, so the schedule never fired) and refused by
+// PostgreSQL and MariaDB when the app started. Refused here, the same on every engine.
+const MAX_SPEC_LENGTH = 400
+const MAX_EVERY_MS = 8_640_000_000_000_000
+
 const UNITS: Readonly<Record<string, number>> = {
   ms: 1,
   s: 1_000,
@@ -103,6 +110,11 @@ export function schedule(
     spec = `every ${every}`
     next = (afterMs) => (Math.floor(afterMs / every) + 1) * every
   }
+  if (spec.length > MAX_SPEC_LENGTH) {
+    throw new TypeError(
+      `Schedule '${name}': its timing is ${spec.length} characters as stored ('${spec.slice(0, 40)}…'); at most ${MAX_SPEC_LENGTH}.`,
+    )
+  }
   const { attempts, backoff, timeout } = timing
   const job = defineJob({
     name,
@@ -117,15 +129,15 @@ export function schedule(
 
 function everyMs(name: string, every: number | string | undefined): number {
   if (typeof every === 'number') {
-    if (Number.isInteger(every) && every > 0) return every
+    if (Number.isInteger(every) && every > 0 && every <= MAX_EVERY_MS) return every
   } else if (typeof every === 'string') {
     const match = /^(\d+)\s*(ms|s|m|h|d)$/.exec(every.trim())
     if (match !== null) {
       const ms = Number(match[1]) * (UNITS[match[2] as string] as number)
-      if (ms > 0) return ms
+      if (ms > 0 && ms <= MAX_EVERY_MS) return ms
     }
   }
   throw new TypeError(
-    `Schedule '${name}' needs { every } as a positive whole number of ms or a duration such as '30s', '5m', '2h', '1d' (got ${JSON.stringify(every)}), or { cron }.`,
+    `Schedule '${name}' needs { every } as a whole number of ms from 1 to ${MAX_EVERY_MS} or a duration such as '30s', '5m', '2h', '1d' (got ${JSON.stringify(every)}), or { cron }.`,
   )
 }
