@@ -9,14 +9,14 @@
 // same two delivery and two job rows by hand). Prints medians, without / with by CPU (the ratio
 // the rates would have on a CPU-bound machine) and the ceiling's: Mortar's transaction without
 // notify() plus what the rows alone cost on bare pg.
-import { readFileSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
 import { pathToFileURL } from 'node:url'
-import { DATABASE, transaction } from '@mortar/core'
-import { NOTIFIER } from '@mortar/notify'
+import { DATABASE } from '@mortar/core'
 import pg from 'pg'
 import { countStatements, interleave, median, privateDatabase, throughput } from './measure.mjs'
-import { OrderPlaced, requestApp } from './notify.mjs'
+import { requestApp, requestVariants } from './notify.mjs'
+import { serverMicros, TICK_US } from './notify-cpu.mjs'
 import { rawRequestSides } from './notify-raw-request.mjs'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
@@ -26,28 +26,6 @@ const CLIENTS = 16
 // <prefix>.<side>.cpuprofile, for Chrome's profiler.
 const PROFILE = process.env.BENCH_CPU_PROFILE
 const APPLICATION = `mortar-bench-request-${process.pid}`
-// Clock ticks a second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux).
-const TICK_US = 10_000
-
-/** Server CPU ticks of the backends connected under APPLICATION so far. */
-async function serverTicks(admin) {
-  const { rows } = await admin.query(
-    'select pid from pg_stat_activity where application_name = $1',
-    [APPLICATION],
-  )
-  let ticks = 0
-  for (const { pid } of rows) {
-    try {
-      // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      ticks += Number(fields[11]) + Number(fields[12])
-    } catch {
-      // A backend that ended meanwhile: its CPU is lost to both sides alike.
-    }
-  }
-  return ticks
-}
 
 export async function run() {
   const database = await privateDatabase('postgres')
@@ -57,31 +35,16 @@ export async function run() {
   await app.migrate()
   await app.start()
   const db = app.resolve(DATABASE)
-  await db.root.schema
-    .createTable('bench_order')
-    .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
-    .addColumn('total', 'integer', (c) => c.notNull())
-    .execute()
-  const notifier = app.resolve(NOTIFIER)
+  const { plain, notify } = await requestVariants(app, db)
   const admin = new pg.Client({ connectionString: database.url })
   await admin.connect()
   const raw = await rawRequestSides(url.href, CLIENTS)
   const statements = countStatements()
   const profiler = PROFILE === undefined ? undefined : new Session()
   const profiles = {}
-  let next = 0
-  const order = (id) => db.kysely.insertInto('bench_order').values({ id, total: 42 }).execute()
   const sides = {
-    plain: () => transaction(() => order(`o-${next++}`), { database: db }),
-    notify: () =>
-      transaction(
-        async () => {
-          const id = `o-${next++}`
-          await order(id)
-          await notifier.notify({ id: `user-${next % 50}` }, new OrderPlaced(id))
-        },
-        { database: db },
-      ),
+    plain,
+    notify,
     rawWithout: raw.sides['raw without'],
     rawRows: raw.sides['raw with the rows'],
   }
@@ -89,12 +52,12 @@ export async function run() {
   const measured = (name, one) => async () => {
     const profiling = profiler !== undefined && round === ROUNDS - 1 && !name.startsWith('raw')
     if (profiling) await profiler.post('Profiler.start')
-    const ticks = await serverTicks(admin)
+    const { ticks } = await serverMicros(admin, APPLICATION)
     const counted = statements.count
     const cpu = process.cpuUsage()
     await throughput(CLIENTS, N, one)
     const used = process.cpuUsage(cpu)
-    const server = ((await serverTicks(admin)) - ticks) * TICK_US
+    const server = ((await serverMicros(admin, APPLICATION)).ticks - ticks) * TICK_US
     if (profiling) profiles[name] = (await profiler.post('Profiler.stop')).profile
     return {
       client: (used.user + used.system) / N,
