@@ -3,7 +3,7 @@ import { loginThrottleModule } from '@mortar/auth'
 import { type App, createApp } from '@mortar/core'
 import { type DevMailbox, devMailbox } from '@mortar/notify'
 import { databaseSessionRegistry, redisSessionRegistry } from '@mortar/session'
-import { shopAccessModule } from './access/index.js'
+import { type ShopPolicy, shopAccessModule } from './access/index.js'
 import { ACCOUNTS, accountsModule, shopSessionModule } from './accounts/index.js'
 import { catalogModule } from './catalog/index.js'
 import type { ShopConfig } from './config.js'
@@ -21,12 +21,18 @@ export interface ShopApp {
   readonly mailbox: DevMailbox
 }
 
+/** Options of {@link createShopApp}. */
+export interface ShopAppOptions {
+  /** The access policy (default `shopPolicy`); tests build one with more rules. */
+  readonly policy?: ShopPolicy
+}
+
 /**
  * The shop as a Mortar app: its modules, on the engines `config` names (SQLite by default;
  * `DATABASE_URL`, `REDIS_URL`). The web process (`main.ts`) and the worker process
  * (`worker.ts`) both build it; neither starts it here.
  */
-export function createShopApp(config: ShopConfig): ShopApp {
+export function createShopApp(config: ShopConfig, options: ShopAppOptions = {}): ShopApp {
   // One Redis connection for the app: the session registry, the login throttle and BullMQ share it.
   const redis =
     config.redisUrl === undefined ? undefined : { url: config.redisUrl, prefix: config.redisPrefix }
@@ -57,8 +63,8 @@ export function createShopApp(config: ShopConfig): ShopApp {
       paymentsModule({ vaultKeys: vaultKeyRing(config.vaultKeys) }),
       // The products table, seeded with 10,000 demo products when empty.
       catalogModule({ paginationKey: config.paginationKey }),
-      // Who may read which order and enter the admin pages: one policy, src/access.
-      shopAccessModule(),
+      // Who may read which product and order and enter the admin pages: one policy, src/access.
+      shopAccessModule(options.policy),
       // Mail, the inbox and SMS through @mortar/notify's ledger.
       ...shopNotificationsModules({
         config,

@@ -6,7 +6,7 @@ import { type DevMailbox, devMailboxPage, INBOX, inboxHandler } from '@mortar/no
 import Fastify, { type FastifyInstance } from 'fastify'
 import { accountRoutes, currentPrincipal } from './accounts/index.js'
 import { type AdminLink, adminGuard, adminPages } from './admin/index.js'
-import { createShopApp } from './app.js'
+import { createShopApp, type ShopAppOptions } from './app.js'
 import { cartRoutes } from './cart/index.js'
 import { catalogRoutes, PRODUCT_CATALOG } from './catalog/index.js'
 import type { ShopConfig } from './config.js'
@@ -37,8 +37,8 @@ export interface Shop {
  * Builds the shop, migrates its database and starts the app without listening, so tests can
  * listen on any port.
  */
-export async function buildShop(config: ShopConfig): Promise<Shop> {
-  const { app, sessions, mailbox } = createShopApp(config)
+export async function buildShop(config: ShopConfig, options: ShopAppOptions = {}): Promise<Shop> {
+  const { app, sessions, mailbox } = createShopApp(config, options)
   await app.migrate()
   await app.start()
   const session = sessions.current

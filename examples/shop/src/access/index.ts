@@ -4,6 +4,8 @@ export {
   SHOP_ACCESS,
   type ShopAccessControl,
   type ShopAction,
+  type ShopPolicy,
   type ShopPolicyDb,
   shopPolicy,
+  shopPolicyRules,
 } from './shop-policy.js'

@@ -23,11 +23,13 @@ export type ShopPolicyDb = CatalogDb & Pick<OrdersDb, 'orders'> & AdminPagesReso
 export type ShopAction = 'read' | 'ship' | 'enter'
 
 /**
- * Every access rule of the shop, in one place. The rule that lets a customer read an order
+ * Every access rule of the shop, in one place, before `build()`: a shop built on this one adds
+ * its rules here (or to a copy, as a test does). The rule that lets a customer read an order
  * also filters the order history in SQL, so a list never shows an order that a point check
- * refuses; another user's order answers 404, exactly like a missing one.
+ * refuses; another user's order answers 404, exactly like a missing one. A product the rules
+ * hide is sold out in the cart and at checkout, which read products through them.
  */
-export const shopPolicy = definePolicy<ShopPolicyDb, ShopPrincipal, ShopAction>()
+export const shopPolicyRules = definePolicy<ShopPolicyDb, ShopPrincipal, ShopAction>()
   // The catalog is public, visitors included; stated here, since anything unstated is denied.
   .allow('read', 'products', true, { id: 'anyone-reads-products' })
   .role('customer', (r) =>
@@ -45,7 +47,12 @@ export const shopPolicy = definePolicy<ShopPolicyDb, ShopPrincipal, ShopAction>(
   )
   .hideExistence('orders', ['read'])
   .hideExistence('products', ['read'])
-  .build()
+
+/** The shop's policy: {@link shopPolicyRules}, built. */
+export const shopPolicy = shopPolicyRules.build()
+
+/** A policy over the shop's resources, principals and actions, such as {@link shopPolicy}. */
+export type ShopPolicy = typeof shopPolicy
 
 /** An access control over {@link shopPolicy}. */
 export type ShopAccessControl = AccessControl<ShopPolicyDb, ShopPrincipal, ShopAction>

@@ -41,7 +41,7 @@ export async function checkoutCart(
   let placed: PlacedOrder
   try {
     placed = await context.resolve(CHECKOUT).place({
-      userId: principal.id,
+      principal,
       cart: session.data.cart,
       paymentMethodId: choice.paymentMethodId,
       checkoutKey,

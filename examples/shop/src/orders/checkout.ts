@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import { type Clock, MortarError, token, transaction } from '@mortar/core'
 import type { Kysely } from 'kysely'
+import type { ShopPrincipal } from '../accounts/index.js'
 import type { CartItem } from '../cart/index.js'
-import type { CatalogDb } from '../catalog/index.js'
+import type { CatalogDb, ProductCatalog } from '../catalog/index.js'
 import type { PaymentMethods } from '../payments/index.js'
 import { cartQuote } from './cart-quote.js'
 import { ORDER_COLUMNS, type Order, toOrder } from './order.js'
@@ -16,7 +17,10 @@ export class EmptyCartError extends MortarError {
   }
 }
 
-/** A product in the cart has fewer units left than the cart asks for (or is no longer sold). */
+/**
+ * A product in the cart has fewer units left than the cart asks for, or is no longer sold to
+ * the buyer (gone, or hidden from them by the policy): none left.
+ */
 export class OutOfStockError extends MortarError {
   /** The product short of stock. */
   readonly productId: number
@@ -83,7 +87,11 @@ export class IdempotencyKeyReusedError extends MortarError {
 
 /** What a checkout takes. */
 export interface PlaceOrder {
-  readonly userId: string
+  /**
+   * The buyer: the order is theirs, and the cart's products are read as the policy shows them
+   * to the buyer, so one they may not read is sold out ({@link OutOfStockError}).
+   */
+  readonly principal: ShopPrincipal
   readonly cart: readonly CartItem[]
   readonly paymentMethodId: string
   /**
@@ -118,17 +126,20 @@ type CheckoutDb = OrdersDb & CatalogDb
  */
 export class Checkout {
   readonly #db: Kysely<CheckoutDb>
+  readonly #catalog: ProductCatalog
   readonly #payments: PaymentMethods
   readonly #clock: Clock
   readonly #listeners: readonly OrderListener[]
 
   constructor(
     db: Kysely<CheckoutDb>,
+    catalog: ProductCatalog,
     payments: PaymentMethods,
     clock: Clock,
     listeners: readonly OrderListener[] = [],
   ) {
     this.#db = db
+    this.#catalog = catalog
     this.#payments = payments
     this.#clock = clock
     this.#listeners = listeners
@@ -161,20 +172,16 @@ export class Checkout {
   }
 
   async #place(input: PlaceOrder, key: string): Promise<Order> {
-    const payment = await this.#payments.get(input.userId, input.paymentMethodId)
+    const payment = await this.#payments.get(input.principal.id, input.paymentMethodId)
     // Lines in product order: two checkouts lock their rows in the same order, so they queue
     // instead of deadlocking.
     const cart = [...input.cart].sort((a, b) => a.productId - b.productId)
-    const products = await this.#db
-      .selectFrom('products')
-      .select(['id', 'name', 'price_cents'])
-      .where(
-        'id',
-        'in',
-        cart.map((line) => line.productId),
-      )
-      .execute()
-    const byId = new Map(products.map((product) => [Number(product.id), product]))
+    // Through the policy, as the cart and checkout pages read them: a product the buyer may not
+    // see is not sold to them.
+    const byId = await this.#catalog.findMany(
+      input.principal,
+      cart.map((line) => line.productId),
+    )
     const now = new Date(this.#clock.nowMs()).toISOString()
     const orderId = randomUUID()
     const lines: OrderLinesTable[] = cart.map((line) => {
@@ -184,7 +191,7 @@ export class Checkout {
         order_id: orderId,
         product_id: line.productId,
         product_name: product.name,
-        unit_price_cents: Number(product.price_cents),
+        unit_price_cents: product.priceCents,
         quantity: line.quantity,
       }
     })
@@ -199,7 +206,7 @@ export class Checkout {
     }
     const row = {
       id: orderId,
-      user_id: input.userId,
+      user_id: input.principal.id,
       status: 'placed' as const,
       total_cents: lines.reduce((sum, line) => sum + line.unit_price_cents * line.quantity, 0),
       payment_method_id: payment.id,
@@ -243,7 +250,7 @@ export class Checkout {
     const row = await this.#db
       .selectFrom('orders')
       .select([...ORDER_COLUMNS, 'payment_method_id'])
-      .where('user_id', '=', input.userId)
+      .where('user_id', '=', input.principal.id)
       .where('checkout_key', '=', key)
       .executeTakeFirst()
     if (row === undefined) return undefined

@@ -8,7 +8,7 @@ import {
   token,
 } from '@mortar/core'
 import { SHOP_ACCESS } from '../access/index.js'
-import type { CatalogDb } from '../catalog/index.js'
+import { type CatalogDb, PRODUCT_CATALOG } from '../catalog/index.js'
 import { PAYMENT_METHODS } from '../payments/index.js'
 import { CHECKOUT, Checkout } from './checkout.js'
 import { FULFILMENT, Fulfilment } from './fulfilment.js'
@@ -31,7 +31,7 @@ const ORDER_LISTENERS = token<readonly OrderListener[]>('shop.order-listeners')
 /**
  * Orders: the `orders` and `order_lines` tables, {@link Checkout}, {@link OrderHistory} and
  * {@link Fulfilment}. Needs the payments module (`PAYMENT_METHODS`), the catalog module's
- * `PAGINATOR` and the shop's access control (`SHOP_ACCESS`).
+ * `PAGINATOR` and `PRODUCT_CATALOG`, and the shop's access control (`SHOP_ACCESS`).
  */
 export function ordersModule(options: OrdersModuleOptions = {}): Module {
   const db = databaseToken<OrdersDb & CatalogDb>()
@@ -45,9 +45,9 @@ export function ordersModule(options: OrdersModuleOptions = {}): Module {
         useFactory: (...listeners) => listeners,
       })
       binder.bind(CHECKOUT, {
-        inject: [db, PAYMENT_METHODS, CLOCK, ORDER_LISTENERS],
-        useFactory: (kysely, payments, clock, listeners) =>
-          new Checkout(kysely, payments, clock, listeners),
+        inject: [db, PRODUCT_CATALOG, PAYMENT_METHODS, CLOCK, ORDER_LISTENERS],
+        useFactory: (kysely, catalog, payments, clock, listeners) =>
+          new Checkout(kysely, catalog, payments, clock, listeners),
       })
       binder.bind(ORDER_HISTORY, {
         inject: [ordersDb, SHOP_ACCESS, PAGINATOR],

@@ -49,10 +49,21 @@ export async function checkoutPages(
         ),
         context.resolve(PAYMENT_METHODS).list(me.id),
       ])
-      const total = cart.reduce(
-        (sum, line) => sum + (products.get(line.productId)?.priceCents ?? 0) * line.quantity,
-        0,
-      )
+      // Gone, or hidden from this shopper by the policy: the checkout would refuse it as sold
+      // out, so the page offers no form (a quote at $0 for it) and sends them to the cart.
+      const priced = cart.flatMap((line) => {
+        const product = products.get(line.productId)
+        return product === undefined ? [] : [{ ...line, product }]
+      })
+      const unavailable = cart.filter((line) => !products.has(line.productId))
+      if (unavailable.length > 0) {
+        return layout(
+          'Checkout',
+          chrome,
+          html`<p id="unavailable">${unavailable.map((line) => `Product ${line.productId}`).join(', ')} ${unavailable.length === 1 ? 'is' : 'are'} no longer sold; <a href="/store/cart">remove ${unavailable.length === 1 ? 'it' : 'them'} from your cart</a> to check out.</p>`,
+        )
+      }
+      const total = priced.reduce((sum, line) => sum + line.product.priceCents * line.quantity, 0)
       if (methods.length === 0) {
         return layout(
           'Checkout',
@@ -64,16 +75,16 @@ export async function checkoutPages(
       return layout(
         'Checkout',
         chrome,
-        html`<ul>${cart.map((line) => html`<li>${line.quantity} × ${products.get(line.productId)?.name ?? `product ${line.productId}`}</li>`)}</ul>
+        html`<ul>${priced.map((line) => html`<li>${line.quantity} × ${line.product.name}</li>`)}</ul>
         <p>Total: <strong id="checkout-total">${money(total)}</strong></p>
         <form method="post" action="/store/checkout" class="stack">
           ${csrfField(chrome)}
           <input type="hidden" name="checkoutKey" value="${cartKey ?? newCheckoutKey()}">
           <input type="hidden" name="quote" value="${cartQuote(
-            cart.map((line) => ({
+            priced.map((line) => ({
               productId: line.productId,
               quantity: line.quantity,
-              unitPriceCents: products.get(line.productId)?.priceCents ?? 0,
+              unitPriceCents: line.product.priceCents,
             })),
           )}">
           <fieldset><legend>Pay with</legend>

@@ -7,6 +7,7 @@ import {
   testEngines,
 } from '@mortar/core/testing'
 import { loadShopConfig } from '../config.js'
+import type { ShopPolicy } from '../access/index.js'
 import { buildShop, type Shop } from '../server.js'
 
 /** A shop listening on a free port over a private database, for tests over real HTTP. */
@@ -22,6 +23,8 @@ export interface TestShopOptions {
   readonly redisUrl?: string
   /** More environment variables for the shop's config. */
   readonly env?: Readonly<Record<string, string>>
+  /** The access policy, when not the shop's own. */
+  readonly policy?: ShopPolicy
 }
 
 /** A port no one listens on now: the system's pick for a server that is closed at once. */
@@ -77,6 +80,7 @@ export async function startTestShop(
           : { REDIS_URL: options.redisUrl, REDIS_PREFIX: prefix }),
         ...options.env,
       }),
+      { policy: options.policy },
     )
     const base = await shop.server.listen({ port, host: '127.0.0.1' })
     return {

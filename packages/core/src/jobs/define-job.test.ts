@@ -34,6 +34,22 @@ describe('defineJob', () => {
     expect(attempts(2 ** 31 - 1).attempts).toBe(2 ** 31 - 1)
   })
 
+  it('refuses a name with a NUL or a lone surrogate, which no engine stores as written (property)', () => {
+    // A lone surrogate was stored as U+FFFD on SQLite, PostgreSQL and MariaDB alike: the job was
+    // enqueued (an id came back) and no worker ever claimed it. A NUL failed every enqueue on
+    // PostgreSQL only.
+    const named = (name: string) =>
+      defineJob({ name, schema: z.object({}), handler: () => undefined })
+    const bad = fc.constantFrom('\u0000', '\uD800', '\uDBFF', '\uDC00', '\uDFFF')
+    fc.assert(
+      fc.property(fc.string({ maxLength: 40 }), bad, fc.string({ maxLength: 40 }), (a, c, b) => {
+        // A low surrogate right after a high one would pair with it: keep them apart.
+        expect(() => named(`${a}.${c}.${b}`)).toThrow(/without NUL or a lone surrogate/)
+      }),
+    )
+    expect(named('orders.receipt 🧾').name).toBe('orders.receipt 🧾')
+  })
+
   it('keeps a timeout from 1 ms to 2^31 − 1 ms', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), (timeout) => {

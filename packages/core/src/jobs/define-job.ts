@@ -1,5 +1,6 @@
 import type { Expression } from 'kysely'
 import type { z } from 'zod'
+import { safeText } from '../validation/safe-text.js'
 import { type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js'
 import type { JobContext } from './job-context.js'
 import type { AttemptError } from './queue-adapter.js'
@@ -131,7 +132,10 @@ export type JobDeadHandler<S extends z.ZodType> = (
 
 /** Options of {@link defineJob}. */
 export interface JobDefinitionInit<S extends z.ZodType, P = undefined, R = never> {
-  /** Unique in the app, at most 191 characters; stored with each job, so keep it stable. */
+  /**
+   * Unique in the app, at most 191 characters, without NUL or a lone surrogate; stored with each
+   * job, so keep it stable.
+   */
   readonly name: string
   /** Validates the payload at enqueue (a `ValidationError` then) and parses it again at run. */
   readonly schema: S
@@ -199,6 +203,10 @@ const DEFAULT_ATTEMPTS = 5
 // Node's timers take at most 2^31 − 1 ms and fire at once past it: every attempt would time out.
 const MAX_TIMER_MS = 2_147_483_647
 const MAX_NAME_LENGTH = 191
+// Each row carries the name, and workers claim by it: a lone surrogate is stored as U+FFFD on
+// every engine (the job was enqueued and never ran), a NUL failed every enqueue on PostgreSQL
+// only.
+const storableName = safeText({ max: MAX_NAME_LENGTH })
 // The queue's `max_attempts` is an INTEGER column: past it PostgreSQL refuses every enqueue and
 // MariaDB's INSERT IGNORE clamps the value with a warning.
 const MAX_ATTEMPTS = 2_147_483_647
@@ -233,9 +241,9 @@ export function defineJob<S extends z.ZodType, P = undefined, R = never>(
   init: JobDefinitionInit<S, P, R>,
 ): JobDefinition<S, P> {
   const { name, schema, prepare, claimRead, handler, onDead } = init
-  if (typeof name !== 'string' || name.trim() === '' || name.length > MAX_NAME_LENGTH) {
+  if (typeof name !== 'string' || name.trim() === '' || !storableName.safeParse(name).success) {
     throw new TypeError(
-      `defineJob needs a non-empty name of at most ${MAX_NAME_LENGTH} characters; got ${JSON.stringify(name)}.`,
+      `defineJob needs a non-empty name of at most ${MAX_NAME_LENGTH} characters, without NUL or a lone surrogate; got ${JSON.stringify(name)}.`,
     )
   }
   if (typeof schema?.safeParse !== 'function') {

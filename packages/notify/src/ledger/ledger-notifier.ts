@@ -29,7 +29,7 @@ import type {
 import { checkRecipient, distinctRecipients, type Recipient } from '../notification/recipient.js'
 import { channelsFor, prepareMessage } from '../notification/render.js'
 import { type CategoryOptions } from '../preferences/preference-policy.js'
-import { nextTimeOfDay, quietHoursEnd } from '../preferences/quiet-hours.js'
+import { nextTimeOfDay, type QuietHours, quietHoursEnd } from '../preferences/quiet-hours.js'
 import type { DeliveryLedger } from './delivery-ledger.js'
 import { type AddressSeal, deliveryAddressPlace } from './sealed-address.js'
 import { type DeliveryRow, storedReason } from './delivery-table.js'
@@ -48,9 +48,14 @@ export interface LedgerNotifierInit {
   readonly digests: ReadonlyMap<string, Digest>
   readonly defaultLocale: string
   readonly defaultTimeZone: string
-  readonly quietHours:
-    | { readonly start: string; readonly end: string; readonly channels: ReadonlySet<ChannelName> }
-    | undefined
+  /**
+   * The module's window (`undefined`: none) and the channels quiet hours hold back, the
+   * recipient's own window included.
+   */
+  readonly quietHours: {
+    readonly window: QuietHours | undefined
+    readonly channels: ReadonlySet<ChannelName>
+  }
   /** Seals secret-bearing addresses before they are stored. */
   readonly seal: AddressSeal
 }
@@ -241,9 +246,10 @@ export class LedgerNotifier implements Notifier {
 
   #quietUntil(recipient: Recipient, channel: ChannelName, now: number): number | undefined {
     const quiet = this.#init.quietHours
-    if (quiet === undefined || !quiet.channels.has(channel) || recipient.quietHours === null)
-      return undefined
-    const window = recipient.quietHours ?? quiet
+    if (!quiet.channels.has(channel)) return undefined
+    // The recipient's own window (null: none) wins, whether or not the module sets one.
+    const window = recipient.quietHours === undefined ? quiet.window : recipient.quietHours
+    if (window === null || window === undefined) return undefined
     const zone = recipient.timeZone ?? this.#init.defaultTimeZone
     return quietHoursEnd(new Date(now), zone, window)?.getTime()
   }

@@ -38,7 +38,7 @@ import {
   roomForDeliveryResults,
   slimDeliveryIndexes,
 } from '../ledger/delivery-table.js'
-import { LedgerNotifier } from '../ledger/ledger-notifier.js'
+import { LedgerNotifier, type LedgerNotifierInit } from '../ledger/ledger-notifier.js'
 import { sealStoredAddresses } from '../ledger/seal-stored-addresses.js'
 import { AddressSeal } from '../ledger/sealed-address.js'
 import { createThrottleTable } from '../ledger/throttle-counter.js'
@@ -327,14 +327,15 @@ function digestMap(list: readonly Digest[]): ReadonlyMap<string, Digest> {
 function checkQuietHours(
   quietHours: NotifyModuleOptions['quietHours'],
   channels: ReadonlyMap<ChannelName, AnyChannel>,
-): { start: string; end: string; channels: ReadonlySet<ChannelName> } | undefined {
-  if (quietHours === undefined) return undefined
+): LedgerNotifierInit['quietHours'] {
+  // The channels hold a recipient's own window too when the module sets none: it is theirs.
+  const on = quietHours?.channels ?? [...channels.keys()].filter((name) => name !== 'inbox')
+  if (quietHours === undefined) return { window: undefined, channels: new Set(on) }
   try {
     minutesOfDay(quietHours.start)
     minutesOfDay(quietHours.end)
   } catch (error) {
     throw new NotifyConfigError(`notifyModule: quietHours ${thrownText(error)}`)
   }
-  const on = quietHours.channels ?? [...channels.keys()].filter((name) => name !== 'inbox')
-  return { start: quietHours.start, end: quietHours.end, channels: new Set(on) }
+  return { window: { start: quietHours.start, end: quietHours.end }, channels: new Set(on) }
 }

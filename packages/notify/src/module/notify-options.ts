@@ -22,9 +22,9 @@ export interface NotifyModuleOptions {
    */
   readonly defaultTimeZone?: string
   /**
-   * Quiet hours for every recipient, in their time zone (a recipient's own `quietHours` wins):
-   * non-critical deliveries on `channels` (every channel but the inbox by default) wait for the
-   * window's end.
+   * Quiet hours for every recipient, in their time zone (a recipient's own `quietHours` wins,
+   * and applies without these too): non-critical deliveries on `channels` (every channel but the
+   * inbox by default) wait for the window's end.
    */
   readonly quietHours?: QuietHours & { readonly channels?: readonly ChannelName[] }
   /** The digests notifications may join (see `defineDigest`). */

@@ -201,6 +201,38 @@ for (const engine of testEngines()) {
       expect(seen).toEqual([`up:${engine.engine}`, `down:${engine.engine}`])
     })
 
+    it(`refuses a migration name the history cannot hold as written on ${engine.engine}, before anything runs`, async () => {
+      // Past 255 characters or with a NUL, PostgreSQL and MariaDB refused the history row after the
+      // migration ran (MariaDB kept its change, unrecorded); a lone surrogate was recorded as
+      // U+FFFD on every engine, and every later run refused the migration as renamed.
+      for (const key of [
+        '0001_\uD800',
+        '0001_\u0000',
+        `0001_${'x'.repeat(255 - 'odd/0001_'.length + 1)}`,
+      ]) {
+        const ran: string[] = []
+        const odd: MigrationSource[] = [
+          ...sources(),
+          { module: 'odd', migrations: { [key]: { up: async () => void ran.push(key) } } },
+        ]
+        expect(() => new ModuleMigrator({ db: first.root, sources: odd })).toThrow(
+          expect.objectContaining({
+            code: 'E_MIGRATION',
+            message: expect.stringContaining('Nothing ran'),
+          }),
+        )
+        expect(ran).toEqual([])
+      }
+      const longest = `0001_${'x'.repeat(255 - 'odd/0001_'.length)}`
+      const fits: MigrationSource[] = [
+        { module: 'odd', migrations: { [longest]: { up: async () => {}, down: async () => {} } } },
+      ]
+      const migrator = new ModuleMigrator({ db: first.root, sources: fits })
+      expect((await migrator.up()).ran).toEqual([`odd/${longest}`])
+      expect(await migrator.pending()).toEqual([])
+      await migrator.down()
+    })
+
     it(`reports a failing migration with its name on ${engine.engine} and records nothing for it`, async () => {
       const broken: MigrationSource[] = [
         ...sources(),

@@ -1,5 +1,6 @@
 import { type Kysely, sql, type Transaction } from 'kysely'
 import { thrownText } from '../../errors/thrown-text.js'
+import { safeText } from '../../validation/safe-text.js'
 import { DatabaseError } from '../database/database-error.js'
 import { engineOf } from '../database/database-engine.js'
 import { convertToExactUtf8, MYSQL_EXACT_TABLE } from '../database/exact-text.js'
@@ -36,6 +37,12 @@ interface HistoryRow {
 }
 
 const LOCK_ROW_ID = 'migration_lock'
+// The history's name column: a name it cannot hold as written was refused by some engines only
+// after the migration ran (PostgreSQL and MariaDB past 255 characters, PostgreSQL a NUL; on
+// MariaDB the change stayed, unrecorded, for the next run to apply again), and one with a lone
+// surrogate was recorded as U+FFFD everywhere, so every later run refused it as renamed.
+const MAX_NAME_LENGTH = 255
+const storableName = safeText({ min: 1, max: MAX_NAME_LENGTH })
 
 /**
  * Runs module migrations in module order under Kysely's migration lock (a PostgreSQL advisory
@@ -277,8 +284,15 @@ function plan(sources: readonly MigrationSource[]): Planned[] {
     for (const key of Object.keys(source.migrations).sort()) {
       const migration = source.migrations[key]
       if (migration === undefined) continue
+      const name = `${source.module}/${key}`
+      if (!storableName.safeParse(name).success) {
+        throw new DatabaseError(
+          'E_MIGRATION',
+          `The migration ${JSON.stringify(name)} cannot be recorded as written: a migration's name, with its module's, is at most ${MAX_NAME_LENGTH} characters without NUL or a lone surrogate. Nothing ran.`,
+        )
+      }
       steps.push({
-        name: `${source.module}/${key}`,
+        name,
         module: source.module,
         up: migration.up.bind(migration),
         down: migration.down?.bind(migration),
