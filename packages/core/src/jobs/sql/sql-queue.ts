@@ -126,9 +126,12 @@ export class SqlQueue implements QueueAdapter {
   #schema: Promise<string> | undefined
   // Ids drawn from the sequence and not used yet (PostgreSQL).
   readonly #ids: string[] = []
-  /** PostgreSQL's claim by the names a worker claims (see `#pgClaim`). */
-  readonly #pgClaims = new WeakMap<
-    readonly string[],
+  /**
+   * PostgreSQL's claim by the names a worker claims (see `#pgClaim`), keyed by their text, not
+   * the array, which a caller may change in place; defineJob refuses a NUL in a name.
+   */
+  readonly #pgClaims = new Map<
+    string,
     { readonly reads: ReadonlyMap<string, ClaimRead> | undefined; claim: CompiledQuery<JobRow> }
   >()
 
@@ -161,7 +164,8 @@ export class SqlQueue implements QueueAdapter {
     names: readonly string[],
     reads: ReadonlyMap<string, ClaimRead> | undefined,
   ): CompiledQuery<JobRow> {
-    const kept = this.#pgClaims.get(names)
+    const key = names.join('\0')
+    const kept = this.#pgClaims.get(key)
     if (kept !== undefined && kept.reads === reads) return kept.claim
     const next = sql`next as (
         select id from mortar_job where ${dueJobs(names, NOW, WORKER)} order by run_at, id limit ${LIMIT} for update skip locked
@@ -175,7 +179,7 @@ export class SqlQueue implements QueueAdapter {
         : sql<JobRow>`with ${next}, claimed as (${take})
           select id, name, payload, attempts, max_attempts, ${carriedReads(reads)} as carried from claimed`
     ).compile(this.#db)
-    this.#pgClaims.set(names, { reads, claim })
+    this.#pgClaims.set(key, { reads, claim })
     return claim
   }
 
