@@ -373,16 +373,18 @@ export async function unsentDigestCounts(db: Kysely<unknown>): Promise<DigestBat
   }))
 }
 
-// What a digest needs of the recipient at close time: their addresses, language and zone.
+// What a digest needs of the recipient at close time: their addresses, language, zone and quiet
+// hours (without them the digest went out under the module's window, not theirs).
 // The recipient as its batch keeps it until it closes, each route sealed for that batch.
 function snapshot(recipient: Recipient, batchId: string, seal: AddressSeal): Recipient {
-  const { id, email, phone, locale, timeZone } = recipient
+  const { id, email, phone, locale, timeZone, quietHours } = recipient
   return {
     id,
     email,
     phone,
     locale,
     timeZone,
+    quietHours,
     routes: mapRoutes(recipient, batchId, (address, place) => seal.seal(address, place)),
   }
 }

@@ -92,7 +92,7 @@ function onDemand(routes: { readonly [C in ChannelName]?: string }): OnDemandRec
   }
   const id = Object.entries(routes)
     .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([channel, address]) => `${channel}:${addressKey(address)}`)
+    .map(([channel, address]) => `${channel}:${idPart(addressKey(address))}`)
     .join('|')
   return Object.freeze({
     [ON_DEMAND]: true,
@@ -100,6 +100,15 @@ function onDemand(routes: { readonly [C in ChannelName]?: string }): OnDemandRec
     routes: Object.freeze({ ...routes }),
     route: (channel: ChannelName, address: string) => onDemand({ ...routes, [channel]: address }),
   })
+}
+
+/**
+ * An address as a part of an on-demand id, its `|` (which separates the parts) and `%` escaped:
+ * `route('mail', 'a@b.c|sms:+1555')` and `route('mail', 'a@b.c').route('sms', '+1555')` were one
+ * id, and so one recipient to idempotency keys, throttles and digest batches.
+ */
+function idPart(address: string): string {
+  return address.replaceAll('%', '%25').replaceAll('|', '%7C')
 }
 
 /**

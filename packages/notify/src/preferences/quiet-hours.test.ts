@@ -74,7 +74,27 @@ describe('quietHoursEnd', () => {
     ).toEqual(new Date('2026-11-01T05:30:00Z'))
   })
 
-  it('for any instant and zone: undefined outside, else a later instant at the local end within a day', () => {
+  it('never ends inside the window: an end a daylight-saving jump skips, moved into the next window, goes on to that one', () => {
+    // New York springs forward on 8 March 2026 (02:00 EST → 03:00 EDT): quiet from 03:00 to
+    // 02:45, the end that night is skipped; moved by the jump it is 03:45 EDT, inside the window
+    // again. Before, the delivery went out then, quiet hours or not; now at the next 02:45.
+    const ny = { start: '03:00', end: '02:45' }
+    expect(quietHoursEnd(new Date('2026-03-07T13:01:00Z'), 'America/New_York', ny)).toEqual(
+      new Date('2026-03-09T06:45:00Z'),
+    )
+    // Lord Howe Island springs forward by 30 minutes (02:00 → 02:30) on 4 October 2026.
+    const lordHowe = { start: '02:15', end: '02:10' }
+    const end = quietHoursEnd(new Date('2026-10-03T12:00:00Z'), 'Australia/Lord_Howe', lordHowe)
+    expect(end).toEqual(new Date('2026-10-04T15:10:00Z'))
+    expect(quietHoursEnd(end as Date, 'Australia/Lord_Howe', lordHowe)).toBeUndefined()
+    // Troll (Antarctica) jumps two hours, 01:00 → 03:00, on 29 March 2026.
+    const troll = { start: '02:45', end: '01:00' }
+    expect(quietHoursEnd(new Date('2026-03-28T08:48:00Z'), 'Antarctica/Troll', troll)).toEqual(
+      new Date('2026-03-29T23:00:00Z'),
+    )
+  })
+
+  it('for any instant and zone: undefined outside, else a later instant at the local end, outside the window', () => {
     const zones = [
       'UTC',
       'Europe/Paris',
@@ -104,7 +124,9 @@ describe('quietHoursEnd', () => {
           expect(result).toBeDefined()
           const at = result as Date
           expect(at.getTime()).toBeGreaterThan(now.getTime())
-          expect(at.getTime() - now.getTime()).toBeLessThanOrEqual(25 * 3_600_000)
+          // A day, or two when a daylight-saving jump moved the first end into the next window.
+          expect(at.getTime() - now.getTime()).toBeLessThanOrEqual(49 * 3_600_000)
+          expect(quietHoursEnd(at, zone, { start, end })).toBeUndefined()
           const reached = localMinutes(at, zone)
           // The local end, or just after it when a daylight-saving jump skipped it.
           expect((reached - e + 1440) % 1440).toBeLessThanOrEqual(60)

@@ -67,7 +67,9 @@ function instantOfLocal(
 
 /**
  * When quiet hours end for someone in `timeZone`, if `now` falls inside them; `undefined` when
- * it does not. A window whose start and end are equal is empty.
+ * it does not. A window whose start and end are equal is empty. The end is never inside the
+ * window: an end the clock skips (a daylight-saving jump) moves later by the jump, and when that
+ * lands in the next window (a window of nearly a day) quiet hours go on to that one's end.
  *
  * @example
  * ```ts
@@ -82,7 +84,23 @@ export function quietHoursEnd(now: Date, timeZone: string, window: QuietHours): 
   const start = minutesOfDay(window.start)
   const end = minutesOfDay(window.end)
   if (start === end) return undefined
-  const instant = now.getTime()
+  let until = windowEnd(now.getTime(), timeZone, start, end)
+  if (until === undefined) return undefined
+  // Only a skipped end lands inside a window, and the next day's end is no longer skipped.
+  for (;;) {
+    const next = windowEnd(until, timeZone, start, end)
+    if (next === undefined) return new Date(until)
+    until = next
+  }
+}
+
+/** The end of the window `instant` is in, if it is in one (see {@link quietHoursEnd}). */
+function windowEnd(
+  instant: number,
+  timeZone: string,
+  start: number,
+  end: number,
+): number | undefined {
   const local = localTime(instant, timeZone)
   const inside =
     start < end
@@ -92,15 +110,13 @@ export function quietHoursEnd(now: Date, timeZone: string, window: QuietHours): 
   // The end is later today, or tomorrow when the window runs past midnight and it is evening.
   const tomorrow = start > end && local.minutes >= start
   const day = new Date(Date.UTC(local.year, local.month - 1, local.day + (tomorrow ? 1 : 0)))
-  return new Date(
-    instantOfLocal(
-      day.getUTCFullYear(),
-      day.getUTCMonth() + 1,
-      day.getUTCDate(),
-      end,
-      timeZone,
-      instant,
-    ),
+  return instantOfLocal(
+    day.getUTCFullYear(),
+    day.getUTCMonth() + 1,
+    day.getUTCDate(),
+    end,
+    timeZone,
+    instant,
   )
 }
 
