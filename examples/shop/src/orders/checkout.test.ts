@@ -3,7 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CatalogDb } from '../catalog/index.js'
 import { type Shopper, signUpShopper } from '../testing/shopper.js'
 import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
+import { inputValue } from '../testing/html-form.js'
 import { cartQuote } from './cart-quote.js'
+import { MAX_ORDER_TOTAL_CENTS } from './checkout.js'
 import type { Order } from './order.js'
 import type { OrdersDb } from './orders-db.js'
 
@@ -372,6 +374,58 @@ for (const engine of shopTestEngines()) {
       )
       expect(placed.status).toBe(201)
       expect(placed.json.totalCents).toBe(price * 2)
+    })
+
+    it('refuses a total past what orders.total_cents holds (422 E_ORDER_TOO_LARGE), placing nothing', async () => {
+      // 2 × $20,000,000 fits no 32-bit total: PostgreSQL answered a 500, SQLite stored it.
+      await db()
+        .updateTable('products')
+        .set({ stock: 5, price_cents: 2_000_000_000 })
+        .where('id', '=', 701)
+        .execute()
+      const gus = await signUpShopper(shop.base, 'gus')
+      await fill(gus, [[701, 2]])
+      const refused = await gus.jar.request('POST', '/orders', {
+        paymentMethodId: gus.paymentMethodId,
+      })
+      expect(refused.json).toMatchObject({
+        status: 422,
+        code: 'E_ORDER_TOO_LARGE',
+        totalCents: 4_000_000_000,
+        max: MAX_ORDER_TOTAL_CENTS,
+      })
+      expect(await ordersOf(gus.userId)).toBe(0)
+      expect(await stockOf(701)).toBe(5)
+      expect(await deliveriesOf(gus.userId)).toEqual([])
+      // The checkout page's form goes back to the cart with the reason.
+      const page = await gus.jar.request('GET', '/store/checkout')
+      const sent = await gus.jar.request(
+        'POST',
+        '/store/checkout',
+        new URLSearchParams({
+          _csrf: inputValue(page.text, '_csrf') ?? '',
+          paymentMethodId: gus.paymentMethodId,
+          quote: inputValue(page.text, 'quote') ?? '',
+        }),
+      )
+      expect(sent.headers.get('location')).toBe('/store/cart')
+      expect((await gus.jar.request('GET', '/store/cart')).text).toContain(
+        'An order totals at most',
+      )
+      expect(await ordersOf(gus.userId)).toBe(0)
+      // At the bound, it is placed.
+      await db()
+        .updateTable('products')
+        .set({ price_cents: MAX_ORDER_TOTAL_CENTS })
+        .where('id', '=', 701)
+        .execute()
+      await gus.jar.request('DELETE', '/cart/701')
+      await fill(gus, [[701, 1]])
+      const placed = await gus.jar.request('POST', '/orders', {
+        paymentMethodId: gus.paymentMethodId,
+      })
+      expect(placed.status).toBe(201)
+      expect(placed.json.totalCents).toBe(MAX_ORDER_TOTAL_CENTS)
     })
 
     it('refuses an empty cart, another user’s card and a visitor, writing nothing', async () => {

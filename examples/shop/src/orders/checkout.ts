@@ -42,6 +42,25 @@ export class OutOfStockError extends MortarError {
 }
 
 /**
+ * The largest order total the shop takes, in cents ($21,474,836.47): what the 32-bit
+ * `orders.total_cents` holds on every engine. Past it PostgreSQL refuses the row (a 500),
+ * MariaDB may clamp it and SQLite stores it, so checkout refuses the order first.
+ */
+export const MAX_ORDER_TOTAL_CENTS = 2_147_483_647
+
+/** A cart whose total is past {@link MAX_ORDER_TOTAL_CENTS}: refused whole, nothing placed. */
+export class OrderTooLargeError extends MortarError {
+  constructor(totalCents: number) {
+    super(
+      'E_ORDER_TOO_LARGE',
+      422,
+      `An order totals at most ${MAX_ORDER_TOTAL_CENTS} cents; this cart totals ${totalCents}, so order it in parts.`,
+      { details: { totalCents, max: MAX_ORDER_TOTAL_CENTS } },
+    )
+  }
+}
+
+/**
  * The cart or a price changed since the checkout page showed them (a product added in another
  * tab, a new price): nothing is placed, and the page shows the cart as it is now.
  */
@@ -148,7 +167,8 @@ export class Checkout {
   /**
    * Places the order of `input.cart`, paid by one of the user's saved payment methods (a 404 for
    * anyone else's). Throws {@link EmptyCartError}, {@link OutOfStockError},
-   * {@link CartChangedError} or {@link IdempotencyKeyReusedError}; nothing is written then.
+   * {@link CartChangedError}, {@link OrderTooLargeError} or {@link IdempotencyKeyReusedError};
+   * nothing is written then.
    */
   async place(input: PlaceOrder): Promise<PlacedOrder> {
     // A key seen before (a form sent again after its order emptied the cart) finds its order.
@@ -204,11 +224,14 @@ export class Checkout {
     if (input.quote !== undefined && input.quote !== cartQuote(quoted)) {
       throw new CartChangedError()
     }
+    // Before any row is written: past the bound, each engine does something else with it.
+    const total = lines.reduce((sum, line) => sum + line.unit_price_cents * line.quantity, 0)
+    if (total > MAX_ORDER_TOTAL_CENTS) throw new OrderTooLargeError(total)
     const row = {
       id: orderId,
       user_id: input.principal.id,
       status: 'placed' as const,
-      total_cents: lines.reduce((sum, line) => sum + line.unit_price_cents * line.quantity, 0),
+      total_cents: total,
       payment_method_id: payment.id,
       payment_label: `${payment.brand} •••• ${payment.last4}`,
       checkout_key: key,

@@ -5,6 +5,8 @@ export {
   Checkout,
   EmptyCartError,
   IdempotencyKeyReusedError,
+  MAX_ORDER_TOTAL_CENTS,
+  OrderTooLargeError,
   OutOfStockError,
   type PlacedOrder,
   type PlaceOrder,

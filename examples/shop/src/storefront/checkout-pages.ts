@@ -21,8 +21,8 @@ import { parseInput } from '../validation/index.js'
  * with; `POST /store/checkout` places the order and goes to its page. The form carries a fresh
  * checkout key, so a double-submitted form places one order, and the quote of the lines and
  * prices it shows, so a cart changed in another tab (or a price changed) is shown again rather
- * than charged unseen. A cart that cannot be ordered (sold out, empty) goes back to the cart page
- * with the reason.
+ * than charged unseen. A cart that cannot be ordered (sold out, empty, too large) goes back to
+ * the cart page with the reason.
  */
 export async function checkoutPages(
   server: FastifyInstance,
@@ -112,7 +112,9 @@ export async function checkoutPages(
       } catch (error) {
         if (
           isMortarError(error) &&
-          (error.code === 'E_OUT_OF_STOCK' || error.code === 'E_CART_EMPTY')
+          (error.code === 'E_OUT_OF_STOCK' ||
+            error.code === 'E_CART_EMPTY' ||
+            error.code === 'E_ORDER_TOO_LARGE')
         ) {
           await flash(options, error.message, 'alert')
           return seeOther(reply, '/store/cart')
