@@ -1,5 +1,7 @@
 import type { AddressInfo } from 'node:net'
-import express from 'express'
+import express, { type RequestHandler } from 'express'
+import { createApp } from '../../app/index.js'
+import type { Logger } from '../../logger/logger.js'
 import { describe, expect, it } from 'vitest'
 import { adapterConformance, EVENTS, EVENTS_OPENING } from '../shared/adapter-conformance.js'
 import { DEFAULT_BODY_LIMIT } from '../shared/index.js'
@@ -96,6 +98,79 @@ describe('mortarErrorHandler', () => {
       expect(JSON.stringify(body)).not.toContain('rule 17')
     } finally {
       await started.close()
+    }
+  })
+})
+
+describe('toNodeHandler after a body parser', () => {
+  // Numbers JSON.stringify(JSON.parse(…)) would change: past 2^53, and past the largest double.
+  const EXACT = '{"id":9007199254740993,"huge":1e400}'
+
+  async function serve(parsers: RequestHandler[]) {
+    const logged: unknown[] = []
+    const log = (fields: unknown, message?: unknown) => logged.push({ fields, message })
+    const logger: Logger = {
+      trace: () => {},
+      debug: () => {},
+      info: () => {},
+      warn: () => {},
+      error: log,
+      fatal: log,
+      child: () => logger,
+    }
+    const app = createApp({ logger, modules: [] })
+    await app.start()
+    const server = express()
+    for (const parser of parsers) server.use(parser)
+    server.use(mortarExpress(app))
+    server.use('/page', toNodeHandler(async (request) => new Response(await request.arrayBuffer())))
+    server.use(mortarErrorHandler())
+    const started = await listen(server)
+    const post = (type: string, body: string) =>
+      fetch(`${started.url}/page`, { method: 'POST', headers: { 'content-type': type }, body })
+    return { post, logged, close: () => started.close().then(() => app.stop()) }
+  }
+
+  it('passes on the bytes verifyUtf8Json kept, byte for byte, for JSON, form and text bodies', async () => {
+    const server = await serve([
+      express.json({ verify: verifyUtf8Json }),
+      express.urlencoded({ verify: verifyUtf8Json }),
+      express.text({ verify: verifyUtf8Json }),
+    ])
+    try {
+      for (const [type, body] of [
+        ['application/json', EXACT],
+        ['application/x-www-form-urlencoded', 'b=1&a=%20&b=2&flag'],
+        ['text/plain', '\uFEFFwith a byte order mark'],
+      ] as const) {
+        const response = await server.post(type, body)
+        expect(response.status, type).toBe(200)
+        // As bytes: text() would drop the byte order mark.
+        expect(Buffer.from(await response.arrayBuffer()), type).toEqual(Buffer.from(body))
+      }
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('fails with a logged 500 naming the fix, never re-encoding, when the bytes were not kept', async () => {
+    const server = await serve([express.json(), express.urlencoded(), express.text()])
+    try {
+      for (const [type, body] of [
+        ['application/json', EXACT],
+        ['application/x-www-form-urlencoded', 'a=1'],
+        ['text/plain', 'words'],
+      ] as const) {
+        const response = await server.post(type, body)
+        expect(response.status, type).toBe(500)
+        expect(await response.json()).toMatchObject({ code: 'E_BODY_ALREADY_PARSED' })
+      }
+      expect(server.logged).toHaveLength(3)
+      expect(server.logged[0]).toMatchObject({
+        fields: { err: { message: expect.stringContaining('verify: verifyUtf8Json') } },
+      })
+    } finally {
+      await server.close()
     }
   })
 })

@@ -14,6 +14,7 @@ import {
   declaredTooLarge,
   firstHeader,
   gateResponse,
+  keepRawBody,
   MALFORMED_JSON_MESSAGE,
   nodeContextOpener,
   NodeHttpExchange,
@@ -117,7 +118,10 @@ export function mortarExpress(app: AdapterApp, options: MortarExpressOptions = {
  * The `verify` option for `express.json()`: a body that is not UTF-8 is answered with a 400
  * problem (`E_BAD_REQUEST`), as every other adapter answers it. Without it, `express.json()`
  * reads such bytes as U+FFFD, so the app would keep text the client never sent; Express's parsers
- * run before {@link mortarExpress}, so this is the one place the bytes can be checked.
+ * run before {@link mortarExpress}, so this is the one place the bytes can be checked. It also
+ * keeps the bytes, so a fetch handler mounted after the parser (`toNodeHandler`) gets the
+ * body the client sent, not one re-encoded from `req.body`; give it to `express.urlencoded()`
+ * and `express.text()` for that too.
  *
  * @example
  * ```ts
@@ -128,11 +132,12 @@ export function mortarExpress(app: AdapterApp, options: MortarExpressOptions = {
  * ```
  */
 export function verifyUtf8Json(
-  _request: IncomingMessage,
+  request: IncomingMessage,
   _response: ServerResponse,
   body: Buffer,
 ): void {
   if (!isUtf8(body)) throw new BadRequestError(MALFORMED_JSON_MESSAGE)
+  keepRawBody(request, body)
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
-import { BadRequestError } from '../../errors/index.js'
+import { MortarError } from '../../errors/index.js'
 import { isEventStream } from './event-streams.js'
 import { withBodyJson } from './http-errors.js'
 
@@ -83,37 +83,35 @@ export function safeOrigin(protocol: string, host: string | undefined): string {
     : `${protocol}://localhost`
 }
 
+// The bytes of a request body as `verifyUtf8Json` saw them, before Express's parser decoded them.
+const rawBodies = new WeakMap<IncomingMessage, Uint8Array>()
+
+/** Keeps the bytes a parser mounted before Mortar read, for {@link alreadyReadBody}. */
+export function keepRawBody(request: IncomingMessage, body: Uint8Array): void {
+  rawBodies.set(request, body)
+}
+
 /**
  * The body of a node:http request that a parser mounted earlier (Express's `express.json()`,
- * `express.urlencoded()`, `express.text()`, `express.raw()`) already read, written back as the
- * bytes it came from, or `undefined` when the stream is still unread. A parsed value that cannot
- * be written back (nested form fields) is a 400: mount the page before that parser.
+ * `express.urlencoded()`, `express.text()`, `express.raw()`) already read: the bytes it came
+ * from, or `undefined` when the stream is still unread. A parsed value is never re-encoded
+ * (JSON rounds big numbers, forms reorder fields, text loses its charset): without the bytes
+ * kept by `verifyUtf8Json` it is a 500 naming the fix.
  */
 export function alreadyReadBody(request: IncomingMessage): Uint8Array | undefined {
   if (!(request.complete && !request.readable)) return undefined
+  const raw = rawBodies.get(request)
+  if (raw !== undefined) return raw
   const parsed = (request as { body?: unknown }).body
   if (parsed === undefined || parsed === null) return new Uint8Array()
+  // `express.raw()` keeps the bytes themselves.
   if (parsed instanceof Uint8Array) return parsed
-  if (typeof parsed === 'string') return Buffer.from(parsed)
-  const type = request.headers['content-type']?.split(';')[0]?.trim().toLowerCase()
-  if (type === 'application/x-www-form-urlencoded' && typeof parsed === 'object') {
-    const form = new URLSearchParams()
-    for (const [name, value] of Object.entries(parsed)) {
-      const values: unknown[] = Array.isArray(value) ? value : [value]
-      if (!values.every((item) => typeof item === 'string')) return unreadable()
-      for (const item of values) form.append(name, item as string)
-    }
-    return Buffer.from(form.toString())
-  }
-  if (type !== undefined && /^application\/(?:[\w.+-]+\+)?json$/.test(type)) {
-    return Buffer.from(JSON.stringify(parsed))
-  }
-  return unreadable()
-}
-
-function unreadable(): never {
-  throw new BadRequestError(
-    'This request body was parsed before the mounted handler and cannot be passed on.',
+  throw new MortarError(
+    'E_BODY_ALREADY_PARSED',
+    500,
+    'A body parser read this request before the mounted fetch handler and its bytes were not ' +
+      'kept: pass `verify: verifyUtf8Json` to that parser (express.json(), express.urlencoded(), ' +
+      'express.text()), or mount the handler before it.',
   )
 }
 

@@ -4,6 +4,7 @@ export { disposeRequestScope } from './dispose-request-scope.js'
 export type { FetchRequestInit } from './fetch-bridge.js'
 export {
   alreadyReadBody,
+  keepRawBody,
   mountedTarget,
   normalizeMountPrefix,
   originOf,
