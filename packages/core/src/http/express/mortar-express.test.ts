@@ -123,7 +123,10 @@ describe('toNodeHandler after a body parser', () => {
     const server = express()
     for (const parser of parsers) server.use(parser)
     server.use(mortarExpress(app))
-    server.use('/page', toNodeHandler(async (request) => new Response(await request.arrayBuffer())))
+    server.use(
+      '/page',
+      toNodeHandler(async (request) => new Response(await request.arrayBuffer())),
+    )
     server.use(mortarErrorHandler())
     const started = await listen(server)
     const post = (type: string, body: string) =>
