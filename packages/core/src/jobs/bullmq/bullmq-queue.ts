@@ -90,6 +90,8 @@ export class BullmqQueue implements QueueAdapter {
   readonly #prefix: string
   readonly #queues = new Map<string, Queue<JobData, null, string>>()
   readonly #workers = new Map<string, Promise<Worker<JobData, null, string>>>()
+  /** The workers of {@link BullmqQueue.#workers} once made. */
+  readonly #made = new Map<string, Worker<JobData, null, string>>()
   readonly #held = new Map<string, BullJob>()
   /**
    * Jobs BullMQ moved to active for a worker in the call that completed another (`fetchNext`,
@@ -251,7 +253,7 @@ export class BullmqQueue implements QueueAdapter {
         }
         this.#held.delete(id)
         // [job hash, id, …] when the queue had a job waiting for this worker.
-        if (Array.isArray(next) && next[0]) await this.#keepFetched(worker, job.name, next)
+        if (Array.isArray(next) && next[0]) this.#keepFetched(worker, job.name, next)
         return id
       }),
     )
@@ -285,8 +287,9 @@ export class BullmqQueue implements QueueAdapter {
     return this.complete(worker, ids)
   }
 
-  async #keepFetched(worker: string, name: string, [data, id]: unknown[]): Promise<void> {
-    const bullWorker = await this.#workers.get(name)
+  #keepFetched(worker: string, name: string, [data, id]: unknown[]): void {
+    // The BullMQ worker that took the completed job: made before, so no promise to wait for.
+    const bullWorker = this.#made.get(name)
     if (bullWorker === undefined) return
     const job = this.#loaded().Job.fromJSON(bullWorker, data as JobJson, id as string) as BullJob
     const fetched = this.#fetched.get(worker)
@@ -484,6 +487,7 @@ export class BullmqQueue implements QueueAdapter {
     await Promise.all(workers.map((worker) => worker.close(true)))
     await Promise.all([...this.#queues.values()].map((queue) => queue.close()))
     this.#workers.clear()
+    this.#made.clear()
     this.#queues.clear()
   }
 
@@ -607,6 +611,7 @@ export class BullmqQueue implements QueueAdapter {
         })
         created.on('error', (error) => this.#logger?.warn({ err: error }, 'BullMQ worker error'))
         void created.startStalledCheckTimer()
+        this.#made.set(name, created)
         return created
       })()
       this.#workers.set(name, worker)

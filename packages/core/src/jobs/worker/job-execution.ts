@@ -71,6 +71,7 @@ export class JobExecution implements JobContext {
   #controller: AbortController | undefined
   #logger: Logger | undefined
   #interrupt: ((error: unknown) => void) | undefined
+  #resolve: (() => void) | undefined
   #timer: NodeJS.Timeout | undefined
   #timeout: number | undefined
   /** When its timeout passes, by `performance.now()`. */
@@ -132,45 +133,57 @@ export class JobExecution implements JobContext {
     payload: unknown,
     prepared?: PreparedValue,
   ): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+    // Methods, not closures made for each attempt: the build names each closure kept in a
+    // variable (`keepNames`: a property defined on it), garbage and work for every attempt.
+    const settled = new Promise<void>((resolve, reject) => {
+      this.#resolve = resolve
       this.#interrupt = reject
-      if (definition.timeout !== undefined) {
-        this.#timeout = definition.timeout
-        this.#deadline = performance.now() + definition.timeout
-        timeAtTurnEnd(this)
-      }
-      const settle = (error?: unknown): void => {
-        this.#stopTimer()
-        this.#interrupt = undefined
-        if (error === undefined) resolve()
-        else reject(error)
-      }
-      const start = (value: unknown): void => {
-        // Interrupted (timeout, shutdown) while its prepared value was read: it never starts.
-        if (this.#interrupt === undefined) return
-        try {
-          const result = runInRequestContext(this.#requestContext(), () =>
-            definition.handler(payload, this, value),
-          )
-          if (result instanceof Promise)
-            result.then(
-              () => settle(),
-              (error) => settle(error ?? new Error('The handler rejected with nothing.')),
-            )
-          else settle()
-        } catch (error) {
-          settle(error ?? new Error('The handler threw nothing.'))
-        }
-      }
-      if (prepared === undefined) start(undefined)
-      else if (prepared.batch.values !== undefined) start(prepared.batch.values[prepared.index])
-      else
-        prepared.batch.promise.then(
-          (values) => start(values[prepared.index]),
-          (error) =>
-            settle(error ?? new Error(`Job '${this.name}': prepare rejected with nothing.`)),
-        )
     })
+    if (definition.timeout !== undefined) {
+      this.#timeout = definition.timeout
+      this.#deadline = performance.now() + definition.timeout
+      timeAtTurnEnd(this)
+    }
+    if (prepared === undefined) this.#start(definition, payload, undefined)
+    else if (prepared.batch.values !== undefined)
+      this.#start(definition, payload, prepared.batch.values[prepared.index])
+    else
+      prepared.batch.promise.then(
+        (values) => this.#start(definition, payload, values[prepared.index]),
+        (error) =>
+          this.#settle(error ?? new Error(`Job '${this.name}': prepare rejected with nothing.`)),
+      )
+    return settled
+  }
+
+  /** Runs the handler with its prepared value, unless interrupted (timeout, shutdown) before. */
+  #start(definition: JobDefinition, payload: unknown, value: unknown): void {
+    if (this.#interrupt === undefined) return
+    try {
+      const result = runInRequestContext(this.#requestContext(), () =>
+        definition.handler(payload, this, value),
+      )
+      if (result instanceof Promise)
+        result.then(
+          () => this.#settle(undefined),
+          (error) => this.#settle(error ?? new Error('The handler rejected with nothing.')),
+        )
+      else this.#settle(undefined)
+    } catch (error) {
+      this.#settle(error ?? new Error('The handler threw nothing.'))
+    }
+  }
+
+  /** Ends the attempt: fulfilled without `error`; nothing once it ended (interrupted). */
+  #settle(error: unknown): void {
+    const resolve = this.#resolve
+    const reject = this.#interrupt
+    if (resolve === undefined || reject === undefined) return
+    this.#stopTimer()
+    this.#resolve = undefined
+    this.#interrupt = undefined
+    if (error === undefined) resolve()
+    else reject(error)
   }
 
   /** Tells the definition's `onDead` that the job died with `error`, in a request context of its own. */
@@ -193,6 +206,7 @@ export class JobExecution implements JobContext {
     const interrupt = this.#interrupt
     if (interrupt === undefined) return
     this.#interrupt = undefined
+    this.#resolve = undefined
     this.#stopTimer()
     this.#controller ??= new AbortController()
     this.#controller.abort(error)
@@ -226,9 +240,12 @@ export class JobExecution implements JobContext {
     this.#timer = undefined
   }
 
-  /** Disposes the job's scope, if it made one. */
-  async dispose(): Promise<void> {
-    if (this.#context?.hasScope) await this.#context.dispose()
+  /**
+   * Disposes the job's scope, if it made one; `undefined` if it made none, so most attempts
+   * (which resolve nothing scoped) wait for no promise.
+   */
+  dispose(): Promise<void> | undefined {
+    return this.#context?.hasScope === true ? this.#context.dispose() : undefined
   }
 
   #requestContext(): RequestContext {

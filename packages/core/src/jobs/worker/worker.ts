@@ -465,9 +465,12 @@ export class Worker {
       else await this.#fail(job, definition, error)
     } finally {
       if (!this.#claimedAgain(job)) this.#running.delete(job.id)
-      await execution.dispose().catch((error: unknown) => {
-        this.logger.warn({ err: error, jobId: job.id }, 'Disposing a job scope failed')
-      })
+      const disposing = execution.dispose()
+      if (disposing !== undefined) {
+        await disposing.catch((error: unknown) => {
+          this.logger.warn({ err: error, jobId: job.id }, 'Disposing a job scope failed')
+        })
+      }
     }
     this.#dispatch()
     if (this.#buffer.length < this.#settings.batchSize / 2 || this.#draining > 0) this.#fill()
@@ -711,7 +714,7 @@ export class Worker {
     try {
       await execution.dead(definition, payload, error)
     } finally {
-      await execution.dispose().catch((failure: unknown) => {
+      await execution.dispose()?.catch((failure: unknown) => {
         this.logger.warn({ err: failure, jobId: job.id }, 'Disposing a job scope failed')
       })
     }
