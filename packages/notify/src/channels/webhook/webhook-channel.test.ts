@@ -42,6 +42,20 @@ function lookupTo(...addresses: string[]) {
     )
 }
 
+/** A rebinding DNS: the first lookup gets 127.0.0.1 (allowed), any later one `then`. */
+function rebindingLookup(then: string) {
+  let lookups = 0
+  const lookup = (
+    _hostname: string,
+    _options: { all: true },
+    callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+  ) => {
+    lookups += 1
+    callback(null, [{ address: lookups === 1 ? '127.0.0.1' : then, family: 4 }])
+  }
+  return Object.assign(lookup, { lookups: () => lookups })
+}
+
 describe('webhookChannel', () => {
   let receiver: LocalServer
   const verified: string[] = []
@@ -193,21 +207,11 @@ describe('webhookChannel', () => {
     })
 
     it('connects to the address it checked: a name is looked up once per connection (no rebinding)', async () => {
-      // A rebinding DNS answers the check with an allowed address and any later lookup with another.
-      let lookups = 0
-      const rebinding: Parameters<typeof webhookChannel>[0]['lookup'] = (
-        _name,
-        _options,
-        callback,
-      ) => {
-        lookups += 1
-        const address = lookups === 1 ? '127.0.0.1' : '10.0.0.7'
-        callback(null, [{ address, family: 4 }])
-      }
+      const rebinding = rebindingLookup('10.0.0.7')
       const guarded = webhookChannel({ secret, addressGuard: allowTestServer, lookup: rebinding })
       const message = outgoing(`http://rebind.example:${receiver.port}/hooks`)
       expect(await guarded.send(message)).toEqual({ status: 'accepted' })
-      expect(lookups).toBe(1)
+      expect(rebinding.lookups()).toBe(1)
       expect(verified.at(-1)).toBe(message.id)
       await guarded.close()
     })
@@ -242,15 +246,7 @@ describe('webhookChannel', () => {
     })
 
     it('re-checks a redirect within the origin: its name may resolve to loopback the second time', async () => {
-      let lookups = 0
-      const rebinding: Parameters<typeof webhookChannel>[0]['lookup'] = (
-        _name,
-        _options,
-        callback,
-      ) => {
-        lookups += 1
-        callback(null, [{ address: lookups === 1 ? '127.0.0.1' : '127.0.0.3', family: 4 }])
-      }
+      const rebinding = rebindingLookup('127.0.0.3')
       const redirector = await startLocalServer((_request, response) => {
         response.statusCode = 308
         response.setHeader('location', '/next')
