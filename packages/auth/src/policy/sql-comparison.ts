@@ -680,15 +680,15 @@ export function sqlColumnsEqual(left: SqlColumn, right: SqlColumn): RawBuilder<S
     return sql<SqlBool>`(${left.ref} = ${outer} and ${bytes(left)} = ${bytes(right)})`
   }
   // SQLite: two numbers as numbers, else as texts, a whole REAL written as JavaScript writes it
-  // (1.0 is '1'); a BLOB on either side (a Uint8Array, which equals nothing) is unknown: the
-  // outer one as NULL, the inner one as sqliteEqual makes it, so `left = ?` keeps its index.
+  // (1.0 is '1'); a BLOB (a Uint8Array, which equals nothing) links to nothing, and an inner one
+  // is unknown (sqliteEqual). The plain `=` of the two columns keeps its index and the columns'
+  // affinities ('1' = 1.0 as numbers).
   const number = (ref: Column) => sql`typeof(${ref}) in ('integer', 'real')`
   const text = (ref: Column) =>
     sql`case when typeof(${ref}) = 'real' and ${ref} = cast(${ref} as integer) then cast(cast(${ref} as integer) as text) else cast(${ref} as text) end`
-  const outer = sql`(case when typeof(${right.ref}) = 'blob' then null else ${right.ref} end)`
   return sqliteEqual(
     left.ref,
-    sql<SqlBool>`(${left.ref} = ${outer} and (${number(left.ref)} and ${number(outer)} or ${text(left.ref)} = ${text(outer)}))`,
+    sql<SqlBool>`(${plain} and typeof(${right.ref}) <> 'blob' and (${number(left.ref)} and ${number(right.ref)} or ${text(left.ref)} = ${text(right.ref)}))`,
   )
 }
 
