@@ -243,10 +243,12 @@ export class SqlQueue implements QueueAdapter {
     // compiled, and the INSERT's text and node are kept per shape, so a call only fills values.
     const companion = write === undefined ? undefined : sql`${write}`.compile(db)
     const parameters: unknown[] = companion === undefined ? [] : [...companion.parameters]
+    const tokens = jobs.some((job) => job.token !== undefined)
     for (const [i, job] of jobs.entries()) {
       parameters.push(ids[i], job.name, job.payload, job.runAtMs, job.maxAttempts, job.createdAtMs)
+      if (tokens) parameters.push(job.token ?? null)
     }
-    const { text, node } = pipelinedInsert(jobs.length, companion)
+    const { text, node } = pipelinedInsert(jobs.length, companion, tokens)
     // Not CompiledQuery.raw's frozen object: pipelineWrite marks it in a WeakSet, slower for those.
     await pipelineWrite(db, { sql: text, query: node, parameters, queryId: createQueryId() })
     return ids
@@ -274,19 +276,24 @@ export class SqlQueue implements QueueAdapter {
     write: CompanionWrite | undefined,
   ): Promise<(string | undefined)[]> {
     const db = this.#database.kysely as Kysely<unknown>
+    const tokens = jobs.some((job) => job.token !== undefined)
     const values = sql.join(
-      jobs.map((job) =>
-        tuple([
+      jobs.map((job) => {
+        const row: unknown[] = [
           job.name,
           job.payload,
           job.key ?? null,
           job.runAtMs,
           job.maxAttempts,
           job.createdAtMs,
-        ]),
-      ),
+        ]
+        if (tokens) row.push(job.token ?? null)
+        return tuple(row)
+      }),
     )
-    const columns = sql`mortar_job (name, payload, dedup_key, run_at, max_attempts, created_at)`
+    const columns = tokens
+      ? sql`mortar_job (name, payload, dedup_key, run_at, max_attempts, created_at, relay_token)`
+      : sql`mortar_job (name, payload, dedup_key, run_at, max_attempts, created_at)`
     // A duplicate key is skipped, never an error that would abort the caller's transaction.
     // MariaDB: IGNORE only downgrades the duplicate key here: every other value was checked.
     const statement =
@@ -759,8 +766,13 @@ interface PipelinedInsert {
  * parameters come first. The same string for the same shape, so the server keeps one prepared
  * plan of it and naming it (see pipelineWrite) hashes it once.
  */
-function pipelinedInsert(n: number, companion: CompiledQuery | undefined): PipelinedInsert {
-  const shape = companion?.sql ?? ''
+function pipelinedInsert(
+  n: number,
+  companion: CompiledQuery | undefined,
+  tokens: boolean,
+): PipelinedInsert {
+  const companionText = companion?.sql ?? ''
+  const shape = tokens ? `relay_token ${companionText}` : companionText
   let byCount = pipelinedInserts.get(shape)
   if (byCount === undefined) {
     byCount = []
@@ -771,12 +783,13 @@ function pipelinedInsert(n: number, companion: CompiledQuery | undefined): Pipel
   let insert = byCount[n]
   if (insert === undefined) {
     let next = companion?.parameters.length ?? 0
+    const columns = PIPELINED_COLUMNS + (tokens ? 1 : 0)
     const rows = Array.from({ length: n }, () => {
-      const row = Array.from({ length: PIPELINED_COLUMNS }, (_, i) => `$${next + i + 1}`)
-      next += PIPELINED_COLUMNS
+      const row = Array.from({ length: columns }, (_, i) => `$${next + i + 1}`)
+      next += columns
       return `(${row.join(', ')})`
     })
-    const text = `${companion === undefined ? '' : `with mortar_companion as (${shape}) `}insert into mortar_job (id, name, payload, run_at, max_attempts, created_at) overriding system value values ${rows.join(', ')}`
+    const text = `${companion === undefined ? '' : `with mortar_companion as (${companionText}) `}insert into mortar_job (id, name, payload, run_at, max_attempts, created_at${tokens ? ', relay_token' : ''}) overriding system value values ${rows.join(', ')}`
     insert = { text, node: RawNode.createWithSql(text) }
     byCount[n] = insert
   }
