@@ -126,7 +126,14 @@ export class SqlQueue implements QueueAdapter {
   #schema: Promise<string> | undefined
   // Ids drawn from the sequence and not used yet (PostgreSQL).
   readonly #ids: string[] = []
-  readonly #carried = new WeakMap<ReadonlyMap<string, ClaimRead>, RawBuilder<unknown>>()
+  /**
+   * PostgreSQL's claim by the names a worker claims (see `#pgClaim`), keyed by their text, not
+   * the array, which a caller may change in place; defineJob refuses a NUL in a name.
+   */
+  readonly #pgClaims = new Map<
+    string,
+    { readonly reads: ReadonlyMap<string, ClaimRead> | undefined; claim: CompiledQuery<JobRow> }
+  >()
 
   constructor(options: SqlQueueOptions) {
     this.#database = options.database
@@ -142,19 +149,38 @@ export class SqlQueue implements QueueAdapter {
   }
 
   /**
-   * The carried reads of a claim's jobs (see carriedReads), kept by the map a worker claims
-   * with: built for each claim, their query builders cost more than the rest of the claim.
+   * PostgreSQL's claim for a worker's names and reads, compiled once with its per-claim values
+   * as slots ({@link NOW}, …) that each claim fills in: built and compiled for each claim, the
+   * carried reads' query tree cost the worker more than the rest of the claim, and a new text
+   * was hashed again to find its prepared statement's name.
+   *
+   * The claimed ids are one array probed through the primary key: a join with `next` was
+   * planned as a hash join over a scan of the whole table once the table had statistics. One
+   * text per worker (its names), so it runs prepared: planned per call it cost the server about
+   * 0.1 ms a claim. The reads of the claim's jobs ride with it: one statement where prepare
+   * made a second.
    */
-  #carriedReads(
+  #pgClaim(
+    names: readonly string[],
     reads: ReadonlyMap<string, ClaimRead> | undefined,
-  ): RawBuilder<unknown> | undefined {
-    if (reads === undefined || reads.size === 0) return undefined
-    let carried = this.#carried.get(reads)
-    if (carried === undefined) {
-      carried = carriedReads(reads)
-      this.#carried.set(reads, carried)
-    }
-    return carried
+  ): CompiledQuery<JobRow> {
+    const key = names.join('\0')
+    const kept = this.#pgClaims.get(key)
+    if (kept !== undefined && kept.reads === reads) return kept.claim
+    const next = sql`next as (
+        select id from mortar_job where ${dueJobs(names, NOW, WORKER)} order by run_at, id limit ${LIMIT} for update skip locked
+      )`
+    const take = sql`update mortar_job set locked_by = ${WORKER}, run_at = ${LEASE_UNTIL}, attempts = attempts + 1, progress = null
+      where id = any(array(select id from next))
+      returning id, name, payload, attempts, max_attempts`
+    const claim = (
+      reads === undefined || reads.size === 0
+        ? sql<JobRow>`with ${next} ${take}`
+        : sql<JobRow>`with ${next}, claimed as (${take})
+          select id, name, payload, attempts, max_attempts, ${carriedReads(reads)} as carried from claimed`
+    ).compile(this.#db)
+    this.#pgClaims.set(key, { reads, claim })
+    return claim
   }
 
   get #engine(): DatabaseEngine {
@@ -323,32 +349,28 @@ export class SqlQueue implements QueueAdapter {
   async claim(request: ClaimRequest): Promise<readonly ClaimedJob[]> {
     const { worker, names, limit, nowMs, leaseUntilMs } = request
     if (names.length === 0 || limit <= 0) return []
-    const due = sql`dead_at is null and run_at <= ${nowMs} and (locked_by is null or locked_by <> ${worker}) and name in (${sql.join(names)})`
     const engine = this.#engine
     if (engine === 'postgres') {
-      // The claimed ids as one array probed through the primary key: a join with `next` was
-      // planned as a hash join over a scan of the whole table once the table had statistics.
-      // One text per worker (its names), so it runs prepared: planned per call it cost the
-      // server about 0.1 ms a claim.
-      const next = sql`next as (
-          select id from mortar_job where ${due} order by run_at, id limit ${limit} for update skip locked
-        )`
-      const take = sql`update mortar_job set locked_by = ${worker}, run_at = ${leaseUntilMs}, attempts = attempts + 1, progress = null
-        where id = any(array(select id from next))
-        returning id, name, payload, attempts, max_attempts`
-      // The reads of the claim's jobs ride with it: one statement where prepare made a second.
-      const carried = this.#carriedReads(request.reads)
-      const { rows } = await executePrepared(
-        this.#db,
-        carried === undefined
-          ? sql<JobRow>`with ${next} ${take}`
-          : sql<JobRow>`with ${next}, claimed as (${take})
-            select id, name, payload, attempts, max_attempts, ${carried} as carried from claimed`,
+      const claim = this.#pgClaim(names, request.reads)
+      const parameters = claim.parameters.map((value) =>
+        value === NOW
+          ? nowMs
+          : value === WORKER
+            ? worker
+            : value === LIMIT
+              ? limit
+              : value === LEASE_UNTIL
+                ? leaseUntilMs
+                : value,
       )
+      const { rows } = await executePrepared<JobRow>(this.#db, {
+        compile: () => ({ ...claim, parameters }),
+      })
       // A whole batch means a backlog: without statistics every claim would sort all of it.
       if (rows.length === limit) this.#upkeep.countBacklog(rows.length)
       return rows.map(claimed)
     }
+    const due = dueJobs(names, nowMs, worker)
     if (engine === 'sqlite') {
       const { rows } = await sql<JobRow>`update mortar_job
         set locked_by = ${worker}, run_at = ${leaseUntilMs}, attempts = attempts + 1, progress = null
@@ -661,6 +683,18 @@ export class SqlQueue implements QueueAdapter {
       ? sql`concat(coalesce(errors, ''), ${line})`
       : sql`coalesce(errors, '') || ${line}`
   }
+}
+
+// The values of PostgreSQL's claim, as its text is compiled once (see `#pgClaim`): slots that
+// each claim fills in.
+const NOW = Symbol('now')
+const WORKER = Symbol('worker')
+const LIMIT = Symbol('limit')
+const LEASE_UNTIL = Symbol('leaseUntil')
+
+/** The jobs a claim may take: due, of these names, not leased in this worker's name. */
+function dueJobs(names: readonly string[], nowMs: unknown, worker: unknown): RawBuilder<unknown> {
+  return sql`dead_at is null and run_at <= ${nowMs} and (locked_by is null or locked_by <> ${worker}) and name in (${sql.join(names)})`
 }
 
 function chunks(ids: readonly string[]): string[][] {
