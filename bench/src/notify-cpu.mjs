@@ -29,14 +29,14 @@ const heapProfiles = {}
 const profiler = PROFILE === undefined && HEAP === undefined ? undefined : new Session()
 const N = Number(process.env.BENCH_NOTIFY_JOBS ?? 5_000)
 const APPLICATION = `mortar-bench-cpu-${process.pid}`
-// Clock ticks a second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux).
-const TICK_US = 10_000
+// Microseconds a clock tick of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux).
+export const TICK_US = 10_000
 
-/** Server CPU (µs) of the app's backends so far: those connected under APPLICATION. */
-async function serverMicros(admin) {
+/** CPU ticks so far of the backends connected under `application` (the app's), and how many. */
+export async function serverMicros(admin, application = APPLICATION) {
   const { rows } = await admin.query(
     'select pid from pg_stat_activity where application_name = $1',
-    [APPLICATION],
+    [application],
   )
   let ticks = 0
   for (const { pid } of rows) {

@@ -327,29 +327,23 @@ export function requestApp(url, workers) {
   })
 }
 
-async function requestTransaction(url, engine) {
-  if (DELIVERY !== 'paused' && DELIVERY !== 'separate') {
-    throw new Error(`BENCH_NOTIFY_DELIVERY is 'paused' or 'separate', not '${DELIVERY}'`)
-  }
-  const app = requestApp(url, false)
-  await app.migrate()
-  await app.start()
-  const deliverer =
-    DELIVERY === 'separate'
-      ? await startServer(new URL('./notify-delivery-worker.mjs', import.meta.url), [url])
-      : undefined
-  const database = app.resolve(DATABASE)
+/**
+ * The request comparison's transactions on `app`'s `database` (its order table created here):
+ * `plain` inserts an order, `enqueue` also one bare job, `notify` instead calls notify() for one
+ * recipient on two channels.
+ */
+export async function requestVariants(app, database) {
   await database.root.schema
     .createTable('bench_order')
     .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
     .addColumn('total', 'integer', (c) => c.notNull())
     .execute()
+  const order = (id) =>
+    database.kysely.insertInto('bench_order').values({ id, total: 42 }).execute()
   const notifier = app.resolve(NOTIFIER)
   const jobs = app.resolve(JOBS)
-  const order = async (id) =>
-    database.kysely.insertInto('bench_order').values({ id, total: 42 }).execute()
   let next = 0
-  const variants = {
+  return {
     plain: () => transaction(() => order(`o-${next++}`), { database }),
     enqueue: () =>
       transaction(
@@ -370,6 +364,21 @@ async function requestTransaction(url, engine) {
         { database },
       ),
   }
+}
+
+async function requestTransaction(url, engine) {
+  if (DELIVERY !== 'paused' && DELIVERY !== 'separate') {
+    throw new Error(`BENCH_NOTIFY_DELIVERY is 'paused' or 'separate', not '${DELIVERY}'`)
+  }
+  const app = requestApp(url, false)
+  await app.migrate()
+  await app.start()
+  const deliverer =
+    DELIVERY === 'separate'
+      ? await startServer(new URL('./notify-delivery-worker.mjs', import.meta.url), [url])
+      : undefined
+  const database = app.resolve(DATABASE)
+  const variants = await requestVariants(app, database)
   // On PostgreSQL, the ceiling: the same transaction on bare node-postgres, in the same rounds.
   const raw =
     engine === 'postgres' && DELIVERY === 'paused'

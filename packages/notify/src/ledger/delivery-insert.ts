@@ -7,7 +7,6 @@ import {
   RawNode,
   sql,
 } from 'kysely'
-import { sqlEngine } from '../sql/index.js'
 import { DELIVERY_TABLE, type DeliveryRow } from './delivery-table.js'
 
 // What a new delivery sets; the rest starts NULL (provider_message_id, sent_at, and the key of a
@@ -70,9 +69,9 @@ function values(row: DeliveryRow, keyed: boolean): PrimitiveValueListNode {
  */
 export function deliveryInsertion(
   db: Kysely<unknown>,
+  engine: DatabaseEngine,
   rows: readonly DeliveryRow[],
 ): CompanionWrite {
-  const engine = sqlEngine(db)
   let head = heads.get(engine)
   if (head === undefined) {
     head = sql`insert into ${table} (${columns}) values `.compile(db).sql
@@ -82,8 +81,27 @@ export function deliveryInsertion(
     [head, ...rows.slice(1).map(() => ', '), ''],
     rows.map((row) => values(row, false)),
   )
-  const insert = sql`${{ toOperationNode: () => node }}`
-  return { toOperationNode: () => node, execute: () => insert.execute(db) }
+  return new DeliveryInsertion(db, node)
+}
+
+// A class, not an object of arrow functions: notify() makes one a call, and the build names
+// each closure it makes at run time (a property definition apiece).
+class DeliveryInsertion implements CompanionWrite {
+  readonly #db: Kysely<unknown>
+  readonly #node: RawNode
+
+  constructor(db: Kysely<unknown>, node: RawNode) {
+    this.#db = db
+    this.#node = node
+  }
+
+  toOperationNode(): RawNode {
+    return this.#node
+  }
+
+  execute(): Promise<unknown> {
+    return sql`${this}`.execute(this.#db)
+  }
 }
 
 /**

@@ -265,7 +265,8 @@ export class DeliveryLedger {
    * jobs to send with the rows' delivery jobs: one statement on PostgreSQL.
    */
   insertion(rows: readonly DeliveryRow[]): CompanionWrite {
-    return deliveryInsertion(this.#db as Kysely<unknown>, rows)
+    const db = this.#db as Kysely<unknown>
+    return deliveryInsertion(db, this.#database.engine ?? sqlEngine(db), rows)
   }
 
   /** Writes rows; those that break an idempotency key are skipped. Returns the ids written. */

@@ -135,19 +135,6 @@ export class LedgerNotifier implements Notifier {
           updated_at: now,
           sent_at: null,
         }
-        const settle = (status: 'suppressed' | 'dead', why: string): void => {
-          // Dead with no message: a digest's is rendered again from its batch by a replay;
-          // any other cannot be, and says so (cut to leave room for that in the stored reason).
-          const reason = storedReason(
-            status === 'dead' && !digested ? `${why.slice(0, 1_800)}; ${NOT_STORED}` : why,
-          )
-          row.status = status
-          row.last_error = reason
-          planned.push({
-            row,
-            outcome: { recipientId: recipient.id, channel: channelName, status, reason },
-          })
-        }
         const prepared = await prepareMessage(
           notification,
           recipient,
@@ -159,7 +146,7 @@ export class LedgerNotifier implements Notifier {
           row.address = init.seal.seal(prepared.address, deliveryAddressPlace(row.id))
         }
         if (!prepared.ok) {
-          settle(prepared.status, prepared.reason)
+          planned.push(settled(row, prepared.status, prepared.reason, digested))
           continue
         }
         row.message = prepared.json
@@ -185,11 +172,6 @@ export class LedgerNotifier implements Notifier {
     const rows = planned
       .map((p) => p.row)
       .sort((a, b) => compare(a.recipient_id, b.recipient_id) || compare(a.channel, b.channel))
-    const jobsFor = (sending: readonly Planned[]) =>
-      sending.map((p) => ({
-        payload: { id: p.row.id },
-        options: Number(p.row.run_at) > now ? { runAt: new Date(Number(p.row.run_at)) } : undefined,
-      }))
     let written: ReadonlySet<string>
     let duplicates = new Map<string, string>()
     if (fields.key === undefined) {
@@ -197,7 +179,7 @@ export class LedgerNotifier implements Notifier {
       // one statement where the engine can.
       const toSend = planned.filter((p) => p.row.status === 'queued')
       if (toSend.length > 0) {
-        await init.jobs.enqueueMany(init.deliverJob, jobsFor(toSend), {
+        await init.jobs.enqueueMany(init.deliverJob, deliveryJobs(toSend, now), {
           alongside: init.ledger.insertion(rows),
         })
       } else await init.ledger.insert(rows)
@@ -211,7 +193,7 @@ export class LedgerNotifier implements Notifier {
         )
       }
       const toSend = planned.filter((p) => p.row.status === 'queued' && written.has(p.row.id))
-      if (toSend.length > 0) await init.jobs.enqueueMany(init.deliverJob, jobsFor(toSend))
+      if (toSend.length > 0) await init.jobs.enqueueMany(init.deliverJob, deliveryJobs(toSend, now))
     }
     for (const p of planned) {
       if (p.row.status === 'dead' && written.has(p.row.id)) {
@@ -322,6 +304,37 @@ export class LedgerNotifier implements Notifier {
       }
     }
     return { deliveries }
+  }
+}
+
+// Module functions, not closures of #write: the build names each closure it makes at run time
+// (a property definition apiece), a cost on every notify().
+
+/** The delivery jobs of `sending`, each due when its delivery is. */
+function deliveryJobs(sending: readonly Planned[], now: number) {
+  return sending.map((p) => ({
+    payload: { id: p.row.id },
+    options: Number(p.row.run_at) > now ? { runAt: new Date(Number(p.row.run_at)) } : undefined,
+  }))
+}
+
+/** A delivery that goes nowhere, recorded with why. */
+function settled(
+  row: DeliveryRow,
+  status: 'suppressed' | 'dead',
+  why: string,
+  digested: boolean,
+): Planned {
+  // Dead with no message: a digest's is rendered again from its batch by a replay; any other
+  // cannot be, and says so (cut to leave room for that in the stored reason).
+  const reason = storedReason(
+    status === 'dead' && !digested ? `${why.slice(0, 1_800)}; ${NOT_STORED}` : why,
+  )
+  row.status = status
+  row.last_error = reason
+  return {
+    row,
+    outcome: { recipientId: row.recipient_id, channel: row.channel as ChannelName, status, reason },
   }
 }
 

@@ -113,18 +113,6 @@ export function notificationFields(notification: Notification<never>): {
   readonly digest: DigestEntry | undefined
 } {
   const fields = notification as NotificationFields
-  const text = (name: keyof NotificationFields): string | undefined => {
-    const value = fields[name]
-    if (value === undefined || value === null) return undefined
-    // Stored as given: a NUL fails PostgreSQL, a lone surrogate becomes U+FFFD, and two keys
-    // that differ only there would be one (the second notification dropped as a duplicate).
-    if (typeof value !== 'string' || value === '' || !storableField.safeParse(value).success) {
-      throw new TypeError(
-        `${notification.constructor.name}.${name} must be a non-empty string of at most ${MAX_FIELD_LENGTH} characters, without NUL or a lone surrogate.`,
-      )
-    }
-    return value
-  }
   const digest = fields.digest ?? undefined
   if (
     digest !== undefined &&
@@ -133,11 +121,31 @@ export function notificationFields(notification: Notification<never>): {
     throw new TypeError(`${notification.constructor.name}.digest must be { key, item }.`)
   }
   return {
-    type: text('type') ?? notification.constructor.name,
-    category: text('category') ?? 'default',
-    key: text('key'),
+    type: storedField(notification, 'type') ?? notification.constructor.name,
+    category: storedField(notification, 'category') ?? 'default',
+    key: storedField(notification, 'key'),
     digest,
   }
+}
+
+/**
+ * A text field as the ledger stores it, or undefined when unset. Stored as given: a NUL fails
+ * PostgreSQL, a lone surrogate becomes U+FFFD, and two keys that differ only there would be one
+ * (the second notification dropped as a duplicate). A function of the module, not a closure of
+ * notificationFields: the build names each closure it makes at run time, on every notify().
+ */
+function storedField(
+  notification: Notification<never>,
+  name: 'type' | 'category' | 'key',
+): string | undefined {
+  const value: unknown = (notification as NotificationFields)[name]
+  if (value === undefined || value === null) return undefined
+  if (typeof value !== 'string' || value === '' || !storableField.safeParse(value).success) {
+    throw new TypeError(
+      `${notification.constructor.name}.${name} must be a non-empty string of at most ${MAX_FIELD_LENGTH} characters, without NUL or a lone surrogate.`,
+    )
+  }
+  return value
 }
 
 /** The type a notification is recorded under: its `type`, else its class name. */

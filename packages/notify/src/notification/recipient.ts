@@ -1,5 +1,5 @@
 import type { ChannelName } from '../channels/channel.js'
-import { isTimeZone, safeText } from '@mortar/core'
+import { hasLoneSurrogate, isTimeZone } from '@mortar/core'
 import { NotifyRecipientError } from '../errors.js'
 import { isTimeOfDay } from '../preferences/quiet-hours.js'
 import { addressKey } from './shown-address.js'
@@ -204,15 +204,12 @@ function checkQuietHours(quietHours: unknown): void {
   }
 }
 
-// Core's check for text every engine stores as given (no NUL, no lone surrogate).
-const storable = safeText({ max: Number.MAX_SAFE_INTEGER })
-
 function checkText(field: string, value: unknown): void {
   if (typeof value !== 'string') throw new NotifyRecipientError(field, 'must be a string')
   if (value.includes('\u0000')) throw new NotifyRecipientError(field, 'holds a NUL character')
   // It has no UTF-8 form: every engine would store U+FFFD, so 'b\uD800' and 'b\uDBFF' would be
   // one recipient, each reading the other's inbox.
-  if (!storable.safeParse(value).success) {
+  if (hasLoneSurrogate(value)) {
     throw new NotifyRecipientError(field, 'holds a lone surrogate (not well-formed Unicode)')
   }
   if (Buffer.byteLength(value, 'utf8') > MAX_FIELD_BYTES) {
