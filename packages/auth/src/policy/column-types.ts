@@ -92,8 +92,8 @@ function columnOf(row: ColumnRow): PgColumn {
 /**
  * How a MariaDB column reads back: a Date, text whose bytes are not the UTF-8 mysql2 reads
  * (UUID, ENUM, SET, TIME, INET4, INET6, and text in a character set other than UTF-8 or
- * ASCII: latin1 writes `é` as one byte), a float (FLOAT, DOUBLE: a number whose text is not JavaScript's, `1e15` is 1000000000000000),
- * another number, a string, an object (a Buffer of BINARY, BLOB and BIT, a geometry's object),
+ * ASCII: latin1 writes `é` as one byte), a float (FLOAT, DOUBLE: a number whose text is not
+ * JavaScript's, `1e15` is 1000000000000000), another number, a string, an object (a Buffer of BINARY, BLOB and BIT, a geometry's object),
  * which no value compares with, or other.
  */
 export type MysqlColumn = 'date' | 'typed-text' | 'float' | 'number' | 'text' | 'object' | 'other'
