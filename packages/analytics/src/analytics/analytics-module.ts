@@ -30,7 +30,13 @@ import { checkTimeZone } from '../time/zoned-time.js'
 import type { EventSink } from '../sinks/event-sink.js'
 import { SqlEventSink } from '../sinks/sql/sql-event-sink.js'
 import { analyticsMigrations } from '../storage/analytics-migrations.js'
-import { type DropReport, type IdentityResolver, Tracker, userIdOf } from '../tracker/index.js'
+import {
+  type DropReport,
+  type IdentityResolver,
+  Tracker,
+  userIdOf,
+  writableUserId,
+} from '../tracker/index.js'
 import { ANALYTICS, Analytics } from './analytics.js'
 
 /** Options of {@link analyticsModule}. */
@@ -178,7 +184,7 @@ export function analyticsModule<const E extends EventSchemas>(
             recommendations: new Recommendations(scope),
             rollup: () => rollups.run(),
             async forgetUser(given) {
-              const userId = userIdOf('user id', given)
+              const userId = writableUserId('user id', given)
               // Buffered events of theirs are written, then deleted with the rest. Only once that
               // commits are their events skipped here, as in every other process: a deletion that
               // fails leaves them recorded, and the rollup deletes any written meanwhile.

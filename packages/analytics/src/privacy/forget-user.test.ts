@@ -310,6 +310,27 @@ for (const engine of testEngines()) {
       expect(await tablesHoldingUser(db, 'u-kept')).toEqual(['mortar_analytics_event'])
     })
 
+    // SQLite stored a longer id whole, PostgreSQL refused it with a database error, and
+    // MariaDB's INSERT IGNORE cut it to 255 characters: a suppression of another user's id.
+    it('refuses an id no event can carry, naming the limit, and suppresses one at the limit exactly', async () => {
+      const { analytics, db } = subject
+      const suppressed = () =>
+        db.selectFrom('mortar_analytics_suppressed').select('user_id').execute()
+      const before = await suppressed()
+      const atLimit = `${'\u{1F600}'.repeat(100)}${'u'.repeat(55)}`
+      for (const userId of [`${atLimit}x`, '', 'a\0b', 'a\ud800b']) {
+        await expect(analytics.forgetUser(userId)).rejects.toSatisfy(
+          (error) =>
+            error instanceof AnalyticsIdentityError &&
+            (userId.length <= 255 || error.message.includes('1 to 255 characters')),
+        )
+      }
+      expect(await suppressed()).toEqual(before)
+      await analytics.forgetUser(atLimit)
+      const after = (await suppressed()).map((row) => row.user_id)
+      expect(after.filter((id) => !before.some((row) => row.user_id === id))).toEqual([atLimit])
+    })
+
     it('forgets a numeric id as its digits, and refuses one that is not a safe integer', async () => {
       const { analytics, app, db } = subject
       inRequest(app, { principal: { id: 4242 as unknown as string } }, () =>

@@ -11,6 +11,7 @@ import {
   SUPPRESSED_ANONYMOUS_TABLE,
   SUPPRESSED_TABLE,
 } from '../storage/analytics-tables.js'
+import { skippingDuplicates } from '../storage/bulk-sql.js'
 import { markSuppressions } from './suppressed-writes.js'
 
 /** What `forgetUser` removed. */
@@ -109,13 +110,7 @@ export async function forgetUser(
       const rows = ids.map((id) => `(${suppress.add(id)}, ${suppress.add(now)})`).join(', ')
       const insert = `into ${table} (${column}, suppressed_at) values ${rows}`
       await trx.executeQuery(
-        compile(
-          tx.engine,
-          tx.engine === 'mysql'
-            ? `insert ignore ${insert}`
-            : `insert ${insert} on conflict (${column}) do nothing`,
-          suppress,
-        ),
+        compile(tx.engine, skippingDuplicates(tx.engine, insert, [column]), suppress),
       )
     }
     return {

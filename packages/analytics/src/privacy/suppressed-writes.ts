@@ -86,8 +86,9 @@ export async function purgeSuppressed(
     .map((link) => link.anonymousId)
   if (lateLinks.length > 0) {
     const insert = sql`into ${sql.table(SUPPRESSED_ANONYMOUS_TABLE)} (anonymous_id, suppressed_at) values ${sql.join(lateLinks.map((id) => sql`(${id}, ${now})`))}`
+    // Not INSERT IGNORE, which would store an id too long cut: see skippingDuplicates.
     await (engine === 'mysql'
-      ? sql`insert ignore ${insert}`
+      ? sql`insert ${insert} on duplicate key update anonymous_id = anonymous_id`
       : sql`insert ${insert} on conflict (anonymous_id) do nothing`
     ).execute(db)
     await sql`delete from ${sql.table(IDENTITY_TABLE)} where anonymous_id in (${sql.join(lateLinks)}) and user_id in (${sql.join([...users])})`.execute(

@@ -52,6 +52,24 @@ export async function addCounts(
   })
 }
 
+/**
+ * `insert <into>` skipping the rows whose `keys` exist, and only those: `ON CONFLICT DO
+ * NOTHING`, MariaDB's no-op `ON DUPLICATE KEY UPDATE`. Never MariaDB's `INSERT IGNORE`, which
+ * also stores a text too long cut, a number out of range clamped and a NULL as the column's
+ * default, with only a warning, where SQLite and PostgreSQL store or refuse the value as given.
+ * MariaDB's affected rows count a skipped row too (mysql2 connects with CLIENT_FOUND_ROWS).
+ */
+export function skippingDuplicates(
+  engine: DatabaseEngine,
+  into: string,
+  keys: readonly string[],
+): string {
+  const first = keys[0] as string
+  return engine === 'mysql'
+    ? `insert ${into} on duplicate key update ${first} = ${first}`
+    : `insert ${into} on conflict (${keys.join(', ')}) do nothing`
+}
+
 /** Inserts rows, skipping those whose key exists. */
 export async function insertMissing(
   db: Kysely<unknown>,
@@ -63,10 +81,11 @@ export async function insertMissing(
 ): Promise<void> {
   await chunked(rows, columns.length, async (chunk) => {
     const values = placeholders(engine, chunk.length, columns.length)
-    const text =
-      engine === 'mysql'
-        ? `insert ignore into ${table} (${columns.join(', ')}) values ${values}`
-        : `insert into ${table} (${columns.join(', ')}) values ${values} on conflict (${keys.join(', ')}) do nothing`
+    const text = skippingDuplicates(
+      engine,
+      `into ${table} (${columns.join(', ')}) values ${values}`,
+      keys,
+    )
     await db.executeQuery(CompiledQuery.raw(text, chunk.flat()))
   })
 }

@@ -170,6 +170,18 @@ export function userIdOf(field: string, value: unknown): string {
   return checked.id
 }
 
+/**
+ * `value` as a user id a write may store ({@link userIdOf}, 1 to 255 characters, no U+0000 or
+ * unpaired surrogate), or an {@link AnalyticsIdentityError}: SQLite would store a longer one
+ * whole, PostgreSQL refuse it and MariaDB cut it, which would suppress another id.
+ */
+export function writableUserId(field: string, value: unknown): string {
+  const id = userIdOf(field, value)
+  const problem = idProblem(field, id)
+  if (problem !== undefined) throw new AnalyticsIdentityError(problem)
+  return id
+}
+
 /** A value's kind for a failure reason: never its content, which may be anything. */
 function describe(value: unknown): string {
   if (value === null) return 'null'

@@ -106,6 +106,57 @@ for (const engine of testEngines()) {
       expect(stored).toHaveLength(2)
     })
 
+    // MariaDB's INSERT IGNORE stored a NULL in a NOT NULL column as '' (and a text too long
+    // cut), with a warning only, where SQLite and PostgreSQL refuse: a path that skips
+    // existing keys must skip those alone.
+    it('refuses a value a column cannot hold on every path that skips existing keys, storing nothing', async () => {
+      const { db, sink } = opened
+      const link = {
+        anonymousId: `anon-${makeBatchId()}`,
+        userId: null as unknown as string,
+        linkedAt: 1,
+      }
+      const failed = {
+        ...makeStoredEvent(),
+        reason: null as unknown as string,
+        properties: null,
+      }
+      const event = makeStoredEvent()
+      await expect(
+        sink.write({ id: makeBatchId(), events: [], failed: [], links: [link] }),
+      ).rejects.toThrow()
+      await expect(
+        sink.write({ id: makeBatchId(), events: [], failed: [failed], links: [] }),
+      ).rejects.toThrow()
+      // Inside the caller's transaction every write skips existing keys.
+      await expect(
+        db.transaction().execute((trx) =>
+          new SqlEventSink({ db: trx as unknown as Kysely<unknown> }).write({
+            id: makeBatchId(),
+            events: [{ ...event, name: null as unknown as string }],
+            failed: [],
+            links: [],
+          }),
+        ),
+      ).rejects.toThrow()
+      const links = await db
+        .selectFrom('mortar_analytics_identity')
+        .select('user_id')
+        .where('anonymous_id', '=', link.anonymousId)
+        .execute()
+      const failures = await db
+        .selectFrom('mortar_analytics_failed_event')
+        .select('reason')
+        .where('id', '=', failed.id)
+        .execute()
+      const events = await db
+        .selectFrom('mortar_analytics_event')
+        .select('name')
+        .where('id', '=', event.id)
+        .execute()
+      expect({ links, failures, events }).toEqual({ links: [], failures: [], events: [] })
+    })
+
     it('joins an open transaction, so a rollback takes the events with it', async () => {
       const { db, sink } = opened
       const event = makeStoredEvent()

@@ -6,6 +6,7 @@ import {
   FAILED_TABLE,
   IDENTITY_TABLE,
 } from '../../storage/analytics-tables.js'
+import { skippingDuplicates } from '../../storage/bulk-sql.js'
 import { engineOf } from '../../storage/sql-dialect.js'
 import {
   purgeSuppressed,
@@ -58,8 +59,9 @@ const CHUNK_ROWS = { sqlite: 2_000, mysql: 500, postgres: 500 } as const satisfi
  * log (which the rollup folds in, then deletes), its failed events and its identity links.
  * Writing a batch again stores nothing twice: the first attempt's plain writes fail as a whole
  * on a duplicate key (its log row, or its event ids once the rollup removed that row), and the
- * batch is written again by the path that skips existing keys (`ON CONFLICT DO NOTHING`,
- * MariaDB's `INSERT IGNORE`), which the batch log's key short-circuits. Whatever the path, a
+ * batch is written again by the path that skips existing keys (`ON CONFLICT DO NOTHING`;
+ * on MariaDB a plain insert, then a no-op `ON DUPLICATE KEY UPDATE`: never `INSERT IGNORE`,
+ * which would store a value too long cut), which the batch log's key short-circuits. Whatever the path, a
  * batch stores nothing of an identity `forgetUser` suppressed, even one it forgot after the
  * tracker checked the batch: the write deletes such rows before it commits, under a lock that
  * orders it with forgetUser's transaction.
@@ -270,15 +272,37 @@ export class SqlEventSink implements EventSink {
         parameters[p++] = event.userAgent
         parameters[p++] = event.country
       }
-      const result = await db.executeQuery(
-        CompiledQuery.raw(
-          insertSql(this.#engine, EVENT_TABLE, EVENT_COLUMNS, key, end - start),
-          parameters,
-        ),
-      )
-      inserted += Number(result.numAffectedRows ?? 0n)
+      inserted += await this.#run(db, EVENT_TABLE, EVENT_COLUMNS, key, end - start, parameters)
     }
     return inserted
+  }
+
+  /**
+   * One multi-row insert; returns the rows inserted. MariaDB skips existing keys by a plain
+   * insert first (a duplicate fails only the statement there, never the transaction), then the
+   * no-op update: it counts the rows that update skipped as written. A chunk that was written
+   * before counts none: a batch's rows are written all together or not at all.
+   */
+  async #run(
+    db: Kysely<unknown>,
+    table: string,
+    columns: readonly string[],
+    key: readonly string[],
+    rows: number,
+    parameters: unknown[],
+  ): Promise<number> {
+    const skipping = this.#engine === 'mysql' && key.length > 0
+    try {
+      const text = insertSql(this.#engine, table, columns, skipping ? [] : key, rows)
+      const result = await db.executeQuery(CompiledQuery.raw(text, parameters))
+      return Number(result.numAffectedRows ?? 0n)
+    } catch (error) {
+      if (!skipping || !isUniqueViolation(error)) throw error
+      await db.executeQuery(
+        CompiledQuery.raw(insertSql(this.#engine, table, columns, key, rows), parameters),
+      )
+      return 0
+    }
   }
 
   /**
@@ -298,10 +322,7 @@ export class SqlEventSink implements EventSink {
       const chunk = rows.slice(start, start + chunkRows)
       const parameters: unknown[] = []
       for (const row of chunk) for (const value of row) parameters.push(value)
-      const result = await db.executeQuery(
-        CompiledQuery.raw(insertSql(this.#engine, table, columns, key, chunk.length), parameters),
-      )
-      inserted += Number(result.numAffectedRows ?? 0n)
+      inserted += await this.#run(db, table, columns, key, chunk.length, parameters)
     }
     return inserted
   }
@@ -325,16 +346,8 @@ function insertSql(
       const values = columns.map((_, c) => placeholder(r * columns.length + c))
       tuples.push(`(${values.join(', ')})`)
     }
-    // MariaDB: IGNORE, because mysql2 counts a no-op ON DUPLICATE KEY UPDATE as a written row
-    // (CLIENT_FOUND_ROWS) and the retry logic needs the true count. What IGNORE would also
-    // hide (a value too long) is ruled out before: the tracker checks lengths.
     const insert = `into ${table} (${columns.join(', ')}) values ${tuples.join(', ')}`
-    text =
-      key.length === 0
-        ? `insert ${insert}`
-        : engine === 'mysql'
-          ? `insert ignore ${insert}`
-          : `insert ${insert} on conflict (${key.join(', ')}) do nothing`
+    text = key.length === 0 ? `insert ${insert}` : skippingDuplicates(engine, insert, key)
     if (statements.size > 256) statements.clear()
     statements.set(cacheKey, text)
   }
