@@ -41,6 +41,11 @@ export interface NewJob {
    * queue has already scoped it to the job's name.
    */
   readonly key: string | undefined
+  /**
+   * Kept in the row's `relay_token` when given: the BullMQ engine's outbox names each job in
+   * Redis by its row id and this token, since a row id comes back after a restore or a reset.
+   */
+  readonly token?: string
 }
 
 /** A job a worker holds under a lease. */

@@ -55,7 +55,6 @@ export interface MortarFastifyOptions {
 }
 
 const kContext = Symbol.for('mortar.fastify.context')
-const kUtf8Checked = Symbol.for('mortar.fastify.utf8Checked')
 
 // Replies that carry a problem this adapter rendered: before-response hooks are for successful
 // results only. Added to only on the error path, so the happy path pays nothing for it.
@@ -63,7 +62,6 @@ const problems = processGlobal('mortar.fastify.problems', () => new WeakSet<Fast
 
 interface MortarRequest extends FastifyRequest {
   [kContext]: RequestContext | null
-  [kUtf8Checked]: boolean
 }
 
 /**
@@ -103,19 +101,15 @@ export function mortarFastify(
     return
   }
   const logger = app.logger
-  const bodyLimit =
-    options.bodyLimit === undefined ? undefined : resolveBodyLimit(options.bodyLimit)
-  fastify.addHook('onRoute', (route) => {
+  if (options.bodyLimit !== undefined) {
+    const bodyLimit = resolveBodyLimit(options.bodyLimit)
     // Fastify reads and limits bodies itself: give each later route the limit, unless it has one.
-    if (bodyLimit !== undefined) route.bodyLimit ??= bodyLimit
-    // A route's own hooks run after the instance's, and a decompressing plugin puts its own
-    // first among them (@fastify/compress does): last of all, this one sees the bytes the
-    // parser will read.
-    route.preParsing = [...[route.preParsing ?? []].flat(), checkEncodedJson]
-  })
+    fastify.addHook('onRoute', (route) => {
+      route.bodyLimit ??= bodyLimit
+    })
+  }
 
   fastify.decorateRequest(kContext, null)
-  fastify.decorateRequest(kUtf8Checked, false)
 
   // The context is entered, not run around the rest of the hook chain: Fastify calls onRequest
   // inside Node's callback for the request, which restores the previous context when it returns,
@@ -136,18 +130,12 @@ export function mortarFastify(
 
   // Fastify's JSON parser (and any an app adds) decodes a body leniently: a JSON body's bytes
   // are checked on the way in, so one that is not UTF-8 is a 400 whatever parser reads it. A
-  // compressed body is not its JSON yet: it is checked by the route's last hook
-  // (checkEncodedJson), once a decompressing hook made it JSON; under an encoding that nothing
-  // decoded, its bytes as the parser will read them.
+  // compressed body is not its JSON yet: a decompressing hook registered later (such as
+  // @fastify/compress's) makes it so, and checking its bytes would refuse every one.
   fastify.addHook('preParsing', (request, _reply, payload, next) => {
     const { 'content-type': type, 'content-encoding': encoding } = request.headers
     const plain = encoding === undefined || encoding.trim().toLowerCase() === 'identity'
-    if (!plain || !isJsonType(type)) {
-      next(null, payload)
-      return
-    }
-    ;(request as MortarRequest)[kUtf8Checked] = true
-    next(null, utf8Checked(payload))
+    next(null, plain && isJsonType(type) ? utf8Checked(payload) : payload)
   })
 
   // Modules' before-response hooks (auth's verify-authorized) see every successful result before
@@ -187,18 +175,6 @@ Object.defineProperty(mortarFastify, Symbol.for('skip-override'), { value: true 
 Object.defineProperty(mortarFastify, Symbol.for('fastify.display-name'), { value: 'mortar' })
 
 type OnSendDone = (error?: Error | null) => void
-
-// A JSON body the instance's hook left unchecked (it was encoded), as the parser will read it.
-function checkEncodedJson(
-  request: FastifyRequest,
-  _reply: FastifyReply,
-  payload: Readable,
-  next: (error: Error | null, payload?: Readable) => void,
-): void {
-  const unchecked =
-    !(request as MortarRequest)[kUtf8Checked] && isJsonType(request.headers['content-type'])
-  next(null, unchecked ? utf8Checked(payload) : payload)
-}
 
 // The body as it arrives, failing at the first byte that is not UTF-8 (see utf8Check); Fastify
 // answers a failed body stream with its error, here a 400 problem.

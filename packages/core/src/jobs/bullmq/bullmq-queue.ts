@@ -23,7 +23,7 @@ import type { ScheduleStore } from '../schedules/schedule-store.js'
 import { SqlQueue } from '../sql/sql-queue.js'
 import { queueDb, queueTransaction } from '../sql/queue-db.js'
 import { sqlQueueMigrations } from '../sql/sql-queue-migrations.js'
-import { type JobData, jobId, OutboxRelay } from './outbox-relay.js'
+import { type JobData, jobId, newRelayToken, OutboxRelay, parseJobId } from './outbox-relay.js'
 
 /** Options of {@link BullmqQueue}. */
 export interface BullmqQueueOptions {
@@ -60,7 +60,7 @@ return 1
  * The `'bullmq'` engine: jobs run from BullMQ queues on the app's Redis (one queue per job
  * name), and enqueue stays transactional: `enqueue` writes an outbox row in `mortar_job` in the
  * caller's transaction, and after the commit the relay moves rows to BullMQ with `addBulk`, each
- * under its row id as BullMQ's `jobId`, so relaying a row twice never makes a second job. A
+ * under its row id and a random token of the row as BullMQ's `jobId`, so relaying a row twice never makes a second job. A
  * sweep relays rows that a crash or an unreachable Redis left behind. Keys are BullMQ
  * deduplication ids; leases are BullMQ's locks, renewed by Mortar's heartbeat; a job whose
  * worker died goes back to waiting through BullMQ's stalled-job check. `bullmq` is an optional
@@ -145,13 +145,15 @@ export class BullmqQueue implements QueueAdapter {
     // A key held by a live job in BullMQ: dropped here, as the SQL queue drops it. A job that
     // became live meanwhile is dropped by BullMQ's deduplication at relay.
     const live = await this.#liveKeys(jobs)
-    const fresh = jobs.filter((job) => job.key === undefined || !live.has(job.key))
+    const fresh = jobs
+      .filter((job) => job.key === undefined || !live.has(job.key))
+      .map((job) => ({ ...job, token: newRelayToken() }))
     this.#relay.startSweep()
     const written =
       write === undefined
         ? await this.#outbox.enqueue(fresh)
         : await this.#outbox.enqueueAlongside(fresh, write)
-    const ids = written.map((id) => id && jobId(id))
+    const ids = written.map((id, index) => id && jobId(id, (fresh[index] as NewJob).token ?? null))
     let next = 0
     return jobs.map((job) => (job.key !== undefined && live.has(job.key) ? undefined : ids[next++]))
   }
@@ -399,7 +401,7 @@ export class BullmqQueue implements QueueAdapter {
       request.state === 'pending' ||
       request.state === 'scheduled'
     ) {
-      found.push(...(await this.#outbox.list(request)).map(outboxInfo))
+      found.push(...(await this.#outboxInfos(await this.#outbox.list(request))))
     }
     const names = request.name === undefined ? await this.#names() : [request.name]
     for (const name of names) {
@@ -417,10 +419,12 @@ export class BullmqQueue implements QueueAdapter {
 
   async get(id: string, nowMs: number): Promise<JobInfo | undefined> {
     await this.#load()
-    const rowId = /^j(\d{1,19})$/.exec(id)?.[1]
+    const rowId = parseJobId(id)?.rowId
     if (rowId === undefined) return undefined
     const row = await this.#outbox.get(rowId, nowMs)
-    if (row !== undefined) return outboxInfo(row)
+    // The row under that id may be another job's, if the row ids restarted.
+    const [info] = row === undefined ? [] : await this.#outboxInfos([row])
+    if (info?.id === id) return info
     for (const name of await this.#names()) {
       const job = (await this.#queue(name).getJob(id)) as BullJob | undefined
       if (job) return this.#info(job, nowMs)
@@ -489,6 +493,23 @@ export class BullmqQueue implements QueueAdapter {
     this.#workers.clear()
     this.#made.clear()
     this.#queues.clear()
+  }
+
+  /** Outbox rows as the SQL queue shows them, under the ids they keep in BullMQ. */
+  async #outboxInfos(rows: readonly JobInfo[]): Promise<JobInfo[]> {
+    if (rows.length === 0) return []
+    const { rows: tokens } = await sql<{
+      id: string | number | bigint
+      relay_token: string | null
+    }>`select id, relay_token from mortar_job where id in (${sql.join(rows.map((row) => row.id))})`.execute(
+      queueDb(this.#database),
+    )
+    const tokenOf = new Map(tokens.map((row) => [String(row.id), row.relay_token]))
+    // A row gone meanwhile was relayed: BullMQ shows it.
+    return rows.flatMap((row) => {
+      const token = tokenOf.get(row.id)
+      return token === undefined ? [] : [{ ...row, id: jobId(row.id, token) }]
+    })
   }
 
   /** Keys held by a live BullMQ job. */
@@ -657,10 +678,5 @@ const TYPES_OF = {
 const ALL_TYPES = ['wait', 'prioritized', 'delayed', 'active', 'failed'] as const
 
 function rowOf(id: string): number {
-  return Number(id.slice(1))
-}
-
-/** An outbox row as the SQL queue shows it, under the id it keeps in BullMQ. */
-function outboxInfo(info: JobInfo): JobInfo {
-  return { ...info, id: jobId(info.id) }
+  return Number(parseJobId(id)?.rowId)
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { AsyncResource } from 'node:async_hooks'
 import type { Queue } from 'bullmq'
 import { type Kysely, sql } from 'kysely'
@@ -44,14 +45,15 @@ interface OutboxRow {
   run_at: string | number | bigint
   max_attempts: string | number
   created_at: string | number | bigint
+  relay_token: string | null
 }
 
 const RELAY_BATCH = 1_000
 const RELAY_LANES = 3
 
 /**
- * Moves committed outbox rows (`mortar_job`) to BullMQ, each under its row id as BullMQ's
- * `jobId` so relaying a row twice never makes a second job, and deletes them once BullMQ has
+ * Moves committed outbox rows (`mortar_job`) to BullMQ, each under its row id and token as
+ * BullMQ's `jobId` (see {@link jobId}) so relaying a row twice never makes a second job, and deletes them once BullMQ has
  * them. A relay runs after each commit that enqueued; a sweep on a timer relays rows a crash or
  * an unreachable Redis left behind.
  */
@@ -173,10 +175,12 @@ export class OutboxRelay {
       ? (
           await sql<OutboxRow>`delete from mortar_job where id in (
               select id from mortar_job order by id limit ${RELAY_BATCH}${lock}
-            ) returning id, name, payload, dedup_key, run_at, max_attempts, created_at`.execute(db)
+            ) returning id, name, payload, dedup_key, run_at, max_attempts, created_at, relay_token`.execute(
+            db,
+          )
         ).rows
       : (
-          await sql<OutboxRow>`select id, name, payload, dedup_key, run_at, max_attempts, created_at
+          await sql<OutboxRow>`select id, name, payload, dedup_key, run_at, max_attempts, created_at, relay_token
               from mortar_job order by id limit ${RELAY_BATCH}${lock}`.execute(db)
         ).rows
     if (rows.length === 0) return 0
@@ -203,7 +207,7 @@ export class OutboxRelay {
                 c: Number(row.created_at),
               },
               opts: {
-                jobId: jobId(String(row.id)),
+                jobId: jobId(String(row.id), row.relay_token),
                 ...(runAt > now ? { delay: runAt - now } : {}),
                 ...(key === null ? {} : { deduplication: { id: key } }),
                 removeOnComplete: true,
@@ -224,9 +228,24 @@ export class OutboxRelay {
 }
 
 /**
- * A job's id, the same in the outbox and in BullMQ: the row id behind a letter, since BullMQ
- * keeps integer ids for its own.
+ * A job's id, the same in the outbox and in BullMQ: the row id behind a letter (BullMQ keeps
+ * integer ids for its own), then the row's random token. A row id alone comes back when the
+ * database's ids restart and Redis is kept (a restore, a reset, another schema on the same
+ * prefix), and BullMQ ignores an add under an id it still holds: the job would be lost. Rows
+ * written before tokens have none, and keep the id `j<row id>`.
  */
-export function jobId(rowId: string): string {
-  return `j${rowId}`
+export function jobId(rowId: string, token: string | null): string {
+  return token === null ? `j${rowId}` : `j${rowId}.${token}`
+}
+
+/** A new token for an outbox row (72 random bits, URL-safe). */
+export function newRelayToken(): string {
+  return randomBytes(9).toString('base64url')
+}
+
+/** The row id and token of a job id of {@link jobId}'s either form; undefined for another id. */
+export function parseJobId(id: string): { rowId: string; token: string | null } | undefined {
+  const match = /^j(\d{1,19})(?:\.([\w-]{12}))?$/.exec(id)
+  if (match === null) return undefined
+  return { rowId: match[1] as string, token: match[2] ?? null }
 }

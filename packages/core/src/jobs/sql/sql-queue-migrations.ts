@@ -122,10 +122,25 @@ const convertToUtf8mb4: Migration = {
   async down() {},
 }
 
+/**
+ * `relay_token`: the BullMQ engine's outbox rows carry a random token, part of the job's id in
+ * Redis, so a row id that comes back (a restore, a reset, another schema on the same Redis
+ * prefix) never names a job BullMQ still holds, which it would ignore. Null on the SQL queue.
+ */
+const addRelayToken: Migration = {
+  async up(db) {
+    await sql`alter table mortar_job add column relay_token varchar(32) null`.execute(db)
+  },
+  async down(db) {
+    await sql`alter table mortar_job drop column relay_token`.execute(db)
+  },
+}
+
 /** The migrations of the SQL job queue's tables, recorded under the `mortar.jobs` module. */
 export const sqlQueueMigrations: ModuleMigrations = Object.freeze({
   '0001_create_mortar_job': createJobTable,
   '0002_create_mortar_schedule': createScheduleTable,
   '0003_add_mortar_job_claim_token': addClaimToken,
   '0004_convert_mortar_job_to_utf8mb4': convertToUtf8mb4,
+  '0005_add_mortar_job_relay_token': addRelayToken,
 })

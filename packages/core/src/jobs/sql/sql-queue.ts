@@ -126,7 +126,14 @@ export class SqlQueue implements QueueAdapter {
   #schema: Promise<string> | undefined
   // Ids drawn from the sequence and not used yet (PostgreSQL).
   readonly #ids: string[] = []
-  readonly #carried = new WeakMap<ReadonlyMap<string, ClaimRead>, RawBuilder<unknown>>()
+  /**
+   * PostgreSQL's claim by the names a worker claims (see `#pgClaim`), keyed by their text, not
+   * the array, which a caller may change in place; defineJob refuses a NUL in a name.
+   */
+  readonly #pgClaims = new Map<
+    string,
+    { readonly reads: ReadonlyMap<string, ClaimRead> | undefined; claim: CompiledQuery<JobRow> }
+  >()
 
   constructor(options: SqlQueueOptions) {
     this.#database = options.database
@@ -142,19 +149,38 @@ export class SqlQueue implements QueueAdapter {
   }
 
   /**
-   * The carried reads of a claim's jobs (see carriedReads), kept by the map a worker claims
-   * with: built for each claim, their query builders cost more than the rest of the claim.
+   * PostgreSQL's claim for a worker's names and reads, compiled once with its per-claim values
+   * as slots ({@link NOW}, …) that each claim fills in: built and compiled for each claim, the
+   * carried reads' query tree cost the worker more than the rest of the claim, and a new text
+   * was hashed again to find its prepared statement's name.
+   *
+   * The claimed ids are one array probed through the primary key: a join with `next` was
+   * planned as a hash join over a scan of the whole table once the table had statistics. One
+   * text per worker (its names), so it runs prepared: planned per call it cost the server about
+   * 0.1 ms a claim. The reads of the claim's jobs ride with it: one statement where prepare
+   * made a second.
    */
-  #carriedReads(
+  #pgClaim(
+    names: readonly string[],
     reads: ReadonlyMap<string, ClaimRead> | undefined,
-  ): RawBuilder<unknown> | undefined {
-    if (reads === undefined || reads.size === 0) return undefined
-    let carried = this.#carried.get(reads)
-    if (carried === undefined) {
-      carried = carriedReads(reads)
-      this.#carried.set(reads, carried)
-    }
-    return carried
+  ): CompiledQuery<JobRow> {
+    const key = names.join('\0')
+    const kept = this.#pgClaims.get(key)
+    if (kept !== undefined && kept.reads === reads) return kept.claim
+    const next = sql`next as (
+        select id from mortar_job where ${dueJobs(names, NOW, WORKER)} order by run_at, id limit ${LIMIT} for update skip locked
+      )`
+    const take = sql`update mortar_job set locked_by = ${WORKER}, run_at = ${LEASE_UNTIL}, attempts = attempts + 1, progress = null
+      where id = any(array(select id from next))
+      returning id, name, payload, attempts, max_attempts`
+    const claim = (
+      reads === undefined || reads.size === 0
+        ? sql<JobRow>`with ${next} ${take}`
+        : sql<JobRow>`with ${next}, claimed as (${take})
+          select id, name, payload, attempts, max_attempts, ${carriedReads(reads)} as carried from claimed`
+    ).compile(this.#db)
+    this.#pgClaims.set(key, { reads, claim })
+    return claim
   }
 
   get #engine(): DatabaseEngine {
@@ -243,10 +269,12 @@ export class SqlQueue implements QueueAdapter {
     // compiled, and the INSERT's text and node are kept per shape, so a call only fills values.
     const companion = write === undefined ? undefined : sql`${write}`.compile(db)
     const parameters: unknown[] = companion === undefined ? [] : [...companion.parameters]
+    const tokens = jobs.some((job) => job.token !== undefined)
     for (const [i, job] of jobs.entries()) {
       parameters.push(ids[i], job.name, job.payload, job.runAtMs, job.maxAttempts, job.createdAtMs)
+      if (tokens) parameters.push(job.token ?? null)
     }
-    const { text, node } = pipelinedInsert(jobs.length, companion)
+    const { text, node } = pipelinedInsert(jobs.length, companion, tokens)
     // Not CompiledQuery.raw's frozen object: pipelineWrite marks it in a WeakSet, slower for those.
     await pipelineWrite(db, { sql: text, query: node, parameters, queryId: createQueryId() })
     return ids
@@ -274,19 +302,24 @@ export class SqlQueue implements QueueAdapter {
     write: CompanionWrite | undefined,
   ): Promise<(string | undefined)[]> {
     const db = this.#database.kysely as Kysely<unknown>
+    const tokens = jobs.some((job) => job.token !== undefined)
     const values = sql.join(
-      jobs.map((job) =>
-        tuple([
+      jobs.map((job) => {
+        const row: unknown[] = [
           job.name,
           job.payload,
           job.key ?? null,
           job.runAtMs,
           job.maxAttempts,
           job.createdAtMs,
-        ]),
-      ),
+        ]
+        if (tokens) row.push(job.token ?? null)
+        return tuple(row)
+      }),
     )
-    const columns = sql`mortar_job (name, payload, dedup_key, run_at, max_attempts, created_at)`
+    const columns = tokens
+      ? sql`mortar_job (name, payload, dedup_key, run_at, max_attempts, created_at, relay_token)`
+      : sql`mortar_job (name, payload, dedup_key, run_at, max_attempts, created_at)`
     // A duplicate key is skipped, never an error that would abort the caller's transaction.
     // MariaDB: IGNORE only downgrades the duplicate key here: every other value was checked.
     const statement =
@@ -316,32 +349,28 @@ export class SqlQueue implements QueueAdapter {
   async claim(request: ClaimRequest): Promise<readonly ClaimedJob[]> {
     const { worker, names, limit, nowMs, leaseUntilMs } = request
     if (names.length === 0 || limit <= 0) return []
-    const due = sql`dead_at is null and run_at <= ${nowMs} and (locked_by is null or locked_by <> ${worker}) and name in (${sql.join(names)})`
     const engine = this.#engine
     if (engine === 'postgres') {
-      // The claimed ids as one array probed through the primary key: a join with `next` was
-      // planned as a hash join over a scan of the whole table once the table had statistics.
-      // One text per worker (its names), so it runs prepared: planned per call it cost the
-      // server about 0.1 ms a claim.
-      const next = sql`next as (
-          select id from mortar_job where ${due} order by run_at, id limit ${limit} for update skip locked
-        )`
-      const take = sql`update mortar_job set locked_by = ${worker}, run_at = ${leaseUntilMs}, attempts = attempts + 1, progress = null
-        where id = any(array(select id from next))
-        returning id, name, payload, attempts, max_attempts`
-      // The reads of the claim's jobs ride with it: one statement where prepare made a second.
-      const carried = this.#carriedReads(request.reads)
-      const { rows } = await executePrepared(
-        this.#db,
-        carried === undefined
-          ? sql<JobRow>`with ${next} ${take}`
-          : sql<JobRow>`with ${next}, claimed as (${take})
-            select id, name, payload, attempts, max_attempts, ${carried} as carried from claimed`,
+      const claim = this.#pgClaim(names, request.reads)
+      const parameters = claim.parameters.map((value) =>
+        value === NOW
+          ? nowMs
+          : value === WORKER
+            ? worker
+            : value === LIMIT
+              ? limit
+              : value === LEASE_UNTIL
+                ? leaseUntilMs
+                : value,
       )
+      const { rows } = await executePrepared<JobRow>(this.#db, {
+        compile: () => ({ ...claim, parameters }),
+      })
       // A whole batch means a backlog: without statistics every claim would sort all of it.
       if (rows.length === limit) this.#upkeep.countBacklog(rows.length)
       return rows.map(claimed)
     }
+    const due = dueJobs(names, nowMs, worker)
     if (engine === 'sqlite') {
       const { rows } = await sql<JobRow>`update mortar_job
         set locked_by = ${worker}, run_at = ${leaseUntilMs}, attempts = attempts + 1, progress = null
@@ -656,6 +685,18 @@ export class SqlQueue implements QueueAdapter {
   }
 }
 
+// The values of PostgreSQL's claim, as its text is compiled once (see `#pgClaim`): slots that
+// each claim fills in.
+const NOW = Symbol('now')
+const WORKER = Symbol('worker')
+const LIMIT = Symbol('limit')
+const LEASE_UNTIL = Symbol('leaseUntil')
+
+/** The jobs a claim may take: due, of these names, not leased in this worker's name. */
+function dueJobs(names: readonly string[], nowMs: unknown, worker: unknown): RawBuilder<unknown> {
+  return sql`dead_at is null and run_at <= ${nowMs} and (locked_by is null or locked_by <> ${worker}) and name in (${sql.join(names)})`
+}
+
 function chunks(ids: readonly string[]): string[][] {
   const out: string[][] = []
   for (let start = 0; start < ids.length; start += CHUNK) out.push(ids.slice(start, start + CHUNK))
@@ -759,8 +800,13 @@ interface PipelinedInsert {
  * parameters come first. The same string for the same shape, so the server keeps one prepared
  * plan of it and naming it (see pipelineWrite) hashes it once.
  */
-function pipelinedInsert(n: number, companion: CompiledQuery | undefined): PipelinedInsert {
-  const shape = companion?.sql ?? ''
+function pipelinedInsert(
+  n: number,
+  companion: CompiledQuery | undefined,
+  tokens: boolean,
+): PipelinedInsert {
+  const companionText = companion?.sql ?? ''
+  const shape = tokens ? `relay_token ${companionText}` : companionText
   let byCount = pipelinedInserts.get(shape)
   if (byCount === undefined) {
     byCount = []
@@ -771,12 +817,13 @@ function pipelinedInsert(n: number, companion: CompiledQuery | undefined): Pipel
   let insert = byCount[n]
   if (insert === undefined) {
     let next = companion?.parameters.length ?? 0
+    const columns = PIPELINED_COLUMNS + (tokens ? 1 : 0)
     const rows = Array.from({ length: n }, () => {
-      const row = Array.from({ length: PIPELINED_COLUMNS }, (_, i) => `$${next + i + 1}`)
-      next += PIPELINED_COLUMNS
+      const row = Array.from({ length: columns }, (_, i) => `$${next + i + 1}`)
+      next += columns
       return `(${row.join(', ')})`
     })
-    const text = `${companion === undefined ? '' : `with mortar_companion as (${shape}) `}insert into mortar_job (id, name, payload, run_at, max_attempts, created_at) overriding system value values ${rows.join(', ')}`
+    const text = `${companion === undefined ? '' : `with mortar_companion as (${companionText}) `}insert into mortar_job (id, name, payload, run_at, max_attempts, created_at${tokens ? ', relay_token' : ''}) overriding system value values ${rows.join(', ')}`
     insert = { text, node: RawNode.createWithSql(text) }
     byCount[n] = insert
   }

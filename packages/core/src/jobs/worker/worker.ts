@@ -802,12 +802,15 @@ function parsePayload(definition: JobDefinition, job: ClaimedJob): unknown {
 function sameKey(definition: JobDefinition, stored: unknown, payload: unknown): boolean {
   const key = definition.claimRead?.key
   if (key === undefined) return true
-  const field = (value: unknown) =>
-    typeof value === 'object' && value !== null
-      ? (value as Record<string, unknown>)[key]
-      : undefined
-  const parsed = field(payload)
-  return typeof parsed === 'string' && field(stored) === parsed
+  const parsed = fieldOf(payload, key)
+  return typeof parsed === 'string' && fieldOf(stored, key) === parsed
+}
+
+/** A field of a payload, if it is an object: a function, not a closure made (and named) per job. */
+function fieldOf(value: unknown, key: string): unknown {
+  return typeof value === 'object' && value !== null
+    ? (value as Record<string, unknown>)[key]
+    : undefined
 }
 
 /** The job's payload parsed by its schema, and as it was stored (its JSON, parsed). */
