@@ -11,8 +11,9 @@ import { type Kysely, sql } from 'kysely'
  * How a column reads back: an integer (`int2`, `int4`: a number; `int8`: a string), a boolean, a
  * string of any text (`text`, `varchar`), a lower-case uuid, one label of an enum, a Date
  * (`date`, `timestamp`, `timestamptz`), a float (`real`, `double precision`: a number, NaN and
- * -0 included, whose text is not JavaScript's: `1e-05` is 0.00001), a `char(n)` (its text
- * padded with spaces to n, which a cast to text strips), a json value (parsed), an
+ * -0 included, whose text is not JavaScript's: `1e-05` is 0.00001), a `char(n)` or an `inet`
+ * (whose cast to text is not the output node-postgres reads: a char(n)'s strips the padding,
+ * an inet's adds the mask, `::1/128`), a json value (parsed), an
  * object (an array, interval, bytea, point or circle, which no value compares with); `other` for
  * the rest (numeric, time…), which read back as their text.
  */
@@ -45,6 +46,8 @@ const KIND_BY_OID: Readonly<
   25: 'text',
   1043: 'text',
   1042: 'char',
+  // inet: its cast to text adds the mask its output leaves out ('::1/128' for '::1').
+  869: 'char',
   2950: 'uuid',
   700: 'float',
   701: 'float',
@@ -87,9 +90,10 @@ function columnOf(row: ColumnRow): PgColumn {
 }
 
 /**
- * How a MariaDB column reads back: a Date, the text of its own type (UUID, ENUM, SET, TIME), a
- * float (FLOAT, DOUBLE: a number whose text is not JavaScript's, `1e15` is 1000000000000000),
- * another number, a string, an object (a Buffer of BINARY, BLOB and BIT, a geometry's object),
+ * How a MariaDB column reads back: a Date, text whose bytes are not the UTF-8 mysql2 reads
+ * (UUID, ENUM, SET, TIME, INET4, INET6, and text in a character set other than UTF-8 or
+ * ASCII: latin1 writes `é` as one byte), a float (FLOAT, DOUBLE: a number whose text is not
+ * JavaScript's, `1e15` is 1000000000000000), another number, a string, an object (a Buffer of BINARY, BLOB and BIT, a geometry's object),
  * which no value compares with, or other.
  */
 export type MysqlColumn = 'date' | 'typed-text' | 'float' | 'number' | 'text' | 'object' | 'other'
@@ -106,6 +110,9 @@ const MYSQL_KINDS: Readonly<Record<string, MysqlColumn>> = {
   set: 'typed-text',
   // A string to mysql2, but charset() says 'binary', which the SQL takes for a number.
   time: 'typed-text',
+  // Stored as 4 and 16 bytes, read back as their text.
+  inet4: 'typed-text',
+  inet6: 'typed-text',
   tinyint: 'number',
   smallint: 'number',
   mediumint: 'number',
@@ -156,14 +163,29 @@ function byTable<C>(rows: readonly { table_name: string; column_name: string; co
   return tables
 }
 
+// Character sets whose bytes are the UTF-8 of the text mysql2 reads back.
+const UTF8_BYTES: ReadonlySet<string> = new Set(['utf8mb4', 'utf8mb3', 'utf8', 'ascii'])
+
+function mysqlColumnOf(dataType: string, charset: string | null): MysqlColumn {
+  const kind = MYSQL_KINDS[dataType.toLowerCase()] ?? 'other'
+  if ((kind === 'text' || kind === 'other') && charset !== null && !UTF8_BYTES.has(charset)) {
+    return 'typed-text'
+  }
+  return kind
+}
+
 /** The columns of every table and view of the connection's database. */
 export async function readMysqlColumns(db: Kysely<unknown>): Promise<MysqlColumns> {
-  const { rows } = await sql<{ table_name: string; column_name: string; data_type: string }>`
-    select table_name as table_name, column_name as column_name, data_type as data_type
+  const { rows } = await sql<{
+    table_name: string
+    column_name: string
+    data_type: string
+    charset: string | null
+  }>`
+    select table_name as table_name, column_name as column_name, data_type as data_type,
+      character_set_name as charset
     from information_schema.columns where table_schema = database()`.execute(db)
-  return byTable(
-    rows.map((row) => ({ ...row, column: MYSQL_KINDS[row.data_type.toLowerCase()] ?? 'other' })),
-  )
+  return byTable(rows.map((row) => ({ ...row, column: mysqlColumnOf(row.data_type, row.charset) })))
 }
 
 /** The columns of every table and view on the connection's search path. */

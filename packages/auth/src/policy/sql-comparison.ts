@@ -56,6 +56,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 // The value as MariaDB compares it byte for byte.
 const binary = (value: unknown) => sql`cast(${value} as binary)`
 
+// A MariaDB column's text in UTF-8, as mysql2 reads it, whatever the connection's character set.
+const mysqlText = (column: Column) => sql`convert(${column} using utf8mb4)`
+
 /** SQLite: the column holds a numeral (NUMERAL without REGEXP, which SQLite lacks). */
 function sqliteNumeral(column: Column): RawBuilder<SqlBool> {
   const digits = sql`substr(${column}, 1 + (${column} glob '-*'))`
@@ -424,13 +427,13 @@ function pgCompare(
   if (type.kind === 'float') return floatCompare('postgres', column, op, value)
   if (type.kind === 'json') return pgJsonCompare(column, op, value)
   if (type.kind === 'object') return UNKNOWN
-  if (type.kind === 'char') return guardedCompare('postgres', pgPadded(column), op, value)
   const equality = op === '=' || op === '<>'
   if (typeof value === 'string' && NOT_PG_TEXT.test(value)) {
     // No column reads back as such a string, nor as one whose text it is.
     if (op === '=' || op === '<>') return known(column, type.notNull, op === '<>')
     if (value.includes('\0')) [op, value] = beforeNul(op, value)
   }
+  if (type.kind === 'char') return guardedCompare('postgres', pgPadded(column), op, value)
   const operator = OPERATORS[op]
   switch (type.kind) {
     case 'integer':
@@ -497,9 +500,9 @@ export function sqlCompare(
     return sql<SqlBool>`${column.ref} ${OPERATORS[op]} ${value}`
   }
   if (column.type === 'float') return floatCompare('mysql', column.ref, op, value)
-  // A UUID, ENUM or SET column compares with any other kind as its text (ENUM = 1 would test
-  // the label's position; UUID = 1 raises).
-  const ref = column.type === 'typed-text' ? sql`cast(${column.ref} as char)` : column.ref
+  // A UUID, ENUM, SET or INET6 column compares with any other kind as its text (ENUM = 1 would
+  // test the label's position; UUID = 1 raises), a latin1 one as the UTF-8 mysql2 reads.
+  const ref = column.type === 'typed-text' ? mysqlText(column.ref) : column.ref
   return guardedCompare('mysql', ref, op, value, column.type === 'date')
 }
 
@@ -599,9 +602,10 @@ const PG_PLAIN_EQUAL: ReadonlySet<PgColumn['kind']> = new Set([
 ])
 
 /**
- * A `char(n)`'s text as node-postgres reads it, padded to n: a cast to text strips the spaces,
- * so `'ab'` equalled the `'ab   '` the point check compares. `concat` writes the type's output
- * (and NULL as '', hence the case).
+ * A `char(n)`'s or `inet`'s text as node-postgres reads it: a cast to text strips a char(n)'s
+ * padding, so `'ab'` equalled the `'ab   '` the point check compares, and adds an inet's mask,
+ * so `'::1'` did not equal the `'::1'` it reads. `concat` writes the type's output (and NULL as
+ * '', hence the case).
  */
 function pgPadded(column: Column): Column {
   return sql`(case when ${column} is null then null else concat(${column}) end)`
@@ -665,7 +669,7 @@ export function sqlColumnsEqual(left: SqlColumn, right: SqlColumn): RawBuilder<S
     }
     if (dates === 0 && (left.type === 'typed-text' || right.type === 'typed-text')) {
       const text = (column: typeof left) =>
-        column.type === 'typed-text' ? sql`cast(${column.ref} as char)` : column.ref
+        column.type === 'typed-text' ? mysqlText(column.ref) : column.ref
       // Byte for byte alone: the cast's collation may not mix with the other column's.
       return sql<SqlBool>`cast(${text(left)} as binary) = cast(${text(right)} as binary)`
     }
