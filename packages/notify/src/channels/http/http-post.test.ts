@@ -21,9 +21,19 @@ describe('httpPost', () => {
 
   beforeAll(async () => {
     receiver = await startLocalServer()
+    // Sends /to-receiver/… on to the receiver (another port: another origin), anything else to
+    // /moved/… on itself, which it takes.
     redirector = await startLocalServer((request, response) => {
-      response.statusCode = 307
-      response.setHeader('location', `http://127.0.0.1:${receiver.port}${request.url}`)
+      if (request.url.startsWith('/moved/')) response.statusCode = 204
+      else {
+        response.statusCode = 307
+        response.setHeader(
+          'location',
+          request.url.startsWith('/to-receiver/')
+            ? `http://127.0.0.1:${receiver.port}${request.url}`
+            : `http://127.0.0.1:${redirector.port}/moved${request.url}`,
+        )
+      }
       response.end()
     })
   })
@@ -46,10 +56,31 @@ describe('httpPost', () => {
       agents,
     })
 
-  it('follows a redirect from http to http', async () => {
+  it('follows a redirect within the origin and posts the body again', async () => {
     const result = await post(`http://127.0.0.1:${redirector.port}/plain`)
     expect(result).toMatchObject({ kind: 'response', status: 204 })
-    expect(receiver.requests.at(-1)?.url).toBe('/plain')
+    expect(redirector.requests.at(-1)).toMatchObject({
+      url: '/moved/plain',
+      body: '{"secret":"payload"}',
+    })
+  })
+
+  it('refuses a redirect to another origin: the body and headers never reach it', async () => {
+    const before = receiver.requests.length
+    const result = await httpPost({
+      url: `http://127.0.0.1:${redirector.port}/to-receiver/hook`,
+      headers: { authorization: 'Bearer not-for-others' },
+      body: '{"secret":"payload"}',
+      signal: new AbortController().signal,
+      timeoutMs: 5_000,
+      maxRedirects: 3,
+      agents,
+    })
+    expect(result).toEqual({
+      kind: 'refused',
+      reason: `redirected (307) to another origin (http://127.0.0.1:${receiver.port}); only redirects within http://127.0.0.1:${redirector.port} are followed`,
+    })
+    expect(receiver.requests.length).toBe(before)
   })
 
   it('refuses a redirect from https to http: the body is never sent on in clear text', async () => {
@@ -120,26 +151,23 @@ describe('httpPost', () => {
     // passes is what it advances, whatever the machine's load.
     const held: (() => void)[] = []
     const arrived: (() => void)[] = []
-    const hold = (answer: (response: http.ServerResponse) => void) =>
-      startLocalServer((_request, response) => {
-        held.push(() => answer(response))
-        arrived.shift()?.()
-      })
     const arrival = () => new Promise<void>((resolve) => arrived.push(resolve))
-    const second = await hold((response) => {
-      response.statusCode = 204
-      response.end()
-    })
-    const first = await hold((response) => {
-      response.statusCode = 307
-      response.setHeader('location', `${second.url}/next`)
-      response.end()
+    const server = await startLocalServer((request, response) => {
+      held.push(() => {
+        if (request.url === '/next') response.statusCode = 204
+        else {
+          response.statusCode = 307
+          response.setHeader('location', '/next')
+        }
+        response.end()
+      })
+      arrived.shift()?.()
     })
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
     try {
       const atFirst = arrival()
       const posting = httpPost({
-        url: first.url,
+        url: `${server.url}/first`,
         headers: {},
         body: '{}',
         signal: new AbortController().signal,
@@ -159,8 +187,7 @@ describe('httpPost', () => {
       expect(await posting).toMatchObject({ kind: 'failed', code: 'ETIMEDOUT', connected: true })
     } finally {
       vi.useRealTimers()
-      await first.close()
-      await second.close()
+      await server.close()
     }
   })
 })

@@ -23,8 +23,9 @@ export interface HttpPostOptions {
   readonly guard?: AddressGuard | undefined
   readonly lookup?: Lookup | undefined
   /**
-   * Redirects followed (each re-checked by the guard, none from https to http); the body is posted
-   * again. 0 by default.
+   * Redirects followed (each re-checked by the guard), only within the URL's origin (scheme, host
+   * and port): the body and headers are posted again, so one to another origin is refused. 0 by
+   * default.
    */
   readonly maxRedirects?: number | undefined
   /**
@@ -108,6 +109,14 @@ async function follow(
     // What was sent over TLS is not sent on in clear text.
     if (url.protocol === 'https:' && next.protocol === 'http:') {
       return { kind: 'refused', reason: 'redirected from https to http' }
+    }
+    // The body and headers (a signature, credentials) were meant for this origin alone: another
+    // could replay a signed request to the real endpoint, or keep an Authorization header.
+    if (next.origin !== first.origin) {
+      return {
+        kind: 'refused',
+        reason: `redirected (${result.status}) to another origin (${next.protocol}//${next.host}); only redirects within ${first.origin} are followed`,
+      }
     }
     url = next
   }

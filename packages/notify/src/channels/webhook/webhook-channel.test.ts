@@ -42,6 +42,20 @@ function lookupTo(...addresses: string[]) {
     )
 }
 
+/** A rebinding DNS: the first lookup gets 127.0.0.1 (allowed), any later one `then`. */
+function rebindingLookup(then: string) {
+  let lookups = 0
+  const lookup = (
+    _hostname: string,
+    _options: { all: true },
+    callback: (error: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+  ) => {
+    lookups += 1
+    callback(null, [{ address: lookups === 1 ? '127.0.0.1' : then, family: 4 }])
+  }
+  return Object.assign(lookup, { lookups: () => lookups })
+}
+
 describe('webhookChannel', () => {
   let receiver: LocalServer
   const verified: string[] = []
@@ -193,21 +207,11 @@ describe('webhookChannel', () => {
     })
 
     it('connects to the address it checked: a name is looked up once per connection (no rebinding)', async () => {
-      // A rebinding DNS answers the check with an allowed address and any later lookup with another.
-      let lookups = 0
-      const rebinding: Parameters<typeof webhookChannel>[0]['lookup'] = (
-        _name,
-        _options,
-        callback,
-      ) => {
-        lookups += 1
-        const address = lookups === 1 ? '127.0.0.1' : '10.0.0.7'
-        callback(null, [{ address, family: 4 }])
-      }
+      const rebinding = rebindingLookup('10.0.0.7')
       const guarded = webhookChannel({ secret, addressGuard: allowTestServer, lookup: rebinding })
       const message = outgoing(`http://rebind.example:${receiver.port}/hooks`)
       expect(await guarded.send(message)).toEqual({ status: 'accepted' })
-      expect(lookups).toBe(1)
+      expect(rebinding.lookups()).toBe(1)
       expect(verified.at(-1)).toBe(message.id)
       await guarded.close()
     })
@@ -222,58 +226,63 @@ describe('webhookChannel', () => {
       await guarded.close()
     })
 
-    it('re-checks every redirect: an allowed receiver redirecting to loopback is refused', async () => {
+    it('refuses a redirect to another origin: the signed body never reaches it, to be replayed', async () => {
+      // Both ports are allowed by the guard: only the origin tells them apart.
       const redirector = await startLocalServer((_request, response) => {
         response.statusCode = 307
-        response.setHeader('location', `http://127.0.0.2:${receiver.port}/internal`)
+        response.setHeader('location', `${receiver.url}/hook`)
         response.end()
       })
-      const guarded = webhookChannel({ secret, addressGuard: { allow: ['127.0.0.1/32'] } })
+      const guarded = webhookChannel({ secret, addressGuard: allowTestServer })
       const before = receiver.requests.length
       const result = await guarded.send(outgoing(`${redirector.url}/hook`))
-      expect(result).toMatchObject({
+      expect(result).toEqual({
         status: 'permanent',
-        reason: expect.stringContaining('127.0.0.2'),
+        reason: `redirected (307) to another origin (http://127.0.0.1:${receiver.port}); only redirects within ${redirector.url} are followed`,
       })
       expect(receiver.requests.length).toBe(before)
       await guarded.close()
       await redirector.close()
     })
 
-    it('re-checks a redirect to a name that resolves to loopback', async () => {
+    it('re-checks a redirect within the origin: its name may resolve to loopback the second time', async () => {
+      const rebinding = rebindingLookup('127.0.0.3')
       const redirector = await startLocalServer((_request, response) => {
         response.statusCode = 308
-        response.setHeader('location', `http://internal.example:${receiver.port}/`)
+        response.setHeader('location', '/next')
+        // A new connection, so a new lookup.
+        response.setHeader('connection', 'close')
         response.end()
       })
-      // The redirector's own address is allowed; the name it points at resolves to 127.0.0.3.
-      const guarded = webhookChannel({
-        secret,
-        addressGuard: { allow: ['127.0.0.1/32'] },
-        lookup: lookupTo('127.0.0.3'),
-      })
-      const result = await guarded.send(outgoing(`${redirector.url}/`))
+      const guarded = webhookChannel({ secret, addressGuard: allowTestServer, lookup: rebinding })
+      const result = await guarded.send(outgoing(`http://hooks.example:${redirector.port}/`))
       expect(result).toMatchObject({
         status: 'permanent',
         reason: expect.stringContaining('resolves to 127.0.0.3'),
       })
+      expect(redirector.requests.map((request) => request.url)).toEqual(['/'])
       await guarded.close()
       await redirector.close()
     })
 
-    it('follows an allowed redirect and posts the signed body again', async () => {
-      const redirector = await startLocalServer((_request, response) => {
-        response.statusCode = 307
-        response.setHeader('location', `${receiver.url}/moved`)
+    it('follows a redirect within the origin and posts the signed body again', async () => {
+      const signed: string[] = []
+      const moving = await startLocalServer((request, response) => {
+        if (request.url === '/moved') {
+          signed.push(verifyWebhook(secret, request.headers, request.body))
+          response.statusCode = 204
+        } else {
+          response.statusCode = 307
+          response.setHeader('location', '/moved')
+        }
         response.end()
       })
       const guarded = webhookChannel({ secret, addressGuard: allowTestServer })
-      const message = outgoing(`${redirector.url}/`)
+      const message = outgoing(`${moving.url}/`)
       expect(await guarded.send(message)).toEqual({ status: 'accepted' })
-      expect(receiver.requests.at(-1)?.url).toBe('/moved')
-      expect(verified.at(-1)).toBe(message.id)
+      expect(signed).toEqual([message.id])
       await guarded.close()
-      await redirector.close()
+      await moving.close()
     })
 
     it('refuses non-http schemes and URLs with credentials', async () => {

@@ -35,7 +35,11 @@ export interface WebhookChannelOptions {
    * 127.0.0.1).
    */
   readonly addressGuard?: AddressGuardOptions
-  /** Redirects to follow, each re-checked by the guard; 3 by default. */
+  /**
+   * Redirects to follow, each re-checked by the guard; 3 by default. Only within the URL's origin:
+   * the signed body is never posted to another (which could replay it to the endpoint), so a
+   * redirect there is a permanent failure.
+   */
   readonly maxRedirects?: number
   /** The DNS lookup; `dns.lookup` by default (tests pass their own). */
   readonly lookup?: Lookup
