@@ -1,8 +1,10 @@
 import { JOBS, transaction } from '@mortar/core'
 import { testEngines } from '@mortar/core/testing'
+import { type Kysely, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { defineEvents } from '../catalog/define-events.js'
+import { purgeEventsBefore } from '../privacy/forget-user.js'
 import { type EngineApp, inRequest, startEngineApp } from '../testing/engine-app.js'
 import { uuidV7Time } from '../tracker/uuid-v7.js'
 
@@ -268,6 +270,33 @@ for (const engine of testEngines()) {
       expect(left).toEqual([])
       expect(await viewsOn('2023-06-01')).toEqual([1])
     })
+
+    if (engine.engine === 'mysql')
+      it('lets batches be written while the retention deletes', async () => {
+        // The purge's DELETE looked the batch log up itself: on repeatable read it share-locked
+        // what it probed, here the gap past the log's last row, and batch writes waited on it.
+        const { db } = subject
+        // On another connection, as a batch write, failing after a second's wait.
+        const log = (id: number) =>
+          sql`set statement innodb_lock_wait_timeout = 1 for insert into mortar_analytics_batch (batch_id, first_at, last_at, events, created_at) values (${id}, 0, 0, 0, 0)`.execute(
+            db,
+          )
+        // An event of batch 2, rolled up long ago, and batch 1, not rolled up yet.
+        await sql`insert into mortar_analytics_event (occurred_at, id, batch_id, name, properties) values (${Date.parse('2023-07-01T12:00:00Z')}, '0188f4a0-0000-7000-8000-000000000000', 2, 'product_viewed', '{}')`.execute(
+          db,
+        )
+        await log(1)
+        await db.transaction().execute(async (trx) => {
+          const scope = {
+            db: trx as unknown as Kysely<unknown>,
+            engine: 'mysql',
+            timeZone: 'UTC',
+          } as const
+          expect(await purgeEventsBefore(scope, Date.parse('2024-01-01T00:00:00Z'))).toBe(1)
+          await log(3)
+        })
+        await db.deleteFrom('mortar_analytics_batch').where('batch_id', 'in', [1, 3]).execute()
+      })
 
     it('rolls up on its schedule and applies the retention daily', async () => {
       const { analytics, app, clock, db } = subject

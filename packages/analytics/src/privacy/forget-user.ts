@@ -11,7 +11,7 @@ import {
   SUPPRESSED_ANONYMOUS_TABLE,
   SUPPRESSED_TABLE,
 } from '../storage/analytics-tables.js'
-import { skippingDuplicates } from '../storage/bulk-sql.js'
+import { deleteKeys, skippingDuplicates } from '../storage/bulk-sql.js'
 import { markSuppressions } from './suppressed-writes.js'
 
 /** What `forgetUser` removed. */
@@ -122,37 +122,51 @@ export async function forgetUser(
 }
 
 /**
- * Deletes events (and failed events) that happened before `before`, in slices of the key so no
- * statement runs long; returns how many. The rollups keep their counts: retention limits the
- * raw history, the daily totals stay. An event whose batch is not rolled up yet (one tracked
- * with an old timestamp, or written while the rollups were behind) stays until it is counted:
- * deleted before, it would never reach the daily totals.
+ * Deletes events (and failed events) that happened before `before`, 1,000 rows per statement so
+ * none runs long; returns how many. The rollups keep their counts: retention limits the raw
+ * history, the daily totals stay. An event whose batch is not rolled up yet (one tracked with an
+ * old timestamp, or written while the rollups were behind) stays until it is counted: deleted
+ * before, it would never reach the daily totals. So retention waits on the rollup schedule;
+ * what it holds back is the batch log's rows with an old `first_at`.
+ *
+ * The rows are picked by a plain read, then deleted by key. A `DELETE` that itself looked up the
+ * batch log would, on MariaDB's repeatable read, share-lock the rows and gaps it probed, and so
+ * block every batch write (which inserts its log row first) and the rollup's deletion of log
+ * rows while it ran. The read is one snapshot, and a batch commits its log row with its events:
+ * an event it finds outside the log belongs to a batch already counted.
  */
 export async function purgeEventsBefore(scope: QueryScope, before: number): Promise<number> {
   let deleted = 0
-  for (const table of [EVENT_TABLE, FAILED_TABLE]) {
-    const counted =
-      table === EVENT_TABLE ? ` and batch_id not in (select batch_id from ${BATCH_TABLE})` : ''
+  for (const [table, key, counted] of [
+    [
+      EVENT_TABLE,
+      ['occurred_at', 'id'],
+      ` and not exists (select 1 from ${BATCH_TABLE} b where b.batch_id = e.batch_id)`,
+    ],
+    [FAILED_TABLE, ['id'], ''],
+  ] as const) {
     for (;;) {
       const params = new Params()
-      const [oldest] = await run<{ at: DbInt | null }>(
+      const rows = await run<Record<string, unknown>>(
         scope,
-        `select min(occurred_at) as at from ${table} where occurred_at < ${params.add(before)}${counted}`,
+        `select ${key.map((column) => `e.${column}`).join(', ')} from ${table} e where e.occurred_at < ${params.add(before)}${counted} limit ${PURGE_ROWS}`,
         params,
       )
-      if (oldest?.at === null || oldest?.at === undefined) break
-      // One day of events per statement.
-      const until = Math.min(before, Number(oldest.at) + 86_400_000)
-      const remove = new Params()
-      const result = await scope.db.executeQuery(
-        compile(
-          scope.engine,
-          `delete from ${table} where occurred_at < ${remove.add(until)}${counted}`,
-          remove,
-        ),
+      if (rows.length === 0) break
+      const removed = await deleteKeys(
+        scope.db,
+        scope.engine,
+        table,
+        key,
+        rows.map((row) => key.map((column) => row[column])),
       )
-      deleted += Number(result.numAffectedRows ?? 0n)
+      // Deleted meanwhile by another transaction (forgetUser): a caller's snapshot would pick
+      // them again, forever.
+      if (removed === 0) break
+      deleted += removed
     }
   }
   return deleted
 }
+
+const PURGE_ROWS = 1_000

@@ -97,12 +97,15 @@ export async function deleteKeys(
   table: string,
   columns: readonly string[],
   keys: readonly (readonly unknown[])[],
-): Promise<void> {
+): Promise<number> {
+  let deleted = 0
   await chunked(keys, columns.length, async (chunk) => {
     const tuple = `(${columns.join(', ')})`
     const text = `delete from ${table} where ${tuple} in (${placeholders(engine, chunk.length, columns.length)})`
-    await db.executeQuery(CompiledQuery.raw(text, chunk.flat()))
+    const result = await db.executeQuery(CompiledQuery.raw(text, chunk.flat()))
+    deleted += Number(result.numAffectedRows ?? 0n)
   })
+  return deleted
 }
 
 /** `column in (…)` with one placeholder per value, starting at parameter `offset` + 1. */
