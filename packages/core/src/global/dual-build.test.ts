@@ -76,6 +76,13 @@ const PER_BUILD: Readonly<Record<string, string>> = {
     'references made by definePolicy and compiled by its build(), in the same build',
   'core/src/http/shared/adapter-conformance.ts:SCOPED':
     "a token of the adapters' shared test cases",
+  'core/src/jobs/sql/sql-queue.ts:NOW': "slots of a claim compiled and filled by one queue's build",
+  'core/src/jobs/sql/sql-queue.ts:WORKER':
+    "slots of a claim compiled and filled by one queue's build",
+  'core/src/jobs/sql/sql-queue.ts:LIMIT':
+    "slots of a claim compiled and filled by one queue's build",
+  'core/src/jobs/sql/sql-queue.ts:LEASE_UNTIL':
+    "slots of a claim compiled and filled by one queue's build",
   'notify/src/channels/inbox/inbox-handler.ts:hubs':
     "one polling hub per inbox for the handlers of one build; another build's handlers poll their own",
 }

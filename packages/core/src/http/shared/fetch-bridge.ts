@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import { MortarError } from '../../errors/index.js'
+import { processGlobal } from '../../global/index.js'
 import { isEventStream } from './event-streams.js'
 import { withBodyJson } from './http-errors.js'
 
@@ -84,7 +85,11 @@ export function safeOrigin(protocol: string, host: string | undefined): string {
 }
 
 // The bytes of a request body as `verifyUtf8Json` saw them, before Express's parser decoded them.
-const rawBodies = new WeakMap<IncomingMessage, Uint8Array>()
+// Process-wide: an app may take verifyUtf8Json from one build (ESM or CJS) and mount with the other.
+const rawBodies = processGlobal(
+  'mortar.http.rawBodies',
+  () => new WeakMap<IncomingMessage, Uint8Array>(),
+)
 
 /** Keeps the bytes a parser mounted before Mortar read, for {@link alreadyReadBody}. */
 export function keepRawBody(request: IncomingMessage, body: Uint8Array): void {
