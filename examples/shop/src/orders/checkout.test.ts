@@ -60,6 +60,15 @@ for (const engine of shopTestEngines()) {
       return rows.map((row) => `${row.channel}:${row.type}`).sort()
     }
 
+    /** Saves a second card for the shopper; its id is `card.json.id`. */
+    function secondCard(shopper: Shopper, last4: string) {
+      return shopper.jar.request('POST', '/payment-methods', {
+        token: `tok_second_card_${last4}`,
+        last4,
+        brand: 'visa',
+      })
+    }
+
     async function fill(shopper: Shopper, lines: [number, number][]): Promise<void> {
       for (const [productId, quantity] of lines) {
         const added = await shopper.jar.request('POST', '/cart', { productId, quantity })
@@ -263,11 +272,7 @@ for (const engine of shopTestEngines()) {
       // renewed, and the next checkout placed (and charged) the cart a second time.
       await setStock(406, 10)
       const cy = await signUpShopper(shop.base, 'cy')
-      const card = await cy.jar.request('POST', '/payment-methods', {
-        token: 'tok_second_card_2222',
-        last4: '2222',
-        brand: 'visa',
-      })
+      const card = await secondCard(cy, '2222')
       await fill(cy, [[406, 2]])
       const beforeCheckout = cy.jar.cookieHeader
       const first = await cy.jar.request('POST', '/orders', { paymentMethodId: cy.paymentMethodId })
@@ -289,11 +294,7 @@ for (const engine of shopTestEngines()) {
       // for ordered, and nothing was.
       await setStock(404, 10)
       const cy = await signUpShopper(shop.base, 'cy')
-      const card = await cy.jar.request('POST', '/payment-methods', {
-        token: 'tok_second_card_1111',
-        last4: '1111',
-        brand: 'visa',
-      })
+      const card = await secondCard(cy, '1111')
       await fill(cy, [[404, 1]])
       const key = { 'idempotency-key': 'api-key-0003' }
       const body = { paymentMethodId: cy.paymentMethodId }
