@@ -33,7 +33,7 @@ const APPLICATION = `mortar-bench-cpu-${process.pid}`
 export const TICK_US = 10_000
 
 /** CPU ticks so far of the backends connected under `application` (the app's), and how many. */
-export async function serverMicros(admin, application = APPLICATION) {
+export async function serverTicks(admin, application = APPLICATION) {
   const { rows } = await admin.query(
     'select pid from pg_stat_activity where application_name = $1',
     [application],
@@ -54,11 +54,11 @@ export async function serverMicros(admin, application = APPLICATION) {
 
 /** Starts measuring CPU; the function it resolves to stops, resolving to it per item (µs). */
 async function measuring(admin, items) {
-  const before = await serverMicros(admin)
+  const before = await serverTicks(admin)
   const cpu = process.cpuUsage()
   return async () => {
     const used = process.cpuUsage(cpu)
-    const after = await serverMicros(admin)
+    const after = await serverTicks(admin)
     return {
       client: (used.user + used.system) / items,
       system: used.system / items,

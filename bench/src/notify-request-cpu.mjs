@@ -16,7 +16,7 @@ import { DATABASE } from '@mortar/core'
 import pg from 'pg'
 import { countStatements, interleave, median, privateDatabase, throughput } from './measure.mjs'
 import { requestApp, requestVariants } from './notify.mjs'
-import { serverMicros, TICK_US } from './notify-cpu.mjs'
+import { serverTicks, TICK_US } from './notify-cpu.mjs'
 import { rawRequestSides } from './notify-raw-request.mjs'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
@@ -52,12 +52,12 @@ export async function run() {
   const measured = (name, one) => async () => {
     const profiling = profiler !== undefined && round === ROUNDS - 1 && !name.startsWith('raw')
     if (profiling) await profiler.post('Profiler.start')
-    const { ticks } = await serverMicros(admin, APPLICATION)
+    const { ticks } = await serverTicks(admin, APPLICATION)
     const counted = statements.count
     const cpu = process.cpuUsage()
     await throughput(CLIENTS, N, one)
     const used = process.cpuUsage(cpu)
-    const server = ((await serverMicros(admin, APPLICATION)).ticks - ticks) * TICK_US
+    const server = ((await serverTicks(admin, APPLICATION)).ticks - ticks) * TICK_US
     if (profiling) profiles[name] = (await profiler.post('Profiler.stop')).profile
     return {
       client: (used.user + used.system) / N,
