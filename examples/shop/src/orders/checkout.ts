@@ -43,8 +43,8 @@ export class OutOfStockError extends MortarError {
 
 /**
  * The largest order total the shop takes, in cents ($21,474,836.47): what the 32-bit
- * `orders.total_cents` holds on every engine. Past it PostgreSQL refuses the row (a 500),
- * MariaDB may clamp it and SQLite stores it, so checkout refuses the order first.
+ * `orders.total_cents` holds on PostgreSQL and MariaDB. Past it PostgreSQL refuses the row (a
+ * 500), MariaDB refuses it as bad input and SQLite (64-bit) stores it, so checkout refuses first.
  */
 export const MAX_ORDER_TOTAL_CENTS = 2_147_483_647
 

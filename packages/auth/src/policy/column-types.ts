@@ -4,7 +4,8 @@
 // is the JS kind node-postgres reads the type back as, which is what the point check compares.
 // MariaDB's columns may hold text that spells another kind, so there the types are told apart
 // only where they change the SQL: those that read back as a Date, those that refuse other kinds
-// (UUID, ENUM, SET), and numbers from strings where two columns are compared.
+// (UUID, ENUM, SET), those compared as their UTF-8 text (TIME, INET4/INET6, non-UTF-8 text),
+// bytes (unknown to the point check), and numbers from strings where two columns are compared.
 import { type Kysely, sql } from 'kysely'
 
 /**
