@@ -684,16 +684,20 @@ export function sqlColumnsEqual(left: SqlColumn, right: SqlColumn): RawBuilder<S
     return sql<SqlBool>`(${left.ref} = ${outer} and ${bytes(left)} = ${bytes(right)})`
   }
   // SQLite: two numbers as numbers, else as texts, a whole REAL written as JavaScript writes it
-  // (1.0 is '1'); a BLOB (a Uint8Array, which equals nothing) links to nothing, and an inner one
-  // is unknown (sqliteEqual). The plain `=` of the two columns keeps its index and the columns'
-  // affinities ('1' = 1.0 as numbers).
+  // (1.0 is '1'); a BLOB (a Uint8Array, which equals nothing) is unknown on either side, as in
+  // the point check: an inner one through sqliteEqual, an outer one for every inner value that
+  // is not NULL, as two ranges (numbers sort before '', text and BLOBs from it) so that an index
+  // still serves each term. It was false, which only not(matches(…)) told apart: the negation
+  // listed rows the point check denied. The plain `=` of the two columns keeps its index and the
+  // columns' affinities ('1' = 1.0 as numbers).
   const number = (ref: Column) => sql`typeof(${ref}) in ('integer', 'real')`
   const text = (ref: Column) =>
     sql`case when typeof(${ref}) = 'real' and ${ref} = cast(${ref} as integer) then cast(cast(${ref} as integer) as text) else cast(${ref} as text) end`
-  return sqliteEqual(
+  const outerBlob = sql<SqlBool>`typeof(${right.ref}) = 'blob'`
+  return sql<SqlBool>`(${sqliteEqual(
     left.ref,
-    sql<SqlBool>`(${plain} and typeof(${right.ref}) <> 'blob' and (${number(left.ref)} and ${number(right.ref)} or ${text(left.ref)} = ${text(right.ref)}))`,
-  )
+    sql<SqlBool>`(${plain} and not ${outerBlob} and (${number(left.ref)} and ${number(right.ref)} or ${text(left.ref)} = ${text(right.ref)}))`,
+  )} or ${left.ref} >= '' and ${outerBlob} and null or ${left.ref} < '' and ${outerBlob} and null)`
 }
 
 /**
