@@ -1,3 +1,4 @@
+import { envValue } from '../config/environment.js'
 import { processGlobal } from '../global/index.js'
 import type { DependencyContainer } from 'tsyringe'
 import { CLOCK, SystemClock } from '../clock/clock.js'
@@ -439,7 +440,7 @@ function listenUrl(
 ): string | undefined {
   if (database?.engine !== 'postgres') return undefined
   try {
-    return parseDatabaseUrl(option ?? process.env.DATABASE_URL ?? '').connectionUrl
+    return parseDatabaseUrl(option ?? envValue(process.env, 'DATABASE_URL') ?? '').connectionUrl
   } catch {
     // The same URL fails start with a clear DatabaseError.
     return undefined
