@@ -37,27 +37,43 @@ export interface FetchRequestInit {
   readonly origin: string
   /** The path and query the handler sees. */
   readonly target: string
+  /** The whole body, read before the handler runs. */
   readonly body: Uint8Array | undefined
+  /**
+   * Whether `body` is already decoded from the request's `content-encoding` (a body parser or a
+   * decompressing hook ran before): the header is then dropped, so the handler decodes nothing
+   * twice.
+   */
+  readonly decoded: boolean
   readonly signal: AbortSignal | undefined
 }
+
+// Headers that describe the bytes as they were sent, not the whole body the handler gets: its
+// length is set from the body itself.
+const FRAMING = new Set(['content-length', 'transfer-encoding'])
 
 /** Builds the `Request` a mounted {@link FetchHandler} receives. */
 export function toFetchRequest(init: FetchRequestInit): Request {
   const headers = new Headers()
   for (const [name, value] of Object.entries(init.headers)) {
     // HTTP/2 pseudo-headers (`:path`) are not headers a Request may carry.
-    if (value === undefined || name.startsWith(':')) continue
+    if (value === undefined || name.startsWith(':') || FRAMING.has(name)) continue
+    if (init.decoded && name === 'content-encoding') continue
     if (Array.isArray(value)) for (const item of value) headers.append(name, item)
     else headers.append(name, value)
   }
   const method = init.method.toUpperCase()
-  const hasBody = method !== 'GET' && method !== 'HEAD' && init.body !== undefined
+  const body =
+    method !== 'GET' && method !== 'HEAD' && init.body !== undefined && init.body.length > 0
+      ? init.body
+      : null
+  if (body !== null) headers.set('content-length', String(body.length))
   // Concatenated, never resolved against the origin: a target of `//evil.example` stays a path.
   return withBodyJson(
     new Request(`${init.origin}${init.target}`, {
       method,
       headers,
-      body: hasBody && init.body !== undefined && init.body.length > 0 ? init.body : null,
+      body,
       signal: init.signal ?? null,
     }),
   )
