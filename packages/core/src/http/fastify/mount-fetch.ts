@@ -5,6 +5,7 @@ import { currentRequestContext } from '../../context/index.js'
 import { processGlobal } from '../../global/index.js'
 import {
   type FetchHandler,
+  sendableResponse,
   mountedTarget,
   normalizeMountPrefix,
   safeOrigin,
@@ -74,7 +75,7 @@ async function serve(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<FastifyReply> {
-  const answer = await handler(
+  const given = await handler(
     toFetchRequest({
       method: request.method,
       headers: request.headers,
@@ -88,6 +89,7 @@ async function serve(
       signal: currentRequestContext()?.signal,
     }),
   )
+  const answer = sendableResponse(given)
   reply.code(answer.status)
   answer.headers.forEach((value, name) => {
     if (name !== 'set-cookie') reply.header(name, value)

@@ -412,6 +412,15 @@ export function adapterConformance(name: string, start: StartServer): void {
           text: (gzip ? gunzipSync(bytes) : Buffer.from(bytes)).toString('utf8'),
         })
       }
+      if (url.pathname === '/gzipped') {
+        return new Response(gzipSync('passed on as fetched'), {
+          headers: { 'content-type': 'text/plain', 'content-encoding': 'gzip' },
+        })
+      }
+      if (url.pathname === '/proxy') {
+        // An upstream's response returned as fetch() gave it: its body already decoded.
+        return fetch(new URL(`${MOUNT}/gzipped`, url))
+      }
       if (url.pathname === '/stream') {
         const chunks = ['a', 'b', 'c']
         const body = new ReadableStream<Uint8Array>({
@@ -838,6 +847,14 @@ export function adapterConformance(name: string, start: StartServer): void {
         expect(seen.text).toBe(json)
         // The length it is told is that of the bytes it gets.
         expect(seen.length).toBe(String(seen.received))
+      })
+
+      it("sends a response fetch() decoded without the upstream's content-encoding and length", async () => {
+        // Sent with them, the client decoded the text again (and waited for the gzip's length).
+        const response = await fetch(`${server.url}${MOUNT}/proxy`)
+        expect(response.status).toBe(200)
+        expect(response.headers.get('content-encoding')).toBeNull()
+        expect(await response.text()).toBe('passed on as fetched')
       })
 
       // Hono's mount() hands the handler a Request of its own making (new Request(url, raw)), so

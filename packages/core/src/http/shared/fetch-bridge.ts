@@ -136,6 +136,36 @@ export function alreadyReadBody(request: IncomingMessage): Uint8Array | undefine
   )
 }
 
+// Codings fetch() decodes in a response body, leaving the upstream's content-encoding and
+// content-length on the Response. zstd is left out: not every Node's fetch decodes it.
+const FETCH_DECODES = new Set(['gzip', 'x-gzip', 'deflate', 'br'])
+
+/**
+ * `answer` as it may be sent. A handler that returns an upstream's response as `fetch()` gave it
+ * returns a body fetch already decoded under the upstream's `content-encoding` and
+ * `content-length`: sent with them, the client would decode the bytes again and wait for bytes
+ * that never come. Such a response is copied without the two; any other is returned as it is.
+ */
+export function sendableResponse(answer: Response): Response {
+  if (answer.url === '' || answer.body === null) return answer
+  const encoding = answer.headers.get('content-encoding')
+  // fetch() decodes only when it knows every coding listed.
+  if (
+    encoding === null ||
+    !encoding.split(',').every((coding) => FETCH_DECODES.has(coding.trim().toLowerCase()))
+  ) {
+    return answer
+  }
+  const headers = new Headers(answer.headers)
+  headers.delete('content-encoding')
+  headers.delete('content-length')
+  return new Response(answer.body, {
+    status: answer.status,
+    statusText: answer.statusText,
+    headers,
+  })
+}
+
 /**
  * Sends a `Response` through a node:http response: status, headers (each `set-cookie` on its
  * own), then the body as it streams, waiting for the socket to drain. Stops reading the body, and
@@ -144,9 +174,10 @@ export function alreadyReadBody(request: IncomingMessage): Uint8Array | undefine
  */
 export async function sendFetchResponse(
   response: ServerResponse,
-  answer: Response,
+  given: Response,
   method: string,
 ): Promise<void> {
+  const answer = sendableResponse(given)
   response.statusCode = answer.status
   if (answer.statusText !== '') response.statusMessage = answer.statusText
   answer.headers.forEach((value, name) => {
