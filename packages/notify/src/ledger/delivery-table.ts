@@ -114,6 +114,8 @@ export const SENDABLE_COLUMNS = [
   'address',
   'message',
   'replays',
+  // Whether an attempt was recorded yet: the throttle counts a delivery at its first.
+  'attempts',
 ] as const satisfies readonly (keyof DeliveryRow)[]
 
 /** What an attempt reads of a delivery's row. */

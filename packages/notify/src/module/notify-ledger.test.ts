@@ -180,6 +180,8 @@ for (const engine of testEngines()) {
       let sms: RecordingChannel<'sms'>
       const mailbox = devMailbox()
       const deleted = new Set<string>()
+      // Recipients whose next recipientExists throws (the users' database out of reach).
+      const unreachable = new Set<string>()
       const asked: string[] = []
       const sent: NotificationSentEvent[] = []
       const failed: NotificationFailedEvent[] = []
@@ -208,6 +210,7 @@ for (const engine of testEngines()) {
               digests: [commentsDigest(queue.digestMinutes)],
               recipientExists: (id) => {
                 asked.push(id)
+                if (unreachable.delete(id)) throw new Error('the users database is out of reach')
                 return !deleted.has(id)
               },
               delivery: { attempts: 3, backoff: { baseMs: 0, maxMs: 0 } },
@@ -1011,6 +1014,23 @@ for (const engine of testEngines()) {
           'sent',
         ])
         expect(sms.sent.filter((s) => s.recipientId === eve.id)).toHaveLength(2)
+      })
+
+      it('counts a delivery against its throttle when its first attempt failed before counting it', async () => {
+        const fay: Recipient = { id: 'fay-throttled', phone: '+15550132', quietHours: null }
+        // The first attempt throws before the throttle (recipientExists); before, its retry was
+        // no first attempt, never counted, so three went out in a window of two.
+        unreachable.add(fay.id)
+        for (let i = 0; i < 3; i++) {
+          await notify(fay, new Promo())
+          await drain()
+        }
+        expect((await app.resolve(DELIVERIES).list(fay.id)).map((d) => d.status).sort()).toEqual([
+          'sent',
+          'sent',
+          'suppressed',
+        ])
+        expect(sms.sent.filter((s) => s.recipientId === fay.id)).toHaveLength(2)
       })
 
       it('records suppressed deliveries: opted out, throttled, no address, recipient deleted', async () => {
