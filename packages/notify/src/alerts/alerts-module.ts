@@ -6,8 +6,10 @@ import {
   LOGGER,
   type Module,
   type SuspiciousActivity,
+  thrownText,
 } from '@mortar/core'
 import { NotifyConfigError } from '../errors.js'
+import { checkRecipient } from '../notification/recipient.js'
 import { delayOption } from '../module/delay-option.js'
 import { NOTIFIER } from '../module/notify-tokens.js'
 import type { Alert, AlertChannel } from './admin-alert.js'
@@ -121,6 +123,17 @@ function checkOptions(
     throw new NotifyConfigError(
       "alertsModule needs admins: [{ id: 'ops', email: 'ops@example.com' }] or a function returning them.",
     )
+  }
+  // notify() refuses such an admin, and a notice is never thrown, only logged: every alert
+  // would be lost at its write.
+  if (Array.isArray(admins)) {
+    admins.forEach((admin, index) => {
+      try {
+        checkRecipient(admin)
+      } catch (error) {
+        throw new NotifyConfigError(`alertsModule: admins[${index}]: ${thrownText(error)}`)
+      }
+    })
   }
   if (channels.length === 0 || channels.some((channel) => !CHANNELS.has(channel))) {
     throw new NotifyConfigError(

@@ -162,6 +162,12 @@ describe('alertsModule', () => {
     expect(() => alertsModule({ admins: [{ id: 'ops' }], monitor: { rssBytes: -1 } })).toThrow(
       NotifyConfigError,
     )
+    // An admin notify() refuses: every notice to them would be lost, logged at its write.
+    for (const admin of [{ id: '' }, { id: 'ops', timeZone: 'Mars/Olympus' }, { id: 'route:x' }]) {
+      expect(() =>
+        alertsModule({ admins: [{ id: 'ok', email: 'ok@example.com' }, admin] }),
+      ).toThrow(/alertsModule: admins\[1\]: notify\(\): the recipient's (id|timeZone)/)
+    }
   })
 })
 
