@@ -54,7 +54,11 @@ export interface TrackOptions {
 /** What the app knows about the visitor of a request. */
 export interface RequestIdentity {
   readonly userId?: string | undefined
-  /** A stable anonymous id of your own (a first-party cookie); a cookieless daily id otherwise. */
+  /**
+   * A stable anonymous id of your own (a first-party cookie), which `identify` links to the
+   * user; a cookieless daily id otherwise, which it never links (one address, one browser: many
+   * people).
+   */
   readonly anonymousId?: string | undefined
   readonly sessionId?: string | undefined
 }
@@ -511,6 +515,7 @@ export class Tracker {
       const details = pending.details[slot]
       const id = details?.id ?? uuidV7(at)
       let anonymousId = details?.anonymousId ?? null
+      let cookieless = false
       if (
         anonymousId === null &&
         details?.ip !== undefined &&
@@ -518,6 +523,7 @@ export class Tracker {
         deps.visitorIds !== undefined
       ) {
         anonymousId = await deps.visitorIds.visitorId(at, details.ip, details.userAgent)
+        cookieless = anonymousId !== null
       }
       validate(deps.events, pending, slot)
       const properties = pending.stored[slot]
@@ -548,10 +554,14 @@ export class Tracker {
         userAgent: storedUserAgent(details?.userAgent),
         country: storedCountry(details?.country),
       })
-      // identify() ties the visitor's anonymous id to the user; alias() ties the id it names.
+      // identify() ties the visitor's anonymous id to the user; alias() ties the id it names. A
+      // cookieless id is never tied: everyone behind one address with one browser shares it, so
+      // the link made every anonymous visitor of the day the first user who signed in.
       const linked =
         name === '$identify'
-          ? anonymousId
+          ? cookieless
+            ? null
+            : anonymousId
           : name === '$alias'
             ? (JSON.parse(properties) as { previousId: string }).previousId
             : null
