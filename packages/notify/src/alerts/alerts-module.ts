@@ -9,6 +9,7 @@ import {
   thrownText,
 } from '@mortar/core'
 import { NotifyConfigError } from '../errors.js'
+import { wholeCharacters } from '../ledger/delivery-table.js'
 import { checkRecipient } from '../notification/recipient.js'
 import { delayOption } from '../module/delay-option.js'
 import { NOTIFIER } from '../module/notify-tokens.js'
@@ -177,5 +178,5 @@ function clip(value: string | undefined): string {
   if (value === undefined) return 'unknown'
   // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
   const clean = value.replace(/[\u0000-\u001f\u007f-\u009f<>]/g, '?')
-  return clean.length > 100 ? `${clean.slice(0, 100)}…` : clean
+  return clean.length > 100 ? `${wholeCharacters(clean, 100)}…` : clean
 }

@@ -897,6 +897,34 @@ for (const engine of testEngines()) {
         expect(stored?.providerMessageId).toBe(`p-\uFFFD-\uFFFD-${'x'.repeat(249)}`)
       })
 
+      it('cuts a long provider id or reason between characters, never inside one: sent once, recorded', async () => {
+        const ike: Recipient = { id: 'ike', phone: '+15550198' }
+        // An emoji across each cut: its first half alone is a lone surrogate, which PostgreSQL's
+        // JSON refused, failing the results UPDATE (the delivery sent again, never recorded).
+        sms.script.push({
+          status: 'accepted',
+          providerMessageId: `${'p'.repeat(254)}\u{1F600}tail`,
+        })
+        await notify(ike, new OrderShipped('o-cut'))
+        await drain()
+        sms.script.push({
+          status: 'permanent',
+          reason: `${'x'.repeat(1_985)}\u{1F600}${'y'.repeat(100)}`,
+        })
+        await notify(ike, new Promo())
+        await drain()
+        expect(sms.sent.filter((outgoing) => outgoing.recipientId === 'ike')).toHaveLength(1)
+        const stored = await app.resolve(DELIVERIES).list('ike', { channel: 'sms' })
+        expect(stored.find((d) => d.type === 'promo')).toMatchObject({
+          status: 'dead',
+          lastError: `permanent: ${'x'.repeat(1_985)}...`,
+        })
+        expect(stored.find((d) => d.type !== 'promo')).toMatchObject({
+          status: 'sent',
+          providerMessageId: 'p'.repeat(254),
+        })
+      })
+
       it('marks a delivery dead after a permanent failure or its last attempt, and replays it', async () => {
         const gus: Recipient = { id: 'gus', phone: '+15550104' }
         sms.script.push({ status: 'permanent', reason: 'bad number' })
