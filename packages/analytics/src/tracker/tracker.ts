@@ -30,6 +30,14 @@ import {
 } from '../privacy/request-fields.js'
 import type { Suppressions } from '../privacy/suppressions.js'
 import type { VisitorIds } from '../privacy/visitor-ids.js'
+import {
+  jsonDepth,
+  MAX_EVENT_BYTES,
+  MAX_ID_LENGTH,
+  MAX_JSON_DEPTH,
+  MAX_TIME,
+  withinLimits,
+} from '../storage/batch-limits.js'
 import type {
   EventBatch,
   EventSink,
@@ -116,15 +124,6 @@ export interface TrackerDeps {
   readonly country: CountryLookup | undefined
   readonly onDrop: ((report: DropReport) => void) | undefined
 }
-
-const MAX_EVENT_BYTES = 32_768
-// The deepest JSON (the properties object being level 1) that MariaDB's JSON functions read: one
-// event stored deeper failed every rollup and query reading its name's properties from then on
-// (SQLite's functions stop at 1,000 levels, MariaDB's at 31).
-const MAX_JSON_DEPTH = 31
-const MAX_ID_LENGTH = 255
-// The largest time a UUIDv7 carries (48 bits of milliseconds, the year 10889).
-const MAX_TIME = 2 ** 48 - 1
 
 /**
  * A `timestamp` option as the whole milliseconds an event is stored with (a fraction is cut),
@@ -569,7 +568,7 @@ export class Tracker {
         links.push({ anonymousId: linked, userId, linkedAt: at })
       }
     }
-    return { id: batchId, events, failed, links }
+    return withinLimits({ id: batchId, events, failed, links })
   }
 
   #drop(reason: DropReason, count: number): void {
@@ -716,28 +715,6 @@ function lossyJson(properties: unknown, json: string): string | undefined {
     }
   }
   return undefined
-}
-
-/** How deep a JSON text nests (a flat object is 1), skipping what is inside strings. */
-function jsonDepth(json: string): number {
-  let depth = 0
-  let deepest = 0
-  let inString = false
-  for (let index = 0; index < json.length; index++) {
-    const code = json.charCodeAt(index)
-    if (inString) {
-      if (code === 92 /* \ */) index++
-      else if (code === 34 /* " */) inString = false
-    } else if (code === 34) {
-      inString = true
-    } else if (code === 123 /* { */ || code === 91 /* [ */) {
-      depth++
-      if (depth > deepest) deepest = depth
-    } else if (code === 125 /* } */ || code === 93 /* ] */) {
-      depth--
-    }
-  }
-  return deepest
 }
 
 function idProblem(field: string, value: string | undefined): string | undefined {
