@@ -348,57 +348,63 @@ for (const engine of testEngines()) {
 }
 
 for (const engine of testEngines()) {
-  describe.skipIf(engine.skip !== undefined)(`forgetUser with a sink of the app's own on ${engine.title}`, () => {
-    it('erases the user from the sink, buffered events included, and counts what it erased', async () => {
-      const sink = new MemoryEventSink()
-      const subject = await startEngineApp(engine, { events, sink })
-      try {
-        const { analytics, app } = subject
-        inRequest(app, { principal: { id: 'u-1' } }, () =>
-          analytics.track('product_viewed', { productId: 'p-1' }),
-        )
-        await analytics.flush()
-        // Still in the buffer when forgetUser is called.
-        inRequest(app, { principal: { id: 'u-1' } }, () =>
-          analytics.track('product_viewed', { productId: 'p-2' }),
-        )
-        inRequest(app, { principal: { id: 'u-2' } }, () =>
-          analytics.track('product_viewed', { productId: 'p-3' }),
-        )
-        expect(await analytics.forgetUser('u-1')).toEqual({
-          events: 2,
-          failedEvents: 0,
-          identityLinks: 0,
-        })
-        await analytics.flush()
-        expect(sink.events.map((event) => event.userId)).toEqual(['u-2'])
-      } finally {
-        await subject.close()
-      }
-    })
-
-    it('refuses to forget through a sink that cannot, naming it, and erases nothing', async () => {
-      class ArchiveSink implements EventSink {
-        readonly held = new MemoryEventSink()
-        write(batch: EventBatch) {
-          return this.held.write(batch)
+  describe.skipIf(engine.skip !== undefined)(
+    `forgetUser with a sink of the app's own on ${engine.title}`,
+    () => {
+      it('erases the user from the sink, buffered events included, and counts what it erased', async () => {
+        const sink = new MemoryEventSink()
+        const subject = await startEngineApp(engine, { events, sink })
+        try {
+          const { analytics, app } = subject
+          inRequest(app, { principal: { id: 'u-1' } }, () =>
+            analytics.track('product_viewed', { productId: 'p-1' }),
+          )
+          await analytics.flush()
+          // Still in the buffer when forgetUser is called.
+          inRequest(app, { principal: { id: 'u-1' } }, () =>
+            analytics.track('product_viewed', { productId: 'p-2' }),
+          )
+          inRequest(app, { principal: { id: 'u-2' } }, () =>
+            analytics.track('product_viewed', { productId: 'p-3' }),
+          )
+          expect(await analytics.forgetUser('u-1')).toEqual({
+            events: 2,
+            failedEvents: 0,
+            identityLinks: 0,
+          })
+          await analytics.flush()
+          expect(sink.events.map((event) => event.userId)).toEqual(['u-2'])
+        } finally {
+          await subject.close()
         }
-      }
-      const sink = new ArchiveSink()
-      const subject = await startEngineApp(engine, { events, sink })
-      try {
-        const { analytics, app } = subject
-        inRequest(app, { principal: { id: 'u-1' } }, () =>
-          analytics.track('product_viewed', { productId: 'p-1' }),
-        )
-        await analytics.flush()
-        const refused = analytics.forgetUser('u-1')
-        await expect(refused).rejects.toBeInstanceOf(AnalyticsForgetError)
-        await expect(refused).rejects.toMatchObject({ code: 'E_ANALYTICS_FORGET', sink: 'ArchiveSink' })
-        expect(sink.held.events).toHaveLength(1)
-      } finally {
-        await subject.close()
-      }
-    })
-  })
+      })
+
+      it('refuses to forget through a sink that cannot, naming it, and erases nothing', async () => {
+        class ArchiveSink implements EventSink {
+          readonly held = new MemoryEventSink()
+          write(batch: EventBatch) {
+            return this.held.write(batch)
+          }
+        }
+        const sink = new ArchiveSink()
+        const subject = await startEngineApp(engine, { events, sink })
+        try {
+          const { analytics, app } = subject
+          inRequest(app, { principal: { id: 'u-1' } }, () =>
+            analytics.track('product_viewed', { productId: 'p-1' }),
+          )
+          await analytics.flush()
+          const refused = analytics.forgetUser('u-1')
+          await expect(refused).rejects.toBeInstanceOf(AnalyticsForgetError)
+          await expect(refused).rejects.toMatchObject({
+            code: 'E_ANALYTICS_FORGET',
+            sink: 'ArchiveSink',
+          })
+          expect(sink.held.events).toHaveLength(1)
+        } finally {
+          await subject.close()
+        }
+      })
+    },
+  )
 }

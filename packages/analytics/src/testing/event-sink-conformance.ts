@@ -216,16 +216,13 @@ export function eventSinkConformance(
       expect(await stored(events.map((event) => event.id))).toHaveLength(5_000)
     })
 
-    it('forgets a user: their events, failed events, links and linked anonymous events, not another\'s', async () => {
+    it("forgets a user: their events, failed events, links and linked anonymous events, not another's", async () => {
       const forget = current().sink.forget?.bind(current().sink)
       // A sink without forget makes forgetUser refuse (AnalyticsForgetError): nothing to check.
       if (forget === undefined) return
       const userId = `gone-${makeBatchId()}`
       const anonymousId = `anon-${makeBatchId()}`
-      const theirs = [
-        makeStoredEvent({ userId }),
-        makeStoredEvent({ userId: null, anonymousId }),
-      ]
+      const theirs = [makeStoredEvent({ userId }), makeStoredEvent({ userId: null, anonymousId })]
       // Another user signed in on the same device: theirs stays.
       const kept = [makeStoredEvent({ userId: 'someone-else', anonymousId }), makeStoredEvent()]
       const failed: FailedEvent = {
