@@ -347,6 +347,14 @@ for (const engine of testEngines()) {
   })
 }
 
+/** Tracks one product view of `userId` and flushes it to the sink. */
+async function viewedAndFlushed(subject: EngineApp<typeof events>, userId: string): Promise<void> {
+  inRequest(subject.app, { principal: { id: userId } }, () =>
+    subject.analytics.track('product_viewed', { productId: 'p-1' }),
+  )
+  await subject.analytics.flush()
+}
+
 for (const engine of testEngines()) {
   describe.skipIf(engine.skip !== undefined)(
     `forgetUser with a sink of the app's own on ${engine.title}`,
@@ -356,10 +364,7 @@ for (const engine of testEngines()) {
         const subject = await startEngineApp(engine, { events, sink })
         try {
           const { analytics, app } = subject
-          inRequest(app, { principal: { id: 'u-1' } }, () =>
-            analytics.track('product_viewed', { productId: 'p-1' }),
-          )
-          await analytics.flush()
+          await viewedAndFlushed(subject, 'u-1')
           // Still in the buffer when forgetUser is called.
           inRequest(app, { principal: { id: 'u-1' } }, () =>
             analytics.track('product_viewed', { productId: 'p-2' }),
@@ -389,11 +394,8 @@ for (const engine of testEngines()) {
         const sink = new ArchiveSink()
         const subject = await startEngineApp(engine, { events, sink })
         try {
-          const { analytics, app } = subject
-          inRequest(app, { principal: { id: 'u-1' } }, () =>
-            analytics.track('product_viewed', { productId: 'p-1' }),
-          )
-          await analytics.flush()
+          const { analytics } = subject
+          await viewedAndFlushed(subject, 'u-1')
           const refused = analytics.forgetUser('u-1')
           await expect(refused).rejects.toBeInstanceOf(AnalyticsForgetError)
           await expect(refused).rejects.toMatchObject({
