@@ -28,6 +28,7 @@ const SET = [
   'updated_at',
   'attempts',
   'possible_duplicates',
+  'quiet_hours',
 ] as const
 const table = sql.table(DELIVERY_TABLE)
 const columns = sql.join(SET.map((column) => sql.id(column)))
@@ -57,6 +58,7 @@ function values(row: DeliveryRow, keyed: boolean): PrimitiveValueListNode {
     row.updated_at,
     row.attempts,
     row.possible_duplicates,
+    row.quiet_hours,
   ]
   if (keyed) list.push(row.idempotency_key)
   return PrimitiveValueListNode.create(list)
