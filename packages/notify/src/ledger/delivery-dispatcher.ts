@@ -167,11 +167,15 @@ export class DeliveryDispatcher {
       return
     }
     // Throttled categories alone wait (for their counters' upsert). The throttle admits a
-    // delivery once, on its first attempt: its retries and replays are no more messages, and
-    // counting them would let a retry suppress what never went out.
+    // delivery once, on its first recorded attempt: its retries and replays are no more
+    // messages, and counting them would let a retry suppress what never went out. Not by the
+    // job's attempt: a first attempt that threw before it was counted (recipientExists, the
+    // counter's upsert) would leave the delivery never counted, sent past the limit.
     const suppressed =
       this.#preferenceHold(row, preferences) ??
-      (this.#init.categories[row.category]?.throttle === undefined || attempt !== 1 || replay !== 0
+      (this.#init.categories[row.category]?.throttle === undefined ||
+      Number(row.attempts) !== 0 ||
+      replay !== 0
         ? undefined
         : await this.#throttleHold(row))
     if (suppressed !== undefined) {
