@@ -4,6 +4,8 @@
 // that never answers times them out as a handler that never returns would.
 import { expect } from 'vitest'
 import { z } from 'zod'
+import { ResolutionError } from '../di/index.js'
+import { token } from '../di/token.js'
 import { defineJob, type JobDefinition } from './define-job.js'
 import type { JobQueue } from './job-queue.js'
 
@@ -70,8 +72,19 @@ export function prepareCase(): {
     },
     handler: (_payload, job, n) => void waited.push([n, job.attempt]),
   })
+  // Work a prepare leaves running past its return, though it resolved nothing itself.
+  let leftRunning: (() => unknown) | undefined
+  const background = defineJob({
+    name: 'test.background-prepare',
+    schema: z.object({}),
+    prepare: (payloads, { resolve }) => {
+      leftRunning = () => resolve(token('test.left-running'))
+      return payloads.map(() => undefined)
+    },
+    handler: () => undefined,
+  })
   return {
-    jobs: [prepared, flaky, short, slow],
+    jobs: [prepared, flaky, short, slow, background],
     async check(jobs) {
       await jobs.enqueueMany(
         prepared,
@@ -109,6 +122,12 @@ export function prepareCase(): {
       expect(waited.map(([n]) => n).sort()).toEqual([1, 2])
       expect(waited.every(([, attempt]) => (attempt as number) > 1)).toBe(true)
       expect((await jobs.list({ state: 'dead' })).map((job) => job.name)).toEqual([short.name])
+
+      await jobs.enqueue(background, {})
+      await jobs.drain()
+      // The prepare is over: its context refuses rather than make a scope nobody would dispose.
+      expect(leftRunning).toThrow(ResolutionError)
+      expect(leftRunning).toThrow(/ended/)
     },
   }
 }

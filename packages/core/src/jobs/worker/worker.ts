@@ -420,11 +420,11 @@ export class Worker {
       }
       return values
     } finally {
-      if (context.hasScope) {
-        await context.dispose().catch((error: unknown) => {
-          this.logger.warn({ err: error, job: definition.name }, 'Disposing a job scope failed')
-        })
-      }
+      // Ended even when nothing made a scope: work the prepare left running would otherwise make
+      // one later that nobody disposes.
+      await context.dispose().catch((error: unknown) => {
+        this.logger.warn({ err: error, job: definition.name }, 'Disposing a job scope failed')
+      })
     }
   }
 
