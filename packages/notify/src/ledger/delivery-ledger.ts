@@ -598,8 +598,13 @@ export class DeliveryLedger {
     // the usual one (no marks: a channel with idempotency keys) is unchanged.
     let lapsing = false
     let settling = false
-    for (const outcome of given) if (outcome.markedChannel === true) kept = true
-    for (const outcome of outcomes) {
+    // Indexed loops: this runs once a batch, rarely optimized, where each step of a `for…of`
+    // allocates its iterator's result.
+    for (let index = 0; index < given.length; index++) {
+      if ((given[index] as AttemptOutcome).markedChannel === true) kept = true
+    }
+    for (let index = 0; index < outcomes.length; index++) {
+      const outcome = outcomes[index] as AttemptOutcome
       if (lapses(outcome)) lapsing = true
       if (settles(outcome)) settling = true
     }
@@ -946,7 +951,8 @@ function greatest(engine: SqlEngine): RawBuilder<unknown> {
 /** Per delivery, the claim of its newest replay among these (a stale one is left out). */
 function newestReplays<T extends Claim>(claims: readonly T[]): Map<string, T> {
   const newest = new Map<string, T>()
-  for (const claim of claims) {
+  for (let index = 0; index < claims.length; index++) {
+    const claim = claims[index] as T
     const seen = newest.get(claim.id)
     if (seen === undefined || claim.replay > seen.replay) newest.set(claim.id, claim)
   }
