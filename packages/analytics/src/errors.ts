@@ -1,5 +1,6 @@
 // Every error of @mortar/analytics. The README lists each code; errors.test.ts checks the list.
 import { MortarError, type MortarErrorOptions } from '@mortar/core'
+import type { RefusedEntry } from './storage/batch-limits.js'
 
 /**
  * The analytics module was given options it cannot work with: a batch larger than the buffer,
@@ -113,5 +114,37 @@ export class AnalyticsClosedError extends MortarError {
       503,
       `${what} was called after the analytics module stopped; start a new app.`,
     )
+  }
+}
+
+/**
+ * `SqlEventSink.write` was given a batch holding entries that some engine would refuse or change
+ * (a name past 100 characters, an id past 255, a fractional time, a U+0000): those were not
+ * written, the rest of the batch was, in its transaction. Thrown after the write, the same on
+ * SQLite, PostgreSQL and MariaDB; `refused` says which entries and why. Batches the tracker
+ * makes never hold such entries.
+ *
+ * @example
+ * ```ts
+ * import { AnalyticsBatchError } from '@mortar/analytics'
+ *
+ * await sink.write(batch).catch((error) => {
+ *   if (error instanceof AnalyticsBatchError) console.warn(error.refused)
+ * })
+ * ```
+ */
+export class AnalyticsBatchError extends MortarError {
+  /** The entries not written, by list and place in it, with the limit each breaks. */
+  readonly refused: readonly RefusedEntry[]
+
+  constructor(refused: readonly RefusedEntry[]) {
+    const [first] = refused
+    super(
+      'E_ANALYTICS_BATCH',
+      422,
+      `${refused.length} entries of the batch break the analytics tables' limits and were not written; the rest of the batch was. The first: ${first?.kind} ${first?.index}: ${first?.reason}`,
+      { details: { refused } },
+    )
+    this.refused = refused
   }
 }

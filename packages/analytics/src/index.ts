@@ -74,12 +74,14 @@ export type {
 
 // storage
 export { analyticsMigrations } from './storage/index.js'
+export type { RefusedEntry } from './storage/index.js'
 
 // privacy
 export type { ConsentOptions, CountryLookup, ForgetReport } from './privacy/index.js'
 
 // errors
 export {
+  AnalyticsBatchError,
   AnalyticsClosedError,
   AnalyticsIdentityError,
   AnalyticsConfigError,

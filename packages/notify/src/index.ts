@@ -130,6 +130,7 @@ export type {
   InboxListOptions,
   InboxMessage,
   InboxPage,
+  InboxPosition,
   InboxStatus,
   Lookup,
   MailAttachment,

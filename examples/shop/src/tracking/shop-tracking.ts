@@ -8,7 +8,7 @@ function analytics(): Analytics {
 }
 
 /**
- * Links the request's visitor (the cookieless id of the searches and views made before logging
+ * Links the request's visitor (the visitor cookie of the searches and views made before logging
  * in) to the account, so funnels and "also bought" see one person.
  */
 export function identifyVisitor(userId: string): void {

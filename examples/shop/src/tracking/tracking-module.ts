@@ -2,16 +2,19 @@ import { ANALYTICS, analyticsModule } from '@mortar/analytics'
 import { defineModule, type Module } from '@mortar/core'
 import { shopEvents } from './shop-events.js'
 import { PURCHASE_TRACKER, PurchaseTracker } from './shop-tracking.js'
+import { shopIdentity } from './visitor-cookie.js'
 
 /**
  * The shop's analytics: `@mortar/analytics` over the shop's events (in the app's database,
- * rolled up every minute by core's schedules) and the {@link PurchaseTracker} that the orders
+ * rolled up every minute by core's schedules; the visitor is the signed-in user, else the
+ * visitor cookie of {@link shopIdentity}) and the {@link PurchaseTracker} that the orders
  * module calls in the checkout's transaction.
  */
 export function shopTrackingModules(): Module[] {
   return [
     analyticsModule({
       events: shopEvents,
+      identity: shopIdentity,
       counts: { product_searched: ['query'], product_viewed: ['productId'] },
       recommendations: {
         viewed: { event: 'product_viewed', item: 'productId' },

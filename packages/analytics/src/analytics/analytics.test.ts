@@ -107,11 +107,13 @@ for (const engine of testEngines()) {
       expect(uuidV7Time(good!.id)).toBe(1_700_000_000_000)
     })
 
-    it('links the anonymous visitor to the user on identify', async () => {
+    it("links the visitor's own anonymous id to the user on identify", async () => {
       const { analytics, app, db } = subject
       const request = { ip: '198.51.100.4', userAgent: 'Identify/1.0' }
-      inRequest(app, request, () => analytics.track('product_viewed', { productId: 'p-1' }))
-      inRequest(app, request, () => analytics.identify('u-2', { plan: 'pro' }))
+      // The app's first-party cookie: a cookieless id is never linked (visitor-ids.test.ts).
+      const cookie = { anonymousId: 'c-identify' }
+      inRequest(app, request, () => analytics.track('product_viewed', { productId: 'p-1' }, cookie))
+      inRequest(app, request, () => analytics.identify('u-2', { plan: 'pro' }, cookie))
       await analytics.flush()
       const links = await db
         .selectFrom('mortar_analytics_identity')
@@ -132,11 +134,11 @@ for (const engine of testEngines()) {
     it('forgets only the user it names: not ids that differ in case, accents or trailing spaces, nor users who share its anonymous id', async () => {
       const { analytics, app, db } = subject
       const ids = ['u-9', 'u-9 ', 'U-9', 'ú-9', 'u-9  ']
-      // One browser of their own: forgetting u-9 suppresses its anonymous id for good.
+      // One browser, its cookie first linked to u-9: forgetting u-9 suppresses it for good.
       const browser = { ip: '198.51.100.90', userAgent: 'Shared/1.0' }
       for (const id of ids) {
         inRequest(app, { ...browser, principal: { id } }, () => {
-          analytics.identify(id, { plan: 'pro' })
+          analytics.identify(id, { plan: 'pro' }, { anonymousId: 'c-shared' })
           analytics.track('product_viewed', { productId: 'p-9' })
         })
       }

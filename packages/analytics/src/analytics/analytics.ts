@@ -195,7 +195,9 @@ export class Analytics<E extends EventSchemas = AppEvents> {
   /**
    * Records that the current visitor is `userId` (an `$identify` event with its traits) and
    * links the visitor's anonymous id to the user, so what they did before signing in counts as
-   * theirs in funnels, retention and uniques. The first link of an anonymous id wins.
+   * theirs in funnels, retention and uniques. The first link of an anonymous id wins. Only an
+   * anonymous id the app supplies (a first-party cookie) is linked, never the cookieless one,
+   * which everyone behind one address with one browser shares.
    *
    * @example
    * ```ts

@@ -137,10 +137,15 @@ for (const engine of testEngines()) {
       const elsewhere = other.resolve(ANALYTICS) as unknown as Analytics<typeof events>
       const browser = { ip: '198.51.100.23', userAgent: 'Anon/1.0' }
       const laptop = { ip: '198.51.100.24', userAgent: 'Laptop/1.0' }
-      // The visitor browses, then signs in: their cookieless id is linked to them.
-      inRequest(app, browser, () => analytics.track('product_viewed', { productId: 'p-before' }))
+      // Each device's first-party cookie: a cookieless id is never linked to a user.
+      const browserCookie = { anonymousId: 'c-browser' }
+      const laptopCookie = { anonymousId: 'c-laptop' }
+      // The visitor browses, then signs in: their cookie's anonymous id is linked to them.
+      inRequest(app, browser, () =>
+        analytics.track('product_viewed', { productId: 'p-before' }, browserCookie),
+      )
       inRequest(app, { ...browser, principal: { id: 'u-anon' } }, () =>
-        analytics.identify('u-anon'),
+        analytics.identify('u-anon', undefined, browserCookie),
       )
       await analytics.flush()
       const linked = await db
@@ -150,11 +155,15 @@ for (const engine of testEngines()) {
         .execute()
       expect(linked).toHaveLength(1)
       const gate = sink.hold()
-      inRequest(other, browser, () => elsewhere.track('product_viewed', { productId: 'p-late' }))
+      inRequest(other, browser, () =>
+        elsewhere.track('product_viewed', { productId: 'p-late' }, browserCookie),
+      )
       // A device first linked in a batch written after the forget: its anonymous events go too.
-      inRequest(other, laptop, () => elsewhere.track('product_viewed', { productId: 'p-laptop' }))
+      inRequest(other, laptop, () =>
+        elsewhere.track('product_viewed', { productId: 'p-laptop' }, laptopCookie),
+      )
       inRequest(other, { ...laptop, principal: { id: 'u-anon' } }, () =>
-        elsewhere.identify('u-anon'),
+        elsewhere.identify('u-anon', undefined, laptopCookie),
       )
       const flushed = elsewhere.flush()
       // That process checked its suppressions before this one forgot the user.
@@ -164,10 +173,12 @@ for (const engine of testEngines()) {
       await flushed
       // Later anonymous events of the browser: a batch of events alone (PostgreSQL's COPY
       // path), then a failed one.
-      inRequest(other, browser, () => elsewhere.track('product_viewed', { productId: 'p-after' }))
+      inRequest(other, browser, () =>
+        elsewhere.track('product_viewed', { productId: 'p-after' }, browserCookie),
+      )
       await elsewhere.flush()
       inRequest(other, browser, () =>
-        elsewhere.track('product_viewed', { productId: 8 as unknown as string }),
+        elsewhere.track('product_viewed', { productId: 8 as unknown as string }, browserCookie),
       )
       await elsewhere.flush()
       clock.advance(60_000)

@@ -24,9 +24,9 @@ export interface ForgetReport {
 /**
  * Deletes everything recorded about a user in one transaction: their events and failed events
  * (under their id, and the anonymous events of every anonymous id linked to them: not another
- * signed-in user's events under a shared anonymous id), the links, and their share of
- * the rollups (daily counts, top lists and co-occurrences are decremented by exactly what their
- * rolled-up events added); then suppresses the user id and those anonymous ids, so no later
+ * signed-in user's events under a shared anonymous id; a cookieless id is never linked), the
+ * links, and their share of the rollups (daily counts, top lists and co-occurrences are
+ * decremented by exactly what their rolled-up events added); then suppresses the user id and those anonymous ids, so no later
  * write stores their events. Runs under the rollup lock, so a rollup cannot add their events
  * back meanwhile, and the suppression lock, so a batch write in flight commits before it.
  */
@@ -49,8 +49,8 @@ export async function forgetUser(
       linkParams,
     )
     const anonymous = links.map((row) => row.anonymous_id)
-    // A linked anonymous id takes only the events no one was signed in for: people behind one
-    // address with one browser share a cookieless id, and another user's events stay theirs.
+    // A linked anonymous id takes only the events no one was signed in for: people sharing a
+    // computer share its cookie, and another user's events stay theirs.
     const who = (params: Params, alias = '') =>
       anonymous.length === 0
         ? `${alias}user_id = ${params.add(userId)}`
@@ -73,14 +73,10 @@ export async function forgetUser(
         -1,
       )
     }
-    const actorParams = new Params()
-    const seen = await run<{ anonymous_id: string }>(
-      tx,
-      `select distinct e.anonymous_id from ${EVENTS_FROM} where ${who(actorParams, 'e.')} and e.anonymous_id is not null`,
-      actorParams,
-    )
-    const actors = new Set([userId, ...anonymous, ...seen.map((row) => row.anonymous_id)])
-    await removeUnits(tx, [...actors])
+    // A rollup unit is a person's (see ACTOR_SQL): the user's, or a linked anonymous id's rolled
+    // up before its link arrived. An anonymous id only seen on the user's events is not theirs:
+    // everyone behind one address with one browser shares a cookieless id.
+    await removeUnits(tx, [userId, ...anonymous])
 
     const deleteEvents = new Params()
     const events = await trx.executeQuery(

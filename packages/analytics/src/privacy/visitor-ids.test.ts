@@ -9,6 +9,7 @@ import { defineEvents } from '../catalog/define-events.js'
 import { type EngineApp, inRequest, startEngineApp } from '../testing/engine-app.js'
 
 const events = defineEvents({ product_viewed: z.object({ productId: z.string() }) })
+const recommendations = { viewed: { event: 'product_viewed', item: 'productId' } } as const
 
 for (const engine of testEngines()) {
   // Skipped only when this engine's MORTAR_TEST_*_URL variable is unset (the notice names it); .ci/run sets all three.
@@ -20,12 +21,12 @@ for (const engine of testEngines()) {
     let secondAnalytics: Analytics<typeof events>
 
     beforeAll(async () => {
-      first = await startEngineApp(engine, { events, site: 'test' })
+      first = await startEngineApp(engine, { events, site: 'test', recommendations })
       second = createTestApp({
         database: first.url,
         clock: first.clock,
         jobs: { workers: false },
-        modules: [analyticsModule({ events, site: 'test' })],
+        modules: [analyticsModule({ events, site: 'test', recommendations })],
       })
       await second.start()
       secondAnalytics = second.resolve(ANALYTICS) as unknown as Analytics<typeof events>
@@ -93,5 +94,43 @@ for (const engine of testEngines()) {
         expect(ids[0]?.anonymous_id).toMatch(/^[0-9a-f]{32}$/)
         expect(ids[1]?.anonymous_id).toBe(ids[0]?.anonymous_id)
       })
+
+    it('never merges the people behind one address and browser into the first who signs in', async () => {
+      const { analytics, app, db, clock } = first
+      clock.set('2026-03-05T10:00:00Z')
+      const office = { ip: '198.51.100.77', userAgent: 'Office/1.0' }
+      const track = (productId: string, principal?: { id: string }) =>
+        inRequest(app, { ...office, principal }, () =>
+          analytics.track('product_viewed', { productId }),
+        )
+      // Colleagues on one network with one browser build: one cookieless id for all of them.
+      track('p-anonymous-1')
+      inRequest(app, { ...office, principal: { id: 'u-first' } }, () =>
+        analytics.identify('u-first'),
+      )
+      track('p-first', { id: 'u-first' })
+      track('p-anonymous-2')
+      inRequest(app, { ...office, principal: { id: 'u-second' } }, () =>
+        analytics.identify('u-second'),
+      )
+      await analytics.flush()
+      await analytics.rollup()
+      const day = { from: new Date('2026-03-05T00:00:00Z'), to: new Date('2026-03-06T00:00:00Z') }
+      // The two users, and the anonymous visits as one visitor: not all of them as u-first.
+      expect(await analytics.uniques(['product_viewed', '$identify'], day)).toBe(3)
+      expect(await db.selectFrom('mortar_analytics_identity').selectAll().execute()).toEqual([])
+      // Forgetting u-first takes their identify and view, not the anonymous visitors' views.
+      expect(await analytics.forgetUser('u-first')).toMatchObject({ events: 2 })
+      const left = await db
+        .selectFrom('mortar_analytics_event')
+        .select('properties')
+        .where('occurred_at', '>=', Date.parse('2026-03-05T00:00:00Z'))
+        .where('name', '=', 'product_viewed')
+        .execute()
+      expect(left).toHaveLength(2)
+      // Nor what the anonymous visitors viewed together.
+      const related = await analytics.alsoViewed('p-anonymous-1', { minSupport: 1 })
+      expect(related.map((r) => r.item)).toEqual(['p-anonymous-2'])
+    })
   })
 }

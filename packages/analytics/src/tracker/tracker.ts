@@ -30,6 +30,14 @@ import {
 } from '../privacy/request-fields.js'
 import type { Suppressions } from '../privacy/suppressions.js'
 import type { VisitorIds } from '../privacy/visitor-ids.js'
+import {
+  jsonDepth,
+  MAX_EVENT_BYTES,
+  MAX_ID_LENGTH,
+  MAX_JSON_DEPTH,
+  MAX_TIME,
+  withinLimits,
+} from '../storage/batch-limits.js'
 import type {
   EventBatch,
   EventSink,
@@ -54,7 +62,11 @@ export interface TrackOptions {
 /** What the app knows about the visitor of a request. */
 export interface RequestIdentity {
   readonly userId?: string | undefined
-  /** A stable anonymous id of your own (a first-party cookie); a cookieless daily id otherwise. */
+  /**
+   * A stable anonymous id of your own (a first-party cookie), which `identify` links to the
+   * user; a cookieless daily id otherwise, which it never links (one address, one browser: many
+   * people).
+   */
   readonly anonymousId?: string | undefined
   readonly sessionId?: string | undefined
 }
@@ -112,15 +124,6 @@ export interface TrackerDeps {
   readonly country: CountryLookup | undefined
   readonly onDrop: ((report: DropReport) => void) | undefined
 }
-
-const MAX_EVENT_BYTES = 32_768
-// The deepest JSON (the properties object being level 1) that MariaDB's JSON functions read: one
-// event stored deeper failed every rollup and query reading its name's properties from then on
-// (SQLite's functions stop at 1,000 levels, MariaDB's at 31).
-const MAX_JSON_DEPTH = 31
-const MAX_ID_LENGTH = 255
-// The largest time a UUIDv7 carries (48 bits of milliseconds, the year 10889).
-const MAX_TIME = 2 ** 48 - 1
 
 /**
  * A `timestamp` option as the whole milliseconds an event is stored with (a fraction is cut),
@@ -511,6 +514,7 @@ export class Tracker {
       const details = pending.details[slot]
       const id = details?.id ?? uuidV7(at)
       let anonymousId = details?.anonymousId ?? null
+      let cookieless = false
       if (
         anonymousId === null &&
         details?.ip !== undefined &&
@@ -518,6 +522,7 @@ export class Tracker {
         deps.visitorIds !== undefined
       ) {
         anonymousId = await deps.visitorIds.visitorId(at, details.ip, details.userAgent)
+        cookieless = anonymousId !== null
       }
       validate(deps.events, pending, slot)
       const properties = pending.stored[slot]
@@ -548,10 +553,14 @@ export class Tracker {
         userAgent: storedUserAgent(details?.userAgent),
         country: storedCountry(details?.country),
       })
-      // identify() ties the visitor's anonymous id to the user; alias() ties the id it names.
+      // identify() ties the visitor's anonymous id to the user; alias() ties the id it names. A
+      // cookieless id is never tied: everyone behind one address with one browser shares it, so
+      // the link made every anonymous visitor of the day the first user who signed in.
       const linked =
         name === '$identify'
-          ? anonymousId
+          ? cookieless
+            ? null
+            : anonymousId
           : name === '$alias'
             ? (JSON.parse(properties) as { previousId: string }).previousId
             : null
@@ -559,7 +568,7 @@ export class Tracker {
         links.push({ anonymousId: linked, userId, linkedAt: at })
       }
     }
-    return { id: batchId, events, failed, links }
+    return withinLimits({ id: batchId, events, failed, links })
   }
 
   #drop(reason: DropReason, count: number): void {
@@ -706,28 +715,6 @@ function lossyJson(properties: unknown, json: string): string | undefined {
     }
   }
   return undefined
-}
-
-/** How deep a JSON text nests (a flat object is 1), skipping what is inside strings. */
-function jsonDepth(json: string): number {
-  let depth = 0
-  let deepest = 0
-  let inString = false
-  for (let index = 0; index < json.length; index++) {
-    const code = json.charCodeAt(index)
-    if (inString) {
-      if (code === 92 /* \ */) index++
-      else if (code === 34 /* " */) inString = false
-    } else if (code === 34) {
-      inString = true
-    } else if (code === 123 /* { */ || code === 91 /* [ */) {
-      depth++
-      if (depth > deepest) deepest = depth
-    } else if (code === 125 /* } */ || code === 93 /* ] */) {
-      depth--
-    }
-  }
-  return deepest
 }
 
 function idProblem(field: string, value: string | undefined): string | undefined {

@@ -134,17 +134,47 @@ describe('createApp lifecycle', () => {
     expect(error).toBeInstanceOf(ShutdownError)
     expect((error as ShutdownError).code).toBe('E_SHUTDOWN')
     expect((error as ShutdownError).failures).toEqual([
-      "Module 'hung' onStop did not finish within 5 ms; moved on without it.",
+      "Module 'hung' onStop did not finish within the stop's deadline of 5 ms; moved on without it.",
     ])
     expect(calls).toEqual(['start a', 'start hung', 'stop hung', 'stop a'])
     expect(logger.entries).toContainEqual({
       level: 'error',
       args: [
         { timeoutMs: 5 },
-        "Module 'hung' onStop did not finish within 5 ms; moved on without it.",
+        "Module 'hung' onStop did not finish within the stop's deadline of 5 ms; moved on without it.",
       ],
     })
     expect(app.state).toBe('stopped')
+  })
+
+  it('holds the whole stop to its one deadline, however many steps hang', async () => {
+    // Fake timers: the stop must be over when its deadline has passed, not a deadline per step.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
+    try {
+      const calls: string[] = []
+      const hang = () => new Promise(() => undefined)
+      const app = createApp({
+        modules: ['a', 'b', 'c'].map((name) => tracked(name, calls, { stop: hang })),
+        logger: recordingLogger(),
+      })
+      await app.start()
+      let settled = false
+      const stopping = app
+        .stop({ timeoutMs: 1_000 })
+        .catch((error: unknown) => error)
+        .finally(() => {
+          settled = true
+        })
+      await vi.advanceTimersByTimeAsync(1_000)
+      // Each step reached after the deadline waits a timer of 0 ms (1 ms under fake timers): far
+      // below the 1 s more each hung step took with a deadline per step.
+      for (let turn = 0; turn < 100 && !settled; turn += 1) await vi.advanceTimersByTimeAsync(1)
+      expect(settled).toBe(true)
+      expect(calls).toEqual(['start a', 'start b', 'start c', 'stop c', 'stop b', 'stop a'])
+      expect(((await stopping) as ShutdownError).failures).toHaveLength(3)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   it('keeps stopping the other modules when an onStop throws, whatever it throws', async () => {

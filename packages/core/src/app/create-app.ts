@@ -1,3 +1,4 @@
+import { envValue } from '../config/environment.js'
 import { processGlobal } from '../global/index.js'
 import type { DependencyContainer } from 'tsyringe'
 import { CLOCK, SystemClock } from '../clock/clock.js'
@@ -71,6 +72,16 @@ export interface CreateAppOptions<C> {
 }
 
 const DEFAULT_STOP_TIMEOUT_MS = 10_000
+
+/** When a stop (or a failed start's rollback) must be over, by `performance.now()`. */
+interface StopDeadline {
+  readonly at: number
+  readonly timeoutMs: number
+}
+
+function stopDeadline(timeoutMs: number): StopDeadline {
+  return { at: performance.now() + timeoutMs, timeoutMs }
+}
 const MAX_TIMER_MS = 2_147_483_647
 const BUILT_IN = 'mortar'
 
@@ -216,7 +227,7 @@ class MortarApp<C> implements App<C> {
       this.#state = 'stopped'
       await this.#database?.destroy()
       await this.#redis?.close()
-      await this.#disposeSingletons(DEFAULT_STOP_TIMEOUT_MS)
+      await this.#disposeSingletons(stopDeadline(DEFAULT_STOP_TIMEOUT_MS))
       throw error
     }
     for (const module of this.#modules) {
@@ -227,8 +238,9 @@ class MortarApp<C> implements App<C> {
           { err: error, module: module.name },
           `Module '${module.name}' failed to start; stopping the modules already started`,
         )
-        await this.#stopModules(DEFAULT_STOP_TIMEOUT_MS)
-        await this.#disposeSingletons(DEFAULT_STOP_TIMEOUT_MS)
+        const deadline = stopDeadline(DEFAULT_STOP_TIMEOUT_MS)
+        await this.#stopModules(deadline)
+        await this.#disposeSingletons(deadline)
         await this.#database?.destroy()
         await this.#redis?.close()
         this.#state = 'stopped'
@@ -242,8 +254,9 @@ class MortarApp<C> implements App<C> {
     } catch (error) {
       this.logger.error({ err: error }, 'Jobs failed to start; stopping the modules')
       await this.#jobs?.stop(this, 0).catch(() => undefined)
-      await this.#stopModules(DEFAULT_STOP_TIMEOUT_MS)
-      await this.#disposeSingletons(DEFAULT_STOP_TIMEOUT_MS)
+      const deadline = stopDeadline(DEFAULT_STOP_TIMEOUT_MS)
+      await this.#stopModules(deadline)
+      await this.#disposeSingletons(deadline)
       await this.#database?.destroy()
       await this.#redis?.close()
       this.#state = 'stopped'
@@ -279,31 +292,34 @@ class MortarApp<C> implements App<C> {
       return
     }
     this.#state = 'stopping'
+    // One deadline for the whole stop, each step getting what is left of it: a deadline per
+    // step let a stop of n hung steps take n times timeoutMs.
+    const deadline = stopDeadline(timeoutMs)
     const jobs = this.#jobs
     // First: running jobs may use what the modules own. They get most of the deadline; the
-    // rest is for aborting the stragglers and giving their jobs back.
+    // rest is for aborting the stragglers, giving their jobs back, and the steps below.
     const jobsFailure =
       jobs === undefined
         ? undefined
-        : await this.#withDeadline('Stopping the job workers', timeoutMs, () =>
+        : await this.#withDeadline('Stopping the job workers', deadline, () =>
             jobs.stop(this, Math.max(0, timeoutMs - Math.min(1_000, timeoutMs / 4))),
           )
     const failures = [
       ...(jobsFailure === undefined ? [] : [jobsFailure]),
-      ...(await this.#stopModules(timeoutMs)),
-      ...(await this.#disposeSingletons(timeoutMs)),
+      ...(await this.#stopModules(deadline)),
+      ...(await this.#disposeSingletons(deadline)),
     ]
     // Last: modules and singletons may still write while they stop.
     const database = this.#database
     if (database) {
-      const failure = await this.#withDeadline('Closing the database', timeoutMs, () =>
+      const failure = await this.#withDeadline('Closing the database', deadline, () =>
         database.destroy(),
       )
       if (failure) failures.push(failure)
     }
     const redis = this.#redis
     if (redis) {
-      const failure = await this.#withDeadline('Closing Redis', timeoutMs, () => redis.close())
+      const failure = await this.#withDeadline('Closing Redis', deadline, () => redis.close())
       if (failure) failures.push(failure)
     }
     this.#state = 'stopped'
@@ -311,14 +327,14 @@ class MortarApp<C> implements App<C> {
     this.logger.debug('App stopped')
   }
 
-  /** Runs `onStop` of the started modules, newest first, each within the deadline. */
-  async #stopModules(timeoutMs: number): Promise<string[]> {
+  /** Runs `onStop` of the started modules, newest first, within what is left of the deadline. */
+  async #stopModules(deadline: StopDeadline): Promise<string[]> {
     const failures: string[] = []
     while (this.#started.length > 0) {
       const module = this.#started.pop() as Module<C>
       const onStop = module.onStop
       if (!onStop) continue
-      const failure = await this.#withDeadline(`Module '${module.name}' onStop`, timeoutMs, () =>
+      const failure = await this.#withDeadline(`Module '${module.name}' onStop`, deadline, () =>
         onStop(this),
       )
       if (failure) failures.push(failure)
@@ -327,11 +343,11 @@ class MortarApp<C> implements App<C> {
   }
 
   /** Disposes the singletons the container constructed, newest first. */
-  async #disposeSingletons(timeoutMs: number): Promise<string[]> {
+  async #disposeSingletons(deadline: StopDeadline): Promise<string[]> {
     const failures: string[] = []
     for (const disposable of this.#registry.disposableSingletons()) {
       const name = (disposable as object).constructor?.name || 'a singleton'
-      const failure = await this.#withDeadline(`dispose() of ${name}`, timeoutMs, () =>
+      const failure = await this.#withDeadline(`dispose() of ${name}`, deadline, () =>
         disposable.dispose(),
       )
       if (failure) failures.push(failure)
@@ -340,20 +356,22 @@ class MortarApp<C> implements App<C> {
   }
 
   // A hung step must not keep the process alive: after the deadline it is logged and left behind.
+  // A step reached after the deadline still starts (a pool still gets its close), unwaited.
   async #withDeadline(
     what: string,
-    timeoutMs: number,
+    deadline: StopDeadline,
     step: () => unknown,
   ): Promise<string | undefined> {
     let timer: NodeJS.Timeout | undefined
-    const deadline = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), timeoutMs)
+    const passed = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline.at - performance.now()))
       timer.unref()
     })
     try {
-      const outcome = await Promise.race([Promise.resolve().then(step), deadline])
+      const outcome = await Promise.race([Promise.resolve().then(step), passed])
       if (outcome !== 'timeout') return undefined
-      const failure = `${what} did not finish within ${timeoutMs} ms; moved on without it.`
+      const timeoutMs = deadline.timeoutMs
+      const failure = `${what} did not finish within the stop's deadline of ${timeoutMs} ms; moved on without it.`
       this.logger.error({ timeoutMs }, failure)
       return failure
     } catch (error) {
@@ -422,7 +440,7 @@ function listenUrl(
 ): string | undefined {
   if (database?.engine !== 'postgres') return undefined
   try {
-    return parseDatabaseUrl(option ?? process.env.DATABASE_URL ?? '').connectionUrl
+    return parseDatabaseUrl(option ?? envValue(process.env, 'DATABASE_URL') ?? '').connectionUrl
   } catch {
     // The same URL fails start with a clear DatabaseError.
     return undefined

@@ -1,3 +1,4 @@
+import { envValue } from '../config/environment.js'
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { App } from '../app/app.js'
@@ -52,7 +53,7 @@ export async function runCli(argv: readonly string[], given: CliIo): Promise<num
     stderr: (line) => given.stderr(printable(line)),
   }
   const args = [...argv]
-  const appPath = takeOption(args, '--app') ?? io.env.MORTAR_APP
+  const appPath = takeOption(args, '--app') ?? envValue(io.env, 'MORTAR_APP')
   const [command, action] = args
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     io.stdout(USAGE)

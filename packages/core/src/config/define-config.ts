@@ -1,3 +1,4 @@
+import { envValue } from './environment.js'
 import type { z } from 'zod'
 import { isWholeDecimal } from '../validation/decimal-text.js'
 import { ConfigError, type ConfigIssue } from './config-error.js'
@@ -148,8 +149,8 @@ function readObject(
       present ||= nested.present
       continue
     }
-    const raw = env[name]
-    const set = raw !== undefined && raw !== ''
+    const raw = envValue(env, name)
+    const set = raw !== undefined
     fields.set(pathKey(childPath), { envVar: name, secret, present: set })
     if (set) value[key] = coerce(base, raw)
     present ||= set

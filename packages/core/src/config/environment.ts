@@ -10,3 +10,13 @@ export type Environment = Readonly<Record<string, string | undefined>>
 export function isDevelopment(env: Environment = process.env): boolean {
   return env.NODE_ENV === 'development' || env.NODE_ENV === 'test'
 }
+
+/**
+ * The value of variable `name`, or `undefined` when it is unset, empty or only whitespace: a
+ * variable exported blank (`FOO=" "`, a template left unfilled) says nothing, as one exported
+ * empty. Every reader of the environment goes through it, so all agree on what is set.
+ */
+export function envValue(env: Environment, name: string): string | undefined {
+  const value = env[name]
+  return value === undefined || value.trim() === '' ? undefined : value
+}

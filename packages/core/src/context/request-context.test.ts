@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
+import { ResolutionError } from '../di/resolution-error.js'
 import { NoRequestContextError } from './no-request-context-error.js'
 import {
   currentRequestContext,
@@ -46,6 +47,22 @@ describe('RequestContext', () => {
     byScope.resolve('key' as never)
     expect(byScope.hasScope).toBe(true)
     expect(watchEnd).toHaveBeenCalledTimes(2)
+  })
+
+  it('makes no new scope after it was disposed: work left running refuses to resolve', async () => {
+    const made = vi.fn(scope)
+    const used = new RequestContext({ createScope: made })
+    used.resolve('key' as never)
+    await used.dispose()
+    expect(used.hasScope).toBe(false)
+    // The disposed scope is kept: its own resolve decides (the app's refuses).
+    used.resolve('key' as never)
+    expect(made).toHaveBeenCalledTimes(1)
+
+    const unused = new RequestContext({ createScope: made })
+    await unused.dispose()
+    expect(() => unused.resolve('key' as never)).toThrow(ResolutionError)
+    expect(made).toHaveBeenCalledTimes(1)
   })
 
   it('aborts a signal first read after the adapter reported the client gone', () => {

@@ -1,6 +1,7 @@
 import { processGlobal } from '../global/index.js'
 import { AsyncLocalStorage } from 'node:async_hooks'
-import type { Key } from '../di/token.js'
+import { ResolutionError } from '../di/resolution-error.js'
+import { type Key, keyName } from '../di/token.js'
 import { holdNextTickShape } from './next-tick-shape.js'
 import { NoRequestContextError } from './no-request-context-error.js'
 import { newRequestId } from './request-id.js'
@@ -85,6 +86,9 @@ export interface RequestContextInit {
   readonly watchEnd?: (context: RequestContext) => void
 }
 
+// What dispose() gives when there is nothing (left) to dispose: no promise made per request.
+const DISPOSED = Promise.resolve()
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
 /** The state of one request, reachable from anywhere below the adapter through {@link requestContext}. */
@@ -100,6 +104,8 @@ export class RequestContext {
   #controller: AbortController | undefined
   #aborted = false
   #scope: RequestScope | undefined
+  /** Disposed: the scope is kept (its resolve refuses) and no new one is made. */
+  #ended = false
   #watchingEnd = false
 
   constructor(init: RequestContextInit) {
@@ -206,15 +212,21 @@ export class RequestContext {
   /** Resolves a provider in this request's scope (created on first use, so unused it costs nothing). */
   resolve<T>(key: Key<T>): T {
     if (this.#scope === undefined) {
+      // A scope made after the end would be disposed by nobody: work left running refuses.
+      if (this.#ended) {
+        throw new ResolutionError(
+          `Resolved ${keyName(key)} after request ${this.requestId} ended (its response closed, or its job settled or passed its timeout); resolve it while the request runs.`,
+        )
+      }
       this.#scope = this.#init.createScope()
       this.#watchEnd()
     }
     return this.#scope.resolve(key)
   }
 
-  /** Whether the request's scope was created (so {@link RequestContext.dispose} has work to do). */
+  /** Whether the request's scope was created and not yet disposed (so {@link RequestContext.dispose} has work to do). */
   get hasScope(): boolean {
-    return this.#scope !== undefined
+    return this.#scope !== undefined && !this.#ended
   }
 
   #watchEnd(): void {
@@ -223,11 +235,16 @@ export class RequestContext {
     this.#init.watchEnd?.(this)
   }
 
-  /** Disposes the request's scope, if one was created. Adapters call it when the response ends. */
-  async dispose(): Promise<void> {
-    const scope = this.#scope
-    this.#scope = undefined
-    if (scope) await scope.dispose()
+  /**
+   * Disposes the request's scope, if one was created, and ends the request: a later
+   * {@link RequestContext.resolve} throws {@link ResolutionError} instead of making a scope
+   * nobody would dispose. Adapters call it when the response ends.
+   */
+  dispose(): Promise<void> {
+    if (this.#ended) return DISPOSED
+    this.#ended = true
+    // Kept, not cleared: resolving from it now throws, where a new scope would leak.
+    return this.#scope === undefined ? DISPOSED : this.#scope.dispose()
   }
 }
 

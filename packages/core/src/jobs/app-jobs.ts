@@ -1,3 +1,4 @@
+import { envValue } from '../config/environment.js'
 import type { App } from '../app/app.js'
 import { CLOCK } from '../clock/clock.js'
 import type { Binder } from '../di/binder.js'
@@ -143,7 +144,11 @@ export function createAppJobs(
       `The jobs engine '${adapter.engine}' keeps no schedules, but modules declare ${schedules.map((s) => `'${s.name}'`).join(', ')}: use an engine with a schedule store.`,
     )
   }
-  const workers = workerSettings(options?.workers, process.env.MORTAR_WORKERS, problems)
+  const workers = workerSettings(
+    options?.workers,
+    envValue(process.env, 'MORTAR_WORKERS'),
+    problems,
+  )
   let service: JobQueueService | undefined
   let scheduler: Scheduler | undefined
   return {
@@ -194,7 +199,7 @@ function workerSettings(
   problems: string[],
 ): { enabled: boolean; settings: WorkerSettings } {
   let enabled = option !== false
-  if (env !== undefined && env !== '') {
+  if (env !== undefined) {
     if (env === 'true' || env === '1') enabled = true
     else if (env === 'false' || env === '0') enabled = false
     else problems.push(`MORTAR_WORKERS must be 'true' or 'false' (got '${env}').`)

@@ -403,6 +403,59 @@ for (const testCase of cases) {
       expect(dead?.errors).toEqual([expect.objectContaining({ code: 'E_JOB_TIMEOUT' })])
     })
 
+    it('disposes the scope of a job that ran past its timeout when its handler settles, not before', async () => {
+      const SCOPED = token<{ disposed: boolean; dispose(): void }>('test.late-scoped')
+      const made: { disposed: boolean }[] = []
+      const ended: string[] = []
+      let release!: () => void
+      const gate = new Promise<void>((resolve) => {
+        release = resolve
+      })
+      const late = defineJob({
+        name: 'test.late',
+        schema: z.object({ early: z.boolean() }),
+        attempts: 1,
+        timeout: 20,
+        handler: async ({ early }, job) => {
+          // Resolved before the timeout (and in use after it), or first after it.
+          const before = early ? job.resolve(SCOPED) : undefined
+          await new Promise((resolve) => job.signal.addEventListener('abort', resolve))
+          const after = job.resolve(SCOPED)
+          await gate
+          ended.push(before === undefined || before === after ? 'same' : 'other')
+        },
+      })
+      const { jobs } = await start([
+        defineModule({
+          name: 'late',
+          register: (binder) =>
+            binder.bind(SCOPED, {
+              useFactory: () => {
+                const value = {
+                  disposed: false,
+                  dispose() {
+                    value.disposed = true
+                  },
+                }
+                made.push(value)
+                return value
+              },
+              lifetime: 'scoped',
+            }),
+          jobs: [late],
+        }),
+      ])
+      await jobs.enqueueMany(late, [{ payload: { early: true } }, { payload: { early: false } }])
+      await jobs.drain({ timeoutMs: 5_000 })
+      expect(made).toHaveLength(2)
+      // Both attempts failed on their timeout; their handlers still run with their scopes.
+      expect(made.map((value) => value.disposed)).toEqual([false, false])
+      release()
+      await expect.poll(() => ended).toHaveLength(2)
+      expect(ended).toEqual(['same', 'same'])
+      await expect.poll(() => made.map((value) => value.disposed)).toEqual([true, true])
+    })
+
     it('times out an attempt that held the event loop past its timeout in the turn it started', async () => {
       // Its timer is set at the end of that turn for what is left of the timeout: nothing left,
       // it must fire at once, not wait a whole timeout more or never.

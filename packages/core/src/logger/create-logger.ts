@@ -1,3 +1,4 @@
+import { envValue } from '../config/environment.js'
 import { pino } from 'pino'
 import { ConfigError } from '../config/config-error.js'
 import type { Logger } from './logger.js'
@@ -105,8 +106,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 }
 
 function levelFromEnv(env: Readonly<Record<string, string | undefined>>): LogLevel {
-  const configured = env.LOG_LEVEL?.trim().toLowerCase()
-  if (configured) {
+  const configured = envValue(env, 'LOG_LEVEL')?.trim().toLowerCase()
+  if (configured !== undefined) {
     if (isLogLevel(configured)) return configured
     throw new ConfigError([
       {

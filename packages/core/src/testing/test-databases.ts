@@ -1,3 +1,4 @@
+import { envValue } from '../config/environment.js'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -43,8 +44,8 @@ export interface PrivateDatabaseUrl {
  * ```
  */
 export function testEngines(): TestEngine[] {
-  const postgres = process.env.MORTAR_TEST_POSTGRES_URL
-  const mysql = process.env.MORTAR_TEST_MYSQL_URL
+  const postgres = envValue(process.env, 'MORTAR_TEST_POSTGRES_URL')
+  const mysql = envValue(process.env, 'MORTAR_TEST_MYSQL_URL')
   return [
     { engine: 'sqlite', title: 'SQLite' },
     postgres

@@ -29,6 +29,7 @@ export type {
   InboxListOptions,
   InboxMessage,
   InboxPage,
+  InboxPosition,
   InboxStatus,
 } from './inbox/index.js'
 export {

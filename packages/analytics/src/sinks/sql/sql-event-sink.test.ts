@@ -5,7 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as vitest from 'vitest'
 import { analyticsMigrations } from '../../storage/analytics-migrations.js'
 import type { AnalyticsTables, DbInt } from '../../storage/analytics-tables.js'
+import { AnalyticsBatchError } from '../../errors.js'
 import { eventSinkConformance, makeBatchId, makeStoredEvent } from '../../testing/index.js'
+import { uuidV7 } from '../../tracker/uuid-v7.js'
+import type { EventBatch, FailedEvent, StoredEvent } from '../event-sink.js'
 import type { EventSinkContents } from '../../testing/index.js'
 import { CopyRows, copyInto } from './postgres-copy.js'
 import { SqlEventSink } from './sql-event-sink.js'
@@ -283,5 +286,66 @@ for (const engine of testEngines()) {
           .execute()
         expect(stored).toHaveLength(1)
       })
+
+    // SQLite stored a text of any length and a fractional time, where PostgreSQL refused the
+    // whole batch (its valid events with it) and MariaDB cut or rounded.
+    it('writes the valid entries of a batch and refuses the rest with AnalyticsBatchError, the same limits on every engine', async () => {
+      const { db, sink } = opened
+      const emoji = '\u{1F600}'
+      const atLimit = makeStoredEvent({
+        name: emoji.repeat(100),
+        userId: emoji.repeat(255),
+        anonymousId: 'a'.repeat(255),
+        ip: '2001:db8:85a3::'.padEnd(45, '0'),
+        userAgent: 'u'.repeat(512),
+        country: 'FR',
+      })
+      const bad: Partial<StoredEvent>[] = [
+        { name: 'n'.repeat(101) },
+        { name: '' },
+        { userId: emoji.repeat(256) },
+        { anonymousId: 'a'.repeat(256) },
+        { sessionId: '' },
+        { ip: '1'.repeat(46) },
+        { userAgent: 'u'.repeat(513) },
+        { country: 'FRA' },
+        { occurredAt: Date.UTC(2026, 2, 1) + 0.5 },
+        { id: 'not-a-uuid' },
+        { properties: '[1]' },
+        { properties: `{"a":"\u0000"}` },
+        { userId: 'a\ud800' },
+        { properties: `{"a":${'['.repeat(31)}${']'.repeat(31)}}` },
+      ]
+      const events = [atLimit, ...bad.map((fields) => makeStoredEvent(fields)), makeStoredEvent()]
+      const failed: FailedEvent = {
+        id: uuidV7(Date.UTC(2026, 2, 1)),
+        name: 'f'.repeat(256),
+        occurredAt: Date.UTC(2026, 2, 1),
+        userId: null,
+        anonymousId: null,
+        reason: 'too long a name',
+        properties: null,
+      }
+      const goodFailed = { ...failed, id: uuidV7(Date.UTC(2026, 2, 1)), name: 'f'.repeat(255) }
+      const links = [
+        { anonymousId: `l-${'x'.repeat(254)}`, userId: 'u-link', linkedAt: 1 },
+        { anonymousId: `l-${makeBatchId()}`, userId: 'u-link', linkedAt: 1 },
+      ]
+      const batch: EventBatch = { id: makeBatchId(), events, failed: [failed, goodFailed], links }
+      const error = await sink.write(batch).catch((caught: unknown) => caught)
+      expect(error).toBeInstanceOf(AnalyticsBatchError)
+      expect((error as AnalyticsBatchError).code).toBe('E_ANALYTICS_BATCH')
+      expect(
+        (error as AnalyticsBatchError).refused.map((entry) => `${entry.kind} ${entry.index}`),
+      ).toEqual([...bad.map((_, index) => `event ${index + 1}`), 'failed 0', 'link 0'])
+      const contents = await read(db)
+      const stored = contents.events.filter((event) => events.some((e) => e.id === event.id))
+      expect(stored.map((event) => event.id).sort()).toEqual([atLimit.id, events.at(-1)?.id].sort())
+      expect(stored.find((event) => event.id === atLimit.id)?.name).toBe(atLimit.name)
+      expect(contents.failed.filter((f) => f.id === failed.id || f.id === goodFailed.id)).toEqual([
+        goodFailed,
+      ])
+      expect(contents.links.filter((link) => link.userId === 'u-link')).toEqual([links[1]])
+    })
   })
 }

@@ -6,6 +6,8 @@ import {
   FAILED_TABLE,
   IDENTITY_TABLE,
 } from '../../storage/analytics-tables.js'
+import { AnalyticsBatchError } from '../../errors.js'
+import { splitBatch } from '../../storage/batch-limits.js'
 import { skippingDuplicates } from '../../storage/bulk-sql.js'
 import { engineOf } from '../../storage/sql-dialect.js'
 import {
@@ -96,7 +98,18 @@ export class SqlEventSink implements EventSink {
     if (this.#copies(batch)) this.#encoded.set(batch, copyData(batch.events, batch.id))
   }
 
+  /**
+   * Writes the batch in one transaction. Entries some engine would refuse or change (see
+   * {@link AnalyticsBatchError}) are left out, the rest written, then the error thrown.
+   */
   async write(batch: EventBatch): Promise<WriteOutcome | undefined> {
+    const { valid, refused } = splitBatch(batch)
+    const outcome = await this.#write(valid)
+    if (refused.length > 0) throw new AnalyticsBatchError(refused)
+    return outcome
+  }
+
+  async #write(batch: EventBatch): Promise<WriteOutcome | undefined> {
     if (batch.events.length === 0 && batch.failed.length === 0 && batch.links.length === 0) {
       return undefined
     }

@@ -86,10 +86,11 @@ export class FastifyHttpExchange implements HttpExchange, RequestContextInit {
   // the request reads its abort signal or creates its scope.
   watchEnd(context: RequestContext): void {
     const response = this.#reply.raw
-    // Already over (work the handler left running): abort if the client went away. A scope made
-    // now has no response end left to wait for, as one made after 'close' never had.
+    // Already over (work the handler left running): abort if the client went away, and end the
+    // context, since no response end is left to dispose a scope made now.
     if (response.closed) {
       if (!response.writableFinished) context.abort()
+      disposeRequestScope(this.#app, context)
       return
     }
     response.once('close', () => {

@@ -6,7 +6,11 @@ import type { AdapterApp } from './adapter-app.js'
  * disposer that fails is logged with the request id, never thrown into a finished response.
  */
 export function disposeRequestScope(app: AdapterApp, context: RequestContext): void {
-  if (!context.hasScope) return
+  if (!context.hasScope) {
+    // Ended all the same: a scope that work left running makes later would be disposed by nobody.
+    void context.dispose()
+    return
+  }
   context.dispose().catch((error: unknown) => {
     app.logger.error(
       { err: error, requestId: context.requestId },

@@ -77,6 +77,10 @@ export class JobExecution implements JobContext {
   /** When its timeout passes, by `performance.now()`. */
   #deadline: number | undefined
   #completion: CompletionEntry[] | undefined
+  /** The handler was called and has not settled: an interrupted one may still use its scope. */
+  #handling = false
+  /** Disposal was asked for while the handler still ran: done when it settles. */
+  #disposeWhenSettled = false
 
   constructor(job: ClaimedJob, host: ExecutionHost) {
     this.id = job.id
@@ -161,6 +165,7 @@ export class JobExecution implements JobContext {
   /** Runs the handler with its prepared value, unless interrupted (timeout, shutdown) before. */
   #start(definition: JobDefinition, payload: unknown, value: unknown): void {
     if (this.#interrupt === undefined) return
+    this.#handling = true
     try {
       const result = runInRequestContext(this.#requestContext(), () =>
         definition.handler(payload, this, value),
@@ -178,6 +183,11 @@ export class JobExecution implements JobContext {
 
   /** Ends the attempt: fulfilled without `error`; nothing once it ended (interrupted). */
   #settle(error: unknown): void {
+    this.#handling = false
+    if (this.#disposeWhenSettled) {
+      this.#disposeWhenSettled = false
+      void this.dispose()
+    }
     const resolve = this.#resolve
     const reject = this.#interrupt
     if (resolve === undefined || reject === undefined) return
@@ -243,11 +253,25 @@ export class JobExecution implements JobContext {
   }
 
   /**
-   * Disposes the job's scope, if it made one; `undefined` if it made none, so most attempts
-   * (which resolve nothing scoped) wait for no promise.
+   * Disposes the job's scope, if it made one, logging a failure; `undefined` if there is nothing
+   * to wait for, so most attempts (which resolve nothing scoped) wait for no promise. A handler
+   * still running (interrupted by its timeout or a shutdown) keeps its scope until it settles.
    */
   dispose(): Promise<void> | undefined {
-    return this.#context?.hasScope === true ? this.#context.dispose() : undefined
+    if (this.#handling) {
+      this.#disposeWhenSettled = true
+      return undefined
+    }
+    const context = this.#context
+    if (context === undefined) return undefined
+    if (!context.hasScope) {
+      // Ended all the same: work the handler left running must not make a scope nobody disposes.
+      void context.dispose()
+      return undefined
+    }
+    return context.dispose().catch((error: unknown) => {
+      this.#host.logger.warn({ err: error, jobId: this.id }, 'Disposing a job scope failed')
+    })
   }
 
   #requestContext(): RequestContext {

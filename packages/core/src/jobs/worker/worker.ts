@@ -466,11 +466,7 @@ export class Worker {
     } finally {
       if (!this.#claimedAgain(job)) this.#running.delete(job.id)
       const disposing = execution.dispose()
-      if (disposing !== undefined) {
-        await disposing.catch((error: unknown) => {
-          this.logger.warn({ err: error, jobId: job.id }, 'Disposing a job scope failed')
-        })
-      }
+      if (disposing !== undefined) await disposing
     }
     this.#dispatch()
     if (this.#buffer.length < this.#settings.batchSize / 2 || this.#draining > 0) this.#fill()
@@ -719,9 +715,7 @@ export class Worker {
     try {
       await execution.dead(definition, payload, error)
     } finally {
-      await execution.dispose()?.catch((failure: unknown) => {
-        this.logger.warn({ err: failure, jobId: job.id }, 'Disposing a job scope failed')
-      })
+      await execution.dispose()
     }
   }
 

@@ -1,4 +1,4 @@
-import { isDevelopment } from '../../config/environment.js'
+import { envValue, isDevelopment } from '../../config/environment.js'
 import type { Binder } from '../../di/binder.js'
 import type { Logger } from '../../logger/logger.js'
 import type {
@@ -48,7 +48,7 @@ export function createAppDatabase(
   logger: Logger,
   onAfterCommitError: (failure: AfterCommitFailure) => Promise<void>,
 ): Database | undefined {
-  const chosen = option ?? process.env.DATABASE_URL
+  const chosen = option ?? envValue(process.env, 'DATABASE_URL')
   if (chosen === undefined || chosen === '') return undefined
   const options: DatabaseOptions = typeof chosen === 'string' ? { url: chosen } : chosen
   return new Database({ ...options, logger, onAfterCommitError })

@@ -1,3 +1,4 @@
+import { envValue } from '../../config/environment.js'
 import { randomBytes } from 'node:crypto'
 import { Kysely, MysqlDialect, PostgresDialect, sql } from 'kysely'
 import { NodeSqliteDialect } from '../sqlite/index.js'
@@ -31,7 +32,7 @@ export function testEngineCases(): TestEngineCase[] {
   const cases: TestEngineCase[] = [{ engine: 'sqlite' }]
   for (const engine of ['postgres', 'mysql'] as const) {
     const variable = VARIABLES[engine]
-    const url = process.env[variable]
+    const url = envValue(process.env, variable)
     cases.push(
       url
         ? { engine, url }

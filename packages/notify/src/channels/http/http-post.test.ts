@@ -118,6 +118,43 @@ describe('httpPost', () => {
     }
   })
 
+  it('takes a status once it is in: a body that stalls past the timeout or is cut off keeps it, not a timeout sent again', async () => {
+    // The receiver answered (a chat room posted the message): reading its body is no part of
+    // the request, and failing there must not make a transient failure that is sent again.
+    const stalled = await startLocalServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/plain' })
+      response.write('ok')
+    })
+    const cut = await startLocalServer((_request, response) => {
+      response.writeHead(502, { 'content-length': '100' })
+      response.write('bad gateway')
+      setImmediate(() => response.socket?.destroy())
+    })
+    try {
+      const options = {
+        headers: {},
+        body: '{}',
+        signal: new AbortController().signal,
+        timeoutMs: 300,
+        guard: new AddressGuard({ allow: ['127.0.0.1/32'] }),
+        agents,
+      }
+      expect(await httpPost({ ...options, url: stalled.url })).toMatchObject({
+        kind: 'response',
+        status: 200,
+        body: 'ok',
+      })
+      expect(await httpPost({ ...options, url: cut.url })).toMatchObject({
+        kind: 'response',
+        status: 502,
+        body: 'bad gateway',
+      })
+    } finally {
+      await stalled.close()
+      await cut.close()
+    }
+  })
+
   it('checks the address without agents too: never through the global agent, which an environment proxy may take over', async () => {
     // What NODE_USE_ENV_PROXY=1 makes of the global agent: the proxy gets the name and connects
     // to it itself, so no lookup of ours runs.

@@ -38,7 +38,8 @@ export interface HttpPostOptions {
 /**
  * The outcome of a POST:
  * - `response`: the server answered (status, headers, the first 16 KiB of the body: no more is
- *   read, whatever follows);
+ *   read, whatever follows); once the status is in, a body cut off or still coming when the
+ *   time runs out is taken as read so far;
  * - `refused`: the guard refused the address or the URL (never connected);
  * - `failed`: no answer; `connected` says whether the request may have reached the server
  *   (a refused connection or a DNS failure did not; a timeout or reset after connecting may).
@@ -221,10 +222,15 @@ function postOnce(
           connected = true
         })
     })
+    // Set once the status line is in: from then on the server has answered, and the status says
+    // what it did with the request (a 200 is a message posted). A body cut off or stalled past
+    // the timeout gives what was read of it: a failure there is no transient failure to send
+    // again (a chat message posted twice).
+    let answer: (() => void) | undefined
     request.on('response', (response) => {
       const chunks: Buffer[] = []
       let size = 0
-      const answer = () =>
+      const answered = () =>
         finish({
           kind: 'response',
           status: response.statusCode ?? 0,
@@ -237,17 +243,18 @@ function postOnce(
         // The answer is in once the limit is read: reading on (a body that never ends) would
         // turn a 2xx into a timeout, a transient failure sent again.
         if (size >= BODY_LIMIT) {
-          answer()
+          answered()
           response.destroy()
         }
       })
-      response.on('end', answer)
-      response.on('error', (error) =>
-        finish({ kind: 'failed', connected: true, code: codeOf(error), reason: error.message }),
-      )
+      answer = answered
+      response.on('end', answered)
+      response.on('error', answered)
+      response.on('close', answered)
     })
     request.on('error', (error) => {
       if (refusedReason !== undefined) return finish({ kind: 'refused', reason: refusedReason })
+      if (answer !== undefined) return answer()
       finish({ kind: 'failed', connected, code: codeOf(error), reason: error.message })
     })
     request.end(options.body)

@@ -13,7 +13,13 @@ import { type FetchHandler, jsonResponse, problemResponse } from '../../pages/fe
 import { NotifyConfigError, NotifyUnavailableError } from '../../errors.js'
 import { delayOption } from '../../module/delay-option.js'
 import { INBOX } from './inbox-channel.js'
-import type { Inbox, InboxItem, InboxStatus } from './inbox-store.js'
+import {
+  comparePositions,
+  type Inbox,
+  type InboxItem,
+  type InboxPosition,
+  type InboxStatus,
+} from './inbox-store.js'
 import { InboxStreamHub, type StreamLimits } from './inbox-stream.js'
 
 /** Options of {@link inboxHandler}. */
@@ -128,7 +134,7 @@ export function inboxHandler(options: InboxHandlerOptions): FetchHandler {
             })
             hubs.set(inbox, hub)
           }
-          return stream(request, inbox, hub, recipientId, limits, {
+          return await stream(request, inbox, hub, recipientId, limits, {
             heartbeatMs,
             lifetimeMs,
             now: () => clock.nowMs(),
@@ -207,29 +213,53 @@ async function readIds(request: Request): Promise<string[]> {
 }
 
 /**
- * An item as one server-sent event. Its data is JSON, which holds no raw line break; its id, given
- * by whoever called `inbox.add`, goes in the `id:` field only when it cannot end that field (a
- * line break would start fields of its own: a forged `event: counts`, say). It is in the data
- * either way.
+ * An item as one server-sent event, with `lastId` as its id: the newest item the stream has sent
+ * so far, which is where a reconnect resumes. Its data is JSON, which holds no raw line break.
  */
-function itemEvent(item: InboxItem): string {
-  const id = /[\r\n\0]/.test(item.id) ? '' : `id: ${item.id}\n`
-  return `${id}event: item\ndata: ${JSON.stringify(item)}\n\n`
+function itemEvent(item: InboxItem, lastId: string): string {
+  return `id: ${lastId}\nevent: item\ndata: ${JSON.stringify(item)}\n\n`
 }
 
-// The last event id a stream ends on: the instant it ended, from which the browser's reconnect
-// (which sends it back as Last-Event-ID) resumes.
-const RESUME = /^@(\d{1,15})$/
+// An item id the `id:` field can carry: a line break (or NUL) would end it and start fields of
+// its own (a forged `event: counts`, say). Such an item is in the data only.
+const EVENT_ID = /^[^\r\n\0]+$/
 
-function stream(
+// The last event id of a stream that has sent no item yet: the instant it opened (every item
+// from that millisecond on is still to come), from which the browser's reconnect (which sends it
+// back as Last-Event-ID) resumes.
+const MARKER = /^@(\d{1,15})$/
+
+/**
+ * Where a stream resumes for this recipient: after the item whose id the client sent last, or
+ * from the instant of a marker; `undefined` (from now) for no id, or one that is not an id of
+ * theirs: another recipient's item is never looked at, so it tells nothing about it.
+ */
+async function resumeFrom(
+  inbox: Inbox,
+  recipientId: string,
+  lastEventId: string | null,
+): Promise<InboxPosition | undefined> {
+  if (lastEventId === null || lastEventId === '' || lastEventId.length > 64) return undefined
+  const marker = MARKER.exec(lastEventId)?.[1]
+  if (marker !== undefined) return { createdAt: new Date(Number(marker)), id: '' }
+  const item = await inbox.get(recipientId, lastEventId)
+  return item === undefined ? undefined : { createdAt: item.createdAt, id: item.id }
+}
+
+async function stream(
   request: Request,
   inbox: Inbox,
   hub: InboxStreamHub,
   recipientId: string,
   limits: StreamLimits,
   timing: { readonly heartbeatMs: number; readonly lifetimeMs: number; readonly now: () => number },
-): Response {
-  const resume = RESUME.exec(request.headers.get('last-event-id') ?? '')?.[1]
+): Promise<Response> {
+  const resume = await resumeFrom(inbox, recipientId, request.headers.get('last-event-id'))
+  // What the client has seen up to: the newest item sent (an item written late, older than one
+  // already sent, is sent with the newer one's id, so a resume neither repeats nor skips).
+  let newest: InboxPosition = resume ?? { createdAt: new Date(timing.now()), id: '' }
+  let lastId =
+    resume === undefined || resume.id === '' ? `@${newest.createdAt.getTime()}` : resume.id
   const encoder = new TextEncoder()
   let cleanup = () => {}
   let write = (_text: string) => {}
@@ -237,12 +267,18 @@ function stream(
   const unsubscribe = hub.subscribe(
     recipientId,
     (items: readonly InboxItem[]) => {
-      for (const item of items) write(itemEvent(item))
+      for (const item of items) {
+        if (EVENT_ID.test(item.id) && comparePositions(item, newest) > 0) {
+          newest = item
+          lastId = item.id
+        }
+        write(itemEvent(item, lastId))
+      }
       void sendCounts()
     },
     () => cleanup(),
     limits,
-    resume === undefined ? undefined : Number(resume),
+    resume,
   )
   if (unsubscribe === 'closed') {
     throw new NotifyUnavailableError('The app is stopping: live inbox streams are closed.')
@@ -272,11 +308,8 @@ function stream(
       const heartbeat = setInterval(() => write(': keep-alive\n\n'), timing.heartbeatMs)
       heartbeat.unref()
       // Authorized once, at its request: it ends in time, and the reconnect is authorized again.
-      // Its id (no event) tells the reconnect where to resume.
-      const lifetime = setTimeout(() => {
-        write(`id: @${timing.now()}\n\n`)
-        cleanup()
-      }, timing.lifetimeMs)
+      // It starts with its id (no event): where a reconnect resumes before any item comes.
+      const lifetime = setTimeout(() => cleanup(), timing.lifetimeMs)
       lifetime.unref()
       cleanup = () => {
         clearInterval(heartbeat)
@@ -292,7 +325,7 @@ function stream(
       const onAbort = () => cleanup()
       request.signal.addEventListener('abort', onAbort, { once: true })
       if (request.signal.aborted) cleanup()
-      write('retry: 3000\n\n')
+      write(`retry: 3000\nid: ${lastId}\n\n`)
       void sendCounts()
     },
     cancel() {

@@ -1,6 +1,6 @@
 import { afterCommit, type Clock, type Migration, ValidationError } from '@mortar/core'
-import type { Kysely } from 'kysely'
-import { idColumn, insertIgnoringDuplicates, longText } from '../../sql/index.js'
+import { type Kysely, type RawBuilder, sql } from 'kysely'
+import { idColumn, insertIgnoringDuplicates, longText, sqlEngine } from '../../sql/index.js'
 import type { InboxMessage } from './inbox-message.js'
 
 /** Where an inbox item stands: new, seen, or put away. */
@@ -42,6 +42,25 @@ export interface InboxListOptions {
 
 export const INBOX_TABLE = 'mortar_inbox'
 
+/**
+ * Where an item stands in a recipient's inbox: by `createdAt`, then by `id` (byte order), so two
+ * items stamped in the same millisecond are still in one order, the same in SQL and in
+ * {@link comparePositions}. Exclusive where it is a starting point: `{ createdAt, id: '' }` is
+ * just before every item of that millisecond.
+ */
+export interface InboxPosition {
+  readonly createdAt: Date
+  readonly id: string
+}
+
+/** Orders two positions as the inbox's queries do (ids by their UTF-8 bytes). */
+export function comparePositions(a: InboxPosition, b: InboxPosition): number {
+  return (
+    a.createdAt.getTime() - b.createdAt.getTime() ||
+    Buffer.compare(Buffer.from(a.id), Buffer.from(b.id))
+  )
+}
+
 /** How many items one {@link Inbox.since} call returns at most. */
 export const SINCE_PAGE = 500
 
@@ -80,6 +99,7 @@ interface InboxTables {
 export class Inbox {
   readonly #db: Kysely<InboxTables>
   readonly #clock: Clock
+  readonly #id: RawBuilder<string>
   readonly #listeners = new Set<(item: InboxItem) => void>()
   readonly #onDispose = new Set<() => void>()
   #disposed = false
@@ -87,6 +107,12 @@ export class Inbox {
   constructor(db: Kysely<unknown>, clock: Clock) {
     this.#db = db as Kysely<InboxTables>
     this.#clock = clock
+    // Ids in byte order on every engine, as comparePositions orders them: PostgreSQL's default
+    // collation may be a language's (en_US ignores '-' at first), the others compare bytes.
+    this.#id =
+      sqlEngine(db) === 'postgres'
+        ? sql<string>`${sql.ref('id')} collate "C"`
+        : sql<string>`${sql.ref('id')}`
   }
 
   /** Adds an item unless one with its id exists (the inbox channel's idempotent write). */
@@ -160,7 +186,7 @@ export class Inbox {
       .selectAll()
       .where('recipient_id', '=', recipientId)
       .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
+      .orderBy(this.#id, 'desc')
       .limit(limit + 1)
     query =
       status === 'inbox'
@@ -171,7 +197,7 @@ export class Inbox {
       query = query.where((eb) =>
         eb.or([
           eb('created_at', '<', after.createdAt),
-          eb.and([eb('created_at', '=', after.createdAt), eb('id', '<', after.id)]),
+          eb.and([eb('created_at', '=', after.createdAt), eb(this.#id, '<', after.id)]),
         ]),
       )
     }
@@ -186,13 +212,28 @@ export class Inbox {
   }
 
   /**
-   * Items of these recipients created at or after `sinceMs`, oldest first (for live streams), at
-   * most 500 of them: pass the last one as `after` for the next page.
+   * The recipient's item with this id, or `undefined` when they have none by it (another
+   * recipient's item is `undefined` too: it is never read).
+   */
+  async get(recipientId: string, id: string): Promise<InboxItem | undefined> {
+    const row = await this.#db
+      .selectFrom(INBOX_TABLE)
+      .selectAll()
+      .where('recipient_id', '=', recipientId)
+      .where('id', '=', id)
+      .executeTakeFirst()
+    return row === undefined ? undefined : toItem(row)
+  }
+
+  /**
+   * Items of these recipients created at or after `sinceMs` and after the position `after`,
+   * oldest first (for live streams, in {@link InboxPosition} order), at most 500 of them: pass
+   * the last one as `after` for the next page.
    */
   async since(
     recipientIds: readonly string[],
     sinceMs: number,
-    after?: { readonly createdAt: Date; readonly id: string },
+    after?: InboxPosition,
   ): Promise<readonly InboxItem[]> {
     if (recipientIds.length === 0) return []
     let query = this.#db
@@ -201,14 +242,14 @@ export class Inbox {
       .where('recipient_id', 'in', [...recipientIds])
       .where('created_at', '>=', sinceMs)
       .orderBy('created_at', 'asc')
-      .orderBy('id', 'asc')
+      .orderBy(this.#id, 'asc')
       .limit(SINCE_PAGE)
     if (after !== undefined) {
       const at = after.createdAt.getTime()
       query = query.where((eb) =>
         eb.or([
           eb('created_at', '>', at),
-          eb.and([eb('created_at', '=', at), eb('id', '>', after.id)]),
+          eb.and([eb('created_at', '=', at), eb(this.#id, '>', after.id)]),
         ]),
       )
     }

@@ -1,8 +1,17 @@
-import { type Inbox, type InboxItem, SINCE_PAGE } from './inbox-store.js'
+import {
+  comparePositions,
+  type Inbox,
+  type InboxItem,
+  type InboxPosition,
+  SINCE_PAGE,
+} from './inbox-store.js'
 
 interface Subscriber {
   readonly recipientId: string
-  readonly sinceMs: number
+  /** Where the stream starts, exclusive: what the client saw last, or the instant it opened. */
+  readonly after: InboxPosition
+  /** Reading what was written before it opened: live items wait, the catch-up reads them too. */
+  catchingUp: boolean
   readonly seen: Map<string, number>
   readonly push: (items: readonly InboxItem[]) => void
   readonly end: () => void
@@ -54,24 +63,30 @@ export class InboxStreamHub {
   }
 
   /**
-   * Starts sending the recipient's items created from `sinceMs` (now by default) to `push` (and
-   * calls `end` if the hub closes first); returns the function that stops it, `'full'` when the
-   * limits leave no room for another stream (of this recipient or at all), `'closed'` once the
-   * inbox is disposed.
+   * Starts sending the recipient's items after the position `after` (what the client saw last;
+   * the instant it opens by default), in position order from there, however long ago, to `push`
+   * (and calls `end` if the hub closes first); returns the function that stops it, `'full'` when
+   * the limits leave no room for another stream (of this recipient or at all), `'closed'` once
+   * the inbox is disposed.
    */
   subscribe(
     recipientId: string,
     push: (items: readonly InboxItem[]) => void,
     end: () => void,
     limits: StreamLimits,
-    sinceMs?: number,
+    after?: InboxPosition,
   ): (() => void) | 'full' | 'closed' {
     if (this.#closed) return 'closed'
     const held = this.#perRecipient.get(recipientId) ?? 0
     if (held >= limits.perRecipient || this.#subscribers.size >= limits.total) return 'full'
+    const now = this.#now()
     const subscriber: Subscriber = {
       recipientId,
-      sinceMs: Math.min(sinceMs ?? Number.POSITIVE_INFINITY, this.#now()),
+      after:
+        after === undefined || after.createdAt.getTime() > now
+          ? { createdAt: new Date(now), id: '' }
+          : after,
+      catchingUp: after !== undefined,
       seen: new Map(),
       push,
       end,
@@ -79,6 +94,7 @@ export class InboxStreamHub {
     this.#subscribers.add(subscriber)
     this.#perRecipient.set(recipientId, held + 1)
     if (this.#subscribers.size === 1) this.#start()
+    if (subscriber.catchingUp) void this.#catchUp(subscriber)
     return () => {
       if (!this.#subscribers.delete(subscriber)) return
       const left = (this.#perRecipient.get(recipientId) ?? 1) - 1
@@ -110,12 +126,41 @@ export class InboxStreamHub {
     this.#unlisten = undefined
   }
 
+  /**
+   * Sends a resumed stream what was written since its client's last event, page by page, however
+   * long ago that was: the shared poll looks back only `LOOKBACK_MS`. Live items wait meanwhile
+   * (the pages hold them too), so the client gets everything in order, once.
+   */
+  async #catchUp(subscriber: Subscriber): Promise<void> {
+    let after = subscriber.after
+    try {
+      for (;;) {
+        const items = await this.#inbox.since(
+          [subscriber.recipientId],
+          after.createdAt.getTime(),
+          after,
+        )
+        if (!this.#subscribers.has(subscriber)) return
+        this.#deliverTo(subscriber, items, this.#now())
+        const last = items.at(-1)
+        if (items.length < SINCE_PAGE || last === undefined) break
+        after = last
+      }
+      subscriber.catchingUp = false
+    } catch (error) {
+      // Resuming from a point the stream cannot read is a gap: end it, the client reconnects
+      // with the same last event id and tries again.
+      this.#onPollError(error)
+      subscriber.end()
+    }
+  }
+
   async #poll(): Promise<void> {
     if (this.#polling || this.#subscribers.size === 0) return
     this.#polling = true
     try {
       const recipients = [...new Set([...this.#subscribers].map((s) => s.recipientId))]
-      const oldest = Math.min(...[...this.#subscribers].map((s) => s.sinceMs))
+      const oldest = Math.min(...[...this.#subscribers].map((s) => s.after.createdAt.getTime()))
       const from = Math.max(oldest, this.#now() - LOOKBACK_MS)
       // Page through the window: a page cut off by the limit would otherwise be read again by
       // every poll, and the items after it never streamed.
@@ -140,17 +185,21 @@ export class InboxStreamHub {
   #deliver(items: readonly InboxItem[]): void {
     const now = this.#now()
     for (const subscriber of this.#subscribers) {
-      const fresh = items.filter(
-        (item) =>
-          item.recipientId === subscriber.recipientId &&
-          item.createdAt.getTime() >= subscriber.sinceMs &&
-          !subscriber.seen.has(item.id),
-      )
-      for (const [id, at] of subscriber.seen)
-        if (at < now - 2 * LOOKBACK_MS) subscriber.seen.delete(id)
-      if (fresh.length === 0) continue
-      for (const item of fresh) subscriber.seen.set(item.id, item.createdAt.getTime())
-      subscriber.push(fresh)
+      if (!subscriber.catchingUp) this.#deliverTo(subscriber, items, now)
     }
+  }
+
+  #deliverTo(subscriber: Subscriber, items: readonly InboxItem[], now: number): void {
+    const fresh = items.filter(
+      (item) =>
+        item.recipientId === subscriber.recipientId &&
+        comparePositions(item, subscriber.after) > 0 &&
+        !subscriber.seen.has(item.id),
+    )
+    for (const [id, at] of subscriber.seen)
+      if (at < now - 2 * LOOKBACK_MS) subscriber.seen.delete(id)
+    if (fresh.length === 0) return
+    for (const item of fresh) subscriber.seen.set(item.id, item.createdAt.getTime())
+    subscriber.push(fresh)
   }
 }

@@ -290,42 +290,127 @@ for (const engine of testEngines()) {
       await reader.cancel()
     })
 
-    it('ends a stream in time, so its reconnect is authorized again, and resumes it where it ended', async () => {
-      const read = async (response: Response) => {
-        const reader = (response.body as ReadableStream<Uint8Array>).getReader()
-        let text = ''
-        for (;;) {
-          const { value, done } = await reader.read()
-          if (done) return text
-          text += new TextDecoder().decode(value)
-        }
-      }
-      // Before, a stream lasted as long as its connection: a session revoked meanwhile kept it.
-      const first = await read(await as('rae', '/stream', undefined, { maxStreamSeconds: 0.05 }))
-      const resume = /\nid: (@\d+)\n\n$/.exec(first)?.[1]
-      expect(resume).toBeDefined()
-      // Written between the end and the browser's reconnect.
-      await inbox.add({
-        id: 'r-gap',
-        recipientId: 'rae',
-        type: 't',
-        message: { title: 'in the gap' },
-      })
-      app.clock.advance(1_000)
+    /** Opens a stream as `recipientId`, resuming from `lastEventId` when given. */
+    async function openStream(
+      recipientId: string,
+      lastEventId?: string,
+      options: Partial<InboxHandlerOptions> = {},
+    ) {
       const controller = new AbortController()
-      const again = await as('rae', '/stream', {
-        signal: controller.signal,
-        headers: { 'last-event-id': resume ?? '' },
-      })
-      const reader = (again.body as ReadableStream<Uint8Array>).getReader()
-      let text = ''
-      while (!text.includes('in the gap')) {
-        const { value, done } = await reader.read()
-        if (done) throw new Error('the resumed stream ended before the item written in the gap')
-        text += new TextDecoder().decode(value)
+      const response = await as(
+        recipientId,
+        '/stream',
+        {
+          signal: controller.signal,
+          headers: lastEventId === undefined ? {} : { 'last-event-id': lastEventId },
+        },
+        options,
+      )
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+      const decoder = new TextDecoder()
+      const events = {
+        text: '',
+        /** Reads until `needle` arrives; false when the stream ended first. */
+        async readUntil(needle: string): Promise<boolean> {
+          while (!events.text.includes(needle)) {
+            const { value, done } = await reader.read()
+            if (done) return false
+            events.text += decoder.decode(value)
+          }
+          return true
+        },
+        /** The id a browser would send back on reconnecting: the last `id:` field. */
+        lastEventId: () => [...events.text.matchAll(/^id: (.*)$/gm)].at(-1)?.[1],
+        /** The item ids in the order they came. */
+        items: () =>
+          [...events.text.matchAll(/^event: item\ndata: (.*)$/gm)].map(
+            (match) => (JSON.parse(match[1] ?? '{}') as { id: string }).id,
+          ),
+        async close() {
+          controller.abort()
+          await reader.cancel()
+        },
       }
-      controller.abort()
-      await reader.cancel()
+      return events
+    }
+
+    it('ends a stream in time, so its reconnect is authorized again, and resumes it where it opened', async () => {
+      // Before, a stream lasted as long as its connection: a session revoked meanwhile kept it.
+      const first = await openStream('rae', undefined, { maxStreamSeconds: 0.05 })
+      expect(await first.readUntil('never sent')).toBe(false)
+      const resume = first.lastEventId()
+      expect(resume).toMatch(/^@\d+$/)
+      // Written between the end and the browser's reconnect, a minute apart: before, the resumed
+      // stream looked back only 10 s and never sent the first.
+      await inbox.add({ id: 'r-gap', recipientId: 'rae', type: 't', message: { title: 'gap' } })
+      app.clock.advance(60_000)
+      await inbox.add({ id: 'r-gap2', recipientId: 'rae', type: 't', message: { title: 'gap2' } })
+      const again = await openStream('rae', resume)
+      expect(await again.readUntil('"id":"r-gap2"')).toBe(true)
+      expect(again.items()).toEqual(['r-gap', 'r-gap2'])
+      expect(again.lastEventId()).toBe('r-gap2')
+      await again.close()
+    })
+
+    it('resumes from the last item id the client saw, however long ago, with nothing missed or sent twice', async () => {
+      const first = await openStream('lou')
+      await first.readUntil('event: counts')
+      app.clock.advance(5_000)
+      await inbox.add({ id: 'l-1', recipientId: 'lou', type: 't', message: { title: 'one' } })
+      expect(await first.readUntil('"id":"l-1"')).toBe(true)
+      // Written late (stamped before l-1, committed after it): it is sent, with l-1's id, so
+      // the resume below neither repeats l-1 nor sends l-0 again.
+      await app
+        .resolve(databaseToken<{ mortar_inbox: Record<string, unknown> }>())
+        .insertInto('mortar_inbox')
+        .values({
+          id: 'l-0',
+          recipient_id: 'lou',
+          type: 't',
+          title: 'late',
+          status: 'unread',
+          created_at: app.clock.nowMs() - 2_000,
+        })
+        .execute()
+      expect(await first.readUntil('"id":"l-0"')).toBe(true)
+      expect(first.lastEventId()).toBe('l-1')
+      await first.close()
+      // A disconnect of an hour; three items in one millisecond (ordered by id).
+      app.clock.advance(3_600_000)
+      for (const id of ['l-4', 'l-2', 'l-3']) {
+        await inbox.add({ id, recipientId: 'lou', type: 't', message: { title: id } })
+      }
+      const resumed = await openStream('lou', 'l-1')
+      expect(await resumed.readUntil('"id":"l-4"')).toBe(true)
+      expect(resumed.items()).toEqual(['l-2', 'l-3', 'l-4'])
+      expect(resumed.lastEventId()).toBe('l-4')
+      await resumed.close()
+      const tie = await openStream('lou', 'l-3')
+      expect(await tie.readUntil('"id":"l-4"')).toBe(true)
+      expect(tie.items()).toEqual(['l-4'])
+      await tie.close()
+    })
+
+    it('treats the id of another recipient’s item as unknown: it starts from now and tells nothing', async () => {
+      await inbox.add({ id: 'e-1', recipientId: 'eve', type: 't', message: { title: 'eve' } })
+      app.clock.advance(1_000)
+      await inbox.add({ id: 'm-1', recipientId: 'mo', type: 't', message: { title: 'old' } })
+      app.clock.advance(1_000)
+      let opened = 0
+      for (const lastEventId of ['e-1', 'no-such-item', undefined]) {
+        const events = await openStream('mo', lastEventId)
+        await events.readUntil('event: counts')
+        // Each starts as a fresh stream does: from the instant it opened.
+        expect(/^id: (.*)$/m.exec(events.text)?.[1]).toBe(`@${app.clock.nowMs()}`)
+        const sentinel = `m-${opened + 2}`
+        await inbox.add({ id: sentinel, recipientId: 'mo', type: 't', message: { title: 's' } })
+        expect(await events.readUntil(`"id":"${sentinel}"`)).toBe(true)
+        // Before, nothing was looked up; resuming after eve's item would send m-1 (an oracle
+        // of when eve's item was written).
+        expect(events.items()).toEqual([sentinel])
+        opened += 1
+        await events.close()
+      }
     })
 
     it('streams every item another process wrote, past the 500 rows one poll query reads', async () => {

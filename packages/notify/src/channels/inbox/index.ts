@@ -8,5 +8,6 @@ export type {
   InboxItem,
   InboxListOptions,
   InboxPage,
+  InboxPosition,
   InboxStatus,
 } from './inbox-store.js'

@@ -1,0 +1,47 @@
+import { randomUUID } from 'node:crypto'
+import { principalIdentity, type RequestIdentity } from '@mortar/analytics'
+import type { RequestContext } from '@mortar/core'
+
+declare module '@mortar/core' {
+  interface ContextSlots {
+    'shop.visitor': string
+  }
+}
+
+const COOKIE = 'shop.visitor'
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+const ONE_YEAR_S = 365 * 24 * 3_600
+
+/**
+ * The shop's analytics identity: the signed-in user, and the visitor's own first-party cookie
+ * as the anonymous id, set on the first tracked request. Analytics never links its cookieless
+ * id (shared by everyone behind one address with one browser) to a user, so this cookie is what
+ * lets sign-in tie the searches and views made before it to the account. Only asked for when
+ * the visitor consented (the module's `consent`, when an app sets one).
+ */
+export function shopIdentity(context: RequestContext): RequestIdentity {
+  return { ...principalIdentity(context), anonymousId: visitorId(context) }
+}
+
+function visitorId(context: RequestContext): string | undefined {
+  const known = context.get(COOKIE)
+  if (known !== undefined) return known
+  const http = context.http
+  if (http === undefined) return undefined
+  const sent = http
+    .header('cookie')
+    ?.split(';')
+    .map((pair) => pair.trim())
+    .find((pair) => pair.startsWith(`${COOKIE}=`))
+    ?.slice(COOKIE.length + 1)
+  let id = sent !== undefined && UUID.test(sent) ? sent : undefined
+  if (id === undefined) {
+    id = randomUUID()
+    http.appendResponseHeader(
+      'set-cookie',
+      `${COOKIE}=${id}; Path=/; Max-Age=${ONE_YEAR_S}; HttpOnly; SameSite=Lax`,
+    )
+  }
+  context.set(COOKIE, id)
+  return id
+}
