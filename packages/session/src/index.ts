@@ -46,6 +46,7 @@ export type {
   RedisLike,
   RedisSessionRegistryModuleOptions,
   RedisSessionRegistryOptions,
+  SessionOwner,
   SessionRecord,
   SessionRegistry,
 } from './registry/index.js'

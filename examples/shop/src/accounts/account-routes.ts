@@ -118,7 +118,7 @@ export async function accountRoutes(
     const records = await sessions().listSessions(account.id)
     const target = records.find((record) => deviceId(record.id) === device)
     if (target === undefined) throw new NotFoundError('You have no logged-in device with this id.')
-    await sessions().revoke(target.id)
+    await sessions().revoke(target)
     if (target.id === session().id) await session().logout()
     return { revoked: 1 }
   })

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely'
 import { compile, EVENTS_FROM, Params, type QueryScope, run } from '../queries/query-scope.js'
 import type { RollupPlan } from '../rollups/rollup-config.js'
-import { addDailyCounts, lockRollups, removeUnits } from '../rollups/rollups.js'
+import { addDailyCounts, lockRollups, removeUnits, rollupTransaction } from '../rollups/rollups.js'
 import {
   BATCH_TABLE,
   type DbInt,
@@ -36,7 +36,7 @@ export async function forgetUser(
   userId: string,
   now: number,
 ): Promise<ForgetReport> {
-  return scope.db.transaction().execute(async (trx) => {
+  return rollupTransaction(scope).execute(async (trx) => {
     const tx: QueryScope = { ...scope, db: trx as Kysely<unknown> }
     await lockRollups(tx)
     // Batch writes in flight commit first, so what they wrote is deleted below; later ones

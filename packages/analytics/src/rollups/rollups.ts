@@ -80,7 +80,7 @@ export class Rollups {
     let batches = 0
     let events = 0
     for (;;) {
-      const step = await this.#scope.db.transaction().execute(async (trx) => {
+      const step = await rollupTransaction(this.#scope).execute(async (trx) => {
         const scope = { ...this.#scope, db: trx as Kysely<unknown> }
         await lockRollups(scope)
         const pending = await pendingBatches(scope, BATCHES_PER_TRANSACTION)
@@ -100,6 +100,20 @@ export class Rollups {
       events += step.events
     }
   }
+}
+
+/**
+ * A transaction of the rollup or `forgetUser`: on MariaDB at READ COMMITTED. At REPEATABLE READ
+ * an `INSERT … SELECT` share-locks every event key and gap it reads, so each batch write whose
+ * events fell in the span a run folded (the present, a late flush) waited for the whole run, and
+ * one that held a batch-log row the run deleted deadlocked with it. At READ COMMITTED InnoDB reads
+ * them as a consistent read and locks none. The same rows are read: a logged batch's events
+ * change only in their own write or under the rollup lock, and batch writes wait for forgetUser
+ * on the suppression row.
+ */
+export function rollupTransaction(scope: QueryScope) {
+  const builder = scope.db.transaction()
+  return scope.engine === 'mysql' ? builder.setIsolationLevel('read committed') : builder
 }
 
 /** Takes the rollup lock: runs and forgetUser wait for each other. */

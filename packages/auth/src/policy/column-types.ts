@@ -18,7 +18,7 @@ import { type Kysely, sql } from 'kysely'
  * object (an array, interval, bytea, point or circle, which no value compares with); `other` for
  * the rest (numeric, time…), which read back as their text.
  */
-export type PgColumn =
+export type PgColumn = (
   | {
       readonly kind: 'integer'
       readonly min: bigint
@@ -35,6 +35,14 @@ export type PgColumn =
    */
   | { readonly kind: 'date'; readonly local: boolean; readonly notNull: boolean }
   | { readonly kind: 'enum'; readonly labels: readonly string[]; readonly notNull: boolean }
+) & {
+  /**
+   * Of a nondeterministic collation (an ICU one that ignores case or accents): its `=` took
+   * 'abc' for 'ABC', where the point check compares exactly, and it refuses regular expressions.
+   * Such a column is read through `collate "C"`.
+   */
+  readonly nondeterministic?: true
+}
 
 /** Columns by table, then by column name. */
 export type PgColumns = ReadonlyMap<string, ReadonlyMap<string, PgColumn>>
@@ -73,9 +81,15 @@ interface ColumnRow {
   type_type: string
   not_null: boolean
   labels: string[] | null
+  deterministic: boolean
 }
 
 function columnOf(row: ColumnRow): PgColumn {
+  const column = kindOf(row)
+  return row.deterministic ? column : { ...column, nondeterministic: true }
+}
+
+function kindOf(row: ColumnRow): PgColumn {
   const notNull = row.not_null
   const bits = INTEGER_BITS[row.type_oid]
   if (bits !== undefined) {
@@ -195,10 +209,12 @@ export async function readPgColumns(db: Kysely<unknown>): Promise<PgColumns> {
     select c.relname as table_name, a.attname as column_name, a.atttypid::int as type_oid,
       t.typtype as type_type, a.attnotnull as not_null,
       case when t.typtype = 'e' then array(select e.enumlabel::text from pg_enum e
-        where e.enumtypid = t.oid order by e.enumsortorder) end as labels
+        where e.enumtypid = t.oid order by e.enumsortorder) end as labels,
+      coalesce(co.collisdeterministic, true) as deterministic
     from pg_class c
     join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
     join pg_type t on t.oid = a.atttypid
+    left join pg_collation co on co.oid = a.attcollation
     where c.relkind in ('r', 'p', 'v', 'm', 'f') and pg_table_is_visible(c.oid)`.execute(db)
   return byTable(rows.map((row) => ({ ...row, column: columnOf(row) })))
 }

@@ -245,9 +245,11 @@ function sqlColumn(schema: SqlSchema, table: string, alias: string, name: string
       `The policy reads column '${name}' of table '${table}', which the database did not list when the AccessControl was created: create tables before the AccessControl, or check the name.`,
     )
   }
-  return schema.engine === 'postgres'
-    ? { engine: schema.engine, ref, type: type as PgColumn }
-    : { engine: schema.engine, ref, type: type as MysqlColumn }
+  if (schema.engine === 'mysql') return { engine: schema.engine, ref, type: type as MysqlColumn }
+  const pg = type as PgColumn
+  // Byte for byte, as the point check compares (see PgColumn's nondeterministic).
+  const exact = pg.nondeterministic ? sql`(${ref} collate "C")` : ref
+  return { engine: schema.engine, ref: exact, type: pg }
 }
 
 /** `column op value`; a missing value (null, undefined) makes it unknown. */

@@ -78,17 +78,20 @@ function equalText(
       // would write ±Infinity as a bare word; no MariaDB number is infinite.)
       return sql<SqlBool>`(${column} = ${typeof value === 'number' && !isInfinite(value) ? value : binary(text)} and ${binary(column)} = ${binary(text)})`
     case 'sqlite': {
+      // Texts compare byte for byte (`collate binary`) whatever the column's collation: a NOCASE
+      // column took 'abc' for 'ABC', an RTRIM one for 'abc '. The index of a column of the
+      // default collation still serves it.
       if (text === 'Infinity' || text === '-Infinity') {
         // A REAL's infinity, or the text that spells it (9e999 is SQLite's infinity), for the
         // number or its text ('Infinity' = Infinity in the point check).
-        return sql<SqlBool>`(${column} = ${sqliteInfinity(Number(text))} and typeof(${column}) in ('real', 'null') or ${column} = ${text} and typeof(${column}) in ('text', 'null'))`
+        return sql<SqlBool>`(${column} = ${sqliteInfinity(Number(text))} and typeof(${column}) in ('real', 'null') or ${column} = ${text} collate binary and typeof(${column}) in ('text', 'null'))`
       }
       // SQLite converts a text that spells a number for a numeric column, and no other. A REAL
       // equals the text only where the text is JavaScript's for that double, compared as the
       // double: SQLite reads '39293198896550890' exactly, as an integer, while the double
       // written so is 39293198896550888 (and '39293198896550888' is not its text).
       if (!isNumberText(text)) {
-        return sql<SqlBool>`(${column} = ${text} and typeof(${column}) in ('text', 'null'))`
+        return sql<SqlBool>`(${column} = ${text} collate binary and typeof(${column}) in ('text', 'null'))`
       }
       // A bigint equals a REAL as a number, exactly; a string only as the double's text.
       const double = Number(text)
@@ -97,8 +100,8 @@ function equalText(
           ? Number.isFinite(double) && BigInt(double) === value
           : numberText(double) === text
       return real
-        ? sql<SqlBool>`(typeof(${column}) <> 'real' and ${column} = ${text} or typeof(${column}) = 'real' and ${column} = ${double})`
-        : sql<SqlBool>`(typeof(${column}) <> 'real' and ${column} = ${text})`
+        ? sql<SqlBool>`(typeof(${column}) <> 'real' and ${column} = ${text} collate binary or typeof(${column}) = 'real' and ${column} = ${double})`
+        : sql<SqlBool>`(typeof(${column}) <> 'real' and ${column} = ${text} collate binary)`
     }
     case 'postgres':
       // A column of a type pg-columns.ts does not tell apart reads back as its text.
@@ -145,7 +148,7 @@ const ORDER_STRING: Record<DatabaseEngine, OrderSql> = {
   mysql: (column, op, text) =>
     sql<SqlBool>`case when charset(${column}) <> 'binary' and not (${binary(column)} regexp ${NUMERAL_SQL}) then ${column} ${op} ${binary(text)} end`,
   sqlite: (column, op, text) =>
-    sql<SqlBool>`case when typeof(${column}) = 'text' and not ${sqliteNumeral(column)} then cast(${column} as text) ${op} ${text} end`,
+    sql<SqlBool>`case when typeof(${column}) = 'text' and not ${sqliteNumeral(column)} then cast(${column} as text) ${op} ${text} collate binary end`,
   postgres: (column, op, text) =>
     sql<SqlBool>`case when cast(${column} as text) ~ ${NUMERAL_SQL} then null else cast(${column} as text) collate "C" ${op} ${text} end`,
 }
@@ -684,16 +687,20 @@ export function sqlColumnsEqual(left: SqlColumn, right: SqlColumn): RawBuilder<S
     return sql<SqlBool>`(${left.ref} = ${outer} and ${bytes(left)} = ${bytes(right)})`
   }
   // SQLite: two numbers as numbers, else as texts, a whole REAL written as JavaScript writes it
-  // (1.0 is '1'); a BLOB (a Uint8Array, which equals nothing) links to nothing, and an inner one
-  // is unknown (sqliteEqual). The plain `=` of the two columns keeps its index and the columns'
-  // affinities ('1' = 1.0 as numbers).
+  // (1.0 is '1'); a BLOB (a Uint8Array, which equals nothing) is unknown on either side, as in
+  // the point check: an inner one through sqliteEqual, an outer one for every inner value that
+  // is not NULL, as two ranges (numbers sort before '', text and BLOBs from it) so that an index
+  // still serves each term. It was false, which only not(matches(…)) told apart: the negation
+  // listed rows the point check denied. The plain `=` of the two columns keeps its index and the
+  // columns' affinities ('1' = 1.0 as numbers).
   const number = (ref: Column) => sql`typeof(${ref}) in ('integer', 'real')`
   const text = (ref: Column) =>
     sql`case when typeof(${ref}) = 'real' and ${ref} = cast(${ref} as integer) then cast(cast(${ref} as integer) as text) else cast(${ref} as text) end`
-  return sqliteEqual(
+  const outerBlob = sql<SqlBool>`typeof(${right.ref}) = 'blob'`
+  return sql<SqlBool>`(${sqliteEqual(
     left.ref,
-    sql<SqlBool>`(${plain} and typeof(${right.ref}) <> 'blob' and (${number(left.ref)} and ${number(right.ref)} or ${text(left.ref)} = ${text(right.ref)}))`,
-  )
+    sql<SqlBool>`(${plain} and not ${outerBlob} and (${number(left.ref)} and ${number(right.ref)} or ${text(left.ref)} = ${text(right.ref)}))`,
+  )} or ${left.ref} >= '' and ${outerBlob} and null or ${left.ref} < '' and ${outerBlob} and null)`
 }
 
 /**

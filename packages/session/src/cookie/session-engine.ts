@@ -2,7 +2,7 @@ import type { Clock, Logger, Principal, RequestContext } from '@mortar/core'
 import type { z } from 'zod'
 import { checkCsrf, type ResolvedCsrfOptions } from '../csrf/csrf-guard.js'
 import { CsrfError, SessionDataError } from '../errors.js'
-import type { SessionRecord, SessionRegistry } from '../registry/session-registry.js'
+import type { SessionOwner, SessionRecord, SessionRegistry } from '../registry/session-registry.js'
 import { readCookie, serializeCookie } from './cookie-header.js'
 import { Session } from './session.js'
 import {
@@ -227,9 +227,9 @@ export class SessionEngine {
     })
   }
 
-  /** Revokes `id`; true when it was live (or there is no registry to say otherwise). */
-  async revoke(id: string): Promise<boolean> {
-    return (await this.#registry?.revoke(id)) ?? true
+  /** Revokes the session; true when it was live (or there is no registry to say otherwise). */
+  async revoke(session: SessionOwner): Promise<boolean> {
+    return (await this.#registry?.revoke(session)) ?? true
   }
 
   /** The `Set-Cookie` value that stores `sealed` for what is left of the session's life. */

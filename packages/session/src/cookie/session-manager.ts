@@ -1,6 +1,6 @@
 import { type Token, globalToken } from '@mortar/core'
 import { SessionConfigError } from '../errors.js'
-import type { SessionRecord, SessionRegistry } from '../registry/session-registry.js'
+import type { SessionOwner, SessionRecord, SessionRegistry } from '../registry/session-registry.js'
 
 /**
  * Lists and revokes the sessions of logged-in users, through the registry given to
@@ -27,9 +27,21 @@ export class SessionManager {
     return this.#require('listSessions').list(userId)
   }
 
-  /** Revokes one session; true if it was live. */
-  async revoke(sessionId: string): Promise<boolean> {
-    return this.#require('revoke').revoke(sessionId)
+  /**
+   * Revokes one session of `session.userId`; true if it was a live session of that user, false
+   * if unknown, already revoked or another user's (a session id from a request ends only the
+   * caller's own session when `userId` is the caller's).
+   *
+   * @example
+   * ```ts
+   * import { session, SESSIONS } from '@mortar/session'
+   *
+   * const userId = session().userId
+   * if (userId !== undefined) await app.resolve(SESSIONS).revoke({ id: deviceSessionId, userId })
+   * ```
+   */
+  async revoke(session: SessionOwner): Promise<boolean> {
+    return this.#require('revoke').revoke(session)
   }
 
   /** Revokes every session of the user but `except`; returns how many were revoked. */

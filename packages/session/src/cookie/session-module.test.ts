@@ -472,11 +472,29 @@ describe('login, registry and principal', () => {
       await current().save()
       return current().id
     })
-    expect(await app.resolve(SESSIONS).revoke(id ?? '')).toBe(true)
+    expect(await app.resolve(SESSIONS).revoke({ id: id ?? '', userId: 'user-1' })).toBe(true)
     const next = await browser.request({}, () => [current().userId, current().data.theme])
     expect(next.body).toEqual([undefined, undefined])
     expect(next.setCookies[0]).toMatch(/^test\.session=; Max-Age=0/)
     expect(browser.cookie(COOKIE)).toBeUndefined()
+  })
+
+  it("SESSIONS.revoke ends only the named user's session: another's id is refused and stays live", async () => {
+    const registry = new MemorySessionRegistry()
+    const { app, browser } = await start({ registry })
+    const victim = new FakeBrowser(app)
+    const { body: victimId } = await victim.request({}, async () => {
+      await current().login('victim')
+      return current().id
+    })
+    // A "log out this device" route that passes the request's id with the caller's user id.
+    const attempt = await browser.request({}, async () => {
+      await current().login('attacker')
+      const userId = current().userId ?? ''
+      return app.resolve(SESSIONS).revoke({ id: victimId ?? '', userId })
+    })
+    expect(attempt.body).toBe(false)
+    expect((await victim.request({}, () => current().userId)).body).toBe('victim')
   })
 
   it("refuses a cookie whose clear id does not match its sealed one (another user's id swapped in)", async () => {

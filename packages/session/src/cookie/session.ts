@@ -298,8 +298,9 @@ export class Session<T = AppSessionData> {
 
   /** Revokes the registered session; false when the registry no longer had it live. */
   async #revokeCurrent(): Promise<boolean> {
-    if (!this.#registered) return true
-    const live = await this.#engine.revoke(this.#id)
+    // Registered means signed in: the record was made, or found, for this user id.
+    if (!this.#registered || this.#userId === undefined) return true
+    const live = await this.#engine.revoke({ id: this.#id, userId: this.#userId })
     this.#registered = false
     return live
   }

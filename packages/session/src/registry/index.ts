@@ -16,4 +16,4 @@ export type {
   RedisSessionRegistryOptions,
 } from './redis/index.js'
 export { SESSION_REGISTRY } from './session-registry.js'
-export type { SessionRecord, SessionRegistry } from './session-registry.js'
+export type { SessionOwner, SessionRecord, SessionRegistry } from './session-registry.js'

@@ -30,6 +30,23 @@ export interface SessionRecord {
 }
 
 /**
+ * A session named with the user it belongs to: what {@link SessionRegistry.revoke} takes, so
+ * a session id alone never ends a session. A {@link SessionRecord} is one.
+ *
+ * @example
+ * ```ts
+ * import { session, SESSIONS, type SessionOwner } from '@mortar/session'
+ *
+ * const mine: SessionOwner = { id: deviceSessionId, userId: session().userId ?? '' }
+ * await app.resolve(SESSIONS).revoke(mine) // false when the id is not this user's
+ * ```
+ */
+export interface SessionOwner {
+  readonly id: string
+  readonly userId: string
+}
+
+/**
  * Where the sessions of signed-in users are recorded, so a user can list their devices and a
  * session can be revoked: a revoked session is refused on its next request, because `find`
  * no longer returns it. Built in: {@link MemorySessionRegistry}, {@link KyselySessionRegistry}
@@ -71,10 +88,14 @@ export interface SessionRegistry {
   /** The user's live sessions, newest `createdAt` first; empty for an unknown user. */
   list(userId: string): Promise<readonly SessionRecord[]>
   /**
-   * Revokes one session: `find` stops returning it, at once and for every process. Returns
-   * true if it was live, false if it was unknown or already revoked (so it is idempotent).
+   * Revokes one session of one user: `find` stops returning it, at once and for every process.
+   * The owner is part of the call, checked in the same atomic step as the revocation, so a route
+   * that passes through a session id from a request cannot end another user's session. Returns
+   * true if it was a live session of `userId`; false if it was unknown, already revoked or
+   * another user's, told apart from none of these, so the answer says nothing about other
+   * users' sessions (idempotent). An admin ending someone's session names that user.
    */
-  revoke(id: string): Promise<boolean>
+  revoke(session: SessionOwner): Promise<boolean>
   /**
    * Revokes every live session of a user, but `except` (typically the current one, for "log
    * out my other devices"). Returns how many were revoked. Atomic per session: when two run at

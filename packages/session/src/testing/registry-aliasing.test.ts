@@ -1,7 +1,7 @@
 import { AssertionError } from 'node:assert/strict'
 import { describe, expect, it } from 'vitest'
 import { MemorySessionRegistry } from '../registry/memory/memory-session-registry.js'
-import type { SessionRecord, SessionRegistry } from '../registry/session-registry.js'
+import type { SessionOwner, SessionRecord, SessionRegistry } from '../registry/session-registry.js'
 import { assertNoAliasing } from './registry-aliasing.js'
 
 // Stores and returns the very objects it is given: the fault the check exists for.
@@ -20,8 +20,8 @@ class AliasingRegistry implements SessionRegistry {
   async list(userId: string): Promise<readonly SessionRecord[]> {
     return [...this.records.values()].filter((record) => record.userId === userId)
   }
-  async revoke(id: string): Promise<boolean> {
-    return this.records.delete(id)
+  async revoke(session: SessionOwner): Promise<boolean> {
+    return this.records.delete(session.id)
   }
   async revokeAll(): Promise<number> {
     return 0

@@ -55,5 +55,5 @@ export async function assertNoAliasing(registry: SessionRegistry): Promise<void>
   const touched = { ...stored, lastSeenAt: new Date(seen.getTime()) }
   seen.setTime(0)
   deepStrictEqual(await registry.find(stored.id), touched, 'changing the date given to touch')
-  await registry.revoke(stored.id)
+  await registry.revoke(stored)
 }

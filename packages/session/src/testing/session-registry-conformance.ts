@@ -21,7 +21,8 @@ export interface SessionRegistryConformanceOptions {
 
 /**
  * Registers vitest `describe`/`it` blocks that check a {@link SessionRegistry} against the
- * contract: round trips, exact ids, duplicate creates, `touch` semantics, ordering, revocation,
+ * contract: round trips, exact ids, duplicate creates, `touch` semantics, ordering, revocation
+ * (of the named user's sessions only),
  * the atomicity of concurrent calls, and records kept apart from the objects callers hold. Every built-in registry runs it; run it on yours.
  * `setup` runs once before the suite; the tests use fresh random ids and users, so a shared
  * registry (one table, one key prefix) is fine. The first argument is vitest itself (see
@@ -105,7 +106,7 @@ export function sessionRegistryConformance(
       await registry().create(record)
       expect(await registry().find(record.id.toUpperCase())).toBeUndefined()
       expect(await registry().find(record.id.toLowerCase())).toBeUndefined()
-      expect(await registry().revoke(record.id.toLowerCase())).toBe(false)
+      expect(await registry().revoke({ ...record, id: record.id.toLowerCase() })).toBe(false)
       expect(await registry().find(record.id)).toBeDefined()
     })
 
@@ -130,7 +131,12 @@ export function sessionRegistryConformance(
         await expect(registry().touch(id, new Date())).rejects.toMatchObject({
           code: 'E_VALIDATION',
         })
-        await expect(registry().revoke(id)).rejects.toMatchObject({ code: 'E_VALIDATION' })
+        await expect(registry().revoke({ id, userId: live.userId })).rejects.toMatchObject({
+          code: 'E_VALIDATION',
+        })
+        await expect(
+          registry().revoke({ id: live.id, userId: `${live.userId}${unit}` }),
+        ).rejects.toMatchObject({ code: 'E_VALIDATION' })
         await expect(registry().list(`${user}${unit}`)).rejects.toMatchObject({
           code: 'E_VALIDATION',
         })
@@ -190,7 +196,7 @@ export function sessionRegistryConformance(
 
       const record = makeSessionRecord()
       await registry().create(record)
-      await registry().revoke(record.id)
+      await registry().revoke(record)
       await registry().touch(record.id, new Date(record.lastSeenAt.getTime() + 1_000))
       expect(await registry().find(record.id)).toBeUndefined()
       expect(await registry().list(record.userId)).toEqual([])
@@ -217,7 +223,7 @@ export function sessionRegistryConformance(
       const kept = makeSessionRecord({ userId })
       await registry().create(revoked)
       await registry().create(kept)
-      expect(await registry().revoke(revoked.id)).toBe(true)
+      expect(await registry().revoke(revoked)).toBe(true)
       expect(await registry().find(revoked.id)).toBeUndefined()
       expect((await registry().list(userId)).map((record) => record.id)).toEqual([kept.id])
       expect(await registry().find(kept.id)).toEqual(kept)
@@ -226,15 +232,40 @@ export function sessionRegistryConformance(
     it('revoke is idempotent: false for an unknown or already revoked id', async () => {
       const record = makeSessionRecord()
       await registry().create(record)
-      expect(await registry().revoke(record.id)).toBe(true)
-      expect(await registry().revoke(record.id)).toBe(false)
-      expect(await registry().revoke(randomId())).toBe(false)
+      expect(await registry().revoke(record)).toBe(true)
+      expect(await registry().revoke(record)).toBe(false)
+      expect(await registry().revoke({ id: randomId(), userId: record.userId })).toBe(false)
+    })
+
+    it("revoke refuses another user's session: false, and the session stays live", async () => {
+      // revoke(id) took no owner, so a route passing a request's id ended anyone's session.
+      const theirs = makeSessionRecord({ userId: `aBc-${randomId()}` })
+      const mine = makeSessionRecord()
+      await registry().create(theirs)
+      await registry().create(mine)
+      const strangers = [
+        mine.userId,
+        theirs.userId.toUpperCase(),
+        theirs.userId.toLowerCase(),
+        `${theirs.userId} `,
+        ` ${theirs.userId}`,
+        theirs.userId.slice(0, -1),
+        '',
+      ]
+      for (const userId of strangers) {
+        expect(await registry().revoke({ id: theirs.id, userId })).toBe(false)
+      }
+      expect(await registry().find(theirs.id)).toEqual(theirs)
+      expect(await registry().list(theirs.userId)).toEqual([theirs])
+      expect(await registry().find(mine.id)).toEqual(mine)
+      expect(await registry().revoke(theirs)).toBe(true)
+      expect(await registry().find(theirs.id)).toBeUndefined()
     })
 
     it('registers a revoked id again when asked to', async () => {
       const record = makeSessionRecord()
       await registry().create(record)
-      await registry().revoke(record.id)
+      await registry().revoke(record)
       const again = makeSessionRecord({ id: record.id })
       await registry().create(again)
       expect(await registry().find(record.id)).toEqual(again)
@@ -283,7 +314,7 @@ export function sessionRegistryConformance(
       const [all, again, one] = await Promise.all([
         registry().revokeAll(userId),
         registry().revokeAll(userId),
-        registry().revoke((sessions[0] as SessionRecord).id),
+        registry().revoke(sessions[0] as SessionRecord),
       ])
       expect(all + again + (one ? 1 : 0)).toBe(sessions.length)
       expect(await registry().list(userId)).toEqual([])

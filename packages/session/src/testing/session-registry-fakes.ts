@@ -1,6 +1,7 @@
 import { SessionRegistryUnavailableError } from '../errors.js'
 import {
   MemorySessionRegistry,
+  type SessionOwner,
   type SessionRecord,
   type SessionRegistry,
 } from '../registry/index.js'
@@ -11,7 +12,7 @@ export type SessionRegistryCall =
   | { readonly method: 'find'; readonly id: string }
   | { readonly method: 'touch'; readonly id: string; readonly lastSeenAt: Date }
   | { readonly method: 'list'; readonly userId: string }
-  | { readonly method: 'revoke'; readonly id: string }
+  | { readonly method: 'revoke'; readonly id: string; readonly userId: string }
   | { readonly method: 'revokeAll'; readonly userId: string; readonly except: string | undefined }
 
 /**
@@ -60,9 +61,9 @@ export class RecordingSessionRegistry extends MemorySessionRegistry {
     return super.list(userId)
   }
 
-  override revoke(id: string): Promise<boolean> {
-    this.#calls.push({ method: 'revoke', id })
-    return super.revoke(id)
+  override revoke(session: SessionOwner): Promise<boolean> {
+    this.#calls.push({ method: 'revoke', id: session.id, userId: session.userId })
+    return super.revoke(session)
   }
 
   override revokeAll(userId: string, options: { readonly except?: string } = {}): Promise<number> {

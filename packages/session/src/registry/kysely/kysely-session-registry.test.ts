@@ -76,16 +76,16 @@ for (const engine of testEngines()) {
       const first = makeSessionRecord()
       await registry.create(first)
       deadlocks = 1
-      expect(await registry.revoke(first.id)).toBe(true)
+      expect(await registry.revoke(first)).toBe(true)
       expect(await registry.find(first.id)).toBeUndefined()
 
       // Inside the caller's transaction the server rolled all of it back: theirs to handle.
       const second = makeSessionRecord()
       await registry.create(second)
       deadlocks = 1
-      await expect(
-        transaction(() => registry.revoke(second.id), { database }),
-      ).rejects.toMatchObject({ errno: 1213 })
+      await expect(transaction(() => registry.revoke(second), { database })).rejects.toMatchObject({
+        errno: 1213,
+      })
       expect(await registry.find(second.id)).toEqual(second)
       deadlocks = 0
     })

@@ -14,6 +14,7 @@ import { caseSensitiveVarchar, insertIfAbsent } from '../../sql/index.js'
 import {
   SESSION_REGISTRY,
   SESSION_REGISTRY_MODULE,
+  type SessionOwner,
   type SessionRecord,
   type SessionRegistry,
 } from '../session-registry.js'
@@ -135,10 +136,14 @@ export class KyselySessionRegistry implements SessionRegistry {
     return rows.map(toRecord)
   }
 
-  async revoke(id: string): Promise<boolean> {
-    checkRegistryText({ id })
+  async revoke(session: SessionOwner): Promise<boolean> {
+    checkRegistryText({ id: session.id, userId: session.userId })
     const result = await this.#write(() =>
-      this.#db.deleteFrom(TABLE).where('id', '=', id).executeTakeFirst(),
+      this.#db
+        .deleteFrom(TABLE)
+        .where('id', '=', session.id)
+        .where('user_id', '=', session.userId)
+        .executeTakeFirst(),
     )
     return Number(result.numDeletedRows) > 0
   }

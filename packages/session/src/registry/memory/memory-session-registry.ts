@@ -4,6 +4,7 @@ import { checkRegistryText } from '../registry-text.js'
 import {
   SESSION_REGISTRY,
   SESSION_REGISTRY_MODULE,
+  type SessionOwner,
   type SessionRecord,
   type SessionRegistry,
 } from '../session-registry.js'
@@ -33,7 +34,7 @@ const SWEEP_EVERY = 256
  *
  * const registry = new MemorySessionRegistry()
  * await registry.create({ id: 's1', userId: 'u1', createdAt: new Date(), lastSeenAt: new Date() })
- * await registry.revoke('s1') // true
+ * await registry.revoke({ id: 's1', userId: 'u1' }) // true
  * ```
  */
 export class MemorySessionRegistry implements SessionRegistry {
@@ -84,9 +85,10 @@ export class MemorySessionRegistry implements SessionRegistry {
       .map(copy)
   }
 
-  async revoke(id: string): Promise<boolean> {
-    checkRegistryText({ id })
-    return this.#records.delete(id)
+  async revoke(session: SessionOwner): Promise<boolean> {
+    checkRegistryText({ id: session.id, userId: session.userId })
+    if (this.#records.get(session.id)?.userId !== session.userId) return false
+    return this.#records.delete(session.id)
   }
 
   async revokeAll(userId: string, options: { readonly except?: string } = {}): Promise<number> {

@@ -4,6 +4,7 @@ import { checkRegistryText } from '../registry-text.js'
 import {
   SESSION_REGISTRY,
   SESSION_REGISTRY_MODULE,
+  type SessionOwner,
   type SessionRecord,
   type SessionRegistry,
 } from '../session-registry.js'
@@ -74,10 +75,9 @@ return out
 `
 
 const REVOKE = `
-local user = redis.call('hget', KEYS[1], 'userId')
-if not user then return 0 end
+if redis.call('hget', KEYS[1], 'userId') ~= ARGV[1] then return 0 end
 redis.call('del', KEYS[1])
-redis.call('zrem', ARGV[1] .. user, ARGV[2])
+redis.call('zrem', KEYS[2], ARGV[2])
 return 1
 `
 
@@ -182,9 +182,16 @@ export class RedisSessionRegistry implements SessionRegistry {
     return records
   }
 
-  async revoke(id: string): Promise<boolean> {
-    checkRegistryText({ id })
-    const revoked = await this.#client.eval(REVOKE, 1, this.#sessionKey(id), this.#userKey(''), id)
+  async revoke(session: SessionOwner): Promise<boolean> {
+    checkRegistryText({ id: session.id, userId: session.userId })
+    const revoked = await this.#client.eval(
+      REVOKE,
+      2,
+      this.#sessionKey(session.id),
+      this.#userKey(session.userId),
+      session.userId,
+      session.id,
+    )
     return Number(revoked) === 1
   }
 

@@ -1,0 +1,92 @@
+import { testEngines } from '@mortar/core/testing'
+import { type Kysely, sql } from 'kysely'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { defineEvents } from '../catalog/define-events.js'
+import type { AnalyticsTables } from '../storage/analytics-tables.js'
+import { engineOf } from '../storage/sql-dialect.js'
+import { type EngineApp, startEngineApp } from '../testing/engine-app.js'
+import { uuidV7 } from '../tracker/uuid-v7.js'
+
+const events = defineEvents({ product_viewed: z.object({ productId: z.string() }) })
+
+/** Resolves once a transaction of this database waits for a lock. */
+async function waitingForLock(db: Kysely<AnalyticsTables>): Promise<void> {
+  const query =
+    engineOf(db as Kysely<unknown>) === 'postgres'
+      ? sql<{
+          n: number | string
+        }>`select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`
+      : sql<{
+          n: number | string
+        }>`select count(*) as n from information_schema.innodb_trx t join information_schema.processlist p on p.id = t.trx_mysql_thread_id where t.trx_state = 'LOCK WAIT' and p.db = database()`
+  for (;;) {
+    const { rows } = await query.execute(db)
+    if (Number(rows[0]?.n) > 0) return
+    // InnoDB refreshes innodb_trx only when it was not read for 100 ms.
+    await new Promise((resolve) => setTimeout(resolve, 150))
+  }
+}
+
+for (const engine of testEngines()) {
+  // SQLite's transactions write one at a time: no batch is ever written beside a rollup.
+  if (engine.engine === 'sqlite') continue
+  // Skipped only when this engine's MORTAR_TEST_*_URL variable is unset (the notice names it); .ci/run sets all three.
+  describe.skipIf(engine.skip !== undefined)(`The rollup on ${engine.title}`, () => {
+    let subject: EngineApp<typeof events>
+    beforeAll(async () => {
+      subject = await startEngineApp(engine, {
+        events,
+        counts: { product_viewed: ['productId'] },
+        recommendations: { viewed: { event: 'product_viewed', item: 'productId' } },
+      })
+    })
+    afterAll(() => subject?.close())
+
+    it('locks no event a batch write inserts while it runs', async () => {
+      const { analytics, clock, db } = subject
+      const at = clock.nowMs()
+      for (let i = 0; i < 20; i++) analytics.track('product_viewed', { productId: `p-${i % 4}` })
+      await analytics.flush()
+      const [logged] = await db.selectFrom('mortar_analytics_batch').select('batch_id').execute()
+      let release = () => {}
+      const released = new Promise<void>((resolve) => {
+        release = resolve
+      })
+      let held = () => {}
+      const holding = new Promise<void>((resolve) => {
+        held = resolve
+      })
+      // Another transaction holds the batch's log row: the rollup folds the batch (its
+      // INSERT … SELECTs read the events), then waits to delete the row, its transaction open.
+      const holder = db.transaction().execute(async (trx) => {
+        await sql`select batch_id from mortar_analytics_batch where batch_id = ${logged?.batch_id} for update`.execute(
+          trx,
+        )
+        held()
+        await released
+      })
+      await holding
+      const rollup = analytics.rollup()
+      await waitingForLock(db)
+      // A write of the same moment (the present, or a late flush) meanwhile: at most 1 s's wait.
+      const insert = sql`insert into mortar_analytics_event (occurred_at, id, batch_id, name, properties) values (${at}, ${uuidV7(at)}, 1, 'product_viewed', '{"productId":"p-beside"}')`
+      const inserted = await db
+        .transaction()
+        .execute(async (trx) => {
+          if (engine.engine === 'postgres') {
+            await sql`set local lock_timeout = '1s'`.execute(trx)
+            await insert.execute(trx)
+          } else {
+            await sql`set statement innodb_lock_wait_timeout = 1 for ${insert}`.execute(trx)
+          }
+          return 'inserted'
+        })
+        .catch((error: unknown) => String(error))
+      release()
+      await holder
+      await rollup
+      expect(inserted).toBe('inserted')
+    })
+  })
+}
