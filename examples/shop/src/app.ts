@@ -5,6 +5,7 @@ import { type DevMailbox, devMailbox } from '@mortar/notify'
 import { databaseSessionRegistry, redisSessionRegistry } from '@mortar/session'
 import { type ShopPolicy, shopAccessModule } from './access/index.js'
 import { ACCOUNTS, accountsModule, shopSessionModule } from './accounts/index.js'
+import { cartModules } from './cart/index.js'
 import { catalogModule } from './catalog/index.js'
 import type { ShopConfig } from './config.js'
 import { shopNotificationsModules, ORDER_NOTIFIER } from './notifications/index.js'
@@ -63,6 +64,8 @@ export function createShopApp(config: ShopConfig, options: ShopAppOptions = {}):
       paymentsModule({ vaultKeys: vaultKeyRing(config.vaultKeys) }),
       // The products table, seeded with 10,000 demo products when empty.
       catalogModule({ paginationKey: config.paginationKey }),
+      // The carts, in @mortar/session's state store: versioned, so changes sent at once all land.
+      ...cartModules(),
       // Who may read which product and order and enter the admin pages: one policy, src/access.
       shopAccessModule(options.policy),
       // Mail, the inbox and SMS through @mortar/notify's ledger.

@@ -1,7 +1,9 @@
 import { ANALYTICS } from '@mortar/analytics'
+import { resolveDatabase } from '@mortar/core'
 import { launchTestBrowser, type TestBrowser } from '@mortar/core/testing'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { CatalogDb } from './catalog/index.js'
 import { SHOPPER_PASSWORD } from './testing/shopper.js'
 import { shopTestEngines, startTestShop, type TestShop } from './testing/test-shop.js'
 
@@ -96,6 +98,32 @@ describe('the shop in a real browser', () => {
     )
     // Leaving a tracked page sends its page-leave beacon, past the CSRF guard.
     await page.goto('/store')
+  }, 60_000)
+
+  it('shows a cart past the order-total cap its reason in money, and no checkout form', async () => {
+    // The page offered a form that could only fail, whose notice then showed raw cents.
+    await resolveDatabase<CatalogDb>(shop.app)
+      .updateTable('products')
+      .set({ stock: 5, price_cents: 2_000_000_000 })
+      .where('id', '=', 777)
+      .execute()
+    const page = await visitor()
+    await page.goto('/store/signup')
+    await page.fill('input[name="email"]', `too-large-${Date.now()}@example.com`)
+    await page.fill('input[name="password"]', SHOPPER_PASSWORD)
+    await page.click('button:text("Sign up")')
+    await page.waitForURL(/\/store$/)
+    await page.goto('/store/products/777')
+    await page.selectOption('select[name="quantity"]', '2')
+    await page.click('button:text("Add to cart")')
+    await page.waitForURL(/\/store\/cart$/)
+    await page.click('#checkout-link')
+    await page.waitForURL(/\/store\/checkout$/)
+    expect(await page.textContent('#too-large')).toContain(
+      'This cart totals $40,000,000.00, more than one order may ($21,474,836.47)',
+    )
+    expect(await page.$('#place-order')).toBeNull()
+    expect(await page.textContent('main')).not.toContain('4000000000')
   }, 60_000)
 
   it('does not show the first shopper’s order to a second one', async () => {

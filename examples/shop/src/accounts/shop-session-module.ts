@@ -12,8 +12,9 @@ export interface ShopSessionModuleOptions {
 }
 
 /**
- * The shop's sessions: the cart in a sealed cookie, logged-in sessions recorded in a registry
- * (so they can be listed and revoked), the session's user as the request's principal.
+ * The shop's sessions: a sealed cookie holding the id of the visitor's cart, logged-in sessions
+ * recorded in a registry (so they can be listed and revoked), the session's user as the
+ * request's principal.
  * The role is read from the database on each request, so a demoted admin is demoted at once and
  * a deleted account is logged out.
  */

@@ -1,20 +1,18 @@
-import { integerId } from '@mortar/core'
+import { integerId, requestContext } from '@mortar/core'
 import type { Session } from '@mortar/session'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
+import { currentPrincipal } from '../accounts/index.js'
+import { PRODUCT_CATALOG } from '../catalog/index.js'
 import { type CartItem, type CartSessionData, cartItemSchema, MAX_PRODUCT_ID } from './cart.js'
-import {
-  addToSessionCart,
-  emptySessionCart,
-  type ProductExists,
-  removeFromSessionCart,
-} from './cart-session.js'
+import { priceCart } from './cart-prices.js'
+import { CARTS, type ProductExists } from './cart-store.js'
 import { trackCartAdd } from '../tracking/index.js'
 import { parseInput } from '../validation/index.js'
 
 /** What the cart routes need. */
 export interface CartRoutesOptions {
-  /** The request's session, whose data holds the cart. */
+  /** The request's session, which keeps the id of its cart. */
   readonly session: () => Session<CartSessionData>
   /**
    * Whether a product exists, so a cart cannot hold ids the catalog does not know; without it,
@@ -30,10 +28,14 @@ const addBody = z.object({
 const lineParams = z.object({ productId: integerId({ max: MAX_PRODUCT_ID }) })
 
 /**
- * The cart, kept in the visitor's sealed session cookie, so it works before login, survives it
- * (login keeps the session's data) and is emptied by logout. Every answer is `{ items }`.
+ * The cart, kept in the database under an id the visitor's session holds, so it works before
+ * login, survives it (login keeps the session's data) and is a new, empty one after logout.
+ * Changes to one cart sent at once all land. Changes answer `{ items }`.
  *
- * - `GET /cart`: the cart.
+ * - `GET /cart`: `{ items, totalCents, quote }`: the lines, their total at today's prices, and
+ *   the quote to send with the checkout (`POST /orders`), which refuses a cart or a price
+ *   changed since (409 `E_CART_CHANGED`); `quote` is null while a product in the cart is no
+ *   longer sold.
  * - `POST /cart` `{ productId, quantity = 1 }`: adds `quantity` of the product (at most 99 of one).
  * - `DELETE /cart/:productId`: removes the product's line (404 when the cart has none).
  * - `DELETE /cart`: empties the cart (and drops its checkout key: the next cart is a new order).
@@ -43,13 +45,22 @@ export async function cartRoutes(
   options: CartRoutesOptions,
 ): Promise<void> {
   const { session, productExists } = options
+  const carts = () => requestContext().resolve(CARTS)
   const answer = (items: readonly CartItem[]) => ({ items })
 
-  server.get('/cart', async () => answer(session().data.cart))
+  server.get('/cart', async () => {
+    const { lines } = await carts().read(session())
+    const priced = await priceCart(
+      requestContext().resolve(PRODUCT_CATALOG),
+      currentPrincipal(),
+      lines,
+    )
+    return { items: lines, totalCents: priced.totalCents, quote: priced.quote ?? null }
+  })
 
   server.post('/cart', async (request, reply) => {
     const item = parseInput(addBody, request.body)
-    const cart = await addToSessionCart(session(), item, productExists)
+    const cart = await carts().add(session(), item, productExists)
     trackCartAdd(item.productId, item.quantity)
     reply.code(201)
     return answer(cart)
@@ -57,11 +68,11 @@ export async function cartRoutes(
 
   server.delete('/cart/:productId', async (request) => {
     const { productId } = parseInput(lineParams, request.params)
-    return answer(await removeFromSessionCart(session(), productId))
+    return answer(await carts().remove(session(), productId))
   })
 
   server.delete('/cart', async () => {
-    await emptySessionCart(session())
+    await carts().empty(session())
     return answer([])
   })
 }

@@ -1,7 +1,7 @@
 import { MortarError } from '@mortar/core'
 import { z } from 'zod'
 
-/** At most this many distinct products in a cart: the cart lives in a cookie of at most 4 KB. */
+/** At most this many distinct products in a cart, which bounds its stored row. */
 export const MAX_CART_LINES = 50
 
 /** The largest product id a cart takes (the largest int32). */
@@ -12,7 +12,7 @@ export const MAX_QUANTITY = 99
 
 /** One line of a cart: a product id and how many of it. */
 export const cartItemSchema = z.object({
-  // An int32, as the catalog's ids are; it also bounds the cookie's size.
+  // An int32, as the catalog's ids are.
   productId: z.number().int().positive().max(MAX_PRODUCT_ID),
   quantity: z.number().int().min(1).max(MAX_QUANTITY),
 })
@@ -20,21 +20,37 @@ export const cartItemSchema = z.object({
 /** A cart line. */
 export type CartItem = z.output<typeof cartItemSchema>
 
-/** A cart: its lines, one per product, kept in the visitor's sealed session cookie. */
+/** A cart: its lines, one per product. */
 export const cartSchema = z.array(cartItemSchema).max(MAX_CART_LINES)
 
 /** A checkout key: what a form, an `Idempotency-Key` header or a cart's own key may carry. */
 export const checkoutKeySchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/)
 
 /**
- * What the shop keeps in its session: the cart (empty for a new visitor) and its checkout key,
- * made when a product lands in a cart without one, dropped when the cart is ordered or emptied,
- * and renewed when a checkout finds it spent by an order of another cart, so a checkout retried
- * or replayed with the same cookie finds the order instead of placing another.
+ * A cart as the database keeps it: its lines and its checkout key, made when a product lands in
+ * a cart without one and dropped when the cart is emptied. The order that empties the cart
+ * leaves its key as `orderedKey` (until the next product lands), so a checkout retried after
+ * its answer was lost finds that order instead of an empty cart.
+ */
+export const storedCartSchema = z.object({
+  lines: cartSchema.default([]),
+  key: checkoutKeySchema.optional(),
+  orderedKey: checkoutKeySchema.optional(),
+})
+
+/** A cart as {@link storedCartSchema} gives it. */
+export type StoredCart = z.output<typeof storedCartSchema>
+
+/**
+ * What the shop keeps in its session: the id its cart is stored under, the session's id when
+ * the cart was first written. Kept in the session's data, it survives login (which renews the
+ * session id) and goes with logout (which empties the data).
  */
 export const cartSessionSchema = z.object({
-  cart: cartSchema.default([]),
-  cartKey: checkoutKeySchema.optional(),
+  cartId: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{16,64}$/)
+    .optional(),
 })
 
 /** The session data {@link cartSessionSchema} gives. */

@@ -13,13 +13,17 @@ export {
   MAX_PRODUCT_ID,
   MAX_QUANTITY,
   removeFromCart,
+  type StoredCart,
+  storedCartSchema,
 } from './cart.js'
+export { cartModules } from './cart-module.js'
+export { type PricedCart, type PricedLine, priceCart } from './cart-prices.js'
+export { cartQuote, type QuotedLine } from './cart-quote.js'
 export { type CartRoutesOptions, cartRoutes } from './cart-routes.js'
 export {
-  addToSessionCart,
-  emptySessionCart,
+  CARTS,
+  Carts,
+  type CartState,
   newCheckoutKey,
   type ProductExists,
-  removeFromSessionCart,
-  renewCartKey,
-} from './cart-session.js'
+} from './cart-store.js'

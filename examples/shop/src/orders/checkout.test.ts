@@ -4,7 +4,7 @@ import type { CatalogDb } from '../catalog/index.js'
 import { type Shopper, signUpShopper } from '../testing/shopper.js'
 import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
 import { inputValue } from '../testing/html-form.js'
-import { cartQuote } from './cart-quote.js'
+import { cartQuote } from '../cart/index.js'
 import { MAX_ORDER_TOTAL_CENTS } from './checkout.js'
 import type { Order } from './order.js'
 import type { OrdersDb } from './orders-db.js'
@@ -110,7 +110,7 @@ for (const engine of shopTestEngines()) {
         Number(prices[0]?.price_cents) * 2 + Number(prices[1]?.price_cents),
       )
       expect([await stockOf(101), await stockOf(102)]).toEqual([3, 4])
-      expect((await ada.jar.request('GET', '/cart')).json).toEqual({ items: [] })
+      expect((await ada.jar.request('GET', '/cart')).json.items).toEqual([])
       const history = await ada.jar.request('GET', '/orders')
       expect(history.json).toMatchObject({ items: [{ id: order.id }], nextCursor: null })
       expect((await ada.jar.request('GET', `/orders/${order.id}`)).json).toEqual(order)
@@ -228,10 +228,10 @@ for (const engine of shopTestEngines()) {
       expect(await stockOf(403)).toBe(7)
     })
 
-    it('gives the cart a new key when its own was spent by an order whose cookie was lost, without a key', async () => {
-      // The cookie that dropped the ordered cart's key never came back (a lost answer, an older
-      // cookie replayed); with the cart changed, every checkout was a 422 under the spent key,
-      // and emptying the cart kept it.
+    it('orders a cart changed with an older cookie after its checkout as a new order, without a key', async () => {
+      // With the cart in the cookie, an older cookie brought back the ordered cart and its
+      // spent key: every checkout of it was a 422 until the key was renewed. The cart is kept
+      // in the database now, so an older cookie changes the cart as it is.
       await setStock(405, 10)
       const cy = await signUpShopper(shop.base, 'cy')
       await fill(cy, [[405, 1]])
@@ -245,17 +245,12 @@ for (const engine of shopTestEngines()) {
         { productId: 405, quantity: 1 },
         { cookie: beforeCheckout },
       )
-      expect(changed.json).toEqual({ items: [{ productId: 405, quantity: 2 }] })
-      const refused = await cy.jar.request('POST', '/orders', body)
-      expect(refused.status).toBe(422)
-      expect(refused.json.code).toBe('E_IDEMPOTENCY_KEY_REUSED')
+      expect(changed.json).toEqual({ items: [{ productId: 405, quantity: 1 }] })
       const second = await cy.jar.request('POST', '/orders', body)
       expect(second.status).toBe(201)
       expect(second.json.id).not.toBe(first.json.id)
-      expect(await ordersOf(cy.userId)).toBe(2)
-      expect(await stockOf(405)).toBe(7)
 
-      // Emptied instead of checked out, the cart drops the spent key.
+      // Emptied with an older cookie after its order, the cart drops that order's key too.
       await fill(cy, [[405, 1]])
       const beforeThird = cy.jar.cookieHeader
       expect((await cy.jar.request('POST', '/orders', body)).status).toBe(201)
@@ -264,7 +259,27 @@ for (const engine of shopTestEngines()) {
       const fourth = await cy.jar.request('POST', '/orders', body)
       expect(fourth.status).toBe(201)
       expect(await ordersOf(cy.userId)).toBe(4)
-      expect(await stockOf(405)).toBe(3)
+      expect(await stockOf(405)).toBe(4)
+    })
+
+    it('answers a checkout of a cart by its JSON quote, and refuses it once a product lands meanwhile', async () => {
+      // GET /cart had no quote: an API client could not send one without scraping the page.
+      await setStock(407, 10)
+      await setStock(408, 10)
+      const cy = await signUpShopper(shop.base, 'cy')
+      await fill(cy, [[407, 2]])
+      const seen = await cy.jar.request('GET', '/cart')
+      await fill(cy, [[408, 1]])
+      const body = { paymentMethodId: cy.paymentMethodId }
+      const stale = await cy.jar.request('POST', '/orders', { ...body, quote: seen.json.quote })
+      expect(stale.status).toBe(409)
+      expect(stale.json.code).toBe('E_CART_CHANGED')
+      const current = await cy.jar.request('GET', '/cart')
+      const placed = await cy.jar.request('POST', '/orders', { ...body, quote: current.json.quote })
+      expect(placed.status).toBe(201)
+      expect(placed.json.totalCents).toBe(current.json.totalCents)
+      expect(await ordersOf(cy.userId)).toBe(1)
+      expect([await stockOf(407), await stockOf(408)]).toEqual([8, 9])
     })
 
     it('empties a cart its own key ordered already, with another card, instead of ordering it twice', async () => {
@@ -281,10 +296,11 @@ for (const engine of shopTestEngines()) {
       const refused = await cy.jar.request('POST', '/orders', other, { cookie: beforeCheckout })
       expect(refused.status).toBe(422)
       expect(refused.json.code).toBe('E_IDEMPOTENCY_KEY_REUSED')
-      expect((await cy.jar.request('GET', '/cart')).json).toEqual({ items: [] })
+      expect((await cy.jar.request('GET', '/cart')).json.items).toEqual([])
+      // The ordered cart keeps its order's key until the next product: the same answer again.
       const again = await cy.jar.request('POST', '/orders', other)
       expect(again.status).toBe(422)
-      expect(again.json.code).toBe('E_CART_EMPTY')
+      expect(again.json.code).toBe('E_IDEMPOTENCY_KEY_REUSED')
       expect(await ordersOf(cy.userId)).toBe(1)
       expect(await stockOf(406)).toBe(8)
     })
@@ -320,9 +336,9 @@ for (const engine of shopTestEngines()) {
         key,
       )
       expect(otherCard.status).toBe(422)
-      expect((await cy.jar.request('GET', '/cart')).json).toEqual({
-        items: [{ productId: 404, quantity: 1 }],
-      })
+      expect((await cy.jar.request('GET', '/cart')).json.items).toEqual([
+        { productId: 404, quantity: 1 },
+      ])
       expect(await ordersOf(cy.userId)).toBe(1)
       expect(await stockOf(404)).toBe(9)
     })
@@ -398,21 +414,24 @@ for (const engine of shopTestEngines()) {
       expect(await ordersOf(gus.userId)).toBe(0)
       expect(await stockOf(701)).toBe(5)
       expect(await deliveriesOf(gus.userId)).toEqual([])
-      // The checkout page's form goes back to the cart with the reason.
+      // The checkout page offers no form that can only fail: the reason, in money.
       const page = await gus.jar.request('GET', '/store/checkout')
+      const reason =
+        'This cart totals $40,000,000.00, more than one order may ($21,474,836.47): order it in parts.'
+      expect(page.text).toContain(reason)
+      expect(page.text).not.toContain('place-order')
+      // A form of an older page, sent over this cart, goes back to the cart with the reason.
       const sent = await gus.jar.request(
         'POST',
         '/store/checkout',
         new URLSearchParams({
           _csrf: inputValue(page.text, '_csrf') ?? '',
           paymentMethodId: gus.paymentMethodId,
-          quote: inputValue(page.text, 'quote') ?? '',
+          quote: (await gus.jar.request('GET', '/cart')).json.quote as string,
         }),
       )
       expect(sent.headers.get('location')).toBe('/store/cart')
-      expect((await gus.jar.request('GET', '/store/cart')).text).toContain(
-        'An order totals at most',
-      )
+      expect((await gus.jar.request('GET', '/store/cart')).text).toContain(reason)
       expect(await ordersOf(gus.userId)).toBe(0)
       // At the bound, it is placed.
       await db()

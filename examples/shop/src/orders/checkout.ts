@@ -2,10 +2,9 @@ import { randomUUID } from 'node:crypto'
 import { type Clock, MortarError, token, transaction } from '@mortar/core'
 import type { Kysely } from 'kysely'
 import type { ShopPrincipal } from '../accounts/index.js'
-import type { CartItem } from '../cart/index.js'
+import { type CartItem, cartQuote } from '../cart/index.js'
 import type { CatalogDb, ProductCatalog } from '../catalog/index.js'
 import type { PaymentMethods } from '../payments/index.js'
-import { cartQuote } from './cart-quote.js'
 import { ORDER_COLUMNS, type Order, toOrder } from './order.js'
 import type { OrderListener } from './order-listener.js'
 import type { OrderLinesTable, OrdersDb } from './orders-db.js'
@@ -50,6 +49,9 @@ export const MAX_ORDER_TOTAL_CENTS = 2_147_483_647
 
 /** A cart whose total is past {@link MAX_ORDER_TOTAL_CENTS}: refused whole, nothing placed. */
 export class OrderTooLargeError extends MortarError {
+  /** What the cart totals. */
+  readonly totalCents: number
+
   constructor(totalCents: number) {
     super(
       'E_ORDER_TOO_LARGE',
@@ -57,6 +59,7 @@ export class OrderTooLargeError extends MortarError {
       `An order totals at most ${MAX_ORDER_TOTAL_CENTS} cents; this cart totals ${totalCents}, so order it in parts.`,
       { details: { totalCents, max: MAX_ORDER_TOTAL_CENTS } },
     )
+    this.totalCents = totalCents
   }
 }
 
@@ -79,25 +82,19 @@ export class IdempotencyKeyReusedError extends MortarError {
   /** Whether the key's order is of the same cart, only its payment method another. */
   readonly sameCart: boolean
   /**
-   * What became of the session's cart when the key was the cart's own, spent by an order the
-   * session never heard of: `renewed`, the cart changed since and has a new key (checking out
-   * again orders it); `emptied`, that order was of this very cart (with another card), so the
-   * cart is ordered and emptied. `kept` when the key was the client's.
+   * `emptied` when the key was the cart's own and its order is of this very cart (with another
+   * card): the cart is ordered and empty. `kept` when the key was the client's.
    */
-  readonly cart: 'kept' | 'renewed' | 'emptied'
+  readonly cart: 'kept' | 'emptied'
 
-  constructor(
-    options: { readonly sameCart?: boolean; readonly cart?: 'renewed' | 'emptied' } = {},
-  ) {
+  constructor(options: { readonly sameCart?: boolean; readonly cart?: 'emptied' } = {}) {
     const cart = options.cart ?? 'kept'
     super(
       'E_IDEMPOTENCY_KEY_REUSED',
       422,
-      cart === 'renewed'
-        ? "Your cart's checkout key placed an order with another cart or payment method (see your orders); check out again to order this cart."
-        : cart === 'emptied'
-          ? 'This cart was ordered already with another payment method (see your orders); your cart is empty now.'
-          : 'This checkout key placed an order with another cart or payment method; send a new key to order this cart.',
+      cart === 'emptied'
+        ? 'This cart was ordered already with another payment method (see your orders); your cart is empty now.'
+        : 'This checkout key placed an order with another cart or payment method; send a new key to order this cart.',
     )
     this.sameCart = options.sameCart === true
     this.cart = cart
@@ -126,6 +123,11 @@ export interface PlaceOrder {
    * the catalog's prices.
    */
   readonly quote?: string | undefined
+  /**
+   * Runs in the order's transaction once the order is written, with the key it was placed
+   * under (the cart emptied with it): its failure places nothing.
+   */
+  readonly withOrder?: (checkoutKey: string) => Promise<void>
 }
 
 /** What a checkout did: the order, and whether this call placed it or found it placed. */
@@ -243,6 +245,7 @@ export class Checkout {
     await this.#db.insertInto('orders').values(row).execute()
     await this.#db.insertInto('order_lines').values(lines).execute()
     for (const line of cart) await this.#take(line)
+    await input.withOrder?.(key)
     const order = toOrder(row, lines)
     for (const listener of this.#listeners) await listener.orderPlaced?.(order)
     return order

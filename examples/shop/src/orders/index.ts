@@ -1,4 +1,3 @@
-export { cartQuote, type QuotedLine } from './cart-quote.js'
 export {
   CartChangedError,
   CHECKOUT,

@@ -1,10 +1,9 @@
-import { NotFoundError, requestContext, safeText, toProblem } from '@mortar/core'
+import { NotFoundError, requestContext, safeText } from '@mortar/core'
 import type { Session } from '@mortar/session'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { requirePrincipal } from '../accounts/index.js'
 import { type CartSessionData, checkoutKeySchema } from '../cart/index.js'
-import { IdempotencyKeyReusedError } from './checkout.js'
 import { checkoutCart } from './checkout-cart.js'
 import { ORDER_HISTORY } from './order-history.js'
 import { parseInput } from '../validation/index.js'
@@ -37,12 +36,12 @@ const listQuery = z.object({
  * Orders over HTTP (JSON), for the logged-in user.
  *
  * - `POST /orders` `{ paymentMethodId, checkoutKey?, quote? }` (or an `Idempotency-Key` header):
- *   checks out the cart (201 with the order), then empties it; with the checkout page's `quote`,
- *   a cart or price changed since is a 409 `E_CART_CHANGED`, nothing placed. A repeated key, or without one the same
- *   cart again, answers the first order (200); the key with another cart or card is a 422
- *   `E_IDEMPOTENCY_KEY_REUSED` (the cart's own key, spent by an order whose answer was lost,
- *   is renewed with it, so the next checkout orders the cart; spent by an order of this cart
- *   with another card, the cart is emptied). 409 `E_OUT_OF_STOCK`, 422 `E_CART_EMPTY`.
+ *   checks out the cart (201 with the order) and empties it in the order's transaction; with
+ *   the `quote` of `GET /cart` or the checkout page, a cart or price changed since is a 409
+ *   `E_CART_CHANGED`, nothing placed (as is a product added while the checkout ran). A repeated
+ *   key, or without one the same cart again (also once it is ordered and empty), answers the
+ *   first order (200); the key with another cart or card is a 422 `E_IDEMPOTENCY_KEY_REUSED`.
+ *   409 `E_OUT_OF_STOCK`, 422 `E_CART_EMPTY`, 422 `E_ORDER_TOO_LARGE`.
  * - `GET /orders?after=&limit=`: `{ items, nextCursor }`, newest first.
  * - `GET /orders/:id`: one order; 404 when it is not the caller's.
  */
@@ -56,25 +55,13 @@ export async function orderRoutes(
     const header = request.headers['idempotency-key']
     const checkoutKey =
       body.checkoutKey ?? (header === undefined ? undefined : parseInput(checkoutKeySchema, header))
-    try {
-      const { order, created } = await checkoutCart(options.session(), me, {
-        paymentMethodId: body.paymentMethodId,
-        checkoutKey,
-        quote: body.quote,
-      })
-      reply.code(created ? 201 : 200)
-      return order
-    } catch (error) {
-      if (!(error instanceof IdempotencyKeyReusedError && error.cart !== 'kept')) throw error
-      // Answered, not thrown: a thrown error's problem goes out without the session cookie,
-      // and this one must carry the cart's new key (or its emptied cart), or every checkout is
-      // refused again (or the ordered cart kept).
-      const problem = toProblem(error, {
-        instance: '/orders',
-        requestId: requestContext().requestId,
-      })
-      return reply.code(problem.status).headers(problem.headers).send(problem.body)
-    }
+    const { order, created } = await checkoutCart(options.session(), me, {
+      paymentMethodId: body.paymentMethodId,
+      checkoutKey,
+      quote: body.quote,
+    })
+    reply.code(created ? 201 : 200)
+    return order
   })
 
   server.get('/orders', async (request) => {

@@ -2,17 +2,17 @@ import { integerId, requestContext } from '@mortar/core'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import {
-  addToSessionCart,
+  CARTS,
   cartItemSchema,
   MAX_PRODUCT_ID,
   type ProductExists,
-  removeFromSessionCart,
+  priceCart,
 } from '../cart/index.js'
 import { PRODUCT_CATALOG } from '../catalog/index.js'
 import { money } from './format.js'
 import { html } from './html.js'
 import { csrfField, layout } from './layout.js'
-import { page, pageChrome, type StorefrontOptions, seeOther } from './page.js'
+import { flash, page, pageChrome, type StorefrontOptions, seeOther } from './page.js'
 import { parseInput } from '../validation/index.js'
 
 /** What the cart pages need beyond the storefront's options. */
@@ -39,25 +39,20 @@ export async function cartPages(server: FastifyInstance, options: CartPagesOptio
     '/cart',
     page(options, async () => {
       const chrome = await pageChrome(options)
-      const cart = options.session().data.cart
-      const products = await requestContext()
-        .resolve(PRODUCT_CATALOG)
-        .findMany(
-          chrome.principal,
-          cart.map((line) => line.productId),
-        )
-      if (cart.length === 0) {
+      const context = requestContext()
+      const { lines } = await context.resolve(CARTS).read(options.session())
+      if (lines.length === 0) {
         return layout(
           'Your cart',
           chrome,
           html`<p>Your cart is empty. <a href="/store">Browse the products</a>.</p>`,
         )
       }
-      let total = 0
-      const rows = cart.map((line) => {
+      const priced = await priceCart(context.resolve(PRODUCT_CATALOG), chrome.principal, lines)
+      const products = new Map(priced.lines.map((each) => [each.productId, each.product]))
+      const rows = lines.map((line) => {
         const product = products.get(line.productId)
         const price = product?.priceCents ?? 0
-        total += price * line.quantity
         return html`<tr>
           <td>${product === undefined ? `Product ${line.productId} (no longer sold)` : html`<a href="/store/products/${line.productId}">${product.name}</a>`}</td>
           <td>${line.quantity}</td><td>${money(price)}</td><td>${money(price * line.quantity)}</td>
@@ -69,7 +64,7 @@ export async function cartPages(server: FastifyInstance, options: CartPagesOptio
         chrome,
         html`<table><thead><tr><th>Product</th><th>Quantity</th><th>Price</th><th>Subtotal</th><th></th></tr></thead>
           <tbody>${rows}</tbody>
-          <tfoot><tr><th colspan="3">Total</th><th id="cart-total">${money(total)}</th><th></th></tr></tfoot></table>
+          <tfoot><tr><th colspan="3">Total</th><th id="cart-total">${money(priced.totalCents)}</th><th></th></tr></tfoot></table>
           <p><a href="/store/checkout" id="checkout-link">Check out →</a></p>`,
       )
     }),
@@ -79,10 +74,9 @@ export async function cartPages(server: FastifyInstance, options: CartPagesOptio
     '/cart',
     page(options, async (request, reply) => {
       const parsed = parseInput(addForm, request.body)
-      const session = options.session()
-      session.flash('notice', 'Added to your cart.')
-      await addToSessionCart(session, parsed, options.productExists)
+      await requestContext().resolve(CARTS).add(options.session(), parsed, options.productExists)
       options.onAdded?.(parsed.productId, parsed.quantity)
+      await flash(options, 'Added to your cart.')
       return seeOther(reply, '/store/cart')
     }),
   )
@@ -91,7 +85,7 @@ export async function cartPages(server: FastifyInstance, options: CartPagesOptio
     '/cart/:productId/remove',
     page(options, async (request, reply) => {
       const parsed = parseInput(lineParams, request.params)
-      await removeFromSessionCart(options.session(), parsed.productId)
+      await requestContext().resolve(CARTS).remove(options.session(), parsed.productId)
       return seeOther(reply, '/store/cart')
     }),
   )

@@ -1,13 +1,14 @@
 import { isMortarError, requestContext } from '@mortar/core'
 import type { FastifyInstance } from 'fastify'
 import { requirePrincipal } from '../accounts/index.js'
-import { newCheckoutKey } from '../cart/index.js'
+import { CARTS, newCheckoutKey, priceCart } from '../cart/index.js'
 import { PRODUCT_CATALOG } from '../catalog/index.js'
 import {
-  cartQuote,
   checkoutBody,
   checkoutCart,
   IdempotencyKeyReusedError,
+  MAX_ORDER_TOTAL_CENTS,
+  OrderTooLargeError,
 } from '../orders/index.js'
 import { PAYMENT_METHODS } from '../payments/index.js'
 import { money } from './format.js'
@@ -21,8 +22,9 @@ import { parseInput } from '../validation/index.js'
  * with; `POST /store/checkout` places the order and goes to its page. The form carries a fresh
  * checkout key, so a double-submitted form places one order, and the quote of the lines and
  * prices it shows, so a cart changed in another tab (or a price changed) is shown again rather
- * than charged unseen. A cart that cannot be ordered (sold out, empty, too large) goes back to
- * the cart page with the reason.
+ * than charged unseen. A cart that cannot be ordered (sold out, empty, too large) gets no form
+ * (it could only fail) but the reason, and a checkout refused for it goes back to the cart page
+ * with the reason.
  */
 export async function checkoutPages(
   server: FastifyInstance,
@@ -33,37 +35,36 @@ export async function checkoutPages(
     page(options, async () => {
       const me = requirePrincipal()
       const chrome = await pageChrome(options)
-      const { cart, cartKey } = options.session().data
-      if (cart.length === 0) {
+      const context = requestContext()
+      const cart = await context.resolve(CARTS).read(options.session())
+      if (cart.lines.length === 0) {
         return layout(
           'Checkout',
           chrome,
           html`<p>Your cart is empty. <a href="/store">Browse the products</a>.</p>`,
         )
       }
-      const context = requestContext()
-      const [products, methods] = await Promise.all([
-        context.resolve(PRODUCT_CATALOG).findMany(
-          me,
-          cart.map((line) => line.productId),
-        ),
+      const [priced, methods] = await Promise.all([
+        priceCart(context.resolve(PRODUCT_CATALOG), me, cart.lines),
         context.resolve(PAYMENT_METHODS).list(me.id),
       ])
       // Gone, or hidden from this shopper by the policy: the checkout would refuse it as sold
       // out, so the page offers no form (a quote at $0 for it) and sends them to the cart.
-      const priced = cart.flatMap((line) => {
-        const product = products.get(line.productId)
-        return product === undefined ? [] : [{ ...line, product }]
-      })
-      const unavailable = cart.filter((line) => !products.has(line.productId))
-      if (unavailable.length > 0) {
+      const { unavailable, quote, totalCents: total } = priced
+      if (unavailable.length > 0 || quote === undefined) {
         return layout(
           'Checkout',
           chrome,
           html`<p id="unavailable">${unavailable.map((line) => `Product ${line.productId}`).join(', ')} ${unavailable.length === 1 ? 'is' : 'are'} no longer sold; <a href="/store/cart">remove ${unavailable.length === 1 ? 'it' : 'them'} from your cart</a> to check out.</p>`,
         )
       }
-      const total = priced.reduce((sum, line) => sum + line.product.priceCents * line.quantity, 0)
+      if (total > MAX_ORDER_TOTAL_CENTS) {
+        return layout(
+          'Checkout',
+          chrome,
+          html`<p id="too-large">${tooLarge(total)} <a href="/store/cart">Your cart</a></p>`,
+        )
+      }
       if (methods.length === 0) {
         return layout(
           'Checkout',
@@ -75,18 +76,12 @@ export async function checkoutPages(
       return layout(
         'Checkout',
         chrome,
-        html`<ul>${priced.map((line) => html`<li>${line.quantity} × ${line.product.name}</li>`)}</ul>
+        html`<ul>${priced.lines.map((line) => html`<li>${line.quantity} × ${line.product.name}</li>`)}</ul>
         <p>Total: <strong id="checkout-total">${money(total)}</strong></p>
         <form method="post" action="/store/checkout" class="stack">
           ${csrfField(chrome)}
-          <input type="hidden" name="checkoutKey" value="${cartKey ?? newCheckoutKey()}">
-          <input type="hidden" name="quote" value="${cartQuote(
-            priced.map((line) => ({
-              productId: line.productId,
-              quantity: line.quantity,
-              unitPriceCents: line.product.priceCents,
-            })),
-          )}">
+          <input type="hidden" name="checkoutKey" value="${cart.key ?? newCheckoutKey()}">
+          <input type="hidden" name="quote" value="${quote}">
           <fieldset><legend>Pay with</legend>
           ${methods.map(
             (method, index) =>
@@ -110,11 +105,13 @@ export async function checkoutPages(
         await flash(options, 'Thank you! Your order is placed; a confirmation is on its way.')
         return seeOther(reply, `/store/orders/${order.id}`)
       } catch (error) {
+        if (error instanceof OrderTooLargeError) {
+          await flash(options, tooLarge(error.totalCents), 'alert')
+          return seeOther(reply, '/store/cart')
+        }
         if (
           isMortarError(error) &&
-          (error.code === 'E_OUT_OF_STOCK' ||
-            error.code === 'E_CART_EMPTY' ||
-            error.code === 'E_ORDER_TOO_LARGE')
+          (error.code === 'E_OUT_OF_STOCK' || error.code === 'E_CART_EMPTY')
         ) {
           await flash(options, error.message, 'alert')
           return seeOther(reply, '/store/cart')
@@ -124,10 +121,9 @@ export async function checkoutPages(
           await flash(options, error.message, 'alert')
           return seeOther(reply, '/store/checkout')
         }
-        // A form of an order placed already, sent over a new cart (a stale tab, or the cart's
-        // own key spent by an order whose cookie was lost, which checkoutCart renewed): the
-        // checkout again, with this cart and a fresh key. The cart that order holds (only the
-        // card other) was emptied: its orders.
+        // A form of an order placed already, sent over a new cart (a stale tab): the checkout
+        // again, with this cart and its key. The cart that order holds (only the card other) is
+        // ordered: its orders.
         if (error instanceof IdempotencyKeyReusedError) {
           await flash(options, error.message, 'alert')
           return seeOther(reply, error.cart === 'emptied' ? '/store/orders' : '/store/checkout')
@@ -136,4 +132,9 @@ export async function checkoutPages(
       }
     }),
   )
+}
+
+/** Why a cart past the order-total cap gets no checkout, in money. */
+function tooLarge(totalCents: number): string {
+  return `This cart totals ${money(totalCents)}, more than one order may (${money(MAX_ORDER_TOTAL_CENTS)}): order it in parts.`
 }

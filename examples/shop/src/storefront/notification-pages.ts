@@ -30,6 +30,7 @@ const CATEGORY_LABEL: Readonly<Record<(typeof OPTIONAL_CATEGORIES)[number], stri
 }
 
 const itemParams = z.object({ id: z.string().min(1).max(64) })
+const readAllForm = z.object({ upTo: z.string().min(1).max(64) })
 const preferenceForm = z.record(z.string().max(64), z.string().max(8))
 
 function inboxRow(item: InboxItem, chrome: PageChrome): Html {
@@ -48,7 +49,8 @@ function inboxRow(item: InboxItem, chrome: PageChrome): Html {
  *
  * - `GET /store/inbox`: the in-app inbox, newest first, unread items marked;
  * - `POST /store/inbox/:id/open`: marks one item read and goes to its page;
- * - `POST /store/inbox/read-all`: marks every item read;
+ * - `POST /store/inbox/read-all`: marks every item read up to the newest the page showed (its
+ *   `upTo` field), so one that arrived after the page loaded stays unread;
  * - `POST /store/account/notifications`: which channels shipping updates use (order
  *   confirmations always go out), the form being a section of the account page
  *   ({@link notificationPreferencesSection}).
@@ -70,7 +72,7 @@ export async function notificationPages(
         chrome,
         items.length === 0
           ? html`<p>Nothing here yet.</p>`
-          : html`<form method="post" action="/store/inbox/read-all">${csrfField(chrome)}<button id="read-all">Mark all read</button></form>
+          : html`<form method="post" action="/store/inbox/read-all">${csrfField(chrome)}<input type="hidden" name="upTo" value="${items[0]?.id ?? ''}"><button id="read-all">Mark all read</button></form>
             <ul class="stack" id="inbox">${items.map((item) => inboxRow(item, chrome))}</ul>`,
       )
     }),
@@ -92,9 +94,10 @@ export async function notificationPages(
 
   server.post(
     '/inbox/read-all',
-    page(options, async (_request, reply) => {
+    page(options, async (request, reply) => {
       const me = requirePrincipal()
-      await requestContext().resolve(INBOX).markAllRead(me.id)
+      const { upTo } = parseInput(readAllForm, request.body)
+      await requestContext().resolve(INBOX).markAllRead(me.id, upTo)
       return seeOther(reply, '/store/inbox')
     }),
   )

@@ -3,13 +3,13 @@ import { requestContext, toProblem } from '@mortar/core'
 import type { Session } from '@mortar/session'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { currentPrincipal } from '../accounts/index.js'
-import type { CartSessionData } from '../cart/index.js'
+import { CARTS, type CartSessionData } from '../cart/index.js'
 import { Html, html } from './html.js'
 import { layout, type PageChrome } from './layout.js'
 
 /** What the storefront's pages need from the app. */
 export interface StorefrontOptions {
-  /** The request's session: the cart, the flash messages, the CSRF token. */
+  /** The request's session: its cart's id, the flash messages, the CSRF token. */
   readonly session: () => Session<CartSessionData>
   /** The logged-in user's unread inbox items; without it, no count is shown. */
   readonly unreadCount?: (userId: string) => Promise<number>
@@ -24,9 +24,10 @@ export interface StorefrontOptions {
 export async function pageChrome(options: StorefrontOptions, query = ''): Promise<PageChrome> {
   const current = options.session()
   const principal = currentPrincipal()
+  const cart = await requestContext().resolve(CARTS).read(current)
   return {
     principal,
-    cartCount: current.data.cart.reduce((units, line) => units + line.quantity, 0),
+    cartCount: cart.lines.reduce((units, line) => units + line.quantity, 0),
     unread:
       principal === undefined || options.unreadCount === undefined
         ? 0

@@ -1,5 +1,6 @@
 import { ANALYTICS, type Analytics } from '@mortar/analytics'
 import { type Token, requestContext, token } from '@mortar/core'
+import { searchName } from '../catalog/index.js'
 import type { Order, OrderListener } from '../orders/index.js'
 
 // The request's analytics: the visitor (or the logged-in user) is read from the request.
@@ -15,9 +16,14 @@ export function identifyVisitor(userId: string): void {
   analytics().identify(userId)
 }
 
-/** A search of the catalog, with what was typed (the first page only: paging is not a search). */
+/**
+ * A search of the catalog (the first page only: paging is not a search), with what was typed
+ * folded as the search folds it (`searchName`) and its spaces collapsed: "Mug", "mug " and
+ * "MUG" are one search, counted together in the top searches, as they find the same products.
+ */
 export function trackSearch(query: string): void {
-  analytics().track('product_searched', { query })
+  const folded = searchName(query).replace(/\s+/g, ' ').trim()
+  if (folded !== '') analytics().track('product_searched', { query: folded })
 }
 
 /** A product page or `GET /products/:id`. */

@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net'
+import { gzipSync } from 'node:zlib'
 import express, { type RequestHandler } from 'express'
 import { createApp } from '../../app/index.js'
 import type { Logger } from '../../logger/logger.js'
@@ -125,13 +126,23 @@ describe('toNodeHandler after a body parser', () => {
     server.use(mortarExpress(app))
     server.use(
       '/page',
-      toNodeHandler(async (request) => new Response(await request.arrayBuffer())),
+      toNodeHandler(
+        async (request) =>
+          new Response(await request.arrayBuffer(), {
+            headers: { 'x-encoding': request.headers.get('content-encoding') ?? 'none' },
+          }),
+      ),
     )
     server.use(mortarErrorHandler())
     const started = await listen(server)
     const post = (type: string, body: string) =>
       fetch(`${started.url}/page`, { method: 'POST', headers: { 'content-type': type }, body })
-    return { post, logged, close: () => started.close().then(() => app.stop()) }
+    return {
+      url: started.url,
+      post,
+      logged,
+      close: () => started.close().then(() => app.stop()),
+    }
   }
 
   it('passes on the bytes verifyUtf8Json kept, byte for byte, for JSON, form and text bodies', async () => {
@@ -149,6 +160,30 @@ describe('toNodeHandler after a body parser', () => {
         const response = await server.post(type, body)
         expect(response.status, type).toBe(200)
         // As bytes: text() would drop the byte order mark.
+        expect(Buffer.from(await response.arrayBuffer()), type).toEqual(Buffer.from(body))
+      }
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('passes on a body its parser inflated without the content-encoding it no longer has', async () => {
+    const server = await serve([
+      express.json({ verify: verifyUtf8Json }),
+      express.raw({ type: 'application/octet-stream' }),
+    ])
+    try {
+      for (const [type, body] of [
+        ['application/json', EXACT],
+        ['application/octet-stream', 'raw bytes'],
+      ] as const) {
+        const response = await fetch(`${server.url}/page`, {
+          method: 'POST',
+          headers: { 'content-type': type, 'content-encoding': 'gzip' },
+          body: gzipSync(body),
+        })
+        expect(response.status, type).toBe(200)
+        expect(response.headers.get('x-encoding'), type).toBe('none')
         expect(Buffer.from(await response.arrayBuffer()), type).toEqual(Buffer.from(body))
       }
     } finally {

@@ -2,8 +2,10 @@ import { Readable } from 'node:stream'
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify'
 import { currentRequestContext } from '../../context/index.js'
+import { processGlobal } from '../../global/index.js'
 import {
   type FetchHandler,
+  sendableResponse,
   mountedTarget,
   normalizeMountPrefix,
   safeOrigin,
@@ -12,6 +14,13 @@ import {
 
 // HEAD is added by Fastify for each GET route (exposeHeadRoutes) and answered without a body.
 const METHODS: HTTPMethods[] = ['DELETE', 'GET', 'OPTIONS', 'PATCH', 'POST', 'PUT']
+
+// The body stream each mounted request was parsed from, after the preParsing hooks. Process-wide,
+// as every request-keyed table of the adapters.
+const parsedFrom = processGlobal(
+  'mortar.fastify.parsedFrom',
+  () => new WeakMap<FastifyRequest, { receivedEncodedLength?: unknown }>(),
+)
 
 /**
  * Serves a {@link FetchHandler} under `prefix` on a Fastify server that `mortarFastify` covers:
@@ -48,6 +57,11 @@ export async function mountFetch(
     child.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
       done(null, body)
     })
+    // Kept to see whether a hook decoded it: see `serve`.
+    child.addHook('preParsing', (request, _reply, payload, done) => {
+      parsedFrom.set(request, payload)
+      done(null, payload)
+    })
     const route = (request: FastifyRequest, reply: FastifyReply) =>
       serve(handler, base, request, reply)
     if (base !== '') child.route({ method: METHODS, url: base, handler: route })
@@ -61,16 +75,21 @@ async function serve(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<FastifyReply> {
-  const answer = await handler(
+  const given = await handler(
     toFetchRequest({
       method: request.method,
       headers: request.headers,
       origin: safeOrigin(request.protocol, request.host),
       target: mountedTarget(request.url, base) ?? '/',
       body: request.body instanceof Uint8Array ? request.body : undefined,
+      // Fastify asks a hook that decodes the body (a decompressing one, such as
+      // @fastify/compress's, which keeps content-encoding) to count the bytes that arrived in
+      // its stream's receivedEncodedLength: such a body is no longer in that encoding.
+      decoded: typeof parsedFrom.get(request)?.receivedEncodedLength === 'number',
       signal: currentRequestContext()?.signal,
     }),
   )
+  const answer = sendableResponse(given)
   reply.code(answer.status)
   answer.headers.forEach((value, name) => {
     if (name !== 'set-cookie') reply.header(name, value)

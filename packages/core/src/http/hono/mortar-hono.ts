@@ -29,6 +29,7 @@ import {
   REQUEST_ID_HEADER,
   renderHttpError,
   resolveBodyLimit,
+  sendableResponse,
   trackResponse,
   withBodyJson,
 } from '../shared/index.js'
@@ -104,6 +105,12 @@ export function mortarHono(app: AdapterApp, options: MortarHonoOptions = {}): Mi
           return
         }
         await next()
+        const sendable = sendableResponse(c.res)
+        if (sendable !== c.res) {
+          // Cleared first, so Hono does not merge the replaced response's headers back in.
+          c.res = undefined
+          c.res = sendable
+        }
         // Past the limit while the handler read the body: a 413, whatever the handler made of
         // the error its read threw.
         if (limited.exceeded && !(c.res.status === 413 && rendered.has(c.res))) {

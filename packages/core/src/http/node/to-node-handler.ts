@@ -61,11 +61,13 @@ export function toNodeHandler(
     if (target === undefined) return
     const context = currentRequestContext()
     const method = request.method ?? 'GET'
+    // A parser before this one (express.json(), express.raw()) read the stream and inflated it.
+    const parsed = method === 'GET' || method === 'HEAD' ? undefined : alreadyReadBody(request)
     const body =
-      method === 'GET' || method === 'HEAD'
+      parsed ??
+      (method === 'GET' || method === 'HEAD'
         ? undefined
-        : (alreadyReadBody(request) ??
-          (await readBody(request, context?.http?.bodyLimit ?? DEFAULT_BODY_LIMIT)))
+        : await readBody(request, context?.http?.bodyLimit ?? DEFAULT_BODY_LIMIT))
     const answer = await handler(
       toFetchRequest({
         method,
@@ -73,6 +75,7 @@ export function toNodeHandler(
         origin: originOf(request),
         target,
         body,
+        decoded: parsed !== undefined,
         signal: context?.signal,
       }),
     )

@@ -37,27 +37,43 @@ export interface FetchRequestInit {
   readonly origin: string
   /** The path and query the handler sees. */
   readonly target: string
+  /** The whole body, read before the handler runs. */
   readonly body: Uint8Array | undefined
+  /**
+   * Whether `body` is already decoded from the request's `content-encoding` (a body parser or a
+   * decompressing hook ran before): the header is then dropped, so the handler decodes nothing
+   * twice.
+   */
+  readonly decoded: boolean
   readonly signal: AbortSignal | undefined
 }
+
+// Headers that describe the bytes as they were sent, not the whole body the handler gets: its
+// length is set from the body itself.
+const FRAMING = new Set(['content-length', 'transfer-encoding'])
 
 /** Builds the `Request` a mounted {@link FetchHandler} receives. */
 export function toFetchRequest(init: FetchRequestInit): Request {
   const headers = new Headers()
   for (const [name, value] of Object.entries(init.headers)) {
     // HTTP/2 pseudo-headers (`:path`) are not headers a Request may carry.
-    if (value === undefined || name.startsWith(':')) continue
+    if (value === undefined || name.startsWith(':') || FRAMING.has(name)) continue
+    if (init.decoded && name === 'content-encoding') continue
     if (Array.isArray(value)) for (const item of value) headers.append(name, item)
     else headers.append(name, value)
   }
   const method = init.method.toUpperCase()
-  const hasBody = method !== 'GET' && method !== 'HEAD' && init.body !== undefined
+  const body =
+    method !== 'GET' && method !== 'HEAD' && init.body !== undefined && init.body.length > 0
+      ? init.body
+      : null
+  if (body !== null) headers.set('content-length', String(body.length))
   // Concatenated, never resolved against the origin: a target of `//evil.example` stays a path.
   return withBodyJson(
     new Request(`${init.origin}${init.target}`, {
       method,
       headers,
-      body: hasBody && init.body !== undefined && init.body.length > 0 ? init.body : null,
+      body,
       signal: init.signal ?? null,
     }),
   )
@@ -120,6 +136,36 @@ export function alreadyReadBody(request: IncomingMessage): Uint8Array | undefine
   )
 }
 
+// Codings fetch() decodes in a response body, leaving the upstream's content-encoding and
+// content-length on the Response. zstd is left out: not every Node's fetch decodes it.
+const FETCH_DECODES = new Set(['gzip', 'x-gzip', 'deflate', 'br'])
+
+/**
+ * `answer` as it may be sent. A handler that returns an upstream's response as `fetch()` gave it
+ * returns a body fetch already decoded under the upstream's `content-encoding` and
+ * `content-length`: sent with them, the client would decode the bytes again and wait for bytes
+ * that never come. Such a response is copied without the two; any other is returned as it is.
+ */
+export function sendableResponse(answer: Response): Response {
+  if (answer.url === '' || answer.body === null) return answer
+  const encoding = answer.headers.get('content-encoding')
+  // fetch() decodes only when it knows every coding listed.
+  if (
+    encoding === null ||
+    !encoding.split(',').every((coding) => FETCH_DECODES.has(coding.trim().toLowerCase()))
+  ) {
+    return answer
+  }
+  const headers = new Headers(answer.headers)
+  headers.delete('content-encoding')
+  headers.delete('content-length')
+  return new Response(answer.body, {
+    status: answer.status,
+    statusText: answer.statusText,
+    headers,
+  })
+}
+
 /**
  * Sends a `Response` through a node:http response: status, headers (each `set-cookie` on its
  * own), then the body as it streams, waiting for the socket to drain. Stops reading the body, and
@@ -128,9 +174,10 @@ export function alreadyReadBody(request: IncomingMessage): Uint8Array | undefine
  */
 export async function sendFetchResponse(
   response: ServerResponse,
-  answer: Response,
+  given: Response,
   method: string,
 ): Promise<void> {
+  const answer = sendableResponse(given)
   response.statusCode = answer.status
   if (answer.statusText !== '') response.statusMessage = answer.statusText
   answer.headers.forEach((value, name) => {

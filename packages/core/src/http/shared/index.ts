@@ -9,6 +9,7 @@ export {
   normalizeMountPrefix,
   originOf,
   safeOrigin,
+  sendableResponse,
   sendFetchResponse,
   toFetchRequest,
 } from './fetch-bridge.js'

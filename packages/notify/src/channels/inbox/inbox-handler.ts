@@ -55,7 +55,8 @@ const hubs = new WeakMap<Inbox, InboxStreamHub>()
  * - `GET /` — `{ items, nextCursor, counts }`; `?status=unread|read|archived`, `?limit`, `?cursor`;
  * - `GET /counts` — `{ unread, read, archived }`;
  * - `POST /read`, `POST /unread`, `POST /archive` with `{ "ids": [...] }` — `{ changed }`;
- * - `POST /read-all` (`{}`) — `{ changed }`;
+ * - `POST /read-all` with `{ "upTo": id }`, the newest item the client has shown (the first of
+ *   its page, or the stream's last event id) — `{ changed }`; items that came after stay unread;
  * - `GET /stream` — server-sent events: `item` for each new item, `counts` after them; 429 past
  *   `maxStreamsPerRecipient` or `maxStreams` open streams. A stream ends after
  *   `maxStreamSeconds`: the browser reconnects, authorized again, and resumes where it ended.
@@ -146,9 +147,14 @@ export function inboxHandler(options: InboxHandlerOptions): FetchHandler {
         return new Response(null, { status: 405, headers: { allow: 'GET, HEAD, POST' } })
       }
       requireJson(request)
-      if (path === '/read-all')
-        return jsonResponse({ changed: await inbox.markAllRead(recipientId) })
-      const ids = await readIds(request)
+      if (path === '/read-all') {
+        const upTo = (await readBody(request)).upTo
+        if (typeof upTo !== 'string' || upTo === '' || upTo.length > 64) {
+          throw invalid('upTo', 'The id of the newest item shown to the user.')
+        }
+        return jsonResponse({ changed: await inbox.markAllRead(recipientId, upTo) })
+      }
+      const ids = readIds((await readBody(request)).ids)
       if (path === '/read') return jsonResponse({ changed: await inbox.markRead(recipientId, ids) })
       if (path === '/unread')
         return jsonResponse({ changed: await inbox.markUnread(recipientId, ids) })
@@ -192,16 +198,21 @@ function requireJson(request: Request): void {
   }
 }
 
-async function readIds(request: Request): Promise<string[]> {
+async function readBody(
+  request: Request,
+): Promise<{ readonly ids?: unknown; readonly upTo?: unknown }> {
   const text = await request.text()
-  if (text.length > 64 * 1024) throw new BadRequestError('The list of ids is too long.')
+  if (text.length > 64 * 1024) throw new BadRequestError('The body is too long.')
   let body: unknown
   try {
     body = JSON.parse(text)
   } catch {
     throw new BadRequestError('The body is not JSON.')
   }
-  const ids = (body as { ids?: unknown } | null)?.ids
+  return typeof body === 'object' && body !== null ? body : {}
+}
+
+function readIds(ids: unknown): string[] {
   if (
     !Array.isArray(ids) ||
     ids.length > 500 ||

@@ -93,7 +93,8 @@ interface InboxTables {
  * const inbox = app.resolve(INBOX)
  * const { unread } = await inbox.counts(user.id)
  * const page = await inbox.list(user.id, { status: 'unread', limit: 10 })
- * await inbox.markAllRead(user.id)
+ * const newest = page.items[0]
+ * if (newest) await inbox.markAllRead(user.id, newest.id)
  * ```
  */
 export class Inbox {
@@ -284,12 +285,28 @@ export class Inbox {
     return this.#update(recipientId, ids, 'read', { status: 'unread', read_at: null })
   }
 
-  /** Marks every unread item of the recipient read; returns how many changed. */
-  async markAllRead(recipientId: string): Promise<number> {
-    return this.#update(recipientId, undefined, 'unread', {
-      status: 'read',
-      read_at: this.#clock.nowMs(),
-    })
+  /**
+   * Marks the recipient's unread items read up to `newestSeenId`, the newest item their page or
+   * stream showed them (in {@link InboxPosition} order): one that came after it stays unread, as
+   * they have not seen it. Returns how many changed; 0 when they have no item by that id.
+   */
+  async markAllRead(recipientId: string, newestSeenId: string): Promise<number> {
+    const newest = await this.get(recipientId, newestSeenId)
+    if (newest === undefined) return 0
+    const at = newest.createdAt.getTime()
+    const result = await this.#db
+      .updateTable(INBOX_TABLE)
+      .set({ status: 'read', read_at: this.#clock.nowMs() })
+      .where('recipient_id', '=', recipientId)
+      .where('status', '=', 'unread')
+      .where((eb) =>
+        eb.or([
+          eb('created_at', '<', at),
+          eb.and([eb('created_at', '=', at), eb(this.#id, '<=', newest.id)]),
+        ]),
+      )
+      .executeTakeFirst()
+    return Number(result.numUpdatedRows)
   }
 
   /** Archives the recipient's items (read or not); returns how many changed. */
@@ -307,17 +324,17 @@ export class Inbox {
 
   async #update(
     recipientId: string,
-    ids: readonly string[] | undefined,
+    ids: readonly string[],
     from: InboxStatus,
     set: Partial<InboxRow>,
   ): Promise<number> {
-    let query = this.#db
+    const result = await this.#db
       .updateTable(INBOX_TABLE)
       .set(set)
       .where('recipient_id', '=', recipientId)
       .where('status', '=', from)
-    if (ids !== undefined) query = query.where('id', 'in', [...ids])
-    const result = await query.executeTakeFirst()
+      .where('id', 'in', [...ids])
+      .executeTakeFirst()
     return Number(result.numUpdatedRows)
   }
 }

@@ -147,13 +147,47 @@ for (const engine of testEngines()) {
       expect(await inbox.markRead('bob', ['b-0', 'c-0'])).toBe(1)
       expect(await inbox.archive('bob', ['b-1'])).toBe(1)
       expect(await inbox.counts('bob')).toEqual({ unread: 1, read: 1, archived: 1 })
-      expect(await inbox.markAllRead('bob')).toBe(1)
+      expect(await inbox.markAllRead('bob', 'b-2')).toBe(1)
       expect(await inbox.counts('bob')).toEqual({ unread: 0, read: 2, archived: 1 })
       expect(await inbox.counts('carol')).toEqual({ unread: 1, read: 0, archived: 0 })
       expect(await inbox.markUnread('bob', ['b-2'])).toBe(1)
       expect((await inbox.list('bob', { status: 'unread' })).items.map((item) => item.id)).toEqual([
         'b-2',
       ])
+    })
+
+    it('marks all read only up to the newest item the user saw, never one that came after', async () => {
+      app.clock.advance(1_000)
+      // Three items in one millisecond (ordered by id), then one a second later.
+      for (const id of ['k-1', 'k-3', 'k-2']) {
+        await inbox.add({ id, recipientId: 'kim', type: 't', message: { title: id } })
+      }
+      const shown = await inbox.list('kim')
+      expect(shown.items.map((item) => item.id)).toEqual(['k-3', 'k-2', 'k-1'])
+      // Arrive after the page was loaded: one in the same millisecond, one later.
+      await inbox.add({ id: 'k-4', recipientId: 'kim', type: 't', message: { title: 'tie' } })
+      app.clock.advance(1_000)
+      await inbox.add({ id: 'k-5', recipientId: 'kim', type: 't', message: { title: 'late' } })
+      await inbox.add({ id: 'x-1', recipientId: 'kit', type: 't', message: { title: 'kit' } })
+      const json = { method: 'POST', headers: { 'content-type': 'application/json' } }
+      // Another recipient's id marks nothing, as an unknown one does.
+      for (const upTo of ['x-1', 'nope']) {
+        const response = await as('kim', '/read-all', { ...json, body: JSON.stringify({ upTo }) })
+        expect(await response.json()).toEqual({ changed: 0 })
+      }
+      const newest = shown.items[0]?.id
+      const marked = await as('kim', '/read-all', {
+        ...json,
+        body: JSON.stringify({ upTo: newest }),
+      })
+      // Before, every unread item was marked read, k-4 and k-5 too, which the user never saw.
+      expect(await marked.json()).toEqual({ changed: 3 })
+      expect((await inbox.list('kim', { status: 'unread' })).items.map((item) => item.id)).toEqual([
+        'k-5',
+        'k-4',
+      ])
+      expect(await inbox.markAllRead('kim', 'k-5')).toBe(2)
+      expect(await inbox.counts('kit')).toEqual({ unread: 1, read: 0, archived: 0 })
     })
 
     it('pages newest first with a cursor, and refuses a forged cursor', async () => {
@@ -230,9 +264,10 @@ for (const engine of testEngines()) {
       // Before, POST /read-all marked everything read whatever the request was.
       expect(await inbox.counts('fay')).toEqual({ unread: 1, read: 0, archived: 0 })
       const json = { method: 'POST', headers: { 'content-type': 'application/json' } }
-      expect(await (await as('fay', '/read-all', { ...json, body: '{}' })).json()).toEqual({
-        changed: 1,
-      })
+      expect((await as('fay', '/read-all', { ...json, body: '{}' })).status).toBe(422)
+      expect(
+        await (await as('fay', '/read-all', { ...json, body: '{"upTo":"f-1"}' })).json(),
+      ).toEqual({ changed: 1 })
       expect(await inbox.counts('fay')).toEqual({ unread: 0, read: 1, archived: 0 })
     })
 

@@ -1,0 +1,146 @@
+import { randomBytes } from 'node:crypto'
+import { NotFoundError, token, ValidationError } from '@mortar/core'
+import {
+  type Session,
+  StateConflictError,
+  type StateNamespace,
+  type StateStore,
+} from '@mortar/session'
+import type { z } from 'zod'
+import {
+  addToCart,
+  type CartItem,
+  type CartSessionData,
+  removeFromCart,
+  type StoredCart,
+  storedCartSchema,
+} from './cart.js'
+
+/** Whether a product exists; lets the cart refuse ids the catalog does not know. */
+export type ProductExists = (productId: number) => Promise<boolean>
+
+/** A cart as read: what is stored, where, and its version (0: nothing stored yet). */
+export interface CartState extends StoredCart {
+  readonly id: string
+  readonly version: number
+}
+
+// A cart is one state entry under its id.
+const CART_KEY = 'cart'
+// A change retries its read-then-compare-and-set this often when other changes of the same cart
+// win; each round one of them does, so only a burst of this many at once can exhaust it.
+const CHANGE_ATTEMPTS = 20
+
+/**
+ * The carts, each one versioned entry of `@mortar/session`'s state store in the database, under
+ * an id its session keeps. Every change is a read, then a save on the condition that the
+ * version is still the one read, retried when another change came first: two products added at
+ * the same moment (two tabs, a double click, a script) both land. A cart in the session cookie
+ * lost one of them, as the last cookie written won.
+ */
+export class Carts {
+  readonly #carts: StateNamespace<StoredCart, z.input<typeof storedCartSchema>>
+
+  constructor(state: StateStore) {
+    this.#carts = state.namespace('shop.cart', storedCartSchema)
+  }
+
+  /** The session's cart (empty when it has none). */
+  async read(session: Session<CartSessionData>): Promise<CartState> {
+    // A session that has not kept an id yet may still have a cart under its own id: one whose
+    // first change's answer (and cookie) was lost.
+    const id = session.data.cartId ?? session.id
+    const entry = await this.#carts.get(id, CART_KEY)
+    return entry === undefined
+      ? { id, version: 0, lines: [] }
+      : { id, version: entry.version, ...entry.value }
+  }
+
+  /**
+   * Adds `item` to the session's cart, giving the cart a checkout key if it has none. A product
+   * the catalog does not know is a 422 `E_VALIDATION`; a full cart a 422 `E_CART_FULL`; more
+   * than 99 of one product a 422 `E_CART_QUANTITY`.
+   */
+  async add(
+    session: Session<CartSessionData>,
+    item: CartItem,
+    productExists?: ProductExists,
+  ): Promise<readonly CartItem[]> {
+    if (productExists !== undefined && !(await productExists(item.productId))) {
+      throw new ValidationError(
+        [{ path: 'productId', code: 'unknown_product', message: 'There is no such product.' }],
+        `There is no product ${item.productId}; pick one from GET /products.`,
+      )
+    }
+    return this.#change(session, (cart) => ({
+      lines: addToCart(cart.lines, item),
+      key: cart.key ?? newCheckoutKey(),
+    }))
+  }
+
+  /** Removes the product's line (and the cart's key with its last line); a 404 when it has none. */
+  async remove(session: Session<CartSessionData>, productId: number): Promise<readonly CartItem[]> {
+    return this.#change(session, (cart) => {
+      if (!cart.lines.some((line) => line.productId === productId)) {
+        throw new NotFoundError(`Product ${productId} is not in your cart.`)
+      }
+      const lines = removeFromCart(cart.lines, productId)
+      return lines.length === 0 ? { lines } : { lines, key: cart.key }
+    })
+  }
+
+  /** Empties the session's cart and drops its checkout key: the next cart is a new order. */
+  async empty(session: Session<CartSessionData>): Promise<void> {
+    await this.#change(session, () => ({ lines: [] }))
+  }
+
+  /**
+   * Empties `cart`, ordered under `checkoutKey`, if it is still the version read; run in the
+   * order's transaction, so the order and the emptied cart commit together. False when the cart
+   * changed since it was read: the order must not be placed.
+   */
+  async ordered(cart: CartState, checkoutKey: string): Promise<boolean> {
+    try {
+      await this.#carts.put(
+        cart.id,
+        CART_KEY,
+        { lines: [], orderedKey: checkoutKey },
+        { expectedVersion: cart.version },
+      )
+      return true
+    } catch (error) {
+      if (error instanceof StateConflictError) return false
+      throw error
+    }
+  }
+
+  async #change(
+    session: Session<CartSessionData>,
+    change: (cart: StoredCart) => StoredCart,
+  ): Promise<readonly CartItem[]> {
+    if (session.data.cartId === undefined) {
+      // The session's id, not a new random one: requests sent at once with the same cookie
+      // before any of them came back all find this one cart.
+      session.data.cartId = session.id
+      await session.save()
+    }
+    for (let attempt = 1; ; attempt++) {
+      const cart = await this.read(session)
+      const next = change(cart)
+      try {
+        await this.#carts.put(cart.id, CART_KEY, next, { expectedVersion: cart.version })
+        return next.lines
+      } catch (error) {
+        if (!(error instanceof StateConflictError) || attempt === CHANGE_ATTEMPTS) throw error
+      }
+    }
+  }
+}
+
+/** The shop's {@link Carts}. */
+export const CARTS = token<Carts>('shop.carts')
+
+/** A random checkout key, for a cart or a checkout form. */
+export function newCheckoutKey(): string {
+  return randomBytes(16).toString('base64url')
+}
