@@ -192,9 +192,11 @@ export class DeliveryDispatcher {
 
   /**
    * The recipient's preferences, then the category's throttle: throttled categories alone wait
-   * (for their counters' upsert). The throttle admits a delivery once, on its first attempt: its
-   * retries and replays are no more messages, and counting them would let a retry suppress what
-   * never went out.
+   * (for their counters' upsert). The throttle admits a delivery once, on its first recorded
+   * attempt: its retries and replays are no more messages, and counting them would let a retry
+   * suppress what never went out. Not by the job's attempt: a first attempt that threw before it
+   * was counted (recipientExists, the counter's upsert) would leave the delivery never counted,
+   * sent past the limit.
    */
   #checkChoices(attempt: DeliveryAttempt): Promise<void> | undefined {
     const { row, preferences } = attempt.loaded
@@ -202,7 +204,7 @@ export class DeliveryDispatcher {
     if (held !== undefined) return this.#finish(attempt, 'suppressed', held)
     if (
       this.#init.categories[row.category]?.throttle === undefined ||
-      attempt.attempt !== 1 ||
+      Number(row.attempts) !== 0 ||
       attempt.replay !== 0
     ) {
       return this.#send(attempt)

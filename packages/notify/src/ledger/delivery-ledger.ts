@@ -76,6 +76,7 @@ export interface CarriedDelivery {
     address: string | null,
     message: string,
     replays: number,
+    attempts: number,
     preferences: readonly CarriedChoice[],
   ]
 }
@@ -92,6 +93,7 @@ export function carriedRow(v: CarriedDelivery['v']): SendableRow {
     address: v[6],
     message: v[7],
     replays: v[8],
+    attempts: v[9],
   }
 }
 
@@ -364,7 +366,7 @@ export class DeliveryLedger {
       return carried.map((found) => {
         if (found === null) return undefined
         const row = carriedRow(found.v)
-        const choices = found.v[9]
+        const choices = found.v[10]
         return {
           row,
           // Most recipients stored no choice: no grouping made for them.

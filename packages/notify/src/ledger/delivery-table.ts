@@ -114,6 +114,8 @@ export const SENDABLE_COLUMNS = [
   'address',
   'message',
   'replays',
+  // Whether an attempt was recorded yet: the throttle counts a delivery at its first.
+  'attempts',
 ] as const satisfies readonly (keyof DeliveryRow)[]
 
 /** What an attempt reads of a delivery's row. */
@@ -129,7 +131,7 @@ export interface LedgerTables {
  */
 export function storedReason(reason: string): string {
   const text = storableText(reason)
-  return text.length > 2_000 ? `${text.slice(0, 1_997)}...` : text
+  return text.length > 2_000 ? `${wholeCharacters(text, 1_997)}...` : text
 }
 
 /**
@@ -139,7 +141,17 @@ export function storedReason(reason: string): string {
  */
 export function storedProviderId(id: string): string {
   const text = storableText(id)
-  return text.length > 255 ? text.slice(0, 255) : text
+  return text.length > 255 ? wholeCharacters(text, 255) : text
+}
+
+/**
+ * The first `max` UTF-16 units of `text`, less the first half of a character they would cut in
+ * two: that half is a lone surrogate, whose escape PostgreSQL's JSON refuses (the results
+ * UPDATE failed whole, and its deliveries were sent again).
+ */
+export function wholeCharacters(text: string, max: number): string {
+  const code = text.charCodeAt(max - 1)
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max)
 }
 
 const LONE_SURROGATE = /\p{Cs}/u

@@ -169,30 +169,47 @@ export class LedgerNotifier implements Notifier {
 
     // One order for every call: two notify() of one key with recipients in opposite orders would
     // otherwise take the idempotency index's locks in opposite orders and deadlock.
-    const rows = planned
-      .map((p) => p.row)
-      .sort((a, b) => compare(a.recipient_id, b.recipient_id) || compare(a.channel, b.channel))
-    let written: ReadonlySet<string>
-    let duplicates = new Map<string, string>()
-    if (fields.key === undefined) {
-      // Fresh ids and no key: every row is written, so the rows and their jobs go together, in
-      // one statement where the engine can.
-      const toSend = planned.filter((p) => p.row.status === 'queued')
-      if (toSend.length > 0) {
-        await init.jobs.enqueueMany(init.deliverJob, deliveryJobs(toSend, now), {
-          alongside: init.ledger.insertion(rows),
-        })
-      } else await init.ledger.insert(rows)
-      written = new Set(rows.map((row) => row.id))
-    } else {
-      written = await init.ledger.insert(rows)
-      if (written.size < planned.length) {
-        duplicates = await init.ledger.keyed(
-          fields.key,
-          recipients.map((r) => r.id),
-        )
+    const ordered =
+      planned.length < 2
+        ? planned
+        : [...planned].sort(
+            (a, b) =>
+              compare(a.row.recipient_id, b.row.recipient_id) ||
+              compare(a.row.channel, b.row.channel),
+          )
+    const written = new Set<string>()
+    const duplicates = new Map<string, string>()
+    // A statement a chunk, in the one transaction: a statement's values are bounded (SQLite takes
+    // 32,766, PostgreSQL 65,535) and a row and its job take about 22, so a notify() of thousands
+    // of recipients failed whole.
+    for (let start = 0; start < ordered.length; start += ROWS_A_STATEMENT) {
+      const chunk =
+        ordered.length <= ROWS_A_STATEMENT
+          ? ordered
+          : ordered.slice(start, start + ROWS_A_STATEMENT)
+      const rows = chunk.map((p) => p.row)
+      if (fields.key === undefined) {
+        // Fresh ids and no key: every row is written, so the rows and their jobs go together, in
+        // one statement where the engine can.
+        const toSend = chunk.filter((p) => p.row.status === 'queued')
+        if (toSend.length > 0) {
+          await init.jobs.enqueueMany(init.deliverJob, deliveryJobs(toSend, now), {
+            alongside: init.ledger.insertion(rows),
+          })
+        } else await init.ledger.insert(rows)
+        for (const row of rows) written.add(row.id)
+        continue
       }
-      const toSend = planned.filter((p) => p.row.status === 'queued' && written.has(p.row.id))
+      const inserted = await init.ledger.insert(rows)
+      for (const id of inserted) written.add(id)
+      if (inserted.size < rows.length) {
+        const earlier = await init.ledger.keyed(
+          fields.key,
+          rows.map((row) => row.recipient_id),
+        )
+        for (const [place, id] of earlier) duplicates.set(place, id)
+      }
+      const toSend = chunk.filter((p) => p.row.status === 'queued' && inserted.has(p.row.id))
       if (toSend.length > 0) await init.jobs.enqueueMany(init.deliverJob, deliveryJobs(toSend, now))
     }
     for (const p of planned) {
@@ -337,6 +354,9 @@ function settled(
     outcome: { recipientId: row.recipient_id, channel: row.channel as ChannelName, status, reason },
   }
 }
+
+/** Deliveries written (with their jobs) by one statement at most. */
+const ROWS_A_STATEMENT = 1_000
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0

@@ -134,10 +134,17 @@ export function notifyModule(options: NotifyModuleOptions): Module {
     const throttle = category.throttle
     if (
       throttle !== undefined &&
-      !(Number.isInteger(throttle.limit) && throttle.limit >= 0 && throttle.windowMs > 0)
+      // Whole milliseconds: a window's start is stored as a bigint, which PostgreSQL refuses
+      // a fraction for (every throttled delivery's count failed).
+      !(
+        Number.isInteger(throttle.limit) &&
+        throttle.limit >= 0 &&
+        Number.isSafeInteger(throttle.windowMs) &&
+        throttle.windowMs > 0
+      )
     ) {
       throw new NotifyConfigError(
-        `notifyModule: category '${name}' needs throttle.limit ≥ 0 and windowMs > 0.`,
+        `notifyModule: category '${name}' needs throttle.limit, a whole number ≥ 0, and windowMs, a whole number of milliseconds > 0.`,
       )
     }
   }
