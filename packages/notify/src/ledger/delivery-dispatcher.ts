@@ -20,6 +20,7 @@ import {
   decidePreference,
   type PreferenceEntry,
 } from '../preferences/preference-policy.js'
+import { storedQuietHoursEnd } from '../preferences/quiet-hours.js'
 import { Batcher } from './batcher.js'
 import type {
   AttemptOutcome,
@@ -191,7 +192,7 @@ export class DeliveryDispatcher {
   }
 
   /**
-   * The recipient's preferences, then the category's throttle: throttled categories alone wait
+   * Quiet hours, the recipient's preferences, then the category's throttle: throttled categories alone wait
    * (for their counters' upsert). The throttle admits a delivery once, on its first recorded
    * attempt: its retries and replays are no more messages, and counting them would let a retry
    * suppress what never went out. Not by the job's attempt: a first attempt that threw before it
@@ -200,6 +201,17 @@ export class DeliveryDispatcher {
    */
   #checkChoices(attempt: DeliveryAttempt): Promise<void> | undefined {
     const { row, preferences } = attempt.loaded
+    // Quiet hours are decided now, at each attempt: a retry, a replay or a digest sent later may
+    // fall in the window. Its job goes on at the window's end, this run being no attempt (nor a
+    // throttle admission). Critical categories go at once, whatever the row says.
+    const quietUntil =
+      row.quiet_hours === null || this.#init.categories[row.category]?.critical === true
+        ? undefined
+        : storedQuietHoursEnd(row.quiet_hours, this.#init.clock.nowMs())
+    if (quietUntil !== undefined) {
+      const { id, replay } = attempt
+      return this.#init.continueAt({ id, replay, after: attempt.attempt - 1 }, quietUntil)
+    }
     const held = this.#preferenceHold(row, preferences)
     if (held !== undefined) return this.#finish(attempt, 'suppressed', held)
     if (

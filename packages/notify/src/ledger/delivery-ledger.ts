@@ -76,6 +76,7 @@ export interface CarriedDelivery {
     address: string | null,
     message: string,
     replays: number,
+    quiet_hours: string | null,
     attempts: number,
     preferences: readonly CarriedChoice[],
   ]
@@ -93,7 +94,8 @@ export function carriedRow(v: CarriedDelivery['v']): SendableRow {
     address: v[6],
     message: v[7],
     replays: v[8],
-    attempts: v[9],
+    quiet_hours: v[9],
+    attempts: v[10],
   }
 }
 
@@ -366,7 +368,7 @@ export class DeliveryLedger {
       return carried.map((found) => {
         if (found === null) return undefined
         const row = carriedRow(found.v)
-        const choices = found.v[10]
+        const choices = found.v[11]
         return {
           row,
           // Most recipients stored no choice: no grouping made for them.
