@@ -69,6 +69,21 @@ for (const engine of shopTestEngines()) {
       expect(bought).toEqual([expect.objectContaining({ value: order.json.id, count: 1 })])
     })
 
+    it('sets the visitor cookie Secure outside development, as the session cookie is', async () => {
+      const visitorCookie = async () => {
+        const answer = await fetch(`${shop.base}/store?q=lamp`)
+        return answer.headers.getSetCookie().find((cookie) => cookie.startsWith('shop.visitor='))
+      }
+      expect(await visitorCookie()).not.toMatch(/;\s*Secure/i)
+      const nodeEnv = process.env.NODE_ENV
+      process.env.NODE_ENV = 'production'
+      try {
+        expect(await visitorCookie()).toMatch(/;\s*Secure(;|$)/i)
+      } finally {
+        process.env.NODE_ENV = nodeEnv
+      }
+    })
+
     it('counts one search however it was cased or spaced, from the page and the API alike', async () => {
       // "Mug", "mug " and "MUG" were three rows of the top searches, each with a third of the count.
       const visitor = new CookieJar({ base: shop.base })

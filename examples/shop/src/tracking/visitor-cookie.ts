@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { principalIdentity, type RequestIdentity } from '@mortar/analytics'
-import type { RequestContext } from '@mortar/core'
+import { isDevelopment, type RequestContext } from '@mortar/core'
 
 declare module '@mortar/core' {
   interface ContextSlots {
@@ -37,9 +37,12 @@ function visitorId(context: RequestContext): string | undefined {
   let id = sent !== undefined && UUID.test(sent) ? sent : undefined
   if (id === undefined) {
     id = randomUUID()
+    // Secure outside development, as the session cookie is: sent over plain HTTP, it would let
+    // anyone on the path tie the browser's visits together.
+    const secure = isDevelopment() ? '' : '; Secure'
     http.appendResponseHeader(
       'set-cookie',
-      `${COOKIE}=${id}; Path=/; Max-Age=${ONE_YEAR_S}; HttpOnly; SameSite=Lax`,
+      `${COOKIE}=${id}; Path=/; Max-Age=${ONE_YEAR_S}; HttpOnly; SameSite=Lax${secure}`,
     )
   }
   context.set(COOKIE, id)
