@@ -4,7 +4,7 @@ import type { Session } from '@mortar/session'
 import { z } from 'zod'
 import { type Account, ACCOUNTS } from './accounts.js'
 import { CARTS, type CartSessionData } from '../cart/index.js'
-import { identifyVisitor } from '../tracking/index.js'
+import { forgetVisitor, identifyVisitor } from '../tracking/index.js'
 import { parseInput } from '../validation/index.js'
 
 /** What sign-up takes, from JSON or a form. */
@@ -63,4 +63,13 @@ export async function logInWithPassword(
     .keepThroughLogin(session, () => session.login(account.id))
   identifyVisitor(account.id)
   return account
+}
+
+/**
+ * Logs `session` out (an anonymous session with a new id and empty data, its cart a new one)
+ * and gives the browser a new analytics visitor id, the old one being linked to the account.
+ */
+export async function logOut(session: Session<CartSessionData>): Promise<void> {
+  await session.logout()
+  forgetVisitor(requestContext())
 }
