@@ -95,6 +95,11 @@ export interface DeliveryRow {
   created_at: Millis
   updated_at: Millis
   sent_at: Millis | null
+  /**
+   * The recipient's quiet hours for this delivery, as `storedQuietHours` writes them (null:
+   * none, or a critical category): each attempt waits for the window's end when it falls in it.
+   */
+  quiet_hours: string | null
 }
 
 /**
@@ -114,6 +119,7 @@ export const SENDABLE_COLUMNS = [
   'address',
   'message',
   'replays',
+  'quiet_hours',
   // Whether an attempt was recorded yet: the throttle counts a delivery at its first.
   'attempts',
 ] as const satisfies readonly (keyof DeliveryRow)[]
@@ -380,6 +386,19 @@ export const settleSendingTokens: Migration = {
   },
   async down() {
     // Nothing to restore: a cleared token held no send whose outcome is unknown.
+  },
+}
+
+/**
+ * Adds `quiet_hours`: the window was applied when `notify()` wrote the row only, so a retry, a
+ * replay or a digest sent later went out inside it. Rows written before keep none.
+ */
+export const addDeliveryQuietHours: Migration = {
+  async up(db) {
+    await db.schema.alterTable(DELIVERY_TABLE).addColumn('quiet_hours', 'varchar(96)').execute()
+  },
+  async down(db) {
+    await db.schema.alterTable(DELIVERY_TABLE).dropColumn('quiet_hours').execute()
   },
 }
 

@@ -29,7 +29,12 @@ import type {
 import { checkRecipient, distinctRecipients, type Recipient } from '../notification/recipient.js'
 import { channelsFor, prepareMessage } from '../notification/render.js'
 import { type CategoryOptions } from '../preferences/preference-policy.js'
-import { nextTimeOfDay, type QuietHours, quietHoursEnd } from '../preferences/quiet-hours.js'
+import {
+  nextTimeOfDay,
+  type QuietHours,
+  storedQuietHours,
+  storedQuietHoursEnd,
+} from '../preferences/quiet-hours.js'
 import type { DeliveryLedger } from './delivery-ledger.js'
 import { type AddressSeal, deliveryAddressPlace } from './sealed-address.js'
 import { type DeliveryRow, storedReason } from './delivery-table.js'
@@ -134,6 +139,7 @@ export class LedgerNotifier implements Notifier {
           created_at: now,
           updated_at: now,
           sent_at: null,
+          quiet_hours: null,
         }
         const prepared = await prepareMessage(
           notification,
@@ -150,10 +156,12 @@ export class LedgerNotifier implements Notifier {
           continue
         }
         row.message = prepared.json
-        // Quiet hours are arithmetic, decided here; preferences and throttles need the database
-        // and are decided by the delivery job (which also honours an opt-out made meanwhile).
+        // The window goes with the row: every attempt (a retry, a replay) waits for its end when
+        // it falls in it. The first is placed after it here, so its job is not run for nothing.
+        row.quiet_hours =
+          category.critical === true ? null : (this.#quietHours(recipient, channelName) ?? null)
         const until =
-          category.critical === true ? undefined : this.#quietUntil(recipient, channelName, now)
+          row.quiet_hours === null ? undefined : storedQuietHoursEnd(row.quiet_hours, now)
         if (until !== undefined) row.run_at = until
         planned.push({
           row,
@@ -243,14 +251,14 @@ export class LedgerNotifier implements Notifier {
     }
   }
 
-  #quietUntil(recipient: Recipient, channel: ChannelName, now: number): number | undefined {
+  /** The recipient's quiet hours on this channel, as the row keeps them, if any. */
+  #quietHours(recipient: Recipient, channel: ChannelName): string | undefined {
     const quiet = this.#init.quietHours
     if (!quiet.channels.has(channel)) return undefined
     // The recipient's own window (null: none) wins, whether or not the module sets one.
     const window = recipient.quietHours === undefined ? quiet.window : recipient.quietHours
     if (window === null || window === undefined) return undefined
-    const zone = recipient.timeZone ?? this.#init.defaultTimeZone
-    return quietHoursEnd(new Date(now), zone, window)?.getTime()
+    return storedQuietHours(window, recipient.timeZone ?? this.#init.defaultTimeZone)
   }
 
   async #digest(

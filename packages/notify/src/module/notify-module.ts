@@ -32,6 +32,7 @@ import { DeliveryDispatcher } from '../ledger/delivery-dispatcher.js'
 import { DeliveryLedger, deliveryClaimRead } from '../ledger/delivery-ledger.js'
 import {
   addDeliveryReplays,
+  addDeliveryQuietHours,
   addSendingLease,
   settleSendingTokens,
   createDeliveryTable,
@@ -198,6 +199,7 @@ export function notifyModule(options: NotifyModuleOptions): Module {
       '0009_delivery_sending_lease': addSendingLease,
       '0010_delivery_settled_tokens': settleSendingTokens,
       '0011_digest_item_keys': addDigestItemKeys,
+      '0012_delivery_quiet_hours': addDeliveryQuietHours,
     },
     register(binder) {
       binder.bind(LEDGER, {
