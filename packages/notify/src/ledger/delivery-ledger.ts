@@ -305,8 +305,11 @@ export class DeliveryLedger {
    * jobs to send with the rows' delivery jobs: one statement on PostgreSQL.
    */
   insertion(rows: readonly DeliveryRow[]): CompanionWrite {
-    const db = this.#db as Kysely<unknown>
-    return deliveryInsertion(db, this.#database.engine ?? sqlEngine(db), rows)
+    return deliveryInsertion(
+      this.#db as Kysely<unknown>,
+      this.#database.root as Kysely<unknown>,
+      rows,
+    )
   }
 
   /** Writes rows; those that break an idempotency key are skipped. Returns the ids written. */
