@@ -29,13 +29,13 @@ export type JobPrepareHandler<S extends z.ZodType, P, R = never> = (
   carried: readonly (Carried<R> | null)[] | undefined,
 ) => Promise<readonly P[]>
 
-/** A row as its JSON carries it: dates as their ISO text, bigints as numbers. */
+/** A row as its JSON carries it: dates as their ISO text, bigints as numbers; a tuple stays one. */
 export type Carried<R> = R extends Date
   ? string
   : R extends bigint
     ? number
-    : R extends readonly (infer E)[]
-      ? Carried<E>[]
+    : R extends readonly unknown[]
+      ? { -readonly [K in keyof R]: Carried<R[K]> }
       : R extends object
         ? { [K in keyof R]: Carried<R[K]> }
         : R
