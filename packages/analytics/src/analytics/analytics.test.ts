@@ -107,6 +107,31 @@ for (const engine of testEngines()) {
       expect(uuidV7Time(good!.id)).toBe(1_700_000_000_000)
     })
 
+    // SQLite's and PostgreSQL's date functions write no day past 9999: one event in the year
+    // 10000 failed every rollup from then on, the events of every later batch never counted.
+    it('rolls up an event at the latest time it takes, and keeps a later one as failed', async () => {
+      const { analytics, db } = subject
+      analytics.track(
+        'product_viewed',
+        { productId: 'p-last' },
+        { timestamp: Date.UTC(9999, 11, 31) - 1 },
+      )
+      analytics.track(
+        'product_viewed',
+        { productId: 'p-past' },
+        { timestamp: Date.UTC(10000, 0, 2) },
+      )
+      await analytics.flush()
+      await analytics.rollup()
+      expect(await viewsOn('9999-12-30')).toEqual([1])
+      const failed = await db
+        .selectFrom('mortar_analytics_failed_event')
+        .select('reason')
+        .where('properties', 'like', '%p-past%')
+        .execute()
+      expect(failed).toEqual([{ reason: expect.stringContaining('9999-12-30') }])
+    })
+
     it("links the visitor's own anonymous id to the user on identify", async () => {
       const { analytics, app, db } = subject
       const request = { ip: '198.51.100.4', userAgent: 'Identify/1.0' }

@@ -10,14 +10,13 @@ import { AnalyticsIdentityError } from '../errors.js'
 import type { EventBatch, EventSink } from '../sinks/event-sink.js'
 import { isTransientDatabaseError } from '../sinks/sql/transient-error.js'
 import { SqlEventSink } from '../sinks/sql/sql-event-sink.js'
-import type { AnalyticsTables } from '../storage/analytics-tables.js'
-import { engineOf } from '../storage/sql-dialect.js'
 import { makeBatchId, makeStoredEvent } from '../testing/index.js'
 import {
   type EngineApp,
   inRequest,
   startEngineApp,
   tablesHoldingUser,
+  waitingForLock,
 } from '../testing/engine-app.js'
 
 const events = defineEvents({ product_viewed: z.object({ productId: z.string() }) })
@@ -57,25 +56,6 @@ function gatedSink(db: () => Kysely<unknown>, clock: () => Clock) {
     }
   }
   return { sink, hold }
-}
-
-/** Resolves once a transaction of this database waits for a lock (or never, once `done()`). */
-async function waitingForLock(db: Kysely<AnalyticsTables>, done: () => boolean): Promise<void> {
-  const query =
-    engineOf(db as Kysely<unknown>) === 'postgres'
-      ? sql<{
-          n: number | string
-        }>`select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`
-      : sql<{
-          n: number | string
-        }>`select count(*) as n from information_schema.innodb_trx t join information_schema.processlist p on p.id = t.trx_mysql_thread_id where t.trx_state = 'LOCK WAIT' and p.db = database()`
-  while (!done()) {
-    const { rows } = await query.execute(db)
-    if (Number(rows[0]?.n) > 0) return
-    // InnoDB refreshes innodb_trx only when it was not read for 100 ms.
-    await new Promise((resolve) => setTimeout(resolve, 150))
-  }
-  await new Promise(() => {})
 }
 
 for (const engine of testEngines()) {

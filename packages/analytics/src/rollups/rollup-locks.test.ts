@@ -1,32 +1,12 @@
 import { testEngines } from '@mortar/core/testing'
-import { type Kysely, sql } from 'kysely'
+import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { defineEvents } from '../catalog/define-events.js'
-import type { AnalyticsTables } from '../storage/analytics-tables.js'
-import { engineOf } from '../storage/sql-dialect.js'
-import { type EngineApp, startEngineApp } from '../testing/engine-app.js'
+import { type EngineApp, startEngineApp, waitingForLock } from '../testing/engine-app.js'
 import { uuidV7 } from '../tracker/uuid-v7.js'
 
 const events = defineEvents({ product_viewed: z.object({ productId: z.string() }) })
-
-/** Resolves once a transaction of this database waits for a lock. */
-async function waitingForLock(db: Kysely<AnalyticsTables>): Promise<void> {
-  const query =
-    engineOf(db as Kysely<unknown>) === 'postgres'
-      ? sql<{
-          n: number | string
-        }>`select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`
-      : sql<{
-          n: number | string
-        }>`select count(*) as n from information_schema.innodb_trx t join information_schema.processlist p on p.id = t.trx_mysql_thread_id where t.trx_state = 'LOCK WAIT' and p.db = database()`
-  for (;;) {
-    const { rows } = await query.execute(db)
-    if (Number(rows[0]?.n) > 0) return
-    // InnoDB refreshes innodb_trx only when it was not read for 100 ms.
-    await new Promise((resolve) => setTimeout(resolve, 150))
-  }
-}
 
 for (const engine of testEngines()) {
   // SQLite's transactions write one at a time: no batch is ever written beside a rollup.

@@ -9,8 +9,12 @@ export const MAX_EVENT_BYTES = 32_768
 export const MAX_JSON_DEPTH = 31
 /** The longest user, anonymous or session id: the columns are `varchar(255)`. */
 export const MAX_ID_LENGTH = 255
-/** The largest time a UUIDv7 carries (48 bits of milliseconds, the year 10889). */
-export const MAX_TIME = 2 ** 48 - 1
+/**
+ * The latest time an event may have: 9999-12-30, so that its local day in any time zone (UTC+14
+ * at most) is in the year 9999. SQLite's and PostgreSQL's date functions write no later day, and
+ * one event past it failed every rollup from then on (a NULL or an over-long day).
+ */
+export const MAX_TIME = Date.UTC(9999, 11, 31) - 1
 
 /** An entry of a batch that `SqlEventSink` did not write, and why. */
 export interface RefusedEntry {
@@ -127,7 +131,7 @@ function headProblem(
     textProblem('name', event.name, 1, nameMax) ??
     (Number.isSafeInteger(ms) && (ms as number) >= 0 && (ms as number) <= MAX_TIME
       ? undefined
-      : 'occurredAt is not whole milliseconds from 1970 to the year 10889.') ??
+      : 'occurredAt is not whole milliseconds from 1970 to the year 9999.') ??
     textProblem('user id', event.userId, idMin, MAX_ID_LENGTH, true) ??
     textProblem('anonymous id', event.anonymousId, idMin, MAX_ID_LENGTH, true)
   )

@@ -15,13 +15,14 @@ import {
   type TestApp,
   type TestEngine,
 } from '@mortar/core/testing'
-import type { Kysely } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import { z } from 'zod'
 import { ANALYTICS, type Analytics } from '../analytics/analytics.js'
 import { type AnalyticsModuleOptions, analyticsModule } from '../analytics/analytics-module.js'
 import type { BufferOptions } from '../buffer/index.js'
 import { defineEvents, type EventSchemas } from '../catalog/define-events.js'
 import type { AnalyticsTables } from '../storage/analytics-tables.js'
+import { engineOf } from '../storage/sql-dialect.js'
 import type { DropReport } from '../tracker/index.js'
 import { CuttableProxy } from './cuttable-proxy.js'
 import { DATABASE } from '@mortar/core'
@@ -119,6 +120,28 @@ export async function storedEvents(db: Kysely<AnalyticsTables>): Promise<StoredT
       ? JSON.parse(row.properties)
       : row.properties) as Record<string, unknown>,
   }))
+}
+
+/** Resolves once a transaction of this database waits for a lock (or never, once `done()`). */
+export async function waitingForLock(
+  db: Kysely<AnalyticsTables>,
+  done: () => boolean = () => false,
+): Promise<void> {
+  const query =
+    engineOf(db as Kysely<unknown>) === 'postgres'
+      ? sql<{
+          n: number | string
+        }>`select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`
+      : sql<{
+          n: number | string
+        }>`select count(*) as n from information_schema.innodb_trx t join information_schema.processlist p on p.id = t.trx_mysql_thread_id where t.trx_state = 'LOCK WAIT' and p.db = database()`
+  while (!done()) {
+    const { rows } = await query.execute(db)
+    if (Number(rows[0]?.n) > 0) return
+    // InnoDB refreshes innodb_trx only when it was not read for 100 ms.
+    await new Promise((resolve) => setTimeout(resolve, 150))
+  }
+  await new Promise(() => {})
 }
 
 /** What a fake request knows. */

@@ -378,7 +378,7 @@ export class Tracker {
     let problem =
       unidentified ??
       (timestamp !== undefined && given === undefined
-        ? `The timestamp is not a time from 1970 to the year 10889: ${timestamp instanceof Date || typeof timestamp === 'number' ? String(timestamp) : describe(timestamp)}.`
+        ? `The timestamp is not a time from 1970 to 9999-12-30: ${timestamp instanceof Date || typeof timestamp === 'number' ? String(timestamp) : describe(timestamp)}.`
         : undefined)
     let stringName = name
     if (

@@ -1,4 +1,4 @@
-import type { OperationNodeSource } from 'kysely'
+import type { CompiledQuery, OperationNodeSource } from 'kysely'
 import type { z } from 'zod'
 import { globalToken, type Token } from '../di/token.js'
 import type { JobDefinition } from './define-job.js'
@@ -23,9 +23,14 @@ export interface EnqueueItem<S extends z.ZodType> {
 /**
  * A write of the caller's that belongs with the jobs it enqueues: an insert, update or delete
  * query builder made from the app's `Database.kysely` (notify's delivery rows beside their
- * delivery jobs). See {@link EnqueueManyOptions}.
+ * delivery jobs). See {@link EnqueueManyOptions}. One with `compile()` (a query builder has
+ * it) is compiled by it, so a write of a fixed shape can keep its text instead of having it
+ * compiled again on every call.
  */
-export type CompanionWrite = OperationNodeSource & { execute(): Promise<unknown> }
+export type CompanionWrite = OperationNodeSource & {
+  execute(): Promise<unknown>
+  compile?(): CompiledQuery
+}
 
 /**
  * Builds one write from the values that handlers of jobs finishing together gave

@@ -3,6 +3,7 @@ import type { z } from 'zod'
 import type { ChannelMessages, ChannelName, RendererName } from '../channels/channel.js'
 import type { DigestEntry, RenderContext } from '../notification/notification.js'
 import type { Recipient } from '../notification/recipient.js'
+import { rendererName } from '../notification/render.js'
 import { minutesOfDay } from '../preferences/quiet-hours.js'
 
 /** When a digest batch goes out: a window after its first item, or a fixed local time of day. */
@@ -122,7 +123,7 @@ export function defineDigest<S extends z.ZodType, const C extends ChannelName>(
       recipient: Recipient,
       context: RenderContext,
     ): unknown {
-      const name = `to${channel[0]?.toUpperCase()}${channel.slice(1)}`
+      const name = rendererName(channel)
       const renderer = (definition as unknown as Record<string, unknown>)[name]
       if (typeof renderer !== 'function') throw new TypeError(`Digest '${key}' has no ${name}()`)
       return renderer(items, recipient, context)

@@ -3,7 +3,7 @@ import type { Rerender } from '../ledger/delivery-ledger.js'
 import { type AddressSeal, deliveryAddressPlace } from '../ledger/sealed-address.js'
 import { Notification, type RenderContext } from '../notification/notification.js'
 import type { Recipient } from '../notification/recipient.js'
-import { prepareMessage } from '../notification/render.js'
+import { prepareMessage, rendererName } from '../notification/render.js'
 import type { Digest } from './define-digest.js'
 import { closedDigestBatch, DIGEST_KEY_PREFIX as KEY_PREFIX } from './digest-store.js'
 
@@ -25,10 +25,8 @@ export class DigestNotification extends Notification<Recipient> {
     this.key = `${KEY_PREFIX}${batchId}`
     const renderers = this as unknown as Record<string, unknown>
     for (const channel of digest.channels) {
-      renderers[`to${channel[0]?.toUpperCase()}${channel.slice(1)}`] = (
-        recipient: Recipient,
-        context: RenderContext,
-      ) => digest.render(channel, items, recipient, context)
+      renderers[rendererName(channel)] = (recipient: Recipient, context: RenderContext) =>
+        digest.render(channel, items, recipient, context)
     }
     this.#channels = digest.channels
   }

@@ -1,5 +1,7 @@
 import type { CompanionWrite, DatabaseEngine } from '@mortar/core'
 import {
+  type CompiledQuery,
+  createQueryId,
   type Kysely,
   type OperationNodeSource,
   PrimitiveValueListNode,
@@ -32,16 +34,19 @@ const SET = [
 const table = sql.table(DELIVERY_TABLE)
 const columns = sql.join(SET.map((column) => sql.id(column)))
 const keyedColumns = sql.join([...SET, 'idempotency_key'].map((column) => sql.id(column)))
-// `insert into <table> (<columns>) values ` as each engine quotes it, compiled once: a call
-// then builds and compiles only its rows' value lists.
-const heads = new Map<DatabaseEngine, string>()
+// The texts of inserts of up to this many rows are kept, per engine and number of rows.
+const KEPT_TEXTS = 64
 
-/**
- * A row's values as one node that compiles to `($1, $2, …)`, cheaper to build and compile than
- * a node per value (what `sql` makes of each interpolation).
- */
-function values(row: DeliveryRow, keyed: boolean): PrimitiveValueListNode {
-  const list: unknown[] = [
+interface InsertText {
+  readonly sql: string
+  readonly query: RawNode
+}
+
+const texts = new Map<DatabaseEngine, InsertText[]>()
+
+/** A new delivery's values, in SET's order, pushed onto `list`. */
+function pushValues(list: unknown[], row: DeliveryRow): void {
+  list.push(
     row.id,
     row.notification_id,
     row.type,
@@ -57,9 +62,57 @@ function values(row: DeliveryRow, keyed: boolean): PrimitiveValueListNode {
     row.updated_at,
     row.attempts,
     row.possible_duplicates,
-  ]
-  if (keyed) list.push(row.idempotency_key)
-  return PrimitiveValueListNode.create(list)
+  )
+}
+
+/**
+ * A row's values as one node that compiles to `($1, $2, …)`, cheaper to build and compile than
+ * a node per value (what `sql` makes of each interpolation). A class, not an object with an
+ * arrow function: the build names each closure it makes at run time (a property definition
+ * apiece).
+ */
+class ValueList implements OperationNodeSource {
+  readonly #node: PrimitiveValueListNode
+
+  constructor(row: DeliveryRow, keyed: boolean) {
+    const list: unknown[] = []
+    pushValues(list, row)
+    if (keyed) list.push(row.idempotency_key)
+    this.#node = PrimitiveValueListNode.create(list)
+  }
+
+  toOperationNode(): PrimitiveValueListNode {
+    return this.#node
+  }
+}
+
+/** The INSERT of `rows` as a node, its values in it. */
+function insertNode(rows: readonly DeliveryRow[]): RawBuilder<unknown> {
+  return sql`insert into ${table} (${columns}) values ${sql.join(rows.map((row) => new ValueList(row, false)))}`
+}
+
+/**
+ * The INSERT's text for as many rows on `engine`, compiled once: a call then only lists its
+ * values, and hands core the same string each time (see {@link CompanionWrite}).
+ */
+function insertText(
+  db: Kysely<unknown>,
+  engine: DatabaseEngine,
+  rows: readonly DeliveryRow[],
+): InsertText {
+  const kept = texts.get(engine)?.[rows.length]
+  if (kept !== undefined) return kept
+  const text = insertNode(rows).compile(db).sql
+  const made: InsertText = { sql: text, query: RawNode.createWithSql(text) }
+  if (rows.length <= KEPT_TEXTS) {
+    let byCount = texts.get(engine)
+    if (byCount === undefined) {
+      byCount = []
+      texts.set(engine, byCount)
+    }
+    byCount[rows.length] = made
+  }
+  return made
 }
 
 /**
@@ -72,35 +125,40 @@ export function deliveryInsertion(
   engine: DatabaseEngine,
   rows: readonly DeliveryRow[],
 ): CompanionWrite {
-  let head = heads.get(engine)
-  if (head === undefined) {
-    head = sql`insert into ${table} (${columns}) values `.compile(db).sql
-    heads.set(engine, head)
-  }
-  const node = RawNode.create(
-    [head, ...rows.slice(1).map(() => ', '), ''],
-    rows.map((row) => values(row, false)),
-  )
-  return new DeliveryInsertion(db, node)
+  return new DeliveryInsertion(db, insertText(db, engine, rows), rows)
 }
 
 // A class, not an object of arrow functions: notify() makes one a call, and the build names
 // each closure it makes at run time (a property definition apiece).
 class DeliveryInsertion implements CompanionWrite {
   readonly #db: Kysely<unknown>
-  readonly #node: RawNode
+  readonly #text: InsertText
+  readonly #rows: readonly DeliveryRow[]
 
-  constructor(db: Kysely<unknown>, node: RawNode) {
+  constructor(db: Kysely<unknown>, text: InsertText, rows: readonly DeliveryRow[]) {
     this.#db = db
-    this.#node = node
+    this.#text = text
+    this.#rows = rows
   }
 
   toOperationNode(): RawNode {
-    return this.#node
+    return insertNode(this.#rows).toOperationNode()
+  }
+
+  /** The kept text and the rows' values in its order: no query compiler. */
+  compile(): CompiledQuery {
+    const parameters: unknown[] = []
+    for (const row of this.#rows) pushValues(parameters, row)
+    return {
+      sql: this.#text.sql,
+      query: this.#text.query,
+      parameters,
+      queryId: createQueryId(),
+    }
   }
 
   execute(): Promise<unknown> {
-    return sql`${this}`.execute(this.#db)
+    return this.#db.executeQuery(this.compile())
   }
 }
 
@@ -114,10 +172,7 @@ export function keyedDeliveryInsert(
   engine: DatabaseEngine,
   rows: readonly DeliveryRow[],
 ): RawBuilder<{ id: string }> {
-  const lists = rows.map((row): OperationNodeSource => {
-    const node = values(row, true)
-    return { toOperationNode: () => node }
-  })
+  const lists = rows.map((row) => new ValueList(row, true))
   const insert = sql`insert into ${table} (${keyedColumns}) values ${sql.join(lists)}`
   return engine === 'mysql'
     ? sql`${insert} on duplicate key update ${sql.id('id')} = ${sql.id('id')}`

@@ -1,4 +1,4 @@
-import { safeText } from '@mortar/core'
+import { hasLoneSurrogate } from '@mortar/core'
 import type { ChannelMessages, ChannelName, RendererName } from '../channels/channel.js'
 import type { Recipient } from './recipient.js'
 
@@ -100,10 +100,8 @@ type Problems<N> = { [C in ChannelsOf<N>]: RendererProblem<N, C> }[ChannelsOf<N>
  */
 export type CheckNotification<N> = [Problems<N>] extends [never] ? unknown : Problems<N>
 
-// The ledger's type, category and idempotency_key columns are varchar(191). Built once: a zod
-// schema costs more to build than to run, and notify() checks these on every call.
+// The ledger's type, category and idempotency_key columns are varchar(191).
 const MAX_FIELD_LENGTH = 191
-const storableField = safeText({ max: MAX_FIELD_LENGTH })
 
 /** The fields of a notification (see {@link NotificationFields}), checked: a wrong type is a `TypeError`. */
 export function notificationFields(notification: Notification<never>): {
@@ -140,12 +138,26 @@ function storedField(
 ): string | undefined {
   const value: unknown = (notification as NotificationFields)[name]
   if (value === undefined || value === null) return undefined
-  if (typeof value !== 'string' || value === '' || !storableField.safeParse(value).success) {
+  if (typeof value !== 'string' || !storable(value)) {
     throw new TypeError(
       `${notification.constructor.name}.${name} must be a non-empty string of at most ${MAX_FIELD_LENGTH} characters, without NUL or a lone surrogate.`,
     )
   }
   return value
+}
+
+/**
+ * Whether the ledger stores `value` as given: non-empty, at most 191 characters (code points, as
+ * the columns count them), no NUL, no lone surrogate. What `safeText` checks, without a schema's
+ * run on every notify().
+ */
+function storable(value: string): boolean {
+  return (
+    value !== '' &&
+    (value.length <= MAX_FIELD_LENGTH || [...value].length <= MAX_FIELD_LENGTH) &&
+    !value.includes('\u0000') &&
+    !hasLoneSurrogate(value)
+  )
 }
 
 /** The type a notification is recorded under: its `type`, else its class name. */

@@ -9,6 +9,21 @@ export type Rendered<C extends ChannelName> =
   | { readonly ok: true; readonly message: ChannelMessages[C]; readonly json: string }
   | { readonly ok: false; readonly reason: string }
 
+// Renderer names by channel, made once: a name built on every render is a new string that each
+// property read by it must first look up among the runtime's strings.
+const rendererNames = new Map<string, string>()
+const MAX_RENDERER_NAMES = 256
+
+/** The name of `channel`'s renderer: `toMail` for `mail`. */
+export function rendererName(channel: ChannelName): string {
+  let name = rendererNames.get(channel)
+  if (name === undefined) {
+    name = `to${channel[0]?.toUpperCase()}${channel.slice(1)}`
+    if (rendererNames.size < MAX_RENDERER_NAMES) rendererNames.set(channel, name)
+  }
+  return name
+}
+
 /** The channels of `notification` for `recipient`, deduplicated, in `via()` order. */
 export function channelsFor(
   notification: Notification<never>,
@@ -34,7 +49,7 @@ export async function renderMessage<C extends ChannelName>(
   channel: C,
   defaults: { readonly locale: string; readonly timeZone?: string | undefined },
 ): Promise<Rendered<C>> {
-  const name = `to${channel[0]?.toUpperCase()}${channel.slice(1)}`
+  const name = rendererName(channel)
   const renderer = (notification as unknown as Record<string, unknown>)[name]
   if (typeof renderer !== 'function') {
     return { ok: false, reason: `${notification.constructor.name} has no ${name}()` }

@@ -209,9 +209,9 @@ export class SqlQueue implements QueueAdapter {
     // With no job to carry it (every one dropped as a duplicate), the write still goes.
     if (this.#engine === 'postgres' && jobs.length > 0) return this.#enqueue(jobs, write)
     const run = async (): Promise<readonly (string | undefined)[]> => {
-      // Its node, not write.execute(): a builder made outside this transaction runs where it was
+      // Compiled, not write.execute(): a builder made outside this transaction runs where it was
       // made, on the pool (on SQLite waiting forever for the connection the transaction holds).
-      await sql`${write}`.execute(this.#database.kysely)
+      await this.#database.kysely.executeQuery(compiledWrite(write, this.#database.kysely))
       return this.#enqueue(jobs, undefined)
     }
     return this.#database.transaction(run)
@@ -267,7 +267,7 @@ export class SqlQueue implements QueueAdapter {
         : await this.#drawIds(db, jobs.length)
     // Built without the query compiler: only the companion (its shape is the caller's) is
     // compiled, and the INSERT's text and node are kept per shape, so a call only fills values.
-    const companion = write === undefined ? undefined : sql`${write}`.compile(db)
+    const companion = write === undefined ? undefined : compiledWrite(write, db)
     const parameters: unknown[] = companion === undefined ? [] : [...companion.parameters]
     const tokens = jobs.some((job) => job.token !== undefined)
     for (const [i, job] of jobs.entries()) {
@@ -784,10 +784,21 @@ function isDivisionByZero(error: unknown): boolean {
   return fields?.code === DIVISION_BY_ZERO || fields?.cause?.code === DIVISION_BY_ZERO
 }
 
+/**
+ * A companion write compiled for `db`: by itself when it can (a write of a fixed shape keeps its
+ * text, the same string each call, so the pipelined INSERT's lookup by it does not hash a new
+ * one), else its node by `db`'s compiler.
+ */
+function compiledWrite(write: CompanionWrite, db: Kysely<unknown>): CompiledQuery {
+  return write.compile === undefined ? sql`${write}`.compile(db) : write.compile()
+}
+
 // Column values a pipelined job row binds, in pipelinedInsert's order.
 const PIPELINED_COLUMNS = 6
-// Pipelined INSERTs by shape: companion text (or '') and number of jobs.
+// Pipelined INSERTs by shape: companion text (or '') and number of jobs, apart for rows with
+// a relay token (BullMQ's outbox) so that the key is the companion's own text.
 const pipelinedInserts = new Map<string, PipelinedInsert[]>()
+const tokenPipelinedInserts = new Map<string, PipelinedInsert[]>()
 
 interface PipelinedInsert {
   readonly text: string
@@ -806,13 +817,13 @@ function pipelinedInsert(
   tokens: boolean,
 ): PipelinedInsert {
   const companionText = companion?.sql ?? ''
-  const shape = tokens ? `relay_token ${companionText}` : companionText
-  let byCount = pipelinedInserts.get(shape)
+  const shapes = tokens ? tokenPipelinedInserts : pipelinedInserts
+  let byCount = shapes.get(companionText)
   if (byCount === undefined) {
     byCount = []
     // Past the limit a new shape is built on every call, as statements past core's limit of
     // prepared names go unnamed (see pipelineWrite).
-    if (pipelinedInserts.size < MAX_PIPELINED_SHAPES) pipelinedInserts.set(shape, byCount)
+    if (shapes.size < MAX_PIPELINED_SHAPES) shapes.set(companionText, byCount)
   }
   let insert = byCount[n]
   if (insert === undefined) {
