@@ -6,8 +6,11 @@ import {
   LOGGER,
   type Module,
   type SuspiciousActivity,
+  thrownText,
 } from '@mortar/core'
 import { NotifyConfigError } from '../errors.js'
+import { wholeCharacters } from '../ledger/delivery-table.js'
+import { checkRecipient } from '../notification/recipient.js'
 import { delayOption } from '../module/delay-option.js'
 import { NOTIFIER } from '../module/notify-tokens.js'
 import type { Alert, AlertChannel } from './admin-alert.js'
@@ -122,6 +125,17 @@ function checkOptions(
       "alertsModule needs admins: [{ id: 'ops', email: 'ops@example.com' }] or a function returning them.",
     )
   }
+  // notify() refuses such an admin, and a notice is never thrown, only logged: every alert
+  // would be lost at its write.
+  if (Array.isArray(admins)) {
+    admins.forEach((admin, index) => {
+      try {
+        checkRecipient(admin)
+      } catch (error) {
+        throw new NotifyConfigError(`alertsModule: admins[${index}]: ${thrownText(error)}`)
+      }
+    })
+  }
   if (channels.length === 0 || channels.some((channel) => !CHANNELS.has(channel))) {
     throw new NotifyConfigError(
       `alertsModule: channels must be some of ${[...CHANNELS].join(', ')}.`,
@@ -164,5 +178,5 @@ function clip(value: string | undefined): string {
   if (value === undefined) return 'unknown'
   // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
   const clean = value.replace(/[\u0000-\u001f\u007f-\u009f<>]/g, '?')
-  return clean.length > 100 ? `${clean.slice(0, 100)}…` : clean
+  return clean.length > 100 ? `${wholeCharacters(clean, 100)}…` : clean
 }

@@ -162,6 +162,12 @@ describe('alertsModule', () => {
     expect(() => alertsModule({ admins: [{ id: 'ops' }], monitor: { rssBytes: -1 } })).toThrow(
       NotifyConfigError,
     )
+    // An admin notify() refuses: every notice to them would be lost, logged at its write.
+    for (const admin of [{ id: '' }, { id: 'ops', timeZone: 'Mars/Olympus' }, { id: 'route:x' }]) {
+      expect(() =>
+        alertsModule({ admins: [{ id: 'ok', email: 'ok@example.com' }, admin] }),
+      ).toThrow(/alertsModule: admins\[1\]: notify\(\): the recipient's (id|timeZone)/)
+    }
   })
 })
 
@@ -273,6 +279,26 @@ describe('Alerts under many keys', () => {
       count: 499,
       alert: { key: 'mortar.alerts.overflow', detail: expect.stringContaining('user.1499') },
     })
+  })
+
+  it('sends a storm counted when its cooldown ended before the next check as one notice with the raise that ends it', async () => {
+    const { alerts, clock, notices } = recordingAlerts()
+    await alerts.raise({ key: 'payments.down', title: 'Payment provider down' })
+    await alerts.raise({ key: 'payments.down', title: 'Payment provider down' })
+    clock.advance(COOLDOWN_MS)
+    // Raised again before a check sent the count: before, a 'repeated' notice of one and a
+    // 'raised' one went out at once, two messages for one storm.
+    await alerts.raise({ key: 'payments.down', title: 'Payment provider still down' })
+    await alerts.settled()
+    expect(notices.map((n) => `${n.state} ${n.count} ${n.alert.title}`)).toEqual([
+      'raised 1 Payment provider down',
+      'repeated 2 Payment provider still down',
+    ])
+    // It starts a cooldown of its own: the next raise within it is counted.
+    await alerts.raise({ key: 'payments.down', title: 'Payment provider down' })
+    await alerts.flushDue()
+    await alerts.settled()
+    expect(notices).toHaveLength(2)
   })
 
   it('forgets the key idle longest once its cooldown is over, so the state stays bounded', async () => {

@@ -119,7 +119,15 @@ export class Alerts {
       state.open = true
       return
     }
-    if (state !== undefined && state.pending > 0) this.#flush(state, now)
+    if (state !== undefined && state.pending > 0) {
+      // The storm counted since the last notice goes out now, this raise with it: one notice,
+      // not its count and a 'raised' at once.
+      state.pending += 1
+      state.last = alert
+      state.open = true
+      this.#flush(state, now)
+      return
+    }
     this.#states.set(alert.key, {
       sentAtMs: now,
       pending: 0,

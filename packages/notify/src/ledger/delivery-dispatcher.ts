@@ -20,6 +20,7 @@ import {
   decidePreference,
   type PreferenceEntry,
 } from '../preferences/preference-policy.js'
+import { storedQuietHoursEnd } from '../preferences/quiet-hours.js'
 import { Batcher } from './batcher.js'
 import type {
   AttemptOutcome,
@@ -154,12 +155,27 @@ export class DeliveryDispatcher {
         return
       }
     }
+    // Quiet hours are decided now, at each attempt: a retry, a replay or a digest sent later may
+    // fall in the window. Its job goes on at the window's end, this run being no attempt (nor a
+    // throttle admission). Critical categories go at once, whatever the row says.
+    const quietUntil =
+      row.quiet_hours === null || this.#init.categories[row.category]?.critical === true
+        ? undefined
+        : storedQuietHoursEnd(row.quiet_hours, this.#init.clock.nowMs())
+    if (quietUntil !== undefined) {
+      await this.#init.continueAt({ id, replay, after: attempt - 1 }, quietUntil)
+      return
+    }
     // Throttled categories alone wait (for their counters' upsert). The throttle admits a
-    // delivery once, on its first attempt: its retries and replays are no more messages, and
-    // counting them would let a retry suppress what never went out.
+    // delivery once, on its first recorded attempt: its retries and replays are no more
+    // messages, and counting them would let a retry suppress what never went out. Not by the
+    // job's attempt: a first attempt that threw before it was counted (recipientExists, the
+    // counter's upsert) would leave the delivery never counted, sent past the limit.
     const suppressed =
       this.#preferenceHold(row, preferences) ??
-      (this.#init.categories[row.category]?.throttle === undefined || attempt !== 1 || replay !== 0
+      (this.#init.categories[row.category]?.throttle === undefined ||
+      Number(row.attempts) !== 0 ||
+      replay !== 0
         ? undefined
         : await this.#throttleHold(row))
     if (suppressed !== undefined) {

@@ -30,6 +30,7 @@ const SET = [
   'updated_at',
   'attempts',
   'possible_duplicates',
+  'quiet_hours',
 ] as const
 const table = sql.table(DELIVERY_TABLE)
 const columns = sql.join(SET.map((column) => sql.id(column)))
@@ -62,6 +63,7 @@ function pushValues(list: unknown[], row: DeliveryRow): void {
     row.updated_at,
     row.attempts,
     row.possible_duplicates,
+    row.quiet_hours,
   )
 }
 

@@ -95,6 +95,11 @@ export interface DeliveryRow {
   created_at: Millis
   updated_at: Millis
   sent_at: Millis | null
+  /**
+   * The recipient's quiet hours for this delivery, as `storedQuietHours` writes them (null:
+   * none, or a critical category): each attempt waits for the window's end when it falls in it.
+   */
+  quiet_hours: string | null
 }
 
 /**
@@ -114,6 +119,9 @@ export const SENDABLE_COLUMNS = [
   'address',
   'message',
   'replays',
+  'quiet_hours',
+  // Whether an attempt was recorded yet: the throttle counts a delivery at its first.
+  'attempts',
 ] as const satisfies readonly (keyof DeliveryRow)[]
 
 /** What an attempt reads of a delivery's row. */
@@ -129,7 +137,7 @@ export interface LedgerTables {
  */
 export function storedReason(reason: string): string {
   const text = storableText(reason)
-  return text.length > 2_000 ? `${text.slice(0, 1_997)}...` : text
+  return text.length > 2_000 ? `${wholeCharacters(text, 1_997)}...` : text
 }
 
 /**
@@ -139,7 +147,17 @@ export function storedReason(reason: string): string {
  */
 export function storedProviderId(id: string): string {
   const text = storableText(id)
-  return text.length > 255 ? text.slice(0, 255) : text
+  return text.length > 255 ? wholeCharacters(text, 255) : text
+}
+
+/**
+ * The first `max` UTF-16 units of `text`, less the first half of a character they would cut in
+ * two: that half is a lone surrogate, whose escape PostgreSQL's JSON refuses (the results
+ * UPDATE failed whole, and its deliveries were sent again).
+ */
+export function wholeCharacters(text: string, max: number): string {
+  const code = text.charCodeAt(max - 1)
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max)
 }
 
 const LONE_SURROGATE = /\p{Cs}/u
@@ -368,6 +386,19 @@ export const settleSendingTokens: Migration = {
   },
   async down() {
     // Nothing to restore: a cleared token held no send whose outcome is unknown.
+  },
+}
+
+/**
+ * Adds `quiet_hours`: the window was applied when `notify()` wrote the row only, so a retry, a
+ * replay or a digest sent later went out inside it. Rows written before keep none.
+ */
+export const addDeliveryQuietHours: Migration = {
+  async up(db) {
+    await db.schema.alterTable(DELIVERY_TABLE).addColumn('quiet_hours', 'varchar(96)').execute()
+  },
+  async down(db) {
+    await db.schema.alterTable(DELIVERY_TABLE).dropColumn('quiet_hours').execute()
   },
 }
 

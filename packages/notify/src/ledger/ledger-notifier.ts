@@ -29,7 +29,12 @@ import type {
 import { checkRecipient, distinctRecipients, type Recipient } from '../notification/recipient.js'
 import { channelsFor, prepareMessage } from '../notification/render.js'
 import { type CategoryOptions } from '../preferences/preference-policy.js'
-import { nextTimeOfDay, type QuietHours, quietHoursEnd } from '../preferences/quiet-hours.js'
+import {
+  nextTimeOfDay,
+  type QuietHours,
+  storedQuietHours,
+  storedQuietHoursEnd,
+} from '../preferences/quiet-hours.js'
 import type { DeliveryLedger } from './delivery-ledger.js'
 import { type AddressSeal, deliveryAddressPlace } from './sealed-address.js'
 import { type DeliveryRow, storedReason } from './delivery-table.js'
@@ -134,6 +139,7 @@ export class LedgerNotifier implements Notifier {
           created_at: now,
           updated_at: now,
           sent_at: null,
+          quiet_hours: null,
         }
         const prepared = await prepareMessage(
           notification,
@@ -150,10 +156,12 @@ export class LedgerNotifier implements Notifier {
           continue
         }
         row.message = prepared.json
-        // Quiet hours are arithmetic, decided here; preferences and throttles need the database
-        // and are decided by the delivery job (which also honours an opt-out made meanwhile).
+        // The window goes with the row: every attempt (a retry, a replay) waits for its end when
+        // it falls in it. The first is placed after it here, so its job is not run for nothing.
+        row.quiet_hours =
+          category.critical === true ? null : (this.#quietHours(recipient, channelName) ?? null)
         const until =
-          category.critical === true ? undefined : this.#quietUntil(recipient, channelName, now)
+          row.quiet_hours === null ? undefined : storedQuietHoursEnd(row.quiet_hours, now)
         if (until !== undefined) row.run_at = until
         planned.push({
           row,
@@ -169,30 +177,47 @@ export class LedgerNotifier implements Notifier {
 
     // One order for every call: two notify() of one key with recipients in opposite orders would
     // otherwise take the idempotency index's locks in opposite orders and deadlock.
-    const rows = planned
-      .map((p) => p.row)
-      .sort((a, b) => compare(a.recipient_id, b.recipient_id) || compare(a.channel, b.channel))
-    let written: ReadonlySet<string>
-    let duplicates = new Map<string, string>()
-    if (fields.key === undefined) {
-      // Fresh ids and no key: every row is written, so the rows and their jobs go together, in
-      // one statement where the engine can.
-      const toSend = planned.filter((p) => p.row.status === 'queued')
-      if (toSend.length > 0) {
-        await init.jobs.enqueueMany(init.deliverJob, deliveryJobs(toSend, now), {
-          alongside: init.ledger.insertion(rows),
-        })
-      } else await init.ledger.insert(rows)
-      written = new Set(rows.map((row) => row.id))
-    } else {
-      written = await init.ledger.insert(rows)
-      if (written.size < planned.length) {
-        duplicates = await init.ledger.keyed(
-          fields.key,
-          recipients.map((r) => r.id),
-        )
+    const ordered =
+      planned.length < 2
+        ? planned
+        : [...planned].sort(
+            (a, b) =>
+              compare(a.row.recipient_id, b.row.recipient_id) ||
+              compare(a.row.channel, b.row.channel),
+          )
+    const written = new Set<string>()
+    const duplicates = new Map<string, string>()
+    // A statement a chunk, in the one transaction: a statement's values are bounded (SQLite takes
+    // 32,766, PostgreSQL 65,535) and a row and its job take about 22, so a notify() of thousands
+    // of recipients failed whole.
+    for (let start = 0; start < ordered.length; start += ROWS_A_STATEMENT) {
+      const chunk =
+        ordered.length <= ROWS_A_STATEMENT
+          ? ordered
+          : ordered.slice(start, start + ROWS_A_STATEMENT)
+      const rows = chunk.map((p) => p.row)
+      if (fields.key === undefined) {
+        // Fresh ids and no key: every row is written, so the rows and their jobs go together, in
+        // one statement where the engine can.
+        const toSend = chunk.filter((p) => p.row.status === 'queued')
+        if (toSend.length > 0) {
+          await init.jobs.enqueueMany(init.deliverJob, deliveryJobs(toSend, now), {
+            alongside: init.ledger.insertion(rows),
+          })
+        } else await init.ledger.insert(rows)
+        for (const row of rows) written.add(row.id)
+        continue
       }
-      const toSend = planned.filter((p) => p.row.status === 'queued' && written.has(p.row.id))
+      const inserted = await init.ledger.insert(rows)
+      for (const id of inserted) written.add(id)
+      if (inserted.size < rows.length) {
+        const earlier = await init.ledger.keyed(
+          fields.key,
+          rows.map((row) => row.recipient_id),
+        )
+        for (const [place, id] of earlier) duplicates.set(place, id)
+      }
+      const toSend = chunk.filter((p) => p.row.status === 'queued' && inserted.has(p.row.id))
       if (toSend.length > 0) await init.jobs.enqueueMany(init.deliverJob, deliveryJobs(toSend, now))
     }
     for (const p of planned) {
@@ -226,14 +251,14 @@ export class LedgerNotifier implements Notifier {
     }
   }
 
-  #quietUntil(recipient: Recipient, channel: ChannelName, now: number): number | undefined {
+  /** The recipient's quiet hours on this channel, as the row keeps them, if any. */
+  #quietHours(recipient: Recipient, channel: ChannelName): string | undefined {
     const quiet = this.#init.quietHours
     if (!quiet.channels.has(channel)) return undefined
     // The recipient's own window (null: none) wins, whether or not the module sets one.
     const window = recipient.quietHours === undefined ? quiet.window : recipient.quietHours
     if (window === null || window === undefined) return undefined
-    const zone = recipient.timeZone ?? this.#init.defaultTimeZone
-    return quietHoursEnd(new Date(now), zone, window)?.getTime()
+    return storedQuietHours(window, recipient.timeZone ?? this.#init.defaultTimeZone)
   }
 
   async #digest(
@@ -337,6 +362,9 @@ function settled(
     outcome: { recipientId: row.recipient_id, channel: row.channel as ChannelName, status, reason },
   }
 }
+
+/** Deliveries written (with their jobs) by one statement at most. */
+const ROWS_A_STATEMENT = 1_000
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0

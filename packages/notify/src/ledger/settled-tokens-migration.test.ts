@@ -16,7 +16,11 @@ function migrations() {
 }
 
 /** A row as code before 0010 left it: every result kept the mark's token. */
-function olderRow(id: string, status: DeliveryStatus, lastError: string | null): DeliveryRow {
+function olderRow(
+  id: string,
+  status: DeliveryStatus,
+  lastError: string | null,
+): Omit<DeliveryRow, 'quiet_hours'> {
   return {
     id,
     notification_id: `n-${id}`,

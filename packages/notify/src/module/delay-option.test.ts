@@ -64,3 +64,23 @@ describe('notify options that become timers', () => {
     })
   }
 })
+
+describe("notifyModule's throttles", () => {
+  it('refuses a window that is no whole number of milliseconds, and a limit that is no whole number', () => {
+    const withThrottle = (throttle: { limit: number; windowMs: number }) =>
+      notifyModule({
+        channels: [
+          { name: 'sms', route: () => undefined, send: async () => ({ status: 'accepted' }) },
+        ],
+        categories: { marketing: { throttle } },
+      })
+    // A fractional window's start is no bigint: PostgreSQL refused every throttled count.
+    for (const windowMs of [1.5, 0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => withThrottle({ limit: 2, windowMs })).toThrow(NotifyConfigError)
+    }
+    for (const limit of [-1, 0.5, Number.NaN]) {
+      expect(() => withThrottle({ limit, windowMs: 60_000 })).toThrow(NotifyConfigError)
+    }
+    expect(() => withThrottle({ limit: 0, windowMs: 60_000 })).not.toThrow()
+  })
+})

@@ -180,6 +180,8 @@ for (const engine of testEngines()) {
       let sms: RecordingChannel<'sms'>
       const mailbox = devMailbox()
       const deleted = new Set<string>()
+      // Recipients whose next recipientExists throws (the users' database out of reach).
+      const unreachable = new Set<string>()
       const asked: string[] = []
       const sent: NotificationSentEvent[] = []
       const failed: NotificationFailedEvent[] = []
@@ -208,6 +210,7 @@ for (const engine of testEngines()) {
               digests: [commentsDigest(queue.digestMinutes)],
               recipientExists: (id) => {
                 asked.push(id)
+                if (unreachable.delete(id)) throw new Error('the users database is out of reach')
                 return !deleted.has(id)
               },
               delivery: { attempts: 3, backoff: { baseMs: 0, maxMs: 0 } },
@@ -894,6 +897,36 @@ for (const engine of testEngines()) {
         expect(stored?.providerMessageId).toBe(`p-\uFFFD-\uFFFD-${'x'.repeat(249)}`)
       })
 
+      it('cuts a long provider id or reason between characters, never inside one: sent once, recorded', async () => {
+        const ike: Recipient = { id: 'ike', phone: '+15550198' }
+        // Deliveries earlier tests left due go first: the scripted answers are this test's.
+        await drain()
+        // An emoji across each cut: its first half alone is a lone surrogate, which PostgreSQL's
+        // JSON refused, failing the results UPDATE (the delivery sent again, never recorded).
+        sms.script.push({
+          status: 'accepted',
+          providerMessageId: `${'p'.repeat(254)}\u{1F600}tail`,
+        })
+        await notify(ike, new OrderShipped('o-cut'))
+        await drain()
+        sms.script.push({
+          status: 'permanent',
+          reason: `${'x'.repeat(1_985)}\u{1F600}${'y'.repeat(100)}`,
+        })
+        await notify(ike, new Promo())
+        await drain()
+        expect(sms.sent.filter((outgoing) => outgoing.recipientId === 'ike')).toHaveLength(1)
+        const stored = await app.resolve(DELIVERIES).list('ike', { channel: 'sms' })
+        expect(stored.find((d) => d.type === 'promo')).toMatchObject({
+          status: 'dead',
+          lastError: `permanent: ${'x'.repeat(1_985)}...`,
+        })
+        expect(stored.find((d) => d.type !== 'promo')).toMatchObject({
+          status: 'sent',
+          providerMessageId: 'p'.repeat(254),
+        })
+      })
+
       it('marks a delivery dead after a permanent failure or its last attempt, and replays it', async () => {
         const gus: Recipient = { id: 'gus', phone: '+15550104' }
         sms.script.push({ status: 'permanent', reason: 'bad number' })
@@ -1011,6 +1044,23 @@ for (const engine of testEngines()) {
           'sent',
         ])
         expect(sms.sent.filter((s) => s.recipientId === eve.id)).toHaveLength(2)
+      })
+
+      it('counts a delivery against its throttle when its first attempt failed before counting it', async () => {
+        const fay: Recipient = { id: 'fay-throttled', phone: '+15550132', quietHours: null }
+        // The first attempt throws before the throttle (recipientExists); before, its retry was
+        // no first attempt, never counted, so three went out in a window of two.
+        unreachable.add(fay.id)
+        for (let i = 0; i < 3; i++) {
+          await notify(fay, new Promo())
+          await drain()
+        }
+        expect((await app.resolve(DELIVERIES).list(fay.id)).map((d) => d.status).sort()).toEqual([
+          'sent',
+          'sent',
+          'suppressed',
+        ])
+        expect(sms.sent.filter((s) => s.recipientId === fay.id)).toHaveLength(2)
       })
 
       it('records suppressed deliveries: opted out, throttled, no address, recipient deleted', async () => {

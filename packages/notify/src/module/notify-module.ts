@@ -32,6 +32,7 @@ import { DeliveryDispatcher } from '../ledger/delivery-dispatcher.js'
 import { DeliveryLedger, deliveryClaimRead } from '../ledger/delivery-ledger.js'
 import {
   addDeliveryReplays,
+  addDeliveryQuietHours,
   addSendingLease,
   settleSendingTokens,
   createDeliveryTable,
@@ -134,10 +135,17 @@ export function notifyModule(options: NotifyModuleOptions): Module {
     const throttle = category.throttle
     if (
       throttle !== undefined &&
-      !(Number.isInteger(throttle.limit) && throttle.limit >= 0 && throttle.windowMs > 0)
+      // Whole milliseconds: a window's start is stored as a bigint, which PostgreSQL refuses
+      // a fraction for (every throttled delivery's count failed).
+      !(
+        Number.isInteger(throttle.limit) &&
+        throttle.limit >= 0 &&
+        Number.isSafeInteger(throttle.windowMs) &&
+        throttle.windowMs > 0
+      )
     ) {
       throw new NotifyConfigError(
-        `notifyModule: category '${name}' needs throttle.limit ≥ 0 and windowMs > 0.`,
+        `notifyModule: category '${name}' needs throttle.limit, a whole number ≥ 0, and windowMs, a whole number of milliseconds > 0.`,
       )
     }
   }
@@ -191,6 +199,7 @@ export function notifyModule(options: NotifyModuleOptions): Module {
       '0009_delivery_sending_lease': addSendingLease,
       '0010_delivery_settled_tokens': settleSendingTokens,
       '0011_digest_item_keys': addDigestItemKeys,
+      '0012_delivery_quiet_hours': addDeliveryQuietHours,
     },
     register(binder) {
       binder.bind(LEDGER, {

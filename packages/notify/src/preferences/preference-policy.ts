@@ -8,7 +8,8 @@ export interface CategoryOptions {
   readonly required?: boolean
   /**
    * At most `limit` deliveries per recipient and channel per `windowMs`; the rest are suppressed.
-   * A delivery counts once, on its first attempt: its retries and replays are not counted again.
+   * A delivery counts once, on its first attempt that gets to a result: its retries and replays
+   * are not counted again.
    */
   readonly throttle?: { readonly limit: number; readonly windowMs: number }
 }

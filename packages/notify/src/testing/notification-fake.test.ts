@@ -12,7 +12,7 @@ import { defineNotification } from '../notification/define-notification.js'
 import { Notification, type RenderContext } from '../notification/notification.js'
 import type { Recipient } from '../notification/recipient.js'
 import { defineTranslations } from '../notification/translations.js'
-import { NewComment } from '../test-support/comment-digest.js'
+import { commentDigest, NewComment } from '../test-support/comment-digest.js'
 import { NotificationFake } from './notification-fake.js'
 
 const messages = defineTranslations('en', {
@@ -155,7 +155,7 @@ describe('NotificationFake', () => {
         throw new Error('template exploded')
       }
     }
-    const fake = new NotificationFake({ channels })
+    const fake = new NotificationFake({ channels, digests: [commentDigest] })
     await fake.notify(bob, new Quiet())
     await fake.notify(bob, new AllBroken())
     fake.assertNothingSent()
@@ -173,6 +173,19 @@ describe('NotificationFake', () => {
     expect(() => fake.sent(NewComment, bob)[0]?.message('mail' as never)).toThrow(
       /joined the digest 'comments'/,
     )
+  })
+
+  it("refuses a notification that joins a digest the app's notify module lacks, as notify() does", async () => {
+    // Before, the fake recorded it as sent where notify() throws E_NOTIFY_CONFIG.
+    const fake = new NotificationFake({ channels })
+    await expect(fake.notify(bob, new NewComment('first'))).rejects.toThrow(NotifyConfigError)
+    await expect(fake.notify(bob, new NewComment('first'))).rejects.toThrow(
+      /No digest 'comments' is registered/,
+    )
+    fake.assertNothingSent()
+    const withDigest = new NotificationFake({ channels, digests: [commentDigest] })
+    await withDigest.notify(bob, new NewComment('first'))
+    withDigest.assertSentTo(bob, NewComment)
   })
 
   it('refuses the notification fields the real notify() refuses', async () => {
@@ -293,7 +306,7 @@ describe('NotificationFake', () => {
     class KeyedComment extends NewComment {
       readonly key = 'comment:1'
     }
-    const fake = new NotificationFake({ channels })
+    const fake = new NotificationFake({ channels, digests: [commentDigest] })
     await fake.notify(bob, new Receipt())
     const again = await fake.notify([bob, ada], new Receipt())
     expect(again.deliveries.map((d) => [d.recipientId, d.channel, d.status])).toEqual([

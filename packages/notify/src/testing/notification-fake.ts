@@ -2,6 +2,7 @@ import { AssertionError } from 'node:assert'
 import { afterCommit, isTimeZone } from '@mortar/core'
 import { NotifyConfigError } from '../errors.js'
 import type { AnyChannel, ChannelMessages, ChannelName } from '../channels/channel.js'
+import type { Digest } from '../digest/define-digest.js'
 import { channelMap } from '../module/channel-map.js'
 import type {
   ChannelsOf,
@@ -46,6 +47,11 @@ export interface NotificationFakeOptions {
    * either. Nothing is sent through them.
    */
   readonly channels: readonly AnyChannel[]
+  /**
+   * The digests of the app's `notifyModule` (the same list): a notification that joins one not
+   * among them is refused as `notify()` refuses it (`E_NOTIFY_CONFIG`). None by default.
+   */
+  readonly digests?: readonly Digest[]
   /** The locale renderers get when a recipient has none; `'en'` by default. */
   readonly defaultLocale?: string
   /** The time zone renderers get when a recipient has none (the module's); `'UTC'` by default. */
@@ -95,6 +101,7 @@ export class NotificationFake implements Notifier {
   readonly #channels: ReadonlyMap<ChannelName, AnyChannel>
   readonly #defaultLocale: string
   readonly #defaultTimeZone: string | undefined
+  readonly #digests: ReadonlySet<string>
   #recorded: Recorded[] = []
   readonly #keys = new Set<string>()
 
@@ -107,6 +114,7 @@ export class NotificationFake implements Notifier {
       )
     }
     this.#defaultTimeZone = options.defaultTimeZone
+    this.#digests = new Set((options.digests ?? []).map((digest) => digest.key))
   }
 
   async notify<N extends Notification<never>>(
@@ -120,6 +128,12 @@ export class NotificationFake implements Notifier {
     for (const recipient of list) checkRecipient(recipient)
     const fields = notificationFields(notification)
     const digest = fields.digest?.key
+    // notify() throws for a digest its module lacks: a test must not record it as sent.
+    if (digest !== undefined && !this.#digests.has(digest)) {
+      throw new NotifyConfigError(
+        `No digest '${digest}' is registered: add it to notifyModule({ digests }) and NotificationFake({ digests }).`,
+      )
+    }
     // Where a keyed notification went (recipient × channel, or its digest): once, as the ledger.
     const places = (recipientId: string, channels: readonly ChannelName[]) =>
       fields.key === undefined

@@ -47,12 +47,13 @@ export function createDialect(
           // pg-pool listens only on idle clients: one checked out when its connection drops
           // (a server restart mid-query) would emit an unhandled 'error' and crash the
           // process. The query itself still fails and is reported to its caller.
-          pool.on(
-            'connect',
-            (client: { on(event: 'error', listener: (error: Error) => void): unknown }) => {
-              client.on('error', onPoolError)
-            },
-          )
+          pool.on('connect', (client: PgClientLike) => {
+            client.on('error', onPoolError)
+            // Queued before the query the client was opened for. A server or role set to
+            // extra_float_digits 0 or less writes a double rounded to 15 digits, which pg reads
+            // back as another number (π as 3.14159265358979): every double column read lossy.
+            client.query(EXACT_FLOATS).catch(onPoolError)
+          })
           return pool
         },
       })
@@ -86,6 +87,15 @@ export function createDialect(
       })
   }
 }
+
+/** The two methods of a pg client the pool's connect listener calls. */
+interface PgClientLike {
+  on(event: 'error', listener: (error: Error) => void): unknown
+  query(text: string): Promise<unknown>
+}
+
+// Any value above 0 writes doubles exactly (PostgreSQL 12+: in their shortest form).
+const EXACT_FLOATS = 'set extra_float_digits = 3'
 
 const STRICT_MODE =
   "set session sql_mode = concat_ws(',', nullif(@@session.sql_mode, ''), 'STRICT_ALL_TABLES')"

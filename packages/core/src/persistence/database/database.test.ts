@@ -356,6 +356,34 @@ for (const engine of testEngines()) {
       }
     })
 
+    if (engine.engine === 'postgres') {
+      it('reads doubles exactly whatever extra_float_digits the server or role sets', async () => {
+        const target = await privateDatabaseUrl(engine)
+        // As a server, database or role set to 0 would: doubles written with 15 digits.
+        const url = new URL(target.url)
+        url.searchParams.set(
+          'options',
+          `${url.searchParams.get('options')} -c extra_float_digits=0`,
+        )
+        const database = new Database(`${url.href}&pool=2`)
+        const read = async (db: Kysely<unknown>) =>
+          (
+            await sql<{
+              value: number
+            }>`select cast(${String(Math.PI)} as double precision) as value`.execute(db)
+          ).rows[0]?.value
+        try {
+          const values = await Promise.all(
+            Array.from({ length: 6 }, (_, n) => read(n % 2 ? database.root : database.background)),
+          )
+          expect(values).toEqual(Array(6).fill(Math.PI))
+        } finally {
+          await database.destroy()
+          await target.drop()
+        }
+      })
+    }
+
     if (engine.engine === 'mysql') {
       it('makes every session of both pools strict, whatever the server sql_mode, so no text is cut', async () => {
         const target = await privateDatabaseUrl(engine)

@@ -22,10 +22,8 @@ describe('page cursors', () => {
     const value = fc.oneof(
       fc.string(),
       // JSON turns -0 into 0, which compares equal in SQL.
-      fc
-        .double({ noNaN: true, noDefaultInfinity: true })
-        .filter((n) => !Number.isInteger(n) || Number.isSafeInteger(n))
-        .map((n) => (Object.is(n, -0) ? 0 : n)),
+      // Doubles past 2^53 (1e21) too: a DOUBLE column holds them exactly.
+      fc.double({ noNaN: true, noDefaultInfinity: true }).map((n) => (Object.is(n, -0) ? 0 : n)),
       fc.boolean(),
       fc.bigInt(),
     )
@@ -39,10 +37,7 @@ describe('page cursors', () => {
     )
   })
 
-  it('refuse integers a driver already rounded, and values they cannot carry', () => {
-    expect(codeOf(() => encodeCursor(KEY, LISTING, ['id'], [2 ** 60]))).toBe(
-      'E_PAGINATION_SORT_VALUE',
-    )
+  it('refuse values they cannot carry', () => {
     expect(codeOf(() => encodeCursor(KEY, LISTING, ['blob'], [Buffer.from('x')]))).toBe(
       'E_PAGINATION_SORT_VALUE',
     )

@@ -457,8 +457,21 @@ for (const testCase of testEngineCases()) {
         db,
       )
       // SQLite's quote() spells π as 3.1415926535897931 and 1/3 as 0.33333333333333332, digits
-      // JavaScript's shortest form leaves out; each ends a page at some limit below.
-      const values = [Math.PI, 1 / 3, 0.1 + 0.2, (2 / 3) * 1e-9, -Math.PI, 1e-7]
+      // JavaScript's shortest form leaves out; each ends a page at some limit below. Doubles
+      // past 2^53 (1e21, written with an exponent) are exact too, not a rounded big integer.
+      const values = [
+        Math.PI,
+        1 / 3,
+        0.1 + 0.2,
+        (2 / 3) * 1e-9,
+        -Math.PI,
+        1e-7,
+        1e21,
+        -1e21,
+        1e16,
+        1e300,
+        5e-324,
+      ]
       const scores = [...values, ...values]
       await doubles
         .insertInto('doubles')
@@ -485,6 +498,31 @@ for (const testCase of testEngineCases()) {
           expect(seen, `limit ${limit} ${direction}`).toEqual(expected)
         }
       }
+    })
+
+    it(`[${testCase.engine}] refuses a big integer key read back as a rounded JS number`, async () => {
+      interface Bigs {
+        bigs: { id: number; big: string }
+      }
+      const bigs = db as unknown as Kysely<Bigs>
+      await sql`drop table if exists bigs`.execute(db)
+      await sql`create table bigs (id integer primary key, big bigint not null)`.execute(db)
+      // Past 2^53: each reads as the JS number 9007199254740992 or ...996, not its own value.
+      const values = ['9007199254740993', '9007199254740995', '9007199254740997']
+      await bigs
+        .insertInto('bigs')
+        .values(values.map((big, index) => ({ id: index + 1, big })))
+        .execute()
+      // What a driver reading BIGINT as a number (mysql2 without bigNumberStrings) hands over.
+      const double = sql.raw(testCase.engine === 'sqlite' ? 'real' : 'double precision')
+      const cast = testCase.engine === 'mysql' ? sql`big + 0e0` : sql`cast(big as ${double})`
+      const error = await paginator
+        .paginate(bigs.selectFrom('bigs').select(['id', sql<number>`${cast}`.as('approx')]), {
+          orderBy: [{ column: 'approx', ref: 'big' }],
+          limit: 1,
+        })
+        .catch((caught: unknown) => caught)
+      expect(isMortarError(error) && error.code).toBe('E_PAGINATION_SORT_VALUE')
     })
 
     it(`[${testCase.engine}] refuses a DECIMAL key read back as a rounded JS number`, async () => {

@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { NotifyConfigError } from '../../errors.js'
 import { AddressGuard } from './address-guard.js'
 
 const guard = new AddressGuard()
@@ -111,6 +112,8 @@ describe('AddressGuard', () => {
   it('refuses a malformed allow entry at creation', () => {
     expect(() => new AddressGuard({ allow: ['10.0.0.0/33'] })).toThrow(/CIDR/)
     expect(() => new AddressGuard({ allow: ['example.com'] })).toThrow(/CIDR/)
+    // A config error, as every other option of the channels (it was a plain TypeError).
+    expect(() => new AddressGuard({ allow: ['10.0.0.0/8x'] })).toThrow(NotifyConfigError)
   })
 
   it('judges an IPv4-mapped IPv6 address exactly as the IPv4 address it carries', () => {

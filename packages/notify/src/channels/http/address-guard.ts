@@ -1,4 +1,5 @@
 import { BlockList, isIP } from 'node:net'
+import { NotifyConfigError } from '../../errors.js'
 
 /** Options of the SSRF guard: which otherwise refused addresses to allow (CIDR, `'10.1.0.0/16'`). */
 export interface AddressGuardOptions {
@@ -79,7 +80,9 @@ export class AddressGuard {
         prefix < 0 ||
         prefix > (family === 6 ? 128 : 32)
       ) {
-        throw new TypeError(`'${cidr}' is not an IP address or CIDR range (such as '10.0.0.0/8').`)
+        throw new NotifyConfigError(
+          `addressGuard.allow: '${cidr}' is not an IP address or CIDR range (such as '10.0.0.0/8').`,
+        )
       }
       this.#allow.addSubnet(address as string, prefix, family === 6 ? 'ipv6' : 'ipv4')
     }

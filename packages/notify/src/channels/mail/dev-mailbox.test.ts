@@ -21,6 +21,16 @@ describe('DevMailbox', () => {
     expect(mailbox.messages().map((m) => m.subject)).toEqual(['Your order'])
   })
 
+  it('refuses a capacity that keeps no mail, rather than report mail accepted that no one can read', async () => {
+    for (const capacity of [0, -1, 0.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => devMailbox({ capacity })).toThrow(/capacity must be a whole number/)
+    }
+    const mailbox = devMailbox({ capacity: 1, env: { NODE_ENV: 'test' } })
+    await mailbox.send(mail)
+    await mailbox.send({ ...mail, subject: 'Second' })
+    expect(mailbox.messages().map((m) => m.subject)).toEqual(['Second'])
+  })
+
   it('captures mail in tests', async () => {
     const mailbox = devMailbox({ env: { NODE_ENV: 'test' } })
     await mailbox.open()

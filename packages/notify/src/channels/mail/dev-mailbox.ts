@@ -36,6 +36,10 @@ export class DevMailbox implements MailTransport {
 
   constructor(options: DevMailboxOptions = {}) {
     this.#capacity = options.capacity ?? 500
+    // Taking mail it keeps nowhere (0, NaN) would report it accepted while no one can read it.
+    if (!Number.isSafeInteger(this.#capacity) || this.#capacity < 1) {
+      throw new NotifyConfigError('devMailbox: capacity must be a whole number of mails ≥ 1.')
+    }
     this.#env = options.env ?? process.env
   }
 

@@ -133,6 +133,14 @@ describe('Standard Webhooks signatures', () => {
     }
   })
 
+  it('refuses an empty list of secrets as config, not as a forged signature', () => {
+    // Before, every genuine webhook was refused as 'signature', a fault of each sender.
+    const headers = signWebhook(secret, { id: 'msg_7', timestamp: now, body: 'x' })
+    expect(() => verifyWebhook([], headers, 'x', { now })).toThrow(
+      expect.objectContaining({ reason: 'config' }),
+    )
+  })
+
   it('refuses a secret that is too short or not base64', () => {
     expect(() => webhookKey('whsec_c2hvcnQ=')).toThrow(
       expect.objectContaining({ reason: 'config' }),

@@ -139,6 +139,10 @@ export function verifyWebhook(
     )
   }
   const keys = (Array.isArray(secrets) ? secrets : [secrets]).map(webhookKey)
+  // No secret is a config fault, not every sender's: refused as such, as signWebhook does.
+  if (keys.length === 0) {
+    throw new WebhookSignatureError('config', 'verifyWebhook needs at least one secret.')
+  }
   const id = read('webhook-id')
   const timestamp = read('webhook-timestamp')
   const signatures = read('webhook-signature')
