@@ -118,6 +118,32 @@ export class AnalyticsClosedError extends MortarError {
 }
 
 /**
+ * `forgetUser` was asked to erase a user while the module's sink has no `forget` of its own: it
+ * holds events the module cannot delete, so the erasure is refused before anything is done,
+ * never reported as done. Implement `EventSink.forget` on the sink (`sink` names it).
+ *
+ * @example
+ * ```ts
+ * import { AnalyticsForgetError } from '@mortar/analytics'
+ *
+ * await analytics.forgetUser('u-1').catch((error) => error instanceof AnalyticsForgetError)
+ * ```
+ */
+export class AnalyticsForgetError extends MortarError {
+  /** The class name of the sink that cannot forget. */
+  readonly sink: string
+
+  constructor(sink: string) {
+    super(
+      'E_ANALYTICS_FORGET',
+      501,
+      `The analytics sink ${sink} has no forget(): it cannot erase a user, so nothing was erased. Implement forget() on it.`,
+    )
+    this.sink = sink
+  }
+}
+
+/**
  * `SqlEventSink.write` was given a batch holding entries that some engine would refuse or change
  * (a name past 100 characters, an id past 255, a fractional time, a U+0000): those were not
  * written, the rest of the batch was, in its transaction. Thrown after the write, the same on

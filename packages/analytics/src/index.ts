@@ -67,6 +67,7 @@ export type {
   EventSink,
   FailedEvent,
   IdentityLink,
+  SinkForgetReport,
   SqlEventSinkOptions,
   StoredEvent,
   WriteOutcome,
@@ -83,6 +84,7 @@ export type { ConsentOptions, CountryLookup, ForgetReport } from './privacy/inde
 export {
   AnalyticsBatchError,
   AnalyticsClosedError,
+  AnalyticsForgetError,
   AnalyticsIdentityError,
   AnalyticsConfigError,
   AnalyticsQueryError,

@@ -169,11 +169,17 @@ for (const engine of shopTestEngines()) {
       const phone = browser('phone')
       await phone.request('POST', '/auth/login', { email, password: PASSWORD })
       const laptopCookie = laptop.cookieHeader
+      const visitor = /shop\.visitor=([^;]+)/.exec(laptopCookie)?.[1]
+      expect(visitor).toBeDefined()
 
       const everywhere = await laptop.request('POST', '/auth/logout-everywhere')
       expect(everywhere.json).toMatchObject({ revoked: 2, user: null })
-      // The session cookie is cleared; the analytics visitor cookie (shop.visitor) stays.
+      // The session cookie is cleared; the analytics visitor cookie is a new one, as the old
+      // one is linked to the account.
       expect(laptop.cookieHeader).not.toContain('shop.session=')
+      const next = /shop\.visitor=([^;]+)/.exec(laptop.cookieHeader)?.[1]
+      expect(next).toMatch(/^[0-9a-f-]{36}$/)
+      expect(next).not.toBe(visitor)
       for (const cookie of [laptopCookie, phone.cookieHeader]) {
         const replayed = await fetch(`${shop.base}/me`, { headers: { cookie } })
         expect(replayed.status).toBe(401)

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import type { CartSessionData } from '../cart/index.js'
 import { type Account, ACCOUNTS } from './accounts.js'
-import { logInWithPassword, signUpWithPassword } from './sign-in.js'
+import { logInWithPassword, logOut, signUpWithPassword } from './sign-in.js'
 import { parseInput } from '../validation/index.js'
 
 /** What the account routes need. */
@@ -89,7 +89,7 @@ export async function accountRoutes(
 
   server.post('/auth/logout', async () => {
     await currentAccount()
-    await session().logout()
+    await logOut(session())
     return answer(null)
   })
 
@@ -102,7 +102,7 @@ export async function accountRoutes(
       keepCurrent ? { except: current.id } : undefined,
     )
     // The registry already forgot this session; logout also clears its cookie now.
-    if (!keepCurrent) await current.logout()
+    if (!keepCurrent) await logOut(current)
     return { revoked, ...answer(keepCurrent ? account : null) }
   })
 
@@ -119,7 +119,7 @@ export async function accountRoutes(
     const target = records.find((record) => deviceId(record.id) === device)
     if (target === undefined) throw new NotFoundError('You have no logged-in device with this id.')
     await sessions().revoke(target)
-    if (target.id === session().id) await session().logout()
+    if (target.id === session().id) await logOut(session())
     return { revoked: 1 }
   })
 

@@ -14,4 +14,10 @@ export { type AccountsModuleOptions, accountsModule } from './accounts-module.js
 export { type AccountRoutesOptions, accountRoutes, type Device } from './account-routes.js'
 export { type ShopSessionModuleOptions, shopSessionModule } from './shop-session-module.js'
 export { currentPrincipal, requirePrincipal, type ShopPrincipal } from './shop-principal.js'
-export { logInSchema, logInWithPassword, signUpSchema, signUpWithPassword } from './sign-in.js'
+export {
+  logInSchema,
+  logInWithPassword,
+  logOut,
+  signUpSchema,
+  signUpWithPassword,
+} from './sign-in.js'

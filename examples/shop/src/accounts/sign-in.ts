@@ -3,7 +3,8 @@ import { requestContext, safeText, UnauthorizedError } from '@mortar/core'
 import type { Session } from '@mortar/session'
 import { z } from 'zod'
 import { type Account, ACCOUNTS } from './accounts.js'
-import { identifyVisitor } from '../tracking/index.js'
+import { CARTS, type CartSessionData } from '../cart/index.js'
+import { forgetVisitor, identifyVisitor } from '../tracking/index.js'
 import { parseInput } from '../validation/index.js'
 
 /** What sign-up takes, from JSON or a form. */
@@ -25,12 +26,14 @@ export const logInSchema = z.object({
  * `E_VALIDATION` for a bad email or a short password, 409 `E_ACCOUNT_EXISTS`.
  */
 export async function signUpWithPassword(
-  session: Session<unknown>,
+  session: Session<CartSessionData>,
   input: unknown,
 ): Promise<Account> {
   const credentials = parseInput(signUpSchema, input)
   const account = await requestContext().resolve(ACCOUNTS).signUp(credentials)
-  await session.login(account.id)
+  await requestContext()
+    .resolve(CARTS)
+    .keepThroughLogin(session, () => session.login(account.id))
   identifyVisitor(account.id)
   return account
 }
@@ -39,10 +42,11 @@ export async function signUpWithPassword(
  * Logs `session` in as the account of `input` (`{ email, password }`), through the login
  * throttle: 401 `E_UNAUTHORIZED` for a wrong email or password alike, 429 `E_LOGIN_THROTTLED`
  * once the account or the address has failed too often. The session gets a new id and CSRF
- * token (against fixation) and keeps its data (the cart).
+ * token (against fixation) and its cart moves to a new id, lines kept, so a copy of the cookie
+ * from before login no longer names it.
  */
 export async function logInWithPassword(
-  session: Session<unknown>,
+  session: Session<CartSessionData>,
   input: unknown,
 ): Promise<Account> {
   const { email, password } = parseInput(logInSchema, input)
@@ -54,7 +58,18 @@ export async function logInWithPassword(
     context.resolve(ACCOUNTS).authenticate(email, password),
   )
   if (account === undefined) throw new UnauthorizedError('Wrong email or password.')
-  await session.login(account.id)
+  await requestContext()
+    .resolve(CARTS)
+    .keepThroughLogin(session, () => session.login(account.id))
   identifyVisitor(account.id)
   return account
+}
+
+/**
+ * Logs `session` out (an anonymous session with a new id and empty data, its cart a new one)
+ * and gives the browser a new analytics visitor id, the old one being linked to the account.
+ */
+export async function logOut(session: Session<CartSessionData>): Promise<void> {
+  await session.logout()
+  forgetVisitor(requestContext())
 }

@@ -169,6 +169,41 @@ for (const engine of shopTestEngines()) {
         expect((await visitor.request('GET', '/cart')).json.items).toEqual([])
       })
 
+      for (const way of ['login', 'signup'] as const) {
+        it(`leaves a copy of the cookie from before ${way} no hold on the account's cart`, async () => {
+          // Login renewed the session id but kept its data, cart id included: the copy named the
+          // very cart the account went on filling.
+          const attacker = browser()
+          expect((await attacker.request('POST', '/cart', { productId: 7 })).status).toBe(201)
+          const victim = browser()
+          const credentials = {
+            email: `fixed-${way}-${engine.title}-${Date.now()}@example.com`
+              .toLowerCase()
+              .replace(/[^a-z0-9@.-]/g, ''),
+            password: 'correct horse battery',
+          }
+          if (way === 'login') {
+            expect((await browser().request('POST', '/auth/signup', credentials)).status).toBe(201)
+          }
+          const signedIn = await victim.request('POST', `/auth/${way}`, credentials, {
+            cookie: attacker.cookieHeader,
+          })
+          expect(signedIn.status).toBe(way === 'login' ? 200 : 201)
+          expect((await victim.request('POST', '/cart', { productId: 8 })).status).toBe(201)
+          expect((await victim.request('GET', '/cart')).json.items).toEqual([
+            { productId: 7, quantity: 1 },
+            { productId: 8, quantity: 1 },
+          ])
+
+          expect((await attacker.request('GET', '/cart')).json.items).toEqual([])
+          expect((await attacker.request('POST', '/cart', { productId: 9 })).status).toBe(201)
+          expect((await victim.request('GET', '/cart')).json.items).toEqual([
+            { productId: 7, quantity: 1 },
+            { productId: 8, quantity: 1 },
+          ])
+        })
+      }
+
       it('removes one product and empties the cart', async () => {
         const visitor = browser()
         await visitor.request('POST', '/cart', { productId: 1 })

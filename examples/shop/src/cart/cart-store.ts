@@ -118,6 +118,37 @@ export class Carts {
     }
   }
 
+  /**
+   * Logs `session` in through `login`, then moves its cart to a new random id (its lines, under
+   * a new checkout key) and deletes the old entry. Login renews the session's id but keeps its
+   * data, and a copy of the cookie from before it still names the old cart id: left there, it
+   * would go on reading and filling the account's cart (cart fixation).
+   */
+  async keepThroughLogin(
+    session: Session<CartSessionData>,
+    login: () => Promise<void>,
+  ): Promise<void> {
+    const oldId = session.data.cartId ?? session.id
+    await login()
+    const newId = randomBytes(16).toString('base64url')
+    for (let attempt = 1; ; attempt++) {
+      const entry = await this.#carts.get(oldId, CART_KEY)
+      if (entry === undefined) break
+      if (entry.value.lines.length > 0) {
+        await this.#carts.put(newId, CART_KEY, { lines: entry.value.lines, key: newCheckoutKey() })
+      }
+      try {
+        // Only the version copied: a product added to the old id meanwhile is copied next round.
+        await this.#carts.delete(oldId, CART_KEY, { expectedVersion: entry.version })
+        break
+      } catch (error) {
+        if (!(error instanceof StateConflictError) || attempt === CHANGE_ATTEMPTS) throw error
+      }
+    }
+    session.data.cartId = newId
+    await session.save()
+  }
+
   async #change(
     session: Session<CartSessionData>,
     change: (cart: StoredCart) => StoredCart,

@@ -49,8 +49,8 @@ export type StoredCart = z.output<typeof storedCartSchema>
 
 /**
  * What the shop keeps in its session: the id its cart is stored under, the session's id when
- * the cart was first written. Kept in the session's data, it survives login (which renews the
- * session id) and goes with logout (which empties the data).
+ * the cart was first written, a new random id after login (which moves the cart there, see
+ * `Carts.keepThroughLogin`). It goes with logout, which empties the data.
  */
 export const cartSessionSchema = z.object({
   cartId: z

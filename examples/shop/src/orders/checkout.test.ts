@@ -6,7 +6,7 @@ import { type Shopper, signUpShopper } from '../testing/shopper.js'
 import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
 import { inputValue } from '../testing/html-form.js'
 import { cartQuote } from '../cart/index.js'
-import { MAX_ORDER_TOTAL_CENTS } from './checkout.js'
+import { Checkout, MAX_ORDER_TOTAL_CENTS } from './checkout.js'
 import type { Order } from './order.js'
 import type { OrdersDb } from './orders-db.js'
 
@@ -286,6 +286,35 @@ for (const engine of shopTestEngines()) {
       expect(placed.json.totalCents).toBe(current.json.totalCents)
       expect(await ordersOf(cy.userId)).toBe(1)
       expect([await stockOf(407), await stockOf(408)]).toEqual([8, 9])
+    })
+
+    it('refuses a checkout whose cart gained a product after it was read (409 E_CART_CHANGED), keeping both lines', async () => {
+      // The product lands after the checkout read the cart and before its order's transaction
+      // empties it (added from inside that transaction, SQLite's one writer would wait on it).
+      await setStock(409, 10)
+      await setStock(410, 10)
+      const cy = await signUpShopper(shop.base, 'cy')
+      await fill(cy, [[409, 1]])
+      const place = Checkout.prototype.place
+      Checkout.prototype.place = async function (this: Checkout, input) {
+        expect((await cy.jar.request('POST', '/cart', { productId: 410 })).status).toBe(201)
+        return place.call(this, input)
+      }
+      try {
+        const refused = await cy.jar.request('POST', '/orders', {
+          paymentMethodId: cy.paymentMethodId,
+        })
+        expect(refused.status).toBe(409)
+        expect(refused.json.code).toBe('E_CART_CHANGED')
+      } finally {
+        Checkout.prototype.place = place
+      }
+      expect(await ordersOf(cy.userId)).toBe(0)
+      expect([await stockOf(409), await stockOf(410)]).toEqual([10, 10])
+      expect((await cy.jar.request('GET', '/cart')).json.items).toEqual([
+        { productId: 409, quantity: 1 },
+        { productId: 410, quantity: 1 },
+      ])
     })
 
     it('empties a cart its own key ordered already, with another card, instead of ordering it twice', async () => {

@@ -5,6 +5,7 @@ import {
   ACCOUNTS,
   type Contact,
   logInWithPassword,
+  logOut,
   PHONE_PATTERN,
   requirePrincipal,
   signUpWithPassword,
@@ -143,7 +144,7 @@ export async function accountPages(
   server.post(
     '/logout',
     page(options, async (_request, reply) => {
-      await options.session().logout()
+      await logOut(options.session())
       await flash(options, 'You are logged out.')
       return seeOther(reply, '/store')
     }),

@@ -8,3 +8,4 @@ export {
   trackSearch,
 } from './shop-tracking.js'
 export { shopTrackingModules } from './tracking-module.js'
+export { forgetVisitor } from './visitor-cookie.js'

@@ -3,10 +3,16 @@ import { resolveDatabase } from '@mortar/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CatalogDb } from '../catalog/index.js'
 import { CookieJar } from '../testing/cookie-jar.js'
-import { logIn, type Shopper, signUp, signUpShopper } from '../testing/shopper.js'
+import { logIn, SHOPPER_PASSWORD, type Shopper, signUp, signUpShopper } from '../testing/shopper.js'
 import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
 
 const DAY = 86_400_000
+
+/** What the test reads of analytics' tables. */
+interface TrackedTables {
+  mortar_analytics_event: { name: string; anonymous_id: string | null }
+  mortar_analytics_identity: { anonymous_id: string; user_id: string }
+}
 
 for (const engine of shopTestEngines()) {
   // Skipped only when this engine's MORTAR_TEST_*_URL variable is unset (the notice names it); .ci/run sets all three, so CI runs it.
@@ -67,6 +73,53 @@ for (const engine of shopTestEngines()) {
       expect(funnel.map((step) => step.count)).toEqual([1, 1, 1])
       const bought = await analytics().top('order_completed', 'orderId', range())
       expect(bought).toEqual([expect.objectContaining({ value: order.json.id, count: 1 })])
+    })
+
+    it('gives the browser a new visitor id at logout, so the next one to log in is not the last', async () => {
+      // The visitor id outlived logout: the next person's searches went under an id linked to
+      // the previous account (links are first-wins), and forgetting that account deleted them.
+      const first = await signUpShopper(shop.base, 'first-on-browser')
+      const second = await signUpShopper(shop.base, 'second-on-browser')
+      const browser = first.jar
+      expect((await browser.request('POST', '/auth/logout')).status).toBe(200)
+      expect((await browser.request('GET', '/store?q=walrus')).status).toBe(200)
+      const visitor = /shop\.visitor=([^;]+)/.exec(browser.cookieHeader)?.[1] ?? ''
+      const login = await browser.request('POST', '/auth/login', {
+        email: second.email,
+        password: SHOPPER_PASSWORD,
+      })
+      expect(login.status).toBe(200)
+      await analytics().flush({ timeoutMs: 5_000 })
+
+      const db = resolveDatabase<TrackedTables>(shop.app)
+      const searched = await db
+        .selectFrom('mortar_analytics_event')
+        .select('anonymous_id')
+        .where('name', '=', 'product_searched')
+        .where('anonymous_id', '=', visitor)
+        .execute()
+      expect(searched).toHaveLength(1)
+      const linked = await db
+        .selectFrom('mortar_analytics_identity')
+        .select('user_id')
+        .where('anonymous_id', '=', visitor)
+        .execute()
+      expect(linked).toEqual([{ user_id: second.userId }])
+    })
+
+    it('sets the visitor cookie Secure outside development, as the session cookie is', async () => {
+      const visitorCookie = async () => {
+        const answer = await fetch(`${shop.base}/store?q=lamp`)
+        return answer.headers.getSetCookie().find((cookie) => cookie.startsWith('shop.visitor='))
+      }
+      expect(await visitorCookie()).not.toMatch(/;\s*Secure/i)
+      const nodeEnv = process.env.NODE_ENV
+      process.env.NODE_ENV = 'production'
+      try {
+        expect(await visitorCookie()).toMatch(/;\s*Secure(;|$)/i)
+      } finally {
+        process.env.NODE_ENV = nodeEnv
+      }
     })
 
     it('counts one search however it was cased or spaced, from the page and the API alike', async () => {

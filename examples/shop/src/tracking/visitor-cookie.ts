@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { principalIdentity, type RequestIdentity } from '@mortar/analytics'
-import type { RequestContext } from '@mortar/core'
+import { isDevelopment, type RequestContext } from '@mortar/core'
 
 declare module '@mortar/core' {
   interface ContextSlots {
@@ -34,14 +34,32 @@ function visitorId(context: RequestContext): string | undefined {
     .map((pair) => pair.trim())
     .find((pair) => pair.startsWith(`${COOKIE}=`))
     ?.slice(COOKIE.length + 1)
-  let id = sent !== undefined && UUID.test(sent) ? sent : undefined
-  if (id === undefined) {
-    id = randomUUID()
-    http.appendResponseHeader(
-      'set-cookie',
-      `${COOKIE}=${id}; Path=/; Max-Age=${ONE_YEAR_S}; HttpOnly; SameSite=Lax`,
-    )
+  if (sent !== undefined && UUID.test(sent)) {
+    context.set(COOKIE, sent)
+    return sent
   }
+  return newVisitor(context)
+}
+
+/**
+ * Gives the browser a new visitor id, at logout: the old one is linked to the account, and the
+ * next person on this browser would have been counted (and forgotten) as its owner.
+ */
+export function forgetVisitor(context: RequestContext): void {
+  newVisitor(context)
+}
+
+function newVisitor(context: RequestContext): string | undefined {
+  const http = context.http
+  if (http === undefined) return undefined
+  const id = randomUUID()
+  // Secure outside development, as the session cookie is: sent over plain HTTP, it would let
+  // anyone on the path tie the browser's visits together.
+  const secure = isDevelopment() ? '' : '; Secure'
+  http.appendResponseHeader(
+    'set-cookie',
+    `${COOKIE}=${id}; Path=/; Max-Age=${ONE_YEAR_S}; HttpOnly; SameSite=Lax${secure}`,
+  )
   context.set(COOKIE, id)
   return id
 }

@@ -10,7 +10,7 @@ import {
 } from '@mortar/core'
 import type { BufferOptions } from '../buffer/index.js'
 import type { EventSchemas } from '../catalog/define-events.js'
-import { AnalyticsConfigError } from '../errors.js'
+import { AnalyticsConfigError, AnalyticsForgetError } from '../errors.js'
 import type { ConsentOptions } from '../privacy/consent.js'
 import type { CountryLookup } from '../privacy/request-fields.js'
 import { forgetUser, purgeEventsBefore } from '../privacy/forget-user.js'
@@ -185,13 +185,27 @@ export function analyticsModule<const E extends EventSchemas>(
             rollup: () => rollups.run(),
             async forgetUser(given) {
               const userId = writableUserId('user id', given)
+              // A sink of the app's own holds events only it can delete: refused before anything
+              // is done rather than reported erased.
+              const own = options.sink
+              if (own !== undefined && own.forget === undefined) {
+                throw new AnalyticsForgetError(own.constructor.name)
+              }
               // Buffered events of theirs are written, then deleted with the rest. Only once that
               // commits are their events skipped here, as in every other process: a deletion that
               // fails leaves them recorded, and the rollup deletes any written meanwhile.
               await made.flush()
               const report = await forgetUser(scope, plan, userId, clock.nowMs())
               suppressions.remember(userId)
-              return report
+              if (own?.forget === undefined) return report
+              // What was tracked before the line above and not yet written goes in first.
+              await made.flush()
+              const erased = await own.forget(userId)
+              return {
+                events: report.events + erased.events,
+                failedEvents: report.failedEvents + erased.failedEvents,
+                identityLinks: report.identityLinks + erased.identityLinks,
+              }
             },
             async applyRetention() {
               await visitorIds.deleteExpiredSalts()

@@ -421,7 +421,8 @@ export class Analytics<E extends EventSchemas = AppEvents> {
    * Deletes everything recorded about a user, in one transaction (events under their id and
    * linked anonymous ids, failed events, identity links, their share of every rollup), and
    * suppresses their future events. Events of theirs still buffered are flushed first, then
-   * deleted with the rest.
+   * deleted with the rest. A sink of the app's own is erased by its `forget` (counted in the
+   * report); one without `forget` makes this throw `AnalyticsForgetError` before anything is done.
    *
    * @example
    * ```ts

@@ -15,12 +15,22 @@ describe('the heartbeat collector', () => {
   })
   afterAll(() => subject?.close())
 
-  const post = (body: string) =>
+  const post = (body: string | ReadableStream<Uint8Array>, headers: Record<string, string> = {}) =>
     inRequest(subject.app, { principal: { id: 'u-7' } }, () =>
       subject.analytics.collector()(
-        new Request('http://shop.test/a/collect', { method: 'POST', body }),
+        new Request('http://shop.test/a/collect', {
+          method: 'POST',
+          body,
+          headers,
+          ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
+        }),
       ),
     )
+  const beacon = JSON.stringify({
+    type: 'heartbeat',
+    pageViewId: '0190d1a5-0000-7000-8000-000000000000',
+    seq: 1,
+  })
 
   it('serves the page script and a tag that starts it for a page view', async () => {
     const response = await subject.analytics.collector()(
@@ -89,5 +99,39 @@ describe('the heartbeat collector', () => {
       new Request('http://shop.test/a/other', { method: 'POST' }),
     )
     expect(wrong.status).toBe(404)
+  })
+
+  it("refuses a beacon another site sent with the visitor's cookies, takes its own pages' and non-browsers'", async () => {
+    for (const headers of <Record<string, string>[]>[
+      { 'sec-fetch-site': 'cross-site' },
+      { 'sec-fetch-site': 'same-site' },
+      { 'sec-fetch-site': 'cross-site', origin: 'http://shop.test' },
+      { origin: 'https://evil.test' },
+      { origin: 'null' },
+    ]) {
+      expect((await post(beacon, headers)).status, JSON.stringify(headers)).toBe(403)
+    }
+    for (const headers of <Record<string, string>[]>[
+      { 'sec-fetch-site': 'same-origin', origin: 'http://shop.test' },
+      { origin: 'https://shop.test' },
+      {},
+    ]) {
+      expect((await post(beacon, headers)).status, JSON.stringify(headers)).toBe(204)
+    }
+  })
+
+  it('counts the limit in UTF-8 bytes and reads no further than it', async () => {
+    // 600 two-byte characters: 600 UTF-16 units, 1,200 bytes.
+    expect((await post(`{"x":"${'é'.repeat(600)}"}`)).status).toBe(413)
+    let pulled = 0
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled++
+        controller.enqueue(new Uint8Array(256).fill(0x20))
+      },
+    })
+    expect((await post(endless)).status).toBe(413)
+    // 1 KiB is four chunks; the fifth passes it, and nothing after it is asked for.
+    expect(pulled).toBeLessThanOrEqual(6)
   })
 })

@@ -49,9 +49,11 @@ const SCRIPT = `(function () {
 
 /**
  * The endpoint of the page script: `GET …/script.js` serves it, `POST …/collect` takes its
- * heartbeats and page-leaves (JSON, up to 1 KiB) and records them as `$heartbeat` and
+ * heartbeats and page-leaves (JSON, up to 1 KiB in UTF-8) and records them as `$heartbeat` and
  * `$page_leave` events of the visitor making the request. Anything else is a 404; a malformed
- * beacon a 400.
+ * beacon a 400, a larger one a 413 (read no further than the limit). A beacon the browser says
+ * another site sent (`Sec-Fetch-Site` other than `same-origin`, or an `Origin` whose host is not
+ * the request's) is a 403: it would carry the visitor's cookies, and so their identity.
  */
 export function collectorHandler(tracker: Tracker): FetchHandler {
   return async (request) => {
@@ -67,9 +69,11 @@ export function collectorHandler(tracker: Tracker): FetchHandler {
     if (request.method !== 'POST' || !path.endsWith('/collect')) {
       return problem(404, 'Not found', 'The collector serves GET script.js and POST collect.')
     }
-    const text = await request.text()
-    if (text.length > MAX_BODY)
-      return problem(413, 'Payload too large', 'A beacon is at most 1 KiB.')
+    if (isCrossSite(request)) {
+      return problem(403, 'Forbidden', 'The collector takes beacons from its own pages only.')
+    }
+    const text = await readLimited(request, MAX_BODY)
+    if (text === undefined) return problem(413, 'Payload too large', 'A beacon is at most 1 KiB.')
     let body: unknown
     try {
       body = JSON.parse(text)
@@ -87,6 +91,41 @@ export function collectorHandler(tracker: Tracker): FetchHandler {
     }
     return new Response(null, { status: 204 })
   }
+}
+
+// Fetch metadata first, then Origin, as the session package's CSRF guard decides; a request with
+// neither (curl, a server, a browser from before 2020) carries no visitor's cookies to abuse.
+// `same-site` is refused too: a sibling subdomain may serve pages the app does not control.
+function isCrossSite(request: Request): boolean {
+  const site = request.headers.get('sec-fetch-site')
+  if (site !== null && site !== 'same-origin') return true
+  const origin = request.headers.get('origin')
+  if (origin === null) return false
+  // `Origin: null` (a sandboxed frame, a redirect across sites) names no site to trust. The host
+  // alone is compared: behind a TLS proxy the request's own URL may say http.
+  return !URL.canParse(origin) || new URL(origin).host !== new URL(request.url).host
+}
+
+// The body as text when it is at most `limit` bytes; undefined past it, read no further, so a
+// large body is never buffered whole.
+async function readLimited(request: Request, limit: number): Promise<string | undefined> {
+  const declared = Number(request.headers.get('content-length') ?? 0)
+  if (declared > limit) return undefined
+  if (request.body === null) return ''
+  const reader = request.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > limit) {
+      await reader.cancel()
+      return undefined
+    }
+    chunks.push(value)
+  }
+  return Buffer.concat(chunks).toString('utf8')
 }
 
 /** The script tag that starts heartbeats for one page view, given where the collector is mounted. */

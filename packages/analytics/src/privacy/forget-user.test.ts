@@ -6,8 +6,9 @@ import { z } from 'zod'
 import { ANALYTICS, type Analytics } from '../analytics/analytics.js'
 import { analyticsModule } from '../analytics/analytics-module.js'
 import { defineEvents } from '../catalog/define-events.js'
-import { AnalyticsIdentityError } from '../errors.js'
+import { AnalyticsForgetError, AnalyticsIdentityError } from '../errors.js'
 import type { EventBatch, EventSink } from '../sinks/event-sink.js'
+import { MemoryEventSink } from '../sinks/memory/memory-event-sink.js'
 import { isTransientDatabaseError } from '../sinks/sql/transient-error.js'
 import { SqlEventSink } from '../sinks/sql/sql-event-sink.js'
 import { makeBatchId, makeStoredEvent } from '../testing/index.js'
@@ -344,4 +345,68 @@ for (const engine of testEngines()) {
       expect(await tablesHoldingUser(db, '4242')).toEqual([])
     })
   })
+}
+
+/** Tracks one product view of `userId` and flushes it to the sink. */
+async function viewedAndFlushed(subject: EngineApp<typeof events>, userId: string): Promise<void> {
+  inRequest(subject.app, { principal: { id: userId } }, () =>
+    subject.analytics.track('product_viewed', { productId: 'p-1' }),
+  )
+  await subject.analytics.flush()
+}
+
+for (const engine of testEngines()) {
+  describe.skipIf(engine.skip !== undefined)(
+    `forgetUser with a sink of the app's own on ${engine.title}`,
+    () => {
+      it('erases the user from the sink, buffered events included, and counts what it erased', async () => {
+        const sink = new MemoryEventSink()
+        const subject = await startEngineApp(engine, { events, sink })
+        try {
+          const { analytics, app } = subject
+          await viewedAndFlushed(subject, 'u-1')
+          // Still in the buffer when forgetUser is called.
+          inRequest(app, { principal: { id: 'u-1' } }, () =>
+            analytics.track('product_viewed', { productId: 'p-2' }),
+          )
+          inRequest(app, { principal: { id: 'u-2' } }, () =>
+            analytics.track('product_viewed', { productId: 'p-3' }),
+          )
+          expect(await analytics.forgetUser('u-1')).toEqual({
+            events: 2,
+            failedEvents: 0,
+            identityLinks: 0,
+          })
+          await analytics.flush()
+          expect(sink.events.map((event) => event.userId)).toEqual(['u-2'])
+        } finally {
+          await subject.close()
+        }
+      })
+
+      it('refuses to forget through a sink that cannot, naming it, and erases nothing', async () => {
+        class ArchiveSink implements EventSink {
+          readonly held = new MemoryEventSink()
+          write(batch: EventBatch) {
+            return this.held.write(batch)
+          }
+        }
+        const sink = new ArchiveSink()
+        const subject = await startEngineApp(engine, { events, sink })
+        try {
+          const { analytics } = subject
+          await viewedAndFlushed(subject, 'u-1')
+          const refused = analytics.forgetUser('u-1')
+          await expect(refused).rejects.toBeInstanceOf(AnalyticsForgetError)
+          await expect(refused).rejects.toMatchObject({
+            code: 'E_ANALYTICS_FORGET',
+            sink: 'ArchiveSink',
+          })
+          expect(sink.held.events).toHaveLength(1)
+        } finally {
+          await subject.close()
+        }
+      })
+    },
+  )
 }

@@ -61,6 +61,13 @@ export interface WriteOutcome {
   readonly suppressed: { readonly events: number; readonly failed: number }
 }
 
+/** What a sink's `forget` deleted. */
+export interface SinkForgetReport {
+  readonly events: number
+  readonly failedEvents: number
+  readonly identityLinks: number
+}
+
 /**
  * Where flushed events go. `write` stores a batch all or nothing and is idempotent: writing a
  * batch again (a retry after an unknown outcome) stores no event, failed event or link twice.
@@ -100,4 +107,11 @@ export interface EventSink {
    * Otherwise, and when this throws, the batch is retried five times, then reported dropped.
    */
   isTransient?(error: unknown): boolean
+  /**
+   * Deletes everything the sink holds about a user: their events and failed events, the events
+   * no one was signed in for under every anonymous id linked to them, and those links. Called by
+   * `forgetUser` after the buffer is flushed; a sink without it makes `forgetUser` throw
+   * `AnalyticsForgetError` (the default SQL sink is erased by the module itself).
+   */
+  forget?(userId: string): Promise<SinkForgetReport>
 }

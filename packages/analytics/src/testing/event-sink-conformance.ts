@@ -59,7 +59,8 @@ export function makeBatchId(): number {
  * Registers vitest blocks that check an {@link EventSink} against the contract: every field
  * stored exactly (unicode, backslashes, tabs and newlines included), a batch written twice
  * stored once, an event re-sent in another batch stored once, failed events and identity links
- * (the first link of an anonymous id wins), concurrent batches, and large ones. Every built-in
+ * (the first link of an anonymous id wins), concurrent batches, large ones, and `forget` when
+ * the sink has it (`forgetUser` refuses a sink without it). Every built-in
  * sink runs it; run it on yours (a ClickHouse sink, say). The first argument is vitest itself
  * (see `VitestApi` in `@mortar/core/testing`): the kit does not import it, so this entry loads
  * without vitest.
@@ -213,6 +214,38 @@ export function eventSinkConformance(
       const events = Array.from({ length: 5_000 }, () => makeStoredEvent())
       await write({ events })
       expect(await stored(events.map((event) => event.id))).toHaveLength(5_000)
+    })
+
+    it("forgets a user: their events, failed events, links and linked anonymous events, not another's", async () => {
+      const forget = current().sink.forget?.bind(current().sink)
+      // A sink without forget makes forgetUser refuse (AnalyticsForgetError): nothing to check.
+      if (forget === undefined) return
+      const userId = `gone-${makeBatchId()}`
+      const anonymousId = `anon-${makeBatchId()}`
+      const theirs = [makeStoredEvent({ userId }), makeStoredEvent({ userId: null, anonymousId })]
+      // Another user signed in on the same device: theirs stays.
+      const kept = [makeStoredEvent({ userId: 'someone-else', anonymousId }), makeStoredEvent()]
+      const failed: FailedEvent = {
+        id: uuidV7(Date.UTC(2026, 2, 2)),
+        name: 'product_viewed',
+        occurredAt: Date.UTC(2026, 2, 2),
+        userId,
+        anonymousId: null,
+        reason: 'Invalid properties',
+        properties: '{}',
+      }
+      await write({
+        events: [...theirs, ...kept],
+        failed: [failed],
+        links: [{ anonymousId, userId, linkedAt: 1 }],
+      })
+      expect(await forget(userId)).toEqual({ events: 2, failedEvents: 1, identityLinks: 1 })
+      const after = await current().read()
+      expect(await stored(kept.map((event) => event.id))).toHaveLength(2)
+      expect(await stored(theirs.map((event) => event.id))).toEqual([])
+      expect(after.failed.filter((f) => f.id === failed.id)).toEqual([])
+      expect(after.links.filter((l) => l.anonymousId === anonymousId)).toEqual([])
+      expect(await forget(userId)).toEqual({ events: 0, failedEvents: 0, identityLinks: 0 })
     })
 
     it('accepts an empty batch', async () => {

@@ -8,6 +8,7 @@ import { APP_CONFIG } from './app-config.js'
 import { createApp } from './create-app.js'
 import { defineModule, type Module } from './define-module.js'
 import { ShutdownError } from './shutdown-error.js'
+import { StartupError } from './startup-error.js'
 
 interface Entry {
   readonly level: string
@@ -172,6 +173,48 @@ describe('createApp lifecycle', () => {
       expect(settled).toBe(true)
       expect(calls).toEqual(['start a', 'start b', 'start c', 'stop c', 'stop b', 'stop a'])
       expect(((await stopping) as ShutdownError).failures).toHaveLength(3)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('holds a stop during a hung start to its deadline, and stops what had started', async () => {
+    // The stop waited for start() with no limit: a hung onStart hung the stop, whatever its
+    // timeoutMs said.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
+    try {
+      const calls: string[] = []
+      let release: () => void = () => undefined
+      const app = createApp({
+        modules: [
+          tracked('a', calls),
+          tracked('hung', calls, {
+            start: () => new Promise<void>((resolve) => (release = resolve)),
+          }),
+          tracked('c', calls),
+        ],
+        logger: recordingLogger(),
+      })
+      const starting = app.start().catch((error: unknown) => error)
+      await vi.advanceTimersByTimeAsync(0)
+      let settled = false
+      const stopping = app
+        .stop({ timeoutMs: 1_000 })
+        .catch((error: unknown) => error)
+        .finally(() => {
+          settled = true
+        })
+      await vi.advanceTimersByTimeAsync(1_000)
+      for (let turn = 0; turn < 100 && !settled; turn += 1) await vi.advanceTimersByTimeAsync(1)
+      expect(settled).toBe(true)
+      expect(((await stopping) as ShutdownError).failures).toEqual([
+        "start() did not finish within the stop's deadline of 1000 ms; moved on without it.",
+      ])
+      expect(app.state).toBe('stopped')
+      // The hung onStart returning late starts nothing more.
+      release()
+      expect(await starting).toBeInstanceOf(StartupError)
+      expect(calls).toEqual(['start a', 'start hung', 'stop a'])
     } finally {
       vi.useRealTimers()
     }

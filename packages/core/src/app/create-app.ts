@@ -223,17 +223,22 @@ class MortarApp<C> implements App<C> {
       }
       await this.#redis?.connect()
       await this.#registry.createSingletons(report.singletonOrder)
+      this.#stillStarting()
     } catch (error) {
+      // A stop that gave up waiting for this start has closed what it had opened.
+      if (this.#state !== 'starting') throw error
       this.#state = 'stopped'
-      await this.#database?.destroy()
-      await this.#redis?.close()
-      await this.#disposeSingletons(stopDeadline(DEFAULT_STOP_TIMEOUT_MS))
+      const deadline = stopDeadline(DEFAULT_STOP_TIMEOUT_MS)
+      await this.#closeConnections(deadline)
+      await this.#disposeSingletons(deadline)
       throw error
     }
     for (const module of this.#modules) {
       try {
         await module.onStart?.(this)
+        this.#stillStarting()
       } catch (error) {
+        if (this.#state !== 'starting') throw error
         this.logger.error(
           { err: error, module: module.name },
           `Module '${module.name}' failed to start; stopping the modules already started`,
@@ -241,8 +246,7 @@ class MortarApp<C> implements App<C> {
         const deadline = stopDeadline(DEFAULT_STOP_TIMEOUT_MS)
         await this.#stopModules(deadline)
         await this.#disposeSingletons(deadline)
-        await this.#database?.destroy()
-        await this.#redis?.close()
+        await this.#closeConnections(deadline)
         this.#state = 'stopped'
         throw error
       }
@@ -251,14 +255,15 @@ class MortarApp<C> implements App<C> {
     try {
       // Last: handlers may use anything the modules started.
       await this.#jobs?.start(this)
+      this.#stillStarting()
     } catch (error) {
-      this.logger.error({ err: error }, 'Jobs failed to start; stopping the modules')
       await this.#jobs?.stop(this, 0).catch(() => undefined)
+      if (this.#state !== 'starting') throw error
+      this.logger.error({ err: error }, 'Jobs failed to start; stopping the modules')
       const deadline = stopDeadline(DEFAULT_STOP_TIMEOUT_MS)
       await this.#stopModules(deadline)
       await this.#disposeSingletons(deadline)
-      await this.#database?.destroy()
-      await this.#redis?.close()
+      await this.#closeConnections(deadline)
       this.#state = 'stopped'
       throw error
     }
@@ -282,34 +287,55 @@ class MortarApp<C> implements App<C> {
   }
 
   async #stop(timeoutMs: number): Promise<void> {
-    // Stopping while starting waits for start to settle; a failed start has already rolled back.
-    await this.#starting?.catch(() => undefined)
-    if (this.#state !== 'started') {
-      this.#state = 'stopped'
-      // An app used only for `migrate()` never started, but its pool may be open.
-      await this.#database?.destroy()
-      await this.#redis?.close()
-      return
-    }
-    this.#state = 'stopping'
     // One deadline for the whole stop, each step getting what is left of it: a deadline per
-    // step let a stop of n hung steps take n times timeoutMs.
+    // step let a stop of n hung steps take n times timeoutMs. Waiting for a start (a hung
+    // onStart) is one of the steps.
     const deadline = stopDeadline(timeoutMs)
-    const jobs = this.#jobs
-    // First: running jobs may use what the modules own. They get most of the deadline; the
-    // rest is for aborting the stragglers, giving their jobs back, and the steps below.
-    const jobsFailure =
-      jobs === undefined
+    const starting = this.#starting
+    const startFailure =
+      starting === undefined
         ? undefined
-        : await this.#withDeadline('Stopping the job workers', deadline, () =>
-            jobs.stop(this, Math.max(0, timeoutMs - Math.min(1_000, timeoutMs / 4))),
-          )
-    const failures = [
-      ...(jobsFailure === undefined ? [] : [jobsFailure]),
-      ...(await this.#stopModules(deadline)),
-      ...(await this.#disposeSingletons(deadline)),
-    ]
-    // Last: modules and singletons may still write while they stop.
+        : await this.#withDeadline('start()', deadline, () => starting.catch(() => undefined))
+    const failures = startFailure === undefined ? [] : [startFailure]
+    if (this.#state === 'started') {
+      this.#state = 'stopping'
+      const jobs = this.#jobs
+      // First: running jobs may use what the modules own. They get most of the deadline; the
+      // rest is for aborting the stragglers, giving their jobs back, and the steps below.
+      const left = Math.max(0, deadline.at - performance.now())
+      const jobsFailure =
+        jobs === undefined
+          ? undefined
+          : await this.#withDeadline('Stopping the job workers', deadline, () =>
+              jobs.stop(this, Math.max(0, left - Math.min(1_000, left / 4))),
+            )
+      if (jobsFailure) failures.push(jobsFailure)
+    }
+    const startedOrHung = this.#state !== 'stopped'
+    // A start still hung stops here: its later steps see the state and give up.
+    this.#state = 'stopping'
+    if (startedOrHung) {
+      failures.push(...(await this.#stopModules(deadline)))
+      failures.push(...(await this.#disposeSingletons(deadline)))
+    }
+    // Last: modules and singletons may still write while they stop. An app used only for
+    // `migrate()`, or whose start failed, has no modules to stop, but its pool may be open.
+    failures.push(...(await this.#closeConnections(deadline)))
+    this.#state = 'stopped'
+    if (failures.length > 0) throw new ShutdownError(failures)
+    this.logger.debug('App stopped')
+  }
+
+  /** Throws when a stop took over while this start was awaiting a step. */
+  #stillStarting(): void {
+    if (this.#state !== 'starting') {
+      throw new StartupError(['The app was stopped while it was starting.'])
+    }
+  }
+
+  /** Closes the database, then Redis, within what is left of the deadline. */
+  async #closeConnections(deadline: StopDeadline): Promise<string[]> {
+    const failures: string[] = []
     const database = this.#database
     if (database) {
       const failure = await this.#withDeadline('Closing the database', deadline, () =>
@@ -322,9 +348,7 @@ class MortarApp<C> implements App<C> {
       const failure = await this.#withDeadline('Closing Redis', deadline, () => redis.close())
       if (failure) failures.push(failure)
     }
-    this.#state = 'stopped'
-    if (failures.length > 0) throw new ShutdownError(failures)
-    this.logger.debug('App stopped')
+    return failures
   }
 
   /** Runs `onStop` of the started modules, newest first, within what is left of the deadline. */

@@ -4,7 +4,7 @@ import { randomInt } from 'node:crypto'
 export interface BackoffOptions {
   /** The ceiling of the first retry's wait, in ms (default 1,000); it doubles each attempt. */
   readonly baseMs?: number
-  /** The largest wait, in ms (default 3,600,000: one hour). */
+  /** The largest wait, in ms (default 3,600,000: one hour; at most 86,400,000: a day). */
   readonly maxMs?: number
 }
 

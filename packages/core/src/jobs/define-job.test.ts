@@ -2,7 +2,9 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { createTestApp } from '../testing/index.js'
+import type { BackoffOptions } from './backoff.js'
 import { defineJob } from './define-job.js'
+import { MAX_RETRY_LATER_MS } from './job-errors.js'
 
 const job = (timeout: number) =>
   defineJob({ name: 'test.timeout', schema: z.object({}), timeout, handler: () => undefined })
@@ -14,13 +16,39 @@ describe('defineJob', () => {
         fc.oneof(
           fc.double({ max: 0 }),
           fc.double({ min: 2 ** 31, noNaN: true }),
-          fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, 30 * 86_400_000),
+          fc.constantFrom(
+            Number.NaN,
+            Number.POSITIVE_INFINITY,
+            30 * 86_400_000,
+            '1000' as unknown as number,
+          ),
         ),
         (timeout) => {
           expect(() => job(timeout)).toThrow(TypeError)
         },
       ),
     )
+  })
+
+  it('refuses a backoff wait that is not a finite number from 0 to a day, maxMs as baseMs (property)', () => {
+    // maxMs: Infinity was taken (only baseMs was checked for being finite): a job's later
+    // retries were parked up to 2^47 ms, 4,400 years, away.
+    const backoff = (value: BackoffOptions) =>
+      defineJob({ name: 'test.backoff', schema: z.object({}), backoff: value, handler: () => {} })
+    const bad = fc.oneof(
+      fc.double({ max: -Number.MIN_VALUE }),
+      fc.double({ min: MAX_RETRY_LATER_MS + 1, noNaN: true }),
+      fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, '5000' as unknown as number),
+    )
+    fc.assert(
+      fc.property(bad, (value) => {
+        expect(() => backoff({ baseMs: 0, maxMs: value })).toThrow(TypeError)
+        expect(() => backoff({ baseMs: value, maxMs: MAX_RETRY_LATER_MS })).toThrow(TypeError)
+        expect(() => backoff({ maxMs: value })).toThrow(TypeError)
+      }),
+    )
+    expect(() => backoff({ baseMs: 2_000, maxMs: 1_000 })).toThrow(TypeError)
+    expect(backoff({ baseMs: 0, maxMs: MAX_RETRY_LATER_MS }).backoff.maxMs).toBe(MAX_RETRY_LATER_MS)
   })
 
   it('refuses attempts past 2^31 − 1, the stored column’s limit on every engine', () => {

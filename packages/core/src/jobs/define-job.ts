@@ -3,6 +3,7 @@ import type { z } from 'zod'
 import { safeText } from '../validation/safe-text.js'
 import { type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js'
 import type { JobContext } from './job-context.js'
+import { MAX_RETRY_LATER_MS } from './job-errors.js'
 import type { AttemptError } from './queue-adapter.js'
 
 /**
@@ -28,13 +29,13 @@ export type JobPrepareHandler<S extends z.ZodType, P, R = never> = (
   carried: readonly (Carried<R> | null)[] | undefined,
 ) => Promise<readonly P[]>
 
-/** A row as its JSON carries it: dates as their ISO text, bigints as numbers. */
+/** A row as its JSON carries it: dates as their ISO text, bigints as numbers; a tuple stays one. */
 export type Carried<R> = R extends Date
   ? string
   : R extends bigint
     ? number
-    : R extends readonly (infer E)[]
-      ? Carried<E>[]
+    : R extends readonly unknown[]
+      ? { -readonly [K in keyof R]: Carried<R[K]> }
       : R extends object
         ? { [K in keyof R]: Carried<R[K]> }
         : R
@@ -275,16 +276,22 @@ export function defineJob<S extends z.ZodType, P = undefined, R = never>(
     )
   }
   const backoff = { ...DEFAULT_BACKOFF, ...init.backoff }
+  // Each wait, checked alike: a maxMs of Infinity (or a string, which `>=` coerced) let a job's
+  // later retries wait up to 2^47 ms, 4,400 years. A day at most, as for a RetryLaterJobError.
   if (
-    !(backoff.baseMs >= 0 && Number.isFinite(backoff.baseMs)) ||
-    !(backoff.maxMs >= backoff.baseMs)
+    !(Number.isFinite(backoff.baseMs) && Number.isFinite(backoff.maxMs)) ||
+    !(backoff.baseMs >= 0 && backoff.baseMs <= backoff.maxMs) ||
+    !(backoff.maxMs <= MAX_RETRY_LATER_MS)
   ) {
     throw new TypeError(
-      `Job '${name}': backoff needs 0 <= baseMs <= maxMs, finite; got ${JSON.stringify(init.backoff)}.`,
+      `Job '${name}': backoff needs finite numbers 0 <= baseMs <= maxMs <= ${MAX_RETRY_LATER_MS} (a day); got baseMs ${String(backoff.baseMs)}, maxMs ${String(backoff.maxMs)}.`,
     )
   }
   const timeout = init.timeout
-  if (timeout !== undefined && !(timeout > 0 && timeout <= MAX_TIMER_MS)) {
+  if (
+    timeout !== undefined &&
+    !(Number.isFinite(timeout) && timeout > 0 && timeout <= MAX_TIMER_MS)
+  ) {
     throw new TypeError(
       `Job '${name}': timeout must be a positive number of ms, at most ${MAX_TIMER_MS} (24.8 days); got ${timeout}.`,
     )

@@ -51,6 +51,31 @@ export interface DeliveryDispatcherInit {
   readonly continueAt: (payload: DeliveryPayload, runAtMs: number) => Promise<void>
 }
 
+/** What a delivery's attempt uses of its job. */
+type DeliveryJob = Pick<JobContext, 'attempt' | 'maxAttempts' | 'signal' | 'completeWith'>
+
+/**
+ * One attempt of one delivery, from its job's start to its result: what the dispatcher's steps
+ * hand on, one object instead of an async frame a delivery.
+ */
+class DeliveryAttempt {
+  /** The `sending` mark this attempt holds, once it took one. */
+  token: string | undefined
+  /** Its message may have gone out though its send failed (see `AttemptOutcome.maybeSent`). */
+  maybeSent = false
+
+  constructor(
+    readonly id: string,
+    readonly replay: number,
+    /** The delivery's attempt this is; its mark may count it higher (see `#sendMarked`). */
+    public attempt: number,
+    readonly job: DeliveryJob,
+    readonly loaded: LoadedDelivery,
+    readonly channel: AnyChannel | undefined,
+    readonly markedChannel: boolean,
+  ) {}
+}
+
 /** Thrown to have the jobs engine retry a delivery later, with backoff. */
 export class RetryDeliveryError extends Error {
   constructor(reason: string) {
@@ -122,39 +147,60 @@ export class DeliveryDispatcher {
     )
   }
 
-  /** One attempt, with what {@link DeliveryDispatcher.load} read for it. */
-  async deliver(
+  /**
+   * One attempt, with what {@link DeliveryDispatcher.load} read for it. A promise only while
+   * the attempt waits for something: one that checks nothing that waits (no `recipientExists`,
+   * no throttle) on a channel with idempotency keys goes straight to its send, whose answer
+   * finishes it (see `BoundedSend`), with no async frame and no awaits of its own.
+   */
+  deliver(
     { id, after = 0, replay = 0 }: DeliveryPayload,
-    job: Pick<JobContext, 'attempt' | 'maxAttempts' | 'signal' | 'completeWith'>,
+    job: DeliveryJob,
     loaded: LoadedDelivery | undefined,
-  ): Promise<void> {
-    const { ledger } = this.#init
-    if (loaded === undefined) return
-    const { row, preferences } = loaded
-    // Its mark may count it higher: after an attempt that marked it and vanished.
-    let attempt = after + job.attempt
+  ): Promise<void> | undefined {
+    if (loaded === undefined) return undefined
+    const { row } = loaded
     const channel = this.#init.channels.get(row.channel as ChannelName)
-    // Its sends are marked: the row may count attempts its job does not (see `ledger.mark`).
-    const markedChannel = channel !== undefined && channel.idempotent !== true
-    // The `sending` mark this attempt holds, once it took one.
-    let token: string | undefined
-
+    const attempt = new DeliveryAttempt(
+      id,
+      replay,
+      after + job.attempt,
+      job,
+      loaded,
+      channel,
+      // Its sends are marked: the row may count attempts its job does not (see `ledger.mark`).
+      channel !== undefined && channel.idempotent !== true,
+    )
     if (
       this.#init.recipientExists !== undefined &&
       !row.recipient_id.startsWith(ON_DEMAND_ID_PREFIX)
     ) {
-      if (!(await this.#recipientExists(this.#init.recipientExists, row.recipient_id))) {
-        await this.#finish(job, {
-          id,
-          attempt,
-          replay,
-          status: 'suppressed',
-          error: 'recipient deleted before delivery',
-          markedChannel,
-        })
-        return
-      }
+      return this.#checkExistence(this.#init.recipientExists, attempt)
     }
+    return this.#checkChoices(attempt)
+  }
+
+  async #checkExistence(
+    exists: (recipientId: string) => boolean | Promise<boolean>,
+    attempt: DeliveryAttempt,
+  ): Promise<void> {
+    if (!(await this.#recipientExists(exists, attempt.loaded.row.recipient_id))) {
+      await this.#finish(attempt, 'suppressed', 'recipient deleted before delivery')
+      return
+    }
+    await this.#checkChoices(attempt)
+  }
+
+  /**
+   * Quiet hours, the recipient's preferences, then the category's throttle: throttled categories alone wait
+   * (for their counters' upsert). The throttle admits a delivery once, on its first recorded
+   * attempt: its retries and replays are no more messages, and counting them would let a retry
+   * suppress what never went out. Not by the job's attempt: a first attempt that threw before it
+   * was counted (recipientExists, the counter's upsert) would leave the delivery never counted,
+   * sent past the limit.
+   */
+  #checkChoices(attempt: DeliveryAttempt): Promise<void> | undefined {
+    const { row, preferences } = attempt.loaded
     // Quiet hours are decided now, at each attempt: a retry, a replay or a digest sent later may
     // fall in the window. Its job goes on at the window's end, this run being no attempt (nor a
     // throttle admission). Critical categories go at once, whatever the row says.
@@ -163,130 +209,159 @@ export class DeliveryDispatcher {
         ? undefined
         : storedQuietHoursEnd(row.quiet_hours, this.#init.clock.nowMs())
     if (quietUntil !== undefined) {
-      await this.#init.continueAt({ id, replay, after: attempt - 1 }, quietUntil)
-      return
+      const { id, replay } = attempt
+      return this.#init.continueAt({ id, replay, after: attempt.attempt - 1 }, quietUntil)
     }
-    // Throttled categories alone wait (for their counters' upsert). The throttle admits a
-    // delivery once, on its first recorded attempt: its retries and replays are no more
-    // messages, and counting them would let a retry suppress what never went out. Not by the
-    // job's attempt: a first attempt that threw before it was counted (recipientExists, the
-    // counter's upsert) would leave the delivery never counted, sent past the limit.
-    const suppressed =
-      this.#preferenceHold(row, preferences) ??
-      (this.#init.categories[row.category]?.throttle === undefined ||
+    const held = this.#preferenceHold(row, preferences)
+    if (held !== undefined) return this.#finish(attempt, 'suppressed', held)
+    if (
+      this.#init.categories[row.category]?.throttle === undefined ||
       Number(row.attempts) !== 0 ||
-      replay !== 0
-        ? undefined
-        : await this.#throttleHold(row))
-    if (suppressed !== undefined) {
-      await this.#finish(job, {
-        id,
-        attempt,
-        replay,
-        status: 'suppressed',
-        error: suppressed,
-        markedChannel,
-      })
-      return
+      attempt.replay !== 0
+    ) {
+      return this.#send(attempt)
     }
-    let result: ChannelResult
-    // The channel's answer when the send outlasted its bound (the mark stays until its lease
-    // passes): it may still come.
-    let late: Promise<ChannelResult> | undefined
+    return this.#checkThrottle(attempt)
+  }
+
+  async #checkThrottle(attempt: DeliveryAttempt): Promise<void> {
+    const held = await this.#throttleHold(attempt.loaded.row)
+    await (held === undefined ? this.#send(attempt) : this.#finish(attempt, 'suppressed', held))
+  }
+
+  /** Sends through the attempt's channel, or records why it cannot be sent. */
+  #send(attempt: DeliveryAttempt): Promise<void> | undefined {
+    const { channel } = attempt
+    const { row } = attempt.loaded
     const to =
-      channel === undefined || row.address === null ? undefined : this.#address(id, row.address)
+      channel === undefined || row.address === null
+        ? undefined
+        : this.#address(attempt.id, row.address)
     if (channel === undefined || to === undefined) {
-      result = {
+      return this.answered(attempt, {
         status: 'permanent',
         reason: `no '${row.channel}' channel is configured in the notify module`,
-      }
-    } else if (typeof to !== 'string') {
-      // Dead, and so replayable once the vault that sealed it is back.
-      result = to
-    } else {
-      const bound = channel.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS
-      if (channel.idempotent !== true) {
-        // Twice the send's bound: as long again for its result's write to land.
-        const mark = await ledger.mark({ id, replay }, attempt, 2 * bound)
-        // Nothing left to send: another run finished it, or a replay gave it to a newer job.
-        if (mark === undefined) return
-        if (!mark.held) {
-          // Another run of this delivery's job (its lease passed under a live worker, an engine
-          // ran it again) holds the mark and may be sending now: this one sends nothing and is
-          // no attempt. A job goes on once the mark's lease ends, in case that run left no result.
-          await this.#init.continueAt({ id, replay, after: attempt - 1 }, mark.busyUntil)
-          return
-        }
-        token = mark.token
-        attempt = mark.attempt
-      }
-      const send = new BoundedSend(bound, job)
-      send.start(
-        channel as { send: Send },
-        new OutgoingSend(
-          send,
-          id,
-          to,
-          JSON.parse(row.message) as never,
-          row.recipient_id,
-          row.type,
-          attempt,
-        ),
-        this.#sends,
-      )
-      const answer = await send.answer
-      late = answer === undefined ? (send.late as Promise<ChannelResult>) : undefined
-      result = answer ?? {
-        status: 'transient',
-        reason: `no answer within ${bound} ms (the channel's send timeout): it may have gone out`,
-      }
-      // Its reason is stored and published: a URL it quotes may be the credential.
-      if (result.status !== 'accepted')
-        result = { ...result, reason: withoutAddress(result.reason, to) }
-    }
-
-    if (result.status === 'accepted') {
-      // Awaited only when there is something to wait for: each await is a promise a delivery.
-      const recording = this.#finish(job, {
-        id,
-        attempt,
-        replay,
-        status: 'sent',
-        providerMessageId: result.providerMessageId,
-        token,
-        markedChannel,
       })
-      if (recording !== undefined) await recording
-      if (this.#init.bus.listenerCount('notification.sent') > 0)
-        await this.#publishSent(row, attempt, result.providerMessageId)
+    }
+    // Dead, and so replayable once the vault that sealed it is back.
+    if (typeof to !== 'string') return this.answered(attempt, to)
+    const bound = channel.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS
+    if (attempt.markedChannel) return this.#sendMarked(attempt, channel, to, bound)
+    return this.#sendBounded(attempt, channel, to, bound)
+  }
+
+  /** A send on a channel without idempotency keys: marked `sending` first (see `ledger.mark`). */
+  async #sendMarked(
+    attempt: DeliveryAttempt,
+    channel: AnyChannel,
+    to: string,
+    bound: number,
+  ): Promise<void> {
+    const { id, replay } = attempt
+    // Twice the send's bound: as long again for its result's write to land.
+    const mark = await this.#init.ledger.mark({ id, replay }, attempt.attempt, 2 * bound)
+    // Nothing left to send: another run finished it, or a replay gave it to a newer job.
+    if (mark === undefined) return
+    if (!mark.held) {
+      // Another run of this delivery's job (its lease passed under a live worker, an engine
+      // ran it again) holds the mark and may be sending now: this one sends nothing and is
+      // no attempt. A job goes on once the mark's lease ends, in case that run left no result.
+      await this.#init.continueAt({ id, replay, after: attempt.attempt - 1 }, mark.busyUntil)
       return
     }
+    attempt.token = mark.token
+    // Its mark may count it higher: after an attempt that marked it and vanished.
+    attempt.attempt = mark.attempt
+    await this.#sendBounded(attempt, channel, to, bound)
+  }
+
+  #sendBounded(
+    attempt: DeliveryAttempt,
+    channel: AnyChannel,
+    to: string,
+    bound: number,
+  ): Promise<void> {
+    const { row } = attempt.loaded
+    const send = new BoundedSend(this, attempt, bound, to)
+    send.start(
+      channel as { send: Send },
+      new OutgoingSend(
+        send,
+        attempt.id,
+        to,
+        JSON.parse(row.message) as never,
+        row.recipient_id,
+        row.type,
+        attempt.attempt,
+      ),
+      this.#sends,
+    )
+    return send.done
+  }
+
+  /**
+   * Records how an attempt's send ended: `answer` is the channel's result, or `undefined` when
+   * none came within `send`'s bound (or the job's signal aborted first). Called by the send
+   * itself (`BoundedSend`), or with the reason no send was made; a promise only when there is something to wait
+   * for (each await is a promise a delivery).
+   */
+  answered(
+    attempt: DeliveryAttempt,
+    answer: ChannelResult | undefined,
+    send?: BoundedSend,
+  ): Promise<void> | undefined {
+    let result = answer ?? {
+      status: 'transient',
+      reason: `no answer within ${send?.bound} ms (the channel's send timeout): it may have gone out`,
+    }
+    if (result.status === 'accepted') {
+      const { providerMessageId } = result
+      const recording = this.#finish(attempt, 'sent', undefined, providerMessageId)
+      if (this.#init.bus.listenerCount('notification.sent') === 0) return recording
+      return this.#publishSentAfter(recording, attempt, providerMessageId)
+    }
+    // Its reason is stored and published: a URL it quotes may be the credential.
+    if (send !== undefined) result = { ...result, reason: withoutAddress(result.reason, send.to) }
+    // The channel's answer when the send outlasted its bound (the mark stays until its lease
+    // passes): it may still come.
+    return this.#failed(attempt, result, answer === undefined ? send?.late() : undefined)
+  }
+
+  async #publishSentAfter(
+    recording: Promise<void> | undefined,
+    attempt: DeliveryAttempt,
+    providerMessageId: string | undefined,
+  ): Promise<void> {
+    if (recording !== undefined) await recording
+    await this.#publishSent(attempt.loaded.row, attempt.attempt, providerMessageId)
+  }
+
+  /** An attempt whose send failed, or could not be made. */
+  async #failed(
+    attempt: DeliveryAttempt,
+    result: Exclude<ChannelResult, { status: 'accepted' }>,
+    late: Promise<ChannelResult> | undefined,
+  ): Promise<void> {
+    const { id, replay, token, job } = attempt
+    const { row } = attempt.loaded
     const final = result.status === 'permanent' || job.attempt >= job.maxAttempts
     const error = `${result.status}: ${result.reason}`
     // A transient failure once the message was on its way (a timeout, a dropped connection, a
     // send given up) may hide an acceptance: whichever attempt sends next, be it a replay of the
     // dead delivery, counts a possible duplicate.
     const maybeSent = token !== undefined && result.status === 'transient'
+    attempt.maybeSent = maybeSent
     if (final) {
-      await this.#finish(job, {
-        id,
-        attempt,
-        replay,
-        status: 'dead',
-        error,
-        maybeSent,
-        token,
-        markedChannel,
-      })
+      await this.#finish(attempt, 'dead', error)
     }
     // Failed and retried: the job's completion never comes for this attempt, so it is written now;
     // not after giving up on a marked send, whose mark holds the delivery until its lease passes
     // (the send may still go out: a later attempt then sends it counted as a possible duplicate).
     // An idempotent channel's holds no mark: nothing else would record the attempt.
     else if (late === undefined || token === undefined) {
-      await ledger.finish({
+      await this.#init.ledger.finish({
         id,
-        attempt,
+        attempt: attempt.attempt,
         replay,
         status: 'failed',
         error,
@@ -296,13 +371,13 @@ export class DeliveryDispatcher {
     }
     // After this attempt's own writes, so that an acceptance comes after them.
     if (late !== undefined && token !== undefined) {
-      void this.#recordLate(late, { id, attempt, replay, token }, row)
+      void this.#recordLate(late, { id, attempt: attempt.attempt, replay, token }, row)
     }
     await this.#init.bus.publish('notification.failed', {
       ...aboutDelivery(row),
       reason: result.reason,
       result: result.status,
-      attempts: attempt,
+      attempts: attempt.attempt,
       final,
     })
     if (final) return
@@ -321,11 +396,24 @@ export class DeliveryDispatcher {
    * over with no promise to wait for: a method, not a closure made per delivery.
    */
   #finish(
-    job: Pick<JobContext, 'completeWith'>,
-    outcome: AttemptOutcome,
+    attempt: DeliveryAttempt,
+    status: AttemptOutcome['status'],
+    error?: string,
+    providerMessageId?: string,
   ): Promise<void> | undefined {
+    const outcome: AttemptOutcome = {
+      id: attempt.id,
+      attempt: attempt.attempt,
+      replay: attempt.replay,
+      status,
+      providerMessageId,
+      error,
+      token: attempt.token,
+      maybeSent: attempt.maybeSent,
+      markedChannel: attempt.markedChannel,
+    }
     if (outcome.token !== undefined) return this.#init.ledger.finish(outcome)
-    job.completeWith(this.#init.ledger.results, outcome)
+    attempt.job.completeWith(this.#init.ledger.results, outcome)
     return undefined
   }
 
@@ -476,16 +564,28 @@ type Send = (outgoing: Outgoing<never>) => Promise<ChannelResult>
  */
 class SendWatch {
   #started: BoundedSend[] = []
+  /**
+   * When the turn's first send started (`performance.now()`): each of the turn's sends is bounded
+   * from then, so a bound may be shorter by what the turn ran before its send, never longer; one
+   * reading of the clock a turn, not one a send.
+   */
+  #since = 0
 
-  /** Watches `send` from the end of this turn, unless it settled by then. */
+  /** Watches `send`, about to start, from the end of this turn, unless it settled by then. */
   add(send: BoundedSend): void {
-    if (this.#started.push(send) === 1) setImmediate(this.#watchStarted)
+    if (this.#started.push(send) === 1) {
+      this.#since = performance.now()
+      setImmediate(this.#watchStarted)
+    }
   }
 
   readonly #watchStarted = (): void => {
     const started = this.#started
+    const since = this.#since
     this.#started = []
-    for (const send of started) send.watch()
+    for (let index = 0; index < started.length; index++) {
+      ;(started[index] as BoundedSend).watch(since)
+    }
   }
 }
 
@@ -514,52 +614,70 @@ class OutgoingSend implements Outgoing<never> {
 }
 
 /**
- * One send, bounded: `answer` is the channel's answer, or `undefined` when none came within
- * `bound` ms or the job's signal aborted first (the channel's signal then aborts too); `late` is
- * the answer whenever it comes. The job's abort listener is the send itself (`handleEvent`) and
- * the timer's argument too, so a send makes no closures of its own beyond its promises' (each
- * one, named by the build, is garbage a delivery).
+ * One send, bounded, that finishes its attempt: the channel's answer, or `undefined` when none
+ * came within `bound` ms or the job's signal aborted first (the channel's signal then aborts
+ * too), goes to the dispatcher's `answered`, and `done` settles once that recorded it; `late()`
+ * is the answer whenever it comes. The job's abort listener is the send itself (`handleEvent`)
+ * and the timer's argument too, so a send makes no closures of its own beyond its promise's and
+ * the two that hear the channel (each one, named by the build, is garbage a delivery).
  */
 class BoundedSend {
-  readonly answer: Promise<ChannelResult | undefined>
-  late: Promise<ChannelResult> | undefined
-  readonly #job: Pick<JobContext, 'signal'>
-  readonly #deadline: number
-  #resolve: ((answer: ChannelResult | undefined) => void) | undefined
+  /** Settles once the attempt's result is recorded: its handler's promise. */
+  readonly done: Promise<void>
+  readonly #dispatcher: DeliveryDispatcher
+  readonly #attempt: DeliveryAttempt
+  #sent: Promise<ChannelResult> | undefined
+  #resolve: (() => void) | undefined
+  #reject: ((error: unknown) => void) | undefined
   #timer: NodeJS.Timeout | undefined
   /** The job's signal, once listened to. */
   #jobSignal: AbortSignal | undefined
   #controller: AbortController | undefined
   #stopped: { readonly reason: unknown } | undefined
 
-  constructor(bound: number, job: Pick<JobContext, 'signal'>) {
-    this.#job = job
-    this.#deadline = performance.now() + bound
-    this.answer = new Promise((resolve) => {
+  constructor(
+    dispatcher: DeliveryDispatcher,
+    attempt: DeliveryAttempt,
+    readonly bound: number,
+    readonly to: string,
+  ) {
+    this.#dispatcher = dispatcher
+    this.#attempt = attempt
+    this.done = new Promise((resolve, reject) => {
       this.#resolve = resolve
+      this.#reject = reject
     })
   }
 
   /** Sends `outgoing` (made for this send) through `channel`, watched by `watch`. */
   start(channel: { send: Send }, outgoing: OutgoingSend, watch: SendWatch): void {
-    let late: Promise<ChannelResult>
-    try {
-      late = Promise.resolve(channel.send(outgoing)).then(undefined, threw)
-    } catch (error) {
-      late = Promise.resolve(threw(error))
-    }
-    this.late = late
-    late.then((answer) => this.#settle(answer))
+    // Before the channel's call: the bound counts from no later than the send's start.
     watch.add(this)
+    let sent: Promise<ChannelResult>
+    try {
+      sent = Promise.resolve(channel.send(outgoing))
+    } catch (error) {
+      sent = Promise.reject(error)
+    }
+    this.#sent = sent
+    sent.then(
+      (answer) => this.#settle(answer),
+      (error: unknown) => this.#settle(threw(error)),
+    )
+  }
+
+  /** The channel's answer whenever it comes, a throw as a transient failure. */
+  late(): Promise<ChannelResult> {
+    return (this.#sent as Promise<ChannelResult>).then(undefined, threw)
   }
 
   /**
    * From the end of the turn the send started in: unless answered, given up at its bound (a
    * timer for what is left of it) or when the job's signal aborts (now, if it did already).
    */
-  watch(): void {
+  watch(since: number): void {
     if (this.#resolve === undefined) return
-    const signal = this.#job.signal
+    const signal = this.#attempt.job.signal
     if (signal.aborted) {
       this.stop(signal.reason)
       return
@@ -567,12 +685,16 @@ class BoundedSend {
     this.#jobSignal = signal
     signal.addEventListener('abort', this, { once: true })
     // Unref'd, as AbortSignal.timeout's: a send's bound alone keeps no process alive.
-    this.#timer = setTimeout(timeUp, Math.max(0, this.#deadline - performance.now()), this).unref()
+    this.#timer = setTimeout(
+      timeUp,
+      Math.max(0, since + this.bound - performance.now()),
+      this,
+    ).unref()
   }
 
   /** The job's signal aborted. */
   handleEvent(): void {
-    this.stop(this.#job.signal.reason)
+    this.stop(this.#attempt.job.signal.reason)
   }
 
   stop(reason: unknown): void {
@@ -586,20 +708,31 @@ class BoundedSend {
   signal(): AbortSignal {
     if (this.#controller === undefined) {
       this.#controller = new AbortController()
-      const job = this.#job.signal
+      const job = this.#attempt.job.signal
       if (this.#stopped === undefined && job.aborted) this.stop(job.reason)
       else if (this.#stopped !== undefined) this.#controller.abort(this.#stopped.reason)
     }
     return this.#controller.signal
   }
 
+  /** The send ended (answered, given up): its attempt's result is recorded, then `done` settles. */
   #settle(answer: ChannelResult | undefined): void {
     const resolve = this.#resolve
-    if (resolve === undefined) return
+    const reject = this.#reject
+    if (resolve === undefined || reject === undefined) return
     this.#resolve = undefined
+    this.#reject = undefined
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#jobSignal?.removeEventListener('abort', this)
-    resolve(answer)
+    let recording: Promise<void> | undefined
+    try {
+      recording = this.#dispatcher.answered(this.#attempt, answer, this)
+    } catch (error) {
+      reject(error)
+      return
+    }
+    if (recording === undefined) resolve()
+    else recording.then(resolve, reject)
   }
 }
 

@@ -62,7 +62,7 @@ describe('deliveryInsertion', () => {
       const db = compilerOnly(engine)
       fc.assert(
         fc.property(fc.array(row, { minLength: 1, maxLength: 4 }), (rows) => {
-          const write = deliveryInsertion(db, engine, rows)
+          const write = deliveryInsertion(db, db, rows)
           const compiled = write.compile?.()
           const expected = sql`${write}`.compile(db)
           expect(compiled?.sql).toBe(expected.sql)

@@ -35,7 +35,7 @@ const SET = [
 const table = sql.table(DELIVERY_TABLE)
 const columns = sql.join(SET.map((column) => sql.id(column)))
 const keyedColumns = sql.join([...SET, 'idempotency_key'].map((column) => sql.id(column)))
-// The texts of inserts of up to this many rows are kept, per engine and number of rows.
+// The texts of inserts of up to this many rows are kept, per compiling Kysely and number of rows.
 const KEPT_TEXTS = 64
 
 interface InsertText {
@@ -43,7 +43,10 @@ interface InsertText {
   readonly query: RawNode
 }
 
-const texts = new Map<DatabaseEngine, InsertText[]>()
+// Keyed by the Kysely that compiles the text, not by its engine: its plugins are part of the text
+// (a WithSchemaPlugin names the table's schema), and two databases of one engine in a process
+// may have different ones.
+const texts = new WeakMap<Kysely<unknown>, InsertText[]>()
 
 /** A new delivery's values, in SET's order, pushed onto `list`. */
 function pushValues(list: unknown[], row: DeliveryRow): void {
@@ -94,23 +97,19 @@ function insertNode(rows: readonly DeliveryRow[]): RawBuilder<unknown> {
 }
 
 /**
- * The INSERT's text for as many rows on `engine`, compiled once: a call then only lists its
+ * The INSERT's text for as many rows by `compiler`, compiled once: a call then only lists its
  * values, and hands core the same string each time (see {@link CompanionWrite}).
  */
-function insertText(
-  db: Kysely<unknown>,
-  engine: DatabaseEngine,
-  rows: readonly DeliveryRow[],
-): InsertText {
-  const kept = texts.get(engine)?.[rows.length]
+function insertText(compiler: Kysely<unknown>, rows: readonly DeliveryRow[]): InsertText {
+  const kept = texts.get(compiler)?.[rows.length]
   if (kept !== undefined) return kept
-  const text = insertNode(rows).compile(db).sql
+  const text = insertNode(rows).compile(compiler).sql
   const made: InsertText = { sql: text, query: RawNode.createWithSql(text) }
   if (rows.length <= KEPT_TEXTS) {
-    let byCount = texts.get(engine)
+    let byCount = texts.get(compiler)
     if (byCount === undefined) {
       byCount = []
-      texts.set(engine, byCount)
+      texts.set(compiler, byCount)
     }
     byCount[rows.length] = made
   }
@@ -120,14 +119,16 @@ function insertText(
 /**
  * The INSERT of new deliveries with fresh ids and no idempotency key: nothing to skip, so a
  * clash fails loudly; for core's jobs to send with the deliveries' jobs (`alongside`), or alone.
- * `db` is the transaction-aware Kysely: it runs in the caller's transaction.
+ * `db` is the transaction-aware Kysely: it runs in the caller's transaction. `compiler` has the
+ * same dialect and plugins and outlives transactions (the database's root, which adding a
+ * plugin replaces): the text is kept for it.
  */
 export function deliveryInsertion(
   db: Kysely<unknown>,
-  engine: DatabaseEngine,
+  compiler: Kysely<unknown>,
   rows: readonly DeliveryRow[],
 ): CompanionWrite {
-  return new DeliveryInsertion(db, insertText(db, engine, rows), rows)
+  return new DeliveryInsertion(db, insertText(compiler, rows), rows)
 }
 
 // A class, not an object of arrow functions: notify() makes one a call, and the build names

@@ -12,6 +12,8 @@ import type { Channel } from '../channels/channel.js'
 import { notifyModule } from '../module/notify-module.js'
 import { DELIVERIES, NOTIFIER } from '../module/notify-tokens.js'
 import { Notification } from '../notification/notification.js'
+import { type CarriedDelivery, carriedRow } from './delivery-ledger.js'
+import { SENDABLE_COLUMNS } from './delivery-table.js'
 
 class Ping extends Notification {
   readonly type = 'ping'
@@ -118,5 +120,14 @@ describe.skipIf(postgres?.skip !== undefined)('delivery results on PostgreSQL', 
     } finally {
       await observer.destroy()
     }
+  })
+})
+
+describe('carriedRow', () => {
+  it('names the values a claim carried as the columns its read selects, in their order', () => {
+    // The read writes SENDABLE_COLUMNS in order: each value here is its own column's name.
+    const names = [...SENDABLE_COLUMNS, []] as unknown as CarriedDelivery['v']
+    expect(carriedRow(names)).toEqual(Object.fromEntries(SENDABLE_COLUMNS.map((c) => [c, c])))
+    expect(Object.keys(carriedRow(names))).toEqual([...SENDABLE_COLUMNS])
   })
 })

@@ -52,12 +52,51 @@ export interface LoadedDelivery {
   readonly preferences: readonly PreferenceEntry[]
 }
 
+/** A recipient's stored choice, as a claim's carried read holds it. */
+type CarriedChoice = {
+  readonly category: string
+  readonly channel: string
+  readonly enabled: unknown
+}
+
 /**
- * A delivery's row as a claim of its job read it (see {@link deliveryClaimRead}): as JSON, with
- * its recipient's stored choices.
+ * A delivery's row as a claim of its job read it (see {@link deliveryClaimRead}): one JSON array,
+ * the values of {@link SENDABLE_COLUMNS} in order, then its recipient's stored choices. An array,
+ * not an object: the worker parses no key a column (a third of the parse a delivery), and the
+ * row it builds from it ({@link carriedRow}) has the same shape for every delivery.
  */
-export type CarriedDelivery = SendableRow & {
-  readonly preferences: readonly { category: string; channel: string; enabled: unknown }[]
+export interface CarriedDelivery {
+  readonly v: readonly [
+    id: string,
+    notification_id: string,
+    type: string,
+    category: string,
+    recipient_id: string,
+    channel: string,
+    address: string | null,
+    message: string,
+    replays: number,
+    quiet_hours: string | null,
+    attempts: number,
+    preferences: readonly CarriedChoice[],
+  ]
+}
+
+/** The row a {@link CarriedDelivery} holds: its values named as {@link SENDABLE_COLUMNS}, in order. */
+export function carriedRow(v: CarriedDelivery['v']): SendableRow {
+  return {
+    id: v[0],
+    notification_id: v[1],
+    type: v[2],
+    category: v[3],
+    recipient_id: v[4],
+    channel: v[5],
+    address: v[6],
+    message: v[7],
+    replays: v[8],
+    quiet_hours: v[9],
+    attempts: v[10],
+  }
 }
 
 /**
@@ -69,14 +108,15 @@ export function deliveryClaimRead(id: Expression<string>): Expression<CarriedDel
   const tables = expressionBuilder<LedgerTables & PreferenceTables, never>()
   return tables
     .selectFrom(`${DELIVERY_TABLE} as d`)
-    .select(SENDABLE_COLUMNS.map((column) => `d.${column}` as const))
     .select((eb) =>
-      jsonArrayFrom(
+      sql<CarriedDelivery['v']>`json_build_array(${sql.join(
+        SENDABLE_COLUMNS.map((column) => sql.ref(`d.${column}`)),
+      )}, ${jsonArrayFrom(
         eb
           .selectFrom(`${PREFERENCE_TABLE} as p`)
           .select(['p.category', 'p.channel', 'p.enabled'])
           .whereRef('p.recipient_id', '=', 'd.recipient_id'),
-      ).as('preferences'),
+      )})`.as('v'),
     )
     .where('d.id', '=', id)
     .where('d.status', 'in', CLAIMABLE)
@@ -265,8 +305,11 @@ export class DeliveryLedger {
    * jobs to send with the rows' delivery jobs: one statement on PostgreSQL.
    */
   insertion(rows: readonly DeliveryRow[]): CompanionWrite {
-    const db = this.#db as Kysely<unknown>
-    return deliveryInsertion(db, this.#database.engine ?? sqlEngine(db), rows)
+    return deliveryInsertion(
+      this.#db as Kysely<unknown>,
+      this.#database.root as Kysely<unknown>,
+      rows,
+    )
   }
 
   /** Writes rows; those that break an idempotency key are skipped. Returns the ids written. */
@@ -327,16 +370,16 @@ export class DeliveryLedger {
     if (carried !== undefined) {
       return carried.map((found) => {
         if (found === null) return undefined
-        const { preferences } = found
+        const row = carriedRow(found.v)
+        const choices = found.v[11]
         return {
-          // As read, its `preferences` with it: a copy without them was garbage a delivery.
-          row: found,
+          row,
           // Most recipients stored no choice: no grouping made for them.
           preferences:
-            preferences.length === 0
+            choices.length === 0
               ? NO_PREFERENCES
-              : (groupByOwner(preferences.map((choice) => ({ owner: found.id, ...choice }))).get(
-                  found.id,
+              : (groupByOwner(choices.map((choice) => ({ owner: row.id, ...choice }))).get(
+                  row.id,
                 ) ?? NO_PREFERENCES),
         }
       })
@@ -598,8 +641,13 @@ export class DeliveryLedger {
     // the usual one (no marks: a channel with idempotency keys) is unchanged.
     let lapsing = false
     let settling = false
-    for (const outcome of given) if (outcome.markedChannel === true) kept = true
-    for (const outcome of outcomes) {
+    // Indexed loops: this runs once a batch, rarely optimized, where each step of a `for…of`
+    // allocates its iterator's result.
+    for (let index = 0; index < given.length; index++) {
+      if ((given[index] as AttemptOutcome).markedChannel === true) kept = true
+    }
+    for (let index = 0; index < outcomes.length; index++) {
+      const outcome = outcomes[index] as AttemptOutcome
       if (lapses(outcome)) lapsing = true
       if (settles(outcome)) settling = true
     }
@@ -803,29 +851,36 @@ export class DeliveryLedger {
   }
 
   /**
+   * Up to `limit` ids of dead deliveries after `after`, by id: a page of `'all-dead'`'s replay.
+   * Read without locks (a locking read by status would lock every row it scans on MariaDB):
+   * {@link DeliveryLedger.requeue} locks them by id and leaves out those no longer dead.
+   */
+  async deadIds(after: string | undefined, limit: number): Promise<string[]> {
+    let query = this.#db
+      .selectFrom(DELIVERY_TABLE)
+      .select('id')
+      .where('status', '=', 'dead')
+      .orderBy('id')
+      .limit(limit)
+    if (after !== undefined) query = query.where('id', '>', after)
+    return (await query.execute()).map((row) => row.id)
+  }
+
+  /**
    * Makes dead deliveries queued again (attempts kept, error kept until the next attempt) and
    * returns them with the attempts they had, for the caller to enqueue in the same transaction.
    * One dead when written, without a message, is rendered again by `rerender` first (a digest's,
    * from its batch's items); one that cannot be is left dead with the reason why, and refused
-   * when named. An id that is not dead is refused with the reason.
+   * when `named`. A named id that is not dead is refused with the reason; otherwise (a page of
+   * {@link DeliveryLedger.deadIds}) one no longer dead is left out.
    */
   async requeue(
-    ids: readonly string[] | 'all-dead',
+    ids: readonly string[],
     rerender: Rerender,
+    named: boolean,
   ): Promise<{ readonly id: string; readonly after: number; readonly replay: number }[]> {
     const now = this.#clock.nowMs()
-    // 'all-dead' finds its rows without locks: a locking read by status would lock every row
-    // it scans on MariaDB. They are locked by id below, and those no longer dead left out.
-    const wanted =
-      ids === 'all-dead'
-        ? (
-            await this.#db
-              .selectFrom(DELIVERY_TABLE)
-              .select('id')
-              .where('status', '=', 'dead')
-              .execute()
-          ).map((row) => row.id)
-        : [...new Set(ids)]
+    const wanted = [...new Set(ids)]
     if (wanted.length === 0) return []
     let query = this.#db
       .selectFrom(DELIVERY_TABLE)
@@ -847,7 +902,7 @@ export class DeliveryLedger {
     // message twice). SQLite's transactions already run one at a time (BEGIN IMMEDIATE).
     if (sqlEngine(this.#db as Kysely<unknown>) !== 'sqlite') query = query.forUpdate()
     let rows = await query.execute()
-    if (ids === 'all-dead') {
+    if (!named) {
       rows = rows.filter((row) => row.status === 'dead')
     } else {
       const found = new Map(rows.map((row) => [row.id, row]))
@@ -874,8 +929,8 @@ export class DeliveryLedger {
         targets.push(row)
         continue
       }
-      // Named, it is refused with the reason; 'all-dead' leaves it dead as it is.
-      if (ids !== 'all-dead') {
+      // Named, it is refused with the reason; otherwise it is left dead as it is.
+      if (named) {
         throw new DeliveryNotReplayableError(row.id, `dead without a message (${rendered.reason})`)
       }
     }
@@ -946,7 +1001,8 @@ function greatest(engine: SqlEngine): RawBuilder<unknown> {
 /** Per delivery, the claim of its newest replay among these (a stale one is left out). */
 function newestReplays<T extends Claim>(claims: readonly T[]): Map<string, T> {
   const newest = new Map<string, T>()
-  for (const claim of claims) {
+  for (let index = 0; index < claims.length; index++) {
+    const claim = claims[index] as T
     const seen = newest.get(claim.id)
     if (seen === undefined || claim.replay > seen.replay) newest.set(claim.id, claim)
   }

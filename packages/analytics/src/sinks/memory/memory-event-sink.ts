@@ -3,6 +3,7 @@ import type {
   EventSink,
   FailedEvent,
   IdentityLink,
+  SinkForgetReport,
   StoredEvent,
 } from '../event-sink.js'
 
@@ -48,4 +49,34 @@ export class MemoryEventSink implements EventSink {
       if (!this.#links.has(link.anonymousId)) this.#links.set(link.anonymousId, link)
     }
   }
+
+  async forget(userId: string): Promise<SinkForgetReport> {
+    const anonymous = new Set<string>()
+    let identityLinks = 0
+    for (const [anonymousId, link] of this.#links) {
+      if (link.userId !== userId) continue
+      anonymous.add(anonymousId)
+      this.#links.delete(anonymousId)
+      identityLinks++
+    }
+    // A linked anonymous id takes only the events no one was signed in for, as the SQL forget.
+    const theirs = (entry: { userId: string | null; anonymousId: string | null }) =>
+      entry.userId === userId ||
+      (entry.userId === null && entry.anonymousId !== null && anonymous.has(entry.anonymousId))
+    return {
+      events: deleteWhere(this.#events, theirs),
+      failedEvents: deleteWhere(this.#failed, theirs),
+      identityLinks,
+    }
+  }
+}
+
+function deleteWhere<T>(entries: Map<string, T>, matches: (entry: T) => boolean): number {
+  let deleted = 0
+  for (const [id, entry] of entries) {
+    if (!matches(entry)) continue
+    entries.delete(id)
+    deleted++
+  }
+  return deleted
 }

@@ -1,10 +1,16 @@
+import { Readable } from 'node:stream'
 import type { AddressInfo } from 'node:net'
 import { gzipSync } from 'node:zlib'
 import express, { type RequestHandler } from 'express'
 import { createApp } from '../../app/index.js'
 import type { Logger } from '../../logger/logger.js'
 import { describe, expect, it } from 'vitest'
-import { adapterConformance, EVENTS, EVENTS_OPENING } from '../shared/adapter-conformance.js'
+import {
+  adapterConformance,
+  EVENTS,
+  EVENTS_OPENING,
+  STREAMED,
+} from '../shared/adapter-conformance.js'
 import { DEFAULT_BODY_LIMIT } from '../shared/index.js'
 import { toNodeHandler } from '../node/to-node-handler.js'
 import {
@@ -27,7 +33,7 @@ async function listen(server: Express): Promise<{ url: string; close(): Promise<
   }
 }
 
-adapterConformance('express', async ({ app, routes, mount, bodyLimit }) => {
+adapterConformance('express', async ({ app, routes, mount, bodyLimit, streamed }) => {
   const server = express()
   // Body parsers go before mortarExpress, so the context is opened after the body is read; they
   // read chunked bodies themselves, so they get the same limit.
@@ -37,6 +43,9 @@ adapterConformance('express', async ({ app, routes, mount, bodyLimit }) => {
   server.get(EVENTS, (_request, response) => {
     response.setHeader('content-type', 'text/event-stream')
     response.write(EVENTS_OPENING)
+  })
+  server.get(STREAMED, (_request, response) => {
+    Readable.from(streamed()).pipe(response)
   })
   for (const route of routes) {
     const method = route.method === 'GET' ? 'get' : 'post'

@@ -1,4 +1,4 @@
-import { PassThrough } from 'node:stream'
+import { PassThrough, Readable } from 'node:stream'
 import { createGunzip, gzipSync } from 'node:zlib'
 import Fastify from 'fastify'
 import { describe, expect, it } from 'vitest'
@@ -6,11 +6,16 @@ import { createApp } from '../../app/create-app.js'
 import { StartupError } from '../../app/startup-error.js'
 import { requestContext } from '../../context/index.js'
 import { onBeforeResponse } from '../../context/request-hooks.js'
-import { adapterConformance, EVENTS, EVENTS_OPENING } from '../shared/adapter-conformance.js'
+import {
+  adapterConformance,
+  EVENTS,
+  EVENTS_OPENING,
+  STREAMED,
+} from '../shared/adapter-conformance.js'
 import { mortarFastify } from './mortar-fastify.js'
 import { mountFetch } from './mount-fetch.js'
 
-adapterConformance('fastify', async ({ app, routes, mount, bodyLimit }) => {
+adapterConformance('fastify', async ({ app, routes, mount, bodyLimit, streamed }) => {
   const fastify = Fastify()
   await fastify.register(mortarFastify, bodyLimit === undefined ? { app } : { app, bodyLimit })
   for (const route of routes) {
@@ -30,6 +35,7 @@ adapterConformance('fastify', async ({ app, routes, mount, bodyLimit }) => {
     stream.write(EVENTS_OPENING)
     return reply.type('text/event-stream').send(stream)
   })
+  fastify.get(STREAMED, (_request, reply) => reply.send(Readable.from(streamed())))
   await fastify.listen({ port: 0, host: '127.0.0.1' })
   const address = fastify.server.address()
   if (address === null || typeof address === 'string') throw new Error('no port')

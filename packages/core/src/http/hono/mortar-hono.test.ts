@@ -5,8 +5,15 @@ import { bearerAuth } from 'hono/bearer-auth'
 import { HTTPException } from 'hono/http-exception'
 import { mount } from 'hono/mount'
 import { describe, expect, it, vi } from 'vitest'
+import { requestContext } from '../../context/index.js'
+import { token } from '../../di/token.js'
 import type { Logger } from '../../logger/logger.js'
-import { adapterConformance, EVENTS, EVENTS_OPENING } from '../shared/adapter-conformance.js'
+import {
+  adapterConformance,
+  EVENTS,
+  EVENTS_OPENING,
+  STREAMED,
+} from '../shared/adapter-conformance.js'
 import { mortarHono, useMortar } from './mortar-hono.js'
 
 function listen(hono: Hono): Promise<{ url: string; close(): Promise<void> }> {
@@ -26,7 +33,20 @@ function listen(hono: Hono): Promise<{ url: string; close(): Promise<void> }> {
   })
 }
 
-adapterConformance('hono', async ({ app, routes, mount: mounted, bodyLimit }) => {
+// A body of string chunks as the byte stream a Response sends, each chunk read when pulled.
+function byteStream(chunks: AsyncIterable<string>): ReadableStream<Uint8Array> {
+  const iterator = chunks[Symbol.asyncIterator]()
+  const encoder = new TextEncoder()
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await iterator.next()
+      if (next.done) controller.close()
+      else controller.enqueue(encoder.encode(next.value))
+    },
+  })
+}
+
+adapterConformance('hono', async ({ app, routes, mount: mounted, bodyLimit, streamed }) => {
   const hono = new Hono()
   useMortar(hono, app, { bodyLimit })
   hono.all(`${mounted.prefix}/*`, mount(mounted.handler))
@@ -39,6 +59,7 @@ adapterConformance('hono', async ({ app, routes, mount: mounted, bodyLimit }) =>
       { 'content-type': 'text/event-stream' },
     ),
   )
+  hono.get(STREAMED, (c) => c.body(byteStream(streamed())))
   for (const route of routes) {
     if (route.method === 'GET') {
       hono.get(route.path, async (c) =>
@@ -66,6 +87,44 @@ const quietApp = {
 }
 
 describe('useMortar', () => {
+  it('keeps the scope of a streamed body served without @hono/node-server until the body is read', async () => {
+    const events: string[] = []
+    const app = {
+      logger: { error: () => undefined } as unknown as Logger,
+      createScope: () => ({
+        resolve: <T>() => {
+          events.push('resolved')
+          return 'scoped' as T
+        },
+        dispose: async () => {
+          events.push('disposed')
+        },
+      }),
+    }
+    const hono = new Hono()
+    useMortar(hono, app)
+    hono.get('/', (c) => {
+      const context = requestContext()
+      let sent = false
+      return c.body(
+        new ReadableStream<Uint8Array>(
+          {
+            pull(controller) {
+              if (sent) return controller.close()
+              sent = true
+              controller.enqueue(new TextEncoder().encode(String(context.resolve(token('any')))))
+            },
+            // Nothing is pulled until the body is read, after the handler has returned.
+          },
+          { highWaterMark: 0 },
+        ),
+      )
+    })
+    const response = await hono.request('/')
+    expect(await response.text()).toBe('scoped')
+    await vi.waitFor(() => expect(events).toEqual(['resolved', 'disposed']))
+  })
+
   it('keeps the status and message of an HTTPException and its prepared headers', async () => {
     const hono = new Hono()
     useMortar(hono, quietApp)

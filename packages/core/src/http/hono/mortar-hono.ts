@@ -60,7 +60,7 @@ export interface MortarHonoOptions {
 
 /**
  * Hono middleware that runs the rest of the request inside a Mortar request context (request id,
- * scope, slots), echoes `x-request-id`, disposes the scope when the handler is done, answers a
+ * scope, slots), echoes `x-request-id`, disposes the scope when the response is over, answers a
  * body over the limit (1 MiB unless set) with a 413 problem, and renders an error a handler threw
  * as problem+json. Register it before the routes; {@link useMortar} installs it with the error
  * and not-found handlers.
@@ -139,7 +139,7 @@ export function mortarHono(app: AdapterApp, options: MortarHonoOptions = {}): Mi
     } finally {
       setRequestId(c, context.requestId)
       endWithServer(c, context)
-      disposeRequestScope(app, context)
+      disposeWithResponse(c, app, context)
     }
   }
 }
@@ -333,6 +333,59 @@ function endWithServer(c: Context, context: RequestContext): void {
   if (incoming === undefined || outgoing === undefined) return
   trackResponse(incoming, outgoing, context, true)
   outgoing.once('close', () => forgetResponse(incoming, outgoing))
+}
+
+// The handler returning is not the end of the request: a streamed body is sent after it and may
+// still resolve from the scope, so the scope is disposed once the response is over, as the
+// node:http adapters do: when @hono/node-server's response closes, elsewhere once the body is
+// read to its end, fails or is cancelled.
+function disposeWithResponse(c: Context, app: AdapterApp, context: RequestContext): void {
+  const dispose = () => disposeRequestScope(app, context)
+  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing
+  if (outgoing !== undefined) {
+    if (outgoing.closed) dispose()
+    else outgoing.once('close', dispose)
+    return
+  }
+  const response = c.res
+  if (response.body === null) {
+    dispose()
+    return
+  }
+  // Cleared first, so Hono does not merge the replaced response's headers back in.
+  c.res = undefined
+  c.res = new Response(disposeAfter(response.body, dispose), response)
+}
+
+function disposeAfter(
+  body: ReadableStream<Uint8Array>,
+  dispose: () => void,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader()
+  let ended = false
+  const end = () => {
+    if (ended) return
+    ended = true
+    dispose()
+  }
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const chunk = await reader.read()
+        if (chunk.done) {
+          controller.close()
+          end()
+        } else controller.enqueue(chunk.value)
+      } catch (error) {
+        end()
+        throw error
+      }
+    },
+    cancel(reason) {
+      end()
+      return reader.cancel(reason)
+    },
+  })
 }
 
 function contextlessId(c: Context): string {

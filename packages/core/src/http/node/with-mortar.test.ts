@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { setImmediate as nextTick } from 'node:timers/promises'
@@ -5,7 +6,12 @@ import { describe, expect, it } from 'vitest'
 import { onBeforeResponse, requestContext } from '../../context/index.js'
 import { ForbiddenError } from '../../errors/index.js'
 import type { Logger } from '../../logger/logger.js'
-import { adapterConformance, EVENTS, EVENTS_OPENING } from '../shared/adapter-conformance.js'
+import {
+  adapterConformance,
+  EVENTS,
+  EVENTS_OPENING,
+  STREAMED,
+} from '../shared/adapter-conformance.js'
 import { readJson } from './read-json.js'
 import { toNodeHandler } from './to-node-handler.js'
 import { type NodeHandler, withMortar } from './with-mortar.js'
@@ -22,7 +28,7 @@ async function listen(server: Server): Promise<{ url: string; close(): Promise<v
   }
 }
 
-adapterConformance('node:http', async ({ app, routes, mount, bodyLimit }) => {
+adapterConformance('node:http', async ({ app, routes, mount, bodyLimit, streamed }) => {
   const pages = toNodeHandler(mount.handler, { prefix: mount.prefix })
   const handler: NodeHandler = async (request, response) => {
     const url = new URL(request.url ?? '/', 'http://localhost')
@@ -30,6 +36,12 @@ adapterConformance('node:http', async ({ app, routes, mount, bodyLimit }) => {
     if (url.pathname === EVENTS) {
       response.setHeader('content-type', 'text/event-stream')
       response.write(EVENTS_OPENING)
+      return
+    }
+    if (url.pathname === STREAMED) {
+      // Started before returning, so the adapter does not take the route for unknown.
+      response.flushHeaders()
+      Readable.from(streamed()).pipe(response)
       return
     }
     const route = routes.find(

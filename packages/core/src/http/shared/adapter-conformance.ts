@@ -65,7 +65,15 @@ export type StartServer = (setup: {
   readonly routes: readonly ConformanceRoute[]
   readonly mount: { readonly prefix: string; readonly handler: FetchHandler }
   readonly bodyLimit: number | undefined
+  /**
+   * The body each adapter's test sends at {@link STREAMED}, streamed the framework's own way:
+   * called in the handler, its chunks are sent as they come, after the handler has returned.
+   */
+  readonly streamed: () => AsyncIterable<string>
 }) => Promise<StartedServer>
+
+/** Where each adapter's test answers GET with the setup's `streamed()` body, streamed. */
+export const STREAMED = '/streamed'
 
 /** The body limit, in bytes, the suite gives each adapter. */
 export const BODY_LIMIT = 1024
@@ -251,6 +259,18 @@ export function adapterConformance(name: string, start: StartServer): void {
     let abortSeen: ((aborted: boolean) => void) | undefined
     let abortStarted: (() => void) | undefined
     let server: StartedServer
+    // The streamed body's second chunk waits for the test, which has read the first one, so the
+    // handler has returned and the response has started.
+    let openGate = () => {}
+    let streamGate = Promise.resolve()
+    const streamed = () => {
+      const context = requestContext()
+      return (async function* () {
+        yield 'first\n'
+        await streamGate
+        yield JSON.stringify({ scopeId: context.resolve(SCOPED).scopeId })
+      })()
+    }
 
     const routes: ConformanceRoute[] = [
       { method: 'GET', path: '/hello', handle: () => ({ hello: 'world' }) },
@@ -486,6 +506,7 @@ export function adapterConformance(name: string, start: StartServer): void {
         routes,
         mount: { prefix: MOUNT, handler: mounted },
         bodyLimit: BODY_LIMIT,
+        streamed,
       })
     })
     afterAll(async () => {
@@ -756,6 +777,31 @@ export function adapterConformance(name: string, start: StartServer): void {
         })
       })
 
+      it('resolves while the body streams and disposes the scope once it is sent', async () => {
+        streamGate = new Promise((resolve) => {
+          openGate = resolve
+        })
+        const response = await get(STREAMED)
+        const reader = response.body?.pipeThrough(new TextDecoderStream()).getReader()
+        let text = ''
+        while (!text.includes('\n')) {
+          const chunk = await reader?.read()
+          if (chunk === undefined || chunk.done) break
+          text += chunk.value
+        }
+        expect(text).toBe('first\n')
+        openGate()
+        for (;;) {
+          const chunk = await reader?.read()
+          if (chunk === undefined || chunk.done) break
+          text += chunk.value
+        }
+        const { scopeId } = JSON.parse(text.slice('first\n'.length)) as { scopeId: number }
+        await vi.waitFor(() =>
+          expect(instances.find((scoped) => scoped.scopeId === scopeId)?.disposed).toBe(true),
+        )
+      })
+
       it('creates no scope for a request that does not use one', async () => {
         createScope.mockClear()
         await (await get('/hello')).json()
@@ -976,6 +1022,7 @@ export function adapterConformance(name: string, start: StartServer): void {
             routes,
             mount: { prefix: MOUNT, handler: mounted },
             bodyLimit: BODY_LIMIT,
+            streamed,
           })
           const cancelled = eventsCancelled
           const reader = await open(`${own.url}${path}`)
@@ -1043,6 +1090,7 @@ export function adapterConformance(name: string, start: StartServer): void {
           routes,
           mount: { prefix: MOUNT, handler: mounted },
           bodyLimit: undefined,
+          streamed,
         })
         try {
           const under = await post(`${plain.url}/echo`, json(DEFAULT_BODY_LIMIT))

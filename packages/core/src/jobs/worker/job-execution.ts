@@ -118,8 +118,10 @@ export class JobExecution implements JobContext {
         `Job '${this.name}': completeWith needs a function that builds the write from the values.`,
       )
     }
-    this.#completion ??= []
-    this.#completion.push({ write: write as CompletionWrite<unknown>, value })
+    const entry: CompletionEntry = { write: write as CompletionWrite<unknown>, value }
+    // Most handlers give one: a list of one, not an empty one grown by a push (room for 17).
+    if (this.#completion === undefined) this.#completion = [entry]
+    else this.#completion.push(entry)
   }
 
   /** What the handler gave {@link JobExecution.completeWith}, in call order. */

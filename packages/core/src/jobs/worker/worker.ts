@@ -568,8 +568,13 @@ export class Worker {
     broken: Map<CompletionWrite<unknown>, unknown> | undefined
   } {
     const values = new Map<CompletionWrite<unknown>, unknown[]>()
-    for (const id of ids) {
-      for (const { write, value } of this.#completions.get(id)?.entries ?? []) {
+    // Indexed loops: this runs once a batch, rarely optimized, where each step of a `for…of`
+    // allocates its iterator's result, a few for every job.
+    for (let i = 0; i < ids.length; i++) {
+      const entries = this.#completions.get(ids[i] as string)?.entries
+      if (entries === undefined) continue
+      for (let j = 0; j < entries.length; j++) {
+        const { write, value } = entries[j] as CompletionEntry
         const list = values.get(write)
         if (list === undefined) values.set(write, [value])
         else list.push(value)
