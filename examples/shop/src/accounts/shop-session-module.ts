@@ -1,6 +1,6 @@
 import { requestContext, resolveDatabase, type Secret } from '@mortar/core'
 import { type SessionModule, sessionModule } from '@mortar/session'
-import { cartSessionSchema } from '../cart/index.js'
+import { CART_TTL_SECONDS, cartSessionSchema } from '../cart/index.js'
 import type { AccountsDb } from './accounts-db.js'
 
 /** Options of {@link shopSessionModule}. */
@@ -29,6 +29,8 @@ export function shopSessionModule(
     registry: options.registry,
     // Re-issue the cookie on use at most every 5 minutes, so an active visitor stays logged in.
     rolling: 300,
+    // As long as the cart it names lives after a change (the store deletes carts after that).
+    ttl: CART_TTL_SECONDS,
     resolvePrincipal: async (_data, { userId }) => {
       if (userId === undefined) return undefined
       const user = await resolveDatabase<AccountsDb>(requestContext())

@@ -1,9 +1,11 @@
 import { resolveDatabase } from '@mortar/core'
+import { STATE_STORE } from '@mortar/session'
+import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CatalogDb } from '../catalog/index.js'
 import { CookieJar } from '../testing/cookie-jar.js'
 import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
-import { MAX_PRODUCT_ID } from './cart.js'
+import { CART_TTL_SECONDS, MAX_PRODUCT_ID } from './cart.js'
 import { cartQuote } from './cart-quote.js'
 
 /** A cart's lines by product id, whatever order the changes landed in. */
@@ -39,6 +41,50 @@ for (const engine of shopTestEngines()) {
           { productId: 30, quantity: 1 },
         ])
         expect((await browser().request('GET', '/cart')).json.items).toEqual([])
+      })
+
+      it('gives every cart a ttl that each change extends, so clients sending no cookie leave no row for good', async () => {
+        // Each first add wrote a row that nothing deleted: a script posting without a cookie
+        // grew mortar_state by one row per request, for good.
+        const db = resolveDatabase(shop.app)
+        const carts = async (owner?: string) =>
+          (
+            await sql<{ owner: string; updated_at: unknown; expires_at: unknown }>`
+              select owner, updated_at, expires_at from mortar_state
+              where namespace = 'shop.cart' ${owner === undefined ? sql`` : sql`and owner = ${owner}`}
+            `.execute(db)
+          ).rows
+        const ttlOf = (row: { updated_at: unknown; expires_at: unknown }) =>
+          row.expires_at === null ? null : Number(row.expires_at) - Number(row.updated_at)
+        const before = (await carts()).length
+        for (let i = 0; i < 5; i++) {
+          expect((await browser().request('POST', '/cart', { productId: 1 })).status).toBe(201)
+        }
+        const rows = await carts()
+        expect(rows).toHaveLength(before + 5)
+        expect(rows.map(ttlOf)).toEqual(rows.map(() => CART_TTL_SECONDS * 1_000))
+
+        // A cart in use, ten minutes from expiry: its next change saves it with the whole ttl again.
+        const visitor = browser()
+        await visitor.request('POST', '/cart', { productId: 2 })
+        const owners = new Set(rows.map((row) => row.owner))
+        const mine = (await carts()).find((row) => !owners.has(row.owner))
+        if (mine === undefined) throw new Error('The visitor’s cart was not saved.')
+        await sql`update mortar_state set expires_at = ${Date.now() + 600_000} where owner = ${mine.owner}`.execute(
+          db,
+        )
+        await visitor.request('POST', '/cart', { productId: 3 })
+        const [extended] = await carts(mine.owner)
+        expect(ttlOf(extended ?? mine)).toBe(CART_TTL_SECONDS * 1_000)
+        expect((await visitor.request('GET', '/cart')).json.items).toHaveLength(2)
+
+        // Expired carts read as empty and the state store's prune deletes their rows.
+        await sql`update mortar_state set expires_at = ${Date.now() - 1} where namespace = 'shop.cart' and owner <> ${mine.owner}`.execute(
+          db,
+        )
+        expect(await shop.app.resolve(STATE_STORE).prune()).toBeGreaterThanOrEqual(5)
+        expect((await carts()).map((row) => row.owner)).toEqual([mine.owner])
+        expect((await visitor.request('GET', '/cart')).json.items).toHaveLength(2)
       })
 
       it('keeps every product added at the same moment with one cookie, of a visitor and after login', async () => {

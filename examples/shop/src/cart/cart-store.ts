@@ -9,6 +9,7 @@ import {
 import type { z } from 'zod'
 import {
   addToCart,
+  CART_TTL_SECONDS,
   type CartItem,
   type CartSessionData,
   removeFromCart,
@@ -36,7 +37,10 @@ const CHANGE_ATTEMPTS = 20
  * an id its session keeps. Every change is a read, then a save on the condition that the
  * version is still the one read, retried when another change came first: two products added at
  * the same moment (two tabs, a double click, a script) both land. A cart in the session cookie
- * lost one of them, as the last cookie written won.
+ * lost one of them, as the last cookie written won. Every save gives the cart
+ * {@link CART_TTL_SECONDS} more, so a cart in use lives on, and one abandoned (by a visitor who
+ * never comes back, or a script sending no cookie) expires and is pruned by `stateModule`'s
+ * hourly schedule: the table does not grow with every first add.
  */
 export class Carts {
   readonly #carts: StateNamespace<StoredCart, z.input<typeof storedCartSchema>>
@@ -105,7 +109,7 @@ export class Carts {
         cart.id,
         CART_KEY,
         { lines: [], orderedKey: checkoutKey },
-        { expectedVersion: cart.version },
+        { expectedVersion: cart.version, ttl: CART_TTL_SECONDS },
       )
       return true
     } catch (error) {
@@ -159,7 +163,10 @@ export class Carts {
       const cart = await this.read(session)
       const next = change(cart)
       try {
-        await this.#carts.put(cart.id, CART_KEY, next, { expectedVersion: cart.version })
+        await this.#carts.put(cart.id, CART_KEY, next, {
+          expectedVersion: cart.version,
+          ttl: CART_TTL_SECONDS,
+        })
         return next.lines
       } catch (error) {
         if (!(error instanceof StateConflictError) || attempt === CHANGE_ATTEMPTS) throw error

@@ -9,6 +9,12 @@ export const MAX_PRODUCT_ID = 2_147_483_647
 
 /** At most this many of one product in a cart. */
 export const MAX_QUANTITY = 99
+/**
+ * Seconds a cart lives after its last change: the session cookie's lifetime (`ttl` of
+ * `shopSessionModule`), so a cart outlives no cookie that could name it. Then it is gone and
+ * the state store's hourly prune deletes its row.
+ */
+export const CART_TTL_SECONDS = 14 * 86_400
 
 /** One line of a cart: a product id and how many of it. */
 export const cartItemSchema = z.object({

@@ -5,6 +5,7 @@ export {
   type CartItem,
   CartQuantityError,
   type CartSessionData,
+  CART_TTL_SECONDS,
   cartItemSchema,
   cartSchema,
   cartSessionSchema,

@@ -1,4 +1,5 @@
 import { resolveDatabase } from '@mortar/core'
+import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CatalogDb } from '../catalog/index.js'
 import { type Shopper, signUpShopper } from '../testing/shopper.js'
@@ -111,6 +112,11 @@ for (const engine of shopTestEngines()) {
       )
       expect([await stockOf(101), await stockOf(102)]).toEqual([3, 4])
       expect((await ada.jar.request('GET', '/cart')).json.items).toEqual([])
+      // The emptied cart (it keeps the order's key) expires like any other cart.
+      const kept = await sql<{ n: number | string }>`
+        select count(*) as n from mortar_state where namespace = 'shop.cart' and expires_at is null
+      `.execute(db())
+      expect(Number(kept.rows[0]?.n)).toBe(0)
       const history = await ada.jar.request('GET', '/orders')
       expect(history.json).toMatchObject({ items: [{ id: order.id }], nextCursor: null })
       expect((await ada.jar.request('GET', `/orders/${order.id}`)).json).toEqual(order)

@@ -19,6 +19,8 @@ import type { DeliveryRecord, DeliveryStatus } from './delivery-table.js'
 
 // Delivery jobs held by workers at once, at most, that reads look at to show `sending`.
 const HELD_LIMIT = 10_000
+// Dead deliveries `replay('all-dead')` requeues per transaction.
+const REPLAY_PAGE = 500
 const UNFINISHED: ReadonlySet<DeliveryStatus> = new Set(['queued', 'failed', 'sending'])
 
 /**
@@ -167,7 +169,8 @@ export class Deliveries {
   }
 
   /**
-   * Sends dead deliveries again: each is queued with a new job (in one transaction), the only job
+   * Sends dead deliveries again: each is queued with a new job (named ones in one transaction,
+   * `'all-dead'` by pages of 500 ids, each in its own), the only job
    * that may send it from then on: an earlier job of the delivery that runs again (a dead job
    * retried by `mortar jobs retry`, a job its engine runs twice) finds it is no longer its own
    * and sends nothing. A digest's delivery that went dead when written (its renderer threw) is
@@ -176,12 +179,24 @@ export class Deliveries {
    * be rendered again (`E_DELIVERY_NOT_REPLAYABLE`, with the reason); `'all-dead'` leaves those.
    * Returns how many were queued.
    */
-  replay(ids: string | readonly string[] | 'all-dead'): Promise<number> {
+  async replay(ids: string | readonly string[] | 'all-dead'): Promise<number> {
+    if (ids !== 'all-dead') return this.#requeue(typeof ids === 'string' ? [ids] : ids, true)
+    // By pages of ids, each in its own transaction: one statement naming every dead id passes
+    // the engine's bound-parameter limit (65 535 on PostgreSQL), one transaction locks them all.
+    let replayed = 0
+    let after: string | undefined
+    for (;;) {
+      const page = await this.#ledger.deadIds(after, REPLAY_PAGE)
+      if (page.length > 0) replayed += await this.#requeue(page, false)
+      if (page.length < REPLAY_PAGE) return replayed
+      after = page[page.length - 1]
+    }
+  }
+
+  /** Requeues these dead deliveries and enqueues their jobs, in one transaction; how many. */
+  #requeue(ids: readonly string[], named: boolean): Promise<number> {
     return this.#database.transaction(async () => {
-      const requeued = await this.#ledger.requeue(
-        typeof ids === 'string' && ids !== 'all-dead' ? [ids] : ids,
-        this.#rerender,
-      )
+      const requeued = await this.#ledger.requeue(ids, this.#rerender, named)
       if (requeued.length > 0) {
         await this.#jobs.enqueueMany(
           this.#deliverJob,

@@ -851,29 +851,36 @@ export class DeliveryLedger {
   }
 
   /**
+   * Up to `limit` ids of dead deliveries after `after`, by id: a page of `'all-dead'`'s replay.
+   * Read without locks (a locking read by status would lock every row it scans on MariaDB):
+   * {@link DeliveryLedger.requeue} locks them by id and leaves out those no longer dead.
+   */
+  async deadIds(after: string | undefined, limit: number): Promise<string[]> {
+    let query = this.#db
+      .selectFrom(DELIVERY_TABLE)
+      .select('id')
+      .where('status', '=', 'dead')
+      .orderBy('id')
+      .limit(limit)
+    if (after !== undefined) query = query.where('id', '>', after)
+    return (await query.execute()).map((row) => row.id)
+  }
+
+  /**
    * Makes dead deliveries queued again (attempts kept, error kept until the next attempt) and
    * returns them with the attempts they had, for the caller to enqueue in the same transaction.
    * One dead when written, without a message, is rendered again by `rerender` first (a digest's,
    * from its batch's items); one that cannot be is left dead with the reason why, and refused
-   * when named. An id that is not dead is refused with the reason.
+   * when `named`. A named id that is not dead is refused with the reason; otherwise (a page of
+   * {@link DeliveryLedger.deadIds}) one no longer dead is left out.
    */
   async requeue(
-    ids: readonly string[] | 'all-dead',
+    ids: readonly string[],
     rerender: Rerender,
+    named: boolean,
   ): Promise<{ readonly id: string; readonly after: number; readonly replay: number }[]> {
     const now = this.#clock.nowMs()
-    // 'all-dead' finds its rows without locks: a locking read by status would lock every row
-    // it scans on MariaDB. They are locked by id below, and those no longer dead left out.
-    const wanted =
-      ids === 'all-dead'
-        ? (
-            await this.#db
-              .selectFrom(DELIVERY_TABLE)
-              .select('id')
-              .where('status', '=', 'dead')
-              .execute()
-          ).map((row) => row.id)
-        : [...new Set(ids)]
+    const wanted = [...new Set(ids)]
     if (wanted.length === 0) return []
     let query = this.#db
       .selectFrom(DELIVERY_TABLE)
@@ -895,7 +902,7 @@ export class DeliveryLedger {
     // message twice). SQLite's transactions already run one at a time (BEGIN IMMEDIATE).
     if (sqlEngine(this.#db as Kysely<unknown>) !== 'sqlite') query = query.forUpdate()
     let rows = await query.execute()
-    if (ids === 'all-dead') {
+    if (!named) {
       rows = rows.filter((row) => row.status === 'dead')
     } else {
       const found = new Map(rows.map((row) => [row.id, row]))
@@ -922,8 +929,8 @@ export class DeliveryLedger {
         targets.push(row)
         continue
       }
-      // Named, it is refused with the reason; 'all-dead' leaves it dead as it is.
-      if (ids !== 'all-dead') {
+      // Named, it is refused with the reason; otherwise it is left dead as it is.
+      if (named) {
         throw new DeliveryNotReplayableError(row.id, `dead without a message (${rendered.reason})`)
       }
     }

@@ -1,6 +1,6 @@
-import { DATABASE, resolveDatabase } from '@mortar/core'
+import { DATABASE, JOBS, resolveDatabase } from '@mortar/core'
 import { createTestApp, type TestApp } from '@mortar/core/testing'
-import { sql } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as vitest from 'vitest'
 import { z } from 'zod'
@@ -73,12 +73,72 @@ for (const engine of testEngines()) {
       expect((await games.get('owner-tx', 'tx'))?.value.board).toBe('o........')
     })
 
+    it('prunes expired rows from the table in batches, past one batch of 500', async () => {
+      const db = resolveDatabase(app)
+      const count = async () =>
+        Number(
+          (await sql<{ n: number | string }>`select count(*) as n from mortar_state`.execute(db))
+            .rows[0]?.n,
+        )
+      await state.prune()
+      const before = await count()
+      const notes = state.namespace('notes', z.number())
+      const now = app.clock.nowMs()
+      // Rows written directly: 1 201 saves one by one would be the slow part of the test.
+      const rows = Array.from({ length: 1_201 }, (_, i) => ({
+        owner: `owner-prune-${i}`,
+        namespace: 'notes',
+        state_key: 'k',
+        value: String(i),
+        version: 1,
+        updated_at: now,
+        expires_at: now + 1_000,
+      }))
+      for (let i = 0; i < rows.length; i += 300) {
+        await (db as unknown as Kysely<Record<string, Record<string, unknown>>>)
+          .insertInto('mortar_state')
+          .values(rows.slice(i, i + 300))
+          .execute()
+      }
+      await notes.put('owner-prune-kept', 'k', 1, { ttl: 2 })
+      expect(await count()).toBe(before + 1_202)
+      app.clock.advance(1_000)
+      expect(await state.prune()).toBe(1_201)
+      expect(await count()).toBe(before + 1)
+      expect((await notes.get('owner-prune-kept', 'k'))?.value).toBe(1)
+    })
+
+    it('prunes expired entries on its hourly schedule', async () => {
+      const { app: scheduled, dispose } = await startEngineApp(engine, (url) =>
+        createTestApp({ database: url, modules: [stateModule()], jobs: { workers: false } }),
+      )
+      try {
+        const carts = scheduled.resolve(STATE_STORE).namespace('carts', game)
+        await carts.put('visitor', 'cart', { board: 'x........' }, { ttl: 60 })
+        await carts.put('member', 'cart', { board: 'o........' }, { ttl: 7_200 })
+        scheduled.clock.advance(3_600_000)
+        await scheduled.resolve(JOBS).drain()
+        const owners = await sql<{ owner: string }>`select owner from mortar_state`.execute(
+          resolveDatabase(scheduled),
+        )
+        expect(owners.rows.map((row) => row.owner)).toEqual(['member'])
+      } finally {
+        await dispose()
+      }
+    })
+
     it('migrates down by dropping its table, and up again', async () => {
+      expect((await app.migrate({ direction: 'down' })).ran).toEqual([
+        'state/0002_add_mortar_state_expires_at',
+      ])
       expect((await app.migrate({ direction: 'down' })).ran).toEqual([
         'state/0001_create_mortar_state',
       ])
       await expect(state.namespace('games', game).get('o', 'k')).rejects.toThrow()
-      expect((await app.migrate()).ran).toEqual(['state/0001_create_mortar_state'])
+      expect((await app.migrate()).ran).toEqual([
+        'state/0001_create_mortar_state',
+        'state/0002_add_mortar_state_expires_at',
+      ])
       expect(await state.namespace('games', game).get('o', 'k')).toBeUndefined()
     })
   })

@@ -1,5 +1,5 @@
 import type { Clock } from '@mortar/core'
-import type { Kysely } from 'kysely'
+import type { ExpressionBuilder, Kysely } from 'kysely'
 import type { z } from 'zod'
 import { StateConflictError } from '../errors.js'
 import { insertIfAbsent } from '../sql/index.js'
@@ -12,12 +12,20 @@ import type {
   StateStore,
 } from './state-store.js'
 import { type NamespaceSettings, StateStoreDefaults } from './state-store-defaults.js'
-import { checkExpectedVersion, checkStateIds, decodeState, encodeState } from './state-values.js'
+import {
+  checkExpectedVersion,
+  checkStateIds,
+  decodeState,
+  encodeState,
+  expiresAt,
+} from './state-values.js'
 
 /** The state table, created by `stateMigrations`. */
 export const STATE_TABLE = 'mortar_state'
 // An unconditional put retries its read-then-compare-and-set this often under contention.
 const UNCONDITIONAL_ATTEMPTS = 10
+// prune() deletes at most this many rows per statement, so no one statement holds many locks.
+const PRUNE_BATCH = 500
 
 interface StateRow {
   owner: string
@@ -26,6 +34,8 @@ interface StateRow {
   value: string
   version: number | string
   updated_at: number | string | bigint
+  /** In ms; null: never. */
+  expires_at: number | string | bigint | null
 }
 
 interface StateTables {
@@ -78,6 +88,43 @@ export class KyselyStateStore implements StateStore {
       this.#defaults.namespace(name, schema, options),
     )
   }
+
+  async prune(): Promise<number> {
+    const now = this.#defaults.clock.nowMs()
+    let pruned = 0
+    for (;;) {
+      const batch = await this.#db
+        .selectFrom(STATE_TABLE)
+        .select(['owner', 'namespace', 'state_key'])
+        .where('expires_at', '<=', now)
+        .limit(PRUNE_BATCH)
+        .execute()
+      if (batch.length === 0) return pruned
+      const result = await this.#db
+        .deleteFrom(STATE_TABLE)
+        .where((eb) =>
+          eb(
+            eb.refTuple('owner', 'namespace', 'state_key'),
+            'in',
+            batch.map((row) => eb.tuple(row.owner, row.namespace, row.state_key)),
+          ),
+        )
+        // Saved again since the select: extended, so kept.
+        .where('expires_at', '<=', now)
+        .executeTakeFirst()
+      pruned += Number(result.numDeletedRows)
+      if (batch.length < PRUNE_BATCH) return pruned
+    }
+  }
+}
+
+/**
+ * Rows that have not expired at `nowMs`. Every read and write of a row names it: expired rows
+ * are absent until prune() deletes them, and a versioned UPDATE must not bring one back.
+ */
+function live(nowMs: number) {
+  return (eb: ExpressionBuilder<StateTables, typeof STATE_TABLE>) =>
+    eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', nowMs)])
 }
 
 class KyselyStateNamespace<T, I> implements StateNamespace<T, I> {
@@ -110,6 +157,7 @@ class KyselyStateNamespace<T, I> implements StateNamespace<T, I> {
       this.#settings.maxBytes,
       value,
     )
+    const ttl = options.ttl
     const entry = (version: number, updatedAt: Date): StateEntry<T> => ({
       key,
       value: data as T,
@@ -120,7 +168,7 @@ class KyselyStateNamespace<T, I> implements StateNamespace<T, I> {
     if (options.expectedVersion !== undefined) {
       const expected = checkExpectedVersion(options.expectedVersion)
       const now = this.#settings.clock.now()
-      if (await this.#compareAndSet(owner, key, json, expected, now))
+      if (await this.#compareAndSet(owner, key, json, expected, now, ttl))
         return entry(expected + 1, now)
       throw await this.#conflict(owner, key, expected)
     }
@@ -129,7 +177,8 @@ class KyselyStateNamespace<T, I> implements StateNamespace<T, I> {
       const current = await this.#row(owner, key)
       const version = current === undefined ? 0 : Number(current.version)
       const now = this.#settings.clock.now()
-      if (await this.#compareAndSet(owner, key, json, version, now)) return entry(version + 1, now)
+      if (await this.#compareAndSet(owner, key, json, version, now, ttl))
+        return entry(version + 1, now)
     }
     throw await this.#conflict(owner, key, undefined)
   }
@@ -141,6 +190,7 @@ class KyselyStateNamespace<T, I> implements StateNamespace<T, I> {
       .where('owner', '=', owner)
       .where('namespace', '=', this.name)
       .where('state_key', '=', key)
+      .where(live(this.#settings.clock.nowMs()))
     const expected =
       options.expectedVersion === undefined
         ? undefined
@@ -162,6 +212,7 @@ class KyselyStateNamespace<T, I> implements StateNamespace<T, I> {
       .selectAll()
       .where('owner', '=', owner)
       .where('namespace', '=', this.name)
+      .where(live(this.#settings.clock.nowMs()))
       .orderBy('state_key')
       .execute()
     return rows.map((row) => this.#toEntry(row))
@@ -174,8 +225,18 @@ class KyselyStateNamespace<T, I> implements StateNamespace<T, I> {
     json: string,
     expected: number,
     now: Date,
+    ttl: number | undefined,
   ): Promise<boolean> {
+    const expires = expiresAt(now.getTime(), ttl) ?? null
     if (expected === 0) {
+      // An expired row is absent: clear it so the insert can take its key.
+      await this.#db
+        .deleteFrom(STATE_TABLE)
+        .where('owner', '=', owner)
+        .where('namespace', '=', this.name)
+        .where('state_key', '=', key)
+        .where('expires_at', '<=', now.getTime())
+        .execute()
       return insertIfAbsent(
         this.#db as Kysely<unknown>,
         STATE_TABLE,
@@ -187,16 +248,23 @@ class KyselyStateNamespace<T, I> implements StateNamespace<T, I> {
           value: json,
           version: 1,
           updated_at: now.getTime(),
+          expires_at: expires,
         },
       )
     }
     const result = await this.#db
       .updateTable(STATE_TABLE)
-      .set({ value: json, version: expected + 1, updated_at: now.getTime() })
+      .set({
+        value: json,
+        version: expected + 1,
+        updated_at: now.getTime(),
+        expires_at: expires,
+      })
       .where('owner', '=', owner)
       .where('namespace', '=', this.name)
       .where('state_key', '=', key)
       .where('version', '=', expected)
+      .where(live(now.getTime()))
       .executeTakeFirst()
     return Number(result.numUpdatedRows) === 1
   }
@@ -223,6 +291,7 @@ class KyselyStateNamespace<T, I> implements StateNamespace<T, I> {
       .where('owner', '=', owner)
       .where('namespace', '=', this.name)
       .where('state_key', '=', key)
+      .where(live(this.#settings.clock.nowMs()))
       .executeTakeFirst()
   }
 

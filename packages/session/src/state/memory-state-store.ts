@@ -10,7 +10,13 @@ import type {
   StateStore,
 } from './state-store.js'
 import { type NamespaceSettings, StateStoreDefaults } from './state-store-defaults.js'
-import { checkExpectedVersion, checkStateIds, decodeState, encodeState } from './state-values.js'
+import {
+  checkExpectedVersion,
+  checkStateIds,
+  decodeState,
+  encodeState,
+  expiresAt,
+} from './state-values.js'
 
 /** Options of {@link MemoryStateStore}. */
 export interface MemoryStateStoreOptions {
@@ -24,6 +30,8 @@ interface StoredState {
   readonly json: string
   readonly version: number
   readonly updatedAt: number
+  /** In ms; undefined: never. */
+  readonly expiresAt: number | undefined
 }
 
 /**
@@ -60,6 +68,25 @@ export class MemoryStateStore implements StateStore {
       this.#defaults.namespace(name, schema, options),
     )
   }
+
+  async prune(): Promise<number> {
+    const now = this.#defaults.clock.nowMs()
+    let pruned = 0
+    for (const [id, group] of this.#entries) {
+      for (const [key, stored] of group) {
+        if (isExpired(stored, now)) {
+          group.delete(key)
+          pruned++
+        }
+      }
+      if (group.size === 0) this.#entries.delete(id)
+    }
+    return pruned
+  }
+}
+
+function isExpired(stored: StoredState, nowMs: number): boolean {
+  return stored.expiresAt !== undefined && stored.expiresAt <= nowMs
 }
 
 class MemoryStateNamespace<T, I> implements StateNamespace<T, I> {
@@ -75,7 +102,7 @@ class MemoryStateNamespace<T, I> implements StateNamespace<T, I> {
 
   async get(owner: string, key: string): Promise<StateEntry<T> | undefined> {
     checkStateIds({ owner, key })
-    const stored = this.#group(owner)?.get(key)
+    const stored = this.#live(owner, key)
     return stored === undefined ? undefined : this.#toEntry(key, stored)
   }
 
@@ -93,25 +120,32 @@ class MemoryStateNamespace<T, I> implements StateNamespace<T, I> {
       value,
     )
     // No await from the read to the write: the check and the save are one step.
-    const actualVersion = this.#group(owner)?.get(key)?.version ?? 0
+    const actualVersion = this.#live(owner, key)?.version ?? 0
     this.#checkVersion(key, options.expectedVersion, actualVersion)
     const updatedAt = this.#settings.clock.nowMs()
     const version = actualVersion + 1
-    this.#writableGroup(owner).set(key, { json, version, updatedAt })
+    this.#writableGroup(owner).set(key, {
+      json,
+      version,
+      updatedAt,
+      expiresAt: expiresAt(updatedAt, options.ttl),
+    })
     return { key, value: data as T, version, updatedAt: new Date(updatedAt) }
   }
 
   async delete(owner: string, key: string, options: StateDeleteOptions = {}): Promise<boolean> {
     checkStateIds({ owner, key })
-    const group = this.#group(owner)
-    const actualVersion = group?.get(key)?.version ?? 0
+    const actualVersion = this.#live(owner, key)?.version ?? 0
     this.#checkVersion(key, options.expectedVersion, actualVersion)
-    return group?.delete(key) ?? false
+    // An expired entry is already absent: deleting it (early) is no deletion.
+    return (this.#group(owner)?.delete(key) ?? false) && actualVersion > 0
   }
 
   async list(owner: string): Promise<readonly StateEntry<T>[]> {
     checkStateIds({ owner })
+    const now = this.#settings.clock.nowMs()
     return [...(this.#group(owner) ?? [])]
+      .filter(([, stored]) => !isExpired(stored, now))
       .map(([key, stored]) => this.#toEntry(key, stored))
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
   }
@@ -122,6 +156,14 @@ class MemoryStateNamespace<T, I> implements StateNamespace<T, I> {
     if (expectedVersion !== actualVersion) {
       throw new StateConflictError({ namespace: this.name, key, expectedVersion, actualVersion })
     }
+  }
+
+  /** The stored entry, unless it has expired. */
+  #live(owner: string, key: string): StoredState | undefined {
+    const stored = this.#group(owner)?.get(key)
+    return stored === undefined || isExpired(stored, this.#settings.clock.nowMs())
+      ? undefined
+      : stored
   }
 
   #group(owner: string): Map<string, StoredState> | undefined {

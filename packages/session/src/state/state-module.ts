@@ -5,6 +5,7 @@ import {
   type Migration,
   type Module,
   type ModuleMigrations,
+  schedule,
 } from '@mortar/core'
 import { type Kysely, sql } from 'kysely'
 import { caseSensitiveVarchar, sqlEngine } from '../sql/index.js'
@@ -34,6 +35,24 @@ const createStateTable: Migration = {
   },
 }
 
+const addExpiresAt: Migration = {
+  async up(db) {
+    await db.schema.alterTable(STATE_TABLE).addColumn('expires_at', 'bigint').execute()
+    // prune() finds expired rows by it.
+    await db.schema
+      .createIndex('mortar_state_expires_at')
+      .on(STATE_TABLE)
+      .column('expires_at')
+      .execute()
+  },
+  async down(db) {
+    // MySQL/MariaDB name an index within its table; the others within the schema.
+    const drop = db.schema.dropIndex('mortar_state_expires_at')
+    await (sqlEngine(db as Kysely<unknown>) === 'mysql' ? drop.on(STATE_TABLE) : drop).execute()
+    await db.schema.alterTable(STATE_TABLE).dropColumn('expires_at').execute()
+  },
+}
+
 /**
  * The migrations that create the `mortar_state` table; {@link stateModule} carries them.
  *
@@ -47,6 +66,7 @@ const createStateTable: Migration = {
  */
 export const stateMigrations: ModuleMigrations = {
   '0001_create_mortar_state': createStateTable,
+  '0002_add_mortar_state_expires_at': addExpiresAt,
 }
 
 /** Options of {@link stateModule}. */
@@ -57,7 +77,9 @@ export interface StateModuleOptions {
 
 /**
  * A module binding `STATE_STORE` to a {@link KyselyStateStore} on the app database, with the
- * migration that creates its table (`app.migrate()` runs it).
+ * migrations of its table (`app.migrate()` runs them) and an hourly schedule
+ * (`state.prune-expired`, run by the app's workers) that deletes the entries whose `ttl` has
+ * passed, so the table does not grow with entries nobody reads again.
  *
  * @example
  * ```ts
@@ -80,5 +102,11 @@ export function stateModule(options: StateModuleOptions = {}): Module {
         useFactory: (db, clock) => new KyselyStateStore({ db, clock, ...options }),
       })
     },
+    schedules: [
+      schedule('state.prune-expired', { every: '1h' }, async (_tick, job) => {
+        const pruned = await job.resolve(STATE_STORE).prune()
+        job.logger.debug({ pruned }, 'Expired state entries pruned')
+      }),
+    ],
   })
 }

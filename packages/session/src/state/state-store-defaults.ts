@@ -14,17 +14,17 @@ export interface NamespaceSettings {
 
 /** A store's clock and default size limit, and the checked settings of each namespace it opens. */
 export class StateStoreDefaults {
-  readonly #clock: Clock
+  readonly clock: Clock
   readonly #maxBytes: number
 
   constructor(options: { readonly clock?: Clock; readonly maxBytes?: number }) {
-    this.#clock = options.clock ?? new SystemClock()
+    this.clock = options.clock ?? new SystemClock()
     this.#maxBytes = checkMaxBytes(options.maxBytes ?? DEFAULT_STATE_MAX_BYTES)
   }
 
   namespace(name: string, schema: z.ZodType, options: StateNamespaceOptions): NamespaceSettings {
     return {
-      clock: this.#clock,
+      clock: this.clock,
       name: checkNamespaceName(name),
       schema,
       maxBytes: checkMaxBytes(options.maxBytes ?? this.#maxBytes),

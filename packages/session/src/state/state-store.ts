@@ -17,6 +17,12 @@ export interface StatePutOptions {
    * someone saved in between. 0 means "only if absent". Omit it for last-write-wins.
    */
   readonly expectedVersion?: number
+  /**
+   * Seconds this save lives: after that the entry reads as absent everywhere (a versioned save
+   * expecting its version is a conflict) and {@link StateStore.prune} deletes it. Each save sets
+   * its own, so saving again extends it; omitted, the entry never expires.
+   */
+  readonly ttl?: number
 }
 
 /** Options of {@link StateNamespace.delete}. */
@@ -88,6 +94,11 @@ export interface StateStore {
     schema: S,
     options?: StateNamespaceOptions,
   ): StateNamespace<z.output<S>, z.input<S>>
+  /**
+   * Deletes expired entries of every namespace, in bounded batches, and returns how many;
+   * {@link stateModule} runs it hourly, so entries saved with a `ttl` do not pile up.
+   */
+  prune(): Promise<number>
 }
 
 /**

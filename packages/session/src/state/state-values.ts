@@ -35,6 +35,15 @@ export function checkExpectedVersion(version: number): number {
   return version
 }
 
+/** When an entry saved at `nowMs` with `ttl` seconds expires, in ms; undefined without a ttl. */
+export function expiresAt(nowMs: number, ttl: number | undefined): number | undefined {
+  if (ttl === undefined) return undefined
+  if (!(Number.isFinite(ttl) && ttl > 0)) {
+    throw new RangeError(`ttl must be a positive number of seconds; got ${ttl}.`)
+  }
+  return nowMs + Math.ceil(ttl * 1_000)
+}
+
 /**
  * Throws core's ValidationError for an empty or over-long owner or key (user input, often), or
  * one with a lone surrogate: the database stores it as UTF-8, which writes U+FFFD, so the keys

@@ -24,8 +24,8 @@ const game = z.object({
 
 /**
  * Registers vitest blocks that check a {@link StateStore} against the contract: round trips,
- * versions, conflicts (stale versions, concurrent saves where exactly one wins), the size limit
- * and validation on put and on read. `setup` gets the {@link FakeClock} the store must stamp
+ * versions, conflicts (stale versions, concurrent saves where exactly one wins), the size limit,
+ * validation on put and on read, and expiry (`ttl`, `prune`). `setup` gets the {@link FakeClock} the store must stamp
  * `updatedAt` with, and must keep the default size limit (64 KiB). Tests use fresh owners, so
  * one shared table is fine. The first argument is vitest itself (see `VitestApi`): the kit does
  * not import it, so this entry loads without vitest.
@@ -318,6 +318,75 @@ export function stateStoreConformance(
       await prefs.put(who, 'theme', 'light', { expectedVersion: 0 })
       expect((await prefs.get(who, 'Theme'))?.value).toBe('dark')
       expect((await prefs.get(who, 'theme'))?.value).toBe('light')
+    })
+
+    it('reads an entry past its ttl as absent in get and list; each save with a ttl extends it', async () => {
+      const who = owner()
+      const games = state().namespace('games', game)
+      await games.put(who, 'short', { board: 'x........' }, { ttl: 60 })
+      await games.put(who, 'forever', { board: 'o........' })
+      clock.advance(59_999)
+      expect((await games.get(who, 'short'))?.version).toBe(1)
+      await games.put(who, 'short', { board: 'xo.......' }, { ttl: 60 })
+      clock.advance(59_999)
+      expect((await games.get(who, 'short'))?.version).toBe(2)
+      clock.advance(1)
+      expect(await games.get(who, 'short')).toBeUndefined()
+      expect((await games.list(who)).map((entry) => entry.key)).toEqual(['forever'])
+      expect(await games.delete(who, 'short')).toBe(false)
+    })
+
+    it('never brings an expired entry back: a save expecting its version is a conflict', async () => {
+      const who = owner()
+      const games = state().namespace('games', game)
+      const read = await games.put(who, 'current', { board: 'x........' }, { ttl: 1 })
+      clock.advance(1_000)
+      await expect(
+        games.put(who, 'current', { board: 'xo.......' }, { expectedVersion: read.version }),
+      ).rejects.toMatchObject({ code: 'E_STATE_CONFLICT', expectedVersion: 1, actualVersion: 0 })
+      await expect(
+        games.delete(who, 'current', { expectedVersion: read.version }),
+      ).rejects.toBeInstanceOf(StateConflictError)
+      expect(await games.get(who, 'current')).toBeUndefined()
+      // Absent, so a first save takes the key again, from version 1.
+      const again = await games.put(who, 'current', { board: 'o........' }, { expectedVersion: 0 })
+      expect(again.version).toBe(1)
+      expect(await games.get(who, 'current')).toEqual(again)
+      // A save without a ttl clears it.
+      await games.put(who, 'current', { board: 'ox.......' }, { ttl: 1 })
+      await games.put(who, 'current', { board: 'oxx......' })
+      clock.advance(86_400_000)
+      expect((await games.get(who, 'current'))?.version).toBe(3)
+    })
+
+    it('prune deletes the expired entries of every namespace and keeps the rest', async () => {
+      const who = owner()
+      const games = state().namespace('games', game)
+      const prefs = state().namespace('preferences', z.string())
+      // Entries expired by earlier tests go first, so the counts below are this test's.
+      await state().prune()
+      await games.put(who, 'expired', { board: 'x........' }, { ttl: 10 })
+      await prefs.put(who, 'expired', 'dark', { ttl: 5 })
+      await games.put(who, 'live', { board: 'o........' }, { ttl: 30 })
+      await prefs.put(who, 'forever', 'light')
+      clock.advance(10_000)
+      expect(await state().prune()).toBe(2)
+      expect(await state().prune()).toBe(0)
+      expect((await games.list(who)).map((entry) => entry.key)).toEqual(['live'])
+      expect((await prefs.list(who)).map((entry) => entry.key)).toEqual(['forever'])
+      clock.advance(20_000)
+      expect(await state().prune()).toBe(1)
+    })
+
+    it('refuses a ttl that is not a positive number of seconds, saving nothing', async () => {
+      const who = owner()
+      const games = state().namespace('games', game)
+      for (const ttl of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+        await expect(games.put(who, 'k', { board: 'x........' }, { ttl })).rejects.toBeInstanceOf(
+          RangeError,
+        )
+      }
+      expect(await games.get(who, 'k')).toBeUndefined()
     })
 
     it('refuses a bad namespace name or size limit at once', () => {
