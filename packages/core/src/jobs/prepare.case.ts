@@ -79,7 +79,7 @@ export function prepareCase(): {
     schema: z.object({}),
     prepare: (payloads, { resolve }) => {
       leftRunning = () => resolve(token('test.left-running'))
-      return payloads.map(() => undefined)
+      return Promise.resolve(payloads.map(() => undefined))
     },
     handler: () => undefined,
   })
