@@ -6,7 +6,9 @@ export interface CliContext {
   readonly app: App<unknown>
   /** The words after the command's name, options included (`--app` already taken out). */
   readonly args: readonly string[]
+  /** Prints one line: control characters and newlines in it are shown as `\u` escapes. */
   readonly stdout: (line: string) => void
+  /** As `stdout`, to standard error. */
   readonly stderr: (line: string) => void
 }
 

@@ -231,6 +231,10 @@ export default () => createApp({ modules: [shop], logger: createLogger({ level: 
     expect(hello.out).toEqual([
       'hello \\u001b]0;owned\\u0007\\u001b[2J\\u000dok\\u009b31m\\u202egnp.exe on database',
     ])
+    // A newline in what a command prints (a stored error) cannot print a line that looks real.
+    const forged = io()
+    expect(await runCli(['shop', 'hello', 'x\nfake line', '--app', appFile], forged.io)).toBe(0)
+    expect(forged.out).toEqual(['hello x\\u000afake line on database'])
     const unknown = io()
     await runCli(['shop', hostile, '--app', appFile], unknown.io)
     expect(unknown.err.join('\n')).toContain('Unknown command: shop \\u001b]0;owned')

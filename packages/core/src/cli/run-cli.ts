@@ -182,11 +182,13 @@ async function appCommand(args: string[], appPath: string, io: CliIo): Promise<n
   }
   try {
     await app.start()
+    // Each call is one line: a newline in stored data (a provider's error reply) would print a
+    // line of its own, one a reader takes for a real one.
     const code = await match.command.run({
       app,
       args: match.rest,
-      stdout: io.stdout,
-      stderr: io.stderr,
+      stdout: (line) => io.stdout(oneLine(line)),
+      stderr: (line) => io.stderr(oneLine(line)),
     })
     return code ?? 0
   } catch (error) {
@@ -296,6 +298,11 @@ function printable(line: string): string {
     UNPRINTABLE,
     (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
   )
+}
+
+/** The line with its newlines written as `\u000a`, as {@link printable} writes the rest. */
+function oneLine(line: string): string {
+  return line.replaceAll('\n', '\\u000a')
 }
 
 // Censored as the logger would: a driver's error quotes the URL it failed on, password included.
