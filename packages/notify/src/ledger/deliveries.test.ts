@@ -57,6 +57,22 @@ for (const engine of testEngines()) {
       return Number(row?.n)
     }
 
+    it('refuses a page size or a prune date that would reach the database as garbage', async () => {
+      const deliveries = app.resolve(DELIVERIES)
+      // NaN reached the driver as the SQL limit; a fraction, 0 or -1 were sent or clamped silently;
+      // an invalid date deleted nothing and answered 0.
+      for (const limit of [Number.NaN, 1.5, 0, -1, Number.POSITIVE_INFINITY]) {
+        await expect(deliveries.list('ada', { limit })).rejects.toMatchObject({
+          code: 'E_VALIDATION',
+        })
+        await expect(deliveries.dead(limit)).rejects.toMatchObject({ code: 'E_VALIDATION' })
+      }
+      await expect(deliveries.prune(new Date(Number.NaN))).rejects.toMatchObject({
+        code: 'E_VALIDATION',
+      })
+      expect(await deliveries.list('ada', { limit: 1 })).toEqual([])
+    })
+
     it('deletes with the finished deliveries the digest batches that went out and the throttle windows that ended, nothing still in use', async () => {
       const notifier = app.resolve(NOTIFIER)
       const deliveries = app.resolve(DELIVERIES)

@@ -1,4 +1,4 @@
-import type { Database, JobDefinition, JobQueue } from '@mortar/core'
+import { type Database, type JobDefinition, type JobQueue, ValidationError } from '@mortar/core'
 import type { Kysely } from 'kysely'
 import type { z } from 'zod'
 import {
@@ -91,6 +91,7 @@ export class Deliveries {
    * lists only what is read as queued or failed, so ask without a status to see them all.
    */
   async list(recipientId: string, options: DeliveryListOptions = {}): Promise<DeliveryRecord[]> {
+    if (options.limit !== undefined) checkLimit(options.limit)
     const wanted = options.status
     const { status: _, ...rest } = options
     const records = await this.#ledger.list(
@@ -116,7 +117,8 @@ export class Deliveries {
   }
 
   /** Dead deliveries, oldest first. */
-  dead(limit?: number): Promise<DeliveryRecord[]> {
+  async dead(limit?: number): Promise<DeliveryRecord[]> {
+    if (limit !== undefined) checkLimit(limit)
     return this.#ledger.dead(limit)
   }
 
@@ -214,11 +216,26 @@ export class Deliveries {
    * Returns how many deliveries.
    */
   async prune(before: Date): Promise<number> {
+    // An invalid date compares false with every row: the prune would delete nothing, silently.
+    if (!(before instanceof Date) || Number.isNaN(before.getTime())) {
+      throw new ValidationError([
+        { path: 'before', message: 'Not a valid date.', code: 'invalid_date' },
+      ])
+    }
     const deleted = await this.#ledger.prune(before)
     const db = this.#database.kysely as Kysely<unknown>
     await pruneDigestBatches(db, before.getTime())
     await pruneThrottle(db, before.getTime(), this.#throttleWindows)
     return deleted
+  }
+}
+
+/** A page size: NaN or a fraction reached the driver as the SQL limit (an error, or no rows). */
+function checkLimit(limit: number): void {
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    throw new ValidationError([
+      { path: 'limit', message: 'A whole number of at least 1.', code: 'invalid_limit' },
+    ])
   }
 }
 
