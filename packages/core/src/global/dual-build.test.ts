@@ -85,6 +85,8 @@ const PER_BUILD: Readonly<Record<string, string>> = {
     "slots of a claim compiled and filled by one queue's build",
   'analytics/src/storage/batch-limits.ts:WITHIN_LIMITS':
     "batches the tracker checked, for the sink of its build; another build's sink checks them again",
+  'notify/src/ledger/delivery-insert.ts:texts':
+    "compiled INSERT texts per Kysely; another build's ledger compiles its own",
   'notify/src/channels/inbox/inbox-handler.ts:hubs':
     "one polling hub per inbox for the handlers of one build; another build's handlers poll their own",
 }
