@@ -5,6 +5,7 @@ import { inject, injectable } from '../di/tsyringe.js'
 import { EVENT_BUS, EventBus } from '../events/event-bus.js'
 import { LOGGER, type LogFn, type Logger } from '../logger/logger.js'
 import { APP_CONFIG } from './app-config.js'
+import type { App } from './app.js'
 import { createApp } from './create-app.js'
 import { defineModule, type Module } from './define-module.js'
 import { ShutdownError } from './shutdown-error.js'
@@ -148,6 +149,27 @@ describe('createApp lifecycle', () => {
     expect(app.state).toBe('stopped')
   })
 
+  /**
+   * Stops `app` with `timeoutMs` under fake timers and returns what the stop threw (or
+   * `undefined`); fails unless the stop is over just past its deadline. Each step reached after
+   * the deadline waits a timer of 0 ms (1 ms under fake timers): far below the deadline more
+   * each hung step took with a deadline per step.
+   */
+  async function stopUnderFakeTimers(app: App<unknown>, timeoutMs: number): Promise<unknown> {
+    let settled = false
+    const stopping = app
+      .stop({ timeoutMs })
+      .then(() => undefined)
+      .catch((error: unknown) => error)
+      .finally(() => {
+        settled = true
+      })
+    await vi.advanceTimersByTimeAsync(timeoutMs)
+    for (let turn = 0; turn < 100 && !settled; turn += 1) await vi.advanceTimersByTimeAsync(1)
+    expect(settled).toBe(true)
+    return stopping
+  }
+
   it('holds the whole stop to its one deadline, however many steps hang', async () => {
     // Fake timers: the stop must be over when its deadline has passed, not a deadline per step.
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
@@ -159,20 +181,9 @@ describe('createApp lifecycle', () => {
         logger: recordingLogger(),
       })
       await app.start()
-      let settled = false
-      const stopping = app
-        .stop({ timeoutMs: 1_000 })
-        .catch((error: unknown) => error)
-        .finally(() => {
-          settled = true
-        })
-      await vi.advanceTimersByTimeAsync(1_000)
-      // Each step reached after the deadline waits a timer of 0 ms (1 ms under fake timers): far
-      // below the 1 s more each hung step took with a deadline per step.
-      for (let turn = 0; turn < 100 && !settled; turn += 1) await vi.advanceTimersByTimeAsync(1)
-      expect(settled).toBe(true)
+      const stopped = await stopUnderFakeTimers(app, 1_000)
       expect(calls).toEqual(['start a', 'start b', 'start c', 'stop c', 'stop b', 'stop a'])
-      expect(((await stopping) as ShutdownError).failures).toHaveLength(3)
+      expect((stopped as ShutdownError).failures).toHaveLength(3)
     } finally {
       vi.useRealTimers()
     }
@@ -197,17 +208,8 @@ describe('createApp lifecycle', () => {
       })
       const starting = app.start().catch((error: unknown) => error)
       await vi.advanceTimersByTimeAsync(0)
-      let settled = false
-      const stopping = app
-        .stop({ timeoutMs: 1_000 })
-        .catch((error: unknown) => error)
-        .finally(() => {
-          settled = true
-        })
-      await vi.advanceTimersByTimeAsync(1_000)
-      for (let turn = 0; turn < 100 && !settled; turn += 1) await vi.advanceTimersByTimeAsync(1)
-      expect(settled).toBe(true)
-      expect(((await stopping) as ShutdownError).failures).toEqual([
+      const stopped = await stopUnderFakeTimers(app, 1_000)
+      expect((stopped as ShutdownError).failures).toEqual([
         "start() did not finish within the stop's deadline of 1000 ms; moved on without it.",
       ])
       expect(app.state).toBe('stopped')
