@@ -162,6 +162,11 @@ for (const engine of shopTestEngines()) {
         expect((await visitor.request('GET', '/cart')).json.items).toEqual([
           { productId: 5, quantity: 4 },
         ])
+        // The cart moved to its new id at sign-up expires too: it was saved for good.
+        const forGood = await sql<{ n: number | string }>`
+          select count(*) as n from mortar_state where namespace = 'shop.cart' and expires_at is null
+        `.execute(resolveDatabase(shop.app))
+        expect(Number(forGood.rows[0]?.n)).toBe(0)
         await visitor.request('POST', '/cart', { productId: 6 })
         expect((await visitor.request('GET', '/cart')).json.items).toHaveLength(2)
 

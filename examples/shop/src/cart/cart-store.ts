@@ -130,12 +130,17 @@ export class Carts {
   ): Promise<void> {
     const oldId = session.data.cartId ?? session.id
     await login()
-    const newId = randomBytes(16).toString('base64url')
+    const newId = randomToken()
     for (let attempt = 1; ; attempt++) {
       const entry = await this.#carts.get(oldId, CART_KEY)
       if (entry === undefined) break
       if (entry.value.lines.length > 0) {
-        await this.#carts.put(newId, CART_KEY, { lines: entry.value.lines, key: newCheckoutKey() })
+        await this.#carts.put(
+          newId,
+          CART_KEY,
+          { lines: entry.value.lines, key: newCheckoutKey() },
+          { ttl: CART_TTL_SECONDS },
+        )
       }
       try {
         // Only the version copied: a product added to the old id meanwhile is copied next round.
@@ -180,5 +185,10 @@ export const CARTS = token<Carts>('shop.carts')
 
 /** A random checkout key, for a cart or a checkout form. */
 export function newCheckoutKey(): string {
+  return randomToken()
+}
+
+/** 128 random bits, URL-safe: a cart id or a checkout key. */
+function randomToken(): string {
   return randomBytes(16).toString('base64url')
 }
