@@ -97,9 +97,9 @@ export interface DeliveryPayload {
  * Runs one attempt of one delivery, from its job: reads the row (for all the delivery jobs of a
  * claim at once; a delivery already sent, dead or suppressed is skipped: a job that runs twice
  * sends once), asks whether the recipient still
- * exists, applies their preferences and the category's throttle (suppressed, with the reason),
- * sends through the channel with the delivery's id, records the result (with the job's
- * completion when final) and publishes
+ * exists, holds it to the end of the recipient's quiet hours, applies their preferences and the
+ * category's throttle (suppressed, with the reason), sends through the channel with the
+ * delivery's id, records the result (with the job's completion when final) and publishes
  * `notification.sent` or `notification.failed`. A transient result throws so the job is
  * retried with backoff; after the job's last attempt the delivery is dead.
  */
@@ -150,7 +150,7 @@ export class DeliveryDispatcher {
   /**
    * One attempt, with what {@link DeliveryDispatcher.load} read for it. A promise only while
    * the attempt waits for something: one that checks nothing that waits (no `recipientExists`,
-   * no throttle) on a channel with idempotency keys goes straight to its send, whose answer
+   * no quiet-hours hold, no throttle) on a channel with idempotency keys goes straight to its send, whose answer
    * finishes it (see `BoundedSend`), with no async frame and no awaits of its own.
    */
   deliver(
@@ -192,8 +192,8 @@ export class DeliveryDispatcher {
   }
 
   /**
-   * Quiet hours, the recipient's preferences, then the category's throttle: throttled categories alone wait
-   * (for their counters' upsert). The throttle admits a delivery once, on its first recorded
+   * Quiet hours, the recipient's preferences, then the category's throttle: a held delivery
+   * waits for its continuation's enqueue, a throttled one for its counters' upsert. The throttle admits a delivery once, on its first recorded
    * attempt: its retries and replays are no more messages, and counting them would let a retry
    * suppress what never went out. Not by the job's attempt: a first attempt that threw before it
    * was counted (recipientExists, the counter's upsert) would leave the delivery never counted,

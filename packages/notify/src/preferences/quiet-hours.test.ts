@@ -1,6 +1,12 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { minutesOfDay, nextTimeOfDay, quietHoursEnd } from './quiet-hours.js'
+import {
+  minutesOfDay,
+  nextTimeOfDay,
+  quietHoursEnd,
+  storedQuietHours,
+  storedQuietHoursEnd,
+} from './quiet-hours.js'
 
 const night = { start: '22:00', end: '07:00' }
 
@@ -152,5 +158,18 @@ describe('nextTimeOfDay', () => {
     expect(nextTimeOfDay(new Date('2026-06-01T10:00:00Z'), 'America/New_York', '05:00')).toEqual(
       new Date('2026-06-02T09:00:00Z'),
     )
+  })
+})
+
+describe('storedQuietHoursEnd', () => {
+  it('reads back the window and zone storedQuietHours wrote, for every zone (hyphens in names too)', () => {
+    // Split on every '-': America/Port-au-Prince read as America/Port, a RangeError at each send.
+    const window = { start: '22:00', end: '07:00' }
+    const now = Date.parse('2026-06-01T03:30:00Z')
+    for (const zone of Intl.supportedValuesOf('timeZone')) {
+      expect(storedQuietHoursEnd(storedQuietHours(window, zone), now), zone).toBe(
+        quietHoursEnd(new Date(now), zone, window)?.getTime(),
+      )
+    }
   })
 })

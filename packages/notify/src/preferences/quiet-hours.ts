@@ -131,20 +131,6 @@ function windowEnd(
  * nextTimeOfDay(new Date('2026-06-01T10:00:00Z'), 'America/New_York', '08:00') // 2026-06-02T12:00:00.000Z
  * ```
  */
-/**
- * A window in a zone as a delivery row keeps it (`'22:00-07:00 Europe/Paris'`), so that every
- * send of the delivery (a retry, a replay) is placed in the window the recipient had.
- */
-export function storedQuietHours(window: QuietHours, timeZone: string): string {
-  return `${window.start}-${window.end} ${timeZone}`
-}
-
-/** {@link quietHoursEnd} of a window {@link storedQuietHours} wrote, at `now`. */
-export function storedQuietHoursEnd(stored: string, now: number): number | undefined {
-  const [start = '', end = '', timeZone = ''] = stored.split(/[- ]/)
-  return quietHoursEnd(new Date(now), timeZone, { start, end })?.getTime()
-}
-
 export function nextTimeOfDay(now: Date, timeZone: string, time: string): Date {
   const minutes = minutesOfDay(time)
   const local = localTime(now.getTime(), timeZone)
@@ -161,4 +147,22 @@ export function nextTimeOfDay(now: Date, timeZone: string, time: string): Date {
     if (at > now.getTime()) return new Date(at)
   }
   throw new Error(`No ${time} in ${timeZone} within two days of ${now.toISOString()}.`)
+}
+
+/**
+ * A window in a zone as a delivery row keeps it (`'22:00-07:00 Europe/Paris'`), so that every
+ * send of the delivery (a retry, a replay) is placed in the window the recipient had.
+ */
+export function storedQuietHours(window: QuietHours, timeZone: string): string {
+  return `${window.start}-${window.end} ${timeZone}`
+}
+
+/** {@link quietHoursEnd} of a window {@link storedQuietHours} wrote, at `now`. */
+export function storedQuietHoursEnd(stored: string, now: number): number | undefined {
+  // The zone after the first space; the times split at their one '-' (zones have hyphens too:
+  // America/Port-au-Prince).
+  const space = stored.indexOf(' ')
+  const [start = '', end = ''] = stored.slice(0, space).split('-')
+  const timeZone = stored.slice(space + 1)
+  return quietHoursEnd(new Date(now), timeZone, { start, end })?.getTime()
 }
