@@ -234,11 +234,21 @@ class MortarApp<C> implements App<C> {
       throw error
     }
     for (const module of this.#modules) {
+      let started = false
       try {
         await module.onStart?.(this)
+        started = true
         this.#stillStarting()
       } catch (error) {
-        if (this.#state !== 'starting') throw error
+        if (this.#state !== 'starting') {
+          // A stop gave up on this onStart, which then finished: what it opened is closed here,
+          // the stop having stopped every module before it.
+          if (started) {
+            this.#started.push(module)
+            await this.#stopModules(stopDeadline(DEFAULT_STOP_TIMEOUT_MS))
+          }
+          throw error
+        }
         this.logger.error(
           { err: error, module: module.name },
           `Module '${module.name}' failed to start; stopping the modules already started`,

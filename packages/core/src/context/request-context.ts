@@ -215,7 +215,7 @@ export class RequestContext {
       // A scope made after the end would be disposed by nobody: work left running refuses.
       if (this.#ended) {
         throw new ResolutionError(
-          `Resolved ${keyName(key)} after request ${this.requestId} ended (its response closed, or its job settled or passed its timeout); resolve it while the request runs.`,
+          `Resolved ${keyName(key)} after request ${this.requestId} ended (its response closed, or its job's handler settled); resolve it while the request runs.`,
         )
       }
       this.#scope = this.#init.createScope()

@@ -74,7 +74,7 @@ interface Planned {
  * The notify module's {@link Notifier}: renders each recipient × channel, writes one delivery
  * per pair to the ledger in the caller's transaction (or a transaction of its own) and enqueues
  * one delivery job per delivery in the same transaction: one statement on PostgreSQL, two
- * elsewhere or with an idempotency key, whatever the number of recipients. Deliveries that
+ * elsewhere or with an idempotency key, per 1,000 deliveries. Deliveries that
  * cannot be sent (no channel, no address, a renderer that throws) are recorded with the reason
  * and never block the others.
  */
