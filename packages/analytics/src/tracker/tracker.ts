@@ -127,8 +127,8 @@ export interface TrackerDeps {
 
 /**
  * A `timestamp` option as the whole milliseconds an event is stored with (a fraction is cut),
- * or `undefined` when it is no storable time (an invalid Date, NaN, before 1970, past UUIDv7's
- * range): such an event is kept as failed, never let into a batch it would fail.
+ * or `undefined` when it is no storable time (an invalid Date, NaN, before 1970, past
+ * 9999-12-30): such an event is kept as failed, never let into a batch it would fail.
  */
 export function eventTime(timestamp: unknown): number | undefined {
   // Plain JavaScript or a JSON body may pass anything: only a number or a Date is a time.

@@ -35,9 +35,12 @@ export interface SessionRecord {
  *
  * @example
  * ```ts
+ * import { UnauthorizedError } from '@mortar/core'
  * import { session, SESSIONS, type SessionOwner } from '@mortar/session'
  *
- * const mine: SessionOwner = { id: deviceSessionId, userId: session().userId ?? '' }
+ * const userId = session().userId
+ * if (userId === undefined) throw new UnauthorizedError('Log in first.')
+ * const mine: SessionOwner = { id: deviceSessionId, userId }
  * await app.resolve(SESSIONS).revoke(mine) // false when the id is not this user's
  * ```
  */

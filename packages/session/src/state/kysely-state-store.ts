@@ -15,6 +15,7 @@ import { type NamespaceSettings, StateStoreDefaults } from './state-store-defaul
 import {
   checkExpectedVersion,
   checkStateIds,
+  checkTtl,
   decodeState,
   encodeState,
   expiresAt,
@@ -151,6 +152,8 @@ class KyselyStateNamespace<T, I> implements StateNamespace<T, I> {
     options: StatePutOptions = {},
   ): Promise<StateEntry<T>> {
     checkStateIds({ owner, key })
+    // Before any read: a bad ttl is refused as such, never reported as a version conflict.
+    checkTtl(options.ttl)
     const { data, json } = encodeState(
       { namespace: this.name, key },
       this.#settings.schema,

@@ -37,11 +37,15 @@ export function checkExpectedVersion(version: number): number {
 
 /** When an entry saved at `nowMs` with `ttl` seconds expires, in ms; undefined without a ttl. */
 export function expiresAt(nowMs: number, ttl: number | undefined): number | undefined {
-  if (ttl === undefined) return undefined
-  if (!(Number.isFinite(ttl) && ttl > 0)) {
+  checkTtl(ttl)
+  return ttl === undefined ? undefined : nowMs + Math.ceil(ttl * 1_000)
+}
+
+/** Throws a RangeError for a `ttl` that is not a positive number of seconds. */
+export function checkTtl(ttl: number | undefined): void {
+  if (ttl !== undefined && !(Number.isFinite(ttl) && ttl > 0)) {
     throw new RangeError(`ttl must be a positive number of seconds; got ${ttl}.`)
   }
-  return nowMs + Math.ceil(ttl * 1_000)
 }
 
 /**

@@ -387,6 +387,10 @@ export function stateStoreConformance(
         )
       }
       expect(await games.get(who, 'k')).toBeUndefined()
+      // With a stale version too: the ttl is refused as such, not reported as a conflict.
+      await expect(
+        games.put(who, 'k', { board: 'x........' }, { ttl: 0, expectedVersion: 3 }),
+      ).rejects.toBeInstanceOf(RangeError)
     })
 
     it('refuses a bad namespace name or size limit at once', () => {
