@@ -262,9 +262,10 @@ function refuseInexactNumber(
     'E_PAGINATION_SORT_VALUE',
     500,
     `Sort column '${key.column}' holds a number the database does not compare equal to the value ` +
-      'read back (a FLOAT on MySQL or MariaDB, or a DECIMAL the driver turned into a JS number), ' +
-      'so a cursor would skip or repeat rows. Sort by a DOUBLE or an integer column, or read the ' +
-      "DECIMAL as a string (the drivers' default).",
+      'read back (a FLOAT on MySQL or MariaDB, a DECIMAL the driver turned into a JS number, or a ' +
+      'BIGINT past 2^53 read as a rounded number), so a cursor would skip or repeat rows. Sort by ' +
+      "a DOUBLE or an integer column, read the DECIMAL as a string (the drivers' default), and " +
+      'read big integers as strings (mysql2: supportBigNumbers and bigNumberStrings).',
   )
 }
 

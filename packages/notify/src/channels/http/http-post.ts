@@ -107,12 +107,9 @@ async function follow(
     } catch {
       return { kind: 'refused', reason: 'redirected to an invalid URL' }
     }
-    // What was sent over TLS is not sent on in clear text.
-    if (url.protocol === 'https:' && next.protocol === 'http:') {
-      return { kind: 'refused', reason: 'redirected from https to http' }
-    }
     // The body and headers (a signature, credentials) were meant for this origin alone: another
-    // could replay a signed request to the real endpoint, or keep an Authorization header.
+    // could replay a signed request to the real endpoint, or keep an Authorization header. An
+    // https URL's redirect to http is another origin too: nothing sent over TLS goes on in clear.
     if (next.origin !== first.origin) {
       return {
         kind: 'refused',
