@@ -67,7 +67,6 @@ export type {
   EventSink,
   FailedEvent,
   IdentityLink,
-  SinkForgetReport,
   SqlEventSinkOptions,
   StoredEvent,
   WriteOutcome,

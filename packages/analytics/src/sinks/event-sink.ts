@@ -1,3 +1,4 @@
+import type { ForgetReport } from '../privacy/forget-user.js'
 /** One validated event as a sink stores it. */
 export interface StoredEvent {
   /** A UUIDv7 made when the event was tracked; its timestamp is `occurredAt`. */
@@ -61,13 +62,6 @@ export interface WriteOutcome {
   readonly suppressed: { readonly events: number; readonly failed: number }
 }
 
-/** What a sink's `forget` deleted. */
-export interface SinkForgetReport {
-  readonly events: number
-  readonly failedEvents: number
-  readonly identityLinks: number
-}
-
 /**
  * Where flushed events go. `write` stores a batch all or nothing and is idempotent: writing a
  * batch again (a retry after an unknown outcome) stores no event, failed event or link twice.
@@ -113,5 +107,5 @@ export interface EventSink {
    * `forgetUser` after the buffer is flushed; a sink without it makes `forgetUser` throw
    * `AnalyticsForgetError` (the default SQL sink is erased by the module itself).
    */
-  forget?(userId: string): Promise<SinkForgetReport>
+  forget?(userId: string): Promise<ForgetReport>
 }

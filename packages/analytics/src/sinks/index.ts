@@ -3,7 +3,6 @@ export type {
   EventSink,
   FailedEvent,
   IdentityLink,
-  SinkForgetReport,
   StoredEvent,
   WriteOutcome,
 } from './event-sink.js'

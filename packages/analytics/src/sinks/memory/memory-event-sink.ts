@@ -1,9 +1,9 @@
+import type { ForgetReport } from '../../privacy/forget-user.js'
 import type {
   EventBatch,
   EventSink,
   FailedEvent,
   IdentityLink,
-  SinkForgetReport,
   StoredEvent,
 } from '../event-sink.js'
 
@@ -50,7 +50,7 @@ export class MemoryEventSink implements EventSink {
     }
   }
 
-  async forget(userId: string): Promise<SinkForgetReport> {
+  async forget(userId: string): Promise<ForgetReport> {
     const anonymous = new Set<string>()
     let identityLinks = 0
     for (const [anonymousId, link] of this.#links) {
