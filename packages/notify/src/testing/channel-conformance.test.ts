@@ -99,7 +99,10 @@ describe('the channel conformance kit', () => {
       },
     }
     // Its author did not claim keys, so the key checks alone would not run.
-    const failed = await failures({ ...brokenSubject(unkeyed, received), takesIdempotencyKey: false })
+    const failed = await failures({
+      ...brokenSubject(unkeyed, received),
+      takesIdempotencyKey: false,
+    })
     expect(failed).toEqual([
       'makes one delivery sent twice one message when it is marked idempotent: one arrival, or the delivery id as the key of each',
     ])

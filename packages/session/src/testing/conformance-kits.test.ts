@@ -70,23 +70,24 @@ class ReadModifyWriteRegistry implements SessionRegistry {
   }
 }
 
-/** A store whose namespaces pass every call to the memory store's through `change`. */
-function brokenStore(
-  inner: MemoryStateStore,
-  change: <T, I>(namespace: StateNamespace<T, I>) => Partial<StateNamespace<T, I>>,
-): StateStore {
+type Change = <T, I>(namespace: StateNamespace<T, I>) => Partial<StateNamespace<T, I>>
+
+function changed<T, I>(namespace: StateNamespace<T, I>, change: Change): StateNamespace<T, I> {
   return {
-    namespace<S extends z.ZodType>(name: string, schema: S, options?: StateNamespaceOptions) {
-      const namespace = inner.namespace(name, schema, options)
-      return {
-        name: namespace.name,
-        get: (owner, key) => namespace.get(owner, key),
-        put: (owner, key, value, put) => namespace.put(owner, key, value, put),
-        delete: (owner, key, remove) => namespace.delete(owner, key, remove),
-        list: (owner) => namespace.list(owner),
-        ...change(namespace),
-      }
-    },
+    name: namespace.name,
+    get: (owner, key) => namespace.get(owner, key),
+    put: (owner, key, value, options) => namespace.put(owner, key, value, options),
+    delete: (owner, key, options) => namespace.delete(owner, key, options),
+    list: (owner) => namespace.list(owner),
+    ...change(namespace),
+  }
+}
+
+/** A store whose namespaces pass every call to the memory store's through `change`. */
+function brokenStore(inner: MemoryStateStore, change: Change): StateStore {
+  return {
+    namespace: <S extends z.ZodType>(name: string, schema: S, options?: StateNamespaceOptions) =>
+      changed(inner.namespace(name, schema, options), change),
     prune: () => inner.prune(),
   }
 }
@@ -130,7 +131,8 @@ describe('the conformance kits on broken adapters', () => {
             const saved = await namespace.put(owner, key, value, options)
             await tick()
             for (const entry of await namespace.list(owner)) {
-              if (entry.key !== key && !read.has(entry.key)) await namespace.delete(owner, entry.key)
+              if (entry.key !== key && !read.has(entry.key))
+                await namespace.delete(owner, entry.key)
             }
             return saved
           },

@@ -364,7 +364,12 @@ export function stateStoreConformance(
       // shop's cart saves that way, and a path that dropped the ttl kept carts for good.
       const who = owner()
       const games = state().namespace('games', game)
-      const first = await games.put(who, 'cart', { board: 'x........' }, { expectedVersion: 0, ttl: 60 })
+      const first = await games.put(
+        who,
+        'cart',
+        { board: 'x........' },
+        { expectedVersion: 0, ttl: 60 },
+      )
       const second = await games.put(
         who,
         'cart',
@@ -373,7 +378,12 @@ export function stateStoreConformance(
       )
       clock.advance(60_000)
       expect(await games.get(who, 'cart')).toBeUndefined()
-      const again = await games.put(who, 'cart', { board: 'o........' }, { expectedVersion: 0, ttl: 60 })
+      const again = await games.put(
+        who,
+        'cart',
+        { board: 'o........' },
+        { expectedVersion: 0, ttl: 60 },
+      )
       expect(again.version).toBe(1)
       expect(second.version).toBe(2)
       await games.put(who, 'cart', { board: 'ox.......' }, { expectedVersion: again.version })
