@@ -207,6 +207,59 @@ async function expectWorldAgrees<DB, P, A extends string>(options: {
 }
 
 /**
+ * Random rows of the `times` table agree for a column compared with a principal's Date or list
+ * of Dates, allowed ('read') and denied ('hide'), and for a link between two columns ('link').
+ */
+async function assertTimesAgree<DB extends { times: { id: number } }>(
+  db: Kysely<DB>,
+  rows: fc.Arbitrary<World>,
+  columns: fc.Arbitrary<TimeColumn | MysqlTimeColumn>,
+  when: fc.Arbitrary<unknown>,
+  numRuns: number,
+): Promise<void> {
+  // Both engines' tables as one: a column a table lacks is never drawn.
+  type Loose = { times: { id: number } & Record<TimeColumn | MysqlTimeColumn, Date | null> }
+  type Principal = { when: Date; list: Date[] }
+  await fc.assert(
+    fc.asyncProperty(
+      rows,
+      columns,
+      fc.constantFrom('eq', 'ne', 'lt', 'lte', 'gt', 'gte', 'in') as fc.Arbitrary<
+        'eq' | 'lt' | 'in'
+      >,
+      when,
+      fc.array(when, { maxLength: 3 }),
+      fc.tuple(columns, columns),
+      async (world, column, op, when, list, [inner, outer]) => {
+        const compared = (t: ConditionBuilder<Loose, 'times'>, p: PrincipalRefs<Principal>) =>
+          op === 'in' ? t.in(column, p.list) : t[op](column, p.when)
+        const policy = definePolicy<Loose, Principal, 'read' | 'hide' | 'link'>({
+          roles: () => [],
+        })
+          .allow('read', 'times', compared)
+          .allow('hide', 'times', true)
+          .deny('hide', 'times', compared)
+          .allow('link', 'times', (t) =>
+            t.exists('times', (s) => s.and(s.matches(inner, outer), s.ne('id', 0))),
+          )
+          .build()
+        const loose = db as unknown as Kysely<Loose>
+        const access = await AccessControl.create({ policy, db: loose })
+        await expectWorldAgrees({
+          access,
+          db: loose,
+          rows: world,
+          resource: 'times',
+          actions: ['read', 'hide', 'link'],
+          principal: { when, list } as Principal,
+        })
+      },
+    ),
+    { numRuns },
+  )
+}
+
+/**
  * Random rows of a table agree for `column op` a principal's value, allowed ('read') and
  * denied ('hide'), and for a relation linking two columns ('link') and its negation ('unlink').
  */
@@ -550,46 +603,78 @@ for (const engine of testEngines().filter((each) => each.engine === 'postgres'))
       })
 
       it('compare a date, timestamp or timestamptz column, infinite or not, with a Date as the point check does', async () => {
-        const db = database.kysely
-        await fc.assert(
-          fc.asyncProperty(
-            times,
-            columns,
-            fc.constantFrom('eq', 'ne', 'lt', 'lte', 'gt', 'gte', 'in') as fc.Arbitrary<
-              'eq' | 'lt' | 'in'
-            >,
-            when,
-            fc.array(when, { maxLength: 3 }),
-            fc.tuple(columns, columns),
-            async (rows, column, op, when, list, [inner, outer]) => {
-              type Principal = { when: Date; list: Date[] }
-              const compared = (
-                t: ConditionBuilder<TimesDb, 'times'>,
-                p: PrincipalRefs<Principal>,
-              ) => (op === 'in' ? t.in(column, p.list) : t[op](column, p.when))
-              const policy = definePolicy<TimesDb, Principal, 'read' | 'hide' | 'link'>({
-                roles: () => [],
-              })
-                .allow('read', 'times', compared)
-                .allow('hide', 'times', true)
-                .deny('hide', 'times', compared)
-                .allow('link', 'times', (t) =>
-                  t.exists('times', (s) => s.and(s.matches(inner, outer), s.ne('id', 0))),
-                )
-                .build()
-              const access = await AccessControl.create({ policy, db })
-              await expectWorldAgrees({
-                access,
-                db,
-                rows,
-                resource: 'times',
-                actions: ['read', 'hide', 'link'],
-                principal: { when, list } as Principal,
-              })
-            },
+        await assertTimesAgree(database.kysely, times, columns, when, 150)
+      }, 120_000)
+    },
+  )
+}
+
+interface MysqlTimesDb {
+  times: { id: number; ts: Date | null; dt: Date | null; day: Date | null }
+}
+type MysqlTimeColumn = 'ts' | 'dt' | 'day'
+
+for (const engine of testEngines().filter((each) => each.engine === 'mysql')) {
+  describe.skipIf(engine.skip !== undefined)(
+    `dates on ${engine.title} with the process in a zone with summer time other than the server's`,
+    () => {
+      if (engine.skip) console.info(engine.skip)
+      const zone = process.env.TZ
+      let database: Database<MysqlTimesDb>
+      let drop: () => Promise<void>
+
+      beforeAll(async () => {
+        // mysql2 read a TIMESTAMP or DATETIME in this process's zone: with the server in UTC,
+        // 02:30Z and 03:30Z on a spring-forward night both read back as 07:30Z, and `where`
+        // returned rows `can` denied.
+        process.env.TZ = 'America/New_York'
+        const location = await privateDatabaseUrl(engine)
+        drop = location.drop
+        database = new Database<MysqlTimesDb>(location.url)
+        await database.kysely.schema
+          .createTable('times')
+          .addColumn('id', 'integer', (c) => c.primaryKey())
+          .addColumn('ts', sql`timestamp(3) null`)
+          .addColumn('dt', sql`datetime(3)`)
+          .addColumn('day', 'date')
+          .execute()
+      })
+
+      afterAll(async () => {
+        await database?.destroy()
+        await drop?.()
+        if (zone === undefined) delete process.env.TZ
+        else process.env.TZ = zone
+      })
+
+      // Quarter hours either side of New York's changes of summer time (spring 2026-03-08 07:00Z;
+      // autumn 2026-11-01 06:00Z, whose local hour repeats) and Europe's (2026-10-25 01:00Z).
+      const instant = fc
+        .tuple(
+          fc.constantFrom(
+            Date.UTC(2026, 2, 8, 7),
+            Date.UTC(2026, 10, 1, 6),
+            Date.UTC(2026, 9, 25, 1),
           ),
-          { numRuns: 150 },
+          fc.integer({ min: -12, max: 12 }),
+          fc.constantFrom(0, 1, 999),
         )
+        .map(([change, quarters, ms]) => new Date(change + quarters * 15 * 60_000 + ms))
+      const columns = fc.constantFrom<MysqlTimeColumn>('ts', 'dt', 'day')
+      const rows = fc
+        .array(
+          fc.record({
+            ts: fc.option(instant, { nil: null }),
+            dt: fc.option(instant, { nil: null }),
+            day: fc.option(instant, { nil: null }),
+          }),
+          { minLength: 1, maxLength: 8 },
+        )
+        .map((list) => ({ times: list.map((row, index) => ({ id: index + 1, ...row })) }))
+
+      it('filter rows as the point check does, for a Date and for a link between columns', async () => {
+        expect(new Date(2026, 0, 1).getTimezoneOffset()).toBe(300)
+        await assertTimesAgree(database.kysely, rows, columns, instant, 100)
       }, 120_000)
     },
   )

@@ -667,6 +667,9 @@ export function sqlColumnsEqual(left: SqlColumn, right: SqlColumn): RawBuilder<S
     // A Buffer or a geometry equals nothing in the point check.
     if (left.type === 'object' || right.type === 'object') return UNKNOWN
     const dates = [left.type, right.type].filter((type) => type === 'date').length
+    // Two dates as the instants they are (a DATE is its midnight, UTC as core's sessions are):
+    // their bytes differ across types, '2026-10-25' and '2026-10-25 00:00:00.000'.
+    if (dates === 2) return plain
     if (dates === 1) {
       return sql<SqlBool>`case when ${left.ref} is null or ${right.ref} is null then null else false end`
     }

@@ -69,15 +69,22 @@ export function createDialect(
             // BIGINT as strings, as pg returns int8: a JS number would round values past 2^53.
             supportBigNumbers: true,
             bigNumberStrings: true,
+            // A Date written and a DATETIME or TIMESTAMP read as UTC, as the session below
+            // converts: in the process's zone (mysql2's default), two instants an hour apart
+            // around a daylight-saving change read back as one, and every date was off by the
+            // difference between the process's zone and the server's.
+            timezone: 'Z',
           })
           // Queued on a new connection before the query it was opened for. Strict whatever the
           // server's sql_mode: without it, a text too long is cut, a number out of range clamped
-          // and a bad date stored as zeros, each with only a warning nobody reads.
+          // and a bad date stored as zeros, each with only a warning nobody reads. UTC whatever
+          // the server's time zone: a TIMESTAMP converts at the session's zone, where an hour
+          // repeated in autumn holds two instants under one wall-clock time.
           pool.on('connection', (connection) => {
             const report = (error: Error | null) => {
               if (error) onPoolError(error)
             }
-            connection.query(STRICT_MODE, report)
+            connection.query(SESSION_SETTINGS, report)
             if (readCommitted) {
               connection.query('set session transaction isolation level read committed', report)
             }
@@ -97,8 +104,8 @@ interface PgClientLike {
 // Any value above 0 writes doubles exactly (PostgreSQL 12+: in their shortest form).
 const EXACT_FLOATS = 'set extra_float_digits = 3'
 
-const STRICT_MODE =
-  "set session sql_mode = concat_ws(',', nullif(@@session.sql_mode, ''), 'STRICT_ALL_TABLES')"
+const SESSION_SETTINGS =
+  "set session sql_mode = concat_ws(',', nullif(@@session.sql_mode, ''), 'STRICT_ALL_TABLES'), session time_zone = '+00:00'"
 
 async function loadDriver<M>(name: string, load: () => Promise<M>): Promise<M> {
   try {

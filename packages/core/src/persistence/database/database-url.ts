@@ -87,7 +87,6 @@ const SERVER_PARAMETERS: Readonly<Record<'postgres' | 'mysql', ReadonlySet<strin
   mysql: new Set([
     'pool',
     'charset',
-    'timezone',
     'ssl',
     'compress',
     'decimalNumbers',
@@ -319,7 +318,6 @@ const DISPLAYED = new Set([
   'idle_in_transaction_session_timeout',
   'query_timeout',
   'charset',
-  'timezone',
   'compress',
   'decimalNumbers',
   'dateStrings',
