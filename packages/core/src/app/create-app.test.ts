@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { CLOCK, SystemClock } from '../clock/clock.js'
 import { token } from '../di/token.js'
@@ -116,6 +117,19 @@ describe('createApp lifecycle', () => {
     for (const timeoutMs of [Number.NaN, -1, Number.POSITIVE_INFINITY, 2 ** 31]) {
       await expect(app.stop({ timeoutMs })).rejects.toThrow(TypeError)
     }
+    // Anything but a number, as an option read from process.env arrives ('5' concatenated
+    // onto the clock's reading).
+    await fc.assert(
+      fc.asyncProperty(
+        fc
+          .anything()
+          .filter((value) => value !== undefined && value !== null && typeof value !== 'number'),
+        async (timeoutMs) => {
+          await expect(app.stop({ timeoutMs: timeoutMs as number })).rejects.toThrow(TypeError)
+        },
+      ),
+    )
+    await expect(app.stop({ timeoutMs: '5' as unknown as number })).rejects.toThrow(TypeError)
     expect(app.state).toBe('started')
     await app.stop({ timeoutMs: 2 ** 31 - 1 })
     expect(calls).toEqual(['start a', 'stop a'])

@@ -37,6 +37,7 @@ import { ShutdownError } from './shutdown-error.js'
 import { StartupError } from './startup-error.js'
 import { stopOnSignals } from './stop-on-signals.js'
 import { thrownText } from '../errors/thrown-text.js'
+import { isNumberIn, MAX_TIMER_MS } from '../validation/number-in.js'
 
 /** Options of {@link createApp}. */
 export interface CreateAppOptions<C> {
@@ -82,7 +83,6 @@ interface StopDeadline {
 function stopDeadline(timeoutMs: number): StopDeadline {
   return { at: performance.now() + timeoutMs, timeoutMs }
 }
-const MAX_TIMER_MS = 2_147_483_647
 const BUILT_IN = 'mortar'
 
 /**
@@ -285,7 +285,7 @@ class MortarApp<C> implements App<C> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_STOP_TIMEOUT_MS
     // A timer fires at once for NaN or past 2^31 − 1 ms: every module's onStop (an analytics
     // flush) would be cut off and the database closed under it. Refused before anything stops.
-    if (!(timeoutMs >= 0 && timeoutMs <= MAX_TIMER_MS)) {
+    if (!isNumberIn(timeoutMs, 0, MAX_TIMER_MS)) {
       return Promise.reject(
         new TypeError(
           `stop() needs timeoutMs from 0 to ${MAX_TIMER_MS} ms; got ${String(options.timeoutMs)}.`,
