@@ -237,6 +237,43 @@ describe('createApp lifecycle', () => {
     }
   })
 
+  it('disposes, once each, the singletons a start builds after a stop gave up on it', async () => {
+    const disposed: string[] = []
+    const FIRST = token<{ dispose(): void }>('first')
+    const LATE = token<{ dispose(): void }>('late')
+    let release: () => void = () => undefined
+    const app = createApp({
+      modules: [
+        defineModule({
+          name: 'pools',
+          register: (binder) => {
+            binder.bind(FIRST, {
+              useFactory: () => ({ dispose: () => void disposed.push('first') }),
+            })
+            // A pool whose connect hangs past the stop's deadline, then succeeds.
+            binder.bind(LATE, {
+              useFactory: async () => {
+                await new Promise<void>((resolve) => (release = resolve))
+                return { dispose: () => void disposed.push('late') }
+              },
+              inject: [FIRST],
+            })
+          },
+        }),
+      ],
+      logger: recordingLogger(),
+    })
+    const starting = app.start().catch((error: unknown) => error)
+    const stopped = await app.stop({ timeoutMs: 5 }).catch((error: unknown) => error)
+    expect(stopped).toBeInstanceOf(ShutdownError)
+    expect(disposed).toEqual(['first'])
+    // The late singleton was kept by nobody: its pool stayed open for good.
+    release()
+    expect(await starting).toBeInstanceOf(StartupError)
+    expect(disposed).toEqual(['first', 'late'])
+    expect(app.state).toBe('stopped')
+  })
+
   it('keeps stopping the other modules when an onStop throws, whatever it throws', async () => {
     // String() of an object without a prototype throws: describing that failure threw, and the
     // modules before it never stopped (their buffers never flushed, the database left open).

@@ -225,8 +225,12 @@ class MortarApp<C> implements App<C> {
       await this.#registry.createSingletons(report.singletonOrder)
       this.#stillStarting()
     } catch (error) {
-      // A stop that gave up waiting for this start has closed what it had opened.
-      if (this.#state !== 'starting') throw error
+      // A stop gave up waiting for this start and closed what was open then: what the start
+      // made since (singletons, a connection) is closed here.
+      if (this.#state !== 'starting') {
+        await this.#closeAbandoned()
+        throw error
+      }
       this.#state = 'stopped'
       const deadline = stopDeadline(DEFAULT_STOP_TIMEOUT_MS)
       await this.#closeConnections(deadline)
@@ -336,6 +340,13 @@ class MortarApp<C> implements App<C> {
     this.logger.debug('App stopped')
   }
 
+  /** Closes what a start made after the stop that gave up on it had closed what was open. */
+  async #closeAbandoned(): Promise<void> {
+    const deadline = stopDeadline(DEFAULT_STOP_TIMEOUT_MS)
+    await this.#disposeSingletons(deadline)
+    await this.#closeConnections(deadline)
+  }
+
   /** Throws when a stop took over while this start was awaiting a step. */
   #stillStarting(): void {
     if (this.#state !== 'starting') {
@@ -379,7 +390,7 @@ class MortarApp<C> implements App<C> {
   /** Disposes the singletons the container constructed, newest first. */
   async #disposeSingletons(deadline: StopDeadline): Promise<string[]> {
     const failures: string[] = []
-    for (const disposable of this.#registry.disposableSingletons()) {
+    for (const disposable of this.#registry.takeDisposableSingletons()) {
       const name = (disposable as object).constructor?.name || 'a singleton'
       const failure = await this.#withDeadline(`dispose() of ${name}`, deadline, () =>
         disposable.dispose(),
