@@ -6,7 +6,7 @@ import type {
   IdentityLink,
   StoredEvent,
 } from '../sinks/event-sink.js'
-import { uuidV7 } from '../tracker/uuid-v7.js'
+import { uuidV7 } from '@mortar/core'
 
 /** What a sink holds, read back by the setup so the kit can compare. */
 export interface EventSinkContents {
