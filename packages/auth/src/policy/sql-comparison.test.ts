@@ -676,6 +676,32 @@ for (const engine of testEngines().filter((each) => each.engine === 'mysql')) {
         expect(new Date(2026, 0, 1).getTimezoneOffset()).toBe(300)
         await assertTimesAgree(database.kysely, rows, columns, instant, 100)
       }, 120_000)
+
+      it('link a DATE to a DATETIME or TIMESTAMP at its midnight, as the point check does', async () => {
+        const db = database.kysely
+        const midnight = new Date(Date.UTC(2026, 9, 25))
+        const policy = definePolicy<MysqlTimesDb, Record<string, never>, 'link'>({
+          roles: () => [],
+        })
+          .allow('link', 'times', (t) =>
+            t.exists('times', (s) => s.or(s.matches('day', 'dt'), s.matches('ts', 'day'))),
+          )
+          .build()
+        const access = await AccessControl.create({ policy, db })
+        await expectWorldAgrees({
+          access,
+          db,
+          rows: {
+            times: [
+              { id: 1, ts: midnight, dt: null, day: midnight },
+              { id: 2, ts: null, dt: midnight, day: null },
+            ],
+          },
+          resource: 'times',
+          actions: ['link'],
+          principal: {},
+        })
+      })
     },
   )
 }
