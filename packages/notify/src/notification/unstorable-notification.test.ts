@@ -1,12 +1,11 @@
 import { MortarError } from '@mortar/core'
-import { privateDatabaseUrl, testEngines } from '@mortar/core/testing'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { testEngines } from '@mortar/core/testing'
+import { describe, expect, it } from 'vitest'
 import { inboxChannel } from '../channels/inbox/inbox-channel.js'
 import { defineDigest } from '../digest/define-digest.js'
 import { DELIVERIES, NOTIFIER } from '../module/notify-tokens.js'
 import { notifyModule } from '../module/notify-module.js'
-import { startedNotifyTestApp } from '../test-support/notify-test-app.js'
-import type { TestApp } from '@mortar/core/testing'
+import { notifyAppOn } from '../test-support/notify-test-app.js'
 import { NotificationFake } from '../testing/notification-fake.js'
 import { Notification } from './notification.js'
 import { route } from './recipient.js'
@@ -55,35 +54,30 @@ const refused: readonly [string, Configurable][] = [
 ]
 
 for (const engine of testEngines()) {
-  describe.skipIf(engine.skip !== undefined)(`notify() of an unstorable notification on ${engine.title}`, () => {
-    if (engine.skip) console.info(engine.skip)
-    let database: Awaited<ReturnType<typeof privateDatabaseUrl>>
-    let app: TestApp
-    beforeAll(async () => {
-      database = await privateDatabaseUrl(engine)
-      app = await startedNotifyTestApp({ channels: [inboxChannel()] }, database.url)
-    })
-    afterAll(async () => {
-      await app?.stop()
-      await database?.drop()
-    })
+  describe.skipIf(engine.skip !== undefined)(
+    `notify() of an unstorable notification on ${engine.title}`,
+    () => {
+      if (engine.skip) console.info(engine.skip)
+      const started = notifyAppOn(engine, { channels: [inboxChannel()] })
 
-    it('refuses it with E_VALIDATION and writes nothing, as the fake does', async () => {
-      const fake = new NotificationFake({ channels: [inboxChannel()] })
-      for (const [, notification] of refused) {
-        expect(await code(() => app.resolve(NOTIFIER).notify({ id: 'ada' }, notification))).toBe(
-          'E_VALIDATION',
-        )
-        expect(await code(() => fake.notify({ id: 'ada' }, notification))).toBe('E_VALIDATION')
-      }
-      expect(await app.resolve(DELIVERIES).list('ada')).toEqual([])
-      // A name of 32 characters is one: a channel the app lacks, dead with the reason.
-      const result = await app
-        .resolve(NOTIFIER)
-        .notify({ id: 'ada' }, new Configurable(['y'.repeat(32)]))
-      expect(result.deliveries).toMatchObject([{ status: 'dead' }])
-    })
-  })
+      it('refuses it with E_VALIDATION and writes nothing, as the fake does', async () => {
+        const app = started()
+        const fake = new NotificationFake({ channels: [inboxChannel()] })
+        for (const [, notification] of refused) {
+          expect(await code(() => app.resolve(NOTIFIER).notify({ id: 'ada' }, notification))).toBe(
+            'E_VALIDATION',
+          )
+          expect(await code(() => fake.notify({ id: 'ada' }, notification))).toBe('E_VALIDATION')
+        }
+        expect(await app.resolve(DELIVERIES).list('ada')).toEqual([])
+        // A name of 32 characters is one: a channel the app lacks, dead with the reason.
+        const result = await app
+          .resolve(NOTIFIER)
+          .notify({ id: 'ada' }, new Configurable(['y'.repeat(32)]))
+        expect(result.deliveries).toMatchObject([{ status: 'dead' }])
+      })
+    },
+  )
 }
 
 describe('the notify config', () => {
@@ -106,9 +100,7 @@ describe('the notify config', () => {
     expect(await code(() => digest({ minutes: 1e12 }))).toBe('E_NOTIFY_CONFIG')
     expect(await code(() => digest({ at: '25:00' }))).toBe('E_NOTIFY_CONFIG')
     expect(await code(() => digest({ minutes: 60 }, ['x'.repeat(33)]))).toBe('E_NOTIFY_CONFIG')
-    expect(await code(() => digest({ minutes: 60 }, ['inbox'], 'a\u0000b'))).toBe(
-      'E_NOTIFY_CONFIG',
-    )
+    expect(await code(() => digest({ minutes: 60 }, ['inbox'], 'a\u0000b'))).toBe('E_NOTIFY_CONFIG')
     expect(await code(() => route('mail', ''))).toBe('E_NOTIFY_RECIPIENT')
   })
 })
