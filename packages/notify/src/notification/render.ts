@@ -73,6 +73,12 @@ export function shownName(name: unknown): string {
 }
 
 /**
+ * The largest message (as JSON, in UTF-8) the ledger stores: 10 MiB, with room for the rest of
+ * its row in MySQL/MariaDB's default 16 MiB packet.
+ */
+const MAX_MESSAGE_BYTES = 10 * 1024 * 1024
+
+/**
  * Calls the notification's renderer for `channel`. A missing renderer, one that throws and a
  * message that is not JSON (a BigInt, a cycle: the ledger stores messages as JSON) are a reason,
  * not an exception: the ledger records that delivery as dead and sends the others.
@@ -114,6 +120,14 @@ export async function renderMessage<C extends ChannelName>(
       return {
         ok: false,
         reason: `${name}() returned a message that is not JSON: its toJSON() gave nothing`,
+      }
+    }
+    // Past it MySQL/MariaDB's mediumtext and default packet cannot take the row (the connection
+    // was closed, failing the whole notify()), where the other engines stored it.
+    if (json.length > MAX_MESSAGE_BYTES / 3 && Buffer.byteLength(json) > MAX_MESSAGE_BYTES) {
+      return {
+        ok: false,
+        reason: `${name}() returned a message of over 10 MiB as JSON, more than the ledger stores on every engine`,
       }
     }
     return { ok: true, message, json }
