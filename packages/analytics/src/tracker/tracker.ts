@@ -535,7 +535,10 @@ export class Tracker {
     const deps = this.#deps
     const pending = this.#pending
     const suppressed = deps.suppressions
-      ? await deps.suppressions.among(slots.map((slot) => pending.userIds[slot]))
+      ? await deps.suppressions.among(
+          slots.map((slot) => pending.userIds[slot]),
+          slots.map((slot) => pending.details[slot]?.anonymousId),
+        )
       : undefined
     const events: StoredEvent[] = []
     const failed: FailedEvent[] = []
@@ -546,12 +549,18 @@ export class Tracker {
       if (name === undefined) continue
       serialise(pending, slot)
       const userId = pending.userIds[slot] ?? null
-      if (userId !== null && suppressed?.has(userId)) {
+      const details = pending.details[slot]
+      // A forgotten user's, or one with no user under an anonymous id once linked to them. (A
+      // cookieless id, made below, is never linked, so never suppressed.)
+      if (
+        userId === null
+          ? details?.anonymousId !== undefined && suppressed?.anonymous.has(details.anonymousId)
+          : suppressed?.users.has(userId)
+      ) {
         this.#skippedSuppressed++
         continue
       }
       const at = pending.at[slot] as number
-      const details = pending.details[slot]
       const id = details?.id ?? uuidV7(at)
       let anonymousId = details?.anonymousId ?? null
       let cookieless = false
