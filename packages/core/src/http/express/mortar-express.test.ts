@@ -208,7 +208,7 @@ describe('toNodeHandler after a body parser', () => {
           body: bad,
         })
         expect(response.status, type).toBe(status)
-        expect((await response.json()).detail, type).toBe(detail)
+        expect(((await response.json()) as { detail: string }).detail, type).toBe(detail)
       }
     } finally {
       await server.close()
