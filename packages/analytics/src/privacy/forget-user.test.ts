@@ -447,7 +447,7 @@ for (const engine of testEngines()) {
         } finally {
           await subject.close()
         }
-     }, 120_000)
+      }, 120_000)
 
       it('refuses to forget through a sink that cannot, naming it, and erases nothing', async () => {
         class ArchiveSink implements EventSink {
