@@ -68,6 +68,7 @@ export type {
   FailedEvent,
   IdentityLink,
   SqlEventSinkOptions,
+  SinkForgetReport,
   StoredEvent,
   WriteOutcome,
 } from './sinks/index.js'

@@ -1,4 +1,4 @@
-import { defineModule, type Module } from '@mortar/core'
+import { CLOCK, defineModule, type Module } from '@mortar/core'
 import { STATE_STORE, stateModule } from '@mortar/session'
 import { CARTS, Carts } from './cart-store.js'
 
@@ -12,7 +12,10 @@ export function cartModules(): Module[] {
     defineModule({
       name: 'cart',
       register(binder) {
-        binder.bind(CARTS, { inject: [STATE_STORE], useFactory: (state) => new Carts(state) })
+        binder.bind(CARTS, {
+          inject: [STATE_STORE, CLOCK],
+          useFactory: (state, clock) => new Carts(state, clock),
+        })
       },
     }),
   ]

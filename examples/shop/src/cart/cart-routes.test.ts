@@ -87,6 +87,49 @@ for (const engine of shopTestEngines()) {
         expect((await visitor.request('GET', '/cart')).json.items).toHaveLength(2)
       })
 
+      it('keeps a cart that is only looked at: a view long after its last change gives it the whole ttl again', async () => {
+        // Only a change extended the ttl: a cart viewed every day but left unchanged for 14
+        // days expired under the shopper's eyes.
+        const db = resolveDatabase(shop.app)
+        const visitor = browser()
+        await visitor.request('POST', '/cart', { productId: 4 })
+        const [cart] = (
+          await sql<{ owner: string }>`
+            select owner from mortar_state where namespace = 'shop.cart' order by updated_at desc
+          `.execute(db)
+        ).rows
+        if (cart === undefined) throw new Error('The visitor’s cart was not saved.')
+        // Saved 13 days and 23 hours ago, so an hour from expiry.
+        const savedAt = Date.now() - CART_TTL_SECONDS * 1_000 + 3_600_000
+        await sql`update mortar_state set updated_at = ${savedAt}, expires_at = ${savedAt + CART_TTL_SECONDS * 1_000} where owner = ${cart.owner}`.execute(
+          db,
+        )
+        expect((await visitor.request('GET', '/cart')).json.items).toEqual([
+          { productId: 4, quantity: 1 },
+        ])
+        const [viewed] = (
+          await sql<{ expires_at: unknown }>`
+            select expires_at from mortar_state where owner = ${cart.owner}
+          `.execute(db)
+        ).rows
+        expect(Number(viewed?.expires_at)).toBeGreaterThan(
+          Date.now() + (CART_TTL_SECONDS - 60) * 1_000,
+        )
+        // A view soon after a save writes nothing.
+        const [before] = (
+          await sql<{
+            version: unknown
+          }>`select version from mortar_state where owner = ${cart.owner}`.execute(db)
+        ).rows
+        await visitor.request('GET', '/cart')
+        const [after] = (
+          await sql<{
+            version: unknown
+          }>`select version from mortar_state where owner = ${cart.owner}`.execute(db)
+        ).rows
+        expect(Number(after?.version)).toBe(Number(before?.version))
+      })
+
       it('keeps every product added at the same moment with one cookie, of a visitor and after login', async () => {
         // The cart lived in the session cookie: each request read the cart its cookie held and
         // sent back that cart plus its own line, and the last cookie written won.

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { NotFoundError, token, ValidationError } from '@mortar/core'
+import { type Clock, NotFoundError, token, ValidationError } from '@mortar/core'
 import {
   type Session,
   StateConflictError,
@@ -31,6 +31,9 @@ const CART_KEY = 'cart'
 // A change retries its read-then-compare-and-set this often when other changes of the same cart
 // win; each round one of them does, so only a burst of this many at once can exhaust it.
 const CHANGE_ATTEMPTS = 20
+// A cart read this long after its last save is saved again, so one that is looked at (though
+// not changed) lives on; at most one such save per half ttl, so reads rarely write.
+const KEEP_ALIVE_AFTER_MS = (CART_TTL_SECONDS * 1_000) / 2
 
 /**
  * The carts, each one versioned entry of `@mortar/session`'s state store in the database, under
@@ -38,15 +41,18 @@ const CHANGE_ATTEMPTS = 20
  * version is still the one read, retried when another change came first: two products added at
  * the same moment (two tabs, a double click, a script) both land. A cart in the session cookie
  * lost one of them, as the last cookie written won. Every save gives the cart
- * {@link CART_TTL_SECONDS} more, so a cart in use lives on, and one abandoned (by a visitor who
- * never comes back, or a script sending no cookie) expires and is pruned by `stateModule`'s
- * hourly schedule: the table does not grow with every first add.
+ * {@link CART_TTL_SECONDS} more, and so does a read half that long after the last save, so a
+ * cart in use (changed or only looked at) lives on, and one abandoned (by a visitor who never
+ * comes back, or a script sending no cookie) expires and is pruned by `stateModule`'s hourly
+ * schedule: the table does not grow with every first add.
  */
 export class Carts {
   readonly #carts: StateNamespace<StoredCart, z.input<typeof storedCartSchema>>
+  readonly #clock: Clock
 
-  constructor(state: StateStore) {
+  constructor(state: StateStore, clock: Clock) {
     this.#carts = state.namespace('shop.cart', storedCartSchema)
+    this.#clock = clock
   }
 
   /** The session's cart (empty when it has none). */
@@ -55,9 +61,24 @@ export class Carts {
     // first change's answer (and cookie) was lost.
     const id = session.data.cartId ?? session.id
     const entry = await this.#carts.get(id, CART_KEY)
-    return entry === undefined
-      ? { id, version: 0, lines: [] }
-      : { id, version: entry.version, ...entry.value }
+    if (entry === undefined) return { id, version: 0, lines: [] }
+    if (
+      entry.value.lines.length > 0 &&
+      this.#clock.nowMs() - entry.updatedAt.getTime() >= KEEP_ALIVE_AFTER_MS
+    ) {
+      try {
+        const kept = await this.#carts.put(id, CART_KEY, entry.value, {
+          expectedVersion: entry.version,
+          ttl: CART_TTL_SECONDS,
+        })
+        return { id, version: kept.version, ...kept.value }
+      } catch (error) {
+        // Changed meanwhile, which saved it with its ttl: read that.
+        if (!(error instanceof StateConflictError)) throw error
+        return this.read(session)
+      }
+    }
+    return { id, version: entry.version, ...entry.value }
   }
 
   /**

@@ -2,6 +2,7 @@ import { ANALYTICS, type Analytics } from '@mortar/analytics'
 import { type Token, requestContext, token } from '@mortar/core'
 import { searchName } from '../catalog/index.js'
 import type { Order, OrderListener } from '../orders/index.js'
+import { linkVisitor } from './visitor-cookie.js'
 
 // The request's analytics: the visitor (or the logged-in user) is read from the request.
 function analytics(): Analytics {
@@ -13,6 +14,7 @@ function analytics(): Analytics {
  * in) to the account, so funnels and "also bought" see one person.
  */
 export function identifyVisitor(userId: string): void {
+  linkVisitor(requestContext(), userId)
   analytics().identify(userId)
 }
 

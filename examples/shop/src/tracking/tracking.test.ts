@@ -1,5 +1,6 @@
 import { ANALYTICS } from '@mortar/analytics'
 import { resolveDatabase } from '@mortar/core'
+import { SESSION_REGISTRY } from '@mortar/session'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CatalogDb } from '../catalog/index.js'
 import { CookieJar } from '../testing/cookie-jar.js'
@@ -8,9 +9,18 @@ import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-s
 
 const DAY = 86_400_000
 
+/** The visitor id of a `Cookie` header (its cookie without the account tag of a linked one). */
+function visitorIn(cookieHeader: string): string {
+  return /shop\.visitor=([0-9a-f-]{36})/.exec(cookieHeader)?.[1] ?? ''
+}
+
 /** What the test reads of analytics' tables. */
 interface TrackedTables {
-  mortar_analytics_event: { name: string; anonymous_id: string | null }
+  mortar_analytics_event: {
+    name: string
+    anonymous_id: string | null
+    properties: unknown
+  }
   mortar_analytics_identity: { anonymous_id: string; user_id: string }
 }
 
@@ -83,7 +93,7 @@ for (const engine of shopTestEngines()) {
       const browser = first.jar
       expect((await browser.request('POST', '/auth/logout')).status).toBe(200)
       expect((await browser.request('GET', '/store?q=walrus')).status).toBe(200)
-      const visitor = /shop\.visitor=([^;]+)/.exec(browser.cookieHeader)?.[1] ?? ''
+      const visitor = visitorIn(browser.cookieHeader)
       const login = await browser.request('POST', '/auth/login', {
         email: second.email,
         password: SHOPPER_PASSWORD,
@@ -105,6 +115,63 @@ for (const engine of shopTestEngines()) {
         .where('anonymous_id', '=', visitor)
         .execute()
       expect(linked).toEqual([{ user_id: second.userId }])
+    })
+
+    it('gives the browser a new visitor id when its session ended without logout: expired, revoked, or another account', async () => {
+      // Only logout replaced it: after a session expired or was revoked everywhere, the next
+      // person's searches went under the id linked to the last account.
+      const first = await signUpShopper(shop.base, 'left-signed-in')
+      const linked = visitorIn(first.jar.cookieHeader)
+      expect(linked).not.toBe('')
+      const visitorCookie = /shop\.visitor=[^;]+/.exec(first.jar.cookieHeader)?.[0] ?? ''
+      const db = resolveDatabase<TrackedTables>(shop.app)
+      const searchedUnder = async (query: string) => {
+        await analytics().flush({ timeoutMs: 5_000 })
+        // Filtered here: properties are jsonb on PostgreSQL, text elsewhere.
+        const rows = (
+          await db
+            .selectFrom('mortar_analytics_event')
+            .select(['anonymous_id', 'properties'])
+            .where('name', '=', 'product_searched')
+            .execute()
+        ).filter((row) => JSON.stringify(row.properties).includes(query))
+        return rows.map((row) => row.anonymous_id)
+      }
+
+      // Signed in, the browser keeps its id.
+      expect((await first.jar.request('GET', '/store?q=aardvark')).status).toBe(200)
+      expect(await searchedUnder('aardvark')).toEqual([linked])
+
+      // The session cookie expired: only the visitor cookie is sent.
+      const expired = new CookieJar({ base: shop.base })
+      await expired.request('GET', '/store?q=bandicoot', undefined, { cookie: visitorCookie })
+      const [afterExpiry] = await searchedUnder('bandicoot')
+      expect(afterExpiry).not.toBe(linked)
+
+      // Revoked everywhere (from another device): the same browser, no longer signed in.
+      await shop.app.resolve(SESSION_REGISTRY).revokeAll(first.userId)
+      expect((await first.jar.request('GET', '/store?q=capybara')).status).toBe(200)
+      const [afterRevoke] = await searchedUnder('capybara')
+      expect(afterRevoke).not.toBe(linked)
+
+      // Another account logs in on a browser whose cookie names the first one.
+      const second = await signUpShopper(shop.base, 'next-on-browser')
+      const browser = new CookieJar({ base: shop.base })
+      const login = await browser.request(
+        'POST',
+        '/auth/login',
+        { email: second.email, password: SHOPPER_PASSWORD },
+        { cookie: visitorCookie },
+      )
+      expect(login.status).toBe(200)
+      await analytics().flush({ timeoutMs: 5_000 })
+      const links = await db
+        .selectFrom('mortar_analytics_identity')
+        .select('user_id')
+        .where('anonymous_id', '=', linked)
+        .execute()
+      expect(links).toEqual([{ user_id: first.userId }])
+      expect(visitorIn(browser.cookieHeader)).not.toBe(linked)
     })
 
     it('sets the visitor cookie Secure outside development, as the session cookie is', async () => {

@@ -13,7 +13,7 @@ import type { EventSchemas } from '../catalog/define-events.js'
 import { AnalyticsConfigError, AnalyticsForgetError } from '../errors.js'
 import type { ConsentOptions } from '../privacy/consent.js'
 import type { CountryLookup } from '../privacy/request-fields.js'
-import { forgetUser, purgeEventsBefore } from '../privacy/forget-user.js'
+import { forgetUser, purgeEventsBefore, suppressAnonymous } from '../privacy/forget-user.js'
 import { Suppressions } from '../privacy/suppressions.js'
 import { VisitorIds } from '../privacy/visitor-ids.js'
 import { AnalyticsQueries } from '../queries/analytics-queries.js'
@@ -201,6 +201,10 @@ export function analyticsModule<const E extends EventSchemas>(
               // What was tracked before the line above and not yet written goes in first.
               await made.flush()
               const erased = await own.forget(userId)
+              // The links are the sink's: the anonymous ids it unlinked are suppressed here, or
+              // their later events with no user went on being stored in it.
+              await suppressAnonymous(scope, erased.anonymousIds, clock.nowMs())
+              suppressions.rememberAnonymous(erased.anonymousIds)
               return {
                 events: report.events + erased.events,
                 failedEvents: report.failedEvents + erased.failedEvents,

@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { defineEvents } from '../catalog/define-events.js'
 import { type EngineApp, inRequest, startEngineApp } from '../testing/engine-app.js'
+import type { EventBatch } from '../sinks/event-sink.js'
+import { MemoryEventSink } from '../sinks/memory/memory-event-sink.js'
+import type { DropReport } from '../tracker/index.js'
 
 const events = defineEvents({ product_viewed: z.object({ productId: z.string() }) })
 
@@ -133,5 +136,77 @@ describe('the heartbeat collector', () => {
     expect((await post(endless)).status).toBe(413)
     // 1 KiB is four chunks; the fifth passes it, and nothing after it is asked for.
     expect(pulled).toBeLessThanOrEqual(6)
+  })
+})
+
+/** A memory sink whose writes wait until `open()`: the buffer fills behind a stalled write. */
+class StalledSink extends MemoryEventSink {
+  #open: (() => void) | undefined
+  readonly #gate = new Promise<void>((resolve) => {
+    this.#open = resolve
+  })
+  #entered: (() => void) | undefined
+  /** Resolves once a write has started (and waits). */
+  readonly writing = new Promise<void>((resolve) => {
+    this.#entered = resolve
+  })
+
+  override async write(batch: EventBatch): Promise<void> {
+    this.#entered?.()
+    await this.#gate
+    await super.write(batch)
+  }
+
+  open(): void {
+    this.#open?.()
+  }
+}
+
+describe('the heartbeat collector under a flood', () => {
+  it("never evicts the server's own events: beacons have a buffer of their own", async () => {
+    const reports: DropReport[] = []
+    const sink = new StalledSink()
+    const subject = await startEngineApp(
+      { engine: 'sqlite', title: 'SQLite' },
+      {
+        events,
+        sink,
+        buffer: { capacity: 8, batchSize: 2, maxAgeMs: 600_000, overflow: 'drop-oldest' },
+        onDrop: (report) => reports.push(report),
+      },
+    )
+    const view = '0190d1a5-0000-7000-8000-000000000009'
+    const beat = (seq: number) =>
+      inRequest(subject.app, { principal: { id: 'u-9' } }, () =>
+        subject.analytics.collector()(
+          new Request('http://shop.test/a/collect', {
+            method: 'POST',
+            body: JSON.stringify({ type: 'heartbeat', pageViewId: view, seq }),
+          }),
+        ),
+      )
+    try {
+      // A write of beacons stalls; the server's events queue behind it, then a flood comes.
+      for (let seq = 1; seq <= 4; seq++) expect((await beat(seq)).status).toBe(204)
+      await sink.writing
+      inRequest(subject.app, { principal: { id: 'u-9' }, url: '/p/9' }, () => {
+        subject.analytics.track('product_viewed', { productId: 'p-9' })
+        subject.analytics.page()
+      })
+      for (let seq = 5; seq <= 54; seq++) expect((await beat(seq)).status).toBe(204)
+      sink.open()
+      await subject.analytics.flush()
+      const names = sink.events.map((event) => event.name).filter((name) => name !== '$heartbeat')
+      expect(names.sort()).toEqual(['$page', 'product_viewed'])
+      // What was dropped is beacons only, every one counted and reported.
+      await new Promise((resolve) => setImmediate(resolve))
+      const { dropped } = subject.analytics.stats()
+      const beats = sink.events.filter((event) => event.name === '$heartbeat').length
+      expect(dropped.overflow).toBe(54 - beats)
+      expect(reports.reduce((sum, report) => sum + report.count, 0)).toBe(dropped.overflow)
+    } finally {
+      sink.open()
+      await subject.close()
+    }
   })
 })

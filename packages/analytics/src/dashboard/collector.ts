@@ -85,9 +85,9 @@ export function collectorHandler(tracker: Tracker): FetchHandler {
       return problem(400, 'Bad request', 'The beacon is not a heartbeat or a page-leave.')
     const beacon = parsed.data
     if (beacon.type === 'heartbeat') {
-      tracker.track('$heartbeat', { pageViewId: beacon.pageViewId, seq: beacon.seq })
+      tracker.trackBeacon('$heartbeat', { pageViewId: beacon.pageViewId, seq: beacon.seq })
     } else {
-      tracker.track('$page_leave', { pageViewId: beacon.pageViewId })
+      tracker.trackBeacon('$page_leave', { pageViewId: beacon.pageViewId })
     }
     return new Response(null, { status: 204 })
   }

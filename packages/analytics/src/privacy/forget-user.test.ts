@@ -384,6 +384,41 @@ for (const engine of testEngines()) {
         }
       })
 
+      it('suppresses the anonymous ids the sink unlinked: their later events with no user are not stored', async () => {
+        const sink = new MemoryEventSink()
+        const subject = await startEngineApp(engine, { events, sink })
+        try {
+          const { analytics, app } = subject
+          const anonymousId = `anon-${engine.engine}`
+          inRequest(app, {}, () => {
+            analytics.track('product_viewed', { productId: 'p-1' }, { anonymousId })
+            analytics.identify('u-1', undefined, { anonymousId })
+          })
+          await analytics.flush()
+          expect(await analytics.forgetUser('u-1')).toEqual({
+            events: 2,
+            failedEvents: 0,
+            identityLinks: 1,
+          })
+          // The same device, signed out; and another visitor, whose event is kept.
+          inRequest(app, {}, () => {
+            analytics.track('product_viewed', { productId: 'p-2' }, { anonymousId })
+            analytics.track('product_viewed', { productId: 'p-3' }, { anonymousId: 'anon-other' })
+          })
+          await analytics.flush()
+          expect(sink.events.map((event) => event.anonymousId)).toEqual(['anon-other'])
+          expect(analytics.stats().skipped.suppressed).toBe(1)
+          // Another process of the app learns it from the database.
+          const rows = await subject.db
+            .selectFrom('mortar_analytics_suppressed_anonymous')
+            .select('anonymous_id')
+            .execute()
+          expect(rows.map((row) => row.anonymous_id)).toEqual([anonymousId])
+        } finally {
+          await subject.close()
+        }
+      })
+
       it('refuses to forget through a sink that cannot, naming it, and erases nothing', async () => {
         class ArchiveSink implements EventSink {
           readonly held = new MemoryEventSink()

@@ -96,25 +96,40 @@ export async function forgetUser(
     )
     // The user and the anonymous ids linked to them: a batch written later stores nothing of
     // either, though the links that tied those ids to the user are gone.
-    const suppressions: [string, string, readonly string[]][] = [
-      [SUPPRESSED_TABLE, 'user_id', [userId]],
-      [SUPPRESSED_ANONYMOUS_TABLE, 'anonymous_id', anonymous],
-    ]
-    for (const [table, column, ids] of suppressions) {
-      if (ids.length === 0) continue
-      const suppress = new Params()
-      const rows = ids.map((id) => `(${suppress.add(id)}, ${suppress.add(now)})`).join(', ')
-      const insert = `into ${table} (${column}, suppressed_at) values ${rows}`
-      await trx.executeQuery(
-        compile(tx.engine, skippingDuplicates(tx.engine, insert, [column]), suppress),
-      )
-    }
+    await suppress(tx, SUPPRESSED_TABLE, 'user_id', [userId], now)
+    await suppress(tx, SUPPRESSED_ANONYMOUS_TABLE, 'anonymous_id', anonymous, now)
     return {
       events: Number(events.numAffectedRows ?? 0n),
       failedEvents: Number(failed.numAffectedRows ?? 0n),
       identityLinks: Number(removedLinks.numAffectedRows ?? 0n),
     }
   })
+}
+
+/**
+ * Suppresses anonymous ids a sink of the app's own unlinked from a forgotten user: no event with
+ * no user under them is stored again, by that sink (the tracker skips them) or the SQL one.
+ */
+export async function suppressAnonymous(
+  scope: QueryScope,
+  anonymousIds: readonly string[],
+  now: number,
+): Promise<void> {
+  await suppress(scope, SUPPRESSED_ANONYMOUS_TABLE, 'anonymous_id', anonymousIds, now)
+}
+
+async function suppress(
+  scope: QueryScope,
+  table: string,
+  column: string,
+  ids: readonly string[],
+  now: number,
+): Promise<void> {
+  if (ids.length === 0) return
+  const params = new Params()
+  const rows = ids.map((id) => `(${params.add(id)}, ${params.add(now)})`).join(', ')
+  const insert = `into ${table} (${column}, suppressed_at) values ${rows}`
+  await run(scope, skippingDuplicates(scope.engine, insert, [column]), params)
 }
 
 /**

@@ -8,9 +8,10 @@ import { uuidV7 } from '../tracker/uuid-v7.js'
 
 const events = defineEvents({ product_viewed: z.object({ productId: z.string() }) })
 
-for (const engine of testEngines()) {
-  // SQLite's transactions write one at a time: no batch is ever written beside a rollup.
-  if (engine.engine === 'sqlite') continue
+// MariaDB only: at REPEATABLE READ its INSERT … SELECTs share-lock the event keys and gaps they
+// read (see rollupTransaction). PostgreSQL's reads lock no row, and SQLite's transactions write
+// one at a time: neither can fail this test, so it would only look like cover there.
+for (const engine of testEngines().filter((each) => each.engine === 'mysql')) {
   // Skipped only when this engine's MORTAR_TEST_*_URL variable is unset (the notice names it); .ci/run sets all three.
   describe.skipIf(engine.skip !== undefined)(`The rollup on ${engine.title}`, () => {
     let subject: EngineApp<typeof events>
@@ -54,12 +55,7 @@ for (const engine of testEngines()) {
       const inserted = await db
         .transaction()
         .execute(async (trx) => {
-          if (engine.engine === 'postgres') {
-            await sql`set local lock_timeout = '1s'`.execute(trx)
-            await insert.execute(trx)
-          } else {
-            await sql`set statement innodb_lock_wait_timeout = 1 for ${insert}`.execute(trx)
-          }
+          await sql`set statement innodb_lock_wait_timeout = 1 for ${insert}`.execute(trx)
           return 'inserted'
         })
         .catch((error: unknown) => String(error))

@@ -1,4 +1,13 @@
 import type { ForgetReport } from '../privacy/forget-user.js'
+/**
+ * What a sink's `forget` deleted: the counts `forgetUser` reports, and the anonymous ids whose
+ * links to the user it deleted, which `forgetUser` then suppresses: an event with no user under
+ * one of them is stored no more, by this sink or any other.
+ */
+export interface SinkForgetReport extends ForgetReport {
+  readonly anonymousIds: readonly string[]
+}
+
 /** One validated event as a sink stores it. */
 export interface StoredEvent {
   /** A UUIDv7 made when the event was tracked; its timestamp is `occurredAt`. */
@@ -103,9 +112,10 @@ export interface EventSink {
   isTransient?(error: unknown): boolean
   /**
    * Deletes everything the sink holds about a user: their events and failed events, the events
-   * no one was signed in for under every anonymous id linked to them, and those links. Called by
+   * no one was signed in for under every anonymous id linked to them, and those links; resolves
+   * to what it deleted, those anonymous ids included (see {@link SinkForgetReport}). Called by
    * `forgetUser` after the buffer is flushed; a sink without it makes `forgetUser` throw
    * `AnalyticsForgetError` (the default SQL sink is erased by the module itself).
    */
-  forget?(userId: string): Promise<ForgetReport>
+  forget?(userId: string): Promise<SinkForgetReport>
 }

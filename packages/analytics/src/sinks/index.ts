@@ -3,6 +3,7 @@ export type {
   EventSink,
   FailedEvent,
   IdentityLink,
+  SinkForgetReport,
   StoredEvent,
   WriteOutcome,
 } from './event-sink.js'

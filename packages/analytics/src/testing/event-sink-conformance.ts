@@ -239,13 +239,23 @@ export function eventSinkConformance(
         failed: [failed],
         links: [{ anonymousId, userId, linkedAt: 1 }],
       })
-      expect(await forget(userId)).toEqual({ events: 2, failedEvents: 1, identityLinks: 1 })
+      expect(await forget(userId)).toEqual({
+        events: 2,
+        failedEvents: 1,
+        identityLinks: 1,
+        anonymousIds: [anonymousId],
+      })
       const after = await current().read()
       expect(await stored(kept.map((event) => event.id))).toHaveLength(2)
       expect(await stored(theirs.map((event) => event.id))).toEqual([])
       expect(after.failed.filter((f) => f.id === failed.id)).toEqual([])
       expect(after.links.filter((l) => l.anonymousId === anonymousId)).toEqual([])
-      expect(await forget(userId)).toEqual({ events: 0, failedEvents: 0, identityLinks: 0 })
+      expect(await forget(userId)).toEqual({
+        events: 0,
+        failedEvents: 0,
+        identityLinks: 0,
+        anonymousIds: [],
+      })
     })
 
     it('accepts an empty batch', async () => {

@@ -12,6 +12,7 @@ import {
 import type { z } from 'zod'
 import {
   type Batch,
+  type BufferHooks,
   type BufferOptions,
   type DropReason,
   EventBuffer,
@@ -20,7 +21,7 @@ import {
 } from '../buffer/index.js'
 import { BUILT_IN_EVENTS } from '../catalog/built-in-events.js'
 import type { EventSchemas } from '../catalog/define-events.js'
-import { AnalyticsClosedError, AnalyticsIdentityError } from '../errors.js'
+import { AnalyticsClosedError, AnalyticsIdentityError, FlushTimeoutError } from '../errors.js'
 import type { ConsentOptions } from '../privacy/consent.js'
 import {
   type CountryLookup,
@@ -205,6 +206,11 @@ export class Tracker {
   readonly #pending = new PendingEvents()
   /** Slots of {@link PendingEvents}. */
   readonly #buffer: EventBuffer<number>
+  /**
+   * The collector's beacons, in a buffer of their own of the same size: any client can send
+   * them, and a flood of them under `drop-oldest` evicted the server's own events.
+   */
+  readonly #beacons: EventBuffer<number>
   readonly #dropped: Record<DropReason, number> = {
     overflow: 0,
     'write-failed': 0,
@@ -233,7 +239,7 @@ export class Tracker {
     const resource = new AsyncResource('mortar.analytics.flush')
     this.#detached = (fn) => resource.runInAsyncScope(fn)
     const pending = this.#pending
-    this.#buffer = new EventBuffer<number>(resolveBufferOptions(deps.buffer), {
+    const hooks: BufferHooks<number> = {
       write: (batch) => this.#detached(() => this.#writeBatch(batch)),
       size: (slot) => {
         serialise(pending, slot)
@@ -268,7 +274,9 @@ export class Tracker {
           )
         }
       },
-    })
+    }
+    this.#buffer = new EventBuffer<number>(resolveBufferOptions(deps.buffer), hooks)
+    this.#beacons = new EventBuffer<number>(resolveBufferOptions(deps.buffer), hooks)
   }
 
   /** Queues an event; see {@link Tracker}. Returns a promise only under the `block` policy with a full buffer. */
@@ -278,15 +286,30 @@ export class Tracker {
     options?: TrackOptions,
     id?: string,
   ): Promise<void> | undefined {
+    return this.#queue(this.#buffer, name, properties, options, id)
+  }
+
+  /** Queues an event a client sent (the collector's beacons), apart from the server's own. */
+  trackBeacon(name: string, properties: unknown): void {
+    void this.#queue(this.#beacons, name, properties, undefined, undefined)
+  }
+
+  #queue(
+    buffer: EventBuffer<number>,
+    name: string,
+    properties: unknown,
+    options: TrackOptions | undefined,
+    id: string | undefined,
+  ): Promise<void> | undefined {
     const event = this.#capture(name, properties, options, id)
     if (event === undefined) return undefined
     const database = this.#deps.database
     if (database?.inTransaction) {
       // A slot only once it commits: a rolled-back event would never give one back.
-      void afterCommit(() => this.#buffer.push(this.#pending.add(event)))
+      void afterCommit(() => buffer.push(this.#pending.add(event)))
       return undefined
     }
-    return this.#buffer.push(this.#pending.add(event))
+    return buffer.push(this.#pending.add(event))
   }
 
   /**
@@ -309,14 +332,31 @@ export class Tracker {
   /** Resolves once every event tracked before the call is written, failed or reported dropped. */
   flush(options?: { readonly timeoutMs?: number }): Promise<void> {
     if (this.#closed) return Promise.reject(new AnalyticsClosedError('flush()'))
-    return this.#buffer.flush(options)
+    return this.#flushBoth(options)
+  }
+
+  async #flushBoth(options: { readonly timeoutMs?: number } | undefined): Promise<void> {
+    const outcomes = await Promise.allSettled([
+      this.#buffer.flush(options),
+      this.#beacons.flush(options),
+    ])
+    let timedOut: FlushTimeoutError | undefined
+    let pending = 0
+    for (const outcome of outcomes) {
+      if (outcome.status === 'fulfilled') continue
+      if (!(outcome.reason instanceof FlushTimeoutError)) throw outcome.reason
+      timedOut = outcome.reason
+      pending += outcome.reason.pending
+    }
+    // One error for the call, counting what both buffers still hold.
+    if (timedOut !== undefined) throw new FlushTimeoutError(pending, options?.timeoutMs ?? 0)
   }
 
   /** Stops taking events and flushes until `deadlineMs`; what is left then is dropped and reported. */
   async close(deadlineMs: number): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    await this.#buffer.close(deadlineMs)
+    await Promise.all([this.#buffer.close(deadlineMs), this.#beacons.close(deadlineMs)])
     this.#report()
   }
 
@@ -327,8 +367,8 @@ export class Tracker {
       failed: this.#failed,
       dropped: { ...this.#dropped },
       skipped: { consent: this.#skippedConsent, suppressed: this.#skippedSuppressed },
-      buffered: this.#buffer.held,
-      blocked: this.#buffer.blocked,
+      buffered: this.#buffer.held + this.#beacons.held,
+      blocked: this.#buffer.blocked + this.#beacons.blocked,
     }
   }
 
@@ -495,7 +535,10 @@ export class Tracker {
     const deps = this.#deps
     const pending = this.#pending
     const suppressed = deps.suppressions
-      ? await deps.suppressions.among(slots.map((slot) => pending.userIds[slot]))
+      ? await deps.suppressions.among(
+          slots.map((slot) => pending.userIds[slot]),
+          slots.map((slot) => pending.details[slot]?.anonymousId),
+        )
       : undefined
     const events: StoredEvent[] = []
     const failed: FailedEvent[] = []
@@ -506,12 +549,18 @@ export class Tracker {
       if (name === undefined) continue
       serialise(pending, slot)
       const userId = pending.userIds[slot] ?? null
-      if (userId !== null && suppressed?.has(userId)) {
+      const details = pending.details[slot]
+      // A forgotten user's, or one with no user under an anonymous id once linked to them. (A
+      // cookieless id, made below, is never linked, so never suppressed.)
+      if (
+        userId === null
+          ? details?.anonymousId !== undefined && suppressed?.anonymous.has(details.anonymousId)
+          : suppressed?.users.has(userId)
+      ) {
         this.#skippedSuppressed++
         continue
       }
       const at = pending.at[slot] as number
-      const details = pending.details[slot]
       const id = details?.id ?? uuidV7(at)
       let anonymousId = details?.anonymousId ?? null
       let cookieless = false

@@ -316,9 +316,10 @@ export class DeliveryDispatcher {
     }
     if (result.status === 'accepted') {
       const { providerMessageId } = result
-      const recording = this.#finish(attempt, 'sent', undefined, providerMessageId)
-      if (this.#init.bus.listenerCount('notification.sent') === 0) return recording
-      return this.#publishSentAfter(recording, attempt, providerMessageId)
+      if (attempt.token === undefined && this.#init.bus.listenerCount('notification.sent') === 0) {
+        return this.#finish(attempt, 'sent', undefined, providerMessageId)
+      }
+      return this.#recordSent(attempt, providerMessageId)
     }
     // Its reason is stored and published: a URL it quotes may be the credential.
     if (send !== undefined) result = { ...result, reason: withoutAddress(result.reason, send.to) }
@@ -327,12 +328,19 @@ export class DeliveryDispatcher {
     return this.#failed(attempt, result, answer === undefined ? send?.late() : undefined)
   }
 
-  async #publishSentAfter(
-    recording: Promise<void> | undefined,
+  /**
+   * Records a sent result now and publishes `notification.sent` only when this attempt's write
+   * recorded it: a second run of the delivery's job (its lease passed, its completion's write
+   * was lost and the job ran again) finds the row sent and tells of nothing, so the event
+   * follows the ledger's committed state, once a delivery.
+   */
+  async #recordSent(
     attempt: DeliveryAttempt,
     providerMessageId: string | undefined,
   ): Promise<void> {
-    if (recording !== undefined) await recording
+    const outcome = outcomeOf(attempt, 'sent', undefined, providerMessageId)
+    if (!(await this.#init.ledger.finish(outcome))) return
+    if (this.#init.bus.listenerCount('notification.sent') === 0) return
     await this.#publishSent(attempt.loaded.row, attempt.attempt, providerMessageId)
   }
 
@@ -401,20 +409,14 @@ export class DeliveryDispatcher {
     error?: string,
     providerMessageId?: string,
   ): Promise<void> | undefined {
-    const outcome: AttemptOutcome = {
-      id: attempt.id,
-      attempt: attempt.attempt,
-      replay: attempt.replay,
-      status,
-      providerMessageId,
-      error,
-      token: attempt.token,
-      maybeSent: attempt.maybeSent,
-      markedChannel: attempt.markedChannel,
-    }
-    if (outcome.token !== undefined) return this.#init.ledger.finish(outcome)
+    const outcome = outcomeOf(attempt, status, error, providerMessageId)
+    if (outcome.token !== undefined) return this.#finishNow(outcome)
     attempt.job.completeWith(this.#init.ledger.results, outcome)
     return undefined
+  }
+
+  async #finishNow(outcome: AttemptOutcome): Promise<void> {
+    await this.#init.ledger.finish(outcome)
   }
 
   /**
@@ -550,6 +552,26 @@ export class DeliveryDispatcher {
       providerMessageId,
       attempts: attempt,
     })
+  }
+}
+
+/** How an attempt ended, as the ledger records it. */
+function outcomeOf(
+  attempt: DeliveryAttempt,
+  status: AttemptOutcome['status'],
+  error: string | undefined,
+  providerMessageId: string | undefined,
+): AttemptOutcome {
+  return {
+    id: attempt.id,
+    attempt: attempt.attempt,
+    replay: attempt.replay,
+    status,
+    providerMessageId,
+    error,
+    token: attempt.token,
+    maybeSent: attempt.maybeSent,
+    markedChannel: attempt.markedChannel,
   }
 }
 

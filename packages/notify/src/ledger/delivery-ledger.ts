@@ -245,7 +245,7 @@ export class DeliveryLedger {
   readonly #clock: Clock
   readonly #finishUnflushed: boolean
   readonly #marks: Batcher<MarkRequest, Mark>
-  readonly #finishes: Batcher<AttemptOutcome, undefined>
+  readonly #finishes: Batcher<AttemptOutcome, boolean>
   /**
    * Every delivery's row is updated (its result) and in the end deleted (`prune`): without
    * autovacuum the dead versions would pile up for good, in the table and in its indexes.
@@ -457,9 +457,14 @@ export class DeliveryLedger {
     })
   }
 
-  /** Records how an attempt ended, now (an attempt whose job will fail and be retried). */
-  async finish(outcome: AttemptOutcome): Promise<void> {
-    await this.#finishes.call(outcome)
+  /**
+   * Records how an attempt ended, now (an attempt whose job will fail and be retried, a marked
+   * attempt, a sent one whose event waits for it). True when it did; false when the row was no
+   * longer the attempt's to finish (another run recorded a result, took its mark over, or a
+   * replay requeued it): what it tells of then is not the ledger's.
+   */
+  finish(outcome: AttemptOutcome): Promise<boolean> {
+    return this.#finishes.call(outcome)
   }
 
   /**
@@ -593,19 +598,49 @@ export class DeliveryLedger {
     })
   }
 
-  async #finishBatch(outcomes: readonly AttemptOutcome[]): Promise<undefined[]> {
+  async #finishBatch(outcomes: readonly AttemptOutcome[]): Promise<boolean[]> {
+    const background = this.#background
+    const engine = sqlEngine(background as Kysely<unknown>)
     // The job's own failure or completion comes after this, as a durable commit of the same PostgreSQL, and
     // flushing the log up to it flushes this commit too: waiting for the disk here would only
     // hold the worker's slot for a second flush. A server crash before that flush loses both,
-    // and the job runs again, as after any crash mid-send.
+    // and the job runs again, as after any crash mid-send. Not for a sent result: its event is
+    // published once it is recorded, and must not tell of a result a crash can take back.
     const unflushed =
-      this.#finishUnflushed && sqlEngine(this.#background as Kysely<unknown>) === 'postgres'
-    await this.#resultsUpdate(this.#background, outcomes, {
-      kept: true,
-      unflushed,
-    }).execute(this.#background)
+      this.#finishUnflushed &&
+      engine === 'postgres' &&
+      !outcomes.some((outcome) => outcome.status === 'sent')
+    const nowMs = this.#clock.nowMs()
+    const write = (db: Kysely<LedgerTables>, returning: boolean) =>
+      this.#resultsUpdate(db, outcomes, { kept: true, unflushed, nowMs, returning })
+    // The rows this write changed: each outcome is told whether it was recorded.
+    let recorded: ReadonlySet<string>
+    if (engine !== 'mysql') {
+      const { rows } = await write(background, true).execute(background)
+      recorded = new Set((rows as { id: string }[]).map((row) => row.id))
+    } else {
+      // No RETURNING on an UPDATE: the rows it will change, read and locked first.
+      recorded = await background.transaction().execute(async (trx) => {
+        const newest = [...newestReplays(outcomes).values()]
+        const rows = await trx
+          .selectFrom(DELIVERY_TABLE)
+          .select('id')
+          .where(
+            'id',
+            'in',
+            newest.map((outcome) => outcome.id),
+          )
+          .where(ofResults(newest, nowMs, markedStatus(false)))
+          .forUpdate()
+          .execute()
+        await write(trx, false).execute(trx)
+        return new Set(rows.map((row) => row.id))
+      })
+    }
     this.#upkeep.count(outcomes.length)
-    return outcomes.map(() => undefined)
+    // Of two outcomes of one delivery in a batch, the one the write took (see `#resultsUpdate`).
+    const newest = newestReplays(outcomes)
+    return outcomes.map((outcome) => recorded.has(outcome.id) && newest.get(outcome.id) === outcome)
   }
 
   /**
@@ -627,12 +662,17 @@ export class DeliveryLedger {
       kept?: boolean
       unflushed?: boolean
       late?: boolean
+      /** The time its conditions read (now by default). */
+      nowMs?: number
+      /** It returns the ids of the rows it changed (not on MySQL, which cannot). */
+      returning?: boolean
     } = {},
   ): RawBuilder<unknown> {
     // The only condition, so the variant below names every text the statement can have.
     const condition = options.unflushed === true ? unflushedCommit : undefined
     const held = markedStatus(options.late === true)
-    const now = this.#clock.nowMs()
+    const now = options.nowMs ?? this.#clock.nowMs()
+    const returning = options.returning === true
     // An earlier replay's outcome beside a newer one of the same delivery is stale: left out,
     // so each delivery has one outcome, which the row's `replays` must match.
     const outcomes = [...newestReplays(given).values()]
@@ -679,7 +719,8 @@ export class DeliveryLedger {
         (lapsing ? 2 : 0) |
         (settling ? 4 : 0) |
         (options.late === true ? 8 : 0) |
-        (condition === undefined ? 0 : 16)
+        (condition === undefined ? 0 : 16) |
+        (returning ? 32 : 0)
       let statement = this.#pgResults.get(variant)
       if (statement === undefined) {
         statement = textAroundValues(
@@ -691,7 +732,7 @@ export class DeliveryLedger {
         from json_to_recordset(${OUTCOMES}::json) as v(id text, status text, attempts integer,
           provider_message_id text, last_error text, replays integer, token text, settles boolean)
         where d.id = any(array(select json_array_elements_text(${IDS}::json))) and d.id = v.id and d.replays = v.replays
-          and case when v.token is null then ${markFree(NOW, 'd')} else ${held(sql.ref('d.status'))} and d.sending_token = v.token end${condition === undefined ? sql`` : sql` and ${condition}`}`,
+          and case when v.token is null then ${markFree(NOW, 'd')} else ${held(sql.ref('d.status'))} and d.sending_token = v.token end${condition === undefined ? sql`` : sql` and ${condition}`}${returning ? sql` returning d.id` : sql``}`,
         )
         this.#pgResults.set(variant, statement)
       }
@@ -747,7 +788,7 @@ export class DeliveryLedger {
         }),
       )
       .$if(condition !== undefined, (query) => query.where(condition as RawBuilder<boolean>))
-    return sql`${update}`
+    return returning ? sql`${update} returning id` : sql`${update}`
   }
 
   /** One delivery by id. */

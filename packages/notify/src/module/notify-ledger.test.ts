@@ -96,6 +96,16 @@ class Promo extends Notification {
   }
 }
 
+class RoomPing extends Notification {
+  readonly type = 'room.ping'
+  via() {
+    return ['chat'] as const
+  }
+  toChat() {
+    return { text: 'ping' }
+  }
+}
+
 class LoginAlert extends Notification {
   readonly type = 'security.login'
   readonly category = 'security'
@@ -178,6 +188,8 @@ for (const engine of testEngines()) {
       const prefix = privateRedisPrefix()
       let app: TestApp
       let sms: RecordingChannel<'sms'>
+      // A channel with idempotency keys: its sends are not marked, a second one is no second message.
+      let room: RecordingChannel<'chat'>
       const mailbox = devMailbox()
       const deleted = new Set<string>()
       // Recipients whose next recipientExists throws (the users' database out of reach).
@@ -189,6 +201,10 @@ for (const engine of testEngines()) {
       beforeAll(async () => {
         database = await privateDatabaseUrl(engine)
         sms = recordingChannel('sms', (recipient) => recipient.phone)
+        room = Object.assign(
+          recordingChannel('chat', () => undefined),
+          { idempotent: true },
+        )
         app = createTestApp({
           database: database.url,
           ...(queue.engine === 'bullmq' ? { redis: { url: redisUrl as string, prefix } } : {}),
@@ -199,6 +215,7 @@ for (const engine of testEngines()) {
               channels: [
                 mailChannel({ from: 'Shop <shop@example.com>', transport: mailbox }),
                 sms,
+                room,
                 inboxChannel(),
               ],
               categories: {
@@ -599,6 +616,28 @@ for (const engine of testEngines()) {
         })
         // The busy run was no attempt and published nothing.
         expect(failed.filter((event) => event.deliveryId === id)).toEqual([])
+      })
+
+      it('publishes notification.sent once for a delivery two runs of its job sent at once on a channel with idempotency keys: only the run whose result the ledger recorded tells of it', async () => {
+        const recipient: Recipient = { id: 'roomy', routes: { chat: 'room-1' }, quietHours: null }
+        const id = (await notify(recipient, new RoomPing())).deliveries[0]?.id ?? ''
+        // The first run's send waits at the channel while a second run of the job sends it too
+        // and records it (its lease passed to another worker, or its completion's write was lost).
+        let sends = 0
+        room.beforeSend = async () => {
+          sends += 1
+          if (sends > 1) return
+          await app.resolve(JOBS).enqueue(earlierDeliveryJob, { id })
+          while ((await app.resolve(DELIVERIES).get(id))?.status !== 'sent') await pause(5)
+        }
+        try {
+          await drain()
+        } finally {
+          room.beforeSend = undefined
+        }
+        expect(room.sent.filter((s) => s.id === id)).toHaveLength(2)
+        expect(await app.resolve(DELIVERIES).get(id)).toMatchObject({ status: 'sent', attempts: 1 })
+        expect(sent.filter((event) => event.deliveryId === id)).toHaveLength(1)
       })
 
       it('waits for a mark whose worker died mid-send until its lease passes, reading it as sending, then as failed; then sends once, counted as a possible duplicate', async () => {

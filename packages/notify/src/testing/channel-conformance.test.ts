@@ -84,6 +84,29 @@ describe('the channel conformance kit', () => {
       ]),
     )
   })
+
+  it('fails a channel marked idempotent whose retry is a second message without the delivery id', async () => {
+    const received: object[] = []
+    const unkeyed: Channel<'sms'> = {
+      name: 'sms',
+      idempotent: true,
+      route: (recipient) => recipient.phone,
+      async send(outgoing): Promise<ChannelResult> {
+        if (outgoing.to === 'nope') return { status: 'permanent', reason: 'not a number' }
+        if (outgoing.to === '+15550199') return { status: 'not-accepted', reason: 'down' }
+        received.push({ text: outgoing.message.text })
+        return { status: 'accepted' }
+      },
+    }
+    // Its author did not claim keys, so the key checks alone would not run.
+    const failed = await failures({
+      ...brokenSubject(unkeyed, received),
+      takesIdempotencyKey: false,
+    })
+    expect(failed).toEqual([
+      'makes one delivery sent twice one message when it is marked idempotent: one arrival, or the delivery id as the key of each',
+    ])
+  })
 })
 
 // The dev mailbox keeps everything it is given; the mail channel refuses invalid addresses.

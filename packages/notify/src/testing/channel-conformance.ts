@@ -207,6 +207,24 @@ export const channelChecks: readonly ChannelCheck[] = [
     },
   },
   {
+    title:
+      'makes one delivery sent twice one message when it is marked idempotent: one arrival, or the delivery id as the key of each',
+    async run(subject) {
+      // The ledger trusts `idempotent: true` and marks no send of it: a retry that is a second
+      // message would go out unseen, never counted as a possible duplicate.
+      if (subject.channel.idempotent !== true) return
+      const before = await receivedCount(subject)
+      const message = outgoing(subject)
+      await sendSafely(subject.channel, message)
+      await sendSafely(subject.channel, { ...message, attempt: 2 })
+      const arrived = (await subject.received()).slice(before)
+      if (arrived.length > 1 && arrived.some((entry) => keyOf(entry) !== message.id))
+        fail(
+          `it is marked idempotent, yet one delivery sent twice arrived as ${arrived.length} messages without the delivery id as the key of each (give the provider outgoing.id, or drop idempotent)`,
+        )
+    },
+  },
+  {
     title: 'finds the address of a recipient who has one, and none for a recipient without',
     async run(subject) {
       if (subject.routed === undefined) return

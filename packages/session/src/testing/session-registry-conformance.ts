@@ -307,6 +307,19 @@ export function sessionRegistryConformance(
       await assertNoAliasing(registry())
     })
 
+    it("lists every one of a user's sessions created at once, and revokeAll ends them all", async () => {
+      // A registry keeping a user's session ids in one list, read then written back, loses all
+      // but one of these: the others stay live yet unlisted, and "log out everywhere" misses them.
+      const userId = randomId()
+      const sessions = Array.from({ length: 8 }, () => makeSessionRecord({ userId }))
+      await Promise.all(sessions.map((record) => registry().create(record)))
+      expect((await registry().list(userId)).map((record) => record.id).sort()).toEqual(
+        sessions.map((record) => record.id).sort(),
+      )
+      expect(await registry().revokeAll(userId)).toBe(sessions.length)
+      for (const record of sessions) expect(await registry().find(record.id)).toBeUndefined()
+    })
+
     it('counts each session once when revokeAll and revoke race', async () => {
       const userId = randomId()
       const sessions = [1, 2, 3, 4, 5].map(() => makeSessionRecord({ userId }))

@@ -359,6 +359,50 @@ export function stateStoreConformance(
       expect((await games.get(who, 'current'))?.version).toBe(3)
     })
 
+    it('applies a ttl given with expectedVersion as one given without, and clears it when omitted', async () => {
+      // A store may write conditional saves by another path (an UPDATE … WHERE version): the
+      // shop's cart saves that way, and a path that dropped the ttl kept carts for good.
+      const who = owner()
+      const games = state().namespace('games', game)
+      const first = await games.put(
+        who,
+        'cart',
+        { board: 'x........' },
+        { expectedVersion: 0, ttl: 60 },
+      )
+      const second = await games.put(
+        who,
+        'cart',
+        { board: 'xo.......' },
+        { expectedVersion: first.version, ttl: 60 },
+      )
+      clock.advance(60_000)
+      expect(await games.get(who, 'cart')).toBeUndefined()
+      const again = await games.put(
+        who,
+        'cart',
+        { board: 'o........' },
+        { expectedVersion: 0, ttl: 60 },
+      )
+      expect(again.version).toBe(1)
+      expect(second.version).toBe(2)
+      await games.put(who, 'cart', { board: 'ox.......' }, { expectedVersion: again.version })
+      clock.advance(86_400_000)
+      expect((await games.get(who, 'cart'))?.version).toBe(2)
+    })
+
+    it("keeps every one of an owner's concurrent saves to different keys", async () => {
+      // A store holding an owner's entries as one document, read then written back, loses all
+      // but the last of these.
+      const who = owner()
+      const games = state().namespace('games', game)
+      const keys = Array.from({ length: 8 }, (_, index) => `slot-${index}`)
+      await Promise.all(keys.map((key) => games.put(who, key, { board: 'x........' })))
+      expect((await games.list(who)).map((entry) => entry.key)).toEqual(keys)
+      await Promise.all(keys.map((key) => games.delete(who, key)))
+      expect(await games.list(who)).toEqual([])
+    })
+
     it('prune deletes the expired entries of every namespace and keeps the rest', async () => {
       const who = owner()
       const games = state().namespace('games', game)

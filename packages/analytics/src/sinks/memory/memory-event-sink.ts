@@ -1,9 +1,9 @@
-import type { ForgetReport } from '../../privacy/forget-user.js'
 import type {
   EventBatch,
   EventSink,
   FailedEvent,
   IdentityLink,
+  SinkForgetReport,
   StoredEvent,
 } from '../event-sink.js'
 
@@ -50,7 +50,7 @@ export class MemoryEventSink implements EventSink {
     }
   }
 
-  async forget(userId: string): Promise<ForgetReport> {
+  async forget(userId: string): Promise<SinkForgetReport> {
     const anonymous = new Set<string>()
     let identityLinks = 0
     for (const [anonymousId, link] of this.#links) {
@@ -67,6 +67,7 @@ export class MemoryEventSink implements EventSink {
       events: deleteWhere(this.#events, theirs),
       failedEvents: deleteWhere(this.#failed, theirs),
       identityLinks,
+      anonymousIds: [...anonymous],
     }
   }
 }

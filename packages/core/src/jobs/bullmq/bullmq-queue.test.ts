@@ -42,7 +42,7 @@ for (const engine of testEngines()) {
     await target?.drop()
   })
 
-  async function subject(): Promise<QueueSubject & { adapter: BullmqQueue }> {
+  async function subject(): Promise<QueueSubject & { adapter: BullmqQueue; redis: AppRedis }> {
     const db = database as Database
     // A fresh queue per case in the one private database: empty the outbox first.
     await sql`delete from mortar_job`.execute(db.root)
@@ -52,6 +52,7 @@ for (const engine of testEngines()) {
     const adapter = new BullmqQueue({ database: db, redis, logger })
     return {
       adapter,
+      redis,
       transaction: (fn) => db.transaction(fn),
       // BullMQ stamps jobs and expires locks in Redis, on its own clock; a lease is at least
       // a second there (the engine's shortest lock).
@@ -74,6 +75,35 @@ for (const engine of testEngines()) {
     else {
       await sql`delete from mortar_job`.execute(db)
       await sql`delete from sqlite_sequence where name = 'mortar_job'`.execute(db)
+    }
+  }
+
+  /**
+   * Makes the relay's removal of outbox rows fail after BullMQ has their jobs: the delete on
+   * SQLite and MariaDB, the commit on PostgreSQL (which deletes before it adds). Returns the undo.
+   */
+  async function failOutboxDeletes(): Promise<() => Promise<void>> {
+    const db = (database as Database).root
+    if (engine.engine === 'postgres') {
+      await sql`create or replace function mortar_test_no_delete() returns trigger
+        language plpgsql as $$ begin raise exception 'no delete'; end $$`.execute(db)
+      await sql`create constraint trigger mortar_test_no_delete after delete on mortar_job
+        deferrable initially deferred for each row execute function mortar_test_no_delete()`.execute(
+        db,
+      )
+      return async () => {
+        await sql`drop trigger mortar_test_no_delete on mortar_job`.execute(db)
+      }
+    }
+    if (engine.engine === 'mysql') {
+      await sql`create trigger mortar_test_no_delete before delete on mortar_job for each row
+        signal sqlstate '45000' set message_text = 'no delete'`.execute(db)
+    } else {
+      await sql`create trigger mortar_test_no_delete before delete on mortar_job
+        begin select raise(abort, 'no delete'); end`.execute(db)
+    }
+    return async () => {
+      await sql`drop trigger mortar_test_no_delete`.execute(db)
     }
   }
 
@@ -187,6 +217,109 @@ for (const engine of testEngines()) {
         expect((await adapter.get(id, Date.now()))?.state).toBe('running')
         expect(await adapter.complete('w1', [id])).toEqual([id])
         expect(await adapter.get(id, Date.now())).toBeUndefined()
+      } finally {
+        await dispose?.()
+      }
+    })
+
+    it('never relays again a job whose outbox row outlived its add, once it ran and BullMQ removed it', async () => {
+      const { adapter, dispose } = await subject()
+      const allowDeletes = await failOutboxDeletes()
+      let allowed = false
+      try {
+        const now = Date.now()
+        const [id] = await adapter.enqueue([
+          {
+            name: 'a',
+            payload: '{}',
+            runAtMs: now,
+            createdAtMs: now,
+            maxAttempts: 3,
+            key: undefined,
+          },
+        ])
+        // BullMQ takes the job; the row's delete (or its commit) fails, so the row stays.
+        await expect(adapter.announce()).rejects.toThrow(/no delete/)
+        const claim = () =>
+          adapter.claim({
+            worker: 'w1',
+            names: ['a'],
+            limit: 1,
+            nowMs: Date.now(),
+            leaseUntilMs: Date.now() + 30_000,
+          })
+        expect((await claim()).map((job) => job.id)).toEqual([id])
+        // It ran; BullMQ removes a completed job, and with it the jobId its dedup relied on.
+        expect(await adapter.complete('w1', [id as string])).toEqual([id])
+        await allowDeletes()
+        allowed = true
+        await adapter.announce()
+        expect(await claim()).toEqual([])
+        expect(await adapter.get(id as string, Date.now())).toBeUndefined()
+      } finally {
+        if (!allowed) await allowDeletes()
+        await dispose?.()
+      }
+    })
+
+    it('retries and purges the dead a page at a time, however many there are', async () => {
+      const { adapter, redis, dispose } = await subject()
+      try {
+        const now = Date.now()
+        const ids = await adapter.enqueue(
+          [1, 2].map((n) => ({
+            name: 'a',
+            payload: `{"n":${n}}`,
+            runAtMs: now,
+            createdAtMs: now,
+            maxAttempts: 1,
+            key: undefined,
+          })),
+        )
+        await adapter.announce()
+        const claimed = await adapter.claim({
+          worker: 'w1',
+          names: ['a'],
+          limit: 2,
+          nowMs: Date.now(),
+          leaseUntilMs: Date.now() + 30_000,
+        })
+        const bury = async () => {
+          for (const job of claimed) {
+            const error = { attempt: 1, at: new Date().toISOString(), name: 'Error', message: 'x' }
+            expect(await adapter.fail('w1', job.id, error, { deadAtMs: Date.now() })).toBe(true)
+          }
+        }
+        await bury()
+        // Many more dead than a page: ids in the failed set whose jobs are gone cost nothing else.
+        const failed = `${redis.prefix}jobs:a:failed`
+        const many = 5_000
+        const members = Array.from({ length: many }, (_, n) => [n, `gone${n}`]).flat()
+        await redis.client.zadd(failed, ...members)
+        // The largest reply Redis sends while the dead are retried or purged, in elements.
+        let largest = 0
+        const size = (reply: unknown): number =>
+          Array.isArray(reply) ? reply.reduce((sum: number, item) => sum + size(item), 0) : 1
+        const client = redis.client
+        const send = client.sendCommand.bind(client)
+        client.sendCommand = (command, stream) => {
+          command.promise.then(
+            (reply) => {
+              largest = Math.max(largest, size(reply))
+            },
+            () => undefined,
+          )
+          return send(command, stream)
+        }
+        expect(await adapter.retry('all')).toBe(2)
+        expect(largest).toBeLessThan(many)
+        for (const id of ids)
+          expect((await adapter.get(id as string, Date.now()))?.state).toBe('pending')
+        await redis.client.zadd(failed, ...members)
+        largest = 0
+        expect(await adapter.purge(['dead'], Date.now())).toBeGreaterThanOrEqual(many)
+        expect(largest).toBeLessThan(many)
+        expect(await redis.client.zcard(failed)).toBe(0)
       } finally {
         await dispose?.()
       }

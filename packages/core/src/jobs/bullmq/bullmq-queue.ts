@@ -23,7 +23,14 @@ import type { ScheduleStore } from '../schedules/schedule-store.js'
 import { SqlQueue } from '../sql/sql-queue.js'
 import { queueDb, queueTransaction } from '../sql/queue-db.js'
 import { sqlQueueMigrations } from '../sql/sql-queue-migrations.js'
-import { type JobData, jobId, newRelayToken, OutboxRelay, parseJobId } from './outbox-relay.js'
+import {
+  type JobData,
+  jobId,
+  newRelayToken,
+  OutboxRelay,
+  parseJobId,
+  type RelayJob,
+} from './outbox-relay.js'
 
 /** Options of {@link BullmqQueue}. */
 export interface BullmqQueueOptions {
@@ -41,12 +48,26 @@ type Bull = typeof import('bullmq')
 
 const DEFAULT_SWEEP_MS = 2_000
 const MAX = 1_000_000
+/** Jobs read or removed in one step by retry('all') and purge. */
+const PAGE = 1_000
 
 // Only the worker holding a job may touch it: BullMQ keeps the holder's token in `<job>:lock`.
 const PROGRESS = `
 if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('hset', KEYS[2], 'progress', ARGV[2])
 return 1
+`
+// Marks the relayed jobs that BullMQ holds now (KEYS: the mark set, then per job its hash and
+// the deduplication key it may have lost to, ARGV: the ids): one whose add failed is not marked.
+const MARK = `
+local marked = {}
+for i = 2, #KEYS, 2 do
+  if redis.call('exists', KEYS[i]) == 1 or redis.call('exists', KEYS[i + 1]) == 1 then
+    marked[#marked + 1] = ARGV[i / 2]
+  end
+end
+if #marked > 0 then redis.call('sadd', KEYS[1], unpack(marked)) end
+return #marked
 `
 // A job given back on shutdown: its next claim must not count this attempt, and BullMQ counts
 // every move to active in the job's \`ats\` field.
@@ -117,12 +138,50 @@ export class BullmqQueue implements QueueAdapter {
       sweepMs: options.sweepMs ?? DEFAULT_SWEEP_MS,
       target: {
         load: () => this.#load(),
-        queue: (name) => this.#queue(name),
-        addNames: async (names) => {
-          await this.#redis.client.sadd(`${this.#prefix}:names`, ...names)
+        add: (jobs) => this.#add(jobs),
+        settle: async (ids) => {
+          await this.#redis.client.srem(this.#relayedKey, ...ids)
         },
       },
     })
+  }
+
+  /** Ids of jobs added to BullMQ whose outbox rows may still exist (see {@link RelayTarget.add}). */
+  get #relayedKey(): string {
+    return `${this.#prefix}:relayed`
+  }
+
+  async #add(jobs: readonly RelayJob[]): Promise<void> {
+    const client = this.#redis.client
+    const marked = await client.smismember(this.#relayedKey, ...jobs.map((job) => job.opts.jobId))
+    const fresh = jobs.filter((_, index) => marked[index] === 0)
+    if (fresh.length === 0) return
+    const { Job } = this.#loaded()
+    // One MULTI: the adds and their marks land together or not at all (BullMQ's addBulk is a
+    // pipeline, each add on its own).
+    const multi = (await this.#queue((fresh[0] as RelayJob).name).getBackend().client).multi()
+    multi.runCommand('sadd', [`${this.#prefix}:names`, ...new Set(fresh.map((job) => job.name))])
+    for (const job of fresh) {
+      void new Job(this.#queue(job.name), job.name, job.data, job.opts, job.opts.jobId)
+        .addJob(multi)
+        .catch(() => undefined) // its outcome is read from exec's replies
+    }
+    const keys = fresh.flatMap((job) => {
+      const queue = this.#queueKey(job.name)
+      const key = job.data.k
+      return [
+        `${queue}:${job.opts.jobId}`,
+        key === null ? `${queue}:${job.opts.jobId}` : `${queue}:de:${key}`,
+      ]
+    })
+    const ids = fresh.map((job) => job.opts.jobId)
+    multi.runCommand('eval', [MARK, 1 + keys.length, this.#relayedKey, ...keys, ...ids])
+    const replies = (await multi.exec()) ?? []
+    for (const [error, reply] of replies) {
+      if (error) throw error
+      // BullMQ's code for an add it refused: the rows stay for the next relay.
+      if (typeof reply === 'number' && reply < 0) throw new Error(`BullMQ refused a job (${reply})`)
+    }
   }
 
   /** Writes outbox rows in the caller's transaction; BullMQ sees them after the relay. */
@@ -437,25 +496,44 @@ export class BullmqQueue implements QueueAdapter {
     let retried = 0
     for (const name of await this.#names()) {
       const queue = this.#queue(name)
-      const jobs =
-        ids === 'all'
-          ? ((await queue.getFailed(0, MAX)) as BullJob[])
-          : ((await Promise.all(ids.map((id) => queue.getJob(id)))) as (BullJob | undefined)[])
-      for (const job of jobs) {
-        if (!job || (await job.getState()) !== 'failed') continue
-        const key = job.data.k
-        if (key !== null && (await queue.getDeduplicationJobId(key)) !== null) continue
-        await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true })
-        // Back to life, it holds its key again.
-        if (key !== null) {
-          await this.#redis.client.set(
-            `${job.queueQualifiedName}:de:${key}`,
-            job.id as string,
-            'NX',
-          )
-        }
-        retried += 1
+      if (ids !== 'all') {
+        retried += await this.#retryJobs(queue, ids)
+        continue
       }
+      // A page at a time, however many are dead. ZSCAN returns every job failed from the
+      // scan's start to its end, whatever the retries remove from the set meanwhile.
+      let cursor = '0'
+      do {
+        const [next, page] = await this.#redis.client.zscan(
+          queue.keys.failed as string,
+          cursor,
+          'COUNT',
+          PAGE,
+        )
+        cursor = next
+        retried += await this.#retryJobs(
+          queue,
+          page.filter((_, index) => index % 2 === 0),
+        )
+      } while (cursor !== '0')
+    }
+    return retried
+  }
+
+  /** Retries those of the jobs `ids` that are dead in `queue`; returns how many. */
+  async #retryJobs(queue: Queue<JobData, null, string>, ids: readonly string[]): Promise<number> {
+    let retried = 0
+    const jobs = (await Promise.all(ids.map((id) => queue.getJob(id)))) as (BullJob | undefined)[]
+    for (const job of jobs) {
+      if (!job || (await job.getState()) !== 'failed') continue
+      const key = job.data.k
+      if (key !== null && (await queue.getDeduplicationJobId(key)) !== null) continue
+      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true })
+      // Back to life, it holds its key again.
+      if (key !== null) {
+        await this.#redis.client.set(`${job.queueQualifiedName}:de:${key}`, job.id as string, 'NX')
+      }
+      retried += 1
     }
     return retried
   }
@@ -470,7 +548,12 @@ export class BullmqQueue implements QueueAdapter {
       const queue = this.#queue(name)
       for (const state of states) {
         for (const type of TYPES_OF[state]) {
-          purged += (await queue.clean(0, MAX, type as 'failed')).length
+          // A page at a time: one call would remove (and list) every job of the type at once.
+          let removed: number
+          do {
+            removed = (await queue.clean(0, PAGE, type as 'failed')).length
+            purged += removed
+          } while (removed === PAGE)
         }
       }
     }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { AsyncResource } from 'node:async_hooks'
-import type { Queue } from 'bullmq'
+import type { JobsOptions } from 'bullmq'
 import { type Kysely, sql } from 'kysely'
 import type { Logger } from '../../logger/logger.js'
 import type { Database } from '../../persistence/database/database.js'
@@ -17,14 +17,26 @@ export interface JobData {
   readonly c: number
 }
 
+/** A job as the relay hands it to BullMQ. */
+export interface RelayJob {
+  readonly name: string
+  readonly data: JobData
+  readonly opts: JobsOptions & { readonly jobId: string }
+}
+
 /** What the relay needs of the BullMQ engine it feeds. */
 export interface RelayTarget {
-  /** Loads `bullmq`; {@link RelayTarget.queue} works once this resolved. */
+  /** Loads `bullmq`; {@link RelayTarget.add} works once this resolved. */
   load(): Promise<unknown>
-  /** The BullMQ queue of jobs named `name`. */
-  queue(name: string): Queue<JobData, null, string>
-  /** Records job names relayed, so that status and purge find their queues. */
-  addNames(names: readonly string[]): Promise<void>
+  /**
+   * Adds the jobs not added before, each in one step with a mark of its id, and records their
+   * names (status and purge find their queues by them). A marked job is never added again,
+   * even once it finished and BullMQ removed it: its row may outlive the add (a failed delete
+   * or commit, a crash), and BullMQ's jobId only dedups while the job exists.
+   */
+  add(jobs: readonly RelayJob[]): Promise<void>
+  /** Forgets the marks of jobs whose outbox rows are gone for good. */
+  settle(ids: readonly string[]): Promise<void>
 }
 
 /** Options of {@link OutboxRelay}. */
@@ -157,19 +169,29 @@ export class OutboxRelay {
     // Server engines: rows another process is relaying are skipped, so two relays rarely send
     // one row twice (BullMQ would ignore the second add of a jobId it still holds anyway).
     const engine = this.#database.engine
-    if (engine === 'sqlite') return this.#relayRows(queueDb(this.#database))
     // The background pool: on MariaDB read committed, so the scan of the outbox takes no gap
     // locks that enqueues inside the app's transactions would wait for or deadlock with.
-    return (this.#database.background as Kysely<unknown>)
-      .transaction()
-      .execute((trx) => this.#relayRows(trx, engine === 'postgres'))
+    const ids =
+      engine === 'sqlite'
+        ? await this.#relayRows(queueDb(this.#database))
+        : await (this.#database.background as Kysely<unknown>)
+            .transaction()
+            .execute((trx) => this.#relayRows(trx, engine === 'postgres'))
+    if (ids.length > 0) {
+      // The rows are gone: their marks only take room now. One left by a failure here is
+      // harmless, as no later row has its id (tokens are random).
+      await this.#target.settle(ids).catch((error: unknown) => {
+        this.#logger?.warn({ err: error }, 'Forgetting relayed jobs in Redis failed')
+      })
+    }
+    return ids.length
   }
 
   /**
    * Takes rows, adds them to BullMQ, deletes them: on a server engine inside one transaction, so
    * a failed add leaves them for the next relay. PostgreSQL takes and deletes in one statement.
    */
-  async #relayRows(db: Kysely<unknown>, deleteFirst = false): Promise<number> {
+  async #relayRows(db: Kysely<unknown>, deleteFirst = false): Promise<string[]> {
     const lock = this.#database.engine === 'sqlite' ? sql`` : sql` for update skip locked`
     const rows = deleteFirst
       ? (
@@ -183,47 +205,30 @@ export class OutboxRelay {
           await sql<OutboxRow>`select id, name, payload, dedup_key, run_at, max_attempts, created_at, relay_token
               from mortar_job order by id limit ${RELAY_BATCH}${lock}`.execute(db)
         ).rows
-    if (rows.length === 0) return 0
-    const byName = new Map<string, OutboxRow[]>()
-    for (const row of rows) {
-      const list = byName.get(row.name) ?? []
-      list.push(row)
-      byName.set(row.name, list)
-    }
+    if (rows.length === 0) return []
     const now = Date.now()
-    await this.#target.addNames([...byName.keys()])
-    await Promise.all(
-      [...byName].map(([name, list]) =>
-        this.#target.queue(name).addBulk(
-          list.map((row) => {
-            const key = row.dedup_key
-            const runAt = Number(row.run_at)
-            return {
-              name,
-              data: {
-                p: row.payload,
-                m: Number(row.max_attempts),
-                k: key,
-                c: Number(row.created_at),
-              },
-              opts: {
-                jobId: jobId(String(row.id), row.relay_token),
-                ...(runAt > now ? { delay: runAt - now } : {}),
-                ...(key === null ? {} : { deduplication: { id: key } }),
-                removeOnComplete: true,
-                removeOnFail: false,
-              },
-            }
-          }),
-        ),
-      ),
-    )
+    const jobs = rows.map((row): RelayJob => {
+      const key = row.dedup_key
+      const runAt = Number(row.run_at)
+      return {
+        name: row.name,
+        data: { p: row.payload, m: Number(row.max_attempts), k: key, c: Number(row.created_at) },
+        opts: {
+          jobId: jobId(String(row.id), row.relay_token),
+          ...(runAt > now ? { delay: runAt - now } : {}),
+          ...(key === null ? {} : { deduplication: { id: key } }),
+          removeOnComplete: true,
+          removeOnFail: false,
+        },
+      }
+    })
+    await this.#target.add(jobs)
     this.#relayed += rows.length
     if (!deleteFirst) {
       const ids = rows.map((row) => String(row.id))
       await sql`delete from mortar_job where id in (${sql.join(ids)})`.execute(db)
     }
-    return rows.length
+    return jobs.map((job) => job.opts.jobId)
   }
 }
 

@@ -1,0 +1,144 @@
+import type { VitestApi } from '@mortar/core/testing'
+import { describe, expect, it } from 'vitest'
+import type { z } from 'zod'
+import { MemorySessionRegistry } from '../registry/memory/memory-session-registry.js'
+import type { SessionOwner, SessionRecord, SessionRegistry } from '../registry/session-registry.js'
+import { MemoryStateStore } from '../state/memory-state-store.js'
+import type {
+  StateNamespace,
+  StateNamespaceOptions,
+  StatePutOptions,
+  StateStore,
+} from '../state/state-store.js'
+import { sessionRegistryConformance } from './session-registry-conformance.js'
+import { stateStoreConformance } from './state-store-conformance.js'
+
+/** Runs a kit's cases outside vitest's own collection and returns the titles of those that fail. */
+async function failingCases(register: (api: VitestApi) => void): Promise<string[]> {
+  const cases: [string, () => Promise<void>][] = []
+  const before: (() => Promise<void>)[] = []
+  const after: (() => Promise<void>)[] = []
+  const group = Object.assign((_title: string, body: () => void) => body(), {
+    skipIf: () => group,
+  })
+  register({
+    describe: group,
+    it: (title: string, body: () => Promise<void>) => cases.push([title, body]),
+    expect,
+    beforeAll: (hook: () => Promise<void>) => before.push(hook),
+    afterAll: (hook: () => Promise<void>) => after.push(hook),
+  } as unknown as VitestApi)
+  for (const hook of before) await hook()
+  const failed: string[] = []
+  for (const [title, body] of cases) {
+    await Promise.resolve()
+      .then(body)
+      .catch(() => failed.push(title))
+  }
+  for (const hook of after) await hook()
+  return failed
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 1))
+
+// Keeps each user's session ids in one list, read and written back across an await (a naive
+// GET and SET of a JSON list): of concurrent creates for one user, one survives in the list.
+class ReadModifyWriteRegistry implements SessionRegistry {
+  readonly #lists = new Map<string, readonly string[]>()
+  readonly #records = new MemorySessionRegistry()
+  async create(record: SessionRecord): Promise<void> {
+    await this.#records.create(record)
+    const ids = this.#lists.get(record.userId) ?? []
+    await tick()
+    this.#lists.set(record.userId, [...ids, record.id])
+  }
+  find(id: string) {
+    return this.#records.find(id)
+  }
+  touch(id: string, at: Date) {
+    return this.#records.touch(id, at)
+  }
+  async list(userId: string) {
+    const ids = new Set(this.#lists.get(userId))
+    return (await this.#records.list(userId)).filter((record) => ids.has(record.id))
+  }
+  revoke(session: SessionOwner) {
+    return this.#records.revoke(session)
+  }
+  revokeAll(userId: string, options?: { readonly except?: string }) {
+    return this.#records.revokeAll(userId, options)
+  }
+}
+
+type Change = <T, I>(namespace: StateNamespace<T, I>) => Partial<StateNamespace<T, I>>
+
+function changed<T, I>(namespace: StateNamespace<T, I>, change: Change): StateNamespace<T, I> {
+  return {
+    name: namespace.name,
+    get: (owner, key) => namespace.get(owner, key),
+    put: (owner, key, value, options) => namespace.put(owner, key, value, options),
+    delete: (owner, key, options) => namespace.delete(owner, key, options),
+    list: (owner) => namespace.list(owner),
+    ...change(namespace),
+  }
+}
+
+/** A store whose namespaces pass every call to the memory store's through `change`. */
+function brokenStore(inner: MemoryStateStore, change: Change): StateStore {
+  return {
+    namespace: <S extends z.ZodType>(name: string, schema: S, options?: StateNamespaceOptions) =>
+      changed(inner.namespace(name, schema, options), change),
+    prune: () => inner.prune(),
+  }
+}
+
+describe('the conformance kits on broken adapters', () => {
+  it('fail a registry that loses concurrent creates of one user', async () => {
+    const failed = await failingCases((api) =>
+      sessionRegistryConformance(api, 'lossy', () => new ReadModifyWriteRegistry()),
+    )
+    expect(failed).toEqual([
+      "lists every one of a user's sessions created at once, and revokeAll ends them all",
+    ])
+  })
+
+  it('fail a state store that drops the ttl of a save with expectedVersion', async () => {
+    const failed = await failingCases((api) =>
+      stateStoreConformance(api, 'ttl-less', (clock) =>
+        brokenStore(new MemoryStateStore({ clock }), (namespace) => ({
+          put: (owner, key, value, options: StatePutOptions = {}) =>
+            namespace.put(
+              owner,
+              key,
+              value,
+              options.expectedVersion === undefined ? options : { ...options, ttl: undefined },
+            ),
+        })),
+      ),
+    )
+    expect(failed).toContain(
+      'applies a ttl given with expectedVersion as one given without, and clears it when omitted',
+    )
+  })
+
+  it("fail a state store that writes an owner's entries back as one document", async () => {
+    const failed = await failingCases((api) =>
+      stateStoreConformance(api, 'one document', (clock) =>
+        brokenStore(new MemoryStateStore({ clock }), (namespace) => ({
+          // Writes back the keys it read before the await: those saved meanwhile are lost.
+          async put(owner, key, value, options) {
+            const read = new Set((await namespace.list(owner)).map((entry) => entry.key))
+            const saved = await namespace.put(owner, key, value, options)
+            await tick()
+            for (const entry of await namespace.list(owner)) {
+              if (entry.key !== key && !read.has(entry.key))
+                await namespace.delete(owner, entry.key)
+            }
+            return saved
+          },
+        })),
+      ),
+    )
+    expect(failed).toEqual(["keeps every one of an owner's concurrent saves to different keys"])
+  })
+})
