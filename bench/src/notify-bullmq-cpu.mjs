@@ -7,13 +7,16 @@
 // (process.cpuUsage), Redis's (/proc/<its pid>/stat, the pid from INFO), the CPU of the
 // PostgreSQL backends the app opened (found by their application_name, from /proc), the
 // statements node-postgres sent and the commands Redis ran (INFO's count, every client's: keep
-// the machine's Redis otherwise idle). The sum is what the rate costs on a CPU-bound machine:
+// the machine's Redis otherwise idle), and the window's length with how busy the main thread
+// was (event loop utilization: a change that cuts CPU but leaves the worker waiting on round
+// trips shows here first). The sum is what the rate costs on a CPU-bound machine:
 // raw CPU / ledger CPU is the ratio the rate would have (bench:notify's goal is 0.8).
 // BENCH_NOTIFY_SIDES picks sides (raw,core,ledger,ceiling: notify-raw-bullmq-ledger.mjs); BENCH_ROUNDS, BENCH_NOTIFY_JOBS as in
 // bench:notify; BENCH_CPU_PROFILE=<dir> writes a V8 CPU profile of each window there
 // (<side>-<round>.cpuprofile, for Chrome's DevTools), the writes before it left out.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { Session } from 'node:inspector/promises'
+import { performance } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
@@ -84,6 +87,9 @@ async function redisCommands(redis) {
 function cpuWindow({ admin, redis, redisPid, statements, items, profiler }) {
   let before
   let after
+  // The main thread's event loop over the window: its busy share (below 1, the side waited
+  // for round trips with nothing to run), and its length a delivery or job.
+  let loop
   const read = async () => ({
     client: process.cpuUsage(),
     syscalls: syscalls(),
@@ -96,9 +102,11 @@ function cpuWindow({ admin, redis, redisPid, statements, items, profiler }) {
     async start() {
       collectGarbage()
       before = await read()
+      loop = performance.eventLoopUtilization()
       await profiler?.post('Profiler.start')
     },
     async end() {
+      loop = performance.eventLoopUtilization(loop)
       const profile = await profiler?.post('Profiler.stop')
       after = await read()
       if (profile !== undefined) profiler.save(profile.profile)
@@ -114,6 +122,9 @@ function cpuWindow({ admin, redis, redisPid, statements, items, profiler }) {
         if (more > 0 && name !== 'info') commands[name] = more / items
       }
       return {
+        busy: loop.utilization,
+        // eventLoopUtilization's times are in ms.
+        wall: ((loop.idle + loop.active) * 1_000) / items,
         client: (client.user + client.system) / items,
         system: client.system / items,
         syscalls: (after.syscalls - before.syscalls) / items,
@@ -194,7 +205,7 @@ export async function run() {
       .map(([command, calls]) => `${command} ${median(calls).toFixed(2)}`)
       .join(', ')
     console.log(
-      `  ${name.padEnd(6)} client ${us(of('client'))} (${us(of('system'))} in the kernel, ${of('syscalls').toFixed(2)} reads and writes), Redis ${us(of('redis'))}, PostgreSQL ${us(of('postgres'))} (${of('backends')} backends), total ${us(median(totals[name]))}; statements ${of('statements').toFixed(3)}; Redis commands ${perCommand}`,
+      `  ${name.padEnd(6)} window ${us(of('wall'))}, main thread busy ${of('busy').toFixed(2)}; client ${us(of('client'))} (${us(of('system'))} in the kernel, ${of('syscalls').toFixed(2)} reads and writes), Redis ${us(of('redis'))}, PostgreSQL ${us(of('postgres'))} (${of('backends')} backends), total ${us(median(totals[name]))}; statements ${of('statements').toFixed(3)}; Redis commands ${perCommand}`,
     )
     console.log(
       `         per round, client/Redis/PostgreSQL: ${list.map((figure) => [figure.client, figure.redis, figure.postgres].map((v) => v.toFixed(0)).join('/')).join('  ')}`,

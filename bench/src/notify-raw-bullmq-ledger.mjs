@@ -13,6 +13,7 @@
 // runs twice sends once; the result durable before its job completes) does less a delivery; this
 // one pays nothing else (no preferences, no events, no validation, no async context, no relay).
 import { randomUUID } from 'node:crypto'
+import { uuidV7 } from '@mortar/core'
 import { createRequire } from 'node:module'
 import { performance } from 'node:perf_hooks'
 import { Job, Queue, Worker } from 'bullmq'
@@ -65,7 +66,7 @@ export function rawBullmqLedgerSide(url, connection, prefix) {
           const notificationId = randomUUID()
           const rows = []
           for (let r = 0; r < PER_WRITE; r += 1) {
-            const id = randomUUID()
+            const id = uuidV7(now)
             const recipient = `user-${r}`
             ids.push(id)
             rows.push(id, notificationId, 'bench.ping', 'default', recipient, 'sms', recipient)

@@ -10,6 +10,7 @@
 // fewer writes or round trips per delivery; this one pays nothing else (no preferences, no
 // events, no schema validation, no async context).
 import { randomUUID } from 'node:crypto'
+import { uuidV7 } from '@mortar/core'
 import { createRequire } from 'node:module'
 import { performance } from 'node:perf_hooks'
 import { DELIVERY_COLUMNS, placeholders } from './notify-raw-rows.mjs'
@@ -75,7 +76,7 @@ export async function rawLedgerSides(url, n, hooks = {}) {
       const rows = []
       const jobs = []
       for (let r = 0; r < PER_WRITE; r += 1) {
-        const id = randomUUID()
+        const id = uuidV7(now)
         const recipient = `user-${r}`
         rows.push(id, notificationId, 'bench.ping', 'default', recipient, 'sms', recipient)
         rows.push(message, 'queued', null, now, now, now, 0, 0)

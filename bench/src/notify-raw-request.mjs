@@ -6,6 +6,7 @@
 // what a job per notify() call instead of per delivery would save, and one writes the delivery
 // rows alone: the ceiling of a row model where a delivery row is its own queue entry.
 import { randomUUID } from 'node:crypto'
+import { uuidV7 } from '@mortar/core'
 import { createRequire } from 'node:module'
 import { DELIVERY_COLUMNS, placeholders } from './notify-raw-rows.mjs'
 
@@ -21,7 +22,8 @@ function statement(jobs) {
 function parameters(orderId, recipientId, jobs) {
   const now = Date.now()
   const notificationId = randomUUID()
-  const ids = [randomUUID(), randomUUID()]
+  // Time-ordered, as notify() makes them (core's uuidV7).
+  const ids = [uuidV7(now), uuidV7(now)]
   const values = []
   for (const [i, channel] of ['chat', 'sms'].entries()) {
     const message = JSON.stringify({ text: `Order ${orderId} placed` })

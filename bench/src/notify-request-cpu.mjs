@@ -18,6 +18,7 @@ import { countStatements, interleave, median, privateDatabase, throughput } from
 import { requestApp, requestVariants } from './notify.mjs'
 import { serverTicks, TICK_US } from './notify-cpu.mjs'
 import { rawRequestSides } from './notify-raw-request.mjs'
+import { vacuumAfterDeletes } from './notify-shop-checkout.mjs'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 const N = Number(process.env.BENCH_NOTIFY_REQUESTS ?? 2_000)
@@ -80,6 +81,7 @@ export async function run() {
           round += 1
           await db.root.deleteFrom('mortar_job').execute()
           await db.root.deleteFrom('mortar_delivery').execute()
+          await vacuumAfterDeletes(db, 'postgres', ['mortar_job', 'mortar_delivery'])
         },
       },
     )

@@ -51,6 +51,7 @@ import { CONCURRENCY, rawProcessing } from './jobs-bullmq.mjs'
 import { rawBullmqLedgerSide } from './notify-raw-bullmq-ledger.mjs'
 import { rawLedgerSides } from './notify-raw-ledger.mjs'
 import { rawRequestSides } from './notify-raw-request.mjs'
+import { shopCheckoutSides, vacuumAfterDeletes } from './notify-shop-checkout.mjs'
 import {
   interleave,
   median,
@@ -402,6 +403,7 @@ async function requestTransaction(url, engine) {
           // so that no round writes into a larger table than the one before.
           if (DELIVERY === 'paused') await database.root.deleteFrom('mortar_delivery').execute()
           else await app.resolve(DELIVERIES).prune(new Date(Date.now() + 86_400_000))
+          await vacuumAfterDeletes(database, engine, ['mortar_job', 'mortar_delivery'])
         },
       },
     )
@@ -435,6 +437,38 @@ async function requestTransaction(url, engine) {
   )
   console.log(
     `          notify()'s ceiling on this row model (Mortar's transaction without it, plus what the rows cost on bare pg): ratio ${ceiling(rows).toFixed(3)}; with one job for both deliveries ${ceiling(oneJob).toFixed(3)}; with the delivery rows alone (a delivery its own queue entry) ${ceiling(deliveriesAlone).toFixed(3)}`,
+  )
+}
+
+/**
+ * The request case's realistic transaction: the shop's checkout with and without its notify()
+ * (notify-shop-checkout.mjs), on a private database of `engine` of its own, nothing delivering.
+ */
+async function shopCheckout(engine) {
+  const target = await privateDatabase(engine)
+  let rates
+  try {
+    const shop = await shopCheckoutSides(target.url, engine)
+    try {
+      rates = await interleave(
+        Object.fromEntries(
+          Object.entries(shop.sides).map(([name, one]) => [
+            name,
+            () => throughput(REQUEST_WORKERS, REQUESTS, one),
+          ]),
+        ),
+        { rounds: ROUNDS, afterRound: shop.afterRound },
+      )
+    } finally {
+      await shop.close()
+    }
+  } finally {
+    await target.drop()
+  }
+  const plain = rates['shop checkout']
+  const notifying = rates['shop checkout with notify']
+  console.log(
+    `          the shop's checkout (card and products read, order, 2 lines, stock taken), nothing delivering meanwhile: without notify() ${fmt(median(plain))} tx/s, with its notify() (order confirmed, keyed: mail + inbox) ${fmt(median(notifying))} tx/s, ratio ${medianRatio(notifying, plain).toFixed(3)}`,
   )
 }
 
@@ -520,7 +554,10 @@ export async function run() {
     }
     try {
       if (CASES.includes('ledger')) await ledgerVersusJobs(target.url, engine)
-      if (CASES.includes('request')) await requestTransaction(target.url, engine)
+      if (CASES.includes('request')) {
+        await requestTransaction(target.url, engine)
+        if (DELIVERY === 'paused') await shopCheckout(engine)
+      }
     } finally {
       await target.drop()
     }

@@ -117,6 +117,9 @@ export type { ConfigIssue, DefineConfigOptions, Environment, SecretSchema } from
 export { CLOCK, isTimeZone, SystemClock, wallTime } from './clock/index.js'
 export type { Clock, WallTime } from './clock/index.js'
 
+// ids
+export { uuidV7, uuidV7Time } from './ids/index.js'
+
 // redis: the app's one Redis setting
 export { AppRedis, parseRedisUrl, REDIS, RedisError } from './redis/index.js'
 export type { AppRedisOption, ParsedRedisUrl, RedisErrorCode } from './redis/index.js'

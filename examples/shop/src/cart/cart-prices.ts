@@ -25,7 +25,8 @@ export interface PricedCart {
 
 /**
  * Prices `cart` from the catalog as `principal` (undefined: a visitor) may read it: every view
- * of a cart and the quote a checkout sends come from this one reading.
+ * of a cart, the quote a checkout sends and what the checkout charges come from this one
+ * function, so the page and the charge cannot disagree.
  */
 export async function priceCart(
   catalog: ProductCatalog,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { type Clock, MortarError, token, transaction } from '@mortar/core'
 import type { Kysely } from 'kysely'
 import type { ShopPrincipal } from '../accounts/index.js'
-import { type CartItem, cartQuote } from '../cart/index.js'
+import { type CartItem, priceCart } from '../cart/index.js'
 import type { CatalogDb, ProductCatalog } from '../catalog/index.js'
 import type { PaymentMethods } from '../payments/index.js'
 import { ORDER_COLUMNS, type Order, toOrder } from './order.js'
@@ -198,37 +198,24 @@ export class Checkout {
     // Lines in product order: two checkouts lock their rows in the same order, so they queue
     // instead of deadlocking.
     const cart = [...input.cart].sort((a, b) => a.productId - b.productId)
-    // Through the policy, as the cart and checkout pages read them: a product the buyer may not
-    // see is not sold to them.
-    const byId = await this.#catalog.findMany(
-      input.principal,
-      cart.map((line) => line.productId),
-    )
+    // Priced in this transaction by the function every page of the cart prices it with, through
+    // the policy as those pages read it: what is charged is what the shopper saw, or nothing.
+    const priced = await priceCart(this.#catalog, input.principal, cart)
+    const [gone] = priced.unavailable
+    if (gone !== undefined) throw new OutOfStockError(gone.productId, 0)
+    if (input.quote !== undefined && input.quote !== priced.quote) throw new CartChangedError()
+    // Before any row is written: past the bound, each engine does something else with it.
+    const total = priced.totalCents
+    if (total > MAX_ORDER_TOTAL_CENTS) throw new OrderTooLargeError(total)
     const now = new Date(this.#clock.nowMs()).toISOString()
     const orderId = randomUUID()
-    const lines: OrderLinesTable[] = cart.map((line) => {
-      const product = byId.get(line.productId)
-      if (product === undefined) throw new OutOfStockError(line.productId, 0)
-      return {
-        order_id: orderId,
-        product_id: line.productId,
-        product_name: product.name,
-        unit_price_cents: product.priceCents,
-        quantity: line.quantity,
-      }
-    })
-    // Priced in this transaction: what is charged is what the shopper saw, or nothing.
-    const quoted = lines.map((line) => ({
-      productId: line.product_id,
+    const lines: OrderLinesTable[] = priced.lines.map((line) => ({
+      order_id: orderId,
+      product_id: line.productId,
+      product_name: line.product.name,
+      unit_price_cents: line.product.priceCents,
       quantity: line.quantity,
-      unitPriceCents: line.unit_price_cents,
     }))
-    if (input.quote !== undefined && input.quote !== cartQuote(quoted)) {
-      throw new CartChangedError()
-    }
-    // Before any row is written: past the bound, each engine does something else with it.
-    const total = lines.reduce((sum, line) => sum + line.unit_price_cents * line.quantity, 0)
-    if (total > MAX_ORDER_TOTAL_CENTS) throw new OrderTooLargeError(total)
     const row = {
       id: orderId,
       user_id: input.principal.id,

@@ -6,7 +6,7 @@ import { z } from 'zod'
 import { defineEvents } from '../catalog/define-events.js'
 import { purgeEventsBefore } from '../privacy/forget-user.js'
 import { type EngineApp, inRequest, startEngineApp } from '../testing/engine-app.js'
-import { uuidV7Time } from '../tracker/uuid-v7.js'
+import { uuidV7Time } from '@mortar/core'
 
 const events = defineEvents({
   product_viewed: z.object({ productId: z.string() }),

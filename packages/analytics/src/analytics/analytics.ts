@@ -27,7 +27,8 @@ import type {
 import type { Recommendation, RecommendOptions, Recommendations } from '../recommendations/index.js'
 import type { RollupReport } from '../rollups/index.js'
 import type { AnalyticsStats, Tracker, TrackOptions } from '../tracker/index.js'
-import { eventTime, uuidV7 } from '../tracker/index.js'
+import { eventTime } from '../tracker/index.js'
+import { uuidV7 } from '@mortar/core'
 
 /** The catalogue plus Mortar's own events (`$page`, `$identify`, …), which queries can name too. */
 export type QueryableEvents<E extends EventSchemas> = E & typeof BUILT_IN_EVENTS

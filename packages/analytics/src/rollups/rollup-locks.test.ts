@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { defineEvents } from '../catalog/define-events.js'
 import { type EngineApp, startEngineApp, waitingForLock } from '../testing/engine-app.js'
-import { uuidV7 } from '../tracker/uuid-v7.js'
+import { uuidV7 } from '@mortar/core'
 
 const events = defineEvents({ product_viewed: z.object({ productId: z.string() }) })
 

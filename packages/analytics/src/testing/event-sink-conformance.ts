@@ -6,7 +6,7 @@ import type {
   IdentityLink,
   StoredEvent,
 } from '../sinks/event-sink.js'
-import { uuidV7 } from '../tracker/uuid-v7.js'
+import { uuidV7 } from '@mortar/core'
 
 /** What a sink holds, read back by the setup so the kit can compare. */
 export interface EventSinkContents {
@@ -256,6 +256,36 @@ export function eventSinkConformance(
         identityLinks: 0,
         anonymousIds: [],
       })
+    })
+
+    it('forgets failed events as events: under the user id, and anonymous ones under an id linked to them', async () => {
+      // A sink deleting failed events by user id alone kept what the user did signed out, under
+      // their linked cookie, after forgetUser answered that they were forgotten.
+      const forget = current().sink.forget?.bind(current().sink)
+      if (forget === undefined) return
+      const userId = `gone-${makeBatchId()}`
+      const anonymousId = `anon-${makeBatchId()}`
+      const failedEvent = (who: Pick<FailedEvent, 'userId' | 'anonymousId'>): FailedEvent => {
+        const occurredAt = Date.UTC(2026, 2, 3) + (makeBatchId() % 1_000)
+        return {
+          id: uuidV7(occurredAt),
+          name: 'product_viewed',
+          occurredAt,
+          reason: 'Invalid properties',
+          properties: '{}',
+          ...who,
+        }
+      }
+      const theirs = [
+        failedEvent({ userId, anonymousId: null }),
+        failedEvent({ userId: null, anonymousId }),
+      ]
+      // Another user signed in on the same device: theirs stays.
+      const kept = failedEvent({ userId: 'someone-else', anonymousId })
+      await write({ failed: [...theirs, kept], links: [{ anonymousId, userId, linkedAt: 1 }] })
+      expect(await forget(userId)).toMatchObject({ events: 0, failedEvents: 2 })
+      const ids = new Set([...theirs, kept].map((event) => event.id))
+      expect((await current().read()).failed.filter((f) => ids.has(f.id))).toEqual([kept])
     })
 
     it('accepts an empty batch', async () => {

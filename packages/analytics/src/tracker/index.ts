@@ -7,4 +7,3 @@ export type {
   TrackerDeps,
   TrackOptions,
 } from './tracker.js'
-export { uuidV7, uuidV7Time } from './uuid-v7.js'

@@ -49,7 +49,7 @@ import type {
 } from '../sinks/event-sink.js'
 import { firstChars, isStorable, isStorableJson, storable } from '../storage/storable-text.js'
 import { type CapturedEvent, PendingEvents } from './pending-events.js'
-import { uuidV7 } from './uuid-v7.js'
+import { uuidV7 } from '@mortar/core'
 
 /** Who an event is about, overriding what the request context says. */
 export interface TrackOptions {

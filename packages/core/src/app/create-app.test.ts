@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { CLOCK, SystemClock } from '../clock/clock.js'
 import { token } from '../di/token.js'
@@ -116,6 +117,19 @@ describe('createApp lifecycle', () => {
     for (const timeoutMs of [Number.NaN, -1, Number.POSITIVE_INFINITY, 2 ** 31]) {
       await expect(app.stop({ timeoutMs })).rejects.toThrow(TypeError)
     }
+    // Anything but a number, as an option read from process.env arrives ('5' concatenated
+    // onto the clock's reading).
+    await fc.assert(
+      fc.asyncProperty(
+        fc
+          .anything()
+          .filter((value) => value !== undefined && value !== null && typeof value !== 'number'),
+        async (timeoutMs) => {
+          await expect(app.stop({ timeoutMs: timeoutMs as number })).rejects.toThrow(TypeError)
+        },
+      ),
+    )
+    await expect(app.stop({ timeoutMs: '5' as unknown as number })).rejects.toThrow(TypeError)
     expect(app.state).toBe('started')
     await app.stop({ timeoutMs: 2 ** 31 - 1 })
     expect(calls).toEqual(['start a', 'stop a'])
@@ -221,6 +235,43 @@ describe('createApp lifecycle', () => {
     } finally {
       vi.useRealTimers()
     }
+  })
+
+  it('disposes, once each, the singletons a start builds after a stop gave up on it', async () => {
+    const disposed: string[] = []
+    const FIRST = token<{ dispose(): void }>('first')
+    const LATE = token<{ dispose(): void }>('late')
+    let release: () => void = () => undefined
+    const app = createApp({
+      modules: [
+        defineModule({
+          name: 'pools',
+          register: (binder) => {
+            binder.bind(FIRST, {
+              useFactory: () => ({ dispose: () => void disposed.push('first') }),
+            })
+            // A pool whose connect hangs past the stop's deadline, then succeeds.
+            binder.bind(LATE, {
+              useFactory: async () => {
+                await new Promise<void>((resolve) => (release = resolve))
+                return { dispose: () => void disposed.push('late') }
+              },
+              inject: [FIRST],
+            })
+          },
+        }),
+      ],
+      logger: recordingLogger(),
+    })
+    const starting = app.start().catch((error: unknown) => error)
+    const stopped = await app.stop({ timeoutMs: 5 }).catch((error: unknown) => error)
+    expect(stopped).toBeInstanceOf(ShutdownError)
+    expect(disposed).toEqual(['first'])
+    // The late singleton was kept by nobody: its pool stayed open for good.
+    release()
+    expect(await starting).toBeInstanceOf(StartupError)
+    expect(disposed).toEqual(['first', 'late'])
+    expect(app.state).toBe('stopped')
   })
 
   it('keeps stopping the other modules when an onStop throws, whatever it throws', async () => {

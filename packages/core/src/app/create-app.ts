@@ -37,6 +37,7 @@ import { ShutdownError } from './shutdown-error.js'
 import { StartupError } from './startup-error.js'
 import { stopOnSignals } from './stop-on-signals.js'
 import { thrownText } from '../errors/thrown-text.js'
+import { isNumberIn, MAX_TIMER_MS } from '../validation/number-in.js'
 
 /** Options of {@link createApp}. */
 export interface CreateAppOptions<C> {
@@ -82,7 +83,6 @@ interface StopDeadline {
 function stopDeadline(timeoutMs: number): StopDeadline {
   return { at: performance.now() + timeoutMs, timeoutMs }
 }
-const MAX_TIMER_MS = 2_147_483_647
 const BUILT_IN = 'mortar'
 
 /**
@@ -225,8 +225,12 @@ class MortarApp<C> implements App<C> {
       await this.#registry.createSingletons(report.singletonOrder)
       this.#stillStarting()
     } catch (error) {
-      // A stop that gave up waiting for this start has closed what it had opened.
-      if (this.#state !== 'starting') throw error
+      // A stop gave up waiting for this start and closed what was open then: what the start
+      // made since (singletons, a connection) is closed here.
+      if (this.#state !== 'starting') {
+        await this.#closeAbandoned()
+        throw error
+      }
       this.#state = 'stopped'
       const deadline = stopDeadline(DEFAULT_STOP_TIMEOUT_MS)
       await this.#closeConnections(deadline)
@@ -285,7 +289,7 @@ class MortarApp<C> implements App<C> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_STOP_TIMEOUT_MS
     // A timer fires at once for NaN or past 2^31 − 1 ms: every module's onStop (an analytics
     // flush) would be cut off and the database closed under it. Refused before anything stops.
-    if (!(timeoutMs >= 0 && timeoutMs <= MAX_TIMER_MS)) {
+    if (!isNumberIn(timeoutMs, 0, MAX_TIMER_MS)) {
       return Promise.reject(
         new TypeError(
           `stop() needs timeoutMs from 0 to ${MAX_TIMER_MS} ms; got ${String(options.timeoutMs)}.`,
@@ -336,6 +340,13 @@ class MortarApp<C> implements App<C> {
     this.logger.debug('App stopped')
   }
 
+  /** Closes what a start made after the stop that gave up on it had closed what was open. */
+  async #closeAbandoned(): Promise<void> {
+    const deadline = stopDeadline(DEFAULT_STOP_TIMEOUT_MS)
+    await this.#disposeSingletons(deadline)
+    await this.#closeConnections(deadline)
+  }
+
   /** Throws when a stop took over while this start was awaiting a step. */
   #stillStarting(): void {
     if (this.#state !== 'starting') {
@@ -379,7 +390,7 @@ class MortarApp<C> implements App<C> {
   /** Disposes the singletons the container constructed, newest first. */
   async #disposeSingletons(deadline: StopDeadline): Promise<string[]> {
     const failures: string[] = []
-    for (const disposable of this.#registry.disposableSingletons()) {
+    for (const disposable of this.#registry.takeDisposableSingletons()) {
       const name = (disposable as object).constructor?.name || 'a singleton'
       const failure = await this.#withDeadline(`dispose() of ${name}`, deadline, () =>
         disposable.dispose(),

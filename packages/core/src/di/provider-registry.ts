@@ -160,9 +160,13 @@ export class ProviderRegistry {
     }
   }
 
-  /** Singletons this registry constructed that have a `dispose()`, newest first. */
-  disposableSingletons(): readonly Disposable[] {
-    return [...this.#created].reverse()
+  /**
+   * Singletons this registry constructed that have a `dispose()` and were not taken before,
+   * newest first: each is handed out once, so one a start builds after a stop disposed the
+   * others is disposed too, and none twice.
+   */
+  takeDisposableSingletons(): readonly Disposable[] {
+    return this.#created.splice(0).reverse()
   }
 
   /** Resolves from the root container, with a clear error for a key nobody bound. */

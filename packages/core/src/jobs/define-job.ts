@@ -5,6 +5,7 @@ import { type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js'
 import type { JobContext } from './job-context.js'
 import { MAX_RETRY_LATER_MS } from './job-errors.js'
 import type { AttemptError } from './queue-adapter.js'
+import { isNumberIn, MAX_TIMER_MS } from '../validation/number-in.js'
 
 /**
  * What a job's handler does with one payload; a throw fails the attempt. `prepared` is what the
@@ -201,8 +202,6 @@ export interface JobDefinition<S extends z.ZodType = z.ZodType, P = unknown> {
 export type JobPayload<J> = J extends JobDefinition<infer S> ? z.input<S> : never
 
 const DEFAULT_ATTEMPTS = 5
-// Node's timers take at most 2^31 − 1 ms and fire at once past it: every attempt would time out.
-const MAX_TIMER_MS = 2_147_483_647
 const MAX_NAME_LENGTH = 191
 // Each row carries the name, and workers claim by it: a lone surrogate is stored as U+FFFD on
 // every engine (the job was enqueued and never ran), a NUL failed every enqueue on PostgreSQL
@@ -290,7 +289,8 @@ export function defineJob<S extends z.ZodType, P = undefined, R = never>(
   const timeout = init.timeout
   if (
     timeout !== undefined &&
-    !(Number.isFinite(timeout) && timeout > 0 && timeout <= MAX_TIMER_MS)
+    // Past MAX_TIMER_MS a timer fires at once: every attempt would time out.
+    !(isNumberIn(timeout, 0, MAX_TIMER_MS) && timeout > 0)
   ) {
     throw new TypeError(
       `Job '${name}': timeout must be a positive number of ms, at most ${MAX_TIMER_MS} (24.8 days); got ${timeout}.`,

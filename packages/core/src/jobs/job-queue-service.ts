@@ -20,11 +20,14 @@ import type { JobInfo, JobState, NewJob, QueueAdapter } from './queue-adapter.js
 import { useRunningQueue } from './running-queues.js'
 import { serializePayload } from './serialize-payload.js'
 import { Worker, type WorkerSettings } from './worker/worker.js'
+import { isNumberIn, MAX_TIMER_MS } from '../validation/number-in.js'
 
 // The stored key is the job's scope (KEY_SCOPE characters) and the caller's key, in 191.
 const KEY_SCOPE = 17
 const MAX_KEY_LENGTH = 191 - KEY_SCOPE
 const DEFAULT_LIST_LIMIT = 100
+// list() holds every job it shows in memory (BullMQ reads them in one reply).
+const MAX_LIST_LIMIT = 10_000
 const DEFAULT_DRAIN_TIMEOUT_MS = 30_000
 const UNKNOWN_CHECK_MS = 60_000
 // Other processes hear of new jobs at most this often (local workers are woken at once): under
@@ -208,10 +211,17 @@ export class JobQueueService implements JobQueue {
   list(
     options: { readonly state?: JobState; readonly name?: string; readonly limit?: number } = {},
   ): Promise<readonly JobInfo[]> {
+    const limit = options.limit ?? DEFAULT_LIST_LIMIT
+    // A NaN or a string reached the driver as the SQL limit; a fraction or 0 listed nothing.
+    if (!isNumberIn(limit, 1, MAX_LIST_LIMIT, true)) {
+      return Promise.reject(
+        invalidOption('jobs.list()', 'limit', `a whole number from 1 to ${MAX_LIST_LIMIT}`),
+      )
+    }
     return this.#adapter
       .list({
         ...options,
-        limit: options.limit ?? DEFAULT_LIST_LIMIT,
+        limit,
         nowMs: this.#clock.nowMs(),
       })
       .then(shownKeys)
@@ -240,8 +250,14 @@ export class JobQueueService implements JobQueue {
   }
 
   async drain(options: DrainOptions = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS
+    if (!isNumberIn(timeoutMs, 0, MAX_TIMER_MS)) {
+      throw new TypeError(
+        `drain() needs timeoutMs from 0 to ${MAX_TIMER_MS} ms; got ${String(options.timeoutMs)}.`,
+      )
+    }
     await this.#drainHook?.runDue()
-    await this.#ensureWorker().drain(options.timeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS)
+    await this.#ensureWorker().drain(timeoutMs)
   }
 
   #ensureWorker(): Worker {
@@ -317,14 +333,19 @@ function runAt(name: string, options: EnqueueOptions | undefined, nowMs: number)
     // The instant must be one a Date holds: past it PostgreSQL's bigint refuses the row inside
     // the caller's transaction and SQLite stores a float no claim reaches.
     const ms = nowMs + Math.round(options.delay)
-    if (!(options.delay >= 0 && ms <= MAX_DATE_MS)) {
-      throw invalidOption(name, 'delay', `a number of ms from 0 to ${MAX_DATE_MS - nowMs}`)
+    if (!isNumberIn(options.delay, 0, MAX_DATE_MS - nowMs)) {
+      throw invalidOption(
+        `Enqueueing job '${name}'`,
+        'delay',
+        `a number of ms from 0 to ${MAX_DATE_MS - nowMs}`,
+      )
     }
     return ms
   }
   if (options?.runAt !== undefined) {
     const ms = options.runAt instanceof Date ? options.runAt.getTime() : Number.NaN
-    if (!Number.isFinite(ms)) throw invalidOption(name, 'runAt', 'a valid Date')
+    if (!Number.isFinite(ms))
+      throw invalidOption(`Enqueueing job '${name}'`, 'runAt', 'a valid Date')
     return ms
   }
   return nowMs
@@ -343,7 +364,7 @@ function dedupKey(name: string, key: string | undefined): string | undefined {
     !storableKey.safeParse(key).success
   ) {
     throw invalidOption(
-      name,
+      `Enqueueing job '${name}'`,
       'key',
       `a non-empty string of at most ${MAX_KEY_LENGTH} characters, without NUL or a lone surrogate`,
     )
@@ -380,9 +401,10 @@ function shownKeys(jobs: readonly JobInfo[]): readonly JobInfo[] {
   return jobs.map(shownKey)
 }
 
-function invalidOption(name: string, option: string, expected: string): ValidationError {
+/** `call`: what was refused (`jobs.list()`, `Enqueueing job 'mail'`). */
+function invalidOption(call: string, option: string, expected: string): ValidationError {
   return new ValidationError(
     [{ path: option, message: `expected ${expected}`, code: 'invalid_option' }],
-    `Enqueueing job '${name}': ${option} must be ${expected}.`,
+    `${call}: ${option} must be ${expected}.`,
   )
 }

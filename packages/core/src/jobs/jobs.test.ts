@@ -166,12 +166,20 @@ for (const testCase of cases) {
       })
       // A delay past the last instant a Date holds is no time at all: PostgreSQL's bigint refused
       // it inside the caller's transaction, SQLite stored a float no claim ever reached.
-      for (const delay of [Number.NaN, -1, 1e20, Number.MAX_VALUE]) {
-        await expect(jobs.enqueue(typed, { email: 'a@b.co' }, { delay })).rejects.toMatchObject({
+      // A number only: a string read from process.env ('5', '') was rounded into a delay.
+      for (const delay of [Number.NaN, -1, 1e20, Number.MAX_VALUE, '5', '', true]) {
+        await expect(
+          jobs.enqueue(typed, { email: 'a@b.co' }, { delay: delay as number }),
+        ).rejects.toMatchObject({ code: 'E_VALIDATION', issues: [{ path: 'delay' }] })
+      }
+      // A NaN or a string reached the driver as the SQL limit, a fraction or 0 listed nothing.
+      for (const limit of [Number.NaN, 0, 1.5, -1, 10_001, '5']) {
+        await expect(jobs.list({ limit: limit as number })).rejects.toMatchObject({
           code: 'E_VALIDATION',
-          issues: [{ path: 'delay' }],
+          issues: [{ path: 'limit' }],
         })
       }
+      await expect(jobs.drain({ timeoutMs: '5' as unknown as number })).rejects.toThrow(TypeError)
       await expect(jobs.enqueue(stray, {})).rejects.toBeInstanceOf(JobError)
       await expect(jobs.enqueue(stray, {})).rejects.toMatchObject({ code: 'E_JOB_UNDECLARED' })
       expect((await jobs.status()).counts).toEqual([])

@@ -102,8 +102,10 @@ export interface Channel<C extends ChannelName = ChannelName> {
   /**
    * The recipient's address on this channel when their `routes` do not name one (`email` for
    * mail, `phone` for SMS); `undefined` when they have none, which suppresses the delivery.
+   * `notification` is the one being sent, for a channel whose address depends on what is sent
+   * (chat's `defaultUrl` takes admin alerts only).
    */
-  route(recipient: Recipient): string | undefined
+  route(recipient: Recipient, notification?: { readonly category: string }): string | undefined
   /**
    * True when a message sent twice under one delivery id is one message for the recipient: the
    * channel gives the id to its provider as an idempotency key (SMS, webhooks) or stores the

@@ -55,7 +55,8 @@ export function fallbackChannel<C extends ChannelName>(
       (sum, provider) => sum + (provider.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS),
       0,
     ),
-    route: (recipient: Recipient) => first.route(recipient),
+    route: (recipient: Recipient, notification?: { readonly category: string }) =>
+      first.route(recipient, notification),
     // A message can never be sent only when no provider can send it.
     validate(message: ChannelMessages[C], to: string) {
       const reasons: string[] = []

@@ -1,5 +1,5 @@
-import { createHash, randomUUID } from 'node:crypto'
-import type { Migration } from '@mortar/core'
+import { createHash } from 'node:crypto'
+import { type Migration, uuidV7 } from '@mortar/core'
 import { type Kysely, sql } from 'kysely'
 import { type Recipient, revivedRecipient } from '../notification/recipient.js'
 import { DELIVERY_TABLE, type LedgerTables } from '../ledger/delivery-table.js'
@@ -103,7 +103,8 @@ export async function addDigestItem(
     if (earlier !== undefined) return { duplicate: true, batchId: earlier.batch_id }
   }
   for (let tries = 0; tries < 3; tries++) {
-    const id = randomUUID()
+    // Time-ordered keys, as the deliveries' (see LedgerNotifier).
+    const id = uuidV7(input.nowMs)
     await insertIgnoringDuplicates(db, DIGEST_BATCH_TABLE, [
       {
         id,
@@ -128,7 +129,7 @@ export async function addDigestItem(
     if (batch.id === id) await adoptOrphanedItems(typed, input.digestKey, input.recipient.id, id)
     // A concurrent call of the same key: the unique index keeps one item (the later waits for
     // the earlier to commit, then adds nothing); a batch opened for nothing sends nothing.
-    const itemId = randomUUID()
+    const itemId = uuidV7(input.nowMs)
     await insertIgnoringDuplicates(db, DIGEST_ITEM_TABLE, [
       {
         id: itemId,

@@ -69,6 +69,10 @@ class DeliveryAttempt {
     readonly replay: number,
     /** The delivery's attempt this is; its mark may count it higher (see `#sendMarked`). */
     public attempt: number,
+    /** Where its budget of attempts began (see `DeliveryPayload.base`). */
+    readonly base: number,
+    /** The attempts its budget spent before this job. */
+    readonly spent: number,
     readonly job: DeliveryJob,
     readonly loaded: LoadedDelivery,
     readonly channel: AnyChannel | undefined,
@@ -89,6 +93,12 @@ export interface DeliveryPayload {
   readonly id: string
   /** The attempts the delivery had before this job (a replay's job starts counting again from 1). */
   readonly after?: number | undefined
+  /**
+   * The delivery's attempts when its budget of attempts began (0 for its first job, those it had
+   * for a replay's): a job that goes on for another (held by quiet hours, by another run's mark)
+   * spends what is left of that budget, not a new one. `after` when absent.
+   */
+  readonly base?: number | undefined
   /** The replay of the delivery this job sends; absent for its first job. */
   readonly replay?: number | undefined
 }
@@ -154,7 +164,7 @@ export class DeliveryDispatcher {
    * finishes it (see `BoundedSend`), with no async frame and no awaits of its own.
    */
   deliver(
-    { id, after = 0, replay = 0 }: DeliveryPayload,
+    { id, after = 0, replay = 0, base = after }: DeliveryPayload,
     job: DeliveryJob,
     loaded: LoadedDelivery | undefined,
   ): Promise<void> | undefined {
@@ -165,6 +175,8 @@ export class DeliveryDispatcher {
       id,
       replay,
       after + job.attempt,
+      base,
+      after - base,
       job,
       loaded,
       channel,
@@ -209,8 +221,8 @@ export class DeliveryDispatcher {
         ? undefined
         : storedQuietHoursEnd(row.quiet_hours, this.#init.clock.nowMs())
     if (quietUntil !== undefined) {
-      const { id, replay } = attempt
-      return this.#init.continueAt({ id, replay, after: attempt.attempt - 1 }, quietUntil)
+      const { id, replay, base } = attempt
+      return this.#init.continueAt({ id, replay, after: attempt.attempt - 1, base }, quietUntil)
     }
     const held = this.#preferenceHold(row, preferences)
     if (held !== undefined) return this.#finish(attempt, 'suppressed', held)
@@ -257,7 +269,7 @@ export class DeliveryDispatcher {
     to: string,
     bound: number,
   ): Promise<void> {
-    const { id, replay } = attempt
+    const { id, replay, base } = attempt
     // Twice the send's bound: as long again for its result's write to land.
     const mark = await this.#init.ledger.mark({ id, replay }, attempt.attempt, 2 * bound)
     // Nothing left to send: another run finished it, or a replay gave it to a newer job.
@@ -266,7 +278,7 @@ export class DeliveryDispatcher {
       // Another run of this delivery's job (its lease passed under a live worker, an engine
       // ran it again) holds the mark and may be sending now: this one sends nothing and is
       // no attempt. A job goes on once the mark's lease ends, in case that run left no result.
-      await this.#init.continueAt({ id, replay, after: attempt.attempt - 1 }, mark.busyUntil)
+      await this.#init.continueAt({ id, replay, after: attempt.attempt - 1, base }, mark.busyUntil)
       return
     }
     attempt.token = mark.token
@@ -352,7 +364,8 @@ export class DeliveryDispatcher {
   ): Promise<void> {
     const { id, replay, token, job } = attempt
     const { row } = attempt.loaded
-    const final = result.status === 'permanent' || job.attempt >= job.maxAttempts
+    // Its job's attempts count with those its budget spent before it (see `DeliveryPayload.base`).
+    const final = result.status === 'permanent' || job.attempt + attempt.spent >= job.maxAttempts
     const error = `${result.status}: ${result.reason}`
     // A transient failure once the message was on its way (a timeout, a dropped connection, a
     // send given up) may hide an acceptance: whichever attempt sends next, be it a replay of the
@@ -457,7 +470,7 @@ export class DeliveryDispatcher {
     job: Pick<JobDeath, 'attempt' | 'maxAttempts' | 'error'>,
   ): Promise<void> {
     if (payload === undefined) return
-    const { id, after = 0, replay = 0 } = payload
+    const { id, after = 0, replay = 0, base = after } = payload
     const { ledger } = this.#init
     // A lost job's last claim ran no attempt: the attempts made are its maximum.
     const attempt = after + Math.min(job.attempt, job.maxAttempts)
@@ -473,7 +486,7 @@ export class DeliveryDispatcher {
     if ('busyUntil' in burial) {
       // A run of another job holds its mark: that run records the result; a job goes on after
       // the mark's lease, in case it does not.
-      await this.#init.continueAt({ id, replay, after: attempt }, burial.busyUntil)
+      await this.#init.continueAt({ id, replay, after: attempt, base }, burial.busyUntil)
       return
     }
     const { row } = burial

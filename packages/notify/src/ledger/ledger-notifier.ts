@@ -6,6 +6,7 @@ import {
   type JobDefinition,
   type JobQueue,
   publishAfterCommit,
+  uuidV7,
 } from '@mortar/core'
 import type { Kysely } from 'kysely'
 import type { z } from 'zod'
@@ -118,7 +119,9 @@ export class LedgerNotifier implements Notifier {
     for (const recipient of recipients) {
       for (const channelName of channelsFor(notification, recipient)) {
         const row: DeliveryRow = {
-          id: randomUUID(),
+          // Time-ordered: a new row lands at the end of the primary key, not on a random page of
+          // it (on PostgreSQL each such page is written whole to the WAL after a checkpoint).
+          id: uuidV7(now),
           notification_id: notificationId,
           type: fields.type,
           category: fields.category,

@@ -106,6 +106,16 @@ class RoomPing extends Notification {
   }
 }
 
+class Reminder extends Notification {
+  readonly type = 'reminder'
+  via() {
+    return ['sms'] as const
+  }
+  toSms() {
+    return { text: 'Reminder' }
+  }
+}
+
 class LoginAlert extends Notification {
   readonly type = 'security.login'
   readonly category = 'security'
@@ -1170,6 +1180,28 @@ for (const engine of testEngines()) {
         expect(
           status.counts.find((c) => c.channel === 'sms' && c.status === 'suppressed')?.count,
         ).toBeGreaterThanOrEqual(3)
+      })
+
+      it("keeps a delivery to its budget of attempts across a quiet-hours hold: the job that goes on at the window's end starts no new budget", async () => {
+        const deliveries = app.resolve(DELIVERIES)
+        app.clock.set('2026-06-01T19:59:59Z') // 21:59:59 in Paris: quiet hours start in a second
+        const recipient: Recipient = { id: 'night', phone: '+15550130', timeZone: 'Europe/Paris' }
+        sms.script.push(
+          ...Array.from({ length: 4 }, () => ({ status: 'transient' as const, reason: 'timeout' })),
+        )
+        // The first attempt fails as the window opens: its retry is held to the window's end.
+        sms.beforeSend = async () => {
+          sms.beforeSend = undefined
+          app.clock.set('2026-06-01T20:00:01Z')
+        }
+        const id = (await notify(recipient, new Reminder())).deliveries[0]?.id ?? ''
+        await drain()
+        expect(await deliveries.get(id)).toMatchObject({ status: 'failed', attempts: 1 })
+        app.clock.set('2026-06-02T05:30:00Z') // 07:30 in Paris
+        await drain()
+        // Three attempts in all (the module's), not three more after the hold.
+        expect(await deliveries.get(id)).toMatchObject({ status: 'dead', attempts: 3 })
+        expect(sms.script).toHaveLength(1)
       })
 
       it("delays non-critical deliveries to the end of quiet hours in the recipient's time zone", async () => {

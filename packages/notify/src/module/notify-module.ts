@@ -157,6 +157,7 @@ export function notifyModule(options: NotifyModuleOptions): Module {
     schema: z.object({
       id: z.string().min(1).max(36),
       after: z.number().int().min(0).optional(),
+      base: z.number().int().min(0).optional(),
       replay: z.number().int().min(0).optional(),
     }),
     attempts: options.delivery?.attempts ?? 8,

@@ -125,14 +125,21 @@ export function distinctRecipients<R extends Recipient>(list: readonly R[]): rea
   })
 }
 
-/** The recipient's address on `channel`: their explicit route, else what the channel derives. */
+/**
+ * The recipient's address on `channel` for `notification`: their explicit route, else what the
+ * channel derives.
+ */
 export function addressOf(
   recipient: Recipient,
-  channel: { readonly name: ChannelName; route(recipient: Recipient): string | undefined },
+  channel: {
+    readonly name: ChannelName
+    route(recipient: Recipient, notification?: { readonly category: string }): string | undefined
+  },
+  notification?: { readonly category: string },
 ): string | undefined {
   const explicit = recipient.routes?.[channel.name]
   if (explicit !== undefined && explicit !== '') return explicit
-  const derived = channel.route(recipient)
+  const derived = channel.route(recipient, notification)
   return derived === '' ? undefined : derived
 }
 

@@ -1,6 +1,6 @@
 import { thrownText } from '@mortar/core'
 import type { AnyChannel, ChannelMessages, ChannelName } from '../channels/channel.js'
-import type { Notification, RenderContext } from './notification.js'
+import { type Notification, notificationFields, type RenderContext } from './notification.js'
 import { addressOf, type Recipient } from './recipient.js'
 import { withoutAddress } from './shown-address.js'
 
@@ -119,7 +119,9 @@ export async function prepareMessage(
       reason: `no '${name}' channel is configured in the notify module`,
     }
   }
-  const address = addressOf(recipient, channel as never)
+  const address = addressOf(recipient, channel as never, {
+    category: notificationFields(notification).category,
+  })
   if (address === undefined) {
     return { ok: false, status: 'suppressed', reason: `the recipient has no ${name} address` }
   }

@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto'
+import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as vitest from 'vitest'
 import { closedPort, type LocalServer, startLocalServer } from '../../test-support/local-server.js'
+import { ALERT_CATEGORY } from '../../alerts/admin-alert.js'
+import { Notification } from '../../notification/notification.js'
+import { addressOf, type Recipient } from '../../notification/recipient.js'
+import { prepareMessage } from '../../notification/render.js'
 import { channelConformance } from '../../testing/channel-conformance.js'
 import type { Outgoing } from '../channel.js'
 import { chatChannel } from './chat-channel.js'
@@ -55,9 +60,36 @@ describe('chatChannel', () => {
     await channel.close()
   })
 
-  it("uses defaultUrl for recipients without their own room, and a recipient's room first", () => {
-    const channel = chatChannel({ defaultUrl: 'https://hooks.example/services/ops' })
-    expect(channel.route()).toBe('https://hooks.example/services/ops')
+  it("posts admin alerts without a room of their own to defaultUrl, never another notification: a user's is suppressed; a recipient's room comes first", async () => {
+    const ops = 'https://hooks.example/services/ops'
+    const channel = chatChannel({ defaultUrl: ops })
+    const user: Recipient = { id: 'u1', email: 'u1@example.com' }
+    class Mention extends Notification {
+      readonly type = 'mention'
+      via() {
+        return ['chat'] as const
+      }
+      toChat() {
+        return { text: 'You were mentioned' }
+      }
+    }
+    expect(addressOf(user, channel, { category: ALERT_CATEGORY })).toBe(ops)
+    expect(addressOf(user, channel, { category: 'default' })).toBeUndefined()
+    expect(await prepareMessage(new Mention(), user, 'chat', channel, { locale: 'en' })).toEqual({
+      ok: false,
+      status: 'suppressed',
+      reason: 'the recipient has no chat address',
+    })
+    fc.assert(
+      fc.property(
+        fc.string().filter((c) => c !== ALERT_CATEGORY),
+        (category) => addressOf(user, channel, { category }) === undefined,
+      ),
+    )
+    const own = 'https://hooks.example/services/u1'
+    expect(addressOf({ ...user, routes: { chat: own } }, channel, { category: 'default' })).toBe(
+      own,
+    )
   })
 
   it('guards against private addresses like webhooks do', async () => {

@@ -1,5 +1,7 @@
 import { CLOCK, type Clock, SystemClock } from '@mortar/core'
+import { ALERT_CATEGORY } from '../../alerts/admin-alert.js'
 import { NotifyConfigError } from '../../errors.js'
+import type { Recipient } from '../../notification/recipient.js'
 import { delayOption } from '../../module/delay-option.js'
 import type { Channel, ChannelHost, ChannelResult, Outgoing } from '../channel.js'
 import { AddressGuard, type AddressGuardOptions } from '../http/address-guard.js'
@@ -11,8 +13,11 @@ import type { ChatMessage } from './chat-message.js'
 /** Options of {@link chatChannel}. */
 export interface ChatChannelOptions {
   /**
-   * The incoming-webhook URL used when a recipient has no `routes.chat` (an ops room): an
-   * http(s) URL without credentials, checked at creation (`E_NOTIFY_CONFIG`, not quoting it).
+   * The incoming-webhook URL of the admins' room: admin alerts (category {@link ALERT_CATEGORY})
+   * to a recipient without `routes.chat` go there. Nothing else does: a user's notification to
+   * someone without a room of their own is suppressed (no address), never posted to the admins'
+   * room. An http(s) URL without credentials, checked at creation (`E_NOTIFY_CONFIG`, not
+   * quoting it).
    */
   readonly defaultUrl?: string
   /** Give up on an answer after this many ms; 10 000 by default. */
@@ -58,8 +63,8 @@ export class ChatChannel implements Channel<'chat'> {
     this.#guard = new AddressGuard(options.addressGuard)
   }
 
-  route(): string | undefined {
-    return this.#options.defaultUrl
+  route(_recipient: Recipient, notification?: { readonly category: string }): string | undefined {
+    return notification?.category === ALERT_CATEGORY ? this.#options.defaultUrl : undefined
   }
 
   validate(message: ChatMessage, to: string): string | undefined {
@@ -102,8 +107,8 @@ export class ChatChannel implements Channel<'chat'> {
 }
 
 /**
- * The chat channel. A recipient's room is `routes.chat`; `defaultUrl` serves recipients
- * without one (admins' alerts to an ops room).
+ * The chat channel. A recipient's room is `routes.chat`; `defaultUrl` is the admins' room,
+ * where admin alerts to recipients without one go.
  *
  * @example
  * ```ts

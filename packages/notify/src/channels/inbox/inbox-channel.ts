@@ -1,7 +1,7 @@
 import { globalToken, thrownText } from '@mortar/core'
 import { isOnDemand, type Recipient } from '../../notification/recipient.js'
 import type { Channel, ChannelHost, ChannelResult, Outgoing } from '../channel.js'
-import type { InboxMessage } from './inbox-message.js'
+import { type InboxMessage, inboxMessageProblem } from './inbox-message.js'
 import type { Inbox } from './inbox-store.js'
 
 /**
@@ -39,9 +39,7 @@ export class InboxChannel implements Channel<'inbox'> {
   }
 
   validate(message: InboxMessage): string | undefined {
-    if (typeof message.title !== 'string' || message.title.trim() === '')
-      return 'the inbox item has no title'
-    return message.url === undefined ? undefined : linkProblem(message.url)
+    return inboxMessageProblem(message)
   }
 
   async send(outgoing: Outgoing<InboxMessage>): Promise<ChannelResult> {
@@ -66,29 +64,6 @@ export class InboxChannel implements Channel<'inbox'> {
       return { status: 'transient', reason: `the inbox write failed: ${thrownText(error)}` }
     }
   }
-}
-
-const MAX_URL_LENGTH = 2_048
-
-/**
- * Why an item's link may not be stored, if it may not: apps render it as a link, so only a path
- * of the app (`/orders/1`, not `//host`) or an http(s) URL; no whitespace, control characters or
- * backslashes, which browsers drop or read as `/` (`/\t/evil.example` is `//evil.example`).
- */
-function linkProblem(url: unknown): string | undefined {
-  const problem = "the inbox item's url must be a path of the app ('/orders/1') or an http(s) URL"
-  if (
-    typeof url !== 'string' ||
-    url.length > MAX_URL_LENGTH ||
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
-    /[\u0000-\u0020\u007f-\u009f\\]/.test(url)
-  ) {
-    return `${problem}, at most ${MAX_URL_LENGTH} characters without spaces, control characters or backslashes`
-  }
-  if (url.startsWith('/')) return url.startsWith('//') ? problem : undefined
-  if (!URL.canParse(url)) return problem
-  const { protocol } = new URL(url)
-  return protocol === 'http:' || protocol === 'https:' ? undefined : problem
 }
 
 /**

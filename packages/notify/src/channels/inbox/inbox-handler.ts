@@ -249,10 +249,13 @@ async function resumeFrom(
   inbox: Inbox,
   recipientId: string,
   lastEventId: string | null,
+  nowMs: number,
 ): Promise<InboxPosition | undefined> {
   if (lastEventId === null || lastEventId === '' || lastEventId.length > 64) return undefined
   const marker = MARKER.exec(lastEventId)?.[1]
-  if (marker !== undefined) return { createdAt: new Date(Number(marker)), id: '' }
+  // No later than now: a marker from the future (a forged header, a server whose clock was
+  // ahead) would skip every item written until then.
+  if (marker !== undefined) return { createdAt: new Date(Math.min(Number(marker), nowMs)), id: '' }
   const item = await inbox.get(recipientId, lastEventId)
   return item === undefined ? undefined : { createdAt: item.createdAt, id: item.id }
 }
@@ -265,7 +268,12 @@ async function stream(
   limits: StreamLimits,
   timing: { readonly heartbeatMs: number; readonly lifetimeMs: number; readonly now: () => number },
 ): Promise<Response> {
-  const resume = await resumeFrom(inbox, recipientId, request.headers.get('last-event-id'))
+  const resume = await resumeFrom(
+    inbox,
+    recipientId,
+    request.headers.get('last-event-id'),
+    timing.now(),
+  )
   // What the client has seen up to: the newest item sent (an item written late, older than one
   // already sent, is sent with the newer one's id, so a resume neither repeats nor skips).
   let newest: InboxPosition = resume ?? { createdAt: new Date(timing.now()), id: '' }

@@ -1,7 +1,7 @@
 import { afterCommit, type Clock, type Migration, ValidationError } from '@mortar/core'
 import { type Kysely, type RawBuilder, sql } from 'kysely'
 import { idColumn, insertIgnoringDuplicates, longText, sqlEngine } from '../../sql/index.js'
-import type { InboxMessage } from './inbox-message.js'
+import { type InboxMessage, inboxMessageProblem } from './inbox-message.js'
 
 /** Where an inbox item stands: new, seen, or put away. */
 export type InboxStatus = 'unread' | 'read' | 'archived'
@@ -116,7 +116,11 @@ export class Inbox {
         : sql<string>`${sql.ref('id')}`
   }
 
-  /** Adds an item unless one with its id exists (the inbox channel's idempotent write). */
+  /**
+   * Adds an item unless one with its id exists (the inbox channel's idempotent write). Refuses
+   * (`E_VALIDATION`) an id a live stream could not resume from (over 64 characters, a control
+   * character: see `inboxHandler`) and a message the inbox channel refuses (a NUL in its title).
+   */
   async add(item: {
     readonly id: string
     readonly recipientId: string
@@ -124,6 +128,26 @@ export class Inbox {
     readonly message: InboxMessage
   }): Promise<void> {
     const { message } = item
+    // A delivery's id is a UUID; SQLite does not enforce the column's varchar(64).
+    if (typeof item.id !== 'string' || !ITEM_ID.test(item.id)) {
+      throw new ValidationError(
+        [
+          {
+            path: 'id',
+            message: 'An inbox item id is 1 to 64 characters without control characters.',
+            code: 'invalid_id',
+          },
+        ],
+        'The inbox item id cannot be stored or resumed from.',
+      )
+    }
+    const problem = inboxMessageProblem(message)
+    if (problem !== undefined) {
+      throw new ValidationError(
+        [{ path: 'message', message: problem, code: 'invalid_message' }],
+        'The inbox item cannot be stored as given.',
+      )
+    }
     const row: InboxRow = {
       id: item.id,
       recipient_id: item.recipientId,
@@ -387,6 +411,11 @@ function decodeCursor(
     'The inbox cursor is malformed.',
   )
 }
+
+// What a stream's Last-Event-ID can carry back (see `inboxHandler`'s resume): at most the 64
+// characters of the column, no line break or other control character.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
+const ITEM_ID = /^[^\u0000-\u001f\u007f]{1,64}$/
 
 /** The migration creating `mortar_inbox`. */
 export const createInboxTable: Migration = {

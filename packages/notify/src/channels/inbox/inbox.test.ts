@@ -131,6 +131,39 @@ for (const engine of testEngines()) {
       expect((await inbox.list('uma')).items.map((item) => item.url)).toEqual([])
     })
 
+    it('refuses an item id a stream cannot resume from, and text no column stores as given: a permanent failure, never a transient one retried', async () => {
+      const item = (id: string, title = 'Hi') => ({
+        id,
+        recipientId: 'ida',
+        type: 't',
+        message: { title },
+      })
+      for (const id of ['x'.repeat(65), 'a\r\nevent: counts', 'a\u0000b', '']) {
+        await expect(inbox.add(item(id))).rejects.toMatchObject({ code: 'E_VALIDATION' })
+      }
+      await inbox.add(item('y'.repeat(64)))
+      const channel = new InboxChannel(inbox)
+      for (const title of ['a\u0000b', 'x\uD800']) {
+        await expect(inbox.add(item(`t-${title.length}`, title))).rejects.toMatchObject({
+          code: 'E_VALIDATION',
+        })
+        expect(channel.validate({ title })).toMatch(/title/)
+        expect(
+          await channel.send({
+            id: 'd-nul',
+            to: 'ida',
+            recipientId: 'ida',
+            type: 't',
+            message: { title },
+            attempt: 1,
+            signal: new AbortController().signal,
+          }),
+        ).toMatchObject({ status: 'permanent' })
+      }
+      expect(channel.validate({ title: 'ok', body: 'a\u0000' })).toMatch(/body/)
+      expect((await inbox.list('ida')).items.map((i) => i.id)).toEqual(['y'.repeat(64)])
+    })
+
     it('counts, marks read, marks all read and archives, only for the owner', async () => {
       for (let i = 0; i < 3; i++) {
         app.clock.advance(1_000)
@@ -310,13 +343,20 @@ for (const engine of testEngines()) {
       await inbox.add({ id: 's-2', recipientId: 'sam', type: 't', message: { title: 'from here' } })
       await readUntil('from here')
       await readUntil('"unread":2')
-      // An id that would end the id: field and write fields of its own
-      await inbox.add({
-        id: 's-3\nevent: counts\ndata: {"unread":999}',
-        recipientId: 'sam',
-        type: 't',
-        message: { title: 'odd id' },
-      })
+      // An id that would end the id: field and write fields of its own (add() refuses it; a row
+      // written by other means may hold it)
+      await app
+        .resolve(databaseToken<{ mortar_inbox: Record<string, unknown> }>())
+        .insertInto('mortar_inbox')
+        .values({
+          id: 's-3\nevent: counts\ndata: {"unread":999}',
+          recipient_id: 'sam',
+          type: 't',
+          title: 'odd id',
+          status: 'unread',
+          created_at: app.clock.nowMs(),
+        })
+        .execute()
       await readUntil('odd id')
       expect(text).not.toContain('\ndata: {"unread":999}\n')
       expect(text).not.toContain('secret')
@@ -424,6 +464,22 @@ for (const engine of testEngines()) {
       expect(await tie.readUntil('"id":"l-4"')).toBe(true)
       expect(tie.items()).toEqual(['l-4'])
       await tie.close()
+    })
+
+    it('resumes from now, not later, when the Last-Event-ID marker is in the future: nothing written after is skipped, then or on the next resume', async () => {
+      const first = await openStream('fay', `@${app.clock.nowMs() + 3_600_000}`)
+      await first.readUntil('event: counts')
+      await inbox.add({ id: 'f-1', recipientId: 'fay', type: 't', message: { title: 'one' } })
+      expect(await first.readUntil('"id":"f-1"')).toBe(true)
+      // Before, the stream's position stayed in the future: its events carried the marker back.
+      expect(first.lastEventId()).toBe('f-1')
+      await first.close()
+      app.clock.advance(1_000)
+      await inbox.add({ id: 'f-2', recipientId: 'fay', type: 't', message: { title: 'two' } })
+      const again = await openStream('fay', first.lastEventId())
+      expect(await again.readUntil('"id":"f-2"')).toBe(true)
+      expect(again.items()).toEqual(['f-2'])
+      await again.close()
     })
 
     it('treats the id of another recipient’s item as unknown: it starts from now and tells nothing', async () => {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { type AddressInfo, createServer } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as vitest from 'vitest'
 import { NotifyConfigError } from '../../errors.js'
@@ -112,6 +113,60 @@ describe('mail over SMTP (nodemailer, pooled)', () => {
       status: 'not-accepted',
     })
     await channel.close()
+  })
+
+  /** A raw SMTP server that ends each connection at `stage`: before its greeting, or once the message's data came. */
+  async function droppingServer(stage: 'greeting' | 'data') {
+    const server = createServer((socket) => {
+      if (stage === 'greeting') return socket.end()
+      socket.write('220 drop.example ESMTP\r\n')
+      let data = false
+      let buffer = ''
+      socket.on('data', (chunk) => {
+        buffer += chunk.toString('latin1')
+        if (data) {
+          if (buffer.includes('\r\n.\r\n')) socket.destroy()
+          return
+        }
+        for (let end = buffer.indexOf('\r\n'); end >= 0; end = buffer.indexOf('\r\n')) {
+          const line = buffer.slice(0, end)
+          buffer = buffer.slice(end + 2)
+          if (/^DATA/i.test(line)) {
+            data = true
+            socket.write('354 go on\r\n')
+            return
+          }
+          socket.write(/^QUIT/i.test(line) ? '221 bye\r\n' : '250 ok\r\n')
+        }
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    return {
+      url: `smtp://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      close: () => new Promise((resolve) => server.close(resolve)),
+    }
+  }
+
+  it('reports a server that ends the connection before its greeting as not-accepted (a fallback may send), one that ends it after the data as transient', async () => {
+    const refusing = await droppingServer('greeting')
+    const channel = mailChannel({
+      from,
+      transport: smtpTransport({ url: refusing.url, timeoutMs: 2_000 }),
+    })
+    expect(await channel.send(outgoing('ada@example.com'))).toMatchObject({
+      status: 'not-accepted',
+      reason: expect.stringContaining('ECONNECTION'),
+    })
+    await channel.close()
+    await refusing.close()
+    const dropping = await droppingServer('data')
+    const after = mailChannel({
+      from,
+      transport: smtpTransport({ url: dropping.url, timeoutMs: 2_000 }),
+    })
+    expect(await after.send(outgoing('ada@example.com'))).toMatchObject({ status: 'transient' })
+    await after.close()
+    await dropping.close()
   })
 
   it('reports a silence after the message was sent as transient: the server may have taken it', async () => {

@@ -43,7 +43,8 @@ interface NodemailerError extends Error {
  * SMTP through nodemailer's pooled transport (`nodemailer` is an optional peer, loaded when the
  * notify module starts). Replies and failures map to channel results: 5xx replies are
  * permanent; 4xx replies and failures before the server took anything (refused connection,
- * DNS, TLS, credentials, a connect or greeting timeout) are `not-accepted`; a failure once the
+ * DNS, TLS, credentials, a connect or greeting timeout, a connection closed before its greeting)
+ * are `not-accepted`; a failure once the
  * message was on its way is transient, since the server may have accepted it. Attachments are
  * content only: nodemailer's file and URL access is turned off.
  *
@@ -205,7 +206,12 @@ export function classifySmtpError(error: NodemailerError): ChannelResult {
       ? { status: 'permanent', reason }
       : { status: 'not-accepted', reason }
   }
+  // The pool's own ECONNECTION carries no command: a connection closed before the message was
+  // handed to one that sent any of it (before its greeting, say: a server refusing service), or
+  // the pool closed. An error of a connection names its command.
+  const poolsOwn = error.code === 'ECONNECTION' && error.command === undefined
   if (
+    poolsOwn ||
     BEFORE_SENDING.has(error.code ?? '') ||
     REFUSED_CONNECTION.has(error.originalCode ?? error.code ?? '') ||
     EARLY_TIMEOUTS.has(error.timeoutType ?? '')

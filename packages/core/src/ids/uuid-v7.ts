@@ -12,8 +12,19 @@ const ID = Buffer.alloc(36)
 let prefixMs = -1
 
 /**
- * A UUIDv7 (RFC 9562) whose 48-bit timestamp is `ms`: ids sort by time, so the event table's
- * key is time-ordered, and 74 random bits make a collision negligible.
+ * A UUIDv7 (RFC 9562) whose 48-bit timestamp is `ms`: ids sort by time, and 74 random bits make
+ * a collision negligible. The key for rows written all the time (events, deliveries): a new key
+ * lands at the right edge of its index, where a random UUID lands on any page of it, so after
+ * each checkpoint PostgreSQL writes a whole copy of page after page to the WAL, and the index's
+ * hot pages no longer fit the cache once it is large. It tells when it was made: not for an id
+ * that must keep that secret.
+ *
+ * @example
+ * ```ts
+ * import { uuidV7 } from '@mortar/core'
+ *
+ * const id = uuidV7(Date.now()) // '019aef3c-…', later ids sort after it
+ * ```
  */
 export function uuidV7(ms: number): string {
   if (ms !== prefixMs) {
@@ -57,7 +68,16 @@ function hexByte(at: number, byte: number): void {
   ID[at + 1] = HEX_DIGITS[byte & 0xf] as number
 }
 
-/** The millisecond timestamp of a UUIDv7. */
+/**
+ * The millisecond timestamp of a UUIDv7 made by {@link uuidV7}.
+ *
+ * @example
+ * ```ts
+ * import { uuidV7, uuidV7Time } from '@mortar/core'
+ *
+ * uuidV7Time(uuidV7(1_700_000_000_000)) // 1_700_000_000_000
+ * ```
+ */
 export function uuidV7Time(id: string): number {
   return Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16)
 }

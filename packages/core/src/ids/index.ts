@@ -1,0 +1,1 @@
+export { uuidV7, uuidV7Time } from './uuid-v7.js'
