@@ -419,6 +419,36 @@ for (const engine of testEngines()) {
         }
       })
 
+      it('suppresses every anonymous id of a sink that unlinked more than a statement can carry', async () => {
+        // 40,000 ids, two parameters each: past every engine's bound on one statement.
+        const many = Array.from({ length: 40_000 }, (_, index) => `anon-${index}`)
+        const held = new MemoryEventSink()
+        const sink: EventSink = {
+          write: (batch) => held.write(batch),
+          async forget(userId) {
+            const report = await held.forget(userId)
+            return { ...report, anonymousIds: [...report.anonymousIds, ...many] }
+          },
+        }
+        const subject = await startEngineApp(engine, { events, sink })
+        try {
+          const { analytics, app } = subject
+          await analytics.forgetUser('u-1')
+          inRequest(app, {}, () => {
+            analytics.track('product_viewed', { productId: 'p-1' }, { anonymousId: 'anon-39999' })
+          })
+          await analytics.flush()
+          expect(held.events).toEqual([])
+          const [count] = await subject.db
+            .selectFrom('mortar_analytics_suppressed_anonymous')
+            .select((eb) => eb.fn.countAll<number | string | bigint>().as('n'))
+            .execute()
+          expect(Number(count?.n)).toBe(many.length)
+        } finally {
+          await subject.close()
+        }
+      }, 120_000)
+
       it('refuses to forget through a sink that cannot, naming it, and erases nothing', async () => {
         class ArchiveSink implements EventSink {
           readonly held = new MemoryEventSink()

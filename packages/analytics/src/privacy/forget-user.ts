@@ -11,7 +11,7 @@ import {
   SUPPRESSED_ANONYMOUS_TABLE,
   SUPPRESSED_TABLE,
 } from '../storage/analytics-tables.js'
-import { deleteKeys, skippingDuplicates } from '../storage/bulk-sql.js'
+import { deleteKeys, insertMissing } from '../storage/bulk-sql.js'
 import { markSuppressions } from './suppressed-writes.js'
 
 /** What `forgetUser` removed. */
@@ -118,6 +118,8 @@ export async function suppressAnonymous(
   await suppress(scope, SUPPRESSED_ANONYMOUS_TABLE, 'anonymous_id', anonymousIds, now)
 }
 
+// In chunks: a user linked to tens of thousands of anonymous ids passed every engine's bound on
+// one statement's parameters, and a sink's forget had already deleted the links that named them.
 async function suppress(
   scope: QueryScope,
   table: string,
@@ -125,11 +127,14 @@ async function suppress(
   ids: readonly string[],
   now: number,
 ): Promise<void> {
-  if (ids.length === 0) return
-  const params = new Params()
-  const rows = ids.map((id) => `(${params.add(id)}, ${params.add(now)})`).join(', ')
-  const insert = `into ${table} (${column}, suppressed_at) values ${rows}`
-  await run(scope, skippingDuplicates(scope.engine, insert, [column]), params)
+  await insertMissing(
+    scope.db,
+    scope.engine,
+    table,
+    [column, 'suppressed_at'],
+    [column],
+    ids.map((id) => [id, now]),
+  )
 }
 
 /**

@@ -1,10 +1,13 @@
-import { ValidationError } from '@mortar/core'
+import { hasLoneSurrogate, ValidationError } from '@mortar/core'
+import { NotifyConfigError } from '../errors.js'
 import type { z } from 'zod'
 import type { ChannelMessages, ChannelName, RendererName } from '../channels/channel.js'
 import type { DigestEntry, RenderContext } from '../notification/notification.js'
 import type { Recipient } from '../notification/recipient.js'
-import { rendererName } from '../notification/render.js'
-import { minutesOfDay } from '../preferences/quiet-hours.js'
+import { isChannelName, NOT_A_NAME, rendererName, shownName } from '../notification/render.js'
+import { isTimeOfDay } from '../preferences/quiet-hours.js'
+
+const MAX_MINUTES = 366 * 24 * 60
 
 /** When a digest batch goes out: a window after its first item, or a fixed local time of day. */
 export type DigestWindow = { readonly minutes: number } | { readonly at: string }
@@ -91,20 +94,43 @@ export function defineDigest<S extends z.ZodType, const C extends ChannelName>(
   definition: DigestDefinition<S, C> & DigestRenderers<S, C>,
 ): Digest<S, C> {
   const { key, schema, window, channels, category } = definition
-  if (typeof key !== 'string' || key.trim() === '' || key.length > 100) {
-    throw new TypeError('defineDigest needs a key of 1 to 100 characters.')
+  // Stored as given in its batches and its deliveries' type, and printed by the CLI.
+  if (
+    typeof key !== 'string' ||
+    key.trim() === '' ||
+    key.length > 100 ||
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
+    /[\u0000-\u001f\u007f-\u009f]/.test(key) ||
+    hasLoneSurrogate(key)
+  ) {
+    throw new NotifyConfigError(
+      'defineDigest needs a key of 1 to 100 characters, without control characters.',
+    )
   }
   // A batch's open key is `digest|recipient`, split at its first '|': with one in a digest's key,
   // 'alerts' for 'ops|eve' and 'alerts|ops' for 'eve' would be one batch, sent to one of them.
   if (key.includes('|')) {
-    throw new TypeError(`Digest '${key}': a key may not hold a '|'.`)
+    throw new NotifyConfigError(`Digest '${key}': a key may not hold a '|'.`)
   }
   if ('minutes' in window) {
-    if (!(Number.isFinite(window.minutes) && window.minutes > 0)) {
-      throw new TypeError(`Digest '${key}': window.minutes must be a positive number.`)
+    // A year at most: a batch's close must be a date (past 8.64e15 ms it is none).
+    if (!(Number.isFinite(window.minutes) && window.minutes > 0 && window.minutes <= MAX_MINUTES)) {
+      throw new NotifyConfigError(
+        `Digest '${key}': window.minutes must be a positive number of at most ${MAX_MINUTES} (a year).`,
+      )
     }
-  } else minutesOfDay(window.at)
-  if (channels.length === 0) throw new TypeError(`Digest '${key}' needs at least one channel.`)
+  } else if (typeof window.at !== 'string' || !isTimeOfDay(window.at)) {
+    throw new NotifyConfigError(`Digest '${key}': window.at must be a time of day as HH:MM.`)
+  }
+  if (!Array.isArray(channels) || channels.length === 0) {
+    throw new NotifyConfigError(`Digest '${key}' needs at least one channel.`)
+  }
+  const invalid = channels.find((name) => !isChannelName(name))
+  if (invalid !== undefined) {
+    throw new NotifyConfigError(
+      `Digest '${key}': its channels hold ${shownName(invalid)}, ${NOT_A_NAME}.`,
+    )
+  }
   return Object.freeze({
     key,
     window,
@@ -125,7 +151,8 @@ export function defineDigest<S extends z.ZodType, const C extends ChannelName>(
     ): unknown {
       const name = rendererName(channel)
       const renderer = (definition as unknown as Record<string, unknown>)[name]
-      if (typeof renderer !== 'function') throw new TypeError(`Digest '${key}' has no ${name}()`)
+      if (typeof renderer !== 'function')
+        throw new NotifyConfigError(`Digest '${key}' has no ${name}()`)
       return renderer(items, recipient, context)
     },
   })

@@ -199,10 +199,13 @@ export class Deliveries {
   #requeue(ids: readonly string[], named: boolean): Promise<number> {
     return this.#database.transaction(async () => {
       const requeued = await this.#ledger.requeue(ids, this.#rerender, named)
-      if (requeued.length > 0) {
+      // By pages, as the ids are read: a statement's bound parameters are limited.
+      for (let start = 0; start < requeued.length; start += REPLAY_PAGE) {
         await this.#jobs.enqueueMany(
           this.#deliverJob,
-          requeued.map(({ id, after, replay }) => ({ payload: { id, after, replay } })),
+          requeued
+            .slice(start, start + REPLAY_PAGE)
+            .map(({ id, after, replay }) => ({ payload: { id, after, replay } })),
         )
       }
       return requeued.length

@@ -234,6 +234,8 @@ const FINAL: ReadonlySet<DeliveryStatus> = new Set(['sent', 'dead', 'suppressed'
 // Rows changed (a result recorded, a mark, a prune's deletion) between two vacuums of the table
 // on PostgreSQL, as core's queue does for its own: see ChurnVacuum.
 const VACUUM_EVERY = 5_000
+// Ids a statement of `requeue` names at most.
+const REQUEUE_CHUNK = 1_000
 
 /**
  * The delivery ledger's rows: written by `notify()` in the caller's transaction, read by
@@ -923,26 +925,36 @@ export class DeliveryLedger {
     const now = this.#clock.nowMs()
     const wanted = [...new Set(ids)]
     if (wanted.length === 0) return []
-    let query = this.#db
-      .selectFrom(DELIVERY_TABLE)
-      .select([
-        'id',
-        'status',
-        'message',
-        'attempts',
-        'replays',
-        'type',
-        'channel',
-        'recipient_id',
-        'idempotency_key',
-      ])
-      .where('id', 'in', wanted)
-      .orderBy('id')
-    // Concurrent replays of one delivery: the rows are locked and read as committed, so a replay
-    // that waited sees the winner's `queued` and enqueues no second job (which could send the
-    // message twice). SQLite's transactions already run one at a time (BEGIN IMMEDIATE).
-    if (sqlEngine(this.#db as Kysely<unknown>) !== 'sqlite') query = query.forUpdate()
-    let rows = await query.execute()
+    // By chunks of ids, in the caller's one transaction: one statement naming them all passes the
+    // engine's bound-parameter limit (65,535 on PostgreSQL, 32,766 on SQLite).
+    const chunks: string[][] = []
+    for (let start = 0; start < wanted.length; start += REQUEUE_CHUNK) {
+      chunks.push(wanted.slice(start, start + REQUEUE_CHUNK))
+    }
+    const read = (chunk: readonly string[]) => {
+      let query = this.#db
+        .selectFrom(DELIVERY_TABLE)
+        .select([
+          'id',
+          'status',
+          'message',
+          'attempts',
+          'replays',
+          'type',
+          'channel',
+          'recipient_id',
+          'idempotency_key',
+        ])
+        .where('id', 'in', chunk)
+        .orderBy('id')
+      // Concurrent replays of one delivery: the rows are locked and read as committed, so a
+      // replay that waited sees the winner's `queued` and enqueues no second job (which could
+      // send the message twice). SQLite's transactions already run one at a time (BEGIN IMMEDIATE).
+      if (sqlEngine(this.#db as Kysely<unknown>) !== 'sqlite') query = query.forUpdate()
+      return query.execute()
+    }
+    let rows: Awaited<ReturnType<typeof read>> = []
+    for (const chunk of chunks) rows = rows.concat(await read(chunk))
     if (!named) {
       rows = rows.filter((row) => row.status === 'dead')
     } else {
@@ -977,12 +989,14 @@ export class DeliveryLedger {
     }
     if (targets.length === 0) return []
     const requeued = targets.map((row) => row.id)
-    await this.#db
-      .updateTable(DELIVERY_TABLE)
-      .set({ status: 'queued', replays: sql<number>`replays + 1`, run_at: now, updated_at: now })
-      .where('id', 'in', requeued)
-      .where('status', '=', 'dead')
-      .execute()
+    for (let start = 0; start < requeued.length; start += REQUEUE_CHUNK) {
+      await this.#db
+        .updateTable(DELIVERY_TABLE)
+        .set({ status: 'queued', replays: sql<number>`replays + 1`, run_at: now, updated_at: now })
+        .where('id', 'in', requeued.slice(start, start + REQUEUE_CHUNK))
+        .where('status', '=', 'dead')
+        .execute()
+    }
     this.#upkeep.count(requeued.length)
     return targets.map((row) => ({
       id: row.id,

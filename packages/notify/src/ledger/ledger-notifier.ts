@@ -75,9 +75,9 @@ interface Planned {
  * The notify module's {@link Notifier}: renders each recipient × channel, writes one delivery
  * per pair to the ledger in the caller's transaction (or a transaction of its own) and enqueues
  * one delivery job per delivery in the same transaction: one statement on PostgreSQL, two
- * elsewhere or with an idempotency key, per 1,000 deliveries. Deliveries that
- * cannot be sent (no channel, no address, a renderer that throws) are recorded with the reason
- * and never block the others.
+ * elsewhere or with an idempotency key, per 1,000 deliveries (fewer when their messages are
+ * large). Deliveries that cannot be sent (no channel, no address, a renderer that throws) are
+ * recorded with the reason and never block the others.
  */
 export class LedgerNotifier implements Notifier {
   readonly #init: LedgerNotifierInit
@@ -192,12 +192,10 @@ export class LedgerNotifier implements Notifier {
     const duplicates = new Map<string, string>()
     // A statement a chunk, in the one transaction: a statement's values are bounded (SQLite takes
     // 32,766, PostgreSQL 65,535) and a row and its job take about 22, so a notify() of thousands
-    // of recipients failed whole.
-    for (let start = 0; start < ordered.length; start += ROWS_A_STATEMENT) {
-      const chunk =
-        ordered.length <= ROWS_A_STATEMENT
-          ? ordered
-          : ordered.slice(start, start + ROWS_A_STATEMENT)
+    // of recipients failed whole; so is its size on MySQL/MariaDB (see CHARS_A_STATEMENT).
+    for (let start = 0, end = 0; start < ordered.length; start = end) {
+      end = chunkEnd(ordered, start)
+      const chunk = start === 0 && end === ordered.length ? ordered : ordered.slice(start, end)
       const rows = chunk.map((p) => p.row)
       if (fields.key === undefined) {
         // Fresh ids and no key: every row is written, so the rows and their jobs go together, in
@@ -368,6 +366,25 @@ function settled(
 
 /** Deliveries written (with their jobs) by one statement at most. */
 const ROWS_A_STATEMENT = 1_000
+/**
+ * Characters of messages and addresses one statement takes, unless one delivery alone has more:
+ * MySQL/MariaDB refuse a statement over `max_allowed_packet` (16 MiB by default) by closing the
+ * connection, so a 100 KB mail to 200 recipients failed the whole notify() there. At most 3 bytes
+ * a character, each escaped at most once in the statement (mysql2 interpolates): 12 MiB.
+ */
+const CHARS_A_STATEMENT = 2 * 1024 * 1024
+
+/** Where the statement of the deliveries from `start` ends (see the bounds above). */
+function chunkEnd(ordered: readonly Planned[], start: number): number {
+  const last = Math.min(ordered.length, start + ROWS_A_STATEMENT)
+  let chars = 0
+  for (let end = start; end < last; end++) {
+    const { row } = ordered[end] as Planned
+    chars += row.message.length + (row.address?.length ?? 0)
+    if (chars > CHARS_A_STATEMENT && end > start) return end
+  }
+  return last
+}
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0

@@ -1,16 +1,11 @@
 import { JOBS } from '@mortar/core'
-import {
-  type PrivateDatabaseUrl,
-  privateDatabaseUrl,
-  type TestApp,
-  testEngines,
-} from '@mortar/core/testing'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { testEngines } from '@mortar/core/testing'
+import { describe, expect, it } from 'vitest'
 import { inboxChannel } from '../channels/inbox/inbox-channel.js'
 import { DELIVERIES, NOTIFIER } from '../module/notify-tokens.js'
 import { Notification } from '../notification/notification.js'
 import type { Recipient } from '../notification/recipient.js'
-import { startedNotifyTestApp } from '../test-support/notify-test-app.js'
+import { notifyAppOn } from '../test-support/notify-test-app.js'
 
 class Announcement extends Notification {
   readonly type = 'announcement'
@@ -33,20 +28,11 @@ for (const engine of testEngines()) {
   // Skipped only when this engine's MORTAR_TEST_*_URL variable is unset (printed); CI sets them.
   if (engine.skip) console.info(engine.skip)
   describe.skipIf(engine.skip !== undefined)(`notify() to thousands on ${engine.title}`, () => {
-    let database: PrivateDatabaseUrl
-    let app: TestApp
-
-    beforeAll(async () => {
-      database = await privateDatabaseUrl(engine)
-      app = await startedNotifyTestApp({ channels: [inboxChannel()] }, database.url)
-    })
-    afterAll(async () => {
-      await app?.stop()
-      await database?.drop()
-    })
+    const started = notifyAppOn(engine, { channels: [inboxChannel()] })
 
     it('writes a delivery and a job for each recipient, keyed or not, in one transaction', async () => {
       // Before, one statement took them all and the database refused it: nothing was written.
+      const app = started()
       const notifier = app.resolve(NOTIFIER)
       const plain = await notifier.notify(everyone, new Announcement())
       expect(plain.deliveries.filter((d) => d.status === 'queued')).toHaveLength(everyone.length)

@@ -15,6 +15,8 @@ import { DELIVERY_TABLE } from './delivery-table.js'
 // More dead rows than PostgreSQL’s 65 535 bound parameters; elsewhere two pages (MariaDB
 // recurses 1 000 times at most).
 const DEAD = { postgres: 70_000, mysql: 999, sqlite: 999 } as const
+// Named: past PostgreSQL's and SQLite's (32 766) bound parameters; MariaDB's recursion bound.
+const NAMED = { postgres: 70_000, mysql: 999, sqlite: 40_000 } as const
 
 /** `count` dead sms deliveries, ids `dead-000001`…, in one INSERT … SELECT of a number series. */
 function insertDead(engine: keyof typeof DEAD, count: number): RawBuilder<unknown> {
@@ -52,6 +54,26 @@ for (const engine of testEngines()) {
     afterAll(async () => {
       await app?.stop()
       await database?.drop()
+    })
+
+    it('requeues them all when named, past the bound parameters of one statement, in one transaction', async () => {
+      const count = NAMED[engine.engine]
+      const db = app.resolve(databaseToken()) as Kysely<unknown>
+      await insertDead(engine.engine, count).execute(db)
+      const ids = Array.from({ length: count }, (_, i) => `dead-${String(i + 1).padStart(6, '0')}`)
+      // Refused whole when one of them is not dead: nothing requeued.
+      await expect(app.resolve(DELIVERIES).replay([...ids, 'nope'])).rejects.toMatchObject({
+        code: 'E_DELIVERY_NOT_FOUND',
+      })
+      expect(await app.resolve(DELIVERIES).replay(ids)).toBe(count)
+      const rows = await sql<{ status: string; rows: number | string }>`
+        select status, count(*) as ${sql.id('rows')} from ${sql.table(DELIVERY_TABLE)}
+        group by status`.execute(db)
+      expect(rows.rows.map((row) => ({ ...row, rows: Number(row.rows) }))).toEqual([
+        { status: 'queued', rows: count },
+      ])
+      await sql`delete from ${sql.table(DELIVERY_TABLE)}`.execute(db)
+      await sql`delete from mortar_job`.execute(db)
     })
 
     it('requeues each of them once, though two replays run at once', async () => {

@@ -1,5 +1,6 @@
 import type { AnyChannel, ChannelName } from '../channels/channel.js'
 import { NotifyConfigError } from '../errors.js'
+import { isChannelName, NOT_A_NAME, shownName } from '../notification/render.js'
 
 /** The channels by name, checked (`owner` names who was given them: `notifyModule`). */
 export function channelMap(
@@ -15,6 +16,11 @@ export function channelMap(
   for (const channel of list) {
     if (typeof channel?.send !== 'function' || typeof channel.name !== 'string') {
       throw new NotifyConfigError(`${owner}: every channel needs a name and a send() method.`)
+    }
+    if (!isChannelName(channel.name)) {
+      throw new NotifyConfigError(
+        `${owner}: a channel is named ${shownName(channel.name)}, ${NOT_A_NAME}.`,
+      )
     }
     if (channels.has(channel.name)) {
       throw new NotifyConfigError(

@@ -20,6 +20,7 @@ import type { AnyChannel, ChannelName } from '../channels/channel.js'
 import { ChatChannel } from '../channels/chat/chat-channel.js'
 import { INBOX } from '../channels/inbox/inbox-channel.js'
 import { createInboxTable, Inbox } from '../channels/inbox/inbox-store.js'
+import { roomForLongText } from './long-text-migration.js'
 import { WebhookChannel } from '../channels/webhook/webhook-channel.js'
 import type { Digest } from '../digest/define-digest.js'
 import { DigestNotification, rerenderDigestDelivery } from '../digest/digest-notification.js'
@@ -201,6 +202,7 @@ export function notifyModule(options: NotifyModuleOptions): Module {
       '0010_delivery_settled_tokens': settleSendingTokens,
       '0011_digest_item_keys': addDigestItemKeys,
       '0012_delivery_quiet_hours': addDeliveryQuietHours,
+      '0013_room_for_long_text': roomForLongText,
     },
     register(binder) {
       binder.bind(LEDGER, {

@@ -7,6 +7,7 @@ import {
   type NotificationFields,
   type RenderContext,
 } from './notification.js'
+import { NotifyConfigError } from '../errors.js'
 import type { Recipient } from './recipient.js'
 
 /** The options of {@link defineNotification} besides the renderers. */
@@ -107,7 +108,9 @@ export function defineNotification<
 ): DefinedNotificationClass<S, R, C> {
   const { type, schema, category } = definition
   if (typeof type !== 'string' || type.trim() === '') {
-    throw new TypeError('defineNotification needs a non-empty type, such as "order.shipped".')
+    throw new NotifyConfigError(
+      'defineNotification needs a non-empty type, such as "order.shipped".',
+    )
   }
   const renderers = Object.entries(definition).filter(
     ([name, value]) => /^to[A-Z]/.test(name) && typeof value === 'function',

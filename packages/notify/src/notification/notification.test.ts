@@ -1,4 +1,4 @@
-import { safeText } from '@mortar/core'
+import { safeText, ValidationError } from '@mortar/core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { Notification, notificationFields } from './notification.js'
@@ -34,14 +34,14 @@ describe('notificationFields', () => {
         const taken = stored.safeParse(value).success
         const check = () => notificationFields(new Ping(value))
         if (taken) expect(check().key).toBe(value)
-        else expect(check).toThrow(TypeError)
+        else expect(check).toThrow(ValidationError)
       }),
       { numRuns: 2_000 },
     )
   })
 
   it('refuses a field that is no string, and leaves an unset one to its default', () => {
-    expect(() => notificationFields(new Ping(42))).toThrow(TypeError)
+    expect(() => notificationFields(new Ping(42))).toThrow(ValidationError)
     expect(notificationFields(new Ping(null))).toMatchObject({
       type: 'Ping',
       category: 'default',

@@ -1,4 +1,4 @@
-import { hasLoneSurrogate } from '@mortar/core'
+import { hasLoneSurrogate, ValidationError } from '@mortar/core'
 import type { ChannelMessages, ChannelName, RendererName } from '../channels/channel.js'
 import type { Recipient } from './recipient.js'
 
@@ -103,7 +103,10 @@ export type CheckNotification<N> = [Problems<N>] extends [never] ? unknown : Pro
 // The ledger's type, category and idempotency_key columns are varchar(191).
 const MAX_FIELD_LENGTH = 191
 
-/** The fields of a notification (see {@link NotificationFields}), checked: a wrong type is a `TypeError`. */
+/**
+ * The fields of a notification (see {@link NotificationFields}), checked: one the ledger cannot
+ * store is a `ValidationError` (`E_VALIDATION`, the field as its path), whatever the engine.
+ */
 export function notificationFields(notification: Notification<never>): {
   readonly type: string
   readonly category: string
@@ -116,7 +119,7 @@ export function notificationFields(notification: Notification<never>): {
     digest !== undefined &&
     (typeof digest !== 'object' || typeof digest.key !== 'string' || digest.key === '')
   ) {
-    throw new TypeError(`${notification.constructor.name}.digest must be { key, item }.`)
+    throw notificationError(notification, 'digest', 'must be { key, item }')
   }
   return {
     type: storedField(notification, 'type') ?? notification.constructor.name,
@@ -139,8 +142,10 @@ function storedField(
   const value: unknown = (notification as NotificationFields)[name]
   if (value === undefined || value === null) return undefined
   if (typeof value !== 'string' || !storable(value)) {
-    throw new TypeError(
-      `${notification.constructor.name}.${name} must be a non-empty string of at most ${MAX_FIELD_LENGTH} characters, without NUL or a lone surrogate.`,
+    throw notificationError(
+      notification,
+      name,
+      `must be a non-empty string of at most ${MAX_FIELD_LENGTH} characters, without NUL or a lone surrogate`,
     )
   }
   return value
@@ -157,6 +162,21 @@ function storable(value: string): boolean {
     (value.length <= MAX_FIELD_LENGTH || [...value].length <= MAX_FIELD_LENGTH) &&
     !value.includes('\u0000') &&
     !hasLoneSurrogate(value)
+  )
+}
+
+/**
+ * What notify() (and the fake) throw for a notification the ledger cannot take: a typed error
+ * with a stable code, as for a bad recipient, never a bare `TypeError` nor the database's error.
+ */
+export function notificationError(
+  notification: Notification<never>,
+  field: string,
+  problem: string,
+): ValidationError {
+  return new ValidationError(
+    [{ path: field, message: problem, code: 'invalid' }],
+    `notify(): ${notification.constructor.name}.${field} ${problem}.`,
   )
 }
 

@@ -87,7 +87,7 @@ export function revivedRecipient(stored: Recipient): Recipient {
 function onDemand(routes: { readonly [C in ChannelName]?: string }): OnDemandRecipient {
   for (const [channel, address] of Object.entries(routes)) {
     if (typeof address !== 'string' || address.trim() === '') {
-      throw new TypeError(`route('${channel}', …) needs a non-empty address.`)
+      throw new NotifyRecipientError(`routes.${channel}`, 'must be a non-empty address')
     }
   }
   const id = Object.entries(routes)

@@ -1,6 +1,11 @@
-import { thrownText } from '@mortar/core'
+import { hasLoneSurrogate, thrownText } from '@mortar/core'
 import type { AnyChannel, ChannelMessages, ChannelName } from '../channels/channel.js'
-import { type Notification, notificationFields, type RenderContext } from './notification.js'
+import {
+  type Notification,
+  notificationError,
+  notificationFields,
+  type RenderContext,
+} from './notification.js'
 import { addressOf, type Recipient } from './recipient.js'
 import { withoutAddress } from './shown-address.js'
 
@@ -24,19 +29,59 @@ export function rendererName(channel: ChannelName): string {
   return name
 }
 
-/** The channels of `notification` for `recipient`, deduplicated, in `via()` order. */
+/**
+ * The channels of `notification` for `recipient`, deduplicated, in `via()` order. A name that no
+ * channel could have (see {@link isChannelName}) is a `ValidationError`: the ledger's
+ * `channel` column could not store it (PostgreSQL and MariaDB refused the whole notify() with
+ * their own error, SQLite kept it).
+ */
 export function channelsFor(
   notification: Notification<never>,
   recipient: Recipient,
 ): ChannelName[] {
-  const channels = (notification as Notification<Recipient>).via(recipient)
+  const channels: unknown = (notification as Notification<Recipient>).via(recipient)
   if (!Array.isArray(channels)) {
-    throw new TypeError(
-      `${notification.constructor.name}.via() must return an array of channel names.`,
-    )
+    throw notificationError(notification, 'via()', 'must return an array of channel names')
   }
-  return [...new Set(channels)]
+  for (const name of channels) {
+    if (!isChannelName(name)) {
+      throw notificationError(notification, 'via()', `returned ${shownName(name)}, ${NOT_A_NAME}`)
+    }
+  }
+  return [...new Set(channels as ChannelName[])]
 }
+
+// The ledger's, preferences' and throttles' channel columns are varchar(32).
+const MAX_CHANNEL_NAME = 32
+
+/**
+ * True for text that can name a channel: 1 to 32 characters without control characters or a
+ * lone surrogate, which every engine stores as given and a reason or the CLI prints on one line.
+ */
+export function isChannelName(name: unknown): name is ChannelName {
+  return (
+    typeof name === 'string' &&
+    name.length >= 1 &&
+    name.length <= MAX_CHANNEL_NAME &&
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
+    !/[\u0000-\u001f\u007f-\u009f]/.test(name) &&
+    !hasLoneSurrogate(name)
+  )
+}
+
+/** What a channel name must be, for the errors that refuse one. */
+export const NOT_A_NAME = `which is no channel name (text of 1 to ${MAX_CHANNEL_NAME} characters, no control characters)`
+
+/** A refused channel name as an error shows it: quoted and cut, its control characters escaped. */
+export function shownName(name: unknown): string {
+  return typeof name === 'string' ? JSON.stringify(name.slice(0, 40)) : String(name)
+}
+
+/**
+ * The largest message (as JSON, in UTF-8) the ledger stores: 10 MiB, with room for the rest of
+ * its row in MySQL/MariaDB's default 16 MiB packet.
+ */
+const MAX_MESSAGE_BYTES = 10 * 1024 * 1024
 
 /**
  * Calls the notification's renderer for `channel`. A missing renderer, one that throws and a
@@ -80,6 +125,14 @@ export async function renderMessage<C extends ChannelName>(
       return {
         ok: false,
         reason: `${name}() returned a message that is not JSON: its toJSON() gave nothing`,
+      }
+    }
+    // Past it MySQL/MariaDB's mediumtext and default packet cannot take the row (the connection
+    // was closed, failing the whole notify()), where the other engines stored it.
+    if (json.length > MAX_MESSAGE_BYTES / 3 && Buffer.byteLength(json) > MAX_MESSAGE_BYTES) {
+      return {
+        ok: false,
+        reason: `${name}() returned a message of over 10 MiB as JSON, more than the ledger stores on every engine`,
       }
     }
     return { ok: true, message, json }

@@ -1,3 +1,5 @@
+import { NotifyConfigError } from '../errors.js'
+
 /** Catalogs of messages by locale, all of the shape of the fallback's, made by {@link defineTranslations}. */
 export interface Translations<M> {
   /** The catalog for `locale`: exact (`fr-CH`), else its language (`fr`), else the fallback's. */
@@ -35,7 +37,9 @@ export function defineTranslations<const L extends string, M>(
     byLocale.set(locale.toLowerCase(), catalog)
   const fallbackCatalog = byLocale.get(fallback.toLowerCase())
   if (fallbackCatalog === undefined) {
-    throw new TypeError(`defineTranslations: the fallback locale '${fallback}' has no catalog.`)
+    throw new NotifyConfigError(
+      `defineTranslations: the fallback locale '${fallback}' has no catalog.`,
+    )
   }
   return Object.freeze({
     locales: Object.freeze(Object.keys(catalogs)),

@@ -1,6 +1,13 @@
 // Test helpers of this package's own tests (never imported by the package itself).
 import { createLogger } from '@mortar/core'
-import { createTestApp, type TestApp } from '@mortar/core/testing'
+import {
+  createTestApp,
+  type PrivateDatabaseUrl,
+  privateDatabaseUrl,
+  type TestApp,
+  type TestEngine,
+} from '@mortar/core/testing'
+import { afterAll, beforeAll } from 'vitest'
 import { notifyModule } from '../module/notify-module.js'
 import type { NotifyModuleOptions } from '../module/notify-options.js'
 
@@ -24,4 +31,25 @@ export async function startedNotifyTestApp(
   app.clock.set('2026-06-01T10:00:00Z')
   await app.start()
   return app
+}
+
+/**
+ * In a describe block on `engine`: {@link startedNotifyTestApp} on a private database of it,
+ * stopped and dropped after the block. Returns the app (once the block's tests run).
+ */
+export function notifyAppOn(engine: TestEngine, options: NotifyModuleOptions): () => TestApp {
+  let database: PrivateDatabaseUrl | undefined
+  let app: TestApp | undefined
+  beforeAll(async () => {
+    database = await privateDatabaseUrl(engine)
+    app = await startedNotifyTestApp(options, database.url)
+  })
+  afterAll(async () => {
+    await app?.stop()
+    await database?.drop()
+  })
+  return () => {
+    if (app === undefined) throw new Error('The notify test app has not started.')
+    return app
+  }
 }

@@ -176,6 +176,45 @@ describe('toNodeHandler after a body parser', () => {
     }
   })
 
+  it('refuses a form or text body that is not UTF-8 naming its type, never as "not valid JSON"', async () => {
+    const server = await serve([
+      express.json({ verify: verifyUtf8Json }),
+      express.urlencoded({ verify: verifyUtf8Json }),
+      express.text({ verify: verifyUtf8Json }),
+    ])
+    try {
+      const bad = Buffer.from([0x61, 0x3d, 0xff, 0xfe])
+      for (const [type, status, detail] of [
+        [
+          'application/json',
+          400,
+          'The request body is not valid JSON; send a well-formed JSON document.',
+        ],
+        [
+          'application/x-www-form-urlencoded',
+          400,
+          'The request body (application/x-www-form-urlencoded) is not valid UTF-8; send it as UTF-8.',
+        ],
+        ['text/plain', 400, 'The request body (text/plain) is not valid UTF-8; send it as UTF-8.'],
+        [
+          'text/plain; charset=iso-8859-1',
+          415,
+          'The request body\'s charset "iso-8859-1" is not supported; send it as UTF-8.',
+        ],
+      ] as const) {
+        const response = await fetch(`${server.url}/page`, {
+          method: 'POST',
+          headers: { 'content-type': type },
+          body: bad,
+        })
+        expect(response.status, type).toBe(status)
+        expect(((await response.json()) as { detail: string }).detail, type).toBe(detail)
+      }
+    } finally {
+      await server.close()
+    }
+  })
+
   it('passes on a body its parser inflated without the content-encoding it no longer has', async () => {
     const server = await serve([
       express.json({ verify: verifyUtf8Json }),

@@ -7,13 +7,19 @@ import {
   runInRequestContext,
   runRequestStartHooks,
 } from '../../context/index.js'
-import { BadRequestError, NotFoundError } from '../../errors/index.js'
+import {
+  BadRequestError,
+  type MortarError,
+  NotFoundError,
+  UnsupportedMediaTypeError,
+} from '../../errors/index.js'
 import type { Logger } from '../../logger/logger.js'
 import {
   type AdapterApp,
   declaredTooLarge,
   firstHeader,
   gateResponse,
+  isJsonType,
   keepRawBody,
   MALFORMED_JSON_MESSAGE,
   nodeContextOpener,
@@ -136,8 +142,25 @@ export function verifyUtf8Json(
   _response: ServerResponse,
   body: Buffer,
 ): void {
-  if (!isUtf8(body)) throw new BadRequestError(MALFORMED_JSON_MESSAGE)
+  if (!isUtf8(body)) throw notUtf8(request.headers['content-type'])
   keepRawBody(request, body)
+}
+
+/**
+ * The error for a body that is not UTF-8, by its declared type: given to `express.urlencoded()`
+ * or `express.text()`, a form or a text is not "not valid JSON", and one that declares another
+ * charset is a media type Mortar does not take (415).
+ */
+function notUtf8(type: string | undefined): MortarError {
+  if (isJsonType(type)) return new BadRequestError(MALFORMED_JSON_MESSAGE)
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(type ?? '')?.[1]
+  if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
+    return new UnsupportedMediaTypeError(
+      `The request body's charset ${JSON.stringify(charset)} is not supported; send it as UTF-8.`,
+    )
+  }
+  const media = type?.split(';')[0]?.trim() || 'without a content type'
+  return new BadRequestError(`The request body (${media}) is not valid UTF-8; send it as UTF-8.`)
 }
 
 /**

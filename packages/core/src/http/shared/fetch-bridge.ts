@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
+import * as zlib from 'node:zlib'
 import { MortarError } from '../../errors/index.js'
 import { processGlobal } from '../../global/index.js'
 import { isEventStream } from './event-streams.js'
@@ -137,8 +138,15 @@ export function alreadyReadBody(request: IncomingMessage): Uint8Array | undefine
 }
 
 // Codings fetch() decodes in a response body, leaving the upstream's content-encoding and
-// content-length on the Response. zstd is left out: not every Node's fetch decodes it.
-const FETCH_DECODES = new Set(['gzip', 'x-gzip', 'deflate', 'br'])
+// content-length on the Response. zstd where this Node's zlib has it (22.15+, 23.8+): its fetch
+// then decodes zstd too.
+const FETCH_DECODES = new Set([
+  'gzip',
+  'x-gzip',
+  'deflate',
+  'br',
+  ...('createZstdDecompress' in zlib ? ['zstd'] : []),
+])
 
 /**
  * `answer` as it may be sent. A handler that returns an upstream's response as `fetch()` gave it

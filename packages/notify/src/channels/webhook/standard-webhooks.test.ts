@@ -133,6 +133,13 @@ describe('Standard Webhooks signatures', () => {
     }
   })
 
+  it('refuses an invalid now as config (NaN let a webhook of any age in)', () => {
+    const stale = signWebhook(secret, { id: 'msg_8', timestamp: new Date(0), body: 'x' })
+    expect(() => verifyWebhook(secret, stale, 'x', { now: new Date('not a date') })).toThrow(
+      expect.objectContaining({ reason: 'config' }),
+    )
+  })
+
   it('refuses an empty list of secrets as config, not as a forged signature', () => {
     // Before, every genuine webhook was refused as 'signature', a fault of each sender.
     const headers = signWebhook(secret, { id: 'msg_7', timestamp: now, body: 'x' })

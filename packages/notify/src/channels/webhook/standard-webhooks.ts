@@ -95,7 +95,7 @@ export interface VerifyWebhookOptions {
    * timestamp through.
    */
   readonly toleranceSeconds?: number
-  /** The current time; `new Date()` by default. */
+  /** The current time; `new Date()` by default. An invalid date is refused (`reason: 'config'`). */
   readonly now?: Date
 }
 
@@ -148,6 +148,10 @@ export function verifyWebhook(
   const signatures = read('webhook-signature')
   if (!id || !timestamp || !signatures) throw new WebhookSignatureError('missing-headers')
   const now = Math.floor((options.now ?? new Date()).getTime() / 1000)
+  // An invalid date is NaN, and no distance from NaN is over the tolerance: every replay got in.
+  if (!Number.isFinite(now)) {
+    throw new WebhookSignatureError('config', 'verifyWebhook: now must be a valid Date.')
+  }
   if (!/^\d{1,15}$/.test(timestamp) || Math.abs(now - Number(timestamp)) > tolerance) {
     throw new WebhookSignatureError('timestamp')
   }
