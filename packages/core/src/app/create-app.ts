@@ -37,7 +37,7 @@ import { ShutdownError } from './shutdown-error.js'
 import { StartupError } from './startup-error.js'
 import { stopOnSignals } from './stop-on-signals.js'
 import { thrownText } from '../errors/thrown-text.js'
-import { isNumberIn, MAX_TIMER_MS } from '../validation/number-in.js'
+import { describeOption, isNumberIn, MAX_TIMER_MS } from '../validation/number-in.js'
 
 /** Options of {@link createApp}. */
 export interface CreateAppOptions<C> {
@@ -292,7 +292,7 @@ class MortarApp<C> implements App<C> {
     if (!isNumberIn(timeoutMs, 0, MAX_TIMER_MS)) {
       return Promise.reject(
         new TypeError(
-          `stop() needs timeoutMs from 0 to ${MAX_TIMER_MS} ms; got ${String(options.timeoutMs)}.`,
+          `stop() needs timeoutMs from 0 to ${MAX_TIMER_MS} ms; got ${describeOption(options.timeoutMs)}.`,
         ),
       )
     }

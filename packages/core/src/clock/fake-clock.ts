@@ -1,4 +1,5 @@
 import type { Clock } from './clock.js'
+import { describeOption } from '../validation/number-in.js'
 
 const DEFAULT_START = Date.UTC(2026, 0, 1)
 
@@ -40,7 +41,7 @@ export class FakeClock implements Clock {
   advance(ms: number): void {
     if (!Number.isFinite(ms) || ms < 0) {
       throw new RangeError(
-        `FakeClock.advance takes a finite, non-negative number of ms; got ${ms}.`,
+        `FakeClock.advance takes a finite, non-negative number of ms; got ${describeOption(ms)}.`,
       )
     }
     this.#ms += ms
@@ -55,6 +56,6 @@ function toMs(instant: Date | number | string): number {
         ? Date.parse(instant)
         : instant
   if (!Number.isFinite(ms))
-    throw new RangeError(`FakeClock needs a valid instant; got ${String(instant)}.`)
+    throw new RangeError(`FakeClock needs a valid instant; got ${describeOption(instant)}.`)
   return ms
 }

@@ -16,6 +16,7 @@ import type { ScheduleDefinition } from './schedules/schedule.js'
 import { Scheduler } from './schedules/scheduler.js'
 import { SqlQueue } from './sql/index.js'
 import { DEFAULT_WORKER_SETTINGS, type WorkerSettings } from './worker/worker.js'
+import { describeOption } from '../validation/number-in.js'
 
 /** What a custom engine's factory receives. */
 export interface QueueAdapterContext {
@@ -210,7 +211,7 @@ function workerSettings(
     // Past 2^31 − 1 Node's timers fire at once: a poll or lease timer would spin.
     if (!(Number.isInteger(value) && value >= 1 && value <= 2_147_483_647)) {
       problems.push(
-        `jobs.workers.${name} must be a whole number from 1 to 2147483647 (got ${String(value)}).`,
+        `jobs.workers.${name} must be a whole number from 1 to 2147483647 (got ${describeOption(value)}).`,
       )
     }
   }

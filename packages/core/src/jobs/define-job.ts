@@ -5,7 +5,7 @@ import { type BackoffOptions, DEFAULT_BACKOFF } from './backoff.js'
 import type { JobContext } from './job-context.js'
 import { MAX_RETRY_LATER_MS } from './job-errors.js'
 import type { AttemptError } from './queue-adapter.js'
-import { isNumberIn, MAX_TIMER_MS } from '../validation/number-in.js'
+import { describeOption, isNumberIn, MAX_TIMER_MS } from '../validation/number-in.js'
 
 /**
  * What a job's handler does with one payload; a throw fails the attempt. `prepared` is what the
@@ -243,7 +243,7 @@ export function defineJob<S extends z.ZodType, P = undefined, R = never>(
   const { name, schema, prepare, claimRead, handler, onDead } = init
   if (typeof name !== 'string' || name.trim() === '' || !storableName.safeParse(name).success) {
     throw new TypeError(
-      `defineJob needs a non-empty name of at most ${MAX_NAME_LENGTH} characters, without NUL or a lone surrogate; got ${JSON.stringify(name)}.`,
+      `defineJob needs a non-empty name of at most ${MAX_NAME_LENGTH} characters, without NUL or a lone surrogate; got ${describeOption(name)}.`,
     )
   }
   if (typeof schema?.safeParse !== 'function') {
@@ -271,7 +271,7 @@ export function defineJob<S extends z.ZodType, P = undefined, R = never>(
   const attempts = init.attempts ?? DEFAULT_ATTEMPTS
   if (!Number.isInteger(attempts) || attempts < 1 || attempts > MAX_ATTEMPTS) {
     throw new TypeError(
-      `Job '${name}': attempts must be a whole number from 1 to ${MAX_ATTEMPTS}; got ${attempts}.`,
+      `Job '${name}': attempts must be a whole number from 1 to ${MAX_ATTEMPTS}; got ${describeOption(attempts)}.`,
     )
   }
   const backoff = { ...DEFAULT_BACKOFF, ...init.backoff }
@@ -293,7 +293,7 @@ export function defineJob<S extends z.ZodType, P = undefined, R = never>(
     !(isNumberIn(timeout, 0, MAX_TIMER_MS) && timeout > 0)
   ) {
     throw new TypeError(
-      `Job '${name}': timeout must be a positive number of ms, at most ${MAX_TIMER_MS} (24.8 days); got ${timeout}.`,
+      `Job '${name}': timeout must be a positive number of ms, at most ${MAX_TIMER_MS} (24.8 days); got ${describeOption(timeout)}.`,
     )
   }
   return Object.freeze({

@@ -20,7 +20,7 @@ import type { JobInfo, JobState, NewJob, QueueAdapter } from './queue-adapter.js
 import { useRunningQueue } from './running-queues.js'
 import { serializePayload } from './serialize-payload.js'
 import { Worker, type WorkerSettings } from './worker/worker.js'
-import { isNumberIn, MAX_TIMER_MS } from '../validation/number-in.js'
+import { describeOption, isNumberIn, MAX_TIMER_MS } from '../validation/number-in.js'
 
 // The stored key is the job's scope (KEY_SCOPE characters) and the caller's key, in 191.
 const KEY_SCOPE = 17
@@ -253,7 +253,7 @@ export class JobQueueService implements JobQueue {
     const timeoutMs = options.timeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS
     if (!isNumberIn(timeoutMs, 0, MAX_TIMER_MS)) {
       throw new TypeError(
-        `drain() needs timeoutMs from 0 to ${MAX_TIMER_MS} ms; got ${String(options.timeoutMs)}.`,
+        `drain() needs timeoutMs from 0 to ${MAX_TIMER_MS} ms; got ${describeOption(options.timeoutMs)}.`,
       )
     }
     await this.#drainHook?.runDue()

@@ -16,3 +16,15 @@ export function isNumberIn(
     typeof value === 'number' && value >= min && value <= max && (!whole || Number.isInteger(value))
   )
 }
+
+/**
+ * A refused option's value for its error message. `String()` itself throws on an object that
+ * has no usable `toString` (a null prototype), which would replace the error being reported.
+ */
+export function describeOption(value: unknown): string {
+  return typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean'
+    ? String(value)
+    : typeof value === 'string'
+      ? JSON.stringify(value)
+      : typeof value
+}

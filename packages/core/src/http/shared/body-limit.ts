@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { PayloadTooLargeError } from '../../errors/index.js'
+import { describeOption } from '../../validation/number-in.js'
 
 /** The body limit every adapter applies unless told otherwise: 1 MiB, as Fastify's default. */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024
@@ -8,7 +9,7 @@ export const DEFAULT_BODY_LIMIT = 1024 * 1024
 export function resolveBodyLimit(limit: number | undefined): number {
   if (limit === undefined) return DEFAULT_BODY_LIMIT
   if (!Number.isSafeInteger(limit) || limit < 0) {
-    throw new TypeError(`bodyLimit must be a whole number of bytes; got ${String(limit)}.`)
+    throw new TypeError(`bodyLimit must be a whole number of bytes; got ${describeOption(limit)}.`)
   }
   return limit
 }

@@ -4,6 +4,7 @@ import { MortarError } from '../../errors/index.js'
 import { processGlobal } from '../../global/index.js'
 import { isEventStream } from './event-streams.js'
 import { withBodyJson } from './http-errors.js'
+import { describeOption } from '../../validation/number-in.js'
 
 /**
  * The path and query a handler mounted at `prefix` sees for the raw request target `url`: the
@@ -24,7 +25,7 @@ export function mountedTarget(url: string, prefix: string): string | undefined {
 export function normalizeMountPrefix(prefix: string): string {
   if (typeof prefix !== 'string' || !/^\/[^?#*:]*$/.test(prefix)) {
     throw new TypeError(
-      `A mount prefix is a path such as '/admin/analytics'; got ${JSON.stringify(prefix)}.`,
+      `A mount prefix is a path such as '/admin/analytics'; got ${describeOption(prefix)}.`,
     )
   }
   return prefix.replace(/\/+$/, '')

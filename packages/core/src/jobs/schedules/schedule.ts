@@ -4,6 +4,7 @@ import type { BackoffOptions } from '../backoff.js'
 import { defineJob, type JobDefinition } from '../define-job.js'
 import type { JobContext } from '../job-context.js'
 import { Cron } from './cron.js'
+import { describeOption } from '../../validation/number-in.js'
 
 /** One firing of a schedule, as its handler sees it. */
 export interface ScheduleTick {
@@ -138,6 +139,6 @@ function everyMs(name: string, every: number | string | undefined): number {
     }
   }
   throw new TypeError(
-    `Schedule '${name}' needs { every } as a whole number of ms from 1 to ${MAX_EVERY_MS} or a duration such as '30s', '5m', '2h', '1d' (got ${JSON.stringify(every)}), or { cron }.`,
+    `Schedule '${name}' needs { every } as a whole number of ms from 1 to ${MAX_EVERY_MS} or a duration such as '30s', '5m', '2h', '1d' (got ${describeOption(every)}), or { cron }.`,
   )
 }

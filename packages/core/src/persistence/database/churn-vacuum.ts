@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import type { Logger } from '../../logger/logger.js'
 import type { Database } from './database.js'
+import { describeOption } from '../../validation/number-in.js'
 
 // Rows a table may outgrow its statistics by before it is analyzed again: below a thousand or
 // so, a sort of the whole table costs about what a walk of its index does.
@@ -65,7 +66,7 @@ export class ChurnVacuum {
   constructor(options: ChurnVacuumOptions) {
     if (!(Number.isInteger(options.every) && options.every > 0)) {
       throw new TypeError(
-        `ChurnVacuum: every must be a positive whole number; got ${options.every}.`,
+        `ChurnVacuum: every must be a positive whole number; got ${describeOption(options.every)}.`,
       )
     }
     this.#options = options
