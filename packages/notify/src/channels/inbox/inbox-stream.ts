@@ -10,8 +10,13 @@ interface Subscriber {
   readonly recipientId: string
   /** Where the stream starts, exclusive: what the client saw last, or the instant it opened. */
   readonly after: InboxPosition
-  /** Reading what was written before it opened: live items wait, the catch-up reads them too. */
+  /** Reading what was written before it opened: live items wait in `held` until it ends. */
   catchingUp: boolean
+  /**
+   * Items this process wrote (or polled) while the catch-up read: a page may have been read
+   * before one committed, so they are sent after the last page, never dropped.
+   */
+  readonly held: InboxItem[]
   readonly seen: Map<string, number>
   readonly push: (items: readonly InboxItem[]) => void
   readonly end: () => void
@@ -87,6 +92,7 @@ export class InboxStreamHub {
           ? { createdAt: new Date(now), id: '' }
           : after,
       catchingUp: after !== undefined,
+      held: [],
       seen: new Map(),
       push,
       end,
@@ -147,6 +153,8 @@ export class InboxStreamHub {
         after = last
       }
       subscriber.catchingUp = false
+      const held = subscriber.held.splice(0).sort(comparePositions)
+      this.#deliverTo(subscriber, held, this.#now())
     } catch (error) {
       // Resuming from a point the stream cannot read is a gap: end it, the client reconnects
       // with the same last event id and tries again.
@@ -186,6 +194,9 @@ export class InboxStreamHub {
     const now = this.#now()
     for (const subscriber of this.#subscribers) {
       if (!subscriber.catchingUp) this.#deliverTo(subscriber, items, now)
+      else
+        for (const item of items)
+          if (item.recipientId === subscriber.recipientId) subscriber.held.push(item)
     }
   }
 
