@@ -26,7 +26,13 @@ export type {
 } from './errors/index.js'
 
 // input schemas (zod) that every engine stores as given
-export { hasLoneSurrogate, integerId, MAX_SQL_INTEGER, safeText } from './validation/index.js'
+export {
+  describeOption,
+  hasLoneSurrogate,
+  integerId,
+  MAX_SQL_INTEGER,
+  safeText,
+} from './validation/index.js'
 export type { IntegerIdOptions, SafeTextOptions } from './validation/index.js'
 
 // request context

@@ -1,4 +1,5 @@
 export { integerId, MAX_SQL_INTEGER } from './integer-id.js'
+export { describeOption } from './number-in.js'
 export type { IntegerIdOptions } from './integer-id.js'
 export { hasLoneSurrogate, safeText } from './safe-text.js'
 export type { SafeTextOptions } from './safe-text.js'

@@ -1,3 +1,4 @@
+import { describeOption } from '@mortar/core'
 import { NotifyConfigError } from '../errors.js'
 
 // Node's timers take at most 2^31 − 1 ms; past it, and for NaN or a negative, they fire at once.
@@ -12,7 +13,7 @@ export function delayOption(what: string, value: number | undefined, fallback: n
   if (value === undefined) return fallback
   if (!(typeof value === 'number' && value >= 1 && value <= MAX_TIMER_MS)) {
     throw new NotifyConfigError(
-      `${what} must be a number of milliseconds from 1 to ${MAX_TIMER_MS}; got ${String(value)}.`,
+      `${what} must be a number of milliseconds from 1 to ${MAX_TIMER_MS}; got ${describeOption(value)}.`,
     )
   }
   return value

@@ -1,5 +1,5 @@
 // Internal: the checks every StateStore makes, so the memory and Kysely stores behave alike.
-import { hasLoneSurrogate, ValidationError } from '@mortar/core'
+import { describeOption, hasLoneSurrogate, ValidationError } from '@mortar/core'
 import type { z } from 'zod'
 import { StateCorruptedError, StateTooLargeError } from '../errors.js'
 
@@ -22,7 +22,7 @@ export function checkNamespaceName(name: string): string {
 /** Throws a RangeError unless `maxBytes` is a positive integer. */
 export function checkMaxBytes(maxBytes: number): number {
   if (!Number.isInteger(maxBytes) || maxBytes <= 0) {
-    throw new RangeError(`maxBytes must be a positive integer; got ${maxBytes}.`)
+    throw new RangeError(`maxBytes must be a positive integer; got ${describeOption(maxBytes)}.`)
   }
   return maxBytes
 }

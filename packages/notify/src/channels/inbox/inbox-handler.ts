@@ -8,6 +8,7 @@ import {
   TooManyRequestsError,
   UnauthorizedError,
   ValidationError,
+  describeOption,
 } from '@mortar/core'
 import { type FetchHandler, jsonResponse, problemResponse } from '../../pages/fetch-handler.js'
 import { NotifyConfigError, NotifyUnavailableError } from '../../errors.js'
@@ -171,7 +172,7 @@ function countOption(name: string, value: number | undefined, fallback: number):
   if (value === undefined) return fallback
   if (!Number.isSafeInteger(value) || value < 1) {
     throw new NotifyConfigError(
-      `inboxHandler: ${name} must be a whole number from 1; got ${String(value)}.`,
+      `inboxHandler: ${name} must be a whole number from 1; got ${describeOption(value)}.`,
     )
   }
   return value

@@ -6,6 +6,7 @@ import {
   type Module,
   type ModuleMigrations,
   schedule,
+  describeOption,
 } from '@mortar/core'
 import type { Kysely } from 'kysely'
 import { SessionExistsError } from '../../errors.js'
@@ -255,7 +256,9 @@ const DAY_SECONDS = 86_400
 export function databaseSessionRegistry(options: DatabaseSessionRegistryOptions = {}): Module {
   const idleSeconds = options.pruneIdleAfter ?? 30 * DAY_SECONDS
   if (!(Number.isFinite(idleSeconds) && idleSeconds > 0)) {
-    throw new RangeError(`pruneIdleAfter must be a positive number of seconds; got ${idleSeconds}.`)
+    throw new RangeError(
+      `pruneIdleAfter must be a positive number of seconds; got ${describeOption(idleSeconds)}.`,
+    )
   }
   return defineModule({
     name: SESSION_REGISTRY_MODULE,

@@ -1,4 +1,4 @@
-import { defineModule, type Module } from '@mortar/core'
+import { defineModule, describeOption, type Module } from '@mortar/core'
 import { SessionExistsError } from '../../errors.js'
 import { checkRegistryText } from '../registry-text.js'
 import {
@@ -106,7 +106,9 @@ export class MemorySessionRegistry implements SessionRegistry {
 function idleMsOf(options: MemorySessionRegistryOptions): number {
   const idleSeconds = options.pruneIdleAfter ?? 30 * DAY_SECONDS
   if (!(Number.isFinite(idleSeconds) && idleSeconds > 0)) {
-    throw new RangeError(`pruneIdleAfter must be a positive number of seconds; got ${idleSeconds}.`)
+    throw new RangeError(
+      `pruneIdleAfter must be a positive number of seconds; got ${describeOption(idleSeconds)}.`,
+    )
   }
   return idleSeconds * 1_000
 }

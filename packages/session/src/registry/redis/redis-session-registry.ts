@@ -1,4 +1,4 @@
-import { defineModule, type Module, REDIS } from '@mortar/core'
+import { defineModule, describeOption, type Module, REDIS } from '@mortar/core'
 import { SessionExistsError } from '../../errors.js'
 import { checkRegistryText } from '../registry-text.js'
 import {
@@ -115,7 +115,9 @@ export class RedisSessionRegistry implements SessionRegistry {
   constructor(options: RedisSessionRegistryOptions) {
     const ttlSeconds = options.ttlSeconds ?? DEFAULT_TTL_SECONDS
     if (!Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
-      throw new RangeError(`ttlSeconds must be a positive number of seconds; got ${ttlSeconds}.`)
+      throw new RangeError(
+        `ttlSeconds must be a positive number of seconds; got ${describeOption(ttlSeconds)}.`,
+      )
     }
     this.#client = options.client
     this.#prefix = options.prefix ?? DEFAULT_PREFIX
