@@ -19,7 +19,6 @@ import {
   sql,
   ValueNode,
 } from 'kysely'
-import { jsonArrayFrom } from 'kysely/helpers/postgres'
 import type { ChannelName } from '../channels/channel.js'
 import { DeliveryNotFoundError, DeliveryNotReplayableError } from '../errors.js'
 import { type DigestBatchCount, unsentDigestCounts } from '../digest/digest-store.js'
@@ -52,22 +51,19 @@ export interface LoadedDelivery {
   readonly preferences: readonly PreferenceEntry[]
 }
 
-/** A recipient's stored choice, as a claim's carried read holds it. */
-type CarriedChoice = {
-  readonly category: string
-  readonly channel: string
-  readonly enabled: unknown
-}
+/** A recipient's stored choice, as a claim's carried read holds it: category, channel, enabled. */
+type CarriedChoice = readonly [category: string, channel: string, enabled: unknown]
 
 /**
  * A delivery's row as a claim of its job read it (see {@link deliveryClaimRead}): one JSON array,
- * the values of {@link SENDABLE_COLUMNS} in order, then its recipient's stored choices. An array,
- * not an object: the worker parses no key a column (a third of the parse a delivery), and the
- * row it builds from it ({@link carriedRow}) has the same shape for every delivery.
+ * the values of {@link SENDABLE_COLUMNS} but its id (the job's payload has it) in order, then
+ * its recipient's stored choices (`null` for none, as most recipients). An array, not an object:
+ * the worker parses no key a column (a third of the parse a delivery), and the row it builds
+ * from it ({@link carriedRow}) has the same shape for every delivery. The id and a choice's
+ * keys left out: the text the worker parses and scans for long numbers a third shorter.
  */
 export interface CarriedDelivery {
   readonly v: readonly [
-    id: string,
     notification_id: string,
     type: string,
     category: string,
@@ -78,24 +74,30 @@ export interface CarriedDelivery {
     replays: number,
     quiet_hours: string | null,
     attempts: number,
-    preferences: readonly CarriedChoice[],
+    preferences: readonly CarriedChoice[] | null,
   ]
 }
 
-/** The row a {@link CarriedDelivery} holds: its values named as {@link SENDABLE_COLUMNS}, in order. */
-export function carriedRow(v: CarriedDelivery['v']): SendableRow {
+/** The columns a claim carries, in their order: {@link SENDABLE_COLUMNS} but the id. */
+const CARRIED_COLUMNS = SENDABLE_COLUMNS.slice(1)
+
+/**
+ * The row of delivery `id` that a {@link CarriedDelivery} holds: its values named as
+ * {@link SENDABLE_COLUMNS}, in order.
+ */
+export function carriedRow(id: string, v: CarriedDelivery['v']): SendableRow {
   return {
-    id: v[0],
-    notification_id: v[1],
-    type: v[2],
-    category: v[3],
-    recipient_id: v[4],
-    channel: v[5],
-    address: v[6],
-    message: v[7],
-    replays: v[8],
-    quiet_hours: v[9],
-    attempts: v[10],
+    id,
+    notification_id: v[0],
+    type: v[1],
+    category: v[2],
+    recipient_id: v[3],
+    channel: v[4],
+    address: v[5],
+    message: v[6],
+    replays: v[7],
+    quiet_hours: v[8],
+    attempts: v[9],
   }
 }
 
@@ -110,13 +112,15 @@ export function deliveryClaimRead(id: Expression<string>): Expression<CarriedDel
     .selectFrom(`${DELIVERY_TABLE} as d`)
     .select((eb) =>
       sql<CarriedDelivery['v']>`json_build_array(${sql.join(
-        SENDABLE_COLUMNS.map((column) => sql.ref(`d.${column}`)),
-      )}, ${jsonArrayFrom(
-        eb
-          .selectFrom(`${PREFERENCE_TABLE} as p`)
-          .select(['p.category', 'p.channel', 'p.enabled'])
-          .whereRef('p.recipient_id', '=', 'd.recipient_id'),
-      )})`.as('v'),
+        CARRIED_COLUMNS.map((column) => sql.ref(`d.${column}`)),
+      )}, ${eb
+        .selectFrom(`${PREFERENCE_TABLE} as p`)
+        .select(
+          sql`json_agg(json_build_array(${sql.ref('p.category')}, ${sql.ref('p.channel')}, ${sql.ref('p.enabled')}))`.as(
+            'choices',
+          ),
+        )
+        .whereRef('p.recipient_id', '=', 'd.recipient_id')})`.as('v'),
     )
     .where('d.id', '=', id)
     .where('d.status', 'in', CLAIMABLE)
@@ -370,19 +374,13 @@ export class DeliveryLedger {
     carried?: readonly (CarriedDelivery | null)[],
   ): Promise<(LoadedDelivery | undefined)[]> {
     if (carried !== undefined) {
-      return carried.map((found) => {
+      return carried.map((found, index) => {
         if (found === null) return undefined
-        const row = carriedRow(found.v)
-        const choices = found.v[11]
+        const choices = found.v[10]
         return {
-          row,
-          // Most recipients stored no choice: no grouping made for them.
-          preferences:
-            choices.length === 0
-              ? NO_PREFERENCES
-              : (groupByOwner(choices.map((choice) => ({ owner: row.id, ...choice }))).get(
-                  row.id,
-                ) ?? NO_PREFERENCES),
+          row: carriedRow(ids[index] as string, found.v),
+          // Most recipients stored no choice: nothing made for them.
+          preferences: choices === null ? NO_PREFERENCES : choices.map(preferenceEntry),
         }
       })
     }
@@ -698,43 +696,69 @@ export class DeliveryLedger {
     if (engine === 'postgres') {
       // The outcomes as one JSON parameter (a key left out reads as null), the ids as another:
       // node-postgres wrote seven arrays, and the ids twice, element by element, escaping each.
+      // The usual batch (every outcome a send accepted without a mark) has its own text, whose
+      // outcomes carry only what differs between them: half the keys to write and to read back.
+      let accepted = true
+      for (let index = 0; accepted && index < outcomes.length; index++) {
+        const o = outcomes[index] as AttemptOutcome
+        accepted = o.status === 'sent' && o.token === undefined && o.error === undefined
+      }
       const rows = new Array<object>(outcomes.length)
       const ids = new Array<string>(outcomes.length)
       for (let index = 0; index < outcomes.length; index++) {
         const o = outcomes[index] as AttemptOutcome
+        const providerMessageId =
+          o.providerMessageId === undefined ? undefined : storedProviderId(o.providerMessageId)
         ids[index] = o.id
-        rows[index] = {
-          id: o.id,
-          status: stored(o),
-          attempts: o.attempt,
-          provider_message_id:
-            o.providerMessageId === undefined ? undefined : storedProviderId(o.providerMessageId),
-          last_error: o.error === undefined ? undefined : storedReason(o.error),
-          replays: o.replay,
-          token: o.token,
-          settles: settling ? settles(o) : undefined,
-        }
+        rows[index] = accepted
+          ? {
+              id: o.id,
+              attempts: o.attempt,
+              replays: o.replay,
+              provider_message_id: providerMessageId,
+            }
+          : {
+              id: o.id,
+              status: stored(o),
+              attempts: o.attempt,
+              provider_message_id: providerMessageId,
+              last_error: o.error === undefined ? undefined : storedReason(o.error),
+              replays: o.replay,
+              token: o.token,
+              settles: settling ? settles(o) : undefined,
+            }
       }
-      // One bit each: kept, lapsing, settling, late, unflushed.
+      // One bit each: kept, lapsing, settling, late, unflushed, returning, accepted.
       const variant =
         (kept ? 1 : 0) |
         (lapsing ? 2 : 0) |
         (settling ? 4 : 0) |
         (options.late === true ? 8 : 0) |
         (condition === undefined ? 0 : 16) |
-        (returning ? 32 : 0)
+        (returning ? 32 : 0) |
+        (accepted ? 64 : 0)
       let statement = this.#pgResults.get(variant)
       if (statement === undefined) {
+        const attempts = kept ? sql`greatest(d.attempts, v.attempts)` : sql`v.attempts`
+        const found = sql`d.id = any(array(select json_array_elements_text(${IDS}::json))) and d.id = v.id and d.replays = v.replays`
+        const tail = sql`${condition === undefined ? sql`` : sql` and ${condition}`}${returning ? sql` returning d.id` : sql``}`
         statement = textAroundValues(
           db as Kysely<unknown>,
-          sql`update ${sql.table(DELIVERY_TABLE)} as d
-        set status = v.status, attempts = ${kept ? sql`greatest(d.attempts, v.attempts)` : sql`v.attempts`}, provider_message_id = v.provider_message_id,
+          accepted
+            ? sql`update ${sql.table(DELIVERY_TABLE)} as d
+        set status = 'sent', attempts = ${attempts}, provider_message_id = v.provider_message_id,
+          last_error = null, sent_at = ${NOW}::bigint, updated_at = ${NOW}
+        from json_to_recordset(${OUTCOMES}::json) as v(id text, attempts integer, replays integer,
+          provider_message_id text)
+        where ${found} and ${markFree(NOW, 'd')}${tail}`
+            : sql`update ${sql.table(DELIVERY_TABLE)} as d
+        set status = v.status, attempts = ${attempts}, provider_message_id = v.provider_message_id,
           last_error = v.last_error, sent_at = case when v.status = 'sent' then ${NOW}::bigint end,
           updated_at = ${NOW}${lapsing ? sql`, sending_until = case when v.status = 'sending' then ${NOW}::bigint else d.sending_until end` : sql``}${settling ? sql`, sending_token = case when v.settles then null else d.sending_token end` : sql``}
         from json_to_recordset(${OUTCOMES}::json) as v(id text, status text, attempts integer,
           provider_message_id text, last_error text, replays integer, token text, settles boolean)
-        where d.id = any(array(select json_array_elements_text(${IDS}::json))) and d.id = v.id and d.replays = v.replays
-          and case when v.token is null then ${markFree(NOW, 'd')} else ${held(sql.ref('d.status'))} and d.sending_token = v.token end${condition === undefined ? sql`` : sql` and ${condition}`}${returning ? sql` returning d.id` : sql``}`,
+        where ${found}
+          and case when v.token is null then ${markFree(NOW, 'd')} else ${held(sql.ref('d.status'))} and d.sending_token = v.token end${tail}`,
         )
         this.#pgResults.set(variant, statement)
       }
@@ -1047,6 +1071,11 @@ function textAroundValues(
  * statement's own transaction commit without waiting for the disk, in the same round trip.
  */
 const unflushedCommit = sql<boolean>`exists (select 1 from (select set_config('synchronous_commit', 'off', true)) as sync)`
+
+/** A choice a claim carried, as the preference policy reads it. */
+function preferenceEntry([category, channel, enabled]: CarriedChoice): PreferenceEntry {
+  return { category, channel: channel as ChannelName | '*', enabled: Boolean(Number(enabled)) }
+}
 
 /** The SQL function of the larger of its arguments: SQLite's `max` with two or more. */
 function greatest(engine: SqlEngine): RawBuilder<unknown> {
