@@ -157,7 +157,7 @@ export function analyticsModule<const E extends EventSchemas>(
           const db = database.kysely
           const scope: QueryScope = { db, engine: engineOf(db), timeZone }
           const visitorIds = new VisitorIds(database, options.site ?? 'default', clock)
-          const suppressions = new Suppressions(db, clock)
+          const suppressions = new Suppressions(db)
           const rollups = new Rollups(scope, plan)
           const made = new Tracker({
             events: options.events,
@@ -196,7 +196,7 @@ export function analyticsModule<const E extends EventSchemas>(
               // fails leaves them recorded, and the rollup deletes any written meanwhile.
               await made.flush()
               const report = await forgetUser(scope, plan, userId, clock.nowMs())
-              suppressions.remember(userId)
+              suppressions.remember()
               if (own?.forget === undefined) return report
               // What was tracked before the line above and not yet written goes in first.
               await made.flush()
@@ -204,7 +204,6 @@ export function analyticsModule<const E extends EventSchemas>(
               // The links are the sink's: the anonymous ids it unlinked are suppressed here, or
               // their later events with no user went on being stored in it.
               await suppressAnonymous(scope, erased.anonymousIds, clock.nowMs())
-              suppressions.rememberAnonymous(erased.anonymousIds)
               return {
                 events: report.events + erased.events,
                 failedEvents: report.failedEvents + erased.failedEvents,

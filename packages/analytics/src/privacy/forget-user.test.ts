@@ -280,6 +280,62 @@ for (const engine of testEngines()) {
         expect(await tablesHoldingUser(db, 'u-snapshot')).toEqual([])
       })
 
+    it('forgets a user linked to more anonymous ids than one statement can name', async () => {
+      const { analytics, app, db } = subject
+      // Past PostgreSQL's 65,535 bound parameters, and twice SQLite's 32,766.
+      const many = Array.from({ length: 70_000 }, (_, index) => `many-${index}`)
+      for (let start = 0; start < many.length; start += 5_000) {
+        await db
+          .insertInto('mortar_analytics_identity')
+          .values(
+            many
+              .slice(start, start + 5_000)
+              .map((id) => ({ anonymous_id: id, user_id: 'u-many', linked_at: 0 })),
+          )
+          .execute()
+      }
+      const day = () => ({
+        from: new Date(Date.UTC(2026, 2, 2)),
+        to: new Date(Date.UTC(2026, 2, 3)),
+      })
+      const viewed = async () =>
+        (await analytics.series('product_viewed', day())).reduce((sum, p) => sum + p.count, 0)
+      const before = await viewed()
+      // The last ids of the list, past each engine's bound, and the user's own event.
+      inRequest(app, {}, () => {
+        for (const anonymousId of ['many-0', 'many-40000', 'many-69999']) {
+          analytics.track('product_viewed', { productId: 'p-many' }, { anonymousId })
+        }
+      })
+      inRequest(app, { principal: { id: 'u-many' } }, () =>
+        analytics.track('product_viewed', { productId: 'p-many' }),
+      )
+      await analytics.flush()
+      await analytics.rollup()
+      expect(await viewed()).toBe(before + 4)
+      expect(await analytics.forgetUser('u-many')).toEqual({
+        events: 4,
+        failedEvents: 0,
+        identityLinks: many.length,
+      })
+      // Their share of the daily counts went with them.
+      expect(await viewed()).toBe(before)
+      expect(await tablesHoldingUser(db, 'u-many')).toEqual([])
+      const left = await db
+        .selectFrom('mortar_analytics_event')
+        .select('id')
+        .where('anonymous_id', 'in', ['many-0', 'many-40000', 'many-69999'])
+        .execute()
+      expect(left).toEqual([])
+      // And the last id is suppressed: its later events with no user are not stored.
+      const skipped = analytics.stats().skipped.suppressed
+      inRequest(app, {}, () =>
+        analytics.track('product_viewed', { productId: 'p-many' }, { anonymousId: 'many-69999' }),
+      )
+      await analytics.flush()
+      expect(analytics.stats().skipped.suppressed).toBe(skipped + 1)
+    }, 120_000)
+
     it('keeps recording a user whose deletion did not commit', async () => {
       const { analytics, app, db } = subject
       const visitor = { principal: { id: 'u-kept' } }

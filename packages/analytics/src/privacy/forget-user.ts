@@ -1,7 +1,13 @@
 import type { Kysely } from 'kysely'
 import { compile, EVENTS_FROM, Params, type QueryScope, run } from '../queries/query-scope.js'
 import type { RollupPlan } from '../rollups/rollup-config.js'
-import { addDailyCounts, lockRollups, removeUnits, rollupTransaction } from '../rollups/rollups.js'
+import {
+  addDailyCounts,
+  type EventFilter,
+  lockRollups,
+  removeUnits,
+  rollupTransaction,
+} from '../rollups/rollups.js'
 import {
   BATCH_TABLE,
   type DbInt,
@@ -11,7 +17,7 @@ import {
   SUPPRESSED_ANONYMOUS_TABLE,
   SUPPRESSED_TABLE,
 } from '../storage/analytics-tables.js'
-import { deleteKeys, insertMissing } from '../storage/bulk-sql.js'
+import { deleteKeys, idChunks, insertMissing } from '../storage/bulk-sql.js'
 import { markSuppressions } from './suppressed-writes.js'
 
 /** What `forgetUser` removed. */
@@ -50,42 +56,57 @@ export async function forgetUser(
     )
     const anonymous = links.map((row) => row.anonymous_id)
     // A linked anonymous id takes only the events no one was signed in for: people sharing a
-    // computer share its cookie, and another user's events stay theirs.
-    const who = (params: Params, alias = '') =>
-      anonymous.length === 0
-        ? `${alias}user_id = ${params.add(userId)}`
-        : `(${alias}user_id = ${params.add(userId)} or (${alias}user_id is null and ${alias}anonymous_id in ${params.list(anonymous)}))`
+    // computer share its cookie, and another user's events stay theirs. The user's events and
+    // each slice of those ids are disjoint parts, one statement each: a user linked to tens of
+    // thousands of ids named in one statement passed the engine's bound parameters.
+    const parts = (alias: string): EventFilter[] => [
+      (params) => `${alias}user_id = ${params.add(userId)}`,
+      ...idChunks(anonymous).map(
+        (chunk): EventFilter =>
+          (params) =>
+            `${alias}user_id is null and ${alias}anonymous_id in ${params.list(chunk)}`,
+      ),
+    ]
     // Only events already folded in are in the rollups; pending ones just disappear.
-    const rolled = (params: Params) =>
-      `${who(params, 'e.')} and not exists (select 1 from ${BATCH_TABLE} b where b.batch_id = e.batch_id)`
-    const spanParams = new Params()
-    const [span] = await run<{ first: DbInt | null; last: DbInt | null }>(
-      tx,
-      `select min(e.occurred_at) as first, max(e.occurred_at) as last from ${EVENTS_FROM} where ${rolled(spanParams)}`,
-      spanParams,
+    const rolled = parts('e.').map(
+      (part): EventFilter =>
+        (params) =>
+          `${part(params)} and not exists (select 1 from ${BATCH_TABLE} b where b.batch_id = e.batch_id)`,
     )
-    if (span?.first != null && span.last != null) {
-      await addDailyCounts(
+    let first: number | undefined
+    let last: number | undefined
+    for (const part of rolled) {
+      const params = new Params()
+      const [span] = await run<{ first: DbInt | null; last: DbInt | null }>(
         tx,
-        plan,
-        rolled,
-        { first: Number(span.first), last: Number(span.last) },
-        -1,
+        `select min(e.occurred_at) as first, max(e.occurred_at) as last from ${EVENTS_FROM} where ${part(params)}`,
+        params,
       )
+      if (span?.first == null || span.last == null) continue
+      first = Math.min(first ?? Number(span.first), Number(span.first))
+      last = Math.max(last ?? Number(span.last), Number(span.last))
+    }
+    if (first !== undefined && last !== undefined) {
+      await addDailyCounts(tx, plan, rolled, { first, last }, -1)
     }
     // A rollup unit is a person's (see ACTOR_SQL): the user's, or a linked anonymous id's rolled
     // up before its link arrived. An anonymous id only seen on the user's events is not theirs:
     // everyone behind one address with one browser shares a cookieless id.
     await removeUnits(tx, [userId, ...anonymous])
 
-    const deleteEvents = new Params()
-    const events = await trx.executeQuery(
-      compile(tx.engine, `delete from ${EVENT_TABLE} where ${who(deleteEvents)}`, deleteEvents),
-    )
-    const deleteFailed = new Params()
-    const failed = await trx.executeQuery(
-      compile(tx.engine, `delete from ${FAILED_TABLE} where ${who(deleteFailed)}`, deleteFailed),
-    )
+    let events = 0
+    let failed = 0
+    for (const table of [EVENT_TABLE, FAILED_TABLE]) {
+      for (const part of parts('')) {
+        const params = new Params()
+        const result = await trx.executeQuery(
+          compile(tx.engine, `delete from ${table} where ${part(params)}`, params),
+        )
+        const removed = Number(result.numAffectedRows ?? 0n)
+        if (table === EVENT_TABLE) events += removed
+        else failed += removed
+      }
+    }
     const deleteLinks = new Params()
     const removedLinks = await trx.executeQuery(
       compile(
@@ -99,8 +120,8 @@ export async function forgetUser(
     await suppress(tx, SUPPRESSED_TABLE, 'user_id', [userId], now)
     await suppress(tx, SUPPRESSED_ANONYMOUS_TABLE, 'anonymous_id', anonymous, now)
     return {
-      events: Number(events.numAffectedRows ?? 0n),
-      failedEvents: Number(failed.numAffectedRows ?? 0n),
+      events,
+      failedEvents: failed,
       identityLinks: Number(removedLinks.numAffectedRows ?? 0n),
     }
   })

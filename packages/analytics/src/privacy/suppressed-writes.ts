@@ -1,6 +1,7 @@
 import type { DatabaseEngine } from '@mortar/core'
 import { type Kysely, sql } from 'kysely'
 import type { EventBatch } from '../sinks/event-sink.js'
+import { deleteKeys, idChunks, insertMissing } from '../storage/bulk-sql.js'
 import {
   EVENT_TABLE,
   FAILED_TABLE,
@@ -81,36 +82,41 @@ export async function purgeSuppressed(
   }
   for (const link of batch.links) userIds.add(link.userId)
   const users = await found(db, engine, SUPPRESSED_TABLE, 'user_id', userIds)
-  const lateLinks = batch.links
-    .filter((link) => users.has(link.userId))
-    .map((link) => link.anonymousId)
+  const lateLinks = batch.links.filter((link) => users.has(link.userId))
   if (lateLinks.length > 0) {
-    const insert = sql`into ${sql.table(SUPPRESSED_ANONYMOUS_TABLE)} (anonymous_id, suppressed_at) values ${sql.join(lateLinks.map((id) => sql`(${id}, ${now})`))}`
-    // Not INSERT IGNORE, which would store an id too long cut: see skippingDuplicates.
-    await (engine === 'mysql'
-      ? sql`insert ${insert} on duplicate key update anonymous_id = anonymous_id`
-      : sql`insert ${insert} on conflict (anonymous_id) do nothing`
-    ).execute(db)
-    await sql`delete from ${sql.table(IDENTITY_TABLE)} where anonymous_id in (${sql.join(lateLinks)}) and user_id in (${sql.join([...users])})`.execute(
+    await insertMissing(
       db,
+      engine,
+      SUPPRESSED_ANONYMOUS_TABLE,
+      ['anonymous_id', 'suppressed_at'],
+      ['anonymous_id'],
+      lateLinks.map((link) => [link.anonymousId, now]),
+    )
+    await deleteKeys(
+      db,
+      engine,
+      IDENTITY_TABLE,
+      ['anonymous_id', 'user_id'],
+      lateLinks.map((link) => [link.anonymousId, link.userId]),
     )
   }
   const anonymous = await found(db, engine, SUPPRESSED_ANONYMOUS_TABLE, 'anonymous_id', [
     ...anonymousIds,
   ])
   const deleted = { [EVENT_TABLE]: 0, [FAILED_TABLE]: 0 }
-  // One statement per index (user_id, anonymous_id): an OR of the two would scan the table.
+  // One statement per index (user_id, anonymous_id): an OR of the two would scan the table. By
+  // slices of ids: a batch may hold more than a statement's bound parameters.
   for (const table of [EVENT_TABLE, FAILED_TABLE] as const) {
-    if (users.size > 0) {
+    for (const chunk of idChunks([...users])) {
       const result =
-        await sql`delete from ${sql.table(table)} where user_id in (${sql.join([...users])}) and batch_id = ${batch.id}`.execute(
+        await sql`delete from ${sql.table(table)} where user_id in (${sql.join(chunk)}) and batch_id = ${batch.id}`.execute(
           db,
         )
       deleted[table] += Number(result.numAffectedRows ?? 0n)
     }
-    if (anonymous.size > 0) {
+    for (const chunk of idChunks([...anonymous])) {
       const result =
-        await sql`delete from ${sql.table(table)} where anonymous_id in (${sql.join([...anonymous])}) and user_id is null and batch_id = ${batch.id}`.execute(
+        await sql`delete from ${sql.table(table)} where anonymous_id in (${sql.join(chunk)}) and user_id is null and batch_id = ${batch.id}`.execute(
           db,
         )
       deleted[table] += Number(result.numAffectedRows ?? 0n)
@@ -129,9 +135,6 @@ export function purgeSuppressedStatement(batchId: number, first: number, last: n
   return `delete from ${EVENT_TABLE} e where exists (select 1 from ${STATE_TABLE} m where m.name = '${SUPPRESSION_LOCK_ROW.name}' and m.value <> '${SUPPRESSION_LOCK_ROW.value}') and e.occurred_at between ${first} and ${last} and e.batch_id = ${batchId} and (exists (select 1 from ${SUPPRESSED_TABLE} s where s.user_id = e.user_id) or (e.user_id is null and exists (select 1 from ${SUPPRESSED_ANONYMOUS_TABLE} a where a.anonymous_id = e.anonymous_id)))`
 }
 
-// Ids per lookup: well under every engine's parameter limit.
-const LOOKUP_IDS = 1_000
-
 async function found(
   db: Kysely<unknown>,
   engine: DatabaseEngine,
@@ -139,10 +142,8 @@ async function found(
   column: string,
   ids: Iterable<string>,
 ): Promise<Set<string>> {
-  const all = [...ids]
   const hits = new Set<string>()
-  for (let start = 0; start < all.length; start += LOOKUP_IDS) {
-    const chunk = all.slice(start, start + LOOKUP_IDS)
+  for (const chunk of idChunks([...ids])) {
     const rows = await sql<{
       id: string
     }>`select ${sql.ref(column)} as id from ${sql.table(table)} where ${sql.ref(column)} in (${sql.join(chunk)})${

@@ -1,14 +1,14 @@
-import type { Clock } from '@mortar/core'
 import { type Kysely, sql } from 'kysely'
+import { idChunks } from '../storage/bulk-sql.js'
 import {
-  type DbInt,
+  STATE_TABLE,
   SUPPRESSED_ANONYMOUS_TABLE,
   SUPPRESSED_TABLE,
 } from '../storage/analytics-tables.js'
+import { SUPPRESSION_LOCK_ROW } from './suppressed-writes.js'
 
+// How often the mark is read again while it says no identity was ever suppressed.
 const REFRESH_MS = 1_000
-// Rows are read again this far back: another process's clock may lag ours.
-const SKEW_MS = 300_000
 
 /** Which of a batch's identities are suppressed. */
 export interface Suppressed {
@@ -18,35 +18,26 @@ export interface Suppressed {
 }
 
 /**
- * The users, and the anonymous ids once linked to them, whose events are no longer recorded
- * (`forgetUser` added them), held in memory and
- * refreshed from the table at most once a second with the rows suppressed since the last read:
- * one small query, usually empty, instead of a lookup per batch. So every process of the app
- * skips a forgotten user's events within a second or so; the SQL sink deletes anything of theirs
- * a batch holds meanwhile before it commits, and this process remembers its own once their
- * deletion commits.
+ * Which users, and anonymous ids once linked to them, `forgetUser` suppressed: looked up for
+ * each batch by its own ids (by key, 1,000 a statement), so what a process holds is bounded by
+ * its batch, however many identities were ever forgotten. Reading the whole table into every
+ * process, as it once was, grew without bound with each forget. Until a first forget (the
+ * suppression mark, read again at most once a second) nothing is looked up; another process's
+ * first forget is then seen within a second or so, and the SQL sink deletes anything of theirs
+ * a batch holds meanwhile before it commits.
  */
 export class Suppressions {
   readonly #db: Kysely<unknown>
-  readonly #clock: Clock
-  readonly #users = new Set<string>()
-  readonly #anonymous = new Set<string>()
-  #readUntil: number | undefined
-  #refreshedAt = Number.NEGATIVE_INFINITY
+  #exist = false
+  #checkedAt = Number.NEGATIVE_INFINITY
 
-  constructor(db: Kysely<unknown>, clock: Clock) {
+  constructor(db: Kysely<unknown>) {
     this.#db = db
-    this.#clock = clock
   }
 
-  /** Marks a user as suppressed in this process, once forgetUser's transaction wrote the table row. */
-  remember(userId: string): void {
-    this.#users.add(userId)
-  }
-
-  /** Marks anonymous ids as suppressed in this process, once their table rows are written. */
-  rememberAnonymous(anonymousIds: readonly string[]): void {
-    for (const id of anonymousIds) this.#anonymous.add(id)
+  /** Notes that this process suppressed an identity: batches are looked up from now on. */
+  remember(): void {
+    this.#exist = true
   }
 
   /** Which of these users and anonymous ids are suppressed. */
@@ -54,36 +45,39 @@ export class Suppressions {
     userIds: readonly (string | undefined)[],
     anonymousIds: readonly (string | undefined)[],
   ): Promise<Suppressed> {
-    const now = performance.now()
-    if (now - this.#refreshedAt >= REFRESH_MS) {
-      const since = this.#readUntil
-      const newer = since === undefined ? sql`` : sql`where suppressed_at >= ${since - SKEW_MS}`
-      const rows = await sql<{
-        user_id: string | null
-        anonymous_id: string | null
-        suppressed_at: DbInt
-      }>`select user_id, null as anonymous_id, suppressed_at from ${sql.table(SUPPRESSED_TABLE)} ${newer} union all select null, anonymous_id, suppressed_at from ${sql.table(SUPPRESSED_ANONYMOUS_TABLE)} ${newer}`.execute(
-        this.#db,
-      )
-      let latest = since ?? this.#clock.nowMs()
-      for (const row of rows.rows) {
-        if (row.user_id !== null) this.#users.add(row.user_id)
-        if (row.anonymous_id !== null) this.#anonymous.add(row.anonymous_id)
-        latest = Math.max(latest, Number(row.suppressed_at))
+    const users = new Set<string>()
+    const anonymous = new Set<string>()
+    if (!(await this.#anyExist())) return { users, anonymous }
+    for (const [table, column, ids, found] of [
+      [SUPPRESSED_TABLE, 'user_id', userIds, users],
+      [SUPPRESSED_ANONYMOUS_TABLE, 'anonymous_id', anonymousIds, anonymous],
+    ] as const) {
+      const wanted = new Set<string>()
+      for (const id of ids) if (id !== undefined) wanted.add(id)
+      for (const chunk of idChunks([...wanted])) {
+        const rows = await sql<{
+          id: string
+        }>`select ${sql.ref(column)} as id from ${sql.table(table)} where ${sql.ref(column)} in (${sql.join(chunk)})`.execute(
+          this.#db,
+        )
+        for (const row of rows.rows) found.add(row.id)
       }
-      this.#readUntil = latest
-      this.#refreshedAt = now
     }
-    return { users: among(this.#users, userIds), anonymous: among(this.#anonymous, anonymousIds) }
+    return { users, anonymous }
   }
-}
 
-function among(
-  suppressed: ReadonlySet<string>,
-  ids: readonly (string | undefined)[],
-): ReadonlySet<string> {
-  const found = new Set<string>()
-  if (suppressed.size === 0) return found
-  for (const id of ids) if (id !== undefined && suppressed.has(id)) found.add(id)
-  return found
+  async #anyExist(): Promise<boolean> {
+    if (this.#exist) return true
+    const now = performance.now()
+    if (now - this.#checkedAt < REFRESH_MS) return false
+    this.#checkedAt = now
+    const rows = await sql<{
+      value: string
+    }>`select value from ${sql.table(STATE_TABLE)} where name = ${SUPPRESSION_LOCK_ROW.name}`.execute(
+      this.#db,
+    )
+    // Suppressions are never deleted: once marked, always looked up.
+    this.#exist = rows.rows.some((row) => row.value !== SUPPRESSION_LOCK_ROW.value)
+    return this.#exist
+  }
 }

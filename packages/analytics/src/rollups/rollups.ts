@@ -13,7 +13,7 @@ import {
   propertySql,
   run,
 } from '../queries/query-scope.js'
-import { addCounts, deleteKeys } from '../storage/bulk-sql.js'
+import { addCounts, deleteKeys, idChunks } from '../storage/bulk-sql.js'
 import {
   BATCH_TABLE,
   DAILY_TABLE,
@@ -149,12 +149,12 @@ async function fold(
       `select distinct e.user_id from ${EVENTS_FROM} join ${SUPPRESSED_TABLE} s on s.user_id = e.user_id where ${filter(find)}`,
       find,
     )
-    if (suppressed.length > 0) {
+    for (const chunk of idChunks(suppressed.map((row) => row.user_id))) {
       const params = new Params()
       const removed = await scope.db.executeQuery(
         compile(
           scope.engine,
-          `delete from ${EVENT_TABLE} where user_id in ${params.list(suppressed.map((row) => row.user_id))}`,
+          `delete from ${EVENT_TABLE} where user_id in ${params.list(chunk)}`,
           params,
         ),
       )
@@ -164,7 +164,7 @@ async function fold(
       await scope.db.executeQuery(
         compile(
           scope.engine,
-          `delete from ${IDENTITY_TABLE} where user_id in ${links.list(suppressed.map((row) => row.user_id))}`,
+          `delete from ${IDENTITY_TABLE} where user_id in ${links.list(chunk)}`,
           links,
         ),
       )
@@ -178,7 +178,7 @@ async function fold(
       ),
     )
   }
-  await addDailyCounts(scope, plan, filter, span, 1)
+  await addDailyCounts(scope, plan, [filter], span, 1)
   for (const [kind, source] of plan.items) {
     await addCooccurrences(scope, plan, kind, source, filter, span)
   }
@@ -216,13 +216,14 @@ async function upsertSelect(
 }
 
 /**
- * Adds (`sign` 1) or removes (`sign` -1, for forgetUser) the events `filter` selects to or
- * from the daily counts, then rebuilds the top lists of the days touched.
+ * Adds (`sign` 1) or removes (`sign` -1, for forgetUser) the events the filters select to or
+ * from the daily counts, then rebuilds the top lists of the days touched. The filters must
+ * select disjoint events: forgetUser passes the user's and each slice of their anonymous ids.
  */
 export async function addDailyCounts(
   scope: QueryScope,
   plan: RollupPlan,
-  filter: EventFilter,
+  filters: readonly EventFilter[],
   span: EventSpan,
   sign: 1 | -1,
 ): Promise<void> {
@@ -230,26 +231,28 @@ export async function addDailyCounts(
   const day = dayNumberSql(engine, 'e.occurred_at', plan.timeZone, span.first, span.last)
   const columns = ['name', 'prop', 'day', 'value', 'count']
   const keys = ['name', 'prop', 'day', 'value']
-  const totals = new Params()
-  await upsertSelect(
-    scope,
-    DAILY_TABLE,
-    columns,
-    keys,
-    `select x.name, '' as prop, ${dayTextSql(engine, 'x.d')} as day, '' as value, ${sign} * count(*) as n from (select e.name, ${day} as d from ${EVENTS_FROM} where ${filter(totals)}) x group by x.name, x.d`,
-    totals,
-  )
-  for (const [name, props] of plan.counts) {
-    for (const prop of props) {
-      const params = new Params()
-      await upsertSelect(
-        scope,
-        DAILY_TABLE,
-        columns,
-        keys,
-        `select ${literal(engine, params.add(name))} as name, ${literal(engine, params.add(prop))} as prop, ${dayTextSql(engine, 'x.d')} as day, x.v as value, ${sign} * count(*) as n from (select ${day} as d, ${propertySql(engine, prop, params)} as v from ${EVENTS_FROM} where e.name = ${params.add(name)} and ${filter(params)}) x where x.v is not null group by x.d, x.v`,
-        params,
-      )
+  for (const filter of filters) {
+    const totals = new Params()
+    await upsertSelect(
+      scope,
+      DAILY_TABLE,
+      columns,
+      keys,
+      `select x.name, '' as prop, ${dayTextSql(engine, 'x.d')} as day, '' as value, ${sign} * count(*) as n from (select e.name, ${day} as d from ${EVENTS_FROM} where ${filter(totals)}) x group by x.name, x.d`,
+      totals,
+    )
+    for (const [name, props] of plan.counts) {
+      for (const prop of props) {
+        const params = new Params()
+        await upsertSelect(
+          scope,
+          DAILY_TABLE,
+          columns,
+          keys,
+          `select ${literal(engine, params.add(name))} as name, ${literal(engine, params.add(prop))} as prop, ${dayTextSql(engine, 'x.d')} as day, x.v as value, ${sign} * count(*) as n from (select ${day} as d, ${propertySql(engine, prop, params)} as v from ${EVENTS_FROM} where e.name = ${params.add(name)} and ${filter(params)}) x where x.v is not null group by x.d, x.v`,
+          params,
+        )
+      }
     }
   }
   if (sign < 0) {
@@ -258,7 +261,7 @@ export async function addDailyCounts(
     )
   }
   if (plan.counts.size === 0) return
-  const touched = await touchedDays(scope, plan, filter, span, day)
+  const touched = await touchedDays(scope, plan, filters, span, day)
   for (const [name, days] of touched) {
     for (const prop of plan.counts.get(name) ?? []) {
       for (const d of days) await refreshTop(scope, plan, name, prop, dayText(d))
@@ -276,7 +279,7 @@ const MAX_SPAN_DAYS = 31
 async function touchedDays(
   scope: QueryScope,
   plan: RollupPlan,
-  filter: EventFilter,
+  filters: readonly EventFilter[],
   span: EventSpan,
   day: string,
 ): Promise<Map<string, number[]>> {
@@ -289,17 +292,21 @@ async function touchedDays(
     for (const name of plan.counts.keys()) touched.set(name, days)
     return touched
   }
-  const params = new Params()
-  const rows = await run<{ name: string; d: DbInt }>(
-    scope,
-    `select distinct e.name, ${day} as d from ${EVENTS_FROM} where e.name in ${params.list([...plan.counts.keys()])} and ${filter(params)}`,
-    params,
-  )
-  for (const row of rows) {
-    const days = touched.get(row.name) ?? []
-    touched.set(row.name, days)
-    days.push(Number(row.d))
+  const found = new Map<string, Set<number>>()
+  for (const filter of filters) {
+    const params = new Params()
+    const rows = await run<{ name: string; d: DbInt }>(
+      scope,
+      `select distinct e.name, ${day} as d from ${EVENTS_FROM} where e.name in ${params.list([...plan.counts.keys()])} and ${filter(params)}`,
+      params,
+    )
+    for (const row of rows) {
+      const days = found.get(row.name) ?? new Set<number>()
+      found.set(row.name, days)
+      days.add(Number(row.d))
+    }
   }
+  for (const [name, days] of found) touched.set(name, [...days])
   return touched
 }
 
@@ -436,12 +443,17 @@ async function addCooccurrences(
  */
 export async function removeUnits(scope: QueryScope, actors: readonly string[]): Promise<void> {
   if (actors.length === 0) return
-  const params = new Params()
-  const rows = await run<{ kind: ItemKind; actor: string; unit: string; item: string }>(
-    scope,
-    `select kind, actor, unit, item from ${UNIT_ITEM_TABLE} where actor in ${params.list(actors)}`,
-    params,
-  )
+  const rows: { kind: ItemKind; actor: string; unit: string; item: string }[] = []
+  for (const chunk of idChunks(actors)) {
+    const params = new Params()
+    rows.push(
+      ...(await run<{ kind: ItemKind; actor: string; unit: string; item: string }>(
+        scope,
+        `select kind, actor, unit, item from ${UNIT_ITEM_TABLE} where actor in ${params.list(chunk)}`,
+        params,
+      )),
+    )
+  }
   const units = new Map<string, { kind: string; items: string[] }>()
   for (const row of rows) {
     const id = `${row.kind}\0${row.actor}\0${row.unit}`
@@ -474,8 +486,10 @@ export async function removeUnits(scope: QueryScope, actors: readonly string[]):
   ])
   await scope.db.executeQuery(CompiledQuery.raw(`delete from ${PAIR_TABLE} where count <= 0`, []))
   await scope.db.executeQuery(CompiledQuery.raw(`delete from ${ITEM_TABLE} where units <= 0`, []))
-  const remove = new Params()
-  await run(scope, `delete from ${UNIT_ITEM_TABLE} where actor in ${remove.list(actors)}`, remove)
+  for (const chunk of idChunks(actors)) {
+    const remove = new Params()
+    await run(scope, `delete from ${UNIT_ITEM_TABLE} where actor in ${remove.list(chunk)}`, remove)
+  }
   const touched = new Map<ItemKind, Set<string>>()
   for (const [kind, item] of items.values()) {
     const set = touched.get(kind as ItemKind) ?? new Set<string>()

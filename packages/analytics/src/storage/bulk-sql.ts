@@ -6,6 +6,22 @@ import { CompiledQuery, type Kysely } from 'kysely'
 
 const MAX_PARAMETERS = 4_000
 
+/** Ids a statement names at most: well under every engine's bound on one statement's parameters. */
+export const IDS_PER_STATEMENT = 1_000
+
+/**
+ * `ids` in slices of at most {@link IDS_PER_STATEMENT}: a list of ids that grows with the data
+ * (a user's anonymous ids, a batch's users) named in one statement passed SQLite's 32,766 bound
+ * parameters and PostgreSQL's 65,535, and the statement failed whole.
+ */
+export function idChunks<T>(ids: readonly T[]): T[][] {
+  const chunks: T[][] = []
+  for (let start = 0; start < ids.length; start += IDS_PER_STATEMENT) {
+    chunks.push(ids.slice(start, start + IDS_PER_STATEMENT))
+  }
+  return chunks
+}
+
 function placeholders(engine: DatabaseEngine, rows: number, columns: number): string {
   const tuples: string[] = []
   let n = 0

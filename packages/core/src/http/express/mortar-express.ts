@@ -26,16 +26,19 @@ import {
   NodeHttpExchange,
   openResponseGate,
   REQUEST_ID_HEADER,
+  type RequestEnd,
   renderHttpError,
   resolveBodyLimit,
 } from '../shared/index.js'
 
 const kContext = Symbol.for('mortar.express.context')
 const kApp = Symbol.for('mortar.express.app')
+const kEnd = Symbol.for('mortar.express.end')
 
 interface MortarRequest extends Request {
   [kContext]?: RequestContext
   [kApp]?: AdapterApp
+  [kEnd]?: RequestEnd
 }
 
 /**
@@ -60,8 +63,11 @@ export interface MortarExpressOptions {
 
 /**
  * Express 5 middleware that runs the rest of the request inside a Mortar request context (request
- * id, scope, slots), echoes `x-request-id`, and disposes the scope when the response ends or the
- * client goes away (which also aborts the context's signal). When the app has before-response
+ * id, scope, slots), echoes `x-request-id`, and disposes the scope when the response ends. A
+ * client that goes away aborts the context's signal at once, but the route keeps its scope (a
+ * transaction, a session) until it is done with it: until it ends the response, fails or passes
+ * the request on to {@link mortarNotFound} or {@link mortarErrorHandler} (Express does not say
+ * when a route's promise settles). When the app has before-response
  * hooks, a route's response is held back when it starts to be sent (`res.json`, `res.end` …)
  * until they pass; a hook that throws turns it into a problem. Mount body parsers such as
  * `express.json()` before it: a parser resumes the chain from a stream callback, which may run
@@ -96,9 +102,11 @@ export function mortarExpress(app: AdapterApp, options: MortarExpressOptions = {
   const openContext = nodeContextOpener(app, bodyLimit)
   return function mortar(request, response, next) {
     const req = request as MortarRequest
-    const context = openContext(request, response)
+    const { context, end } = openContext(request, response)
     req[kContext] = context
     req[kApp] = app
+    req[kEnd] = end
+    response.once('close', () => settleOnEnd(response, end))
     // Express has no result to check: the gate runs before-response hooks when a route starts
     // its response. Installed only for an app that has such hooks.
     if (hasBeforeResponseHooks(app)) {
@@ -118,6 +126,24 @@ export function mortarExpress(app: AdapterApp, options: MortarExpressOptions = {
       else started.then(() => next(), next)
     })
   }
+}
+
+// Express drops the promise a route returns, so a route is known to be done when it ends its
+// response (or reaches mortarNotFound or mortarErrorHandler, which do). Heard at the close, after
+// the context opener's: ended by then, the response is over and the route with it; cut short by
+// the client, the route still runs, so its scope waits for the route's own end().
+function settleOnEnd(response: ServerResponse, end: RequestEnd): void {
+  if (response.writableEnded) {
+    end.handlerSettled()
+    return
+  }
+  const endResponse = response.end
+  response.end = function settleThenEnd(this: ServerResponse, ...args: unknown[]) {
+    response.end = endResponse
+    const ended = Reflect.apply(endResponse, this, args) as ServerResponse
+    end.handlerSettled()
+    return ended
+  } as ServerResponse['end']
 }
 
 /**
@@ -200,8 +226,11 @@ export interface MortarErrorHandlerOptions {
  */
 export function mortarErrorHandler(options: MortarErrorHandlerOptions = {}): ErrorRequestHandler {
   return function mortarError(error: unknown, request, response, next) {
-    // Express's own handler closes a response that is already under way.
-    if (response.headersSent) return next(error)
+    // Express's own handler closes a response that is already under way: the route is done.
+    if (response.headersSent) {
+      ;(request as MortarRequest)[kEnd]?.handlerSettled()
+      return next(error)
+    }
     sendProblem(error, request as MortarRequest, response, options.logger)
   }
 }

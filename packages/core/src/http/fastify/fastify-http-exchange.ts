@@ -7,7 +7,7 @@ import type {
 } from '../../context/index.js'
 import type { AdapterApp } from '../shared/index.js'
 import { AppendedHeaders, headerValues } from '../shared/appended-headers.js'
-import { disposeRequestScope, firstHeader, REQUEST_ID_HEADER } from '../shared/index.js'
+import { firstHeader, REQUEST_ID_HEADER, RequestEnd } from '../shared/index.js'
 
 /**
  * The {@link HttpExchange} of a Fastify request, which is also what its request context is built
@@ -18,6 +18,9 @@ export class FastifyHttpExchange implements HttpExchange, RequestContextInit {
   readonly #reply: FastifyReply
   readonly #app: AdapterApp
   readonly #appended = new AppendedHeaders()
+  // Route handlers running now; handed to #end once something listens for the response's end.
+  #running = 0
+  #end: RequestEnd | undefined
 
   constructor(request: FastifyRequest, reply: FastifyReply, app: AdapterApp) {
     this.#request = request
@@ -82,20 +85,34 @@ export class FastifyHttpExchange implements HttpExchange, RequestContextInit {
     return this.#app.createScope()
   }
 
+  /** The route's handler starts: the scope outlives a client that goes away until it settles. */
+  handlerStarted(): void {
+    if (this.#end === undefined) this.#running += 1
+    else this.#end.handlerStarted()
+  }
+
+  /** The route's handler settled. */
+  handlerSettled(): void {
+    if (this.#end !== undefined) this.#end.handlerSettled()
+    else if (this.#running > 0) this.#running -= 1
+  }
+
   // Listening for the end of the response costs a listener per request, so it starts only when
   // the request reads its abort signal or creates its scope.
   watchEnd(context: RequestContext): void {
     const response = this.#reply.raw
+    const end = new RequestEnd(this.#app, context, this.#running)
+    this.#end = end
     // Already over (work the handler left running): abort if the client went away, and end the
-    // context, since no response end is left to dispose a scope made now.
+    // context once no handler runs, since no response end is left to dispose a scope made now.
     if (response.closed) {
       if (!response.writableFinished) context.abort()
-      disposeRequestScope(this.#app, context)
+      end.responseClosed()
       return
     }
     response.once('close', () => {
       if (!response.writableFinished) context.abort()
-      disposeRequestScope(this.#app, context)
+      end.responseClosed()
     })
   }
 }

@@ -6,6 +6,7 @@ import type {
   FastifyReply,
   FastifyRequest,
   HookHandlerDoneFunction,
+  RouteHandlerMethod,
 } from 'fastify'
 import {
   claimBeforeResponseHooks,
@@ -101,13 +102,13 @@ export function mortarFastify(
     return
   }
   const logger = app.logger
-  if (options.bodyLimit !== undefined) {
-    const bodyLimit = resolveBodyLimit(options.bodyLimit)
+  const bodyLimit =
+    options.bodyLimit === undefined ? undefined : resolveBodyLimit(options.bodyLimit)
+  fastify.addHook('onRoute', (route) => {
     // Fastify reads and limits bodies itself: give each later route the limit, unless it has one.
-    fastify.addHook('onRoute', (route) => {
-      route.bodyLimit ??= bodyLimit
-    })
-  }
+    if (bodyLimit !== undefined) route.bodyLimit ??= bodyLimit
+    route.handler = holdingScope(route.handler)
+  })
 
   fastify.decorateRequest(kContext, null)
 
@@ -175,6 +176,31 @@ Object.defineProperty(mortarFastify, Symbol.for('skip-override'), { value: true 
 Object.defineProperty(mortarFastify, Symbol.for('fastify.display-name'), { value: 'mortar' })
 
 type OnSendDone = (error?: Error | null) => void
+
+// A client that goes away closes the response while the handler may still run: its scope (a
+// transaction, a session) stays until the handler settles, as Fastify waits on what it returns.
+function holdingScope(handler: RouteHandlerMethod): RouteHandlerMethod {
+  return function scopedHandler(this: FastifyInstance, request, reply) {
+    const http = (request as MortarRequest)[kContext]?.http
+    if (!(http instanceof FastifyHttpExchange)) return handler.call(this, request, reply)
+    http.handlerStarted()
+    const settle = () => http.handlerSettled()
+    let result: unknown
+    try {
+      result = handler.call(this, request, reply)
+    } catch (error) {
+      settle()
+      throw error
+    }
+    if (isThenable(result)) result.then(settle, settle)
+    else settle()
+    return result
+  } as RouteHandlerMethod
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function'
+}
 
 // The body as it arrives, failing at the first byte that is not UTF-8 (see utf8Check); Fastify
 // answers a failed body stream with its error, here a 400 problem.

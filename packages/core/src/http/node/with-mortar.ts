@@ -60,7 +60,9 @@ export interface WithMortarOptions {
  * Wraps a node:http handler so that it runs inside a Mortar request context (request id, scope,
  * slots): `x-request-id` is echoed, a body declared over the limit is refused with a 413 problem,
  * a thrown error is rendered as problem+json, a handler that settles without responding gets a
- * 404 problem, and the scope is disposed when the response ends or the client goes away (which also aborts the context's signal). When the app has
+ * 404 problem, and the scope is disposed once the response is over and the handler has settled:
+ * a client that goes away aborts the context's signal at once, but the handler keeps its scope
+ * (a transaction, a session) until it is done. When the app has
  * before-response hooks, the response is held back at its first `writeHead`, `write`, `end` or
  * `flushHeaders` until they pass; a hook that throws turns it into a problem.
  *
@@ -89,9 +91,12 @@ export function withMortar(
   const bodyLimit = resolveBodyLimit(options.bodyLimit)
   const openContext = nodeContextOpener(app, bodyLimit)
   return function mortarListener(request, response) {
-    const context = openContext(request, response)
+    const { context, end } = openContext(request, response)
     runInRequestContext(context, () => {
-      void serve(handler, request, response, context, app, bodyLimit)
+      // The scope outlives a client that went away until the handler is done with it.
+      void serve(handler, request, response, context, app, bodyLimit).finally(() =>
+        end.handlerSettled(),
+      )
     })
   }
 }

@@ -207,6 +207,13 @@ function conformanceApp() {
   return { app, instances, logged, beforeResponse }
 }
 
+// What the handler of a request its client left saw after the abort.
+interface AbortSeen {
+  readonly aborted: boolean
+  readonly disposedWhileRunning: boolean
+  readonly sameScope: boolean
+}
+
 // Lets the handlers of one wave wait until all of them are in flight at once.
 class Barrier {
   #waiting = 0
@@ -257,7 +264,7 @@ export function adapterConformance(name: string, start: StartServer): void {
     const barriers = new Map<string, Barrier>()
     let inFlight = 0
     let maxInFlight = 0
-    let abortSeen: ((aborted: boolean) => void) | undefined
+    let abortSeen: ((seen: AbortSeen) => void) | undefined
     let abortStarted: (() => void) | undefined
     let server: StartedServer
     // The streamed body's second chunk waits for the test, which has read the first one, so the
@@ -396,12 +403,21 @@ export function adapterConformance(name: string, start: StartServer): void {
         path: '/abort',
         handle: async () => {
           const context = requestContext()
-          context.resolve(SCOPED)
+          const scoped = context.resolve(SCOPED)
           const aborted = new Promise<boolean>((resolve) => {
             context.signal.addEventListener('abort', () => resolve(true), { once: true })
           })
           abortStarted?.()
-          abortSeen?.(await aborted)
+          const seen = await aborted
+          // The adapter has heard the close by now; the handler still runs, with its scope.
+          await nextTick()
+          let sameScope: boolean
+          try {
+            sameScope = context.resolve(SCOPED) === scoped
+          } catch {
+            sameScope = false
+          }
+          abortSeen?.({ aborted: seen, disposedWhileRunning: scoped.disposed, sameScope })
           return {}
         },
       },
@@ -818,11 +834,11 @@ export function adapterConformance(name: string, start: StartServer): void {
         expect(createScope).toHaveBeenCalledTimes(1)
       })
 
-      it('aborts the context signal and disposes the scope when the client goes away', async () => {
+      it('aborts the context signal when the client goes away, and disposes the scope only once the handler settles', async () => {
         const started = new Promise<void>((resolve) => {
           abortStarted = resolve
         })
-        const seen = new Promise<boolean>((resolve) => {
+        const seen = new Promise<AbortSeen>((resolve) => {
           abortSeen = resolve
         })
         const client = new AbortController()
@@ -832,7 +848,7 @@ export function adapterConformance(name: string, start: StartServer): void {
         await started
         const scoped = instances.at(-1)
         client.abort()
-        expect(await seen).toBe(true)
+        expect(await seen).toEqual({ aborted: true, disposedWhileRunning: false, sameScope: true })
         await request
         await vi.waitFor(() => expect(scoped?.disposed).toBe(true))
       })

@@ -32,9 +32,11 @@ export {
 export { isHttpException, normalizeHttpError } from './normalize-http-error.js'
 export type { RenderHttpErrorOptions } from './render-http-error.js'
 export { pathOf, renderHttpError } from './render-http-error.js'
+export type { OpenedRequest } from './node-context-opener.js'
 export { nodeContextOpener } from './node-context-opener.js'
 export { NodeHttpExchange } from './node-http-exchange.js'
 export { readBody } from './read-body.js'
+export { RequestEnd } from './request-end.js'
 export { firstHeader, REQUEST_ID_HEADER } from './request-id-header.js'
 export type { ResponseGateOptions } from './response-gate.js'
 export {

@@ -1,20 +1,28 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { RequestContext } from '../../context/index.js'
 import type { AdapterApp } from './adapter-app.js'
-import { disposeRequestScope } from './dispose-request-scope.js'
 import { forgetResponse, trackResponse } from './event-streams.js'
 import { NodeHttpExchange } from './node-http-exchange.js'
+import { RequestEnd } from './request-end.js'
 import { firstHeader, REQUEST_ID_HEADER } from './request-id-header.js'
+
+/** A request whose context is open: its context, and what ends it. */
+export interface OpenedRequest {
+  readonly context: RequestContext
+  /** Settle its handler here: the scope is disposed once that and the response are over. */
+  readonly end: RequestEnd
+}
 
 /**
  * Opens the request context of a node:http request (the node:http and Express adapters): echoes
  * its request id and, when the response closes, aborts the context's signal if the client went
- * away before the end, then disposes the scope.
+ * away before the end, and disposes the scope once the response is over and the handler (one,
+ * running from the start) has settled.
  */
 export function nodeContextOpener(
   app: AdapterApp,
   bodyLimit: number,
-): (request: IncomingMessage, response: ServerResponse) => RequestContext {
+): (request: IncomingMessage, response: ServerResponse) => OpenedRequest {
   const createScope = () => app.createScope()
   return (request, response) => {
     const headers = request.headers
@@ -27,12 +35,13 @@ export function nodeContextOpener(
       createScope,
     })
     response.setHeader(REQUEST_ID_HEADER, context.requestId)
+    const end = new RequestEnd(app, context, 1)
     trackResponse(request, response, context)
     response.once('close', () => {
       forgetResponse(request, response)
       if (!response.writableFinished) context.abort()
-      disposeRequestScope(app, context)
+      end.responseClosed()
     })
-    return context
+    return { context, end }
   }
 }
