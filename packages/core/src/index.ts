@@ -147,6 +147,7 @@ export {
   executePrepared,
   isDeadlock,
   parseDatabaseUrl,
+  refuseSchemaPlugins,
   resolveDatabase,
 } from './persistence/database/index.js'
 export type {

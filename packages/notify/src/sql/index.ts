@@ -1,5 +1,5 @@
 // Internal SQL helpers of notify's stores; not part of the public API.
 export { idColumn, longText } from './column-types.js'
 export { idIn, rowsById } from './id-in.js'
-export { insertIgnoringDuplicates } from './insert-ignoring-duplicates.js'
+export { insertIgnoringDuplicates, insertUnlessPresent } from './insert-ignoring-duplicates.js'
 export { type SqlEngine, sqlEngine } from './sql-engine.js'

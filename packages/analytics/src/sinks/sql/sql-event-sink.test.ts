@@ -85,6 +85,13 @@ for (const engine of testEngines()) {
     })
     afterAll(() => opened?.dispose())
 
+    it('refuses a Kysely whose tables a schema plugin moves, which its raw batch log would miss', () => {
+      const { db } = opened
+      expect(() => new SqlEventSink({ db: db.withSchema('elsewhere') as Kysely<unknown> })).toThrow(
+        expect.objectContaining({ code: 'E_DATABASE_PLUGIN' }),
+      )
+    })
+
     it('logs each batch once for the rollup, and not again for a retry after the rollup took it', async () => {
       const { db, sink } = opened
       const events = [makeStoredEvent(), makeStoredEvent()]

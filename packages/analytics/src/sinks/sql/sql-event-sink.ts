@@ -1,4 +1,4 @@
-import { type Clock, type DatabaseEngine, SystemClock } from '@mortar/core'
+import { type Clock, type DatabaseEngine, refuseSchemaPlugins, SystemClock } from '@mortar/core'
 import { CompiledQuery, type Kysely, sql } from 'kysely'
 import {
   BATCH_TABLE,
@@ -85,6 +85,8 @@ export class SqlEventSink implements EventSink {
   readonly #encoded = new WeakMap<EventBatch, Buffer>()
 
   constructor(options: SqlEventSinkOptions) {
+    // Its batch log and COPY are raw SQL, which a schema plugin would not reach.
+    refuseSchemaPlugins(options.db)
     this.#db = options.db
     this.#engine = engineOf(options.db)
     this.#clock = options.clock ?? new SystemClock()

@@ -11,6 +11,8 @@ export type DatabaseErrorCode =
   | 'E_DATABASE_UNREACHABLE'
   /** The server answered but refused the connection (credentials, missing database). */
   | 'E_DATABASE_CONNECT'
+  /** A Kysely plugin that puts tables in a schema, which raw SQL would not follow; name the schema in the URL. */
+  | 'E_DATABASE_PLUGIN'
   /** A transaction was used in a way the engine cannot do. */
   | 'E_TRANSACTION'
   /** A joined transaction failed and was caught, so the transaction rolled back instead of committing. */

@@ -2,7 +2,16 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import fc from 'fast-check'
-import { type Kysely, type KyselyPlugin, sql } from 'kysely'
+import {
+  CamelCasePlugin,
+  IdentifierNode,
+  type Kysely,
+  type KyselyPlugin,
+  OperationNodeTransformer,
+  type SchemableIdentifierNode,
+  sql,
+  WithSchemaPlugin,
+} from 'kysely'
 import { describe, expect, it } from 'vitest'
 import { testEngines, privateDatabaseUrl } from '../../testing/test-databases.js'
 import { Database } from './database.js'
@@ -471,4 +480,104 @@ describe('Database plugins', () => {
       await database.destroy()
     }
   })
+})
+
+// Puts every table of a built query in `schema`, as WithSchemaPlugin does, written by an app.
+function tenantSchema(schema: string): KyselyPlugin {
+  const transformer = new (class extends OperationNodeTransformer {
+    protected override transformSchemableIdentifier(
+      node: SchemableIdentifierNode,
+    ): SchemableIdentifierNode {
+      return node.schema ? node : { ...node, schema: IdentifierNode.create(schema) }
+    }
+  })()
+  return {
+    transformQuery: (args) => transformer.transformNode(args.node, args.queryId),
+    transformResult: async (args) => args.result,
+  }
+}
+
+describe('Database schema plugins', () => {
+  it('refuses every plugin that puts tables in a schema, since raw SQL would not follow it', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.string({ minLength: 1 }), async (schema) => {
+        const database = new Database('sqlite::memory:')
+        try {
+          for (const plugin of [new WithSchemaPlugin(schema), tenantSchema(schema)]) {
+            const refused = (() => {
+              try {
+                database.addPlugin(plugin)
+              } catch (error) {
+                return error
+              }
+            })()
+            expect(refused).toBeInstanceOf(DatabaseError)
+            expect(refused).toMatchObject({ code: 'E_DATABASE_PLUGIN' })
+            expect((refused as Error).message).toContain('search_path')
+          }
+          // Refused means not added: queries still run on the connection's own schema.
+          await database.connect()
+          await sql`create table trip (id integer primary key)`.execute(database.root)
+          await database.kysely
+            .insertInto('trip' as never)
+            .values({ id: 1 } as never)
+            .execute()
+          const { rows } = await sql<{ id: number }>`select id from trip`.execute(database.root)
+          expect(rows).toEqual([{ id: 1 }])
+        } finally {
+          await database.destroy()
+        }
+      }),
+      { numRuns: 20 },
+    )
+  })
+
+  it('takes plugins that name no schema, and one that cannot take a probe query', () => {
+    const database = new Database('sqlite::memory:')
+    const picky: KyselyPlugin = {
+      transformQuery: () => {
+        throw new Error('not this query')
+      },
+      transformResult: async (args) => args.result,
+    }
+    expect(() => database.addPlugin(new CamelCasePlugin())).not.toThrow()
+    expect(() => database.addPlugin(picky)).not.toThrow()
+  })
+
+  for (const engine of testEngines().filter((each) => each.engine === 'postgres')) {
+    describe.skipIf(engine.skip !== undefined)(`on ${engine.title}`, () => {
+      it('runs raw and built statements alike in the schema the URL names, never in public', async () => {
+        const target = await privateDatabaseUrl(engine)
+        const database = new Database<{ fare: { id: number; cents: number } }>(target.url)
+        try {
+          await database.connect()
+          expect(() => database.addPlugin(new WithSchemaPlugin('public'))).toThrow(DatabaseError)
+          await sql`create table fare (id integer primary key, cents integer not null)`.execute(
+            database.root,
+          )
+          await database.kysely.insertInto('fare').values({ id: 1, cents: 250 }).execute()
+          await sql`insert into fare (id, cents) values (2, 300)`.execute(database.root)
+          const schema = new URL(target.url).searchParams.get('options')?.split('=')[1] ?? ''
+          expect(schema).toMatch(/^mortar_test_/)
+          const { rows } = await sql<{
+            id: number
+          }>`select id from ${sql.table(`${schema}.fare`)} order by id`.execute(database.root)
+          expect(rows).toEqual([{ id: 1 }, { id: 2 }])
+          const built = await database.kysely
+            .selectFrom('fare')
+            .select('id')
+            .orderBy('id')
+            .execute()
+          expect(built).toEqual(rows)
+          const { rows: inPublic } = await sql<{
+            found: string | null
+          }>`select to_regclass('public.fare')::text as found`.execute(database.root)
+          expect(inPublic).toEqual([{ found: null }])
+        } finally {
+          await database.destroy()
+          await target.drop()
+        }
+      })
+    })
+  }
 })

@@ -14,6 +14,7 @@ import { createDialect } from './create-dialect.js'
 import { DatabaseError, scrubError } from './database-error.js'
 import { withInputErrors } from './input-error-dialect.js'
 import { withPipelinedWrites } from './pipelined-write.js'
+import { refuseSchemaPlugin } from './schema-plugin.js'
 import {
   type DatabaseEngine,
   type DatabaseOptions,
@@ -178,7 +179,8 @@ export class Database<DB = unknown> {
    * {@link Database.background} alike. For modules
    * that watch or rewrite queries app-wide (`@mortar/auth` records which protected tables a
    * request read); call it from a module's `onStart`. A `Kysely` someone kept from `root`
-   * before the call runs without it.
+   * before the call runs without it. A plugin that puts tables in a schema (`WithSchemaPlugin`)
+   * is refused with `E_DATABASE_PLUGIN`: it would not reach raw SQL; name the schema in the URL.
    *
    * @example
    * ```ts
@@ -189,6 +191,7 @@ export class Database<DB = unknown> {
    * ```
    */
   addPlugin(plugin: KyselyPlugin): void {
+    refuseSchemaPlugin(plugin)
     this.#plugins.push(plugin)
     // withPlugin shares the driver and pool: nothing reconnects, and destroy() still closes it.
     if (this.#root !== undefined) this.#root = this.#root.withPlugin(plugin)

@@ -1,6 +1,6 @@
 import { afterCommit, type Clock, type Migration, ValidationError } from '@mortar/core'
 import { type Kysely, type RawBuilder, sql } from 'kysely'
-import { idColumn, insertIgnoringDuplicates, longText, sqlEngine } from '../../sql/index.js'
+import { idColumn, insertUnlessPresent, longText, sqlEngine } from '../../sql/index.js'
 import { type InboxMessage, inboxMessageProblem } from './inbox-message.js'
 
 /** Where an inbox item stands: new, seen, or put away. */
@@ -117,7 +117,8 @@ export class Inbox {
   }
 
   /**
-   * Adds an item unless one with its id exists (the inbox channel's idempotent write). Refuses
+   * Adds an item unless one with its id exists (the inbox channel's idempotent write); only an
+   * item it wrote is announced to live streams ({@link Inbox.onAdded}). Refuses
    * (`E_VALIDATION`) an id a live stream could not resume from (over 64 characters, a control
    * character: see `inboxHandler`) and a message the inbox channel refuses (a NUL in its title).
    */
@@ -160,8 +161,10 @@ export class Inbox {
       created_at: this.#clock.nowMs(),
       read_at: null,
     }
-    await insertIgnoringDuplicates(this.#db as Kysely<unknown>, INBOX_TABLE, [row])
-    if (this.#listeners.size > 0) {
+    const written = await insertUnlessPresent(this.#db as Kysely<unknown>, INBOX_TABLE, row)
+    // An id already stored (a retried delivery, or another's) is not announced: streams would
+    // show an item the inbox does not hold.
+    if (written && this.#listeners.size > 0) {
       // Live streams in this process hear of it at once (after commit); others poll.
       await afterCommit(() => {
         const added = toItem(row)

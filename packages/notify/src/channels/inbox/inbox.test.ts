@@ -93,6 +93,28 @@ for (const engine of testEngines()) {
       })
     })
 
+    it('announces to live streams only an item it stored, never one whose id is already taken', async () => {
+      const heard: { id: string; recipientId: string; title: string }[] = []
+      const stop = inbox.onAdded(({ id, recipientId, title }) =>
+        heard.push({ id, recipientId, title }),
+      )
+      try {
+        const add = (recipientId: string, title: string) =>
+          inbox.add({ id: 'd-taken', recipientId, type: 't', message: { title } })
+        await add('ada', 'First')
+        // A retry of the same delivery, and another recipient's item under the same id: the
+        // insert skips both, so the inbox holds only the first.
+        await add('ada', 'Retried')
+        await add('bob', 'Someone else')
+        await app.resolve(DATABASE).transaction(() => add('ada', 'In a transaction'))
+        expect(heard).toEqual([{ id: 'd-taken', recipientId: 'ada', title: 'First' }])
+        expect((await inbox.get('ada', 'd-taken'))?.title).toBe('First')
+        expect(await inbox.get('bob', 'd-taken')).toBeUndefined()
+      } finally {
+        stop()
+      }
+    })
+
     it('refuses an item link that is not a path of the app or an http(s) URL (it is rendered as a link)', async () => {
       const channel = new InboxChannel(inbox)
       const send = (url: string) =>
@@ -469,16 +491,16 @@ for (const engine of testEngines()) {
     it('resumes from now, not later, when the Last-Event-ID marker is in the future: nothing written after is skipped, then or on the next resume', async () => {
       const first = await openStream('fay', `@${app.clock.nowMs() + 3_600_000}`)
       await first.readUntil('event: counts')
-      await inbox.add({ id: 'f-1', recipientId: 'fay', type: 't', message: { title: 'one' } })
-      expect(await first.readUntil('"id":"f-1"')).toBe(true)
+      await inbox.add({ id: 'fu-1', recipientId: 'fay', type: 't', message: { title: 'one' } })
+      expect(await first.readUntil('"id":"fu-1"')).toBe(true)
       // Before, the stream's position stayed in the future: its events carried the marker back.
-      expect(first.lastEventId()).toBe('f-1')
+      expect(first.lastEventId()).toBe('fu-1')
       await first.close()
       app.clock.advance(1_000)
-      await inbox.add({ id: 'f-2', recipientId: 'fay', type: 't', message: { title: 'two' } })
+      await inbox.add({ id: 'fu-2', recipientId: 'fay', type: 't', message: { title: 'two' } })
       const again = await openStream('fay', first.lastEventId())
-      expect(await again.readUntil('"id":"f-2"')).toBe(true)
-      expect(again.items()).toEqual(['f-2'])
+      expect(await again.readUntil('"id":"fu-2"')).toBe(true)
+      expect(again.items()).toEqual(['fu-2'])
       await again.close()
     })
 
