@@ -118,9 +118,10 @@ export class AnalyticsClosedError extends MortarError {
 }
 
 /**
- * `forgetUser` was asked to erase a user while the module's sink has no `forget` of its own: it
- * holds events the module cannot delete, so the erasure is refused before anything is done,
- * never reported as done. Implement `EventSink.forget` on the sink (`sink` names it).
+ * `forgetUser` was asked to erase a user while the module's sink has no `forget` of its own (or
+ * no `linkedAnonymousIds`, which the erasure reads first): it holds events the module cannot
+ * delete, so the erasure is refused before anything is done, never reported as done. Implement
+ * `EventSink.forget` and `EventSink.linkedAnonymousIds` on the sink (`sink` names it).
  *
  * @example
  * ```ts
@@ -137,7 +138,7 @@ export class AnalyticsForgetError extends MortarError {
     super(
       'E_ANALYTICS_FORGET',
       501,
-      `The analytics sink ${sink} has no forget(): it cannot erase a user, so nothing was erased. Implement forget() on it.`,
+      `The analytics sink ${sink} lacks forget() or linkedAnonymousIds(): it cannot erase a user, so nothing was erased. Implement both on it.`,
     )
     this.sink = sink
   }

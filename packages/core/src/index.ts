@@ -178,7 +178,11 @@ export type {
   ModuleMigrations,
   ModuleMigratorOptions,
 } from './persistence/migrations/index.js'
-export { NodeSqliteDatabase, NodeSqliteDialect } from './persistence/sqlite/index.js'
+export {
+  NodeSqliteDatabase,
+  NodeSqliteDialect,
+  SQLITE_JS_TEXT,
+} from './persistence/sqlite/index.js'
 export type { NodeSqliteDialectConfig } from './persistence/sqlite/index.js'
 export {
   afterCommit,

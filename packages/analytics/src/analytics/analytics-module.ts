@@ -1,7 +1,9 @@
 import {
   CLOCK,
   DATABASE,
+  defineJob,
   EVENT_BUS,
+  JOBS,
   LOGGER,
   type Module,
   type RequestContext,
@@ -13,7 +15,12 @@ import type { EventSchemas } from '../catalog/define-events.js'
 import { AnalyticsConfigError, AnalyticsForgetError } from '../errors.js'
 import type { ConsentOptions } from '../privacy/consent.js'
 import type { CountryLookup } from '../privacy/request-fields.js'
-import { forgetUser, purgeEventsBefore, suppressAnonymous } from '../privacy/forget-user.js'
+import {
+  type ForgetReport,
+  forgetUser,
+  purgeEventsBefore,
+  suppressAnonymous,
+} from '../privacy/forget-user.js'
 import { Suppressions } from '../privacy/suppressions.js'
 import { VisitorIds } from '../privacy/visitor-ids.js'
 import { AnalyticsQueries } from '../queries/analytics-queries.js'
@@ -38,6 +45,7 @@ import {
   writableUserId,
 } from '../tracker/index.js'
 import { ANALYTICS, Analytics } from './analytics.js'
+import { z } from 'zod'
 
 /** Options of {@link analyticsModule}. */
 export interface AnalyticsModuleOptions<E extends EventSchemas> {
@@ -147,13 +155,28 @@ export function analyticsModule<const E extends EventSchemas>(
     recommendations: options.recommendations,
   })
   let tracker: Tracker | undefined
+  let finishForget: ((userId: string) => Promise<void>) | undefined
+  // forgetUser's request with a sink of the app's own: it runs the erasure again (each step
+  // finds nothing left of a finished one), retried with backoff by core's jobs, after a crash
+  // from the next start on.
+  const forgetJob = defineJob({
+    name: 'analytics.forget',
+    schema: z.object({ userId: z.string() }),
+    attempts: 20,
+    async handler({ userId }, job) {
+      // Made with ANALYTICS: resolving it sets finishForget.
+      job.resolve(ANALYTICS)
+      await finishForget?.(userId)
+    },
+  })
   return defineModule({
     name: 'analytics',
     migrations: analyticsMigrations,
+    jobs: [forgetJob],
     register(binder) {
       binder.bind(ANALYTICS, {
-        inject: [DATABASE, CLOCK, LOGGER, EVENT_BUS],
-        useFactory: (database, clock, logger, bus) => {
+        inject: [DATABASE, CLOCK, LOGGER, EVENT_BUS, JOBS],
+        useFactory: (database, clock, logger, bus, jobs) => {
           const db = database.kysely
           const scope: QueryScope = { db, engine: engineOf(db), timeZone }
           const visitorIds = new VisitorIds(database, options.site ?? 'default', clock)
@@ -175,6 +198,27 @@ export function analyticsModule<const E extends EventSchemas>(
             onDrop: options.onDrop,
           })
           tracker = made
+          const erase = async (userId: string) => {
+            const report = await forgetUser(scope, plan, userId, clock.nowMs())
+            suppressions.remember()
+            return report
+          }
+          // The sink's links are read and their anonymous ids suppressed before its forget
+          // deletes them: the other way round, a crash between the two lost them for good (a
+          // second forget finds no link), and their later events with no user were stored.
+          const eraseFromSink = async (userId: string): Promise<ForgetReport> => {
+            const own = options.sink
+            if (own?.forget === undefined || own.linkedAnonymousIds === undefined) return NONE
+            await suppressAnonymous(scope, await own.linkedAnonymousIds(userId), clock.nowMs())
+            const erased = await own.forget(userId)
+            // Links written to the sink meanwhile (a batch of another process in flight).
+            await suppressAnonymous(scope, erased.anonymousIds, clock.nowMs())
+            return erased
+          }
+          finishForget = async (userId) => {
+            await erase(userId)
+            await eraseFromSink(userId)
+          }
           return new Analytics({
             tracker: made,
             now: () => clock.nowMs(),
@@ -188,22 +232,25 @@ export function analyticsModule<const E extends EventSchemas>(
               // A sink of the app's own holds events only it can delete: refused before anything
               // is done rather than reported erased.
               const own = options.sink
-              if (own !== undefined && own.forget === undefined) {
+              if (
+                own !== undefined &&
+                (own.forget === undefined || own.linkedAnonymousIds === undefined)
+              ) {
                 throw new AnalyticsForgetError(own.constructor.name)
+              }
+              // The request, recorded before anything is erased: a run cut short (a crash, the
+              // sink down) is finished by the job, which runs the same idempotent steps.
+              if (own !== undefined) {
+                await jobs.enqueue(forgetJob, { userId }, { delay: FORGET_JOB_DELAY_MS })
               }
               // Buffered events of theirs are written, then deleted with the rest. Only once that
               // commits are their events skipped here, as in every other process: a deletion that
               // fails leaves them recorded, and the rollup deletes any written meanwhile.
               await made.flush()
-              const report = await forgetUser(scope, plan, userId, clock.nowMs())
-              suppressions.remember()
-              if (own?.forget === undefined) return report
-              // What was tracked before the line above and not yet written goes in first.
-              await made.flush()
-              const erased = await own.forget(userId)
-              // The links are the sink's: the anonymous ids it unlinked are suppressed here, or
-              // their later events with no user went on being stored in it.
-              await suppressAnonymous(scope, erased.anonymousIds, clock.nowMs())
+              const report = await erase(userId)
+              // What was tracked before the erasure and not yet written goes to the sink first.
+              if (own !== undefined) await made.flush()
+              const erased = await eraseFromSink(userId)
               return {
                 events: report.events + erased.events,
                 failedEvents: report.failedEvents + erased.failedEvents,
@@ -234,6 +281,12 @@ export function analyticsModule<const E extends EventSchemas>(
     },
   })
 }
+
+// How long the forget job waits before it runs: forgetUser's own run has normally finished by
+// then, and the job finds nothing left to erase.
+const FORGET_JOB_DELAY_MS = 60_000
+
+const NONE: ForgetReport = { events: 0, failedEvents: 0, identityLinks: 0 }
 
 // A century. The retention's cut, now − retentionDays × 86,400,000 ms, then stays an exact
 // integer (its size under 2^42, far inside 2^53), a valid Date and a bigint every engine takes;

@@ -481,6 +481,7 @@ for (const engine of testEngines()) {
         const held = new MemoryEventSink()
         const sink: EventSink = {
           write: (batch) => held.write(batch),
+          linkedAnonymousIds: (userId) => held.linkedAnonymousIds(userId),
           async forget(userId) {
             const report = await held.forget(userId)
             return { ...report, anonymousIds: [...report.anonymousIds, ...many] }
@@ -504,6 +505,74 @@ for (const engine of testEngines()) {
           await subject.close()
         }
       }, 120_000)
+
+      it('suppresses the anonymous ids of a sink whose forget was cut short after it unlinked them, and finishes the erasure in its job', async () => {
+        const held = new MemoryEventSink()
+        // The process dies between the sink's forget and what follows it: here, its forget
+        // deletes everything, then fails once.
+        let crashes = 1
+        const sink: EventSink = {
+          write: (batch) => held.write(batch),
+          linkedAnonymousIds: (userId) => held.linkedAnonymousIds(userId),
+          async forget(userId) {
+            const report = await held.forget(userId)
+            if (crashes-- > 0) throw new Error('crashed after the sink forgot')
+            return report
+          },
+        }
+        const subject = await startEngineApp(engine, { events, sink })
+        try {
+          const { analytics, app, clock } = subject
+          const anonymousId = `anon-crash-${engine.engine}`
+          inRequest(app, {}, () => {
+            analytics.track('product_viewed', { productId: 'p-1' }, { anonymousId })
+            analytics.identify('u-crash', undefined, { anonymousId })
+          })
+          await analytics.flush()
+          await expect(analytics.forgetUser('u-crash')).rejects.toThrow('crashed')
+          // The device, signed out: its events are not stored, though the sink's link is gone.
+          inRequest(app, {}, () =>
+            analytics.track('product_viewed', { productId: 'p-2' }, { anonymousId }),
+          )
+          await analytics.flush()
+          expect(held.events).toEqual([])
+          expect(analytics.stats().skipped.suppressed).toBe(1)
+          // The recorded request runs again and finds nothing left.
+          clock.advance(120_000)
+          await app.resolve(JOBS).drain()
+          const jobs = await app.resolve(JOBS).list({ name: 'analytics.forget' })
+          expect(jobs).toEqual([])
+        } finally {
+          await subject.close()
+        }
+      })
+
+      it('finishes in its job an erasure whose sink was down, without a second call', async () => {
+        const held = new MemoryEventSink()
+        let down = true
+        const sink: EventSink = {
+          write: (batch) => held.write(batch),
+          linkedAnonymousIds: (userId) => held.linkedAnonymousIds(userId),
+          async forget(userId) {
+            if (down) throw new Error('sink unreachable')
+            return held.forget(userId)
+          },
+        }
+        const subject = await startEngineApp(engine, { events, sink })
+        try {
+          const { analytics, app, clock } = subject
+          await viewedAndFlushed(subject, 'u-down')
+          await expect(analytics.forgetUser('u-down')).rejects.toThrow('sink unreachable')
+          expect(held.events).toHaveLength(1)
+          down = false
+          clock.advance(120_000)
+          await app.resolve(JOBS).drain()
+          expect(held.events).toEqual([])
+          expect(await tablesHoldingUser(subject.db, 'u-down')).toEqual([])
+        } finally {
+          await subject.close()
+        }
+      })
 
       it('refuses to forget through a sink that cannot, naming it, and erases nothing', async () => {
         class ArchiveSink implements EventSink {

@@ -114,8 +114,16 @@ export interface EventSink {
    * Deletes everything the sink holds about a user: their events and failed events, the events
    * no one was signed in for under every anonymous id linked to them, and those links; resolves
    * to what it deleted, those anonymous ids included (see {@link SinkForgetReport}). Called by
-   * `forgetUser` after the buffer is flushed; a sink without it makes `forgetUser` throw
+   * `forgetUser` after the buffer is flushed, and again by its `analytics.forget` job if the
+   * first run did not finish, so a second call must delete what is left and nothing else. A
+   * sink without it (or without `linkedAnonymousIds`) makes `forgetUser` throw
    * `AnalyticsForgetError` (the default SQL sink is erased by the module itself).
    */
   forget?(userId: string): Promise<SinkForgetReport>
+  /**
+   * The anonymous ids the sink holds links of to the user, deleting nothing: `forgetUser`
+   * suppresses them before it calls `forget`, which deletes the links. Suppressed only after,
+   * they were lost for good to a crash in between: a second `forget` finds no link.
+   */
+  linkedAnonymousIds?(userId: string): Promise<readonly string[]>
 }

@@ -239,6 +239,9 @@ export function eventSinkConformance(
         failed: [failed],
         links: [{ anonymousId, userId, linkedAt: 1 }],
       })
+      const linked = current().sink.linkedAnonymousIds?.bind(current().sink)
+      expect(linked, 'a sink with forget() needs linkedAnonymousIds()').toBeDefined()
+      expect(await linked?.(userId)).toEqual([anonymousId])
       expect(await forget(userId)).toEqual({
         events: 2,
         failedEvents: 1,
@@ -250,6 +253,7 @@ export function eventSinkConformance(
       expect(await stored(theirs.map((event) => event.id))).toEqual([])
       expect(after.failed.filter((f) => f.id === failed.id)).toEqual([])
       expect(after.links.filter((l) => l.anonymousId === anonymousId)).toEqual([])
+      expect(await linked?.(userId)).toEqual([])
       expect(await forget(userId)).toEqual({
         events: 0,
         failedEvents: 0,

@@ -1,8 +1,14 @@
+import { DatabaseSync, type SQLInputValue } from 'node:sqlite'
 import { Database } from '@mortar/core'
 import fc from 'fast-check'
-import type { Kysely } from 'kysely'
+import { Kysely, type SqliteDatabase, SqliteDialect } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AccessDeniedError, HiddenResourceError, PolicyNeedsDataError } from '../errors.js'
+import {
+  AccessDeniedError,
+  HiddenResourceError,
+  PolicyDatabaseError,
+  PolicyNeedsDataError,
+} from '../errors.js'
 import { definePolicy } from '../policy/define-policy.js'
 import {
   createRidesTables,
@@ -452,5 +458,32 @@ describe('AccessControl answers consistently', () => {
       }),
       { numRuns: 100 },
     )
+  })
+})
+
+describe('AccessControl.create on SQLite', () => {
+  it('refuses a database without the function core registers, which links compare through', async () => {
+    // A better-sqlite3-shaped wrapper of node:sqlite that registers nothing, as another driver.
+    const raw = new DatabaseSync(':memory:')
+    const database: SqliteDatabase = {
+      close: () => raw.close(),
+      prepare: (text) => {
+        const statement = raw.prepare(text)
+        const bound = (parameters: readonly unknown[]) => parameters as SQLInputValue[]
+        return {
+          reader: statement.columns().length > 0,
+          all: (parameters) => statement.all(...bound(parameters)),
+          run: (parameters) => statement.run(...bound(parameters)),
+          iterate: (parameters) => statement.iterate(...bound(parameters)),
+        }
+      },
+    }
+    const db = new Kysely<RidesDb>({ dialect: new SqliteDialect({ database }) })
+    try {
+      const policy = definePolicy<RidesDb>().allow('read', 'trip', true).build()
+      await expect(AccessControl.create({ policy, db })).rejects.toBeInstanceOf(PolicyDatabaseError)
+    } finally {
+      await db.destroy()
+    }
   })
 })

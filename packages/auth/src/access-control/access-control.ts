@@ -28,7 +28,7 @@ import {
   sqlNot,
   type Truth,
 } from '../policy/compile-condition.js'
-import { readMysqlColumns, readPgColumns } from '../policy/column-types.js'
+import { checkSqliteFunctions, readMysqlColumns, readPgColumns } from '../policy/column-types.js'
 import type { CompiledRule, Policy, RuleSet } from '../policy/policy.js'
 import type { SqlSchema } from '../policy/sql-comparison.js'
 
@@ -352,6 +352,7 @@ export class AccessControl<DB = unknown, P = Principal, A extends string = strin
     const engine = engineOf(options.db)
     access.#db = options.db
     const db = options.db as Kysely<unknown>
+    if (engine === 'sqlite') await checkSqliteFunctions(db)
     access.#schema =
       engine === 'postgres'
         ? { engine, columns: await readPgColumns(db) }

@@ -6,7 +6,9 @@
 // only where they change the SQL: those that read back as a Date, those that refuse other kinds
 // (UUID, ENUM, SET), those compared as their UTF-8 text (TIME, INET4/INET6, non-UTF-8 text),
 // bytes (unknown to the point check), and numbers from strings where two columns are compared.
+import { SQLITE_JS_TEXT } from '@mortar/core'
 import { type Kysely, sql } from 'kysely'
+import { PolicyDatabaseError } from '../errors.js'
 
 /**
  * How a column reads back: an integer (`int2`, `int4`: a number; `int8`: a string), a boolean, a
@@ -217,4 +219,20 @@ export async function readPgColumns(db: Kysely<unknown>): Promise<PgColumns> {
     left join pg_collation co on co.oid = a.attcollation
     where c.relkind in ('r', 'p', 'v', 'm', 'f') and pg_table_is_visible(c.oid)`.execute(db)
   return byTable(rows.map((row) => ({ ...row, column: columnOf(row) })))
+}
+
+/**
+ * SQLite has no column types to read; a relation's link compares through the function core
+ * registers on every database it opens (SQLITE_JS_TEXT), so a database opened without it (on
+ * another driver) is refused here rather than at the first query.
+ */
+export async function checkSqliteFunctions(db: Kysely<unknown>): Promise<void> {
+  try {
+    await sql`select ${sql.raw(SQLITE_JS_TEXT)}(1)`.execute(db)
+  } catch (error) {
+    throw new PolicyDatabaseError(
+      `The SQLite database lacks the function ${SQLITE_JS_TEXT}, which @mortar/core registers on every database it opens: open it through a sqlite: URL, NodeSqliteDialect or NodeSqliteDatabase.`,
+      { cause: error },
+    )
+  }
 }

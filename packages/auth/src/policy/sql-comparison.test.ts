@@ -119,12 +119,10 @@ const ratios = (engine: DatabaseEngine) =>
       ? [1.5, -2, 0, 1, 0.1, Infinity, -Infinity, Number.NaN, -0, ...FLOATS]
       : [1.5, -2, 0, 1, 0.1, Infinity, -Infinity, ...FLOATS]
 
-// A float's text in a text column, linked to a float column (matches): on PostgreSQL only so far.
-const floatTexts = (engine: DatabaseEngine) => (engine === 'postgres' ? FLOAT_TEXTS : [])
-
 const row = (engine: DatabaseEngine) =>
   fc.record({
-    txt: fc.option(fc.constantFrom(...TEXTS, ...WORDS, ...UNICODE, ...floatTexts(engine)), {
+    // A float's text too, linked to a float column (matches).
+    txt: fc.option(fc.constantFrom(...TEXTS, ...WORDS, ...UNICODE, ...FLOAT_TEXTS), {
       nil: null,
     }),
     num: fc.option(fc.integer({ min: -2, max: 3 }), { nil: null }),

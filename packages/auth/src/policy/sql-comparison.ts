@@ -6,13 +6,12 @@
 // type, or the comparison into the constant the point check answers for every row of it; on
 // MariaDB and SQLite, whose columns may hold values of other kinds, the SQL compares the
 // column's text where kinds may differ, with a plain `column = value` beside it for an index.
-import type { DatabaseEngine } from '@mortar/core'
+import { type DatabaseEngine, SQLITE_JS_TEXT } from '@mortar/core'
 import { type RawBuilder, type SqlBool, sql } from 'kysely'
 import type { Truth } from './compile-condition.js'
 import {
   compareTruth,
   isInfinite,
-  isNumberText,
   NUMERAL,
   numberText,
   orderNumber,
@@ -49,6 +48,8 @@ export type SqlColumn =
 // NUMERAL for the engines' regular expressions, written without backslashes (MariaDB's string
 // literals would eat them).
 const NUMERAL_SQL = sql.raw(`'^-?(0|[1-9][0-9]*)([.][0-9]+)?$'`)
+// SQLite's function for a value's text as JavaScript writes it, registered by core.
+const JS_TEXT = sql.raw(SQLITE_JS_TEXT)
 const INTEGER_TEXT = /^(?:0|-?[1-9]\d*)$/
 const MAX_INT64 = 2n ** 63n - 1n
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -78,30 +79,32 @@ function equalText(
       // would write ±Infinity as a bare word; no MariaDB number is infinite.)
       return sql<SqlBool>`(${column} = ${typeof value === 'number' && !isInfinite(value) ? value : binary(text)} and ${binary(column)} = ${binary(text)})`
     case 'sqlite': {
-      // Texts compare byte for byte (`collate binary`) whatever the column's collation: a NOCASE
-      // column took 'abc' for 'ABC', an RTRIM one for 'abc '. The index of a column of the
-      // default collation still serves it.
-      if (text === 'Infinity' || text === '-Infinity') {
-        // A REAL's infinity, or the text that spells it (9e999 is SQLite's infinity), for the
-        // number or its text ('Infinity' = Infinity in the point check).
-        return sql<SqlBool>`(${column} = ${sqliteInfinity(Number(text))} and typeof(${column}) in ('real', 'null') or ${column} = ${text} collate binary and typeof(${column}) in ('text', 'null'))`
+      // A value of each storage class whose text, as the point check reads it, is `text`, each
+      // compared within its class: SQLite converts the other side to the column's affinity, and
+      // a column of none (BLOB, or no type declared) converts nothing, so `col = '1'` missed
+      // its INTEGER 1. Texts compare byte for byte (`collate binary`) whatever the column's
+      // collation: a NOCASE column took 'abc' for 'ABC', an RTRIM one for 'abc '. Each term
+      // can use an index (of the default collation, for the text).
+      const terms = [
+        sql<SqlBool>`${column} = ${text} collate binary and typeof(${column}) in ('text', 'null')`,
+      ]
+      const integer =
+        typeof value === 'bigint' ? value : INTEGER_TEXT.test(text) ? BigInt(text) : undefined
+      if (integer !== undefined && integer <= MAX_INT64 && integer >= -MAX_INT64 - 1n) {
+        terms.push(sql<SqlBool>`${column} = ${integer} and typeof(${column}) = 'integer'`)
       }
-      // SQLite converts a text that spells a number for a numeric column, and no other. A REAL
-      // equals the text only where the text is JavaScript's for that double, compared as the
-      // double: SQLite reads '39293198896550890' exactly, as an integer, while the double
-      // written so is 39293198896550888 (and '39293198896550888' is not its text).
-      if (!isNumberText(text)) {
-        return sql<SqlBool>`(${column} = ${text} collate binary and typeof(${column}) in ('text', 'null'))`
-      }
-      // A bigint equals a REAL as a number, exactly; a string only as the double's text.
+      // A REAL equals a bigint as a number, exactly; a text only where the text is JavaScript's
+      // for that double ('39293198896550890' is the text of the double 39293198896550888).
       const double = Number(text)
       const real =
         typeof value === 'bigint'
           ? Number.isFinite(double) && BigInt(double) === value
-          : numberText(double) === text
-      return real
-        ? sql<SqlBool>`(typeof(${column}) <> 'real' and ${column} = ${text} collate binary or typeof(${column}) = 'real' and ${column} = ${double})`
-        : sql<SqlBool>`(typeof(${column}) <> 'real' and ${column} = ${text} collate binary)`
+          : !Number.isNaN(double) && numberText(double) === text
+      if (real) {
+        const bound = isInfinite(double) ? sqliteInfinity(double) : sql`${double}`
+        terms.push(sql<SqlBool>`${column} = ${bound} and typeof(${column}) = 'real'`)
+      }
+      return sql<SqlBool>`(${sql.join(terms, sql` or `)})`
     }
     case 'postgres':
       // A column of a type pg-columns.ts does not tell apart reads back as its text.
@@ -305,6 +308,28 @@ type FloatEngine = 'postgres' | 'mysql'
 const FLOAT_VALUE: Record<FloatEngine, (column: Column) => Column> = {
   postgres: (column) => sql`nullif(cast(cast(${column} as text) as float8), 'NaN')`,
   mysql: (column) => sql`cast(cast(${column} as char) as double)`,
+}
+
+/**
+ * A MariaDB FLOAT's or DOUBLE's text as JavaScript writes the number mysql2 reads. MariaDB
+ * writes the same shortest digits, but as an exponent from 1e15 (`1e15`, `1.152921504606847e18`)
+ * and as decimals down to any size (`0.0000001`), where JavaScript does from 1e21 and below 1e-6
+ * (`1000000000000000`, `1e-7`, `1e+21`): the text is taken apart into its digits `d` and the
+ * place `n` of its decimal point (the number is 0.d × 10^n) and written again by
+ * Number.prototype.toString's rules.
+ */
+function mysqlFloatText(column: Column): Column {
+  const text = sql`cast(${column} as char)`
+  const unsigned = sql`trim(leading '-' from ${text})`
+  const mantissa = sql`substring_index(${unsigned}, 'e', 1)`
+  const exponent = sql`if(locate('e', ${unsigned}) > 0, cast(substring_index(${unsigned}, 'e', -1) as signed), 0)`
+  const whole = sql`substring_index(${mantissa}, '.', 1)`
+  const raw = sql`concat(${whole}, if(locate('.', ${mantissa}) > 0, substring_index(${mantissa}, '.', -1), ''))`
+  const significant = sql`trim(leading '0' from ${raw})`
+  const n = sql`(length(${whole}) + ${exponent} - (length(${raw}) - length(${significant})))`
+  const d = sql`trim(trailing '0' from ${significant})`
+  const k = sql`length(${d})`
+  return sql`case when ${column} is null then null when ${d} = '' then '0' else concat(if(${text} like '-%', '-', ''), case when ${n} >= ${k} and ${n} <= 21 then concat(${d}, repeat('0', ${n} - ${k})) when ${n} > 0 and ${n} <= 21 then concat(left(${d}, ${n}), '.', substring(${d}, ${n} + 1)) when ${n} > -6 and ${n} <= 0 then concat('0.', repeat('0', -${n}), ${d}) else concat(left(${d}, 1), if(${k} > 1, concat('.', substring(${d}, 2)), ''), 'e', if(${n} > 0, '+', '-'), abs(${n} - 1)) end) end`
 }
 
 const AS_FLOAT: Record<FloatEngine, (value: number) => Column> = {
@@ -679,31 +704,37 @@ export function sqlColumnsEqual(left: SqlColumn, right: SqlColumn): RawBuilder<S
       // Byte for byte alone: the cast's collation may not mix with the other column's.
       return sql<SqlBool>`cast(${text(left)} as binary) = cast(${text(right)} as binary)`
     }
-    // A number's bytes as its text, through char.
+    // A number's bytes as its text, through char; a float's as JavaScript writes it.
     const bytes = (column: typeof left) =>
-      column.type === 'number' && left.type !== right.type
-        ? sql`cast(cast(${column.ref} as char) as binary)`
-        : sql`cast(${column.ref} as binary)`
+      column.type === 'float' && left.type !== right.type
+        ? sql`cast(${mysqlFloatText(column.ref)} as binary)`
+        : column.type === 'number' && left.type !== right.type
+          ? sql`cast(cast(${column.ref} as char) as binary)`
+          : sql`cast(${column.ref} as binary)`
+    // A FLOAT as the double its text spells, as mysql2 reads it (0.1, not 0.100000001…).
+    const value = (column: typeof left) =>
+      column.type === 'float' && left.type !== right.type
+        ? FLOAT_VALUE.mysql(column.ref)
+        : column.ref
     // `right` is the outer column: where MariaDB turns the EXISTS into an IN, it caches the
     // answer by the plain `=`'s outer side, so that side is its bytes (see mysqlCachesByCollation).
-    const outer = mysqlCachesByCollation(right) ? sql`cast(${right.ref} as binary)` : right.ref
-    return sql<SqlBool>`(${left.ref} = ${outer} and ${bytes(left)} = ${bytes(right)})`
+    const outer = mysqlCachesByCollation(right) ? sql`cast(${right.ref} as binary)` : value(right)
+    return sql<SqlBool>`(${value(left)} = ${outer} and ${bytes(left)} = ${bytes(right)})`
   }
-  // SQLite: two numbers as numbers, else as texts, a whole REAL written as JavaScript writes it
-  // (1.0 is '1'); a BLOB (a Uint8Array, which equals nothing) is unknown on either side, as in
-  // the point check: an inner one through sqliteEqual, an outer one for every inner value that
-  // is not NULL, as two ranges (numbers sort before '', text and BLOBs from it) so that an index
-  // still serves each term. It was false, which only not(matches(…)) told apart: the negation
-  // listed rows the point check denied. The plain `=` of the two columns keeps its index and the
-  // columns' affinities ('1' = 1.0 as numbers).
-  const number = (ref: Column) => sql`typeof(${ref}) in ('integer', 'real')`
-  const text = (ref: Column) =>
-    sql`case when typeof(${ref}) = 'real' and ${ref} = cast(${ref} as integer) then cast(cast(${ref} as integer) as text) else cast(${ref} as text) end`
-  const outerBlob = sql<SqlBool>`typeof(${right.ref}) = 'blob'`
-  return sql<SqlBool>`(${sqliteEqual(
+  // SQLite: equal where JavaScript writes the two values alike (SQLITE_JS_TEXT), as the point
+  // check compares what node:sqlite reads: a number with a number as numbers, with a text as
+  // its text ('1e+21' for the REAL SQLite writes '1.0e+21', '0.3333333333333333' for its
+  // '0.333333333333333'), an INTEGER past 2^53 as its digits. A BLOB has no such text: unknown
+  // on either side, as in the point check (an inner one through sqliteEqual).
+  const outer = sql`${JS_TEXT}(${right.ref})`
+  // The values of each storage class the inner column may hold with the outer value's text (the
+  // text, the integer of its digits, the double it spells, ±Infinity, which no cast gives): the
+  // IN keeps an index of the inner column usable, the texts decide.
+  const double = sql`case ${outer} when 'Infinity' then 9e999 when '-Infinity' then -9e999 else cast(${outer} as real) end`
+  return sqliteEqual(
     left.ref,
-    sql<SqlBool>`(${plain} and not ${outerBlob} and (${number(left.ref)} and ${number(right.ref)} or ${text(left.ref)} = ${text(right.ref)}))`,
-  )} or ${left.ref} >= '' and ${outerBlob} and null or ${left.ref} < '' and ${outerBlob} and null)`
+    sql<SqlBool>`(${left.ref} in (${outer}, cast(${outer} as integer), ${double}) and ${JS_TEXT}(${left.ref}) = ${outer})`,
+  )
 }
 
 /**

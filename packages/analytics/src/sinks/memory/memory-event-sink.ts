@@ -50,6 +50,10 @@ export class MemoryEventSink implements EventSink {
     }
   }
 
+  async linkedAnonymousIds(userId: string): Promise<readonly string[]> {
+    return this.links.filter((link) => link.userId === userId).map((link) => link.anonymousId)
+  }
+
   async forget(userId: string): Promise<SinkForgetReport> {
     const anonymous = new Set<string>()
     let identityLinks = 0

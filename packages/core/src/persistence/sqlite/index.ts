@@ -1,3 +1,3 @@
-export { NodeSqliteDatabase } from './node-sqlite-database.js'
+export { NodeSqliteDatabase, SQLITE_JS_TEXT } from './node-sqlite-database.js'
 export { NodeSqliteDialect } from './node-sqlite-dialect.js'
 export type { NodeSqliteDialectConfig } from './node-sqlite-dialect.js'

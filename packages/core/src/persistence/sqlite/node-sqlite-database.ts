@@ -5,6 +5,31 @@ import { DatabaseInputError } from '../database/database-input-error.js'
 /** What SQLite can bind; node:sqlite rejects booleans, dates and `undefined`, the other engines take them. */
 type Bindable = null | number | bigint | string | NodeJS.ArrayBufferView
 
+/**
+ * The name of a SQL function every {@link NodeSqliteDatabase} registers: a value's text as
+ * JavaScript's `String()` writes the value node:sqlite reads, so SQL can compare values of
+ * different kinds as a JavaScript check compares what the driver hands back. SQLite's own cast
+ * writes a REAL otherwise (`1.0e+21`, `0.333333333333333`, `1.0e-07`, `1.0` where JavaScript
+ * writes `1e+21`, `0.3333333333333333`, `1e-7`, `1`). An INTEGER is its digits, a TEXT itself; a
+ * BLOB, which reads back as bytes, and NULL give NULL.
+ *
+ * @example
+ * ```ts
+ * import { SQLITE_JS_TEXT } from '@mortar/core'
+ * import { sql } from 'kysely'
+ *
+ * const linked = sql`${sql.raw(SQLITE_JS_TEXT)}(a.price) = b.label`
+ * ```
+ */
+export const SQLITE_JS_TEXT = 'mortar_js_text'
+
+function jsText(value: unknown): string | null {
+  // BigInt arguments keep an INTEGER past 2^53 exact; a BLOB arrives as a Uint8Array.
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint'
+    ? String(value)
+    : null
+}
+
 // Prepared statements are reused by SQL text: Kysely prepares on every query, and
 // preparing costs more than running a small statement.
 const STATEMENT_CACHE_SIZE = 256
@@ -32,6 +57,7 @@ export class NodeSqliteDatabase implements SqliteDatabase {
 
   constructor(db: DatabaseSync) {
     this.#db = db
+    db.function(SQLITE_JS_TEXT, { deterministic: true, useBigIntArguments: true }, jsText)
   }
 
   /** The wrapped `DatabaseSync`, for what Kysely cannot express (pragmas, backups). */
