@@ -344,8 +344,8 @@ function checkQuietHours(
   const on = quietHours?.channels ?? [...channels.keys()].filter((name) => name !== 'inbox')
   if (quietHours === undefined) return { window: undefined, channels: new Set(on) }
   try {
-    minutesOfDay(quietHours.start)
-    minutesOfDay(quietHours.end)
+    minutesOfDay(quietHours.start, 'start')
+    minutesOfDay(quietHours.end, 'end')
   } catch (error) {
     throw new NotifyConfigError(`notifyModule: quietHours ${thrownText(error)}`)
   }

@@ -1,3 +1,4 @@
+import { ValidationError } from '@mortar/core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
@@ -173,3 +174,57 @@ describe('storedQuietHoursEnd', () => {
     }
   })
 })
+
+describe('quietHoursEnd and nextTimeOfDay', () => {
+  /** The path of the E_VALIDATION `run` throws; fails on any other outcome. */
+  function refused(run: () => unknown): string | undefined {
+    try {
+      run()
+    } catch (error) {
+      expect(error).toBeInstanceOf(ValidationError)
+      return (error as ValidationError).issues[0]?.path
+    }
+    throw new Error('not refused')
+  }
+
+  it('refuse an invalid date, an unknown zone and a time not as HH:MM with E_VALIDATION naming it, never a RangeError', () => {
+    // Before, an unknown zone and an invalid date threw the runtime's RangeError, a bad time a
+    // TypeError, and nextTimeOfDay on an invalid date a plain Error.
+    const at = new Date('2026-06-01T21:30:00Z')
+    const invalidDate = new Date(Number.NaN)
+    expect(refused(() => quietHoursEnd(invalidDate, 'Europe/Paris', night))).toBe('now')
+    expect(refused(() => nextTimeOfDay(invalidDate, 'Europe/Paris', '08:00'))).toBe('now')
+    expect(refused(() => quietHoursEnd(at, 'Mars/Olympus', night))).toBe('timeZone')
+    expect(refused(() => nextTimeOfDay(at, 'Mars/Olympus', '08:00'))).toBe('timeZone')
+    expect(refused(() => quietHoursEnd(at, 'UTC', { start: '24:00', end: '07:00' }))).toBe(
+      'window.start',
+    )
+    expect(refused(() => quietHoursEnd(at, 'UTC', { start: '22:00', end: '7:00' }))).toBe(
+      'window.end',
+    )
+    expect(refused(() => nextTimeOfDay(at, 'UTC', '8h'))).toBe('time')
+  })
+
+  it('refuse every string that is not a known zone, for any instant', () => {
+    const zones = new Set(Intl.supportedValuesOf('timeZone').map((zone) => zone.toLowerCase()))
+    fc.assert(
+      fc.property(
+        fc.string().filter((zone) => !zones.has(zone.toLowerCase()) && !isKnown(zone)),
+        fc.date({ noInvalidDate: true }),
+        (zone, now) => {
+          expect(refused(() => quietHoursEnd(now, zone, night))).toBe('timeZone')
+          expect(refused(() => nextTimeOfDay(now, zone, '08:00'))).toBe('timeZone')
+        },
+      ),
+    )
+  })
+})
+
+function isKnown(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone })
+    return true
+  } catch {
+    return false
+  }
+}

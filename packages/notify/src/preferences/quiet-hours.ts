@@ -1,4 +1,4 @@
-import { wallTime } from '@mortar/core'
+import { isTimeZone, ValidationError, wallTime } from '@mortar/core'
 /** A daily window of local wall-clock time, `'22:00'` to `'07:00'` (it may run past midnight). */
 export interface QuietHours {
   readonly start: string
@@ -12,12 +12,30 @@ export function isTimeOfDay(time: string): boolean {
   return TIME.test(time)
 }
 
-/** Minutes since midnight of `'HH:MM'`; throws a `TypeError` for anything else. */
-export function minutesOfDay(time: string): number {
-  const match = TIME.exec(time)
-  if (match === null)
-    throw new TypeError(`'${time}' is not a time of day as HH:MM (00:00 to 23:59).`)
+/** Minutes since midnight of `'HH:MM'`; throws `E_VALIDATION` (naming `path`) for anything else. */
+export function minutesOfDay(time: string, path = 'time'): number {
+  const match = typeof time === 'string' ? TIME.exec(time) : null
+  if (match === null) {
+    throw invalid(path, 'Not a time of day as HH:MM (00:00 to 23:59).', 'invalid_time')
+  }
   return Number(match[1]) * 60 + Number(match[2])
+}
+
+/**
+ * `now` as ms and the zone, checked: an invalid date read as NaN and an unknown zone threw the
+ * runtime's RangeError out of the helpers below.
+ */
+function checkedInstant(now: Date, timeZone: string): number {
+  const ms = now instanceof Date ? now.getTime() : Number.NaN
+  if (Number.isNaN(ms)) throw invalid('now', 'Not a valid date.', 'invalid_date')
+  if (typeof timeZone !== 'string' || !isTimeZone(timeZone)) {
+    throw invalid('timeZone', 'Not a time zone this runtime knows.', 'invalid_time_zone')
+  }
+  return ms
+}
+
+function invalid(path: string, message: string, code: string): ValidationError {
+  return new ValidationError([{ path, message, code }], `${path}: ${message}`)
 }
 
 interface LocalTime {
@@ -69,7 +87,9 @@ function instantOfLocal(
  * When quiet hours end for someone in `timeZone`, if `now` falls inside them; `undefined` when
  * it does not. A window whose start and end are equal is empty. The end is never inside the
  * window: an end the clock skips (a daylight-saving jump) moves later by the jump, and when that
- * lands in the next window (a window of nearly a day) quiet hours go on to that one's end.
+ * lands in the next window (a window of nearly a day) quiet hours go on to that one's end. An
+ * invalid date, a zone the runtime does not know or a time not as `HH:MM` is refused
+ * (`E_VALIDATION`, naming it).
  *
  * @example
  * ```ts
@@ -81,10 +101,11 @@ function instantOfLocal(
  * ```
  */
 export function quietHoursEnd(now: Date, timeZone: string, window: QuietHours): Date | undefined {
-  const start = minutesOfDay(window.start)
-  const end = minutesOfDay(window.end)
+  const at = checkedInstant(now, timeZone)
+  const start = minutesOfDay(window?.start, 'window.start')
+  const end = minutesOfDay(window?.end, 'window.end')
   if (start === end) return undefined
-  let until = windowEnd(now.getTime(), timeZone, start, end)
+  let until = windowEnd(at, timeZone, start, end)
   if (until === undefined) return undefined
   // Only a skipped end lands inside a window, and the next day's end is no longer skipped.
   for (;;) {
@@ -122,7 +143,7 @@ function windowEnd(
 
 /**
  * The next instant after `now` when the local clock in `timeZone` shows `time` (`'08:00'`): for
- * digests sent at a fixed time of day.
+ * digests sent at a fixed time of day. Refuses (`E_VALIDATION`) what {@link quietHoursEnd} does.
  *
  * @example
  * ```ts
@@ -132,19 +153,20 @@ function windowEnd(
  * ```
  */
 export function nextTimeOfDay(now: Date, timeZone: string, time: string): Date {
+  const at = checkedInstant(now, timeZone)
   const minutes = minutesOfDay(time)
-  const local = localTime(now.getTime(), timeZone)
+  const local = localTime(at, timeZone)
   for (let add = 0; add < 3; add++) {
     const day = new Date(Date.UTC(local.year, local.month - 1, local.day + add))
-    const at = instantOfLocal(
+    const next = instantOfLocal(
       day.getUTCFullYear(),
       day.getUTCMonth() + 1,
       day.getUTCDate(),
       minutes,
       timeZone,
-      now.getTime(),
+      at,
     )
-    if (at > now.getTime()) return new Date(at)
+    if (next > at) return new Date(next)
   }
   throw new Error(`No ${time} in ${timeZone} within two days of ${now.toISOString()}.`)
 }

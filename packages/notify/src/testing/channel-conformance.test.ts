@@ -107,6 +107,27 @@ describe('the channel conformance kit', () => {
       'makes one delivery sent twice one message when it is marked idempotent: one arrival, or the delivery id as the key of each',
     ])
   })
+
+  it('says to record the key as `key` when the receiver records it under another name', async () => {
+    const received: object[] = []
+    const channel: Channel<'sms'> = {
+      name: 'sms',
+      idempotent: true,
+      route: (recipient) => recipient.phone,
+      async send(outgoing): Promise<ChannelResult> {
+        received.push({ idempotencyKey: outgoing.id })
+        return { status: 'accepted' }
+      },
+    }
+    const subject = brokenSubject(channel, received)
+    const keyChecks = channelChecks.filter((check) => /idempotency key|same key/.test(check.title))
+    expect(keyChecks).toHaveLength(2)
+    for (const check of keyChecks) {
+      await expect(check.run(subject)).rejects.toThrow(
+        "an entry with no 'key' (idempotencyKey) for a channel that takes keys: record the key the provider got as `key`",
+      )
+    }
+  })
 })
 
 // The dev mailbox keeps everything it is given; the mail channel refuses invalid addresses.

@@ -25,7 +25,10 @@ export interface ChannelConformanceSubject<C extends ChannelName> {
   readonly to: string
   /** An address the channel or its provider refuses for good (`permanent`). */
   readonly invalidTo: string
-  /** Everything the receiver got so far, oldest first. */
+  /**
+   * Everything the receiver got so far, oldest first. For a channel that takes idempotency keys
+   * or is `idempotent`, each entry carries the key the provider got as `key`.
+   */
   received(): readonly ReceivedMessage[] | Promise<readonly ReceivedMessage[]>
   /**
    * A channel and an address where the provider is down (the same channel and a closed port, or
@@ -112,6 +115,16 @@ function keyOf(entry: ReceivedMessage | undefined): unknown {
   return (entry as { readonly key?: unknown } | undefined)?.key
 }
 
+/** The key of a channel that claims to take keys, whose receiver must record them. */
+function recordedKey(entry: ReceivedMessage | undefined): unknown {
+  // A receiver that records the key under another name would read as a wrong key: say so.
+  if (entry === undefined || !('key' in entry))
+    fail(
+      `received() returned ${entry === undefined ? 'no entry' : `an entry with no 'key' (${Object.keys(entry).join(', ') || 'no fields'})`} for a channel that takes keys: record the key the provider got as \`key\` on each entry`,
+    )
+  return keyOf(entry)
+}
+
 async function receivedCount<C extends ChannelName>(
   subject: ChannelConformanceSubject<C>,
 ): Promise<number> {
@@ -188,7 +201,7 @@ export const channelChecks: readonly ChannelCheck[] = [
       const message = outgoing(subject)
       const result = await sendSafely(subject.channel, message)
       if (result.status !== 'accepted') fail(`the send was '${result.status}'`)
-      const last = keyOf((await subject.received()).at(-1))
+      const last = recordedKey((await subject.received()).at(-1))
       if (last !== message.id)
         fail(`the provider got key '${last}', not the delivery id '${message.id}'`)
     },
@@ -201,7 +214,7 @@ export const channelChecks: readonly ChannelCheck[] = [
       const message = outgoing(subject)
       await sendSafely(subject.channel, message)
       await sendSafely(subject.channel, { ...message, attempt: 2 })
-      const keys = (await subject.received()).slice(-2).map(keyOf)
+      const keys = (await subject.received()).slice(-2).map(recordedKey)
       if (keys[0] !== message.id || keys[1] !== message.id)
         fail('a retry of one delivery carried a different key')
     },

@@ -74,6 +74,11 @@ export function createDialect(
             // around a daylight-saving change read back as one, and every date was off by the
             // difference between the process's zone and the server's.
             timezone: 'Z',
+            // mysql2 reads a DOUBLE's text of up to 17 characters by adding up its digits in a
+            // double, which rounds twice once they pass 2^53: 999999999999999.9 read back as
+            // 1000000000000000, about one random double in twenty read as another. Parsed whole,
+            // it reads back what was written (about 13% more CPU decoding a row with one double).
+            typeCast: exactDoubles,
           })
           // Queued on a new connection before the query it was opened for. Strict whatever the
           // server's sql_mode: without it, a text too long is cut, a number out of range clamped
@@ -93,6 +98,19 @@ export function createDialect(
         },
       })
   }
+}
+
+/** What `exactDoubles` reads of the field mysql2 gives `typeCast`. */
+interface MysqlCastField {
+  readonly type: string
+  string(): string | null
+}
+
+/** mysql2's `typeCast` that reads a DOUBLE exactly (see the pool above). */
+export function exactDoubles(field: MysqlCastField, next: () => unknown): unknown {
+  if (field.type !== 'DOUBLE') return next()
+  const text = field.string()
+  return text === null ? null : Number(text)
 }
 
 /** The two methods of a pg client the pool's connect listener calls. */

@@ -367,6 +367,38 @@ for (const engine of testEngines()) {
       }
     })
 
+    it(`reads back every double it writes on ${engine.engine}`, async () => {
+      const target = await privateDatabaseUrl(engine)
+      const database = new Database(target.url)
+      try {
+        const db = database.root
+        await sql`create table doubles (n integer primary key, value double precision)`.execute(db)
+        // Values mysql2 read as another number (the first as 1000000000000000), then any others.
+        const values = [999999999999999.9, 92.10345221286893, 9.228850771858067]
+        await fc.assert(
+          fc.asyncProperty(
+            fc.array(fc.double({ noNaN: true, noDefaultInfinity: true }), { maxLength: 50 }),
+            async (drawn) => {
+              const written = [...values, ...drawn].map((value) =>
+                Object.is(value, -0) ? 0 : value,
+              )
+              await sql`delete from doubles`.execute(db)
+              for (const [n, value] of written.entries())
+                await sql`insert into doubles (n, value) values (${n}, ${value})`.execute(db)
+              const read = await sql<{
+                value: number
+              }>`select value from doubles order by n`.execute(db)
+              expect(read.rows.map((row) => row.value)).toEqual(written)
+            },
+          ),
+          { numRuns: 20 },
+        )
+      } finally {
+        await database.destroy()
+        await target.drop()
+      }
+    })
+
     if (engine.engine === 'postgres') {
       it('reads doubles exactly whatever extra_float_digits the server or role sets', async () => {
         const target = await privateDatabaseUrl(engine)

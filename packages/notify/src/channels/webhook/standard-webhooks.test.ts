@@ -7,6 +7,7 @@ import {
   verifyWebhook,
   webhookKey,
 } from './standard-webhooks.js'
+import { WebhookSignatureError } from '../../errors.js'
 
 const secret = generateWebhookSecret()
 const now = new Date('2026-12-01T12:00:00Z')
@@ -23,6 +24,23 @@ describe('Standard Webhooks signatures', () => {
       'webhook-timestamp': String(now.getTime() / 1000),
       'webhook-signature': `v1,${expected}`,
     })
+  })
+
+  it('refuses to sign an invalid or pre-1970 timestamp (reason config), never sending NaN headers', () => {
+    // Before, an invalid date was signed and sent as 'webhook-timestamp: NaN'.
+    for (const timestamp of [new Date(Number.NaN), new Date(-1_000), 'now' as unknown as Date]) {
+      let thrown: unknown
+      try {
+        signWebhook(secret, { id: 'msg_1', timestamp, body: '{}' })
+      } catch (error) {
+        thrown = error
+      }
+      expect(thrown).toBeInstanceOf(WebhookSignatureError)
+      expect((thrown as WebhookSignatureError).reason).toBe('config')
+    }
+    expect(
+      signWebhook(secret, { id: 'm', timestamp: new Date(0), body: '' })['webhook-timestamp'],
+    ).toBe('0')
   })
 
   it('verifies what it signs, for any id and body', () => {

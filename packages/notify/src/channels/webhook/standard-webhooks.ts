@@ -54,7 +54,8 @@ export function webhookKey(secret: string): Buffer {
  * Signs a webhook per Standard Webhooks: HMAC-SHA256 of `id.timestamp.body` under the secret's
  * key, sent as `webhook-signature: v1,<base64>`. Given several secrets (a rotation: the new one
  * and the one receivers may still check with), it signs under each, the signatures separated by
- * spaces, so a receiver holding either accepts it.
+ * spaces, so a receiver holding either accepts it. An invalid `timestamp` (or one before 1970)
+ * is refused (`reason: 'config'`).
  *
  * @example
  * ```ts
@@ -73,7 +74,16 @@ export function signWebhook(
   if (keys.length === 0) {
     throw new WebhookSignatureError('config', 'signWebhook needs at least one secret.')
   }
-  const seconds = Math.floor(message.timestamp.getTime() / 1000).toString()
+  const ms = message.timestamp instanceof Date ? message.timestamp.getTime() : Number.NaN
+  // An invalid date signed 'NaN' (and one before 1970 a negative number): headers no receiver
+  // accepts, sent as if valid.
+  if (!(ms >= 0)) {
+    throw new WebhookSignatureError(
+      'config',
+      'signWebhook: timestamp must be a valid Date from 1970 on.',
+    )
+  }
+  const seconds = Math.floor(ms / 1000).toString()
   return {
     'webhook-id': message.id,
     'webhook-timestamp': seconds,
