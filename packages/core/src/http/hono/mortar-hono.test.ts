@@ -183,6 +183,64 @@ describe('useMortar', () => {
     expect([small.status, read]).toEqual([200, 1024])
   })
 
+  it('lets go of a body of no declared length the handler left unread or half read, once the response is over (fetch runtimes)', async () => {
+    // The adapter holds the body's reader to count it: left locked, the runtime could neither
+    // drain nor cancel it, and an endless upload kept its connection and its source for good.
+    const hono = new Hono()
+    useMortar(hono, quietApp, { bodyLimit: 1024 })
+    hono.post('/ignore', (c) => c.text('ignored'))
+    hono.post('/peek', async (c) => {
+      const reader = c.req.raw.body?.getReader()
+      const first = await reader?.read()
+      return c.text(String(first?.value?.byteLength))
+    })
+    // A streamed echo reads the body after the handler returned: it must still get all of it.
+    hono.post('/echo', (c) => new Response(c.req.raw.body))
+    const endless = () => {
+      const source = { cancelled: false, pulled: 0 }
+      const body = new ReadableStream<Uint8Array>(
+        {
+          pull(controller) {
+            source.pulled += 1
+            controller.enqueue(new Uint8Array(16).fill(120))
+          },
+          cancel() {
+            source.cancelled = true
+          },
+        },
+        { highWaterMark: 0 },
+      )
+      return { source, body }
+    }
+    for (const [path, text] of [
+      ['/ignore', 'ignored'],
+      ['/peek', '16'],
+    ] as const) {
+      const { source, body } = endless()
+      const response = await hono.request(path, {
+        method: 'POST',
+        body,
+        duplex: 'half',
+      } as RequestInit)
+      expect([response.status, await response.text()]).toEqual([200, text])
+      await vi.waitFor(() => expect(source.cancelled).toBe(true))
+      expect(source.pulled).toBeLessThan(64)
+    }
+    let chunks = 4
+    const finite = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (chunks-- === 0) return controller.close()
+        controller.enqueue(new Uint8Array(16).fill(121))
+      },
+    })
+    const echoed = await hono.request('/echo', {
+      method: 'POST',
+      body: finite,
+      duplex: 'half',
+    } as RequestInit)
+    expect(await echoed.text()).toBe('y'.repeat(64))
+  })
+
   it('refuses a JSON body that is not UTF-8 whichever form of it a middleware read first', async () => {
     // c.req.json() parsed the text Hono cached: after a middleware's c.req.text() (a signature
     // check), bytes that are not UTF-8 had already become U+FFFD.

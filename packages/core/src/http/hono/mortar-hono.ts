@@ -139,7 +139,11 @@ export function mortarHono(app: AdapterApp, options: MortarHonoOptions = {}): Mi
     } finally {
       setRequestId(c, context.requestId)
       endWithServer(c, context)
-      disposeWithResponse(c, app, context)
+      afterResponse(
+        c,
+        () => disposeRequestScope(app, context),
+        () => limited.release(),
+      )
     }
   }
 }
@@ -220,9 +224,11 @@ interface LimitedBody {
   readonly tooLarge: boolean
   /** A body of no declared length passed the limit while it was read. */
   readonly exceeded: boolean
+  /** The response is over: lets go of what is left of a counted body. */
+  release(): void
 }
 
-const WITHIN: LimitedBody = { tooLarge: false, exceeded: false }
+const WITHIN: LimitedBody = { tooLarge: false, exceeded: false, release: () => {} }
 
 // A declared length is checked at once. Any other body is counted as the handler reads it: the
 // stream fails with a 413 error once past the limit, so nothing past it is read. That is not
@@ -237,23 +243,42 @@ function limitBody(c: Context, limit: number): LimitedBody {
   if (method === 'GET' || method === 'HEAD') return WITHIN
   const raw = c.req.raw
   if (raw.body === null) return WITHIN
-  const state = { tooLarge: false, exceeded: false }
   const reader = raw.body.getReader()
   let size = 0
+  let ended = false
+  const state = {
+    tooLarge: false,
+    exceeded: false,
+    // Counting holds the body's reader, so the runtime can neither drain nor cancel a body the
+    // handler left unread or half read: an endless upload would keep its connection for good.
+    // Once the response is over, what is left is cancelled (see afterResponse).
+    release(): void {
+      if (ended) return
+      ended = true
+      reader.cancel().catch(() => undefined)
+    },
+  }
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       const { done, value } = await reader.read()
-      if (done) return controller.close()
+      if (done) {
+        ended = true
+        return controller.close()
+      }
       size += value.byteLength
       if (size > limit) {
         state.exceeded = true
+        ended = true
         controller.error(new PayloadTooLargeError())
         await reader.cancel()
         return
       }
       controller.enqueue(value)
     },
-    cancel: (reason) => reader.cancel(reason),
+    cancel: (reason) => {
+      ended = true
+      return reader.cancel(reason)
+    },
   })
   c.req.raw = new Request(raw, { body, duplex: 'half' } as RequestInit)
   return state
@@ -336,25 +361,30 @@ function endWithServer(c: Context, context: RequestContext): void {
 }
 
 // The handler returning is not the end of the request: a streamed body is sent after it and may
-// still resolve from the scope, so the scope is disposed once the response is over, as the
-// node:http adapters do: when @hono/node-server's response closes, elsewhere once the body is
-// read to its end, fails or is cancelled.
-function disposeWithResponse(c: Context, app: AdapterApp, context: RequestContext): void {
-  const dispose = () => disposeRequestScope(app, context)
+// still resolve from the scope (or read the request's body), so the scope is disposed once the
+// response is over, as the node:http adapters do: when @hono/node-server's response closes,
+// elsewhere once the body is read to its end, fails or is cancelled. Then, off Node, what is left
+// of a counted request body is let go; under @hono/node-server, Node reads the rest itself and
+// keeps the connection.
+function afterResponse(c: Context, dispose: () => void, release: () => void): void {
   const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing
   if (outgoing !== undefined) {
     if (outgoing.closed) dispose()
     else outgoing.once('close', dispose)
     return
   }
+  const over = () => {
+    dispose()
+    release()
+  }
   const response = c.res
   if (response.body === null) {
-    dispose()
+    over()
     return
   }
   // Cleared first, so Hono does not merge the replaced response's headers back in.
   c.res = undefined
-  c.res = new Response(disposeAfter(response.body, dispose), response)
+  c.res = new Response(disposeAfter(response.body, over), response)
 }
 
 function disposeAfter(
