@@ -313,6 +313,61 @@ for (const testCase of cases) {
       expect(await jobs.get(id as string)).toBeUndefined()
     })
 
+    it('runs a job its own worker claimed again while the first attempt still ran (the lease lapsed in an outage), and frees that slot', async () => {
+      const clock = new FakeClock()
+      const runs: number[] = []
+      let firstRunning!: () => void
+      const started = new Promise<void>((resolve) => {
+        firstRunning = resolve
+      })
+      let endFirst!: () => void
+      const firstEnds = new Promise<void>((resolve) => {
+        endFirst = resolve
+      })
+      const held = defineJob({
+        name: 'test.held',
+        schema: z.object({}),
+        async handler(_payload, job) {
+          runs.push(job.attempt)
+          if (job.attempt > 1) return
+          firstRunning()
+          await firstEnds
+        },
+      })
+      const { jobs } = await start([module(held)], {
+        clock,
+        // One slot: the first attempt's entry left behind holds it for good.
+        workers: { concurrency: 1, batchSize: 1, leaseMs: 60_000, pollMs: 10 },
+      })
+      const adapter = (jobs as JobQueueService).adapter
+      const claim = adapter.claim.bind(adapter)
+      let loseClaim = false
+      let claimedAgain!: () => void
+      const reclaimed = new Promise<void>((resolve) => {
+        claimedAgain = resolve
+      })
+      // A claim lost to the outage: the worker claims under a new name from then on, and so
+      // takes the job whose lease lapsed (no heartbeat got through) while it still runs it.
+      adapter.claim = async (request) => {
+        if (loseClaim) {
+          loseClaim = false
+          throw new Error('Connection lost: The server closed the connection.')
+        }
+        const claimed = await claim(request)
+        if (claimed.some((job) => job.attempt === 2)) claimedAgain()
+        return claimed
+      }
+      const id = await jobs.enqueue(held, {})
+      await started
+      loseClaim = true
+      clock.advance(60_001)
+      await reclaimed
+      endFirst()
+      await jobs.drain({ timeoutMs: 10_000 })
+      expect(runs).toEqual([1, 2])
+      expect(await jobs.get(id as string)).toBeUndefined()
+    })
+
     it('buries a job at once on a PermanentJobError and on a payload its schema no longer takes', async () => {
       let calls = 0
       const permanent = defineJob({

@@ -89,10 +89,14 @@ export class Worker {
   readonly #clock: Clock
   readonly #settings: WorkerSettings
   readonly #buffer: ClaimedJob[] = []
-  readonly #running = new Map<
-    string,
-    { job: ClaimedJob; execution: JobExecution; done: Promise<void> }
-  >()
+  /**
+   * The attempts running, by attempt, not by job id: a worker can hold two attempts of one job
+   * (its lease expired in an outage and its next claim took the job again, or a retry due at
+   * once was claimed while its failure was recorded). Keyed by id, the first to end removed
+   * the other's entry or, skipping that, left its own for good: four such and no slot ever
+   * freed (the MariaDB outage test's stall).
+   */
+  readonly #running = new Map<ClaimedJob, { execution: JobExecution; done: Promise<void> }>()
   /**
    * Claimed jobs whose definition has `prepare`: the parsed payload and the value being read
    * for it, kept until the job starts or is given back.
@@ -267,7 +271,7 @@ export class Worker {
   async #heartbeat(): Promise<void> {
     const ids = [
       ...this.#buffer.map((job) => job.id),
-      ...this.#running.keys(),
+      ...[...this.#running.keys()].map((job) => job.id),
       ...this.#completed,
       ...this.#unrecorded.map((entry) => entry.job.id),
     ]
@@ -474,8 +478,8 @@ export class Worker {
     while (this.#running.size < this.#settings.concurrency && this.#buffer.length > 0) {
       const job = this.#buffer.shift() as ClaimedJob
       const execution = new JobExecution(job, this)
-      const entry = { job, execution, done: Promise.resolve() }
-      this.#running.set(job.id, entry)
+      const entry = { execution, done: Promise.resolve() }
+      this.#running.set(job, entry)
       entry.done = this.#execute(job, execution)
     }
   }
@@ -506,7 +510,7 @@ export class Worker {
       if (execution.shutdown) await this.#release([job.id])
       else await this.#fail(job, definition, error)
     } finally {
-      if (!this.#claimedAgain(job)) this.#running.delete(job.id)
+      this.#running.delete(job)
       const disposing = execution.dispose()
       if (disposing !== undefined) await disposing
     }
@@ -793,12 +797,13 @@ export class Worker {
 
   /**
    * Whether a later attempt of `job` is here already: its retry, due at once, can be claimed
-   * while this attempt still records its failure. The job's id keys both, so what this attempt
-   * leaves must not take the retry's place with it (drain() returned with the retry running).
+   * while this attempt still records its failure. The job's id keys its holder, so what this
+   * attempt leaves must not take the retry's with it (drain() returned with the retry running).
    */
   #claimedAgain(job: ClaimedJob): boolean {
-    const running = this.#running.get(job.id)
-    if (running !== undefined && running.job !== job) return true
+    for (const running of this.#running.keys()) {
+      if (running.id === job.id && running !== job) return true
+    }
     return this.#buffer.some((buffered) => buffered.id === job.id && buffered !== job)
   }
 
