@@ -99,6 +99,7 @@ export type JobErrorCode =
   | 'E_JOB_TIMEOUT'
   | 'E_JOB_PAYLOAD'
   | 'E_JOBS_NOT_RUNNING'
+  | 'E_JOBS_CLAIM_TIMEOUT'
   | 'E_JOB_LOST'
 
 const STATUS: Record<JobErrorCode, number> = {
@@ -108,6 +109,7 @@ const STATUS: Record<JobErrorCode, number> = {
   E_JOB_TIMEOUT: 500,
   E_JOB_PAYLOAD: 500,
   E_JOBS_NOT_RUNNING: 500,
+  E_JOBS_CLAIM_TIMEOUT: 500,
   E_JOB_LOST: 500,
 }
 

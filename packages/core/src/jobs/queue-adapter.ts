@@ -89,6 +89,12 @@ export interface ClaimRequest {
    * cannot leaves it out, and the job's `prepare` reads instead.
    */
   readonly reads?: ReadonlyMap<string, ClaimRead>
+  /**
+   * Aborted when the worker stops waiting for this claim: its lease passed unanswered, or the
+   * worker stopped. An engine may then drop what the claim waits on (a connection that stopped
+   * answering), so that the next claim starts afresh; the jobs of a late answer are given back.
+   */
+  readonly signal?: AbortSignal
 }
 
 /** What becomes of a failed attempt: a retry at a time, or death. */

@@ -105,4 +105,21 @@ describe('createApp({ redis })', () => {
       await check.quit()
     },
   )
+
+  it.skipIf(skip !== undefined)(
+    'opens nothing once closed, not even a connection that was connecting while close() ran',
+    async () => {
+      const app = createApp({
+        modules: [],
+        redis: { url: url as string, prefix: privateRedisPrefix() },
+      })
+      await app.start()
+      const redis = app.resolve(REDIS)
+      // A worker's connection asked for as the app stops: left open, nothing would ever close it.
+      const opening = redis.open({ maxRetriesPerRequest: null })
+      await app.stop()
+      await expect(opening).rejects.toMatchObject({ code: 'E_REDIS_UNREACHABLE' })
+      await expect(redis.open()).rejects.toMatchObject({ code: 'E_REDIS_UNREACHABLE' })
+    },
+  )
 })

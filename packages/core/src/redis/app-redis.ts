@@ -50,6 +50,8 @@ export class AppRedis {
   #Redis: RedisClass | undefined
   #client: Redis | undefined
   readonly #opened = new Set<Redis>()
+  /** Set by {@link AppRedis.close}: nothing opens after it, or it would stay open for good. */
+  #closed = false
 
   /** Checks the setting (a `RedisError` with `E_REDIS_URL` when bad); connects nothing. */
   constructor(option: AppRedisOption, logger: Logger) {
@@ -92,7 +94,9 @@ export class AppRedis {
    * `maxRetriesPerRequest: null`).
    */
   async open(options: Pick<IORedisOptions, 'maxRetriesPerRequest'> = {}): Promise<Redis> {
+    this.#refuseClosed()
     const Redis = await this.#driver()
+    this.#refuseClosed()
     const client = new Redis(this.#url, { lazyConnect: true, ...options })
     // ioredis reconnects by itself; without a listener each failed attempt is an unhandled event.
     client.on('error', (error: Error) => {
@@ -108,12 +112,29 @@ export class AppRedis {
         { cause: error instanceof Error ? new Error(thrownText(error)) : undefined },
       )
     }
+    if (this.#closed) {
+      // Connected while close() ran: closed here, as close() did not see it.
+      client.disconnect()
+      this.#refuseClosed()
+    }
     this.#opened.add(client)
+    // One closed by its owner (a connection dropped as unresponsive) is not kept for close().
+    client.once('end', () => this.#opened.delete(client))
     return client
+  }
+
+  #refuseClosed(): void {
+    if (this.#closed) {
+      throw new RedisError(
+        'E_REDIS_UNREACHABLE',
+        "The app's Redis was closed (app.stop() ran); nothing opens on it after that.",
+      )
+    }
   }
 
   /** Closes every connection; called by `app.stop()`. */
   async close(): Promise<void> {
+    this.#closed = true
     const clients = [...this.#opened]
     this.#opened.clear()
     this.#client = undefined

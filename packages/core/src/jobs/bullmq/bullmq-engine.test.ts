@@ -6,6 +6,7 @@ import { defineModule, type Module } from '../../app/define-module.js'
 import type { App } from '../../app/app.js'
 import { createApp } from '../../app/create-app.js'
 import { createLogger } from '../../logger/create-logger.js'
+import type { Logger } from '../../logger/logger.js'
 import { DATABASE } from '../../persistence/database/index.js'
 import { transaction } from '../../persistence/transactions/index.js'
 import { REDIS } from '../../redis/app-redis.js'
@@ -40,15 +41,25 @@ function until(check: () => boolean | Promise<boolean>, ms = 10_000): Promise<vo
   })()
 }
 
-/** A TCP relay to Redis that a test can cut and restore, as a network fault would. */
+/**
+ * A TCP relay to Redis that a test can cut and restore, as a network fault would, or stall: the
+ * connections open then stop answering, never closed (a peer gone without a word), while new
+ * ones work.
+ */
 async function redisProxy(target: string): Promise<{
   url: string
   cut(): Promise<void>
   restore(): Promise<void>
+  stall(): void
+  resume(): void
+  connections(): number
   close(): Promise<void>
 }> {
   const { hostname, port } = new URL(target)
   const sockets = new Set<Socket>()
+  const clients = new Set<Socket>()
+  // Redis's answers held back from each stalled connection.
+  const held = new Map<Socket, Buffer[]>()
   let server: Server | undefined
   let listenPort = 0
   const open = () =>
@@ -60,7 +71,16 @@ async function redisProxy(target: string): Promise<{
           socket.on('close', () => sockets.delete(socket))
           socket.on('error', () => undefined)
         }
-        client.pipe(upstream).pipe(client)
+        clients.add(client)
+        client.on('close', () => clients.delete(client))
+        upstream.on('data', (data: Buffer) => {
+          const holding = held.get(client)
+          if (holding === undefined) client.write(data)
+          else holding.push(data)
+        })
+        client.pipe(upstream)
+        client.on('close', () => upstream.destroy())
+        upstream.on('close', () => client.destroy())
       })
       server = listening
       listening.listen(listenPort, '127.0.0.1', () => {
@@ -73,8 +93,23 @@ async function redisProxy(target: string): Promise<{
     for (const socket of sockets) socket.destroy()
     await closed
   }
+  const stall = () => {
+    for (const client of clients) held.set(client, [])
+  }
+  const resume = () => {
+    for (const [client, chunks] of held) for (const chunk of chunks) client.write(chunk)
+    held.clear()
+  }
   await open()
-  return { url: `redis://127.0.0.1:${listenPort}`, cut, restore: open, close: cut }
+  return {
+    url: `redis://127.0.0.1:${listenPort}`,
+    cut,
+    restore: open,
+    stall,
+    resume,
+    connections: () => clients.size,
+    close: cut,
+  }
 }
 
 const engines = testEngines()
@@ -103,7 +138,11 @@ for (const engine of engines) {
 
     async function start(
       modules: Module[],
-      options: { workers?: Partial<WorkerSettings> | false; redis?: string } = {},
+      options: {
+        workers?: Partial<WorkerSettings> | false
+        redis?: string
+        logger?: Logger
+      } = {},
     ): Promise<{ app: App<undefined>; jobs: JobQueue; prefix: string }> {
       const prefix = privateRedisPrefix()
       // The system clock: BullMQ keeps its own time, so a FakeClock would disagree with it.
@@ -112,7 +151,7 @@ for (const engine of engines) {
         database: target.url,
         redis: { url: options.redis ?? (redisUrl as string), prefix },
         jobs: { engine: 'bullmq', workers: options.workers ?? false },
-        logger: silent,
+        logger: options.logger ?? silent,
       })
       cleanups.push(() => deleteRedisKeys(redisUrl as string, prefix))
       cleanups.push(() => app.stop())
@@ -330,6 +369,72 @@ for (const engine of engines) {
       const status = await jobs.status()
       expect(status.unknownNames).toEqual(['test.gone'])
       expect((await jobs.get(id as string))?.state).toBe('pending')
+    })
+
+    it('gives up a claim its connection never answers, at its lease, and runs the jobs on a new connection', async () => {
+      const ran: number[] = []
+      const note = defineJob({
+        name: 'test.stall',
+        schema: z.object({ n: z.number() }),
+        handler: ({ n }) => {
+          ran.push(n)
+        },
+      })
+      const proxy = await redisProxy(redisUrl as string)
+      cleanups.push(() => proxy.close())
+      cleanups.push(async () => proxy.resume())
+      const lines: string[] = []
+      const { prefix } = await start([module(note)], {
+        redis: proxy.url,
+        workers: { leaseMs: 1_000, pollMs: 50 },
+        logger: createLogger({
+          level: 'warn',
+          destination: { write: (line: string) => void lines.push(line) },
+        }),
+      })
+      // The worker has claimed: the app's connection, its queue's and BullMQ's blocking one.
+      await until(() => proxy.connections() >= 3)
+      // Every connection the app has open stops answering, as a peer gone without a word.
+      proxy.stall()
+      // Another app, on Redis itself, enqueues and relays the jobs.
+      const writer = createApp({
+        modules: [module(note)],
+        database: target.url,
+        redis: { url: redisUrl as string, prefix },
+        jobs: { engine: 'bullmq', workers: false },
+        logger: silent,
+      })
+      cleanups.push(() => writer.stop())
+      await writer.start()
+      await writer.resolve(JOBS).enqueueMany(
+        note,
+        [0, 1, 2].map((n) => ({ payload: { n } })),
+      )
+      await (writer.resolve(JOBS) as JobQueueService).adapter.announce?.()
+      // A claim waits on a connection that never answers: given up at its lease, said aloud,
+      // and the jobs run on a connection opened afresh, the stalled ones still open.
+      await until(() => ran.length === 3, 20_000)
+      expect(ran.sort()).toEqual([0, 1, 2])
+      expect(lines.join('')).toContain('E_JOBS_CLAIM_TIMEOUT')
+    }, 30_000)
+
+    it('makes no worker nor connection once closed: a claim answering late fails instead', async () => {
+      const note = defineJob({ name: 'test.closed', schema: z.object({}), handler() {} })
+      const { jobs } = await start([module(note)])
+      const adapter = (jobs as JobQueueService).adapter
+      await adapter.close?.()
+      // A claim still running as its app stopped: its BullMQ worker (and that worker's own
+      // blocking connection) would be made after close() and never closed.
+      const nowMs = Date.now()
+      await expect(
+        adapter.claim({
+          worker: 'late',
+          names: ['test.closed'],
+          limit: 1,
+          nowMs,
+          leaseUntilMs: nowMs + 30_000,
+        }),
+      ).rejects.toMatchObject({ code: 'E_JOBS_NOT_RUNNING' })
     })
 
     it('commits an enqueue while Redis is unreachable and relays it once Redis is back', async () => {

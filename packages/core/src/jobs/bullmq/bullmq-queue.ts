@@ -124,6 +124,8 @@ export class BullmqQueue implements QueueAdapter {
   readonly #busy = new Set<string>()
   #bull: Promise<Bull> | undefined
   #workerConnection: Promise<Redis> | undefined
+  /** Set by {@link BullmqQueue.close}: no worker or connection is made after it. */
+  #closed = false
 
   constructor(options: BullmqQueueOptions) {
     this.#outbox = new SqlQueue({ database: options.database })
@@ -229,6 +231,18 @@ export class BullmqQueue implements QueueAdapter {
   }
 
   async claim(request: ClaimRequest): Promise<readonly ClaimedJob[]> {
+    // Given up on (a connection that stopped answering): the workers and their connection are
+    // dropped, which fails what waits on them, and the next claim opens new ones.
+    const drop = () => this.#dropWorkers()
+    request.signal?.addEventListener('abort', drop, { once: true })
+    try {
+      return await this.#claim(request)
+    } finally {
+      request.signal?.removeEventListener('abort', drop)
+    }
+  }
+
+  async #claim(request: ClaimRequest): Promise<ClaimedJob[]> {
     const relayedBefore = this.#relay.relayed
     const claimed = this.#takeFetched(request)
     if (claimed.length < request.limit) {
@@ -562,6 +576,7 @@ export class BullmqQueue implements QueueAdapter {
   }
 
   async close(): Promise<void> {
+    this.#closed = true
     await this.#relay.close()
     const fetched = [...this.#fetched].flatMap(([worker, jobs]) =>
       jobs.map((job) => ({ worker, job })),
@@ -570,8 +585,12 @@ export class BullmqQueue implements QueueAdapter {
     await Promise.all(
       fetched.map(({ worker, job }) => this.#giveBack(worker, job).catch(() => false)),
     )
-    const workers = await Promise.all(this.#workers.values())
-    await Promise.all(workers.map((worker) => worker.close(true)))
+    // Every worker being made is in the map already (none is made once closed); one whose
+    // connection failed has nothing to close.
+    const made = await Promise.allSettled(this.#workers.values())
+    await Promise.all(
+      made.map((worker) => (worker.status === 'fulfilled' ? worker.value.close(true) : undefined)),
+    )
     await Promise.all([...this.#queues.values()].map((queue) => queue.close()))
     this.#workers.clear()
     this.#made.clear()
@@ -689,7 +708,31 @@ export class BullmqQueue implements QueueAdapter {
     return queue
   }
 
+  /**
+   * Forgets the workers and closes their connection: commands waiting on it fail at once, and
+   * the jobs fetched on it go back to waiting when their locks lapse (BullMQ's stalled check).
+   */
+  #dropWorkers(): void {
+    const connection = this.#workerConnection
+    const workers = [...this.#workers.values()]
+    this.#workerConnection = undefined
+    this.#workers.clear()
+    this.#made.clear()
+    this.#fetched.clear()
+    this.#busy.clear()
+    this.#logger?.warn(
+      'BullMQ workers dropped after a claim went unanswered; the next claim opens new ones',
+    )
+    void connection?.then((client) => client.disconnect(), noop)
+    for (const worker of workers) void worker.then((made) => made.close(true), noop).catch(noop)
+  }
+
   #worker(name: string, leaseMs: number): Promise<Worker<JobData, null, string>> {
+    if (this.#closed) {
+      return Promise.reject(
+        new JobError('E_JOBS_NOT_RUNNING', 'The BullMQ engine was closed (app.stop() ran).'),
+      )
+    }
     let worker = this.#workers.get(name)
     if (worker === undefined) {
       worker = (async () => {
@@ -759,6 +802,8 @@ const TYPES_OF = {
 } as const satisfies Record<JobState, readonly string[]>
 
 const ALL_TYPES = ['wait', 'prioritized', 'delayed', 'active', 'failed'] as const
+
+function noop(): void {}
 
 function rowOf(id: string): number {
   return Number(parseJobId(id)?.rowId)

@@ -44,7 +44,63 @@ class RetryClaimedFirst extends InlineQueue {
   }
 }
 
+/** A queue whose claims wait until the test lets them answer, recording release and close. */
+class HeldClaims extends InlineQueue {
+  readonly calls: string[] = []
+  #let: (() => void) | undefined
+  claiming: Promise<void>
+  #claimed: () => void = () => {}
+
+  constructor() {
+    super()
+    this.claiming = new Promise((resolve) => {
+      this.#claimed = resolve
+    })
+  }
+
+  /** Lets the claim in flight answer. */
+  answer(): void {
+    this.#let?.()
+  }
+
+  override async claim(request: ClaimRequest): Promise<readonly ClaimedJob[]> {
+    this.#claimed()
+    await new Promise<void>((resolve) => {
+      this.#let = resolve
+    })
+    return super.claim(request)
+  }
+
+  override async release(worker: string, ids: readonly string[], nowMs: number): Promise<void> {
+    this.calls.push(`release ${ids.length}`)
+    await super.release(worker, ids, nowMs)
+  }
+
+  async close(): Promise<void> {
+    this.calls.push('close')
+  }
+}
+
 describe('Worker', () => {
+  it('stop() lets the claim in flight answer and gives back what it took before the engine closes', async () => {
+    const queue = new HeldClaims()
+    const noop = defineJob({ name: 'test.noop', schema: z.object({}), handler() {} })
+    const app = createTestApp({
+      logger: createLogger({ level: 'silent' }),
+      jobs: { engine: () => queue, workers: true },
+      modules: [defineModule({ name: 'test', register() {}, jobs: [noop] })],
+    })
+    await app.start()
+    await app.resolve(JOBS).enqueue(noop, {})
+    await queue.claiming
+    const stopped = app.stop()
+    // The claim answers once the stop began: left behind, it would answer to a closed engine.
+    await new Promise((resolve) => setImmediate(resolve))
+    queue.answer()
+    await stopped
+    expect(queue.calls).toEqual(['release 1', 'close'])
+  })
+
   it('drain() waits for a retry that was claimed while its failed attempt was still being recorded', async () => {
     const queue = new RetryClaimedFirst()
     const events: string[] = []

@@ -126,6 +126,8 @@ export class Worker {
   #flushScheduled = false
   #flushing: Promise<void> | undefined
   #claiming = false
+  /** The claim in flight and what gives up on it (its deadline, a stop). */
+  #inFlight: { readonly done: Promise<void>; readonly abort: AbortController } | undefined
   #again = false
   #lastClaimEmpty = false
   #active = false
@@ -222,8 +224,15 @@ export class Worker {
     clearInterval(this.#pollTimer)
     await this.#releaseBuffered()
     const running = () => [...this.#running.values()].map((entry) => entry.done)
-    if (this.#running.size > 0) {
-      await settleWithin(Promise.allSettled(running()), graceMs)
+    // A claim in flight finishes before the engine closes, giving back what it took: left to
+    // answer after the stop, it would find the engine closed and its jobs held until their lease.
+    const claim = this.#inFlight
+    if (this.#running.size > 0 || claim !== undefined) {
+      await settleWithin(Promise.allSettled([...running(), claim?.done]), graceMs)
+    }
+    if (claim !== undefined && this.#draining === 0) {
+      claim.abort.abort(new JobError('E_JOBS_NOT_RUNNING', 'The worker is shutting down.'))
+      await claim.done
     }
     if (this.#running.size > 0) {
       const left = [...this.#running.values()]
@@ -308,35 +317,68 @@ export class Worker {
       this.#claiming = false
       return
     }
-    void this.#claim(limit)
+    const abort = new AbortController()
+    const done = this.#claim(limit, abort)
+    const inFlight = { done, abort }
+    this.#inFlight = inFlight
+    void done.finally(() => {
+      if (this.#inFlight === inFlight) this.#inFlight = undefined
+    })
   }
 
-  async #claim(limit: number): Promise<void> {
+  async #claim(limit: number, abort: AbortController): Promise<void> {
     let claimed: readonly ClaimedJob[] = []
     const claimer = this.#claimer
+    const { leaseMs } = this.#settings
+    let deadline: NodeJS.Timeout | undefined
+    let answer: Promise<readonly ClaimedJob[]> | undefined
     try {
       const nowMs = this.#clock.nowMs()
-      claimed = await this.#adapter.claim({
+      answer = this.#adapter.claim({
         worker: claimer,
         names: this.#names,
         limit,
         nowMs,
-        leaseUntilMs: nowMs + this.#settings.leaseMs,
+        leaseUntilMs: nowMs + leaseMs,
+        signal: abort.signal,
         ...(this.#reads.size === 0 ? {} : { reads: this.#reads }),
       })
+      // A claim never outlives its lease: one waiting on what never answers (a connection
+      // that stopped answering, a promise that never settles) would leave the worker silent
+      // for good, its jobs waiting. Given up, it is logged, the engine drops what it waited
+      // on (the signal), and the next poll claims again.
+      const givenUp = new Promise<never>((_, reject) => {
+        abort.signal.addEventListener('abort', () => reject(abort.signal.reason), { once: true })
+      })
+      deadline = setTimeout(() => {
+        abort.abort(
+          new JobError(
+            'E_JOBS_CLAIM_TIMEOUT',
+            `Claiming jobs did not answer within the lease (${leaseMs} ms); given up, the engine's connection dropped, claiming again.`,
+          ),
+        )
+      }, leaseMs)
+      deadline.unref()
+      claimed = await Promise.race([answer, givenUp])
       this.#claimFailures = 0
       for (const job of claimed) this.#holders.set(job.id, claimer)
     } catch (error) {
       this.#claimer = workerName()
+      // What a given-up claim takes after all is leased in a name no claim uses again: given back.
+      if (abort.signal.aborted) void answer?.then((late) => this.#releaseLate(claimer, late), noop)
       if (this.#draining > 0) {
         const waiters = this.#idleWaiters.splice(0)
         for (const waiter of waiters) waiter.reject(error)
       }
-      // Logged once per outage, not once per poll.
-      if (this.#claimFailures++ === 0) {
+      // Logged once per outage, not once per poll; a claim given up at its deadline each time,
+      // one given up by a stop never.
+      const timedOut = isMortarError(error) && error.code === 'E_JOBS_CLAIM_TIMEOUT'
+      const stopped = abort.signal.aborted && !timedOut
+      if (!stopped && (timedOut || this.#claimFailures++ === 0)) {
         this.logger.error({ err: error }, 'Claiming jobs failed; retrying on the next poll')
       }
     } finally {
+      clearTimeout(deadline)
       this.#claiming = false
     }
     if (!this.#active && this.#draining === 0) {
@@ -746,6 +788,13 @@ export class Worker {
     this.#madeDue()
   }
 
+  /** Gives back the jobs a claim took after the worker gave up on it (their lease's name). */
+  async #releaseLate(claimer: string, jobs: readonly ClaimedJob[]): Promise<void> {
+    if (jobs.length === 0) return
+    for (const job of jobs) this.#holders.set(job.id, claimer)
+    await this.#release(jobs.map((job) => job.id))
+  }
+
   /**
    * Whether a later attempt of `job` is here already: its retry, due at once, can be claimed
    * while this attempt still records its failure. The job's id keys its holder, so what this
@@ -793,6 +842,8 @@ export class Worker {
     for (const waiter of this.#idleWaiters.splice(0)) waiter.resolve()
   }
 }
+
+function noop(): void {}
 
 function workerName(): string {
   return `${hostname().slice(0, 32)}:${process.pid}:${randomBytes(4).toString('hex')}`
