@@ -207,6 +207,9 @@ export class Inbox {
 
   /** The recipient's items, newest first, a page at a time. */
   async list(recipientId: string, options: InboxListOptions = {}): Promise<InboxPage> {
+    // Clamped to 1–100; NaN would pass the clamp and reach the driver as the SQL limit.
+    if (options.limit !== undefined && !Number.isFinite(options.limit))
+      throw notANumber('limit', 'A number; it is clamped to 1–100.')
     const limit = Math.min(100, Math.max(1, Math.trunc(options.limit ?? 20)))
     const status = options.status ?? 'inbox'
     let query = this.#db
@@ -263,6 +266,8 @@ export class Inbox {
     sinceMs: number,
     after?: InboxPosition,
   ): Promise<readonly InboxItem[]> {
+    // NaN compared false with every row: a stream fed one would have heard nothing, silently.
+    if (!Number.isFinite(sinceMs)) throw notANumber('sinceMs', 'A time in ms since the epoch.')
     if (recipientIds.length === 0) return []
     let query = this.#db
       .selectFrom(INBOX_TABLE)
@@ -446,4 +451,8 @@ export const createInboxTable: Migration = {
   async down(db) {
     await db.schema.dropTable(INBOX_TABLE).execute()
   },
+}
+
+function notANumber(path: string, message: string): ValidationError {
+  return new ValidationError([{ path, message, code: 'invalid_number' }])
 }

@@ -266,6 +266,23 @@ for (const engine of testEngines()) {
       })
     })
 
+    it('refuses a limit or a since time that is not a number, where it read nothing or failed in the driver', async () => {
+      await inbox.add({ id: 'nan-1', recipientId: 'nan', type: 't', message: { title: 'one' } })
+      for (const limit of [Number.NaN, Number.POSITIVE_INFINITY]) {
+        await expect(inbox.list('nan', { limit })).rejects.toMatchObject({
+          code: 'E_VALIDATION',
+          issues: [{ path: 'limit' }],
+        })
+      }
+      await expect(inbox.since(['nan'], Number.NaN)).rejects.toMatchObject({
+        code: 'E_VALIDATION',
+        issues: [{ path: 'sinceMs' }],
+      })
+      // A number out of range is still clamped, as documented.
+      expect((await inbox.list('nan', { limit: 1e9 })).items).toHaveLength(1)
+      expect(await inbox.since(['nan'], 0)).toHaveLength(1)
+    })
+
     it('serves the signed-in recipient over HTTP and refuses anyone else', async () => {
       await inbox.add({ id: 'h-1', recipientId: 'hal', type: 't', message: { title: 'hello' } })
       expect((await as(undefined, '/')).status).toBe(401)
