@@ -11,6 +11,9 @@ const BUYERS = 50
 // Carts of two products among these, stocked for every round: few enough to stay cached, enough
 // that 16 checkouts at once seldom wait for one another's stock row.
 const PRODUCTS = 1_000
+const ENV = ['MORTAR_WORKERS', 'LOG_LEVEL', 'NODE_ENV']
+
+const pick = (env, names) => Object.fromEntries(names.map((name) => [name, env[name]]))
 
 /**
  * The shop on `url` (a private database of `engine`), migrated and started with no workers, 50
@@ -18,22 +21,34 @@ const PRODUCTS = 1_000
  * `(client, call) => Promise`, `afterRound()` and `close()`.
  */
 export async function shopCheckoutSides(url, engine) {
+  // Only for this app: left set, MORTAR_WORKERS=false turned off the workers of every app the
+  // bench made after it (the BullMQ case's worker app then waited for ever on a full queue).
+  const before = pick(process.env, ENV)
   process.env.MORTAR_WORKERS = 'false'
   process.env.LOG_LEVEL ??= 'error'
   // The shop as `npm start` runs it: development, on its public development defaults.
   process.env.NODE_ENV ??= 'development'
-  const shop = await import('../../examples/shop/dist/index.js')
-  const { app } = shop.createShopApp(
-    shop.loadShopConfig({
-      NODE_ENV: 'development',
-      DATABASE_URL: url,
-      PASSWORD_HASH_LOG_N: '10',
-      PORT: '0',
-      LOG_LEVEL: 'error',
-    }),
-  )
-  await app.migrate()
-  await app.start()
+  let app
+  let shop
+  try {
+    shop = await import('../../examples/shop/dist/index.js')
+    ;({ app } = shop.createShopApp(
+      shop.loadShopConfig({
+        NODE_ENV: 'development',
+        DATABASE_URL: url,
+        PASSWORD_HASH_LOG_N: '10',
+        PORT: '0',
+        LOG_LEVEL: 'error',
+      }),
+    ))
+    await app.migrate()
+    await app.start()
+  } finally {
+    for (const name of ENV) {
+      if (before[name] === undefined) delete process.env[name]
+      else process.env[name] = before[name]
+    }
+  }
   const database = app.resolve(DATABASE)
   await database.root
     .updateTable('products')
