@@ -780,10 +780,9 @@ for (const engine of testEngines()) {
         // throttled though only one other had gone out.
         await notify(gil, new Promo())
         await drain()
-        expect((await app.resolve(DELIVERIES).list(gil.id)).map((d) => d.lastError ?? d.status)).toEqual([
-          'sent',
-          'sent',
-        ])
+        expect(
+          (await app.resolve(DELIVERIES).list(gil.id)).map((d) => d.lastError ?? d.status),
+        ).toEqual(['sent', 'sent'])
       })
 
       // The rest checks the ledger's own logic, the same on every queue, and some of it moves the
