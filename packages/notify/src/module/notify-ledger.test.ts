@@ -31,6 +31,7 @@ import type { NotificationFailedEvent, NotificationSentEvent } from '../ledger/n
 import { Notification } from '../notification/notification.js'
 import { type Recipient, route } from '../notification/recipient.js'
 import { commentsDigest, NewComment } from '../test-support/comment-digest.js'
+import { Promo } from '../test-support/promo.js'
 import { type RecordingChannel, recordingChannel } from '../test-support/recording-channel.js'
 import { NOTIFY_JOBS, notifyModule } from './notify-module.js'
 import { DELIVERIES, NOTIFIER, PREFERENCES } from './notify-tokens.js'
@@ -82,17 +83,6 @@ class UnstorableData extends Notification {
   }
   toSms() {
     return { text: 'still sent' }
-  }
-}
-
-class Promo extends Notification {
-  readonly type = 'promo'
-  readonly category = 'marketing'
-  via() {
-    return ['sms'] as const
-  }
-  toSms() {
-    return { text: 'Sale!' }
   }
 }
 
