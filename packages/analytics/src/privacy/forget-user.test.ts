@@ -238,6 +238,55 @@ for (const engine of testEngines()) {
         expect(left).toEqual([])
       })
 
+    it('leaves no link that a batch in flight in another connection wrote: the anonymous id of the forgotten user never comes back', async () => {
+      const { analytics, db } = subject
+      const at = subject.clock.nowMs()
+      const anonymousEvent = (id: string) =>
+        makeStoredEvent({ id, userId: null, anonymousId: 'a-inflight', occurredAt: at })
+      const batch: EventBatch = {
+        id: makeBatchId(),
+        events: [anonymousEvent('019ca000-0000-7000-8000-0000000000a1')],
+        failed: [],
+        links: [{ anonymousId: 'a-inflight', userId: 'u-inflight', linkedAt: at }],
+      }
+      const committed = signal()
+      const written = signal()
+      const otherDb = other.resolve(DATABASE).kysely as Kysely<unknown>
+      // The other connection's batch, written and not yet committed, while the forget starts
+      // (on SQLite the forget's BEGIN IMMEDIATE waits for it; elsewhere its lock does).
+      const writing = otherDb.transaction().execute(async (trx) => {
+        await new SqlEventSink({ db: trx }).write(batch)
+        written.fire()
+        await committed.fired
+      })
+      await written.fired
+      const forgetting = analytics.forgetUser('u-inflight')
+      if (engine.engine !== 'sqlite') await waitingForLock(db)
+      committed.fire()
+      await writing
+      await forgetting
+      const links = await db
+        .selectFrom('mortar_analytics_identity')
+        .select('user_id')
+        .where('anonymous_id', '=', 'a-inflight')
+        .execute()
+      expect(links).toEqual([])
+      // The browser's later anonymous events are not stored: its id is suppressed.
+      await new SqlEventSink({ db: otherDb }).write({
+        id: makeBatchId(),
+        events: [anonymousEvent('019ca000-0000-7000-8000-0000000000a2')],
+        failed: [],
+        links: [],
+      })
+      const left = await db
+        .selectFrom('mortar_analytics_event')
+        .select('id')
+        .where('anonymous_id', '=', 'a-inflight')
+        .execute()
+      expect(left).toEqual([])
+      expect(await tablesHoldingUser(db, 'u-inflight')).toEqual([])
+    })
+
     // A caller's transaction that tracks with trackNow joins it, and may run under REPEATABLE
     // READ: its snapshot can predate a forget its share lock then waits for or follows.
     if (engine.engine !== 'sqlite')
