@@ -107,7 +107,10 @@ export function equalValues(left: unknown, right: unknown): Truth {
   return false
 }
 
-/** The number a value orders as: a number, a boolean (0/1) or a numeral; else `undefined`. */
+/**
+ * The number a value orders as: a number, a boolean (0/1) or a numeral (an integer one exactly, as
+ * a bigint; one with a fraction as the double Number() reads); else `undefined`.
+ */
 export function orderNumber(value: unknown): number | bigint | undefined {
   switch (typeof value) {
     case 'number':
