@@ -14,7 +14,11 @@ export interface JarResponse {
 export interface CookieJarOptions {
   /** The server's base URL (`http://127.0.0.1:1234`). */
   readonly base: string
-  /** Sent as `Origin`, as browsers do on writes; `null` sends none (a script, curl). */
+  /**
+   * Sent as `Origin`, as browsers do on writes, with the `Sec-Fetch-Site` a browser sends
+   * (`same-origin` for the server's own origin, else `cross-site`); `null` sends neither (a
+   * script, curl).
+   */
   readonly origin?: string | null
   /** Sent as `User-Agent`, so the device list tells the jars apart. */
   readonly userAgent?: string
@@ -22,7 +26,9 @@ export interface CookieJarOptions {
 
 /**
  * A browser over real HTTP, for tests: keeps what `Set-Cookie` sends and sends it back, and sends
- * `Origin` (the server's own, unless told otherwise) so the session module's CSRF guard passes.
+ * `Origin` (the server's own, unless told otherwise) so the session module's CSRF guard passes,
+ * and `Sec-Fetch-Site` as a browser does. (Node's `fetch` sends `Sec-Fetch-Mode: cors` of its own
+ * accord, whatever a caller sets.)
  */
 export class CookieJar {
   readonly #cookies = new TestCookies()
@@ -49,7 +55,10 @@ export class CookieJar {
   ): Promise<JarResponse> {
     const sent: Record<string, string> = {}
     if (this.cookieHeader !== '') sent.cookie = this.cookieHeader
-    if (this.#origin !== null) sent.origin = this.#origin
+    if (this.#origin !== null) {
+      sent.origin = this.#origin
+      sent['sec-fetch-site'] = this.#origin === this.#base ? 'same-origin' : 'cross-site'
+    }
     if (this.#userAgent !== undefined) sent['user-agent'] = this.#userAgent
     const form = body instanceof URLSearchParams
     if (body !== undefined) {

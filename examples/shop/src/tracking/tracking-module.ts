@@ -1,8 +1,15 @@
 import { ANALYTICS, analyticsModule } from '@mortar/analytics'
-import { defineModule, type Module } from '@mortar/core'
+import { defineModule, type Module, type Secret } from '@mortar/core'
 import { shopEvents } from './shop-events.js'
 import { PURCHASE_TRACKER, PurchaseTracker } from './shop-tracking.js'
 import { shopIdentity } from './visitor-cookie.js'
+import { VISITOR_TAGS, VisitorTags } from './visitor-tags.js'
+
+/** Options of {@link shopTrackingModules}. */
+export interface ShopTrackingOptions {
+  /** The shop's secret (`SESSION_PASSWORD`): keys the account tag of linked visitor cookies. */
+  readonly secret: Secret<string>
+}
 
 /**
  * The shop's analytics: `@mortar/analytics` over the shop's events (in the app's database,
@@ -10,7 +17,7 @@ import { shopIdentity } from './visitor-cookie.js'
  * visitor cookie of {@link shopIdentity}) and the {@link PurchaseTracker} that the orders
  * module calls in the checkout's transaction.
  */
-export function shopTrackingModules(): Module[] {
+export function shopTrackingModules(options: ShopTrackingOptions): Module[] {
   return [
     analyticsModule({
       events: shopEvents,
@@ -24,6 +31,7 @@ export function shopTrackingModules(): Module[] {
     defineModule({
       name: 'shop.tracking',
       register(binder) {
+        binder.bind(VISITOR_TAGS, { useValue: new VisitorTags(options.secret) })
         binder.bind(PURCHASE_TRACKER, {
           inject: [ANALYTICS],
           useFactory: (analytics) => new PurchaseTracker(analytics),

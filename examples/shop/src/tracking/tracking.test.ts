@@ -1,3 +1,5 @@
+import { createHash, randomUUID } from 'node:crypto'
+import { get } from 'node:http'
 import { ANALYTICS } from '@mortar/analytics'
 import { resolveDatabase } from '@mortar/core'
 import { SESSION_REGISTRY } from '@mortar/session'
@@ -6,8 +8,22 @@ import type { CatalogDb } from '../catalog/index.js'
 import { CookieJar } from '../testing/cookie-jar.js'
 import { logIn, SHOPPER_PASSWORD, type Shopper, signUp, signUpShopper } from '../testing/shopper.js'
 import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
+import { VISITOR_TAGS } from './visitor-tags.js'
 
 const DAY = 86_400_000
+
+/**
+ * The `Set-Cookie` headers of a browser's navigation to `url` (a link from `site`, or the address
+ * bar for `none`): node:http, since Node's fetch sends `Sec-Fetch-Mode: cors` whatever it is told.
+ */
+function navigate(url: string, site: 'none' | 'cross-site'): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    get(url, { headers: { 'sec-fetch-mode': 'navigate', 'sec-fetch-site': site } }, (answer) => {
+      answer.resume()
+      answer.on('end', () => resolve(answer.headers['set-cookie'] ?? []))
+    }).on('error', reject)
+  })
+}
 
 /** The visitor id of a `Cookie` header (its cookie without the account tag of a linked one). */
 function visitorIn(cookieHeader: string): string {
@@ -174,11 +190,81 @@ for (const engine of shopTestEngines()) {
       expect(visitorIn(browser.cookieHeader)).not.toBe(linked)
     })
 
-    it('sets the visitor cookie Secure outside development, as the session cookie is', async () => {
-      const visitorCookie = async () => {
-        const answer = await fetch(`${shop.base}/store?q=lamp`)
-        return answer.headers.getSetCookie().find((cookie) => cookie.startsWith('shop.visitor='))
+    it('tags a linked visitor cookie with a key of the shop: no one can tell or write the tag from the account id', async () => {
+      // The tag was sha256("shop.visitor:" + user id): anyone who knew an account's id (it is
+      // in /me) could tell that account's browsers and write a cookie the shop took as theirs.
+      const shopper = await signUpShopper(shop.base, 'tagged')
+      const unkeyed = (userId: string) =>
+        createHash('sha256').update(`shop.visitor:${userId}`).digest('base64url').slice(0, 22)
+      const tag = /shop\.visitor=[0-9a-f-]{36}\.([A-Za-z0-9_-]{22})/.exec(shopper.jar.cookieHeader)
+      expect(tag?.[1]).toBeDefined()
+      expect(tag?.[1]).not.toBe(unkeyed(shopper.userId))
+      // A cookie tagged from the account id alone is not the account's: the shop gives a new id.
+      const forged = randomUUID()
+      const db = resolveDatabase<TrackedTables>(shop.app)
+      await shopper.jar.request('GET', '/store?q=pangolin', undefined, {
+        cookie: `${shopper.jar.cookieHeader.replace(/shop\.visitor=[^;]+/, '')}; shop.visitor=${forged}.${unkeyed(shopper.userId)}`,
+      })
+      await analytics().flush({ timeoutMs: 5_000 })
+      const under = await db
+        .selectFrom('mortar_analytics_event')
+        .select('anonymous_id')
+        .where('anonymous_id', '=', forged)
+        .execute()
+      expect(under).toEqual([])
+      // A shop with another secret tags the same account otherwise.
+      const other = await startTestShop(engine, {
+        env: { SESSION_PASSWORD: 'another-session-password-of-32-characters' },
+      })
+      try {
+        const jar = new CookieJar({ base: other.base })
+        const signup = await jar.request('POST', '/auth/signup', {
+          email: `tagged-${randomUUID()}@example.com`,
+          password: SHOPPER_PASSWORD,
+        })
+        expect(signup.status).toBe(201)
+        const userId = (signup.json.user as { id: string }).id
+        const tagHere = shop.app.resolve(VISITOR_TAGS).tag(userId)
+        const tagThere = other.app.resolve(VISITOR_TAGS).tag(userId)
+        expect(jar.cookieHeader).toContain(`.${tagThere}`)
+        expect(tagThere).not.toBe(tagHere)
+      } finally {
+        await other.close()
       }
+    })
+
+    it('counts a client that keeps no cookies as one cookieless visitor, and gives it no visitor cookie', async () => {
+      // Every request of an API client (curl, a script) minted a new shop.visitor id it never
+      // sent back: one visitor per request in the analytics.
+      const userAgent = `api-client-${randomUUID()}`
+      for (const q of ['okapi', 'okapi', 'okapi']) {
+        const answer = await fetch(`${shop.base}/products?q=${q}`, {
+          headers: { 'user-agent': userAgent },
+        })
+        expect(answer.status).toBe(200)
+        expect(answer.headers.getSetCookie().join('\n')).not.toContain('shop.visitor=')
+      }
+      await analytics().flush({ timeoutMs: 5_000 })
+      const db = resolveDatabase<TrackedTables>(shop.app)
+      const rows = (
+        await db
+          .selectFrom('mortar_analytics_event')
+          .select(['anonymous_id', 'properties'])
+          .where('name', '=', 'product_searched')
+          .execute()
+      ).filter((row) => JSON.stringify(row.properties).includes('okapi'))
+      expect(rows).toHaveLength(3)
+      expect(new Set(rows.map((row) => row.anonymous_id)).size).toBe(1)
+      // A browser's navigation, from another site too, is given one.
+      const navigation = await navigate(`${shop.base}/store?q=okapi`, 'cross-site')
+      expect(String(navigation)).toContain('shop.visitor=')
+    })
+
+    it('sets the visitor cookie Secure outside development, as the session cookie is', async () => {
+      const visitorCookie = async () =>
+        (await navigate(`${shop.base}/store?q=lamp`, 'none')).find((cookie) =>
+          cookie.startsWith('shop.visitor='),
+        )
       expect(await visitorCookie()).not.toMatch(/;\s*Secure/i)
       const nodeEnv = process.env.NODE_ENV
       process.env.NODE_ENV = 'production'

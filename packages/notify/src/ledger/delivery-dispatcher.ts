@@ -545,6 +545,7 @@ export class DeliveryDispatcher {
     const channel = row.channel as ChannelName
     const now = this.#init.clock.nowMs()
     const count = await this.#throttles.call({
+      deliveryId: row.id,
       recipientId: row.recipient_id,
       category: row.category,
       channel,

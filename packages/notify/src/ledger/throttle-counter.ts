@@ -1,6 +1,7 @@
 import type { Migration } from '@mortar/core'
 import { type Kysely, sql } from 'kysely'
 import { idColumn, sqlEngine } from '../sql/index.js'
+import { DELIVERY_TABLE } from './delivery-table.js'
 
 export const THROTTLE_TABLE = 'mortar_notify_throttle'
 
@@ -14,10 +15,12 @@ interface ThrottleRow {
 
 interface ThrottleTables {
   mortar_notify_throttle: ThrottleRow
+  mortar_delivery: { id: string; throttle_position: number | null }
 }
 
-/** One delivery to count: whose, which category and channel, in which window. */
+/** One delivery to count: which, whose, which category and channel, in which window. */
 export interface ThrottleKey {
+  readonly deliveryId: string
   readonly recipientId: string
   readonly category: string
   readonly channel: string
@@ -27,17 +30,77 @@ export interface ThrottleKey {
 /**
  * Counts deliveries per recipient, category and channel in fixed windows, one row per window,
  * incremented atomically (an upsert), so concurrent deliveries never both slip under the limit.
- * Returns each one's count, itself included, in input order: one upsert for the whole batch,
- * keys that repeat within it added up first (a row may be updated once per statement) and
- * numbered in input order.
+ * Returns each one's count, itself included, in input order.
+ *
+ * Once per delivery: the count a delivery got is kept on its row (`throttle_position`), in the
+ * transaction that increments the window, and a delivery counted before gets that count back
+ * unchanged. Before, a worker that died between the count and its result's write left the row
+ * unattempted, its job's next run counted it again, and the window held one delivery more than
+ * went out (suppressing one it should have let through). A count kept on the row needs no
+ * table of its own to prune: it goes with its delivery.
  */
-export async function countDeliveries(
+export function countDeliveries(
   db: Kysely<unknown>,
   keys: readonly ThrottleKey[],
 ): Promise<number[]> {
-  const typed = db as Kysely<ThrottleTables>
+  return (db as Kysely<ThrottleTables>).transaction().execute(async (trx) => {
+    const ids = [...new Set(keys.map((key) => key.deliveryId))].sort(compare)
+    // 0: being counted by this transaction. A concurrent count of the same delivery waits on
+    // the row's lock, then finds it counted (not null) and leaves it.
+    await trx
+      .updateTable(DELIVERY_TABLE)
+      .set({ throttle_position: 0 })
+      .where('id', 'in', ids)
+      .where('throttle_position', 'is', null)
+      .execute()
+    const stored = new Map<string, number>()
+    for (const row of await trx
+      .selectFrom(DELIVERY_TABLE)
+      .select(['id', 'throttle_position'])
+      .where('id', 'in', ids)
+      .execute()) {
+      stored.set(row.id, Number(row.throttle_position))
+    }
+    // A delivery whose row is gone (pruned) is counted, as ever: it has nothing to keep it on.
+    const fresh = new Map<string, ThrottleKey>()
+    for (const key of keys) {
+      if ((stored.get(key.deliveryId) ?? 0) === 0 && !fresh.has(key.deliveryId)) {
+        fresh.set(key.deliveryId, key)
+      }
+    }
+    if (fresh.size > 0) {
+      const counts = await incrementWindows(trx, [...fresh.values()])
+      const positions = [...fresh.keys()].map((id, index) => [id, counts[index] as number] as const)
+      for (const [id, position] of positions) stored.set(id, position)
+      await trx
+        .updateTable(DELIVERY_TABLE)
+        .set({
+          throttle_position: sql<number>`case ${sql.ref('id')} ${sql.join(
+            positions.map(([id, position]) => sql`when ${id} then cast(${position} as integer)`),
+            sql` `,
+          )} end`,
+        })
+        .where(
+          'id',
+          'in',
+          positions.map(([id]) => id),
+        )
+        .execute()
+    }
+    return keys.map((key) => stored.get(key.deliveryId) as number)
+  })
+}
+
+/**
+ * Adds each key to its window's count, in one upsert for the batch, keys that repeat within it
+ * added up first (a row may be updated once per statement) and numbered in input order.
+ */
+async function incrementWindows(
+  trx: Kysely<ThrottleTables>,
+  keys: readonly ThrottleKey[],
+): Promise<number[]> {
   const groups = new Map<string, ThrottleRow>()
-  const groupOf = (key: ThrottleKey) =>
+  const groupOf = (key: Omit<ThrottleKey, 'deliveryId'>) =>
     JSON.stringify([key.recipientId, key.category, key.channel, key.windowStart])
   for (const key of keys) {
     const id = groupOf(key)
@@ -54,41 +117,32 @@ export async function countDeliveries(
   }
   // In one order for every batch: rows are locked as they are upserted, so two processes
   // upserting the same keys in opposite orders would deadlock (and fail both batches' jobs).
-  const rows = [...groups.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([, row]) => row)
-  const insert = (on: Kysely<ThrottleTables>) => on.insertInto(THROTTLE_TABLE).values(rows)
-  let totals: Pick<
-    ThrottleRow,
-    'recipient_id' | 'category' | 'channel' | 'window_start' | 'count'
-  >[]
-  if (sqlEngine(db) === 'mysql') {
-    // Two statements in one transaction: the upsert holds the rows' locks until commit, so the
-    // read sees our increments and no one else's.
-    totals = await typed.transaction().execute(async (trx) => {
-      await insert(trx)
-        .onDuplicateKeyUpdate({ count: sql<number>`count + values(count)` })
-        .execute()
-      return trx
-        .selectFrom(THROTTLE_TABLE)
-        .selectAll()
-        .where((eb) =>
-          eb.or(
-            rows.map((row) =>
-              eb.and([
-                eb('recipient_id', '=', row.recipient_id),
-                eb('category', '=', row.category),
-                eb('channel', '=', row.channel),
-                eb('window_start', '=', row.window_start),
-              ]),
-            ),
+  const rows = [...groups.entries()].sort(([a], [b]) => compare(a, b)).map(([, row]) => row)
+  const insert = trx.insertInto(THROTTLE_TABLE).values(rows)
+  let totals: ThrottleRow[]
+  if (sqlEngine(trx) === 'mysql') {
+    // The upsert holds the rows' locks until commit, so the read sees our increments and no
+    // one else's.
+    await insert.onDuplicateKeyUpdate({ count: sql<number>`count + values(count)` }).execute()
+    totals = await trx
+      .selectFrom(THROTTLE_TABLE)
+      .selectAll()
+      .where((eb) =>
+        eb.or(
+          rows.map((row) =>
+            eb.and([
+              eb('recipient_id', '=', row.recipient_id),
+              eb('category', '=', row.category),
+              eb('channel', '=', row.channel),
+              eb('window_start', '=', row.window_start),
+            ]),
           ),
-        )
-        .forUpdate()
-        .execute()
-    })
+        ),
+      )
+      .forUpdate()
+      .execute()
   } else {
-    totals = await insert(typed)
+    totals = await insert
       .onConflict((conflict) =>
         conflict.columns(['recipient_id', 'category', 'channel', 'window_start']).doUpdateSet({
           count: sql<number>`${sql.ref(`${THROTTLE_TABLE}.count`)} + ${sql.ref('excluded.count')}`,
@@ -114,6 +168,10 @@ export async function countDeliveries(
     left.set(id, count)
     return count
   })
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
 }
 
 /**
@@ -164,5 +222,19 @@ export const createThrottleTable: Migration = {
   },
   async down(db) {
     await db.schema.dropTable(THROTTLE_TABLE).execute()
+  },
+}
+
+/**
+ * The migration keeping on each delivery the count its throttle gave it (see
+ * {@link countDeliveries}); null until counted. A nullable column: added without rewriting the
+ * table on every engine.
+ */
+export const addThrottlePosition: Migration = {
+  async up(db) {
+    await db.schema.alterTable(DELIVERY_TABLE).addColumn('throttle_position', 'integer').execute()
+  },
+  async down(db) {
+    await db.schema.alterTable(DELIVERY_TABLE).dropColumn('throttle_position').execute()
   },
 }

@@ -31,6 +31,7 @@ import type { NotificationFailedEvent, NotificationSentEvent } from '../ledger/n
 import { Notification } from '../notification/notification.js'
 import { type Recipient, route } from '../notification/recipient.js'
 import { commentsDigest, NewComment } from '../test-support/comment-digest.js'
+import { Promo } from '../test-support/promo.js'
 import { type RecordingChannel, recordingChannel } from '../test-support/recording-channel.js'
 import { NOTIFY_JOBS, notifyModule } from './notify-module.js'
 import { DELIVERIES, NOTIFIER, PREFERENCES } from './notify-tokens.js'
@@ -82,17 +83,6 @@ class UnstorableData extends Notification {
   }
   toSms() {
     return { text: 'still sent' }
-  }
-}
-
-class Promo extends Notification {
-  readonly type = 'promo'
-  readonly category = 'marketing'
-  via() {
-    return ['sms'] as const
-  }
-  toSms() {
-    return { text: 'Sale!' }
   }
 }
 
@@ -763,6 +753,26 @@ for (const engine of testEngines()) {
         }
         // Before, its result wrote its job's attempt, 1.
         expect(await deliveries.get(id)).toMatchObject({ status: 'suppressed', attempts: 2 })
+      })
+
+      it('counts a delivery once against its throttle when its job runs again after a crash before its result was written', async () => {
+        const gil: Recipient = { id: 'gil-throttled', phone: '+15550133', quietHours: null }
+        const first = (await notify(gil, new Promo())).deliveries[0]?.id ?? ''
+        await drain()
+        // Its worker died after the throttle counted it, before its result was written: the row
+        // is as it was, and its job runs again.
+        await sql`update mortar_delivery set status = 'queued', attempts = 0, sent_at = null where id = ${first}`.execute(
+          app.resolve(databaseToken()),
+        )
+        await app.resolve(JOBS).enqueue(earlierDeliveryJob, { id: first })
+        await drain()
+        // Before, that run counted it a second time: the window held 2 of 2, and this one was
+        // throttled though only one other had gone out.
+        await notify(gil, new Promo())
+        await drain()
+        expect(
+          (await app.resolve(DELIVERIES).list(gil.id)).map((d) => d.lastError ?? d.status),
+        ).toEqual(['sent', 'sent'])
       })
 
       // The rest checks the ledger's own logic, the same on every queue, and some of it moves the

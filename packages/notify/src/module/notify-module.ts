@@ -43,7 +43,7 @@ import {
 import { LedgerNotifier, type LedgerNotifierInit } from '../ledger/ledger-notifier.js'
 import { sealStoredAddresses } from '../ledger/seal-stored-addresses.js'
 import { AddressSeal } from '../ledger/sealed-address.js'
-import { createThrottleTable } from '../ledger/throttle-counter.js'
+import { addThrottlePosition, createThrottleTable } from '../ledger/throttle-counter.js'
 import type { CategoryOptions } from '../preferences/preference-policy.js'
 import { createPreferenceTable, Preferences } from '../preferences/preference-store.js'
 import { minutesOfDay } from '../preferences/quiet-hours.js'
@@ -203,6 +203,7 @@ export function notifyModule(options: NotifyModuleOptions): Module {
       '0011_digest_item_keys': addDigestItemKeys,
       '0012_delivery_quiet_hours': addDeliveryQuietHours,
       '0013_room_for_long_text': roomForLongText,
+      '0014_delivery_throttle_position': addThrottlePosition,
     },
     register(binder) {
       binder.bind(LEDGER, {
