@@ -356,6 +356,18 @@ for (const engine of testEngines()) {
       }
     })
 
+    it('orders a numeral that Number() reads as Infinity against no Date, as text', async () => {
+      const huge = `${halfwayAbove(Number.MAX_VALUE)}.5`
+      for (const op of ['lt', 'gt'] as const) {
+        await expectAgreement(
+          database.kysely,
+          { numbers: [{ id: 1, txt: null, int: null, dbl: null, dec: null, any: huge }] },
+          (t, p) => compared(t, p, op, 'any'),
+          { value: new Date(2026, 0, 1), list: [] },
+        )
+      }
+    })
+
     it('link two columns of any kinds as the point check does', async () => {
       await fc.assert(
         fc.asyncProperty(
