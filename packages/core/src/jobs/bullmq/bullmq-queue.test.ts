@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import * as vitest from 'vitest'
 import { createLogger } from '../../logger/create-logger.js'
 import { Database } from '../../persistence/database/index.js'
@@ -42,14 +42,21 @@ for (const engine of testEngines()) {
     await target?.drop()
   })
 
-  async function subject(): Promise<QueueSubject & { adapter: BullmqQueue; redis: AppRedis }> {
+  async function subject(
+    sweepMs?: number,
+  ): Promise<QueueSubject & { adapter: BullmqQueue; redis: AppRedis }> {
     const db = database as Database
     // A fresh queue per case in the one private database: empty the outbox first.
     await sql`delete from mortar_job`.execute(db.root)
     const prefix = privateRedisPrefix()
     const redis = new AppRedis({ url: redisUrl as string, prefix }, logger)
     await redis.connect()
-    const adapter = new BullmqQueue({ database: db, redis, logger })
+    const adapter = new BullmqQueue({
+      database: db,
+      redis,
+      logger,
+      ...(sweepMs === undefined ? {} : { sweepMs }),
+    })
     return {
       adapter,
       redis,
@@ -261,6 +268,62 @@ for (const engine of testEngines()) {
         await dispose?.()
       }
     })
+
+    it('forgets the marks of relayed rows that are gone, whoever failed to, and keeps those of rows still in the outbox', async () => {
+      const { adapter, redis, dispose } = await subject(20)
+      const allowDeletes = await failOutboxDeletes()
+      let allowed = false
+      try {
+        const marks = `${redis.prefix}jobs:relayed`
+        // What settles that failed (Redis gone a moment after the rows' delete) leave: marks of
+        // rows gone, more than a page of them.
+        await redis.client.sadd(
+          marks,
+          ...Array.from({ length: 2_500 }, (_, n) => `j${9_000_000 + n}.AAAAAAAAAAAA`),
+        )
+        const now = Date.now()
+        const [id] = await adapter.enqueue([
+          {
+            name: 'a',
+            payload: '{}',
+            runAtMs: now,
+            createdAtMs: now,
+            maxAttempts: 3,
+            key: undefined,
+          },
+        ])
+        // BullMQ takes the job; its row's delete fails, so the row stays, and its mark with it.
+        await expect(adapter.announce()).rejects.toThrow(/no delete/)
+        const stop = await adapter.subscribe()
+        try {
+          await vi.waitFor(async () => expect(await redis.client.scard(marks)).toBe(1), {
+            timeout: 20_000,
+            interval: 50,
+          })
+          expect(await redis.client.smembers(marks)).toEqual([id])
+          await allowDeletes()
+          allowed = true
+          await vi.waitFor(async () => expect(await redis.client.scard(marks)).toBe(0), {
+            timeout: 20_000,
+            interval: 50,
+          })
+        } finally {
+          await stop()
+        }
+        // Relayed once: one job waiting in BullMQ.
+        const claimed = await adapter.claim({
+          worker: 'w1',
+          names: ['a'],
+          limit: 2,
+          nowMs: Date.now(),
+          leaseUntilMs: Date.now() + 30_000,
+        })
+        expect(claimed.map((job) => job.id)).toEqual([id])
+      } finally {
+        if (!allowed) await allowDeletes()
+        await dispose?.()
+      }
+    }, 60_000)
 
     it('retries and purges the dead a page at a time, however many there are', async () => {
       const { adapter, redis, dispose } = await subject()
