@@ -1,11 +1,5 @@
 import { createHmac } from 'node:crypto'
-import {
-  describeOption,
-  isDevelopment,
-  type Principal,
-  Secret,
-  secretWeakness,
-} from '@mortar/core'
+import { describeOption, isDevelopment, type Principal, Secret, secretWeakness } from '@mortar/core'
 import type { z } from 'zod'
 import type { CsrfOptions } from '../csrf/csrf-options.js'
 import { SessionConfigError } from '../errors.js'
@@ -225,7 +219,8 @@ export function resolveSessionConfig(options: SessionModuleOptions): ResolvedSes
 // Domain, SameSite=None), and a value browsers reject (a relative path, a URL for a domain) makes
 // them ignore the attribute or drop the cookie, so the session never sticks, with no error.
 const PATH = /^\/[\x21-\x3a\x3c-\x7e]*$/
-const DOMAIN = /^\.?(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/
+const DOMAIN =
+  /^\.?(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/
 
 function cookiePath(path: unknown): string {
   if (path === undefined) return '/'
