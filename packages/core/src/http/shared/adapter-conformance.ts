@@ -634,7 +634,6 @@ export function adapterConformance(name: string, start: StartServer): void {
         expect(JSON.parse(json)).toEqual({ cookie: 'pref=x, sid=EVIL; sid=two' })
       })
 
-
       it('is available in the handler and in awaited code, with the request facts', async () => {
         const response = await get('/context', {
           'x-request-id': 'ctx-1',
