@@ -307,8 +307,18 @@ export function notifyModule(options: NotifyModuleOptions): Module {
                 )
                 return
               }
+              let recipient = batch.recipient
+              // Stored by a process whose runtime knew the zone: refused by notify() here, the
+              // close threw at every attempt until its job died, the digest never sent.
+              if (recipient.timeZone !== undefined && !isTimeZone(recipient.timeZone)) {
+                logger.warn(
+                  { batchId, digest: batch.digestKey, timeZone: recipient.timeZone },
+                  `The recipient's time zone is unknown to this runtime: digest batch ${batchId} goes out in the module's defaultTimeZone (${defaultTimeZone}).`,
+                )
+                recipient = { ...recipient, timeZone: undefined }
+              }
               await notifier.notify(
-                batch.recipient as never,
+                recipient as never,
                 new DigestNotification(digest, batch.id, batch.items) as never,
               )
             }),
