@@ -21,6 +21,7 @@ import { JOBS, type JobQueue } from './job-queue.js'
 import type { JobQueueService } from './job-queue-service.js'
 import type { JobsOptions } from './app-jobs.js'
 import { schedule } from './schedules/index.js'
+import { supersededAttemptCase } from './superseded-attempt.case.js'
 
 interface Case {
   readonly title: string
@@ -366,6 +367,16 @@ for (const testCase of cases) {
       await jobs.drain({ timeoutMs: 10_000 })
       expect(runs).toEqual([1, 2])
       expect(await jobs.get(id as string)).toBeUndefined()
+    })
+
+    it('writes an older attempt’s late failure under its own lease, never the newer attempt’s of the same job', async () => {
+      const clock = new FakeClock()
+      const made = supersededAttemptCase()
+      const { jobs } = await start([module(...made.jobs)], {
+        clock,
+        workers: { concurrency: 2, batchSize: 2, leaseMs: 60_000, pollMs: 10 },
+      })
+      await made.check(jobs, () => clock.advance(60_001))
     })
 
     it('buries a job at once on a PermanentJobError and on a payload its schema no longer takes', async () => {

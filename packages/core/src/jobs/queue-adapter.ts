@@ -62,6 +62,11 @@ export interface ClaimedJob {
    * read found none. Absent where the adapter carries no read (its job's `prepare` reads then).
    */
   readonly carried?: unknown
+  /**
+   * The name its lease is held in, when not the claim's `worker`: a job the engine leased to
+   * the worker earlier (BullMQ's fetch on completion, under the completing lease's name).
+   */
+  readonly lease?: string
 }
 
 /**

@@ -21,6 +21,7 @@ import { defineJob, type JobDefinition } from '../define-job.js'
 import { engineCases } from '../engine-cases.case.js'
 import { RetryLaterJobError } from '../job-errors.js'
 import { JOBS, type JobQueue } from '../job-queue.js'
+import { supersededAttemptCase } from '../superseded-attempt.case.js'
 import type { JobQueueService } from '../job-queue-service.js'
 import type { WorkerSettings } from '../worker/worker.js'
 
@@ -207,6 +208,15 @@ for (const engine of engines) {
       expect(dead?.state).toBe('dead')
       expect(dead?.errors).toEqual([expect.objectContaining({ attempt: 2, code: 'E_JOB_LOST' })])
       expect(deaths).toEqual([[{ order: 'o-1' }, 2, 'E_JOB_LOST']])
+    }, 30_000)
+
+    it('writes an older attempt’s late failure under its own lease, never the newer attempt’s of the same job', async () => {
+      const made = supersededAttemptCase()
+      // The lease lapses in real time: BullMQ's lock, then its stalled check, give the job back.
+      const { jobs } = await start([module(...made.jobs)], {
+        workers: { concurrency: 2, batchSize: 2, leaseMs: 1_000, pollMs: 10 },
+      })
+      await made.check(jobs, () => undefined)
     }, 30_000)
 
     it('delays the retry a RetryLaterJobError asks for in BullMQ itself, and reports when it runs', async () => {

@@ -115,13 +115,13 @@ export class BullmqQueue implements QueueAdapter {
   readonly #made = new Map<string, Worker<JobData, null, string>>()
   readonly #held = new Map<string, BullJob>()
   /**
-   * Jobs BullMQ moved to active for a worker in the call that completed another (`fetchNext`,
-   * as BullMQ's own worker does: one script per job instead of a claim and a completion), held
-   * under that worker's lock until its next claim hands them out.
+   * Jobs BullMQ moved to active in the call that completed another (`fetchNext`, as BullMQ's own
+   * worker does: one script per job instead of a claim and a completion), by the lease they are
+   * locked in (the completed job's), until the next claim hands them out in it.
    */
   readonly #fetched = new Map<string, BullJob[]>()
-  /** Workers whose last claim was full: their completions fetch the next job. */
-  readonly #busy = new Set<string>()
+  /** The last claim took all it asked for: completions fetch the next job. */
+  #busy = false
   #bull: Promise<Bull> | undefined
   #workerConnection: Promise<Redis> | undefined
   /** Set by {@link BullmqQueue.close}: no worker or connection is made after it. */
@@ -257,27 +257,28 @@ export class BullmqQueue implements QueueAdapter {
         claimed.push(...(await this.#take({ ...request, limit: request.limit - claimed.length })))
       }
     }
-    if (claimed.length === request.limit) this.#busy.add(request.worker)
-    else this.#busy.delete(request.worker)
+    this.#busy = claimed.length === request.limit
     return claimed
   }
 
+  /** The fetched jobs this claim's names take, each in the lease it was fetched in. */
   #takeFetched(request: ClaimRequest): ClaimedJob[] {
-    const fetched = this.#fetched.get(request.worker)
-    if (fetched === undefined) return []
+    if (this.#fetched.size === 0) return []
     const names = new Set(request.names)
     const taken: ClaimedJob[] = []
-    const kept: BullJob[] = []
-    for (const job of fetched) {
-      if (taken.length < request.limit && names.has(job.name)) taken.push(this.#hold(job))
-      else kept.push(job)
+    for (const [lease, fetched] of this.#fetched) {
+      const kept: BullJob[] = []
+      for (const job of fetched) {
+        if (taken.length < request.limit && names.has(job.name)) taken.push(this.#hold(job, lease))
+        else kept.push(job)
+      }
+      if (kept.length === 0) this.#fetched.delete(lease)
+      else this.#fetched.set(lease, kept)
     }
-    if (kept.length === 0) this.#fetched.delete(request.worker)
-    else this.#fetched.set(request.worker, kept)
     return taken
   }
 
-  #hold(job: BullJob): ClaimedJob {
+  #hold(job: BullJob, lease?: string): ClaimedJob {
     const id = job.id as string
     this.#held.set(id, job)
     return {
@@ -286,6 +287,7 @@ export class BullmqQueue implements QueueAdapter {
       payload: job.data.p,
       attempt: job.attemptsStarted,
       maxAttempts: job.data.m,
+      ...(lease === undefined ? {} : { lease }),
     }
   }
 
@@ -310,12 +312,18 @@ export class BullmqQueue implements QueueAdapter {
 
   async renew(worker: string, ids: readonly string[], leaseUntilMs: number): Promise<void> {
     const duration = Math.max(1, leaseUntilMs - Date.now())
-    const jobs = [...ids.map((id) => this.#held.get(id)), ...(this.#fetched.get(worker) ?? [])]
-    await Promise.all(jobs.map((job) => job?.extendLock(worker, duration).catch(() => 0)))
+    const extend = (job: BullJob | undefined, lease: string) =>
+      job?.extendLock(lease, duration).catch(() => 0)
+    // Fetched jobs are in the lease of the job whose completion fetched them, which the worker
+    // may no longer hold anything else in, so no heartbeat would name it: each renewal takes them.
+    await Promise.all([
+      ...ids.map((id) => extend(this.#held.get(id), worker)),
+      ...[...this.#fetched].flatMap(([lease, jobs]) => jobs.map((job) => extend(job, lease))),
+    ])
   }
 
   async complete(worker: string, ids: readonly string[]): Promise<readonly string[]> {
-    const fetchNext = this.#busy.has(worker)
+    const fetchNext = this.#busy
     const done = await Promise.all(
       ids.map(async (id) => {
         const job = this.#held.get(id)
@@ -719,7 +727,7 @@ export class BullmqQueue implements QueueAdapter {
     this.#workers.clear()
     this.#made.clear()
     this.#fetched.clear()
-    this.#busy.clear()
+    this.#busy = false
     this.#logger?.warn(
       'BullMQ workers dropped after a claim went unanswered; the next claim opens new ones',
     )

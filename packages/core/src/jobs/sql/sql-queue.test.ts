@@ -95,6 +95,49 @@ for (const engine of testEngines()) {
         vitest.expect((await queue.get(String(first), nowMs + 20))?.worker).toBe('w2')
         await sql`drop table test_finished`.execute(db.root)
       })
+
+      vitest.it(
+        'retries a dead set of any size a page of rows at a time, and a list of ids of any length',
+        async () => {
+          // The queue's reads, through a plugin that sees the size of every result while on.
+          const db = new Database({ url: (target as PrivateDatabaseUrl).url })
+          let watching = false
+          let largest = 0
+          db.addPlugin({
+            transformQuery: (args) => args.node,
+            transformResult: async (args) => {
+              if (watching) largest = Math.max(largest, args.result.rows.length)
+              return args.result
+            },
+          })
+          try {
+            await sql`delete from mortar_job`.execute(db.root)
+            const queue = new SqlQueue({ database: db })
+            const nowMs = Date.now()
+            const keyed = dueJobs('keyed', 1_050, nowMs).map((job, index) => ({
+              ...job,
+              key: `k${index}`,
+            }))
+            const ids = (await queue.enqueue(keyed)) as string[]
+            const bury = () =>
+              sql`update mortar_job set dead_at = ${nowMs} where name = 'keyed'`.execute(db.root)
+            await bury()
+            // A live job holds one dead job's key: that one stays dead.
+            await queue.enqueue([{ ...(keyed[7] as NewJob), name: 'holder' }])
+            watching = true
+            vitest.expect(await queue.retry('all', nowMs)).toBe(1_049)
+            watching = false
+            vitest.expect(largest).toBeLessThanOrEqual(1_000)
+            // Ids past SQLite's 32,766 bind parameters, most of them of no job.
+            await bury()
+            const unknown = Array.from({ length: 40_000 }, (_, i) => String(10_000_000 + i))
+            vitest.expect(await queue.retry([...unknown, ...ids], nowMs)).toBe(1_049)
+          } finally {
+            await db.destroy()
+          }
+        },
+        60_000,
+      )
     },
   )
 

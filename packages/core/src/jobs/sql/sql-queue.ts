@@ -588,9 +588,17 @@ export class SqlQueue implements QueueAdapter {
   }
 
   async retry(ids: readonly string[] | 'all', nowMs: number): Promise<number> {
-    const valid = ids === 'all' ? 'all' : ids.filter((id) => /^\d{1,19}$/.test(id))
-    if (valid !== 'all' && valid.length === 0) return 0
-    const which = valid === 'all' ? sql`` : sql`and ${this.#idIn(valid)}`
+    if (ids === 'all') return this.#retry(sql``, nowMs)
+    // A chunk of ids per statement: a list of any length fits every engine's bind limits.
+    let retried = 0
+    for (const chunk of chunks(ids.filter((id) => /^\d{1,19}$/.test(id)))) {
+      retried += await this.#retry(sql`and ${this.#idIn(chunk)}`, nowMs)
+    }
+    return retried
+  }
+
+  /** Retries the dead jobs `which` selects (all when it is empty). */
+  async #retry(which: RawBuilder<unknown>, nowMs: number): Promise<number> {
     const revive = sql`dead_at = null, locked_by = null, attempts = 0, progress = null, run_at = ${nowMs}`
     let retried = Number(
       (
@@ -599,21 +607,28 @@ export class SqlQueue implements QueueAdapter {
         )
       ).numAffectedRows ?? 0,
     )
-    // A keyed job comes back only while no live job holds its key: one at a time, a clash skipped.
-    const { rows } = await sql<{ id: string }>`select id from mortar_job
-      where dead_at is not null and dedup_key is not null ${which}`.execute(this.#db)
-    for (const row of rows) {
-      try {
-        const result =
-          await sql`update mortar_job set ${revive} where id = ${row.id} and dead_at is not null`.execute(
-            this.#db,
-          )
-        retried += Number(result.numAffectedRows ?? 0)
-      } catch (error) {
-        if (!isUniqueViolation(error)) throw error
+    // A keyed job comes back only while no live job holds its key: one at a time, a clash
+    // skipped. Read a page at a time by id, so a dead set of any size fits in memory.
+    let after: RawBuilder<unknown> = sql``
+    for (;;) {
+      const { rows } = await sql<{ id: string | number }>`select id from mortar_job
+        where dead_at is not null and dedup_key is not null ${which} ${after}
+        order by id limit ${CHUNK}`.execute(this.#db)
+      for (const row of rows) {
+        try {
+          const result =
+            await sql`update mortar_job set ${revive} where id = ${row.id} and dead_at is not null`.execute(
+              this.#db,
+            )
+          retried += Number(result.numAffectedRows ?? 0)
+        } catch (error) {
+          if (!isUniqueViolation(error)) throw error
+        }
       }
+      const last = rows.at(-1)
+      if (rows.length < CHUNK || last === undefined) return retried
+      after = sql`and id > ${last.id}`
     }
-    return retried
   }
 
   async purge(

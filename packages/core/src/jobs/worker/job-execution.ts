@@ -51,7 +51,7 @@ export interface PreparedValue {
 export interface ExecutionHost {
   readonly logger: Logger
   readonly createScope: () => RequestScope
-  progress(id: string, value: JsonValue): Promise<void>
+  progress(job: ClaimedJob, value: JsonValue): Promise<void>
 }
 
 /**
@@ -67,6 +67,8 @@ export class JobExecution implements JobContext {
   /** Set when the worker interrupted the attempt to shut down: the job goes back unfinished. */
   shutdown = false
   readonly #host: ExecutionHost
+  /** The attempt, whose lease (not the job's id) its progress is written under. */
+  readonly #job: ClaimedJob
   #context: RequestContext | undefined
   #controller: AbortController | undefined
   #logger: Logger | undefined
@@ -88,6 +90,7 @@ export class JobExecution implements JobContext {
     this.attempt = job.attempt
     this.maxAttempts = job.maxAttempts
     this.#host = host
+    this.#job = job
   }
 
   get signal(): AbortSignal {
@@ -109,7 +112,7 @@ export class JobExecution implements JobContext {
   }
 
   async progress(value: JobProgress): Promise<void> {
-    await this.#host.progress(this.id, checkProgress(this.name, value))
+    await this.#host.progress(this.#job, checkProgress(this.name, value))
   }
 
   completeWith<T>(write: CompletionWrite<T>, value: T): void {

@@ -70,15 +70,18 @@ const SHUTDOWN_GRACE_MS = 100
  * one heartbeat, retries failures with backoff and gives unfinished jobs back on stop.
  */
 export class Worker {
+  /** This worker's name, unique per process and start; each claim leases in a name made from it. */
+  readonly #name = workerName()
+  #claims = 0
   /**
-   * The name the next claim takes its leases in, unique per process and start. A claim that
-   * failed may still have committed (the connection dropped before its answer): those jobs are
-   * leased to a name this worker no longer claims in, so once their lease passes, its next
-   * claims (in a new name) or another worker's take them, instead of no one.
+   * The name each attempt this worker has is leased in, by attempt: each claim leases in a name
+   * of its own, so two attempts of one job (its lease lapsed in an outage and a later claim took
+   * it again) never share a lease, and what the older one writes (its completion, failure,
+   * progress, release) finds its lease gone instead of finishing or failing the newer one. A
+   * claim that failed may still have committed: its jobs are leased in a name no claim uses
+   * again, and run once that lease passes. An attempt not here holds no lease.
    */
-  #claimer = workerName()
-  /** The name each job this worker has was claimed in: its leases are held in that name. */
-  readonly #holders = new Map<string, string>()
+  readonly #holders = new Map<ClaimedJob, string>()
   readonly logger: Logger
   readonly createScope: () => RequestScope
   readonly #adapter: QueueAdapter
@@ -101,14 +104,14 @@ export class Worker {
    * Claimed jobs whose definition has `prepare`: the parsed payload and the value being read
    * for it, kept until the job starts or is given back.
    */
-  readonly #prepared = new Map<string, { payload: unknown } & PreparedValue>()
+  readonly #prepared = new Map<ClaimedJob, { payload: unknown } & PreparedValue>()
   /** The logger each definition's `prepare` is given, made once. */
   readonly #prepareLoggers = new Map<JobDefinition, Logger>()
-  #completed: string[] = []
+  #completed: ClaimedJob[] = []
   /** What the handlers of completed jobs gave `completeWith`, kept until the completion is written. */
   readonly #completions = new Map<
-    string,
-    { job: ClaimedJob; definition: JobDefinition; entries: readonly CompletionEntry[] }
+    ClaimedJob,
+    { definition: JobDefinition; entries: readonly CompletionEntry[] }
   >()
   /**
    * Failed attempts the queue could not record (the database was unreachable), retried until
@@ -269,21 +272,21 @@ export class Worker {
   }
 
   async #heartbeat(): Promise<void> {
-    const ids = [
-      ...this.#buffer.map((job) => job.id),
-      ...[...this.#running.keys()].map((job) => job.id),
+    const jobs = [
+      ...this.#buffer,
+      ...this.#running.keys(),
       ...this.#completed,
-      ...this.#unrecorded.map((entry) => entry.job.id),
+      ...this.#unrecorded.map((entry) => entry.job),
     ]
-    if (ids.length === 0) return
+    if (jobs.length === 0) return
     try {
       const leaseUntilMs = this.#clock.nowMs() + this.#settings.leaseMs
-      for (const [holder, held] of this.#byHolder(ids)) {
-        await this.#adapter.renew(holder, held, leaseUntilMs)
+      for (const [holder, held] of this.#byHolder(jobs)) {
+        await this.#adapter.renew(holder, ids(held), leaseUntilMs)
       }
     } catch (error) {
       this.logger.warn(
-        { err: error, jobs: ids.length },
+        { err: error, jobs: jobs.length },
         'Job heartbeat failed; leases not renewed in time expire and their jobs run again',
       )
     }
@@ -328,7 +331,8 @@ export class Worker {
 
   async #claim(limit: number, abort: AbortController): Promise<void> {
     let claimed: readonly ClaimedJob[] = []
-    const claimer = this.#claimer
+    this.#claims += 1
+    const claimer = `${this.#name}:${this.#claims.toString(36)}`
     const { leaseMs } = this.#settings
     let deadline: NodeJS.Timeout | undefined
     let answer: Promise<readonly ClaimedJob[]> | undefined
@@ -361,10 +365,10 @@ export class Worker {
       deadline.unref()
       claimed = await Promise.race([answer, givenUp])
       this.#claimFailures = 0
-      for (const job of claimed) this.#holders.set(job.id, claimer)
+      for (const job of claimed) this.#hold(job, claimer)
     } catch (error) {
-      this.#claimer = workerName()
-      // What a given-up claim takes after all is leased in a name no claim uses again: given back.
+      // What a given-up claim takes after all is leased in its name, which no claim uses again:
+      // given back.
       if (abort.signal.aborted) void answer?.then((late) => this.#releaseLate(claimer, late), noop)
       if (this.#draining > 0) {
         const waiters = this.#idleWaiters.splice(0)
@@ -383,7 +387,7 @@ export class Worker {
     }
     if (!this.#active && this.#draining === 0) {
       // Stopped while the claim was in flight: these jobs go back at once.
-      if (claimed.length > 0) await this.#release(claimed.map((job) => job.id))
+      if (claimed.length > 0) await this.#release(claimed)
       return
     }
     this.#prepare(claimed)
@@ -402,7 +406,7 @@ export class Worker {
   #prepare(claimed: readonly ClaimedJob[]): void {
     const groups = new Map<
       JobDefinition,
-      { ids: string[]; payloads: unknown[]; carried: unknown[] | undefined }
+      { jobs: ClaimedJob[]; payloads: unknown[]; carried: unknown[] | undefined }
     >()
     for (const job of claimed) {
       const definition = this.#jobs.get(job.name)
@@ -422,23 +426,23 @@ export class Worker {
       // Carried for every job of a group or none: the adapter carries a name's read or not.
       if (group === undefined) {
         groups.set(definition, {
-          ids: [job.id],
+          jobs: [job],
           payloads: [payload],
           carried: carried === undefined ? undefined : [carried],
         })
       } else {
-        group.ids.push(job.id)
+        group.jobs.push(job)
         group.payloads.push(payload)
         if (carried === undefined) group.carried = undefined
         else group.carried?.push(carried)
       }
     }
-    for (const [definition, { ids, payloads, carried }] of groups) {
+    for (const [definition, { jobs, payloads, carried }] of groups) {
       // The jobs share the one batch (each its index): a promise of its own per job was garbage
       // for every job.
       const batch = new PreparedBatch(this.#prepareValues(definition, payloads, carried))
-      for (let index = 0; index < ids.length; index++) {
-        this.#prepared.set(ids[index] as string, { payload: payloads[index], batch, index })
+      for (let index = 0; index < jobs.length; index++) {
+        this.#prepared.set(jobs[index] as ClaimedJob, { payload: payloads[index], batch, index })
       }
     }
   }
@@ -495,19 +499,19 @@ export class Worker {
           `Job '${job.name}' (id ${job.id}) used its ${job.maxAttempts} attempts without a result: its worker stopped (killed, or lost its lease) during the last one.`,
         )
       }
-      if (definition.prepare !== undefined && !this.#prepared.has(job.id)) this.#prepare([job])
-      const prepared = this.#prepared.get(job.id)
-      this.#prepared.delete(job.id)
+      if (definition.prepare !== undefined && !this.#prepared.has(job)) this.#prepare([job])
+      const prepared = this.#prepared.get(job)
+      this.#prepared.delete(job)
       await execution.run(
         definition,
         prepared === undefined ? parsePayload(definition, job) : prepared.payload,
         prepared,
       )
       const entries = execution.completion
-      if (entries !== undefined) this.#completions.set(job.id, { job, definition, entries })
-      this.#complete(job.id)
+      if (entries !== undefined) this.#completions.set(job, { definition, entries })
+      this.#complete(job)
     } catch (error) {
-      if (execution.shutdown) await this.#release([job.id])
+      if (execution.shutdown) await this.#release([job])
       else await this.#fail(job, definition, error)
     } finally {
       this.#running.delete(job)
@@ -519,8 +523,8 @@ export class Worker {
     this.#checkIdle()
   }
 
-  #complete(id: string): void {
-    this.#completed.push(id)
+  #complete(job: ClaimedJob): void {
+    this.#completed.push(job)
     if (this.#flushScheduled) return
     this.#flushScheduled = true
     setImmediate(() => void this.#flush())
@@ -531,30 +535,34 @@ export class Worker {
     this.#flushScheduled = false
     while (this.#flushing !== undefined) await this.#flushing
     if (this.#completed.length === 0) return
-    const ids = this.#completed
+    const jobs = this.#completed
     this.#completed = []
-    const finished = new Set(ids)
+    const finished = new Set(jobs)
     this.#flushing = (async () => {
       try {
-        const done: string[] = []
-        for (const [holder, held] of this.#byHolder(ids)) {
-          done.push(...(await this.#finish(holder, held, finished)))
+        const lost: string[] = []
+        for (const [holder, held] of this.#byHolder(jobs)) {
+          const ended = await this.#finish(holder, held, finished)
+          if (ended.length < held.length) {
+            const kept = new Set(ended)
+            for (const job of held) if (finished.has(job) && !kept.has(job.id)) lost.push(job.id)
+          }
         }
-        for (const id of ids) {
-          if (!finished.has(id)) continue
-          this.#holders.delete(id)
-          this.#completions.delete(id)
+        for (const job of jobs) {
+          if (!finished.has(job)) continue
+          // An attempt that lost its lease to a later one of its own job (no holder) ends unwritten.
+          if (!this.#holders.delete(job)) lost.push(job.id)
+          this.#completions.delete(job)
         }
-        if (done.length < finished.size) {
-          const kept = new Set(done)
+        if (lost.length > 0) {
           this.logger.warn(
-            { jobs: [...finished].filter((id) => !kept.has(id)) },
-            'Finished jobs whose lease had passed to another worker; they may run twice',
+            { jobs: lost },
+            'Finished jobs whose lease had passed to another attempt; they may run twice',
           )
         }
       } catch (error) {
-        this.logger.error({ err: error, jobs: ids.length }, 'Finishing jobs failed; retrying')
-        this.#completed.unshift(...ids.filter((id) => finished.has(id)))
+        this.logger.error({ err: error, jobs: jobs.length }, 'Finishing jobs failed; retrying')
+        this.#completed.unshift(...jobs.filter((job) => finished.has(job)))
         const retry = setTimeout(() => void this.#flush(), FLUSH_RETRY_MS)
         retry.unref()
       }
@@ -574,50 +582,56 @@ export class Worker {
    */
   async #finish(
     holder: string,
-    held: readonly string[],
-    finished: Set<string>,
+    held: readonly ClaimedJob[],
+    finished: Set<ClaimedJob>,
   ): Promise<readonly string[]> {
-    if (!held.some((id) => this.#completions.has(id))) return this.#adapter.complete(holder, held)
+    if (!held.some((job) => this.#completions.has(job))) {
+      return this.#adapter.complete(holder, ids(held))
+    }
     let { writes: all, broken } = this.#writesFor(held)
     if (broken !== undefined) {
-      for (const id of held) {
-        const entry = this.#completions.get(id)
+      for (const job of held) {
+        const entry = this.#completions.get(job)
         const error = entry?.entries.find(({ write }) => broken?.has(write))
         if (entry === undefined || error === undefined) continue
-        this.#completions.delete(id)
-        finished.delete(id)
-        void this.#fail(entry.job, entry.definition, broken.get(error.write)).then(() =>
+        this.#completions.delete(job)
+        finished.delete(job)
+        void this.#fail(job, entry.definition, broken.get(error.write)).then(() =>
           this.#checkIdle(),
         )
       }
-      held = held.filter((id) => finished.has(id))
+      held = held.filter((job) => finished.has(job))
       if (held.length === 0) return []
       ;({ writes: all } = this.#writesFor(held))
     }
-    const writes = (ids: readonly string[]) =>
-      ids.length === held.length ? all : this.#writesFor(ids).writes
+    // One claim's name holds one attempt of a job, so its ids name its attempts.
+    const writes = (done: readonly string[]) => {
+      if (done.length === held.length) return all
+      const kept = new Set(done)
+      return this.#writesFor(held.filter((job) => kept.has(job.id))).writes
+    }
     if (this.#adapter.completeAlongside !== undefined) {
-      return this.#adapter.completeAlongside(holder, held, writes)
+      return this.#adapter.completeAlongside(holder, ids(held), writes)
     }
     // An engine that cannot share the app database's transaction: the writes go first, so a
     // crash between leaves the jobs to run again rather than finished without their writes.
     for (const write of all) await write.execute()
-    return this.#adapter.complete(holder, held)
+    return this.#adapter.complete(holder, ids(held))
   }
 
   /**
    * One write per function handlers gave `completeWith`, from the values of these jobs; the
    * functions that threw instead, with their errors.
    */
-  #writesFor(ids: readonly string[]): {
+  #writesFor(jobs: readonly ClaimedJob[]): {
     writes: CompanionWrite[]
     broken: Map<CompletionWrite<unknown>, unknown> | undefined
   } {
     const values = new Map<CompletionWrite<unknown>, unknown[]>()
     // Indexed loops: this runs once a batch, rarely optimized, where each step of a `for…of`
     // allocates its iterator's result, a few for every job.
-    for (let i = 0; i < ids.length; i++) {
-      const entries = this.#completions.get(ids[i] as string)?.entries
+    for (let i = 0; i < jobs.length; i++) {
+      const entries = this.#completions.get(jobs[i] as ClaimedJob)?.entries
       if (entries === undefined) continue
       for (let j = 0; j < entries.length; j++) {
         const { write, value } = entries[j] as CompletionEntry
@@ -701,14 +715,16 @@ export class Worker {
         }
       }
       try {
-        const held = await this.#adapter.fail(this.#holderOf(job.id), job.id, error, outcome)
-        if (!this.#claimedAgain(job)) this.#holders.delete(job.id)
+        const holder = this.#holders.get(job)
+        const held =
+          holder !== undefined && (await this.#adapter.fail(holder, job.id, error, outcome))
+        this.#holders.delete(job)
         if (held && 'retryAtMs' in outcome && outcome.retryAtMs <= this.#clock.nowMs())
           retried = true
         if (!held) {
           this.logger.warn(
             { job: job.name, jobId: job.id, attempt: job.attempt },
-            'A failed job had passed to another worker; its failure was not recorded',
+            'A failed job had passed to another attempt; its failure was not recorded',
           )
         }
       } catch (failure) {
@@ -766,24 +782,24 @@ export class Worker {
   }
 
   async #releaseBuffered(): Promise<void> {
-    const ids = this.#buffer.splice(0).map((job) => job.id)
-    if (ids.length > 0) await this.#release(ids)
+    const jobs = this.#buffer.splice(0)
+    if (jobs.length > 0) await this.#release(jobs)
   }
 
-  async #release(ids: readonly string[]): Promise<void> {
+  async #release(jobs: readonly ClaimedJob[]): Promise<void> {
     try {
-      for (const [holder, held] of this.#byHolder(ids)) {
-        await this.#adapter.release(holder, held, this.#clock.nowMs())
+      for (const [holder, held] of this.#byHolder(jobs)) {
+        await this.#adapter.release(holder, ids(held), this.#clock.nowMs())
       }
     } catch (error) {
       this.logger.warn(
-        { err: error, jobs: ids.length },
+        { err: error, jobs: jobs.length },
         'Giving jobs back failed; they run again when their lease expires',
       )
     }
-    for (const id of ids) {
-      this.#holders.delete(id)
-      this.#prepared.delete(id)
+    for (const job of jobs) {
+      this.#holders.delete(job)
+      this.#prepared.delete(job)
     }
     this.#madeDue()
   }
@@ -791,41 +807,46 @@ export class Worker {
   /** Gives back the jobs a claim took after the worker gave up on it (their lease's name). */
   async #releaseLate(claimer: string, jobs: readonly ClaimedJob[]): Promise<void> {
     if (jobs.length === 0) return
-    for (const job of jobs) this.#holders.set(job.id, claimer)
-    await this.#release(jobs.map((job) => job.id))
+    for (const job of jobs) this.#hold(job, claimer)
+    await this.#release(jobs)
   }
 
   /**
-   * Whether a later attempt of `job` is here already: its retry, due at once, can be claimed
-   * while this attempt still records its failure. The job's id keys its holder, so what this
-   * attempt leaves must not take the retry's with it (drain() returned with the retry running).
+   * Records the lease `job` was claimed under: the claim's name, or the one the engine gives
+   * (a job it took for this worker earlier, as BullMQ's fetch on completion). That name holding
+   * another attempt of the job here means the engine handed the job out again under it: the
+   * older attempt lost its lease, and keeps none, so that nothing it writes reaches this one.
    */
-  #claimedAgain(job: ClaimedJob): boolean {
-    for (const running of this.#running.keys()) {
-      if (running.id === job.id && running !== job) return true
+  #hold(job: ClaimedJob, claimer: string): void {
+    const lease = job.lease ?? claimer
+    if (job.lease !== undefined) {
+      for (const [other, holder] of this.#holders) {
+        if (holder === lease && other.id === job.id) this.#holders.delete(other)
+      }
     }
-    return this.#buffer.some((buffered) => buffered.id === job.id && buffered !== job)
+    this.#holders.set(job, lease)
   }
 
-  #holderOf(id: string): string {
-    return this.#holders.get(id) ?? this.#claimer
-  }
-
-  /** The ids by the name their leases are held in: one group, unless a claim's answer was lost. */
-  #byHolder(ids: readonly string[]): Map<string, string[]> {
-    const groups = new Map<string, string[]>()
-    for (const id of ids) {
-      const holder = this.#holderOf(id)
+  /**
+   * The attempts by the name their leases are held in (one group per claim still held from);
+   * attempts that hold no lease are left out: nothing is written for them.
+   */
+  #byHolder(jobs: readonly ClaimedJob[]): Map<string, ClaimedJob[]> {
+    const groups = new Map<string, ClaimedJob[]>()
+    for (const job of jobs) {
+      const holder = this.#holders.get(job)
+      if (holder === undefined) continue
       const group = groups.get(holder)
-      if (group === undefined) groups.set(holder, [id])
-      else group.push(id)
+      if (group === undefined) groups.set(holder, [job])
+      else group.push(job)
     }
     return groups
   }
 
-  async progress(id: string, value: JsonValue): Promise<void> {
-    const held = await this.#adapter.progress(this.#holderOf(id), id, value)
-    if (!held) this.logger.debug({ jobId: id }, 'Progress of a job this worker no longer holds')
+  async progress(job: ClaimedJob, value: JsonValue): Promise<void> {
+    const holder = this.#holders.get(job)
+    const held = holder !== undefined && (await this.#adapter.progress(holder, job.id, value))
+    if (!held) this.logger.debug({ jobId: job.id }, 'Progress of a job this worker no longer holds')
   }
 
   #checkIdle(): void {
@@ -844,6 +865,10 @@ export class Worker {
 }
 
 function noop(): void {}
+
+function ids(jobs: readonly ClaimedJob[]): string[] {
+  return jobs.map((job) => job.id)
+}
 
 function workerName(): string {
   return `${hostname().slice(0, 32)}:${process.pid}:${randomBytes(4).toString('hex')}`
