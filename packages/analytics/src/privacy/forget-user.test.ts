@@ -85,6 +85,34 @@ for (const engine of testEngines()) {
       await subject?.close()
     })
 
+    /** Writes `batch` in a transaction of the other process, left open until `commit()`. */
+    async function writeInFlight(batch: EventBatch): Promise<{ commit(): Promise<void> }> {
+      const committed = signal()
+      const written = signal()
+      const otherDb = other.resolve(DATABASE).kysely as Kysely<unknown>
+      const writing = otherDb.transaction().execute(async (trx) => {
+        await new SqlEventSink({ db: trx }).write(batch)
+        written.fire()
+        await committed.fired
+      })
+      await written.fired
+      return {
+        commit() {
+          committed.fire()
+          return writing
+        },
+      }
+    }
+
+    /** The ids of the stored events under `anonymousId`. */
+    function eventsUnder(anonymousId: string) {
+      return subject.db
+        .selectFrom('mortar_analytics_event')
+        .select('id')
+        .where('anonymous_id', '=', anonymousId)
+        .execute()
+    }
+
     it('leaves nothing of a user that another process was writing while they were forgotten', async () => {
       const { analytics, app, clock, db } = subject
       const elsewhere = other.resolve(ANALYTICS) as unknown as Analytics<typeof events>
@@ -209,15 +237,7 @@ for (const engine of testEngines()) {
           failed: [],
           links: [],
         }
-        const committed = signal()
-        const written = signal()
-        const otherDb = other.resolve(DATABASE).kysely as Kysely<unknown>
-        const writing = otherDb.transaction().execute(async (trx) => {
-          await new SqlEventSink({ db: trx }).write(batch)
-          written.fire()
-          await committed.fired
-        })
-        await written.fired
+        const writing = await writeInFlight(batch)
         let settled = false
         const forgetting = analytics.forgetUser('u-locked').finally(() => {
           settled = true
@@ -226,17 +246,46 @@ for (const engine of testEngines()) {
           forgetting.then(() => 'forgot'),
           waitingForLock(db, () => settled).then(() => 'waited'),
         ])
-        committed.fire()
-        await writing
+        await writing.commit()
         await forgetting
         expect(first).toBe('waited')
-        const left = await db
-          .selectFrom('mortar_analytics_event')
-          .select('id')
-          .where('anonymous_id', '=', 'a-locked')
-          .execute()
-        expect(left).toEqual([])
+        expect(await eventsUnder('a-locked')).toEqual([])
       })
+
+    it('leaves no link that a batch in flight in another connection wrote: the anonymous id of the forgotten user never comes back', async () => {
+      const { analytics, db } = subject
+      const at = subject.clock.nowMs()
+      const anonymousEvent = (id: string) =>
+        makeStoredEvent({ id, userId: null, anonymousId: 'a-inflight', occurredAt: at })
+      const batch: EventBatch = {
+        id: makeBatchId(),
+        events: [anonymousEvent('019ca000-0000-7000-8000-0000000000a1')],
+        failed: [],
+        links: [{ anonymousId: 'a-inflight', userId: 'u-inflight', linkedAt: at }],
+      }
+      // The other connection's batch, written and not yet committed, while the forget starts
+      // (on SQLite the forget's BEGIN IMMEDIATE waits for it; elsewhere its lock does).
+      const writing = await writeInFlight(batch)
+      const forgetting = analytics.forgetUser('u-inflight')
+      if (engine.engine !== 'sqlite') await waitingForLock(db)
+      await writing.commit()
+      await forgetting
+      const links = await db
+        .selectFrom('mortar_analytics_identity')
+        .select('user_id')
+        .where('anonymous_id', '=', 'a-inflight')
+        .execute()
+      expect(links).toEqual([])
+      // The browser's later anonymous events are not stored: its id is suppressed.
+      await new SqlEventSink({ db: other.resolve(DATABASE).kysely as Kysely<unknown> }).write({
+        id: makeBatchId(),
+        events: [anonymousEvent('019ca000-0000-7000-8000-0000000000a2')],
+        failed: [],
+        links: [],
+      })
+      expect(await eventsUnder('a-inflight')).toEqual([])
+      expect(await tablesHoldingUser(db, 'u-inflight')).toEqual([])
+    })
 
     // A caller's transaction that tracks with trackNow joins it, and may run under REPEATABLE
     // READ: its snapshot can predate a forget its share lock then waits for or follows.

@@ -738,9 +738,10 @@ function check(events: EventSchemas, pending: PendingEvents, slot: number): stri
 
 /**
  * Why the JSON of `properties` is not what was tracked, when JSON alone changed it without a
- * word: a NaN or an infinity becomes null, and a key `__proto__` turns into the prototype of the
- * object every schema and query reads back (a record schema's output lost it). Either is
- * refused rather than stored as something else; the checks run only when the text can hold one.
+ * word: a NaN or an infinity becomes null, as does an undefined, a function or a symbol in an
+ * array, and a key `__proto__` turns into the prototype of the object every schema and query
+ * reads back (a record schema's output lost it). Each is refused rather than stored as something
+ * else; the checks run only when the text can hold one.
  */
 function lossyJson(properties: unknown, json: string): string | undefined {
   if (json.includes('"__proto__"')) {
@@ -754,16 +755,23 @@ function lossyJson(properties: unknown, json: string): string | undefined {
     }
   }
   if (json.includes('null')) {
-    let nonFinite: number | undefined
-    JSON.stringify(properties, (_key, value) => {
-      if (typeof value === 'number' && !Number.isFinite(value)) nonFinite ??= value
+    let nulled: string | undefined
+    JSON.stringify(properties, function (this: unknown, _key, value: unknown) {
+      if (typeof value === 'number' && !Number.isFinite(value)) nulled ??= String(value)
+      // In an object JSON leaves such a field out (an optional field); in an array it writes null.
+      else if (Array.isArray(this) && isDroppedByJson(value))
+        nulled ??= `an array element ${typeof value}`
       return value
     })
-    if (nonFinite !== undefined) {
-      return `A property is ${nonFinite}, which JSON would store as null.`
+    if (nulled !== undefined) {
+      return `A property is ${nulled}, which JSON would store as null.`
     }
   }
   return undefined
+}
+
+function isDroppedByJson(value: unknown): boolean {
+  return value === undefined || typeof value === 'function' || typeof value === 'symbol'
 }
 
 function idProblem(field: string, value: string | undefined): string | undefined {
