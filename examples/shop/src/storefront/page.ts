@@ -64,10 +64,24 @@ export function seeOther(reply: FastifyReply, location: string): FastifyReply {
   return reply.code(303).header('location', location).send()
 }
 
-/** Whether `path` is one of the shop's own pages, so a `next` parameter cannot send a visitor away. */
+/**
+ * Whether `path` is one of the shop's own pages, so a `next` parameter cannot send a visitor away:
+ * a path under `/store` or `/admin` as the browser resolves it. Dot segments (`..`, `%2e%2e`) and
+ * empty ones are refused: `/store/../..//evil.example` passed a check of its characters and
+ * resolves to `//evil.example`, a path any later redirect that normalises it sends off-site.
+ */
 export function isLocalPath(path: string | undefined): path is string {
-  return path !== undefined && /^\/(store|admin)(\/[\w\-/.%?=&]*)?$/.test(path)
+  if (path === undefined || !/^\/(store|admin)(\/[\w\-/.%?=&]*)?$/.test(path)) return false
+  const resolved = new URL(path, LOCAL)
+  return (
+    resolved.origin === LOCAL &&
+    `${resolved.pathname}${resolved.search}` === path &&
+    !resolved.pathname.includes('//')
+  )
 }
+
+// Any origin: only the path's own resolution is compared.
+const LOCAL = 'http://shop.invalid'
 
 function sentJson(request: FastifyRequest): boolean {
   return request.headers['content-type']?.toLowerCase().startsWith('application/json') === true
