@@ -107,7 +107,10 @@ export function equalValues(left: unknown, right: unknown): Truth {
   return false
 }
 
-/** The number a value orders as: a number, a boolean (0/1) or a numeral; else `undefined`. */
+/**
+ * The number a value orders as: a number, a boolean (0/1) or a numeral (an integer one exactly, as
+ * a bigint; one with a fraction as the double Number() reads); else `undefined`.
+ */
 export function orderNumber(value: unknown): number | bigint | undefined {
   switch (typeof value) {
     case 'number':
@@ -145,10 +148,12 @@ export function orderValues(left: unknown, right: unknown): number | undefined {
   if (x !== undefined && y !== undefined) return compareNumbers(x, y)
   if (x !== undefined || y !== undefined) {
     // PostgreSQL's 'infinity' and '-infinity' dates and timestamps read back as ±Infinity, and
-    // the engine orders them after and before every other time.
-    if (isInfinite(x) && kindOf(right) === 'date')
-      return compareNumbers(x, (right as Date).getTime())
-    if (isInfinite(y) && kindOf(left) === 'date') return compareNumbers((left as Date).getTime(), y)
+    // the engine orders them after and before every other time. A numeral Number() rounds to
+    // Infinity is text, which orders against no Date.
+    if (isInfinite(left) && kindOf(right) === 'date')
+      return compareNumbers(left, (right as Date).getTime())
+    if (isInfinite(right) && kindOf(left) === 'date')
+      return compareNumbers((left as Date).getTime(), right)
     return undefined
   }
   if (typeof left === 'string' && typeof right === 'string') return compareStrings(left, right)

@@ -18,6 +18,7 @@ import {
   orderTest,
 } from './compare-values.js'
 import type { CompareOperator } from './condition.js'
+import { floatBound, numeralOrder } from './numeral-order.js'
 import type { MysqlColumn, MysqlColumns, PgColumn, PgColumns } from './column-types.js'
 
 type Column = RawBuilder<unknown>
@@ -117,33 +118,68 @@ type OrderSql = (column: Column, op: RawBuilder<unknown>, text: string) => RawBu
 /** SQLite's ±Infinity, a literal out of a REAL's range (a text 'Infinity' casts to 0). */
 const sqliteInfinity = (value: number) => sql.raw(value > 0 ? '9e999' : '-9e999')
 
+// An integer numeral, for the engines' regular expressions (see NUMERAL_SQL).
+const INTEGER_SQL = sql.raw(`'^-?(0|[1-9][0-9]*)$'`)
+
+/** PostgreSQL: `text op bound` for a column's text that may be a numeral (numeral-order.ts). */
+const pgNumeralOrder = (text: Column, op: Ordering, bound: number | bigint) =>
+  numeralOrder(
+    'postgres',
+    text,
+    {
+      integer: sql<SqlBool>`${text} ~ ${INTEGER_SQL}`,
+      numeral: sql<SqlBool>`${text} ~ ${NUMERAL_SQL}`,
+    },
+    op,
+    bound,
+  )
+
 /**
- * `column op value` for a value that orders as a number: a JavaScript number, or the text of a
- * bigint, a boolean or a numeral.
+ * `column op bound` for a bound that orders as a number (a number, or the number of a bigint, a
+ * boolean or a numeral): a number in the column as a number, a numeral as the point check reads
+ * it (numeral-order.ts), anything else unknown.
  */
 const ORDER_NUMBER: Record<
   DatabaseEngine,
-  (column: Column, op: RawBuilder<unknown>, bound: string | number) => RawBuilder<SqlBool>
+  (column: Column, op: Ordering, bound: number | bigint) => RawBuilder<SqlBool>
 > = {
+  // A number column's bytes are its text (a DECIMAL's '1.500', which mysql2 reads).
   mysql: (column, op, bound) => {
-    const text = String(bound)
-    return sql<SqlBool>`case when charset(${column}) = 'binary' then ${column} ${op} cast(${text} as decimal(65, 30)) when ${binary(column)} regexp ${NUMERAL_SQL} then cast(${column} as decimal(65, 30)) ${op} cast(${text} as decimal(65, 30)) end`
+    const text = binary(column)
+    return numeralOrder(
+      'mysql',
+      text,
+      {
+        integer: sql<SqlBool>`${text} regexp ${INTEGER_SQL}`,
+        numeral: sql<SqlBool>`${text} regexp ${NUMERAL_SQL}`,
+      },
+      op,
+      bound,
+    )
   },
   sqlite: (column, op, bound) => {
     // A number as the double it is (bound as a REAL): its text may spell another number
     // ('39293198896550890' for the double 39293198896550888), which SQLite would read exactly.
-    const value =
-      typeof bound === 'string'
-        ? sql`cast(${bound} as numeric)`
-        : isInfinite(bound)
-          ? sqliteInfinity(bound)
-          : sql`${bound}`
-    return sql<SqlBool>`case when typeof(${column}) in ('integer', 'real') then ${column} ${op} ${value} when ${sqliteNumeral(column)} then cast(${column} as numeric) ${op} ${value} end`
+    // SQLite reads an integer past 64 bits as the REAL nearest it: such a bound becomes the
+    // doubles around it.
+    const [numberOp, target] =
+      typeof bound === 'bigint' && (bound > MAX_INT64 || bound < -MAX_INT64 - 1n)
+        ? floatBound(op, bound)
+        : [op, bound]
+    const value = isInfinite(target) ? sqliteInfinity(target) : sql`${target}`
+    const numeral = sqliteNumeral(column)
+    const text = numeralOrder(
+      'sqlite',
+      column,
+      { integer: sql<SqlBool>`(${numeral} and ${column} not glob '*.*')`, numeral },
+      op,
+      bound,
+    )
+    return sql<SqlBool>`case when typeof(${column}) in ('integer', 'real') then ${column} ${OPERATORS[numberOp]} ${value} else ${text} end`
   },
   // Only the other types (numeric, money, char(n)…) come here, read back as their text: a
   // numeric's 'NaN' or 'Infinity' is a string to the point check, which orders no number.
-  postgres: (column, op, bound) =>
-    sql<SqlBool>`case when cast(${column} as text) ~ ${NUMERAL_SQL} then cast(cast(${column} as text) as numeric) ${op} cast(${String(bound)} as numeric) end`,
+  postgres: (column, op, bound) => pgNumeralOrder(sql`cast(${column} as text)`, op, bound),
 }
 
 /** `column op value` for a string that is no numeral: by code point, against strings only. */
@@ -180,8 +216,12 @@ const NOT_PG_TEXT = /[\0\p{Cs}]/u
 /** The integer a value equals in a point check against an integer column, if any. */
 function integerOf(value: unknown): bigint | undefined {
   switch (typeof value) {
-    case 'number':
-      return Number.isInteger(value) ? BigInt(value) : undefined
+    case 'number': {
+      // As its text: an int8 reads back as a string, which equals a number only when it is the
+      // number's text (39293198896550888 is written '39293198896550890').
+      const text = numberText(value)
+      return INTEGER_TEXT.test(text) ? BigInt(text) : undefined
+    }
     case 'bigint':
       return value
     case 'boolean':
@@ -360,34 +400,6 @@ function floatOf(value: unknown): number | null | undefined {
   }
 }
 
-/** The double next to a finite, non-zero `value`, away from zero (`away`) or toward it. */
-function nextDouble(value: number, away: boolean): number {
-  const view = new DataView(new ArrayBuffer(8))
-  view.setFloat64(0, value)
-  view.setBigInt64(0, view.getBigInt64(0) + (away ? 1n : -1n))
-  return view.getFloat64(0)
-}
-
-/**
- * `x op bound` for a double x, as `x op' double`: a bigint no double holds lies between two
- * doubles, so x < bound is x <= the lower one and x > bound is x >= the upper one.
- */
-function floatBound(op: Ordering, bound: number | bigint): [Ordering, number] {
-  if (typeof bound === 'number') return [op, bound]
-  const double = Number(bound)
-  if (Number.isFinite(double) && BigInt(double) === bound) return [op, double]
-  let lower: number
-  let upper: number
-  if (!Number.isFinite(double)) {
-    ;[lower, upper] = double > 0 ? [Number.MAX_VALUE, double] : [double, -Number.MAX_VALUE]
-  } else if (BigInt(double) > bound) {
-    ;[lower, upper] = [nextDouble(double, double < 0), double]
-  } else {
-    ;[lower, upper] = [double, nextDouble(double, double > 0)]
-  }
-  return op === '<' || op === '<=' ? ['<=', lower] : ['>=', upper]
-}
-
 /**
  * `column op value` for a float column (PostgreSQL's real and double precision, MariaDB's FLOAT
  * and DOUBLE), compared as numbers: the engines print a float otherwise than JavaScript
@@ -504,7 +516,7 @@ function pgCompare(
       }
       const bound = orderNumber(value)
       if (bound === undefined || type.kind === 'uuid') return known(column, type.notNull, null)
-      return sql<SqlBool>`case when ${column} ~ ${NUMERAL_SQL} then cast(${column} as numeric) ${operator} cast(${typeof value === 'string' ? value : numberText(bound)} as numeric) end`
+      return pgNumeralOrder(column, op as Ordering, bound)
     }
     case 'other':
       return guardedCompare('postgres', column, op, value)
@@ -576,23 +588,8 @@ function guardedCompare(
   if (typeof value === 'string' && !NUMERAL.test(value)) {
     return ORDER_STRING[engine](column, operator, value)
   }
-  if (engine === 'mysql' && isInfinite(value)) {
-    // No MariaDB number is infinite (and decimal has no infinity): every number orders alike.
-    const answer = sqlConstant(orderTest(op)(value > 0 ? -1 : 1))
-    return sql<SqlBool>`case when ${column} is null then null when charset(${column}) = 'binary' or ${binary(column)} regexp ${NUMERAL_SQL} then ${answer} end`
-  }
-  const text =
-    typeof value === 'boolean' ? (value ? '1' : '0') : numberText(value as number | bigint)
-  if (engine === 'sqlite') {
-    // SQLite reads an integer past 64 bits as the REAL nearest it: compare with the doubles
-    // around it instead, as floatBound does.
-    const bound = orderNumber(value)
-    if (typeof bound === 'bigint' && (bound > MAX_INT64 || bound < -MAX_INT64 - 1n)) {
-      const [floatOp, double] = floatBound(op as Ordering, bound)
-      return ORDER_NUMBER.sqlite(column, OPERATORS[floatOp], double)
-    }
-  }
-  return ORDER_NUMBER[engine](column, operator, typeof value === 'number' ? value : text)
+  // Only a number, a bigint, a boolean or a numeral is left: each orders as a number.
+  return ORDER_NUMBER[engine](column, op as Ordering, orderNumber(value) as number | bigint)
 }
 
 /**
