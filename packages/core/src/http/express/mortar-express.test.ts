@@ -2,9 +2,12 @@ import { Readable } from 'node:stream'
 import type { AddressInfo } from 'node:net'
 import { gzipSync } from 'node:zlib'
 import express, { type RequestHandler } from 'express'
-import { createApp } from '../../app/index.js'
+import { createApp, defineModule } from '../../app/index.js'
+import { requestContext } from '../../context/index.js'
+import { token } from '../../di/token.js'
+import { createLogger } from '../../logger/create-logger.js'
 import type { Logger } from '../../logger/logger.js'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import {
   adapterConformance,
   EVENTS,
@@ -57,6 +60,61 @@ adapterConformance('express', async ({ app, routes, mount, bodyLimit, streamed }
   server.use(mortarNotFound())
   server.use(mortarErrorHandler())
   return listen(server)
+})
+
+describe('mortarExpress', () => {
+  it('disposes the scope of a route that never ends its response, routeGraceMs after it closed', async () => {
+    const disposed: string[] = []
+    const HELD = token<{ readonly id: string }>('test.held')
+    const app = createApp({
+      logger: createLogger({ level: 'silent' }),
+      modules: [
+        defineModule({
+          name: 'test',
+          register(binder) {
+            binder.bind(HELD, {
+              lifetime: 'scoped',
+              useFactory: () => {
+                const id = requestContext().requestId
+                return { id, dispose: () => void disposed.push(id) }
+              },
+            })
+          },
+        }),
+      ],
+    })
+    await app.start()
+    const server = express()
+    server.use(mortarExpress(app, { routeGraceMs: 50 }))
+    // Returns with its response open, as an event stream does, holding a scoped resource.
+    server.get('/open', (_request, response) => {
+      requestContext().resolve(HELD)
+      response.setHeader('content-type', 'text/event-stream')
+      response.write('data: hello\n\n')
+    })
+    const listening = await listen(server)
+    try {
+      const client = new AbortController()
+      const response = await fetch(`${listening.url}/open`, {
+        signal: client.signal,
+        headers: { 'x-request-id': 'open-1' },
+      })
+      await response.body?.getReader().read()
+      expect(disposed).toEqual([])
+      // The client leaves: the route will never end the response.
+      client.abort()
+      await vi.waitFor(() => expect(disposed).toEqual(['open-1']), { timeout: 5_000 })
+    } finally {
+      await listening.close()
+      await app.stop()
+    }
+  })
+
+  it('refuses a routeGraceMs that is not a whole number of ms', () => {
+    const app = createApp({ modules: [] })
+    expect(() => mortarExpress(app, { routeGraceMs: Number.NaN })).toThrow(/routeGraceMs/)
+    expect(() => mortarExpress(app, { routeGraceMs: -1 })).toThrow(/routeGraceMs/)
+  })
 })
 
 describe('mortarErrorHandler', () => {

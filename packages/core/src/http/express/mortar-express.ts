@@ -14,6 +14,7 @@ import {
   UnsupportedMediaTypeError,
 } from '../../errors/index.js'
 import type { Logger } from '../../logger/logger.js'
+import { describeOption } from '../../validation/number-in.js'
 import {
   type AdapterApp,
   declaredTooLarge,
@@ -59,7 +60,16 @@ export interface MortarExpressOptions {
    * past it. Body parsers mounted before keep their own limits (`express.json()`: 100 KB).
    */
   readonly bodyLimit?: number
+  /**
+   * How long a route keeps its request scope once the response closed without the route ending
+   * it (the client left, or the route returned without ending it), in ms (default 30,000).
+   * Express does not say when a route is done: past this the scope is disposed (a warning names
+   * the request), and a later `resolve` in that request fails with `E_RESOLUTION`.
+   */
+  readonly routeGraceMs?: number
 }
+
+const DEFAULT_ROUTE_GRACE_MS = 30_000
 
 /**
  * Express 5 middleware that runs the rest of the request inside a Mortar request context (request
@@ -99,6 +109,13 @@ export interface MortarExpressOptions {
  */
 export function mortarExpress(app: AdapterApp, options: MortarExpressOptions = {}): RequestHandler {
   const bodyLimit = resolveBodyLimit(options.bodyLimit)
+  const graceMs = options.routeGraceMs ?? DEFAULT_ROUTE_GRACE_MS
+  // Past 2^31 − 1 Node's timers fire at once.
+  if (!Number.isSafeInteger(graceMs) || graceMs < 0 || graceMs > 2_147_483_647) {
+    throw new TypeError(
+      `routeGraceMs must be a whole number of ms from 0 to 2147483647; got ${describeOption(graceMs)}.`,
+    )
+  }
   const openContext = nodeContextOpener(app, bodyLimit)
   return function mortar(request, response, next) {
     const req = request as MortarRequest
@@ -106,7 +123,7 @@ export function mortarExpress(app: AdapterApp, options: MortarExpressOptions = {
     req[kContext] = context
     req[kApp] = app
     req[kEnd] = end
-    response.once('close', () => settleOnEnd(response, end))
+    response.once('close', () => settleOnEnd(app, context, response, end, graceMs))
     // Express has no result to check: the gate runs before-response hooks when a route starts
     // its response. Installed only for an app that has such hooks.
     if (hasBeforeResponseHooks(app)) {
@@ -131,15 +148,35 @@ export function mortarExpress(app: AdapterApp, options: MortarExpressOptions = {
 // Express drops the promise a route returns, so a route is known to be done when it ends its
 // response (or reaches mortarNotFound or mortarErrorHandler, which do). Heard at the close, after
 // the context opener's: ended by then, the response is over and the route with it; cut short by
-// the client, the route still runs, so its scope waits for the route's own end().
-function settleOnEnd(response: ServerResponse, end: RequestEnd): void {
+// the client, the route may still run, so its scope waits for the route's own end(), for at most
+// `graceMs`: a route that never ends it (one that returned with the response open, an event
+// stream) kept its scope, and what that holds (a pooled connection), for good.
+function settleOnEnd(
+  app: AdapterApp,
+  context: RequestContext,
+  response: ServerResponse,
+  end: RequestEnd,
+  graceMs: number,
+): void {
   if (response.writableEnded) {
     end.handlerSettled()
     return
   }
   const endResponse = response.end
+  const timer = setTimeout(() => {
+    response.end = endResponse
+    if (context.hasScope) {
+      app.logger.warn(
+        { requestId: context.requestId, graceMs },
+        'A route did not end its response within routeGraceMs of the response closing; its request scope is disposed',
+      )
+    }
+    end.handlerSettled()
+  }, graceMs)
+  timer.unref()
   response.end = function settleThenEnd(this: ServerResponse, ...args: unknown[]) {
     response.end = endResponse
+    clearTimeout(timer)
     const ended = Reflect.apply(endResponse, this, args) as ServerResponse
     end.handlerSettled()
     return ended

@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import * as vitest from 'vitest'
 import { createLogger } from '../../logger/create-logger.js'
 import { Database } from '../../persistence/database/index.js'
@@ -42,14 +42,21 @@ for (const engine of testEngines()) {
     await target?.drop()
   })
 
-  async function subject(): Promise<QueueSubject & { adapter: BullmqQueue; redis: AppRedis }> {
+  async function subject(
+    sweepMs?: number,
+  ): Promise<QueueSubject & { adapter: BullmqQueue; redis: AppRedis }> {
     const db = database as Database
     // A fresh queue per case in the one private database: empty the outbox first.
     await sql`delete from mortar_job`.execute(db.root)
     const prefix = privateRedisPrefix()
     const redis = new AppRedis({ url: redisUrl as string, prefix }, logger)
     await redis.connect()
-    const adapter = new BullmqQueue({ database: db, redis, logger })
+    const adapter = new BullmqQueue({
+      database: db,
+      redis,
+      logger,
+      ...(sweepMs === undefined ? {} : { sweepMs }),
+    })
     return {
       adapter,
       redis,
@@ -105,6 +112,19 @@ for (const engine of testEngines()) {
     return async () => {
       await sql`drop trigger mortar_test_no_delete`.execute(db)
     }
+  }
+
+  /**
+   * Enqueues one job of name `a` and relays it while {@link failOutboxDeletes} holds: BullMQ takes
+   * the job, the row's delete (or its commit) fails, so the row stays. Returns its id.
+   */
+  async function relayOutliving(adapter: BullmqQueue): Promise<string> {
+    const now = Date.now()
+    const [id] = await adapter.enqueue([
+      { name: 'a', payload: '{}', runAtMs: now, createdAtMs: now, maxAttempts: 3, key: undefined },
+    ])
+    await expect(adapter.announce()).rejects.toThrow(/no delete/)
+    return id as string
   }
 
   // Skipped only when a MORTAR_TEST_* variable is unset (the notice names it); .ci/run sets them.
@@ -227,19 +247,7 @@ for (const engine of testEngines()) {
       const allowDeletes = await failOutboxDeletes()
       let allowed = false
       try {
-        const now = Date.now()
-        const [id] = await adapter.enqueue([
-          {
-            name: 'a',
-            payload: '{}',
-            runAtMs: now,
-            createdAtMs: now,
-            maxAttempts: 3,
-            key: undefined,
-          },
-        ])
-        // BullMQ takes the job; the row's delete (or its commit) fails, so the row stays.
-        await expect(adapter.announce()).rejects.toThrow(/no delete/)
+        const id = await relayOutliving(adapter)
         const claim = () =>
           adapter.claim({
             worker: 'w1',
@@ -261,6 +269,46 @@ for (const engine of testEngines()) {
         await dispose?.()
       }
     })
+
+    it('forgets the marks of relayed rows that are gone, whoever failed to, and keeps those of rows still in the outbox', async () => {
+      const { adapter, redis, dispose } = await subject(20)
+      const allowDeletes = await failOutboxDeletes()
+      let allowed = false
+      try {
+        const marks = `${redis.prefix}jobs:relayed`
+        // What settles that failed (Redis gone a moment after the rows' delete) leave: marks of
+        // rows gone, more than a page of them.
+        await redis.client.sadd(
+          marks,
+          ...Array.from({ length: 2_500 }, (_, n) => `j${9_000_000 + n}.AAAAAAAAAAAA`),
+        )
+        // A row that outlives its add keeps its mark.
+        const id = await relayOutliving(adapter)
+        const stop = await adapter.subscribe()
+        try {
+          await vi.waitFor(async () => expect(await redis.client.scard(marks)).toBe(1), {
+            timeout: 20_000,
+            interval: 50,
+          })
+          expect(await redis.client.smembers(marks)).toEqual([id])
+          await allowDeletes()
+          allowed = true
+          await vi.waitFor(async () => expect(await redis.client.scard(marks)).toBe(0), {
+            timeout: 20_000,
+            interval: 50,
+          })
+        } finally {
+          await stop()
+        }
+        // Relayed once: one job waiting in BullMQ, none in the outbox.
+        expect(await adapter.counts(Date.now())).toEqual([
+          { name: 'a', state: 'pending', count: 1 },
+        ])
+      } finally {
+        if (!allowed) await allowDeletes()
+        await dispose?.()
+      }
+    }, 60_000)
 
     it('retries and purges the dead a page at a time, however many there are', async () => {
       const { adapter, redis, dispose } = await subject()

@@ -144,6 +144,15 @@ export class BullmqQueue implements QueueAdapter {
         settle: async (ids) => {
           await this.#redis.client.srem(this.#relayedKey, ...ids)
         },
+        marks: async (cursor) => {
+          const [next, ids] = await this.#redis.client.sscan(
+            this.#relayedKey,
+            cursor,
+            'COUNT',
+            PAGE,
+          )
+          return { cursor: next, ids }
+        },
       },
     })
   }

@@ -37,6 +37,8 @@ export interface RelayTarget {
   add(jobs: readonly RelayJob[]): Promise<void>
   /** Forgets the marks of jobs whose outbox rows are gone for good. */
   settle(ids: readonly string[]): Promise<void>
+  /** A page of the marks from `cursor` (`'0'` starts over), and the cursor of the next page. */
+  marks(cursor: string): Promise<{ readonly cursor: string; readonly ids: readonly string[] }>
 }
 
 /** Options of {@link OutboxRelay}. */
@@ -79,6 +81,8 @@ export class OutboxRelay {
   #relayed = 0
   #sweepTimer: NodeJS.Timeout | undefined
   #closed = false
+  /** Where the sweep's look for stale marks goes on from. */
+  #marksCursor = '0'
 
   constructor(options: OutboxRelayOptions) {
     this.#database = options.database
@@ -155,13 +159,45 @@ export class OutboxRelay {
   // Bound here, outside any caller's context: a timer started by an enqueue inside a
   // transaction must not run its relays in that (by then finished) transaction.
   readonly #sweep = AsyncResource.bind((): void => {
-    this.relay().catch((error: unknown) => {
-      this.#logger?.warn(
-        { err: error },
-        'Relaying jobs to BullMQ failed; they stay in the outbox and are relayed when Redis is back',
-      )
-    })
+    this.relay()
+      .catch((error: unknown) => {
+        this.#logger?.warn(
+          { err: error },
+          'Relaying jobs to BullMQ failed; they stay in the outbox and are relayed when Redis is back',
+        )
+      })
+      // Whatever the relay met (a row whose delete fails must not keep the rest forever).
+      .then(() => this.#forgetStale())
+      .catch((error: unknown) => {
+        // Harmless until the next sweep tries again; the relay's warning tells of an outage.
+        this.#logger?.debug({ err: error }, 'Forgetting stale relay marks failed; retrying')
+      })
   })
+
+  /**
+   * Forgets, a page each sweep, the marks of jobs whose outbox rows are gone: a settle that
+   * failed (Redis gone for a moment) or a process that died before it leaves them, and nothing
+   * else would, so the set would only grow. A row still in the outbox (its delete failed, its
+   * relay has not committed) keeps its mark: seen before its commit, its rows are still there.
+   */
+  async #forgetStale(): Promise<void> {
+    const { cursor, ids } = await this.#target.marks(this.#marksCursor)
+    this.#marksCursor = cursor
+    if (ids.length === 0) return
+    const sqlite = this.#database.engine === 'sqlite'
+    const rowIds = ids.flatMap((id) => {
+      const rowId = parseJobId(id)?.rowId
+      return rowId === undefined ? [] : [sqlite ? Number(rowId) : rowId]
+    })
+    const kept = new Set<string>()
+    if (rowIds.length > 0) {
+      const { rows } = await sql<Pick<OutboxRow, 'id' | 'relay_token'>>`select id, relay_token
+        from mortar_job where id in (${sql.join(rowIds)})`.execute(queueDb(this.#database))
+      for (const row of rows) kept.add(jobId(String(row.id), row.relay_token))
+    }
+    const gone = ids.filter((id) => !kept.has(id))
+    if (gone.length > 0) await this.#target.settle(gone)
+  }
 
   /** Moves up to one batch of outbox rows to BullMQ; returns how many. */
   async #relayBatch(): Promise<number> {
