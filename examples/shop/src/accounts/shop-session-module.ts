@@ -1,4 +1,4 @@
-import { requestContext, resolveDatabase, type Secret } from '@mortar/core'
+import { isDevelopment, requestContext, resolveDatabase, type Secret } from '@mortar/core'
 import { type SessionModule, sessionModule } from '@mortar/session'
 import { CART_TTL_SECONDS, cartSessionSchema } from '../cart/index.js'
 import type { AccountsDb } from './accounts-db.js'
@@ -23,7 +23,10 @@ export function shopSessionModule(
 ): SessionModule<typeof cartSessionSchema> {
   return sessionModule({
     // Its own name: another app on this host (rides and game on other ports) must not read it.
-    cookieName: 'shop.session',
+    // Outside development, __Host-: browsers then keep it only as set by this very host over
+    // HTTPS, so a sibling subdomain or a plain-HTTP response cannot plant one (a cookie of the
+    // attacker's own account, the victim then logged in as them) or shadow it.
+    cookieName: sessionCookieName(),
     password: options.password,
     schema: cartSessionSchema,
     registry: options.registry,
@@ -41,4 +44,9 @@ export function shopSessionModule(
       return user === undefined ? undefined : { id: user.id, roles: [user.role] }
     },
   })
+}
+
+/** The session cookie's name: `shop.session`, `__Host-shop.session` outside development. */
+function sessionCookieName(): string {
+  return isDevelopment() ? 'shop.session' : '__Host-shop.session'
 }

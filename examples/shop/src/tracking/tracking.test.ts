@@ -263,7 +263,7 @@ for (const engine of shopTestEngines()) {
     it('sets the visitor cookie Secure outside development, as the session cookie is', async () => {
       const visitorCookie = async () =>
         (await navigate(`${shop.base}/store?q=lamp`, 'none')).find((cookie) =>
-          cookie.startsWith('shop.visitor='),
+          /^(__Host-)?shop\.visitor=/.test(cookie),
         )
       expect(await visitorCookie()).not.toMatch(/;\s*Secure/i)
       const nodeEnv = process.env.NODE_ENV
@@ -272,6 +272,46 @@ for (const engine of shopTestEngines()) {
         expect(await visitorCookie()).toMatch(/;\s*Secure(;|$)/i)
       } finally {
         process.env.NODE_ENV = nodeEnv
+      }
+    })
+
+    it('names the session and visitor cookies __Host- outside development, so no other host can plant them', async () => {
+      // A sibling subdomain (or a plain-HTTP answer) could set shop.session to a session of the
+      // attacker's account (the victim then saved a card to it) or shop.visitor to an id the
+      // victim's sign-in linked to them. Browsers keep a __Host- cookie only from its own host.
+      const nodeEnv = process.env.NODE_ENV
+      process.env.NODE_ENV = 'production'
+      const production = await startTestShop(engine, {
+        env: {
+          PAGINATION_KEY: 'a-pagination-key-of-32-characters-or-more',
+          // Production takes no development mailbox; nothing is mailed here.
+          SMTP_URL: 'smtp://127.0.0.1:9',
+        },
+      }).finally(() => {
+        process.env.NODE_ENV = nodeEnv
+      })
+      try {
+        process.env.NODE_ENV = 'production'
+        const jar = new CookieJar({ base: production.base })
+        await jar.request('GET', '/store?q=lamp')
+        const signup = await jar.request('POST', '/auth/signup', {
+          email: `host-${randomUUID()}@example.com`,
+          password: SHOPPER_PASSWORD,
+        })
+        expect(signup.status).toBe(201)
+        const set = signup.headers.getSetCookie()
+        for (const name of ['shop.session', 'shop.visitor']) {
+          const cookie = set.find((line) => line.startsWith(`__Host-${name}=`))
+          expect(cookie, name).toMatch(/;\s*Secure(;|$)/i)
+          expect(cookie).toMatch(/;\s*Path=\/(;|$)/i)
+          expect(cookie).not.toMatch(/;\s*Domain=/i)
+          expect(set.some((line) => line.startsWith(`${name}=`))).toBe(false)
+        }
+        // The account is the cookie's: it is read back under its new name.
+        expect((await jar.request('GET', '/me')).status).toBe(200)
+      } finally {
+        process.env.NODE_ENV = nodeEnv
+        await production.close()
       }
     })
 

@@ -9,6 +9,7 @@ declare module '@mortar/core' {
   }
 }
 
+// The request slot of the visitor id; the cookie is cookieName()'s.
 const COOKIE = 'shop.visitor'
 // `<visitor id>` before sign-in; `<visitor id>.<owner tag>` once linked to an account.
 const VALUE =
@@ -66,8 +67,8 @@ function visitorId(context: RequestContext, owner: string | undefined): string |
       .header('cookie')
       ?.split(';')
       .map((pair) => pair.trim())
-      .find((pair) => pair.startsWith(`${COOKIE}=`))
-      ?.slice(COOKIE.length + 1) ?? '',
+      .find((pair) => pair.startsWith(`${cookieName()}=`))
+      ?.slice(cookieName().length + 1) ?? '',
   )
   const [, id, tag] = sent ?? []
   if (
@@ -87,7 +88,7 @@ function newVisitor(context: RequestContext): string | undefined {
   const http = context.http
   if (http === undefined) return undefined
   if (!mayMint(http.header('sec-fetch-mode'), http.header('sec-fetch-site'))) {
-    if (http.header('cookie')?.includes(`${COOKIE}=`))
+    if (http.header('cookie')?.includes(`${cookieName()}=`))
       http.appendResponseHeader('set-cookie', cookie('', 0))
     context.set(COOKIE, NONE)
     return undefined
@@ -120,7 +121,14 @@ function cookie(value: string, maxAge: number): string {
   // Secure outside development, as the session cookie is: sent over plain HTTP, it would let
   // anyone on the path tie the browser's visits together.
   const secure = isDevelopment() ? '' : '; Secure'
-  return `${COOKIE}=${value}; Path=/; Max-Age=${maxAge}; HttpOnly; SameSite=Lax${secure}`
+  return `${cookieName()}=${value}; Path=/; Max-Age=${maxAge}; HttpOnly; SameSite=Lax${secure}`
+}
+
+// __Host- outside development, as the session cookie: no other host (a sibling subdomain) and
+// no plain-HTTP response can plant an id of the attacker's in the browser, which sign-in would
+// link to the victim's account, the attacker's own visits then counted (and forgotten) as theirs.
+function cookieName(): string {
+  return isDevelopment() ? 'shop.visitor' : '__Host-shop.visitor'
 }
 
 // Which account a linked cookie names: keyed by the shop's secret, so no one else can tell it
