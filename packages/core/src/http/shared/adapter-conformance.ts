@@ -1,6 +1,7 @@
 // The behaviour every HTTP adapter must have, written once. Each adapter's test calls
 // `adapterConformance` with a function that serves `conformanceRoutes` on a real server.
 import { randomUUID } from 'node:crypto'
+import { connect } from 'node:net'
 import { setImmediate as nextTick, setTimeout as sleep } from 'node:timers/promises'
 import * as zlib from 'node:zlib'
 import { gunzipSync, gzipSync } from 'node:zlib'
@@ -394,6 +395,11 @@ export function adapterConformance(name: string, start: StartServer): void {
         },
       },
       {
+        method: 'GET',
+        path: '/cookie',
+        handle: () => ({ cookie: requestContext().http?.header('cookie') ?? null }),
+      },
+      {
         method: 'POST',
         path: '/echo',
         handle: ({ body }) => ({ body, requestId: currentRequestContext()?.requestId }),
@@ -606,6 +612,28 @@ export function adapterConformance(name: string, start: StartServer): void {
     })
 
     describe('request context', () => {
+      // The session reads its cookie by splitting on ';' alone: a ',' may sit inside a value
+      // (`pref=x, sid=EVIL`), so lines joined with ', ' (the Fetch standard's way) would hide the
+      // next line's cookies, and splitting on ',' would let one cookie's value pose as another.
+      it('gives several Cookie header lines joined with "; ", as one Cookie header reads', async () => {
+        const { port, hostname } = new URL(server.url)
+        const answer = await new Promise<string>((resolve, reject) => {
+          const socket = connect(Number(port), hostname, () => {
+            socket.write(
+              'GET /cookie HTTP/1.1\r\nHost: localhost\r\nCookie: pref=x, sid=EVIL\r\nCookie: sid=two\r\nConnection: close\r\n\r\n',
+            )
+          })
+          let text = ''
+          socket.on('data', (chunk: Buffer) => {
+            text += chunk.toString()
+          })
+          socket.on('error', reject)
+          socket.on('close', () => resolve(text))
+        })
+        const json = answer.slice(answer.indexOf('{'), answer.lastIndexOf('}') + 1)
+        expect(JSON.parse(json)).toEqual({ cookie: 'pref=x, sid=EVIL; sid=two' })
+      })
+
       it('is available in the handler and in awaited code, with the request facts', async () => {
         const response = await get('/context', {
           'x-request-id': 'ctx-1',

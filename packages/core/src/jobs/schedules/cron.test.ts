@@ -52,13 +52,27 @@ describe('Cron', () => {
     ])
   })
 
-  it('skips a wall time a daylight-saving jump skips, and fires a repeated one once', () => {
+  it('fires a wall time a daylight-saving jump skips at the jump, and a repeated one once', () => {
     const paris = new Cron('30 2 * * *', 'Europe/Paris')
-    // 29 March 2026: 02:00 → 03:00, there is no 02:30.
+    // 29 March 2026: 02:00 → 03:00, there is no 02:30: that day's run is at 03:00, not lost.
     expect(series(paris, '2026-03-27T12:00:00Z', 3)).toEqual([
       '2026-03-28T01:30:00.000Z',
+      '2026-03-29T01:00:00.000Z',
       '2026-03-30T00:30:00.000Z',
-      '2026-03-31T00:30:00.000Z',
+    ])
+    // Every skipped minute it names fires as one run at the jump; the hour after runs as usual.
+    expect(
+      series(new Cron('*/20 2,3 * * *', 'America/New_York'), '2026-03-08T05:00:00Z', 4),
+    ).toEqual([
+      '2026-03-08T07:00:00.000Z',
+      '2026-03-08T07:20:00.000Z',
+      '2026-03-08T07:40:00.000Z',
+      '2026-03-09T06:00:00.000Z',
+    ])
+    // Skipped at midnight (Santiago, 6 September 2026: 00:00 → 01:00): the day's run at 01:00.
+    expect(series(new Cron('15 0 * * *', 'America/Santiago'), '2026-09-05T12:00:00Z', 2)).toEqual([
+      '2026-09-06T04:00:00.000Z',
+      '2026-09-07T03:15:00.000Z',
     ])
     // 25 October 2026: 03:00 → 02:00, 02:30 happens twice; it fires at the first.
     expect(series(paris, '2026-10-24T12:00:00Z', 2)).toEqual([

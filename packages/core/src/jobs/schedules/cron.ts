@@ -4,8 +4,9 @@ import { isTimeZone, type WallTime, wallTime } from '../../clock/wall-time.js'
  * A parsed cron expression: five fields (minute, hour, day of month, month, day of week), with
  * `*`, lists, ranges, steps, month and day names, 7 as Sunday, and the macros `@yearly`,
  * `@monthly`, `@weekly`, `@daily` (`@midnight`) and `@hourly`. When both day fields are
- * restricted, a day matches either (as in Vixie cron). Read in a time zone; a wall time that a
- * daylight-saving jump skips does not occur, and one it repeats fires once.
+ * restricted, a day matches either (as in Vixie cron). Read in a time zone: a wall time that a
+ * daylight-saving jump skips fires at the jump (once, however many skipped minutes it names), so
+ * a daily run is never lost to it, and one the clock repeats fires once.
  */
 export class Cron {
   readonly expression: string
@@ -61,6 +62,7 @@ export class Cron {
     // Four years of candidate days covers Feb 29; each step jumps a month, day, hour or minute.
     for (let step = 0; step < 100_000; step++) {
       const wall = this.#clock(t)
+      if (this.#skippedMatch(t, wall)) return t
       if (!this.#months.has(wall.month)) {
         t = this.#instant(wall.year, wall.month + 1, 1, 0, 0, t)
       } else if (!this.#dayMatches(wall)) {
@@ -88,7 +90,31 @@ export class Cron {
     return first.day === wall.day && first.hour === wall.hour && first.minute === wall.minute
   }
 
-  #dayMatches(wall: WallTime): boolean {
+  /**
+   * True when `t` is the first instant after a jump forward that skipped a wall time the
+   * expression names: that run happens at the jump rather than not at all.
+   */
+  #skippedMatch(t: number, wall: WallTime): boolean {
+    const before = this.#clock(t - 60_000)
+    const skipped = (wall.offsetMs - before.offsetMs) / 60_000
+    if (skipped <= 0) return false
+    // The wall minutes skipped follow `before`'s; read as UTC fields, as they exist nowhere.
+    const first = Date.UTC(before.year, before.month - 1, before.day, before.hour, before.minute)
+    for (let minute = 1; minute <= skipped; minute++) {
+      const date = new Date(first + minute * 60_000)
+      if (
+        this.#months.has(date.getUTCMonth() + 1) &&
+        this.#dayMatches({ day: date.getUTCDate(), weekday: date.getUTCDay() }) &&
+        this.#hours.has(date.getUTCHours()) &&
+        this.#minutes.has(date.getUTCMinutes())
+      ) {
+        return true
+      }
+    }
+    return false
+  }
+
+  #dayMatches(wall: Pick<WallTime, 'day' | 'weekday'>): boolean {
     const day = this.#days.has(wall.day)
     const weekday = this.#weekdays.has(wall.weekday)
     if (this.#anyDay && this.#anyWeekday) return true
