@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto'
-import { isDevelopment, type Principal, Secret, secretWeakness } from '@mortar/core'
+import { describeOption, isDevelopment, type Principal, Secret, secretWeakness } from '@mortar/core'
 import type { z } from 'zod'
 import type { CsrfOptions } from '../csrf/csrf-options.js'
 import { SessionConfigError } from '../errors.js'
@@ -26,7 +26,8 @@ export type SessionPassword = SessionSecret | Readonly<Record<number | string, S
  * Attributes of the session cookie. `httpOnly` and `sameSite: 'lax'` are on by default;
  * `secure` defaults to on outside development (see {@link SessionModuleOptions.development}),
  * and always for a `__Host-` or `__Secure-` cookie name, whose rules browsers enforce (a
- * `__Host-` cookie also needs the default path and no domain).
+ * `__Host-` cookie also needs the default path and no domain). `path` must start with `/` and
+ * `domain` be a bare host name; anything else is a `SessionConfigError` at start.
  *
  * @example
  * ```ts
@@ -184,8 +185,8 @@ export function resolveSessionConfig(options: SessionModuleOptions): ResolvedSes
       "cookie.sameSite 'none' needs a Secure cookie (browsers drop it otherwise); set cookie.secure: true.",
     )
   }
-  const path = options.cookie?.path ?? '/'
-  const domain = options.cookie?.domain
+  const path = cookiePath(options.cookie?.path)
+  const domain = cookieDomain(options.cookie?.domain)
   // Browsers refuse to store a prefixed cookie that breaks its prefix's rules (RFC 6265bis,
   // names matched in any case): the session would never stick, with no error anywhere.
   if (prefix !== undefined && !secure) {
@@ -212,6 +213,33 @@ export function resolveSessionConfig(options: SessionModuleOptions): ResolvedSes
     httpOnly: options.cookie?.httpOnly ?? true,
     touchIntervalMs: nonNegative('touchIntervalMs', options.touchIntervalMs ?? 60_000),
   }
+}
+
+// Written into Set-Cookie as given: a `;` or a line break would add attributes of its own (a
+// Domain, SameSite=None), and a value browsers reject (a relative path, a URL for a domain) makes
+// them ignore the attribute or drop the cookie, so the session never sticks, with no error.
+const PATH = /^\/[\x21-\x3a\x3c-\x7e]*$/
+const DOMAIN =
+  /^\.?(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/
+
+function cookiePath(path: unknown): string {
+  if (path === undefined) return '/'
+  if (typeof path !== 'string' || !PATH.test(path)) {
+    throw new SessionConfigError(
+      `cookie.path must start with / and hold no spaces, ';' or control characters (such as '/' or '/app'); got ${describeOption(path)}.`,
+    )
+  }
+  return path
+}
+
+function cookieDomain(domain: unknown): string | undefined {
+  if (domain === undefined) return undefined
+  if (typeof domain !== 'string' || domain.length > 253 || !DOMAIN.test(domain)) {
+    throw new SessionConfigError(
+      `cookie.domain must be a host name such as 'shop.example' (no scheme, port, path or ';'); got ${describeOption(domain)}.`,
+    )
+  }
+  return domain
 }
 
 /** The name prefix whose rules browsers enforce, in its canonical case, if the name has one. */
@@ -244,6 +272,7 @@ function resolvePasswords(
     throw new SessionConfigError('password is an empty map; give at least one key id and secret.')
   }
   let newest = 0
+  const seen = new Map<string, string>()
   for (const id of ids) {
     // iron-session seals with the numerically highest id, so ids must be plain integers.
     if (!/^[1-9][0-9]{0,8}$/.test(id)) {
@@ -251,10 +280,17 @@ function resolvePasswords(
         `password key id '${id.slice(0, 20)}' is not a positive integer; number your keys 1, 2, 3… (the highest seals).`,
       )
     }
-    passwords[id] = forCookie(
-      checkSecret(`password[${id}]`, (password as Record<string, SessionSecret>)[id]),
-      cookieName,
-    )
+    const secret = checkSecret(`password[${id}]`, (password as Record<string, SessionSecret>)[id])
+    // One secret under two ids is no rotation: a leaked key "rotated out" would still forge
+    // and open cookies under its twin's id.
+    const twin = seen.get(secret)
+    if (twin !== undefined) {
+      throw new SessionConfigError(
+        `password[${id}] repeats the secret of password[${twin}]; give each key id a secret of its own. ${GENERATE}`,
+      )
+    }
+    seen.set(secret, id)
+    passwords[id] = forCookie(secret, cookieName)
     newest = Math.max(newest, Number(id))
   }
   return { passwords, newestKeyId: String(newest) }

@@ -110,6 +110,40 @@ describe('sessionModule options', () => {
     expect(resolve('shop.session', undefined)()).toMatchObject({ secure: false })
   })
 
+  it('refuses a cookie path or domain that would inject attributes or that browsers ignore', () => {
+    const resolve = (cookie: SessionModuleOptions['cookie']) => () =>
+      resolveSessionConfig({ cookieName: COOKIE, password: KEY_1, schema, cookie })
+    for (const path of ['/; Domain=evil.example', '/a\r\nSet-Cookie: x=1', 'account', '', '/a b']) {
+      expect(resolve({ path })).toThrow(SessionConfigError)
+      expect(resolve({ path })).toThrow(/cookie.path/)
+    }
+    for (const domain of [
+      'shop.example; SameSite=None',
+      'https://shop.example',
+      'shop.example:443',
+      'shop.example/a',
+      'shop..example',
+      '',
+      'shop.example\n',
+    ]) {
+      expect(resolve({ domain })).toThrow(SessionConfigError)
+      expect(resolve({ domain })).toThrow(/cookie.domain/)
+    }
+    expect(resolve({ path: '/app/v1', domain: '.shop.example' })()).toMatchObject({
+      path: '/app/v1',
+      domain: '.shop.example',
+    })
+    expect(resolve({ domain: '127.0.0.1' })()).toMatchObject({ domain: '127.0.0.1' })
+  })
+
+  it('refuses a rotation map that repeats a secret under two key ids, without showing it', () => {
+    const attempt = () =>
+      sessionModule({ cookieName: COOKIE, password: { 1: KEY_1, 2: new Secret(KEY_1) }, schema })
+    expect(attempt).toThrow(SessionConfigError)
+    expect(attempt).toThrow(/password\[2\] repeats the secret of password\[1\]/)
+    expect(attempt).not.toThrow(KEY_1)
+  })
+
   it("accepts core's Secret values", () => {
     expect(() =>
       sessionModule({ cookieName: 'test.session', password: new Secret(KEY_1), schema }),
