@@ -63,6 +63,8 @@ class DeliveryAttempt {
   token: string | undefined
   /** Its message may have gone out though its send failed (see `AttemptOutcome.maybeSent`). */
   maybeSent = false
+  /** What to record with its result when it has no error of its own. */
+  note: string | undefined
 
   constructor(
     readonly id: string,
@@ -216,10 +218,15 @@ export class DeliveryDispatcher {
     // Quiet hours are decided now, at each attempt: a retry, a replay or a digest sent later may
     // fall in the window. Its job goes on at the window's end, this run being no attempt (nor a
     // throttle admission). Critical categories go at once, whatever the row says.
-    const quietUntil =
+    const quiet =
       row.quiet_hours === null || this.#init.categories[row.category]?.critical === true
         ? undefined
         : storedQuietHoursEnd(row.quiet_hours, this.#init.clock.nowMs())
+    if (quiet?.unknownZone !== undefined) {
+      // Recorded with its result (a sent delivery's last error says why it went when it did).
+      attempt.note = `quiet hours read in UTC: time zone '${quiet.unknownZone}' is unknown to this worker's runtime`
+    }
+    const quietUntil = quiet?.until
     if (quietUntil !== undefined) {
       const { id, replay, base } = attempt
       return this.#init.continueAt({ id, replay, after: attempt.attempt - 1, base }, quietUntil)
@@ -582,7 +589,7 @@ function outcomeOf(
     replay: attempt.replay,
     status,
     providerMessageId,
-    error,
+    error: error ?? attempt.note,
     token: attempt.token,
     maybeSent: attempt.maybeSent,
     markedChannel: attempt.markedChannel,

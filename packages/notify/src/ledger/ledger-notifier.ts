@@ -164,7 +164,7 @@ export class LedgerNotifier implements Notifier {
         row.quiet_hours =
           category.critical === true ? null : (this.#quietHours(recipient, channelName) ?? null)
         const until =
-          row.quiet_hours === null ? undefined : storedQuietHoursEnd(row.quiet_hours, now)
+          row.quiet_hours === null ? undefined : storedQuietHoursEnd(row.quiet_hours, now).until
         if (until !== undefined) row.run_at = until
         planned.push({
           row,

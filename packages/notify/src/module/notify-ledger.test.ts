@@ -775,6 +775,42 @@ for (const engine of testEngines()) {
         ).toEqual(['sent', 'sent'])
       })
 
+      it("sends at once a delivery whose stored time zone this worker's runtime does not know, its quiet hours read in UTC, and says why", async () => {
+        const deliveries = app.resolve(DELIVERIES)
+        const hal: Recipient = { id: 'hal-zone', phone: '+15550134', quietHours: null }
+        const id = (await notify(hal, new Promo())).deliveries[0]?.id ?? ''
+        // Written by a process whose runtime knew the zone. An empty window: held at no hour.
+        await sql`update mortar_delivery set quiet_hours = ${'12:00-12:00 Mars/Olympus_Mons'} where id = ${id}`.execute(
+          app.resolve(databaseToken()),
+        )
+        await drain()
+        // Before, each attempt threw E_VALIDATION and the delivery went dead.
+        expect(await deliveries.get(id)).toMatchObject({
+          status: 'sent',
+          attempts: 1,
+          lastError:
+            "quiet hours read in UTC: time zone 'Mars/Olympus_Mons' is unknown to this worker's runtime",
+        })
+      })
+
+      it("closes a digest batch whose stored recipient's time zone this runtime does not know, in the module's default zone", async () => {
+        const ida: Recipient = {
+          id: 'ida-zone',
+          email: 'ida@example.com',
+          timeZone: 'Europe/Paris',
+        }
+        await notify(ida, new NewComment('hello'))
+        await sql`update mortar_digest_batch set recipient = ${JSON.stringify({ ...ida, timeZone: 'Mars/Olympus_Mons' })} where recipient_id = ${ida.id}`.execute(
+          app.resolve(databaseToken()),
+        )
+        await queue.pass(app.clock, queue.digestMinutes * 60_000 + 1)
+        await drain()
+        // Before, notify() refused the recipient at every attempt of the close: never sent.
+        expect(mailbox.messages('ida@example.com').map((mail) => mail.subject)).toEqual([
+          '1 new comments',
+        ])
+      })
+
       // The rest checks the ledger's own logic, the same on every queue, and some of it moves the
       // FakeClock ahead of the machine clock, which BullMQ's delays follow: the SQL queue only.
       if (queue.engine !== 'database') return

@@ -1,4 +1,5 @@
 import {
+  ChurnVacuum,
   CLOCK,
   DATABASE,
   type Database,
@@ -8,6 +9,7 @@ import {
   EVENT_BUS,
   isTimeZone,
   JOBS,
+  schedule,
   LOGGER,
   type Module,
   globalToken,
@@ -19,7 +21,12 @@ import { ALERT_CATEGORY } from '../alerts/admin-alert.js'
 import type { AnyChannel, ChannelName } from '../channels/channel.js'
 import { ChatChannel } from '../channels/chat/chat-channel.js'
 import { INBOX } from '../channels/inbox/inbox-channel.js'
-import { createInboxTable, Inbox } from '../channels/inbox/inbox-store.js'
+import {
+  createInboxTable,
+  INBOX_TABLE,
+  Inbox,
+  indexInboxAge,
+} from '../channels/inbox/inbox-store.js'
 import { roomForLongText } from './long-text-migration.js'
 import { WebhookChannel } from '../channels/webhook/webhook-channel.js'
 import type { Digest } from '../digest/define-digest.js'
@@ -63,6 +70,7 @@ const DIGEST_CLOSER = globalToken<{ close(batchId: string): Promise<void> }>(
 export const NOTIFY_JOBS = {
   deliver: 'mortar.notify.deliver',
   closeDigest: 'mortar.notify.close-digest',
+  inboxRetention: 'mortar.notify.inbox-retention',
 } as const
 
 /**
@@ -184,10 +192,36 @@ export function notifyModule(options: NotifyModuleOptions): Module {
     handler: (payload, job) => job.resolve(DIGEST_CLOSER).close(payload.batchId),
   })
 
+  const retentionDays = options.inboxRetentionDays ?? 90
+  // A century at most: the cut, now − days × 86,400,000 ms, stays an exact integer and a Date.
+  if (!(Number.isInteger(retentionDays) && retentionDays >= 1 && retentionDays <= 36_525)) {
+    throw new NotifyConfigError(
+      `notifyModule: inboxRetentionDays must be a whole number of days from 1 to 36525, not ${String(retentionDays)}.`,
+    )
+  }
+  // Read and archived inbox items past their retention go daily (unread ones stay).
+  const inboxRetention = schedule(
+    NOTIFY_JOBS.inboxRetention,
+    { cron: '40 3 * * *' },
+    async (tick, job) => {
+      const deleted = await job
+        .resolve(INBOX)
+        .prune(new Date(tick.at.getTime() - retentionDays * 86_400_000))
+      if (deleted > 0) {
+        // PostgreSQL here may run no autovacuum: the deleted rows' space is reclaimed now.
+        new ChurnVacuum({ database: job.resolve(DATABASE), table: INBOX_TABLE, every: 1 }).count(
+          deleted,
+        )
+      }
+      job.logger.info({ deleted, retentionDays }, 'Inbox retention applied')
+    },
+  )
+
   let release: (() => void) | undefined
   return defineModule({
     name: 'mortar.notify',
     jobs: [deliverJob, closeDigestJob],
+    schedules: [inboxRetention],
     commands: notifyCommands,
     migrations: {
       '0001_create_delivery': createDeliveryTable,
@@ -204,6 +238,7 @@ export function notifyModule(options: NotifyModuleOptions): Module {
       '0012_delivery_quiet_hours': addDeliveryQuietHours,
       '0013_room_for_long_text': roomForLongText,
       '0014_delivery_throttle_position': addThrottlePosition,
+      '0015_inbox_age': indexInboxAge,
     },
     register(binder) {
       binder.bind(LEDGER, {
@@ -307,8 +342,18 @@ export function notifyModule(options: NotifyModuleOptions): Module {
                 )
                 return
               }
+              let recipient = batch.recipient
+              // Stored by a process whose runtime knew the zone: refused by notify() here, the
+              // close threw at every attempt until its job died, the digest never sent.
+              if (recipient.timeZone !== undefined && !isTimeZone(recipient.timeZone)) {
+                logger.warn(
+                  { batchId, digest: batch.digestKey, timeZone: recipient.timeZone },
+                  `The recipient's time zone is unknown to this runtime: digest batch ${batchId} goes out in the module's defaultTimeZone (${defaultTimeZone}).`,
+                )
+                recipient = { ...recipient, timeZone: undefined }
+              }
               await notifier.notify(
-                batch.recipient as never,
+                recipient as never,
                 new DigestNotification(digest, batch.id, batch.items) as never,
               )
             }),

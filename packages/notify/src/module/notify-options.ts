@@ -43,6 +43,11 @@ export interface NotifyModuleOptions {
    * Mail addresses, phone numbers and ids are stored as they are.
    */
   readonly vault?: Vault
+  /**
+   * How many days read and archived inbox items are kept (unread ones are kept until read); 90
+   * by default, a whole number from 1 to 36525. A daily schedule deletes those older, by batches.
+   */
+  readonly inboxRetentionDays?: number
   /** How delivery jobs retry: attempts in all (8), backoff (5 s base, 1 h cap), timeout per attempt (60 s). */
   readonly delivery?: {
     readonly attempts?: number

@@ -168,10 +168,18 @@ describe('storedQuietHoursEnd', () => {
     const window = { start: '22:00', end: '07:00' }
     const now = Date.parse('2026-06-01T03:30:00Z')
     for (const zone of Intl.supportedValuesOf('timeZone')) {
-      expect(storedQuietHoursEnd(storedQuietHours(window, zone), now), zone).toBe(
-        quietHoursEnd(new Date(now), zone, window)?.getTime(),
-      )
+      expect(storedQuietHoursEnd(storedQuietHours(window, zone), now), zone).toEqual({
+        until: quietHoursEnd(new Date(now), zone, window)?.getTime(),
+      })
     }
+  })
+
+  it('reads a window in a zone this runtime does not know in UTC, and names the zone (it threw at every send)', () => {
+    const now = Date.parse('2026-06-01T03:30:00Z')
+    expect(storedQuietHoursEnd('22:00-07:00 Mars/Olympus_Mons', now)).toEqual({
+      until: Date.parse('2026-06-01T07:00:00Z'),
+      unknownZone: 'Mars/Olympus_Mons',
+    })
   })
 })
 

@@ -179,12 +179,24 @@ export function storedQuietHours(window: QuietHours, timeZone: string): string {
   return `${window.start}-${window.end} ${timeZone}`
 }
 
-/** {@link quietHoursEnd} of a window {@link storedQuietHours} wrote, at `now`. */
-export function storedQuietHoursEnd(stored: string, now: number): number | undefined {
+/**
+ * {@link quietHoursEnd} of a window {@link storedQuietHours} wrote, at `now`, as `until` (ms).
+ * A zone this runtime does not know (the row was written by a process whose runtime knew it:
+ * another Node or ICU version, or the row was edited) is read as UTC, and `unknownZone` names
+ * it: refused, it threw at every attempt of the delivery until its job died, for a courtesy
+ * window. UTC keeps quiet hours roughly where they were for most recipients, and the delivery
+ * goes on.
+ */
+export function storedQuietHoursEnd(
+  stored: string,
+  now: number,
+): { readonly until: number | undefined; readonly unknownZone?: string } {
   // The zone after the first space; the times split at their one '-' (zones have hyphens too:
   // America/Port-au-Prince).
   const space = stored.indexOf(' ')
   const [start = '', end = ''] = stored.slice(0, space).split('-')
   const timeZone = stored.slice(space + 1)
-  return quietHoursEnd(new Date(now), timeZone, { start, end })?.getTime()
+  const known = isTimeZone(timeZone)
+  const until = quietHoursEnd(new Date(now), known ? timeZone : 'UTC', { start, end })?.getTime()
+  return known ? { until } : { until, unknownZone: timeZone }
 }

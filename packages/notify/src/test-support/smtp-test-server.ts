@@ -9,6 +9,8 @@ export interface SmtpTestServer {
   readonly mails: ParsedMail[]
   /** Connections opened so far (a pooled transport reuses them). */
   readonly connections: () => number
+  /** Connections open now. */
+  readonly openConnections: () => number
   /** AUTH attempts so far (a password that reached the server). */
   readonly authAttempts: () => number
   /** Replies to RCPT TO for an address: an SMTP code and text (550 refuses for good, 451 for now). */
@@ -66,6 +68,7 @@ export async function startSmtpTestServer(
     port,
     mails,
     connections: () => connections,
+    openConnections: () => server.connections.size,
     authAttempts: () => authAttempts,
     rcptReplies,
     get hangOnData() {

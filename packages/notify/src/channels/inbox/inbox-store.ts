@@ -61,6 +61,9 @@ export function comparePositions(a: InboxPosition, b: InboxPosition): number {
   )
 }
 
+/** How many items one statement of {@link Inbox.prune} deletes at most. */
+export const PRUNE_BATCH = 1_000
+
 /** How many items one {@link Inbox.since} call returns at most. */
 export const SINCE_PAGE = 500
 
@@ -354,6 +357,41 @@ export class Inbox {
     return Number(result.numUpdatedRows)
   }
 
+  /**
+   * Deletes read and archived items created before `before` (unread ones are kept, however old),
+   * a batch of {@link PRUNE_BATCH} at a time, so no statement locks or scans more than that;
+   * returns how many. The notify module runs it daily (`notifyModule({ inboxRetentionDays })`).
+   */
+  async prune(before: Date): Promise<number> {
+    const at = before instanceof Date ? before.getTime() : Number.NaN
+    // NaN compares false with every row: the prune would delete nothing, silently.
+    if (Number.isNaN(at)) throw notANumber('before', 'A valid date.')
+    let deleted = 0
+    for (;;) {
+      const ids = await this.#db
+        .selectFrom(INBOX_TABLE)
+        .select('id')
+        .where('created_at', '<', at)
+        .where('status', 'in', ['read', 'archived'])
+        .orderBy('created_at')
+        .limit(PRUNE_BATCH)
+        .execute()
+      if (ids.length === 0) return deleted
+      const result = await this.#db
+        .deleteFrom(INBOX_TABLE)
+        .where(
+          'id',
+          'in',
+          ids.map((row) => row.id),
+        )
+        // Marked unread again meanwhile: kept.
+        .where('status', 'in', ['read', 'archived'])
+        .executeTakeFirst()
+      deleted += Number(result.numDeletedRows)
+      if (ids.length < PRUNE_BATCH) return deleted
+    }
+  }
+
   async #update(
     recipientId: string,
     ids: readonly string[],
@@ -450,6 +488,22 @@ export const createInboxTable: Migration = {
   },
   async down(db) {
     await db.schema.dropTable(INBOX_TABLE).execute()
+  },
+}
+
+/** The migration indexing inbox items by age, for {@link Inbox.prune}. */
+export const indexInboxAge: Migration = {
+  async up(db) {
+    await db.schema
+      .createIndex('mortar_inbox_created')
+      .on(INBOX_TABLE)
+      .column('created_at')
+      .execute()
+  },
+  async down(db, { engine }) {
+    const drop = db.schema.dropIndex('mortar_inbox_created')
+    // MySQL/MariaDB name an index within its table; the others within the schema.
+    await (engine === 'mysql' ? drop.on(INBOX_TABLE) : drop).execute()
   },
 }
 

@@ -84,6 +84,24 @@ describe('mail over SMTP (nodemailer, pooled)', () => {
     await channel.close()
   })
 
+  it('closes its idle pooled connections on close(): an open keep-alive socket keeps a process alive', async () => {
+    const channel = mailChannel({
+      from,
+      transport: smtpTransport({ url: server.url, maxConnections: 3 }),
+    })
+    await Promise.all(
+      Array.from({ length: 9 }, (_, i) => channel.send(outgoing(`idle${i}@example.com`))),
+    )
+    // Kept open for the next mail.
+    expect(server.openConnections()).toBeGreaterThan(0)
+    await channel.close()
+    // The server sees each socket end once the client closed it (QUIT, then FIN).
+    for (let waited = 0; server.openConnections() > 0 && waited < 500; waited++) {
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    expect(server.openConnections()).toBe(0)
+  })
+
   it('reports a 550 for the recipient as permanent, with the reply', async () => {
     server.rcptReplies.set('gone@example.com', { code: 550, text: 'Mailbox unavailable' })
     const channel = mailChannel({ from, transport: smtpTransport({ url: server.url }) })
