@@ -9,7 +9,7 @@ import {
   describeOption,
 } from '@mortar/core'
 import type { Kysely } from 'kysely'
-import { SessionExistsError } from '../../errors.js'
+import { SessionConfigError, SessionExistsError } from '../../errors.js'
 import { checkRegistryText } from '../registry-text.js'
 import { caseSensitiveVarchar, insertIfAbsent } from '../../sql/index.js'
 import {
@@ -256,7 +256,7 @@ const DAY_SECONDS = 86_400
 export function databaseSessionRegistry(options: DatabaseSessionRegistryOptions = {}): Module {
   const idleSeconds = options.pruneIdleAfter ?? 30 * DAY_SECONDS
   if (!(Number.isFinite(idleSeconds) && idleSeconds > 0)) {
-    throw new RangeError(
+    throw new SessionConfigError(
       `pruneIdleAfter must be a positive number of seconds; got ${describeOption(idleSeconds)}.`,
     )
   }

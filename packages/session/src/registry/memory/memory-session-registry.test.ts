@@ -2,6 +2,7 @@ import { createApp } from '@mortar/core'
 import { describe, expect, it } from 'vitest'
 import * as vitest from 'vitest'
 import { makeSessionRecord, sessionRegistryConformance } from '../../testing/index.js'
+import { SessionConfigError } from '../../errors.js'
 import { SESSION_REGISTRY } from '../session-registry.js'
 import { MemorySessionRegistry, memorySessionRegistry } from './memory-session-registry.js'
 
@@ -30,7 +31,7 @@ describe('MemorySessionRegistry', () => {
     // Before, every session stayed until logout, whatever its age.
     expect(await registry.find(old.id)).toBeUndefined()
     expect(await registry.find(recent.id)).toBeDefined()
-    expect(() => new MemorySessionRegistry({ pruneIdleAfter: 0 })).toThrow(RangeError)
+    expect(() => new MemorySessionRegistry({ pruneIdleAfter: 0 })).toThrow(SessionConfigError)
   })
 })
 

@@ -1,5 +1,5 @@
 import { defineModule, describeOption, type Module } from '@mortar/core'
-import { SessionExistsError } from '../../errors.js'
+import { SessionConfigError, SessionExistsError } from '../../errors.js'
 import { checkRegistryText } from '../registry-text.js'
 import {
   SESSION_REGISTRY,
@@ -106,7 +106,7 @@ export class MemorySessionRegistry implements SessionRegistry {
 function idleMsOf(options: MemorySessionRegistryOptions): number {
   const idleSeconds = options.pruneIdleAfter ?? 30 * DAY_SECONDS
   if (!(Number.isFinite(idleSeconds) && idleSeconds > 0)) {
-    throw new RangeError(
+    throw new SessionConfigError(
       `pruneIdleAfter must be a positive number of seconds; got ${describeOption(idleSeconds)}.`,
     )
   }

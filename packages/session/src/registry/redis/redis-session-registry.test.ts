@@ -9,6 +9,7 @@ import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as vitest from 'vitest'
 import { makeSessionRecord, sessionRegistryConformance } from '../../testing/index.js'
+import { SessionConfigError } from '../../errors.js'
 import { SESSION_REGISTRY } from '../session-registry.js'
 import { RedisSessionRegistry, redisSessionRegistry } from './redis-session-registry.js'
 
@@ -75,7 +76,9 @@ describe.skipIf(skip !== undefined)('RedisSessionRegistry', () => {
   })
 
   it('refuses a TTL that is not a positive number', () => {
-    expect(() => new RedisSessionRegistry({ client, prefix, ttlSeconds: 0 })).toThrow(RangeError)
+    expect(() => new RedisSessionRegistry({ client, prefix, ttlSeconds: 0 })).toThrow(
+      SessionConfigError,
+    )
   })
 })
 

@@ -1,5 +1,5 @@
 import { defineModule, describeOption, type Module, REDIS } from '@mortar/core'
-import { SessionExistsError } from '../../errors.js'
+import { SessionConfigError, SessionExistsError } from '../../errors.js'
 import { checkRegistryText } from '../registry-text.js'
 import {
   SESSION_REGISTRY,
@@ -115,7 +115,7 @@ export class RedisSessionRegistry implements SessionRegistry {
   constructor(options: RedisSessionRegistryOptions) {
     const ttlSeconds = options.ttlSeconds ?? DEFAULT_TTL_SECONDS
     if (!Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
-      throw new RangeError(
+      throw new SessionConfigError(
         `ttlSeconds must be a positive number of seconds; got ${describeOption(ttlSeconds)}.`,
       )
     }
