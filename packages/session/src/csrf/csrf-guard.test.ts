@@ -4,9 +4,9 @@ import { type CsrfRequest, checkCsrf, resolveCsrfOptions } from './csrf-guard.js
 const TOKEN = 'tok_0123456789abcdefghij'
 const options = resolveCsrfOptions({ trustedOrigins: ['https://admin.shop.example'] })
 
-function request(method: string, headers: Record<string, string>): CsrfRequest {
+function request(method: string, headers: Record<string, string>, url = '/'): CsrfRequest {
   const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]))
-  return { method, header: (name) => lower[name] }
+  return { method, url, header: (name) => lower[name] }
 }
 
 const host = { host: 'shop.example' }
@@ -16,6 +16,33 @@ describe('checkCsrf', () => {
     expect(checkCsrf(request(method, { 'sec-fetch-site': 'cross-site' }), TOKEN, options)).toBe(
       'pass',
     )
+  })
+
+  it.each([
+    ['GET', { 'x-http-method-override': 'DELETE' }, '/cards/1'],
+    ['HEAD', { 'X-HTTP-Method': 'put' }, '/cards/1'],
+    ['OPTIONS', { 'x-method-override': ' PATCH ' }, '/cards/1'],
+    ['GET', { 'x-http-method-override': 'GET, DELETE' }, '/cards/1'],
+    ['GET', {}, '/cards/1?_method=DELETE'],
+    ['GET', {}, '/cards/1?a=1&_method=post'],
+    ['GET', {}, '/cards/1?_method=GET&_method=DELETE'],
+    ['GET', {}, '/cards/1?_method=%44ELETE'],
+  ])('judges a %s with a method override %j %s as unsafe', (method, headers, url) => {
+    const forged = { ...headers, 'sec-fetch-site': 'cross-site' }
+    expect(checkCsrf(request(method, forged, url), TOKEN, options)).toEqual({
+      reject: 'cross-site',
+    })
+    expect(checkCsrf(request(method, headers, url), TOKEN, options)).toEqual({
+      reject: 'missing-token',
+    })
+    expect(
+      checkCsrf(request(method, { ...headers, 'x-csrf-token': TOKEN }, url), TOKEN, options),
+    ).toBe('pass')
+  })
+
+  it('lets a safe request with a safe override through', () => {
+    const headers = { 'sec-fetch-site': 'cross-site', 'x-http-method-override': 'GET' }
+    expect(checkCsrf(request('GET', headers, '/a?_method=HEAD'), TOKEN, options)).toBe('pass')
   })
 
   it.each([

@@ -5,6 +5,8 @@ import type { CsrfOptions } from './csrf-options.js'
 /** What the guard reads from a request: its method and headers. */
 export interface CsrfRequest {
   readonly method: string
+  /** The request target (path and query), where a `_method` override may sit. */
+  readonly url?: string
   header(name: string): string | undefined
 }
 
@@ -81,7 +83,7 @@ export function checkCsrf(
   expectedToken: string | undefined,
   options: ResolvedCsrfOptions,
 ): CsrfVerdict {
-  if (isSafeMethod(request.method)) return 'pass'
+  if (isSafeRequest(request)) return 'pass'
   const origin = request.header('origin')
   const site = request.header('sec-fetch-site')
   if (site !== undefined) {
@@ -104,6 +106,25 @@ export function checkCsrf(
     return 'form-token'
   }
   return { reject: 'missing-token' }
+}
+
+// Middleware that honours a method override (Express's method-override, Hono's methodOverride,
+// the `_method` of Rails and Laravel) routes a request by it, possibly after this guard ran, and
+// a cross-site page can put `_method` in a link's query. So a request is safe only when the
+// method on the wire and every override it carries are safe; an odd override value is unsafe.
+const OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override']
+
+function isSafeRequest(request: CsrfRequest): boolean {
+  if (!isSafeMethod(request.method)) return false
+  for (const name of OVERRIDE_HEADERS) {
+    const override = request.header(name)
+    if (override !== undefined && !isSafeMethod(override.trim())) return false
+  }
+  const query = request.url?.indexOf('?') ?? -1
+  if (query === -1 || request.url === undefined) return true
+  return new URLSearchParams(request.url.slice(query + 1))
+    .getAll('_method')
+    .every((override) => isSafeMethod(override.trim()))
 }
 
 function isFormBody(contentType: string | undefined): boolean {
