@@ -4,7 +4,7 @@ import net from 'node:net'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { type LocalServer, startLocalServer } from '../../test-support/local-server.js'
 import { AddressGuard } from './address-guard.js'
-import { httpPost } from './http-post.js'
+import { httpPost, type Lookup } from './http-post.js'
 
 // An https agent that speaks plain HTTP underneath, so a local http server stands in for an
 // https receiver: what is judged here is the URLs, not TLS.
@@ -156,6 +156,60 @@ describe('httpPost', () => {
       await stalled.close()
       await cut.close()
     }
+  })
+
+  it('refuses loopback however the URL spells it, and a name with one refused address among its answers', async () => {
+    const received = receiver.requests.length
+    const strict = (url: string, lookup?: Lookup) =>
+      httpPost({
+        url,
+        headers: {},
+        body: 'x',
+        signal: new AbortController().signal,
+        timeoutMs: 5_000,
+        guard: new AddressGuard(),
+        lookup,
+      })
+    for (const host of ['2130706433', '0x7f.1', '0177.0.0.1', '127.1', '0', '[::ffff:7f00:1]']) {
+      expect(await strict(`http://${host}:${receiver.port}/`), host).toMatchObject({
+        kind: 'refused',
+      })
+    }
+    for (const host of ['[::ffff:127.0.0.1]', '[64:ff9b::7f00:1]', '[::]', '[fe80::1%25eth0]']) {
+      expect(await strict(`http://${host}/`), host).toMatchObject({ kind: 'refused' })
+    }
+    const mixed: Lookup = (_hostname, _options, callback) =>
+      callback(null, [
+        { address: '93.184.216.34', family: 4 },
+        { address: '100.64.0.1', family: 4 },
+      ])
+    expect(await strict('http://mixed.example./', mixed)).toMatchObject({
+      kind: 'refused',
+      reason: 'mixed.example. resolves to 100.64.0.1, which is shared (carrier-grade NAT)',
+    })
+    expect(receiver.requests).toHaveLength(received)
+  })
+
+  it('connects to the address it checked: a name whose answer changes after the check never reaches the new one', async () => {
+    const received = receiver.requests.length
+    let lookups = 0
+    // Allowed, but nothing listens there; the second answer is the receiver's.
+    const rebinding: Lookup = (_hostname, _options, callback) => {
+      lookups += 1
+      callback(null, [{ address: lookups === 1 ? '127.0.0.3' : '127.0.0.1', family: 4 }])
+    }
+    const result = await httpPost({
+      url: `http://rebind.example:${receiver.port}/`,
+      headers: {},
+      body: 'x',
+      signal: new AbortController().signal,
+      timeoutMs: 5_000,
+      guard: new AddressGuard({ allow: ['127.0.0.3/32'] }),
+      lookup: rebinding,
+    })
+    expect(result).toMatchObject({ kind: 'failed', connected: false })
+    expect(lookups).toBe(1)
+    expect(receiver.requests).toHaveLength(received)
   })
 
   it('checks the address without agents too: never through the global agent, which an environment proxy may take over', async () => {
