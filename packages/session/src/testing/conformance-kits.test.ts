@@ -2,6 +2,7 @@ import type { VitestApi } from '@mortar/core/testing'
 import { describe, expect, it } from 'vitest'
 import type { z } from 'zod'
 import { MemorySessionRegistry } from '../registry/memory/memory-session-registry.js'
+import { checkRegistryText } from '../registry/registry-text.js'
 import type { SessionOwner, SessionRecord, SessionRegistry } from '../registry/session-registry.js'
 import { MemoryStateStore } from '../state/memory-state-store.js'
 import type {
@@ -70,6 +71,73 @@ class ReadModifyWriteRegistry implements SessionRegistry {
   }
 }
 
+// Keys records by the first 8 characters of their id: another session's id with that prefix
+// finds this one.
+class PrefixKeyedRegistry implements SessionRegistry {
+  readonly #records = new MemorySessionRegistry()
+  readonly #ids = new Map<string, string>()
+  async create(record: SessionRecord): Promise<void> {
+    await this.#records.create(record)
+    this.#ids.set(record.id.slice(0, 8), record.id)
+  }
+  async find(id: string) {
+    checkRegistryText({ id })
+    const stored = this.#ids.get(id.slice(0, 8))
+    return stored === undefined ? undefined : this.#records.find(stored)
+  }
+  touch(id: string, at: Date) {
+    return this.#records.touch(id, at)
+  }
+  list(userId: string) {
+    return this.#records.list(userId)
+  }
+  revoke(session: SessionOwner) {
+    return this.#records.revoke(session)
+  }
+  revokeAll(userId: string, options?: { readonly except?: string }) {
+    return this.#records.revokeAll(userId, options)
+  }
+}
+
+// A read cache that touch and revoke clear and revokeAll forgets: "log out everywhere" leaves every
+// session read before it live.
+class StaleCacheRegistry implements SessionRegistry {
+  readonly #records = new MemorySessionRegistry()
+  readonly #cache = new Map<string, SessionRecord>()
+  create(record: SessionRecord) {
+    return this.#records.create(record)
+  }
+  async find(id: string) {
+    const cached = this.#cache.get(id)
+    if (cached !== undefined) return clone(cached)
+    const record = await this.#records.find(id)
+    if (record !== undefined) this.#cache.set(id, clone(record))
+    return record
+  }
+  touch(id: string, at: Date) {
+    this.#cache.delete(id)
+    return this.#records.touch(id, at)
+  }
+  list(userId: string) {
+    return this.#records.list(userId)
+  }
+  revoke(session: SessionOwner) {
+    this.#cache.delete(session.id)
+    return this.#records.revoke(session)
+  }
+  revokeAll(userId: string, options?: { readonly except?: string }) {
+    return this.#records.revokeAll(userId, options)
+  }
+}
+
+function clone(record: SessionRecord): SessionRecord {
+  return {
+    ...record,
+    createdAt: new Date(record.createdAt.getTime()),
+    lastSeenAt: new Date(record.lastSeenAt.getTime()),
+  }
+}
+
 type Change = <T, I>(namespace: StateNamespace<T, I>) => Partial<StateNamespace<T, I>>
 
 function changed<T, I>(namespace: StateNamespace<T, I>, change: Change): StateNamespace<T, I> {
@@ -99,6 +167,24 @@ describe('the conformance kits on broken adapters', () => {
     )
     expect(failed).toEqual([
       "lists every one of a user's sessions created at once, and revokeAll ends them all",
+    ])
+  })
+
+  it("fail a registry that answers with another session's record", async () => {
+    const failed = await failingCases((api) =>
+      sessionRegistryConformance(api, 'prefix-keyed', () => new PrefixKeyedRegistry()),
+    )
+    expect(failed).toEqual([
+      "never answers with another session's record, whose id shares all but its end",
+    ])
+  })
+
+  it('fail a registry whose read cache ignores revokeAll', async () => {
+    const failed = await failingCases((api) =>
+      sessionRegistryConformance(api, 'stale cache', () => new StaleCacheRegistry()),
+    )
+    expect(failed).toEqual([
+      'forgets a session once revoked, even one read just before (no stale read cache)',
     ])
   })
 

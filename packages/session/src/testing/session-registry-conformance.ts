@@ -101,6 +101,42 @@ export function sessionRegistryConformance(
       expect(await registry().find(randomId())).toBeUndefined()
     })
 
+    it("never answers with another session's record, whose id shares all but its end", async () => {
+      // A store keyed by a prefix or hash slice of the id hands one visitor another's session.
+      const base = randomId()
+      const ids = [
+        base,
+        `${base}a`,
+        `${base}b`,
+        `${base}aa`,
+        `${base.slice(0, -1)}${base.endsWith('x') ? 'y' : 'x'}`,
+      ]
+      const records = ids.map((id) => makeSessionRecord({ id }))
+      for (const record of records) await registry().create(record)
+      for (const record of records) expect(await registry().find(record.id)).toEqual(record)
+      expect(await registry().find(`${base}c`)).toBeUndefined()
+      expect(await registry().find(base.slice(0, -2))).toBeUndefined()
+      expect(await registry().revoke(records[1] as SessionRecord)).toBe(true)
+      expect(await registry().find(`${base}a`)).toBeUndefined()
+      for (const record of [records[0], ...records.slice(2)]) {
+        expect(await registry().find((record as SessionRecord).id)).toEqual(record)
+      }
+    })
+
+    it('forgets a session once revoked, even one read just before (no stale read cache)', async () => {
+      const userId = randomId()
+      const sessions = [1, 2, 3].map(() => makeSessionRecord({ userId }))
+      for (const record of sessions) await registry().create(record)
+      for (const record of sessions) expect(await registry().find(record.id)).toEqual(record)
+      const [first, ...rest] = sessions as [SessionRecord, ...SessionRecord[]]
+      expect(await registry().revoke(first)).toBe(true)
+      expect(await registry().find(first.id)).toBeUndefined()
+      expect(await registry().revokeAll(userId)).toBe(rest.length)
+      for (const record of rest) expect(await registry().find(record.id)).toBeUndefined()
+      await registry().touch(first.id, new Date(first.lastSeenAt.getTime() + 1_000))
+      expect(await registry().find(first.id)).toBeUndefined()
+    })
+
     it('matches ids exactly, letter case included', async () => {
       const record = makeSessionRecord({ id: `aBcD-${randomId()}` })
       await registry().create(record)
