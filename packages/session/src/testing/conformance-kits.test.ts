@@ -73,60 +73,37 @@ class ReadModifyWriteRegistry implements SessionRegistry {
 
 // Keys records by the first 8 characters of their id: another session's id with that prefix
 // finds this one.
-class PrefixKeyedRegistry implements SessionRegistry {
-  readonly #records = new MemorySessionRegistry()
+class PrefixKeyedRegistry extends MemorySessionRegistry {
   readonly #ids = new Map<string, string>()
-  async create(record: SessionRecord): Promise<void> {
-    await this.#records.create(record)
+  override async create(record: SessionRecord): Promise<void> {
+    await super.create(record)
     this.#ids.set(record.id.slice(0, 8), record.id)
   }
-  async find(id: string) {
+  override async find(id: string) {
     checkRegistryText({ id })
     const stored = this.#ids.get(id.slice(0, 8))
-    return stored === undefined ? undefined : this.#records.find(stored)
-  }
-  touch(id: string, at: Date) {
-    return this.#records.touch(id, at)
-  }
-  list(userId: string) {
-    return this.#records.list(userId)
-  }
-  revoke(session: SessionOwner) {
-    return this.#records.revoke(session)
-  }
-  revokeAll(userId: string, options?: { readonly except?: string }) {
-    return this.#records.revokeAll(userId, options)
+    return stored === undefined ? undefined : super.find(stored)
   }
 }
 
-// A read cache that touch and revoke clear and revokeAll forgets: "log out everywhere" leaves every
-// session read before it live.
-class StaleCacheRegistry implements SessionRegistry {
-  readonly #records = new MemorySessionRegistry()
+// A read cache that touch and revoke clear and revokeAll forgets: "log out everywhere" leaves
+// every session read before it live.
+class StaleCacheRegistry extends MemorySessionRegistry {
   readonly #cache = new Map<string, SessionRecord>()
-  create(record: SessionRecord) {
-    return this.#records.create(record)
-  }
-  async find(id: string) {
+  override async find(id: string) {
     const cached = this.#cache.get(id)
     if (cached !== undefined) return clone(cached)
-    const record = await this.#records.find(id)
+    const record = await super.find(id)
     if (record !== undefined) this.#cache.set(id, clone(record))
     return record
   }
-  touch(id: string, at: Date) {
+  override touch(id: string, at: Date) {
     this.#cache.delete(id)
-    return this.#records.touch(id, at)
+    return super.touch(id, at)
   }
-  list(userId: string) {
-    return this.#records.list(userId)
-  }
-  revoke(session: SessionOwner) {
+  override revoke(session: SessionOwner) {
     this.#cache.delete(session.id)
-    return this.#records.revoke(session)
-  }
-  revokeAll(userId: string, options?: { readonly except?: string }) {
-    return this.#records.revokeAll(userId, options)
+    return super.revoke(session)
   }
 }
 
