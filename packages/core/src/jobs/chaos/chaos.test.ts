@@ -142,19 +142,21 @@ for (const engine of testEngines()) {
 
       it('runs 10,000 jobs on three worker processes, each once', async () => {
         const jobs = app.resolve(JOBS)
+        // The default lease: a shorter one can pass while a loaded machine (or SQLite's
+        // synchronous wait for another process's lock) holds a worker's event loop, and a job
+        // whose lease passed may run twice, which this test counts as a fault.
+        // All three are claiming before the jobs come: on an idle machine, two that started first
+        // ran all 10,000 on SQLite before the third was ready, and the test saw two workers.
+        const three = await Promise.all(
+          [0, 1, 2].map(() => startWorker(target.url, { leaseMs: 30_000 })),
+        )
+        workers.push(...three)
         for (let start = 0; start < 10_000; start += 1_000) {
           await jobs.enqueueMany(
             record,
             Array.from({ length: 1_000 }, (_, i) => ({ payload: { n: start + i } })),
           )
         }
-        // The default lease: a shorter one can pass while a loaded machine (or SQLite's
-        // synchronous wait for another process's lock) holds a worker's event loop, and a job
-        // whose lease passed may run twice, which this test counts as a fault.
-        const three = await Promise.all(
-          [0, 1, 2].map(() => startWorker(target.url, { leaseMs: 30_000 })),
-        )
-        workers.push(...three)
         await until('every job ran', async () => (await count(db, 'chaos_done')) >= 10_000, 150_000)
         await stopAll(three)
         expect(await Promise.all(three.map((worker) => worker.exited))).toEqual([0, 0, 0])
