@@ -16,7 +16,8 @@ export type OverflowPolicy = 'block' | 'drop-oldest' | 'drop-newest'
 /**
  * Why events were dropped: `overflow` (the buffer was full), `write-failed` (the store refused
  * a batch for a reason other than being unreachable, five times), `shutdown` (still buffered
- * when `app.stop()`'s flush deadline passed), `closed` (tracked after the module stopped).
+ * when `app.stop()`'s flush deadline passed, a write with no answer by then included: it may yet
+ * have stored them), `closed` (tracked after the module stopped).
  */
 export type DropReason = 'overflow' | 'write-failed' | 'shutdown' | 'closed'
 
@@ -241,7 +242,8 @@ export class EventBuffer<T> {
 
   /**
    * Stops taking items (later ones are dropped as `closed`), flushes until `deadlineMs`, then
-   * drops what is left as `shutdown`. A write still running past the deadline is left to finish.
+   * drops what is left as `shutdown`, the batch of a write still running included (it is left
+   * to finish, and may yet store it).
    */
   async close(deadlineMs: number): Promise<void> {
     if (this.#closed) return
@@ -268,8 +270,10 @@ export class EventBuffer<T> {
     this.#next = undefined
     if (next !== undefined) left.unshift(...next.items)
     const stalled = this.#inFlight
-    if (stalled !== undefined && !this.#writing) {
-      // Waiting out a backoff, not writing: nothing will send it now.
+    if (stalled !== undefined) {
+      // Waiting out a backoff (nothing will send it now), or written with no answer by the
+      // deadline: a store that hangs never answers, and the process may end once stop()
+      // returns, so it is reported now. A write that answers later has stored it all the same.
       this.#inFlight = undefined
       left.unshift(...stalled.items)
     }

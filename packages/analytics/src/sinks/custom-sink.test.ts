@@ -56,4 +56,40 @@ describe('a sink of the app', () => {
       await app.stop()
     }
   })
+
+  it('that hangs: app.stop() reports the batch it was writing as dropped, the process may end with it unwritten', async () => {
+    let arrived = () => {}
+    const writing = new Promise<void>((resolve) => {
+      arrived = resolve
+    })
+    // A store whose connection black-holed: the write never answers.
+    const sink: EventSink = {
+      write() {
+        arrived()
+        return new Promise(() => {})
+      },
+    }
+    const reports: DropReport[] = []
+    const app = createTestApp({
+      database: 'sqlite::memory:',
+      jobs: { workers: false },
+      modules: [
+        analyticsModule({
+          events,
+          sink,
+          flushOnStopMs: 50,
+          onDrop: (report) => reports.push(report),
+        }),
+      ],
+    })
+    await app.migrate()
+    await app.start()
+    const analytics = app.resolve(ANALYTICS) as unknown as Analytics<typeof events>
+    for (let n = 0; n < 3; n++) analytics.track('viewed', { n })
+    void analytics.flush()
+    await writing
+    await app.stop()
+    expect(analytics.stats()).toMatchObject({ stored: 0, buffered: 0, dropped: { shutdown: 3 } })
+    expect(reports).toEqual([{ reason: 'shutdown', count: 3, total: 3 }])
+  })
 })
