@@ -140,7 +140,6 @@ export class EventBuffer<T> {
   /** The batch after the one in flight, formed early so that it is prepared during that write. */
   #next: InFlight<T> | undefined
   #prepareScheduled = false
-  #writing = false
   #flushWaiters: FlushWaiter[] = []
   #drainTarget = 0
   #ageTimer: NodeJS.Timeout | undefined
@@ -444,18 +443,17 @@ export class EventBuffer<T> {
   }
 
   async #write(batch: InFlight<T>): Promise<void> {
-    this.#writing = true
     try {
       await this.#hooks.write(batch)
     } catch (error) {
-      this.#writing = false
       if (this.#inFlight !== batch) return
       batch.attempts++
       const transient = this.#hooks.isTransient(error)
-      if (this.#abandoned || (!transient && batch.attempts >= MAX_ATTEMPTS)) {
+      // (After close's deadline no batch is in flight: it was dropped as shutdown.)
+      if (!transient && batch.attempts >= MAX_ATTEMPTS) {
         this.#hooks.onWriteError(error, batch, undefined)
         this.#inFlight = undefined
-        this.#hooks.onDrop(this.#abandoned ? 'shutdown' : 'write-failed', batch.items)
+        this.#hooks.onDrop('write-failed', batch.items)
         this.#afterSettle()
         this.#pump()
         return
@@ -474,7 +472,6 @@ export class EventBuffer<T> {
       this.#retryTimer.unref()
       return
     }
-    this.#writing = false
     if (this.#inFlight !== batch) return
     this.#inFlight = undefined
     this.#admitBlocked()

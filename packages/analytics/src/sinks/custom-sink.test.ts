@@ -2,12 +2,25 @@ import { createTestApp } from '@mortar/core/testing'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { ANALYTICS, type Analytics } from '../analytics/analytics.js'
-import { analyticsModule } from '../analytics/analytics-module.js'
+import { type AnalyticsModuleOptions, analyticsModule } from '../analytics/analytics-module.js'
 import { defineEvents } from '../catalog/define-events.js'
 import type { DropReport } from '../tracker/index.js'
 import type { EventBatch, EventSink } from './event-sink.js'
 
 const events = defineEvents({ viewed: z.object({ n: z.int() }) })
+
+/** An app on SQLite whose analytics writes to the app's own sink, and the drops it reported. */
+async function started(options: Omit<AnalyticsModuleOptions<typeof events>, 'events' | 'onDrop'>) {
+  const reports: DropReport[] = []
+  const app = createTestApp({
+    database: 'sqlite::memory:',
+    jobs: { workers: false },
+    modules: [analyticsModule({ events, ...options, onDrop: (report) => reports.push(report) })],
+  })
+  await app.migrate()
+  await app.start()
+  return { app, reports }
+}
 
 describe('a sink of the app', () => {
   it('whose isTransient throws: the failed batch is retried and then reported dropped, never left unsettled', async () => {
@@ -24,21 +37,10 @@ describe('a sink of the app', () => {
         return (error as { code: string }).code.startsWith('08')
       },
     }
-    const reports: DropReport[] = []
-    const app = createTestApp({
-      database: 'sqlite::memory:',
-      jobs: { workers: false },
-      modules: [
-        analyticsModule({
-          events,
-          sink,
-          buffer: { retryBaseMs: 1, retryMaxMs: 2 },
-          onDrop: (report) => reports.push(report),
-        }),
-      ],
+    const { app, reports } = await started({
+      sink,
+      buffer: { retryBaseMs: 1, retryMaxMs: 2 },
     })
-    await app.migrate()
-    await app.start()
     try {
       const analytics = app.resolve(ANALYTICS) as unknown as Analytics<typeof events>
       analytics.track('viewed', { n: 1 })
@@ -69,21 +71,7 @@ describe('a sink of the app', () => {
         return new Promise(() => {})
       },
     }
-    const reports: DropReport[] = []
-    const app = createTestApp({
-      database: 'sqlite::memory:',
-      jobs: { workers: false },
-      modules: [
-        analyticsModule({
-          events,
-          sink,
-          flushOnStopMs: 50,
-          onDrop: (report) => reports.push(report),
-        }),
-      ],
-    })
-    await app.migrate()
-    await app.start()
+    const { app, reports } = await started({ sink, flushOnStopMs: 50 })
     const analytics = app.resolve(ANALYTICS) as unknown as Analytics<typeof events>
     for (let n = 0; n < 3; n++) analytics.track('viewed', { n })
     void analytics.flush()
