@@ -80,7 +80,7 @@ export function createShopApp(config: ShopConfig, options: ShopAppOptions = {}):
           })),
       }),
       // Searches, views, the cart, purchases and dwell through @mortar/analytics.
-      ...shopTrackingModules({ secret: config.sessionPassword }),
+      ...shopTrackingModules(),
       // The order's transaction also writes the buyer's notifications and tracks the purchase.
       ordersModule({ listeners: [ORDER_NOTIFIER, PURCHASE_TRACKER] }),
     ],

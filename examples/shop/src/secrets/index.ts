@@ -9,3 +9,4 @@ export {
   refuseDevelopmentDefaultsInProduction,
   vaultKeyRing,
 } from './development-defaults.js'
+export { sameSecret } from './same-secret.js'

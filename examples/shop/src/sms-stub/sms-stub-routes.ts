@@ -1,7 +1,7 @@
-import { timingSafeEqual } from 'node:crypto'
 import { UnauthorizedError } from '@mortar/core'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
+import { sameSecret } from '../secrets/index.js'
 import { parseForms } from '../storefront/index.js'
 import { parseInput } from '../validation/index.js'
 import type { SmsOutbox } from './sms-outbox.js'
@@ -18,12 +18,6 @@ const messageForm = z.object({
   From: z.string().min(1).max(64),
   Body: z.string().min(1).max(1600),
 })
-
-function sameText(a: string, b: string): boolean {
-  const left = Buffer.from(a)
-  const right = Buffer.from(b)
-  return left.length === right.length && timingSafeEqual(left, right)
-}
 
 /**
  * A development stand-in for a Twilio-shaped SMS provider, served by the shop itself (under
@@ -42,7 +36,7 @@ export async function smsStubRoutes(
     '/2010-04-01/Accounts/:sid/Messages.json',
     async (request, reply) => {
       const authorization = request.headers.authorization ?? ''
-      if (request.params.sid !== options.accountSid || !sameText(authorization, expected)) {
+      if (request.params.sid !== options.accountSid || !sameSecret(authorization, expected)) {
         throw new UnauthorizedError('Unknown account or wrong token.')
       }
       const form = parseInput(messageForm, request.body)

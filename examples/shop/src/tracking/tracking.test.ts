@@ -1,13 +1,15 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { get } from 'node:http'
 import { ANALYTICS } from '@mortar/analytics'
-import { resolveDatabase } from '@mortar/core'
+import { createApp, resolveDatabase, StartupError, Vault } from '@mortar/core'
 import { SESSION_REGISTRY } from '@mortar/session'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CatalogDb } from '../catalog/index.js'
 import { CookieJar } from '../testing/cookie-jar.js'
 import { logIn, SHOPPER_PASSWORD, type Shopper, signUp, signUpShopper } from '../testing/shopper.js'
 import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
+import { DEVELOPMENT_VAULT_KEY } from '../secrets/index.js'
+import { shopTrackingModules } from './tracking-module.js'
 import { VISITOR_TAGS } from './visitor-tags.js'
 
 const DAY = 86_400_000
@@ -39,6 +41,22 @@ interface TrackedTables {
   }
   mortar_analytics_identity: { anonymous_id: string; user_id: string }
 }
+
+describe('shopTrackingModules', () => {
+  it('refuses to start without the Vault that keys the visitor tags, naming what to bind', async () => {
+    // The tag was keyed by a second secret of its own; it is now the shop's Vault, which
+    // paymentsModule binds: composed without it, the app stops at start, not at the first
+    // signed-in request.
+    const app = createApp({ database: 'sqlite::memory:', modules: shopTrackingModules() })
+    const started = app.start()
+    await expect(started).rejects.toBeInstanceOf(StartupError)
+    const problems = ((await started.catch((error: unknown) => error)) as StartupError).problems
+    expect(problems).toEqual([
+      expect.stringMatching(/shop\.visitor-tags.*needs token 'mortar\.vault'.*new Vault\(/),
+    ])
+    await app.stop()
+  })
+})
 
 for (const engine of shopTestEngines()) {
   // Skipped only when this engine's MORTAR_TEST_*_URL variable is unset (the notice names it); .ci/run sets all three, so CI runs it.
@@ -190,13 +208,13 @@ for (const engine of shopTestEngines()) {
       expect(visitorIn(browser.cookieHeader)).not.toBe(linked)
     })
 
-    it('tags a linked visitor cookie with a key of the shop: no one can tell or write the tag from the account id', async () => {
+    it('tags a linked visitor cookie by the shop vault: no one can tell or write the tag from the account id', async () => {
       // The tag was sha256("shop.visitor:" + user id): anyone who knew an account's id (it is
       // in /me) could tell that account's browsers and write a cookie the shop took as theirs.
       const shopper = await signUpShopper(shop.base, 'tagged')
       const unkeyed = (userId: string) =>
-        createHash('sha256').update(`shop.visitor:${userId}`).digest('base64url').slice(0, 22)
-      const tag = /shop\.visitor=[0-9a-f-]{36}\.([A-Za-z0-9_-]{22})/.exec(shopper.jar.cookieHeader)
+        createHash('sha256').update(`shop.visitor:${userId}`).digest('base64url')
+      const tag = /shop\.visitor=[0-9a-f-]{36}\.([A-Za-z0-9_-]{43})/.exec(shopper.jar.cookieHeader)
       expect(tag?.[1]).toBeDefined()
       expect(tag?.[1]).not.toBe(unkeyed(shopper.userId))
       // A cookie tagged from the account id alone is not the account's: the shop gives a new id.
@@ -212,25 +230,33 @@ for (const engine of shopTestEngines()) {
         .where('anonymous_id', '=', forged)
         .execute()
       expect(under).toEqual([])
-      // A shop with another secret tags the same account otherwise.
-      const other = await startTestShop(engine, {
-        env: { SESSION_PASSWORD: 'another-session-password-of-32-characters' },
-      })
-      try {
-        const jar = new CookieJar({ base: other.base })
-        const signup = await jar.request('POST', '/auth/signup', {
-          email: `tagged-${randomUUID()}@example.com`,
-          password: SHOPPER_PASSWORD,
-        })
-        expect(signup.status).toBe(201)
-        const userId = (signup.json.user as { id: string }).id
-        const tagHere = shop.app.resolve(VISITOR_TAGS).tag(userId)
-        const tagThere = other.app.resolve(VISITOR_TAGS).tag(userId)
-        expect(jar.cookieHeader).toContain(`.${tagThere}`)
-        expect(tagThere).not.toBe(tagHere)
-      } finally {
-        await other.close()
+      // The tag is the vault's (VAULT_KEYS), not a second secret derived from SESSION_PASSWORD:
+      // another session password tags an account as before, a rotated vault key otherwise.
+      const tagsUnder = async (env: Record<string, string>) => {
+        const other = await startTestShop(engine, { env })
+        try {
+          const jar = new CookieJar({ base: other.base })
+          const signup = await jar.request('POST', '/auth/signup', {
+            email: `tagged-${randomUUID()}@example.com`,
+            password: SHOPPER_PASSWORD,
+          })
+          expect(signup.status).toBe(201)
+          const userId = (signup.json.user as { id: string }).id
+          const sent = /shop\.visitor=[0-9a-f-]{36}\.([A-Za-z0-9_-]{43})/.exec(jar.cookieHeader)
+          return { here: shop.app.resolve(VISITOR_TAGS).tag(userId), there: sent?.[1] }
+        } finally {
+          await other.close()
+        }
       }
+      const sessionRotated = await tagsUnder({
+        SESSION_PASSWORD: 'another-session-password-of-32-characters',
+      })
+      expect(sessionRotated.there).toBe(sessionRotated.here)
+      const vaultRotated = await tagsUnder({
+        VAULT_KEYS: `${DEVELOPMENT_VAULT_KEY},k2:${Vault.generateKey()}`,
+      })
+      expect(vaultRotated.there).toMatch(/^[A-Za-z0-9_-]{43}$/)
+      expect(vaultRotated.there).not.toBe(vaultRotated.here)
     })
 
     it('counts a client that keeps no cookies as one cookieless visitor, and gives it no visitor cookie', async () => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { principalIdentity, type RequestIdentity } from '@mortar/analytics'
 import { isDevelopment, type RequestContext } from '@mortar/core'
+import { sameSecret } from '../secrets/index.js'
 import { VISITOR_TAGS } from './visitor-tags.js'
 
 declare module '@mortar/core' {
@@ -13,7 +14,7 @@ declare module '@mortar/core' {
 const COOKIE = 'shop.visitor'
 // `<visitor id>` before sign-in; `<visitor id>.<owner tag>` once linked to an account.
 const VALUE =
-  /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:\.([A-Za-z0-9_-]{22}))?$/
+  /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:\.([A-Za-z0-9_-]{43}))?$/
 const ONE_YEAR_S = 365 * 24 * 3_600
 // The request's slot when it has no visitor id of its own (see newVisitor).
 const NONE = ''
@@ -73,7 +74,7 @@ function visitorId(context: RequestContext, owner: string | undefined): string |
   const [, id, tag] = sent ?? []
   if (
     id !== undefined &&
-    (tag === undefined || (owner !== undefined && tag === ownerTag(context, owner)))
+    (tag === undefined || (owner !== undefined && sameSecret(tag, ownerTag(context, owner))))
   ) {
     context.set(COOKIE, id)
     return id
@@ -131,8 +132,8 @@ function cookieName(): string {
   return isDevelopment() ? 'shop.visitor' : '__Host-shop.visitor'
 }
 
-// Which account a linked cookie names: keyed by the shop's secret, so no one else can tell it
-// or make it (see VisitorTags).
+// Which account a linked cookie names: keyed by the shop's vault, so no one else can tell it or
+// make it (see VisitorTags).
 function ownerTag(context: RequestContext, userId: string): string {
   return context.resolve(VISITOR_TAGS).tag(userId)
 }

@@ -1,24 +1,22 @@
-import { createHmac, hkdfSync } from 'node:crypto'
-import { type Secret, type Token, token } from '@mortar/core'
+import { type Token, token, type Vault } from '@mortar/core'
 
 /**
- * Which account a linked `shop.visitor` cookie names, without putting the account id in it: an
- * HMAC of the id under a key derived from the shop's secret (`SESSION_PASSWORD`). An unkeyed
- * hash of the id let anyone who knew an account id (it is in `/me`, in links, in logs) tell the
- * browsers of that account apart, and write a cookie the shop took as that account's.
+ * Which account a linked `shop.visitor` cookie names, without putting the account id in it: the
+ * Vault's keyed digest of the id (`VAULT_KEYS`), for this purpose alone. An unkeyed hash of the id
+ * let anyone who knew an account id (it is in `/me`, in links, in logs) tell the browsers of that
+ * account apart, and write a cookie the shop took as that account's. The digest follows the
+ * vault's primary key, so a rotation gives every linked browser a new visitor id (see the README).
  */
 export class VisitorTags {
-  readonly #key: Buffer
+  readonly #vault: Vault
 
-  constructor(secret: Secret<string>) {
-    // A key of its own: the session password seals cookies, and is never used raw for another
-    // purpose.
-    this.#key = Buffer.from(hkdfSync('sha256', secret.reveal(), '', 'shop.visitor owner tag', 32))
+  constructor(vault: Vault) {
+    this.#vault = vault
   }
 
-  /** The tag of `userId`: 22 base64url characters (132 bits). */
+  /** The tag of `userId`: 43 base64url characters (HMAC-SHA-256). */
   tag(userId: string): string {
-    return createHmac('sha256', this.#key).update(userId).digest('base64url').slice(0, 22)
+    return this.#vault.digest(userId, { purpose: 'shop.visitor-owner' })
   }
 }
 

@@ -202,4 +202,7 @@ function wellFormed(text: string, what: string): void {
  * const vault = app.resolve(VAULT)
  * ```
  */
-export const VAULT = globalToken<Vault>('mortar.vault')
+export const VAULT = globalToken<Vault>('mortar.vault', {
+  whenMissing:
+    "bind the app's Vault in a module: binder.bind(VAULT, { useValue: new Vault({ keys }) })",
+})
