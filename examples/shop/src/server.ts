@@ -17,7 +17,7 @@ import { SMS_STUB_PREFIX, SmsOutbox, servesSmsStub, smsStubRoutes } from './sms-
 import {
   notificationPreferencesSection,
   keepOutOfCaches,
-  refuseFraming,
+  setSecurityHeaders,
   storefrontRoutes,
   unsafeHtml,
 } from './storefront/index.js'
@@ -46,7 +46,7 @@ export async function buildShop(config: ShopConfig, options: ShopAppOptions = {}
   const productExists = (productId: number) => catalog.exists(currentPrincipal(), productId)
   const server = Fastify()
   // Before any route: every answer, errors and mounted handlers included.
-  refuseFraming(server)
+  setSecurityHeaders(server)
   keepOutOfCaches(server)
   await server.register(mortarFastify, { app })
   // The JSON API.

@@ -32,10 +32,17 @@ describe('the shop in a real browser', () => {
     await shop?.close()
   })
 
+  // What the shop's content security policy refused in any page: the pages must need nothing it
+  // refuses (an inline script, a style, a beacon), or they break only in a browser.
+  const refused: string[] = []
+
   async function visitor(): Promise<Page> {
     const context = await chromium.browser.newContext({ baseURL: shop.base })
     const page = await context.newPage()
     page.setDefaultTimeout(8_000)
+    page.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) refused.push(message.text())
+    })
     return page
   }
 
@@ -72,6 +79,9 @@ describe('the shop in a real browser', () => {
     await page.fill('input[name="last4"]', '4242')
     await page.click('button:text("Save card")')
     await page.waitForSelector('#payment-methods')
+    // The notification settings, saved as they are: the form refused the field every form has.
+    await page.click('button:text("Save notification settings")')
+    expect(await page.textContent('.notice')).toContain('Notification settings saved')
 
     await page.goto('/store/checkout')
     await page.click('#place-order')
@@ -98,6 +108,7 @@ describe('the shop in a real browser', () => {
     )
     // Leaving a tracked page sends its page-leave beacon, past the CSRF guard.
     await page.goto('/store')
+    expect(refused).toEqual([])
   }, 60_000)
 
   it('shows a cart past the order-total cap its reason in money, and no checkout form', async () => {
@@ -178,5 +189,6 @@ describe('the shop in a real browser', () => {
     await page.waitForSelector('.notice')
     expect(await page.textContent('.status')).toBe('shipped')
     expect(await page.textContent('main')).toContain('TRACK-42')
+    expect(refused).toEqual([])
   }, 60_000)
 })

@@ -1,5 +1,5 @@
 export { acceptForms, parseForms } from './form-support.js'
-export { refuseFraming } from './framing.js'
+export { setSecurityHeaders } from './security-headers.js'
 export { keepOutOfCaches } from './no-store.js'
 export { escapeHtml, Html, html, unsafeHtml } from './html.js'
 export { csrfField, layout, type PageChrome } from './layout.js'

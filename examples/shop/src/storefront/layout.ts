@@ -1,4 +1,5 @@
 import type { ShopPrincipal } from '../accounts/index.js'
+import { CSRF_FIELD } from './form-support.js'
 import { type Html, html } from './html.js'
 
 /** What every page shows around its content: who is there, the cart, the inbox, messages. */
@@ -21,7 +22,7 @@ export interface PageChrome {
 
 /** The hidden field that carries the CSRF token in every form the storefront renders. */
 export function csrfField(chrome: Pick<PageChrome, 'csrfToken'>): Html {
-  return html`<input type="hidden" name="_csrf" value="${chrome.csrfToken}">`
+  return html`<input type="hidden" name="${CSRF_FIELD}" value="${chrome.csrfToken}">`
 }
 
 function accountLinks(chrome: PageChrome): Html {

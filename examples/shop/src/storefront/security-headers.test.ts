@@ -6,7 +6,7 @@ import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-s
 
 const sqlite = shopTestEngines()[0]
 
-describe('framing by another site (clickjacking)', () => {
+describe('security headers: framing by another site, scripts, sniffing', () => {
   let shop: TestShop
   let admin: CookieJar
 
@@ -40,6 +40,40 @@ describe('framing by another site (clickjacking)', () => {
         path,
         expect.stringMatching(/^(SAMEORIGIN|DENY)$/),
       ])
+    }
+  })
+
+  // Only frame-ancestors was set: markup that slipped past escaping could run an inline script,
+  // load one from anywhere, send a form off-site; and no answer said not to sniff its type.
+  it('gives every answer a policy that runs no inline or foreign script, and no sniffing', async () => {
+    const routes = routeList(shop.server).filter(
+      (route) => route.method === 'GET' && route.path !== '/inbox/stream',
+    )
+    const paths = [
+      ...routes.map((route) => route.path.replace(/:\w+/g, '1').replace(/\*$/, '')),
+      '/no-such-page',
+      '/store/products/not-a-number',
+    ]
+    for (const path of paths) {
+      const answer = await admin.request('GET', path)
+      const policy = new Map(
+        (answer.headers.get('content-security-policy') ?? '')
+          .split(';')
+          .map((directive) => directive.trim().split(/\s+/))
+          .map(([name = '', ...sources]) => [name, sources] as const),
+      )
+      const scripts = policy.get('script-src') ?? policy.get('default-src')
+      expect([path, scripts]).toEqual([path, expect.any(Array)])
+      for (const source of scripts ?? []) {
+        expect([path, source]).toEqual([path, expect.stringMatching(/^'(self|none|sha256-.+)'$/)])
+      }
+      expect([path, policy.get('object-src') ?? policy.get('default-src')]).toEqual([
+        path,
+        ["'none'"],
+      ])
+      expect([path, policy.get('base-uri')]).toEqual([path, ["'none'"]])
+      expect([path, policy.get('form-action')]).toEqual([path, ["'self'"]])
+      expect([path, answer.headers.get('x-content-type-options')]).toEqual([path, 'nosniff'])
     }
   })
 })
