@@ -587,6 +587,8 @@ export class Worker {
       }
       for (const { holder, held, error } of failed) await split(holder, held, error)
       const retried = new Set<ClaimedJob>()
+      // Recorded before the flush ends, so drain() never returns with such a job still held.
+      const failing: Promise<void>[] = []
       for (const { job, error } of unwritten) {
         const entry = this.#completions.get(job)
         const tries = (this.#unwrittenTries.get(job) ?? 0) + 1
@@ -596,7 +598,7 @@ export class Worker {
           finished.delete(job)
           this.#completions.delete(job)
           this.#unwrittenTries.delete(job)
-          void this.#fail(job, entry.definition, error).then(() => this.#checkIdle())
+          failing.push(this.#fail(job, entry.definition, error))
         } else {
           retried.add(job)
           this.#unwrittenTries.set(job, tries)
@@ -615,6 +617,7 @@ export class Worker {
           'Finished jobs whose lease had passed to another attempt; they may run twice',
         )
       }
+      await Promise.all(failing)
       if (retried.size > 0) {
         this.logger.error(
           { err: unwritten[0]?.error, jobs: retried.size },
