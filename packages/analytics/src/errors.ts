@@ -119,9 +119,10 @@ export class AnalyticsClosedError extends MortarError {
 
 /**
  * `forgetUser` was asked to erase a user while the module's sink has no `forget` of its own (or
- * no `linkedAnonymousIds`, which the erasure reads first): it holds events the module cannot
- * delete, so the erasure is refused before anything is done, never reported as done. Implement
- * `EventSink.forget` and `EventSink.linkedAnonymousIds` on the sink (`sink` names it).
+ * no `linkedAnonymousIds`, which the erasure reads first, or no `forgetAnonymous`, which erases
+ * anonymous events written after it): it holds events the module cannot delete, so the erasure
+ * is refused before anything is done, never reported as done. Implement `EventSink.forget`,
+ * `EventSink.linkedAnonymousIds` and `EventSink.forgetAnonymous` on the sink (`sink` names it).
  *
  * @example
  * ```ts
@@ -138,7 +139,7 @@ export class AnalyticsForgetError extends MortarError {
     super(
       'E_ANALYTICS_FORGET',
       501,
-      `The analytics sink ${sink} lacks forget() or linkedAnonymousIds(): it cannot erase a user, so nothing was erased. Implement both on it.`,
+      `The analytics sink ${sink} lacks forget(), linkedAnonymousIds() or forgetAnonymous(): it cannot erase a user, so nothing was erased. Implement all three on it.`,
     )
     this.sink = sink
   }

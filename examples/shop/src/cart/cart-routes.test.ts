@@ -252,6 +252,24 @@ for (const engine of shopTestEngines()) {
         })
       }
 
+      it("gives an account that signs in over another's session an empty cart, leaving the first's", async () => {
+        // A shared computer: the second shopper logs in without the first logging out.
+        const shared = browser()
+        const account = (name: string) => ({
+          email: `switch-${name}-${engine.title}-${Date.now()}@example.com`
+            .toLowerCase()
+            .replace(/[^a-z0-9@.-]/g, ''),
+          password: 'correct horse battery',
+        })
+        const first = account('first')
+        const second = account('second')
+        expect((await browser().request('POST', '/auth/signup', second)).status).toBe(201)
+        expect((await shared.request('POST', '/auth/signup', first)).status).toBe(201)
+        await shared.request('POST', '/cart', { productId: 11, quantity: 2 })
+        expect((await shared.request('POST', '/auth/login', second)).status).toBe(200)
+        expect((await shared.request('GET', '/cart')).json.items).toEqual([])
+      })
+
       it('removes one product and empties the cart', async () => {
         const visitor = browser()
         await visitor.request('POST', '/cart', { productId: 1 })

@@ -143,14 +143,18 @@ export class Carts {
    * Logs `session` in through `login`, then moves its cart to a new random id (its lines, under
    * a new checkout key) and deletes the old entry. Login renews the session's id but keeps its
    * data, and a copy of the cookie from before it still names the old cart id: left there, it
-   * would go on reading and filling the account's cart (cart fixation).
+   * would go on reading and filling the account's cart (cart fixation). Over another account's
+   * signed-in session, login empties the data and the cart stays where it was: it is not the
+   * new account's to take.
    */
   async keepThroughLogin(
     session: Session<CartSessionData>,
     login: () => Promise<void>,
   ): Promise<void> {
+    const previousUser = session.userId
     const oldId = session.data.cartId ?? session.id
     await login()
+    if (previousUser !== undefined && previousUser !== session.userId) return
     const newId = randomToken()
     for (let attempt = 1; ; attempt++) {
       const entry = await this.#carts.get(oldId, CART_KEY)

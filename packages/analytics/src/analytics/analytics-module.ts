@@ -21,6 +21,7 @@ import {
   purgeEventsBefore,
   suppressAnonymous,
 } from '../privacy/forget-user.js'
+import { checkedAfterWrite } from '../privacy/late-writes.js'
 import { Suppressions } from '../privacy/suppressions.js'
 import { VisitorIds } from '../privacy/visitor-ids.js'
 import { AnalyticsQueries } from '../queries/analytics-queries.js'
@@ -155,18 +156,22 @@ export function analyticsModule<const E extends EventSchemas>(
     recommendations: options.recommendations,
   })
   let tracker: Tracker | undefined
-  let finishForget: ((userId: string) => Promise<void>) | undefined
+  let finishForget: ((payload: ForgetJobPayload) => Promise<void>) | undefined
   // forgetUser's request with a sink of the app's own: it runs the erasure again (each step
   // finds nothing left of a finished one), retried with backoff by core's jobs, after a crash
-  // from the next start on.
+  // from the next start on. Also recorded when a write stored events of an identity forgotten
+  // meanwhile (see checkedAfterWrite): a user's, or anonymous ones under suppressed ids.
   const forgetJob = defineJob({
     name: 'analytics.forget',
-    schema: z.object({ userId: z.string() }),
+    schema: z.union([
+      z.object({ userId: z.string() }),
+      z.object({ anonymousIds: z.array(z.string()).min(1) }),
+    ]),
     attempts: 20,
-    async handler({ userId }, job) {
+    async handler(payload, job) {
       // Made with ANALYTICS: resolving it sets finishForget.
       job.resolve(ANALYTICS)
-      await finishForget?.(userId)
+      await finishForget?.(payload)
     },
   })
   return defineModule({
@@ -182,9 +187,21 @@ export function analyticsModule<const E extends EventSchemas>(
           const visitorIds = new VisitorIds(database, options.site ?? 'default', clock)
           const suppressions = new Suppressions(db)
           const rollups = new Rollups(scope, plan)
+          const own = options.sink
           const made = new Tracker({
             events: options.events,
-            sink: options.sink ?? new SqlEventSink({ db, clock }),
+            // The SQL sink checks suppressions in each write's transaction; the app's own cannot.
+            sink:
+              own === undefined
+                ? new SqlEventSink({ db, clock })
+                : checkedAfterWrite(own, suppressions, async (late) => {
+                    await jobs.enqueueMany(forgetJob, [
+                      ...late.userIds.map((userId) => ({ payload: { userId } })),
+                      ...(late.anonymousIds.length === 0
+                        ? []
+                        : [{ payload: { anonymousIds: [...late.anonymousIds] } }]),
+                    ])
+                  }),
             clock,
             logger,
             bus,
@@ -207,7 +224,6 @@ export function analyticsModule<const E extends EventSchemas>(
           // deletes them: the other way round, a crash between the two lost them for good (a
           // second forget finds no link), and their later events with no user were stored.
           const eraseFromSink = async (userId: string): Promise<ForgetReport> => {
-            const own = options.sink
             if (own?.forget === undefined || own.linkedAnonymousIds === undefined) return NONE
             await suppressAnonymous(scope, await own.linkedAnonymousIds(userId), clock.nowMs())
             const erased = await own.forget(userId)
@@ -215,9 +231,18 @@ export function analyticsModule<const E extends EventSchemas>(
             await suppressAnonymous(scope, erased.anonymousIds, clock.nowMs())
             return erased
           }
-          finishForget = async (userId) => {
-            await erase(userId)
-            await eraseFromSink(userId)
+          finishForget = async (payload) => {
+            if ('userId' in payload) {
+              await erase(payload.userId)
+              await eraseFromSink(payload.userId)
+              return
+            }
+            // The SQL sink never stores what is suppressed when it commits: nothing to erase.
+            if (own === undefined) return
+            if (own.forgetAnonymous === undefined) {
+              throw new AnalyticsForgetError(own.constructor.name)
+            }
+            await own.forgetAnonymous(payload.anonymousIds)
           }
           return new Analytics({
             tracker: made,
@@ -231,10 +256,11 @@ export function analyticsModule<const E extends EventSchemas>(
               const userId = writableUserId('user id', given)
               // A sink of the app's own holds events only it can delete: refused before anything
               // is done rather than reported erased.
-              const own = options.sink
               if (
                 own !== undefined &&
-                (own.forget === undefined || own.linkedAnonymousIds === undefined)
+                (own.forget === undefined ||
+                  own.linkedAnonymousIds === undefined ||
+                  own.forgetAnonymous === undefined)
               ) {
                 throw new AnalyticsForgetError(own.constructor.name)
               }
@@ -281,6 +307,8 @@ export function analyticsModule<const E extends EventSchemas>(
     },
   })
 }
+
+type ForgetJobPayload = { readonly userId: string } | { readonly anonymousIds: readonly string[] }
 
 // How long the forget job waits before it runs: forgetUser's own run has normally finished by
 // then, and the job finds nothing left to erase.

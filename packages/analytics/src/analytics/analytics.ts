@@ -423,9 +423,10 @@ export class Analytics<E extends EventSchemas = AppEvents> {
    * linked anonymous ids, failed events, identity links, their share of every rollup), and
    * suppresses their future events. Events of theirs still buffered are flushed first, then
    * deleted with the rest. A sink of the app's own is erased by its `forget` (counted in the
-   * report), the anonymous ids of its `linkedAnonymousIds` suppressed first; one without either
-   * makes this throw `AnalyticsForgetError` before anything is done. With such a sink the request
-   * is recorded first as an `analytics.forget` job, which finishes a run cut short.
+   * report), the anonymous ids of its `linkedAnonymousIds` suppressed first; one without those
+   * or `forgetAnonymous` makes this throw `AnalyticsForgetError` before anything is done. With
+   * such a sink the request is recorded first as an `analytics.forget` job, which finishes a run
+   * cut short, and what a write stores there of a forgotten user later is erased by another.
    *
    * @example
    * ```ts

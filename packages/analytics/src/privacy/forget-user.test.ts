@@ -10,6 +10,7 @@ import { AnalyticsForgetError, AnalyticsIdentityError } from '../errors.js'
 import type { EventBatch, EventSink } from '../sinks/event-sink.js'
 import { MemoryEventSink } from '../sinks/memory/memory-event-sink.js'
 import { isTransientDatabaseError } from '../sinks/sql/transient-error.js'
+import type { AnalyticsStats } from '../tracker/index.js'
 import { SqlEventSink } from '../sinks/sql/sql-event-sink.js'
 import { makeBatchId, makeStoredEvent } from '../testing/index.js'
 import {
@@ -132,10 +133,7 @@ for (const engine of testEngines()) {
       gate.open()
       await flushed
       // Its write deleted them: they count as skipped, not as stored.
-      const after = elsewhere.stats()
-      expect(after.stored).toBe(before.stored)
-      expect(after.failed).toBe(before.failed)
-      expect(after.skipped.suppressed - before.skipped.suppressed).toBe(3)
+      expectSkippedNotStored(before, elsewhere.stats(), 3)
       clock.advance(60_000)
       await app.resolve(JOBS).drain()
       expect(await tablesHoldingUser(db, 'u-gone')).toEqual([])
@@ -452,6 +450,13 @@ for (const engine of testEngines()) {
   })
 }
 
+/** Checks that `count` events between two stats were skipped as suppressed, not stored or failed. */
+function expectSkippedNotStored(before: AnalyticsStats, after: AnalyticsStats, count: number) {
+  expect(after.stored).toBe(before.stored)
+  expect(after.failed).toBe(before.failed)
+  expect(after.skipped.suppressed - before.skipped.suppressed).toBe(count)
+}
+
 /** Tracks one product view of `userId` and flushes it to the sink. */
 async function viewedAndFlushed(subject: EngineApp<typeof events>, userId: string): Promise<void> {
   inRequest(subject.app, { principal: { id: userId } }, () =>
@@ -531,6 +536,7 @@ for (const engine of testEngines()) {
         const sink: EventSink = {
           write: (batch) => held.write(batch),
           linkedAnonymousIds: (userId) => held.linkedAnonymousIds(userId),
+          forgetAnonymous: (anonymousIds) => held.forgetAnonymous(anonymousIds),
           async forget(userId) {
             const report = await held.forget(userId)
             return { ...report, anonymousIds: [...report.anonymousIds, ...many] }
@@ -563,6 +569,7 @@ for (const engine of testEngines()) {
         const sink: EventSink = {
           write: (batch) => held.write(batch),
           linkedAnonymousIds: (userId) => held.linkedAnonymousIds(userId),
+          forgetAnonymous: (anonymousIds) => held.forgetAnonymous(anonymousIds),
           async forget(userId) {
             const report = await held.forget(userId)
             if (crashes-- > 0) throw new Error('crashed after the sink forgot')
@@ -602,6 +609,7 @@ for (const engine of testEngines()) {
         const sink: EventSink = {
           write: (batch) => held.write(batch),
           linkedAnonymousIds: (userId) => held.linkedAnonymousIds(userId),
+          forgetAnonymous: (anonymousIds) => held.forgetAnonymous(anonymousIds),
           async forget(userId) {
             if (down) throw new Error('sink unreachable')
             return held.forget(userId)
@@ -619,6 +627,73 @@ for (const engine of testEngines()) {
           expect(held.events).toEqual([])
           expect(await tablesHoldingUser(subject.db, 'u-down')).toEqual([])
         } finally {
+          await subject.close()
+        }
+      })
+
+      it('erases what another process wrote to the sink after the forget and its job ran, from a batch checked before it', async () => {
+        const held = new MemoryEventSink()
+        const subject = await startEngineApp(engine, { events, sink: held })
+        // A second process of the app writing to the same store (a ClickHouse, say), its writes
+        // held at a gate: checked against the suppressions before the forget, written after.
+        const opened = signal()
+        const arrived = signal()
+        let gated = true
+        const late: EventSink = {
+          async write(batch) {
+            if (gated) {
+              arrived.fire()
+              await opened.fired
+            }
+            return held.write(batch)
+          },
+          linkedAnonymousIds: (userId) => held.linkedAnonymousIds(userId),
+          forget: (userId) => held.forget(userId),
+          forgetAnonymous: (anonymousIds) => held.forgetAnonymous(anonymousIds),
+        }
+        const other = createTestApp({
+          database: subject.url,
+          clock: subject.clock,
+          jobs: { workers: false },
+          modules: [analyticsModule({ events, sink: late })],
+        })
+        await other.start()
+        try {
+          const { analytics, app, clock } = subject
+          const elsewhere = other.resolve(ANALYTICS) as unknown as Analytics<typeof events>
+          const cookie = { anonymousId: `c-late-${engine.engine}` }
+          inRequest(app, { principal: { id: 'u-late' } }, () =>
+            analytics.identify('u-late', undefined, cookie),
+          )
+          await analytics.flush()
+          inRequest(other, { principal: { id: 'u-late' } }, () => {
+            elsewhere.track('product_viewed', { productId: 'p-late' })
+            // A failed event keeps its properties: it must go too.
+            elsewhere.track('product_viewed', { productId: 7 as unknown as string })
+          })
+          inRequest(other, {}, () =>
+            elsewhere.track('product_viewed', { productId: 'p-signed-out' }, cookie),
+          )
+          const flushed = elsewhere.flush()
+          // That process checked its suppressions before this one forgot the user.
+          await arrived.fired
+          await analytics.forgetUser('u-late')
+          // The recorded request has run too, and found nothing left.
+          clock.advance(120_000)
+          await app.resolve(JOBS).drain()
+          expect(await app.resolve(JOBS).list({ name: 'analytics.forget' })).toEqual([])
+          const before = elsewhere.stats()
+          gated = false
+          opened.fire()
+          await flushed
+          // Stored late, then erased: they count as skipped, not as stored.
+          expectSkippedNotStored(before, elsewhere.stats(), 3)
+          await app.resolve(JOBS).drain()
+          expect(held.events).toEqual([])
+          expect(held.failed).toEqual([])
+          expect(held.links).toEqual([])
+        } finally {
+          await other.stop()
           await subject.close()
         }
       })

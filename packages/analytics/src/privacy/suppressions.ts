@@ -40,14 +40,19 @@ export class Suppressions {
     this.#exist = true
   }
 
-  /** Which of these users and anonymous ids are suppressed. */
+  /**
+   * Which of these users and anonymous ids are suppressed. `fresh` reads the mark now rather
+   * than within the last second: a check made after a write must see a forget that committed
+   * before it.
+   */
   async among(
     userIds: readonly (string | undefined)[],
     anonymousIds: readonly (string | undefined)[],
+    options: { readonly fresh?: boolean } = {},
   ): Promise<Suppressed> {
     const users = new Set<string>()
     const anonymous = new Set<string>()
-    if (!(await this.#anyExist())) return { users, anonymous }
+    if (!(await this.#anyExist(options.fresh === true))) return { users, anonymous }
     for (const [table, column, ids, found] of [
       [SUPPRESSED_TABLE, 'user_id', userIds, users],
       [SUPPRESSED_ANONYMOUS_TABLE, 'anonymous_id', anonymousIds, anonymous],
@@ -66,10 +71,10 @@ export class Suppressions {
     return { users, anonymous }
   }
 
-  async #anyExist(): Promise<boolean> {
+  async #anyExist(fresh: boolean): Promise<boolean> {
     if (this.#exist) return true
     const now = performance.now()
-    if (now - this.#checkedAt < REFRESH_MS) return false
+    if (!fresh && now - this.#checkedAt < REFRESH_MS) return false
     this.#checkedAt = now
     const rows = await sql<{
       value: string

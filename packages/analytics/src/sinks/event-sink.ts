@@ -115,11 +115,23 @@ export interface EventSink {
    * no one was signed in for under every anonymous id linked to them, and those links; resolves
    * to what it deleted, those anonymous ids included (see {@link SinkForgetReport}). Called by
    * `forgetUser` after the buffer is flushed, and again by its `analytics.forget` job if the
-   * first run did not finish, so a second call must delete what is left and nothing else. A
-   * sink without it (or without `linkedAnonymousIds`) makes `forgetUser` throw
+   * first run did not finish or a write stored events of the user after it ran, so a later call
+   * must delete what is left, written since included, and nothing else. A sink without it (or
+   * without `linkedAnonymousIds` or `forgetAnonymous`) makes `forgetUser` throw
    * `AnalyticsForgetError` (the default SQL sink is erased by the module itself).
    */
   forget?(userId: string): Promise<SinkForgetReport>
+  /**
+   * Deletes the events and failed events with no user under these anonymous ids (ids once
+   * linked to a user `forgetUser` erased), deleting nothing signed in; resolves to the counts.
+   * Called by the `analytics.forget` job when a write stored such events after the user was
+   * forgotten (a batch checked before the forget, written after the sink's `forget` ran): no
+   * link names those ids any more, so `forget` cannot find them. A sink without it makes
+   * `forgetUser` throw `AnalyticsForgetError`.
+   */
+  forgetAnonymous?(
+    anonymousIds: readonly string[],
+  ): Promise<{ readonly events: number; readonly failedEvents: number }>
   /**
    * The anonymous ids the sink holds links of to the user, deleting nothing: `forgetUser`
    * suppresses them before it calls `forget`, which deletes the links. Suppressed only after,

@@ -60,7 +60,8 @@ export function makeBatchId(): number {
  * stored exactly (unicode, backslashes, tabs and newlines included), a batch written twice
  * stored once, an event re-sent in another batch stored once, failed events and identity links
  * (the first link of an anonymous id wins), concurrent batches, large ones, and `forget` when
- * the sink has it (`forgetUser` refuses a sink without it). Every built-in
+ * the sink has it (`forgetUser` refuses a sink without it): again after a late write, and with
+ * `linkedAnonymousIds` and `forgetAnonymous` beside it. Every built-in
  * sink runs it; run it on yours (a ClickHouse sink, say). The first argument is vitest itself
  * (see `VitestApi` in `@mortar/core/testing`): the kit does not import it, so this entry loads
  * without vitest.
@@ -290,6 +291,55 @@ export function eventSinkConformance(
       expect(await forget(userId)).toMatchObject({ events: 0, failedEvents: 2 })
       const ids = new Set([...theirs, kept].map((event) => event.id))
       expect((await current().read()).failed.filter((f) => ids.has(f.id))).toEqual([kept])
+    })
+
+    it('forgets again what was written after a first forget: a batch checked before it, written late', async () => {
+      // forgetUser's job calls forget again when a write stored a forgotten user's events after
+      // the first call: a sink that remembers whom it forgot and skips them keeps those.
+      const forget = current().sink.forget?.bind(current().sink)
+      if (forget === undefined) return
+      const userId = `gone-${makeBatchId()}`
+      const anonymousId = `anon-${makeBatchId()}`
+      await write({ events: [makeStoredEvent({ userId })] })
+      await forget(userId)
+      const late = [makeStoredEvent({ userId }), makeStoredEvent({ userId: null, anonymousId })]
+      await write({ events: late, links: [{ anonymousId, userId, linkedAt: 1 }] })
+      expect(await forget(userId)).toEqual({
+        events: 2,
+        failedEvents: 0,
+        identityLinks: 1,
+        anonymousIds: [anonymousId],
+      })
+      expect(await stored(late.map((event) => event.id))).toEqual([])
+    })
+
+    it('forgets the events with no user under anonymous ids no link names any more, not those signed in', async () => {
+      const forget = current().sink.forget?.bind(current().sink)
+      if (forget === undefined) return
+      const forgetAnonymous = current().sink.forgetAnonymous?.bind(current().sink)
+      expect(forgetAnonymous, 'a sink with forget() needs forgetAnonymous()').toBeDefined()
+      const anonymousId = `anon-${makeBatchId()}`
+      const theirs = makeStoredEvent({ userId: null, anonymousId })
+      const failed: FailedEvent = {
+        id: uuidV7(Date.UTC(2026, 2, 4)),
+        name: 'product_viewed',
+        occurredAt: Date.UTC(2026, 2, 4),
+        userId: null,
+        anonymousId,
+        reason: 'Invalid properties',
+        properties: '{}',
+      }
+      // Someone signed in on that device, and another device: both stay.
+      const kept = [
+        makeStoredEvent({ userId: 'someone-else', anonymousId }),
+        makeStoredEvent({ userId: null, anonymousId: `anon-${makeBatchId()}` }),
+      ]
+      await write({ events: [theirs, ...kept], failed: [failed] })
+      expect(await forgetAnonymous?.([anonymousId])).toEqual({ events: 1, failedEvents: 1 })
+      expect(await stored([theirs.id])).toEqual([])
+      expect(await stored(kept.map((event) => event.id))).toHaveLength(2)
+      expect((await current().read()).failed.filter((f) => f.id === failed.id)).toEqual([])
+      expect(await forgetAnonymous?.([anonymousId])).toEqual({ events: 0, failedEvents: 0 })
     })
 
     it('accepts an empty batch', async () => {

@@ -190,10 +190,15 @@ export class SessionEngine {
       createdAt: now,
       issuedAt: now,
       userId: undefined,
-      data: this.#schema.parse({}),
+      data: this.emptyData(),
       flash: undefined,
       csrfToken: newCsrfToken(),
     }
+  }
+
+  /** The data of an empty session: the schema's output for `{}`. */
+  emptyData(): unknown {
+    return this.#schema.parse({})
   }
 
   /** The data as the schema outputs it; throws {@link SessionDataError} when it does not fit. */

@@ -193,7 +193,9 @@ export class Session<T = AppSessionData> {
   /**
    * Logs `userId` in: regenerates the session (new id, new CSRF token), records the user id in
    * the sealed cookie and in the registry, saves, and fills the `principal` slot for the rest of
-   * this request. Throws `CsrfError` when the browser said the request came from another site
+   * this request. The data is kept when the session was anonymous or already this user's; over
+   * another user's session it starts empty (the schema's output for `{}`), without that user's
+   * flash messages. Throws `CsrfError` when the browser said the request came from another site
    * (login CSRF: a page elsewhere logging the visitor into an account of its choosing), as
    * `save()`, `regenerate()` and `destroy()` do there.
    */
@@ -205,6 +207,15 @@ export class Session<T = AppSessionData> {
       throw new TypeError('session.login(userId) needs a non-empty string user id.')
     }
     await this.#renew()
+    if (this.#userId !== undefined && this.#userId !== userId) {
+      // Another user signs in over a signed-in session (a shared computer, an admin switching
+      // accounts): nothing the previous user's session held (a step-up or second-factor flag,
+      // their cart, a flash message meant for them) may reach the new user. An anonymous
+      // session keeps its data (a cart made before signing in), and so does a second sign-in
+      // of the same user.
+      this.#data = this.#engine.emptyData() as T
+      this.#incomingFlash = {}
+    }
     // A sign-in begins a session: the absolute maximum age counts from here.
     this.#createdAt = this.#engine.now()
     this.#userId = userId

@@ -11,33 +11,61 @@ eventSinkConformance(vitest, 'MemoryEventSink', () => {
   }
 })
 
-// The kit must fail a sink whose forget deletes failed events by user id alone: its one case on
-// that runs as a test that passes only when the case fails.
-const FAILED_EVENTS_CASE =
-  'forgets failed events as events: under the user id, and anonymous ones under an id linked to them'
-eventSinkConformance(
-  {
-    ...vitest,
-    it: ((title: string, body: () => Promise<void>) => {
-      if (title === FAILED_EVENTS_CASE) vitest.it.fails(title, body)
-    }) as typeof vitest.it,
-  },
+/**
+ * Runs the kit's one case titled `title` on a broken sink (`broken` wraps a memory sink), as a
+ * test that passes only when the case fails.
+ */
+function kitFails(title: string, name: string, broken: (inner: MemoryEventSink) => EventSink) {
+  eventSinkConformance(
+    {
+      ...vitest,
+      it: ((caseTitle: string, body: () => Promise<void>) => {
+        if (caseTitle === title) vitest.it.fails(caseTitle, body)
+      }) as typeof vitest.it,
+    },
+    name,
+    () => {
+      const inner = new MemoryEventSink()
+      return {
+        sink: broken(inner),
+        read: async () => ({ events: inner.events, failed: inner.failed, links: inner.links }),
+      }
+    },
+  )
+}
+
+kitFails(
+  'forgets failed events as events: under the user id, and anonymous ones under an id linked to them',
   'a sink forgetting failed events by user id alone',
-  () => {
-    const inner = new MemoryEventSink()
-    const sink: EventSink = {
-      write: (batch) => inner.write(batch),
-      async forget(userId) {
-        const anonymous = inner.failed.filter((event) => event.userId === null)
-        const report = await inner.forget(userId)
-        const back = anonymous.filter((event) => !inner.failed.some((f) => f.id === event.id))
-        await inner.write({ id: makeBatchId(), events: [], failed: back, links: [] })
-        return { ...report, failedEvents: report.failedEvents - back.length }
-      },
-    }
+  (inner) => ({
+    write: (batch) => inner.write(batch),
+    async forget(userId) {
+      const anonymous = inner.failed.filter((event) => event.userId === null)
+      const report = await inner.forget(userId)
+      const back = anonymous.filter((event) => !inner.failed.some((f) => f.id === event.id))
+      await inner.write({ id: makeBatchId(), events: [], failed: back, links: [] })
+      return { ...report, failedEvents: report.failedEvents - back.length }
+    },
+  }),
+)
+
+// It keeps what a write stored after the first forget (a batch checked before it).
+kitFails(
+  'forgets again what was written after a first forget: a batch checked before it, written late',
+  'a sink skipping users it forgot before',
+  (inner) => {
+    const forgotten = new Set<string>()
     return {
-      sink,
-      read: async () => ({ events: inner.events, failed: inner.failed, links: inner.links }),
+      write: (batch) => inner.write(batch),
+      linkedAnonymousIds: (userId) => inner.linkedAnonymousIds(userId),
+      forgetAnonymous: (anonymousIds) => inner.forgetAnonymous(anonymousIds),
+      async forget(userId) {
+        if (forgotten.has(userId)) {
+          return { events: 0, failedEvents: 0, identityLinks: 0, anonymousIds: [] }
+        }
+        forgotten.add(userId)
+        return inner.forget(userId)
+      },
     }
   },
 )

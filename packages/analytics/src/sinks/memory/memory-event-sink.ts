@@ -54,6 +54,18 @@ export class MemoryEventSink implements EventSink {
     return this.links.filter((link) => link.userId === userId).map((link) => link.anonymousId)
   }
 
+  async forgetAnonymous(
+    anonymousIds: readonly string[],
+  ): Promise<{ readonly events: number; readonly failedEvents: number }> {
+    const ids = new Set(anonymousIds)
+    const theirs = (entry: { userId: string | null; anonymousId: string | null }) =>
+      entry.userId === null && entry.anonymousId !== null && ids.has(entry.anonymousId)
+    return {
+      events: deleteWhere(this.#events, theirs),
+      failedEvents: deleteWhere(this.#failed, theirs),
+    }
+  }
+
   async forget(userId: string): Promise<SinkForgetReport> {
     const anonymous = new Set<string>()
     let identityLinks = 0

@@ -9,7 +9,7 @@ import { channelConformance } from '../../testing/channel-conformance.js'
 import type { Outgoing } from '../channel.js'
 import { mailChannel } from './mail-channel.js'
 import type { MailMessage } from './mail-message.js'
-import { smtpTransport } from './smtp-transport.js'
+import { classifySmtpError, smtpTransport } from './smtp-transport.js'
 
 const from = 'Shop <no-reply@shop.example>'
 
@@ -119,6 +119,66 @@ describe('mail over SMTP (nodemailer, pooled)', () => {
       status: 'not-accepted',
     })
     await channel.close()
+  })
+
+  it('reports the recipient refused while a cc or bcc took the mail as not sent: 550 permanent, 451 transient', async () => {
+    // nodemailer sends to the recipients the server accepts and resolves: without a look at what
+    // it refused, the delivery was `sent` though its recipient got nothing.
+    // (nodemailer writes the domain in lower case in the envelope; the recipient is matched so.)
+    server.rcptReplies.set('Unknown@example.com', { code: 550, text: 'No such user' })
+    server.rcptReplies.set('greylisted@example.com', { code: 451, text: 'Greylisted, try later' })
+    const channel = mailChannel({ from, transport: smtpTransport({ url: server.url }) })
+    const before = server.mails.length
+    expect(
+      await channel.send(
+        outgoing('Unknown <Unknown@Example.com>', {
+          subject: 'Hello',
+          text: 'Hi',
+          cc: ['boss@example.com'],
+        }),
+      ),
+    ).toMatchObject({
+      status: 'permanent',
+      reason: expect.stringMatching(/550.*No such user.*other recipients/),
+    })
+    expect(
+      await channel.send(
+        outgoing('greylisted@example.com', {
+          subject: 'Hello',
+          text: 'Hi',
+          bcc: ['archive@example.com'],
+        }),
+      ),
+    ).toMatchObject({ status: 'transient', reason: expect.stringContaining('451') })
+    // The copies went out: the server took both mails, for the cc and the bcc.
+    expect(server.mails.length).toBe(before + 2)
+    // A refused cc alone leaves the recipient's mail sent.
+    server.rcptReplies.set('gone-cc@example.com', { code: 550, text: 'No such user' })
+    expect(
+      await channel.send(
+        outgoing('ada@example.com', { subject: 'Hello', text: 'Hi', cc: ['gone-cc@example.com'] }),
+      ),
+    ).toMatchObject({ status: 'accepted' })
+    await channel.close()
+  })
+
+  it('reports a host or network unreachable as not-accepted only while connecting: on an established connection the data may have gone', () => {
+    const socketError = (code: string, syscall: string) =>
+      classifySmtpError(
+        Object.assign(new Error(`${syscall} ${code}`), {
+          code: 'ESOCKET',
+          originalCode: code,
+          syscall,
+          command: 'CONN',
+        }),
+      ).status
+    for (const code of ['EHOSTUNREACH', 'ENETUNREACH']) {
+      expect(socketError(code, 'connect')).toBe('not-accepted')
+      expect(socketError(code, 'read')).toBe('transient')
+      expect(socketError(code, 'write')).toBe('transient')
+    }
+    expect(socketError('ECONNREFUSED', 'connect')).toBe('not-accepted')
+    expect(socketError('ECONNRESET', 'read')).toBe('transient')
   })
 
   it('reports a server that is down as not-accepted: nothing was handed over', async () => {

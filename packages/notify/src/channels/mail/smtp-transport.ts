@@ -1,3 +1,4 @@
+import { domainToASCII } from 'node:url'
 import { delayOption, MAX_TIMER_MS } from '../../module/delay-option.js'
 import { NotifyConfigError, NotifyUnavailableError } from '../../errors.js'
 import type { ChannelResult } from '../channel.js'
@@ -26,8 +27,14 @@ export interface SmtpTransportOptions {
 
 // The few members of nodemailer's pooled transport we call, so nodemailer stays an optional peer.
 interface PooledTransport {
-  sendMail(mail: Record<string, unknown>): Promise<{ messageId?: string; response?: string }>
+  sendMail(mail: Record<string, unknown>): Promise<SentInfo>
   close(): void
+}
+
+interface SentInfo {
+  messageId?: string
+  /** The recipients the server refused while it took the message for others (RCPT TO, or LMTP). */
+  rejectedErrors?: (NodemailerError & { recipient?: string })[]
 }
 
 interface NodemailerError extends Error {
@@ -37,6 +44,8 @@ interface NodemailerError extends Error {
   permanent?: boolean
   command?: string
   timeoutType?: string
+  /** Node's, on a socket's error: `connect` while connecting, `read` or `write` once connected. */
+  syscall?: string
 }
 
 /**
@@ -153,7 +162,12 @@ export function smtpTransport(options: SmtpTransportOptions): MailTransport {
               : { content: attachment.content.base64, encoding: 'base64' }),
           })),
         })
-        return { status: 'accepted', providerMessageId: info.messageId ?? mail.messageId }
+        return (
+          recipientRefusal(info, mail.to) ?? {
+            status: 'accepted',
+            providerMessageId: info.messageId ?? mail.messageId,
+          }
+        )
       } catch (error) {
         return classifySmtpError(error as NodemailerError)
       }
@@ -166,13 +180,11 @@ export function smtpTransport(options: SmtpTransportOptions): MailTransport {
 
 const TLS_QUERY_KEYS = ['secure', 'requireTLS', 'ignoreTLS', 'opportunisticTLS']
 
-const REFUSED_CONNECTION = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-])
+// Failures that only connecting or a name lookup can have: nothing was handed over.
+const REFUSED_CONNECTION = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'])
+// Failures a socket has while connecting, or later on an established connection (a route lost
+// mid-DATA): the message was certainly not handed over only when the socket was connecting.
+const UNREACHABLE = new Set(['EHOSTUNREACH', 'ENETUNREACH'])
 const BEFORE_SENDING = new Set([
   'EDNS',
   'ETLS',
@@ -214,10 +226,38 @@ export function classifySmtpError(error: NodemailerError): ChannelResult {
     poolsOwn ||
     BEFORE_SENDING.has(error.code ?? '') ||
     REFUSED_CONNECTION.has(error.originalCode ?? error.code ?? '') ||
+    (UNREACHABLE.has(error.originalCode ?? error.code ?? '') && error.syscall === 'connect') ||
     EARLY_TIMEOUTS.has(error.timeoutType ?? '')
   ) {
     return { status: 'not-accepted', reason }
   }
   if (BAD_MESSAGE.has(error.code ?? '')) return { status: 'permanent', reason }
   return { status: 'transient', reason }
+}
+
+/**
+ * A refusal of the delivery's own recipient in a mail the server took for others (its cc or
+ * bcc): nodemailer sends to the recipients the server accepts and reports the mail sent. The
+ * recipient got nothing: a 5xx is `permanent`; a 4xx (greylisting, a full mailbox) `transient`,
+ * since a retry sends the others another copy (counted as a possible duplicate). A refused cc or
+ * bcc alone leaves the delivery sent: it is the recipient's.
+ */
+function recipientRefusal(info: SentInfo, to: string): ChannelResult | undefined {
+  const address = envelopeAddress(to)
+  const refusal = info.rejectedErrors?.find(
+    (error) => typeof error.recipient === 'string' && envelopeAddress(error.recipient) === address,
+  )
+  if (refusal === undefined) return undefined
+  const reason = `${refusal.code ?? 'EENVELOPE'} ${refusal.responseCode ?? ''}: ${refusal.message}; the server took the mail for its other recipients (cc, bcc)`
+  return refusal.responseCode !== undefined && refusal.responseCode >= 500
+    ? { status: 'permanent', reason }
+    : { status: 'transient', reason }
+}
+
+/** An address as nodemailer puts it in the envelope: bare, its domain in ASCII (punycode). */
+function envelopeAddress(address: string): string {
+  const bare = /<([^<>]*)>\s*$/.exec(address)?.[1] ?? address.trim()
+  const at = bare.lastIndexOf('@')
+  const domain = domainToASCII(bare.slice(at + 1)) || bare.slice(at + 1)
+  return `${bare.slice(0, at)}@${domain}`.toLowerCase()
 }
