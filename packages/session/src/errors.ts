@@ -60,8 +60,10 @@ export class SessionTooLargeError extends MortarError {
 }
 
 /**
- * `save()` found session data that does not fit the module's schema. This is a bug in the code
- * that changed `session.data`; the issues name the fields, never their values.
+ * `save()` found session data that does not fit the module's schema, or that would not fit it
+ * once read back from the cookie's JSON (a Date, a Map, a bigint: the next request would drop
+ * the session). This is a bug in the code that changed `session.data` (or in the schema); the
+ * issues name the fields, never their values. Thrown before anything changed.
  *
  * @example
  * ```ts

@@ -70,13 +70,15 @@ function operand(value: unknown, what: string, shape: 'value' | 'list' = 'value'
   // would be unknown there and a value in SQL: refuse it rather than let the two disagree.
   if (shape === 'value' && !isComparable(value)) {
     const got =
-      typeof value !== 'object'
-        ? String(value)
-        : value instanceof Date
-          ? 'an invalid Date'
-          : Array.isArray(value)
-            ? 'an array'
-            : 'an object'
+      typeof value === 'string'
+        ? 'a string with an unpaired surrogate'
+        : typeof value !== 'object'
+          ? String(value)
+          : value instanceof Date
+            ? 'an invalid Date'
+            : Array.isArray(value)
+              ? 'an array'
+              : 'an object'
     throw new PolicyDefinitionError(
       `${what} got ${got}: a rule compares a string, a number, a bigint, a boolean or a valid Date.`,
     )

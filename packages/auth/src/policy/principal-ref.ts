@@ -62,14 +62,20 @@ export function principalRefs<P>(path: readonly string[] = []): PrincipalRefs<P>
   return proxy as PrincipalRefs<P>
 }
 
+// Half a surrogate pair (with the `u` flag a whole pair is one code point, not matched).
+const UNPAIRED = /\p{Cs}/u
+
 /**
- * Whether a value is one a rule can compare: a string, a number other than NaN, a bigint, a
- * boolean or a valid Date. Anything else (an object, an array, NaN) is neither equal nor unequal
- * to anything, so it can neither grant access nor dodge a deny.
+ * Whether a value is one a rule can compare: a string of well-formed Unicode, a number other
+ * than NaN, a bigint, a boolean or a valid Date. Anything else (an object, an array, NaN) is
+ * neither equal nor unequal to anything, so it can neither grant access nor dodge a deny. A
+ * string with an unpaired surrogate (`"\ud800"` in JSON) is no text a column holds, and the
+ * drivers of MariaDB and SQLite send it as U+FFFD: SQL took `'a\ud800'` for a row's `'a\ufffd'`.
  */
 export function isComparable(value: unknown): boolean {
   switch (typeof value) {
     case 'string':
+      return !UNPAIRED.test(value)
     case 'bigint':
     case 'boolean':
       return true

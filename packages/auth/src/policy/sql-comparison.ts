@@ -210,9 +210,6 @@ export function sqlConstant(value: boolean): RawBuilder<SqlBool> {
   return value ? TRUE : FALSE
 }
 
-// Text no PostgreSQL column holds: a NUL byte (refused as input) or half a surrogate pair.
-const NOT_PG_TEXT = /[\0\p{Cs}]/u
-
 /** The integer a value equals in a point check against an integer column, if any. */
 function integerOf(value: unknown): bigint | undefined {
   switch (typeof value) {
@@ -468,10 +465,11 @@ function pgCompare(
   if (type.kind === 'json') return pgJsonCompare(column, op, value)
   if (type.kind === 'object') return UNKNOWN
   const equality = op === '=' || op === '<>'
-  if (typeof value === 'string' && NOT_PG_TEXT.test(value)) {
-    // No column reads back as such a string, nor as one whose text it is.
+  if (typeof value === 'string' && value.includes('\0')) {
+    // No column holds a NUL byte (PostgreSQL refuses it as input), nor reads back as a text
+    // holding one. (No value holds half a surrogate pair: isComparable.)
     if (op === '=' || op === '<>') return known(column, type.notNull, op === '<>')
-    if (value.includes('\0')) [op, value] = beforeNul(op, value)
+    ;[op, value] = beforeNul(op, value)
   }
   if (type.kind === 'char') return guardedCompare('postgres', pgPadded(column), op, value)
   const operator = OPERATORS[op]

@@ -2,6 +2,7 @@ import type { Clock, Logger, Principal, RequestContext } from '@mortar/core'
 import type { z } from 'zod'
 import { checkCsrf, type ResolvedCsrfOptions } from '../csrf/csrf-guard.js'
 import { CsrfError, SessionDataError } from '../errors.js'
+import { storableJson } from '../json/index.js'
 import type { SessionOwner, SessionRecord, SessionRegistry } from '../registry/session-registry.js'
 import { readCookie, serializeCookie } from './cookie-header.js'
 import { Session } from './session.js'
@@ -201,16 +202,24 @@ export class SessionEngine {
     return this.#schema.parse({})
   }
 
-  /** The data as the schema outputs it; throws {@link SessionDataError} when it does not fit. */
+  /**
+   * The data as the schema outputs it; throws {@link SessionDataError} when it does not fit, or
+   * when its JSON (what the cookie holds) would not fit on the next request, which would drop
+   * the whole session there.
+   */
   validate(data: unknown): unknown {
     const parsed = this.#schema.safeParse(data)
-    if (parsed.success) return parsed.data
-    throw new SessionDataError(
-      parsed.error.issues.map((issue) => ({
-        path: issue.path.map(String).join('.'),
-        message: issue.message,
-      })),
-    )
+    if (!parsed.success) {
+      throw new SessionDataError(
+        parsed.error.issues.map((issue) => ({
+          path: issue.path.map(String).join('.'),
+          message: issue.message,
+        })),
+      )
+    }
+    const stored = storableJson(this.#schema, parsed.data)
+    if (!stored.ok) throw new SessionDataError(stored.issues)
+    return parsed.data
   }
 
   /** The cookie value for `payload`; a registered user's starts with its id (see load). */

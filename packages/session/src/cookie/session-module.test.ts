@@ -4,7 +4,7 @@ import fc from 'fast-check'
 import { sealData } from 'iron-session'
 import { afterEach, describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { SessionConfigError, SessionTooLargeError } from '../errors.js'
+import { SessionConfigError, SessionDataError, SessionTooLargeError } from '../errors.js'
 import { MemorySessionRegistry } from '../registry/memory/memory-session-registry.js'
 import { FakeBrowser } from './fake-browser.js'
 import { session } from './session.js'
@@ -237,6 +237,80 @@ describe('session cookie', () => {
     expect(large.error).toBeInstanceOf(SessionTooLargeError)
     expect((large.error as SessionTooLargeError).code).toBe('E_SESSION_TOO_LARGE')
     expect(large.setCookies).toEqual([])
+  })
+
+  it('saves only data that reads back: what the next request would drop, save() refuses', async () => {
+    // The schema checked the data, but the cookie holds its JSON: a Date, a bigint, a Set, an
+    // undefined in an array or a transform's output passed save() and then failed the schema on
+    // the next request, which dropped the whole session (signed out, data gone).
+    const kinds = z.object({
+      at: z.date().optional(),
+      coerced: z.coerce.date().optional(),
+      big: z.bigint().optional(),
+      tags: z.set(z.string()).optional(),
+      scores: z.array(z.number().optional()).optional(),
+      length: z
+        .string()
+        .transform((text) => text.length)
+        .optional(),
+      text: z.string().optional(),
+      any: z.unknown().optional(),
+    })
+    const events: InvalidSessionEvent[] = []
+    const app = createTestApp({
+      modules: [
+        sessionModule({
+          cookieName: COOKIE,
+          password: KEY_1,
+          schema: kinds,
+          onInvalidData: (event) => events.push(event),
+        }),
+      ],
+    })
+    apps.push(app)
+    await app.start()
+    const values = fc.record(
+      {
+        at: fc.date({ noInvalidDate: true }),
+        coerced: fc.date({ noInvalidDate: true }),
+        big: fc.bigInt(),
+        tags: fc.array(fc.string()).map((tags) => new Set(tags)),
+        scores: fc.array(fc.option(fc.double(), { nil: undefined })),
+        length: fc.string(),
+        text: fc.string({ unit: 'binary' }),
+        any: fc.anything(),
+      },
+      { requiredKeys: [] },
+    )
+    await fc.assert(
+      fc.asyncProperty(values, async (value) => {
+        const browser = new FakeBrowser(app)
+        await browser.request({}, () => current().login('u1'))
+        const saved = await browser.request({}, async () => {
+          Object.assign(current().data, value)
+          await current().save()
+          return current().id
+        })
+        if (saved.error !== undefined) {
+          expect([SessionDataError, SessionTooLargeError]).toContain(
+            (saved.error as object).constructor,
+          )
+          expect(saved.setCookies).toEqual([])
+        }
+        const next = await browser.request({}, () => current().userId)
+        expect(next.body).toBe('u1')
+        expect(events).toEqual([])
+      }),
+      { numRuns: 200 },
+    )
+  })
+
+  it('refuses a flash message that is not a string, which would drop the session next time', async () => {
+    const { browser } = await start()
+    const refused = await browser.request({}, () =>
+      current().flash('count', 3 as unknown as string),
+    )
+    expect(refused.error).toBeInstanceOf(TypeError)
   })
 
   it('treats data that no longer fits the schema as an empty session and calls the hook', async () => {

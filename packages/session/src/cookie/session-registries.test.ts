@@ -10,6 +10,7 @@ import {
 } from '@mortar/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
+import { SessionTooLargeError } from '../errors.js'
 import { databaseSessionRegistry } from '../registry/kysely/kysely-session-registry.js'
 import { MemorySessionRegistry } from '../registry/memory/memory-session-registry.js'
 import { redisSessionRegistry } from '../registry/redis/redis-session-registry.js'
@@ -138,6 +139,23 @@ for (const setup of setups) {
       }
       app.clock.advance(21 * 60_000)
       expect((await browser.request({}, () => current().userId)).body).toBeUndefined()
+      expect(await app.resolve(SESSION_REGISTRY).find(id)).toBeDefined()
+    })
+
+    it('leaves a signed-in session as it was when regenerate() or login() is refused for its data', async () => {
+      // Both revoked the old id first and checked the data after: the typed error came with the
+      // visitor signed out.
+      const browser = new FakeBrowser(app)
+      const user = newUser()
+      const id = await signIn(browser, user)
+      for (const write of [() => current().regenerate(), () => current().login(user)]) {
+        const refused = await browser.request({}, async () => {
+          current().data.note = 'x'.repeat(5000)
+          await write()
+        })
+        expect(refused.error).toBeInstanceOf(SessionTooLargeError)
+      }
+      expect((await browser.request({}, () => current().id)).body).toBe(id)
       expect(await app.resolve(SESSION_REGISTRY).find(id)).toBeDefined()
     })
 

@@ -31,6 +31,22 @@ declare module '@mortar/core' {
   }
 }
 
+/** What a write changes of a {@link Session}. */
+interface SessionState<T> {
+  readonly id: string
+  readonly createdAt: number
+  readonly userId: string | undefined
+  readonly csrfToken: string
+  readonly data: T
+}
+
+/** A write checked and sealed, not yet taken (see `Session#prepare`). */
+interface PreparedWrite<T> {
+  readonly state: SessionState<T>
+  readonly payload: SessionPayload
+  readonly sealed: string
+}
+
 /** Where a {@link Session} starts: its unsealed state and what the guard and registry said. */
 interface SessionStart {
   readonly payload: SessionPayload
@@ -132,23 +148,7 @@ export class Session<T = AppSessionData> {
     this.#assertProven()
     this.#assertOpen()
     this.#assertSameSite()
-    const data = this.#engine.validate(this.#data)
-    const now = this.#engine.now()
-    const payload: SessionPayload = {
-      id: this.#id,
-      createdAt: this.#createdAt,
-      issuedAt: now,
-      userId: this.#userId,
-      data,
-      flash: this.#outgoingFlash,
-      csrfToken: this.#csrfToken,
-    }
-    const sealed = await this.#engine.seal(payload)
-    if (this.#userId !== undefined && !this.#registered) {
-      await this.#engine.register(payload, this.#context)
-      this.#registered = true
-    }
-    this.#setCookie(this.#engine.cookieFor(sealed, payload))
+    await this.#write(await this.#prepare({}))
   }
 
   /**
@@ -181,13 +181,14 @@ export class Session<T = AppSessionData> {
     this.#assertProven()
     this.#assertOpen()
     this.#assertSameSite()
-    if (!(await this.#renew())) {
+    const renewed = await this.#prepare({ id: newSessionId(), csrfToken: newCsrfToken() })
+    if (!(await this.#revokeCurrent())) {
       // Revoked while this request ran ("log out everywhere"): the new id would carry the
       // revoked session's sign-in into a fresh registry record.
       this.#userId = undefined
       throw new UnauthorizedError('This session was revoked while the request ran; sign in again.')
     }
-    await this.save()
+    await this.#write(renewed)
   }
 
   /**
@@ -206,20 +207,24 @@ export class Session<T = AppSessionData> {
     if (typeof userId !== 'string' || userId === '') {
       throw new TypeError('session.login(userId) needs a non-empty string user id.')
     }
-    await this.#renew()
-    if (this.#userId !== undefined && this.#userId !== userId) {
-      // Another user signs in over a signed-in session (a shared computer, an admin switching
-      // accounts): nothing the previous user's session held (a step-up or second-factor flag,
-      // their cart, a flash message meant for them) may reach the new user. An anonymous
-      // session keeps its data (a cart made before signing in), and so does a second sign-in
-      // of the same user.
-      this.#data = this.#engine.emptyData() as T
-      this.#incomingFlash = {}
-    }
-    // A sign-in begins a session: the absolute maximum age counts from here.
-    this.#createdAt = this.#engine.now()
-    this.#userId = userId
-    await this.save()
+    // Another user signs in over a signed-in session (a shared computer, an admin switching
+    // accounts): nothing the previous user's session held (a step-up or second-factor flag,
+    // their cart, a flash message meant for them) may reach the new user. An anonymous session
+    // keeps its data (a cart made before signing in), and so does a second sign-in of the same
+    // user.
+    const switching = this.#userId !== undefined && this.#userId !== userId
+    const data = switching ? (this.#engine.emptyData() as T) : this.#data
+    const signedIn = await this.#prepare({
+      id: newSessionId(),
+      csrfToken: newCsrfToken(),
+      // A sign-in begins a session: the absolute maximum age counts from here.
+      createdAt: this.#engine.now(),
+      userId,
+      data,
+    })
+    await this.#revokeCurrent()
+    if (switching) this.#incomingFlash = {}
+    await this.#write(signedIn)
     await this.#engine.fillPrincipal(this.#context, this)
   }
 
@@ -231,6 +236,10 @@ export class Session<T = AppSessionData> {
   /** Keeps `message` under `key` for the next request only; sent by the next {@link Session.save}. */
   flash(key: string, message: string): void {
     this.#assertProven()
+    // The next request drops a cookie whose flash holds anything but strings, session and all.
+    if (typeof message !== 'string') {
+      throw new TypeError('session.flash(key, message) needs a string message.')
+    }
     this.#outgoingFlash[key] = message
   }
 
@@ -297,14 +306,44 @@ export class Session<T = AppSessionData> {
   }
 
   /**
-   * New id and token; false when the registered session was revoked meanwhile. The session goes
-   * on, so its absolute maximum age still counts from when it began.
+   * Validates and seals the session as `changes` would leave it, changing nothing: every check
+   * of a write (the schema, the JSON, the 4 KB) comes before the first thing it changes (the
+   * registry's old id, this session), so a write refused with a typed error leaves the session
+   * as it was.
    */
-  async #renew(): Promise<boolean> {
-    const live = await this.#revokeCurrent()
-    this.#id = newSessionId()
-    this.#csrfToken = newCsrfToken()
-    return live
+  async #prepare(changes: Partial<SessionState<T>>): Promise<PreparedWrite<T>> {
+    const state: SessionState<T> = {
+      id: this.#id,
+      createdAt: this.#createdAt,
+      userId: this.#userId,
+      csrfToken: this.#csrfToken,
+      data: this.#data,
+      ...changes,
+    }
+    const payload: SessionPayload = {
+      id: state.id,
+      createdAt: state.createdAt,
+      issuedAt: this.#engine.now(),
+      userId: state.userId,
+      data: this.#engine.validate(state.data),
+      flash: this.#outgoingFlash,
+      csrfToken: state.csrfToken,
+    }
+    return { state, payload, sealed: await this.#engine.seal(payload) }
+  }
+
+  /** Takes a prepared state: records a signed-in session not yet registered, sets the cookie. */
+  async #write({ state, payload, sealed }: PreparedWrite<T>): Promise<void> {
+    this.#id = state.id
+    this.#createdAt = state.createdAt
+    this.#userId = state.userId
+    this.#csrfToken = state.csrfToken
+    this.#data = state.data
+    if (state.userId !== undefined && !this.#registered) {
+      await this.#engine.register(payload, this.#context)
+      this.#registered = true
+    }
+    this.#setCookie(this.#engine.cookieFor(sealed, payload))
   }
 
   /** Revokes the registered session; false when the registry no longer had it live. */

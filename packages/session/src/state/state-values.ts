@@ -2,6 +2,7 @@
 import { describeOption, hasLoneSurrogate, ValidationError } from '@mortar/core'
 import type { z } from 'zod'
 import { StateCorruptedError, StateTooLargeError } from '../errors.js'
+import { storableJson } from '../json/index.js'
 
 /** The longest owner and key accepted (the SQL columns are `varchar(255)`). */
 export const MAX_STATE_KEY_LENGTH = 255
@@ -78,8 +79,9 @@ export interface EncodedState {
 }
 
 /**
- * Validates `value` with the schema (core's ValidationError if it does not fit) and serialises
- * the schema's output, refusing more than `maxBytes` of UTF-8 (StateTooLargeError).
+ * Validates `value` with the schema (core's ValidationError if it does not fit, or if its JSON
+ * would not fit when read back) and serialises the schema's output, refusing more than
+ * `maxBytes` of UTF-8 (StateTooLargeError).
  */
 export function encodeState(
   place: { readonly namespace: string; readonly key: string },
@@ -94,7 +96,14 @@ export function encodeState(
       `The value does not fit the state namespace '${place.namespace}'.`,
     )
   }
-  const json = JSON.stringify(parsed.data)
+  const stored = storableJson(schema, parsed.data)
+  if (!stored.ok) {
+    throw new ValidationError(
+      stored.issues.map((issue) => ({ ...issue, code: 'not_stored_as_json' })),
+      `The value does not read back from JSON in the state namespace '${place.namespace}'.`,
+    )
+  }
+  const json = stored.json
   const bytes = Buffer.byteLength(json, 'utf8')
   if (bytes > maxBytes) throw new StateTooLargeError({ ...place, bytes, limit: maxBytes })
   return { data: parsed.data, json }

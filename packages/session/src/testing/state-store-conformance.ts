@@ -265,6 +265,27 @@ export function stateStoreConformance(
       expect(await games.get(who, 'bad')).toBeUndefined()
     })
 
+    it('refuses on put a value whose JSON its own schema refuses (a Date, a bigint, a Set), storing nothing', async () => {
+      // Accepted at the put, such a value was E_STATE_CORRUPTED at every read after it.
+      const who = owner()
+      const cases: readonly (readonly [string, z.ZodType, unknown])[] = [
+        ['date', z.object({ at: z.date() }), { at: new Date(0) }],
+        ['bigint', z.object({ n: z.bigint() }), { n: BigInt(1) }],
+        ['set', z.object({ tags: z.set(z.string()) }), { tags: new Set(['a']) }],
+        ['holes', z.object({ n: z.array(z.number().optional()) }), { n: [1, undefined] }],
+      ]
+      for (const [key, schema, value] of cases) {
+        const space = state().namespace('json', schema)
+        const error = await space.put(who, key, value).catch((e: unknown) => e)
+        expect(error).toMatchObject({ code: 'E_VALIDATION', status: 422 })
+        expect(await space.get(who, key)).toBeUndefined()
+      }
+      // A schema that reads its own JSON back stores the same kind of value.
+      const dates = state().namespace('json', z.object({ at: z.coerce.date() }))
+      await dates.put(who, 'coerced', { at: new Date(0) })
+      expect((await dates.get(who, 'coerced'))?.value).toEqual({ at: new Date(0) })
+    })
+
     it('reports stored data that no longer fits the schema as E_STATE_CORRUPTED, in get and list', async () => {
       const who = owner()
       await state()

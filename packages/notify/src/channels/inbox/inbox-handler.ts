@@ -14,13 +14,7 @@ import { type FetchHandler, jsonResponse, problemResponse } from '../../pages/fe
 import { NotifyConfigError, NotifyUnavailableError } from '../../errors.js'
 import { delayOption } from '../../module/delay-option.js'
 import { INBOX } from './inbox-channel.js'
-import {
-  comparePositions,
-  type Inbox,
-  type InboxItem,
-  type InboxPosition,
-  type InboxStatus,
-} from './inbox-store.js'
+import type { Inbox, InboxItem, InboxStatus } from './inbox-store.js'
 import { InboxStreamHub, type StreamLimits } from './inbox-stream.js'
 
 /** Options of {@link inboxHandler}. */
@@ -57,9 +51,11 @@ const hubs = new WeakMap<Inbox, InboxStreamHub>()
  * - `GET /counts` — `{ unread, read, archived }`;
  * - `POST /read`, `POST /unread`, `POST /archive` with `{ "ids": [...] }` — `{ changed }`;
  * - `POST /read-all` with `{ "upTo": id }`, the newest item the client has shown (the first of
- *   its page, or the stream's last event id) — `{ changed }`; items that came after stay unread;
- * - `GET /stream` — server-sent events: `item` for each new item, `counts` after them; 429 past
- *   `maxStreamsPerRecipient` or `maxStreams` open streams. A stream ends after
+ *   its page, or the newest a stream brought) — `{ changed }`; items that came after stay unread;
+ * - `GET /stream` — server-sent events: `item` for each new item (its data the item, its id
+ *   where a reconnect resumes), `counts` after them; 429 past `maxStreamsPerRecipient` or
+ *   `maxStreams` open streams. At least once: a reconnect, and a fresh stream, may send again an
+ *   item the client has, so the client drops an item id it has. A stream ends after
  *   `maxStreamSeconds`: the browser reconnects, authorized again, and resumes where it ended.
  *
  * Mount it inside the app's request context (core's adapters do), after the session that sets
@@ -224,41 +220,33 @@ function readIds(ids: unknown): string[] {
   return ids as string[]
 }
 
-/**
- * An item as one server-sent event, with `lastId` as its id: the newest item the stream has sent
- * so far, which is where a reconnect resumes. Its data is JSON, which holds no raw line break.
- */
-function itemEvent(item: InboxItem, lastId: string): string {
-  return `id: ${lastId}\nevent: item\ndata: ${JSON.stringify(item)}\n\n`
+/** An item as one server-sent event: its id is where a reconnect resumes, its data the item. */
+function itemEvent(item: InboxItem, cursor: number): string {
+  // JSON holds no raw line break: the item cannot end the event or write fields of its own.
+  return `id: @${cursor}\nevent: item\ndata: ${JSON.stringify(item)}\n\n`
 }
 
-// An item id the `id:` field can carry: a line break (or NUL) would end it and start fields of
-// its own (a forged `event: counts`, say). Such an item is in the data only.
-const EVENT_ID = /^[^\r\n\0]+$/
-
-// The last event id of a stream that has sent no item yet: the instant it opened (every item
-// from that millisecond on is still to come), from which the browser's reconnect (which sends it
-// back as Last-Event-ID) resumes.
+// A stream's event id: `@<ms>`, the instant up to which it has sent every committed item. The
+// browser sends the last one back as Last-Event-ID on reconnecting.
 const MARKER = /^@(\d{1,15})$/
 
 /**
- * Where a stream resumes for this recipient: after the item whose id the client sent last, or
- * from the instant of a marker; `undefined` (from now) for no id, or one that is not an id of
- * theirs: another recipient's item is never looked at, so it tells nothing about it.
+ * Where a stream resumes for this recipient, in ms: the instant of a marker (never later than
+ * now: a forged one, or one from a server whose clock was ahead, would skip what comes until
+ * then), or the stamp of an item of theirs (the event id streams sent before markers); for no
+ * id, or one that is not an id of theirs, `undefined` (from now): another recipient's item is
+ * never looked at, so it tells nothing about it.
  */
 async function resumeFrom(
   inbox: Inbox,
   recipientId: string,
   lastEventId: string | null,
   nowMs: number,
-): Promise<InboxPosition | undefined> {
+): Promise<number | undefined> {
   if (lastEventId === null || lastEventId === '' || lastEventId.length > 64) return undefined
   const marker = MARKER.exec(lastEventId)?.[1]
-  // No later than now: a marker from the future (a forged header, a server whose clock was
-  // ahead) would skip every item written until then.
-  if (marker !== undefined) return { createdAt: new Date(Math.min(Number(marker), nowMs)), id: '' }
-  const item = await inbox.get(recipientId, lastEventId)
-  return item === undefined ? undefined : { createdAt: item.createdAt, id: item.id }
+  if (marker !== undefined) return Math.min(Number(marker), nowMs)
+  return (await inbox.get(recipientId, lastEventId))?.createdAt.getTime()
 }
 
 async function stream(
@@ -275,35 +263,24 @@ async function stream(
     request.headers.get('last-event-id'),
     timing.now(),
   )
-  // What the client has seen up to: the newest item sent (an item written late, older than one
-  // already sent, is sent with the newer one's id, so a resume neither repeats nor skips).
-  let newest: InboxPosition = resume ?? { createdAt: new Date(timing.now()), id: '' }
-  let lastId =
-    resume === undefined || resume.id === '' ? `@${newest.createdAt.getTime()}` : resume.id
   const encoder = new TextEncoder()
   let cleanup = () => {}
   let write = (_text: string) => {}
   let sendCounts = async () => {}
-  const unsubscribe = hub.subscribe(
+  const subscription = hub.subscribe(
     recipientId,
-    (items: readonly InboxItem[]) => {
-      for (const item of items) {
-        if (EVENT_ID.test(item.id) && comparePositions(item, newest) > 0) {
-          newest = item
-          lastId = item.id
-        }
-        write(itemEvent(item, lastId))
-      }
+    (items: readonly InboxItem[], cursor: number) => {
+      for (const item of items) write(itemEvent(item, cursor))
       void sendCounts()
     },
     () => cleanup(),
     limits,
     resume,
   )
-  if (unsubscribe === 'closed') {
+  if (subscription === 'closed') {
     throw new NotifyUnavailableError('The app is stopping: live inbox streams are closed.')
   }
-  if (unsubscribe === 'full') {
+  if (subscription === 'full') {
     throw new TooManyRequestsError(
       30,
       'Too many live inbox streams are open; close one (another tab) or retry later.',
@@ -325,7 +302,11 @@ async function stream(
           // the next item sends them again
         }
       }
-      const heartbeat = setInterval(() => write(': keep-alive\n\n'), timing.heartbeatMs)
+      // With the cursor as of now: a reconnect after a quiet spell reads back only from there.
+      const heartbeat = setInterval(
+        () => write(`: keep-alive\nid: @${subscription.cursor()}\n\n`),
+        timing.heartbeatMs,
+      )
       heartbeat.unref()
       // Authorized once, at its request: it ends in time, and the reconnect is authorized again.
       // It starts with its id (no event): where a reconnect resumes before any item comes.
@@ -334,7 +315,7 @@ async function stream(
       cleanup = () => {
         clearInterval(heartbeat)
         clearTimeout(lifetime)
-        unsubscribe()
+        subscription.stop()
         request.signal.removeEventListener('abort', onAbort)
         try {
           controller.close()
@@ -345,7 +326,7 @@ async function stream(
       const onAbort = () => cleanup()
       request.signal.addEventListener('abort', onAbort, { once: true })
       if (request.signal.aborted) cleanup()
-      write(`retry: 3000\nid: ${lastId}\n\n`)
+      write(`retry: 3000\nid: @${subscription.cursor()}\n\n`)
       void sendCounts()
     },
     cancel() {

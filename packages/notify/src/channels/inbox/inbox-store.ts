@@ -44,21 +44,13 @@ export const INBOX_TABLE = 'mortar_inbox'
 
 /**
  * Where an item stands in a recipient's inbox: by `createdAt`, then by `id` (byte order), so two
- * items stamped in the same millisecond are still in one order, the same in SQL and in
- * {@link comparePositions}. Exclusive where it is a starting point: `{ createdAt, id: '' }` is
- * just before every item of that millisecond.
+ * items stamped in the same millisecond are still in one order, the same on every engine.
+ * Exclusive where it is a starting point: `{ createdAt, id: '' }` is just before every item of
+ * that millisecond.
  */
 export interface InboxPosition {
   readonly createdAt: Date
   readonly id: string
-}
-
-/** Orders two positions as the inbox's queries do (ids by their UTF-8 bytes). */
-export function comparePositions(a: InboxPosition, b: InboxPosition): number {
-  return (
-    a.createdAt.getTime() - b.createdAt.getTime() ||
-    Buffer.compare(Buffer.from(a.id), Buffer.from(b.id))
-  )
 }
 
 /** How many items one statement of {@link Inbox.prune} deletes at most. */
@@ -111,8 +103,8 @@ export class Inbox {
   constructor(db: Kysely<unknown>, clock: Clock) {
     this.#db = db as Kysely<InboxTables>
     this.#clock = clock
-    // Ids in byte order on every engine, as comparePositions orders them: PostgreSQL's default
-    // collation may be a language's (en_US ignores '-' at first), the others compare bytes.
+    // Ids in byte order on every engine, so pages and "up to" mean the same on each: PostgreSQL's
+    // default collation may be a language's (en_US ignores '-' at first), the others compare bytes.
     this.#id =
       sqlEngine(db) === 'postgres'
         ? sql<string>`${sql.ref('id')} collate "C"`

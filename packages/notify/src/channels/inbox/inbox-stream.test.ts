@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import type { Inbox, InboxItem } from './inbox-store.js'
 import { InboxStreamHub } from './inbox-stream.js'
 
@@ -37,17 +37,17 @@ describe('InboxStreamHub', () => {
       onPollError: () => {},
     })
     const sent: string[] = []
-    const stop = hub.subscribe(
+    const subscription = hub.subscribe(
       'ada',
       (items) => sent.push(...items.map((i) => i.id)),
       () => {},
       { perRecipient: 5, total: 5 },
-      { createdAt: new Date(500), id: '' },
+      500,
     )
     for (const listener of listeners) listener(item('new', 5_000))
     releasePage()
-    await new Promise((resolve) => setTimeout(resolve, 10))
+    await vi.waitFor(() => expect(sent).toHaveLength(2))
     expect(sent).toEqual(['old', 'new'])
-    if (typeof stop === 'function') stop()
+    if (typeof subscription === 'object') subscription.stop()
   })
 })

@@ -1,15 +1,22 @@
-import {
-  comparePositions,
-  type Inbox,
-  type InboxItem,
-  type InboxPosition,
-  SINCE_PAGE,
-} from './inbox-store.js'
+import type { Inbox, InboxItem, InboxPosition } from './inbox-store.js'
+import { SINCE_PAGE } from './inbox-store.js'
+
+/**
+ * How far behind its stamp an item may commit (a transaction in flight, or the writing server's
+ * clock behind this one's) and still reach every live stream: each read of a stream looks this
+ * far back, and sends what it finds unless this connection sent it already.
+ */
+export const STREAM_LOOKBACK_MS = 30_000
 
 interface Subscriber {
   readonly recipientId: string
-  /** Where the stream starts, exclusive: what the client saw last, or the instant it opened. */
-  readonly after: InboxPosition
+  /** The oldest stamp this connection sends: its cursor's, less the lookback. */
+  readonly floor: number
+  /**
+   * Where a reconnect resumes (`@<ms>`, read from `cursor − STREAM_LOOKBACK_MS` again): every
+   * item that committed by this instant has been sent on this connection.
+   */
+  cursor: number
   /** Reading what was written before it opened: live items wait in `held` until it ends. */
   catchingUp: boolean
   /**
@@ -17,13 +24,18 @@ interface Subscriber {
    * before one committed, so they are sent after the last page, never dropped.
    */
   readonly held: InboxItem[]
+  /** Ids sent on this connection (by stamp), still inside the window a read looks at. */
   readonly seen: Map<string, number>
-  readonly push: (items: readonly InboxItem[]) => void
+  readonly push: (items: readonly InboxItem[], cursor: number) => void
   readonly end: () => void
 }
 
-// Items are stamped when written and may commit a little later: each poll looks back this far.
-const LOOKBACK_MS = 10_000
+/** A live stream of the hub: its resume point, and how to stop it. */
+export interface StreamSubscription {
+  /** Where a reconnect resumes, in ms (see {@link STREAM_LOOKBACK_MS}). */
+  readonly cursor: () => number
+  readonly stop: () => void
+}
 
 /** How many live streams the process holds at most, in all and for one recipient. */
 export interface StreamLimits {
@@ -34,9 +46,13 @@ export interface StreamLimits {
 /**
  * Fans new inbox items out to the live streams of this process: at once for items this process
  * writes, and by one shared poll (every `pollMs`, only while someone listens) for items other
- * processes write. Each stream gets an item once. Streams are capped, per recipient and in all:
- * each holds a connection, a timer and a place in the poll's query. When the inbox is disposed
- * (`app.stop()`) every stream ends and no other opens.
+ * processes write. At least once, by construction: every read (a stream's first, each poll)
+ * looks {@link STREAM_LOOKBACK_MS} behind the instant the previous one started, so an item that
+ * commits within that of its stamp is read after it committed, whatever newer items went first;
+ * a reconnect reads that far behind its cursor again. A connection sends an item once; a
+ * reconnect may send again what the last one sent, so clients drop repeated ids. Streams are
+ * capped, per recipient and in all: each holds a connection, a timer and a place in the poll's
+ * query. When the inbox is disposed (`app.stop()`) every stream ends and no other opens.
  */
 export class InboxStreamHub {
   readonly #inbox: Inbox
@@ -47,6 +63,8 @@ export class InboxStreamHub {
   #timer: NodeJS.Timeout | undefined
   #unlisten: (() => void) | undefined
   readonly #onPollError: (error: unknown) => void
+  /** When the last poll that worked started (or the hub): the next looks back from there. */
+  #readAt = 0
   #polling = false
   #failing = false
   #closed = false
@@ -68,30 +86,29 @@ export class InboxStreamHub {
   }
 
   /**
-   * Starts sending the recipient's items after the position `after` (what the client saw last;
-   * the instant it opens by default), in position order from there, however long ago, to `push`
-   * (and calls `end` if the hub closes first); returns the function that stops it, `'full'` when
-   * the limits leave no room for another stream (of this recipient or at all), `'closed'` once
-   * the inbox is disposed.
+   * Starts sending the recipient's items stamped from `resumeAt` (a cursor the client had; the
+   * instant it opens by default, never later) less {@link STREAM_LOOKBACK_MS}, those written
+   * before first, to `push` with the cursor a reconnect resumes from (and calls `end` if the hub
+   * closes first); `'full'` when the limits leave no room for another stream (of this recipient
+   * or at all), `'closed'` once the inbox is disposed.
    */
   subscribe(
     recipientId: string,
-    push: (items: readonly InboxItem[]) => void,
+    push: (items: readonly InboxItem[], cursor: number) => void,
     end: () => void,
     limits: StreamLimits,
-    after?: InboxPosition,
-  ): (() => void) | 'full' | 'closed' {
+    resumeAt?: number,
+  ): StreamSubscription | 'full' | 'closed' {
     if (this.#closed) return 'closed'
     const held = this.#perRecipient.get(recipientId) ?? 0
     if (held >= limits.perRecipient || this.#subscribers.size >= limits.total) return 'full'
     const now = this.#now()
+    const cursor = resumeAt === undefined ? now : Math.min(resumeAt, now)
     const subscriber: Subscriber = {
       recipientId,
-      after:
-        after === undefined || after.createdAt.getTime() > now
-          ? { createdAt: new Date(now), id: '' }
-          : after,
-      catchingUp: after !== undefined,
+      floor: cursor - STREAM_LOOKBACK_MS,
+      cursor,
+      catchingUp: true,
       held: [],
       seen: new Map(),
       push,
@@ -100,13 +117,16 @@ export class InboxStreamHub {
     this.#subscribers.add(subscriber)
     this.#perRecipient.set(recipientId, held + 1)
     if (this.#subscribers.size === 1) this.#start()
-    if (subscriber.catchingUp) void this.#catchUp(subscriber)
-    return () => {
-      if (!this.#subscribers.delete(subscriber)) return
-      const left = (this.#perRecipient.get(recipientId) ?? 1) - 1
-      if (left === 0) this.#perRecipient.delete(recipientId)
-      else this.#perRecipient.set(recipientId, left)
-      if (this.#subscribers.size === 0) this.#stop()
+    void this.#catchUp(subscriber)
+    return {
+      cursor: () => subscriber.cursor,
+      stop: () => {
+        if (!this.#subscribers.delete(subscriber)) return
+        const left = (this.#perRecipient.get(recipientId) ?? 1) - 1
+        if (left === 0) this.#perRecipient.delete(recipientId)
+        else this.#perRecipient.set(recipientId, left)
+        if (this.#subscribers.size === 0) this.#stop()
+      },
     }
   }
 
@@ -120,6 +140,8 @@ export class InboxStreamHub {
   }
 
   #start(): void {
+    // Items committed before now are the streams' own first reads' to find; after, the polls'.
+    this.#readAt = this.#now()
     this.#unlisten = this.#inbox.onAdded((item) => this.#deliver([item]))
     this.#timer = setInterval(() => void this.#poll(), this.#pollMs)
     this.#timer.unref()
@@ -133,31 +155,29 @@ export class InboxStreamHub {
   }
 
   /**
-   * Sends a resumed stream what was written since its client's last event, page by page, however
-   * long ago that was: the shared poll looks back only `LOOKBACK_MS`. Live items wait meanwhile
-   * (the pages hold them too), so the client gets everything in order, once.
+   * A stream's first read: what was written from its floor on, page by page, however long ago
+   * (a fresh stream's floor is the lookback, which also covers an item committing while the
+   * client's page loaded). Live items wait meanwhile, then follow the pages.
    */
   async #catchUp(subscriber: Subscriber): Promise<void> {
-    let after = subscriber.after
+    const startedAt = this.#now()
+    let after: InboxPosition | undefined
     try {
       for (;;) {
-        const items = await this.#inbox.since(
-          [subscriber.recipientId],
-          after.createdAt.getTime(),
-          after,
-        )
+        const items = await this.#inbox.since([subscriber.recipientId], subscriber.floor, after)
         if (!this.#subscribers.has(subscriber)) return
-        this.#deliverTo(subscriber, items, this.#now())
-        const last = items.at(-1)
-        if (items.length < SINCE_PAGE || last === undefined) break
-        after = last
+        this.#deliverTo(subscriber, items)
+        after = items.at(-1)
+        if (items.length < SINCE_PAGE || after === undefined) break
       }
       subscriber.catchingUp = false
-      const held = subscriber.held.splice(0).sort(comparePositions)
-      this.#deliverTo(subscriber, held, this.#now())
+      // Everything committed before the first page was read is sent now; later commits are the
+      // polls' (held meanwhile, sent here).
+      subscriber.cursor = Math.max(subscriber.cursor, startedAt)
+      this.#deliverTo(subscriber, subscriber.held.splice(0))
     } catch (error) {
-      // Resuming from a point the stream cannot read is a gap: end it, the client reconnects
-      // with the same last event id and tries again.
+      // A stream that cannot read where it starts has a gap: end it, the client reconnects with
+      // the same last event id and tries again.
       this.#onPollError(error)
       subscriber.end()
     }
@@ -166,10 +186,11 @@ export class InboxStreamHub {
   async #poll(): Promise<void> {
     if (this.#polling || this.#subscribers.size === 0) return
     this.#polling = true
+    const startedAt = this.#now()
     try {
       const recipients = [...new Set([...this.#subscribers].map((s) => s.recipientId))]
-      const oldest = Math.min(...[...this.#subscribers].map((s) => s.after.createdAt.getTime()))
-      const from = Math.max(oldest, this.#now() - LOOKBACK_MS)
+      // From the last poll that worked, not from now: a failed poll leaves no gap.
+      const from = this.#readAt - STREAM_LOOKBACK_MS
       // Page through the window: a page cut off by the limit would otherwise be read again by
       // every poll, and the items after it never streamed.
       let after: InboxItem | undefined
@@ -179,10 +200,13 @@ export class InboxStreamHub {
         after = items.at(-1)
         if (items.length < SINCE_PAGE || after === undefined) break
       }
+      this.#readAt = startedAt
+      for (const subscriber of this.#subscribers)
+        if (!subscriber.catchingUp) subscriber.cursor = Math.max(subscriber.cursor, startedAt)
       this.#failing = false
     } catch (error) {
-      // The next poll tries again (a stream is best effort on top of the stored inbox), but a
-      // failing poll is said once: until it works again, streams miss other processes' items.
+      // The next poll tries again from where this one started, but a failing poll is said once:
+      // until one works again, streams wait for other processes' items.
       if (!this.#failing) this.#onPollError(error)
       this.#failing = true
     } finally {
@@ -191,26 +215,26 @@ export class InboxStreamHub {
   }
 
   #deliver(items: readonly InboxItem[]): void {
-    const now = this.#now()
     for (const subscriber of this.#subscribers) {
-      if (!subscriber.catchingUp) this.#deliverTo(subscriber, items, now)
+      if (!subscriber.catchingUp) this.#deliverTo(subscriber, items)
       else
         for (const item of items)
           if (item.recipientId === subscriber.recipientId) subscriber.held.push(item)
     }
   }
 
-  #deliverTo(subscriber: Subscriber, items: readonly InboxItem[], now: number): void {
+  #deliverTo(subscriber: Subscriber, items: readonly InboxItem[]): void {
     const fresh = items.filter(
       (item) =>
         item.recipientId === subscriber.recipientId &&
-        comparePositions(item, subscriber.after) > 0 &&
+        item.createdAt.getTime() >= subscriber.floor &&
         !subscriber.seen.has(item.id),
     )
-    for (const [id, at] of subscriber.seen)
-      if (at < now - 2 * LOOKBACK_MS) subscriber.seen.delete(id)
+    // No read looks further back than this again (a catch-up's pages never repeat an item).
+    const oldest = this.#readAt - STREAM_LOOKBACK_MS
+    for (const [id, at] of subscriber.seen) if (at < oldest) subscriber.seen.delete(id)
     if (fresh.length === 0) return
     for (const item of fresh) subscriber.seen.set(item.id, item.createdAt.getTime())
-    subscriber.push(fresh)
+    subscriber.push(fresh, subscriber.cursor)
   }
 }

@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { INBOX, InboxChannel } from './inbox-channel.js'
 import { type InboxHandlerOptions, inboxHandler } from './inbox-handler.js'
 import { createInboxTable, Inbox } from './inbox-store.js'
+import { STREAM_LOOKBACK_MS } from './inbox-stream.js'
 
 const inboxModule = defineModule({
   name: 'inbox-test',
@@ -399,53 +400,20 @@ for (const engine of testEngines()) {
       await readUntil('odd id')
       expect(text).not.toContain('\ndata: {"unread":999}\n')
       expect(text).not.toContain('secret')
-      expect(text.match(/id: s-1\n/g)).toHaveLength(1)
+      expect(text.match(/"id":"s-1"/g)).toHaveLength(1)
+      // An event's id is where a reconnect resumes, never an item's id (which a row could forge).
+      expect(text.match(/^id: (?!@\d+$).*$/gm)).toBeNull()
       controller.abort()
       await reader.cancel()
     })
 
     /** Opens a stream as `recipientId`, resuming from `lastEventId` when given. */
-    async function openStream(
+    function openStream(
       recipientId: string,
       lastEventId?: string,
       options: Partial<InboxHandlerOptions> = {},
     ) {
-      const controller = new AbortController()
-      const response = await as(
-        recipientId,
-        '/stream',
-        {
-          signal: controller.signal,
-          headers: lastEventId === undefined ? {} : { 'last-event-id': lastEventId },
-        },
-        options,
-      )
-      const reader = (response.body as ReadableStream<Uint8Array>).getReader()
-      const decoder = new TextDecoder()
-      const events = {
-        text: '',
-        /** Reads until `needle` arrives; false when the stream ended first. */
-        async readUntil(needle: string): Promise<boolean> {
-          while (!events.text.includes(needle)) {
-            const { value, done } = await reader.read()
-            if (done) return false
-            events.text += decoder.decode(value)
-          }
-          return true
-        },
-        /** The id a browser would send back on reconnecting: the last `id:` field. */
-        lastEventId: () => [...events.text.matchAll(/^id: (.*)$/gm)].at(-1)?.[1],
-        /** The item ids in the order they came. */
-        items: () =>
-          [...events.text.matchAll(/^event: item\ndata: (.*)$/gm)].map(
-            (match) => (JSON.parse(match[1] ?? '{}') as { id: string }).id,
-          ),
-        async close() {
-          controller.abort()
-          await reader.cancel()
-        },
-      }
-      return events
+      return openEvents((init) => as(recipientId, '/stream', init, options), lastEventId)
     }
 
     it('ends a stream in time, so its reconnect is authorized again, and resumes it where it opened', async () => {
@@ -462,18 +430,17 @@ for (const engine of testEngines()) {
       const again = await openStream('rae', resume)
       expect(await again.readUntil('"id":"r-gap2"')).toBe(true)
       expect(again.items()).toEqual(['r-gap', 'r-gap2'])
-      expect(again.lastEventId()).toBe('r-gap2')
+      expect(again.lastEventId()).toMatch(/^@\d+$/)
       await again.close()
     })
 
-    it('resumes from the last item id the client saw, however long ago, with nothing missed or sent twice', async () => {
+    it('resumes from an item id (the event id of streams before markers), however long ago, with nothing missed', async () => {
       const first = await openStream('lou')
       await first.readUntil('event: counts')
       app.clock.advance(5_000)
       await inbox.add({ id: 'l-1', recipientId: 'lou', type: 't', message: { title: 'one' } })
       expect(await first.readUntil('"id":"l-1"')).toBe(true)
-      // Written late (stamped before l-1, committed after it): it is sent, with l-1's id, so
-      // the resume below neither repeats l-1 nor sends l-0 again.
+      // Written late (stamped before l-1, committed after it): the open stream's poll sends it.
       await app
         .resolve(databaseToken<{ mortar_inbox: Record<string, unknown> }>())
         .insertInto('mortar_inbox')
@@ -487,22 +454,20 @@ for (const engine of testEngines()) {
         })
         .execute()
       expect(await first.readUntil('"id":"l-0"')).toBe(true)
-      expect(first.lastEventId()).toBe('l-1')
+      expect(first.items()).toEqual(['l-1', 'l-0'])
       await first.close()
       // A disconnect of an hour; three items in one millisecond (ordered by id).
       app.clock.advance(3_600_000)
       for (const id of ['l-4', 'l-2', 'l-3']) {
         await inbox.add({ id, recipientId: 'lou', type: 't', message: { title: id } })
       }
+      // Read back the lookback behind l-1: l-0 and l-1 again (the client drops them), then the
+      // rest, in order.
       const resumed = await openStream('lou', 'l-1')
       expect(await resumed.readUntil('"id":"l-4"')).toBe(true)
-      expect(resumed.items()).toEqual(['l-2', 'l-3', 'l-4'])
-      expect(resumed.lastEventId()).toBe('l-4')
+      expect(resumed.items()).toEqual(['l-0', 'l-1', 'l-2', 'l-3', 'l-4'])
+      expect(resumed.lastEventId()).toMatch(/^@\d+$/)
       await resumed.close()
-      const tie = await openStream('lou', 'l-3')
-      expect(await tie.readUntil('"id":"l-4"')).toBe(true)
-      expect(tie.items()).toEqual(['l-4'])
-      await tie.close()
     })
 
     it('resumes from now, not later, when the Last-Event-ID marker is in the future: nothing written after is skipped, then or on the next resume', async () => {
@@ -511,13 +476,13 @@ for (const engine of testEngines()) {
       await inbox.add({ id: 'fu-1', recipientId: 'fay', type: 't', message: { title: 'one' } })
       expect(await first.readUntil('"id":"fu-1"')).toBe(true)
       // Before, the stream's position stayed in the future: its events carried the marker back.
-      expect(first.lastEventId()).toBe('fu-1')
+      expect(first.lastEventId()).toBe(`@${app.clock.nowMs()}`)
       await first.close()
       app.clock.advance(1_000)
       await inbox.add({ id: 'fu-2', recipientId: 'fay', type: 't', message: { title: 'two' } })
       const again = await openStream('fay', first.lastEventId())
       expect(await again.readUntil('"id":"fu-2"')).toBe(true)
-      expect(again.items()).toEqual(['fu-2'])
+      expect(again.items()).toEqual(['fu-1', 'fu-2'])
       await again.close()
     })
 
@@ -525,9 +490,10 @@ for (const engine of testEngines()) {
       await inbox.add({ id: 'e-1', recipientId: 'eve', type: 't', message: { title: 'eve' } })
       app.clock.advance(1_000)
       await inbox.add({ id: 'm-1', recipientId: 'mo', type: 't', message: { title: 'old' } })
-      app.clock.advance(1_000)
       let opened = 0
       for (const lastEventId of ['e-1', 'no-such-item', undefined]) {
+        // Past the lookback of a stream from now: m-1 comes only to one resumed after eve's item.
+        app.clock.advance(STREAM_LOOKBACK_MS + 1_000)
         const events = await openStream('mo', lastEventId)
         await events.readUntil('event: counts')
         // Each starts as a fresh stream does: from the instant it opened.
@@ -576,7 +542,7 @@ for (const engine of testEngines()) {
         .execute()
       // Before, each poll read the same first 500 rows of its window: the last 150 never came.
       await readUntil(() => count() >= 650)
-      expect(new Set(text.match(/id: sol-\d+\n/g)).size).toBe(650)
+      expect(new Set(text.match(/"id":"sol-\d+"/g)).size).toBe(650)
       controller.abort()
       await reader.cancel()
     })
@@ -612,6 +578,146 @@ for (const engine of testEngines()) {
       )
     })
   })
+}
+
+/**
+ * Opens a stream through `send` (a GET of `/stream` as someone), resuming from `lastEventId`
+ * when given, and reads its events as a browser's `EventSource` would.
+ */
+async function openEvents(
+  send: (init: RequestInit) => Response | Promise<Response>,
+  lastEventId?: string,
+) {
+  const controller = new AbortController()
+  const response = await send({
+    signal: controller.signal,
+    headers: lastEventId === undefined ? {} : { 'last-event-id': lastEventId },
+  })
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+  const decoder = new TextDecoder()
+  const events = {
+    text: '',
+    /** Reads until `needle` arrives; false when the stream ended first. */
+    async readUntil(needle: string): Promise<boolean> {
+      while (!events.text.includes(needle)) {
+        const { value, done } = await reader.read()
+        if (done) return false
+        events.text += decoder.decode(value)
+      }
+      return true
+    },
+    /** The id a browser would send back on reconnecting: the last `id:` field. */
+    lastEventId: () => [...events.text.matchAll(/^id: (.*)$/gm)].at(-1)?.[1],
+    /** The item ids in the order they came. */
+    items: () =>
+      [...events.text.matchAll(/^event: item\ndata: (.*)$/gm)].map(
+        (match) => (JSON.parse(match[1] ?? '{}') as { id: string }).id,
+      ),
+    async close() {
+      controller.abort()
+      await reader.cancel()
+    },
+  }
+  return events
+}
+
+for (const engine of testEngines()) {
+  describe.skipIf(engine.skip !== undefined)(
+    `live inbox streams, at least once, on ${engine.title}`,
+    () => {
+      // An app of its own, whose streams never poll (the hub takes its first handler's pollMs):
+      // a stream sends what its first read finds and what this process writes, so each
+      // interleaving below is exactly the one the test writes.
+      let started: EngineApp<TestApp> | undefined
+      let app: TestApp
+      let inbox: Inbox
+
+      beforeAll(async () => {
+        started = await startEngineApp(engine, (url) =>
+          createTestApp({ database: url, modules: [inboxModule] }),
+        )
+        app = started.app
+        inbox = app.resolve(INBOX)
+      })
+      afterAll(() => started?.dispose())
+
+      const handler = inboxHandler({ recipient: () => 'ana', pollMs: 3_600_000 })
+      const open = (lastEventId?: string) =>
+        openEvents((init) => {
+          const context = new RequestContext({ createScope: () => app.createScope() })
+          return runInRequestContext(context, () => handler(new Request('http://x/stream', init)))
+        }, lastEventId)
+      /** An item whose transaction (here, or in another process) stamped it at `createdAt`. */
+      const commit = (id: string, createdAt: number) =>
+        app
+          .resolve(databaseToken<{ mortar_inbox: Record<string, unknown> }>())
+          .insertInto('mortar_inbox')
+          .values({
+            id,
+            recipient_id: 'ana',
+            type: 't',
+            title: id,
+            status: 'unread',
+            created_at: createdAt,
+          })
+          .execute()
+      /** Writes `id` here and reads until it comes: every read the stream started is done. */
+      const settle = async (events: Awaited<ReturnType<typeof open>>, id: string) => {
+        app.clock.advance(1)
+        await inbox.add({ id, recipientId: 'ana', type: 't', message: { title: id } })
+        expect(await events.readUntil(`"id":"${id}"`)).toBe(true)
+      }
+
+      it('sends on reconnect an item that committed after a newer one was sent, stamped before it', async () => {
+        const first = await open()
+        await settle(first, 'a-0')
+        app.clock.advance(1_000)
+        // a-late's transaction stamps it now; a-new is written and sent before it commits.
+        const stamped = app.clock.nowMs()
+        app.clock.advance(1_000)
+        await settle(first, 'a-new')
+        const resume = first.lastEventId()
+        await first.close()
+        await commit('a-late', stamped)
+        const again = await open(resume)
+        await settle(again, 'a-after')
+        // Before, the stream resumed after a-new (its last event id): a-late never came.
+        expect(again.items()).toContain('a-late')
+        expect(again.items().at(-1)).toBe('a-after')
+        await again.close()
+      })
+
+      it('sends on reconnect an item another process wrote before a newer local one was sent, not yet polled', async () => {
+        app.clock.advance(60_000)
+        const first = await open()
+        await settle(first, 'b-0')
+        await commit('b-elsewhere', app.clock.nowMs())
+        app.clock.advance(1_000)
+        // Sent at once by this process; the stream ends before any poll read b-elsewhere.
+        await settle(first, 'b-local')
+        const resume = first.lastEventId()
+        await first.close()
+        expect(first.items()).not.toContain('b-elsewhere')
+        const again = await open(resume)
+        await settle(again, 'b-after')
+        // Before, the reconnect resumed after b-local: b-elsewhere was skipped for good.
+        expect(again.items()).toContain('b-elsewhere')
+        // Each item once on one connection, whatever the reads found twice.
+        expect(new Set(again.items()).size).toBe(again.items().length)
+        await again.close()
+      })
+
+      it('sends a fresh stream an item that committed while the client loaded its page', async () => {
+        app.clock.advance(60_000)
+        // Stamped before the page was read, committed after it: in neither, before.
+        await commit('c-late', app.clock.nowMs() - 1_000)
+        const events = await open()
+        await settle(events, 'c-after')
+        expect(events.items()).toEqual(['c-late', 'c-after'])
+        await events.close()
+      })
+    },
+  )
 }
 
 describe('live inbox streams on app.stop()', () => {
