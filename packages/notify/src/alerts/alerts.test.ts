@@ -1,5 +1,6 @@
 import {
   createLogger,
+  DATABASE,
   EVENT_BUS,
   JOBS,
   type SuspiciousActivity,
@@ -7,7 +8,14 @@ import {
   transaction,
   UnauthorizedError,
 } from '@mortar/core'
-import { createTestApp, FakeClock, type TestApp } from '@mortar/core/testing'
+import {
+  createTestApp,
+  FakeClock,
+  privateDatabaseUrl,
+  type TestApp,
+  testEngines,
+} from '@mortar/core/testing'
+import { sql } from 'kysely'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { devMailbox } from '../channels/mail/dev-mailbox.js'
 import { mailChannel } from '../channels/mail/mail-channel.js'
@@ -241,12 +249,70 @@ describe('Alerts cooldown', () => {
   })
 })
 
+for (const engine of testEngines()) {
+  describe.skipIf(engine.skip !== undefined)(
+    `Alerts while the database is down on ${engine.title}`,
+    () => {
+      if (engine.skip) console.info(engine.skip)
+
+      it('writes a notice whose write failed again at the next check: the first notice of an incident is not lost', async () => {
+        const database = await privateDatabaseUrl(engine)
+        const mailbox = devMailbox()
+        const app = createTestApp({
+          database: database.url,
+          logger: createLogger({ level: 'silent' }),
+          jobs: { workers: false },
+          modules: [
+            notifyModule({
+              channels: [mailChannel({ from: 'a@example.com', transport: mailbox })],
+            }),
+            alertsModule({ admins: [{ id: 'ops', email: 'ops@example.com' }], monitor: false }),
+          ],
+        })
+        await app.migrate()
+        app.clock.set('2026-06-01T10:00:00Z')
+        await app.start()
+        const db = app.resolve(DATABASE).root
+        const rename = (from: string, to: string) =>
+          sql`alter table ${sql.table(from)} rename to ${sql.table(to)}`.execute(db)
+        try {
+          const alerts = app.resolve(ALERTS)
+          // The ledger cannot be written: its table is away.
+          await rename('mortar_delivery', 'mortar_delivery_away')
+          await alerts.raise({ key: 'db.down', title: 'Database unreachable' })
+          await alerts.raise({ key: 'db.down', title: 'Database unreachable' }) // in its cooldown
+          await alerts.settled()
+          await rename('mortar_delivery_away', 'mortar_delivery')
+          await alerts.flushDue()
+          await alerts.settled()
+          await app.resolve(JOBS).drain()
+          expect(mailbox.messages().map((mail) => mail.subject)).toEqual([
+            '[critical] Database unreachable',
+          ])
+          // The raise counted in the cooldown goes out at its end, as it would have.
+          app.clock.advance(15 * 60_000)
+          await alerts.flushDue()
+          await alerts.settled()
+          await app.resolve(JOBS).drain()
+          expect(mailbox.messages().map((mail) => mail.subject)).toContain(
+            '[critical] Database unreachable (raised 1 more time since 2026-06-01T10:00:00.000Z)',
+          )
+        } finally {
+          await app.stop()
+          await database.drop()
+        }
+      })
+    },
+  )
+}
+
 describe('Alerts under many keys', () => {
-  function recordingAlerts() {
+  function recordingAlerts(down: { value: boolean } = { value: false }) {
     const clock = new FakeClock('2026-06-01T10:00:00Z')
     const notices: AlertNotice[] = []
     const notifier: Notifier = {
       notify: async (_recipients, notification) => {
+        if (down.value) throw new Error('connect ECONNREFUSED')
         notices.push((notification as unknown as AdminAlert).notice)
         return { deliveries: [] }
       },
@@ -314,6 +380,21 @@ describe('Alerts under many keys', () => {
       'raised payments.down',
       'resolved user.1',
     ])
+  })
+
+  it('keeps at most 1,000 notices whose write failed, dropping the oldest, and writes them in order once it can', async () => {
+    const down = { value: true }
+    const { alerts, notices } = recordingAlerts(down)
+    for (let i = 0; i < 1_000; i++) await alerts.raise({ key: `user.${i}`, title: `User ${i}` })
+    await alerts.raise({ key: 'payments.down', title: 'Payment provider down' }) // the 1,001st key
+    await alerts.settled()
+    expect(notices).toHaveLength(0)
+    down.value = false
+    await alerts.flushDue()
+    await alerts.settled()
+    expect(notices).toHaveLength(1_000)
+    expect(notices[0]?.alert.key).toBe('user.1')
+    expect(notices.at(-1)?.alert.key).toBe('mortar.alerts.overflow')
   })
 
   it('refuses a title of more than one line (it is a mail subject), and a detail past its bound on resolve as on raise', async () => {

@@ -31,6 +31,8 @@ interface KeyState {
  */
 const MAX_KEYS = 1_000
 const OVERFLOW_KEY = 'mortar.alerts.overflow'
+/** Notices kept to write again after their write failed; past it the oldest is dropped (logged). */
+const MAX_UNSENT = 1_000
 
 // A title is a mail subject, and a mail channel refuses a subject with a line break.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
@@ -76,6 +78,13 @@ export class Alerts {
   // one connection, writing while the caller's transaction is open would wait for itself.
   readonly #detached = AsyncLocalStorage.snapshot()
   #queue: Promise<void> = Promise.resolve()
+  /**
+   * Notices whose write failed (the database down, often what is being alerted on), oldest
+   * first: written again at the next check. Their keys' cooldowns started as if they had gone
+   * out, so without this the first notice of an incident was gone, and its raises within the
+   * cooldown counted into a "repeated" one nobody had seen the start of.
+   */
+  readonly #unsent: AlertNotice[] = []
 
   /** @internal made by `alertsModule` */
   constructor(options: {
@@ -98,7 +107,8 @@ export class Alerts {
    * Raises an alert: its notice is queued for the admins at once, or the raise is counted when
    * its key is cooling down. Notices are written to the ledger in the background, outside the
    * caller's transaction (so a rollback does not take the alert with it); {@link settled} waits
-   * for them. A notice that cannot be written (the database is down) is logged, never thrown.
+   * for them. A notice that cannot be written (the database is down) is logged, never thrown,
+   * and written again at the next check ({@link flushDue}) or at stop.
    */
   async raise(alert: Alert): Promise<void> {
     const parsed = alertSchema.safeParse(alert)
@@ -162,8 +172,12 @@ export class Alerts {
     })
   }
 
-  /** Sends the storms whose cooldown ended; the alerts module calls it on every check. */
+  /**
+   * Writes again the notices whose write failed, then sends the storms whose cooldown ended; the
+   * alerts module calls it on every check.
+   */
   async flushDue(): Promise<void> {
+    this.#resend()
     const now = this.#clock.nowMs()
     for (const [key, state] of this.#states) {
       if (now - state.sentAtMs < this.#cooldownMs) continue
@@ -174,6 +188,7 @@ export class Alerts {
 
   /** Sends every counted storm now (at stop), whatever its cooldown. */
   async flushAll(): Promise<void> {
+    this.#resend()
     const now = this.#clock.nowMs()
     for (const state of this.#states.values()) if (state.pending > 0) this.#flush(state, now)
     await this.settled()
@@ -224,6 +239,10 @@ export class Alerts {
     this.#send(notice)
   }
 
+  #resend(): void {
+    for (const notice of this.#unsent.splice(0)) this.#send(notice)
+  }
+
   #send(notice: AlertNotice): void {
     this.#queue = this.#queue.then(() => this.#detached(() => this.#write(notice)))
   }
@@ -237,9 +256,17 @@ export class Alerts {
       }
       await this.#notifier.notify(admins, new AdminAlert(notice, this.#channels))
     } catch (err) {
+      if (this.#unsent.length >= MAX_UNSENT) {
+        const dropped = this.#unsent.shift()
+        this.#logger.error(
+          { alert: dropped?.alert.key, state: dropped?.state },
+          `An admin alert notice was dropped: ${MAX_UNSENT} notices wait to be written again.`,
+        )
+      }
+      this.#unsent.push(notice)
       this.#logger.error(
         { err, alert: notice.alert.key, state: notice.state },
-        'An admin alert could not be recorded.',
+        'An admin alert could not be recorded: it is written again at the next check.',
       )
     }
   }

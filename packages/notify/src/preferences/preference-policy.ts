@@ -7,8 +7,9 @@ export interface CategoryOptions {
   /** The recipient cannot turn it off (receipts, legal notices); quiet hours still apply. */
   readonly required?: boolean
   /**
-   * At most `limit` deliveries per recipient and channel per `windowMs`; the rest are suppressed.
-   * A delivery counts once, on its first attempt that gets to a result: its retries and replays
+   * At most `limit` deliveries per recipient and channel in each fixed window of `windowMs`,
+   * aligned to the Unix epoch (a day is a UTC day); the rest are suppressed. Not a sliding
+   * window: across a boundary up to 2 × `limit` can go within `windowMs`. A delivery counts once, on its first attempt that gets to a result: its retries and replays
    * are not counted again.
    */
   readonly throttle?: { readonly limit: number; readonly windowMs: number }

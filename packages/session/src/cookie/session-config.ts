@@ -103,7 +103,8 @@ export interface SessionModuleOptions<S extends z.ZodType = z.ZodType> {
   readonly absoluteTtl?: number
   /**
    * Sliding expiry: re-issue the cookie on a request that uses it, at most every `n` seconds
-   * (`true` means every 60 s). Off by default: then a session ends `ttl` after its last save.
+   * (`true` means every 60 s), which must be shorter than `ttl`. Off by default: then a session
+   * ends `ttl` after its last save.
    */
   readonly rolling?: boolean | number
   readonly cookie?: SessionCookieOptions
@@ -174,6 +175,13 @@ export function resolveSessionConfig(options: SessionModuleOptions): ResolvedSes
   const rolling = options.rolling ?? false
   const rollingSeconds =
     rolling === true ? 60 : rolling === false ? 0 : nonNegative('rolling', rolling)
+  if (rollingSeconds >= ttlSeconds) {
+    // Re-issued at most every `rolling` seconds and ended `ttl` after its last issue, a session
+    // in use all along would end between two re-issues: every visitor signed out each ttl.
+    throw new SessionConfigError(
+      `rolling (${rollingSeconds} s) must be shorter than ttl (${ttlSeconds} s), or a session in use would end before it is re-issued.`,
+    )
+  }
   const development = options.development ?? isDevelopment()
   const sameSite = options.cookie?.sameSite ?? 'lax'
   const prefix = cookiePrefix(cookieName)

@@ -157,6 +157,18 @@ describe('sessionModule options', () => {
     ).toThrow(/31 characters/)
   })
 
+  it('refuses a rolling interval not shorter than the ttl, which signs out sessions in use', () => {
+    const base = { cookieName: COOKIE, password: KEY_1, schema }
+    for (const [ttl, rolling] of [
+      [60, 60],
+      [60, 300],
+      [30, true],
+    ] as const) {
+      expect(() => sessionModule({ ...base, ttl, rolling })).toThrow(SessionConfigError)
+    }
+    expect(() => sessionModule({ ...base, ttl: 61, rolling: true })).not.toThrow()
+  })
+
   it('refuses a schema that does not accept an empty session', () => {
     expect(() =>
       sessionModule({
