@@ -294,7 +294,8 @@ export class PolicyNeedsDataError extends MortarError {
  * A query filter (`where`, `filter`) was asked of an `AccessControl` that has no database, or
  * reads a column PostgreSQL did not list: filters compile for the engine and, on PostgreSQL, the
  * column types read when the `AccessControl` was created. Make it with
- * `await AccessControl.create({ policy, db })` after the tables exist.
+ * `await AccessControl.create({ policy, db })` after the tables exist. Also thrown by `create`
+ * for a database whose driver reads values otherwise than the SQL is written for.
  *
  * @example
  * ```ts

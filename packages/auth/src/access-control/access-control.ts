@@ -29,6 +29,7 @@ import {
   type Truth,
 } from '../policy/compile-condition.js'
 import { checkSqliteFunctions, readMysqlColumns, readPgColumns } from '../policy/column-types.js'
+import { checkDriverReads } from '../policy/driver-reads.js'
 import type { CompiledRule, Policy, RuleSet } from '../policy/policy.js'
 import type { SqlSchema } from '../policy/sql-comparison.js'
 
@@ -343,7 +344,9 @@ export class AccessControl<DB = unknown, P = Principal, A extends string = strin
    * An access control with a database: point checks, relation conditions run on `db`, and query
    * filters compiled for its engine. On PostgreSQL it reads the column types of the tables on
    * the search path once, here, so that every comparison is written for its column's type
-   * (an index is used, no row is tested for its type): create it after the tables exist.
+   * (an index is used, no row is tested for its type): create it after the tables exist. It
+   * throws {@link PolicyDatabaseError} when the driver reads values otherwise than the SQL is
+   * written for (mysql2's `decimalNumbers` or `dateStrings`, a pg type parser of the app's).
    */
   static async create<DB, P, A extends string>(
     options: AccessControlDatabaseOptions<DB, P, A>,
@@ -353,6 +356,7 @@ export class AccessControl<DB = unknown, P = Principal, A extends string = strin
     access.#db = options.db
     const db = options.db as Kysely<unknown>
     if (engine === 'sqlite') await checkSqliteFunctions(db)
+    else await checkDriverReads(db, engine)
     access.#schema =
       engine === 'postgres'
         ? { engine, columns: await readPgColumns(db) }

@@ -324,6 +324,98 @@ describe('defineConfig', () => {
   })
 })
 
+describe('defineConfig with a secret inside another schema', () => {
+  const leaked = 'pk_LEAKED_VALUE'
+  // A check whose message quotes the value it saw, as an app's own message might.
+  const quoting = () =>
+    secret(
+      z.string().refine((v) => v.startsWith('sk_'), { error: (i) => `bad ${String(i.input)}` }),
+    )
+  const wrappings: Readonly<Record<string, () => z.ZodType>> = {
+    optional: () => quoting().optional(),
+    nullable: () => quoting().nullable(),
+    nullish: () => quoting().nullish(),
+    default: () => quoting().default(new Secret('sk_default')),
+    prefault: () => quoting().prefault('sk_default'),
+    catch: () => quoting().catch(new Secret('sk_default')),
+    readonly: () => quoting().readonly(),
+    nonoptional: () => quoting().optional().nonoptional(),
+    describe: () => quoting().describe('the API key'),
+    meta: () => quoting().meta({ description: 'the API key' }),
+    brand: () => quoting().brand<'ApiKey'>(),
+    refine: () => quoting().refine((key) => key.reveal().length > 3),
+    superRefine: () => quoting().superRefine(() => undefined),
+    check: () => quoting().check(z.refine(() => true)),
+    transform: () => quoting().transform((key) => key),
+    'pipe into': () => z.string().trim().pipe(quoting()),
+    preprocess: () => z.preprocess((value) => value, quoting()),
+    union: () => z.union([quoting(), z.literal('none')]),
+    or: () => quoting().or(z.literal('none')),
+    intersection: () => z.intersection(quoting(), z.string()),
+    array: () => z.array(quoting()),
+    tuple: () => z.tuple([quoting()]),
+    lazy: () => z.lazy(() => quoting()),
+    'optional, described, optional': () => quoting().optional().describe('key').optional(),
+  }
+
+  // `catch` never fails; a tuple is not read from one variable; a Secret and a string never intersect.
+  const failing = Object.entries(wrappings).filter(([name]) => name !== 'catch')
+  const reading = Object.entries(wrappings).filter(
+    ([name]) => !['tuple', 'intersection'].includes(name),
+  )
+
+  it.each(failing)('keeps %s(secret()) a secret in errors', (_, schema) => {
+    const error = configError(() =>
+      defineConfig(z.object({ apiKey: schema() }), { env: { API_KEY: leaked } }),
+    )
+    expect(error.issues.length).toBeGreaterThan(0)
+    for (const issue of error.issues) expect(issue.secret).toBe(true)
+    for (const text of [error.message, JSON.stringify(error.issues), inspect(error)]) {
+      expect(text).not.toContain(leaked)
+    }
+  })
+
+  it.each(reading)('keeps %s(secret()) a secret once read', (_, schema) => {
+    const value = `sk_${leaked}`
+    const config = defineConfig(z.object({ apiKey: schema() }), { env: { API_KEY: value } })
+    expect(JSON.stringify(config)).not.toContain(value)
+    expect(inspect(config, { depth: 5 })).not.toContain(value)
+  })
+
+  it('hides the message of a group or whole-config check that saw a failed secret in clear', () => {
+    const quote = { error: (i: { input: unknown }) => `saw ${JSON.stringify(i.input)}` }
+    const always = { ...quote, when: () => true }
+    const error = configError(() =>
+      defineConfig(
+        z
+          .object({
+            db: z
+              .object({ password: secret(z.string().min(40)), user: z.string() })
+              .refine(() => false, always),
+            mode: z.string().refine((v) => v.startsWith('m-'), { message: 'must start with m-' }),
+          })
+          .refine(() => false, always)
+          .check((ctx) => {
+            ctx.issues.push({
+              code: 'custom',
+              message: `raw ${JSON.stringify(ctx.value)}`,
+              input: ctx.value,
+            })
+          }),
+        { env: { DB__PASSWORD: leaked, DB__USER: 'app', MODE: 'x' } },
+      ),
+    )
+    expect(error.message).not.toContain(leaked)
+    expect(error.issues.map((issue) => `${issue.envVar}: ${issue.reason}`)).toEqual([
+      'DB__PASSWORD: must be at least 40 characters',
+      'DB__*: is invalid',
+      'MODE: must start with m-',
+      ': is invalid',
+      ': is invalid',
+    ])
+  })
+})
+
 describe('envVarName', () => {
   it('splits camelCase words and acronyms', () => {
     expect(envVarName('sessionSecret')).toBe('SESSION_SECRET')

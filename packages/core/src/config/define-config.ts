@@ -55,9 +55,12 @@ export function defineConfig<S extends z.ZodObject>(
   const env = options.env ?? process.env
   const fields = new Map<string, Field>()
   const input = readObject(shapeOf(schema), env, options.prefix ?? '', [], false, fields).value
-  const result = schema.safeParse(input)
+  // Each issue carries the value its check saw (never copied into a ConfigIssue): see below.
+  const result = schema.safeParse(input, { reportInput: true })
   if (result.success) return deepFreeze(result.data)
-  throw new ConfigError(result.error.issues.map((issue) => toConfigIssue(issue, fields)))
+  const issues = result.error.issues
+  const secretInClear = issues.some((issue) => fieldOf(issue, fields).field?.secret === true)
+  throw new ConfigError(issues.map((issue) => toConfigIssue(issue, fields, secretInClear)))
 }
 
 /** Converts a camelCase key to the SNAKE_CASE part of a variable name (`apiV2Key` → `API_V2_KEY`). */
@@ -105,12 +108,10 @@ function shapeOf(schema: z.ZodType): Readonly<Record<string, z.ZodType>> {
   return defOf(schema).shape ?? {}
 }
 
-/** The schema that first meets the raw value, past wrappers and pipes, and whether one was secret. */
-function unwrap(schema: z.ZodType): { base: z.ZodType; secret: boolean } {
+/** The schema that first meets the raw value, past wrappers and pipes. */
+function unwrap(schema: z.ZodType): z.ZodType {
   let current = schema
-  let secret = false
   for (let depth = 0; depth < 32; depth++) {
-    secret ||= isSecretSchema(current)
     const def = defOf(current)
     const next = WRAPPERS.has(def.type)
       ? def.innerType
@@ -122,7 +123,42 @@ function unwrap(schema: z.ZodType): { base: z.ZodType; secret: boolean } {
     if (!next) break
     current = next
   }
-  return { base: current, secret }
+  return current
+}
+
+/**
+ * Whether a {@link secret} schema sits anywhere in `schema`: behind any wrapper, on either side of
+ * a pipe (`z.preprocess(fn, secret(…))`), in a union, an intersection, a list, a tuple or a record.
+ * Every part of the definition is walked rather than a list of wrappers, so a wrapper zod adds
+ * later cannot hide a secret. `group` is an object whose keys are config keys of their own, so
+ * its shape is not walked.
+ */
+function holdsSecret(schema: z.ZodType, group?: z.ZodType, seen = new Set<z.ZodType>()): boolean {
+  if (seen.has(schema)) return false
+  seen.add(schema)
+  if (isSecretSchema(schema)) return true
+  if (schema === group) return false
+  const def = defOf(schema)
+  const parts: unknown[] = Object.values(def)
+  if (def.type === 'lazy' && def.getter) parts.push(def.getter())
+  return parts.some((part) =>
+    (Array.isArray(part) ? part : isSchema(part) ? [part] : Object.values(shapeLike(part))).some(
+      (item) => isSchema(item) && holdsSecret(item, group, seen),
+    ),
+  )
+}
+
+function isSchema(value: unknown): value is z.ZodType {
+  return typeof value === 'object' && value !== null && '_zod' in value
+}
+
+// An object's shape: a plain record of schemas (other plain parts of a definition hold none).
+function shapeLike(value: unknown): Readonly<Record<string, unknown>> {
+  return typeof value === 'object' &&
+    value !== null &&
+    Object.getPrototypeOf(value) === Object.prototype
+    ? (value as Record<string, unknown>)
+    : {}
 }
 
 function readObject(
@@ -138,9 +174,10 @@ function readObject(
   for (const [key, child] of Object.entries(shape)) {
     const name = prefix + envVarName(key)
     const childPath = [...path, key]
-    const { base, secret: own } = unwrap(child)
-    const secret = secretAbove || own
-    if (defOf(base).type === 'object') {
+    const base = unwrap(child)
+    const group = defOf(base).type === 'object'
+    const secret = secretAbove || holdsSecret(child, group ? base : undefined)
+    if (group) {
       const nested = readObject(shapeOf(base), env, `${name}__`, childPath, secret, fields)
       fields.set(pathKey(childPath), { envVar: `${name}__*`, secret, present: nested.present })
       // An absent optional group stays undefined; a required one is parsed so each of its keys
@@ -196,7 +233,7 @@ function coerce(schema: z.ZodType, raw: string): unknown {
     case 'array': {
       const element = defOf(schema).element
       const items = text === '' ? [] : text.split(',').map((item) => item.trim())
-      return element ? items.map((item) => coerce(unwrap(element).base, item)) : items
+      return element ? items.map((item) => coerce(unwrap(element), item)) : items
     }
     default:
       return raw
@@ -218,17 +255,38 @@ function pathKey(path: readonly PropertyKey[]): string {
   return path.map(String).join('.')
 }
 
-function toConfigIssue(issue: z.core.$ZodIssue, fields: ReadonlyMap<string, Field>): ConfigIssue {
-  // The deepest config key on the issue's path; what is left is a position inside its value.
+/** The deepest config key on the issue's path, and what is left: a position inside its value. */
+function fieldOf(
+  issue: z.core.$ZodIssue,
+  fields: ReadonlyMap<string, Field>,
+): { field: Field | undefined; rest: readonly PropertyKey[] } {
   let depth = issue.path.length
   while (depth > 0 && !fields.has(pathKey(issue.path.slice(0, depth)))) depth--
   const field = depth > 0 ? fields.get(pathKey(issue.path.slice(0, depth))) : undefined
-  const rest = issue.path.slice(depth)
+  return { field, rest: issue.path.slice(depth) }
+}
+
+// A secret that failed its own checks was never wrapped, so a check on its group or on the whole
+// config (one with `when`, or `.check()`) saw it in clear. A check that saw an object (or did not
+// say what it saw) may quote any value in it; a check that saw one plain value saw only its own.
+function sawGroup(issue: z.core.$ZodIssue): boolean {
+  return issue.input === undefined || (typeof issue.input === 'object' && issue.input !== null)
+}
+
+function toConfigIssue(
+  issue: z.core.$ZodIssue,
+  fields: ReadonlyMap<string, Field>,
+  secretInClear: boolean,
+): ConfigIssue {
+  const { field, rest } = fieldOf(issue, fields)
   const secret = field?.secret ?? false
   let reason =
     field && !field.present && rest.length === 0 && issue.code === 'invalid_type'
       ? 'missing'
-      : describeIssue(issue, secret)
+      : describeIssue(issue, {
+          secret,
+          appTextHidden: secret || (secretInClear && sawGroup(issue)),
+        })
   if (rest.length > 0) reason = `at ${pathKey(rest)}: ${reason}`
   return { envVar: field?.envVar ?? '', path: pathKey(issue.path), reason, secret }
 }

@@ -2,10 +2,13 @@ import type { z } from 'zod'
 
 /**
  * Says what is wrong with a config value, from the issue's kind and the schema's own limits only:
- * never from the input, which may be a secret. For a secret, even the app's own check messages and
- * the allowed values are withheld.
+ * never from the input, which may be a secret. For a secret the allowed values are withheld; the
+ * app's own check messages are withheld whenever `appTextHidden`, as they may quote the input.
  */
-export function describeIssue(issue: z.core.$ZodIssue, secret: boolean): string {
+export function describeIssue(
+  issue: z.core.$ZodIssue,
+  { secret, appTextHidden }: { readonly secret: boolean; readonly appTextHidden: boolean },
+): string {
   switch (issue.code) {
     case 'invalid_type':
       return `expected ${TYPE_NAMES[issue.expected] ?? `a ${issue.expected}`}`
@@ -24,8 +27,7 @@ export function describeIssue(issue: z.core.$ZodIssue, secret: boolean): string 
     case 'invalid_union':
       return 'does not match any allowed form'
     default:
-      // A custom check's message is the app's own text; for a secret it could quote the value.
-      return secret ? 'is invalid' : issue.message
+      return appTextHidden ? 'is invalid' : issue.message
   }
 }
 

@@ -64,9 +64,10 @@ export class Secret<T = string> {
   }
 }
 
-// Schemas made by `secret()`: defineConfig looks them up to keep their values out of errors,
-// whichever build of core made the schema.
-const secretSchemas = processGlobal('mortar.secretSchemas', () => new WeakSet<object>())
+// The transform step of each schema made by `secret()`, whichever build of core made it. The
+// transform, not the pipe, is recorded: `.describe()`, `.meta()`, `.refine()` and `.check()`
+// return a copy of the pipe that shares its steps, and that copy must stay a secret.
+const secretTransforms = processGlobal('mortar.secretTransforms', () => new WeakSet<object>())
 
 /** The schema {@link secret} returns: it validates like `S`, then wraps the value in a {@link Secret}. */
 export type SecretSchema<S extends z.ZodType> = z.ZodPipe<
@@ -91,11 +92,12 @@ export type SecretSchema<S extends z.ZodType> = z.ZodPipe<
  */
 export function secret<S extends z.ZodType>(schema: S): SecretSchema<S> {
   const wrapped = schema.transform((value) => new Secret(value))
-  secretSchemas.add(wrapped)
+  secretTransforms.add(wrapped._zod.def.out)
   return wrapped
 }
 
-/** True when `schema` was made by {@link secret}. */
-export function isSecretSchema(schema: unknown): boolean {
-  return typeof schema === 'object' && schema !== null && secretSchemas.has(schema)
+/** True when `schema` was made by {@link secret}, or is a copy of one. */
+export function isSecretSchema(schema: z.ZodType): boolean {
+  const def = schema._zod.def
+  return def.type === 'pipe' && secretTransforms.has((def as z.core.$ZodPipeDef).out)
 }

@@ -1,6 +1,6 @@
 // One test body for every jobs engine (jobs.test.ts, bullmq-engine.test.ts): what handlers give
 // `job.completeWith` is written with their jobs' completion, batched, and never for an attempt
-// that failed.
+// that failed; a write the database refuses for one job's value fails that job's attempt alone.
 import { type Kysely, sql } from 'kysely'
 import { expect } from 'vitest'
 import { z } from 'zod'
@@ -45,11 +45,14 @@ export function completionWriteCase(): {
       await sql`create table test_completion (id varchar(36) primary key, attempt integer not null)`.execute(
         db.root,
       )
+      // Its job's record collides with this row: the batched insert holding it is refused.
+      await sql`insert into test_completion (id, attempt) values ('taken', 0)`.execute(db.root)
       const ids = Array.from({ length: 20 }, (_, i) => `ok-${i}`)
       await jobs.enqueueMany(work, [
         ...ids.map((id) => ({ payload: { id, fail: 'no' as const } })),
         { payload: { id: 'thrown', fail: 'after' } },
         { payload: { id: 'unbuildable', fail: 'build' } },
+        { payload: { id: 'taken', fail: 'no' } },
       ])
       await jobs.drain()
       const rows = await (db.kysely as Kysely<Tables>)
@@ -57,14 +60,22 @@ export function completionWriteCase(): {
         .selectAll()
         .orderBy('id')
         .execute()
-      // The failed attempt wrote nothing; the one whose write could not be built is dead, unwritten.
-      expect(rows).toEqual(ids.sort().map((id) => ({ id, attempt: 1 })))
+      // The failed attempt wrote nothing; the one whose write could not be built is dead,
+      // unwritten; so is the one whose record the database refused, and it held back no other.
+      expect(rows).toEqual([
+        ...ids.sort().map((id) => ({ id, attempt: 1 })),
+        { id: 'taken', attempt: 0 },
+      ])
       expect(builds).toBeLessThan(ids.length)
       const dead = await jobs.list({ state: 'dead' })
       expect(dead.map((job) => (job.payload as { id: string }).id).sort()).toEqual([
+        'taken',
         'thrown',
         'unbuildable',
       ])
+      expect(
+        dead.find((job) => (job.payload as { id: string }).id === 'taken')?.errors,
+      ).toHaveLength(1)
       expect(
         dead.find((job) => (job.payload as { id: string }).id === 'unbuildable')?.errors,
       ).toEqual([expect.objectContaining({ message: 'cannot build this write' })])

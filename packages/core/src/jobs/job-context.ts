@@ -72,7 +72,8 @@ export interface JobContext {
    * held: a job whose lease passed to another worker writes nothing. Engines whose jobs are
    * not in the app's database (BullMQ) write first, then complete the jobs: a crash between
    * runs the job again, so a handler should skip work its write shows done. Nothing is written
-   * when the attempt fails.
+   * when the attempt fails. A write the database refuses for this job's value fails this
+   * attempt alone; the jobs finishing with it complete.
    */
   completeWith<T>(write: CompletionWrite<T>, value: T): void
 }

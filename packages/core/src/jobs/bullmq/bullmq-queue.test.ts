@@ -310,67 +310,98 @@ for (const engine of testEngines()) {
       }
     }, 60_000)
 
+    /** Two jobs of `a`, dead in BullMQ; their ids. */
+    async function twoDead(adapter: BullmqQueue): Promise<string[]> {
+      const now = Date.now()
+      const ids = await adapter.enqueue(
+        [1, 2].map((n) => ({
+          name: 'a',
+          payload: `{"n":${n}}`,
+          runAtMs: now,
+          createdAtMs: now,
+          maxAttempts: 1,
+          key: undefined,
+        })),
+      )
+      await adapter.announce()
+      const claimed = await adapter.claim({
+        worker: 'w1',
+        names: ['a'],
+        limit: 2,
+        nowMs: Date.now(),
+        leaseUntilMs: Date.now() + 30_000,
+      })
+      for (const job of claimed) {
+        const error = { attempt: 1, at: new Date().toISOString(), name: 'Error', message: 'x' }
+        expect(await adapter.fail('w1', job.id, error, { deadAtMs: Date.now() })).toBe(true)
+      }
+      return ids as string[]
+    }
+
+    /** Watches the client: the largest reply (in elements) and the most commands in flight. */
+    function watch(redis: AppRedis): { largestReply: number; mostInFlight: number } {
+      const seen = { largestReply: 0, mostInFlight: 0 }
+      let inFlight = 0
+      const size = (reply: unknown): number =>
+        Array.isArray(reply) ? reply.reduce((sum: number, item) => sum + size(item), 0) : 1
+      const client = redis.client
+      const send = client.sendCommand.bind(client)
+      client.sendCommand = (command, stream) => {
+        inFlight += 1
+        seen.mostInFlight = Math.max(seen.mostInFlight, inFlight)
+        command.promise.then(
+          (reply) => {
+            inFlight -= 1
+            seen.largestReply = Math.max(seen.largestReply, size(reply))
+          },
+          () => {
+            inFlight -= 1
+          },
+        )
+        return send(command, stream)
+      }
+      return seen
+    }
+
     it('retries and purges the dead a page at a time, however many there are', async () => {
       const { adapter, redis, dispose } = await subject()
       try {
-        const now = Date.now()
-        const ids = await adapter.enqueue(
-          [1, 2].map((n) => ({
-            name: 'a',
-            payload: `{"n":${n}}`,
-            runAtMs: now,
-            createdAtMs: now,
-            maxAttempts: 1,
-            key: undefined,
-          })),
-        )
-        await adapter.announce()
-        const claimed = await adapter.claim({
-          worker: 'w1',
-          names: ['a'],
-          limit: 2,
-          nowMs: Date.now(),
-          leaseUntilMs: Date.now() + 30_000,
-        })
-        const bury = async () => {
-          for (const job of claimed) {
-            const error = { attempt: 1, at: new Date().toISOString(), name: 'Error', message: 'x' }
-            expect(await adapter.fail('w1', job.id, error, { deadAtMs: Date.now() })).toBe(true)
-          }
-        }
-        await bury()
+        const ids = await twoDead(adapter)
         // Many more dead than a page: ids in the failed set whose jobs are gone cost nothing else.
         const failed = `${redis.prefix}jobs:a:failed`
         const many = 5_000
         const members = Array.from({ length: many }, (_, n) => [n, `gone${n}`]).flat()
         await redis.client.zadd(failed, ...members)
-        // The largest reply Redis sends while the dead are retried or purged, in elements.
-        let largest = 0
-        const size = (reply: unknown): number =>
-          Array.isArray(reply) ? reply.reduce((sum: number, item) => sum + size(item), 0) : 1
-        const client = redis.client
-        const send = client.sendCommand.bind(client)
-        client.sendCommand = (command, stream) => {
-          command.promise.then(
-            (reply) => {
-              largest = Math.max(largest, size(reply))
-            },
-            () => undefined,
-          )
-          return send(command, stream)
-        }
+        const seen = watch(redis)
         expect(await adapter.retry('all')).toBe(2)
-        expect(largest).toBeLessThan(many)
+        expect(seen.largestReply).toBeLessThan(many)
         for (const id of ids)
           expect((await adapter.get(id as string, Date.now()))?.state).toBe('pending')
         await redis.client.zadd(failed, ...members)
-        largest = 0
+        seen.largestReply = 0
         expect(await adapter.purge(['dead'], Date.now())).toBeGreaterThanOrEqual(many)
-        expect(largest).toBeLessThan(many)
+        expect(seen.largestReply).toBeLessThan(many)
         expect(await redis.client.zcard(failed)).toBe(0)
       } finally {
         await dispose?.()
       }
     })
+
+    it('retries a list of ids of any length a chunk at a time', async () => {
+      const { adapter, redis, dispose } = await subject()
+      try {
+        const ids = await twoDead(adapter)
+        // Ids of the engine's form that name no job, then ids of no form of ours, then the dead.
+        const unknown = Array.from({ length: 40_000 }, (_, n) => `j${10_000_000 + n}`)
+        const foreign = Array.from({ length: 10_000 }, (_, n) => `x${n}`)
+        const seen = watch(redis)
+        expect(await adapter.retry([...unknown, ...foreign, ...ids])).toBe(2)
+        // A chunk of lookups, beside the odd command of the relay's sweep; all 40,000 without chunks.
+        expect(seen.mostInFlight).toBeLessThan(2_000)
+        for (const id of ids) expect((await adapter.get(id, Date.now()))?.state).toBe('pending')
+      } finally {
+        await dispose?.()
+      }
+    }, 60_000)
   })
 }

@@ -48,7 +48,7 @@ type Bull = typeof import('bullmq')
 
 const DEFAULT_SWEEP_MS = 2_000
 const MAX = 1_000_000
-/** Jobs read or removed in one step by retry('all') and purge. */
+/** Jobs read or removed in one step by retry and purge. */
 const PAGE = 1_000
 
 // Only the worker holding a job may touch it: BullMQ keeps the holder's token in `<job>:lock`.
@@ -528,7 +528,12 @@ export class BullmqQueue implements QueueAdapter {
     for (const name of await this.#names()) {
       const queue = this.#queue(name)
       if (ids !== 'all') {
-        retried += await this.#retryJobs(queue, ids)
+        // A chunk at a time: a list of any length is never loaded, nor asked for, all at once.
+        // An id of no relayed job's form names none of ours and costs no lookup.
+        const ours = ids.filter((id) => parseJobId(id) !== undefined)
+        for (let start = 0; start < ours.length; start += PAGE) {
+          retried += await this.#retryJobs(queue, ours.slice(start, start + PAGE))
+        }
         continue
       }
       // A page at a time, however many are dead. ZSCAN returns every job failed from the

@@ -62,6 +62,8 @@ export interface WorkerInit extends WorkerSettings {
 }
 
 const FLUSH_RETRY_MS = 1_000
+/** Flushes a completed job's write may fail in, none of the others going through, before its attempt fails. */
+const MAX_UNWRITTEN_TRIES = 10
 const SHUTDOWN_GRACE_MS = 100
 
 /**
@@ -108,6 +110,8 @@ export class Worker {
   /** The logger each definition's `prepare` is given, made once. */
   readonly #prepareLoggers = new Map<JobDefinition, Logger>()
   #completed: ClaimedJob[] = []
+  /** Completed jobs whose completion failed, by how many flushes it failed in. */
+  readonly #unwrittenTries = new Map<ClaimedJob, number>()
   /** What the handlers of completed jobs gave `completeWith`, kept until the completion is written. */
   readonly #completions = new Map<
     ClaimedJob,
@@ -530,7 +534,10 @@ export class Worker {
     setImmediate(() => void this.#flush())
   }
 
-  /** Finishes the completed jobs in one statement; one flush at a time, the next batches up. */
+  /**
+   * Finishes the completed jobs, a statement per claim; one flush at a time, the next batches up.
+   * Each claim's jobs finish on their own, so one whose write fails holds back no other's.
+   */
   async #flush(): Promise<void> {
     this.#flushScheduled = false
     while (this.#flushing !== undefined) await this.#flushing
@@ -539,30 +546,84 @@ export class Worker {
     this.#completed = []
     const finished = new Set(jobs)
     this.#flushing = (async () => {
-      try {
-        const lost: string[] = []
-        for (const [holder, held] of this.#byHolder(jobs)) {
-          const ended = await this.#finish(holder, held, finished)
-          if (ended.length < held.length) {
-            const kept = new Set(ended)
-            for (const job of held) if (finished.has(job) && !kept.has(job.id)) lost.push(job.id)
-          }
+      const lost: string[] = []
+      let wrote = false
+      const finish = async (holder: string, held: readonly ClaimedJob[]) => {
+        const ended = await this.#finish(holder, held, finished)
+        wrote = true
+        if (ended.length < held.length) {
+          const kept = new Set(ended)
+          for (const job of held) if (finished.has(job) && !kept.has(job.id)) lost.push(job.id)
         }
-        for (const job of jobs) {
-          if (!finished.has(job)) continue
-          // An attempt that lost its lease to a later one of its own job (no holder) ends unwritten.
-          if (!this.#holders.delete(job)) lost.push(job.id)
-          this.#completions.delete(job)
+      }
+      const failed: { holder: string; held: ClaimedJob[]; error: unknown }[] = []
+      for (const [holder, held] of this.#byHolder(jobs)) {
+        await finish(holder, held).catch((error: unknown) => failed.push({ holder, held, error }))
+      }
+      const unwritten: { job: ClaimedJob; error: unknown }[] = []
+      // A write refused for one job's values fails its claim's whole statement: halves find
+      // that job. A half that fails too is split again once another went through (the
+      // database works), or on the last try; else it waits, which is all an outage costs.
+      const split = async (holder: string, held: readonly ClaimedJob[], error: unknown) => {
+        const left = held.filter((job) => finished.has(job))
+        if (left.length < 2 || !left.some((job) => this.#completions.has(job))) {
+          for (const job of left) unwritten.push({ job, error })
+          return
         }
-        if (lost.length > 0) {
-          this.logger.warn(
-            { jobs: lost },
-            'Finished jobs whose lease had passed to another attempt; they may run twice',
+        const last = left.some(
+          (job) => (this.#unwrittenTries.get(job) ?? 0) >= MAX_UNWRITTEN_TRIES - 1,
+        )
+        const half = Math.ceil(left.length / 2)
+        const refused: { part: ClaimedJob[]; error: unknown }[] = []
+        for (const part of [left.slice(0, half), left.slice(half)]) {
+          await finish(holder, part).catch((failure: unknown) =>
+            refused.push({ part, error: failure }),
           )
         }
-      } catch (error) {
-        this.logger.error({ err: error, jobs: jobs.length }, 'Finishing jobs failed; retrying')
-        this.#completed.unshift(...jobs.filter((job) => finished.has(job)))
+        for (const { part, error: failure } of refused) {
+          if (wrote || last) await split(holder, part, failure)
+          else for (const job of part) unwritten.push({ job, error: failure })
+        }
+      }
+      for (const { holder, held, error } of failed) await split(holder, held, error)
+      const retried = new Set<ClaimedJob>()
+      // Recorded before the flush ends, so drain() never returns with such a job still held.
+      const failing: Promise<void>[] = []
+      for (const { job, error } of unwritten) {
+        const entry = this.#completions.get(job)
+        const tries = (this.#unwrittenTries.get(job) ?? 0) + 1
+        if (entry !== undefined && (wrote || tries >= MAX_UNWRITTEN_TRIES)) {
+          // Its own write is refused (others went through), or it failed every try: its attempt
+          // fails, retried with backoff and dead at last, never held unfinished for good.
+          finished.delete(job)
+          this.#completions.delete(job)
+          this.#unwrittenTries.delete(job)
+          failing.push(this.#fail(job, entry.definition, error))
+        } else {
+          retried.add(job)
+          this.#unwrittenTries.set(job, tries)
+        }
+      }
+      for (const job of jobs) {
+        if (!finished.has(job) || retried.has(job)) continue
+        // An attempt that lost its lease to a later one of its own job (no holder) ends unwritten.
+        if (!this.#holders.delete(job)) lost.push(job.id)
+        this.#completions.delete(job)
+        this.#unwrittenTries.delete(job)
+      }
+      if (lost.length > 0) {
+        this.logger.warn(
+          { jobs: lost },
+          'Finished jobs whose lease had passed to another attempt; they may run twice',
+        )
+      }
+      await Promise.all(failing)
+      if (retried.size > 0) {
+        this.logger.error(
+          { err: unwritten[0]?.error, jobs: retried.size },
+          'Finishing jobs failed; retrying',
+        )
+        this.#completed.unshift(...retried)
         const retry = setTimeout(() => void this.#flush(), FLUSH_RETRY_MS)
         retry.unref()
       }
