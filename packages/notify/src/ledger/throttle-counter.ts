@@ -203,19 +203,21 @@ export function pruneThrottle(
       sqlEngine(db) === 'mysql'
         ? throttle.deleteFrom(THROTTLE_TABLE).where(ended).orderBy('window_start').limit(limit)
         : // No DELETE … LIMIT here; the keys by a subquery (a list of them is too deep for SQLite).
-          throttle.deleteFrom(THROTTLE_TABLE).where((eb) =>
-            eb(
-              eb.refTuple('recipient_id', 'category', 'channel', 'window_start'),
-              'in',
-              eb
-                .selectFrom(THROTTLE_TABLE)
-                .select(['recipient_id', 'category', 'channel', 'window_start'])
-                .where(ended)
-                .orderBy('window_start')
-                .limit(limit)
-                .$asTuple('recipient_id', 'category', 'channel', 'window_start'),
-            ),
-          )
+          throttle
+            .deleteFrom(THROTTLE_TABLE)
+            .where((eb) =>
+              eb(
+                eb.refTuple('recipient_id', 'category', 'channel', 'window_start'),
+                'in',
+                eb
+                  .selectFrom(THROTTLE_TABLE)
+                  .select(['recipient_id', 'category', 'channel', 'window_start'])
+                  .where(ended)
+                  .orderBy('window_start')
+                  .limit(limit)
+                  .$asTuple('recipient_id', 'category', 'channel', 'window_start'),
+              ),
+            )
     const deleted = Number((await batch.executeTakeFirst()).numDeletedRows)
     return { read: deleted, deleted }
   })

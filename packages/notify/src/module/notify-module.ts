@@ -220,16 +220,20 @@ export function notifyModule(options: NotifyModuleOptions): Module {
   )
   // Throttle windows that ended count nothing any more: they go hourly, the app doing nothing,
   // so the table holds about an hour of windows per key, not every window since it began.
-  const throttlePrune = schedule(NOTIFY_JOBS.throttlePrune, { cron: '25 * * * *' }, async (tick, job) => {
-    const database = job.resolve(DATABASE)
-    const deleted = await pruneThrottle(
-      database.kysely as Kysely<unknown>,
-      tick.at.getTime(),
-      throttleWindows,
-    )
-    reclaim(database, THROTTLE_TABLE, deleted)
-    job.logger.info({ deleted }, 'Ended throttle windows pruned')
-  })
+  const throttlePrune = schedule(
+    NOTIFY_JOBS.throttlePrune,
+    { cron: '25 * * * *' },
+    async (tick, job) => {
+      const database = job.resolve(DATABASE)
+      const deleted = await pruneThrottle(
+        database.kysely as Kysely<unknown>,
+        tick.at.getTime(),
+        throttleWindows,
+      )
+      reclaim(database, THROTTLE_TABLE, deleted)
+      job.logger.info({ deleted }, 'Ended throttle windows pruned')
+    },
+  )
 
   let release: (() => void) | undefined
   return defineModule({
