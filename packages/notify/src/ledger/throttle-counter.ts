@@ -1,6 +1,6 @@
 import type { Migration } from '@mortar/core'
 import { type ExpressionBuilder, type Kysely, sql } from 'kysely'
-import { deleteInBatches, idColumn, sqlEngine } from '../sql/index.js'
+import { columnIndex, deleteInBatches, idColumn, sqlEngine } from '../sql/index.js'
 import { DELIVERY_TABLE } from './delivery-table.js'
 
 export const THROTTLE_TABLE = 'mortar_notify_throttle'
@@ -261,17 +261,8 @@ export const addThrottlePosition: Migration = {
 }
 
 /** The migration indexing throttle windows by start, for {@link pruneThrottle}. */
-export const indexThrottleWindows: Migration = {
-  async up(db) {
-    await db.schema
-      .createIndex('mortar_notify_throttle_window')
-      .on(THROTTLE_TABLE)
-      .column('window_start')
-      .execute()
-  },
-  async down(db, { engine }) {
-    const drop = db.schema.dropIndex('mortar_notify_throttle_window')
-    // MySQL/MariaDB name an index within its table; the others within the schema.
-    await (engine === 'mysql' ? drop.on(THROTTLE_TABLE) : drop).execute()
-  },
-}
+export const indexThrottleWindows: Migration = columnIndex(
+  'mortar_notify_throttle_window',
+  THROTTLE_TABLE,
+  'window_start',
+)

@@ -25,7 +25,16 @@ for (const engine of testEngines()) {
       channels: [recordingChannel('sms', (recipient) => recipient.phone)],
       categories: { marketing: { throttle: { limit: 1, windowMs: HOUR } } },
     })
-    const db = () => app().resolve(databaseToken()) as Kysely<Record<string, unknown>>
+    const db = () =>
+      app().resolve(databaseToken()) as Kysely<{
+        mortar_notify_throttle: {
+          recipient_id: string
+          category: string
+          channel: string
+          window_start: number
+          count: number
+        }
+      }>
     const windows = async () =>
       (
         await db()

@@ -1,6 +1,7 @@
 import { afterCommit, type Clock, type Migration, ValidationError } from '@mortar/core'
 import { type Kysely, type RawBuilder, sql } from 'kysely'
 import {
+  columnIndex,
   deleteInBatches,
   idColumn,
   insertUnlessPresent,
@@ -485,20 +486,11 @@ export const createInboxTable: Migration = {
 }
 
 /** The migration indexing inbox items by age, for {@link Inbox.prune}. */
-export const indexInboxAge: Migration = {
-  async up(db) {
-    await db.schema
-      .createIndex('mortar_inbox_created')
-      .on(INBOX_TABLE)
-      .column('created_at')
-      .execute()
-  },
-  async down(db, { engine }) {
-    const drop = db.schema.dropIndex('mortar_inbox_created')
-    // MySQL/MariaDB name an index within its table; the others within the schema.
-    await (engine === 'mysql' ? drop.on(INBOX_TABLE) : drop).execute()
-  },
-}
+export const indexInboxAge: Migration = columnIndex(
+  'mortar_inbox_created',
+  INBOX_TABLE,
+  'created_at',
+)
 
 function notANumber(path: string, message: string): ValidationError {
   return new ValidationError([{ path, message, code: 'invalid_number' }])
