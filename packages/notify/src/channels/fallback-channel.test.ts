@@ -6,7 +6,9 @@ import { startedNotifyTestApp } from '../test-support/notify-test-app.js'
 import { recordingChannel } from '../test-support/recording-channel.js'
 import type { Channel, ChannelResult, Outgoing } from './channel.js'
 import { fallbackChannel } from './fallback-channel.js'
+import { smsChannel } from './sms/sms-channel.js'
 import type { SmsMessage } from './sms/sms-message.js'
+import { startLocalServer } from '../test-support/local-server.js'
 
 function provider(name: string, result: ChannelResult, calls: string[]): Channel<'sms'> {
   return {
@@ -48,6 +50,33 @@ describe('fallbackChannel', () => {
     ])
     expect(await channel.send(message)).toMatchObject({ status: 'transient' })
     expect(calls).toEqual(['a'])
+  })
+
+  it('never hands a message to the next provider after a 303: the first may have sent it', async () => {
+    // An SMS provider answering a POST with "see other" has likely taken the message; the SMS
+    // channel follows no redirects, and before, that unfollowed redirect was permanent.
+    const seeOther = await startLocalServer((_request, response) => {
+      response.statusCode = 303
+      response.setHeader('location', '/2010-04-01/Accounts/AC1/Messages/SM1.json')
+      response.end()
+    })
+    const calls: string[] = []
+    try {
+      const channel = fallbackChannel([
+        smsChannel({
+          baseUrl: seeOther.url,
+          accountSid: 'AC1',
+          authToken: 'token-of-test',
+          from: '+15550100',
+        }),
+        provider('b', { status: 'accepted' }, calls),
+      ])
+      expect(await channel.send(message)).toMatchObject({ status: 'transient' })
+      expect(seeOther.requests.length).toBe(1)
+      expect(calls).toEqual([])
+    } finally {
+      await seeOther.close()
+    }
   })
 
   it('hands a message one provider refuses for good to the next, and kills it only when every provider did', async () => {

@@ -4,8 +4,10 @@ import type { HttpPostResult } from './http-post.js'
 /**
  * Maps an HTTP outcome to a channel result, as the built-in HTTP channels do: 2xx accepted; 408,
  * 429 and 503 refusals (the message was not taken); 5xx may have been processed (transient);
- * other 4xx and unfollowed redirects will never work (permanent); a refused address is
- * permanent; no connection at all is `not-accepted`, a failure after connecting is transient.
+ * other 4xx will never work (permanent); a redirect answered without a place to go is transient
+ * unless it is a 307 or 308 (the others, 303 above all, may follow work done: a fallback
+ * provider would send it twice); a refused address is permanent; no connection at all is
+ * `not-accepted`, a failure after connecting is transient.
  */
 export function classifyHttpResult(
   result: HttpPostResult,
@@ -35,7 +37,8 @@ export function classifyHttpResult(
       ? { status: 'not-accepted', reason: detail }
       : { status: 'not-accepted', reason: detail, retryAfterMs }
   }
-  if (status >= 500) return { status: 'transient', reason: detail }
+  if (status >= 500 || (status >= 300 && status < 400 && status !== 307 && status !== 308))
+    return { status: 'transient', reason: detail }
   return { status: 'permanent', reason: detail }
 }
 

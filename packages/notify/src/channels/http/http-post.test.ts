@@ -94,6 +94,48 @@ describe('httpPost', () => {
     expect(receiver.requests.length).toBe(before)
   })
 
+  it('never reports a redirect that may follow work done as not taken: a 303 or 302 not followed is a failure after connecting', async () => {
+    // A 303 answers "done, see there": whatever stops the redirect (another origin, the hop's
+    // address refused or down), the message may have been taken, and a fallback provider
+    // handed a refusal would send it twice. A 307 or 308 says the request was not acted on.
+    const server = await startLocalServer((request, response) => {
+      const [, status, target] = /^\/(\d+)\/(.*)$/.exec(request.url) ?? []
+      response.statusCode = Number(status)
+      response.setHeader(
+        'location',
+        target === 'other-origin' ? `http://127.0.0.1:${receiver.port}/hook` : `/307/${target}`,
+      )
+      response.end()
+    })
+    try {
+      const send = (path: string) =>
+        httpPost({
+          url: `${server.url}${path}`,
+          headers: {},
+          body: '{}',
+          signal: new AbortController().signal,
+          timeoutMs: 5_000,
+          guard: new AddressGuard({ allow: ['127.0.0.1/32'] }),
+          maxRedirects: 3,
+          agents,
+        })
+      for (const path of ['/303/other-origin', '/302/other-origin', '/301/other-origin']) {
+        expect(await send(path), path).toMatchObject({
+          kind: 'failed',
+          connected: true,
+          code: 'E_REDIRECT',
+          reason: expect.stringContaining('to another origin'),
+        })
+      }
+      // A 303, then 307s past maxRedirects: the 303 may have acted, whatever the later hops say.
+      expect(await send('/303/loop')).toMatchObject({ kind: 'failed', connected: true })
+      expect(await send('/307/loop')).toMatchObject({ kind: 'refused' })
+      expect(await send('/307/other-origin')).toMatchObject({ kind: 'refused' })
+    } finally {
+      await server.close()
+    }
+  })
+
   it('takes the answer from the first 16 KiB of the body: one that never ends is still a 2xx, not a timeout', async () => {
     const endless = await startLocalServer((_request, response) => {
       response.writeHead(200, { 'content-type': 'application/json' })

@@ -40,7 +40,8 @@ export interface HttpPostOptions {
  * - `response`: the server answered (status, headers, the first 16 KiB of the body: no more is
  *   read, whatever follows); once the status is in, a body cut off or still coming when the
  *   time runs out is taken as read so far;
- * - `refused`: the guard refused the address or the URL (never connected);
+ * - `refused`: the guard refused the address or the URL (never connected), or a redirect not
+ *   followed whose every hop said the request was not acted on (307, 308);
  * - `failed`: no answer; `connected` says whether the request may have reached the server
  *   (a refused connection or a DNS failure did not; a timeout or reset after connecting may).
  */
@@ -90,34 +91,58 @@ async function follow(
   timeout: AbortSignal,
 ): Promise<HttpPostResult> {
   let url = first
+  // Whether a server answered with a redirect that may follow work done: a 307 or 308 says the
+  // request was not acted on (repeat it there); a 301, 302 and above all a 303 ("done, see
+  // there") may have been. From then on no outcome may say the message was never taken.
+  let mayHaveActed = false
   for (let redirects = 0; ; redirects++) {
     const result = await postOnce(url, options, timeout)
+    if (
+      mayHaveActed &&
+      (result.kind === 'refused' || (result.kind === 'failed' && !result.connected))
+    )
+      return unfollowed(
+        true,
+        result.kind === 'refused' ? result.reason : `${result.code}: ${result.reason}`,
+      )
     if (result.kind !== 'response' || !REDIRECTS.has(result.status)) return result
+    mayHaveActed ||= result.status !== 307 && result.status !== 308
     const location = result.headers.location
     if (location === undefined) return result
     if (redirects >= (options.maxRedirects ?? 0)) {
-      return {
-        kind: 'refused',
-        reason: `redirected (${result.status}) more than ${options.maxRedirects ?? 0} times`,
-      }
+      return unfollowed(
+        mayHaveActed,
+        `redirected (${result.status}) more than ${options.maxRedirects ?? 0} times`,
+      )
     }
     let next: URL
     try {
       next = new URL(location, url)
     } catch {
-      return { kind: 'refused', reason: 'redirected to an invalid URL' }
+      return unfollowed(mayHaveActed, `redirected (${result.status}) to an invalid URL`)
     }
     // The body and headers (a signature, credentials) were meant for this origin alone: another
     // could replay a signed request to the real endpoint, or keep an Authorization header. An
     // https URL's redirect to http is another origin too: nothing sent over TLS goes on in clear.
     if (next.origin !== first.origin) {
-      return {
-        kind: 'refused',
-        reason: `redirected (${result.status}) to another origin (${next.protocol}//${next.host}); only redirects within ${first.origin} are followed`,
-      }
+      return unfollowed(
+        mayHaveActed,
+        `redirected (${result.status}) to another origin (${next.protocol}//${next.host}); only redirects within ${first.origin} are followed`,
+      )
     }
     url = next
   }
+}
+
+/**
+ * A redirect not followed: `refused` (never taken, so a fallback provider may send it) only when
+ * every redirect said the request was not acted on; otherwise a failure after connecting, as a
+ * timeout is, retried and never handed to another provider, which would send it twice.
+ */
+function unfollowed(mayHaveActed: boolean, reason: string): HttpPostResult {
+  return mayHaveActed
+    ? { kind: 'failed', connected: true, code: 'E_REDIRECT', reason }
+    : { kind: 'refused', reason }
 }
 
 function postOnce(

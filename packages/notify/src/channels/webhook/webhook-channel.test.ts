@@ -302,6 +302,10 @@ describe('webhookChannel', () => {
       [429, 'not-accepted'],
       [410, 'permanent'],
       [400, 'permanent'],
+      // A redirect with no place to go: a 303 (or 301, 302) to a POST may follow work done.
+      [303, 'transient'],
+      [302, 'transient'],
+      [307, 'permanent'],
     ])('maps HTTP %i to %s', async (status, expected) => {
       const server = await startLocalServer((_request, response) => {
         response.statusCode = status
