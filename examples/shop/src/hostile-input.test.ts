@@ -17,10 +17,17 @@ const FIELDS = {
   keepCurrent: true,
 }
 
-/** A visitor per route, logged in to an account of its own; requests are injected, not sent. */
+/**
+ * A visitor per route, logged in to an account of its own, from an address of its own (the
+ * sign-up route's fuzz meets its taken email often enough to lock its address out, as it
+ * should, and the other visitors must still sign up); requests are injected, not sent.
+ */
 class Visitor {
   readonly #cookies = new TestCookies()
-  constructor(readonly server: TestShop['server']) {}
+  constructor(
+    readonly server: TestShop['server'],
+    readonly address: string,
+  ) {}
 
   async send(
     method: string,
@@ -30,6 +37,7 @@ class Visitor {
     const response = await this.server.inject({
       method: method as 'GET',
       url,
+      remoteAddress: this.address,
       // Same-origin, as a browser's write: the CSRF guard lets it through to the handler.
       headers: {
         host: 'shop.test',
@@ -68,8 +76,8 @@ for (const engine of shopTestEngines()) {
           const key = `${request.route.method} ${request.route.path}`
           let visitor = visitors.get(key)
           if (visitor === undefined) {
-            visitor = new Visitor(shop.server)
             accounts += 1
+            visitor = new Visitor(shop.server, `10.0.${accounts >> 8}.${accounts & 255}`)
             const signup = await visitor.send('POST', '/auth/signup', {
               email: `fuzz-${accounts}@example.com`,
               password: PASSWORD,

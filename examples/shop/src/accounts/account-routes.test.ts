@@ -135,6 +135,35 @@ for (const engine of shopTestEngines()) {
       expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0)
     })
 
+    it('throttles sign-ups that meet a taken email, as logins are, never locking its owner out', async () => {
+      // A sign-up answers whether an email has an account (409), unthrottled: anyone could
+      // check any number of emails, which login takes care never to tell.
+      const owner = browser()
+      const taken = freshEmail()
+      await owner.request('POST', '/auth/signup', { email: taken, password: PASSWORD })
+      const prober = browser('prober')
+      const statuses: number[] = []
+      for (let attempt = 1; attempt <= 6; attempt += 1) {
+        const probe = await prober.request('POST', '/auth/signup', {
+          email: taken,
+          password: `probe password ${attempt}`,
+        })
+        statuses.push(probe.status)
+      }
+      expect(statuses).toEqual([409, 409, 409, 409, 409, 429])
+      // The owner still logs in; another email still signs up from the same address.
+      const login = await browser().request('POST', '/auth/login', {
+        email: taken,
+        password: PASSWORD,
+      })
+      expect(login.status).toBe(200)
+      const other = await prober.request('POST', '/auth/signup', {
+        email: freshEmail(),
+        password: PASSWORD,
+      })
+      expect(other.status).toBe(201)
+    })
+
     it('lists the devices, and "log out everywhere" with keepCurrent kills every other cookie', async () => {
       const laptop = browser('laptop')
       await laptop.request('POST', '/auth/signup', { email: freshEmail(), password: PASSWORD })

@@ -2,7 +2,7 @@ import { LOGIN_THROTTLE } from '@mortar/auth'
 import { requestContext, safeText, UnauthorizedError } from '@mortar/core'
 import type { Session } from '@mortar/session'
 import { z } from 'zod'
-import { type Account, ACCOUNTS } from './accounts.js'
+import { type Account, AccountExistsError, ACCOUNTS } from './accounts.js'
 import { CARTS, type CartSessionData } from '../cart/index.js'
 import { forgetVisitor, identifyVisitor } from '../tracking/index.js'
 import { parseInput } from '../validation/index.js'
@@ -22,15 +22,34 @@ export const logInSchema = z.object({
 })
 
 /**
- * Creates an account from `input` (`{ email, password }`) and logs `session` in as it. 422
- * `E_VALIDATION` for a bad email or a short password, 409 `E_ACCOUNT_EXISTS`.
+ * Creates an account from `input` (`{ email, password }`) and logs `session` in as it, through
+ * the login throttle. 422 `E_VALIDATION` for a bad email or a short password, 409
+ * `E_ACCOUNT_EXISTS`, 429 `E_LOGIN_THROTTLED` once the address or the email has met taken
+ * emails too often.
  */
 export async function signUpWithPassword(
   session: Session<CartSessionData>,
   input: unknown,
 ): Promise<Account> {
   const credentials = parseInput(signUpSchema, input)
-  const account = await requestContext().resolve(ACCOUNTS).signUp(credentials)
+  const context = requestContext()
+  // A sign-up tells whether an email has an account (the 409), which login takes care never to
+  // tell (a full hash for an unknown email, throttled): unthrottled, it told anyone, for any
+  // number of emails. A taken email now counts as a failure for the address, with its failed
+  // logins (50 in 15 minutes), and for sign-ups with that email (LOGIN_MAX_FAILURES), under a
+  // key of their own so they never lock the account's owner out of logging in.
+  const account = await context
+    .resolve(LOGIN_THROTTLE)
+    .attempt({ account: `signup:${credentials.email}`, ip: context.ip }, async () => {
+      try {
+        return await context.resolve(ACCOUNTS).signUp(credentials)
+      } catch (error) {
+        // The taken email is this attempt's failure, as a wrong password is a login's.
+        if (error instanceof AccountExistsError) return undefined
+        throw error
+      }
+    })
+  if (account === undefined) throw new AccountExistsError()
   await requestContext()
     .resolve(CARTS)
     .keepThroughLogin(session, () => session.login(account.id))

@@ -1,6 +1,6 @@
 import type { Migration } from '@mortar/core'
-import { type Kysely, sql } from 'kysely'
-import { idColumn, sqlEngine } from '../sql/index.js'
+import { type ExpressionBuilder, type Kysely, sql } from 'kysely'
+import { columnIndex, deleteInBatches, idColumn, sqlEngine } from '../sql/index.js'
 import { DELIVERY_TABLE } from './delivery-table.js'
 
 export const THROTTLE_TABLE = 'mortar_notify_throttle'
@@ -176,30 +176,51 @@ function compare(a: string, b: string): number {
 
 /**
  * Deletes the windows that ended before `beforeMs`, each by its category's window (`windows`: a
- * throttled category's `windowMs`); a category no longer throttled counts no more, so its rows
- * go once they started before it. Returns how many.
+ * throttled category's `windowMs`), by batches (`deleteInBatches`); a category no longer
+ * throttled counts no more, so its rows go once they started before it. The current window of
+ * every key is kept: it still counts. Returns how many.
  */
-export async function pruneThrottle(
+export function pruneThrottle(
   db: Kysely<unknown>,
   beforeMs: number,
   windows: ReadonlyMap<string, number>,
 ): Promise<number> {
+  const throttle = db as Kysely<ThrottleTables>
   const throttled = [...windows.keys()]
-  const result = await (db as Kysely<ThrottleTables>)
-    .deleteFrom(THROTTLE_TABLE)
-    .where((eb) =>
+  const ended = (eb: ExpressionBuilder<ThrottleTables, typeof THROTTLE_TABLE>) =>
+    eb.and([
+      // Every ended window started before `beforeMs`: the range the window index reads.
+      eb('window_start', '<', beforeMs),
       eb.or([
         ...[...windows].map(([category, windowMs]) =>
           eb.and([eb('category', '=', category), eb('window_start', '<', beforeMs - windowMs)]),
         ),
-        eb.and([
-          throttled.length === 0 ? eb.lit(true) : eb('category', 'not in', throttled),
-          eb('window_start', '<', beforeMs),
-        ]),
+        throttled.length === 0 ? eb.lit(true) : eb('category', 'not in', throttled),
       ]),
-    )
-    .executeTakeFirst()
-  return Number(result.numDeletedRows)
+    ])
+  return deleteInBatches(async (limit) => {
+    const batch =
+      sqlEngine(db) === 'mysql'
+        ? throttle.deleteFrom(THROTTLE_TABLE).where(ended).orderBy('window_start').limit(limit)
+        : // No DELETE … LIMIT here; the keys by a subquery (a list of them is too deep for SQLite).
+          throttle
+            .deleteFrom(THROTTLE_TABLE)
+            .where((eb) =>
+              eb(
+                eb.refTuple('recipient_id', 'category', 'channel', 'window_start'),
+                'in',
+                eb
+                  .selectFrom(THROTTLE_TABLE)
+                  .select(['recipient_id', 'category', 'channel', 'window_start'])
+                  .where(ended)
+                  .orderBy('window_start')
+                  .limit(limit)
+                  .$asTuple('recipient_id', 'category', 'channel', 'window_start'),
+              ),
+            )
+    const deleted = Number((await batch.executeTakeFirst()).numDeletedRows)
+    return { read: deleted, deleted }
+  })
 }
 
 /** The migration creating the throttle counters. */
@@ -238,3 +259,10 @@ export const addThrottlePosition: Migration = {
     await db.schema.alterTable(DELIVERY_TABLE).dropColumn('throttle_position').execute()
   },
 }
+
+/** The migration indexing throttle windows by start, for {@link pruneThrottle}. */
+export const indexThrottleWindows: Migration = columnIndex(
+  'mortar_notify_throttle_window',
+  THROTTLE_TABLE,
+  'window_start',
+)

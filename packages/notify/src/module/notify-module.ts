@@ -50,7 +50,13 @@ import {
 import { LedgerNotifier, type LedgerNotifierInit } from '../ledger/ledger-notifier.js'
 import { sealStoredAddresses } from '../ledger/seal-stored-addresses.js'
 import { AddressSeal } from '../ledger/sealed-address.js'
-import { addThrottlePosition, createThrottleTable } from '../ledger/throttle-counter.js'
+import {
+  addThrottlePosition,
+  createThrottleTable,
+  indexThrottleWindows,
+  pruneThrottle,
+  THROTTLE_TABLE,
+} from '../ledger/throttle-counter.js'
 import type { CategoryOptions } from '../preferences/preference-policy.js'
 import { createPreferenceTable, Preferences } from '../preferences/preference-store.js'
 import { minutesOfDay } from '../preferences/quiet-hours.js'
@@ -71,6 +77,7 @@ export const NOTIFY_JOBS = {
   deliver: 'mortar.notify.deliver',
   closeDigest: 'mortar.notify.close-digest',
   inboxRetention: 'mortar.notify.inbox-retention',
+  throttlePrune: 'mortar.notify.throttle-prune',
 } as const
 
 /**
@@ -207,13 +214,24 @@ export function notifyModule(options: NotifyModuleOptions): Module {
       const deleted = await job
         .resolve(INBOX)
         .prune(new Date(tick.at.getTime() - retentionDays * 86_400_000))
-      if (deleted > 0) {
-        // PostgreSQL here may run no autovacuum: the deleted rows' space is reclaimed now.
-        new ChurnVacuum({ database: job.resolve(DATABASE), table: INBOX_TABLE, every: 1 }).count(
-          deleted,
-        )
-      }
+      reclaim(job.resolve(DATABASE), INBOX_TABLE, deleted)
       job.logger.info({ deleted, retentionDays }, 'Inbox retention applied')
+    },
+  )
+  // Throttle windows that ended count nothing any more: they go hourly, the app doing nothing,
+  // so the table holds about an hour of windows per key, not every window since it began.
+  const throttlePrune = schedule(
+    NOTIFY_JOBS.throttlePrune,
+    { cron: '25 * * * *' },
+    async (tick, job) => {
+      const database = job.resolve(DATABASE)
+      const deleted = await pruneThrottle(
+        database.kysely as Kysely<unknown>,
+        tick.at.getTime(),
+        throttleWindows,
+      )
+      reclaim(database, THROTTLE_TABLE, deleted)
+      job.logger.info({ deleted }, 'Ended throttle windows pruned')
     },
   )
 
@@ -221,7 +239,7 @@ export function notifyModule(options: NotifyModuleOptions): Module {
   return defineModule({
     name: 'mortar.notify',
     jobs: [deliverJob, closeDigestJob],
-    schedules: [inboxRetention],
+    schedules: [inboxRetention, throttlePrune],
     commands: notifyCommands,
     migrations: {
       '0001_create_delivery': createDeliveryTable,
@@ -239,6 +257,7 @@ export function notifyModule(options: NotifyModuleOptions): Module {
       '0013_room_for_long_text': roomForLongText,
       '0014_delivery_throttle_position': addThrottlePosition,
       '0015_inbox_age': indexInboxAge,
+      '0016_throttle_windows': indexThrottleWindows,
     },
     register(binder) {
       binder.bind(LEDGER, {
@@ -396,4 +415,9 @@ function checkQuietHours(
     throw new NotifyConfigError(`notifyModule: quietHours ${thrownText(error)}`)
   }
   return { window: { start: quietHours.start, end: quietHours.end }, channels: new Set(on) }
+}
+
+/** After a scheduled prune: PostgreSQL here may run no autovacuum, so the space is reclaimed now. */
+function reclaim(database: Database, table: string, deleted: number): void {
+  if (deleted > 0) new ChurnVacuum({ database, table, every: 1 }).count(deleted)
 }

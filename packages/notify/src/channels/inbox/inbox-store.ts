@@ -1,6 +1,13 @@
 import { afterCommit, type Clock, type Migration, ValidationError } from '@mortar/core'
 import { type Kysely, type RawBuilder, sql } from 'kysely'
-import { idColumn, insertUnlessPresent, longText, sqlEngine } from '../../sql/index.js'
+import {
+  columnIndex,
+  deleteInBatches,
+  idColumn,
+  insertUnlessPresent,
+  longText,
+  sqlEngine,
+} from '../../sql/index.js'
 import { type InboxMessage, inboxMessageProblem } from './inbox-message.js'
 
 /** Where an inbox item stands: new, seen, or put away. */
@@ -52,9 +59,6 @@ export interface InboxPosition {
   readonly createdAt: Date
   readonly id: string
 }
-
-/** How many items one statement of {@link Inbox.prune} deletes at most. */
-export const PRUNE_BATCH = 1_000
 
 /** How many items one {@link Inbox.since} call returns at most. */
 export const SINCE_PAGE = 500
@@ -351,24 +355,23 @@ export class Inbox {
 
   /**
    * Deletes read and archived items created before `before` (unread ones are kept, however old),
-   * a batch of {@link PRUNE_BATCH} at a time, so no statement locks or scans more than that;
+   * a batch of 1,000 at a time (`deleteInBatches`), so no statement locks or scans more than that;
    * returns how many. The notify module runs it daily (`notifyModule({ inboxRetentionDays })`).
    */
   async prune(before: Date): Promise<number> {
     const at = before instanceof Date ? before.getTime() : Number.NaN
     // NaN compares false with every row: the prune would delete nothing, silently.
     if (Number.isNaN(at)) throw notANumber('before', 'A valid date.')
-    let deleted = 0
-    for (;;) {
+    return deleteInBatches(async (limit) => {
       const ids = await this.#db
         .selectFrom(INBOX_TABLE)
         .select('id')
         .where('created_at', '<', at)
         .where('status', 'in', ['read', 'archived'])
         .orderBy('created_at')
-        .limit(PRUNE_BATCH)
+        .limit(limit)
         .execute()
-      if (ids.length === 0) return deleted
+      if (ids.length === 0) return { read: 0, deleted: 0 }
       const result = await this.#db
         .deleteFrom(INBOX_TABLE)
         .where(
@@ -379,9 +382,8 @@ export class Inbox {
         // Marked unread again meanwhile: kept.
         .where('status', 'in', ['read', 'archived'])
         .executeTakeFirst()
-      deleted += Number(result.numDeletedRows)
-      if (ids.length < PRUNE_BATCH) return deleted
-    }
+      return { read: ids.length, deleted: Number(result.numDeletedRows) }
+    })
   }
 
   async #update(
@@ -484,20 +486,11 @@ export const createInboxTable: Migration = {
 }
 
 /** The migration indexing inbox items by age, for {@link Inbox.prune}. */
-export const indexInboxAge: Migration = {
-  async up(db) {
-    await db.schema
-      .createIndex('mortar_inbox_created')
-      .on(INBOX_TABLE)
-      .column('created_at')
-      .execute()
-  },
-  async down(db, { engine }) {
-    const drop = db.schema.dropIndex('mortar_inbox_created')
-    // MySQL/MariaDB name an index within its table; the others within the schema.
-    await (engine === 'mysql' ? drop.on(INBOX_TABLE) : drop).execute()
-  },
-}
+export const indexInboxAge: Migration = columnIndex(
+  'mortar_inbox_created',
+  INBOX_TABLE,
+  'created_at',
+)
 
 function notANumber(path: string, message: string): ValidationError {
   return new ValidationError([{ path, message, code: 'invalid_number' }])
