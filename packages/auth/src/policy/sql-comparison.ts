@@ -55,8 +55,10 @@ const INTEGER_TEXT = /^(?:0|-?[1-9]\d*)$/
 const MAX_INT64 = 2n ** 63n - 1n
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
-// The value as MariaDB compares it byte for byte.
-const binary = (value: unknown) => sql`cast(${value} as binary)`
+// The value as MariaDB compares it byte for byte. Not `cast(… as binary)`: a constant cast so
+// reads as a number with no decimals where a DECIMAL column compares with it, so the index
+// term `dec = cast('1.5' as binary)` tested 1.5 = 2 and left out the row the bytes matched.
+const binary = (value: unknown) => sql`convert(${value} using binary)`
 
 // A MariaDB column's text in UTF-8, as mysql2 reads it, whatever the connection's character set.
 const mysqlText = (column: Column) => sql`convert(${column} using utf8mb4)`
