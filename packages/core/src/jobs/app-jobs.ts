@@ -1,6 +1,7 @@
 import { envValue } from '../config/environment.js'
 import type { App } from '../app/app.js'
 import { CLOCK } from '../clock/clock.js'
+import { FakeClock } from '../clock/fake-clock.js'
 import type { Binder } from '../di/binder.js'
 import type { Logger } from '../logger/logger.js'
 import type { Database } from '../persistence/database/database.js'
@@ -15,6 +16,8 @@ import type { QueueAdapter } from './queue-adapter.js'
 import type { ScheduleDefinition } from './schedules/schedule.js'
 import { Scheduler } from './schedules/scheduler.js'
 import { SqlQueue } from './sql/index.js'
+import { QueueClock } from './sql/queue-clock.js'
+import type { SqlQueueInternals } from './sql/sql-queue.js'
 import { DEFAULT_WORKER_SETTINGS, type WorkerSettings } from './worker/worker.js'
 import { describeOption } from '../validation/number-in.js'
 
@@ -118,6 +121,8 @@ export function createAppJobs(
 
   const engine = options?.engine ?? (database === undefined ? 'inline' : 'database')
   let adapter: QueueAdapter
+  // The SQL queue's clock: the database server's, or a test app's simulated one (see bind).
+  let queueClock: QueueClock | undefined
   if (engine === 'inline') adapter = new InlineQueue()
   else if (engine === 'database') {
     if (database === undefined) {
@@ -126,7 +131,9 @@ export function createAppJobs(
       )
       adapter = new InlineQueue()
     } else {
-      adapter = new SqlQueue({ database, listenUrl, logger })
+      queueClock = new QueueClock(database)
+      const internals: SqlQueueInternals = { clock: queueClock }
+      adapter = new SqlQueue({ database, listenUrl, logger, ...internals })
     }
   } else if (engine === 'bullmq') {
     if (database === undefined || redis === undefined) {
@@ -161,6 +168,9 @@ export function createAppJobs(
       binder.bind(JOBS, {
         inject: [CLOCK],
         useFactory: (clock) => {
+          // A FakeClock stands for every clock of a test, the database's included; any other
+          // clock is one machine's, which never times the SQL queue.
+          if (clock instanceof FakeClock) queueClock?.simulate(clock)
           service = new JobQueueService({
             adapter,
             jobs,

@@ -289,6 +289,7 @@ export class JobQueueService implements JobQueue {
       name: job.name,
       payload: serializePayload(declared, payload),
       runAtMs: runAt(job.name, options, nowMs),
+      ...(options?.runAt === undefined ? { delayMs: Math.round(options?.delay ?? 0) } : {}),
       createdAtMs: nowMs,
       maxAttempts: declared.attempts,
       key: dedupKey(job.name, options?.key),

@@ -442,7 +442,7 @@ for (const testCase of cases) {
         names: ['test.fragile'],
         limit: 1,
         nowMs,
-        leaseUntilMs: nowMs + 30_000,
+        leaseMs: 30_000,
       })
       app.clock.advance(30_000)
       await jobs.drain()

@@ -33,7 +33,17 @@ export interface NewJob {
   readonly name: string
   /** The payload as JSON. */
   readonly payload: string
+  /**
+   * When it is due, by the enqueuer's clock: for `runAt`, the instant asked for; for a delay,
+   * the enqueuer's reading of it, which only an engine without a clock of its own may use.
+   */
   readonly runAtMs: number
+  /**
+   * For a job due after a delay (0: at once): due this long after now by the engine's clock,
+   * never by the enqueuer's (an enqueuer whose clock runs an hour ahead would hold it back an
+   * hour).
+   */
+  readonly delayMs?: number
   readonly createdAtMs: number
   readonly maxAttempts: number
   /**
@@ -86,9 +96,15 @@ export interface ClaimRequest {
   readonly names: readonly string[]
   /** At most this many jobs, oldest due first. */
   readonly limit: number
+  /**
+   * The worker's reading of its clock. Only an engine that lives in the worker's own process
+   * (the inline queue) may judge time by it; an engine shared by processes judges due times and
+   * leases by its own clock (its server's), or a worker whose clock runs ahead would take jobs
+   * other workers still hold.
+   */
   readonly nowMs: number
-  /** The lease ends at this instant unless renewed. */
-  readonly leaseUntilMs: number
+  /** How long the lease lasts unless renewed, from the claim, by the engine's clock. */
+  readonly leaseMs: number
   /**
    * Reads to carry, by job name: an adapter that can sets each such job's `carried`; one that
    * cannot leaves it out, and the job's `prepare` reads instead.
@@ -102,8 +118,8 @@ export interface ClaimRequest {
   readonly signal?: AbortSignal
 }
 
-/** What becomes of a failed attempt: a retry at a time, or death. */
-export type FailOutcome = { readonly retryAtMs: number } | { readonly deadAtMs: number }
+/** What becomes of a failed attempt: a retry after a backoff (by the engine's clock), or death. */
+export type FailOutcome = { readonly retryInMs: number } | { readonly dead: true }
 
 /** A job as `status`, `list` and `get` show it. */
 export interface JobInfo {
@@ -152,6 +168,11 @@ export interface ListRequest {
  * `@mortar/core/testing`.
  *
  * The rules every adapter keeps (the conformance kit checks each):
+ * - One clock judges every due time and lease: the engine's own, for an engine shared by
+ *   processes. The `nowMs` each call carries is the caller's reading of its clock, for an engine
+ *   that lives in the caller's process; durations (`leaseMs`, `retryInMs`, `delayMs`) count
+ *   from the engine's now. A worker whose clock is skewed never takes a job another holds, and
+ *   never holds a job back or lets it run early.
  * - `enqueue` inside an open transaction of the app's database belongs to it: rolled back, the
  *   jobs never existed; committed, they will run.
  * - `claim` hands a job to one worker at a time; a job whose lease expired is claimable again
@@ -184,8 +205,11 @@ export interface QueueAdapter {
   ): Promise<readonly (string | undefined)[]>
   /** Leases up to `limit` due jobs of the given names to the worker. */
   claim(request: ClaimRequest): Promise<readonly ClaimedJob[]>
-  /** Extends the worker's leases on these jobs (one heartbeat for all of them). */
-  renew(worker: string, ids: readonly string[], leaseUntilMs: number): Promise<void>
+  /**
+   * Extends the worker's leases on these jobs to `leaseMs` from now (one heartbeat for all of
+   * them); `nowMs` as in {@link ClaimRequest.nowMs}.
+   */
+  renew(worker: string, ids: readonly string[], leaseMs: number, nowMs: number): Promise<void>
   /** Finishes jobs the worker holds; returns the ids it finished (the others were lost). */
   complete(worker: string, ids: readonly string[]): Promise<readonly string[]>
   /**
@@ -200,8 +224,17 @@ export interface QueueAdapter {
     ids: readonly string[],
     writes: (finished: readonly string[]) => readonly CompanionWrite[],
   ): Promise<readonly string[]>
-  /** Records a failed attempt and retries or buries the job; false when the lease was lost. */
-  fail(worker: string, id: string, error: AttemptError, outcome: FailOutcome): Promise<boolean>
+  /**
+   * Records a failed attempt and retries or buries the job; false when the lease was lost.
+   * `nowMs` as in {@link ClaimRequest.nowMs}.
+   */
+  fail(
+    worker: string,
+    id: string,
+    error: AttemptError,
+    outcome: FailOutcome,
+    nowMs: number,
+  ): Promise<boolean>
   /** Gives jobs back unfinished (shutdown): due now, and the attempt does not count. */
   release(worker: string, ids: readonly string[], nowMs: number): Promise<void>
   /** Stores the handler's progress; false when the lease was lost. */

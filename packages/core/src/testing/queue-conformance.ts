@@ -12,11 +12,16 @@ export interface QueueSubject {
    */
   readonly transaction?: <R>(fn: () => Promise<R>) => Promise<R>
   /**
-   * For an engine that keeps its own time (BullMQ stamps jobs and expires leases in Redis, so
-   * it cannot follow a simulated clock): the kit then runs on the real clock with leases of
-   * `leaseMs` and waits out each delay (a few leases), instead of moving a simulated clock.
+   * For an engine that lives in the caller's process (the inline queue), whose one clock is its
+   * callers': it keeps time by the `nowMs` each call carries, so the kit moves a simulated clock
+   * instead of waiting, and leaves out the checks of skewed workers, which one process cannot
+   * have. Any engine shared by processes keeps time by its own clock (its server's): the kit runs
+   * it on the real clock, with leases of {@link QueueSubject.leaseMs}, waits out each delay (a
+   * few leases), and checks that a worker whose clock is an hour off changes nothing.
    */
-  readonly realTime?: { readonly leaseMs: number }
+  readonly inProcess?: true
+  /** Leases on the real clock, in ms (1,000 by default). */
+  readonly leaseMs?: number
   /** Runs after the case: drop the schema, delete the keys, close clients. */
   dispose?(): void | Promise<void>
 }
@@ -53,9 +58,23 @@ function claim(
   limit = 10,
   names = [A, B],
 ) {
-  const nowMs = t.now()
-  return adapter.claim({ worker, names, limit, nowMs, leaseUntilMs: nowMs + t.lease })
+  return claimAt(adapter, t.now(), t.lease, worker, limit, names)
 }
+
+/** A claim by a worker whose clock reads `nowMs`. */
+function claimAt(
+  adapter: QueueAdapter,
+  nowMs: number,
+  leaseMs: number,
+  worker: string,
+  limit = 10,
+  names = [A, B],
+) {
+  return adapter.claim({ worker, names, limit, nowMs, leaseMs })
+}
+
+// How far the skewed workers' clocks are off.
+const HOUR = 3_600_000
 
 /** Claims until a job comes: on the real clock the engine frees jobs on its own timers. */
 function claimOnce(adapter: QueueAdapter, t: ConformanceClock, worker: string) {
@@ -79,6 +98,8 @@ function defined(id: string | undefined): string {
 
 interface Check {
   readonly title: string
+  /** Only for engines shared by processes: one process has one clock, which no worker skews. */
+  readonly shared?: true
   run(subject: QueueSubject, t: ConformanceClock): Promise<void>
 }
 
@@ -121,7 +142,7 @@ const checks: readonly Check[] = [
     },
   },
   {
-    title: 'keeps a job until its time (delay, runAt)',
+    title: 'keeps a job until its time (runAt)',
     async run({ adapter }, t) {
       const runAt = t.now() + 2 * t.lease
       const [id] = await add(adapter, [job(t, { runAtMs: runAt })])
@@ -182,13 +203,13 @@ const checks: readonly Check[] = [
       )
       deepStrictEqual(await adapter.complete('w1', [defined(id)]), [])
       strictEqual(
-        await adapter.fail('w1', defined(id), failure(t, 1), { retryAtMs: t.now() }),
+        await adapter.fail('w1', defined(id), failure(t, 1), { retryInMs: 0 }, t.now()),
         false,
         'a worker that lost the lease recorded a failure',
       )
       strictEqual(await adapter.progress('w1', defined(id), 0.5), false)
       await adapter.release('w1', [defined(id)], t.now())
-      await adapter.renew('w1', [defined(id)], t.now() + 100 * t.lease)
+      await adapter.renew('w1', [defined(id)], 100 * t.lease, t.now())
       const held = await adapter.get(defined(id), t.now())
       strictEqual(held?.worker, 'w2')
       t.near(held?.runAt.getTime(), takenAt + t.lease, "the first worker moved the second's lease")
@@ -201,7 +222,7 @@ const checks: readonly Check[] = [
       const [id] = await add(adapter, [job(t)])
       const claimedAt = t.now()
       await claim(adapter, t, 'w1')
-      await adapter.renew('w1', [defined(id)], claimedAt + 3 * t.lease)
+      await adapter.renew('w1', [defined(id)], 3 * t.lease, t.now())
       await t.reach(claimedAt + 2 * t.lease)
       deepStrictEqual(await claim(adapter, t, 'w2'), [])
       strictEqual((await adapter.get(defined(id), t.now()))?.state, 'running')
@@ -217,7 +238,7 @@ const checks: readonly Check[] = [
       const ids = (await add(adapter, [job(t), job(t)])).map(defined)
       const [first] = await claim(adapter, t, 'w1', 1)
       const held = defined(first?.id)
-      await adapter.renew('w1', [held], t.now() + t.lease)
+      await adapter.renew('w1', [held], t.lease, t.now())
       const again = await claim(adapter, t, 'w1')
       deepStrictEqual([held, ...again.map((c) => c.id)].sort(), [...ids].sort())
     },
@@ -229,7 +250,13 @@ const checks: readonly Check[] = [
       await claim(adapter, t, 'w1')
       const retryAt = t.now() + t.lease
       strictEqual(
-        await adapter.fail('w1', defined(id), failure(t, 1, 'first'), { retryAtMs: retryAt }),
+        await adapter.fail(
+          'w1',
+          defined(id),
+          failure(t, 1, 'first'),
+          { retryInMs: t.lease },
+          t.now(),
+        ),
         true,
       )
       const waiting = await adapter.get(defined(id), t.now())
@@ -241,7 +268,7 @@ const checks: readonly Check[] = [
       strictEqual(second[0]?.attempt, 2)
       const diedAt = t.now()
       strictEqual(
-        await adapter.fail('w1', defined(id), failure(t, 2, 'second'), { deadAtMs: diedAt }),
+        await adapter.fail('w1', defined(id), failure(t, 2, 'second'), { dead: true }, t.now()),
         true,
       )
       const dead = await adapter.get(defined(id), t.now())
@@ -259,11 +286,119 @@ const checks: readonly Check[] = [
     },
   },
   {
+    title: 'judges leases by its own clock: a worker whose clock is an hour off takes no held job',
+    shared: true,
+    async run({ adapter }, t) {
+      const ids = (await add(adapter, [job(t), job(t)])).map(defined)
+      // An hour ahead, the first lease looks long over; an hour behind, its own looks over.
+      deepStrictEqual((await claimAt(adapter, t.now(), t.lease, 'w1', 1)).length, 1)
+      deepStrictEqual((await claimAt(adapter, t.now() - HOUR, t.lease, 'w2', 1)).length, 1)
+      deepStrictEqual(
+        await claimAt(adapter, t.now() + HOUR, t.lease, 'w3'),
+        [],
+        'a worker whose clock runs an hour ahead took a job another worker holds',
+      )
+      deepStrictEqual(
+        await claim(adapter, t, 'w4'),
+        [],
+        'a lease taken by a worker whose clock runs an hour behind had already ended',
+      )
+      await adapter.renew('w2', [defined(ids[1])], t.lease, t.now() - HOUR)
+      deepStrictEqual(
+        await claim(adapter, t, 'w4'),
+        [],
+        'a lease renewed by a worker whose clock runs an hour behind had already ended',
+      )
+      const leaseEnd = t.now() + t.lease
+      await adapter.renew('w1', [defined(ids[0])], t.lease, t.now() + HOUR)
+      await t.reach(leaseEnd)
+      const lapsed = await t.settle(
+        () => claim(adapter, t, 'w4'),
+        (claimed) => claimed.length === 2,
+      )
+      deepStrictEqual(
+        lapsed.map((c) => c.id).sort(),
+        [...ids].sort(),
+        'a lease renewed by a worker whose clock runs an hour ahead outlived its length',
+      )
+    },
+  },
+  {
+    title: 'times due jobs by its own clock: delays, retries and releases of skewed workers',
+    shared: true,
+    async run({ adapter }, t) {
+      const ahead = t.now() + HOUR
+      const delayed = (nowMs: number, delayMs: number, name: string) =>
+        job(t, { name, runAtMs: nowMs + delayMs, delayMs, createdAtMs: nowMs })
+      const earlyAt = t.now() + 2 * t.lease
+      const ids = await add(adapter, [
+        delayed(ahead, 0, A),
+        delayed(t.now() - HOUR, 2 * t.lease, B),
+      ])
+      const late = defined(ids[0])
+      const early = defined(ids[1])
+      deepStrictEqual(
+        (await claim(adapter, t, 'w1', 1)).map((c) => c.id),
+        [late],
+        'a job due at once, enqueued by a worker an hour ahead, waits an hour',
+      )
+      deepStrictEqual(
+        await claimAt(adapter, ahead, t.lease, 'w2'),
+        [],
+        'a delayed job ran early: enqueued by a worker an hour behind, or claimed by one ahead',
+      )
+      const retryAt = t.now() + t.lease
+      strictEqual(
+        await adapter.fail('w1', late, failure(t, 1), { retryInMs: t.lease }, t.now() - HOUR),
+        true,
+      )
+      deepStrictEqual(
+        await claimAt(adapter, ahead, t.lease, 'w2'),
+        [],
+        'a retry ran before its backoff',
+      )
+      await t.reach(retryAt)
+      const retried = await t.settle(
+        () => claim(adapter, t, 'w3', 1, [A]),
+        (claimed) => claimed.length > 0,
+      )
+      deepStrictEqual(
+        retried.map((c) => [c.id, c.attempt]),
+        [[late, 2]],
+        'a retry timed by a worker an hour behind',
+      )
+      await adapter.release('w3', [late], ahead)
+      deepStrictEqual(
+        (await claim(adapter, t, 'w4', 1, [A])).map((c) => c.id),
+        [late],
+        'a job released by a worker an hour ahead waits an hour',
+      )
+      strictEqual(await adapter.fail('w4', late, failure(t, 2), { dead: true }, ahead), true)
+      strictEqual(await adapter.retry([late], ahead), 1)
+      deepStrictEqual(
+        (await claim(adapter, t, 'w5', 1, [A])).map((c) => c.id),
+        [late],
+        'a dead job retried by a worker an hour ahead waits an hour',
+      )
+      await t.reach(earlyAt)
+      deepStrictEqual(
+        (
+          await t.settle(
+            () => claim(adapter, t, 'w6', 1, [B]),
+            (claimed) => claimed.length > 0,
+          )
+        ).map((c) => c.id),
+        [early],
+        'a job delayed by a worker an hour behind never came due',
+      )
+    },
+  },
+  {
     title: 'retries dead jobs by id or all of them, with fresh attempts',
     async run({ adapter }, t) {
       const ids = (await add(adapter, [job(t), job(t), job(t)])).map(defined)
       await claim(adapter, t, 'w1')
-      for (const id of ids) await adapter.fail('w1', id, failure(t, 1), { deadAtMs: t.now() })
+      for (const id of ids) await adapter.fail('w1', id, failure(t, 1), { dead: true }, t.now())
       strictEqual(await adapter.retry([defined(ids[0])], t.now()), 1)
       const back = await claim(adapter, t, 'w2')
       deepStrictEqual(
@@ -305,7 +440,7 @@ const checks: readonly Check[] = [
       const [second] = await add(adapter, [job(t, { key: 'k1' })])
       ok(second !== undefined, 'a finished job still held its key')
       await claim(adapter, t, 'w1')
-      await adapter.fail('w1', second, failure(t, 1), { deadAtMs: t.now() })
+      await adapter.fail('w1', second, failure(t, 1), { dead: true }, t.now())
       const [third] = await add(adapter, [job(t, { key: 'k1' })])
       ok(third !== undefined, 'a dead job still held its key')
       strictEqual(
@@ -358,7 +493,7 @@ const checks: readonly Check[] = [
         ])
       ).map(defined)
       await claim(adapter, t, 'w1', 10, [B])
-      await adapter.fail('w1', defined(dead), failure(t, 1), { deadAtMs: t.now() })
+      await adapter.fail('w1', defined(dead), failure(t, 1), { dead: true }, t.now())
       const counts = (await adapter.counts(t.now()))
         .map((c) => `${c.name}:${c.state}:${c.count}`)
         .sort()
@@ -397,7 +532,7 @@ const checks: readonly Check[] = [
         ])
       ).map(defined)
       await claim(adapter, t, 'w1', 10, [B])
-      await adapter.fail('w1', defined(dead), failure(t, 1), { deadAtMs: t.now() })
+      await adapter.fail('w1', defined(dead), failure(t, 1), { dead: true }, t.now())
       strictEqual(await adapter.purge(['dead'], t.now()), 1)
       strictEqual(await adapter.purge(['pending', 'scheduled'], t.now()), 2)
       deepStrictEqual(
@@ -523,16 +658,20 @@ const checks: readonly Check[] = [
  * The rules every {@link QueueAdapter} keeps, as plain checks (they throw an `AssertionError`
  * when a rule is broken), so a test runner can run them, and a test can show that a broken
  * adapter fails them. {@link queueConformance} registers them with vitest. Each check runs on a
- * simulated clock, or on the real one when the subject asks for {@link QueueSubject.realTime}.
+ * simulated clock when the subject is {@link QueueSubject.inProcess}, else on the real one.
  */
 export const queueConformanceCases: readonly QueueConformanceCase[] = checks.map((check) => ({
   title: check.title,
-  run: (subject) =>
-    check.run(
-      subject,
-      subject.realTime === undefined ? simulatedClock() : realClock(subject.realTime.leaseMs),
-    ),
+  run: async (subject) => {
+    if (subject.inProcess === true) {
+      if (check.shared !== true) await check.run(subject, simulatedClock())
+      return
+    }
+    await check.run(subject, realClock(subject.leaseMs ?? DEFAULT_LEASE_MS))
+  },
 }))
+
+const DEFAULT_LEASE_MS = 1_000
 
 class RollbackSignal extends Error {}
 
@@ -562,7 +701,7 @@ export interface QueueConformanceOptions {
  * queueConformance(vitest, 'SqsQueue', async () => {
  *   const adapter = new SqsQueue({ queueUrl: await createTestQueue() })
  *   // SQS times visibility itself: the kit runs on the machine clock, with 1 s leases.
- *   return { adapter, realTime: { leaseMs: 1_000 }, dispose: () => adapter.close() }
+ *   return { adapter, leaseMs: 1_000, dispose: () => adapter.close() }
  * })
  * ```
  */

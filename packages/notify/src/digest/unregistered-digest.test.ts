@@ -131,7 +131,7 @@ for (const engine of testEngines()) {
           names: [NOTIFY_JOBS.closeDigest],
           limit: 10,
           nowMs: now,
-          leaseUntilMs: now - 1,
+          leaseMs: -1,
         })
       }
       await registered.resolve(JOBS).drain()

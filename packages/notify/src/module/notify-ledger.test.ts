@@ -457,7 +457,7 @@ for (const engine of testEngines()) {
             names: ['mortar.notify.deliver'],
             limit: 10,
             nowMs: now,
-            leaseUntilMs: now - 1,
+            leaseMs: -1,
           })
           expect(claimed).toHaveLength(1)
           await sql`update mortar_delivery set status = 'sending', attempts = 1 where id = ${id}`.execute(
@@ -826,7 +826,7 @@ for (const engine of testEngines()) {
             names: ['mortar.notify.deliver'],
             limit: 100,
             nowMs: now,
-            leaseUntilMs: now - 1,
+            leaseMs: -1,
           })
           expect(claimed.map((job) => job.id)).toContain(stale)
           // The others (the replay's job among them) go back unharmed.
@@ -1071,7 +1071,7 @@ for (const engine of testEngines()) {
             names: ['mortar.notify.deliver'],
             limit: 10,
             nowMs: now,
-            leaseUntilMs: now - 1,
+            leaseMs: -1,
           })
           expect(claimed.map((job) => job.attempt)).toEqual([Number(worker.slice(-1))])
         }
@@ -1111,7 +1111,7 @@ for (const engine of testEngines()) {
             names: ['mortar.notify.deliver'],
             limit: 10,
             nowMs: now,
-            leaseUntilMs: now - 1,
+            leaseMs: -1,
           })
         }
         await drain()

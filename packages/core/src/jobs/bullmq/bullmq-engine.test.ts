@@ -195,7 +195,7 @@ for (const engine of engines) {
         names: ['test.fragile'],
         limit: 1,
         nowMs,
-        leaseUntilMs: nowMs + 2_000,
+        leaseMs: 2_000,
       })
       expect(taken.map((job) => job.id)).toEqual([id])
       // Back to waiting only through the stalled check; claimed again past its one attempt.
@@ -442,7 +442,7 @@ for (const engine of engines) {
           names: ['test.closed'],
           limit: 1,
           nowMs,
-          leaseUntilMs: nowMs + 30_000,
+          leaseMs: 30_000,
         }),
       ).rejects.toMatchObject({ code: 'E_JOBS_NOT_RUNNING' })
     })

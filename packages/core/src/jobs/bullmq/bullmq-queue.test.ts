@@ -63,7 +63,7 @@ for (const engine of testEngines()) {
       transaction: (fn) => db.transaction(fn),
       // BullMQ stamps jobs and expires locks in Redis, on its own clock; a lease is at least
       // a second there (the engine's shortest lock).
-      realTime: { leaseMs: 1_000 },
+      leaseMs: 1_000,
       async dispose() {
         await adapter.close()
         await redis.close()
@@ -150,7 +150,7 @@ for (const engine of testEngines()) {
             names: ['a'],
             limit: 1,
             nowMs: Date.now(),
-            leaseUntilMs: Date.now() + 30_000,
+            leaseMs: 30_000,
           })
         // A full claim: the worker wants more, so each completion fetches the next job for it.
         expect((await claim()).map((job) => job.id)).toEqual([ids[0]])
@@ -192,7 +192,7 @@ for (const engine of testEngines()) {
           names: ['a'],
           limit: 10,
           nowMs: Date.now(),
-          leaseUntilMs: Date.now() + 30_000,
+          leaseMs: 30_000,
         })
         expect(claimed.map((c) => [c.id, c.payload]).sort()).toEqual(
           [
@@ -231,7 +231,7 @@ for (const engine of testEngines()) {
           names: ['a'],
           limit: 1,
           nowMs: Date.now(),
-          leaseUntilMs: Date.now() + 30_000,
+          leaseMs: 30_000,
         })
         expect([claimed?.id, claimed?.payload]).toEqual([id, '{"old":true}'])
         expect((await adapter.get(id, Date.now()))?.state).toBe('running')
@@ -254,7 +254,7 @@ for (const engine of testEngines()) {
             names: ['a'],
             limit: 1,
             nowMs: Date.now(),
-            leaseUntilMs: Date.now() + 30_000,
+            leaseMs: 30_000,
           })
         expect((await claim()).map((job) => job.id)).toEqual([id])
         // It ran; BullMQ removes a completed job, and with it the jobId its dedup relied on.
@@ -329,11 +329,11 @@ for (const engine of testEngines()) {
         names: ['a'],
         limit: 2,
         nowMs: Date.now(),
-        leaseUntilMs: Date.now() + 30_000,
+        leaseMs: 30_000,
       })
       for (const job of claimed) {
         const error = { attempt: 1, at: new Date().toISOString(), name: 'Error', message: 'x' }
-        expect(await adapter.fail('w1', job.id, error, { deadAtMs: Date.now() })).toBe(true)
+        expect(await adapter.fail('w1', job.id, error, { dead: true }, Date.now())).toBe(true)
       }
       return ids as string[]
     }

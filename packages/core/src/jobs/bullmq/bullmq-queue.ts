@@ -217,7 +217,9 @@ export class BullmqQueue implements QueueAdapter {
     const live = await this.#liveKeys(jobs)
     const fresh = jobs
       .filter((job) => job.key === undefined || !live.has(job.key))
-      .map((job) => ({ ...job, token: newRelayToken() }))
+      // The relay turns the row's time into BullMQ's delay by its own clock, as BullMQ times
+      // delays by its clients' clocks: the enqueuer's instant, not the database's now.
+      .map(({ delayMs: _, ...job }) => ({ ...job, token: newRelayToken() }))
     this.#relay.startSweep()
     const written =
       write === undefined
@@ -301,7 +303,8 @@ export class BullmqQueue implements QueueAdapter {
   }
 
   async #take(request: ClaimRequest): Promise<ClaimedJob[]> {
-    const leaseMs = Math.max(1_000, request.leaseUntilMs - request.nowMs)
+    // Locks expire in Redis (PX), on Redis's clock: no worker's clock judges a lease.
+    const leaseMs = Math.max(1_000, request.leaseMs)
     const claimed: ClaimedJob[] = []
     for (const name of request.names) {
       const worker = await this.#worker(name, leaseMs)
@@ -319,8 +322,8 @@ export class BullmqQueue implements QueueAdapter {
     return claimed
   }
 
-  async renew(worker: string, ids: readonly string[], leaseUntilMs: number): Promise<void> {
-    const duration = Math.max(1, leaseUntilMs - Date.now())
+  async renew(worker: string, ids: readonly string[], leaseMs: number): Promise<void> {
+    const duration = Math.max(1, leaseMs)
     const extend = (job: BullJob | undefined, lease: string) =>
       job?.extendLock(lease, duration).catch(() => 0)
     // Fetched jobs are in the lease of the job whose completion fetched them, which the worker
@@ -394,12 +397,15 @@ export class BullmqQueue implements QueueAdapter {
     id: string,
     error: AttemptError,
     outcome: FailOutcome,
+    nowMs: number,
   ): Promise<boolean> {
     const job = this.#held.get(id)
     if (job === undefined || !(await this.#holds(job, worker))) return false
     try {
       await job.log(JSON.stringify(error))
-      if ('retryAtMs' in outcome) await job.moveToDelayed(outcome.retryAtMs, worker)
+      // BullMQ promotes delayed jobs by its clients' clocks (it has no other): a retry's time
+      // is the worker's.
+      if ('retryInMs' in outcome) await job.moveToDelayed(nowMs + outcome.retryInMs, worker)
       else {
         const failure = new Error(error.message)
         failure.name = error.name
@@ -452,7 +458,7 @@ export class BullmqQueue implements QueueAdapter {
     return Number(stored) === 1
   }
 
-  async counts(nowMs: number): Promise<readonly JobCount[]> {
+  async counts(_nowMs: number): Promise<readonly JobCount[]> {
     await this.#load()
     const counts: JobCount[] = []
     for (const name of await this.#names()) {
@@ -474,7 +480,7 @@ export class BullmqQueue implements QueueAdapter {
         if (count > 0) counts.push({ name, state: state as JobState, count })
       }
     }
-    for (const row of await this.#outbox.counts(nowMs)) {
+    for (const row of await this.#outbox.counts()) {
       const same = counts.findIndex((c) => c.name === row.name && c.state === row.state)
       if (same === -1) counts.push(row)
       else counts[same] = { ...row, count: row.count + (counts[same] as JobCount).count }
@@ -511,7 +517,7 @@ export class BullmqQueue implements QueueAdapter {
     await this.#load()
     const rowId = parseJobId(id)?.rowId
     if (rowId === undefined) return undefined
-    const row = await this.#outbox.get(rowId, nowMs)
+    const row = await this.#outbox.get(rowId)
     // The row under that id may be another job's, if the row ids restarted.
     const [info] = row === undefined ? [] : await this.#outboxInfos([row])
     if (info?.id === id) return info
@@ -576,7 +582,7 @@ export class BullmqQueue implements QueueAdapter {
 
   async purge(
     states: readonly ('dead' | 'pending' | 'scheduled')[],
-    nowMs: number,
+    _nowMs: number,
   ): Promise<number> {
     await this.#load()
     let purged = 0
@@ -594,7 +600,7 @@ export class BullmqQueue implements QueueAdapter {
       }
     }
     // Outbox rows are never dead: this purges the waiting ones asked for.
-    return purged + (await this.#outbox.purge(states, nowMs))
+    return purged + (await this.#outbox.purge(states))
   }
 
   async close(): Promise<void> {

@@ -8,5 +8,6 @@ const database = new Database('sqlite::memory:')
 
 queueConformance(vitest, 'InlineQueue', () => ({
   adapter: new InlineQueue(),
+  inProcess: true,
   transaction: (fn) => database.transaction(fn),
 }))

@@ -106,7 +106,7 @@ export class InlineQueue implements QueueAdapter {
       .slice(0, request.limit)
     return due.map((row) => {
       row.worker = request.worker
-      row.runAtMs = request.leaseUntilMs
+      row.runAtMs = request.nowMs + request.leaseMs
       row.attempts += 1
       row.progress = null
       return {
@@ -119,8 +119,14 @@ export class InlineQueue implements QueueAdapter {
     })
   }
 
-  async renew(worker: string, ids: readonly string[], leaseUntilMs: number): Promise<void> {
-    for (const row of this.#held(worker, ids)) row.runAtMs = leaseUntilMs
+  // One process: its callers' clock is the only one, so the queue keeps time by it.
+  async renew(
+    worker: string,
+    ids: readonly string[],
+    leaseMs: number,
+    nowMs: number,
+  ): Promise<void> {
+    for (const row of this.#held(worker, ids)) row.runAtMs = nowMs + leaseMs
   }
 
   async complete(worker: string, ids: readonly string[]): Promise<readonly string[]> {
@@ -135,16 +141,17 @@ export class InlineQueue implements QueueAdapter {
     id: string,
     error: AttemptError,
     outcome: FailOutcome,
+    nowMs: number,
   ): Promise<boolean> {
     const [row] = this.#held(worker, [id])
     if (row === undefined) return false
     row.worker = null
     row.errors += errorLine(error)
-    if ('deadAtMs' in outcome) {
-      row.deadAtMs = outcome.deadAtMs
+    if ('dead' in outcome) {
+      row.deadAtMs = nowMs
       if (row.key !== null && this.#liveKeys.get(row.key) === row.id) this.#liveKeys.delete(row.key)
     } else {
-      row.runAtMs = outcome.retryAtMs
+      row.runAtMs = nowMs + outcome.retryInMs
     }
     return true
   }

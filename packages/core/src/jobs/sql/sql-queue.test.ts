@@ -76,11 +76,11 @@ for (const engine of testEngines()) {
           key: undefined,
         })
         const [first, second] = await queue.enqueue([job(nowMs - 2), job(nowMs - 1)])
-        const claim = (worker: string, limit: number, at: number) =>
-          queue.claim({ worker, names: ['finishing'], limit, nowMs: at, leaseUntilMs: at + 10 })
-        vitest.expect(await claim('w1', 2, nowMs)).toHaveLength(2)
-        // w1's leases pass; w2 takes the older job over.
-        const [taken] = await claim('w2', 1, nowMs + 20)
+        const claim = (worker: string, limit: number, leaseMs: number) =>
+          queue.claim({ worker, names: ['finishing'], limit, nowMs, leaseMs })
+        // w1's leases have passed by the database's clock at once; w2 takes the older job over.
+        vitest.expect(await claim('w1', 2, -60_000)).toHaveLength(2)
+        const [taken] = await claim('w2', 1, 60_000)
         vitest.expect(taken?.id).toBe(first)
         const asked: string[][] = []
         const done = await queue.completeAlongside('w1', [String(first), String(second)], (ids) => {
@@ -165,7 +165,7 @@ for (const engine of testEngines()) {
             names: ['churn'],
             limit: 1_000,
             nowMs,
-            leaseUntilMs: nowMs + 60_000,
+            leaseMs: 60_000,
           })
           await queue.complete(
             'w1',
@@ -197,7 +197,7 @@ for (const engine of testEngines()) {
                 names: ['backlog'],
                 limit,
                 nowMs,
-                leaseUntilMs: nowMs + 60_000,
+                leaseMs: 60_000,
               })
             vitest.expect(await claim(100)).toHaveLength(100)
             // The statistics themselves: pg_stat_user_tables shows the analyze before it commits.
@@ -255,7 +255,7 @@ for (const engine of testEngines()) {
               names: ['backlog'],
               limit: 50,
               nowMs,
-              leaseUntilMs: nowMs + 60_000,
+              leaseMs: 60_000,
             })
             vitest.expect(claimed).toHaveLength(50)
             await vitest.expect
@@ -297,7 +297,7 @@ for (const engine of testEngines()) {
           names: ['turns'],
           limit: 5,
           nowMs,
-          leaseUntilMs: nowMs + 30_000,
+          leaseMs: 30_000,
         })
 
       vitest.it(
@@ -395,7 +395,7 @@ for (const engine of testEngines()) {
             names: ['deadlocked'],
             limit: 5,
             nowMs,
-            leaseUntilMs: nowMs + 30_000,
+            leaseMs: 30_000,
           })
           vitest.expect(failures).toBe(1)
           vitest.expect(claimed.map((job) => job.id)).toEqual([id])

@@ -34,6 +34,7 @@ import type {
 } from '../queue-adapter.js'
 import { exactJson } from './exact-json.js'
 import { PostgresListener } from './postgres-listener.js'
+import { QueueClock } from './queue-clock.js'
 import { SqlScheduleStore } from './sql-schedule-store.js'
 import { sqlQueueMigrations } from './sql-queue-migrations.js'
 import { queueDb, queueTransaction } from './queue-db.js'
@@ -53,6 +54,14 @@ export interface SqlQueueOptions {
    * {@link Database.logger} by default.
    */
   readonly logger?: Logger
+}
+
+/**
+ * What core passes beside {@link SqlQueueOptions} (not public): the clock the queue keeps time
+ * by, which core makes follow a test app's `FakeClock` once the app's clock is known.
+ */
+export interface SqlQueueInternals {
+  readonly clock?: QueueClock
 }
 
 // Rows per statement: under every engine's parameter limit (SQLite's 32,766 the lowest).
@@ -81,6 +90,11 @@ const TURN = sql`concat('mortar_job_claim:', md5(database()))`
 const TURN_WAIT_S = 0.5
 // PostgreSQL's SQLSTATE for a division by zero: how a completion learns a job was not held.
 const DIVISION_BY_ZERO = '22012'
+
+/** The queue clock's now, read with rows whose state it decides. */
+interface NowColumn {
+  mortar_now: string | number | bigint
+}
 
 interface JobRow {
   id: string | number | bigint
@@ -120,6 +134,7 @@ export class SqlQueue implements QueueAdapter {
   readonly migrations = sqlQueueMigrations
   readonly schedules: SqlScheduleStore
   readonly #database: Database
+  readonly #clock: QueueClock
   readonly #listenUrl: string | undefined
   readonly #logger: Logger
   readonly #upkeep: ChurnVacuum
@@ -132,11 +147,17 @@ export class SqlQueue implements QueueAdapter {
    */
   readonly #pgClaims = new Map<
     string,
-    { readonly reads: ReadonlyMap<string, ClaimRead> | undefined; claim: CompiledQuery<JobRow> }
+    {
+      readonly reads: ReadonlyMap<string, ClaimRead> | undefined
+      readonly simulated: boolean
+      claim: CompiledQuery<JobRow>
+    }
   >()
 
   constructor(options: SqlQueueOptions) {
     this.#database = options.database
+    this.#clock =
+      (options as SqlQueueOptions & SqlQueueInternals).clock ?? new QueueClock(options.database)
     this.schedules = new SqlScheduleStore(options.database)
     this.#listenUrl = options.listenUrl
     this.#logger = options.logger ?? options.database.logger
@@ -166,11 +187,15 @@ export class SqlQueue implements QueueAdapter {
   ): CompiledQuery<JobRow> {
     const key = names.join('\0')
     const kept = this.#pgClaims.get(key)
-    if (kept !== undefined && kept.reads === reads) return kept.claim
+    const simulated = this.#clock.simulated
+    if (kept !== undefined && kept.reads === reads && kept.simulated === simulated)
+      return kept.claim
+    // The server's now is in the text; a simulated one is a slot, as the lease.
+    const now = simulated ? sql`${NOW}::bigint` : this.#clock.server()
     const next = sql`next as (
-        select id from mortar_job where ${dueJobs(names, NOW, WORKER)} order by run_at, id limit ${LIMIT} for update skip locked
+        select id from mortar_job where ${dueJobs(names, now, WORKER)} order by run_at, id limit ${LIMIT} for update skip locked
       )`
-    const take = sql`update mortar_job set locked_by = ${WORKER}, run_at = ${LEASE_UNTIL}, attempts = attempts + 1, progress = null
+    const take = sql`update mortar_job set locked_by = ${WORKER}, run_at = ${now} + ${LEASE}::bigint, attempts = attempts + 1, progress = null
       where id = any(array(select id from next))
       returning id, name, payload, attempts, max_attempts`
     const claim = (
@@ -179,7 +204,7 @@ export class SqlQueue implements QueueAdapter {
         : sql<JobRow>`with ${next}, claimed as (${take})
           select id, name, payload, attempts, max_attempts, ${carriedReads(reads)} as carried from claimed`
     ).compile(this.#db)
-    this.#pgClaims.set(key, { reads, claim })
+    this.#pgClaims.set(key, { reads, simulated, claim })
     return claim
   }
 
@@ -252,6 +277,11 @@ export class SqlQueue implements QueueAdapter {
       jobs.length > 0 &&
       jobs.length <= ID_BLOCK &&
       jobs.every((job) => job.key === undefined) &&
+      // One text times every job of it: all by their delay from the server's now, or all at
+      // their instant.
+      (this.#clock.simulated ||
+        jobs.every((job) => job.delayMs !== undefined) ||
+        jobs.every((job) => job.delayMs === undefined)) &&
       this.#database.inTransaction
     )
   }
@@ -270,11 +300,18 @@ export class SqlQueue implements QueueAdapter {
     const companion = write === undefined ? undefined : compiledWrite(write, db)
     const parameters: unknown[] = companion === undefined ? [] : [...companion.parameters]
     const tokens = jobs.some((job) => job.token !== undefined)
+    const delayed = !this.#clock.simulated && jobs[0]?.delayMs !== undefined
     for (const [i, job] of jobs.entries()) {
-      parameters.push(ids[i], job.name, job.payload, job.runAtMs, job.maxAttempts, job.createdAtMs)
+      const runAt = delayed ? job.delayMs : this.#absoluteRunAt(job)
+      parameters.push(ids[i], job.name, job.payload, runAt, job.maxAttempts, job.createdAtMs)
       if (tokens) parameters.push(job.token ?? null)
     }
-    const { text, node } = pipelinedInsert(jobs.length, companion, tokens)
+    const { text, node } = pipelinedInsert(
+      jobs.length,
+      companion,
+      tokens,
+      delayed ? this.#clock.server().compile(db).sql : undefined,
+    )
     // Not CompiledQuery.raw's frozen object: pipelineWrite marks it in a WeakSet, slower for those.
     await pipelineWrite(db, { sql: text, query: node, parameters, queryId: createQueryId() })
     return ids
@@ -305,11 +342,16 @@ export class SqlQueue implements QueueAdapter {
     const tokens = jobs.some((job) => job.token !== undefined)
     const values = sql.join(
       jobs.map((job) => {
+        // A delay counts from the server's now: the row's own node then, as it holds an expression.
+        if (job.delayMs !== undefined && !this.#clock.simulated) {
+          const token = tokens ? sql`, ${job.token ?? null}` : sql``
+          return sql`(${job.name}, ${job.payload}, ${job.key ?? null}, ${this.#clock.after(job.delayMs)}, ${job.maxAttempts}, ${job.createdAtMs}${token})`
+        }
         const row: unknown[] = [
           job.name,
           job.payload,
           job.key ?? null,
-          job.runAtMs,
+          this.#absoluteRunAt(job),
           job.maxAttempts,
           job.createdAtMs,
         ]
@@ -346,12 +388,20 @@ export class SqlQueue implements QueueAdapter {
     })
   }
 
+  /** A job's run time as an instant: its own, or its delay from the simulated clock's now. */
+  #absoluteRunAt(job: NewJob): number {
+    const now = this.#clock.simulatedMs()
+    return job.delayMs === undefined || now === undefined ? job.runAtMs : now + job.delayMs
+  }
+
   async claim(request: ClaimRequest): Promise<readonly ClaimedJob[]> {
-    const { worker, names, limit, nowMs, leaseUntilMs } = request
+    // `request.nowMs` is the worker's clock: due times and leases are judged by the queue's.
+    const { worker, names, limit, leaseMs } = request
     if (names.length === 0 || limit <= 0) return []
     const engine = this.#engine
     if (engine === 'postgres') {
       const claim = this.#pgClaim(names, request.reads)
+      const nowMs = this.#clock.simulatedMs()
       const parameters = claim.parameters.map((value) =>
         value === NOW
           ? nowMs
@@ -359,8 +409,8 @@ export class SqlQueue implements QueueAdapter {
             ? worker
             : value === LIMIT
               ? limit
-              : value === LEASE_UNTIL
-                ? leaseUntilMs
+              : value === LEASE
+                ? leaseMs
                 : value,
       )
       const { rows } = await executePrepared<JobRow>(this.#db, {
@@ -370,10 +420,10 @@ export class SqlQueue implements QueueAdapter {
       if (rows.length === limit) this.#upkeep.countBacklog(rows.length)
       return rows.map(claimed)
     }
-    const due = dueJobs(names, nowMs, worker)
+    const due = dueJobs(names, this.#clock.now(), worker)
     if (engine === 'sqlite') {
       const { rows } = await sql<JobRow>`update mortar_job
-        set locked_by = ${worker}, run_at = ${leaseUntilMs}, attempts = attempts + 1, progress = null
+        set locked_by = ${worker}, run_at = ${this.#clock.after(leaseMs)}, attempts = attempts + 1, progress = null
         where id in (select id from mortar_job where ${due} order by run_at, id limit ${limit})
         returning id, name, payload, attempts, max_attempts`.execute(this.#db)
       return rows.map(claimed)
@@ -405,7 +455,7 @@ export class SqlQueue implements QueueAdapter {
    * fails, gives it back itself.
    */
   #claimOnMariadb(request: ClaimRequest, due: RawBuilder<unknown>): Promise<ClaimedJob[]> {
-    const { worker, limit, leaseUntilMs } = request
+    const { worker, limit, leaseMs } = request
     const token = randomBytes(8).toString('hex')
     return this.#database.background.connection().execute(async (connection) => {
       let taken: QueryResult<unknown>
@@ -417,7 +467,7 @@ export class SqlQueue implements QueueAdapter {
           ) as turn join mortar_job as j join (
             select id from mortar_job where ${due} order by run_at, id limit ${limit} for update skip locked
           ) as next on j.id = next.id
-          set j.locked_by = ${worker}, j.claim_token = ${token}, j.run_at = ${leaseUntilMs}, j.attempts = j.attempts + 1,
+          set j.locked_by = ${worker}, j.claim_token = ${token}, j.run_at = (@mortar_lease_end := ${this.#clock.after(leaseMs)}), j.attempts = j.attempts + 1,
             j.progress = case when release_lock(${TURN}) then null end`.execute(connection)
       } catch (error) {
         // A connection that broke took its named locks with it; the claim's error is the news.
@@ -428,18 +478,20 @@ export class SqlQueue implements QueueAdapter {
         await giveTurnBack(connection)
         return []
       }
+      // The lease end the claim wrote, by the server's clock: the session kept it (a second
+      // reading of the clock would differ), and the due index finds the rows by it.
       const { rows } =
         await sql<JobRow>`select id, name, payload, attempts, max_attempts from mortar_job
-          where dead_at is null and run_at = ${leaseUntilMs} and claim_token = ${token}`.execute(
+          where dead_at is null and run_at = @mortar_lease_end and claim_token = ${token}`.execute(
           connection,
         )
       return rows.map(claimed)
     })
   }
 
-  async renew(worker: string, ids: readonly string[], leaseUntilMs: number): Promise<void> {
+  async renew(worker: string, ids: readonly string[], leaseMs: number): Promise<void> {
     for (const chunk of chunks(ids)) {
-      await sql`update mortar_job set run_at = ${leaseUntilMs}
+      await sql`update mortar_job set run_at = ${this.#clock.after(leaseMs)}
         where locked_by = ${worker} and ${this.#idIn(chunk)}`.execute(this.#db)
     }
   }
@@ -514,17 +566,17 @@ export class SqlQueue implements QueueAdapter {
   ): Promise<boolean> {
     const errors = this.#append(errorLine(error))
     const set =
-      'deadAtMs' in outcome
-        ? sql`dead_at = ${outcome.deadAtMs}`
-        : sql`run_at = ${outcome.retryAtMs}, progress = null`
+      'dead' in outcome
+        ? sql`dead_at = ${this.#clock.now()}`
+        : sql`run_at = ${this.#clock.after(outcome.retryInMs)}, progress = null`
     const result = await sql`update mortar_job set locked_by = null, ${set}, errors = ${errors}
       where id = ${this.#id(id)} and locked_by = ${worker}`.execute(this.#db)
     return Number(result.numAffectedRows ?? 0) > 0
   }
 
-  async release(worker: string, ids: readonly string[], nowMs: number): Promise<void> {
+  async release(worker: string, ids: readonly string[], _workerNowMs?: number): Promise<void> {
     for (const chunk of chunks(ids)) {
-      await sql`update mortar_job set locked_by = null, run_at = ${nowMs}, attempts = attempts - 1, progress = null
+      await sql`update mortar_job set locked_by = null, run_at = ${this.#clock.now()}, attempts = attempts - 1, progress = null
         where locked_by = ${worker} and ${this.#idIn(chunk)}`.execute(this.#db)
     }
   }
@@ -535,7 +587,7 @@ export class SqlQueue implements QueueAdapter {
     return Number(result.numAffectedRows ?? 0) > 0
   }
 
-  async counts(nowMs: number): Promise<readonly JobCount[]> {
+  async counts(_workerNowMs?: number): Promise<readonly JobCount[]> {
     const { rows } = await sql<{
       name: string
       dead: unknown
@@ -544,7 +596,7 @@ export class SqlQueue implements QueueAdapter {
       count: string | number
     }>`select name, case when dead_at is null then 0 else 1 end as dead,
         case when locked_by is null then 0 else 1 end as locked,
-        case when run_at > ${nowMs} then 1 else 0 end as later, count(*) as count
+        case when run_at > ${this.#clock.now()} then 1 else 0 end as later, count(*) as count
       from mortar_job group by name, dead, locked, later`.execute(this.#db)
     const counts = new Map<string, JobCount>()
     for (const row of rows) {
@@ -552,9 +604,9 @@ export class SqlQueue implements QueueAdapter {
         {
           deadAtMs: Number(row.dead) === 1 ? 0 : null,
           worker: Number(row.locked) === 1 ? '' : null,
-          runAtMs: Number(row.later) === 1 ? nowMs + 1 : nowMs,
+          runAtMs: Number(row.later) === 1 ? 1 : 0,
         },
-        nowMs,
+        0,
       )
       const key = `${row.name}\n${state}`
       counts.set(key, {
@@ -568,38 +620,36 @@ export class SqlQueue implements QueueAdapter {
 
   async list(request: ListRequest): Promise<readonly JobInfo[]> {
     const conditions: RawBuilder<unknown>[] = []
-    if (request.state !== undefined) conditions.push(stateCondition(request.state, request.nowMs))
+    if (request.state !== undefined)
+      conditions.push(stateCondition(request.state, this.#clock.now()))
     if (request.name !== undefined) conditions.push(sql`name = ${request.name}`)
     const where = conditions.length === 0 ? sql`` : sql`where ${sql.join(conditions, sql` and `)}`
-    const { rows } =
-      await sql<JobRow>`select * from mortar_job ${where} order by id limit ${request.limit}`.execute(
-        this.#db,
-      )
-    return rows.map((row) => info(row, request.nowMs))
+    const { rows } = await sql<JobRow & NowColumn>`select *, ${this.#clock.now()} as mortar_now
+      from mortar_job ${where} order by id limit ${request.limit}`.execute(this.#db)
+    return rows.map((row) => info(row, Number(row.mortar_now)))
   }
 
-  async get(id: string, nowMs: number): Promise<JobInfo | undefined> {
+  async get(id: string, _workerNowMs?: number): Promise<JobInfo | undefined> {
     if (!/^\d{1,19}$/.test(id)) return undefined
-    const { rows } = await sql<JobRow>`select * from mortar_job where id = ${this.#id(id)}`.execute(
-      this.#db,
-    )
+    const { rows } = await sql<JobRow & NowColumn>`select *, ${this.#clock.now()} as mortar_now
+      from mortar_job where id = ${this.#id(id)}`.execute(this.#db)
     const row = rows[0]
-    return row === undefined ? undefined : info(row, nowMs)
+    return row === undefined ? undefined : info(row, Number(row.mortar_now))
   }
 
-  async retry(ids: readonly string[] | 'all', nowMs: number): Promise<number> {
-    if (ids === 'all') return this.#retry(sql``, nowMs)
+  async retry(ids: readonly string[] | 'all', _workerNowMs?: number): Promise<number> {
+    if (ids === 'all') return this.#retry(sql``)
     // A chunk of ids per statement: a list of any length fits every engine's bind limits.
     let retried = 0
     for (const chunk of chunks(ids.filter((id) => /^\d{1,19}$/.test(id)))) {
-      retried += await this.#retry(sql`and ${this.#idIn(chunk)}`, nowMs)
+      retried += await this.#retry(sql`and ${this.#idIn(chunk)}`)
     }
     return retried
   }
 
   /** Retries the dead jobs `which` selects (all when it is empty). */
-  async #retry(which: RawBuilder<unknown>, nowMs: number): Promise<number> {
-    const revive = sql`dead_at = null, locked_by = null, attempts = 0, progress = null, run_at = ${nowMs}`
+  async #retry(which: RawBuilder<unknown>): Promise<number> {
+    const revive = sql`dead_at = null, locked_by = null, attempts = 0, progress = null, run_at = ${this.#clock.now()}`
     let retried = Number(
       (
         await sql`update mortar_job set ${revive} where dead_at is not null and dedup_key is null ${which}`.execute(
@@ -633,10 +683,11 @@ export class SqlQueue implements QueueAdapter {
 
   async purge(
     states: readonly ('dead' | 'pending' | 'scheduled')[],
-    nowMs: number,
+    _workerNowMs?: number,
   ): Promise<number> {
     if (states.length === 0) return 0
-    const conditions = states.map((state) => sql`(${stateCondition(state, nowMs)})`)
+    const now = this.#clock.now()
+    const conditions = states.map((state) => sql`(${stateCondition(state, now)})`)
     const result =
       await sql`delete from mortar_job where ${sql.join(conditions, sql` or `)}`.execute(this.#db)
     return Number(result.numAffectedRows ?? 0)
@@ -705,7 +756,7 @@ export class SqlQueue implements QueueAdapter {
 const NOW = Symbol('now')
 const WORKER = Symbol('worker')
 const LIMIT = Symbol('limit')
-const LEASE_UNTIL = Symbol('leaseUntil')
+const LEASE = Symbol('lease')
 
 /** The jobs a claim may take: due, of these names, not leased in this worker's name. */
 function dueJobs(names: readonly string[], nowMs: unknown, worker: unknown): RawBuilder<unknown> {
@@ -747,7 +798,7 @@ function carriedReads(reads: ReadonlyMap<string, ClaimRead>): RawBuilder<unknown
   return sql`case name ${sql.join(cases, sql` `)} end`
 }
 
-function stateCondition(state: JobState, nowMs: number): RawBuilder<unknown> {
+function stateCondition(state: JobState, nowMs: RawBuilder<number>): RawBuilder<unknown> {
   switch (state) {
     case 'dead':
       return sql`dead_at is not null`
@@ -814,6 +865,11 @@ const PIPELINED_COLUMNS = 6
 // a relay token (BullMQ's outbox) so that the key is the companion's own text.
 const pipelinedInserts = new Map<string, PipelinedInsert[]>()
 const tokenPipelinedInserts = new Map<string, PipelinedInsert[]>()
+// The same for jobs due after a delay from the server's now (the run time's value is the delay).
+const delayedInserts = new Map<string, PipelinedInsert[]>()
+const tokenDelayedInserts = new Map<string, PipelinedInsert[]>()
+// Where run_at's value sits among a pipelined row's.
+const RUN_AT_COLUMN = 3
 
 interface PipelinedInsert {
   readonly text: string
@@ -830,9 +886,17 @@ function pipelinedInsert(
   n: number,
   companion: CompiledQuery | undefined,
   tokens: boolean,
+  serverNow: string | undefined,
 ): PipelinedInsert {
   const companionText = companion?.sql ?? ''
-  const shapes = tokens ? tokenPipelinedInserts : pipelinedInserts
+  const shapes =
+    serverNow === undefined
+      ? tokens
+        ? tokenPipelinedInserts
+        : pipelinedInserts
+      : tokens
+        ? tokenDelayedInserts
+        : delayedInserts
   let byCount = shapes.get(companionText)
   if (byCount === undefined) {
     byCount = []
@@ -845,7 +909,11 @@ function pipelinedInsert(
     let next = companion?.parameters.length ?? 0
     const columns = PIPELINED_COLUMNS + (tokens ? 1 : 0)
     const rows = Array.from({ length: n }, () => {
-      const row = Array.from({ length: columns }, (_, i) => `$${next + i + 1}`)
+      const row = Array.from({ length: columns }, (_, i) =>
+        i === RUN_AT_COLUMN && serverNow !== undefined
+          ? `${serverNow} + $${next + i + 1}::bigint`
+          : `$${next + i + 1}`,
+      )
       next += columns
       return `(${row.join(', ')})`
     })

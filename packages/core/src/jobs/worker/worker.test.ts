@@ -27,9 +27,10 @@ class RetryClaimedFirst extends InlineQueue {
     id: string,
     error: AttemptError,
     outcome: FailOutcome,
+    nowMs: number,
   ): Promise<boolean> {
-    const held = await super.fail(worker, id, error, outcome)
-    if ('retryAtMs' in outcome) {
+    const held = await super.fail(worker, id, error, outcome, nowMs)
+    if ('retryInMs' in outcome) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, 2_000)
         this.#waiting.set(id, () => {

@@ -284,9 +284,9 @@ export class Worker {
     ]
     if (jobs.length === 0) return
     try {
-      const leaseUntilMs = this.#clock.nowMs() + this.#settings.leaseMs
+      const nowMs = this.#clock.nowMs()
       for (const [holder, held] of this.#byHolder(jobs)) {
-        await this.#adapter.renew(holder, ids(held), leaseUntilMs)
+        await this.#adapter.renew(holder, ids(held), this.#settings.leaseMs, nowMs)
       }
     } catch (error) {
       this.logger.warn(
@@ -341,13 +341,12 @@ export class Worker {
     let deadline: NodeJS.Timeout | undefined
     let answer: Promise<readonly ClaimedJob[]> | undefined
     try {
-      const nowMs = this.#clock.nowMs()
       answer = this.#adapter.claim({
         worker: claimer,
         names: this.#names,
         limit,
-        nowMs,
-        leaseUntilMs: nowMs + leaseMs,
+        nowMs: this.#clock.nowMs(),
+        leaseMs,
         signal: abort.signal,
         ...(this.#reads.size === 0 ? {} : { reads: this.#reads }),
       })
@@ -721,15 +720,16 @@ export class Worker {
       (isMortarError(error) && (error.code === 'E_JOB_PAYLOAD' || error.code === 'E_JOB_LOST'))
     const outcome: FailOutcome =
       permanent || job.attempt >= job.maxAttempts
-        ? { deadAtMs: nowMs }
+        ? { dead: true }
         : {
-            retryAtMs:
-              nowMs +
-              Math.max(backoffDelay(job.attempt, definition.backoff), retryLaterDelay(error)),
+            retryInMs: Math.max(
+              backoffDelay(job.attempt, definition.backoff),
+              retryLaterDelay(error),
+            ),
           }
     const recorded = attemptError(job.attempt, nowMs, error)
     const fields = { err: error, job: job.name, jobId: job.id, attempt: job.attempt }
-    if ('deadAtMs' in outcome) {
+    if ('dead' in outcome) {
       this.logger.error(
         fields,
         permanent
@@ -738,7 +738,7 @@ export class Worker {
       )
     } else {
       this.logger.warn(
-        { ...fields, retryAt: new Date(outcome.retryAtMs).toISOString() },
+        { ...fields, retryInMs: outcome.retryInMs },
         `Job '${job.name}' failed attempt ${job.attempt} of ${job.maxAttempts}; retrying`,
       )
     }
@@ -746,7 +746,7 @@ export class Worker {
       job,
       error: recorded,
       outcome,
-      untold: 'deadAtMs' in outcome && definition.onDead !== undefined,
+      untold: 'dead' in outcome && definition.onDead !== undefined,
     })
     await this.#recordFailures()
   }
@@ -778,10 +778,10 @@ export class Worker {
       try {
         const holder = this.#holders.get(job)
         const held =
-          holder !== undefined && (await this.#adapter.fail(holder, job.id, error, outcome))
+          holder !== undefined &&
+          (await this.#adapter.fail(holder, job.id, error, outcome, this.#clock.nowMs()))
         this.#holders.delete(job)
-        if (held && 'retryAtMs' in outcome && outcome.retryAtMs <= this.#clock.nowMs())
-          retried = true
+        if (held && 'retryInMs' in outcome && outcome.retryInMs <= 0) retried = true
         if (!held) {
           this.logger.warn(
             { job: job.name, jobId: job.id, attempt: job.attempt },
