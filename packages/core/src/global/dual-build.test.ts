@@ -81,7 +81,7 @@ const PER_BUILD: Readonly<Record<string, string>> = {
     "slots of a claim compiled and filled by one queue's build",
   'core/src/jobs/sql/sql-queue.ts:LIMIT':
     "slots of a claim compiled and filled by one queue's build",
-  'core/src/jobs/sql/sql-queue.ts:LEASE_UNTIL':
+  'core/src/jobs/sql/sql-queue.ts:LEASE':
     "slots of a claim compiled and filled by one queue's build",
   'analytics/src/storage/batch-limits.ts:WITHIN_LIMITS':
     "batches the tracker checked, for the sink of its build; another build's sink checks them again",

@@ -52,6 +52,7 @@ describe('the queue conformance kit', () => {
     expect(failed).toEqual([
       'judges leases by its own clock: a worker whose clock is an hour off takes no held job',
       'times due jobs by its own clock: delays, retries and releases of skewed workers',
+      "judges schedule ticks due by its own clock, not a skewed worker's",
     ])
   }, 60_000)
 

@@ -626,14 +626,11 @@ const checks: readonly Check[] = [
       if (store === undefined) return
       const now = t.now()
       const row = { name: 'conformance.tick', spec: 'every 60000', nextAtMs: now }
+      const due = async (nowMs: number) =>
+        (await store.due([row.name], nowMs)).rows.map((tick) => tick.nextAtMs)
       await store.register([row])
       await store.register([{ ...row, nextAtMs: now + 60_000 }])
-      deepStrictEqual(await store.due([row.name], now - 1), [])
-      deepStrictEqual(
-        (await store.due([row.name], now)).map((due) => due.nextAtMs),
-        [now],
-        'registering again moved an existing schedule',
-      )
+      deepStrictEqual(await due(t.now()), [now], 'registering again moved an existing schedule')
       const wins = await Promise.all(
         Array.from({ length: 6 }, () =>
           store.claim(row, now + 60_000, () =>
@@ -643,13 +640,44 @@ const checks: readonly Check[] = [
       )
       strictEqual(wins.filter(Boolean).length, 1, 'a tick fired more than once, or never')
       strictEqual((await claim(adapter, t, 'w1')).length, 1)
-      deepStrictEqual(await store.due([row.name], now + 59_999), [])
-      await store.register([{ ...row, spec: 'every 1000', nextAtMs: now + 1_000 }])
+      deepStrictEqual(await due(t.now()), [])
+      const changedAt = t.now() + t.lease
+      await store.register([{ ...row, spec: 'every 1000', nextAtMs: changedAt }])
+      await t.reach(changedAt)
       deepStrictEqual(
-        (await store.due([row.name], now + 1_000)).map((due) => due.nextAtMs),
-        [now + 1_000],
+        await t.settle(
+          () => due(t.now()),
+          (ticks) => ticks.length > 0,
+        ),
+        [changedAt],
         'a changed timing kept the old next tick',
       )
+    },
+  },
+  {
+    title: "judges schedule ticks due by its own clock, not a skewed worker's",
+    shared: true,
+    async run({ adapter }, t) {
+      const store = adapter.schedules
+      if (store === undefined) return
+      const nextAtMs = t.now() + 2 * t.lease
+      await store.register([{ name: 'conformance.skew', spec: 'every 60000', nextAtMs }])
+      deepStrictEqual(
+        (await store.due(['conformance.skew'], t.now() + HOUR)).rows,
+        [],
+        'a tick came due early for a worker whose clock runs an hour ahead',
+      )
+      await t.reach(nextAtMs)
+      const due = await t.settle(
+        () => store.due(['conformance.skew'], t.now() - HOUR),
+        (ticks) => ticks.rows.length > 0,
+      )
+      deepStrictEqual(
+        due.rows.map((tick) => tick.nextAtMs),
+        [nextAtMs],
+        'a tick never came due for a worker whose clock runs an hour behind',
+      )
+      t.near(due.nowMs, t.now(), 'the instant a tick was judged due at')
     },
   },
 ]

@@ -217,9 +217,7 @@ export class BullmqQueue implements QueueAdapter {
     const live = await this.#liveKeys(jobs)
     const fresh = jobs
       .filter((job) => job.key === undefined || !live.has(job.key))
-      // The relay turns the row's time into BullMQ's delay by its own clock, as BullMQ times
-      // delays by its clients' clocks: the enqueuer's instant, not the database's now.
-      .map(({ delayMs: _, ...job }) => ({ ...job, token: newRelayToken() }))
+      .map((job) => ({ ...job, token: newRelayToken() }))
     this.#relay.startSweep()
     const written =
       write === undefined
@@ -397,15 +395,15 @@ export class BullmqQueue implements QueueAdapter {
     id: string,
     error: AttemptError,
     outcome: FailOutcome,
-    nowMs: number,
+    _nowMs?: number,
   ): Promise<boolean> {
     const job = this.#held.get(id)
     if (job === undefined || !(await this.#holds(job, worker))) return false
     try {
       await job.log(JSON.stringify(error))
-      // BullMQ promotes delayed jobs by its clients' clocks (it has no other): a retry's time
-      // is the worker's.
-      if ('retryInMs' in outcome) await job.moveToDelayed(nowMs + outcome.retryInMs, worker)
+      // BullMQ stamps and promotes delayed jobs by its processes' own clocks (Date.now()), never
+      // by the app's clock a worker passes, which may be a test's or skewed.
+      if ('retryInMs' in outcome) await job.moveToDelayed(Date.now() + outcome.retryInMs, worker)
       else {
         const failure = new Error(error.message)
         failure.name = error.name

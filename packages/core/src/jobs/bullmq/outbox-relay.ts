@@ -1,3 +1,4 @@
+import { QueueClock } from '../sql/queue-clock.js'
 import { randomBytes } from 'node:crypto'
 import { AsyncResource } from 'node:async_hooks'
 import type { JobsOptions } from 'bullmq'
@@ -56,7 +57,8 @@ interface OutboxRow {
   name: string
   payload: string
   dedup_key: string | null
-  run_at: string | number | bigint
+  /** Until the row is due, in ms (≤ 0 when due). */
+  wait: string | number | bigint
   max_attempts: string | number
   created_at: string | number | bigint
   relay_token: string | null
@@ -73,6 +75,7 @@ const RELAY_LANES = 3
  */
 export class OutboxRelay {
   readonly #database: Database
+  readonly #clock: QueueClock
   readonly #target: RelayTarget
   readonly #logger: Logger | undefined
   readonly #sweepMs: number
@@ -86,6 +89,7 @@ export class OutboxRelay {
 
   constructor(options: OutboxRelayOptions) {
     this.#database = options.database
+    this.#clock = new QueueClock(options.database)
     this.#target = options.target
     this.#logger = options.logger
     this.#sweepMs = options.sweepMs
@@ -233,25 +237,26 @@ export class OutboxRelay {
       ? (
           await sql<OutboxRow>`delete from mortar_job where id in (
               select id from mortar_job order by id limit ${RELAY_BATCH}${lock}
-            ) returning id, name, payload, dedup_key, run_at, max_attempts, created_at, relay_token`.execute(
+            ) returning id, name, payload, dedup_key, run_at - ${this.#clock.server()} as wait, max_attempts, created_at, relay_token`.execute(
             db,
           )
         ).rows
       : (
-          await sql<OutboxRow>`select id, name, payload, dedup_key, run_at, max_attempts, created_at, relay_token
+          await sql<OutboxRow>`select id, name, payload, dedup_key, run_at - ${this.#clock.server()} as wait, max_attempts, created_at, relay_token
               from mortar_job order by id limit ${RELAY_BATCH}${lock}`.execute(db)
         ).rows
     if (rows.length === 0) return []
-    const now = Date.now()
     const jobs = rows.map((row): RelayJob => {
       const key = row.dedup_key
-      const runAt = Number(row.run_at)
+      // How long until the row is due, by the database's clock (which timed its delay), not
+      // this process's.
+      const wait = Number(row.wait)
       return {
         name: row.name,
         data: { p: row.payload, m: Number(row.max_attempts), k: key, c: Number(row.created_at) },
         opts: {
           jobId: jobId(String(row.id), row.relay_token),
-          ...(runAt > now ? { delay: runAt - now } : {}),
+          ...(wait > 0 ? { delay: wait } : {}),
           ...(key === null ? {} : { deduplication: { id: key } }),
           removeOnComplete: true,
           removeOnFail: false,

@@ -5,6 +5,12 @@ export interface ScheduleRow {
   readonly nextAtMs: number
 }
 
+/** The schedules due, and the instant they were judged due at. */
+export interface DueSchedules {
+  readonly rows: readonly ScheduleRow[]
+  readonly nowMs: number
+}
+
 /**
  * Where schedules keep their next tick, shared by every process of the app. `claim` is the one
  * conditional update that lets exactly one process fire a tick: it moves `nextAtMs` from the
@@ -14,8 +20,12 @@ export interface ScheduleRow {
 export interface ScheduleStore {
   /** Adds rows for schedules that have none; resets a row whose timing changed. */
   register(rows: readonly ScheduleRow[]): Promise<void>
-  /** The rows of these schedules due by `nowMs`. */
-  due(names: readonly string[], nowMs: number): Promise<readonly ScheduleRow[]>
+  /**
+   * The rows of these schedules due now, and that now. `nowMs` is the caller's clock: a store
+   * shared by processes judges by its own (its server's), or a process whose clock runs ahead
+   * would fire ticks early and skip those between as missed.
+   */
+  due(names: readonly string[], nowMs: number): Promise<DueSchedules>
   /** Moves a due row on and enqueues its tick atomically; false when another process won. */
   claim(row: ScheduleRow, nextAtMs: number, enqueue: () => Promise<unknown>): Promise<boolean>
 }
@@ -31,11 +41,13 @@ export class MemoryScheduleStore implements ScheduleStore {
     }
   }
 
-  async due(names: readonly string[], nowMs: number): Promise<readonly ScheduleRow[]> {
-    return names.flatMap((name) => {
+  // One process: its callers' clock is the only one.
+  async due(names: readonly string[], nowMs: number): Promise<DueSchedules> {
+    const rows = names.flatMap((name) => {
       const row = this.#rows.get(name)
       return row !== undefined && row.nextAtMs <= nowMs ? [row] : []
     })
+    return { rows, nowMs }
   }
 
   async claim(

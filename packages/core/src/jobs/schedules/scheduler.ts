@@ -84,9 +84,10 @@ export class Scheduler {
     const names = [...this.#schedules.keys()]
     // Catching up moves each schedule one tick at a time: look again until nothing is due.
     for (let pass = 0; pass < 1_000; pass++) {
+      // Lateness counts from the store's now, not this process's (see ScheduleStore.due).
       const due = await this.#store.due(names, nowMs)
-      if (due.length === 0) return
-      for (const row of due) await this.#fire(row, nowMs)
+      if (due.rows.length === 0) return
+      for (const row of due.rows) await this.#fire(row, due.nowMs)
     }
   }
 

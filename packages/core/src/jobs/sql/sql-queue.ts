@@ -158,7 +158,7 @@ export class SqlQueue implements QueueAdapter {
     this.#database = options.database
     this.#clock =
       (options as SqlQueueOptions & SqlQueueInternals).clock ?? new QueueClock(options.database)
-    this.schedules = new SqlScheduleStore(options.database)
+    this.schedules = new SqlScheduleStore(options.database, this.#clock)
     this.#listenUrl = options.listenUrl
     this.#logger = options.logger ?? options.database.logger
     this.#upkeep = new ChurnVacuum({

@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely'
 import type { Database } from '../../persistence/database/database.js'
-import type { ScheduleRow, ScheduleStore } from '../schedules/schedule-store.js'
+import type { DueSchedules, ScheduleRow, ScheduleStore } from '../schedules/schedule-store.js'
+import type { QueueClock } from './queue-clock.js'
 import { queueDb } from './queue-db.js'
 
 /**
@@ -10,9 +11,11 @@ import { queueDb } from './queue-db.js'
  */
 export class SqlScheduleStore implements ScheduleStore {
   readonly #database: Database
+  readonly #clock: QueueClock
 
-  constructor(database: Database) {
+  constructor(database: Database, clock: QueueClock) {
     this.#database = database
+    this.#clock = clock
   }
 
   get #db(): Kysely<unknown> {
@@ -37,12 +40,22 @@ export class SqlScheduleStore implements ScheduleStore {
     }
   }
 
-  async due(names: readonly string[], nowMs: number): Promise<readonly ScheduleRow[]> {
-    if (names.length === 0) return []
-    const { rows } = await sql<{ name: string; spec: string; next_at: string | number }>`
-      select name, spec, next_at from mortar_schedule
-      where next_at <= ${nowMs} and name in (${sql.join(names)})`.execute(this.#db)
-    return rows.map((row) => ({ name: row.name, spec: row.spec, nextAtMs: Number(row.next_at) }))
+  /** Due by the queue's clock (the server's), which the scheduler then counts from. */
+  async due(names: readonly string[], nowMs: number): Promise<DueSchedules> {
+    if (names.length === 0) return { rows: [], nowMs }
+    const now = this.#clock.now()
+    const { rows } = await sql<{
+      name: string
+      spec: string
+      next_at: string | number
+      mortar_now: string | number
+    }>`
+      select name, spec, next_at, ${now} as mortar_now from mortar_schedule
+      where next_at <= ${now} and name in (${sql.join(names)})`.execute(this.#db)
+    return {
+      rows: rows.map((row) => ({ name: row.name, spec: row.spec, nextAtMs: Number(row.next_at) })),
+      nowMs: rows.length === 0 ? nowMs : Number(rows[0]?.mortar_now),
+    }
   }
 
   async claim(
