@@ -38,11 +38,16 @@ class IgnoresKeys extends InlineQueue {
 
 describe('the queue conformance kit', () => {
   it('passes the inline queue', async () => {
-    expect(await failingQueueConformanceCases(() => ({ adapter: new InlineQueue(), transaction }))).toEqual([])
+    expect(
+      await failingQueueConformanceCases(() => ({ adapter: new InlineQueue(), transaction })),
+    ).toEqual([])
   })
 
   it('fails a queue that lets a worker finish a job it no longer holds', async () => {
-    const failed = await failingQueueConformanceCases(() => ({ adapter: new IgnoresLeases(), transaction }))
+    const failed = await failingQueueConformanceCases(() => ({
+      adapter: new IgnoresLeases(),
+      transaction,
+    }))
     expect(failed).toContain(
       'deletes a completed job, and only the worker holding it can complete it',
     )
@@ -52,7 +57,10 @@ describe('the queue conformance kit', () => {
   })
 
   it('fails a queue that ignores deduplication keys', async () => {
-    const failed = await failingQueueConformanceCases(() => ({ adapter: new IgnoresKeys(), transaction }))
+    const failed = await failingQueueConformanceCases(() => ({
+      adapter: new IgnoresKeys(),
+      transaction,
+    }))
     expect(failed).toEqual([
       'keeps one live job per key: duplicates dropped until it finishes or dies',
       'returns ids in input order from a batch, duplicates as undefined',
@@ -61,7 +69,10 @@ describe('the queue conformance kit', () => {
 
   it("fails a queue whose enqueue ignores the caller's transaction", async () => {
     expect(
-      await failingQueueConformanceCases(() => ({ adapter: new IgnoresTransactions(), transaction })),
+      await failingQueueConformanceCases(() => ({
+        adapter: new IgnoresTransactions(),
+        transaction,
+      })),
     ).toContain('enqueues inside a transaction only when it commits')
   })
 
