@@ -7,10 +7,12 @@ import type { VitestApi } from './vitest-api.js'
 export interface QueueSubject {
   readonly adapter: QueueAdapter
   /**
-   * Runs `fn` in a transaction of the database the adapter enqueues into, rolling back when it
-   * throws; give it for adapters whose enqueue joins the app's transactions (all of Mortar's do).
+   * Runs `fn` in a transaction of an app database, rolling back when it throws
+   * (`(fn) => database.transaction(fn)`). Required: an `enqueue` inside a transaction belongs to
+   * it on every engine, one outside the app's database included (through `afterCommit`), so the
+   * kit checks that a rolled-back enqueue never runs.
    */
-  readonly transaction?: <R>(fn: () => Promise<R>) => Promise<R>
+  readonly transaction: <R>(fn: () => Promise<R>) => Promise<R>
   /**
    * For an engine that lives in the caller's process (the inline queue), whose one clock is its
    * callers': it keeps time by the `nowMs` each call carries, so the kit moves a simulated clock
@@ -94,6 +96,14 @@ async function add(adapter: QueueAdapter, jobs: readonly NewJob[]) {
 function defined(id: string | undefined): string {
   ok(id !== undefined, 'enqueue returned no id for a job without a duplicate key')
   return id
+}
+
+/** A setup written before `transaction` was required (or in plain JS) must not pass unchecked. */
+function withTransaction(transaction: QueueSubject['transaction'] | undefined) {
+  ok(
+    typeof transaction === 'function',
+    'the setup returned no transaction: return `transaction: (fn) => database.transaction(fn)` (a `Database` from @mortar/core), so the kit can check that a rolled-back enqueue never runs',
+  )
 }
 
 interface Check {
@@ -558,7 +568,7 @@ const checks: readonly Check[] = [
   {
     title: 'enqueues inside a transaction only when it commits',
     async run({ adapter, transaction }, t) {
-      if (transaction === undefined) return
+      withTransaction(transaction)
       await transaction(async () => {
         await adapter.enqueue([job(t, { payload: '{"n":"rolled back"}' })])
         throw new RollbackSignal()
@@ -585,7 +595,7 @@ const checks: readonly Check[] = [
   {
     title: 'returns, inside concurrent transactions, the ids the jobs are stored and claimed under',
     async run({ adapter, transaction }, t) {
-      if (transaction === undefined) return
+      withTransaction(transaction)
       const enqueued = new Map<string, string>()
       await Promise.all(
         Array.from({ length: 12 }, (_, n) =>
