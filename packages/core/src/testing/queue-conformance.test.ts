@@ -99,7 +99,8 @@ describe('the queue conformance kit', () => {
 
   it('fails a setup that gives no transaction, rather than skipping the transaction checks', async () => {
     // A setup in plain JS, or written when the kit took no transaction: the type cannot stop it.
-    const untyped = () => ({ adapter: new IgnoresTransactions() }) as unknown as QueueSubject
+    const untyped = () =>
+      ({ adapter: new IgnoresTransactions(), inProcess: true }) as unknown as QueueSubject
     expect(await failingQueueConformanceCases(untyped)).toEqual([
       'enqueues inside a transaction only when it commits',
       'returns, inside concurrent transactions, the ids the jobs are stored and claimed under',
