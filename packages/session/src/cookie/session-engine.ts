@@ -132,12 +132,31 @@ export class SessionEngine {
       crossSite: typeof verdict === 'object' ? verdict.reject : undefined,
     })
     context.set('session', current)
+    const settle = () => this.#settle(context, current, { now, payload, record, reissue, clear })
     if (verdict === 'form-token') {
-      // Nothing of the session's identity until verifyCsrfForm finds the token in the body.
-      current.holdForCsrf(context.withhold('principal', new CsrfError('missing-token')))
+      // Nothing of the session's identity until verifyCsrfForm finds the token in the body; the
+      // rest of the load (last seen, flash, rolling, the principal) runs then, as for any other
+      // request: skipped, a flash the page showed stayed in the cookie and showed again.
+      current.holdForCsrf(context.withhold('principal', new CsrfError('missing-token')), settle)
       return
     }
+    await settle()
+  }
 
+  /** What `load` does once the request is proven: touch, re-issue or clear, the principal. */
+  async #settle(
+    context: RequestContext,
+    current: Session<unknown>,
+    loaded: {
+      readonly now: number
+      readonly payload: SessionPayload | undefined
+      readonly record: SessionRecord | undefined
+      readonly reissue: boolean
+      readonly clear: boolean
+    },
+  ): Promise<void> {
+    const { now, payload, record, clear } = loaded
+    let reissue = loaded.reissue
     if (record !== undefined && now - record.lastSeenAt.getTime() >= this.#config.touchIntervalMs) {
       await this.#touch(record.id, now)
     }
