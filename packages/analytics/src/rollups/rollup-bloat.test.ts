@@ -2,12 +2,8 @@ import { JOBS } from '@mortar/core'
 import { testEngines } from '@mortar/core/testing'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { z } from 'zod'
-import { defineEvents } from '../catalog/define-events.js'
 import { CHURNED_TABLES } from '../storage/analytics-tables.js'
-import { type EngineApp, startEngineApp } from '../testing/engine-app.js'
-
-const events = defineEvents({ product_viewed: z.object({ productId: z.string() }) })
+import { type EngineApp, startViewsApp, type viewEvents } from '../testing/engine-app.js'
 
 // PostgreSQL only: an update or delete there leaves a dead row version that only a vacuum
 // reclaims, and the server under test, like many managed ones, runs no autovacuum. SQLite and
@@ -15,13 +11,9 @@ const events = defineEvents({ product_viewed: z.object({ productId: z.string() }
 for (const engine of testEngines().filter((each) => each.engine === 'postgres')) {
   // Skipped only when this engine's MORTAR_TEST_*_URL variable is unset (the notice names it); .ci/run sets all three.
   describe.skipIf(engine.skip !== undefined)(`Rollup tables on ${engine.title}`, () => {
-    let subject: EngineApp<typeof events>
+    let subject: EngineApp<typeof viewEvents>
     beforeAll(async () => {
-      subject = await startEngineApp(engine, {
-        events,
-        counts: { product_viewed: ['productId'] },
-        recommendations: { viewed: { event: 'product_viewed', item: 'productId' } },
-      })
+      subject = await startViewsApp(engine)
     })
     afterAll(() => subject?.close())
 
