@@ -97,15 +97,12 @@ export class SessionEngine {
         payload = opened.payload
         // Sealed with an older key: re-seal with the newest, so the old key can be retired.
         if (opened.keyId !== this.#config.newestKeyId) reissue = true
-        if (opened.clockAhead) {
-          reissue = true
-          this.#logger.warn(
-            "A session cookie was sealed ahead of this server's clock by over a minute: its life now runs on this clock. Check that every server keeps time (NTP).",
-          )
-        }
       } else {
         clear = true
         this.#reportInvalid(opened)
+        // Revoked too, so the session does not come back once this clock reaches its stamps.
+        const ahead = opened.session
+        if (ahead?.userId !== undefined) await this.#revokeAhead({ ...ahead, userId: ahead.userId })
       }
     }
     if (payload?.userId !== undefined && this.#registry !== undefined) {
@@ -307,6 +304,15 @@ export class SessionEngine {
     }
   }
 
+  async #revokeAhead(session: SessionOwner): Promise<void> {
+    try {
+      await this.#registry?.revoke(session)
+    } catch (error) {
+      // The cookie is refused and cleared anyway; only the record lingers.
+      this.#logger.warn({ err: error }, 'Revoking a session sealed ahead of this clock failed')
+    }
+  }
+
   async #touch(id: string, nowMs: number): Promise<void> {
     try {
       await this.#registry?.touch(id, new Date(nowMs))
@@ -323,7 +329,12 @@ export class SessionEngine {
         ? { reason: opened.reason }
         : { reason: opened.reason, issues: opened.issues }
     if (this.#onInvalidData === undefined) {
-      this.#logger.warn({ reason: event.reason }, 'Dropped a session cookie that could not be used')
+      this.#logger.warn(
+        { reason: event.reason },
+        event.reason === 'issued-ahead'
+          ? "Dropped a session cookie sealed over a minute ahead of this server's clock: check that every server keeps time (NTP)."
+          : 'Dropped a session cookie that could not be used',
+      )
       return
     }
     try {
