@@ -14,7 +14,8 @@ import {
 } from '@mortar/core'
 import type { BufferOptions } from '../buffer/index.js'
 import type { EventSchemas } from '../catalog/define-events.js'
-import { AnalyticsConfigError, AnalyticsForgetError } from '../errors.js'
+import { AnalyticsConfigError, AnalyticsForgetError, ForgetTimeoutError } from '../errors.js'
+import { withDeadline } from '../buffer/index.js'
 import type { ConsentOptions } from '../privacy/consent.js'
 import type { CountryLookup } from '../privacy/request-fields.js'
 import {
@@ -171,6 +172,8 @@ export function analyticsModule<const E extends EventSchemas>(
       z.object({ anonymousIds: z.array(z.string()).min(1) }),
     ]),
     attempts: 20,
+    // A sink that hangs fails the attempt, retried later, rather than hold a worker for ever.
+    timeout: FORGET_TIMEOUT_MS,
     async handler(payload, job) {
       // Made with ANALYTICS: resolving it sets finishForget.
       job.resolve(ANALYTICS)
@@ -255,8 +258,14 @@ export function analyticsModule<const E extends EventSchemas>(
             queries: new AnalyticsQueries(scope, plan, heartbeatSeconds * 1_000),
             recommendations: new Recommendations(scope),
             rollup: () => rollups.run(),
-            async forgetUser(given) {
+            async forgetUser(given, forgetOptions) {
               const userId = writableUserId('user id', given)
+              const timeoutMs = forgetOptions?.timeoutMs ?? FORGET_TIMEOUT_MS
+              if (!(Number.isInteger(timeoutMs) && timeoutMs >= 1 && timeoutMs <= MAX_TIMER_MS)) {
+                throw new AnalyticsConfigError(
+                  `forgetUser's timeoutMs must be a whole number from 1 to ${MAX_TIMER_MS}; got ${timeoutMs}.`,
+                )
+              }
               // A sink of the app's own holds events only it can delete: refused before anything
               // is done rather than reported erased.
               if (
@@ -267,24 +276,44 @@ export function analyticsModule<const E extends EventSchemas>(
               ) {
                 throw new AnalyticsForgetError(own.constructor.name)
               }
-              // The request, recorded before anything is erased: a run cut short (a crash, the
-              // sink down) is finished by the job, which runs the same idempotent steps.
-              if (own !== undefined) {
-                await jobs.enqueue(forgetJob, { userId }, { delay: FORGET_JOB_DELAY_MS })
+              // Within a bound: a write that never answers (a sink that hangs) may still store the
+              // user's events, so the erasure waits for it, and fails rather than report them
+              // gone. Past the deadline no further step starts.
+              let expired = false
+              const step = () => {
+                if (expired) throw new ForgetTimeoutError(timeoutMs)
               }
-              // Buffered events of theirs are written, then deleted with the rest. Only once that
-              // commits are their events skipped here, as in every other process: a deletion that
-              // fails leaves them recorded, and the rollup deletes any written meanwhile.
-              await made.flush()
-              const report = await erase(userId)
-              // What was tracked before the erasure and not yet written goes to the sink first.
-              if (own !== undefined) await made.flush()
-              const erased = await eraseFromSink(userId)
-              return {
-                events: report.events + erased.events,
-                failedEvents: report.failedEvents + erased.failedEvents,
-                identityLinks: report.identityLinks + erased.identityLinks,
+              const run = async (): Promise<ForgetReport> => {
+                // The request, recorded before anything is erased: a run cut short (a crash, the
+                // sink down, the deadline) is finished by the job, which runs the same steps.
+                if (own !== undefined) {
+                  await jobs.enqueue(forgetJob, { userId }, { delay: FORGET_JOB_DELAY_MS })
+                }
+                // Buffered events of theirs are written, then deleted with the rest. Only once
+                // that commits are their events skipped here, as in every other process: a
+                // deletion that fails leaves them recorded, and the rollup deletes any written
+                // meanwhile.
+                step()
+                await made.settle()
+                step()
+                const report = await erase(userId)
+                // What was tracked before the erasure and not yet written goes to the sink first.
+                if (own !== undefined) {
+                  step()
+                  await made.settle()
+                }
+                step()
+                const erased = await eraseFromSink(userId)
+                return {
+                  events: report.events + erased.events,
+                  failedEvents: report.failedEvents + erased.failedEvents,
+                  identityLinks: report.identityLinks + erased.identityLinks,
+                }
               }
+              return withDeadline(run(), timeoutMs, () => {
+                expired = true
+                return new ForgetTimeoutError(timeoutMs)
+              })
             },
             async applyRetention() {
               await visitorIds.deleteExpiredSalts()
@@ -331,6 +360,9 @@ type ForgetJobPayload = { readonly userId: string } | { readonly anonymousIds: r
 // then, and the job finds nothing left to erase.
 const FORGET_JOB_DELAY_MS = 60_000
 
+// How long forgetUser (and each run of its job) may take by default: writes have 30 s each.
+const FORGET_TIMEOUT_MS = 60_000
+
 const NONE: ForgetReport = { events: 0, failedEvents: 0, identityLinks: 0 }
 
 // A century. The retention's cut, now − retentionDays × 86,400,000 ms, then stays an exact
@@ -352,6 +384,7 @@ function checkBuffer(buffer: BufferOptions | undefined): void {
     'maxAgeMs',
     'retryBaseMs',
     'retryMaxMs',
+    'writeTimeoutMs',
   ] as const) {
     const value = buffer[key]
     if (value !== undefined && !(Number.isInteger(value) && value >= 1 && value <= MAX_TIMER_MS)) {
