@@ -7,10 +7,12 @@ import type { VitestApi } from './vitest-api.js'
 export interface QueueSubject {
   readonly adapter: QueueAdapter
   /**
-   * Runs `fn` in a transaction of the database the adapter enqueues into, rolling back when it
-   * throws; give it for adapters whose enqueue joins the app's transactions (all of Mortar's do).
+   * Runs `fn` in a transaction of an app database, rolling back when it throws
+   * (`(fn) => database.transaction(fn)`). Required: an `enqueue` inside a transaction belongs to
+   * it on every engine, one outside the app's database included (through `afterCommit`), so the
+   * kit checks that a rolled-back enqueue never runs.
    */
-  readonly transaction?: <R>(fn: () => Promise<R>) => Promise<R>
+  readonly transaction: <R>(fn: () => Promise<R>) => Promise<R>
   /**
    * For an engine that keeps its own time (BullMQ stamps jobs and expires leases in Redis, so
    * it cannot follow a simulated clock): the kit then runs on the real clock with leases of
@@ -75,6 +77,14 @@ async function add(adapter: QueueAdapter, jobs: readonly NewJob[]) {
 function defined(id: string | undefined): string {
   ok(id !== undefined, 'enqueue returned no id for a job without a duplicate key')
   return id
+}
+
+/** A setup written before `transaction` was required (or in plain JS) must not pass unchecked. */
+function withTransaction(transaction: QueueSubject['transaction'] | undefined) {
+  ok(
+    typeof transaction === 'function',
+    'the setup returned no transaction: return `transaction: (fn) => database.transaction(fn)` (a `Database` from @mortar/core), so the kit can check that a rolled-back enqueue never runs',
+  )
 }
 
 interface Check {
@@ -423,7 +433,7 @@ const checks: readonly Check[] = [
   {
     title: 'enqueues inside a transaction only when it commits',
     async run({ adapter, transaction }, t) {
-      if (transaction === undefined) return
+      withTransaction(transaction)
       await transaction(async () => {
         await adapter.enqueue([job(t, { payload: '{"n":"rolled back"}' })])
         throw new RollbackSignal()
@@ -450,7 +460,7 @@ const checks: readonly Check[] = [
   {
     title: 'returns, inside concurrent transactions, the ids the jobs are stored and claimed under',
     async run({ adapter, transaction }, t) {
-      if (transaction === undefined) return
+      withTransaction(transaction)
       const enqueued = new Map<string, string>()
       await Promise.all(
         Array.from({ length: 12 }, (_, n) =>

@@ -5,6 +5,7 @@ import type { InboxMessage } from './inbox/inbox-message.js'
 import type { MailMessage } from './mail/mail-message.js'
 import type { SmsMessage } from './sms/sms-message.js'
 import type { WebhookMessage } from './webhook/webhook-message.js'
+import type { fallbackChannel } from './fallback-channel.js'
 
 /**
  * The message each channel sends, by channel name. A notification's `toMail()` returns
@@ -53,6 +54,12 @@ export interface Outgoing<M> {
   readonly attempt: number
   /** Aborted when the delivery's job times out or the worker stops. */
   readonly signal: AbortSignal
+  /**
+   * Addresses besides `to` that an earlier provider of a {@link fallbackChannel} already took
+   * this message for (a mail's cc and bcc, while it refused `to`): a channel that sends to
+   * more than `to` leaves them out, so they get no second copy.
+   */
+  readonly sentTo?: readonly string[] | undefined
 }
 
 /**
@@ -71,7 +78,15 @@ export interface Outgoing<M> {
 export type ChannelResult =
   | { readonly status: 'accepted'; readonly providerMessageId?: string | undefined }
   | { readonly status: 'transient'; readonly reason: string; readonly retryAfterMs?: number }
-  | { readonly status: 'permanent'; readonly reason: string }
+  | {
+      readonly status: 'permanent'
+      readonly reason: string
+      /**
+       * Addresses besides `to` that the provider took the message for while it refused `to` (a
+       * mail's cc and bcc): a fallback hands the next provider the message without them.
+       */
+      readonly sentTo?: readonly string[] | undefined
+    }
   | { readonly status: 'not-accepted'; readonly reason: string; readonly retryAfterMs?: number }
 
 /**

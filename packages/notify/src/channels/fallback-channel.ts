@@ -13,7 +13,9 @@ import type { Recipient } from '../notification/recipient.js'
 /**
  * One channel over several providers, tried in order. The next provider is tried only when the
  * previous one certainly did not take the message: `not-accepted`, or `permanent` (it refused it
- * for good: a number it does not serve). After `transient` (a timeout once the request was out:
+ * for good: a number it does not serve). A provider that refused the recipient for good but took
+ * the message for others (a mail's cc and bcc: `sentTo`) hands the next only the rest: those
+ * others get no second copy. After `transient` (a timeout once the request was out:
  * it may have been accepted) none is tried. The message is dead at once only when every provider
  * refused it for good; when one was only down, it is retried, from the first provider again.
  *
@@ -71,8 +73,10 @@ export function fallbackChannel<C extends ChannelName>(
       const reasons: string[] = []
       // The waits asked by the providers that were down (`not-accepted`), not those that refused.
       const waits: (number | undefined)[] = []
+      // Whom an earlier provider took it for while refusing `to`: the next leaves them out.
+      const sentTo = [...(outgoing.sentTo ?? [])]
       for (const provider of providers) {
-        const result = await provider.send(outgoing)
+        const result = await provider.send(sentTo.length === 0 ? outgoing : { ...outgoing, sentTo })
         if (result.status === 'accepted') return result
         if (result.status === 'transient') {
           return reasons.length === 0
@@ -81,6 +85,7 @@ export function fallbackChannel<C extends ChannelName>(
         }
         reasons.push(result.reason)
         if (result.status === 'not-accepted') waits.push(result.retryAfterMs)
+        else sentTo.push(...(result.sentTo ?? []))
       }
       const reason = reasons.join('; ')
       if (waits.length === 0) return { status: 'permanent', reason }

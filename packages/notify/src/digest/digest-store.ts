@@ -4,7 +4,14 @@ import { type Kysely, sql } from 'kysely'
 import { type Recipient, revivedRecipient } from '../notification/recipient.js'
 import { DELIVERY_TABLE, type LedgerTables } from '../ledger/delivery-table.js'
 import { type AddressSeal, digestRoutePlace } from '../ledger/sealed-address.js'
-import { idColumn, insertIgnoringDuplicates, longText, sqlEngine } from '../sql/index.js'
+import {
+  deleteInBatches,
+  idColumn,
+  idIn,
+  insertIgnoringDuplicates,
+  longText,
+  sqlEngine,
+} from '../sql/index.js'
 
 /** The key of a batch's deliveries is this and the batch's id. */
 export const DIGEST_KEY_PREFIX = 'digest:'
@@ -416,9 +423,14 @@ function mapRoutes(
  * delivery of theirs is left unsent: their notification is a sent delivery by then (or one
  * pruned), and they hold the recipient's addresses. A batch with a delivery that is not sent
  * keeps its items, which a replay of it renders again when it went dead without a message. Open
- * and orphaned batches stay (their items have not gone out). Returns how many batches.
+ * and orphaned batches stay (their items have not gone out). By batches (`deleteInBatches`), of
+ * batches and of their items: no statement deletes more than 1,000 rows. Returns how many batches
+ * and items went.
  */
-export async function pruneDigestBatches(db: Kysely<unknown>, beforeMs: number): Promise<number> {
+export async function pruneDigestBatches(
+  db: Kysely<unknown>,
+  beforeMs: number,
+): Promise<{ batches: number; items: number }> {
   const typed = db as Kysely<DigestTables & LedgerTables>
   const batchId = sql.ref(batch('id'))
   // The deliveries of a batch carry `digest:<batch id>` as their key (see DigestNotification).
@@ -426,39 +438,68 @@ export async function pruneDigestBatches(db: Kysely<unknown>, beforeMs: number):
     sqlEngine(db) === 'mysql'
       ? sql`concat(${DIGEST_KEY_PREFIX}, ${batchId})`
       : sql`${DIGEST_KEY_PREFIX} || ${batchId}`
-  const gone = typed
-    .selectFrom(DIGEST_BATCH_TABLE)
-    .select('id')
-    .where('status', '=', 'closed')
-    .where('closes_at', '<', beforeMs)
-    .where(({ not, exists, selectFrom }) =>
-      not(
-        exists(
-          selectFrom(DELIVERY_TABLE)
-            .select('id')
-            .where(`${DELIVERY_TABLE}.idempotency_key`, '=', key as never)
-            .where(`${DELIVERY_TABLE}.status`, '<>', 'sent'),
+  let items = 0
+  // By id from the last one read: a batch that stays (an item added back) is not read again.
+  let after = ''
+  const batches = await deleteInBatches(async (limit) => {
+    const gone = (
+      await typed
+        .selectFrom(DIGEST_BATCH_TABLE)
+        .select('id')
+        .where('status', '=', 'closed')
+        .where('closes_at', '<', beforeMs)
+        .where('id', '>', after)
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom(DELIVERY_TABLE)
+                .select('id')
+                .where(`${DELIVERY_TABLE}.idempotency_key`, '=', key as never)
+                .where(`${DELIVERY_TABLE}.status`, '<>', 'sent'),
+            ),
+          ),
+        )
+        .orderBy('id')
+        .limit(limit)
+        .execute()
+    ).map((row) => row.id)
+    if (gone.length === 0) return { read: 0, deleted: 0 }
+    after = gone.at(-1) as string
+    // Items first, and a batch only once its items are gone: a prune cut off between the two, or
+    // a delivery pruned meanwhile, leaves batches the next one deletes, never items without one.
+    items += await deleteInBatches(async (itemLimit) => {
+      const ids = (
+        await typed
+          .selectFrom(DIGEST_ITEM_TABLE)
+          .select('id')
+          .where(idIn(db, 'batch_id', gone))
+          .limit(itemLimit)
+          .execute()
+      ).map((row) => row.id)
+      if (ids.length === 0) return { read: 0, deleted: 0 }
+      const result = await typed
+        .deleteFrom(DIGEST_ITEM_TABLE)
+        .where(idIn(db, 'id', ids))
+        .executeTakeFirst()
+      return { read: ids.length, deleted: Number(result.numDeletedRows) }
+    })
+    const result = await typed
+      .deleteFrom(DIGEST_BATCH_TABLE)
+      .where(idIn(db, 'id', gone))
+      .where('status', '=', 'closed')
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom(DIGEST_ITEM_TABLE)
+              .select('id')
+              .whereRef(`${DIGEST_ITEM_TABLE}.batch_id`, '=', batch('id')),
+          ),
         ),
-      ),
-    )
-  // Items first, and a batch only once its items are gone: a prune cut off between the two, or
-  // a delivery pruned meanwhile, leaves batches the next one deletes, never items without one.
-  await typed.deleteFrom(DIGEST_ITEM_TABLE).where('batch_id', 'in', gone).execute()
-  const result = await typed
-    .deleteFrom(DIGEST_BATCH_TABLE)
-    .where('status', '=', 'closed')
-    .where('closes_at', '<', beforeMs)
-    .where(({ not, exists, selectFrom }) =>
-      not(
-        exists(
-          selectFrom(DIGEST_ITEM_TABLE)
-            .select('id')
-            .whereRef(`${DIGEST_ITEM_TABLE}.batch_id`, '=', batch('id')),
-        ),
-      ),
-    )
-    .executeTakeFirst()
-  return Number(result.numDeletedRows)
+      )
+      .executeTakeFirst()
+    return { read: gone.length, deleted: Number(result.numDeletedRows) }
+  })
+  return { batches, items }
 }
 
 /**

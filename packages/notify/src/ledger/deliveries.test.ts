@@ -1,11 +1,23 @@
-import { databaseToken, JOBS } from '@mortar/core'
+import { randomUUID } from 'node:crypto'
+import { DATABASE, databaseToken, JOBS } from '@mortar/core'
 import {
   type PrivateDatabaseUrl,
   privateDatabaseUrl,
   type TestApp,
   testEngines,
 } from '@mortar/core/testing'
-import { type Kysely, sql } from 'kysely'
+import {
+  DeleteQueryNode,
+  type Kysely,
+  type KyselyPlugin,
+  type PluginTransformQueryArgs,
+  type PluginTransformResultArgs,
+  type QueryResult,
+  type RootOperationNode,
+  sql,
+  TableNode,
+  type UnknownRow,
+} from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { devMailbox } from '../channels/mail/dev-mailbox.js'
 import { mailChannel } from '../channels/mail/mail-channel.js'
@@ -14,6 +26,7 @@ import { DELIVERIES, NOTIFIER } from '../module/notify-tokens.js'
 import { Notification } from '../notification/notification.js'
 import { commentsDigest, NewComment } from '../test-support/comment-digest.js'
 import { startedNotifyTestApp } from '../test-support/notify-test-app.js'
+import { DELIVERY_TABLE } from './delivery-table.js'
 import { THROTTLE_TABLE } from './throttle-counter.js'
 
 class Promo extends Notification {
@@ -27,6 +40,31 @@ class Promo extends Notification {
 }
 
 const HOUR = 3_600_000
+
+/** Records the most rows one DELETE statement deleted, by table. */
+class DeleteSizes implements KyselyPlugin {
+  readonly largest = new Map<string, number>()
+  readonly #tables = new WeakMap<object, string>()
+
+  transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+    const node = args.node
+    if (DeleteQueryNode.is(node)) {
+      const from = node.from.froms[0]
+      if (from !== undefined && TableNode.is(from))
+        this.#tables.set(args.queryId, from.table.identifier.name)
+    }
+    return node
+  }
+
+  async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    const table = this.#tables.get(args.queryId)
+    if (table !== undefined) {
+      const rows = Number(args.result.numAffectedRows ?? 0)
+      this.largest.set(table, Math.max(this.largest.get(table) ?? 0, rows))
+    }
+    return args.result
+  }
+}
 
 for (const engine of testEngines()) {
   // Skipped only when this engine's MORTAR_TEST_*_URL variable is unset (printed); CI sets them.
@@ -56,6 +94,85 @@ for (const engine of testEngines()) {
       const [row] = await db.selectFrom(table).select(sql<number>`count(*)`.as('n')).execute()
       return Number(row?.n)
     }
+
+    it('deletes a backlog of every kind by statements of at most 1,000 rows each, and all of it', async () => {
+      const db = app.resolve(databaseToken()) as Kysely<Record<string, Record<string, unknown>>>
+      const insert = async (table: string, values: Record<string, unknown>[]) => {
+        for (let start = 0; start < values.length; start += 200)
+          await db
+            .insertInto(table)
+            .values(values.slice(start, start + 200))
+            .execute()
+      }
+      const old = app.clock.nowMs() - 2 * HOUR
+      // More finished deliveries of one status than a batch, and of the others.
+      const statuses = ['sent', 'dead', 'suppressed', 'sent']
+      await insert(
+        DELIVERY_TABLE,
+        Array.from({ length: 1_300 }, (_, n) => ({
+          id: randomUUID(),
+          notification_id: randomUUID(),
+          type: 'promo',
+          category: 'marketing',
+          recipient_id: `r-${n}`,
+          channel: 'mail',
+          address: null,
+          message: '{}',
+          status: statuses[n % statuses.length],
+          last_error: null,
+          run_at: old,
+          created_at: old,
+          updated_at: old,
+          attempts: 1,
+          possible_duplicates: 0,
+          idempotency_key: null,
+        })),
+      )
+      // More batches that went out than a batch of the prune, and one of more items than that.
+      const batches = Array.from({ length: 1_050 }, (_, n) => ({
+        id: randomUUID(),
+        digest_key: 'comments',
+        recipient_id: `r-${n}`,
+        open_key: null,
+        recipient: JSON.stringify({ id: `r-${n}` }),
+        status: 'closed',
+        created_at: old,
+        closes_at: old,
+      }))
+      await insert(DIGEST_BATCH_TABLE, batches)
+      const item = (batchId: string) => ({
+        id: randomUUID(),
+        batch_id: batchId,
+        item: '{}',
+        created_at: old,
+      })
+      await insert(DIGEST_ITEM_TABLE, [
+        ...batches.map((batch) => item(batch.id)),
+        ...Array.from({ length: 1_100 }, () => item(batches[0]?.id as string)),
+      ])
+      const sizes = new DeleteSizes()
+      app.resolve(DATABASE).addPlugin(sizes)
+      await app.resolve(DELIVERIES).prune(new Date(old + 1))
+      // Before, one statement each deleted 1,300 deliveries, 1,050 batches and 2,150 items.
+      for (const table of [DELIVERY_TABLE, DIGEST_BATCH_TABLE, DIGEST_ITEM_TABLE]) {
+        expect(sizes.largest.get(table), table).toBeGreaterThan(0)
+        expect(sizes.largest.get(table), table).toBeLessThanOrEqual(1_000)
+      }
+      const left = await db
+        .selectFrom(DELIVERY_TABLE)
+        .select(sql<number>`count(*)`.as('n'))
+        .where('updated_at', '<', old + 1)
+        .executeTakeFirst()
+      expect(Number(left?.n)).toBe(0)
+      for (const table of [DIGEST_BATCH_TABLE, DIGEST_ITEM_TABLE]) {
+        const rest = await db
+          .selectFrom(table)
+          .select(sql<number>`count(*)`.as('n'))
+          .where('created_at', '<', old + 1)
+          .executeTakeFirst()
+        expect(Number(rest?.n), table).toBe(0)
+      }
+    })
 
     it('refuses a page size or a prune date that would reach the database as garbage', async () => {
       const deliveries = app.resolve(DELIVERIES)

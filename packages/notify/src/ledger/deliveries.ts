@@ -2,13 +2,16 @@ import { type Database, type JobDefinition, type JobQueue, ValidationError } fro
 import type { Kysely } from 'kysely'
 import type { z } from 'zod'
 import {
+  DIGEST_BATCH_TABLE,
+  DIGEST_ITEM_TABLE,
   type DigestBatchRecord,
   pruneDigestBatches,
   unsentDigestBatches,
 } from '../digest/digest-store.js'
 import type { DeliveryPayload } from './delivery-dispatcher.js'
 import type { AddressSeal } from './sealed-address.js'
-import { pruneThrottle } from './throttle-counter.js'
+import { reclaimSpace } from '../sql/index.js'
+import { pruneThrottle, THROTTLE_TABLE } from './throttle-counter.js'
 import type {
   DeliveryLedger,
   DeliveryListOptions,
@@ -216,7 +219,8 @@ export class Deliveries {
    * Deletes sent, dead and suppressed deliveries last changed before `before`, and with them
    * what else the module keeps of the past: digest batches that went out before it (with their
    * items) once no delivery of theirs is left unsent, and throttle windows that ended before it.
-   * Returns how many deliveries.
+   * No statement deletes more than 1,000 rows (a prune of months holds no lock for long), and on
+   * PostgreSQL the tables are vacuumed after. Returns how many deliveries.
    */
   async prune(before: Date): Promise<number> {
     // An invalid date compares false with every row: the prune would delete nothing, silently.
@@ -227,8 +231,11 @@ export class Deliveries {
     }
     const deleted = await this.#ledger.prune(before)
     const db = this.#database.kysely as Kysely<unknown>
-    await pruneDigestBatches(db, before.getTime())
-    await pruneThrottle(db, before.getTime(), this.#throttleWindows)
+    const digests = await pruneDigestBatches(db, before.getTime())
+    reclaimSpace(this.#database, DIGEST_ITEM_TABLE, digests.items)
+    reclaimSpace(this.#database, DIGEST_BATCH_TABLE, digests.batches)
+    const windows = await pruneThrottle(db, before.getTime(), this.#throttleWindows)
+    reclaimSpace(this.#database, THROTTLE_TABLE, windows)
     return deleted
   }
 }

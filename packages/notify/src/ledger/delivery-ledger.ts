@@ -28,7 +28,7 @@ import {
   PREFERENCE_TABLE,
   type PreferenceTables,
 } from '../preferences/preference-store.js'
-import { idIn, rowsById, type SqlEngine, sqlEngine } from '../sql/index.js'
+import { deleteInBatches, idIn, rowsById, type SqlEngine, sqlEngine } from '../sql/index.js'
 import { Batcher } from './batcher.js'
 import { deliveryInsertion, keyedDeliveryInsert } from './delivery-insert.js'
 import {
@@ -1029,15 +1029,44 @@ export class DeliveryLedger {
     }))
   }
 
-  /** Deletes finished deliveries (sent, dead, suppressed) last changed before `before`; returns how many. */
+  /**
+   * Deletes finished deliveries (sent, dead, suppressed) last changed before `before`, a batch
+   * of 1,000 at a time (`deleteInBatches`), status by status along the (status, updated_at)
+   * index: one statement for them all locked every row it deleted until it ended and, without
+   * autovacuum, left them all dead at once. Returns how many.
+   */
   async prune(before: Date): Promise<number> {
-    const result = await this.#db
-      .deleteFrom(DELIVERY_TABLE)
-      .where('status', 'in', [...FINAL])
-      .where('updated_at', '<', before.getTime())
-      .executeTakeFirst()
-    const deleted = Number(result.numDeletedRows)
-    this.#upkeep.count(deleted)
+    const at = before.getTime()
+    let deleted = 0
+    for (const status of FINAL) {
+      deleted += await deleteInBatches(async (limit) => {
+        const ids = await this.#db
+          .selectFrom(DELIVERY_TABLE)
+          .select('id')
+          .where('status', '=', status)
+          .where('updated_at', '<', at)
+          .orderBy('updated_at')
+          .limit(limit)
+          .execute()
+        if (ids.length === 0) return { read: 0, deleted: 0 }
+        const result = await this.#db
+          .deleteFrom(DELIVERY_TABLE)
+          .where(
+            idIn(
+              this.#db as Kysely<unknown>,
+              'id',
+              ids.map((row) => row.id),
+            ),
+          )
+          // Replayed meanwhile: kept.
+          .where('status', '=', status)
+          .where('updated_at', '<', at)
+          .executeTakeFirst()
+        const gone = Number(result.numDeletedRows)
+        this.#upkeep.count(gone)
+        return { read: ids.length, deleted: gone }
+      })
+    }
     return deleted
   }
 }

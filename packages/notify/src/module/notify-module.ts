@@ -1,5 +1,4 @@
 import {
-  ChurnVacuum,
   CLOCK,
   DATABASE,
   type Database,
@@ -60,6 +59,7 @@ import {
 import type { CategoryOptions } from '../preferences/preference-policy.js'
 import { createPreferenceTable, Preferences } from '../preferences/preference-store.js'
 import { minutesOfDay } from '../preferences/quiet-hours.js'
+import { reclaimSpace } from '../sql/index.js'
 import { notifyCommands } from './notify-commands.js'
 import type { NotifyModuleOptions } from './notify-options.js'
 import { ADDRESS_SEALING, DELIVERIES, NOTIFIER, PREFERENCES } from './notify-tokens.js'
@@ -214,7 +214,7 @@ export function notifyModule(options: NotifyModuleOptions): Module {
       const deleted = await job
         .resolve(INBOX)
         .prune(new Date(tick.at.getTime() - retentionDays * 86_400_000))
-      reclaim(job.resolve(DATABASE), INBOX_TABLE, deleted)
+      reclaimSpace(job.resolve(DATABASE), INBOX_TABLE, deleted)
       job.logger.info({ deleted, retentionDays }, 'Inbox retention applied')
     },
   )
@@ -230,7 +230,7 @@ export function notifyModule(options: NotifyModuleOptions): Module {
         tick.at.getTime(),
         throttleWindows,
       )
-      reclaim(database, THROTTLE_TABLE, deleted)
+      reclaimSpace(database, THROTTLE_TABLE, deleted)
       job.logger.info({ deleted }, 'Ended throttle windows pruned')
     },
   )
@@ -415,9 +415,4 @@ function checkQuietHours(
     throw new NotifyConfigError(`notifyModule: quietHours ${thrownText(error)}`)
   }
   return { window: { start: quietHours.start, end: quietHours.end }, channels: new Set(on) }
-}
-
-/** After a scheduled prune: PostgreSQL here may run no autovacuum, so the space is reclaimed now. */
-function reclaim(database: Database, table: string, deleted: number): void {
-  if (deleted > 0) new ChurnVacuum({ database, table, every: 1 }).count(deleted)
 }

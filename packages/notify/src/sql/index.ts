@@ -5,3 +5,4 @@ export { insertIgnoringDuplicates, insertUnlessPresent } from './insert-ignoring
 export { type SqlEngine, sqlEngine } from './sql-engine.js'
 export { deleteInBatches } from './delete-in-batches.js'
 export { columnIndex } from './column-index.js'
+export { reclaimSpace } from './reclaim-space.js'

@@ -7,6 +7,8 @@ export interface SmtpTestServer {
   readonly url: string
   readonly port: number
   readonly mails: ParsedMail[]
+  /** The envelope's recipients (RCPT TO the server took) of each mail, as `mails` holds them. */
+  readonly envelopes: string[][]
   /** Connections opened so far (a pooled transport reuses them). */
   readonly connections: () => number
   /** Connections open now. */
@@ -24,6 +26,7 @@ export async function startSmtpTestServer(
   options: { readonly auth?: { user: string; pass: string }; readonly port?: number } = {},
 ): Promise<SmtpTestServer> {
   const mails: ParsedMail[] = []
+  const envelopes: string[][] = []
   const rcptReplies = new Map<string, { code: number; text: string }>()
   let connections = 0
   let authAttempts = 0
@@ -49,11 +52,12 @@ export async function startSmtpTestServer(
       if (reply) return callback(Object.assign(new Error(reply.text), { responseCode: reply.code }))
       callback()
     },
-    onData(stream, _session, callback) {
+    onData(stream, session, callback) {
       simpleParser(stream).then(
         (mail) => {
           if (state.hangOnData) return
           mails.push(mail)
+          envelopes.push(session.envelope.rcptTo.map((rcpt) => rcpt.address))
           callback()
         },
         (error: Error) => callback(error),
@@ -67,6 +71,7 @@ export async function startSmtpTestServer(
     url: `smtp://${credentials}127.0.0.1:${port}`,
     port,
     mails,
+    envelopes,
     connections: () => connections,
     openConnections: () => server.connections.size,
     authAttempts: () => authAttempts,

@@ -60,7 +60,7 @@ describe('SessionCodec', () => {
   it('opens what it sealed', async () => {
     for (const { sealed, payload: expected } of genuine) {
       const opened = await codec.open(sealed, NOW)
-      expect(opened).toEqual({ ok: true, keyId: '2', clockAhead: false, payload: expected })
+      expect(opened).toEqual({ ok: true, keyId: '2', payload: expected })
     }
   })
 
@@ -137,7 +137,7 @@ describe('SessionCodec', () => {
     if (!first.ok) throw new Error('not opened')
     ;(first.payload.data as { cart: string[] }).cart.push('changed by the handler')
     const again = await codec.open(sealed, NOW)
-    expect(again).toEqual({ ok: true, keyId: '2', clockAhead: false, payload: expected })
+    expect(again).toEqual({ ok: true, keyId: '2', payload: expected })
     const idle = await codec.open(sealed, expected.issuedAt + config.ttlSeconds * 1000 + 1)
     expect(idle).toEqual({ ok: false, reason: 'expired' })
   })
@@ -153,37 +153,31 @@ describe('SessionCodec', () => {
     }
   })
 
-  it('counts a cookie sealed ahead of its clock from now, so no clock gives it a life past its ttl here', async () => {
+  it('opens a cookie only while its stamps say it lives, whatever they say, and never rewrites them', async () => {
+    // Times over the tolerance ahead were taken as now: a copy of such a cookie began again on
+    // every request and never ended.
     const ttlMs = config.ttlSeconds * 1000
     const absoluteMs = config.absoluteTtlSeconds * 1000
     await fc.assert(
       fc.asyncProperty(
         // When the sealing server's clock said the cookie was issued and the session began,
-        // relative to this server's now.
+        // relative to this server's now (createdAt after issuedAt too: only forgery makes it).
         fc.integer({ min: -2 * absoluteMs, max: 2 * absoluteMs }),
-        fc.integer({ min: 0, max: 2 * absoluteMs }),
+        fc.integer({ min: -absoluteMs, max: 2 * absoluteMs }),
         async (issuedIn, age) => {
           const issuedAt = NOW + issuedIn
           const source = {
             ...payload({ role: 'admin', cart: [] }),
             issuedAt,
-            createdAt: issuedAt - age,
+            createdAt: Math.max(0, issuedAt - age),
           }
           const opened = await codec.open(await codec.seal(source), NOW)
           const ahead = Math.max(source.issuedAt, source.createdAt) - NOW > CLOCK_SKEW_TOLERANCE_MS
-          if (!opened.ok) {
-            expect(opened.reason).toBe('expired')
-            return
-          }
-          expect(opened.clockAhead).toBe(ahead)
-          // What this server goes on with: never more than the tolerance in its future, so the
-          // session ends at most ttl (absoluteTtl) plus the tolerance from now.
-          const { payload: out } = opened
-          expect(out.issuedAt - NOW).toBeLessThanOrEqual(CLOCK_SKEW_TOLERANCE_MS)
-          expect(out.createdAt - NOW).toBeLessThanOrEqual(CLOCK_SKEW_TOLERANCE_MS)
-          expect(NOW - out.issuedAt).toBeLessThanOrEqual(ttlMs)
-          expect(NOW - out.createdAt).toBeLessThanOrEqual(absoluteMs)
-          if (!ahead) expect(out).toEqual(source)
+          const lives =
+            !ahead && NOW - source.issuedAt <= ttlMs && NOW - source.createdAt <= absoluteMs
+          expect(opened.ok).toBe(lives)
+          if (opened.ok) expect(opened.payload).toEqual(source)
+          else expect(opened.reason).toBe(ahead ? 'issued-ahead' : 'expired')
         },
       ),
       { numRuns: 300 },

@@ -42,13 +42,13 @@ export type OpenedSession =
       readonly ok: true
       readonly payload: SessionPayload
       readonly keyId: string
-      /** Sealed or begun over {@link CLOCK_SKEW_TOLERANCE_MS} ahead: re-issue it on this clock. */
-      readonly clockAhead: boolean
     }
   | {
       readonly ok: false
       readonly reason: 'expired' | InvalidSessionEvent['reason']
       readonly issues?: InvalidSessionEvent['issues']
+      /** For `issued-ahead`: the genuine seal's session, so a registry can revoke it. */
+      readonly session?: { readonly id: string; readonly userId: string | undefined }
     }
 
 const ID = /^[A-Za-z0-9_-]{22}$/
@@ -56,10 +56,9 @@ const TOKEN = /^[A-Za-z0-9_-]{22,64}$/
 // A seal is base64url parts joined by `*`, plus iron-session's `~2`: refuse anything else early.
 const SEAL = /^Fe26\.2\*[0-9A-Za-z_]*\*[A-Za-z0-9_*-]+(~[0-9]+)?$/
 /**
- * How far ahead of this server's clock a cookie may say it was sealed or begun before its times
- * are counted from this clock instead: servers' clocks differ by a little. Counted from a
- * future issued-at, the ttl of a cookie sealed by a server whose clock runs fast would run past
- * its end here; so its times become now and it is re-issued (see {@link OpenedSession}).
+ * How far ahead of this server's clock a cookie may say it was sealed or begun: servers' clocks
+ * differ by a little, so such a cookie lives at most this much past its ttl (absoluteTtl). One
+ * further ahead is refused (`issued-ahead`).
  */
 export const CLOCK_SKEW_TOLERANCE_MS = 60_000
 // Opened seals kept (see SessionCodec.open): at most this many cookies of at most 4 KB each.
@@ -129,15 +128,19 @@ export class SessionCodec {
       if (!unsealed.ok) return unsealed
       envelope = unsealed.envelope
     }
-    // Sealed by a server whose clock runs fast: its life is counted from now, not from that
-    // future (no server can tell when a cookie was really sealed; this one is re-issued, so the
-    // life it has left runs on this clock from the first time it is seen here).
-    const clockAhead = Math.max(envelope.i, envelope.c) - nowMs > CLOCK_SKEW_TOLERANCE_MS
-    const issuedAt = clockAhead ? Math.min(envelope.i, nowMs) : envelope.i
-    const createdAt = clockAhead ? Math.min(envelope.c, nowMs) : envelope.c
+    // Stamped ahead of this clock by more than servers' clocks differ: a server whose clock runs
+    // fast, or a replay. Refused: counted from that future its ttl would run past its end here,
+    // and counted from now (as before) a kept copy began again on every request, never ending.
+    if (Math.max(envelope.i, envelope.c) - nowMs > CLOCK_SKEW_TOLERANCE_MS) {
+      return {
+        ok: false,
+        reason: 'issued-ahead',
+        session: { id: envelope.id, userId: envelope.u },
+      }
+    }
     if (
-      nowMs - issuedAt > this.#config.ttlSeconds * 1000 ||
-      nowMs - createdAt > this.#config.absoluteTtlSeconds * 1000
+      nowMs - envelope.i > this.#config.ttlSeconds * 1000 ||
+      nowMs - envelope.c > this.#config.absoluteTtlSeconds * 1000
     ) {
       return { ok: false, reason: 'expired' }
     }
@@ -155,11 +158,10 @@ export class SessionCodec {
     return {
       ok: true,
       keyId: value.split('*', 2)[1] ?? '',
-      clockAhead,
       payload: {
         id: envelope.id,
-        createdAt,
-        issuedAt,
+        createdAt: envelope.c,
+        issuedAt: envelope.i,
         userId: envelope.u,
         data: parsed.data,
         flash: envelope.f,

@@ -49,9 +49,11 @@ export interface InvalidSessionEvent {
   /**
    * `invalid-seal`: not a seal, or tampered with; `unknown-key`: sealed with a key id that is not
    * configured (a removed key, or a foreign cookie); `malformed`: a valid seal whose envelope is
-   * not a Mortar session; `schema`: the data does not fit the schema (an old shape).
+   * not a Mortar session; `schema`: the data does not fit the schema (an old shape);
+   * `issued-ahead`: sealed (or its session begun) over a minute ahead of this server's clock, by
+   * a server whose clock runs fast or a replay of one (check that every server keeps time, NTP).
    */
-  readonly reason: 'invalid-seal' | 'unknown-key' | 'malformed' | 'schema'
+  readonly reason: 'invalid-seal' | 'unknown-key' | 'malformed' | 'schema' | 'issued-ahead'
   /** For `schema`: the fields that did not fit (paths and messages, never values). */
   readonly issues?: readonly { readonly path: string; readonly message: string }[]
 }

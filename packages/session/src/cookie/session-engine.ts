@@ -97,15 +97,12 @@ export class SessionEngine {
         payload = opened.payload
         // Sealed with an older key: re-seal with the newest, so the old key can be retired.
         if (opened.keyId !== this.#config.newestKeyId) reissue = true
-        if (opened.clockAhead) {
-          reissue = true
-          this.#logger.warn(
-            "A session cookie was sealed ahead of this server's clock by over a minute: its life now runs on this clock. Check that every server keeps time (NTP).",
-          )
-        }
       } else {
         clear = true
         this.#reportInvalid(opened)
+        // Revoked too, so the session does not come back once this clock reaches its stamps.
+        const ahead = opened.session
+        if (ahead?.userId !== undefined) await this.#revokeAhead({ ...ahead, userId: ahead.userId })
       }
     }
     if (payload?.userId !== undefined && this.#registry !== undefined) {
@@ -132,12 +129,31 @@ export class SessionEngine {
       crossSite: typeof verdict === 'object' ? verdict.reject : undefined,
     })
     context.set('session', current)
+    const settle = () => this.#settle(context, current, { now, payload, record, reissue, clear })
     if (verdict === 'form-token') {
-      // Nothing of the session's identity until verifyCsrfForm finds the token in the body.
-      current.holdForCsrf(context.withhold('principal', new CsrfError('missing-token')))
+      // Nothing of the session's identity until verifyCsrfForm finds the token in the body; the
+      // rest of the load (last seen, flash, rolling, the principal) runs then, as for any other
+      // request: skipped, a flash the page showed stayed in the cookie and showed again.
+      current.holdForCsrf(context.withhold('principal', new CsrfError('missing-token')), settle)
       return
     }
+    await settle()
+  }
 
+  /** What `load` does once the request is proven: touch, re-issue or clear, the principal. */
+  async #settle(
+    context: RequestContext,
+    current: Session<unknown>,
+    loaded: {
+      readonly now: number
+      readonly payload: SessionPayload | undefined
+      readonly record: SessionRecord | undefined
+      readonly reissue: boolean
+      readonly clear: boolean
+    },
+  ): Promise<void> {
+    const { now, payload, record, clear } = loaded
+    let reissue = loaded.reissue
     if (record !== undefined && now - record.lastSeenAt.getTime() >= this.#config.touchIntervalMs) {
       await this.#touch(record.id, now)
     }
@@ -288,6 +304,15 @@ export class SessionEngine {
     }
   }
 
+  async #revokeAhead(session: SessionOwner): Promise<void> {
+    try {
+      await this.#registry?.revoke(session)
+    } catch (error) {
+      // The cookie is refused and cleared anyway; only the record lingers.
+      this.#logger.warn({ err: error }, 'Revoking a session sealed ahead of this clock failed')
+    }
+  }
+
   async #touch(id: string, nowMs: number): Promise<void> {
     try {
       await this.#registry?.touch(id, new Date(nowMs))
@@ -304,7 +329,12 @@ export class SessionEngine {
         ? { reason: opened.reason }
         : { reason: opened.reason, issues: opened.issues }
     if (this.#onInvalidData === undefined) {
-      this.#logger.warn({ reason: event.reason }, 'Dropped a session cookie that could not be used')
+      this.#logger.warn(
+        { reason: event.reason },
+        event.reason === 'issued-ahead'
+          ? "Dropped a session cookie sealed over a minute ahead of this server's clock: check that every server keeps time (NTP)."
+          : 'Dropped a session cookie that could not be used',
+      )
       return
     }
     try {

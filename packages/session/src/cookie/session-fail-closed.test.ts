@@ -153,6 +153,33 @@ describe('CSRF, form tokens on', () => {
     )
     expect((wrong.error as CsrfError).reason).toBe('bad-token')
   })
+
+  it('shows a flash message once when a proven form post reads it, and rolls and touches as any request does', async () => {
+    // The load stopped at the hold and never resumed: the flash a form post's page showed was
+    // still in the cookie (shown again on the next page), and the session was neither rolled
+    // nor touched.
+    const { app, browser, registry, sessionId } = await start({
+      csrf: { formField: '_csrf' },
+      rolling: 60,
+      touchIntervalMs: 0,
+    })
+    const same = { 'sec-fetch-site': 'same-origin' }
+    const token = (await browser.request({}, () => current().csrfToken())).body as string
+    await browser.request({ method: 'POST', headers: same }, async () => {
+      current().flash('notice', 'Saved')
+      await current().save()
+    })
+    app.clock.advance(61_000)
+    const shown = await browser.request({ method: 'POST', headers: form }, async () => {
+      await verifyCsrfForm({ _csrf: token })
+      return current().consumeFlash('notice')
+    })
+    expect(shown.body).toBe('Saved')
+    expect(shown.setCookies).toHaveLength(1)
+    expect((await registry.find(sessionId))?.lastSeenAt.getTime()).toBe(app.clock.nowMs())
+    const next = await browser.request({}, () => current().consumeFlash('notice'))
+    expect(next.body).toBeUndefined()
+  })
 })
 
 describe('login CSRF', () => {

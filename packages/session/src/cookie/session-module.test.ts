@@ -454,37 +454,45 @@ describe('expiry', () => {
     expect((await browser.request({}, () => current().userId)).body).toBe('u1')
   })
 
-  it('gives a cookie sealed by a server whose clock runs fast no life past its ttl here', async () => {
-    // Counted from an issued-at in the future, the idle ttl (and the absolute age, from a
-    // created-at there) ran from that future: a fast server's cookie outlived its ttl here.
-    const { app, browser } = await start({ ttl: 3600, rolling: 60, absoluteTtl: 7200 })
+  it('refuses a cookie sealed over the tolerance ahead of its clock, however often it is replayed', async () => {
+    // Its times were taken as now and it was re-issued: a kept copy of the first cookie began
+    // again on every request, so ttl and absoluteTtl never ended it.
+    const events: InvalidSessionEvent[] = []
+    const { app, browser } = await start({
+      ttl: 3600,
+      rolling: 60,
+      absoluteTtl: 7200,
+      onInvalidData: (event) => events.push(event),
+    })
     const correct = app.clock.nowMs()
     const sealAhead = async (aheadMs: number) => {
       app.clock.set(correct + aheadMs) // the server that answers runs this far ahead
-      await browser.request({}, () => current().login('u1'))
+      await browser.request({}, async () => {
+        current().data.theme = 'dark'
+        await current().save()
+      })
       app.clock.set(correct)
+      return browser.cookie(COOKIE)
     }
-    // Two hours ahead: its life runs from now here, and the cookie is re-issued on this clock.
-    await sealAhead(2 * 3600_000)
-    const seen = await browser.request({}, () => current().userId)
-    expect(seen.body).toBe('u1')
-    expect(seen.setCookies).toHaveLength(1)
-    app.clock.set(correct + 3600_000 + 1)
-    expect((await browser.request({}, () => current().userId)).body).toBeUndefined()
-    // Nor past its absolute maximum age, however active.
-    await sealAhead(2 * 3600_000)
-    for (const minutes of [0, 50, 100]) {
+    // Four hours ahead: every replay within the session's absoluteTtl of now is refused.
+    const far = await sealAhead(4 * 3600_000)
+    for (const minutes of [0, 50, 100, 150]) {
       app.clock.set(correct + minutes * 60_000)
-      expect((await browser.request({}, () => current().userId)).body).toBe('u1')
+      browser.setCookie(COOKIE, far)
+      const replayed = await browser.request({}, () => current().data.theme)
+      expect(replayed.body).toBeUndefined()
+      expect(replayed.setCookies).toEqual([expect.stringMatching(/Max-Age=0/)])
     }
-    app.clock.set(correct + 7200_000 + 1)
-    expect((await browser.request({}, () => current().userId)).body).toBeUndefined()
-    // Within CLOCK_SKEW_TOLERANCE_MS it is left as sealed: at most that much past its ttl.
-    await sealAhead(CLOCK_SKEW_TOLERANCE_MS)
-    const near = await browser.request({}, () => current().userId)
-    expect(near).toMatchObject({ body: 'u1', setCookies: [] })
+    expect(events).toEqual(Array(4).fill({ reason: 'issued-ahead' }))
+    // Within the tolerance it is left as sealed: it lives at most that much past its ttl.
+    const near = await sealAhead(CLOCK_SKEW_TOLERANCE_MS)
+    expect(await browser.request({}, () => current().data.theme)).toMatchObject({
+      body: 'dark',
+      setCookies: [],
+    })
     app.clock.set(correct + CLOCK_SKEW_TOLERANCE_MS + 3600_000 + 1)
-    expect((await browser.request({}, () => current().userId)).body).toBeUndefined()
+    browser.setCookie(COOKIE, near)
+    expect((await browser.request({}, () => current().data.theme)).body).toBeUndefined()
   })
 
   it('without rolling, ends ttl after the last save', async () => {

@@ -17,6 +17,7 @@ import { redisSessionRegistry } from '../registry/redis/redis-session-registry.j
 import { SESSION_REGISTRY } from '../registry/session-registry.js'
 import { FakeBrowser } from './fake-browser.js'
 import { session } from './session.js'
+import { CLOCK_SKEW_TOLERANCE_MS } from './session-codec.js'
 import { sessionModule } from './session-module.js'
 
 // The session's own lifetime and sign-in rules, on every registry a session can be recorded in:
@@ -140,6 +141,41 @@ for (const setup of setups) {
       app.clock.advance(21 * 60_000)
       expect((await browser.request({}, () => current().userId)).body).toBeUndefined()
       expect(await app.resolve(SESSION_REGISTRY).find(id)).toBeDefined()
+    })
+
+    it('refuses and revokes a sign-in sealed over the tolerance ahead, which stays refused once its time comes', async () => {
+      // Its times were taken as now: a kept copy began again on every request, so neither ttl
+      // nor absoluteTtl ever ended it, and the registry still held it.
+      const browser = new FakeBrowser(app)
+      const user = newUser()
+      const correct = app.clock.nowMs()
+      app.clock.set(correct + CLOCK_SKEW_TOLERANCE_MS + 1000) // a server whose clock runs fast
+      const id = await signIn(browser, user)
+      const copy = browser.cookie('test.session')
+      app.clock.set(correct)
+      const refused = await browser.request({}, () => current().userId)
+      expect(refused.body).toBeUndefined()
+      expect(refused.setCookies).toEqual([expect.stringMatching(/Max-Age=0/)])
+      expect(await app.resolve(SESSION_REGISTRY).find(id)).toBeUndefined()
+      app.clock.set(correct + CLOCK_SKEW_TOLERANCE_MS + 2000)
+      browser.setCookie('test.session', copy)
+      expect((await browser.request({}, () => current().userId)).body).toBeUndefined()
+    })
+
+    it('ends a sign-in sealed within the tolerance ahead by its own stamps, however often a copy is replayed', async () => {
+      const browser = new FakeBrowser(app)
+      const correct = app.clock.nowMs()
+      app.clock.set(correct + CLOCK_SKEW_TOLERANCE_MS)
+      const id = await signIn(browser, newUser())
+      const copy = browser.cookie('test.session')
+      for (const minutes of [0, 30, 60]) {
+        app.clock.set(correct + minutes * 60_000)
+        browser.setCookie('test.session', copy)
+        expect((await browser.request({}, () => current().id)).body).toBe(id)
+      }
+      app.clock.set(correct + CLOCK_SKEW_TOLERANCE_MS + TTL * 1000 + 1)
+      browser.setCookie('test.session', copy)
+      expect((await browser.request({}, () => current().userId)).body).toBeUndefined()
     })
 
     it('leaves a signed-in session as it was when regenerate() or login() is refused for its data', async () => {

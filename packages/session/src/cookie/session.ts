@@ -47,6 +47,12 @@ interface PreparedWrite<T> {
   readonly sealed: string
 }
 
+/** A form request's hold until its CSRF token is shown (see `Session#holdForCsrf`). */
+interface PendingCsrf {
+  readonly release: () => void
+  readonly settle: () => Promise<void>
+}
+
 /** Where a {@link Session} starts: its unsealed state and what the guard and registry said. */
 interface SessionStart {
   readonly payload: SessionPayload
@@ -87,8 +93,8 @@ export class Session<T = AppSessionData> {
   #incomingFlash: Record<string, string>
   #outgoingFlash = flashMessages()
   readonly #crossSite: CsrfRejection | undefined
-  /** While a form request has not shown its token: releases the withheld principal. */
-  #pendingCsrf: (() => void) | undefined
+  /** While a form request has not shown its token: what proving it releases and runs. */
+  #pendingCsrf: PendingCsrf | undefined
   /** The Set-Cookie value for the end of the request, if the session changed. */
   #cookie: string | undefined
   /** True once the response is on its way: the cookie can no longer change. */
@@ -260,11 +266,11 @@ export class Session<T = AppSessionData> {
 
   /**
    * @internal For `verifyCsrfForm`: checks the form's token field against this session's token,
-   * then releases the principal and fills it.
+   * then releases the principal and finishes loading the session (see `holdForCsrf`).
    */
   async settleCsrf(body: unknown): Promise<void> {
-    const release = this.#pendingCsrf
-    if (release === undefined) return
+    const pending = this.#pendingCsrf
+    if (pending === undefined) return
     const field = this.#engine.csrf?.formField ?? ''
     const presented =
       typeof body === 'object' && body !== null && Object.hasOwn(body, field)
@@ -273,8 +279,8 @@ export class Session<T = AppSessionData> {
     if (presented === undefined) throw new CsrfError('missing-token')
     if (!tokensMatch(presented, this.#csrfToken)) throw new CsrfError('bad-token')
     this.#pendingCsrf = undefined
-    release()
-    await this.#engine.fillPrincipal(this.#context, this)
+    pending.release()
+    await pending.settle()
   }
 
   /** @internal True while an unsafe form request still waits for `verifyCsrfForm`. */
@@ -282,9 +288,12 @@ export class Session<T = AppSessionData> {
     return this.#pendingCsrf !== undefined
   }
 
-  /** @internal Set by the CSRF guard with the release of the withheld principal. */
-  holdForCsrf(release: () => void): void {
-    this.#pendingCsrf = release
+  /**
+   * @internal Set by the CSRF guard: `release` gives back the withheld principal, and `settle`
+   * runs the part of the load a proven request gets (last seen, flash, rolling, the principal).
+   */
+  holdForCsrf(release: () => void, settle: () => Promise<void>): void {
+    this.#pendingCsrf = { release, settle }
   }
 
   /** @internal Drops the browser's cookie at the end of the request (an unusable one). */

@@ -117,6 +117,9 @@ export function inboxHandler(options: InboxHandlerOptions): FetchHandler {
         }
         if (path === '/counts') return jsonResponse(await inbox.counts(recipientId))
         if (path === '/stream') {
+          // A HEAD reads no body: a stream opened for it would hold a place of the limits, a
+          // timer and the poll until its lifetime ended, for nothing.
+          if (request.method === 'HEAD') return new Response(null, { headers: STREAM_HEADERS })
           const clock = context.resolve(CLOCK)
           let hub = hubs.get(inbox)
           if (hub === undefined) {
@@ -333,11 +336,11 @@ async function stream(
       cleanup()
     },
   })
-  return new Response(body, {
-    headers: {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-store',
-      'x-accel-buffering': 'no',
-    },
-  })
+  return new Response(body, { headers: STREAM_HEADERS })
 }
+
+const STREAM_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-store',
+  'x-accel-buffering': 'no',
+} as const

@@ -577,6 +577,20 @@ for (const engine of testEngines()) {
         expect.objectContaining({ code: 'E_NOTIFY_CONFIG' }),
       )
     })
+
+    it('answers HEAD /stream with its headers and opens no stream (no place held, no poll)', async () => {
+      const limits = { maxStreamsPerRecipient: 1 }
+      // Unread and not cancelled, as a HEAD's body is: a stream behind it would hold dee's place.
+      const head = await as('dee', '/stream', { method: 'HEAD' }, limits)
+      expect(head.status).toBe(200)
+      expect(head.headers.get('content-type')).toMatch(/^text\/event-stream/)
+      expect(head.body).toBeNull()
+      const controller = new AbortController()
+      const get = await as('dee', '/stream', { signal: controller.signal }, limits)
+      expect(get.status).toBe(200)
+      controller.abort()
+      expect((await as(undefined, '/stream', { method: 'HEAD' })).status).toBe(401)
+    })
   })
 }
 

@@ -1,3 +1,4 @@
+import { domainToASCII } from 'node:url'
 import { z } from 'zod'
 import { NotifyConfigError } from '../../errors.js'
 import type { Channel, ChannelResult, Outgoing } from '../channel.js'
@@ -122,6 +123,14 @@ export function isMailAddress(address: string): boolean {
   return isBareAddress(NAMED.exec(address.trim())?.[1] ?? address)
 }
 
+/** An address as it goes in the envelope (and a server reports it): bare, lower case, its domain in ASCII. */
+export function envelopeAddress(address: string): string {
+  const bare = /<([^<>]*)>\s*$/.exec(address)?.[1] ?? address.trim()
+  const at = bare.lastIndexOf('@')
+  const domain = domainToASCII(bare.slice(at + 1)) || bare.slice(at + 1)
+  return `${bare.slice(0, at)}@${domain}`.toLowerCase()
+}
+
 /**
  * The mail channel: composes a {@link MailMessage} (sender, Message-ID from the delivery id) and
  * hands it to its transport. Recipients' addresses come from `email`. See {@link mailChannel}.
@@ -191,6 +200,10 @@ export class MailChannel implements Channel<'mail'> {
     const invalid = this.validate(outgoing.message, outgoing.to)
     if (invalid !== undefined) return { status: 'permanent', reason: invalid }
     const message = outgoing.message
+    // Those an earlier provider took the mail for (a fallback's) get no second copy.
+    const sent = new Set((outgoing.sentTo ?? []).map(envelopeAddress))
+    const unsent = (addresses: readonly string[] | undefined) =>
+      sent.size === 0 ? addresses : addresses?.filter((to) => !sent.has(envelopeAddress(to)))
     return this.#transport.send(
       {
         messageId: `<${outgoing.id}@${this.#domain}>`,
@@ -200,8 +213,8 @@ export class MailChannel implements Channel<'mail'> {
         text: message.text,
         html: message.html,
         replyTo: message.replyTo,
-        cc: message.cc,
-        bcc: message.bcc,
+        cc: unsent(message.cc),
+        bcc: unsent(message.bcc),
         attachments: message.attachments,
         headers: message.headers,
       },

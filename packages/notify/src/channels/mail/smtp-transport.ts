@@ -1,8 +1,8 @@
-import { domainToASCII } from 'node:url'
 import { delayOption, MAX_TIMER_MS } from '../../module/delay-option.js'
 import { NotifyConfigError, NotifyUnavailableError } from '../../errors.js'
 import type { ChannelResult } from '../channel.js'
 import { isLoopbackUrl } from '../loopback.js'
+import { envelopeAddress } from './mail-channel.js'
 import type { ComposedMail, MailTransport } from './mail-transport.js'
 
 /** Options of {@link smtpTransport}. */
@@ -33,6 +33,8 @@ interface PooledTransport {
 
 interface SentInfo {
   messageId?: string
+  /** The recipients the server took the message for. */
+  accepted?: (string | { address?: string })[]
   /** The recipients the server refused while it took the message for others (RCPT TO, or LMTP). */
   rejectedErrors?: (NodemailerError & { recipient?: string })[]
 }
@@ -239,8 +241,9 @@ export function classifySmtpError(error: NodemailerError): ChannelResult {
  * A refusal of the delivery's own recipient in a mail the server took for others (its cc or
  * bcc): nodemailer sends to the recipients the server accepts and reports the mail sent. The
  * recipient got nothing: a 5xx is `permanent`; a 4xx (greylisting, a full mailbox) `transient`,
- * since a retry sends the others another copy (counted as a possible duplicate). A refused cc or
- * bcc alone leaves the delivery sent: it is the recipient's.
+ * since a retry sends the others another copy (counted as a possible duplicate). The permanent
+ * one names those the server took it for (`sentTo`), so a fallback's next provider leaves them
+ * out. A refused cc or bcc alone leaves the delivery sent: it is the recipient's.
  */
 function recipientRefusal(info: SentInfo, to: string): ChannelResult | undefined {
   const address = envelopeAddress(to)
@@ -249,15 +252,11 @@ function recipientRefusal(info: SentInfo, to: string): ChannelResult | undefined
   )
   if (refusal === undefined) return undefined
   const reason = `${refusal.code ?? 'EENVELOPE'} ${refusal.responseCode ?? ''}: ${refusal.message}; the server took the mail for its other recipients (cc, bcc)`
-  return refusal.responseCode !== undefined && refusal.responseCode >= 500
-    ? { status: 'permanent', reason }
-    : { status: 'transient', reason }
-}
-
-/** An address as nodemailer puts it in the envelope: bare, its domain in ASCII (punycode). */
-function envelopeAddress(address: string): string {
-  const bare = /<([^<>]*)>\s*$/.exec(address)?.[1] ?? address.trim()
-  const at = bare.lastIndexOf('@')
-  const domain = domainToASCII(bare.slice(at + 1)) || bare.slice(at + 1)
-  return `${bare.slice(0, at)}@${domain}`.toLowerCase()
+  if (refusal.responseCode === undefined || refusal.responseCode < 500)
+    return { status: 'transient', reason }
+  const sentTo = (info.accepted ?? []).flatMap((taken) => {
+    const to = typeof taken === 'string' ? taken : taken.address
+    return to === undefined ? [] : [to]
+  })
+  return { status: 'permanent', reason, sentTo }
 }
