@@ -3,9 +3,10 @@
 // for its type) or to the constant the point check answers for every row of that type; each kind
 // is the JS kind node-postgres reads the type back as, which is what the point check compares.
 // MariaDB's columns may hold text that spells another kind, so there the types are told apart
-// only where they change the SQL: those that read back as a Date, those that refuse other kinds
-// (UUID, ENUM, SET), those compared as their UTF-8 text (TIME, INET4/INET6, non-UTF-8 text),
-// bytes (unknown to the point check), and numbers from strings where two columns are compared.
+// only where they change the SQL: those that read back as a Date, those compared as their UTF-8
+// text (UUID, ENUM, SET, TIME, INET4/INET6, non-UTF-8 text, padded text), bytes (unknown to the
+// point check), numbers whose bytes are padded, and numbers from strings: MariaDB reads a text
+// compared with a number as a number, and a strict UPDATE raises (1292) where it is none.
 import { SQLITE_JS_TEXT } from '@mortar/core'
 import { type Kysely, sql } from 'kysely'
 import { PolicyDatabaseError } from '../errors.js'
@@ -108,12 +109,15 @@ function kindOf(row: ColumnRow): PgColumn {
 
 /**
  * How a MariaDB column reads back: a Date, text whose bytes are not the UTF-8 mysql2 reads
- * (UUID, ENUM, SET, TIME, INET4, INET6, and text in a character set other than UTF-8 or
- * ASCII: latin1 writes `é` as one byte), a float (FLOAT, DOUBLE: a number whose text is not
- * JavaScript's, `1e15` is 1000000000000000), another number, a string, an object (a Buffer of BINARY, BLOB and BIT, a geometry's object),
- * which no value compares with, or other.
+ * (UUID, ENUM, SET, TIME, INET4, INET6, text in a character set other than UTF-8 or ASCII:
+ * latin1 writes `é` as one byte; a ZEROFILL BIGINT or DECIMAL, which mysql2 reads as the padded
+ * text, `'000042'`, that is no numeral; a type not listed here), a float (FLOAT, DOUBLE: a number
+ * whose text is not JavaScript's, `1e15` is 1000000000000000), another number, a number whose
+ * bytes are padded where mysql2 reads the number (`padded`: a ZEROFILL INT is `'000042'` to SQL
+ * and 42 to mysql2, a YEAR `'0000'` and 0), a string, or an object (a Buffer of BINARY, BLOB and
+ * BIT, a geometry's object), which no value compares with.
  */
-export type MysqlColumn = 'date' | 'typed-text' | 'float' | 'number' | 'text' | 'object' | 'other'
+export type MysqlColumn = 'date' | 'typed-text' | 'float' | 'number' | 'padded' | 'text' | 'object'
 
 /** MariaDB's columns by table, then by column name. */
 export type MysqlColumns = ReadonlyMap<string, ReadonlyMap<string, MysqlColumn>>
@@ -130,6 +134,8 @@ const MYSQL_KINDS: Readonly<Record<string, MysqlColumn>> = {
   // Stored as 4 and 16 bytes, read back as their text.
   inet4: 'typed-text',
   inet6: 'typed-text',
+  // Read as a number, written '0000' (and '05' by a YEAR(2)).
+  year: 'padded',
   tinyint: 'number',
   smallint: 'number',
   mediumint: 'number',
@@ -183,11 +189,19 @@ function byTable<C>(rows: readonly { table_name: string; column_name: string; co
 // Character sets whose bytes are the UTF-8 of the text mysql2 reads back.
 const UTF8_BYTES: ReadonlySet<string> = new Set(['utf8mb4', 'utf8mb3', 'utf8', 'ascii'])
 
-function mysqlColumnOf(dataType: string, charset: string | null): MysqlColumn {
-  const kind = MYSQL_KINDS[dataType.toLowerCase()] ?? 'other'
-  if ((kind === 'text' || kind === 'other') && charset !== null && !UTF8_BYTES.has(charset)) {
-    return 'typed-text'
+// Integer types mysql2 reads as a JS number, from the text the server sends.
+const NUMBER_READ: ReadonlySet<string> = new Set(['tinyint', 'smallint', 'mediumint', 'int'])
+
+function mysqlColumnOf(dataType: string, columnType: string, charset: string | null): MysqlColumn {
+  const type = dataType.toLowerCase()
+  // A type this list lacks compares as its text, which never makes MariaDB read a number.
+  const kind = MYSQL_KINDS[type] ?? 'typed-text'
+  if (kind === 'number' && /\bzerofill\b/i.test(columnType)) {
+    // The server sends '000042': mysql2 parses an INT's into 42, hands a BIGINT's or a
+    // DECIMAL's over as it came (a FLOAT's and a DOUBLE's are parsed, as floats always are).
+    return NUMBER_READ.has(type) ? 'padded' : 'typed-text'
   }
+  if (kind === 'text' && charset !== null && !UTF8_BYTES.has(charset)) return 'typed-text'
   return kind
 }
 
@@ -197,12 +211,18 @@ export async function readMysqlColumns(db: Kysely<unknown>): Promise<MysqlColumn
     table_name: string
     column_name: string
     data_type: string
+    column_type: string
     charset: string | null
   }>`
     select table_name as table_name, column_name as column_name, data_type as data_type,
-      character_set_name as charset
+      column_type as column_type, character_set_name as charset
     from information_schema.columns where table_schema = database()`.execute(db)
-  return byTable(rows.map((row) => ({ ...row, column: mysqlColumnOf(row.data_type, row.charset) })))
+  return byTable(
+    rows.map((row) => ({
+      ...row,
+      column: mysqlColumnOf(row.data_type, row.column_type, row.charset),
+    })),
+  )
 }
 
 /** The columns of every table and view on the connection's search path. */

@@ -10,6 +10,7 @@ import type { MysqlColumn, PgColumn } from './column-types.js'
 import {
   MYSQL_UNCACHED,
   mysqlCachesByCollation,
+  mysqlColumn,
   type SqlColumn,
   type SqlSchema,
   sqlColumnsEqual,
@@ -245,7 +246,7 @@ function sqlColumn(schema: SqlSchema, table: string, alias: string, name: string
       `The policy reads column '${name}' of table '${table}', which the database did not list when the AccessControl was created: create tables before the AccessControl, or check the name.`,
     )
   }
-  if (schema.engine === 'mysql') return { engine: schema.engine, ref, type: type as MysqlColumn }
+  if (schema.engine === 'mysql') return mysqlColumn(ref, type as MysqlColumn)
   const pg = type as PgColumn
   // Byte for byte, as the point check compares (see PgColumn's nondeterministic).
   const exact = pg.nondeterministic ? sql`(${ref} collate "C")` : ref

@@ -43,8 +43,21 @@ export type SqlSchema =
 /** A column in SQL: its reference, and its type where the engine has one. */
 export type SqlColumn =
   | { readonly engine: 'postgres'; readonly ref: Column; readonly type: PgColumn }
-  | { readonly engine: 'mysql'; readonly ref: Column; readonly type: MysqlColumn }
+  | {
+      readonly engine: 'mysql'
+      readonly ref: Column
+      readonly type: Exclude<MysqlColumn, 'padded'>
+    }
   | { readonly engine: 'sqlite'; readonly ref: Column }
+
+/**
+ * A MariaDB column as SQL reads it: a padded number (ZEROFILL, YEAR) as `col + 0`, whose text is
+ * the number mysql2 reads (`42`, not `000042`; `0`, not `0000`). No index serves it.
+ */
+export function mysqlColumn(ref: Column, type: MysqlColumn): SqlColumn {
+  if (type === 'padded') return { engine: 'mysql', ref: sql`(${ref} + 0)`, type: 'number' }
+  return { engine: 'mysql', ref, type }
+}
 
 // NUMERAL for the engines' regular expressions, written without backslashes (MariaDB's string
 // literals would eat them).
@@ -78,9 +91,10 @@ function equalText(
   const text = typeof value === 'string' ? value : numberText(value)
   switch (engine) {
     case 'mysql':
-      // The plain comparison finds the rows through an index; the binary one decides. (mysql2
-      // would write ±Infinity as a bare word; no MariaDB number is infinite.)
-      return sql<SqlBool>`(${column} = ${typeof value === 'number' && !isInfinite(value) ? value : binary(text)} and ${binary(column)} = ${binary(text)})`
+      // A text column: the plain comparison finds the rows through an index, the binary one
+      // decides. Both compare texts: `txt = 42` read each row's text as a number, which a
+      // strict UPDATE refuses where it is none (mysqlNumberCompare for numbers).
+      return sql<SqlBool>`(${column} = ${binary(text)} and ${binary(column)} = ${binary(text)})`
     case 'sqlite': {
       // A value of each storage class whose text, as the point check reads it, is `text`, each
       // compared within its class: SQLite converts the other side to the column's affinity, and
@@ -186,8 +200,9 @@ const ORDER_NUMBER: Record<
 
 /** `column op value` for a string that is no numeral: by code point, against strings only. */
 const ORDER_STRING: Record<DatabaseEngine, OrderSql> = {
+  // A text column (numbers never come here: mysqlNumberCompare).
   mysql: (column, op, text) =>
-    sql<SqlBool>`case when charset(${column}) <> 'binary' and not (${binary(column)} regexp ${NUMERAL_SQL}) then ${column} ${op} ${binary(text)} end`,
+    sql<SqlBool>`case when not (${binary(column)} regexp ${NUMERAL_SQL}) then ${column} ${op} ${binary(text)} end`,
   sqlite: (column, op, text) =>
     sql<SqlBool>`case when typeof(${column}) = 'text' and not ${sqliteNumeral(column)} then cast(${column} as text) ${op} ${text} collate binary end`,
   postgres: (column, op, text) =>
@@ -540,10 +555,42 @@ export function sqlCompare(
     return sql<SqlBool>`${column.ref} ${OPERATORS[op]} ${value}`
   }
   if (column.type === 'float') return floatCompare('mysql', column.ref, op, value)
+  if (column.type === 'number') return mysqlNumberCompare(column.ref, op, value)
   // A UUID, ENUM, SET or INET6 column compares with any other kind as its text (ENUM = 1 would
   // test the label's position; UUID = 1 raises), a latin1 one as the UTF-8 mysql2 reads.
   const ref = column.type === 'typed-text' ? mysqlText(column.ref) : column.ref
   return guardedCompare('mysql', ref, op, value, column.type === 'date')
+}
+
+// The numerals a MariaDB number column's text may be: at most 65 digits, 38 after the point
+// (DECIMAL's bounds, wider than every integer's). A longer whole part read as a number raises
+// (1916) in a strict UPDATE too.
+const MYSQL_NUMBER_TEXT = /^-?(?:0|[1-9]\d{0,64})(?:\.\d{1,38})?$/
+
+/**
+ * MariaDB: a number column, whose text (as mysql2 reads it) is a numeral, against a value. A
+ * string that is no numeral never reaches the SQL: MariaDB would read it as a number, which a
+ * strict UPDATE refuses (1292 "Truncated incorrect DECIMAL value": a 500 where the
+ * point check answers "no rows"), and the answer is the same for every row anyway (unequal,
+ * unordered). A numeral is a number to MariaDB as it is: the plain `=` uses an index.
+ */
+function mysqlNumberCompare(
+  column: Column,
+  op: CompareOperator,
+  value: unknown,
+): RawBuilder<SqlBool> {
+  if (typeof value === 'object') return guardedCompare('mysql', column, op, value)
+  const text = textOf(value)
+  if (op === '=' || op === '<>') {
+    if (text === undefined || !MYSQL_NUMBER_TEXT.test(text))
+      return known(column, false, op === '<>')
+    // mysql2 writes a number as its digits; a numeral's text is a number to MariaDB.
+    const equal = sql<SqlBool>`(${column} = ${typeof value === 'number' ? value : binary(text)} and ${binary(column)} = ${binary(text)})`
+    return op === '=' ? equal : sql<SqlBool>`not (${equal})`
+  }
+  const bound = orderNumber(value)
+  if (bound === undefined) return UNKNOWN
+  return ORDER_NUMBER.mysql(column, op as Ordering, bound)
 }
 
 /**
@@ -695,28 +742,38 @@ export function sqlColumnsEqual(left: SqlColumn, right: SqlColumn): RawBuilder<S
     if (dates === 1) {
       return sql<SqlBool>`case when ${left.ref} is null or ${right.ref} is null then null else false end`
     }
-    if (dates === 0 && (left.type === 'typed-text' || right.type === 'typed-text')) {
-      const text = (column: typeof left) =>
-        column.type === 'typed-text' ? mysqlText(column.ref) : column.ref
-      // Byte for byte alone: the cast's collation may not mix with the other column's.
-      return sql<SqlBool>`cast(${text(left)} as binary) = cast(${text(right)} as binary)`
+    // Each column's bytes as the text mysql2 reads: a number's through char, a float's as
+    // JavaScript writes it, a typed text's in UTF-8.
+    const bytes = (column: typeof left) => {
+      switch (column.type) {
+        case 'float':
+          return sql`cast(${mysqlFloatText(column.ref)} as binary)`
+        case 'number':
+          return sql`cast(cast(${column.ref} as char) as binary)`
+        case 'typed-text':
+          return sql`cast(${mysqlText(column.ref)} as binary)`
+        default:
+          return sql`cast(${column.ref} as binary)`
+      }
     }
-    // A number's bytes as its text, through char; a float's as JavaScript writes it.
-    const bytes = (column: typeof left) =>
-      column.type === 'float' && left.type !== right.type
-        ? sql`cast(${mysqlFloatText(column.ref)} as binary)`
-        : column.type === 'number' && left.type !== right.type
-          ? sql`cast(cast(${column.ref} as char) as binary)`
-          : sql`cast(${column.ref} as binary)`
-    // A FLOAT as the double its text spells, as mysql2 reads it (0.1, not 0.100000001…).
-    const value = (column: typeof left) =>
-      column.type === 'float' && left.type !== right.type
-        ? FLOAT_VALUE.mysql(column.ref)
-        : column.ref
-    // `right` is the outer column: where MariaDB turns the EXISTS into an IN, it caches the
-    // answer by the plain `=`'s outer side, so that side is its bytes (see mysqlCachesByCollation).
-    const outer = mysqlCachesByCollation(right) ? sql`cast(${right.ref} as binary)` : value(right)
-    return sql<SqlBool>`(${value(left)} = ${outer} and ${bytes(left)} = ${bytes(right)})`
+    // Byte for byte alone: the cast's collation may not mix with the other column's.
+    if (left.type === 'typed-text' || right.type === 'typed-text') {
+      return sql<SqlBool>`${bytes(left)} = ${bytes(right)}`
+    }
+    const numeric = (column: typeof left) => column.type === 'number' || column.type === 'float'
+    if (numeric(left) && numeric(right)) {
+      // A FLOAT as the double its text spells, as mysql2 reads it (0.1, not the 0.100000001… a
+      // FLOAT = DOUBLE compares).
+      const value = (column: typeof left) =>
+        column.type === 'float' ? FLOAT_VALUE.mysql(column.ref) : column.ref
+      return sql<SqlBool>`(${value(left)} = ${value(right)} and ${bytes(left)} = ${bytes(right)})`
+    }
+    // A number never meets a text but as bytes: MariaDB read the text as a number, which a
+    // strict UPDATE refuses where it is none. `right` is the outer column: where
+    // MariaDB turns the EXISTS into an IN, it caches the answer by the plain `=`'s outer side,
+    // so that side is its bytes (see mysqlCachesByCollation).
+    if (numeric(left)) return sql<SqlBool>`${bytes(left)} = ${bytes(right)}`
+    return sql<SqlBool>`(${left.ref} = ${bytes(right)} and ${bytes(left)} = ${bytes(right)})`
   }
   // SQLite: equal where JavaScript writes the two values alike (SQLITE_JS_TEXT), as the point
   // check compares what node:sqlite reads: a number with a number as numbers, with a text as

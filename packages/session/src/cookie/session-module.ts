@@ -118,6 +118,9 @@ export function sessionModule<S extends z.ZodType>(
       })
     },
     onStart(app) {
+      refuseUnusedRegistry(registryOption, app.container.isRegistered(SESSION_REGISTRY, true), () =>
+        app.resolve(SESSION_REGISTRY),
+      )
       const engine = app.resolve(SESSION_ENGINE)
       const removeStart = onRequestStart(app, (context) => engine.load(context))
       const removeFinish = onBeforeResponse(app, (context) => engine.finish(context))
@@ -132,4 +135,24 @@ export function sessionModule<S extends z.ZodType>(
     },
   })
   return Object.freeze({ ...module, current: () => session() as Session<z.output<S>> })
+}
+
+/**
+ * A registry the app binds but the sessions are not recorded in fails open: its device list
+ * and "log out everywhere" miss every session, and a logout cannot revoke a copied cookie.
+ */
+function refuseUnusedRegistry(
+  registryOption: SessionModuleOptions['registry'],
+  bound: boolean,
+  resolve: () => SessionRegistry,
+): void {
+  if (!bound || registryOption === 'database' || registryOption === 'redis') return
+  if (registryOption === undefined)
+    throw new SessionConfigError(
+      "The app binds SESSION_REGISTRY (a databaseSessionRegistry(), redisSessionRegistry() or memorySessionRegistry() module) but sessionModule has no registry, so no login would be recorded there: pass sessionModule({ registry: 'database' }) ('redis' for Redis; either takes the bound registry), or remove the registry module.",
+    )
+  if (resolve() !== registryOption)
+    throw new SessionConfigError(
+      "sessionModule records sessions in the registry instance it was given, but the app binds another one under SESSION_REGISTRY, which would list and revoke none of them: pass registry: 'database' to use the bound one, or bind SESSION_REGISTRY to the same instance ({ useValue: registry }).",
+    )
 }

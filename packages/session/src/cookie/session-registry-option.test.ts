@@ -1,10 +1,16 @@
 import { randomBytes } from 'node:crypto'
+import { defineModule, type Module } from '@mortar/core'
 import { createTestApp, type TestApp } from '@mortar/core/testing'
 import { Redis } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { databaseSessionRegistry } from '../registry/kysely/kysely-session-registry.js'
+import {
+  MemorySessionRegistry,
+  memorySessionRegistry,
+} from '../registry/memory/memory-session-registry.js'
 import { redisSessionRegistry } from '../registry/redis/redis-session-registry.js'
+import { SESSION_REGISTRY } from '../registry/session-registry.js'
 import { FakeBrowser } from './fake-browser.js'
 import { session } from './session.js'
 import { SESSIONS } from './session-manager.js'
@@ -96,5 +102,50 @@ describe('sessionModule registry option', () => {
     await expect(app.start()).rejects.toThrow(
       /which no module binds; add the module of the registry you chose to createApp\(\{ modules \}\): databaseSessionRegistry\(\) for sessionModule\(\{ registry: 'database' \}\)/,
     )
+  })
+
+  // A registry module beside a sessionModule that records elsewhere (or nowhere): its device list
+  // and "log out everywhere" miss every session, and a logout revokes no copied cookie.
+  const beside = (registry?: MemorySessionRegistry, bound: Module = memorySessionRegistry()) =>
+    createTestApp({
+      modules: [
+        bound,
+        sessionModule({
+          cookieName: 'test.session',
+          password: KEY,
+          schema: z.object({}),
+          ...(registry === undefined ? {} : { registry }),
+        }),
+      ],
+    })
+
+  it('fails at start when the app binds a registry that sessionModule was given none of', async () => {
+    const app = beside()
+    apps.push(app)
+    await expect(app.start()).rejects.toMatchObject({
+      code: 'E_SESSION_CONFIG',
+      message: expect.stringMatching(
+        /sessionModule has no registry, so no login would be recorded/,
+      ),
+    })
+  })
+
+  it('fails at start when sessionModule records in another instance than the one the app binds', async () => {
+    const app = beside(new MemorySessionRegistry())
+    apps.push(app)
+    await expect(app.start()).rejects.toMatchObject({
+      code: 'E_SESSION_CONFIG',
+      message: expect.stringMatching(/the app binds another one under SESSION_REGISTRY/),
+    })
+  })
+
+  it('starts with the instance the app binds, and records in it', async () => {
+    const registry = new MemorySessionRegistry()
+    const bound = defineModule({
+      name: 'my-registry',
+      register: (binder) => binder.bind(SESSION_REGISTRY, { useValue: registry }),
+    })
+    const app = beside(registry, bound)
+    await scenario(app)
   })
 })
