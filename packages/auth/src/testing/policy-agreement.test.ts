@@ -344,6 +344,51 @@ for (const engine of testEngines()) {
       })
     }
 
+    if (engine.engine === 'mysql') {
+      it('integer orderings compare with an integer and look rows up in an index on the column', async () => {
+        // They compared the column's text with a decimal constant, which no index serves.
+        await db.schema.createIndex('trip_city_id').on('trip').column('city_id').execute()
+        const trips = Array.from({ length: 300 }, (_, index) => ({
+          id: index + 1,
+          rider_id: `u${index}`,
+          driver_id: null,
+          city_id: index + 1,
+          status: 'requested',
+          fare: null,
+          deleted: false,
+        }))
+        await insertWorld(db, { trip: trips, trip_share: [] })
+        try {
+          await sql`analyze table trip`.execute(db)
+          const access = await AccessControl.create({
+            policy: definePolicy<RidesDb, RidesPrincipal>()
+              .allow('read', 'trip', (t, p) => t.gt('city_id', p.cityId))
+              .allow('write', 'trip', (t) => t.lte('city_id', 2.5))
+              .build(),
+            db,
+          })
+          for (const [action, principal, found] of [
+            ['read', { id: 'u1', roles: [], cityId: 297 }, [298, 299, 300]],
+            ['write', undefined, [1, 2]],
+          ] as const) {
+            const query = db
+              .selectFrom('trip')
+              .selectAll()
+              .where(access.where(principal, action, 'trip'))
+            expect((await query.execute()).map((trip) => trip.city_id)).toEqual(found)
+            const { sql: text, parameters } = query.compile()
+            const plan = await db.executeQuery<{ key: string | null }>(
+              CompiledQuery.raw(`explain ${text}`, [...parameters]),
+            )
+            expect(plan.rows.map((row) => row.key)).toEqual(['trip_city_id'])
+          }
+        } finally {
+          await clearWorld(db, { trip: [], trip_share: [] })
+          await db.schema.dropIndex('trip_city_id').on('trip').execute()
+        }
+      })
+    }
+
     it('a negation over a NULL column denies in the point check as in the filter', async () => {
       // not(fare = 5) is unknown for a NULL fare in SQL; a naive row predicate would say true.
       await insertWorld(db, {
