@@ -1,6 +1,8 @@
 import {
+  ChurnVacuum,
   CLOCK,
   DATABASE,
+  type Database,
   defineJob,
   EVENT_BUS,
   JOBS,
@@ -38,6 +40,7 @@ import { checkTimeZone } from '../time/zoned-time.js'
 import type { EventSink } from '../sinks/event-sink.js'
 import { SqlEventSink } from '../sinks/sql/sql-event-sink.js'
 import { analyticsMigrations } from '../storage/analytics-migrations.js'
+import { CHURNED_TABLES } from '../storage/analytics-tables.js'
 import {
   type DropReport,
   type IdentityResolver,
@@ -291,21 +294,35 @@ export function analyticsModule<const E extends EventSchemas>(
         },
       })
     },
-    // Core's schedules: each tick runs once across every process of the app.
+    // Core's schedules: each tick runs once across every process of the app. Each ends by
+    // reclaiming the dead rows left by it and by whatever ran since (writes, forgetUser).
     schedules: [
       schedule('analytics.rollup', { every: options.rollupEvery ?? '1m' }, async (_tick, job) => {
         const report = await job.resolve(ANALYTICS).rollup()
         if (report.batches > 0) job.logger.debug(report, 'Analytics rollup')
+        await reclaimTables(job.resolve(DATABASE))
       }),
       schedule('analytics.retention', { cron: '15 3 * * *', timeZone }, async (_tick, job) => {
         const deleted = await job.resolve(ANALYTICS).applyRetention()
         job.logger.info({ deleted, retentionDays }, 'Analytics retention applied')
+        await reclaimTables(job.resolve(DATABASE))
       }),
     ],
     async onStop() {
       await tracker?.close(flushOnStopMs)
     },
   })
+}
+
+/**
+ * Vacuums each analytics table whose dead rows passed 50 + 20% of its live ones, on PostgreSQL:
+ * a server running no autovacuum (many managed ones, or one turned off) never reclaims them
+ * otherwise, and every scan of a rollup table walked them.
+ */
+async function reclaimTables(database: Database): Promise<void> {
+  for (const table of CHURNED_TABLES) {
+    await new ChurnVacuum({ database, table, every: 1 }).vacuumIfDead()
+  }
 }
 
 type ForgetJobPayload = { readonly userId: string } | { readonly anonymousIds: readonly string[] }
