@@ -55,6 +55,62 @@ export class FlushTimeoutError extends MortarError {
 }
 
 /**
+ * A write to the analytics sink did not answer within `buffer.writeTimeoutMs` (a store that
+ * hangs). In the buffer the attempt counts as failed: retried, and after five the batch is
+ * dropped and reported (`write-failed`). From `trackNow()`: the event may yet be stored by the
+ * write still running, once; it is never written twice.
+ *
+ * @example
+ * ```ts
+ * import { WriteTimeoutError } from '@mortar/analytics'
+ *
+ * try {
+ *   await analytics.trackNow('cart_added', { productId: 'p-42' })
+ * } catch (error) {
+ *   if (error instanceof WriteTimeoutError) console.warn('the analytics store is not answering')
+ * }
+ * ```
+ */
+export class WriteTimeoutError extends MortarError {
+  constructor(events: number, timeoutMs: number) {
+    super(
+      'E_ANALYTICS_WRITE_TIMEOUT',
+      503,
+      `A write of ${events} analytics events had no answer after ${timeoutMs} ms (is the store hanging?); it counts as failed and is retried, then dropped and reported.`,
+      { details: { events, timeoutMs } },
+    )
+  }
+}
+
+/**
+ * `forgetUser` did not finish within its `timeoutMs`: a write of the app's events (the
+ * user's, maybe) had no answer, or the store did not. Nothing is reported erased, and what
+ * was erased stays erased; call it again (with a sink of the app's own, its recorded
+ * `analytics.forget` job also runs it again).
+ *
+ * @example
+ * ```ts
+ * import { ForgetTimeoutError } from '@mortar/analytics'
+ *
+ * try {
+ *   await analytics.forgetUser(user.id, { timeoutMs: 10_000 })
+ * } catch (error) {
+ *   if (error instanceof ForgetTimeoutError) console.warn('erasure not finished; try again')
+ * }
+ * ```
+ */
+export class ForgetTimeoutError extends MortarError {
+  constructor(timeoutMs: number) {
+    super(
+      'E_ANALYTICS_FORGET_TIMEOUT',
+      503,
+      `forgetUser() did not finish within ${timeoutMs} ms (a write or the store had no answer); the user is not reported forgotten: call it again.`,
+      { details: { timeoutMs } },
+    )
+  }
+}
+
+/**
  * A query was given arguments it cannot answer: a range whose end is not after its start, a
  * funnel without steps, an unknown event name from untyped code.
  *

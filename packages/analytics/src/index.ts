@@ -89,4 +89,6 @@ export {
   AnalyticsConfigError,
   AnalyticsQueryError,
   FlushTimeoutError,
+  ForgetTimeoutError,
+  WriteTimeoutError,
 } from './errors.js'

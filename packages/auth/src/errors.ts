@@ -91,6 +91,37 @@ export class PasswordHasherConfigError extends MortarError {
 }
 
 /**
+ * Every password hash slot is busy and the queue before them is full: a burst of logins or
+ * sign-ups beyond what the server hashes at once (see `PasswordHasherOptions.concurrency`). A 503
+ * with `Retry-After: 1`, refused before any hashing, so the burst cannot take every thread that
+ * file and DNS work also need. Nothing is said about the account.
+ *
+ * @example
+ * ```ts
+ * import { PasswordHasher, PasswordHasherBusyError } from '@mortar/auth'
+ *
+ * try {
+ *   await new PasswordHasher().hash('correct horse battery staple')
+ * } catch (error) {
+ *   if (error instanceof PasswordHasherBusyError) console.log(error.status) // 503
+ * }
+ * ```
+ */
+export class PasswordHasherBusyError extends MortarError {
+  // A 503 whose message and Retry-After are for the client: it says when to come back.
+  override readonly expose: boolean = true
+
+  constructor(options?: MortarErrorOptions) {
+    super(
+      'E_AUTH_PASSWORD_BUSY',
+      503,
+      'The server is checking too many passwords at once; try again in a second.',
+      { ...options, details: { ...options?.details, retryAfter: 1 } },
+    )
+  }
+}
+
+/**
  * Too many failed logins for this account or from this address: the login is locked for
  * `retryAfterSeconds`, sent as `Retry-After`. The message never says which of the two tripped,
  * nor whether the account exists.

@@ -35,6 +35,7 @@ export {
   LoginThrottleConfigError,
   LoginThrottledError,
   LoginThrottleUnavailableError,
+  PasswordHasherBusyError,
   PasswordHasherConfigError,
 } from './errors.js'
 

@@ -131,6 +131,7 @@ export type {
   InboxMessage,
   InboxPage,
   InboxPosition,
+  InboxSeen,
   InboxStatus,
   Lookup,
   MailAttachment,

@@ -24,8 +24,8 @@ export const logInSchema = z.object({
 /**
  * Creates an account from `input` (`{ email, password }`) and logs `session` in as it, through
  * the login throttle. 422 `E_VALIDATION` for a bad email or a short password, 409
- * `E_ACCOUNT_EXISTS`, 429 `E_LOGIN_THROTTLED` once the address or the email has met taken
- * emails too often.
+ * `E_ACCOUNT_EXISTS`, 429 `E_LOGIN_THROTTLED` once the address has signed up (or failed to log
+ * in) too often, or the email has met a taken one too often.
  */
 export async function signUpWithPassword(
   session: Session<CartSessionData>,
@@ -33,28 +33,31 @@ export async function signUpWithPassword(
 ): Promise<Account> {
   const credentials = parseInput(signUpSchema, input)
   const context = requestContext()
-  // A sign-up tells whether an email has an account (the 409), which login takes care never to
-  // tell (a full hash for an unknown email, throttled): unthrottled, it told anyone, for any
-  // number of emails. A taken email now counts as a failure for the address, with its failed
-  // logins (50 in 15 minutes), and for sign-ups with that email (LOGIN_MAX_FAILURES), under a
-  // key of their own so they never lock the account's owner out of logging in.
-  const account = await context
+  // Every sign-up stays counted, for the address (with its failed logins: 50 in 15 minutes)
+  // and for sign-ups with that email (LOGIN_MAX_FAILURES), under a key of their own so they
+  // never lock the account's owner out of logging in. A successful one too: the throttle gives
+  // a success its attempt back, so new emails were unlimited, each a full password hash and a
+  // row. A taken email is a failure like the others: a sign-up tells whether an email has an
+  // account (the 409), which login takes care never to tell.
+  let account: Account | undefined
+  await context
     .resolve(LOGIN_THROTTLE)
     .attempt({ account: `signup:${credentials.email}`, ip: context.ip }, async () => {
       try {
-        return await context.resolve(ACCOUNTS).signUp(credentials)
+        account = await context.resolve(ACCOUNTS).signUp(credentials)
       } catch (error) {
-        // The taken email is this attempt's failure, as a wrong password is a login's.
-        if (error instanceof AccountExistsError) return undefined
-        throw error
+        if (!(error instanceof AccountExistsError)) throw error
       }
+      // Undefined: the attempt is not given back.
+      return undefined
     })
-  if (account === undefined) throw new AccountExistsError()
+  const created: Account | undefined = account
+  if (created === undefined) throw new AccountExistsError()
   await requestContext()
     .resolve(CARTS)
-    .keepThroughLogin(session, () => session.login(account.id))
-  identifyVisitor(account.id)
-  return account
+    .keepThroughLogin(session, () => session.login(created.id))
+  identifyVisitor(created.id)
+  return created
 }
 
 /**

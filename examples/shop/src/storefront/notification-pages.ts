@@ -49,8 +49,8 @@ function inboxRow(item: InboxItem, chrome: PageChrome): Html {
  *
  * - `GET /store/inbox`: the in-app inbox, newest first, unread items marked;
  * - `POST /store/inbox/:id/open`: marks one item read and goes to its page;
- * - `POST /store/inbox/read-all`: marks every item read up to the newest the page showed (its
- *   `upTo` field), so one that arrived after the page loaded stays unread;
+ * - `POST /store/inbox/read-all`: marks read every item committed by the page's read (its
+ *   `upTo` field, the page's marker), so one that arrived after the page loaded stays unread;
  * - `POST /store/account/notifications`: which channels shipping updates use (order
  *   confirmations always go out), the form being a section of the account page
  *   ({@link notificationPreferencesSection}).
@@ -65,14 +65,14 @@ export async function notificationPages(
     '/inbox',
     page(options, async () => {
       const me = requirePrincipal()
-      const { items } = await requestContext().resolve(INBOX).list(me.id, { limit: 50 })
+      const { items, marker } = await requestContext().resolve(INBOX).list(me.id, { limit: 50 })
       const chrome = await pageChrome(options)
       return layout(
         'Inbox',
         chrome,
         items.length === 0
           ? html`<p>Nothing here yet.</p>`
-          : html`<form method="post" action="/store/inbox/read-all">${csrfField(chrome)}<input type="hidden" name="upTo" value="${items[0]?.id ?? ''}"><button id="read-all">Mark all read</button></form>
+          : html`<form method="post" action="/store/inbox/read-all">${csrfField(chrome)}<input type="hidden" name="upTo" value="${marker}"><button id="read-all">Mark all read</button></form>
             <ul class="stack" id="inbox">${items.map((item) => inboxRow(item, chrome))}</ul>`,
       )
     }),
@@ -97,7 +97,7 @@ export async function notificationPages(
     page(options, async (request, reply) => {
       const me = requirePrincipal()
       const { upTo } = parseInput(readAllForm, request.body)
-      await requestContext().resolve(INBOX).markAllRead(me.id, upTo)
+      await requestContext().resolve(INBOX).markAllRead(me.id, { upTo })
       return seeOther(reply, '/store/inbox')
     }),
   )

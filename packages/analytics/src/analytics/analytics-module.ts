@@ -1,6 +1,8 @@
 import {
+  ChurnVacuum,
   CLOCK,
   DATABASE,
+  type Database,
   defineJob,
   EVENT_BUS,
   JOBS,
@@ -12,7 +14,8 @@ import {
 } from '@mortar/core'
 import type { BufferOptions } from '../buffer/index.js'
 import type { EventSchemas } from '../catalog/define-events.js'
-import { AnalyticsConfigError, AnalyticsForgetError } from '../errors.js'
+import { AnalyticsConfigError, AnalyticsForgetError, ForgetTimeoutError } from '../errors.js'
+import { withDeadline } from '../buffer/index.js'
 import type { ConsentOptions } from '../privacy/consent.js'
 import type { CountryLookup } from '../privacy/request-fields.js'
 import {
@@ -38,6 +41,7 @@ import { checkTimeZone } from '../time/zoned-time.js'
 import type { EventSink } from '../sinks/event-sink.js'
 import { SqlEventSink } from '../sinks/sql/sql-event-sink.js'
 import { analyticsMigrations } from '../storage/analytics-migrations.js'
+import { CHURNED_TABLES } from '../storage/analytics-tables.js'
 import {
   type DropReport,
   type IdentityResolver,
@@ -168,6 +172,8 @@ export function analyticsModule<const E extends EventSchemas>(
       z.object({ anonymousIds: z.array(z.string()).min(1) }),
     ]),
     attempts: 20,
+    // A sink that hangs fails the attempt, retried later, rather than hold a worker for ever.
+    timeout: FORGET_TIMEOUT_MS,
     async handler(payload, job) {
       // Made with ANALYTICS: resolving it sets finishForget.
       job.resolve(ANALYTICS)
@@ -252,8 +258,14 @@ export function analyticsModule<const E extends EventSchemas>(
             queries: new AnalyticsQueries(scope, plan, heartbeatSeconds * 1_000),
             recommendations: new Recommendations(scope),
             rollup: () => rollups.run(),
-            async forgetUser(given) {
+            async forgetUser(given, forgetOptions) {
               const userId = writableUserId('user id', given)
+              const timeoutMs = forgetOptions?.timeoutMs ?? FORGET_TIMEOUT_MS
+              if (!(Number.isInteger(timeoutMs) && timeoutMs >= 1 && timeoutMs <= MAX_TIMER_MS)) {
+                throw new AnalyticsConfigError(
+                  `forgetUser's timeoutMs must be a whole number from 1 to ${MAX_TIMER_MS}; got ${timeoutMs}.`,
+                )
+              }
               // A sink of the app's own holds events only it can delete: refused before anything
               // is done rather than reported erased.
               if (
@@ -264,24 +276,44 @@ export function analyticsModule<const E extends EventSchemas>(
               ) {
                 throw new AnalyticsForgetError(own.constructor.name)
               }
-              // The request, recorded before anything is erased: a run cut short (a crash, the
-              // sink down) is finished by the job, which runs the same idempotent steps.
-              if (own !== undefined) {
-                await jobs.enqueue(forgetJob, { userId }, { delay: FORGET_JOB_DELAY_MS })
+              // Within a bound: a write that never answers (a sink that hangs) may still store the
+              // user's events, so the erasure waits for it, and fails rather than report them
+              // gone. Past the deadline no further step starts.
+              let expired = false
+              const step = () => {
+                if (expired) throw new ForgetTimeoutError(timeoutMs)
               }
-              // Buffered events of theirs are written, then deleted with the rest. Only once that
-              // commits are their events skipped here, as in every other process: a deletion that
-              // fails leaves them recorded, and the rollup deletes any written meanwhile.
-              await made.flush()
-              const report = await erase(userId)
-              // What was tracked before the erasure and not yet written goes to the sink first.
-              if (own !== undefined) await made.flush()
-              const erased = await eraseFromSink(userId)
-              return {
-                events: report.events + erased.events,
-                failedEvents: report.failedEvents + erased.failedEvents,
-                identityLinks: report.identityLinks + erased.identityLinks,
+              const run = async (): Promise<ForgetReport> => {
+                // The request, recorded before anything is erased: a run cut short (a crash, the
+                // sink down, the deadline) is finished by the job, which runs the same steps.
+                if (own !== undefined) {
+                  await jobs.enqueue(forgetJob, { userId }, { delay: FORGET_JOB_DELAY_MS })
+                }
+                // Buffered events of theirs are written, then deleted with the rest. Only once
+                // that commits are their events skipped here, as in every other process: a
+                // deletion that fails leaves them recorded, and the rollup deletes any written
+                // meanwhile.
+                step()
+                await made.settle()
+                step()
+                const report = await erase(userId)
+                // What was tracked before the erasure and not yet written goes to the sink first.
+                if (own !== undefined) {
+                  step()
+                  await made.settle()
+                }
+                step()
+                const erased = await eraseFromSink(userId)
+                return {
+                  events: report.events + erased.events,
+                  failedEvents: report.failedEvents + erased.failedEvents,
+                  identityLinks: report.identityLinks + erased.identityLinks,
+                }
               }
+              return withDeadline(run(), timeoutMs, () => {
+                expired = true
+                return new ForgetTimeoutError(timeoutMs)
+              })
             },
             async applyRetention() {
               await visitorIds.deleteExpiredSalts()
@@ -291,15 +323,18 @@ export function analyticsModule<const E extends EventSchemas>(
         },
       })
     },
-    // Core's schedules: each tick runs once across every process of the app.
+    // Core's schedules: each tick runs once across every process of the app. Each ends by
+    // reclaiming the dead rows left by it and by whatever ran since (writes, forgetUser).
     schedules: [
       schedule('analytics.rollup', { every: options.rollupEvery ?? '1m' }, async (_tick, job) => {
         const report = await job.resolve(ANALYTICS).rollup()
         if (report.batches > 0) job.logger.debug(report, 'Analytics rollup')
+        await reclaimTables(job.resolve(DATABASE))
       }),
       schedule('analytics.retention', { cron: '15 3 * * *', timeZone }, async (_tick, job) => {
         const deleted = await job.resolve(ANALYTICS).applyRetention()
         job.logger.info({ deleted, retentionDays }, 'Analytics retention applied')
+        await reclaimTables(job.resolve(DATABASE))
       }),
     ],
     async onStop() {
@@ -308,11 +343,25 @@ export function analyticsModule<const E extends EventSchemas>(
   })
 }
 
+/**
+ * Vacuums each analytics table whose dead rows passed 50 + 20% of its live ones, on PostgreSQL:
+ * a server running no autovacuum (many managed ones, or one turned off) never reclaims them
+ * otherwise, and every scan of a rollup table walked them.
+ */
+async function reclaimTables(database: Database): Promise<void> {
+  for (const table of CHURNED_TABLES) {
+    await new ChurnVacuum({ database, table, every: 1 }).vacuumIfDead()
+  }
+}
+
 type ForgetJobPayload = { readonly userId: string } | { readonly anonymousIds: readonly string[] }
 
 // How long the forget job waits before it runs: forgetUser's own run has normally finished by
 // then, and the job finds nothing left to erase.
 const FORGET_JOB_DELAY_MS = 60_000
+
+// How long forgetUser (and each run of its job) may take by default: writes have 30 s each.
+const FORGET_TIMEOUT_MS = 60_000
 
 const NONE: ForgetReport = { events: 0, failedEvents: 0, identityLinks: 0 }
 
@@ -335,6 +384,7 @@ function checkBuffer(buffer: BufferOptions | undefined): void {
     'maxAgeMs',
     'retryBaseMs',
     'retryMaxMs',
+    'writeTimeoutMs',
   ] as const) {
     const value = buffer[key]
     if (value !== undefined && !(Number.isInteger(value) && value >= 1 && value <= MAX_TIMER_MS)) {

@@ -120,6 +120,15 @@ export interface PageView {
   readonly referrer?: string
 }
 
+/** Options of {@link Analytics.forgetUser}. */
+export interface ForgetOptions {
+  /**
+   * How long it may take, in milliseconds (default 60,000): then it rejects with a
+   * `ForgetTimeoutError` and starts no further step.
+   */
+  readonly timeoutMs?: number
+}
+
 /** The parts an {@link Analytics} is made of. */
 export interface AnalyticsParts {
   readonly tracker: Tracker
@@ -127,7 +136,7 @@ export interface AnalyticsParts {
   readonly queries: AnalyticsQueries
   readonly recommendations: Recommendations
   readonly rollup: () => Promise<RollupReport>
-  readonly forgetUser: (userId: string) => Promise<ForgetReport>
+  readonly forgetUser: (userId: string, options?: ForgetOptions) => Promise<ForgetReport>
   readonly applyRetention: () => Promise<number>
   readonly timeZone: string
   readonly heartbeatSeconds: number
@@ -427,14 +436,17 @@ export class Analytics<E extends EventSchemas = AppEvents> {
    * or `forgetAnonymous` makes this throw `AnalyticsForgetError` before anything is done. With
    * such a sink the request is recorded first as an `analytics.forget` job, which finishes a run
    * cut short, and what a write stores there of a forgotten user later is erased by another.
+   * It waits for every write to the sink still unanswered (one past its deadline may yet store
+   * the user's events), within `timeoutMs` (60 s): past it, it rejects with a
+   * `ForgetTimeoutError`, never reporting the user forgotten while such a write runs.
    *
    * @example
    * ```ts
-   * const { events } = await analytics.forgetUser(user.id)
+   * const { events } = await analytics.forgetUser(user.id, { timeoutMs: 30_000 })
    * ```
    */
-  forgetUser(userId: string): Promise<ForgetReport> {
-    return this.#parts.forgetUser(userId)
+  forgetUser(userId: string, options?: ForgetOptions): Promise<ForgetReport> {
+    return this.#parts.forgetUser(userId, options)
   }
 
   /**

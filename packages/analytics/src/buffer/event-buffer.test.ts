@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { FlushTimeoutError } from '../errors.js'
+import { FlushTimeoutError, WriteTimeoutError } from '../errors.js'
 import {
   type Batch,
   type BufferOptions,
@@ -27,6 +27,10 @@ class Store {
   transient = true
   gate: Promise<void> | undefined
   writes = 0
+  /** Batches whose write succeeded, as the buffer took them: late when it had dropped them. */
+  readonly answered: { items: number[]; late: boolean }[] = []
+  readonly released: number[] = []
+  readonly writeErrors: unknown[] = []
   /** Items whose size was asked. */
   readonly sized = new Set<number>()
   /** Batches prepared, and the items of the write in progress at the time. */
@@ -57,7 +61,10 @@ class Store {
         },
         isTransient: () => this.transient,
         onDrop: (reason, items) => this.dropped[reason].push(...items.map((i) => i.n)),
-        onWriteError: () => {},
+        onWriteError: (error) => this.writeErrors.push(error),
+        onWritten: (batch, _result, late) =>
+          this.answered.push({ items: batch.items.map((i) => i.n), late }),
+        release: (items) => this.released.push(...items.map((i) => i.n)),
       },
     )
   }
@@ -110,6 +117,65 @@ describe('EventBuffer', () => {
     expect(store.prepared.map((p) => p.items)).toEqual([[3, 4]])
     expect([...store.dropped.shutdown].sort()).toEqual([1, 2, 3, 4, 5])
     expect(buffer.held).toBe(0)
+  })
+
+  it('drops and reports a batch whose writes never answer within writeTimeoutMs, leaving at most five unanswered', async () => {
+    const store = new Store()
+    let open!: () => void
+    store.gate = new Promise((resolve) => {
+      open = resolve
+    })
+    const buffer = store.buffer({ batchSize: 2, maxAgeMs: 60_000, writeTimeoutMs: 10 })
+    buffer.push(item(1))
+    buffer.push(item(2))
+    // Before, flush() waited for ever, and every event behind the batch with it.
+    await buffer.flush()
+    expect(store.dropped['write-failed']).toEqual([1, 2])
+    expect(store.writeErrors.every((error) => error instanceof WriteTimeoutError)).toBe(true)
+    expect(store.writes).toBe(5)
+    // A store answering none is called no more: the next batch waits for a write to answer.
+    buffer.push(item(3))
+    buffer.push(item(4))
+    await buffer.flush()
+    expect(store.dropped['write-failed']).toEqual([1, 2, 3, 4])
+    expect(store.writes).toBe(5)
+    // Items a write still runs with are kept until it answers.
+    expect(store.released).toEqual([3, 4])
+    store.gate = undefined
+    open()
+    buffer.push(item(5))
+    await buffer.flush()
+    // The late answers: the first batch stored after all (once), then the next written.
+    expect(store.answered).toEqual([
+      { items: [1, 2], late: true },
+      { items: [5], late: false },
+    ])
+    expect([...store.released].sort()).toEqual([1, 2, 3, 4, 5])
+  })
+
+  it('ends a batch when a write past its deadline answers: it is not written again', async () => {
+    const store = new Store()
+    let open!: () => void
+    store.gate = new Promise((resolve) => {
+      open = resolve
+    })
+    const buffer = store.buffer({
+      batchSize: 2,
+      maxAgeMs: 60_000,
+      writeTimeoutMs: 10,
+      retryBaseMs: 60_000,
+      retryMaxMs: 60_000,
+    })
+    buffer.push(item(1))
+    buffer.push(item(2))
+    const flushed = buffer.flush()
+    while (store.writeErrors.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+    store.gate = undefined
+    open()
+    await flushed
+    expect(store.writes).toBe(1)
+    expect(store.answered).toEqual([{ items: [1, 2], late: false }])
+    expect(store.dropped['write-failed']).toEqual([])
   })
 
   it('writes a batch when batchSize items are queued, without waiting for the age', async () => {

@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto'
-import { FlushTimeoutError } from '../errors.js'
+import { FlushTimeoutError, WriteTimeoutError } from '../errors.js'
+import { withDeadline } from './deadline.js'
 
 /**
  * What a full buffer does with one more event:
@@ -15,7 +16,8 @@ export type OverflowPolicy = 'block' | 'drop-oldest' | 'drop-newest'
 
 /**
  * Why events were dropped: `overflow` (the buffer was full), `write-failed` (the store refused
- * a batch for a reason other than being unreachable, five times), `shutdown` (still buffered
+ * a batch for a reason other than being unreachable, or did not answer within `writeTimeoutMs`,
+ * five times), `shutdown` (still buffered
  * when `app.stop()`'s flush deadline passed, a write with no answer by then included: it may yet
  * have stored them), `closed` (tracked after the module stopped).
  */
@@ -40,6 +42,13 @@ export interface BufferOptions {
   readonly retryBaseMs?: number
   /** Longest retry delay, in milliseconds (default 10,000). */
   readonly retryMaxMs?: number
+  /**
+   * The longest one write may take, in milliseconds (default 30,000): past it the attempt
+   * counts as failed (a {@link WriteTimeoutError}), retried, and after five the batch is
+   * dropped and reported as `write-failed`. A store that hangs never answers: without a
+   * deadline, the buffer filled behind it and dropped everything after.
+   */
+  readonly writeTimeoutMs?: number
 }
 
 /** A group of items written together; retried as a unit with the same id. */
@@ -53,11 +62,35 @@ export interface Batch<T> {
   prepared?: unknown
 }
 
-/** What the buffer calls. */
-export interface BufferHooks<T> {
+/** What happened to a batch: being written (or queued), written, or dropped and reported. */
+type BatchState = 'writing' | 'written' | 'dropped'
+
+/** One attempt at a batch: past its deadline, or waiting for a write to answer. */
+interface Attempt {
+  expired: boolean
+  wake: (() => void) | undefined
+}
+
+/** What the buffer calls; `R` is what a write resolves to. */
+export interface BufferHooks<T, R = void> {
   /** The item's size against `batchBytes`; asked more than once for an item, so cache it. */
   size(item: T): number
-  write(batch: Batch<T>): Promise<void>
+  /**
+   * Writes the batch. It may be called again for the same batch while an earlier call still
+   * runs (that one passed its deadline): the store must then store it once.
+   */
+  write(batch: Batch<T>): Promise<R>
+  /**
+   * Once per batch, for the first write of it that succeeded: `late` when the batch had been
+   * dropped and reported already (every attempt passed its deadline, or shutdown's), and this
+   * write answered after, having stored it all the same.
+   */
+  onWritten(batch: Batch<T>, result: R, late: boolean): void
+  /**
+   * The batch's items are no longer needed: written, or dropped with no write of them still
+   * running (a write that passed its deadline may still read them).
+   */
+  release(items: readonly T[]): void
   /**
    * The work of a write done ahead of it (validation, encoding): called once for the next batch
    * as soon as it is formed, while the batch before it is written, so that the work overlaps
@@ -72,6 +105,12 @@ export interface BufferHooks<T> {
 }
 
 const MAX_ATTEMPTS = 5
+/**
+ * Writes left unanswered at once (each past its deadline, or still within it): past that, an
+ * attempt waits for one of them to answer, its deadline running, rather than call a store that
+ * answers none: each call holds its batch, and they piled up for as long as it hung.
+ */
+const MAX_UNANSWERED = 5
 
 interface ResolvedOptions {
   readonly capacity: number
@@ -81,10 +120,15 @@ interface ResolvedOptions {
   readonly overflow: OverflowPolicy
   readonly retryBaseMs: number
   readonly retryMaxMs: number
+  readonly writeTimeoutMs: number
 }
 
 interface InFlight<T> extends Batch<T> {
   readonly firstSeq: number
+  state: BatchState
+  /** Writes of it not answered yet. */
+  calls: number
+  released: boolean
 }
 
 interface FlushWaiter {
@@ -107,6 +151,7 @@ export function resolveBufferOptions(options: BufferOptions = {}): ResolvedOptio
     overflow: options.overflow ?? 'drop-oldest',
     retryBaseMs: options.retryBaseMs ?? 100,
     retryMaxMs: options.retryMaxMs ?? 10_000,
+    writeTimeoutMs: options.writeTimeoutMs ?? 30_000,
   }
   return resolved
 }
@@ -122,9 +167,9 @@ export function resolveBufferOptions(options: BufferOptions = {}): ResolvedOptio
  * `capacity`; the overflow policy decides what gives when it is full. Its timers are unref'd:
  * they never keep a process alive.
  */
-export class EventBuffer<T> {
+export class EventBuffer<T, R = void> {
   readonly #options: ResolvedOptions
-  readonly #hooks: BufferHooks<T>
+  readonly #hooks: BufferHooks<T, R>
   #queue: T[] = []
   #head = 0
   /** Bytes of the queued items measured so far (those up to sequence `#measuredSeq`). */
@@ -149,8 +194,11 @@ export class EventBuffer<T> {
   #abandoned = false
   /** Referenced while someone awaits this buffer: the process must not exit under a flush. */
   #keepAlive: NodeJS.Timeout | undefined
+  /** Writes called and not answered, of every batch. */
+  #unanswered = 0
+  #waitingForCall: (() => void)[] = []
 
-  constructor(options: ResolvedOptions, hooks: BufferHooks<T>) {
+  constructor(options: ResolvedOptions, hooks: BufferHooks<T, R>) {
     this.#options = options
     this.#hooks = hooks
   }
@@ -191,7 +239,7 @@ export class EventBuffer<T> {
             return undefined
           }
           const oldest = this.#take(1)
-          this.#hooks.onDrop('overflow', oldest)
+          this.#drop('overflow', oldest)
           break
         }
         case 'block':
@@ -267,18 +315,23 @@ export class EventBuffer<T> {
     for (const { item } of blocked) left.push(item)
     const next = this.#next
     this.#next = undefined
-    if (next !== undefined) left.unshift(...next.items)
+    if (next !== undefined) {
+      next.state = 'dropped'
+      left.unshift(...next.items)
+    }
     const stalled = this.#inFlight
     if (stalled !== undefined) {
       // Waiting out a backoff (nothing will send it now), or written with no answer by the
       // deadline: a store that hangs never answers, and the process may end once stop()
       // returns, so it is reported now. A write that answers later has stored it all the same.
       this.#inFlight = undefined
-      left.unshift(...stalled.items)
+      stalled.state = 'dropped'
+      this.#hooks.onDrop('shutdown', stalled.items)
+      this.#releaseIfIdle(stalled)
     }
     for (const { resolve } of this.#flushWaiters.splice(0)) resolve()
     this.#releaseProcess()
-    if (left.length > 0) this.#hooks.onDrop('shutdown', left)
+    if (left.length > 0) this.#drop('shutdown', left)
     // A blocked track() settles once its event is dropped too: it never waits for room again.
     for (const { resolve } of blocked) resolve()
   }
@@ -439,44 +492,125 @@ export class EventBuffer<T> {
     }
     const firstSeq = this.#dequeued + 1
     const items = this.#take(count)
-    return { id: newBatchId(), items, attempts: 0, firstSeq }
+    return {
+      id: newBatchId(),
+      items,
+      attempts: 0,
+      firstSeq,
+      state: 'writing',
+      calls: 0,
+      released: false,
+    }
   }
 
+  /** Drops items no write of which runs, reporting them. */
+  #drop(reason: DropReason, items: readonly T[]): void {
+    this.#hooks.onDrop(reason, items)
+    this.#hooks.release(items)
+  }
+
+  /**
+   * One attempt at the batch, within `writeTimeoutMs`. A write that answers after its deadline
+   * still counts when it succeeded: it ends the batch (never written again), or, when the batch
+   * was dropped meanwhile, is reported as stored late.
+   */
   async #write(batch: InFlight<T>): Promise<void> {
+    const attempt: Attempt = { expired: false, wake: undefined }
     try {
-      await this.#hooks.write(batch)
+      await withDeadline(this.#call(batch, attempt), this.#options.writeTimeoutMs, () => {
+        attempt.expired = true
+        const wake = attempt.wake
+        if (wake !== undefined) {
+          this.#waitingForCall = this.#waitingForCall.filter((each) => each !== wake)
+          wake()
+        }
+        return new WriteTimeoutError(batch.items.length, this.#options.writeTimeoutMs)
+      })
     } catch (error) {
-      if (this.#inFlight !== batch) return
-      batch.attempts++
-      const transient = this.#hooks.isTransient(error)
-      // (After close's deadline no batch is in flight: it was dropped as shutdown.)
-      if (!transient && batch.attempts >= MAX_ATTEMPTS) {
-        this.#hooks.onWriteError(error, batch, undefined)
-        this.#inFlight = undefined
-        this.#hooks.onDrop('write-failed', batch.items)
-        this.#afterSettle()
-        this.#pump()
-        return
-      }
-      const ceiling = Math.min(
-        this.#options.retryMaxMs,
-        this.#options.retryBaseMs * 2 ** Math.min(batch.attempts - 1, 30),
-      )
-      // Full jitter: processes that lost the database together do not return together.
-      const delay = Math.max(1, randomInt(Math.ceil(ceiling / 2), Math.ceil(ceiling) + 1))
-      this.#hooks.onWriteError(error, batch, delay)
-      this.#retryTimer = setTimeout(() => {
-        this.#retryTimer = undefined
-        if (this.#inFlight === batch) void this.#write(batch)
-      }, delay)
-      this.#retryTimer.unref()
+      this.#failed(batch, error)
+    }
+  }
+
+  async #call(batch: InFlight<T>, attempt: Attempt): Promise<void> {
+    while (this.#unanswered >= MAX_UNANSWERED) {
+      await new Promise<void>((resolve) => {
+        attempt.wake = resolve
+        this.#waitingForCall.push(resolve)
+      })
+      attempt.wake = undefined
+      // Its deadline passed while it waited: it takes no turn.
+      if (attempt.expired) return
+    }
+    // An earlier write of it answered meanwhile, or it was dropped: the turn passes on.
+    if (attempt.expired || batch.state !== 'writing') {
+      this.#waitingForCall.shift()?.()
       return
     }
+    this.#unanswered++
+    batch.calls++
+    let result: R
+    try {
+      result = await this.#hooks.write(batch)
+    } finally {
+      this.#unanswered--
+      batch.calls--
+      this.#waitingForCall.shift()?.()
+      this.#releaseIfIdle(batch)
+    }
+    this.#answered(batch, result)
+  }
+
+  /** Gives the batch's items back once it is done with and no write of it still runs. */
+  #releaseIfIdle(batch: InFlight<T>): void {
+    if (batch.state === 'writing' || batch.calls > 0 || batch.released) return
+    batch.released = true
+    this.#hooks.release(batch.items)
+  }
+
+  #answered(batch: InFlight<T>, result: R): void {
+    const state = batch.state
+    if (state === 'written') return
+    batch.state = 'written'
+    this.#hooks.onWritten(batch, result, state === 'dropped')
+    this.#releaseIfIdle(batch)
+    if (state === 'dropped') return
+    clearTimeout(this.#retryTimer)
+    this.#retryTimer = undefined
     if (this.#inFlight !== batch) return
     this.#inFlight = undefined
     this.#admitBlocked()
     this.#afterSettle()
     this.#pump()
+  }
+
+  #failed(batch: InFlight<T>, error: unknown): void {
+    // Written by an earlier attempt that answered late, or dropped at shutdown.
+    if (this.#inFlight !== batch || batch.state !== 'writing') return
+    batch.attempts++
+    // A write past its deadline is no sign of an unreachable store that recovers by itself.
+    const transient = !(error instanceof WriteTimeoutError) && this.#hooks.isTransient(error)
+    if (!transient && batch.attempts >= MAX_ATTEMPTS) {
+      this.#hooks.onWriteError(error, batch, undefined)
+      this.#inFlight = undefined
+      batch.state = 'dropped'
+      this.#hooks.onDrop('write-failed', batch.items)
+      this.#releaseIfIdle(batch)
+      this.#afterSettle()
+      this.#pump()
+      return
+    }
+    const ceiling = Math.min(
+      this.#options.retryMaxMs,
+      this.#options.retryBaseMs * 2 ** Math.min(batch.attempts - 1, 30),
+    )
+    // Full jitter: processes that lost the database together do not return together.
+    const delay = Math.max(1, randomInt(Math.ceil(ceiling / 2), Math.ceil(ceiling) + 1))
+    this.#hooks.onWriteError(error, batch, delay)
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined
+      if (this.#inFlight === batch && batch.state === 'writing') void this.#write(batch)
+    }, delay)
+    this.#retryTimer.unref()
   }
 
   #admitBlocked(): void {

@@ -1,3 +1,4 @@
+export { withDeadline } from './deadline.js'
 export { EventBuffer, newBatchId, resolveBufferOptions } from './event-buffer.js'
 export type {
   Batch,

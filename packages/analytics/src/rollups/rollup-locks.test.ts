@@ -1,12 +1,13 @@
 import { testEngines } from '@mortar/core/testing'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { z } from 'zod'
-import { defineEvents } from '../catalog/define-events.js'
-import { type EngineApp, startEngineApp, waitingForLock } from '../testing/engine-app.js'
+import {
+  type EngineApp,
+  startViewsApp,
+  type viewEvents,
+  waitingForLock,
+} from '../testing/engine-app.js'
 import { uuidV7 } from '@mortar/core'
-
-const events = defineEvents({ product_viewed: z.object({ productId: z.string() }) })
 
 // MariaDB only: at REPEATABLE READ its INSERT … SELECTs share-lock the event keys and gaps they
 // read (see rollupTransaction). PostgreSQL's reads lock no row, and SQLite's transactions write
@@ -14,13 +15,9 @@ const events = defineEvents({ product_viewed: z.object({ productId: z.string() }
 for (const engine of testEngines().filter((each) => each.engine === 'mysql')) {
   // Skipped only when this engine's MORTAR_TEST_*_URL variable is unset (the notice names it); .ci/run sets all three.
   describe.skipIf(engine.skip !== undefined)(`The rollup on ${engine.title}`, () => {
-    let subject: EngineApp<typeof events>
+    let subject: EngineApp<typeof viewEvents>
     beforeAll(async () => {
-      subject = await startEngineApp(engine, {
-        events,
-        counts: { product_viewed: ['productId'] },
-        recommendations: { viewed: { event: 'product_viewed', item: 'productId' } },
-      })
+      subject = await startViewsApp(engine)
     })
     afterAll(() => subject?.close())
 

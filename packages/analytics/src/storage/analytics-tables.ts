@@ -23,6 +23,28 @@ export const ALSO_TABLE = 'mortar_analytics_also'
 /** Work table: the items whose ranked list a rollup step must rebuild; empty outside it. */
 export const STALE_ITEM_TABLE = 'mortar_analytics_stale_item'
 
+/**
+ * The tables whose rows are updated or deleted (every one but the suppressions, which only
+ * grow): on PostgreSQL each leaves dead row versions, reclaimed after the module's schedules.
+ */
+export const CHURNED_TABLES = [
+  EVENT_TABLE,
+  FAILED_TABLE,
+  IDENTITY_TABLE,
+  SALT_TABLE,
+  BATCH_TABLE,
+  STATE_TABLE,
+  DAILY_TABLE,
+  TOP_TABLE,
+  TOP_DAY_TABLE,
+  UNIT_ITEM_TABLE,
+  PAIR_TABLE,
+  ITEM_TABLE,
+  UNIT_STAGE_TABLE,
+  ALSO_TABLE,
+  STALE_ITEM_TABLE,
+] as const
+
 /** Integers as the drivers return them: pg and mysql2 give `bigint` columns as strings. */
 export type DbInt = number | string | bigint
 

@@ -66,6 +66,18 @@ export async function startEngineApp<const E extends EventSchemas>(
   }
 }
 
+/** The catalogue of the rollup's engine tests: product views. */
+export const viewEvents = defineEvents({ product_viewed: z.object({ productId: z.string() }) })
+
+/** An app whose rollup counts views per product and keeps also-viewed lists. */
+export function startViewsApp(engine: TestEngine): Promise<EngineApp<typeof viewEvents>> {
+  return startEngineApp(engine, {
+    events: viewEvents,
+    counts: { product_viewed: ['productId'] },
+    recommendations: { viewed: { event: 'product_viewed', item: 'productId' } },
+  })
+}
+
 /** The tables that still hold rows of `userId`: none once `forgetUser` has run. */
 export async function tablesHoldingUser(
   db: Kysely<AnalyticsTables>,

@@ -18,10 +18,16 @@ import {
   EventBuffer,
   newBatchId,
   resolveBufferOptions,
+  withDeadline,
 } from '../buffer/index.js'
 import { BUILT_IN_EVENTS } from '../catalog/built-in-events.js'
 import type { EventSchemas } from '../catalog/define-events.js'
-import { AnalyticsClosedError, AnalyticsIdentityError, FlushTimeoutError } from '../errors.js'
+import {
+  AnalyticsClosedError,
+  AnalyticsIdentityError,
+  FlushTimeoutError,
+  WriteTimeoutError,
+} from '../errors.js'
 import type { ConsentOptions } from '../privacy/consent.js'
 import {
   type CountryLookup,
@@ -194,6 +200,12 @@ function describe(value: unknown): string {
 }
 const DROP_REASONS: readonly DropReason[] = ['overflow', 'write-failed', 'shutdown', 'closed']
 
+/** A batch as the sink stored it, and what it left out. */
+interface Written {
+  readonly prepared: EventBatch
+  readonly outcome: WriteOutcome | undefined
+}
+
 /**
  * Records events without awaiting I/O: `track()` reads who the visitor is from the request
  * context and queues a small record in a bounded buffer, nothing more; the properties are
@@ -205,12 +217,15 @@ export class Tracker {
   readonly #deps: TrackerDeps
   readonly #pending = new PendingEvents()
   /** Slots of {@link PendingEvents}. */
-  readonly #buffer: EventBuffer<number>
+  readonly #buffer: EventBuffer<number, Written>
   /**
    * The collector's beacons, in a buffer of their own of the same size: any client can send
    * them, and a flood of them under `drop-oldest` evicted the server's own events.
    */
-  readonly #beacons: EventBuffer<number>
+  readonly #beacons: EventBuffer<number, Written>
+  readonly #writeTimeoutMs: number
+  /** Writes to the sink not answered yet, those past their deadline included. */
+  readonly #unanswered = new Set<Promise<unknown>>()
   readonly #dropped: Record<DropReason, number> = {
     overflow: 0,
     'write-failed': 0,
@@ -239,8 +254,20 @@ export class Tracker {
     const resource = new AsyncResource('mortar.analytics.flush')
     this.#detached = (fn) => resource.runInAsyncScope(fn)
     const pending = this.#pending
-    const hooks: BufferHooks<number> = {
-      write: (batch) => this.#detached(() => this.#writeBatch(batch)),
+    const options = resolveBufferOptions(deps.buffer)
+    this.#writeTimeoutMs = options.writeTimeoutMs
+    const hooks: BufferHooks<number, Written> = {
+      write: (batch) => this.#answer(this.#detached(() => this.#writeBatch(batch))),
+      onWritten: (batch, written, late) => {
+        this.#count(written.prepared, written.outcome)
+        if (late) {
+          deps.logger.warn(
+            { events: batch.items.length },
+            'Analytics events reported dropped were stored after all: their write answered after its deadline',
+          )
+        }
+      },
+      release: (items) => pending.release(items),
       size: (slot) => {
         serialise(pending, slot)
         return (pending.json[slot]?.length ?? 0) + (pending.names[slot]?.length ?? 0) + 64
@@ -257,10 +284,7 @@ export class Tracker {
           return false
         }
       },
-      onDrop: (reason, items) => {
-        pending.release(items)
-        this.#drop(reason, items.length)
-      },
+      onDrop: (reason, items) => this.#drop(reason, items.length),
       onWriteError: (error, batch, retryInMs) => {
         if (retryInMs === undefined) {
           deps.logger.error(
@@ -275,8 +299,8 @@ export class Tracker {
         }
       },
     }
-    this.#buffer = new EventBuffer<number>(resolveBufferOptions(deps.buffer), hooks)
-    this.#beacons = new EventBuffer<number>(resolveBufferOptions(deps.buffer), hooks)
+    this.#buffer = new EventBuffer(options, hooks)
+    this.#beacons = new EventBuffer(options, hooks)
   }
 
   /** Queues an event; see {@link Tracker}. Returns a promise only under the `block` policy with a full buffer. */
@@ -295,7 +319,7 @@ export class Tracker {
   }
 
   #queue(
-    buffer: EventBuffer<number>,
+    buffer: EventBuffer<number, Written>,
     name: string,
     properties: unknown,
     options: TrackOptions | undefined,
@@ -321,12 +345,48 @@ export class Tracker {
     const event = this.#capture(name, properties, options, undefined)
     if (event === undefined) return
     const slots = [this.#pending.add(event)]
+    const write = this.#answer(
+      (async (): Promise<Written> => {
+        try {
+          const prepared = await this.#prepare(slots, newBatchId())
+          return { prepared, outcome: (await this.#deps.sink.write(prepared)) || undefined }
+        } finally {
+          // Only once the write answered: until then it may read them.
+          this.#pending.release(slots)
+        }
+      })(),
+    )
+    const timeoutMs = this.#writeTimeoutMs
+    let written: Written
     try {
-      const prepared = await this.#prepare(slots, newBatchId())
-      this.#count(prepared, (await this.#deps.sink.write(prepared)) || undefined)
-    } finally {
-      this.#pending.release(slots)
+      written = await withDeadline(write, timeoutMs, () => new WriteTimeoutError(1, timeoutMs))
+    } catch (error) {
+      // A write that answers after its deadline stored the event all the same: counted then.
+      if (error instanceof WriteTimeoutError) {
+        write.then((late) => this.#count(late.prepared, late.outcome)).catch(() => {})
+      }
+      throw error
     }
+    this.#count(written.prepared, written.outcome)
+  }
+
+  /** Holds `write` among the unanswered writes until it settles (see {@link Tracker.settle}). */
+  #answer<W>(write: Promise<W>): Promise<W> {
+    this.#unanswered.add(write)
+    const done = () => this.#unanswered.delete(write)
+    write.then(done, done)
+    return write
+  }
+
+  /**
+   * Resolves once every event tracked before the call is written or dropped and no write to
+   * the sink is left unanswered, not even one past its deadline: until then such a write may
+   * still store events. It waits without bound; its caller sets one.
+   */
+  async settle(): Promise<void> {
+    if (this.#closed) throw new AnalyticsClosedError('forgetUser()')
+    await this.#flushBoth(undefined)
+    await Promise.allSettled([...this.#unanswered])
   }
 
   /** Resolves once every event tracked before the call is written, failed or reported dropped. */
@@ -488,12 +548,9 @@ export class Tracker {
     }
   }
 
-  async #writeBatch(batch: Batch<number>): Promise<void> {
+  async #writeBatch(batch: Batch<number>): Promise<Written> {
     const prepared = await this.#prepared(batch)
-    const outcome = (await this.#deps.sink.write(prepared)) || undefined
-    // Written: the buffer is done with the batch (a failed write keeps it, or drops it through onDrop).
-    this.#pending.release(batch.items)
-    this.#count(prepared, outcome)
+    return { prepared, outcome: (await this.#deps.sink.write(prepared)) || undefined }
   }
 
   /**

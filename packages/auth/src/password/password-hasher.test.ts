@@ -1,10 +1,11 @@
 import * as crypto from 'node:crypto'
-import type { Logger } from '@mortar/core'
+import { type Logger, toProblem } from '@mortar/core'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   InvalidPasswordError,
   InvalidPasswordHashError,
+  PasswordHasherBusyError,
   PasswordHasherConfigError,
 } from '../errors.js'
 import { OWASP_SCRYPT_COST, PasswordHasher } from './password-hasher.js'
@@ -199,5 +200,50 @@ describe('PasswordHasher', () => {
     expect(() => new PasswordHasher({ cost: { logN: 20, r: 64 } })).toThrow(/1 GiB/)
     expect(() => new PasswordHasher({ keyLength: 8 })).toThrow(PasswordHasherConfigError)
     expect(() => new PasswordHasher({ saltLength: 4 })).toThrow(PasswordHasherConfigError)
+  })
+
+  it('derives at most `concurrency` hashes at once, queues `queueLimit` and refuses the rest with a 503', async () => {
+    // Without a cap every call went to scrypt at once: a burst of logins took every libuv
+    // thread, and every file read and DNS lookup of the process waited behind it.
+    const hasher = new PasswordHasher({ cost: { logN: 10 }, concurrency: 2, queueLimit: 3 })
+    const stored = await hasher.hash('correct horse battery staple')
+    scryptSpy.mockClear()
+    for (let round = 0; round < 2; round += 1) {
+      const burst = [
+        hasher.hash('a password'),
+        hasher.verify(stored, 'correct horse battery staple'),
+        hasher.verifyOrDummy(undefined, 'an unknown account'),
+        hasher.dummyVerify('another'),
+        hasher.hash('queued'),
+        hasher.hash('refused'),
+      ]
+      // Each call reaches scrypt synchronously when a slot is free: two did, four wait or not.
+      expect(scryptSpy.mock.calls.length).toBe(2)
+      const settled = await Promise.allSettled(burst)
+      expect(settled.map((outcome) => outcome.status)).toEqual([
+        'fulfilled',
+        'fulfilled',
+        'fulfilled',
+        'fulfilled',
+        'fulfilled',
+        'rejected',
+      ])
+      const refused = (settled[5] as PromiseRejectedResult).reason
+      expect(refused).toBeInstanceOf(PasswordHasherBusyError)
+      expect(toProblem(refused)).toMatchObject({
+        status: 503,
+        headers: { 'retry-after': '1' },
+        body: { code: 'E_AUTH_PASSWORD_BUSY' },
+      })
+      // The refused one never hashed; every slot came back for the next round.
+      expect(scryptSpy.mock.calls.length).toBe(5)
+      scryptSpy.mockClear()
+    }
+  })
+
+  it('refuses a concurrency or queueLimit it cannot use', () => {
+    for (const options of [{ concurrency: 0 }, { concurrency: 1.5 }, { queueLimit: -1 }]) {
+      expect(() => new PasswordHasher(options)).toThrow(PasswordHasherConfigError)
+    }
   })
 })

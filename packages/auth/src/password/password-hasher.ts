@@ -3,6 +3,7 @@ import { createLogger, globalToken, hasLoneSurrogate, type Logger } from '@morta
 import {
   InvalidPasswordError,
   InvalidPasswordHashError,
+  PasswordHasherBusyError,
   PasswordHasherConfigError,
 } from '../errors.js'
 import {
@@ -40,6 +41,19 @@ export interface PasswordHasherOptions {
   /** Length of the random salt in bytes; 16 by default. */
   readonly saltLength?: number
   /**
+   * Hashes (and verifications) run at once; 2 by default. Each holds one of the 4 threads Node
+   * shares with file, DNS and zlib work (`UV_THREADPOOL_SIZE`) for a few hundred ms, so a burst
+   * of logins or sign-ups without a cap took them all, and the server stalled on every file
+   * read and lookup behind a queue of hashes.
+   */
+  readonly concurrency?: number
+  /**
+   * Hashes that may wait for a free slot; 32 by default. One more is refused at once with
+   * `PasswordHasherBusyError` (503, `Retry-After: 1`) instead of joining a queue that grows with
+   * the burst (and with it every waiting request's memory and latency).
+   */
+  readonly queueLimit?: number
+  /**
    * Where `verifyOrDummy` reports a stored hash it cannot read (at warn, with the reason, never
    * the hash); a logger of its own by default.
    */
@@ -73,6 +87,7 @@ export class PasswordHasher {
   readonly #cost: ScryptCost
   readonly #keyLength: number
   readonly #saltLength: number
+  readonly #slots: HashSlots
   // Random bytes in the shape of a real hash: verifying against it costs a full derivation.
   readonly #dummy: ScryptPhc
   #logger: Logger | undefined
@@ -90,6 +105,15 @@ export class PasswordHasher {
     if (!Number.isInteger(this.#saltLength) || this.#saltLength < 16 || this.#saltLength > 64) {
       throw fail('saltLength must be an integer from 16 to 64 bytes')
     }
+    const concurrency = options.concurrency ?? 2
+    const queueLimit = options.queueLimit ?? 32
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw fail('concurrency must be an integer ≥ 1')
+    }
+    if (!Number.isInteger(queueLimit) || queueLimit < 0) {
+      throw fail('queueLimit must be an integer ≥ 0')
+    }
+    this.#slots = new HashSlots(concurrency, queueLimit)
     this.#dummy = {
       cost: this.#cost,
       salt: randomBytes(this.#saltLength),
@@ -105,7 +129,8 @@ export class PasswordHasher {
   /** Hashes `password` with a fresh random salt and returns the PHC string to store. */
   async hash(password: string): Promise<string> {
     const salt = randomBytes(this.#saltLength)
-    const hash = await derive(normalize(password), salt, this.#keyLength, this.#cost)
+    const typed = normalize(password)
+    const hash = await this.#slots.run(() => derive(typed, salt, this.#keyLength, this.#cost))
     return formatScryptPhc({ cost: this.#cost, salt, hash })
   }
 
@@ -117,7 +142,7 @@ export class PasswordHasher {
   async verify(stored: string, password: string): Promise<boolean> {
     // The password first: a bad one is the caller's 400 whatever the stored hash is.
     const typed = normalize(password)
-    return matches(parseScryptPhc(stored), typed)
+    return this.#matches(parseScryptPhc(stored), typed)
   }
 
   /**
@@ -142,7 +167,7 @@ export class PasswordHasher {
       )
       return this.#dummyMatch(typed)
     }
-    return matches(phc, typed)
+    return this.#matches(phc, typed)
   }
 
   /** Spends one full verification and answers false: {@link PasswordHasher.verifyOrDummy} without a hash. */
@@ -151,8 +176,16 @@ export class PasswordHasher {
   }
 
   async #dummyMatch(typed: string): Promise<false> {
-    await matches(this.#dummy, typed)
+    await this.#matches(this.#dummy, typed)
     return false
+  }
+
+  /** Whether the `normalize`d password `typed` derives the hash `phc` records. */
+  async #matches(phc: ScryptPhc, typed: string): Promise<boolean> {
+    const candidate = await this.#slots.run(() =>
+      derive(typed, phc.salt, phc.hash.length, phc.cost),
+    )
+    return timingSafeEqual(candidate, phc.hash)
   }
 
   /**
@@ -190,10 +223,37 @@ export class PasswordHasher {
  */
 export const PASSWORD_HASHER = globalToken<PasswordHasher>('mortar.auth.password_hasher')
 
-/** Whether the `normalize`d password `typed` derives the hash `phc` records. */
-async function matches(phc: ScryptPhc, typed: string): Promise<boolean> {
-  const candidate = await derive(typed, phc.salt, phc.hash.length, phc.cost)
-  return timingSafeEqual(candidate, phc.hash)
+/**
+ * At most `concurrency` derivations at once and `queueLimit` waiting, first come first served;
+ * beyond that, refused before any work.
+ */
+class HashSlots {
+  readonly #concurrency: number
+  readonly #queueLimit: number
+  #running = 0
+  readonly #waiting: (() => void)[] = []
+
+  constructor(concurrency: number, queueLimit: number) {
+    this.#concurrency = concurrency
+    this.#queueLimit = queueLimit
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#running < this.#concurrency) {
+      this.#running += 1
+    } else {
+      if (this.#waiting.length >= this.#queueLimit) throw new PasswordHasherBusyError()
+      // Woken by a finishing task, which hands its slot over: #running stays as it is.
+      await new Promise<void>((resolve) => this.#waiting.push(resolve))
+    }
+    try {
+      return await task()
+    } finally {
+      const next = this.#waiting.shift()
+      if (next === undefined) this.#running -= 1
+      else next()
+    }
+  }
 }
 
 function normalize(password: string): string {

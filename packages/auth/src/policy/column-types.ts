@@ -112,12 +112,20 @@ function kindOf(row: ColumnRow): PgColumn {
  * (UUID, ENUM, SET, TIME, INET4, INET6, text in a character set other than UTF-8 or ASCII:
  * latin1 writes `é` as one byte; a ZEROFILL BIGINT or DECIMAL, which mysql2 reads as the padded
  * text, `'000042'`, that is no numeral; a type not listed here), a float (FLOAT, DOUBLE: a number
- * whose text is not JavaScript's, `1e15` is 1000000000000000), another number, a number whose
+ * whose text is not JavaScript's, `1e15` is 1000000000000000), an integer, a DECIMAL, a number whose
  * bytes are padded where mysql2 reads the number (`padded`: a ZEROFILL INT is `'000042'` to SQL
  * and 42 to mysql2, a YEAR `'0000'` and 0), a string, or an object (a Buffer of BINARY, BLOB and
  * BIT, a geometry's object), which no value compares with.
  */
-export type MysqlColumn = 'date' | 'typed-text' | 'float' | 'number' | 'padded' | 'text' | 'object'
+export type MysqlColumn =
+  | 'date'
+  | 'typed-text'
+  | 'float'
+  | 'integer'
+  | 'number'
+  | 'padded'
+  | 'text'
+  | 'object'
 
 /** MariaDB's columns by table, then by column name. */
 export type MysqlColumns = ReadonlyMap<string, ReadonlyMap<string, MysqlColumn>>
@@ -136,11 +144,11 @@ const MYSQL_KINDS: Readonly<Record<string, MysqlColumn>> = {
   inet6: 'typed-text',
   // Read as a number, written '0000' (and '05' by a YEAR(2)).
   year: 'padded',
-  tinyint: 'number',
-  smallint: 'number',
-  mediumint: 'number',
-  int: 'number',
-  bigint: 'number',
+  tinyint: 'integer',
+  smallint: 'integer',
+  mediumint: 'integer',
+  int: 'integer',
+  bigint: 'integer',
   decimal: 'number',
   float: 'float',
   double: 'float',
@@ -196,7 +204,7 @@ function mysqlColumnOf(dataType: string, columnType: string, charset: string | n
   const type = dataType.toLowerCase()
   // A type this list lacks compares as its text, which never makes MariaDB read a number.
   const kind = MYSQL_KINDS[type] ?? 'typed-text'
-  if (kind === 'number' && /\bzerofill\b/i.test(columnType)) {
+  if ((kind === 'integer' || kind === 'number') && /\bzerofill\b/i.test(columnType)) {
     // The server sends '000042': mysql2 parses an INT's into 42, hands a BIGINT's or a
     // DECIMAL's over as it came (a FLOAT's and a DOUBLE's are parsed, as floats always are).
     return NUMBER_READ.has(type) ? 'padded' : 'typed-text'

@@ -55,7 +55,7 @@ export type SqlColumn =
  * the number mysql2 reads (`42`, not `000042`; `0`, not `0000`). No index serves it.
  */
 export function mysqlColumn(ref: Column, type: MysqlColumn): SqlColumn {
-  if (type === 'padded') return { engine: 'mysql', ref: sql`(${ref} + 0)`, type: 'number' }
+  if (type === 'padded') return { engine: 'mysql', ref: sql`(${ref} + 0)`, type: 'integer' }
   return { engine: 'mysql', ref, type }
 }
 
@@ -281,6 +281,20 @@ function pgInteger(
   }
   const bound = orderNumber(value)
   if (bound === undefined) return known(column, type.notNull, null)
+  return integerOrder(column, type, op, bound, (target) => sql`${String(target)}`)
+}
+
+/**
+ * `column op bound` for an integer column between `min` and `max`, as a comparison with an
+ * integer (`literal` writes it for the engine), or the answer for every row.
+ */
+function integerOrder(
+  column: Column,
+  type: { readonly min: bigint; readonly max: bigint; readonly notNull: boolean },
+  op: Ordering,
+  bound: number | bigint,
+  literal: (target: bigint) => RawBuilder<unknown>,
+): RawBuilder<SqlBool> {
   // For an integer x, x < 1.5 is x < 2 and x <= 1.5 is x <= 1.
   let target: bigint
   if (typeof bound === 'bigint') target = bound
@@ -295,8 +309,11 @@ function pgInteger(
   }
   const [all, none] = answers[op]
   if (all || none) return known(column, type.notNull, all)
-  return sql<SqlBool>`${column} ${OPERATORS[op]} ${String(target)}`
+  return sql<SqlBool>`${column} ${OPERATORS[op]} ${literal(target)}`
 }
+
+// Every MariaDB integer, signed BIGINT to unsigned BIGINT.
+const MYSQL_INTEGERS = { min: -(2n ** 63n), max: 2n ** 64n - 1n, notNull: false }
 
 /**
  * A column of few values (a boolean, an enum): the point check is asked for each, and the SQL
@@ -555,7 +572,9 @@ export function sqlCompare(
     return sql<SqlBool>`${column.ref} ${OPERATORS[op]} ${value}`
   }
   if (column.type === 'float') return floatCompare('mysql', column.ref, op, value)
-  if (column.type === 'number') return mysqlNumberCompare(column.ref, op, value)
+  if (column.type === 'number' || column.type === 'integer') {
+    return mysqlNumberCompare(column.ref, op, value, column.type === 'integer')
+  }
   // A UUID, ENUM, SET or INET6 column compares with any other kind as its text (ENUM = 1 would
   // test the label's position; UUID = 1 raises), a latin1 one as the UTF-8 mysql2 reads.
   const ref = column.type === 'typed-text' ? mysqlText(column.ref) : column.ref
@@ -578,6 +597,7 @@ function mysqlNumberCompare(
   column: Column,
   op: CompareOperator,
   value: unknown,
+  integer: boolean,
 ): RawBuilder<SqlBool> {
   if (typeof value === 'object') return guardedCompare('mysql', column, op, value)
   const text = textOf(value)
@@ -590,6 +610,13 @@ function mysqlNumberCompare(
   }
   const bound = orderNumber(value)
   if (bound === undefined) return UNKNOWN
+  // An integer column orders as the integers it holds, exactly against an integer literal (a
+  // string or a double would compare as doubles past 2^53), so an index serves the ordering.
+  if (integer) {
+    return integerOrder(column, MYSQL_INTEGERS, op as Ordering, bound, (target) =>
+      sql.raw(String(target)),
+    )
+  }
   return ORDER_NUMBER.mysql(column, op as Ordering, bound)
 }
 
@@ -748,6 +775,7 @@ export function sqlColumnsEqual(left: SqlColumn, right: SqlColumn): RawBuilder<S
       switch (column.type) {
         case 'float':
           return sql`cast(${mysqlFloatText(column.ref)} as binary)`
+        case 'integer':
         case 'number':
           return sql`cast(cast(${column.ref} as char) as binary)`
         case 'typed-text':
@@ -760,7 +788,8 @@ export function sqlColumnsEqual(left: SqlColumn, right: SqlColumn): RawBuilder<S
     if (left.type === 'typed-text' || right.type === 'typed-text') {
       return sql<SqlBool>`${bytes(left)} = ${bytes(right)}`
     }
-    const numeric = (column: typeof left) => column.type === 'number' || column.type === 'float'
+    const numeric = (column: typeof left) =>
+      column.type === 'number' || column.type === 'integer' || column.type === 'float'
     if (numeric(left) && numeric(right)) {
       // A FLOAT as the double its text spells, as mysql2 reads it (0.1, not the 0.100000001… a
       // FLOAT = DOUBLE compares).
@@ -802,6 +831,7 @@ export function mysqlCachesByCollation(column: SqlColumn): boolean {
   return (
     column.engine === 'mysql' &&
     column.type !== 'number' &&
+    column.type !== 'integer' &&
     column.type !== 'float' &&
     column.type !== 'date'
   )

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AccessControl } from '../access-control/access-control.js'
 import type { Condition, ConditionBuilder } from '../policy/condition.js'
 import { definePolicy, type RoleBuilder } from '../policy/define-policy.js'
+import type { Policy } from '../policy/policy.js'
 import type { PrincipalRefs } from '../policy/principal-ref.js'
 import { privateDatabaseUrl, testEngines } from '@mortar/core/testing'
 import {
@@ -299,48 +300,81 @@ for (const engine of testEngines()) {
       expect(changed).toBeGreaterThan(0)
     })
 
+    /**
+     * With an index on `column` and 300 trips (city_id 1 to 300), each case's `where` returns
+     * `found` (the column's values) and MariaDB looks them up through the index.
+     */
+    const expectIndexUsed = async (
+      column: 'rider_id' | 'city_id',
+      policy: Policy<RidesDb, RidesPrincipal>,
+      cases: readonly (readonly [
+        'read' | 'write',
+        RidesPrincipal | undefined,
+        readonly unknown[],
+      ])[],
+    ) => {
+      const index = `trip_${column}`
+      await db.schema.createIndex(index).on('trip').column(column).execute()
+      const trips = Array.from({ length: 300 }, (_, row) => ({
+        id: row + 1,
+        rider_id: `u${row}`,
+        driver_id: null,
+        city_id: row + 1,
+        status: 'requested',
+        fare: null,
+        deleted: false,
+      }))
+      await insertWorld(db, { trip: trips, trip_share: [] })
+      try {
+        await sql`analyze table trip`.execute(db)
+        const access = await AccessControl.create({ policy, db })
+        for (const [action, principal, found] of cases) {
+          const query = db
+            .selectFrom('trip')
+            .selectAll()
+            .where(access.where(principal, action, 'trip'))
+          expect((await query.execute()).map((trip) => trip[column])).toEqual(found)
+          const { sql: text, parameters } = query.compile()
+          const plan = await db.executeQuery<{ key: string | null }>(
+            CompiledQuery.raw(`explain ${text}`, [...parameters]),
+          )
+          expect(plan.rows.map((row) => row.key)).toEqual([index])
+        }
+      } finally {
+        await clearWorld(db, { trip: [], trip_share: [] })
+        await db.schema.dropIndex(index).on('trip').execute()
+      }
+    }
+
     if (engine.engine === 'mysql') {
       it('string comparisons are binary and still look values up in an index on the column', async () => {
-        await db.schema.createIndex('trip_rider_id').on('trip').column('rider_id').execute()
-        const trips = Array.from({ length: 300 }, (_, index) => ({
-          id: index + 1,
-          rider_id: `u${index}`,
-          driver_id: null,
-          city_id: 1,
-          status: 'requested',
-          fare: null,
-          deleted: false,
-        }))
-        await insertWorld(db, { trip: trips, trip_share: [] })
-        try {
-          await sql`analyze table trip`.execute(db)
-          const access = await AccessControl.create({
-            policy: definePolicy<RidesDb, RidesPrincipal>()
-              .allow('read', 'trip', (t, p) => t.eq('rider_id', p.id))
-              .allow('write', 'trip', (t) => t.in('rider_id', ['u7', 'U8']))
-              .build(),
-            db,
-          })
-          for (const [action, principal, found] of [
+        await expectIndexUsed(
+          'rider_id',
+          definePolicy<RidesDb, RidesPrincipal>()
+            .allow('read', 'trip', (t, p) => t.eq('rider_id', p.id))
+            .allow('write', 'trip', (t) => t.in('rider_id', ['u7', 'U8']))
+            .build(),
+          [
             ['read', { id: 'u7', roles: [] }, ['u7']],
             ['read', { id: 'U7', roles: [] }, []],
             ['write', undefined, ['u7']],
-          ] as const) {
-            const query = db
-              .selectFrom('trip')
-              .selectAll()
-              .where(access.where(principal, action, 'trip'))
-            expect((await query.execute()).map((trip) => trip.rider_id)).toEqual(found)
-            const { sql: text, parameters } = query.compile()
-            const plan = await db.executeQuery<{ key: string | null }>(
-              CompiledQuery.raw(`explain ${text}`, [...parameters]),
-            )
-            expect(plan.rows.map((row) => row.key)).toEqual(['trip_rider_id'])
-          }
-        } finally {
-          await clearWorld(db, { trip: [], trip_share: [] })
-          await db.schema.dropIndex('trip_rider_id').on('trip').execute()
-        }
+          ],
+        )
+      })
+
+      it('integer orderings compare with an integer and look rows up in an index on the column', async () => {
+        // They compared the column's text with a decimal constant, which no index serves.
+        await expectIndexUsed(
+          'city_id',
+          definePolicy<RidesDb, RidesPrincipal>()
+            .allow('read', 'trip', (t, p) => t.gt('city_id', p.cityId))
+            .allow('write', 'trip', (t) => t.lte('city_id', 2.5))
+            .build(),
+          [
+            ['read', { id: 'u1', roles: [], cityId: 297 }, [298, 299, 300]],
+            ['write', undefined, [1, 2]],
+          ],
+        )
       })
     }
 

@@ -2,7 +2,11 @@ import { createLogger, EventBus, TooManyRequestsError, toProblem } from '@mortar
 import { createTestApp, FakeClock } from '@mortar/core/testing'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { LoginThrottleConfigError, LoginThrottledError } from '../errors.js'
+import {
+  LoginThrottleConfigError,
+  LoginThrottledError,
+  PasswordHasherBusyError,
+} from '../errors.js'
 import {
   accountKey,
   addressKey,
@@ -288,6 +292,20 @@ describe('LoginThrottle', () => {
         throttle.attempt(ada, () => Promise.reject(new Error('database down'))),
       ).rejects.toThrow('database down')
     }
+    expect(await retryAfter(throttle, ada)).toBe(60)
+  })
+
+  it('gives back an attempt whose password the busy hasher never checked', async () => {
+    // Counted as failures, a burst from anyone locked out the accounts (and addresses) of the
+    // users whose retries it delayed.
+    const { throttle } = setup({ ip: { maxFailures: 5 } })
+    for (let i = 0; i < 10; i++) {
+      await expect(
+        throttle.attempt(ada, () => Promise.reject(new PasswordHasherBusyError())),
+      ).rejects.toBeInstanceOf(PasswordHasherBusyError)
+    }
+    await fail(throttle, 4, ada)
+    expect(await retryAfter(throttle, ada)).toBe(0)
     expect(await retryAfter(throttle, ada)).toBe(60)
   })
 

@@ -5,6 +5,7 @@ import {
   LoginThrottleConfigError,
   LoginThrottledError,
   LoginThrottleUnavailableError,
+  PasswordHasherBusyError,
 } from '../errors.js'
 import type { SuspiciousActivity } from './suspicious-activity.js'
 import type { ThrottleRule, ThrottleStore } from './throttle-store.js'
@@ -145,7 +146,8 @@ export class LoginThrottle {
    * `undefined` for a wrong password; the attempt then stays counted and `undefined` is returned. A success
    * forgets the account's failures and lockouts and gives the address its attempt back (one
    * success must not reset an address spraying many accounts). A `verify` that throws counts as
-   * a failure.
+   * a failure, except `PasswordHasherBusyError` (no password was checked): that attempt is given
+   * back.
    */
   async attempt<T extends object>(
     login: LoginAttempt,
@@ -173,7 +175,20 @@ export class LoginThrottle {
       }
       held.push({ subject, windowEndsMs: reservation.windowEndsMs })
     }
-    const user = await verify()
+    let user: T | undefined
+    try {
+      user = await verify()
+    } catch (error) {
+      // Refused before any password was checked (every hash slot busy): no guess was made, so
+      // the attempt is given back. Counted, anyone's burst of logins turned the retries of the
+      // users it delayed into failures that locked their accounts and addresses out.
+      if (error instanceof PasswordHasherBusyError) {
+        for (const { subject, windowEndsMs } of held) {
+          await this.#guard(() => this.#store.release(key(subject), windowEndsMs))
+        }
+      }
+      throw error
+    }
     // Anything but the user is a failure, a `null` or `false` from plain JavaScript included.
     if (!user) return undefined
     for (const { subject, windowEndsMs } of held) {

@@ -30,6 +30,7 @@ export type {
   InboxMessage,
   InboxPage,
   InboxPosition,
+  InboxSeen,
   InboxStatus,
 } from './inbox/index.js'
 export {

@@ -24,6 +24,7 @@ import {
   createInboxTable,
   INBOX_TABLE,
   Inbox,
+  addInboxVersions,
   indexInboxAge,
 } from '../channels/inbox/inbox-store.js'
 import { roomForLongText } from './long-text-migration.js'
@@ -258,6 +259,7 @@ export function notifyModule(options: NotifyModuleOptions): Module {
       '0014_delivery_throttle_position': addThrottlePosition,
       '0015_inbox_age': indexInboxAge,
       '0016_throttle_windows': indexThrottleWindows,
+      '0017_inbox_versions': addInboxVersions,
     },
     register(binder) {
       binder.bind(LEDGER, {
@@ -269,8 +271,8 @@ export function notifyModule(options: NotifyModuleOptions): Module {
           }),
       })
       binder.bind(INBOX, {
-        inject: [databaseToken(), CLOCK],
-        useFactory: (db, clock) => new Inbox(db as Kysely<unknown>, clock),
+        inject: [DATABASE, CLOCK],
+        useFactory: (database, clock) => new Inbox(database as Database, clock),
       })
       binder.bind(PREFERENCES, {
         inject: [databaseToken(), CLOCK],

@@ -11,6 +11,21 @@ eventSinkConformance(vitest, 'MemoryEventSink', () => {
   }
 })
 
+// A write may resolve to a WriteOutcome (what it left out), here always one of nothing: a sink
+// that answers so conforms.
+eventSinkConformance(vitest, 'a sink answering every write with an outcome', () => {
+  const sink = new MemoryEventSink()
+  return {
+    sink: {
+      write: async (batch) => {
+        await sink.write(batch)
+        return { suppressed: { events: 0, failed: 0 } }
+      },
+    },
+    read: async () => ({ events: sink.events, failed: sink.failed, links: sink.links }),
+  }
+})
+
 /**
  * Runs the kit's one case titled `title` on a broken sink (`broken` wraps a memory sink), as a
  * test that passes only when the case fails.

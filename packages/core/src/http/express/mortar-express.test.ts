@@ -2,14 +2,13 @@ import { Readable } from 'node:stream'
 import type { AddressInfo } from 'node:net'
 import { gzipSync } from 'node:zlib'
 import express, { type RequestHandler } from 'express'
-import { createApp, defineModule } from '../../app/index.js'
+import { createApp } from '../../app/index.js'
 import { requestContext } from '../../context/index.js'
-import { token } from '../../di/token.js'
-import { createLogger } from '../../logger/create-logger.js'
 import type { Logger } from '../../logger/logger.js'
 import { describe, expect, it, vi } from 'vitest'
 import {
   adapterConformance,
+  appWithScopedService,
   EVENTS,
   EVENTS_OPENING,
   STREAMED,
@@ -36,12 +35,17 @@ async function listen(server: Express): Promise<{ url: string; close(): Promise<
   }
 }
 
-adapterConformance('express', async ({ app, routes, mount, bodyLimit, streamed }) => {
+adapterConformance('express', async (setup) => {
+  const { app, routes, mount, bodyLimit, scopeGraceMs, middleware, streamed } = setup
   const server = express()
   // Body parsers go before mortarExpress, so the context is opened after the body is read; they
   // read chunked bodies themselves, so they get the same limit.
   server.use(express.json({ limit: bodyLimit ?? DEFAULT_BODY_LIMIT, verify: verifyUtf8Json }))
-  server.use(mortarExpress(app, { bodyLimit }))
+  server.use(mortarExpress(app, { bodyLimit, scopeGraceMs }))
+  server.use(async (_request, _response, next) => {
+    await middleware()
+    next()
+  })
   server.use(mount.prefix, toNodeHandler(mount.handler))
   server.get(EVENTS, (_request, response) => {
     response.setHeader('content-type', 'text/event-stream')
@@ -63,32 +67,14 @@ adapterConformance('express', async ({ app, routes, mount, bodyLimit, streamed }
 })
 
 describe('mortarExpress', () => {
-  it('disposes the scope of a route that never ends its response, routeGraceMs after it closed', async () => {
-    const disposed: string[] = []
-    const HELD = token<{ readonly id: string }>('test.held')
-    const app = createApp({
-      logger: createLogger({ level: 'silent' }),
-      modules: [
-        defineModule({
-          name: 'test',
-          register(binder) {
-            binder.bind(HELD, {
-              lifetime: 'scoped',
-              useFactory: () => {
-                const id = requestContext().requestId
-                return { id, dispose: () => void disposed.push(id) }
-              },
-            })
-          },
-        }),
-      ],
-    })
+  it('disposes the scope of a route that never ends its response, scopeGraceMs after it closed', async () => {
+    const { app, SERVICE, disposed } = appWithScopedService()
     await app.start()
     const server = express()
-    server.use(mortarExpress(app, { routeGraceMs: 50 }))
+    server.use(mortarExpress(app, { scopeGraceMs: 50 }))
     // Returns with its response open, as an event stream does, holding a scoped resource.
     server.get('/open', (_request, response) => {
-      requestContext().resolve(HELD)
+      requestContext().resolve(SERVICE)
       response.setHeader('content-type', 'text/event-stream')
       response.write('data: hello\n\n')
     })
@@ -110,10 +96,10 @@ describe('mortarExpress', () => {
     }
   })
 
-  it('refuses a routeGraceMs that is not a whole number of ms', () => {
+  it('refuses a scopeGraceMs that is not a whole number of ms', () => {
     const app = createApp({ modules: [] })
-    expect(() => mortarExpress(app, { routeGraceMs: Number.NaN })).toThrow(/routeGraceMs/)
-    expect(() => mortarExpress(app, { routeGraceMs: -1 })).toThrow(/routeGraceMs/)
+    expect(() => mortarExpress(app, { scopeGraceMs: Number.NaN })).toThrow(/scopeGraceMs/)
+    expect(() => mortarExpress(app, { scopeGraceMs: -1 })).toThrow(/scopeGraceMs/)
   })
 })
 

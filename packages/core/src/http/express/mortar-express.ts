@@ -14,12 +14,12 @@ import {
   UnsupportedMediaTypeError,
 } from '../../errors/index.js'
 import type { Logger } from '../../logger/logger.js'
-import { describeOption } from '../../validation/number-in.js'
 import {
   type AdapterApp,
   declaredTooLarge,
   firstHeader,
   gateResponse,
+  isEndHeld,
   isJsonType,
   keepRawBody,
   MALFORMED_JSON_MESSAGE,
@@ -27,19 +27,19 @@ import {
   NodeHttpExchange,
   openResponseGate,
   REQUEST_ID_HEADER,
-  type RequestEnd,
   renderHttpError,
   resolveBodyLimit,
+  resolveScopeGraceMs,
 } from '../shared/index.js'
 
 const kContext = Symbol.for('mortar.express.context')
 const kApp = Symbol.for('mortar.express.app')
-const kEnd = Symbol.for('mortar.express.end')
+const kRouteDone = Symbol.for('mortar.express.routeDone')
 
 interface MortarRequest extends Request {
   [kContext]?: RequestContext
   [kApp]?: AdapterApp
-  [kEnd]?: RequestEnd
+  [kRouteDone]?: () => void
 }
 
 /**
@@ -61,23 +61,22 @@ export interface MortarExpressOptions {
    */
   readonly bodyLimit?: number
   /**
-   * How long a route keeps its request scope once the response closed without the route ending
-   * it (the client left, or the route returned without ending it), in ms (default 30,000).
-   * Express does not say when a route is done: past this the scope is disposed (a warning names
-   * the request), and a later `resolve` in that request fails with `E_RESOLUTION`.
+   * How long, in ms, work of a request that has not settled (its request-start hooks, a route
+   * that has not ended its response, before-response hooks) keeps the request's scope once the
+   * response is over (default 30,000): past it the scope is disposed, with a warning naming the
+   * request, and a later `resolve` in that request fails with `E_RESOLUTION`.
    */
-  readonly routeGraceMs?: number
+  readonly scopeGraceMs?: number
 }
-
-const DEFAULT_ROUTE_GRACE_MS = 30_000
 
 /**
  * Express 5 middleware that runs the rest of the request inside a Mortar request context (request
  * id, scope, slots), echoes `x-request-id`, and disposes the scope when the response ends. A
- * client that goes away aborts the context's signal at once, but the route keeps its scope (a
- * transaction, a session) until it is done with it: until it ends the response, fails or passes
- * the request on to {@link mortarNotFound} or {@link mortarErrorHandler} (Express does not say
- * when a route's promise settles). When the app has before-response
+ * client that goes away aborts the context's signal at once, but the request's hooks and route
+ * keep its scope (a transaction, a session) until they are done with it, or for at most
+ * `scopeGraceMs`: the route until it ends the response, fails or passes the request on to
+ * {@link mortarNotFound} or {@link mortarErrorHandler} (Express does not say when a route's
+ * promise settles). When the app has before-response
  * hooks, a route's response is held back when it starts to be sent (`res.json`, `res.end` …)
  * until they pass; a hook that throws turns it into a problem. Mount body parsers such as
  * `express.json()` before it: a parser resumes the chain from a stream callback, which may run
@@ -109,27 +108,29 @@ const DEFAULT_ROUTE_GRACE_MS = 30_000
  */
 export function mortarExpress(app: AdapterApp, options: MortarExpressOptions = {}): RequestHandler {
   const bodyLimit = resolveBodyLimit(options.bodyLimit)
-  const graceMs = options.routeGraceMs ?? DEFAULT_ROUTE_GRACE_MS
-  // Past 2^31 − 1 Node's timers fire at once.
-  if (!Number.isSafeInteger(graceMs) || graceMs < 0 || graceMs > 2_147_483_647) {
-    throw new TypeError(
-      `routeGraceMs must be a whole number of ms from 0 to 2147483647; got ${describeOption(graceMs)}.`,
-    )
-  }
-  const openContext = nodeContextOpener(app, bodyLimit)
+  const openContext = nodeContextOpener(app, bodyLimit, resolveScopeGraceMs(options.scopeGraceMs))
   return function mortar(request, response, next) {
     const req = request as MortarRequest
     const { context, end } = openContext(request, response)
     req[kContext] = context
     req[kApp] = app
-    req[kEnd] = end
-    response.once('close', () => settleOnEnd(app, context, response, end, graceMs))
+    // The route counts as running from here (see nodeContextOpener) until it is done: once.
+    let routeRunning = true
+    const routeDone = () => {
+      if (!routeRunning) return
+      routeRunning = false
+      end.release()
+    }
+    req[kRouteDone] = routeDone
+    // Heard before the context opener's close: a route done by then needs no grace timer.
+    response.prependOnceListener('close', () => watchRouteEnd(response, routeDone))
     // Express has no result to check: the gate runs before-response hooks when a route starts
     // its response. Installed only for an app that has such hooks.
     if (hasBeforeResponseHooks(app)) {
       gateResponse({
         app,
         context,
+        end,
         response,
         sendProblem: (error) => sendProblem(error, req, response, undefined),
       })
@@ -146,39 +147,21 @@ export function mortarExpress(app: AdapterApp, options: MortarExpressOptions = {
 }
 
 // Express drops the promise a route returns, so a route is known to be done when it ends its
-// response (or reaches mortarNotFound or mortarErrorHandler, which do). Heard at the close, after
-// the context opener's: ended by then, the response is over and the route with it; cut short by
-// the client, the route may still run, so its scope waits for the route's own end(), for at most
-// `graceMs`: a route that never ends it (one that returned with the response open, an event
-// stream) kept its scope, and what that holds (a pooled connection), for good.
-function settleOnEnd(
-  app: AdapterApp,
-  context: RequestContext,
-  response: ServerResponse,
-  end: RequestEnd,
-  graceMs: number,
-): void {
-  if (response.writableEnded) {
-    end.handlerSettled()
+// response (or reaches mortarNotFound or mortarErrorHandler, which do). Heard at the close: ended
+// by then (or held back by before-response hooks that check it), the route is done; cut short by
+// the client, the route may still run, so the request's end waits for the route's own end(), for
+// at most its scopeGraceMs (a route that returned with the response open, an event stream, never
+// calls it).
+function watchRouteEnd(response: ServerResponse, routeDone: () => void): void {
+  if (response.writableEnded || isEndHeld(response)) {
+    routeDone()
     return
   }
   const endResponse = response.end
-  const timer = setTimeout(() => {
+  response.end = function releaseThenEnd(this: ServerResponse, ...args: unknown[]) {
     response.end = endResponse
-    if (context.hasScope) {
-      app.logger.warn(
-        { requestId: context.requestId, graceMs },
-        'A route did not end its response within routeGraceMs of the response closing; its request scope is disposed',
-      )
-    }
-    end.handlerSettled()
-  }, graceMs)
-  timer.unref()
-  response.end = function settleThenEnd(this: ServerResponse, ...args: unknown[]) {
-    response.end = endResponse
-    clearTimeout(timer)
     const ended = Reflect.apply(endResponse, this, args) as ServerResponse
-    end.handlerSettled()
+    routeDone()
     return ended
   } as ServerResponse['end']
 }
@@ -265,7 +248,7 @@ export function mortarErrorHandler(options: MortarErrorHandlerOptions = {}): Err
   return function mortarError(error: unknown, request, response, next) {
     // Express's own handler closes a response that is already under way: the route is done.
     if (response.headersSent) {
-      ;(request as MortarRequest)[kEnd]?.handlerSettled()
+      ;(request as MortarRequest)[kRouteDone]?.()
       return next(error)
     }
     sendProblem(error, request as MortarRequest, response, options.logger)

@@ -18,14 +18,21 @@ export class FastifyHttpExchange implements HttpExchange, RequestContextInit {
   readonly #reply: FastifyReply
   readonly #app: AdapterApp
   readonly #appended = new AppendedHeaders()
-  // Route handlers running now; handed to #end once something listens for the response's end.
-  #running = 0
+  readonly #graceMs: number
+  // The request's own work, counted while nothing listens for the response's end and handed to
+  // #end once something does: Fastify's lifecycle (hooks, then the route's handler) from
+  // onRequest, and before-response checks while they run.
+  #running = 1
+  #lifecycle: Lifecycle = HOOKS
+  // The route's handler result while it runs, for an #end made after the handler started.
+  #handling: PromiseLike<unknown> | undefined
   #end: RequestEnd | undefined
 
-  constructor(request: FastifyRequest, reply: FastifyReply, app: AdapterApp) {
+  constructor(request: FastifyRequest, reply: FastifyReply, app: AdapterApp, graceMs: number) {
     this.#request = request
     this.#reply = reply
     this.#app = app
+    this.#graceMs = graceMs
   }
 
   get method(): string {
@@ -85,34 +92,97 @@ export class FastifyHttpExchange implements HttpExchange, RequestContextInit {
     return this.#app.createScope()
   }
 
-  /** The route's handler starts: the scope outlives a client that goes away until it settles. */
-  handlerStarted(): void {
+  /** Work that may use the scope starts (a before-response check); {@link release} it after. */
+  hold(): void {
     if (this.#end === undefined) this.#running += 1
-    else this.#end.handlerStarted()
+    else this.#end.hold()
   }
 
-  /** The route's handler settled. */
-  handlerSettled(): void {
-    if (this.#end !== undefined) this.#end.handlerSettled()
+  /** Work that {@link hold} counted has settled. */
+  release(): void {
+    if (this.#end !== undefined) this.#end.release()
     else if (this.#running > 0) this.#running -= 1
+  }
+
+  /**
+   * The route's handler returned `result`: the lifecycle runs on until it settles. Called after
+   * the handler's synchronous part, which runs inside the lifecycle all the same.
+   */
+  handled(result: unknown): void {
+    if (this.#lifecycle === OVER) return
+    if (!isThenable(result)) {
+      this.#lifecycleOver()
+      return
+    }
+    this.#lifecycle = HANDLER
+    this.#handling = result
+    if (this.#end !== undefined) this.#follow(result)
+  }
+
+  /**
+   * Fastify answers without the route's handler (an error, the not-found handler, a hook that
+   * replied): the hooks are over.
+   */
+  repliedWithoutHandler(): void {
+    if (this.#lifecycle === HOOKS) this.#lifecycleOver()
+  }
+
+  #lifecycleOver(): void {
+    this.#lifecycle = OVER
+    this.#handling = undefined
+    this.release()
+  }
+
+  #follow(handling: PromiseLike<unknown>): void {
+    const settled = () => {
+      if (this.#lifecycle === HANDLER) this.#lifecycleOver()
+    }
+    handling.then(settled, settled)
   }
 
   // Listening for the end of the response costs a listener per request, so it starts only when
   // the request reads its abort signal or creates its scope.
   watchEnd(context: RequestContext): void {
     const response = this.#reply.raw
-    const end = new RequestEnd(this.#app, context, this.#running)
+    const end = new RequestEnd(this.#app, context, this.#graceMs, this.#running)
     this.#end = end
-    // Already over (work the handler left running): abort if the client went away, and end the
-    // context once no handler runs, since no response end is left to dispose a scope made now.
-    if (response.closed) {
+    if (this.#handling !== undefined) this.#follow(this.#handling)
+    const closed = () => {
       if (!response.writableFinished) context.abort()
+      if (this.#lifecycle === HOOKS) {
+        // Sent, by a hook or a route registered before the plugin: the hooks are done. Else
+        // Fastify runs on through the hooks for a client that has gone: watch for their end.
+        if (response.headersSent || response.writableEnded) this.#lifecycleOver()
+        else this.#watchReply()
+      }
       end.responseClosed()
-      return
     }
-    response.once('close', () => {
-      if (!response.writableFinished) context.abort()
-      end.responseClosed()
-    })
+    // Already over (work left running makes its scope now): what is left of the lifecycle, if
+    // anything, still holds it.
+    if (response.closed) closed()
+    else response.once('close', closed)
   }
+
+  // A hook that replies itself ends the lifecycle with reply.send(): watched only for a request
+  // whose client went away during its hooks, so no other request pays for it.
+  #watchReply(): void {
+    const reply = this.#reply
+    const send = reply.send
+    const exchange = this
+    reply.send = function sendAfterHooks(this: FastifyReply, payload?: unknown) {
+      Reflect.deleteProperty(reply, 'send')
+      exchange.repliedWithoutHandler()
+      return send.call(this, payload)
+    }
+  }
+}
+
+const HOOKS = 0
+const HANDLER = 1
+const OVER = 2
+/** Where Fastify's lifecycle of a request is: in its hooks, in the route's handler, or over. */
+type Lifecycle = typeof HOOKS | typeof HANDLER | typeof OVER
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function'
 }

@@ -1,23 +1,31 @@
 import { PassThrough, Readable } from 'node:stream'
 import { createGunzip, gzipSync } from 'node:zlib'
 import Fastify from 'fastify'
-import { describe, expect, it } from 'vitest'
+import { setImmediate } from 'node:timers/promises'
+import { describe, expect, it, vi } from 'vitest'
 import { createApp } from '../../app/create-app.js'
 import { StartupError } from '../../app/startup-error.js'
 import { requestContext } from '../../context/index.js'
+import { ForbiddenError } from '../../errors/index.js'
 import { onBeforeResponse } from '../../context/request-hooks.js'
 import {
   adapterConformance,
+  appWithScopedService,
   EVENTS,
   EVENTS_OPENING,
+  type ScopedService,
   STREAMED,
 } from '../shared/adapter-conformance.js'
 import { mortarFastify } from './mortar-fastify.js'
 import { mountFetch } from './mount-fetch.js'
 
-adapterConformance('fastify', async ({ app, routes, mount, bodyLimit, streamed }) => {
+adapterConformance('fastify', async (setup) => {
+  const { app, routes, mount, bodyLimit, scopeGraceMs, middleware, streamed } = setup
   const fastify = Fastify()
-  await fastify.register(mortarFastify, bodyLimit === undefined ? { app } : { app, bodyLimit })
+  await fastify.register(mortarFastify, { app, bodyLimit, scopeGraceMs })
+  fastify.addHook('preHandler', async () => {
+    await middleware()
+  })
   for (const route of routes) {
     fastify.route({
       method: route.method,
@@ -173,6 +181,61 @@ describe('mortarFastify', () => {
     await fastify.close()
     await app.stop()
   })
+
+  // An auth hook of the app's own that loads a session from the database: its client leaves
+  // while it awaits, and Fastify runs on through it.
+  it.each([
+    ['goes on to the handler', 'handler'],
+    ['replies itself', 'reply'],
+    ['throws', 'throw'],
+  ])(
+    'keeps the scope through a preHandler hook its client left, which then %s, and disposes it after',
+    async (_then, mode) => {
+      const { app, SERVICE } = appWithScopedService()
+      await app.start()
+      const fastify = Fastify()
+      await fastify.register(mortarFastify, { app })
+      let started!: (held: ScopedService) => void
+      const holding = new Promise<ScopedService>((resolve) => {
+        started = resolve
+      })
+      let seen!: (seen: { disposedUnderHook: boolean; sameScope: boolean }) => void
+      const after = new Promise<{ disposedUnderHook: boolean; sameScope: boolean }>((resolve) => {
+        seen = resolve
+      })
+      fastify.addHook('preHandler', async (_request, reply) => {
+        const context = requestContext()
+        const held = context.resolve(SERVICE)
+        const left = new Promise((resolve) => context.signal.addEventListener('abort', resolve))
+        started(held)
+        await left
+        await setImmediate()
+        seen({ disposedUnderHook: held.disposed, sameScope: context.resolve(SERVICE) === held })
+        if (mode === 'reply') return reply.code(401).send({ error: 'log in' })
+        if (mode === 'throw') throw new ForbiddenError('Log in first.')
+      })
+      fastify.get('/', async () => {
+        requestContext().resolve(SERVICE)
+        return { ok: true }
+      })
+      await fastify.listen({ port: 0, host: '127.0.0.1' })
+      const address = fastify.server.address()
+      if (address === null || typeof address === 'string') throw new Error('no port')
+      try {
+        const client = new AbortController()
+        const request = fetch(`http://127.0.0.1:${address.port}/`, { signal: client.signal })
+        const held = await holding
+        client.abort()
+        await request.catch(() => undefined)
+        expect(await after).toEqual({ disposedUnderHook: false, sameScope: true })
+        // Once Fastify is done with the request, not a grace period later.
+        await vi.waitFor(() => expect(held.disposed).toBe(true))
+      } finally {
+        await fastify.close()
+        await app.stop()
+      }
+    },
+  )
 
   it('aborts the signal of work that outlives a response only if the client went away', async () => {
     const app = createApp({ modules: [] })

@@ -29,6 +29,7 @@ import {
   REQUEST_ID_HEADER,
   renderHttpError,
   resolveBodyLimit,
+  resolveScopeGraceMs,
   utf8Check,
 } from '../shared/index.js'
 import { FastifyHttpExchange } from './fastify-http-exchange.js'
@@ -53,6 +54,13 @@ export interface MortarFastifyOptions {
    * (Fastify's default is 1 MiB).
    */
   readonly bodyLimit?: number
+  /**
+   * How long, in ms, work of a request that has not settled (its hooks, the route's handler,
+   * before-response hooks) keeps the request's scope once the response is over (default
+   * 30,000): past it the scope is disposed, with a warning naming the request, and a later
+   * `resolve` in that request fails with `E_RESOLUTION`.
+   */
+  readonly scopeGraceMs?: number
 }
 
 const kContext = Symbol.for('mortar.fastify.context')
@@ -104,6 +112,7 @@ export function mortarFastify(
   const logger = app.logger
   const bodyLimit =
     options.bodyLimit === undefined ? undefined : resolveBodyLimit(options.bodyLimit)
+  const graceMs = resolveScopeGraceMs(options.scopeGraceMs)
   fastify.addHook('onRoute', (route) => {
     // Fastify reads and limits bodies itself: give each later route the limit, unless it has one.
     if (bodyLimit !== undefined) route.bodyLimit ??= bodyLimit
@@ -119,7 +128,7 @@ export function mortarFastify(
   fastify.addHook(
     'onRequest',
     (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction) => {
-      const context = new RequestContext(new FastifyHttpExchange(request, reply, app))
+      const context = new RequestContext(new FastifyHttpExchange(request, reply, app, graceMs))
       ;(request as MortarRequest)[kContext] = context
       reply.header(REQUEST_ID_HEADER, context.requestId)
       enterRequestContext(context)
@@ -177,29 +186,23 @@ Object.defineProperty(mortarFastify, Symbol.for('fastify.display-name'), { value
 
 type OnSendDone = (error?: Error | null) => void
 
-// A client that goes away closes the response while the handler may still run: its scope (a
-// transaction, a session) stays until the handler settles, as Fastify waits on what it returns.
+// A client that goes away closes the response while the handler may still run: the request's
+// lifecycle, and its scope (a transaction, a session), runs on until the handler settles, as
+// Fastify waits on what it returns.
 function holdingScope(handler: RouteHandlerMethod): RouteHandlerMethod {
   return function scopedHandler(this: FastifyInstance, request, reply) {
     const http = (request as MortarRequest)[kContext]?.http
     if (!(http instanceof FastifyHttpExchange)) return handler.call(this, request, reply)
-    http.handlerStarted()
-    const settle = () => http.handlerSettled()
     let result: unknown
     try {
       result = handler.call(this, request, reply)
     } catch (error) {
-      settle()
+      http.handled(undefined)
       throw error
     }
-    if (isThenable(result)) result.then(settle, settle)
-    else settle()
+    http.handled(result)
     return result
   } as RouteHandlerMethod
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function'
 }
 
 // The body as it arrives, failing at the first byte that is not UTF-8 (see utf8Check); Fastify
@@ -246,8 +249,23 @@ function checkResponse(
     refuse(error)
     return
   }
-  if (checked === undefined) next()
-  else checked.then(() => next(), refuse)
+  if (checked === undefined) {
+    next()
+    return
+  }
+  // The hooks run on whether or not the client stays: the scope stays with them.
+  const http = context.http as FastifyHttpExchange
+  http.hold()
+  checked.then(
+    () => {
+      next()
+      http.release()
+    },
+    (error: unknown) => {
+      refuse(error)
+      http.release()
+    },
+  )
 }
 
 // Fastify treats a falsy or non-Error rejection as "no error": wrap it so it still fails.
@@ -266,7 +284,10 @@ function sendProblem(
   problems.add(reply)
   // What modules appended for a result (a session's cookie) does not go out with its problem.
   const http = request[kContext]?.http
-  if (http instanceof FastifyHttpExchange) http.withdrawAppended()
+  if (http instanceof FastifyHttpExchange) {
+    http.withdrawAppended()
+    http.repliedWithoutHandler()
+  }
   // An error raised before onRequest (a malformed URL) has no context yet: give it an id anyway.
   const requestId = request[kContext]?.requestId ?? contextlessId(request)
   const problem = renderHttpError(error, {

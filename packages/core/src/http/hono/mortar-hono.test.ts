@@ -46,9 +46,14 @@ function byteStream(chunks: AsyncIterable<string>): ReadableStream<Uint8Array> {
   })
 }
 
-adapterConformance('hono', async ({ app, routes, mount: mounted, bodyLimit, streamed }) => {
+adapterConformance('hono', async (setup) => {
+  const { app, routes, mount: mounted, bodyLimit, scopeGraceMs, middleware, streamed } = setup
   const hono = new Hono()
-  useMortar(hono, app, { bodyLimit })
+  useMortar(hono, app, { bodyLimit, scopeGraceMs })
+  hono.use(async (_c, next) => {
+    await middleware()
+    await next()
+  })
   hono.all(`${mounted.prefix}/*`, mount(mounted.handler))
   hono.get(EVENTS, (c) =>
     c.body(

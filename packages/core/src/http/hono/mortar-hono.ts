@@ -20,15 +20,16 @@ import {
 import { NotFoundError, type RenderedProblem } from '../../errors/index.js'
 import {
   type AdapterApp,
-  disposeRequestScope,
   forgetResponse,
   isHttpException,
   isEventStream,
   PayloadTooLargeError,
   parseJsonBytes,
   REQUEST_ID_HEADER,
+  RequestEnd,
   renderHttpError,
   resolveBodyLimit,
+  resolveScopeGraceMs,
   sendableResponse,
   trackResponse,
   withBodyJson,
@@ -56,11 +57,19 @@ export interface MortarHonoOptions {
    * (`c.req.json()`, a mounted handler's `request.text()`) once past the limit, answered 413 too.
    */
   readonly bodyLimit?: number
+  /**
+   * How long, in ms, work of a request that has not settled (its request-start hooks, the
+   * middleware and handler after {@link mortarHono}, before-response hooks) keeps the request's
+   * scope once the response is over (default 30,000): past it the scope is disposed, with a
+   * warning naming the request, and a later `resolve` in that request fails with `E_RESOLUTION`.
+   */
+  readonly scopeGraceMs?: number
 }
 
 /**
  * Hono middleware that runs the rest of the request inside a Mortar request context (request id,
- * scope, slots), echoes `x-request-id`, disposes the scope when the response is over, answers a
+ * scope, slots), echoes `x-request-id`, disposes the scope once the response is over and the
+ * rest of the chain has settled (or `scopeGraceMs` after the response was over), answers a
  * body over the limit (1 MiB unless set) with a 413 problem, and renders an error a handler threw
  * as problem+json. Register it before the routes; {@link useMortar} installs it with the error
  * and not-found handlers.
@@ -81,19 +90,26 @@ export interface MortarHonoOptions {
 export function mortarHono(app: AdapterApp, options: MortarHonoOptions = {}): MiddlewareHandler {
   const createScope = () => app.createScope()
   const bodyLimit = resolveBodyLimit(options.bodyLimit)
+  const graceMs = resolveScopeGraceMs(options.scopeGraceMs)
   return async function mortar(c, next) {
     const http = new HonoHttpExchange(c, bodyLimit)
     const limited = limitBody(c, bodyLimit)
     readBodyJsonAsClient(c)
+    const signal = c.req.raw.signal
     const context = new RequestContext({
       requestId: c.req.header(REQUEST_ID_HEADER),
       ip: remoteAddress(c),
       userAgent: c.req.header('user-agent'),
       acceptLanguage: c.req.header('accept-language'),
-      signal: c.req.raw.signal,
+      signal,
       http,
       createScope,
+      // A client that leaves while the rest of the chain runs ends the response (the runtime
+      // aborts the request's signal): the grace of work that never settles starts there.
+      watchEnd: () => endOnAbort(signal, end),
     })
+    // The rest of the chain (hooks, middleware, the handler) runs until this middleware returns.
+    const end = new RequestEnd(app, context, graceMs, 1)
     try {
       await runInRequestContext(context, async () => {
         // Modules' request-start hooks (session, principal) finish before any handler runs.
@@ -139,9 +155,10 @@ export function mortarHono(app: AdapterApp, options: MortarHonoOptions = {}): Mi
     } finally {
       setRequestId(c, context.requestId)
       endWithServer(c, context)
+      end.release()
       afterResponse(
         c,
-        () => disposeRequestScope(app, context),
+        () => end.responseClosed(),
         () => limited.release(),
       )
     }
@@ -342,6 +359,11 @@ function setRequestId(c: Context, requestId: string): void {
   }
 }
 
+function endOnAbort(signal: AbortSignal, end: RequestEnd): void {
+  if (signal.aborted) end.responseClosed()
+  else signal.addEventListener('abort', () => end.responseClosed(), { once: true })
+}
+
 // @hono/node-server exposes the Node request as env.incoming; other runtimes have no socket here.
 function remoteAddress(c: Context): string | undefined {
   const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined
@@ -361,20 +383,19 @@ function endWithServer(c: Context, context: RequestContext): void {
 }
 
 // The handler returning is not the end of the request: a streamed body is sent after it and may
-// still resolve from the scope (or read the request's body), so the scope is disposed once the
-// response is over, as the node:http adapters do: when @hono/node-server's response closes,
-// elsewhere once the body is read to its end, fails or is cancelled. Then, off Node, what is left
-// of a counted request body is let go; under @hono/node-server, Node reads the rest itself and
-// keeps the connection.
-function afterResponse(c: Context, dispose: () => void, release: () => void): void {
+// still resolve from the scope (or read the request's body), so the response is over, as under
+// the node:http adapters, when @hono/node-server's response closes, elsewhere once the body is
+// read to its end, fails or is cancelled. Then, off Node, what is left of a counted request body
+// is let go; under @hono/node-server, Node reads the rest itself and keeps the connection.
+function afterResponse(c: Context, responseOver: () => void, release: () => void): void {
   const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing
   if (outgoing !== undefined) {
-    if (outgoing.closed) dispose()
-    else outgoing.once('close', dispose)
+    if (outgoing.closed) responseOver()
+    else outgoing.once('close', responseOver)
     return
   }
   const over = () => {
-    dispose()
+    responseOver()
     release()
   }
   const response = c.res
@@ -384,19 +405,16 @@ function afterResponse(c: Context, dispose: () => void, release: () => void): vo
   }
   // Cleared first, so Hono does not merge the replaced response's headers back in.
   c.res = undefined
-  c.res = new Response(disposeAfter(response.body, over), response)
+  c.res = new Response(overAfter(response.body, over), response)
 }
 
-function disposeAfter(
-  body: ReadableStream<Uint8Array>,
-  dispose: () => void,
-): ReadableStream<Uint8Array> {
+function overAfter(body: ReadableStream<Uint8Array>, over: () => void): ReadableStream<Uint8Array> {
   const reader = body.getReader()
   let ended = false
   const end = () => {
     if (ended) return
     ended = true
-    dispose()
+    over()
   }
   return new ReadableStream<Uint8Array>({
     async pull(controller) {

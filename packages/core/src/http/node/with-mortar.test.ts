@@ -28,9 +28,11 @@ async function listen(server: Server): Promise<{ url: string; close(): Promise<v
   }
 }
 
-adapterConformance('node:http', async ({ app, routes, mount, bodyLimit, streamed }) => {
+adapterConformance('node:http', async (setup) => {
+  const { app, routes, mount, bodyLimit, scopeGraceMs, middleware, streamed } = setup
   const pages = toNodeHandler(mount.handler, { prefix: mount.prefix })
   const handler: NodeHandler = async (request, response) => {
+    await middleware()
     const url = new URL(request.url ?? '/', 'http://localhost')
     if (url.pathname.startsWith(mount.prefix)) return pages(request, response)
     if (url.pathname === EVENTS) {
@@ -53,7 +55,7 @@ adapterConformance('node:http', async ({ app, routes, mount, bodyLimit, streamed
     response.setHeader('content-type', 'application/json')
     response.end(JSON.stringify(result))
   }
-  return listen(createServer(withMortar(app, handler, { bodyLimit })))
+  return listen(createServer(withMortar(app, handler, { bodyLimit, scopeGraceMs })))
 })
 
 const quietApp = {

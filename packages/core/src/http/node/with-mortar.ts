@@ -14,8 +14,10 @@ import {
   nodeContextOpener,
   NodeHttpExchange,
   openResponseGate,
+  type RequestEnd,
   renderHttpError,
   resolveBodyLimit,
+  resolveScopeGraceMs,
 } from '../shared/index.js'
 
 /**
@@ -54,15 +56,23 @@ export interface WithMortarOptions {
    * a chunked body past it.
    */
   readonly bodyLimit?: number
+  /**
+   * How long, in ms, work of a request that has not settled (its request-start hooks, the
+   * handler, before-response hooks) keeps the request's scope once the response is over (default
+   * 30,000): past it the scope is disposed, with a warning naming the request, and a later
+   * `resolve` in that request fails with `E_RESOLUTION`.
+   */
+  readonly scopeGraceMs?: number
 }
 
 /**
  * Wraps a node:http handler so that it runs inside a Mortar request context (request id, scope,
  * slots): `x-request-id` is echoed, a body declared over the limit is refused with a 413 problem,
  * a thrown error is rendered as problem+json, a handler that settles without responding gets a
- * 404 problem, and the scope is disposed once the response is over and the handler has settled:
- * a client that goes away aborts the context's signal at once, but the handler keeps its scope
- * (a transaction, a session) until it is done. When the app has
+ * 404 problem, and the scope is disposed once the response is over and the request's hooks and
+ * handler have settled: a client that goes away aborts the context's signal at once, but they
+ * keep the scope (a transaction, a session) until they are done, or for at most `scopeGraceMs`
+ * after the response is over. When the app has
  * before-response hooks, the response is held back at its first `writeHead`, `write`, `end` or
  * `flushHeaders` until they pass; a hook that throws turns it into a problem.
  *
@@ -89,13 +99,13 @@ export function withMortar(
   options: WithMortarOptions = {},
 ): (request: IncomingMessage, response: ServerResponse) => void {
   const bodyLimit = resolveBodyLimit(options.bodyLimit)
-  const openContext = nodeContextOpener(app, bodyLimit)
+  const openContext = nodeContextOpener(app, bodyLimit, resolveScopeGraceMs(options.scopeGraceMs))
   return function mortarListener(request, response) {
     const { context, end } = openContext(request, response)
     runInRequestContext(context, () => {
-      // The scope outlives a client that went away until the handler is done with it.
-      void serve(handler, request, response, context, app, bodyLimit).finally(() =>
-        end.handlerSettled(),
+      // The scope outlives a client that went away until the hooks and handler are done with it.
+      void serve(handler, request, response, context, end, app, bodyLimit).finally(() =>
+        end.release(),
       )
     })
   }
@@ -106,6 +116,7 @@ async function serve(
   request: IncomingMessage,
   response: ServerResponse,
   context: RequestContext,
+  end: RequestEnd,
   app: AdapterApp,
   bodyLimit: number,
 ): Promise<void> {
@@ -120,6 +131,7 @@ async function serve(
       gateResponse({
         app,
         context,
+        end,
         response,
         sendProblem: (error) => sendProblem(error, request, response, context, app),
       })

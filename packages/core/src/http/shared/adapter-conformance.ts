@@ -10,6 +10,7 @@ import { createApp, defineModule } from '../../app/index.js'
 import {
   currentRequestContext,
   onBeforeResponse,
+  type RequestContext,
   onRequestStart,
   type Principal,
   type RequestHook,
@@ -22,6 +23,7 @@ import {
   NotFoundError,
   TooManyRequestsError,
 } from '../../errors/index.js'
+import { createLogger } from '../../logger/create-logger.js'
 import type { Logger } from '../../logger/logger.js'
 import type { AdapterApp } from './adapter-app.js'
 import { DEFAULT_BODY_LIMIT } from './body-limit.js'
@@ -67,6 +69,14 @@ export type StartServer = (setup: {
   readonly routes: readonly ConformanceRoute[]
   readonly mount: { readonly prefix: string; readonly handler: FetchHandler }
   readonly bodyLimit: number | undefined
+  /** Goes to the adapter's `scopeGraceMs` option; when undefined, the adapter's default applies. */
+  readonly scopeGraceMs: number | undefined
+  /**
+   * Work of the app's own that each adapter's test runs for every request, its framework's way,
+   * between the adapter and the routes: a Fastify `preHandler` hook, an Express or Hono
+   * middleware added after the adapter's, on node:http at the start of the handler.
+   */
+  readonly middleware: () => void | Promise<void>
   /**
    * The body each adapter's test sends at {@link STREAMED}, streamed the framework's own way:
    * called in the handler, its chunks are sent as they come, after the handler has returned.
@@ -79,6 +89,9 @@ export const STREAMED = '/streamed'
 
 /** The body limit, in bytes, the suite gives each adapter. */
 export const BODY_LIMIT = 1024
+
+// The scopeGraceMs of the suite's second server, for work that never settles.
+const GRACE_MS = 10
 
 const bytes = (...parts: (string | number[])[]) =>
   Uint8Array.from(
@@ -146,10 +159,51 @@ const checkLeakNow: RequestHook = (context) => {
   if (context.get('conformanceLeak') === true) throw new LeakError()
 }
 
+// What the work of a request its client leaves saw after the abort.
+interface AbortSeen {
+  readonly aborted: boolean
+  readonly disposedWhileRunning: boolean
+  readonly sameScope: boolean
+}
+
+/**
+ * Work of a request that holds a scoped service (a transaction) past its client, and where it
+ * tells the running test that it holds the scope (`started`) and what it saw once the client
+ * left (`seen`).
+ */
+function outlivingWork() {
+  const probe: { started?: (scoped: Scoped) => void; seen?: (seen: AbortSeen) => void } = {}
+  // Resolves the service, waits for the abort, and reports whether it was disposed meanwhile.
+  const outliveClient = async (context: RequestContext): Promise<void> => {
+    const scoped = context.resolve(SCOPED)
+    const aborted = new Promise<boolean>((resolve) => {
+      context.signal.addEventListener('abort', () => resolve(true), { once: true })
+    })
+    probe.started?.(scoped)
+    const seen = await aborted
+    // The adapter has heard the close by now; the work still runs, with its scope.
+    await nextTick()
+    let sameScope: boolean
+    try {
+      sameScope = context.resolve(SCOPED) === scoped
+    } catch {
+      sameScope = false
+    }
+    probe.seen?.({ aborted: seen, disposedWhileRunning: scoped.disposed, sameScope })
+  }
+  // Never settles, as a query that hangs.
+  const neverSettle = (context: RequestContext): Promise<never> => {
+    probe.started?.(context.resolve(SCOPED))
+    return new Promise<never>(() => {})
+  }
+  return { probe, outliveClient, neverSettle }
+}
+
 // A real app with one scoped provider that records its disposal, a logger that records what it
 // is asked to log, and a before-response hook that a test may remove and add back.
 function conformanceApp() {
   const beforeResponse = { remove: () => {}, add: () => {} }
+  const outliving = outlivingWork()
   const instances: Scoped[] = []
   const logged: { level: string; fields: unknown; message: unknown }[] = []
   const log = (level: string) => (fields: unknown, message?: unknown) => {
@@ -180,10 +234,19 @@ function conformanceApp() {
         // fills the principal, sets a response header, and may refuse the request.
         onStart(app) {
           beforeResponse.add = () => {
-            beforeResponse.remove = onBeforeResponse(app, checkLeakNow)
+            beforeResponse.remove = onBeforeResponse(app, (context) => {
+              const hold = context.http?.header('x-conformance-hold')
+              if (hold === 'check') return outliving.outliveClient(context)
+              if (hold === 'check-forever') return outliving.neverSettle(context)
+              return checkLeakNow(context)
+            })
           }
           beforeResponse.add()
+          // It may also hold the scope past its client, or never settle (x-conformance-hold).
           onRequestStart(app, async (context) => {
+            const hold = context.http?.header('x-conformance-hold')
+            if (hold === 'start') await outliving.outliveClient(context)
+            if (hold === 'start-forever') await outliving.neverSettle(context)
             const rider = context.http?.header('x-conformance-rider')
             if (rider === undefined) return
             await nextTick()
@@ -205,14 +268,7 @@ function conformanceApp() {
       }),
     ],
   })
-  return { app, instances, logged, beforeResponse }
-}
-
-// What the handler of a request its client left saw after the abort.
-interface AbortSeen {
-  readonly aborted: boolean
-  readonly disposedWhileRunning: boolean
-  readonly sameScope: boolean
+  return { app, instances, logged, beforeResponse, outliving }
 }
 
 // Lets the handlers of one wave wait until all of them are in flight at once.
@@ -257,16 +313,55 @@ const DEPENDENCY_STATUSES: Readonly<Record<string, object | undefined>> = {
 const WAVES = 5
 const WAVE_SIZE = 200
 
+/** A scoped service of {@link appWithScopedService}: the request it was made for, and its end. */
+export interface ScopedService {
+  readonly requestId: string
+  readonly disposed: boolean
+}
+
+/**
+ * For an adapter's own tests: a started-to-be app (quiet logger) with one scoped service, and the
+ * ids of the requests whose service was disposed, in order.
+ */
+export function appWithScopedService() {
+  const disposed: string[] = []
+  const SERVICE = token<ScopedService>('conformance.service')
+  const app = createApp({
+    logger: createLogger({ level: 'silent' }),
+    modules: [
+      defineModule({
+        name: 'scoped-service',
+        register(binder) {
+          binder.bind(SERVICE, {
+            lifetime: 'scoped',
+            useFactory: () => {
+              const service = {
+                requestId: requestContext().requestId,
+                disposed: false,
+                dispose: () => {
+                  service.disposed = true
+                  disposed.push(service.requestId)
+                },
+              }
+              return service
+            },
+          })
+        },
+      }),
+    ],
+  })
+  return { app, SERVICE, disposed }
+}
+
 /** Registers the shared describe blocks for one adapter. */
 export function adapterConformance(name: string, start: StartServer): void {
   describe(`${name} adapter (conformance)`, () => {
-    const { app, instances, logged, beforeResponse } = conformanceApp()
+    const { app, instances, logged, beforeResponse, outliving } = conformanceApp()
+    const { outliveClient, neverSettle } = outliving
     const createScope = vi.spyOn(app, 'createScope')
     const barriers = new Map<string, Barrier>()
     let inFlight = 0
     let maxInFlight = 0
-    let abortSeen: ((seen: AbortSeen) => void) | undefined
-    let abortStarted: (() => void) | undefined
     let server: StartedServer
     // The streamed body's second chunk waits for the test, which has read the first one, so the
     // handler has returned and the response has started.
@@ -408,25 +503,11 @@ export function adapterConformance(name: string, start: StartServer): void {
         method: 'GET',
         path: '/abort',
         handle: async () => {
-          const context = requestContext()
-          const scoped = context.resolve(SCOPED)
-          const aborted = new Promise<boolean>((resolve) => {
-            context.signal.addEventListener('abort', () => resolve(true), { once: true })
-          })
-          abortStarted?.()
-          const seen = await aborted
-          // The adapter has heard the close by now; the handler still runs, with its scope.
-          await nextTick()
-          let sameScope: boolean
-          try {
-            sameScope = context.resolve(SCOPED) === scoped
-          } catch {
-            sameScope = false
-          }
-          abortSeen?.({ aborted: seen, disposedWhileRunning: scoped.disposed, sameScope })
+          await outliveClient(requestContext())
           return {}
         },
       },
+      { method: 'GET', path: '/never', handle: () => neverSettle(requestContext()) },
     ]
 
     // Mounted under MOUNT: answers by the path it sees, which has the prefix removed.
@@ -529,15 +610,29 @@ export function adapterConformance(name: string, start: StartServer): void {
       })
     }
 
-    beforeAll(async () => {
-      await app.start()
-      server = await start({
+    // The app's own middleware (an auth check): it may hold the scope past its client, or never
+    // settle (x-conformance-hold).
+    const middleware = () => {
+      const context = requestContext()
+      const hold = context.http?.header('x-conformance-hold')
+      if (hold === 'middleware') return outliveClient(context)
+      if (hold === 'middleware-forever') return neverSettle(context)
+    }
+    // A server of the suite's routes, with the adapter options given.
+    const startServer = (options: { bodyLimit?: number; scopeGraceMs?: number }) =>
+      start({
         app,
         routes,
         mount: { prefix: MOUNT, handler: mounted },
-        bodyLimit: BODY_LIMIT,
+        bodyLimit: options.bodyLimit,
+        scopeGraceMs: options.scopeGraceMs,
+        middleware,
         streamed,
       })
+
+    beforeAll(async () => {
+      await app.start()
+      server = await startServer({ bodyLimit: BODY_LIMIT })
     })
     afterAll(async () => {
       await server?.close()
@@ -569,6 +664,24 @@ export function adapterConformance(name: string, start: StartServer): void {
         body,
         duplex: 'half',
       } as RequestInit)
+    }
+    // Sends a request whose work (see outlivingWork) resolves the scope, and leaves once that
+    // work runs: the scoped service it holds, and what it sees after the client left.
+    const leaveDuring = async (url: string, path: string, headers: Record<string, string>) => {
+      const started = new Promise<Scoped>((resolve) => {
+        outliving.probe.started = resolve
+      })
+      const seen = new Promise<AbortSeen>((resolve) => {
+        outliving.probe.seen = resolve
+      })
+      const client = new AbortController()
+      const request = fetch(`${url}${path}`, { signal: client.signal, headers }).catch(
+        () => undefined,
+      )
+      const scoped = await started
+      client.abort()
+      await request
+      return { scoped, seen }
     }
     const expectProblem = async (response: Response, status: number, code: string) => {
       expect(response.status).toBe(status)
@@ -862,23 +975,66 @@ export function adapterConformance(name: string, start: StartServer): void {
         expect(createScope).toHaveBeenCalledTimes(1)
       })
 
-      it('aborts the context signal when the client goes away, and disposes the scope only once the handler settles', async () => {
-        const started = new Promise<void>((resolve) => {
-          abortStarted = resolve
+      // Each of them resolves the scope, then its client leaves: a request-start hook (a session
+      // loaded from the database), the handler, a before-response hook (auth's check).
+      it.each([
+        ['the handler', '/abort', {}],
+        ['a request-start hook', '/hello', { 'x-conformance-hold': 'start' }],
+        [
+          "the framework's own hook or middleware",
+          '/hello',
+          { 'x-conformance-hold': 'middleware' },
+        ],
+        ['a before-response hook', '/hello', { 'x-conformance-hold': 'check' }],
+      ])(
+        'aborts the context signal when the client goes away in %s, and disposes the scope only once that is done',
+        async (_work, path, headers) => {
+          const { scoped, seen } = await leaveDuring(server.url, path, headers)
+          expect(await seen).toEqual({
+            aborted: true,
+            disposedWhileRunning: false,
+            sameScope: true,
+          })
+          await vi.waitFor(() => expect(scoped.disposed).toBe(true))
+        },
+      )
+
+      describe('with a short scopeGraceMs', () => {
+        let graced: StartedServer
+        beforeAll(async () => {
+          graced = await startServer({ bodyLimit: BODY_LIMIT, scopeGraceMs: GRACE_MS })
         })
-        const seen = new Promise<AbortSeen>((resolve) => {
-          abortSeen = resolve
+        afterAll(async () => {
+          await graced?.close()
         })
-        const client = new AbortController()
-        const request = fetch(`${server.url}/abort`, { signal: client.signal }).catch(
-          () => undefined,
+
+        it.each([
+          ['a handler', '/never', {}],
+          ['a request-start hook', '/hello', { 'x-conformance-hold': 'start-forever' }],
+          [
+            "the framework's own hook or middleware",
+            '/hello',
+            { 'x-conformance-hold': 'middleware-forever' },
+          ],
+          ['a before-response hook', '/hello', { 'x-conformance-hold': 'check-forever' }],
+        ])(
+          'disposes the scope that %s which never settles holds, scopeGraceMs after its client left, and warns',
+          async (_work, path, headers) => {
+            logged.length = 0
+            const requestId = `never-${randomUUID()}`
+            const { scoped } = await leaveDuring(graced.url, path, {
+              'x-request-id': requestId,
+              ...headers,
+            })
+            await vi.waitFor(() => expect(scoped.disposed).toBe(true))
+            expect(logged).toContainEqual(
+              expect.objectContaining({
+                level: 'warn',
+                fields: { requestId, scopeGraceMs: GRACE_MS },
+              }),
+            )
+          },
         )
-        await started
-        const scoped = instances.at(-1)
-        client.abort()
-        expect(await seen).toEqual({ aborted: true, disposedWhileRunning: false, sameScope: true })
-        await request
-        await vi.waitFor(() => expect(scoped?.disposed).toBe(true))
       })
     })
 
@@ -1072,13 +1228,7 @@ export function adapterConformance(name: string, start: StartServer): void {
         ['a route', EVENTS],
       ] as const) {
         it(`ends an open event stream of ${kind} when the server closes`, async () => {
-          const own = await start({
-            app,
-            routes,
-            mount: { prefix: MOUNT, handler: mounted },
-            bodyLimit: BODY_LIMIT,
-            streamed,
-          })
+          const own = await startServer({ bodyLimit: BODY_LIMIT })
           const cancelled = eventsCancelled
           const reader = await open(`${own.url}${path}`)
           expect(await closesWithin(own)).toBe('closed')
@@ -1140,13 +1290,7 @@ export function adapterConformance(name: string, start: StartServer): void {
       })
 
       it('applies 1 MiB when the adapter is given no limit', async () => {
-        const plain = await start({
-          app,
-          routes,
-          mount: { prefix: MOUNT, handler: mounted },
-          bodyLimit: undefined,
-          streamed,
-        })
+        const plain = await startServer({})
         try {
           const under = await post(`${plain.url}/echo`, json(DEFAULT_BODY_LIMIT))
           expect(under.status).toBe(200)

@@ -1,6 +1,5 @@
 export type { AdapterApp } from './adapter-app.js'
 export { DEFAULT_BODY_LIMIT, declaredTooLarge, resolveBodyLimit } from './body-limit.js'
-export { disposeRequestScope } from './dispose-request-scope.js'
 export type { FetchRequestInit } from './fetch-bridge.js'
 export {
   alreadyReadBody,
@@ -36,11 +35,12 @@ export type { OpenedRequest } from './node-context-opener.js'
 export { nodeContextOpener } from './node-context-opener.js'
 export { NodeHttpExchange } from './node-http-exchange.js'
 export { readBody } from './read-body.js'
-export { RequestEnd } from './request-end.js'
+export { RequestEnd, resolveScopeGraceMs } from './request-end.js'
 export { firstHeader, REQUEST_ID_HEADER } from './request-id-header.js'
 export type { ResponseGateOptions } from './response-gate.js'
 export {
   gateResponse,
+  isEndHeld,
   isResponseHeld,
   openResponseGate,
   REFUSED_RESULT_HEADERS,

@@ -9,19 +9,23 @@ import { firstHeader, REQUEST_ID_HEADER } from './request-id-header.js'
 /** A request whose context is open: its context, and what ends it. */
 export interface OpenedRequest {
   readonly context: RequestContext
-  /** Settle its handler here: the scope is disposed once that and the response are over. */
+  /**
+   * Counts its handler as running from the start: release it once the handler settled, and
+   * hold more work that may use the scope (see {@link RequestEnd}).
+   */
   readonly end: RequestEnd
 }
 
 /**
  * Opens the request context of a node:http request (the node:http and Express adapters): echoes
  * its request id and, when the response closes, aborts the context's signal if the client went
- * away before the end, and disposes the scope once the response is over and the handler (one,
- * running from the start) has settled.
+ * away before the end, and ends the request as {@link RequestEnd} says, its handler counted as
+ * running from the start.
  */
 export function nodeContextOpener(
   app: AdapterApp,
   bodyLimit: number,
+  scopeGraceMs: number,
 ): (request: IncomingMessage, response: ServerResponse) => OpenedRequest {
   const createScope = () => app.createScope()
   return (request, response) => {
@@ -35,7 +39,7 @@ export function nodeContextOpener(
       createScope,
     })
     response.setHeader(REQUEST_ID_HEADER, context.requestId)
-    const end = new RequestEnd(app, context, 1)
+    const end = new RequestEnd(app, context, scopeGraceMs, 1)
     trackResponse(request, response, context)
     response.once('close', () => {
       forgetResponse(request, response)

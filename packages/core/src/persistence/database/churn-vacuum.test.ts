@@ -93,6 +93,25 @@ describe.skipIf(postgres?.skip !== undefined)('ChurnVacuum on PostgreSQL', () =>
       .toBe(2)
   })
 
+  it('vacuums at once, awaited, when the dead rows pass 50 + 20% of the live ones, not before', async () => {
+    await sql`create table churned_note (id integer primary key)`.execute(database.root)
+    // Each change in a transaction that flushes its statistics as it commits: the view is current.
+    const change = (statement: ReturnType<typeof sql>) =>
+      database.root.transaction().execute(async (trx) => {
+        await statement.execute(trx)
+        await sql`select pg_stat_force_next_flush()`.execute(trx)
+      })
+    const remove = (upTo: number) => change(sql`delete from churned_note where id <= ${upTo}`)
+    await change(sql`insert into churned_note select generate_series(1, 100)`)
+    const upkeep = new ChurnVacuum({ database, table: 'churned_note', every: 1 })
+    await remove(55) // 55 dead, 45 live: not over 50 + 9
+    await upkeep.vacuumIfDead()
+    expect((await upkeeps('churned_note')).vacuums).toBe(0)
+    await remove(65) // 65 dead, 35 live: over 50 + 7
+    await upkeep.vacuumIfDead()
+    expect(await upkeeps('churned_note')).toEqual({ vacuums: 1, analyzes: 1 })
+  })
+
   it("reports a failed vacuum to the database's logger when given none, and never throws", async () => {
     const lines: string[] = []
     const logged = new Database({

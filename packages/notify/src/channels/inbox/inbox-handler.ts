@@ -47,11 +47,13 @@ const hubs = new WeakMap<Inbox, InboxStreamHub>()
 /**
  * The in-app inbox over HTTP, a {@link FetchHandler} to mount under a prefix (`/inbox`), for the
  * signed-in recipient only:
- * - `GET /` — `{ items, nextCursor, counts }`; `?status=unread|read|archived`, `?limit`, `?cursor`;
- * - `GET /counts` — `{ unread, read, archived }`;
+ * - `GET /` — `{ items, nextCursor, marker, counts }`; `?status=unread|read|archived`, `?limit`,
+ *   `?cursor`;
+ * - `GET /counts` — `{ unread, read, archived, version }` (keep the answer of highest version:
+ *   answers, and a stream's `counts` events, may arrive out of order);
  * - `POST /read`, `POST /unread`, `POST /archive` with `{ "ids": [...] }` — `{ changed }`;
- * - `POST /read-all` with `{ "upTo": id }`, the newest item the client has shown (the first of
- *   its page, or the newest a stream brought) — `{ changed }`; items that came after stay unread;
+ * - `POST /read-all` with `{ "upTo": marker, "ids": [...] }`, the `marker` of the page the client
+ *   showed and the ids a stream brought since — `{ changed }`; items committed after stay unread;
  * - `GET /stream` — server-sent events: `item` for each new item (its data the item, its id
  *   where a reconnect resumes), `counts` after them; 429 past `maxStreamsPerRecipient` or
  *   `maxStreams` open streams. At least once: a reconnect, and a fresh stream, may send again an
@@ -148,11 +150,15 @@ export function inboxHandler(options: InboxHandlerOptions): FetchHandler {
       }
       requireJson(request)
       if (path === '/read-all') {
-        const upTo = (await readBody(request)).upTo
-        if (typeof upTo !== 'string' || upTo === '' || upTo.length > 64) {
-          throw invalid('upTo', 'The id of the newest item shown to the user.')
+        const body = await readBody(request)
+        // An item id here (what it took before markers) is refused, not read as a marker.
+        if (typeof body.upTo !== 'string' || !/^\d{1,15}$/.test(body.upTo)) {
+          throw invalid('upTo', 'The marker of the page shown to the user (its `marker`).')
         }
-        return jsonResponse({ changed: await inbox.markAllRead(recipientId, upTo) })
+        const ids = body.ids === undefined ? [] : readIds(body.ids)
+        return jsonResponse({
+          changed: await inbox.markAllRead(recipientId, { upTo: body.upTo, ids }),
+        })
       }
       const ids = readIds((await readBody(request)).ids)
       if (path === '/read') return jsonResponse({ changed: await inbox.markRead(recipientId, ids) })

@@ -1,4 +1,10 @@
-import { afterCommit, type Clock, type Migration, ValidationError } from '@mortar/core'
+import {
+  afterCommit,
+  type Clock,
+  type Database,
+  type Migration,
+  ValidationError,
+} from '@mortar/core'
 import { type Kysely, type RawBuilder, sql } from 'kysely'
 import {
   columnIndex,
@@ -29,12 +35,31 @@ export interface InboxCounts {
   readonly unread: number
   readonly read: number
   readonly archived: number
+  /**
+   * The recipient's inbox version these counts are of: every change of their inbox raises it.
+   * Answers can arrive out of order (a stream's counts, a page's, `GET /counts`): keep the one
+   * with the highest version; two of one version are the same counts.
+   */
+  readonly version: number
 }
 
 /** A page of {@link Inbox.list}: the items, newest first, and the cursor of the next page. */
 export interface InboxPage {
   readonly items: readonly InboxItem[]
   readonly nextCursor: string | null
+  /**
+   * What the page's read saw, for {@link Inbox.markAllRead}'s `upTo`: the items committed by
+   * then (on this page or any other), never one committed after.
+   */
+  readonly marker: string
+}
+
+/** What the user was shown, for {@link Inbox.markAllRead}. */
+export interface InboxSeen {
+  /** The `marker` of the page the user was shown. */
+  readonly upTo: string
+  /** Items shown since that page (a live stream brought them), by id; at most 500. */
+  readonly ids?: readonly string[]
 }
 
 /** Options of {@link Inbox.list}. */
@@ -48,6 +73,10 @@ export interface InboxListOptions {
 }
 
 export const INBOX_TABLE = 'mortar_inbox'
+/** Each recipient's inbox version (see {@link InboxCounts.version}). */
+export const INBOX_VERSION_TABLE = 'mortar_inbox_version'
+// Items one statement of `markAllRead` marks at most.
+const MARK_BATCH = 1_000
 
 /**
  * Where an item stands in a recipient's inbox: by `createdAt`, then by `id` (byte order), so two
@@ -74,10 +103,13 @@ interface InboxRow {
   status: InboxStatus
   created_at: number | string | bigint
   read_at: number | string | bigint | null
+  /** The recipient's inbox version that added it; null for items added before versions. */
+  version?: number | string | bigint | null
 }
 
 interface InboxTables {
   mortar_inbox: InboxRow
+  mortar_inbox_version: { recipient_id: string; version: number | string | bigint }
 }
 
 /**
@@ -92,11 +124,11 @@ interface InboxTables {
  * const inbox = app.resolve(INBOX)
  * const { unread } = await inbox.counts(user.id)
  * const page = await inbox.list(user.id, { status: 'unread', limit: 10 })
- * const newest = page.items[0]
- * if (newest) await inbox.markAllRead(user.id, newest.id)
+ * await inbox.markAllRead(user.id, { upTo: page.marker })
  * ```
  */
 export class Inbox {
+  readonly #database: Database
   readonly #db: Kysely<InboxTables>
   readonly #clock: Clock
   readonly #id: RawBuilder<string>
@@ -104,7 +136,9 @@ export class Inbox {
   readonly #onDispose = new Set<() => void>()
   #disposed = false
 
-  constructor(db: Kysely<unknown>, clock: Clock) {
+  constructor(database: Database, clock: Clock) {
+    const db = database.kysely as Kysely<unknown>
+    this.#database = database
     this.#db = db as Kysely<InboxTables>
     this.#clock = clock
     // Ids in byte order on every engine, so pages and "up to" mean the same on each: PostgreSQL's
@@ -160,7 +194,17 @@ export class Inbox {
       created_at: this.#clock.nowMs(),
       read_at: null,
     }
-    const written = await insertUnlessPresent(this.#db as Kysely<unknown>, INBOX_TABLE, row)
+    const written = await this.#change([item.recipientId], async () => {
+      const version = await this.#db
+        .selectFrom(INBOX_VERSION_TABLE)
+        .select('version')
+        .where('recipient_id', '=', item.recipientId)
+        .executeTakeFirstOrThrow()
+      return insertUnlessPresent(this.#db as Kysely<unknown>, INBOX_TABLE, {
+        ...row,
+        version: version.version,
+      })
+    })
     // An id already stored (a retried delivery, or another's) is not announced: streams would
     // show an item the inbox does not hold.
     if (written && this.#listeners.size > 0) {
@@ -214,6 +258,14 @@ export class Inbox {
     let query = this.#db
       .selectFrom(INBOX_TABLE)
       .selectAll()
+      // In the same statement, so of the same snapshot as the items.
+      .select((eb) =>
+        eb
+          .selectFrom(INBOX_VERSION_TABLE)
+          .select('version')
+          .where('recipient_id', '=', recipientId)
+          .as('inbox_version'),
+      )
       .where('recipient_id', '=', recipientId)
       .orderBy('created_at', 'desc')
       .orderBy(this.#id, 'desc')
@@ -238,6 +290,8 @@ export class Inbox {
       items,
       nextCursor:
         rows.length > limit && last ? encodeCursor(last.createdAt.getTime(), last.id) : null,
+      // No row, no version read: only items from before versions are surely committed.
+      marker: String(Number(rows[0]?.inbox_version ?? 0)),
     }
   }
 
@@ -288,16 +342,16 @@ export class Inbox {
     return (await query.execute()).map(toItem)
   }
 
-  /** The recipient's counts by status, in one query. */
+  /** The recipient's counts by status with their version, in one query (one snapshot). */
   async counts(recipientId: string): Promise<InboxCounts> {
-    const rows = await this.#db
-      .selectFrom(INBOX_TABLE)
-      .select(['status', (eb) => eb.fn.countAll<number | string | bigint>().as('count')])
-      .where('recipient_id', '=', recipientId)
-      .groupBy('status')
-      .execute()
-    const counts = { unread: 0, read: 0, archived: 0 }
-    for (const row of rows) counts[row.status] = Number(row.count)
+    const { rows } = await sql<{ status: string; count: number | string | bigint }>`
+      select status, count(*) as count from ${sql.table(INBOX_TABLE)}
+        where recipient_id = ${recipientId} group by status
+      union all
+      select 'version' as status, version as count from ${sql.table(INBOX_VERSION_TABLE)}
+        where recipient_id = ${recipientId}`.execute(this.#db)
+    const counts = { unread: 0, read: 0, archived: 0, version: 0 }
+    for (const row of rows) counts[row.status as keyof InboxCounts] = Number(row.count)
     return counts
   }
 
@@ -317,39 +371,65 @@ export class Inbox {
   }
 
   /**
-   * Marks the recipient's unread items read up to `newestSeenId`, the newest item their page or
-   * stream showed them (in {@link InboxPosition} order): one that came after it stays unread, as
-   * they have not seen it. Returns how many changed; 0 when they have no item by that id.
+   * Marks read the recipient's unread items the user was shown: those committed by the read of
+   * the page they saw (`upTo`, its `marker`: on that page or another), and those a live stream
+   * brought since (`ids`). An item committed later stays unread, whatever its time stamp (a
+   * transaction in flight may commit an item stamped before the page after it was read): they
+   * have not seen it. A thousand items a statement. Returns how many changed. Refuses
+   * (`E_VALIDATION`) a marker that is not one and more than 500 ids.
    */
-  async markAllRead(recipientId: string, newestSeenId: string): Promise<number> {
-    const newest = await this.get(recipientId, newestSeenId)
-    if (newest === undefined) return 0
-    const at = newest.createdAt.getTime()
-    const result = await this.#db
-      .updateTable(INBOX_TABLE)
-      .set({ status: 'read', read_at: this.#clock.nowMs() })
-      .where('recipient_id', '=', recipientId)
-      .where('status', '=', 'unread')
-      .where((eb) =>
-        eb.or([
-          eb('created_at', '<', at),
-          eb.and([eb('created_at', '=', at), eb(this.#id, '<=', newest.id)]),
-        ]),
-      )
-      .executeTakeFirst()
-    return Number(result.numUpdatedRows)
+  async markAllRead(recipientId: string, seen: InboxSeen): Promise<number> {
+    const upTo = /^\d{1,15}$/.test(String(seen?.upTo)) ? Number(seen.upTo) : Number.NaN
+    if (Number.isNaN(upTo))
+      throw notANumber('upTo', 'The marker of the page shown (list().marker).')
+    const ids = seen.ids ?? []
+    if (!Array.isArray(ids) || ids.length > 500 || !ids.every((id) => typeof id === 'string'))
+      throw new ValidationError([
+        { path: 'ids', message: 'At most 500 item ids.', code: 'invalid_ids' },
+      ])
+    const now = this.#clock.nowMs()
+    let changed = ids.length === 0 ? 0 : await this.markRead(recipientId, ids)
+    for (;;) {
+      const marked = await this.#change([recipientId], async () => {
+        const batch = await this.#db
+          .selectFrom(INBOX_TABLE)
+          .select('id')
+          .where('recipient_id', '=', recipientId)
+          .where('status', '=', 'unread')
+          // Items from before versions were committed before any marker.
+          .where((eb) => eb.or([eb('version', 'is', null), eb('version', '<=', upTo)]))
+          .limit(MARK_BATCH)
+          .execute()
+        if (batch.length === 0) return { read: 0, changed: 0 }
+        const result = await this.#db
+          .updateTable(INBOX_TABLE)
+          .set({ status: 'read', read_at: now })
+          .where('status', '=', 'unread')
+          .where(
+            'id',
+            'in',
+            batch.map((row) => row.id),
+          )
+          .executeTakeFirst()
+        return { read: batch.length, changed: Number(result.numUpdatedRows) }
+      })
+      changed += marked.changed
+      if (marked.read < MARK_BATCH) return changed
+    }
   }
 
   /** Archives the recipient's items (read or not); returns how many changed. */
   async archive(recipientId: string, ids: readonly string[]): Promise<number> {
     if (ids.length === 0) return 0
-    const result = await this.#db
-      .updateTable(INBOX_TABLE)
-      .set({ status: 'archived' })
-      .where('recipient_id', '=', recipientId)
-      .where('id', 'in', [...ids])
-      .where('status', '<>', 'archived')
-      .executeTakeFirst()
+    const result = await this.#change([recipientId], () =>
+      this.#db
+        .updateTable(INBOX_TABLE)
+        .set({ status: 'archived' })
+        .where('recipient_id', '=', recipientId)
+        .where('id', 'in', [...ids])
+        .where('status', '<>', 'archived')
+        .executeTakeFirst(),
+    )
     return Number(result.numUpdatedRows)
   }
 
@@ -365,23 +445,27 @@ export class Inbox {
     return deleteInBatches(async (limit) => {
       const ids = await this.#db
         .selectFrom(INBOX_TABLE)
-        .select('id')
+        .select(['id', 'recipient_id'])
         .where('created_at', '<', at)
         .where('status', 'in', ['read', 'archived'])
         .orderBy('created_at')
         .limit(limit)
         .execute()
       if (ids.length === 0) return { read: 0, deleted: 0 }
-      const result = await this.#db
-        .deleteFrom(INBOX_TABLE)
-        .where(
-          'id',
-          'in',
-          ids.map((row) => row.id),
-        )
-        // Marked unread again meanwhile: kept.
-        .where('status', 'in', ['read', 'archived'])
-        .executeTakeFirst()
+      const result = await this.#change(
+        ids.map((row) => row.recipient_id),
+        () =>
+          this.#db
+            .deleteFrom(INBOX_TABLE)
+            .where(
+              'id',
+              'in',
+              ids.map((row) => row.id),
+            )
+            // Marked unread again meanwhile: kept.
+            .where('status', 'in', ['read', 'archived'])
+            .executeTakeFirst(),
+      )
       return { read: ids.length, deleted: Number(result.numDeletedRows) }
     })
   }
@@ -392,14 +476,40 @@ export class Inbox {
     from: InboxStatus,
     set: Partial<InboxRow>,
   ): Promise<number> {
-    const result = await this.#db
-      .updateTable(INBOX_TABLE)
-      .set(set)
-      .where('recipient_id', '=', recipientId)
-      .where('status', '=', from)
-      .where('id', 'in', [...ids])
-      .executeTakeFirst()
+    const result = await this.#change([recipientId], () =>
+      this.#db
+        .updateTable(INBOX_TABLE)
+        .set(set)
+        .where('recipient_id', '=', recipientId)
+        .where('status', '=', from)
+        .where('id', 'in', [...ids])
+        .executeTakeFirst(),
+    )
     return Number(result.numUpdatedRows)
+  }
+
+  /**
+   * Runs `change` in a transaction (the caller's, when one is open) that first raises the
+   * recipients' versions. The version's row lock is held to the commit, so the recipient's
+   * changes commit in version order: a read that sees a version sees every change up to it and
+   * none after (counts of one version are the same; a marker covers exactly what was read).
+   * Sorted, so two writers lock several recipients in one order.
+   */
+  #change<T>(recipientIds: readonly string[], change: () => Promise<T>): Promise<T> {
+    const ids = [...new Set(recipientIds)].sort()
+    return this.#database.transaction(async () => {
+      const insert = this.#db
+        .insertInto(INBOX_VERSION_TABLE)
+        .values(ids.map((id) => ({ recipient_id: id, version: 1 })))
+      const raised = sql<number>`${sql.ref(`${INBOX_VERSION_TABLE}.version`)} + 1`
+      await (sqlEngine(this.#db as Kysely<unknown>) === 'mysql'
+        ? insert.onDuplicateKeyUpdate({ version: raised })
+        : insert.onConflict((conflict) =>
+            conflict.column('recipient_id').doUpdateSet({ version: raised }),
+          )
+      ).execute()
+      return change()
+    })
   }
 }
 
@@ -482,6 +592,27 @@ export const createInboxTable: Migration = {
   },
   async down(db) {
     await db.schema.dropTable(INBOX_TABLE).execute()
+  },
+}
+
+/**
+ * The migration adding each recipient's inbox version and the version that added each item (see
+ * {@link InboxCounts.version}, {@link Inbox.markAllRead}); items from before have none.
+ */
+export const addInboxVersions: Migration = {
+  async up(db) {
+    await db.schema
+      .createTable(INBOX_VERSION_TABLE)
+      .addColumn('recipient_id', idColumn(db as Kysely<unknown>, 191), (column) =>
+        column.primaryKey(),
+      )
+      .addColumn('version', 'bigint', (column) => column.notNull())
+      .execute()
+    await db.schema.alterTable(INBOX_TABLE).addColumn('version', 'bigint').execute()
+  },
+  async down(db) {
+    await db.schema.alterTable(INBOX_TABLE).dropColumn('version').execute()
+    await db.schema.dropTable(INBOX_VERSION_TABLE).execute()
   },
 }
 

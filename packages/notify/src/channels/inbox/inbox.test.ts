@@ -18,18 +18,18 @@ import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { INBOX, InboxChannel } from './inbox-channel.js'
 import { type InboxHandlerOptions, inboxHandler } from './inbox-handler.js'
-import { createInboxTable, Inbox } from './inbox-store.js'
+import { addInboxVersions, createInboxTable, Inbox } from './inbox-store.js'
 import { STREAM_LOOKBACK_MS } from './inbox-stream.js'
 
 const inboxModule = defineModule({
   name: 'inbox-test',
   register(binder) {
     binder.bind(INBOX, {
-      inject: [databaseToken(), CLOCK],
-      useFactory: (db, clock) => new Inbox(db, clock),
+      inject: [DATABASE, CLOCK],
+      useFactory: (database, clock) => new Inbox(database, clock),
     })
   },
-  migrations: { '0001_inbox': createInboxTable },
+  migrations: { '0001_inbox': createInboxTable, '0002_inbox_versions': addInboxVersions },
 })
 
 for (const engine of testEngines()) {
@@ -198,52 +198,83 @@ for (const engine of testEngines()) {
         })
       }
       await inbox.add({ id: 'c-0', recipientId: 'carol', type: 't', message: { title: 'carol' } })
-      expect(await inbox.counts('bob')).toEqual({ unread: 3, read: 0, archived: 0 })
+      expect(await inbox.counts('bob')).toMatchObject({ unread: 3, read: 0, archived: 0 })
+      const { marker } = await inbox.list('bob')
       expect(await inbox.markRead('carol', ['b-0'])).toBe(0)
       expect(await inbox.markRead('bob', ['b-0', 'c-0'])).toBe(1)
       expect(await inbox.archive('bob', ['b-1'])).toBe(1)
-      expect(await inbox.counts('bob')).toEqual({ unread: 1, read: 1, archived: 1 })
-      expect(await inbox.markAllRead('bob', 'b-2')).toBe(1)
-      expect(await inbox.counts('bob')).toEqual({ unread: 0, read: 2, archived: 1 })
-      expect(await inbox.counts('carol')).toEqual({ unread: 1, read: 0, archived: 0 })
+      expect(await inbox.counts('bob')).toMatchObject({ unread: 1, read: 1, archived: 1 })
+      expect(await inbox.markAllRead('bob', { upTo: marker })).toBe(1)
+      expect(await inbox.counts('bob')).toMatchObject({ unread: 0, read: 2, archived: 1 })
+      expect(await inbox.counts('carol')).toMatchObject({ unread: 1, read: 0, archived: 0 })
       expect(await inbox.markUnread('bob', ['b-2'])).toBe(1)
       expect((await inbox.list('bob', { status: 'unread' })).items.map((item) => item.id)).toEqual([
         'b-2',
       ])
     })
 
-    it('marks all read only up to the newest item the user saw, never one that came after', async () => {
+    it('marks all read only what the page’s read saw and the ids streamed since, never an item committed after, whatever its stamp', async () => {
       app.clock.advance(1_000)
-      // Three items in one millisecond (ordered by id), then one a second later.
       for (const id of ['k-1', 'k-3', 'k-2']) {
         await inbox.add({ id, recipientId: 'kim', type: 't', message: { title: id } })
       }
       const shown = await inbox.list('kim')
       expect(shown.items.map((item) => item.id)).toEqual(['k-3', 'k-2', 'k-1'])
-      // Arrive after the page was loaded: one in the same millisecond, one later.
-      await inbox.add({ id: 'k-4', recipientId: 'kim', type: 't', message: { title: 'tie' } })
-      app.clock.advance(1_000)
-      await inbox.add({ id: 'k-5', recipientId: 'kim', type: 't', message: { title: 'late' } })
+      // Committed after the page was read: one stamped before its items (its transaction was in
+      // flight, or its server's clock behind), one after.
+      const now = app.clock.nowMs()
+      app.clock.set(now - 500)
+      await inbox.add({ id: 'k-0', recipientId: 'kim', type: 't', message: { title: 'late' } })
+      app.clock.set(now + 1_000)
+      await inbox.add({ id: 'k-5', recipientId: 'kim', type: 't', message: { title: 'new' } })
       await inbox.add({ id: 'x-1', recipientId: 'kit', type: 't', message: { title: 'kit' } })
       const json = { method: 'POST', headers: { 'content-type': 'application/json' } }
-      // Another recipient's id marks nothing, as an unknown one does.
-      for (const upTo of ['x-1', 'nope']) {
+      // An item id (what "up to" was before markers), or no marker at all, marks nothing.
+      for (const upTo of ['k-3', 'x-1', '', '1.5', 7]) {
         const response = await as('kim', '/read-all', { ...json, body: JSON.stringify({ upTo }) })
-        expect(await response.json()).toEqual({ changed: 0 })
+        expect(response.status).toBe(422)
       }
-      const newest = shown.items[0]?.id
       const marked = await as('kim', '/read-all', {
         ...json,
-        body: JSON.stringify({ upTo: newest }),
+        body: JSON.stringify({ upTo: shown.marker }),
       })
-      // Before, every unread item was marked read, k-4 and k-5 too, which the user never saw.
+      // Before, k-0 was marked read too (stamped before the newest item shown), never seen.
       expect(await marked.json()).toEqual({ changed: 3 })
-      expect((await inbox.list('kim', { status: 'unread' })).items.map((item) => item.id)).toEqual([
-        'k-5',
-        'k-4',
-      ])
-      expect(await inbox.markAllRead('kim', 'k-5')).toBe(2)
-      expect(await inbox.counts('kit')).toEqual({ unread: 1, read: 0, archived: 0 })
+      const unread = async () =>
+        (await inbox.list('kim', { status: 'unread' })).items.map((item) => item.id)
+      expect(await unread()).toEqual(['k-5', 'k-0'])
+      // k-5 came by a live stream: its id is passed, k-0 (not shown) stays unread.
+      expect(await inbox.markAllRead('kim', { upTo: shown.marker, ids: ['k-5', 'x-1'] })).toBe(1)
+      expect(await unread()).toEqual(['k-0'])
+      expect(await inbox.counts('kit')).toMatchObject({ unread: 1, read: 0, archived: 0 })
+      await expect(inbox.markAllRead('kim', { upTo: 'k-0' })).rejects.toMatchObject({
+        code: 'E_VALIDATION',
+      })
+    })
+
+    it('versions its counts, so an answer that arrives late is known to be older: counts of one version are the same', async () => {
+      // Adds and reads of the counts at once: each read's counts are of its version (one
+      // snapshot), whatever order the answers come in.
+      const answers = await Promise.all(
+        Array.from({ length: 24 }, (_, n) =>
+          n % 2 === 0
+            ? inbox
+                .add({ id: `v-${n}`, recipientId: 'val', type: 't', message: { title: 'v' } })
+                .then(() => undefined)
+            : inbox.counts('val'),
+        ),
+      )
+      for (const counts of answers) if (counts) expect(counts.unread).toBe(counts.version)
+      const last = await inbox.counts('val')
+      expect(last).toEqual({ unread: 12, read: 0, archived: 0, version: 12 })
+      // Every change raises it: a mark, an archive, a mark all read.
+      await inbox.markRead('val', ['v-0'])
+      await inbox.archive('val', ['v-2'])
+      const after = await inbox.counts('val')
+      expect(after).toEqual({ unread: 10, read: 1, archived: 1, version: 14 })
+      const { counts } = (await (await as('val', '/')).json()) as { counts: unknown }
+      expect(counts).toEqual(after)
+      expect(await (await as('val', '/counts')).json()).toEqual(after)
     })
 
     it('pages newest first with a cursor, and refuses a forged cursor', async () => {
@@ -302,7 +333,11 @@ for (const engine of testEngines()) {
         body: JSON.stringify({ ids: ['h-1'] }),
       })
       expect(await mine.json()).toEqual({ changed: 1 })
-      expect(await (await as('hal', '/counts')).json()).toEqual({ unread: 0, read: 1, archived: 0 })
+      expect(await (await as('hal', '/counts')).json()).toMatchObject({
+        unread: 0,
+        read: 1,
+        archived: 0,
+      })
       expect((await as('hal', '/?status=bogus')).status).toBe(422)
       expect(
         (
@@ -335,13 +370,16 @@ for (const engine of testEngines()) {
         }
       }
       // Before, POST /read-all marked everything read whatever the request was.
-      expect(await inbox.counts('fay')).toEqual({ unread: 1, read: 0, archived: 0 })
+      expect(await inbox.counts('fay')).toMatchObject({ unread: 1, read: 0, archived: 0 })
       const json = { method: 'POST', headers: { 'content-type': 'application/json' } }
       expect((await as('fay', '/read-all', { ...json, body: '{}' })).status).toBe(422)
+      const { marker } = await inbox.list('fay')
       expect(
-        await (await as('fay', '/read-all', { ...json, body: '{"upTo":"f-1"}' })).json(),
+        await (
+          await as('fay', '/read-all', { ...json, body: JSON.stringify({ upTo: marker }) })
+        ).json(),
       ).toEqual({ changed: 1 })
-      expect(await inbox.counts('fay')).toEqual({ unread: 0, read: 1, archived: 0 })
+      expect(await inbox.counts('fay')).toMatchObject({ unread: 0, read: 1, archived: 0 })
     })
 
     it('streams new items of the recipient as server-sent events, and no one else’s', async () => {

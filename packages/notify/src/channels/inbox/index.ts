@@ -9,5 +9,6 @@ export type {
   InboxListOptions,
   InboxPage,
   InboxPosition,
+  InboxSeen,
   InboxStatus,
 } from './inbox-store.js'
