@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { currentPrincipal } from '../accounts/index.js'
 import { CARTS, type CartSessionData } from '../cart/index.js'
 import { Html, html } from './html.js'
-import { layout, type PageChrome } from './layout.js'
+import type { PageChrome } from './layout.js'
 
 /** What the storefront's pages need from the app. */
 export interface StorefrontOptions {
