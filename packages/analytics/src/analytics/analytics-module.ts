@@ -22,6 +22,7 @@ import {
   type ForgetReport,
   forgetUser,
   purgeEventsBefore,
+  purgeLinksBefore,
   suppressAnonymous,
 } from '../privacy/forget-user.js'
 import { checkedAfterWrite } from '../privacy/late-writes.js'
@@ -33,6 +34,7 @@ import { Recommendations } from '../recommendations/recommendations.js'
 import {
   type CountsConfig,
   type RecommendationsConfig,
+  purgeUnitsBefore,
   Rollups,
   rollupPlan,
 } from '../rollups/index.js'
@@ -88,8 +90,9 @@ export interface AnalyticsModuleOptions<E extends EventSchemas> {
   /** The page script's heartbeat interval, in seconds (default 15); `dwell()` counts one per heartbeat. */
   readonly heartbeatSeconds?: number
   /**
-   * Events older than this many days are deleted by the retention run (default 395, 13 months;
-   * at most 36,525, a century).
+   * Events older than this many days are deleted by the retention run, and with them the unit
+   * rows and identity links that name a person (default 395, 13 months; at most 36,525, a
+   * century).
    */
   readonly retentionDays?: number
   /** How often the rollup schedule runs: milliseconds or `'30s'`, `'5m'` (default `'1m'`). */
@@ -317,7 +320,13 @@ export function analyticsModule<const E extends EventSchemas>(
             },
             async applyRetention() {
               await visitorIds.deleteExpiredSalts()
-              return purgeEventsBefore(scope, clock.nowMs() - retentionDays * 86_400_000)
+              const cut = clock.nowMs() - retentionDays * 86_400_000
+              const deleted = await purgeEventsBefore(scope, cut)
+              // Then the rows that tie a person to what they did: each outlives the events
+              // it came from only while a stored event still uses it.
+              await purgeUnitsBefore(scope, plan, cut)
+              await purgeLinksBefore(scope, cut)
+              return deleted
             },
           })
         },

@@ -450,8 +450,9 @@ export class Analytics<E extends EventSchemas = AppEvents> {
   }
 
   /**
-   * Applies the retention now: deletes events older than `retentionDays` and visitor-id salts
-   * older than yesterday. The module runs it on a schedule. Returns the events deleted. An event
+   * Applies the retention now: deletes events older than `retentionDays`, the per-person rows
+   * the rollups and identity links keep past it (see the README), and visitor-id salts older
+   * than yesterday. The module runs it on a schedule. Returns the events deleted. An event
    * past `retentionDays` whose batch the rollup has not counted yet is kept until it has, so
    * retention depends on the rollup running; the batches held back are the rows of
    * `mortar_analytics_batch` whose `first_at` is older than the cut.

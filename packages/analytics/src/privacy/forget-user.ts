@@ -206,4 +206,40 @@ export async function purgeEventsBefore(scope: QueryScope, before: number): Prom
   return deleted
 }
 
+/**
+ * Retention of the identity links, which tie an anonymous id to a user: deletes those linked
+ * before `before` whose anonymous id no stored event carries any more (run after the events'
+ * purge, so their last use is older than the cut), returning how many. A link still in use stays
+ * however old: the queries and the rollup join that id's events to the user through it, and the
+ * first link of an id wins, so its time is that of the first use, not the last. The candidates
+ * are read, then each delete checks again that no event of the id was written meanwhile.
+ */
+export async function purgeLinksBefore(scope: QueryScope, before: number): Promise<number> {
+  let deleted = 0
+  const unused = (params: Params, link: string) =>
+    `${link}.linked_at < ${params.add(before)} and not exists (select 1 from ${EVENT_TABLE} e where e.anonymous_id = ${link}.anonymous_id)`
+  for (;;) {
+    const find = new Params()
+    const rows = await run<{ anonymous_id: string }>(
+      scope,
+      `select i.anonymous_id from ${IDENTITY_TABLE} i where ${unused(find, 'i')} limit ${PURGE_ROWS}`,
+      find,
+    )
+    if (rows.length === 0) break
+    const remove = new Params()
+    const result = await scope.db.executeQuery(
+      compile(
+        scope.engine,
+        `delete from ${IDENTITY_TABLE} where anonymous_id in ${remove.list(rows.map((row) => row.anonymous_id))} and ${unused(remove, IDENTITY_TABLE)}`,
+        remove,
+      ),
+    )
+    const removed = Number(result.numAffectedRows ?? 0n)
+    // Used again or deleted meanwhile: a caller's snapshot would pick them again, forever.
+    if (removed === 0) break
+    deleted += removed
+  }
+  return deleted
+}
+
 const PURGE_ROWS = 1_000

@@ -7,5 +7,5 @@ export type {
   RecommendationsConfig,
   RollupPlan,
 } from './rollup-config.js'
-export { Rollups } from './rollups.js'
+export { purgeUnitsBefore, Rollups } from './rollups.js'
 export type { RollupReport } from './rollups.js'

@@ -491,23 +491,7 @@ async function addCooccurrences(
   const { engine } = scope
   const stage = new Params()
   const k = literal(engine, stage.add(kind))
-  const unit =
-    kind === 'viewed'
-      ? dayTextSql(
-          engine,
-          dayNumberSql(engine, 'e.occurred_at', plan.timeZone, span.first, span.last),
-        )
-      : "''"
-  let from = `${EVENTS_FROM} ${ACTOR_JOIN}`
-  let item: string
-  if (source.list) {
-    const items = arrayItemsSql(engine, source.key, stage)
-    from += ` ${items.join}`
-    item = items.item
-  } else {
-    item = propertySql(engine, source.key, stage)
-  }
-  const candidates = `select ${ACTOR_SQL} as actor, ${unit} as unit, ${item} as item, e.occurred_at as at from ${from} where e.name = ${stage.add(source.event)} and ${filter(stage)}`
+  const candidates = unitCandidates(scope, plan, kind, source, filter, span, stage)
   const sameUnit = (table: string, alias: string, other: string) =>
     `${table} ${alias} on ${alias}.kind = ${other}.kind and ${alias}.actor = ${other}.actor and ${alias}.unit = ${other}.unit`
   await run(
@@ -549,6 +533,87 @@ async function addCooccurrences(
   await markChangedLists(scope, kind)
   await scope.db.executeQuery(CompiledQuery.raw(`delete from ${UNIT_STAGE_TABLE}`, []))
   await rebuildStaleLists(scope, kind)
+}
+
+/**
+ * SQL selecting, for the events `filter` selects, the (actor, unit, item, at) rows they give a
+ * unit: the unit is the local day for views, '' (all of a person's purchases) for purchases.
+ */
+function unitCandidates(
+  scope: QueryScope,
+  plan: RollupPlan,
+  kind: ItemKind,
+  source: { readonly event: string; readonly key: string; readonly list: boolean },
+  filter: EventFilter,
+  span: EventSpan,
+  params: Params,
+): string {
+  const { engine } = scope
+  const unit =
+    kind === 'viewed'
+      ? dayTextSql(
+          engine,
+          dayNumberSql(engine, 'e.occurred_at', plan.timeZone, span.first, span.last),
+        )
+      : "''"
+  let from = `${EVENTS_FROM} ${ACTOR_JOIN}`
+  let item: string
+  if (source.list) {
+    const items = arrayItemsSql(engine, source.key, params)
+    from += ` ${items.join}`
+    item = items.item
+  } else {
+    item = propertySql(engine, source.key, params)
+  }
+  return `select ${ACTOR_SQL} as actor, ${unit} as unit, ${item} as item, e.occurred_at as at from ${from} where e.name = ${params.add(source.event)} and ${filter(params)}`
+}
+
+/**
+ * Retention of the unit rows, which tie a person to the items they viewed or bought: deletes
+ * those older than `before`, returning how many. A day of views goes once the whole local day
+ * is before the cut. A purchase row carries no time: it goes once no stored event of that
+ * person buying that item is left (retention deleted them all), or when purchases are no longer
+ * rolled up. Pairs, audiences and ranked lists keep their counts, as the daily counts do: they
+ * name no one. Under the rollup lock, so no run adds a row meanwhile that this then deletes.
+ */
+export async function purgeUnitsBefore(
+  scope: QueryScope,
+  plan: RollupPlan,
+  before: number,
+): Promise<number> {
+  return rollupTransaction(scope).execute(async (trx) => {
+    const tx: QueryScope = { ...scope, db: trx as Kysely<unknown> }
+    await lockRollups(tx)
+    const days = new Params()
+    const viewed = await tx.db.executeQuery(
+      compile(
+        tx.engine,
+        `delete from ${UNIT_ITEM_TABLE} where unit <> '' and unit < ${days.add(dayText(dayNumber(before, plan.timeZone)))}`,
+        days,
+      ),
+    )
+    let deleted = Number(viewed.numAffectedRows ?? 0n)
+    const source = plan.items.get('bought')
+    const find = new Params()
+    const backed =
+      source === undefined
+        ? ''
+        : ` and not exists (select 1 from (${unitCandidates(tx, plan, 'bought', source, () => '1 = 1', { first: 0, last: 0 }, find)}) c where c.actor = u.actor and c.item = u.item)`
+    // Read, then deleted by key: MariaDB cannot delete from a table a subquery of it reads.
+    const unbacked = await run<{ kind: string; actor: string; unit: string; item: string }>(
+      tx,
+      `select u.kind, u.actor, u.unit, u.item from ${UNIT_ITEM_TABLE} u where u.unit = ''${backed}`,
+      find,
+    )
+    deleted += await deleteKeys(
+      tx.db,
+      tx.engine,
+      UNIT_ITEM_TABLE,
+      ['kind', 'actor', 'unit', 'item'],
+      unbacked.map((row) => [row.kind, row.actor, row.unit, row.item]),
+    )
+    return deleted
+  })
 }
 
 /**
