@@ -26,6 +26,7 @@ import {
   Inbox,
   addInboxVersions,
   indexInboxAge,
+  indexInboxVersions,
 } from '../channels/inbox/inbox-store.js'
 import { roomForLongText } from './long-text-migration.js'
 import { WebhookChannel } from '../channels/webhook/webhook-channel.js'
@@ -260,6 +261,7 @@ export function notifyModule(options: NotifyModuleOptions): Module {
       '0015_inbox_age': indexInboxAge,
       '0016_throttle_windows': indexThrottleWindows,
       '0017_inbox_versions': addInboxVersions,
+      '0019_inbox_version_index': indexInboxVersions,
     },
     register(binder) {
       binder.bind(LEDGER, {
