@@ -1,11 +1,15 @@
 // Test support for this package's own engine tests (not exported): a TCP proxy to a database
-// server that can be cut, as a server restart or a network partition cuts connections.
+// server that can be cut, as a server restart or a network partition cuts connections, or
+// stalled, as a server that takes every connection and query but answers none (a hung disk, a
+// lock held for ever, a partition that drops packets instead of resetting).
 import { connect, createServer, type Server, type Socket } from 'node:net'
 
 export class CuttableProxy {
   #server: Server | undefined
   readonly #sockets = new Set<Socket>()
   #cutOnReply: { readonly text: Buffer; readonly done: () => void } | undefined
+  /** While stalled, the replies held back, in order, each with the client it was for. */
+  #held: { readonly client: Socket; readonly chunk: Buffer }[] | undefined
   port = 0
 
   constructor(
@@ -48,7 +52,8 @@ export class CuttableProxy {
           armed.done()
           return
         }
-        client.write(chunk)
+        if (this.#held !== undefined) this.#held.push({ client, chunk })
+        else client.write(chunk)
       })
     })
     await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve))
@@ -65,6 +70,22 @@ export class CuttableProxy {
     return new Promise((resolve) => {
       this.#cutOnReply = { text: Buffer.from(text), done: resolve }
     })
+  }
+
+  /**
+   * From now on the server's replies (new connections' handshakes included) are held back: the
+   * server still receives and runs what clients send, and no client hears of it, until
+   * {@link answer}.
+   */
+  stall(): void {
+    this.#held ??= []
+  }
+
+  /** Passes on every reply held since {@link stall}, in order, and stops holding them. */
+  answer(): void {
+    const held = this.#held ?? []
+    this.#held = undefined
+    for (const { client, chunk } of held) if (!client.destroyed) client.write(chunk)
   }
 
   async cut(): Promise<void> {

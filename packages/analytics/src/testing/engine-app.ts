@@ -194,6 +194,8 @@ export interface AppBehindProxy {
   readonly analytics: Analytics<typeof heartbeats>
   readonly proxy: CuttableProxy
   readonly reports: DropReport[]
+  /** The app's clock, which stamps the events. */
+  readonly clock: FakeClock
   /** The `n` of every stored heartbeat, in order. */
   storedNs(): Promise<number[]>
   /** The events logged per batch written, smallest first. */
@@ -227,6 +229,7 @@ export async function startBehindProxy(
     analytics: app.resolve(ANALYTICS) as unknown as Analytics<typeof heartbeats>,
     proxy,
     reports,
+    clock: app.clock,
     async storedNs() {
       const rows = await db().selectFrom('mortar_analytics_event').select('properties').execute()
       return rows
