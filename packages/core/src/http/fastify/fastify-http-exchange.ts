@@ -100,8 +100,15 @@ export class FastifyHttpExchange implements HttpExchange, RequestContextInit {
 
   /** Work that {@link hold} counted has settled. */
   release(): void {
-    if (this.#end !== undefined) this.#end.release()
-    else if (this.#running > 0) this.#running -= 1
+    const end = this.#end
+    if (end === undefined) {
+      if (this.#running > 0) this.#running -= 1
+      return
+    }
+    // Fastify starts what comes next (the next hook, or the reply's hooks after the handler) in
+    // a reaction to the settle that released this: let go a microtask later, the count does not
+    // fall to nothing between the two, which would dispose the scope under the next one.
+    queueMicrotask(() => end.release())
   }
 
   /**

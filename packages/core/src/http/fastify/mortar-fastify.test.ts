@@ -1,6 +1,7 @@
 import { PassThrough, Readable } from 'node:stream'
 import { createGunzip, gzipSync } from 'node:zlib'
-import Fastify from 'fastify'
+import { once } from 'node:events'
+import Fastify, { type FastifyReply } from 'fastify'
 import { setImmediate } from 'node:timers/promises'
 import { describe, expect, it, vi } from 'vitest'
 import { createApp } from '../../app/create-app.js'
@@ -230,6 +231,105 @@ describe('mortarFastify', () => {
         expect(await after).toEqual({ disposedUnderHook: false, sameScope: true })
         // Once Fastify is done with the request, not a grace period later.
         await vi.waitFor(() => expect(held.disposed).toBe(true))
+      } finally {
+        await fastify.close()
+        await app.stop()
+      }
+    },
+  )
+
+  // A plugin of the app's own whose hook uses the request's scope after the handler: an audit
+  // onResponse hook (run once the response is sent), an onSend or preSerialization hook whose
+  // client leaves while it awaits. The scope was disposed under them.
+  it.each([
+    ['an onResponse hook', 'onResponse'],
+    ['an onResponse hook run after another that outlasted the response', 'second onResponse'],
+    ['an onResponse hook given at the route', 'route onResponse'],
+    ['an onResponse hook of an unknown route', 'not found onResponse'],
+    ['an onSend hook whose client left', 'onSend'],
+    ['an onSend hook that calls done, whose client left', 'onSend done'],
+    ['a preSerialization hook whose client left', 'preSerialization'],
+  ])(
+    'keeps the scope through %s of a plugin of the app, and disposes it after',
+    async (_hook, mode) => {
+      const { app, SERVICE } = appWithScopedService()
+      await app.start()
+      const fastify = Fastify()
+      await fastify.register(mortarFastify, { app })
+      let started!: (held: ScopedService | undefined) => void
+      const holding = new Promise<ScopedService | undefined>((resolve) => {
+        started = resolve
+      })
+      let seen!: (seen: { disposedUnderHook: boolean; sameScope: boolean }) => void
+      const after = new Promise<{ disposedUnderHook: boolean; sameScope: boolean }>((resolve) => {
+        seen = resolve
+      })
+      // Holds the scope past the response's end: sent, or closed by the client that left.
+      const useScope = async (reply: FastifyReply) => {
+        const context = requestContext()
+        let held: ScopedService
+        try {
+          held = context.resolve(SERVICE)
+        } catch {
+          // The scope is already gone when this hook starts.
+          seen({ disposedUnderHook: true, sameScope: false })
+          started(undefined)
+          return
+        }
+        started(held)
+        if (!reply.raw.closed) await once(reply.raw, 'close')
+        await setImmediate()
+        let sameScope = false
+        try {
+          sameScope = context.resolve(SERVICE) === held
+        } catch {
+          // Resolved after the request ended: not the same scope.
+        }
+        seen({ disposedUnderHook: held.disposed, sameScope })
+      }
+      const handler = async () => {
+        requestContext().resolve(SERVICE)
+        return { ok: true }
+      }
+      if (mode === 'route onResponse') {
+        fastify.get('/', { onResponse: async (_request, reply) => useScope(reply) }, handler)
+      } else if (mode === 'not found onResponse') {
+        fastify.addHook('onResponse', async (_request, reply) => useScope(reply))
+      } else {
+        await fastify.register(async (plugin) => {
+          if (mode === 'onResponse') {
+            plugin.addHook('onResponse', async (_request, reply) => useScope(reply))
+          } else if (mode === 'second onResponse') {
+            plugin.addHook('onResponse', async (_request, reply) => {
+              if (!reply.raw.closed) await once(reply.raw, 'close')
+              await setImmediate()
+            })
+            plugin.addHook('onResponse', async (_request, reply) => useScope(reply))
+          } else if (mode === 'onSend') {
+            plugin.addHook('onSend', async (_request, reply) => useScope(reply))
+          } else if (mode === 'onSend done') {
+            plugin.addHook('onSend', (_request, reply, payload, done) => {
+              void useScope(reply).then(() => done(null, payload))
+            })
+          } else {
+            plugin.addHook('preSerialization', async (_request, reply) => useScope(reply))
+          }
+          plugin.get('/', handler)
+        })
+      }
+      await fastify.listen({ port: 0, host: '127.0.0.1' })
+      const address = fastify.server.address()
+      if (address === null || typeof address === 'string') throw new Error('no port')
+      try {
+        const client = new AbortController()
+        const path = mode === 'not found onResponse' ? '/nowhere' : '/'
+        const request = fetch(`http://127.0.0.1:${address.port}${path}`, { signal: client.signal })
+        const held = await holding
+        if (!mode.includes('onResponse')) client.abort()
+        await request.then((response) => response.text()).catch(() => undefined)
+        expect(await after).toEqual({ disposedUnderHook: false, sameScope: true })
+        // Once the hook is done with it, not a grace period later.
+        await vi.waitFor(() => expect(held?.disposed).toBe(true))
       } finally {
         await fastify.close()
         await app.stop()

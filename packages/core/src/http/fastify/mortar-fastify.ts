@@ -33,6 +33,7 @@ import {
   utf8Check,
 } from '../shared/index.js'
 import { FastifyHttpExchange } from './fastify-http-exchange.js'
+import { holdScopeThroughHooks } from './scope-holding-hooks.js'
 
 /**
  * Options of {@link mortarFastify}.
@@ -168,6 +169,10 @@ export function mortarFastify(
   // otherwise wait on it for good.
   endEventStreamsOnClose(fastify.server)
 
+  // Hooks of the app's own plugins added from now on (an audit onResponse, an onSend that
+  // signs) are work of the request like the handler: the scope outlives them.
+  holdScopeThroughHooks(fastify, exchangeOf)
+
   fastify.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     sendProblem(error, request as MortarRequest, reply, logger)
   })
@@ -186,13 +191,18 @@ Object.defineProperty(mortarFastify, Symbol.for('fastify.display-name'), { value
 
 type OnSendDone = (error?: Error | null) => void
 
+function exchangeOf(request: unknown): FastifyHttpExchange | undefined {
+  const http = (request as MortarRequest)[kContext]?.http
+  return http instanceof FastifyHttpExchange ? http : undefined
+}
+
 // A client that goes away closes the response while the handler may still run: the request's
 // lifecycle, and its scope (a transaction, a session), runs on until the handler settles, as
 // Fastify waits on what it returns.
 function holdingScope(handler: RouteHandlerMethod): RouteHandlerMethod {
   return function scopedHandler(this: FastifyInstance, request, reply) {
-    const http = (request as MortarRequest)[kContext]?.http
-    if (!(http instanceof FastifyHttpExchange)) return handler.call(this, request, reply)
+    const http = exchangeOf(request)
+    if (http === undefined) return handler.call(this, request, reply)
     let result: unknown
     try {
       result = handler.call(this, request, reply)
