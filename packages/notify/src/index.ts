@@ -178,6 +178,7 @@ export {
   NotifyConfigError,
   NotifyRecipientError,
   NotifyUnavailableError,
+  InboxConflictError,
   PreferenceRequiredError,
   WebhookSignatureError,
 } from './errors.js'

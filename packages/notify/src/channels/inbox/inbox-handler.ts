@@ -42,6 +42,16 @@ export interface InboxHandlerOptions {
 }
 
 const STATUSES = new Set(['unread', 'read', 'archived', 'inbox'])
+// Each path and what it takes: reads (GET, HEAD) or changes (POST with JSON).
+const ROUTES = new Map<string, 'read' | 'change'>([
+  ['/', 'read'],
+  ['/counts', 'read'],
+  ['/stream', 'read'],
+  ['/read', 'change'],
+  ['/unread', 'change'],
+  ['/archive', 'change'],
+  ['/read-all', 'change'],
+])
 const hubs = new WeakMap<Inbox, InboxStreamHub>()
 
 /**
@@ -61,6 +71,10 @@ const hubs = new WeakMap<Inbox, InboxStreamHub>()
  *   resumes after the last event. Without `after` a stream also sends the items of the last
  *   30 s, which the page may hold: the client drops an item id it has. A stream ends after
  *   `maxStreamSeconds`: the browser reconnects, authorized again, and resumes where it ended.
+ *
+ * An unknown path is a 404, another method on a path a 405 with its `Allow` (which `OPTIONS`
+ * answers, 204), a `HEAD` its `GET` without the body; a signed-out request is a 401 whatever it
+ * asks.
  *
  * Mount it inside the app's request context (core's adapters do), after the session that sets
  * the principal. Its POSTs take JSON only (`content-type: application/json`, 400 otherwise):
@@ -91,7 +105,7 @@ export function inboxHandler(options: InboxHandlerOptions): FetchHandler {
     perRecipient: countOption('maxStreamsPerRecipient', options.maxStreamsPerRecipient, 5),
     total: countOption('maxStreams', options.maxStreams, 1_000),
   }
-  return async (request) => {
+  const handle: FetchHandler = async (request) => {
     const context = currentRequestContext()
     try {
       const recipientId = context === undefined ? undefined : await options.recipient(context)
@@ -101,7 +115,15 @@ export function inboxHandler(options: InboxHandlerOptions): FetchHandler {
       const inbox = context.resolve(INBOX)
       const path = new URL(request.url).pathname.replace(/\/+$/, '') || '/'
       const query = new URL(request.url).searchParams
-      if (request.method === 'GET' || request.method === 'HEAD') {
+      const route = ROUTES.get(path)
+      if (route === undefined) throw new NotFoundError()
+      const allow = route === 'read' ? 'GET, HEAD, OPTIONS' : 'POST, OPTIONS'
+      if (request.method === 'OPTIONS')
+        return new Response(null, { status: 204, headers: { allow } })
+      const reads = request.method === 'GET' || request.method === 'HEAD'
+      if (route === 'read' ? !reads : request.method !== 'POST')
+        return new Response(null, { status: 405, headers: { allow } })
+      if (reads) {
         if (path === '/') {
           const status = query.get('status') ?? 'inbox'
           if (!STATUSES.has(status))
@@ -120,42 +142,36 @@ export function inboxHandler(options: InboxHandlerOptions): FetchHandler {
           return jsonResponse({ ...page, counts })
         }
         if (path === '/counts') return jsonResponse(await inbox.counts(recipientId))
-        if (path === '/stream') {
-          // A HEAD reads no body: a stream opened for it would hold a place of the limits, a
-          // timer and the poll until its lifetime ended, for nothing.
-          if (request.method === 'HEAD') return new Response(null, { headers: STREAM_HEADERS })
-          const clock = context.resolve(CLOCK)
-          let hub = hubs.get(inbox)
-          if (hub === undefined) {
-            const logger = context.resolve(LOGGER)
-            hub = new InboxStreamHub(inbox, {
-              pollMs,
-              onPollError: (err) =>
-                logger.warn(
-                  { err },
-                  'Live inbox streams cannot read new items; retrying (they miss items meanwhile)',
-                ),
-            })
-            hubs.set(inbox, hub)
-          }
-          if (hub.closed) throw stopping()
-          const after = query.get('after')
-          if (after !== null && !MARKER.test(after))
-            throw invalid('after', 'The marker of the page shown (its `marker`).')
-          const start = await resumeFrom(inbox, recipientId, {
-            lastEventId: request.headers.get('last-event-id'),
-            marker: after,
-            nowMs: clock.nowMs(),
+        // GET /stream. A HEAD reads no body: a stream opened for it would hold a place of the
+        // limits, a timer and the poll until its lifetime ended, for nothing.
+        if (request.method === 'HEAD') return new Response(null, { headers: STREAM_HEADERS })
+        const clock = context.resolve(CLOCK)
+        let hub = hubs.get(inbox)
+        if (hub === undefined) {
+          const logger = context.resolve(LOGGER)
+          hub = new InboxStreamHub(inbox, {
+            pollMs,
+            onPollError: (err) =>
+              logger.warn(
+                { err },
+                'Live inbox streams cannot read new items; retrying (they miss items meanwhile)',
+              ),
           })
-          return stream(request, inbox, hub, recipientId, start, limits, {
-            heartbeatMs,
-            lifetimeMs,
-          })
+          hubs.set(inbox, hub)
         }
-        throw new NotFoundError()
-      }
-      if (request.method !== 'POST') {
-        return new Response(null, { status: 405, headers: { allow: 'GET, HEAD, POST' } })
+        if (hub.closed) throw stopping()
+        const after = query.get('after')
+        if (after !== null && !MARKER.test(after))
+          throw invalid('after', 'The marker of the page shown (its `marker`).')
+        const start = await resumeFrom(inbox, recipientId, {
+          lastEventId: request.headers.get('last-event-id'),
+          marker: after,
+          nowMs: clock.nowMs(),
+        })
+        return stream(request, inbox, hub, recipientId, start, limits, {
+          heartbeatMs,
+          lifetimeMs,
+        })
       }
       requireJson(request)
       if (path === '/read-all') {
@@ -173,12 +189,18 @@ export function inboxHandler(options: InboxHandlerOptions): FetchHandler {
       if (path === '/read') return jsonResponse({ changed: await inbox.markRead(recipientId, ids) })
       if (path === '/unread')
         return jsonResponse({ changed: await inbox.markUnread(recipientId, ids) })
-      if (path === '/archive')
-        return jsonResponse({ changed: await inbox.archive(recipientId, ids) })
-      throw new NotFoundError()
+      // POST /archive
+      return jsonResponse({ changed: await inbox.archive(recipientId, ids) })
     } catch (error) {
       return problemResponse(error, request)
     }
+  }
+  // A HEAD is answered as its GET would be, without the body.
+  return async (request) => {
+    const response = await handle(request)
+    if (request.method !== 'HEAD' || response.body === null) return response
+    await response.body.cancel()
+    return new Response(null, { status: response.status, headers: response.headers })
   }
 }
 

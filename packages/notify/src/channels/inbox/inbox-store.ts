@@ -2,9 +2,11 @@ import {
   afterCommit,
   type Clock,
   type Database,
+  isDeadlock,
   type Migration,
   ValidationError,
 } from '@mortar/core'
+import { InboxConflictError } from '../../errors.js'
 import { type Kysely, type RawBuilder, sql } from 'kysely'
 import {
   columnIndex,
@@ -293,15 +295,23 @@ export class Inbox {
         ]),
       )
     }
-    const rows = await query.execute()
+    let rows = await query.execute()
+    // An empty page reads no version with its rows: read it first, then the page again, so the
+    // marker is no later than what that read saw (a stream `?after=` it starts at the page, not
+    // at the first item ever: an inbox of archived items only is not sent again as new).
+    let before: number | undefined
+    if (rows.length === 0) {
+      before = (await this.versions([recipientId])).get(recipientId) ?? 0
+      rows = await query.execute()
+    }
     const items = rows.slice(0, limit).map(toItem)
     const last = items.at(-1)
+    const first = rows[0]
     return {
       items,
       nextCursor:
         rows.length > limit && last ? encodeCursor(last.createdAt.getTime(), last.id) : null,
-      // No row, no version read: only items from before versions are surely committed.
-      marker: String(Number(rows[0]?.inbox_version ?? 0)),
+      marker: String(first === undefined ? (before ?? 0) : Number(first.inbox_version ?? 0)),
     }
   }
 
@@ -310,6 +320,8 @@ export class Inbox {
    * recipient's item is `undefined` too: it is never read).
    */
   async get(recipientId: string, id: string): Promise<InboxItem | undefined> {
+    // No item has it (and PostgreSQL would refuse the NUL).
+    if (!storableId(id)) return undefined
     const row = await this.#db
       .selectFrom(INBOX_TABLE)
       .selectAll()
@@ -369,6 +381,9 @@ export class Inbox {
    */
   async versionBefore(recipientId: string, ms: number): Promise<number> {
     if (!Number.isFinite(ms)) throw notANumber('ms', 'A time in ms since the epoch.')
+    // Their version first: an item committed between the two reads is past it, so still sent
+    // (read after, it would be taken for one before the stream).
+    const now = (await this.versions([recipientId])).get(recipientId) ?? 0
     const row = await this.#db
       .selectFrom(INBOX_TABLE)
       .select((eb) => eb.fn.min('version').as('first'))
@@ -376,8 +391,7 @@ export class Inbox {
       .where('created_at', '>=', ms)
       .executeTakeFirst()
     const first = row?.first
-    if (first !== null && first !== undefined) return Number(first) - 1
-    return (await this.versions([recipientId])).get(recipientId) ?? 0
+    return first === null || first === undefined ? now : Math.min(Number(first) - 1, now)
   }
 
   /** The recipient's counts by status with their version, in one query (one snapshot). */
@@ -395,6 +409,7 @@ export class Inbox {
 
   /** Marks the recipient's items read; returns how many changed. */
   async markRead(recipientId: string, ids: readonly string[]): Promise<number> {
+    checkIds(ids)
     if (ids.length === 0) return 0
     return this.#update(recipientId, ids, 'unread', {
       status: 'read',
@@ -404,6 +419,7 @@ export class Inbox {
 
   /** Marks the recipient's read items unread again; returns how many changed. */
   async markUnread(recipientId: string, ids: readonly string[]): Promise<number> {
+    checkIds(ids)
     if (ids.length === 0) return 0
     return this.#update(recipientId, ids, 'read', { status: 'unread', read_at: null })
   }
@@ -421,10 +437,11 @@ export class Inbox {
     if (Number.isNaN(upTo))
       throw notANumber('upTo', 'The marker of the page shown (list().marker).')
     const ids = seen.ids ?? []
-    if (!Array.isArray(ids) || ids.length > 500 || !ids.every((id) => typeof id === 'string'))
+    if (!Array.isArray(ids) || ids.length > 500)
       throw new ValidationError([
         { path: 'ids', message: 'At most 500 item ids.', code: 'invalid_ids' },
       ])
+    checkIds(ids)
     const now = this.#clock.nowMs()
     let changed = ids.length === 0 ? 0 : await this.markRead(recipientId, ids)
     for (;;) {
@@ -458,6 +475,7 @@ export class Inbox {
 
   /** Archives the recipient's items (read or not); returns how many changed. */
   async archive(recipientId: string, ids: readonly string[]): Promise<number> {
+    checkIds(ids)
     if (ids.length === 0) return 0
     const result = await this.#change([recipientId], () =>
       this.#db
@@ -533,14 +551,28 @@ export class Inbox {
    * to it and none after (counts of one version are the same; a marker covers exactly what was
    * read; a stream that has read up to a version has missed nothing before it). Sorted, so two
    * writers lock several recipients in one order. Once committed, each recipient's change is
-   * told to {@link Inbox.onChanged}, with the item `added` holds for them.
+   * told to {@link Inbox.onChanged}, with the item `added` holds for them. Separate calls in one
+   * transaction lock in call order: when the database ends it to break a deadlock with another
+   * that locked the same recipients in the other order, the caller gets the typed, retryable
+   * `InboxConflictError` (their transaction is rolled back: only they can run it again).
    */
-  #change<T>(
+  async #change<T>(
     recipientIds: readonly string[],
     change: (versions: ReadonlyMap<string, number>) => Promise<T>,
     added?: ReadonlyMap<string, InboxItem>,
   ): Promise<T> {
-    const ids = [...new Set(recipientIds)].sort()
+    try {
+      return await this.#changeIn([...new Set(recipientIds)].sort(), change, added)
+    } catch (error) {
+      throw isDeadlock(error) ? new InboxConflictError(error) : error
+    }
+  }
+
+  #changeIn<T>(
+    ids: readonly string[],
+    change: (versions: ReadonlyMap<string, number>) => Promise<T>,
+    added?: ReadonlyMap<string, InboxItem>,
+  ): Promise<T> {
     return this.#database.transaction(async () => {
       const insert = this.#db
         .insertInto(INBOX_VERSION_TABLE)
@@ -602,7 +634,8 @@ function decodeCursor(
     if (
       typeof createdAt === 'number' &&
       Number.isSafeInteger(createdAt) &&
-      typeof id === 'string'
+      typeof id === 'string' &&
+      storableId(id)
     ) {
       return { createdAt, id }
     }
@@ -619,6 +652,28 @@ function decodeCursor(
     ],
     'The inbox cursor is malformed.',
   )
+}
+
+/**
+ * Refuses (`E_VALIDATION`) ids no item can have, which an engine may refuse too (PostgreSQL takes
+ * no NUL: a 422 there, a silent miss elsewhere): every engine answers the same.
+ */
+function checkIds(ids: readonly unknown[]): void {
+  if (ids.every((id) => typeof id === 'string' && id.length <= 64 && storableId(id))) return
+  throw new ValidationError(
+    [
+      {
+        path: 'ids',
+        message: 'Item ids are text of at most 64 characters without NUL.',
+        code: 'invalid_ids',
+      },
+    ],
+    'An inbox item id is malformed.',
+  )
+}
+
+function storableId(id: string): boolean {
+  return !id.includes('\u0000')
 }
 
 // What a stream's Last-Event-ID can carry back (see `inboxHandler`'s resume): at most the 64

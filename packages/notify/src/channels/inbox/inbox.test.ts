@@ -14,6 +14,7 @@ import {
   type TestApp,
   testEngines,
 } from '@mortar/core/testing'
+import fc from 'fast-check'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { INBOX, InboxChannel } from './inbox-channel.js'
@@ -635,6 +636,104 @@ for (const engine of testEngines()) {
       )
     })
 
+    it('routes by path, then method: 404 for no route, 405 with the route’s Allow for another method, OPTIONS its Allow, HEAD no body', async () => {
+      await inbox.add({ id: 'h-1', recipientId: 'hal', type: 't', message: { title: 'h' } })
+      const json = { 'content-type': 'application/json' }
+      // Before, a POST to a read route was read as a change: 422 for its missing ids.
+      for (const path of ['/', '/counts', '/stream']) {
+        const post = await as('hal', path, { method: 'POST', headers: json, body: '{"ids":[]}' })
+        expect(post.status).toBe(405)
+        expect(post.headers.get('allow')).toBe('GET, HEAD, OPTIONS')
+      }
+      // Before, a GET of a change route was a 404, and PUT anywhere a 405 allowing GET.
+      for (const path of ['/read', '/unread', '/archive', '/read-all']) {
+        for (const method of ['GET', 'PUT', 'DELETE']) {
+          const other = await as('hal', path, { method })
+          expect(other.status).toBe(405)
+          expect(other.headers.get('allow')).toBe('POST, OPTIONS')
+        }
+        const options = await as('hal', path, { method: 'OPTIONS' })
+        expect(options.status).toBe(204)
+        expect(options.headers.get('allow')).toBe('POST, OPTIONS')
+      }
+      expect((await as('hal', '/nope', { method: 'PUT' })).status).toBe(404)
+      expect((await as('hal', '/nope', { method: 'POST', headers: json, body: '{}' })).status).toBe(
+        404,
+      )
+      const options = await as('hal', '/counts', { method: 'OPTIONS' })
+      expect(options.status).toBe(204)
+      expect(options.headers.get('allow')).toBe('GET, HEAD, OPTIONS')
+      const head = await as('hal', '/', { method: 'HEAD' })
+      expect(head.status).toBe(200)
+      expect(head.headers.get('content-type')).toMatch(/^application\/json/)
+      expect(await head.text()).toBe('')
+      // Signed out, every route and method is refused alike: nothing tells which exist.
+      expect((await as(undefined, '/nope', { method: 'OPTIONS' })).status).toBe(401)
+      expect((await as(undefined, '/read', { method: 'OPTIONS' })).status).toBe(401)
+    })
+
+    it('answers any request a client can send with a typed answer, never a 500: ids, cursors and markers of any text', async () => {
+      await inbox.add({ id: 'q-1', recipientId: 'quinn', type: 't', message: { title: 'q' } })
+      // Text as a request can carry it, NUL and lone surrogates included (PostgreSQL takes no NUL).
+      const text = fc.string({ unit: 'binary', maxLength: 70 })
+      const ids = fc.oneof(fc.array(text, { maxLength: 4 }), fc.jsonValue())
+      const cursor = fc.oneof(
+        text,
+        fc
+          .tuple(fc.oneof(fc.integer(), fc.double(), text), fc.oneof(text, fc.integer()))
+          .map((tuple) => Buffer.from(JSON.stringify(tuple)).toString('base64url')),
+      )
+      const request = fc.record({
+        method: fc.constantFrom('GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'),
+        path: fc.oneof(
+          fc.constantFrom('/', '/counts', '/read', '/unread', '/archive', '/read-all', '/x'),
+          text.map((path) => `/${encodeURIComponent(path)}`),
+        ),
+        query: fc.record(
+          {
+            cursor,
+            limit: fc.oneof(text, fc.integer().map(String)),
+            status: fc.oneof(text, fc.constantFrom('unread', 'read', 'archived', 'inbox')),
+          },
+          { requiredKeys: [] },
+        ),
+        body: fc.record(
+          { ids, upTo: fc.oneof(text, fc.nat().map(String), fc.jsonValue()) },
+          {
+            requiredKeys: [],
+          },
+        ),
+      })
+      await fc.assert(
+        fc.asyncProperty(request, async ({ method, path, query, body }) => {
+          const search = new URLSearchParams(query as Record<string, string>).toString()
+          const init: RequestInit = { method }
+          if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
+            init.headers = { 'content-type': 'application/json' }
+            init.body = JSON.stringify(body)
+          }
+          const response = await as('quinn', `${path}?${search}`, init)
+          await response.body?.cancel()
+          expect(response.status).toBeLessThan(500)
+        }),
+        { numRuns: 150 },
+      )
+      // Before, these reached PostgreSQL, which refused the NUL: a 500.
+      const nul = Buffer.from(JSON.stringify([1, 'a\u0000'])).toString('base64url')
+      expect((await as('quinn', `/?cursor=${nul}`)).status).toBe(422)
+      const json = { method: 'POST', headers: { 'content-type': 'application/json' } }
+      for (const path of ['/read', '/unread', '/archive']) {
+        const response = await as('quinn', path, { ...json, body: '{"ids":["q-1\\u0000"]}' })
+        expect(response.status).toBe(422)
+      }
+      const upTo = (await inbox.list('quinn')).marker
+      const all = await as('quinn', '/read-all', {
+        ...json,
+        body: JSON.stringify({ upTo, ids: ['\u0000'] }),
+      })
+      expect(all.status).toBe(422)
+    })
+
     it('answers HEAD /stream with its headers and opens no stream (no place held, no poll)', async () => {
       const limits = { maxStreamsPerRecipient: 1 }
       // Unread and not cancelled, as a HEAD's body is: a stream behind it would hold dee's place.
@@ -787,7 +886,13 @@ for (const engine of testEngines()) {
         // The client reconnects after each few items, with the last event id it got.
         while (sent.length < ids.length) {
           const events = await open('wes', lastEventId)
-          await events.readUntilItems(Math.min(sent.length === 0 ? 1 : 3, ids.length - sent.length))
+          expect(events.status).toBe(200)
+          // A write that fails ends the test with its error, not a wait for an item never sent.
+          const read = await Promise.race([
+            events.readUntilItems(Math.min(sent.length === 0 ? 1 : 3, ids.length - sent.length)),
+            writes.then(() => new Promise<boolean>(() => {})),
+          ])
+          expect(read).toBe(true)
           await events.close()
           sent.push(...events.items())
           lastEventId = events.lastEventId()
@@ -811,6 +916,18 @@ for (const engine of testEngines()) {
         // Before, a fresh stream sent again the items of its last 30 s, p-shown among them.
         expect(events.items()).toEqual(['p-since', 'p-since-here', 'p-live'])
         await events.close()
+        // An empty page (every item archived) still marks where it read: before, its marker was
+        // 0, and a stream after it sent every archived item as new.
+        await add(inbox, 'ari', 'ar-1')
+        await inbox.archive('ari', ['ar-1'])
+        const empty = await inbox.list('ari')
+        expect(empty.items).toEqual([])
+        expect(empty.marker).toBe('2')
+        const fromEmpty = await open('ari', undefined, `?after=${empty.marker}`)
+        await add(other, 'ari', 'ar-2')
+        expect(await fromEmpty.readUntil('"id":"ar-2"')).toBe(true)
+        expect(fromEmpty.items()).toEqual(['ar-2'])
+        await fromEmpty.close()
         for (const after of ['x', '-1', '1.5', '9999999999999999']) {
           const refused = await open('pia', undefined, `?after=${after}`)
           expect(refused.status).toBe(422)
