@@ -2,6 +2,7 @@ import { listRoutes, snapshotTables } from '@mortar/core/testing'
 import { forgeUnsafeRequests } from '@mortar/session/testing'
 import { ANALYTICS } from '@mortar/analytics'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { problemCodeInPage } from './storefront/error-pages.js'
 import { CookieJar } from './testing/cookie-jar.js'
 import { shopTestEngines, startTestShop, type TestShop } from './testing/test-shop.js'
 
@@ -56,6 +57,8 @@ describe('forged cross-site requests to the shop', () => {
       cookie: shopper.cookieHeader,
       routes,
       params: { id: card.json.id as string, device: phoneDevice, productId: '42' },
+      // A form post to a page is refused with an HTML page, which names the code.
+      codeInPage: problemCodeInPage,
     })
 
     // The routes came from the server: these are among them, and any added later will be too.

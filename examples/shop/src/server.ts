@@ -16,6 +16,7 @@ import { paymentRoutes } from './payments/index.js'
 import { SMS_STUB_PREFIX, SmsOutbox, servesSmsStub, smsStubRoutes } from './sms-stub/index.js'
 import {
   notificationPreferencesSection,
+  htmlErrorPages,
   keepOutOfCaches,
   setSecurityHeaders,
   storefrontRoutes,
@@ -87,33 +88,43 @@ export async function buildShop(config: ShopConfig, options: ShopAppOptions = {}
     pageView: () => unsafeHtml(analytics.heartbeatTag(analytics.page(), '/analytics')),
   })
   const links: AdminLink[] = [{ href: '/admin/analytics', label: 'Analytics' }]
-  await mountFetch(
-    server,
-    '/admin/analytics',
-    analytics.dashboard({
-      guard: adminGuard,
-      title: 'Shop analytics',
-      series: ['product_viewed', 'cart_added', 'order_completed'],
-      top: [
-        { event: 'product_searched', key: 'query' },
-        { event: 'product_viewed', key: 'productId' },
-      ],
-      funnel: {
-        steps: [{ event: 'product_viewed' }, { event: 'cart_added' }, { event: 'order_completed' }],
-        windowMs: 86_400_000,
-      },
-    }),
-  )
-  if (config.smtpUrl === undefined && isDevelopment()) {
-    // What the shop mailed, for admins; only in development, where mail goes to the mailbox.
-    await mountFetch(server, '/admin/mailbox', devMailboxPage(mailbox, { guard: adminGuard }))
-    links.push({ href: '/admin/mailbox', label: 'Development mailbox' })
+  // The pages other packages serve, in a scope of their own whose errors (a customer refused by
+  // the guard) are HTML pages like the shop's.
+  const pageOptions = { session, unreadCount }
+  const mounted = async (pages: FastifyInstance) => {
+    htmlErrorPages(pages, pageOptions)
+    await mountFetch(
+      pages,
+      '/admin/analytics',
+      analytics.dashboard({
+        guard: adminGuard,
+        title: 'Shop analytics',
+        series: ['product_viewed', 'cart_added', 'order_completed'],
+        top: [
+          { event: 'product_searched', key: 'query' },
+          { event: 'product_viewed', key: 'productId' },
+        ],
+        funnel: {
+          steps: [
+            { event: 'product_viewed' },
+            { event: 'cart_added' },
+            { event: 'order_completed' },
+          ],
+          windowMs: 86_400_000,
+        },
+      }),
+    )
+    if (config.smtpUrl === undefined && isDevelopment()) {
+      // What the shop mailed, for admins; only in development, where mail goes to the mailbox.
+      await mountFetch(pages, '/admin/mailbox', devMailboxPage(mailbox, { guard: adminGuard }))
+      links.push({ href: '/admin/mailbox', label: 'Development mailbox' })
+    }
   }
+  await server.register(mounted)
   const smsOutbox = servesSmsStub(config) ? new SmsOutbox() : undefined
   await server.register(adminPages, {
     prefix: '/admin',
-    session,
-    unreadCount,
+    ...pageOptions,
     links,
     smsOutbox,
   })

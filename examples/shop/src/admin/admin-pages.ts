@@ -9,6 +9,7 @@ import {
   flash,
   type Html,
   html,
+  htmlErrorPages,
   layout,
   money,
   orderDetails,
@@ -74,8 +75,9 @@ export async function adminPages(
   options: AdminPagesOptions,
 ): Promise<void> {
   acceptForms(server)
-  const admin = (handler: Parameters<typeof page>[1]) =>
-    page(options, async (request: FastifyRequest, reply: FastifyReply) => {
+  htmlErrorPages(server, options)
+  const admin = (handler: Parameters<typeof page>[0]) =>
+    page(async (request: FastifyRequest, reply: FastifyReply) => {
       requireAdmin()
       return handler(request, reply)
     })

@@ -1,4 +1,4 @@
-import { isMortarError, requestContext, safeText } from '@mortar/core'
+import { isMortarError, requestContext, safeText, toProblem } from '@mortar/core'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import {
@@ -103,7 +103,7 @@ export async function accountPages(
 
     server.get(
       `/${action}`,
-      page(options, async (request) => {
+      page(async (request) => {
         const next = nextQuery.safeParse(request.query).data?.next
         const chrome = await pageChrome(options)
         return layout(
@@ -116,7 +116,7 @@ export async function accountPages(
 
     server.post(
       `/${action}`,
-      page(options, async (request, reply) => {
+      page(async (request, reply) => {
         const body = (request.body ?? {}) as Record<string, unknown>
         const next = typeof body.next === 'string' && isLocalPath(body.next) ? body.next : '/store'
         const session = options.session()
@@ -126,14 +126,19 @@ export async function accountPages(
           if (action === 'login') await logInWithPassword(session, body)
           else await signUpWithPassword(session, body)
         } catch (error) {
-          // A wrong password or a taken email: the form again, with the reason and the email.
-          if (!isMortarError(error) || error.status >= 500 || error.status === 429) throw error
+          // Whatever the visitor is told (a wrong password, a taken email, a lockout, a busy
+          // password hasher): the form again, with the reason, the email, the status and when to
+          // retry, so they can act on it. Anything else is the server's failure, its own page.
+          if (!isMortarError(error) || !error.expose) throw error
+          const problem = toProblem(error)
+          const retryAfter = problem.headers['retry-after']
+          if (retryAfter !== undefined) reply.header('retry-after', retryAfter)
           const chrome = { ...(await pageChrome(options)), alert: error.message }
           const email = typeof body.email === 'string' ? body.email.slice(0, 254) : ''
           return sendHtml(
             reply,
             layout(title, chrome, credentialsForm(chrome, action, next, email)),
-            error.status,
+            problem.status,
           )
         }
         return seeOther(reply, next)
@@ -143,7 +148,7 @@ export async function accountPages(
 
   server.post(
     '/logout',
-    page(options, async (_request, reply) => {
+    page(async (_request, reply) => {
       await logOut(options.session())
       await flash(options, 'You are logged out.')
       return seeOther(reply, '/store')
@@ -152,7 +157,7 @@ export async function accountPages(
 
   server.get(
     '/account',
-    page(options, async () => {
+    page(async () => {
       const me = requirePrincipal()
       const chrome = await pageChrome(options)
       const context = requestContext()
@@ -185,7 +190,7 @@ export async function accountPages(
 
   server.post(
     '/account/phone',
-    page(options, async (request, reply) => {
+    page(async (request, reply) => {
       const me = requirePrincipal()
       const { phone, smsOptIn } = parseInput(phoneForm, request.body)
       await requestContext()
@@ -198,7 +203,7 @@ export async function accountPages(
 
   server.post(
     '/account/payment-methods',
-    page(options, async (request, reply) => {
+    page(async (request, reply) => {
       const me = requirePrincipal()
       const parsed = parseInput(newPaymentMethodSchema, request.body)
       try {
@@ -217,7 +222,7 @@ export async function accountPages(
 
   server.post(
     '/account/payment-methods/:id/delete',
-    page(options, async (request, reply) => {
+    page(async (request, reply) => {
       const me = requirePrincipal()
       const parsed = parseInput(methodParams, request.params)
       await requestContext().resolve(PAYMENT_METHODS).remove(me.id, parsed.id)

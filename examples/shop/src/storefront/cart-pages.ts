@@ -37,7 +37,7 @@ const lineParams = z.object({ productId: integerId({ max: MAX_PRODUCT_ID }) })
 export async function cartPages(server: FastifyInstance, options: CartPagesOptions): Promise<void> {
   server.get(
     '/cart',
-    page(options, async () => {
+    page(async () => {
       const chrome = await pageChrome(options)
       const context = requestContext()
       const { lines } = await context.resolve(CARTS).read(options.session())
@@ -72,7 +72,7 @@ export async function cartPages(server: FastifyInstance, options: CartPagesOptio
 
   server.post(
     '/cart',
-    page(options, async (request, reply) => {
+    page(async (request, reply) => {
       const parsed = parseInput(addForm, request.body)
       await requestContext().resolve(CARTS).add(options.session(), parsed, options.productExists)
       options.onAdded?.(parsed.productId, parsed.quantity)
@@ -83,7 +83,7 @@ export async function cartPages(server: FastifyInstance, options: CartPagesOptio
 
   server.post(
     '/cart/:productId/remove',
-    page(options, async (request, reply) => {
+    page(async (request, reply) => {
       const parsed = parseInput(lineParams, request.params)
       await requestContext().resolve(CARTS).remove(options.session(), parsed.productId)
       return seeOther(reply, '/store/cart')

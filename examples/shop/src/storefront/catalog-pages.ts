@@ -64,7 +64,7 @@ export async function catalogPages(
 
   server.get(
     '/',
-    page(options, async (request) => {
+    page(async (request) => {
       const parsed = parseInput(listQuery, request.query)
       const { q, after } = parsed
       const result = await catalog().list(currentPrincipal(), {
@@ -92,7 +92,7 @@ export async function catalogPages(
 
   server.get(
     '/products/:id',
-    page(options, async (request) => {
+    page(async (request) => {
       const parsed = productParams.safeParse(request.params)
       // A malformed id names no product: the same 404 as a missing one.
       const product = await catalog().get(currentPrincipal(), parsed.success ? parsed.data.id : 0)

@@ -32,7 +32,7 @@ export async function checkoutPages(
 ): Promise<void> {
   server.get(
     '/checkout',
-    page(options, async () => {
+    page(async () => {
       const me = requirePrincipal()
       const chrome = await pageChrome(options)
       const context = requestContext()
@@ -97,7 +97,7 @@ export async function checkoutPages(
 
   server.post(
     '/checkout',
-    page(options, async (request, reply) => {
+    page(async (request, reply) => {
       const me = requirePrincipal()
       const parsed = parseInput(checkoutBody, request.body)
       try {

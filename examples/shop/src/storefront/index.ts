@@ -1,3 +1,4 @@
+export { htmlErrorPages } from './error-pages.js'
 export { acceptForms, parseForms } from './form-support.js'
 export { setSecurityHeaders } from './security-headers.js'
 export { keepOutOfCaches } from './no-store.js'

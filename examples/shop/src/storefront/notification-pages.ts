@@ -63,7 +63,7 @@ export async function notificationPages(
 ): Promise<void> {
   server.get(
     '/inbox',
-    page(options, async () => {
+    page(async () => {
       const me = requirePrincipal()
       const { items, marker } = await requestContext().resolve(INBOX).list(me.id, { limit: 50 })
       const chrome = await pageChrome(options)
@@ -80,7 +80,7 @@ export async function notificationPages(
 
   server.post(
     '/inbox/:id/open',
-    page(options, async (request, reply) => {
+    page(async (request, reply) => {
       const me = requirePrincipal()
       const { id } = parseInput(itemParams, request.params)
       const inbox = requestContext().resolve(INBOX)
@@ -94,7 +94,7 @@ export async function notificationPages(
 
   server.post(
     '/inbox/read-all',
-    page(options, async (request, reply) => {
+    page(async (request, reply) => {
       const me = requirePrincipal()
       const { upTo } = parseInput(readAllForm, request.body)
       await requestContext().resolve(INBOX).markAllRead(me.id, { upTo })
@@ -104,7 +104,7 @@ export async function notificationPages(
 
   server.post(
     '/account/notifications',
-    page(options, async (request, reply) => {
+    page(async (request, reply) => {
       const me = requirePrincipal()
       const form = parseInput(preferenceForm, request.body)
       const preferences = requestContext().resolve(PREFERENCES)

@@ -39,7 +39,7 @@ export async function orderPages(
 
   server.get(
     '/orders',
-    page(options, async (request) => {
+    page(async (request) => {
       const me = requirePrincipal()
       const parsed = parseInput(listQuery, request.query)
       const result = await history().list(me, { after: parsed.after, limit: 20 })
@@ -68,7 +68,7 @@ export async function orderPages(
 
   server.get(
     '/orders/:id',
-    page(options, async (request) => {
+    page(async (request) => {
       const me = requirePrincipal()
       const parsed = orderParams.safeParse(request.params)
       // A malformed id names no order: the same 404 as another user's or a missing one.

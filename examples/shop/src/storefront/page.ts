@@ -1,11 +1,10 @@
-import { markAuthorized } from '@mortar/auth'
-import { requestContext, toProblem } from '@mortar/core'
+import { requestContext } from '@mortar/core'
 import type { Session } from '@mortar/session'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { currentPrincipal } from '../accounts/index.js'
 import { CARTS, type CartSessionData } from '../cart/index.js'
 import { Html, html } from './html.js'
-import { layout, type PageChrome } from './layout.js'
+import type { PageChrome } from './layout.js'
 
 /** What the storefront's pages need from the app. */
 export interface StorefrontOptions {
@@ -83,43 +82,15 @@ export function isLocalPath(path: string | undefined): path is string {
 // Any origin: only the path's own resolution is compared.
 const LOCAL = 'http://shop.invalid'
 
-function sentJson(request: FastifyRequest): boolean {
-  return request.headers['content-type']?.toLowerCase().startsWith('application/json') === true
-}
-
 type PageHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<Html | FastifyReply>
 
 /**
  * A storefront route: `handler` returns the page (sent as HTML) or a reply it sent itself (a
- * redirect). A client error becomes an HTML page with the problem's title and detail, and a 401
- * a redirect to the login page that comes back here; a server error, or an error of a request
- * that sent JSON, goes on to Mortar's problem+json handler (which logs server errors with the
- * request id).
+ * redirect). What it throws becomes an HTML page through the scope's `htmlErrorPages`.
  */
-export function page(options: StorefrontOptions, handler: PageHandler): PageHandler {
+export function page(handler: PageHandler): PageHandler {
   return async (request, reply) => {
-    try {
-      const result = await handler(request, reply)
-      return result instanceof Html ? sendHtml(reply, result) : result
-    } catch (error) {
-      const problem = toProblem(error, { instance: request.url.split('?')[0] ?? '' })
-      // Server errors, and any error of a JSON request, go on as problem+json.
-      if (problem.status >= 500 || sentJson(request)) throw error
-      // An error page shows only the problem, nothing the handler read.
-      markAuthorized()
-      if (problem.status === 401) {
-        const next = request.method === 'GET' ? request.url : '/store'
-        return seeOther(reply, `/store/login?next=${encodeURIComponent(next)}`)
-      }
-      const retryAfter = problem.headers['retry-after']
-      if (retryAfter !== undefined) reply.header('retry-after', retryAfter)
-      const body = html`<p>${String(problem.body.detail ?? problem.body.title)}</p>
-        <p><a href="/store">Back to the shop</a></p>`
-      return sendHtml(
-        reply,
-        layout(String(problem.body.title), await pageChrome(options), body),
-        problem.status,
-      )
-    }
+    const result = await handler(request, reply)
+    return result instanceof Html ? sendHtml(reply, result) : result
   }
 }

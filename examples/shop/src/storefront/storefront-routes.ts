@@ -4,6 +4,7 @@ import { assetRoutes } from './assets/asset-routes.js'
 import { type CartPagesOptions, cartPages } from './cart-pages.js'
 import { type CatalogPagesOptions, catalogPages } from './catalog-pages.js'
 import { checkoutPages } from './checkout-pages.js'
+import { htmlErrorPages } from './error-pages.js'
 import { acceptForms } from './form-support.js'
 import { notificationPages } from './notification-pages.js'
 import { orderPages } from './order-pages.js'
@@ -27,6 +28,7 @@ export async function storefrontRoutes(
   acceptForms(server)
   // Fastify hands this plugin its own `prefix` among the options: the pages must not get it again.
   const { prefix: _prefix, ...pages } = options as StorefrontRoutesOptions & { prefix?: string }
+  htmlErrorPages(server, pages)
   await server.register(assetRoutes)
   await server.register(catalogPages, pages)
   await server.register(cartPages, pages)

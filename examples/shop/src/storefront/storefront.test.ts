@@ -362,8 +362,10 @@ describe('the storefront over HTTP (forms, as a browser without script sends the
       '/store/cart',
       new URLSearchParams({ productId: '42', quantity: '1' }),
     )
+    // A page the visitor can read, not the API's problem+json.
     expect(forged.status).toBe(403)
-    expect(forged.json).toMatchObject({ code: 'E_CSRF_REJECTED' })
+    expect(forged.headers.get('content-type')).toContain('text/html')
+    expect(forged.text).toContain('<h1>Forbidden</h1>')
     expect((await shopper.request('GET', '/cart')).json.items).toEqual([])
   })
 

@@ -2,6 +2,7 @@ import type { DatabaseEngine } from '@mortar/core'
 import type { Kysely } from 'kysely'
 import { AnalyticsQueryError } from '../errors.js'
 import type { RollupPlan } from '../rollups/rollup-config.js'
+import { countsAnswer, recordedPlan } from '../rollups/recorded-plan.js'
 import { DAILY_TABLE, type DbInt, TOP_DAY_TABLE, TOP_TABLE } from '../storage/analytics-tables.js'
 import { dayNumber, dayNumberSql, weekNumber, weekNumberSql } from '../rollups/rollup-sql.js'
 import { localDay, nextStart, periodBounds } from '../time/zoned-time.js'
@@ -120,7 +121,11 @@ export class AnalyticsQueries {
     const key = this.#rolledKey(event, filter)
     const aligned = bounds[0] === from && bounds.at(-1) === to
     if (interval === 'day' && timeZone === this.#plan.timeZone && aligned && key !== undefined) {
-      return this.#snapshot(async (scope) => {
+      const answer = await this.#snapshot(async (scope) => {
+        const recorded = await recordedPlan(scope)
+        if (!countsAnswer(recorded, this.#plan, event, key.key === '' ? undefined : key.key)) {
+          return undefined
+        }
         const counts = new Array<number>(bounds.length - 1).fill(0)
         const days = bounds.slice(0, -1).map((start) => localDay(start, timeZone))
         const params = new Params()
@@ -138,6 +143,9 @@ export class AnalyticsQueries {
         await this.#slotCounts(scope, event, filter, from, to, pending, bounds, counts)
         return points(bounds, counts)
       })
+      // Built under other options (before the key was counted, or in another time zone): from
+      // the events, until a rollup has rebuilt them.
+      if (answer !== undefined) return answer
     }
     return this.rawSeries(event, { from, to, interval, timeZone, filter })
   }
@@ -238,7 +246,8 @@ export class AnalyticsQueries {
       return this.rawTop(event, key, { from, to, limit })
     }
     const days = bounds.slice(0, -1).map((start) => localDay(start, timeZone))
-    return this.#snapshot(async (scope) => {
+    const answer = await this.#snapshot(async (scope) => {
+      if (!countsAnswer(await recordedPlan(scope), this.#plan, event, key)) return undefined
       const tail = await this.#tailValues(scope, event, key, from, to)
       const dayRange = (params: Params) =>
         `name = ${params.add(event)} and prop = ${params.add(key)} and day >= ${params.add(days[0] as string)} and day <= ${params.add(days.at(-1) as string)}`
@@ -286,6 +295,8 @@ export class AnalyticsQueries {
       for (const value of tail.keys()) all.set(value, totals.get(value) ?? 0)
       return rank(all, limit)
     })
+    // Built under other options: from the events, until a rollup has rebuilt them.
+    return answer ?? this.rawTop(event, key, { from, to, limit })
   }
 
   async #tailValues(

@@ -31,6 +31,7 @@ import {
   UNIT_STAGE_TABLE,
 } from '../storage/analytics-tables.js'
 import { markChangedLists, markNeighbourLists, rebuildStaleLists } from './also-lists.js'
+import { parsePlanRecord, planRecord, readPlanRecord } from './recorded-plan.js'
 import type { ItemKind, RollupPlan } from './rollup-config.js'
 import { arrayItemsSql, dayNumber, dayNumberSql, dayText, dayTextSql } from './rollup-sql.js'
 
@@ -84,6 +85,7 @@ export class Rollups {
       const step = await rollupTransaction(this.#scope).execute(async (trx) => {
         const scope = { ...this.#scope, db: trx as Kysely<unknown> }
         await lockRollups(scope)
+        await reconcilePlan(scope, this.#plan)
         const pending = await pendingBatches(scope, BATCHES_PER_TRANSACTION)
         if (pending.length === 0) return undefined
         const counted = await fold(scope, this.#plan, pending)
@@ -244,21 +246,24 @@ export async function addDailyCounts(
   filters: readonly EventFilter[],
   span: EventSpan,
   sign: 1 | -1,
+  totals = true,
 ): Promise<void> {
   const { engine } = scope
   const day = dayNumberSql(engine, 'e.occurred_at', plan.timeZone, span.first, span.last)
   const columns = ['name', 'prop', 'day', 'value', 'count']
   const keys = ['name', 'prop', 'day', 'value']
   for (const filter of filters) {
-    const totals = new Params()
-    await upsertSelect(
-      scope,
-      DAILY_TABLE,
-      columns,
-      keys,
-      `select x.name, '' as prop, ${dayTextSql(engine, 'x.d')} as day, '' as value, ${sign} * count(*) as n from (select e.name, ${day} as d from ${EVENTS_FROM} where ${filter(totals)}) x group by x.name, x.d`,
-      totals,
-    )
+    if (totals) {
+      const params = new Params()
+      await upsertSelect(
+        scope,
+        DAILY_TABLE,
+        columns,
+        keys,
+        `select x.name, '' as prop, ${dayTextSql(engine, 'x.d')} as day, '' as value, ${sign} * count(*) as n from (select e.name, ${day} as d from ${EVENTS_FROM} where ${filter(params)}) x group by x.name, x.d`,
+        params,
+      )
+    }
     for (const [name, props] of plan.counts) {
       for (const prop of props) {
         const params = new Params()
@@ -285,6 +290,77 @@ export async function addDailyCounts(
       for (const d of days) await refreshTop(scope, plan, name, prop, dayText(d))
     }
   }
+}
+
+/**
+ * Brings the daily counts to `plan` when they were built under another (see
+ * {@link RecordedPlan}), then records it: the keys it counts that the record does not (every
+ * one, and the day totals, when the time zone changed) are counted again from the events
+ * stored and already folded in, from the local day of the first of them on, and their top
+ * lists rebuilt. Days before that keep what they had: retention deleted their events.
+ */
+export async function reconcilePlan(scope: QueryScope, plan: RollupPlan): Promise<void> {
+  const record = planRecord(plan)
+  const stored = await readPlanRecord(scope)
+  if (stored === record) return
+  const recorded = parsePlanRecord(stored)
+  if (recorded !== undefined) {
+    const totals = recorded.timeZone !== plan.timeZone
+    const recount = new Map<string, readonly string[]>()
+    for (const [name, keys] of plan.counts) {
+      const had = totals || !Object.hasOwn(recorded.counts, name) ? [] : recorded.counts[name]
+      const added = keys.filter((key) => !had?.includes(key))
+      if (added.length > 0) recount.set(name, added)
+    }
+    if (totals || recount.size > 0) await recountFolded(scope, plan, recount, totals)
+  }
+  const update = new Params()
+  await run(
+    scope,
+    `update ${STATE_TABLE} set value = ${update.add(record)} where name = 'rollup'`,
+    update,
+  )
+}
+
+async function recountFolded(
+  scope: QueryScope,
+  plan: RollupPlan,
+  recount: ReadonlyMap<string, readonly string[]>,
+  totals: boolean,
+): Promise<void> {
+  const folded: EventFilter = () =>
+    `not exists (select 1 from ${BATCH_TABLE} b where b.batch_id = e.batch_id)`
+  const [span] = await run<{ first: DbInt | null; last: DbInt | null }>(
+    scope,
+    `select min(e.occurred_at) as first, max(e.occurred_at) as last from ${EVENTS_FROM} where ${folded(new Params())}`,
+    new Params(),
+  )
+  if (span?.first == null || span.last == null) return
+  const fromDay = dayText(dayNumber(Number(span.first), plan.timeZone))
+  const cleared: [string, string, string][] = []
+  if (totals) cleared.push([DAILY_TABLE, '', ''])
+  for (const [name, keys] of recount) {
+    for (const key of keys) {
+      for (const table of [DAILY_TABLE, TOP_TABLE, TOP_DAY_TABLE]) cleared.push([table, name, key])
+    }
+  }
+  for (const [table, name, key] of cleared) {
+    const params = new Params()
+    const byName = name === '' ? '' : `name = ${params.add(name)} and `
+    await run(
+      scope,
+      `delete from ${table} where ${byName}prop = ${params.add(key)} and day >= ${params.add(fromDay)}`,
+      params,
+    )
+  }
+  await addDailyCounts(
+    scope,
+    { ...plan, counts: recount },
+    [folded],
+    { first: Number(span.first), last: Number(span.last) },
+    1,
+    totals,
+  )
 }
 
 const MAX_SPAN_DAYS = 31

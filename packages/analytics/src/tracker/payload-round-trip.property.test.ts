@@ -9,6 +9,9 @@ import { type EngineApp, startEngineApp } from '../testing/engine-app.js'
 const events = defineEvents({
   // Open-ended properties, as an app takes a client's filters or traits.
   free: z.record(z.string(), z.unknown()),
+  // Schemas whose output JSON would change: a price text made a number, tags made a set.
+  priced: z.object({ price: z.string().transform(Number) }),
+  tagged: z.object({ tags: z.array(z.string()).transform((tags) => new Set(tags)) }),
 })
 
 // Text JSON keeps, and what no engine stores: U+0000, unpaired surrogates.
@@ -44,6 +47,21 @@ const scalar = fc.oneof(
   fc.constant(undefined),
   fc.constant(Symbol('s')),
   fc.constant(() => 1),
+  // What JSON writes as something else without a word: null for an invalid date (its toJSON)
+  // and a boxed NaN, an object without its contents for a built-in that keeps them inside.
+  fc.constantFrom(new Date(Number.NaN), Object(Number.NaN) as unknown, Object(2) as unknown),
+  fc
+    .constantFrom(
+      () => new Map([['k', 1]]),
+      () => new Set(['a']),
+      () => new Error('boom'),
+      () => /re/g,
+      () => new Uint8Array([1, 2]),
+      () => new ArrayBuffer(2),
+      // Its own toJSON writes { type, data }: stored as that.
+      () => Buffer.from('ab'),
+    )
+    .map((make) => make() as unknown),
 )
 const { value } = fc.letrec<{ value: unknown }>((tie) => ({
   value: fc.oneof(
@@ -61,26 +79,59 @@ const deep = fc
     for (let level = 0; level < levels; level++) nested = level % 2 ? [nested] : { k: nested }
     return nested
   })
-const properties = fc.dictionary(key, fc.oneof({ weight: 5, arbitrary: value }, deep), {
-  maxKeys: 4,
-  noNullPrototype: false,
-})
+const properties = fc.oneof(
+  {
+    weight: 9,
+    arbitrary: fc.dictionary(key, fc.oneof({ weight: 5, arbitrary: value }, deep), {
+      maxKeys: 4,
+      noNullPrototype: false,
+    }),
+  },
+  // Now and then no object at all, or one JSON writes as an empty one.
+  fc
+    .constantFrom<() => unknown>(
+      () => 5,
+      () => 'text',
+      () => [1, 2],
+      () => new Date(0),
+      () => new Map([['k', 1]]),
+      () => new Set(['a']),
+    )
+    .map((make) => make() as Record<string, unknown>),
+)
 
 /**
- * Why the tracker must refuse `properties`, or undefined when it must store them: what JSON cannot
- * hold (a bigint), would store as something else without a word (NaN, the infinities, and an
- * undefined, a function or a symbol in an array: null; a key `__proto__`: the object's prototype
- * when read back), no engine stores (U+0000, an unpaired surrogate), or past the size and depth
- * limits. (-0 reads back as 0, JSON's one zero, and a date as its ISO text, its own toJSON.)
+ * Why the tracker must refuse `properties`, or undefined when it must store them: no object at
+ * the top, what JSON cannot hold (a bigint), would store as something else without a word (NaN,
+ * the infinities, an invalid date, and an undefined, a function or a symbol in an array: null;
+ * a Map, a Set, an Error, a RegExp, a typed array: an object without its contents; a key
+ * `__proto__`: the object's prototype when read back), no engine stores (U+0000, an unpaired
+ * surrogate), or past the size and depth limits. (-0 reads back as 0, JSON's one zero, a date as
+ * its ISO text and a Buffer as { type, data }, their own toJSON, a boxed number as itself.)
  */
 function refusal(properties: Record<string, unknown>): string | undefined {
+  if (!isJsonObject(properties)) return 'not an object'
   let why: string | undefined
   const visit = (node: unknown, depth: number): void => {
     if (typeof node === 'bigint') why ??= 'bigint'
     else if (typeof node === 'number' && !Number.isFinite(node)) why ??= 'non-finite'
     else if (typeof node === 'string' && unstorable(node)) why ??= 'unstorable text'
-    // A date is its ISO text in JSON.
-    else if (typeof node === 'object' && node !== null && !(node instanceof Date)) {
+    else if (node instanceof Date) {
+      if (Number.isNaN(node.getTime())) why ??= 'invalid date'
+    } else if (node instanceof Number) {
+      if (!Number.isFinite(node.valueOf())) why ??= 'boxed non-finite'
+    } else if (Buffer.isBuffer(node)) {
+      // { type, data }: its bytes as numbers.
+    } else if (
+      node instanceof Map ||
+      node instanceof Set ||
+      node instanceof Error ||
+      node instanceof RegExp ||
+      node instanceof ArrayBuffer ||
+      ArrayBuffer.isView(node)
+    ) {
+      why ??= 'built-in'
+    } else if (typeof node === 'object' && node !== null) {
       if (depth > MAX_JSON_DEPTH) why ??= 'too deep'
       for (const [name, field] of Object.entries(node)) {
         const dropped =
@@ -98,6 +149,13 @@ function refusal(properties: Record<string, unknown>): string | undefined {
   visit(properties, 1)
   if (why === undefined && JSON.stringify(properties).length > MAX_EVENT_BYTES) why = 'too long'
   return why
+}
+
+/** An object JSON writes as its fields: no array, date, Map or Set. */
+function isJsonObject(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
 }
 
 function unstorable(text: string): boolean {
@@ -169,5 +227,44 @@ for (const engine of testEngines()) {
         { numRuns: 60 },
       )
     }, 120_000)
+
+    it("refuses a schema's output that JSON would store as something else, and stores the rest as it came out", async () => {
+      const { analytics, db } = subject
+      const before = analytics.stats()
+      analytics.track('priced', { price: '12.5' }, { userId: 'output-1' })
+      analytics.track('priced', { price: 'twelve' }, { userId: 'output-2' })
+      analytics.track('tagged', { tags: ['a', 'b'] }, { userId: 'output-3' })
+      await analytics.flush()
+      const stored = await db
+        .selectFrom('mortar_analytics_event')
+        .select(['user_id', 'properties'])
+        .where('user_id', 'like', 'output-%')
+        .execute()
+      expect(
+        stored.map((row) => [
+          row.user_id,
+          typeof row.properties === 'string' ? JSON.parse(row.properties) : row.properties,
+        ]),
+      ).toEqual([['output-1', { price: 12.5 }]])
+      const failed = await db
+        .selectFrom('mortar_analytics_failed_event')
+        .select(['user_id', 'reason'])
+        .where('user_id', 'like', 'output-%')
+        .orderBy('user_id')
+        .execute()
+      // Before, a NaN was stored as null and the set as {}, without a word.
+      expect(failed).toEqual([
+        {
+          user_id: 'output-2',
+          reason: "The schema's output: A property is NaN, which JSON would store as null.",
+        },
+        {
+          user_id: 'output-3',
+          reason:
+            "The schema's output: A property is a Set, which JSON would store as an object without its contents.",
+        },
+      ])
+      expect(analytics.stats().failed - before.failed).toBe(2)
+    })
   })
 }

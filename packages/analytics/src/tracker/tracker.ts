@@ -779,8 +779,11 @@ function check(events: EventSchemas, pending: PendingEvents, slot: number): stri
   }
   // Most events come out of their schema unchanged: keep the snapshot instead of serialising again.
   const flat = sameFlatObject(input, parsed.data)
-  const stored = flat ? json : JSON.stringify(parsed.data)
-  if (!isStorableJson(stored)) {
+  const stored = flat ? json : (JSON.stringify(parsed.data) as string | undefined)
+  // The schema's output is what is stored: a transform may give what JSON changes (a NaN, a Set).
+  const changed = flat ? undefined : lossyJson(parsed.data, stored)
+  if (changed !== undefined) return `The schema's output: ${changed}`
+  if (stored === undefined || !isStorableJson(stored)) {
     return 'The properties hold a NUL character (U+0000) or an unpaired surrogate.'
   }
   if (!flat) {
@@ -795,12 +798,18 @@ function check(events: EventSchemas, pending: PendingEvents, slot: number): stri
 
 /**
  * Why the JSON of `properties` is not what was tracked, when JSON alone changed it without a
- * word: a NaN or an infinity becomes null, as does an undefined, a function or a symbol in an
- * array, and a key `__proto__` turns into the prototype of the object every schema and query
- * reads back (a record schema's output lost it). Each is refused rather than stored as something
- * else; the checks run only when the text can hold one.
+ * word: anything but an object at the top (the rollups and queries read keys of an object), a
+ * NaN or an infinity written as null, as is an undefined, a function or a symbol in an array,
+ * and an object whose `toJSON()` gives null (an invalid date); a built-in whose contents JSON
+ * does not see (a Map, a Set, an Error, a typed array), written as an object of its enumerable
+ * fields (`{}`); and a key `__proto__`, which turns into the prototype of the object every
+ * schema and query reads back (a record schema's output lost it). Each is refused rather than
+ * stored as something else; the walk runs only when the text or the top object can hide one.
  */
-function lossyJson(properties: unknown, json: string): string | undefined {
+function lossyJson(properties: unknown, json: string | undefined): string | undefined {
+  if (json === undefined || json[0] !== '{') {
+    return 'The properties are not an object: JSON would store them as something else.'
+  }
   if (json.includes('"__proto__"')) {
     let found = false
     JSON.parse(json, (key, value) => {
@@ -811,20 +820,56 @@ function lossyJson(properties: unknown, json: string): string | undefined {
       return 'The properties hold a key __proto__, which JavaScript objects read as their prototype.'
     }
   }
-  if (json.includes('null')) {
-    let nulled: string | undefined
-    JSON.stringify(properties, function (this: unknown, _key, value: unknown) {
-      if (typeof value === 'number' && !Number.isFinite(value)) nulled ??= String(value)
-      // In an object JSON leaves such a field out (an optional field); in an array it writes null.
-      else if (Array.isArray(this) && isDroppedByJson(value))
-        nulled ??= `an array element ${typeof value}`
+  // Each of those is written as null, or as an object (a `{` past the first character); a top
+  // object of another class may itself be one.
+  if (json.includes('null') || json.indexOf('{', 1) !== -1 || !isPlainRecord(properties)) {
+    let changed: string | undefined
+    JSON.stringify(properties, function (this: Record<string, unknown>, key, value: unknown) {
+      changed ??= changedByJson(this, key, value)
       return value
     })
-    if (nulled !== undefined) {
-      return `A property is ${nulled}, which JSON would store as null.`
-    }
+    if (changed !== undefined) return `A property is ${changed}.`
   }
   return undefined
+}
+
+/** How JSON changes `value` (the holder's `key`, after its `toJSON()`), if it does. */
+function changedByJson(
+  holder: Record<string, unknown>,
+  key: string,
+  value: unknown,
+): string | undefined {
+  if (typeof value === 'number') {
+    return Number.isFinite(value) ? undefined : `${value}, which JSON would store as null`
+  }
+  // In an object JSON leaves such a field out (an optional field); in an array it writes null.
+  if (isDroppedByJson(value)) {
+    return Array.isArray(holder)
+      ? `an array element ${typeof value}, which JSON would store as null`
+      : undefined
+  }
+  if (value === null) {
+    const given = holder[key]
+    return given === null
+      ? undefined
+      : `a ${Object.prototype.toString.call(given).slice(8, -1)} whose toJSON() gives null (an invalid date), which JSON would store as null`
+  }
+  if (typeof value !== 'object' || Array.isArray(value)) return undefined
+  const tag = Object.prototype.toString.call(value).slice(8, -1)
+  if (tag === 'Object' || tag === 'String' || tag === 'Boolean') return undefined
+  if (tag === 'Number') {
+    return Number.isFinite(Number(value))
+      ? undefined
+      : `a boxed ${Number(value)}, which JSON would store as null`
+  }
+  return `a ${tag}, which JSON would store as an object without its contents`
+}
+
+/** An object of Object's own class (or of none), as JSON writes its fields. */
+function isPlainRecord(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
 }
 
 function isDroppedByJson(value: unknown): boolean {

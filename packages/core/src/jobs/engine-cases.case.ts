@@ -7,6 +7,7 @@ import { completionWriteCase } from './completion-write.case.js'
 import { deadJobCase, refusedDeathCase } from './dead-job.case.js'
 import type { JobDefinition } from './define-job.js'
 import type { JobQueue } from './job-queue.js'
+import { payloadRoundTripCase } from './payload-round-trip.case.js'
 import { prepareCase } from './prepare.case.js'
 import { transactionalEnqueueCase } from './transactional-enqueue.case.js'
 
@@ -43,5 +44,10 @@ export const engineCases: readonly { readonly title: string; make(): EngineCase 
   {
     title: 'tells a death again later when onDead refused it and nothing else fails meanwhile',
     make: refusedDeathCase,
+  },
+  {
+    title:
+      'gives a handler its payload exactly as enqueued, or refuses one JSON would change and stores nothing',
+    make: payloadRoundTripCase,
   },
 ]

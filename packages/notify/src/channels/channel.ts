@@ -55,9 +55,10 @@ export interface Outgoing<M> {
   /** Aborted when the delivery's job times out or the worker stops. */
   readonly signal: AbortSignal
   /**
-   * Addresses besides `to` that an earlier provider of a {@link fallbackChannel} already took
-   * this message for (a mail's cc and bcc, while it refused `to`): a channel that sends to
-   * more than `to` leaves them out, so they get no second copy.
+   * Addresses besides `to` that a provider already took this message for (a mail's cc and bcc,
+   * while it refused or held off `to`), in an earlier attempt of this delivery (a retry, a
+   * replay) or through an earlier provider of a {@link fallbackChannel}: a channel that sends
+   * to more than `to` leaves them out, so they get no second copy.
    */
   readonly sentTo?: readonly string[] | undefined
 }
@@ -77,17 +78,21 @@ export interface Outgoing<M> {
  */
 export type ChannelResult =
   | { readonly status: 'accepted'; readonly providerMessageId?: string | undefined }
-  | { readonly status: 'transient'; readonly reason: string; readonly retryAfterMs?: number }
-  | {
-      readonly status: 'permanent'
-      readonly reason: string
-      /**
-       * Addresses besides `to` that the provider took the message for while it refused `to` (a
-       * mail's cc and bcc): a fallback hands the next provider the message without them.
-       */
-      readonly sentTo?: readonly string[] | undefined
-    }
-  | { readonly status: 'not-accepted'; readonly reason: string; readonly retryAfterMs?: number }
+  | ({ readonly status: 'transient'; readonly retryAfterMs?: number } & Unsent)
+  | ({ readonly status: 'permanent' } & Unsent)
+  | ({ readonly status: 'not-accepted'; readonly retryAfterMs?: number } & Unsent)
+
+/** What a result that did not reach `to` says besides its status. */
+interface Unsent {
+  readonly reason: string
+  /**
+   * Addresses besides `to` that the provider took the message for while it did not take it for
+   * `to` (a mail's cc and bcc): the ledger keeps them with the delivery (on a channel it marks,
+   * see {@link Channel.idempotent}), and no later send of it (a fallback's next provider, a
+   * retry, a replay) goes to them again (see {@link Outgoing.sentTo}).
+   */
+  readonly sentTo?: readonly string[] | undefined
+}
 
 /**
  * One way of reaching people: mail, SMS, a webhook, a chat room, the in-app inbox. Built-in
@@ -127,7 +132,8 @@ export interface Channel<C extends ChannelName = ChannelName> {
    * message under it (the inbox). The ledger then writes nothing before a send; before a send
    * on any other channel (mail, chat) it marks the delivery `sending`, so that an attempt a
    * crash cut off between the provider's acceptance and the ledger's record is counted as a
-   * possible duplicate.
+   * possible duplicate. Only such a channel is given the addresses an earlier attempt reached
+   * ({@link Outgoing.sentTo}): a resend on an idempotent one is no second message anyway.
    */
   readonly idempotent?: boolean
   /**

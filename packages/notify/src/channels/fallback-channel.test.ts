@@ -52,6 +52,34 @@ describe('fallbackChannel', () => {
     expect(calls).toEqual(['a'])
   })
 
+  it('tries no further provider once the send was given up (its signal aborted): the ledger no longer waits for it', async () => {
+    // The attempt gave the send up at its bound while the first provider was still at it; that
+    // provider then reported it down. Before, the next provider sent it anyway, after the
+    // attempt's end, beside whatever attempt the ledger let send it next.
+    // (A refusal for good here: a given-up send is no reason to make it dead.)
+    const calls: string[] = []
+    const givenUp = new AbortController()
+    const channel = fallbackChannel([
+      {
+        ...provider('a', { status: 'accepted' }, calls),
+        async send() {
+          calls.push('a')
+          givenUp.abort(
+            new DOMException('The operation was aborted due to timeout', 'TimeoutError'),
+          )
+          return { status: 'permanent', reason: '550: no such number here' }
+        },
+      },
+      provider('b', { status: 'accepted' }, calls),
+    ])
+    expect(await channel.send({ ...message, signal: givenUp.signal })).toMatchObject({
+      status: 'not-accepted',
+      // Not dead: the provider not tried may yet take it.
+      reason: expect.stringMatching(/no such number here.*given up/),
+    })
+    expect(calls).toEqual(['a'])
+  })
+
   it('never hands a message to the next provider after a 303: the first may have sent it', async () => {
     // An SMS provider answering a POST with "see other" has likely taken the message; the SMS
     // channel follows no redirects, and before, that unfollowed redirect was permanent.

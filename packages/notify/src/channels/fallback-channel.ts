@@ -13,9 +13,9 @@ import type { Recipient } from '../notification/recipient.js'
 /**
  * One channel over several providers, tried in order. The next provider is tried only when the
  * previous one certainly did not take the message: `not-accepted`, or `permanent` (it refused it
- * for good: a number it does not serve). A provider that refused the recipient for good but took
- * the message for others (a mail's cc and bcc: `sentTo`) hands the next only the rest: those
- * others get no second copy. After `transient` (a timeout once the request was out:
+ * for good: a number it does not serve). A provider that did not take it for the recipient but
+ * took it for others (a mail's cc and bcc: `sentTo`) hands the next only the rest, and the result
+ * names those others, so that no later attempt sends them a second copy either. After `transient` (a timeout once the request was out:
  * it may have been accepted) none is tried. The message is dead at once only when every provider
  * refused it for good; when one was only down, it is retried, from the first provider again.
  *
@@ -73,27 +73,43 @@ export function fallbackChannel<C extends ChannelName>(
       const reasons: string[] = []
       // The waits asked by the providers that were down (`not-accepted`), not those that refused.
       const waits: (number | undefined)[] = []
-      // Whom an earlier provider took it for while refusing `to`: the next leaves them out.
+      // Whom a provider took it for while not taking it for `to` (an earlier attempt's, an
+      // earlier provider's): the next leaves them out, and the result names them all, for the
+      // ledger to keep for the next attempt.
       const sentTo = [...(outgoing.sentTo ?? [])]
+      const given = sentTo.length
+      const withSentTo = <R extends ChannelResult>(result: R): R =>
+        sentTo.length === given ? result : { ...result, sentTo }
       for (const provider of providers) {
+        // A send given up (its attempt's bound passed, the worker stops) tries no further
+        // provider: the ledger waits for it no longer, and may let another attempt send it.
+        // Not-accepted, not permanent: a provider not tried may yet take it.
+        if (reasons.length > 0 && outgoing.signal.aborted) {
+          reasons.push('the send was given up: no further provider tried')
+          return withSentTo({ status: 'not-accepted', reason: reasons.join('; ') })
+        }
         const result = await provider.send(sentTo.length === 0 ? outgoing : { ...outgoing, sentTo })
         if (result.status === 'accepted') return result
+        sentTo.push(...(result.sentTo ?? []))
         if (result.status === 'transient') {
-          return reasons.length === 0
-            ? result
-            : { ...result, reason: `${reasons.join('; ')}; ${result.reason}` }
+          return withSentTo(
+            reasons.length === 0
+              ? result
+              : { ...result, reason: `${reasons.join('; ')}; ${result.reason}` },
+          )
         }
         reasons.push(result.reason)
         if (result.status === 'not-accepted') waits.push(result.retryAfterMs)
-        else sentTo.push(...(result.sentTo ?? []))
       }
       const reason = reasons.join('; ')
-      if (waits.length === 0) return { status: 'permanent', reason }
+      if (waits.length === 0) return withSentTo({ status: 'permanent', reason })
       // The next attempt tries every provider again: it waits as long as the soonest one asked,
       // and not at all past the backoff when one asked nothing.
-      return waits.every((ms): ms is number => ms !== undefined)
-        ? { status: 'not-accepted', reason, retryAfterMs: Math.min(...waits) }
-        : { status: 'not-accepted', reason }
+      return withSentTo(
+        waits.every((ms): ms is number => ms !== undefined)
+          ? { status: 'not-accepted', reason, retryAfterMs: Math.min(...waits) }
+          : { status: 'not-accepted', reason },
+      )
     },
     // Each provider is opened as it would be alone: one that loads its driver or checks its
     // environment there would otherwise fail every send, or pass a check it should fail at start.

@@ -25,6 +25,7 @@ import { Batcher } from './batcher.js'
 import type {
   AttemptOutcome,
   CarriedDelivery,
+  Claim,
   DeliveryLedger,
   LoadedDelivery,
 } from './delivery-ledger.js'
@@ -65,6 +66,8 @@ class DeliveryAttempt {
   maybeSent = false
   /** What to record with its result when it has no error of its own. */
   note: string | undefined
+  /** Whom earlier attempts sent its message to besides its recipient, as its mark read it. */
+  sentTo: readonly string[] | undefined
 
   constructor(
     readonly id: string,
@@ -291,6 +294,7 @@ export class DeliveryDispatcher {
     attempt.token = mark.token
     // Its mark may count it higher: after an attempt that marked it and vanished.
     attempt.attempt = mark.attempt
+    attempt.sentTo = mark.sentTo
     await this.#sendBounded(attempt, channel, to, bound)
   }
 
@@ -312,6 +316,7 @@ export class DeliveryDispatcher {
         row.recipient_id,
         row.type,
         attempt.attempt,
+        attempt.sentTo,
       ),
       this.#sends,
     )
@@ -371,6 +376,9 @@ export class DeliveryDispatcher {
   ): Promise<void> {
     const { id, replay, token, job } = attempt
     const { row } = attempt.loaded
+    // Whom the provider took it for besides the recipient is kept before the result: whatever
+    // sends it next (a retry, a replay, a takeover after a crash) leaves them out.
+    if (token !== undefined) await this.#keepSentTo({ id, replay, token }, attempt.sentTo, result)
     // Its job's attempts count with those its budget spent before it (see `DeliveryPayload.base`).
     const final = result.status === 'permanent' || job.attempt + attempt.spent >= job.maxAttempts
     const error = `${result.status}: ${result.reason}`
@@ -399,7 +407,12 @@ export class DeliveryDispatcher {
     }
     // After this attempt's own writes, so that an acceptance comes after them.
     if (late !== undefined && token !== undefined) {
-      void this.#recordLate(late, { id, attempt: attempt.attempt, replay, token }, row)
+      void this.#recordLate(
+        late,
+        { id, attempt: attempt.attempt, replay, token },
+        row,
+        attempt.sentTo,
+      )
     }
     await this.#init.bus.publish('notification.failed', {
       ...aboutDelivery(row),
@@ -448,12 +461,18 @@ export class DeliveryDispatcher {
    */
   async #recordLate(
     late: Promise<ChannelResult>,
-    attempt: Pick<AttemptOutcome, 'id' | 'attempt' | 'replay' | 'token'>,
+    attempt: Pick<AttemptOutcome, 'id' | 'attempt' | 'replay'> & { readonly token: string },
     row: SendableRow,
+    sentTo: readonly string[] | undefined,
   ): Promise<void> {
     try {
       const result = await late
-      if (result.status !== 'accepted') return
+      if (result.status !== 'accepted') {
+        // Not accepted for the recipient, but perhaps for others: kept while the mark is still
+        // the attempt's, so the send after its lease leaves them out.
+        await this.#keepSentTo(attempt, sentTo, result)
+        return
+      }
       const { providerMessageId } = result
       if (await this.#init.ledger.recordLate({ ...attempt, status: 'sent', providerMessageId })) {
         await this.#publishSent(row, attempt.attempt, providerMessageId)
@@ -461,9 +480,24 @@ export class DeliveryDispatcher {
     } catch (error) {
       this.#init.logger.warn(
         { err: error, deliveryId: attempt.id },
-        'A send accepted after its attempt gave it up could not be recorded: the delivery is sent again once its mark lapses, counted as a possible duplicate',
+        'The late answer of a send its attempt gave up (an acceptance, or whom it reached besides the recipient) could not be recorded: the delivery is sent again once its mark lapses, counted as a possible duplicate',
       )
     }
+  }
+
+  /**
+   * Keeps the addresses a failed send reached besides the recipient (`result.sentTo`), with those
+   * of earlier attempts (`before`), when it reached any new one (see `ledger.keepSentTo`).
+   */
+  async #keepSentTo(
+    claim: Claim & { readonly token: string },
+    before: readonly string[] | undefined,
+    result: Exclude<ChannelResult, { status: 'accepted' }>,
+  ): Promise<void> {
+    const known = new Set(before)
+    const reached = result.sentTo?.filter((address) => !known.has(address)) ?? []
+    if (reached.length === 0) return
+    await this.#init.ledger.keepSentTo(claim, [...known, ...new Set(reached)])
   }
 
   /**
@@ -647,6 +681,7 @@ class OutgoingSend implements Outgoing<never> {
     readonly recipientId: string,
     readonly type: string,
     readonly attempt: number,
+    readonly sentTo: readonly string[] | undefined,
   ) {
     this.#send = send
   }

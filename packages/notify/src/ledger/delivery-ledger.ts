@@ -159,12 +159,18 @@ export interface AttemptOutcome {
 
 /**
  * What marking a delivery `sending` found: the mark is this attempt's (`token`; `attempt`: the
- * delivery's attempts with this one, counting those that marked it and vanished), or another
- * attempt's, held until `busyUntil` (ms): that attempt may be sending it now, so this one must
- * not. `undefined`: nothing to send any more (finished, or replayed to a newer job).
+ * delivery's attempts with this one, counting those that marked it and vanished; `sentTo`: whom
+ * earlier attempts sent it to besides its recipient, see {@link DeliveryLedger.keepSentTo}), or
+ * another attempt's, held until `busyUntil` (ms): that attempt may be sending it now, so this
+ * one must not. `undefined`: nothing to send any more (finished, or replayed to a newer job).
  */
 export type Mark =
-  | { readonly held: true; readonly token: string; readonly attempt: number }
+  | {
+      readonly held: true
+      readonly token: string
+      readonly attempt: number
+      readonly sentTo: readonly string[] | undefined
+    }
   | { readonly held: false; readonly busyUntil: number }
   | undefined
 
@@ -458,6 +464,31 @@ export class DeliveryLedger {
   }
 
   /**
+   * Keeps with the delivery the addresses besides its recipient's that a provider took its
+   * message for while it did not take it for the recipient (a mail's cc and bcc): `sentTo`, all
+   * of them (those its mark read with the attempt's own). Written before the attempt's result,
+   * by the attempt holding the mark (`claim.token`) alone, so no other write races it; every
+   * later mark reads them back (a retry, a takeover, a replay's), so no later send goes to them
+   * again. False when the row is no longer the attempt's (its mark taken over, replayed): the
+   * attempt that took it sends as it would have, counted as a possible duplicate.
+   */
+  async keepSentTo(
+    claim: Claim & { readonly token: string },
+    sentTo: readonly string[],
+  ): Promise<boolean> {
+    const result = await this.#background
+      .updateTable(DELIVERY_TABLE)
+      .set({ sent_to: JSON.stringify(sentTo), updated_at: this.#clock.nowMs() })
+      .where('id', '=', claim.id)
+      .where('replays', '=', claim.replay)
+      .where('sending_token', '=', claim.token)
+      .executeTakeFirst()
+    const changed = Number(result.numUpdatedRows)
+    this.#upkeep.count(changed)
+    return changed > 0
+  }
+
+  /**
    * Records how an attempt ended, now (an attempt whose job will fail and be retried, a marked
    * attempt, a sent one whose event waits for it). True when it did; false when the row was no
    * longer the attempt's to finish (another run recorded a result, took its mark over, or a
@@ -554,16 +585,16 @@ export class DeliveryLedger {
       .where(idIn(this.#background as Kysely<unknown>, 'id', ids))
       .where(markFree(now))
       .where(ofReplays(chosen))
-    // The attempts counted, by delivery marked.
-    let marked: ReadonlyMap<string, number>
-    const counted = (rows: readonly { id: string; attempts: number }[]) =>
-      new Map(rows.map((row) => [row.id, Number(row.attempts)]))
+    // The attempts counted and whom earlier attempts sent it to, by delivery marked.
+    type Marked = Pick<DeliveryRow, 'id' | 'attempts' | 'sent_to'>
+    let marked: ReadonlyMap<string, Marked>
+    const counted = (rows: readonly Marked[]) => new Map(rows.map((row) => [row.id, row]))
+    const returned = ['id', 'attempts', 'sent_to'] as const
     // The mark only has to outlive the worker, not the server: a server crash loses the send's
     // record too, and the job runs again. On PostgreSQL it does not wait for the disk.
     if (engine === 'postgres')
-      marked = counted(await update.where(unflushedCommit).returning(['id', 'attempts']).execute())
-    else if (engine !== 'mysql')
-      marked = counted(await update.returning(['id', 'attempts']).execute())
+      marked = counted(await update.where(unflushedCommit).returning(returned).execute())
+    else if (engine !== 'mysql') marked = counted(await update.returning(returned).execute())
     else {
       await update.execute()
       marked = new Map()
@@ -576,19 +607,32 @@ export class DeliveryLedger {
         ? []
         : await this.#background
             .selectFrom(DELIVERY_TABLE)
-            .select(['id', 'status', 'attempts', 'replays', 'sending_until', 'sending_token'])
+            .select([
+              'id',
+              'status',
+              'attempts',
+              'replays',
+              'sending_until',
+              'sending_token',
+              'sent_to',
+            ])
             .where('id', 'in', unmarked)
             .execute()
     const found = new Map(rows.map((row) => [row.id, row]))
     return marks.map((mark): Mark => {
       const winner = newest.get(mark.id) as MarkRequest
       const row = found.get(mark.id)
-      const attempt =
-        row?.status === 'sending' && row.sending_token === winner.token
-          ? Number(row.attempts)
-          : marked.get(mark.id)
-      if (attempt !== undefined) {
-        if (winner === mark) return { held: true, token: mark.token, attempt }
+      const taken =
+        row?.status === 'sending' && row.sending_token === winner.token ? row : marked.get(mark.id)
+      if (taken !== undefined) {
+        if (winner === mark) {
+          return {
+            held: true,
+            token: mark.token,
+            attempt: Number(taken.attempts),
+            sentTo: taken.sent_to === null ? undefined : (JSON.parse(taken.sent_to) as string[]),
+          }
+        }
         // The other run of this delivery in the same batch marked it.
         return winner.replay === mark.replay ? { held: false, busyUntil: winner.until } : undefined
       }

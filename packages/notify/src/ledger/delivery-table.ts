@@ -100,6 +100,12 @@ export interface DeliveryRow {
    * none, or a critical category): each attempt waits for the window's end when it falls in it.
    */
   quiet_hours: string | null
+  /**
+   * The addresses besides the recipient's that a provider took the message for while it did not
+   * take it for the recipient (a mail's cc and bcc), as a JSON array (null: none): every later
+   * send of the delivery leaves them out (see `DeliveryLedger.keepSentTo`).
+   */
+  sent_to: string | null
 }
 
 /**
@@ -399,6 +405,23 @@ export const addDeliveryQuietHours: Migration = {
   },
   async down(db) {
     await db.schema.alterTable(DELIVERY_TABLE).dropColumn('quiet_hours').execute()
+  },
+}
+
+/**
+ * Adds `sent_to`: the cc and bcc a provider took a mail for while it did not take it for the
+ * recipient were not kept past the attempt, so its retry, its replay or a fallback's provider on
+ * a later attempt sent them the mail again.
+ */
+export const addDeliverySentTo: Migration = {
+  async up(db) {
+    await db.schema
+      .alterTable(DELIVERY_TABLE)
+      .addColumn('sent_to', longText(db as Kysely<unknown>))
+      .execute()
+  },
+  async down(db) {
+    await db.schema.alterTable(DELIVERY_TABLE).dropColumn('sent_to').execute()
   },
 }
 

@@ -1,5 +1,6 @@
-import { JOBS } from '@mortar/core'
-import { describe, expect, it } from 'vitest'
+import { databaseToken, JOBS } from '@mortar/core'
+import { type Kysely, sql } from 'kysely'
+import { describe, expect, it, vi } from 'vitest'
 import type { ChannelResult } from '../channels/channel.js'
 import { DELIVERIES, NOTIFIER } from '../module/notify-tokens.js'
 import { Notification } from '../notification/notification.js'
@@ -79,5 +80,61 @@ describe('a custom channel that throws a value with no text form', () => {
         })
       })
     }
+  }
+})
+
+it('keeps whom a send given up at its bound reached besides the recipient, when its answer comes late: the next attempt leaves them out', async () => {
+  // A mail channel (no idempotency keys: its sends are marked) whose first send answers after
+  // its bound: the server held the recipient off but took the mail for the cc.
+  const mail = recordingChannel('mail', (recipient) => recipient.email)
+  mail.sendTimeoutMs = 10
+  let release = () => {}
+  mail.beforeSend = () =>
+    new Promise<void>((resolve) => {
+      release = resolve
+    })
+  mail.script.push({
+    status: 'not-accepted',
+    reason: '451: greylisted; the server took the mail for its other recipients (cc, bcc)',
+    sentTo: ['boss@example.com'],
+  })
+  class Invoice extends Notification {
+    readonly type = 'invoice'
+    via() {
+      return ['mail'] as const
+    }
+    toMail() {
+      return { subject: 'Invoice', text: 'Attached.', cc: ['boss@example.com'] }
+    }
+  }
+  const app = await startedNotifyTestApp(
+    { channels: [mail], delivery: { attempts: 3, backoff: { baseMs: 0, maxMs: 0 } } },
+    'sqlite::memory:',
+  )
+  try {
+    const { deliveries } = await app
+      .resolve(NOTIFIER)
+      .notify({ id: 'ada', email: 'ada@example.com' }, new Invoice())
+    const id = deliveries[0]?.id ?? ''
+    await app.resolve(JOBS).drain()
+    expect(await app.resolve(DELIVERIES).get(id)).toMatchObject({ status: 'sending' })
+    mail.beforeSend = undefined
+    release()
+    // The late answer is recorded in the background, under the attempt's mark.
+    const db = app.resolve(databaseToken()) as Kysely<unknown>
+    await vi.waitFor(async () => {
+      const row = await sql<{
+        sent_to: string | null
+      }>`select sent_to from mortar_delivery`.execute(db)
+      expect(row.rows[0]?.sent_to).not.toBeNull()
+    })
+    // Past the mark's lease: the job that went on after it sends again.
+    app.clock.advance(60_000)
+    await app.resolve(JOBS).drain()
+    // Before, the late answer was dropped: the retry sent the boss a second copy.
+    expect(mail.sent.map((outgoing) => outgoing.sentTo)).toEqual([['boss@example.com']])
+    expect(await app.resolve(DELIVERIES).get(id)).toMatchObject({ status: 'sent' })
+  } finally {
+    await app.stop()
   }
 })

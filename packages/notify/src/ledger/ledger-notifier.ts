@@ -143,6 +143,7 @@ export class LedgerNotifier implements Notifier {
           updated_at: now,
           sent_at: null,
           quiet_hours: null,
+          sent_to: null,
         }
         const prepared = await prepareMessage(
           notification,

@@ -20,7 +20,7 @@ function olderRow(
   id: string,
   status: DeliveryStatus,
   lastError: string | null,
-): Omit<DeliveryRow, 'quiet_hours'> {
+): Omit<DeliveryRow, 'quiet_hours' | 'sent_to'> {
   return {
     id,
     notification_id: `n-${id}`,

@@ -42,6 +42,7 @@ import { DeliveryLedger, deliveryClaimRead } from '../ledger/delivery-ledger.js'
 import {
   addDeliveryReplays,
   addDeliveryQuietHours,
+  addDeliverySentTo,
   addSendingLease,
   settleSendingTokens,
   createDeliveryTable,
@@ -261,6 +262,7 @@ export function notifyModule(options: NotifyModuleOptions): Module {
       '0015_inbox_age': indexInboxAge,
       '0016_throttle_windows': indexThrottleWindows,
       '0017_inbox_versions': addInboxVersions,
+      '0018_delivery_sent_to': addDeliverySentTo,
       '0019_inbox_version_index': indexInboxVersions,
     },
     register(binder) {

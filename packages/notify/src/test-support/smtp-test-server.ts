@@ -15,8 +15,11 @@ export interface SmtpTestServer {
   readonly openConnections: () => number
   /** AUTH attempts so far (a password that reached the server). */
   readonly authAttempts: () => number
-  /** Replies to RCPT TO for an address: an SMTP code and text (550 refuses for good, 451 for now). */
-  readonly rcptReplies: Map<string, { code: number; text: string }>
+  /**
+   * Replies to RCPT TO for an address: an SMTP code and text (550 refuses for good, 451 for
+   * now); `once`: given to the next RCPT TO of it only.
+   */
+  readonly rcptReplies: Map<string, { code: number; text: string; once?: boolean }>
   /** When set, DATA is read but never answered (the client times out after sending). */
   hangOnData: boolean
   close(): Promise<void>
@@ -27,7 +30,7 @@ export async function startSmtpTestServer(
 ): Promise<SmtpTestServer> {
   const mails: ParsedMail[] = []
   const envelopes: string[][] = []
-  const rcptReplies = new Map<string, { code: number; text: string }>()
+  const rcptReplies = new Map<string, { code: number; text: string; once?: boolean }>()
   let connections = 0
   let authAttempts = 0
   const state = { hangOnData: false }
@@ -49,6 +52,7 @@ export async function startSmtpTestServer(
     },
     onRcptTo(address, _session, callback) {
       const reply = rcptReplies.get(address.address)
+      if (reply?.once === true) rcptReplies.delete(address.address)
       if (reply) return callback(Object.assign(new Error(reply.text), { responseCode: reply.code }))
       callback()
     },

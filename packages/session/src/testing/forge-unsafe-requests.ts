@@ -40,6 +40,11 @@ export interface ForgeUnsafeRequestsOptions {
   readonly body?: string
   /** The content types to try each route with; {@link FORGED_CONTENT_TYPES} by default. */
   readonly contentTypes?: readonly (string | undefined)[]
+  /**
+   * Where an answer that is not problem+json (an app's HTML error page, shown for a form post)
+   * names its error code: without it, such an answer has no code and is never `refused`.
+   */
+  readonly codeInPage?: (page: string) => string | undefined
 }
 
 /** One forged request and how the server answered it. */
@@ -102,6 +107,8 @@ export async function forgeUnsafeRequests(
       let code: unknown
       if (response.headers.get('content-type')?.includes('problem+json')) {
         code = (JSON.parse(text) as { code?: unknown }).code
+      } else {
+        code = options.codeInPage?.(text)
       }
       const setCookie = response.headers.getSetCookie()
       answers.push({

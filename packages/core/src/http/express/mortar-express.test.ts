@@ -1,4 +1,7 @@
+import { once } from 'node:events'
+import type { ServerResponse } from 'node:http'
 import { Readable } from 'node:stream'
+import { setImmediate } from 'node:timers/promises'
 import type { AddressInfo } from 'node:net'
 import { gzipSync } from 'node:zlib'
 import express, { type RequestHandler } from 'express'
@@ -11,6 +14,7 @@ import {
   appWithScopedService,
   EVENTS,
   EVENTS_OPENING,
+  type ScopedService,
   STREAMED,
 } from '../shared/adapter-conformance.js'
 import { DEFAULT_BODY_LIMIT } from '../shared/index.js'
@@ -90,6 +94,77 @@ describe('mortarExpress', () => {
       // The client leaves: the route will never end the response.
       client.abort()
       await vi.waitFor(() => expect(disposed).toEqual(['open-1']), { timeout: 5_000 })
+    } finally {
+      await listening.close()
+      await app.stop()
+    }
+  })
+
+  // Work of the app's own that uses the request's scope after the response was sent: a route
+  // that answers, then writes an audit row; a middleware the route passes on to after answering.
+  // Express drops the promises, so the scope was disposed under them once the response closed.
+  it.each([
+    ['a route that goes on after its response', 'route'],
+    ['a middleware a route passes on to after its response', 'after'],
+    ['a middleware in a router, after its route', 'router'],
+  ])('keeps the scope through %s, and disposes it after', async (_work, mode) => {
+    const { app, SERVICE } = appWithScopedService()
+    await app.start()
+    let started!: (held: ScopedService | undefined) => void
+    const holding = new Promise<ScopedService | undefined>((resolve) => {
+      started = resolve
+    })
+    let seen!: (seen: { disposedUnderWork: boolean; sameScope: boolean }) => void
+    const after = new Promise<{ disposedUnderWork: boolean; sameScope: boolean }>((resolve) => {
+      seen = resolve
+    })
+    // Holds the scope past the response's end.
+    const useScope = async (response: ServerResponse) => {
+      const context = requestContext()
+      let held: ScopedService
+      try {
+        held = context.resolve(SERVICE)
+      } catch {
+        seen({ disposedUnderWork: true, sameScope: false })
+        started(undefined)
+        return
+      }
+      started(held)
+      if (!response.closed) await once(response, 'close')
+      await setImmediate()
+      let sameScope = false
+      try {
+        sameScope = context.resolve(SERVICE) === held
+      } catch {
+        // Resolved after the request ended: not the same scope.
+      }
+      seen({ disposedUnderWork: held.disposed, sameScope })
+    }
+    const server = express()
+    server.use(mortarExpress(app))
+    const routes = mode === 'router' ? express.Router() : server
+    if (mode === 'route') {
+      routes.get('/', async (_request, response) => {
+        requestContext().resolve(SERVICE)
+        response.json({ ok: true })
+        await useScope(response)
+      })
+    } else {
+      routes.get('/', (_request, response, next) => {
+        requestContext().resolve(SERVICE)
+        response.json({ ok: true })
+        next()
+      })
+      routes.use(async (_request, response) => useScope(response))
+    }
+    if (mode === 'router') server.use(routes)
+    const listening = await listen(server)
+    try {
+      expect(await (await fetch(`${listening.url}/`)).json()).toEqual({ ok: true })
+      const held = await holding
+      expect(await after).toEqual({ disposedUnderWork: false, sameScope: true })
+      // Once the work is done with it, not a grace period later.
+      await vi.waitFor(() => expect(held?.disposed).toBe(true))
     } finally {
       await listening.close()
       await app.stop()

@@ -31,6 +31,7 @@ import {
   resolveBodyLimit,
   resolveScopeGraceMs,
 } from '../shared/index.js'
+import { countRouteHandlers } from './count-route-handlers.js'
 
 const kContext = Symbol.for('mortar.express.context')
 const kApp = Symbol.for('mortar.express.app')
@@ -61,9 +62,9 @@ export interface MortarExpressOptions {
    */
   readonly bodyLimit?: number
   /**
-   * How long, in ms, work of a request that has not settled (its request-start hooks, a route
-   * that has not ended its response, before-response hooks) keeps the request's scope once the
-   * response is over (default 30,000): past it the scope is disposed, with a warning naming the
+   * How long, in ms, work of a request that has not settled (its request-start hooks, a handler
+   * whose promise has not settled, a route that has not ended its response, before-response
+   * hooks) keeps the request's scope once the response is over (default 30,000): past it the scope is disposed, with a warning naming the
    * request, and a later `resolve` in that request fails with `E_RESOLUTION`.
    */
   readonly scopeGraceMs?: number
@@ -109,9 +110,11 @@ export interface MortarExpressOptions {
 export function mortarExpress(app: AdapterApp, options: MortarExpressOptions = {}): RequestHandler {
   const bodyLimit = resolveBodyLimit(options.bodyLimit)
   const openContext = nodeContextOpener(app, bodyLimit, resolveScopeGraceMs(options.scopeGraceMs))
+  const countHandlers = countRouteHandlers()
   return function mortar(request, response, next) {
     const req = request as MortarRequest
     const { context, end } = openContext(request, response)
+    countHandlers(request, end)
     req[kContext] = context
     req[kApp] = app
     // The route counts as running from here (see nodeContextOpener) until it is done: once.

@@ -1,4 +1,6 @@
+import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
+import { setImmediate } from 'node:timers/promises'
 import { serve } from '@hono/node-server'
 import { Hono } from 'hono'
 import { bearerAuth } from 'hono/bearer-auth'
@@ -10,8 +12,10 @@ import { token } from '../../di/token.js'
 import type { Logger } from '../../logger/logger.js'
 import {
   adapterConformance,
+  appWithScopedService,
   EVENTS,
   EVENTS_OPENING,
+  type ScopedService,
   STREAMED,
 } from '../shared/adapter-conformance.js'
 import { mortarHono, useMortar } from './mortar-hono.js'
@@ -128,6 +132,56 @@ describe('useMortar', () => {
     const response = await hono.request('/')
     expect(await response.text()).toBe('scoped')
     await vi.waitFor(() => expect(events).toEqual(['resolved', 'disposed']))
+  })
+
+  // Hono's counterpart of a Fastify onSend hook or an Express middleware after the route: code
+  // after `await next()` in a middleware of the app's own, its client gone meanwhile. Mortar's
+  // middleware awaits the rest of the chain, so the scope stays until that code is done.
+  it('keeps the scope through middleware code after next() whose client left, and disposes it after', async () => {
+    const { app, SERVICE } = appWithScopedService()
+    await app.start()
+    let started!: (held: ScopedService) => void
+    const holding = new Promise<ScopedService>((resolve) => {
+      started = resolve
+    })
+    let seen!: (seen: { disposedUnderWork: boolean; sameScope: boolean }) => void
+    const after = new Promise<{ disposedUnderWork: boolean; sameScope: boolean }>((resolve) => {
+      seen = resolve
+    })
+    const hono = new Hono()
+    hono.use(mortarHono(app))
+    hono.use(async (c, next) => {
+      await next()
+      const context = requestContext()
+      const held = context.resolve(SERVICE)
+      started(held)
+      if (!c.req.raw.signal.aborted) await once(c.req.raw.signal, 'abort')
+      await setImmediate()
+      let sameScope = false
+      try {
+        sameScope = context.resolve(SERVICE) === held
+      } catch {
+        // Resolved after the request ended: not the same scope.
+      }
+      seen({ disposedUnderWork: held.disposed, sameScope })
+    })
+    hono.get('/', (c) => {
+      requestContext().resolve(SERVICE)
+      return c.json({ ok: true })
+    })
+    const server = await listen(hono)
+    try {
+      const client = new AbortController()
+      const request = fetch(`${server.url}/`, { signal: client.signal })
+      const held = await holding
+      client.abort()
+      await request.catch(() => undefined)
+      expect(await after).toEqual({ disposedUnderWork: false, sameScope: true })
+      await vi.waitFor(() => expect(held.disposed).toBe(true))
+    } finally {
+      await server.close()
+      await app.stop()
+    }
   })
 
   it('keeps the status and message of an HTTPException and its prepared headers', async () => {

@@ -121,7 +121,7 @@ describe('mail over SMTP (nodemailer, pooled)', () => {
     await channel.close()
   })
 
-  it('reports the recipient refused while a cc or bcc took the mail as not sent: 550 permanent, 451 transient', async () => {
+  it('reports the recipient refused while a cc or bcc took the mail as not sent: 550 permanent, 451 not-accepted, each naming whom it went to', async () => {
     // nodemailer sends to the recipients the server accepts and resolves: without a look at what
     // it refused, the delivery was `sent` though its recipient got nothing.
     // (nodemailer writes the domain in lower case in the envelope; the recipient is matched so.)
@@ -140,6 +140,7 @@ describe('mail over SMTP (nodemailer, pooled)', () => {
     ).toMatchObject({
       status: 'permanent',
       reason: expect.stringMatching(/550.*No such user.*other recipients/),
+      sentTo: ['boss@example.com'],
     })
     expect(
       await channel.send(
@@ -149,7 +150,11 @@ describe('mail over SMTP (nodemailer, pooled)', () => {
           bcc: ['archive@example.com'],
         }),
       ),
-    ).toMatchObject({ status: 'transient', reason: expect.stringContaining('451') })
+    ).toMatchObject({
+      status: 'not-accepted',
+      reason: expect.stringContaining('451'),
+      sentTo: ['archive@example.com'],
+    })
     // The copies went out: the server took both mails, for the cc and the bcc.
     expect(server.mails.length).toBe(before + 2)
     // A refused cc alone leaves the recipient's mail sent.

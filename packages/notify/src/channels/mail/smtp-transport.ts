@@ -240,10 +240,11 @@ export function classifySmtpError(error: NodemailerError): ChannelResult {
 /**
  * A refusal of the delivery's own recipient in a mail the server took for others (its cc or
  * bcc): nodemailer sends to the recipients the server accepts and reports the mail sent. The
- * recipient got nothing: a 5xx is `permanent`; a 4xx (greylisting, a full mailbox) `transient`,
- * since a retry sends the others another copy (counted as a possible duplicate). The permanent
- * one names those the server took it for (`sentTo`), so a fallback's next provider leaves them
- * out. A refused cc or bcc alone leaves the delivery sent: it is the recipient's.
+ * recipient got nothing: a 5xx is `permanent`; a 4xx (greylisting, a full mailbox)
+ * `not-accepted` (the server said, for the recipient: not now). Either names those the server
+ * took it for (`sentTo`): the ledger keeps them, and no later send (a fallback's next provider,
+ * a retry, a replay) goes to them again. A refused cc or bcc alone leaves the delivery sent: it
+ * is the recipient's.
  */
 function recipientRefusal(info: SentInfo, to: string): ChannelResult | undefined {
   const address = envelopeAddress(to)
@@ -252,11 +253,11 @@ function recipientRefusal(info: SentInfo, to: string): ChannelResult | undefined
   )
   if (refusal === undefined) return undefined
   const reason = `${refusal.code ?? 'EENVELOPE'} ${refusal.responseCode ?? ''}: ${refusal.message}; the server took the mail for its other recipients (cc, bcc)`
-  if (refusal.responseCode === undefined || refusal.responseCode < 500)
-    return { status: 'transient', reason }
   const sentTo = (info.accepted ?? []).flatMap((taken) => {
     const to = typeof taken === 'string' ? taken : taken.address
     return to === undefined ? [] : [to]
   })
-  return { status: 'permanent', reason, sentTo }
+  return refusal.responseCode !== undefined && refusal.responseCode >= 500
+    ? { status: 'permanent', reason, sentTo }
+    : { status: 'not-accepted', reason, sentTo }
 }
