@@ -6,6 +6,7 @@ import {
   DEVELOPMENT_SESSION_PASSWORD,
   DEVELOPMENT_VAULT_KEY,
   refuseDevelopmentDefaultsInProduction,
+  sessionKeyRingSchema,
 } from './secrets/index.js'
 
 /** The shop's settings, read from the environment (`PORT`, `HOST`). */
@@ -23,8 +24,11 @@ export const shopConfigSchema = z.object({
   redisPrefix: z.string().min(1).max(64).default('shop:'),
   // Accounts and payments. Unset secrets fall back to public development defaults, which
   // loadShopConfig refuses unless NODE_ENV is development or test (unset included).
-  /** `SESSION_PASSWORD`: seals session cookies; 32+ characters. */
-  sessionPassword: secret(z.string().min(32).default(DEVELOPMENT_SESSION_PASSWORD)),
+  /**
+   * `SESSION_PASSWORD`: seals session cookies; 32+ characters, or `1:old,2:new` while rotating
+   * it (the highest id seals, every id opens).
+   */
+  sessionPassword: secret(sessionKeyRingSchema.prefault(DEVELOPMENT_SESSION_PASSWORD)),
   /** `VAULT_KEYS`: `id:base64key,…` (32-byte keys); the last one encrypts. */
   vaultKeys: secret(
     z

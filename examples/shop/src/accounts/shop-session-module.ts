@@ -5,8 +5,8 @@ import type { AccountsDb } from './accounts-db.js'
 
 /** Options of {@link shopSessionModule}. */
 export interface ShopSessionModuleOptions {
-  /** Seals the cookie: 32+ characters, from `SESSION_PASSWORD`. */
-  readonly password: Secret<string>
+  /** Seals the cookie: the key ring of `SESSION_PASSWORD` (the highest id seals, every id opens). */
+  readonly password: Secret<Readonly<Record<number, string>>>
   /** Where logged-in sessions are recorded: the app's `databaseSessionRegistry()` or `redisSessionRegistry()`. */
   readonly registry: 'database' | 'redis'
 }
@@ -27,7 +27,7 @@ export function shopSessionModule(
     // HTTPS, so a sibling subdomain or a plain-HTTP response cannot plant one (a cookie of the
     // attacker's own account, the victim then logged in as them) or shadow it.
     cookieName: sessionCookieName(),
-    password: options.password,
+    password: options.password.reveal(),
     schema: cartSessionSchema,
     registry: options.registry,
     // Re-issue the cookie on use at most every 5 minutes, so an active visitor stays logged in.

@@ -16,7 +16,7 @@ const OWN = {
 describe('the shop config', () => {
   it('runs in development with no other variable, on the development defaults, and says which apply', () => {
     const config = loadShopConfig({ NODE_ENV: 'development' })
-    expect(config.sessionPassword.reveal()).toBe(DEVELOPMENT_SESSION_PASSWORD)
+    expect(config.sessionPassword.reveal()).toEqual({ 1: DEVELOPMENT_SESSION_PASSWORD })
     expect(config.passwordHashLogN).toBe(17)
     expect(developmentSecretsIn(config)).toEqual([
       'SESSION_PASSWORD',

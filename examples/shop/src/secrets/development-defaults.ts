@@ -33,7 +33,7 @@ export const PRODUCTION_MIN_PASSWORD_HASH_LOG_N = 17
 
 /** The settings that have development defaults. */
 export interface DevelopmentSettings {
-  readonly sessionPassword: Secret<string>
+  readonly sessionPassword: Secret<Readonly<Record<number, string>>>
   readonly vaultKeys: Secret<readonly string[]>
   readonly adminPassword: Secret<string>
   readonly smsUrl?: string | undefined
@@ -53,7 +53,7 @@ const SETTING_OF: Readonly<Record<string, string>> = {
 /** The environment variables still set to a public development default. */
 export function developmentSecretsIn(config: DevelopmentSettings): string[] {
   const found: string[] = []
-  if (config.sessionPassword.reveal() === DEVELOPMENT_SESSION_PASSWORD)
+  if (Object.values(config.sessionPassword.reveal()).includes(DEVELOPMENT_SESSION_PASSWORD))
     found.push('SESSION_PASSWORD')
   if (config.vaultKeys.reveal().includes(DEVELOPMENT_VAULT_KEY)) found.push('VAULT_KEYS')
   if (config.adminPassword.reveal() === DEVELOPMENT_ADMIN_PASSWORD) found.push('ADMIN_PASSWORD')

@@ -10,3 +10,4 @@ export {
   vaultKeyRing,
 } from './development-defaults.js'
 export { sameSecret } from './same-secret.js'
+export { sessionKeyRingSchema } from './session-key-ring.js'

@@ -83,6 +83,8 @@ describe('the pages answer every error with a page a person can act on', () => {
     for (const path of ['/store/no-such-page', '/admin/no-such-page']) {
       const missing = await browser.request('GET', path)
       expect(`${path} ${missing.status} ${isHtml(missing)}`).toBe(`${path} 404 true`)
+      // Not a page view: a scan of made-up paths is no visit.
+      expect(missing.text).not.toContain('data-page-view')
     }
     const huge = await browser.request(
       'POST',

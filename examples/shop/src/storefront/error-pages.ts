@@ -80,10 +80,12 @@ function isProblem(reply: FastifyReply): boolean {
 }
 
 // The error may be the database's or the session's: the page is then shown without the cart,
-// the inbox count or forms, rather than not at all.
+// the inbox count or forms, rather than not at all. An error page is no page view: a scan of
+// made-up paths would count as visits.
 async function chromeOrBare(options: StorefrontOptions): Promise<PageChrome> {
+  const { pageView: _untracked, ...untracked } = options
   try {
-    return await pageChrome(options)
+    return await pageChrome(untracked)
   } catch {
     return {
       principal: safely(currentPrincipal),
