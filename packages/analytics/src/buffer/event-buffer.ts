@@ -224,18 +224,18 @@ export class EventBuffer<T, R = void> {
    */
   push(item: T): Promise<void> | undefined {
     if (this.#closed) {
-      this.#hooks.onDrop('closed', [item])
+      this.#drop('closed', [item])
       return undefined
     }
     if (this.held >= this.#options.capacity) {
       switch (this.#options.overflow) {
         case 'drop-newest':
-          this.#hooks.onDrop('overflow', [item])
+          this.#drop('overflow', [item])
           return undefined
         case 'drop-oldest': {
           if (this.#queue.length - this.#head === 0) {
             // Everything held is being written or prepared: the new one is the only one that can go.
-            this.#hooks.onDrop('overflow', [item])
+            this.#drop('overflow', [item])
             return undefined
           }
           const oldest = this.#take(1)
@@ -244,7 +244,7 @@ export class EventBuffer<T, R = void> {
         }
         case 'block':
           if (this.#blocked.length >= this.#options.capacity) {
-            this.#hooks.onDrop('overflow', [item])
+            this.#drop('overflow', [item])
             return undefined
           }
           this.#holdProcess()
