@@ -86,8 +86,8 @@ export async function notificationPages(
       const inbox = requestContext().resolve(INBOX)
       await inbox.markRead(me.id, [id])
       // The item's link only when it is one of this user's and leads to one of the shop's pages.
-      const { items } = await inbox.list(me.id, { status: 'read', limit: 100 })
-      const url = items.find((item) => item.id === id)?.url
+      // Looked up by its id: among the newest read items, an older one lost its link.
+      const url = (await inbox.get(me.id, id))?.url
       return seeOther(reply, isLocalPath(url) ? url : '/store/inbox')
     }),
   )

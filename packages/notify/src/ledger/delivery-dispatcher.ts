@@ -495,7 +495,14 @@ export class DeliveryDispatcher {
     result: Exclude<ChannelResult, { status: 'accepted' }>,
   ): Promise<void> {
     const known = new Set(before)
-    const reached = result.sentTo?.filter((address) => !known.has(address)) ?? []
+    // Read as the type says only: a plugin's result is not checked, and a throw here would
+    // leave the attempt unrecorded.
+    const reported: unknown = result.sentTo
+    const reached = Array.isArray(reported)
+      ? reported.filter(
+          (address): address is string => typeof address === 'string' && !known.has(address),
+        )
+      : []
     if (reached.length === 0) return
     await this.#init.ledger.keepSentTo(claim, [...known, ...new Set(reached)])
   }

@@ -59,6 +59,22 @@ const THROWN = [
   { what: 'an object without a prototype', value: Object.create(null), reason: '[object Object]' },
 ]
 
+it('records the failed attempt of a custom channel whose result names whom it reached in another shape than a list', async () => {
+  // Before, reading it threw after the send: the attempt went unrecorded, its mark held the
+  // delivery to the end of its lease, and the next send counted as a possible duplicate.
+  const sms = recordingChannel('sms', (recipient) => recipient.id)
+  sms.script.push({
+    status: 'not-accepted',
+    reason: 'down',
+    sentTo: 'boss@example.com' as unknown as string[],
+  })
+  expect(await pingOnce(sms)).toMatchObject({
+    status: 'failed',
+    attempts: 1,
+    lastError: 'not-accepted: down',
+  })
+})
+
 describe('a custom channel that throws a value with no text form', () => {
   for (const { what, value, reason } of THROWN) {
     for (const how of ['rejects', 'throws'] as const) {

@@ -85,6 +85,24 @@ describe('the channel conformance kit', () => {
     )
   })
 
+  it('fails a channel whose result names whom it reached in another shape than a list of addresses', async () => {
+    const received: object[] = []
+    const misshaped: Channel<'sms'> = {
+      name: 'sms',
+      route: (recipient) => recipient.phone,
+      async send(outgoing): Promise<ChannelResult> {
+        if (outgoing.to === 'nope') {
+          return { status: 'permanent', reason: 'not a number', sentTo: '+15550101' as never }
+        }
+        received.push({ key: outgoing.id })
+        return { status: 'accepted' }
+      },
+    }
+    const subject = brokenSubject(misshaped, received)
+    const check = channelChecks.find((each) => each.title.startsWith('reports an address'))
+    await expect(check?.run(subject)).rejects.toThrow("a result's sentTo must be a list")
+  })
+
   it('fails a channel marked idempotent whose retry is a second message without the delivery id', async () => {
     const received: object[] = []
     const unkeyed: Channel<'sms'> = {

@@ -95,6 +95,13 @@ function checkShape(result: unknown): asserts result is ChannelResult {
   if (status !== 'accepted' && (typeof reason !== 'string' || reason.trim() === '')) {
     fail(`a '${status}' result must carry a reason`)
   }
+  const sentTo = (result as { sentTo?: unknown }).sentTo
+  if (
+    sentTo !== undefined &&
+    (!Array.isArray(sentTo) || sentTo.some((address) => typeof address !== 'string'))
+  ) {
+    fail(`a result's sentTo must be a list of addresses, got ${JSON.stringify(sentTo)}`)
+  }
 }
 
 async function sendSafely<C extends ChannelName>(

@@ -1,4 +1,4 @@
-import { createLogger, JOBS } from '@mortar/core'
+import { createLogger, databaseToken, JOBS } from '@mortar/core'
 import {
   createTestApp,
   deleteRedisKeys,
@@ -8,6 +8,7 @@ import {
   type TestApp,
   testEngines,
 } from '@mortar/core/testing'
+import { type Kysely, sql } from 'kysely'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { DELIVERIES, NOTIFIER } from '../../module/notify-tokens.js'
 import { notifyModule } from '../../module/notify-module.js'
@@ -161,6 +162,23 @@ for (const engine of testEngines()) {
         expect(second().envelopes).toEqual([['bea@example.com']])
         expect(second().mails[0]?.subject).toBe('Your invoice')
         expect(await app.resolve(DELIVERIES).get(id)).toMatchObject({ status: 'sent', attempts: 2 })
+      })
+
+      it('takes over the mark of an attempt cut off after it kept whom it reached: the send goes to the recipient alone, counted as a possible duplicate', async () => {
+        const { id } = await sendInvoice('eve')
+        // As a worker that died after the server took the mail for the cc and bcc, and after the
+        // ledger kept them, before the result: its mark's lease passed.
+        await sql`update ${sql.table('mortar_delivery')} set status = 'sending', attempts = 1,
+          sending_token = 'crashed', sending_until = 0,
+          sent_to = ${JSON.stringify(['Boss@example.com', 'archive@example.com'])}
+          where id = ${id}`.execute(app.resolve(databaseToken()) as Kysely<unknown>)
+        await drain()
+        expect(first().envelopes).toEqual([['eve@example.com']])
+        expect(await app.resolve(DELIVERIES).get(id)).toMatchObject({
+          status: 'sent',
+          attempts: 2,
+          possibleDuplicates: 1,
+        })
       })
 
       it('replays a dead mail whose recipient every provider refused while the first took the cc and bcc: the replay goes to the recipient alone', async () => {
