@@ -17,6 +17,7 @@ import {
   PAYMENT_METHODS,
   type PaymentMethod,
 } from '../payments/index.js'
+import { problemText } from './error-pages.js'
 import { when } from './format.js'
 import { type Html, html } from './html.js'
 import { csrfField, layout, type PageChrome } from './layout.js'
@@ -133,7 +134,7 @@ export async function accountPages(
           const problem = toProblem(error)
           const retryAfter = problem.headers['retry-after']
           if (retryAfter !== undefined) reply.header('retry-after', retryAfter)
-          const chrome = { ...(await pageChrome(options)), alert: error.message }
+          const chrome = { ...(await pageChrome(options)), alert: problemText(problem.body) }
           const email = typeof body.email === 'string' ? body.email.slice(0, 254) : ''
           return sendHtml(
             reply,

@@ -52,6 +52,30 @@ describe('the pages answer every error with a page a person can act on', () => {
     })
   }
 
+  it('names each refused field and why, on the form and on an error page', async () => {
+    const browser = new CookieJar({ base: shop.base })
+    const form = await browser.request('GET', '/store/signup')
+    for (const [email, password, field] of [
+      ['short@example.com', 'short', 'password'],
+      ['not-an-email', SHOPPER_PASSWORD, 'email'],
+    ] as const) {
+      const sent = await browser.request(
+        'POST',
+        '/store/signup',
+        formFields(form.text, '/store/signup', { email, password }),
+      )
+      expect(sent.status).toBe(422)
+      expect(/role="alert">([^<]*)/.exec(sent.text)?.[1]).toMatch(new RegExp(`\\b${field}: \\S`))
+    }
+    const zero = await browser.request(
+      'POST',
+      '/store/cart',
+      formFields(form.text, '/store/signup', { productId: '42', quantity: '0' }),
+    )
+    expect(`${zero.status} ${isHtml(zero)}`).toBe('422 true')
+    expect(zero.text).toMatch(/\bquantity: \S/)
+  })
+
   it('shows an unexpected failure of a form as an HTML page naming the request', async () => {
     vi.spyOn(shop.app.resolve(PASSWORD_HASHER), 'hash').mockRejectedValue(new Error('disk on fire'))
     const browser = new CookieJar({ base: shop.base })

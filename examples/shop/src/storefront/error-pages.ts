@@ -35,12 +35,27 @@ export function htmlErrorPages(server: FastifyInstance, options: StorefrontOptio
       return ''
     }
     reply.type('text/html; charset=utf-8')
-    const body = html`<p>${problem.detail ?? problem.title}</p>
+    const body = html`<p>${problemText(problem)}</p>
       ${problem.code === undefined ? '' : html`<p class="muted">Error <code class="problem-code">${problem.code}</code></p>`}
       ${problem.status >= 500 && problem.requestId !== undefined ? html`<p class="muted">Request ${problem.requestId}</p>` : ''}
       <p><a href="/store">Back to the shop</a></p>`
     return layout(problem.title, await chromeOrBare(options), body).toString()
   })
+}
+
+/**
+ * What a page tells a person of a problem: its detail, then each refused field and why
+ * (`password: Too small…`), so they know what to change; a bare "The input is invalid." did not.
+ */
+export function problemText(problem: Partial<ProblemDetails>): string {
+  const fields = (Array.isArray(problem.errors) ? (problem.errors as unknown[]) : [])
+    .flatMap((issue) => {
+      const { path, message } = (issue ?? {}) as { path?: unknown; message?: unknown }
+      return typeof message === 'string' ? [path ? `${String(path)}: ${message}` : message] : []
+    })
+    .slice(0, 5)
+  const detail = problem.detail ?? problem.title ?? 'Something went wrong.'
+  return fields.length === 0 ? detail : `${detail} ${fields.join('; ')}.`
 }
 
 /** The error code an error page of {@link htmlErrorPages} names, for tests and support. */

@@ -23,15 +23,17 @@ export {
   inboxHandler,
 } from './inbox/index.js'
 export type {
+  InboxChange,
   InboxCounts,
   InboxHandlerOptions,
   InboxItem,
   InboxListOptions,
   InboxMessage,
   InboxPage,
-  InboxPosition,
   InboxSeen,
   InboxStatus,
+  InboxVersionRange,
+  VersionedInboxItem,
 } from './inbox/index.js'
 export {
   classifySmtpError,

@@ -26,6 +26,7 @@ import {
   Inbox,
   addInboxVersions,
   indexInboxAge,
+  indexInboxVersions,
 } from '../channels/inbox/inbox-store.js'
 import { roomForLongText } from './long-text-migration.js'
 import { WebhookChannel } from '../channels/webhook/webhook-channel.js'
@@ -262,6 +263,7 @@ export function notifyModule(options: NotifyModuleOptions): Module {
       '0016_throttle_windows': indexThrottleWindows,
       '0017_inbox_versions': addInboxVersions,
       '0018_delivery_sent_to': addDeliverySentTo,
+      '0019_inbox_version_index': indexInboxVersions,
     },
     register(binder) {
       binder.bind(LEDGER, {

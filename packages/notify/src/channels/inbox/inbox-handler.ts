@@ -14,8 +14,8 @@ import { type FetchHandler, jsonResponse, problemResponse } from '../../pages/fe
 import { NotifyConfigError, NotifyUnavailableError } from '../../errors.js'
 import { delayOption } from '../../module/delay-option.js'
 import { INBOX } from './inbox-channel.js'
-import type { Inbox, InboxItem, InboxStatus } from './inbox-store.js'
-import { InboxStreamHub, type StreamLimits } from './inbox-stream.js'
+import type { Inbox, InboxStatus, VersionedInboxItem } from './inbox-store.js'
+import { InboxStreamHub, STREAM_LOOKBACK_MS, type StreamLimits } from './inbox-stream.js'
 
 /** Options of {@link inboxHandler}. */
 export interface InboxHandlerOptions {
@@ -42,6 +42,16 @@ export interface InboxHandlerOptions {
 }
 
 const STATUSES = new Set(['unread', 'read', 'archived', 'inbox'])
+// Each path and what it takes: reads (GET, HEAD) or changes (POST with JSON).
+const ROUTES = new Map<string, 'read' | 'change'>([
+  ['/', 'read'],
+  ['/counts', 'read'],
+  ['/stream', 'read'],
+  ['/read', 'change'],
+  ['/unread', 'change'],
+  ['/archive', 'change'],
+  ['/read-all', 'change'],
+])
 const hubs = new WeakMap<Inbox, InboxStreamHub>()
 
 /**
@@ -54,11 +64,17 @@ const hubs = new WeakMap<Inbox, InboxStreamHub>()
  * - `POST /read`, `POST /unread`, `POST /archive` with `{ "ids": [...] }` — `{ changed }`;
  * - `POST /read-all` with `{ "upTo": marker, "ids": [...] }`, the `marker` of the page the client
  *   showed and the ids a stream brought since — `{ changed }`; items committed after stay unread;
- * - `GET /stream` — server-sent events: `item` for each new item (its data the item, its id
- *   where a reconnect resumes), `counts` after them; 429 past `maxStreamsPerRecipient` or
- *   `maxStreams` open streams. At least once: a reconnect, and a fresh stream, may send again an
- *   item the client has, so the client drops an item id it has. A stream ends after
+ * - `GET /stream?after=<marker>` — server-sent events: `item` for each item added after the
+ *   page of that `marker` (its data the item, its id where a reconnect resumes), `counts` after
+ *   them; 429 past `maxStreamsPerRecipient` or `maxStreams` open streams. Every item once, in
+ *   the order the recipient's inbox changed, whatever its transaction's length; a reconnect
+ *   resumes after the last event. Without `after` a stream also sends the items of the last
+ *   30 s, which the page may hold: the client drops an item id it has. A stream ends after
  *   `maxStreamSeconds`: the browser reconnects, authorized again, and resumes where it ended.
+ *
+ * An unknown path is a 404, another method on a path a 405 with its `Allow` (which `OPTIONS`
+ * answers, 204), a `HEAD` its `GET` without the body; a signed-out request is a 401 whatever it
+ * asks.
  *
  * Mount it inside the app's request context (core's adapters do), after the session that sets
  * the principal. Its POSTs take JSON only (`content-type: application/json`, 400 otherwise):
@@ -89,7 +105,7 @@ export function inboxHandler(options: InboxHandlerOptions): FetchHandler {
     perRecipient: countOption('maxStreamsPerRecipient', options.maxStreamsPerRecipient, 5),
     total: countOption('maxStreams', options.maxStreams, 1_000),
   }
-  return async (request) => {
+  const handle: FetchHandler = async (request) => {
     const context = currentRequestContext()
     try {
       const recipientId = context === undefined ? undefined : await options.recipient(context)
@@ -99,7 +115,15 @@ export function inboxHandler(options: InboxHandlerOptions): FetchHandler {
       const inbox = context.resolve(INBOX)
       const path = new URL(request.url).pathname.replace(/\/+$/, '') || '/'
       const query = new URL(request.url).searchParams
-      if (request.method === 'GET' || request.method === 'HEAD') {
+      const route = ROUTES.get(path)
+      if (route === undefined) throw new NotFoundError()
+      const allow = route === 'read' ? 'GET, HEAD, OPTIONS' : 'POST, OPTIONS'
+      if (request.method === 'OPTIONS')
+        return new Response(null, { status: 204, headers: { allow } })
+      const reads = request.method === 'GET' || request.method === 'HEAD'
+      if (route === 'read' ? !reads : request.method !== 'POST')
+        return new Response(null, { status: 405, headers: { allow } })
+      if (reads) {
         if (path === '/') {
           const status = query.get('status') ?? 'inbox'
           if (!STATUSES.has(status))
@@ -118,35 +142,36 @@ export function inboxHandler(options: InboxHandlerOptions): FetchHandler {
           return jsonResponse({ ...page, counts })
         }
         if (path === '/counts') return jsonResponse(await inbox.counts(recipientId))
-        if (path === '/stream') {
-          // A HEAD reads no body: a stream opened for it would hold a place of the limits, a
-          // timer and the poll until its lifetime ended, for nothing.
-          if (request.method === 'HEAD') return new Response(null, { headers: STREAM_HEADERS })
-          const clock = context.resolve(CLOCK)
-          let hub = hubs.get(inbox)
-          if (hub === undefined) {
-            const logger = context.resolve(LOGGER)
-            hub = new InboxStreamHub(inbox, {
-              pollMs,
-              now: () => clock.nowMs(),
-              onPollError: (err) =>
-                logger.warn(
-                  { err },
-                  'Live inbox streams cannot read new items; retrying (they miss items meanwhile)',
-                ),
-            })
-            hubs.set(inbox, hub)
-          }
-          return await stream(request, inbox, hub, recipientId, limits, {
-            heartbeatMs,
-            lifetimeMs,
-            now: () => clock.nowMs(),
+        // GET /stream. A HEAD reads no body: a stream opened for it would hold a place of the
+        // limits, a timer and the poll until its lifetime ended, for nothing.
+        if (request.method === 'HEAD') return new Response(null, { headers: STREAM_HEADERS })
+        const clock = context.resolve(CLOCK)
+        let hub = hubs.get(inbox)
+        if (hub === undefined) {
+          const logger = context.resolve(LOGGER)
+          hub = new InboxStreamHub(inbox, {
+            pollMs,
+            onPollError: (err) =>
+              logger.warn(
+                { err },
+                'Live inbox streams cannot read new items; retrying (they miss items meanwhile)',
+              ),
           })
+          hubs.set(inbox, hub)
         }
-        throw new NotFoundError()
-      }
-      if (request.method !== 'POST') {
-        return new Response(null, { status: 405, headers: { allow: 'GET, HEAD, POST' } })
+        if (hub.closed) throw stopping()
+        const after = query.get('after')
+        if (after !== null && !MARKER.test(after))
+          throw invalid('after', 'The marker of the page shown (its `marker`).')
+        const start = await resumeFrom(inbox, recipientId, {
+          lastEventId: request.headers.get('last-event-id'),
+          marker: after,
+          nowMs: clock.nowMs(),
+        })
+        return stream(request, inbox, hub, recipientId, start, limits, {
+          heartbeatMs,
+          lifetimeMs,
+        })
       }
       requireJson(request)
       if (path === '/read-all') {
@@ -164,13 +189,23 @@ export function inboxHandler(options: InboxHandlerOptions): FetchHandler {
       if (path === '/read') return jsonResponse({ changed: await inbox.markRead(recipientId, ids) })
       if (path === '/unread')
         return jsonResponse({ changed: await inbox.markUnread(recipientId, ids) })
-      if (path === '/archive')
-        return jsonResponse({ changed: await inbox.archive(recipientId, ids) })
-      throw new NotFoundError()
+      // POST /archive
+      return jsonResponse({ changed: await inbox.archive(recipientId, ids) })
     } catch (error) {
       return problemResponse(error, request)
     }
   }
+  // A HEAD is answered as its GET would be, without the body.
+  return async (request) => {
+    const response = await handle(request)
+    if (request.method !== 'HEAD' || response.body === null) return response
+    await response.body.cancel()
+    return new Response(null, { status: response.status, headers: response.headers })
+  }
+}
+
+function stopping(): NotifyUnavailableError {
+  return new NotifyUnavailableError('The app is stopping: live inbox streams are closed.')
 }
 
 function countOption(name: string, value: number | undefined, fallback: number): number {
@@ -230,65 +265,78 @@ function readIds(ids: unknown): string[] {
 }
 
 /** An item as one server-sent event: its id is where a reconnect resumes, its data the item. */
-function itemEvent(item: InboxItem, cursor: number): string {
+function itemEvent({ item, version }: VersionedInboxItem): string {
   // JSON holds no raw line break: the item cannot end the event or write fields of its own.
-  return `id: @${cursor}\nevent: item\ndata: ${JSON.stringify(item)}\n\n`
+  return `id: v${version}\nevent: item\ndata: ${JSON.stringify(item)}\n\n`
 }
 
-// A stream's event id: `@<ms>`, the instant up to which it has sent every committed item. The
-// browser sends the last one back as Last-Event-ID on reconnecting.
-const MARKER = /^@(\d{1,15})$/
+// A page's marker: the recipient's inbox version it read.
+const MARKER = /^\d{1,15}$/
+// A stream's event id: `v<version>`, the recipient's inbox version up to which it has sent every
+// item. The browser sends the last one back as Last-Event-ID on reconnecting.
+const VERSION_ID = /^v(\d{1,15})$/
+// The event ids of streams before versions: `@<ms>`, an instant up to which they had sent every
+// item committed (and before that, an item's id).
+const INSTANT_ID = /^@(\d{1,15})$/
 
 /**
- * Where a stream resumes for this recipient, in ms: the instant of a marker (never later than
- * now: a forged one, or one from a server whose clock was ahead, would skip what comes until
- * then), or the stamp of an item of theirs (the event id streams sent before markers); for no
- * id, or one that is not an id of theirs, `undefined` (from now): another recipient's item is
- * never looked at, so it tells nothing about it.
+ * The version after which a stream of this recipient starts: the stream's last event id (a
+ * version, never past theirs now: a forged one, or another recipient's, would skip what comes
+ * until then), else the page's `marker` (`?after=`, as bounded), else the items stamped within
+ * {@link STREAM_LOOKBACK_MS} (again: the client drops an id it has). An event id of streams
+ * before versions (an instant, an item of theirs) resumes from the items stamped that lookback
+ * before it; an id that is not one of the recipient's items (another recipient's) is never
+ * looked at, so it tells nothing about it: the stream starts as a fresh one does.
  */
 async function resumeFrom(
   inbox: Inbox,
   recipientId: string,
-  lastEventId: string | null,
-  nowMs: number,
-): Promise<number | undefined> {
-  if (lastEventId === null || lastEventId === '' || lastEventId.length > 64) return undefined
-  const marker = MARKER.exec(lastEventId)?.[1]
-  if (marker !== undefined) return Math.min(Number(marker), nowMs)
-  return (await inbox.get(recipientId, lastEventId))?.createdAt.getTime()
+  from: {
+    readonly lastEventId: string | null
+    readonly marker: string | null
+    readonly nowMs: number
+  },
+): Promise<number> {
+  const { lastEventId, nowMs } = from
+  const current = async () => (await inbox.versions([recipientId])).get(recipientId) ?? 0
+  if (lastEventId !== null && lastEventId !== '' && lastEventId.length <= 64) {
+    const version = VERSION_ID.exec(lastEventId)?.[1]
+    if (version !== undefined) return Math.min(Number(version), await current())
+    const instant = INSTANT_ID.exec(lastEventId)?.[1]
+    const at =
+      instant === undefined
+        ? (await inbox.get(recipientId, lastEventId))?.createdAt.getTime()
+        : Math.min(Number(instant), nowMs)
+    if (at !== undefined) return inbox.versionBefore(recipientId, at - STREAM_LOOKBACK_MS)
+  }
+  if (from.marker !== null) return Math.min(Number(from.marker), await current())
+  return inbox.versionBefore(recipientId, nowMs - STREAM_LOOKBACK_MS)
 }
 
-async function stream(
+function stream(
   request: Request,
   inbox: Inbox,
   hub: InboxStreamHub,
   recipientId: string,
+  after: number,
   limits: StreamLimits,
-  timing: { readonly heartbeatMs: number; readonly lifetimeMs: number; readonly now: () => number },
-): Promise<Response> {
-  const resume = await resumeFrom(
-    inbox,
-    recipientId,
-    request.headers.get('last-event-id'),
-    timing.now(),
-  )
+  timing: { readonly heartbeatMs: number; readonly lifetimeMs: number },
+): Response {
   const encoder = new TextEncoder()
   let cleanup = () => {}
   let write = (_text: string) => {}
   let sendCounts = async () => {}
   const subscription = hub.subscribe(
     recipientId,
-    (items: readonly InboxItem[], cursor: number) => {
-      for (const item of items) write(itemEvent(item, cursor))
+    after,
+    (items) => {
+      for (const item of items) write(itemEvent(item))
       void sendCounts()
     },
     () => cleanup(),
     limits,
-    resume,
   )
-  if (subscription === 'closed') {
-    throw new NotifyUnavailableError('The app is stopping: live inbox streams are closed.')
-  }
+  if (subscription === 'closed') throw stopping()
   if (subscription === 'full') {
     throw new TooManyRequestsError(
       30,
@@ -313,7 +361,7 @@ async function stream(
       }
       // With the cursor as of now: a reconnect after a quiet spell reads back only from there.
       const heartbeat = setInterval(
-        () => write(`: keep-alive\nid: @${subscription.cursor()}\n\n`),
+        () => write(`: keep-alive\nid: v${subscription.cursor()}\n\n`),
         timing.heartbeatMs,
       )
       heartbeat.unref()
@@ -335,7 +383,7 @@ async function stream(
       const onAbort = () => cleanup()
       request.signal.addEventListener('abort', onAbort, { once: true })
       if (request.signal.aborted) cleanup()
-      write(`retry: 3000\nid: @${subscription.cursor()}\n\n`)
+      write(`retry: 3000\nid: v${subscription.cursor()}\n\n`)
       void sendCounts()
     },
     cancel() {

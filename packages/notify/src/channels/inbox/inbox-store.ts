@@ -2,9 +2,11 @@ import {
   afterCommit,
   type Clock,
   type Database,
+  isDeadlock,
   type Migration,
   ValidationError,
 } from '@mortar/core'
+import { InboxConflictError } from '../../errors.js'
 import { type Kysely, type RawBuilder, sql } from 'kysely'
 import {
   columnIndex,
@@ -79,18 +81,30 @@ export const INBOX_VERSION_TABLE = 'mortar_inbox_version'
 const MARK_BATCH = 1_000
 
 /**
- * Where an item stands in a recipient's inbox: by `createdAt`, then by `id` (byte order), so two
- * items stamped in the same millisecond are still in one order, the same on every engine.
- * Exclusive where it is a starting point: `{ createdAt, id: '' }` is just before every item of
- * that millisecond.
+ * A change of a recipient's inbox, heard by {@link Inbox.onChanged} once committed: the version
+ * it raised their inbox to, and the item it added, if it added one.
  */
-export interface InboxPosition {
-  readonly createdAt: Date
-  readonly id: string
+export interface InboxChange {
+  readonly recipientId: string
+  readonly version: number
+  readonly item?: InboxItem | undefined
 }
 
-/** How many items one {@link Inbox.since} call returns at most. */
-export const SINCE_PAGE = 500
+/** An item with the recipient's inbox version that added it (see {@link Inbox.added}). */
+export interface VersionedInboxItem {
+  readonly item: InboxItem
+  readonly version: number
+}
+
+/** The versions `after` (exclusive) to `upTo` (inclusive) of a recipient's inbox. */
+export interface InboxVersionRange {
+  readonly recipientId: string
+  readonly after: number
+  readonly upTo: number
+}
+
+/** How many items one {@link Inbox.added} call returns at most. */
+export const ADDED_PAGE = 500
 
 interface InboxRow {
   id: string
@@ -132,7 +146,7 @@ export class Inbox {
   readonly #db: Kysely<InboxTables>
   readonly #clock: Clock
   readonly #id: RawBuilder<string>
-  readonly #listeners = new Set<(item: InboxItem) => void>()
+  readonly #listeners = new Set<(change: InboxChange) => void>()
   readonly #onDispose = new Set<() => void>()
   #disposed = false
 
@@ -194,30 +208,28 @@ export class Inbox {
       created_at: this.#clock.nowMs(),
       read_at: null,
     }
-    const written = await this.#change([item.recipientId], async () => {
-      const version = await this.#db
-        .selectFrom(INBOX_VERSION_TABLE)
-        .select('version')
-        .where('recipient_id', '=', item.recipientId)
-        .executeTakeFirstOrThrow()
-      return insertUnlessPresent(this.#db as Kysely<unknown>, INBOX_TABLE, {
-        ...row,
-        version: version.version,
-      })
-    })
-    // An id already stored (a retried delivery, or another's) is not announced: streams would
-    // show an item the inbox does not hold.
-    if (written && this.#listeners.size > 0) {
-      // Live streams in this process hear of it at once (after commit); others poll.
-      await afterCommit(() => {
-        const added = toItem(row)
-        for (const listener of this.#listeners) listener(added)
-      })
-    }
+    const added = new Map<string, InboxItem>()
+    await this.#change(
+      [item.recipientId],
+      async (versions) => {
+        const version = versions.get(item.recipientId) ?? 0
+        // An id already stored (a retried delivery, or another's) is a change without an item:
+        // streams would show an item the inbox does not hold.
+        if (
+          await insertUnlessPresent(this.#db as Kysely<unknown>, INBOX_TABLE, { ...row, version })
+        )
+          added.set(item.recipientId, toItem(row))
+      },
+      added,
+    )
   }
 
-  /** Calls `listener` with each item this process adds, once committed; returns an unsubscribe. */
-  onAdded(listener: (item: InboxItem) => void): () => void {
+  /**
+   * Calls `listener` with each change this process makes to an inbox (in the version order of
+   * each recipient's, once committed: a live stream sends its items at once); returns an
+   * unsubscribe. Changes by other processes are not heard: {@link Inbox.versions} finds them.
+   */
+  onChanged(listener: (change: InboxChange) => void): () => void {
     this.#listeners.add(listener)
     return () => {
       this.#listeners.delete(listener)
@@ -283,15 +295,23 @@ export class Inbox {
         ]),
       )
     }
-    const rows = await query.execute()
+    let rows = await query.execute()
+    // An empty page reads no version with its rows: read it first, then the page again, so the
+    // marker is no later than what that read saw (a stream `?after=` it starts at the page, not
+    // at the first item ever: an inbox of archived items only is not sent again as new).
+    let before: number | undefined
+    if (rows.length === 0) {
+      before = (await this.versions([recipientId])).get(recipientId) ?? 0
+      rows = await query.execute()
+    }
     const items = rows.slice(0, limit).map(toItem)
     const last = items.at(-1)
+    const first = rows[0]
     return {
       items,
       nextCursor:
         rows.length > limit && last ? encodeCursor(last.createdAt.getTime(), last.id) : null,
-      // No row, no version read: only items from before versions are surely committed.
-      marker: String(Number(rows[0]?.inbox_version ?? 0)),
+      marker: String(first === undefined ? (before ?? 0) : Number(first.inbox_version ?? 0)),
     }
   }
 
@@ -300,6 +320,8 @@ export class Inbox {
    * recipient's item is `undefined` too: it is never read).
    */
   async get(recipientId: string, id: string): Promise<InboxItem | undefined> {
+    // No item has it (and PostgreSQL would refuse the NUL).
+    if (!storableId(id)) return undefined
     const row = await this.#db
       .selectFrom(INBOX_TABLE)
       .selectAll()
@@ -310,36 +332,66 @@ export class Inbox {
   }
 
   /**
-   * Items of these recipients created at or after `sinceMs` and after the position `after`,
-   * oldest first (for live streams, in {@link InboxPosition} order), at most 500 of them: pass
-   * the last one as `after` for the next page.
+   * The recipients' inbox versions now (0 for one whose inbox never changed): for live streams,
+   * which read {@link Inbox.added} up to them.
    */
-  async since(
-    recipientIds: readonly string[],
-    sinceMs: number,
-    after?: InboxPosition,
-  ): Promise<readonly InboxItem[]> {
-    // NaN compared false with every row: a stream fed one would have heard nothing, silently.
-    if (!Number.isFinite(sinceMs)) throw notANumber('sinceMs', 'A time in ms since the epoch.')
-    if (recipientIds.length === 0) return []
-    let query = this.#db
+  async versions(recipientIds: readonly string[]): Promise<Map<string, number>> {
+    const versions = new Map<string, number>()
+    if (recipientIds.length === 0) return versions
+    const rows = await this.#db
+      .selectFrom(INBOX_VERSION_TABLE)
+      .select(['recipient_id', 'version'])
+      .where('recipient_id', 'in', [...recipientIds])
+      .execute()
+    for (const row of rows) versions.set(row.recipient_id, Number(row.version))
+    return versions
+  }
+
+  /**
+   * For live streams: the items added by the versions of each range, oldest version first
+   * within a recipient, at most {@link ADDED_PAGE}. A range up to a version {@link Inbox.versions}
+   * returned is read whole, whatever the commit delays: every change up to it has committed.
+   */
+  async added(ranges: readonly InboxVersionRange[]): Promise<readonly VersionedInboxItem[]> {
+    const open = ranges.filter((range) => range.upTo > range.after)
+    if (open.length === 0) return []
+    const rows = await this.#db
       .selectFrom(INBOX_TABLE)
       .selectAll()
-      .where('recipient_id', 'in', [...recipientIds])
-      .where('created_at', '>=', sinceMs)
-      .orderBy('created_at', 'asc')
-      .orderBy(this.#id, 'asc')
-      .limit(SINCE_PAGE)
-    if (after !== undefined) {
-      const at = after.createdAt.getTime()
-      query = query.where((eb) =>
-        eb.or([
-          eb('created_at', '>', at),
-          eb.and([eb('created_at', '=', at), eb(this.#id, '>', after.id)]),
-        ]),
+      .where((eb) =>
+        eb.or(
+          open.map((range) =>
+            eb.and([
+              eb('recipient_id', '=', range.recipientId),
+              eb('version', '>', range.after),
+              eb('version', '<=', range.upTo),
+            ]),
+          ),
+        ),
       )
-    }
-    return (await query.execute()).map(toItem)
+      .orderBy('version', 'asc')
+      .limit(ADDED_PAGE)
+      .execute()
+    return rows.map((row) => ({ item: toItem(row), version: Number(row.version) }))
+  }
+
+  /**
+   * For live streams resuming by time (event ids from before versions): the version just before
+   * the recipient's first item stamped at or after `ms`, or their version now when none is.
+   */
+  async versionBefore(recipientId: string, ms: number): Promise<number> {
+    if (!Number.isFinite(ms)) throw notANumber('ms', 'A time in ms since the epoch.')
+    // Their version first: an item committed between the two reads is past it, so still sent
+    // (read after, it would be taken for one before the stream).
+    const now = (await this.versions([recipientId])).get(recipientId) ?? 0
+    const row = await this.#db
+      .selectFrom(INBOX_TABLE)
+      .select((eb) => eb.fn.min('version').as('first'))
+      .where('recipient_id', '=', recipientId)
+      .where('created_at', '>=', ms)
+      .executeTakeFirst()
+    const first = row?.first
+    return first === null || first === undefined ? now : Math.min(Number(first) - 1, now)
   }
 
   /** The recipient's counts by status with their version, in one query (one snapshot). */
@@ -357,6 +409,7 @@ export class Inbox {
 
   /** Marks the recipient's items read; returns how many changed. */
   async markRead(recipientId: string, ids: readonly string[]): Promise<number> {
+    checkIds(ids)
     if (ids.length === 0) return 0
     return this.#update(recipientId, ids, 'unread', {
       status: 'read',
@@ -366,6 +419,7 @@ export class Inbox {
 
   /** Marks the recipient's read items unread again; returns how many changed. */
   async markUnread(recipientId: string, ids: readonly string[]): Promise<number> {
+    checkIds(ids)
     if (ids.length === 0) return 0
     return this.#update(recipientId, ids, 'read', { status: 'unread', read_at: null })
   }
@@ -383,10 +437,11 @@ export class Inbox {
     if (Number.isNaN(upTo))
       throw notANumber('upTo', 'The marker of the page shown (list().marker).')
     const ids = seen.ids ?? []
-    if (!Array.isArray(ids) || ids.length > 500 || !ids.every((id) => typeof id === 'string'))
+    if (!Array.isArray(ids) || ids.length > 500)
       throw new ValidationError([
         { path: 'ids', message: 'At most 500 item ids.', code: 'invalid_ids' },
       ])
+    checkIds(ids)
     const now = this.#clock.nowMs()
     let changed = ids.length === 0 ? 0 : await this.markRead(recipientId, ids)
     for (;;) {
@@ -420,6 +475,7 @@ export class Inbox {
 
   /** Archives the recipient's items (read or not); returns how many changed. */
   async archive(recipientId: string, ids: readonly string[]): Promise<number> {
+    checkIds(ids)
     if (ids.length === 0) return 0
     const result = await this.#change([recipientId], () =>
       this.#db
@@ -490,13 +546,33 @@ export class Inbox {
 
   /**
    * Runs `change` in a transaction (the caller's, when one is open) that first raises the
-   * recipients' versions. The version's row lock is held to the commit, so the recipient's
-   * changes commit in version order: a read that sees a version sees every change up to it and
-   * none after (counts of one version are the same; a marker covers exactly what was read).
-   * Sorted, so two writers lock several recipients in one order.
+   * recipients' versions and hands it them. The version's row lock is held to the commit, so the
+   * recipient's changes commit in version order: a read that sees a version sees every change up
+   * to it and none after (counts of one version are the same; a marker covers exactly what was
+   * read; a stream that has read up to a version has missed nothing before it). Sorted, so two
+   * writers lock several recipients in one order. Once committed, each recipient's change is
+   * told to {@link Inbox.onChanged}, with the item `added` holds for them. Separate calls in one
+   * transaction lock in call order: when the database ends it to break a deadlock with another
+   * that locked the same recipients in the other order, the caller gets the typed, retryable
+   * `InboxConflictError` (their transaction is rolled back: only they can run it again).
    */
-  #change<T>(recipientIds: readonly string[], change: () => Promise<T>): Promise<T> {
-    const ids = [...new Set(recipientIds)].sort()
+  async #change<T>(
+    recipientIds: readonly string[],
+    change: (versions: ReadonlyMap<string, number>) => Promise<T>,
+    added?: ReadonlyMap<string, InboxItem>,
+  ): Promise<T> {
+    try {
+      return await this.#changeIn([...new Set(recipientIds)].sort(), change, added)
+    } catch (error) {
+      throw isDeadlock(error) ? new InboxConflictError(error) : error
+    }
+  }
+
+  #changeIn<T>(
+    ids: readonly string[],
+    change: (versions: ReadonlyMap<string, number>) => Promise<T>,
+    added?: ReadonlyMap<string, InboxItem>,
+  ): Promise<T> {
     return this.#database.transaction(async () => {
       const insert = this.#db
         .insertInto(INBOX_VERSION_TABLE)
@@ -508,7 +584,22 @@ export class Inbox {
             conflict.column('recipient_id').doUpdateSet({ version: raised }),
           )
       ).execute()
-      return change()
+      // This transaction's own raise: seen at any isolation level.
+      const versions = await this.versions(ids)
+      const result = await change(versions)
+      if (this.#listeners.size > 0) {
+        await afterCommit(() => {
+          for (const recipientId of ids) {
+            const heard: InboxChange = {
+              recipientId,
+              version: versions.get(recipientId) ?? 0,
+              item: added?.get(recipientId),
+            }
+            for (const listener of this.#listeners) listener(heard)
+          }
+        })
+      }
+      return result
     })
   }
 }
@@ -543,7 +634,8 @@ function decodeCursor(
     if (
       typeof createdAt === 'number' &&
       Number.isSafeInteger(createdAt) &&
-      typeof id === 'string'
+      typeof id === 'string' &&
+      storableId(id)
     ) {
       return { createdAt, id }
     }
@@ -560,6 +652,28 @@ function decodeCursor(
     ],
     'The inbox cursor is malformed.',
   )
+}
+
+/**
+ * Refuses (`E_VALIDATION`) ids no item can have, which an engine may refuse too (PostgreSQL takes
+ * no NUL: a 422 there, a silent miss elsewhere): every engine answers the same.
+ */
+function checkIds(ids: readonly unknown[]): void {
+  if (ids.every((id) => typeof id === 'string' && id.length <= 64 && storableId(id))) return
+  throw new ValidationError(
+    [
+      {
+        path: 'ids',
+        message: 'Item ids are text of at most 64 characters without NUL.',
+        code: 'invalid_ids',
+      },
+    ],
+    'An inbox item id is malformed.',
+  )
+}
+
+function storableId(id: string): boolean {
+  return !id.includes('\u0000')
 }
 
 // What a stream's Last-Event-ID can carry back (see `inboxHandler`'s resume): at most the 64
@@ -621,6 +735,13 @@ export const indexInboxAge: Migration = columnIndex(
   'mortar_inbox_created',
   INBOX_TABLE,
   'created_at',
+)
+
+/** The migration indexing each recipient's items by version, for live streams' reads. */
+export const indexInboxVersions: Migration = columnIndex(
+  'mortar_inbox_recipient_version',
+  INBOX_TABLE,
+  ['recipient_id', 'version'],
 )
 
 function notANumber(path: string, message: string): ValidationError {

@@ -1,38 +1,44 @@
-import type { Inbox, InboxItem, InboxPosition } from './inbox-store.js'
-import { SINCE_PAGE } from './inbox-store.js'
+import {
+  ADDED_PAGE,
+  type Inbox,
+  type InboxChange,
+  type InboxItem,
+  type InboxVersionRange,
+  type VersionedInboxItem,
+} from './inbox-store.js'
 
 /**
- * How far behind its stamp an item may commit (a transaction in flight, or the writing server's
- * clock behind this one's) and still reach every live stream: each read of a stream looks this
- * far back, and sends what it finds unless this connection sent it already.
+ * How far back a stream that has no version to resume from (a fresh one, one whose client sent
+ * an event id of streams before versions) starts: the items stamped this long before it opened
+ * are sent again, which covers an item committed while the client's page loaded.
  */
 export const STREAM_LOOKBACK_MS = 30_000
 
+// Changes heard ahead of a gap one stream keeps at most; past them the poll, which reads each
+// gap whole, brings the rest.
+const MAX_HELD = 1_000
+
 interface Subscriber {
   readonly recipientId: string
-  /** The oldest stamp this connection sends: its cursor's, less the lookback. */
-  readonly floor: number
   /**
-   * Where a reconnect resumes (`@<ms>`, read from `cursor − STREAM_LOOKBACK_MS` again): every
-   * item that committed by this instant has been sent on this connection.
+   * The recipient's inbox version up to which this connection has sent every item: where a
+   * reconnect resumes (`v<version>`). It only moves over versions whose changes it knows.
    */
-  cursor: number
-  /** Reading what was written before it opened: live items wait in `held` until it ends. */
+  upTo: number
+  /** Reading what was written before it opened: changes heard meanwhile wait in `held`. */
   catchingUp: boolean
   /**
-   * Items this process wrote (or polled) while the catch-up read: a page may have been read
-   * before one committed, so they are sent after the last page, never dropped.
+   * Changes this process made past `upTo` + 1, by version (a gap before them is another
+   * process's change, or one whose commit is told later): sent once the gap is known.
    */
-  readonly held: InboxItem[]
-  /** Ids sent on this connection (by stamp), still inside the window a read looks at. */
-  readonly seen: Map<string, number>
-  readonly push: (items: readonly InboxItem[], cursor: number) => void
+  readonly held: Map<number, InboxItem | undefined>
+  readonly push: (items: readonly VersionedInboxItem[]) => void
   readonly end: () => void
 }
 
 /** A live stream of the hub: its resume point, and how to stop it. */
 export interface StreamSubscription {
-  /** Where a reconnect resumes, in ms (see {@link STREAM_LOOKBACK_MS}). */
+  /** The version up to which every item was sent: where a reconnect resumes. */
   readonly cursor: () => number
   readonly stop: () => void
 }
@@ -44,27 +50,25 @@ export interface StreamLimits {
 }
 
 /**
- * Fans new inbox items out to the live streams of this process: at once for items this process
- * writes, and by one shared poll (every `pollMs`, only while someone listens) for items other
- * processes write. At least once, by construction: every read (a stream's first, each poll)
- * looks {@link STREAM_LOOKBACK_MS} behind the instant the previous one started, so an item that
- * commits within that of its stamp is read after it committed, whatever newer items went first;
- * a reconnect reads that far behind its cursor again. A connection sends an item once; a
- * reconnect may send again what the last one sent, so clients drop repeated ids. Streams are
- * capped, per recipient and in all: each holds a connection, a timer and a place in the poll's
- * query. When the inbox is disposed (`app.stop()`) every stream ends and no other opens.
+ * Fans new inbox items out to the live streams of this process, by each recipient's inbox
+ * version (every change raises it, and the version's row lock makes a recipient's changes
+ * commit in version order): at once for changes this process makes, and by one shared poll
+ * (every `pollMs`, only while someone listens) for other processes'. The poll reads the
+ * watched recipients' versions, then the items added between what each stream has sent and
+ * that version: all committed, whatever their transactions' length or time stamps, so none is
+ * missed; and a stream sends only versions past its own, in order, so none twice, on a
+ * connection or across a reconnect that resumes from its last event id. Streams are capped, per
+ * recipient and in all: each holds a connection, a timer and a place in the poll's query. When
+ * the inbox is disposed (`app.stop()`) every stream ends and no other opens.
  */
 export class InboxStreamHub {
   readonly #inbox: Inbox
   readonly #pollMs: number
-  readonly #now: () => number
   readonly #subscribers = new Set<Subscriber>()
   readonly #perRecipient = new Map<string, number>()
   #timer: NodeJS.Timeout | undefined
   #unlisten: (() => void) | undefined
   readonly #onPollError: (error: unknown) => void
-  /** When the last poll that worked started (or the hub): the next looks back from there. */
-  #readAt = 0
   #polling = false
   #failing = false
   #closed = false
@@ -73,44 +77,37 @@ export class InboxStreamHub {
     inbox: Inbox,
     options: {
       readonly pollMs: number
-      readonly now: () => number
       /** Told when polls start failing (once, until one works again). */
       readonly onPollError: (error: unknown) => void
     },
   ) {
     this.#inbox = inbox
     this.#pollMs = options.pollMs
-    this.#now = options.now
     this.#onPollError = options.onPollError
     inbox.onDispose(() => this.#close())
   }
 
   /**
-   * Starts sending the recipient's items stamped from `resumeAt` (a cursor the client had; the
-   * instant it opens by default, never later) less {@link STREAM_LOOKBACK_MS}, those written
-   * before first, to `push` with the cursor a reconnect resumes from (and calls `end` if the hub
-   * closes first); `'full'` when the limits leave no room for another stream (of this recipient
-   * or at all), `'closed'` once the inbox is disposed.
+   * Starts sending the recipient's items added after version `after`, those written before
+   * first, to `push` (and calls `end` if the hub closes first); `'full'` when the limits leave
+   * no room for another stream (of this recipient or at all), `'closed'` once the inbox is
+   * disposed.
    */
   subscribe(
     recipientId: string,
-    push: (items: readonly InboxItem[], cursor: number) => void,
+    after: number,
+    push: (items: readonly VersionedInboxItem[]) => void,
     end: () => void,
     limits: StreamLimits,
-    resumeAt?: number,
   ): StreamSubscription | 'full' | 'closed' {
     if (this.#closed) return 'closed'
     const held = this.#perRecipient.get(recipientId) ?? 0
     if (held >= limits.perRecipient || this.#subscribers.size >= limits.total) return 'full'
-    const now = this.#now()
-    const cursor = resumeAt === undefined ? now : Math.min(resumeAt, now)
     const subscriber: Subscriber = {
       recipientId,
-      floor: cursor - STREAM_LOOKBACK_MS,
-      cursor,
+      upTo: after,
       catchingUp: true,
-      held: [],
-      seen: new Map(),
+      held: new Map(),
       push,
       end,
     }
@@ -119,7 +116,7 @@ export class InboxStreamHub {
     if (this.#subscribers.size === 1) this.#start()
     void this.#catchUp(subscriber)
     return {
-      cursor: () => subscriber.cursor,
+      cursor: () => subscriber.upTo,
       stop: () => {
         if (!this.#subscribers.delete(subscriber)) return
         const left = (this.#perRecipient.get(recipientId) ?? 1) - 1
@@ -128,6 +125,11 @@ export class InboxStreamHub {
         if (this.#subscribers.size === 0) this.#stop()
       },
     }
+  }
+
+  /** True once the inbox is disposed: no stream opens. */
+  get closed(): boolean {
+    return this.#closed
   }
 
   #close(): void {
@@ -140,9 +142,7 @@ export class InboxStreamHub {
   }
 
   #start(): void {
-    // Items committed before now are the streams' own first reads' to find; after, the polls'.
-    this.#readAt = this.#now()
-    this.#unlisten = this.#inbox.onAdded((item) => this.#deliver([item]))
+    this.#unlisten = this.#inbox.onChanged((change) => this.#heard(change))
     this.#timer = setInterval(() => void this.#poll(), this.#pollMs)
     this.#timer.unref()
   }
@@ -155,26 +155,20 @@ export class InboxStreamHub {
   }
 
   /**
-   * A stream's first read: what was written from its floor on, page by page, however long ago
-   * (a fresh stream's floor is the lookback, which also covers an item committing while the
-   * client's page loaded). Live items wait meanwhile, then follow the pages.
+   * A stream's first read: the items after its version up to the recipient's version now, page
+   * by page, however many. Changes heard meanwhile wait, then follow the pages.
    */
   async #catchUp(subscriber: Subscriber): Promise<void> {
-    const startedAt = this.#now()
-    let after: InboxPosition | undefined
     try {
-      for (;;) {
-        const items = await this.#inbox.since([subscriber.recipientId], subscriber.floor, after)
-        if (!this.#subscribers.has(subscriber)) return
-        this.#deliverTo(subscriber, items)
-        after = items.at(-1)
-        if (items.length < SINCE_PAGE || after === undefined) break
-      }
+      const upTo = (await this.#inbox.versions([subscriber.recipientId])).get(
+        subscriber.recipientId,
+      )
+      await this.#read(
+        [{ recipientId: subscriber.recipientId, after: subscriber.upTo, upTo: upTo ?? 0 }],
+        [subscriber],
+      )
       subscriber.catchingUp = false
-      // Everything committed before the first page was read is sent now; later commits are the
-      // polls' (held meanwhile, sent here).
-      subscriber.cursor = Math.max(subscriber.cursor, startedAt)
-      this.#deliverTo(subscriber, subscriber.held.splice(0))
+      this.#sendHeld(subscriber)
     } catch (error) {
       // A stream that cannot read where it starts has a gap: end it, the client reconnects with
       // the same last event id and tries again.
@@ -186,27 +180,24 @@ export class InboxStreamHub {
   async #poll(): Promise<void> {
     if (this.#polling || this.#subscribers.size === 0) return
     this.#polling = true
-    const startedAt = this.#now()
     try {
-      const recipients = [...new Set([...this.#subscribers].map((s) => s.recipientId))]
-      // From the last poll that worked, not from now: a failed poll leaves no gap.
-      const from = this.#readAt - STREAM_LOOKBACK_MS
-      // Page through the window: a page cut off by the limit would otherwise be read again by
-      // every poll, and the items after it never streamed.
-      let after: InboxItem | undefined
-      for (;;) {
-        const items = await this.#inbox.since(recipients, from, after)
-        this.#deliver(items)
-        after = items.at(-1)
-        if (items.length < SINCE_PAGE || after === undefined) break
+      // Catching-up streams read up to a version of their own, then take the polls' next.
+      const streams = [...this.#subscribers].filter((subscriber) => !subscriber.catchingUp)
+      const versions = await this.#inbox.versions([
+        ...new Set(streams.map((subscriber) => subscriber.recipientId)),
+      ])
+      const ranges = new Map<string, InboxVersionRange>()
+      for (const subscriber of streams) {
+        const upTo = versions.get(subscriber.recipientId) ?? 0
+        const range = ranges.get(subscriber.recipientId)
+        const after = Math.min(range?.after ?? subscriber.upTo, subscriber.upTo)
+        ranges.set(subscriber.recipientId, { recipientId: subscriber.recipientId, after, upTo })
       }
-      this.#readAt = startedAt
-      for (const subscriber of this.#subscribers)
-        if (!subscriber.catchingUp) subscriber.cursor = Math.max(subscriber.cursor, startedAt)
+      await this.#read([...ranges.values()], streams)
       this.#failing = false
     } catch (error) {
-      // The next poll tries again from where this one started, but a failing poll is said once:
-      // until one works again, streams wait for other processes' items.
+      // The next poll reads from where each stream is, so a failed one leaves no gap; it is
+      // said once: until one works again, streams wait for other processes' items.
       if (!this.#failing) this.#onPollError(error)
       this.#failing = true
     } finally {
@@ -214,27 +205,72 @@ export class InboxStreamHub {
     }
   }
 
-  #deliver(items: readonly InboxItem[]): void {
-    for (const subscriber of this.#subscribers) {
-      if (!subscriber.catchingUp) this.#deliverTo(subscriber, items)
-      else
-        for (const item of items)
-          if (item.recipientId === subscriber.recipientId) subscriber.held.push(item)
+  /**
+   * Reads the items of `ranges` and sends them to `streams`. A page that holds them all ends
+   * every range; a full one is read again a recipient at a time, so each page ends a range at
+   * its last item's version.
+   */
+  async #read(ranges: readonly InboxVersionRange[], streams: readonly Subscriber[]): Promise<void> {
+    const open = ranges.filter((range) => range.upTo > range.after)
+    if (open.length === 0) return
+    const all = await this.#inbox.added(open)
+    if (all.length < ADDED_PAGE) {
+      for (const range of open) this.#completed(range, all, streams)
+      return
+    }
+    for (const range of open) {
+      let after = range.after
+      for (;;) {
+        const page = await this.#inbox.added([{ ...range, after }])
+        const last = page.at(-1)
+        const full = page.length === ADDED_PAGE && last !== undefined
+        after = full ? last.version : range.upTo
+        this.#completed({ ...range, upTo: after }, page, streams)
+        if (!full || after >= range.upTo) break
+      }
     }
   }
 
-  #deliverTo(subscriber: Subscriber, items: readonly InboxItem[]): void {
-    const fresh = items.filter(
-      (item) =>
-        item.recipientId === subscriber.recipientId &&
-        item.createdAt.getTime() >= subscriber.floor &&
-        !subscriber.seen.has(item.id),
-    )
-    // No read looks further back than this again (a catch-up's pages never repeat an item).
-    const oldest = this.#readAt - STREAM_LOOKBACK_MS
-    for (const [id, at] of subscriber.seen) if (at < oldest) subscriber.seen.delete(id)
-    if (fresh.length === 0) return
-    for (const item of fresh) subscriber.seen.set(item.id, item.createdAt.getTime())
-    subscriber.push(fresh, subscriber.cursor)
+  /** Every item of the recipient's versions up to `range.upTo` is in `items`: send them. */
+  #completed(
+    range: InboxVersionRange,
+    items: readonly VersionedInboxItem[],
+    streams: readonly Subscriber[],
+  ): void {
+    const mine = items.filter((entry) => entry.item.recipientId === range.recipientId)
+    for (const subscriber of streams) {
+      if (subscriber.recipientId !== range.recipientId || !this.#subscribers.has(subscriber))
+        continue
+      const fresh = mine.filter((entry) => entry.version > subscriber.upTo)
+      for (const version of subscriber.held.keys())
+        if (version <= range.upTo) subscriber.held.delete(version)
+      subscriber.upTo = Math.max(subscriber.upTo, range.upTo)
+      if (fresh.length > 0) subscriber.push(fresh)
+      if (!subscriber.catchingUp) this.#sendHeld(subscriber)
+    }
+  }
+
+  /** A change this process committed: sent at once to streams that know every one before it. */
+  #heard(change: InboxChange): void {
+    for (const subscriber of this.#subscribers) {
+      if (subscriber.recipientId !== change.recipientId || change.version <= subscriber.upTo)
+        continue
+      if (subscriber.held.size < MAX_HELD) subscriber.held.set(change.version, change.item)
+      if (!subscriber.catchingUp) this.#sendHeld(subscriber)
+    }
+  }
+
+  /** Sends the held changes that follow the stream's version without a gap, in order. */
+  #sendHeld(subscriber: Subscriber): void {
+    const sent: VersionedInboxItem[] = []
+    for (;;) {
+      const next = subscriber.upTo + 1
+      if (!subscriber.held.has(next)) break
+      const item = subscriber.held.get(next)
+      subscriber.held.delete(next)
+      subscriber.upTo = next
+      if (item !== undefined) sent.push({ item, version: next })
+    }
+    if (sent.length > 0) subscriber.push(sent)
   }
 }

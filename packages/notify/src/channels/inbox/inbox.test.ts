@@ -14,11 +14,18 @@ import {
   type TestApp,
   testEngines,
 } from '@mortar/core/testing'
+import fc from 'fast-check'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { INBOX, InboxChannel } from './inbox-channel.js'
 import { type InboxHandlerOptions, inboxHandler } from './inbox-handler.js'
-import { addInboxVersions, createInboxTable, Inbox } from './inbox-store.js'
+import {
+  addInboxVersions,
+  createInboxTable,
+  Inbox,
+  type InboxChange,
+  indexInboxVersions,
+} from './inbox-store.js'
 import { STREAM_LOOKBACK_MS } from './inbox-stream.js'
 
 const inboxModule = defineModule({
@@ -29,7 +36,11 @@ const inboxModule = defineModule({
       useFactory: (database, clock) => new Inbox(database, clock),
     })
   },
-  migrations: { '0001_inbox': createInboxTable, '0002_inbox_versions': addInboxVersions },
+  migrations: {
+    '0001_inbox': createInboxTable,
+    '0002_inbox_versions': addInboxVersions,
+    '0003_inbox_version_index': indexInboxVersions,
+  },
 })
 
 for (const engine of testEngines()) {
@@ -59,6 +70,9 @@ for (const engine of testEngines()) {
       const context = new RequestContext({ createScope: () => app.createScope() })
       return runInRequestContext(context, () => handler(new Request(`http://x${url}`, init)))
     }
+
+    /** The inbox of "another process": the same tables, changes this process never hears of. */
+    const elsewhere = () => new Inbox(app.resolve(DATABASE), app.clock)
 
     it('adds an item per delivery id once, however often the channel sends it', async () => {
       const channel = new InboxChannel()
@@ -96,9 +110,13 @@ for (const engine of testEngines()) {
 
     it('announces to live streams only an item it stored, never one whose id is already taken', async () => {
       const heard: { id: string; recipientId: string; title: string }[] = []
-      const stop = inbox.onAdded(({ id, recipientId, title }) =>
-        heard.push({ id, recipientId, title }),
-      )
+      const changes: InboxChange[] = []
+      const stop = inbox.onChanged((change) => {
+        changes.push(change)
+        if (change.item === undefined) return
+        const { id, recipientId, title } = change.item
+        heard.push({ id, recipientId, title })
+      })
       try {
         const add = (recipientId: string, title: string) =>
           inbox.add({ id: 'd-taken', recipientId, type: 't', message: { title } })
@@ -109,6 +127,12 @@ for (const engine of testEngines()) {
         await add('bob', 'Someone else')
         await app.resolve(DATABASE).transaction(() => add('ada', 'In a transaction'))
         expect(heard).toEqual([{ id: 'd-taken', recipientId: 'ada', title: 'First' }])
+        // Each a change of a version, told in order: a stream knows there is no item in it.
+        expect(changes.map((change) => change.recipientId)).toEqual(['ada', 'ada', 'bob', 'ada'])
+        const ada = changes.filter((change) => change.recipientId === 'ada')
+        expect(ada.map((change) => change.version)).toEqual(
+          ada.map((_, n) => (ada[0]?.version ?? 0) + n),
+        )
         expect((await inbox.get('ada', 'd-taken'))?.title).toBe('First')
         expect(await inbox.get('bob', 'd-taken')).toBeUndefined()
       } finally {
@@ -306,13 +330,13 @@ for (const engine of testEngines()) {
           issues: [{ path: 'limit' }],
         })
       }
-      await expect(inbox.since(['nan'], Number.NaN)).rejects.toMatchObject({
+      await expect(inbox.versionBefore('nan', Number.NaN)).rejects.toMatchObject({
         code: 'E_VALIDATION',
-        issues: [{ path: 'sinceMs' }],
+        issues: [{ path: 'ms' }],
       })
       // A number out of range is still clamped, as documented.
       expect((await inbox.list('nan', { limit: 1e9 })).items).toHaveLength(1)
-      expect(await inbox.since(['nan'], 0)).toHaveLength(1)
+      expect(await inbox.versionBefore('nan', 0)).toBe(0)
     })
 
     it('serves the signed-in recipient over HTTP and refuses anyone else', async () => {
@@ -404,43 +428,37 @@ for (const engine of testEngines()) {
         type: 't',
         message: { title: 'secret' },
       })
-      // Written by "another process": straight into the table, seen by the poll.
-      await app
-        .resolve(databaseToken<{ mortar_inbox: Record<string, unknown> }>())
-        .insertInto('mortar_inbox')
-        .values({
-          id: 's-1',
-          recipient_id: 'sam',
-          type: 't',
-          title: 'from afar',
-          status: 'unread',
-          created_at: app.clock.nowMs(),
-        })
-        .execute()
+      // Written by "another process" (whose changes this one never hears), seen by the poll.
+      await elsewhere().add({
+        id: 's-1',
+        recipientId: 'sam',
+        type: 't',
+        message: { title: 'from afar' },
+      })
       await readUntil('from afar')
       await inbox.add({ id: 's-2', recipientId: 'sam', type: 't', message: { title: 'from here' } })
       await readUntil('from here')
       await readUntil('"unread":2')
       // An id that would end the id: field and write fields of its own (add() refuses it; a row
-      // written by other means may hold it)
+      // changed by other means may hold it)
+      await elsewhere().add({
+        id: 's-3',
+        recipientId: 'sam',
+        type: 't',
+        message: { title: 'odd id' },
+      })
       await app
         .resolve(databaseToken<{ mortar_inbox: Record<string, unknown> }>())
-        .insertInto('mortar_inbox')
-        .values({
-          id: 's-3\nevent: counts\ndata: {"unread":999}',
-          recipient_id: 'sam',
-          type: 't',
-          title: 'odd id',
-          status: 'unread',
-          created_at: app.clock.nowMs(),
-        })
+        .updateTable('mortar_inbox')
+        .set({ id: 's-3\nevent: counts\ndata: {"unread":999}' })
+        .where('id', '=', 's-3')
         .execute()
       await readUntil('odd id')
       expect(text).not.toContain('\ndata: {"unread":999}\n')
       expect(text).not.toContain('secret')
       expect(text.match(/"id":"s-1"/g)).toHaveLength(1)
       // An event's id is where a reconnect resumes, never an item's id (which a row could forge).
-      expect(text.match(/^id: (?!@\d+$).*$/gm)).toBeNull()
+      expect(text.match(/^id: (?!v\d+$).*$/gm)).toBeNull()
       controller.abort()
       await reader.cancel()
     })
@@ -459,7 +477,7 @@ for (const engine of testEngines()) {
       const first = await openStream('rae', undefined, { maxStreamSeconds: 0.05 })
       expect(await first.readUntil('never sent')).toBe(false)
       const resume = first.lastEventId()
-      expect(resume).toMatch(/^@\d+$/)
+      expect(resume).toMatch(/^v\d+$/)
       // Written between the end and the browser's reconnect, a minute apart: before, the resumed
       // stream looked back only 10 s and never sent the first.
       await inbox.add({ id: 'r-gap', recipientId: 'rae', type: 't', message: { title: 'gap' } })
@@ -468,60 +486,68 @@ for (const engine of testEngines()) {
       const again = await openStream('rae', resume)
       expect(await again.readUntil('"id":"r-gap2"')).toBe(true)
       expect(again.items()).toEqual(['r-gap', 'r-gap2'])
-      expect(again.lastEventId()).toMatch(/^@\d+$/)
+      expect(again.lastEventId()).toMatch(/^v\d+$/)
       await again.close()
     })
 
-    it('resumes from an item id (the event id of streams before markers), however long ago, with nothing missed', async () => {
+    it('resumes after its last event, however long ago, with nothing missed and nothing sent again', async () => {
       const first = await openStream('lou')
       await first.readUntil('event: counts')
       app.clock.advance(5_000)
       await inbox.add({ id: 'l-1', recipientId: 'lou', type: 't', message: { title: 'one' } })
       expect(await first.readUntil('"id":"l-1"')).toBe(true)
-      // Written late (stamped before l-1, committed after it): the open stream's poll sends it.
-      await app
-        .resolve(databaseToken<{ mortar_inbox: Record<string, unknown> }>())
-        .insertInto('mortar_inbox')
-        .values({
-          id: 'l-0',
-          recipient_id: 'lou',
-          type: 't',
-          title: 'late',
-          status: 'unread',
-          created_at: app.clock.nowMs() - 2_000,
-        })
-        .execute()
+      // Committed late by another process, stamped before l-1: the open stream's poll sends it.
+      app.clock.set(app.clock.nowMs() - 2_000)
+      await elsewhere().add({
+        id: 'l-0',
+        recipientId: 'lou',
+        type: 't',
+        message: { title: 'late' },
+      })
+      app.clock.set(app.clock.nowMs() + 2_000)
       expect(await first.readUntil('"id":"l-0"')).toBe(true)
       expect(first.items()).toEqual(['l-1', 'l-0'])
+      const resume = first.lastEventId()
       await first.close()
-      // A disconnect of an hour; three items in one millisecond (ordered by id).
+      // A disconnect of an hour; three items in one millisecond.
       app.clock.advance(3_600_000)
       for (const id of ['l-4', 'l-2', 'l-3']) {
         await inbox.add({ id, recipientId: 'lou', type: 't', message: { title: id } })
       }
-      // Read back the lookback behind l-1: l-0 and l-1 again (the client drops them), then the
-      // rest, in order.
-      const resumed = await openStream('lou', 'l-1')
-      expect(await resumed.readUntil('"id":"l-4"')).toBe(true)
-      expect(resumed.items()).toEqual(['l-0', 'l-1', 'l-2', 'l-3', 'l-4'])
-      expect(resumed.lastEventId()).toMatch(/^@\d+$/)
+      // Before, a reconnect read again the 30 s behind its last event: l-0 and l-1 twice.
+      const resumed = await openStream('lou', resume)
+      expect(await resumed.readUntil('"id":"l-3"')).toBe(true)
+      expect(resumed.items()).toEqual(['l-4', 'l-2', 'l-3'])
+      expect(resumed.lastEventId()).toMatch(/^v\d+$/)
       await resumed.close()
+      // The event ids of streams before versions (an instant, before that an item's id) resume
+      // from the items stamped 30 s before them, in the order they committed.
+      const byItem = await openStream('lou', 'l-1')
+      expect(await byItem.readUntil('"id":"l-3"')).toBe(true)
+      expect(byItem.items()).toEqual(['l-1', 'l-0', 'l-4', 'l-2', 'l-3'])
+      await byItem.close()
+      const byInstant = await openStream('lou', `@${app.clock.nowMs() - 1_000}`)
+      expect(await byInstant.readUntil('"id":"l-3"')).toBe(true)
+      expect(byInstant.items()).toEqual(['l-4', 'l-2', 'l-3'])
+      await byInstant.close()
     })
 
-    it('resumes from now, not later, when the Last-Event-ID marker is in the future: nothing written after is skipped, then or on the next resume', async () => {
-      const first = await openStream('fay', `@${app.clock.nowMs() + 3_600_000}`)
-      await first.readUntil('event: counts')
-      await inbox.add({ id: 'fu-1', recipientId: 'fay', type: 't', message: { title: 'one' } })
-      expect(await first.readUntil('"id":"fu-1"')).toBe(true)
-      // Before, the stream's position stayed in the future: its events carried the marker back.
-      expect(first.lastEventId()).toBe(`@${app.clock.nowMs()}`)
-      await first.close()
-      app.clock.advance(1_000)
-      await inbox.add({ id: 'fu-2', recipientId: 'fay', type: 't', message: { title: 'two' } })
-      const again = await openStream('fay', first.lastEventId())
-      expect(await again.readUntil('"id":"fu-2"')).toBe(true)
-      expect(again.items()).toEqual(['fu-1', 'fu-2'])
-      await again.close()
+    it('resumes from the recipient’s version now, not later, when the Last-Event-ID is past it: nothing written after is skipped', async () => {
+      for (const lastEventId of ['v999999999999', `@${app.clock.nowMs() + 3_600_000}`]) {
+        // Past the 30 s a stream resumed by time (as from `@…`) sends again.
+        app.clock.advance(STREAM_LOOKBACK_MS + 1_000)
+        const { version } = await inbox.counts('fay')
+        const first = await openStream('fay', lastEventId)
+        await first.readUntil('event: counts')
+        expect(first.lastEventId()).toBe(`v${version}`)
+        const id = `fu-${version}`
+        await inbox.add({ id, recipientId: 'fay', type: 't', message: { title: 'one' } })
+        expect(await first.readUntil(`"id":"${id}"`)).toBe(true)
+        expect(first.items()).toEqual([id])
+        // Before, the stream's position stayed in the future: its events carried it back.
+        expect(first.lastEventId()).toBe(`v${version + 1}`)
+        await first.close()
+      }
     })
 
     it('treats the id of another recipient’s item as unknown: it starts from now and tells nothing', async () => {
@@ -532,10 +558,11 @@ for (const engine of testEngines()) {
       for (const lastEventId of ['e-1', 'no-such-item', undefined]) {
         // Past the lookback of a stream from now: m-1 comes only to one resumed after eve's item.
         app.clock.advance(STREAM_LOOKBACK_MS + 1_000)
+        const { version } = await inbox.counts('mo')
         const events = await openStream('mo', lastEventId)
         await events.readUntil('event: counts')
-        // Each starts as a fresh stream does: from the instant it opened.
-        expect(/^id: (.*)$/m.exec(events.text)?.[1]).toBe(`@${app.clock.nowMs()}`)
+        // Each starts as a fresh stream does: from the version now.
+        expect(/^id: (.*)$/m.exec(events.text)?.[1]).toBe(`v${version}`)
         const sentinel = `m-${opened + 2}`
         await inbox.add({ id: sentinel, recipientId: 'mo', type: 't', message: { title: 's' } })
         expect(await events.readUntil(`"id":"${sentinel}"`)).toBe(true)
@@ -563,21 +590,14 @@ for (const engine of testEngines()) {
       }
       await readUntil(() => text.includes('event: counts'))
       app.clock.advance(1_000)
-      const at = app.clock.nowMs()
-      await app
-        .resolve(databaseToken<{ mortar_inbox: Record<string, unknown> }>())
-        .insertInto('mortar_inbox')
-        .values(
-          Array.from({ length: 650 }, (_, i) => ({
-            id: `sol-${String(i).padStart(3, '0')}`,
-            recipient_id: 'sol',
-            type: 't',
-            title: `n${i}`,
-            status: 'unread',
-            created_at: at,
-          })),
-        )
-        .execute()
+      // One transaction of another process: the poll finds 650 items at once.
+      const writer = elsewhere()
+      await app.resolve(DATABASE).transaction(async () => {
+        for (let i = 0; i < 650; i++) {
+          const id = `sol-${String(i).padStart(3, '0')}`
+          await writer.add({ id, recipientId: 'sol', type: 't', message: { title: `n${i}` } })
+        }
+      })
       // Before, each poll read the same first 500 rows of its window: the last 150 never came.
       await readUntil(() => count() >= 650)
       expect(new Set(text.match(/"id":"sol-\d+"/g)).size).toBe(650)
@@ -616,6 +636,104 @@ for (const engine of testEngines()) {
       )
     })
 
+    it('routes by path, then method: 404 for no route, 405 with the route’s Allow for another method, OPTIONS its Allow, HEAD no body', async () => {
+      await inbox.add({ id: 'h-1', recipientId: 'hal', type: 't', message: { title: 'h' } })
+      const json = { 'content-type': 'application/json' }
+      // Before, a POST to a read route was read as a change: 422 for its missing ids.
+      for (const path of ['/', '/counts', '/stream']) {
+        const post = await as('hal', path, { method: 'POST', headers: json, body: '{"ids":[]}' })
+        expect(post.status).toBe(405)
+        expect(post.headers.get('allow')).toBe('GET, HEAD, OPTIONS')
+      }
+      // Before, a GET of a change route was a 404, and PUT anywhere a 405 allowing GET.
+      for (const path of ['/read', '/unread', '/archive', '/read-all']) {
+        for (const method of ['GET', 'PUT', 'DELETE']) {
+          const other = await as('hal', path, { method })
+          expect(other.status).toBe(405)
+          expect(other.headers.get('allow')).toBe('POST, OPTIONS')
+        }
+        const options = await as('hal', path, { method: 'OPTIONS' })
+        expect(options.status).toBe(204)
+        expect(options.headers.get('allow')).toBe('POST, OPTIONS')
+      }
+      expect((await as('hal', '/nope', { method: 'PUT' })).status).toBe(404)
+      expect((await as('hal', '/nope', { method: 'POST', headers: json, body: '{}' })).status).toBe(
+        404,
+      )
+      const options = await as('hal', '/counts', { method: 'OPTIONS' })
+      expect(options.status).toBe(204)
+      expect(options.headers.get('allow')).toBe('GET, HEAD, OPTIONS')
+      const head = await as('hal', '/', { method: 'HEAD' })
+      expect(head.status).toBe(200)
+      expect(head.headers.get('content-type')).toMatch(/^application\/json/)
+      expect(await head.text()).toBe('')
+      // Signed out, every route and method is refused alike: nothing tells which exist.
+      expect((await as(undefined, '/nope', { method: 'OPTIONS' })).status).toBe(401)
+      expect((await as(undefined, '/read', { method: 'OPTIONS' })).status).toBe(401)
+    })
+
+    it('answers any request a client can send with a typed answer, never a 500: ids, cursors and markers of any text', async () => {
+      await inbox.add({ id: 'q-1', recipientId: 'quinn', type: 't', message: { title: 'q' } })
+      // Text as a request can carry it, NUL and lone surrogates included (PostgreSQL takes no NUL).
+      const text = fc.string({ unit: 'binary', maxLength: 70 })
+      const ids = fc.oneof(fc.array(text, { maxLength: 4 }), fc.jsonValue())
+      const cursor = fc.oneof(
+        text,
+        fc
+          .tuple(fc.oneof(fc.integer(), fc.double(), text), fc.oneof(text, fc.integer()))
+          .map((tuple) => Buffer.from(JSON.stringify(tuple)).toString('base64url')),
+      )
+      const request = fc.record({
+        method: fc.constantFrom('GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'),
+        path: fc.oneof(
+          fc.constantFrom('/', '/counts', '/read', '/unread', '/archive', '/read-all', '/x'),
+          text.map((path) => `/${encodeURIComponent(path)}`),
+        ),
+        query: fc.record(
+          {
+            cursor,
+            limit: fc.oneof(text, fc.integer().map(String)),
+            status: fc.oneof(text, fc.constantFrom('unread', 'read', 'archived', 'inbox')),
+          },
+          { requiredKeys: [] },
+        ),
+        body: fc.record(
+          { ids, upTo: fc.oneof(text, fc.nat().map(String), fc.jsonValue()) },
+          {
+            requiredKeys: [],
+          },
+        ),
+      })
+      await fc.assert(
+        fc.asyncProperty(request, async ({ method, path, query, body }) => {
+          const search = new URLSearchParams(query as Record<string, string>).toString()
+          const init: RequestInit = { method }
+          if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
+            init.headers = { 'content-type': 'application/json' }
+            init.body = JSON.stringify(body)
+          }
+          const response = await as('quinn', `${path}?${search}`, init)
+          await response.body?.cancel()
+          expect(response.status).toBeLessThan(500)
+        }),
+        { numRuns: 150 },
+      )
+      // Before, these reached PostgreSQL, which refused the NUL: a 500.
+      const nul = Buffer.from(JSON.stringify([1, 'a\u0000'])).toString('base64url')
+      expect((await as('quinn', `/?cursor=${nul}`)).status).toBe(422)
+      const json = { method: 'POST', headers: { 'content-type': 'application/json' } }
+      for (const path of ['/read', '/unread', '/archive']) {
+        const response = await as('quinn', path, { ...json, body: '{"ids":["q-1\\u0000"]}' })
+        expect(response.status).toBe(422)
+      }
+      const upTo = (await inbox.list('quinn')).marker
+      const all = await as('quinn', '/read-all', {
+        ...json,
+        body: JSON.stringify({ upTo, ids: ['\u0000'] }),
+      })
+      expect(all.status).toBe(422)
+    })
+
     it('answers HEAD /stream with its headers and opens no stream (no place held, no poll)', async () => {
       const limits = { maxStreamsPerRecipient: 1 }
       // Unread and not cancelled, as a HEAD's body is: a stream behind it would hold dee's place.
@@ -648,10 +766,20 @@ async function openEvents(
   const reader = (response.body as ReadableStream<Uint8Array>).getReader()
   const decoder = new TextDecoder()
   const events = {
+    status: response.status,
     text: '',
     /** Reads until `needle` arrives; false when the stream ended first. */
     async readUntil(needle: string): Promise<boolean> {
       while (!events.text.includes(needle)) {
+        const { value, done } = await reader.read()
+        if (done) return false
+        events.text += decoder.decode(value)
+      }
+      return true
+    },
+    /** Reads until `count` items came; false when the stream ended first. */
+    async readUntilItems(count: number): Promise<boolean> {
+      while (events.items().length < count) {
         const { value, done } = await reader.read()
         if (done) return false
         events.text += decoder.decode(value)
@@ -675,14 +803,13 @@ async function openEvents(
 
 for (const engine of testEngines()) {
   describe.skipIf(engine.skip !== undefined)(
-    `live inbox streams, at least once, on ${engine.title}`,
+    `live inbox streams, every item once, on ${engine.title}`,
     () => {
-      // An app of its own, whose streams never poll (the hub takes its first handler's pollMs):
-      // a stream sends what its first read finds and what this process writes, so each
-      // interleaving below is exactly the one the test writes.
       let started: EngineApp<TestApp> | undefined
       let app: TestApp
       let inbox: Inbox
+      /** The inbox of "another process": its changes reach streams here only by the poll. */
+      let other: Inbox
 
       beforeAll(async () => {
         started = await startEngineApp(engine, (url) =>
@@ -690,83 +817,127 @@ for (const engine of testEngines()) {
         )
         app = started.app
         inbox = app.resolve(INBOX)
+        other = new Inbox(app.resolve(DATABASE), app.clock)
       })
       afterAll(() => started?.dispose())
 
-      const handler = inboxHandler({ recipient: () => 'ana', pollMs: 3_600_000 })
-      const open = (lastEventId?: string) =>
+      // One hub per inbox: the first handler's poll (20 ms) serves every stream of this app.
+      const open = (recipientId: string, lastEventId?: string, query = '') =>
         openEvents((init) => {
+          const handler = inboxHandler({ recipient: () => recipientId, pollMs: 20 })
           const context = new RequestContext({ createScope: () => app.createScope() })
-          return runInRequestContext(context, () => handler(new Request('http://x/stream', init)))
+          return runInRequestContext(context, () =>
+            handler(new Request(`http://x/stream${query}`, init)),
+          )
         }, lastEventId)
-      /** An item whose transaction (here, or in another process) stamped it at `createdAt`. */
-      const commit = (id: string, createdAt: number) =>
-        app
-          .resolve(databaseToken<{ mortar_inbox: Record<string, unknown> }>())
-          .insertInto('mortar_inbox')
-          .values({
-            id,
-            recipient_id: 'ana',
-            type: 't',
-            title: id,
-            status: 'unread',
-            created_at: createdAt,
-          })
-          .execute()
-      /** Writes `id` here and reads until it comes: every read the stream started is done. */
-      const settle = async (events: Awaited<ReturnType<typeof open>>, id: string) => {
-        app.clock.advance(1)
-        await inbox.add({ id, recipientId: 'ana', type: 't', message: { title: id } })
-        expect(await events.readUntil(`"id":"${id}"`)).toBe(true)
-      }
+      const add = (to: Inbox, recipientId: string, id: string) =>
+        to.add({ id, recipientId, type: 't', message: { title: id } })
 
-      it('sends on reconnect an item that committed after a newer one was sent, stamped before it', async () => {
-        const first = await open()
-        await settle(first, 'a-0')
-        app.clock.advance(1_000)
-        // a-late's transaction stamps it now; a-new is written and sent before it commits.
-        const stamped = app.clock.nowMs()
-        app.clock.advance(1_000)
-        await settle(first, 'a-new')
-        const resume = first.lastEventId()
-        await first.close()
-        await commit('a-late', stamped)
-        const again = await open(resume)
-        await settle(again, 'a-after')
-        // Before, the stream resumed after a-new (its last event id): a-late never came.
-        expect(again.items()).toContain('a-late')
-        expect(again.items().at(-1)).toBe('a-after')
-        await again.close()
-      })
-
-      it('sends on reconnect an item another process wrote before a newer local one was sent, not yet polled', async () => {
+      it('streams an item whose transaction commits long after its stamp, past any look-behind, once', async () => {
+        const events = await open('ana')
+        await events.readUntil('event: counts')
+        let release = () => {}
+        const held = new Promise<void>((resolve) => {
+          release = resolve
+        })
+        let written = () => {}
+        const inFlight = new Promise<void>((resolve) => {
+          written = resolve
+        })
+        // Stamped now by another process, whose transaction then stays open a minute.
+        const late = app.resolve(DATABASE).transaction(async () => {
+          await add(other, 'ana', 'a-late')
+          written()
+          await held
+        })
+        await inFlight
         app.clock.advance(60_000)
-        const first = await open()
-        await settle(first, 'b-0')
-        await commit('b-elsewhere', app.clock.nowMs())
-        app.clock.advance(1_000)
-        // Sent at once by this process; the stream ends before any poll read b-elsewhere.
-        await settle(first, 'b-local')
-        const resume = first.lastEventId()
-        await first.close()
-        expect(first.items()).not.toContain('b-elsewhere')
-        const again = await open(resume)
-        await settle(again, 'b-after')
-        // Before, the reconnect resumed after b-local: b-elsewhere was skipped for good.
-        expect(again.items()).toContain('b-elsewhere')
-        // Each item once on one connection, whatever the reads found twice.
-        expect(new Set(again.items()).size).toBe(again.items().length)
-        await again.close()
-      })
-
-      it('sends a fresh stream an item that committed while the client loaded its page', async () => {
-        app.clock.advance(60_000)
-        // Stamped before the page was read, committed after it: in neither, before.
-        await commit('c-late', app.clock.nowMs() - 1_000)
-        const events = await open()
-        await settle(events, 'c-after')
-        expect(events.items()).toEqual(['c-late', 'c-after'])
+        if (engine.engine !== 'sqlite') {
+          // A poll that started after the minute has read (another recipient's item shows it).
+          // SQLite's one connection is the transaction's until it ends: no poll runs meanwhile.
+          const zed = await open('zed')
+          await zed.readUntil('event: counts')
+          await add(other, 'zed', 'z-1')
+          expect(await zed.readUntil('"id":"z-1"')).toBe(true)
+          await zed.close()
+        }
+        release()
+        await late
+        await add(other, 'ana', 'a-after')
+        expect(await events.readUntil('"id":"a-after"')).toBe(true)
+        // Before, each poll looked 30 s behind the last: a-late, stamped a minute before, never came.
+        expect(events.items()).toEqual(['a-late', 'a-after'])
         await events.close()
+      })
+
+      it('sends every item of two concurrent writers once, across reconnects, in the order they committed', async () => {
+        const ids = Array.from({ length: 40 }, (_, n) => `w-${String(n).padStart(2, '0')}`)
+        // This process and another write at once; each add is a transaction of its own.
+        const writes = Promise.all(
+          [inbox, other].map(async (writer, w) => {
+            for (let n = w; n < ids.length; n += 2) {
+              app.clock.advance(w === 0 ? 7 : 3)
+              await add(writer, 'wes', ids[n] as string)
+            }
+          }),
+        )
+        const sent: string[] = []
+        let lastEventId: string | undefined
+        // The client reconnects after each few items, with the last event id it got.
+        while (sent.length < ids.length) {
+          const events = await open('wes', lastEventId)
+          expect(events.status).toBe(200)
+          // A write that fails ends the test with its error, not a wait for an item never sent.
+          const read = await Promise.race([
+            events.readUntilItems(Math.min(sent.length === 0 ? 1 : 3, ids.length - sent.length)),
+            writes.then(() => new Promise<boolean>(() => {})),
+          ])
+          expect(read).toBe(true)
+          await events.close()
+          sent.push(...events.items())
+          lastEventId = events.lastEventId()
+        }
+        await writes
+        // Before, each reconnect sent again the items of the 30 s behind its last event.
+        expect([...sent].sort()).toEqual(ids)
+        const { items } = await inbox.list('wes', { limit: 100 })
+        expect(items).toHaveLength(ids.length)
+      })
+
+      it('starts after the page shown (`?after=` its marker): what committed since, nothing it showed', async () => {
+        await add(inbox, 'pia', 'p-shown')
+        const page = await inbox.list('pia')
+        // Committed while the page loaded, by another process and this one.
+        await add(other, 'pia', 'p-since')
+        await add(inbox, 'pia', 'p-since-here')
+        const events = await open('pia', undefined, `?after=${page.marker}`)
+        await add(other, 'pia', 'p-live')
+        expect(await events.readUntil('"id":"p-live"')).toBe(true)
+        // Before, a fresh stream sent again the items of its last 30 s, p-shown among them.
+        expect(events.items()).toEqual(['p-since', 'p-since-here', 'p-live'])
+        await events.close()
+        // An empty page (every item archived) still marks where it read: before, its marker was
+        // 0, and a stream after it sent every archived item as new.
+        await add(inbox, 'ari', 'ar-1')
+        await inbox.archive('ari', ['ar-1'])
+        const empty = await inbox.list('ari')
+        expect(empty.items).toEqual([])
+        expect(empty.marker).toBe('2')
+        const fromEmpty = await open('ari', undefined, `?after=${empty.marker}`)
+        await add(other, 'ari', 'ar-2')
+        expect(await fromEmpty.readUntil('"id":"ar-2"')).toBe(true)
+        expect(fromEmpty.items()).toEqual(['ar-2'])
+        await fromEmpty.close()
+        for (const after of ['x', '-1', '1.5', '9999999999999999']) {
+          const refused = await open('pia', undefined, `?after=${after}`)
+          expect(refused.status).toBe(422)
+        }
+        // A marker past the recipient's version (forged, another recipient's) skips nothing.
+        const forged = await open('pia', undefined, '?after=999999999')
+        await add(other, 'pia', 'p-after-forged')
+        expect(await forged.readUntil('"id":"p-after-forged"')).toBe(true)
+        expect(forged.items()).toEqual(['p-after-forged'])
+        await forged.close()
       })
     },
   )
@@ -810,7 +981,7 @@ describe('live inbox streams on app.stop()', () => {
     const response = await runInRequestContext(context, () =>
       handler(new Request('http://x/stream')),
     )
-    await sql`drop table mortar_inbox`.execute(app.resolve(DATABASE).root)
+    await sql`drop table mortar_inbox_version`.execute(app.resolve(DATABASE).root)
     // Before, every failed poll was dropped without a word.
     await expect.poll(() => lines.join('')).toContain('Live inbox streams cannot read new items')
     // And a request that fails with it is a 500 logged with its id, not only answered.

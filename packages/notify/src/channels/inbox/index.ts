@@ -4,11 +4,13 @@ export type { InboxHandlerOptions } from './inbox-handler.js'
 export type { InboxMessage } from './inbox-message.js'
 export { createInboxTable, Inbox, INBOX_TABLE } from './inbox-store.js'
 export type {
+  InboxChange,
   InboxCounts,
   InboxItem,
   InboxListOptions,
   InboxPage,
-  InboxPosition,
   InboxSeen,
   InboxStatus,
+  InboxVersionRange,
+  VersionedInboxItem,
 } from './inbox-store.js'
