@@ -1,8 +1,9 @@
 import { ANALYTICS } from '@mortar/analytics'
+import { PASSWORD_HASHER, PasswordHasherBusyError } from '@mortar/auth'
 import { resolveDatabase } from '@mortar/core'
 import { launchTestBrowser, type TestBrowser } from '@mortar/core/testing'
 import type { Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { CatalogDb } from './catalog/index.js'
 import { SHOPPER_PASSWORD } from './testing/shopper.js'
 import { shopTestEngines, startTestShop, type TestShop } from './testing/test-shop.js'
@@ -135,6 +136,27 @@ describe('the shop in a real browser', () => {
     )
     expect(await page.$('#place-order')).toBeNull()
     expect(await page.textContent('main')).not.toContain('4000000000')
+  }, 60_000)
+
+  it('keeps the login form, filled in, with the reason when the password hasher is busy', async () => {
+    const hasher = shop.app.resolve(PASSWORD_HASHER)
+    const busy = vi.spyOn(hasher, 'verifyOrDummy').mockRejectedValue(new PasswordHasherBusyError())
+    try {
+      const page = await visitor()
+      await page.goto('/store/login')
+      await page.fill('input[name="email"]', 'busy@example.com')
+      await page.fill('input[name="password"]', SHOPPER_PASSWORD)
+      const [answer] = await Promise.all([
+        page.waitForResponse((response) => response.request().method() === 'POST'),
+        page.click('button:text("Log in")'),
+      ])
+      expect(answer.status()).toBe(503)
+      expect(await page.textContent('[role="alert"]')).toContain('try again in a second')
+      expect(await page.inputValue('input[name="email"]')).toBe('busy@example.com')
+      expect(refused).toEqual([])
+    } finally {
+      busy.mockRestore()
+    }
   }, 60_000)
 
   it('does not show the first shopper’s order to a second one', async () => {

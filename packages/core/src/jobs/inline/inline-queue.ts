@@ -1,5 +1,6 @@
 import { transactionStorage } from '../../persistence/transactions/transaction-store.js'
 import { afterCommit } from '../../persistence/transactions/transaction.js'
+import type { Logger } from '../../logger/logger.js'
 import type { JsonValue } from '../job-context.js'
 import { MemoryScheduleStore } from '../schedules/schedule-store.js'
 import { errorLine, jobState, parseErrors } from '../job-state.js'
@@ -51,7 +52,30 @@ export class InlineQueue implements QueueAdapter {
   readonly schedules = new MemoryScheduleStore()
   readonly #rows = new Map<string, Row>()
   readonly #liveKeys = new Map<string, string>()
+  readonly #logger: Pick<Logger, 'warn'> | undefined
   #nextId = 1
+
+  /** `logger`: where the jobs left unrun when the queue closes are reported. */
+  constructor(options: { readonly logger?: Pick<Logger, 'warn'> } = {}) {
+    this.#logger = options.logger
+  }
+
+  /**
+   * The queue's jobs live only in this process: those not yet run (due, waiting for their time
+   * or a retry, or running past the stop's grace) go with it. Reported, never dropped silently.
+   */
+  async close(): Promise<void> {
+    const lost = new Map<string, number>()
+    for (const row of this.#rows.values()) {
+      if (row.deadAtMs === null) lost.set(row.name, (lost.get(row.name) ?? 0) + 1)
+    }
+    if (lost.size === 0) return
+    const count = [...lost.values()].reduce((sum, n) => sum + n, 0)
+    this.#logger?.warn(
+      { lostJobs: Object.fromEntries(lost) },
+      `The 'inline' jobs engine stopped with ${count} job(s) not yet run; it keeps jobs in this process's memory, so they are lost. Use the 'database' engine for jobs that must outlive the process, or drain() before stopping.`,
+    )
+  }
 
   async enqueue(jobs: readonly NewJob[]): Promise<readonly (string | undefined)[]> {
     const reserved = new Set<string>()

@@ -77,8 +77,9 @@ class HeldClaims extends InlineQueue {
     await super.release(worker, ids, nowMs)
   }
 
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     this.calls.push('close')
+    await super.close()
   }
 }
 
