@@ -115,9 +115,11 @@ function kindOf(row: ColumnRow): PgColumn {
  * whose text is not JavaScript's, `1e15` is 1000000000000000), an integer, a DECIMAL, a number whose
  * bytes are padded where mysql2 reads the number (`padded`: a ZEROFILL INT is `'000042'` to SQL
  * and 42 to mysql2, a YEAR `'0000'` and 0), a string, or an object (a Buffer of BINARY, BLOB and
- * BIT, a geometry's object), which no value compares with.
+ * BIT, a geometry's object), which no value compares with; `json` for a JSON column, which
+ * mysql2 parses (policies refuse to compare it: see sqlColumn).
  */
 export type MysqlColumn =
+  | 'json'
   | 'date'
   | 'typed-text'
   | 'float'
@@ -131,6 +133,8 @@ export type MysqlColumn =
 export type MysqlColumns = ReadonlyMap<string, ReadonlyMap<string, MysqlColumn>>
 
 const MYSQL_KINDS: Readonly<Record<string, MysqlColumn>> = {
+  // MySQL's JSON type; MariaDB's is a LONGTEXT with a check of json_valid (readMysqlColumns).
+  json: 'json',
   date: 'date',
   datetime: 'date',
   timestamp: 'date',
@@ -200,7 +204,13 @@ const UTF8_BYTES: ReadonlySet<string> = new Set(['utf8mb4', 'utf8mb3', 'utf8', '
 // Integer types mysql2 reads as a JS number, from the text the server sends.
 const NUMBER_READ: ReadonlySet<string> = new Set(['tinyint', 'smallint', 'mediumint', 'int'])
 
-function mysqlColumnOf(dataType: string, columnType: string, charset: string | null): MysqlColumn {
+function mysqlColumnOf(
+  dataType: string,
+  columnType: string,
+  charset: string | null,
+  json: boolean,
+): MysqlColumn {
+  if (json) return 'json'
   const type = dataType.toLowerCase()
   // A type this list lacks compares as its text, which never makes MariaDB read a number.
   const kind = MYSQL_KINDS[type] ?? 'typed-text'
@@ -221,29 +231,46 @@ export async function readMysqlColumns(db: Kysely<unknown>): Promise<MysqlColumn
     data_type: string
     column_type: string
     charset: string | null
+    json: number | string
   }>`
-    select table_name as table_name, column_name as column_name, data_type as data_type,
-      column_type as column_type, character_set_name as charset
-    from information_schema.columns where table_schema = database()`.execute(db)
+    select c.table_name as table_name, c.column_name as column_name, c.data_type as data_type,
+      c.column_type as column_type, c.character_set_name as charset,
+      exists (select 1 from information_schema.check_constraints k
+        where k.constraint_schema = c.table_schema and k.table_name = c.table_name
+          and k.check_clause like concat('%json_valid(\`', c.column_name, '\`)%')) as json
+    from information_schema.columns c where c.table_schema = database()`.execute(db)
+  // MariaDB's JSON is a LONGTEXT with the check json_valid(`column`), by which mysql2 parses it
+  // (as it does a LONGTEXT given that check by hand).
   return byTable(
     rows.map((row) => ({
       ...row,
-      column: mysqlColumnOf(row.data_type, row.column_type, row.charset),
+      column: mysqlColumnOf(row.data_type, row.column_type, row.charset, Number(row.json) === 1),
     })),
   )
 }
 
 /** The columns of every table and view on the connection's search path. */
 export async function readPgColumns(db: Kysely<unknown>): Promise<PgColumns> {
+  // A domain's column reads back as its base type (node-postgres is sent the base type's oid),
+  // so it is told apart as that type: compared as its text, a domain over boolean took 'true'
+  // for no boolean and one over timestamptz no Date for a Date.
   const { rows } = await sql<ColumnRow>`
-    select c.relname as table_name, a.attname as column_name, a.atttypid::int as type_oid,
+    with recursive base (oid, type_oid) as (
+      select t.oid, t.typbasetype from pg_type t where t.typtype = 'd'
+      union all
+      select b.oid, t.typbasetype from base b join pg_type t on t.oid = b.type_oid
+      where t.typtype = 'd'
+    )
+    select c.relname as table_name, a.attname as column_name, t.oid::int as type_oid,
       t.typtype as type_type, a.attnotnull as not_null,
       case when t.typtype = 'e' then array(select e.enumlabel::text from pg_enum e
         where e.enumtypid = t.oid order by e.enumsortorder) end as labels,
       coalesce(co.collisdeterministic, true) as deterministic
     from pg_class c
     join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-    join pg_type t on t.oid = a.atttypid
+    left join base on base.oid = a.atttypid and not exists (select 1 from pg_type x
+      where x.oid = base.type_oid and x.typtype = 'd')
+    join pg_type t on t.oid = coalesce(base.type_oid, a.atttypid)
     left join pg_collation co on co.oid = a.attcollation
     where c.relkind in ('r', 'p', 'v', 'm', 'f') and pg_table_is_visible(c.oid)`.execute(db)
   return byTable(rows.map((row) => ({ ...row, column: columnOf(row) })))

@@ -16,6 +16,7 @@ import {
   sqlColumnsEqual,
   sqlCompare,
   sqlConstant,
+  sqlIsNull,
 } from './sql-comparison.js'
 
 /** Three-valued truth: `null` is SQL's unknown. */
@@ -246,7 +247,17 @@ function sqlColumn(schema: SqlSchema, table: string, alias: string, name: string
       `The policy reads column '${name}' of table '${table}', which the database did not list when the AccessControl was created: create tables before the AccessControl, or check the name.`,
     )
   }
-  if (schema.engine === 'mysql') return mysqlColumn(ref, type as MysqlColumn)
+  if (schema.engine === 'mysql') {
+    if (type === 'json') {
+      // mysql2 parses a JSON column ('{"a": 1}' an object, '1.50' the number 1.5, 'null' a
+      // NULL) where SQL compares its text: eq('doc', '{"a": 1}') passed in SQL, never in the
+      // point check, and a JSON null was NULL to one and a value to the other.
+      throw new PolicyDatabaseError(
+        `The policy reads JSON column '${name}' of table '${table}', which MariaDB compares as its text and mysql2 reads parsed: a rule cannot compare it alike in both. Compare a generated column of the value instead (json_value(${name}, '$.path') stored as a typed column).`,
+      )
+    }
+    return mysqlColumn(ref, type as Exclude<MysqlColumn, 'json'>)
+  }
   const pg = type as PgColumn
   // Byte for byte, as the point check compares (see PgColumn's nondeterministic).
   const exact = pg.nondeterministic ? sql`(${ref} collate "C")` : ref
@@ -374,9 +385,7 @@ function buildFactory(node: ConditionNode, scope: SqlScope): SqlFactory {
       return (principal) => build(get(principal))
     }
     case 'null':
-      return constant(
-        sql<SqlBool>`${column(node.column).ref} ${sql.raw(node.isNull ? 'is null' : 'is not null')}`,
-      )
+      return constant(sqlIsNull(column(node.column), node.isNull))
     case 'and':
     case 'or': {
       const kind = node.kind

@@ -82,7 +82,7 @@ for (const engine of testEngines().filter((each) => each.engine !== 'sqlite')) {
         await expect(created).rejects.toThrow(named)
       })
 
-      it('reading BIGINT as numbers or DOUBLE digit by digit (a pool of mysql2 defaults), is refused', async () => {
+      it('reading BIGINT as numbers, DOUBLE digit by digit or dates by mysql2 (a pool of mysql2 defaults), is refused', async () => {
         const mysql = await import('mysql2')
         const db = new Kysely<LedgerDb>({
           dialect: new MysqlDialect({ pool: mysql.createPool({ uri: url, connectionLimit: 1 }) }),
@@ -91,6 +91,7 @@ for (const engine of testEngines().filter((each) => each.engine !== 'sqlite')) {
         const created = AccessControl.create({ policy, db })
         await expect(created).rejects.toThrow(/BIGINT as a number/)
         await expect(created).rejects.toThrow(/DOUBLE digit by digit/)
+        await expect(created).rejects.toThrow(/a year below 100/)
       })
     } else {
       it('reading with an app type parser (int8, numeric as numbers, date as text), is refused', async () => {

@@ -32,6 +32,11 @@ const MYSQL: readonly Expectation[] = [
   ['day', isDate, "reads DATE as a string (mysql2's dateStrings)"],
   ['at', isDate, "reads DATETIME as a string (mysql2's dateStrings)"],
   [
+    'early',
+    (value) => isDate(value) && value.getUTCFullYear() === 50,
+    "reads a date of a year below 100 as 1900 years later, and '0000-00-00' or '2024-02-31' as another date (mysql2's own date reading; a typeCast that reads dates from field.string() as the databases of @mortar/core do)",
+  ],
+  [
     'dbl',
     (value) => value === 999999999999999.9,
     'reads DOUBLE digit by digit, which rounds some (a typeCast that reads DOUBLE as Number(field.string()), as the databases of @mortar/core do)',
@@ -73,7 +78,7 @@ export async function checkDriverReads(
     engine === 'mysql'
       ? sql<Record<string, unknown>>`select cast('1.50' as decimal(4, 2)) as num,
           cast(9007199254740993 as signed) as big, cast('2026-01-01' as date) as day,
-          cast('2026-01-01 10:00:00' as datetime) as at, cast(999999999999999.9 as double) as dbl,
+          cast('2026-01-01 10:00:00' as datetime) as at, cast('0050-06-01' as date) as early, cast(999999999999999.9 as double) as dbl,
           convert(x'c3a9f09f9880' using utf8mb4) as txt,
           cast(${TEXT} as binary) = x'c3a9f09f9880' as sent`
       : sql<Record<string, unknown>>`select cast('9007199254740993' as int8) as big,

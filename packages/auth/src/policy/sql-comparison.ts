@@ -46,7 +46,7 @@ export type SqlColumn =
   | {
       readonly engine: 'mysql'
       readonly ref: Column
-      readonly type: Exclude<MysqlColumn, 'padded'>
+      readonly type: Exclude<MysqlColumn, 'padded' | 'json'>
     }
   | { readonly engine: 'sqlite'; readonly ref: Column }
 
@@ -54,7 +54,7 @@ export type SqlColumn =
  * A MariaDB column as SQL reads it: a padded number (ZEROFILL, YEAR) as `col + 0`, whose text is
  * the number mysql2 reads (`42`, not `000042`; `0`, not `0000`). No index serves it.
  */
-export function mysqlColumn(ref: Column, type: MysqlColumn): SqlColumn {
+export function mysqlColumn(ref: Column, type: Exclude<MysqlColumn, 'json'>): SqlColumn {
   if (type === 'padded') return { engine: 'mysql', ref: sql`(${ref} + 0)`, type: 'integer' }
   return { engine: 'mysql', ref, type }
 }
@@ -514,23 +514,29 @@ function pgCompare(
       return pgDomain(column, type.notNull, [false, true], op, value)
     case 'enum':
       return pgDomain(column, type.notNull, type.labels, op, value)
-    case 'date':
-      if (isInfinite(value)) {
-        // Read back as ±Infinity, 'infinity' and '-infinity' are the times that equal it.
-        const infinity = value > 0 ? 'infinity' : '-infinity'
-        return type.local
-          ? sql<SqlBool>`${column} ${operator} cast(${infinity} as timestamp)`
-          : sql<SqlBool>`${column} ${operator} cast(${infinity} as timestamptz)`
-      }
+    case 'date': {
+      const infinity = (sign: number) =>
+        sql`cast(${sign > 0 ? 'infinity' : '-infinity'} as ${sql.raw(type.local ? 'timestamp' : 'timestamptz')})`
+      // Read back as the numbers ±Infinity, which equal their text too ('Infinity').
+      const infinite = isInfinite(value)
+        ? value
+        : equality && (value === 'Infinity' || value === '-Infinity')
+          ? Number(value)
+          : undefined
+      // 'infinity' and '-infinity' are the times that equal it.
+      if (infinite !== undefined) return sql<SqlBool>`${column} ${operator} ${infinity(infinite)}`
       // A Date equals or orders against a Date only (Date values are always valid here).
       if (value instanceof Date) {
-        // A date or timestamp against the wall-clock time the value shows here, as the point
-        // check reads the column: a timestamptz would turn it at the session's time zone.
-        return type.local
-          ? sql<SqlBool>`${column} ${operator} cast(${wallClock(value)} as timestamp)`
-          : sql<SqlBool>`${column} ${operator} cast(${value} as timestamptz)`
+        return cutOrder(op, value.getTime(), (boundOp, at) =>
+          pgDateBound(column, type.local, boundOp, at),
+        )
       }
-      return known(column, type.notNull, equality ? op === '<>' : null)
+      const bound = equality ? undefined : orderNumber(value)
+      if (bound === undefined) return known(column, type.notNull, equality ? op === '<>' : null)
+      // A number orders against an infinite time as a number, against no other time.
+      const test = orderTest(op as Ordering)
+      return sql<SqlBool>`case when ${column} = ${infinity(1)} then ${sqlConstant(test(1))} when ${column} = ${infinity(-1)} then ${sqlConstant(test(-1))} end`
+    }
     case 'text':
     case 'uuid': {
       if (equality) {
@@ -568,9 +574,7 @@ export function sqlCompare(
   if (column.engine === 'postgres') return pgCompare(column.ref, column.type, op, value)
   if (column.engine === 'sqlite') return guardedCompare('sqlite', column.ref, op, value)
   if (column.type === 'object') return UNKNOWN
-  if (column.type === 'date' && value instanceof Date) {
-    return sql<SqlBool>`${column.ref} ${OPERATORS[op]} ${value}`
-  }
+  if (column.type === 'date') return mysqlDateCompare(column.ref, op, value)
   if (column.type === 'float') return floatCompare('mysql', column.ref, op, value)
   if (column.type === 'number' || column.type === 'integer') {
     return mysqlNumberCompare(column.ref, op, value, column.type === 'integer')
@@ -578,7 +582,143 @@ export function sqlCompare(
   // A UUID, ENUM, SET or INET6 column compares with any other kind as its text (ENUM = 1 would
   // test the label's position; UUID = 1 raises), a latin1 one as the UTF-8 mysql2 reads.
   const ref = column.type === 'typed-text' ? mysqlText(column.ref) : column.ref
-  return guardedCompare('mysql', ref, op, value, column.type === 'date')
+  return guardedCompare('mysql', ref, op, value)
+}
+
+/**
+ * MariaDB: the column holds a date of the calendar. Without NO_ZERO_DATE and NO_ZERO_IN_DATE in
+ * sql_mode (MariaDB's default has neither) a DATE, DATETIME or TIMESTAMP stores `0000-00-00`,
+ * a zero month or day, and with ALLOW_INVALID_DATES a 31st of February, which core's pools read
+ * as an invalid Date: unknown to the point check, so unknown here, where MariaDB compared the
+ * stored value (`lt('published_at', now)` passed a zero date). month() and dayofmonth() read
+ * such a value without a warning, so a strict UPDATE does not refuse them.
+ */
+function mysqlCalendarDate(column: Column): RawBuilder<SqlBool> {
+  const year = sql`year(${column})`
+  const leap = sql`(${year} % 4 = 0 and (${year} % 100 <> 0 or ${year} % 400 = 0))`
+  return sql<SqlBool>`(month(${column}) between 1 and 12 and dayofmonth(${column}) between 1 and case month(${column}) when 2 then 28 + ${leap} when 4 then 30 when 6 then 30 when 9 then 30 when 11 then 30 else 31 end)`
+}
+
+// MariaDB's DATE, DATETIME and TIMESTAMP hold the years 0 to 9999.
+const MYSQL_FIRST_DATE = Date.parse('0000-01-01T00:00:00Z')
+const MYSQL_AFTER_DATES = Date.parse('+010000-01-01T00:00:00Z')
+
+/**
+ * PostgreSQL: `column op at` for a date, timestamp or timestamptz, whose earliest value is
+ * 4714-11-24 BC (a Date before it was refused as input: 22008, a 500): a bound before it is
+ * after '-infinity' and before every other value. A date or timestamp compares with the
+ * wall-clock time the bound shows here, as the point check reads the column; a timestamptz
+ * with the instant (a wall-clock time would turn at the session's time zone).
+ */
+function pgDateBound(
+  column: Column,
+  local: boolean,
+  op: '<' | '>=',
+  at: number,
+): RawBuilder<SqlBool> {
+  const bound = new Date(at)
+  if (at < pgFirstTime(local)) {
+    const infinity = local
+      ? sql`cast('-infinity' as timestamp)`
+      : sql`cast('-infinity' as timestamptz)`
+    return op === '<'
+      ? sql<SqlBool>`${column} <= ${infinity}`
+      : sql<SqlBool>`${column} > ${infinity}`
+  }
+  return local
+    ? sql<SqlBool>`${column} ${OPERATORS[op]} cast(${wallClock(bound)} as timestamp)`
+    : sql<SqlBool>`${column} ${OPERATORS[op]} cast(${bound} as timestamptz)`
+}
+
+/** The earliest time a date, timestamp (local) or timestamptz holds: 4714-11-24 BC. */
+function pgFirstTime(local: boolean): number {
+  if (!local) return Date.parse('-004713-11-24T00:00:00Z')
+  const first = new Date(0)
+  first.setFullYear(-4713, 10, 24)
+  return first.setHours(0, 0, 0, 0)
+}
+
+/**
+ * MariaDB: `column op at` (cutOrder). A bound past the years a column holds is before or after
+ * every row (mysql2 wrote such a Date as text MariaDB compared as no date: '10000-01-01' came
+ * before every date).
+ */
+function mysqlDateBound(column: Column, op: '<' | '>=', bound: number): RawBuilder<SqlBool> {
+  if (bound < MYSQL_FIRST_DATE) return op === '<' ? FALSE : TRUE
+  if (bound >= MYSQL_AFTER_DATES) return op === '<' ? TRUE : FALSE
+  return sql<SqlBool>`${column} ${OPERATORS[op]} ${new Date(bound)}`
+}
+
+// Each ordering of a column cut to the millisecond as one of the column: `cut <= D` is
+// `column < D + 1 ms`.
+const CUT_ORDER: Record<Ordering, readonly ['<' | '>=', number]> = {
+  '<': ['<', 0],
+  '<=': ['<', 1],
+  '>': ['>=', 1],
+  '>=': ['>=', 0],
+}
+
+/**
+ * `column op at` for a column read cut to the millisecond, as node-postgres and core's MariaDB
+ * pools read one with microseconds: `bound(op, time)` compares the column with a time, and the
+ * bounds move instead of the column (an index of it serves them). `dt = D` was false for a
+ * timestamp at D.000500 the point check equals with D, and `dt > D` true.
+ */
+function cutOrder(
+  op: CompareOperator,
+  at: number,
+  bound: (op: '<' | '>=', at: number) => RawBuilder<SqlBool>,
+): RawBuilder<SqlBool> {
+  if (op !== '=' && op !== '<>') {
+    const [boundOp, offset] = CUT_ORDER[op]
+    return bound(boundOp, at + offset)
+  }
+  const from = bound('>=', at)
+  const to = bound('<', at + 1)
+  const equal =
+    from === FALSE || to === FALSE
+      ? FALSE
+      : from === TRUE
+        ? to
+        : to === TRUE
+          ? from
+          : sql<SqlBool>`(${from} and ${to})`
+  if (op === '=') return equal
+  return equal === FALSE ? TRUE : equal === TRUE ? FALSE : sql<SqlBool>`not (${equal})`
+}
+
+/**
+ * MariaDB: a DATE, DATETIME or TIMESTAMP column against a value, for the rows that hold a date
+ * of the calendar (mysqlCalendarDate); unknown for the others, as in the point check. A Date
+ * compares as the instant the column is read as; another value never equals a date and orders
+ * against none, but ±Infinity, an infinite time. The test of the calendar comes first, so no
+ * index of the column serves the comparison.
+ */
+function mysqlDateCompare(
+  column: Column,
+  op: CompareOperator,
+  value: unknown,
+): RawBuilder<SqlBool> {
+  let answer: RawBuilder<SqlBool>
+  if (value instanceof Date) {
+    answer = cutOrder(op, value.getTime(), (boundOp, at) => mysqlDateBound(column, boundOp, at))
+  } else if (op === '=' || op === '<>') answer = sqlConstant(op === '<>')
+  else if (isInfinite(value)) answer = sqlConstant(orderTest(op)(value > 0 ? -1 : 1))
+  else return UNKNOWN
+  return sql<SqlBool>`case when ${mysqlCalendarDate(column)} then ${answer} end`
+}
+
+/**
+ * `column is null` (or `is not null`). MariaDB answers `is null` true for a NOT NULL DATE or
+ * DATETIME holding `0000-00-00` (for ODBC), which core's pools read as an invalid Date, no
+ * NULL; month() of such a value is 0, not NULL.
+ */
+export function sqlIsNull(column: SqlColumn, isNull: boolean): RawBuilder<SqlBool> {
+  if (column.engine === 'mysql' && column.type === 'date') {
+    const nulled = sql<SqlBool>`(${column.ref} is null and month(${column.ref}) is null)`
+    return isNull ? nulled : sql<SqlBool>`not ${nulled}`
+  }
+  return sql<SqlBool>`${column.ref} ${sql.raw(isNull ? 'is null' : 'is not null')}`
 }
 
 // The numerals a MariaDB number column's text may be: at most 65 digits, 38 after the point
@@ -629,20 +769,18 @@ function guardedCompare(
   column: Column,
   op: CompareOperator,
   value: unknown,
-  readsDate = false,
 ): RawBuilder<SqlBool> {
   // A Date equals or orders against a Date only, and another kind against no Date: neither
-  // reaches here with the other (SQLite reads no Date back). ±Infinity orders against a Date
-  // as an infinite time: MariaDB's dates are all finite, and a float column's infinities
-  // (PostgreSQL's float4 and float8, SQLite's REAL) order against a Date.
-  if (typeof value === 'object' || readsDate) {
+  // reaches here with the other (SQLite reads no Date back; MariaDB's dates have
+  // mysqlDateCompare). ±Infinity orders against a Date as an infinite time: a float column's
+  // infinities (PostgreSQL's float4 and float8, SQLite's REAL) order against a Date.
+  if (typeof value === 'object') {
     if (op === '=' || op === '<>') {
       if (engine !== 'sqlite') return known(column, false, op === '<>')
       const equal = sqliteEqual(column, known(column, false, false))
       return op === '=' ? equal : sql<SqlBool>`not (${equal})`
     }
     const test = orderTest(op)
-    if (readsDate) return known(column, false, isInfinite(value) ? test(value > 0 ? -1 : 1) : null)
     // PostgreSQL's floats have a kind of their own (floatCompare).
     if (engine !== 'sqlite') return UNKNOWN
     return sql<SqlBool>`case when ${sqliteFloatInfinity(column, '')} then ${sqlConstant(test(1))} when ${sqliteFloatInfinity(column, '-')} then ${sqlConstant(test(-1))} end`
@@ -737,12 +875,15 @@ export function sqlColumnsEqual(left: SqlColumn, right: SqlColumn): RawBuilder<S
   const plain = sql<SqlBool>`${left.ref} = ${right.ref}`
   if (left.engine === 'postgres' && right.engine === 'postgres') {
     if (left.type.kind === 'date' && right.type.kind === 'date') {
-      if (left.type.local === right.type.local) return plain
-      // A wall-clock time is the point in time it shows in this process's time zone.
+      // Cut to the millisecond, as node-postgres reads them (cutOrder). A wall-clock time is the
+      // point in time it shows in this process's time zone.
+      const mixed = left.type.local !== right.type.local
       const at = (column: typeof left) =>
-        column.type.kind === 'date' && column.type.local
-          ? sql`timezone(${processTimeZone()}, cast(${column.ref} as timestamp))`
-          : column.ref
+        column.type.kind !== 'date' || !column.type.local
+          ? sql`date_trunc('milliseconds', ${column.ref})`
+          : mixed
+            ? sql`date_trunc('milliseconds', timezone(${processTimeZone()}, cast(${column.ref} as timestamp)))`
+            : sql`date_trunc('milliseconds', cast(${column.ref} as timestamp))`
       return sql<SqlBool>`${at(left)} = ${at(right)}`
     }
     const kinds = [left.type.kind, right.type.kind]
@@ -764,10 +905,17 @@ export function sqlColumnsEqual(left: SqlColumn, right: SqlColumn): RawBuilder<S
     if (left.type === 'object' || right.type === 'object') return UNKNOWN
     const dates = [left.type, right.type].filter((type) => type === 'date').length
     // Two dates as the instants they are (a DATE is its midnight, UTC as core's sessions are):
-    // their bytes differ across types, '2026-10-25' and '2026-10-25 00:00:00.000'.
-    if (dates === 2) return plain
+    // their bytes differ across types, '2026-10-25' and '2026-10-25 00:00:00.000'. Cut to the
+    // millisecond, as read, and unknown where one is no date of the calendar (mysqlCalendarDate).
+    if (dates === 2) {
+      // As text: date arithmetic gives NULL for the year 0.
+      const cut = (column: Column) =>
+        sql`concat(date_format(${column}, '%Y-%m-%d %H:%i:%s.'), microsecond(${column}) div 1000)`
+      return sql<SqlBool>`case when ${mysqlCalendarDate(left.ref)} and ${mysqlCalendarDate(right.ref)} then ${cut(left.ref)} = ${cut(right.ref)} end`
+    }
     if (dates === 1) {
-      return sql<SqlBool>`case when ${left.ref} is null or ${right.ref} is null then null else false end`
+      const [date, other] = left.type === 'date' ? [left, right] : [right, left]
+      return sql<SqlBool>`case when ${mysqlCalendarDate(date.ref)} and ${other.ref} is not null then false end`
     }
     // Each column's bytes as the text mysql2 reads: a number's through char, a float's as
     // JavaScript writes it, a typed text's in UTF-8.

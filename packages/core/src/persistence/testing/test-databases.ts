@@ -1,7 +1,7 @@
 import { envValue } from '../../config/environment.js'
 import { randomBytes } from 'node:crypto'
 import { Kysely, MysqlDialect, PostgresDialect, sql } from 'kysely'
-import { exactDoubles } from '../database/create-dialect.js'
+import { mysqlTypeCast } from '../database/mysql-type-cast.js'
 import { NodeSqliteDialect } from '../sqlite/index.js'
 
 /** The engines every persistence behaviour is tested on. */
@@ -77,15 +77,16 @@ export async function openTestDatabase<DB>(testCase: TestEngineCase): Promise<Te
     dialect: new MysqlDialect({ pool: mysql.createPool({ uri: url, connectionLimit: 1 }) }),
   })
   await sql`create database ${sql.id(name)}`.execute(admin)
-  // Big integers as strings and doubles read whole, as an app should configure mysql2: JS
-  // numbers would round the ones, mysql2's digit-by-digit reading some of the others.
+  // Big integers as strings, doubles and dates read as core's pools read them (JS numbers would
+  // round the ones, mysql2 some doubles and dates), Dates written and read as UTC.
   const pool = mysql.createPool({
     uri: url,
     database: name,
     connectionLimit: 4,
     supportBigNumbers: true,
     bigNumberStrings: true,
-    typeCast: exactDoubles,
+    typeCast: mysqlTypeCast({ dateStrings: false }),
+    timezone: 'Z',
   })
   const db = new Kysely<DB>({ dialect: new MysqlDialect({ pool }) })
   return {
