@@ -1,4 +1,4 @@
-import { CLOCK, DATABASE, defineModule, isDeadlock } from '@mortar/core'
+import { DATABASE, isDeadlock } from '@mortar/core'
 import {
   createTestApp,
   type EngineApp,
@@ -7,23 +7,9 @@ import {
   testEngines,
 } from '@mortar/core/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { inboxTestModule } from '../../test-support/inbox-test-module.js'
 import { INBOX } from './inbox-channel.js'
-import { addInboxVersions, createInboxTable, Inbox, indexInboxVersions } from './inbox-store.js'
-
-const inboxModule = defineModule({
-  name: 'inbox-lock-order-test',
-  register(binder) {
-    binder.bind(INBOX, {
-      inject: [DATABASE, CLOCK],
-      useFactory: (database, clock) => new Inbox(database, clock),
-    })
-  },
-  migrations: {
-    '0001_inbox': createInboxTable,
-    '0002_inbox_versions': addInboxVersions,
-    '0003_inbox_version_index': indexInboxVersions,
-  },
-})
+import { Inbox } from './inbox-store.js'
 
 for (const engine of testEngines()) {
   if (engine.skip) console.info(`[skipped] inbox lock order on ${engine.title}: ${engine.skip}`)
@@ -34,7 +20,7 @@ for (const engine of testEngines()) {
 
     beforeAll(async () => {
       started = await startEngineApp(engine, (url) =>
-        createTestApp({ database: url, modules: [inboxModule] }),
+        createTestApp({ database: url, modules: [inboxTestModule] }),
       )
       app = started.app
       inbox = app.resolve(INBOX)

@@ -1,9 +1,7 @@
 import {
-  CLOCK,
   createLogger,
   DATABASE,
   databaseToken,
-  defineModule,
   RequestContext,
   runInRequestContext,
 } from '@mortar/core'
@@ -17,31 +15,11 @@ import {
 import fc from 'fast-check'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { inboxTestModule } from '../../test-support/inbox-test-module.js'
 import { INBOX, InboxChannel } from './inbox-channel.js'
 import { type InboxHandlerOptions, inboxHandler } from './inbox-handler.js'
-import {
-  addInboxVersions,
-  createInboxTable,
-  Inbox,
-  type InboxChange,
-  indexInboxVersions,
-} from './inbox-store.js'
+import { Inbox, type InboxChange } from './inbox-store.js'
 import { STREAM_LOOKBACK_MS } from './inbox-stream.js'
-
-const inboxModule = defineModule({
-  name: 'inbox-test',
-  register(binder) {
-    binder.bind(INBOX, {
-      inject: [DATABASE, CLOCK],
-      useFactory: (database, clock) => new Inbox(database, clock),
-    })
-  },
-  migrations: {
-    '0001_inbox': createInboxTable,
-    '0002_inbox_versions': addInboxVersions,
-    '0003_inbox_version_index': indexInboxVersions,
-  },
-})
 
 for (const engine of testEngines()) {
   // Skipped only when the engine's server variable is unset (printed); CI sets every variable.
@@ -53,7 +31,7 @@ for (const engine of testEngines()) {
 
     beforeAll(async () => {
       started = await startEngineApp(engine, (url) =>
-        createTestApp({ database: url, modules: [inboxModule] }),
+        createTestApp({ database: url, modules: [inboxTestModule] }),
       )
       app = started.app
       inbox = app.resolve(INBOX)
@@ -813,7 +791,7 @@ for (const engine of testEngines()) {
 
       beforeAll(async () => {
         started = await startEngineApp(engine, (url) =>
-          createTestApp({ database: url, modules: [inboxModule] }),
+          createTestApp({ database: url, modules: [inboxTestModule] }),
         )
         app = started.app
         inbox = app.resolve(INBOX)
@@ -945,7 +923,7 @@ for (const engine of testEngines()) {
 
 describe('live inbox streams on app.stop()', () => {
   it('end, and no other opens, so a stopped app holds no connection, timer or poll', async () => {
-    const app = createTestApp({ database: 'sqlite::memory:', modules: [inboxModule] })
+    const app = createTestApp({ database: 'sqlite::memory:', modules: [inboxTestModule] })
     await app.migrate()
     await app.start()
     const handler = inboxHandler({ recipient: () => 'ada', pollMs: 50 })
@@ -971,7 +949,7 @@ describe('live inbox streams on app.stop()', () => {
     const lines: string[] = []
     const app = createTestApp({
       database: 'sqlite::memory:',
-      modules: [inboxModule],
+      modules: [inboxTestModule],
       logger: createLogger({ level: 'warn', destination: { write: (line) => lines.push(line) } }),
     })
     await app.migrate()
