@@ -308,15 +308,15 @@ export class Database<DB = unknown> {
       }
       return transactionStorage.run(frame, async () => {
         const value = await fn(trx)
-        // Thrown inside Kysely's callback, so Kysely rolls back: a failed joined call, or a
-        // failed beforeCommit callback, whose error the call then rejects with.
-        if (frame.rollbackOnly !== undefined) throw rollbackOnlyError(frame.rollbackOnly.cause)
-        // One at a time, in order; one registered meanwhile runs after those before it.
-        for (let next = frame.beforeCommit.shift(); next; next = frame.beforeCommit.shift()) {
-          await next()
+        // beforeCommit callbacks one at a time, in order (one registered meanwhile runs after
+        // those before it). Thrown inside Kysely's callback, so Kysely rolls back: a failed
+        // joined call (of the function or a callback), or a failed callback's own error.
+        for (;;) {
           if (frame.rollbackOnly !== undefined) throw rollbackOnlyError(frame.rollbackOnly.cause)
+          const next = frame.beforeCommit.shift()
+          if (next === undefined) return value
+          await next()
         }
-        return value
       })
     })
     if (callbacks.length > 0) await this.#runCallbacks(callbacks, parent)

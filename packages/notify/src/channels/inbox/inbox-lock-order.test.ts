@@ -48,7 +48,12 @@ for (const engine of testEngines()) {
         orders.map((order, n) =>
           app.resolve(DATABASE).transaction(async () => {
             for (const [k, recipientId] of order.entries()) {
-              await inbox.add({ id: `m-${n}-${k}`, recipientId, type: 't', message: { title: 'm' } })
+              await inbox.add({
+                id: `m-${n}-${k}`,
+                recipientId,
+                type: 't',
+                message: { title: 'm' },
+              })
               await new Promise((resolve) => setImmediate(resolve))
             }
             await inbox.archive(order[0] as string, [`m-${n}-0`])
