@@ -76,6 +76,12 @@ const binary = (value: unknown) => sql`convert(${value} using binary)`
 // A MariaDB column's text in UTF-8, as mysql2 reads it, whatever the connection's character set.
 const mysqlText = (column: Column) => sql`convert(${column} using utf8mb4)`
 
+/**
+ * SQLite: a value as node:sqlite reads it, through core's function (a TEXT's bytes no UTF-8
+ * holds as U+FFFD, a text of valid UTF-8 as it is), where SQL compared the bytes.
+ */
+const sqliteRead = (column: Column) => sql`${JS_TEXT}(${column})`
+
 /** SQLite: the column holds a numeral (NUMERAL without REGEXP, which SQLite lacks). */
 function sqliteNumeral(column: Column): RawBuilder<SqlBool> {
   const digits = sql`substr(${column}, 1 + (${column} glob '-*'))`
@@ -105,6 +111,16 @@ function equalText(
       const terms = [
         sql<SqlBool>`${column} = ${text} collate binary and typeof(${column}) in ('text', 'null')`,
       ]
+      // A TEXT holding bytes no UTF-8 holds (written as a BLOB cast to text, or by another
+      // client) reads back with U+FFFD for them, so it equals such a text only as read. Its
+      // bytes start with the text's up to the first U+FFFD, so it sorts from that prefix on (in
+      // the BINARY, NOCASE and RTRIM collations alike) and before every BLOB.
+      const replaced = text.indexOf('\ufffd')
+      if (replaced >= 0) {
+        terms.push(
+          sql<SqlBool>`${column} >= ${text.slice(0, replaced)} and ${column} < x'' and typeof(${column}) = 'text' and ${sqliteRead(column)} = ${text} collate binary`,
+        )
+      }
       const integer =
         typeof value === 'bigint' ? value : INTEGER_TEXT.test(text) ? BigInt(text) : undefined
       if (integer !== undefined && integer <= MAX_INT64 && integer >= -MAX_INT64 - 1n) {
@@ -204,7 +220,7 @@ const ORDER_STRING: Record<DatabaseEngine, OrderSql> = {
   mysql: (column, op, text) =>
     sql<SqlBool>`case when not (${binary(column)} regexp ${NUMERAL_SQL}) then ${column} ${op} ${binary(text)} end`,
   sqlite: (column, op, text) =>
-    sql<SqlBool>`case when typeof(${column}) = 'text' and not ${sqliteNumeral(column)} then cast(${column} as text) ${op} ${text} collate binary end`,
+    sql<SqlBool>`case when typeof(${column}) = 'text' and not ${sqliteNumeral(column)} then ${sqliteRead(column)} ${op} ${text} collate binary end`,
   postgres: (column, op, text) =>
     sql<SqlBool>`case when cast(${column} as text) ~ ${NUMERAL_SQL} then null else cast(${column} as text) collate "C" ${op} ${text} end`,
 }
@@ -962,9 +978,16 @@ export function sqlColumnsEqual(left: SqlColumn, right: SqlColumn): RawBuilder<S
   // text, the integer of its digits, the double it spells, ±Infinity, which no cast gives): the
   // IN keeps an index of the inner column usable, the texts decide.
   const double = sql`case ${outer} when 'Infinity' then 9e999 when '-Infinity' then -9e999 else cast(${outer} as real) end`
+  // An inner TEXT holding bytes no UTF-8 holds equals an outer text with U+FFFD as read (see
+  // equalText): its bytes lie from the outer text's before the first U+FFFD up to the BLOBs,
+  // a range that is empty (NULL) for any other outer value. An OR of the two, each with the
+  // test that decides and no COLLATE, which SQLite serves through an index, term by term.
+  const replaced = sql`instr(${outer}, char(65533))`
+  const from = sql`case when ${replaced} > 0 then substr(${outer}, 1, ${replaced} - 1) end`
+  const decides = sql<SqlBool>`${JS_TEXT}(${left.ref}) = ${outer}`
   return sqliteEqual(
     left.ref,
-    sql<SqlBool>`(${left.ref} in (${outer}, cast(${outer} as integer), ${double}) and ${JS_TEXT}(${left.ref}) = ${outer})`,
+    sql<SqlBool>`(${left.ref} in (${outer}, cast(${outer} as integer), ${double}) and ${decides} or ${left.ref} >= ${from} and ${left.ref} < x'' and typeof(${left.ref}) = 'text' and ${decides})`,
   )
 }
 
