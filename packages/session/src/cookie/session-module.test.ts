@@ -85,6 +85,31 @@ describe('sessionModule options', () => {
     }
   })
 
+  it('refuses a secret with whitespace at either end (a line break from an env file, padding), without showing it', () => {
+    const edge = fc.constantFrom(' ', '  ', '\n', '\r\n', '\r', '\t', '\u00a0', '\ufeff', '\u2028')
+    fc.assert(
+      fc.property(
+        edge,
+        fc.boolean(),
+        fc.boolean(),
+        fc.boolean(),
+        (space, atStart, rotated, wrapped) => {
+          const padded = atStart ? space + KEY_2 : KEY_2 + space
+          const secret = wrapped ? new Secret(padded) : padded
+          const password = rotated ? { 1: KEY_1, 2: secret } : secret
+          const attempt = () => sessionModule({ cookieName: COOKIE, password, schema })
+          expect(attempt).toThrow(SessionConfigError)
+          expect(attempt).toThrow(/begins or ends with whitespace/)
+          expect(attempt).not.toThrow(KEY_2)
+        },
+      ),
+    )
+    // Padding made up the length: 8 characters of secret.
+    expect(() =>
+      sessionModule({ cookieName: COOKIE, password: `Xq7#pL2v${' '.repeat(24)}`, schema }),
+    ).toThrow(SessionConfigError)
+  })
+
   it('refuses a __Host- or __Secure- cookie name with attributes browsers would drop it for', () => {
     const resolve = (cookieName: string, cookie: SessionModuleOptions['cookie']) => () =>
       resolveSessionConfig({ cookieName, password: KEY_1, schema, cookie, development: true })
