@@ -276,6 +276,31 @@ describe('session cookie', () => {
     expect(large.setCookies).toEqual([])
   })
 
+  it('saves data whose JSON reads back though it is no plain JSON value (z.coerce.date())', async () => {
+    const dated = z.object({
+      at: z.coerce.date().optional(),
+      cart: z.array(z.string()).default([]),
+    })
+    const app = createTestApp({
+      modules: [sessionModule({ cookieName: COOKIE, password: KEY_1, schema: dated, rolling: 60 })],
+    })
+    apps.push(app)
+    await app.start()
+    const browser = new FakeBrowser(app)
+    const data = () => session().data as z.output<typeof dated>
+    const saved = await browser.request({}, async () => {
+      data().at = new Date('2026-03-01T10:00:00.000Z')
+      await session().save()
+    })
+    expect(saved.error).toBeUndefined()
+    expect(saved.setCookies).toHaveLength(1)
+    // The rolling re-issue seals it again: an error there would only be logged, the cookie never renewed.
+    app.clock.advance(61_000)
+    const rolled = await browser.request({}, () => data().at?.toISOString())
+    expect(rolled.body).toBe('2026-03-01T10:00:00.000Z')
+    expect(rolled.setCookies).toHaveLength(1)
+  })
+
   it('saves only data that reads back: what the next request would drop, save() refuses', async () => {
     // The schema checked the data, but the cookie holds its JSON: a Date, a bigint, a Set, an
     // undefined in an array or a transform's output passed save() and then failed the schema on
