@@ -110,7 +110,9 @@ export class LedgerNotifier implements Notifier {
   ): Promise<NotifyResult> {
     const init = this.#init
     const fields = notificationFields(notification)
-    if (fields.digest !== undefined) return this.#digest(recipients, fields.digest, fields.key)
+    if (fields.digest !== undefined) {
+      return this.#digest(recipients, notification, fields.digest, fields.key)
+    }
     const category = init.categories[fields.category] ?? {}
     const now = init.clock.nowMs()
     const notificationId = randomUUID()
@@ -265,6 +267,7 @@ export class LedgerNotifier implements Notifier {
 
   async #digest(
     recipients: readonly Recipient[],
+    notification: Notification<never>,
     entry: DigestEntry,
     key: string | undefined,
   ): Promise<NotifyResult> {
@@ -275,6 +278,7 @@ export class LedgerNotifier implements Notifier {
         `No digest '${entry.key}' is registered: add it to notifyModule({ digests }).`,
       )
     }
+    checkDigested(notification, digest, recipients)
     const now = init.clock.nowMs()
     const deliveries: DeliveryOutcome[] = []
     for (const recipient of recipients) {
@@ -331,6 +335,33 @@ export class LedgerNotifier implements Notifier {
       }
     }
     return { deliveries }
+  }
+}
+
+/**
+ * A notification with a digest goes out in its digest only, under the digest's category: a
+ * category or channels of its own would be ignored (an opt-out of its category not honoured,
+ * its channels never sent), so either is refused before anything is written.
+ */
+function checkDigested(
+  notification: Notification<never>,
+  digest: Digest,
+  recipients: readonly Recipient[],
+): void {
+  const own = (notification as { readonly category?: unknown }).category
+  const category = digest.category ?? 'default'
+  if (own !== undefined && own !== category) {
+    throw new NotifyConfigError(
+      `${notification.constructor.name} has category '${String(own)}' but goes out in digest '${digest.key}', sent under category '${category}': give the digest that category (defineDigest({ category })) or drop the notification's.`,
+    )
+  }
+  for (const recipient of recipients) {
+    const channels = channelsFor(notification, recipient)
+    if (channels.length > 0) {
+      throw new NotifyConfigError(
+        `${notification.constructor.name} goes out in digest '${digest.key}' only, but its via() returned ${channels.join(', ')}: return [] and send those channels in a notification of their own.`,
+      )
+    }
   }
 }
 
