@@ -162,7 +162,7 @@ describe('mortarFastify', () => {
     [
       'an onRequestAbort hook',
       (f: ReturnType<typeof Fastify>) => {
-        f.addHook('onRequestAbort', async (_request) => {})
+        f.addHook('onRequestAbort', async (_request: unknown) => {})
       },
       /onRequestAbort hook/,
     ],
