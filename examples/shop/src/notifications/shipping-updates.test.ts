@@ -1,4 +1,5 @@
 import { resolveDatabase } from '@mortar/core'
+import { PREFERENCES } from '@mortar/notify'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { CatalogDb } from '../catalog/index.js'
 import { formFields } from '../testing/html-form.js'
@@ -84,6 +85,45 @@ for (const engine of shopTestEngines()) {
           headline,
         )
       })
+    })
+
+    // The form's channels were saved one by one: a failure on the second left the first saved,
+    // settings the customer never chose, shown as a failure they would think saved nothing.
+    it('saves the notification settings whole or not at all', async () => {
+      const cyd = await signUpShopper(shop.base, 'cyd')
+      const preferences = shop.app.resolve(PREFERENCES)
+      const set = preferences.set.bind(preferences)
+      let writes = 0
+      const failing = vi.spyOn(preferences, 'set').mockImplementation(async (...args) => {
+        writes += 1
+        if (writes === 2) throw new Error('the database went away mid-form')
+        return set(...args)
+      })
+      try {
+        const failed = await submitAccountForm(cyd, '/store/account/notifications', {
+          'shipping.mail': undefined,
+          'shipping.sms': undefined,
+          'shipping.inbox': undefined,
+        })
+        expect(failed.status).toBe(500)
+        expect(writes).toBe(2)
+      } finally {
+        failing.mockRestore()
+      }
+      expect(await preferences.list(cyd.userId)).toEqual([])
+
+      const saved = await submitAccountForm(cyd, '/store/account/notifications', {
+        'shipping.mail': undefined,
+        'shipping.sms': undefined,
+        'shipping.inbox': 'on',
+      })
+      expect(saved.status).toBe(303)
+      const stored = await preferences.list(cyd.userId)
+      expect(stored.map((entry) => `${entry.channel}:${entry.enabled}`).sort()).toEqual([
+        'inbox:true',
+        'mail:false',
+        'sms:false',
+      ])
     })
 
     it('sends no text without agreement, and honours a channel turned off', async () => {

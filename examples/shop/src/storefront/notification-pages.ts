@@ -1,4 +1,4 @@
-import { requestContext } from '@mortar/core'
+import { requestContext, transaction } from '@mortar/core'
 import {
   type ChannelName,
   decidePreference,
@@ -108,13 +108,17 @@ export async function notificationPages(
       const me = requirePrincipal()
       const form = parseInput(preferenceForm, request.body)
       const preferences = requestContext().resolve(PREFERENCES)
-      for (const category of OPTIONAL_CATEGORIES) {
-        for (const channel of CHOSEN_CHANNELS) {
-          // An unticked box is absent from the form: that channel is off.
-          const enabled = form[`${category}.${channel}`] === 'on'
-          await preferences.set(me.id, { category, channel, enabled })
+      // One transaction: the form is one choice, so a failure on any channel saves none of it,
+      // never a mix of the old settings and the new that the visitor did not choose.
+      await transaction(async () => {
+        for (const category of OPTIONAL_CATEGORIES) {
+          for (const channel of CHOSEN_CHANNELS) {
+            // An unticked box is absent from the form: that channel is off.
+            const enabled = form[`${category}.${channel}`] === 'on'
+            await preferences.set(me.id, { category, channel, enabled })
+          }
         }
-      }
+      })
       await flash(options, 'Notification settings saved.')
       return seeOther(reply, '/store/account')
     }),
