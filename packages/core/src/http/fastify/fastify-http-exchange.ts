@@ -155,7 +155,10 @@ export class FastifyHttpExchange implements HttpExchange, RequestContextInit {
     this.#end = end
     if (this.#handling !== undefined) this.#follow(this.#handling)
     const closed = () => {
-      if (!response.writableFinished) context.abort()
+      if (!response.writableFinished) {
+        context.abort()
+        this.#awaitAbortHooks()
+      }
       if (this.#lifecycle === HOOKS) {
         // Sent, by a hook or a route registered before the plugin: the hooks are done. Else
         // Fastify runs on through the hooks for a client that has gone: watch for their end.
@@ -168,6 +171,16 @@ export class FastifyHttpExchange implements HttpExchange, RequestContextInit {
     // anything, still holds it.
     if (response.closed) closed()
     else response.once('close', closed)
+  }
+
+  // Fastify starts the onRequestAbort hooks on the request's close, which Node emits after the
+  // response's: until then they count as running, so the scope is not disposed just before they
+  // start (they hold it themselves from their call, see holdScopeThroughHooks).
+  #awaitAbortHooks(): void {
+    const request = this.#request.raw
+    if (request.closed) return
+    this.hold()
+    request.once('close', () => this.release())
   }
 
   // A hook that replies itself ends the lifecycle with reply.send(): watched only for a request

@@ -337,6 +337,74 @@ describe('mortarFastify', () => {
     },
   )
 
+  // A long poll: the handler returned and answers later; the client leaves, and the plugin's
+  // onRequestAbort hook (which Fastify starts on the request's close, after the response's) tidies
+  // up through the scope. Nothing else of the request runs when it starts.
+  it.each([
+    ['added on the instance', 'instance'],
+    ['given at the route', 'route'],
+  ])(
+    'keeps the scope through an onRequestAbort hook %s that starts once nothing else runs',
+    async (_where, mode) => {
+      const { app, SERVICE } = appWithScopedService()
+      await app.start()
+      const fastify = Fastify()
+      await fastify.register(mortarFastify, { app })
+      let started!: (held: ScopedService) => void
+      const holding = new Promise<ScopedService>((resolve) => {
+        started = resolve
+      })
+      let seen!: (seen: { disposedUnderHook: boolean; sameScope: boolean }) => void
+      const after = new Promise<{ disposedUnderHook: boolean; sameScope: boolean }>((resolve) => {
+        seen = resolve
+      })
+      const onRequestAbort = async (_request: unknown) => {
+        const context = requestContext()
+        let held: ScopedService
+        try {
+          held = context.resolve(SERVICE)
+        } catch {
+          seen({ disposedUnderHook: true, sameScope: false })
+          return
+        }
+        await setImmediate()
+        let sameScope = false
+        try {
+          sameScope = context.resolve(SERVICE) === held
+        } catch {
+          // Resolved after the request ended: not the same scope.
+        }
+        seen({ disposedUnderHook: held.disposed, sameScope })
+      }
+      const timers: NodeJS.Timeout[] = []
+      const longPoll = (_request: unknown, reply: FastifyReply) => {
+        started(requestContext().resolve(SERVICE))
+        timers.push(setTimeout(() => reply.send('late'), 60_000))
+      }
+      if (mode === 'route') fastify.get('/', { onRequestAbort }, longPoll)
+      else {
+        fastify.addHook('onRequestAbort', onRequestAbort)
+        fastify.get('/', longPoll)
+      }
+      await fastify.listen({ port: 0, host: '127.0.0.1' })
+      const address = fastify.server.address()
+      if (address === null || typeof address === 'string') throw new Error('no port')
+      try {
+        const client = new AbortController()
+        const request = fetch(`http://127.0.0.1:${address.port}/`, { signal: client.signal })
+        const held = await holding
+        client.abort()
+        await request.catch(() => undefined)
+        expect(await after).toEqual({ disposedUnderHook: false, sameScope: true })
+        await vi.waitFor(() => expect(held.disposed).toBe(true))
+      } finally {
+        for (const timer of timers) clearTimeout(timer)
+        await fastify.close()
+        await app.stop()
+      }
+    },
+  )
+
   it('aborts the signal of work that outlives a response only if the client went away', async () => {
     const app = createApp({ modules: [] })
     await app.start()

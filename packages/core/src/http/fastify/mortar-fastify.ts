@@ -171,7 +171,7 @@ export function mortarFastify(
 
   // Hooks of the app's own plugins added from now on (an audit onResponse, an onSend that
   // signs) are work of the request like the handler: the scope outlives them.
-  holdScopeThroughHooks(fastify, exchangeOf)
+  holdScopeThroughHooks(fastify, contextOf)
 
   fastify.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     sendProblem(error, request as MortarRequest, reply, logger)
@@ -194,6 +194,15 @@ type OnSendDone = (error?: Error | null) => void
 function exchangeOf(request: unknown): FastifyHttpExchange | undefined {
   const http = (request as MortarRequest)[kContext]?.http
   return http instanceof FastifyHttpExchange ? http : undefined
+}
+
+function contextOf(
+  request: unknown,
+): { context: RequestContext; exchange: FastifyHttpExchange } | undefined {
+  const context = (request as MortarRequest)[kContext]
+  if (context === null) return undefined
+  const exchange = context.http
+  return exchange instanceof FastifyHttpExchange ? { context, exchange } : undefined
 }
 
 // A client that goes away closes the response while the handler may still run: the request's

@@ -1,4 +1,9 @@
 import type { FastifyInstance } from 'fastify'
+import {
+  currentRequestContext,
+  type RequestContext,
+  runInRequestContext,
+} from '../../context/index.js'
 import type { FastifyHttpExchange } from './fastify-http-exchange.js'
 
 // Fastify's hooks that run for a request, each called with the request first and its `done`
@@ -17,8 +22,15 @@ const REQUEST_HOOKS: ReadonlySet<string> = new Set([
   'onRequestAbort',
 ])
 
+// Hooks Fastify starts from an event of the connection (the request's close, a socket timeout),
+// outside the request's own flow: they run in the request's context, as every other hook does.
+const EVENT_HOOKS: ReadonlySet<string> = new Set(['onTimeout', 'onRequestAbort'])
+
 type Hook = (this: unknown, ...args: unknown[]) => unknown
-type ExchangeOf = (request: unknown) => FastifyHttpExchange | undefined
+/** A request's Mortar context and its exchange, if Mortar opened one for it. */
+type ContextOf = (
+  request: unknown,
+) => { readonly context: RequestContext; readonly exchange: FastifyHttpExchange } | undefined
 
 /**
  * Counts every request hook that the app's own plugins add after Mortar's (on this instance, a
@@ -28,7 +40,7 @@ type ExchangeOf = (request: unknown) => FastifyHttpExchange | undefined
  * Fastify has no event for a hook's end, so each hook is wrapped as it is added: held when
  * called, released when it calls `done`, settles or throws.
  */
-export function holdScopeThroughHooks(fastify: FastifyInstance, exchangeOf: ExchangeOf): void {
+export function holdScopeThroughHooks(fastify: FastifyInstance, contextOf: ContextOf): void {
   const addHook = fastify.addHook as (this: FastifyInstance, name: string, fn: unknown) => unknown
   // An own property over the instance's method: children made from this instance after now
   // inherit it, so the hooks of plugins registered later are counted too.
@@ -36,26 +48,28 @@ export function holdScopeThroughHooks(fastify: FastifyInstance, exchangeOf: Exch
     configurable: true,
     writable: true,
     value: function addCountedHook(this: FastifyInstance, name: string, fn: unknown) {
-      return addHook.call(this, name, counted(name, fn, exchangeOf))
+      return addHook.call(this, name, counted(name, fn, contextOf))
     },
   })
   fastify.addHook('onRoute', (route) => {
     const options = route as unknown as Record<string, unknown>
     for (const name of REQUEST_HOOKS) {
       const hooks = options[name]
-      if (Array.isArray(hooks)) options[name] = hooks.map((hook) => counted(name, hook, exchangeOf))
-      else if (hooks !== undefined) options[name] = counted(name, hooks, exchangeOf)
+      if (Array.isArray(hooks)) options[name] = hooks.map((hook) => counted(name, hook, contextOf))
+      else if (hooks !== undefined) options[name] = counted(name, hooks, contextOf)
     }
   })
 }
 
-function counted(name: string, fn: unknown, exchangeOf: ExchangeOf): unknown {
+function counted(name: string, fn: unknown, contextOf: ContextOf): unknown {
   // Anything else goes to Fastify as given, which refuses what it must.
   if (!REQUEST_HOOKS.has(name) || typeof fn !== 'function') return fn
   const hook = fn as Hook
+  const inContext = EVENT_HOOKS.has(name)
   const wrapper = function countedHook(this: unknown, ...args: unknown[]): unknown {
-    const exchange = exchangeOf(args[0])
-    if (exchange === undefined) return Reflect.apply(hook, this, args)
+    const opened = contextOf(args[0])
+    if (opened === undefined) return Reflect.apply(hook, this, args)
+    const { context, exchange } = opened
     exchange.hold()
     let held = true
     const release = () => {
@@ -77,7 +91,10 @@ function counted(name: string, fn: unknown, exchangeOf: ExchangeOf): unknown {
     }
     let result: unknown
     try {
-      result = Reflect.apply(hook, this, args)
+      result =
+        inContext && currentRequestContext() !== context
+          ? runInRequestContext(context, () => Reflect.apply(hook, this, args))
+          : Reflect.apply(hook, this, args)
     } catch (error) {
       release()
       throw error
