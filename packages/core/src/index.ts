@@ -186,6 +186,7 @@ export {
 export type { NodeSqliteDialectConfig } from './persistence/sqlite/index.js'
 export {
   afterCommit,
+  beforeCommit,
   publishAfterCommit,
   Transactional,
   transaction,

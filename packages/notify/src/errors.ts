@@ -160,13 +160,12 @@ export class PreferenceRequiredError extends MortarError {
 }
 
 /**
- * 503: the database ended the caller's transaction to break a deadlock on the inbox versions of
- * two recipients: it changed one recipient's inbox (`Inbox.add`, a mark, an archive), then
- * another's, while a concurrent transaction did so in the other order. One call locks its
- * recipients in one order (sorted), but separate calls in one transaction lock in call order.
- * The transaction was rolled back: run it again (change the inboxes of several recipients in
- * sorted order of their ids, and this cannot happen). `notify()` takes no inbox lock: the inbox
- * channel writes each item later, in a transaction of its own. `cause` is the driver's error.
+ * 503: the database ended the caller's transaction to break a deadlock on inbox items: it
+ * changed an item (a mark, an archive), then another, while a concurrent transaction changed
+ * the same two in the other order. The recipients' inbox versions never deadlock (each
+ * transaction raises them just before its commit, sorted by recipient, whatever order its calls
+ * came in); the items are the app's data, which only the app can change in one order. The
+ * transaction was rolled back: run it again. `cause` is the driver's error.
  *
  * @example
  * ```ts
@@ -180,7 +179,7 @@ export class InboxConflictError extends MortarError {
     super(
       'E_INBOX_CONFLICT',
       503,
-      'A concurrent transaction changed the same inboxes in another order; this transaction was rolled back: run it again.',
+      'A concurrent transaction changed the same inbox items in another order; this transaction was rolled back: run it again.',
       { cause },
     )
   }

@@ -244,8 +244,9 @@ export class Database<DB = unknown> {
   /**
    * Runs `fn` in a transaction: commits when it resolves, rolls back when it throws. Inside,
    * {@link Database.kysely} (and every service using it) runs in the transaction. An open
-   * transaction is joined unless `propagation` says otherwise; `afterCommit` callbacks run
-   * once the outermost transaction has committed.
+   * transaction is joined unless `propagation` says otherwise; `beforeCommit` callbacks run
+   * inside the outermost transaction just before its commit, `afterCommit` callbacks once it
+   * has committed.
    *
    * A joined call that throws marks the transaction it joined rollback-only, even when the
    * caller catches the error: that transaction then rolls back and rejects with
@@ -299,6 +300,7 @@ export class Database<DB = unknown> {
         owner: this,
         trx,
         callbacks,
+        beforeCommit: [],
         parent,
         root: undefined,
         savepoints: 0,
@@ -306,9 +308,15 @@ export class Database<DB = unknown> {
       }
       return transactionStorage.run(frame, async () => {
         const value = await fn(trx)
-        // Thrown inside Kysely's callback, so Kysely rolls back.
-        if (frame.rollbackOnly !== undefined) throw rollbackOnlyError(frame.rollbackOnly.cause)
-        return value
+        // beforeCommit callbacks one at a time, in order (one registered meanwhile runs after
+        // those before it). Thrown inside Kysely's callback, so Kysely rolls back: a failed
+        // joined call (of the function or a callback), or a failed callback's own error.
+        for (;;) {
+          if (frame.rollbackOnly !== undefined) throw rollbackOnlyError(frame.rollbackOnly.cause)
+          const next = frame.beforeCommit.shift()
+          if (next === undefined) return value
+          await next()
+        }
       })
     })
     if (callbacks.length > 0) await this.#runCallbacks(callbacks, parent)
@@ -364,6 +372,7 @@ export class Database<DB = unknown> {
       owner: this,
       trx,
       callbacks: [],
+      beforeCommit: [],
       parent: transactionStorage.getStore(),
       root,
       savepoints: 0,
@@ -380,6 +389,7 @@ export class Database<DB = unknown> {
     }
     await sql`release savepoint ${name}`.execute(trx)
     outer.callbacks.push(...frame.callbacks)
+    outer.beforeCommit.push(...frame.beforeCommit)
     return result
   }
 

@@ -9,6 +9,8 @@ export interface TransactionFrame {
   readonly trx: unknown
   /** `afterCommit` callbacks registered in this frame. */
   readonly callbacks: Array<() => unknown>
+  /** `beforeCommit` callbacks registered in this frame. */
+  readonly beforeCommit: Array<() => unknown>
   /** The enclosing frame, of this or another database. */
   readonly parent: TransactionFrame | undefined
   /** The outermost frame of this transaction; holds the savepoint counter. */

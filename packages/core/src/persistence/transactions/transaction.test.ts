@@ -10,7 +10,7 @@ import {
   type PrivateDatabaseUrl,
   privateDatabaseUrl,
 } from '../../testing/test-databases.js'
-import { afterCommit, transaction, useDefaultDatabase } from './transaction.js'
+import { afterCommit, beforeCommit, transaction, useDefaultDatabase } from './transaction.js'
 import { Transactional } from './transactional.js'
 
 interface TestDb {
@@ -277,6 +277,109 @@ for (const engine of testEngines()) {
         { code: 'E_AFTER_COMMIT', error: boom, database: database.display },
       ])
       expect(logLines.join('')).toContain('E_AFTER_COMMIT')
+    })
+
+    it(`runs beforeCommit on ${engine.engine} inside the outermost transaction, after its function, in order, with those registered meanwhile`, async () => {
+      await reset()
+      const seen: string[] = []
+      await transaction(async () => {
+        await transaction(async () => {
+          await beforeCommit(async () => {
+            seen.push('first')
+            // Still in the transaction: rolled back with it below if a later callback failed.
+            await database.kysely.insertInto('item').values({ id: 1, name: 'hook' }).execute()
+            await beforeCommit(() => {
+              seen.push('registered while running')
+            })
+            await afterCommit(() => {
+              seen.push('after commit')
+            })
+          })
+        })
+        await transaction(
+          async () => {
+            await beforeCommit(() => {
+              seen.push('released savepoint')
+            })
+          },
+          { propagation: 'savepoint' },
+        )
+        await transaction(
+          async () => {
+            await beforeCommit(() => {
+              seen.push('rolled-back savepoint')
+            })
+            throw new Error('undo')
+          },
+          { propagation: 'savepoint' },
+        ).catch(() => undefined)
+        seen.push('end of function')
+      })
+      expect(seen).toEqual([
+        'end of function',
+        'first',
+        'released savepoint',
+        'registered while running',
+        'after commit',
+      ])
+      expect(await names()).toEqual(['hook'])
+    })
+
+    it(`rolls back on ${engine.engine} and rejects with its error when a beforeCommit callback fails`, async () => {
+      await reset()
+      const seen: string[] = []
+      const refused = new Error('limit exceeded')
+      await expect(
+        transaction(async () => {
+          await database.kysely.insertInto('item').values({ id: 1, name: 'body' }).execute()
+          await beforeCommit(async () => {
+            await database.kysely.insertInto('item').values({ id: 2, name: 'hook' }).execute()
+            throw refused
+          })
+          await beforeCommit(() => {
+            seen.push('after the failed one')
+          })
+          await afterCommit(() => {
+            seen.push('after commit')
+          })
+        }),
+      ).rejects.toBe(refused)
+      expect(await names()).toEqual([])
+      expect(seen).toEqual([])
+    })
+
+    it(`rolls back on ${engine.engine} when a beforeCommit callback's joined call failed and was caught`, async () => {
+      await reset()
+      const inner = new Error('inner fails')
+      await expect(
+        transaction(async () => {
+          await database.kysely.insertInto('item').values({ id: 1, name: 'body' }).execute()
+          await beforeCommit(async () => {
+            await transaction(async () => {
+              throw inner
+            }).catch(() => undefined)
+          })
+        }),
+      ).rejects.toMatchObject({ code: 'E_TRANSACTION_ROLLBACK_ONLY', cause: inner })
+      expect(await names()).toEqual([])
+    })
+
+    it(`skips beforeCommit on ${engine.engine} when the function throws, and runs it at once outside a transaction`, async () => {
+      await reset()
+      const seen: string[] = []
+      await expect(
+        transaction(async () => {
+          await beforeCommit(() => {
+            seen.push('must not run')
+          })
+          throw new Error('rollback')
+        }),
+      ).rejects.toThrow('rollback')
+      expect(seen).toEqual([])
+      await beforeCommit(() => {
+        seen.push('now')
+      })
+      expect(seen).toEqual(['now'])
     })
 
     it(`wraps a method in a transaction with @Transactional() on ${engine.engine}`, async () => {

@@ -92,4 +92,29 @@ export function afterCommit(callback: () => unknown): Promise<void> {
   return Promise.resolve()
 }
 
+/**
+ * Runs `callback` inside the outermost transaction around the caller, just before it commits:
+ * after the transaction's function resolved, its queries still in the transaction, one callback
+ * at a time in the order registered (one registered meanwhile runs after those). For work that
+ * must come last, such as taking row locks in one order whatever order the calls came in. A
+ * callback that throws rolls the transaction back and its call rejects with that error; the
+ * callbacks after it and `afterCommit`'s never run. A savepoint that rolls back drops the
+ * callbacks registered inside it. Outside a transaction it runs now (its statements have
+ * committed already). The returned promise settles when the callback is registered (or,
+ * outside a transaction, when it has run).
+ *
+ * @example
+ * ```ts
+ * import { beforeCommit } from '@mortar/core'
+ *
+ * beforeCommit(() => totals.flush()) // one write of the totals this transaction added up
+ * ```
+ */
+export function beforeCommit(callback: () => unknown): Promise<void> {
+  const frame = transactionStorage.getStore()
+  if (frame === undefined) return Promise.resolve().then(callback).then(noop)
+  frame.beforeCommit.push(callback)
+  return Promise.resolve()
+}
+
 function noop(): void {}

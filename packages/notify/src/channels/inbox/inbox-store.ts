@@ -1,5 +1,6 @@
 import {
   afterCommit,
+  beforeCommit,
   type Clock,
   type Database,
   isDeadlock,
@@ -148,6 +149,8 @@ export class Inbox {
   readonly #id: RawBuilder<string>
   readonly #listeners = new Set<(change: InboxChange) => void>()
   readonly #onDispose = new Set<() => void>()
+  // Each open transaction's changes, by its Kysely transaction, until its commit raises them.
+  readonly #batches = new WeakMap<object, PendingChange[]>()
   #disposed = false
 
   constructor(database: Database, clock: Clock) {
@@ -211,12 +214,14 @@ export class Inbox {
     const added = new Map<string, InboxItem>()
     await this.#change(
       [item.recipientId],
-      async (versions) => {
-        const version = versions.get(item.recipientId) ?? 0
+      async () => {
         // An id already stored (a retried delivery, or another's) is a change without an item:
         // streams would show an item the inbox does not hold.
         if (
-          await insertUnlessPresent(this.#db as Kysely<unknown>, INBOX_TABLE, { ...row, version })
+          await insertUnlessPresent(this.#db as Kysely<unknown>, INBOX_TABLE, {
+            ...row,
+            version: UNSTAMPED,
+          })
         )
           added.set(item.recipientId, toItem(row))
       },
@@ -545,64 +550,111 @@ export class Inbox {
   }
 
   /**
-   * Runs `change` in a transaction (the caller's, when one is open) that first raises the
-   * recipients' versions and hands it them. The version's row lock is held to the commit, so the
-   * recipient's changes commit in version order: a read that sees a version sees every change up
-   * to it and none after (counts of one version are the same; a marker covers exactly what was
-   * read; a stream that has read up to a version has missed nothing before it). Sorted, so two
-   * writers lock several recipients in one order. Once committed, each recipient's change is
-   * told to {@link Inbox.onChanged}, with the item `added` holds for them. Separate calls in one
-   * transaction lock in call order: when the database ends it to break a deadlock with another
-   * that locked the same recipients in the other order, the caller gets the typed, retryable
-   * `InboxConflictError` (their transaction is rolled back: only they can run it again).
+   * Runs `change` in a transaction (the caller's, when one is open) and raises the recipients'
+   * versions just before it commits (core's `beforeCommit`): every change of the transaction at
+   * once, its recipients' version rows locked sorted by id, whatever order the calls came in, so
+   * two transactions changing the same inboxes in opposite orders cannot deadlock on them. Each
+   * change takes the next version of each of its recipients, in call order, and an item it added
+   * is stamped with it. The version's row lock is held to the commit, so the recipient's changes
+   * commit in version order: a read that sees a version sees every change up to it and none after
+   * (counts of one version are the same; a marker covers exactly what was read; a stream that has
+   * read up to a version has missed nothing before it). Once committed, each recipient's change
+   * is told to {@link Inbox.onChanged}, with the item `added` holds for them. A deadlock on the
+   * items themselves (two transactions marking the same items in opposite orders) comes out as
+   * the typed, retryable `InboxConflictError` (their transaction is rolled back: only they can
+   * run it again).
    */
   async #change<T>(
     recipientIds: readonly string[],
-    change: (versions: ReadonlyMap<string, number>) => Promise<T>,
+    change: () => Promise<T>,
     added?: ReadonlyMap<string, InboxItem>,
   ): Promise<T> {
+    const pending: PendingChange = { recipientIds: [...new Set(recipientIds)].sort(), added }
     try {
-      return await this.#changeIn([...new Set(recipientIds)].sort(), change, added)
+      return await this.#database.transaction(async () => {
+        const result = await change()
+        // Registered once the change is done: a change that threw raises no version.
+        await beforeCommit(() => this.#queue(pending))
+        return result
+      })
     } catch (error) {
       throw isDeadlock(error) ? new InboxConflictError(error) : error
     }
   }
 
-  #changeIn<T>(
-    ids: readonly string[],
-    change: (versions: ReadonlyMap<string, number>) => Promise<T>,
-    added?: ReadonlyMap<string, InboxItem>,
-  ): Promise<T> {
-    return this.#database.transaction(async () => {
-      const insert = this.#db
-        .insertInto(INBOX_VERSION_TABLE)
-        .values(ids.map((id) => ({ recipient_id: id, version: 1 })))
-      const raised = sql<number>`${sql.ref(`${INBOX_VERSION_TABLE}.version`)} + 1`
-      await (sqlEngine(this.#db as Kysely<unknown>) === 'mysql'
-        ? insert.onDuplicateKeyUpdate({ version: raised })
-        : insert.onConflict((conflict) =>
-            conflict.column('recipient_id').doUpdateSet({ version: raised }),
-          )
-      ).execute()
-      // This transaction's own raise: seen at any isolation level.
-      const versions = await this.versions(ids)
-      const result = await change(versions)
-      if (this.#listeners.size > 0) {
-        await afterCommit(() => {
-          for (const recipientId of ids) {
-            const heard: InboxChange = {
-              recipientId,
-              version: versions.get(recipientId) ?? 0,
-              item: added?.get(recipientId),
-            }
-            for (const listener of this.#listeners) listener(heard)
-          }
-        })
+  /**
+   * Before the commit: adds the change to its transaction's batch; the first one of a batch
+   * schedules its flush, which thereby runs after every change of the transaction is queued.
+   */
+  async #queue(pending: PendingChange): Promise<void> {
+    const trx = this.#database.current
+    const batch = this.#batches.get(trx)
+    if (batch !== undefined) {
+      batch.push(pending)
+      return
+    }
+    this.#batches.set(trx, [pending])
+    await beforeCommit(() => this.#flush(trx))
+  }
+
+  /** Raises the versions of a transaction's batch, sorted, and stamps the items it added. */
+  async #flush(trx: object): Promise<void> {
+    const batch = this.#batches.get(trx) ?? []
+    this.#batches.delete(trx)
+    const counts = new Map<string, number>()
+    for (const { recipientIds } of batch)
+      for (const id of recipientIds) counts.set(id, (counts.get(id) ?? 0) + 1)
+    const ids = [...counts.keys()].sort()
+    if (ids.length === 0) return
+    const insert = this.#db
+      .insertInto(INBOX_VERSION_TABLE)
+      .values(ids.map((id) => ({ recipient_id: id, version: counts.get(id) ?? 0 })))
+    const version = sql.ref(`${INBOX_VERSION_TABLE}.version`)
+    await (sqlEngine(this.#db as Kysely<unknown>) === 'mysql'
+      ? insert.onDuplicateKeyUpdate({ version: sql<number>`${version} + values(version)` })
+      : insert.onConflict((conflict) =>
+          conflict
+            .column('recipient_id')
+            .doUpdateSet({ version: sql<number>`${version} + excluded.version` }),
+        )
+    ).execute()
+    // This transaction's own raise: seen at any isolation level.
+    const raised = await this.versions(ids)
+    const next = new Map(ids.map((id) => [id, (raised.get(id) ?? 0) - (counts.get(id) ?? 0)]))
+    const changes: InboxChange[] = []
+    for (const { recipientIds, added } of batch) {
+      for (const recipientId of recipientIds) {
+        const at = (next.get(recipientId) ?? 0) + 1
+        next.set(recipientId, at)
+        const item = added?.get(recipientId)
+        if (item !== undefined) {
+          await this.#db
+            .updateTable(INBOX_TABLE)
+            .set({ version: at })
+            .where('id', '=', item.id)
+            .execute()
+        }
+        changes.push({ recipientId, version: at, item })
       }
-      return result
-    })
+    }
+    if (this.#listeners.size > 0) {
+      await afterCommit(() => {
+        for (const heard of changes) for (const listener of this.#listeners) listener(heard)
+      })
+    }
   }
 }
+
+/** A change waiting for its transaction's commit to take its versions. */
+interface PendingChange {
+  readonly recipientIds: readonly string[]
+  readonly added: ReadonlyMap<string, InboxItem> | undefined
+}
+
+// The version of an item added by a transaction that has not raised its versions yet: above
+// every marker (15 digits at most), so `markAllRead` in the same transaction never takes it.
+// Never committed: the stamp replaces it before the commit.
+const UNSTAMPED = Number.MAX_SAFE_INTEGER
 
 function toItem(row: InboxRow): InboxItem {
   return {
