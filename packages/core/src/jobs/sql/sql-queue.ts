@@ -18,7 +18,7 @@ import { isDeadlock } from '../../persistence/database/deadlock.js'
 import { executePrepared, pipelineWrite } from '../../persistence/database/pipelined-write.js'
 import type { JsonValue } from '../job-context.js'
 import type { CompanionWrite } from '../job-queue.js'
-import { errorLine, jobState, parseErrors } from '../job-state.js'
+import { errorLine, jobState, MAX_ERRORS_CHARS, parseErrors } from '../job-state.js'
 import type {
   AttemptError,
   ClaimedJob,
@@ -744,10 +744,17 @@ export class SqlQueue implements QueueAdapter {
     return sql`id in (${sql.join(ids.map((id) => this.#id(id)))})`
   }
 
+  /** The job's errors with `line` appended, the newest MAX_ERRORS_CHARS kept. */
   #append(line: string): RawBuilder<unknown> {
-    return this.#engine === 'mysql'
-      ? sql`concat(coalesce(errors, ''), ${line})`
-      : sql`coalesce(errors, '') || ${line}`
+    const max = sql.lit(MAX_ERRORS_CHARS)
+    switch (this.#engine) {
+      case 'mysql':
+        return sql`right(concat(coalesce(errors, ''), ${line}), ${max})`
+      case 'postgres':
+        return sql`right(coalesce(errors, '') || ${line}, ${max})`
+      default:
+        return sql`substr(coalesce(errors, '') || ${line}, -${max})`
+    }
   }
 }
 
