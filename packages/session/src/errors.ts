@@ -113,6 +113,31 @@ export class SessionUnavailableError extends MortarError {
 }
 
 /**
+ * 400: the request carries several session cookies under the app's cookie name that hold
+ * different sessions (one set by another host for a parent domain, or left by an earlier
+ * `cookie.path` or `cookie.domain`). Refused rather than guessing: reading the first would let a
+ * planted cookie choose the visitor's session, and every write would go to the other. Nothing is
+ * written or cleared; clearing the site's cookies in the browser ends it.
+ *
+ * @example
+ * ```ts
+ * import { SessionCookieConflictError } from '@mortar/session'
+ *
+ * throw new SessionCookieConflictError('shop.session')
+ * ```
+ */
+export class SessionCookieConflictError extends MortarError {
+  constructor(cookieName: string) {
+    super(
+      'E_SESSION_COOKIE_CONFLICT',
+      400,
+      `The request carries several '${cookieName}' cookies holding different sessions (one may have been set by another host for a parent domain, or left by an earlier cookie path or domain); clear this site's cookies and sign in again.`,
+      { details: { cookieName } },
+    )
+  }
+}
+
+/**
  * A cookie-authenticated request with an unsafe method (POST, PUT, PATCH, DELETE) came from
  * another origin or carried no valid CSRF token. Rendered as a 403 problem.
  *

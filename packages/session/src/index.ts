@@ -22,6 +22,7 @@ export { csrfToken, verifyCsrfForm } from './csrf/index.js'
 export {
   CsrfError,
   SessionConfigError,
+  SessionCookieConflictError,
   SessionDataError,
   SessionTooLargeError,
   SessionUnavailableError,

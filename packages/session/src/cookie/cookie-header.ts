@@ -9,11 +9,13 @@ export interface SetCookieAttributes {
 }
 
 /**
- * The value of cookie `name` in a `Cookie` request header, or undefined. The first one wins when
- * a name repeats (the browser sends the most specific path first).
+ * Every distinct value of cookie `name` in a `Cookie` request header, in the order sent (the
+ * browser sends the most specific path first). A name repeats when cookies of one name were set
+ * with different paths or domains, by this app or by another host for a parent domain.
  */
-export function readCookie(header: string | undefined, name: string): string | undefined {
-  if (header === undefined || header === '') return undefined
+export function readCookies(header: string | undefined, name: string): string[] {
+  const values = new Set<string>()
+  if (header === undefined || header === '') return []
   // A plain scan: no regex built from the cookie name, and no object keyed by attacker input.
   for (const part of header.split(';')) {
     const equals = part.indexOf('=')
@@ -22,9 +24,9 @@ export function readCookie(header: string | undefined, name: string): string | u
     let value = part.slice(equals + 1).trim()
     if (value.length >= 2 && value.startsWith('"') && value.endsWith('"'))
       value = value.slice(1, -1)
-    return value
+    values.add(value)
   }
-  return undefined
+  return [...values]
 }
 
 /** A `Set-Cookie` header value. `name` and `value` must already be cookie-safe (seals are). */

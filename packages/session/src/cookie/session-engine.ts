@@ -1,10 +1,10 @@
 import type { Clock, Logger, Principal, RequestContext } from '@mortar/core'
 import type { z } from 'zod'
 import { checkCsrf, type ResolvedCsrfOptions } from '../csrf/csrf-guard.js'
-import { CsrfError, SessionDataError } from '../errors.js'
+import { CsrfError, SessionCookieConflictError, SessionDataError } from '../errors.js'
 import { storableJson } from '../json/index.js'
 import type { SessionOwner, SessionRecord, SessionRegistry } from '../registry/session-registry.js'
-import { readCookie, serializeCookie } from './cookie-header.js'
+import { readCookies, serializeCookie } from './cookie-header.js'
 import { Session } from './session.js'
 import {
   newCsrfToken,
@@ -75,34 +75,22 @@ export class SessionEngine {
     const http = context.http
     if (http === undefined) return
     const now = this.#clock.nowMs()
-    const raw = readCookie(http.header('cookie'), this.#config.cookieName)
+    const values = readCookies(http.header('cookie'), this.#config.cookieName)
     let payload: SessionPayload | undefined
     let clear = false
     let reissue = false
     let registered = false
     let record: SessionRecord | undefined
     let early: Promise<SessionRecord | undefined> | undefined
-    if (raw !== undefined) {
-      const { hint, seal } = splitCookieValue(raw)
-      // A logged-in cookie names its id in clear, so the registry lookup overlaps the unsealing.
-      if (hint !== undefined && this.#registry !== undefined) {
-        early = this.#registry.find(hint)
-        early.catch(() => undefined) // awaited below, or dropped with the cookie
-      }
-      let opened = await this.codec.open(seal, now)
-      if (opened.ok && hint !== undefined && hint !== opened.payload.id) {
-        opened = { ok: false, reason: 'invalid-seal' }
-      }
-      if (opened.ok) {
+    if (values.length > 0) {
+      const opened = await this.#open(values, now)
+      if (opened === undefined) {
+        clear = true
+      } else {
         payload = opened.payload
+        early = opened.early
         // Sealed with an older key: re-seal with the newest, so the old key can be retired.
         if (opened.keyId !== this.#config.newestKeyId) reissue = true
-      } else {
-        clear = true
-        this.#reportInvalid(opened)
-        // Revoked too, so the session does not come back once this clock reaches its stamps.
-        const ahead = opened.session
-        if (ahead?.userId !== undefined) await this.#revokeAhead({ ...ahead, userId: ahead.userId })
       }
     }
     if (payload?.userId !== undefined && this.#registry !== undefined) {
@@ -138,6 +126,63 @@ export class SessionEngine {
       return
     }
     await settle()
+  }
+
+  /**
+   * Opens the session cookie's values (usually one). A name repeats when another host set one
+   * for a parent domain, or an earlier `cookie.path` or `cookie.domain` left one: an unusable
+   * value must not cost the visitor the genuine session (which clearing would delete), and
+   * genuine values of two sessions are refused, since reading either could be the planted one
+   * and the other would take every write. Copies of one session: the newest issued is current.
+   * Undefined when no value is usable (reported, and the cookie is to be cleared).
+   */
+  async #open(
+    values: readonly string[],
+    now: number,
+  ): Promise<
+    | {
+        readonly payload: SessionPayload
+        readonly keyId: string
+        readonly early: Promise<SessionRecord | undefined> | undefined
+      }
+    | undefined
+  > {
+    let early: Promise<SessionRecord | undefined> | undefined
+    const attempts = await Promise.all(
+      values.map(async (value) => {
+        const { hint, seal } = splitCookieValue(value)
+        // A logged-in cookie names its id in clear, so the registry lookup overlaps the
+        // unsealing (for a lone value: repeated values must not multiply registry reads).
+        if (hint !== undefined && this.#registry !== undefined && values.length === 1) {
+          early = this.#registry.find(hint)
+          early.catch(() => undefined) // awaited in load, or dropped with the cookie
+        }
+        const opened = await this.codec.open(seal, now)
+        return opened.ok && hint !== undefined && hint !== opened.payload.id
+          ? ({ ok: false, reason: 'invalid-seal' } as const)
+          : opened
+      }),
+    )
+    let chosen: Extract<OpenedSession, { ok: true }> | undefined
+    for (const opened of attempts) {
+      if (opened.ok) {
+        if (chosen !== undefined && chosen.payload.id !== opened.payload.id) {
+          throw new SessionCookieConflictError(this.#config.cookieName)
+        }
+        if (chosen === undefined || opened.payload.issuedAt > chosen.payload.issuedAt) {
+          chosen = opened
+        }
+        continue
+      }
+      // Revoked too, so the session does not come back once this clock reaches its stamps.
+      const ahead = opened.session
+      if (ahead?.userId !== undefined) await this.#revokeAhead({ ...ahead, userId: ahead.userId })
+    }
+    if (chosen === undefined) {
+      for (const opened of attempts) if (!opened.ok) this.#reportInvalid(opened)
+      return undefined
+    }
+    return { payload: chosen.payload, keyId: chosen.keyId, early }
   }
 
   /** What `load` does once the request is proven: touch, re-issue or clear, the principal. */

@@ -128,6 +128,30 @@ describe('sessions over Fastify', () => {
   })
 })
 
+describe('a repeated session cookie over Fastify', () => {
+  it('answers two sessions under one name with a 400 problem, and junk beside the genuine one with the session', async () => {
+    const first = await loggedIn()
+    const second = await loggedIn()
+    const both = await fastify.inject({
+      method: 'GET',
+      url: '/me',
+      headers: { cookie: `${first.cookie}; ${second.cookie}` },
+    })
+    expect(both.statusCode).toBe(400)
+    expect(both.headers['content-type']).toContain('application/problem+json')
+    expect(both.json()).toMatchObject({ code: 'E_SESSION_COOKIE_CONFLICT' })
+    expect(both.headers['set-cookie']).toBeUndefined()
+    const junk = await fastify.inject({
+      method: 'GET',
+      url: '/me',
+      headers: { cookie: `test.session=caf\u00e9; ${first.cookie}` },
+    })
+    expect(junk.statusCode).toBe(200)
+    expect(junk.json()).toMatchObject({ principal: { id: 'user-1/customer' } })
+    expect(junk.headers['set-cookie']).toBeUndefined()
+  })
+})
+
 describe('CSRF guard over Fastify', () => {
   it('lets a same-origin request through and refuses a cross-site one with a 403 problem', async () => {
     const { cookie } = await loggedIn()
