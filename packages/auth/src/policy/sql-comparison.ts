@@ -20,6 +20,14 @@ import {
 import type { CompareOperator } from './condition.js'
 import { floatBound, numeralOrder } from './numeral-order.js'
 import type { MysqlColumn, MysqlColumns, PgColumn, PgColumns } from './column-types.js'
+import {
+  type Face,
+  type FaceRange,
+  faceText,
+  facesBefore,
+  LAST_DATE,
+  lastFace,
+} from './wall-clock.js'
 
 type Column = RawBuilder<unknown>
 type Ordering = Exclude<CompareOperator, '=' | '<>'>
@@ -76,6 +84,12 @@ const binary = (value: unknown) => sql`convert(${value} using binary)`
 // A MariaDB column's text in UTF-8, as mysql2 reads it, whatever the connection's character set.
 const mysqlText = (column: Column) => sql`convert(${column} using utf8mb4)`
 
+/**
+ * SQLite: a value as node:sqlite reads it, through core's function (a TEXT's bytes no UTF-8
+ * holds as U+FFFD, a text of valid UTF-8 as it is), where SQL compared the bytes.
+ */
+const sqliteRead = (column: Column) => sql`${JS_TEXT}(${column})`
+
 /** SQLite: the column holds a numeral (NUMERAL without REGEXP, which SQLite lacks). */
 function sqliteNumeral(column: Column): RawBuilder<SqlBool> {
   const digits = sql`substr(${column}, 1 + (${column} glob '-*'))`
@@ -105,6 +119,16 @@ function equalText(
       const terms = [
         sql<SqlBool>`${column} = ${text} collate binary and typeof(${column}) in ('text', 'null')`,
       ]
+      // A TEXT holding bytes no UTF-8 holds (written as a BLOB cast to text, or by another
+      // client) reads back with U+FFFD for them, so it equals such a text only as read. Its
+      // bytes start with the text's up to the first U+FFFD, so it sorts from that prefix on (in
+      // the BINARY, NOCASE and RTRIM collations alike) and before every BLOB.
+      const replaced = text.indexOf('\ufffd')
+      if (replaced >= 0) {
+        terms.push(
+          sql<SqlBool>`${column} >= ${text.slice(0, replaced)} and ${column} < x'' and typeof(${column}) = 'text' and ${sqliteRead(column)} = ${text} collate binary`,
+        )
+      }
       const integer =
         typeof value === 'bigint' ? value : INTEGER_TEXT.test(text) ? BigInt(text) : undefined
       if (integer !== undefined && integer <= MAX_INT64 && integer >= -MAX_INT64 - 1n) {
@@ -204,7 +228,7 @@ const ORDER_STRING: Record<DatabaseEngine, OrderSql> = {
   mysql: (column, op, text) =>
     sql<SqlBool>`case when not (${binary(column)} regexp ${NUMERAL_SQL}) then ${column} ${op} ${binary(text)} end`,
   sqlite: (column, op, text) =>
-    sql<SqlBool>`case when typeof(${column}) = 'text' and not ${sqliteNumeral(column)} then cast(${column} as text) ${op} ${text} collate binary end`,
+    sql<SqlBool>`case when typeof(${column}) = 'text' and not ${sqliteNumeral(column)} then ${sqliteRead(column)} ${op} ${text} collate binary end`,
   postgres: (column, op, text) =>
     sql<SqlBool>`case when cast(${column} as text) ~ ${NUMERAL_SQL} then null else cast(${column} as text) collate "C" ${op} ${text} end`,
 }
@@ -350,23 +374,35 @@ function beforeNul(op: Ordering, value: string): [Ordering, string] {
 }
 
 /**
- * A Date as the wall-clock time it shows in this process's time zone, as node-postgres writes
- * back a `date` or `timestamp` it read: `2026-01-31 09:05:00.250`, `0044-03-15 00:00:00.000 BC`.
- */
-function wallClock(date: Date): string {
-  const pad = (value: number, width = 2) => String(value).padStart(width, '0')
-  const year = date.getFullYear()
-  const text = `${pad(year > 0 ? year : 1 - year, 4)}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}.${pad(date.getMilliseconds(), 3)}`
-  return year > 0 ? text : `${text} BC`
-}
-
-/**
  * This process's time zone, as node-postgres's parser reads wall-clock times in it. Read when
  * the SQL is built, not when this module loads: an app's `process.env.TZ = 'UTC'` runs after
  * its imports.
  */
 function processTimeZone(): string {
   return Intl.DateTimeFormat().resolvedOptions().timeZone
+}
+
+/**
+ * PostgreSQL: a date's or timestamp's face as the instant node-postgres reads (wall-clock.ts),
+ * cut to the millisecond. `at time zone` reads a face in a gap as JavaScript does, but one in an
+ * overlap as the later of its instants where JavaScript takes the earlier: the face read with
+ * the offset of a day before, where that shows the face again.
+ */
+function pgReadFace(column: Column): RawBuilder<unknown> {
+  const zone = processTimeZone()
+  const face = sql`date_trunc('milliseconds', cast(${column} as timestamp))`
+  const later = sql`timezone(${zone}, ${face})`
+  const dayBefore = sql`(${later} - interval '1 day')`
+  const earlier = sql`timezone('UTC', ${face} - (timezone(${zone}, ${dayBefore}) - timezone('UTC', ${dayBefore})))`
+  // A day before the first days PostgreSQL holds is out of its range (22008).
+  return sql`case when not isfinite(${face}) or ${face} < ${pgTime(true, PG_FIRST_TIME + 2 * 86_400_000)} then ${later} when ${earlier} < ${later} and timezone(${zone}, ${earlier}) = ${face} then ${earlier} else ${later} end`
+}
+
+/** PostgreSQL: the column holds a time node-postgres reads as an invalid Date (pgReadable). */
+function pgUnread(column: SqlColumn & { engine: 'postgres' }): RawBuilder<SqlBool> {
+  if (column.type.kind !== 'date') return FALSE
+  const { local } = column.type
+  return sql<SqlBool>`(${column.ref} > ${pgTime(local, local ? lastFace() : LAST_DATE)} and ${column.ref} < ${pgInfinity(local, 1)})`
 }
 
 type FloatEngine = 'postgres' | 'mysql'
@@ -498,6 +534,7 @@ function pgCompare(
   if (type.kind === 'float') return floatCompare('postgres', column, op, value)
   if (type.kind === 'json') return pgJsonCompare(column, op, value)
   if (type.kind === 'object') return UNKNOWN
+  if (type.kind === 'date') return pgDateCompare(column, type.local, op, value)
   const equality = op === '=' || op === '<>'
   if (typeof value === 'string' && value.includes('\0')) {
     // No column holds a NUL byte (PostgreSQL refuses it as input), nor reads back as a text
@@ -514,29 +551,6 @@ function pgCompare(
       return pgDomain(column, type.notNull, [false, true], op, value)
     case 'enum':
       return pgDomain(column, type.notNull, type.labels, op, value)
-    case 'date': {
-      const infinity = (sign: number) =>
-        sql`cast(${sign > 0 ? 'infinity' : '-infinity'} as ${sql.raw(type.local ? 'timestamp' : 'timestamptz')})`
-      // Read back as the numbers ±Infinity, which equal their text too ('Infinity').
-      const infinite = isInfinite(value)
-        ? value
-        : equality && (value === 'Infinity' || value === '-Infinity')
-          ? Number(value)
-          : undefined
-      // 'infinity' and '-infinity' are the times that equal it.
-      if (infinite !== undefined) return sql<SqlBool>`${column} ${operator} ${infinity(infinite)}`
-      // A Date equals or orders against a Date only (Date values are always valid here).
-      if (value instanceof Date) {
-        return cutOrder(op, value.getTime(), (boundOp, at) =>
-          pgDateBound(column, type.local, boundOp, at),
-        )
-      }
-      const bound = equality ? undefined : orderNumber(value)
-      if (bound === undefined) return known(column, type.notNull, equality ? op === '<>' : null)
-      // A number orders against an infinite time as a number, against no other time.
-      const test = orderTest(op as Ordering)
-      return sql<SqlBool>`case when ${column} = ${infinity(1)} then ${sqlConstant(test(1))} when ${column} = ${infinity(-1)} then ${sqlConstant(test(-1))} end`
-    }
     case 'text':
     case 'uuid': {
       if (equality) {
@@ -603,39 +617,157 @@ function mysqlCalendarDate(column: Column): RawBuilder<SqlBool> {
 const MYSQL_FIRST_DATE = Date.parse('0000-01-01T00:00:00Z')
 const MYSQL_AFTER_DATES = Date.parse('+010000-01-01T00:00:00Z')
 
-/**
- * PostgreSQL: `column op at` for a date, timestamp or timestamptz, whose earliest value is
- * 4714-11-24 BC (a Date before it was refused as input: 22008, a 500): a bound before it is
- * after '-infinity' and before every other value. A date or timestamp compares with the
- * wall-clock time the bound shows here, as the point check reads the column; a timestamptz
- * with the instant (a wall-clock time would turn at the session's time zone).
- */
-function pgDateBound(
-  column: Column,
-  local: boolean,
-  op: '<' | '>=',
-  at: number,
-): RawBuilder<SqlBool> {
-  const bound = new Date(at)
-  if (at < pgFirstTime(local)) {
-    const infinity = local
-      ? sql`cast('-infinity' as timestamp)`
-      : sql`cast('-infinity' as timestamptz)`
-    return op === '<'
-      ? sql<SqlBool>`${column} <= ${infinity}`
-      : sql<SqlBool>`${column} > ${infinity}`
-  }
-  return local
-    ? sql<SqlBool>`${column} ${OPERATORS[op]} cast(${wallClock(bound)} as timestamp)`
-    : sql<SqlBool>`${column} ${OPERATORS[op]} cast(${bound} as timestamptz)`
+/** PostgreSQL: `'infinity'` or `'-infinity'` of a date or timestamp (local) or a timestamptz. */
+function pgInfinity(local: boolean, sign: number): RawBuilder<unknown> {
+  return sql`cast(${sign > 0 ? 'infinity' : '-infinity'} as ${sql.raw(local ? 'timestamp' : 'timestamptz')})`
 }
 
-/** The earliest time a date, timestamp (local) or timestamptz holds: 4714-11-24 BC. */
-function pgFirstTime(local: boolean): number {
-  if (!local) return Date.parse('-004713-11-24T00:00:00Z')
-  const first = new Date(0)
-  first.setFullYear(-4713, 10, 24)
-  return first.setHours(0, 0, 0, 0)
+/** PostgreSQL: a face (wall-clock.ts) as a timestamp, or an instant as a timestamptz. */
+function pgTime(local: boolean, face: Face): RawBuilder<unknown> {
+  const text = faceText(face)
+  return local
+    ? sql`cast(${text} as timestamp)`
+    : sql`cast(${text.replace(/( BC)?$/, '+00$1')} as timestamptz)`
+}
+
+// The earliest time a date, timestamp or timestamptz holds, 4714-11-24 BC, as a face or an
+// instant: a bound before it was refused as input (22008, a 500).
+const PG_FIRST_TIME = Date.UTC(-4713, 10, 24)
+
+/**
+ * PostgreSQL: the times after the last that node-postgres reads as a Date (275760-09-13), which
+ * it reads as an invalid Date: unknown to the point check, so unknown in SQL, where they
+ * compared as times (`gt('expires_at', p.now)` let them through). `readable` is true for the
+ * other times ('infinity' too) and NULL for those; `unread` is NULL for those and false else.
+ */
+function pgReadable(column: Column, local: boolean) {
+  const last = pgTime(local, local ? lastFace() : LAST_DATE)
+  const infinity = pgInfinity(local, 1)
+  return {
+    readable: sql<SqlBool>`(${column} <= ${last} or ${column} = ${infinity} or null)`,
+    unread: sql<SqlBool>`(${column} > ${last} and ${column} < ${infinity} and null)`,
+  }
+}
+
+/** `answer` for the times node-postgres reads, unknown for the others (pgReadable). */
+function pgReadAs(column: Column, local: boolean, answer: RawBuilder<SqlBool>) {
+  if (answer === UNKNOWN) return UNKNOWN
+  const { readable, unread } = pgReadable(column, local)
+  return sql<SqlBool>`(${answer} and ${readable} or ${unread})`
+}
+
+/** Ranges of faces or instants, ascending and disjoint, merged where they touch. */
+function mergeRanges(ranges: readonly FaceRange[]): FaceRange[] {
+  const merged: [Face, Face][] = []
+  for (const [from, to] of [...ranges].sort((a, b) => a[0] - b[0])) {
+    if (from >= to) continue
+    const last = merged[merged.length - 1]
+    if (last !== undefined && last[1] >= from) last[1] = Math.max(last[1], to)
+    else merged.push([from, to])
+  }
+  return merged
+}
+
+/** The faces or instants in none of `ranges`. */
+function complementRanges(ranges: readonly FaceRange[]): FaceRange[] {
+  const gaps: FaceRange[] = []
+  let from = Number.NEGATIVE_INFINITY
+  for (const [start, end] of ranges) {
+    gaps.push([from, start])
+    from = end
+  }
+  gaps.push([from, Number.POSITIVE_INFINITY])
+  return mergeRanges(gaps)
+}
+
+/**
+ * PostgreSQL: a date, timestamp or timestamptz column against a Date. The column is read as
+ * node-postgres reads it: cut to the millisecond, a date or timestamp as the instant its face
+ * shows here (wall-clock.ts: around a change of offset, faces in a gap or an overlap read out
+ * of order), past 275760 as no Date. The answer is the union of the ranges of the column whose
+ * reading passes, each compared with the bare column (an index serves it); away from a change
+ * of offset that is one comparison, `"at" < $1`. 'infinity' and '-infinity' order after and
+ * before every Date and equal none.
+ */
+function pgDateOrder(
+  column: Column,
+  local: boolean,
+  op: CompareOperator,
+  at: number,
+): RawBuilder<SqlBool> {
+  const before = (bound: number): FaceRange[] =>
+    local ? facesBefore(bound) : [[Number.NEGATIVE_INFINITY, Math.min(bound, LAST_DATE + 1)]]
+  const ranges: Record<CompareOperator, () => FaceRange[]> = {
+    '<': () => before(at),
+    '<=': () => before(at + 1),
+    '>=': () => complementRanges(before(at)),
+    '>': () => complementRanges(before(at + 1)),
+    '=': () => complementRanges(mergeRanges([...complementRanges(before(at + 1)), ...before(at)])),
+    '<>': () => mergeRanges([...before(at), ...complementRanges(before(at + 1))]),
+  }
+  const last = local ? lastFace() : LAST_DATE
+  const { readable, unread } = pgReadable(column, local)
+  const arms: RawBuilder<SqlBool>[] = []
+  for (const [from, to] of ranges[op]()) {
+    // Past the last face only 'infinity' (and faces read as no Date: readable) is read.
+    const end = to === Number.POSITIVE_INFINITY ? to : Math.min(to, last + 1)
+    if (from >= end) continue
+    const terms: RawBuilder<SqlBool>[] = []
+    if (from > Number.NEGATIVE_INFINITY) {
+      terms.push(
+        from <= PG_FIRST_TIME
+          ? sql<SqlBool>`${column} > ${pgInfinity(local, -1)}`
+          : sql<SqlBool>`${column} >= ${pgTime(local, from)}`,
+      )
+    }
+    if (end === Number.POSITIVE_INFINITY) terms.push(readable)
+    else if (end > PG_FIRST_TIME) terms.push(sql<SqlBool>`${column} < ${pgTime(local, end)}`)
+    else if (from === Number.NEGATIVE_INFINITY) {
+      terms.push(sql<SqlBool>`${column} = ${pgInfinity(local, -1)}`)
+    } else continue
+    arms.push(
+      terms.length === 1
+        ? (terms[0] as RawBuilder<SqlBool>)
+        : sql<SqlBool>`(${sql.join(terms, sql` and `)})`,
+    )
+  }
+  arms.push(unread)
+  return sql<SqlBool>`(${sql.join(arms, sql` or `)})`
+}
+
+/**
+ * PostgreSQL: a date, timestamp or timestamptz column against a value, as the point check reads
+ * the column (pgDateOrder, pgReadable). ±Infinity (and their text, for `eq`) are the times
+ * 'infinity' and '-infinity'; a number orders against those only, another value against none.
+ */
+function pgDateCompare(
+  column: Column,
+  local: boolean,
+  op: CompareOperator,
+  value: unknown,
+): RawBuilder<SqlBool> {
+  const equality = op === '=' || op === '<>'
+  if (value instanceof Date) return pgDateOrder(column, local, op, value.getTime())
+  // Read back as the numbers ±Infinity, which equal their text too ('Infinity').
+  const infinite = isInfinite(value)
+    ? value
+    : equality && (value === 'Infinity' || value === '-Infinity')
+      ? Number(value)
+      : undefined
+  if (infinite !== undefined) {
+    return pgReadAs(
+      column,
+      local,
+      sql<SqlBool>`${column} ${OPERATORS[op]} ${pgInfinity(local, infinite)}`,
+    )
+  }
+  const bound = equality ? undefined : orderNumber(value)
+  if (bound === undefined) {
+    return pgReadAs(column, local, known(column, false, equality ? op === '<>' : null))
+  }
+  // A number orders against an infinite time as a number, against no other time.
+  const test = orderTest(op as Ordering)
+  return sql<SqlBool>`case when ${column} = ${pgInfinity(local, 1)} then ${sqlConstant(test(1))} when ${column} = ${pgInfinity(local, -1)} then ${sqlConstant(test(-1))} end`
 }
 
 /**
@@ -875,16 +1007,14 @@ export function sqlColumnsEqual(left: SqlColumn, right: SqlColumn): RawBuilder<S
   const plain = sql<SqlBool>`${left.ref} = ${right.ref}`
   if (left.engine === 'postgres' && right.engine === 'postgres') {
     if (left.type.kind === 'date' && right.type.kind === 'date') {
-      // Cut to the millisecond, as node-postgres reads them (cutOrder). A wall-clock time is the
-      // point in time it shows in this process's time zone.
-      const mixed = left.type.local !== right.type.local
+      // As node-postgres reads them: cut to the millisecond, a face as the instant it reads as
+      // here (two faces in and after a spring-forward gap read as one instant), past 275760 as
+      // no Date.
       const at = (column: typeof left) =>
-        column.type.kind !== 'date' || !column.type.local
-          ? sql`date_trunc('milliseconds', ${column.ref})`
-          : mixed
-            ? sql`date_trunc('milliseconds', timezone(${processTimeZone()}, cast(${column.ref} as timestamp)))`
-            : sql`date_trunc('milliseconds', cast(${column.ref} as timestamp))`
-      return sql<SqlBool>`${at(left)} = ${at(right)}`
+        column.type.kind === 'date' && column.type.local
+          ? pgReadFace(column.ref)
+          : sql`date_trunc('milliseconds', ${column.ref})`
+      return sql<SqlBool>`case when ${pgUnread(left)} or ${pgUnread(right)} then null else ${at(left)} = ${at(right)} end`
     }
     const kinds = [left.type.kind, right.type.kind]
     // An array, an interval, a bytea… equals nothing in the point check.
@@ -896,7 +1026,7 @@ export function sqlColumnsEqual(left: SqlColumn, right: SqlColumn): RawBuilder<S
       // A float's NaN is unknown, not unequal.
       const value = (column: typeof left) =>
         column.type.kind === 'float' ? FLOAT_VALUE.postgres(column.ref) : column.ref
-      return sql<SqlBool>`case when ${value(left)} is null or ${value(right)} is null then null else false end`
+      return sql<SqlBool>`case when ${value(left)} is null or ${value(right)} is null or ${pgUnread(left)} or ${pgUnread(right)} then null else false end`
     }
     return sql<SqlBool>`${pgText(left)} = ${pgText(right)}`
   }
@@ -962,9 +1092,16 @@ export function sqlColumnsEqual(left: SqlColumn, right: SqlColumn): RawBuilder<S
   // text, the integer of its digits, the double it spells, ±Infinity, which no cast gives): the
   // IN keeps an index of the inner column usable, the texts decide.
   const double = sql`case ${outer} when 'Infinity' then 9e999 when '-Infinity' then -9e999 else cast(${outer} as real) end`
+  // An inner TEXT holding bytes no UTF-8 holds equals an outer text with U+FFFD as read (see
+  // equalText): its bytes lie from the outer text's before the first U+FFFD up to the BLOBs,
+  // a range that is empty (NULL) for any other outer value. An OR of the two, each with the
+  // test that decides and no COLLATE, which SQLite serves through an index, term by term.
+  const replaced = sql`instr(${outer}, char(65533))`
+  const from = sql`case when ${replaced} > 0 then substr(${outer}, 1, ${replaced} - 1) end`
+  const decides = sql<SqlBool>`${JS_TEXT}(${left.ref}) = ${outer}`
   return sqliteEqual(
     left.ref,
-    sql<SqlBool>`(${left.ref} in (${outer}, cast(${outer} as integer), ${double}) and ${JS_TEXT}(${left.ref}) = ${outer})`,
+    sql<SqlBool>`(${left.ref} in (${outer}, cast(${outer} as integer), ${double}) and ${decides} or ${left.ref} >= ${from} and ${left.ref} < x'' and typeof(${left.ref}) = 'text' and ${decides})`,
   )
 }
 
