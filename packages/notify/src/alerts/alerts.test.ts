@@ -367,6 +367,30 @@ describe('Alerts under many keys', () => {
     expect(notices).toHaveLength(2)
   })
 
+  it('announces a storm at once when the clock was set back, instead of counting it until the clock catches up', async () => {
+    const { alerts, clock, notices } = recordingAlerts()
+    await alerts.raise({ key: 'payments.down', title: 'Payment provider down' })
+    await alerts.raise({ key: 'payments.down', title: 'Payment provider down' })
+    // An NTP step back of a day: the last notice now lies in the future.
+    clock.set('2026-05-31T10:00:00Z')
+    await alerts.raise({ key: 'payments.down', title: 'Payment provider still down' })
+    await alerts.settled()
+    expect(notices.map((n) => `${n.state} ${n.count} ${n.alert.title}`)).toEqual([
+      'raised 1 Payment provider down',
+      'repeated 2 Payment provider still down',
+    ])
+    // The cooldown runs again from then, on the clock as it now reads.
+    await alerts.raise({ key: 'payments.down', title: 'Payment provider down' })
+    clock.advance(COOLDOWN_MS - 1)
+    await alerts.flushDue()
+    await alerts.settled()
+    expect(notices).toHaveLength(2)
+    clock.advance(1)
+    await alerts.flushDue()
+    await alerts.settled()
+    expect(notices.at(-1)).toMatchObject({ state: 'repeated', count: 1 })
+  })
+
   it('forgets the key idle longest once its cooldown is over, so the state stays bounded', async () => {
     const { alerts, clock, notices } = recordingAlerts()
     for (let i = 0; i < 1_000; i++) await alerts.raise({ key: `user.${i}`, title: `User ${i}` })

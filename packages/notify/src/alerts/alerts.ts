@@ -123,7 +123,7 @@ export class Alerts {
       })
     }
     const state = this.#states.get(alert.key)
-    if (state !== undefined && now - state.sentAtMs < this.#cooldownMs) {
+    if (state !== undefined && this.#cooling(state, now)) {
       state.pending += 1
       state.last = alert
       state.open = true
@@ -180,7 +180,7 @@ export class Alerts {
     this.#resend()
     const now = this.#clock.nowMs()
     for (const [key, state] of this.#states) {
-      if (now - state.sentAtMs < this.#cooldownMs) continue
+      if (this.#cooling(state, now)) continue
       if (state.pending > 0) this.#flush(state, now)
       else if (!state.open) this.#states.delete(key)
     }
@@ -205,8 +205,7 @@ export class Alerts {
     let idlest: [string, KeyState] | undefined
     for (const entry of this.#states) {
       const [key, state] = entry
-      if (key === OVERFLOW_KEY || state.pending > 0 || now - state.sentAtMs < this.#cooldownMs)
-        continue
+      if (key === OVERFLOW_KEY || state.pending > 0 || this.#cooling(state, now)) continue
       if (idlest === undefined || state.sentAtMs < idlest[1].sentAtMs) idlest = entry
     }
     if (idlest === undefined) return false
@@ -218,6 +217,16 @@ export class Alerts {
       )
     }
     return true
+  }
+
+  /**
+   * Whether the key's cooldown still runs. A clock set back (an NTP step, a corrected host)
+   * puts its last notice in the future: the cooldown is over then, else every raise would be
+   * counted and none sent until the clock caught up with it, hours of a storm unannounced.
+   */
+  #cooling(state: KeyState, now: number): boolean {
+    const elapsed = now - state.sentAtMs
+    return elapsed >= 0 && elapsed < this.#cooldownMs
   }
 
   #flush(state: KeyState, now: number): void {

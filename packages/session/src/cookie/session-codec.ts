@@ -231,7 +231,9 @@ export class SessionCodec {
     if (payload.userId !== undefined) envelope.u = payload.userId
     if (payload.flash !== undefined && Object.keys(payload.flash).length > 0)
       envelope.f = { ...payload.flash }
-    const sealed = await sealData(envelope, {
+    // Sealed as its JSON, which is what the next request reads (the engine checked the data
+    // reads back from it): iron refuses a schema's output such as z.coerce.date()'s Date.
+    const sealed = await sealData(JSON.parse(JSON.stringify(envelope)) as SealedEnvelope, {
       password: this.#config.passwords,
       ttl: this.#config.ttlSeconds,
     })

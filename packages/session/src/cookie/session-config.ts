@@ -320,6 +320,14 @@ function checkSecret(name: string, value: SessionSecret | undefined): string {
   if (typeof revealed !== 'string') {
     throw new SessionConfigError(`${name} must be a string secret; got ${typeof revealed}.`)
   }
+  if (revealed.trim() !== revealed) {
+    // A line break or padding kept from an env file or a secret store: servers that read the
+    // secret with and without it seal with different keys and drop each other's cookies, and
+    // padding counts towards the length while adding no strength.
+    throw new SessionConfigError(
+      `${name} begins or ends with whitespace (a line break or padding from where it is set); remove it there. ${GENERATE}`,
+    )
+  }
   if (revealed.length < MIN_SECRET_LENGTH) {
     // The length is safe to show; the value never is.
     throw new SessionConfigError(

@@ -95,7 +95,9 @@ export class SessionEngine {
     }
     if (payload?.userId !== undefined && this.#registry !== undefined) {
       record = await (early ?? this.#registry.find(payload.id))
-      if (record === undefined || record.userId !== payload.userId) {
+      // The record must be this very session's: a store that answered with another (a lost
+      // WHERE, a loose collation) would keep a revoked session alive.
+      if (record === undefined || record.id !== payload.id || record.userId !== payload.userId) {
         // Revoked (or never recorded): refused, and the browser is told to drop the cookie.
         payload = undefined
         clear = true

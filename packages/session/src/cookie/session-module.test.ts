@@ -85,6 +85,31 @@ describe('sessionModule options', () => {
     }
   })
 
+  it('refuses a secret with whitespace at either end (a line break from an env file, padding), without showing it', () => {
+    const edge = fc.constantFrom(' ', '  ', '\n', '\r\n', '\r', '\t', '\u00a0', '\ufeff', '\u2028')
+    fc.assert(
+      fc.property(
+        edge,
+        fc.boolean(),
+        fc.boolean(),
+        fc.boolean(),
+        (space, atStart, rotated, wrapped) => {
+          const padded = atStart ? space + KEY_2 : KEY_2 + space
+          const secret = wrapped ? new Secret(padded) : padded
+          const password = rotated ? { 1: KEY_1, 2: secret } : secret
+          const attempt = () => sessionModule({ cookieName: COOKIE, password, schema })
+          expect(attempt).toThrow(SessionConfigError)
+          expect(attempt).toThrow(/begins or ends with whitespace/)
+          expect(attempt).not.toThrow(KEY_2)
+        },
+      ),
+    )
+    // Padding made up the length: 8 characters of secret.
+    expect(() =>
+      sessionModule({ cookieName: COOKIE, password: `Xq7#pL2v${' '.repeat(24)}`, schema }),
+    ).toThrow(SessionConfigError)
+  })
+
   it('refuses a __Host- or __Secure- cookie name with attributes browsers would drop it for', () => {
     const resolve = (cookieName: string, cookie: SessionModuleOptions['cookie']) => () =>
       resolveSessionConfig({ cookieName, password: KEY_1, schema, cookie, development: true })
@@ -249,6 +274,31 @@ describe('session cookie', () => {
     expect(large.error).toBeInstanceOf(SessionTooLargeError)
     expect((large.error as SessionTooLargeError).code).toBe('E_SESSION_TOO_LARGE')
     expect(large.setCookies).toEqual([])
+  })
+
+  it('saves data whose JSON reads back though it is no plain JSON value (z.coerce.date())', async () => {
+    const dated = z.object({
+      at: z.coerce.date().optional(),
+      cart: z.array(z.string()).default([]),
+    })
+    const app = createTestApp({
+      modules: [sessionModule({ cookieName: COOKIE, password: KEY_1, schema: dated, rolling: 60 })],
+    })
+    apps.push(app)
+    await app.start()
+    const browser = new FakeBrowser(app)
+    const data = () => session().data as z.output<typeof dated>
+    const saved = await browser.request({}, async () => {
+      data().at = new Date('2026-03-01T10:00:00.000Z')
+      await session().save()
+    })
+    expect(saved.error).toBeUndefined()
+    expect(saved.setCookies).toHaveLength(1)
+    // The rolling re-issue seals it again: an error there would only be logged, the cookie never renewed.
+    app.clock.advance(61_000)
+    const rolled = await browser.request({}, () => data().at?.toISOString())
+    expect(rolled.body).toBe('2026-03-01T10:00:00.000Z')
+    expect(rolled.setCookies).toHaveLength(1)
   })
 
   it('saves only data that reads back: what the next request would drop, save() refuses', async () => {

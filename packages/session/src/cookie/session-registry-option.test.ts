@@ -149,3 +149,48 @@ describe('sessionModule registry option', () => {
     await scenario(app)
   })
 })
+
+describe('what sessionModule takes from a registry', () => {
+  it("refuses a revoked session when the registry answers its lookup with another of the user's sessions", async () => {
+    // A store with a bug the engine must not trust: a miss answers with the newest live session
+    // of the user it last recorded (a query that lost its condition on the id, say).
+    class SloppyRegistry extends MemorySessionRegistry {
+      lastUser = ''
+      override async create(record: Parameters<MemorySessionRegistry['create']>[0]) {
+        this.lastUser = record.userId
+        await super.create(record)
+      }
+      override async find(id: string) {
+        return (await super.find(id)) ?? (await this.list(this.lastUser))[0]
+      }
+    }
+    const registry = new SloppyRegistry()
+    const app = createTestApp({
+      modules: [
+        sessionModule({
+          cookieName: 'sloppy.session',
+          password: KEY,
+          schema: z.object({}),
+          registry,
+          onInvalidData: () => undefined,
+        }),
+      ],
+    })
+    apps.push(app)
+    await app.start()
+    const laptop = new FakeBrowser(app)
+    const phone = new FakeBrowser(app)
+    const login = (browser: FakeBrowser) =>
+      browser.request({ method: 'POST' }, async () => {
+        await session().login('user-1')
+        return session().id
+      })
+    const lost = (await login(laptop)).body ?? ''
+    await login(phone)
+    expect(await registry.revoke({ id: lost, userId: 'user-1' })).toBe(true)
+    const after = await laptop.request({}, () => session().userId)
+    expect(after.body).toBeUndefined()
+    expect(laptop.cookie('sloppy.session')).toBeUndefined()
+    expect((await phone.request({}, () => session().userId)).body).toBe('user-1')
+  })
+})
