@@ -25,15 +25,23 @@ export type {
   RenderedProblem,
 } from './errors/index.js'
 
-// input schemas (zod) that every engine stores as given
+// input schemas (zod) that every engine stores as given, and JSON that reads back as given
 export {
   describeOption,
   hasLoneSurrogate,
   integerId,
   MAX_SQL_INTEGER,
   safeText,
+  stringifyJson,
 } from './validation/index.js'
-export type { IntegerIdOptions, SafeTextOptions } from './validation/index.js'
+export type {
+  IntegerIdOptions,
+  JsonChange,
+  JsonChangeKind,
+  SafeTextOptions,
+  StringifiedJson,
+  StringifyJsonOptions,
+} from './validation/index.js'
 
 // request context
 export {

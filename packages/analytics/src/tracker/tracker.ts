@@ -5,8 +5,10 @@ import {
   currentRequestContext,
   type Database,
   type EventBus,
+  type JsonChange,
   type Logger,
   type RequestContext,
+  stringifyJson,
   thrownText,
 } from '@mortar/core'
 import type { z } from 'zod'
@@ -823,46 +825,45 @@ function lossyJson(properties: unknown, json: string | undefined): string | unde
   // Each of those is written as null, or as an object (a `{` past the first character); a top
   // object of another class may itself be one.
   if (json.includes('null') || json.indexOf('{', 1) !== -1 || !isPlainRecord(properties)) {
-    let changed: string | undefined
-    JSON.stringify(properties, function (this: Record<string, unknown>, key, value: unknown) {
-      changed ??= changedByJson(this, key, value)
-      return value
-    })
-    if (changed !== undefined) return `A property is ${changed}.`
+    const { change } = stringifyJson(properties, { accept: storedAsWritten })
+    if (change !== undefined) return `A property is ${changeInWords(change)}.`
   }
   return undefined
 }
 
-/** How JSON changes `value` (the holder's `key`, after its `toJSON()`), if it does. */
-function changedByJson(
-  holder: Record<string, unknown>,
-  key: string,
-  value: unknown,
-): string | undefined {
-  if (typeof value === 'number') {
-    return Number.isFinite(value) ? undefined : `${value}, which JSON would store as null`
+/**
+ * What the tracker stores as JSON writes it, as it was tracked in all but form: -0 (JSON's one
+ * zero), a field that is a function or a symbol (left out, as an optional field), a boxed
+ * string, boolean or number (its primitive), a class instance (its fields) and what a toJSON()
+ * gives other than null (a date's ISO text, a Buffer's { type, data }).
+ */
+function storedAsWritten(change: JsonChange): boolean {
+  switch (change.kind) {
+    case 'negative-zero':
+    case 'dropped':
+    case 'boxed':
+    case 'instance':
+      return true
+    case 'to-json':
+      return change.written !== null
+    default:
+      return false
   }
-  // In an object JSON leaves such a field out (an optional field); in an array it writes null.
-  if (isDroppedByJson(value)) {
-    return Array.isArray(holder)
-      ? `an array element ${typeof value}, which JSON would store as null`
-      : undefined
+}
+
+function changeInWords(change: JsonChange): string {
+  const { given } = change
+  const tag = Object.prototype.toString.call(given).slice(8, -1)
+  switch (change.kind) {
+    case 'not-finite':
+      return `${typeof given === 'number' ? given : `a boxed ${Number(given)}`}, which JSON would store as null`
+    case 'nulled':
+      return `an array element ${typeof given}, which JSON would store as null`
+    case 'to-json':
+      return `a ${tag} whose toJSON() gives null (an invalid date), which JSON would store as null`
+    default:
+      return `a ${tag}, which JSON would store as an object without its contents`
   }
-  if (value === null) {
-    const given = holder[key]
-    return given === null
-      ? undefined
-      : `a ${Object.prototype.toString.call(given).slice(8, -1)} whose toJSON() gives null (an invalid date), which JSON would store as null`
-  }
-  if (typeof value !== 'object' || Array.isArray(value)) return undefined
-  const tag = Object.prototype.toString.call(value).slice(8, -1)
-  if (tag === 'Object' || tag === 'String' || tag === 'Boolean') return undefined
-  if (tag === 'Number') {
-    return Number.isFinite(Number(value))
-      ? undefined
-      : `a boxed ${Number(value)}, which JSON would store as null`
-  }
-  return `a ${tag}, which JSON would store as an object without its contents`
 }
 
 /** An object of Object's own class (or of none), as JSON writes its fields. */
@@ -870,10 +871,6 @@ function isPlainRecord(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return false
   const proto = Object.getPrototypeOf(value)
   return proto === Object.prototype || proto === null
-}
-
-function isDroppedByJson(value: unknown): boolean {
-  return value === undefined || typeof value === 'function' || typeof value === 'symbol'
 }
 
 function idProblem(field: string, value: string | undefined): string | undefined {

@@ -2,6 +2,7 @@
 // bullmq-engine.test.ts for BullMQ): each test file starts an app with a case's jobs and runs
 // its check, so a case added here runs on every engine.
 import type { Database } from '../persistence/database/index.js'
+import { attemptErrorsCase } from './attempt-errors.case.js'
 import { claimReadCase } from './claim-read.case.js'
 import { completionWriteCase } from './completion-write.case.js'
 import { deadJobCase, refusedDeathCase } from './dead-job.case.js'
@@ -49,5 +50,10 @@ export const engineCases: readonly { readonly title: string; make(): EngineCase 
     title:
       'gives a handler its payload exactly as enqueued, or refuses one JSON would change and stores nothing',
     make: payloadRoundTripCase,
+  },
+  {
+    title:
+      'records a failed attempt whatever its error’s size, and keeps the last attempts’ errors of a job',
+    make: attemptErrorsCase,
   },
 ]

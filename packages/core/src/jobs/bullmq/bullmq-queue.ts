@@ -6,6 +6,7 @@ import type { Database } from '../../persistence/database/database.js'
 import type { AppRedis } from '../../redis/app-redis.js'
 import type { JsonValue } from '../job-context.js'
 import { JobError } from '../job-errors.js'
+import { KEPT_ERRORS } from '../job-state.js'
 import type { CompanionWrite } from '../job-queue.js'
 import type {
   AttemptError,
@@ -400,7 +401,8 @@ export class BullmqQueue implements QueueAdapter {
     const job = this.#held.get(id)
     if (job === undefined || !(await this.#holds(job, worker))) return false
     try {
-      await job.log(JSON.stringify(error))
+      // Its errors kept as the SQL queue keeps them: the last attempts', each one cut.
+      await this.#queue(job.name).addJobLog(id, JSON.stringify(error), KEPT_ERRORS)
       // BullMQ stamps and promotes delayed jobs by its processes' own clocks (Date.now()), never
       // by the app's clock a worker passes, which may be a test's or skewed.
       if ('retryInMs' in outcome) await job.moveToDelayed(Date.now() + outcome.retryInMs, worker)

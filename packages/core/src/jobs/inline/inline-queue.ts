@@ -3,7 +3,7 @@ import { afterCommit } from '../../persistence/transactions/transaction.js'
 import type { Logger } from '../../logger/logger.js'
 import type { JsonValue } from '../job-context.js'
 import { MemoryScheduleStore } from '../schedules/schedule-store.js'
-import { errorLine, jobState, parseErrors } from '../job-state.js'
+import { errorLine, jobState, keptErrors, parseErrors } from '../job-state.js'
 import type {
   AttemptError,
   ClaimedJob,
@@ -170,7 +170,7 @@ export class InlineQueue implements QueueAdapter {
     const [row] = this.#held(worker, [id])
     if (row === undefined) return false
     row.worker = null
-    row.errors += errorLine(error)
+    row.errors = keptErrors(row.errors + errorLine(error))
     if ('dead' in outcome) {
       row.deadAtMs = nowMs
       if (row.key !== null && this.#liveKeys.get(row.key) === row.id) this.#liveKeys.delete(row.key)

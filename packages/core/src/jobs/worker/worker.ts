@@ -15,6 +15,7 @@ import type { JsonValue } from '../job-context.js'
 import { censorText } from '../../logger/censor-text.js'
 import { thrownText } from '../../errors/thrown-text.js'
 import { isPermanentJobError, JobError, retryLaterDelay } from '../job-errors.js'
+import { keptError } from '../job-state.js'
 import type { CompanionWrite, CompletionWrite } from '../job-queue.js'
 import type {
   AttemptError,
@@ -982,21 +983,22 @@ function readPayload(
 
 // The message is kept with the job (at rest, in `mortar jobs dead`, given to onDead), so it is
 // censored as the logger censors it: a driver's or client's error quotes the URL it failed on,
-// password included, or the key it sent (`api_key=…`).
+// password included, or the key it sent (`api_key=…`). Censored whole, then cut to what a job
+// keeps.
 function attemptError(attempt: number, nowMs: number, error: unknown): AttemptError {
   const at = new Date(nowMs).toISOString()
   const message = censorText(thrownText(error))
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code
-    return {
+    return keptError({
       attempt,
       at,
       name: typeof error.name === 'string' ? error.name : 'Error',
       message,
       ...(typeof code === 'string' ? { code } : {}),
-    }
+    })
   }
-  return { attempt, at, name: 'NonError', message }
+  return keptError({ attempt, at, name: 'NonError', message })
 }
 
 async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
