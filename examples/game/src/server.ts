@@ -39,13 +39,13 @@ export async function buildGame(config: GameConfig): Promise<GameServer> {
 
   const games = new SavedGames(app.resolve(STATE_STORE).namespace('games', gameSchema))
   const server = Fastify()
+  await server.register(mortarFastify, { app })
   // Every answer is a player's board or a refusal: none is kept by a cache, so Back after a
   // logout on a shared computer shows nothing of it.
   server.addHook('onSend', async (_request, reply, payload) => {
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store')
     return payload
   })
-  await server.register(mortarFastify, { app })
   await server.register(gameRoutes, {
     games,
     session: sessions.current,

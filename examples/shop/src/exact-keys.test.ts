@@ -1,7 +1,7 @@
 import { resolveDatabase } from '@mortar/core'
 import { sql } from 'kysely'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { shopTestEngines, startTestShop, type TestShop } from './testing/test-shop.js'
+import { describe, expect, it } from 'vitest'
+import { shopTestEngines, useTestShop } from './testing/test-shop.js'
 
 // Only MySQL/MariaDB compare text leniently by default (case, accents, trailing spaces): on
 // PostgreSQL and SQLite a text column compares exactly unless a migration says otherwise.
@@ -13,15 +13,7 @@ const NAMING = /^(id|.+_id|.+_key|key|email|.+_code|code)$/
 for (const engine of mysql) {
   // Skipped only when MORTAR_TEST_MYSQL_URL is unset (the notice names it); .ci/run sets it.
   describe.skipIf(engine.skip !== undefined)(`the shop's schema on ${engine.describeTitle}`, () => {
-    let shop: TestShop
-
-    beforeAll(async () => {
-      shop = await startTestShop(engine)
-    })
-
-    afterAll(async () => {
-      await shop?.close()
-    })
+    const shop = useTestShop({ engine })
 
     // The packages' tables (mortar_*) are their own packages' business and tested there.
     it('gives every id, key, email and code column of its tables an exact (binary, no-pad) collation', async () => {
@@ -29,7 +21,7 @@ for (const engine of mysql) {
         select table_name as \`table\`, column_name as \`column\`, collation_name as collation
         from information_schema.columns
         where table_schema = database() and collation_name is not null
-          and table_name not like 'mortar\\_%'`.execute(resolveDatabase(shop.app))
+          and table_name not like 'mortar\\_%'`.execute(resolveDatabase(shop().app))
       const naming = rows.filter((row) => NAMING.test(row.column))
       expect(naming.map((row) => `${row.table}.${row.column}`)).toContain('orders.checkout_key')
       const lenient = naming

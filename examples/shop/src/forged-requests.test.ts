@@ -4,21 +4,18 @@ import { ANALYTICS } from '@mortar/analytics'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { problemCodeInPage } from './storefront/error-pages.js'
 import { CookieJar } from './testing/cookie-jar.js'
-import { shopTestEngines, startTestShop, type TestShop } from './testing/test-shop.js'
+import { sqliteTestEngine, startTestShop, type TestShop } from './testing/test-shop.js'
 
 // The guard runs before any route and the same on every engine: SQLite is enough here.
-const sqlite = shopTestEngines()[0]
-
 describe('forged cross-site requests to the shop', () => {
   let shop: TestShop
 
   beforeAll(async () => {
-    if (sqlite === undefined) throw new Error('no SQLite engine')
     // No workers and no alert checks: nothing runs in the background (deliveries, rollups,
     // schedules, an alert about a slow event loop) to change a table while the forgeries are sent.
     vi.stubEnv('MORTAR_WORKERS', 'false')
     try {
-      shop = await startTestShop(sqlite, { env: { ALERT_CHECK_SECONDS: '3600' } })
+      shop = await startTestShop(sqliteTestEngine(), { env: { ALERT_CHECK_SECONDS: '3600' } })
     } finally {
       vi.unstubAllEnvs()
     }

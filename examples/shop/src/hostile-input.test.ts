@@ -1,7 +1,7 @@
 import { type FuzzRequest, fuzzRoutes, listRoutes, TestCookies } from '@mortar/core/testing'
 import fc from 'fast-check'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { shopTestEngines, startTestShop, type TestShop } from './testing/test-shop.js'
+import { describe, expect, it } from 'vitest'
+import { shopTestEngines, useTestShop, type TestShop } from './testing/test-shop.js'
 
 const PASSWORD = 'correct horse battery'
 
@@ -57,18 +57,10 @@ for (const engine of shopTestEngines()) {
   describe.skipIf(engine.skip !== undefined)(
     `shop under hostile input on ${engine.describeTitle}`,
     () => {
-      let shop: TestShop
-
-      beforeAll(async () => {
-        shop = await startTestShop(engine)
-      })
-
-      afterAll(async () => {
-        await shop?.close()
-      })
+      const shop = useTestShop({ engine })
 
       it(`answers no request of any route with a 5xx on ${engine.title}`, async () => {
-        const routes = listRoutes(shop.server)
+        const routes = listRoutes(shop().server)
         expect(routes.length).toBeGreaterThan(10)
         const visitors = new Map<string, Visitor>()
         let accounts = 0
@@ -77,7 +69,7 @@ for (const engine of shopTestEngines()) {
           let visitor = visitors.get(key)
           if (visitor === undefined) {
             accounts += 1
-            visitor = new Visitor(shop.server, `10.0.${accounts >> 8}.${accounts & 255}`)
+            visitor = new Visitor(shop().server, `10.0.${accounts >> 8}.${accounts & 255}`)
             const signup = await visitor.send('POST', '/auth/signup', {
               email: `fuzz-${accounts}@example.com`,
               password: PASSWORD,

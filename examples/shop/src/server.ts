@@ -46,10 +46,11 @@ export async function buildShop(config: ShopConfig, options: ShopAppOptions = {}
   const catalog = app.resolve(PRODUCT_CATALOG)
   const productExists = (productId: number) => catalog.exists(currentPrincipal(), productId)
   const server = Fastify()
+  // First: the plugin refuses hooks and routes added before it (their work would run uncounted).
+  await server.register(mortarFastify, { app })
   // Before any route: every answer, errors and mounted handlers included.
   setSecurityHeaders(server)
   keepOutOfCaches(server)
-  await server.register(mortarFastify, { app })
   // The JSON API.
   await server.register(healthRoutes)
   await server.register(accountRoutes, { session })

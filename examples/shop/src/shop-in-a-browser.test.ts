@@ -6,9 +6,7 @@ import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { CatalogDb } from './catalog/index.js'
 import { SHOPPER_PASSWORD } from './testing/shopper.js'
-import { shopTestEngines, startTestShop, type TestShop } from './testing/test-shop.js'
-
-const sqlite = shopTestEngines()[0]
+import { useTestShop } from './testing/test-shop.js'
 
 /**
  * The shop as people use it, in headless Chromium: a visitor searches, opens a product, adds it
@@ -17,20 +15,17 @@ const sqlite = shopTestEngines()[0]
  * order; the admin sees the purchase and the search on the analytics dashboard, and ships it.
  */
 describe('the shop in a real browser', () => {
-  let shop: TestShop
+  const shop = useTestShop()
   let chromium: TestBrowser
   let orderPath = ''
   let shopperEmail = ''
 
   beforeAll(async () => {
-    if (sqlite === undefined) throw new Error('no SQLite engine')
-    shop = await startTestShop(sqlite)
     chromium = await launchTestBrowser()
   }, 60_000)
 
   afterAll(async () => {
     await chromium?.close()
-    await shop?.close()
   })
 
   // What the shop's content security policy refused in any page: the pages must need nothing it
@@ -38,7 +33,7 @@ describe('the shop in a real browser', () => {
   const refused: string[] = []
 
   async function visitor(): Promise<Page> {
-    const context = await chromium.browser.newContext({ baseURL: shop.base })
+    const context = await chromium.browser.newContext({ baseURL: shop().base })
     const page = await context.newPage()
     page.setDefaultTimeout(8_000)
     page.on('console', (message) => {
@@ -114,7 +109,7 @@ describe('the shop in a real browser', () => {
 
   it('shows a cart past the order-total cap its reason in money, and no checkout form', async () => {
     // The page offered a form that could only fail, whose notice then showed raw cents.
-    await resolveDatabase<CatalogDb>(shop.app)
+    await resolveDatabase<CatalogDb>(shop().app)
       .updateTable('products')
       .set({ stock: 5, price_cents: 2_000_000_000 })
       .where('id', '=', 777)
@@ -139,7 +134,7 @@ describe('the shop in a real browser', () => {
   }, 60_000)
 
   it('keeps the login form, filled in, with the reason when the password hasher is busy', async () => {
-    const hasher = shop.app.resolve(PASSWORD_HASHER)
+    const hasher = shop().app.resolve(PASSWORD_HASHER)
     const busy = vi.spyOn(hasher, 'verifyOrDummy').mockRejectedValue(new PasswordHasherBusyError())
     try {
       const page = await visitor()
@@ -175,7 +170,7 @@ describe('the shop in a real browser', () => {
 
   it('shows the admin the confirmation mail, the purchase and the search, and lets them ship', async () => {
     const page = await visitor()
-    const config = shop.app.config
+    const config = shop().app.config
     await page.goto('/admin/orders')
     await page.waitForURL(/\/store\/login\?next=/)
     await page.fill('input[name="email"]', config.adminEmail)
@@ -189,13 +184,15 @@ describe('the shop in a real browser', () => {
       `Your order ${orderPath.slice(-36, -28)} is confirmed`,
     )
 
-    await shop.app.resolve(ANALYTICS).flush({ timeoutMs: 5_000 })
+    await shop().app.resolve(ANALYTICS).flush({ timeoutMs: 5_000 })
     // The analytics script's beacons got past the CSRF guard: browsers send Sec-Fetch-Site
     // (same-origin) with them, so the collector needs no exemption.
-    const leaves = await shop.app.resolve(ANALYTICS).series('$page_leave', {
-      from: new Date(Date.now() - 86_400_000),
-      to: new Date(Date.now() + 86_400_000),
-    })
+    const leaves = await shop()
+      .app.resolve(ANALYTICS)
+      .series('$page_leave', {
+        from: new Date(Date.now() - 86_400_000),
+        to: new Date(Date.now() + 86_400_000),
+      })
     expect(leaves.reduce((sum, point) => sum + point.count, 0)).toBeGreaterThan(0)
     await page.goto('/admin/analytics')
     expect(await page.textContent('[data-testid="series-total-order_completed"]')).toBe('1')

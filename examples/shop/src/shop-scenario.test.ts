@@ -1,10 +1,10 @@
 import { ANALYTICS } from '@mortar/analytics'
 import { JOBS, resolveDatabase } from '@mortar/core'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { beforeAll, describe, expect, it, vi } from 'vitest'
 import type { CatalogDb } from './catalog/index.js'
 import { CookieJar } from './testing/cookie-jar.js'
 import { logIn, signUp, signUpShopper } from './testing/shopper.js'
-import { shopTestEngines, startTestShop, type TestShop } from './testing/test-shop.js'
+import { shopTestEngines, useTestShop } from './testing/test-shop.js'
 
 const csrfOf = (page: string) => /name="_csrf" value="([^"]+)"/.exec(page)?.[1] ?? ''
 
@@ -36,25 +36,20 @@ for (const { engine, redis, title, skip } of runs) {
   describe.skipIf(skip !== undefined)(
     `the shop scenario on ${title}${skip === undefined ? '' : ` (skipped: ${skip})`}`,
     () => {
-      let shop: TestShop
+      const shop = useTestShop({ engine, ...(redis === undefined ? {} : { redisUrl: redis }) })
 
       beforeAll(async () => {
-        shop = await startTestShop(engine, redis === undefined ? {} : { redisUrl: redis })
-        await resolveDatabase<CatalogDb>(shop.app)
+        await resolveDatabase<CatalogDb>(shop().app)
           .updateTable('products')
           .set({ stock: 1 })
           .where('id', '=', 77)
           .execute()
       })
 
-      afterAll(async () => {
-        await shop?.close()
-      })
-
       it('takes a visitor from a search to a confirmed order, and shows it to the admin only', async () => {
         // The confirmation mail below is sent by a job: on BullMQ whenever Redis is configured.
-        expect(shop.app.resolve(JOBS).engine).toBe(redis === undefined ? 'database' : 'bullmq')
-        const visitor = new CookieJar({ base: shop.base, userAgent: 'scenario' })
+        expect(shop().app.resolve(JOBS).engine).toBe(redis === undefined ? 'database' : 'bullmq')
+        const visitor = new CookieJar({ base: shop().base, userAgent: 'scenario' })
         const search = await visitor.request('GET', '/store?q=Scenario%20search')
         expect(search.status).toBe(200)
         const product = await visitor.request('GET', '/store/products/77')
@@ -73,16 +68,16 @@ for (const { engine, redis, title, skip } of runs) {
         expect(order.status).toBe(201)
         const orderId = order.json.id as string
 
-        const mail = await shop.mailbox.waitFor((m) => m.to === email)
+        const mail = await shop().mailbox.waitFor((m) => m.to === email)
         expect(mail.subject).toBe(`Your order ${orderId.slice(0, 8)} is confirmed`)
         await vi.waitFor(async () => {
           const page = await visitor.request('GET', '/store/orders')
           expect(/<span class="badge" id="unread">(\d+)<\/span>/.exec(page.text)?.[1]).toBe('1')
         })
 
-        await shop.app.resolve(ANALYTICS).flush({ timeoutMs: 5_000 })
-        const config = shop.app.config
-        const admin = await logIn(shop.base, config.adminEmail, config.adminPassword.reveal())
+        await shop().app.resolve(ANALYTICS).flush({ timeoutMs: 5_000 })
+        const config = shop().app.config
+        const admin = await logIn(shop().base, config.adminEmail, config.adminPassword.reveal())
         const dashboard = await admin.request('GET', '/admin/analytics')
         expect(dashboard.text).toContain('scenario search')
         expect(/data-testid="series-total-order_completed">(\d+)</.exec(dashboard.text)?.[1]).toBe(
@@ -90,7 +85,7 @@ for (const { engine, redis, title, skip } of runs) {
         )
         expect((await admin.request('GET', '/admin/orders')).text).toContain(orderId.slice(0, 8))
 
-        const other = await signUpShopper(shop.base, 'other')
+        const other = await signUpShopper(shop().base, 'other')
         expect((await other.jar.request('GET', `/orders/${orderId}`)).status).toBe(404)
         expect((await other.jar.request('GET', `/store/orders/${orderId}`)).status).toBe(404)
         expect((await other.jar.request('GET', '/orders')).json.items).toEqual([])
@@ -101,7 +96,7 @@ for (const { engine, redis, title, skip } of runs) {
           paymentMethodId: other.paymentMethodId,
         })
         expect(late.json).toMatchObject({ status: 409, code: 'E_OUT_OF_STOCK' })
-        expect(shop.mailbox.messages(other.email)).toEqual([])
+        expect(shop().mailbox.messages(other.email)).toEqual([])
       })
     },
   )

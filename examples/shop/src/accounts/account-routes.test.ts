@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { CookieJar } from '../testing/cookie-jar.js'
-import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
+import { shopTestEngines, useTestShop } from '../testing/test-shop.js'
 
 const PASSWORD = 'correct horse battery'
 const CARD = { token: 'tok_visa_4242', last4: '4242', brand: 'visa' }
@@ -8,23 +8,17 @@ const CARD = { token: 'tok_visa_4242', last4: '4242', brand: 'visa' }
 for (const engine of shopTestEngines()) {
   // Skipped only when this engine's MORTAR_TEST_*_URL variable is unset (the notice names it); .ci/run sets all three, so CI runs it.
   describe.skipIf(engine.skip !== undefined)(`shop accounts on ${engine.describeTitle}`, () => {
-    let shop: TestShop
+    const shop = useTestShop({ engine })
     let email = ''
     let emailCount = 0
-    const browser = (userAgent = 'test-browser') => new CookieJar({ base: shop.base, userAgent })
+    const browser = (userAgent = 'test-browser') => new CookieJar({ base: shop().base, userAgent })
     const freshEmail = () => {
       emailCount += 1
       email = `shopper-${emailCount}-${Date.now()}@example.com`
       return email
     }
 
-    beforeAll(async () => {
-      shop = await startTestShop(engine)
-    })
-
-    afterAll(async () => {
-      await shop?.close()
-    })
+    afterAll(async () => {})
 
     it('signs up, logs the new account in, and refuses a second sign-up with the same email', async () => {
       const laptop = browser()
@@ -96,7 +90,7 @@ for (const engine of shopTestEngines()) {
       expect(logout.json).toMatchObject({ user: null })
       expect((await phone.request('GET', '/me')).status).toBe(401)
       // Logout revokes the session: a copy of the old cookie is refused too.
-      const replayed = await fetch(`${shop.base}/me`, { headers: { cookie: loggedInCookie } })
+      const replayed = await fetch(`${shop().base}/me`, { headers: { cookie: loggedInCookie } })
       expect(replayed.status).toBe(401)
     })
 
@@ -188,7 +182,7 @@ for (const engine of shopTestEngines()) {
       })
       expect(everywhere.json).toMatchObject({ revoked: 1, user: { email } })
       expect((await laptop.request('GET', '/me')).status).toBe(200)
-      const replayed = await fetch(`${shop.base}/me`, { headers: { cookie: phoneCookie } })
+      const replayed = await fetch(`${shop().base}/me`, { headers: { cookie: phoneCookie } })
       expect(replayed.status).toBe(401)
       expect((await phone.request('GET', '/me')).status).toBe(401)
     })
@@ -211,7 +205,7 @@ for (const engine of shopTestEngines()) {
       expect(next).toMatch(/^[0-9a-f-]{36}$/)
       expect(next).not.toBe(visitor)
       for (const cookie of [laptopCookie, phone.cookieHeader]) {
-        const replayed = await fetch(`${shop.base}/me`, { headers: { cookie } })
+        const replayed = await fetch(`${shop().base}/me`, { headers: { cookie } })
         expect(replayed.status).toBe(401)
       }
     })
@@ -240,7 +234,7 @@ for (const engine of shopTestEngines()) {
     })
 
     it('refuses a logged-in write without Origin or CSRF token, and accepts the token', async () => {
-      const script = new CookieJar({ base: shop.base, origin: null })
+      const script = new CookieJar({ base: shop().base, origin: null })
       const signup = await script.request('POST', '/auth/signup', {
         email: freshEmail(),
         password: PASSWORD,

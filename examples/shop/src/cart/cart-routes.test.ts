@@ -1,10 +1,10 @@
 import { resolveDatabase } from '@mortar/core'
 import { STATE_STORE } from '@mortar/session'
 import { sql } from 'kysely'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import type { CatalogDb } from '../catalog/index.js'
 import { CookieJar } from '../testing/cookie-jar.js'
-import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
+import { shopTestEngines, useTestShop } from '../testing/test-shop.js'
 import { CART_TTL_SECONDS, MAX_PRODUCT_ID } from './cart.js'
 import { cartQuote } from './cart-quote.js'
 
@@ -18,16 +18,10 @@ for (const engine of shopTestEngines()) {
   describe.skipIf(engine.skip !== undefined)(
     `the cart over HTTP on ${engine.describeTitle}`,
     () => {
-      let shop: TestShop
-      const browser = () => new CookieJar({ base: shop.base })
+      const shop = useTestShop({ engine })
+      const browser = () => new CookieJar({ base: shop().base })
 
-      beforeAll(async () => {
-        shop = await startTestShop(engine)
-      })
-
-      afterAll(async () => {
-        await shop?.close()
-      })
+      afterAll(async () => {})
 
       it('keeps an anonymous visitor’s cart across requests, and only theirs', async () => {
         const visitor = browser()
@@ -46,7 +40,7 @@ for (const engine of shopTestEngines()) {
       it('gives every cart a ttl that each change extends, so clients sending no cookie leave no row for good', async () => {
         // Each first add wrote a row that nothing deleted: a script posting without a cookie
         // grew mortar_state by one row per request, for good.
-        const db = resolveDatabase(shop.app)
+        const db = resolveDatabase(shop().app)
         const carts = async (owner?: string) =>
           (
             await sql<{ owner: string; updated_at: unknown; expires_at: unknown }>`
@@ -82,7 +76,7 @@ for (const engine of shopTestEngines()) {
         await sql`update mortar_state set expires_at = ${Date.now() - 1} where namespace = 'shop.cart' and owner <> ${mine.owner}`.execute(
           db,
         )
-        expect(await shop.app.resolve(STATE_STORE).prune()).toBeGreaterThanOrEqual(5)
+        expect(await shop().app.resolve(STATE_STORE).prune()).toBeGreaterThanOrEqual(5)
         expect((await carts()).map((row) => row.owner)).toEqual([mine.owner])
         expect((await visitor.request('GET', '/cart')).json.items).toHaveLength(2)
       })
@@ -90,7 +84,7 @@ for (const engine of shopTestEngines()) {
       it('keeps a cart that is only looked at: a view long after its last change gives it the whole ttl again', async () => {
         // Only a change extended the ttl: a cart viewed every day but left unchanged for 14
         // days expired under the shopper's eyes.
-        const db = resolveDatabase(shop.app)
+        const db = resolveDatabase(shop().app)
         const visitor = browser()
         await visitor.request('POST', '/cart', { productId: 4 })
         const [cart] = (
@@ -173,7 +167,7 @@ for (const engine of shopTestEngines()) {
         })
         await visitor.request('POST', '/cart', { productId: 21, quantity: 2 })
         await visitor.request('POST', '/cart', { productId: 20 })
-        const prices = await resolveDatabase<CatalogDb>(shop.app)
+        const prices = await resolveDatabase<CatalogDb>(shop().app)
           .selectFrom('products')
           .select(['id', 'price_cents'])
           .where('id', 'in', [20, 21])
@@ -208,7 +202,7 @@ for (const engine of shopTestEngines()) {
         // The cart moved to its new id at sign-up expires too: it was saved for good.
         const forGood = await sql<{ n: number | string }>`
           select count(*) as n from mortar_state where namespace = 'shop.cart' and expires_at is null
-        `.execute(resolveDatabase(shop.app))
+        `.execute(resolveDatabase(shop().app))
         expect(Number(forGood.rows[0]?.n)).toBe(0)
         await visitor.request('POST', '/cart', { productId: 6 })
         expect((await visitor.request('GET', '/cart')).json.items).toHaveLength(2)

@@ -1,6 +1,6 @@
 import { resolveDatabase } from '@mortar/core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
+import { describe, expect, it } from 'vitest'
+import { shopTestEngines, useTestShop } from '../testing/test-shop.js'
 import type { CatalogDb } from './catalog-db.js'
 import { PRODUCT_CATALOG, type Product } from './product-catalog.js'
 import { searchName } from './search-name.js'
@@ -18,20 +18,12 @@ for (const engine of shopTestEngines()) {
   describe.skipIf(engine.skip !== undefined)(
     `the catalog over HTTP on ${engine.describeTitle}`,
     () => {
-      let shop: TestShop
-
-      beforeAll(async () => {
-        shop = await startTestShop(engine)
-      })
-
-      afterAll(async () => {
-        await shop?.close()
-      })
+      const shop = useTestShop({ engine })
 
       async function get(
         path: string,
       ): Promise<{ status: number; type: string | null; body: unknown }> {
-        const response = await fetch(`${shop.base}${path}`)
+        const response = await fetch(`${shop().base}${path}`)
         return {
           status: response.status,
           type: response.headers.get('content-type'),
@@ -54,7 +46,7 @@ for (const engine of shopTestEngines()) {
       }
 
       it('seeds 10,000 products once, the same every time', async () => {
-        const db = resolveDatabase<CatalogDb>(shop.app)
+        const db = resolveDatabase<CatalogDb>(shop().app)
         expect(await seedProducts(db)).toBe(0)
         const count = await db
           .selectFrom('products')
@@ -111,7 +103,7 @@ for (const engine of shopTestEngines()) {
           { id: 20_002, name: 'Big Ölkanne', description: 'A can.', price_cents: 900, stock: 1 },
         ]
         for (const row of rows) {
-          await resolveDatabase<CatalogDb>(shop.app)
+          await resolveDatabase<CatalogDb>(shop().app)
             .insertInto('products')
             .values({ ...row, search_name: searchName(row.name) })
             .execute()
@@ -182,7 +174,7 @@ for (const engine of shopTestEngines()) {
       })
 
       it('tells whether a product exists', async () => {
-        const products = shop.app.resolve(PRODUCT_CATALOG)
+        const products = shop().app.resolve(PRODUCT_CATALOG)
         expect(await products.exists(undefined, 1)).toBe(true)
         expect(await products.exists(undefined, 10_001)).toBe(false)
       })

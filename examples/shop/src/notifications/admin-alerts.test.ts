@@ -1,12 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { CookieJar } from '../testing/cookie-jar.js'
 import { SHOPPER_PASSWORD, signUpShopper } from '../testing/shopper.js'
-import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
+import { sqliteTestEngine, startTestShop, type TestShop } from '../testing/test-shop.js'
 
 // Alerts are raised and cooled down in the process; the ledger under them is tested on every
 // engine by the order notifications. SQLite is enough here.
-const sqlite = shopTestEngines()[0]
-
 describe('admin alerts', () => {
   let shop: TestShop | undefined
 
@@ -16,8 +14,7 @@ describe('admin alerts', () => {
   })
 
   async function start(env: Record<string, string>): Promise<TestShop> {
-    if (sqlite === undefined) throw new Error('no SQLite engine')
-    shop = await startTestShop(sqlite, { env })
+    shop = await startTestShop(sqliteTestEngine(), { env })
     return shop
   }
 

@@ -1,27 +1,22 @@
 import { resolveDatabase } from '@mortar/core'
 import { PREFERENCES } from '@mortar/notify'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { beforeAll, describe, expect, it, vi } from 'vitest'
 import type { CatalogDb } from '../catalog/index.js'
 import { formFields } from '../testing/html-form.js'
 import { logIn, type Shopper, signUpShopper } from '../testing/shopper.js'
-import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
+import { shopTestEngines, useTestShop } from '../testing/test-shop.js'
 
 for (const engine of shopTestEngines()) {
   // Skipped only when this engine's MORTAR_TEST_*_URL variable is unset (the notice names it); .ci/run sets all three, so CI runs it.
   describe.skipIf(engine.skip !== undefined)(`shipping updates on ${engine.describeTitle}`, () => {
-    let shop: TestShop
+    const shop = useTestShop({ engine })
 
     beforeAll(async () => {
-      shop = await startTestShop(engine)
-      await resolveDatabase<CatalogDb>(shop.app)
+      await resolveDatabase<CatalogDb>(shop().app)
         .updateTable('products')
         .set({ stock: 100 })
         .where('id', 'in', [11, 12])
         .execute()
-    })
-
-    afterAll(async () => {
-      await shop?.close()
     })
 
     /**
@@ -47,8 +42,8 @@ for (const engine of shopTestEngines()) {
     }
 
     async function ship(orderId: string): Promise<void> {
-      const config = shop.app.config
-      const admin = await logIn(shop.base, config.adminEmail, config.adminPassword.reveal())
+      const config = shop().app.config
+      const admin = await logIn(shop().base, config.adminEmail, config.adminPassword.reveal())
       const shipped = await admin.request('POST', `/admin/orders/${orderId}/status`, {
         status: 'shipped',
         trackingCode: 'TRACK-7',
@@ -57,7 +52,7 @@ for (const engine of shopTestEngines()) {
     }
 
     it('tells the buyer by mail, text message (number given, texts agreed) and inbox', async () => {
-      const ada = await signUpShopper(shop.base, 'ada')
+      const ada = await signUpShopper(shop().base, 'ada')
       const saved = await submitAccountForm(ada, '/store/account/phone', {
         phone: '+1 555 0100 42',
         smsOptIn: 'on',
@@ -66,17 +61,19 @@ for (const engine of shopTestEngines()) {
       const orderId = await order(ada, 11)
       await ship(orderId)
       const headline = `Order ${orderId.slice(0, 8)} is on its way (tracking TRACK-7)`
-      const mail = await shop.mailbox.waitFor((m) => m.to === ada.email && m.subject === headline)
+      const mail = await shop().mailbox.waitFor((m) => m.to === ada.email && m.subject === headline)
       expect(mail.text).toContain(headline)
       const sms = await vi.waitFor(() => {
-        const found = shop.smsOutbox?.list().find((m) => m.to === '+1555010042')
+        const found = shop()
+          .smsOutbox?.list()
+          .find((m) => m.to === '+1555010042')
         if (found === undefined) throw new Error('no text message yet')
         return found
       })
       expect(sms.body).toBe(`Mortar Shop: ${headline}.`)
       // Admins read what the stand-in took; customers may not.
-      const config = shop.app.config
-      const admin = await logIn(shop.base, config.adminEmail, config.adminPassword.reveal())
+      const config = shop().app.config
+      const admin = await logIn(shop().base, config.adminEmail, config.adminPassword.reveal())
       expect((await admin.request('GET', '/admin/sms')).text).toContain('+1555010042')
       expect((await ada.jar.request('GET', '/admin/sms')).status).toBe(403)
       await vi.waitFor(async () => {
@@ -90,8 +87,8 @@ for (const engine of shopTestEngines()) {
     // The form's channels were saved one by one: a failure on the second left the first saved,
     // settings the customer never chose, shown as a failure they would think saved nothing.
     it('saves the notification settings whole or not at all', async () => {
-      const cyd = await signUpShopper(shop.base, 'cyd')
-      const preferences = shop.app.resolve(PREFERENCES)
+      const cyd = await signUpShopper(shop().base, 'cyd')
+      const preferences = shop().app.resolve(PREFERENCES)
       const set = preferences.set.bind(preferences)
       let writes = 0
       const failing = vi.spyOn(preferences, 'set').mockImplementation(async (...args) => {
@@ -127,7 +124,7 @@ for (const engine of shopTestEngines()) {
     })
 
     it('sends no text without agreement, and honours a channel turned off', async () => {
-      const bob = await signUpShopper(shop.base, 'bob')
+      const bob = await signUpShopper(shop().base, 'bob')
       await submitAccountForm(bob, '/store/account/phone', { phone: '+15550100777' })
       // Shipping updates: inbox only (the mail box unticked). Sent as the page's form, with its
       // _csrf field: the settings refused every form a browser sent (a 422 for that field).
@@ -147,11 +144,11 @@ for (const engine of shopTestEngines()) {
         )
       })
       // The receipt is required, so it came by mail; the shipping mail was held back.
-      await shop.mailbox.waitFor((m) => m.to === bob.email)
+      await shop().mailbox.waitFor((m) => m.to === bob.email)
       const deliveries = await vi.waitFor(async () => {
         const rows = await resolveDatabase<{
           mortar_delivery: { recipient_id: string; channel: string; type: string; status: string }
-        }>(shop.app)
+        }>(shop().app)
           .selectFrom('mortar_delivery')
           .select(['channel', 'type', 'status'])
           .where('recipient_id', '=', bob.userId)
@@ -164,8 +161,16 @@ for (const engine of shopTestEngines()) {
         'inbox:sent',
         'mail:suppressed',
       ])
-      expect(shop.mailbox.messages(bob.email).map((m) => m.subject)).not.toContain(headline)
-      expect(shop.smsOutbox?.list().some((m) => m.to === '+15550100777')).toBe(false)
+      expect(
+        shop()
+          .mailbox.messages(bob.email)
+          .map((m) => m.subject),
+      ).not.toContain(headline)
+      expect(
+        shop()
+          .smsOutbox?.list()
+          .some((m) => m.to === '+15550100777'),
+      ).toBe(false)
     })
   })
 }

@@ -1,9 +1,9 @@
 import { resolveDatabase } from '@mortar/core'
 import { sql } from 'kysely'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import type { CatalogDb } from '../catalog/index.js'
 import { type Shopper, signUpShopper } from '../testing/shopper.js'
-import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
+import { shopTestEngines, useTestShop } from '../testing/test-shop.js'
 import { inputValue } from '../testing/html-form.js'
 import { cartQuote } from '../cart/index.js'
 import { Checkout, MAX_ORDER_TOTAL_CENTS } from './checkout.js'
@@ -18,16 +18,10 @@ interface LedgerDb {
 for (const engine of shopTestEngines()) {
   // Skipped only when this engine's MORTAR_TEST_*_URL variable is unset (the notice names it); .ci/run sets all three, so CI runs it.
   describe.skipIf(engine.skip !== undefined)(`checkout on ${engine.describeTitle}`, () => {
-    let shop: TestShop
-    const db = () => resolveDatabase<OrdersDb & CatalogDb & LedgerDb>(shop.app)
+    const shop = useTestShop({ engine })
+    const db = () => resolveDatabase<OrdersDb & CatalogDb & LedgerDb>(shop().app)
 
-    beforeAll(async () => {
-      shop = await startTestShop(engine)
-    })
-
-    afterAll(async () => {
-      await shop?.close()
-    })
+    afterAll(async () => {})
 
     async function setStock(productId: number, stock: number): Promise<void> {
       await db().updateTable('products').set({ stock }).where('id', '=', productId).execute()
@@ -80,7 +74,7 @@ for (const engine of shopTestEngines()) {
     it('places an order priced from the catalog, takes the stock and empties the cart', async () => {
       await setStock(101, 5)
       await setStock(102, 5)
-      const ada = await signUpShopper(shop.base, 'ada')
+      const ada = await signUpShopper(shop().base, 'ada')
       await fill(ada, [
         [102, 1],
         [101, 2],
@@ -125,7 +119,7 @@ for (const engine of shopTestEngines()) {
         'inbox:order.confirmed',
         'mail:order.confirmed',
       ])
-      const mail = await shop.mailbox.waitFor((m) => m.to === ada.email)
+      const mail = await shop().mailbox.waitFor((m) => m.to === ada.email)
       expect(mail.subject).toBe(`Your order ${order.id.slice(0, 8)} is confirmed`)
       expect(mail.text).toContain(prices[0]?.name)
       await expect
@@ -136,7 +130,7 @@ for (const engine of shopTestEngines()) {
     it('leaves nothing behind when a line is short: no order, every line’s stock as it was', async () => {
       await setStock(201, 5)
       await setStock(202, 1)
-      const bob = await signUpShopper(shop.base, 'bob')
+      const bob = await signUpShopper(shop().base, 'bob')
       // 201 is taken first (product order), then 202 fails: 201's decrement must roll back.
       await fill(bob, [
         [201, 2],
@@ -161,7 +155,7 @@ for (const engine of shopTestEngines()) {
     it('sells the last unit once when eight shoppers check it out at the same moment', async () => {
       await setStock(301, 1)
       const shoppers = await Promise.all(
-        Array.from({ length: 8 }, (_, index) => signUpShopper(shop.base, `rush-${index}`)),
+        Array.from({ length: 8 }, (_, index) => signUpShopper(shop().base, `rush-${index}`)),
       )
       for (const shopper of shoppers) await fill(shopper, [[301, 1]])
       const answers = await Promise.all(
@@ -182,14 +176,18 @@ for (const engine of shopTestEngines()) {
       const ids = shoppers.map((shopper) => shopper.userId)
       expect(await deliveriesOf(...ids)).toEqual(['inbox:order.confirmed', 'mail:order.confirmed'])
       const winner = shoppers[answers.findIndex((answer) => answer.status === 201)]
-      await shop.mailbox.waitFor((m) => m.to === winner?.email)
+      await shop().mailbox.waitFor((m) => m.to === winner?.email)
       const emails = new Set(shoppers.map((shopper) => shopper.email))
-      expect(shop.mailbox.messages().filter((m) => emails.has(m.to)).length).toBe(1)
+      expect(
+        shop()
+          .mailbox.messages()
+          .filter((m) => emails.has(m.to)).length,
+      ).toBe(1)
     })
 
     it('places one order for a checkout key sent twice, and answers the second with it', async () => {
       await setStock(401, 10)
-      const cy = await signUpShopper(shop.base, 'cy')
+      const cy = await signUpShopper(shop().base, 'cy')
       await fill(cy, [[401, 1]])
       const body = { paymentMethodId: cy.paymentMethodId, checkoutKey: 'form-key-0001' }
       const [first, second] = await Promise.all([
@@ -210,7 +208,7 @@ for (const engine of shopTestEngines()) {
       // Without a key every checkout placed an order: a retried request, a double click of a
       // script or an older cookie of the same cart sent again charged the shopper twice.
       await setStock(403, 10)
-      const cy = await signUpShopper(shop.base, 'cy')
+      const cy = await signUpShopper(shop().base, 'cy')
       await fill(cy, [[403, 2]])
       const beforeCheckout = cy.jar.cookieHeader
       const body = { paymentMethodId: cy.paymentMethodId }
@@ -239,7 +237,7 @@ for (const engine of shopTestEngines()) {
       // spent key: every checkout of it was a 422 until the key was renewed. The cart is kept
       // in the database now, so an older cookie changes the cart as it is.
       await setStock(405, 10)
-      const cy = await signUpShopper(shop.base, 'cy')
+      const cy = await signUpShopper(shop().base, 'cy')
       await fill(cy, [[405, 1]])
       const beforeCheckout = cy.jar.cookieHeader
       const body = { paymentMethodId: cy.paymentMethodId }
@@ -272,7 +270,7 @@ for (const engine of shopTestEngines()) {
       // GET /cart had no quote: an API client could not send one without scraping the page.
       await setStock(407, 10)
       await setStock(408, 10)
-      const cy = await signUpShopper(shop.base, 'cy')
+      const cy = await signUpShopper(shop().base, 'cy')
       await fill(cy, [[407, 2]])
       const seen = await cy.jar.request('GET', '/cart')
       await fill(cy, [[408, 1]])
@@ -293,7 +291,7 @@ for (const engine of shopTestEngines()) {
       // empties it (added from inside that transaction, SQLite's one writer would wait on it).
       await setStock(409, 10)
       await setStock(410, 10)
-      const cy = await signUpShopper(shop.base, 'cy')
+      const cy = await signUpShopper(shop().base, 'cy')
       await fill(cy, [[409, 1]])
       const place = Checkout.prototype.place
       Checkout.prototype.place = async function (this: Checkout, input) {
@@ -321,7 +319,7 @@ for (const engine of shopTestEngines()) {
       // The order's cookie lost, the same cart checked out with another card: the key was
       // renewed, and the next checkout placed (and charged) the cart a second time.
       await setStock(406, 10)
-      const cy = await signUpShopper(shop.base, 'cy')
+      const cy = await signUpShopper(shop().base, 'cy')
       const card = await secondCard(cy, '2222')
       await fill(cy, [[406, 2]])
       const beforeCheckout = cy.jar.cookieHeader
@@ -344,7 +342,7 @@ for (const engine of shopTestEngines()) {
       // It answered the first order (200) and kept the new cart: the shopper took the new cart
       // for ordered, and nothing was.
       await setStock(404, 10)
-      const cy = await signUpShopper(shop.base, 'cy')
+      const cy = await signUpShopper(shop().base, 'cy')
       const card = await secondCard(cy, '1111')
       await fill(cy, [[404, 1]])
       const key = { 'idempotency-key': 'api-key-0003' }
@@ -382,7 +380,7 @@ for (const engine of shopTestEngines()) {
       // MariaDB's default collation took 'Form-Key-0002' for 'form-key-0002': the second order was
       // never placed and the shopper got the first one back.
       await setStock(402, 10)
-      const cy = await signUpShopper(shop.base, 'cy')
+      const cy = await signUpShopper(shop().base, 'cy')
       await fill(cy, [[402, 1]])
       const first = await cy.jar.request('POST', '/orders', {
         paymentMethodId: cy.paymentMethodId,
@@ -401,7 +399,7 @@ for (const engine of shopTestEngines()) {
 
     it('refuses a quote of other lines or prices (409 E_CART_CHANGED), placing nothing', async () => {
       await setStock(601, 5)
-      const flo = await signUpShopper(shop.base, 'flo')
+      const flo = await signUpShopper(shop().base, 'flo')
       await fill(flo, [[601, 2]])
       const { price_cents } = await db()
         .selectFrom('products')
@@ -435,7 +433,7 @@ for (const engine of shopTestEngines()) {
         .set({ stock: 5, price_cents: 2_000_000_000 })
         .where('id', '=', 701)
         .execute()
-      const gus = await signUpShopper(shop.base, 'gus')
+      const gus = await signUpShopper(shop().base, 'gus')
       await fill(gus, [[701, 2]])
       const refused = await gus.jar.request('POST', '/orders', {
         paymentMethodId: gus.paymentMethodId,
@@ -484,8 +482,8 @@ for (const engine of shopTestEngines()) {
     })
 
     it('refuses an empty cart, another user’s card and a visitor, writing nothing', async () => {
-      const dee = await signUpShopper(shop.base, 'dee')
-      const eve = await signUpShopper(shop.base, 'eve')
+      const dee = await signUpShopper(shop().base, 'dee')
+      const eve = await signUpShopper(shop().base, 'eve')
       const empty = await dee.jar.request('POST', '/orders', {
         paymentMethodId: dee.paymentMethodId,
       })
@@ -496,7 +494,7 @@ for (const engine of shopTestEngines()) {
         paymentMethodId: eve.paymentMethodId,
       })
       expect(foreignCard.json).toMatchObject({ status: 404, code: 'E_NOT_FOUND' })
-      const visitor = await fetch(`${shop.base}/orders`, {
+      const visitor = await fetch(`${shop().base}/orders`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ paymentMethodId: dee.paymentMethodId }),

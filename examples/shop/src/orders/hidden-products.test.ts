@@ -1,10 +1,10 @@
 import { resolveDatabase } from '@mortar/core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { shopPolicyRules } from '../access/index.js'
 import type { CatalogDb } from '../catalog/index.js'
 import { inputValue } from '../testing/html-form.js'
 import { signUpShopper } from '../testing/shopper.js'
-import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
+import { shopTestEngines, useTestShop } from '../testing/test-shop.js'
 import type { OrdersDb } from './orders-db.js'
 
 const WITHDRAWN = 'Withdrawn from sale.'
@@ -20,16 +20,10 @@ for (const engine of shopTestEngines()) {
   describe.skipIf(engine.skip !== undefined)(
     `products the policy hides, on ${engine.describeTitle}`,
     () => {
-      let shop: TestShop
-      const db = () => resolveDatabase<OrdersDb & CatalogDb>(shop.app)
+      const shop = useTestShop({ engine, policy: hidingPolicy })
+      const db = () => resolveDatabase<OrdersDb & CatalogDb>(shop().app)
 
-      beforeAll(async () => {
-        shop = await startTestShop(engine, { policy: hidingPolicy })
-      })
-
-      afterAll(async () => {
-        await shop?.close()
-      })
+      afterAll(async () => {})
 
       const stocks = async () =>
         (
@@ -43,7 +37,7 @@ for (const engine of shopTestEngines()) {
 
       it('are sold out at checkout, on its page and through the API, once hidden in a cart', async () => {
         await db().updateTable('products').set({ stock: 5 }).where('id', 'in', [301, 302]).execute()
-        const shopper = await signUpShopper(shop.base, 'hidden')
+        const shopper = await signUpShopper(shop().base, 'hidden')
         const { jar } = shopper
         expect((await jar.request('POST', '/cart', { productId: 301, quantity: 1 })).status).toBe(
           201,

@@ -1,8 +1,8 @@
 import { reencryptColumn, resolveDatabase, VAULT, Vault } from '@mortar/core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { vaultKeyRing } from '../secrets/index.js'
 import { CookieJar } from '../testing/cookie-jar.js'
-import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
+import { shopTestEngines, useTestShop } from '../testing/test-shop.js'
 import { PAYMENT_METHODS, tokenAad } from './payment-methods.js'
 import type { PaymentsDb } from './payments-db.js'
 
@@ -13,12 +13,12 @@ for (const engine of shopTestEngines()) {
   describe.skipIf(engine.skip !== undefined)(
     `saved payment methods on ${engine.describeTitle}`,
     () => {
-      let shop: TestShop
+      const shop = useTestShop({ engine })
       let accounts = 0
 
       async function loggedIn(): Promise<{ jar: CookieJar; userId: string }> {
         accounts += 1
-        const jar = new CookieJar({ base: shop.base })
+        const jar = new CookieJar({ base: shop().base })
         const signup = await jar.request('POST', '/auth/signup', {
           email: `payer-${accounts}-${Date.now()}@example.com`,
           password: 'correct horse battery',
@@ -28,20 +28,14 @@ for (const engine of shopTestEngines()) {
       }
 
       async function rawRow(id: string) {
-        return resolveDatabase<PaymentsDb>(shop.app)
+        return resolveDatabase<PaymentsDb>(shop().app)
           .selectFrom('payment_methods')
           .selectAll()
           .where('id', '=', id)
           .executeTakeFirstOrThrow()
       }
 
-      beforeAll(async () => {
-        shop = await startTestShop(engine)
-      })
-
-      afterAll(async () => {
-        await shop?.close()
-      })
+      afterAll(async () => {})
 
       it('stores the token encrypted and shows only the brand and last four digits', async () => {
         const { jar, userId } = await loggedIn()
@@ -65,10 +59,12 @@ for (const engine of shopTestEngines()) {
         expect(row.token_ciphertext).not.toContain(TOKEN)
         expect(row.token_ciphertext).not.toContain('tok_visa')
         // Only the Vault, with the row's own associated data, gets the token back.
-        expect(await shop.app.resolve(PAYMENT_METHODS).providerToken(userId, id)).toBe(TOKEN)
-        expect(shop.app.resolve(VAULT).decrypt(row.token_ciphertext, { aad: tokenAad(row) })).toBe(
-          TOKEN,
-        )
+        expect(await shop().app.resolve(PAYMENT_METHODS).providerToken(userId, id)).toBe(TOKEN)
+        expect(
+          shop()
+            .app.resolve(VAULT)
+            .decrypt(row.token_ciphertext, { aad: tokenAad(row) }),
+        ).toBe(TOKEN)
       })
 
       it('rotates the vault key with reencryptColumn, old tokens still readable', async () => {
@@ -79,15 +75,15 @@ for (const engine of shopTestEngines()) {
           brand: 'visa',
         })
         const id = saved.json.id as string
-        const oldVault = shop.app.resolve(VAULT)
+        const oldVault = shop().app.resolve(VAULT)
         // A new primary key appended to the ring, as VAULT_KEYS=dev:…,k2027:… would give.
         const vault = new Vault({
           keys: [
-            ...vaultKeyRing(shop.app.config.vaultKeys),
+            ...vaultKeyRing(shop().app.config.vaultKeys),
             { id: 'k2027', key: Vault.generateKey() },
           ],
         })
-        const db = resolveDatabase<PaymentsDb>(shop.app)
+        const db = resolveDatabase<PaymentsDb>(shop().app)
         const progress = await reencryptColumn(db, {
           vault,
           table: 'payment_methods',
@@ -119,14 +115,14 @@ for (const engine of shopTestEngines()) {
           brand: 'mastercard',
         })
         const stolen = (await rawRow(victimCard.json.id as string)).token_ciphertext
-        await resolveDatabase<PaymentsDb>(shop.app)
+        await resolveDatabase<PaymentsDb>(shop().app)
           .updateTable('payment_methods')
           .set({ token_ciphertext: stolen })
           .where('id', '=', thiefCard.json.id as string)
           .execute()
         await expect(
-          shop.app
-            .resolve(PAYMENT_METHODS)
+          shop()
+            .app.resolve(PAYMENT_METHODS)
             .providerToken(thief.userId, thiefCard.json.id as string),
         ).rejects.toMatchObject({ code: 'E_VAULT_DECRYPT' })
       })
@@ -176,7 +172,7 @@ for (const engine of shopTestEngines()) {
       })
 
       it('needs a login and a well-formed card, and never echoes the token in a problem', async () => {
-        const anonymous = new CookieJar({ base: shop.base })
+        const anonymous = new CookieJar({ base: shop().base })
         expect((await anonymous.request('GET', '/payment-methods')).status).toBe(401)
         const refused = await anonymous.request('POST', '/payment-methods', {
           token: TOKEN,

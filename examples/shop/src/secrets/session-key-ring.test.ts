@@ -4,11 +4,10 @@ import { describe, expect, it } from 'vitest'
 import { loadShopConfig } from '../config.js'
 import { CookieJar } from '../testing/cookie-jar.js'
 import { signUpShopper } from '../testing/shopper.js'
-import { shopTestEngines, startTestShop } from '../testing/test-shop.js'
+import { sqliteTestEngine, startTestShop } from '../testing/test-shop.js'
 
 const OLD = 'the-session-password-of-last-year-0123456789'
 const NEW = 'the-session-password-of-this-year-9876543210'
-const sqlite = shopTestEngines()[0]
 
 function sessionPasswordOf(value: string): unknown {
   return loadShopConfig({ NODE_ENV: 'test', SESSION_PASSWORD: value }).sessionPassword.reveal()
@@ -47,10 +46,11 @@ describe('SESSION_PASSWORD', () => {
   })
 
   it('rotates without logging anyone out or losing a cart, then retires the old password', async () => {
-    if (sqlite === undefined) throw new Error('no SQLite engine')
-    const database = await privateDatabaseUrl(sqlite)
+    const database = await privateDatabaseUrl(sqliteTestEngine())
     const restart = (password: string) =>
-      startTestShop(sqlite, { env: { DATABASE_URL: database.url, SESSION_PASSWORD: password } })
+      startTestShop(sqliteTestEngine(), {
+        env: { DATABASE_URL: database.url, SESSION_PASSWORD: password },
+      })
     try {
       const before = await restart(OLD)
       const shopper = await signUpShopper(before.base, 'rotated')

@@ -1,12 +1,11 @@
 import { PASSWORD_HASHER, PasswordHasherBusyError } from '@mortar/auth'
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { CookieJar } from '../testing/cookie-jar.js'
 import { formFields } from '../testing/html-form.js'
 import { routeList } from '../testing/route-list.js'
 import { SHOPPER_PASSWORD, signUpShopper } from '../testing/shopper.js'
-import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
+import { useTestShop } from '../testing/test-shop.js'
 
-const sqlite = shopTestEngines()[0]
 const ANY_ID = '00000000-0000-4000-8000-000000000000'
 
 function isHtml(response: { headers: Headers }): boolean {
@@ -14,16 +13,7 @@ function isHtml(response: { headers: Headers }): boolean {
 }
 
 describe('the pages answer every error with a page a person can act on', () => {
-  let shop: TestShop
-
-  beforeAll(async () => {
-    if (sqlite === undefined) throw new Error('no SQLite engine')
-    shop = await startTestShop(sqlite)
-  })
-
-  afterAll(async () => {
-    await shop?.close()
-  })
+  const shop = useTestShop()
 
   afterEach(() => {
     vi.restoreAllMocks()
@@ -31,10 +21,10 @@ describe('the pages answer every error with a page a person can act on', () => {
 
   for (const action of ['signup', 'login'] as const) {
     it(`keeps the ${action} form, with the reason and Retry-After, when the password hasher is busy`, async () => {
-      const hasher = shop.app.resolve(PASSWORD_HASHER)
+      const hasher = shop().app.resolve(PASSWORD_HASHER)
       vi.spyOn(hasher, 'hash').mockRejectedValue(new PasswordHasherBusyError())
       vi.spyOn(hasher, 'verifyOrDummy').mockRejectedValue(new PasswordHasherBusyError())
-      const browser = new CookieJar({ base: shop.base })
+      const browser = new CookieJar({ base: shop().base })
       const form = await browser.request('GET', `/store/${action}?next=/store/cart`)
       const email = `busy-${action}@example.com`
       const sent = await browser.request(
@@ -53,7 +43,7 @@ describe('the pages answer every error with a page a person can act on', () => {
   }
 
   it('names each refused field and why, on the form and on an error page', async () => {
-    const browser = new CookieJar({ base: shop.base })
+    const browser = new CookieJar({ base: shop().base })
     const form = await browser.request('GET', '/store/signup')
     for (const [email, password, field] of [
       ['short@example.com', 'short', 'password'],
@@ -77,8 +67,10 @@ describe('the pages answer every error with a page a person can act on', () => {
   })
 
   it('shows an unexpected failure of a form as an HTML page naming the request', async () => {
-    vi.spyOn(shop.app.resolve(PASSWORD_HASHER), 'hash').mockRejectedValue(new Error('disk on fire'))
-    const browser = new CookieJar({ base: shop.base })
+    vi.spyOn(shop().app.resolve(PASSWORD_HASHER), 'hash').mockRejectedValue(
+      new Error('disk on fire'),
+    )
+    const browser = new CookieJar({ base: shop().base })
     const form = await browser.request('GET', '/store/signup')
     const sent = await browser.request(
       'POST',
@@ -95,7 +87,7 @@ describe('the pages answer every error with a page a person can act on', () => {
   })
 
   it('answers a request that sent JSON to a page with problem+json still', async () => {
-    const sent = await new CookieJar({ base: shop.base }).request('POST', '/store/cart', {
+    const sent = await new CookieJar({ base: shop().base }).request('POST', '/store/cart', {
       productId: 'not a number',
     })
     expect(sent.status).toBe(422)
@@ -103,7 +95,7 @@ describe('the pages answer every error with a page a person can act on', () => {
   })
 
   it('shows an unknown page, an oversized form and a 403 as HTML', async () => {
-    const browser = new CookieJar({ base: shop.base })
+    const browser = new CookieJar({ base: shop().base })
     for (const path of ['/store/no-such-page', '/admin/no-such-page']) {
       const missing = await browser.request('GET', path)
       expect(`${path} ${missing.status} ${isHtml(missing)}`).toBe(`${path} 404 true`)
@@ -119,10 +111,10 @@ describe('the pages answer every error with a page a person can act on', () => {
   })
 
   it('refuses forged form posts on every unsafe page route with an HTML 403, those added later too', async () => {
-    const shopper = await signUpShopper(shop.base, 'forged-html')
+    const shopper = await signUpShopper(shop().base, 'forged-html')
     // The same cookie, sent by a page elsewhere: no Origin, no token.
-    const forger = new CookieJar({ base: shop.base, origin: null })
-    const unsafe = routeList(shop.server).filter(
+    const forger = new CookieJar({ base: shop().base, origin: null })
+    const unsafe = routeList(shop().server).filter(
       (route) =>
         route.method === 'POST' &&
         (route.path.startsWith('/store') || route.path.startsWith('/admin')),
@@ -138,9 +130,9 @@ describe('the pages answer every error with a page a person can act on', () => {
   })
 
   it('shows a customer every admin page as an HTML 403 and a visitor the login form', async () => {
-    const customer = await signUpShopper(shop.base, 'not-admin-html')
-    const visitor = new CookieJar({ base: shop.base })
-    const pages = routeList(shop.server).filter(
+    const customer = await signUpShopper(shop().base, 'not-admin-html')
+    const visitor = new CookieJar({ base: shop().base })
+    const pages = routeList(shop().server).filter(
       (route) => route.path.startsWith('/admin') && route.method !== 'POST',
     )
     for (const route of pages) {

@@ -1,26 +1,15 @@
 import { INBOX } from '@mortar/notify'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { inputValue } from '../testing/html-form.js'
 import { signUpShopper } from '../testing/shopper.js'
-import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
-
-const sqlite = shopTestEngines()[0]
+import { useTestShop } from '../testing/test-shop.js'
 
 describe('the inbox page', () => {
-  let shop: TestShop
-
-  beforeAll(async () => {
-    if (sqlite === undefined) throw new Error('no SQLite engine')
-    shop = await startTestShop(sqlite)
-  })
-
-  afterAll(async () => {
-    await shop?.close()
-  })
+  const shop = useTestShop()
 
   it('opens an old item at its link, however many read items came after it', async () => {
-    const shopper = await signUpShopper(shop.base, 'reader')
-    const inbox = shop.app.resolve(INBOX)
+    const shopper = await signUpShopper(shop().base, 'reader')
+    const inbox = shop().app.resolve(INBOX)
     const item = (n: number) => ({
       id: `item-${String(n).padStart(3, '0')}`,
       recipientId: shopper.userId,

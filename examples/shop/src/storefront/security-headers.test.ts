@@ -1,30 +1,22 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { CookieJar } from '../testing/cookie-jar.js'
 import { routeList } from '../testing/route-list.js'
 import { logIn } from '../testing/shopper.js'
-import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
-
-const sqlite = shopTestEngines()[0]
+import { useTestShop } from '../testing/test-shop.js'
 
 describe('security headers: framing by another site, scripts, sniffing', () => {
-  let shop: TestShop
+  const shop = useTestShop()
   let admin: CookieJar
 
   beforeAll(async () => {
-    if (sqlite === undefined) throw new Error('no SQLite engine')
-    shop = await startTestShop(sqlite)
-    const config = shop.app.config
-    admin = await logIn(shop.base, config.adminEmail, config.adminPassword.reveal())
-  })
-
-  afterAll(async () => {
-    await shop?.close()
+    const config = shop().app.config
+    admin = await logIn(shop().base, config.adminEmail, config.adminPassword.reveal())
   })
 
   /** Every GET route's path (parameters as 1), a missing page and a refused parameter. */
   function getPaths(): string[] {
     // The inbox's live stream never ends, so its body cannot be read to the end; it is no page.
-    const routes = routeList(shop.server).filter(
+    const routes = routeList(shop().server).filter(
       (route) => route.method === 'GET' && route.path !== '/inbox/stream',
     )
     return [
@@ -77,23 +69,14 @@ describe('security headers: framing by another site, scripts, sniffing', () => {
 })
 
 describe('caching of what a visitor was shown', () => {
-  let shop: TestShop
-
-  beforeAll(async () => {
-    if (sqlite === undefined) throw new Error('no SQLite engine')
-    shop = await startTestShop(sqlite)
-  })
-
-  afterAll(async () => {
-    await shop?.close()
-  })
+  const shop = useTestShop()
 
   // No answer said how to cache it: after a logout on a shared computer, Back showed the account
   // page (email, saved cards, orders) from the browser's cache, and a shared cache could keep it.
   it('is refused for every answer of every GET route but the static scripts and styles', async () => {
-    const config = shop.app.config
-    const admin = await logIn(shop.base, config.adminEmail, config.adminPassword.reveal())
-    const routes = routeList(shop.server).filter(
+    const config = shop().app.config
+    const admin = await logIn(shop().base, config.adminEmail, config.adminPassword.reveal())
+    const routes = routeList(shop().server).filter(
       (route) => route.method === 'GET' && route.path !== '/inbox/stream',
     )
     const paths = [

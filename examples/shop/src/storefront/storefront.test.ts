@@ -1,31 +1,23 @@
 import { resolveDatabase } from '@mortar/core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import type { CatalogDb } from '../catalog/index.js'
 import { CookieJar } from '../testing/cookie-jar.js'
 import { inputValue } from '../testing/html-form.js'
 import { routeList } from '../testing/route-list.js'
 import { SHOPPER_PASSWORD, signUpShopper } from '../testing/shopper.js'
-import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
-
-const sqlite = shopTestEngines()[0]
+import { useTestShop } from '../testing/test-shop.js'
 
 describe('the storefront over HTTP (forms, as a browser without script sends them)', () => {
-  let shop: TestShop
+  const shop = useTestShop()
   let browser: CookieJar
 
   beforeAll(async () => {
-    if (sqlite === undefined) throw new Error('no SQLite engine')
-    shop = await startTestShop(sqlite)
-    await resolveDatabase<CatalogDb>(shop.app)
+    await resolveDatabase<CatalogDb>(shop().app)
       .updateTable('products')
       .set({ stock: 3 })
       .where('id', '=', 42)
       .execute()
-    browser = new CookieJar({ base: shop.base, userAgent: 'storefront-test' })
-  })
-
-  afterAll(async () => {
-    await shop?.close()
+    browser = new CookieJar({ base: shop().base, userAgent: 'storefront-test' })
   })
 
   const form = (page: string, fields: Record<string, string>) =>
@@ -42,8 +34,11 @@ describe('the storefront over HTTP (forms, as a browser without script sends the
     )
     const etag = script.headers.get('etag') ?? ''
     expect(
-      (await browser.request('GET', '/store/assets/shop.js', undefined, { 'if-none-match': etag }))
-        .status,
+      (
+        await browser.request('GET', '/store/assets/shop.js', undefined, {
+          'if-none-match': etag,
+        })
+      ).status,
     ).toBe(304)
   })
 
@@ -142,7 +137,7 @@ describe('the storefront over HTTP (forms, as a browser without script sends the
 
     // Sold out meanwhile: the notice at the cart (a 500 E_AUTH_NOT_VERIFIED in development, as
     // the failed checkout had touched the orders before any authorization call).
-    await resolveDatabase<CatalogDb>(shop.app)
+    await resolveDatabase<CatalogDb>(shop().app)
       .updateTable('products')
       .set({ stock: 0 })
       .where('id', '=', 42)
@@ -165,7 +160,7 @@ describe('the storefront over HTTP (forms, as a browser without script sends the
     // With the cart in the cookie, an older cookie brought back the ordered cart and its spent
     // key, and every submit of the changed cart came back with a notice until the key was
     // renewed. The cart is in the database now: an older cookie changes the cart as it is.
-    const shopper = await signUpShopper(shop.base, 'spent-key')
+    const shopper = await signUpShopper(shop().base, 'spent-key')
     const jar = shopper.jar
     await jar.request('POST', '/cart', { productId: 43, quantity: 1 })
     const beforeOrder = jar.cookieHeader
@@ -200,12 +195,12 @@ describe('the storefront over HTTP (forms, as a browser without script sends the
   it('refuses a checkout form whose cart or prices changed since the page, and shows them again', async () => {
     // A product added in another tab, or a price changed, was ordered and charged unseen: the
     // form's key is the cart's, which adding keeps, and the page's total was never checked.
-    await resolveDatabase<CatalogDb>(shop.app)
+    await resolveDatabase<CatalogDb>(shop().app)
       .updateTable('products')
       .set({ stock: 10 })
       .where('id', 'in', [44, 45])
       .execute()
-    const shopper = await signUpShopper(shop.base, 'stale-checkout')
+    const shopper = await signUpShopper(shop().base, 'stale-checkout')
     const jar = shopper.jar
     await jar.request('POST', '/cart', { productId: 44, quantity: 1 })
     const submit = (page: string) =>
@@ -234,7 +229,7 @@ describe('the storefront over HTTP (forms, as a browser without script sends the
     expect(again.text).toContain('3 × ')
     expect(await orderCount()).toBe(0)
 
-    await resolveDatabase<CatalogDb>(shop.app)
+    await resolveDatabase<CatalogDb>(shop().app)
       .updateTable('products')
       .set((eb) => ({ price_cents: eb('price_cents', '+', 100) }))
       .where('id', '=', 45)
@@ -254,7 +249,7 @@ describe('the storefront over HTTP (forms, as a browser without script sends the
   it('refuses the form of an ordered cart sent again with another card, with a notice', async () => {
     // The order's cookie lost, the same cart's form sent with another card was refused, its
     // key renewed, and the next submit ordered (and charged) the cart a second time.
-    const shopper = await signUpShopper(shop.base, 'same-cart')
+    const shopper = await signUpShopper(shop().base, 'same-cart')
     const jar = shopper.jar
     const card = await jar.request('POST', '/payment-methods', {
       token: 'tok_same_cart_3333',
@@ -287,7 +282,7 @@ describe('the storefront over HTTP (forms, as a browser without script sends the
 
   it('answers a card token saved already as another card with a notice on the account page', async () => {
     // A bare 422 error page before, where the checkout's errors come back as a notice.
-    const { jar } = await signUpShopper(shop.base, 'token-reuse')
+    const { jar } = await signUpShopper(shop().base, 'token-reuse')
     const save = async (last4: string) => {
       const account = await jar.request('GET', '/store/account')
       return jar.request(
@@ -335,7 +330,7 @@ describe('the storefront over HTTP (forms, as a browser without script sends the
 
   it('shows a wrong password on the login form again, and logs out', async () => {
     const loginPage = await browser.request('GET', '/store/login')
-    const wrong = await new CookieJar({ base: shop.base }).request(
+    const wrong = await new CookieJar({ base: shop().base }).request(
       'POST',
       '/store/login',
       form(loginPage.text, { email: 'nobody@example.com', password: 'wrong password' }),
@@ -350,7 +345,7 @@ describe('the storefront over HTTP (forms, as a browser without script sends the
   })
 
   it('refuses a logged-in form post that carries neither Origin nor the CSRF token', async () => {
-    const shopper = new CookieJar({ base: shop.base, origin: null })
+    const shopper = new CookieJar({ base: shop().base, origin: null })
     const page = await shopper.request('GET', '/store/signup')
     await shopper.request(
       'POST',
@@ -370,10 +365,10 @@ describe('the storefront over HTTP (forms, as a browser without script sends the
   })
 
   it('refuses customers (403) and visitors on every admin route, those added later too', async () => {
-    const admin = routeList(shop.server).filter((route) => route.path.startsWith('/admin'))
+    const admin = routeList(shop().server).filter((route) => route.path.startsWith('/admin'))
     expect(admin).toContainEqual({ method: 'POST', path: '/admin/orders/:id/status' })
-    const customer = await signUpShopper(shop.base, 'not-an-admin')
-    const visitor = new CookieJar({ base: shop.base })
+    const customer = await signUpShopper(shop().base, 'not-an-admin')
+    const visitor = new CookieJar({ base: shop().base })
     for (const route of admin) {
       const path = route.path
         .replace(/:[A-Za-z]+/g, '00000000-0000-4000-8000-000000000000')
@@ -393,8 +388,8 @@ describe('the storefront over HTTP (forms, as a browser without script sends the
 
   it('keeps customers out of the admin pages and lets the admin in', async () => {
     expect((await browser.request('GET', '/admin')).status).toBe(303)
-    const config = shop.app.config
-    const admin = new CookieJar({ base: shop.base })
+    const config = shop().app.config
+    const admin = new CookieJar({ base: shop().base })
     const loginPage = await admin.request('GET', '/store/login')
     await admin.request(
       'POST',

@@ -6,6 +6,7 @@ import {
   type TestEngine,
   testEngines,
 } from '@mortar/core/testing'
+import { afterAll, beforeAll } from 'vitest'
 import { loadShopConfig } from '../config.js'
 import type { ShopPolicy } from '../access/index.js'
 import { buildShop, type Shop } from '../server.js'
@@ -46,6 +47,34 @@ export function shopTestEngines(): (TestEngine & { readonly describeTitle: strin
     describeTitle:
       engine.skip === undefined ? engine.title : `${engine.title} (skipped: ${engine.skip})`,
   }))
+}
+
+/** SQLite, which every test can run on: for what the shop does alike on every engine. */
+export function sqliteTestEngine(): TestEngine {
+  const sqlite = testEngines().find((engine) => engine.engine === 'sqlite')
+  if (sqlite === undefined) throw new Error('no SQLite engine among the test engines')
+  return sqlite
+}
+
+/**
+ * A shop for the tests of the enclosing `describe`: started before them (on `engine`, SQLite by
+ * default) and closed after them. The function it returns gives that shop inside the tests and
+ * the hooks declared after this call.
+ */
+export function useTestShop(
+  options: TestShopOptions & { readonly engine?: TestEngine } = {},
+): () => TestShop {
+  let shop: TestShop | undefined
+  beforeAll(async () => {
+    shop = await startTestShop(options.engine ?? sqliteTestEngine(), options)
+  })
+  afterAll(async () => {
+    await shop?.close()
+  })
+  return () => {
+    if (shop === undefined) throw new Error('the test shop starts in beforeAll: use it in a test')
+    return shop
+  }
 }
 
 /**

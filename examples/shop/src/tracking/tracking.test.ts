@@ -3,11 +3,11 @@ import { get } from 'node:http'
 import { ANALYTICS } from '@mortar/analytics'
 import { createApp, resolveDatabase, StartupError, Vault } from '@mortar/core'
 import { SESSION_REGISTRY } from '@mortar/session'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import type { CatalogDb } from '../catalog/index.js'
 import { CookieJar } from '../testing/cookie-jar.js'
 import { logIn, SHOPPER_PASSWORD, type Shopper, signUp, signUpShopper } from '../testing/shopper.js'
-import { shopTestEngines, startTestShop, type TestShop } from '../testing/test-shop.js'
+import { shopTestEngines, startTestShop, useTestShop } from '../testing/test-shop.js'
 import { DEVELOPMENT_VAULT_KEY } from '../secrets/index.js'
 import { shopTrackingModules } from './tracking-module.js'
 import { VISITOR_TAGS } from './visitor-tags.js'
@@ -61,21 +61,16 @@ describe('shopTrackingModules', () => {
 for (const engine of shopTestEngines()) {
   // Skipped only when this engine's MORTAR_TEST_*_URL variable is unset (the notice names it); .ci/run sets all three, so CI runs it.
   describe.skipIf(engine.skip !== undefined)(`tracking on ${engine.describeTitle}`, () => {
-    let shop: TestShop
-    const analytics = () => shop.app.resolve(ANALYTICS)
+    const shop = useTestShop({ engine })
+    const analytics = () => shop().app.resolve(ANALYTICS)
     const range = () => ({ from: new Date(Date.now() - DAY), to: new Date(Date.now() + DAY) })
 
     beforeAll(async () => {
-      shop = await startTestShop(engine)
-      await resolveDatabase<CatalogDb>(shop.app)
+      await resolveDatabase<CatalogDb>(shop().app)
         .updateTable('products')
         .set({ stock: 50 })
         .where('id', 'in', [21, 22, 23, 24])
         .execute()
-    })
-
-    afterAll(async () => {
-      await shop?.close()
     })
 
     async function buy(shopper: Shopper, productIds: number[]): Promise<number> {
@@ -89,7 +84,7 @@ for (const engine of shopTestEngines()) {
     }
 
     it('tracks a search with its query, a view, an add to cart and the purchase of one visitor', async () => {
-      const visitor = new CookieJar({ base: shop.base, userAgent: 'tracked-visitor' })
+      const visitor = new CookieJar({ base: shop().base, userAgent: 'tracked-visitor' })
       expect((await visitor.request('GET', '/store?q=Zebra%20lamp')).status).toBe(200)
       expect((await visitor.request('GET', '/store/products/21')).status).toBe(200)
       const page = await visitor.request('GET', '/store/products/21')
@@ -122,8 +117,8 @@ for (const engine of shopTestEngines()) {
     it('gives the browser a new visitor id at logout, so the next one to log in is not the last', async () => {
       // The visitor id outlived logout: the next person's searches went under an id linked to
       // the previous account (links are first-wins), and forgetting that account deleted them.
-      const first = await signUpShopper(shop.base, 'first-on-browser')
-      const second = await signUpShopper(shop.base, 'second-on-browser')
+      const first = await signUpShopper(shop().base, 'first-on-browser')
+      const second = await signUpShopper(shop().base, 'second-on-browser')
       const browser = first.jar
       expect((await browser.request('POST', '/auth/logout')).status).toBe(200)
       expect((await browser.request('GET', '/store?q=walrus')).status).toBe(200)
@@ -135,7 +130,7 @@ for (const engine of shopTestEngines()) {
       expect(login.status).toBe(200)
       await analytics().flush({ timeoutMs: 5_000 })
 
-      const db = resolveDatabase<TrackedTables>(shop.app)
+      const db = resolveDatabase<TrackedTables>(shop().app)
       const searched = await db
         .selectFrom('mortar_analytics_event')
         .select('anonymous_id')
@@ -154,11 +149,11 @@ for (const engine of shopTestEngines()) {
     it('gives the browser a new visitor id when its session ended without logout: expired, revoked, or another account', async () => {
       // Only logout replaced it: after a session expired or was revoked everywhere, the next
       // person's searches went under the id linked to the last account.
-      const first = await signUpShopper(shop.base, 'left-signed-in')
+      const first = await signUpShopper(shop().base, 'left-signed-in')
       const linked = visitorIn(first.jar.cookieHeader)
       expect(linked).not.toBe('')
       const visitorCookie = /shop\.visitor=[^;]+/.exec(first.jar.cookieHeader)?.[0] ?? ''
-      const db = resolveDatabase<TrackedTables>(shop.app)
+      const db = resolveDatabase<TrackedTables>(shop().app)
       const searchedUnder = async (query: string) => {
         await analytics().flush({ timeoutMs: 5_000 })
         // Filtered here: properties are jsonb on PostgreSQL, text elsewhere.
@@ -177,20 +172,20 @@ for (const engine of shopTestEngines()) {
       expect(await searchedUnder('aardvark')).toEqual([linked])
 
       // The session cookie expired: only the visitor cookie is sent.
-      const expired = new CookieJar({ base: shop.base })
+      const expired = new CookieJar({ base: shop().base })
       await expired.request('GET', '/store?q=bandicoot', undefined, { cookie: visitorCookie })
       const [afterExpiry] = await searchedUnder('bandicoot')
       expect(afterExpiry).not.toBe(linked)
 
       // Revoked everywhere (from another device): the same browser, no longer signed in.
-      await shop.app.resolve(SESSION_REGISTRY).revokeAll(first.userId)
+      await shop().app.resolve(SESSION_REGISTRY).revokeAll(first.userId)
       expect((await first.jar.request('GET', '/store?q=capybara')).status).toBe(200)
       const [afterRevoke] = await searchedUnder('capybara')
       expect(afterRevoke).not.toBe(linked)
 
       // Another account logs in on a browser whose cookie names the first one.
-      const second = await signUpShopper(shop.base, 'next-on-browser')
-      const browser = new CookieJar({ base: shop.base })
+      const second = await signUpShopper(shop().base, 'next-on-browser')
+      const browser = new CookieJar({ base: shop().base })
       const login = await browser.request(
         'POST',
         '/auth/login',
@@ -211,7 +206,7 @@ for (const engine of shopTestEngines()) {
     it('tags a linked visitor cookie by the shop vault: no one can tell or write the tag from the account id', async () => {
       // The tag was sha256("shop.visitor:" + user id): anyone who knew an account's id (it is
       // in /me) could tell that account's browsers and write a cookie the shop took as theirs.
-      const shopper = await signUpShopper(shop.base, 'tagged')
+      const shopper = await signUpShopper(shop().base, 'tagged')
       const unkeyed = (userId: string) =>
         createHash('sha256').update(`shop.visitor:${userId}`).digest('base64url')
       const tag = /shop\.visitor=[0-9a-f-]{36}\.([A-Za-z0-9_-]{43})/.exec(shopper.jar.cookieHeader)
@@ -219,7 +214,7 @@ for (const engine of shopTestEngines()) {
       expect(tag?.[1]).not.toBe(unkeyed(shopper.userId))
       // A cookie tagged from the account id alone is not the account's: the shop gives a new id.
       const forged = randomUUID()
-      const db = resolveDatabase<TrackedTables>(shop.app)
+      const db = resolveDatabase<TrackedTables>(shop().app)
       await shopper.jar.request('GET', '/store?q=pangolin', undefined, {
         cookie: `${shopper.jar.cookieHeader.replace(/shop\.visitor=[^;]+/, '')}; shop.visitor=${forged}.${unkeyed(shopper.userId)}`,
       })
@@ -243,7 +238,7 @@ for (const engine of shopTestEngines()) {
           expect(signup.status).toBe(201)
           const userId = (signup.json.user as { id: string }).id
           const sent = /shop\.visitor=[0-9a-f-]{36}\.([A-Za-z0-9_-]{43})/.exec(jar.cookieHeader)
-          return { here: shop.app.resolve(VISITOR_TAGS).tag(userId), there: sent?.[1] }
+          return { here: shop().app.resolve(VISITOR_TAGS).tag(userId), there: sent?.[1] }
         } finally {
           await other.close()
         }
@@ -264,14 +259,14 @@ for (const engine of shopTestEngines()) {
       // sent back: one visitor per request in the analytics.
       const userAgent = `api-client-${randomUUID()}`
       for (const q of ['okapi', 'okapi', 'okapi']) {
-        const answer = await fetch(`${shop.base}/products?q=${q}`, {
+        const answer = await fetch(`${shop().base}/products?q=${q}`, {
           headers: { 'user-agent': userAgent },
         })
         expect(answer.status).toBe(200)
         expect(answer.headers.getSetCookie().join('\n')).not.toContain('shop.visitor=')
       }
       await analytics().flush({ timeoutMs: 5_000 })
-      const db = resolveDatabase<TrackedTables>(shop.app)
+      const db = resolveDatabase<TrackedTables>(shop().app)
       const rows = (
         await db
           .selectFrom('mortar_analytics_event')
@@ -282,13 +277,13 @@ for (const engine of shopTestEngines()) {
       expect(rows).toHaveLength(3)
       expect(new Set(rows.map((row) => row.anonymous_id)).size).toBe(1)
       // A browser's navigation, from another site too, is given one.
-      const navigation = await navigate(`${shop.base}/store?q=okapi`, 'cross-site')
+      const navigation = await navigate(`${shop().base}/store?q=okapi`, 'cross-site')
       expect(String(navigation)).toContain('shop.visitor=')
     })
 
     it('sets the visitor cookie Secure outside development, as the session cookie is', async () => {
       const visitorCookie = async () =>
-        (await navigate(`${shop.base}/store?q=lamp`, 'none')).find((cookie) =>
+        (await navigate(`${shop().base}/store?q=lamp`, 'none')).find((cookie) =>
           /^(__Host-)?shop\.visitor=/.test(cookie),
         )
       expect(await visitorCookie()).not.toMatch(/;\s*Secure/i)
@@ -343,7 +338,7 @@ for (const engine of shopTestEngines()) {
 
     it('counts one search however it was cased or spaced, from the page and the API alike', async () => {
       // "Mug", "mug " and "MUG" were three rows of the top searches, each with a third of the count.
-      const visitor = new CookieJar({ base: shop.base })
+      const visitor = new CookieJar({ base: shop().base })
       for (const path of [
         '/store?q=Quokka%20Mug',
         '/store?q=quokka%20mug%20',
@@ -360,12 +355,12 @@ for (const engine of shopTestEngines()) {
 
     it('tracks no purchase for a checkout that fails', async () => {
       const before = await analytics().series('order_completed', { ...range(), interval: 'day' })
-      await resolveDatabase<CatalogDb>(shop.app)
+      await resolveDatabase<CatalogDb>(shop().app)
         .updateTable('products')
         .set({ stock: 0 })
         .where('id', '=', 25)
         .execute()
-      const shopper = await signUpShopper(shop.base, 'unlucky')
+      const shopper = await signUpShopper(shop().base, 'unlucky')
       await shopper.jar.request('POST', '/cart', { productId: 25 })
       // The cart takes it (stock is checked at checkout), the checkout refuses it.
       expect(await buy(shopper, [])).toBe(409)
@@ -377,9 +372,9 @@ for (const engine of shopTestEngines()) {
 
     it('shows what customers who bought a product also bought, on its page', async () => {
       const [first, second, third] = await Promise.all([
-        signUpShopper(shop.base, 'pair-1'),
-        signUpShopper(shop.base, 'pair-2'),
-        signUpShopper(shop.base, 'pair-3'),
+        signUpShopper(shop().base, 'pair-1'),
+        signUpShopper(shop().base, 'pair-2'),
+        signUpShopper(shop().base, 'pair-3'),
       ])
       if (first === undefined || second === undefined || third === undefined) throw new Error()
       expect(await buy(first, [22, 23])).toBe(201)
@@ -395,16 +390,16 @@ for (const engine of shopTestEngines()) {
     })
 
     it('shows the admin the searches and purchases on the dashboard, and no one else', async () => {
-      const config = shop.app.config
-      const admin = await logIn(shop.base, config.adminEmail, config.adminPassword.reveal())
+      const config = shop().app.config
+      const admin = await logIn(shop().base, config.adminEmail, config.adminPassword.reveal())
       const dashboard = await admin.request('GET', '/admin/analytics')
       expect(dashboard.status).toBe(200)
       expect(dashboard.text).toContain('zebra lamp')
       expect(dashboard.text).toContain('order_completed')
-      const customer = await signUpShopper(shop.base, 'curious')
+      const customer = await signUpShopper(shop().base, 'curious')
       expect((await customer.jar.request('GET', '/admin/analytics')).status).toBe(403)
       expect(
-        (await new CookieJar({ base: shop.base }).request('GET', '/admin/analytics')).status,
+        (await new CookieJar({ base: shop().base }).request('GET', '/admin/analytics')).status,
       ).toBe(403)
     })
   })

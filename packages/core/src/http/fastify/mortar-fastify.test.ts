@@ -142,6 +142,62 @@ describe('mortarFastify', () => {
     await expect(fastify.register(mortarFastify, {} as never)).rejects.toThrow(/needs \{ app \}/)
   })
 
+  // Their work would run uncounted: a preHandler or onSend hook losing its scope to a client
+  // that left, an onRequest hook without a context, a route without its body limit.
+  it.each([
+    [
+      'an onSend hook',
+      (f: ReturnType<typeof Fastify>) => {
+        f.addHook('onSend', async () => {})
+      },
+      /onSend hook/,
+    ],
+    [
+      'a preHandler hook',
+      (f: ReturnType<typeof Fastify>) => {
+        f.addHook('preHandler', async () => {})
+      },
+      /preHandler hook/,
+    ],
+    [
+      'an onRequestAbort hook',
+      (f: ReturnType<typeof Fastify>) => {
+        f.addHook('onRequestAbort', async (_request: unknown) => {})
+      },
+      /onRequestAbort hook/,
+    ],
+    [
+      'a route',
+      (f: ReturnType<typeof Fastify>) => {
+        f.get('/early', async () => 'early')
+      },
+      /Routes were declared/,
+    ],
+    [
+      'a fastify-plugin of hooks',
+      (f: ReturnType<typeof Fastify>) => {
+        f.register(
+          Object.assign(
+            async (plugin: ReturnType<typeof Fastify>) => {
+              plugin.addHook('onResponse', async () => {})
+            },
+            { [Symbol.for('skip-override')]: true },
+          ),
+        )
+      },
+      /onResponse hook/,
+    ],
+  ])('refuses to register after %s, naming it', async (_what, add, named) => {
+    const app = createApp({ modules: [] })
+    await app.start()
+    const fastify = Fastify()
+    add(fastify)
+    const registered = fastify.register(mortarFastify, { app })
+    await expect(registered).rejects.toBeInstanceOf(StartupError)
+    await expect(fastify.ready()).rejects.toThrow(named)
+    await app.stop()
+  })
+
   it('adds no response check for an app without before-response hooks, and refuses one added later', async () => {
     const app = createApp({ modules: [] })
     await app.start()

@@ -18,6 +18,7 @@ import {
   runInRequestContext,
   runRequestStartHooks,
 } from '../../context/index.js'
+import { StartupError } from '../../app/startup-error.js'
 import { NotFoundError } from '../../errors/index.js'
 import type { Logger } from '../../logger/logger.js'
 import {
@@ -33,7 +34,7 @@ import {
   utf8Check,
 } from '../shared/index.js'
 import { FastifyHttpExchange } from './fastify-http-exchange.js'
-import { holdScopeThroughHooks } from './scope-holding-hooks.js'
+import { holdScopeThroughHooks, REQUEST_HOOKS } from './scope-holding-hooks.js'
 
 /**
  * Options of {@link mortarFastify}.
@@ -110,6 +111,11 @@ export function mortarFastify(
     )
     return
   }
+  const early = registeredBefore(fastify)
+  if (early.length > 0) {
+    done(new StartupError(early))
+    return
+  }
   const logger = app.logger
   const bodyLimit =
     options.bodyLimit === undefined ? undefined : resolveBodyLimit(options.bodyLimit)
@@ -184,6 +190,52 @@ export function mortarFastify(
 
   done()
 }
+
+// Hooks and routes added before the plugin run without its counting (their work may outlive
+// the scope it uses), a route without its body limit, and an onRequest hook outside the
+// context: refused, each named, rather than left to fail one request at a time.
+function registeredBefore(fastify: FastifyInstance): string[] {
+  const problems: string[] = []
+  const hooks = hooksOf(fastify)
+  if (hooks === undefined) {
+    return [
+      'This Fastify keeps its hooks where mortarFastify cannot check them: use Fastify 5, whose hooks it checks, so none runs uncounted before it.',
+    ]
+  }
+  for (const name of REQUEST_HOOKS) {
+    if ((hooks[name]?.length ?? 0) > 0) {
+      problems.push(
+        `A ${name} hook was added before mortarFastify: register mortarFastify first, so the hook runs in the request's context and keeps its scope while it runs.`,
+      )
+    }
+  }
+  if (fastify.printRoutes() !== EMPTY_ROUTES) {
+    problems.push(
+      'Routes were declared before mortarFastify: register mortarFastify first, so each route gets its body limit and keeps its request scope while its handler runs.',
+    )
+  }
+  return problems
+}
+
+// Fastify has no public list of an instance's hooks (nor hasHook): its own symbol, found by
+// its name, holds them per name.
+function hooksOf(fastify: FastifyInstance): Record<string, unknown[] | undefined> | undefined {
+  for (
+    let instance: object | null = fastify;
+    instance !== null;
+    instance = Object.getPrototypeOf(instance)
+  ) {
+    const key = Object.getOwnPropertySymbols(instance).find(
+      (s) => s.description === 'fastify.hooks',
+    )
+    if (key !== undefined)
+      return Reflect.get(instance, key) as Record<string, unknown[] | undefined>
+  }
+  return undefined
+}
+
+// What Fastify's printRoutes() says of a router with no route yet.
+const EMPTY_ROUTES = '(empty tree)'
 
 // What fastify-plugin does, without depending on it: run in the parent's scope, under a name.
 Object.defineProperty(mortarFastify, Symbol.for('skip-override'), { value: true })

@@ -9,7 +9,7 @@ import type { FastifyHttpExchange } from './fastify-http-exchange.js'
 // Fastify's hooks that run for a request, each called with the request first and its `done`
 // last. Those after the handler (preSerialization, onSend, onResponse after the response is
 // sent, onError, onRequestAbort) run when nothing else of the request does.
-const REQUEST_HOOKS: ReadonlySet<string> = new Set([
+export const REQUEST_HOOKS: ReadonlySet<string> = new Set([
   'onRequest',
   'preParsing',
   'preValidation',
