@@ -78,7 +78,12 @@ export { analyticsMigrations } from './storage/index.js'
 export type { RefusedEntry } from './storage/index.js'
 
 // privacy
-export type { ConsentOptions, CountryLookup, ForgetReport } from './privacy/index.js'
+export type {
+  ConsentOptions,
+  CountryLookup,
+  ForgetCounts,
+  ForgetReport,
+} from './privacy/index.js'
 
 // errors
 export {

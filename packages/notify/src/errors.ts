@@ -184,3 +184,27 @@ export class InboxConflictError extends MortarError {
     )
   }
 }
+
+/**
+ * 400: a marker, cursor or stream event id the inbox hands out came back altered, or from
+ * another recipient's page (a tab left open under another account): it is bound to the
+ * recipient it was made for. Nothing was changed; reload the page for markers of this inbox.
+ * `details.path` names the parameter (`upTo`, `cursor`, `after`, `Last-Event-ID`).
+ *
+ * @example
+ * ```ts
+ * import { InboxMarkerError } from '@mortar/notify'
+ *
+ * throw new InboxMarkerError('upTo')
+ * ```
+ */
+export class InboxMarkerError extends MortarError {
+  constructor(path: string) {
+    super(
+      'E_INBOX_MARKER',
+      400,
+      `The inbox ${path} is not one this inbox handed out for you (altered, or another account's): reload the page.`,
+      { details: { path } },
+    )
+  }
+}

@@ -179,6 +179,7 @@ export {
   NotifyRecipientError,
   NotifyUnavailableError,
   InboxConflictError,
+  InboxMarkerError,
   PreferenceRequiredError,
   WebhookSignatureError,
 } from './errors.js'

@@ -19,6 +19,7 @@ import { withDeadline } from '../buffer/index.js'
 import type { ConsentOptions } from '../privacy/consent.js'
 import type { CountryLookup } from '../privacy/request-fields.js'
 import {
+  type ForgetCounts,
   type ForgetReport,
   forgetUser,
   purgeEventsBefore,
@@ -232,7 +233,7 @@ export function analyticsModule<const E extends EventSchemas>(
           // The sink's links are read and their anonymous ids suppressed before its forget
           // deletes them: the other way round, a crash between the two lost them for good (a
           // second forget finds no link), and their later events with no user were stored.
-          const eraseFromSink = async (userId: string): Promise<ForgetReport> => {
+          const eraseFromSink = async (userId: string): Promise<ForgetCounts> => {
             if (own?.forget === undefined || own.linkedAnonymousIds === undefined) return NONE
             await suppressAnonymous(scope, await own.linkedAnonymousIds(userId), clock.nowMs())
             const erased = await own.forget(userId)
@@ -311,6 +312,7 @@ export function analyticsModule<const E extends EventSchemas>(
                   events: report.events + erased.events,
                   failedEvents: report.failedEvents + erased.failedEvents,
                   identityLinks: report.identityLinks + erased.identityLinks,
+                  rollupsKeptBefore: report.rollupsKeptBefore,
                 }
               }
               return withDeadline(run(), timeoutMs, () => {
@@ -372,7 +374,7 @@ const FORGET_JOB_DELAY_MS = 60_000
 // How long forgetUser (and each run of its job) may take by default: writes have 30 s each.
 const FORGET_TIMEOUT_MS = 60_000
 
-const NONE: ForgetReport = { events: 0, failedEvents: 0, identityLinks: 0 }
+const NONE: ForgetCounts = { events: 0, failedEvents: 0, identityLinks: 0 }
 
 // A century. The retention's cut, now − retentionDays × 86,400,000 ms, then stays an exact
 // integer (its size under 2^42, far inside 2^53), a valid Date and a bigint every engine takes;

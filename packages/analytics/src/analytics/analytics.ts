@@ -429,8 +429,9 @@ export class Analytics<E extends EventSchemas = AppEvents> {
 
   /**
    * Deletes everything recorded about a user, in one transaction (events under their id and
-   * linked anonymous ids, failed events, identity links, their share of every rollup), and
-   * suppresses their future events. Events of theirs still buffered are flushed first, then
+   * linked anonymous ids, failed events, identity links, their share of every rollup as far as
+   * their events are still stored: `rollupsKeptBefore` says before when retention had deleted
+   * events whose share it could not subtract), and suppresses their future events. Events of theirs still buffered are flushed first, then
    * deleted with the rest. A sink of the app's own is erased by its `forget` (counted in the
    * report), the anonymous ids of its `linkedAnonymousIds` suppressed first; one without those
    * or `forgetAnonymous` makes this throw `AnalyticsForgetError` before anything is done. With

@@ -62,8 +62,8 @@ class Store {
         isTransient: () => this.transient,
         onDrop: (reason, items) => this.dropped[reason].push(...items.map((i) => i.n)),
         onWriteError: (error) => this.writeErrors.push(error),
-        onWritten: (batch, _result, late) =>
-          this.answered.push({ items: batch.items.map((i) => i.n), late }),
+        onWritten: (batch, _result, droppedAs) =>
+          this.answered.push({ items: batch.items.map((i) => i.n), late: droppedAs !== undefined }),
         release: (items) => this.released.push(...items.map((i) => i.n)),
       },
     )

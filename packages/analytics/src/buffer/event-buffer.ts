@@ -63,7 +63,12 @@ export interface Batch<T> {
 }
 
 /** What happened to a batch: being written (or queued), written, or dropped and reported. */
-type BatchState = 'writing' | 'written' | 'dropped'
+type BatchState = 'writing' | 'written' | DroppedState
+
+/** Dropped and reported, for this reason. */
+interface DroppedState {
+  readonly dropped: DropReason
+}
 
 /** One attempt at a batch: past its deadline, or waiting for a write to answer. */
 interface Attempt {
@@ -81,11 +86,12 @@ export interface BufferHooks<T, R = void> {
    */
   write(batch: Batch<T>): Promise<R>
   /**
-   * Once per batch, for the first write of it that succeeded: `late` when the batch had been
-   * dropped and reported already (every attempt passed its deadline, or shutdown's), and this
-   * write answered after, having stored it all the same.
+   * Once per batch, for the first write of it that succeeded. `droppedAs` is the reason the
+   * batch was dropped and reported under already (every attempt passed its deadline, or
+   * shutdown's) when this write answered after, having stored it all the same: its items are
+   * written, no longer dropped, so the caller moves them from that count to the written.
    */
-  onWritten(batch: Batch<T>, result: R, late: boolean): void
+  onWritten(batch: Batch<T>, result: R, droppedAs: DropReason | undefined): void
   /**
    * The batch's items are no longer needed: written, or dropped with no write of them still
    * running (a write that passed its deadline may still read them).
@@ -316,7 +322,7 @@ export class EventBuffer<T, R = void> {
     const next = this.#next
     this.#next = undefined
     if (next !== undefined) {
-      next.state = 'dropped'
+      next.state = { dropped: 'shutdown' }
       left.unshift(...next.items)
     }
     const stalled = this.#inFlight
@@ -325,7 +331,7 @@ export class EventBuffer<T, R = void> {
       // deadline: a store that hangs never answers, and the process may end once stop()
       // returns, so it is reported now. A write that answers later has stored it all the same.
       this.#inFlight = undefined
-      stalled.state = 'dropped'
+      stalled.state = { dropped: 'shutdown' }
       this.#hooks.onDrop('shutdown', stalled.items)
       this.#releaseIfIdle(stalled)
     }
@@ -571,9 +577,10 @@ export class EventBuffer<T, R = void> {
     const state = batch.state
     if (state === 'written') return
     batch.state = 'written'
-    this.#hooks.onWritten(batch, result, state === 'dropped')
+    const droppedAs = state === 'writing' ? undefined : state.dropped
+    this.#hooks.onWritten(batch, result, droppedAs)
     this.#releaseIfIdle(batch)
-    if (state === 'dropped') return
+    if (droppedAs !== undefined) return
     clearTimeout(this.#retryTimer)
     this.#retryTimer = undefined
     if (this.#inFlight !== batch) return
@@ -592,7 +599,7 @@ export class EventBuffer<T, R = void> {
     if (!transient && batch.attempts >= MAX_ATTEMPTS) {
       this.#hooks.onWriteError(error, batch, undefined)
       this.#inFlight = undefined
-      batch.state = 'dropped'
+      batch.state = { dropped: 'write-failed' }
       this.#hooks.onDrop('write-failed', batch.items)
       this.#releaseIfIdle(batch)
       this.#afterSettle()

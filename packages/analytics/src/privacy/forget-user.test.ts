@@ -364,6 +364,7 @@ for (const engine of testEngines()) {
         events: 4,
         failedEvents: 0,
         identityLinks: many.length,
+        rollupsKeptBefore: null,
       })
       // Their share of the daily counts went with them.
       expect(await viewed()).toBe(before)
@@ -486,6 +487,7 @@ for (const engine of testEngines()) {
             events: 2,
             failedEvents: 0,
             identityLinks: 0,
+            rollupsKeptBefore: null,
           })
           await analytics.flush()
           expect(sink.events.map((event) => event.userId)).toEqual(['u-2'])
@@ -509,6 +511,7 @@ for (const engine of testEngines()) {
             events: 2,
             failedEvents: 0,
             identityLinks: 1,
+            rollupsKeptBefore: null,
           })
           // The same device, signed out; and another visitor, whose event is kept.
           inRequest(app, {}, () => {

@@ -14,25 +14,41 @@ import {
   EVENT_TABLE,
   FAILED_TABLE,
   IDENTITY_TABLE,
+  STATE_TABLE,
   SUPPRESSED_ANONYMOUS_TABLE,
   SUPPRESSED_TABLE,
 } from '../storage/analytics-tables.js'
 import { deleteKeys, idChunks, insertMissing } from '../storage/bulk-sql.js'
 import { markSuppressions } from './suppressed-writes.js'
 
-/** What `forgetUser` removed. */
-export interface ForgetReport {
+/** What an erasure deleted, by kind of row. */
+export interface ForgetCounts {
   readonly events: number
   readonly failedEvents: number
   readonly identityLinks: number
 }
+
+/** What `forgetUser` removed, and what it could not. */
+export interface ForgetReport extends ForgetCounts {
+  /**
+   * The retention cut before which retention had already deleted (rolled-up) events, or `null`
+   * when it never deleted any. The user's events among them, if any, were counted in the daily
+   * counts, top lists and co-occurrences of their days, which name no one; with the events gone
+   * their share cannot be told apart, so it was not subtracted. Everything from this time on was.
+   */
+  readonly rollupsKeptBefore: Date | null
+}
+
+/** The state row recording the latest retention cut that deleted rolled-up events. */
+const RETENTION_CUT = 'retention_cut'
 
 /**
  * Deletes everything recorded about a user in one transaction: their events and failed events
  * (under their id, and the anonymous events of every anonymous id linked to them: not another
  * signed-in user's events under a shared anonymous id; a cookieless id is never linked), the
  * links, and their share of the rollups (daily counts, top lists and co-occurrences are
- * decremented by exactly what their rolled-up events added); then suppresses the user id and those anonymous ids, so no later
+ * decremented by exactly what their rolled-up events still stored added; what retention deleted
+ * is past telling apart, and the report says from when); then suppresses the user id and those anonymous ids, so no later
  * write stores their events. Runs under the rollup lock, so a rollup cannot add their events
  * back meanwhile, and the suppression lock, so a batch write in flight commits before it.
  */
@@ -119,10 +135,16 @@ export async function forgetUser(
     // either, though the links that tied those ids to the user are gone.
     await suppress(tx, SUPPRESSED_TABLE, 'user_id', [userId], now)
     await suppress(tx, SUPPRESSED_ANONYMOUS_TABLE, 'anonymous_id', anonymous, now)
+    const [cut] = await run<{ value: string }>(
+      tx,
+      `select value from ${STATE_TABLE} where name = '${RETENTION_CUT}'`,
+      new Params(),
+    )
     return {
       events,
       failedEvents: failed,
       identityLinks: Number(removedLinks.numAffectedRows ?? 0n),
+      rollupsKeptBefore: cut === undefined ? null : new Date(Number(cut.value)),
     }
   })
 }
@@ -201,9 +223,35 @@ export async function purgeEventsBefore(scope: QueryScope, before: number): Prom
       // them again, forever.
       if (removed === 0) break
       deleted += removed
+      if (table === EVENT_TABLE) await recordRetentionCut(scope, before)
     }
   }
   return deleted
+}
+
+/**
+ * Records that rolled-up events before `before` were deleted: a later `forgetUser` can no
+ * longer subtract their share of the rollups, and says from when. Kept as 16 digits so that
+ * the text compares as the number, and only ever raised.
+ */
+async function recordRetentionCut(scope: QueryScope, before: number): Promise<void> {
+  const value = String(before).padStart(16, '0')
+  await insertMissing(
+    scope.db,
+    scope.engine,
+    STATE_TABLE,
+    ['name', 'value'],
+    ['name'],
+    [[RETENTION_CUT, value]],
+  )
+  const params = new Params()
+  await scope.db.executeQuery(
+    compile(
+      scope.engine,
+      `update ${STATE_TABLE} set value = ${params.add(value)} where name = '${RETENTION_CUT}' and value < ${params.add(value)}`,
+      params,
+    ),
+  )
 }
 
 /**

@@ -1,10 +1,10 @@
-import type { ForgetReport } from '../privacy/forget-user.js'
+import type { ForgetCounts } from '../privacy/forget-user.js'
 /**
  * What a sink's `forget` deleted: the counts `forgetUser` reports, and the anonymous ids whose
  * links to the user it deleted, which `forgetUser` then suppresses: an event with no user under
  * one of them is stored no more, by this sink or any other.
  */
-export interface SinkForgetReport extends ForgetReport {
+export interface SinkForgetReport extends ForgetCounts {
   readonly anonymousIds: readonly string[]
 }
 

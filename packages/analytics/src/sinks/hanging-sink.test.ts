@@ -37,7 +37,7 @@ class HangingSink extends MemoryEventSink {
 for (const engine of testEngines()) {
   // Skipped only when this engine's MORTAR_TEST_*_URL variable is unset (the notice names it); .ci/run sets all three.
   describe.skipIf(engine.skip !== undefined)(`A sink that hangs, on ${engine.title}`, () => {
-    it('costs its batch, dropped and reported after five writes past their deadline; forgetUser fails within its bound until the writes answer', async () => {
+    it('costs its batch, dropped and reported after five writes past their deadline, then stored and counted as stored only when they answer; forgetUser fails within its bound until the writes answer', async () => {
       const sink = new HangingSink()
       const reports: DropReport[] = []
       const subject = await startEngineApp(engine, {
@@ -65,6 +65,11 @@ for (const engine of testEngines()) {
         // They answer: stored late, once, and counted; then the erasure finishes.
         sink.release()
         await expect.poll(() => analytics.stats().stored).toBe(2)
+        // Stored, so no longer dropped: each event counts in one outcome, and a report says so.
+        expect(analytics.stats().dropped['write-failed']).toBe(0)
+        await expect
+          .poll(() => reports)
+          .toContainEqual({ reason: 'write-failed', count: 0, recovered: 2, total: 0 })
         expect(sink.events.map((event) => event.userId).sort()).toEqual(['u-gone', 'u-kept'])
         await expect(analytics.forgetUser('u-gone')).resolves.toMatchObject({ events: 1 })
         expect(sink.events.map((event) => event.userId)).toEqual(['u-kept'])

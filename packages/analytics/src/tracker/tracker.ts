@@ -88,7 +88,13 @@ export interface DropReport {
   readonly reason: DropReason
   /** Events dropped for this reason since the last report. */
   readonly count: number
-  /** Events dropped for this reason since the module started. */
+  /**
+   * Events reported dropped for this reason before whose write, answering after its deadline,
+   * stored them after all, since the last report (absent when none): they count as stored now,
+   * and no longer in `total` or `stats().dropped`.
+   */
+  readonly recovered?: number
+  /** Events dropped for this reason since the module started, less those recovered. */
   readonly total: number
 }
 
@@ -240,6 +246,17 @@ export class Tracker {
     shutdown: 0,
     closed: 0,
   }
+  readonly #unreportedRecovered: Record<DropReason, number> = {
+    overflow: 0,
+    'write-failed': 0,
+    shutdown: 0,
+    closed: 0,
+  }
+  /**
+   * Events of a prepared batch left out for a forgotten user: counted as skipped once the batch
+   * is written, never before (a batch dropped after its preparation counts them as dropped).
+   */
+  readonly #suppressedIn = new WeakMap<EventBatch, number>()
   #reportScheduled = false
   #tracked = 0
   #stored = 0
@@ -260,9 +277,11 @@ export class Tracker {
     this.#writeTimeoutMs = options.writeTimeoutMs
     const hooks: BufferHooks<number, Written> = {
       write: (batch) => this.#answer(this.#detached(() => this.#writeBatch(batch))),
-      onWritten: (batch, written, late) => {
+      onWritten: (batch, written, droppedAs) => {
+        // Each event in one outcome: those reported dropped and stored after all move to stored.
+        if (droppedAs !== undefined) this.#recover(droppedAs, batch.items.length)
         this.#count(written.prepared, written.outcome)
-        if (late) {
+        if (droppedAs !== undefined) {
           deps.logger.warn(
             { events: batch.items.length },
             'Analytics events reported dropped were stored after all: their write answered after its deadline',
@@ -580,7 +599,7 @@ export class Tracker {
     const left = outcome?.suppressed ?? { events: 0, failed: 0 }
     this.#stored += batch.events.length - left.events
     this.#failed += batch.failed.length - left.failed
-    this.#skippedSuppressed += left.events + left.failed
+    this.#skippedSuppressed += left.events + left.failed + (this.#suppressedIn.get(batch) ?? 0)
     if (batch.failed.length > 0) {
       this.#deps.logger.warn(
         { events: batch.failed.map((f) => f.name), reason: batch.failed[0]?.reason },
@@ -602,6 +621,7 @@ export class Tracker {
     const events: StoredEvent[] = []
     const failed: FailedEvent[] = []
     const links: IdentityLink[] = []
+    let skipped = 0
     for (const slot of slots) {
       const name = pending.names[slot]
       // Freed meanwhile: the batch was dropped at shutdown while this ran.
@@ -616,7 +636,7 @@ export class Tracker {
           ? details?.anonymousId !== undefined && suppressed?.anonymous.has(details.anonymousId)
           : suppressed?.users.has(userId)
       ) {
-        this.#skippedSuppressed++
+        skipped++
         continue
       }
       const at = pending.at[slot] as number
@@ -676,12 +696,25 @@ export class Tracker {
         links.push({ anonymousId: linked, userId, linkedAt: at })
       }
     }
-    return withinLimits({ id: batchId, events, failed, links })
+    const batch = withinLimits({ id: batchId, events, failed, links })
+    if (skipped > 0) this.#suppressedIn.set(batch, skipped)
+    return batch
   }
 
   #drop(reason: DropReason, count: number): void {
     this.#dropped[reason] += count
     this.#unreported[reason] += count
+    this.#scheduleReport()
+  }
+
+  /** Events reported dropped for `reason` that a late write stored: stored, not dropped. */
+  #recover(reason: DropReason, count: number): void {
+    this.#dropped[reason] -= count
+    this.#unreportedRecovered[reason] += count
+    this.#scheduleReport()
+  }
+
+  #scheduleReport(): void {
     if (this.#reportScheduled) return
     this.#reportScheduled = true
     // One report per reason per tick, however many events went.
@@ -692,10 +725,19 @@ export class Tracker {
     this.#reportScheduled = false
     for (const reason of DROP_REASONS) {
       const count = this.#unreported[reason]
-      if (count === 0) continue
+      const recovered = this.#unreportedRecovered[reason]
+      if (count === 0 && recovered === 0) continue
       this.#unreported[reason] = 0
-      const report: DropReport = { reason, count, total: this.#dropped[reason] }
-      this.#deps.logger.warn(report, `${count} analytics events dropped (${reason})`)
+      this.#unreportedRecovered[reason] = 0
+      const total = this.#dropped[reason]
+      const report: DropReport =
+        recovered === 0 ? { reason, count, total } : { reason, count, recovered, total }
+      this.#deps.logger.warn(
+        report,
+        recovered === 0
+          ? `${count} analytics events dropped (${reason})`
+          : `${count} analytics events dropped (${reason}), ${recovered} reported before were stored after all`,
+      )
       try {
         this.#deps.onDrop?.(report)
       } catch (error) {

@@ -108,8 +108,30 @@ export function claimReadCase(): {
   // the parsed one. The claim found no row for '  row-3 ' and handed prepare null for a row
   // that exists: its job ended as if the row were gone.
   const trimmed = labelJob('test.claim-read-trimmed', z.string().trim(), 'trimmed ', [])
+  // Text that PostgreSQL's JSON functions refuse (U+0000, a lone surrogate: JSON.stringify
+  // writes them escaped) in a field the read is not keyed by. Read for the claim, it failed the
+  // whole claim every time, and the worker ran no job again.
+  const noted = defineJob({
+    name: 'test.claim-read-noted',
+    schema: z.object({ id: z.string(), note: z.string() }),
+    claimRead: {
+      key: 'id',
+      select: (key) =>
+        rows.selectFrom('test_claim_read').select(['id', 'label']).where('id', '=', key),
+    },
+    prepare: async (payloads, batch, carried) =>
+      (
+        await found(
+          carried,
+          batch,
+          payloads.map((payload) => payload.id),
+          [],
+        )
+      ).map((row) => row?.label ?? 'none'),
+    handler: ({ note }, _job, label) => void handled.set(`noted ${JSON.stringify(note)}`, label),
+  })
   return {
-    jobs: [labelled, weighed, big, trimmed],
+    jobs: [labelled, weighed, big, trimmed, noted],
     async check(jobs, database) {
       await sql`drop table if exists test_claim_read`.execute(database.root)
       await sql`create table test_claim_read (id varchar(36) primary key, label varchar(64) not null, weight integer not null, big bigint not null)`.execute(
@@ -143,8 +165,18 @@ export function claimReadCase(): {
         { payload: { id: '  row-3 ' } },
         { payload: { id: 'row-4' } },
       ])
+      await jobs.enqueueMany(noted, [
+        { payload: { id: 'row-5', note: 'a\u0000b' } },
+        { payload: { id: 'row-6', note: '\ud800' } },
+        { payload: { id: 'row-7', note: '\\u0000 as text' } },
+        { payload: { id: 'row-8', note: 'plain' } },
+      ])
       await jobs.drain()
       expect(Object.fromEntries(handled)).toEqual({
+        'noted "a\\u0000b"': 'label 5',
+        'noted "\\ud800"': 'label 6',
+        'noted "\\\\u0000 as text"': 'label 7',
+        'noted "plain"': 'label 8',
         'trimmed row-3': 'label 3',
         'trimmed row-4': 'label 4',
         ...Object.fromEntries(

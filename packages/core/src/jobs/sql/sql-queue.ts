@@ -783,7 +783,8 @@ function compareIds(a: string, b: string): number {
 function claimed(row: JobRow): ClaimedJob {
   // Not carried (prepare reads with the driver's types) rather than rounded.
   // One object either way: a copy with the carried value added was garbage a job.
-  const carried = row.carried === undefined ? undefined : exactJson(row.carried)
+  const carried =
+    row.carried === undefined || row.carried === UNCARRIED ? undefined : exactJson(row.carried)
   const id = String(row.id)
   const attempt = Number(row.attempts)
   const maxAttempts = Number(row.max_attempts)
@@ -799,11 +800,21 @@ function claimed(row: JobRow): ClaimedJob {
  */
 function carriedReads(reads: ReadonlyMap<string, ClaimRead>): RawBuilder<unknown> {
   const cases = [...reads].map(([name, read]) => {
-    const key = sql<string>`(payload::jsonb ->> ${read.key})`
+    const key = sql<string>`(payload::json ->> ${read.key})`
     return sql`when ${name} then (select row_to_json(r)::text from (${read.select(key)}) as r limit 1)`
   })
-  return sql`case name ${sql.join(cases, sql` `)} end`
+  // PostgreSQL's JSON functions refuse a document that holds U+0000 or a lone surrogate, which
+  // JSON.stringify writes escaped (`\u0000`, `\ud800`) from any string a schema took: read, the
+  // payload failed the whole claim, every time, and the worker ran nothing. Such a job is not
+  // carried (its prepare reads), as is one holding any escape of those forms, which costs no more.
+  return sql`case when strpos(payload, ${'\\'}) > 0 and payload ~ ${UNREADABLE_ESCAPE} then ${UNCARRIED}
+    else case name ${sql.join(cases, sql` `)} end end`
 }
+
+// A JSON escape of U+0000 or of a surrogate, as a PostgreSQL regular expression.
+const UNREADABLE_ESCAPE = '\\\\u(0000|[dD][89a-fA-F])'
+// What a claim carries for a job whose read it could not make: no row's JSON is empty.
+const UNCARRIED = ''
 
 function stateCondition(state: JobState, nowMs: RawBuilder<number>): RawBuilder<unknown> {
   switch (state) {

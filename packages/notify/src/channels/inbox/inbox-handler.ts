@@ -14,6 +14,7 @@ import { type FetchHandler, jsonResponse, problemResponse } from '../../pages/fe
 import { NotifyConfigError, NotifyUnavailableError } from '../../errors.js'
 import { delayOption } from '../../module/delay-option.js'
 import { INBOX } from './inbox-channel.js'
+import { readVersionMarker, versionMarker } from './inbox-marker.js'
 import type { Inbox, InboxStatus, VersionedInboxItem } from './inbox-store.js'
 import { InboxStreamHub, STREAM_LOOKBACK_MS, type StreamLimits } from './inbox-stream.js'
 
@@ -71,6 +72,10 @@ const hubs = new WeakMap<Inbox, InboxStreamHub>()
  *   resumes after the last event. Without `after` a stream also sends the items of the last
  *   30 s, which the page may hold: the client drops an item id it has. A stream ends after
  *   `maxStreamSeconds`: the browser reconnects, authorized again, and resumes where it ended.
+ *
+ * A `marker`, `nextCursor` or event id is bound to the recipient it was made for: another
+ * recipient's (a tab left open under another account) or one edited is a 400
+ * (`E_INBOX_MARKER`) that changes nothing and opens no stream.
  *
  * An unknown path is a 404, another method on a path a 405 with its `Allow` (which `OPTIONS`
  * answers, 204), a `HEAD` its `GET` without the body; a signed-out request is a 401 whatever it
@@ -161,8 +166,6 @@ export function inboxHandler(options: InboxHandlerOptions): FetchHandler {
         }
         if (hub.closed) throw stopping()
         const after = query.get('after')
-        if (after !== null && !MARKER.test(after))
-          throw invalid('after', 'The marker of the page shown (its `marker`).')
         const start = await resumeFrom(inbox, recipientId, {
           lastEventId: request.headers.get('last-event-id'),
           marker: after,
@@ -176,13 +179,13 @@ export function inboxHandler(options: InboxHandlerOptions): FetchHandler {
       requireJson(request)
       if (path === '/read-all') {
         const body = await readBody(request)
-        // An item id here (what it took before markers) is refused, not read as a marker.
-        if (typeof body.upTo !== 'string' || !/^\d{1,15}$/.test(body.upTo)) {
-          throw invalid('upTo', 'The marker of the page shown to the user (its `marker`).')
-        }
         const ids = body.ids === undefined ? [] : readIds(body.ids)
+        // markAllRead refuses a marker not of this recipient's pages (400) before any change.
         return jsonResponse({
-          changed: await inbox.markAllRead(recipientId, { upTo: body.upTo, ids }),
+          changed: await inbox.markAllRead(recipientId, {
+            upTo: body.upTo as string,
+            ids,
+          }),
         })
       }
       const ids = readIds((await readBody(request)).ids)
@@ -267,26 +270,34 @@ function readIds(ids: unknown): string[] {
 /** An item as one server-sent event: its id is where a reconnect resumes, its data the item. */
 function itemEvent({ item, version }: VersionedInboxItem): string {
   // JSON holds no raw line break: the item cannot end the event or write fields of its own.
-  return `id: v${version}\nevent: item\ndata: ${JSON.stringify(item)}\n\n`
+  return `id: ${eventId(item.recipientId, version)}\nevent: item\ndata: ${JSON.stringify(item)}\n\n`
 }
 
-// A page's marker: the recipient's inbox version it read.
-const MARKER = /^\d{1,15}$/
-// A stream's event id: `v<version>`, the recipient's inbox version up to which it has sent every
-// item. The browser sends the last one back as Last-Event-ID on reconnecting.
-const VERSION_ID = /^v(\d{1,15})$/
+/**
+ * A stream's event id: `v` and the marker of the recipient's inbox version up to which it has
+ * sent every item. The browser sends the last one back as Last-Event-ID on reconnecting.
+ */
+function eventId(recipientId: string, version: number): string {
+  return `v${versionMarker(recipientId, version)}`
+}
+
+// What an event id of a version looks like, bound or (forged, or of a stream before markers were
+// bound) not: it is read as a marker, so one not of this recipient's is refused.
+const VERSION_ID = /^v\d/
 // The event ids of streams before versions: `@<ms>`, an instant up to which they had sent every
 // item committed (and before that, an item's id).
 const INSTANT_ID = /^@(\d{1,15})$/
 
 /**
- * The version after which a stream of this recipient starts: the stream's last event id (a
- * version, never past theirs now: a forged one, or another recipient's, would skip what comes
- * until then), else the page's `marker` (`?after=`, as bounded), else the items stamped within
- * {@link STREAM_LOOKBACK_MS} (again: the client drops an id it has). An event id of streams
- * before versions (an instant, an item of theirs) resumes from the items stamped that lookback
- * before it; an id that is not one of the recipient's items (another recipient's) is never
- * looked at, so it tells nothing about it: the stream starts as a fresh one does.
+ * The version after which a stream of this recipient starts: the stream's last event id (the
+ * marker of a version), else the page's `marker` (`?after=`), else the items stamped within
+ * {@link STREAM_LOOKBACK_MS} (again: the client drops an id it has). A marker not of this
+ * recipient's stream or pages (another recipient's, forged: it would skip what they have not
+ * seen) is refused with `InboxMarkerError` (400, which ends an `EventSource`: its page is not
+ * theirs). An event id of streams before versions (an instant, an item of theirs) resumes from
+ * the items stamped that lookback before it; an id that is not one of the recipient's items
+ * (another recipient's) is never looked at, so it tells nothing about it: the stream starts as
+ * a fresh one does.
  */
 async function resumeFrom(
   inbox: Inbox,
@@ -299,9 +310,9 @@ async function resumeFrom(
 ): Promise<number> {
   const { lastEventId, nowMs } = from
   const current = async () => (await inbox.versions([recipientId])).get(recipientId) ?? 0
+  if (lastEventId !== null && VERSION_ID.test(lastEventId))
+    return readVersionMarker(recipientId, lastEventId.slice(1), await current(), 'Last-Event-ID')
   if (lastEventId !== null && lastEventId !== '' && lastEventId.length <= 64) {
-    const version = VERSION_ID.exec(lastEventId)?.[1]
-    if (version !== undefined) return Math.min(Number(version), await current())
     const instant = INSTANT_ID.exec(lastEventId)?.[1]
     const at =
       instant === undefined
@@ -309,7 +320,8 @@ async function resumeFrom(
         : Math.min(Number(instant), nowMs)
     if (at !== undefined) return inbox.versionBefore(recipientId, at - STREAM_LOOKBACK_MS)
   }
-  if (from.marker !== null) return Math.min(Number(from.marker), await current())
+  if (from.marker !== null)
+    return readVersionMarker(recipientId, from.marker, await current(), 'after')
   return inbox.versionBefore(recipientId, nowMs - STREAM_LOOKBACK_MS)
 }
 
@@ -361,7 +373,7 @@ function stream(
       }
       // With the cursor as of now: a reconnect after a quiet spell reads back only from there.
       const heartbeat = setInterval(
-        () => write(`: keep-alive\nid: v${subscription.cursor()}\n\n`),
+        () => write(`: keep-alive\nid: ${eventId(recipientId, subscription.cursor())}\n\n`),
         timing.heartbeatMs,
       )
       heartbeat.unref()
@@ -383,7 +395,7 @@ function stream(
       const onAbort = () => cleanup()
       request.signal.addEventListener('abort', onAbort, { once: true })
       if (request.signal.aborted) cleanup()
-      write(`retry: 3000\nid: v${subscription.cursor()}\n\n`)
+      write(`retry: 3000\nid: ${eventId(recipientId, subscription.cursor())}\n\n`)
       void sendCounts()
     },
     cancel() {

@@ -17,6 +17,7 @@ import {
   longText,
   sqlEngine,
 } from '../../sql/index.js'
+import { pageCursor, readPageCursor, readVersionMarker, versionMarker } from './inbox-marker.js'
 import { type InboxMessage, inboxMessageProblem } from './inbox-message.js'
 
 /** Where an inbox item stands: new, seen, or put away. */
@@ -52,14 +53,15 @@ export interface InboxPage {
   readonly nextCursor: string | null
   /**
    * What the page's read saw, for {@link Inbox.markAllRead}'s `upTo`: the items committed by
-   * then (on this page or any other), never one committed after.
+   * then (on this page or any other), never one committed after. Bound to the recipient, as
+   * `nextCursor` is: another recipient's, or one edited, is refused (`InboxMarkerError`, 400).
    */
   readonly marker: string
 }
 
 /** What the user was shown, for {@link Inbox.markAllRead}. */
 export interface InboxSeen {
-  /** The `marker` of the page the user was shown. */
+  /** The `marker` of the page the user was shown (a page of this recipient's). */
   readonly upTo: string
   /** Items shown since that page (a live stream brought them), by id; at most 500. */
   readonly ids?: readonly string[]
@@ -71,7 +73,7 @@ export interface InboxListOptions {
   readonly status?: InboxStatus | 'inbox'
   /** Items per page, 1 to 100; 20 by default. */
   readonly limit?: number
-  /** The `nextCursor` of the previous page. */
+  /** The `nextCursor` of the previous page of this recipient (another's is refused, 400). */
   readonly cursor?: string | null
 }
 
@@ -291,7 +293,10 @@ export class Inbox {
       status === 'inbox'
         ? query.where('status', 'in', ['unread', 'read'])
         : query.where('status', '=', status)
-    const after = decodeCursor(options.cursor)
+    const after =
+      options.cursor === undefined || options.cursor === null || options.cursor === ''
+        ? undefined
+        : readPageCursor(recipientId, options.cursor)
     if (after !== undefined) {
       query = query.where((eb) =>
         eb.or([
@@ -315,8 +320,13 @@ export class Inbox {
     return {
       items,
       nextCursor:
-        rows.length > limit && last ? encodeCursor(last.createdAt.getTime(), last.id) : null,
-      marker: String(first === undefined ? (before ?? 0) : Number(first.inbox_version ?? 0)),
+        rows.length > limit && last
+          ? pageCursor(recipientId, last.createdAt.getTime(), last.id)
+          : null,
+      marker: versionMarker(
+        recipientId,
+        first === undefined ? (before ?? 0) : Number(first.inbox_version ?? 0),
+      ),
     }
   }
 
@@ -434,13 +444,13 @@ export class Inbox {
    * the page they saw (`upTo`, its `marker`: on that page or another), and those a live stream
    * brought since (`ids`). An item committed later stays unread, whatever its time stamp (a
    * transaction in flight may commit an item stamped before the page after it was read): they
-   * have not seen it. A thousand items a statement. Returns how many changed. Refuses
-   * (`E_VALIDATION`) a marker that is not one and more than 500 ids.
+   * have not seen it. A thousand items a statement. Returns how many changed. Refuses, changing
+   * nothing, a marker that is not one this recipient's pages hand out (another recipient's, one
+   * edited: `InboxMarkerError`, 400) and more than 500 ids (`E_VALIDATION`).
    */
   async markAllRead(recipientId: string, seen: InboxSeen): Promise<number> {
-    const upTo = /^\d{1,15}$/.test(String(seen?.upTo)) ? Number(seen.upTo) : Number.NaN
-    if (Number.isNaN(upTo))
-      throw notANumber('upTo', 'The marker of the page shown (list().marker).')
+    const current = (await this.versions([recipientId])).get(recipientId) ?? 0
+    const upTo = readVersionMarker(recipientId, seen?.upTo, current, 'upTo')
     const ids = seen.ids ?? []
     if (!Array.isArray(ids) || ids.length > 500)
       throw new ValidationError([
@@ -669,41 +679,6 @@ function toItem(row: InboxRow): InboxItem {
     createdAt: new Date(Number(row.created_at)),
     readAt: row.read_at === null ? undefined : new Date(Number(row.read_at)),
   }
-}
-
-function encodeCursor(createdAt: number, id: string): string {
-  return Buffer.from(JSON.stringify([createdAt, id])).toString('base64url')
-}
-
-function decodeCursor(
-  cursor: string | null | undefined,
-): { createdAt: number; id: string } | undefined {
-  if (cursor === undefined || cursor === null || cursor === '') return undefined
-  try {
-    const [createdAt, id] = JSON.parse(
-      Buffer.from(cursor, 'base64url').toString('utf8'),
-    ) as unknown[]
-    if (
-      typeof createdAt === 'number' &&
-      Number.isSafeInteger(createdAt) &&
-      typeof id === 'string' &&
-      storableId(id)
-    ) {
-      return { createdAt, id }
-    }
-  } catch {
-    // reported below
-  }
-  throw new ValidationError(
-    [
-      {
-        path: 'cursor',
-        message: 'Not a cursor of this inbox; pass nextCursor as given.',
-        code: 'invalid_cursor',
-      },
-    ],
-    'The inbox cursor is malformed.',
-  )
 }
 
 /**

@@ -20,6 +20,7 @@ import { INBOX, InboxChannel } from './inbox-channel.js'
 import { type InboxHandlerOptions, inboxHandler } from './inbox-handler.js'
 import { Inbox, type InboxChange } from './inbox-store.js'
 import { STREAM_LOOKBACK_MS } from './inbox-stream.js'
+import { versionMarker } from './inbox-marker.js'
 
 for (const engine of testEngines()) {
   // Skipped only when the engine's server variable is unset (printed); CI sets every variable.
@@ -231,10 +232,26 @@ for (const engine of testEngines()) {
       await inbox.add({ id: 'k-5', recipientId: 'kim', type: 't', message: { title: 'new' } })
       await inbox.add({ id: 'x-1', recipientId: 'kit', type: 't', message: { title: 'kit' } })
       const json = { method: 'POST', headers: { 'content-type': 'application/json' } }
-      // An item id (what "up to" was before markers), or no marker at all, marks nothing.
-      for (const upTo of ['k-3', 'x-1', '', '1.5', 7]) {
+      // An item id (what "up to" was before markers), no marker at all, a bare version (what a
+      // marker was before it was bound), another recipient's marker (a tab left signed in as
+      // kit), one edited: a typed 400 that marks nothing. Before, kit's marked kim's items.
+      const kits = (await inbox.list('kit')).marker
+      const [version, tag] = shown.marker.split('.')
+      for (const upTo of [
+        'k-3',
+        'x-1',
+        '',
+        '1.5',
+        7,
+        version,
+        kits,
+        `${Number(version) + 1}.${tag}`,
+        versionMarker('kim', 999_999),
+      ]) {
         const response = await as('kim', '/read-all', { ...json, body: JSON.stringify({ upTo }) })
-        expect(response.status).toBe(422)
+        expect(response.status).toBe(400)
+        expect(await response.json()).toMatchObject({ code: 'E_INBOX_MARKER' })
+        expect(await inbox.counts('kim')).toMatchObject({ read: 0 })
       }
       const marked = await as('kim', '/read-all', {
         ...json,
@@ -250,7 +267,11 @@ for (const engine of testEngines()) {
       expect(await unread()).toEqual(['k-0'])
       expect(await inbox.counts('kit')).toMatchObject({ unread: 1, read: 0, archived: 0 })
       await expect(inbox.markAllRead('kim', { upTo: 'k-0' })).rejects.toMatchObject({
-        code: 'E_VALIDATION',
+        code: 'E_INBOX_MARKER',
+        status: 400,
+      })
+      await expect(inbox.markAllRead('kit', { upTo: shown.marker })).rejects.toMatchObject({
+        code: 'E_INBOX_MARKER',
       })
     })
 
@@ -296,7 +317,19 @@ for (const engine of testEngines()) {
       const last = await inbox.list('pam', { limit: 2, cursor: second.nextCursor })
       expect(last).toMatchObject({ items: [{ id: 'p-0' }], nextCursor: null })
       await expect(inbox.list('pam', { cursor: 'garbage' })).rejects.toMatchObject({
-        code: 'E_VALIDATION',
+        code: 'E_INBOX_MARKER',
+      })
+      // Another recipient's cursor, and one edited to a position of its own: refused, 400.
+      await expect(inbox.list('pat', { cursor: first.nextCursor })).rejects.toMatchObject({
+        code: 'E_INBOX_MARKER',
+        status: 400,
+      })
+      const [at, id, tag] = JSON.parse(
+        Buffer.from(first.nextCursor ?? '', 'base64url').toString(),
+      ) as [number, string, string]
+      const edited = Buffer.from(JSON.stringify([at + 1, id, tag])).toString('base64url')
+      await expect(inbox.list('pam', { cursor: edited })).rejects.toMatchObject({
+        code: 'E_INBOX_MARKER',
       })
     })
 
@@ -374,7 +407,7 @@ for (const engine of testEngines()) {
       // Before, POST /read-all marked everything read whatever the request was.
       expect(await inbox.counts('fay')).toMatchObject({ unread: 1, read: 0, archived: 0 })
       const json = { method: 'POST', headers: { 'content-type': 'application/json' } }
-      expect((await as('fay', '/read-all', { ...json, body: '{}' })).status).toBe(422)
+      expect((await as('fay', '/read-all', { ...json, body: '{}' })).status).toBe(400)
       const { marker } = await inbox.list('fay')
       expect(
         await (
@@ -436,7 +469,7 @@ for (const engine of testEngines()) {
       expect(text).not.toContain('secret')
       expect(text.match(/"id":"s-1"/g)).toHaveLength(1)
       // An event's id is where a reconnect resumes, never an item's id (which a row could forge).
-      expect(text.match(/^id: (?!v\d+$).*$/gm)).toBeNull()
+      expect(text.match(/^id: (?!v\d+\.[\w-]{16}$).*$/gm)).toBeNull()
       controller.abort()
       await reader.cancel()
     })
@@ -455,7 +488,7 @@ for (const engine of testEngines()) {
       const first = await openStream('rae', undefined, { maxStreamSeconds: 0.05 })
       expect(await first.readUntil('never sent')).toBe(false)
       const resume = first.lastEventId()
-      expect(resume).toMatch(/^v\d+$/)
+      expect(resume).toMatch(/^v\d+\.[\w-]{16}$/)
       // Written between the end and the browser's reconnect, a minute apart: before, the resumed
       // stream looked back only 10 s and never sent the first.
       await inbox.add({ id: 'r-gap', recipientId: 'rae', type: 't', message: { title: 'gap' } })
@@ -464,7 +497,7 @@ for (const engine of testEngines()) {
       const again = await openStream('rae', resume)
       expect(await again.readUntil('"id":"r-gap2"')).toBe(true)
       expect(again.items()).toEqual(['r-gap', 'r-gap2'])
-      expect(again.lastEventId()).toMatch(/^v\d+$/)
+      expect(again.lastEventId()).toMatch(/^v\d+\.[\w-]{16}$/)
       await again.close()
     })
 
@@ -496,7 +529,7 @@ for (const engine of testEngines()) {
       const resumed = await openStream('lou', resume)
       expect(await resumed.readUntil('"id":"l-3"')).toBe(true)
       expect(resumed.items()).toEqual(['l-4', 'l-2', 'l-3'])
-      expect(resumed.lastEventId()).toMatch(/^v\d+$/)
+      expect(resumed.lastEventId()).toMatch(/^v\d+\.[\w-]{16}$/)
       await resumed.close()
       // The event ids of streams before versions (an instant, before that an item's id) resume
       // from the items stamped 30 s before them, in the order they committed.
@@ -510,20 +543,47 @@ for (const engine of testEngines()) {
       await byInstant.close()
     })
 
-    it('resumes from the recipient’s version now, not later, when the Last-Event-ID is past it: nothing written after is skipped', async () => {
-      for (const lastEventId of ['v999999999999', `@${app.clock.nowMs() + 3_600_000}`]) {
+    it('refuses a Last-Event-ID of a version not of the recipient’s stream (forged, past theirs, another recipient’s) with a typed 400, and opens no stream', async () => {
+      await inbox.add({ id: 'fo-1', recipientId: 'fox', type: 't', message: { title: 'one' } })
+      await inbox.add({ id: 'gi-1', recipientId: 'gil', type: 't', message: { title: 'one' } })
+      const gils = await openStream('gil')
+      await gils.readUntil('event: counts')
+      const foxes = await openStream('fox')
+      await foxes.readUntil('event: counts')
+      const fox = foxes.lastEventId() ?? ''
+      await Promise.all([gils.close(), foxes.close()])
+      // Before, a bare version was taken as it came: one below the recipient's skipped nothing,
+      // but another recipient's, below theirs, sent again what the page showed, and one of a
+      // recipient whose version is above skipped what they had not seen.
+      for (const lastEventId of [
+        'v999999999999',
+        'v1',
+        gils.lastEventId() ?? '',
+        `v${versionMarker('fox', 999)}`,
+        `${fox.slice(0, -1)}${fox.endsWith('A') ? 'B' : 'A'}`,
+      ]) {
+        const refused = await openStream('fox', lastEventId)
+        expect(refused.status).toBe(400)
+      }
+      const resumed = await openStream('fox', fox)
+      expect(resumed.status).toBe(200)
+      await resumed.close()
+    })
+
+    it('resumes from the recipient’s version now, not later, when an instant Last-Event-ID is past it: nothing written after is skipped', async () => {
+      for (const lastEventId of [`@${app.clock.nowMs() + 3_600_000}`]) {
         // Past the 30 s a stream resumed by time (as from `@…`) sends again.
         app.clock.advance(STREAM_LOOKBACK_MS + 1_000)
         const { version } = await inbox.counts('fay')
         const first = await openStream('fay', lastEventId)
         await first.readUntil('event: counts')
-        expect(first.lastEventId()).toBe(`v${version}`)
+        expect(first.lastEventId()).toBe(`v${versionMarker('fay', version)}`)
         const id = `fu-${version}`
         await inbox.add({ id, recipientId: 'fay', type: 't', message: { title: 'one' } })
         expect(await first.readUntil(`"id":"${id}"`)).toBe(true)
         expect(first.items()).toEqual([id])
         // Before, the stream's position stayed in the future: its events carried it back.
-        expect(first.lastEventId()).toBe(`v${version + 1}`)
+        expect(first.lastEventId()).toBe(`v${versionMarker('fay', version + 1)}`)
         await first.close()
       }
     })
@@ -540,7 +600,7 @@ for (const engine of testEngines()) {
         const events = await openStream('mo', lastEventId)
         await events.readUntil('event: counts')
         // Each starts as a fresh stream does: from the version now.
-        expect(/^id: (.*)$/m.exec(events.text)?.[1]).toBe(`v${version}`)
+        expect(/^id: (.*)$/m.exec(events.text)?.[1]).toBe(`v${versionMarker('mo', version)}`)
         const sentinel = `m-${opened + 2}`
         await inbox.add({ id: sentinel, recipientId: 'mo', type: 't', message: { title: 's' } })
         expect(await events.readUntil(`"id":"${sentinel}"`)).toBe(true)
@@ -698,7 +758,7 @@ for (const engine of testEngines()) {
       )
       // Before, these reached PostgreSQL, which refused the NUL: a 500.
       const nul = Buffer.from(JSON.stringify([1, 'a\u0000'])).toString('base64url')
-      expect((await as('quinn', `/?cursor=${nul}`)).status).toBe(422)
+      expect((await as('quinn', `/?cursor=${nul}`)).status).toBe(400)
       const json = { method: 'POST', headers: { 'content-type': 'application/json' } }
       for (const path of ['/read', '/unread', '/archive']) {
         const response = await as('quinn', path, { ...json, body: '{"ids":["q-1\\u0000"]}' })
@@ -900,22 +960,20 @@ for (const engine of testEngines()) {
         await inbox.archive('ari', ['ar-1'])
         const empty = await inbox.list('ari')
         expect(empty.items).toEqual([])
-        expect(empty.marker).toBe('2')
+        expect(empty.marker).toBe(versionMarker('ari', 2))
         const fromEmpty = await open('ari', undefined, `?after=${empty.marker}`)
         await add(other, 'ari', 'ar-2')
         expect(await fromEmpty.readUntil('"id":"ar-2"')).toBe(true)
         expect(fromEmpty.items()).toEqual(['ar-2'])
         await fromEmpty.close()
-        for (const after of ['x', '-1', '1.5', '9999999999999999']) {
-          const refused = await open('pia', undefined, `?after=${after}`)
-          expect(refused.status).toBe(422)
+        // Not a marker, a bare version, another recipient's (ari's page, whose version is below
+        // pia's: before, pia's stream started there and sent again what pia's page showed), one
+        // past the recipient's version: a typed 400, no stream.
+        const past = versionMarker('pia', 999_999_999)
+        for (const after of ['x', '-1', '1.5', '9999999999999999', '1', empty.marker, past]) {
+          const refused = await open('pia', undefined, `?after=${encodeURIComponent(after)}`)
+          expect(refused.status).toBe(400)
         }
-        // A marker past the recipient's version (forged, another recipient's) skips nothing.
-        const forged = await open('pia', undefined, '?after=999999999')
-        await add(other, 'pia', 'p-after-forged')
-        expect(await forged.readUntil('"id":"p-after-forged"')).toBe(true)
-        expect(forged.items()).toEqual(['p-after-forged'])
-        await forged.close()
       })
     },
   )
