@@ -9,7 +9,7 @@ export const MALFORMED_JSON_MESSAGE =
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
 
 /** Whether a `content-type` declares JSON (`application/json`, `application/…+json`). */
-export function isJsonType(type: string | undefined): type is string {
+export function isJsonType(type: string | undefined): boolean {
   return type !== undefined && JSON_TYPE.test(type)
 }
 
