@@ -202,6 +202,7 @@ export {
 } from './persistence/transactions/index.js'
 export type {
   AfterCommitFailure,
+  CommitCallbackOptions,
   TransactionCallOptions,
 } from './persistence/transactions/index.js'
 

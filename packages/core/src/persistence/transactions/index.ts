@@ -1,5 +1,5 @@
 export type { AfterCommitFailure } from './after-commit-failure.js'
 export { publishAfterCommit } from './publish-after-commit.js'
 export { afterCommit, beforeCommit, transaction, useDefaultDatabase } from './transaction.js'
-export type { TransactionCallOptions } from './transaction.js'
+export type { CommitCallbackOptions, TransactionCallOptions } from './transaction.js'
 export { Transactional } from './transactional.js'

@@ -382,6 +382,64 @@ for (const engine of testEngines()) {
       expect(seen).toEqual(['now'])
     })
 
+    // An app with two databases: a callback given its database belongs to that database's
+    // transaction, though another database's is open inside it. Registered on the innermost,
+    // it ran at the other's commit, before this one's work was done and after its rollback.
+    it(`runs beforeCommit and afterCommit with { database } on ${engine.engine} in that database's transaction, not another's open inside it`, async () => {
+      await reset()
+      const other = new Database('sqlite::memory:')
+      try {
+        const seen: string[] = []
+        const register = (label: string) =>
+          Promise.all([
+            beforeCommit(
+              async () => {
+                seen.push(`before ${label}`)
+                await database.kysely.insertInto('item').values({ id: 1, name: label }).execute()
+              },
+              { database },
+            ),
+            afterCommit(() => void seen.push(`after ${label}`), { database }),
+            beforeCommit(() => void seen.push(`before other ${label}`), { database: other }),
+          ])
+        await transaction(
+          async () => {
+            await other.transaction(() => register('committed'))
+            seen.push('body done')
+          },
+          { database },
+        )
+        expect(seen).toEqual([
+          'before other committed',
+          'body done',
+          'before committed',
+          'after committed',
+        ])
+        expect(await names()).toEqual(['committed'])
+        seen.length = 0
+        await reset()
+        await expect(
+          transaction(
+            async () => {
+              await other.transaction(() => register('rolled back'))
+              throw new Error('declined')
+            },
+            { database },
+          ),
+        ).rejects.toThrow('declined')
+        expect(seen).toEqual(['before other rolled back'])
+        expect(await names()).toEqual([])
+        // The database given has no transaction open: now, as outside any.
+        await other.transaction(async () => {
+          await afterCommit(() => void seen.push('now'), { database })
+          seen.push('then')
+        })
+        expect(seen).toEqual(['before other rolled back', 'now', 'then'])
+      } finally {
+        await other.destroy()
+      }
+    })
+
     it(`wraps a method in a transaction with @Transactional() on ${engine.engine}`, async () => {
       await reset()
       class Inventory {

@@ -1,7 +1,13 @@
 import type { Transaction } from 'kysely'
 import type { Database, TransactionOptions } from '../database/database.js'
 import { DatabaseError } from '../database/database-error.js'
-import { defaultDatabases, removeDefaultDatabase, transactionStorage } from './transaction-store.js'
+import {
+  defaultDatabases,
+  findFrame,
+  removeDefaultDatabase,
+  type TransactionFrame,
+  transactionStorage,
+} from './transaction-store.js'
 
 /** Options of {@link transaction} and `@Transactional()`: a {@link TransactionOptions} and which database. */
 export interface TransactionCallOptions<DB = unknown> extends TransactionOptions {
@@ -70,13 +76,31 @@ export function transaction<R, DB = unknown>(
   return pickDatabase(options).transaction(fn, options)
 }
 
+/** Options of {@link afterCommit} and {@link beforeCommit}. */
+export interface CommitCallbackOptions<DB = unknown> {
+  /**
+   * The database whose transaction the callback belongs to, for code that writes to a database
+   * of its own (an app with two): its innermost open transaction, or, with none open, now. By
+   * default, the innermost open transaction whatever its database, as `transaction()` joins.
+   */
+  readonly database?: Database<DB>
+}
+
+/** The frame a callback registers in: the database's innermost, else the innermost of any. */
+function frameFor<DB>(options: CommitCallbackOptions<DB>): TransactionFrame | undefined {
+  return options.database === undefined
+    ? transactionStorage.getStore()
+    : findFrame(options.database)
+}
+
 /**
- * Runs `callback` once the outermost transaction around the caller has committed; never after
- * a rollback, and a savepoint that rolls back drops the callbacks registered inside it. Outside
- * a transaction it runs now. The returned promise settles when the callback is registered (or,
- * outside a transaction, when it has run). A callback that fails after commit does not reject
- * the transaction's call (the data is saved; a caller that retried would write twice): the
- * failure is logged and, in an app, published as the `mortar.after_commit_failed` event.
+ * Runs `callback` once the outermost transaction around the caller has committed (of
+ * `options.database` when given); never after a rollback, and a savepoint that rolls back drops
+ * the callbacks registered inside it. Outside a transaction it runs now. The returned promise
+ * settles when the callback is registered (or, outside a transaction, when it has run). A
+ * callback that fails after commit does not reject the transaction's call (the data is saved; a
+ * caller that retried would write twice): the failure is logged and, in an app, published as
+ * the `mortar.after_commit_failed` event.
  *
  * @example
  * ```ts
@@ -85,33 +109,39 @@ export function transaction<R, DB = unknown>(
  * afterCommit(() => search.reindex(productId))
  * ```
  */
-export function afterCommit(callback: () => unknown): Promise<void> {
-  const frame = transactionStorage.getStore()
+export function afterCommit<DB = unknown>(
+  callback: () => unknown,
+  options: CommitCallbackOptions<DB> = {},
+): Promise<void> {
+  const frame = frameFor(options)
   if (frame === undefined) return Promise.resolve().then(callback).then(noop)
   frame.callbacks.push(callback)
   return Promise.resolve()
 }
 
 /**
- * Runs `callback` inside the outermost transaction around the caller, just before it commits:
- * after the transaction's function resolved, its queries still in the transaction, one callback
- * at a time in the order registered (one registered meanwhile runs after those). For work that
- * must come last, such as taking row locks in one order whatever order the calls came in. A
- * callback that throws rolls the transaction back and its call rejects with that error; the
- * callbacks after it and `afterCommit`'s never run. A savepoint that rolls back drops the
- * callbacks registered inside it. Outside a transaction it runs now (its statements have
- * committed already). The returned promise settles when the callback is registered (or,
- * outside a transaction, when it has run).
+ * Runs `callback` inside the outermost transaction around the caller (of `options.database`
+ * when given), just before it commits: after the transaction's function resolved, its queries
+ * still in the transaction, one callback at a time in the order registered (one registered
+ * meanwhile runs after those). For work that must come last, such as taking row locks in one
+ * order whatever order the calls came in. A callback that throws rolls the transaction back and
+ * its call rejects with that error; the callbacks after it and `afterCommit`'s never run. A
+ * savepoint that rolls back drops the callbacks registered inside it. Outside a transaction it
+ * runs now (its statements have committed already). The returned promise settles when the
+ * callback is registered (or, outside a transaction, when it has run).
  *
  * @example
  * ```ts
  * import { beforeCommit } from '@mortar/core'
  *
- * beforeCommit(() => totals.flush()) // one write of the totals this transaction added up
+ * beforeCommit(() => totals.flush(), { database: reports }) // reports: the totals' Database
  * ```
  */
-export function beforeCommit(callback: () => unknown): Promise<void> {
-  const frame = transactionStorage.getStore()
+export function beforeCommit<DB = unknown>(
+  callback: () => unknown,
+  options: CommitCallbackOptions<DB> = {},
+): Promise<void> {
+  const frame = frameFor(options)
   if (frame === undefined) return Promise.resolve().then(callback).then(noop)
   frame.beforeCommit.push(callback)
   return Promise.resolve()
