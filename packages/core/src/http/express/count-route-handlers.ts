@@ -12,7 +12,24 @@ interface HandlerTrace {
   readonly error?: unknown
 }
 
+// The request of the handler call the router announced last; one per process, as the
+// subscription is, so an ESM and a CJS copy of Mortar read the same.
+interface Tracing {
+  calling: IncomingMessage | undefined
+}
+
 const ends = processGlobal('mortar.express.requestEnds', () => new WeakMap<object, RequestEnd>())
+
+/** What {@link countRouteHandlers} gives `mortarExpress`. */
+export interface RouteHandlerCount {
+  /** Counts the handlers the router calls for `request` as work of its `end`. */
+  register(request: IncomingMessage, end: RequestEnd): void
+  /**
+   * Whether the router announced the handler call now running for `request` on its tracing
+   * channel: false under a router before 2.3, which has none, so no handler would be counted.
+   */
+  traced(request: IncomingMessage): boolean
+}
 
 /**
  * Counts every handler Express's router calls for a request that `mortarExpress` opened
@@ -20,16 +37,20 @@ const ends = processGlobal('mortar.express.requestEnds', () => new WeakMap<objec
  * request while it runs, a promise it returned until it settles: a route that answers and then
  * writes an audit row, or a middleware the route passes on to after its response, keeps the
  * request's scope until done. Express's own promise handling says nothing of a settle; its
- * router's tracing channel does. Subscribes once per process; returns what registers a request.
+ * router's tracing channel does. Subscribes once per process.
  */
-export function countRouteHandlers(): (request: IncomingMessage, end: RequestEnd) => void {
-  processGlobal('mortar.express.handlerTracing', subscribe)
-  return (request, end) => {
-    ends.set(request, end)
+export function countRouteHandlers(): RouteHandlerCount {
+  const tracing = processGlobal('mortar.express.handlerTracing', subscribe)
+  return {
+    register(request, end) {
+      ends.set(request, end)
+    },
+    traced: (request) => tracing.calling === request,
   }
 }
 
-function subscribe(): true {
+function subscribe(): Tracing {
+  const tracing: Tracing = { calling: undefined }
   const held = new WeakMap<object, RequestEnd>()
   const release = (trace: HandlerTrace) => {
     const end = held.get(trace)
@@ -39,6 +60,7 @@ function subscribe(): true {
   }
   tracingChannel<string, HandlerTrace>('express.router.request').subscribe({
     start(trace) {
+      tracing.calling = trace.req
       const end = ends.get(trace.req)
       if (end === undefined) return
       end.hold()
@@ -52,5 +74,5 @@ function subscribe(): true {
     asyncEnd: release,
     error() {},
   })
-  return true
+  return tracing
 }

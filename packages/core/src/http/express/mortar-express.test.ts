@@ -1,11 +1,11 @@
 import { once } from 'node:events'
-import type { ServerResponse } from 'node:http'
+import { createServer, type ServerResponse } from 'node:http'
 import { Readable } from 'node:stream'
 import { setImmediate } from 'node:timers/promises'
 import type { AddressInfo } from 'node:net'
 import { gzipSync } from 'node:zlib'
 import express, { type RequestHandler } from 'express'
-import { createApp } from '../../app/index.js'
+import { createApp, StartupError } from '../../app/index.js'
 import { requestContext } from '../../context/index.js'
 import type { Logger } from '../../logger/logger.js'
 import { describe, expect, it, vi } from 'vitest'
@@ -165,6 +165,55 @@ describe('mortarExpress', () => {
       expect(await after).toEqual({ disposedUnderWork: false, sameScope: true })
       // Once the work is done with it, not a grace period later.
       await vi.waitFor(() => expect(held?.disposed).toBe(true))
+    } finally {
+      await listening.close()
+      await app.stop()
+    }
+  })
+
+  // A router before 2.3 calls each handler as this server does, with no tracing channel to say
+  // when it settles: no handler after Mortar's would count, and the request's scope could be
+  // disposed under a route still using it.
+  it('refuses every request with a StartupError when its router does not trace the handlers it calls', async () => {
+    const app = createApp({ modules: [] })
+    await app.start()
+    const mortar = mortarExpress(app)
+    const passed: unknown[] = []
+    const server = createServer((request, response) => {
+      mortar(request as never, response as never, (error?: unknown) => {
+        passed.push(error)
+        response.end()
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as AddressInfo
+    try {
+      await (await fetch(`http://127.0.0.1:${port}/`)).text()
+      await (await fetch(`http://127.0.0.1:${port}/again`)).text()
+      expect(passed).toHaveLength(2)
+      for (const error of passed) {
+        expect(error).toBeInstanceOf(StartupError)
+        expect((error as StartupError).message).toMatch(/router .*2\.3/)
+      }
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+      await app.stop()
+    }
+  })
+
+  it('takes the requests of a router that traces its handlers', async () => {
+    const app = createApp({ modules: [] })
+    await app.start()
+    const server = express()
+    server.use(mortarExpress(app))
+    server.get('/', (_request, response) => {
+      response.json({ requestId: requestContext().requestId })
+    })
+    server.use(mortarErrorHandler())
+    const listening = await listen(server)
+    try {
+      const response = await fetch(`${listening.url}/`, { headers: { 'x-request-id': 'traced-1' } })
+      expect([response.status, await response.json()]).toEqual([200, { requestId: 'traced-1' }])
     } finally {
       await listening.close()
       await app.stop()

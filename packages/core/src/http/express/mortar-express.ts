@@ -28,6 +28,7 @@ import {
   resolveBodyLimit,
   resolveScopeGraceMs,
 } from '../shared/index.js'
+import { StartupError } from '../../app/startup-error.js'
 import { countRouteHandlers } from './count-route-handlers.js'
 
 const kContext = Symbol.for('mortar.express.context')
@@ -72,9 +73,10 @@ export interface MortarExpressOptions {
  * id, scope, slots), echoes `x-request-id`, and disposes the scope when the response ends. A
  * client that goes away aborts the context's signal at once, but the request's hooks and route
  * keep its scope (a transaction, a session) until they are done with it, or for at most
- * `scopeGraceMs`: the route until it ends the response, fails or passes the request on to
- * {@link mortarNotFound} or {@link mortarErrorHandler} (Express does not say when a route's
- * promise settles). When the app has before-response
+ * `scopeGraceMs`: every handler the router calls after it counts until it returns or its promise
+ * settles, as Express's router (2.3 or later) tells on its tracing channel. Under an older router,
+ * which tells nothing, no handler would count: every request is refused with a
+ * `StartupError` (`E_STARTUP`, a logged 500) saying to update it. When the app has before-response
  * hooks, a route's response is held back when it starts to be sent (`res.json`, `res.end` …)
  * until they pass; a hook that throws turns it into a problem. Mount body parsers such as
  * `express.json()` before it: a parser resumes the chain from a stream callback, which may run
@@ -108,10 +110,17 @@ export function mortarExpress(app: AdapterApp, options: MortarExpressOptions = {
   const bodyLimit = resolveBodyLimit(options.bodyLimit)
   const openContext = nodeContextOpener(app, bodyLimit, resolveScopeGraceMs(options.scopeGraceMs))
   const countHandlers = countRouteHandlers()
+  // Decided at the first request: whether the router that calls Mortar traces its calls.
+  let untraced: StartupError | false | undefined
   return function mortar(request, response, next) {
     const req = request as MortarRequest
+    untraced ??= !countHandlers.traced(request) && untracedRouter()
+    if (untraced) {
+      req[kApp] = app
+      return next(untraced)
+    }
     const { context, end } = openContext(request, response)
-    countHandlers(request, end)
+    countHandlers.register(request, end)
     req[kContext] = context
     req[kApp] = app
     // The route counts as running from here (see nodeContextOpener) until it is done: once.
@@ -151,6 +160,12 @@ export function mortarExpress(app: AdapterApp, options: MortarExpressOptions = {
       else started.then(() => next(), next)
     })
   }
+}
+
+function untracedRouter(): StartupError {
+  return new StartupError([
+    "mortarExpress was called by a router that does not trace its handlers (Express's router before 2.3, or no Express router at all): the handlers after it would run uncounted, and the request's scope could be disposed under a route still using it; update Express's router package to 2.3 or later (npm update router) and mount mortarExpress with server.use().",
+  ])
 }
 
 // Express drops the promise a route returns, so a route is known to be done when it ends its

@@ -1,7 +1,7 @@
 import { PassThrough, Readable } from 'node:stream'
 import { createGunzip, gzipSync } from 'node:zlib'
 import { once } from 'node:events'
-import Fastify, { type FastifyReply } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import { setImmediate } from 'node:timers/promises'
 import { describe, expect, it, vi } from 'vitest'
 import { createApp } from '../../app/create-app.js'
@@ -46,10 +46,62 @@ adapterConformance('fastify', async (setup) => {
   })
   fastify.get(STREAMED, (_request, reply) => reply.send(Readable.from(streamed())))
   await fastify.listen({ port: 0, host: '127.0.0.1' })
+  return { url: urlOf(fastify), close: () => fastify.close() }
+})
+
+// The loopback URL of a listening Fastify.
+function urlOf(fastify: FastifyInstance): string {
   const address = fastify.server.address()
   if (address === null || typeof address === 'string') throw new Error('no port')
-  return { url: `http://127.0.0.1:${address.port}`, close: () => fastify.close() }
-})
+  return `http://127.0.0.1:${address.port}`
+}
+
+/**
+ * A Fastify with mortarFastify registered for `app`, once started; `listen()` starts it on
+ * loopback and gives its URL, `close()` closes it and stops the app.
+ */
+async function mortarServer(app: ReturnType<typeof createApp> = createApp({ modules: [] })) {
+  await app.start()
+  const fastify = Fastify()
+  await fastify.register(mortarFastify, { app })
+  return {
+    app,
+    fastify,
+    listen: async () => {
+      await fastify.listen({ port: 0, host: '127.0.0.1' })
+      return urlOf(fastify)
+    },
+    close: async () => {
+      await fastify.close()
+      await app.stop()
+    },
+  }
+}
+
+// What work of a request saw once its client left.
+interface SeenAfterLeaving {
+  readonly disposedUnderHook: boolean
+  readonly sameScope: boolean
+}
+
+/**
+ * {@link mortarServer} of an app with a scoped service, and what a scope test awaits: `holding`
+ * once its work holds the service (`started`), `after` with what that work saw once its client
+ * left (`seen`).
+ */
+async function scopeServer() {
+  const { app, SERVICE } = appWithScopedService()
+  const server = await mortarServer(app)
+  let started!: (held: ScopedService | undefined) => void
+  const holding = new Promise<ScopedService | undefined>((resolve) => {
+    started = resolve
+  })
+  let seen!: (seen: SeenAfterLeaving) => void
+  const after = new Promise<SeenAfterLeaving>((resolve) => {
+    seen = resolve
+  })
+  return { ...server, SERVICE, started, holding, seen, after }
+}
 
 describe('mortarFastify', () => {
   it('is not encapsulated, so its hooks cover routes registered beside it', () => {
@@ -199,34 +251,24 @@ describe('mortarFastify', () => {
   })
 
   it('adds no response check for an app without before-response hooks, and refuses one added later', async () => {
-    const app = createApp({ modules: [] })
-    await app.start()
-    const fastify = Fastify()
-    await fastify.register(mortarFastify, { app })
+    const { app, fastify, close } = await mortarServer()
     fastify.get('/', async () => 'ok')
     await fastify.ready()
     expect(() => onBeforeResponse(app, () => undefined)).toThrow(StartupError)
     const response = await fastify.inject({ method: 'GET', url: '/' })
     expect(response.body).toBe('ok')
-    await fastify.close()
-    await app.stop()
+    await close()
   })
 
   it('listens for the end of a response only for a request that reads its signal or scope', async () => {
-    const app = createApp({ modules: [] })
-    await app.start()
-    const fastify = Fastify()
-    await fastify.register(mortarFastify, { app })
+    const { fastify, listen, close } = await mortarServer()
     fastify.get('/plain', async (_request, reply) => reply.raw.listenerCount('close'))
     fastify.get('/signal', async (_request, reply) => {
       const before = reply.raw.listenerCount('close')
       const { aborted } = requestContext().signal
       return { added: reply.raw.listenerCount('close') - before, aborted }
     })
-    await fastify.listen({ port: 0, host: '127.0.0.1' })
-    const address = fastify.server.address()
-    if (address === null || typeof address === 'string') throw new Error('no port')
-    const url = `http://127.0.0.1:${address.port}`
+    const url = await listen()
     const plain = Number(await (await fetch(`${url}/plain`)).text())
     const signal = (await (await fetch(`${url}/signal`)).json()) as {
       added: number
@@ -235,8 +277,7 @@ describe('mortarFastify', () => {
     expect(signal).toEqual({ added: 1, aborted: false })
     // Node and Fastify add their own listeners; on a second plain request Mortar has added none.
     expect(Number(await (await fetch(`${url}/plain`)).text())).toBe(plain)
-    await fastify.close()
-    await app.stop()
+    await close()
   })
 
   // An auth hook of the app's own that loads a session from the database: its client leaves
@@ -248,18 +289,7 @@ describe('mortarFastify', () => {
   ])(
     'keeps the scope through a preHandler hook its client left, which then %s, and disposes it after',
     async (_then, mode) => {
-      const { app, SERVICE } = appWithScopedService()
-      await app.start()
-      const fastify = Fastify()
-      await fastify.register(mortarFastify, { app })
-      let started!: (held: ScopedService) => void
-      const holding = new Promise<ScopedService>((resolve) => {
-        started = resolve
-      })
-      let seen!: (seen: { disposedUnderHook: boolean; sameScope: boolean }) => void
-      const after = new Promise<{ disposedUnderHook: boolean; sameScope: boolean }>((resolve) => {
-        seen = resolve
-      })
+      const { fastify, SERVICE, started, holding, seen, after, listen, close } = await scopeServer()
       fastify.addHook('preHandler', async (_request, reply) => {
         const context = requestContext()
         const held = context.resolve(SERVICE)
@@ -275,21 +305,18 @@ describe('mortarFastify', () => {
         requestContext().resolve(SERVICE)
         return { ok: true }
       })
-      await fastify.listen({ port: 0, host: '127.0.0.1' })
-      const address = fastify.server.address()
-      if (address === null || typeof address === 'string') throw new Error('no port')
+      const url = await listen()
       try {
         const client = new AbortController()
-        const request = fetch(`http://127.0.0.1:${address.port}/`, { signal: client.signal })
+        const request = fetch(`${url}/`, { signal: client.signal })
         const held = await holding
         client.abort()
         await request.catch(() => undefined)
         expect(await after).toEqual({ disposedUnderHook: false, sameScope: true })
         // Once Fastify is done with the request, not a grace period later.
-        await vi.waitFor(() => expect(held.disposed).toBe(true))
+        await vi.waitFor(() => expect(held?.disposed).toBe(true))
       } finally {
-        await fastify.close()
-        await app.stop()
+        await close()
       }
     },
   )
@@ -308,18 +335,7 @@ describe('mortarFastify', () => {
   ])(
     'keeps the scope through %s of a plugin of the app, and disposes it after',
     async (_hook, mode) => {
-      const { app, SERVICE } = appWithScopedService()
-      await app.start()
-      const fastify = Fastify()
-      await fastify.register(mortarFastify, { app })
-      let started!: (held: ScopedService | undefined) => void
-      const holding = new Promise<ScopedService | undefined>((resolve) => {
-        started = resolve
-      })
-      let seen!: (seen: { disposedUnderHook: boolean; sameScope: boolean }) => void
-      const after = new Promise<{ disposedUnderHook: boolean; sameScope: boolean }>((resolve) => {
-        seen = resolve
-      })
+      const { fastify, SERVICE, started, holding, seen, after, listen, close } = await scopeServer()
       // Holds the scope past the response's end: sent, or closed by the client that left.
       const useScope = async (reply: FastifyReply) => {
         const context = requestContext()
@@ -373,13 +389,11 @@ describe('mortarFastify', () => {
           plugin.get('/', handler)
         })
       }
-      await fastify.listen({ port: 0, host: '127.0.0.1' })
-      const address = fastify.server.address()
-      if (address === null || typeof address === 'string') throw new Error('no port')
+      const url = await listen()
       try {
         const client = new AbortController()
         const path = mode === 'not found onResponse' ? '/nowhere' : '/'
-        const request = fetch(`http://127.0.0.1:${address.port}${path}`, { signal: client.signal })
+        const request = fetch(`${url}${path}`, { signal: client.signal })
         const held = await holding
         if (!mode.includes('onResponse')) client.abort()
         await request.then((response) => response.text()).catch(() => undefined)
@@ -387,8 +401,7 @@ describe('mortarFastify', () => {
         // Once the hook is done with it, not a grace period later.
         await vi.waitFor(() => expect(held?.disposed).toBe(true))
       } finally {
-        await fastify.close()
-        await app.stop()
+        await close()
       }
     },
   )
@@ -402,18 +415,7 @@ describe('mortarFastify', () => {
   ])(
     'keeps the scope through an onRequestAbort hook %s that starts once nothing else runs',
     async (_where, mode) => {
-      const { app, SERVICE } = appWithScopedService()
-      await app.start()
-      const fastify = Fastify()
-      await fastify.register(mortarFastify, { app })
-      let started!: (held: ScopedService) => void
-      const holding = new Promise<ScopedService>((resolve) => {
-        started = resolve
-      })
-      let seen!: (seen: { disposedUnderHook: boolean; sameScope: boolean }) => void
-      const after = new Promise<{ disposedUnderHook: boolean; sameScope: boolean }>((resolve) => {
-        seen = resolve
-      })
+      const { fastify, SERVICE, started, holding, seen, after, listen, close } = await scopeServer()
       const onRequestAbort = async (_request: unknown) => {
         const context = requestContext()
         let held: ScopedService
@@ -442,50 +444,38 @@ describe('mortarFastify', () => {
         fastify.addHook('onRequestAbort', onRequestAbort)
         fastify.get('/', longPoll)
       }
-      await fastify.listen({ port: 0, host: '127.0.0.1' })
-      const address = fastify.server.address()
-      if (address === null || typeof address === 'string') throw new Error('no port')
+      const url = await listen()
       try {
         const client = new AbortController()
-        const request = fetch(`http://127.0.0.1:${address.port}/`, { signal: client.signal })
+        const request = fetch(`${url}/`, { signal: client.signal })
         const held = await holding
         client.abort()
         await request.catch(() => undefined)
         expect(await after).toEqual({ disposedUnderHook: false, sameScope: true })
-        await vi.waitFor(() => expect(held.disposed).toBe(true))
+        await vi.waitFor(() => expect(held?.disposed).toBe(true))
       } finally {
         for (const timer of timers) clearTimeout(timer)
-        await fastify.close()
-        await app.stop()
+        await close()
       }
     },
   )
 
   it('aborts the signal of work that outlives a response only if the client went away', async () => {
-    const app = createApp({ modules: [] })
-    await app.start()
-    const fastify = Fastify()
-    await fastify.register(mortarFastify, { app })
+    const { fastify, listen, close } = await mortarServer()
     let late: Promise<boolean> | undefined
     fastify.get('/', async () => {
       const context = requestContext()
       late = new Promise((resolve) => setTimeout(() => resolve(context.signal.aborted), 20))
       return 'sent'
     })
-    await fastify.listen({ port: 0, host: '127.0.0.1' })
-    const address = fastify.server.address()
-    if (address === null || typeof address === 'string') throw new Error('no port')
-    expect(await (await fetch(`http://127.0.0.1:${address.port}/`)).text()).toBe('sent')
+    const url = await listen()
+    expect(await (await fetch(`${url}/`)).text()).toBe('sent')
     expect(await late).toBe(false)
-    await fastify.close()
-    await app.stop()
+    await close()
   })
 
   it('ends a mounted event stream when the server closes, so close() and the stop behind it run', async () => {
-    const app = createApp({ modules: [] })
-    await app.start()
-    const fastify = Fastify()
-    await fastify.register(mortarFastify, { app })
+    const { app, fastify, listen } = await mortarServer()
     let cancelled = false
     await mountFetch(fastify, '/events', () => {
       const body = new ReadableStream<Uint8Array>({
@@ -496,10 +486,8 @@ describe('mortarFastify', () => {
       })
       return new Response(body, { headers: { 'content-type': 'text/event-stream' } })
     })
-    await fastify.listen({ port: 0, host: '127.0.0.1' })
-    const address = fastify.server.address()
-    if (address === null || typeof address === 'string') throw new Error('no port')
-    const response = await fetch(`http://127.0.0.1:${address.port}/events`)
+    const url = await listen()
+    const response = await fetch(`${url}/events`)
     const reader = (response.body as ReadableStream<Uint8Array>).getReader()
     await reader.read()
     // Before, close() waited for the stream to end, which it never does by itself.
@@ -510,10 +498,7 @@ describe('mortarFastify', () => {
   })
 
   it('gives a mounted handler the path the server routed, whatever the Host header holds', async () => {
-    const app = createApp({ modules: [] })
-    await app.start()
-    const fastify = Fastify()
-    await fastify.register(mortarFastify, { app })
+    const { fastify, close } = await mortarServer()
     await mountFetch(fastify, '/pages', (request) => new Response(new URL(request.url).pathname))
     // Before, the Host was concatenated into the URL: `evil.example/admin?` made the handler
     // serve /admin for a request routed as /pages/inbox, and `x:99999` was a 500.
@@ -527,7 +512,6 @@ describe('mortarFastify', () => {
       const response = await fastify.inject({ url: '/pages/inbox', headers: { host } })
       expect([host, response.statusCode, response.body]).toEqual([host, 200, '/inbox'])
     }
-    await fastify.close()
-    await app.stop()
+    await close()
   })
 })
