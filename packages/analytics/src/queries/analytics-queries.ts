@@ -10,6 +10,7 @@ import { type FoldEvent, foldFunnel, foldRetention, type RetentionRow } from './
 import {
   ACTOR_JOIN,
   ACTOR_SQL,
+  personSql,
   boundedList,
   compareCodePoints,
   describeArgument,
@@ -360,7 +361,7 @@ export class AnalyticsQueries {
     const names = events.length === 0 ? '' : ` and e.name in ${params.list(events)}`
     const [row] = await run<{ n: DbInt }>(
       this.#scope,
-      `select count(distinct ${ACTOR_SQL}) as n from ${EVENTS_FROM} ${ACTOR_JOIN} where e.occurred_at >= ${params.add(from)} and e.occurred_at < ${params.add(to)}${names}`,
+      `select count(distinct ${personSql(this.#scope.engine)}) as n from ${EVENTS_FROM} ${ACTOR_JOIN} where e.occurred_at >= ${params.add(from)} and e.occurred_at < ${params.add(to)}${names}`,
       params,
     )
     return Number(row?.n ?? 0)
@@ -564,12 +565,12 @@ function stepSql(engine: DatabaseEngine, step: StepSpec, params: Params): string
 }
 
 /**
- * The person ({@link ACTOR_SQL}) as a key to sort or partition by. PostgreSQL sorts text by the
+ * The person ({@link personSql}) as a key to sort or partition by. PostgreSQL sorts text by the
  * database's collation unless told otherwise: bytes are exact (a person is one id) and several
  * times cheaper to compare.
  */
 function actorKey(engine: DatabaseEngine): string {
-  return engine === 'postgres' ? `${ACTOR_SQL} collate "C"` : ACTOR_SQL
+  return engine === 'postgres' ? `${personSql(engine)} collate "C"` : personSql(engine)
 }
 
 /** The number of the local day or week holding `ms`, as {@link periodNumberSql} computes it. */

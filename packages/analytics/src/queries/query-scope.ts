@@ -196,6 +196,17 @@ export async function* stream<R>(
  * (recorded without consent) belong to no one and count in no per-person answer.
  */
 export const ACTOR_SQL = 'coalesce(e.user_id, i.user_id, e.anonymous_id)'
+/**
+ * The person of {@link ACTOR_SQL} as a key that keeps users and anonymous visitors apart: a
+ * user id and an anonymous id may be the same text (a visitor's cookie 'bob' beside the user
+ * 'bob'), and as one key the two were one person in `uniques`, `funnel` and `retention`.
+ * NULL for an event of no one.
+ */
+export function personSql(engine: DatabaseEngine): string {
+  const tagged = (tag: string, id: string) =>
+    engine === 'mysql' ? `concat('${tag}', ${id})` : `'${tag}' || ${id}`
+  return `(case when e.user_id is not null then ${tagged('u', 'e.user_id')} when i.user_id is not null then ${tagged('u', 'i.user_id')} when e.anonymous_id is not null then ${tagged('a', 'e.anonymous_id')} end)`
+}
 export const ACTOR_JOIN = `left join ${IDENTITY_TABLE} i on e.user_id is null and i.anonymous_id = e.anonymous_id`
 export const EVENTS_FROM = `${EVENT_TABLE} e`
 
