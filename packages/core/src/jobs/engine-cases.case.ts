@@ -8,6 +8,7 @@ import { completionWriteCase } from './completion-write.case.js'
 import { deadJobCase, refusedDeathCase } from './dead-job.case.js'
 import type { JobDefinition } from './define-job.js'
 import type { JobQueue } from './job-queue.js'
+import { keyedEnqueueCase } from './keyed-enqueue.case.js'
 import { payloadRoundTripCase } from './payload-round-trip.case.js'
 import { prepareCase } from './prepare.case.js'
 import { transactionalEnqueueCase } from './transactional-enqueue.case.js'
@@ -50,6 +51,11 @@ export const engineCases: readonly { readonly title: string; make(): EngineCase 
     title:
       'gives a handler its payload exactly as enqueued, or refuses one JSON would change and stores nothing',
     make: payloadRoundTripCase,
+  },
+  {
+    title:
+      'returns an id for a keyed enqueue exactly when the job will run, in a transaction too, and waits on a key another open transaction holds',
+    make: keyedEnqueueCase,
   },
   {
     title:
