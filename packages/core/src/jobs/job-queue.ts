@@ -109,7 +109,9 @@ export interface JobQueue {
   /**
    * Validates the payload (a `ValidationError` when it does not fit the schema or is not
    * JSON) and adds the job. Resolves to its id, or `undefined` when a live job with the same
-   * `key` already exists.
+   * `key` already exists, on every engine: an id means the job runs once the caller's
+   * transaction commits (in one, a later enqueue of the key is the duplicate); `undefined`
+   * means it never does. A key another open transaction enqueued waits for that one to end.
    */
   enqueue<S extends z.ZodType>(
     job: JobDefinition<S>,
