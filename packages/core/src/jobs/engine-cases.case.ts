@@ -12,6 +12,7 @@ import { keyedEnqueueCase } from './keyed-enqueue.case.js'
 import { payloadRoundTripCase } from './payload-round-trip.case.js'
 import { prepareCase } from './prepare.case.js'
 import { transactionalEnqueueCase } from './transactional-enqueue.case.js'
+import { unreadablePayloadCase } from './unreadable-payload.case.js'
 
 /** A case's jobs to register, and the check to run on the started app. */
 export interface EngineCase {
@@ -29,6 +30,11 @@ export const engineCases: readonly { readonly title: string; make(): EngineCase 
     title:
       'writes what handlers give completeWith with their completion, batched; nothing for a failed attempt',
     make: completionWriteCase,
+  },
+  {
+    title:
+      'buries a job whose stored payload is not JSON with E_JOB_PAYLOAD and runs the jobs claimed with it',
+    make: unreadablePayloadCase,
   },
   {
     title: 'tells a job’s onDead of every death, and records the death once it returned',

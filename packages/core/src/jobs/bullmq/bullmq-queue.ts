@@ -6,7 +6,7 @@ import type { Database } from '../../persistence/database/database.js'
 import type { AppRedis } from '../../redis/app-redis.js'
 import type { JsonValue } from '../job-context.js'
 import { JobError } from '../job-errors.js'
-import { KEPT_ERRORS } from '../job-state.js'
+import { KEPT_ERRORS, shownPayload } from '../job-state.js'
 import type { CompanionWrite } from '../job-queue.js'
 import type {
   AttemptError,
@@ -715,7 +715,7 @@ export class BullmqQueue implements QueueAdapter {
       id,
       name: job.name,
       state: mapped,
-      payload: JSON.parse(job.data.p) as JsonValue,
+      payload: shownPayload(job.data.p),
       key: job.data.k ?? undefined,
       attempts: job.attemptsStarted,
       maxAttempts: job.data.m,

@@ -4,7 +4,7 @@ import { findFrame, transactionStorage } from '../../persistence/transactions/tr
 import { JobError } from '../job-errors.js'
 import type { JsonValue } from '../job-context.js'
 import { MemoryScheduleStore } from '../schedules/schedule-store.js'
-import { errorLine, jobState, keptErrors, parseErrors } from '../job-state.js'
+import { errorLine, jobState, keptErrors, parseErrors, shownPayload } from '../job-state.js'
 import type {
   AttemptError,
   ClaimedJob,
@@ -356,7 +356,7 @@ function info(row: Row, nowMs: number): JobInfo {
     id: row.id,
     name: row.name,
     state,
-    payload: JSON.parse(row.payload) as JsonValue,
+    payload: shownPayload(row.payload),
     key: row.key ?? undefined,
     attempts: row.attempts,
     maxAttempts: row.maxAttempts,

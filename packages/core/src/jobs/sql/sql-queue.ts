@@ -14,11 +14,12 @@ import type { Logger } from '../../logger/logger.js'
 import { ChurnVacuum } from '../../persistence/database/churn-vacuum.js'
 import type { Database } from '../../persistence/database/database.js'
 import type { DatabaseEngine } from '../../persistence/database/database-url.js'
+import { DatabaseInputError } from '../../persistence/database/database-input-error.js'
 import { isDeadlock } from '../../persistence/database/deadlock.js'
 import { executePrepared, pipelineWrite } from '../../persistence/database/pipelined-write.js'
 import type { JsonValue } from '../job-context.js'
 import type { CompanionWrite } from '../job-queue.js'
-import { errorLine, jobState, MAX_ERRORS_CHARS, parseErrors } from '../job-state.js'
+import { errorLine, jobState, MAX_ERRORS_CHARS, parseErrors, shownPayload } from '../job-state.js'
 import type {
   AttemptError,
   ClaimedJob,
@@ -185,7 +186,8 @@ export class SqlQueue implements QueueAdapter {
     names: readonly string[],
     reads: ReadonlyMap<string, ClaimRead> | undefined,
   ): CompiledQuery<JobRow> {
-    const key = names.join('\0')
+    // Apart with reads and without: a claim that falls back to none keeps the one that carries.
+    const key = `${reads === undefined ? '' : 'carried\0'}${names.join('\0')}`
     const kept = this.#pgClaims.get(key)
     const simulated = this.#clock.simulated
     if (kept !== undefined && kept.reads === reads && kept.simulated === simulated)
@@ -400,25 +402,17 @@ export class SqlQueue implements QueueAdapter {
     if (names.length === 0 || limit <= 0) return []
     const engine = this.#engine
     if (engine === 'postgres') {
-      const claim = this.#pgClaim(names, request.reads)
-      const nowMs = this.#clock.simulatedMs()
-      const parameters = claim.parameters.map((value) =>
-        value === NOW
-          ? nowMs
-          : value === WORKER
-            ? worker
-            : value === LIMIT
-              ? limit
-              : value === LEASE
-                ? leaseMs
-                : value,
-      )
-      const { rows } = await executePrepared<JobRow>(this.#db, {
-        compile: () => ({ ...claim, parameters }),
-      })
-      // A whole batch means a backlog: without statistics every claim would sort all of it.
-      if (rows.length === limit) this.#upkeep.countBacklog(rows.length)
-      return rows.map(claimed)
+      try {
+        return await this.#claimOnPostgres(request, request.reads)
+      } catch (error) {
+        // A read the claim carried failed on a job's data: a payload that is not JSON (written
+        // by other code or an older version), or a value the read cannot take. The statement
+        // claimed nothing; claimed again without the reads, the jobs' prepare reads for them,
+        // and the worker buries the job whose payload does not parse.
+        if (request.reads === undefined || request.reads.size === 0 || !isDataException(error))
+          throw error
+        return this.#claimOnPostgres(request, undefined)
+      }
     }
     const due = dueJobs(names, this.#clock.now(), worker)
     if (engine === 'sqlite') {
@@ -438,6 +432,33 @@ export class SqlQueue implements QueueAdapter {
         if (attempt >= CLAIM_ATTEMPTS || !isDeadlock(error)) throw error
       }
     }
+  }
+
+  /** PostgreSQL's claim (see `#pgClaim`), carrying `reads`. */
+  async #claimOnPostgres(
+    request: ClaimRequest,
+    reads: ReadonlyMap<string, ClaimRead> | undefined,
+  ): Promise<ClaimedJob[]> {
+    const { worker, names, limit, leaseMs } = request
+    const claim = this.#pgClaim(names, reads)
+    const nowMs = this.#clock.simulatedMs()
+    const parameters = claim.parameters.map((value) =>
+      value === NOW
+        ? nowMs
+        : value === WORKER
+          ? worker
+          : value === LIMIT
+            ? limit
+            : value === LEASE
+              ? leaseMs
+              : value,
+    )
+    const { rows } = await executePrepared<JobRow>(this.#db, {
+      compile: () => ({ ...claim, parameters }),
+    })
+    // A whole batch means a backlog: without statistics every claim would sort all of it.
+    if (rows.length === limit) this.#upkeep.countBacklog(rows.length)
+    return rows.map(claimed)
   }
 
   /**
@@ -838,7 +859,7 @@ function info(row: JobRow, nowMs: number): JobInfo {
     id: String(row.id),
     name: row.name,
     state: jobState({ deadAtMs, worker: row.locked_by, runAtMs }, nowMs),
-    payload: JSON.parse(row.payload) as JsonValue,
+    payload: shownPayload(row.payload),
     key: row.dedup_key ?? undefined,
     attempts: Number(row.attempts),
     maxAttempts: Number(row.max_attempts),
@@ -860,6 +881,14 @@ export function isUniqueViolation(error: unknown): boolean {
     fields?.errno === 1062 ||
     (typeof fields?.message === 'string' && fields.message.includes('UNIQUE constraint failed'))
   )
+}
+
+/** PostgreSQL's data exception (SQLSTATE class 22), as the driver reports it or wrapped. */
+function isDataException(error: unknown): boolean {
+  if (error instanceof DatabaseInputError) return true
+  const fields = error as { code?: unknown; cause?: { code?: unknown } } | null
+  const code = fields?.code ?? fields?.cause?.code
+  return typeof code === 'string' && code.startsWith('22')
 }
 
 /** PostgreSQL's division by zero, as the driver reports it or wrapped as a bad-input error. */
