@@ -1,72 +1,40 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import {
+  bufferShape,
+  FAST_TIMING,
+  pushes,
+  ScriptedWrites,
+  type ScriptStep,
+  sleep,
+  Transient,
+  writeScript,
+} from '../test-support/scripted-writes.js'
 import { type Batch, type DropReason, EventBuffer, resolveBufferOptions } from './event-buffer.js'
 
-type Outcome = 'ok' | 'fail' | 'transient' | 'hang'
-
-class Transient extends Error {}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/**
- * A store answering each write as scripted: stored, refused, unreachable, or no answer until
- * released (after close). It stores a batch once, however many of its writes succeed.
- */
+/** A store that stores a batch once, however many of its writes succeed. */
 class ScriptedStore {
-  calls = 0
+  readonly writes: ScriptedWrites
   readonly stored = new Set<number>()
   readonly answered: { id: number; items: number[]; droppedAs: DropReason | undefined }[] = []
   readonly dropped: { reason: DropReason; items: number[] }[] = []
   readonly released: number[] = []
-  readonly unanswered = new Set<Promise<void>>()
-  #release!: () => void
-  readonly #hung = new Promise<void>((resolve) => {
-    this.#release = resolve
-  })
 
-  constructor(readonly script: readonly { outcome: Outcome; delayMs: number }[]) {}
-
-  release(): void {
-    this.#release()
+  constructor(script: readonly ScriptStep[]) {
+    this.writes = new ScriptedWrites(script)
   }
 
-  buffer(capacity: number, batchSize: number, overflow: 'drop-oldest' | 'drop-newest') {
-    return new EventBuffer<number>(
-      resolveBufferOptions({
-        capacity,
-        batchSize,
-        overflow,
-        maxAgeMs: 2,
-        retryBaseMs: 1,
-        retryMaxMs: 2,
-        writeTimeoutMs: 10,
-      }),
-      {
-        write: (batch: Batch<number>) => {
-          const step = this.script[this.calls++ % this.script.length] as {
-            outcome: Outcome
-            delayMs: number
-          }
-          const write = (async () => {
-            await (step.outcome === 'hang' ? this.#hung : sleep(step.delayMs))
-            if (step.outcome === 'fail') throw new Error('refused')
-            if (step.outcome === 'transient') throw new Transient('unreachable')
-            this.stored.add(batch.id)
-          })()
-          this.unanswered.add(write)
-          const done = () => this.unanswered.delete(write)
-          write.then(done, done)
-          return write
-        },
-        size: () => 1,
-        isTransient: (error) => error instanceof Transient,
-        onDrop: (reason, items) => this.dropped.push({ reason, items: [...items] }),
-        onWriteError: () => {},
-        onWritten: (batch, _result, droppedAs) =>
-          this.answered.push({ id: batch.id, items: [...batch.items], droppedAs }),
-        release: (items) => this.released.push(...items),
-      },
-    )
+  buffer(shape: { capacity: number; batchSize: number; overflow: 'drop-oldest' | 'drop-newest' }) {
+    return new EventBuffer<number>(resolveBufferOptions({ ...shape, ...FAST_TIMING }), {
+      write: (batch: Batch<number>) => this.writes.write(() => void this.stored.add(batch.id)),
+      size: () => 1,
+      isTransient: (error) => error instanceof Transient,
+      onDrop: (reason, items) => this.dropped.push({ reason, items: [...items] }),
+      onWriteError: () => {},
+      onWritten: (batch, _result, droppedAs) =>
+        this.answered.push({ id: batch.id, items: [...batch.items], droppedAs }),
+      release: (items) => this.released.push(...items),
+    })
   }
 }
 
@@ -74,39 +42,21 @@ describe('EventBuffer accounting', () => {
   it('accounts for every item once, written or dropped (both only when a write answered late, which names the drop it undoes), whatever the store answers', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(
-          fc.record({
-            outcome: fc.constantFrom<Outcome>('ok', 'ok', 'fail', 'transient', 'hang'),
-            delayMs: fc.integer({ min: 0, max: 12 }),
-          }),
-          { minLength: 1, maxLength: 12 },
-        ),
-        fc.array(
-          fc.record({
-            count: fc.integer({ min: 1, max: 6 }),
-            pauseMs: fc.integer({ min: 0, max: 4 }),
-          }),
-          {
-            minLength: 1,
-            maxLength: 8,
-          },
-        ),
-        fc.integer({ min: 1, max: 12 }),
-        fc.integer({ min: 1, max: 4 }),
-        fc.constantFrom('drop-oldest' as const, 'drop-newest' as const),
-        async (script, pushes, capacity, batchSize, overflow) => {
+        writeScript,
+        pushes(fc.constant(1)),
+        bufferShape,
+        async (script, pushed, shape) => {
           const store = new ScriptedStore(script)
-          const buffer = store.buffer(capacity, batchSize, overflow)
+          const buffer = store.buffer(shape)
           let n = 0
-          for (const { count, pauseMs } of pushes) {
-            for (let i = 0; i < count; i++) buffer.push(n++)
-            expect(buffer.held).toBeLessThanOrEqual(capacity)
+          for (const { items, pauseMs } of pushed) {
+            for (const _ of items) buffer.push(n++)
+            expect(buffer.held).toBeLessThanOrEqual(shape.capacity)
             await sleep(pauseMs)
           }
           await buffer.close(60)
           // The writes that never answered answer now: some store their batch late.
-          store.release()
-          while (store.unanswered.size > 0) await Promise.allSettled([...store.unanswered])
+          await store.writes.release()
           await sleep(1)
 
           // onWritten once per batch, and for every batch a write stored.

@@ -4,6 +4,16 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { defineEvents } from '../catalog/define-events.js'
+import {
+  bufferShape,
+  FAST_TIMING,
+  pushes,
+  ScriptedWrites,
+  type ScriptStep,
+  sleep,
+  Transient,
+  writeScript,
+} from '../test-support/scripted-writes.js'
 import type { Suppressions } from '../privacy/suppressions.js'
 import type { EventBatch } from '../sinks/event-sink.js'
 import { MemoryEventSink } from '../sinks/memory/memory-event-sink.js'
@@ -11,28 +21,13 @@ import { type DropReport, Tracker } from './tracker.js'
 
 const events = defineEvents({ viewed: z.object({ n: z.int().nonnegative() }) })
 
-/** How the store answers one write: stored, refused, unreachable, or no answer until released. */
-type Outcome = 'ok' | 'fail' | 'transient' | 'hang'
-
-class Transient extends Error {}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
 /** A memory sink answering each write as scripted; it stores a batch once, however often written. */
 class ScriptedSink extends MemoryEventSink {
-  calls = 0
-  readonly unanswered = new Set<Promise<void>>()
-  #release!: () => void
-  readonly #hung = new Promise<void>((resolve) => {
-    this.#release = resolve
-  })
+  readonly writes: ScriptedWrites
 
-  constructor(readonly script: readonly { outcome: Outcome; delayMs: number }[]) {
+  constructor(script: readonly ScriptStep[]) {
     super()
-  }
-
-  release(): void {
-    this.#release()
+    this.writes = new ScriptedWrites(script)
   }
 
   isTransient(error: unknown): boolean {
@@ -40,20 +35,7 @@ class ScriptedSink extends MemoryEventSink {
   }
 
   override write(batch: EventBatch): Promise<void> {
-    const step = this.script[this.calls++ % this.script.length] as {
-      outcome: Outcome
-      delayMs: number
-    }
-    const write = (async () => {
-      await (step.outcome === 'hang' ? this.#hung : sleep(step.delayMs))
-      if (step.outcome === 'fail') throw new Error('refused')
-      if (step.outcome === 'transient') throw new Transient('unreachable')
-      await super.write(batch)
-    })()
-    this.unanswered.add(write)
-    const done = () => this.unanswered.delete(write)
-    write.then(done, done)
-    return write
+    return this.writes.write(() => super.write(batch))
   }
 }
 
@@ -69,27 +51,10 @@ describe('Tracker accounting', () => {
   it('puts every tracked event in exactly one outcome (stored, failed, skipped or dropped) once every write answered, whatever the store answers and however late', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(
-          fc.record({
-            outcome: fc.constantFrom<Outcome>('ok', 'ok', 'fail', 'transient', 'hang'),
-            delayMs: fc.integer({ min: 0, max: 12 }),
-          }),
-          { minLength: 1, maxLength: 12 },
-        ),
-        fc.array(
-          fc.record({
-            events: fc.array(fc.constantFrom('good', 'bad', 'gone'), {
-              minLength: 1,
-              maxLength: 6,
-            }),
-            pauseMs: fc.integer({ min: 0, max: 4 }),
-          }),
-          { minLength: 1, maxLength: 8 },
-        ),
-        fc.integer({ min: 1, max: 12 }),
-        fc.integer({ min: 1, max: 4 }),
-        fc.constantFrom('drop-oldest' as const, 'drop-newest' as const),
-        async (script, pushes, capacity, batchSize, overflow) => {
+        writeScript,
+        pushes(fc.constantFrom('good', 'bad', 'gone')),
+        bufferShape,
+        async (script, pushed, shape) => {
           const sink = new ScriptedSink(script)
           const reports: DropReport[] = []
           const tracker = new Tracker({
@@ -101,23 +66,15 @@ describe('Tracker accounting', () => {
             database: undefined,
             visitorIds: undefined,
             suppressions: forgotten,
-            buffer: {
-              capacity,
-              batchSize,
-              overflow,
-              maxAgeMs: 2,
-              retryBaseMs: 1,
-              retryMaxMs: 2,
-              writeTimeoutMs: 10,
-            },
+            buffer: { ...shape, ...FAST_TIMING },
             identity: () => undefined,
             consent: undefined,
             country: undefined,
             onDrop: (report) => reports.push(report),
           })
           let n = 0
-          for (const push of pushes) {
-            for (const kind of push.events) {
+          for (const push of pushed) {
+            for (const kind of push.items) {
               const properties = { n: kind === 'bad' ? -1 : n }
               const options = { userId: kind === 'gone' ? `gone-${n}` : `u-${n}` }
               n++
@@ -127,8 +84,7 @@ describe('Tracker accounting', () => {
           }
           await tracker.close(60)
           // The writes that never answered answer now: some store their batch late.
-          sink.release()
-          while (sink.unanswered.size > 0) await Promise.allSettled([...sink.unanswered])
+          await sink.writes.release()
           await sleep(5)
 
           const stats = tracker.stats()

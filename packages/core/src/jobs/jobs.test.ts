@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { defineModule, type Module } from '../app/define-module.js'
 import { token } from '../di/token.js'
@@ -74,8 +74,13 @@ for (const testCase of cases) {
       target = await privateDatabaseUrl(engine ?? { engine: 'sqlite' })
     })
 
+    // Each test's apps stop when it ends: left running until afterAll, their pools' idle
+    // connections added up past a stock PostgreSQL's 100 while other files ran beside this one.
+    afterEach(async () => {
+      await Promise.all(apps.splice(0).map((app) => app.stop()))
+    })
+
     afterAll(async () => {
-      for (const app of apps) await app.stop().catch(() => undefined)
       await target?.drop()
     })
 
