@@ -9,6 +9,7 @@ import { deadJobCase, refusedDeathCase } from './dead-job.case.js'
 import type { JobDefinition } from './define-job.js'
 import type { JobQueue } from './job-queue.js'
 import { keyedEnqueueCase } from './keyed-enqueue.case.js'
+import { largeBatchCase } from './large-batch.case.js'
 import { payloadRoundTripCase } from './payload-round-trip.case.js'
 import { prepareCase } from './prepare.case.js'
 import { transactionalEnqueueCase } from './transactional-enqueue.case.js'
@@ -62,6 +63,11 @@ export const engineCases: readonly { readonly title: string; make(): EngineCase 
     title:
       'returns an id for a keyed enqueue exactly when the job will run, in a transaction too, and waits on a key another open transaction holds',
     make: keyedEnqueueCase,
+  },
+  {
+    title:
+      'stores one enqueueMany past what one statement carries (MariaDB’s max_allowed_packet) whole, in one transaction',
+    make: largeBatchCase,
   },
   {
     title:

@@ -121,6 +121,8 @@ export interface JobQueue {
   /**
    * Adds many jobs of one definition in one statement (with `alongside`, a write of the
    * caller's, in the same one where the engine can); ids in input order, as for `enqueue`.
+   * Jobs past what one statement carries (MariaDB's `max_allowed_packet`) are several
+   * statements of one transaction: all are stored, or none.
    */
   enqueueMany<S extends z.ZodType>(
     job: JobDefinition<S>,
