@@ -144,7 +144,9 @@ export class InlineQueue implements QueueAdapter {
     }
     for (const key of keys) this.#reserved.set(key, reservation)
     const release = (): void => {
-      for (const key of keys) this.#reserved.delete(key)
+      for (const key of keys) {
+        if (this.#reserved.get(key) === reservation) this.#reserved.delete(key)
+      }
       ended()
     }
     frame.callbacks.push(() => {
