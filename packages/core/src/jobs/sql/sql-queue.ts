@@ -310,14 +310,17 @@ export class SqlQueue implements QueueAdapter {
   /** Bytes of values one INSERT may carry: see {@link STATEMENT_BYTES}. */
   #statementBytes(): Promise<number> | number {
     if (this.#engine !== 'mysql') return STATEMENT_BYTES
-    // Read once, in the caller's transaction when there is one (the pool may be held by such).
-    this.#packetBytes ??= sql<{ bytes: string | number }>`select @@max_allowed_packet as bytes`
-      .execute(this.#database.kysely)
-      .then(({ rows }) => Math.min(STATEMENT_BYTES, Number(rows[0]?.bytes) - PACKET_MARGIN))
-    // A failed read is tried again by the next enqueue.
-    this.#packetBytes.catch(() => {
-      this.#packetBytes = undefined
-    })
+    if (this.#packetBytes === undefined) {
+      // Read once, in the caller's transaction when there is one (the pool may be held by such).
+      const read = sql<{ bytes: string | number }>`select @@max_allowed_packet as bytes`
+        .execute(this.#database.kysely)
+        .then(({ rows }) => Math.min(STATEMENT_BYTES, Number(rows[0]?.bytes) - PACKET_MARGIN))
+      this.#packetBytes = read
+      // A failed read is tried again by the next enqueue.
+      read.catch(() => {
+        if (this.#packetBytes === read) this.#packetBytes = undefined
+      })
+    }
     return this.#packetBytes
   }
 
