@@ -1,4 +1,4 @@
-import { ValidationError } from '@mortar/core'
+import { ValidationError, wallTime } from '@mortar/core'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
@@ -10,17 +10,6 @@ import {
 } from './quiet-hours.js'
 
 const night = { start: '22:00', end: '07:00' }
-
-function localMinutes(instant: Date, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    hour: 'numeric',
-    minute: 'numeric',
-  }).formatToParts(instant)
-  const value = (type: string) => Number(parts.find((part) => part.type === type)?.value)
-  return value('hour') * 60 + value('minute')
-}
 
 describe('quietHoursEnd', () => {
   it("delays to the window's end in the recipient's time zone", () => {
@@ -52,33 +41,50 @@ describe('quietHoursEnd', () => {
     expect(quietHoursEnd(new Date('2026-03-28T23:30:00Z'), 'Europe/Paris', night)).toEqual(
       new Date('2026-03-29T05:00:00Z'),
     )
-    // An end inside the skipped hour moves later by the jump (02:30 → 03:30 = 01:30Z), as
-    // Temporal's 'compatible' disambiguation does.
+    // An end inside the skipped hour is the jump: 02:00 CET becomes 03:00 CEST (01:00Z).
     expect(
       quietHoursEnd(new Date('2026-03-28T23:30:00Z'), 'Europe/Paris', {
         start: '22:00',
         end: '02:30',
       }),
-    ).toEqual(new Date('2026-03-29T01:30:00Z'))
+    ).toEqual(new Date('2026-03-29T01:00:00Z'))
   })
 
-  it('ends in the future inside an hour the clock repeats: at the second 01:30 once the first is past', () => {
-    // New York falls back at 02:00 EDT (06:00Z) to 01:00 EST: 01:10 EST is 06:10Z, after the
-    // first 01:30 (05:30Z). Before, that first one was the end: sent at once, 01:10 at night.
+  it('does not hold a day longer when an end in the skipped hour would, moved by the jump, fall in the next window', () => {
+    // Quiet 03:15-02:30 in Paris: on 29 March 2026 the clock reaches 02:30 at the jump (03:00
+    // CEST), outside the next window (03:15). Before, the end was moved by the jump to 03:30,
+    // inside the next window, and the delivery waited until 02:30 on 30 March.
+    expect(
+      quietHoursEnd(new Date('2026-03-28T12:00:00Z'), 'Europe/Paris', {
+        start: '03:15',
+        end: '02:30',
+      }),
+    ).toEqual(new Date('2026-03-29T01:00:00Z'))
+  })
+
+  it('neither repeats nor shortens a window in an hour the clock repeats', () => {
+    // New York falls back at 02:00 EDT (06:00Z) to 01:00 EST. Quiet 22:00-01:30 ended at the
+    // first 01:30 (05:30Z): at 01:10 EST (06:10Z) it is over, not held again to the second.
     const now = new Date('2026-11-01T06:10:00Z')
-    expect(quietHoursEnd(now, 'America/New_York', { start: '22:00', end: '01:30' })).toEqual(
-      new Date('2026-11-01T06:30:00Z'),
-    )
-    expect(nextTimeOfDay(now, 'America/New_York', '01:30')).toEqual(
-      new Date('2026-11-01T06:30:00Z'),
-    )
-    // During the first pass the first 01:30 is the end.
+    expect(quietHoursEnd(now, 'America/New_York', { start: '22:00', end: '01:30' })).toBeUndefined()
     expect(
       quietHoursEnd(new Date('2026-11-01T05:10:00Z'), 'America/New_York', {
         start: '22:00',
         end: '01:30',
       }),
     ).toEqual(new Date('2026-11-01T05:30:00Z'))
+    // Quiet 01:15-06:00 started at the first 01:15 (05:15Z): at 01:05 EST it goes on, to 06:00
+    // EST (11:00Z). Before, 01:05 read as before the window: sent at once.
+    expect(
+      quietHoursEnd(new Date('2026-11-01T06:05:00Z'), 'America/New_York', {
+        start: '01:15',
+        end: '06:00',
+      }),
+    ).toEqual(new Date('2026-11-01T11:00:00Z'))
+    // nextTimeOfDay (a digest's time of day) is the next instant the clock shows it.
+    expect(nextTimeOfDay(now, 'America/New_York', '01:30')).toEqual(
+      new Date('2026-11-01T06:30:00Z'),
+    )
   })
 
   it('never ends inside the window: an end a daylight-saving jump skips, moved into the next window, goes on to that one', () => {
@@ -101,45 +107,39 @@ describe('quietHoursEnd', () => {
     )
   })
 
-  it('for any instant and zone: undefined outside, else a later instant at the local end, outside the window', () => {
-    const zones = [
-      'UTC',
-      'Europe/Paris',
-      'America/New_York',
-      'Asia/Kolkata',
-      'Australia/Lord_Howe',
-      'Pacific/Chatham',
-    ]
-    const time = fc
-      .tuple(fc.integer({ min: 0, max: 23 }), fc.integer({ min: 0, max: 59 }))
-      .map(([h, m]) => `${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}`)
+  it('for every zone, around its changes: held only inside a window, until the first instant the clock reaches its end', () => {
+    // Against a reference by brute force over the zone's offsets (sampled hourly, bisected to
+    // the second): each day's window runs from the first instant the clock shows its start or
+    // later to the first it shows its end or later; a release inside the next window goes on.
+    // Dates near each zone's changes, windows near the local times around them.
+    const zones = Intl.supportedValuesOf('timeZone')
+    const anyTime = fc.integer({ min: 0, max: 1439 }).map((at) => ({ at }))
+    const nearChange = fc.integer({ min: -90, max: 90 }).map((by) => ({ by }))
+    const time = fc.oneof({ arbitrary: anyTime, weight: 1 }, { arbitrary: nearChange, weight: 3 })
     fc.assert(
       fc.property(
-        fc.date({ min: new Date('2020-01-01'), max: new Date('2035-01-01'), noInvalidDate: true }),
         fc.constantFrom(...zones),
+        fc.integer({ min: 1970, max: 2037 }),
+        fc.nat(),
+        fc.integer({ min: -30 * 3_600, max: 30 * 3_600 }),
         time,
         time,
-        (now, zone, start, end) => {
-          const result = quietHoursEnd(now, zone, { start, end })
-          const local = localMinutes(now, zone)
-          const [s, e] = [minutesOfDay(start), minutesOfDay(end)]
-          const inside = s === e ? false : s < e ? local >= s && local < e : local >= s || local < e
-          if (!inside) {
-            expect(result).toBeUndefined()
-            return
-          }
-          expect(result).toBeDefined()
-          const at = result as Date
-          expect(at.getTime()).toBeGreaterThan(now.getTime())
-          // A day, or two when a daylight-saving jump moved the first end into the next window.
-          expect(at.getTime() - now.getTime()).toBeLessThanOrEqual(49 * 3_600_000)
-          expect(quietHoursEnd(at, zone, { start, end })).toBeUndefined()
-          const reached = localMinutes(at, zone)
-          // The local end, or just after it when a daylight-saving jump skipped it.
-          expect((reached - e + 1440) % 1440).toBeLessThanOrEqual(60)
+        (zone, year, pick, seconds, startPick, endPick) => {
+          const changes = offsetChanges(zone, year)
+          const change = changes[pick % Math.max(changes.length, 1)] ?? Date.UTC(year, 5, 1)
+          const now = change + seconds * 1_000
+          const wallBefore = wallMinutes(change - 1_000, zone)
+          const wallAfter = wallMinutes(change, zone)
+          const start = 'at' in startPick ? startPick.at : wallBefore + startPick.by
+          const end = 'at' in endPick ? endPick.at : wallAfter + endPick.by
+          const window = { start: hhmm(start), end: hhmm(end) }
+          expect(
+            quietHoursEnd(new Date(now), zone, window)?.getTime(),
+            `${zone} at ${new Date(now).toISOString()}, quiet ${window.start}-${window.end}`,
+          ).toBe(referenceEnd(now, zone, minutesOfDay(window.start), minutesOfDay(window.end)))
         },
       ),
-      { numRuns: 400 },
+      { numRuns: 300 },
     )
   })
 
@@ -234,5 +234,99 @@ function isKnown(zone: string): boolean {
     return true
   } catch {
     return false
+  }
+}
+
+const HOUR = 3_600_000
+const DAY = 86_400_000
+
+function hhmm(minutes: number): string {
+  const m = ((minutes % 1440) + 1440) % 1440
+  return `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`
+}
+
+function wallMinutes(instant: number, zone: string): number {
+  const wall = wallTime(instant, zone)
+  return wall.hour * 60 + wall.minute
+}
+
+/** The first instant (to the second) in (low, high] whose offset is not `offset`. */
+function bisect(zone: string, low: number, high: number, offset: number): number {
+  while (high - low > 1_000) {
+    const middle = low + Math.floor((high - low) / 2_000) * 1_000
+    if (wallTime(middle, zone).offsetMs === offset) low = middle
+    else high = middle
+  }
+  return high
+}
+
+const changesOf = new Map<string, number[]>()
+
+/** The instants of `year` at which the zone's offset changes (sampled weekly: most of them). */
+function offsetChanges(zone: string, year: number): number[] {
+  const key = `${zone} ${year}`
+  const known = changesOf.get(key)
+  if (known !== undefined) return known
+  const found: number[] = []
+  const week = 7 * DAY
+  let offset = wallTime(Date.UTC(year, 0, 1), zone).offsetMs
+  for (let at = Date.UTC(year, 0, 1) + week; at <= Date.UTC(year + 1, 0, 1); at += week) {
+    const next = wallTime(at, zone).offsetMs
+    if (next === offset) continue
+    found.push(bisect(zone, at - week, at, offset))
+    offset = next
+  }
+  changesOf.set(key, found)
+  return found
+}
+
+interface Span {
+  readonly from: number
+  readonly to: number
+  readonly offset: number
+}
+
+/** The zone's offsets over [from, to), as spans of one offset each. */
+function spans(zone: string, from: number, to: number): Span[] {
+  const found: Span[] = []
+  let [start, offset] = [from, wallTime(from, zone).offsetMs]
+  // Every two hours: no zone changes twice within that.
+  for (let at = from + 2 * HOUR; at < to + 2 * HOUR; at += 2 * HOUR) {
+    if (wallTime(at, zone).offsetMs === offset) continue
+    const change = bisect(zone, at - 2 * HOUR, at, offset)
+    found.push({ from: start, to: change, offset })
+    ;[start, offset] = [change, wallTime(change, zone).offsetMs]
+  }
+  found.push({ from: start, to: Number.POSITIVE_INFINITY, offset })
+  return found
+}
+
+/** The first instant whose wall time (ms read as UTC) is `wall` or later, over `spans`. */
+function firstAtOrAfter(wall: number, over: readonly Span[]): number {
+  let first = Number.POSITIVE_INFINITY
+  for (const span of over) {
+    const at = Math.max(span.from, wall - span.offset)
+    if (at < span.to) first = Math.min(first, at)
+  }
+  return first
+}
+
+/** The reference release (see the property test), by brute force over nearby days. */
+function referenceEnd(now: number, zone: string, start: number, end: number): number | undefined {
+  if (start === end) return undefined
+  const over = spans(zone, now - 3 * DAY, now + 4 * DAY)
+  const wall = wallTime(now, zone)
+  const today = Date.UTC(wall.year, wall.month - 1, wall.day)
+  let until: number | undefined
+  for (;;) {
+    const at = until ?? now
+    let found: number | undefined
+    for (let day = today - 2 * DAY; day <= today + 2 * DAY; day += DAY) {
+      const from = firstAtOrAfter(day + start * 60_000, over)
+      const to = firstAtOrAfter(day + (start < end ? 0 : DAY) + end * 60_000, over)
+      if (from <= at && at < to) found = to
+    }
+    if (found === undefined) return until
+    until = found
   }
 }

@@ -85,11 +85,14 @@ function instantOfLocal(
 
 /**
  * When quiet hours end for someone in `timeZone`, if `now` falls inside them; `undefined` when
- * it does not. A window whose start and end are equal is empty. The end is never inside the
- * window: an end the clock skips (a daylight-saving jump) moves later by the jump, and when that
- * lands in the next window (a window of nearly a day) quiet hours go on to that one's end. An
- * invalid date, a zone the runtime does not know or a time not as `HH:MM` is refused
- * (`E_VALIDATION`, naming it).
+ * it does not. A window whose start and end are equal is empty. Each night's window runs from
+ * the first instant the local clock reaches its start to the first instant it reaches its end,
+ * so a daylight-saving change neither shortens nor repeats it: an end the clock skips is the
+ * jump itself (quiet until 02:30, clocks going from 02:00 to 03:00: sent at 03:00), and once
+ * the clock falls back the window that ended (or started) in the repeated hour stays ended
+ * (or started). When an end is reached only by a jump into the next window (a window of nearly
+ * a day) quiet hours go on to that one's end. An invalid date, a zone the runtime does not know
+ * or a time not as `HH:MM` is refused (`E_VALIDATION`, naming it).
  *
  * @example
  * ```ts
@@ -105,40 +108,91 @@ export function quietHoursEnd(now: Date, timeZone: string, window: QuietHours): 
   const start = minutesOfDay(window?.start, 'window.start')
   const end = minutesOfDay(window?.end, 'window.end')
   if (start === end) return undefined
-  let until = windowEnd(at, timeZone, start, end)
-  if (until === undefined) return undefined
-  // Only a skipped end lands inside a window, and the next day's end is no longer skipped.
-  for (;;) {
-    const next = windowEnd(until, timeZone, start, end)
-    if (next === undefined) return new Date(until)
+  let until: number | undefined
+  // Each end is later than the instant it was found from, and only a jump lands one in the
+  // next window: this ends after a step or two.
+  for (let next = windowEnd(at, timeZone, start, end); next !== undefined; ) {
     until = next
+    next = windowEnd(until, timeZone, start, end)
   }
+  return until === undefined ? undefined : new Date(until)
 }
 
-/** The end of the window `instant` is in, if it is in one (see {@link quietHoursEnd}). */
+const SECOND = 1_000
+const MINUTE = 60_000
+const DAY = 86_400_000
+
+/**
+ * The end of the window `instant` is in, if it is in one (see {@link quietHoursEnd}). The
+ * clock has reached a local time by `instant` when it showed it or a later one at or before
+ * `instant`, so the windows are read against the latest local time shown so far, not the one
+ * shown now (which repeats after a fall back).
+ */
 function windowEnd(
   instant: number,
   timeZone: string,
   start: number,
   end: number,
 ): number | undefined {
-  const local = localTime(instant, timeZone)
-  const inside =
-    start < end
-      ? local.minutes >= start && local.minutes < end
-      : local.minutes >= start || local.minutes < end
+  const reached = latestWallTime(instant, timeZone)
+  const day = Math.floor(reached / DAY) * DAY
+  const minutes = Math.floor((reached - day) / MINUTE)
+  const inside = start < end ? minutes >= start && minutes < end : minutes >= start || minutes < end
   if (!inside) return undefined
   // The end is later today, or tomorrow when the window runs past midnight and it is evening.
-  const tomorrow = start > end && local.minutes >= start
-  const day = new Date(Date.UTC(local.year, local.month - 1, local.day + (tomorrow ? 1 : 0)))
-  return instantOfLocal(
-    day.getUTCFullYear(),
-    day.getUTCMonth() + 1,
-    day.getUTCDate(),
-    end,
-    timeZone,
-    instant,
-  )
+  const tomorrow = start > end && minutes >= start
+  return firstInstantAtOrAfter(day + (tomorrow ? DAY : 0) + end * MINUTE, timeZone)
+}
+
+/** `instant` to the second, as the zone's offsets are. */
+function wholeSecond(instant: number): number {
+  return Math.floor(instant / SECOND) * SECOND
+}
+
+/**
+ * The latest local wall time (as ms read as UTC) the clock in `timeZone` showed at or before
+ * `instant`: the time now, or, within an hour the clock repeats, the time just before it fell
+ * back.
+ */
+function latestWallTime(instant: number, timeZone: string): number {
+  const offset = wallTime(instant, timeZone).offsetMs
+  const wall = wholeSecond(instant) + offset
+  const dayBefore = wallTime(instant - DAY, timeZone).offsetMs
+  // No fall back within a day (no repeat lasts longer): the clock never showed later.
+  if (dayBefore <= offset) return wall
+  const fall = offsetChange(instant - DAY, instant, timeZone)
+  return Math.max(wall, fall - SECOND + dayBefore)
+}
+
+/**
+ * The first instant at or after which the local clock in `timeZone` shows `wall` (ms read as
+ * UTC) or later: the instant it shows it (the first one, in an hour it repeats), or, when a
+ * jump skips it, the jump.
+ */
+function firstInstantAtOrAfter(wall: number, timeZone: string): number {
+  // The offsets a day either side hold on either side of any change near `wall`; each gives
+  // the instant that would show it.
+  const before = wallTime(wall - DAY, timeZone).offsetMs
+  const after = wallTime(wall + DAY, timeZone).offsetMs
+  const earlier = wall - Math.max(before, after)
+  const later = wall - Math.min(before, after)
+  for (const candidate of [earlier, later]) {
+    if (wallTime(candidate, timeZone).offsetMs === wall - candidate) return candidate
+  }
+  // Neither shows it: the clock jumps over it between them.
+  return offsetChange(earlier, later, timeZone)
+}
+
+/** The first instant (to the second) in (`from`, `to`] whose offset differs from `from`'s. */
+function offsetChange(from: number, to: number, timeZone: string): number {
+  const offset = wallTime(from, timeZone).offsetMs
+  let [low, high] = [wholeSecond(from), wholeSecond(to)]
+  while (high - low > SECOND) {
+    const middle = wholeSecond(low + (high - low) / 2)
+    if (wallTime(middle, timeZone).offsetMs === offset) low = middle
+    else high = middle
+  }
+  return high
 }
 
 /**
