@@ -868,6 +868,7 @@ function jobBytes(job: NewJob, escaped: boolean): number {
   return bytes
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the characters mysql2 escapes, ^Z among them
 const ESCAPED = /[\0\b\t\n\r\x1a"'\\]/g
 
 function chunks(ids: readonly string[]): string[][] {
