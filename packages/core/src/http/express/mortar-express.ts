@@ -7,15 +7,11 @@ import {
   runInRequestContext,
   runRequestStartHooks,
 } from '../../context/index.js'
-import {
-  BadRequestError,
-  type MortarError,
-  NotFoundError,
-  UnsupportedMediaTypeError,
-} from '../../errors/index.js'
+import { BadRequestError, type MortarError, NotFoundError } from '../../errors/index.js'
 import type { Logger } from '../../logger/logger.js'
 import {
   type AdapterApp,
+  charsetRefusal,
   declaredTooLarge,
   firstHeader,
   gateResponse,
@@ -27,6 +23,7 @@ import {
   NodeHttpExchange,
   openResponseGate,
   REQUEST_ID_HEADER,
+  refusePrototypeKeys,
   renderHttpError,
   resolveBodyLimit,
   resolveScopeGraceMs,
@@ -141,6 +138,13 @@ export function mortarExpress(app: AdapterApp, options: MortarExpressOptions = {
     runInRequestContext(context, () => {
       const tooLarge = declaredTooLarge(request.headers, bodyLimit)
       if (tooLarge) return next(tooLarge)
+      // The parsers mounted before ran JSON.parse (or qs) on the body: its __proto__ key is a
+      // 400 here, as under every other adapter.
+      try {
+        refusePrototypeKeys(request.body)
+      } catch (error) {
+        return next(error)
+      }
       // Modules' request-start hooks (session, principal) finish before any handler runs.
       const started = runRequestStartHooks(app, context)
       if (started === undefined) next()
@@ -191,23 +195,21 @@ export function verifyUtf8Json(
   _response: ServerResponse,
   body: Buffer,
 ): void {
-  if (!isUtf8(body)) throw notUtf8(request.headers['content-type'])
+  const type = request.headers['content-type']
+  // A body declared in another charset (UTF-16, which the parsers decode) is refused by its
+  // declaration, as under every adapter, whether or not its bytes pass as UTF-8.
+  const refused = charsetRefusal(type)
+  if (refused) throw refused
+  if (!isUtf8(body)) throw notUtf8(type)
   keepRawBody(request, body)
 }
 
 /**
  * The error for a body that is not UTF-8, by its declared type: given to `express.urlencoded()`
- * or `express.text()`, a form or a text is not "not valid JSON", and one that declares another
- * charset is a media type Mortar does not take (415).
+ * or `express.text()`, a form or a text is not "not valid JSON".
  */
 function notUtf8(type: string | undefined): MortarError {
   if (isJsonType(type)) return new BadRequestError(MALFORMED_JSON_MESSAGE)
-  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(type ?? '')?.[1]
-  if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
-    return new UnsupportedMediaTypeError(
-      `The request body's charset ${JSON.stringify(charset)} is not supported; send it as UTF-8.`,
-    )
-  }
   const media = type?.split(';')[0]?.trim() || 'without a content type'
   return new BadRequestError(`The request body (${media}) is not valid UTF-8; send it as UTF-8.`)
 }

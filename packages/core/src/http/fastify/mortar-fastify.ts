@@ -25,6 +25,7 @@ import {
   type AdapterApp,
   endEventStreamsOnClose,
   firstHeader,
+  charsetRefusal,
   isJsonType,
   REFUSED_RESULT_HEADERS,
   REQUEST_ID_HEADER,
@@ -148,9 +149,12 @@ export function mortarFastify(
   // Fastify's JSON parser (and any an app adds) decodes a body leniently: a JSON body's bytes
   // are checked on the way in, so one that is not UTF-8 is a 400 whatever parser reads it. A
   // compressed body is not its JSON yet: a decompressing hook registered later (such as
-  // @fastify/compress's) makes it so, and checking its bytes would refuse every one.
+  // @fastify/compress's) makes it so, and checking its bytes would refuse every one. A JSON body
+  // in another charset is a 415, as under every adapter (Fastify's parser reads it as UTF-8).
   fastify.addHook('preParsing', (request, _reply, payload, next) => {
     const { 'content-type': type, 'content-encoding': encoding } = request.headers
+    const refused = isJsonType(type) ? charsetRefusal(type) : undefined
+    if (refused) return next(refused)
     const plain = encoding === undefined || encoding.trim().toLowerCase() === 'identity'
     next(null, plain && isJsonType(type) ? utf8Checked(payload) : payload)
   })

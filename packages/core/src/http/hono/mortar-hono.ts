@@ -23,6 +23,7 @@ import {
   forgetResponse,
   isHttpException,
   isEventStream,
+  jsonTypeRefusal,
   PayloadTooLargeError,
   parseJsonBytes,
   REQUEST_ID_HEADER,
@@ -301,16 +302,24 @@ function limitBody(c: Context, limit: number): LimitedBody {
   return state
 }
 
-// c.req.json() (and a handler's c.req.raw.json()) decode the body leniently, as text, and throw
-// a bare SyntaxError on a malformed one. Both read its bytes instead (see parseJsonBytes): not
-// UTF-8 or malformed is the client's 400, and no other SyntaxError is. c.req.text() reads through
+// c.req.json() (and a handler's c.req.raw.json()) decode the body leniently, as text, whatever
+// its content-type, and throw a bare SyntaxError on a malformed one. Both read its bytes instead
+// (see parseJsonBytes), once the content-type says UTF-8 JSON (jsonTypeRefusal, a 415): not UTF-8,
+// malformed or holding a __proto__ key is the client's 400, and no other SyntaxError is. c.req.text() reads through
 // the bytes too, so Hono's body cache keeps them whichever is read first (a middleware that
 // checks a signature over c.req.text(), then the handler's c.req.json()).
 function readBodyJsonAsClient(c: Context): void {
   const req = c.req
   const lenient = new TextDecoder()
   Object.defineProperties(req, {
-    json: { value: async () => parseJsonBytes(await req.arrayBuffer()), configurable: true },
+    json: {
+      value: async () => {
+        const refused = jsonTypeRefusal(req.header('content-type'))
+        if (refused) throw refused
+        return parseJsonBytes(await req.arrayBuffer())
+      },
+      configurable: true,
+    },
     text: { value: async () => lenient.decode(await req.arrayBuffer()), configurable: true },
   })
   c.req.raw = withBodyJson(c.req.raw)

@@ -1,12 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { currentRequestContext } from '../../context/index.js'
-import {
-  DEFAULT_BODY_LIMIT,
-  isJsonType,
-  parseJsonBytes,
-  readBody,
-  UnsupportedMediaTypeError,
-} from '../shared/index.js'
+import { DEFAULT_BODY_LIMIT, jsonTypeRefusal, parseJsonBytes, readBody } from '../shared/index.js'
 
 /**
  * Options of {@link readJson}.
@@ -25,9 +19,10 @@ export interface ReadJsonOptions {
 }
 
 /**
- * Reads a request body as JSON. A malformed body (invalid UTF-8 included) throws a
- * {@link BadRequestError} (400), one over `limit` a {@link PayloadTooLargeError} (413), and a
- * body declared as something other than JSON an {@link UnsupportedMediaTypeError} (415), so that
+ * Reads a request body as JSON. A malformed body (invalid UTF-8 included) or one holding a
+ * `__proto__` or `constructor.prototype` key throws a {@link BadRequestError} (400), one over
+ * `limit` a {@link PayloadTooLargeError} (413), and a body not declared as UTF-8 JSON (no
+ * `content-type`, another type or charset) an {@link UnsupportedMediaTypeError} (415), so that
  * `withMortar` renders each as a problem.
  *
  * @example
@@ -46,7 +41,7 @@ export async function readJson(
   options: ReadJsonOptions = {},
 ): Promise<unknown> {
   const limit = options.limit ?? currentRequestContext()?.http?.bodyLimit ?? DEFAULT_BODY_LIMIT
-  const type = request.headers['content-type']
-  if (type !== undefined && !isJsonType(type)) throw new UnsupportedMediaTypeError()
+  const refused = jsonTypeRefusal(request.headers['content-type'])
+  if (refused) throw refused
   return parseJsonBytes(await readBody(request, limit))
 }

@@ -1,6 +1,7 @@
 // The behaviour every HTTP adapter must have, written once. Each adapter's test calls
 // `adapterConformance` with a function that serves `conformanceRoutes` on a real server.
 import { randomUUID } from 'node:crypto'
+import { request as httpRequest } from 'node:http'
 import { connect } from 'node:net'
 import { setImmediate as nextTick, setTimeout as sleep } from 'node:timers/promises'
 import * as zlib from 'node:zlib'
@@ -526,6 +527,10 @@ export function adapterConformance(name: string, start: StartServer): void {
             : await request.text()
         return Response.json({ method: request.method, body })
       }
+      if (url.pathname === '/json') {
+        // A handler that reads its body as JSON whatever the client declared.
+        return Response.json({ body: await request.json() })
+      }
       if (url.pathname === '/decode') {
         // A handler that honours content-encoding, as a proxy or a body reader would.
         const bytes = new Uint8Array(await request.arrayBuffer())
@@ -646,6 +651,28 @@ export function adapterConformance(name: string, start: StartServer): void {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body,
+      })
+    // A POST with the content-type given, or none at all (fetch would add text/plain).
+    const rawPost = (path: string, type: string | undefined, body: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const headers: Record<string, string> = {
+          'content-length': String(Buffer.byteLength(body)),
+        }
+        if (type !== undefined) headers['content-type'] = type
+        const sent = httpRequest(
+          `${server.url}${path}`,
+          { method: 'POST', headers },
+          (response) => {
+            let text = ''
+            response.on('data', (chunk: Buffer) => {
+              text += chunk.toString()
+            })
+            response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }))
+            response.on('error', reject)
+          },
+        )
+        sent.on('error', reject)
+        sent.end(body)
       })
     // Each chunk reaches the server on its own, so a check spans several socket reads.
     const postChunks = (path: string, chunks: readonly Uint8Array[]) => {
@@ -1390,6 +1417,77 @@ export function adapterConformance(name: string, start: StartServer): void {
         const response = await postChunks('/echo', cutInsideCharacters())
         expect(response.status).toBe(200)
         expect(await response.json()).toMatchObject({ body: { note: CUT_NOTE } })
+      })
+
+      // JSON.parse keeps them as plain data, but Object.assign, a deep merge or a copy by
+      // `target[key] = value` of the body then sets a prototype. Fastify's parser refused them;
+      // the other adapters passed them to the route.
+      it('refuses a JSON body holding a __proto__ or constructor.prototype key, at any depth, with a 400 problem', async () => {
+        const poisoned = [
+          '{"__proto__":{"admin":true}}',
+          '{"trips":[{"id":1},{"id":2,"__proto__":{"admin":true}}]}',
+          '{"constructor":{"prototype":{"admin":true}}}',
+          '{"\\u005f_proto__":{"admin":true}}',
+          '{"a":{"\\u0063onstructor":{"\\u0070rototype":{"admin":true}}}}',
+        ]
+        const paths = name === 'hono' ? ['/echo'] : ['/echo', `${MOUNT}/json`]
+        for (const path of paths) {
+          for (const text of poisoned) {
+            const response = await postJson(path, text)
+            expect([path, text, response.status]).toEqual([path, text, 400])
+            await expectProblem(response, 400, 'E_BAD_REQUEST')
+          }
+          // The words alone are data like any other.
+          const plain = '{"constructor":"Ada","prototype":1,"proto":{"constructor":[1]}}'
+          const response = await postJson(path, plain)
+          expect([path, response.status]).toEqual([path, 200])
+          expect(await response.json()).toMatchObject({ body: JSON.parse(plain) })
+        }
+      })
+
+      // Read as UTF-8, a Latin-1 body that happens to be valid UTF-8 becomes other text than the
+      // client sent. Express's parser refused it; the others read it as UTF-8.
+      it('refuses a JSON body declared in another charset with a 415 problem', async () => {
+        const paths = name === 'hono' ? ['/echo'] : ['/echo', `${MOUNT}/json`]
+        for (const path of paths) {
+          for (const charset of ['latin1', 'iso-8859-1', '"windows-1252"', 'utf-16']) {
+            const response = await fetch(`${server.url}${path}`, {
+              method: 'POST',
+              headers: { 'content-type': `application/json; charset=${charset}` },
+              body: '{"note":"\u00c3\u00a9"}',
+            })
+            expect([path, charset, response.status]).toEqual([path, charset, 415])
+            await expectProblem(response, 415, 'E_UNSUPPORTED_MEDIA_TYPE')
+          }
+          for (const charset of ['utf-8', 'UTF-8', '"UTF-8"']) {
+            const response = await fetch(`${server.url}${path}`, {
+              method: 'POST',
+              headers: { 'content-type': `application/json; charset=${charset}` },
+              body: '{"note":"ok"}',
+            })
+            expect([path, charset, response.status]).toEqual([path, charset, 200])
+          }
+        }
+      })
+
+      // A form, a text/plain body or one with no type is what a cross-site page sends without a
+      // preflight. Fastify's parser gives a route text as a string (and refuses no type), Express's
+      // json parser leaves it unread; Hono's c.req.json(), readJson and a mounted handler's
+      // request.json() parsed it as JSON.
+      it('never reads a body that is not declared as JSON as JSON', async () => {
+        const text = '{"trip":42}'
+        const paths = name === 'hono' ? ['/echo'] : ['/echo', `${MOUNT}/json`]
+        for (const path of paths) {
+          for (const type of ['text/plain', 'application/x-www-form-urlencoded', undefined]) {
+            const { status, body } = await rawPost(path, type, text)
+            if (status === 415) {
+              expect(JSON.parse(body)).toMatchObject({ code: 'E_UNSUPPORTED_MEDIA_TYPE' })
+            } else {
+              expect([path, type, status]).toEqual([path, type, 200])
+              expect(JSON.parse(body).body, `${path} ${type}`).not.toEqual({ trip: 42 })
+            }
+          }
+        }
       })
 
       it('renders a body over the limit as a 413 problem', async () => {

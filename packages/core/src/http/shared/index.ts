@@ -20,10 +20,13 @@ export {
 } from './event-streams.js'
 export type { FetchHandler } from './fetch-handler.js'
 export {
+  charsetRefusal,
   isJsonType,
+  jsonTypeRefusal,
   MALFORMED_JSON_MESSAGE,
   PayloadTooLargeError,
   parseJsonBytes,
+  refusePrototypeKeys,
   UnsupportedMediaTypeError,
   utf8Check,
   withBodyJson,
