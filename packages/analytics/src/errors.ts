@@ -203,7 +203,8 @@ export class AnalyticsForgetError extends MortarError {
 
 /**
  * `SqlEventSink.write` was given a batch holding entries that some engine would refuse or change
- * (a name past 100 characters, an id past 255, a fractional time, a U+0000): those were not
+ * (a name past 100 characters, an event's id past 255, a fractional time, a U+0000; a failed
+ * event keeps any text whole): those were not
  * written, the rest of the batch was, in its transaction. Thrown after the write, the same on
  * SQLite, PostgreSQL and MariaDB; `refused` says which entries and why. Batches the tracker
  * makes never hold such entries.

@@ -28,7 +28,10 @@ export class SessionConfigError extends MortarError {
 
 /**
  * The sealed session cookie would be larger than browsers keep (4096 bytes for `name=value`), so
- * `save()` refused to send it. Keep large data in the database and only its id in the session.
+ * `save()` refused to send it. Counted under a key id of the most digits a key may have (9): a
+ * key rotation re-seals every cookie under the newest key, and one that no longer fitted there
+ * stayed under the old key until retiring it logged the user out. Keep large data in the
+ * database and only its id in the session.
  *
  * @example
  * ```ts
@@ -42,7 +45,7 @@ export class SessionConfigError extends MortarError {
  * ```
  */
 export class SessionTooLargeError extends MortarError {
-  /** The size the cookie would have had, in bytes. */
+  /** The size the cookie would have had under a key id of 9 digits, in bytes. */
   readonly bytes: number
   /** The most a browser keeps for one cookie's `name=value`, in bytes. */
   readonly limit: number
@@ -51,7 +54,7 @@ export class SessionTooLargeError extends MortarError {
     super(
       'E_SESSION_TOO_LARGE',
       500,
-      `The sealed session cookie would be ${bytes} bytes, over the ${limit}-byte limit browsers keep; store large data server-side and keep only its id in the session.`,
+      `The sealed session cookie would be ${bytes} bytes when re-sealed under a 9-digit key id (as key rotation may), over the ${limit}-byte limit browsers keep; store large data server-side and keep only its id in the session.`,
       { details: { bytes, limit } },
     )
     this.bytes = bytes

@@ -45,13 +45,7 @@ import type { EventSink } from '../sinks/event-sink.js'
 import { SqlEventSink } from '../sinks/sql/sql-event-sink.js'
 import { analyticsMigrations } from '../storage/analytics-migrations.js'
 import { CHURNED_TABLES } from '../storage/analytics-tables.js'
-import {
-  type DropReport,
-  type IdentityResolver,
-  Tracker,
-  userIdOf,
-  writableUserId,
-} from '../tracker/index.js'
+import { type DropReport, type IdentityResolver, Tracker, userIdOf } from '../tracker/index.js'
 import { ANALYTICS, Analytics } from './analytics.js'
 import { z } from 'zod'
 
@@ -263,7 +257,7 @@ export function analyticsModule<const E extends EventSchemas>(
             recommendations: new Recommendations(scope),
             rollup: () => rollups.run(),
             async forgetUser(given, forgetOptions) {
-              const userId = writableUserId('user id', given)
+              const userId = userIdOf('user id', given)
               const timeoutMs = forgetOptions?.timeoutMs ?? FORGET_TIMEOUT_MS
               if (!(Number.isInteger(timeoutMs) && timeoutMs >= 1 && timeoutMs <= MAX_TIMER_MS)) {
                 throw new AnalyticsConfigError(

@@ -407,24 +407,33 @@ for (const engine of testEngines()) {
     })
 
     // SQLite stored a longer id whole, PostgreSQL refused it with a database error, and
-    // MariaDB's INSERT IGNORE cut it to 255 characters: a suppression of another user's id.
-    it('refuses an id no event can carry, naming the limit, and suppresses one at the limit exactly', async () => {
+    // MariaDB's INSERT IGNORE cut it to 255 characters: a suppression of another user's id. An
+    // id no column holds (only failed events carry one, whole) is suppressed apart, whole.
+    it('suppresses an id at the limit exactly, and one no column holds apart from every id', async () => {
       const { analytics, db } = subject
-      const suppressed = () =>
-        db.selectFrom('mortar_analytics_suppressed').select('user_id').execute()
-      const before = await suppressed()
-      const atLimit = `${'\u{1F600}'.repeat(100)}${'u'.repeat(55)}`
-      for (const userId of [`${atLimit}x`, '', 'a\0b', 'a\ud800b']) {
-        await expect(analytics.forgetUser(userId)).rejects.toSatisfy(
-          (error) =>
-            error instanceof AnalyticsIdentityError &&
-            (userId.length <= 255 || error.message.includes('1 to 255 characters')),
+      const suppressed = async () =>
+        (await db.selectFrom('mortar_analytics_suppressed').select('user_id').execute()).map(
+          (row) => row.user_id,
         )
+      const whole = async () =>
+        (await db.selectFrom('mortar_analytics_suppressed_whole').select('user_id').execute()).map(
+          (row) => JSON.parse(row.user_id) as string,
+        )
+      const before = await suppressed()
+      const wholeBefore = await whole()
+      // 255 characters as the column counts them (455 UTF-16 units).
+      const atLimit = `${'\u{1F600}'.repeat(200)}${'u'.repeat(55)}`
+      const unheld = [`${atLimit}x`, 'a\0b', 'a\ud800b']
+      for (const userId of unheld) {
+        await expect(analytics.forgetUser(userId)).resolves.toMatchObject({ events: 0 })
       }
       expect(await suppressed()).toEqual(before)
+      expect((await whole()).filter((id) => !wholeBefore.includes(id)).sort()).toEqual(
+        [...unheld].sort(),
+      )
       await analytics.forgetUser(atLimit)
-      const after = (await suppressed()).map((row) => row.user_id)
-      expect(after.filter((id) => !before.some((row) => row.user_id === id))).toEqual([atLimit])
+      const after = await suppressed()
+      expect(after.filter((id) => !before.includes(id))).toEqual([atLimit])
     })
 
     it('forgets a numeric id as its digits, and refuses one that is not a safe integer', async () => {

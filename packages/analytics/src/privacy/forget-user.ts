@@ -17,9 +17,12 @@ import {
   STATE_TABLE,
   SUPPRESSED_ANONYMOUS_TABLE,
   SUPPRESSED_TABLE,
+  SUPPRESSED_WHOLE_TABLE,
 } from '../storage/analytics-tables.js'
+import { MAX_ID_LENGTH } from '../storage/batch-limits.js'
 import { deleteKeys, idChunks, insertMissing } from '../storage/bulk-sql.js'
-import { markSuppressions } from './suppressed-writes.js'
+import { fitsColumn, wholeText } from '../storage/storable-text.js'
+import { markSuppressions, noUser, wholeDigest } from './suppressed-writes.js'
 
 /** What an erasure deleted, by kind of row. */
 export interface ForgetCounts {
@@ -64,6 +67,7 @@ export async function forgetUser(
     // Batch writes in flight commit first, so what they wrote is deleted below; later ones
     // see the mark and the suppressions this transaction records.
     await markSuppressions(trx as Kysely<unknown>)
+    if (!fitsColumn(userId, MAX_ID_LENGTH)) return forgetWhole(tx, userId, now)
     const linkParams = new Params()
     const links = await run<{ anonymous_id: string }>(
       tx,
@@ -74,13 +78,14 @@ export async function forgetUser(
     // A linked anonymous id takes only the events no one was signed in for: people sharing a
     // computer share its cookie, and another user's events stay theirs. The user's events and
     // each slice of those ids are disjoint parts, one statement each: a user linked to tens of
-    // thousands of ids named in one statement passed the engine's bound parameters.
-    const parts = (alias: string): EventFilter[] => [
+    // thousands of ids named in one statement passed the engine's bound parameters. (A failed
+    // event with no user_id may keep its user's id whole: see noUser.)
+    const parts = (alias: string, noUser = `${alias}user_id is null`): EventFilter[] => [
       (params) => `${alias}user_id = ${params.add(userId)}`,
       ...idChunks(anonymous).map(
         (chunk): EventFilter =>
           (params) =>
-            `${alias}user_id is null and ${alias}anonymous_id in ${params.list(chunk)}`,
+            `${noUser} and ${alias}anonymous_id in ${params.list(chunk)}`,
       ),
     ]
     // Only events already folded in are in the rollups; pending ones just disappear.
@@ -112,8 +117,11 @@ export async function forgetUser(
 
     let events = 0
     let failed = 0
-    for (const table of [EVENT_TABLE, FAILED_TABLE]) {
-      for (const part of parts('')) {
+    for (const [table, tableParts] of [
+      [EVENT_TABLE, parts('')],
+      [FAILED_TABLE, parts('', noUser(FAILED_TABLE))],
+    ] as const) {
+      for (const part of tableParts) {
         const params = new Params()
         const result = await trx.executeQuery(
           compile(tx.engine, `delete from ${table} where ${part(params)}`, params),
@@ -135,18 +143,53 @@ export async function forgetUser(
     // either, though the links that tied those ids to the user are gone.
     await suppress(tx, SUPPRESSED_TABLE, 'user_id', [userId], now)
     await suppress(tx, SUPPRESSED_ANONYMOUS_TABLE, 'anonymous_id', anonymous, now)
-    const [cut] = await run<{ value: string }>(
-      tx,
-      `select value from ${STATE_TABLE} where name = '${RETENTION_CUT}'`,
-      new Params(),
-    )
     return {
       events,
       failedEvents: failed,
       identityLinks: Number(removedLinks.numAffectedRows ?? 0n),
-      rollupsKeptBefore: cut === undefined ? null : new Date(Number(cut.value)),
+      rollupsKeptBefore: await retentionCut(tx),
     }
   })
+}
+
+/**
+ * {@link forgetUser} of an id no id column holds (past 255 characters, a U+0000 or an unpaired
+ * surrogate): only failed events carry it, whole; no event, link or rollup can.
+ */
+async function forgetWhole(scope: QueryScope, userId: string, now: number): Promise<ForgetReport> {
+  const whole = wholeText(userId)
+  const params = new Params()
+  const removed = await scope.db.executeQuery(
+    compile(
+      scope.engine,
+      `delete from ${FAILED_TABLE} where user_id is null and whole_user_id = ${params.add(whole)}`,
+      params,
+    ),
+  )
+  await insertMissing(
+    scope.db,
+    scope.engine,
+    SUPPRESSED_WHOLE_TABLE,
+    ['digest', 'user_id', 'suppressed_at'],
+    ['digest'],
+    [[wholeDigest(userId), whole, now]],
+  )
+  return {
+    events: 0,
+    failedEvents: Number(removed.numAffectedRows ?? 0n),
+    identityLinks: 0,
+    rollupsKeptBefore: await retentionCut(scope),
+  }
+}
+
+/** The latest retention cut that deleted rolled-up events (see {@link ForgetReport}). */
+async function retentionCut(scope: QueryScope): Promise<Date | null> {
+  const [cut] = await run<{ value: string }>(
+    scope,
+    `select value from ${STATE_TABLE} where name = '${RETENTION_CUT}'`,
+    new Params(),
+  )
+  return cut === undefined ? null : new Date(Number(cut.value))
 }
 
 /**

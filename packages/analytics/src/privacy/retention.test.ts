@@ -12,7 +12,7 @@ const events = defineEvents({
 })
 
 /** The columns that name a person: a user id, an anonymous id, a rollup unit's actor. */
-const PERSON_COLUMNS = ['user_id', 'anonymous_id', 'actor']
+const PERSON_COLUMNS = ['user_id', 'anonymous_id', 'actor', 'whole_user_id', 'whole_anonymous_id']
 
 /**
  * Every analytics table with a person's id, and what deletes its rows. A new one fails the
@@ -27,6 +27,7 @@ const PERSON_TABLES: Readonly<Record<string, string>> = {
   // The record of an erasure: what keeps a forgotten person's later events out.
   mortar_analytics_suppressed: 'forgetUser writes it; kept',
   mortar_analytics_suppressed_anonymous: 'forgetUser writes it; kept',
+  mortar_analytics_suppressed_whole: 'forgetUser writes it; kept',
 }
 
 /** Each analytics table's columns that name a person. */

@@ -1,4 +1,5 @@
 import type { DatabaseEngine } from '@mortar/core'
+import { createHash } from 'node:crypto'
 import { type Kysely, sql } from 'kysely'
 import type { EventBatch } from '../sinks/event-sink.js'
 import { deleteKeys, idChunks, insertMissing } from '../storage/bulk-sql.js'
@@ -9,7 +10,10 @@ import {
   STATE_TABLE,
   SUPPRESSED_ANONYMOUS_TABLE,
   SUPPRESSED_TABLE,
+  SUPPRESSED_WHOLE_TABLE,
 } from '../storage/analytics-tables.js'
+import { MAX_ID_LENGTH } from '../storage/batch-limits.js'
+import { fitsColumn, wholeText } from '../storage/storable-text.js'
 
 // A batch checked against the suppressions before forgetUser ran (a retry, a late flush, another
 // process) must not bring the user back. Writers read this row (share-locked) from before they
@@ -76,9 +80,15 @@ export async function purgeSuppressed(
   if (mark === SUPPRESSION_LOCK_ROW.value) return NOTHING
   const userIds = new Set<string>()
   const anonymousIds = new Set<string>()
+  // Failed events' user ids that no id column holds, which they keep whole.
+  const wholeIds = new Set<string>()
   for (const event of [...batch.events, ...batch.failed]) {
-    if (event.userId !== null) userIds.add(event.userId)
-    else if (event.anonymousId !== null) anonymousIds.add(event.anonymousId)
+    if (event.userId !== null) {
+      if (fitsColumn(event.userId, MAX_ID_LENGTH)) userIds.add(event.userId)
+      else wholeIds.add(event.userId)
+    } else if (event.anonymousId !== null && fitsColumn(event.anonymousId, MAX_ID_LENGTH)) {
+      anonymousIds.add(event.anonymousId)
+    }
   }
   for (const link of batch.links) userIds.add(link.userId)
   const users = await found(db, engine, SUPPRESSED_TABLE, 'user_id', userIds)
@@ -116,11 +126,19 @@ export async function purgeSuppressed(
     }
     for (const chunk of idChunks([...anonymous])) {
       const result =
-        await sql`delete from ${sql.table(table)} where anonymous_id in (${sql.join(chunk)}) and user_id is null and batch_id = ${batch.id}`.execute(
+        await sql`delete from ${sql.table(table)} where anonymous_id in (${sql.join(chunk)}) and ${sql.raw(noUser(table))} and batch_id = ${batch.id}`.execute(
           db,
         )
       deleted[table] += Number(result.numAffectedRows ?? 0n)
     }
+  }
+  const whole = await suppressedWhole(db, engine, wholeIds)
+  for (const chunk of idChunks([...whole].map(wholeText))) {
+    const result =
+      await sql`delete from ${sql.table(FAILED_TABLE)} where whole_user_id in (${sql.join(chunk)}) and batch_id = ${batch.id}`.execute(
+        db,
+      )
+    deleted[FAILED_TABLE] += Number(result.numAffectedRows ?? 0n)
   }
   return { events: deleted[EVENT_TABLE], failed: deleted[FAILED_TABLE] }
 }
@@ -133,6 +151,34 @@ export async function purgeSuppressed(
  */
 export function purgeSuppressedStatement(batchId: number, first: number, last: number): string {
   return `delete from ${EVENT_TABLE} e where exists (select 1 from ${STATE_TABLE} m where m.name = '${SUPPRESSION_LOCK_ROW.name}' and m.value <> '${SUPPRESSION_LOCK_ROW.value}') and e.occurred_at between ${first} and ${last} and e.batch_id = ${batchId} and (exists (select 1 from ${SUPPRESSED_TABLE} s where s.user_id = e.user_id) or (e.user_id is null and exists (select 1 from ${SUPPRESSED_ANONYMOUS_TABLE} a where a.anonymous_id = e.anonymous_id)))`
+}
+
+/**
+ * SQL saying that a row of `table` has no user: a failed event whose user id no column holds
+ * has a NULL `user_id` and keeps the id whole; it is that user's, not the anonymous id's.
+ */
+export function noUser(table: string): string {
+  return table === FAILED_TABLE ? 'user_id is null and whole_user_id is null' : 'user_id is null'
+}
+
+/**
+ * Which of these user ids, each one no id column holds, `forgetUser` suppressed: looked up by
+ * the digest of each (a locking read on MariaDB, as {@link found}).
+ */
+export async function suppressedWhole(
+  db: Kysely<unknown>,
+  engine: DatabaseEngine,
+  userIds: Iterable<string>,
+): Promise<Set<string>> {
+  const byDigest = new Map<string, string>()
+  for (const id of userIds) byDigest.set(wholeDigest(id), id)
+  const digests = await found(db, engine, SUPPRESSED_WHOLE_TABLE, 'digest', byDigest.keys())
+  return new Set([...digests].map((digest) => byDigest.get(digest) as string))
+}
+
+/** The key of a user id in the suppressions of whole ids: SHA-256 of its JSON, in hex. */
+export function wholeDigest(userId: string): string {
+  return createHash('sha256').update(wholeText(userId)).digest('hex')
 }
 
 async function found(

@@ -5,7 +5,12 @@ import {
   SUPPRESSED_ANONYMOUS_TABLE,
   SUPPRESSED_TABLE,
 } from '../storage/analytics-tables.js'
-import { SUPPRESSION_LOCK_ROW } from './suppressed-writes.js'
+import { MAX_ID_LENGTH } from '../storage/batch-limits.js'
+import { engineOf } from '../storage/sql-dialect.js'
+import { fitsColumn } from '../storage/storable-text.js'
+import { SUPPRESSION_LOCK_ROW, suppressedWhole } from './suppressed-writes.js'
+
+const fits = (id: string) => fitsColumn(id, MAX_ID_LENGTH)
 
 // How often the mark is read again while it says no identity was ever suppressed.
 const REFRESH_MS = 1_000
@@ -53,12 +58,18 @@ export class Suppressions {
     const users = new Set<string>()
     const anonymous = new Set<string>()
     if (!(await this.#anyExist(options.fresh === true))) return { users, anonymous }
+    // An id no column holds (too long, a U+0000, which PostgreSQL refuses even as a parameter)
+    // is in no id column: a user's is looked up by its digest; an anonymous one was never
+    // linked (its events all failed), so never suppressed.
+    const whole = new Set<string>()
+    for (const id of userIds) if (id !== undefined && !fits(id)) whole.add(id)
+    for (const id of await suppressedWhole(this.#db, engineOf(this.#db), whole)) users.add(id)
     for (const [table, column, ids, found] of [
       [SUPPRESSED_TABLE, 'user_id', userIds, users],
       [SUPPRESSED_ANONYMOUS_TABLE, 'anonymous_id', anonymousIds, anonymous],
     ] as const) {
       const wanted = new Set<string>()
-      for (const id of ids) if (id !== undefined) wanted.add(id)
+      for (const id of ids) if (id !== undefined && fits(id)) wanted.add(id)
       for (const chunk of idChunks([...wanted])) {
         const rows = await sql<{
           id: string

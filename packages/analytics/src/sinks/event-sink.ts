@@ -33,7 +33,12 @@ export interface StoredEvent {
   readonly properties: string
 }
 
-/** An event its schema refused, kept with the reason as Snowplow keeps failed events. */
+/**
+ * An event its schema refused, kept with the reason as Snowplow keeps failed events. Its name,
+ * user id and anonymous id are exactly as tracked, whatever their length or characters (why it
+ * failed, maybe): a sink stores them whole, and its `forget` finds them by the whole id. Cut or
+ * replaced to fit a column, two users' ids became one.
+ */
 export interface FailedEvent {
   readonly id: string
   readonly name: string

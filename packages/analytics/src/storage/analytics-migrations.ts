@@ -16,12 +16,13 @@ import {
   STATE_TABLE,
   SUPPRESSED_ANONYMOUS_TABLE,
   SUPPRESSED_TABLE,
+  SUPPRESSED_WHOLE_TABLE,
   TOP_DAY_TABLE,
   TOP_TABLE,
   UNIT_ITEM_TABLE,
   UNIT_STAGE_TABLE,
 } from './analytics-tables.js'
-import { engineOf, jsonType, longText, textKey, uuidType } from './sql-dialect.js'
+import { engineOf, exactLongText, jsonType, longText, textKey, uuidType } from './sql-dialect.js'
 
 const createEventTables: Migration = {
   async up(db) {
@@ -292,6 +293,31 @@ const markExistingSuppressions: Migration = {
   },
 }
 
+const keepWholeFailedIds: Migration = {
+  async up(db) {
+    const engine = engineOf(db as Kysely<unknown>)
+    // A failed event's name and ids may be what no column holds (past 255 characters, a U+0000):
+    // cut or replaced to fit, two users' ids became one, and forgetUser erased one's rows for
+    // the other. Kept whole here as JSON; the id columns stay NULL then. Nullable columns at
+    // the end: no table rewrite on any engine.
+    for (const column of ['whole_name', 'whole_user_id', 'whole_anonymous_id']) {
+      await db.schema.alterTable(FAILED_TABLE).addColumn(column, exactLongText(engine)).execute()
+    }
+    await db.schema
+      .createTable(SUPPRESSED_WHOLE_TABLE)
+      .addColumn('digest', textKey(engine, 64), (c) => c.primaryKey())
+      .addColumn('user_id', exactLongText(engine), (c) => c.notNull())
+      .addColumn('suppressed_at', 'bigint', (c) => c.notNull())
+      .execute()
+  },
+  async down(db) {
+    await db.schema.dropTable(SUPPRESSED_WHOLE_TABLE).execute()
+    for (const column of ['whole_anonymous_id', 'whole_user_id', 'whole_name']) {
+      await db.schema.alterTable(FAILED_TABLE).dropColumn(column).execute()
+    }
+  },
+}
+
 /**
  * The migrations of the analytics tables; `analyticsModule` carries them (`app.migrate()` runs
  * them). Use them directly only to run them under a module of your own.
@@ -312,4 +338,5 @@ export const analyticsMigrations: ModuleMigrations = {
   '0005_add_request_fields': addRequestFields,
   '0006_suppress_anonymous_ids': suppressAnonymousIds,
   '0007_mark_existing_suppressions': markExistingSuppressions,
+  '0008_keep_whole_failed_ids': keepWholeFailedIds,
 }

@@ -7,6 +7,11 @@ export const IDENTITY_TABLE = 'mortar_analytics_identity'
 export const SUPPRESSED_TABLE = 'mortar_analytics_suppressed'
 /** The anonymous ids linked to a forgotten user: their events with no user are never stored. */
 export const SUPPRESSED_ANONYMOUS_TABLE = 'mortar_analytics_suppressed_anonymous'
+/**
+ * Forgotten user ids no id column can hold as given (see `fitsColumn`): only failed events carry
+ * them, by `whole_user_id`.
+ */
+export const SUPPRESSED_WHOLE_TABLE = 'mortar_analytics_suppressed_whole'
 export const SALT_TABLE = 'mortar_analytics_salt'
 export const BATCH_TABLE = 'mortar_analytics_batch'
 export const STATE_TABLE = 'mortar_analytics_state'
@@ -71,6 +76,14 @@ export interface FailedEventRow {
   anonymous_id: string | null
   reason: string
   properties: string | null
+  /**
+   * The name, user id and anonymous id as JSON strings when their column cannot hold them as
+   * given (see `fitsColumn`): the user and anonymous id columns are then NULL, the name column
+   * its first 255 characters, for reading.
+   */
+  whole_name: string | null
+  whole_user_id: string | null
+  whole_anonymous_id: string | null
 }
 
 export interface IdentityRow {
@@ -80,6 +93,14 @@ export interface IdentityRow {
 }
 
 export interface SuppressedRow {
+  user_id: string
+  suppressed_at: DbInt
+}
+
+export interface SuppressedWholeRow {
+  /** SHA-256 (hex) of `user_id`: the key, as a long text is no key on MariaDB. */
+  digest: string
+  /** The user id as a JSON string, as `whole_user_id` holds it. */
   user_id: string
   suppressed_at: DbInt
 }
@@ -168,6 +189,7 @@ export interface AnalyticsTables {
   mortar_analytics_identity: IdentityRow
   mortar_analytics_suppressed: SuppressedRow
   mortar_analytics_suppressed_anonymous: SuppressedAnonymousRow
+  mortar_analytics_suppressed_whole: SuppressedWholeRow
   mortar_analytics_salt: SaltRow
   mortar_analytics_batch: BatchRow
   mortar_analytics_state: StateRow

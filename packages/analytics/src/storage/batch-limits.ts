@@ -9,6 +9,8 @@ export const MAX_EVENT_BYTES = 32_768
 export const MAX_JSON_DEPTH = 31
 /** The longest user, anonymous or session id: the columns are `varchar(255)`. */
 export const MAX_ID_LENGTH = 255
+/** The longest failed event name its column holds; a longer one is kept whole beside it. */
+export const MAX_NAME_LENGTH = 255
 /**
  * The latest time an event may have: 9999-12-30, so that its local day in any time zone (UTC+14
  * at most) is in the year 9999. SQLite's and PostgreSQL's date functions write no later day, and
@@ -78,7 +80,7 @@ export function splitBatch(batch: EventBatch): {
     check(
       'event',
       index,
-      headProblem(event, 100, 1) ??
+      headProblem(event) ??
         textProblem('session id', event.sessionId, 1, MAX_ID_LENGTH, true) ??
         textProblem('ip', event.ip, 1, 45, true) ??
         textProblem('user agent', event.userAgent, 1, 512, true) ??
@@ -90,8 +92,12 @@ export function splitBatch(batch: EventBatch): {
     check(
       'failed',
       index,
-      // A failed event keeps the ids it came with, an empty one (why it failed) included.
-      headProblem(event, 255, 0) ??
+      // A failed event keeps the name and ids it came with, whatever no column holds (why it
+      // failed) included: the sink keeps them whole.
+      keyProblem(event) ??
+        wholeProblem('name', event.name) ??
+        wholeProblem('user id', event.userId, true) ??
+        wholeProblem('anonymous id', event.anonymousId, true) ??
         textProblem('reason', event.reason, 0, Number.POSITIVE_INFINITY) ??
         textProblem('properties', event.properties, 0, Number.POSITIVE_INFINITY, true),
     ),
@@ -111,30 +117,37 @@ export function splitBatch(batch: EventBatch): {
   }
 }
 
-/** The id, name, time, user id and anonymous id every event row has (stored or failed). */
-function headProblem(
-  event: {
-    readonly id: unknown
-    readonly name: unknown
-    readonly occurredAt: unknown
-    readonly userId: unknown
-    readonly anonymousId: unknown
-  },
-  nameMax: number,
-  idMin: number,
-): string | undefined {
+/** The id and time every event row has (stored or failed). */
+function keyProblem(event: { readonly id: unknown; readonly occurredAt: unknown }) {
   if (typeof event.id !== 'string' || !UUID.test(event.id)) {
     return 'The id is not a UUID in lower case (8-4-4-4-12 hexadecimal digits).'
   }
   const ms = event.occurredAt
+  return Number.isSafeInteger(ms) && (ms as number) >= 0 && (ms as number) <= MAX_TIME
+    ? undefined
+    : 'occurredAt is not whole milliseconds from 1970 to the year 9999.'
+}
+
+/** The key, name, user id and anonymous id of a stored event. */
+function headProblem(event: {
+  readonly id: unknown
+  readonly name: unknown
+  readonly occurredAt: unknown
+  readonly userId: unknown
+  readonly anonymousId: unknown
+}): string | undefined {
   return (
-    textProblem('name', event.name, 1, nameMax) ??
-    (Number.isSafeInteger(ms) && (ms as number) >= 0 && (ms as number) <= MAX_TIME
-      ? undefined
-      : 'occurredAt is not whole milliseconds from 1970 to the year 9999.') ??
-    textProblem('user id', event.userId, idMin, MAX_ID_LENGTH, true) ??
-    textProblem('anonymous id', event.anonymousId, idMin, MAX_ID_LENGTH, true)
+    keyProblem(event) ??
+    textProblem('name', event.name, 1, 100) ??
+    textProblem('user id', event.userId, 1, MAX_ID_LENGTH, true) ??
+    textProblem('anonymous id', event.anonymousId, 1, MAX_ID_LENGTH, true)
   )
+}
+
+/** A text a failed event keeps as given, whatever its length or content. */
+function wholeProblem(field: string, value: unknown, nullable = false): string | undefined {
+  if (typeof value === 'string' || (value === null && nullable)) return undefined
+  return `The ${field} is not a string${nullable ? ' or null' : ''}.`
 }
 
 /** A text column's limits, counted in characters (code points) as `varchar` counts them. */

@@ -31,6 +31,11 @@ export function longText(engine: DatabaseEngine): RawBuilder<unknown> {
   return sql.raw(engine === 'mysql' ? 'mediumtext' : 'text')
 }
 
+/** Long text compared exactly, as {@link textKey} (a whole id, compared by `=`). */
+export function exactLongText(engine: DatabaseEngine): RawBuilder<unknown> {
+  return sql.raw(exactTextType(engine, engine === 'mysql' ? 'mediumtext' : 'text'))
+}
+
 /** SQL reading a scalar property of the `properties` JSON column as text. */
 export function jsonText(engine: DatabaseEngine, column: string, key: string): RawBuilder<string> {
   const path = `$.${JSON.stringify(key)}`

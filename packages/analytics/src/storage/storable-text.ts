@@ -39,3 +39,20 @@ export function firstChars(text: string, max: number): string {
   }
   return text.slice(0, units)
 }
+
+/**
+ * Whether an id or name column of `max` characters holds `text` as given: at most `max`
+ * characters and nothing PostgreSQL refuses. What does not fit is never cut or replaced to make
+ * it fit: two ids cut or replaced alike were one person to `forgetUser`.
+ */
+export function fitsColumn(text: string, max: number): boolean {
+  return (text.length <= max || firstChars(text, max) === text) && isStorable(text)
+}
+
+/**
+ * `text` as a JSON string, which every engine stores and compares as given: JSON escapes U+0000
+ * and unpaired surrogates, and the same text always gives the same JSON.
+ */
+export function wholeText(text: string): string {
+  return JSON.stringify(text)
+}

@@ -210,6 +210,39 @@ export function eventSinkConformance(
       expect(found).toEqual([failed])
     })
 
+    it("keeps a failed event's name and ids whole, whatever no column holds, and forgets by the whole id", async () => {
+      // Cut to 255 characters, or with a U+0000 or a lone surrogate replaced, two users' ids
+      // were one: forgetting one erased the other's failed events.
+      const head = `${makeBatchId()}-${'x'.repeat(255)}`.slice(0, 255)
+      const failedEvent = (userId: string, anonymousId: string | null): FailedEvent => ({
+        id: uuidV7(Date.UTC(2026, 2, 1)),
+        name: `unknown-${'n'.repeat(300)}\u0000`,
+        occurredAt: Date.UTC(2026, 2, 1),
+        userId,
+        anonymousId,
+        reason: 'Unknown event',
+        properties: '{}',
+      })
+      const atLimit = failedEvent(head, null)
+      const longer = failedEvent(`${head}b`, `a\u0000${head}`)
+      const unpaired = failedEvent(`${head.slice(0, 200)}\ud800`, '\udc00')
+      // In id order: a sink reads back in any.
+      const all = [atLimit, longer, unpaired].sort((a, b) => (a.id < b.id ? -1 : 1))
+      await write({ failed: all })
+      const ids = new Set(all.map((event) => event.id))
+      const kept = async () =>
+        (await current().read()).failed
+          .filter((f) => ids.has(f.id))
+          .sort((a, b) => (a.id < b.id ? -1 : 1))
+      expect(await kept()).toEqual(all)
+      const forget = current().sink.forget?.bind(current().sink)
+      if (forget === undefined) return
+      expect(await forget(head)).toMatchObject({ failedEvents: 1 })
+      expect(await kept()).toEqual(all.filter((event) => event !== atLimit))
+      expect(await forget(`${head}b`)).toMatchObject({ failedEvents: 1 })
+      expect(await kept()).toEqual([unpaired])
+    })
+
     it('keeps the first link of an anonymous id', async () => {
       const anonymousId = `anon-${makeBatchId()}`
       await write({ links: [{ anonymousId, userId: 'first', linkedAt: 1 }] })

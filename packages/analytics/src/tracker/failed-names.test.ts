@@ -19,9 +19,9 @@ for (const engine of testEngines()) {
     })
     afterAll(() => subject?.close())
 
-    // Cut to 255 characters as the columns count them; a cut at 255 UTF-16 units split the
-    // last pair, stored as U+FFFD.
-    it('keeps the first 255 characters of an unknown name and of an overlong user id', async () => {
+    // The name column shows the first 255 characters as it counts them (a cut at 255 UTF-16
+    // units split the last pair, stored as U+FFFD); the name and user id are kept whole beside.
+    it('keeps an overlong unknown name and user id whole, the name column its first 255 characters', async () => {
       const track = subject.analytics.track.bind(subject.analytics) as (
         name: string,
         properties: object,
@@ -32,14 +32,15 @@ for (const engine of testEngines()) {
       await subject.analytics.flush()
       const rows = await subject.db
         .selectFrom('mortar_analytics_failed_event')
-        .select(['name', 'user_id'])
+        .select(['name', 'user_id', 'whole_name', 'whole_user_id'])
         .execute()
       expect(rows.map((row) => row.name).sort()).toEqual(
         ['known', [...NAME].slice(0, 255).join('')].sort(),
       )
-      expect(rows.map((row) => row.user_id).sort()).toEqual(
-        [[...USER].slice(0, 255).join(''), 'u1'].sort(),
-      )
+      expect(rows.map((row) => row.whole_name).sort()).toEqual([JSON.stringify(NAME), null])
+      // An id cut to fit could be another user's: NULL in the column, whole beside it.
+      expect(rows.map((row) => row.user_id).sort()).toEqual([null, 'u1'])
+      expect(rows.map((row) => row.whole_user_id).sort()).toEqual([JSON.stringify(USER), null])
     })
   })
 }

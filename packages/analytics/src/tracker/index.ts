@@ -1,4 +1,4 @@
-export { eventTime, storedId, Tracker, userIdOf, writableUserId } from './tracker.js'
+export { eventTime, storedId, Tracker, userIdOf } from './tracker.js'
 export type {
   AnalyticsStats,
   DropReport,

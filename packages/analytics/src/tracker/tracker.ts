@@ -55,7 +55,7 @@ import type {
   StoredEvent,
   WriteOutcome,
 } from '../sinks/event-sink.js'
-import { firstChars, isStorable, isStorableJson, storable } from '../storage/storable-text.js'
+import { fitsColumn, isStorable, isStorableJson, storable } from '../storage/storable-text.js'
 import { type CapturedEvent, PendingEvents } from './pending-events.js'
 import { uuidV7 } from '@mortar/core'
 
@@ -186,18 +186,6 @@ export function userIdOf(field: string, value: unknown): string {
     throw new AnalyticsIdentityError(checked.problem ?? `The ${field} is missing.`)
   }
   return checked.id
-}
-
-/**
- * `value` as a user id a write may store ({@link userIdOf}, 1 to 255 characters, no U+0000 or
- * unpaired surrogate), or an {@link AnalyticsIdentityError}: SQLite would store a longer one
- * whole, PostgreSQL refuse it and MariaDB cut it, which would suppress another id.
- */
-export function writableUserId(field: string, value: unknown): string {
-  const id = userIdOf(field, value)
-  const problem = idProblem(field, id)
-  if (problem !== undefined) throw new AnalyticsIdentityError(problem)
-  return id
 }
 
 /** A value's kind for a failure reason: never its content, which may be anything. */
@@ -656,14 +644,13 @@ export class Tracker {
       const properties = pending.stored[slot]
       if (properties === undefined) {
         const json = pending.json[slot]
-        // What the event holds may be what no database takes: the record keeps a storable copy.
+        // Its name and ids as tracked, whatever no column holds: the sink keeps them whole.
         failed.push({
           id,
-          name: storable(firstChars(name, 255)),
+          name,
           occurredAt: at,
-          userId: userId === null ? null : storable(firstChars(userId, MAX_ID_LENGTH)),
-          anonymousId:
-            anonymousId === null ? null : storable(firstChars(anonymousId, MAX_ID_LENGTH)),
+          userId,
+          anonymousId,
           reason: storable(pending.problems[slot] ?? 'The event could not be validated.'),
           properties: json === undefined ? null : storable(json.slice(0, MAX_EVENT_BYTES)),
         })
@@ -917,11 +904,12 @@ function isPlainRecord(value: unknown): boolean {
 
 function idProblem(field: string, value: string | undefined): string | undefined {
   if (value === undefined) return undefined
-  if (value.length === 0 || value.length > MAX_ID_LENGTH) {
-    return `The ${field} must be 1 to ${MAX_ID_LENGTH} characters.`
-  }
   if (!isStorable(value)) {
     return `The ${field} holds a NUL character (U+0000) or an unpaired surrogate.`
+  }
+  // Counted in characters (code points), as the column counts them.
+  if (value.length === 0 || !fitsColumn(value, MAX_ID_LENGTH)) {
+    return `The ${field} must be 1 to ${MAX_ID_LENGTH} characters.`
   }
   return undefined
 }

@@ -1,13 +1,10 @@
-import { Database } from '@mortar/core'
-import { privateDatabaseUrl, testEngines } from '@mortar/core/testing'
+import { testEngines } from '@mortar/core/testing'
 import fc from 'fast-check'
-import { sql } from 'kysely'
+import { CompiledQuery, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AccessControl } from '../access-control/access-control.js'
-import { findDisagreement } from '../testing/policy-agreement.js'
-import type { ConditionBuilder } from './condition.js'
+import { expectRuleAgrees, privateTestDatabase, rulePolicy } from '../testing/rule-agreement.js'
 import { definePolicy } from './define-policy.js'
-import type { PrincipalRefs } from './principal-ref.js'
 
 interface TimesDb {
   times: { id: number; at: Date | null; atz: Date | null; day: Date | null }
@@ -80,25 +77,18 @@ for (const engine of testEngines().filter((each) => each.engine === 'postgres'))
     () => {
       if (engine.skip) console.info(engine.skip)
       const zone = process.env.TZ
-      let database: Database<TimesDb>
-      let drop: () => Promise<void>
-
-      beforeAll(async () => {
+      beforeAll(() => {
         // node-postgres reads a date or timestamp in this process's zone.
         process.env.TZ = 'Europe/Paris'
-        const location = await privateDatabaseUrl(engine)
-        drop = location.drop
-        database = new Database<TimesDb>(location.url)
-        await sql`create table times (id int primary key, at timestamp, atz timestamptz, day date)`.execute(
-          database.kysely,
-        )
       })
-
-      afterAll(async () => {
-        await database?.destroy()
-        await drop?.()
+      afterAll(() => {
         if (zone === undefined) delete process.env.TZ
         else process.env.TZ = zone
+      })
+      const database = privateTestDatabase<TimesDb>(engine, async (db) => {
+        await sql`create table times (id int primary key, at timestamp, atz timestamptz, day date)`.execute(
+          db,
+        )
       })
 
       const expectAgrees = async (
@@ -108,20 +98,12 @@ for (const engine of testEngines().filter((each) => each.engine === 'postgres'))
         value: unknown,
         [inner, outer]: readonly [Column, Column],
       ) => {
-        const db = database.kysely
-        const compare = (t: ConditionBuilder<TimesDb, 'times'>, p: PrincipalRefs<Holder>) =>
-          t[op](column, p.value as never)
-        const policy = definePolicy<TimesDb, Holder, (typeof ACTIONS)[number]>({
-          roles: () => [],
-        })
-          .allow('read', 'times', compare)
-          .allow('hide', 'times', true)
-          .deny('hide', 'times', compare)
-          .allow('link', 'times', (t) =>
-            t.exists('times', (s) => s.and(s.matches(inner, outer), s.ne('id', 0))),
-          )
-          .allow('unlink', 'times', (t) => t.exists('times', (s) => s.not(s.matches(inner, outer))))
-          .build()
+        const db = database.db
+        const policy = rulePolicy<TimesDb, 'times', Holder>(
+          'times',
+          (t, p) => t[op](column, p.value as never),
+          [inner, outer],
+        )
         const access = await AccessControl.create({ policy, db })
         await sql`insert into times values ${sql.join(
           rows.map(
@@ -130,20 +112,14 @@ for (const engine of testEngines().filter((each) => each.engine === 'postgres'))
           ),
         )}`.execute(db)
         try {
-          for (const action of ACTIONS) {
-            const found = await findDisagreement({
-              access,
-              db,
-              resource: 'times',
-              action,
-              key: 'id',
-              principal: { value },
-            })
-            expect(found, `${action} ${column} ${op} ${String(value)}`).toEqual({
-              onlyCan: [],
-              onlyWhere: [],
-            })
-          }
+          await expectRuleAgrees({
+            access,
+            db,
+            resource: 'times',
+            principal: { value },
+            actions: ACTIONS,
+            title: `${column} ${op} ${String(value)}`,
+          })
         } finally {
           await db.deleteFrom('times').execute()
         }
@@ -193,6 +169,60 @@ for (const engine of testEngines().filter((each) => each.engine === 'postgres'))
           { numRuns: 60 },
         )
       }, 300_000)
+
+      // The ranges of faces and the arms for times read as no Date must leave a bare comparison
+      // an index serves, around a change of offset as away from one.
+      it('look a Date up in an index of the column', async () => {
+        const db = database.db
+        const bounds = [
+          at('2026-06-01T10:00:00Z'),
+          at('2026-03-29T01:15:00Z'),
+          at('2026-10-25T00:30:00Z'),
+        ]
+        try {
+          for (const column of COLUMNS) {
+            await sql`create index ${sql.id(`times_${column}`)} on times (${sql.id(column)})`.execute(
+              db,
+            )
+          }
+          for (const column of COLUMNS) {
+            for (const op of ['lt', 'lte', 'gt', 'gte', 'eq'] as const) {
+              const access = await AccessControl.create({
+                policy: definePolicy<TimesDb, Holder>()
+                  .allow('read', 'times', (t, p) => t[op](column, p.value as never))
+                  .build(),
+                db,
+              })
+              for (const value of bounds) {
+                const { sql: text, parameters } = db
+                  .selectFrom('times')
+                  .select('id')
+                  .where(access.where({ value }, 'read', 'times'))
+                  .compile()
+                // Whether an index can serve it, whatever the table's size: a scan of the
+                // table costs more than any plan without one.
+                const plan = await db.transaction().execute(async (trx) => {
+                  await sql`set local enable_seqscan = off`.execute(trx)
+                  const rows = await trx.executeQuery<{ 'QUERY PLAN': string }>(
+                    CompiledQuery.raw(`explain ${text}`, [...parameters]),
+                  )
+                  return rows.rows.map((row) => row['QUERY PLAN']).join('\n')
+                })
+                const title = `${column} ${op} ${value.toISOString()}:\n${plan}`
+                expect(plan, title).toMatch(
+                  new RegExp(`Index (Only )?Scan (on|using) times_${column}\\b`),
+                )
+                expect(plan, title).toMatch(new RegExp(`Index Cond: .*\\b${column} [<>=]`))
+                expect(plan, title).not.toMatch(/Seq Scan/)
+              }
+            }
+          }
+        } finally {
+          for (const column of COLUMNS) {
+            await sql`drop index if exists ${sql.id(`times_${column}`)}`.execute(db)
+          }
+        }
+      })
     },
   )
 }

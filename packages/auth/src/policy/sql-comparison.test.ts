@@ -1,7 +1,7 @@
 import { Database, type DatabaseEngine } from '@mortar/core'
 import { privateDatabaseUrl, testEngines } from '@mortar/core/testing'
 import fc from 'fast-check'
-import { type Kysely, sql } from 'kysely'
+import { CompiledQuery, type Kysely, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AccessControl } from '../access-control/access-control.js'
 import {
@@ -1206,6 +1206,44 @@ for (const engine of testEngines()) {
         const db = database.kysely
         await assertTableAgrees(db, 'collated', rows, columns, fc.constantFrom(...STRINGS, 1, null))
       }, 120_000)
+
+      if (engine.engine === 'sqlite') {
+        // The exact test was `collate binary`, which no index of another collation serves, and
+        // which made SQLite scan even an index of the default collation within an OR.
+        it('looks eq and in up in an index of the column, whatever its collation', async () => {
+          const db = database.kysely
+          for (const column of ['plain', 'folded', 'padded'] as const) {
+            await db.schema
+              .createIndex(`collated_${column}`)
+              .on('collated')
+              .column(column)
+              .execute()
+            const access = await AccessControl.create({
+              policy: definePolicy<CollatedDb, { value: string; list: string[] }, 'read' | 'list'>()
+                .allow('read', 'collated', (t, p) => t.eq(column, p.value))
+                .allow('list', 'collated', (t, p) => t.in(column, p.list))
+                .build(),
+              db,
+            })
+            for (const action of ['read', 'list'] as const) {
+              const query = db
+                .selectFrom('collated')
+                .select('id')
+                .where(access.where({ value: 'Abc', list: ['Abc', 'b '] }, action, 'collated'))
+              const { sql: text, parameters } = query.compile()
+              const plan = await db.executeQuery<{ detail: string }>(
+                CompiledQuery.raw(`explain query plan ${text}`, [...parameters]),
+              )
+              expect(
+                plan.rows.map((row) => row.detail),
+                `${action} ${column}`,
+              ).toContainEqual(
+                `SEARCH collated USING COVERING INDEX collated_${column} (${column}=?)`,
+              )
+            }
+          }
+        })
+      }
     },
   )
 }

@@ -113,20 +113,23 @@ function equalText(
       // A value of each storage class whose text, as the point check reads it, is `text`, each
       // compared within its class: SQLite converts the other side to the column's affinity, and
       // a column of none (BLOB, or no type declared) converts nothing, so `col = '1'` missed
-      // its INTEGER 1. Texts compare byte for byte (`collate binary`) whatever the column's
-      // collation: a NOCASE column took 'abc' for 'ABC', an RTRIM one for 'abc '. Each term
-      // can use an index (of the default collation, for the text).
+      // its INTEGER 1. Texts compare byte for byte whatever the column's collation: a NOCASE
+      // column took 'abc' for 'ABC', an RTRIM one for 'abc '. The bytes decide, as blobs and
+      // not through `collate binary`: SQLite serves an OR through indexes term by term only
+      // where no term names a collation, so `collate binary` made every eq and in a scan. The
+      // plain `=` beside them finds the rows through an index of the column, of any collation.
       const terms = [
-        sql<SqlBool>`${column} = ${text} collate binary and typeof(${column}) in ('text', 'null')`,
+        sql<SqlBool>`${column} = ${text} and typeof(${column}) in ('text', 'null') and cast(${column} as blob) = cast(${text} as blob)`,
       ]
       // A TEXT holding bytes no UTF-8 holds (written as a BLOB cast to text, or by another
       // client) reads back with U+FFFD for them, so it equals such a text only as read. Its
       // bytes start with the text's up to the first U+FFFD, so it sorts from that prefix on (in
-      // the BINARY, NOCASE and RTRIM collations alike) and before every BLOB.
+      // the BINARY, NOCASE and RTRIM collations alike) and before every BLOB. A function's
+      // value compares byte for byte, whatever the column's collation.
       const replaced = text.indexOf('\ufffd')
       if (replaced >= 0) {
         terms.push(
-          sql<SqlBool>`${column} >= ${text.slice(0, replaced)} and ${column} < x'' and typeof(${column}) = 'text' and ${sqliteRead(column)} = ${text} collate binary`,
+          sql<SqlBool>`${column} >= ${text.slice(0, replaced)} and ${column} < x'' and typeof(${column}) = 'text' and ${sqliteRead(column)} = ${text}`,
         )
       }
       const integer =
@@ -823,8 +826,7 @@ function cutOrder(
  * MariaDB: a DATE, DATETIME or TIMESTAMP column against a value, for the rows that hold a date
  * of the calendar (mysqlCalendarDate); unknown for the others, as in the point check. A Date
  * compares as the instant the column is read as; another value never equals a date and orders
- * against none, but ±Infinity, an infinite time. The test of the calendar comes first, so no
- * index of the column serves the comparison.
+ * against none, but ±Infinity, an infinite time.
  */
 function mysqlDateCompare(
   column: Column,
@@ -837,7 +839,15 @@ function mysqlDateCompare(
   } else if (op === '=' || op === '<>') answer = sqlConstant(op === '<>')
   else if (isInfinite(value)) answer = sqlConstant(orderTest(op)(value > 0 ? -1 : 1))
   else return UNKNOWN
-  return sql<SqlBool>`case when ${mysqlCalendarDate(column)} then ${answer} end`
+  const calendar = mysqlCalendarDate(column)
+  if (answer === TRUE || answer === FALSE) {
+    return sql<SqlBool>`case when ${calendar} then ${answer} end`
+  }
+  // The case's answer, with the bare comparison first: MariaDB serves no range of an index
+  // through `case when calendar then col < ? end`, so every date rule scanned the whole index.
+  // A NULL in an OR is false at the top of a WHERE, where MariaDB drops the second arm; it is
+  // there for `not`, which must stay unknown for a date no calendar holds.
+  return sql<SqlBool>`(${answer} and ${calendar} or not ${calendar} and null)`
 }
 
 /**

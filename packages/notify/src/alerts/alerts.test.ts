@@ -328,6 +328,19 @@ describe('Alerts under many keys', () => {
     return { alerts, clock, notices }
   }
 
+  /**
+   * Raises 'payments.down' (raised twice before) once more, and expects the storm it counted to
+   * go out as one notice with that raise, after the first raise's.
+   */
+  async function expectStormSentWithRaise(alerts: Alerts, notices: readonly AlertNotice[]) {
+    await alerts.raise({ key: 'payments.down', title: 'Payment provider still down' })
+    await alerts.settled()
+    expect(notices.map((n) => `${n.state} ${n.count} ${n.alert.title}`)).toEqual([
+      'raised 1 Payment provider down',
+      'repeated 2 Payment provider still down',
+    ])
+  }
+
   it('collapses a storm of distinct keys into one counted notice past the keys it tracks', async () => {
     const { alerts, clock, notices } = recordingAlerts()
     for (let i = 0; i < 1_500; i++) await alerts.raise({ key: `user.${i}`, title: `User ${i}` })
@@ -354,12 +367,7 @@ describe('Alerts under many keys', () => {
     clock.advance(COOLDOWN_MS)
     // Raised again before a check sent the count: before, a 'repeated' notice of one and a
     // 'raised' one went out at once, two messages for one storm.
-    await alerts.raise({ key: 'payments.down', title: 'Payment provider still down' })
-    await alerts.settled()
-    expect(notices.map((n) => `${n.state} ${n.count} ${n.alert.title}`)).toEqual([
-      'raised 1 Payment provider down',
-      'repeated 2 Payment provider still down',
-    ])
+    await expectStormSentWithRaise(alerts, notices)
     // It starts a cooldown of its own: the next raise within it is counted.
     await alerts.raise({ key: 'payments.down', title: 'Payment provider down' })
     await alerts.flushDue()
@@ -373,12 +381,7 @@ describe('Alerts under many keys', () => {
     await alerts.raise({ key: 'payments.down', title: 'Payment provider down' })
     // An NTP step back of a day: the last notice now lies in the future.
     clock.set('2026-05-31T10:00:00Z')
-    await alerts.raise({ key: 'payments.down', title: 'Payment provider still down' })
-    await alerts.settled()
-    expect(notices.map((n) => `${n.state} ${n.count} ${n.alert.title}`)).toEqual([
-      'raised 1 Payment provider down',
-      'repeated 2 Payment provider still down',
-    ])
+    await expectStormSentWithRaise(alerts, notices)
     // The cooldown runs again from then, on the clock as it now reads.
     await alerts.raise({ key: 'payments.down', title: 'Payment provider down' })
     clock.advance(COOLDOWN_MS - 1)

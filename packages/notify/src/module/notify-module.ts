@@ -276,7 +276,8 @@ export function notifyModule(options: NotifyModuleOptions): Module {
       })
       binder.bind(INBOX, {
         inject: [DATABASE, CLOCK],
-        useFactory: (database, clock) => new Inbox(database as Database, clock),
+        useFactory: (database, clock) =>
+          new Inbox(database as Database, clock, { recipientExists: options.recipientExists }),
       })
       binder.bind(PREFERENCES, {
         inject: [databaseToken(), CLOCK],

@@ -8,8 +8,11 @@ import {
   newSessionId,
   SessionCodec,
   type SessionPayload,
+  splitCookieValue,
 } from './session-codec.js'
+import { COOKIE_LIMIT_BYTES, cookieBytes } from './cookie-header.js'
 import { resolveSessionConfig } from './session-config.js'
+import { SessionTooLargeError } from '../errors.js'
 
 // 10,000 cases by default; MORTAR_FUZZ_RUNS=100000 npx vitest run packages/session for more.
 const RUNS = Number(process.env.MORTAR_FUZZ_RUNS ?? 10_000)
@@ -205,5 +208,44 @@ describe('SessionCodec', () => {
     const sealed = await other.seal(payload({ role: 'admin', cart: [] }))
     expect(await other.open(sealed, NOW)).toMatchObject({ ok: true })
     expect(await codec.open(sealed, NOW)).toEqual({ ok: false, reason: 'invalid-seal' })
+  })
+
+  // A seal grows by a newer key id's extra digits: one save() accepted just under 4096 bytes was
+  // past them re-sealed under a longer id, so the rotation never re-issued it.
+  it('seals only what it can re-seal under every key id a rotation may add', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 2600, max: 2900 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.boolean(),
+        async (oldDigits, newDigits, length, nameLength, idHint) => {
+          const oldId = 10 ** (oldDigits - 1)
+          const newId = Math.max(10 ** (newDigits - 1), oldId + 1)
+          const cookieName = 'c'.repeat(nameLength)
+          const codecOf = (password: Record<number, string>) =>
+            new SessionCodec(
+              resolveSessionConfig({ cookieName, password, schema, development: true }),
+              schema,
+            )
+          const sealed = await codecOf({ [oldId]: KEY_1 })
+            .seal(payload({ role: 'customer', cart: ['x'.repeat(length)] }), { idHint })
+            .catch((error: unknown) => error)
+          if (typeof sealed !== 'string') {
+            expect(sealed).toBeInstanceOf(SessionTooLargeError)
+            return
+          }
+          // The next request, after the rotation: opened, and re-sealed under the newest key.
+          const rotated = codecOf({ [oldId]: KEY_1, [newId]: KEY_2 })
+          const opened = await rotated.open(splitCookieValue(sealed).seal, NOW)
+          if (!opened.ok) throw new Error(`not opened: ${opened.reason}`)
+          const resealed = await rotated.seal(opened.payload, { idHint, reissue: true })
+          expect(resealed).toContain(`Fe26.2*${newId}*`)
+          expect(cookieBytes(cookieName, resealed)).toBeLessThanOrEqual(COOKIE_LIMIT_BYTES)
+        },
+      ),
+      { numRuns: 1000 },
+    )
   })
 })

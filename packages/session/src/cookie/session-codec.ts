@@ -2,7 +2,11 @@ import { randomBytes } from 'node:crypto'
 import { sealData, type UnsealErrorReason, unsealData } from 'iron-session'
 import type { z } from 'zod'
 import { COOKIE_LIMIT_BYTES, cookieBytes } from './cookie-header.js'
-import type { InvalidSessionEvent, ResolvedSessionConfig } from './session-config.js'
+import {
+  type InvalidSessionEvent,
+  MAX_KEY_ID_DIGITS,
+  type ResolvedSessionConfig,
+} from './session-config.js'
 import { SessionTooLargeError } from '../errors.js'
 
 /** What the sealed cookie holds. Short keys: every byte is sent on every request. */
@@ -214,11 +218,15 @@ export class SessionCodec {
    * Seals a payload with the newest key into a cookie value. With `idHint`, the value is
    * `<id>.<seal>`: the id in clear lets a registry lookup start while the seal is opened (the
    * opened id must match it). Throws {@link SessionTooLargeError} when `name=value` would pass
-   * the 4096 bytes browsers keep.
+   * the 4096 bytes browsers keep once sealed under a key id of MAX_KEY_ID_DIGITS digits: a
+   * later request re-seals the cookie under the newest key of its day, and a cookie that grew
+   * past the limit there was never re-issued, so retiring its key logged the user out. With
+   * `reissue` (a session re-sealed as its cookie held it), only the bytes sent now count: a
+   * cookie sealed before that rule must still roll.
    */
   async seal(
     payload: SessionPayload,
-    options: { readonly idHint?: boolean } = {},
+    options: { readonly idHint?: boolean; readonly reissue?: boolean } = {},
   ): Promise<string> {
     const envelope: SealedEnvelope = {
       v: 1,
@@ -239,7 +247,12 @@ export class SessionCodec {
     })
     const value = options.idHint === true ? `${payload.id}.${sealed}` : sealed
     const bytes = cookieBytes(this.#config.cookieName, value)
-    if (bytes > COOKIE_LIMIT_BYTES) throw new SessionTooLargeError(bytes, COOKIE_LIMIT_BYTES)
+    // The key id is the only part of a seal whose length changes when the same payload is
+    // sealed again (iron's salts, IVs, MACs and expiry have fixed lengths).
+    const widest = bytes + MAX_KEY_ID_DIGITS - this.#config.newestKeyId.length
+    if ((options.reissue === true ? bytes : widest) > COOKIE_LIMIT_BYTES) {
+      throw new SessionTooLargeError(widest, COOKIE_LIMIT_BYTES)
+    }
     return value
   }
 }

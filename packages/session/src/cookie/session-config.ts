@@ -154,6 +154,12 @@ export interface ResolvedSessionConfig {
 }
 
 const MIN_SECRET_LENGTH = 32
+/**
+ * The most digits a password key id has. A cookie re-sealed under a newer key grows by the key
+ * id's extra digits, so `save()` counts every cookie under a key id this long (session-codec.ts).
+ */
+export const MAX_KEY_ID_DIGITS = 9
+const KEY_ID = new RegExp(`^[1-9][0-9]{0,${MAX_KEY_ID_DIGITS - 1}}$`)
 const GENERATE = `Generate one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"`
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 const DAY = 24 * 60 * 60
@@ -285,9 +291,9 @@ function resolvePasswords(
   const seen = new Map<string, string>()
   for (const id of ids) {
     // iron-session seals with the numerically highest id, so ids must be plain integers.
-    if (!/^[1-9][0-9]{0,8}$/.test(id)) {
+    if (!KEY_ID.test(id)) {
       throw new SessionConfigError(
-        `password key id '${id.slice(0, 20)}' is not a positive integer; number your keys 1, 2, 3… (the highest seals).`,
+        `password key id '${id.slice(0, 20)}' is not a positive integer of at most ${MAX_KEY_ID_DIGITS} digits; number your keys 1, 2, 3… (the highest seals).`,
       )
     }
     const secret = checkSecret(`password[${id}]`, (password as Record<string, SessionSecret>)[id])

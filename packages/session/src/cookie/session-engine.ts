@@ -285,10 +285,13 @@ export class SessionEngine {
     return parsed.data
   }
 
-  /** The cookie value for `payload`; a registered user's starts with its id (see load). */
-  seal(payload: SessionPayload): Promise<string> {
+  /**
+   * The cookie value for `payload`; a registered user's starts with its id (see load). A
+   * `reissue` re-seals a session as its cookie held it (SessionCodec.seal).
+   */
+  seal(payload: SessionPayload, options: { readonly reissue?: boolean } = {}): Promise<string> {
     const idHint = payload.userId !== undefined && this.#registry !== undefined
-    return this.codec.seal(payload, { idHint })
+    return this.codec.seal(payload, { idHint, reissue: options.reissue === true })
   }
 
   async register(payload: SessionPayload, context: RequestContext): Promise<void> {
@@ -344,7 +347,7 @@ export class SessionEngine {
 
   async #reissue(current: Session<unknown>): Promise<void> {
     try {
-      await current.save()
+      await current.reissue()
     } catch (error) {
       // The request still has its session; only the refresh of the cookie is lost.
       this.#logger.warn({ err: error }, 'Re-issuing the session cookie failed')

@@ -8,7 +8,13 @@ import { SessionConfigError, SessionDataError, SessionTooLargeError } from '../e
 import { MemorySessionRegistry } from '../registry/memory/memory-session-registry.js'
 import { FakeBrowser } from './fake-browser.js'
 import { session } from './session.js'
-import { CLOCK_SKEW_TOLERANCE_MS } from './session-codec.js'
+import {
+  CLOCK_SKEW_TOLERANCE_MS,
+  newCsrfToken,
+  newSessionId,
+  SessionCodec,
+  type SessionPayload,
+} from './session-codec.js'
 import {
   type InvalidSessionEvent,
   resolveSessionConfig,
@@ -51,6 +57,17 @@ async function start(
 
 const sealingKey = (secret: string) =>
   resolveSessionConfig({ cookieName: COOKIE, password: secret, schema }).passwords['1'] as string
+
+/** A new session's payload, begun and issued at `now`. */
+const freshPayload = (now: number): SessionPayload => ({
+  id: newSessionId(),
+  createdAt: now,
+  issuedAt: now,
+  userId: undefined,
+  data: { cart: [] },
+  flash: undefined,
+  csrfToken: newCsrfToken(),
+})
 
 const current = () => session() as unknown as ReturnType<typeof session> & { data: Data }
 
@@ -451,6 +468,93 @@ describe('key rotation', () => {
     retired.browser.setCookie(COOKIE, rotated.browser.cookie(COOKIE))
     const stillIn = await retired.browser.request({}, () => current().data.theme)
     expect(stillIn.body).toBe('dark')
+  })
+
+  /** A test app's session module under `password`, its cookie named `cookieName`. */
+  const rotationApp = async (cookieName: string, password: Record<number, string>) => {
+    const app = createTestApp({
+      modules: [sessionModule({ cookieName, password, schema, rolling: 60 })],
+    })
+    await app.start()
+    return { app, browser: new FakeBrowser(app) }
+  }
+
+  // A cookie just under 4096 bytes sealed under key 9 grew past them re-sealed under key 10:
+  // the re-issue failed (logged), the cookie stayed under key 9, and retiring key 9 later
+  // logged the user out without a word.
+  it('re-issues under a newer key id of more digits the largest session save() accepts', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 0, max: 8 }),
+        fc.integer({ min: 1, max: 40 }),
+        async (digits, more, nameLength) => {
+          const oldId = 10 ** (digits - 1)
+          const newId = Math.max(10 ** (Math.min(digits + more, 9) - 1), oldId + 1)
+          const name = `s${'x'.repeat(nameLength - 1)}`
+          const before = await rotationApp(name, { [oldId]: KEY_1 })
+          const rotated = await rotationApp(name, { [oldId]: KEY_1, [newId]: KEY_2 })
+          const retired = await rotationApp(name, { [newId]: KEY_2 })
+          try {
+            // The largest note save() accepts: step down from one too large by far.
+            let note = 'x'.repeat(2900)
+            for (;;) {
+              const saved = await before.browser.request({}, async () => {
+                current().data.note = note
+                await current().save()
+              })
+              if (saved.error === undefined) break
+              expect(saved.error).toBeInstanceOf(SessionTooLargeError)
+              expect(saved.setCookies).toEqual([])
+              note = note.slice(1)
+            }
+            rotated.browser.setCookie(name, before.browser.cookie(name))
+            const read = await rotated.browser.request({}, () => current().data.note)
+            expect(read.body).toBe(note)
+            expect(rotated.browser.cookie(name)).toMatch(new RegExp(`^Fe26\\.2\\*${newId}\\*`))
+            retired.browser.setCookie(name, rotated.browser.cookie(name))
+            expect((await retired.browser.request({}, () => current().data.note)).body).toBe(note)
+          } finally {
+            await Promise.all([before.app.stop(), rotated.app.stop(), retired.app.stop()])
+          }
+        },
+      ),
+      { numRuns: 40 },
+    )
+  }, 120_000)
+
+  it('still rolls a cookie sealed before save() counted the longest key id', async () => {
+    const now = Date.UTC(2026, 5, 1)
+    // A cookie that fits as sent but not under a 9-digit key id (so save() now refuses it), as
+    // an earlier version sealed: found by the cookie name's length, which moves it byte by byte.
+    const legacy = async (name: string) => {
+      const config = resolveSessionConfig({ cookieName: name, password: { 1: KEY_1 }, schema })
+      const codec = new SessionCodec(config, schema)
+      for (let length = 2900; ; length -= 1) {
+        const payload = { ...freshPayload(now), data: { cart: [], note: 'x'.repeat(length) } }
+        const sealed = await codec.seal(payload, { reissue: true }).catch(() => undefined)
+        if (sealed === undefined) continue
+        const strict = await codec.seal(payload).catch((error: unknown) => error)
+        return strict instanceof SessionTooLargeError ? sealed : undefined
+      }
+    }
+    let name = ''
+    let sealed: string | undefined
+    // Sizes step by a cipher block (22 bytes of base64): some name up to that long finds one.
+    while (sealed === undefined && name.length < 24) {
+      name += 's'
+      sealed = await legacy(name)
+    }
+    if (sealed === undefined)
+      throw new Error('no cookie fits as sent but not under a 9-digit key id')
+    const { app, browser } = await rotationApp(name, { 1: KEY_1 })
+    apps.push(app)
+    app.clock.set(new Date(now + 61_000))
+    browser.setCookie(name, sealed)
+    const rolled = await browser.request({}, () => current().data.note?.length)
+    expect(rolled.body).toBeGreaterThan(2000)
+    expect(rolled.setCookies).toHaveLength(1)
+    expect(browser.cookie(name)).not.toBe(sealed)
   })
 })
 

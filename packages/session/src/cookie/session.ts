@@ -146,7 +146,8 @@ export class Session<T = AppSessionData> {
   /**
    * Validates the data against the schema, seals it, and sets the session's cookie for the end of
    * the request (see {@link Session}). A logged-in session is recorded in the registry the first
-   * time it is saved. Throws `SessionTooLargeError` over 4 KB and `SessionDataError` when the
+   * time it is saved. Throws `SessionTooLargeError` over 4 KB (counted under the longest key id a
+   * rotation may re-seal it with) and `SessionDataError` when the
    * data does not fit the schema, and `CsrfError` when the browser said the request came from
    * another site (see {@link Session.login}).
    */
@@ -155,6 +156,17 @@ export class Session<T = AppSessionData> {
     this.#assertOpen()
     this.#assertSameSite()
     await this.#write(await this.#prepare({}))
+  }
+
+  /**
+   * @internal For the session's load: saves the session as its cookie held it (rolling, a
+   * consumed flash message, a newer key), counting only the bytes sent now (SessionCodec.seal).
+   */
+  async reissue(): Promise<void> {
+    this.#assertProven()
+    this.#assertOpen()
+    this.#assertSameSite()
+    await this.#write(await this.#prepare({}, { reissue: true }))
   }
 
   /**
@@ -320,7 +332,10 @@ export class Session<T = AppSessionData> {
    * registry's old id, this session), so a write refused with a typed error leaves the session
    * as it was.
    */
-  async #prepare(changes: Partial<SessionState<T>>): Promise<PreparedWrite<T>> {
+  async #prepare(
+    changes: Partial<SessionState<T>>,
+    options: { readonly reissue?: boolean } = {},
+  ): Promise<PreparedWrite<T>> {
     const state: SessionState<T> = {
       id: this.#id,
       createdAt: this.#createdAt,
@@ -338,7 +353,7 @@ export class Session<T = AppSessionData> {
       flash: this.#outgoingFlash,
       csrfToken: state.csrfToken,
     }
-    return { state, payload, sealed: await this.#engine.seal(payload) }
+    return { state, payload, sealed: await this.#engine.seal(payload, options) }
   }
 
   /** Takes a prepared state: records a signed-in session not yet registered, sets the cookie. */

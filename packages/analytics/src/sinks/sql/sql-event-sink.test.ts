@@ -49,12 +49,16 @@ async function read(db: Kysely<AnalyticsTables>): Promise<EventSinkContents> {
       userAgent: row.user_agent,
       country: row.country,
     })),
+    // A name or id no column holds is kept whole, as JSON, beside it.
     failed: failed.map((row) => ({
       id: row.id,
-      name: row.name,
+      name: row.whole_name === null ? row.name : (JSON.parse(row.whole_name) as string),
       occurredAt: Number(row.occurred_at),
-      userId: row.user_id,
-      anonymousId: row.anonymous_id,
+      userId: row.whole_user_id === null ? row.user_id : (JSON.parse(row.whole_user_id) as string),
+      anonymousId:
+        row.whole_anonymous_id === null
+          ? row.anonymous_id
+          : (JSON.parse(row.whole_anonymous_id) as string),
       reason: row.reason,
       properties: row.properties,
     })),
@@ -326,14 +330,20 @@ for (const engine of testEngines()) {
       const events = [atLimit, ...bad.map((fields) => makeStoredEvent(fields)), makeStoredEvent()]
       const failed: FailedEvent = {
         id: uuidV7(Date.UTC(2026, 2, 1)),
-        name: 'f'.repeat(256),
+        name: 42 as unknown as string,
         occurredAt: Date.UTC(2026, 2, 1),
         userId: null,
         anonymousId: null,
-        reason: 'too long a name',
+        reason: 'a name that is no text',
         properties: null,
       }
-      const goodFailed = { ...failed, id: uuidV7(Date.UTC(2026, 2, 1)), name: 'f'.repeat(255) }
+      // A failed event keeps a name or id no column holds whole, beside it.
+      const goodFailed = {
+        ...failed,
+        id: uuidV7(Date.UTC(2026, 2, 1)),
+        name: 'f'.repeat(256),
+        userId: 'u\u0000',
+      }
       const links = [
         { anonymousId: `l-${'x'.repeat(254)}`, userId: 'u-link', linkedAt: 1 },
         { anonymousId: `l-${makeBatchId()}`, userId: 'u-link', linkedAt: 1 },

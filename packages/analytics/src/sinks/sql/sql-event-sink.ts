@@ -7,7 +7,8 @@ import {
   IDENTITY_TABLE,
 } from '../../storage/analytics-tables.js'
 import { AnalyticsBatchError } from '../../errors.js'
-import { splitBatch } from '../../storage/batch-limits.js'
+import { MAX_ID_LENGTH, MAX_NAME_LENGTH, splitBatch } from '../../storage/batch-limits.js'
+import { firstChars, fitsColumn, storable, wholeText } from '../../storage/storable-text.js'
 import { skippingDuplicates } from '../../storage/bulk-sql.js'
 import { engineOf } from '../../storage/sql-dialect.js'
 import {
@@ -15,7 +16,13 @@ import {
   purgeSuppressedStatement,
   readSuppressionMark,
 } from '../../privacy/suppressed-writes.js'
-import type { EventBatch, EventSink, StoredEvent, WriteOutcome } from '../event-sink.js'
+import type {
+  EventBatch,
+  EventSink,
+  FailedEvent,
+  StoredEvent,
+  WriteOutcome,
+} from '../event-sink.js'
 import { CopyRows, CopyUnsupportedError, copyInto } from './postgres-copy.js'
 import { isTransientDatabaseError } from './transient-error.js'
 
@@ -42,6 +49,20 @@ const EVENT_COLUMNS = [
   'ip',
   'user_agent',
   'country',
+] as const
+
+const FAILED_COLUMNS = [
+  'id',
+  'occurred_at',
+  'batch_id',
+  'name',
+  'user_id',
+  'anonymous_id',
+  'reason',
+  'properties',
+  'whole_name',
+  'whole_user_id',
+  'whole_anonymous_id',
 ] as const
 
 // Rows per multi-row INSERT, one cached statement text for every full chunk. SQLite: 2,000 rows,
@@ -206,27 +227,9 @@ export class SqlEventSink implements EventSink {
       await this.#insertIgnore(
         db,
         FAILED_TABLE,
-        [
-          'id',
-          'occurred_at',
-          'batch_id',
-          'name',
-          'user_id',
-          'anonymous_id',
-          'reason',
-          'properties',
-        ],
+        FAILED_COLUMNS,
         ['id'],
-        batch.failed.map((f) => [
-          f.id,
-          f.occurredAt,
-          batch.id,
-          f.name,
-          f.userId,
-          f.anonymousId,
-          f.reason,
-          f.properties,
-        ]),
+        batch.failed.map((failed) => failedRow(failed, batch.id)),
       )
     }
     if (batch.links.length > 0) {
@@ -397,6 +400,32 @@ function eventRow(event: StoredEvent, batchId: number): unknown[] {
     event.ip,
     event.userAgent,
     event.country,
+  ]
+}
+
+/**
+ * A failed event's row. A name or id its column cannot hold as given goes whole to its `whole_`
+ * column, as JSON; the id column is then NULL and the name column holds its first 255
+ * characters for reading. Cut or replaced to fit, two ids became one.
+ */
+function failedRow(failed: FailedEvent, batchId: number): unknown[] {
+  const nameFits = fitsColumn(failed.name, MAX_NAME_LENGTH)
+  const id = (value: string | null) =>
+    value === null || fitsColumn(value, MAX_ID_LENGTH) ? value : null
+  const whole = (value: string | null) =>
+    value === null || fitsColumn(value, MAX_ID_LENGTH) ? null : wholeText(value)
+  return [
+    failed.id,
+    failed.occurredAt,
+    batchId,
+    nameFits ? failed.name : storable(firstChars(failed.name, MAX_NAME_LENGTH)),
+    id(failed.userId),
+    id(failed.anonymousId),
+    failed.reason,
+    failed.properties,
+    nameFits ? null : wholeText(failed.name),
+    whole(failed.userId),
+    whole(failed.anonymousId),
   ]
 }
 

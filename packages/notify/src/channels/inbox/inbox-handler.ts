@@ -22,13 +22,18 @@ import { InboxStreamHub, STREAM_LOOKBACK_MS, type StreamLimits } from './inbox-s
 export interface InboxHandlerOptions {
   /**
    * The recipient id of the request's signed-in user, read from the request context (its
-   * principal); `undefined` refuses the request (401). Notify never imports an auth package:
-   * this is where the app says who the user is.
+   * principal); `undefined` (or `null`, `''`) refuses the request (401), anything but text is
+   * a 500 (`E_NOTIFY_CONFIG`). Notify never imports an auth package: this is where the app says
+   * who the user is.
    */
   readonly recipient: (context: RequestContext) => string | undefined | Promise<string | undefined>
   /** How often live streams look for items written by other processes; 2 000 ms by default. */
   readonly pollMs?: number
-  /** Seconds between keep-alive comments on a live stream; 25 by default. */
+  /**
+   * Seconds between keep-alive comments on a live stream; 25 by default. Each asks the notify
+   * module's `recipientExists` first: a stream of a recipient it says is gone (or that it cannot
+   * answer for) ends there.
+   */
   readonly heartbeatSeconds?: number
   /** Live streams one recipient may hold open in this process (tabs); 5 by default, then 429. */
   readonly maxStreamsPerRecipient?: number
@@ -72,6 +77,8 @@ const hubs = new WeakMap<Inbox, InboxStreamHub>()
  *   resumes after the last event. Without `after` a stream also sends the items of the last
  *   30 s, which the page may hold: the client drops an item id it has. A stream ends after
  *   `maxStreamSeconds`: the browser reconnects, authorized again, and resumes where it ended.
+ *   A recipient the notify module's `recipientExists` says is gone opens none (401), and one
+ *   open ends at its next heartbeat.
  *
  * A `marker`, `nextCursor` or event id is bound to the recipient it was made for: another
  * recipient's (a tab left open under another account) or one edited is a 400
@@ -113,8 +120,8 @@ export function inboxHandler(options: InboxHandlerOptions): FetchHandler {
   const handle: FetchHandler = async (request) => {
     const context = currentRequestContext()
     try {
-      const recipientId = context === undefined ? undefined : await options.recipient(context)
-      if (context === undefined || recipientId === undefined || recipientId === '') {
+      const recipientId = context === undefined ? undefined : await signedIn(options, context)
+      if (context === undefined || recipientId === undefined) {
         throw new UnauthorizedError('Sign in to see your notifications.')
       }
       const inbox = context.resolve(INBOX)
@@ -165,6 +172,8 @@ export function inboxHandler(options: InboxHandlerOptions): FetchHandler {
           hubs.set(inbox, hub)
         }
         if (hub.closed) throw stopping()
+        // Signed in as a recipient the app deleted (a session not revoked yet): no stream.
+        if (!(await inbox.exists(recipientId))) throw gone()
         const after = query.get('after')
         const start = await resumeFrom(inbox, recipientId, {
           lastEventId: request.headers.get('last-event-id'),
@@ -205,6 +214,31 @@ export function inboxHandler(options: InboxHandlerOptions): FetchHandler {
     await response.body.cancel()
     return new Response(null, { status: response.status, headers: response.headers })
   }
+}
+
+/**
+ * The recipient id `options.recipient` gives, `undefined` when no one is signed in (`null` and
+ * `''` too). Anything else but text is refused (`E_NOTIFY_CONFIG`, 500): each engine compared
+ * a number with the text column its own way (SQLite matched nothing, PostgreSQL read 42 as
+ * '42', MariaDB failed the query with a 422 or 500 blaming the request), none of them an
+ * answer to a request whose sender is unknown.
+ */
+async function signedIn(
+  options: InboxHandlerOptions,
+  context: RequestContext,
+): Promise<string | undefined> {
+  const id: unknown = await options.recipient(context)
+  if (id === undefined || id === null || id === '') return undefined
+  if (typeof id !== 'string') {
+    throw new NotifyConfigError(
+      `inboxHandler: recipient() must give the signed-in user's id as text (or undefined); got ${Array.isArray(id) ? 'an array' : `a ${typeof id}`}.`,
+    )
+  }
+  return id
+}
+
+function gone(): UnauthorizedError {
+  return new UnauthorizedError('This account no longer exists: sign in again.')
 }
 
 function stopping(): NotifyUnavailableError {
@@ -372,10 +406,21 @@ function stream(
         }
       }
       // With the cursor as of now: a reconnect after a quiet spell reads back only from there.
-      const heartbeat = setInterval(
-        () => write(`: keep-alive\nid: ${eventId(recipientId, subscription.cursor())}\n\n`),
-        timing.heartbeatMs,
-      )
+      // A recipient deleted since the stream opened (or one the check cannot answer for) gets
+      // nothing more: the stream ends, and its reconnect is refused while they are gone.
+      let checking = false
+      const heartbeat = setInterval(() => {
+        if (checking) return
+        checking = true
+        inbox.exists(recipientId).then(
+          (exists) => {
+            checking = false
+            if (!exists) return cleanup()
+            write(`: keep-alive\nid: ${eventId(recipientId, subscription.cursor())}\n\n`)
+          },
+          () => cleanup(),
+        )
+      }, timing.heartbeatMs)
       heartbeat.unref()
       // Authorized once, at its request: it ends in time, and the reconnect is authorized again.
       // It starts with its id (no event): where a reconnect resumes before any item comes.

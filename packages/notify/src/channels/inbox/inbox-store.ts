@@ -153,11 +153,23 @@ export class Inbox {
   readonly #onDispose = new Set<() => void>()
   // Each open transaction's changes, by its Kysely transaction, until its commit raises them.
   readonly #batches = new WeakMap<object, PendingChange[]>()
+  readonly #recipientExists: ((recipientId: string) => boolean | Promise<boolean>) | undefined
   #disposed = false
 
-  constructor(database: Database, clock: Clock) {
+  /**
+   * `options.recipientExists` is the notify module's: a live stream of a recipient it no longer
+   * knows ends (see {@link Inbox.exists}).
+   */
+  constructor(
+    database: Database,
+    clock: Clock,
+    options: {
+      readonly recipientExists?: (recipientId: string) => boolean | Promise<boolean>
+    } = {},
+  ) {
     const db = database.kysely as Kysely<unknown>
     this.#database = database
+    this.#recipientExists = options.recipientExists
     this.#db = db as Kysely<InboxTables>
     this.#clock = clock
     // Ids in byte order on every engine, so pages and "up to" mean the same on each: PostgreSQL's
@@ -247,6 +259,16 @@ export class Inbox {
    * Calls `listener` when the inbox is disposed (`app.stop()`), at once if it already was: live
    * streams end then, instead of holding their connections and polling a closed database.
    */
+  /**
+   * False when the notify module's `recipientExists` says the recipient is gone (deleted); true
+   * when the module has none. Live streams ask it when they open and at each heartbeat.
+   */
+  async exists(recipientId: string): Promise<boolean> {
+    return (
+      this.#recipientExists === undefined || (await this.#recipientExists(recipientId)) === true
+    )
+  }
+
   onDispose(listener: () => void): () => void {
     if (this.#disposed) {
       listener()

@@ -16,7 +16,8 @@ import fc from 'fast-check'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { inboxTestModule } from '../../test-support/inbox-test-module.js'
-import { INBOX, InboxChannel } from './inbox-channel.js'
+import { INBOX, InboxChannel, inboxChannel } from './inbox-channel.js'
+import { notifyModule } from '../../module/notify-module.js'
 import { type InboxHandlerOptions, inboxHandler } from './inbox-handler.js'
 import { Inbox, type InboxChange } from './inbox-store.js'
 import { STREAM_LOOKBACK_MS } from './inbox-stream.js'
@@ -385,6 +386,35 @@ for (const engine of testEngines()) {
       ).toBe(422)
       expect((await as('hal', '/read', { method: 'POST', body: 'ids=1' })).status).toBe(400)
       expect((await as('hal', '/nowhere')).status).toBe(404)
+    })
+
+    it('fails closed on a recipient that is no id as text: null is signed out, a number or an object is refused alike on every engine', async () => {
+      for (const id of ['42', '42abc', '042']) {
+        await inbox.add({ id: `n-${id}`, recipientId: id, type: 't', message: { title: id } })
+      }
+      const json = { method: 'POST', headers: { 'content-type': 'application/json' } }
+      const archive = { ...json, body: JSON.stringify({ ids: ['n-42', 'n-42abc', 'n-042'] }) }
+      for (const who of [null, '']) {
+        expect((await as(who as never, '/')).status).toBe(401)
+        expect((await as(who as never, '/archive', archive)).status).toBe(401)
+      }
+      // Before, null was read as an id, and 42 got 200 with nothing (SQLite), '42''s items and
+      // changes (PostgreSQL) or a 422 or 500 blaming the request (MariaDB).
+      for (const who of [42, true, ['42'], { id: '42' }]) {
+        for (const [path, init] of [
+          ['/', {}],
+          ['/counts', {}],
+          ['/archive', archive],
+          ['/stream', {}],
+        ] as const) {
+          const answer = await as(who as never, path, init)
+          expect(answer.status, `${JSON.stringify(who)} ${path}`).toBe(500)
+          expect(await answer.json()).toMatchObject({ code: 'E_NOTIFY_CONFIG' })
+        }
+      }
+      for (const id of ['42', '42abc', '042']) {
+        expect(await inbox.counts(id)).toMatchObject({ unread: 1, archived: 0 })
+      }
     })
 
     it('changes the inbox only on a JSON request, never on one an HTML form of another site can send', async () => {
@@ -978,6 +1008,51 @@ for (const engine of testEngines()) {
     },
   )
 }
+
+describe('live inbox streams of a recipient the app deleted', () => {
+  it('refuse to open, and one open ends at its next heartbeat (and so does one whose check fails)', async () => {
+    const gone = new Set<string>()
+    let failing = false
+    const app = createTestApp({
+      database: 'sqlite::memory:',
+      modules: [
+        notifyModule({
+          channels: [inboxChannel()],
+          recipientExists: (id) => {
+            if (failing) throw new Error('accounts database down')
+            return !gone.has(id)
+          },
+        }),
+      ],
+      logger: createLogger({ level: 'silent' }),
+    })
+    await app.migrate()
+    await app.start()
+    try {
+      const handler = inboxHandler({ recipient: () => 'ada', pollMs: 20, heartbeatSeconds: 0.02 })
+      const open = () =>
+        openEvents((init) =>
+          runInRequestContext(new RequestContext({ createScope: () => app.createScope() }), () =>
+            handler(new Request('http://x/stream', init)),
+          ),
+        )
+      const stream = await open()
+      expect(await stream.readUntil('event: counts')).toBe(true)
+      gone.add('ada')
+      // Before, it stayed open until maxStreamSeconds (10 minutes by default), its reconnect too.
+      expect(await stream.readUntil('never sent')).toBe(false)
+      expect((await open()).status).toBe(401)
+      gone.delete('ada')
+      const again = await open()
+      expect(await again.readUntil('event: counts')).toBe(true)
+      failing = true
+      expect(await again.readUntil('never sent')).toBe(false)
+      expect((await open()).status).toBe(500)
+    } finally {
+      await app.stop()
+    }
+  })
+})
 
 describe('live inbox streams on app.stop()', () => {
   it('end, and no other opens, so a stopped app holds no connection, timer or poll', async () => {
