@@ -276,6 +276,11 @@ const FALSE = sqlConstant(false)
 export { sqlConstant }
 
 const SEPARATORS = { and: sql.raw(' and '), or: sql.raw(' or ') }
+// The most conditions joined in one run. SQLite parses `a or b or c…` as a chain one level
+// deeper per term and refuses a chain past 1000 levels ("Expression tree is too large"): an
+// `in` of a principal's thousand ids threw in `where` where `can` answered. Longer runs are
+// joined in parenthesized groups, a tree as shallow as the groups are few.
+const RUN = 100
 
 /** Joins conditions with `and`/`or`, folding constants away. */
 export function sqlJunction(
@@ -285,9 +290,21 @@ export function sqlJunction(
   const neutral = kind === 'and' ? TRUE : FALSE
   const absorbing = kind === 'and' ? FALSE : TRUE
   if (parts.includes(absorbing)) return absorbing
-  const kept = parts.filter((part) => part !== neutral)
+  let kept = parts.filter((part) => part !== neutral)
   if (kept.length === 0) return neutral
   if (kept.length === 1) return kept[0] as RawBuilder<SqlBool>
+  while (kept.length > RUN) {
+    const groups: RawBuilder<SqlBool>[] = []
+    for (let start = 0; start < kept.length; start += RUN) {
+      const group = kept.slice(start, start + RUN)
+      groups.push(
+        group.length === 1
+          ? (group[0] as RawBuilder<SqlBool>)
+          : sql<SqlBool>`(${sql.join(group, SEPARATORS[kind])})`,
+      )
+    }
+    kept = groups
+  }
   return sql<SqlBool>`(${sql.join(kept, SEPARATORS[kind])})`
 }
 

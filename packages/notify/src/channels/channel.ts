@@ -52,7 +52,10 @@ export interface Outgoing<M> {
   readonly type: string
   /** 1 on the first try, then 2, 3… */
   readonly attempt: number
-  /** Aborted when the delivery's job times out or the worker stops. */
+  /**
+   * Aborted when the delivery's job times out or the worker stops. Made when first read (the
+   * ledger's is a getter): a copy made by spreading an outgoing send names it.
+   */
   readonly signal: AbortSignal
   /**
    * Addresses besides `to` that a provider already took this message for (a mail's cc and bcc,

@@ -265,4 +265,47 @@ describe('fallbackChannel', () => {
       await app.stop()
     }
   })
+
+  it("hands the next provider the send's signal when an earlier one reached others (sentTo)", async () => {
+    // The ledger's outgoing send makes its signal when first read (a getter): the copy made to
+    // tell the next provider whom the first reached had none, so that provider could not be
+    // aborted at the send's bound, and one that read `signal.aborted` threw.
+    const signals: unknown[] = []
+    const first: Channel<'sms'> = {
+      name: 'sms',
+      route: (recipient) => recipient.phone,
+      async send() {
+        return { status: 'not-accepted', reason: 'down for +1555', sentTo: ['+15550199'] }
+      },
+    }
+    const second: Channel<'sms'> = {
+      name: 'sms',
+      route: (recipient) => recipient.phone,
+      async send(outgoing) {
+        signals.push(outgoing.signal)
+        return { status: 'accepted' }
+      },
+    }
+    class Code extends Notification {
+      readonly type = 'code'
+      via() {
+        return ['sms'] as const
+      }
+      toSms() {
+        return { text: 'Your code: 1234' }
+      }
+    }
+    const app = await startedNotifyTestApp(
+      { channels: [fallbackChannel([first, second])] },
+      'sqlite::memory:',
+    )
+    try {
+      await app.resolve(NOTIFIER).notify({ id: 'ada', phone: '+15550100' }, new Code())
+      await app.resolve(JOBS).drain()
+      expect(signals).toHaveLength(1)
+      expect(signals[0]).toBeInstanceOf(AbortSignal)
+    } finally {
+      await app.stop()
+    }
+  })
 })

@@ -88,7 +88,10 @@ export function fallbackChannel<C extends ChannelName>(
           reasons.push('the send was given up: no further provider tried')
           return withSentTo({ status: 'not-accepted', reason: reasons.join('; ') })
         }
-        const result = await provider.send(sentTo.length === 0 ? outgoing : { ...outgoing, sentTo })
+        // The signal named: a spread copies own fields only, and the ledger's is a getter.
+        const result = await provider.send(
+          sentTo.length === 0 ? outgoing : { ...outgoing, signal: outgoing.signal, sentTo },
+        )
         if (result.status === 'accepted') return result
         sentTo.push(...(result.sentTo ?? []))
         if (result.status === 'transient') {

@@ -22,12 +22,14 @@ import {
 } from '../preferences/preference-policy.js'
 import { storedQuietHoursEnd } from '../preferences/quiet-hours.js'
 import { Batcher } from './batcher.js'
-import type {
-  AttemptOutcome,
-  CarriedDelivery,
-  Claim,
-  DeliveryLedger,
-  LoadedDelivery,
+import {
+  type AttemptOutcome,
+  type CarriedDelivery,
+  type Claim,
+  carriedChoices,
+  carriedRow,
+  type DeliveryLedger,
+  type LoadedDelivery,
 } from './delivery-ledger.js'
 import { ON_DEMAND_ID_PREFIX } from '../notification/recipient.js'
 import { withoutAddress } from '../notification/shown-address.js'
@@ -51,6 +53,20 @@ export interface DeliveryDispatcherInit {
   /** Enqueues a delivery job to run at `runAtMs`: to go on after another run's mark. */
   readonly continueAt: (payload: DeliveryPayload, runAtMs: number) => Promise<void>
 }
+
+/**
+ * What a delivery job's handler is given by its `prepare` (see {@link DeliveryDispatcher.load}):
+ * the dispatcher (a singleton: resolved in a handler, it would cost each delivery a dependency
+ * scope of its own) and the delivery's row with its recipient's choices; no row when there is
+ * nothing to send.
+ */
+export type PreparedDelivery =
+  | ({ readonly dispatcher: DeliveryDispatcher } & LoadedDelivery)
+  | {
+      readonly dispatcher: DeliveryDispatcher
+      readonly row: undefined
+      readonly preferences: undefined
+    }
 
 /** What a delivery's attempt uses of its job. */
 type DeliveryJob = Pick<JobContext, 'attempt' | 'maxAttempts' | 'signal' | 'completeWith'>
@@ -144,22 +160,42 @@ export class DeliveryDispatcher {
   }
 
   /**
-   * The rows of the deliveries of one claim's jobs, for their attempts (their job's `prepare`);
-   * nothing for a job of an earlier replay than the row's, which must not send it again.
+   * What the handlers of one claim's delivery jobs are given (their job's `prepare`): the rows
+   * of their deliveries, as the claim carried them (`carried`, in order, `null` for none) or
+   * read here in one statement, with their recipients' choices; no row for a job of an earlier
+   * replay than the row's, which must not send it again. One value a delivery, made in one pass
+   * (this runs once a claim, in rarely optimized code: each object and pass is paid in full).
    */
   async load(
     payloads: readonly DeliveryPayload[],
     carried?: readonly (CarriedDelivery | null)[],
-  ): Promise<(LoadedDelivery | undefined)[]> {
-    const loaded = await this.#init.ledger.load(
-      payloads.map((payload) => payload.id),
-      carried,
-    )
-    return loaded.map((delivery, i) =>
-      delivery !== undefined && Number(delivery.row.replays) === (payloads[i]?.replay ?? 0)
-        ? delivery
-        : undefined,
-    )
+  ): Promise<PreparedDelivery[]> {
+    const values = new Array<PreparedDelivery>(payloads.length)
+    if (carried !== undefined) {
+      for (let index = 0; index < payloads.length; index++) {
+        const payload = payloads[index] as DeliveryPayload
+        const found = carried[index] ?? null
+        values[index] =
+          found === null || Number(found.v[7]) !== (payload.replay ?? 0)
+            ? { dispatcher: this, row: undefined, preferences: undefined }
+            : {
+                dispatcher: this,
+                row: carriedRow(payload.id, found.v),
+                preferences: carriedChoices(found.v),
+              }
+      }
+      return values
+    }
+    const loaded = await this.#init.ledger.load(payloads.map((payload) => payload.id))
+    for (let index = 0; index < payloads.length; index++) {
+      const delivery = loaded[index]
+      values[index] =
+        delivery === undefined ||
+        Number(delivery.row.replays) !== ((payloads[index] as DeliveryPayload).replay ?? 0)
+          ? { dispatcher: this, row: undefined, preferences: undefined }
+          : { dispatcher: this, row: delivery.row, preferences: delivery.preferences }
+    }
+    return values
   }
 
   /**
@@ -171,9 +207,9 @@ export class DeliveryDispatcher {
   deliver(
     { id, after = 0, replay = 0, base = after }: DeliveryPayload,
     job: DeliveryJob,
-    loaded: LoadedDelivery | undefined,
+    loaded: PreparedDelivery,
   ): Promise<void> | undefined {
-    if (loaded === undefined) return undefined
+    if (loaded.row === undefined) return undefined
     const { row } = loaded
     const channel = this.#init.channels.get(row.channel as ChannelName)
     const attempt = new DeliveryAttempt(

@@ -101,6 +101,13 @@ export function carriedRow(id: string, v: CarriedDelivery['v']): SendableRow {
   }
 }
 
+/** The choices of the recipient that a {@link CarriedDelivery} holds, as the preference policy reads them. */
+export function carriedChoices(v: CarriedDelivery['v']): readonly PreferenceEntry[] {
+  const choices = v[10]
+  // Most recipients stored no choice: nothing made for them.
+  return choices === null ? NO_PREFERENCES : choices.map(preferenceEntry)
+}
+
 /**
  * The read of a delivery's row and its recipient's choices that the claim of its job carries
  * where the jobs engine can (core's SQL queue on PostgreSQL: one statement a claim instead of
@@ -372,24 +379,10 @@ export class DeliveryLedger {
    * with its recipient's preferences; `undefined` for one with nothing to send (sent, dead,
    * suppressed or gone). Nothing is written: the attempt is the delivery job's, which the queue
    * leases and counts, so `sending` is read from the job (see `Deliveries`); see
-   * {@link DeliveryLedger.mark}. `carried`: the rows the claim of their jobs read (see
-   * {@link deliveryClaimRead}), in order, `null` for none; read here when not given.
+   * {@link DeliveryLedger.mark}. Where the claim of their jobs carried the rows, they are not
+   * read again (see {@link carriedRow}).
    */
-  async load(
-    ids: readonly string[],
-    carried?: readonly (CarriedDelivery | null)[],
-  ): Promise<(LoadedDelivery | undefined)[]> {
-    if (carried !== undefined) {
-      return carried.map((found, index) => {
-        if (found === null) return undefined
-        const choices = found.v[10]
-        return {
-          row: carriedRow(ids[index] as string, found.v),
-          // Most recipients stored no choice: nothing made for them.
-          preferences: choices === null ? NO_PREFERENCES : choices.map(preferenceEntry),
-        }
-      })
-    }
+  async load(ids: readonly string[]): Promise<(LoadedDelivery | undefined)[]> {
     if (ids.length === 0) return []
     const background = this.#database.background as Kysely<unknown>
     // One text for every batch on PostgreSQL (the ids are one array), so it runs prepared: planned

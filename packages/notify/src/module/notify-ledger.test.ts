@@ -292,6 +292,27 @@ for (const engine of testEngines()) {
         expect(sent.map((e) => e.channel).sort()).toEqual(['inbox', 'mail', 'sms'])
       })
 
+      it('sends to the addresses the recipient had when notify() ran, whatever they became before the send', async () => {
+        // The delivery keeps its address (routed and checked at notify()): a changed email or
+        // phone number reaches the notifications written after the change, not one already
+        // committed, its retries and replays included.
+        const val = { id: 'val', email: 'val@old.example', phone: '+15550110', quietHours: null }
+        await notify(val, new OrderShipped('o-moved'))
+        Object.assign(val, { email: 'val@new.example', phone: '+15550111' })
+        await drain()
+        expect(mailbox.messages().map((m) => m.to)).toEqual(['val@old.example'])
+        expect(sms.sent.map((s) => s.to)).toEqual(['+15550110'])
+        await notify(val, new OrderShipped('o-after'))
+        await drain()
+        expect(
+          mailbox
+            .messages()
+            .map((m) => m.to)
+            .sort(),
+        ).toEqual(['val@new.example', 'val@old.example'])
+        expect(sms.sent.map((s) => s.to).sort()).toEqual(['+15550110', '+15550111'])
+      })
+
       it("fails the caller's transaction with the database's own error when it refuses a delivery row: nothing commits", async () => {
         const root = app.resolve(databaseToken())
         const refuse =

@@ -187,12 +187,8 @@ export function notifyModule(options: NotifyModuleOptions): Module {
     claimRead: { key: 'id', select: deliveryClaimRead },
     // The dispatcher (a singleton) goes with each value: resolved in a handler, it would cost
     // each delivery a dependency scope of its own.
-    prepare: async (payloads, batch, carried) => {
-      const dispatcher = batch.resolve(DISPATCHER)
-      const loaded = await dispatcher.load(payloads, carried)
-      return loaded.map((delivery) => ({ dispatcher, delivery }))
-    },
-    handler: (payload, job, { dispatcher, delivery }) => dispatcher.deliver(payload, job, delivery),
+    prepare: (payloads, batch, carried) => batch.resolve(DISPATCHER).load(payloads, carried),
+    handler: (payload, job, prepared) => prepared.dispatcher.deliver(payload, job, prepared),
     // Every death of the job ends its delivery, including those no attempt reported (E_JOB_LOST).
     onDead: (payload, job) => job.resolve(DISPATCHER).dead(payload, job),
   })
