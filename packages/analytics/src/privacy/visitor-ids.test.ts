@@ -1,4 +1,4 @@
-import { DATABASE, transaction } from '@mortar/core'
+import { DATABASE, Database, transaction } from '@mortar/core'
 import { createTestApp, type TestApp, testEngines } from '@mortar/core/testing'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -131,6 +131,43 @@ for (const engine of testEngines()) {
       // Nor what the anonymous visitors viewed together.
       const related = await analytics.alsoViewed('p-anonymous-1', { minSupport: 1 })
       expect(related.map((r) => r.item)).toEqual(['p-anonymous-2'])
+    })
+
+    // An app with a second database: afterCommit registered on its transaction, open inside the
+    // app's, so the day's salt and the event were kept at its commit though the app's rolled back.
+    it("keeps no event nor salt of the app's rolled-back transaction when another database's transaction was open inside it", async () => {
+      const { analytics, app, db, clock } = first
+      clock.set('2026-03-09T10:00:00Z')
+      const other = new Database('sqlite::memory:')
+      try {
+        await expect(
+          inRequest(app, {}, () =>
+            transaction(
+              async () => {
+                await other.transaction(async () => {
+                  await analytics.trackNow('product_viewed', { productId: 'nested, written' })
+                  analytics.track('product_viewed', { productId: 'nested, queued' })
+                })
+                throw new Error('checkout failed')
+              },
+              { database: app.resolve(DATABASE) },
+            ),
+          ),
+        ).rejects.toThrow('checkout failed')
+      } finally {
+        await other.destroy()
+      }
+      inRequest(app, {}, () => analytics.track('product_viewed', { productId: 'first' }))
+      inRequest(second, {}, () => secondAnalytics.track('product_viewed', { productId: 'second' }))
+      await analytics.flush()
+      await secondAnalytics.flush()
+      const ids = await db
+        .selectFrom('mortar_analytics_event')
+        .select('anonymous_id')
+        .where('occurred_at', '>=', Date.parse('2026-03-09T00:00:00Z'))
+        .execute()
+      expect(ids).toHaveLength(2)
+      expect(ids[1]?.anonymous_id).toBe(ids[0]?.anonymous_id)
     })
   })
 }

@@ -67,7 +67,8 @@ export class VisitorIds {
     // trackNow() inside the caller's transaction draws the salt in it: kept only once that
     // commits. A rolled-back salt kept here made this process's ids differ all day from every
     // other process's, which drew the day's salt anew.
-    if (this.#database.inTransaction) void afterCommit(() => this.#remember(day, salt))
+    if (this.#database.inTransaction)
+      void afterCommit(() => this.#remember(day, salt), { database: this.#database })
     else this.#remember(day, salt)
     return salt
   }

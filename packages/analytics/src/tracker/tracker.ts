@@ -339,7 +339,7 @@ export class Tracker {
     const database = this.#deps.database
     if (database?.inTransaction) {
       // A slot only once it commits: a rolled-back event would never give one back.
-      void afterCommit(() => buffer.push(this.#pending.add(event)))
+      void afterCommit(() => buffer.push(this.#pending.add(event)), { database })
       return undefined
     }
     return buffer.push(this.#pending.add(event))

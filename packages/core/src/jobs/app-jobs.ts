@@ -123,7 +123,7 @@ export function createAppJobs(
   let adapter: QueueAdapter
   // The SQL queue's clock: the database server's, or a test app's simulated one (see bind).
   let queueClock: QueueClock | undefined
-  if (engine === 'inline') adapter = new InlineQueue({ logger })
+  if (engine === 'inline') adapter = new InlineQueue({ database, logger })
   else if (engine === 'database') {
     if (database === undefined) {
       problems.push(

@@ -44,11 +44,17 @@ export function claimReadCase(): {
       .execute()
     return ids.map((id) => all.find((row) => row.id === id) ?? null)
   }
-  // A job whose prepare hands each handler its row's label, read by the id in its payload.
-  const labelJob = (name: string, id: z.ZodString, prefix: string, calls = carriedCalls) =>
+  // A job whose prepare hands each handler its row's label, read by the id in its payload; the
+  // handler records it under the entry its payload names.
+  const labelJob = (
+    name: string,
+    id: z.ZodString,
+    entry: (payload: { id: string; note?: string | undefined }) => string,
+    calls = carriedCalls,
+  ) =>
     defineJob({
       name,
-      schema: z.object({ id }),
+      schema: z.object({ id, note: z.string().optional() }),
       claimRead: {
         key: 'id',
         select: (key) =>
@@ -63,73 +69,59 @@ export function claimReadCase(): {
             calls,
           )
         ).map((row) => row?.label ?? 'none'),
-      handler: ({ id }, _job, label) => void handled.set(`${prefix}${id}`, label),
+      handler: (payload, _job, label) => void handled.set(entry(payload), label),
     })
-  const labelled = labelJob('test.claim-read', z.string(), '')
+  const labelled = labelJob('test.claim-read', z.string(), ({ id }) => id)
   // A second read in the same claims, keyed by another field: each job gets its own name's read.
-  const weighed = defineJob({
-    name: 'test.claim-read-weight',
-    schema: z.object({ row: z.string(), n: z.number() }),
-    claimRead: {
-      key: 'row',
-      select: (id) => rows.selectFrom('test_claim_read').select('weight').where('id', '=', id),
-    },
-    prepare: async (payloads, batch, carried) =>
-      (
-        await found(
-          carried,
-          batch,
-          payloads.map((payload) => payload.row),
-        )
-      ).map((row) => `weight ${row?.weight}`),
-    handler: ({ n }, _job, weight) => void handled.set(`n${n}`, weight),
-  })
+  // A job whose prepare hands each handler a value of one column of its row, read by the row
+  // named in its payload: a second read in the same claims, keyed by another field, so each
+  // job gets its own name's read.
+  const columnJob = (
+    name: string,
+    column: 'weight' | 'big',
+    entry: (payload: { row: string; n: number }) => string,
+    calls = carriedCalls,
+  ) =>
+    defineJob({
+      name,
+      schema: z.object({ row: z.string(), n: z.number() }),
+      claimRead: {
+        key: 'row',
+        select: (id) => rows.selectFrom('test_claim_read').select(column).where('id', '=', id),
+      },
+      prepare: async (payloads, batch, carried) =>
+        (
+          await found(
+            carried,
+            batch,
+            payloads.map((payload) => payload.row),
+            calls,
+          )
+        ).map((row) => `${column} ${row === null ? 'none' : String(row[column])}`),
+      handler: (payload, _job, value) => void handled.set(entry(payload), value),
+    })
+  const weighed = columnJob('test.claim-read-weight', 'weight', ({ n }) => `n${n}`)
   // A bigint past 2^53, which a JSON number would round: read exactly, carried or not.
   const bigCalls: boolean[] = []
-  const big = defineJob({
-    name: 'test.claim-read-big',
-    schema: z.object({ id: z.string() }),
-    claimRead: {
-      key: 'id',
-      select: (id) => rows.selectFrom('test_claim_read').select('big').where('id', '=', id),
-    },
-    prepare: async (payloads, batch, carried) =>
-      (
-        await found(
-          carried,
-          batch,
-          payloads.map((payload) => payload.id),
-          bigCalls,
-        )
-      ).map((row) => String(row?.big)),
-    handler: ({ id }, _job, value) => void handled.set(`big ${id}`, value),
-  })
+  const big = columnJob('test.claim-read-big', 'big', ({ row }) => `big ${row}`, bigCalls)
   // A key the schema changes (trimmed here): the claim read the stored text, the handler gets
   // the parsed one. The claim found no row for '  row-3 ' and handed prepare null for a row
   // that exists: its job ended as if the row were gone.
-  const trimmed = labelJob('test.claim-read-trimmed', z.string().trim(), 'trimmed ', [])
+  const trimmed = labelJob(
+    'test.claim-read-trimmed',
+    z.string().trim(),
+    ({ id }) => `trimmed ${id}`,
+    [],
+  )
   // Text that PostgreSQL's JSON functions refuse (U+0000, a lone surrogate: JSON.stringify
   // writes them escaped) in a field the read is not keyed by. Read for the claim, it failed the
   // whole claim every time, and the worker ran no job again.
-  const noted = defineJob({
-    name: 'test.claim-read-noted',
-    schema: z.object({ id: z.string(), note: z.string() }),
-    claimRead: {
-      key: 'id',
-      select: (key) =>
-        rows.selectFrom('test_claim_read').select(['id', 'label']).where('id', '=', key),
-    },
-    prepare: async (payloads, batch, carried) =>
-      (
-        await found(
-          carried,
-          batch,
-          payloads.map((payload) => payload.id),
-          [],
-        )
-      ).map((row) => row?.label ?? 'none'),
-    handler: ({ note }, _job, label) => void handled.set(`noted ${JSON.stringify(note)}`, label),
-  })
+  const noted = labelJob(
+    'test.claim-read-noted',
+    z.string(),
+    ({ note }) => `noted ${JSON.stringify(note)}`,
+    [],
+  )
   return {
     jobs: [labelled, weighed, big, trimmed, noted],
     async check(jobs, database) {
@@ -159,7 +151,7 @@ export function claimReadCase(): {
       )
       await jobs.enqueueMany(
         big,
-        ids.map((id) => ({ payload: { id } })),
+        ids.map((row, n) => ({ payload: { row, n } })),
       )
       await jobs.enqueueMany(trimmed, [
         { payload: { id: '  row-3 ' } },
@@ -180,7 +172,7 @@ export function claimReadCase(): {
         'trimmed row-3': 'label 3',
         'trimmed row-4': 'label 4',
         ...Object.fromEntries(
-          ids.map((id, i) => [`big ${id}`, i === 0 ? UNSAFE_BIGINT : String(i)]),
+          ids.map((id, i) => [`big ${id}`, `big ${i === 0 ? UNSAFE_BIGINT : String(i)}`]),
         ),
         ...Object.fromEntries(ids.map((id, i) => [id, `label ${i}`])),
         [MISSING]: 'none',

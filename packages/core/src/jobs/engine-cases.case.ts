@@ -8,9 +8,12 @@ import { completionWriteCase } from './completion-write.case.js'
 import { deadJobCase, refusedDeathCase } from './dead-job.case.js'
 import type { JobDefinition } from './define-job.js'
 import type { JobQueue } from './job-queue.js'
+import { keyedEnqueueCase } from './keyed-enqueue.case.js'
+import { largeBatchCase } from './large-batch.case.js'
 import { payloadRoundTripCase } from './payload-round-trip.case.js'
 import { prepareCase } from './prepare.case.js'
 import { transactionalEnqueueCase } from './transactional-enqueue.case.js'
+import { unreadablePayloadCase } from './unreadable-payload.case.js'
 
 /** A case's jobs to register, and the check to run on the started app. */
 export interface EngineCase {
@@ -28,6 +31,11 @@ export const engineCases: readonly { readonly title: string; make(): EngineCase 
     title:
       'writes what handlers give completeWith with their completion, batched; nothing for a failed attempt',
     make: completionWriteCase,
+  },
+  {
+    title:
+      'buries a job whose stored payload is not JSON with E_JOB_PAYLOAD and runs the jobs claimed with it',
+    make: unreadablePayloadCase,
   },
   {
     title: 'tells a job’s onDead of every death, and records the death once it returned',
@@ -50,6 +58,16 @@ export const engineCases: readonly { readonly title: string; make(): EngineCase 
     title:
       'gives a handler its payload exactly as enqueued, or refuses one JSON would change and stores nothing',
     make: payloadRoundTripCase,
+  },
+  {
+    title:
+      'returns an id for a keyed enqueue exactly when the job will run, in a transaction too, and waits on a key another open transaction holds',
+    make: keyedEnqueueCase,
+  },
+  {
+    title:
+      'stores one enqueueMany past what one statement carries (MariaDB’s max_allowed_packet) whole, in one transaction',
+    make: largeBatchCase,
   },
   {
     title:

@@ -101,6 +101,7 @@ export type JobErrorCode =
   | 'E_JOBS_NOT_RUNNING'
   | 'E_JOBS_CLAIM_TIMEOUT'
   | 'E_JOB_LOST'
+  | 'E_JOBS_DEADLOCK'
 
 const STATUS: Record<JobErrorCode, number> = {
   E_JOB_UNDECLARED: 500,
@@ -111,6 +112,7 @@ const STATUS: Record<JobErrorCode, number> = {
   E_JOBS_NOT_RUNNING: 500,
   E_JOBS_CLAIM_TIMEOUT: 500,
   E_JOB_LOST: 500,
+  E_JOBS_DEADLOCK: 409,
 }
 
 /**

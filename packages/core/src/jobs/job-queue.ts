@@ -109,7 +109,9 @@ export interface JobQueue {
   /**
    * Validates the payload (a `ValidationError` when it does not fit the schema or is not
    * JSON) and adds the job. Resolves to its id, or `undefined` when a live job with the same
-   * `key` already exists.
+   * `key` already exists, on every engine: an id means the job runs once the caller's
+   * transaction commits (in one, a later enqueue of the key is the duplicate); `undefined`
+   * means it never does. A key another open transaction enqueued waits for that one to end.
    */
   enqueue<S extends z.ZodType>(
     job: JobDefinition<S>,
@@ -119,6 +121,8 @@ export interface JobQueue {
   /**
    * Adds many jobs of one definition in one statement (with `alongside`, a write of the
    * caller's, in the same one where the engine can); ids in input order, as for `enqueue`.
+   * Jobs past what one statement carries (MariaDB's `max_allowed_packet`) are several
+   * statements of one transaction: all are stored, or none.
    */
   enqueueMany<S extends z.ZodType>(
     job: JobDefinition<S>,

@@ -1,3 +1,4 @@
+import type { JsonValue } from './job-context.js'
 import type { AttemptError, JobState } from './queue-adapter.js'
 
 /** The state of a stored job, from the columns every engine keeps. */
@@ -98,4 +99,16 @@ export function errorLine(error: AttemptError): string {
 /** The newest {@link MAX_ERRORS_CHARS} of a job's error lines. */
 export function keptErrors(text: string): string {
   return text.length <= MAX_ERRORS_CHARS ? text : text.slice(-MAX_ERRORS_CHARS)
+}
+
+/**
+ * A stored payload as `list` and `get` show it: parsed, or its text as stored when that is not
+ * JSON (a row written by other code or an older version), so one such row fails no listing.
+ */
+export function shownPayload(text: string): JsonValue {
+  try {
+    return JSON.parse(text) as JsonValue
+  } catch {
+    return text
+  }
 }

@@ -126,7 +126,10 @@ export interface JobInfo {
   readonly id: string
   readonly name: string
   readonly state: JobState
-  /** The payload as it was enqueued. */
+  /**
+   * The payload as it was enqueued; a stored text that is not JSON (written by other code or
+   * an older version) as that text, its job buried with `E_JOB_PAYLOAD` once claimed.
+   */
   readonly payload: JsonValue
   readonly key: string | undefined
   /** Attempts made so far (the current one included while running). */

@@ -286,6 +286,42 @@ for (const engine of engines) {
       await sql`drop table test_outgoing`.execute(root)
     })
 
+    // Asked of BullMQ before the row was written, a relay that moved the key's live job there in
+    // between went unseen: the enqueue returned an id, and BullMQ dropped the job at relay.
+    it('gives no id to a keyed enqueue whose key a relay made live in BullMQ while it was written', async () => {
+      const ran: number[] = []
+      const keyed = defineJob({
+        name: 'test.relay-race',
+        schema: z.object({ n: z.number() }),
+        handler: ({ n }) => void ran.push(n),
+      })
+      const { app, jobs } = await start([module(keyed)])
+      const adapter = (jobs as JobQueueService).adapter
+      const announce = adapter.announce?.bind(adapter) as () => Promise<void>
+      const client = app.resolve(REDIS).client
+      const exists = client.exists.bind(client)
+      try {
+        // The first job stays in the outbox until the second enqueue looks for its key.
+        adapter.announce = async () => undefined
+        expect(await jobs.enqueue(keyed, { n: 1 }, { key: 'k' })).toBeDefined()
+        client.exists = (async (...keys: string[]) => {
+          const found = await exists(...keys)
+          await announce()
+          return found
+        }) as typeof client.exists
+        const second = await jobs.enqueue(keyed, { n: 2 }, { key: 'k' })
+        client.exists = exists
+        adapter.announce = announce
+        await announce()
+        await jobs.drain()
+        expect(ran).toEqual([1])
+        expect(second).toBeUndefined()
+      } finally {
+        client.exists = exists
+        adapter.announce = announce
+      }
+    })
+
     if (engine.engine === 'mysql') {
       it('relays the outbox while a transaction holds an enqueue, and that transaction enqueues again without a deadlock', async () => {
         const send = defineJob({

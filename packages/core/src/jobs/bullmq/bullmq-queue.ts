@@ -6,7 +6,7 @@ import type { Database } from '../../persistence/database/database.js'
 import type { AppRedis } from '../../redis/app-redis.js'
 import type { JsonValue } from '../job-context.js'
 import { JobError } from '../job-errors.js'
-import { KEPT_ERRORS } from '../job-state.js'
+import { KEPT_ERRORS, shownPayload } from '../job-state.js'
 import type { CompanionWrite } from '../job-queue.js'
 import type {
   AttemptError,
@@ -213,20 +213,36 @@ export class BullmqQueue implements QueueAdapter {
     jobs: readonly NewJob[],
     write: CompanionWrite | undefined,
   ): Promise<readonly (string | undefined)[]> {
-    // A key held by a live job in BullMQ: dropped here, as the SQL queue drops it. A job that
-    // became live meanwhile is dropped by BullMQ's deduplication at relay.
-    const live = await this.#liveKeys(jobs)
-    const fresh = jobs
-      .filter((job) => job.key === undefined || !live.has(job.key))
-      .map((job) => ({ ...job, token: newRelayToken() }))
+    const rows = jobs.map((job) => ({ ...job, token: newRelayToken() }))
     this.#relay.startSweep()
-    const written =
-      write === undefined
-        ? await this.#outbox.enqueue(fresh)
-        : await this.#outbox.enqueueAlongside(fresh, write)
-    const ids = written.map((id, index) => id && jobId(id, (fresh[index] as NewJob).token ?? null))
-    let next = 0
-    return jobs.map((job) => (job.key !== undefined && live.has(job.key) ? undefined : ids[next++]))
+    const run = async (): Promise<readonly (string | undefined)[]> => {
+      const written =
+        write === undefined
+          ? await this.#outbox.enqueue(rows)
+          : await this.#outbox.enqueueAlongside(rows, write)
+      // A key held by a live job in BullMQ: the row is taken back, as the SQL queue drops it.
+      // Asked once the row is written, so a relay that moved the key's live row to BullMQ
+      // meanwhile has committed (the insert waited for its delete) and BullMQ shows it; asked
+      // first, the relay could slip in between, and the job got an id and never ran.
+      const live = await this.#liveKeys(rows.filter((_, index) => written[index] !== undefined))
+      const dropped = written.flatMap((id, index) =>
+        id !== undefined && live.has((rows[index] as NewJob).key as string) ? [id] : [],
+      )
+      if (dropped.length > 0) {
+        const ids = this.#database.engine === 'sqlite' ? dropped.map(Number) : dropped
+        await sql`delete from mortar_job where id in (${sql.join(ids)})`.execute(
+          this.#database.kysely,
+        )
+      }
+      return written.map((id, index) => {
+        const row = rows[index] as NewJob & { token: string }
+        return id === undefined || live.has(row.key as string) ? undefined : jobId(id, row.token)
+      })
+    }
+    // Written and taken back in one transaction: committed alone, the relay could move the row.
+    return rows.some((row) => row.key !== undefined) && !this.#database.inTransaction
+      ? this.#database.transaction(run)
+      : run()
   }
 
   /** After a commit: relays the outbox now. */
@@ -699,7 +715,7 @@ export class BullmqQueue implements QueueAdapter {
       id,
       name: job.name,
       state: mapped,
-      payload: JSON.parse(job.data.p) as JsonValue,
+      payload: shownPayload(job.data.p),
       key: job.data.k ?? undefined,
       attempts: job.attemptsStarted,
       maxAttempts: job.data.m,

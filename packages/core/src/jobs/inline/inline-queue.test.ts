@@ -3,7 +3,13 @@ import { z } from 'zod'
 import { defineModule } from '../../app/define-module.js'
 import { createLogger } from '../../logger/create-logger.js'
 import { Database } from '../../persistence/database/index.js'
-import { createTestApp, queueConformance } from '../../testing/index.js'
+import {
+  createTestApp,
+  privateDatabaseUrl,
+  queueConformance,
+  type TestEngine,
+  testEngines,
+} from '../../testing/index.js'
 import { defineJob } from '../define-job.js'
 import { JOBS, type JobQueue } from '../job-queue.js'
 import { InlineQueue } from './inline-queue.js'
@@ -61,4 +67,61 @@ vitest.describe('InlineQueue at stop', () => {
     })
     vitest.expect(logged).toEqual([])
   })
+})
+
+// Two transactions of a database with concurrent ones, each holding a key the other enqueues:
+// waiting, as for any key another open transaction holds, neither would ever end.
+const concurrent = testEngines().find((engine) => engine.engine !== 'sqlite' && !engine.skip)
+vitest.describe.skipIf(concurrent === undefined)('InlineQueue keys across transactions', () => {
+  vitest.it(
+    'refuses with E_JOBS_DEADLOCK the enqueue that would close a cycle of waits, and the other goes on',
+    async () => {
+      const target = await privateDatabaseUrl(concurrent as TestEngine)
+      const database = new Database(target.url)
+      try {
+        const queue = new InlineQueue({ database })
+        const job = (key: string) => ({
+          name: 'test.deadlock',
+          payload: '{}',
+          runAtMs: 0,
+          createdAtMs: 0,
+          maxAttempts: 1,
+          key,
+        })
+        let firstHolds!: () => void
+        const held = new Promise<void>((resolve) => {
+          firstHolds = resolve
+        })
+        let firstWaits!: () => void
+        const waiting = new Promise<void>((resolve) => {
+          firstWaits = resolve
+        })
+        const first = database.transaction(async () => {
+          const [a] = await queue.enqueue([job('a')])
+          firstHolds()
+          await waiting
+          // Waits for the second transaction, which holds 'b'.
+          const [b] = await queue.enqueue([job('b')])
+          return [a, b]
+        })
+        const second = database.transaction(async () => {
+          await held
+          await queue.enqueue([job('b')])
+          firstWaits()
+          for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve))
+          await queue.enqueue([job('a')])
+        })
+        await vitest.expect(second).rejects.toMatchObject({ code: 'E_JOBS_DEADLOCK' })
+        // The second rolled back: 'b' is free, and the first stores both.
+        const [a, b] = await first
+        vitest.expect(a).toBeDefined()
+        vitest.expect(b).toBeDefined()
+        const stored = await queue.list({ limit: 10, nowMs: 0 })
+        vitest.expect(stored.map((info) => info.key).sort()).toEqual(['a', 'b'])
+      } finally {
+        await database.destroy()
+        await target.drop()
+      }
+    },
+  )
 })

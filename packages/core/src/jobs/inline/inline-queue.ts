@@ -1,9 +1,10 @@
-import { transactionStorage } from '../../persistence/transactions/transaction-store.js'
-import { afterCommit } from '../../persistence/transactions/transaction.js'
 import type { Logger } from '../../logger/logger.js'
+import type { Database } from '../../persistence/database/database.js'
+import { findFrame, transactionStorage } from '../../persistence/transactions/transaction-store.js'
+import { JobError } from '../job-errors.js'
 import type { JsonValue } from '../job-context.js'
 import { MemoryScheduleStore } from '../schedules/schedule-store.js'
-import { errorLine, jobState, keptErrors, parseErrors } from '../job-state.js'
+import { errorLine, jobState, keptErrors, parseErrors, shownPayload } from '../job-state.js'
 import type {
   AttemptError,
   ClaimedJob,
@@ -15,6 +16,14 @@ import type {
   NewJob,
   QueueAdapter,
 } from '../queue-adapter.js'
+
+/** Keys an open transaction's enqueue holds until it ends. */
+interface Reservation {
+  /** The transaction's outermost frame. */
+  readonly transaction: object
+  /** Resolves once it committed (its jobs stored) or rolled back. */
+  readonly ended: Promise<void>
+}
 
 interface Row {
   readonly id: string
@@ -52,11 +61,21 @@ export class InlineQueue implements QueueAdapter {
   readonly schedules = new MemoryScheduleStore()
   readonly #rows = new Map<string, Row>()
   readonly #liveKeys = new Map<string, string>()
+  // Keys of jobs enqueued in transactions still open, and which transaction each waits on.
+  readonly #reserved = new Map<string, Reservation>()
+  readonly #waits = new Map<object, object>()
+  readonly #database: Database | undefined
   readonly #logger: Pick<Logger, 'warn'> | undefined
   #nextId = 1
 
-  /** `logger`: where the jobs left unrun when the queue closes are reported. */
-  constructor(options: { readonly logger?: Pick<Logger, 'warn'> } = {}) {
+  /**
+   * `database`: the app's, whose transactions an enqueue belongs to (without one, any open
+   * transaction); `logger`: where the jobs left unrun when the queue closes are reported.
+   */
+  constructor(
+    options: { readonly database?: Database; readonly logger?: Pick<Logger, 'warn'> } = {},
+  ) {
+    this.#database = options.database
     this.#logger = options.logger
   }
 
@@ -77,14 +96,24 @@ export class InlineQueue implements QueueAdapter {
     )
   }
 
+  /**
+   * A job with a key is dropped (`undefined`) while a live job holds the key, as the SQL queue
+   * drops it. In a transaction its id is final: the key is reserved at once, so a later enqueue
+   * of it (in this transaction or not) is the duplicate, and the job is stored at commit; a
+   * rollback gives the key back. An enqueue whose key another open transaction reserved waits
+   * for that one to end, as an INSERT waits on a unique index: dropped if it committed, stored
+   * if it rolled back.
+   */
   async enqueue(jobs: readonly NewJob[]): Promise<readonly (string | undefined)[]> {
-    const reserved = new Set<string>()
+    const frame =
+      this.#database === undefined ? transactionStorage.getStore() : findFrame(this.#database)
+    const transaction = frame === undefined ? undefined : (frame.root ?? frame)
+    await this.#awaitKeys(jobs, transaction)
+    // From here on, synchronous: no other enqueue can take a key in between.
     const rows: Row[] = []
     const ids = jobs.map((job) => {
-      if (job.key !== undefined) {
-        if (this.#liveKeys.has(job.key) || reserved.has(job.key)) return undefined
-        reserved.add(job.key)
-      }
+      if (job.key !== undefined && (this.#liveKeys.has(job.key) || this.#reserved.has(job.key)))
+        return undefined
       const row: Row = {
         id: String(this.#nextId++),
         name: job.name,
@@ -99,21 +128,76 @@ export class InlineQueue implements QueueAdapter {
         errors: '',
         deadAtMs: null,
       }
-      rows.push(row)
+      if (frame === undefined) this.#insert(row)
+      else rows.push(row)
       return row.id
     })
-    const insert = (): void => {
-      for (const row of rows) {
-        // A transaction that committed a job with the same key in the meantime wins.
-        if (row.key !== null && this.#liveKeys.has(row.key)) continue
-        this.#rows.set(row.id, row)
-        if (row.key !== null) this.#liveKeys.set(row.key, row.id)
+    if (frame === undefined || transaction === undefined) return ids
+    // In a transaction the jobs exist only once it commits: rolled back, they never did.
+    const keys = rows.flatMap((row) => (row.key === null ? [] : [row.key]))
+    let ended!: () => void
+    const reservation: Reservation = {
+      transaction,
+      ended: new Promise<void>((resolve) => {
+        ended = resolve
+      }),
+    }
+    for (const key of keys) this.#reserved.set(key, reservation)
+    const release = (): void => {
+      for (const key of keys) {
+        if (this.#reserved.get(key) === reservation) this.#reserved.delete(key)
+      }
+      ended()
+    }
+    frame.callbacks.push(() => {
+      for (const row of rows) this.#insert(row)
+      release()
+    })
+    frame.rollbacks.push(release)
+    return ids
+  }
+
+  /**
+   * Waits until no key of `jobs` is reserved by another open transaction than `transaction`.
+   * Refuses to wait on a transaction that waits, through others, for this one: neither could
+   * ever end.
+   */
+  async #awaitKeys(jobs: readonly NewJob[], transaction: object | undefined): Promise<void> {
+    for (;;) {
+      let holder: Reservation | undefined
+      for (const job of jobs) {
+        const reservation = job.key === undefined ? undefined : this.#reserved.get(job.key)
+        if (reservation !== undefined && reservation.transaction !== transaction) {
+          holder = reservation
+          break
+        }
+      }
+      if (holder === undefined) return
+      if (transaction === undefined) {
+        await holder.ended
+        continue
+      }
+      for (let waited: object | undefined = holder.transaction; waited !== undefined; ) {
+        if (waited === transaction) {
+          throw new JobError(
+            'E_JOBS_DEADLOCK',
+            "Two transactions wait for each other's job keys (the 'inline' engine reserves a key until its transaction ends): this enqueue gives up so the other can go on. Let its transaction roll back and run it again.",
+          )
+        }
+        waited = this.#waits.get(waited)
+      }
+      this.#waits.set(transaction, holder.transaction)
+      try {
+        await holder.ended
+      } finally {
+        this.#waits.delete(transaction)
       }
     }
-    // In a transaction the jobs exist only once it commits: rolled back, they never did.
-    if (transactionStorage.getStore() === undefined) insert()
-    else await afterCommit(insert)
-    return ids
+  }
+
+  #insert(row: Row): void {
+    this.#rows.set(row.id, row)
+    if (row.key !== null) this.#liveKeys.set(row.key, row.id)
   }
 
   async claim(request: ClaimRequest): Promise<readonly ClaimedJob[]> {
@@ -229,7 +313,7 @@ export class InlineQueue implements QueueAdapter {
     for (const row of rows) {
       if (row === undefined || row.deadAtMs === null) continue
       // A dead job does not hold its key; while another live job does, this one stays dead.
-      if (row.key !== null && this.#liveKeys.has(row.key)) continue
+      if (row.key !== null && (this.#liveKeys.has(row.key) || this.#reserved.has(row.key))) continue
       row.deadAtMs = null
       row.attempts = 0
       row.runAtMs = nowMs
@@ -274,7 +358,7 @@ function info(row: Row, nowMs: number): JobInfo {
     id: row.id,
     name: row.name,
     state,
-    payload: JSON.parse(row.payload) as JsonValue,
+    payload: shownPayload(row.payload),
     key: row.key ?? undefined,
     attempts: row.attempts,
     maxAttempts: row.maxAttempts,

@@ -14,11 +14,13 @@ import type { Logger } from '../../logger/logger.js'
 import { ChurnVacuum } from '../../persistence/database/churn-vacuum.js'
 import type { Database } from '../../persistence/database/database.js'
 import type { DatabaseEngine } from '../../persistence/database/database-url.js'
+import { ValidationError } from '../../errors/http-errors.js'
+import { DatabaseInputError } from '../../persistence/database/database-input-error.js'
 import { isDeadlock } from '../../persistence/database/deadlock.js'
 import { executePrepared, pipelineWrite } from '../../persistence/database/pipelined-write.js'
 import type { JsonValue } from '../job-context.js'
 import type { CompanionWrite } from '../job-queue.js'
-import { errorLine, jobState, MAX_ERRORS_CHARS, parseErrors } from '../job-state.js'
+import { errorLine, jobState, MAX_ERRORS_CHARS, parseErrors, shownPayload } from '../job-state.js'
 import type {
   AttemptError,
   ClaimedJob,
@@ -66,6 +68,18 @@ export interface SqlQueueInternals {
 
 // Rows per statement: under every engine's parameter limit (SQLite's 32,766 the lowest).
 const CHUNK = 1_000
+// Bytes of values an INSERT of jobs carries at most, so that many large payloads are several
+// statements of one transaction: PostgreSQL refuses a message past 1 GiB. MariaDB refuses a
+// statement past its max_allowed_packet (16 MiB by default), read from the server, less
+// PACKET_MARGIN for the statement's own text.
+const STATEMENT_BYTES = 64 * 1024 * 1024
+const PACKET_MARGIN = 64 * 1024
+// What a job's row adds to a statement beyond its name, payload and key (the other values, the
+// placeholders or their text).
+const ROW_BYTES = 128
+// A row this small is sized by a bound (no pass over its text): 3 bytes of UTF-8 at most per
+// UTF-16 unit, twice that where mysql2 writes it escaped into the statement.
+const SIZED_BY_BOUND = 64 * 1024
 // PostgreSQL here runs without autovacuum: after this many finished jobs, the queue vacuums
 // and analyzes its own table (skipping it if another process is at it), so it stays a few
 // pages long and its claim is planned as a walk of the due index's head. Claims that take
@@ -139,6 +153,8 @@ export class SqlQueue implements QueueAdapter {
   readonly #logger: Logger
   readonly #upkeep: ChurnVacuum
   #schema: Promise<string> | undefined
+  // MariaDB: the bytes of values one INSERT may carry, by the server's max_allowed_packet.
+  #packetBytes: Promise<number> | undefined
   // Ids drawn from the sequence and not used yet (PostgreSQL).
   readonly #ids: string[] = []
   /**
@@ -185,7 +201,8 @@ export class SqlQueue implements QueueAdapter {
     names: readonly string[],
     reads: ReadonlyMap<string, ClaimRead> | undefined,
   ): CompiledQuery<JobRow> {
-    const key = names.join('\0')
+    // Apart with reads and without: a claim that falls back to none keeps the one that carries.
+    const key = `${reads === undefined ? '' : 'carried\0'}${names.join('\0')}`
     const kept = this.#pgClaims.get(key)
     const simulated = this.#clock.simulated
     if (kept !== undefined && kept.reads === reads && kept.simulated === simulated)
@@ -247,21 +264,64 @@ export class SqlQueue implements QueueAdapter {
     write: CompanionWrite | undefined,
   ): Promise<readonly (string | undefined)[]> {
     if (this.#pipelines(jobs)) return this.#pipeline(jobs, write)
+    const statements = this.#statements(jobs, await this.#statementBytes())
     const ids: (string | undefined)[] = []
     const run = async (): Promise<void> => {
-      for (let start = 0; start < jobs.length; start += CHUNK) {
-        ids.push(
-          ...(await this.#insert(
-            jobs.slice(start, start + CHUNK),
-            start === 0 ? write : undefined,
-          )),
-        )
+      for (const [index, statement] of statements.entries()) {
+        ids.push(...(await this.#insert(statement, index === 0 ? write : undefined)))
       }
     }
     // Several statements are one unit: inside the caller's transaction, or a transaction of ours.
-    if (jobs.length > CHUNK) await this.#database.transaction(run)
+    if (statements.length > 1) await this.#database.transaction(run)
     else await run()
     return ids
+  }
+
+  /**
+   * The jobs split into INSERTs of at most `CHUNK` rows and `bytes` bytes. A job too large for
+   * any statement is refused before anything is sent: sent, the server would refuse the whole
+   * statement, the caller's transaction left to roll back.
+   */
+  #statements(jobs: readonly NewJob[], bytes: number): NewJob[][] {
+    const escaped = this.#engine === 'mysql'
+    const statements: NewJob[][] = []
+    let current: NewJob[] = []
+    let size = 0
+    for (const job of jobs) {
+      const rowBytes = jobBytes(job, escaped)
+      if (rowBytes > bytes) {
+        throw new ValidationError(
+          [{ path: 'payload', message: `at most ${bytes} bytes in a statement`, code: 'too_big' }],
+          `Job '${job.name}': its row takes ${rowBytes} bytes in a statement, more than ${escaped ? "MariaDB's max_allowed_packet" : 'a statement of the queue'} carries (${bytes}); nothing was enqueued. Store the data elsewhere and enqueue its id${escaped ? ', or raise max_allowed_packet' : ''}.`,
+        )
+      }
+      if (current.length === CHUNK || (current.length > 0 && size + rowBytes > bytes)) {
+        statements.push(current)
+        current = []
+        size = 0
+      }
+      current.push(job)
+      size += rowBytes
+    }
+    if (current.length > 0) statements.push(current)
+    return statements
+  }
+
+  /** Bytes of values one INSERT may carry: see {@link STATEMENT_BYTES}. */
+  #statementBytes(): Promise<number> | number {
+    if (this.#engine !== 'mysql') return STATEMENT_BYTES
+    if (this.#packetBytes === undefined) {
+      // Read once, in the caller's transaction when there is one (the pool may be held by such).
+      const read = sql<{ bytes: string | number }>`select @@max_allowed_packet as bytes`
+        .execute(this.#database.kysely)
+        .then(({ rows }) => Math.min(STATEMENT_BYTES, Number(rows[0]?.bytes) - PACKET_MARGIN))
+      this.#packetBytes = read
+      // A failed read is tried again by the next enqueue.
+      read.catch(() => {
+        if (this.#packetBytes === read) this.#packetBytes = undefined
+      })
+    }
+    return this.#packetBytes
   }
 
   /**
@@ -277,6 +337,8 @@ export class SqlQueue implements QueueAdapter {
       jobs.length > 0 &&
       jobs.length <= ID_BLOCK &&
       jobs.every((job) => job.key === undefined) &&
+      // One statement, unsplit: its values well under PostgreSQL's limit.
+      jobs.reduce((bytes, job) => bytes + jobBytes(job, false), 0) <= STATEMENT_BYTES &&
       // One text times every job of it: all by their delay from the server's now, or all at
       // their instant.
       (this.#clock.simulated ||
@@ -400,25 +462,17 @@ export class SqlQueue implements QueueAdapter {
     if (names.length === 0 || limit <= 0) return []
     const engine = this.#engine
     if (engine === 'postgres') {
-      const claim = this.#pgClaim(names, request.reads)
-      const nowMs = this.#clock.simulatedMs()
-      const parameters = claim.parameters.map((value) =>
-        value === NOW
-          ? nowMs
-          : value === WORKER
-            ? worker
-            : value === LIMIT
-              ? limit
-              : value === LEASE
-                ? leaseMs
-                : value,
-      )
-      const { rows } = await executePrepared<JobRow>(this.#db, {
-        compile: () => ({ ...claim, parameters }),
-      })
-      // A whole batch means a backlog: without statistics every claim would sort all of it.
-      if (rows.length === limit) this.#upkeep.countBacklog(rows.length)
-      return rows.map(claimed)
+      try {
+        return await this.#claimOnPostgres(request, request.reads)
+      } catch (error) {
+        // A read the claim carried failed on a job's data: a payload that is not JSON (written
+        // by other code or an older version), or a value the read cannot take. The statement
+        // claimed nothing; claimed again without the reads, the jobs' prepare reads for them,
+        // and the worker buries the job whose payload does not parse.
+        if (request.reads === undefined || request.reads.size === 0 || !isDataException(error))
+          throw error
+        return this.#claimOnPostgres(request, undefined)
+      }
     }
     const due = dueJobs(names, this.#clock.now(), worker)
     if (engine === 'sqlite') {
@@ -438,6 +492,33 @@ export class SqlQueue implements QueueAdapter {
         if (attempt >= CLAIM_ATTEMPTS || !isDeadlock(error)) throw error
       }
     }
+  }
+
+  /** PostgreSQL's claim (see `#pgClaim`), carrying `reads`. */
+  async #claimOnPostgres(
+    request: ClaimRequest,
+    reads: ReadonlyMap<string, ClaimRead> | undefined,
+  ): Promise<ClaimedJob[]> {
+    const { worker, names, limit, leaseMs } = request
+    const claim = this.#pgClaim(names, reads)
+    const nowMs = this.#clock.simulatedMs()
+    const parameters = claim.parameters.map((value) =>
+      value === NOW
+        ? nowMs
+        : value === WORKER
+          ? worker
+          : value === LIMIT
+            ? limit
+            : value === LEASE
+              ? leaseMs
+              : value,
+    )
+    const { rows } = await executePrepared<JobRow>(this.#db, {
+      compile: () => ({ ...claim, parameters }),
+    })
+    // A whole batch means a backlog: without statistics every claim would sort all of it.
+    if (rows.length === limit) this.#upkeep.countBacklog(rows.length)
+    return rows.map(claimed)
   }
 
   /**
@@ -770,6 +851,26 @@ function dueJobs(names: readonly string[], nowMs: unknown, worker: unknown): Raw
   return sql`dead_at is null and run_at <= ${nowMs} and (locked_by is null or locked_by <> ${worker}) and name in (${sql.join(names)})`
 }
 
+/**
+ * The bytes a job's row adds to an INSERT: exact for a large one, a bound for a small one (see
+ * {@link SIZED_BY_BOUND}). `escaped`: its text is written escaped into the statement (mysql2
+ * escapes \0, \b, \t, \n, \r, \x1a, quotes and backslashes with a backslash each).
+ */
+function jobBytes(job: NewJob, escaped: boolean): number {
+  const units = job.payload.length + job.name.length + (job.key?.length ?? 0)
+  const bound = units * (escaped ? 6 : 3) + ROW_BYTES
+  if (bound <= SIZED_BY_BOUND) return bound
+  let bytes = ROW_BYTES
+  for (const text of [job.payload, job.name, job.key ?? '']) {
+    bytes += Buffer.byteLength(text)
+    if (escaped) bytes += text.length - text.replace(ESCAPED, '').length
+  }
+  return bytes
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the characters mysql2 escapes, ^Z among them
+const ESCAPED = /[\0\b\t\n\r\x1a"'\\]/g
+
 function chunks(ids: readonly string[]): string[][] {
   const out: string[][] = []
   for (let start = 0; start < ids.length; start += CHUNK) out.push(ids.slice(start, start + CHUNK))
@@ -838,7 +939,7 @@ function info(row: JobRow, nowMs: number): JobInfo {
     id: String(row.id),
     name: row.name,
     state: jobState({ deadAtMs, worker: row.locked_by, runAtMs }, nowMs),
-    payload: JSON.parse(row.payload) as JsonValue,
+    payload: shownPayload(row.payload),
     key: row.dedup_key ?? undefined,
     attempts: Number(row.attempts),
     maxAttempts: Number(row.max_attempts),
@@ -860,6 +961,14 @@ export function isUniqueViolation(error: unknown): boolean {
     fields?.errno === 1062 ||
     (typeof fields?.message === 'string' && fields.message.includes('UNIQUE constraint failed'))
   )
+}
+
+/** PostgreSQL's data exception (SQLSTATE class 22), as the driver reports it or wrapped. */
+function isDataException(error: unknown): boolean {
+  if (error instanceof DatabaseInputError) return true
+  const fields = error as { code?: unknown; cause?: { code?: unknown } } | null
+  const code = fields?.code ?? fields?.cause?.code
+  return typeof code === 'string' && code.startsWith('22')
 }
 
 /** PostgreSQL's division by zero, as the driver reports it or wrapped as a bad-input error. */

@@ -966,7 +966,7 @@ function readPayload(
   } catch (error) {
     throw new JobError(
       'E_JOB_PAYLOAD',
-      `The stored payload of job '${job.name}' (id ${job.id}) is not JSON.`,
+      `The stored payload of job '${job.name}' (id ${job.id}) is not JSON (written by other code or an older version): the job cannot run. Fix its row, or purge it.`,
       {
         cause: error,
       },

@@ -293,32 +293,39 @@ export class Database<DB = unknown> {
     if (options.accessMode !== undefined) builder = builder.setAccessMode(options.accessMode)
     const parent = transactionStorage.getStore()
     const callbacks: Array<() => unknown> = []
+    const rollbacks: Array<() => void> = []
     // Kysely's callback transaction rather than a controlled one: measurably cheaper per
     // transaction, and savepoints are plain SQL that all three engines share.
-    const result = await builder.execute((trx) => {
-      const frame: TransactionFrame = {
-        owner: this,
-        trx,
-        callbacks,
-        beforeCommit: [],
-        parent,
-        root: undefined,
-        savepoints: 0,
-        rollbackOnly: undefined,
-      }
-      return transactionStorage.run(frame, async () => {
-        const value = await fn(trx)
-        // beforeCommit callbacks one at a time, in order (one registered meanwhile runs after
-        // those before it). Thrown inside Kysely's callback, so Kysely rolls back: a failed
-        // joined call (of the function or a callback), or a failed callback's own error.
-        for (;;) {
-          if (frame.rollbackOnly !== undefined) throw rollbackOnlyError(frame.rollbackOnly.cause)
-          const next = frame.beforeCommit.shift()
-          if (next === undefined) return value
-          await next()
+    const result = await builder
+      .execute((trx) => {
+        const frame: TransactionFrame = {
+          owner: this,
+          trx,
+          callbacks,
+          beforeCommit: [],
+          rollbacks,
+          parent,
+          root: undefined,
+          savepoints: 0,
+          rollbackOnly: undefined,
         }
+        return transactionStorage.run(frame, async () => {
+          const value = await fn(trx)
+          // beforeCommit callbacks one at a time, in order (one registered meanwhile runs after
+          // those before it). Thrown inside Kysely's callback, so Kysely rolls back: a failed
+          // joined call (of the function or a callback), or a failed callback's own error.
+          for (;;) {
+            if (frame.rollbackOnly !== undefined) throw rollbackOnlyError(frame.rollbackOnly.cause)
+            const next = frame.beforeCommit.shift()
+            if (next === undefined) return value
+            await next()
+          }
+        })
       })
-    })
+      .catch((error: unknown) => {
+        for (const rollback of rollbacks) rollback()
+        throw error
+      })
     if (callbacks.length > 0) await this.#runCallbacks(callbacks, parent)
     return result
   }
@@ -373,6 +380,7 @@ export class Database<DB = unknown> {
       trx,
       callbacks: [],
       beforeCommit: [],
+      rollbacks: [],
       parent: transactionStorage.getStore(),
       root,
       savepoints: 0,
@@ -385,8 +393,11 @@ export class Database<DB = unknown> {
     } catch (error) {
       // Callbacks registered inside are dropped with the work they announced.
       await rollbackQuietly(() => sql`rollback to savepoint ${name}`.execute(trx))
+      for (const rollback of frame.rollbacks) rollback()
       throw error
     }
+    // The savepoint's work now stands or falls with the outer transaction, a failed release too.
+    outer.rollbacks.push(...frame.rollbacks)
     await sql`release savepoint ${name}`.execute(trx)
     outer.callbacks.push(...frame.callbacks)
     outer.beforeCommit.push(...frame.beforeCommit)

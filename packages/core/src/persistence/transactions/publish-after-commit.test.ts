@@ -55,4 +55,28 @@ describe('publishAfterCommit', () => {
     await publishAfterCommit(bus, 'persistence_test.order_committed', { orderId: 'o-3' })
     expect(heard).toEqual(['o-3'])
   })
+
+  it('delivers the event of { database } at its commit, not at that of another database open inside it', async () => {
+    heard.length = 0
+    const other = new Database('sqlite::memory:')
+    try {
+      await transaction(
+        async () => {
+          await other.transaction(() =>
+            publishAfterCommit(
+              bus,
+              'persistence_test.order_committed',
+              { orderId: 'o-4' },
+              { database },
+            ),
+          )
+          throw new Error('payment declined')
+        },
+        { database },
+      ).catch(() => undefined)
+      expect(heard).toEqual([])
+    } finally {
+      await other.destroy()
+    }
+  })
 })

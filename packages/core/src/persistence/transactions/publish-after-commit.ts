@@ -1,9 +1,10 @@
 import type { EventBus, EventMap } from '../../events/index.js'
-import { afterCommit } from './transaction.js'
+import { afterCommit, type CommitCallbackOptions } from './transaction.js'
 
 /**
- * Publishes an event on the bus once the surrounding transaction commits, so subscribers never
- * hear of a write that was rolled back; outside a transaction it publishes now.
+ * Publishes an event on the bus once the surrounding transaction commits (of
+ * `options.database` when given, as for {@link afterCommit}), so subscribers never hear of a
+ * write that was rolled back; outside a transaction it publishes now.
  *
  * @example
  * ```ts
@@ -15,10 +16,11 @@ import { afterCommit } from './transaction.js'
  * })
  * ```
  */
-export function publishAfterCommit<K extends keyof EventMap>(
+export function publishAfterCommit<K extends keyof EventMap, DB = unknown>(
   bus: EventBus,
   name: K,
   payload: EventMap[K],
+  options: CommitCallbackOptions<DB> = {},
 ): Promise<void> {
-  return afterCommit(() => bus.publish(name, payload))
+  return afterCommit(() => bus.publish(name, payload), options)
 }

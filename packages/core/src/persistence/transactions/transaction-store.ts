@@ -11,6 +11,12 @@ export interface TransactionFrame {
   readonly callbacks: Array<() => unknown>
   /** `beforeCommit` callbacks registered in this frame. */
   readonly beforeCommit: Array<() => unknown>
+  /**
+   * Internal: run when the work of this frame is undone (its savepoint or its transaction rolls
+   * back), for state kept outside the database that must go with it (the inline queue's key
+   * reservations). Synchronous, and must not throw.
+   */
+  readonly rollbacks: Array<() => void>
   /** The enclosing frame, of this or another database. */
   readonly parent: TransactionFrame | undefined
   /** The outermost frame of this transaction; holds the savepoint counter. */
