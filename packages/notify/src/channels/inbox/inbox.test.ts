@@ -1090,7 +1090,7 @@ for (const engine of testEngines()) {
               body: JSON.stringify(body),
             },
           ] as const
-        const routes = [
+        const routes: (readonly [string, RequestInit])[] = [
           ['/', {}],
           ['/?status=unread', {}],
           ['/counts', {}],
@@ -1101,7 +1101,7 @@ for (const engine of testEngines()) {
           post('/unread', { ids: ['g-1'] }),
           post('/archive', { ids: ['g-1', 'g-2'] }),
           post('/read-all', { upTo: page.marker, ids: [] }),
-        ] as const
+        ]
         const before = await inbox.counts('gil')
         // Before, only the stream asked recipientExists: a deleted account's live session still
         // read its items and counts and marked or archived them.
