@@ -157,8 +157,8 @@ export class Inbox {
   #disposed = false
 
   /**
-   * `options.recipientExists` is the notify module's: a live stream of a recipient it no longer
-   * knows ends (see {@link Inbox.exists}).
+   * `options.recipientExists` is the notify module's: the inbox over HTTP serves no recipient
+   * it no longer knows (see {@link Inbox.exists}).
    */
   constructor(
     database: Database,
@@ -261,7 +261,8 @@ export class Inbox {
    */
   /**
    * False when the notify module's `recipientExists` says the recipient is gone (deleted); true
-   * when the module has none. Live streams ask it when they open and at each heartbeat.
+   * when the module has none. Every request of `inboxHandler` asks it, and a live stream again
+   * at each heartbeat.
    */
   async exists(recipientId: string): Promise<boolean> {
     return (
