@@ -43,7 +43,7 @@ export class OrderNotifier implements OrderListener {
   }
 
   async #buyer(order: Order): Promise<Recipient | undefined> {
-    const contact = (await this.#accounts.contacts([order.userId])).get(order.userId)
+    const contact = await this.#accounts.contact(order.userId)
     return contact === undefined ? undefined : recipientOf(contact, this.#smsEnabled)
   }
 }

@@ -15,7 +15,7 @@ import {
   sql,
 } from 'kysely'
 import { describe, expect, it } from 'vitest'
-import { deliveryInsertion } from './delivery-insert.js'
+import { deliveryInsertion, keyedDeliveryInsert } from './delivery-insert.js'
 import type { DeliveryRow } from './delivery-table.js'
 
 // Compilers only: the statement is compiled, never run.
@@ -67,6 +67,27 @@ describe('deliveryInsertion', () => {
           const expected = sql`${write}`.compile(db)
           expect(compiled?.sql).toBe(expected.sql)
           expect(compiled?.parameters).toEqual(expected.parameters)
+        }),
+      )
+    })
+  }
+})
+
+describe('keyedDeliveryInsert', () => {
+  const keyed = fc
+    .tuple(row, text, fc.option(text))
+    .map(([r, key, quiet]) => ({ ...r, idempotency_key: key, quiet_hours: quiet }) as DeliveryRow)
+  for (const engine of ['postgres', 'sqlite', 'mysql'] as const) {
+    it(`compiles to what its node compiles to, from its text kept per number of rows, on ${engine}`, () => {
+      const db = compilerOnly(engine)
+      fc.assert(
+        fc.property(fc.array(keyed, { minLength: 1, maxLength: 4 }), (rows) => {
+          const insert = keyedDeliveryInsert(engine, db, rows)
+          const compiled = insert.compile()
+          const expected = sql`${insert}`.compile(db)
+          expect(compiled.sql).toBe(expected.sql)
+          expect(compiled.parameters).toEqual(expected.parameters)
+          expect(compiled.sql).toContain(engine === 'mysql' ? 'on duplicate key' : 'on conflict')
         }),
       )
     })

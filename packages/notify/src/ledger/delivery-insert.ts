@@ -47,6 +47,8 @@ interface InsertText {
 // (a WithSchemaPlugin names the table's schema), and two databases of one engine in a process
 // may have different ones.
 const texts = new WeakMap<Kysely<unknown>, InsertText[]>()
+// The keyed INSERT's texts (see keyedDeliveryInsert), kept the same way.
+const keyedTexts = new WeakMap<Kysely<unknown>, InsertText[]>()
 
 /** A new delivery's values, in SET's order, pushed onto `list`. */
 function pushValues(list: unknown[], row: DeliveryRow): void {
@@ -169,15 +171,70 @@ class DeliveryInsertion implements CompanionWrite {
  * The INSERT of new deliveries that skips each one whose (recipient, channel, key) is taken,
  * without an error that would abort the caller's transaction on PostgreSQL; PostgreSQL and
  * SQLite return the ids written. MySQL/MariaDB get a no-op `ON DUPLICATE KEY UPDATE` rather than
- * `INSERT IGNORE`, which would also turn truncation and other errors into warnings.
+ * `INSERT IGNORE`, which would also turn truncation and other errors into warnings. Its text is
+ * kept per `compiler` (as for {@link deliveryInsertion}) and number of rows, so a call only lists
+ * its values, and the text is one that PostgreSQL can keep prepared (see core's
+ * `executePrepared`): parsed and planned on every keyed notify(), it cost the server more than
+ * the rows it writes.
  */
 export function keyedDeliveryInsert(
   engine: DatabaseEngine,
+  compiler: Kysely<unknown>,
   rows: readonly DeliveryRow[],
-): RawBuilder<{ id: string }> {
+): KeyedDeliveryInsert {
+  let byCount = keyedTexts.get(compiler)
+  let kept = byCount?.[rows.length]
+  if (kept === undefined) {
+    const text = keyedNode(engine, rows).compile(compiler).sql
+    kept = { sql: text, query: RawNode.createWithSql(text) }
+    if (rows.length <= KEPT_TEXTS) {
+      if (byCount === undefined) {
+        byCount = []
+        keyedTexts.set(compiler, byCount)
+      }
+      byCount[rows.length] = kept
+    }
+  }
+  return new KeyedDeliveryInsert(engine, kept, rows)
+}
+
+/** The keyed INSERT of `rows` as a node, its values in it. */
+function keyedNode(engine: DatabaseEngine, rows: readonly DeliveryRow[]): RawBuilder<unknown> {
   const lists = rows.map((row) => new ValueList(row, true))
   const insert = sql`insert into ${table} (${keyedColumns}) values ${sql.join(lists)}`
   return engine === 'mysql'
     ? sql`${insert} on duplicate key update ${sql.id('id')} = ${sql.id('id')}`
     : sql`${insert} on conflict do nothing returning ${sql.id('id')}`
+}
+
+/** See {@link keyedDeliveryInsert}. */
+export class KeyedDeliveryInsert implements OperationNodeSource {
+  readonly #engine: DatabaseEngine
+  readonly #text: InsertText
+  readonly #rows: readonly DeliveryRow[]
+
+  constructor(engine: DatabaseEngine, text: InsertText, rows: readonly DeliveryRow[]) {
+    this.#engine = engine
+    this.#text = text
+    this.#rows = rows
+  }
+
+  toOperationNode(): RawNode {
+    return keyedNode(this.#engine, this.#rows).toOperationNode()
+  }
+
+  /** The kept text and the rows' values in its order: no query compiler. */
+  compile(): CompiledQuery<{ id: string }> {
+    const parameters: unknown[] = []
+    for (const row of this.#rows) {
+      pushValues(parameters, row)
+      parameters.push(row.idempotency_key)
+    }
+    return {
+      sql: this.#text.sql,
+      query: this.#text.query,
+      parameters,
+      queryId: createQueryId(),
+    }
+  }
 }

@@ -340,13 +340,13 @@ export class DeliveryLedger {
     }
     const db = this.#db as Kysely<unknown>
     const engine = sqlEngine(db)
-    const insert = keyedDeliveryInsert(engine, rows)
+    const insert = keyedDeliveryInsert(engine, this.#database.root as Kysely<unknown>, rows)
     // PostgreSQL and SQLite return only the rows a conflict did not skip.
     if (engine !== 'mysql') {
-      const written = await insert.execute(db)
+      const written = await executePrepared(db, insert)
       return new Set(written.rows.map((row) => String(row.id)))
     }
-    await insert.execute(db)
+    await db.executeQuery(insert.compile())
     // Our own rows are visible to us at every isolation level: a missing one was skipped.
     const written = await this.#db
       .selectFrom(DELIVERY_TABLE)
