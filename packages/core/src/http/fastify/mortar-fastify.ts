@@ -5,6 +5,7 @@ import type {
   FastifyInstance,
   FastifyReply,
   FastifyRequest,
+  FastifyServerOptions,
   HookHandlerDoneFunction,
   RouteHandlerMethod,
 } from 'fastify'
@@ -27,6 +28,7 @@ import {
   firstHeader,
   charsetRefusal,
   isJsonType,
+  malformedPathRefusal,
   REFUSED_RESULT_HEADERS,
   REQUEST_ID_HEADER,
   renderHttpError,
@@ -140,6 +142,10 @@ export function mortarFastify(
       ;(request as MortarRequest)[kContext] = context
       reply.header(REQUEST_ID_HEADER, context.requestId)
       enterRequestContext(context)
+      // A malformed escape outside a route parameter (which the router refuses itself, see
+      // frameworkErrors below) reaches here.
+      const badPath = malformedPathRefusal(request.url)
+      if (badPath) return next(badPath)
       const started = runRequestStartHooks(app, context)
       if (started === undefined) next()
       else started.then(() => next(), next)
@@ -187,6 +193,17 @@ export function mortarFastify(
     sendProblem(error, request as MortarRequest, reply, logger)
   })
 
+  // What Fastify's router refuses before any hook (a parameter it cannot decode, one past
+  // maxParamLength) it answers with a body of its own, unless the server has frameworkErrors: set
+  // here, on the server's options, where the router reads it per request. An app's own is kept.
+  const serverOptions = optionsOf(fastify)
+  if (serverOptions !== undefined) {
+    serverOptions.frameworkErrors ??= (error, request, reply) => {
+      // Made by the router before any hook: the request has no context (see sendProblem).
+      sendProblem(error, request as unknown as MortarRequest, reply as FastifyReply, logger)
+    }
+  }
+
   fastify.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
     const error = new NotFoundError('No route matches this method and path.')
     sendProblem(error, request as MortarRequest, reply, logger)
@@ -224,18 +241,30 @@ function registeredBefore(fastify: FastifyInstance): string[] {
 // Fastify has no public list of an instance's hooks (nor hasHook): its own symbol, found by
 // its name, holds them per name.
 function hooksOf(fastify: FastifyInstance): Record<string, unknown[] | undefined> | undefined {
+  return symbolValue(fastify, 'fastify.hooks') as Record<string, unknown[] | undefined> | undefined
+}
+
+// The value an instance (or the instance it was made from) keeps under Fastify's symbol named
+// `description`.
+function symbolValue(fastify: FastifyInstance, description: string): unknown {
   for (
     let instance: object | null = fastify;
     instance !== null;
     instance = Object.getPrototypeOf(instance)
   ) {
-    const key = Object.getOwnPropertySymbols(instance).find(
-      (s) => s.description === 'fastify.hooks',
-    )
-    if (key !== undefined)
-      return Reflect.get(instance, key) as Record<string, unknown[] | undefined>
+    const key = Object.getOwnPropertySymbols(instance).find((s) => s.description === description)
+    if (key !== undefined) return Reflect.get(instance, key)
   }
   return undefined
+}
+
+// The server's options as Fastify keeps them, by its own symbol (as hooksOf finds the hooks).
+function optionsOf(
+  fastify: FastifyInstance,
+): { frameworkErrors?: FastifyServerOptions['frameworkErrors'] } | undefined {
+  return symbolValue(fastify, 'fastify.options') as
+    | { frameworkErrors?: FastifyServerOptions['frameworkErrors'] }
+    | undefined
 }
 
 // What Fastify's printRoutes() says of a router with no route yet.

@@ -24,6 +24,7 @@ import {
   isHttpException,
   isEventStream,
   jsonTypeRefusal,
+  malformedPathRefusal,
   PayloadTooLargeError,
   parseJsonBytes,
   REQUEST_ID_HEADER,
@@ -115,6 +116,8 @@ export function mortarHono(app: AdapterApp, options: MortarHonoOptions = {}): Mi
       await runInRequestContext(context, async () => {
         // Modules' request-start hooks (session, principal) finish before any handler runs.
         try {
+          const badPath = malformedPathRefusal(http.url)
+          if (badPath) throw badPath
           if (limited.tooLarge) throw new PayloadTooLargeError()
           await runRequestStartHooks(app, context)
         } catch (error) {

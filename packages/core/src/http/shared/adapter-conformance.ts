@@ -30,9 +30,13 @@ import type { AdapterApp } from './adapter-app.js'
 import { DEFAULT_BODY_LIMIT } from './body-limit.js'
 import type { FetchHandler } from './fetch-handler.js'
 
-/** What a conformance route receives: the query string and, for POST, the parsed body. */
+/**
+ * What a conformance route receives: the query string, the route's path parameters as the
+ * framework decoded them (`:id` in the route's path) and, for POST, the parsed body.
+ */
 export interface ConformanceInput {
   readonly query: URLSearchParams
+  readonly params: Readonly<Record<string, string>>
   readonly body: unknown
 }
 
@@ -379,6 +383,7 @@ export function adapterConformance(name: string, start: StartServer): void {
 
     const routes: ConformanceRoute[] = [
       { method: 'GET', path: '/hello', handle: () => ({ hello: 'world' }) },
+      { method: 'GET', path: '/items/:id', handle: ({ params }) => ({ id: params.id }) },
       {
         method: 'GET',
         path: '/context',
@@ -1493,6 +1498,37 @@ export function adapterConformance(name: string, start: StartServer): void {
       it('renders a body over the limit as a 413 problem', async () => {
         const big = JSON.stringify({ text: 'x'.repeat(BODY_LIMIT * 4) })
         await expectProblem(await postJson('/echo', big), 413, 'E_PAYLOAD_TOO_LARGE')
+      })
+
+      // Express answered a logged 500 (its router's URIError), Fastify a 400 body of its own, Hono
+      // and node:http passed the raw escape on as the parameter.
+      it('answers a path with a malformed percent-escape with a 400 problem, and logs nothing', async () => {
+        const malformed = [
+          '/items/%ZZ',
+          '/items/%E0%A4%A',
+          '/items/%',
+          '/items/%C3%28',
+          '/items/%FF',
+          '/items/%ED%A0%80',
+          '/items/ok/%ZZ',
+          '/nowhere/%ZZ',
+          '/hello%',
+          `${MOUNT}/%ZZ`,
+          '/items/%ZZ?q=1',
+        ]
+        for (const path of malformed) {
+          logged.length = 0
+          const response = await get(path, { 'x-request-id': 'bad-path' })
+          expect([path, response.status]).toEqual([path, 400])
+          const body = await expectProblem(response, 400, 'E_BAD_REQUEST')
+          expect(body.detail).toMatch(/malformed percent-escape/)
+          expect(response.headers.get('x-request-id')).toBe('bad-path')
+          expect(logged).toEqual([])
+        }
+        // Well-formed escapes, and a malformed one in the query only, are taken.
+        const good = await get('/items/caf%C3%A9%20%25?q=%ZZ')
+        expect(good.status).toBe(200)
+        expect(await good.json()).toEqual({ id: 'café %' })
       })
 
       it('renders an unknown route as a 404 problem', async () => {

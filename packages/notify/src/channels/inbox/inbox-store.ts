@@ -606,8 +606,10 @@ export class Inbox {
     try {
       return await this.#database.transaction(async () => {
         const result = await change()
-        // Registered once the change is done: a change that threw raises no version.
-        await beforeCommit(() => this.#queue(pending))
+        // Registered once the change is done: a change that threw raises no version. On this
+        // database's transaction: another database's, open inside it, may commit before it or
+        // roll back alone (the items then kept no version of their own).
+        await beforeCommit(() => this.#queue(pending), { database: this.#database })
         return result
       })
     } catch (error) {
@@ -627,7 +629,7 @@ export class Inbox {
       return
     }
     this.#batches.set(trx, [pending])
-    await beforeCommit(() => this.#flush(trx))
+    await beforeCommit(() => this.#flush(trx), { database: this.#database })
   }
 
   /** Raises the versions of a transaction's batch, sorted, and stamps the items it added. */
@@ -671,9 +673,12 @@ export class Inbox {
       }
     }
     if (this.#listeners.size > 0) {
-      await afterCommit(() => {
-        for (const heard of changes) for (const listener of this.#listeners) listener(heard)
-      })
+      await afterCommit(
+        () => {
+          for (const heard of changes) for (const listener of this.#listeners) listener(heard)
+        },
+        { database: this.#database },
+      )
     }
   }
 }
