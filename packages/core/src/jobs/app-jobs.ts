@@ -173,6 +173,7 @@ export function createAppJobs(
           if (clock instanceof FakeClock) queueClock?.simulate(clock)
           service = new JobQueueService({
             adapter,
+            database,
             jobs,
             clock,
             logger,

@@ -4,6 +4,7 @@ import type { Clock } from '../clock/clock.js'
 import type { RequestScope } from '../context/request-context.js'
 import { ValidationError } from '../errors/http-errors.js'
 import type { Logger } from '../logger/logger.js'
+import type { Database } from '../persistence/database/database.js'
 import { afterCommit } from '../persistence/transactions/transaction.js'
 import { safeText } from '../validation/safe-text.js'
 import type { JobDefinition } from './define-job.js'
@@ -42,6 +43,11 @@ export interface DrainHook {
 /** What a {@link JobQueueService} is built from. */
 export interface JobQueueServiceInit {
   readonly adapter: QueueAdapter
+  /**
+   * The database whose transactions an enqueue belongs to (the app's): its commit wakes the
+   * workers. Without one, the innermost open transaction, as the inline queue joins it.
+   */
+  readonly database: Database | undefined
   readonly jobs: ReadonlyMap<string, JobDefinition>
   readonly clock: Clock
   readonly logger: Logger
@@ -57,6 +63,7 @@ export interface JobQueueServiceInit {
  */
 export class JobQueueService implements JobQueue {
   readonly #adapter: QueueAdapter
+  readonly #database: Database | undefined
   readonly #jobs: ReadonlyMap<string, JobDefinition>
   readonly #clock: Clock
   readonly #logger: Logger
@@ -78,6 +85,7 @@ export class JobQueueService implements JobQueue {
 
   constructor(init: JobQueueServiceInit) {
     this.#adapter = init.adapter
+    this.#database = init.database
     this.#jobs = init.jobs
     this.#clock = init.clock
     this.#logger = init.logger
@@ -162,7 +170,7 @@ export class JobQueueService implements JobQueue {
   ): Promise<string | undefined> {
     const row = this.#prepare(job as JobDefinition, payload, options, this.#clock.nowMs())
     const [id] = await this.#adapter.enqueue([row])
-    void afterCommit(this.#committed)
+    this.#wakeAfterCommit()
     return id
   }
 
@@ -188,8 +196,17 @@ export class JobQueueService implements JobQueue {
       await alongside.execute()
       ids = await this.#adapter.enqueue(rows)
     }
-    void afterCommit(this.#committed)
+    this.#wakeAfterCommit()
     return ids
+  }
+
+  /**
+   * Wakes the workers once the enqueue's own transaction commits: another database's, open
+   * inside it, commits first (the jobs not yet visible) or rolls back (no wake-up at all), and
+   * the jobs waited for the next poll.
+   */
+  #wakeAfterCommit(): void {
+    void afterCommit(this.#committed, { database: this.#database })
   }
 
   async status(): Promise<JobsStatus> {

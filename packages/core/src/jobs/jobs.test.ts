@@ -1,10 +1,10 @@
 import { type Kysely, sql } from 'kysely'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest'
 import { z } from 'zod'
 import { defineModule, type Module } from '../app/define-module.js'
 import { token } from '../di/token.js'
 import { createLogger } from '../logger/create-logger.js'
-import { DATABASE } from '../persistence/database/index.js'
+import { DATABASE, Database } from '../persistence/database/index.js'
 import { transaction } from '../persistence/transactions/index.js'
 import {
   createTestApp,
@@ -15,12 +15,14 @@ import {
   testEngines,
 } from '../testing/index.js'
 import { defineJob, type JobDefinition } from './define-job.js'
+import { InlineQueue } from './inline/inline-queue.js'
 import { engineCases } from './engine-cases.case.js'
 import { JobError, PermanentJobError, RetryLaterJobError } from './job-errors.js'
 import { JOBS, type JobQueue } from './job-queue.js'
 import type { JobQueueService } from './job-queue-service.js'
 import type { JobsOptions } from './app-jobs.js'
 import { schedule } from './schedules/index.js'
+import { SqlQueue } from './sql/sql-queue.js'
 import { supersededAttemptCase } from './superseded-attempt.case.js'
 
 interface Case {
@@ -143,6 +145,81 @@ for (const testCase of cases) {
       // The poll is a minute away: only the after-commit wake-up can have started them.
       await all
       expect(done.sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, n) => n))
+    })
+
+    // An app with two databases: the wake-up belongs to the enqueue's own transaction (the app
+    // database's). Registered on the innermost, another database's, it fired at that one's
+    // commit, before the jobs were visible, or never when that one rolled back: the jobs waited
+    // for the next poll, here ten minutes away (past the test's timeout).
+    it('wakes the worker at the commit of the enqueue’s own database, not another’s open inside it', async () => {
+      const ran: string[] = []
+      const waiting = new Map<string, () => void>()
+      const ranJob = (text: string) =>
+        new Promise<void>((resolve) => {
+          if (ran.includes(text)) resolve()
+          else waiting.set(text, resolve)
+        })
+      const note = defineJob({
+        name: 'test.note',
+        schema: z.object({ text: z.string() }),
+        handler: ({ text }) => {
+          ran.push(text)
+          waiting.get(text)?.()
+        },
+      })
+      // Claims counted, to enqueue only once the worker is idle: a claim still in flight could
+      // find the job without any wake-up.
+      const claims = { started: 0, settled: 0 }
+      const queue = testCase.engine === 'inline' ? InlineQueue.prototype : SqlQueue.prototype
+      const claim = queue.claim
+      const counted = vi.spyOn(queue, 'claim').mockImplementation(async function (
+        this: typeof queue,
+        request,
+      ) {
+        claims.started += 1
+        try {
+          return await claim.call(this, request)
+        } finally {
+          claims.settled += 1
+        }
+      })
+      onTestFinished(() => counted.mockRestore())
+      const idleAfter = (started: number) =>
+        vi.waitFor(() => {
+          expect(claims.settled).toBeGreaterThan(started)
+          expect(claims.settled).toBe(claims.started)
+        })
+      const other = new Database('sqlite::memory:')
+      try {
+        const { app, jobs } = await start([module(note)], { workers: { pollMs: 600_000 } })
+        const database = app.resolve(DATABASE)
+        await idleAfter(0)
+        // The other database's transaction rolls back around an enqueue made outside any of the
+        // app database's: the job is committed at once and must run.
+        await expect(
+          other.transaction(async () => {
+            await jobs.enqueue(note, { text: 'outside' })
+            throw new Error('declined')
+          }),
+        ).rejects.toThrow('declined')
+        await ranJob('outside')
+        // A finished job's worker claims again: enqueue once that claim is done.
+        await idleAfter(claims.started)
+        // The other database's transaction commits inside the app database's, whose commit
+        // comes later: the job is there only from then on.
+        await transaction(
+          async () => {
+            await other.transaction(() => jobs.enqueue(note, { text: 'inside' }))
+            // Room for a wake-up at the other's commit to claim and find nothing.
+            await new Promise((resolve) => setTimeout(resolve, 200))
+          },
+          { database },
+        )
+        await ranJob('inside')
+        expect(ran).toEqual(['outside', 'inside'])
+      } finally {
+        await other.destroy()
+      }
     })
 
     it('refuses a bad payload, a non-JSON one and an undeclared job at enqueue, storing nothing', async () => {

@@ -226,18 +226,25 @@ export class LedgerNotifier implements Notifier {
     }
     for (const p of planned) {
       if (p.row.status === 'dead' && written.has(p.row.id)) {
-        await publishAfterCommit(init.bus, 'notification.failed', {
-          deliveryId: p.row.id,
-          notificationId,
-          type: fields.type,
-          category: fields.category,
-          recipientId: p.row.recipient_id,
-          channel: p.row.channel as ChannelName,
-          reason: p.row.last_error ?? '',
-          result: 'permanent',
-          attempts: 0,
-          final: true,
-        })
+        // At the commit of the ledger's database: another's, open inside it, commits first
+        // or rolls back alone.
+        await publishAfterCommit(
+          init.bus,
+          'notification.failed',
+          {
+            deliveryId: p.row.id,
+            notificationId,
+            type: fields.type,
+            category: fields.category,
+            recipientId: p.row.recipient_id,
+            channel: p.row.channel as ChannelName,
+            reason: p.row.last_error ?? '',
+            result: 'permanent',
+            attempts: 0,
+            final: true,
+          },
+          { database: init.database },
+        )
       }
     }
     return {

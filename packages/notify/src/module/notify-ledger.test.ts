@@ -1,5 +1,6 @@
 import {
   createLogger,
+  Database,
   databaseToken,
   defineJob,
   EVENT_BUS,
@@ -962,6 +963,35 @@ for (const engine of testEngines()) {
             reason: `toMail() threw: template exploded; ${NOT_STORED}`,
           },
         ])
+      })
+
+      it('tells of a delivery dead at notify() once the ledger’s own transaction commits, not another database’s open inside it', async () => {
+        // An app with two databases: told at the other's commit, the event came before the
+        // ledger's rows were saved (and even when they then rolled back), or never when the
+        // other rolled back alone.
+        const other = new Database('sqlite::memory:')
+        try {
+          await transaction(async () => {
+            await other
+              .transaction(async () => {
+                await notify(ada, new BrokenTemplate())
+                throw new Error('the other database declined')
+              })
+              .catch(() => undefined)
+          })
+          expect(failed.map((f) => [f.channel, f.final])).toEqual([['mail', true]])
+          await drain() // its sms, so that no later test sends it
+          failed.length = 0
+          await expect(
+            transaction(async () => {
+              await other.transaction(() => notify(ada, new BrokenTemplate()))
+              throw new Error('the ledger database declined')
+            }),
+          ).rejects.toThrow('the ledger database declined')
+          expect(failed).toEqual([])
+        } finally {
+          await other.destroy()
+        }
       })
 
       it('records a message that is not JSON (a BigInt in its data) as dead, and still sends the other channels', async () => {

@@ -8,6 +8,14 @@ import {
   storedQuietHours,
   storedQuietHoursEnd,
 } from './quiet-hours.js'
+import {
+  DAY,
+  firstAtOrAfter,
+  hhmm,
+  offsetChanges,
+  spans,
+  wallMinutes,
+} from '../test-support/zone-reference.js'
 
 const night = { start: '22:00', end: '07:00' }
 
@@ -81,10 +89,6 @@ describe('quietHoursEnd', () => {
         end: '06:00',
       }),
     ).toEqual(new Date('2026-11-01T11:00:00Z'))
-    // nextTimeOfDay (a digest's time of day) is the next instant the clock shows it.
-    expect(nextTimeOfDay(now, 'America/New_York', '01:30')).toEqual(
-      new Date('2026-11-01T06:30:00Z'),
-    )
   })
 
   it('never ends inside the window: an end a daylight-saving jump skips, moved into the next window, goes on to that one', () => {
@@ -158,6 +162,65 @@ describe('nextTimeOfDay', () => {
     )
     expect(nextTimeOfDay(new Date('2026-06-01T10:00:00Z'), 'America/New_York', '05:00')).toEqual(
       new Date('2026-06-02T09:00:00Z'),
+    )
+  })
+
+  it('is the end of the gap for a time a spring-forward jump skips, not later by the jump', () => {
+    // Paris, 29 March 2026: 02:00 CET becomes 03:00 CEST (01:00Z). A digest at 02:30 goes at
+    // the jump, 03:00 CEST, when the clock first shows 02:30 or later. Before: 03:30 CEST.
+    expect(nextTimeOfDay(new Date('2026-03-28T12:00:00Z'), 'Europe/Paris', '02:30')).toEqual(
+      new Date('2026-03-29T01:00:00Z'),
+    )
+    // Troll jumps two hours (01:00 → 03:00 UTC+2, 01:00Z): 02:59 goes at 03:00, not 04:59.
+    expect(nextTimeOfDay(new Date('2026-03-28T12:00:00Z'), 'Antarctica/Troll', '02:59')).toEqual(
+      new Date('2026-03-29T01:00:00Z'),
+    )
+  })
+
+  it('is once a day for a time a fall back repeats: at its first occurrence, never the second', () => {
+    // New York falls back at 02:00 EDT (06:00Z) to 01:00 EST on 1 November 2026: 01:30 is
+    // shown at 05:30Z and again at 06:30Z. Once the first went by, the next is tomorrow's.
+    const zone = 'America/New_York'
+    const first = nextTimeOfDay(new Date('2026-11-01T04:00:00Z'), zone, '01:30')
+    expect(first).toEqual(new Date('2026-11-01T05:30:00Z'))
+    const tomorrow = new Date('2026-11-02T06:30:00Z')
+    // Asked again from the send itself, and from inside the repeated hour (01:10 EST, 06:10Z):
+    // before, both gave the second 01:30 (06:30Z), a second digest that night.
+    expect(nextTimeOfDay(first, zone, '01:30')).toEqual(tomorrow)
+    expect(nextTimeOfDay(new Date('2026-11-01T06:10:00Z'), zone, '01:30')).toEqual(tomorrow)
+  })
+
+  it('for every zone, around its changes: the first instant after now the clock reaches the time, once a day', () => {
+    // Against a reference by brute force over the zone's offsets: each day's time is reached at
+    // the first instant the clock shows it or later (the gap's end when a jump skips it, the
+    // first showing when a fall back repeats it); the answer is the earliest of those after now.
+    const zones = Intl.supportedValuesOf('timeZone')
+    const anyTime = fc.integer({ min: 0, max: 1439 }).map((at) => ({ at }))
+    const nearChange = fc.integer({ min: -90, max: 90 }).map((by) => ({ by }))
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...zones),
+        fc.integer({ min: 1970, max: 2037 }),
+        fc.nat(),
+        fc.integer({ min: -30 * 3_600, max: 30 * 3_600 }),
+        fc.oneof({ arbitrary: anyTime, weight: 1 }, { arbitrary: nearChange, weight: 3 }),
+        fc.boolean(),
+        (zone, year, pick, seconds, timePick, before) => {
+          const changes = offsetChanges(zone, year)
+          const change = changes[pick % Math.max(changes.length, 1)] ?? Date.UTC(year, 5, 1)
+          const now = change + seconds * 1_000
+          const near = wallMinutes(before ? change - 1_000 : change, zone)
+          const time = hhmm('at' in timePick ? timePick.at : near + timePick.by)
+          const next = nextTimeOfDay(new Date(now), zone, time).getTime()
+          const label = `${zone} at ${new Date(now).toISOString()}, daily at ${time}`
+          expect(next, label).toBe(referenceNext(now, zone, minutesOfDay(time)))
+          // And from that send, the next is another day's: never the same time twice a night.
+          expect(nextTimeOfDay(new Date(next), zone, time).getTime(), label).toBe(
+            referenceNext(next, zone, minutesOfDay(time)),
+          )
+        },
+      ),
+      { numRuns: 300 },
     )
   })
 })
@@ -237,80 +300,6 @@ function isKnown(zone: string): boolean {
   }
 }
 
-const HOUR = 3_600_000
-const DAY = 86_400_000
-
-function hhmm(minutes: number): string {
-  const m = ((minutes % 1440) + 1440) % 1440
-  return `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`
-}
-
-function wallMinutes(instant: number, zone: string): number {
-  const wall = wallTime(instant, zone)
-  return wall.hour * 60 + wall.minute
-}
-
-/** The first instant (to the second) in (low, high] whose offset is not `offset`. */
-function bisect(zone: string, low: number, high: number, offset: number): number {
-  while (high - low > 1_000) {
-    const middle = low + Math.floor((high - low) / 2_000) * 1_000
-    if (wallTime(middle, zone).offsetMs === offset) low = middle
-    else high = middle
-  }
-  return high
-}
-
-const changesOf = new Map<string, number[]>()
-
-/** The instants of `year` at which the zone's offset changes (sampled weekly: most of them). */
-function offsetChanges(zone: string, year: number): number[] {
-  const key = `${zone} ${year}`
-  const known = changesOf.get(key)
-  if (known !== undefined) return known
-  const found: number[] = []
-  const week = 7 * DAY
-  let offset = wallTime(Date.UTC(year, 0, 1), zone).offsetMs
-  for (let at = Date.UTC(year, 0, 1) + week; at <= Date.UTC(year + 1, 0, 1); at += week) {
-    const next = wallTime(at, zone).offsetMs
-    if (next === offset) continue
-    found.push(bisect(zone, at - week, at, offset))
-    offset = next
-  }
-  changesOf.set(key, found)
-  return found
-}
-
-interface Span {
-  readonly from: number
-  readonly to: number
-  readonly offset: number
-}
-
-/** The zone's offsets over [from, to), as spans of one offset each. */
-function spans(zone: string, from: number, to: number): Span[] {
-  const found: Span[] = []
-  let [start, offset] = [from, wallTime(from, zone).offsetMs]
-  // Every two hours: no zone changes twice within that.
-  for (let at = from + 2 * HOUR; at < to + 2 * HOUR; at += 2 * HOUR) {
-    if (wallTime(at, zone).offsetMs === offset) continue
-    const change = bisect(zone, at - 2 * HOUR, at, offset)
-    found.push({ from: start, to: change, offset })
-    ;[start, offset] = [change, wallTime(change, zone).offsetMs]
-  }
-  found.push({ from: start, to: Number.POSITIVE_INFINITY, offset })
-  return found
-}
-
-/** The first instant whose wall time (ms read as UTC) is `wall` or later, over `spans`. */
-function firstAtOrAfter(wall: number, over: readonly Span[]): number {
-  let first = Number.POSITIVE_INFINITY
-  for (const span of over) {
-    const at = Math.max(span.from, wall - span.offset)
-    if (at < span.to) first = Math.min(first, at)
-  }
-  return first
-}
-
 /** The reference release (see the property test), by brute force over nearby days. */
 function referenceEnd(now: number, zone: string, start: number, end: number): number | undefined {
   if (start === end) return undefined
@@ -329,4 +318,17 @@ function referenceEnd(now: number, zone: string, start: number, end: number): nu
     if (found === undefined) return until
     until = found
   }
+}
+
+/** The reference next time of day (see the property test), by brute force over nearby days. */
+function referenceNext(now: number, zone: string, minutes: number): number {
+  const over = spans(zone, now - 3 * DAY, now + 5 * DAY)
+  const wall = wallTime(now, zone)
+  const today = Date.UTC(wall.year, wall.month - 1, wall.day)
+  let next = Number.POSITIVE_INFINITY
+  for (let day = today - 2 * DAY; day <= today + 3 * DAY; day += DAY) {
+    const reached = firstAtOrAfter(day + minutes * 60_000, over)
+    if (reached > now) next = Math.min(next, reached)
+  }
+  return next
 }

@@ -38,51 +38,6 @@ function invalid(path: string, message: string, code: string): ValidationError {
   return new ValidationError([{ path, message, code }], `${path}: ${message}`)
 }
 
-interface LocalTime {
-  readonly year: number
-  readonly month: number
-  readonly day: number
-  readonly minutes: number
-}
-
-function localTime(instant: number, timeZone: string): LocalTime {
-  const wall = wallTime(instant, timeZone)
-  return {
-    year: wall.year,
-    month: wall.month,
-    day: wall.day,
-    minutes: wall.hour * 60 + wall.minute,
-  }
-}
-
-/**
- * The instant the local clock in `timeZone` shows `minutes` past midnight of the given day, the
- * first one after `after`. A time skipped by a daylight-saving jump moves later by the jump
- * (02:30 → 03:30); a repeated one takes its first occurrence after `after` (its second when
- * `after` falls between the two: the first is past), else its first, as Temporal's
- * 'compatible' disambiguation does.
- */
-function instantOfLocal(
-  year: number,
-  month: number,
-  day: number,
-  minutes: number,
-  timeZone: string,
-  after: number,
-): number {
-  const wall = Date.UTC(year, month - 1, day, 0, minutes)
-  // The offsets just before and after: the earlier candidate that shows the wall time wins, and
-  // when neither does (a gap) the one under the offset from before the jump.
-  const before = wall - wallTime(wall - 86_400_000, timeZone).offsetMs
-  const afterJump = wall - wallTime(wall + 86_400_000, timeZone).offsetMs
-  const shows = (instant: number) => {
-    const local = localTime(instant, timeZone)
-    return Date.UTC(local.year, local.month - 1, local.day, 0, local.minutes) === wall
-  }
-  const candidates = [Math.min(before, afterJump), Math.max(before, afterJump)].filter(shows)
-  return candidates.find((instant) => instant > after) ?? candidates[0] ?? before
-}
-
 /**
  * When quiet hours end for someone in `timeZone`, if `now` falls inside them; `undefined` when
  * it does not. A window whose start and end are equal is empty. Each night's window runs from
@@ -196,33 +151,30 @@ function offsetChange(from: number, to: number, timeZone: string): number {
 }
 
 /**
- * The next instant after `now` when the local clock in `timeZone` shows `time` (`'08:00'`): for
- * digests sent at a fixed time of day. Refuses (`E_VALIDATION`) what {@link quietHoursEnd} does.
+ * The next instant after `now` when the local clock in `timeZone` reaches `time` (`'08:00'`):
+ * for digests sent at a fixed time of day. As quiet hours do, it is the first instant the
+ * clock shows the time or a later one: a time a daylight-saving jump skips is reached at the
+ * jump (a digest at 02:30, clocks going from 02:00 to 03:00: sent at 03:00), and a time the
+ * clock repeats after falling back is reached once, at its first showing, so a digest goes out
+ * once that day. Refuses (`E_VALIDATION`) what {@link quietHoursEnd} does.
  *
  * @example
  * ```ts
  * import { nextTimeOfDay } from '@mortar/notify'
  *
- * nextTimeOfDay(new Date('2026-06-01T10:00:00Z'), 'America/New_York', '08:00') // 2026-06-02T12:00:00.000Z
+ * nextTimeOfDay(new Date('2026-06-01T10:00:00Z'), 'America/New_York', '08:00') // 2026-06-01T12:00:00.000Z
  * ```
  */
 export function nextTimeOfDay(now: Date, timeZone: string, time: string): Date {
   const at = checkedInstant(now, timeZone)
   const minutes = minutesOfDay(time)
-  const local = localTime(at, timeZone)
-  for (let add = 0; add < 3; add++) {
-    const day = new Date(Date.UTC(local.year, local.month - 1, local.day + add))
-    const next = instantOfLocal(
-      day.getUTCFullYear(),
-      day.getUTCMonth() + 1,
-      day.getUTCDate(),
-      minutes,
-      timeZone,
-      at,
-    )
-    if (next > at) return new Date(next)
-  }
-  throw new Error(`No ${time} in ${timeZone} within two days of ${now.toISOString()}.`)
+  // The day of the latest local time the clock has shown (within a repeated hour, the one
+  // before it fell back): today's time is ahead unless reached, and tomorrow's always is.
+  const today = Math.floor(latestWallTime(at, timeZone) / DAY) * DAY
+  const next = firstInstantAtOrAfter(today + minutes * MINUTE, timeZone)
+  return new Date(
+    next > at ? next : firstInstantAtOrAfter(today + DAY + minutes * MINUTE, timeZone),
+  )
 }
 
 /**

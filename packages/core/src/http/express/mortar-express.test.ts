@@ -62,7 +62,13 @@ adapterConformance('express', async (setup) => {
     const method = route.method === 'GET' ? 'get' : 'post'
     server[method](route.path, async (request, response) => {
       const query = new URL(request.originalUrl, 'http://localhost').searchParams
-      response.json(await route.handle({ query, body: request.body }))
+      response.json(
+        await route.handle({
+          query,
+          params: request.params as Record<string, string>,
+          body: request.body,
+        }),
+      )
     })
   }
   server.use(mortarNotFound())
@@ -71,6 +77,27 @@ adapterConformance('express', async (setup) => {
 })
 
 describe('mortarExpress', () => {
+  // Express's router raises a URIError with status 400 but no `expose`: it was a logged 500.
+  it("renders the router's refusal of a parameter it cannot decode, in a route before it, as a 400 problem", async () => {
+    const errors: unknown[] = []
+    const logger = { error: (e: unknown) => errors.push(e) } as unknown as Logger
+    const server = express()
+    server.get('/early/:id', (request, response) => {
+      response.json(request.params)
+    })
+    server.use(mortarErrorHandler({ logger }))
+    const listening = await listen(server)
+    try {
+      const response = await fetch(`${listening.url}/early/%E0%A4%A`)
+      expect(response.status).toBe(400)
+      expect(response.headers.get('content-type')).toMatch(/problem\+json/)
+      expect(await response.json()).toMatchObject({ code: 'E_BAD_REQUEST' })
+      expect(errors).toEqual([])
+    } finally {
+      await listening.close()
+    }
+  })
+
   it('disposes the scope of a route that never ends its response, scopeGraceMs after it closed', async () => {
     const { app, SERVICE, disposed } = appWithScopedService()
     await app.start()

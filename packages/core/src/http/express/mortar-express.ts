@@ -19,6 +19,7 @@ import {
   isJsonType,
   keepRawBody,
   MALFORMED_JSON_MESSAGE,
+  malformedPathRefusal,
   nodeContextOpener,
   NodeHttpExchange,
   openResponseGate,
@@ -145,8 +146,9 @@ export function mortarExpress(app: AdapterApp, options: MortarExpressOptions = {
       })
     }
     runInRequestContext(context, () => {
-      const tooLarge = declaredTooLarge(request.headers, bodyLimit)
-      if (tooLarge) return next(tooLarge)
+      const refused =
+        malformedPathRefusal(request.originalUrl) ?? declaredTooLarge(request.headers, bodyLimit)
+      if (refused) return next(refused)
       // The parsers mounted before ran JSON.parse (or qs) on the body: its __proto__ key is a
       // 400 here, as under every other adapter.
       try {

@@ -34,6 +34,7 @@ adapterConformance('fastify', async (setup) => {
       handler: async (request) =>
         route.handle({
           query: new URL(request.url, 'http://localhost').searchParams,
+          params: request.params as Record<string, string>,
           body: request.body,
         }),
     })
@@ -131,6 +132,47 @@ describe('mortarFastify', () => {
     expect(response.statusCode).toBe(415)
     expect(response.headers['content-type']).toMatch(/problem\+json/)
     expect(response.json()).toMatchObject({ code: 'E_UNSUPPORTED_MEDIA_TYPE' })
+    await fastify.close()
+  })
+
+  // Fastify's router answered them with a JSON body of its own, not a problem.
+  it("renders what Fastify's router refuses before any hook as a problem: a parameter past maxParamLength is a 414", async () => {
+    const logged: unknown[] = []
+    const fastify = Fastify({ maxParamLength: 8 })
+    await fastify.register(mortarFastify, {
+      app: {
+        logger: { error: (e: unknown) => logged.push(e) } as never,
+        createScope: () => {
+          throw new Error('no scope in this test')
+        },
+      },
+    })
+    fastify.get('/items/:id', async (request) => request.params)
+    const long = await fastify.inject({
+      url: '/items/123456789',
+      headers: { 'x-request-id': 'long-1' },
+    })
+    expect(long.statusCode).toBe(414)
+    expect(long.headers['content-type']).toMatch(/problem\+json/)
+    expect(long.headers['x-request-id']).toBe('long-1')
+    expect(long.json()).toMatchObject({ status: 414, code: 'E_HTTP_414', requestId: 'long-1' })
+    const bad = await fastify.inject({ url: '/items/%ZZ' })
+    expect(bad.statusCode).toBe(400)
+    expect(bad.json()).toMatchObject({ code: 'E_BAD_REQUEST' })
+    expect(logged).toEqual([])
+    await fastify.close()
+  })
+
+  it("leaves an app's own frameworkErrors in charge", async () => {
+    const fastify = Fastify({
+      frameworkErrors: (_error, _request, reply) => {
+        reply.status(400 as never).send('own' as never)
+      },
+    })
+    await fastify.register(mortarFastify, { app: createApp({ modules: [] }) })
+    fastify.get('/items/:id', async (request) => request.params)
+    const response = await fastify.inject({ url: '/items/%ZZ' })
+    expect([response.statusCode, response.body]).toEqual([400, 'own'])
     await fastify.close()
   })
 

@@ -5,6 +5,7 @@ import type {
   FastifyInstance,
   FastifyReply,
   FastifyRequest,
+  FastifyServerOptions,
   HookHandlerDoneFunction,
   RouteHandlerMethod,
 } from 'fastify'
@@ -23,10 +24,15 @@ import { NotFoundError } from '../../errors/index.js'
 import type { Logger } from '../../logger/logger.js'
 import {
   type AdapterApp,
+  type ContentCoding,
+  contentCoding,
+  decodingStream,
   endEventStreamsOnClose,
+  hasBody,
   firstHeader,
   charsetRefusal,
   isJsonType,
+  malformedPathRefusal,
   REFUSED_RESULT_HEADERS,
   REQUEST_ID_HEADER,
   renderHttpError,
@@ -140,23 +146,42 @@ export function mortarFastify(
       ;(request as MortarRequest)[kContext] = context
       reply.header(REQUEST_ID_HEADER, context.requestId)
       enterRequestContext(context)
+      // A malformed escape outside a route parameter (which the router refuses itself, see
+      // frameworkErrors below) reaches here.
+      const badPath = malformedPathRefusal(request.url)
+      if (badPath) return next(badPath)
       const started = runRequestStartHooks(app, context)
       if (started === undefined) next()
       else started.then(() => next(), next)
     },
   )
 
-  // Fastify's JSON parser (and any an app adds) decodes a body leniently: a JSON body's bytes
-  // are checked on the way in, so one that is not UTF-8 is a 400 whatever parser reads it. A
-  // compressed body is not its JSON yet: a decompressing hook registered later (such as
-  // @fastify/compress's) makes it so, and checking its bytes would refuse every one. A JSON body
-  // in another charset is a 415, as under every adapter (Fastify's parser reads it as UTF-8).
+  // A compressed body is decoded here, for every parser, as every adapter decodes one (see
+  // decodingStream: within the route's limit, 415 for a coding none decodes); its
+  // content-encoding is then dropped, so a decompressing hook registered later (such as
+  // @fastify/compress's) does not decode it twice. Fastify's JSON parser (and any an app adds)
+  // decodes a body leniently: a JSON body's bytes are checked on the way in, so one that is not
+  // UTF-8 is a 400 whatever parser reads it. A JSON body in another charset is a 415, as under
+  // every adapter (Fastify's parser reads it as UTF-8).
   fastify.addHook('preParsing', (request, _reply, payload, next) => {
-    const { 'content-type': type, 'content-encoding': encoding } = request.headers
+    const headers = request.headers
+    const type = headers['content-type']
     const refused = isJsonType(type) ? charsetRefusal(type) : undefined
     if (refused) return next(refused)
-    const plain = encoding === undefined || encoding.trim().toLowerCase() === 'identity'
-    next(null, plain && isJsonType(type) ? utf8Checked(payload) : payload)
+    let body: Readable = payload
+    if (headers['content-encoding'] !== undefined && hasBody(headers)) {
+      let coding: ContentCoding | undefined
+      try {
+        coding = contentCoding(headers['content-encoding'])
+      } catch (error) {
+        return next(error as Error)
+      }
+      if (coding !== undefined) {
+        body = decodingStream(payload, coding, request.routeOptions.bodyLimit)
+        delete headers['content-encoding']
+      }
+    }
+    next(null, isJsonType(type) ? utf8Checked(body) : body)
   })
 
   // Modules' before-response hooks (auth's verify-authorized) see every successful result before
@@ -186,6 +211,17 @@ export function mortarFastify(
   fastify.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     sendProblem(error, request as MortarRequest, reply, logger)
   })
+
+  // What Fastify's router refuses before any hook (a parameter it cannot decode, one past
+  // maxParamLength) it answers with a body of its own, unless the server has frameworkErrors: set
+  // here, on the server's options, where the router reads it per request. An app's own is kept.
+  const serverOptions = optionsOf(fastify)
+  if (serverOptions !== undefined) {
+    serverOptions.frameworkErrors ??= (error, request, reply) => {
+      // Made by the router before any hook: the request has no context (see sendProblem).
+      sendProblem(error, request as unknown as MortarRequest, reply as FastifyReply, logger)
+    }
+  }
 
   fastify.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
     const error = new NotFoundError('No route matches this method and path.')
@@ -224,18 +260,30 @@ function registeredBefore(fastify: FastifyInstance): string[] {
 // Fastify has no public list of an instance's hooks (nor hasHook): its own symbol, found by
 // its name, holds them per name.
 function hooksOf(fastify: FastifyInstance): Record<string, unknown[] | undefined> | undefined {
+  return symbolValue(fastify, 'fastify.hooks') as Record<string, unknown[] | undefined> | undefined
+}
+
+// The value an instance (or the instance it was made from) keeps under Fastify's symbol named
+// `description`.
+function symbolValue(fastify: FastifyInstance, description: string): unknown {
   for (
     let instance: object | null = fastify;
     instance !== null;
     instance = Object.getPrototypeOf(instance)
   ) {
-    const key = Object.getOwnPropertySymbols(instance).find(
-      (s) => s.description === 'fastify.hooks',
-    )
-    if (key !== undefined)
-      return Reflect.get(instance, key) as Record<string, unknown[] | undefined>
+    const key = Object.getOwnPropertySymbols(instance).find((s) => s.description === description)
+    if (key !== undefined) return Reflect.get(instance, key)
   }
   return undefined
+}
+
+// The server's options as Fastify keeps them, by its own symbol (as hooksOf finds the hooks).
+function optionsOf(
+  fastify: FastifyInstance,
+): { frameworkErrors?: FastifyServerOptions['frameworkErrors'] } | undefined {
+  return symbolValue(fastify, 'fastify.options') as
+    | { frameworkErrors?: FastifyServerOptions['frameworkErrors'] }
+    | undefined
 }
 
 // What Fastify's printRoutes() says of a router with no route yet.
@@ -303,6 +351,13 @@ function utf8Checked(payload: Readable): Readable {
     },
   })
   payload.on('error', (error: Error) => checked.destroy(error))
+  // A decoded body's count of the bytes that arrived, which Fastify checks against its limit and
+  // its content-length, is read from the stream it is handed: this one.
+  if ('receivedEncodedLength' in payload) {
+    Object.defineProperty(checked, 'receivedEncodedLength', {
+      get: () => (payload as { receivedEncodedLength?: unknown }).receivedEncodedLength,
+    })
+  }
   return payload.pipe(checked)
 }
 

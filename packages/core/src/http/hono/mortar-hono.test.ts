@@ -72,13 +72,20 @@ adapterConformance('hono', async (setup) => {
   for (const route of routes) {
     if (route.method === 'GET') {
       hono.get(route.path, async (c) =>
-        c.json(await route.handle({ query: new URL(c.req.url).searchParams, body: undefined })),
+        c.json(
+          await route.handle({
+            query: new URL(c.req.url).searchParams,
+            params: c.req.param(),
+            body: undefined,
+          }),
+        ),
       )
     } else {
       hono.post(route.path, async (c) =>
         c.json(
           await route.handle({
             query: new URL(c.req.url).searchParams,
+            params: c.req.param(),
             body: await c.req.json(),
           }),
         ),

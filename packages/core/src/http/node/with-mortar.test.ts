@@ -47,16 +47,32 @@ adapterConformance('node:http', async (setup) => {
       return
     }
     const route = routes.find(
-      (candidate) => candidate.method === request.method && candidate.path === url.pathname,
+      (candidate) => candidate.method === request.method && paramsOf(candidate.path, url.pathname),
     )
     if (!route) return
+    const params = paramsOf(route.path, url.pathname) ?? {}
     const body = request.method === 'POST' ? await readJson(request) : undefined
-    const result = await route.handle({ query: url.searchParams, body })
+    const result = await route.handle({ query: url.searchParams, params, body })
     response.setHeader('content-type', 'application/json')
     response.end(JSON.stringify(result))
   }
   return listen(createServer(withMortar(app, handler, { bodyLimit, scopeGraceMs })))
 })
+
+// The parameters of `path` (its `:name` segments) matched by `pathname`, decoded as the routers
+// decode them; undefined when it does not match.
+function paramsOf(path: string, pathname: string): Record<string, string> | undefined {
+  const want = path.split('/')
+  const got = pathname.split('/')
+  if (want.length !== got.length) return undefined
+  const params: Record<string, string> = {}
+  for (const [index, segment] of want.entries()) {
+    const value = got[index] as string
+    if (segment.startsWith(':')) params[segment.slice(1)] = decodeURIComponent(value)
+    else if (segment !== value) return undefined
+  }
+  return params
+}
 
 const quietApp = {
   logger: { error: () => undefined } as unknown as Logger,

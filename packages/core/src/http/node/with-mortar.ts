@@ -10,6 +10,7 @@ import {
   type AdapterApp,
   declaredTooLarge,
   gateResponse,
+  malformedPathRefusal,
   isResponseHeld,
   nodeContextOpener,
   NodeHttpExchange,
@@ -121,8 +122,9 @@ async function serve(
   bodyLimit: number,
 ): Promise<void> {
   try {
-    const tooLarge = declaredTooLarge(request.headers, bodyLimit)
-    if (tooLarge) throw tooLarge
+    const refused =
+      malformedPathRefusal(request.url ?? '/') ?? declaredTooLarge(request.headers, bodyLimit)
+    if (refused) throw refused
     // Modules' request-start hooks (session, principal) finish before the handler runs.
     await runRequestStartHooks(app, context)
     // node:http has no result to check: the gate runs before-response hooks when the handler

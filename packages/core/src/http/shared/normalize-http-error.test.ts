@@ -63,3 +63,32 @@ describe('normalizeHttpError', () => {
     )
   })
 })
+
+describe('normalizeHttpError on a path the router cannot decode', () => {
+  it("keeps the 400 of Express's router (a URIError with status 400) and of Fastify's FST_ERR_BAD_URL", () => {
+    const router = Object.assign(new URIError("Failed to decode param '%ZZ'"), {
+      status: 400,
+      statusCode: 400,
+    })
+    const fastify = Object.assign(new Error("'/items/%ZZ' is not a valid url component"), {
+      code: 'FST_ERR_BAD_URL',
+      statusCode: 400,
+    })
+    for (const error of [router, fastify]) {
+      const problem = toProblem(normalizeHttpError(error))
+      expect(problem.status).toBe(400)
+      expect(problem.body.detail).toMatch(/malformed percent-escape/)
+      expect(problem.body.detail).not.toContain('%ZZ')
+    }
+  })
+
+  it("renders the app's own URIError, which carries no status, as a 500", () => {
+    let thrown: unknown
+    try {
+      decodeURIComponent('%ZZ')
+    } catch (error) {
+      thrown = error
+    }
+    expect(statusOf(thrown)).toBe(500)
+  })
+})

@@ -4,6 +4,8 @@ import {
   PayloadTooLargeError,
   UnsupportedMediaTypeError,
 } from './http-errors.js'
+import { unsupportedCoding } from './content-coding.js'
+import { MALFORMED_PATH_MESSAGE } from './malformed-path.js'
 
 // Codes and types the frameworks give to an unparseable JSON body.
 const MALFORMED_JSON = new Set([
@@ -36,7 +38,7 @@ export function isHttpException(error: unknown): error is HttpExceptionLike {
  * - The framework's own request errors, with a fixed, safe message (their messages may quote the
  *   body): Fastify's (an `FST_*` code with a 4xx `statusCode`: 413, 415, a bad URL, a failed
  *   schema) and those body-parser and Express raise through http-errors (`expose: true` with a
- *   4xx status).
+ *   4xx status), or its router as a `URIError` with a 4xx `status` (a parameter it cannot decode).
  *
  * Anything else is returned as it is and renders as a logged 500, whatever `statusCode` or
  * `status` it carries: a payment provider's 402 or a driver's 404 is the server's failure to
@@ -58,6 +60,16 @@ export function normalizeHttpError(error: unknown): unknown {
   if (MALFORMED_JSON.has(String(fields.code)) || MALFORMED_JSON.has(String(fields.type))) {
     return new BadRequestError(MALFORMED_JSON_MESSAGE, { cause: error })
   }
+  // The routers' own word for a path parameter they cannot decode, which every adapter refuses
+  // before routing (see malformedPathRefusal) where it can.
+  if (status === 400 && (fields.code === 'FST_ERR_BAD_URL' || error instanceof URIError)) {
+    return new BadRequestError(MALFORMED_PATH_MESSAGE, { cause: error })
+  }
+  // body-parser's word for a content-encoding it does not decode: the 415 every adapter gives.
+  if (status === 415 && fields.type === 'encoding.unsupported') {
+    const { encoding } = error as { encoding?: unknown }
+    return unsupportedCoding(typeof encoding === 'string' ? encoding : undefined, error)
+  }
   if (status === 413) return new PayloadTooLargeError(undefined, { cause: error })
   if (status === 415) return new UnsupportedMediaTypeError(undefined, { cause: error })
   if (status === 400) return new BadRequestError(undefined, { cause: error })
@@ -78,7 +90,10 @@ function frameworkStatus(error: object): number | undefined {
     expose?: unknown
   }
   const fastify = typeof fields.code === 'string' && fields.code.startsWith('FST_')
-  const status = fastify ? fields.statusCode : fields.expose === true ? fields.status : undefined
+  // Express's router raises a URIError with status 400 for a parameter it cannot decode, without
+  // http-errors' `expose`; an app's own decodeURIComponent failure carries no status.
+  const client = fields.expose === true || error instanceof URIError
+  const status = fastify ? fields.statusCode : client ? fields.status : undefined
   return typeof status === 'number' && Number.isInteger(status) && status >= 400 && status <= 499
     ? status
     : undefined

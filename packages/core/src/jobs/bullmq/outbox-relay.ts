@@ -65,6 +65,12 @@ interface OutboxRow {
 }
 
 const RELAY_BATCH = 1_000
+/**
+ * Bytes of rows (payload, name and key) one relay call moves at most, however many rows that
+ * is: a thousand rows of large payloads were read into memory at once and sent as one MULTI of
+ * gigabytes, past what Redis takes in one request. A row larger than this goes alone.
+ */
+export const RELAY_BYTES = 8 * 1024 * 1024
 const RELAY_LANES = 3
 
 /**
@@ -113,11 +119,11 @@ export class OutboxRelay {
     const lanes = this.#database.engine === 'postgres' ? RELAY_LANES : 1
     const lane = async (): Promise<number> => {
       let relayed = 0
-      let batch: number
+      let batch: RelayBatch
       do {
         batch = await this.#relayBatch()
-        relayed += batch
-      } while (batch === RELAY_BATCH)
+        relayed += batch.relayed
+      } while (batch.more)
       return relayed
     }
     const run = async (): Promise<number> => {
@@ -126,8 +132,8 @@ export class OutboxRelay {
         do {
           this.#again = false
           const first = await this.#relayBatch()
-          relayed += first
-          if (first === RELAY_BATCH) {
+          relayed += first.relayed
+          if (first.more) {
             const more = await Promise.all(Array.from({ length: lanes }, lane))
             relayed += more.reduce((sum, count) => sum + count, 0)
           }
@@ -203,15 +209,15 @@ export class OutboxRelay {
     if (gone.length > 0) await this.#target.settle(gone)
   }
 
-  /** Moves up to one batch of outbox rows to BullMQ; returns how many. */
-  async #relayBatch(): Promise<number> {
+  /** Moves up to one batch of outbox rows to BullMQ. */
+  async #relayBatch(): Promise<RelayBatch> {
     await this.#target.load()
     // Server engines: rows another process is relaying are skipped, so two relays rarely send
     // one row twice (BullMQ would ignore the second add of a jobId it still holds anyway).
     const engine = this.#database.engine
     // The background pool: on MariaDB read committed, so the scan of the outbox takes no gap
     // locks that enqueues inside the app's transactions would wait for or deadlock with.
-    const ids =
+    const { ids, more } =
       engine === 'sqlite'
         ? await this.#relayRows(queueDb(this.#database))
         : await (this.#database.background as Kysely<unknown>)
@@ -224,28 +230,58 @@ export class OutboxRelay {
         this.#logger?.warn({ err: error }, 'Forgetting relayed jobs in Redis failed')
       })
     }
-    return ids.length
+    return { relayed: ids.length, more }
   }
 
   /**
    * Takes rows, adds them to BullMQ, deletes them: on a server engine inside one transaction, so
-   * a failed add leaves them for the next relay. PostgreSQL takes and deletes in one statement.
+   * a failed add leaves them for the next relay. The rows are picked by their size first (ids
+   * and lengths only), then read: at most {@link RELAY_BATCH} rows and {@link RELAY_BYTES}
+   * bytes, one row at least. PostgreSQL takes and deletes in one statement.
    */
-  async #relayRows(db: Kysely<unknown>, deleteFirst = false): Promise<string[]> {
-    const lock = this.#database.engine === 'sqlite' ? sql`` : sql` for update skip locked`
-    const rows = deleteFirst
-      ? (
-          await sql<OutboxRow>`delete from mortar_job where id in (
-              select id from mortar_job order by id limit ${RELAY_BATCH}${lock}
-            ) returning id, name, payload, dedup_key, run_at - ${this.#clock.server()} as wait, max_attempts, created_at, relay_token`.execute(
+  async #relayRows(
+    db: Kysely<unknown>,
+    deleteFirst = false,
+  ): Promise<{ ids: string[]; more: boolean }> {
+    const engine = this.#database.engine
+    const lock = engine === 'sqlite' ? sql`` : sql` for update skip locked`
+    const octets = (column: string) =>
+      engine === 'sqlite'
+        ? sql`length(cast(${sql.ref(column)} as blob))`
+        : engine === 'postgres'
+          ? sql`octet_length(${sql.ref(column)})`
+          : sql`length(${sql.ref(column)})`
+    const sized = (
+      await sql<{ id: string | number | bigint; bytes: string | number }>`select id,
+          ${octets('payload')} + ${octets('name')} + coalesce(${octets('dedup_key')}, 0) as bytes
+          from mortar_job order by id limit ${RELAY_BATCH}${lock}`.execute(db)
+    ).rows
+    let bytes = 0
+    let taken = 0
+    for (const row of sized) {
+      bytes += Number(row.bytes)
+      if (taken > 0 && bytes > RELAY_BYTES) break
+      taken += 1
+    }
+    const more = sized.length === RELAY_BATCH || taken < sized.length
+    if (taken === 0) return { ids: [], more }
+    const picked = sized.slice(0, taken).map((row) => row.id)
+    const which =
+      engine === 'postgres'
+        ? sql`id = any(${picked.map(String)}::bigint[])`
+        : sql`id in (${sql.join(picked)})`
+    const columns = sql`id, name, payload, dedup_key, run_at - ${this.#clock.server()} as wait, max_attempts, created_at, relay_token`
+    // Locked by the pick (server engines), so no other relay takes them meanwhile.
+    const rows = (
+      deleteFirst
+        ? await sql<OutboxRow>`delete from mortar_job where ${which} returning ${columns}`.execute(
             db,
           )
-        ).rows
-      : (
-          await sql<OutboxRow>`select id, name, payload, dedup_key, run_at - ${this.#clock.server()} as wait, max_attempts, created_at, relay_token
-              from mortar_job order by id limit ${RELAY_BATCH}${lock}`.execute(db)
-        ).rows
-    if (rows.length === 0) return []
+        : await sql<OutboxRow>`select ${columns} from mortar_job where ${which} order by id`.execute(
+            db,
+          )
+    ).rows
+    if (rows.length === 0) return { ids: [], more }
     const jobs = rows.map((row): RelayJob => {
       const key = row.dedup_key
       // How long until the row is due, by the database's clock (which timed its delay), not
@@ -269,8 +305,14 @@ export class OutboxRelay {
       const ids = rows.map((row) => String(row.id))
       await sql`delete from mortar_job where id in (${sql.join(ids)})`.execute(db)
     }
-    return jobs.map((job) => job.opts.jobId)
+    return { ids: jobs.map((job) => job.opts.jobId), more }
   }
+}
+
+/** What one relay call moved, and whether rows it left may be waiting. */
+interface RelayBatch {
+  readonly relayed: number
+  readonly more: boolean
 }
 
 /**

@@ -58,6 +58,52 @@ for (const engine of testEngines()) {
   )
 
   vitest.describe.skipIf(engine.skip !== undefined)(
+    `SqlQueue statement size on ${engine.title}`,
+    () => {
+      // Sent, a row past what one statement carries is refused by the server (MariaDB drops the
+      // connection past max_allowed_packet), the caller's transaction left to roll back.
+      vitest.it(
+        'refuses a job too large for one statement (MariaDB: its max_allowed_packet) with a ValidationError, storing nothing and leaving the transaction usable',
+        async () => {
+          const db = database as Database
+          await sql`delete from mortar_job`.execute(db.root)
+          const queue = new SqlQueue({ database: db })
+          const limit =
+            engine.engine === 'mysql'
+              ? Number(
+                  (
+                    await sql<{
+                      bytes: string | number
+                    }>`select @@max_allowed_packet as bytes`.execute(db.root)
+                  ).rows[0]?.bytes,
+                )
+              : 64 * 1024 * 1024
+          const nowMs = Date.now()
+          const [small] = dueJobs('small', 1, nowMs)
+          const large = { ...(small as NewJob), name: 'large', payload: `"${'x'.repeat(limit)}"` }
+          const refusal = {
+            name: 'ValidationError',
+            code: 'E_VALIDATION',
+            status: 422,
+            issues: [vitest.expect.objectContaining({ path: 'payload', code: 'too_big' })],
+          }
+          await vitest.expect(queue.enqueue([large])).rejects.toMatchObject(refusal)
+          await vitest
+            .expect(queue.enqueue([small as NewJob, large]))
+            .rejects.toMatchObject(refusal)
+          await db.transaction(async () => {
+            await vitest.expect(queue.enqueue([large])).rejects.toMatchObject(refusal)
+            await queue.enqueue([small as NewJob])
+          })
+          vitest
+            .expect(await queue.counts(nowMs))
+            .toEqual([{ name: 'small', state: 'pending', count: 1 }])
+        },
+      )
+    },
+  )
+
+  vitest.describe.skipIf(engine.skip !== undefined)(
     `SqlQueue completion on ${engine.title}`,
     () => {
       vitest.it('writes with a completion only for the jobs the worker still held', async () => {

@@ -77,8 +77,8 @@ const hubs = new WeakMap<Inbox, InboxStreamHub>()
  *   resumes after the last event. Without `after` a stream also sends the items of the last
  *   30 s, which the page may hold: the client drops an item id it has. A stream ends after
  *   `maxStreamSeconds`: the browser reconnects, authorized again, and resumes where it ended.
- *   A recipient the notify module's `recipientExists` says is gone opens none (401), and one
- *   open ends at its next heartbeat.
+ *   A recipient the notify module's `recipientExists` says is gone opens none (401, as every
+ *   route answers them), and one open ends at its next heartbeat.
  *
  * A `marker`, `nextCursor` or event id is bound to the recipient it was made for: another
  * recipient's (a tab left open under another account) or one edited is a 400
@@ -86,7 +86,8 @@ const hubs = new WeakMap<Inbox, InboxStreamHub>()
  *
  * An unknown path is a 404, another method on a path a 405 with its `Allow` (which `OPTIONS`
  * answers, 204), a `HEAD` its `GET` without the body; a signed-out request is a 401 whatever it
- * asks.
+ * asks, and so is one of a recipient the notify module's `recipientExists` says is gone (an
+ * account deleted while its session lives on): it neither reads nor changes anything.
  *
  * Mount it inside the app's request context (core's adapters do), after the session that sets
  * the principal. Its POSTs take JSON only (`content-type: application/json`, 400 otherwise):
@@ -125,6 +126,9 @@ export function inboxHandler(options: InboxHandlerOptions): FetchHandler {
         throw new UnauthorizedError('Sign in to see your notifications.')
       }
       const inbox = context.resolve(INBOX)
+      // Signed in as a recipient the app deleted (a session not revoked yet): nothing on any
+      // route, read or change, and a check that fails refuses too (its error, a 500).
+      if (!(await inbox.exists(recipientId))) throw gone()
       const path = new URL(request.url).pathname.replace(/\/+$/, '') || '/'
       const query = new URL(request.url).searchParams
       const route = ROUTES.get(path)
@@ -172,8 +176,6 @@ export function inboxHandler(options: InboxHandlerOptions): FetchHandler {
           hubs.set(inbox, hub)
         }
         if (hub.closed) throw stopping()
-        // Signed in as a recipient the app deleted (a session not revoked yet): no stream.
-        if (!(await inbox.exists(recipientId))) throw gone()
         const after = query.get('after')
         const start = await resumeFrom(inbox, recipientId, {
           lastEventId: request.headers.get('last-event-id'),

@@ -157,8 +157,8 @@ export class Inbox {
   #disposed = false
 
   /**
-   * `options.recipientExists` is the notify module's: a live stream of a recipient it no longer
-   * knows ends (see {@link Inbox.exists}).
+   * `options.recipientExists` is the notify module's: the inbox over HTTP serves no recipient
+   * it no longer knows (see {@link Inbox.exists}).
    */
   constructor(
     database: Database,
@@ -261,7 +261,8 @@ export class Inbox {
    */
   /**
    * False when the notify module's `recipientExists` says the recipient is gone (deleted); true
-   * when the module has none. Live streams ask it when they open and at each heartbeat.
+   * when the module has none. Every request of `inboxHandler` asks it, and a live stream again
+   * at each heartbeat.
    */
   async exists(recipientId: string): Promise<boolean> {
     return (
@@ -605,8 +606,10 @@ export class Inbox {
     try {
       return await this.#database.transaction(async () => {
         const result = await change()
-        // Registered once the change is done: a change that threw raises no version.
-        await beforeCommit(() => this.#queue(pending))
+        // Registered once the change is done: a change that threw raises no version. On this
+        // database's transaction: another database's, open inside it, may commit before it or
+        // roll back alone (the items then kept no version of their own).
+        await beforeCommit(() => this.#queue(pending), { database: this.#database })
         return result
       })
     } catch (error) {
@@ -626,7 +629,7 @@ export class Inbox {
       return
     }
     this.#batches.set(trx, [pending])
-    await beforeCommit(() => this.#flush(trx))
+    await beforeCommit(() => this.#flush(trx), { database: this.#database })
   }
 
   /** Raises the versions of a transaction's batch, sorted, and stamps the items it added. */
@@ -670,9 +673,12 @@ export class Inbox {
       }
     }
     if (this.#listeners.size > 0) {
-      await afterCommit(() => {
-        for (const heard of changes) for (const listener of this.#listeners) listener(heard)
-      })
+      await afterCommit(
+        () => {
+          for (const heard of changes) for (const listener of this.#listeners) listener(heard)
+        },
+        { database: this.#database },
+      )
     }
   }
 }

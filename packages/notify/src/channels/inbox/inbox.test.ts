@@ -16,6 +16,7 @@ import fc from 'fast-check'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { inboxTestModule } from '../../test-support/inbox-test-module.js'
+import { notifyAppOn } from '../../test-support/notify-test-app.js'
 import { INBOX, InboxChannel, inboxChannel } from './inbox-channel.js'
 import { notifyModule } from '../../module/notify-module.js'
 import { type InboxHandlerOptions, inboxHandler } from './inbox-handler.js'
@@ -1053,6 +1054,78 @@ describe('live inbox streams of a recipient the app deleted', () => {
     }
   })
 })
+
+for (const engine of testEngines()) {
+  describe.skipIf(engine.skip !== undefined)(
+    `every inbox route of a recipient the app deleted, on ${engine.title}`,
+    () => {
+      const gone = new Set<string>()
+      let failing = false
+      const started = notifyAppOn(engine, {
+        channels: [inboxChannel()],
+        recipientExists: (id) => {
+          if (failing) throw new Error('accounts database down')
+          return !gone.has(id)
+        },
+      })
+      const as = (recipientId: string, url: string, init?: RequestInit) => {
+        const app = started()
+        const handler = inboxHandler({ recipient: () => recipientId, pollMs: 50 })
+        const context = new RequestContext({ createScope: () => app.createScope() })
+        return runInRequestContext(context, () => handler(new Request(`http://x${url}`, init)))
+      }
+
+      it('reads and changes nothing, 401 on every route as the stream does (500 when the check fails)', async () => {
+        const inbox = started().resolve(INBOX)
+        for (const id of ['g-1', 'g-2']) {
+          await inbox.add({ id, recipientId: 'gil', type: 't', message: { title: id } })
+        }
+        const page = (await (await as('gil', '/')).json()) as { marker: string }
+        const post = (path: string, body: unknown) =>
+          [
+            path,
+            {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify(body),
+            },
+          ] as const
+        const routes: (readonly [string, RequestInit])[] = [
+          ['/', {}],
+          ['/?status=unread', {}],
+          ['/counts', {}],
+          ['/stream', {}],
+          ['/', { method: 'HEAD' }],
+          ['/counts', { method: 'OPTIONS' }],
+          post('/read', { ids: ['g-1'] }),
+          post('/unread', { ids: ['g-1'] }),
+          post('/archive', { ids: ['g-1', 'g-2'] }),
+          post('/read-all', { upTo: page.marker, ids: [] }),
+        ]
+        const before = await inbox.counts('gil')
+        // Before, only the stream asked recipientExists: a deleted account's live session still
+        // read its items and counts and marked or archived them.
+        gone.add('gil')
+        for (const [path, init] of routes) {
+          const answer = await as('gil', path, init)
+          expect(answer.status, `${init.method ?? 'GET'} ${path}`).toBe(401)
+          await answer.body?.cancel()
+        }
+        gone.delete('gil')
+        failing = true
+        for (const [path, init] of routes) {
+          const answer = await as('gil', path, init)
+          expect(answer.status, `${init.method ?? 'GET'} ${path}, check failing`).toBe(500)
+          await answer.body?.cancel()
+        }
+        failing = false
+        expect(await inbox.counts('gil')).toEqual(before)
+        expect((await as('gil', ...post('/archive', { ids: ['g-1'] }))).status).toBe(200)
+        expect(await inbox.counts('gil')).toMatchObject({ unread: 1, archived: 1 })
+      })
+    },
+  )
+}
 
 describe('live inbox streams on app.stop()', () => {
   it('end, and no other opens, so a stopped app holds no connection, timer or poll', async () => {
