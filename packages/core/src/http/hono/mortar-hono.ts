@@ -20,6 +20,8 @@ import {
 import { NotFoundError, type RenderedProblem } from '../../errors/index.js'
 import {
   type AdapterApp,
+  contentCoding,
+  decodeBody,
   forgetResponse,
   isHttpException,
   isEventStream,
@@ -96,7 +98,7 @@ export function mortarHono(app: AdapterApp, options: MortarHonoOptions = {}): Mi
   return async function mortar(c, next) {
     const http = new HonoHttpExchange(c, bodyLimit)
     const limited = limitBody(c, bodyLimit)
-    readBodyJsonAsClient(c)
+    readBodyJsonAsClient(c, bodyLimit)
     const signal = c.req.raw.signal
     const context = new RequestContext({
       requestId: c.req.header(REQUEST_ID_HEADER),
@@ -306,24 +308,31 @@ function limitBody(c: Context, limit: number): LimitedBody {
 }
 
 // c.req.json() (and a handler's c.req.raw.json()) decode the body leniently, as text, whatever
-// its content-type, and throw a bare SyntaxError on a malformed one. Both read its bytes instead
-// (see parseJsonBytes), once the content-type says UTF-8 JSON (jsonTypeRefusal, a 415): not UTF-8,
+// its content-type and content-encoding, and throw a bare SyntaxError on a malformed one. Both
+// read its bytes instead, decoded from the content-encoding (decodeBody: 415 for a coding no
+// adapter decodes), once the content-type says UTF-8 JSON (jsonTypeRefusal, a 415): not UTF-8,
 // malformed or holding a __proto__ key is the client's 400, and no other SyntaxError is. c.req.text() reads through
 // the bytes too, so Hono's body cache keeps them whichever is read first (a middleware that
 // checks a signature over c.req.text(), then the handler's c.req.json()).
-function readBodyJsonAsClient(c: Context): void {
+function readBodyJsonAsClient(c: Context, limit: number): void {
   const req = c.req
   const lenient = new TextDecoder()
+  // The body as the client meant it: decoded from its content-encoding, within the limit.
+  const decoded = async () => {
+    const coding = req.header('content-encoding')
+    contentCoding(coding)
+    return decodeBody(new Uint8Array(await req.arrayBuffer()), coding, limit)
+  }
   Object.defineProperties(req, {
     json: {
       value: async () => {
         const refused = jsonTypeRefusal(req.header('content-type'))
         if (refused) throw refused
-        return parseJsonBytes(await req.arrayBuffer())
+        return parseJsonBytes(await decoded())
       },
       configurable: true,
     },
-    text: { value: async () => lenient.decode(await req.arrayBuffer()), configurable: true },
+    text: { value: async () => lenient.decode(await decoded()), configurable: true },
   })
   c.req.raw = withBodyJson(c.req.raw)
 }

@@ -1341,6 +1341,85 @@ export function adapterConformance(name: string, start: StartServer): void {
       })
     })
 
+    // RFC 9110 §15.5.16: a content coding the server does not decode is a 415. Express's parser
+    // decoded gzip, deflate and br; the other adapters read the compressed bytes as JSON (a 400).
+    describe('compressed request bodies', () => {
+      const sent = { trip: 42, note: 'café 😀' }
+      const encoders: Record<string, (text: string) => Uint8Array> = {
+        gzip: (text) => zlib.gzipSync(text),
+        deflate: (text) => zlib.deflateSync(text),
+        br: (text) => zlib.brotliCompressSync(text),
+        ...('zstdCompressSync' in zlib
+          ? { zstd: (text: string) => zlib.zstdCompressSync(text) }
+          : {}),
+      }
+      // Routes read by the adapter's own JSON reading, and a mounted handler's request.json()
+      // (Hono's mount() hands the handler a Request of the platform's own: see above).
+      const paths = name === 'hono' ? ['/echo'] : ['/echo', `${MOUNT}/json`]
+      const postEncoded = (path: string, coding: string, body: Uint8Array) =>
+        fetch(`${server.url}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'content-encoding': coding },
+          body,
+        })
+
+      it('decodes a gzip, deflate, br or zstd JSON body, for routes and mounted handlers', async () => {
+        for (const path of paths) {
+          for (const [coding, encode] of Object.entries(encoders)) {
+            for (const label of [coding, coding.toUpperCase()]) {
+              const response = await postEncoded(path, label, encode(JSON.stringify(sent)))
+              expect([path, label, response.status]).toEqual([path, label, 200])
+              expect(await response.json()).toMatchObject({ body: sent })
+            }
+          }
+        }
+      })
+
+      it('refuses a body in a content coding no adapter decodes with a 415 problem, and logs nothing', async () => {
+        const body = zlib.gzipSync(JSON.stringify(sent))
+        for (const path of paths) {
+          for (const coding of ['compress', 'x-gzip', 'snappy', 'gzip, br', 'identity, gzip']) {
+            logged.length = 0
+            const response = await postEncoded(path, coding, body)
+            expect([path, coding, response.status]).toEqual([path, coding, 415])
+            const problem = await expectProblem(response, 415, 'E_UNSUPPORTED_MEDIA_TYPE')
+            expect(problem.detail).toMatch(/content-encoding/)
+            expect(logged).toEqual([])
+          }
+        }
+        // A request without a body is not refused for its header.
+        const bodiless = await get('/hello', { 'content-encoding': 'snappy' })
+        expect(bodiless.status).toBe(200)
+        await bodiless.body?.cancel()
+      })
+
+      it('refuses a compressed body that decodes past the limit with a 413 problem, small as it is sent', async () => {
+        const bomb = JSON.stringify({ text: 'x'.repeat(BODY_LIMIT * 200) })
+        for (const path of paths) {
+          for (const [coding, encode] of Object.entries(encoders)) {
+            const body = encode(bomb)
+            expect(body.length).toBeLessThan(BODY_LIMIT)
+            const response = await postEncoded(path, coding, body)
+            expect([path, coding, response.status]).toEqual([path, coding, 413])
+            await expectProblem(response, 413, 'E_PAYLOAD_TOO_LARGE')
+          }
+        }
+      })
+
+      it('refuses bytes that are not in the coding they claim with a 400 problem', async () => {
+        for (const path of paths) {
+          for (const coding of Object.keys(encoders)) {
+            logged.length = 0
+            const body = new TextEncoder().encode(JSON.stringify(sent))
+            const response = await postEncoded(path, coding, body)
+            expect([path, coding, response.status]).toEqual([path, coding, 400])
+            await expectProblem(response, 400, 'E_BAD_REQUEST')
+            expect(logged).toEqual([])
+          }
+        }
+      })
+    })
+
     describe('errors', () => {
       it('renders a MortarError with its status, code, detail and details', async () => {
         const body = await expectProblem(await get('/fail?kind=custom'), 402, 'E_PAYMENT_DECLINED')

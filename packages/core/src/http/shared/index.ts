@@ -31,6 +31,14 @@ export {
   utf8Check,
   withBodyJson,
 } from './http-errors.js'
+export type { ContentCoding } from './content-coding.js'
+export {
+  contentCoding,
+  decodeBody,
+  decodingStream,
+  hasBody,
+  unsupportedCoding,
+} from './content-coding.js'
 export { MALFORMED_PATH_MESSAGE, malformedPathRefusal } from './malformed-path.js'
 export { isHttpException, normalizeHttpError } from './normalize-http-error.js'
 export type { RenderHttpErrorOptions } from './render-http-error.js'
