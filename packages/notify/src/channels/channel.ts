@@ -150,7 +150,12 @@ export interface Channel<C extends ChannelName = ChannelName> {
    * never sends beside a send still under way.
    */
   readonly sendTimeoutMs?: number
-  /** Checks a rendered message before it is stored: the reason it can never be sent, else undefined. */
+  /**
+   * Checks a rendered message before it is stored: the reason it can never be sent, else
+   * undefined. A refused message's delivery is `dead` when written, with the reason, and the
+   * notification's other channels still go; a check that throws (a schema's `parse`), answers
+   * anything but text or undefined, or an empty reason refuses it too, saying so.
+   */
   validate?(message: ChannelMessages[C], to: string): string | undefined
   /** Sends one message. */
   send(outgoing: Outgoing<ChannelMessages[C]>): Promise<ChannelResult>
