@@ -31,6 +31,7 @@ import {
   parseJsonBytes,
   REQUEST_ID_HEADER,
   RequestEnd,
+  repeatedQueryKey,
   renderHttpError,
   resolveBodyLimit,
   resolveScopeGraceMs,
@@ -74,8 +75,10 @@ export interface MortarHonoOptions {
  * Hono middleware that runs the rest of the request inside a Mortar request context (request id,
  * scope, slots), echoes `x-request-id`, disposes the scope once the response is over and the
  * rest of the chain has settled (or `scopeGraceMs` after the response was over), answers a
- * body over the limit (1 MiB unless set) with a 413 problem, and renders an error a handler threw
- * as problem+json. Register it before the routes; {@link useMortar} installs it with the error
+ * body over the limit (1 MiB unless set) with a 413 problem, answers a query key given more than
+ * once and read through `c.req.query()` or `c.req.query(key)` with a 400 problem (rather than its
+ * first value; `c.req.queries()` gives them all), and renders an error a handler threw as
+ * problem+json. Register it before the routes; {@link useMortar} installs it with the error
  * and not-found handlers.
  *
  * @example
@@ -99,6 +102,7 @@ export function mortarHono(app: AdapterApp, options: MortarHonoOptions = {}): Mi
     const http = new HonoHttpExchange(c, bodyLimit)
     const limited = limitBody(c, bodyLimit)
     readBodyJsonAsClient(c, bodyLimit)
+    readQueryOneValueEach(c)
     const signal = c.req.raw.signal
     const context = new RequestContext({
       requestId: c.req.header(REQUEST_ID_HEADER),
@@ -335,6 +339,35 @@ function readBodyJsonAsClient(c: Context, limit: number): void {
     text: { value: async () => lenient.decode(await decoded()), configurable: true },
   })
   c.req.raw = withBodyJson(c.req.raw)
+}
+
+// c.req.query() and c.req.query(key), typed one string per key, give the first of a repeated
+// key's values, where Fastify's request.query and Express's req.query give all of them: a
+// repeated key read through them is a 400 instead (repeatedQueryKey), so no adapter silently
+// answers with one of several values. c.req.queries() gives them all, as Hono has it.
+function readQueryOneValueEach(c: Context): void {
+  const req = c.req
+  const queries = req.queries.bind(req) as () => Record<string, string[]>
+  let single: Record<string, string> | undefined
+  const all = (): Record<string, string> => {
+    if (single !== undefined) return single
+    const values: Record<string, string> = {}
+    for (const [key, given] of Object.entries(queries())) {
+      if (given.length > 1) throw repeatedQueryKey(key, given.length)
+      values[key] = given[0] as string
+    }
+    single = values
+    return values
+  }
+  Object.defineProperty(req, 'query', {
+    value: (key?: string) => {
+      if (key === undefined) return { ...all() }
+      const given = req.queries(key)
+      if (given !== undefined && given.length > 1) throw repeatedQueryKey(key, given.length)
+      return given?.[0]
+    },
+    configurable: true,
+  })
 }
 
 // Hono's HTTPException, known by shape so that hono is never loaded at run time.

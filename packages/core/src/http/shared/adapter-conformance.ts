@@ -5,6 +5,7 @@ import { request as httpRequest } from 'node:http'
 import { connect } from 'node:net'
 import { setImmediate as nextTick, setTimeout as sleep } from 'node:timers/promises'
 import * as zlib from 'node:zlib'
+import fc from 'fast-check'
 import { gunzipSync, gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createApp, defineModule } from '../../app/index.js'
@@ -36,6 +37,11 @@ import type { FetchHandler } from './fetch-handler.js'
  */
 export interface ConformanceInput {
   readonly query: URLSearchParams
+  /**
+   * The query as the framework's own one-record API reads it: Fastify's `request.query`,
+   * Express's `req.query`, Hono's `c.req.query()`; undefined under node:http, which has none.
+   */
+  readonly frameworkQuery: () => unknown
   readonly params: Readonly<Record<string, string>>
   readonly body: unknown
 }
@@ -384,6 +390,11 @@ export function adapterConformance(name: string, start: StartServer): void {
     const routes: ConformanceRoute[] = [
       { method: 'GET', path: '/hello', handle: () => ({ hello: 'world' }) },
       { method: 'GET', path: '/items/:id', handle: ({ params }) => ({ id: params.id }) },
+      {
+        method: 'GET',
+        path: '/query',
+        handle: ({ frameworkQuery }) => ({ query: frameworkQuery() ?? null }),
+      },
       {
         method: 'GET',
         path: '/context',
@@ -1339,6 +1350,61 @@ export function adapterConformance(name: string, start: StartServer): void {
           await plain.close()
         }
       })
+    })
+
+    // Fastify and Express gave a repeated key's values as an array, Hono's c.req.query() the
+    // first: a schema expecting one value silently took one of several under Hono only.
+    describe('query strings', () => {
+      // What the rule gives for a query string: each key once as a string, a repeated key as all
+      // of its values in order; or, where the framework's one-record API holds one string per key
+      // (Hono's c.req.query()), a 400 for a repeated key.
+      const byRule = (search: string) => {
+        const record: Record<string, string | string[]> = {}
+        for (const [key, value] of new URLSearchParams(search)) {
+          const seen = record[key]
+          record[key] =
+            seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value]
+        }
+        return record
+      }
+      const expectByRule = async (search: string) => {
+        const response = await get(`/query?${search}`)
+        const expected = byRule(search)
+        const repeated = Object.keys(expected).filter((key) => Array.isArray(expected[key]))
+        if (response.status === 400 && repeated.length > 0) {
+          const problem = await expectProblem(response, 400, 'E_BAD_REQUEST')
+          expect(problem.detail).toMatch(/is given \d+ times/)
+          return
+        }
+        expect([search, response.status]).toEqual([search, 200])
+        const body = (await response.json()) as { query: unknown }
+        expect([search, body.query]).toEqual([search, expected])
+      }
+
+      it.skipIf(name === 'node:http')(
+        'never reads a repeated query key as one of its values',
+        async () => {
+          await expectByRule('a=1&a=2&b=3&c=&d=x%20y+z&e=caf%C3%A9')
+          await expectByRule('limit=1&limit=500')
+          await expectByRule('b=3&c=&d=x%20y+z&e=caf%C3%A9&tag=a&tag=b&tag=c')
+          await expectByRule('b=3&d=x%20y+z&e=caf%C3%A9')
+          await fc.assert(
+            fc.asyncProperty(
+              fc.array(
+                fc.tuple(
+                  fc.constantFrom('a', 'b', 'limit', 'tag', 'caf%C3%A9', 'x+y'),
+                  fc.constantFrom('', '1', 'two', '%20', 'a+b', '%C3%A9', '%2B', '%26', '%3D'),
+                ),
+                { maxLength: 6 },
+              ),
+              async (pairs) => {
+                await expectByRule(pairs.map(([key, value]) => `${key}=${value}`).join('&'))
+              },
+            ),
+            { numRuns: 60 },
+          )
+        },
+      )
     })
 
     // RFC 9110 §15.5.16: a content coding the server does not decode is a 415. Express's parser
