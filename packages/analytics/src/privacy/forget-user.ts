@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely'
+import { anonymousKey, userKey } from '../queries/person-key.js'
 import { compile, EVENTS_FROM, Params, type QueryScope, run } from '../queries/query-scope.js'
 import type { RollupPlan } from '../rollups/rollup-config.js'
+import { rebuildMergedUnits } from '../rollups/legacy-units.js'
 import {
   addDailyCounts,
   type EventFilter,
@@ -67,6 +69,8 @@ export async function forgetUser(
     // Batch writes in flight commit first, so what they wrote is deleted below; later ones
     // see the mark and the suppressions this transaction records.
     await markSuppressions(trx as Kysely<unknown>)
+    // Units merged before person keys (migration 0009) are split first, so the user's go whole.
+    await rebuildMergedUnits(tx, plan)
     if (!fitsColumn(userId, MAX_ID_LENGTH)) return forgetWhole(tx, userId, now)
     const linkParams = new Params()
     const links = await run<{ anonymous_id: string }>(
@@ -110,10 +114,11 @@ export async function forgetUser(
     if (first !== undefined && last !== undefined) {
       await addDailyCounts(tx, plan, rolled, { first, last }, -1)
     }
-    // A rollup unit is a person's (see ACTOR_SQL): the user's, or a linked anonymous id's rolled
+    // A rollup unit is a person's (see PersonKey): the user's, or a linked anonymous id's rolled
     // up before its link arrived. An anonymous id only seen on the user's events is not theirs:
-    // everyone behind one address with one browser shares a cookieless id.
-    await removeUnits(tx, [userId, ...anonymous])
+    // everyone behind one address with one browser shares a cookieless id. Tagged: another
+    // user whose id is the text of one of those anonymous ids keeps their units.
+    await removeUnits(tx, [userKey(userId), ...anonymous.map(anonymousKey)])
 
     let events = 0
     let failed = 0

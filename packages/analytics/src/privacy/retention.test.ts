@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { defineEvents } from '../catalog/define-events.js'
 import { engineOf } from '../storage/sql-dialect.js'
+import { anonymousKey, userKey } from '../queries/person-key.js'
 import { type EngineApp, startEngineApp } from '../testing/engine-app.js'
 
 const events = defineEvents({
@@ -149,13 +150,15 @@ for (const engine of testEngines()) {
 
         await analytics.applyRetention()
 
-        // No table names the people whose every event is past the window.
+        // No table names the people whose every event is past the window, by id or person key.
+        const gone = ['u-old', 'c-old']
+        const named = [...gone, ...gone.map(userKey), ...gone.map(anonymousKey)]
         const found = await personColumns(db as Kysely<unknown>)
         for (const [table, columns] of found) {
           for (const column of columns) {
             const { rows } = await sql<{
               id: string
-            }>`select ${sql.ref(column)} as id from ${sql.table(table)} where ${sql.ref(column)} in ('u-old', 'c-old')`.execute(
+            }>`select ${sql.ref(column)} as id from ${sql.table(table)} where ${sql.ref(column)} in (${sql.join(named)})`.execute(
               db,
             )
             expect({ table, column, rows }).toEqual({ table, column, rows: [] })
@@ -176,11 +179,11 @@ for (const engine of testEngines()) {
           .orderBy('item')
           .execute()
         expect(units).toEqual([
-          { kind: 'bought', actor: 'u-both', unit: '', item: 'p3' },
-          { kind: 'bought', actor: 'u-both', unit: '', item: 'p4' },
-          { kind: 'viewed', actor: 'u-kept', unit: '2026-04-11', item: 'p3' },
-          { kind: 'viewed', actor: 'u-new', unit: '2026-04-11', item: 'p1' },
-          { kind: 'viewed', actor: 'u-new', unit: '2026-04-11', item: 'p2' },
+          { kind: 'bought', actor: 'uu-both', unit: '', item: 'p3' },
+          { kind: 'bought', actor: 'uu-both', unit: '', item: 'p4' },
+          { kind: 'viewed', actor: 'uu-kept', unit: '2026-04-11', item: 'p3' },
+          { kind: 'viewed', actor: 'uu-new', unit: '2026-04-11', item: 'p1' },
+          { kind: 'viewed', actor: 'uu-new', unit: '2026-04-11', item: 'p2' },
         ])
         // The counts name no one: they stay as they were.
         expect(await aggregates()).toEqual(before)

@@ -7,10 +7,9 @@ import { DAILY_TABLE, type DbInt, TOP_DAY_TABLE, TOP_TABLE } from '../storage/an
 import { dayNumber, dayNumberSql, weekNumber, weekNumberSql } from '../rollups/rollup-sql.js'
 import { localDay, nextStart, periodBounds } from '../time/zoned-time.js'
 import { type FoldEvent, foldFunnel, foldRetention, type RetentionRow } from './folds.js'
+import { HAS_PERSON_SQL, personKeySql } from './person-key.js'
 import {
   ACTOR_JOIN,
-  ACTOR_SQL,
-  personSql,
   boundedList,
   compareCodePoints,
   describeArgument,
@@ -361,7 +360,7 @@ export class AnalyticsQueries {
     const names = events.length === 0 ? '' : ` and e.name in ${params.list(events)}`
     const [row] = await run<{ n: DbInt }>(
       this.#scope,
-      `select count(distinct ${personSql(this.#scope.engine)}) as n from ${EVENTS_FROM} ${ACTOR_JOIN} where e.occurred_at >= ${params.add(from)} and e.occurred_at < ${params.add(to)}${names}`,
+      `select count(distinct ${personKeySql(this.#scope.engine)}) as n from ${EVENTS_FROM} ${ACTOR_JOIN} where e.occurred_at >= ${params.add(from)} and e.occurred_at < ${params.add(to)}${names}`,
       params,
     )
     return Number(row?.n ?? 0)
@@ -553,7 +552,7 @@ function funnelRows(
     .slice(1)
     .map((match, i) => `, case when ${match} then 1 else 0 end as m${i + 1}`)
   const until = Math.min(range.to + windowReach(windowMs), Number.MAX_SAFE_INTEGER)
-  return `select ${actor} as actor, e.occurred_at as at, e.id, case when ${matches[0]} and e.occurred_at >= ${from} and e.occurred_at < ${params.add(range.to)} then e.occurred_at end as r0${flags.join('')} from ${EVENTS_FROM} ${ACTOR_JOIN} where e.occurred_at >= ${from} and e.occurred_at < ${params.add(until)} and e.name in ${params.list(names)} and ${ACTOR_SQL} is not null`
+  return `select ${actor} as actor, e.occurred_at as at, e.id, case when ${matches[0]} and e.occurred_at >= ${from} and e.occurred_at < ${params.add(range.to)} then e.occurred_at end as r0${flags.join('')} from ${EVENTS_FROM} ${ACTOR_JOIN} where e.occurred_at >= ${from} and e.occurred_at < ${params.add(until)} and e.name in ${params.list(names)} and ${HAS_PERSON_SQL}`
 }
 
 /** SQL matching a funnel or retention step: its event, and its `where` as `series` compares it. */
@@ -565,12 +564,12 @@ function stepSql(engine: DatabaseEngine, step: StepSpec, params: Params): string
 }
 
 /**
- * The person ({@link personSql}) as a key to sort or partition by. PostgreSQL sorts text by the
+ * The person ({@link personKeySql}) as a key to sort or partition by. PostgreSQL sorts text by the
  * database's collation unless told otherwise: bytes are exact (a person is one id) and several
  * times cheaper to compare.
  */
 function actorKey(engine: DatabaseEngine): string {
-  return engine === 'postgres' ? `${personSql(engine)} collate "C"` : personSql(engine)
+  return engine === 'postgres' ? `${personKeySql(engine)} collate "C"` : personKeySql(engine)
 }
 
 /** The number of the local day or week holding `ms`, as {@link periodNumberSql} computes it. */
@@ -622,7 +621,7 @@ function retentionRows(
   const cohort = `${stepSql(engine, steps.cohort, params)} and e.occurred_at >= ${params.add(range.from)} and e.occurred_at < ${params.add(range.to)}`
   const returning = stepSql(engine, steps.returning, params)
   const names = [...new Set([steps.cohort.event, steps.returning.event])]
-  return `select ${actorKey(engine)} as actor, e.occurred_at as at, case when ${cohort} then 1 else 0 end as c, case when ${returning} then 1 else 0 end as r, ${pa} as pa from ${EVENTS_FROM} ${ACTOR_JOIN} where e.occurred_at >= ${params.add(first)} and e.occurred_at < ${params.add(last)} and e.name in ${params.list(names)} and ${ACTOR_SQL} is not null`
+  return `select ${actorKey(engine)} as actor, e.occurred_at as at, case when ${cohort} then 1 else 0 end as c, case when ${returning} then 1 else 0 end as r, ${pa} as pa from ${EVENTS_FROM} ${ACTOR_JOIN} where e.occurred_at >= ${params.add(first)} and e.occurred_at < ${params.add(last)} and e.name in ${params.list(names)} and ${HAS_PERSON_SQL}`
 }
 
 /**

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { defineEvents } from '../catalog/define-events.js'
 import { type EngineApp, startEngineApp, tablesHoldingUser } from '../testing/engine-app.js'
+import { userKey } from './person-key.js'
 
 // A fixed shop history with hand-computed answers. Times are UTC; the module counts days in
 // Europe/Paris (UTC+1 in early March 2026), so 22:30Z on 2 March is still 2 March there and
@@ -230,7 +231,7 @@ for (const engine of testEngines()) {
       const units = await db
         .selectFrom('mortar_analytics_unit_item')
         .select('actor')
-        .where('actor', '=', 'u1')
+        .where('actor', '=', userKey('u1'))
         .execute()
       expect(units).toEqual([])
       expect(await analytics.top('product_searched', 'query', range)).toEqual([

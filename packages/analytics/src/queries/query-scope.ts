@@ -190,23 +190,7 @@ export async function* stream<R>(
     yield* result.rows as R[]
 }
 
-/**
- * Who an event is about, as SQL over `e` (events) left-joined to `i` (identity links): the user,
- * else the user its anonymous id is linked to, else the anonymous id. Events with none of them
- * (recorded without consent) belong to no one and count in no per-person answer.
- */
-export const ACTOR_SQL = 'coalesce(e.user_id, i.user_id, e.anonymous_id)'
-/**
- * The person of {@link ACTOR_SQL} as a key that keeps users and anonymous visitors apart: a
- * user id and an anonymous id may be the same text (a visitor's cookie 'bob' beside the user
- * 'bob'), and as one key the two were one person in `uniques`, `funnel` and `retention`.
- * NULL for an event of no one.
- */
-export function personSql(engine: DatabaseEngine): string {
-  const tagged = (tag: string, id: string) =>
-    engine === 'mysql' ? `concat('${tag}', ${id})` : `'${tag}' || ${id}`
-  return `(case when e.user_id is not null then ${tagged('u', 'e.user_id')} when i.user_id is not null then ${tagged('u', 'i.user_id')} when e.anonymous_id is not null then ${tagged('a', 'e.anonymous_id')} end)`
-}
+/** Joins each anonymous event `e` to its identity link `i`: see `personKeySql`. */
 export const ACTOR_JOIN = `left join ${IDENTITY_TABLE} i on e.user_id is null and i.anonymous_id = e.anonymous_id`
 export const EVENTS_FROM = `${EVENT_TABLE} e`
 

@@ -1,4 +1,6 @@
+import type { DatabaseEngine } from '@mortar/core'
 import { AnalyticsQueryError } from '../errors.js'
+import { anonymousKeySql, type PersonKey, userKey } from '../queries/person-key.js'
 import {
   boundedList,
   describeArgument,
@@ -126,7 +128,7 @@ export class Recommendations {
     const support = minSupport > ALSO_SUPPORT ? ` and a.together >= ${params.add(minSupport)}` : ''
     const rows = await run<Row>(
       this.#scope,
-      `select a.other, a.together, a.units, (select units from ${ITEM_TABLE} where kind = ${k} and item = ${self}) as own from ${ALSO_TABLE} a where a.kind = ${k} and a.item = ${self}${support} and ${exclusionSql(excluded, 'a.other', params)} order by a.place limit ${limit}`,
+      `select a.other, a.together, a.units, (select units from ${ITEM_TABLE} where kind = ${k} and item = ${self}) as own from ${ALSO_TABLE} a where a.kind = ${k} and a.item = ${self}${support} and ${exclusionSql(this.#scope.engine, excluded, 'a.other', params)} order by a.place limit ${limit}`,
       params,
     )
     if (rows.length < limit) {
@@ -157,7 +159,7 @@ export class Recommendations {
     // never a join, which a planner with stale statistics turned into a scan of the items.
     const rows = await run<Row>(
       scope,
-      `select r.other, r.together, r.units, (select units from ${ITEM_TABLE} where kind = ${k} and item = ${self}) as own from (select p.other, p.count as together, (select i.units from ${ITEM_TABLE} i where i.kind = p.kind and i.item = p.other) as units from ${PAIR_TABLE} p where p.kind = ${k} and p.item = ${self} and p.count >= ${params.add(minSupport)} and ${exclusionSql(excluded, 'p.other', params)}) r where r.units is not null order by ${alsoOrder(scope, 'r.together', 'r.units', 'r.other')} limit ${limit}`,
+      `select r.other, r.together, r.units, (select units from ${ITEM_TABLE} where kind = ${k} and item = ${self}) as own from (select p.other, p.count as together, (select i.units from ${ITEM_TABLE} i where i.kind = p.kind and i.item = p.other) as units from ${PAIR_TABLE} p where p.kind = ${k} and p.item = ${self} and p.count >= ${params.add(minSupport)} and ${exclusionSql(this.#scope.engine, excluded, 'p.other', params)}) r where r.units is not null order by ${alsoOrder(scope, 'r.together', 'r.units', 'r.other')} limit ${limit}`,
       params,
     )
     return scored(rows)
@@ -171,16 +173,22 @@ interface Exclusions {
 }
 
 /**
- * SQL keeping `column` (an item) when it is none of the excluded. What the buyer bought, under
- * their id and the anonymous ids linked to it, is looked up in the statement, never read into
- * the process: a user linked to many devices (or a bot aliasing many ids) could have bought more
- * items than a statement binds values.
+ * SQL keeping `column` (an item) when it is none of the excluded. What the buyer bought, as
+ * their {@link PersonKey} and as the anonymous ids linked to them (units rolled up before the
+ * link), never as another person whose id is the same text, is looked up in the statement,
+ * never read into the process: a user linked to many devices (or a bot aliasing many ids) could
+ * have bought more items than a statement binds values.
  */
-function exclusionSql(excluded: Exclusions, column: string, params: Params): string {
+function exclusionSql(
+  engine: DatabaseEngine,
+  excluded: Exclusions,
+  column: string,
+  params: Params,
+): string {
   const listed = `${column} not in ${params.list(excluded.items)}`
   if (excluded.buyer === undefined) return listed
-  const buyer = params.add(excluded.buyer)
-  return `${listed} and not exists (select 1 from ${UNIT_ITEM_TABLE} b where b.kind = 'bought' and b.item = ${column} and (b.actor = ${buyer} or b.actor in (select anonymous_id from ${IDENTITY_TABLE} where user_id = ${buyer})))`
+  const linked = anonymousKeySql(engine, 'anonymous_id')
+  return `${listed} and not exists (select 1 from ${UNIT_ITEM_TABLE} b where b.kind = 'bought' and b.item = ${column} and (b.actor = ${params.add(userKey(excluded.buyer))} or b.actor in (select ${linked} from ${IDENTITY_TABLE} where user_id = ${params.add(excluded.buyer)})))`
 }
 
 /**

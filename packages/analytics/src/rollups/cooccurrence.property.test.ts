@@ -18,7 +18,8 @@ const TIME_ZONE = 'Europe/Paris'
 const ITEMS = ['p1', 'p2', 'p3', 'P1', 'p4'] as const
 
 const at = fc.integer({ min: 0, max: 60 * HOUR })
-const who = fc.constantFrom('u1', 'u2', 'u3', 'a1')
+// 'a-u1' is a visitor whose own anonymous id is the text of the user u1's id: another person.
+const who = fc.constantFrom('u1', 'u2', 'u3', 'a1', 'a-u1')
 const arbitraryEvent = fc.oneof(
   fc.record({
     name: fc.constant('viewed' as const),
@@ -51,7 +52,7 @@ function expected(
     const properties = (
       typeof row.properties === 'string' ? JSON.parse(row.properties) : row.properties
     ) as { productId?: string; productIds?: string[] }
-    const actor = row.user_id ?? row.anonymous_id
+    const actor = row.user_id !== null ? `user ${row.user_id}` : `visitor ${row.anonymous_id}`
     const kind = row.name === 'viewed' ? 'viewed' : 'bought'
     const unit = kind === 'viewed' ? localDay(Number(row.occurred_at), TIME_ZONE) : ''
     const id = `${kind}\0${actor}\0${unit}`
@@ -144,7 +145,11 @@ for (const engine of testEngines()) {
               for (const chunk of chunks) {
                 for (const event of chunk.events) {
                   const id =
-                    event.who === 'a1' ? { anonymousId: event.who } : { userId: user(event.who) }
+                    event.who === 'a1'
+                      ? { anonymousId: event.who }
+                      : event.who === 'a-u1'
+                        ? { anonymousId: user('u1') }
+                        : { userId: user(event.who) }
                   subject.analytics.track(event.name, event.properties as never, {
                     ...id,
                     timestamp: START + event.at,

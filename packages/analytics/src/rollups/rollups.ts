@@ -1,8 +1,8 @@
 import type { DatabaseEngine } from '@mortar/core'
 import { CompiledQuery, type Kysely } from 'kysely'
+import { type PersonKey, personKeySql } from '../queries/person-key.js'
 import {
   ACTOR_JOIN,
-  ACTOR_SQL,
   EVENTS_FROM,
   compile,
   Params,
@@ -31,6 +31,7 @@ import {
   UNIT_STAGE_TABLE,
 } from '../storage/analytics-tables.js'
 import { markChangedLists, markNeighbourLists, rebuildStaleLists } from './also-lists.js'
+import { rebuildMergedUnits } from './legacy-units.js'
 import { parsePlanRecord, planRecord, readPlanRecord } from './recorded-plan.js'
 import type { ItemKind, RollupPlan } from './rollup-config.js'
 import { arrayItemsSql, dayNumber, dayNumberSql, dayText, dayTextSql } from './rollup-sql.js'
@@ -86,6 +87,7 @@ export class Rollups {
         const scope = { ...this.#scope, db: trx as Kysely<unknown> }
         await lockRollups(scope)
         await reconcilePlan(scope, this.#plan)
+        await rebuildMergedUnits(scope, this.#plan)
         const pending = await pendingBatches(scope, BATCHES_PER_TRANSACTION)
         if (pending.length === 0) return undefined
         const counted = await fold(scope, this.#plan, pending)
@@ -480,7 +482,7 @@ async function refreshTop(
  * statement the database runs over all units at once. Then the ranked lists this may have
  * changed are rebuilt, so a recommendation reads a list instead of ranking every pair.
  */
-async function addCooccurrences(
+export async function addCooccurrences(
   scope: QueryScope,
   plan: RollupPlan,
   kind: ItemKind,
@@ -537,7 +539,8 @@ async function addCooccurrences(
 
 /**
  * SQL selecting, for the events `filter` selects, the (actor, unit, item, at) rows they give a
- * unit: the unit is the local day for views, '' (all of a person's purchases) for purchases.
+ * unit: the actor is the event's {@link PersonKey}; the unit is the local day for views, ''
+ * (all of a person's purchases) for purchases. `filter` may read the identity link `i`.
  */
 function unitCandidates(
   scope: QueryScope,
@@ -565,7 +568,7 @@ function unitCandidates(
   } else {
     item = propertySql(engine, source.key, params)
   }
-  return `select ${ACTOR_SQL} as actor, ${unit} as unit, ${item} as item, e.occurred_at as at from ${from} where e.name = ${params.add(source.event)} and ${filter(params)}`
+  return `select ${personKeySql(engine)} as actor, ${unit} as unit, ${item} as item, e.occurred_at as at from ${from} where e.name = ${params.add(source.event)} and ${filter(params)}`
 }
 
 /**
@@ -584,6 +587,7 @@ export async function purgeUnitsBefore(
   return rollupTransaction(scope).execute(async (trx) => {
     const tx: QueryScope = { ...scope, db: trx as Kysely<unknown> }
     await lockRollups(tx)
+    await rebuildMergedUnits(tx, plan)
     const days = new Params()
     const viewed = await tx.db.executeQuery(
       compile(
@@ -617,10 +621,18 @@ export async function purgeUnitsBefore(
 }
 
 /**
- * Removes the co-occurrence contributions of some actors (forgetUser): each of their units
+ * Removes the co-occurrence contributions of some people (forgetUser): each of their units
  * takes back its pairs and item counts, its rows go, and the ranked lists are rebuilt.
  */
-export async function removeUnits(scope: QueryScope, actors: readonly string[]): Promise<void> {
+export async function removeUnits(scope: QueryScope, people: readonly PersonKey[]): Promise<void> {
+  await takeBackUnits(scope, people)
+}
+
+/**
+ * {@link removeUnits} of the unit rows whose `actor` column holds one of `actors` as stored:
+ * person keys, or the bare ids that rows written before person keys hold (see legacy-units.ts).
+ */
+export async function takeBackUnits(scope: QueryScope, actors: readonly string[]): Promise<void> {
   if (actors.length === 0) return
   const rows: { kind: ItemKind; actor: string; unit: string; item: string }[] = []
   for (const chunk of idChunks(actors)) {

@@ -1,7 +1,9 @@
 import type { Migration, ModuleMigrations } from '@mortar/core'
 import { type Kysely, sql } from 'kysely'
 import { markSuppressions, SUPPRESSION_LOCK_ROW } from '../privacy/suppressed-writes.js'
+import { MAX_PERSON_KEY_LENGTH } from '../queries/person-key.js'
 import { rebuildStaleLists } from '../rollups/also-lists.js'
+import { tagBareUnits, untagUnits } from '../rollups/legacy-units.js'
 import {
   ALSO_TABLE,
   BATCH_TABLE,
@@ -318,6 +320,38 @@ const keepWholeFailedIds: Migration = {
   },
 }
 
+const tagUnitActors: Migration = {
+  async up(db) {
+    const kysely = db as Kysely<unknown>
+    const engine = engineOf(kysely)
+    // A unit's actor becomes a person key: the id and a tag, one character wider. SQLite keeps
+    // any length.
+    for (const table of [UNIT_ITEM_TABLE, UNIT_STAGE_TABLE]) {
+      const type = textKey(engine, MAX_PERSON_KEY_LENGTH)
+      if (engine === 'postgres') {
+        await db.schema
+          .alterTable(table)
+          .alterColumn('actor', (c) => c.setDataType(type))
+          .execute()
+      } else if (engine === 'mysql') {
+        await db.schema
+          .alterTable(table)
+          .modifyColumn('actor', type, (c) => c.notNull())
+          .execute()
+      }
+    }
+    // MariaDB commits DDL by itself: the rows are rewritten in a transaction of their own.
+    const tag = (trx: Kysely<unknown>) => tagBareUnits({ db: trx, engine, timeZone: 'UTC' })
+    if (engine === 'mysql') await kysely.transaction().execute(tag)
+    else await tag(kysely)
+  },
+  async down(db) {
+    const kysely = db as Kysely<unknown>
+    const engine = engineOf(kysely)
+    await untagUnits({ db: kysely, engine, timeZone: 'UTC' })
+  },
+}
+
 /**
  * The migrations of the analytics tables; `analyticsModule` carries them (`app.migrate()` runs
  * them). Use them directly only to run them under a module of your own.
@@ -339,4 +373,5 @@ export const analyticsMigrations: ModuleMigrations = {
   '0006_suppress_anonymous_ids': suppressAnonymousIds,
   '0007_mark_existing_suppressions': markExistingSuppressions,
   '0008_keep_whole_failed_ids': keepWholeFailedIds,
+  '0009_tag_unit_actors': tagUnitActors,
 }

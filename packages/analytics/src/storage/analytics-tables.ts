@@ -1,6 +1,8 @@
 // The tables of @mortar/analytics. Times are milliseconds since the epoch in `bigint` columns:
 // one portable type, exact, and cheap to compare.
 
+import type { PersonKey } from '../queries/person-key.js'
+
 export const EVENT_TABLE = 'mortar_analytics_event'
 export const FAILED_TABLE = 'mortar_analytics_failed_event'
 export const IDENTITY_TABLE = 'mortar_analytics_identity'
@@ -147,7 +149,8 @@ export interface TopDayRow {
 
 export interface UnitItemRow {
   kind: string
-  actor: string
+  /** The person whose unit this is: never a bare id, which a user and a visitor may share. */
+  actor: PersonKey
   unit: string
   item: string
 }

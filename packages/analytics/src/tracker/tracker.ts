@@ -679,7 +679,8 @@ export class Tracker {
           : name === '$alias'
             ? (JSON.parse(properties) as { previousId: string }).previousId
             : null
-      if (userId !== null && linked !== null && linked !== userId) {
+      // An anonymous id of the user id's own text is linked too: it is another person until then.
+      if (userId !== null && linked !== null) {
         links.push({ anonymousId: linked, userId, linkedAt: at })
       }
     }

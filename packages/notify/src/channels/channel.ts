@@ -102,8 +102,12 @@ interface Unsent {
  * channels and plugins implement this interface and are checked by the same conformance kit
  * (`channelConformance` from `@mortar/notify/testing`).
  *
- * `send` reports every outcome as a {@link ChannelResult} and should not throw; a throw is
- * recorded as a transient failure (the message may or may not have left).
+ * `send` reports every outcome as a {@link ChannelResult} and should not throw; a throw (or a
+ * rejection) is recorded as a transient failure, retried (the message may or may not have
+ * left), as is a send with no answer within {@link Channel.sendTimeoutMs}. Anything else it
+ * resolves (`undefined`, an unknown status, a failure without its reason) is ambiguous: the
+ * delivery is dead at once with a reason naming the channel and what it resolved, never retried
+ * nor handed to a fallback provider (the provider may have taken it), and an admin replays it.
  *
  * @example
  * ```ts
@@ -146,7 +150,12 @@ export interface Channel<C extends ChannelName = ChannelName> {
    * never sends beside a send still under way.
    */
   readonly sendTimeoutMs?: number
-  /** Checks a rendered message before it is stored: the reason it can never be sent, else undefined. */
+  /**
+   * Checks a rendered message before it is stored: the reason it can never be sent, else
+   * undefined. A refused message's delivery is `dead` when written, with the reason, and the
+   * notification's other channels still go; a check that throws (a schema's `parse`), answers
+   * anything but text or undefined, or an empty reason refuses it too, saying so.
+   */
   validate?(message: ChannelMessages[C], to: string): string | undefined
   /** Sends one message. */
   send(outgoing: Outgoing<ChannelMessages[C]>): Promise<ChannelResult>

@@ -9,6 +9,7 @@ import {
   type Outgoing,
 } from './channel.js'
 import type { Recipient } from '../notification/recipient.js'
+import { readChannelResult } from './channel-result.js'
 
 /**
  * One channel over several providers, tried in order. The next provider is tried only when the
@@ -16,7 +17,8 @@ import type { Recipient } from '../notification/recipient.js'
  * for good: a number it does not serve). A provider that did not take it for the recipient but
  * took it for others (a mail's cc and bcc: `sentTo`) hands the next only the rest, and the result
  * names those others, so that no later attempt sends them a second copy either. After `transient` (a timeout once the request was out:
- * it may have been accepted) none is tried. The message is dead at once only when every provider
+ * it may have been accepted), a throw or an answer that is no result (`undefined`, an unknown
+ * status: the ledger records it as ambiguous) none is tried. The message is dead at once only when every provider
  * refused it for good; when one was only down, it is retried, from the first provider again.
  *
  * With several providers it is never `idempotent`, even when each provider is: each keys the
@@ -80,7 +82,7 @@ export function fallbackChannel<C extends ChannelName>(
       const given = sentTo.length
       const withSentTo = <R extends ChannelResult>(result: R): R =>
         sentTo.length === given ? result : { ...result, sentTo }
-      for (const provider of providers) {
+      for (const [index, provider] of providers.entries()) {
         // A send given up (its attempt's bound passed, the worker stops) tries no further
         // provider: the ledger waits for it no longer, and may let another attempt send it.
         // Not-accepted, not permanent: a provider not tried may yet take it.
@@ -89,9 +91,16 @@ export function fallbackChannel<C extends ChannelName>(
           return withSentTo({ status: 'not-accepted', reason: reasons.join('; ') })
         }
         // The signal named: a spread copies own fields only, and the ledger's is a getter.
-        const result = await provider.send(
-          sentTo.length === 0 ? outgoing : { ...outgoing, signal: outgoing.signal, sentTo },
+        const result = readChannelResult(
+          await provider.send(
+            sentTo.length === 0 ? outgoing : { ...outgoing, signal: outgoing.signal, sentTo },
+          ),
+          first.name,
+          `provider ${index + 1} of ${providers.length}`,
         )
+        // No result: it may have gone out, so no other provider is tried. Handed on as it is,
+        // the ledger reads it as this provider's (see `readChannelResult`).
+        if (result.status === 'ambiguous') return result as unknown as ChannelResult
         if (result.status === 'accepted') return result
         sentTo.push(...(result.sentTo ?? []))
         if (result.status === 'transient') {

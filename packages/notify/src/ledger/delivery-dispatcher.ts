@@ -31,6 +31,7 @@ import {
   type DeliveryLedger,
   type LoadedDelivery,
 } from './delivery-ledger.js'
+import { readChannelResult, type SendOutcome } from '../channels/channel-result.js'
 import { ON_DEMAND_ID_PREFIX } from '../notification/recipient.js'
 import { withoutAddress } from '../notification/shown-address.js'
 import type { SendableRow } from './delivery-table.js'
@@ -360,19 +361,20 @@ export class DeliveryDispatcher {
   }
 
   /**
-   * Records how an attempt's send ended: `answer` is the channel's result, or `undefined` when
-   * none came within `send`'s bound (or the job's signal aborted first). Called by the send
-   * itself (`BoundedSend`), or with the reason no send was made; a promise only when there is something to wait
-   * for (each await is a promise a delivery).
+   * Records how an attempt's send ended: `answer` is the channel's result as read (ambiguous
+   * when it resolved no result), or `undefined` when none came within `send`'s bound (or the
+   * job's signal aborted first). Called by the send itself (`BoundedSend`), or with the reason
+   * no send was made; a promise only when there is something to wait for (each await is a
+   * promise a delivery).
    */
   answered(
     attempt: DeliveryAttempt,
-    answer: ChannelResult | undefined,
+    answer: SendOutcome | undefined,
     send?: BoundedSend,
   ): Promise<void> | undefined {
-    let result = answer ?? {
+    let result: SendOutcome = answer ?? {
       status: 'transient',
-      reason: `no answer within ${send?.bound} ms (the channel's send timeout): it may have gone out`,
+      reason: send?.givenUp() ?? 'the send was given up: it may have gone out',
     }
     if (result.status === 'accepted') {
       const { providerMessageId } = result
@@ -407,21 +409,26 @@ export class DeliveryDispatcher {
   /** An attempt whose send failed, or could not be made. */
   async #failed(
     attempt: DeliveryAttempt,
-    result: Exclude<ChannelResult, { status: 'accepted' }>,
-    late: Promise<ChannelResult> | undefined,
+    result: Exclude<SendOutcome, { status: 'accepted' }>,
+    late: Promise<SendOutcome> | undefined,
   ): Promise<void> {
     const { id, replay, token, job } = attempt
     const { row } = attempt.loaded
+    const ambiguous = result.status === 'ambiguous'
     // Whom the provider took it for besides the recipient is kept before the result: whatever
     // sends it next (a retry, a replay, a takeover after a crash) leaves them out.
-    if (token !== undefined) await this.#keepSentTo({ id, replay, token }, attempt.sentTo, result)
+    if (token !== undefined && !ambiguous)
+      await this.#keepSentTo({ id, replay, token }, attempt.sentTo, result)
     // Its job's attempts count with those its budget spent before it (see `DeliveryPayload.base`).
-    const final = result.status === 'permanent' || job.attempt + attempt.spent >= job.maxAttempts
+    // An ambiguous outcome is never retried on its own: it may have gone out (see
+    // `AmbiguousResult`); an admin replays it.
+    const final =
+      result.status === 'permanent' || ambiguous || job.attempt + attempt.spent >= job.maxAttempts
     const error = `${result.status}: ${result.reason}`
     // A transient failure once the message was on its way (a timeout, a dropped connection, a
-    // send given up) may hide an acceptance: whichever attempt sends next, be it a replay of the
-    // dead delivery, counts a possible duplicate.
-    const maybeSent = token !== undefined && result.status === 'transient'
+    // send given up) may hide an acceptance, as an ambiguous outcome may: whichever attempt
+    // sends next, be it a replay of the dead delivery, counts a possible duplicate.
+    const maybeSent = token !== undefined && (result.status === 'transient' || ambiguous)
     attempt.maybeSent = maybeSent
     if (final) {
       await this.#finish(attempt, 'dead', error)
@@ -496,7 +503,7 @@ export class DeliveryDispatcher {
    * possible duplicate instead.
    */
   async #recordLate(
-    late: Promise<ChannelResult>,
+    late: Promise<SendOutcome>,
     attempt: Pick<AttemptOutcome, 'id' | 'attempt' | 'replay'> & { readonly token: string },
     row: SendableRow,
     sentTo: readonly string[] | undefined,
@@ -506,7 +513,7 @@ export class DeliveryDispatcher {
       if (result.status !== 'accepted') {
         // Not accepted for the recipient, but perhaps for others: kept while the mark is still
         // the attempt's, so the send after its lease leaves them out.
-        await this.#keepSentTo(attempt, sentTo, result)
+        if (result.status !== 'ambiguous') await this.#keepSentTo(attempt, sentTo, result)
         return
       }
       const { providerMessageId } = result
@@ -748,13 +755,15 @@ class BoundedSend {
   readonly #dispatcher: DeliveryDispatcher
   readonly #attempt: DeliveryAttempt
   #sent: Promise<ChannelResult> | undefined
+  // The channel threw instead of returning a promise.
+  #threwAtOnce = false
   #resolve: (() => void) | undefined
   #reject: ((error: unknown) => void) | undefined
   #timer: NodeJS.Timeout | undefined
   /** The job's signal, once listened to. */
   #jobSignal: AbortSignal | undefined
   #controller: AbortController | undefined
-  #stopped: { readonly reason: unknown } | undefined
+  #stopped: { readonly reason: unknown; readonly timedOut: boolean } | undefined
 
   constructor(
     dispatcher: DeliveryDispatcher,
@@ -778,18 +787,47 @@ class BoundedSend {
     try {
       sent = Promise.resolve(channel.send(outgoing))
     } catch (error) {
+      this.#threwAtOnce = true
       sent = Promise.reject(error)
     }
     this.#sent = sent
     sent.then(
-      (answer) => this.#settle(answer),
-      (error: unknown) => this.#settle(threw(error)),
+      (answer: unknown) => this.#settle(readChannelResult(answer, this.#channel())),
+      (error: unknown) => this.#settle(this.#threw(error)),
     )
   }
 
-  /** The channel's answer whenever it comes, a throw as a transient failure. */
-  late(): Promise<ChannelResult> {
-    return (this.#sent as Promise<ChannelResult>).then(undefined, threw)
+  /** The channel's answer whenever it comes, read as its first would have been. */
+  late(): Promise<SendOutcome> {
+    return (this.#sent as Promise<ChannelResult>).then(
+      (answer: unknown) => readChannelResult(answer, this.#channel()),
+      (error: unknown) => this.#threw(error),
+    )
+  }
+
+  /** Why the send was given up without an answer: its bound, or its job's signal. */
+  givenUp(): string {
+    const channel = this.#channel()
+    if (this.#stopped === undefined || this.#stopped.timedOut) {
+      return `channel '${channel}' gave no answer within ${this.bound} ms (its send timeout): it may have gone out`
+    }
+    return `the send on channel '${channel}' was given up before it answered, its job aborted (${thrownText(this.#stopped.reason)}: the worker stops, or the job's time ran out): it may have gone out`
+  }
+
+  #channel(): string {
+    return this.#attempt.loaded.row.channel
+  }
+
+  /**
+   * A channel should report results; a throw leaves us not knowing whether it went out: a
+   * transient failure, retried (never handed to a fallback provider).
+   */
+  #threw(error: unknown): ChannelResult {
+    const how = this.#threwAtOnce ? 'threw' : 'rejected its send'
+    return {
+      status: 'transient',
+      reason: `channel '${this.#channel()}' ${how} instead of resolving a result: ${thrownText(error)} (it may have gone out)`,
+    }
   }
 
   /**
@@ -818,9 +856,9 @@ class BoundedSend {
     this.stop(this.#attempt.job.signal.reason)
   }
 
-  stop(reason: unknown): void {
+  stop(reason: unknown, timedOut = false): void {
     if (this.#stopped !== undefined) return
-    this.#stopped = { reason }
+    this.#stopped = { reason, timedOut }
     this.#controller?.abort(reason)
     this.#settle(undefined)
   }
@@ -837,7 +875,7 @@ class BoundedSend {
   }
 
   /** The send ended (answered, given up): its attempt's result is recorded, then `done` settles. */
-  #settle(answer: ChannelResult | undefined): void {
+  #settle(answer: SendOutcome | undefined): void {
     const resolve = this.#resolve
     const reject = this.#reject
     if (resolve === undefined || reject === undefined) return
@@ -858,12 +896,7 @@ class BoundedSend {
 }
 
 function timeUp(send: BoundedSend): void {
-  send.stop(new DOMException('The operation was aborted due to timeout', 'TimeoutError'))
-}
-
-/** A channel should report results; a throw leaves us not knowing whether it went out. */
-function threw(error: unknown): ChannelResult {
-  return { status: 'transient', reason: `the channel threw: ${thrownText(error)}` }
+  send.stop(new DOMException('The operation was aborted due to timeout', 'TimeoutError'), true)
 }
 
 /** What `notification.sent` and `notification.failed` say about the delivery they concern. */

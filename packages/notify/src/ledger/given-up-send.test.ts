@@ -92,7 +92,7 @@ describe('a custom channel that throws a value with no text form', () => {
         expect(await pingOnce(sms)).toMatchObject({
           status: 'failed',
           attempts: 1,
-          lastError: `transient: the channel threw: ${reason}`,
+          lastError: `transient: channel 'sms' ${how === 'rejects' ? 'rejected its send' : 'threw'} instead of resolving a result: ${reason} (it may have gone out)`,
         })
       })
     }

@@ -25,11 +25,13 @@ export interface NotificationFailedEvent {
   readonly channel: ChannelName
   readonly reason: string
   /**
-   * The channel result: `transient`, `not-accepted` or `permanent`; `job-dead` when the delivery
-   * job died with no result (its workers died mid-attempt until its attempts ran out, or its
-   * last attempt timed out or threw).
+   * The channel result: `transient`, `not-accepted` or `permanent`; `ambiguous` when the channel
+   * resolved no result (`undefined`, an unknown status: it may have gone out, so it is final,
+   * never retried on its own; replay it once checked); `job-dead` when the delivery job died
+   * with no result (its workers died mid-attempt until its attempts ran out, or its last attempt
+   * timed out or threw).
    */
-  readonly result: 'transient' | 'not-accepted' | 'permanent' | 'job-dead'
+  readonly result: 'transient' | 'not-accepted' | 'permanent' | 'ambiguous' | 'job-dead'
   readonly attempts: number
   readonly final: boolean
 }

@@ -103,6 +103,54 @@ describe('the channel conformance kit', () => {
     await expect(check?.run(subject)).rejects.toThrow("a result's sentTo must be a list")
   })
 
+  it('fails a channel that resolves what the ledger reads as no result, naming what it resolved', async () => {
+    // One rule with the ledger: before, the kit passed `{ status: 'accepted',
+    // providerMessageId: 7 }`, which the ledger stores as a message id.
+    for (const [value, named] of [
+      [undefined, 'resolved undefined'],
+      [{ status: 'ok' }, 'resolved status "ok"'],
+      [
+        { status: 'accepted', providerMessageId: 7 },
+        "resolved 'accepted' with a providerMessageId",
+      ],
+    ] as const) {
+      const received: object[] = []
+      const channel: Channel<'sms'> = {
+        name: 'sms',
+        route: (recipient) => recipient.phone,
+        async send(outgoing): Promise<ChannelResult> {
+          received.push({ key: outgoing.id })
+          return value as unknown as ChannelResult
+        },
+      }
+      const check = channelChecks.find((each) => each.title.startsWith('sends a message'))
+      await expect(check?.run(brokenSubject(channel, received))).rejects.toThrow(
+        `send() must resolve a result: channel 'sms' ${named}`,
+      )
+    }
+  })
+
+  it('fails a channel that never answers a send given up, or throws then', async () => {
+    const check = channelChecks.find((each) => each.title.startsWith('answers a send given up'))
+    const hangs: Channel<'sms'> = {
+      name: 'sms',
+      sendTimeoutMs: 50,
+      route: (recipient) => recipient.phone,
+      send: () => new Promise<ChannelResult>(() => {}),
+    }
+    await expect(check?.run(brokenSubject(hangs, []))).rejects.toThrow(
+      'a send whose signal was aborted gave no answer within its 50 ms bound',
+    )
+    const throws: Channel<'sms'> = {
+      ...hangs,
+      async send(outgoing): Promise<ChannelResult> {
+        outgoing.signal.throwIfAborted()
+        return { status: 'accepted' }
+      },
+    }
+    await expect(check?.run(brokenSubject(throws, []))).rejects.toThrow('send() threw')
+  })
+
   it('fails a channel marked idempotent whose retry is a second message without the delivery id', async () => {
     const received: object[] = []
     const unkeyed: Channel<'sms'> = {

@@ -1,13 +1,15 @@
 import { thrownText } from '@mortar/core'
 import type { VitestApi } from '@mortar/core/testing'
 import { randomUUID } from 'node:crypto'
-import type {
-  Channel,
-  ChannelMessages,
-  ChannelName,
-  ChannelResult,
-  Outgoing,
+import {
+  type Channel,
+  type ChannelMessages,
+  type ChannelName,
+  type ChannelResult,
+  DEFAULT_SEND_TIMEOUT_MS,
+  type Outgoing,
 } from '../channels/channel.js'
+import { readChannelResult } from '../channels/channel-result.js'
 import type { Recipient } from '../notification/recipient.js'
 
 /**
@@ -62,8 +64,6 @@ export interface ChannelConformanceOptions {
   readonly skip?: string | undefined
 }
 
-const STATUSES = new Set(['accepted', 'transient', 'permanent', 'not-accepted'])
-
 function outgoing<C extends ChannelName>(
   subject: ChannelConformanceSubject<C>,
   overrides: Partial<Outgoing<ChannelMessages[C]>> = {},
@@ -84,13 +84,14 @@ function fail(message: string): never {
   throw new Error(`Channel contract: ${message}`)
 }
 
-function checkShape(result: unknown): asserts result is ChannelResult {
-  const status = (result as { status?: unknown } | null)?.status
-  if (typeof status !== 'string' || !STATUSES.has(status)) {
-    fail(
-      `send() must resolve to { status: 'accepted' | 'transient' | 'permanent' | 'not-accepted' }, got ${JSON.stringify(result)}`,
-    )
-  }
+function checkShape<C extends ChannelName>(
+  channel: Channel<C>,
+  result: unknown,
+): asserts result is ChannelResult {
+  // Read as the ledger reads it: what it would record as ambiguous (dead, never retried) fails.
+  const read = readChannelResult(result, channel.name)
+  if (read.status === 'ambiguous') fail(`send() must resolve a result: ${read.reason}`)
+  const { status } = read
   const reason = (result as { reason?: unknown }).reason
   if (status !== 'accepted' && (typeof reason !== 'string' || reason.trim() === '')) {
     fail(`a '${status}' result must carry a reason`)
@@ -114,7 +115,7 @@ async function sendSafely<C extends ChannelName>(
   } catch (error) {
     fail(`send() threw (${thrownText(error)}); it must report failures as results`)
   }
-  checkShape(result)
+  checkShape(channel, result)
   return result
 }
 
@@ -242,6 +243,31 @@ export const channelChecks: readonly ChannelCheck[] = [
         fail(
           `it is marked idempotent, yet one delivery sent twice arrived as ${arrived.length} messages without the delivery id as the key of each (give the provider outgoing.id, or drop idempotent)`,
         )
+    },
+  },
+  {
+    title:
+      'answers a send given up (its signal aborted) with a result within its sendTimeoutMs, never a throw or a hang',
+    async run(subject) {
+      // The ledger gives a send up at its bound and aborts its signal; a channel that then
+      // never answers holds its mark to the lease's end and reports nothing.
+      const bound = subject.channel.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS
+      const controller = new AbortController()
+      controller.abort(new DOMException('given up', 'TimeoutError'))
+      let timer: NodeJS.Timeout | undefined
+      const hung = new Promise<'hung'>((resolve) => {
+        timer = setTimeout(() => resolve('hung'), bound)
+      })
+      try {
+        const answer = await Promise.race([
+          sendSafely(subject.channel, outgoing(subject, { signal: controller.signal })),
+          hung,
+        ])
+        if (answer === 'hung')
+          fail(`a send whose signal was aborted gave no answer within its ${bound} ms bound`)
+      } finally {
+        clearTimeout(timer)
+      }
     },
   },
   {

@@ -65,6 +65,7 @@ adapterConformance('express', async (setup) => {
       response.json(
         await route.handle({
           query,
+          frameworkQuery: () => request.query,
           params: request.params as Record<string, string>,
           body: request.body,
         }),

@@ -34,6 +34,7 @@ adapterConformance('fastify', async (setup) => {
       handler: async (request) =>
         route.handle({
           query: new URL(request.url, 'http://localhost').searchParams,
+          frameworkQuery: () => request.query,
           params: request.params as Record<string, string>,
           body: request.body,
         }),

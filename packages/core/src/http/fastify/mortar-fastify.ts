@@ -24,7 +24,11 @@ import { NotFoundError } from '../../errors/index.js'
 import type { Logger } from '../../logger/logger.js'
 import {
   type AdapterApp,
+  type ContentCoding,
+  contentCoding,
+  decodingStream,
   endEventStreamsOnClose,
+  hasBody,
   firstHeader,
   charsetRefusal,
   isJsonType,
@@ -152,17 +156,32 @@ export function mortarFastify(
     },
   )
 
-  // Fastify's JSON parser (and any an app adds) decodes a body leniently: a JSON body's bytes
-  // are checked on the way in, so one that is not UTF-8 is a 400 whatever parser reads it. A
-  // compressed body is not its JSON yet: a decompressing hook registered later (such as
-  // @fastify/compress's) makes it so, and checking its bytes would refuse every one. A JSON body
-  // in another charset is a 415, as under every adapter (Fastify's parser reads it as UTF-8).
+  // A compressed body is decoded here, for every parser, as every adapter decodes one (see
+  // decodingStream: within the route's limit, 415 for a coding none decodes); its
+  // content-encoding is then dropped, so a decompressing hook registered later (such as
+  // @fastify/compress's) does not decode it twice. Fastify's JSON parser (and any an app adds)
+  // decodes a body leniently: a JSON body's bytes are checked on the way in, so one that is not
+  // UTF-8 is a 400 whatever parser reads it. A JSON body in another charset is a 415, as under
+  // every adapter (Fastify's parser reads it as UTF-8).
   fastify.addHook('preParsing', (request, _reply, payload, next) => {
-    const { 'content-type': type, 'content-encoding': encoding } = request.headers
+    const headers = request.headers
+    const type = headers['content-type']
     const refused = isJsonType(type) ? charsetRefusal(type) : undefined
     if (refused) return next(refused)
-    const plain = encoding === undefined || encoding.trim().toLowerCase() === 'identity'
-    next(null, plain && isJsonType(type) ? utf8Checked(payload) : payload)
+    let body: Readable = payload
+    if (headers['content-encoding'] !== undefined && hasBody(headers)) {
+      let coding: ContentCoding | undefined
+      try {
+        coding = contentCoding(headers['content-encoding'])
+      } catch (error) {
+        return next(error as Error)
+      }
+      if (coding !== undefined) {
+        body = decodingStream(payload, coding, request.routeOptions.bodyLimit)
+        delete headers['content-encoding']
+      }
+    }
+    next(null, isJsonType(type) ? utf8Checked(body) : body)
   })
 
   // Modules' before-response hooks (auth's verify-authorized) see every successful result before
@@ -332,6 +351,13 @@ function utf8Checked(payload: Readable): Readable {
     },
   })
   payload.on('error', (error: Error) => checked.destroy(error))
+  // A decoded body's count of the bytes that arrived, which Fastify checks against its limit and
+  // its content-length, is read from the stream it is handed: this one.
+  if ('receivedEncodedLength' in payload) {
+    Object.defineProperty(checked, 'receivedEncodedLength', {
+      get: () => (payload as { receivedEncodedLength?: unknown }).receivedEncodedLength,
+    })
+  }
   return payload.pipe(checked)
 }
 

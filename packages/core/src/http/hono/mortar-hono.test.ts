@@ -75,6 +75,7 @@ adapterConformance('hono', async (setup) => {
         c.json(
           await route.handle({
             query: new URL(c.req.url).searchParams,
+            frameworkQuery: () => c.req.query(),
             params: c.req.param(),
             body: undefined,
           }),
@@ -85,6 +86,7 @@ adapterConformance('hono', async (setup) => {
         c.json(
           await route.handle({
             query: new URL(c.req.url).searchParams,
+            frameworkQuery: () => c.req.query(),
             params: c.req.param(),
             body: await c.req.json(),
           }),
@@ -103,6 +105,28 @@ const quietApp = {
 }
 
 describe('useMortar', () => {
+  // c.req.query(key) and c.req.query() gave the first of a repeated key's values.
+  it('answers a repeated key read through c.req.query(key) with a 400 problem, and keeps c.req.queries() whole', async () => {
+    const hono = new Hono()
+    useMortar(hono, quietApp)
+    hono.get('/one', (c) => c.json({ limit: c.req.query('limit') ?? null }))
+    hono.get('/all', (c) => c.json({ tags: c.req.queries('tag') ?? null, all: c.req.queries() }))
+    const repeated = await hono.request('/one?limit=1&limit=500')
+    expect(repeated.status).toBe(400)
+    expect(await repeated.json()).toMatchObject({
+      code: 'E_BAD_REQUEST',
+      detail: expect.stringContaining('"limit" is given 2 times'),
+    })
+    expect(await (await hono.request('/one?limit=5&other=1&other=2')).json()).toEqual({
+      limit: '5',
+    })
+    expect(await (await hono.request('/one')).json()).toEqual({ limit: null })
+    expect(await (await hono.request('/all?tag=a&tag=b&x=1')).json()).toEqual({
+      tags: ['a', 'b'],
+      all: { tag: ['a', 'b'], x: ['1'] },
+    })
+  })
+
   it('keeps the scope of a streamed body served without @hono/node-server until the body is read', async () => {
     const events: string[] = []
     const app = {

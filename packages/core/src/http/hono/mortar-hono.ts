@@ -20,6 +20,8 @@ import {
 import { NotFoundError, type RenderedProblem } from '../../errors/index.js'
 import {
   type AdapterApp,
+  contentCoding,
+  decodeBody,
   forgetResponse,
   isHttpException,
   isEventStream,
@@ -29,6 +31,7 @@ import {
   parseJsonBytes,
   REQUEST_ID_HEADER,
   RequestEnd,
+  repeatedQueryKey,
   renderHttpError,
   resolveBodyLimit,
   resolveScopeGraceMs,
@@ -72,8 +75,10 @@ export interface MortarHonoOptions {
  * Hono middleware that runs the rest of the request inside a Mortar request context (request id,
  * scope, slots), echoes `x-request-id`, disposes the scope once the response is over and the
  * rest of the chain has settled (or `scopeGraceMs` after the response was over), answers a
- * body over the limit (1 MiB unless set) with a 413 problem, and renders an error a handler threw
- * as problem+json. Register it before the routes; {@link useMortar} installs it with the error
+ * body over the limit (1 MiB unless set) with a 413 problem, answers a query key given more than
+ * once and read through `c.req.query()` or `c.req.query(key)` with a 400 problem (rather than its
+ * first value; `c.req.queries()` gives them all), and renders an error a handler threw as
+ * problem+json. Register it before the routes; {@link useMortar} installs it with the error
  * and not-found handlers.
  *
  * @example
@@ -96,7 +101,8 @@ export function mortarHono(app: AdapterApp, options: MortarHonoOptions = {}): Mi
   return async function mortar(c, next) {
     const http = new HonoHttpExchange(c, bodyLimit)
     const limited = limitBody(c, bodyLimit)
-    readBodyJsonAsClient(c)
+    readBodyJsonAsClient(c, bodyLimit)
+    readQueryOneValueEach(c)
     const signal = c.req.raw.signal
     const context = new RequestContext({
       requestId: c.req.header(REQUEST_ID_HEADER),
@@ -306,26 +312,62 @@ function limitBody(c: Context, limit: number): LimitedBody {
 }
 
 // c.req.json() (and a handler's c.req.raw.json()) decode the body leniently, as text, whatever
-// its content-type, and throw a bare SyntaxError on a malformed one. Both read its bytes instead
-// (see parseJsonBytes), once the content-type says UTF-8 JSON (jsonTypeRefusal, a 415): not UTF-8,
+// its content-type and content-encoding, and throw a bare SyntaxError on a malformed one. Both
+// read its bytes instead, decoded from the content-encoding (decodeBody: 415 for a coding no
+// adapter decodes), once the content-type says UTF-8 JSON (jsonTypeRefusal, a 415): not UTF-8,
 // malformed or holding a __proto__ key is the client's 400, and no other SyntaxError is. c.req.text() reads through
 // the bytes too, so Hono's body cache keeps them whichever is read first (a middleware that
 // checks a signature over c.req.text(), then the handler's c.req.json()).
-function readBodyJsonAsClient(c: Context): void {
+function readBodyJsonAsClient(c: Context, limit: number): void {
   const req = c.req
   const lenient = new TextDecoder()
+  // The body as the client meant it: decoded from its content-encoding, within the limit.
+  const decoded = async () => {
+    const coding = req.header('content-encoding')
+    contentCoding(coding)
+    return decodeBody(new Uint8Array(await req.arrayBuffer()), coding, limit)
+  }
   Object.defineProperties(req, {
     json: {
       value: async () => {
         const refused = jsonTypeRefusal(req.header('content-type'))
         if (refused) throw refused
-        return parseJsonBytes(await req.arrayBuffer())
+        return parseJsonBytes(await decoded())
       },
       configurable: true,
     },
-    text: { value: async () => lenient.decode(await req.arrayBuffer()), configurable: true },
+    text: { value: async () => lenient.decode(await decoded()), configurable: true },
   })
   c.req.raw = withBodyJson(c.req.raw)
+}
+
+// c.req.query() and c.req.query(key), typed one string per key, give the first of a repeated
+// key's values, where Fastify's request.query and Express's req.query give all of them: a
+// repeated key read through them is a 400 instead (repeatedQueryKey), so no adapter silently
+// answers with one of several values. c.req.queries() gives them all, as Hono has it.
+function readQueryOneValueEach(c: Context): void {
+  const req = c.req
+  const queries = req.queries.bind(req) as () => Record<string, string[]>
+  let single: Record<string, string> | undefined
+  const all = (): Record<string, string> => {
+    if (single !== undefined) return single
+    const values: Record<string, string> = {}
+    for (const [key, given] of Object.entries(queries())) {
+      if (given.length > 1) throw repeatedQueryKey(key, given.length)
+      values[key] = given[0] as string
+    }
+    single = values
+    return values
+  }
+  Object.defineProperty(req, 'query', {
+    value: (key?: string) => {
+      if (key === undefined) return { ...all() }
+      const given = req.queries(key)
+      if (given !== undefined && given.length > 1) throw repeatedQueryKey(key, given.length)
+      return given?.[0]
+    },
+    configurable: true,
+  })
 }
 
 // Hono's HTTPException, known by shape so that hono is never loaded at run time.

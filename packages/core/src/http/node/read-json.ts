@@ -1,6 +1,13 @@
 import type { IncomingMessage } from 'node:http'
 import { currentRequestContext } from '../../context/index.js'
-import { DEFAULT_BODY_LIMIT, jsonTypeRefusal, parseJsonBytes, readBody } from '../shared/index.js'
+import {
+  contentCoding,
+  DEFAULT_BODY_LIMIT,
+  decodeBody,
+  jsonTypeRefusal,
+  parseJsonBytes,
+  readBody,
+} from '../shared/index.js'
 
 /**
  * Options of {@link readJson}.
@@ -19,11 +26,12 @@ export interface ReadJsonOptions {
 }
 
 /**
- * Reads a request body as JSON. A malformed body (invalid UTF-8 included) or one holding a
+ * Reads a request body as JSON, decoding a gzip, deflate, br or zstd `content-encoding`. A
+ * malformed body (invalid UTF-8, or bytes not in the coding they claim, included) or one holding a
  * `__proto__` or `constructor.prototype` key throws a {@link BadRequestError} (400), one over
- * `limit` a {@link PayloadTooLargeError} (413), and a body not declared as UTF-8 JSON (no
- * `content-type`, another type or charset) an {@link UnsupportedMediaTypeError} (415), so that
- * `withMortar` renders each as a problem.
+ * `limit` (as sent or once decoded) a {@link PayloadTooLargeError} (413), and a body not declared
+ * as UTF-8 JSON (no `content-type`, another type or charset) or in another content coding an
+ * {@link UnsupportedMediaTypeError} (415), so that `withMortar` renders each as a problem.
  *
  * @example
  * ```ts
@@ -43,5 +51,7 @@ export async function readJson(
   const limit = options.limit ?? currentRequestContext()?.http?.bodyLimit ?? DEFAULT_BODY_LIMIT
   const refused = jsonTypeRefusal(request.headers['content-type'])
   if (refused) throw refused
-  return parseJsonBytes(await readBody(request, limit))
+  const coding = request.headers['content-encoding']
+  contentCoding(coding)
+  return parseJsonBytes(decodeBody(await readBody(request, limit), coding, limit))
 }

@@ -52,7 +52,12 @@ adapterConformance('node:http', async (setup) => {
     if (!route) return
     const params = paramsOf(route.path, url.pathname) ?? {}
     const body = request.method === 'POST' ? await readJson(request) : undefined
-    const result = await route.handle({ query: url.searchParams, params, body })
+    const result = await route.handle({
+      query: url.searchParams,
+      frameworkQuery: () => undefined,
+      params,
+      body,
+    })
     response.setHeader('content-type', 'application/json')
     response.end(JSON.stringify(result))
   }

@@ -5,6 +5,7 @@ import { request as httpRequest } from 'node:http'
 import { connect } from 'node:net'
 import { setImmediate as nextTick, setTimeout as sleep } from 'node:timers/promises'
 import * as zlib from 'node:zlib'
+import fc from 'fast-check'
 import { gunzipSync, gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createApp, defineModule } from '../../app/index.js'
@@ -36,6 +37,11 @@ import type { FetchHandler } from './fetch-handler.js'
  */
 export interface ConformanceInput {
   readonly query: URLSearchParams
+  /**
+   * The query as the framework's own one-record API reads it: Fastify's `request.query`,
+   * Express's `req.query`, Hono's `c.req.query()`; undefined under node:http, which has none.
+   */
+  readonly frameworkQuery: () => unknown
   readonly params: Readonly<Record<string, string>>
   readonly body: unknown
 }
@@ -384,6 +390,11 @@ export function adapterConformance(name: string, start: StartServer): void {
     const routes: ConformanceRoute[] = [
       { method: 'GET', path: '/hello', handle: () => ({ hello: 'world' }) },
       { method: 'GET', path: '/items/:id', handle: ({ params }) => ({ id: params.id }) },
+      {
+        method: 'GET',
+        path: '/query',
+        handle: ({ frameworkQuery }) => ({ query: frameworkQuery() ?? null }),
+      },
       {
         method: 'GET',
         path: '/context',
@@ -1337,6 +1348,140 @@ export function adapterConformance(name: string, start: StartServer): void {
           await expectProblem(mountedOver, 413, 'E_PAYLOAD_TOO_LARGE')
         } finally {
           await plain.close()
+        }
+      })
+    })
+
+    // Fastify and Express gave a repeated key's values as an array, Hono's c.req.query() the
+    // first: a schema expecting one value silently took one of several under Hono only.
+    describe('query strings', () => {
+      // What the rule gives for a query string: each key once as a string, a repeated key as all
+      // of its values in order; or, where the framework's one-record API holds one string per key
+      // (Hono's c.req.query()), a 400 for a repeated key.
+      const byRule = (search: string) => {
+        const record: Record<string, string | string[]> = {}
+        for (const [key, value] of new URLSearchParams(search)) {
+          const seen = record[key]
+          record[key] =
+            seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value]
+        }
+        return record
+      }
+      const expectByRule = async (search: string) => {
+        const response = await get(`/query?${search}`)
+        const expected = byRule(search)
+        const repeated = Object.keys(expected).filter((key) => Array.isArray(expected[key]))
+        if (response.status === 400 && repeated.length > 0) {
+          const problem = await expectProblem(response, 400, 'E_BAD_REQUEST')
+          expect(problem.detail).toMatch(/is given \d+ times/)
+          return
+        }
+        expect([search, response.status]).toEqual([search, 200])
+        const body = (await response.json()) as { query: unknown }
+        expect([search, body.query]).toEqual([search, expected])
+      }
+
+      it.skipIf(name === 'node:http')(
+        'never reads a repeated query key as one of its values',
+        async () => {
+          await expectByRule('a=1&a=2&b=3&c=&d=x%20y+z&e=caf%C3%A9')
+          await expectByRule('limit=1&limit=500')
+          await expectByRule('b=3&c=&d=x%20y+z&e=caf%C3%A9&tag=a&tag=b&tag=c')
+          await expectByRule('b=3&d=x%20y+z&e=caf%C3%A9')
+          await fc.assert(
+            fc.asyncProperty(
+              fc.array(
+                fc.tuple(
+                  fc.constantFrom('a', 'b', 'limit', 'tag', 'caf%C3%A9', 'x+y'),
+                  fc.constantFrom('', '1', 'two', '%20', 'a+b', '%C3%A9', '%2B', '%26', '%3D'),
+                ),
+                { maxLength: 6 },
+              ),
+              async (pairs) => {
+                await expectByRule(pairs.map(([key, value]) => `${key}=${value}`).join('&'))
+              },
+            ),
+            { numRuns: 60 },
+          )
+        },
+      )
+    })
+
+    // RFC 9110 §15.5.16: a content coding the server does not decode is a 415. Express's parser
+    // decoded gzip, deflate and br; the other adapters read the compressed bytes as JSON (a 400).
+    describe('compressed request bodies', () => {
+      const sent = { trip: 42, note: 'café 😀' }
+      const encoders: Record<string, (text: string) => Uint8Array> = {
+        gzip: (text) => zlib.gzipSync(text),
+        deflate: (text) => zlib.deflateSync(text),
+        br: (text) => zlib.brotliCompressSync(text),
+        ...('zstdCompressSync' in zlib
+          ? { zstd: (text: string) => zlib.zstdCompressSync(text) }
+          : {}),
+      }
+      // Routes read by the adapter's own JSON reading, and a mounted handler's request.json()
+      // (Hono's mount() hands the handler a Request of the platform's own: see above).
+      const paths = name === 'hono' ? ['/echo'] : ['/echo', `${MOUNT}/json`]
+      const postEncoded = (path: string, coding: string, body: Uint8Array) =>
+        fetch(`${server.url}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'content-encoding': coding },
+          body,
+        })
+
+      it('decodes a gzip, deflate, br or zstd JSON body, for routes and mounted handlers', async () => {
+        for (const path of paths) {
+          for (const [coding, encode] of Object.entries(encoders)) {
+            for (const label of [coding, coding.toUpperCase()]) {
+              const response = await postEncoded(path, label, encode(JSON.stringify(sent)))
+              expect([path, label, response.status]).toEqual([path, label, 200])
+              expect(await response.json()).toMatchObject({ body: sent })
+            }
+          }
+        }
+      })
+
+      it('refuses a body in a content coding no adapter decodes with a 415 problem, and logs nothing', async () => {
+        const body = zlib.gzipSync(JSON.stringify(sent))
+        for (const path of paths) {
+          for (const coding of ['compress', 'x-gzip', 'snappy', 'gzip, br', 'identity, gzip']) {
+            logged.length = 0
+            const response = await postEncoded(path, coding, body)
+            expect([path, coding, response.status]).toEqual([path, coding, 415])
+            const problem = await expectProblem(response, 415, 'E_UNSUPPORTED_MEDIA_TYPE')
+            expect(problem.detail).toMatch(/content-encoding/)
+            expect(logged).toEqual([])
+          }
+        }
+        // A request without a body is not refused for its header.
+        const bodiless = await get('/hello', { 'content-encoding': 'snappy' })
+        expect(bodiless.status).toBe(200)
+        await bodiless.body?.cancel()
+      })
+
+      it('refuses a compressed body that decodes past the limit with a 413 problem, small as it is sent', async () => {
+        const bomb = JSON.stringify({ text: 'x'.repeat(BODY_LIMIT * 200) })
+        for (const path of paths) {
+          for (const [coding, encode] of Object.entries(encoders)) {
+            const body = encode(bomb)
+            expect(body.length).toBeLessThan(BODY_LIMIT)
+            const response = await postEncoded(path, coding, body)
+            expect([path, coding, response.status]).toEqual([path, coding, 413])
+            await expectProblem(response, 413, 'E_PAYLOAD_TOO_LARGE')
+          }
+        }
+      })
+
+      it('refuses bytes that are not in the coding they claim with a 400 problem', async () => {
+        for (const path of paths) {
+          for (const coding of Object.keys(encoders)) {
+            logged.length = 0
+            const body = new TextEncoder().encode(JSON.stringify(sent))
+            const response = await postEncoded(path, coding, body)
+            expect([path, coding, response.status]).toEqual([path, coding, 400])
+            await expectProblem(response, 400, 'E_BAD_REQUEST')
+            expect(logged).toEqual([])
+          }
         }
       })
     })

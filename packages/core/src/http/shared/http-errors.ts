@@ -1,4 +1,7 @@
+import { currentRequestContext } from '../../context/index.js'
 import { BadRequestError, UnsupportedMediaTypeError } from '../../errors/index.js'
+import { DEFAULT_BODY_LIMIT } from './body-limit.js'
+import { contentCoding, decodeBody } from './content-coding.js'
 
 export { PayloadTooLargeError, UnsupportedMediaTypeError } from '../../errors/index.js'
 
@@ -114,7 +117,9 @@ export function parseJsonBytes(bytes: ArrayBuffer | Uint8Array): unknown {
 
 /**
  * `request`, whose `json()` reads its bytes with {@link parseJsonBytes} once its `content-type`
- * says UTF-8 JSON (see {@link jsonTypeRefusal}, a 415 otherwise): not UTF-8 or malformed is a 400.
+ * says UTF-8 JSON (see {@link jsonTypeRefusal}, a 415 otherwise), decoded from its
+ * `content-encoding` within the request's body limit (see {@link decodeBody}): not UTF-8 or
+ * malformed is a 400.
  */
 export function withBodyJson(request: Request): Request {
   const bytes = request.arrayBuffer.bind(request)
@@ -122,7 +127,10 @@ export function withBodyJson(request: Request): Request {
     value: async () => {
       const refused = jsonTypeRefusal(request.headers.get('content-type') ?? undefined)
       if (refused) throw refused
-      return parseJsonBytes(await bytes())
+      const coding = request.headers.get('content-encoding') ?? undefined
+      contentCoding(coding)
+      const limit = currentRequestContext()?.http?.bodyLimit ?? DEFAULT_BODY_LIMIT
+      return parseJsonBytes(decodeBody(new Uint8Array(await bytes()), coding, limit))
     },
     configurable: true,
   })

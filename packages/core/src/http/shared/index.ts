@@ -31,6 +31,14 @@ export {
   utf8Check,
   withBodyJson,
 } from './http-errors.js'
+export type { ContentCoding } from './content-coding.js'
+export {
+  contentCoding,
+  decodeBody,
+  decodingStream,
+  hasBody,
+  unsupportedCoding,
+} from './content-coding.js'
 export { MALFORMED_PATH_MESSAGE, malformedPathRefusal } from './malformed-path.js'
 export { isHttpException, normalizeHttpError } from './normalize-http-error.js'
 export type { RenderHttpErrorOptions } from './render-http-error.js'
@@ -39,6 +47,7 @@ export type { OpenedRequest } from './node-context-opener.js'
 export { nodeContextOpener } from './node-context-opener.js'
 export { NodeHttpExchange } from './node-http-exchange.js'
 export { readBody } from './read-body.js'
+export { repeatedQueryKey } from './repeated-query-key.js'
 export { RequestEnd, resolveScopeGraceMs } from './request-end.js'
 export { firstHeader, REQUEST_ID_HEADER } from './request-id-header.js'
 export type { ResponseGateOptions } from './response-gate.js'

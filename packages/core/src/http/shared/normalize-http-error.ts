@@ -4,6 +4,7 @@ import {
   PayloadTooLargeError,
   UnsupportedMediaTypeError,
 } from './http-errors.js'
+import { unsupportedCoding } from './content-coding.js'
 import { MALFORMED_PATH_MESSAGE } from './malformed-path.js'
 
 // Codes and types the frameworks give to an unparseable JSON body.
@@ -63,6 +64,11 @@ export function normalizeHttpError(error: unknown): unknown {
   // before routing (see malformedPathRefusal) where it can.
   if (status === 400 && (fields.code === 'FST_ERR_BAD_URL' || error instanceof URIError)) {
     return new BadRequestError(MALFORMED_PATH_MESSAGE, { cause: error })
+  }
+  // body-parser's word for a content-encoding it does not decode: the 415 every adapter gives.
+  if (status === 415 && fields.type === 'encoding.unsupported') {
+    const { encoding } = error as { encoding?: unknown }
+    return unsupportedCoding(typeof encoding === 'string' ? encoding : undefined, error)
   }
   if (status === 413) return new PayloadTooLargeError(undefined, { cause: error })
   if (status === 415) return new UnsupportedMediaTypeError(undefined, { cause: error })
