@@ -36,8 +36,27 @@ for (const engine of testEngines()) {
       await first?.close()
     })
 
+    /** A view tracked in a request of each process, then both flushed. */
+    async function trackInEachProcess(): Promise<void> {
+      inRequest(first.app, {}, () =>
+        first.analytics.track('product_viewed', { productId: 'first' }),
+      )
+      inRequest(second, {}, () => secondAnalytics.track('product_viewed', { productId: 'second' }))
+      await first.analytics.flush()
+      await secondAnalytics.flush()
+    }
+
+    /** The anonymous ids of the events from the start of the UTC `day` on. */
+    function anonymousIdsFrom(day: string) {
+      return first.db
+        .selectFrom('mortar_analytics_event')
+        .select('anonymous_id')
+        .where('occurred_at', '>=', Date.parse(`${day}T00:00:00Z`))
+        .execute()
+    }
+
     it("give a visitor one id across processes even when the day's salt was drawn in a transaction that rolled back", async () => {
-      const { analytics, app, db } = first
+      const { analytics, app } = first
       // The day's first event of this process is written by trackNow in a checkout that fails.
       await expect(
         inRequest(app, {}, () =>
@@ -51,15 +70,8 @@ for (const engine of testEngines()) {
           ),
         ),
       ).rejects.toThrow('checkout failed')
-      inRequest(app, {}, () => analytics.track('product_viewed', { productId: 'first' }))
-      inRequest(second, {}, () => secondAnalytics.track('product_viewed', { productId: 'second' }))
-      await analytics.flush()
-      await secondAnalytics.flush()
-      const ids = await db
-        .selectFrom('mortar_analytics_event')
-        .select('anonymous_id')
-        .where('name', '=', 'product_viewed')
-        .execute()
+      await trackInEachProcess()
+      const ids = await anonymousIdsFrom('2026-03-02')
       expect(ids).toHaveLength(2)
       expect(ids[0]?.anonymous_id).toMatch(/^[0-9a-f]{32}$/)
       expect(ids[1]?.anonymous_id).toBe(ids[0]?.anonymous_id)
@@ -70,7 +82,7 @@ for (const engine of testEngines()) {
     // SQLite writes one transaction at a time, so there no salt commits under an open one.
     if (engine.engine !== 'sqlite')
       it("reads the day's salt that another process committed after the caller's transaction began", async () => {
-        const { analytics, app, db, clock } = first
+        const { analytics, app, clock } = first
         clock.set('2026-03-03T10:00:00Z')
         const database = second.resolve(DATABASE)
         await inRequest(second, {}, () =>
@@ -85,11 +97,7 @@ for (const engine of testEngines()) {
             { database },
           ),
         )
-        const ids = await db
-          .selectFrom('mortar_analytics_event')
-          .select('anonymous_id')
-          .where('occurred_at', '>=', Date.parse('2026-03-03T00:00:00Z'))
-          .execute()
+        const ids = await anonymousIdsFrom('2026-03-03')
         expect(ids).toHaveLength(2)
         expect(ids[0]?.anonymous_id).toMatch(/^[0-9a-f]{32}$/)
         expect(ids[1]?.anonymous_id).toBe(ids[0]?.anonymous_id)
@@ -136,7 +144,7 @@ for (const engine of testEngines()) {
     // An app with a second database: afterCommit registered on its transaction, open inside the
     // app's, so the day's salt and the event were kept at its commit though the app's rolled back.
     it("keeps no event nor salt of the app's rolled-back transaction when another database's transaction was open inside it", async () => {
-      const { analytics, app, db, clock } = first
+      const { analytics, app, clock } = first
       clock.set('2026-03-09T10:00:00Z')
       const other = new Database('sqlite::memory:')
       try {
@@ -157,15 +165,8 @@ for (const engine of testEngines()) {
       } finally {
         await other.destroy()
       }
-      inRequest(app, {}, () => analytics.track('product_viewed', { productId: 'first' }))
-      inRequest(second, {}, () => secondAnalytics.track('product_viewed', { productId: 'second' }))
-      await analytics.flush()
-      await secondAnalytics.flush()
-      const ids = await db
-        .selectFrom('mortar_analytics_event')
-        .select('anonymous_id')
-        .where('occurred_at', '>=', Date.parse('2026-03-09T00:00:00Z'))
-        .execute()
+      await trackInEachProcess()
+      const ids = await anonymousIdsFrom('2026-03-09')
       expect(ids).toHaveLength(2)
       expect(ids[1]?.anonymous_id).toBe(ids[0]?.anonymous_id)
     })

@@ -15,11 +15,7 @@ import {
   DEFAULT_SEND_TIMEOUT_MS,
   type Outgoing,
 } from '../channels/channel.js'
-import {
-  type CategoryOptions,
-  decidePreference,
-  type PreferenceEntry,
-} from '../preferences/preference-policy.js'
+import type { CategoryOptions, PreferenceEntry } from '../preferences/preference-policy.js'
 import { storedQuietHoursEnd } from '../preferences/quiet-hours.js'
 import { Batcher } from './batcher.js'
 import {
@@ -32,7 +28,13 @@ import {
   type LoadedDelivery,
 } from './delivery-ledger.js'
 import { readChannelResult, type SendOutcome } from '../channels/channel-result.js'
-import { ON_DEMAND_ID_PREFIX } from '../notification/recipient.js'
+import {
+  asksExistence,
+  preferenceHold,
+  RECIPIENT_GONE,
+  throttleHold,
+  throttleWindowStart,
+} from './delivery-policy.js'
 import { withoutAddress } from '../notification/shown-address.js'
 import type { SendableRow } from './delivery-table.js'
 import { type AddressSeal, deliveryAddressPlace } from './sealed-address.js'
@@ -225,10 +227,7 @@ export class DeliveryDispatcher {
       // Its sends are marked: the row may count attempts its job does not (see `ledger.mark`).
       channel !== undefined && channel.idempotent !== true,
     )
-    if (
-      this.#init.recipientExists !== undefined &&
-      !row.recipient_id.startsWith(ON_DEMAND_ID_PREFIX)
-    ) {
+    if (this.#init.recipientExists !== undefined && asksExistence(row.recipient_id)) {
       return this.#checkExistence(this.#init.recipientExists, attempt)
     }
     return this.#checkChoices(attempt)
@@ -239,7 +238,7 @@ export class DeliveryDispatcher {
     attempt: DeliveryAttempt,
   ): Promise<void> {
     if (!(await this.#recipientExists(exists, attempt.loaded.row.recipient_id))) {
-      await this.#finish(attempt, 'suppressed', 'recipient deleted before delivery')
+      await this.#finish(attempt, 'suppressed', RECIPIENT_GONE)
       return
     }
     await this.#checkChoices(attempt)
@@ -610,23 +609,13 @@ export class DeliveryDispatcher {
 
   /** Why the recipient's preferences hold this delivery back, if they do. */
   #preferenceHold(row: SendableRow, preferences: readonly PreferenceEntry[]): string | undefined {
-    // No stored choice: nothing to opt out with.
-    if (preferences.length === 0) return undefined
-    const category = this.#init.categories[row.category] ?? {}
-    if (
-      category.critical === true ||
-      category.required === true ||
-      row.recipient_id.startsWith(ON_DEMAND_ID_PREFIX)
-    ) {
-      return undefined
-    }
-    const decision = decidePreference(
+    return preferenceHold(
+      row.recipient_id,
       row.category,
       row.channel as ChannelName,
-      category,
+      this.#init.categories,
       preferences,
     )
-    return decision.send ? undefined : decision.reason
   }
 
   /** Why the category's throttle holds this delivery back, if it does (it counts the delivery). */
@@ -634,17 +623,14 @@ export class DeliveryDispatcher {
     const throttle = this.#init.categories[row.category]?.throttle
     if (throttle === undefined) return undefined
     const channel = row.channel as ChannelName
-    const now = this.#init.clock.nowMs()
     const count = await this.#throttles.call({
       deliveryId: row.id,
       recipientId: row.recipient_id,
       category: row.category,
       channel,
-      windowStart: now - (now % throttle.windowMs),
+      windowStart: throttleWindowStart(throttle, this.#init.clock.nowMs()),
     })
-    return count > throttle.limit
-      ? `throttled: more than ${throttle.limit} '${row.category}' on ${channel} per ${throttle.windowMs} ms`
-      : undefined
+    return throttleHold(throttle, count, row.category, channel)
   }
 
   async #publishSent(

@@ -19,6 +19,14 @@ import type {
 } from '../notification/notifier.js'
 import { checkRecipient, distinctRecipients, type Recipient } from '../notification/recipient.js'
 import { channelsFor, prepareMessage } from '../notification/render.js'
+import {
+  asksExistence,
+  preferenceHold,
+  RECIPIENT_GONE,
+  throttleHold,
+  throttleWindowStart,
+} from '../ledger/delivery-policy.js'
+import type { CategoryOptions, PreferenceEntry } from '../preferences/preference-policy.js'
 
 /** A notification the {@link NotificationFake} recorded for one recipient, with its rendered messages. */
 export interface SentNotification<N> {
@@ -56,6 +64,23 @@ export interface NotificationFakeOptions {
   readonly defaultLocale?: string
   /** The time zone renderers get when a recipient has none (the module's); `'UTC'` by default. */
   readonly defaultTimeZone?: string
+  /**
+   * The categories of the app's `notifyModule` (the same object): critical and required ones
+   * ignore opt-outs, a throttled one lets `limit` through per recipient and channel in each
+   * window, as the ledger does. None by default.
+   */
+  readonly categories?: Readonly<Record<string, CategoryOptions>>
+  /**
+   * Where recipients' choices are read (the app's `PREFERENCES`, or a stand-in with `list`): an
+   * opt-out holds a message back as the ledger's delivery job does. None by default.
+   */
+  readonly preferences?: {
+    list(recipientId: string): readonly PreferenceEntry[] | Promise<readonly PreferenceEntry[]>
+  }
+  /** The module's `recipientExists`: a recipient it says is gone gets nothing. */
+  readonly recipientExists?: (recipientId: string) => boolean | Promise<boolean>
+  /** The clock that places a throttled delivery in its window (the app's); `Date.now` by default. */
+  readonly clock?: { nowMs(): number }
 }
 
 interface Recorded {
@@ -64,11 +89,11 @@ interface Recorded {
   /** The digest it joined (it goes out in that digest's batch, whatever `via()` says). */
   readonly digest: string | undefined
   readonly channels: readonly ChannelName[]
-  readonly messages: ReadonlyMap<
-    ChannelName,
-    { ok: true; message: unknown } | { ok: false; reason: string }
-  >
+  /** Each channel's message, or why it would not go out (a throttle may hold it back on commit). */
+  readonly messages: Map<ChannelName, RecordedMessage>
 }
+
+type RecordedMessage = { ok: true; message: unknown } | { ok: false; reason: string }
 
 /**
  * A {@link Notifier} for tests (Laravel's `Notification::fake()`): sends nothing, records each
@@ -102,8 +127,14 @@ export class NotificationFake implements Notifier {
   readonly #defaultLocale: string
   readonly #defaultTimeZone: string | undefined
   readonly #digests: ReadonlySet<string>
+  readonly #categories: Readonly<Record<string, CategoryOptions>>
+  readonly #preferences: NotificationFakeOptions['preferences']
+  readonly #recipientExists: NotificationFakeOptions['recipientExists']
+  readonly #clock: { nowMs(): number }
   #recorded: Recorded[] = []
   readonly #keys = new Set<string>()
+  // Deliveries counted per throttle window, as the ledger's counters.
+  readonly #throttled = new Map<string, number>()
 
   constructor(options: NotificationFakeOptions) {
     this.#channels = channelMap(options?.channels, 'NotificationFake')
@@ -115,6 +146,10 @@ export class NotificationFake implements Notifier {
     }
     this.#defaultTimeZone = options.defaultTimeZone
     this.#digests = new Set((options.digests ?? []).map((digest) => digest.key))
+    this.#categories = options.categories ?? {}
+    this.#preferences = options.preferences
+    this.#recipientExists = options.recipientExists
+    this.#clock = options.clock ?? { nowMs: () => Date.now() }
   }
 
   async notify<N extends Notification<never>>(
@@ -160,10 +195,17 @@ export class NotificationFake implements Notifier {
         },
       )
       if (fields.key !== undefined && digest === undefined && channels.length === 0) continue
-      const messages = new Map<
-        ChannelName,
-        { ok: true; message: unknown } | { ok: false; reason: string }
-      >()
+      const messages = new Map<ChannelName, RecordedMessage>()
+      // What the ledger's delivery job asks before sending (see delivery-policy.ts).
+      const gone =
+        channels.length > 0 &&
+        this.#recipientExists !== undefined &&
+        asksExistence(recipient.id) &&
+        (await this.#recipientExists(recipient.id)) !== true
+      const choices =
+        channels.length === 0 || this.#preferences === undefined
+          ? []
+          : await this.#preferences.list(recipient.id)
       for (const channel of channels) {
         const prepared = await prepareMessage(
           notification,
@@ -172,12 +214,17 @@ export class NotificationFake implements Notifier {
           this.#channels.get(channel),
           { locale: this.#defaultLocale, timeZone: this.#defaultTimeZone },
         )
+        const held = !prepared.ok
+          ? prepared.reason
+          : gone
+            ? RECIPIENT_GONE
+            : preferenceHold(recipient.id, fields.category, channel, this.#categories, choices)
         // What the channel would get: the ledger stores the message as JSON and sends that.
         messages.set(
           channel,
-          prepared.ok
+          held === undefined && prepared.ok
             ? { ok: true, message: JSON.parse(prepared.json) as unknown }
-            : { ok: false, reason: prepared.reason },
+            : { ok: false, reason: held as string },
         )
         deliveries.push({
           id: `fake-${this.#recorded.length + recorded.length}-${channel}`,
@@ -192,6 +239,7 @@ export class NotificationFake implements Notifier {
     await afterCommit(() => {
       for (const entry of recorded) {
         for (const place of places(entry.recipient.id, entry.channels)) this.#keys.add(place)
+        this.#throttle(entry, fields.category)
       }
       this.#recorded.push(
         ...recorded.filter((entry) => entry.digest !== undefined || entry.channels.length > 0),
@@ -258,10 +306,30 @@ export class NotificationFake implements Notifier {
     }
   }
 
-  /** Forgets everything recorded, idempotency keys included. */
+  /** Forgets everything recorded, idempotency keys and throttle counts included. */
   reset(): void {
     this.#recorded = []
     this.#keys.clear()
+    this.#throttled.clear()
+  }
+
+  /**
+   * Counts the messages of `entry` that would go out against their category's throttle, once
+   * committed (the ledger counts a delivery when its job runs), and holds back those past it.
+   */
+  #throttle(entry: Recorded, category: string): void {
+    const throttle = this.#categories[category]?.throttle
+    if (throttle === undefined) return
+    const windowStart = throttleWindowStart(throttle, this.#clock.nowMs())
+    const { messages } = entry
+    for (const [channel, message] of messages) {
+      if (!message.ok) continue
+      const key = JSON.stringify([entry.recipient.id, category, channel, windowStart])
+      const count = (this.#throttled.get(key) ?? 0) + 1
+      this.#throttled.set(key, count)
+      const held = throttleHold(throttle, count, category, channel)
+      if (held !== undefined) messages.set(channel, { ok: false, reason: held })
+    }
   }
 
   /** What went out: the recorded notifications with a channel that rendered, or in a digest. */
