@@ -11,7 +11,9 @@ import {
   MYSQL_UNCACHED,
   mysqlCachesByCollation,
   mysqlColumn,
+  pgInList,
   type SqlColumn,
+  sqliteInList,
   type SqlSchema,
   sqlColumnsEqual,
   sqlCompare,
@@ -392,6 +394,8 @@ function buildFactory(node: ConditionNode, scope: SqlScope): SqlFactory {
       const build = (value: unknown) => {
         const values = listValues(value)
         if (values.length === 0) return FALSE
+        const list = pgInList(left, values) ?? sqliteInList(left, values)
+        if (list !== undefined) return list
         return sqlJunction(
           'or',
           values.map((item) => sqlCompare(left, '=', item)),

@@ -353,7 +353,21 @@ function pgDomain(
   op: CompareOperator,
   value: unknown,
 ): RawBuilder<SqlBool> {
-  const answers = domain.map((item) => compareTruth(item, op, value))
+  return pgDomainAnswers(
+    column,
+    notNull,
+    domain,
+    domain.map((item) => compareTruth(item, op, value)),
+  )
+}
+
+/** {@link pgDomain} given the point check's answer for each value of the domain. */
+function pgDomainAnswers(
+  column: Column,
+  notNull: boolean,
+  domain: readonly (boolean | string)[],
+  answers: readonly Truth[],
+): RawBuilder<SqlBool> {
   const first = answers[0] ?? null
   if (answers.every((answer) => answer === first)) return known(column, notNull, first)
   const among = (answer: Truth) => {
@@ -600,6 +614,191 @@ export function sqlCompare(
   // test the label's position; UUID = 1 raises), a latin1 one as the UTF-8 mysql2 reads.
   const ref = column.type === 'typed-text' ? mysqlText(column.ref) : column.ref
   return guardedCompare('mysql', ref, op, value)
+}
+
+/**
+ * `column in (values)` on PostgreSQL as ONE bound array, `= any($1::type[])`, for the column types
+ * whose equality is a plain `=` with a value of the column's type (or of its text): each value
+ * becomes the one it equals in the point check, or drops out (it equals no row), or makes the
+ * answer unknown. One comparison per value was a parameter or more each: past PostgreSQL's
+ * 65,535 a principal's long list failed `where` where `can` answered. An index of the column
+ * serves `= any` as it serves `=`. `undefined` for the other types (dates, json), compared
+ * value by value. `values` are comparable and not null, at least one.
+ */
+export function pgInList(
+  column: SqlColumn,
+  values: readonly unknown[],
+): RawBuilder<SqlBool> | undefined {
+  if (column.engine !== 'postgres') return undefined
+  const { ref, type } = column
+  if (type.kind === 'boolean' || type.kind === 'enum') {
+    const domain: readonly (boolean | string)[] = type.kind === 'enum' ? type.labels : [false, true]
+    const answers = domain.map((item) => {
+      let answer: Truth = false
+      for (const value of values) {
+        const truth = compareTruth(item, '=', value)
+        if (truth === true) return true
+        if (truth === null) answer = null
+      }
+      return answer
+    })
+    return pgDomainAnswers(ref, type.notNull, domain, answers)
+  }
+  const form = PG_LIST_FORMS[type.kind]
+  if (form === undefined) return undefined
+  const targets = new Set<string>()
+  let unknown = false
+  for (const value of values) {
+    // No column holds a NUL byte (PostgreSQL refuses it as input).
+    const target =
+      typeof value === 'string' && value.includes('\0') ? undefined : form.target(value, type)
+    if (target === null) unknown = true
+    else if (target !== undefined) targets.add(target)
+  }
+  const left = form.left(ref)
+  const terms = [
+    targets.size > 0
+      ? sql<SqlBool>`${left} = any(cast(${[...targets]} as ${form.array}))`
+      : known(left, type.notNull && type.kind !== 'float', false),
+  ]
+  if (unknown) terms.push(UNKNOWN)
+  return terms.length === 1
+    ? (terms[0] as RawBuilder<SqlBool>)
+    : sql<SqlBool>`(${sql.join(terms, sql` or `)})`
+}
+
+/**
+ * `column in (values)` on SQLite as equalText's terms for all the values at once: the texts, the
+ * integers and the whole reals each ONE bound JSON array read by `json_each`, so a long list no
+ * longer takes parameters past SQLite's 32,766. `col in (select value from json_each(?))` finds
+ * the rows through an index of the column as `col = ?` does; the storage-class and byte tests
+ * beside each decide as equalText's do. A real with a fraction, an infinity and a text holding
+ * U+FFFD keep a term of their own.
+ */
+export function sqliteInList(
+  column: SqlColumn,
+  values: readonly unknown[],
+): RawBuilder<SqlBool> | undefined {
+  if (column.engine !== 'sqlite') return undefined
+  const { ref } = column
+  const texts = new Set<string>()
+  const integers = new Set<bigint>()
+  const wholeReals = new Set<bigint>()
+  const own: RawBuilder<SqlBool>[] = []
+  let dated = false
+  for (const value of values) {
+    if (typeof value === 'object') {
+      dated = true
+      continue
+    }
+    const equal = typeof value === 'boolean' ? (value ? 1 : 0) : (value as string | number | bigint)
+    const text = typeof equal === 'string' ? equal : numberText(equal)
+    texts.add(text)
+    const replaced = text.indexOf('\ufffd')
+    if (replaced >= 0) {
+      own.push(
+        sql<SqlBool>`${ref} >= ${text.slice(0, replaced)} and ${ref} < x'' and typeof(${ref}) = 'text' and ${sqliteRead(ref)} = ${text}`,
+      )
+    }
+    const integer =
+      typeof equal === 'bigint' ? equal : INTEGER_TEXT.test(text) ? BigInt(text) : undefined
+    if (integer !== undefined && integer <= MAX_INT64 && integer >= -MAX_INT64 - 1n) {
+      integers.add(integer)
+    }
+    const double = Number(text)
+    const real =
+      typeof equal === 'bigint'
+        ? Number.isFinite(double) && BigInt(double) === equal
+        : !Number.isNaN(double) && numberText(double) === text
+    if (!real) continue
+    // A whole double is a JSON integer SQLite reads exactly; another one is bound as it is.
+    if (Number.isSafeInteger(double)) wholeReals.add(BigInt(double))
+    else {
+      const bound = isInfinite(double) ? sqliteInfinity(double) : sql`${double}`
+      own.push(sql<SqlBool>`${ref} = ${bound} and typeof(${ref}) = 'real'`)
+    }
+  }
+  const among = (json: string) => sql`${ref} in (select value from json_each(${json}))`
+  const terms: RawBuilder<SqlBool>[] = []
+  if (texts.size > 0) {
+    const json = JSON.stringify([...texts])
+    terms.push(
+      sql<SqlBool>`${among(json)} and typeof(${ref}) in ('text', 'null') and cast(${ref} as blob) in (select cast(value as blob) from json_each(${json}))`,
+    )
+  }
+  const numbers = (set: ReadonlySet<bigint>) => `[${[...set].join(',')}]`
+  if (integers.size > 0) {
+    terms.push(sql<SqlBool>`${among(numbers(integers))} and typeof(${ref}) = 'integer'`)
+  }
+  if (wholeReals.size > 0) {
+    terms.push(sql<SqlBool>`${among(numbers(wholeReals))} and typeof(${ref}) = 'real'`)
+  }
+  terms.push(...own)
+  // A Date equals no value SQLite reads back: false, or unknown for a NULL, as every other term
+  // is already (and a term no index serves would make SQLite scan the table for the whole `or`).
+  if (terms.length === 0 && dated) terms.push(known(ref, false, false))
+  return sqliteEqual(ref, sql<SqlBool>`(${sql.join(terms, sql` or `)})`)
+}
+
+/**
+ * Per column type: the expression compared, the array type, and the text of the value of that
+ * type a list value equals (`undefined`: none, so no row; `null`: unknown for every row), as
+ * pgCompare's `=` decides.
+ */
+const PG_LIST_FORMS: Partial<
+  Record<
+    PgColumn['kind'],
+    {
+      readonly left: (column: Column) => Column
+      readonly array: RawBuilder<unknown>
+      readonly target: (value: unknown, type: PgColumn) => string | null | undefined
+    }
+  >
+> = {
+  integer: {
+    left: (column) => column,
+    array: sql.raw('int8[]'),
+    target: (value, type) => {
+      const target = integerOf(value)
+      if (type.kind !== 'integer' || target === undefined) return undefined
+      return target < type.min || target > type.max ? undefined : String(target)
+    },
+  },
+  text: { left: (column) => column, array: sql.raw('text[]'), target: textOf },
+  uuid: {
+    left: (column) => column,
+    array: sql.raw('uuid[]'),
+    target: (value) => {
+      const text = textOf(value)
+      return text !== undefined && UUID.test(text) ? text : undefined
+    },
+  },
+  // As guardedCompare's equality: the column's text against the value's (a boolean as 1 or 0).
+  char: {
+    left: (column) => sql`cast(${pgPadded(column)} as text)`,
+    array: sql.raw('text[]'),
+    target: guardedText,
+  },
+  other: {
+    left: (column) => sql`cast(${column} as text)`,
+    array: sql.raw('text[]'),
+    target: guardedText,
+  },
+  float: {
+    left: FLOAT_VALUE.postgres,
+    array: sql.raw('float8[]'),
+    target: (value) => {
+      const target = floatOf(value)
+      return target === null || target === undefined ? target : numberText(target)
+    },
+  },
+}
+
+/** The text guardedCompare compares a column's text with for `=`; none for a Date. */
+function guardedText(value: unknown): string | undefined {
+  if (typeof value === 'object') return undefined
+  if (typeof value === 'boolean') return value ? '1' : '0'
+  return typeof value === 'string' ? value : numberText(value as number | bigint)
 }
 
 /**
