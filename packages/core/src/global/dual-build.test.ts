@@ -87,6 +87,8 @@ const PER_BUILD: Readonly<Record<string, string>> = {
     "batches the tracker checked, for the sink of its build; another build's sink checks them again",
   'notify/src/ledger/delivery-insert.ts:texts':
     "compiled INSERT texts per Kysely; another build's ledger compiles its own",
+  'notify/src/ledger/delivery-insert.ts:keyedTexts':
+    "compiled keyed INSERT texts per Kysely; another build's ledger compiles its own",
   'notify/src/channels/inbox/inbox-handler.ts:hubs':
     "one polling hub per inbox for the handlers of one build; another build's handlers poll their own",
 }

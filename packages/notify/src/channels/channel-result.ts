@@ -23,8 +23,12 @@ const STATUSES: ReadonlySet<unknown> = new Set([
 
 // The ambiguous outcomes this reader made: a fallback channel hands its provider's on as its
 // own, and they keep the reason naming that provider. Any other value with this status is the
-// channel's own, and as unknown a status as any.
-const made = new WeakSet<AmbiguousResult>()
+// channel's own, and as unknown a status as any. On globalThis so the ESM and CJS builds share
+// it: a fallback channel of one build hands its outcomes on to the ledger of the other.
+const MADE = Symbol.for('mortar.notify.ambiguousResults')
+const store = globalThis as unknown as Record<symbol, WeakSet<AmbiguousResult> | undefined>
+store[MADE] ??= new WeakSet<AmbiguousResult>()
+const made = store[MADE]
 
 /**
  * `value`, what a send on the channel `channel` (through its `provider`, named as `'provider 2

@@ -1354,36 +1354,36 @@ export function adapterConformance(name: string, start: StartServer): void {
 
     // Fastify and Express gave a repeated key's values as an array, Hono's c.req.query() the
     // first: a schema expecting one value silently took one of several under Hono only.
-    describe('query strings', () => {
-      // What the rule gives for a query string: each key once as a string, a repeated key as all
-      // of its values in order; or, where the framework's one-record API holds one string per key
-      // (Hono's c.req.query()), a 400 for a repeated key.
-      const byRule = (search: string) => {
-        const record: Record<string, string | string[]> = {}
-        for (const [key, value] of new URLSearchParams(search)) {
-          const seen = record[key]
-          record[key] =
-            seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value]
+    // node:http has no query record to read: the rule has nothing to hold there.
+    if (name !== 'node:http')
+      describe('query strings', () => {
+        // What the rule gives for a query string: each key once as a string, a repeated key as all
+        // of its values in order; or, where the framework's one-record API holds one string per key
+        // (Hono's c.req.query()), a 400 for a repeated key.
+        const byRule = (search: string) => {
+          const record: Record<string, string | string[]> = {}
+          for (const [key, value] of new URLSearchParams(search)) {
+            const seen = record[key]
+            record[key] =
+              seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value]
+          }
+          return record
         }
-        return record
-      }
-      const expectByRule = async (search: string) => {
-        const response = await get(`/query?${search}`)
-        const expected = byRule(search)
-        const repeated = Object.keys(expected).filter((key) => Array.isArray(expected[key]))
-        if (response.status === 400 && repeated.length > 0) {
-          const problem = await expectProblem(response, 400, 'E_BAD_REQUEST')
-          expect(problem.detail).toMatch(/is given \d+ times/)
-          return
+        const expectByRule = async (search: string) => {
+          const response = await get(`/query?${search}`)
+          const expected = byRule(search)
+          const repeated = Object.keys(expected).filter((key) => Array.isArray(expected[key]))
+          if (response.status === 400 && repeated.length > 0) {
+            const problem = await expectProblem(response, 400, 'E_BAD_REQUEST')
+            expect(problem.detail).toMatch(/is given \d+ times/)
+            return
+          }
+          expect([search, response.status]).toEqual([search, 200])
+          const body = (await response.json()) as { query: unknown }
+          expect([search, body.query]).toEqual([search, expected])
         }
-        expect([search, response.status]).toEqual([search, 200])
-        const body = (await response.json()) as { query: unknown }
-        expect([search, body.query]).toEqual([search, expected])
-      }
 
-      it.skipIf(name === 'node:http')(
-        'never reads a repeated query key as one of its values',
-        async () => {
+        it('never reads a repeated query key as one of its values', async () => {
           await expectByRule('a=1&a=2&b=3&c=&d=x%20y+z&e=caf%C3%A9')
           await expectByRule('limit=1&limit=500')
           await expectByRule('b=3&c=&d=x%20y+z&e=caf%C3%A9&tag=a&tag=b&tag=c')
@@ -1403,9 +1403,8 @@ export function adapterConformance(name: string, start: StartServer): void {
             ),
             { numRuns: 60 },
           )
-        },
-      )
-    })
+        })
+      })
 
     // RFC 9110 §15.5.16: a content coding the server does not decode is a 415. Express's parser
     // decoded gzip, deflate and br; the other adapters read the compressed bytes as JSON (a 400).
