@@ -121,7 +121,8 @@ function refusal(properties: Record<string, unknown>): string | undefined {
     } else if (node instanceof Number) {
       if (!Number.isFinite(node.valueOf())) why ??= 'boxed non-finite'
     } else if (Buffer.isBuffer(node)) {
-      // { type, data }: its bytes as numbers.
+      // { type, data }: its bytes as numbers, an array one level below the object.
+      if (depth + 1 > MAX_JSON_DEPTH) why ??= 'too deep'
     } else if (
       node instanceof Map ||
       node instanceof Set ||
