@@ -35,6 +35,13 @@ describe('NodeSqliteDatabase', () => {
     )
   })
 
+  it('reads the INTEGER -2^63 whole, and a REAL of the same value as a number', async () => {
+    await sql`create table edge (id integer primary key, i integer, r real)`.execute(db)
+    await sql`insert into edge values (1, ${-(2n ** 63n)}, ${-(2 ** 63)})`.execute(db)
+    const { rows } = await sql<{ i: unknown; r: unknown }>`select i, r from edge`.execute(db)
+    expect(rows).toEqual([{ i: '-9223372036854775808', r: -(2 ** 63) }])
+  })
+
   it(`gives NULL for a BLOB and for NULL in ${SQLITE_JS_TEXT}`, async () => {
     const { rows } = await sql<{
       blob: unknown

@@ -113,12 +113,13 @@ class NodeSqliteStatement implements SqliteStatement {
     const bound = bind(parameters)
     if (!this.#bigInts) {
       try {
-        return this.#statement.all(...bound)
+        const rows = this.#statement.all(...bound) as Record<string, unknown>[]
+        if (!rows.some(holdsInt64Min)) return rows
       } catch (error) {
         if ((error as { code?: unknown }).code !== 'ERR_OUT_OF_RANGE') throw error
-        this.#bigInts = true
-        this.#statement.setReadBigInts(true)
       }
+      this.#bigInts = true
+      this.#statement.setReadBigInts(true)
     }
     const rows = this.#statement.all(...bound) as Record<string, unknown>[]
     for (const row of rows) normalizeIntegers(row)
@@ -150,6 +151,15 @@ const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER)
 const MIN_INT64 = -(2n ** 63n)
 const MAX_INT64 = 2n ** 63n - 1n
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+
+// node:sqlite reads the INTEGER -2^63 as a number, rounded, where it refuses every other integer
+// past 2^53; a REAL of that value reads the same, so both are read again as bigints to tell.
+const INT64_MIN_AS_NUMBER = -(2 ** 63)
+
+function holdsInt64Min(row: Record<string, unknown>): boolean {
+  for (const key in row) if (row[key] === INT64_MIN_AS_NUMBER) return true
+  return false
+}
 
 function normalizeIntegers(row: Record<string, unknown>): Record<string, unknown> {
   for (const key in row) {
