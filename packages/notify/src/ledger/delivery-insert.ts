@@ -99,19 +99,25 @@ function insertNode(rows: readonly DeliveryRow[]): RawBuilder<unknown> {
 }
 
 /**
- * The INSERT's text for as many rows by `compiler`, compiled once: a call then only lists its
- * values, and hands core the same string each time (see {@link CompanionWrite}).
+ * The text of `node(rows)` by `compiler`, compiled once for as many rows and kept in `kept`: a
+ * call then only lists its values, and hands the database the same string each time (which
+ * core's jobs send with theirs, see {@link CompanionWrite}, and PostgreSQL keeps prepared).
  */
-function insertText(compiler: Kysely<unknown>, rows: readonly DeliveryRow[]): InsertText {
-  const kept = texts.get(compiler)?.[rows.length]
-  if (kept !== undefined) return kept
-  const text = insertNode(rows).compile(compiler).sql
+function insertText(
+  kept: WeakMap<Kysely<unknown>, InsertText[]>,
+  compiler: Kysely<unknown>,
+  rows: readonly DeliveryRow[],
+  node: (rows: readonly DeliveryRow[]) => RawBuilder<unknown>,
+): InsertText {
+  const found = kept.get(compiler)?.[rows.length]
+  if (found !== undefined) return found
+  const text = node(rows).compile(compiler).sql
   const made: InsertText = { sql: text, query: RawNode.createWithSql(text) }
   if (rows.length <= KEPT_TEXTS) {
-    let byCount = texts.get(compiler)
+    let byCount = kept.get(compiler)
     if (byCount === undefined) {
       byCount = []
-      texts.set(compiler, byCount)
+      kept.set(compiler, byCount)
     }
     byCount[rows.length] = made
   }
@@ -130,7 +136,7 @@ export function deliveryInsertion(
   compiler: Kysely<unknown>,
   rows: readonly DeliveryRow[],
 ): CompanionWrite {
-  return new DeliveryInsertion(db, insertText(compiler, rows), rows)
+  return new DeliveryInsertion(db, insertText(texts, compiler, rows, insertNode), rows)
 }
 
 // A class, not an object of arrow functions: notify() makes one a call, and the build names
@@ -182,20 +188,8 @@ export function keyedDeliveryInsert(
   compiler: Kysely<unknown>,
   rows: readonly DeliveryRow[],
 ): KeyedDeliveryInsert {
-  let byCount = keyedTexts.get(compiler)
-  let kept = byCount?.[rows.length]
-  if (kept === undefined) {
-    const text = keyedNode(engine, rows).compile(compiler).sql
-    kept = { sql: text, query: RawNode.createWithSql(text) }
-    if (rows.length <= KEPT_TEXTS) {
-      if (byCount === undefined) {
-        byCount = []
-        keyedTexts.set(compiler, byCount)
-      }
-      byCount[rows.length] = kept
-    }
-  }
-  return new KeyedDeliveryInsert(engine, kept, rows)
+  const text = insertText(keyedTexts, compiler, rows, (some) => keyedNode(engine, some))
+  return new KeyedDeliveryInsert(engine, text, rows)
 }
 
 /** The keyed INSERT of `rows` as a node, its values in it. */
