@@ -10,13 +10,20 @@ import {
 /** A content coding every adapter decodes in a request body. */
 export type ContentCoding = 'gzip' | 'deflate' | 'br' | 'zstd'
 
+interface Decoder {
+  readonly whole: (bytes: Uint8Array, options: { maxOutputLength: number }) => Uint8Array
+  readonly stream: () => Transform
+}
+
 // The codings Express's body-parser decodes, so every adapter takes the same bodies: zstd where
 // this Node's zlib has it (22.15+, 23.8+).
-const CODINGS: ReadonlySet<string> = new Set([
-  'gzip',
-  'deflate',
-  'br',
-  ...('zstdDecompressSync' in zlib ? ['zstd'] : []),
+const DECODERS = new Map<string, Decoder>([
+  ['gzip', { whole: zlib.gunzipSync, stream: zlib.createGunzip }],
+  ['deflate', { whole: zlib.inflateSync, stream: zlib.createInflate }],
+  ['br', { whole: zlib.brotliDecompressSync, stream: zlib.createBrotliDecompress }],
+  ...('zstdDecompressSync' in zlib
+    ? [['zstd', { whole: zlib.zstdDecompressSync, stream: zlib.createZstdDecompress }] as const]
+    : []),
 ])
 
 /**
@@ -27,7 +34,7 @@ const CODINGS: ReadonlySet<string> = new Set([
 export function contentCoding(header: string | undefined): ContentCoding | undefined {
   const coding = header?.trim().toLowerCase()
   if (coding === undefined || coding === '' || coding === 'identity') return undefined
-  if (CODINGS.has(coding)) return coding as ContentCoding
+  if (DECODERS.has(coding)) return coding as ContentCoding
   throw unsupportedCoding(header, undefined)
 }
 
@@ -37,7 +44,7 @@ export function unsupportedCoding(
   cause: unknown,
 ): UnsupportedMediaTypeError {
   return new UnsupportedMediaTypeError(
-    `The request body's content-encoding ${JSON.stringify(header?.slice(0, 64) ?? '')} is not supported; send it uncompressed or as ${[...CODINGS].join(', ')}.`,
+    `The request body's content-encoding ${JSON.stringify(header?.slice(0, 64) ?? '')} is not supported; send it uncompressed or as ${[...DECODERS.keys()].join(', ')}.`,
     { cause },
   )
 }
@@ -65,14 +72,7 @@ export function decodeBody(
   const options = { maxOutputLength: Math.max(1, limit) }
   let decoded: Uint8Array
   try {
-    decoded =
-      coding === 'gzip'
-        ? zlib.gunzipSync(bytes, options)
-        : coding === 'deflate'
-          ? zlib.inflateSync(bytes, options)
-          : coding === 'br'
-            ? zlib.brotliDecompressSync(bytes, options)
-            : zlib.zstdDecompressSync(bytes, options)
+    decoded = (DECODERS.get(coding) as Decoder).whole(bytes, options)
   } catch (error) {
     throw decodeFailure(error, coding)
   }
@@ -91,14 +91,7 @@ export function decodingStream(
   coding: ContentCoding,
   limit: number,
 ): Readable & { receivedEncodedLength: number } {
-  const inflate =
-    coding === 'gzip'
-      ? zlib.createGunzip()
-      : coding === 'deflate'
-        ? zlib.createInflate()
-        : coding === 'br'
-          ? zlib.createBrotliDecompress()
-          : zlib.createZstdDecompress()
+  const inflate = (DECODERS.get(coding) as Decoder).stream()
   let decoded = 0
   const counted = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
