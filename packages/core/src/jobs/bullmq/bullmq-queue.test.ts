@@ -1,51 +1,30 @@
 import { sql } from 'kysely'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import * as vitest from 'vitest'
 import { createLogger } from '../../logger/create-logger.js'
-import { Database } from '../../persistence/database/index.js'
-import { ModuleMigrator } from '../../persistence/migrations/index.js'
 import { AppRedis } from '../../redis/app-redis.js'
 import {
   deleteRedisKeys,
-  type PrivateDatabaseUrl,
-  privateDatabaseUrl,
   privateRedisPrefix,
   type QueueSubject,
   queueConformance,
   testEngines,
 } from '../../testing/index.js'
 import { SqlQueue } from '../sql/sql-queue.js'
-import { sqlQueueMigrations } from '../sql/sql-queue-migrations.js'
 import { BullmqQueue } from './bullmq-queue.js'
+import { privateJobsDatabase } from '../sql/private-jobs-database.case.js'
 
 const redisUrl = process.env.MORTAR_TEST_REDIS_URL
 const logger = createLogger({ level: 'silent' })
 
 for (const engine of testEngines()) {
   const skip = engine.skip ?? (redisUrl ? undefined : 'MORTAR_TEST_REDIS_URL is unset')
-  let target: PrivateDatabaseUrl | undefined
-  let database: Database | undefined
-
-  beforeAll(async () => {
-    if (skip) return
-    target = await privateDatabaseUrl(engine)
-    database = new Database({ url: target.url, pool: 12 })
-    await database.connect()
-    await new ModuleMigrator({
-      db: database.root,
-      sources: [{ module: 'mortar.jobs', migrations: sqlQueueMigrations }],
-    }).up()
-  })
-
-  afterAll(async () => {
-    await database?.destroy()
-    await target?.drop()
-  })
+  const jobsDb = privateJobsDatabase(engine, { pool: 12, skip })
 
   async function subject(
     sweepMs?: number,
   ): Promise<QueueSubject & { adapter: BullmqQueue; redis: AppRedis }> {
-    const db = database as Database
+    const db = jobsDb.database()
     // A fresh queue per case in the one private database: empty the outbox first.
     await sql`delete from mortar_job`.execute(db.root)
     const prefix = privateRedisPrefix()
@@ -76,7 +55,7 @@ for (const engine of testEngines()) {
 
   /** Empties the outbox and restarts its row ids, as a restore or a reset of the database does. */
   async function restartRowIds(): Promise<void> {
-    const db = (database as Database).root
+    const db = jobsDb.database().root
     if (engine.engine === 'postgres') await sql`truncate mortar_job restart identity`.execute(db)
     else if (engine.engine === 'mysql') await sql`truncate table mortar_job`.execute(db)
     else {
@@ -90,7 +69,7 @@ for (const engine of testEngines()) {
    * SQLite and MariaDB, the commit on PostgreSQL (which deletes before it adds). Returns the undo.
    */
   async function failOutboxDeletes(): Promise<() => Promise<void>> {
-    const db = (database as Database).root
+    const db = jobsDb.database().root
     if (engine.engine === 'postgres') {
       await sql`create or replace function mortar_test_no_delete() returns trigger
         language plpgsql as $$ begin raise exception 'no delete'; end $$`.execute(db)
@@ -210,7 +189,7 @@ for (const engine of testEngines()) {
       try {
         const now = Date.now()
         // A row an older Mortar wrote to the outbox: no token.
-        const [row] = await new SqlQueue({ database: database as Database }).enqueue([
+        const [row] = await new SqlQueue({ database: jobsDb.database() }).enqueue([
           {
             name: 'a',
             payload: '{"old":true}',

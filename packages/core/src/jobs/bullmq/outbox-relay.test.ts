@@ -1,12 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createLogger } from '../../logger/create-logger.js'
-import { Database } from '../../persistence/database/index.js'
-import { ModuleMigrator } from '../../persistence/migrations/index.js'
-import { type PrivateDatabaseUrl, privateDatabaseUrl, testEngines } from '../../testing/index.js'
+import { testEngines } from '../../testing/index.js'
 import type { NewJob } from '../queue-adapter.js'
 import { SqlQueue } from '../sql/sql-queue.js'
-import { sqlQueueMigrations } from '../sql/sql-queue-migrations.js'
 import { newRelayToken, OutboxRelay, RELAY_BYTES, type RelayJob } from './outbox-relay.js'
+import { privateJobsDatabase } from '../sql/private-jobs-database.case.js'
 
 const logger = createLogger({ level: 'silent' })
 
@@ -27,27 +25,11 @@ for (const engine of testEngines()) {
   // Skipped only when this engine's MORTAR_TEST_*_URL variable is unset (the notice names it).
   if (engine.skip) console.info(engine.skip)
   describe.skipIf(engine.skip !== undefined)(`OutboxRelay on ${engine.title}`, () => {
-    let target: PrivateDatabaseUrl | undefined
-    let database: Database | undefined
-
-    beforeAll(async () => {
-      target = await privateDatabaseUrl(engine)
-      database = new Database({ url: target.url, pool: 4 })
-      await database.connect()
-      await new ModuleMigrator({
-        db: database.root,
-        sources: [{ module: 'mortar.jobs', migrations: sqlQueueMigrations }],
-      }).up()
-    })
-
-    afterAll(async () => {
-      await database?.destroy()
-      await target?.drop()
-    })
+    const jobsDb = privateJobsDatabase(engine, { pool: 4 })
 
     // A thousand rows of large payloads were read at once and handed to Redis as one MULTI.
     it('hands BullMQ at most RELAY_BYTES of rows a call, a larger row alone, and relays every row once in order', async () => {
-      const db = database as Database
+      const db = jobsDb.database()
       const part = Math.floor(RELAY_BYTES * 0.4)
       // Past the cap by a MiB: under MariaDB's default max_allowed_packet (16 MiB), so stored.
       const rows = [

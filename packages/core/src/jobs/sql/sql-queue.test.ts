@@ -1,17 +1,12 @@
 import { type Kysely, sql } from 'kysely'
-import { afterAll, beforeAll } from 'vitest'
 import * as vitest from 'vitest'
 import { Database } from '../../persistence/database/index.js'
 import { ModuleMigrator } from '../../persistence/migrations/index.js'
-import {
-  type PrivateDatabaseUrl,
-  privateDatabaseUrl,
-  queueConformance,
-  testEngines,
-} from '../../testing/index.js'
+import { privateDatabaseUrl, queueConformance, testEngines } from '../../testing/index.js'
 import type { NewJob } from '../queue-adapter.js'
 import { SqlQueue } from './sql-queue.js'
 import { sqlQueueMigrations } from './sql-queue-migrations.js'
+import { privateJobsDatabase } from './private-jobs-database.case.js'
 
 /** `count` no-op jobs named `name`, due at `nowMs`, with one attempt each. */
 function dueJobs(name: string, count: number, nowMs: number): NewJob[] {
@@ -26,30 +21,13 @@ function dueJobs(name: string, count: number, nowMs: number): NewJob[] {
 }
 
 for (const engine of testEngines()) {
-  let target: PrivateDatabaseUrl | undefined
-  let database: Database | undefined
-
-  beforeAll(async () => {
-    if (engine.skip) return
-    target = await privateDatabaseUrl(engine)
-    database = new Database({ url: target.url, pool: 12 })
-    await database.connect()
-    await new ModuleMigrator({
-      db: database.root,
-      sources: [{ module: 'mortar.jobs', migrations: sqlQueueMigrations }],
-    }).up()
-  })
-
-  afterAll(async () => {
-    await database?.destroy()
-    await target?.drop()
-  })
+  const jobsDb = privateJobsDatabase(engine, { pool: 12, skip: engine.skip })
 
   queueConformance(
     vitest,
     `SqlQueue on ${engine.title}`,
     async () => {
-      const db = database as Database
+      const db = jobsDb.database()
       // A fresh queue per case in the one private database: empty the table first.
       await sql`delete from mortar_job`.execute(db.root)
       return { adapter: new SqlQueue({ database: db }), transaction: (fn) => db.transaction(fn) }
@@ -65,7 +43,7 @@ for (const engine of testEngines()) {
       vitest.it(
         'refuses a job too large for one statement (MariaDB: its max_allowed_packet) with a ValidationError, storing nothing and leaving the transaction usable',
         async () => {
-          const db = database as Database
+          const db = jobsDb.database()
           await sql`delete from mortar_job`.execute(db.root)
           const queue = new SqlQueue({ database: db })
           const limit =
@@ -107,7 +85,7 @@ for (const engine of testEngines()) {
     `SqlQueue completion on ${engine.title}`,
     () => {
       vitest.it('writes with a completion only for the jobs the worker still held', async () => {
-        const db = database as Database
+        const db = jobsDb.database()
         await sql`delete from mortar_job`.execute(db.root)
         await sql`drop table if exists test_finished`.execute(db.root)
         await sql`create table test_finished (id varchar(36) primary key)`.execute(db.root)
@@ -146,7 +124,7 @@ for (const engine of testEngines()) {
         'retries a dead set of any size a page of rows at a time, and a list of ids of any length',
         async () => {
           // The queue's reads, through a plugin that sees the size of every result while on.
-          const db = new Database({ url: (target as PrivateDatabaseUrl).url })
+          const db = new Database({ url: jobsDb.url() })
           let watching = false
           let largest = 0
           db.addPlugin({
@@ -192,7 +170,7 @@ for (const engine of testEngines()) {
       vitest.it('vacuums its own table every 5,000 finished jobs', async () => {
         // Without autovacuum the dead rows of claims and deletions pile up in front of the due
         // index and every claim walks them: the queue must keep its table small by itself.
-        const db = database as Database
+        const db = jobsDb.database()
         await sql`delete from mortar_job`.execute(db.root)
         const vacuums = async () => {
           const { rows } = await sql<{ count: string }>`select vacuum_count as count
@@ -276,7 +254,7 @@ for (const engine of testEngines()) {
         'claims from the head of the due index through the primary key, whatever the backlog',
         async () => {
           // One connection: the claim's reads count in the statistics this session flushes.
-          const one = new Database({ url: (target as PrivateDatabaseUrl).url, pool: 1 })
+          const one = new Database({ url: jobsDb.url(), pool: 1 })
           try {
             await sql`delete from mortar_job`.execute(one.root)
             const queue = new SqlQueue({ database: one })
@@ -349,7 +327,7 @@ for (const engine of testEngines()) {
       vitest.it(
         'gives the turn back after a claim that takes jobs, one that takes none and one that fails',
         async () => {
-          const db = database as Database
+          const db = jobsDb.database()
           await sql`delete from mortar_job`.execute(db.root)
           const queue = new SqlQueue({ database: db })
           const nowMs = Date.now()
@@ -371,7 +349,7 @@ for (const engine of testEngines()) {
       vitest.it(
         'waits for the turn before it scans, and goes on without one left held',
         async () => {
-          const db = database as Database
+          const db = jobsDb.database()
           await sql`delete from mortar_job`.execute(db.root)
           const queue = new SqlQueue({ database: db })
           const nowMs = Date.now()
@@ -403,7 +381,7 @@ for (const engine of testEngines()) {
       )
 
       vitest.it('claims again when InnoDB ends the claim as a deadlock victim', async () => {
-        const db = new Database({ url: (target as PrivateDatabaseUrl).url })
+        const db = new Database({ url: jobsDb.url() })
         await db.connect()
         // The claim's first statement fails as InnoDB fails a deadlock victim (errno 1213).
         let failures = 0
