@@ -31,6 +31,17 @@ const message: Outgoing<SmsMessage> = {
   signal: new AbortController().signal,
 }
 
+/** A one-time code by text: the notification the ledger cases send through a fallback channel. */
+class Code extends Notification {
+  readonly type = 'code'
+  via() {
+    return ['sms'] as const
+  }
+  toSms() {
+    return { text: 'Your code: 1234' }
+  }
+}
+
 describe('fallbackChannel', () => {
   it('tries the next provider only after a known refusal (not-accepted)', async () => {
     const calls: string[] = []
@@ -232,15 +243,6 @@ describe('fallbackChannel', () => {
     )
     first.script.push({ status: 'not-accepted', reason: 'ECONNREFUSED' })
     second.script.push({ status: 'transient', reason: 'no answer once the request was out' })
-    class Code extends Notification {
-      readonly type = 'code'
-      via() {
-        return ['sms'] as const
-      }
-      toSms() {
-        return { text: 'Your code: 1234' }
-      }
-    }
     const app = await startedNotifyTestApp(
       {
         channels: [fallbackChannel([first, second])],
@@ -285,15 +287,6 @@ describe('fallbackChannel', () => {
         signals.push(outgoing.signal)
         return { status: 'accepted' }
       },
-    }
-    class Code extends Notification {
-      readonly type = 'code'
-      via() {
-        return ['sms'] as const
-      }
-      toSms() {
-        return { text: 'Your code: 1234' }
-      }
     }
     const app = await startedNotifyTestApp(
       { channels: [fallbackChannel([first, second])] },
