@@ -85,7 +85,7 @@ export function thrownResult(
   channel: string,
   how: 'threw' | 'rejected its send',
   provider?: string,
-): ChannelResult {
+): Extract<ChannelResult, { status: 'transient' }> {
   return {
     status: 'transient',
     reason: `channel '${channel}'${provider === undefined ? '' : ` (${provider})`} ${how} instead of resolving a result: ${thrownText(error)} (it may have gone out)`,
