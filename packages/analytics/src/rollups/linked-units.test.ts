@@ -199,7 +199,7 @@ for (const engine of testEngines()) {
                 await analytics.rollup()
               } else if (s.type === 'retention') {
                 await analytics.applyRetention()
-              } else {
+              } else if (s.type === 'forget') {
                 await analytics.forgetUser(id(s.user))
               }
             }
