@@ -350,7 +350,7 @@ export class LedgerNotifier implements Notifier {
  * category or channels of its own would be ignored (an opt-out of its category not honoured,
  * its channels never sent), so either is refused before anything is written.
  */
-function checkDigested(
+export function checkDigested(
   notification: Notification<never>,
   digest: Digest,
   recipients: readonly Recipient[],

@@ -3,6 +3,8 @@ import { afterCommit, isTimeZone } from '@mortar/core'
 import { NotifyConfigError } from '../errors.js'
 import type { AnyChannel, ChannelMessages, ChannelName } from '../channels/channel.js'
 import type { Digest } from '../digest/define-digest.js'
+import { DigestNotification } from '../digest/digest-notification.js'
+import { checkDigested } from '../ledger/ledger-notifier.js'
 import { channelMap } from '../module/channel-map.js'
 import type {
   ChannelsOf,
@@ -89,7 +91,10 @@ interface Recorded {
   /** The digest it joined (it goes out in that digest's batch, whatever `via()` says). */
   readonly digest: string | undefined
   readonly channels: readonly ChannelName[]
-  /** Each channel's message, or why it would not go out (a throttle may hold it back on commit). */
+  /**
+   * Each channel's message, or why it would not go out; for a digest's item, its batch's
+   * message on each of the digest's channels.
+   */
   readonly messages: Map<ChannelName, RecordedMessage>
 }
 
@@ -98,8 +103,12 @@ type RecordedMessage = { ok: true; message: unknown } | { ok: false; reason: str
 /**
  * A {@link Notifier} for tests (Laravel's `Notification::fake()`): sends nothing, records each
  * notification per recipient with every channel's rendered message, once the surrounding
- * transaction commits (a rolled-back transaction records nothing, as the ledger would send
- * nothing). Bind it over `NOTIFIER` and assert. Give it the app's channels: each message is
+ * transaction commits (a rolled-back transaction or savepoint records nothing, as the ledger
+ * would send nothing). It "sends" then, as a worker that runs the delivery jobs at once: the
+ * idempotency keys, `recipientExists`, preferences and throttles are read at the commit, as
+ * the delivery job reads them when it runs (an opt-out saved after `notify()` in the same
+ * transaction holds it back). A digest's item counts as sent when its batch would go out on
+ * one of the digest's channels, checked as any other delivery. Bind it over `NOTIFIER` and assert. Give it the app's channels: each message is
  * routed and checked by its channel as `notify()` does. A recipient counts as sent to when at
  * least one of its messages would go out, or the notification joined a digest: one whose
  * `via()` named no channel, or none it had an address on, or whose every message failed (a
@@ -126,7 +135,7 @@ export class NotificationFake implements Notifier {
   readonly #channels: ReadonlyMap<ChannelName, AnyChannel>
   readonly #defaultLocale: string
   readonly #defaultTimeZone: string | undefined
-  readonly #digests: ReadonlySet<string>
+  readonly #digests: ReadonlyMap<string, Digest>
   readonly #categories: Readonly<Record<string, CategoryOptions>>
   readonly #preferences: NotificationFakeOptions['preferences']
   readonly #recipientExists: NotificationFakeOptions['recipientExists']
@@ -145,7 +154,7 @@ export class NotificationFake implements Notifier {
       )
     }
     this.#defaultTimeZone = options.defaultTimeZone
-    this.#digests = new Set((options.digests ?? []).map((digest) => digest.key))
+    this.#digests = new Map((options.digests ?? []).map((digest) => [digest.key, digest]))
     this.#categories = options.categories ?? {}
     this.#preferences = options.preferences
     this.#recipientExists = options.recipientExists
@@ -162,70 +171,61 @@ export class NotificationFake implements Notifier {
     // The same refusal as the real notify(): a test must not pass where production throws.
     for (const recipient of list) checkRecipient(recipient)
     const fields = notificationFields(notification)
-    const digest = fields.digest?.key
+    const digest = fields.digest === undefined ? undefined : this.#digests.get(fields.digest.key)
     // notify() throws for a digest its module lacks: a test must not record it as sent.
-    if (digest !== undefined && !this.#digests.has(digest)) {
+    if (fields.digest !== undefined && digest === undefined) {
       throw new NotifyConfigError(
-        `No digest '${digest}' is registered: add it to notifyModule({ digests }) and NotificationFake({ digests }).`,
+        `No digest '${fields.digest.key}' is registered: add it to notifyModule({ digests }) and NotificationFake({ digests }).`,
       )
     }
-    // Where a keyed notification went (recipient × channel, or its digest): once, as the ledger.
-    const places = (recipientId: string, channels: readonly ChannelName[]) =>
-      fields.key === undefined
-        ? []
-        : (digest === undefined ? channels : [`digest:${digest}`]).map((place) =>
-            JSON.stringify([recipientId, place, fields.key]),
-          )
+    // A category or channels of its own beside a digest: refused as notify() refuses them.
+    if (digest !== undefined) checkDigested(notification, digest, list)
+    const category = digest === undefined ? fields.category : (digest.category ?? 'default')
     const recorded: Recorded[] = []
     const deliveries: DeliveryOutcome[] = []
     for (const recipient of distinctRecipients(list)) {
-      if (digest !== undefined && places(recipient.id, []).some((p) => this.#keys.has(p))) continue
-      // The ledger puts a digest's item in the recipient's batch and asks via() nothing.
-      const channels = (digest === undefined ? channelsFor(notification, recipient) : []).filter(
-        (channel) => {
-          const [place] = places(recipient.id, [channel])
-          if (place === undefined || !this.#keys.has(place)) return true
-          deliveries.push({
-            id: 'fake-duplicate',
-            recipientId: recipient.id,
-            channel,
-            status: 'duplicate',
-          })
-          return false
-        },
+      if (
+        digest !== undefined &&
+        this.#places(recipient.id, fields.key, digest.key, []).some((p) => this.#keys.has(p))
       )
+        continue
+      // A digest's item goes out in the recipient's batch, on the digest's channels, rendered
+      // as the batch's close renders it (here with this item alone).
+      const rendered =
+        digest === undefined
+          ? notification
+          : new DigestNotification(digest, 'fake', [fields.digest?.item])
+      const channels = (
+        digest === undefined ? channelsFor(notification, recipient) : [...digest.channels]
+      ).filter((channel) => {
+        const [place] = this.#places(recipient.id, fields.key, undefined, [channel])
+        if (digest !== undefined || place === undefined || !this.#keys.has(place)) return true
+        deliveries.push({
+          id: 'fake-duplicate',
+          recipientId: recipient.id,
+          channel,
+          status: 'duplicate',
+        })
+        return false
+      })
       if (fields.key !== undefined && digest === undefined && channels.length === 0) continue
       const messages = new Map<ChannelName, RecordedMessage>()
-      // What the ledger's delivery job asks before sending (see delivery-policy.ts).
-      const gone =
-        channels.length > 0 &&
-        this.#recipientExists !== undefined &&
-        asksExistence(recipient.id) &&
-        (await this.#recipientExists(recipient.id)) !== true
-      const choices =
-        channels.length === 0 || this.#preferences === undefined
-          ? []
-          : await this.#preferences.list(recipient.id)
       for (const channel of channels) {
         const prepared = await prepareMessage(
-          notification,
+          rendered,
           recipient,
           channel,
           this.#channels.get(channel),
           { locale: this.#defaultLocale, timeZone: this.#defaultTimeZone },
         )
-        const held = !prepared.ok
-          ? prepared.reason
-          : gone
-            ? RECIPIENT_GONE
-            : preferenceHold(recipient.id, fields.category, channel, this.#categories, choices)
         // What the channel would get: the ledger stores the message as JSON and sends that.
         messages.set(
           channel,
-          held === undefined && prepared.ok
+          prepared.ok
             ? { ok: true, message: JSON.parse(prepared.json) as unknown }
-            : { ok: false, reason: held as string },
+            : { ok: false, reason: prepared.reason },
         )
+        if (digest !== undefined) continue
         deliveries.push({
           id: `fake-${this.#recorded.length + recorded.length}-${channel}`,
           recipientId: recipient.id,
@@ -234,18 +234,66 @@ export class NotificationFake implements Notifier {
           reason: prepared.ok ? undefined : prepared.reason,
         })
       }
-      recorded.push({ notification, recipient, digest, channels, messages })
+      recorded.push({ notification, recipient, digest: digest?.key, channels, messages })
     }
-    await afterCommit(() => {
-      for (const entry of recorded) {
-        for (const place of places(entry.recipient.id, entry.channels)) this.#keys.add(place)
-        this.#throttle(entry, fields.category)
-      }
-      this.#recorded.push(
-        ...recorded.filter((entry) => entry.digest !== undefined || entry.channels.length > 0),
-      )
+    // Sent once the transaction commits, as the ledger's job runs after it: keys, existence,
+    // preferences and throttles are decided then, in the order of the calls, as the job decides
+    // them (an opt-out saved after notify() in the same transaction holds it back; a savepoint
+    // rolled back, or an outer rollback, drops it with the rows the ledger wrote there).
+    await afterCommit(async () => {
+      for (const entry of recorded) await this.#deliver(entry, fields.key, category)
     })
     return { deliveries }
+  }
+
+  /**
+   * Records `entry` as the ledger's delivery jobs would send it: once per idempotency key, and
+   * each message held back as the job holds it back (see delivery-policy.ts).
+   */
+  async #deliver(entry: Recorded, key: string | undefined, category: string): Promise<void> {
+    const { recipient, messages } = entry
+    const places = this.#places(recipient.id, key, entry.digest, entry.channels)
+    // A key taken meanwhile (by a call of the same transaction, or another committed first).
+    if (entry.digest !== undefined && places.some((place) => this.#keys.has(place))) return
+    for (const [index, place] of places.entries()) {
+      if (entry.digest === undefined && this.#keys.has(place)) {
+        messages.delete(entry.channels[index] as ChannelName)
+      }
+    }
+    for (const place of places) this.#keys.add(place)
+    if (key !== undefined && entry.digest === undefined && messages.size === 0) return
+    if (entry.digest === undefined && entry.channels.length === 0) return
+    const going = [...messages].filter(([, message]) => message.ok).map(([channel]) => channel)
+    const gone =
+      going.length > 0 &&
+      this.#recipientExists !== undefined &&
+      asksExistence(recipient.id) &&
+      (await this.#recipientExists(recipient.id)) !== true
+    const choices =
+      going.length === 0 || gone || this.#preferences === undefined
+        ? []
+        : await this.#preferences.list(recipient.id)
+    for (const channel of going) {
+      const held = gone
+        ? RECIPIENT_GONE
+        : (preferenceHold(recipient.id, category, channel, this.#categories, choices) ??
+          this.#throttleHold(recipient.id, category, channel))
+      if (held !== undefined) messages.set(channel, { ok: false, reason: held })
+    }
+    this.#recorded.push(entry)
+  }
+
+  /** Where a keyed notification went (recipient × channel, or its digest): once, as the ledger. */
+  #places(
+    recipientId: string,
+    key: string | undefined,
+    digest: string | undefined,
+    channels: readonly ChannelName[],
+  ): string[] {
+    if (key === undefined) return []
+    return (digest === undefined ? channels : [`digest:${digest}`]).map((place) =>
+      JSON.stringify([recipientId, place, key]),
+    )
   }
 
   /** What was recorded of `type`, for `recipient` (or its id) when given, in order. */
@@ -314,29 +362,25 @@ export class NotificationFake implements Notifier {
   }
 
   /**
-   * Counts the messages of `entry` that would go out against their category's throttle, once
-   * committed (the ledger counts a delivery when its job runs), and holds back those past it.
+   * Counts a message that would go out against its category's throttle, as the delivery job
+   * counts it when it runs, and says why it is held back once past the limit.
    */
-  #throttle(entry: Recorded, category: string): void {
+  #throttleHold(recipientId: string, category: string, channel: ChannelName): string | undefined {
     const throttle = this.#categories[category]?.throttle
-    if (throttle === undefined) return
+    if (throttle === undefined) return undefined
     const windowStart = throttleWindowStart(throttle, this.#clock.nowMs())
-    const { messages } = entry
-    for (const [channel, message] of messages) {
-      if (!message.ok) continue
-      const key = JSON.stringify([entry.recipient.id, category, channel, windowStart])
-      const count = (this.#throttled.get(key) ?? 0) + 1
-      this.#throttled.set(key, count)
-      const held = throttleHold(throttle, count, category, channel)
-      if (held !== undefined) messages.set(channel, { ok: false, reason: held })
-    }
+    const key = JSON.stringify([recipientId, category, channel, windowStart])
+    const count = (this.#throttled.get(key) ?? 0) + 1
+    this.#throttled.set(key, count)
+    return throttleHold(throttle, count, category, channel)
   }
 
-  /** What went out: the recorded notifications with a channel that rendered, or in a digest. */
+  /**
+   * What went out: the recorded notifications with a message that would go out, a digest's item
+   * with its batch's (the ledger checks a batch's deliveries as any other).
+   */
   #sent(): Recorded[] {
-    return this.#recorded.filter(
-      (entry) => entry.digest !== undefined || [...entry.messages.values()].some((m) => m.ok),
-    )
+    return this.#recorded.filter((entry) => [...entry.messages.values()].some((m) => m.ok))
   }
 
   #summary(): string {
@@ -358,9 +402,9 @@ function toSent<N>(entry: Recorded): SentNotification<N> {
   return {
     notification: entry.notification as N,
     recipient: entry.recipient as RecipientOf<N> & Recipient,
-    channels: entry.channels as ChannelsOf<N>[],
+    channels: (entry.digest === undefined ? entry.channels : []) as ChannelsOf<N>[],
     message<C extends ChannelsOf<N>>(channel: C): ChannelMessages[C] {
-      const rendered = entry.messages.get(channel)
+      const rendered = entry.digest === undefined ? entry.messages.get(channel) : undefined
       if (rendered === undefined) {
         throw new AssertionError({
           message: `${notificationType(entry.notification)} did not go to '${entry.recipient.id}' on '${channel}' (${entry.digest === undefined ? `only ${entry.channels.join(', ') || 'no channel'}` : `it joined the digest '${entry.digest}'`}).`,
