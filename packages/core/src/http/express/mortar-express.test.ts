@@ -40,8 +40,9 @@ async function listen(server: Express): Promise<{ url: string; close(): Promise<
 }
 
 adapterConformance('express', async (setup) => {
-  const { app, routes, mount, bodyLimit, scopeGraceMs, middleware, streamed } = setup
+  const { app, routes, mount, bodyLimit, scopeGraceMs, middleware, streamed, queryParser } = setup
   const server = express()
+  if (queryParser !== undefined) server.set('query parser', queryParser)
   // Body parsers go before mortarExpress, so the context is opened after the body is read; they
   // read chunked bodies themselves, so they get the same limit.
   server.use(express.json({ limit: bodyLimit ?? DEFAULT_BODY_LIMIT, verify: verifyUtf8Json }))

@@ -26,6 +26,7 @@ import {
   REQUEST_ID_HEADER,
   refusePrototypeKeys,
   renderHttpError,
+  repeatedKeyReadAsOne,
   resolveBodyLimit,
   resolveScopeGraceMs,
 } from '../shared/index.js'
@@ -150,9 +151,12 @@ export function mortarExpress(app: AdapterApp, options: MortarExpressOptions = {
         malformedPathRefusal(request.originalUrl) ?? declaredTooLarge(request.headers, bodyLimit)
       if (refused) return next(refused)
       // The parsers mounted before ran JSON.parse (or qs) on the body: its __proto__ key is a
-      // 400 here, as under every other adapter.
+      // 400 here, as under every other adapter. The app's own `query parser` may keep one of a
+      // repeated key's values (see repeatedKeyReadAsOne).
       try {
         refusePrototypeKeys(request.body)
+        const picked = repeatedKeyReadAsOne(request.originalUrl, request.query)
+        if (picked) return next(picked)
       } catch (error) {
         return next(error)
       }

@@ -21,8 +21,10 @@ import { mortarFastify } from './mortar-fastify.js'
 import { mountFetch } from './mount-fetch.js'
 
 adapterConformance('fastify', async (setup) => {
-  const { app, routes, mount, bodyLimit, scopeGraceMs, middleware, streamed } = setup
-  const fastify = Fastify()
+  const { app, routes, mount, bodyLimit, scopeGraceMs, middleware, streamed, queryParser } = setup
+  const fastify = Fastify(
+    queryParser === undefined ? {} : { routerOptions: { querystringParser: queryParser } },
+  )
   await fastify.register(mortarFastify, { app, bodyLimit, scopeGraceMs })
   fastify.addHook('preHandler', async () => {
     await middleware()

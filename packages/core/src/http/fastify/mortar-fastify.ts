@@ -36,6 +36,7 @@ import {
   REFUSED_RESULT_HEADERS,
   REQUEST_ID_HEADER,
   renderHttpError,
+  repeatedKeyReadAsOne,
   resolveBodyLimit,
   resolveScopeGraceMs,
   utf8Check,
@@ -148,8 +149,11 @@ export function mortarFastify(
       enterRequestContext(context)
       // A malformed escape outside a route parameter (which the router refuses itself, see
       // frameworkErrors below) reaches here.
-      const badPath = malformedPathRefusal(request.url)
-      if (badPath) return next(badPath)
+      // The app's own querystringParser may keep one of a repeated key's values (see
+      // repeatedKeyReadAsOne); Fastify has parsed the query by now.
+      const refused =
+        malformedPathRefusal(request.url) ?? repeatedKeyReadAsOne(request.url, request.query)
+      if (refused) return next(refused)
       const started = runRequestStartHooks(app, context)
       if (started === undefined) next()
       else started.then(() => next(), next)

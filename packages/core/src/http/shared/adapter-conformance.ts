@@ -93,6 +93,12 @@ export type StartServer = (setup: {
    * called in the handler, its chunks are sent as they come, after the handler has returned.
    */
   readonly streamed: () => AsyncIterable<string>
+  /**
+   * The app's own query parser, given to the framework where it takes one (Fastify's
+   * `routerOptions.querystringParser`, Express's `query parser` setting); when undefined, the
+   * framework's default applies.
+   */
+  readonly queryParser: ((search: string) => Record<string, unknown>) | undefined
 }) => Promise<StartedServer>
 
 /** Where each adapter's test answers GET with the setup's `streamed()` body, streamed. */
@@ -640,7 +646,11 @@ export function adapterConformance(name: string, start: StartServer): void {
       if (hold === 'middleware-forever') return neverSettle(context)
     }
     // A server of the suite's routes, with the adapter options given.
-    const startServer = (options: { bodyLimit?: number; scopeGraceMs?: number }) =>
+    const startServer = (options: {
+      bodyLimit?: number
+      scopeGraceMs?: number
+      queryParser?: (search: string) => Record<string, unknown>
+    }) =>
       start({
         app,
         routes,
@@ -649,6 +659,7 @@ export function adapterConformance(name: string, start: StartServer): void {
         scopeGraceMs: options.scopeGraceMs,
         middleware,
         streamed,
+        queryParser: options.queryParser,
       })
 
     beforeAll(async () => {
@@ -1403,6 +1414,24 @@ export function adapterConformance(name: string, start: StartServer): void {
             ),
             { numRuns: 60 },
           )
+        })
+
+        // A parser of the app's own that keeps the last of a repeated key's values, as
+        // Object.fromEntries does: Fastify's and Express's request.query gave it to the route.
+        it("answers a repeated key that the app's own query parser read as one value with a 400 problem", async () => {
+          const lastWins = await startServer({
+            queryParser: (search) => Object.fromEntries(new URLSearchParams(search)),
+          })
+          try {
+            const repeated = await fetch(`${lastWins.url}/query?limit=1&b=2&limit=500`)
+            const problem = await expectProblem(repeated, 400, 'E_BAD_REQUEST')
+            expect(problem.detail).toMatch(/"limit" is given 2 times/)
+            const once = await fetch(`${lastWins.url}/query?limit=5&b=2`)
+            expect(once.status).toBe(200)
+            expect(await once.json()).toEqual({ query: { limit: '5', b: '2' } })
+          } finally {
+            await lastWins.close()
+          }
         })
       })
 
