@@ -26,7 +26,14 @@ export interface SmtpTestServer {
 }
 
 export async function startSmtpTestServer(
-  options: { readonly auth?: { user: string; pass: string }; readonly port?: number } = {},
+  options: {
+    readonly auth?: { user: string; pass: string }
+    readonly port?: number
+    /** Offers STARTTLS, with smtp-server's own self-signed certificate (which no client trusts). */
+    readonly startTls?: boolean
+    /** TLS from the start (`smtps:`), with that certificate too. */
+    readonly implicitTls?: boolean
+  } = {},
 ): Promise<SmtpTestServer> {
   const mails: ParsedMail[] = []
   const envelopes: string[][] = []
@@ -35,8 +42,12 @@ export async function startSmtpTestServer(
   let authAttempts = 0
   const state = { hangOnData: false }
   const server = new SMTPServer({
+    secure: options.implicitTls === true,
     authOptional: options.auth === undefined,
-    disabledCommands: options.auth === undefined ? ['STARTTLS', 'AUTH'] : ['STARTTLS'],
+    disabledCommands: [
+      ...(options.startTls === true ? [] : ['STARTTLS']),
+      ...(options.auth === undefined ? ['AUTH'] : []),
+    ],
     allowInsecureAuth: true,
     logger: false,
     onConnect(_session, callback) {
@@ -72,7 +83,7 @@ export async function startSmtpTestServer(
   const port = (server.server.address() as AddressInfo).port
   const credentials = options.auth ? `${options.auth.user}:${options.auth.pass}@` : ''
   return {
-    url: `smtp://${credentials}127.0.0.1:${port}`,
+    url: `${options.implicitTls === true ? 'smtps' : 'smtp'}://${credentials}127.0.0.1:${port}`,
     port,
     mails,
     envelopes,
