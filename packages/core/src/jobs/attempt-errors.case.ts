@@ -99,9 +99,7 @@ export function attemptErrorsCase(): {
       await jobs.drain({ timeoutMs: 20_000 })
 
       const hostileDead = await jobs.list({ state: 'dead', name: hostile.name })
-      expect(
-        hostileDead.map((job) => job.errors.map((error) => error.message)[0]).sort(),
-      ).toEqual([
+      expect(hostileDead.map((job) => job.errors.map((error) => error.message)[0]).sort()).toEqual([
         'a thrown value that cannot be read (its fields or traps throw)',
         'a thrown value that cannot be read (its fields or traps throw)',
         'thenable rejected',
