@@ -34,6 +34,9 @@ interface ColumnKind {
 }
 
 const at = (iso: string) => new Date(iso)
+// SQLite TEXT holding bytes no UTF-8 holds, which node:sqlite reads with U+FFFD for them.
+const INVALID_UTF8 = sql`cast(x'ff' as text)`
+const INVALID_AFTER_A = sql`cast(x'61ff' as text)`
 const INTS = [-1, 0, 1, 2, 42, 2_147_483_647, -2_147_483_648]
 const TEXTS = [
   '',
@@ -165,7 +168,36 @@ const COLUMNS: Record<'postgres' | 'sqlite' | 'mysql', Readonly<Record<string, C
     },
     arr: { type: sql`int4[]`, values: ['{1}', '{}'] },
   },
-  sqlite: {},
+  sqlite: {
+    n: { type: sql`integer`, values: [...INTS, '9007199254740993', 1.5, 'abc', '01'] },
+    txt: { type: sql`text`, values: [...TEXTS, INVALID_UTF8, INVALID_AFTER_A] },
+    nocase: { type: sql`text collate nocase`, values: [...TEXTS, INVALID_AFTER_A] },
+    rtrim: { type: sql`text collate rtrim`, values: ['a', 'a ', 'A', 'a\ufffd', INVALID_AFTER_A] },
+    dbl: {
+      type: sql`real`,
+      values: [...DOUBLES, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, '1.5', 'x'],
+    },
+    flag: { type: sql`boolean`, values: [true, false] },
+    // No type: each value keeps its storage class.
+    anyv: {
+      type: sql`blob`,
+      values: [
+        1,
+        1.5,
+        '1',
+        '1.5',
+        'a',
+        0.1,
+        -0,
+        1e21,
+        2 ** 60,
+        9_007_199_254_740_993n,
+        new Uint8Array([0x61]),
+        INVALID_AFTER_A,
+        'x\ufffdy',
+      ],
+    },
+  },
   mysql: {},
 }
 
