@@ -618,17 +618,87 @@ export function sqlCompare(
 
 /**
  * `column in (values)`, with the point check's answer for every row as sqlCompare's `=` for
- * each value would give, in a shape whose bound parameters do not grow with the list (a
- * principal's list may hold any number of values). `values` are comparable and not null, at
- * least one. `undefined` on MariaDB, whose driver writes the values into the statement.
+ * each value would give, in a shape whose size in parameters and terms does not grow with the
+ * list (a principal's list may hold any number of values). `values` are comparable and not
+ * null, at least one.
  */
-export function sqlInList(
-  column: SqlColumn,
-  values: readonly unknown[],
-): RawBuilder<SqlBool> | undefined {
+export function sqlInList(column: SqlColumn, values: readonly unknown[]): RawBuilder<SqlBool> {
   if (column.engine === 'postgres') return pgInList(column.ref, column.type, values)
   if (column.engine === 'sqlite') return sqliteInList(column.ref, values)
-  return undefined
+  return mysqlInList(column, values)
+}
+
+/**
+ * `column in (values)` on MariaDB: the column's value as sqlCompare's `=` reads it, among the
+ * values it equals, read from ONE JSON array by `json_table`, which MariaDB hashes once per
+ * query (a term per value made it test each row against every value: seconds per thousand
+ * rows for a list of 70,000).
+ */
+function mysqlInList(
+  column: SqlColumn & { engine: 'mysql' },
+  values: readonly unknown[],
+): RawBuilder<SqlBool> {
+  const { ref, type } = column
+  const among = (left: RawBuilder<unknown>, targets: ReadonlySet<string | number>, of: string) => {
+    const json = JSON.stringify([...targets])
+    return sql<SqlBool>`${left} in (select ${sql.raw(of === 'double' ? 'v' : 'convert(v using binary)')} from json_table(${json}, '$[*]' columns (v ${sql.raw(of)} path '$')) as list)`
+  }
+  switch (type) {
+    case 'object':
+      return UNKNOWN
+    case 'date': {
+      // As mysqlDateCompare: the instant read, cut to the millisecond, among the Dates (which
+      // mysql2 writes in UTC, as core's pools read), for a date of the calendar only.
+      const targets = new Set<string>()
+      for (const value of values) {
+        if (!(value instanceof Date)) continue
+        const at = value.getTime()
+        if (at >= MYSQL_FIRST_DATE && at < MYSQL_AFTER_DATES) {
+          targets.add(value.toISOString().replace('T', ' ').replace('Z', ''))
+        }
+      }
+      const calendar = mysqlCalendarDate(ref)
+      if (targets.size === 0) return sql<SqlBool>`case when ${calendar} then ${FALSE} end`
+      const json = JSON.stringify([...targets])
+      const equal = sql<SqlBool>`cast(${ref} as datetime(3)) in (select v from json_table(${json}, '$[*]' columns (v datetime(3) path '$')) as list)`
+      return sql<SqlBool>`(${equal} and ${calendar} or not ${calendar} and null)`
+    }
+    case 'float': {
+      // As floatCompare: the double the column's text spells.
+      const targets = new Set<number>()
+      for (const value of values) {
+        const target = floatOf(value)
+        if (typeof target === 'number' && !isInfinite(target))
+          targets.add(target === 0 ? 0 : target)
+      }
+      const x = FLOAT_VALUE.mysql(ref)
+      return targets.size === 0 ? known(x, false, false) : among(x, targets, 'double')
+    }
+    case 'integer':
+    case 'number': {
+      // As mysqlNumberCompare: the column's bytes are the numeral's.
+      const targets = new Set<string>()
+      for (const value of values) {
+        const text = typeof value === 'object' ? undefined : textOf(value)
+        if (text !== undefined && MYSQL_NUMBER_TEXT.test(text)) targets.add(text)
+      }
+      return targets.size === 0
+        ? known(ref, false, false)
+        : among(binary(ref), targets, 'longtext character set utf8mb4')
+    }
+    default: {
+      // As guardedCompare: the column's text, byte for byte (a typed text's in UTF-8).
+      const text = type === 'typed-text' ? mysqlText(ref) : ref
+      const targets = new Set<string>()
+      for (const value of values) {
+        const target = guardedText(value)
+        if (target !== undefined) targets.add(target)
+      }
+      return targets.size === 0
+        ? known(text, false, false)
+        : among(binary(text), targets, 'longtext character set utf8mb4')
+    }
+  }
 }
 
 /**
