@@ -3,13 +3,9 @@ import { anonymousKey, userKey } from '../queries/person-key.js'
 import { compile, EVENTS_FROM, Params, type QueryScope, run } from '../queries/query-scope.js'
 import type { RollupPlan } from '../rollups/rollup-config.js'
 import { rebuildMergedUnits } from '../rollups/legacy-units.js'
-import {
-  addDailyCounts,
-  type EventFilter,
-  lockRollups,
-  removeUnits,
-  rollupTransaction,
-} from '../rollups/rollups.js'
+import { removeUnits } from '../rollups/cooccurrence-units.js'
+import type { EventFilter } from '../rollups/event-filter.js'
+import { addDailyCounts, lockRollups, rollupTransaction } from '../rollups/rollups.js'
 import {
   BATCH_TABLE,
   type DbInt,

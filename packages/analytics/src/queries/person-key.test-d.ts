@@ -1,5 +1,5 @@
 import type { QueryScope } from './query-scope.js'
-import { removeUnits } from '../rollups/rollups.js'
+import { removeUnits } from '../rollups/cooccurrence-units.js'
 import type { UnitItemRow } from '../storage/analytics-tables.js'
 import { anonymousKey, type PersonKey, userKey } from './person-key.js'
 

@@ -12,7 +12,8 @@ import {
 } from '../storage/analytics-tables.js'
 import { idChunks, insertMissing } from '../storage/bulk-sql.js'
 import type { RollupPlan } from './rollup-config.js'
-import { addCooccurrences, type EventFilter, takeBackUnits } from './rollups.js'
+import { addCooccurrences, takeBackUnits } from './cooccurrence-units.js'
+import type { EventFilter } from './event-filter.js'
 
 // Before migration 0009 a unit row's `actor` was the bare id text, so a user and an anonymous
 // visitor of the same text shared units. The migration tags each row by what the stored events

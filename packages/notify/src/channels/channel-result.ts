@@ -1,3 +1,4 @@
+import { thrownText } from '@mortar/core'
 import type { ChannelResult } from './channel.js'
 
 /**
@@ -72,4 +73,21 @@ function resultProblem(value: unknown): string | undefined {
       : `'accepted' with a providerMessageId that is not text`
   }
   return typeof reason === 'string' ? undefined : `'${status}' without a reason as text`
+}
+
+/**
+ * The result of a send on `channel` (through its `provider`, for a fallback channel) that threw
+ * or rejected instead of resolving a result: nothing says whether the provider took the message,
+ * so it is transient (retried, never handed to a fallback provider), named by who threw.
+ */
+export function thrownResult(
+  error: unknown,
+  channel: string,
+  how: 'threw' | 'rejected its send',
+  provider?: string,
+): Extract<ChannelResult, { status: 'transient' }> {
+  return {
+    status: 'transient',
+    reason: `channel '${channel}'${provider === undefined ? '' : ` (${provider})`} ${how} instead of resolving a result: ${thrownText(error)} (it may have gone out)`,
+  }
 }

@@ -1,4 +1,4 @@
-import { JOBS } from '@mortar/core'
+import { EVENT_BUS, type EventMap, JOBS } from '@mortar/core'
 import { describe, expect, it } from 'vitest'
 import { DELIVERIES, NOTIFIER } from '../module/notify-tokens.js'
 import { Notification } from '../notification/notification.js'
@@ -133,7 +133,7 @@ describe('fallbackChannel', () => {
     ])
     expect(await dead.send(message)).toEqual({
       status: 'permanent',
-      reason: 'bad number; no such number',
+      reason: 'provider 1 of 2: bad number; provider 2 of 2: no such number',
     })
     const refused = fallbackChannel([
       provider('e', { status: 'not-accepted', reason: 'down' }, calls),
@@ -141,7 +141,7 @@ describe('fallbackChannel', () => {
     ])
     expect(await refused.send(message)).toEqual({
       status: 'not-accepted',
-      reason: 'down; also down',
+      reason: 'provider 1 of 2: down; provider 2 of 2: also down',
     })
     expect(calls).toEqual(['a', 'b', 'c', 'd', 'e', 'f'])
   })
@@ -155,7 +155,7 @@ describe('fallbackChannel', () => {
     // Before, the second provider's refusal killed the delivery at once.
     expect(await channel.send(message)).toEqual({
       status: 'not-accepted',
-      reason: 'down; does not serve this country',
+      reason: 'provider 1 of 2: down; provider 2 of 2: does not serve this country',
       retryAfterMs: 60_000,
     })
   })
@@ -177,7 +177,91 @@ describe('fallbackChannel', () => {
         { text: 'hi' },
         '+15550100',
       ),
-    ).toBe('too long for a; too long for b')
+    ).toBe('provider 1 of 2: too long for a; provider 2 of 2: too long for b')
+  })
+
+  it('refuses through a provider whose validate() throws, naming it, and still asks the next', () => {
+    // Before, the first provider's throw escaped the fallback's validate(): the message was
+    // refused under the channel's name alone, though the second provider takes it.
+    const throwing: Channel<'sms'> = {
+      ...provider('p', { status: 'accepted' }, []),
+      validate: () => {
+        throw new Error('schema says no')
+      },
+    }
+    const taking: Channel<'sms'> = { ...provider('q', { status: 'accepted' }, []) }
+    expect(fallbackChannel([throwing, taking]).validate?.({ text: 'hi' }, '+1')).toBeUndefined()
+    expect(fallbackChannel([taking, throwing]).validate?.({ text: 'hi' }, '+1')).toBeUndefined()
+    expect(
+      fallbackChannel([{ ...taking, validate: () => 'too long' }, throwing]).validate?.(
+        { text: 'hi' },
+        '+1',
+      ),
+    ).toBe(
+      "provider 1 of 2: too long; provider 2 of 2: the 'sms' channel's validate() threw: schema says no",
+    )
+  })
+
+  it('names the provider that threw or rejected its send, tries no further one, and the ledger reports it so', async () => {
+    // Before, the throw escaped the fallback channel and the ledger reported it under the
+    // channel's name: nothing said that the second provider, not the first, failed.
+    const calls: string[] = []
+    const throwingAt = (sync: boolean): Channel<'sms'> => ({
+      name: 'sms',
+      route: (recipient) => recipient.phone,
+      send: sync
+        ? () => {
+            calls.push('throws')
+            throw new Error('socket hang up')
+          }
+        : async () => {
+            calls.push('rejects')
+            throw new Error('socket hang up')
+          },
+    })
+    for (const sync of [true, false]) {
+      const channel = fallbackChannel([
+        provider('a', { status: 'not-accepted', reason: 'ECONNREFUSED' }, calls),
+        throwingAt(sync),
+        provider('c', { status: 'accepted' }, calls),
+      ])
+      expect(await channel.send(message)).toEqual({
+        status: 'transient',
+        reason:
+          "provider 1 of 3: ECONNREFUSED; channel 'sms' (provider 2 of 3) threw instead of resolving a result: socket hang up (it may have gone out)",
+      })
+    }
+    expect(calls).toEqual(['a', 'throws', 'a', 'rejects'])
+
+    const app = await startedNotifyTestApp(
+      {
+        channels: [
+          fallbackChannel([
+            provider('a', { status: 'not-accepted', reason: 'ECONNREFUSED' }, []),
+            throwingAt(false),
+          ]),
+        ],
+        delivery: { attempts: 1 },
+      },
+      'sqlite::memory:',
+    )
+    const failed: EventMap['notification.failed'][] = []
+    const off = app
+      .resolve(EVENT_BUS)
+      .subscribe('notification.failed', (event) => void failed.push(event))
+    try {
+      const { deliveries } = await app
+        .resolve(NOTIFIER)
+        .notify({ id: 'ada', phone: '+15550100' }, new Code())
+      await app.resolve(JOBS).drain()
+      const named =
+        /channel 'sms' \(provider 2 of 2\) threw instead of resolving a result: socket hang up/
+      expect((await app.resolve(DELIVERIES).get(deliveries[0]?.id ?? ''))?.lastError).toMatch(named)
+      expect(failed.map((event) => event.reason)).toEqual([expect.stringMatching(named)])
+    } finally {
+      off()
+      await app.stop()
+    }
   })
 
   it('asks the retry to wait as long as the soonest provider that refused asked, not if one asked nothing', async () => {

@@ -9,7 +9,8 @@ import {
   type Outgoing,
 } from './channel.js'
 import type { Recipient } from '../notification/recipient.js'
-import { readChannelResult } from './channel-result.js'
+import { refusal } from './channel-refusal.js'
+import { readChannelResult, thrownResult } from './channel-result.js'
 
 /**
  * One channel over several providers, tried in order. The next provider is tried only when the
@@ -49,6 +50,10 @@ export function fallbackChannel<C extends ChannelName>(
       )
     }
   }
+  const label = (index: number) => `provider ${index + 1} of ${providers.length}`
+  // Each provider's reason names it when there are several: which one refused, or threw.
+  const named = (index: number, reason: string) =>
+    providers.length === 1 ? reason : `${label(index)}: ${reason}`
   return {
     name: first.name,
     // A retry may go through another provider than one that may have taken the message: only a
@@ -61,13 +66,14 @@ export function fallbackChannel<C extends ChannelName>(
     ),
     route: (recipient: Recipient, notification?: { readonly category: string }) =>
       first.route(recipient, notification),
-    // A message can never be sent only when no provider can send it.
+    // A message can never be sent only when no provider can send it. Each provider is asked as
+    // the ledger asks a channel (a check that throws refuses), and its reason names it.
     validate(message: ChannelMessages[C], to: string) {
       const reasons: string[] = []
-      for (const provider of providers) {
-        const reason = provider.validate?.(message, to)
+      for (const [index, provider] of providers.entries()) {
+        const reason = refusal(provider, message, to)
         if (reason === undefined) return undefined
-        reasons.push(reason)
+        reasons.push(named(index, reason))
       }
       return reasons.join('; ')
     },
@@ -91,26 +97,30 @@ export function fallbackChannel<C extends ChannelName>(
           return withSentTo({ status: 'not-accepted', reason: reasons.join('; ') })
         }
         // The signal named: a spread copies own fields only, and the ledger's is a getter.
-        const result = readChannelResult(
-          await provider.send(
-            sentTo.length === 0 ? outgoing : { ...outgoing, signal: outgoing.signal, sentTo },
-          ),
-          first.name,
-          `provider ${index + 1} of ${providers.length}`,
-        )
+        const handed =
+          sentTo.length === 0 ? outgoing : { ...outgoing, signal: outgoing.signal, sentTo }
+        let answer: unknown
+        try {
+          answer = await provider.send(handed)
+        } catch (error) {
+          // It may have gone out: no other provider is tried, and the reason names the one
+          // that threw (the ledger would name only the channel).
+          const threw = thrownResult(error, first.name, 'threw', label(index))
+          return withSentTo({ ...threw, reason: [...reasons, threw.reason].join('; ') })
+        }
+        const result = readChannelResult(answer, first.name, label(index))
         // No result: it may have gone out, so no other provider is tried. Handed on as it is,
         // the ledger reads it as this provider's (see `readChannelResult`).
         if (result.status === 'ambiguous') return result as unknown as ChannelResult
         if (result.status === 'accepted') return result
         sentTo.push(...(result.sentTo ?? []))
         if (result.status === 'transient') {
-          return withSentTo(
-            reasons.length === 0
-              ? result
-              : { ...result, reason: `${reasons.join('; ')}; ${result.reason}` },
-          )
+          return withSentTo({
+            ...result,
+            reason: [...reasons, named(index, result.reason)].join('; '),
+          })
         }
-        reasons.push(result.reason)
+        reasons.push(named(index, result.reason))
         if (result.status === 'not-accepted') waits.push(result.retryAfterMs)
       }
       const reason = reasons.join('; ')

@@ -27,7 +27,7 @@ import {
   type DeliveryLedger,
   type LoadedDelivery,
 } from './delivery-ledger.js'
-import { readChannelResult, type SendOutcome } from '../channels/channel-result.js'
+import { readChannelResult, type SendOutcome, thrownResult } from '../channels/channel-result.js'
 import {
   asksExistence,
   preferenceHold,
@@ -809,11 +809,7 @@ class BoundedSend {
    * transient failure, retried (never handed to a fallback provider).
    */
   #threw(error: unknown): ChannelResult {
-    const how = this.#threwAtOnce ? 'threw' : 'rejected its send'
-    return {
-      status: 'transient',
-      reason: `channel '${this.#channel()}' ${how} instead of resolving a result: ${thrownText(error)} (it may have gone out)`,
-    }
+    return thrownResult(error, this.#channel(), this.#threwAtOnce ? 'threw' : 'rejected its send')
   }
 
   /**

@@ -1,5 +1,6 @@
 import { hasLoneSurrogate, thrownText } from '@mortar/core'
 import type { AnyChannel, ChannelMessages, ChannelName } from '../channels/channel.js'
+import { refusal } from '../channels/channel-refusal.js'
 import {
   type Notification,
   notificationError,
@@ -185,28 +186,4 @@ export async function prepareMessage(
     return { ok: false, status: 'dead', reason: withoutAddress(invalid, address), address }
   }
   return { ok: true, address, json: rendered.json }
-}
-
-/**
- * Why `channel` refuses `message` to `address` (its `validate`), `undefined` when it takes it.
- * A check that throws (a schema's parse), answers something else than a reason or `undefined`,
- * or an empty reason refuses it too, saying so: a throw failed the whole `notify()`, every
- * channel with it, and a reason not as text the ledger's write.
- */
-function refusal(channel: AnyChannel, message: unknown, address: string): string | undefined {
-  let answer: unknown
-  try {
-    answer = channel.validate?.(message as never, address)
-  } catch (error) {
-    return `the '${channel.name}' channel's validate() threw: ${thrownText(error)}`
-  }
-  if (answer === undefined) return undefined
-  if (typeof answer !== 'string') {
-    const what =
-      answer === null ? 'null' : Array.isArray(answer) ? 'an array' : `a ${typeof answer}`
-    return `the '${channel.name}' channel's validate() returned ${what}, not a reason nor undefined: refused`
-  }
-  return answer.trim() === ''
-    ? `the '${channel.name}' channel refused the message without saying why`
-    : answer
 }

@@ -26,7 +26,12 @@ export interface SmtpTestServer {
 }
 
 export async function startSmtpTestServer(
-  options: { readonly auth?: { user: string; pass: string }; readonly port?: number } = {},
+  options: {
+    readonly auth?: { user: string; pass: string }
+    readonly port?: number
+    /** Offers STARTTLS, with smtp-server's own self-signed certificate (which no client trusts). */
+    readonly startTls?: boolean
+  } = {},
 ): Promise<SmtpTestServer> {
   const mails: ParsedMail[] = []
   const envelopes: string[][] = []
@@ -36,7 +41,10 @@ export async function startSmtpTestServer(
   const state = { hangOnData: false }
   const server = new SMTPServer({
     authOptional: options.auth === undefined,
-    disabledCommands: options.auth === undefined ? ['STARTTLS', 'AUTH'] : ['STARTTLS'],
+    disabledCommands: [
+      ...(options.startTls === true ? [] : ['STARTTLS']),
+      ...(options.auth === undefined ? ['AUTH'] : []),
+    ],
     allowInsecureAuth: true,
     logger: false,
     onConnect(_session, callback) {

@@ -11,8 +11,8 @@ export interface SmtpTransportOptions {
    * The server: `smtp://user:pass@host:587` or `smtps://…:465`. The password is never logged.
    * With credentials over `smtp://`, STARTTLS is required (nodemailer's `requireTLS`): a server
    * that offers none gets no password, the mail is `not-accepted`. Only a loopback host
-   * (`localhost`, `127.0.0.0/8`, `[::1]`: a local relay) is spared. TLS cannot be set through
-   * the URL's query (`secure`, `requireTLS`, `ignoreTLS`, `opportunisticTLS`): the scheme says it.
+   * (`localhost`, `127.0.0.0/8`, `[::1]`: a local relay) is spared. The URL carries no query
+   * (nodemailer would read it as options over these): the scheme says TLS, the rest goes here.
    */
   readonly url: string
   /** Connections kept open and reused; 5 by default. */
@@ -81,12 +81,16 @@ export function smtpTransport(options: SmtpTransportOptions): MailTransport {
       `smtpTransport: the URL scheme must be smtp: or smtps:, not ${url.protocol}`,
     )
   }
-  for (const key of TLS_QUERY_KEYS) {
-    if (url.searchParams.has(key)) {
-      throw new NotifyConfigError(
-        `smtpTransport: the URL may not set ${key}; use smtps: for implicit TLS, smtp: for STARTTLS.`,
-      )
-    }
+  // nodemailer reads every key of the query as an option, over those given here: TLS checks
+  // (`tls.rejectUnauthorized=false` sent the password to any certificate), the timeouts that
+  // bound a send, the host itself (`service=`). The scheme says TLS; the rest goes in options.
+  const keys = [...new Set(url.searchParams.keys())]
+  if (keys.length > 0) {
+    // Named only when they look like option names: the query is config, and may hold a secret.
+    const named = keys.filter((key) => /^[A-Za-z][\w.]{0,39}$/.test(key))
+    throw new NotifyConfigError(
+      `smtpTransport: the URL may not carry a query${named.length > 0 ? ` (${named.join(', ')})` : ''}: nodemailer would read it as options over smtpTransport's own. Use smtps: for implicit TLS, smtp: for STARTTLS, and smtpTransport's options (tls, timeoutMs, maxConnections) for the rest.`,
+    )
   }
   // Credentials over smtp: go only through STARTTLS, else a server (or a man in the middle)
   // that offers none would receive the password in clear.
@@ -179,8 +183,6 @@ export function smtpTransport(options: SmtpTransportOptions): MailTransport {
     },
   }
 }
-
-const TLS_QUERY_KEYS = ['secure', 'requireTLS', 'ignoreTLS', 'opportunisticTLS']
 
 // Failures that only connecting or a name lookup can have: nothing was handed over.
 const REFUSED_CONNECTION = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'])
