@@ -31,6 +31,8 @@ export async function startSmtpTestServer(
     readonly port?: number
     /** Offers STARTTLS, with smtp-server's own self-signed certificate (which no client trusts). */
     readonly startTls?: boolean
+    /** TLS from the start (`smtps:`), with that certificate too. */
+    readonly implicitTls?: boolean
   } = {},
 ): Promise<SmtpTestServer> {
   const mails: ParsedMail[] = []
@@ -40,6 +42,7 @@ export async function startSmtpTestServer(
   let authAttempts = 0
   const state = { hangOnData: false }
   const server = new SMTPServer({
+    secure: options.implicitTls === true,
     authOptional: options.auth === undefined,
     disabledCommands: [
       ...(options.startTls === true ? [] : ['STARTTLS']),
@@ -80,7 +83,7 @@ export async function startSmtpTestServer(
   const port = (server.server.address() as AddressInfo).port
   const credentials = options.auth ? `${options.auth.user}:${options.auth.pass}@` : ''
   return {
-    url: `smtp://${credentials}127.0.0.1:${port}`,
+    url: `${options.implicitTls === true ? 'smtps' : 'smtp'}://${credentials}127.0.0.1:${port}`,
     port,
     mails,
     envelopes,

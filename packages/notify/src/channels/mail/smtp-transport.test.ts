@@ -302,6 +302,22 @@ describe('mail over SMTP (nodemailer, pooled)', () => {
     await guarded.close()
   })
 
+  it('reports a certificate it refuses as not-accepted: the handshake comes before any command', async () => {
+    // nodemailer says ESOCKET, as for a socket lost mid-DATA: before, transient, so a fallback
+    // provider was never tried while the first one's certificate had expired.
+    for (const tls of [{ implicitTls: true }, { startTls: true }]) {
+      const untrusted = await startSmtpTestServer(tls)
+      const channel = mailChannel({ from, transport: smtpTransport({ url: untrusted.url }) })
+      expect(await channel.send(outgoing('ada@example.com')), JSON.stringify(tls)).toEqual({
+        status: 'not-accepted',
+        reason: expect.stringMatching(/^ESOCKET: .*certificate/),
+      })
+      expect(untrusted.mails).toHaveLength(0)
+      await channel.close()
+      await untrusted.close()
+    }
+  })
+
   it('refuses every query in the URL: nodemailer reads each key as an option over the transport’s own', async () => {
     // A server offering STARTTLS with a certificate no one trusts: the password must not go.
     const impostor = await startSmtpTestServer({

@@ -54,7 +54,8 @@ interface NodemailerError extends Error {
  * SMTP through nodemailer's pooled transport (`nodemailer` is an optional peer, loaded when the
  * notify module starts). Replies and failures map to channel results: 5xx replies are
  * permanent; 4xx replies and failures before the server took anything (refused connection,
- * DNS, TLS, credentials, a connect or greeting timeout, a connection closed before its greeting)
+ * DNS, TLS and a certificate refused, credentials, a connect or greeting timeout, a connection
+ * closed before its greeting)
  * are `not-accepted`; a failure once the
  * message was on its way is transient, since the server may have accepted it. Attachments are
  * content only: nodemailer's file and URL access is turned off.
@@ -207,6 +208,40 @@ const BAD_MESSAGE = new Set([
   'ESTREAM',
 ])
 const EARLY_TIMEOUTS = new Set(['CONNECT_TIMEOUT', 'GREETING_TIMEOUT', 'UPGRADE_TIMEOUT'])
+// A server certificate the client refuses (OpenSSL's verification codes, Node's name check):
+// the TLS handshake fails, and it comes before any command (at connect for smtps:, before AUTH
+// and MAIL for STARTTLS), so nothing was handed over. nodemailer reports it as a socket error
+// (ESOCKET, the code in `originalCode`), as it does a connection lost mid-DATA.
+const CERTIFICATE_REFUSED = new Set([
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REJECTED',
+  'CERT_REVOKED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'CRL_HAS_EXPIRED',
+  'CRL_NOT_YET_VALID',
+  'CRL_SIGNATURE_FAILURE',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERROR_IN_CRL_LAST_UPDATE_FIELD',
+  'ERROR_IN_CRL_NEXT_UPDATE_FIELD',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'HOSTNAME_MISMATCH',
+  'INVALID_CA',
+  'INVALID_PURPOSE',
+  'PATH_LENGTH_EXCEEDED',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CRL_SIGNATURE',
+  'UNABLE_TO_GET_CRL',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+])
 
 /** Maps a nodemailer error to a channel result (see {@link smtpTransport}). */
 export function classifySmtpError(error: NodemailerError): ChannelResult {
@@ -231,6 +266,7 @@ export function classifySmtpError(error: NodemailerError): ChannelResult {
     BEFORE_SENDING.has(error.code ?? '') ||
     REFUSED_CONNECTION.has(error.originalCode ?? error.code ?? '') ||
     (UNREACHABLE.has(error.originalCode ?? error.code ?? '') && error.syscall === 'connect') ||
+    CERTIFICATE_REFUSED.has(error.originalCode ?? error.code ?? '') ||
     EARLY_TIMEOUTS.has(error.timeoutType ?? '')
   ) {
     return { status: 'not-accepted', reason }
