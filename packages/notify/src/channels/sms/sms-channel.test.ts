@@ -93,6 +93,30 @@ describe('smsChannel', () => {
     await channel.close()
   })
 
+  it.each([
+    ['an error body', '{"code":21211,"message":"Invalid \'To\' Phone Number","status":400}'],
+    ['a page of a proxy', '<html><body>Service login</body></html>'],
+    ['nothing', ''],
+    ['a sid that is not text', '{"sid":null,"status":"queued"}'],
+  ])(
+    'reports a 2xx with %s, no message sid, as transient: the provider never said it took it',
+    async (_kind, body) => {
+      // Before, accepted: the delivery was sent, the SMS perhaps never. A retry goes under the
+      // same Idempotency-Key, and no fallback provider takes it: never a second message.
+      const odd = await startLocalServer((_request, response) => {
+        response.statusCode = 200
+        response.end(body)
+      })
+      const channel = smsChannel({ baseUrl: odd.url, ...credentials, from: '+15550100' })
+      expect(await channel.send(outgoing('+15550199'))).toEqual({
+        status: 'transient',
+        reason: expect.stringMatching(/^HTTP 200 without a message sid/),
+      })
+      await channel.close()
+      await odd.close()
+    },
+  )
+
   it('refuses a number that is not E.164 without calling the provider', async () => {
     const channel = smsChannel({ baseUrl: provider.url, ...credentials, from: '+15550100' })
     const before = provider.requests.length

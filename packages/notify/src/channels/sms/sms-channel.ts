@@ -30,7 +30,7 @@ const E164 = /^\+[1-9]\d{6,14}$/
  * SMS through a Twilio-shaped HTTP API: `POST {baseUrl}/2010-04-01/Accounts/{sid}/Messages.json`
  * with `To`, `From` (or `MessagingServiceSid`) and `Body`, HTTP basic auth, and the delivery's id
  * as the `Idempotency-Key` header. The provider's message `sid` becomes the delivery's provider
- * id. See {@link smsChannel}.
+ * id; a 2xx without one is transient (retried under the same key). See {@link smsChannel}.
  */
 export class SmsChannel implements Channel<'sms'> {
   readonly name = 'sms'
@@ -118,7 +118,18 @@ export class SmsChannel implements Channel<'sms'> {
     }
     return classifyHttpResult(result, {
       nowMs: this.#clock.nowMs(),
-      accepted: (_status, body) => ({ status: 'accepted', providerMessageId: parseSid(body) }),
+      // A provider that took the message answers its sid. A 2xx without one (an error body, a
+      // proxy's page, a body cut off) never said it took it: retried under the same
+      // Idempotency-Key (never a second message there), never handed to a fallback provider.
+      accepted: (status, body) => {
+        const sid = parseSid(body)
+        return sid === undefined
+          ? {
+              status: 'transient',
+              reason: `HTTP ${status} without a message sid${body ? `: ${body.slice(0, 200)}` : ''}`,
+            }
+          : { status: 'accepted', providerMessageId: sid }
+      },
     })
   }
 
@@ -133,8 +144,8 @@ export class SmsChannel implements Channel<'sms'> {
 
 function parseSid(body: string): string | undefined {
   try {
-    const sid = (JSON.parse(body) as { sid?: unknown }).sid
-    return typeof sid === 'string' ? sid : undefined
+    const sid = (JSON.parse(body) as { sid?: unknown } | null)?.sid
+    return typeof sid === 'string' && sid !== '' ? sid : undefined
   } catch {
     return undefined
   }
