@@ -19,7 +19,10 @@ export function userKey(userId: string): PersonKey {
   return `${USER_TAG}${userId}` as PersonKey
 }
 
-/** The person of an anonymous id no user is linked to (or whose events predate the link). */
+/**
+ * The person of an anonymous id no user is linked to. (Units a fold keyed so before the link
+ * arrived are the user's from the next rollup or retention on: see relinkUnits.)
+ */
 export function anonymousKey(anonymousId: string): PersonKey {
   return `${ANONYMOUS_TAG}${anonymousId}` as PersonKey
 }
@@ -36,6 +39,14 @@ export function userKeySql(engine: DatabaseEngine, id: string): string {
 /** SQL of {@link anonymousKey} over the anonymous id column or expression `id`. */
 export function anonymousKeySql(engine: DatabaseEngine, id: string): string {
   return tagged(engine, ANONYMOUS_TAG, id)
+}
+
+/**
+ * SQL of the id a person key column or expression `key` holds, without its tag: an index on the
+ * id column serves a join on it.
+ */
+export function personIdSql(key: string): string {
+  return `substr(${key}, ${ANONYMOUS_TAG.length + 1})` // Both tags are one character.
 }
 
 /**

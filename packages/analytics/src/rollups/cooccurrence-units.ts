@@ -25,12 +25,8 @@ import { selectLiteral, upsertSelect } from './upsert-select.js'
 // audiences they make, and how a set of people's units are taken back.
 
 /**
- * Adds the item co-occurrences of the events `filter` selects. A unit (a person's local day of
- * views, or all of a person's purchases) holds each item once, at most `unitCap` of them (the
- * first in time); each item new to a unit adds one to its audience and one to its pair with
- * every other item of the unit, both ways. Staged in a work table so each step is one
- * statement the database runs over all units at once. Then the ranked lists this may have
- * changed are rebuilt, so a recommendation reads a list instead of ranking every pair.
+ * Adds the item co-occurrences of the events `filter` selects (see {@link addUnitItems}), so a
+ * recommendation reads a list instead of ranking every pair.
  */
 export async function addCooccurrences(
   scope: QueryScope,
@@ -40,10 +36,29 @@ export async function addCooccurrences(
   filter: EventFilter,
   span: EventSpan,
 ): Promise<void> {
+  await addUnitItems(scope, plan, kind, (params) =>
+    unitCandidates(scope, plan, kind, source, filter, span, params),
+  )
+}
+
+/**
+ * Adds to the units of `kind` the (actor, unit, item, at) rows the SQL `candidates` selects
+ * (adding its parameters to the given ones). A unit (a person's local day of views, or all of
+ * a person's purchases) holds each item once, at most `unitCap` of them (the first in time);
+ * each item new to a unit adds one to its audience and one to its pair with every other item of
+ * the unit, both ways. Staged in a work table so each step is one statement the database runs
+ * over all units at once. Then the ranked lists this may have changed are rebuilt.
+ */
+export async function addUnitItems(
+  scope: QueryScope,
+  plan: RollupPlan,
+  kind: ItemKind,
+  candidateSql: (params: Params) => string,
+): Promise<void> {
   const { engine } = scope
   const stage = new Params()
   const k = selectLiteral(engine, stage.add(kind))
-  const candidates = unitCandidates(scope, plan, kind, source, filter, span, stage)
+  const candidates = candidateSql(stage)
   const sameUnit = (table: string, alias: string, other: string) =>
     `${table} ${alias} on ${alias}.kind = ${other}.kind and ${alias}.actor = ${other}.actor and ${alias}.unit = ${other}.unit`
   await run(

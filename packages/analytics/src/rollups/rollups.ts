@@ -27,6 +27,7 @@ import {
 import { addCooccurrences, unitCandidates } from './cooccurrence-units.js'
 import type { EventFilter, EventSpan } from './event-filter.js'
 import { rebuildMergedUnits } from './legacy-units.js'
+import { relinkUnits } from './linked-units.js'
 import { parsePlanRecord, planRecord, readPlanRecord } from './recorded-plan.js'
 import type { RollupPlan } from './rollup-config.js'
 import { dayNumber, dayNumberSql, dayText, dayTextSql } from './rollup-sql.js'
@@ -188,6 +189,15 @@ async function fold(
     )
   }
   await addDailyCounts(scope, plan, [filter], span, 1)
+  // The links these batches brought, once a forgotten user's are gone: the tracker writes each
+  // in the batch of its user's `$identify` or `$alias` event. (A link a sink's caller wrote
+  // with no event of its user is applied at the next retention.)
+  await relinkUnits(
+    scope,
+    plan,
+    (params) =>
+      `l.user_id in (select e.user_id from ${EVENTS_FROM} where e.user_id is not null and ${filter(params)})`,
+  )
   for (const [kind, source] of plan.items) {
     await addCooccurrences(scope, plan, kind, source, filter, span)
   }
@@ -435,7 +445,8 @@ async function refreshTop(
  * Retention of the unit rows, which tie a person to the items they viewed or bought: deletes
  * those older than `before`, returning how many. A day of views goes once the whole local day
  * is before the cut. A purchase row carries no time: it goes once no stored event of that
- * person buying that item is left (retention deleted them all), or when purchases are no longer
+ * person (as the links stored now say, so units of anonymous ids linked since are moved to
+ * their users first) buying that item is left (retention deleted them all), or when purchases are no longer
  * rolled up. Pairs, audiences and ranked lists keep their counts, as the daily counts do: they
  * name no one. Under the rollup lock, so no run adds a row meanwhile that this then deletes.
  */
@@ -448,6 +459,8 @@ export async function purgeUnitsBefore(
     const tx: QueryScope = { ...scope, db: trx as Kysely<unknown> }
     await lockRollups(tx)
     await rebuildMergedUnits(tx, plan)
+    // A unit of an anonymous id linked since is the user's, and backed by the events read as theirs.
+    await relinkUnits(tx, plan)
     const days = new Params()
     const viewed = await tx.db.executeQuery(
       compile(
