@@ -11,13 +11,12 @@ import {
   MYSQL_UNCACHED,
   mysqlCachesByCollation,
   mysqlColumn,
-  pgInList,
   type SqlColumn,
-  sqliteInList,
   type SqlSchema,
   sqlColumnsEqual,
   sqlCompare,
   sqlConstant,
+  sqlInList,
   sqlIsNull,
 } from './sql-comparison.js'
 
@@ -394,7 +393,7 @@ function buildFactory(node: ConditionNode, scope: SqlScope): SqlFactory {
       const build = (value: unknown) => {
         const values = listValues(value)
         if (values.length === 0) return FALSE
-        const list = pgInList(left, values) ?? sqliteInList(left, values)
+        const list = sqlInList(left, values)
         if (list !== undefined) return list
         return sqlJunction(
           'or',

@@ -617,35 +617,78 @@ export function sqlCompare(
 }
 
 /**
- * `column in (values)` on PostgreSQL as ONE bound array, `= any($1::type[])`, for the column types
- * whose equality is a plain `=` with a value of the column's type (or of its text): each value
- * becomes the one it equals in the point check, or drops out (it equals no row), or makes the
- * answer unknown. One comparison per value was a parameter or more each: past PostgreSQL's
- * 65,535 a principal's long list failed `where` where `can` answered. An index of the column
- * serves `= any` as it serves `=`. `undefined` for the other types (dates, json), compared
- * value by value. `values` are comparable and not null, at least one.
+ * `column in (values)`, with the point check's answer for every row as sqlCompare's `=` for
+ * each value would give, in a shape whose bound parameters do not grow with the list (a
+ * principal's list may hold any number of values). `values` are comparable and not null, at
+ * least one. `undefined` on MariaDB, whose driver writes the values into the statement.
  */
-export function pgInList(
+export function sqlInList(
   column: SqlColumn,
   values: readonly unknown[],
 ): RawBuilder<SqlBool> | undefined {
-  if (column.engine !== 'postgres') return undefined
-  const { ref, type } = column
-  if (type.kind === 'boolean' || type.kind === 'enum') {
-    const domain: readonly (boolean | string)[] = type.kind === 'enum' ? type.labels : [false, true]
-    const answers = domain.map((item) => {
-      let answer: Truth = false
-      for (const value of values) {
-        const truth = compareTruth(item, '=', value)
-        if (truth === true) return true
-        if (truth === null) answer = null
-      }
-      return answer
-    })
-    return pgDomainAnswers(ref, type.notNull, domain, answers)
+  if (column.engine === 'postgres') return pgInList(column.ref, column.type, values)
+  if (column.engine === 'sqlite') return sqliteInList(column.ref, values)
+  return undefined
+}
+
+/**
+ * `column in (values)` on PostgreSQL with ONE bound array, `= any(cast($1 as type[]))`, whatever
+ * the column's type: each value becomes the one of the column's type it equals in the point
+ * check, or drops out (it equals no row), or makes the answer unknown. One comparison per value
+ * was a parameter or more each: past PostgreSQL's 65,535 a principal's long list failed `where`
+ * where `can` answered. An index of the column serves `= any` as it serves `=` where the column
+ * is compared bare. `values` are comparable and not null, at least one.
+ */
+function pgInList(ref: Column, type: PgColumn, values: readonly unknown[]): RawBuilder<SqlBool> {
+  switch (type.kind) {
+    case 'boolean':
+      return pgDomainIn(ref, type.notNull, [false, true], values)
+    case 'enum':
+      return pgDomainIn(ref, type.notNull, type.labels, values)
+    case 'object':
+      return UNKNOWN
+    case 'date':
+      return pgDateInList(ref, type.local, values)
+    case 'json': {
+      // As pgJsonCompare, each kind of json value against the list values of its kind.
+      const json = sql`cast(${ref} as jsonb)`
+      const text = pgArrayIn(PG_LIST_FORMS.text, sql`(${json} #>> '{}')`, false, values)
+      const number = pgArrayIn(PG_LIST_FORMS.float, pgJsonNumber(json), false, values)
+      const bool = pgDomainIn(sql`cast(${json} as boolean)`, false, [false, true], values)
+      return sql<SqlBool>`case jsonb_typeof(${json}) when 'string' then ${text} when 'number' then ${number} when 'boolean' then ${bool} end`
+    }
+    default:
+      return pgArrayIn(PG_LIST_FORMS[type.kind], ref, type.notNull, values, type)
   }
-  const form = PG_LIST_FORMS[type.kind]
-  if (form === undefined) return undefined
+}
+
+/** A column of few values (pgDomain) against a list: the values equal to one of the list's. */
+function pgDomainIn(
+  column: Column,
+  notNull: boolean,
+  domain: readonly (boolean | string)[],
+  values: readonly unknown[],
+): RawBuilder<SqlBool> {
+  const answers = domain.map((item) => {
+    let answer: Truth = false
+    for (const value of values) {
+      const truth = compareTruth(item, '=', value)
+      if (truth === true) return true
+      if (truth === null) answer = null
+    }
+    return answer
+  })
+  return pgDomainAnswers(column, notNull, domain, answers)
+}
+
+/** `form.left(column) = any(cast($1 as form.array))` for the values' targets (PG_LIST_FORMS). */
+function pgArrayIn(
+  form: PgListForm,
+  column: Column,
+  notNull: boolean,
+  values: readonly unknown[],
+  type?: PgColumn,
+): RawBuilder<SqlBool> {
   const targets = new Set<string>()
   let unknown = false
   for (const value of values) {
@@ -655,16 +698,38 @@ export function pgInList(
     if (target === null) unknown = true
     else if (target !== undefined) targets.add(target)
   }
-  const left = form.left(ref)
-  const terms = [
+  const left = form.left(column)
+  // Not `= any('{}')` for no target: that is false for a NULL too, where the point check is
+  // unknown (and `not` of it true).
+  const equal =
     targets.size > 0
       ? sql<SqlBool>`${left} = any(cast(${[...targets]} as ${form.array}))`
-      : known(left, type.notNull && type.kind !== 'float', false),
-  ]
-  if (unknown) terms.push(UNKNOWN)
-  return terms.length === 1
-    ? (terms[0] as RawBuilder<SqlBool>)
-    : sql<SqlBool>`(${sql.join(terms, sql` or `)})`
+      : known(left, notNull && form !== PG_LIST_FORMS.float, false)
+  return unknown ? sql<SqlBool>`(${equal} or null)` : equal
+}
+
+/**
+ * A date, timestamp or timestamptz column against a list (pgDateCompare's `=` for each value):
+ * the instant node-postgres reads (pgReadFace, or the time cut to the millisecond) among the
+ * list's Dates and infinities, as ONE timestamptz array; a time read as no Date is unknown.
+ * Unlike pgDateOrder's ranges, no index of the column serves it: the read instant is computed.
+ */
+function pgDateInList(column: Column, local: boolean, values: readonly unknown[]) {
+  const targets = new Set<string>()
+  for (const value of values) {
+    if (value instanceof Date) {
+      // Before the first time PostgreSQL holds, no row reads as it (and the cast would raise).
+      const at = value.getTime()
+      if (at >= PG_FIRST_TIME) targets.add(faceText(at).replace(/( BC)?$/, '+00$1'))
+    } else if (isInfinite(value) || value === 'Infinity' || value === '-Infinity') {
+      // Read back as the numbers ±Infinity, which equal their text too.
+      targets.add(Number(value) > 0 ? 'infinity' : '-infinity')
+    }
+  }
+  const { readable, unread } = pgReadable(column, local)
+  if (targets.size === 0) return pgReadAs(column, local, known(column, false, false))
+  const read = local ? pgReadFace(column) : sql`date_trunc('milliseconds', ${column})`
+  return sql<SqlBool>`(${read} = any(cast(${[...targets]} as timestamptz[])) and ${readable} or ${unread})`
 }
 
 /**
@@ -675,12 +740,7 @@ export function pgInList(
  * beside each decide as equalText's do. A real with a fraction, an infinity and a text holding
  * U+FFFD keep a term of their own.
  */
-export function sqliteInList(
-  column: SqlColumn,
-  values: readonly unknown[],
-): RawBuilder<SqlBool> | undefined {
-  if (column.engine !== 'sqlite') return undefined
-  const { ref } = column
+function sqliteInList(ref: Column, values: readonly unknown[]): RawBuilder<SqlBool> {
   const texts = new Set<string>()
   const integers = new Set<bigint>()
   const wholeReals = new Set<bigint>()
@@ -740,27 +800,27 @@ export function sqliteInList(
   return sqliteEqual(ref, sql<SqlBool>`(${sql.join(terms, sql` or `)})`)
 }
 
+interface PgListForm {
+  readonly left: (column: Column) => Column
+  readonly array: RawBuilder<unknown>
+  readonly target: (value: unknown, type?: PgColumn) => string | null | undefined
+}
+
 /**
- * Per column type: the expression compared, the array type, and the text of the value of that
- * type a list value equals (`undefined`: none, so no row; `null`: unknown for every row), as
- * pgCompare's `=` decides.
+ * Per column type compared through one array: the expression compared, the array type, and the
+ * text of the value of that type a list value equals (`undefined`: none, so no row; `null`:
+ * unknown for every row), as pgCompare's `=` decides. A Record of every such kind, so a kind
+ * added to PgColumn cannot fall back to a comparison per value.
  */
-const PG_LIST_FORMS: Partial<
-  Record<
-    PgColumn['kind'],
-    {
-      readonly left: (column: Column) => Column
-      readonly array: RawBuilder<unknown>
-      readonly target: (value: unknown, type: PgColumn) => string | null | undefined
-    }
-  >
+const PG_LIST_FORMS: Readonly<
+  Record<Exclude<PgColumn['kind'], 'boolean' | 'enum' | 'object' | 'date' | 'json'>, PgListForm>
 > = {
   integer: {
     left: (column) => column,
     array: sql.raw('int8[]'),
     target: (value, type) => {
       const target = integerOf(value)
-      if (type.kind !== 'integer' || target === undefined) return undefined
+      if (type?.kind !== 'integer' || target === undefined) return undefined
       return target < type.min || target > type.max ? undefined : String(target)
     },
   },
