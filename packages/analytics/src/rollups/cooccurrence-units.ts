@@ -1,5 +1,5 @@
 import { CompiledQuery } from 'kysely'
-import { type PersonKey, personKeySql } from '../queries/person-key.js'
+import { anonymousKeySql, type PersonKey, personKeySql } from '../queries/person-key.js'
 import {
   ACTOR_JOIN,
   EVENTS_FROM,
@@ -105,7 +105,9 @@ export async function addUnitItems(
 /**
  * SQL selecting, for the events `filter` selects, the (actor, unit, item, at) rows they give a
  * unit: the actor is the event's {@link PersonKey}; the unit is the local day for views, ''
- * (all of a person's purchases) for purchases. `filter` may read the identity link `i`.
+ * (all of a person's purchases) for purchases. `filter` may read the identity link `i`. Also
+ * `visitor`, the anonymous key of an event no one was signed in for, whatever its links: the
+ * unit a fold made of it before its link arrived.
  */
 export function unitCandidates(
   scope: QueryScope,
@@ -133,7 +135,8 @@ export function unitCandidates(
   } else {
     item = propertySql(engine, source.key, params)
   }
-  return `select ${personKeySql(engine)} as actor, ${unit} as unit, ${item} as item, e.occurred_at as at from ${from} where e.name = ${params.add(source.event)} and ${filter(params)}`
+  const visitor = `case when e.user_id is null then ${anonymousKeySql(engine, 'e.anonymous_id')} end`
+  return `select ${personKeySql(engine)} as actor, ${visitor} as visitor, ${unit} as unit, ${item} as item, e.occurred_at as at from ${from} where e.name = ${params.add(source.event)} and ${filter(params)}`
 }
 
 /**

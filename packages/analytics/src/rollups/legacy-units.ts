@@ -14,17 +14,23 @@ import { idChunks, insertMissing } from '../storage/bulk-sql.js'
 import type { RollupPlan } from './rollup-config.js'
 import { addCooccurrences, takeBackUnits } from './cooccurrence-units.js'
 import type { EventFilter } from './event-filter.js'
+import { relinkUnits } from './linked-units.js'
 
 // Before migration 0009 a unit row's `actor` was the bare id text, so a user and an anonymous
 // visitor of the same text shared units. The migration tags each row by what the stored events
 // say the text was; a text that was both has merged units, which only a run that knows the
 // item sources (the module's options, which no migration sees) can split: the migration marks
 // them, and the next rollup, forgetUser or retention takes them back and folds their people's
-// stored events again.
+// stored events again, then moves the units of every linked visitor to their user (relinkUnits),
+// as the people those events are now. The split is exact for what stored events back. It cannot
+// be for a merged row whose events retention deleted (a purchase goes at the next retention
+// anyway; a day of views within the window may lose some): nothing left says which of the two
+// people had the item, nor which of the unit's pairs were one person's, so such a row is taken
+// back with its pairs and audience and not folded again.
 
 /** The tag of a unit row whose actor was both a user and an anonymous visitor. */
 const MERGED_TAG = '!'
-/** The state row present while merged units wait to be rebuilt. */
+/** The state row present while merged or linked units wait to be rebuilt. */
 const MERGED_ROW = 'merged_units'
 
 /** SQL true when the text `t` is a user on some stored event: its own, or its link's. */
@@ -64,12 +70,14 @@ export async function tagBareUnits(scope: QueryScope): Promise<void> {
     ),
   )
   await scope.db.executeQuery(CompiledQuery.raw(`delete from ${UNIT_STAGE_TABLE}`, []))
-  const [any] = await run(
+  // Merged units, or units of a visitor whose link came after 0008's code rolled them up, which
+  // it left apart from their user's.
+  const [found] = await run<{ one: DbInt | null }>(
     scope,
-    `select 1 as one from ${UNIT_ITEM_TABLE} where actor like '${MERGED_TAG}%'`,
+    `select case when exists (select 1 from ${UNIT_ITEM_TABLE} where actor like '${MERGED_TAG}%') or exists (select 1 from ${UNIT_ITEM_TABLE} u join ${IDENTITY_TABLE} l on u.actor = ${anonymousKeySql(engine, 'l.anonymous_id')}) then 1 end as one`,
     new Params(),
   )
-  if (any !== undefined) {
+  if (found?.one != null) {
     await insertMissing(
       scope.db,
       engine,
@@ -85,8 +93,9 @@ export async function tagBareUnits(scope: QueryScope): Promise<void> {
  * Splits the units {@link tagBareUnits} marked merged, under the rollup lock: takes back their
  * pairs and audiences, deletes them, and folds again the stored, rolled-up events of the people
  * they mixed (the user of that text, directly or through a link, and the visitor of that text,
- * now keyed by their link if one came since), so each person's units hold their own items.
- * One state row read when there is nothing to do.
+ * now keyed by their link if one came since), so each person's units hold their own items;
+ * then moves every linked visitor's units to their user. One state row read when there is
+ * nothing to do.
  */
 export async function rebuildMergedUnits(scope: QueryScope, plan: RollupPlan): Promise<void> {
   const [flag] = await run(
@@ -119,6 +128,8 @@ export async function rebuildMergedUnits(scope: QueryScope, plan: RollupPlan): P
       })
     }
   }
+  // The units of visitors linked to their user since: those refolded above are the user's.
+  await relinkUnits(scope, plan)
   await scope.db.executeQuery(
     CompiledQuery.raw(`delete from ${STATE_TABLE} where name = '${MERGED_ROW}'`, []),
   )

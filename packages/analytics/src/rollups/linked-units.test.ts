@@ -155,6 +155,22 @@ for (const engine of testEngines()) {
           await analytics.alsoBought('p1', { minSupport: 1, excludeBoughtBy: 'alice' }),
         ).toEqual([])
       })
+      it('moves no unit to a forgotten user through a link a late write stored', async () => {
+        subject = await start(engine)
+        const { analytics } = subject
+        analytics.track('ordered', { productIds: ['p1'] }, { userId: 'alice', timestamp: AT })
+        analytics.track('ordered', { productIds: ['p2'] }, { anonymousId: 'v9', timestamp: AT })
+        await analytics.flush()
+        await analytics.rollup()
+        await analytics.forgetUser('alice')
+        // A process that had not learnt of the erasure wrote alice's identify from v9's device.
+        await subject.db
+          .insertInto('mortar_analytics_identity')
+          .values({ anonymous_id: 'v9', user_id: 'alice', linked_at: AT + 1 })
+          .execute()
+        await analytics.applyRetention()
+        expect(await unitRows(subject)).toEqual(['bought av9  p2'])
+      })
     })
 
     describe('any sequence', () => {

@@ -1,6 +1,6 @@
 import { anonymousKey, anonymousKeySql, personIdSql, userKeySql } from '../queries/person-key.js'
 import { Params, type QueryScope, run } from '../queries/query-scope.js'
-import { IDENTITY_TABLE, UNIT_ITEM_TABLE } from '../storage/analytics-tables.js'
+import { IDENTITY_TABLE, SUPPRESSED_TABLE, UNIT_ITEM_TABLE } from '../storage/analytics-tables.js'
 import { idChunks } from '../storage/bulk-sql.js'
 import { addUnitItems, takeBackUnits } from './cooccurrence-units.js'
 import type { ItemKind, RollupPlan } from './rollup-config.js'
@@ -29,12 +29,14 @@ export async function relinkUnits(
 ): Promise<void> {
   const { engine } = scope
   const anonymous = anonymousKeySql(engine, 'l.anonymous_id')
+  // A link to a forgotten user that a late batch wrote moves nothing: the next fold deletes it.
+  const kept = `not exists (select 1 from ${SUPPRESSED_TABLE} s where s.user_id = l.user_id)`
   let actors: string[]
   if (links === undefined) {
     const all = new Params()
     const rows = await run<{ actor: string }>(
       scope,
-      `select distinct u.actor from ${UNIT_ITEM_TABLE} u join ${IDENTITY_TABLE} l on u.actor = ${anonymous} where u.kind in ${all.list(KINDS)}`,
+      `select distinct u.actor from ${UNIT_ITEM_TABLE} u join ${IDENTITY_TABLE} l on u.actor = ${anonymous} where u.kind in ${all.list(KINDS)} and ${kept}`,
       all,
     )
     actors = rows.map((row) => row.actor)
@@ -44,7 +46,7 @@ export async function relinkUnits(
     const params = new Params()
     const linked = await run<{ anonymous_id: string }>(
       scope,
-      `select l.anonymous_id from ${IDENTITY_TABLE} l where ${links(params)}`,
+      `select l.anonymous_id from ${IDENTITY_TABLE} l where ${links(params)} and ${kept}`,
       params,
     )
     actors = []
@@ -65,7 +67,7 @@ export async function relinkUnits(
         plan,
         kind,
         (add) =>
-          `select ${userKeySql(engine, 'l.user_id')} as actor, u.unit, u.item, 0 as at from ${UNIT_ITEM_TABLE} u join ${IDENTITY_TABLE} l on l.anonymous_id = ${personIdSql('u.actor')} and u.actor = ${anonymous} where u.kind = ${add.add(kind)} and u.actor in ${add.list(chunk)}`,
+          `select ${userKeySql(engine, 'l.user_id')} as actor, u.unit, u.item, 0 as at from ${UNIT_ITEM_TABLE} u join ${IDENTITY_TABLE} l on l.anonymous_id = ${personIdSql('u.actor')} and u.actor = ${anonymous} where u.kind = ${add.add(kind)} and u.actor in ${add.list(chunk)} and ${kept}`,
       )
     }
     await takeBackUnits(scope, chunk)

@@ -459,7 +459,9 @@ export async function purgeUnitsBefore(
     const tx: QueryScope = { ...scope, db: trx as Kysely<unknown> }
     await lockRollups(tx)
     await rebuildMergedUnits(tx, plan)
-    // A unit of an anonymous id linked since is the user's, and backed by the events read as theirs.
+    // A unit of an anonymous id linked since is the user's, and backed by the events read as
+    // theirs. One left under the anonymous id (its link, to a forgotten user, goes at the next
+    // fold) is backed by the visitor's events, whatever their link.
     await relinkUnits(tx, plan)
     const days = new Params()
     const viewed = await tx.db.executeQuery(
@@ -475,7 +477,7 @@ export async function purgeUnitsBefore(
     const backed =
       source === undefined
         ? ''
-        : ` and not exists (select 1 from (${unitCandidates(tx, plan, 'bought', source, () => '1 = 1', { first: 0, last: 0 }, find)}) c where c.actor = u.actor and c.item = u.item)`
+        : ` and not exists (select 1 from (${unitCandidates(tx, plan, 'bought', source, () => '1 = 1', { first: 0, last: 0 }, find)}) c where (c.actor = u.actor or c.visitor = u.actor) and c.item = u.item)`
     // Read, then deleted by key: MariaDB cannot delete from a table a subquery of it reads.
     const unbacked = await run<{ kind: string; actor: string; unit: string; item: string }>(
       tx,

@@ -308,6 +308,81 @@ for (const engine of testEngines()) {
       }
     })
 
+    it('splits merged units once, with the units of a visitor linked to that user since, as a fold of the stored events would', async () => {
+      const database = await privateDatabaseUrl(engine)
+      try {
+        const old = await migrated(database.url, before('0009'))
+        const at = Date.UTC(2026, 2, 2, 9)
+        const ordered = (who: { userId: string } | { anonymousId: string }, item: string) =>
+          makeStoredEvent({
+            userId: null,
+            ...who,
+            name: 'ordered',
+            properties: JSON.stringify({ productIds: [item] }),
+            occurredAt: at,
+          })
+        // The user 'bob' and a visitor whose cookie is 'bob' (one unit to 0008's code), and the
+        // visitor 'v7', rolled up before their link to bob arrived.
+        await new SqlEventSink({ db: old.db as Kysely<unknown> }).write({
+          id: makeBatchId(),
+          events: [
+            ordered({ userId: 'bob' }, 'p1'),
+            ordered({ anonymousId: 'bob' }, 'p2'),
+            ordered({ anonymousId: 'v7' }, 'p3'),
+          ],
+          failed: [],
+          links: [{ anonymousId: 'v7', userId: 'bob', linkedAt: at + 1 }],
+        })
+        await old.db.deleteFrom('mortar_analytics_batch').execute()
+        await old.db
+          .insertInto('mortar_analytics_unit_item')
+          .values(
+            [
+              ['bob', 'p1'],
+              ['bob', 'p2'],
+              ['v7', 'p3'],
+            ].map(([actor, item]) => ({
+              kind: 'bought' as const,
+              actor: actor as PersonKey,
+              unit: '',
+              item: item as string,
+            })),
+          )
+          .execute()
+        await old.db
+          .insertInto('mortar_analytics_pair')
+          .values([
+            { kind: 'bought', item: 'p1', other: 'p2', count: 1 },
+            { kind: 'bought', item: 'p2', other: 'p1', count: 1 },
+          ])
+          .execute()
+        await old.db
+          .insertInto('mortar_analytics_item')
+          .values(['p1', 'p2', 'p3'].map((item) => ({ kind: 'bought', item, units: 1 })))
+          .execute()
+        await old.app.stop()
+
+        const { app, analytics, db } = await shopApp(database.url)
+        try {
+          await analytics.rollup()
+          // v7's purchase is bob's, once: not also still the visitor's.
+          expect(await unitRows(db)).toEqual([
+            'bought abob  p2',
+            'bought ubob  p1',
+            'bought ubob  p3',
+          ])
+          expect(await cooccurrences(db)).toEqual({
+            pairs: ['bought p1 p3 1', 'bought p3 p1 1'],
+            items: ['bought p1 1', 'bought p2 1', 'bought p3 1'],
+          })
+        } finally {
+          await app.stop()
+        }
+      } finally {
+        await database.drop()
+      }
+    })
+
     it('keeps a user forgotten before the suppression mark out of later batches', async () => {
       const database = await privateDatabaseUrl(engine)
       try {

@@ -22,7 +22,7 @@ import type {
 } from '../queue-adapter.js'
 import type { ScheduleStore } from '../schedules/schedule-store.js'
 import { SqlQueue } from '../sql/sql-queue.js'
-import { queueDb, queueTransaction } from '../sql/queue-db.js'
+import { deleteJobs, queueDb, queueTransaction } from '../sql/queue-db.js'
 import { sqlQueueMigrations } from '../sql/sql-queue-migrations.js'
 import {
   type JobData,
@@ -229,10 +229,7 @@ export class BullmqQueue implements QueueAdapter {
         id !== undefined && live.has((rows[index] as NewJob).key as string) ? [id] : [],
       )
       if (dropped.length > 0) {
-        const ids = this.#database.engine === 'sqlite' ? dropped.map(Number) : dropped
-        await sql`delete from mortar_job where id in (${sql.join(ids)})`.execute(
-          this.#database.kysely,
-        )
+        await deleteJobs(this.#database, dropped).execute(this.#database.kysely)
       }
       return written.map((id, index) => {
         const row = rows[index] as NewJob & { token: string }

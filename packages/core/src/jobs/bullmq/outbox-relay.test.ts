@@ -28,7 +28,7 @@ for (const engine of testEngines()) {
     const jobsDb = privateJobsDatabase(engine, { pool: 4 })
 
     // A thousand rows of large payloads were read at once and handed to Redis as one MULTI.
-    it('hands BullMQ at most RELAY_BYTES of rows a call, a larger row alone, and relays every row once in order', async () => {
+    it('hands BullMQ at most RELAY_BYTES of rows a call, a larger row alone, and relays every row once (in order on one lane)', async () => {
       const db = jobsDb.database()
       const part = Math.floor(RELAY_BYTES * 0.4)
       // Past the cap by a MiB: under MariaDB's default max_allowed_packet (16 MiB), so stored.
@@ -62,6 +62,15 @@ for (const engine of testEngines()) {
         if (call.length > 1) expect(size(call)).toBeLessThanOrEqual(RELAY_BYTES)
       }
       const order = (relayed: RelayJob) => (JSON.parse(relayed.data.p) as { n: number }).n
+      expect(
+        calls
+          .flat()
+          .map(order)
+          .sort((a, b) => a - b),
+      ).toEqual(rows.map((_, n) => n))
+      expect(calls.find((call) => call.some((relayed) => order(relayed) === 5))).toHaveLength(1)
+      // PostgreSQL's lanes split the backlog between them; one lane keeps the order.
+      if (engine.engine === 'postgres') return
       // The row past the cap went alone; the rest in calls of two large ones, then the small.
       expect(calls.map((call) => call.map(order))).toEqual([
         [0, 1],
@@ -73,5 +82,69 @@ for (const engine of testEngines()) {
       ])
       expect(await new SqlQueue({ database: db }).counts(Date.now())).toEqual([])
     })
+
+    // Rows past the cap were locked with the rest of the pick and stayed locked until the
+    // relay's transaction ended: no other relay could take them meanwhile. SQLite has no locks.
+    if (engine.engine !== 'sqlite') {
+      it('leaves the rows past the cap free for another relay while the first is still in its transaction', async () => {
+        const db = jobsDb.database()
+        const rows = [
+          job(0, Math.floor(RELAY_BYTES * 0.6)),
+          job(1, Math.floor(RELAY_BYTES * 0.6)),
+          ...Array.from({ length: 5 }, (_, n) => job(2 + n, 100)),
+        ]
+        for (const row of rows) await new SqlQueue({ database: db }).enqueue([row])
+        const order = (relayed: RelayJob) => (JSON.parse(relayed.data.p) as { n: number }).n
+        let holding!: () => void
+        const held = new Promise<void>((resolve) => {
+          holding = resolve
+        })
+        let release!: () => void
+        const released = new Promise<void>((resolve) => {
+          release = resolve
+        })
+        const target = (calls: number[][], gate?: Promise<void>) => ({
+          load: async () => undefined,
+          add: async (jobs: readonly RelayJob[]) => {
+            calls.push(jobs.map(order))
+            if (gate !== undefined && calls.length === 1) {
+              holding()
+              await gate
+            }
+          },
+          settle: async () => undefined,
+          marks: async () => ({ cursor: '0', ids: [] }),
+        })
+        const firstCalls: number[][] = []
+        const secondCalls: number[][] = []
+        const first = new OutboxRelay({
+          database: db,
+          logger,
+          sweepMs: 60_000,
+          target: target(firstCalls, released),
+        })
+        const second = new OutboxRelay({
+          database: db,
+          logger,
+          sweepMs: 60_000,
+          target: target(secondCalls),
+        })
+        try {
+          const firstRelay = first.relay()
+          // The first relay holds its pick (row 0) in its transaction until released.
+          await held
+          expect(await second.relay()).toBe(rows.length - 1)
+          release()
+          expect(await firstRelay).toBe(1)
+        } finally {
+          release()
+          await first.close()
+          await second.close()
+        }
+        expect(firstCalls).toEqual([[0]])
+        expect(secondCalls.flat()).toEqual([1, 2, 3, 4, 5, 6])
+        expect(await new SqlQueue({ database: db }).counts(Date.now())).toEqual([])
+      })
+    }
   })
 }

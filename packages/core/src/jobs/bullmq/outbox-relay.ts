@@ -2,10 +2,10 @@ import { QueueClock } from '../sql/queue-clock.js'
 import { randomBytes } from 'node:crypto'
 import { AsyncResource } from 'node:async_hooks'
 import type { JobsOptions } from 'bullmq'
-import { type Kysely, sql } from 'kysely'
+import { type Kysely, type RawBuilder, sql } from 'kysely'
 import type { Logger } from '../../logger/logger.js'
 import type { Database } from '../../persistence/database/database.js'
-import { queueDb } from '../sql/queue-db.js'
+import { deleteJobs, queueDb } from '../sql/queue-db.js'
 
 /** What a job carries in BullMQ besides its payload. */
 export interface JobData {
@@ -236,40 +236,17 @@ export class OutboxRelay {
   /**
    * Takes rows, adds them to BullMQ, deletes them: on a server engine inside one transaction, so
    * a failed add leaves them for the next relay. The rows are picked by their size first (ids
-   * and lengths only), then read: at most {@link RELAY_BATCH} rows and {@link RELAY_BYTES}
-   * bytes, one row at least. PostgreSQL takes and deletes in one statement.
+   * and lengths only, see {@link OutboxRelay.#pick}), then read: at most {@link RELAY_BATCH} rows
+   * and {@link RELAY_BYTES} bytes, one row at least. PostgreSQL takes and deletes in one
+   * statement.
    */
   async #relayRows(
     db: Kysely<unknown>,
     deleteFirst = false,
   ): Promise<{ ids: string[]; more: boolean }> {
-    const engine = this.#database.engine
-    const lock = engine === 'sqlite' ? sql`` : sql` for update skip locked`
-    const octets = (column: string) =>
-      engine === 'sqlite'
-        ? sql`length(cast(${sql.ref(column)} as blob))`
-        : engine === 'postgres'
-          ? sql`octet_length(${sql.ref(column)})`
-          : sql`length(${sql.ref(column)})`
-    const sized = (
-      await sql<{ id: string | number | bigint; bytes: string | number }>`select id,
-          ${octets('payload')} + ${octets('name')} + coalesce(${octets('dedup_key')}, 0) as bytes
-          from mortar_job order by id limit ${RELAY_BATCH}${lock}`.execute(db)
-    ).rows
-    let bytes = 0
-    let taken = 0
-    for (const row of sized) {
-      bytes += Number(row.bytes)
-      if (taken > 0 && bytes > RELAY_BYTES) break
-      taken += 1
-    }
-    const more = sized.length === RELAY_BATCH || taken < sized.length
-    if (taken === 0) return { ids: [], more }
-    const picked = sized.slice(0, taken).map((row) => row.id)
-    const which =
-      engine === 'postgres'
-        ? sql`id = any(${picked.map(String)}::bigint[])`
-        : sql`id in (${sql.join(picked)})`
+    const { picked, more } = await this.#pick(db)
+    if (picked.length === 0) return { ids: [], more }
+    const which = this.#idIn(picked)
     const columns = sql`id, name, payload, dedup_key, run_at - ${this.#clock.server()} as wait, max_attempts, created_at, relay_token`
     // Locked by the pick (server engines), so no other relay takes them meanwhile.
     const rows = (
@@ -302,10 +279,82 @@ export class OutboxRelay {
     await this.#target.add(jobs)
     this.#relayed += rows.length
     if (!deleteFirst) {
-      const ids = rows.map((row) => String(row.id))
-      await sql`delete from mortar_job where id in (${sql.join(ids)})`.execute(db)
+      await deleteJobs(
+        this.#database,
+        rows.map((row) => String(row.id)),
+      ).execute(db)
     }
     return { ids: jobs.map((job) => job.opts.jobId), more }
+  }
+
+  /**
+   * The ids of the rows this relay takes, locked on a server engine (rows another relay holds
+   * are skipped), and whether rows may be left. The sizes are read without locks and only the
+   * rows that fit are locked: locking a whole batch and taking the part under the cap kept the
+   * rest locked until this relay's transaction ended, out of every other relay's reach. When
+   * others hold some of the rows that fit, the pick goes on past them with the bytes left.
+   */
+  async #pick(
+    db: Kysely<unknown>,
+  ): Promise<{ picked: (string | number | bigint)[]; more: boolean }> {
+    const engine = this.#database.engine
+    const octets = (column: string) =>
+      engine === 'sqlite'
+        ? sql`length(cast(${sql.ref(column)} as blob))`
+        : engine === 'postgres'
+          ? sql`octet_length(${sql.ref(column)})`
+          : sql`length(${sql.ref(column)})`
+    const bytesOf = sql`${octets('payload')} + ${octets('name')} + coalesce(${octets('dedup_key')}, 0)`
+    const picked: (string | number | bigint)[] = []
+    let bytes = 0
+    let after: string | number | bigint | undefined
+    for (;;) {
+      const limit = RELAY_BATCH - picked.length
+      const sized = (
+        await sql<{ id: string | number | bigint; bytes: string | number }>`select id,
+            ${bytesOf} as bytes from mortar_job
+            ${after === undefined ? sql`` : sql`where id > ${after}`}
+            order by id limit ${limit}`.execute(db)
+      ).rows
+      const fit: typeof sized = []
+      let fitBytes = 0
+      for (const row of sized) {
+        const size = Number(row.bytes)
+        if (picked.length + fit.length > 0 && bytes + fitBytes + size > RELAY_BYTES) break
+        fit.push(row)
+        fitBytes += size
+      }
+      const full = fit.length < sized.length
+      const last = fit.at(-1)
+      if (last === undefined) return { picked, more: full }
+      const taken =
+        engine === 'sqlite'
+          ? fit
+          : (
+              await sql<{ id: string | number | bigint; bytes: string | number }>`select id,
+                  ${bytesOf} as bytes from mortar_job
+                  where ${this.#idIn(fit.map((row) => row.id))}
+                  order by id for update skip locked`.execute(db)
+            ).rows
+      for (const row of taken) {
+        picked.push(row.id)
+        bytes += Number(row.bytes)
+      }
+      after = last.id
+      // Full (the bytes or the rows), unless others held some rows that fit: their bytes are
+      // still free for the rows past them.
+      const skipped = taken.length < fit.length
+      if ((full && !skipped) || picked.length === RELAY_BATCH) return { picked, more: true }
+      // Every row past `after` was read: the outbox holds no more.
+      if (!full && sized.length < limit) return { picked, more: false }
+    }
+  }
+
+  /** On PostgreSQL one array, so the statement's text (and plan) is the same for any count. */
+  #idIn(ids: readonly (string | number | bigint)[]): RawBuilder<unknown> {
+    return this.#database.engine === 'postgres'
+      ? sql`id = any(${ids.map(String)}::bigint[])`
+      : sql`id in (${sql.join(ids)})`
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import { type Kysely, type RawBuilder, sql } from 'kysely'
 import type { Database } from '../../persistence/database/database.js'
 
 /**
@@ -20,4 +20,22 @@ export function queueTransaction<R>(
     return database.transaction(() => fn(database.kysely as Kysely<unknown>))
   }
   return (database.background as Kysely<unknown>).transaction().execute(fn)
+}
+
+/**
+ * Deletes the `mortar_job` rows of `ids`. MariaDB reaches them through the primary key, by a
+ * join on the ids as a JSON table: `id in (…)` over a small table is planned as a scan, and a
+ * DELETE's scan waits for every row another transaction holds, listed or not (a relay that
+ * holds its rows across a Redis round trip stalled every other relay's delete).
+ */
+export function deleteJobs(database: Database, ids: readonly string[]): RawBuilder<unknown> {
+  switch (database.engine) {
+    case 'mysql':
+      return sql`delete j from mortar_job as j join json_table(${JSON.stringify(ids)},
+        '$[*]' columns (id bigint path '$')) as ids on j.id = ids.id`
+    case 'sqlite':
+      return sql`delete from mortar_job where id in (${sql.join(ids.map(Number))})`
+    default:
+      return sql`delete from mortar_job where id = any(${ids}::bigint[])`
+  }
 }
