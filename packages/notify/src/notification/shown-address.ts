@@ -66,7 +66,8 @@ export function withoutAddress(text: string, address: string): string {
   return result
 }
 
-function safeDecode(text: string): string {
+/** `decodeURIComponent(text)`, or `text` as it is when it is not valid percent-encoding. */
+export function safeDecode(text: string): string {
   try {
     return decodeURIComponent(text)
   } catch {

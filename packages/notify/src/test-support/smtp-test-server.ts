@@ -33,6 +33,8 @@ export async function startSmtpTestServer(
     readonly startTls?: boolean
     /** TLS from the start (`smtps:`), with that certificate too. */
     readonly implicitTls?: boolean
+    /** Quotes the password it refuses in its reply, as a careless server may. */
+    readonly echoPassword?: boolean
   } = {},
 ): Promise<SmtpTestServer> {
   const mails: ParsedMail[] = []
@@ -59,7 +61,8 @@ export async function startSmtpTestServer(
       if (auth.username === options.auth?.user && auth.password === options.auth?.pass) {
         return callback(null, { user: auth.username })
       }
-      callback(Object.assign(new Error('Invalid credentials'), { responseCode: 535 }))
+      const quoted = options.echoPassword === true ? ` (${auth.password})` : ''
+      callback(Object.assign(new Error(`Invalid credentials${quoted}`), { responseCode: 535 }))
     },
     onRcptTo(address, _session, callback) {
       const reply = rcptReplies.get(address.address)

@@ -280,6 +280,22 @@ describe('mail over SMTP (nodemailer, pooled)', () => {
     await guarded.close()
   })
 
+  it('quotes no password a server echoes in its reply', async () => {
+    const careless = await startSmtpTestServer({
+      auth: { user: 'shop', pass: 'right' },
+      echoPassword: true,
+    })
+    const channel = mailChannel({
+      from,
+      transport: smtpTransport({ url: careless.url.replace('shop:right', 'shop:wr%2Fong-pass') }),
+    })
+    const result = await channel.send(outgoing('ada@example.com'))
+    expect(result).toMatchObject({ status: 'not-accepted', reason: expect.stringMatching(/535/) })
+    expect(JSON.stringify(result)).not.toContain('ong-pass')
+    await channel.close()
+    await careless.close()
+  })
+
   it('sends credentials over smtp: only after STARTTLS, except to a loopback host', async () => {
     // The test server offers no STARTTLS. 0.0.0.0 reaches it (Linux) without looking like loopback.
     const guarded = await startSmtpTestServer({ auth: { user: 'shop', pass: 'right' } })

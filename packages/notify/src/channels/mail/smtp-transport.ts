@@ -2,6 +2,8 @@ import { delayOption, MAX_TIMER_MS } from '../../module/delay-option.js'
 import { NotifyConfigError, NotifyUnavailableError } from '../../errors.js'
 import type { ChannelResult } from '../channel.js'
 import { isLoopbackUrl } from '../loopback.js'
+import { safeDecode } from '../../notification/shown-address.js'
+import { withoutSecrets } from '../without-secrets.js'
 import { envelopeAddress } from './mail-channel.js'
 import type { ComposedMail, MailTransport } from './mail-transport.js'
 
@@ -98,6 +100,20 @@ export function smtpTransport(options: SmtpTransportOptions): MailTransport {
   const requireTLS =
     url.protocol === 'smtp:' && (url.username !== '' || url.password !== '') && !isLoopbackUrl(url)
   const timeout = delayOption('smtpTransport: timeoutMs', options.timeoutMs, 30_000)
+  // The forms the password travels in (the URL, AUTH PLAIN and LOGIN), kept out of reasons: a
+  // server's reply may quote what it refused.
+  const user = safeDecode(url.username)
+  const password = safeDecode(url.password)
+  const secrets = [
+    password,
+    url.password,
+    Buffer.from(password).toString('base64'),
+    Buffer.from(`\0${user}\0${password}`).toString('base64'),
+  ]
+  const hidden = (result: ChannelResult): ChannelResult =>
+    result.status === 'accepted'
+      ? result
+      : { ...result, reason: withoutSecrets(result.reason, secrets) }
   let transport: PooledTransport | undefined
   let opening: Promise<PooledTransport> | undefined
 
@@ -169,14 +185,14 @@ export function smtpTransport(options: SmtpTransportOptions): MailTransport {
               : { content: attachment.content.base64, encoding: 'base64' }),
           })),
         })
-        return (
+        return hidden(
           recipientRefusal(info, mail.to) ?? {
             status: 'accepted',
             providerMessageId: info.messageId ?? mail.messageId,
-          }
+          },
         )
       } catch (error) {
-        return classifySmtpError(error as NodemailerError)
+        return hidden(classifySmtpError(error as NodemailerError))
       }
     },
     async close() {

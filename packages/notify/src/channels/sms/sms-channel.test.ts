@@ -117,6 +117,30 @@ describe('smsChannel', () => {
     },
   )
 
+  it('quotes no credential of a provider answer that echoes the request', async () => {
+    // A gateway quoting the request it refused: the reason is stored, published and printed.
+    const echo = await startLocalServer((request, response) => {
+      response.statusCode = 400
+      // The header straddles the cut of the reason to 200 characters.
+      const quoted = `${credentials.authToken}${' '.repeat(140)}${request.headers.authorization}`
+      response.end(JSON.stringify({ message: `bad request ${quoted}` }))
+    })
+    const channel = smsChannel({ baseUrl: echo.url, ...credentials, from: '+15550100' })
+    const result = await channel.send(outgoing('+15550199'))
+    expect(result).toMatchObject({
+      status: 'permanent',
+      reason: expect.stringContaining('HTTP 400'),
+    })
+    const basic = Buffer.from(`${credentials.accountSid}:${credentials.authToken}`).toString(
+      'base64',
+    )
+    for (const secret of [credentials.authToken, basic.slice(0, 8)]) {
+      expect(JSON.stringify(result)).not.toContain(secret)
+    }
+    await channel.close()
+    await echo.close()
+  })
+
   it('refuses a number that is not E.164 without calling the provider', async () => {
     const channel = smsChannel({ baseUrl: provider.url, ...credentials, from: '+15550100' })
     const before = provider.requests.length

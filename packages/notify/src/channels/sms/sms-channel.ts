@@ -6,6 +6,7 @@ import { classifyHttpResult } from '../http/classify-response.js'
 import { keepAliveAgents } from '../http/keep-alive-agents.js'
 import { isLoopbackUrl } from '../loopback.js'
 import { httpPost } from '../http/http-post.js'
+import { withoutSecrets } from '../without-secrets.js'
 import type { SmsMessage } from './sms-message.js'
 
 /** Options of {@link smsChannel}: a Twilio-shaped Messages API. */
@@ -37,6 +38,8 @@ export class SmsChannel implements Channel<'sms'> {
   readonly idempotent = true
   readonly #endpoint: string
   readonly #authorization: string
+  // The forms the auth token travels in, kept out of the provider's answer a reason quotes.
+  readonly #secrets: readonly string[]
   readonly #from: string
   /** Its `timeoutMs`: the whole request, from connecting to the answer, is given up after it. */
   readonly sendTimeoutMs: number
@@ -76,7 +79,9 @@ export class SmsChannel implements Channel<'sms'> {
     }
     const path = `${base.pathname.replace(/\/$/, '')}/2010-04-01/Accounts/${encodeURIComponent(options.accountSid)}/Messages.json`
     this.#endpoint = new URL(path, base).toString()
-    this.#authorization = `Basic ${Buffer.from(`${options.accountSid}:${options.authToken}`).toString('base64')}`
+    const credentials = Buffer.from(`${options.accountSid}:${options.authToken}`).toString('base64')
+    this.#authorization = `Basic ${credentials}`
+    this.#secrets = [options.authToken, encodeURIComponent(options.authToken), credentials]
     this.#from = options.from
     this.sendTimeoutMs = delayOption('smsChannel: timeoutMs', options.timeoutMs, 10_000)
   }
@@ -96,7 +101,7 @@ export class SmsChannel implements Channel<'sms'> {
     if (invalid !== undefined) return { status: 'permanent', reason: invalid }
     const form = new URLSearchParams({ To: outgoing.to, Body: outgoing.message.text })
     form.set(this.#from.startsWith('MG') ? 'MessagingServiceSid' : 'From', this.#from)
-    const result = await httpPost({
+    const answer = await httpPost({
       url: this.#endpoint,
       headers: {
         authorization: this.#authorization,
@@ -109,6 +114,10 @@ export class SmsChannel implements Channel<'sms'> {
       timeoutMs: this.sendTimeoutMs,
       agents: this.#agents,
     })
+    const result =
+      answer.kind === 'response'
+        ? { ...answer, body: withoutSecrets(answer.body, this.#secrets) }
+        : answer
     // Bad credentials are the provider refusing us, not the message: a fallback may take it.
     if (result.kind === 'response' && (result.status === 401 || result.status === 403)) {
       return {
