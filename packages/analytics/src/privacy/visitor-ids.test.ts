@@ -170,5 +170,37 @@ for (const engine of testEngines()) {
       expect(ids).toHaveLength(2)
       expect(ids[1]?.anonymous_id).toBe(ids[0]?.anonymous_id)
     })
+
+    it('makes no id for a day whose salt is past its life, though this process still held it', async () => {
+      const { analytics, app, db, clock } = first
+      clock.set('2026-03-11T10:00:00Z')
+      const visit = (at?: string) =>
+        inRequest(app, {}, () =>
+          analytics.track(
+            'product_viewed',
+            { productId: 'stale' },
+            at ? { timestamp: Date.parse(at) } : {},
+          ),
+        )
+      visit()
+      await analytics.flush()
+      // Three days on, the day's salt is gone for good: retention (in the other process) deleted it.
+      clock.set('2026-03-14T10:00:00Z')
+      await secondAnalytics.applyRetention()
+      expect(await db.selectFrom('mortar_analytics_salt').select('day').execute()).toEqual([])
+      visit('2026-03-11T11:00:00Z')
+      await analytics.flush()
+      const ids = await db
+        .selectFrom('mortar_analytics_event')
+        .select('anonymous_id')
+        .where('occurred_at', '>=', Date.parse('2026-03-11T00:00:00Z'))
+        .where('occurred_at', '<', Date.parse('2026-03-12T00:00:00Z'))
+        .orderBy('occurred_at')
+        .execute()
+      expect(ids).toHaveLength(2)
+      expect(ids[0]?.anonymous_id).toMatch(/^[0-9a-f]{32}$/)
+      // Made with the salt this process still held, it joined the late visit to that day's visitor.
+      expect(ids[1]?.anonymous_id).toBeNull()
+    })
   })
 }

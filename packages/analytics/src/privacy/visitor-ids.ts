@@ -47,11 +47,14 @@ export class VisitorIds {
   }
 
   async #salt(day: string): Promise<string | null> {
-    const cached = this.#salts.get(day)
-    if (cached !== undefined) return cached
     const today = utcDay(this.#clock.nowMs())
     const yesterday = utcDay(this.#clock.nowMs() - DAY_MS)
+    // Before the cache: a salt this process still holds outlives the day's salt everywhere else
+    // (retention in another process deleted it), and an event dated then would be joined to
+    // that day's visitors.
     if (day !== today && day !== yesterday) return null
+    const cached = this.#salts.get(day)
+    if (cached !== undefined) return cached
     await sql`insert into ${sql.table(SALT_TABLE)} (day, salt, created_at) values (${day}, ${randomBytes(32).toString('hex')}, ${this.#clock.nowMs()}) ${conflictIgnore(this.#db)}`.execute(
       this.#db,
     )

@@ -75,6 +75,7 @@ export interface StepSpec {
   readonly where?: Readonly<Record<string, unknown>>
 }
 
+/** The slot events are counted by in SQL: a quarter hour, when every period is made of whole ones. */
 const SLOT = 900_000
 
 /**
@@ -177,8 +178,9 @@ export class AnalyticsQueries {
   }
 
   /**
-   * Counts events per quarter hour in SQL (every time zone's hours and days are made of whole
-   * quarter hours) and folds them into the buckets; only pending batches when given.
+   * Counts events per slot in SQL and folds them into the buckets; only pending batches when
+   * given. Slots start at the first bucket's start and are a quarter hour, or less where a
+   * bucket's bound is no whole number of quarter hours from it (see {@link slotSize}).
    */
   async #slotCounts(
     scope: QueryScope,
@@ -191,11 +193,12 @@ export class AnalyticsQueries {
     counts: number[],
   ): Promise<void> {
     const params = new Params()
-    const origin = Math.floor(from / SLOT) * SLOT
+    const origin = bounds[0] as number
+    const size = slotSize(bounds)
     const slot =
       scope.engine === 'mysql'
-        ? `(e.occurred_at - ${params.add(origin)}) div ${SLOT}`
-        : `(e.occurred_at - ${params.add(origin)}) / ${SLOT}`
+        ? `(e.occurred_at - ${params.add(origin)}) div ${size}`
+        : `(e.occurred_at - ${params.add(origin)}) / ${size}`
     const where = [`e.name = ${params.add(event)}`]
     if (pending === undefined) {
       where.push(`e.occurred_at >= ${params.add(from)}`, `e.occurred_at < ${params.add(to)}`)
@@ -212,7 +215,7 @@ export class AnalyticsQueries {
       params,
     )
     for (const row of rows) {
-      const start = origin + Number(row.slot) * SLOT
+      const start = origin + Number(row.slot) * size
       const i = bucketIndex(bounds, start)
       if (i >= 0) counts[i] = (counts[i] as number) + Number(row.n)
     }
@@ -776,6 +779,25 @@ function whereEntries(where: Readonly<Record<string, unknown>> | undefined): [st
     entries.push([key, text])
   }
   return entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+}
+
+/**
+ * The longest slot, at most a quarter hour, that divides the distance from the first bound to
+ * every other: then no slot straddles a bound. A quarter hour in every zone today, but not in
+ * all since 1970 (Monrovia was UTC-0:44:30 until 1972, Kiritimati UTC-10:40 until 1979): slots
+ * of UTC quarter hours put the seconds after such a local midnight or hour in the period before,
+ * or in none.
+ */
+function slotSize(bounds: readonly number[]): number {
+  const first = bounds[0] as number
+  let size = SLOT
+  for (const bound of bounds) size = gcd(size, bound - first)
+  return size
+}
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b]
+  return a
 }
 
 function bucketIndex(bounds: readonly number[], at: number): number {

@@ -393,12 +393,7 @@ function buildFactory(node: ConditionNode, scope: SqlScope): SqlFactory {
       const build = (value: unknown) => {
         const values = listValues(value)
         if (values.length === 0) return FALSE
-        const list = sqlInList(left, values)
-        if (list !== undefined) return list
-        return sqlJunction(
-          'or',
-          values.map((item) => sqlCompare(left, '=', item)),
-        )
+        return sqlInList(left, values)
       }
       if (operand.kind === 'value') return constant(build(operand.value))
       const get = pathGetter(operand.path, 'list')

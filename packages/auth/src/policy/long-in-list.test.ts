@@ -34,6 +34,9 @@ interface ColumnKind {
 }
 
 const at = (iso: string) => new Date(iso)
+// SQLite TEXT holding bytes no UTF-8 holds, which node:sqlite reads with U+FFFD for them.
+const INVALID_UTF8 = sql`cast(x'ff' as text)`
+const INVALID_AFTER_A = sql`cast(x'61ff' as text)`
 const INTS = [-1, 0, 1, 2, 42, 2_147_483_647, -2_147_483_648]
 const TEXTS = [
   '',
@@ -165,8 +168,69 @@ const COLUMNS: Record<'postgres' | 'sqlite' | 'mysql', Readonly<Record<string, C
     },
     arr: { type: sql`int4[]`, values: ['{1}', '{}'] },
   },
-  sqlite: {},
-  mysql: {},
+  sqlite: {
+    n: { type: sql`integer`, values: [...INTS, '9007199254740993', 1.5, 'abc', '01'] },
+    txt: { type: sql`text`, values: [...TEXTS, INVALID_UTF8, INVALID_AFTER_A] },
+    nocase: { type: sql`text collate nocase`, values: [...TEXTS, INVALID_AFTER_A] },
+    rtrim: { type: sql`text collate rtrim`, values: ['a', 'a ', 'A', 'a\ufffd', INVALID_AFTER_A] },
+    dbl: {
+      type: sql`real`,
+      values: [...DOUBLES, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, '1.5', 'x'],
+    },
+    flag: { type: sql`boolean`, values: [true, false] },
+    // No type: each value keeps its storage class.
+    anyv: {
+      type: sql`blob`,
+      values: [
+        1,
+        1.5,
+        '1',
+        '1.5',
+        'a',
+        0.1,
+        -0,
+        1e21,
+        2 ** 60,
+        9_007_199_254_740_993n,
+        new Uint8Array([0x61]),
+        INVALID_AFTER_A,
+        'x\ufffdy',
+      ],
+    },
+  },
+  mysql: {
+    n: { type: sql`int`, values: INTS },
+    big: {
+      type: sql`bigint`,
+      values: ['0', '42', '9007199254740993', '9223372036854775807', '-9223372036854775808'],
+    },
+    ubig: { type: sql`bigint unsigned`, values: ['0', '42', '18446744073709551615'] },
+    txt: { type: sql`varchar(32)`, values: TEXTS },
+    bin: { type: sql`varchar(32) collate utf8mb4_bin`, values: TEXTS },
+    lat: {
+      type: sql`varchar(32) character set latin1`,
+      values: ['', 'a', 'A', 'a ', 'é', '0', '1', '01', '1.5', 'Infinity'],
+    },
+    dbl: { type: sql`double`, values: DOUBLES },
+    flt: { type: sql`float`, values: [0, 1, 1.5, 0.1, -2.25, 100_000, 1e20] },
+    num: { type: sql`decimal(20, 6)`, values: ['0', '1.5', '42', '-0.001', '7.5'] },
+    flag: { type: sql`boolean`, values: [true, false] },
+    d: { type: sql`date`, values: ['1970-01-01', '2026-03-29', '2000-02-29', '0000-00-00'] },
+    dt: {
+      type: sql`datetime(6)`,
+      values: [
+        '1970-01-01 00:00:00',
+        '1970-01-01 00:00:00.001500',
+        '2026-03-29 01:30:00.123',
+        '2000-02-29 00:00:00',
+        '0000-00-00 00:00:00',
+      ],
+    },
+    en: { type: sql`enum('a', 'b', '1')`, values: ['a', 'b', '1'] },
+    uid: { type: sql`uuid`, values: UUIDS },
+    yr: { type: sql`year`, values: [2026, 1999] },
+    vb: { type: sql`varbinary(8)`, values: ['a'] },
+  },
 }
 
 /** The k-th value of a long list: the listed values first, then values of every kind. */

@@ -43,15 +43,67 @@ export function attemptErrorsCase(): {
       throw new Error(`attempt ${job.attempt}: ${filler.repeat(4_000)}`)
     },
   })
+  // Values whose reading throws, and a thenable that is no native promise: each attempt is
+  // still recorded (the reading's throw escaped the worker's report: the job stayed running,
+  // nothing recorded, claimed again until E_JOB_LOST; the thenable's rejection went unread).
+  const hostileThrows = {
+    getter: () => {
+      const error = new Error('unread')
+      Object.defineProperty(error, 'message', {
+        get() {
+          throw new Error('message getter')
+        },
+      })
+      return error
+    },
+    proxy: () =>
+      new Proxy(new Error('trapped'), {
+        get() {
+          throw new Error('get trap')
+        },
+        getPrototypeOf() {
+          throw new Error('prototype trap')
+        },
+      }),
+    thenable: () => undefined,
+  }
+  const hostile = defineJob({
+    name: 'test.hostile',
+    schema: z.object({ thrown: z.enum(['getter', 'proxy', 'thenable']) }),
+    attempts: 1,
+    handler: ({ thrown }): Promise<void> => {
+      if (thrown === 'thenable') {
+        return {
+          // biome-ignore lint/suspicious/noThenProperty: a thenable from a non-native promise library
+          then(_resolve: () => void, reject: (error: Error) => void) {
+            setTimeout(() => reject(new Error('thenable rejected')), 1)
+          },
+        } as unknown as Promise<void>
+      }
+      throw hostileThrows[thrown]()
+    },
+  })
   return {
-    jobs: [loud, stubborn],
+    jobs: [loud, stubborn, hostile],
     async check(jobs) {
+      await jobs.enqueueMany(hostile, [
+        { payload: { thrown: 'getter' } },
+        { payload: { thrown: 'proxy' } },
+        { payload: { thrown: 'thenable' } },
+      ])
       await jobs.enqueueMany(loud, [
         { payload: { thrown: 'error' } },
         { payload: { thrown: 'text' } },
       ])
       const stubbornId = await jobs.enqueue(stubborn, {})
       await jobs.drain({ timeoutMs: 20_000 })
+
+      const hostileDead = await jobs.list({ state: 'dead', name: hostile.name })
+      expect(hostileDead.map((job) => job.errors.map((error) => error.message)[0]).sort()).toEqual([
+        'a thrown value that cannot be read (its fields or traps throw)',
+        'a thrown value that cannot be read (its fields or traps throw)',
+        'thenable rejected',
+      ])
 
       const dead = await jobs.list({ state: 'dead', name: loud.name })
       expect(dead).toHaveLength(2)

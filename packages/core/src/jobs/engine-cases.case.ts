@@ -71,7 +71,7 @@ export const engineCases: readonly { readonly title: string; make(): EngineCase 
   },
   {
     title:
-      'records a failed attempt whatever its error’s size, and keeps the last attempts’ errors of a job',
+      'records a failed attempt whatever its error’s size or however reading it throws, reads any thenable, and keeps the last attempts’ errors of a job',
     make: attemptErrorsCase,
   },
 ]

@@ -28,7 +28,17 @@ export function serializePayload(job: JobDefinition, payload: unknown): string {
       `The payload of job '${job.name}' is ${json.length} characters of JSON; the limit is ${MAX_PAYLOAD_CHARS}. Store large data elsewhere and enqueue its id.`,
     )
   }
-  const result = job.schema.safeParse(JSON.parse(json))
+  const parsed: unknown = JSON.parse(json)
+  // JSON keeps an own `__proto__` key, but the schema's copy (a record, an object) assigns it as
+  // the prototype: the handler would get the object without it.
+  const proto = json.includes('"__proto__"') ? protoKeyPath(parsed, '') : undefined
+  if (proto !== undefined) {
+    throw notJson(
+      job,
+      `it has an own '__proto__' key at ${proto || '(root)'}, which a copy of the object takes for its prototype; rename the key`,
+    )
+  }
+  const result = job.schema.safeParse(parsed)
   if (result.success) {
     if (changed === undefined) return json
     // JSON changed something the schema may not read (a field it strips) or may read back the
@@ -50,6 +60,17 @@ export function serializePayload(job: JobDefinition, payload: unknown): string {
     result.error,
     `The payload of job '${job.name}' does not fit its schema.`,
   )
+}
+
+/** Where `value` (parsed JSON) has an own `__proto__` key, or `undefined`. */
+function protoKeyPath(value: unknown, path: string): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined
+  if (Object.hasOwn(value, '__proto__')) return path
+  for (const [key, item] of Object.entries(value)) {
+    const found = protoKeyPath(item, path === '' ? key : `${path}.${key}`)
+    if (found !== undefined) return found
+  }
+  return undefined
 }
 
 function notJson(job: JobDefinition, reason: string): ValidationError {

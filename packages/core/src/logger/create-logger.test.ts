@@ -36,6 +36,33 @@ describe('createLogger', () => {
     ])
   })
 
+  it('writes the message of a log call whose fields throw when read, and does not throw', () => {
+    const out = capture()
+    const logger = createLogger({ level: 'info', destination: out })
+    const getter = new Error('unread')
+    Object.defineProperty(getter, 'message', {
+      enumerable: true,
+      get() {
+        throw new Error('getter')
+      },
+    })
+    const proxy = new Proxy(new Error('trapped'), {
+      get() {
+        throw new Error('trap')
+      },
+      ownKeys() {
+        throw new Error('trap')
+      },
+    })
+    for (const err of [getter, proxy]) {
+      expect(() => logger.error({ err, job: 'a' }, 'job failed')).not.toThrow()
+    }
+    expect(out.lines()).toEqual([
+      expect.objectContaining({ level: 50, msg: 'job failed' }),
+      expect.objectContaining({ level: 50, msg: 'job failed' }),
+    ])
+  })
+
   it('censors passwords, tokens, cookies and authorization headers by default', () => {
     const out = capture()
     const logger = createLogger({ level: 'info', destination: out })

@@ -87,9 +87,16 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       redact: { paths: [...DEFAULT_REDACT_PATHS, ...(options.redact ?? [])], censor: '[redacted]' },
       hooks: {
         // The logged object's fields kept as data, `__proto__` included (see asData).
+        // A logged value whose getters or traps throw writes the message alone: a log call
+        // reports a failure and must not throw one of its own.
         logMethod(args, method) {
-          if (typeof args[0] === 'object') args[0] = asData(args[0]) as never
-          return method.apply(this, args)
+          try {
+            if (typeof args[0] === 'object') args[0] = asData(args[0]) as never
+            return method.apply(this, args)
+          } catch {
+            const message = args.find((arg) => typeof arg === 'string') ?? ''
+            return method.call(this, { logged: 'unreadable: reading its fields threw' }, message)
+          }
         },
         // Paths cannot reach inside a text (a driver's error quotes the URL it failed on,
         // `connect to postgres://admin:hunter2@db/prod`), nor past two levels or one spelling of

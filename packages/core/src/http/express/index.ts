@@ -7,3 +7,5 @@ export {
   mortarNotFound,
   verifyUtf8Json,
 } from './mortar-express.js'
+export type { ClientErrorServer } from '../shared/index.js'
+export { answerClientErrors } from '../shared/index.js'

@@ -1,5 +1,5 @@
 import { once } from 'node:events'
-import { createServer, type ServerResponse } from 'node:http'
+import { createServer, type Server, type ServerResponse } from 'node:http'
 import { Readable } from 'node:stream'
 import { setImmediate } from 'node:timers/promises'
 import type { AddressInfo } from 'node:net'
@@ -17,7 +17,7 @@ import {
   type ScopedService,
   STREAMED,
 } from '../shared/adapter-conformance.js'
-import { DEFAULT_BODY_LIMIT } from '../shared/index.js'
+import { answerClientErrors, DEFAULT_BODY_LIMIT } from '../shared/index.js'
 import { toNodeHandler } from '../node/to-node-handler.js'
 import {
   mortarErrorHandler,
@@ -28,8 +28,12 @@ import {
 
 type Express = ReturnType<typeof express>
 
-async function listen(server: Express): Promise<{ url: string; close(): Promise<void> }> {
+async function listen(
+  server: Express,
+  prepare: (http: Server) => void = () => undefined,
+): Promise<{ url: string; close(): Promise<void> }> {
   const http = server.listen(0, '127.0.0.1')
+  prepare(http)
   await new Promise<void>((resolve) => http.once('listening', resolve))
   const { port } = http.address() as AddressInfo
   return {
@@ -75,7 +79,7 @@ adapterConformance('express', async (setup) => {
   }
   server.use(mortarNotFound())
   server.use(mortarErrorHandler())
-  return listen(server)
+  return listen(server, answerClientErrors)
 })
 
 describe('mortarExpress', () => {

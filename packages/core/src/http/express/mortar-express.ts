@@ -11,10 +11,12 @@ import { BadRequestError, type MortarError, NotFoundError } from '../../errors/i
 import type { Logger } from '../../logger/logger.js'
 import {
   type AdapterApp,
+  answerClientErrorsOf,
   charsetRefusal,
   declaredTooLarge,
   firstHeader,
   gateResponse,
+  isBrokenConnection,
   isEndHeld,
   isJsonType,
   keepRawBody,
@@ -121,6 +123,8 @@ export function mortarExpress(app: AdapterApp, options: MortarExpressOptions = {
       req[kApp] = app
       return next(untraced)
     }
+    // A server not handed to answerClientErrors answers its parser's errors from here on.
+    answerClientErrorsOf(request.socket)
     const { context, end } = openContext(request, response)
     countHandlers.register(request, end)
     req[kContext] = context
@@ -161,9 +165,14 @@ export function mortarExpress(app: AdapterApp, options: MortarExpressOptions = {
         return next(error)
       }
       // Modules' request-start hooks (session, principal) finish before any handler runs.
+      // The parser refused what followed the head (a malformed chunk) and answered it: the
+      // request is broken, and no route runs for it.
+      const proceed = () => {
+        if (!isBrokenConnection(request.socket)) next()
+      }
       const started = runRequestStartHooks(app, context)
-      if (started === undefined) next()
-      else started.then(() => next(), next)
+      if (started === undefined) proceed()
+      else started.then(proceed, next)
     })
   }
 }

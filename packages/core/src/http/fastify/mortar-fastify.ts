@@ -24,6 +24,7 @@ import { NotFoundError } from '../../errors/index.js'
 import type { Logger } from '../../logger/logger.js'
 import {
   type AdapterApp,
+  answerClientErrors,
   type ContentCoding,
   contentCoding,
   decodingStream,
@@ -31,6 +32,7 @@ import {
   hasBody,
   firstHeader,
   charsetRefusal,
+  isBrokenConnection,
   isJsonType,
   malformedPathRefusal,
   REFUSED_RESULT_HEADERS,
@@ -156,7 +158,7 @@ export function mortarFastify(
       if (refused) return next(refused)
       const started = runRequestStartHooks(app, context)
       if (started === undefined) next()
-      else started.then(() => next(), next)
+      else started.then(() => proceedUnlessBroken(request, next), next)
     },
   )
 
@@ -207,6 +209,11 @@ export function mortarFastify(
   // An event stream never ends by itself: it is ended when the server closes, which would
   // otherwise wait on it for good.
   endEventStreamsOnClose(fastify.server)
+
+  // What the server's HTTP parser refuses (a bad header, a malformed chunk) Fastify's own
+  // clientErrorHandler answers with a JSON body of its own: a problem instead, as under every
+  // adapter (see answerClientErrors). An app's own clientErrorHandler is kept.
+  answerFastifyClientErrors(fastify)
 
   // Hooks of the app's own plugins added from now on (an audit onResponse, an onSend that
   // signs) are work of the request like the handler: the scope outlives them.
@@ -288,6 +295,24 @@ function optionsOf(
   return symbolValue(fastify, 'fastify.options') as
     | { frameworkErrors?: FastifyServerOptions['frameworkErrors'] }
     | undefined
+}
+
+// Fastify's own listener answers the parser's errors with a JSON body of its own: it is replaced
+// by Mortar's. A clientErrorHandler the app gave Fastify (a listener of another name) is kept.
+function answerFastifyClientErrors(fastify: FastifyInstance): void {
+  const server = fastify.server
+  const fastifys = server
+    .listeners('clientError')
+    .filter((listener) => listener.name === 'bound defaultClientErrorHandler')
+  if (fastifys.length === 0 && server.listenerCount('clientError') > 0) return
+  for (const listener of fastifys) server.off('clientError', listener as () => void)
+  answerClientErrors(server)
+}
+
+// The parser refused what followed the head (a malformed chunk) while the request-start hooks
+// ran, and answered it: the request is broken, and nothing more of it runs.
+function proceedUnlessBroken(request: FastifyRequest, next: HookHandlerDoneFunction): void {
+  if (!isBrokenConnection(request.raw.socket)) next()
 }
 
 // What Fastify's printRoutes() says of a router with no route yet.

@@ -1,3 +1,5 @@
 export { PayloadTooLargeError, UnsupportedMediaTypeError } from '../shared/index.js'
 export type { MortarHonoOptions } from './mortar-hono.js'
 export { mortarHono, mortarNotFound, mortarOnError, useMortar } from './mortar-hono.js'
+export type { ClientErrorServer } from '../shared/index.js'
+export { answerClientErrors } from '../shared/index.js'

@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { setImmediate } from 'node:timers/promises'
-import { serve } from '@hono/node-server'
+import { type ServerType, serve } from '@hono/node-server'
 import { Hono } from 'hono'
 import { bearerAuth } from 'hono/bearer-auth'
 import { HTTPException } from 'hono/http-exception'
@@ -18,9 +18,13 @@ import {
   type ScopedService,
   STREAMED,
 } from '../shared/adapter-conformance.js'
+import { answerClientErrors } from '../shared/index.js'
 import { mortarHono, useMortar } from './mortar-hono.js'
 
-function listen(hono: Hono): Promise<{ url: string; close(): Promise<void> }> {
+function listen(
+  hono: Hono,
+  prepare: (server: ServerType) => void = () => undefined,
+): Promise<{ url: string; close(): Promise<void> }> {
   return new Promise((resolve) => {
     const server = serve(
       { fetch: hono.fetch, port: 0, hostname: '127.0.0.1' },
@@ -34,6 +38,7 @@ function listen(hono: Hono): Promise<{ url: string; close(): Promise<void> }> {
         })
       },
     )
+    prepare(server)
   })
 }
 
@@ -94,7 +99,7 @@ adapterConformance('hono', async (setup) => {
       )
     }
   }
-  return listen(hono)
+  return listen(hono, answerClientErrors)
 })
 
 const quietApp = {

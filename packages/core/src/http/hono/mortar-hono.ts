@@ -20,6 +20,8 @@ import {
 import { NotFoundError, type RenderedProblem } from '../../errors/index.js'
 import {
   type AdapterApp,
+  answerClientErrorsOf,
+  isBrokenConnection,
   contentCoding,
   decodeBody,
   forgetResponse,
@@ -99,6 +101,10 @@ export function mortarHono(app: AdapterApp, options: MortarHonoOptions = {}): Mi
   const bodyLimit = resolveBodyLimit(options.bodyLimit)
   const graceMs = resolveScopeGraceMs(options.scopeGraceMs)
   return async function mortar(c, next) {
+    // Under @hono/node-server, the server answers its parser's errors from here on (see
+    // answerClientErrors); other runtimes have no Node parser.
+    const socket = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket
+    answerClientErrorsOf(socket)
     const http = new HonoHttpExchange(c, bodyLimit)
     const limited = limitBody(c, bodyLimit)
     readBodyJsonAsClient(c, bodyLimit)
@@ -130,6 +136,9 @@ export function mortarHono(app: AdapterApp, options: MortarHonoOptions = {}): Mi
           setResponse(c, problemResponse(c, error, context.requestId, app))
           return
         }
+        // The parser refused what followed the head (a malformed chunk) and answered it: the
+        // request is broken, and no handler runs for it.
+        if (isBrokenConnection(socket)) return
         await next()
         const sendable = sendableResponse(c.res)
         if (sendable !== c.res) {

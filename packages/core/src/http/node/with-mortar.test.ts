@@ -12,6 +12,7 @@ import {
   EVENTS_OPENING,
   STREAMED,
 } from '../shared/adapter-conformance.js'
+import { answerClientErrors } from '../shared/index.js'
 import { readJson } from './read-json.js'
 import { toNodeHandler } from './to-node-handler.js'
 import { type NodeHandler, withMortar } from './with-mortar.js'
@@ -61,7 +62,9 @@ adapterConformance('node:http', async (setup) => {
     response.setHeader('content-type', 'application/json')
     response.end(JSON.stringify(result))
   }
-  return listen(createServer(withMortar(app, handler, { bodyLimit, scopeGraceMs })))
+  return listen(
+    answerClientErrors(createServer(withMortar(app, handler, { bodyLimit, scopeGraceMs }))),
+  )
 })
 
 // The parameters of `path` (its `:name` segments) matched by `pathname`, decoded as the routers

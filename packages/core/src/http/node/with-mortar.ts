@@ -8,8 +8,10 @@ import {
 import { NotFoundError } from '../../errors/index.js'
 import {
   type AdapterApp,
+  answerClientErrorsOf,
   declaredTooLarge,
   gateResponse,
+  isBrokenConnection,
   malformedPathRefusal,
   isResponseHeld,
   nodeContextOpener,
@@ -102,6 +104,8 @@ export function withMortar(
   const bodyLimit = resolveBodyLimit(options.bodyLimit)
   const openContext = nodeContextOpener(app, bodyLimit, resolveScopeGraceMs(options.scopeGraceMs))
   return function mortarListener(request, response) {
+    // A server not handed to answerClientErrors answers its parser's errors from here on.
+    answerClientErrorsOf(request.socket)
     const { context, end } = openContext(request, response)
     runInRequestContext(context, () => {
       // The scope outlives a client that went away until the hooks and handler are done with it.
@@ -127,6 +131,9 @@ async function serve(
     if (refused) throw refused
     // Modules' request-start hooks (session, principal) finish before the handler runs.
     await runRequestStartHooks(app, context)
+    // The parser refused what followed the head (a malformed chunk) and answered it: the
+    // request is broken, and the response is already out.
+    if (isBrokenConnection(request.socket)) return
     // node:http has no result to check: the gate runs before-response hooks when the handler
     // first writes. Installed only for an app that has such hooks.
     if (hasBeforeResponseHooks(app)) {

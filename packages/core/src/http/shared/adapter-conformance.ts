@@ -28,6 +28,7 @@ import {
 import { createLogger } from '../../logger/create-logger.js'
 import type { Logger } from '../../logger/logger.js'
 import type { AdapterApp } from './adapter-app.js'
+import { clientErrorConformance } from './client-error-conformance.js'
 import { DEFAULT_BODY_LIMIT } from './body-limit.js'
 import type { FetchHandler } from './fetch-handler.js'
 
@@ -639,7 +640,9 @@ export function adapterConformance(name: string, start: StartServer): void {
 
     // The app's own middleware (an auth check): it may hold the scope past its client, or never
     // settle (x-conformance-hold).
+    let middlewareRuns = 0
     const middleware = () => {
+      middlewareRuns += 1
       const context = requestContext()
       const hold = context.http?.header('x-conformance-hold')
       if (hold === 'middleware') return outliveClient(context)
@@ -1513,6 +1516,8 @@ export function adapterConformance(name: string, start: StartServer): void {
         }
       })
     })
+
+    clientErrorConformance({ url: () => server.url, handlerRuns: () => middlewareRuns })
 
     describe('errors', () => {
       it('renders a MortarError with its status, code, detail and details', async () => {

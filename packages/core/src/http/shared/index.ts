@@ -1,4 +1,10 @@
 export type { AdapterApp } from './adapter-app.js'
+export type { ClientErrorServer } from './client-errors.js'
+export {
+  answerClientErrors,
+  answerClientErrorsOf,
+  isBrokenConnection,
+} from './client-errors.js'
 export { DEFAULT_BODY_LIMIT, declaredTooLarge, resolveBodyLimit } from './body-limit.js'
 export type { FetchRequestInit } from './fetch-bridge.js'
 export {

@@ -111,7 +111,7 @@ const CODES: Readonly<Record<number, string>> = {
   429: 'E_TOO_MANY_REQUESTS',
 }
 
-// The Mortar error code for an HTTP status: the code of the matching error class, or E_HTTP_<status>.
-function codeForStatus(status: number): string {
+/** The Mortar error code for an HTTP status: the code of the matching error class, or E_HTTP_<status>. */
+export function codeForStatus(status: number): string {
   return CODES[status] ?? (status >= 500 ? 'E_INTERNAL' : `E_HTTP_${status}`)
 }

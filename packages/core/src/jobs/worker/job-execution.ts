@@ -173,8 +173,9 @@ export class JobExecution implements JobContext {
       const result = runInRequestContext(this.#requestContext(), () =>
         definition.handler(payload, this, value),
       )
-      if (result instanceof Promise)
-        result.then(
+      // Any thenable, not only a native promise: one whose rejection went unread was a success.
+      if (typeof (result as { then?: unknown } | undefined)?.then === 'function')
+        Promise.resolve(result).then(
           () => this.#settle(undefined),
           (error) => this.#settle(error ?? new Error('The handler rejected with nothing.')),
         )

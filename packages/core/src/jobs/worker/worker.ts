@@ -13,7 +13,7 @@ import { backoffDelay } from '../backoff.js'
 import type { JobDefinition } from '../define-job.js'
 import type { JsonValue } from '../job-context.js'
 import { censorText } from '../../logger/censor-text.js'
-import { thrownText } from '../../errors/thrown-text.js'
+import { readableThrown, thrownText } from '../../errors/thrown-text.js'
 import { isPermanentJobError, JobError, retryLaterDelay } from '../job-errors.js'
 import { keptError } from '../job-state.js'
 import type { CompanionWrite, CompletionWrite } from '../job-queue.js'
@@ -714,7 +714,10 @@ export class Worker {
     return { writes, broken }
   }
 
-  async #fail(job: ClaimedJob, definition: JobDefinition, error: unknown): Promise<void> {
+  async #fail(job: ClaimedJob, definition: JobDefinition, thrown: unknown): Promise<void> {
+    // Read once here: a value whose getters or traps throw would fail this report, leaving the
+    // job running with nothing recorded until its lease ran out, again at each claim.
+    const error = readableThrown(thrown)
     const nowMs = this.#clock.nowMs()
     const permanent =
       isPermanentJobError(error) ||
