@@ -374,6 +374,9 @@ function outerLinks(node: ConditionNode, into: string[] = []): string[] {
   return into
 }
 
+/** The longest `in` list MariaDB gets as a term per value (see buildFactory). */
+const MYSQL_TERMS_UP_TO = 64
+
 function buildFactory(node: ConditionNode, scope: SqlScope): SqlFactory {
   const { schema } = scope
   const column = (name: string) => sqlColumn(schema, scope.table, scope.alias, name)
@@ -393,6 +396,14 @@ function buildFactory(node: ConditionNode, scope: SqlScope): SqlFactory {
       const build = (value: unknown) => {
         const values = listValues(value)
         if (values.length === 0) return FALSE
+        // MariaDB serves a short list's terms from an index of the column, never a json_table
+        // list; past a short list, a term per value is tested against every row (seconds).
+        if (left.engine === 'mysql' && values.length <= MYSQL_TERMS_UP_TO) {
+          return sqlJunction(
+            'or',
+            values.map((item) => sqlCompare(left, '=', item)),
+          )
+        }
         return sqlInList(left, values)
       }
       if (operand.kind === 'value') return constant(build(operand.value))
