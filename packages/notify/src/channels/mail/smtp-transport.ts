@@ -1,11 +1,35 @@
+import { lookup } from 'node:dns/promises'
 import { delayOption, MAX_TIMER_MS } from '../../module/delay-option.js'
 import { NotifyConfigError, NotifyUnavailableError } from '../../errors.js'
 import type { ChannelResult } from '../channel.js'
-import { isLoopbackUrl } from '../loopback.js'
+import { isLoopbackAddress, isLoopbackUrl } from '../loopback.js'
 import { safeDecode } from '../../notification/shown-address.js'
 import { withoutSecrets } from '../without-secrets.js'
 import { envelopeAddress } from './mail-channel.js'
 import type { ComposedMail, MailTransport } from './mail-transport.js'
+
+/**
+ * The URL to hand nodemailer: `localhost` as the loopback address this machine's resolver gives
+ * it (the hosts file first), any other host as it is. nodemailer asks the DNS servers before the
+ * hosts file, so a resolver's answer for `localhost` (hostile, or a wildcard) would have
+ * received the password that the loopback exemption lets go without TLS.
+ */
+async function pinnedLocalhost(
+  url: URL,
+): Promise<{ readonly url: string; readonly tls?: { readonly servername: string } }> {
+  if (url.hostname.toLowerCase() !== 'localhost') return { url: url.href }
+  const found = await lookup('localhost', { all: true }).catch(() => [])
+  const local = found.find((entry) => isLoopbackAddress(entry.address))
+  if (local === undefined) {
+    throw new NotifyConfigError(
+      "smtpTransport: 'localhost' does not resolve to a loopback address on this machine",
+    )
+  }
+  const pinned = new URL(url.href)
+  pinned.hostname = local.family === 6 ? `[${local.address}]` : local.address
+  // A certificate for localhost is still checked against that name.
+  return { url: pinned.href, tls: { servername: 'localhost' } }
+}
 
 /** Options of {@link smtpTransport}. */
 export interface SmtpTransportOptions {
@@ -136,8 +160,10 @@ export function smtpTransport(options: SmtpTransportOptions): MailTransport {
           },
         )
       }
+      const target = await pinnedLocalhost(url)
+      const tls = { ...target.tls, ...options.tls }
       transport = nodemailer.createTransport({
-        url: options.url,
+        url: target.url,
         pool: true,
         maxConnections: options.maxConnections ?? 5,
         maxMessages: options.maxMessages ?? 100,
@@ -147,7 +173,7 @@ export function smtpTransport(options: SmtpTransportOptions): MailTransport {
         disableFileAccess: true,
         disableUrlAccess: true,
         requireTLS,
-        ...(options.tls === undefined ? {} : { tls: { ...options.tls } }),
+        ...(Object.keys(tls).length === 0 ? {} : { tls }),
       })
       return transport
     })()
