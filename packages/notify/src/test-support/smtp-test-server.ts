@@ -82,6 +82,9 @@ export async function startSmtpTestServer(
       )
     },
   })
+  // A client that hangs up mid-handshake (refusing the certificate, which tests do on purpose)
+  // is an 'error' of the server's: unheard, Node throws it as an uncaught exception.
+  server.on('error', () => {})
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve))
   const port = (server.server.address() as AddressInfo).port
   const credentials = options.auth ? `${options.auth.user}:${options.auth.pass}@` : ''
