@@ -226,8 +226,9 @@ export class Analytics<E extends EventSchemas = AppEvents> {
   }
 
   /**
-   * Records that `previousId` (an anonymous id, an old user id) is `userId`: an `$alias` event and
-   * an identity link.
+   * Records that `previousId`, an anonymous id (a visitor cookie's), is `userId`: an `$alias`
+   * event and an identity link. Queries and `forgetUser` join a user's anonymous ids only: an
+   * old user id given here stays a person of its own, counted and forgotten apart.
    *
    * @example
    * ```ts
